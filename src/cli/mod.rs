@@ -1,0 +1,96 @@
+//! The headless face: clap commands over the same providers and ops as the TUI.
+
+mod context;
+mod status;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use context::{Context, resolve_settings};
+
+use crate::exit::{Exit, Failure};
+use crate::ops::Tier;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lops",
+    version,
+    about = "A terminal console for running AWS Lambda fleets across regions",
+    long_about = "lops shows the health and load of Lambda functions in several regions at once, \
+and offers the levers an on-call engineer needs. Run it without a command for the live \
+dashboard, or with --demo to try it on a simulated fleet.",
+    after_help = "Exit codes: 0 done, 1 failure, 2 bad usage or input, 3 partial (a region failed), 4 refused."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Regions to read, comma separated (default: config file, then AWS_REGION, then the profile's).
+    #[arg(
+        long = "regions",
+        alias = "region",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub regions: Option<Vec<String>>,
+    /// AWS profiles to read, repeatable or comma separated (default: the default chain).
+    #[arg(long = "profile", value_delimiter = ',', global = true)]
+    pub profiles: Vec<String>,
+    /// Config file (default: $XDG_CONFIG_HOME/lops/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Run the dashboard on the built-in simulated fleet (no AWS account needed).
+    #[arg(long, global = true)]
+    pub demo: bool,
+    /// Look only: refuse every action that calls or changes anything (same as --mode read).
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Permission tier: read, invoke or change.
+    #[arg(long, global = true, value_enum)]
+    pub mode: Option<TierArg>,
+    /// No colours (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// ASCII borders and glyphs only (automatic when the locale is not UTF-8).
+    #[arg(long, global = true)]
+    pub ascii: bool,
+    /// Log level for the log file ($XDG_STATE_HOME/lops/lops.log).
+    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TierArg {
+    Read,
+    Invoke,
+    Change,
+}
+
+impl From<TierArg> for Tier {
+    fn from(t: TierArg) -> Self {
+        match t {
+            TierArg::Read => Tier::Read,
+            TierArg::Invoke => Tier::Invoke,
+            TierArg::Change => Tier::Change,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One complete read of the fleet: health, load, latency, concurrency and alarms.
+    Status(status::StatusArgs),
+}
+
+/// Runs a CLI command; the TUI is started by `main` when no command is given.
+pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure> {
+    match command {
+        Command::Status(args) => status::run(global, args).await,
+    }
+}

@@ -1,0 +1,353 @@
+//! The config file (TOML at `$XDG_CONFIG_HOME/lops/config.toml` or `--config PATH`) and the
+//! settings resolved from it and the command line.
+
+mod regions;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use regions::{KNOWN_REGIONS, check_region};
+
+use crate::ops::Tier;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("config file {path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("config file {path} cannot be read: {message}")]
+    Unreadable { path: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub regions: Option<Vec<String>>,
+    pub profiles: Option<Vec<String>>,
+    #[serde(default)]
+    pub extra_regions: Vec<String>,
+    pub read_only: Option<bool>,
+    pub mode: Option<Tier>,
+    #[serde(default)]
+    pub refresh: Refresh,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+    /// Per-profile settings: `[profile.NAME]`.
+    #[serde(default)]
+    pub profile: BTreeMap<String, ProfileSettings>,
+    /// Key bindings: action name → key (`"refresh" = "r"`).
+    #[serde(default)]
+    pub keymap: BTreeMap<String, String>,
+    #[serde(default)]
+    pub theme: Theme,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Refresh {
+    /// Metrics for visible and alarmed rows, every this many seconds.
+    pub metrics_secs: u64,
+    /// Functions, aliases, concurrency and alarms, every this many seconds (and on `r`).
+    pub inventory_secs: u64,
+}
+
+impl Default for Refresh {
+    fn default() -> Self {
+        Refresh {
+            metrics_secs: 10,
+            inventory_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    pub connect_secs: f64,
+    /// The whole call, retries included.
+    pub operation_secs: f64,
+    /// Attempts per call (1 = no retry).
+    pub max_attempts: u32,
+    /// A whole region read (inventory, alarms, metrics) gives up after this long.
+    pub region_secs: f64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect_secs: 3.0,
+            operation_secs: 10.0,
+            max_attempts: 3,
+            region_secs: 90.0,
+        }
+    }
+}
+
+impl Timeouts {
+    pub fn connect(&self) -> Duration {
+        Duration::from_secs_f64(self.connect_secs)
+    }
+    pub fn operation(&self) -> Duration {
+        Duration::from_secs_f64(self.operation_secs)
+    }
+    /// Each attempt may use its share of the operation time, so a hang on the first attempt
+    /// still leaves room for a retry.
+    pub fn region(&self) -> Duration {
+        Duration::from_secs_f64(self.region_secs)
+    }
+    pub fn attempt(&self) -> Duration {
+        Duration::from_secs_f64(self.operation_secs / f64::from(self.max_attempts.max(1)))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// Lambda control-plane requests per second per region (AWS allows about 15, shared).
+    pub lambda_per_sec: f64,
+    /// CloudWatch requests per second per region (GetMetricData allows about 50).
+    pub cloudwatch_per_sec: f64,
+    pub burst: u32,
+    /// Control-plane calls in flight at once per region.
+    pub parallel_calls: usize,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            lambda_per_sec: 10.0,
+            cloudwatch_per_sec: 20.0,
+            burst: 10,
+            parallel_calls: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSettings {
+    pub mode: Option<Tier>,
+    #[serde(default)]
+    pub production: bool,
+    pub regions: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Theme {
+    pub no_color: bool,
+    pub ascii: bool,
+}
+
+/// Where the config file lives when `--config` is not given.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("lops").join("config.toml"))
+}
+
+/// Where lops keeps its state (audit log, plans, log file).
+pub fn state_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"))
+        })?;
+    Some(base.join("lops"))
+}
+
+impl ConfigFile {
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        file.validate(path)?;
+        Ok(file)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        let t = &self.timeouts;
+        if !(t.connect_secs > 0.0 && t.operation_secs > 0.0 && t.region_secs > 0.0) {
+            return Err(invalid(
+                "timeouts.connect_secs, operation_secs and region_secs must be above 0".into(),
+            ));
+        }
+        if t.max_attempts == 0 || t.max_attempts > 10 {
+            return Err(invalid("timeouts.max_attempts must be 1 to 10".into()));
+        }
+        let r = &self.rate_limits;
+        if !(r.lambda_per_sec > 0.0 && r.cloudwatch_per_sec > 0.0) {
+            return Err(invalid("rate_limits.*_per_sec must be above 0".into()));
+        }
+        if self.refresh.metrics_secs == 0 || self.refresh.inventory_secs == 0 {
+            return Err(invalid(
+                "refresh.metrics_secs and refresh.inventory_secs must be at least 1".into(),
+            ));
+        }
+        let lists = self
+            .regions
+            .iter()
+            .chain(self.profile.values().filter_map(|p| p.regions.as_ref()));
+        for region in lists.flatten() {
+            check_region(region, &self.extra_regions)
+                .map_err(|e| invalid(format!("key `regions`: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the file at `path`; a missing default file is an empty config, a missing
+    /// explicit one is an error.
+    pub fn load(path: Option<&Path>) -> Result<(Self, Option<PathBuf>), ConfigError> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => match default_path() {
+                Some(p) => (p, false),
+                None => return Ok((ConfigFile::default(), None)),
+            },
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok((Self::parse(&text, &path)?, Some(path))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok((ConfigFile::default(), None))
+            }
+            Err(e) => Err(ConfigError::Unreadable {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// Everything a run needs, resolved from the command line over the config file.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub regions: Vec<String>,
+    pub profiles: Vec<String>,
+    pub refresh: Refresh,
+    pub timeouts: Timeouts,
+    pub rate_limits: RateLimits,
+    pub profile_settings: BTreeMap<String, ProfileSettings>,
+    pub tier: Tier,
+    pub keymap: BTreeMap<String, String>,
+    pub theme: Theme,
+    pub config_path: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::from_file(ConfigFile::default(), None)
+    }
+}
+
+impl Settings {
+    pub fn from_file(file: ConfigFile, config_path: Option<PathBuf>) -> Self {
+        let tier = if file.read_only == Some(true) {
+            Tier::Read
+        } else {
+            file.mode.unwrap_or(Tier::Change)
+        };
+        Settings {
+            regions: file.regions.unwrap_or_default(),
+            profiles: file.profiles.unwrap_or_default(),
+            refresh: file.refresh,
+            timeouts: file.timeouts,
+            rate_limits: file.rate_limits,
+            profile_settings: file.profile,
+            tier,
+            keymap: file.keymap,
+            theme: file.theme,
+            config_path,
+        }
+    }
+
+    /// Whether a profile is marked `production = true`.
+    pub fn is_production(&self, profile: &str) -> bool {
+        self.profile_settings
+            .get(profile)
+            .is_some_and(|p| p.production)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
+        ConfigFile::parse(text, Path::new("/etc/lops.toml"))
+    }
+
+    #[test]
+    fn full_config_parses() {
+        let file = parse(
+            r#"
+regions = ["us-east-1", "eu-west-1"]
+profiles = ["ops"]
+mode = "invoke"
+[refresh]
+metrics_secs = 15
+[timeouts]
+operation_secs = 4
+[profile.prod]
+production = true
+mode = "read"
+"#,
+        );
+        let settings = Settings::from_file(file.unwrap_or_default(), None);
+        assert_eq!(settings.regions, ["us-east-1", "eu-west-1"]);
+        assert_eq!(settings.tier, Tier::Invoke);
+        assert_eq!(settings.refresh.metrics_secs, 15);
+        assert_eq!(settings.refresh.inventory_secs, 300);
+        assert_eq!(settings.timeouts.operation_secs, 4.0);
+        assert!(settings.is_production("prod"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse("regions = [\"us-east-1\"]\nregoins = 3\n").err();
+        let text = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("/etc/lops.toml"), "{text}");
+        assert!(text.contains("line 2"), "{text}");
+        assert!(text.contains("regoins"), "{text}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let text = parse("[timeouts]\nconnect_secs = \"soon\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            text.contains("line 2") && text.contains("connect_secs"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_region_in_file_is_rejected() {
+        let text = parse("regions = [\"us-east-9\"]\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(text.contains("unknown region 'us-east-9'"), "{text}");
+    }
+
+    #[test]
+    fn read_only_wins_over_mode() {
+        let file = parse("read_only = true\nmode = \"change\"\n").unwrap_or_default();
+        assert_eq!(Settings::from_file(file, None).tier, Tier::Read);
+    }
+}

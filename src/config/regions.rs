@@ -1,0 +1,102 @@
+//! Region names lops accepts, so a typo is caught before any request is sent.
+
+/// Public AWS regions, China and GovCloud included (2026). A region AWS opens later can be
+/// allowed with `extra_regions` in the config file.
+pub const KNOWN_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// Checks a region name; the error says what was wrong and what would be right.
+pub fn check_region(name: &str, extra: &[String]) -> Result<(), String> {
+    if KNOWN_REGIONS.contains(&name) || extra.iter().any(|e| e == name) {
+        return Ok(());
+    }
+    let near = closest(name);
+    let hint = match near {
+        Some(n) => format!(" Did you mean '{n}'?"),
+        None => String::new(),
+    };
+    Err(format!(
+        "unknown region '{name}'.{hint} Regions look like 'us-east-1'; if AWS opened this one \
+         recently, add it to `extra_regions` in the config file."
+    ))
+}
+
+fn closest(name: &str) -> Option<&'static str> {
+    KNOWN_REGIONS
+        .iter()
+        .map(|r| (edit_distance(name, r), *r))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, r)| r)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typo_gets_a_suggestion() {
+        let err = check_region("us-esat-1", &[]).err().unwrap_or_default();
+        assert!(err.contains("unknown region 'us-esat-1'"), "{err}");
+        assert!(err.contains("Did you mean 'us-east-1'?"), "{err}");
+    }
+
+    #[test]
+    fn extra_regions_are_allowed() {
+        assert!(check_region("xx-new-1", &["xx-new-1".to_string()]).is_ok());
+        assert!(check_region("eu-west-1", &[]).is_ok());
+    }
+}

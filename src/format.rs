@@ -1,0 +1,86 @@
+//! One formatter per unit, shared by the CLI and the TUI.
+
+/// "–" stands for a number the endpoint did not give.
+pub const MISSING: &str = "–";
+
+/// Counts: 0, 999, 1.2k, 45k, 1.3M. Never "-0".
+pub fn count(v: f64) -> String {
+    let v = if v == 0.0 { 0.0 } else { v };
+    let abs = v.abs();
+    if abs < 1_000.0 {
+        format!("{}", v.round())
+    } else if abs < 10_000.0 {
+        format!("{:.1}k", v / 1_000.0)
+    } else if abs < 1_000_000.0 {
+        format!("{:.0}k", v / 1_000.0)
+    } else {
+        format!("{:.1}M", v / 1_000_000.0)
+    }
+}
+
+/// A 0..1 rate as a percentage: 0%, 0.4%, 12%.
+pub fn percent(rate: Option<f64>) -> String {
+    match rate {
+        None => MISSING.to_string(),
+        Some(0.0) => "0%".to_string(),
+        Some(r) if r < 0.1 => format!("{:.1}%", r * 100.0),
+        Some(r) => format!("{:.0}%", r * 100.0),
+    }
+}
+
+/// Milliseconds: 3.2ms, 45ms, 1.2s.
+pub fn millis(ms: Option<f64>) -> String {
+    match ms {
+        None => MISSING.to_string(),
+        Some(v) if v < 10.0 => format!("{v:.1}ms"),
+        Some(v) if v < 1_000.0 => format!("{v:.0}ms"),
+        Some(v) => format!("{:.1}s", v / 1_000.0),
+    }
+}
+
+/// An age in seconds: 4s, 3m, 2h, 5d.
+pub fn age(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3_600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3_600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// A 0..1 weight as a whole or tenth percentage: 90%, 12.5%.
+pub fn weight(w: f64) -> String {
+    let pct = w * 100.0;
+    if (pct - pct.round()).abs() < 0.05 {
+        format!("{:.0}%", pct)
+    } else {
+        format!("{pct:.1}%")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_short_and_never_negative_zero() {
+        assert_eq!(count(-0.0), "0");
+        assert_eq!(count(999.0), "999");
+        assert_eq!(count(1234.0), "1.2k");
+        assert_eq!(count(45_600.0), "46k");
+        assert_eq!(count(1_300_000.0), "1.3M");
+    }
+
+    #[test]
+    fn rates_durations_ages_weights() {
+        assert_eq!(percent(None), "–");
+        assert_eq!(percent(Some(0.0)), "0%");
+        assert_eq!(percent(Some(0.004)), "0.4%");
+        assert_eq!(percent(Some(0.12)), "12%");
+        assert_eq!(millis(Some(3.21)), "3.2ms");
+        assert_eq!(millis(Some(1234.0)), "1.2s");
+        assert_eq!(age(61), "1m");
+        assert_eq!(weight(0.9), "90%");
+        assert_eq!(weight(0.125), "12.5%");
+    }
+}

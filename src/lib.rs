@@ -1,0 +1,11 @@
+//! lops: a terminal console for running AWS Lambda fleets across regions.
+
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod format;
+pub mod logging;
+pub mod ops;
+pub mod provider;
+pub mod runtime;
+pub mod tui;

@@ -1,0 +1,34 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use lops::cli::{self, Cli};
+use lops::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _log = lops::logging::init(&cli.global.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lops: cannot start the async runtime: {e}");
+            return Exit::Failure.into();
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(command) => cli::run(&cli.global, command).await,
+            None => lops::tui::run(&cli.global).await,
+        }
+    });
+    match result {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            eprintln!("lops: {}", failure.message);
+            failure.exit.into()
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! One set of SDK clients per profile × region, with timeouts, a capped standard retry,
+//! rate limits, and a counter of every request lops sends.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+use crate::config::Settings;
+use crate::provider::Scope;
+use crate::runtime::limiter::RateLimiter;
+
+/// Requests sent, per (profile, region, service, operation). Retries count: each costs.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    counts: Arc<Mutex<BTreeMap<CallKey, u64>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct CallKey {
+    pub profile: String,
+    pub region: String,
+    pub service: String,
+    pub operation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CallCount {
+    #[serde(flatten)]
+    pub key: CallKey,
+    pub calls: u64,
+}
+
+impl CallCounter {
+    fn record(&self, scope: &Scope, service: &str, operation: &str) {
+        if let Ok(mut counts) = self.counts.lock() {
+            let key = CallKey {
+                profile: scope.profile.clone(),
+                region: scope.region.clone(),
+                service: service.to_string(),
+                operation: operation.to_string(),
+            };
+            *counts.entry(key).or_default() += 1;
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<CallCount> {
+        self.counts
+            .lock()
+            .map(|counts| {
+                counts
+                    .iter()
+                    .map(|(key, calls)| CallCount {
+                        key: key.clone(),
+                        calls: *calls,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts
+            .lock()
+            .map(|c| c.values().sum())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug)]
+struct CountingInterceptor {
+    scope: Scope,
+    counter: CallCounter,
+}
+
+impl Intercept for CountingInterceptor {
+    fn name(&self) -> &'static str {
+        "lops-call-counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(meta) = cfg.load::<Metadata>() {
+            self.counter
+                .record(&self.scope, meta.service(), meta.name());
+        }
+        Ok(())
+    }
+}
+
+/// The SDK clients and limits for one scope.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub scope: Scope,
+    pub lambda: aws_sdk_lambda::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sdk_config: SdkConfig,
+    pub lambda_limit: Arc<RateLimiter>,
+    pub cloudwatch_limit: Arc<RateLimiter>,
+    /// In-flight control-plane calls at once in this region.
+    pub parallelism: usize,
+    pub operation_timeout: Duration,
+    /// Set once the endpoint answered that it does not serve provisioned-concurrency configs
+    /// (emulators), so the per-function call is not repeated.
+    pub provisioned_unsupported: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Loads the shared AWS configuration of a profile in a region (credentials chain, endpoint
+/// override from `AWS_ENDPOINT_URL`, timeouts and retry policy).
+pub async fn load_sdk_config(scope: &Scope, settings: &Settings) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(settings.timeouts.connect())
+        .operation_timeout(settings.timeouts.operation())
+        .operation_attempt_timeout(settings.timeouts.attempt())
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(scope.region.clone()))
+        .timeout_config(timeouts)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(settings.timeouts.max_attempts)
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_max_backoff(Duration::from_secs(2)),
+        );
+    if scope.profile != "default" {
+        loader = loader.profile_name(&scope.profile);
+    }
+    loader.load().await
+}
+
+impl Clients {
+    pub async fn new(scope: Scope, settings: &Settings, counter: &CallCounter) -> Self {
+        let sdk_config = load_sdk_config(&scope, settings).await;
+        Self::from_sdk_config(scope, &sdk_config, settings, counter)
+    }
+
+    /// Clients over an already loaded configuration (tests pass their own endpoint and keys).
+    pub fn from_sdk_config(
+        scope: Scope,
+        sdk_config: &SdkConfig,
+        settings: &Settings,
+        counter: &CallCounter,
+    ) -> Self {
+        let sdk_config = sdk_config.clone();
+        let interceptor = || CountingInterceptor {
+            scope: scope.clone(),
+            counter: counter.clone(),
+        };
+        let lambda = aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(&sdk_config)
+                .interceptor(interceptor())
+                .build(),
+        );
+        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&sdk_config)
+                .interceptor(interceptor())
+                .build(),
+        );
+        let limits = &settings.rate_limits;
+        Clients {
+            scope,
+            lambda,
+            cloudwatch,
+            sdk_config,
+            lambda_limit: Arc::new(RateLimiter::new(limits.lambda_per_sec, limits.burst)),
+            cloudwatch_limit: Arc::new(RateLimiter::new(limits.cloudwatch_per_sec, limits.burst)),
+            parallelism: limits.parallel_calls.max(1),
+            operation_timeout: settings.timeouts.operation(),
+            provisioned_unsupported: Arc::default(),
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Turns SDK errors into short, actionable [`ProviderError`]s.
+
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::provider::ProviderError;
+
+const THROTTLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+];
+
+const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "SignatureDoesNotMatch",
+];
+
+pub fn classify<E>(err: SdkError<E, HttpResponse>, timeout_secs: f64) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    match &err {
+        SdkError::TimeoutError(_) => return ProviderError::Timeout(timeout_secs),
+        SdkError::DispatchFailure(failure) => {
+            if failure.is_timeout() {
+                return ProviderError::Timeout(timeout_secs);
+            }
+            return ProviderError::Service(format!(
+                "could not connect: {}",
+                DisplayErrorContext(&err)
+            ));
+        }
+        _ => {}
+    }
+    let code = err.code().unwrap_or_default().to_string();
+    let message = err.message().unwrap_or_default().to_string();
+    let brief = match (code.is_empty(), message.is_empty()) {
+        (false, false) => format!("{code}: {message}"),
+        (false, true) => code.clone(),
+        (true, false) => message.clone(),
+        (true, true) => match status {
+            Some(s) => format!("HTTP {s}"),
+            None => DisplayErrorContext(&err).to_string(),
+        },
+    };
+    if THROTTLE_CODES.contains(&code.as_str()) || status == Some(429) {
+        ProviderError::Throttled(brief)
+    } else if DENIED_CODES.contains(&code.as_str()) || status == Some(403) {
+        ProviderError::AccessDenied(brief)
+    } else if code == "ResourceNotFoundException" {
+        ProviderError::NotFound(brief)
+    } else if code.is_empty() && status == Some(404) {
+        ProviderError::Unsupported(brief)
+    } else if let Some(s) = status.filter(|s| *s >= 500) {
+        ProviderError::Service(format!("HTTP {s} from AWS: {brief}"))
+    } else {
+        ProviderError::Service(brief)
+    }
+}

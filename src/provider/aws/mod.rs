@@ -1,0 +1,78 @@
+//! The real AWS provider: one [`AwsRegion`] per profile × region.
+
+mod clients;
+mod cloudwatch;
+mod error;
+mod lambda;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use clients::{CallCount, CallCounter, CallKey, Clients, load_sdk_config};
+pub use cloudwatch::{QUERIES_PER_CALL, QueryPlan};
+pub use error::classify;
+
+use super::{
+    Alarm, Inventory, MetricsRequest, MetricsSnapshot, ProviderError, RegionSource, Scope,
+};
+
+/// How long lops believes an endpoint that rejected percentile statistics before asking again.
+const PERCENTILE_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug)]
+pub struct AwsRegion {
+    pub clients: Clients,
+    percentiles_unsupported_until: Mutex<Option<Instant>>,
+}
+
+impl AwsRegion {
+    pub fn new(clients: Clients) -> Self {
+        AwsRegion {
+            clients,
+            percentiles_unsupported_until: Mutex::new(None),
+        }
+    }
+
+    fn percentiles_wanted(&self) -> bool {
+        self.percentiles_unsupported_until
+            .lock()
+            .map(|until| until.is_none_or(|t| Instant::now() >= t))
+            .unwrap_or(true)
+    }
+
+    fn percentiles_failed(&self) {
+        if let Ok(mut until) = self.percentiles_unsupported_until.lock() {
+            *until = Some(Instant::now() + PERCENTILE_RETRY_AFTER);
+        }
+    }
+}
+
+impl RegionSource for AwsRegion {
+    fn scope(&self) -> &Scope {
+        &self.clients.scope
+    }
+
+    async fn inventory(&self) -> Result<Inventory, ProviderError> {
+        self.clients.inventory().await
+    }
+
+    async fn metrics(&self, request: &MetricsRequest) -> Result<MetricsSnapshot, ProviderError> {
+        let with_percentiles = self.percentiles_wanted();
+        let plan = QueryPlan::new(request, with_percentiles);
+        let (functions, pct) = self.clients.fetch_metrics(request, &plan).await?;
+        let percentiles_supported = with_percentiles && pct.is_ok();
+        if let Err(e) = pct {
+            tracing::info!(scope = %self.clients.scope, error = %e, "percentile statistics unavailable; will ask again later");
+            self.percentiles_failed();
+        }
+        Ok(MetricsSnapshot {
+            window_end: Some(request.window.end),
+            functions,
+            percentiles_supported,
+        })
+    }
+
+    async fn alarms(&self) -> Result<Vec<Alarm>, ProviderError> {
+        self.clients.describe_alarms().await
+    }
+}

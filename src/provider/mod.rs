@@ -1,0 +1,86 @@
+//! What lops needs from a cloud, and the fleet model both providers fill in.
+//!
+//! `aws` talks to the real AWS SDK clients; `sim` is the seeded simulated fleet behind `--demo`.
+
+pub mod aws;
+
+mod model;
+mod window;
+
+pub use model::*;
+pub use window::{MINUTES, MetricWindow, TimeWindow};
+
+use std::future::Future;
+
+/// Where a set of clients points: one AWS profile in one region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct Scope {
+    pub profile: String,
+    pub region: String,
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.profile == "default" {
+            write!(f, "{}", self.region)
+        } else {
+            write!(f, "{}/{}", self.profile, self.region)
+        }
+    }
+}
+
+/// A failure talking to one region, kept short enough to show on one line.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ProviderError {
+    #[error("timed out after {0:.1}s")]
+    Timeout(f64),
+    #[error("throttled by AWS: {0}")]
+    Throttled(String),
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    Service(String),
+    #[error("not supported by this endpoint: {0}")]
+    Unsupported(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+/// What the metrics poller asks for: the functions to fetch numbers for, and the window end.
+#[derive(Debug, Clone)]
+pub struct MetricsRequest {
+    pub functions: Vec<FunctionRef>,
+    pub window: TimeWindow,
+}
+
+/// A function (and its weighted aliases) whose metrics are wanted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionRef {
+    pub name: String,
+    /// (alias, versions it routes to) for load distribution per version.
+    pub aliases: Vec<(String, Vec<String>)>,
+}
+
+impl FunctionRef {
+    pub fn from_info(f: &FunctionInfo) -> Self {
+        FunctionRef {
+            name: f.name.clone(),
+            aliases: f
+                .aliases
+                .iter()
+                .map(|a| (a.name.clone(), a.versions().map(str::to_string).collect()))
+                .collect(),
+        }
+    }
+}
+
+/// One region's read side. Both providers implement it; pollers and `lops status` use it.
+pub trait RegionSource: Send + Sync + 'static {
+    fn scope(&self) -> &Scope;
+    fn inventory(&self) -> impl Future<Output = Result<Inventory, ProviderError>> + Send;
+    fn metrics(
+        &self,
+        request: &MetricsRequest,
+    ) -> impl Future<Output = Result<MetricsSnapshot, ProviderError>> + Send;
+    fn alarms(&self) -> impl Future<Output = Result<Vec<Alarm>, ProviderError>> + Send;
+}

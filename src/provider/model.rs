@@ -1,0 +1,280 @@
+//! The fleet model: owned snapshots that providers produce and the state and CLI consume.
+
+use std::collections::BTreeMap;
+
+use super::window::{MINUTES, MetricWindow};
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Inventory {
+    pub functions: Vec<FunctionInfo>,
+    /// The account's concurrent-execution limit in this region; `None` when the endpoint
+    /// does not say (shown as "unknown").
+    pub account_concurrency_limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct FunctionInfo {
+    pub name: String,
+    pub arn: String,
+    pub runtime: Option<String>,
+    pub package_type: String,
+    pub state: String,
+    pub last_update_status: Option<String>,
+    pub memory_mb: Option<i32>,
+    pub timeout_s: Option<i32>,
+    pub last_modified: Option<String>,
+    /// Published versions, `$LATEST` excluded, oldest first.
+    pub versions: Vec<String>,
+    pub aliases: Vec<AliasInfo>,
+    pub reserved_concurrency: Option<i32>,
+    pub provisioned: Vec<ProvisionedConcurrency>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct AliasInfo {
+    pub name: String,
+    /// The version that takes whatever the additional weights leave.
+    pub function_version: String,
+    /// Extra versions and their share (0..1); AWS allows at most one.
+    pub additional_weights: Vec<(String, f64)>,
+    pub revision_id: Option<String>,
+}
+
+impl AliasInfo {
+    /// Every version this alias routes to, main version first.
+    pub fn versions(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.function_version.as_str())
+            .chain(self.additional_weights.iter().map(|(v, _)| v.as_str()))
+    }
+
+    /// Configured share of traffic per version, main version first; sums to 1.
+    pub fn configured_weights(&self) -> Vec<(String, f64)> {
+        let extra: f64 = self.additional_weights.iter().map(|(_, w)| w).sum();
+        std::iter::once((self.function_version.clone(), (1.0 - extra).max(0.0)))
+            .chain(self.additional_weights.iter().cloned())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ProvisionedConcurrency {
+    pub qualifier: String,
+    pub requested: Option<i32>,
+    pub allocated: Option<i32>,
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Alarm {
+    pub name: String,
+    pub state: AlarmState,
+    pub reason: Option<String>,
+    pub metric: Option<String>,
+    /// The function named by the alarm's `FunctionName` dimension.
+    pub function: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlarmState {
+    Alarm,
+    InsufficientData,
+    Ok,
+}
+
+impl AlarmState {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "ALARM" => AlarmState::Alarm,
+            "OK" => AlarmState::Ok,
+            _ => AlarmState::InsufficientData,
+        }
+    }
+}
+
+/// One value per minute of the window, oldest first; `None` where there was no datapoint.
+pub type Series = Vec<Option<f64>>;
+
+pub fn empty_series() -> Series {
+    vec![None; MINUTES]
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FunctionMetrics {
+    pub invocations: Series,
+    pub errors: Series,
+    pub throttles: Series,
+    pub duration_avg: Series,
+    pub duration_max: Series,
+    pub concurrency_max: Series,
+    /// Duration percentiles (p50, p99) per summary window; empty when the endpoint does not
+    /// support percentile statistics.
+    pub percentiles: BTreeMap<MetricWindow, Percentiles>,
+    /// Invocations per (alias, executed version).
+    pub alias_versions: Vec<VersionInvocations>,
+}
+
+impl Default for FunctionMetrics {
+    fn default() -> Self {
+        FunctionMetrics {
+            invocations: empty_series(),
+            errors: empty_series(),
+            throttles: empty_series(),
+            duration_avg: empty_series(),
+            duration_max: empty_series(),
+            concurrency_max: empty_series(),
+            percentiles: BTreeMap::new(),
+            alias_versions: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Percentiles {
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VersionInvocations {
+    pub alias: String,
+    pub version: String,
+    pub invocations: Series,
+}
+
+/// Numbers for one summary window, derived from the per-minute series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct WindowStats {
+    pub invocations: f64,
+    pub errors: f64,
+    pub throttles: f64,
+    /// errors / invocations, 0..1; `None` without invocations.
+    pub error_rate: Option<f64>,
+    pub duration_avg_ms: Option<f64>,
+    pub duration_max_ms: Option<f64>,
+    pub duration_p50_ms: Option<f64>,
+    pub duration_p99_ms: Option<f64>,
+    pub concurrency_max: Option<f64>,
+}
+
+fn tail(series: &Series, minutes: usize) -> &[Option<f64>] {
+    &series[series.len().saturating_sub(minutes)..]
+}
+
+/// Sum of the last `minutes` values. Written so an empty sum is +0, never -0.
+pub fn sum_last(series: &Series, minutes: usize) -> f64 {
+    tail(series, minutes)
+        .iter()
+        .flatten()
+        .fold(0.0, |a, v| a + v)
+}
+
+pub fn max_last(series: &Series, minutes: usize) -> Option<f64> {
+    tail(series, minutes)
+        .iter()
+        .flatten()
+        .copied()
+        .reduce(f64::max)
+}
+
+impl FunctionMetrics {
+    pub fn window(&self, w: MetricWindow) -> WindowStats {
+        let m = w.minutes();
+        let invocations = sum_last(&self.invocations, m);
+        let errors = sum_last(&self.errors, m);
+        // Average of per-minute averages weighted by that minute's invocations: the exact
+        // window average, since each minute's average is its sum over its count.
+        let (mut weighted, mut weight) = (0.0, 0.0);
+        for (avg, count) in tail(&self.duration_avg, m)
+            .iter()
+            .zip(tail(&self.invocations, m))
+        {
+            if let Some(avg) = avg {
+                let count = count.unwrap_or(0.0).max(1.0);
+                weighted += avg * count;
+                weight += count;
+            }
+        }
+        let pct = self.percentiles.get(&w).copied().unwrap_or_default();
+        WindowStats {
+            invocations,
+            errors,
+            throttles: sum_last(&self.throttles, m),
+            error_rate: (invocations > 0.0).then(|| errors / invocations),
+            duration_avg_ms: (weight > 0.0).then(|| weighted / weight),
+            duration_max_ms: max_last(&self.duration_max, m),
+            duration_p50_ms: pct.p50,
+            duration_p99_ms: pct.p99,
+            concurrency_max: max_last(&self.concurrency_max, m),
+        }
+    }
+}
+
+/// What one metrics fetch returns for a region.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsSnapshot {
+    pub window_end: Option<chrono::DateTime<chrono::Utc>>,
+    pub functions: BTreeMap<String, FunctionMetrics>,
+    /// Whether percentile statistics were available this time.
+    pub percentiles_supported: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(values: &[(usize, f64)]) -> Series {
+        let mut s = empty_series();
+        for (i, v) in values {
+            s[*i] = Some(*v);
+        }
+        s
+    }
+
+    #[test]
+    fn window_sums_only_the_last_minutes() {
+        let m = FunctionMetrics {
+            invocations: series(&[(0, 100.0), (57, 10.0), (59, 30.0)]),
+            errors: series(&[(59, 3.0)]),
+            ..Default::default()
+        };
+        let w5 = m.window(MetricWindow::M5);
+        assert_eq!(w5.invocations, 40.0);
+        assert_eq!(w5.error_rate, Some(3.0 / 40.0));
+        assert_eq!(m.window(MetricWindow::M60).invocations, 140.0);
+    }
+
+    #[test]
+    fn empty_window_is_positive_zero_and_no_rate() {
+        let w = FunctionMetrics::default().window(MetricWindow::M15);
+        assert!(w.invocations.is_sign_positive());
+        assert_eq!(format!("{}", w.invocations), "0");
+        assert_eq!(w.error_rate, None);
+        assert_eq!(w.duration_avg_ms, None);
+    }
+
+    #[test]
+    fn duration_average_is_weighted_by_invocations() {
+        let m = FunctionMetrics {
+            invocations: series(&[(58, 1.0), (59, 3.0)]),
+            duration_avg: series(&[(58, 100.0), (59, 20.0)]),
+            ..Default::default()
+        };
+        assert_eq!(m.window(MetricWindow::M5).duration_avg_ms, Some(40.0));
+    }
+
+    #[test]
+    fn configured_weights_give_the_main_version_the_rest() {
+        let a = AliasInfo {
+            name: "live".into(),
+            function_version: "1".into(),
+            additional_weights: vec![("2".into(), 0.25)],
+            revision_id: None,
+        };
+        assert_eq!(
+            a.configured_weights(),
+            vec![("1".to_string(), 0.75), ("2".to_string(), 0.25)]
+        );
+    }
+}

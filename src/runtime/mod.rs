@@ -1,0 +1,4 @@
+//! Work that happens off the screen: reading regions, pacing requests, pollers.
+
+pub mod limiter;
+pub mod read;

@@ -1,0 +1,112 @@
+//! Bad input gets a clear message that says what to do, exit 2, and no panic.
+
+use crate::support::cli::Lops;
+
+#[test]
+fn unknown_region_name_is_refused_with_a_suggestion() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let run = lops.run(&["status", "--regions", "us-east-1,eu-wset-1"]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("unknown region 'eu-wset-1'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("Did you mean 'eu-west-1'?"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn empty_regions_flag_is_refused() {
+    let run = Lops::new("http://127.0.0.1:9").run(&["status", "--regions", ""]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("--regions is empty"), "{}", run.stderr);
+}
+
+#[test]
+fn malformed_config_names_file_line_and_key() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let path = lops.config("regions = [\"us-east-1\"]\n[timeouts]\nconect_secs = 2\n");
+    let run = lops.run(&["status", "--config", path.to_str().unwrap()]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains(path.to_str().unwrap()),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("line 3"), "{}", run.stderr);
+    assert!(run.stderr.contains("conect_secs"), "{}", run.stderr);
+}
+
+#[test]
+fn config_that_is_not_toml_is_refused() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let path = lops.config("regions = [\"us-east-1\"\nthis is not toml");
+    let run = lops.run(&["status", "--config", path.to_str().unwrap()]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("line"), "{}", run.stderr);
+}
+
+#[test]
+fn missing_config_file_is_named() {
+    let run =
+        Lops::new("http://127.0.0.1:9").run(&["status", "--config", "/nonexistent/lops.toml"]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("/nonexistent/lops.toml"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn missing_credentials_say_how_to_provide_them() {
+    let run = Lops::without_credentials().run(&["status", "--regions", "us-east-1"]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr
+            .contains("no AWS credentials for profile 'default'"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", run.stderr);
+    assert!(run.stderr.contains("--profile"), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_profile_is_refused() {
+    let run = Lops::without_credentials().run(&[
+        "status",
+        "--regions",
+        "us-east-1",
+        "--profile",
+        "nosuch",
+    ]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("'nosuch'"), "{}", run.stderr);
+}
+
+#[test]
+fn no_region_anywhere_says_where_to_set_one() {
+    let run = Lops::new("http://127.0.0.1:9").run(&["status"]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("no region"), "{}", run.stderr);
+    assert!(run.stderr.contains("--regions"), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_window_is_a_usage_error() {
+    let run = Lops::new("http://127.0.0.1:9").run(&[
+        "status",
+        "--regions",
+        "us-east-1",
+        "--window",
+        "7m",
+    ]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("use 5m, 15m or 60m"), "{}", run.stderr);
+}

@@ -1,0 +1,13 @@
+//! Integration tests: lops against a real moto server through the real AWS SDK clients.
+//! `scripts/test` starts moto and sets LOPS_TEST_MOTO_URL.
+//!
+//! Tests share one moto server. Each test owns its regions (moto keeps a separate backend per
+//! region), so exact call counts and fleet contents are not disturbed by tests running beside it.
+//! Regions in use: status.rs — see each test.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod bad_input;
+mod provider;
+mod status;

@@ -1,0 +1,290 @@
+//! `lops status` against a seeded fleet in moto, through the fault proxy.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::cli::Lops;
+use crate::support::moto;
+use crate::support::proxy::{Fault, FaultProxy};
+use crate::support::seed::{SeededFunction, Seeder};
+
+const FAST_TIMEOUTS: &str =
+    "[timeouts]\nconnect_secs = 1\noperation_secs = 2\nmax_attempts = 2\nregion_secs = 20\n";
+
+fn region<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["regions"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["region"] == name))
+        .unwrap_or_else(|| panic!("region {name} missing from {doc:#}"))
+}
+
+fn function<'a>(region: &'a Value, name: &str) -> &'a Value {
+    region["functions"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["name"] == name))
+        .unwrap_or_else(|| panic!("function {name} missing"))
+}
+
+fn assert_function(region: &Value, seeded: &SeededFunction) {
+    let f = function(region, &seeded.name);
+    let minutes = seeded.seeded_minutes as f64;
+    let m60 = &f["metrics"]["60m"];
+    assert_eq!(
+        m60["invocations"],
+        seeded.invocations_per_minute * minutes,
+        "{}",
+        seeded.name
+    );
+    assert_eq!(
+        m60["errors"],
+        seeded.errors_per_minute * minutes,
+        "{}",
+        seeded.name
+    );
+    assert_eq!(f["state"], "Active");
+    assert_eq!(f["tags"]["team"], "payments");
+    assert_eq!(
+        f["concurrency"]["reserved"],
+        serde_json::json!(seeded.reserved)
+    );
+    match seeded.alias_weight {
+        Some(w) => {
+            let alias = &f["aliases"][0];
+            assert_eq!(alias["name"], "live");
+            assert_eq!(alias["function_version"], "1");
+            assert_eq!(alias["weights"][0]["version"], "1");
+            assert_eq!(alias["weights"][1]["version"], "2");
+            assert_eq!(alias["weights"][1]["share"], w);
+            assert_eq!(f["versions"], serde_json::json!(["1", "2"]));
+            // Observed split from ExecutedVersion: 8 vs 2 per minute over 10 minutes.
+            assert_eq!(alias["observed_15m"][0]["invocations"], 80.0);
+            assert_eq!(alias["observed_15m"][1]["invocations"], 20.0);
+            assert_eq!(alias["observed_15m"][1]["share"], 0.2);
+        }
+        None => assert_eq!(f["aliases"], serde_json::json!([])),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_fleet_in_three_regions_is_reported_in_full() {
+    let regions = ["ca-central-1", "eu-north-1", "ap-south-1"];
+    let proxy = FaultProxy::start(moto::url());
+    let prefix = moto::unique("st");
+    let mut fleets = Vec::new();
+    for (i, r) in regions.iter().enumerate() {
+        let seeder = Seeder::new(moto::url(), r).await;
+        fleets.push(seeder.fleet(&format!("{prefix}r{i}"), 7).await);
+    }
+
+    let lops = Lops::new(&proxy.url);
+    let run = lops.run(&[
+        "status",
+        "--json",
+        "--stats",
+        "--regions",
+        &regions.join(","),
+    ]);
+    run.assert_exit(0);
+    let doc = run.json();
+    assert_eq!(doc["complete"], true);
+    for (r, fleet) in regions.iter().zip(&fleets) {
+        let region = region(&doc, r);
+        assert_eq!(region["health"]["status"], "ok");
+        assert_eq!(
+            region["functions"].as_array().map(Vec::len),
+            Some(fleet.len())
+        );
+        // moto does not serve GetAccountSettings: the limit is unknown, not an error.
+        assert_eq!(region["account_concurrency_limit"], Value::Null);
+        assert_eq!(region["percentiles_supported"], false);
+        for seeded in fleet {
+            assert_function(region, seeded);
+        }
+        let first = function(region, &fleet[0].name);
+        assert_eq!(first["alarms"][0]["state"], "ALARM");
+        assert_eq!(
+            first["alarms"][0]["reason"],
+            "Threshold Crossed: seeded by the test"
+        );
+        assert_eq!(function(region, &fleet[1].name)["alarms"][0]["state"], "OK");
+        assert_eq!(
+            function(region, &fleet[2].name)["alarms"],
+            serde_json::json!([])
+        );
+        // Percentiles are unsupported in moto: shown as missing, other numbers intact.
+        assert_eq!(first["metrics"]["5m"]["duration_p99_ms"], Value::Null);
+        assert_eq!(first["metrics"]["60m"]["duration_max_ms"], 100.0);
+
+        // Design minimum: ceil(queries / 500) main calls plus one single-attempt percentile batch.
+        let aliased = fleet.iter().filter(|f| f.alias_weight.is_some()).count();
+        let queries = 6 * fleet.len() + 2 * aliased;
+        let expected = queries.div_ceil(500) as u64 + 1;
+        assert_eq!(
+            proxy.calls(r, "monitoring", "GetMetricData"),
+            expected,
+            "{:#?}",
+            proxy.all_calls()
+        );
+        assert_eq!(proxy.calls(r, "monitoring", "DescribeAlarms"), 1);
+        assert_eq!(proxy.calls(r, "lambda", "ListFunctions"), 1);
+    }
+    // --stats reports what lops itself counted, which must agree with the proxy.
+    let counted: u64 = doc["api_calls"]
+        .as_array()
+        .expect("api_calls")
+        .iter()
+        .filter(|c| c["operation"] == "GetMetricData")
+        .map(|c| c["calls"].as_u64().unwrap_or(0))
+        .sum();
+    let seen: u64 = regions
+        .iter()
+        .map(|r| proxy.calls(r, "monitoring", "GetMetricData"))
+        .sum();
+    assert_eq!(counted, seen);
+
+    let table = lops.run(&["status", "--stats", "--regions", &regions.join(","), "--window", "60m"]);
+    table.assert_exit(0);
+    // Shown with --nocapture: the numbers docs/PERFORMANCE.md records.
+    println!("{}", table.stdout);
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.contains(&fleets[0][0].name))
+        .expect("row for the first function");
+    assert!(row.contains("ALARM"), "{row}");
+    assert!(row.contains("450"), "{row}");
+    assert!(
+        table.stdout.contains("ca-central-1: ok, 7 functions"),
+        "{}",
+        table.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_and_hanging_regions_are_named_while_the_healthy_one_is_complete() {
+    let (ok, failing, hanging) = ("eu-west-3", "sa-east-1", "ap-northeast-3");
+    let proxy = FaultProxy::start(moto::url());
+    let prefix = moto::unique("dead");
+    let fleet = Seeder::new(moto::url(), ok).await.fleet(&prefix, 3).await;
+    proxy.fail_region(failing, Fault::Status(503));
+    proxy.fail_region(hanging, Fault::Hang);
+
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config(FAST_TIMEOUTS);
+    let started = Instant::now();
+    let run = lops.run(&[
+        "status",
+        "--json",
+        "--config",
+        config.to_str().unwrap(),
+        "--regions",
+        &[ok, failing, hanging].join(","),
+    ]);
+    let elapsed = started.elapsed();
+    run.assert_exit(3);
+    let doc = run.json();
+    assert_eq!(doc["complete"], false);
+    let healthy = region(&doc, ok);
+    assert_eq!(healthy["health"]["status"], "ok");
+    for seeded in &fleet {
+        assert_function(healthy, seeded);
+    }
+    let dead = region(&doc, failing);
+    assert_eq!(dead["health"]["status"], "unreachable");
+    assert!(
+        dead["health"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("503"),
+        "{dead:#}"
+    );
+    let hung = region(&doc, hanging);
+    assert_eq!(hung["health"]["status"], "unreachable");
+    assert!(
+        hung["health"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timed out"),
+        "{hung:#}"
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("region {failing} unreachable")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("region {hanging} unreachable")),
+        "{}",
+        run.stderr
+    );
+    // Bounded by the 2 s operation timeout, not by the hour-long hang.
+    assert!(elapsed < Duration::from_secs(15), "took {elapsed:?}");
+    // The retry cap holds: 503 is retried, but at most max_attempts times per call.
+    assert!(
+        proxy.calls(failing, "lambda", "ListFunctions") <= 2,
+        "{:#?}",
+        proxy.all_calls()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_region_is_reported_as_throttled() {
+    let region_name = "eu-south-1";
+    let proxy = FaultProxy::start(moto::url());
+    proxy.fail_region(region_name, Fault::Throttle);
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config(FAST_TIMEOUTS);
+    let run = lops.run(&[
+        "status",
+        "--json",
+        "--config",
+        config.to_str().unwrap(),
+        "--regions",
+        region_name,
+    ]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let error = region(&doc, region_name)["health"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(error.contains("throttled"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_credentials_show_as_access_denied_and_a_slow_region_still_answers() {
+    let (expired, slow) = ("eu-central-2", "ap-southeast-3");
+    let proxy = FaultProxy::start(moto::url());
+    let prefix = moto::unique("slow");
+    let fleet = Seeder::new(moto::url(), slow).await.fleet(&prefix, 1).await;
+    proxy.fail_region(expired, Fault::Expired);
+    proxy.fail_region(slow, Fault::Delay(Duration::from_millis(300)));
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config(FAST_TIMEOUTS);
+    let run = lops.run(&[
+        "status",
+        "--json",
+        "--config",
+        config.to_str().unwrap(),
+        "--regions",
+        &[expired, slow].join(","),
+    ]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let error = region(&doc, expired)["health"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("access denied") && error.contains("expired"),
+        "{error}"
+    );
+    // 403 is not retried: one request and done.
+    assert_eq!(proxy.calls(expired, "lambda", "ListFunctions"), 1);
+    let slow_region = region(&doc, slow);
+    assert_eq!(slow_region["health"]["status"], "ok");
+    assert_function(slow_region, &fleet[0]);
+}

@@ -1,0 +1,331 @@
+//! A fault-injecting proxy between the SDK and moto. It reads the region and service from the
+//! SigV4 credential scope, counts every request per (region, service, operation), and applies
+//! the first matching fault rule: an HTTP error, AWS throttling, added latency, or a hang.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    /// Answer with this HTTP status and a generic error body.
+    Status(u16),
+    /// Answer as AWS does when a caller goes over its rate.
+    Throttle,
+    /// Answer 403 as for expired credentials.
+    Expired,
+    /// Forward after this long.
+    Delay(Duration),
+    /// Never answer.
+    Hang,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub region: String,
+    pub service: Option<String>,
+    pub operation: Option<String>,
+    pub fault: Fault,
+    /// How many requests it still applies to; `None` for every one.
+    pub remaining: Option<u32>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    rules: Vec<Rule>,
+    calls: BTreeMap<(String, String, String), u64>,
+}
+
+#[derive(Clone)]
+pub struct FaultProxy {
+    pub url: String,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy in front of `upstream` on a free loopback port, on its own thread.
+    pub fn start(upstream: &str) -> FaultProxy {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr: SocketAddr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        listener
+            .set_nonblocking(true)
+            .unwrap_or_else(|e| panic!("nonblocking: {e}"));
+        let upstream = upstream.trim_end_matches('/').to_string();
+        let state = shared.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| panic!("runtime: {e}"));
+            rt.block_on(serve(listener, upstream, state));
+        });
+        FaultProxy {
+            url: format!("http://{addr}"),
+            shared,
+        }
+    }
+
+    pub fn add(&self, rule: Rule) {
+        self.lock().rules.push(rule);
+    }
+
+    /// Every request to `region` fails with `fault` until cleared.
+    pub fn fail_region(&self, region: &str, fault: Fault) {
+        self.add(Rule {
+            region: region.to_string(),
+            service: None,
+            operation: None,
+            fault,
+            remaining: None,
+        });
+    }
+
+    /// Requests seen for (region, service, operation).
+    pub fn calls(&self, region: &str, service: &str, operation: &str) -> u64 {
+        let key = (
+            region.to_string(),
+            service.to_string(),
+            operation.to_string(),
+        );
+        self.lock().calls.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Every count, for messages.
+    pub fn all_calls(&self) -> BTreeMap<(String, String, String), u64> {
+        self.lock().calls.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+async fn serve(listener: std::net::TcpListener, upstream: String, shared: Arc<Mutex<Shared>>) {
+    let listener =
+        tokio::net::TcpListener::from_std(listener).unwrap_or_else(|e| panic!("listener: {e}"));
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let client = client.clone();
+        let upstream = upstream.clone();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                handle(req, client.clone(), upstream.clone(), shared.clone())
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// (region, service) from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, …`.
+fn scope_of(req: &Request<Incoming>) -> (String, String) {
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let credential = auth
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split(',').next())
+        .unwrap_or_default();
+    let parts: Vec<&str> = credential.split('/').collect();
+    match parts.as_slice() {
+        [_, _, region, service, ..] => (region.to_string(), service.to_string()),
+        _ => (String::new(), String::new()),
+    }
+}
+
+fn operation_of(
+    service: &str,
+    method: &str,
+    path: &str,
+    target: Option<&str>,
+    body: &[u8],
+) -> String {
+    if let Some(t) = target {
+        return t.rsplit('.').next().unwrap_or(t).to_string();
+    }
+    let text = String::from_utf8_lossy(body);
+    if let Some(action) = text.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
+        return action.to_string();
+    }
+    if service == "lambda" {
+        return lambda_operation(method, path);
+    }
+    format!("{method} {path}")
+}
+
+/// Lambda's REST paths, named as the SDK names the operations lops and the tests use.
+fn lambda_operation(method: &str, path: &str) -> String {
+    let segments: Vec<&str> = path
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .trim_matches('/')
+        .split('/')
+        .collect();
+    let name = match (method, segments.as_slice()) {
+        ("GET", [_, "functions"]) => "ListFunctions",
+        ("POST", [_, "functions"]) => "CreateFunction",
+        ("GET", [_, "functions", _]) => "GetFunction",
+        ("DELETE", [_, "functions", _]) => "DeleteFunction",
+        ("GET", [_, "functions", _, "aliases"]) => "ListAliases",
+        ("POST", [_, "functions", _, "aliases"]) => "CreateAlias",
+        ("GET", [_, "functions", _, "aliases", _]) => "GetAlias",
+        ("PUT", [_, "functions", _, "aliases", _]) => "UpdateAlias",
+        ("GET", [_, "functions", _, "versions"]) => "ListVersionsByFunction",
+        ("POST", [_, "functions", _, "versions"]) => "PublishVersion",
+        ("GET", [_, "functions", _, "concurrency"]) => "GetFunctionConcurrency",
+        ("PUT", [_, "functions", _, "concurrency"]) => "PutFunctionConcurrency",
+        ("GET", [_, "functions", _, "provisioned-concurrency"]) => {
+            "ListProvisionedConcurrencyConfigs"
+        }
+        ("POST", [_, "functions", _, "invocations"]) => "Invoke",
+        ("GET", [_, "functions", _, "configuration"]) => "GetFunctionConfiguration",
+        ("PUT", [_, "functions", _, "configuration"]) => "UpdateFunctionConfiguration",
+        ("GET", [_, "account-settings"]) => "GetAccountSettings",
+        _ => return format!("{method} {path}"),
+    };
+    name.to_string()
+}
+
+fn error_response(service: &str, fault: Fault) -> Response<Full<Bytes>> {
+    let (status, code, message) = match fault {
+        Fault::Status(s) => (s, "ServiceUnavailable", "injected failure"),
+        Fault::Throttle => (
+            if service == "lambda" { 429 } else { 400 },
+            if service == "lambda" {
+                "TooManyRequestsException"
+            } else {
+                "Throttling"
+            },
+            "Rate exceeded",
+        ),
+        Fault::Expired => (
+            403,
+            "ExpiredTokenException",
+            "The security token included in the request is expired",
+        ),
+        Fault::Delay(_) | Fault::Hang => (500, "InternalFailure", "unreachable"),
+    };
+    let body = if service == "monitoring" || service == "sts" {
+        format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>x</RequestId></ErrorResponse>"
+        )
+    } else {
+        format!(r#"{{"__type":"{code}","message":"{message}"}}"#)
+    };
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("x-amzn-errortype", code)
+        .header(
+            "content-type",
+            if body.starts_with('<') {
+                "text/xml"
+            } else {
+                "application/json"
+            },
+        )
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_default()
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    upstream: String,
+    shared: Arc<Mutex<Shared>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (region, service) = scope_of(&req);
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .to_string();
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok());
+    let operation = operation_of(&service, parts.method.as_str(), &path, target, &body);
+    let fault = {
+        let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+        *s.calls
+            .entry((region.clone(), service.clone(), operation.clone()))
+            .or_default() += 1;
+        let rule = s.rules.iter_mut().find(|r| {
+            r.region == region
+                && r.service.as_ref().is_none_or(|x| *x == service)
+                && r.operation.as_ref().is_none_or(|x| *x == operation)
+                && r.remaining.is_none_or(|n| n > 0)
+        });
+        rule.map(|r| {
+            if let Some(n) = r.remaining.as_mut() {
+                *n -= 1;
+            }
+            r.fault
+        })
+    };
+    match fault {
+        Some(Fault::Hang) => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return Ok(error_response(&service, Fault::Hang));
+        }
+        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(f) => return Ok(error_response(&service, f)),
+        None => {}
+    }
+    let mut forward = Request::builder()
+        .method(parts.method)
+        .uri(format!("{upstream}{path}"));
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "transfer-encoding" {
+            forward = forward.header(name, value);
+        }
+    }
+    let Ok(forward) = forward.body(Full::new(body)) else {
+        return Ok(error_response(&service, Fault::Status(502)));
+    };
+    match client.request(forward).await {
+        Ok(resp) => {
+            let (mut parts, body) = resp.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            parts.headers.remove("transfer-encoding");
+            parts.headers.remove("content-length");
+            Ok(Response::from_parts(parts, Full::new(body)))
+        }
+        Err(_) => Ok(error_response(&service, Fault::Status(502))),
+    }
+}
