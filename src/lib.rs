@@ -8,4 +8,5 @@ pub mod logging;
 pub mod ops;
 pub mod provider;
 pub mod runtime;
+pub mod state;
 pub mod tui;

@@ -3,6 +3,7 @@
 //! `aws` talks to the real AWS SDK clients; `sim` is the seeded simulated fleet behind `--demo`.
 
 pub mod aws;
+pub mod sim;
 
 mod model;
 mod window;
@@ -51,6 +52,8 @@ pub enum ProviderError {
 pub struct MetricsRequest {
     pub functions: Vec<FunctionRef>,
     pub window: TimeWindow,
+    /// Also fetch the region's account-level totals (every function, shown or not).
+    pub region_totals: bool,
 }
 
 /// A function (and its weighted aliases) whose metrics are wanted.
@@ -83,4 +86,6 @@ pub trait RegionSource: Send + Sync + 'static {
         request: &MetricsRequest,
     ) -> impl Future<Output = Result<MetricsSnapshot, ProviderError>> + Send;
     fn alarms(&self) -> impl Future<Output = Result<Vec<Alarm>, ProviderError>> + Send;
+    /// Requests sent to this region so far, retries included.
+    fn calls(&self) -> u64;
 }

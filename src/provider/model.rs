@@ -218,6 +218,9 @@ pub struct MetricsSnapshot {
     pub functions: BTreeMap<String, FunctionMetrics>,
     /// Whether percentile statistics were available this time.
     pub percentiles_supported: bool,
+    /// Account-level totals of the region (invocations, errors, throttles, concurrency), when
+    /// asked for.
+    pub region_totals: Option<FunctionMetrics>,
 }
 
 #[cfg(test)]

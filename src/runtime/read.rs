@@ -40,6 +40,8 @@ pub async fn read_region<S: RegionSource>(source: &S, deadline: Duration) -> Reg
                 .map(FunctionRef::from_info)
                 .collect(),
             window: TimeWindow::ending_at(Utc::now()),
+            // Status reads every function, so totals are their sum: no extra queries.
+            region_totals: false,
         };
         let metrics = if request.functions.is_empty() {
             MetricsSnapshot::default()

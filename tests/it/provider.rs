@@ -27,6 +27,7 @@ async fn percentile_batch_is_not_retried_once_the_endpoint_rejected_it() {
             .map(FunctionRef::from_info)
             .collect(),
         window: TimeWindow::ending_at(chrono::Utc::now()),
+        region_totals: false,
     };
     assert_eq!(request.functions.len(), fleet.len());
 

@@ -143,7 +143,14 @@ async fn seeded_fleet_in_three_regions_is_reported_in_full() {
         .sum();
     assert_eq!(counted, seen);
 
-    let table = lops.run(&["status", "--stats", "--regions", &regions.join(","), "--window", "60m"]);
+    let table = lops.run(&[
+        "status",
+        "--stats",
+        "--regions",
+        &regions.join(","),
+        "--window",
+        "60m",
+    ]);
     table.assert_exit(0);
     // Shown with --nocapture: the numbers docs/PERFORMANCE.md records.
     println!("{}", table.stdout);

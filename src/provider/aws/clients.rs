@@ -68,6 +68,18 @@ impl CallCounter {
             .unwrap_or_default()
     }
 
+    pub fn total_for(&self, scope: &Scope) -> u64 {
+        self.counts
+            .lock()
+            .map(|c| {
+                c.iter()
+                    .filter(|(k, _)| k.profile == scope.profile && k.region == scope.region)
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn total(&self) -> u64 {
         self.counts
             .lock()
@@ -116,6 +128,7 @@ pub struct Clients {
     /// Set once the endpoint answered that it does not serve provisioned-concurrency configs
     /// (emulators), so the per-function call is not repeated.
     pub provisioned_unsupported: Arc<std::sync::atomic::AtomicBool>,
+    pub counter: CallCounter,
 }
 
 /// Loads the shared AWS configuration of a profile in a region (credentials chain, endpoint
@@ -180,6 +193,7 @@ impl Clients {
             parallelism: limits.parallel_calls.max(1),
             operation_timeout: settings.timeouts.operation(),
             provisioned_unsupported: Arc::default(),
+            counter: counter.clone(),
         }
     }
 }

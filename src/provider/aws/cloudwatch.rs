@@ -19,6 +19,9 @@ pub const QUERIES_PER_CALL: usize = 500;
 /// One query's meaning, so results can be put back where they belong.
 #[derive(Debug, Clone)]
 enum Slot {
+    Region {
+        kind: SeriesKind,
+    },
     Series {
         function: usize,
         kind: SeriesKind,
@@ -52,6 +55,14 @@ impl SeriesKind {
         SeriesKind::Throttles,
         SeriesKind::DurationAvg,
         SeriesKind::DurationMax,
+        SeriesKind::Concurrency,
+    ];
+
+    /// Account-level metrics AWS publishes without a FunctionName dimension.
+    const REGION: [SeriesKind; 4] = [
+        SeriesKind::Invocations,
+        SeriesKind::Errors,
+        SeriesKind::Throttles,
         SeriesKind::Concurrency,
     ];
 
@@ -119,6 +130,16 @@ impl QueryPlan {
     pub fn new(request: &MetricsRequest, with_percentiles: bool) -> Self {
         let mut main = Vec::new();
         let mut percentiles = Vec::new();
+        if request.region_totals {
+            for kind in SeriesKind::REGION {
+                let (metric, stat) = kind.metric_and_stat();
+                let id = format!("q{}", main.len());
+                main.push((
+                    query(id, metric, Vec::new(), stat, 60),
+                    Slot::Region { kind },
+                ));
+            }
+        }
         for (i, f) in request.functions.iter().enumerate() {
             let by_name = || vec![dim("FunctionName", &f.name)];
             for kind in SeriesKind::ALL {
@@ -251,7 +272,7 @@ impl Clients {
         &self,
         request: &MetricsRequest,
         plan: &QueryPlan,
-    ) -> Result<(BTreeMap<String, FunctionMetrics>, Result<(), ProviderError>), ProviderError> {
+    ) -> Result<FetchedMetrics, ProviderError> {
         let window = request.window;
         let main = self.run_batch(&plan.main, window, false);
         let pct = async {
@@ -265,6 +286,7 @@ impl Clients {
         let main = main?;
         let mut metrics: Vec<FunctionMetrics> =
             vec![FunctionMetrics::default(); request.functions.len()];
+        let mut region = request.region_totals.then(FunctionMetrics::default);
         for ((_, slot), points) in plan.main.iter().zip(main) {
             match slot {
                 Slot::Series { function, kind } => {
@@ -282,6 +304,11 @@ impl Clients {
                         version: version.clone(),
                         invocations,
                     });
+                }
+                Slot::Region { kind } => {
+                    if let Some(region) = region.as_mut() {
+                        fill(kind.series(region), window, &points);
+                    }
                 }
                 Slot::Percentile { .. } => {}
             }
@@ -312,7 +339,11 @@ impl Clients {
             .map(|f| f.name.clone())
             .zip(metrics)
             .collect();
-        Ok((by_name, pct_result))
+        Ok(FetchedMetrics {
+            functions: by_name,
+            region,
+            percentiles: pct_result,
+        })
     }
 
     pub async fn describe_alarms(&self) -> Result<Vec<Alarm>, ProviderError> {
@@ -351,6 +382,13 @@ impl Clients {
             }
         }
     }
+}
+
+pub struct FetchedMetrics {
+    pub functions: BTreeMap<String, FunctionMetrics>,
+    pub region: Option<FunctionMetrics>,
+    /// The percentile batch's own outcome; its failure never costs the other numbers.
+    pub percentiles: Result<(), ProviderError>,
 }
 
 fn fill(series: &mut Series, window: TimeWindow, points: &[(DateTime<Utc>, f64)]) {

@@ -59,20 +59,25 @@ impl RegionSource for AwsRegion {
     async fn metrics(&self, request: &MetricsRequest) -> Result<MetricsSnapshot, ProviderError> {
         let with_percentiles = self.percentiles_wanted();
         let plan = QueryPlan::new(request, with_percentiles);
-        let (functions, pct) = self.clients.fetch_metrics(request, &plan).await?;
-        let percentiles_supported = with_percentiles && pct.is_ok();
-        if let Err(e) = pct {
+        let fetched = self.clients.fetch_metrics(request, &plan).await?;
+        let percentiles_supported = with_percentiles && fetched.percentiles.is_ok();
+        if let Err(e) = fetched.percentiles {
             tracing::info!(scope = %self.clients.scope, error = %e, "percentile statistics unavailable; will ask again later");
             self.percentiles_failed();
         }
         Ok(MetricsSnapshot {
             window_end: Some(request.window.end),
-            functions,
+            functions: fetched.functions,
             percentiles_supported,
+            region_totals: fetched.region,
         })
     }
 
     async fn alarms(&self) -> Result<Vec<Alarm>, ProviderError> {
         self.clients.describe_alarms().await
+    }
+
+    fn calls(&self) -> u64 {
+        self.clients.counter.total_for(&self.clients.scope)
     }
 }

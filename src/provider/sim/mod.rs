@@ -1,0 +1,435 @@
+//! A seeded, deterministic simulated fleet with live-looking metrics: the data behind
+//! `--demo` and the UI tests. Never evidence that the AWS path works.
+
+mod fleet;
+
+use std::collections::BTreeMap;
+use std::f64::consts::TAU;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
+
+pub use fleet::{DEMO_REGIONS, ERROR_SPIKE, Scenario, SimFunction, THROTTLING, demo_fleet, name};
+use fleet::{key_of, unit};
+
+use super::{
+    Alarm, AlarmState, FunctionMetrics, Inventory, MINUTES, MetricWindow, MetricsRequest,
+    MetricsSnapshot, Percentiles, ProviderError, RegionSource, Scope, VersionInvocations,
+};
+
+/// Seconds in one round of the demo's scenarios.
+pub const CYCLE_SECS: i64 = 360;
+/// Phases of the cycle (seconds) during which each scenario is active.
+pub const ERROR_SPIKE_PHASE: (i64, i64) = (60, 200);
+pub const THROTTLING_PHASE: (i64, i64) = (120, 300);
+pub const OUTAGE_PHASE: (i64, i64) = (180, 270);
+/// The region that drops out and comes back.
+pub const OUTAGE_REGION: &str = "us-west-2";
+
+/// The simulation's time: the real clock for the demo, a settable one for tests.
+#[derive(Debug, Clone)]
+pub struct SimClock {
+    origin: DateTime<Utc>,
+    fixed: Option<Arc<Mutex<DateTime<Utc>>>>,
+}
+
+impl SimClock {
+    pub fn live() -> Self {
+        SimClock {
+            origin: Utc::now(),
+            fixed: None,
+        }
+    }
+
+    /// A clock that stands still at `at` until [`SimClock::set`]; scenarios start at `at`.
+    pub fn fixed(at: DateTime<Utc>) -> Self {
+        SimClock {
+            origin: at,
+            fixed: Some(Arc::new(Mutex::new(at))),
+        }
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Some(fixed) = &self.fixed
+            && let Ok(mut t) = fixed.lock()
+        {
+            *t = at;
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match &self.fixed {
+            Some(fixed) => fixed.lock().map(|t| *t).unwrap_or(self.origin),
+            None => Utc::now(),
+        }
+    }
+
+    /// Where `t` falls in the scenario cycle, or `None` before the simulation started.
+    fn phase(&self, t: DateTime<Utc>) -> Option<i64> {
+        let elapsed = (t - self.origin).num_seconds();
+        (elapsed >= 0).then_some(elapsed % CYCLE_SECS)
+    }
+
+    fn active(&self, t: DateTime<Utc>, (from, to): (i64, i64)) -> bool {
+        self.phase(t).is_some_and(|p| p >= from && p < to)
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.fixed.is_none()
+    }
+}
+
+/// One simulated region.
+#[derive(Debug, Clone)]
+pub struct SimRegion {
+    scope: Scope,
+    seed: u64,
+    clock: SimClock,
+    functions: Arc<Vec<SimFunction>>,
+    /// Whether this region plays the outage scenario.
+    flaky: bool,
+    calls: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The demo fleet's regions, seeded.
+pub fn demo_regions(seed: u64, clock: &SimClock) -> Vec<SimRegion> {
+    demo_fleet(seed)
+        .into_iter()
+        .map(|(region, functions)| SimRegion {
+            flaky: region == OUTAGE_REGION,
+            scope: Scope {
+                profile: "demo".into(),
+                region,
+            },
+            seed,
+            clock: clock.clone(),
+            functions: Arc::new(functions),
+            calls: Arc::default(),
+        })
+        .collect()
+}
+
+/// Share of the daily peak at `t`, for a region whose busiest hour is `peak_hour` UTC.
+fn daily_shape(t: DateTime<Utc>, peak_hour: f64) -> f64 {
+    let hour = f64::from(t.hour()) + f64::from(t.minute()) / 60.0;
+    0.35 + 0.65 * (0.5 + 0.5 * (TAU * (hour - peak_hour) / 24.0).cos())
+}
+
+impl SimRegion {
+    pub fn functions(&self) -> &[SimFunction] {
+        &self.functions
+    }
+
+    fn peak_hour(&self) -> f64 {
+        match self.scope.region.as_str() {
+            "us-east-1" => 17.0,
+            "eu-west-1" => 12.0,
+            "ap-southeast-2" => 3.0,
+            _ => 20.0,
+        }
+    }
+
+    fn down(&self) -> bool {
+        self.flaky && self.clock.active(self.clock.now(), OUTAGE_PHASE)
+    }
+
+    /// A real-looking answer time, and the outage: the region stops answering.
+    async fn answer(&self, call: u64) -> Result<(), ProviderError> {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !self.clock.is_live() {
+            return if self.down() {
+                Err(ProviderError::Timeout(2.0))
+            } else {
+                Ok(())
+            };
+        }
+        let jitter = unit(self.seed, call ^ self.clock.now().timestamp() as u64);
+        tokio::time::sleep(Duration::from_millis(40 + (jitter * 160.0) as u64)).await;
+        if self.down() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            return Err(ProviderError::Timeout(2.0));
+        }
+        Ok(())
+    }
+
+    /// Noise in 0.9..1.1 that changes every 10 seconds, so the demo moves every refresh.
+    fn noise(&self, f: &SimFunction, t: DateTime<Utc>, salt: u64) -> f64 {
+        let step = (t.timestamp() / 10) as u64;
+        0.9 + 0.2
+            * unit(
+                self.seed,
+                key_of(&f.info.name) ^ step.wrapping_mul(31) ^ salt,
+            )
+    }
+
+    fn sample(&self, f: &SimFunction, t: DateTime<Utc>) -> Sample {
+        let mut demand = f.peak_rate * daily_shape(t, self.peak_hour()) * self.noise(f, t, 1);
+        let mut error_rate = f.error_rate * self.noise(f, t, 2);
+        let mut duration = f.duration_ms * self.noise(f, t, 3);
+        if f.scenario == Some(Scenario::ErrorSpike) && self.clock.active(t, ERROR_SPIKE_PHASE) {
+            error_rate = 0.22 * self.noise(f, t, 4);
+            duration *= 2.5;
+        }
+        if f.scenario == Some(Scenario::Throttling) && self.clock.active(t, THROTTLING_PHASE) {
+            demand *= 3.0;
+        }
+        // Little's law: concurrency = arrivals per second × seconds each.
+        let wanted_concurrency = demand / 60.0 * duration / 1_000.0;
+        let cap = f
+            .info
+            .reserved_concurrency
+            .map(f64::from)
+            .unwrap_or(1_000.0);
+        let (invocations, throttles, concurrency) = if wanted_concurrency > cap {
+            let served = demand * cap / wanted_concurrency;
+            (served, demand - served, cap)
+        } else {
+            (demand, 0.0, wanted_concurrency)
+        };
+        Sample {
+            invocations: invocations.round(),
+            errors: (invocations * error_rate).round(),
+            throttles: throttles.round(),
+            duration_avg: duration,
+            duration_max: duration * (2.0 + self.noise(f, t, 5)),
+            concurrency: concurrency.ceil(),
+        }
+    }
+
+    fn metrics_for(&self, f: &SimFunction, now: DateTime<Utc>) -> FunctionMetrics {
+        let mut m = FunctionMetrics::default();
+        for i in 0..MINUTES {
+            let t = now - TimeDelta::minutes((MINUTES - i) as i64);
+            let s = self.sample(f, t);
+            m.invocations[i] = Some(s.invocations);
+            m.errors[i] = Some(s.errors);
+            m.throttles[i] = Some(s.throttles);
+            m.duration_avg[i] = Some(s.duration_avg);
+            m.duration_max[i] = Some(s.duration_max);
+            m.concurrency_max[i] = Some(s.concurrency);
+        }
+        for w in MetricWindow::ALL {
+            let stats = m.window(w);
+            m.percentiles.insert(
+                w,
+                Percentiles {
+                    p50: stats.duration_avg_ms.map(|d| d * 0.8),
+                    p99: stats.duration_max_ms.map(|d| d * 0.9),
+                },
+            );
+        }
+        for alias in &f.info.aliases {
+            for (version, weight) in alias.configured_weights() {
+                let share = if version == alias.function_version {
+                    weight - f.drift
+                } else {
+                    weight + f.drift
+                };
+                m.alias_versions.push(VersionInvocations {
+                    alias: alias.name.clone(),
+                    version,
+                    invocations: m
+                        .invocations
+                        .iter()
+                        .map(|v| v.map(|n| (n * share).round()))
+                        .collect(),
+                });
+            }
+        }
+        m
+    }
+}
+
+impl SimRegion {
+    /// What AWS publishes without a FunctionName dimension: the sum over every function.
+    fn totals(&self, now: DateTime<Utc>) -> FunctionMetrics {
+        let mut total = FunctionMetrics::default();
+        for f in self.functions.iter() {
+            for i in 0..MINUTES {
+                let s = self.sample(f, now - TimeDelta::minutes((MINUTES - i) as i64));
+                let add = |slot: &mut Option<f64>, v: f64| *slot = Some(slot.unwrap_or(0.0) + v);
+                add(&mut total.invocations[i], s.invocations);
+                add(&mut total.errors[i], s.errors);
+                add(&mut total.throttles[i], s.throttles);
+                add(&mut total.concurrency_max[i], s.concurrency);
+            }
+        }
+        total
+    }
+}
+
+struct Sample {
+    invocations: f64,
+    errors: f64,
+    throttles: f64,
+    duration_avg: f64,
+    duration_max: f64,
+    concurrency: f64,
+}
+
+impl RegionSource for SimRegion {
+    fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    async fn inventory(&self) -> Result<Inventory, ProviderError> {
+        self.answer(1).await?;
+        Ok(Inventory {
+            functions: self.functions.iter().map(|f| f.info.clone()).collect(),
+            account_concurrency_limit: Some(1_000),
+        })
+    }
+
+    async fn metrics(&self, request: &MetricsRequest) -> Result<MetricsSnapshot, ProviderError> {
+        self.answer(2).await?;
+        let now = self.clock.now();
+        let by_name: BTreeMap<&str, &SimFunction> = self
+            .functions
+            .iter()
+            .map(|f| (f.info.name.as_str(), f))
+            .collect();
+        let functions = request
+            .functions
+            .iter()
+            .filter_map(|r| by_name.get(r.name.as_str()))
+            .map(|f| (f.info.name.clone(), self.metrics_for(f, now)))
+            .collect();
+        let region_totals = request.region_totals.then(|| self.totals(now));
+        Ok(MetricsSnapshot {
+            window_end: Some(request.window.end),
+            functions,
+            percentiles_supported: true,
+            region_totals,
+        })
+    }
+
+    async fn alarms(&self) -> Result<Vec<Alarm>, ProviderError> {
+        self.answer(3).await?;
+        let now = self.clock.now();
+        let mut alarms = Vec::new();
+        for f in self.functions.iter() {
+            let (metric, phase) = match f.scenario {
+                Some(Scenario::ErrorSpike) => ("Errors", ERROR_SPIKE_PHASE),
+                Some(Scenario::Throttling) => ("Throttles", THROTTLING_PHASE),
+                None => continue,
+            };
+            let firing = self.clock.active(now, phase);
+            alarms.push(Alarm {
+                name: format!("{}-{}", f.info.name, metric.to_lowercase()),
+                state: if firing {
+                    AlarmState::Alarm
+                } else {
+                    AlarmState::Ok
+                },
+                reason: Some(if firing {
+                    format!("Threshold Crossed: {metric} above threshold for 1 datapoint")
+                } else {
+                    format!("{metric} back under threshold")
+                }),
+                metric: Some(metric.into()),
+                function: Some(f.info.name.clone()),
+            });
+        }
+        alarms.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(alarms)
+    }
+
+    fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{FunctionRef, TimeWindow};
+    use chrono::TimeZone;
+
+    fn start() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn region(clock: &SimClock, name: &str) -> SimRegion {
+        demo_regions(7, clock)
+            .into_iter()
+            .find(|r| r.scope.region == name)
+            .unwrap_or_else(|| demo_regions(7, clock).remove(0))
+    }
+
+    async fn stats(r: &SimRegion, function: &str) -> crate::provider::WindowStats {
+        let req = MetricsRequest {
+            functions: vec![FunctionRef {
+                name: function.into(),
+                aliases: vec![],
+            }],
+            window: TimeWindow::ending_at(r.clock.now()),
+            region_totals: false,
+        };
+        let snap = r.metrics(&req).await.unwrap_or_default();
+        snap.functions
+            .get(function)
+            .map(|m| m.window(MetricWindow::M5))
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn error_spike_raises_errors_and_an_alarm_then_recovers() {
+        let clock = SimClock::fixed(start());
+        let r = region(&clock, ERROR_SPIKE.0);
+        let f = name(ERROR_SPIKE.1);
+        let calm = stats(&r, &f).await;
+        clock.set(start() + TimeDelta::seconds(190));
+        let spiking = stats(&r, &f).await;
+        // Two of the last five minutes are inside the spike.
+        assert!(spiking.error_rate > Some(0.05), "{spiking:?}");
+        assert!(calm.error_rate < Some(0.04), "{calm:?}");
+        let alarms = r.alarms().await.unwrap_or_default();
+        assert!(
+            alarms
+                .iter()
+                .any(|a| a.state == AlarmState::Alarm && a.function.as_deref() == Some(f.as_str()))
+        );
+        clock.set(start() + TimeDelta::seconds(CYCLE_SECS - 1));
+        let alarms = r.alarms().await.unwrap_or_default();
+        assert!(alarms.iter().all(|a| a.state == AlarmState::Ok));
+    }
+
+    #[tokio::test]
+    async fn throttling_caps_concurrency_at_the_reserved_limit() {
+        let clock = SimClock::fixed(start());
+        clock.set(start() + TimeDelta::seconds(290));
+        let r = region(&clock, THROTTLING.0);
+        let s = stats(&r, &name(THROTTLING.1)).await;
+        assert!(s.throttles > 0.0, "{s:?}");
+        assert_eq!(s.concurrency_max, Some(100.0));
+    }
+
+    #[tokio::test]
+    async fn outage_region_drops_out_and_comes_back() {
+        let clock = SimClock::fixed(start());
+        clock.set(start() + TimeDelta::seconds(200));
+        let r = region(&clock, OUTAGE_REGION);
+        assert!(matches!(
+            r.inventory().await,
+            Err(ProviderError::Timeout(_))
+        ));
+        clock.set(start() + TimeDelta::seconds(300));
+        assert_eq!(
+            r.inventory().await.map(|i| i.functions.len()).ok(),
+            Some(36)
+        );
+    }
+
+    #[tokio::test]
+    async fn same_time_gives_the_same_numbers() {
+        let clock = SimClock::fixed(start() + TimeDelta::seconds(30));
+        let a = stats(&region(&clock, "us-east-1"), "orders-api").await;
+        let b = stats(&region(&clock, "us-east-1"), "orders-api").await;
+        assert_eq!(a, b);
+        assert!(a.invocations > 0.0);
+    }
+}

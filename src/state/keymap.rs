@@ -1,0 +1,349 @@
+//! One keymap: named actions with default keys, the user's config on top. Help and the
+//! footer's hints are generated from it, so they cannot drift from the real bindings.
+
+use std::collections::BTreeMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    Quit,
+    Help,
+    Back,
+    Filter,
+    Palette,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    Refresh,
+    SortNext,
+    SortReverse,
+    Window,
+    Fleet,
+    Regions,
+    Load,
+}
+
+impl Action {
+    pub const ALL: [Action; 19] = [
+        Action::Up,
+        Action::Down,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Top,
+        Action::Bottom,
+        Action::Open,
+        Action::Back,
+        Action::Filter,
+        Action::Palette,
+        Action::SortNext,
+        Action::SortReverse,
+        Action::Window,
+        Action::Refresh,
+        Action::Fleet,
+        Action::Regions,
+        Action::Load,
+        Action::Help,
+        Action::Quit,
+    ];
+
+    /// The name used in the config file's `[keymap]` table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "help",
+            Action::Back => "back",
+            Action::Filter => "filter",
+            Action::Palette => "palette",
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::PageUp => "page_up",
+            Action::PageDown => "page_down",
+            Action::Top => "top",
+            Action::Bottom => "bottom",
+            Action::Open => "open",
+            Action::Refresh => "refresh",
+            Action::SortNext => "sort",
+            Action::SortReverse => "sort_reverse",
+            Action::Window => "window",
+            Action::Fleet => "fleet",
+            Action::Regions => "regions",
+            Action::Load => "load",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "this help",
+            Action::Back => "back / close",
+            Action::Filter => "filter by name, region, tag=value or state",
+            Action::Palette => "command palette (fleet, regions, load, detail, help, quit)",
+            Action::Up => "move up",
+            Action::Down => "move down",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Top => "first row",
+            Action::Bottom => "last row",
+            Action::Open => "open the function's detail",
+            Action::Refresh => "re-read inventory and alarms now",
+            Action::SortNext => "sort by the next column",
+            Action::SortReverse => "reverse the sort",
+            Action::Window => "cycle the metrics window (5m, 15m, 60m)",
+            Action::Fleet => "fleet view",
+            Action::Regions => "regions view",
+            Action::Load => "load distribution view",
+        }
+    }
+
+    fn default_keys(self) -> &'static [&'static str] {
+        match self {
+            Action::Quit => &["q", "ctrl-c"],
+            Action::Help => &["?"],
+            Action::Back => &["esc"],
+            Action::Filter => &["/"],
+            Action::Palette => &[":"],
+            Action::Up => &["up", "k"],
+            Action::Down => &["down", "j"],
+            Action::PageUp => &["pgup", "ctrl-b"],
+            Action::PageDown => &["pgdn", "ctrl-f"],
+            Action::Top => &["home", "g"],
+            Action::Bottom => &["end", "G"],
+            Action::Open => &["enter"],
+            Action::Refresh => &["r"],
+            Action::SortNext => &["s"],
+            Action::SortReverse => &["S"],
+            Action::Window => &["w"],
+            Action::Fleet => &["1"],
+            Action::Regions => &["2"],
+            Action::Load => &["3"],
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// A key as written in the config file: `q`, `G`, `?`, `ctrl-c`, `enter`, `esc`, `f1`, `pgdn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub code: KeyCode,
+    pub ctrl: bool,
+}
+
+impl Key {
+    pub fn parse(text: &str) -> Option<Key> {
+        let (ctrl, rest) = match text.strip_prefix("ctrl-") {
+            Some(rest) if !rest.is_empty() => (true, rest),
+            _ => (false, text),
+        };
+        let code = match rest {
+            "enter" => KeyCode::Enter,
+            "esc" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "backspace" => KeyCode::Backspace,
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "pgup" => KeyCode::PageUp,
+            "pgdn" => KeyCode::PageDown,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "space" => KeyCode::Char(' '),
+            f if f.len() > 1 && f.starts_with('f') => {
+                KeyCode::F(f[1..].parse().ok().filter(|n| (1..=12).contains(n))?)
+            }
+            c => {
+                let mut chars = c.chars();
+                let ch = chars.next()?;
+                if chars.next().is_some() {
+                    return None;
+                }
+                KeyCode::Char(ch)
+            }
+        };
+        Some(Key { code, ctrl })
+    }
+
+    pub fn from_event(e: &KeyEvent) -> Key {
+        Key {
+            code: e.code,
+            ctrl: e.modifiers.contains(KeyModifiers::CONTROL),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        let base = match self.code {
+            KeyCode::Enter => "enter".to_string(),
+            KeyCode::Esc => "esc".to_string(),
+            KeyCode::Tab => "tab".to_string(),
+            KeyCode::Backspace => "backspace".to_string(),
+            KeyCode::Up => "↑".to_string(),
+            KeyCode::Down => "↓".to_string(),
+            KeyCode::Left => "←".to_string(),
+            KeyCode::Right => "→".to_string(),
+            KeyCode::PageUp => "pgup".to_string(),
+            KeyCode::PageDown => "pgdn".to_string(),
+            KeyCode::Home => "home".to_string(),
+            KeyCode::End => "end".to_string(),
+            KeyCode::F(n) => format!("f{n}"),
+            KeyCode::Char(' ') => "space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            _ => "?".to_string(),
+        };
+        if self.ctrl {
+            format!("ctrl-{base}")
+        } else {
+            base
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    /// In the order they were bound, so help lists the defaults first.
+    bindings: Vec<(Key, Action)>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        let bindings = Action::ALL
+            .into_iter()
+            .flat_map(|a| {
+                a.default_keys()
+                    .iter()
+                    .filter_map(move |k| Some((Key::parse(k)?, a)))
+            })
+            .collect();
+        Keymap { bindings }
+    }
+}
+
+impl Keymap {
+    /// Defaults with the user's `[keymap]` on top: `action = "key"` or `action = ["k1", "k2"]`
+    /// (given as one string with spaces). A user binding replaces that action's defaults.
+    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<Keymap, String> {
+        let mut map = Keymap::default();
+        for (name, keys) in overrides {
+            let action = Action::by_name(name).ok_or_else(|| {
+                let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
+                format!(
+                    "keymap: unknown action '{name}'; actions are: {}",
+                    names.join(", ")
+                )
+            })?;
+            let parsed: Vec<Key> = keys
+                .split_whitespace()
+                .map(|k| {
+                    Key::parse(k).ok_or_else(|| {
+                        format!(
+                            "keymap: '{k}' for '{name}' is not a key (try q, ctrl-r, enter, f5)"
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            if parsed.is_empty() {
+                return Err(format!("keymap: no key given for '{name}'"));
+            }
+            map.bindings.retain(|(_, a)| *a != action);
+            for key in parsed {
+                if let Some(other) = map.get(&key).filter(|o| *o != action) {
+                    return Err(format!(
+                        "keymap: '{}' is bound to both '{}' and '{name}'",
+                        key.label(),
+                        other.name()
+                    ));
+                }
+                map.bindings.push((key, action));
+            }
+        }
+        Ok(map)
+    }
+
+    fn get(&self, key: &Key) -> Option<Action> {
+        self.bindings
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, a)| *a)
+    }
+
+    pub fn action(&self, event: &KeyEvent) -> Option<Action> {
+        self.get(&Key::from_event(event))
+    }
+
+    /// The keys of an action, for help and hints: "q, ctrl-c".
+    pub fn keys_of(&self, action: Action) -> String {
+        let keys: Vec<String> = self
+            .bindings
+            .iter()
+            .filter(|(_, a)| *a == action)
+            .map(|(k, _)| k.label())
+            .collect();
+        keys.join(", ")
+    }
+
+    /// The first key of an action, for the footer's short hints.
+    pub fn first_key(&self, action: Action) -> String {
+        self.bindings
+            .iter()
+            .find(|(_, a)| *a == action)
+            .map(|(k, _)| k.label())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn defaults_bind_the_k9s_habits() {
+        let map = Keymap::default();
+        assert_eq!(map.action(&event(KeyCode::Char('q'))), Some(Action::Quit));
+        assert_eq!(map.action(&event(KeyCode::Char('/'))), Some(Action::Filter));
+        assert_eq!(
+            map.action(&event(KeyCode::Char(':'))),
+            Some(Action::Palette)
+        );
+        assert_eq!(map.action(&event(KeyCode::Char('?'))), Some(Action::Help));
+        assert_eq!(
+            map.action(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(map.keys_of(Action::Quit), "q, ctrl-c");
+    }
+
+    #[test]
+    fn user_binding_replaces_the_default() {
+        let overrides = BTreeMap::from([("refresh".to_string(), "f5 R".to_string())]);
+        let map = Keymap::with_overrides(&overrides).unwrap_or_default();
+        assert_eq!(map.action(&event(KeyCode::F(5))), Some(Action::Refresh));
+        assert_eq!(map.action(&event(KeyCode::Char('r'))), None);
+        assert_eq!(map.keys_of(Action::Refresh), "f5, R");
+    }
+
+    #[test]
+    fn unknown_action_and_bad_key_are_explained() {
+        let bad = BTreeMap::from([("explode".to_string(), "x".to_string())]);
+        let err = Keymap::with_overrides(&bad).err().unwrap_or_default();
+        assert!(
+            err.contains("unknown action 'explode'") && err.contains("refresh"),
+            "{err}"
+        );
+        let bad = BTreeMap::from([("quit".to_string(), "ctrl-".to_string())]);
+        assert!(Keymap::with_overrides(&bad).is_err());
+        let clash = BTreeMap::from([("quit".to_string(), "j".to_string())]);
+        let err = Keymap::with_overrides(&clash).err().unwrap_or_default();
+        assert!(err.contains("bound to both"), "{err}");
+    }
+}

@@ -1,0 +1,677 @@
+//! The pure core of the dashboard: `update(&mut State, Msg) -> Vec<Effect>`. No I/O, no
+//! awaits; the runtime executes the effects and feeds results back as messages.
+
+mod history;
+pub mod keymap;
+pub mod rows;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+
+pub use history::{HISTORY_MINUTES, History};
+pub use keymap::{Action, Keymap};
+pub use rows::{Column, RowRef, Sort};
+
+use crate::ops::Tier;
+use crate::provider::{
+    Alarm, AlarmState, FunctionInfo, FunctionMetrics, FunctionRef, Inventory, MetricWindow,
+    MetricsSnapshot, ProviderError, Scope, WindowStats,
+};
+
+/// Smallest terminal the dashboard draws in; below it a "too small" message is shown.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionEntry {
+    pub info: FunctionInfo,
+    pub metrics: Option<FunctionMetrics>,
+    /// The worst state of the alarms tied to this function.
+    pub alarm: Option<AlarmState>,
+    pub history: History,
+}
+
+impl FunctionEntry {
+    pub fn stats(&self, window: MetricWindow) -> WindowStats {
+        self.metrics
+            .as_ref()
+            .map(|m| m.window(window))
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionState {
+    pub scope: Scope,
+    pub functions: Vec<FunctionEntry>,
+    pub alarms: Vec<Alarm>,
+    pub account_limit: Option<i64>,
+    pub totals: Option<FunctionMetrics>,
+    /// When data last arrived, inventory or metrics.
+    pub last_ok: Option<DateTime<Utc>>,
+    pub inventory_loaded: bool,
+    /// The last failure, and since when the region has been failing.
+    pub error: Option<(String, DateTime<Utc>)>,
+    pub inventory_seq: u64,
+    pub metrics_seq: u64,
+    /// (time, total requests) samples for the per-minute meter.
+    pub call_samples: Vec<(DateTime<Utc>, u64)>,
+}
+
+/// What the footer and the regions view say about a region.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegionHealth {
+    Loading,
+    Fresh {
+        age_secs: u64,
+    },
+    /// Showing its last good data; the last attempt failed or data is old.
+    Stale {
+        age_secs: u64,
+        error: Option<String>,
+    },
+    /// Never answered.
+    Unreachable {
+        error: String,
+    },
+}
+
+impl RegionState {
+    pub fn new(scope: Scope) -> Self {
+        RegionState {
+            scope,
+            functions: Vec::new(),
+            alarms: Vec::new(),
+            account_limit: None,
+            totals: None,
+            last_ok: None,
+            inventory_loaded: false,
+            error: None,
+            inventory_seq: 0,
+            metrics_seq: 0,
+            call_samples: Vec::new(),
+        }
+    }
+
+    pub fn health(&self, now: DateTime<Utc>, stale_after_secs: u64) -> RegionHealth {
+        let age = self.last_ok.map(|t| (now - t).num_seconds().max(0) as u64);
+        match (age, &self.error) {
+            (None, None) => RegionHealth::Loading,
+            (None, Some((e, _))) => RegionHealth::Unreachable { error: e.clone() },
+            (Some(age_secs), Some((e, _))) => RegionHealth::Stale {
+                age_secs,
+                error: Some(e.clone()),
+            },
+            (Some(age_secs), None) if age_secs > stale_after_secs => RegionHealth::Stale {
+                age_secs,
+                error: None,
+            },
+            (Some(age_secs), None) => RegionHealth::Fresh { age_secs },
+        }
+    }
+
+    /// Requests in the last minute (or since the first sample, scaled to a minute).
+    pub fn calls_per_minute(&self) -> Option<f64> {
+        let (t0, n0) = self.call_samples.first()?;
+        let (t1, n1) = self.call_samples.last()?;
+        let secs = (*t1 - *t0).num_seconds();
+        (secs >= 5).then(|| (n1 - n0) as f64 * 60.0 / secs as f64)
+    }
+
+    pub fn totals_stats(&self, window: MetricWindow) -> WindowStats {
+        if let Some(t) = &self.totals {
+            return t.window(window);
+        }
+        let mut total = WindowStats::default();
+        for f in &self.functions {
+            let s = f.stats(window);
+            total.invocations += s.invocations;
+            total.errors += s.errors;
+            total.throttles += s.throttles;
+        }
+        total.error_rate = (total.invocations > 0.0).then(|| total.errors / total.invocations);
+        total
+    }
+
+    pub fn firing_alarms(&self) -> usize {
+        self.alarms
+            .iter()
+            .filter(|a| a.state == AlarmState::Alarm)
+            .count()
+    }
+
+    pub fn function(&self, name: &str) -> Option<&FunctionEntry> {
+        self.functions.iter().find(|f| f.info.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    Fleet,
+    Regions,
+    Load,
+    /// One function: its region index and name.
+    Detail {
+        region: usize,
+        function: String,
+    },
+}
+
+impl View {
+    pub fn title(&self) -> &'static str {
+        match self {
+            View::Fleet => "fleet",
+            View::Regions => "regions",
+            View::Load => "load",
+            View::Detail { .. } => "detail",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Filter(String),
+    Palette(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Popup {
+    Help,
+    /// A one-line message (e.g. an unknown palette command), closed by any key.
+    Notice(String),
+}
+
+/// Display settings fixed at start.
+#[derive(Debug, Clone, Default)]
+pub struct Display {
+    pub tier: Tier,
+    pub production: bool,
+    pub demo: bool,
+    pub metrics_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub regions: Vec<RegionState>,
+    pub view: View,
+    pub back: Vec<View>,
+    pub selected: usize,
+    pub offset: usize,
+    pub sort: Sort,
+    pub filter: String,
+    pub input: Option<Input>,
+    pub popup: Option<Popup>,
+    pub window: MetricWindow,
+    pub rows: Vec<RowRef>,
+    pub now: DateTime<Utc>,
+    pub size: (u16, u16),
+    pub keymap: Keymap,
+    pub display: Display,
+    pub quit: bool,
+    /// What the metrics pollers were last asked for, per region, to send only changes.
+    wanted: Vec<Vec<String>>,
+}
+
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    Tick(DateTime<Utc>),
+    Inventory {
+        region: usize,
+        seq: u64,
+        at: DateTime<Utc>,
+        result: Result<(Inventory, Vec<Alarm>), ProviderError>,
+    },
+    Metrics {
+        region: usize,
+        seq: u64,
+        at: DateTime<Utc>,
+        result: Result<MetricsSnapshot, ProviderError>,
+    },
+    Calls {
+        region: usize,
+        total: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Re-read inventory and alarms in every region now.
+    RefreshInventory,
+    /// The functions whose metrics a region's poller should fetch from now on.
+    Want {
+        region: usize,
+        functions: Vec<FunctionRef>,
+    },
+}
+
+impl State {
+    pub fn new(scopes: Vec<Scope>, keymap: Keymap, display: Display, now: DateTime<Utc>) -> Self {
+        let n = scopes.len();
+        State {
+            regions: scopes.into_iter().map(RegionState::new).collect(),
+            view: View::Fleet,
+            back: Vec::new(),
+            selected: 0,
+            offset: 0,
+            sort: Sort::default(),
+            filter: String::new(),
+            input: None,
+            popup: None,
+            window: MetricWindow::M5,
+            rows: Vec::new(),
+            now,
+            size: (80, 24),
+            keymap,
+            display,
+            quit: false,
+            wanted: vec![Vec::new(); n],
+        }
+    }
+
+    /// Rows of the fleet table that fit: the screen less header, footer, borders and titles.
+    pub fn table_rows(&self) -> usize {
+        usize::from(self.size.1).saturating_sub(6).max(1)
+    }
+
+    pub fn too_small(&self) -> bool {
+        self.size.0 < MIN_WIDTH || self.size.1 < MIN_HEIGHT
+    }
+
+    pub fn stale_after_secs(&self) -> u64 {
+        (self.display.metrics_secs * 3).max(30)
+    }
+
+    pub fn selected_row(&self) -> Option<(&RegionState, &FunctionEntry)> {
+        let (r, f) = *self.rows.get(self.selected)?;
+        let region = self.regions.get(r)?;
+        Some((region, region.functions.get(f)?))
+    }
+
+    /// The function the load and detail views are about.
+    pub fn focus(&self) -> Option<(usize, &FunctionEntry)> {
+        match &self.view {
+            View::Detail { region, function } => {
+                Some((*region, self.regions.get(*region)?.function(function)?))
+            }
+            _ => {
+                let (r, f) = *self.rows.get(self.selected)?;
+                Some((r, self.regions.get(r)?.functions.get(f)?))
+            }
+        }
+    }
+
+    fn rebuild_rows(&mut self) {
+        let keep = self
+            .selected_row()
+            .map(|(r, f)| (r.scope.clone(), f.info.name.clone()));
+        self.rows = rows::build(&self.regions, &self.filter, self.sort, self.window);
+        // Keep the cursor on the same function when rows move under it.
+        if let Some((scope, name)) = keep
+            && let Some(i) = self.rows.iter().position(|(r, f)| {
+                self.regions[*r].scope == scope && self.regions[*r].functions[*f].info.name == name
+            })
+        {
+            self.selected = i;
+        }
+        self.clamp();
+    }
+
+    fn clamp(&mut self) {
+        let n = self.rows.len();
+        self.selected = self.selected.min(n.saturating_sub(1));
+        let height = self.table_rows();
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + height {
+            self.offset = self.selected + 1 - height;
+        }
+        self.offset = self.offset.min(n.saturating_sub(height));
+    }
+
+    /// Visible rows plus alarmed functions plus the focused function in every region.
+    fn wanted_now(&self) -> Vec<Vec<FunctionRef>> {
+        let mut wanted: Vec<Vec<FunctionRef>> = vec![Vec::new(); self.regions.len()];
+        let mut add = |r: usize, f: &FunctionEntry| {
+            if !wanted[r].iter().any(|x| x.name == f.info.name) {
+                wanted[r].push(FunctionRef::from_info(&f.info));
+            }
+        };
+        if self.view == View::Fleet {
+            let end = (self.offset + self.table_rows()).min(self.rows.len());
+            for (r, f) in &self.rows[self.offset.min(end)..end] {
+                add(*r, &self.regions[*r].functions[*f]);
+            }
+        }
+        if let Some((_, focus)) = self.focus() {
+            let name = focus.info.name.clone();
+            for (r, region) in self.regions.iter().enumerate() {
+                if let Some(f) = region.function(&name) {
+                    add(r, f);
+                }
+            }
+        }
+        for (r, region) in self.regions.iter().enumerate() {
+            for f in &region.functions {
+                if f.alarm == Some(AlarmState::Alarm) {
+                    add(r, f);
+                }
+            }
+        }
+        for list in &mut wanted {
+            list.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        wanted
+    }
+
+    fn want_effects(&mut self) -> Vec<Effect> {
+        let now = self.wanted_now();
+        let mut effects = Vec::new();
+        for (r, functions) in now.into_iter().enumerate() {
+            let names: Vec<String> = functions.iter().map(|f| f.name.clone()).collect();
+            if self.wanted.get(r) != Some(&names) {
+                if let Some(w) = self.wanted.get_mut(r) {
+                    *w = names;
+                }
+                effects.push(Effect::Want {
+                    region: r,
+                    functions,
+                });
+            }
+        }
+        effects
+    }
+}
+
+/// The one place state changes.
+pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    match msg {
+        Msg::Key(key) => {
+            if key.kind != KeyEventKind::Release {
+                on_key(state, key, &mut effects);
+            }
+        }
+        Msg::Resize(w, h) => {
+            state.size = (w, h);
+            state.clamp();
+        }
+        Msg::Tick(now) => state.now = now,
+        Msg::Inventory {
+            region,
+            seq,
+            at,
+            result,
+        } => on_inventory(state, region, seq, at, result),
+        Msg::Metrics {
+            region,
+            seq,
+            at,
+            result,
+        } => on_metrics(state, region, seq, at, result),
+        Msg::Calls { region, total } => {
+            let now = state.now;
+            if let Some(r) = state.regions.get_mut(region) {
+                r.call_samples.push((now, total));
+                r.call_samples
+                    .retain(|(t, _)| (now - *t).num_seconds() <= 60);
+            }
+        }
+    }
+    effects.extend(state.want_effects());
+    effects
+}
+
+fn on_inventory(
+    state: &mut State,
+    region: usize,
+    seq: u64,
+    at: DateTime<Utc>,
+    result: Result<(Inventory, Vec<Alarm>), ProviderError>,
+) {
+    let Some(r) = state.regions.get_mut(region) else {
+        return;
+    };
+    if seq <= r.inventory_seq {
+        return;
+    }
+    r.inventory_seq = seq;
+    match result {
+        Err(e) => {
+            let since = r.error.as_ref().map_or(at, |(_, s)| *s);
+            r.error = Some((e.to_string(), since));
+        }
+        Ok((inventory, alarms)) => {
+            let mut old: std::collections::HashMap<String, FunctionEntry> = r
+                .functions
+                .drain(..)
+                .map(|f| (f.info.name.clone(), f))
+                .collect();
+            r.functions = inventory
+                .functions
+                .into_iter()
+                .map(|info| {
+                    let previous = old.remove(&info.name);
+                    let alarm = alarms
+                        .iter()
+                        .filter(|a| a.function.as_deref() == Some(info.name.as_str()))
+                        .map(|a| a.state)
+                        .min();
+                    FunctionEntry {
+                        metrics: previous.as_ref().and_then(|p| p.metrics.clone()),
+                        history: previous.map(|p| p.history).unwrap_or_default(),
+                        info,
+                        alarm,
+                    }
+                })
+                .collect();
+            r.alarms = alarms;
+            r.account_limit = inventory.account_concurrency_limit;
+            r.inventory_loaded = true;
+            r.last_ok = Some(at);
+            r.error = None;
+        }
+    }
+    state.rebuild_rows();
+}
+
+fn on_metrics(
+    state: &mut State,
+    region: usize,
+    seq: u64,
+    at: DateTime<Utc>,
+    result: Result<MetricsSnapshot, ProviderError>,
+) {
+    let Some(r) = state.regions.get_mut(region) else {
+        return;
+    };
+    if seq <= r.metrics_seq {
+        return;
+    }
+    r.metrics_seq = seq;
+    match result {
+        Err(e) => {
+            let since = r.error.as_ref().map_or(at, |(_, s)| *s);
+            r.error = Some((e.to_string(), since));
+        }
+        Ok(snapshot) => {
+            for f in &mut r.functions {
+                if let Some(m) = snapshot.functions.get(&f.info.name) {
+                    if let Some(end) = snapshot.window_end {
+                        f.history.merge(&m.invocations, end);
+                    }
+                    f.metrics = Some(m.clone());
+                }
+            }
+            if snapshot.region_totals.is_some() {
+                r.totals = snapshot.region_totals;
+            }
+            r.last_ok = Some(at);
+            r.error = None;
+        }
+    }
+    state.rebuild_rows();
+}
+
+fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
+    if let Some(input) = state.input.take() {
+        on_input_key(state, input, key);
+        return;
+    }
+    if state.popup.is_some() {
+        let action = state.keymap.action(&key);
+        state.popup = None;
+        if action == Some(Action::Quit) {
+            state.quit = true;
+        }
+        return;
+    }
+    let Some(action) = state.keymap.action(&key) else {
+        return;
+    };
+    let page = state.table_rows();
+    match action {
+        Action::Quit => state.quit = true,
+        Action::Help => state.popup = Some(Popup::Help),
+        Action::Back => go_back(state),
+        Action::Filter => state.input = Some(Input::Filter(state.filter.clone())),
+        Action::Palette => state.input = Some(Input::Palette(String::new())),
+        Action::Up => move_by(state, -1),
+        Action::Down => move_by(state, 1),
+        Action::PageUp => move_by(state, -(page as i64)),
+        Action::PageDown => move_by(state, page as i64),
+        Action::Top => move_by(state, i64::MIN / 2),
+        Action::Bottom => move_by(state, i64::MAX / 2),
+        Action::Open => open_detail(state),
+        Action::Refresh => effects.push(Effect::RefreshInventory),
+        Action::SortNext => {
+            let column = state.sort.column.next();
+            state.sort = Sort {
+                column,
+                descending: column.natural_descending(),
+            };
+            state.rebuild_rows();
+        }
+        Action::SortReverse => {
+            state.sort.descending = !state.sort.descending;
+            state.rebuild_rows();
+        }
+        Action::Window => {
+            state.window = match state.window {
+                MetricWindow::M5 => MetricWindow::M15,
+                MetricWindow::M15 => MetricWindow::M60,
+                MetricWindow::M60 => MetricWindow::M5,
+            };
+            state.rebuild_rows();
+        }
+        Action::Fleet => switch_view(state, View::Fleet),
+        Action::Regions => switch_view(state, View::Regions),
+        Action::Load => switch_view(state, View::Load),
+    }
+}
+
+fn on_input_key(state: &mut State, input: Input, key: KeyEvent) {
+    match (input, key.code) {
+        (Input::Filter(_), KeyCode::Esc) => {
+            state.filter.clear();
+            state.rebuild_rows();
+        }
+        (Input::Palette(_), KeyCode::Esc) => {}
+        (Input::Filter(_), KeyCode::Enter) => {}
+        (Input::Palette(text), KeyCode::Enter) => run_command(state, text.trim()),
+        (Input::Filter(mut text), KeyCode::Backspace) => {
+            text.pop();
+            state.filter = text.clone();
+            state.input = Some(Input::Filter(text));
+            state.selected = 0;
+            state.rebuild_rows();
+        }
+        (Input::Palette(mut text), KeyCode::Backspace) => {
+            text.pop();
+            state.input = Some(Input::Palette(text));
+        }
+        (Input::Filter(mut text), KeyCode::Char(c)) => {
+            text.push(c);
+            state.filter = text.clone();
+            state.input = Some(Input::Filter(text));
+            state.selected = 0;
+            state.rebuild_rows();
+        }
+        (Input::Palette(mut text), KeyCode::Char(c)) => {
+            text.push(c);
+            state.input = Some(Input::Palette(text));
+        }
+        (input, _) => state.input = Some(input),
+    }
+}
+
+/// The palette's commands: a view name, `help`, `quit`, or any unique prefix of them.
+pub const COMMANDS: [&str; 6] = ["fleet", "regions", "load", "detail", "help", "quit"];
+
+fn run_command(state: &mut State, text: &str) {
+    let text = text.to_lowercase();
+    let found: Vec<&str> = COMMANDS
+        .iter()
+        .copied()
+        .filter(|c| c.starts_with(&text))
+        .collect();
+    match (text.is_empty(), found.as_slice()) {
+        (true, _) => {}
+        (false, [command]) => match *command {
+            "fleet" => switch_view(state, View::Fleet),
+            "regions" => switch_view(state, View::Regions),
+            "load" => switch_view(state, View::Load),
+            "detail" => open_detail(state),
+            "help" => state.popup = Some(Popup::Help),
+            _ => state.quit = true,
+        },
+        _ => {
+            state.popup = Some(Popup::Notice(format!(
+                "unknown command '{text}': try {}",
+                COMMANDS.join(", ")
+            )))
+        }
+    }
+}
+
+fn switch_view(state: &mut State, view: View) {
+    if state.view != view {
+        let previous = std::mem::replace(&mut state.view, view);
+        state.back.push(previous);
+        state.back.truncate(16);
+    }
+}
+
+fn go_back(state: &mut State) {
+    if let Some(previous) = state.back.pop() {
+        state.view = previous;
+    } else if !state.filter.is_empty() {
+        state.filter.clear();
+        state.rebuild_rows();
+    }
+}
+
+fn open_detail(state: &mut State) {
+    if let Some((region, f)) = state.focus() {
+        let view = View::Detail {
+            region,
+            function: f.info.name.clone(),
+        };
+        switch_view(state, view);
+    }
+}
+
+fn move_by(state: &mut State, delta: i64) {
+    match state.view {
+        View::Fleet | View::Load => {
+            let n = state.rows.len() as i64;
+            state.selected = (state.selected as i64 + delta).clamp(0, (n - 1).max(0)) as usize;
+            state.clamp();
+        }
+        View::Regions | View::Detail { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

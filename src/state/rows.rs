@@ -1,0 +1,168 @@
+//! The fleet table's rows: filtered and sorted once per change, never per frame.
+
+use std::cmp::Ordering;
+
+use super::{FunctionEntry, RegionState};
+use crate::provider::{AlarmState, MetricWindow};
+
+/// A row: (region index, function index).
+pub type RowRef = (usize, usize);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Health,
+    Region,
+    Function,
+    Invocations,
+    ErrorRate,
+    Throttles,
+    P99,
+    Concurrency,
+}
+
+impl Column {
+    pub const ALL: [Column; 8] = [
+        Column::Health,
+        Column::Region,
+        Column::Function,
+        Column::Invocations,
+        Column::ErrorRate,
+        Column::Throttles,
+        Column::P99,
+        Column::Concurrency,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Column::Health => "health",
+            Column::Region => "region",
+            Column::Function => "function",
+            Column::Invocations => "invocations",
+            Column::ErrorRate => "error %",
+            Column::Throttles => "throttles",
+            Column::P99 => "p99",
+            Column::Concurrency => "concurrency",
+        }
+    }
+
+    /// Numbers read best largest first, names A→Z.
+    pub fn natural_descending(self) -> bool {
+        !matches!(self, Column::Region | Column::Function)
+    }
+
+    pub fn next(self) -> Column {
+        let i = Column::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        Column::ALL[(i + 1) % Column::ALL.len()]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub column: Column,
+    /// Largest (or unhealthiest, or last alphabetically) first.
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort {
+            column: Column::Health,
+            descending: true,
+        }
+    }
+}
+
+/// How unhealthy a function looks: 3 alarm firing, 2 not active or failed update,
+/// 1 errors over 5 % or throttling, 0 fine.
+pub fn health_score(f: &FunctionEntry, window: MetricWindow) -> u8 {
+    if f.alarm == Some(AlarmState::Alarm) {
+        return 3;
+    }
+    if f.info.state != "Active" || f.info.last_update_status.as_deref() == Some("Failed") {
+        return 2;
+    }
+    let stats = f.stats(window);
+    if stats.error_rate.is_some_and(|r| r > 0.05) || stats.throttles > 0.0 {
+        return 1;
+    }
+    0
+}
+
+/// Whether a function matches every whitespace-separated term of the filter: `key=value`
+/// matches a tag; anything else a part of the name, region or state (case-insensitive).
+pub fn matches(filter: &str, region: &RegionState, f: &FunctionEntry) -> bool {
+    filter.split_whitespace().all(|term| {
+        let term = term.to_lowercase();
+        if let Some((k, v)) = term.split_once('=') {
+            return f
+                .info
+                .tags
+                .iter()
+                .any(|(tk, tv)| tk.to_lowercase() == k && tv.to_lowercase().contains(v));
+        }
+        f.info.name.to_lowercase().contains(&term)
+            || region.scope.region.contains(&term)
+            || f.info.state.to_lowercase() == term
+    })
+}
+
+fn compare(
+    a: (&RegionState, &FunctionEntry),
+    b: (&RegionState, &FunctionEntry),
+    sort: Sort,
+    window: MetricWindow,
+) -> Ordering {
+    let (ra, fa) = a;
+    let (rb, fb) = b;
+    let num = |x: Option<f64>, y: Option<f64>| x.unwrap_or(-1.0).total_cmp(&y.unwrap_or(-1.0));
+    let (sa, sb) = (fa.stats(window), fb.stats(window));
+    let primary = match sort.column {
+        Column::Health => health_score(fa, window)
+            .cmp(&health_score(fb, window))
+            .then(num(sa.error_rate, sb.error_rate))
+            .then(sa.invocations.total_cmp(&sb.invocations)),
+        Column::Region => ra.scope.region.cmp(&rb.scope.region),
+        Column::Function => fa.info.name.cmp(&fb.info.name),
+        Column::Invocations => sa.invocations.total_cmp(&sb.invocations),
+        Column::ErrorRate => num(sa.error_rate, sb.error_rate),
+        Column::Throttles => sa.throttles.total_cmp(&sb.throttles),
+        Column::P99 => num(sa.duration_p99_ms, sb.duration_p99_ms),
+        Column::Concurrency => num(sa.concurrency_max, sb.concurrency_max),
+    };
+    let ordered = if sort.descending {
+        primary.reverse()
+    } else {
+        primary
+    };
+    ordered
+        .then_with(|| fa.info.name.cmp(&fb.info.name))
+        .then_with(|| ra.scope.region.cmp(&rb.scope.region))
+}
+
+pub fn build(
+    regions: &[RegionState],
+    filter: &str,
+    sort: Sort,
+    window: MetricWindow,
+) -> Vec<RowRef> {
+    let mut rows: Vec<RowRef> = regions
+        .iter()
+        .enumerate()
+        .flat_map(|(ri, r)| {
+            r.functions
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| matches(filter, r, f))
+                .map(move |(fi, _)| (ri, fi))
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        compare(
+            (&regions[a.0], &regions[a.0].functions[a.1]),
+            (&regions[b.0], &regions[b.0].functions[b.1]),
+            sort,
+            window,
+        )
+    });
+    rows
+}

@@ -1,0 +1,448 @@
+use chrono::{TimeDelta, TimeZone};
+use crossterm::event::KeyModifiers;
+
+use super::*;
+use crate::provider::{TimeWindow, empty_series};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn code(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn info(name: &str, team: &str) -> FunctionInfo {
+    FunctionInfo {
+        name: name.into(),
+        state: "Active".into(),
+        tags: [("team".to_string(), team.to_string())].into(),
+        ..Default::default()
+    }
+}
+
+fn metrics(invocations: f64, errors: f64) -> FunctionMetrics {
+    let mut m = FunctionMetrics::default();
+    m.invocations[59] = Some(invocations);
+    m.errors[59] = Some(errors);
+    m
+}
+
+fn scopes() -> Vec<Scope> {
+    ["us-east-1", "eu-west-1"]
+        .iter()
+        .map(|r| Scope {
+            profile: "default".into(),
+            region: r.to_string(),
+        })
+        .collect()
+}
+
+/// Two regions: us-east-1 with api (healthy, busy), worker (10 % errors), cron (alarm);
+/// eu-west-1 with api.
+fn loaded() -> State {
+    let mut s = State::new(
+        scopes(),
+        Keymap::default(),
+        Display {
+            metrics_secs: 10,
+            ..Default::default()
+        },
+        t0(),
+    );
+    let alarm = Alarm {
+        name: "cron-errors".into(),
+        state: AlarmState::Alarm,
+        reason: None,
+        metric: Some("Errors".into()),
+        function: Some("cron".into()),
+    };
+    let inv = |names: &[(&str, &str)]| Inventory {
+        functions: names.iter().map(|(n, t)| info(n, t)).collect(),
+        account_concurrency_limit: Some(1000),
+    };
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok((
+                inv(&[("api", "web"), ("worker", "batch"), ("cron", "batch")]),
+                vec![alarm],
+            )),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 1,
+            seq: 1,
+            at: t0(),
+            result: Ok((inv(&[("api", "web")]), vec![])),
+        },
+    );
+    let snap = |pairs: &[(&str, f64, f64)]| MetricsSnapshot {
+        window_end: Some(TimeWindow::ending_at(t0()).end),
+        functions: pairs
+            .iter()
+            .map(|(n, i, e)| (n.to_string(), metrics(*i, *e)))
+            .collect(),
+        percentiles_supported: false,
+        region_totals: None,
+    };
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok(snap(&[
+                ("api", 1000.0, 0.0),
+                ("worker", 100.0, 10.0),
+                ("cron", 5.0, 0.0),
+            ])),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 1,
+            seq: 1,
+            at: t0(),
+            result: Ok(snap(&[("api", 500.0, 0.0)])),
+        },
+    );
+    s
+}
+
+fn names(s: &State) -> Vec<String> {
+    s.rows
+        .iter()
+        .map(|(r, f)| {
+            format!(
+                "{}/{}",
+                s.regions[*r].scope.region, s.regions[*r].functions[*f].info.name
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn unhealthy_rows_come_first_by_default() {
+    let s = loaded();
+    assert_eq!(
+        names(&s),
+        [
+            "us-east-1/cron",
+            "us-east-1/worker",
+            "us-east-1/api",
+            "eu-west-1/api"
+        ]
+    );
+}
+
+#[test]
+fn sort_cycles_columns_and_reverses() {
+    let mut s = loaded();
+    update(&mut s, key('s')); // region, A→Z
+    assert_eq!(s.sort.column, Column::Region);
+    assert_eq!(names(&s)[0], "eu-west-1/api");
+    update(&mut s, key('s')); // function, A→Z
+    assert_eq!(
+        names(&s),
+        [
+            "eu-west-1/api",
+            "us-east-1/api",
+            "us-east-1/cron",
+            "us-east-1/worker"
+        ]
+    );
+    update(&mut s, key('s')); // invocations, largest first
+    assert_eq!(names(&s)[0], "us-east-1/api");
+    update(&mut s, key('S'));
+    assert_eq!(names(&s)[0], "us-east-1/cron");
+}
+
+#[test]
+fn filter_matches_name_region_and_tags_and_esc_clears_it() {
+    let mut s = loaded();
+    update(&mut s, key('/'));
+    for c in "team=batch".chars() {
+        update(&mut s, key(c));
+    }
+    assert_eq!(names(&s), ["us-east-1/cron", "us-east-1/worker"]);
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.input, None);
+    assert_eq!(s.filter, "team=batch");
+    update(&mut s, key('/'));
+    for _ in 0.."team=batch".len() {
+        update(&mut s, code(KeyCode::Backspace));
+    }
+    for c in "eu-west".chars() {
+        update(&mut s, key(c));
+    }
+    assert_eq!(names(&s), ["eu-west-1/api"]);
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.filter, "");
+    assert_eq!(s.rows.len(), 4);
+}
+
+#[test]
+fn typing_in_the_filter_does_not_trigger_bindings() {
+    let mut s = loaded();
+    update(&mut s, key('/'));
+    update(&mut s, key('q'));
+    assert!(!s.quit);
+    assert_eq!(s.filter, "q");
+}
+
+#[test]
+fn navigation_moves_and_clamps_and_the_cursor_follows_its_function() {
+    let mut s = loaded();
+    update(&mut s, code(KeyCode::Down));
+    update(&mut s, key('j'));
+    assert_eq!(s.selected, 2);
+    update(&mut s, key('G'));
+    assert_eq!(s.selected, 3);
+    update(&mut s, code(KeyCode::Down));
+    assert_eq!(s.selected, 3);
+    update(&mut s, key('g'));
+    assert_eq!(s.selected, 0);
+    // New numbers reorder the rows; the cursor stays on us-east-1/cron.
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 0,
+            seq: 2,
+            at: t0(),
+            result: Ok(MetricsSnapshot {
+                window_end: Some(t0()),
+                functions: [("api".to_string(), metrics(1.0, 1.0))].into(),
+                ..Default::default()
+            }),
+        },
+    );
+    assert_eq!(
+        s.selected_row().map(|(_, f)| f.info.name.clone()),
+        Some("cron".into())
+    );
+}
+
+#[test]
+fn small_screen_scrolls_the_table() {
+    let mut s = loaded();
+    update(&mut s, Msg::Resize(80, 8)); // 2 table rows
+    assert_eq!(s.table_rows(), 2);
+    update(&mut s, key('G'));
+    assert_eq!((s.selected, s.offset), (3, 2));
+    update(&mut s, key('g'));
+    assert_eq!((s.selected, s.offset), (0, 0));
+}
+
+#[test]
+fn views_switch_by_key_and_palette_and_esc_goes_back() {
+    let mut s = loaded();
+    update(&mut s, key('2'));
+    assert_eq!(s.view, View::Regions);
+    update(&mut s, key(':'));
+    for c in "lo".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.view, View::Load);
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.view, View::Regions);
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.view, View::Fleet);
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        s.view,
+        View::Detail {
+            region: 0,
+            function: "cron".into()
+        }
+    );
+}
+
+#[test]
+fn unknown_palette_command_says_what_exists() {
+    let mut s = loaded();
+    update(&mut s, key(':'));
+    update(&mut s, key('x'));
+    update(&mut s, code(KeyCode::Enter));
+    match &s.popup {
+        Some(Popup::Notice(text)) => {
+            assert!(text.contains("unknown command 'x'") && text.contains("regions"))
+        }
+        other => panic!("expected a notice, got {other:?}"),
+    }
+    update(&mut s, key('j'));
+    assert_eq!(s.popup, None);
+}
+
+#[test]
+fn help_opens_and_closes_and_q_quits() {
+    let mut s = loaded();
+    update(&mut s, key('?'));
+    assert_eq!(s.popup, Some(Popup::Help));
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.popup, None);
+    update(&mut s, key('q'));
+    assert!(s.quit);
+}
+
+#[test]
+fn failing_region_keeps_its_data_and_turns_stale_then_recovers() {
+    let mut s = loaded();
+    let later = t0() + TimeDelta::seconds(40);
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 1,
+            seq: 2,
+            at: later,
+            result: Err(ProviderError::Timeout(2.0)),
+        },
+    );
+    update(&mut s, Msg::Tick(later));
+    let r = &s.regions[1];
+    assert_eq!(r.functions.len(), 1);
+    assert_eq!(
+        r.health(s.now, s.stale_after_secs()),
+        RegionHealth::Stale {
+            age_secs: 40,
+            error: Some("timed out after 2.0s".into())
+        }
+    );
+    assert_eq!(s.rows.len(), 4, "stale data stays on screen");
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 1,
+            seq: 3,
+            at: later,
+            result: Ok(MetricsSnapshot::default()),
+        },
+    );
+    assert_eq!(
+        s.regions[1].health(later, 30),
+        RegionHealth::Fresh { age_secs: 0 }
+    );
+}
+
+#[test]
+fn region_that_never_answered_is_unreachable_and_old_data_is_stale() {
+    let mut s = State::new(scopes(), Keymap::default(), Display::default(), t0());
+    assert_eq!(s.regions[0].health(t0(), 30), RegionHealth::Loading);
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Err(ProviderError::Service("HTTP 503".into())),
+        },
+    );
+    assert_eq!(
+        s.regions[0].health(t0(), 30),
+        RegionHealth::Unreachable {
+            error: "HTTP 503".into()
+        }
+    );
+    let s = loaded();
+    assert_eq!(
+        s.regions[0].health(t0() + TimeDelta::seconds(31), 30),
+        RegionHealth::Stale {
+            age_secs: 31,
+            error: None
+        }
+    );
+}
+
+#[test]
+fn out_of_order_results_are_dropped() {
+    let mut s = loaded();
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 1,
+            seq: 1,
+            at: t0(),
+            result: Ok((Inventory::default(), vec![])),
+        },
+    );
+    assert_eq!(
+        s.regions[1].functions.len(),
+        1,
+        "an older inventory must not replace a newer one"
+    );
+}
+
+#[test]
+fn pollers_are_asked_for_visible_and_alarmed_functions_only() {
+    let mut s = State::new(scopes(), Keymap::default(), Display::default(), t0());
+    let many = Inventory {
+        functions: (0..40).map(|i| info(&format!("fn{i:02}"), "x")).collect(),
+        account_concurrency_limit: None,
+    };
+    let alarm = Alarm {
+        name: "a".into(),
+        state: AlarmState::Alarm,
+        reason: None,
+        metric: None,
+        function: Some("fn39".into()),
+    };
+    let effects = update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok((many, vec![alarm])),
+        },
+    );
+    let wanted = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Want {
+                region: 0,
+                functions,
+            } => Some(functions.iter().map(|f| f.name.clone()).collect::<Vec<_>>()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    // 24 rows: 18 fit in the table; the alarmed fn39 sorts first and is visible.
+    assert_eq!(wanted.len(), 18, "{wanted:?}");
+    assert!(wanted.contains(&"fn39".to_string()));
+    // The same set again sends nothing.
+    let again = update(&mut s, Msg::Tick(t0()));
+    assert!(again.is_empty(), "{again:?}");
+    // Scrolling to the end asks for the rows now visible.
+    let effects = update(&mut s, key('G'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Want { region: 0, .. }]),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn refresh_key_asks_for_inventory() {
+    let mut s = loaded();
+    assert!(update(&mut s, key('r')).contains(&Effect::RefreshInventory));
+}
+
+#[test]
+fn history_keeps_invocations_per_minute() {
+    let s = loaded();
+    let api = &s.regions[0].functions[0];
+    assert_eq!(api.history.len(), 60);
+    assert_eq!(api.history.values().last(), Some(1000.0));
+    let _ = empty_series();
+}
