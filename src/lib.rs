@@ -10,3 +10,4 @@ pub mod provider;
 pub mod runtime;
 pub mod state;
 pub mod tui;
+pub mod ui;

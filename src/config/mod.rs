@@ -55,6 +55,8 @@ pub struct Refresh {
     pub metrics_secs: u64,
     /// Functions, aliases, concurrency and alarms, every this many seconds (and on `r`).
     pub inventory_secs: u64,
+    /// Alarm states alone, in between inventory reads.
+    pub alarms_secs: u64,
 }
 
 impl Default for Refresh {
@@ -62,6 +64,7 @@ impl Default for Refresh {
         Refresh {
             metrics_secs: 10,
             inventory_secs: 300,
+            alarms_secs: 30,
         }
     }
 }

@@ -54,6 +54,7 @@ pub struct RegionState {
     pub error: Option<(String, DateTime<Utc>)>,
     pub inventory_seq: u64,
     pub metrics_seq: u64,
+    pub alarms_seq: u64,
     /// (time, total requests) samples for the per-minute meter.
     pub call_samples: Vec<(DateTime<Utc>, u64)>,
 }
@@ -89,6 +90,7 @@ impl RegionState {
             error: None,
             inventory_seq: 0,
             metrics_seq: 0,
+            alarms_seq: 0,
             call_samples: Vec::new(),
         }
     }
@@ -229,6 +231,12 @@ pub enum Msg {
         at: DateTime<Utc>,
         result: Result<MetricsSnapshot, ProviderError>,
     },
+    Alarms {
+        region: usize,
+        seq: u64,
+        at: DateTime<Utc>,
+        result: Result<Vec<Alarm>, ProviderError>,
+    },
     Calls {
         region: usize,
         total: u64,
@@ -303,11 +311,15 @@ impl State {
     }
 
     fn rebuild_rows(&mut self) {
-        let keep = self
-            .selected_row()
-            .map(|(r, f)| (r.scope.clone(), f.info.name.clone()));
+        // At the top, stay at the top: the unhealthiest rows are what an engineer watches.
+        // Anywhere else the cursor follows its function when rows move under it.
+        let keep = (self.selected > 0)
+            .then(|| {
+                self.selected_row()
+                    .map(|(r, f)| (r.scope.clone(), f.info.name.clone()))
+            })
+            .flatten();
         self.rows = rows::build(&self.regions, &self.filter, self.sort, self.window);
-        // Keep the cursor on the same function when rows move under it.
         if let Some((scope, name)) = keep
             && let Some(i) = self.rows.iter().position(|(r, f)| {
                 self.regions[*r].scope == scope && self.regions[*r].functions[*f].info.name == name
@@ -410,6 +422,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             at,
             result,
         } => on_metrics(state, region, seq, at, result),
+        Msg::Alarms {
+            region,
+            seq,
+            at,
+            result,
+        } => on_alarms(state, region, seq, at, result),
         Msg::Calls { region, total } => {
             let now = state.now;
             if let Some(r) = state.regions.get_mut(region) {
@@ -453,11 +471,7 @@ fn on_inventory(
                 .into_iter()
                 .map(|info| {
                     let previous = old.remove(&info.name);
-                    let alarm = alarms
-                        .iter()
-                        .filter(|a| a.function.as_deref() == Some(info.name.as_str()))
-                        .map(|a| a.state)
-                        .min();
+                    let alarm = worst_alarm(&alarms, &info.name);
                     FunctionEntry {
                         metrics: previous.as_ref().and_then(|p| p.metrics.clone()),
                         history: previous.map(|p| p.history).unwrap_or_default(),
@@ -474,6 +488,45 @@ fn on_inventory(
         }
     }
     state.rebuild_rows();
+}
+
+fn on_alarms(
+    state: &mut State,
+    region: usize,
+    seq: u64,
+    at: DateTime<Utc>,
+    result: Result<Vec<Alarm>, ProviderError>,
+) {
+    let Some(r) = state.regions.get_mut(region) else {
+        return;
+    };
+    if seq <= r.alarms_seq {
+        return;
+    }
+    r.alarms_seq = seq;
+    match result {
+        Err(e) => {
+            let since = r.error.as_ref().map_or(at, |(_, s)| *s);
+            r.error = Some((e.to_string(), since));
+        }
+        Ok(alarms) => {
+            for f in &mut r.functions {
+                f.alarm = worst_alarm(&alarms, &f.info.name);
+            }
+            r.alarms = alarms;
+            r.last_ok = Some(at);
+            r.error = None;
+        }
+    }
+    state.rebuild_rows();
+}
+
+fn worst_alarm(alarms: &[Alarm], function: &str) -> Option<AlarmState> {
+    alarms
+        .iter()
+        .filter(|a| a.function.as_deref() == Some(function))
+        .map(|a| a.state)
+        .min()
 }
 
 fn on_metrics(

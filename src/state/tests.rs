@@ -215,7 +215,8 @@ fn navigation_moves_and_clamps_and_the_cursor_follows_its_function() {
     assert_eq!(s.selected, 3);
     update(&mut s, key('g'));
     assert_eq!(s.selected, 0);
-    // New numbers reorder the rows; the cursor stays on us-east-1/cron.
+    update(&mut s, key('j'));
+    // New numbers reorder the rows; the cursor stays on us-east-1/worker.
     update(
         &mut s,
         Msg::Metrics {
@@ -231,8 +232,32 @@ fn navigation_moves_and_clamps_and_the_cursor_follows_its_function() {
     );
     assert_eq!(
         s.selected_row().map(|(_, f)| f.info.name.clone()),
-        Some("cron".into())
+        Some("worker".into())
     );
+}
+
+#[test]
+fn cursor_at_the_top_stays_at_the_top_when_rows_reorder() {
+    let mut s = loaded();
+    assert_eq!(s.selected, 0);
+    let alarm = Alarm {
+        name: "x".into(),
+        state: AlarmState::Alarm,
+        reason: None,
+        metric: None,
+        function: Some("api".into()),
+    };
+    update(
+        &mut s,
+        Msg::Alarms {
+            region: 1,
+            seq: 1,
+            at: t0(),
+            result: Ok(vec![alarm]),
+        },
+    );
+    assert_eq!(s.selected, 0);
+    assert_eq!(names(&s)[..2], ["eu-west-1/api", "us-east-1/cron"]);
 }
 
 #[test]

@@ -1,11 +1,146 @@
-//! The interactive dashboard.
+//! The interactive dashboard: one event loop over keys, ticks and poller messages.
+//! Event → update → effects → draw; no AWS call or await in the draw path.
 
-use crate::cli::GlobalArgs;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::{Event, EventStream};
+use futures::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::mpsc;
+
+use crate::cli::{Context, GlobalArgs, resolve_settings};
+use crate::config::Settings;
 use crate::exit::{Exit, Failure};
+use crate::provider::RegionSource;
+use crate::provider::sim::{SimClock, demo_regions};
+use crate::runtime::poller::{self, Pollers, Timing};
+use crate::state::{Display, Effect, Keymap, Msg, State, update};
+use crate::ui::{self, Theme};
+
+/// Seed of the demo fleet: the same fleet on every machine.
+pub const DEMO_SEED: u64 = 7;
 
 pub async fn run(global: &GlobalArgs) -> Result<Exit, Failure> {
-    let _ = global;
-    Err(Failure::usage(
-        "the live dashboard (and --demo) is not built yet; use `lops status` for now",
-    ))
+    let (settings, _) = resolve_settings(global)?;
+    let keymap = Keymap::with_overrides(&settings.keymap)
+        .map_err(|e| Failure::usage(format!("config file: {e}")))?;
+    let theme = Theme::detect(settings.theme.no_color, settings.theme.ascii);
+    if !std::io::stdout().is_terminal() {
+        return Err(Failure::usage(
+            "the dashboard needs a terminal; for scripts use `lops status` (with --json)",
+        ));
+    }
+    if global.demo {
+        let regions = demo_regions(DEMO_SEED, &SimClock::live());
+        let display = display(&settings, true);
+        run_terminal(regions, &settings, keymap, theme, display).await
+    } else {
+        let ctx = Context::connect(global).await?;
+        let display = display(&ctx.settings, false);
+        run_terminal(ctx.regions, &settings, keymap, theme, display).await
+    }
+}
+
+fn display(settings: &Settings, demo: bool) -> Display {
+    Display {
+        tier: settings.tier,
+        production: settings.profiles.iter().any(|p| settings.is_production(p)),
+        demo,
+        metrics_secs: settings.refresh.metrics_secs,
+    }
+}
+
+async fn run_terminal<S: RegionSource>(
+    sources: Vec<S>,
+    settings: &Settings,
+    keymap: Keymap,
+    theme: Theme,
+    display: Display,
+) -> Result<Exit, Failure> {
+    // Raw mode, alternate screen, and a panic hook that puts the terminal back.
+    let mut terminal = ratatui::init();
+    let scopes = sources.iter().map(|s| s.scope().clone()).collect();
+    let state = State::new(scopes, keymap, display, Utc::now());
+    let result = event_loop(
+        &mut terminal,
+        EventStream::new(),
+        sources.into_iter().map(Arc::new).collect(),
+        state,
+        &theme,
+        Timing::from_settings(settings),
+    )
+    .await;
+    ratatui::restore();
+    result
+        .map(|_| Exit::Done)
+        .map_err(|e| Failure::failed(format!("terminal error: {e}")))
+}
+
+/// Runs until the user quits; returns the final state. Generic over the terminal backend and
+/// the event stream so tests can drive it without a terminal.
+pub async fn event_loop<B, E, S>(
+    terminal: &mut Terminal<B>,
+    mut events: E,
+    sources: Vec<Arc<S>>,
+    mut state: State,
+    theme: &Theme,
+    timing: Timing,
+) -> std::io::Result<State>
+where
+    B: Backend,
+    B::Error: std::fmt::Display,
+    E: Stream<Item = std::io::Result<Event>> + Unpin,
+    S: RegionSource,
+{
+    let io = |e: B::Error| std::io::Error::other(e.to_string());
+    let size = terminal.size().map_err(io)?;
+    state.size = (size.width, size.height);
+    let (tx, mut rx) = mpsc::channel(256);
+    let pollers = poller::spawn(&sources, tx, timing);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    apply(&mut state, &pollers, Msg::Tick(Utc::now()));
+    loop {
+        terminal
+            .draw(|frame| ui::render(&state, theme, frame))
+            .map_err(io)?;
+        let msg = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) => Msg::Key(key),
+                Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            Some(msg) = rx.recv() => msg,
+            _ = ticker.tick() => {
+                for (region, source) in sources.iter().enumerate() {
+                    apply(&mut state, &pollers, Msg::Calls { region, total: source.calls() });
+                }
+                Msg::Tick(Utc::now())
+            }
+        };
+        apply(&mut state, &pollers, msg);
+        // Take whatever else is ready before drawing again.
+        while let Ok(msg) = rx.try_recv() {
+            apply(&mut state, &pollers, msg);
+        }
+        if state.quit {
+            break;
+        }
+    }
+    Ok(state)
+}
+
+fn apply(state: &mut State, pollers: &Pollers, msg: Msg) {
+    for effect in update(state, msg) {
+        match effect {
+            Effect::RefreshInventory => pollers.refresh(),
+            Effect::Want { region, functions } => pollers.want(region, functions),
+        }
+    }
 }

@@ -99,7 +99,7 @@ pub fn demo_regions(seed: u64, clock: &SimClock) -> Vec<SimRegion> {
         .map(|(region, functions)| SimRegion {
             flaky: region == OUTAGE_REGION,
             scope: Scope {
-                profile: "demo".into(),
+                profile: "default".into(),
                 region,
             },
             seed,

@@ -1,0 +1,208 @@
+//! One function: configuration, versions, aliases and weights, alarms, and 60-minute charts.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Sparkline};
+
+use super::theme::Theme;
+use crate::format;
+use crate::provider::{AlarmState, Series};
+use crate::state::State;
+
+/// Title, series, how to format its values, where to draw it.
+type Chart<'a> = (&'a str, &'a Series, fn(Option<f64>) -> String, Rect);
+
+pub fn render(
+    state: &State,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+    region: usize,
+    name: &str,
+) {
+    let block = |title: String| {
+        Block::bordered()
+            .border_set(theme.border())
+            .title(Span::styled(title, theme.title()))
+    };
+    let Some(r) = state.regions.get(region) else {
+        return;
+    };
+    let Some(f) = r.function(name) else {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!("{name} is no longer in {}", r.scope),
+                theme.dim(),
+            ))
+            .block(block(format!(" {name} "))),
+            area,
+        );
+        return;
+    };
+    let [info_area, charts_area] =
+        Layout::vertical([Constraint::Length(10), Constraint::Min(4)]).areas(area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(info_area);
+    let s = f.stats(state.window);
+    let i = &f.info;
+    let opt = |v: Option<String>| v.unwrap_or_else(|| format::MISSING.to_string());
+    let config = vec![
+        Line::from(format!("region   {}", r.scope)),
+        Line::from(format!(
+            "runtime  {} {} {} MB {} s",
+            opt(i.runtime.clone()),
+            i.package_type,
+            opt(i.memory_mb.map(|m| m.to_string())),
+            opt(i.timeout_s.map(|t| t.to_string()))
+        )),
+        Line::from(vec![
+            Span::raw("state    "),
+            Span::styled(
+                i.state.clone(),
+                if i.state == "Active" {
+                    theme.ok()
+                } else {
+                    theme.bad()
+                },
+            ),
+            Span::raw(format!("  update {}", opt(i.last_update_status.clone()))),
+        ]),
+        Line::from(format!(
+            "reserved {}  account limit {}",
+            opt(i.reserved_concurrency.map(|c| c.to_string())),
+            r.account_limit
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "unknown".into())
+        )),
+        Line::from(format!(
+            "{}: {} inv  {} errors  {} throttled",
+            state.window.label(),
+            format::count(s.invocations),
+            format::percent(s.error_rate),
+            format::count(s.throttles)
+        )),
+        Line::from(format!(
+            "duration {} p50 {} p99 {}",
+            format::millis(s.duration_avg_ms),
+            format::millis(s.duration_p50_ms),
+            format::millis(s.duration_p99_ms)
+        )),
+        Line::from(format!(
+            "versions {}",
+            if i.versions.is_empty() {
+                "none published".into()
+            } else {
+                i.versions.join(", ")
+            }
+        )),
+    ];
+    frame.render_widget(
+        Paragraph::new(config).block(block(format!(" {name} "))),
+        left,
+    );
+
+    let mut side = Vec::new();
+    for a in &i.aliases {
+        let weights: Vec<String> = a
+            .configured_weights()
+            .iter()
+            .map(|(v, w)| format!("v{v} {}", format::weight(*w)))
+            .collect();
+        side.push(Line::from(format!(
+            "alias {}: {}",
+            a.name,
+            weights.join(" / ")
+        )));
+    }
+    for alarm in r
+        .alarms
+        .iter()
+        .filter(|a| a.function.as_deref() == Some(name))
+    {
+        let style = match alarm.state {
+            AlarmState::Alarm => theme.bad(),
+            AlarmState::Ok => theme.ok(),
+            AlarmState::InsufficientData => theme.dim(),
+        };
+        side.push(Line::from(vec![
+            Span::styled(format!("{:?} ", alarm.state).to_uppercase(), style),
+            Span::raw(alarm.name.clone()),
+        ]));
+    }
+    if !i.tags.is_empty() {
+        let tags: Vec<String> = i.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        side.push(Line::styled(
+            format!("tags {}", tags.join(" ")),
+            theme.dim(),
+        ));
+    }
+    if side.is_empty() {
+        side.push(Line::styled("no aliases, alarms or tags", theme.dim()));
+    }
+    frame.render_widget(
+        Paragraph::new(side).block(block(" aliases · alarms ".into())),
+        right,
+    );
+
+    let Some(m) = &f.metrics else {
+        frame.render_widget(
+            Paragraph::new(Line::styled("waiting for metrics…", theme.dim()))
+                .block(block(" last 60 minutes ".into())),
+            charts_area,
+        );
+        return;
+    };
+    let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
+        .areas(charts_area);
+    let [a, b] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    let [c, d] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
+    let charts: [Chart; 4] = [
+        (
+            "invocations",
+            &m.invocations,
+            |v| format::count(v.unwrap_or(0.0)),
+            a,
+        ),
+        ("errors", &m.errors, |v| format::count(v.unwrap_or(0.0)), b),
+        ("duration avg", &m.duration_avg, format::millis, c),
+        (
+            "concurrency",
+            &m.concurrency_max,
+            |v| format::count(v.unwrap_or(0.0)),
+            d,
+        ),
+    ];
+    for (title, series, fmt, area) in charts {
+        // Drawn from the series' minimum up, so movement shows; the title gives the range.
+        let low = series.iter().flatten().copied().reduce(f64::min);
+        let peak = series.iter().flatten().copied().reduce(f64::max);
+        let floor = low.unwrap_or(0.0) * 0.9;
+        let data: Vec<u64> = series
+            .iter()
+            .map(|v| ((v.unwrap_or(floor) - floor).max(0.0) * 100.0).round() as u64)
+            .collect();
+        let width = usize::from(area.width.saturating_sub(2));
+        let shown = &data[data.len().saturating_sub(width)..];
+        frame.render_widget(
+            Sparkline::default()
+                .data(shown)
+                .bar_set(theme.bars())
+                .style(if title == "errors" {
+                    theme.bad()
+                } else {
+                    theme.ok()
+                })
+                .block(block(format!(
+                    " {title} 60m {} {}..{} ",
+                    theme.sep(),
+                    fmt(low),
+                    fmt(peak)
+                ))),
+            area,
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! The fleet table: every function in every region, unhealthy first.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
+
+use super::theme::Theme;
+use super::widgets::{fit, sparkline};
+use crate::format;
+use crate::provider::AlarmState;
+use crate::state::rows::health_score;
+use crate::state::{FunctionEntry, RegionHealth, RegionState, State};
+
+/// Wide enough for the sparkline and state columns.
+const WIDE: u16 = 110;
+
+pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let total: usize = state.regions.iter().map(|r| r.functions.len()).sum();
+    let title = format!(
+        " functions {}/{} {} {} ",
+        state.rows.len(),
+        total,
+        theme.sep(),
+        state.window.label()
+    );
+    let block = Block::bordered()
+        .border_set(theme.border())
+        .title(Span::styled(title, theme.title()));
+    if state.rows.is_empty() {
+        let loading = state
+            .regions
+            .iter()
+            .any(|r| !r.inventory_loaded && r.error.is_none());
+        let text = if loading {
+            "loading functions…".to_string()
+        } else if !state.filter.is_empty() {
+            format!(
+                "no function matches '{}' (esc clears the filter)",
+                state.filter
+            )
+        } else if state.regions.iter().all(|r| r.error.is_some()) {
+            "no region answered: see the footer for each region's error".to_string()
+        } else {
+            "no functions in these regions".to_string()
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(text, theme.dim())).block(block),
+            area,
+        );
+        return;
+    }
+    let wide = area.width >= WIDE;
+    let mut header = vec!["", "REGION", "FUNCTION"];
+    if wide {
+        header.extend(["STATE", "INVOCATIONS 60m"]);
+    }
+    header.extend(["INV", "ERR%", "THR", "P99", "CONC", "ALARM"]);
+    let name_width = if wide {
+        Constraint::Length(36)
+    } else {
+        Constraint::Min(12)
+    };
+    let mut widths = vec![Constraint::Length(1), Constraint::Length(14), name_width];
+    if wide {
+        widths.extend([Constraint::Length(8), Constraint::Length(16)]);
+    }
+    widths.extend([
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        if wide {
+            Constraint::Min(24)
+        } else {
+            Constraint::Length(5)
+        },
+    ]);
+    let height = state.table_rows();
+    let end = (state.offset + height).min(state.rows.len());
+    let stale_after = state.stale_after_secs();
+    let rows: Vec<Row> = state.rows[state.offset.min(end)..end]
+        .iter()
+        .enumerate()
+        .map(|(i, (r, f))| {
+            let region = &state.regions[*r];
+            let stale = !matches!(
+                region.health(state.now, stale_after),
+                RegionHealth::Fresh { .. }
+            );
+            let row = row(state, theme, region, &region.functions[*f], wide, stale);
+            if state.offset + i == state.selected {
+                row.style(theme.selected())
+            } else {
+                row
+            }
+        })
+        .collect();
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.header()))
+        .column_spacing(1)
+        .block(block);
+    frame.render_widget(table, area);
+}
+
+fn row<'a>(
+    state: &State,
+    theme: &Theme,
+    region: &RegionState,
+    f: &'a FunctionEntry,
+    wide: bool,
+    stale: bool,
+) -> Row<'a> {
+    let s = f.stats(state.window);
+    let [ok, warn, bad] = theme.marks();
+    let mark = match health_score(f, state.window) {
+        3 | 2 => Span::styled(bad, theme.bad()),
+        1 => Span::styled(warn, theme.warn()),
+        _ => Span::styled(ok, theme.ok()),
+    };
+    let err_style = match s.error_rate {
+        Some(r) if r > 0.05 => theme.bad(),
+        Some(r) if r > 0.01 => theme.warn(),
+        _ => Style::new(),
+    };
+    let limit = f
+        .info
+        .reserved_concurrency
+        .map(i64::from)
+        .or(region.account_limit);
+    let conc_text = match (s.concurrency_max, limit) {
+        (Some(c), Some(l)) => format!("{}/{}", format::count(c), format::count(l as f64)),
+        (Some(c), None) => format::count(c),
+        (None, _) => format::MISSING.to_string(),
+    };
+    let near_limit = matches!((s.concurrency_max, f.info.reserved_concurrency), (Some(c), Some(l)) if c >= 0.9 * f64::from(l));
+    let alarm = match f.alarm {
+        Some(AlarmState::Alarm) => {
+            let name = region
+                .alarms
+                .iter()
+                .find(|a| {
+                    a.state == AlarmState::Alarm && a.function.as_deref() == Some(&f.info.name)
+                })
+                .map(|a| a.name.as_str())
+                .unwrap_or("ALARM");
+            Span::styled(
+                if wide {
+                    format!("ALARM {name}")
+                } else {
+                    "ALARM".into()
+                },
+                theme.bad(),
+            )
+        }
+        Some(AlarmState::Ok) => Span::styled("ok", theme.ok()),
+        Some(AlarmState::InsufficientData) => Span::styled("n/a", theme.dim()),
+        None => Span::styled("-", theme.dim()),
+    };
+    let region_style = if stale { theme.warn() } else { Style::new() };
+    let mut cells = vec![
+        Cell::from(mark),
+        Cell::from(Span::styled(region.scope.to_string(), region_style)),
+        Cell::from(fit(&f.info.name, 40, theme)),
+    ];
+    if wide {
+        let state_style = if f.info.state == "Active" {
+            theme.dim()
+        } else {
+            theme.bad()
+        };
+        let values: Vec<f64> = f
+            .metrics
+            .as_ref()
+            .map(|m| m.invocations.iter().map(|v| v.unwrap_or(0.0)).collect())
+            .unwrap_or_default();
+        cells.push(Cell::from(Span::styled(f.info.state.clone(), state_style)));
+        cells.push(Cell::from(Span::styled(
+            sparkline(&values, 16, theme),
+            theme.ok(),
+        )));
+    }
+    let missing = f.metrics.is_none();
+    let number = |v: String| {
+        if missing {
+            format::MISSING.to_string()
+        } else {
+            v
+        }
+    };
+    cells.extend([
+        Cell::from(Line::from(number(format::count(s.invocations))).right_aligned()),
+        Cell::from(Line::styled(number(format::percent(s.error_rate)), err_style).right_aligned()),
+        Cell::from(
+            Line::styled(
+                number(format::count(s.throttles)),
+                if s.throttles > 0.0 {
+                    theme.bad()
+                } else {
+                    Style::new()
+                },
+            )
+            .right_aligned(),
+        ),
+        Cell::from(Line::from(format::millis(s.duration_p99_ms)).right_aligned()),
+        Cell::from(
+            Line::styled(
+                conc_text,
+                if near_limit {
+                    theme.warn()
+                } else {
+                    Style::new()
+                },
+            )
+            .right_aligned(),
+        ),
+        Cell::from(alarm),
+    ]);
+    Row::new(cells)
+}

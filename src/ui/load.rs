@@ -1,0 +1,165 @@
+//! Load distribution: share of invocations per region; for the selected function, its split
+//! across regions and, per alias, configured weights against the observed split.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::theme::Theme;
+use super::widgets::bar;
+use crate::format;
+use crate::provider::sum_last;
+use crate::state::State;
+
+/// Observed share further than this from the configured weight is drift.
+const DRIFT: f64 = 0.05;
+
+pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let regions_height = (state.regions.len() as u16 + 2).min(area.height / 2);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(regions_height), Constraint::Min(3)]).areas(area);
+    let bar_width = usize::from(area.width).saturating_sub(40).clamp(8, 50);
+    let block = |title: String| {
+        Block::bordered()
+            .border_set(theme.border())
+            .title(Span::styled(title, theme.title()))
+    };
+
+    let totals: Vec<f64> = state
+        .regions
+        .iter()
+        .map(|r| r.totals_stats(state.window).invocations)
+        .collect();
+    let sum: f64 = totals.iter().sum();
+    let lines: Vec<Line> = state
+        .regions
+        .iter()
+        .zip(&totals)
+        .map(|(r, n)| share_line(&r.scope.to_string(), *n, sum, bar_width, theme))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(block(format!(
+            " invocations by region {} {} ",
+            theme.sep(),
+            state.window.label()
+        ))),
+        top,
+    );
+
+    let Some((focus_region, focus)) = state.focus() else {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "select a function in the fleet view to see its split",
+                theme.dim(),
+            ))
+            .block(block(" function ".into())),
+            bottom,
+        );
+        return;
+    };
+    let name = focus.info.name.clone();
+    let mut lines = vec![Line::styled(
+        format!("{name} across regions"),
+        theme.header(),
+    )];
+    let per_region: Vec<(String, f64)> = state
+        .regions
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.scope.to_string(),
+                r.function(&name)?.stats(state.window).invocations,
+            ))
+        })
+        .collect();
+    let fsum: f64 = per_region.iter().map(|(_, n)| n).sum();
+    for (label, n) in &per_region {
+        lines.push(share_line(label, *n, fsum, bar_width, theme));
+    }
+    let region = &state.regions[focus_region];
+    // Two bars side by side with their labels and a drift note: 20 + 14 + 14 columns of text.
+    let alias_bar = usize::from(area.width).saturating_sub(2 + 20 + 14 + 14) / 2;
+    for alias in &focus.info.aliases {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!(
+                "alias {} in {} {} configured vs observed (15m)",
+                alias.name,
+                region.scope,
+                theme.sep()
+            ),
+            theme.header(),
+        ));
+        let observed: Vec<(String, f64)> = alias
+            .versions()
+            .map(|v| {
+                let n = focus
+                    .metrics
+                    .as_ref()
+                    .and_then(|m| {
+                        m.alias_versions
+                            .iter()
+                            .find(|x| x.alias == alias.name && x.version == v)
+                    })
+                    .map(|x| sum_last(&x.invocations, 15))
+                    .unwrap_or(0.0);
+                (v.to_string(), n)
+            })
+            .collect();
+        let osum: f64 = observed.iter().map(|(_, n)| n).sum();
+        for ((version, weight), (_, n)) in alias.configured_weights().iter().zip(&observed) {
+            let seen = (osum > 0.0).then(|| n / osum);
+            let drift = seen.is_some_and(|s| (s - weight).abs() > DRIFT);
+            let style = if drift { theme.bad() } else { Style::new() };
+            let mut spans = vec![
+                Span::raw(format!("  v{version:<6}")),
+                Span::raw(format!("set {:>6} ", format::weight(*weight))),
+                Span::styled(bar(*weight, alias_bar, theme), theme.dim()),
+                Span::raw(format!(
+                    "  seen {:>6} ",
+                    seen.map(format::weight)
+                        .unwrap_or_else(|| format::MISSING.into())
+                )),
+                Span::styled(bar(seen.unwrap_or(0.0), alias_bar, theme), style),
+            ];
+            if drift {
+                let d = seen.unwrap_or(0.0) - weight;
+                spans.push(Span::styled(
+                    format!(
+                        " drift {}{}",
+                        if d > 0.0 { "+" } else { "-" },
+                        format::weight(d.abs())
+                    ),
+                    theme.bad(),
+                ));
+            }
+            lines.push(Line::from(spans));
+        }
+    }
+    if focus.info.aliases.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!("{name} has no aliases in {}", region.scope),
+            theme.dim(),
+        ));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(block(format!(" {name} "))),
+        bottom,
+    );
+}
+
+fn share_line(label: &str, n: f64, sum: f64, width: usize, theme: &Theme) -> Line<'static> {
+    let share = if sum > 0.0 { n / sum } else { 0.0 };
+    Line::from(vec![
+        Span::raw(format!("{label:<16}")),
+        Span::styled(bar(share, width, theme), theme.ok()),
+        Span::raw(format!(
+            " {:>6} {:>7}",
+            format::weight(share),
+            format::count(n)
+        )),
+    ])
+}

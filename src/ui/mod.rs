@@ -1,0 +1,230 @@
+//! Render functions of `&State` into a ratatui frame. No I/O, no awaits; large tables build
+//! only the visible rows.
+
+mod detail;
+mod fleet;
+mod load;
+mod popup;
+mod regions;
+pub mod theme;
+pub mod widgets;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::format;
+use crate::ops::Tier;
+use crate::state::{Action, Input, MIN_HEIGHT, MIN_WIDTH, RegionHealth, State, View};
+pub use theme::Theme;
+
+pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
+    let area = frame.area();
+    if state.too_small() || area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(area, theme, frame);
+        return;
+    }
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(2),
+    ])
+    .areas(area);
+    render_header(state, theme, frame, header);
+    match &state.view {
+        View::Fleet => fleet::render(state, theme, frame, body),
+        View::Regions => regions::render(state, theme, frame, body),
+        View::Load => load::render(state, theme, frame, body),
+        View::Detail { region, function } => {
+            detail::render(state, theme, frame, body, *region, function)
+        }
+    }
+    render_footer(state, theme, frame, footer);
+    popup::render(state, theme, frame, area);
+}
+
+fn too_small(area: Rect, theme: &Theme, frame: &mut Frame) {
+    let text = vec![
+        Line::styled("terminal too small", theme.bad()),
+        Line::from(format!(
+            "{}x{} — lops needs at least {MIN_WIDTH}x{MIN_HEIGHT}",
+            area.width, area.height
+        )),
+        Line::from("enlarge the window, or press q to quit"),
+    ];
+    let top = area.height.saturating_sub(3) / 2;
+    let area = Rect {
+        y: area.y + top,
+        height: area.height.saturating_sub(top),
+        ..area
+    };
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let sep = Span::styled(format!(" {} ", theme.sep()), theme.dim());
+    let mut spans = vec![Span::styled(" lops", theme.title()), sep.clone()];
+    for (i, view) in [View::Fleet, View::Regions, View::Load].iter().enumerate() {
+        let active = std::mem::discriminant(&state.view) == std::mem::discriminant(view);
+        let style = if active {
+            theme.selected()
+        } else {
+            theme.dim()
+        };
+        spans.push(Span::styled(format!("{}:{}", i + 1, view.title()), style));
+        spans.push(Span::raw(" "));
+    }
+    if let View::Detail { function, .. } = &state.view {
+        spans.push(Span::styled(format!("detail:{function}"), theme.selected()));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(sep.clone());
+    spans.push(Span::raw(format!(
+        "{} {} {}",
+        state.window.label(),
+        state.sort.column.label(),
+        theme.arrow(state.sort.descending)
+    )));
+    if !state.filter.is_empty() {
+        spans.push(sep.clone());
+        spans.push(Span::styled(format!("/{}", state.filter), theme.warn()));
+    }
+    let mut badges = Vec::new();
+    if state.display.demo {
+        badges.push(Span::styled(" DEMO ", theme.badge()));
+    }
+    match state.display.tier {
+        Tier::Read => badges.push(Span::styled(" READ-ONLY ", theme.badge())),
+        Tier::Invoke => badges.push(Span::styled(" INVOKE-ONLY ", theme.badge())),
+        Tier::Change => {}
+    }
+    if state.display.production {
+        badges.push(Span::styled(" PRODUCTION ", theme.danger_badge()));
+    }
+    let clock = state.now.format("%H:%M:%SZ").to_string();
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let badge_width: usize = badges.iter().map(|s| s.width() + 1).sum();
+    let room = usize::from(area.width).saturating_sub(used + badge_width + clock.len() + 1);
+    spans.push(Span::raw(" ".repeat(room)));
+    for b in badges {
+        spans.push(b);
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::styled(clock, theme.dim()));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// "3s", "stale 40s", "unreachable", "loading": the short freshness of a region.
+pub fn health_label(h: &RegionHealth) -> String {
+    match h {
+        RegionHealth::Loading => "loading".into(),
+        RegionHealth::Fresh { age_secs } => format::age(*age_secs),
+        RegionHealth::Stale { age_secs, .. } => format!("stale {}", format::age(*age_secs)),
+        RegionHealth::Unreachable { .. } => "unreachable".into(),
+    }
+}
+
+pub fn health_mark(h: &RegionHealth, theme: &Theme) -> Span<'static> {
+    let [ok, warn, bad] = theme.marks();
+    match h {
+        RegionHealth::Fresh { .. } => Span::styled(ok, theme.ok()),
+        RegionHealth::Loading => Span::styled(warn, theme.dim()),
+        RegionHealth::Stale { .. } => Span::styled(warn, theme.warn()),
+        RegionHealth::Unreachable { .. } => Span::styled(bad, theme.bad()),
+    }
+}
+
+fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let [regions_line, keys_line] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let mut spans = vec![Span::raw(" ")];
+    let stale_after = state.stale_after_secs();
+    for r in &state.regions {
+        let h = r.health(state.now, stale_after);
+        spans.push(health_mark(&h, theme));
+        spans.push(Span::raw(format!(" {} {}  ", r.scope, health_label(&h))));
+    }
+    // Squeeze the labels when every region does not fit on the line.
+    let width: usize = spans.iter().map(|s| s.width()).sum();
+    if width > usize::from(area.width) {
+        for span in spans.iter_mut() {
+            let text = span
+                .content
+                .replace("  ", " ")
+                .replace("unreachable", "down");
+            span.content = text.into();
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), regions_line);
+
+    let line = match &state.input {
+        Some(Input::Filter(text)) => Line::from(vec![
+            Span::styled(" filter: ", theme.title()),
+            Span::raw(format!("{text}_")),
+            Span::styled("   enter keep · esc clear", theme.dim()),
+        ]),
+        Some(Input::Palette(text)) => Line::from(vec![
+            Span::styled(" :", theme.title()),
+            Span::raw(format!("{text}_")),
+            Span::styled(
+                format!("   {}", crate::state::COMMANDS.join(" ")),
+                theme.dim(),
+            ),
+        ]),
+        None => {
+            let mut line = hints(state, theme);
+            let calls: f64 = state
+                .regions
+                .iter()
+                .filter_map(|r| r.calls_per_minute())
+                .sum();
+            let meter = format!("api {}/min ", format::count(calls));
+            let room = usize::from(area.width).saturating_sub(line.width() + meter.len());
+            if room > 0 {
+                line.spans.push(Span::raw(" ".repeat(room)));
+                line.spans.push(Span::styled(meter, theme.dim()));
+            }
+            line
+        }
+    };
+    frame.render_widget(Paragraph::new(line), keys_line);
+}
+
+/// Key hints for the current view, from the keymap in force.
+fn hints(state: &State, theme: &Theme) -> Line<'static> {
+    let actions: &[(Action, &str)] = match state.view {
+        View::Fleet => &[
+            (Action::Help, "help"),
+            (Action::Filter, "filter"),
+            (Action::Open, "detail"),
+            (Action::SortNext, "sort"),
+            (Action::Window, "window"),
+            (Action::Palette, "views"),
+            (Action::Refresh, "refresh"),
+            (Action::Quit, "quit"),
+        ],
+        _ => &[
+            (Action::Help, "help"),
+            (Action::Back, "back"),
+            (Action::Window, "window"),
+            (Action::Palette, "views"),
+            (Action::Quit, "quit"),
+        ],
+    };
+    let mut spans = vec![Span::raw(" ")];
+    for (action, label) in actions {
+        let key = state.keymap.first_key(*action);
+        if key.is_empty() {
+            continue;
+        }
+        spans.push(Span::styled(key, theme.title()));
+        spans.push(Span::styled(format!(" {label}  "), theme.dim()));
+    }
+    Line::from(spans)
+}

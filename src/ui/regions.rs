@@ -1,0 +1,108 @@
+//! Per-region totals and health: freshness, errors, alarms and what the region costs in calls.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Row, Table};
+
+use super::theme::Theme;
+use super::widgets::fit;
+use super::{health_label, health_mark};
+use crate::format;
+use crate::state::{RegionHealth, State};
+
+pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let block = Block::bordered()
+        .border_set(theme.border())
+        .title(Span::styled(
+            format!(" regions {} {} ", theme.sep(), state.window.label()),
+            theme.title(),
+        ));
+    let stale_after = state.stale_after_secs();
+    let rows: Vec<Row> = state
+        .regions
+        .iter()
+        .map(|r| {
+            let h = r.health(state.now, stale_after);
+            let t = r.totals_stats(state.window);
+            let error = match &h {
+                RegionHealth::Stale { error: Some(e), .. }
+                | RegionHealth::Unreachable { error: e } => e.clone(),
+                _ => String::new(),
+            };
+            let alarms = r.firing_alarms();
+            Row::new(vec![
+                Cell::from(health_mark(&h, theme)),
+                Cell::from(r.scope.to_string()),
+                Cell::from(health_label(&h)),
+                Cell::from(Line::from(r.functions.len().to_string()).right_aligned()),
+                Cell::from(Line::from(format::count(t.invocations)).right_aligned()),
+                Cell::from(Line::from(format::percent(t.error_rate)).right_aligned()),
+                Cell::from(
+                    Line::styled(
+                        format::count(t.throttles),
+                        if t.throttles > 0.0 {
+                            theme.bad()
+                        } else {
+                            Style::new()
+                        },
+                    )
+                    .right_aligned(),
+                ),
+                Cell::from(
+                    Line::styled(
+                        alarms.to_string(),
+                        if alarms > 0 {
+                            theme.bad()
+                        } else {
+                            Style::new()
+                        },
+                    )
+                    .right_aligned(),
+                ),
+                Cell::from(
+                    Line::from(
+                        r.calls_per_minute()
+                            .map(format::count)
+                            .unwrap_or_else(|| format::MISSING.into()),
+                    )
+                    .right_aligned(),
+                ),
+                Cell::from(Span::styled(fit(&error, 60, theme), theme.bad())),
+            ])
+        })
+        .collect();
+    let header = Row::new(vec![
+        "",
+        "REGION",
+        "DATA",
+        "FNS",
+        "INV",
+        "ERR%",
+        "THR",
+        "ALARM",
+        "API/MIN",
+        "LAST ERROR",
+    ])
+    .style(theme.header());
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Length(14),
+        Constraint::Length(11),
+        Constraint::Length(4),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(7),
+        Constraint::Min(10),
+    ];
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .block(block),
+        area,
+    );
+}

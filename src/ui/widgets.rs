@@ -1,0 +1,71 @@
+//! Small text widgets shared by the views: inline sparklines and share bars.
+
+use super::theme::Theme;
+
+/// The last `width` values as a one-line sparkline scaled to their own maximum.
+pub fn sparkline(values: &[f64], width: usize, theme: &Theme) -> String {
+    let glyphs = theme.spark();
+    let tail = &values[values.len().saturating_sub(width)..];
+    let max = tail.iter().copied().fold(0.0, f64::max);
+    let mut out: String = tail
+        .iter()
+        .map(|v| {
+            if max <= 0.0 {
+                glyphs[0]
+            } else {
+                let level = ((v / max) * 7.0).round().clamp(0.0, 7.0) as usize;
+                glyphs[level]
+            }
+        })
+        .collect();
+    while out.chars().count() < width {
+        out.insert(0, ' ');
+    }
+    out
+}
+
+/// A bar `width` cells long, filled to `share` (0..1).
+pub fn bar(share: f64, width: usize, theme: &Theme) -> String {
+    let (full, empty) = theme.bar_cells();
+    let filled = ((share.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
+    format!("{}{}", full.repeat(filled), empty.repeat(width - filled))
+}
+
+/// Truncates to `max` characters, marking the cut.
+pub fn fit(text: &str, max: usize, theme: &Theme) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mark = if theme.ascii { "~" } else { "…" };
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push_str(mark);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_scales_to_its_maximum_and_pads() {
+        let t = Theme::default();
+        assert_eq!(sparkline(&[0.0, 5.0, 10.0], 5, &t), "  ▁▅█");
+        let ascii = Theme {
+            color: false,
+            ascii: true,
+        };
+        assert_eq!(sparkline(&[0.0, 10.0], 2, &ascii), "_#");
+        assert_eq!(sparkline(&[0.0, 0.0], 2, &t), "▁▁");
+    }
+
+    #[test]
+    fn bars_fill_in_proportion() {
+        let t = Theme {
+            color: false,
+            ascii: true,
+        };
+        assert_eq!(bar(0.5, 10, &t), "#####.....");
+        assert_eq!(bar(1.7, 4, &t), "####");
+        assert_eq!(fit("checkout-consumer", 8, &t), "checkou~");
+    }
+}

@@ -1,0 +1,328 @@
+//! Render tests: every screen drawn into ratatui's TestBackend from the simulated fleet at a
+//! fixed time, at 80x24 and wide, without colour; plus the empty, loading, stale and error states.
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use lops::ops::Tier;
+use lops::provider::sim::{SimClock, demo_regions};
+use lops::provider::{FunctionRef, MetricsRequest, RegionSource, TimeWindow};
+use lops::state::{Display, Keymap, Msg, State, update};
+use lops::ui::{Theme, render};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+const MONO: Theme = Theme {
+    color: false,
+    ascii: false,
+};
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0)
+        .single()
+        .expect("time")
+}
+
+/// Reads every demo region at `start + secs` into `state`, as the pollers would.
+async fn load(state: &mut State, clock: &SimClock, secs: i64, seq: u64) {
+    let at = start() + TimeDelta::seconds(secs);
+    clock.set(at);
+    update(state, Msg::Tick(at));
+    for (i, region) in demo_regions(7, clock).iter().enumerate() {
+        let inventory = region.inventory().await;
+        let alarms = region.alarms().await;
+        let result = inventory.and_then(|inv| Ok((inv, alarms?)));
+        let functions: Vec<FunctionRef> = result
+            .as_ref()
+            .map(|(inv, _)| inv.functions.iter().map(FunctionRef::from_info).collect())
+            .unwrap_or_default();
+        update(
+            state,
+            Msg::Inventory {
+                region: i,
+                seq,
+                at,
+                result,
+            },
+        );
+        let request = MetricsRequest {
+            functions,
+            window: TimeWindow::ending_at(at),
+            region_totals: true,
+        };
+        let metrics = region.metrics(&request).await;
+        update(
+            state,
+            Msg::Metrics {
+                region: i,
+                seq,
+                at,
+                result: metrics,
+            },
+        );
+    }
+}
+
+fn new_state(clock: &SimClock) -> State {
+    let scopes = demo_regions(7, clock)
+        .iter()
+        .map(|r| r.scope().clone())
+        .collect();
+    State::new(
+        scopes,
+        Keymap::default(),
+        Display {
+            demo: true,
+            metrics_secs: 10,
+            ..Default::default()
+        },
+        start(),
+    )
+}
+
+/// The demo fleet seen at 190 s: the error spike and throttling under way, us-west-2 down
+/// since its last good read at 0 s.
+async fn incident() -> State {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    load(&mut state, &clock, 0, 1).await;
+    load(&mut state, &clock, 190, 2).await;
+    state
+}
+
+fn draw(state: &mut State, theme: &Theme, width: u16, height: u16) -> Terminal<TestBackend> {
+    update(state, Msg::Resize(width, height));
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    terminal.draw(|f| render(state, theme, f)).expect("draw");
+    terminal
+}
+
+fn text(terminal: &Terminal<TestBackend>) -> String {
+    let buffer = terminal.backend().buffer();
+    let width = usize::from(buffer.area.width);
+    buffer
+        .content()
+        .chunks(width)
+        .map(|row| {
+            row.iter()
+                .map(|c| c.symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn screen(state: &mut State, theme: &Theme, width: u16, height: u16) -> String {
+    text(&draw(state, theme, width, height))
+}
+
+fn key(state: &mut State, c: char) {
+    update(
+        state,
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+    );
+}
+
+#[tokio::test]
+async fn fleet_at_80x24_puts_the_incident_first() {
+    let mut state = incident().await;
+    let out = screen(&mut state, &MONO, 80, 24);
+    insta::assert_snapshot!("fleet_80x24", out);
+    let first_row = out.lines().nth(3).unwrap_or_default();
+    assert!(first_row.contains("ALARM"), "{out}");
+    assert!(out.contains("us-west-2 stale 3m"), "{out}");
+}
+
+#[tokio::test]
+async fn fleet_wide_shows_sparklines_state_and_alarm_names() {
+    let mut state = incident().await;
+    let out = screen(&mut state, &MONO, 200, 50);
+    insta::assert_snapshot!("fleet_200x50", out);
+    assert!(out.contains("INVOCATIONS 60m"));
+    assert!(out.contains("ALARM checkout-consumer-errors"), "{out}");
+}
+
+#[tokio::test]
+async fn regions_view_shows_totals_and_the_stale_region_error() {
+    let mut state = incident().await;
+    key(&mut state, '2');
+    let out = screen(&mut state, &MONO, 80, 24);
+    insta::assert_snapshot!("regions_80x24", out);
+    let wide = screen(&mut state, &MONO, 160, 30);
+    insta::assert_snapshot!("regions_160x30", wide);
+    assert!(wide.contains("timed out after 2.0s"), "{wide}");
+}
+
+#[tokio::test]
+async fn load_view_compares_configured_weights_with_the_observed_split() {
+    let mut state = incident().await;
+    // A function mid-canary: an alias with an extra weighted version.
+    let canary = state
+        .regions
+        .iter()
+        .flat_map(|r| &r.functions)
+        .find(|f| {
+            f.info
+                .aliases
+                .iter()
+                .any(|a| !a.additional_weights.is_empty())
+        })
+        .map(|f| f.info.name.clone())
+        .expect("the demo fleet has a canary");
+    key(&mut state, '/');
+    for c in canary.chars() {
+        key(&mut state, c);
+    }
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    key(&mut state, '3');
+    let out = screen(&mut state, &MONO, 80, 24);
+    insta::assert_snapshot!("load_80x24", out);
+    let wide = screen(&mut state, &MONO, 160, 40);
+    insta::assert_snapshot!("load_160x40", wide);
+    assert!(out.contains("invocations by region"));
+    assert!(out.contains("across regions"));
+}
+
+#[tokio::test]
+async fn detail_view_shows_configuration_alarms_and_charts() {
+    let mut state = incident().await;
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    insta::assert_snapshot!("detail_80x24", out);
+    assert!(out.contains("ALARM checkout-consumer-errors"), "{out}");
+    let wide = screen(&mut state, &MONO, 200, 50);
+    insta::assert_snapshot!("detail_200x50", wide);
+    assert!(wide.contains("invocations 60m"));
+}
+
+#[tokio::test]
+async fn help_lists_the_keymap_in_force() {
+    let clock = SimClock::fixed(start());
+    let overrides = [("refresh".to_string(), "f5".to_string())].into();
+    let keymap = Keymap::with_overrides(&overrides).expect("keymap");
+    let scopes = demo_regions(7, &clock)
+        .iter()
+        .map(|r| r.scope().clone())
+        .collect();
+    let mut state = State::new(scopes, keymap, Display::default(), start());
+    load(&mut state, &clock, 0, 1).await;
+    key(&mut state, '?');
+    let out = screen(&mut state, &MONO, 80, 24);
+    insta::assert_snapshot!("help_80x24", out);
+    assert!(out.contains("f5  re-read inventory"), "{out}");
+}
+
+#[tokio::test]
+async fn loading_empty_and_unreachable_states_say_what_is_going_on() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    let loading = screen(&mut state, &MONO, 80, 24);
+    insta::assert_snapshot!("loading_80x24", loading);
+    assert!(loading.contains("loading functions"));
+
+    for region in 0..state.regions.len() {
+        let result = Err(lops::provider::ProviderError::Service(
+            "HTTP 503 from AWS: ServiceUnavailable".into(),
+        ));
+        update(
+            &mut state,
+            Msg::Inventory {
+                region,
+                seq: 1,
+                at: start(),
+                result,
+            },
+        );
+    }
+    let down = screen(&mut state, &MONO, 80, 24);
+    insta::assert_snapshot!("unreachable_80x24", down);
+    assert!(down.contains("no region answered"), "{down}");
+
+    let mut empty = new_state(&clock);
+    for region in 0..empty.regions.len() {
+        let result = Ok((lops::provider::Inventory::default(), vec![]));
+        update(
+            &mut empty,
+            Msg::Inventory {
+                region,
+                seq: 1,
+                at: start(),
+                result,
+            },
+        );
+    }
+    assert!(screen(&mut empty, &MONO, 80, 24).contains("no functions in these regions"));
+}
+
+#[tokio::test]
+async fn tiny_terminal_gets_a_clear_message() {
+    let mut state = incident().await;
+    let out = screen(&mut state, &MONO, 40, 10);
+    assert!(out.contains("terminal too small"), "{out}");
+    assert!(out.contains("40x10"), "{out}");
+}
+
+#[tokio::test]
+async fn ascii_mode_draws_no_box_drawing_characters() {
+    let mut state = incident().await;
+    let ascii = Theme {
+        color: false,
+        ascii: true,
+    };
+    let out = screen(&mut state, &ascii, 80, 24);
+    insta::assert_snapshot!("fleet_ascii_80x24", out);
+    assert!(out.is_ascii(), "{out}");
+}
+
+#[tokio::test]
+async fn danger_is_red_in_colour_and_bold_without() {
+    let mut state = incident().await;
+    let colour = draw(
+        &mut state,
+        &Theme {
+            color: true,
+            ascii: false,
+        },
+        80,
+        24,
+    );
+    let buffer = colour.backend().buffer();
+    let row = 3u16; // first table row: the firing alarm
+    let alarm_x = (0..80u16)
+        .find(|x| buffer[(*x, row)].symbol() == "A" && buffer[(*x + 1, row)].symbol() == "L")
+        .expect("ALARM cell");
+    assert_eq!(buffer[(alarm_x, row)].fg, Color::Red);
+    let mono = draw(&mut state, &MONO, 80, 24);
+    let cell = &mono.backend().buffer()[(alarm_x, row)];
+    assert_eq!(cell.fg, Color::Reset);
+    assert!(cell.modifier.contains(ratatui::style::Modifier::BOLD));
+}
+
+#[tokio::test]
+async fn read_only_and_production_badges_show_in_the_header() {
+    let clock = SimClock::fixed(start());
+    let scopes = demo_regions(7, &clock)
+        .iter()
+        .map(|r| r.scope().clone())
+        .collect();
+    let display = Display {
+        tier: Tier::Read,
+        production: true,
+        ..Default::default()
+    };
+    let mut state = State::new(scopes, Keymap::default(), display, start());
+    let out = screen(&mut state, &MONO, 100, 24);
+    let header = out.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("READ-ONLY") && header.contains("PRODUCTION"),
+        "{header}"
+    );
+}
