@@ -9,6 +9,8 @@
 mod support;
 
 mod bad_input;
+mod dashboard;
+mod e2e;
 mod provider;
 mod status;
 mod ui;

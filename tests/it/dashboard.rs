@@ -1,0 +1,178 @@
+//! The dashboard's event loop fed by the real AWS provider against moto: what it shows, and
+//! that a hung region never delays the keys.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use futures::channel::mpsc::{UnboundedSender, unbounded};
+use lops::config::Settings;
+use lops::provider::aws::{AwsRegion, CallCounter, Clients};
+use lops::provider::{RegionSource, Scope};
+use lops::runtime::poller::Timing;
+use lops::state::{Display, Keymap, RegionHealth, State};
+use lops::tui::event_loop;
+use lops::ui::{Theme, render};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use crate::support::moto;
+use crate::support::proxy::{Fault, FaultProxy};
+use crate::support::seed::{Seeder, sdk_config};
+
+const MONO: Theme = Theme {
+    color: false,
+    ascii: false,
+};
+
+fn timing() -> Timing {
+    Timing {
+        metrics: Duration::from_secs(1),
+        inventory: Duration::from_secs(60),
+        alarms: Duration::from_secs(5),
+        deadline: Duration::from_secs(30),
+        min_gap: Duration::from_millis(200),
+    }
+}
+
+async fn regions(endpoint: &str, names: &[&str]) -> Vec<Arc<AwsRegion>> {
+    let settings = Settings::default();
+    let counter = CallCounter::default();
+    let mut out = Vec::new();
+    for name in names {
+        let scope = Scope {
+            profile: "default".into(),
+            region: name.to_string(),
+        };
+        let config = sdk_config(endpoint, name).await;
+        out.push(Arc::new(AwsRegion::new(Clients::from_sdk_config(
+            scope, &config, &settings, &counter,
+        ))));
+    }
+    out
+}
+
+fn press(keys: &UnboundedSender<std::io::Result<Event>>, code: KeyCode) {
+    keys.unbounded_send(Ok(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))))
+        .expect("send key");
+}
+
+fn new_state(sources: &[Arc<AwsRegion>]) -> State {
+    let scopes = sources.iter().map(|s| s.scope().clone()).collect();
+    State::new(
+        scopes,
+        Keymap::default(),
+        Display {
+            metrics_secs: 1,
+            ..Default::default()
+        },
+        chrono::Utc::now(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_on_aws_shows_the_seeded_functions_and_numbers() {
+    let region = "us-east-2";
+    let prefix = moto::unique("tui");
+    let fleet = Seeder::new(moto::url(), region)
+        .await
+        .fleet(&prefix, 4)
+        .await;
+    let sources = regions(moto::url(), &[region]).await;
+    let (keys, events) = unbounded();
+    let state = new_state(&sources);
+    let run = tokio::spawn(async move {
+        let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
+        event_loop(&mut terminal, events, sources, state, &MONO, timing()).await
+    });
+    // 60-minute window: the seeded 45 minutes are all inside it.
+    press(&keys, KeyCode::Char('w'));
+    press(&keys, KeyCode::Char('w'));
+    // Filter to this test's functions, as an engineer would.
+    press(&keys, KeyCode::Char('/'));
+    for c in prefix.chars() {
+        press(&keys, KeyCode::Char(c));
+    }
+    press(&keys, KeyCode::Enter);
+    // Inventory, then a metrics fetch for the visible rows, then one more tick for good measure.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    press(&keys, KeyCode::Char('q'));
+    let mut state = run.await.expect("join").expect("loop");
+
+    assert_eq!(state.rows.len(), fleet.len());
+    let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
+    state.size = (200, 50);
+    terminal.draw(|f| render(&state, &MONO, f)).expect("draw");
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    for f in &fleet {
+        assert!(screen.contains(&f.name), "{} missing", f.name);
+    }
+    // fn0: 10 per minute for 45 minutes, and its alarm firing, on the first row.
+    let first = state
+        .selected_row()
+        .map(|(_, f)| f.info.name.clone())
+        .unwrap_or_default();
+    assert_eq!(first, fleet[0].name);
+    assert!(
+        screen.contains(&format!("ALARM {prefix}-errors-{}", fleet[0].name)),
+        "alarm name missing"
+    );
+    assert!(screen.contains(" 450 "), "60m invocations of fn0 missing");
+    assert!(matches!(
+        state.regions[0].health(state.now, 30),
+        RegionHealth::Fresh { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_region_does_not_delay_the_keys() {
+    let (healthy, hung) = ("eu-west-2", "ap-northeast-1");
+    let prefix = moto::unique("keys");
+    Seeder::new(moto::url(), healthy)
+        .await
+        .fleet(&prefix, 2)
+        .await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.fail_region(hung, Fault::Hang);
+    let sources = regions(&proxy.url, &[healthy, hung]).await;
+    let (keys, events) = unbounded();
+    let state = new_state(&sources);
+    let run = tokio::spawn(async move {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+        event_loop(&mut terminal, events, sources, state, &MONO, timing()).await
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The hung region's first calls are still waiting (its timeout is 10 s).
+    assert!(proxy.calls(hung, "lambda", "ListFunctions") >= 1);
+    for code in [
+        KeyCode::Char('2'),
+        KeyCode::Char('?'),
+        KeyCode::Esc,
+        KeyCode::Char('1'),
+        KeyCode::Char('j'),
+    ] {
+        press(&keys, code);
+    }
+    let sent = Instant::now();
+    press(&keys, KeyCode::Char('q'));
+    let state = run.await.expect("join").expect("loop");
+    let took = sent.elapsed();
+    assert!(
+        took < Duration::from_millis(100),
+        "quit took {took:?} while a region hangs"
+    );
+    assert_eq!(
+        state.regions[1].health(state.now, 30),
+        RegionHealth::Loading
+    );
+    assert!(
+        state.regions[0].inventory_loaded,
+        "the healthy region loaded meanwhile"
+    );
+}

@@ -1,0 +1,145 @@
+//! The release binary with `--demo` in a real terminal (tmux at 80x24): start-up, live
+//! updates, help, a resize to a tiny window and back, and a clean exit that restores the
+//! terminal.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(args)
+            .output()
+            .expect("tmux (scripts/test installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn capture(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", &self.session])
+    }
+
+    fn keys(&self, keys: &str) {
+        self.run(&["send-keys", "-t", &self.session, keys]);
+    }
+
+    /// Waits up to `secs` for the screen to satisfy `ok`; returns the last capture.
+    fn wait_for(&self, secs: u64, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let screen = self.capture();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .output();
+    }
+}
+
+fn release_binary() -> PathBuf {
+    let path = std::env::var("LOPS_RELEASE_BIN").unwrap_or_else(|_| {
+        panic!("LOPS_RELEASE_BIN is not set: run the suite with ./scripts/test, which builds the release binary")
+    });
+    assert!(Path::new(&path).exists(), "{path} does not exist");
+    PathBuf::from(path)
+}
+
+fn table(screen: &str) -> String {
+    // Everything but the header line, whose clock changes every second.
+    screen.lines().skip(1).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn demo_runs_in_a_real_terminal_and_exits_cleanly() {
+    let bin = release_binary();
+    let home = tempfile::tempdir().expect("tempdir");
+    let config = home.path().join("config.toml");
+    std::fs::write(&config, "[refresh]\nmetrics_secs = 2\n").expect("config");
+    let done = home.path().join("done");
+    let script = format!(
+        "cd {home} && HOME={home} XDG_STATE_HOME={home}/state LANG=C.UTF-8 {bin} --demo --config {config}; \
+         echo $? > {done}.code; stty -a > {done}.stty; sleep 30",
+        home = home.path().display(),
+        bin = bin.display(),
+        config = config.display(),
+        done = done.display(),
+    );
+    let tmux = Tmux {
+        session: format!("lops-e2e-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        &tmux.session,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "sh",
+        "-c",
+        &script,
+    ]);
+
+    let first = tmux.wait_for(15, "the fleet with several regions", |s| {
+        s.contains("functions 150/150")
+            && ["us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"]
+                .iter()
+                .all(|r| s.contains(r))
+    });
+    assert!(first.contains("DEMO"), "{first}");
+    tmux.wait_for(15, "the numbers to move", |s| table(s) != table(&first));
+
+    tmux.keys("?");
+    tmux.wait_for(5, "help", |s| {
+        s.contains("keys (any key closes)") && s.contains("quit")
+    });
+    tmux.keys("Escape");
+    tmux.wait_for(5, "help to close", |s| !s.contains("keys (any key closes)"));
+
+    tmux.run(&["resize-window", "-t", &tmux.session, "-x", "30", "-y", "8"]);
+    tmux.wait_for(5, "the too-small message", |s| {
+        s.contains("terminal too small")
+    });
+    tmux.run(&["resize-window", "-t", &tmux.session, "-x", "80", "-y", "24"]);
+    tmux.wait_for(5, "the fleet again", |s| s.contains("functions 150/150"));
+
+    tmux.keys("q");
+    let code_file = done.with_extension("code");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !code_file.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "lops did not exit on q:\n{}",
+            tmux.capture()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let code = std::fs::read_to_string(&code_file).expect("exit code");
+    assert_eq!(code.trim(), "0");
+    // Raw mode is off again (canonical input and echo back on) and the alternate screen is gone.
+    let stty = std::fs::read_to_string(done.with_extension("stty")).expect("stty");
+    assert!(stty.contains(" icanon") && stty.contains(" echo"), "{stty}");
+    let after = tmux.capture();
+    assert!(
+        !after.contains("functions 150/150"),
+        "dashboard still on screen:\n{after}"
+    );
+}
