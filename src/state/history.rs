@@ -25,7 +25,8 @@ impl History {
     pub fn merge(&mut self, series: &Series, window_end: DateTime<Utc>) {
         let end = minute(window_end);
         if self.values.is_empty() || end - self.end > HISTORY_MINUTES as i64 {
-            self.values.clear();
+            // Exactly a day's room, so a large fleet does not pay for doubling growth.
+            self.values = VecDeque::with_capacity(HISTORY_MINUTES);
             self.end = end;
         }
         while self.end < end {
@@ -78,10 +79,10 @@ mod tests {
             .single()
             .unwrap_or_default();
         let mut h = History::default();
-        let series: Series = (0..60).map(|i| Some(f64::from(i))).collect();
+        let series = Series::from_values((0..60).map(|i| Some(f64::from(i))));
         h.merge(&series, t0);
         assert_eq!(h.len(), 60);
-        let later: Series = (0..60).map(|i| Some(f64::from(i + 1))).collect();
+        let later = Series::from_values((0..60).map(|i| Some(f64::from(i + 1))));
         h.merge(&later, t0 + TimeDelta::minutes(1));
         assert_eq!(h.len(), 61);
         let v: Vec<f64> = h.values().collect();
@@ -96,7 +97,7 @@ mod tests {
             .single()
             .unwrap_or_default();
         let mut h = History::default();
-        let series: Series = vec![Some(1.0); 60];
+        let series = Series::from_values(vec![Some(1.0); 60]);
         for hour in 0..30 {
             h.merge(&series, t0 + TimeDelta::hours(hour));
         }

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 
 use super::{FunctionEntry, RegionState};
-use crate::provider::{AlarmState, MetricWindow};
+use crate::provider::{AlarmState, MetricWindow, WindowStats};
 
 /// A row: (region index, function index).
 pub type RowRef = (usize, usize);
@@ -106,23 +106,26 @@ pub fn matches(filter: &str, region: &RegionState, f: &FunctionEntry) -> bool {
     })
 }
 
-fn compare(
-    a: (&RegionState, &FunctionEntry),
-    b: (&RegionState, &FunctionEntry),
-    sort: Sort,
-    window: MetricWindow,
-) -> Ordering {
-    let (ra, fa) = a;
-    let (rb, fb) = b;
+/// What a row is sorted by, computed once per rebuild rather than once per comparison.
+struct RowKey<'a> {
+    row: RowRef,
+    region: &'a str,
+    name: &'a str,
+    health: u8,
+    stats: WindowStats,
+}
+
+fn compare(a: &RowKey, b: &RowKey, sort: Sort) -> Ordering {
     let num = |x: Option<f64>, y: Option<f64>| x.unwrap_or(-1.0).total_cmp(&y.unwrap_or(-1.0));
-    let (sa, sb) = (fa.stats(window), fb.stats(window));
+    let (sa, sb) = (&a.stats, &b.stats);
     let primary = match sort.column {
-        Column::Health => health_score(fa, window)
-            .cmp(&health_score(fb, window))
+        Column::Health => a
+            .health
+            .cmp(&b.health)
             .then(num(sa.error_rate, sb.error_rate))
             .then(sa.invocations.total_cmp(&sb.invocations)),
-        Column::Region => ra.scope.region.cmp(&rb.scope.region),
-        Column::Function => fa.info.name.cmp(&fb.info.name),
+        Column::Region => a.region.cmp(b.region),
+        Column::Function => a.name.cmp(b.name),
         Column::Invocations => sa.invocations.total_cmp(&sb.invocations),
         Column::ErrorRate => num(sa.error_rate, sb.error_rate),
         Column::Throttles => sa.throttles.total_cmp(&sb.throttles),
@@ -135,8 +138,8 @@ fn compare(
         primary
     };
     ordered
-        .then_with(|| fa.info.name.cmp(&fb.info.name))
-        .then_with(|| ra.scope.region.cmp(&rb.scope.region))
+        .then_with(|| a.name.cmp(b.name))
+        .then_with(|| a.region.cmp(b.region))
 }
 
 pub fn build(
@@ -145,7 +148,7 @@ pub fn build(
     sort: Sort,
     window: MetricWindow,
 ) -> Vec<RowRef> {
-    let mut rows: Vec<RowRef> = regions
+    let mut keys: Vec<RowKey> = regions
         .iter()
         .enumerate()
         .flat_map(|(ri, r)| {
@@ -153,16 +156,15 @@ pub fn build(
                 .iter()
                 .enumerate()
                 .filter(|(_, f)| matches(filter, r, f))
-                .map(move |(fi, _)| (ri, fi))
+                .map(move |(fi, f)| RowKey {
+                    row: (ri, fi),
+                    region: &r.scope.region,
+                    name: &f.info.name,
+                    health: health_score(f, window),
+                    stats: f.stats(window),
+                })
         })
         .collect();
-    rows.sort_by(|a, b| {
-        compare(
-            (&regions[a.0], &regions[a.0].functions[a.1]),
-            (&regions[b.0], &regions[b.0].functions[b.1]),
-            sort,
-            window,
-        )
-    });
-    rows
+    keys.sort_by(|a, b| compare(a, b, sort));
+    keys.into_iter().map(|k| k.row).collect()
 }

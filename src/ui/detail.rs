@@ -178,8 +178,8 @@ pub fn render(
     ];
     for (title, series, fmt, area) in charts {
         // Drawn from the series' minimum up, so movement shows; the title gives the range.
-        let low = series.iter().flatten().copied().reduce(f64::min);
-        let peak = series.iter().flatten().copied().reduce(f64::max);
+        let low = series.iter().flatten().reduce(f64::min);
+        let peak = series.iter().flatten().reduce(f64::max);
         let floor = low.unwrap_or(0.0) * 0.9;
         let data: Vec<u64> = series
             .iter()

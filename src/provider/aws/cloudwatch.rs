@@ -394,7 +394,7 @@ pub struct FetchedMetrics {
 fn fill(series: &mut Series, window: TimeWindow, points: &[(DateTime<Utc>, f64)]) {
     for (t, v) in points {
         if let Some(slot) = window.slot(*t) {
-            series[slot] = Some(*v);
+            series.set(slot, *v);
         }
     }
 }

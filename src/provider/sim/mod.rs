@@ -15,7 +15,7 @@ use fleet::{key_of, unit};
 
 use super::{
     Alarm, AlarmState, FunctionMetrics, Inventory, MINUTES, MetricWindow, MetricsRequest,
-    MetricsSnapshot, Percentiles, ProviderError, RegionSource, Scope, VersionInvocations,
+    MetricsSnapshot, Percentiles, ProviderError, RegionSource, Scope, Series, VersionInvocations,
 };
 
 /// Seconds in one round of the demo's scenarios.
@@ -203,12 +203,12 @@ impl SimRegion {
         for i in 0..MINUTES {
             let t = now - TimeDelta::minutes((MINUTES - i) as i64);
             let s = self.sample(f, t);
-            m.invocations[i] = Some(s.invocations);
-            m.errors[i] = Some(s.errors);
-            m.throttles[i] = Some(s.throttles);
-            m.duration_avg[i] = Some(s.duration_avg);
-            m.duration_max[i] = Some(s.duration_max);
-            m.concurrency_max[i] = Some(s.concurrency);
+            m.invocations.set(i, s.invocations);
+            m.errors.set(i, s.errors);
+            m.throttles.set(i, s.throttles);
+            m.duration_avg.set(i, s.duration_avg);
+            m.duration_max.set(i, s.duration_max);
+            m.concurrency_max.set(i, s.concurrency);
         }
         for w in MetricWindow::ALL {
             let stats = m.window(w);
@@ -230,11 +230,9 @@ impl SimRegion {
                 m.alias_versions.push(VersionInvocations {
                     alias: alias.name.clone(),
                     version,
-                    invocations: m
-                        .invocations
-                        .iter()
-                        .map(|v| v.map(|n| (n * share).round()))
-                        .collect(),
+                    invocations: Series::from_values(
+                        m.invocations.iter().map(|v| v.map(|n| (n * share).round())),
+                    ),
                 });
             }
         }
@@ -249,11 +247,13 @@ impl SimRegion {
         for f in self.functions.iter() {
             for i in 0..MINUTES {
                 let s = self.sample(f, now - TimeDelta::minutes((MINUTES - i) as i64));
-                let add = |slot: &mut Option<f64>, v: f64| *slot = Some(slot.unwrap_or(0.0) + v);
-                add(&mut total.invocations[i], s.invocations);
-                add(&mut total.errors[i], s.errors);
-                add(&mut total.throttles[i], s.throttles);
-                add(&mut total.concurrency_max[i], s.concurrency);
+                let add = |series: &mut Series, v: f64| {
+                    series.set(i, series.get(i).unwrap_or(0.0) + v);
+                };
+                add(&mut total.invocations, s.invocations);
+                add(&mut total.errors, s.errors);
+                add(&mut total.throttles, s.throttles);
+                add(&mut total.concurrency_max, s.concurrency);
             }
         }
         total
