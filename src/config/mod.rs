@@ -201,6 +201,7 @@ impl ConfigFile {
                 "refresh.metrics_secs and refresh.inventory_secs must be at least 1".into(),
             ));
         }
+        crate::state::Keymap::with_overrides(&self.keymap).map_err(invalid)?;
         let lists = self
             .regions
             .iter()

@@ -95,6 +95,17 @@ impl RegionState {
         }
     }
 
+    /// A fetch failed: keep the data, remember the error and since when the region fails.
+    fn failed(&mut self, e: &ProviderError, at: DateTime<Utc>) {
+        let since = self.error.as_ref().map_or(at, |(_, s)| *s);
+        self.error = Some((e.to_string(), since));
+    }
+
+    fn answered(&mut self, at: DateTime<Utc>) {
+        self.last_ok = Some(at);
+        self.error = None;
+    }
+
     pub fn health(&self, now: DateTime<Utc>, stale_after_secs: u64) -> RegionHealth {
         let age = self.last_ok.map(|t| (now - t).num_seconds().max(0) as u64);
         match (age, &self.error) {
@@ -456,10 +467,7 @@ fn on_inventory(
     }
     r.inventory_seq = seq;
     match result {
-        Err(e) => {
-            let since = r.error.as_ref().map_or(at, |(_, s)| *s);
-            r.error = Some((e.to_string(), since));
-        }
+        Err(e) => r.failed(&e, at),
         Ok((inventory, alarms)) => {
             let mut old: std::collections::HashMap<String, FunctionEntry> = r
                 .functions
@@ -483,8 +491,7 @@ fn on_inventory(
             r.alarms = alarms;
             r.account_limit = inventory.account_concurrency_limit;
             r.inventory_loaded = true;
-            r.last_ok = Some(at);
-            r.error = None;
+            r.answered(at);
         }
     }
     state.rebuild_rows();
@@ -505,17 +512,13 @@ fn on_alarms(
     }
     r.alarms_seq = seq;
     match result {
-        Err(e) => {
-            let since = r.error.as_ref().map_or(at, |(_, s)| *s);
-            r.error = Some((e.to_string(), since));
-        }
+        Err(e) => r.failed(&e, at),
         Ok(alarms) => {
             for f in &mut r.functions {
                 f.alarm = worst_alarm(&alarms, &f.info.name);
             }
             r.alarms = alarms;
-            r.last_ok = Some(at);
-            r.error = None;
+            r.answered(at);
         }
     }
     state.rebuild_rows();
@@ -544,10 +547,7 @@ fn on_metrics(
     }
     r.metrics_seq = seq;
     match result {
-        Err(e) => {
-            let since = r.error.as_ref().map_or(at, |(_, s)| *s);
-            r.error = Some((e.to_string(), since));
-        }
+        Err(e) => r.failed(&e, at),
         Ok(snapshot) => {
             for f in &mut r.functions {
                 if let Some(m) = snapshot.functions.get(&f.info.name) {
@@ -560,8 +560,7 @@ fn on_metrics(
             if snapshot.region_totals.is_some() {
                 r.totals = snapshot.region_totals;
             }
-            r.last_ok = Some(at);
-            r.error = None;
+            r.answered(at);
         }
     }
     state.rebuild_rows();

@@ -26,8 +26,8 @@ pub const DEMO_SEED: u64 = 7;
 
 pub async fn run(global: &GlobalArgs) -> Result<Exit, Failure> {
     let (settings, _) = resolve_settings(global)?;
-    let keymap = Keymap::with_overrides(&settings.keymap)
-        .map_err(|e| Failure::usage(format!("config file: {e}")))?;
+    // Checked when the config file was read; this cannot fail after that.
+    let keymap = Keymap::with_overrides(&settings.keymap).map_err(Failure::usage)?;
     let theme = Theme::detect(settings.theme.no_color, settings.theme.ascii);
     if !std::io::stdout().is_terminal() {
         return Err(Failure::usage(

@@ -110,3 +110,32 @@ fn unknown_window_is_a_usage_error() {
     run.assert_exit(2);
     assert!(run.stderr.contains("use 5m, 15m or 60m"), "{}", run.stderr);
 }
+
+#[test]
+fn unknown_keymap_action_in_config_is_refused() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let path = lops.config("[keymap]\nexplode = \"x\"\n");
+    let run = lops.run(&["--demo", "--config", path.to_str().unwrap()]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("unknown action 'explode'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(path.to_str().unwrap()),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn dashboard_without_a_terminal_points_to_status() {
+    let run = Lops::new("http://127.0.0.1:9").run(&["--demo"]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("needs a terminal") && run.stderr.contains("lops status"),
+        "{}",
+        run.stderr
+    );
+}
