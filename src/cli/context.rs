@@ -48,8 +48,10 @@ pub fn resolve_settings(global: &GlobalArgs) -> Result<(Settings, Vec<String>), 
     }
     if global.read_only {
         settings.tier = crate::ops::Tier::Read;
+        settings.tier_from_cli = true;
     } else if let Some(mode) = global.mode {
         settings.tier = mode.into();
+        settings.tier_from_cli = true;
     }
     settings.theme.no_color |= global.no_color;
     settings.theme.ascii |= global.ascii;

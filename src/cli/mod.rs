@@ -1,5 +1,6 @@
 //! The headless face: clap commands over the same providers and ops as the TUI.
 
+mod act;
 mod context;
 mod status;
 
@@ -86,11 +87,44 @@ impl From<TierArg> for Tier {
 pub enum Command {
     /// One complete read of the fleet: health, load, latency, concurrency and alarms.
     Status(status::StatusArgs),
+    /// Call a function with a payload; show the result, log tail and REPORT line.
+    Invoke(act::InvokeArgs),
+    /// Alias traffic: show, set a weight, promote, roll back.
+    #[command(subcommand)]
+    Traffic(act::TrafficCommand),
+    /// Reserved concurrency.
+    #[command(subcommand)]
+    Concurrency(act::ConcurrencyCommand),
+    /// Emergency brake: reserved concurrency 0 (the previous value is recorded).
+    Kill(act::FunctionArgs),
+    /// Undo a kill: restore the reserved concurrency recorded before it.
+    Revive(act::FunctionArgs),
+    /// The audit log of actions taken.
+    Audit {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revert the last reversible action from its recorded "before".
+    Undo(act::ActFlags),
+    /// Print the least-privilege IAM policy for the tier given with --mode (default change).
+    IamPolicy,
 }
 
 /// Runs a CLI command; the TUI is started by `main` when no command is given.
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure> {
     match command {
         Command::Status(args) => status::run(global, args).await,
+        Command::Invoke(args) => act::invoke(global, args).await,
+        Command::Traffic(c) => act::traffic(global, c).await,
+        Command::Concurrency(c) => act::concurrency(global, c).await,
+        Command::Kill(args) => act::kill(global, args).await,
+        Command::Revive(args) => act::revive(global, args).await,
+        Command::Audit { json } => act::audit(json).await,
+        Command::Undo(flags) => act::undo(global, flags).await,
+        Command::IamPolicy => act::iam_policy(match (global.read_only, global.mode) {
+            (true, _) => Tier::Read,
+            (false, Some(mode)) => mode.into(),
+            (false, None) => Tier::Change,
+        }),
     }
 }

@@ -46,6 +46,24 @@ pub struct ConfigFile {
     pub keymap: BTreeMap<String, String>,
     #[serde(default)]
     pub theme: Theme,
+    #[serde(default)]
+    pub guards: Guards,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Guards {
+    /// The same function, qualifier and payload invoked again within this many seconds asks
+    /// again (TUI) or needs --allow-duplicate (CLI).
+    pub duplicate_invoke_secs: u64,
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards {
+            duplicate_invoke_secs: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -246,6 +264,9 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     pub profile_settings: BTreeMap<String, ProfileSettings>,
     pub tier: Tier,
+    /// Set when --read-only or --mode chose the tier: it then wins over per-profile modes.
+    pub tier_from_cli: bool,
+    pub guards: Guards,
     pub keymap: BTreeMap<String, String>,
     pub theme: Theme,
     pub config_path: Option<PathBuf>,
@@ -272,10 +293,24 @@ impl Settings {
             rate_limits: file.rate_limits,
             profile_settings: file.profile,
             tier,
+            tier_from_cli: false,
+            guards: file.guards,
             keymap: file.keymap,
             theme: file.theme,
             config_path,
         }
+    }
+
+    /// The tier in force for a profile: the command line, else the profile's own mode, else
+    /// the file's.
+    pub fn tier_for(&self, profile: &str) -> Tier {
+        if self.tier_from_cli {
+            return self.tier;
+        }
+        self.profile_settings
+            .get(profile)
+            .and_then(|p| p.mode)
+            .unwrap_or(self.tier)
     }
 
     /// Whether a profile is marked `production = true`.

@@ -89,3 +89,68 @@ pub trait RegionSource: Send + Sync + 'static {
     /// Requests sent to this region so far, retries included.
     fn calls(&self) -> u64;
 }
+
+/// What an invoke sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokeRequest {
+    pub function: String,
+    pub qualifier: Option<String>,
+    pub payload: Vec<u8>,
+    /// Fire and forget (InvocationType Event) instead of waiting for the result.
+    pub asynchronous: bool,
+}
+
+/// What an invoke returned.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InvokeOutcome {
+    pub status: i32,
+    /// Set when the function itself failed (`Unhandled`, `Handled`).
+    pub function_error: Option<String>,
+    pub executed_version: Option<String>,
+    pub payload: Vec<u8>,
+    /// The last 4 KB of the execution log, decoded.
+    pub log_tail: Option<String>,
+}
+
+/// The write side, used only through the ops layer. Both providers implement it.
+pub trait RegionActions: RegionSource {
+    /// Who lops acts as here (the caller ARN), for the audit log.
+    fn caller(&self) -> impl Future<Output = Result<String, ProviderError>> + Send;
+    fn alias(
+        &self,
+        function: &str,
+        alias: &str,
+    ) -> impl Future<Output = Result<AliasInfo, ProviderError>> + Send;
+    fn aliases(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = Result<Vec<AliasInfo>, ProviderError>> + Send;
+    fn published_versions(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ProviderError>> + Send;
+    /// Points the alias at `main` with `extra` (version, weight) on top; `revision` guards
+    /// against a concurrent edit.
+    fn route_alias(
+        &self,
+        function: &str,
+        alias: &str,
+        main: &str,
+        extra: Option<(String, f64)>,
+        revision: Option<String>,
+    ) -> impl Future<Output = Result<AliasInfo, ProviderError>> + Send;
+    fn reserved_concurrency(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = Result<Option<i32>, ProviderError>> + Send;
+    /// `None` removes the reservation (the function shares the account's pool again).
+    fn set_reserved_concurrency(
+        &self,
+        function: &str,
+        value: Option<i32>,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    fn invoke(
+        &self,
+        request: &InvokeRequest,
+    ) -> impl Future<Output = Result<InvokeOutcome, ProviderError>> + Send;
+}

@@ -11,6 +11,7 @@ mod support;
 mod bad_input;
 mod dashboard;
 mod e2e;
+mod ops;
 mod provider;
 mod status;
 mod ui;

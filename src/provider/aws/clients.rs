@@ -119,6 +119,7 @@ pub struct Clients {
     pub scope: Scope,
     pub lambda: aws_sdk_lambda::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sts: aws_sdk_sts::Client,
     pub sdk_config: SdkConfig,
     pub lambda_limit: Arc<RateLimiter>,
     pub cloudwatch_limit: Arc<RateLimiter>,
@@ -182,11 +183,17 @@ impl Clients {
                 .interceptor(interceptor())
                 .build(),
         );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&sdk_config)
+                .interceptor(interceptor())
+                .build(),
+        );
         let limits = &settings.rate_limits;
         Clients {
             scope,
             lambda,
             cloudwatch,
+            sts,
             sdk_config,
             lambda_limit: Arc::new(RateLimiter::new(limits.lambda_per_sec, limits.burst)),
             cloudwatch_limit: Arc::new(RateLimiter::new(limits.cloudwatch_per_sec, limits.burst)),

@@ -117,7 +117,7 @@ impl Clients {
         })
     }
 
-    async fn list_versions(&self, name: &str) -> Result<Vec<String>, ProviderError> {
+    pub(crate) async fn list_versions(&self, name: &str) -> Result<Vec<String>, ProviderError> {
         let mut versions = Vec::new();
         let mut marker = None;
         loop {
@@ -145,7 +145,7 @@ impl Clients {
         }
     }
 
-    async fn list_aliases(&self, name: &str) -> Result<Vec<AliasInfo>, ProviderError> {
+    pub(crate) async fn list_aliases(&self, name: &str) -> Result<Vec<AliasInfo>, ProviderError> {
         let mut aliases = Vec::new();
         let mut marker = None;
         loop {

@@ -1,5 +1,6 @@
 //! The real AWS provider: one [`AwsRegion`] per profile × region.
 
+mod actions;
 mod clients;
 mod cloudwatch;
 mod error;

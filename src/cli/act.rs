@@ -1,0 +1,563 @@
+//! The action commands: invoke, traffic, concurrency, kill, revive, audit, undo, iam-policy.
+//! Each builds a request and hands it to the ops layer; this file only parses, prompts and prints.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::{Context, GlobalArgs, resolve_settings};
+use crate::exit::{Exit, Failure};
+use crate::ops::audit::AuditLog;
+use crate::ops::invoke::{load_payload, recent_duplicate, sha256_hex};
+use crate::ops::{OpsError, Outcome, Plan, Request, Tier, authorize, execute, prepare};
+use crate::provider::aws::AwsRegion;
+use crate::provider::{InvokeRequest, RegionActions, RegionSource};
+
+/// Flags every action shares.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ActFlags {
+    /// Show what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm without asking (for scripts).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// One JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// FUNCTION or FUNCTION:QUALIFIER (version or alias).
+    pub target: String,
+    /// The event: inline JSON, or @path to a JSON file.
+    #[arg(long)]
+    pub payload: Option<String>,
+    /// A saved payload: $XDG_CONFIG_HOME/lops/payloads/NAME.json.
+    #[arg(long)]
+    pub payload_name: Option<String>,
+    /// Do not wait for the result (InvocationType Event).
+    #[arg(long = "async")]
+    pub asynchronous: bool,
+    /// Send it even if the same payload went to the same target moments ago.
+    #[arg(long)]
+    pub allow_duplicate: bool,
+    #[command(flatten)]
+    pub flags: ActFlags,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrafficCommand {
+    /// An alias's configured weights.
+    Show {
+        /// The function.
+        function: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give VERSION the share WEIGHT (0 ≤ W < 1) of ALIAS; its main version keeps the rest.
+    Set {
+        alias: String,
+        #[arg(long = "fn")]
+        function: String,
+        #[arg(long)]
+        version: String,
+        #[arg(long, allow_hyphen_values = true)]
+        weight: f64,
+        #[command(flatten)]
+        flags: ActFlags,
+    },
+    /// All of ALIAS's traffic to its second version.
+    Promote {
+        alias: String,
+        #[arg(long = "fn")]
+        function: String,
+        #[command(flatten)]
+        flags: ActFlags,
+    },
+    /// All of ALIAS's traffic back to its main version.
+    Rollback {
+        alias: String,
+        #[arg(long = "fn")]
+        function: String,
+        #[command(flatten)]
+        flags: ActFlags,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConcurrencyCommand {
+    /// Reserve N concurrent executions for FUNCTION ("none" removes the reservation).
+    Set {
+        function: String,
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+        #[command(flatten)]
+        flags: ActFlags,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct FunctionArgs {
+    pub function: String,
+    #[command(flatten)]
+    pub flags: ActFlags,
+}
+
+pub async fn invoke(global: &GlobalArgs, args: InvokeArgs) -> Result<Exit, Failure> {
+    let (function, qualifier) = match args.target.split_once(':') {
+        Some((f, q)) => (f.to_string(), Some(q.to_string())),
+        None => (args.target.clone(), None),
+    };
+    early_check(global, Tier::Invoke, "invoke")?;
+    let payload = load_payload(args.payload.as_deref(), args.payload_name.as_deref())
+        .map_err(Failure::usage)?;
+    let request = InvokeRequest {
+        function,
+        qualifier,
+        payload,
+        asynchronous: args.asynchronous,
+    };
+    if !args.allow_duplicate {
+        let (settings, _) = resolve_settings(global)?;
+        if let Some(log) = AuditLog::default_location() {
+            let window = settings.guards.duplicate_invoke_secs;
+            let target = args.target.clone();
+            let hash = sha256_hex(&request.payload);
+            if let Some(r) = recent_duplicate(&log, &target, &hash, window) {
+                return Err(Failure {
+                    exit: Exit::Refused,
+                    message: format!(
+                        "refused: the same payload went to {target} in {} at {} (within {window}s). \
+                         Replaying an event twice is a classic incident; pass --allow-duplicate if you mean it.",
+                        r.region, r.time
+                    ),
+                });
+            }
+        }
+    }
+    run(global, &args.flags, |_| Request::Invoke(request.clone())).await
+}
+
+pub async fn traffic(global: &GlobalArgs, command: TrafficCommand) -> Result<Exit, Failure> {
+    match command {
+        TrafficCommand::Show { function, json } => show(global, &function, json).await,
+        TrafficCommand::Set {
+            alias,
+            function,
+            version,
+            weight,
+            flags,
+        } => {
+            run(global, &flags, |_| Request::SetWeight {
+                function: function.clone(),
+                alias: alias.clone(),
+                version: version.clone(),
+                weight,
+            })
+            .await
+        }
+        TrafficCommand::Promote {
+            alias,
+            function,
+            flags,
+        } => {
+            run(global, &flags, |_| Request::Promote {
+                function: function.clone(),
+                alias: alias.clone(),
+            })
+            .await
+        }
+        TrafficCommand::Rollback {
+            alias,
+            function,
+            flags,
+        } => {
+            run(global, &flags, |_| Request::Rollback {
+                function: function.clone(),
+                alias: alias.clone(),
+            })
+            .await
+        }
+    }
+}
+
+pub async fn concurrency(
+    global: &GlobalArgs,
+    command: ConcurrencyCommand,
+) -> Result<Exit, Failure> {
+    let ConcurrencyCommand::Set {
+        function,
+        value,
+        flags,
+    } = command;
+    let value = match value.as_str() {
+        "none" => None,
+        n => Some(n.parse::<i32>().map_err(|_| {
+            Failure::usage(format!(
+                "'{n}' is not a concurrency: give a whole number ≥ 0, or none"
+            ))
+        })?),
+    };
+    run(global, &flags, |_| Request::SetConcurrency {
+        function: function.clone(),
+        value,
+    })
+    .await
+}
+
+pub async fn kill(global: &GlobalArgs, args: FunctionArgs) -> Result<Exit, Failure> {
+    run(global, &args.flags, |_| Request::Kill {
+        function: args.function.clone(),
+    })
+    .await
+}
+
+pub async fn revive(global: &GlobalArgs, args: FunctionArgs) -> Result<Exit, Failure> {
+    run(global, &args.flags, |_| Request::Revive {
+        function: args.function.clone(),
+    })
+    .await
+}
+
+/// Refuses before connecting anywhere when no profile's tier allows the action.
+fn early_check(global: &GlobalArgs, needed: Tier, what: &str) -> Result<(), Failure> {
+    let (settings, _) = resolve_settings(global)?;
+    let profiles = if settings.profiles.is_empty() {
+        vec!["default".to_string()]
+    } else {
+        settings.profiles.clone()
+    };
+    for p in &profiles {
+        authorize(settings.tier_for(p), needed, what)?;
+    }
+    Ok(())
+}
+
+async fn show(global: &GlobalArgs, function: &str, as_json: bool) -> Result<Exit, Failure> {
+    let ctx = Context::connect(global).await?;
+    let mut docs = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for region in &ctx.regions {
+        let inventory = region.aliases(function).await.map_err(OpsError::from)?;
+        for a in &inventory {
+            let weights: Vec<_> = a
+                .configured_weights()
+                .into_iter()
+                .map(|(v, w)| json!({"version": v, "weight": w}))
+                .collect();
+            docs.push(json!({"region": region.scope().region, "alias": a.name, "function_version": a.function_version, "weights": weights, "revision_id": a.revision_id}));
+            if !as_json {
+                let text: Vec<String> = a
+                    .configured_weights()
+                    .iter()
+                    .map(|(v, w)| format!("v{v} {}", crate::format::weight(*w)))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "{:<14} {function}:{:<12} {}",
+                    region.scope().to_string(),
+                    a.name,
+                    text.join(" / ")
+                );
+            }
+        }
+        if inventory.is_empty() && !as_json {
+            let _ = writeln!(
+                out,
+                "{:<14} {function} has no aliases",
+                region.scope().to_string()
+            );
+        }
+    }
+    if as_json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&json!({"function": function, "aliases": docs}))
+                .unwrap_or_default()
+        );
+    }
+    Ok(Exit::Done)
+}
+
+/// The shared flow: prepare per region → preview → confirm → execute → report.
+async fn run(
+    global: &GlobalArgs,
+    flags: &ActFlags,
+    request: impl Fn(&str) -> Request,
+) -> Result<Exit, Failure> {
+    let first = request("");
+    early_check(global, first.tier(), &first.name().replace('.', " "))?;
+    first.validate().map_err(Failure::from)?;
+    let ctx = Context::connect(global).await?;
+    let audit = AuditLog::default_location();
+    let mut plans: Vec<(&AwsRegion, Plan)> = Vec::new();
+    for region in &ctx.regions {
+        let tier = ctx.settings.tier_for(&region.scope().profile);
+        let plan = prepare(
+            region,
+            tier,
+            request(&region.scope().region),
+            audit.as_ref(),
+        )
+        .await
+        .map_err(Failure::from)?;
+        plans.push((region, plan));
+    }
+    let mut err = std::io::stderr().lock();
+    for (_, plan) in &plans {
+        let _ = writeln!(err, "{}", plan.preview());
+    }
+    if flags.dry_run {
+        if flags.json {
+            let docs: Vec<_> = plans.iter().map(|(_, p)| plan_json(p, None)).collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"dry_run": true, "plans": docs}))
+                    .unwrap_or_default()
+            );
+        }
+        let _ = writeln!(err, "dry run: nothing changed");
+        return Ok(Exit::Done);
+    }
+    let changing: Vec<&Plan> = plans
+        .iter()
+        .map(|(_, p)| p)
+        .filter(|p| p.change != crate::ops::Change::Nothing)
+        .collect();
+    if !changing.is_empty() && !flags.yes {
+        let production = plans
+            .iter()
+            .any(|(r, _)| ctx.settings.is_production(&r.scope().profile));
+        confirm(&changing, production)?;
+    }
+    let mut ok = 0;
+    let mut failed = Vec::new();
+    let mut docs = Vec::new();
+    for (region, plan) in &plans {
+        let tier = ctx.settings.tier_for(&region.scope().profile);
+        match execute(*region, plan, tier, audit.as_ref()).await {
+            Ok(outcome) => {
+                ok += 1;
+                if flags.json {
+                    docs.push(plan_json(plan, Some(&outcome)));
+                } else {
+                    print_outcome(plan, &outcome);
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(err, "lops: {} in {}: {e}", plan.target, plan.scope);
+                docs.push(json!({"region": plan.scope.region, "target": plan.target, "action": plan.action, "error": e.to_string()}));
+                failed.push(e);
+            }
+        }
+    }
+    if flags.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"results": docs})).unwrap_or_default()
+        );
+    }
+    Ok(match (ok, failed.first()) {
+        (_, None) => Exit::Done,
+        (0, Some(e)) if plans.len() == 1 => Failure::from(e.clone()).exit,
+        (0, Some(_)) => Exit::Failure,
+        _ => Exit::Partial,
+    })
+}
+
+fn confirm(plans: &[&Plan], production: bool) -> Result<(), Failure> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(OpsError::Refused(
+            "confirmation needed and this is not an interactive terminal: pass --yes to confirm"
+                .into(),
+        )
+        .into());
+    }
+    let typed = production || plans.iter().any(|p| p.destructive);
+    let name = plans.first().map(|p| p.target.clone()).unwrap_or_default();
+    if typed {
+        eprint!(
+            "type {name} to confirm{}: ",
+            if production {
+                " (production profile)"
+            } else {
+                ""
+            }
+        );
+    } else {
+        eprint!("apply? [y/N] ");
+    }
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::failed(format!("cannot read the answer: {e}")))?;
+    let answer = answer.trim();
+    let yes = if typed {
+        answer == name
+    } else {
+        matches!(answer, "y" | "Y" | "yes")
+    };
+    if yes {
+        Ok(())
+    } else {
+        Err(OpsError::Refused("not confirmed: nothing changed".into()).into())
+    }
+}
+
+fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> serde_json::Value {
+    let mut doc = json!({
+        "region": plan.scope.region,
+        "profile": plan.scope.profile,
+        "action": plan.action,
+        "target": plan.target,
+        "before": plan.before,
+        "after": outcome.map(|o| o.after.clone()).unwrap_or_else(|| plan.after.clone()),
+        "changed": plan.change != crate::ops::Change::Nothing,
+    });
+    if let Some((inv, report)) = outcome.and_then(|o| o.invoke.as_ref()) {
+        let body: serde_json::Value = serde_json::from_slice(&inv.payload)
+            .unwrap_or_else(|_| json!(String::from_utf8_lossy(&inv.payload)));
+        doc["invoke"] = json!({
+            "status": inv.status,
+            "function_error": inv.function_error,
+            "executed_version": inv.executed_version,
+            "response": body,
+            "log_tail": inv.log_tail,
+            "report": report,
+        });
+    }
+    if let Some(r) = outcome.and_then(|o| o.record.as_ref()) {
+        doc["audit_id"] = json!(r.id);
+    }
+    doc
+}
+
+fn print_outcome(plan: &Plan, outcome: &Outcome) {
+    let mut out = std::io::stdout().lock();
+    let Some((inv, report)) = &outcome.invoke else {
+        let _ = writeln!(
+            out,
+            "{} {} in {}: done, now {}",
+            plan.action,
+            plan.target,
+            plan.scope,
+            crate::ops::plan::describe_state(&outcome.after)
+        );
+        return;
+    };
+    let _ = writeln!(out, "status      {}", inv.status);
+    let _ = writeln!(
+        out,
+        "error       {}",
+        inv.function_error.as_deref().unwrap_or("none")
+    );
+    let _ = writeln!(
+        out,
+        "version     {}",
+        inv.executed_version
+            .as_deref()
+            .unwrap_or(crate::format::MISSING)
+    );
+    if let Some(r) = report {
+        let _ = writeln!(
+            out,
+            "report      {} ms (billed {} ms), memory {}/{} MB{}",
+            r.duration_ms.unwrap_or(0.0),
+            r.billed_ms.unwrap_or(0.0),
+            r.max_memory_used_mb.unwrap_or(0.0),
+            r.memory_size_mb.unwrap_or(0.0),
+            r.init_duration_ms
+                .map(|i| format!(", cold start {i} ms"))
+                .unwrap_or_default()
+        );
+    }
+    let body = serde_json::from_slice::<serde_json::Value>(&inv.payload)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| String::from_utf8_lossy(&inv.payload).into_owned());
+    let _ = writeln!(out, "response\n{body}");
+    if let Some(log) = &inv.log_tail {
+        let _ = writeln!(out, "log tail\n{log}");
+    }
+}
+
+pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
+    let log = AuditLog::default_location()
+        .ok_or_else(|| Failure::usage("no state directory: set XDG_STATE_HOME or HOME"))?;
+    let (records, bad) = log
+        .read()
+        .map_err(|e| Failure::failed(format!("cannot read {}: {e}", log.path().display())))?;
+    let mut out = std::io::stdout().lock();
+    if json_out {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&records).unwrap_or_default()
+        );
+    } else if records.is_empty() {
+        let _ = writeln!(out, "no actions recorded in {}", log.path().display());
+    } else {
+        for r in &records {
+            let _ = writeln!(
+                out,
+                "{}  {:<16} {:<14} {:<28} {}  {}",
+                r.time,
+                r.action,
+                r.region,
+                r.target,
+                if r.result == "ok" { "ok" } else { "FAILED" },
+                r.who
+            );
+        }
+    }
+    if bad > 0 {
+        eprintln!(
+            "lops: {bad} unreadable line(s) in {} were skipped",
+            log.path().display()
+        );
+    }
+    Ok(Exit::Done)
+}
+
+pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure> {
+    early_check(global, Tier::Change, "undo")?;
+    let log = AuditLog::default_location()
+        .ok_or_else(|| Failure::usage("no state directory: set XDG_STATE_HOME or HOME"))?;
+    let (records, _) = log
+        .read()
+        .map_err(|e| Failure::failed(format!("cannot read {}: {e}", log.path().display())))?;
+    let undone: Vec<&str> = records.iter().filter_map(|r| r.undoes.as_deref()).collect();
+    let last = records
+        .iter()
+        .rev()
+        .find(|r| {
+            r.result == "ok"
+                && r.undoes.is_none()
+                && r.action != "invoke"
+                && !undone.contains(&r.id.as_str())
+        })
+        .cloned()
+        .ok_or_else(|| Failure::usage("nothing to undo: no reversible action is recorded"))?;
+    let mut global = global.clone();
+    global.regions = Some(vec![last.region.clone()]);
+    global.profiles = vec![last.profile.clone()];
+    run(&global, &flags, |_| Request::Undo {
+        record: Box::new(last.clone()),
+    })
+    .await
+}
+
+pub fn iam_policy(tier: Tier) -> Result<Exit, Failure> {
+    let policy = crate::ops::policy::policy(tier);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&policy).unwrap_or_default()
+    );
+    Ok(Exit::Done)
+}

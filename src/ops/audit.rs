@@ -1,0 +1,146 @@
+//! The audit log: append-only JSON lines at `$XDG_STATE_HOME/lops/audit.jsonl`, created with
+//! owner-only permissions. One record per executed (or failed) action.
+
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub time: String,
+    /// The caller ARN from STS.
+    pub who: String,
+    pub profile: String,
+    pub region: String,
+    pub action: String,
+    pub target: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    /// "ok", or the error.
+    pub result: String,
+    /// Set on an undo: the id of the record it reverted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undoes: Option<String>,
+    /// SHA-256 of an invoke's payload, for the duplicate guard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    path: PathBuf,
+}
+
+impl AuditLog {
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        AuditLog { path: path.into() }
+    }
+
+    /// The default place, under the state directory.
+    pub fn default_location() -> Option<Self> {
+        crate::config::state_dir().map(|d| AuditLog::at(d.join("audit.jsonl")))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn append(&self, record: &Record) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&self.path)?;
+        let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
+        line.push('\n');
+        // One write per record, so concurrent writers never interleave inside a line.
+        file.write_all(line.as_bytes())
+    }
+
+    /// Every record, oldest first; lines that do not parse are skipped (and counted).
+    pub fn read(&self) -> std::io::Result<(Vec<Record>, usize)> {
+        let file = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(e) => return Err(e),
+        };
+        let mut records = Vec::new();
+        let mut bad = 0;
+        for line in BufReader::new(file).lines() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str(&line) {
+                Ok(r) => records.push(r),
+                Err(_) => bad += 1,
+            }
+        }
+        Ok((records, bad))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> Record {
+        Record {
+            id: id.into(),
+            time: "2026-11-25T10:00:00Z".into(),
+            who: "arn:aws:iam::123456789012:user/oncall".into(),
+            profile: "default".into(),
+            region: "us-east-1".into(),
+            action: "concurrency.set".into(),
+            target: "orders-api".into(),
+            before: serde_json::json!({"reserved": null}),
+            after: serde_json::json!({"reserved": 5}),
+            result: "ok".into(),
+            undoes: None,
+            payload_sha256: None,
+        }
+    }
+
+    #[test]
+    fn appends_and_reads_back_with_owner_only_permissions() {
+        let dir = tempfile_dir();
+        let log = AuditLog::at(dir.join("state/audit.jsonl"));
+        log.append(&record("a")).unwrap();
+        log.append(&record("b")).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap()
+            .write_all(b"not json\n")
+            .unwrap();
+        let (records, bad) = log.read().unwrap();
+        assert_eq!(
+            records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(bad, 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(log.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("lops-audit-{}-{}", std::process::id(), line!()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+}

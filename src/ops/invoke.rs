@@ -1,0 +1,148 @@
+//! Invoke's inputs and outputs: payloads (inline JSON, @file, saved name), the REPORT line.
+
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Reads a payload: inline JSON, `@path` to a file, or a saved payload's name; checks it is JSON.
+pub fn load_payload(inline: Option<&str>, saved_name: Option<&str>) -> Result<Vec<u8>, String> {
+    let (text, source) = match (inline, saved_name) {
+        (Some(_), Some(_)) => return Err("give --payload or --payload-name, not both".into()),
+        (Some(p), None) => match p.strip_prefix('@') {
+            Some(path) => (
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read payload file {path}: {e}"))?,
+                format!("payload file {path}"),
+            ),
+            None => (p.to_string(), "--payload".to_string()),
+        },
+        (None, Some(name)) => {
+            if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+                return Err(format!(
+                    "'{name}' is not a payload name (letters, digits, - and _)"
+                ));
+            }
+            let dir = crate::config::default_path()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .ok_or("no config directory: set XDG_CONFIG_HOME or HOME")?;
+            let path = dir.join("payloads").join(format!("{name}.json"));
+            (
+                std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read saved payload {}: {e}", path.display()))?,
+                format!("saved payload {}", path.display()),
+            )
+        }
+        (None, None) => ("{}".to_string(), String::new()),
+    };
+    serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+        format!("{source} is not valid JSON: {e}. Quote it for the shell, e.g. --payload '{{\"id\": 1}}'")
+    })?;
+    Ok(text.into_bytes())
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The last successful invoke of `target` with the same payload within `window_secs`, if any.
+pub fn recent_duplicate(
+    log: &super::audit::AuditLog,
+    target: &str,
+    payload_sha256: &str,
+    window_secs: u64,
+) -> Option<super::audit::Record> {
+    let (records, _) = log.read().ok()?;
+    let now = chrono::Utc::now();
+    records.into_iter().rev().find(|r| {
+        r.action == "invoke"
+            && r.result == "ok"
+            && r.target == target
+            && r.payload_sha256.as_deref() == Some(payload_sha256)
+            && chrono::DateTime::parse_from_rfc3339(&r.time).is_ok_and(|t| {
+                (now - t.with_timezone(&chrono::Utc)).num_seconds() <= window_secs as i64
+            })
+    })
+}
+
+/// The fields of a Lambda `REPORT RequestId: …` platform line.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Report {
+    pub request_id: Option<String>,
+    pub duration_ms: Option<f64>,
+    pub billed_ms: Option<f64>,
+    pub memory_size_mb: Option<f64>,
+    pub max_memory_used_mb: Option<f64>,
+    /// Present on a cold start.
+    pub init_duration_ms: Option<f64>,
+}
+
+impl Report {
+    pub fn cold_start(&self) -> bool {
+        self.init_duration_ms.is_some()
+    }
+}
+
+/// Parses the REPORT line in a log tail, if there is one.
+pub fn parse_report(log: &str) -> Option<Report> {
+    let line = log
+        .lines()
+        .find(|l| l.trim_start().starts_with("REPORT "))?;
+    let mut report = Report::default();
+    for field in line.trim_start().trim_start_matches("REPORT ").split('\t') {
+        let Some((key, value)) = field.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        let number = || {
+            value
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<f64>().ok())
+        };
+        match key.trim() {
+            "RequestId" => report.request_id = Some(value.to_string()),
+            "Duration" => report.duration_ms = number(),
+            "Billed Duration" => report.billed_ms = number(),
+            "Memory Size" => report.memory_size_mb = number(),
+            "Max Memory Used" => report.max_memory_used_mb = number(),
+            "Init Duration" => report.init_duration_ms = number(),
+            _ => {}
+        }
+    }
+    Some(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_line_fields_are_parsed() {
+        let log = "START RequestId: 8f5 Version: $LATEST\nhello\nEND RequestId: 8f5\nREPORT RequestId: 8f5\tDuration: 102.25 ms\tBilled Duration: 103 ms\tMemory Size: 128 MB\tMax Memory Used: 71 MB\tInit Duration: 245.87 ms\t\n";
+        let r = parse_report(log).unwrap();
+        assert_eq!(r.request_id.as_deref(), Some("8f5"));
+        assert_eq!(r.duration_ms, Some(102.25));
+        assert_eq!(r.billed_ms, Some(103.0));
+        assert_eq!(r.memory_size_mb, Some(128.0));
+        assert_eq!(r.max_memory_used_mb, Some(71.0));
+        assert_eq!(r.init_duration_ms, Some(245.87));
+        assert!(r.cold_start());
+        assert_eq!(parse_report("no report here"), None);
+    }
+
+    #[test]
+    fn malformed_payload_is_refused_with_a_hint() {
+        let err = load_payload(Some("{id: 1"), None).unwrap_err();
+        assert!(
+            err.contains("not valid JSON") && err.contains("--payload '"),
+            "{err}"
+        );
+        assert_eq!(load_payload(None, None).unwrap(), b"{}");
+        assert!(load_payload(Some("{}"), Some("x")).is_err());
+        assert!(load_payload(None, Some("../etc")).is_err());
+    }
+}

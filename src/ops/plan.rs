@@ -1,0 +1,722 @@
+//! Typed plans: a request is validated against what the region holds now, previewed as
+//! before → after, and executed only if the target still looks as it did in the preview.
+
+use serde_json::{Value, json};
+
+use super::audit::{AuditLog, Record};
+use super::invoke::{Report, parse_report, sha256_hex};
+use super::{OpsError, Tier, authorize};
+use crate::format;
+use crate::provider::{
+    AliasInfo, InvokeOutcome, InvokeRequest, ProviderError, RegionActions, Scope,
+};
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    Invoke(InvokeRequest),
+    /// Give `version` the share `weight` of the alias, its main version the rest.
+    SetWeight {
+        function: String,
+        alias: String,
+        version: String,
+        weight: f64,
+    },
+    /// All traffic to the alias's second version.
+    Promote {
+        function: String,
+        alias: String,
+    },
+    /// All traffic back to the alias's main version.
+    Rollback {
+        function: String,
+        alias: String,
+    },
+    /// Reserved concurrency: a number, or `None` to remove the reservation.
+    SetConcurrency {
+        function: String,
+        value: Option<i32>,
+    },
+    /// Reserved concurrency 0: the function stops taking traffic.
+    Kill {
+        function: String,
+    },
+    /// Back to what the last kill recorded.
+    Revive {
+        function: String,
+    },
+    /// Revert an audited action to its recorded "before".
+    Undo {
+        record: Box<Record>,
+    },
+}
+
+impl Request {
+    pub fn tier(&self) -> Tier {
+        match self {
+            Request::Invoke(_) => Tier::Invoke,
+            _ => Tier::Change,
+        }
+    }
+
+    /// Checks what can be checked without asking AWS.
+    pub fn validate(&self) -> Result<(), OpsError> {
+        match self {
+            Request::SetWeight {
+                weight, version, ..
+            } => {
+                check_weight(*weight)?;
+                check_version(version)
+            }
+            Request::SetConcurrency { value: Some(n), .. } if *n < 0 => Err(OpsError::Invalid(
+                format!("reserved concurrency {n} is negative: give 0 or more"),
+            )),
+            Request::Invoke(r) if r.function.is_empty() => Err(OpsError::Invalid(
+                "no function named: lops invoke FUNCTION[:QUALIFIER]".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Invoke(_) => "invoke",
+            Request::SetWeight { .. } => "traffic.set",
+            Request::Promote { .. } => "traffic.promote",
+            Request::Rollback { .. } => "traffic.rollback",
+            Request::SetConcurrency { .. } => "concurrency.set",
+            Request::Kill { .. } => "kill",
+            Request::Revive { .. } => "revive",
+            Request::Undo { .. } => "undo",
+        }
+    }
+}
+
+/// The write a plan performs, with what the target must still look like.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Route {
+        function: String,
+        alias: String,
+        main: String,
+        extra: Option<(String, f64)>,
+        expected: AliasInfo,
+    },
+    Reserve {
+        function: String,
+        value: Option<i32>,
+        expected: Option<i32>,
+    },
+    Invoke(InvokeRequest),
+    /// Already as asked: nothing to write.
+    Nothing,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub scope: Scope,
+    pub action: &'static str,
+    pub target: String,
+    pub tier: Tier,
+    /// Asks for the typed target name, not just yes.
+    pub destructive: bool,
+    pub before: Value,
+    pub after: Value,
+    pub change: Change,
+    /// The audit record this plan undoes.
+    pub undoes: Option<String>,
+}
+
+impl Plan {
+    /// One line: what changes where, before → after.
+    pub fn preview(&self) -> String {
+        match &self.change {
+            Change::Nothing => format!(
+                "{} in {}: already {}, nothing to do",
+                self.target,
+                self.scope,
+                describe(&self.after)
+            ),
+            Change::Invoke(r) => format!(
+                "invoke {} in {} with {} bytes of payload{}",
+                self.target,
+                self.scope,
+                r.payload.len(),
+                if r.asynchronous {
+                    " (asynchronous)"
+                } else {
+                    ""
+                }
+            ),
+            _ => format!(
+                "{} {} in {}: {} → {}",
+                self.action,
+                self.target,
+                self.scope,
+                describe(&self.before),
+                describe(&self.after)
+            ),
+        }
+    }
+}
+
+/// A state value as a person reads it: "v1 90% / v2 10%", "reserved concurrency 5".
+pub fn describe_state(v: &Value) -> String {
+    describe(v)
+}
+
+fn describe(v: &Value) -> String {
+    if let Some(main) = v.get("function_version").and_then(Value::as_str) {
+        let extra = v.get("weights").and_then(Value::as_object);
+        let extra_share: f64 = extra
+            .map(|m| m.values().filter_map(Value::as_f64).sum())
+            .unwrap_or(0.0);
+        let mut parts = vec![format!("v{main} {}", format::weight(1.0 - extra_share))];
+        for (version, w) in extra.into_iter().flatten() {
+            parts.push(format!(
+                "v{version} {}",
+                format::weight(w.as_f64().unwrap_or(0.0))
+            ));
+        }
+        return parts.join(" / ");
+    }
+    if let Some(r) = v.get("reserved") {
+        return match r.as_i64() {
+            Some(n) => format!("reserved concurrency {n}"),
+            None => "no reserved concurrency".into(),
+        };
+    }
+    v.to_string()
+}
+
+fn alias_state(a: &AliasInfo) -> Value {
+    let weights: serde_json::Map<String, Value> = a
+        .additional_weights
+        .iter()
+        .map(|(v, w)| (v.clone(), json!(w)))
+        .collect();
+    json!({"function_version": a.function_version, "weights": weights})
+}
+
+fn routed(a: &AliasInfo, main: &str, extra: &Option<(String, f64)>) -> AliasInfo {
+    AliasInfo {
+        name: a.name.clone(),
+        function_version: main.to_string(),
+        additional_weights: extra.iter().cloned().collect(),
+        revision_id: None,
+    }
+}
+
+fn same_routing(a: &AliasInfo, b: &AliasInfo) -> bool {
+    a.function_version == b.function_version && a.additional_weights == b.additional_weights
+}
+
+fn not_found(e: ProviderError, what: String) -> OpsError {
+    match e {
+        ProviderError::NotFound(_) => OpsError::Invalid(format!(
+            "{what} does not exist (check the name and --region)"
+        )),
+        other => OpsError::Provider(other),
+    }
+}
+
+fn check_weight(weight: f64) -> Result<(), OpsError> {
+    if !weight.is_finite() || !(0.0..1.0).contains(&weight) {
+        return Err(OpsError::Invalid(format!(
+            "weight {weight} is out of range: give 0 ≤ weight < 1 (the share of the new version; \
+             use `traffic promote` for all traffic)"
+        )));
+    }
+    Ok(())
+}
+
+fn check_version(version: &str) -> Result<(), OpsError> {
+    if version == "$LATEST" {
+        return Err(OpsError::Invalid(
+            "$LATEST cannot carry alias weights: publish a version first (aws lambda publish-version)".into(),
+        ));
+    }
+    if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit()) {
+        return Err(OpsError::Invalid(format!(
+            "'{version}' is not a published version number"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates `request` against the region and builds its plan. Refuses first, reading nothing,
+/// what `tier` does not allow.
+pub async fn prepare<S: RegionActions>(
+    source: &S,
+    tier: Tier,
+    request: Request,
+    audit: Option<&AuditLog>,
+) -> Result<Plan, OpsError> {
+    authorize(tier, request.tier(), &request.name().replace('.', " "))?;
+    request.validate()?;
+    let scope = source.scope().clone();
+    let action = request.name();
+    let plan =
+        |target: String, before: Value, after: Value, change: Change, destructive: bool| Plan {
+            scope: scope.clone(),
+            action,
+            target,
+            tier: request.tier(),
+            destructive,
+            before,
+            after,
+            change,
+            undoes: None,
+        };
+    match &request {
+        Request::Invoke(r) => {
+            if r.function.is_empty() {
+                return Err(OpsError::Invalid(
+                    "no function named: lops invoke FUNCTION[:QUALIFIER]".into(),
+                ));
+            }
+            let target = match &r.qualifier {
+                Some(q) => format!("{}:{q}", r.function),
+                None => r.function.clone(),
+            };
+            Ok(plan(
+                target,
+                Value::Null,
+                json!({"payload_sha256": sha256_hex(&r.payload)}),
+                Change::Invoke(r.clone()),
+                false,
+            ))
+        }
+        Request::SetWeight {
+            function,
+            alias,
+            version,
+            weight,
+        } => {
+            check_weight(*weight)?;
+            check_version(version)?;
+            let current = source
+                .alias(function, alias)
+                .await
+                .map_err(|e| not_found(e, format!("alias {function}:{alias}")))?;
+            let versions = source
+                .published_versions(function)
+                .await
+                .map_err(|e| not_found(e, format!("function {function}")))?;
+            if !versions.contains(version) {
+                return Err(OpsError::Invalid(format!(
+                    "version {version} of {function} is not published; published: {}",
+                    if versions.is_empty() {
+                        "none".to_string()
+                    } else {
+                        versions.join(", ")
+                    }
+                )));
+            }
+            if *version == current.function_version {
+                return Err(OpsError::Invalid(format!(
+                    "v{version} is the main version of {alias}: give the other version a weight, or use \
+                     `traffic promote` / `traffic rollback`"
+                )));
+            }
+            let extra = (*weight > 0.0).then(|| (version.clone(), *weight));
+            let main = current.function_version.clone();
+            route_plan(plan, function, alias, current, main, extra)
+        }
+        Request::Promote { function, alias } => {
+            let current = source
+                .alias(function, alias)
+                .await
+                .map_err(|e| not_found(e, format!("alias {function}:{alias}")))?;
+            let Some((next, _)) = current.additional_weights.first().cloned() else {
+                return Err(OpsError::Invalid(format!(
+                    "{function}:{alias} routes only to v{}: there is no second version to promote",
+                    current.function_version
+                )));
+            };
+            route_plan(plan, function, alias, current, next, None)
+        }
+        Request::Rollback { function, alias } => {
+            let current = source
+                .alias(function, alias)
+                .await
+                .map_err(|e| not_found(e, format!("alias {function}:{alias}")))?;
+            let main = current.function_version.clone();
+            route_plan(plan, function, alias, current, main, None)
+        }
+        Request::SetConcurrency { function, value } => {
+            if let Some(n) = value
+                && *n < 0
+            {
+                return Err(OpsError::Invalid(format!(
+                    "reserved concurrency {n} is negative: give 0 or more"
+                )));
+            }
+            reserve_plan(source, plan, function, *value, value == &Some(0)).await
+        }
+        Request::Kill { function } => reserve_plan(source, plan, function, Some(0), true).await,
+        Request::Revive { function } => {
+            let log = audit.ok_or_else(|| {
+                OpsError::Invalid("revive needs the audit log, which is not available".into())
+            })?;
+            let (records, _) = log
+                .read()
+                .map_err(|e| OpsError::Invalid(format!("cannot read the audit log: {e}")))?;
+            let kill = records
+                .iter()
+                .rev()
+                .find(|r| r.action == "kill" && r.result == "ok" && r.target == *function && r.region == scope.region && r.profile == scope.profile)
+                .ok_or_else(|| {
+                    OpsError::Invalid(format!(
+                        "no kill of {function} in {scope} is recorded: set a value with `lops concurrency set {function} N`"
+                    ))
+                })?;
+            let value = kill
+                .before
+                .get("reserved")
+                .and_then(Value::as_i64)
+                .map(|n| n as i32);
+            reserve_plan(source, plan, function, value, false).await
+        }
+        Request::Undo { record } => undo_plan(source, plan, record).await,
+    }
+}
+
+fn route_plan(
+    plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
+    function: &str,
+    alias: &str,
+    current: AliasInfo,
+    main: String,
+    extra: Option<(String, f64)>,
+) -> Result<Plan, OpsError> {
+    let target = routed(&current, &main, &extra);
+    let change = if same_routing(&current, &target) {
+        Change::Nothing
+    } else {
+        Change::Route {
+            function: function.into(),
+            alias: alias.into(),
+            main,
+            extra,
+            expected: current.clone(),
+        }
+    };
+    Ok(plan(
+        format!("{function}:{alias}"),
+        alias_state(&current),
+        alias_state(&target),
+        change,
+        false,
+    ))
+}
+
+async fn reserve_plan<S: RegionActions>(
+    source: &S,
+    plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
+    function: &str,
+    value: Option<i32>,
+    destructive: bool,
+) -> Result<Plan, OpsError> {
+    let current = source
+        .reserved_concurrency(function)
+        .await
+        .map_err(|e| not_found(e, format!("function {function}")))?;
+    let change = if current == value {
+        Change::Nothing
+    } else {
+        Change::Reserve {
+            function: function.into(),
+            value,
+            expected: current,
+        }
+    };
+    Ok(plan(
+        function.to_string(),
+        json!({"reserved": current}),
+        json!({"reserved": value}),
+        change,
+        destructive,
+    ))
+}
+
+async fn undo_plan<S: RegionActions>(
+    source: &S,
+    plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
+    record: &Record,
+) -> Result<Plan, OpsError> {
+    let mut p = match record.action.as_str() {
+        "traffic.set" | "traffic.promote" | "traffic.rollback" => {
+            let (function, alias) = record.target.split_once(':').ok_or_else(|| {
+                OpsError::Invalid(format!("audit record {} names no alias", record.id))
+            })?;
+            let current = source
+                .alias(function, alias)
+                .await
+                .map_err(|e| not_found(e, format!("alias {}", record.target)))?;
+            if alias_state(&current) != record.after {
+                return Err(OpsError::Conflict(format!(
+                    "{} changed since {} (now {}, recorded {}): undo refused, nothing changed",
+                    record.target,
+                    record.time,
+                    describe(&alias_state(&current)),
+                    describe(&record.after)
+                )));
+            }
+            let main = record
+                .before
+                .get("function_version")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let extra = record
+                .before
+                .get("weights")
+                .and_then(Value::as_object)
+                .and_then(|m| {
+                    m.iter()
+                        .next()
+                        .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)))
+                });
+            route_plan(plan, function, alias, current, main, extra)?
+        }
+        "concurrency.set" | "kill" | "revive" => {
+            let function = record.target.as_str();
+            let current = source
+                .reserved_concurrency(function)
+                .await
+                .map_err(|e| not_found(e, format!("function {function}")))?;
+            if json!({"reserved": current}) != record.after {
+                return Err(OpsError::Conflict(format!(
+                    "{function} changed since {} (now {}, recorded {}): undo refused, nothing changed",
+                    record.time,
+                    describe(&json!({"reserved": current})),
+                    describe(&record.after)
+                )));
+            }
+            let value = record
+                .before
+                .get("reserved")
+                .and_then(Value::as_i64)
+                .map(|n| n as i32);
+            reserve_plan(source, plan, function, value, false).await?
+        }
+        other => return Err(OpsError::Invalid(format!("{other} cannot be undone"))),
+    };
+    p.undoes = Some(record.id.clone());
+    Ok(p)
+}
+
+/// What executing a plan did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The state read back after the write (verification), or the invoke result.
+    pub after: Value,
+    pub invoke: Option<(InvokeOutcome, Option<Report>)>,
+    pub record: Option<Record>,
+}
+
+fn new_id() -> String {
+    let now = chrono::Utc::now();
+    format!(
+        "{}-{:04x}",
+        now.format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id() & 0xffff
+    )
+}
+
+/// Executes a confirmed plan: checks the target still matches the preview, writes, reads back,
+/// and appends an audit record whatever the result.
+pub async fn execute<S: RegionActions>(
+    source: &S,
+    plan: &Plan,
+    tier: Tier,
+    audit: Option<&AuditLog>,
+) -> Result<Outcome, OpsError> {
+    authorize(tier, plan.tier, plan.action)?;
+    if plan.change == Change::Nothing {
+        return Ok(Outcome {
+            after: plan.after.clone(),
+            invoke: None,
+            record: None,
+        });
+    }
+    let result = write(source, plan).await;
+    let who = source
+        .caller()
+        .await
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+    let record = Record {
+        id: new_id(),
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        who,
+        profile: plan.scope.profile.clone(),
+        region: plan.scope.region.clone(),
+        action: plan.action.to_string(),
+        target: plan.target.clone(),
+        before: plan.before.clone(),
+        after: result
+            .as_ref()
+            .map(|o| o.after.clone())
+            .unwrap_or_else(|_| plan.before.clone()),
+        result: match &result {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        },
+        undoes: plan.undoes.clone(),
+        payload_sha256: match &plan.change {
+            Change::Invoke(r) => Some(sha256_hex(&r.payload)),
+            _ => None,
+        },
+    };
+    // A conflict changed nothing and is not an action: it is not recorded.
+    if !matches!(result, Err(OpsError::Conflict(_)))
+        && let Some(log) = audit
+        && let Err(e) = log.append(&record)
+    {
+        tracing::error!(error = %e, path = %log.path().display(), "cannot write the audit log");
+        if result.is_ok() {
+            return Err(OpsError::Provider(ProviderError::Service(format!(
+                "the change was made but the audit log {} could not be written: {e}",
+                log.path().display()
+            ))));
+        }
+    }
+    let mut outcome = result?;
+    outcome.record = Some(record);
+    Ok(outcome)
+}
+
+async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, OpsError> {
+    match &plan.change {
+        Change::Nothing => Ok(Outcome {
+            after: plan.after.clone(),
+            invoke: None,
+            record: None,
+        }),
+        Change::Invoke(request) => {
+            let out = source
+                .invoke(request)
+                .await
+                .map_err(|e| not_found(e, format!("function {}", plan.target)))?;
+            let report = out.log_tail.as_deref().and_then(parse_report);
+            let after = json!({
+                "status": out.status,
+                "function_error": out.function_error,
+                "executed_version": out.executed_version,
+            });
+            Ok(Outcome {
+                after,
+                invoke: Some((out, report)),
+                record: None,
+            })
+        }
+        Change::Route {
+            function,
+            alias,
+            main,
+            extra,
+            expected,
+        } => {
+            // Compared again right before the write, and the revision passed along, so a
+            // concurrent edit is refused instead of overwritten.
+            let now = source.alias(function, alias).await?;
+            if !same_routing(&now, expected)
+                || (expected.revision_id.is_some() && now.revision_id != expected.revision_id)
+            {
+                return Err(OpsError::Conflict(format!(
+                    "{function}:{alias} changed since the preview (now {}): nothing changed; run again to see the new state",
+                    describe(&alias_state(&now))
+                )));
+            }
+            let written = source
+                .route_alias(
+                    function,
+                    alias,
+                    main,
+                    extra.clone(),
+                    now.revision_id.clone(),
+                )
+                .await?;
+            let want = routed(expected, main, extra);
+            if !same_routing(&written, &want) {
+                return Err(OpsError::Provider(ProviderError::Service(format!(
+                    "{function}:{alias} reads back as {} after the write, not {}",
+                    describe(&alias_state(&written)),
+                    describe(&alias_state(&want))
+                ))));
+            }
+            Ok(Outcome {
+                after: alias_state(&written),
+                invoke: None,
+                record: None,
+            })
+        }
+        Change::Reserve {
+            function,
+            value,
+            expected,
+        } => {
+            let now = source.reserved_concurrency(function).await?;
+            if now != *expected {
+                return Err(OpsError::Conflict(format!(
+                    "{function}'s reserved concurrency changed since the preview (now {}): nothing changed",
+                    describe(&json!({"reserved": now}))
+                )));
+            }
+            source.set_reserved_concurrency(function, *value).await?;
+            let read_back = source.reserved_concurrency(function).await?;
+            if read_back != *value {
+                return Err(OpsError::Provider(ProviderError::Service(format!(
+                    "{function} reads back {} after the write",
+                    describe(&json!({"reserved": read_back}))
+                ))));
+            }
+            Ok(Outcome {
+                after: json!({"reserved": read_back}),
+                invoke: None,
+                record: None,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_outside_zero_to_one_are_refused() {
+        for w in [1.7, -0.1, 1.0, f64::NAN, f64::INFINITY] {
+            let e = check_weight(w).unwrap_err();
+            assert!(e.to_string().contains("out of range"), "{e}");
+        }
+        assert!(check_weight(0.0).is_ok());
+        assert!(check_weight(0.25).is_ok());
+    }
+
+    #[test]
+    fn latest_and_non_numbers_are_not_versions() {
+        assert!(
+            check_version("$LATEST")
+                .unwrap_err()
+                .to_string()
+                .contains("publish a version")
+        );
+        assert!(check_version("v2").is_err());
+        assert!(check_version("12").is_ok());
+    }
+
+    #[test]
+    fn previews_read_as_before_and_after() {
+        let before = json!({"function_version": "1", "weights": {}});
+        let after = json!({"function_version": "1", "weights": {"2": 0.1}});
+        assert_eq!(describe(&before), "v1 100%");
+        assert_eq!(describe(&after), "v1 90% / v2 10%");
+        assert_eq!(
+            describe(&json!({"reserved": null})),
+            "no reserved concurrency"
+        );
+        assert_eq!(describe(&json!({"reserved": 0})), "reserved concurrency 0");
+    }
+}

@@ -1,0 +1,170 @@
+//! The write side against AWS: alias routing, reserved concurrency, invoke, caller identity.
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{AliasRoutingConfiguration, InvocationType, LogType};
+use base64::Engine;
+
+use super::AwsRegion;
+use super::error::classify;
+use crate::provider::{AliasInfo, InvokeOutcome, InvokeRequest, ProviderError, RegionActions};
+
+impl AwsRegion {
+    fn secs(&self) -> f64 {
+        self.clients.operation_timeout.as_secs_f64()
+    }
+}
+
+impl RegionActions for AwsRegion {
+    async fn caller(&self) -> Result<String, ProviderError> {
+        let out = self
+            .clients
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| classify(e, self.secs()))?;
+        Ok(out.arn.unwrap_or_else(|| "unknown".into()))
+    }
+
+    async fn alias(&self, function: &str, alias: &str) -> Result<AliasInfo, ProviderError> {
+        self.clients.lambda_limit.acquire().await;
+        let out = self
+            .clients
+            .lambda
+            .get_alias()
+            .function_name(function)
+            .name(alias)
+            .send()
+            .await
+            .map_err(|e| classify(e, self.secs()))?;
+        let mut additional_weights: Vec<(String, f64)> = out
+            .routing_config
+            .and_then(|r| r.additional_version_weights)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        additional_weights.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(AliasInfo {
+            name: out.name.unwrap_or_default(),
+            function_version: out.function_version.unwrap_or_default(),
+            additional_weights,
+            revision_id: out.revision_id,
+        })
+    }
+
+    async fn aliases(&self, function: &str) -> Result<Vec<AliasInfo>, ProviderError> {
+        self.clients.list_aliases(function).await
+    }
+
+    async fn published_versions(&self, function: &str) -> Result<Vec<String>, ProviderError> {
+        self.clients.list_versions(function).await
+    }
+
+    async fn route_alias(
+        &self,
+        function: &str,
+        alias: &str,
+        main: &str,
+        extra: Option<(String, f64)>,
+        revision: Option<String>,
+    ) -> Result<AliasInfo, ProviderError> {
+        self.clients.lambda_limit.acquire().await;
+        let routing = AliasRoutingConfiguration::builder()
+            .set_additional_version_weights(Some(extra.into_iter().collect()))
+            .build();
+        self.clients
+            .lambda
+            .update_alias()
+            .function_name(function)
+            .name(alias)
+            .function_version(main)
+            .routing_config(routing)
+            .set_revision_id(revision)
+            .send()
+            .await
+            .map_err(|e| classify(e, self.secs()))?;
+        self.alias(function, alias).await
+    }
+
+    async fn reserved_concurrency(&self, function: &str) -> Result<Option<i32>, ProviderError> {
+        self.clients.lambda_limit.acquire().await;
+        let out = self
+            .clients
+            .lambda
+            .get_function_concurrency()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| classify(e, self.secs()))?;
+        Ok(out.reserved_concurrent_executions)
+    }
+
+    async fn set_reserved_concurrency(
+        &self,
+        function: &str,
+        value: Option<i32>,
+    ) -> Result<(), ProviderError> {
+        self.clients.lambda_limit.acquire().await;
+        match value {
+            Some(n) => self
+                .clients
+                .lambda
+                .put_function_concurrency()
+                .function_name(function)
+                .reserved_concurrent_executions(n)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, self.secs())),
+            None => self
+                .clients
+                .lambda
+                .delete_function_concurrency()
+                .function_name(function)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, self.secs())),
+        }
+    }
+
+    async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeOutcome, ProviderError> {
+        self.clients.lambda_limit.acquire().await;
+        let kind = if request.asynchronous {
+            InvocationType::Event
+        } else {
+            InvocationType::RequestResponse
+        };
+        // One attempt only: a retried invoke can run the function twice.
+        let out = self
+            .clients
+            .lambda
+            .invoke()
+            .function_name(&request.function)
+            .set_qualifier(request.qualifier.clone())
+            .payload(Blob::new(request.payload.clone()))
+            .invocation_type(kind)
+            .log_type(LogType::Tail)
+            .customize()
+            .config_override(
+                aws_sdk_lambda::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(e, self.secs()))?;
+        let log_tail = out.log_result.as_deref().and_then(|b64| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .ok()
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        });
+        Ok(InvokeOutcome {
+            status: out.status_code,
+            function_error: out.function_error,
+            executed_version: out.executed_version,
+            payload: out.payload.map(|p| p.into_inner()).unwrap_or_default(),
+            log_tail,
+        })
+    }
+}

@@ -1,0 +1,639 @@
+//! Actions through the ops layer against moto: round trips with audit and undo, bad input that
+//! changes nothing, permission tiers, concurrent edits, and the IAM policy.
+
+use lops::config::Settings;
+use lops::ops::audit::AuditLog;
+use lops::ops::policy::{iam_action, policy};
+use lops::ops::{OpsError, Request, Tier, execute, prepare};
+use lops::provider::aws::{AwsRegion, CallCounter, Clients};
+use lops::provider::{
+    FunctionRef, InvokeRequest, MetricsRequest, RegionActions, RegionSource, Scope, TimeWindow,
+};
+use serde_json::Value;
+
+use crate::support::cli::{Lops, Run};
+use crate::support::moto;
+use crate::support::seed::{Seeder, sdk_config};
+
+/// A function with versions 1 and 2 and an alias `live` on version 1.
+async fn canary_function(region: &str, prefix: &str) -> (Seeder, String) {
+    let seeder = Seeder::new(moto::url(), region).await;
+    let name = format!("{}-api", moto::unique(prefix));
+    seeder.create_function(&name).await;
+    seeder.publish_version(&name, "one").await;
+    seeder.publish_version(&name, "two").await;
+    seeder.create_alias(&name, "live", "1", None).await;
+    (seeder, name)
+}
+
+async fn routing(seeder: &Seeder, function: &str) -> (String, Vec<(String, f64)>) {
+    let a = seeder
+        .lambda
+        .get_alias()
+        .function_name(function)
+        .name("live")
+        .send()
+        .await
+        .expect("get alias");
+    let mut weights: Vec<(String, f64)> = a
+        .routing_config
+        .and_then(|r| r.additional_version_weights)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    weights.sort_by(|a, b| a.0.cmp(&b.0));
+    (a.function_version.unwrap_or_default(), weights)
+}
+
+async fn reserved(seeder: &Seeder, function: &str) -> Option<i32> {
+    seeder
+        .lambda
+        .get_function_concurrency()
+        .function_name(function)
+        .send()
+        .await
+        .expect("get concurrency")
+        .reserved_concurrent_executions
+}
+
+fn audit(lops: &Lops) -> Vec<Value> {
+    let run = lops.run(&["audit", "--json"]);
+    run.assert_exit(0);
+    run.json().as_array().cloned().unwrap_or_default()
+}
+
+fn act(lops: &Lops, region: &str, args: &[&str]) -> Run {
+    let mut all = args.to_vec();
+    all.extend(["--regions", region]);
+    lops.run(&all)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_set_promote_rollback_are_audited_and_undone() {
+    let region = "us-west-2";
+    let (seeder, f) = canary_function(region, "tr").await;
+    let lops = Lops::new(moto::url());
+
+    let run = act(
+        &lops,
+        region,
+        &[
+            "traffic",
+            "set",
+            "live",
+            "--fn",
+            &f,
+            "--version",
+            "2",
+            "--weight",
+            "0.1",
+            "--yes",
+            "--json",
+        ],
+    );
+    run.assert_exit(0);
+    assert_eq!(run.json()["results"][0]["after"]["weights"]["2"], 0.1);
+    assert!(
+        run.stderr.contains("v1 100% → v1 90% / v2 10%"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        routing(&seeder, &f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.1)])
+    );
+
+    let records = audit(&lops);
+    let last = records.last().expect("an audit record");
+    assert_eq!(last["action"], "traffic.set");
+    assert_eq!(last["target"], format!("{f}:live"));
+    assert_eq!(last["region"], region);
+    assert_eq!(last["result"], "ok");
+    assert_eq!(last["before"]["function_version"], "1");
+    assert!(
+        last["who"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("arn:aws:"),
+        "{last}"
+    );
+
+    let run = lops.run(&["undo", "--yes"]);
+    run.assert_exit(0);
+    assert_eq!(routing(&seeder, &f).await, ("1".to_string(), vec![]));
+    assert_eq!(
+        audit(&lops).last().expect("undo record")["undoes"],
+        last["id"]
+    );
+    // Nothing left to undo: the undo is not undone again, the set is already undone.
+    lops.run(&["undo", "--yes"]).assert_exit(2);
+
+    act(
+        &lops,
+        region,
+        &[
+            "traffic",
+            "set",
+            "live",
+            "--fn",
+            &f,
+            "--version",
+            "2",
+            "--weight",
+            "0.5",
+            "--yes",
+        ],
+    )
+    .assert_exit(0);
+    act(
+        &lops,
+        region,
+        &["traffic", "rollback", "live", "--fn", &f, "--yes"],
+    )
+    .assert_exit(0);
+    assert_eq!(routing(&seeder, &f).await, ("1".to_string(), vec![]));
+    act(
+        &lops,
+        region,
+        &[
+            "traffic",
+            "set",
+            "live",
+            "--fn",
+            &f,
+            "--version",
+            "2",
+            "--weight",
+            "0.5",
+            "--yes",
+        ],
+    )
+    .assert_exit(0);
+    act(
+        &lops,
+        region,
+        &["traffic", "promote", "live", "--fn", &f, "--yes"],
+    )
+    .assert_exit(0);
+    assert_eq!(routing(&seeder, &f).await, ("2".to_string(), vec![]));
+    let show = act(&lops, region, &["traffic", "show", &f, "--json"]);
+    show.assert_exit(0);
+    assert_eq!(show.json()["aliases"][0]["function_version"], "2");
+    // Undo of the promote puts the 50/50 split back.
+    lops.run(&["undo", "--yes"]).assert_exit(0);
+    assert_eq!(
+        routing(&seeder, &f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.5)])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_kill_and_revive_round_trip() {
+    let region = "eu-central-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-worker", moto::unique("kill"));
+    seeder.create_function(&f).await;
+    let lops = Lops::new(moto::url());
+
+    act(&lops, region, &["concurrency", "set", &f, "7", "--yes"]).assert_exit(0);
+    assert_eq!(reserved(&seeder, &f).await, Some(7));
+    let kill = act(&lops, region, &["kill", &f, "--yes"]);
+    kill.assert_exit(0);
+    assert!(
+        kill.stderr
+            .contains("reserved concurrency 7 → reserved concurrency 0"),
+        "{}",
+        kill.stderr
+    );
+    assert_eq!(reserved(&seeder, &f).await, Some(0));
+    act(&lops, region, &["revive", &f, "--yes"]).assert_exit(0);
+    assert_eq!(reserved(&seeder, &f).await, Some(7));
+    act(&lops, region, &["concurrency", "set", &f, "none", "--yes"]).assert_exit(0);
+    assert_eq!(reserved(&seeder, &f).await, None);
+    lops.run(&["undo", "--yes"]).assert_exit(0);
+    assert_eq!(reserved(&seeder, &f).await, Some(7));
+    let actions: Vec<String> = audit(&lops)
+        .iter()
+        .map(|r| r["action"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "concurrency.set",
+            "kill",
+            "revive",
+            "concurrency.set",
+            "undo"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_shows_the_response_and_guards_against_duplicates() {
+    let region = "ap-southeast-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-echo", moto::unique("inv"));
+    seeder.create_function(&f).await;
+    let lops = Lops::new(moto::url());
+    let payload = r#"{"order": 42}"#;
+
+    let run = act(
+        &lops,
+        region,
+        &["invoke", &f, "--payload", payload, "--yes", "--json"],
+    );
+    run.assert_exit(0);
+    let result = &run.json()["results"][0]["invoke"];
+    assert_eq!(result["status"], 200);
+    // moto without Docker echoes the payload back.
+    assert_eq!(result["response"]["order"], 42);
+    let record = audit(&lops).last().cloned().expect("record");
+    assert_eq!(record["action"], "invoke");
+    assert_eq!(record["payload_sha256"].as_str().map(str::len), Some(64));
+
+    let again = act(
+        &lops,
+        region,
+        &["invoke", &f, "--payload", payload, "--yes"],
+    );
+    again.assert_exit(4);
+    assert!(
+        again.stderr.contains("--allow-duplicate"),
+        "{}",
+        again.stderr
+    );
+    act(
+        &lops,
+        region,
+        &[
+            "invoke",
+            &f,
+            "--payload",
+            payload,
+            "--yes",
+            "--allow-duplicate",
+        ],
+    )
+    .assert_exit(0);
+
+    let path = lops.home.path().join("event.json");
+    std::fs::write(&path, r#"{"from": "file"}"#).expect("payload file");
+    let from_file = act(
+        &lops,
+        region,
+        &[
+            "invoke",
+            &f,
+            "--payload",
+            &format!("@{}", path.display()),
+            "--yes",
+        ],
+    );
+    from_file.assert_exit(0);
+    assert!(
+        from_file.stdout.contains("\"from\": \"file\""),
+        "{}",
+        from_file.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_changes_nothing() {
+    let region = "ap-northeast-2";
+    let (seeder, f) = canary_function(region, "bad").await;
+    let lops = Lops::new(moto::url());
+    let before = routing(&seeder, &f).await;
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "traffic",
+                "set",
+                "live",
+                "--fn",
+                &f,
+                "--version",
+                "2",
+                "--weight",
+                "1.7",
+                "--yes",
+            ],
+            "out of range",
+        ),
+        (
+            vec![
+                "traffic",
+                "set",
+                "live",
+                "--fn",
+                &f,
+                "--version",
+                "2",
+                "--weight",
+                "-0.1",
+                "--yes",
+            ],
+            "out of range",
+        ),
+        (
+            vec![
+                "traffic",
+                "set",
+                "live",
+                "--fn",
+                &f,
+                "--version",
+                "9",
+                "--weight",
+                "0.1",
+                "--yes",
+            ],
+            "not published",
+        ),
+        (
+            vec![
+                "traffic",
+                "set",
+                "live",
+                "--fn",
+                &f,
+                "--version",
+                "$LATEST",
+                "--weight",
+                "0.1",
+                "--yes",
+            ],
+            "publish a version",
+        ),
+        (
+            vec![
+                "traffic",
+                "set",
+                "live",
+                "--fn",
+                "no-such-function",
+                "--version",
+                "2",
+                "--weight",
+                "0.1",
+                "--yes",
+            ],
+            "does not exist",
+        ),
+        (
+            vec!["traffic", "promote", "live", "--fn", &f, "--yes"],
+            "no second version",
+        ),
+        (
+            vec!["invoke", &f, "--payload", "{not json", "--yes"],
+            "not valid JSON",
+        ),
+        (vec!["concurrency", "set", &f, "-3", "--yes"], "negative"),
+        (
+            vec!["concurrency", "set", &f, "lots", "--yes"],
+            "not a concurrency",
+        ),
+        (vec!["kill", "no-such-function", "--yes"], "does not exist"),
+        (vec!["revive", &f, "--yes"], "no kill"),
+    ];
+    for (args, says) in cases {
+        let run = act(&lops, region, &args);
+        assert_eq!(run.code, 2, "{args:?}\n{}", run.stderr);
+        assert!(!run.stderr.contains("panicked"));
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    let unknown_region = lops.run(&["kill", &f, "--regions", "mars-east-1", "--yes"]);
+    unknown_region.assert_exit(2);
+    assert!(unknown_region.stderr.contains("unknown region"));
+    assert_eq!(routing(&seeder, &f).await, before);
+    assert_eq!(reserved(&seeder, &f).await, None);
+    assert!(audit(&lops).is_empty(), "bad input is not an action");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_refuses_every_action_and_invoke_mode_allows_only_invoke() {
+    let region = "ap-south-2";
+    let (seeder, f) = canary_function(region, "ro").await;
+    let lops = Lops::new(moto::url());
+    act(
+        &lops,
+        region,
+        &[
+            "traffic",
+            "set",
+            "live",
+            "--fn",
+            &f,
+            "--version",
+            "2",
+            "--weight",
+            "0.2",
+            "--yes",
+        ],
+    )
+    .assert_exit(0);
+    let before = (routing(&seeder, &f).await, reserved(&seeder, &f).await);
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["invoke", &f, "--yes"],
+        vec![
+            "traffic",
+            "set",
+            "live",
+            "--fn",
+            &f,
+            "--version",
+            "2",
+            "--weight",
+            "0.3",
+            "--yes",
+        ],
+        vec!["traffic", "promote", "live", "--fn", &f, "--yes"],
+        vec!["traffic", "rollback", "live", "--fn", &f, "--yes"],
+        vec!["concurrency", "set", &f, "3", "--yes"],
+        vec!["kill", &f, "--yes"],
+        vec!["revive", &f, "--yes"],
+        vec!["undo", "--yes"],
+    ];
+    for command in &commands {
+        let mut args = vec!["--read-only"];
+        args.extend(command);
+        let run = act(&lops, region, &args);
+        run.assert_exit(4);
+        assert!(
+            run.stderr.contains("refused") && run.stderr.contains("--mode"),
+            "{command:?}: {}",
+            run.stderr
+        );
+    }
+    let config = lops.config("mode = \"read\"\n");
+    let run = act(
+        &lops,
+        region,
+        &["--config", config.to_str().unwrap(), "kill", &f, "--yes"],
+    );
+    run.assert_exit(4);
+    for command in &commands[1..] {
+        let mut args = vec!["--mode", "invoke"];
+        args.extend(command);
+        act(&lops, region, &args).assert_exit(4);
+    }
+    act(&lops, region, &["--mode", "invoke", "invoke", &f, "--yes"]).assert_exit(0);
+    assert_eq!(
+        (routing(&seeder, &f).await, reserved(&seeder, &f).await),
+        before
+    );
+    // Without --yes and without a terminal to ask on, a change is refused too.
+    act(&lops, region, &["kill", &f]).assert_exit(4);
+    assert_eq!(reserved(&seeder, &f).await, None);
+}
+
+async fn aws(region: &str, counter: &CallCounter) -> AwsRegion {
+    let scope = Scope {
+        profile: "default".into(),
+        region: region.into(),
+    };
+    let config = sdk_config(moto::url(), region).await;
+    AwsRegion::new(Clients::from_sdk_config(
+        scope,
+        &config,
+        &Settings::default(),
+        counter,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
+    let region = "af-south-1";
+    let (seeder, f) = canary_function(region, "race").await;
+    let source = aws(region, &CallCounter::default()).await;
+    let request = Request::SetWeight {
+        function: f.clone(),
+        alias: "live".into(),
+        version: "2".into(),
+        weight: 0.1,
+    };
+    let plan = prepare(&source, Tier::Change, request, None)
+        .await
+        .expect("plan");
+    // Someone else shifts traffic while the engineer reads the preview.
+    seeder
+        .lambda
+        .update_alias()
+        .function_name(&f)
+        .name("live")
+        .routing_config(
+            aws_sdk_lambda::types::AliasRoutingConfiguration::builder()
+                .additional_version_weights("2", 0.4)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("concurrent edit");
+    let dir = tempfile::tempdir().expect("dir");
+    let log = AuditLog::at(dir.path().join("audit.jsonl"));
+    match execute(&source, &plan, Tier::Change, Some(&log)).await {
+        Err(OpsError::Conflict(message)) => {
+            assert!(message.contains("changed since the preview"), "{message}")
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        routing(&seeder, &f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.4)])
+    );
+    assert!(log.read().expect("read").0.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_policy_covers_every_call_each_tier_makes() {
+    let region = "me-south-1";
+    let (_seeder, f) = canary_function(region, "iam").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let log = AuditLog::at(dir.path().join("audit.jsonl"));
+    let mut seen = Vec::new();
+    for tier in [Tier::Read, Tier::Invoke, Tier::Change] {
+        let counter = CallCounter::default();
+        let source = aws(region, &counter).await;
+        // What every tier does: read the region, its metrics and alarms, an alias, who we are.
+        let inventory = source.inventory().await.expect("inventory");
+        let functions = inventory
+            .functions
+            .iter()
+            .map(FunctionRef::from_info)
+            .collect();
+        source
+            .metrics(&MetricsRequest {
+                functions,
+                window: TimeWindow::ending_at(chrono::Utc::now()),
+                region_totals: true,
+            })
+            .await
+            .expect("metrics");
+        source.alarms().await.expect("alarms");
+        source.aliases(&f).await.expect("aliases");
+        source.caller().await.expect("caller");
+        let mut requests = Vec::new();
+        if tier.allows(Tier::Invoke) {
+            requests.push(Request::Invoke(InvokeRequest {
+                function: f.clone(),
+                qualifier: None,
+                payload: b"{}".to_vec(),
+                asynchronous: false,
+            }));
+        }
+        if tier == Tier::Change {
+            requests.push(Request::SetWeight {
+                function: f.clone(),
+                alias: "live".into(),
+                version: "2".into(),
+                weight: 0.2,
+            });
+            requests.push(Request::SetConcurrency {
+                function: f.clone(),
+                value: Some(2),
+            });
+            requests.push(Request::SetConcurrency {
+                function: f.clone(),
+                value: None,
+            });
+        }
+        for request in requests {
+            let plan = prepare(&source, tier, request, Some(&log))
+                .await
+                .expect("plan");
+            execute(&source, &plan, tier, Some(&log))
+                .await
+                .expect("execute");
+        }
+        let allowed = policy(tier).to_string();
+        let document: Value = serde_json::from_str(&allowed).expect("policy is JSON");
+        assert_eq!(document["Version"], "2012-10-17");
+        for call in counter.snapshot() {
+            let (action, needed) = iam_action(&call.key.operation).unwrap_or_else(|| {
+                panic!(
+                    "{} is called but missing from the policy table",
+                    call.key.operation
+                )
+            });
+            assert!(
+                tier.allows(needed),
+                "{} needs {needed:?}, made in {tier:?}",
+                call.key.operation
+            );
+            assert!(
+                allowed.contains(&format!("\"{action}\"")),
+                "{action} missing from the {tier:?} policy"
+            );
+            seen.push(call.key.operation.clone());
+        }
+    }
+    for op in [
+        "Invoke",
+        "UpdateAlias",
+        "PutFunctionConcurrency",
+        "DeleteFunctionConcurrency",
+        "GetMetricData",
+        "GetCallerIdentity",
+    ] {
+        assert!(seen.iter().any(|s| s == op), "{op} was never exercised");
+    }
+}
