@@ -5,7 +5,7 @@ mod fleet;
 
 use std::collections::BTreeMap;
 use std::f64::consts::TAU;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
@@ -14,8 +14,9 @@ pub use fleet::{DEMO_REGIONS, ERROR_SPIKE, Scenario, SimFunction, THROTTLING, de
 use fleet::{key_of, unit};
 
 use super::{
-    Alarm, AlarmState, FunctionMetrics, Inventory, MINUTES, MetricWindow, MetricsRequest,
-    MetricsSnapshot, Percentiles, ProviderError, RegionSource, Scope, Series, VersionInvocations,
+    Alarm, AlarmState, AliasInfo, FunctionMetrics, Inventory, InvokeOutcome, InvokeRequest,
+    MINUTES, MetricWindow, MetricsRequest, MetricsSnapshot, Percentiles, ProviderError,
+    RegionActions, RegionSource, Scope, Series, VersionInvocations,
 };
 
 /// Seconds in one round of the demo's scenarios.
@@ -86,7 +87,8 @@ pub struct SimRegion {
     scope: Scope,
     seed: u64,
     clock: SimClock,
-    functions: Arc<Vec<SimFunction>>,
+    /// Shared with every clone, so actions taken through one handle show in all of them.
+    functions: Arc<RwLock<Vec<SimFunction>>>,
     /// Whether this region plays the outage scenario.
     flaky: bool,
     calls: Arc<std::sync::atomic::AtomicU64>,
@@ -104,7 +106,7 @@ pub fn demo_regions(seed: u64, clock: &SimClock) -> Vec<SimRegion> {
             },
             seed,
             clock: clock.clone(),
-            functions: Arc::new(functions),
+            functions: Arc::new(RwLock::new(functions)),
             calls: Arc::default(),
         })
         .collect()
@@ -117,8 +119,17 @@ fn daily_shape(t: DateTime<Utc>, peak_hour: f64) -> f64 {
 }
 
 impl SimRegion {
-    pub fn functions(&self) -> &[SimFunction] {
-        &self.functions
+    /// A copy of the functions as they are now.
+    pub fn functions(&self) -> Vec<SimFunction> {
+        self.read().clone()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<SimFunction>> {
+        self.functions.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<SimFunction>> {
+        self.functions.write().unwrap_or_else(|p| p.into_inner())
     }
 
     fn peak_hour(&self) -> f64 {
@@ -244,7 +255,7 @@ impl SimRegion {
     /// What AWS publishes without a FunctionName dimension: the sum over every function.
     fn totals(&self, now: DateTime<Utc>) -> FunctionMetrics {
         let mut total = FunctionMetrics::default();
-        for f in self.functions.iter() {
+        for f in self.read().iter() {
             for i in 0..MINUTES {
                 let s = self.sample(f, now - TimeDelta::minutes((MINUTES - i) as i64));
                 let add = |series: &mut Series, v: f64| {
@@ -277,7 +288,7 @@ impl RegionSource for SimRegion {
     async fn inventory(&self) -> Result<Inventory, ProviderError> {
         self.answer(1).await?;
         Ok(Inventory {
-            functions: self.functions.iter().map(|f| f.info.clone()).collect(),
+            functions: self.read().iter().map(|f| f.info.clone()).collect(),
             account_concurrency_limit: Some(1_000),
         })
     }
@@ -285,17 +296,17 @@ impl RegionSource for SimRegion {
     async fn metrics(&self, request: &MetricsRequest) -> Result<MetricsSnapshot, ProviderError> {
         self.answer(2).await?;
         let now = self.clock.now();
-        let by_name: BTreeMap<&str, &SimFunction> = self
-            .functions
-            .iter()
-            .map(|f| (f.info.name.as_str(), f))
-            .collect();
-        let functions = request
-            .functions
-            .iter()
-            .filter_map(|r| by_name.get(r.name.as_str()))
-            .map(|f| (f.info.name.clone(), self.metrics_for(f, now)))
-            .collect();
+        let functions = {
+            let all = self.read();
+            let by_name: BTreeMap<&str, &SimFunction> =
+                all.iter().map(|f| (f.info.name.as_str(), f)).collect();
+            request
+                .functions
+                .iter()
+                .filter_map(|r| by_name.get(r.name.as_str()))
+                .map(|f| (f.info.name.clone(), self.metrics_for(f, now)))
+                .collect()
+        };
         let region_totals = request.region_totals.then(|| self.totals(now));
         Ok(MetricsSnapshot {
             window_end: Some(request.window.end),
@@ -309,7 +320,7 @@ impl RegionSource for SimRegion {
         self.answer(3).await?;
         let now = self.clock.now();
         let mut alarms = Vec::new();
-        for f in self.functions.iter() {
+        for f in self.read().iter() {
             let (metric, phase) = match f.scenario {
                 Some(Scenario::ErrorSpike) => ("Errors", ERROR_SPIKE_PHASE),
                 Some(Scenario::Throttling) => ("Throttles", THROTTLING_PHASE),
@@ -338,6 +349,160 @@ impl RegionSource for SimRegion {
 
     fn calls(&self) -> u64 {
         self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl SimRegion {
+    fn with_function<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut SimFunction) -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
+        let mut all = self.write();
+        let function = all
+            .iter_mut()
+            .find(|x| x.info.name == name)
+            .ok_or_else(|| ProviderError::NotFound(format!("Function not found: {name}")))?;
+        f(function)
+    }
+}
+
+fn find_alias<'a>(f: &'a mut SimFunction, alias: &str) -> Result<&'a mut AliasInfo, ProviderError> {
+    let name = f.info.name.clone();
+    f.info
+        .aliases
+        .iter_mut()
+        .find(|a| a.name == alias)
+        .ok_or_else(|| ProviderError::NotFound(format!("Alias not found: {name}:{alias}")))
+}
+
+impl RegionActions for SimRegion {
+    async fn caller(&self) -> Result<String, ProviderError> {
+        Ok("arn:aws:iam::000000000000:user/demo".into())
+    }
+
+    async fn alias(&self, function: &str, alias: &str) -> Result<AliasInfo, ProviderError> {
+        self.answer(4).await?;
+        self.with_function(function, |f| find_alias(f, alias).map(|a| a.clone()))
+    }
+
+    async fn aliases(&self, function: &str) -> Result<Vec<AliasInfo>, ProviderError> {
+        self.answer(5).await?;
+        self.with_function(function, |f| Ok(f.info.aliases.clone()))
+    }
+
+    async fn published_versions(&self, function: &str) -> Result<Vec<String>, ProviderError> {
+        self.answer(6).await?;
+        self.with_function(function, |f| Ok(f.info.versions.clone()))
+    }
+
+    async fn route_alias(
+        &self,
+        function: &str,
+        alias: &str,
+        main: &str,
+        extra: Option<(String, f64)>,
+        revision: Option<String>,
+    ) -> Result<AliasInfo, ProviderError> {
+        self.answer(7).await?;
+        let seed = self.seed;
+        self.with_function(function, |f| {
+            let a = find_alias(f, alias)?;
+            if revision.is_some() && a.revision_id != revision {
+                return Err(ProviderError::Service(
+                    "PreconditionFailedException: the alias changed since it was read".into(),
+                ));
+            }
+            a.function_version = main.to_string();
+            a.additional_weights = extra.into_iter().collect();
+            let next = fleet::hash(
+                seed,
+                fleet::key_of(a.revision_id.as_deref().unwrap_or_default()),
+            );
+            a.revision_id = Some(format!("{:08x}", next as u32));
+            Ok(a.clone())
+        })
+    }
+
+    async fn reserved_concurrency(&self, function: &str) -> Result<Option<i32>, ProviderError> {
+        self.answer(8).await?;
+        self.with_function(function, |f| Ok(f.info.reserved_concurrency))
+    }
+
+    async fn set_reserved_concurrency(
+        &self,
+        function: &str,
+        value: Option<i32>,
+    ) -> Result<(), ProviderError> {
+        self.answer(9).await?;
+        self.with_function(function, |f| {
+            f.info.reserved_concurrency = value;
+            Ok(())
+        })
+    }
+
+    async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeOutcome, ProviderError> {
+        self.answer(10).await?;
+        let now = self.clock.now();
+        let (duration, memory, spiking, version) = self.with_function(&request.function, |f| {
+            if f.info.reserved_concurrency == Some(0) {
+                return Err(ProviderError::Throttled(
+                    "TooManyRequestsException: Rate Exceeded (reserved concurrency is 0)".into(),
+                ));
+            }
+            let version = match &request.qualifier {
+                Some(q) if q.chars().all(|c| c.is_ascii_digit()) => q.clone(),
+                Some(q) => f
+                    .info
+                    .aliases
+                    .iter()
+                    .find(|a| a.name == *q)
+                    .map(|a| a.function_version.clone())
+                    .unwrap_or_else(|| "$LATEST".into()),
+                None => "$LATEST".into(),
+            };
+            let spiking = f.scenario == Some(Scenario::ErrorSpike)
+                && self.clock.active(now, ERROR_SPIKE_PHASE);
+            Ok((
+                f.duration_ms,
+                f.info.memory_mb.unwrap_or(128),
+                spiking,
+                version,
+            ))
+        })?;
+        let cold = unit(self.seed, now.timestamp() as u64) < 0.2;
+        let request_id = format!(
+            "{:08x}-sim",
+            fleet::hash(self.seed, now.timestamp_millis() as u64) as u32
+        );
+        let mut log = format!("START RequestId: {request_id} Version: {version}\n");
+        let (payload, function_error) = if spiking {
+            log.push_str("ERROR Invoke Error {\"errorType\":\"DownstreamTimeout\"}\n");
+            (
+                br#"{"errorMessage":"downstream timed out","errorType":"DownstreamTimeout"}"#
+                    .to_vec(),
+                Some("Unhandled".to_string()),
+            )
+        } else {
+            (request.payload.clone(), None)
+        };
+        log.push_str(&format!(
+            "END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration:.2} ms\tBilled Duration: {:.0} ms\tMemory Size: {memory} MB\tMax Memory Used: {} MB\t{}\n",
+            duration.ceil(),
+            memory / 2,
+            if cold { "Init Duration: 312.40 ms\t" } else { "" }
+        ));
+        Ok(InvokeOutcome {
+            status: if request.asynchronous { 202 } else { 200 },
+            function_error,
+            executed_version: Some(version),
+            payload: if request.asynchronous {
+                Vec::new()
+            } else {
+                payload
+            },
+            log_tail: Some(log),
+        })
     }
 }
 
@@ -422,6 +587,95 @@ mod tests {
             r.inventory().await.map(|i| i.functions.len()).ok(),
             Some(36)
         );
+    }
+
+    #[tokio::test]
+    async fn ops_shift_traffic_and_kill_in_the_simulation() {
+        use crate::ops::{Request, Tier, execute, prepare};
+        let clock = SimClock::fixed(start());
+        let r = region(&clock, "us-east-1");
+        let f = r
+            .functions()
+            .into_iter()
+            .find(|f| {
+                f.info.versions.len() >= 2
+                    && f.info
+                        .aliases
+                        .iter()
+                        .any(|a| a.additional_weights.is_empty())
+            })
+            .unwrap();
+        let alias = f.info.aliases[0].clone();
+        let other = f
+            .info
+            .versions
+            .iter()
+            .find(|v| **v != alias.function_version)
+            .unwrap()
+            .clone();
+        let request = Request::SetWeight {
+            function: f.info.name.clone(),
+            alias: alias.name.clone(),
+            version: other.clone(),
+            weight: 0.3,
+        };
+        let plan = prepare(&r, Tier::Change, request, None).await.unwrap();
+        execute(&r, &plan, Tier::Change, None).await.unwrap();
+        let now = r.alias(&f.info.name, &alias.name).await.unwrap();
+        assert_eq!(now.additional_weights, vec![(other, 0.3)]);
+        assert_ne!(now.revision_id, alias.revision_id);
+
+        let kill = prepare(
+            &r,
+            Tier::Change,
+            Request::Kill {
+                function: f.info.name.clone(),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        execute(&r, &kill, Tier::Change, None).await.unwrap();
+        let invoke = InvokeRequest {
+            function: f.info.name.clone(),
+            qualifier: None,
+            payload: b"{}".to_vec(),
+            asynchronous: false,
+        };
+        assert!(matches!(
+            r.invoke(&invoke).await,
+            Err(ProviderError::Throttled(_))
+        ));
+        let refused = prepare(
+            &r,
+            Tier::Read,
+            Request::Kill {
+                function: f.info.name.clone(),
+            },
+            None,
+        )
+        .await;
+        assert!(refused.is_err());
+    }
+
+    #[tokio::test]
+    async fn sim_invoke_echoes_and_reports() {
+        let clock = SimClock::fixed(start());
+        let r = region(&clock, "us-east-1");
+        let name = r.functions()[0].info.name.clone();
+        let out = r
+            .invoke(&InvokeRequest {
+                function: name,
+                qualifier: None,
+                payload: br#"{"a":1}"#.to_vec(),
+                asynchronous: false,
+            })
+            .await
+            .unwrap();
+        assert_eq!(out.payload, br#"{"a":1}"#);
+        let report =
+            crate::ops::invoke::parse_report(out.log_tail.as_deref().unwrap_or_default()).unwrap();
+        assert!(report.duration_ms.is_some());
     }
 
     #[tokio::test]
