@@ -26,10 +26,16 @@ pub enum Action {
     Fleet,
     Regions,
     Load,
+    Invoke,
+    Shift,
+    Promote,
+    Rollback,
+    Kill,
+    Revive,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 25] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -47,6 +53,12 @@ impl Action {
         Action::Fleet,
         Action::Regions,
         Action::Load,
+        Action::Invoke,
+        Action::Shift,
+        Action::Promote,
+        Action::Rollback,
+        Action::Kill,
+        Action::Revive,
         Action::Help,
         Action::Quit,
     ];
@@ -73,6 +85,12 @@ impl Action {
             Action::Fleet => "fleet",
             Action::Regions => "regions",
             Action::Load => "load",
+            Action::Invoke => "invoke",
+            Action::Shift => "shift",
+            Action::Promote => "promote",
+            Action::Rollback => "rollback",
+            Action::Kill => "kill",
+            Action::Revive => "revive",
         }
     }
 
@@ -97,6 +115,12 @@ impl Action {
             Action::Fleet => "fleet view",
             Action::Regions => "regions view",
             Action::Load => "load distribution view",
+            Action::Invoke => "invoke the function with a JSON payload",
+            Action::Shift => "set the weight of the alias's second version",
+            Action::Promote => "all alias traffic to its second version",
+            Action::Rollback => "all alias traffic back to its main version",
+            Action::Kill => "kill switch: reserved concurrency 0",
+            Action::Revive => "undo the kill switch",
         }
     }
 
@@ -121,6 +145,12 @@ impl Action {
             Action::Fleet => &["1"],
             Action::Regions => &["2"],
             Action::Load => &["3"],
+            Action::Invoke => &["i"],
+            Action::Shift => &["t"],
+            Action::Promote => &["P"],
+            Action::Rollback => &["B"],
+            Action::Kill => &["K"],
+            Action::Revive => &["V"],
         }
     }
 

@@ -1,6 +1,7 @@
 //! The pure core of the dashboard: `update(&mut State, Msg) -> Vec<Effect>`. No I/O, no
 //! awaits; the runtime executes the effects and feeds results back as messages.
 
+pub mod actions;
 mod history;
 pub mod keymap;
 pub mod rows;
@@ -12,7 +13,7 @@ pub use history::{HISTORY_MINUTES, History};
 pub use keymap::{Action, Keymap};
 pub use rows::{Column, RowRef, Sort};
 
-use crate::ops::Tier;
+use crate::ops::{OpsError, Outcome, Plan, Request, Tier};
 use crate::provider::{
     Alarm, AlarmState, FunctionInfo, FunctionMetrics, FunctionRef, Inventory, MetricWindow,
     MetricsSnapshot, ProviderError, Scope, WindowStats,
@@ -185,13 +186,21 @@ impl View {
 pub enum Input {
     Filter(String),
     Palette(String),
+    /// The JSON event for an invoke.
+    Payload(String),
+    /// The new version's share for a traffic shift.
+    Weight(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Popup {
     Help,
-    /// A one-line message (e.g. an unknown palette command), closed by any key.
+    /// A message (an unknown command, an action's result), closed by any key.
     Notice(String),
+    /// A plan waiting for confirmation.
+    Confirm(actions::Pending),
+    /// An action under way.
+    Working(String),
 }
 
 /// Display settings fixed at start.
@@ -213,6 +222,8 @@ pub struct State {
     pub sort: Sort,
     pub filter: String,
     pub input: Option<Input>,
+    /// Why the last submitted input was not accepted.
+    pub input_error: Option<String>,
     pub popup: Option<Popup>,
     pub window: MetricWindow,
     pub rows: Vec<RowRef>,
@@ -252,12 +263,29 @@ pub enum Msg {
         region: usize,
         total: u64,
     },
+    /// The ops layer prepared a requested action (or refused it).
+    Planned {
+        region: usize,
+        result: Result<Plan, OpsError>,
+    },
+    /// A confirmed action ran.
+    Executed {
+        region: usize,
+        result: Result<Outcome, OpsError>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Re-read inventory and alarms in every region now.
     RefreshInventory,
+    /// Validate and preview a request through the ops layer.
+    Prepare {
+        region: usize,
+        request: Box<Request>,
+    },
+    /// Execute a confirmed plan through the ops layer.
+    Execute { region: usize, plan: Box<Plan> },
     /// The functions whose metrics a region's poller should fetch from now on.
     Want {
         region: usize,
@@ -277,6 +305,7 @@ impl State {
             sort: Sort::default(),
             filter: String::new(),
             input: None,
+            input_error: None,
             popup: None,
             window: MetricWindow::M5,
             rows: Vec::new(),
@@ -439,6 +468,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             at,
             result,
         } => on_alarms(state, region, seq, at, result),
+        Msg::Planned { region, result } => actions::planned(state, region, result),
+        Msg::Executed { result, .. } => actions::executed(state, result, &mut effects),
         Msg::Calls { region, total } => {
             let now = state.now;
             if let Some(r) = state.regions.get_mut(region) {
@@ -568,7 +599,16 @@ fn on_metrics(
 
 fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
     if let Some(input) = state.input.take() {
-        on_input_key(state, input, key);
+        on_input_key(state, input, key, effects);
+        return;
+    }
+    if let Some(Popup::Confirm(pending)) = state.popup.take() {
+        actions::confirm_key(state, pending, key, effects);
+        return;
+    }
+    if let Some(Popup::Working(text)) = &state.popup {
+        // The action is running; only its result closes this.
+        let _ = text;
         return;
     }
     if state.popup.is_some() {
@@ -617,13 +657,41 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
             };
             state.rebuild_rows();
         }
+        Action::Invoke
+        | Action::Shift
+        | Action::Promote
+        | Action::Rollback
+        | Action::Kill
+        | Action::Revive => actions::start(state, action, effects),
         Action::Fleet => switch_view(state, View::Fleet),
         Action::Regions => switch_view(state, View::Regions),
         Action::Load => switch_view(state, View::Load),
     }
 }
 
-fn on_input_key(state: &mut State, input: Input, key: KeyEvent) {
+fn on_input_key(state: &mut State, input: Input, key: KeyEvent, effects: &mut Vec<Effect>) {
+    if matches!(input, Input::Payload(_) | Input::Weight(_)) {
+        match key.code {
+            KeyCode::Esc => state.input_error = None,
+            KeyCode::Enter => actions::submit(state, input, effects),
+            KeyCode::Backspace => {
+                let mut input = input;
+                if let Input::Payload(t) | Input::Weight(t) = &mut input {
+                    t.pop();
+                }
+                state.input = Some(input);
+            }
+            KeyCode::Char(c) => {
+                let mut input = input;
+                if let Input::Payload(t) | Input::Weight(t) = &mut input {
+                    t.push(c);
+                }
+                state.input = Some(input);
+            }
+            _ => state.input = Some(input),
+        }
+        return;
+    }
     match (input, key.code) {
         (Input::Filter(_), KeyCode::Esc) => {
             state.filter.clear();

@@ -2,6 +2,7 @@ use chrono::{TimeDelta, TimeZone};
 use crossterm::event::KeyModifiers;
 
 use super::*;
+use crate::ops::{OpsError, Plan, Request, Tier};
 use crate::provider::{TimeWindow, empty_series};
 
 fn t0() -> DateTime<Utc> {
@@ -470,4 +471,151 @@ fn history_keeps_invocations_per_minute() {
     assert_eq!(api.history.len(), 60);
     assert_eq!(api.history.values().last(), Some(1000.0));
     let _ = empty_series();
+}
+
+fn plan(target: &str, destructive: bool) -> Plan {
+    Plan {
+        scope: scopes()[0].clone(),
+        action: if destructive {
+            "kill"
+        } else {
+            "traffic.rollback"
+        },
+        target: target.into(),
+        tier: Tier::Change,
+        destructive,
+        before: serde_json::json!({"reserved": null}),
+        after: serde_json::json!({"reserved": 0}),
+        change: crate::ops::Change::Reserve {
+            function: target.into(),
+            value: Some(0),
+            expected: None,
+        },
+        undoes: None,
+    }
+}
+
+fn executes(effects: &[Effect]) -> bool {
+    effects.iter().any(|e| matches!(e, Effect::Execute { .. }))
+}
+
+#[test]
+fn kill_asks_for_the_typed_name_and_runs_only_then() {
+    let mut s = loaded();
+    let effects = update(&mut s, key('K'));
+    let prepared = effects.iter().any(|e| matches!(e, Effect::Prepare { region: 0, request } if **request == Request::Kill { function: "cron".into() }));
+    assert!(prepared, "{effects:?}");
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            result: Ok(plan("cron", true)),
+        },
+    );
+    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.typed == Some(String::new())));
+    assert!(
+        !executes(&update(&mut s, code(KeyCode::Enter))),
+        "enter alone must not run a kill"
+    );
+    assert!(!executes(&update(&mut s, key('y'))));
+    update(&mut s, code(KeyCode::Backspace));
+    for c in "cron".chars() {
+        update(&mut s, key(c));
+    }
+    assert!(executes(&update(&mut s, code(KeyCode::Enter))));
+    assert!(matches!(s.popup, Some(Popup::Working(_))));
+    let effects = update(
+        &mut s,
+        Msg::Executed {
+            region: 0,
+            result: Err(OpsError::Conflict("changed".into())),
+        },
+    );
+    assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("failed: changed")));
+    assert!(effects.contains(&Effect::RefreshInventory));
+}
+
+#[test]
+fn cancel_runs_nothing_and_confirm_runs_the_plan() {
+    let mut s = loaded();
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            result: Ok(plan("cron", false)),
+        },
+    );
+    assert!(!executes(&update(&mut s, code(KeyCode::Esc))));
+    assert_eq!(s.popup, None);
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            result: Ok(plan("cron", false)),
+        },
+    );
+    assert!(!executes(&update(&mut s, key('n'))));
+    assert_eq!(s.popup, None);
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            result: Ok(plan("cron", false)),
+        },
+    );
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Execute { region: 0, plan }] if plan.target == "cron"),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn production_profile_asks_for_the_typed_name_on_every_change() {
+    let mut s = loaded();
+    s.display.production = true;
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            result: Ok(plan("cron", false)),
+        },
+    );
+    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.typed.is_some()));
+}
+
+#[test]
+fn read_only_refuses_action_keys_and_hides_them() {
+    let mut s = loaded();
+    s.display.tier = Tier::Read;
+    let effects = update(&mut s, key('K'));
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Prepare { .. })));
+    assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("refused")));
+    assert!(!actions::allowed(&s, Action::Kill));
+    assert!(!actions::allowed(&s, Action::Invoke));
+    s.display.tier = Tier::Invoke;
+    assert!(actions::allowed(&s, Action::Invoke));
+    assert!(!actions::allowed(&s, Action::Shift));
+}
+
+#[test]
+fn invoke_payload_must_be_json_before_anything_is_sent() {
+    let mut s = loaded();
+    update(&mut s, key('i'));
+    assert_eq!(s.input, Some(Input::Payload("{}".into())));
+    update(&mut s, code(KeyCode::Backspace));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Prepare { .. })));
+    assert!(
+        s.input_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not valid JSON")
+    );
+    update(&mut s, key('}'));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(effects.iter().any(
+        |e| matches!(e, Effect::Prepare { request, .. } if matches!(**request, Request::Invoke(_)))
+    ));
+    assert_eq!(s.input, None);
 }

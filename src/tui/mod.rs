@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 use crate::cli::{Context, GlobalArgs, resolve_settings};
 use crate::config::Settings;
 use crate::exit::{Exit, Failure};
-use crate::provider::RegionSource;
+use crate::ops::audit::AuditLog;
+use crate::provider::RegionActions;
 use crate::provider::sim::{SimClock, demo_regions};
 use crate::runtime::poller::{self, Pollers, Timing};
 use crate::state::{Display, Effect, Keymap, Msg, State, update};
@@ -37,11 +38,21 @@ pub async fn run(global: &GlobalArgs) -> Result<Exit, Failure> {
     if global.demo {
         let regions = demo_regions(DEMO_SEED, &SimClock::live());
         let display = display(&settings, true);
-        run_terminal(regions, &settings, keymap, theme, display).await
+        // The demo's actions are audited apart, so they never mix with real ones.
+        let audit = crate::config::state_dir().map(|d| AuditLog::at(d.join("demo-audit.jsonl")));
+        run_terminal(regions, &settings, keymap, theme, display, audit).await
     } else {
         let ctx = Context::connect(global).await?;
         let display = display(&ctx.settings, false);
-        run_terminal(ctx.regions, &settings, keymap, theme, display).await
+        run_terminal(
+            ctx.regions,
+            &settings,
+            keymap,
+            theme,
+            display,
+            AuditLog::default_location(),
+        )
+        .await
     }
 }
 
@@ -54,12 +65,13 @@ fn display(settings: &Settings, demo: bool) -> Display {
     }
 }
 
-async fn run_terminal<S: RegionSource>(
+async fn run_terminal<S: RegionActions>(
     sources: Vec<S>,
     settings: &Settings,
     keymap: Keymap,
     theme: Theme,
     display: Display,
+    audit: Option<AuditLog>,
 ) -> Result<Exit, Failure> {
     // Raw mode, alternate screen, and a panic hook that puts the terminal back.
     let mut terminal = ratatui::init();
@@ -72,6 +84,7 @@ async fn run_terminal<S: RegionSource>(
         state,
         &theme,
         Timing::from_settings(settings),
+        audit,
     )
     .await;
     ratatui::restore();
@@ -89,21 +102,28 @@ pub async fn event_loop<B, E, S>(
     mut state: State,
     theme: &Theme,
     timing: Timing,
+    audit: Option<AuditLog>,
 ) -> std::io::Result<State>
 where
     B: Backend,
     B::Error: std::fmt::Display,
     E: Stream<Item = std::io::Result<Event>> + Unpin,
-    S: RegionSource,
+    S: RegionActions,
 {
     let io = |e: B::Error| std::io::Error::other(e.to_string());
     let size = terminal.size().map_err(io)?;
     state.size = (size.width, size.height);
     let (tx, mut rx) = mpsc::channel(256);
-    let pollers = poller::spawn(&sources, tx, timing);
+    let pollers = poller::spawn(&sources, tx.clone(), timing);
+    let runner = Runner {
+        pollers,
+        sources: sources.clone(),
+        tx,
+        audit,
+    };
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    apply(&mut state, &pollers, Msg::Tick(Utc::now()));
+    apply(&mut state, &runner, Msg::Tick(Utc::now()));
     loop {
         terminal
             .draw(|frame| ui::render(&state, theme, frame))
@@ -119,15 +139,15 @@ where
             Some(msg) = rx.recv() => msg,
             _ = ticker.tick() => {
                 for (region, source) in sources.iter().enumerate() {
-                    apply(&mut state, &pollers, Msg::Calls { region, total: source.calls() });
+                    apply(&mut state, &runner, Msg::Calls { region, total: source.calls() });
                 }
                 Msg::Tick(Utc::now())
             }
         };
-        apply(&mut state, &pollers, msg);
+        apply(&mut state, &runner, msg);
         // Take whatever else is ready before drawing again.
         while let Ok(msg) = rx.try_recv() {
-            apply(&mut state, &pollers, msg);
+            apply(&mut state, &runner, msg);
         }
         if state.quit {
             break;
@@ -136,11 +156,41 @@ where
     Ok(state)
 }
 
-fn apply(state: &mut State, pollers: &Pollers, msg: Msg) {
+/// Executes effects: poller requests directly, actions as tasks that report back as messages.
+struct Runner<S> {
+    pollers: Pollers,
+    sources: Vec<Arc<S>>,
+    tx: mpsc::Sender<Msg>,
+    audit: Option<AuditLog>,
+}
+
+fn apply<S: RegionActions>(state: &mut State, runner: &Runner<S>, msg: Msg) {
+    let tier = state.display.tier;
     for effect in update(state, msg) {
         match effect {
-            Effect::RefreshInventory => pollers.refresh(),
-            Effect::Want { region, functions } => pollers.want(region, functions),
+            Effect::RefreshInventory => runner.pollers.refresh(),
+            Effect::Want { region, functions } => runner.pollers.want(region, functions),
+            Effect::Prepare { region, request } => {
+                let Some(source) = runner.sources.get(region).cloned() else {
+                    continue;
+                };
+                let (tx, audit) = (runner.tx.clone(), runner.audit.clone());
+                tokio::spawn(async move {
+                    let result =
+                        crate::ops::prepare(&*source, tier, *request, audit.as_ref()).await;
+                    let _ = tx.send(Msg::Planned { region, result }).await;
+                });
+            }
+            Effect::Execute { region, plan } => {
+                let Some(source) = runner.sources.get(region).cloned() else {
+                    continue;
+                };
+                let (tx, audit) = (runner.tx.clone(), runner.audit.clone());
+                tokio::spawn(async move {
+                    let result = crate::ops::execute(&*source, &plan, tier, audit.as_ref()).await;
+                    let _ = tx.send(Msg::Executed { region, result }).await;
+                });
+            }
         }
     }
 }

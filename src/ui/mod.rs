@@ -177,6 +177,13 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.dim(),
             ),
         ]),
+        Some(Input::Payload(text)) => input_line(" payload (JSON): ", text, state, theme),
+        Some(Input::Weight(text)) => input_line(
+            " weight of the second version (0 to <1): ",
+            text,
+            state,
+            theme,
+        ),
         None => {
             let mut line = hints(state, theme);
             let calls: f64 = state
@@ -196,6 +203,18 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(line), keys_line);
 }
 
+fn input_line(label: &str, text: &str, state: &State, theme: &Theme) -> Line<'static> {
+    let mut spans = vec![
+        Span::styled(label.to_string(), theme.title()),
+        Span::raw(format!("{text}_")),
+    ];
+    match &state.input_error {
+        Some(e) => spans.push(Span::styled(format!("  {e}"), theme.bad())),
+        None => spans.push(Span::styled("   enter send · esc cancel", theme.dim())),
+    }
+    Line::from(spans)
+}
+
 /// Key hints for the current view, from the keymap in force.
 fn hints(state: &State, theme: &Theme) -> Line<'static> {
     let actions: &[(Action, &str)] = match state.view {
@@ -204,9 +223,10 @@ fn hints(state: &State, theme: &Theme) -> Line<'static> {
             (Action::Filter, "filter"),
             (Action::Open, "detail"),
             (Action::SortNext, "sort"),
-            (Action::Window, "window"),
+            (Action::Invoke, "invoke"),
+            (Action::Shift, "shift"),
+            (Action::Kill, "kill"),
             (Action::Palette, "views"),
-            (Action::Refresh, "refresh"),
             (Action::Quit, "quit"),
         ],
         _ => &[
@@ -218,9 +238,18 @@ fn hints(state: &State, theme: &Theme) -> Line<'static> {
         ],
     };
     let mut spans = vec![Span::raw(" ")];
+    let width = usize::from(state.size.0);
+    let quit = format!("{} quit  ", state.keymap.first_key(Action::Quit));
     for (action, label) in actions {
         let key = state.keymap.first_key(*action);
-        if key.is_empty() {
+        // Keys the tier does not allow are not offered.
+        if key.is_empty() || !crate::state::actions::allowed(state, *action) {
+            continue;
+        }
+        let used: usize = spans.iter().map(|s| s.width()).sum();
+        let item = key.chars().count() + label.len() + 3;
+        // What does not fit is in the help; quit always shows.
+        if *action != Action::Quit && used + item + quit.len() > width {
             continue;
         }
         spans.push(Span::styled(key, theme.title()));

@@ -13,26 +13,62 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         None => {}
         Some(Popup::Help) => help(state, theme, frame, area),
         Some(Popup::Notice(text)) => {
-            let width = (text.len() as u16 + 4)
-                .min(area.width.saturating_sub(4))
-                .max(20);
-            let rect = centered(area, width, 5);
-            frame.render_widget(Clear, rect);
-            frame.render_widget(
-                Paragraph::new(vec![
-                    Line::raw(text.clone()),
-                    Line::styled("any key closes", theme.dim()),
-                ])
-                .wrap(Wrap { trim: true })
-                .block(
-                    Block::bordered()
-                        .border_set(theme.border())
-                        .title(Span::styled(" notice ", theme.title())),
-                ),
-                rect,
-            );
+            let mut lines: Vec<Line> = text.lines().map(|l| Line::raw(l.to_string())).collect();
+            lines.push(Line::styled("any key closes", theme.dim()));
+            boxed(frame, theme, area, " notice ", lines);
+        }
+        Some(Popup::Working(text)) => {
+            let lines = vec![
+                Line::raw(text.clone()),
+                Line::styled("working…", theme.dim()),
+            ];
+            boxed(frame, theme, area, " running ", lines);
+        }
+        Some(Popup::Confirm(pending)) => {
+            let plan = &pending.plan;
+            let mut lines = vec![Line::styled(plan.preview(), theme.header())];
+            if plan.destructive {
+                lines.push(Line::styled(
+                    "this stops the function taking traffic",
+                    theme.bad(),
+                ));
+            }
+            if state.display.production {
+                lines.push(Line::styled("production profile", theme.bad()));
+            }
+            lines.push(Line::raw(""));
+            match &pending.typed {
+                Some(typed) => {
+                    lines.push(Line::raw(format!("type {} and press enter:", plan.target)));
+                    lines.push(Line::styled(format!("> {typed}_"), theme.title()));
+                    lines.push(Line::styled("esc cancels", theme.dim()));
+                }
+                None => lines.push(Line::styled(
+                    "enter or y confirms · esc or n cancels",
+                    theme.dim(),
+                )),
+            }
+            boxed(frame, theme, area, " confirm ", lines);
         }
     }
+}
+
+fn boxed(frame: &mut Frame, theme: &Theme, area: Rect, title: &str, lines: Vec<Line>) {
+    let longest = lines.iter().map(Line::width).max().unwrap_or(20) as u16;
+    let width = (longest + 4).clamp(24, area.width.saturating_sub(4).max(24));
+    // Lines longer than the box wrap: count the rows they take.
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let rect = centered(area, width, rows as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .border_set(theme.border())
+                .title(Span::styled(title.to_string(), theme.title())),
+        ),
+        rect,
+    );
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -49,6 +85,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 fn help(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let lines: Vec<Line> = Action::ALL
         .iter()
+        .filter(|a| crate::state::actions::allowed(state, **a))
         .map(|a| {
             Line::from(vec![
                 Span::styled(format!("{:>14}  ", state.keymap.keys_of(*a)), theme.title()),

@@ -83,7 +83,7 @@ async fn dashboard_on_aws_shows_the_seeded_functions_and_numbers() {
     let state = new_state(&sources);
     let run = tokio::spawn(async move {
         let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
-        event_loop(&mut terminal, events, sources, state, &MONO, timing()).await
+        event_loop(&mut terminal, events, sources, state, &MONO, timing(), None).await
     });
     // 60-minute window: the seeded 45 minutes are all inside it.
     press(&keys, KeyCode::Char('w'));
@@ -145,7 +145,7 @@ async fn hung_region_does_not_delay_the_keys() {
     let state = new_state(&sources);
     let run = tokio::spawn(async move {
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
-        event_loop(&mut terminal, events, sources, state, &MONO, timing()).await
+        event_loop(&mut terminal, events, sources, state, &MONO, timing(), None).await
     });
     tokio::time::sleep(Duration::from_secs(2)).await;
     // The hung region's first calls are still waiting (its timeout is 10 s).

@@ -326,3 +326,42 @@ async fn read_only_and_production_badges_show_in_the_header() {
         "{header}"
     );
 }
+
+#[tokio::test]
+async fn kill_confirmation_asks_for_the_typed_name() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    load(&mut state, &clock, 0, 1).await;
+    let regions = demo_regions(7, &clock);
+    let (region, function) = state
+        .focus()
+        .map(|(r, f)| (r, f.info.name.clone()))
+        .expect("a row");
+    let plan = lops::ops::prepare(
+        &regions[region],
+        Tier::Change,
+        lops::ops::Request::Kill {
+            function: function.clone(),
+        },
+        None,
+    )
+    .await
+    .expect("plan");
+    update(
+        &mut state,
+        Msg::Planned {
+            region,
+            result: Ok(plan),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    insta::assert_snapshot!("confirm_kill_80x24", out);
+    assert!(
+        out.contains(&format!("type {function} and press enter")),
+        "{out}"
+    );
+    assert!(
+        out.contains("no reserved concurrency →") && out.contains("concurrency 0"),
+        "{out}"
+    );
+}

@@ -1,0 +1,288 @@
+//! Actions from the dashboard: a key builds a request, the runtime prepares it through the ops
+//! layer, the confirm popup holds the plan (its text derived from the plan), and only a
+//! confirmation turns it into an execute effect. The UI mirrors the tier; the ops layer enforces it.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::{Action, Effect, Input, Popup, State};
+use crate::ops::{OpsError, Outcome, Plan, Request, Tier, authorize};
+use crate::provider::InvokeRequest;
+
+/// The dashboard's action keys and the tier each needs.
+pub const ACTION_KEYS: [(Action, Tier); 6] = [
+    (Action::Invoke, Tier::Invoke),
+    (Action::Shift, Tier::Change),
+    (Action::Promote, Tier::Change),
+    (Action::Rollback, Tier::Change),
+    (Action::Kill, Tier::Change),
+    (Action::Revive, Tier::Change),
+];
+
+pub fn needed_tier(action: Action) -> Option<Tier> {
+    ACTION_KEYS
+        .iter()
+        .find(|(a, _)| *a == action)
+        .map(|(_, t)| *t)
+}
+
+/// Whether the session's tier lets this key act (hidden from hints otherwise).
+pub fn allowed(state: &State, action: Action) -> bool {
+    needed_tier(action).is_none_or(|t| state.display.tier.allows(t))
+}
+
+/// A confirmation waiting for the user: the plan, and what has been typed when the target's
+/// name must be typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub region: usize,
+    pub plan: Box<Plan>,
+    pub typed: Option<String>,
+}
+
+fn focus_alias(state: &State) -> Option<(usize, String, crate::provider::AliasInfo, Vec<String>)> {
+    let (region, f) = state.focus()?;
+    let alias = f.info.aliases.first()?.clone();
+    Some((region, f.info.name.clone(), alias, f.info.versions.clone()))
+}
+
+/// Starts an action on the focused function.
+pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
+    let Some(tier) = needed_tier(action) else {
+        return;
+    };
+    if let Err(e) = authorize(state.display.tier, tier, action_name(action)) {
+        state.popup = Some(Popup::Notice(e.to_string()));
+        return;
+    }
+    let Some((region, function)) = state.focus().map(|(r, f)| (r, f.info.name.clone())) else {
+        state.popup = Some(Popup::Notice("select a function first".into()));
+        return;
+    };
+    let request = match action {
+        Action::Invoke => {
+            state.input = Some(Input::Payload("{}".into()));
+            return;
+        }
+        Action::Shift => {
+            let Some((_, _, alias, versions)) = focus_alias(state) else {
+                state.popup = Some(Popup::Notice(format!("{function} has no alias to shift")));
+                return;
+            };
+            if versions.iter().all(|v| *v == alias.function_version) {
+                state.popup = Some(Popup::Notice(format!(
+                    "{function} has no second published version"
+                )));
+                return;
+            }
+            let current = alias
+                .additional_weights
+                .first()
+                .map(|(_, w)| *w)
+                .unwrap_or(0.0);
+            state.input = Some(Input::Weight(format!("{current}")));
+            return;
+        }
+        Action::Promote | Action::Rollback => {
+            let Some((_, _, alias, _)) = focus_alias(state) else {
+                state.popup = Some(Popup::Notice(format!("{function} has no alias")));
+                return;
+            };
+            if action == Action::Promote {
+                Request::Promote {
+                    function,
+                    alias: alias.name,
+                }
+            } else {
+                Request::Rollback {
+                    function,
+                    alias: alias.name,
+                }
+            }
+        }
+        Action::Kill => Request::Kill { function },
+        Action::Revive => Request::Revive { function },
+        _ => return,
+    };
+    effects.push(Effect::Prepare {
+        region,
+        request: Box::new(request),
+    });
+}
+
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Invoke => "invoke",
+        Action::Shift => "traffic set",
+        Action::Promote => "traffic promote",
+        Action::Rollback => "traffic rollback",
+        Action::Kill => "kill",
+        Action::Revive => "revive",
+        _ => "action",
+    }
+}
+
+/// Enter in the payload or weight input: validate, then ask the runtime to prepare.
+pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
+    let Some((region, function)) = state.focus().map(|(r, f)| (r, f.info.name.clone())) else {
+        return;
+    };
+    let request = match input {
+        Input::Payload(text) => {
+            if let Err(e) = serde_json::from_str::<serde_json::Value>(&text) {
+                state.input_error = Some(format!("not valid JSON: {e}"));
+                state.input = Some(Input::Payload(text));
+                return;
+            }
+            Request::Invoke(InvokeRequest {
+                function,
+                qualifier: None,
+                payload: text.into_bytes(),
+                asynchronous: false,
+            })
+        }
+        Input::Weight(text) => {
+            let Some((_, _, alias, versions)) = focus_alias(state) else {
+                return;
+            };
+            let version = alias
+                .additional_weights
+                .first()
+                .map(|(v, _)| v.clone())
+                .or_else(|| {
+                    versions
+                        .iter()
+                        .rev()
+                        .find(|v| **v != alias.function_version)
+                        .cloned()
+                })
+                .unwrap_or_default();
+            let weight = match text.trim().parse::<f64>() {
+                Ok(w) => w,
+                Err(_) => {
+                    state.input_error =
+                        Some(format!("'{text}' is not a number: give 0 ≤ weight < 1"));
+                    state.input = Some(Input::Weight(text));
+                    return;
+                }
+            };
+            let request = Request::SetWeight {
+                function,
+                alias: alias.name,
+                version,
+                weight,
+            };
+            if let Err(e) = request.validate() {
+                state.input_error = Some(e.to_string());
+                state.input = Some(Input::Weight(text));
+                return;
+            }
+            request
+        }
+        other => {
+            state.input = Some(other);
+            return;
+        }
+    };
+    state.input_error = None;
+    effects.push(Effect::Prepare {
+        region,
+        request: Box::new(request),
+    });
+}
+
+/// The ops layer built a plan (or refused): show it for confirmation.
+pub fn planned(state: &mut State, region: usize, result: Result<Plan, OpsError>) {
+    state.popup = Some(match result {
+        Err(e) => Popup::Notice(e.to_string()),
+        Ok(plan) if plan.change == crate::ops::Change::Nothing => Popup::Notice(plan.preview()),
+        Ok(plan) => {
+            let typed = (plan.destructive || state.display.production).then(String::new);
+            Popup::Confirm(Pending {
+                region,
+                plan: Box::new(plan),
+                typed,
+            })
+        }
+    });
+}
+
+/// Keys while a confirmation is open: only an explicit yes runs the action.
+pub fn confirm_key(
+    state: &mut State,
+    mut pending: Pending,
+    key: KeyEvent,
+    effects: &mut Vec<Effect>,
+) {
+    match (&mut pending.typed, key.code) {
+        (_, KeyCode::Esc) => state.popup = None,
+        (None, KeyCode::Char('n' | 'N')) => state.popup = None,
+        (None, KeyCode::Enter | KeyCode::Char('y' | 'Y')) => {
+            state.popup = Some(Popup::Working(pending.plan.preview()));
+            effects.push(Effect::Execute {
+                region: pending.region,
+                plan: pending.plan,
+            });
+        }
+        (Some(typed), KeyCode::Enter) => {
+            if *typed == pending.plan.target {
+                state.popup = Some(Popup::Working(pending.plan.preview()));
+                effects.push(Effect::Execute {
+                    region: pending.region,
+                    plan: pending.plan,
+                });
+            } else {
+                state.popup = Some(Popup::Confirm(pending));
+            }
+        }
+        (Some(typed), KeyCode::Backspace) => {
+            typed.pop();
+            state.popup = Some(Popup::Confirm(pending));
+        }
+        (Some(typed), KeyCode::Char(c)) => {
+            typed.push(c);
+            state.popup = Some(Popup::Confirm(pending));
+        }
+        _ => state.popup = Some(Popup::Confirm(pending)),
+    }
+}
+
+/// The action ran (or failed): say what happened, and re-read the inventory.
+pub fn executed(state: &mut State, result: Result<Outcome, OpsError>, effects: &mut Vec<Effect>) {
+    let text = match result {
+        Err(e) => format!("failed: {e}"),
+        Ok(outcome) => match &outcome.invoke {
+            Some((inv, report)) => {
+                let body = String::from_utf8_lossy(&inv.payload);
+                let mut lines = vec![
+                    format!(
+                        "status {}  error {}",
+                        inv.status,
+                        inv.function_error.as_deref().unwrap_or("none")
+                    ),
+                    format!("version {}", inv.executed_version.as_deref().unwrap_or("–")),
+                ];
+                if let Some(r) = report {
+                    lines.push(format!(
+                        "{} ms (billed {}), memory {}/{} MB{}",
+                        r.duration_ms.unwrap_or(0.0),
+                        r.billed_ms.unwrap_or(0.0),
+                        r.max_memory_used_mb.unwrap_or(0.0),
+                        r.memory_size_mb.unwrap_or(0.0),
+                        if r.cold_start() { ", cold start" } else { "" }
+                    ));
+                }
+                lines.push(format!(
+                    "response {}",
+                    body.chars().take(200).collect::<String>()
+                ));
+                lines.join("\n")
+            }
+            None => format!(
+                "done: now {}",
+                crate::ops::plan::describe_state(&outcome.after)
+            ),
+        },
+    };
+    state.popup = Some(Popup::Notice(text));
+    effects.push(Effect::RefreshInventory);
+}
