@@ -85,6 +85,56 @@ pub enum TrafficCommand {
         #[command(flatten)]
         flags: ActFlags,
     },
+    /// Move ALIAS to version --to in steps, rolling back at once when the guard trips.
+    Plan(PlanArgs),
+    /// Continue a plan that was interrupted (lops killed, terminal closed).
+    Resume {
+        alias: String,
+        #[arg(long = "fn")]
+        function: String,
+        #[command(flatten)]
+        flags: ActFlags,
+    },
+    /// Stop a plan and put all traffic back on the version it started from.
+    Abort {
+        alias: String,
+        #[arg(long = "fn")]
+        function: String,
+        #[command(flatten)]
+        flags: ActFlags,
+    },
+    /// Plans saved as running (interrupted ones included).
+    Plans {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    pub alias: String,
+    #[arg(long = "fn")]
+    pub function: String,
+    /// The version to move traffic to.
+    #[arg(long)]
+    pub to: String,
+    /// A CodeDeploy preset: Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce, …
+    #[arg(long, conflicts_with = "steps")]
+    pub preset: Option<String>,
+    /// Custom steps: percent:hold, e.g. 10:5m,50:10m (100 is added at the end).
+    #[arg(long)]
+    pub steps: Option<String>,
+    /// Roll back when this alarm goes to ALARM (repeatable).
+    #[arg(long = "guard-alarm")]
+    pub guard_alarms: Vec<String>,
+    /// Roll back when the new version's error rate goes over this (0.05 = 5 %).
+    #[arg(long)]
+    pub max_error_rate: Option<f64>,
+    /// Seconds between guard checks.
+    #[arg(long, default_value_t = 10)]
+    pub guard_interval: u64,
+    #[command(flatten)]
+    pub flags: ActFlags,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +231,18 @@ pub async fn traffic(global: &GlobalArgs, command: TrafficCommand) -> Result<Exi
             })
             .await
         }
+        TrafficCommand::Plan(args) => super::rollout::plan(global, args).await,
+        TrafficCommand::Resume {
+            alias,
+            function,
+            flags,
+        } => super::rollout::resume(global, &function, &alias, &flags, false).await,
+        TrafficCommand::Abort {
+            alias,
+            function,
+            flags,
+        } => super::rollout::resume(global, &function, &alias, &flags, true).await,
+        TrafficCommand::Plans { json } => super::rollout::list(json),
     }
 }
 
@@ -223,7 +285,7 @@ pub async fn revive(global: &GlobalArgs, args: FunctionArgs) -> Result<Exit, Fai
 }
 
 /// Refuses before connecting anywhere when no profile's tier allows the action.
-fn early_check(global: &GlobalArgs, needed: Tier, what: &str) -> Result<(), Failure> {
+pub(super) fn early_check(global: &GlobalArgs, needed: Tier, what: &str) -> Result<(), Failure> {
     let (settings, _) = resolve_settings(global)?;
     let profiles = if settings.profiles.is_empty() {
         vec!["default".to_string()]
@@ -367,6 +429,37 @@ async fn run(
         (0, Some(_)) => Exit::Failure,
         _ => Exit::Partial,
     })
+}
+
+pub(super) fn confirm_text(prompt: &str, typed: Option<&str>) -> Result<(), Failure> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(OpsError::Refused(
+            "confirmation needed and this is not an interactive terminal: pass --yes to confirm"
+                .into(),
+        )
+        .into());
+    }
+    match typed {
+        Some(name) => eprint!("{prompt}\ntype {name} to confirm: "),
+        None => eprint!("{prompt}\napply? [y/N] "),
+    }
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::failed(format!("cannot read the answer: {e}")))?;
+    let answer = answer.trim();
+    let yes = match typed {
+        Some(name) => answer == name,
+        None => matches!(answer, "y" | "Y" | "yes"),
+    };
+    if yes {
+        Ok(())
+    } else {
+        Err(OpsError::Refused("not confirmed: nothing changed".into()).into())
+    }
 }
 
 fn confirm(plans: &[&Plan], production: bool) -> Result<(), Failure> {

@@ -2,6 +2,7 @@
 
 mod act;
 mod context;
+mod rollout;
 mod status;
 
 use std::path::PathBuf;

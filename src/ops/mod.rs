@@ -6,6 +6,7 @@ pub mod audit;
 pub mod invoke;
 pub mod plan;
 pub mod policy;
+pub mod rollout;
 
 use serde::{Deserialize, Serialize};
 

@@ -154,3 +154,21 @@ pub trait RegionActions: RegionSource {
         request: &InvokeRequest,
     ) -> impl Future<Output = Result<InvokeOutcome, ProviderError>> + Send;
 }
+
+/// What a traffic plan's guard reads between steps.
+pub trait GuardSignals: RegionSource {
+    /// (invocations, errors) of one alias version over the last `minutes` minutes, the
+    /// current minute included.
+    fn version_errors(
+        &self,
+        function: &str,
+        alias: &str,
+        version: &str,
+        minutes: u32,
+    ) -> impl Future<Output = Result<(f64, f64), ProviderError>> + Send;
+    /// The state of each named alarm (missing alarms are left out).
+    fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, AlarmState)>, ProviderError>> + Send;
+}

@@ -13,5 +13,6 @@ mod dashboard;
 mod e2e;
 mod ops;
 mod provider;
+mod rollout;
 mod status;
 mod ui;

@@ -4,6 +4,7 @@ mod actions;
 mod clients;
 mod cloudwatch;
 mod error;
+mod guard;
 mod lambda;
 
 use std::sync::Mutex;

@@ -506,6 +506,44 @@ impl RegionActions for SimRegion {
     }
 }
 
+impl crate::provider::GuardSignals for SimRegion {
+    async fn version_errors(
+        &self,
+        function: &str,
+        _alias: &str,
+        _version: &str,
+        minutes: u32,
+    ) -> Result<(f64, f64), ProviderError> {
+        self.answer(11).await?;
+        let now = self.clock.now();
+        let f = self
+            .read()
+            .iter()
+            .find(|f| f.info.name == function)
+            .cloned()
+            .ok_or_else(|| ProviderError::NotFound(format!("Function not found: {function}")))?;
+        let mut totals = (0.0, 0.0);
+        for m in 0..minutes.max(1) {
+            let s = self.sample(&f, now - TimeDelta::minutes(i64::from(m)));
+            totals.0 += s.invocations;
+            totals.1 += s.errors;
+        }
+        Ok(totals)
+    }
+
+    async fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<(String, AlarmState)>, ProviderError> {
+        let alarms = self.alarms().await?;
+        Ok(alarms
+            .into_iter()
+            .filter(|a| names.contains(&a.name))
+            .map(|a| (a.name, a.state))
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,103 @@
+//! Guard signals for traffic plans from CloudWatch: a version's error rate, named alarms.
+
+use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use chrono::{DurationRound, TimeDelta, Utc};
+
+use super::AwsRegion;
+use super::error::classify;
+use crate::provider::{AlarmState, GuardSignals, ProviderError};
+
+fn query(id: &str, metric: &str, dims: &[(&str, String)]) -> MetricDataQuery {
+    let dimensions = dims
+        .iter()
+        .map(|(n, v)| Dimension::builder().name(*n).value(v).build())
+        .collect();
+    MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(
+            MetricStat::builder()
+                .metric(
+                    Metric::builder()
+                        .namespace("AWS/Lambda")
+                        .metric_name(metric)
+                        .set_dimensions(Some(dimensions))
+                        .build(),
+                )
+                .period(60)
+                .stat("Sum")
+                .build(),
+        )
+        .return_data(true)
+        .build()
+}
+
+impl GuardSignals for AwsRegion {
+    async fn version_errors(
+        &self,
+        function: &str,
+        alias: &str,
+        version: &str,
+        minutes: u32,
+    ) -> Result<(f64, f64), ProviderError> {
+        let now = Utc::now();
+        let end = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now) + TimeDelta::minutes(1);
+        let start = end - TimeDelta::minutes(i64::from(minutes) + 1);
+        let dims = [
+            ("FunctionName", function.to_string()),
+            ("Resource", format!("{function}:{alias}")),
+            ("ExecutedVersion", version.to_string()),
+        ];
+        self.clients.cloudwatch_limit.acquire().await;
+        let out = self
+            .clients
+            .cloudwatch
+            .get_metric_data()
+            .metric_data_queries(query("inv", "Invocations", &dims))
+            .metric_data_queries(query("err", "Errors", &dims))
+            .start_time(AwsTime::from_secs(start.timestamp()))
+            .end_time(AwsTime::from_secs(end.timestamp()))
+            .send()
+            .await
+            .map_err(|e| classify(e, self.clients.operation_timeout.as_secs_f64()))?;
+        let mut invocations = 0.0;
+        let mut errors = 0.0;
+        for r in out.metric_data_results.unwrap_or_default() {
+            let sum: f64 = r.values.unwrap_or_default().iter().sum();
+            match r.id.as_deref() {
+                Some("inv") => invocations += sum,
+                Some("err") => errors += sum,
+                _ => {}
+            }
+        }
+        Ok((invocations, errors))
+    }
+
+    async fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<(String, AlarmState)>, ProviderError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.clients.cloudwatch_limit.acquire().await;
+        let out = self
+            .clients
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify(e, self.clients.operation_timeout.as_secs_f64()))?;
+        Ok(out
+            .metric_alarms
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| {
+                let state =
+                    AlarmState::parse(a.state_value.as_ref().map(|s| s.as_str()).unwrap_or(""));
+                (a.alarm_name.unwrap_or_default(), state)
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,369 @@
+//! Traffic plans against moto: steps to the end, a guard that trips (alarm, error rate) and
+//! rolls back within one interval, and a plan killed mid-way that resumes or rolls back.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatch::types::{StandardUnit, StateValue};
+use serde_json::Value;
+
+use crate::support::cli::Lops;
+use crate::support::moto;
+use crate::support::seed::Seeder;
+
+async fn canary(region: &str, prefix: &str) -> (Seeder, String) {
+    let seeder = Seeder::new(moto::url(), region).await;
+    let name = format!("{}-svc", moto::unique(prefix));
+    seeder.create_function(&name).await;
+    seeder.publish_version(&name, "one").await;
+    seeder.publish_version(&name, "two").await;
+    seeder.create_alias(&name, "live", "1", None).await;
+    (seeder, name)
+}
+
+async fn routing(seeder: &Seeder, function: &str) -> (String, Vec<(String, f64)>) {
+    let a = seeder
+        .lambda
+        .get_alias()
+        .function_name(function)
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    let weights = a
+        .routing_config
+        .and_then(|r| r.additional_version_weights)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    (a.function_version.unwrap_or_default(), weights)
+}
+
+/// Polls until the alias routes as `want` or the deadline passes; returns how long it took.
+async fn wait_for(
+    seeder: &Seeder,
+    function: &str,
+    want: (&str, Option<f64>),
+    secs: u64,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let (main, weights) = routing(seeder, function).await;
+        let extra = weights.first().map(|(_, w)| *w);
+        if main == want.0 && extra == want.1 {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "alias is {main} {weights:?}, waiting for {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn spawn(lops: &Lops, args: &[&str]) -> Child {
+    lops.command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn lops")
+}
+
+fn finish(child: Child) -> (i32, String) {
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_steps_to_the_new_version() {
+    let region = "us-east-1";
+    let (seeder, f) = canary(region, "plan").await;
+    let lops = Lops::new(moto::url());
+    let run = lops.run(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        &f,
+        "--to",
+        "2",
+        "--steps",
+        "20:1s,60:1s",
+        "--guard-interval",
+        "1",
+        "--max-error-rate",
+        "0.5",
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert!(
+        run.stderr.contains("done: all traffic on the new version"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(routing(&seeder, &f).await, ("2".to_string(), vec![]));
+    let audit = lops.run(&["audit", "--json"]).json();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["action"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(actions, ["traffic.set", "traffic.set", "traffic.promote"]);
+    let plans = lops.run(&["traffic", "plans", "--json"]);
+    assert_eq!(
+        plans.json(),
+        Value::Array(vec![]),
+        "a finished plan is not running"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_guard_rolls_back_within_one_interval() {
+    let region = "eu-west-1";
+    let (seeder, f) = canary(region, "alarm").await;
+    let alarm = format!("{f}-errors");
+    seeder
+        .put_error_alarm(&alarm, &f, Some(StateValue::Ok))
+        .await;
+    let lops = Lops::new(moto::url());
+    let child = spawn(
+        &lops,
+        &[
+            "traffic",
+            "plan",
+            "live",
+            "--fn",
+            &f,
+            "--to",
+            "2",
+            "--steps",
+            "20:60s",
+            "--guard-alarm",
+            &alarm,
+            "--guard-interval",
+            "1",
+            "--regions",
+            region,
+            "--yes",
+        ],
+    );
+    wait_for(&seeder, &f, ("1", Some(0.2)), 20).await;
+    seeder
+        .cloudwatch
+        .set_alarm_state()
+        .alarm_name(&alarm)
+        .state_value(StateValue::Alarm)
+        .state_reason("errors")
+        .send()
+        .await
+        .expect("set alarm");
+    let took = wait_for(&seeder, &f, ("1", None), 10).await;
+    assert!(
+        took < Duration::from_secs(3),
+        "rollback took {took:?} with a 1 s guard interval"
+    );
+    let (code, stderr) = finish(child);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains(&format!("alarm {alarm} is in ALARM")),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_rate_guard_rolls_back() {
+    let region = "ca-west-1";
+    let (seeder, f) = canary(region, "errs").await;
+    let lops = Lops::new(moto::url());
+    let child = spawn(
+        &lops,
+        &[
+            "traffic",
+            "plan",
+            "live",
+            "--fn",
+            &f,
+            "--to",
+            "2",
+            "--steps",
+            "20:60s",
+            "--max-error-rate",
+            "0.1",
+            "--guard-interval",
+            "1",
+            "--regions",
+            region,
+            "--yes",
+        ],
+    );
+    wait_for(&seeder, &f, ("1", Some(0.2)), 20).await;
+    let resource = format!("{f}:live");
+    let dims = [
+        ("FunctionName", f.as_str()),
+        ("Resource", resource.as_str()),
+        ("ExecutedVersion", "2"),
+    ];
+    seeder
+        .put_metric(&dims, "Invocations", 10.0, StandardUnit::Count, 0..=0)
+        .await;
+    seeder
+        .put_metric(&dims, "Errors", 5.0, StandardUnit::Count, 0..=0)
+        .await;
+    wait_for(&seeder, &f, ("1", None), 10).await;
+    let (code, stderr) = finish(child);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("error rate 50% over the last 5 minutes is above 10%"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_plan_resumes_or_rolls_back() {
+    let region = "il-central-1";
+    let (seeder, resumed) = canary(region, "resume").await;
+    let (_, aborted) = canary(region, "abort").await;
+    let lops = Lops::new(moto::url());
+    for f in [&resumed, &aborted] {
+        let mut child = spawn(
+            &lops,
+            &[
+                "traffic",
+                "plan",
+                "live",
+                "--fn",
+                f,
+                "--to",
+                "2",
+                "--steps",
+                "20:3s",
+                "--guard-interval",
+                "1",
+                "--regions",
+                region,
+                "--yes",
+            ],
+        );
+        wait_for(&seeder, f, ("1", Some(0.2)), 20).await;
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+    }
+    let plans = lops.run(&["traffic", "plans", "--json"]);
+    plans.assert_exit(0);
+    let listed: Vec<String> = plans
+        .json()
+        .as_array()
+        .expect("plans")
+        .iter()
+        .map(|p| p["function"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        listed.contains(&resumed) && listed.contains(&aborted),
+        "{listed:?}"
+    );
+
+    let run = lops.run(&[
+        "traffic",
+        "resume",
+        "live",
+        "--fn",
+        &resumed,
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(routing(&seeder, &resumed).await, ("2".to_string(), vec![]));
+
+    let run = lops.run(&[
+        "traffic",
+        "abort",
+        "live",
+        "--fn",
+        &aborted,
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(routing(&seeder, &aborted).await, ("1".to_string(), vec![]));
+    assert_eq!(
+        lops.run(&["traffic", "plans", "--json"]).json(),
+        Value::Array(vec![])
+    );
+    // Resuming what is no longer running says so.
+    lops.run(&[
+        "traffic",
+        "resume",
+        "live",
+        "--fn",
+        &aborted,
+        "--regions",
+        region,
+        "--yes",
+    ])
+    .assert_exit(2);
+}
+
+#[test]
+fn plan_input_is_checked_before_anything_runs() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let run = lops.run(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        "f",
+        "--to",
+        "2",
+        "--preset",
+        "Canary99",
+        "--regions",
+        "us-east-1",
+        "--yes",
+    ]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("unknown preset 'Canary99'")
+            && run.stderr.contains("Canary10Percent5Minutes"),
+        "{}",
+        run.stderr
+    );
+    let run = lops.run(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        "f",
+        "--to",
+        "2",
+        "--steps",
+        "50:1m,10:1m",
+        "--regions",
+        "us-east-1",
+        "--yes",
+    ]);
+    run.assert_exit(2);
+    let run = lops.run(&[
+        "--read-only",
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        "f",
+        "--to",
+        "2",
+        "--preset",
+        "AllAtOnce",
+        "--regions",
+        "us-east-1",
+        "--yes",
+    ]);
+    run.assert_exit(4);
+}
