@@ -284,6 +284,19 @@ pub async fn revive(global: &GlobalArgs, args: FunctionArgs) -> Result<Exit, Fai
     .await
 }
 
+pub async fn pin(
+    global: &GlobalArgs,
+    alias: String,
+    function: String,
+    flags: ActFlags,
+) -> Result<Exit, Failure> {
+    run(global, &flags, |_| Request::Pin {
+        function: function.clone(),
+        alias: alias.clone(),
+    })
+    .await
+}
+
 /// Refuses before connecting anywhere when no profile's tier allows the action.
 pub(super) fn early_check(global: &GlobalArgs, needed: Tier, what: &str) -> Result<(), Failure> {
     let (settings, _) = resolve_settings(global)?;

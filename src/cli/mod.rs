@@ -100,6 +100,15 @@ pub enum Command {
     Kill(act::FunctionArgs),
     /// Undo a kill: restore the reserved concurrency recorded before it.
     Revive(act::FunctionArgs),
+    /// All of ALIAS's traffic to its last known good version (the one it served in full before
+    /// the latest recorded traffic change).
+    Pin {
+        alias: String,
+        #[arg(long = "fn")]
+        function: String,
+        #[command(flatten)]
+        flags: act::ActFlags,
+    },
     /// The audit log of actions taken.
     Audit {
         #[arg(long)]
@@ -120,6 +129,11 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
         Command::Concurrency(c) => act::concurrency(global, c).await,
         Command::Kill(args) => act::kill(global, args).await,
         Command::Revive(args) => act::revive(global, args).await,
+        Command::Pin {
+            alias,
+            function,
+            flags,
+        } => act::pin(global, alias, function, flags).await,
         Command::Audit { json } => act::audit(json).await,
         Command::Undo(flags) => act::undo(global, flags).await,
         Command::IamPolicy => act::iam_policy(match (global.read_only, global.mode) {

@@ -32,6 +32,12 @@ pub enum Request {
         function: String,
         alias: String,
     },
+    /// All traffic to the alias's last known good version: the version it served in full
+    /// before the most recent recorded traffic change (else its main version).
+    Pin {
+        function: String,
+        alias: String,
+    },
     /// Reserved concurrency: a number, or `None` to remove the reservation.
     SetConcurrency {
         function: String,
@@ -84,6 +90,7 @@ impl Request {
             Request::SetWeight { .. } => "traffic.set",
             Request::Promote { .. } => "traffic.promote",
             Request::Rollback { .. } => "traffic.rollback",
+            Request::Pin { .. } => "traffic.pin",
             Request::SetConcurrency { .. } => "concurrency.set",
             Request::Kill { .. } => "kill",
             Request::Revive { .. } => "revive",
@@ -344,6 +351,41 @@ pub async fn prepare<S: RegionActions>(
             let main = current.function_version.clone();
             route_plan(plan, function, alias, current, main, None)
         }
+        Request::Pin { function, alias } => {
+            let current = source
+                .alias(function, alias)
+                .await
+                .map_err(|e| not_found(e, format!("alias {function}:{alias}")))?;
+            let target = format!("{function}:{alias}");
+            let records = audit
+                .and_then(|log| log.read().ok())
+                .map(|(r, _)| r)
+                .unwrap_or_default();
+            let good = records
+                .iter()
+                .rev()
+                .filter(|r| {
+                    r.target == target
+                        && r.region == scope.region
+                        && r.profile == scope.profile
+                        && r.result == "ok"
+                })
+                .filter(|r| r.action.starts_with("traffic."))
+                .find(|r| {
+                    r.before
+                        .get("weights")
+                        .and_then(Value::as_object)
+                        .is_some_and(|w| w.is_empty())
+                })
+                .and_then(|r| {
+                    r.before
+                        .get("function_version")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| current.function_version.clone());
+            route_plan(plan, function, alias, current, good, None)
+        }
         Request::SetConcurrency { function, value } => {
             if let Some(n) = value
                 && *n < 0
@@ -446,7 +488,7 @@ async fn undo_plan<S: RegionActions>(
     record: &Record,
 ) -> Result<Plan, OpsError> {
     let mut p = match record.action.as_str() {
-        "traffic.set" | "traffic.promote" | "traffic.rollback" => {
+        "traffic.set" | "traffic.promote" | "traffic.rollback" | "traffic.pin" => {
             let (function, alias) = record.target.split_once(':').ok_or_else(|| {
                 OpsError::Invalid(format!("audit record {} names no alias", record.id))
             })?;
