@@ -37,6 +37,8 @@ pub struct Pending {
     pub region: usize,
     pub plan: Box<Plan>,
     pub typed: Option<String>,
+    /// Shown in danger style; it also makes the confirmation a typed one.
+    pub warning: Option<String>,
 }
 
 fn focus_alias(state: &State) -> Option<(usize, String, crate::provider::AliasInfo, Vec<String>)> {
@@ -191,16 +193,23 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
 }
 
 /// The ops layer built a plan (or refused): show it for confirmation.
-pub fn planned(state: &mut State, region: usize, result: Result<Plan, OpsError>) {
+pub fn planned(
+    state: &mut State,
+    region: usize,
+    result: Result<Plan, OpsError>,
+    warning: Option<String>,
+) {
     state.popup = Some(match result {
         Err(e) => Popup::Notice(e.to_string()),
         Ok(plan) if plan.change == crate::ops::Change::Nothing => Popup::Notice(plan.preview()),
         Ok(plan) => {
-            let typed = (plan.destructive || state.display.production).then(String::new);
+            let typed = (plan.destructive || state.display.production || warning.is_some())
+                .then(String::new);
             Popup::Confirm(Pending {
                 region,
                 plan: Box::new(plan),
                 typed,
+                warning,
             })
         }
     });

@@ -267,6 +267,8 @@ pub enum Msg {
     Planned {
         region: usize,
         result: Result<Plan, OpsError>,
+        /// Something to ask about again (the same payload sent moments ago).
+        warning: Option<String>,
     },
     /// A confirmed action ran.
     Executed {
@@ -468,7 +470,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             at,
             result,
         } => on_alarms(state, region, seq, at, result),
-        Msg::Planned { region, result } => actions::planned(state, region, result),
+        Msg::Planned {
+            region,
+            result,
+            warning,
+        } => actions::planned(state, region, result, warning),
         Msg::Executed { result, .. } => actions::executed(state, result, &mut effects),
         Msg::Calls { region, total } => {
             let now = state.now;

@@ -510,6 +510,7 @@ fn kill_asks_for_the_typed_name_and_runs_only_then() {
         Msg::Planned {
             region: 0,
             result: Ok(plan("cron", true)),
+            warning: None,
         },
     );
     assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.typed == Some(String::new())));
@@ -543,6 +544,7 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
         Msg::Planned {
             region: 0,
             result: Ok(plan("cron", false)),
+            warning: None,
         },
     );
     assert!(!executes(&update(&mut s, code(KeyCode::Esc))));
@@ -552,6 +554,7 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
         Msg::Planned {
             region: 0,
             result: Ok(plan("cron", false)),
+            warning: None,
         },
     );
     assert!(!executes(&update(&mut s, key('n'))));
@@ -561,6 +564,7 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
         Msg::Planned {
             region: 0,
             result: Ok(plan("cron", false)),
+            warning: None,
         },
     );
     let effects = update(&mut s, code(KeyCode::Enter));
@@ -579,6 +583,7 @@ fn production_profile_asks_for_the_typed_name_on_every_change() {
         Msg::Planned {
             region: 0,
             result: Ok(plan("cron", false)),
+            warning: None,
         },
     );
     assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.typed.is_some()));
@@ -618,4 +623,22 @@ fn invoke_payload_must_be_json_before_anything_is_sent() {
         |e| matches!(e, Effect::Prepare { request, .. } if matches!(**request, Request::Invoke(_)))
     ));
     assert_eq!(s.input, None);
+}
+
+#[test]
+fn duplicate_invoke_is_asked_again_with_the_typed_name() {
+    let mut s = loaded();
+    let warning = Some("the same payload went to cron at 10:00: send it again?".to_string());
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            result: Ok(plan("cron", false)),
+            warning,
+        },
+    );
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.typed.is_some() && p.warning.is_some())
+    );
+    assert!(!executes(&update(&mut s, code(KeyCode::Enter))));
 }

@@ -120,6 +120,7 @@ where
         sources: sources.clone(),
         tx,
         audit,
+        duplicate_window_secs: timing.duplicate_window_secs,
     };
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -156,12 +157,33 @@ where
     Ok(state)
 }
 
+/// The dashboard's duplicate guard: the same payload to the same target moments ago is asked
+/// about again (with the typed name) rather than refused.
+fn duplicate_warning(
+    r: &crate::provider::InvokeRequest,
+    log: &AuditLog,
+    window: u64,
+) -> Option<String> {
+    let target = match &r.qualifier {
+        Some(q) => format!("{}:{q}", r.function),
+        None => r.function.clone(),
+    };
+    let hash = crate::ops::invoke::sha256_hex(&r.payload);
+    crate::ops::invoke::recent_duplicate(log, &target, &hash, window).map(|d| {
+        format!(
+            "the same payload went to {target} at {}: send it again?",
+            d.time
+        )
+    })
+}
+
 /// Executes effects: poller requests directly, actions as tasks that report back as messages.
 struct Runner<S> {
     pollers: Pollers,
     sources: Vec<Arc<S>>,
     tx: mpsc::Sender<Msg>,
     audit: Option<AuditLog>,
+    duplicate_window_secs: u64,
 }
 
 fn apply<S: RegionActions>(state: &mut State, runner: &Runner<S>, msg: Msg) {
@@ -175,10 +197,23 @@ fn apply<S: RegionActions>(state: &mut State, runner: &Runner<S>, msg: Msg) {
                     continue;
                 };
                 let (tx, audit) = (runner.tx.clone(), runner.audit.clone());
+                let window = runner.duplicate_window_secs;
                 tokio::spawn(async move {
+                    let warning = match (&*request, &audit) {
+                        (crate::ops::Request::Invoke(r), Some(log)) => {
+                            duplicate_warning(r, log, window)
+                        }
+                        _ => None,
+                    };
                     let result =
                         crate::ops::prepare(&*source, tier, *request, audit.as_ref()).await;
-                    let _ = tx.send(Msg::Planned { region, result }).await;
+                    let _ = tx
+                        .send(Msg::Planned {
+                            region,
+                            result,
+                            warning,
+                        })
+                        .await;
                 });
             }
             Effect::Execute { region, plan } => {

@@ -36,6 +36,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             if state.display.production {
                 lines.push(Line::styled("production profile", theme.bad()));
             }
+            if let Some(w) = &pending.warning {
+                lines.push(Line::styled(w.clone(), theme.bad()));
+            }
             lines.push(Line::raw(""));
             match &pending.typed {
                 Some(typed) => {

@@ -32,6 +32,7 @@ fn timing() -> Timing {
         alarms: Duration::from_secs(5),
         deadline: Duration::from_secs(30),
         min_gap: Duration::from_millis(200),
+        duplicate_window_secs: 300,
     }
 }
 

@@ -352,6 +352,7 @@ async fn kill_confirmation_asks_for_the_typed_name() {
         Msg::Planned {
             region,
             result: Ok(plan),
+            warning: None,
         },
     );
     let out = screen(&mut state, &MONO, 80, 24);
