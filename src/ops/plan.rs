@@ -32,6 +32,12 @@ pub enum Request {
         function: String,
         alias: String,
     },
+    /// All traffic to a given published version (a plan's last step).
+    PromoteTo {
+        function: String,
+        alias: String,
+        version: String,
+    },
     /// All traffic to the alias's last known good version: the version it served in full
     /// before the most recent recorded traffic change (else its main version).
     Pin {
@@ -88,7 +94,7 @@ impl Request {
         match self {
             Request::Invoke(_) => "invoke",
             Request::SetWeight { .. } => "traffic.set",
-            Request::Promote { .. } => "traffic.promote",
+            Request::Promote { .. } | Request::PromoteTo { .. } => "traffic.promote",
             Request::Rollback { .. } => "traffic.rollback",
             Request::Pin { .. } => "traffic.pin",
             Request::SetConcurrency { .. } => "concurrency.set",
@@ -342,6 +348,27 @@ pub async fn prepare<S: RegionActions>(
                 )));
             };
             route_plan(plan, function, alias, current, next, None)
+        }
+        Request::PromoteTo {
+            function,
+            alias,
+            version,
+        } => {
+            check_version(version)?;
+            let current = source
+                .alias(function, alias)
+                .await
+                .map_err(|e| not_found(e, format!("alias {function}:{alias}")))?;
+            let versions = source
+                .published_versions(function)
+                .await
+                .map_err(|e| not_found(e, format!("function {function}")))?;
+            if !versions.contains(version) {
+                return Err(OpsError::Invalid(format!(
+                    "version {version} of {function} is not published"
+                )));
+            }
+            route_plan(plan, function, alias, current, version.clone(), None)
         }
         Request::Rollback { function, alias } => {
             let current = source

@@ -390,9 +390,10 @@ pub async fn run<S: RegionActions + GuardSignals>(
     while r.status == Status::Running && r.step < r.steps.len() {
         let step = r.steps[r.step].clone();
         let request = if step.weight >= 1.0 {
-            Request::Promote {
+            Request::PromoteTo {
                 function: r.function.clone(),
                 alias: r.alias.clone(),
+                version: r.to.clone(),
             }
         } else {
             Request::SetWeight {
@@ -402,29 +403,12 @@ pub async fn run<S: RegionActions + GuardSignals>(
                 weight: step.weight,
             }
         };
-        // A resumed plan may find its step already applied; promote then has nothing to do.
-        let applied = act(source, tier, audit, request).await;
-        if let Err(e) = applied {
-            let done = step.weight >= 1.0
-                && source
-                    .alias(&r.function, &r.alias)
-                    .await
-                    .is_ok_and(|a| a.function_version == r.to && a.additional_weights.is_empty());
-            if !done {
-                report(r, &format!("step failed: {e}; rolling back"));
-                roll_back(
-                    source,
-                    r,
-                    tier,
-                    audit,
-                    store,
-                    Status::RolledBack {
-                        reason: format!("step failed: {e}"),
-                    },
-                )
-                .await?;
-                return Ok(r.status.clone());
-            }
+        // A resumed plan may find its step already applied: the ops layer then has nothing to do.
+        if let Err(e) = act(source, tier, audit, request).await {
+            report(r, &format!("step failed: {e}; rolling back"));
+            let reason = format!("step failed: {e}");
+            roll_back(source, r, tier, audit, store, Status::RolledBack { reason }).await?;
+            return Ok(r.status.clone());
         }
         r.updated = now();
         save(r)?;

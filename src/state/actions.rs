@@ -9,13 +9,16 @@ use crate::ops::{OpsError, Outcome, Plan, Request, Tier, authorize};
 use crate::provider::InvokeRequest;
 
 /// The dashboard's action keys and the tier each needs.
-pub const ACTION_KEYS: [(Action, Tier); 6] = [
+pub const ACTION_KEYS: [(Action, Tier); 9] = [
     (Action::Invoke, Tier::Invoke),
     (Action::Shift, Tier::Change),
     (Action::Promote, Tier::Change),
     (Action::Rollback, Tier::Change),
     (Action::Kill, Tier::Change),
     (Action::Revive, Tier::Change),
+    (Action::Canary, Tier::Change),
+    (Action::AbortPlan, Tier::Change),
+    (Action::ResumePlan, Tier::Change),
 ];
 
 pub fn needed_tier(action: Action) -> Option<Tier> {
@@ -103,6 +106,51 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         }
         Action::Kill => Request::Kill { function },
         Action::Revive => Request::Revive { function },
+        Action::Canary => {
+            if focus_alias(state).is_none() {
+                state.popup = Some(Popup::Notice(format!("{function} has no alias to move")));
+                return;
+            }
+            state.input = Some(Input::Preset("Canary10Percent5Minutes".into()));
+            return;
+        }
+        Action::AbortPlan | Action::ResumePlan => {
+            let found = state
+                .plans
+                .iter()
+                .find(|p| p.region == region && p.rollout.function == function)
+                .or_else(|| state.plans.first())
+                .map(|p| {
+                    (
+                        p.region,
+                        p.rollout.function.clone(),
+                        p.rollout.alias.clone(),
+                        p.running,
+                    )
+                });
+            match found {
+                None => state.popup = Some(Popup::Notice("no traffic plan here".into())),
+                Some((_, _, _, true)) if action == Action::ResumePlan => {
+                    state.popup = Some(Popup::Notice("that plan is running".into()))
+                }
+                Some((region, function, alias, _)) => {
+                    effects.push(if action == Action::AbortPlan {
+                        Effect::AbortPlan {
+                            region,
+                            function,
+                            alias,
+                        }
+                    } else {
+                        Effect::ResumePlan {
+                            region,
+                            function,
+                            alias,
+                        }
+                    })
+                }
+            }
+            return;
+        }
         _ => return,
     };
     effects.push(Effect::Prepare {
@@ -119,6 +167,9 @@ fn action_name(action: Action) -> &'static str {
         Action::Rollback => "traffic rollback",
         Action::Kill => "kill",
         Action::Revive => "revive",
+        Action::Canary => "traffic plan",
+        Action::AbortPlan => "traffic abort",
+        Action::ResumePlan => "traffic resume",
         _ => "action",
     }
 }
@@ -179,6 +230,59 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
                 return;
             }
             request
+        }
+        Input::Preset(text) => {
+            let Some((_, _, alias, versions)) = focus_alias(state) else {
+                return;
+            };
+            let Some(steps) = crate::ops::rollout::preset(text.trim()) else {
+                state.input_error = Some(format!(
+                    "unknown preset: try {}",
+                    crate::ops::rollout::PRESETS[0]
+                ));
+                state.input = Some(Input::Preset(text));
+                return;
+            };
+            let to = alias
+                .additional_weights
+                .first()
+                .map(|(v, _)| v.clone())
+                .or_else(|| {
+                    versions
+                        .iter()
+                        .rev()
+                        .find(|v| **v != alias.function_version)
+                        .cloned()
+                });
+            let Some(to) = to else {
+                state.input_error = Some("no second published version to move to".into());
+                state.input = Some(Input::Preset(text));
+                return;
+            };
+            let alarms = state.regions[region]
+                .alarms
+                .iter()
+                .filter(|a| a.function.as_deref() == Some(function.as_str()))
+                .map(|a| a.name.clone())
+                .collect();
+            let guard = crate::ops::rollout::Guard {
+                max_error_rate: Some(0.05),
+                alarms,
+                interval_secs: 10,
+            };
+            let spec = crate::ops::rollout::PlanSpec {
+                function,
+                alias: alias.name,
+                to,
+                steps,
+                guard,
+            };
+            state.input_error = None;
+            effects.push(Effect::StartPlan {
+                region,
+                spec: Box::new(spec),
+            });
+            return;
         }
         other => {
             state.input = Some(other);
@@ -253,6 +357,41 @@ pub fn confirm_key(
         }
         _ => state.popup = Some(Popup::Confirm(pending)),
     }
+}
+
+/// A plan moved on (or stopped): keep the latest of each, drop finished ones after showing them.
+pub fn plan_update(
+    state: &mut State,
+    region: usize,
+    rollout: crate::ops::rollout::Rollout,
+    event: String,
+    running: bool,
+) {
+    state.plans.retain(|p| {
+        !(p.region == region
+            && p.rollout.function == rollout.function
+            && p.rollout.alias == rollout.alias)
+    });
+    let finished = rollout.status != crate::ops::rollout::Status::Running;
+    if finished {
+        state.popup = Some(Popup::Notice(format!("plan {}: {event}", rollout.target())));
+    } else {
+        state.plans.push(PlanView {
+            region,
+            rollout,
+            event,
+            running,
+        });
+    }
+}
+
+/// A traffic plan the dashboard shows: running here, or interrupted (found saved at start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanView {
+    pub region: usize,
+    pub rollout: crate::ops::rollout::Rollout,
+    pub event: String,
+    pub running: bool,
 }
 
 /// The action ran (or failed): say what happened, and re-read the inventory.

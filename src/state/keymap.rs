@@ -32,10 +32,13 @@ pub enum Action {
     Rollback,
     Kill,
     Revive,
+    Canary,
+    AbortPlan,
+    ResumePlan,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 28] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -59,6 +62,9 @@ impl Action {
         Action::Rollback,
         Action::Kill,
         Action::Revive,
+        Action::Canary,
+        Action::AbortPlan,
+        Action::ResumePlan,
         Action::Help,
         Action::Quit,
     ];
@@ -91,6 +97,9 @@ impl Action {
             Action::Rollback => "rollback",
             Action::Kill => "kill",
             Action::Revive => "revive",
+            Action::Canary => "plan",
+            Action::AbortPlan => "abort_plan",
+            Action::ResumePlan => "resume_plan",
         }
     }
 
@@ -121,6 +130,9 @@ impl Action {
             Action::Rollback => "all alias traffic back to its main version",
             Action::Kill => "kill switch: reserved concurrency 0",
             Action::Revive => "undo the kill switch",
+            Action::Canary => "traffic plan to the alias's second version (preset, with guard)",
+            Action::AbortPlan => "abort the plan: all traffic back to where it started",
+            Action::ResumePlan => "resume an interrupted plan",
         }
     }
 
@@ -151,6 +163,9 @@ impl Action {
             Action::Rollback => &["B"],
             Action::Kill => &["K"],
             Action::Revive => &["V"],
+            Action::Canary => &["C"],
+            Action::AbortPlan => &["A"],
+            Action::ResumePlan => &["U"],
         }
     }
 

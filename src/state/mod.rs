@@ -190,6 +190,8 @@ pub enum Input {
     Payload(String),
     /// The new version's share for a traffic shift.
     Weight(String),
+    /// A traffic plan's preset.
+    Preset(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -232,6 +234,8 @@ pub struct State {
     pub keymap: Keymap,
     pub display: Display,
     pub quit: bool,
+    /// Traffic plans running or interrupted.
+    pub plans: Vec<actions::PlanView>,
     /// What the metrics pollers were last asked for, per region, to send only changes.
     wanted: Vec<Vec<String>>,
 }
@@ -270,6 +274,18 @@ pub enum Msg {
         /// Something to ask about again (the same payload sent moments ago).
         warning: Option<String>,
     },
+    /// A traffic plan was validated and saved: drive it.
+    PlanStarted {
+        region: usize,
+        rollout: Box<crate::ops::rollout::Rollout>,
+    },
+    /// A traffic plan moved on, stopped, or was found interrupted.
+    PlanUpdate {
+        region: usize,
+        rollout: Box<crate::ops::rollout::Rollout>,
+        event: String,
+        running: bool,
+    },
     /// A confirmed action ran.
     Executed {
         region: usize,
@@ -288,6 +304,21 @@ pub enum Effect {
     },
     /// Execute a confirmed plan through the ops layer.
     Execute { region: usize, plan: Box<Plan> },
+    /// Start a traffic plan in the background.
+    StartPlan {
+        region: usize,
+        spec: Box<crate::ops::rollout::PlanSpec>,
+    },
+    ResumePlan {
+        region: usize,
+        function: String,
+        alias: String,
+    },
+    AbortPlan {
+        region: usize,
+        function: String,
+        alias: String,
+    },
     /// The functions whose metrics a region's poller should fetch from now on.
     Want {
         region: usize,
@@ -316,6 +347,7 @@ impl State {
             keymap,
             display,
             quit: false,
+            plans: Vec::new(),
             wanted: vec![Vec::new(); n],
         }
     }
@@ -475,6 +507,20 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             result,
             warning,
         } => actions::planned(state, region, result, warning),
+        Msg::PlanUpdate {
+            region,
+            rollout,
+            event,
+            running,
+        } => actions::plan_update(state, region, *rollout, event, running),
+        Msg::PlanStarted { region, rollout } => {
+            effects.push(Effect::ResumePlan {
+                region,
+                function: rollout.function.clone(),
+                alias: rollout.alias.clone(),
+            });
+            actions::plan_update(state, region, *rollout, "started".into(), true);
+        }
         Msg::Executed { result, .. } => actions::executed(state, result, &mut effects),
         Msg::Calls { region, total } => {
             let now = state.now;
@@ -668,7 +714,10 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
         | Action::Promote
         | Action::Rollback
         | Action::Kill
-        | Action::Revive => actions::start(state, action, effects),
+        | Action::Revive
+        | Action::Canary
+        | Action::AbortPlan
+        | Action::ResumePlan => actions::start(state, action, effects),
         Action::Fleet => switch_view(state, View::Fleet),
         Action::Regions => switch_view(state, View::Regions),
         Action::Load => switch_view(state, View::Load),
@@ -676,20 +725,23 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
 }
 
 fn on_input_key(state: &mut State, input: Input, key: KeyEvent, effects: &mut Vec<Effect>) {
-    if matches!(input, Input::Payload(_) | Input::Weight(_)) {
+    if matches!(
+        input,
+        Input::Payload(_) | Input::Weight(_) | Input::Preset(_)
+    ) {
         match key.code {
             KeyCode::Esc => state.input_error = None,
             KeyCode::Enter => actions::submit(state, input, effects),
             KeyCode::Backspace => {
                 let mut input = input;
-                if let Input::Payload(t) | Input::Weight(t) = &mut input {
+                if let Input::Payload(t) | Input::Weight(t) | Input::Preset(t) = &mut input {
                     t.pop();
                 }
                 state.input = Some(input);
             }
             KeyCode::Char(c) => {
                 let mut input = input;
-                if let Input::Payload(t) | Input::Weight(t) = &mut input {
+                if let Input::Payload(t) | Input::Weight(t) | Input::Preset(t) = &mut input {
                     t.push(c);
                 }
                 state.input = Some(input);

@@ -642,3 +642,105 @@ fn duplicate_invoke_is_asked_again_with_the_typed_name() {
     );
     assert!(!executes(&update(&mut s, code(KeyCode::Enter))));
 }
+
+fn rollout(function: &str) -> crate::ops::rollout::Rollout {
+    crate::ops::rollout::Rollout {
+        profile: "default".into(),
+        region: "us-east-1".into(),
+        function: function.into(),
+        alias: "live".into(),
+        from: "1".into(),
+        to: "2".into(),
+        steps: crate::ops::rollout::parse_steps("10:5m").unwrap(),
+        guard: crate::ops::rollout::Guard {
+            max_error_rate: Some(0.05),
+            alarms: vec![],
+            interval_secs: 10,
+        },
+        step: 0,
+        status: crate::ops::rollout::Status::Running,
+        updated: "2026-11-25T10:00:00Z".into(),
+    }
+}
+
+#[test]
+fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
+    let mut s = loaded();
+    update(
+        &mut s,
+        Msg::PlanUpdate {
+            region: 0,
+            rollout: Box::new(rollout("cron")),
+            event: "interrupted".into(),
+            running: false,
+        },
+    );
+    assert_eq!(s.plans.len(), 1);
+    let effects = update(&mut s, key('U'));
+    assert!(
+        effects.contains(&Effect::ResumePlan {
+            region: 0,
+            function: "cron".into(),
+            alias: "live".into()
+        }),
+        "{effects:?}"
+    );
+    update(
+        &mut s,
+        Msg::PlanUpdate {
+            region: 0,
+            rollout: Box::new(rollout("cron")),
+            event: "step 1/2 applied".into(),
+            running: true,
+        },
+    );
+    assert_eq!(s.plans.len(), 1, "one entry per plan");
+    assert!(s.popup.is_none());
+    let effects = update(&mut s, key('U'));
+    assert!(
+        effects
+            .iter()
+            .all(|e| !matches!(e, Effect::ResumePlan { .. })),
+        "a running plan is not resumed twice"
+    );
+    update(&mut s, key('x'));
+    let effects = update(&mut s, key('A'));
+    assert!(effects.contains(&Effect::AbortPlan {
+        region: 0,
+        function: "cron".into(),
+        alias: "live".into()
+    }));
+    let mut done = rollout("cron");
+    done.status = crate::ops::rollout::Status::RolledBack {
+        reason: "alarm".into(),
+    };
+    update(
+        &mut s,
+        Msg::PlanUpdate {
+            region: 0,
+            rollout: Box::new(done),
+            event: "guard tripped".into(),
+            running: false,
+        },
+    );
+    assert!(s.plans.is_empty());
+    assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("guard tripped")));
+}
+
+#[test]
+fn started_plan_is_driven() {
+    let mut s = loaded();
+    let effects = update(
+        &mut s,
+        Msg::PlanStarted {
+            region: 0,
+            rollout: Box::new(rollout("cron")),
+        },
+    );
+    assert!(effects.contains(&Effect::ResumePlan {
+        region: 0,
+        function: "cron".into(),
+        alias: "live".into()
+    }));
+    assert!(s.plans[0].running);
+}

@@ -16,8 +16,9 @@ use crate::cli::{Context, GlobalArgs, resolve_settings};
 use crate::config::Settings;
 use crate::exit::{Exit, Failure};
 use crate::ops::audit::AuditLog;
-use crate::provider::RegionActions;
+use crate::ops::rollout::{self, PlanStore, Rollout, Status};
 use crate::provider::sim::{SimClock, demo_regions};
+use crate::provider::{GuardSignals, RegionActions};
 use crate::runtime::poller::{self, Pollers, Timing};
 use crate::state::{Display, Effect, Keymap, Msg, State, update};
 use crate::ui::{self, Theme};
@@ -65,7 +66,7 @@ fn display(settings: &Settings, demo: bool) -> Display {
     }
 }
 
-async fn run_terminal<S: RegionActions>(
+async fn run_terminal<S: RegionActions + GuardSignals>(
     sources: Vec<S>,
     settings: &Settings,
     keymap: Keymap,
@@ -108,7 +109,7 @@ where
     B: Backend,
     B::Error: std::fmt::Display,
     E: Stream<Item = std::io::Result<Event>> + Unpin,
-    S: RegionActions,
+    S: RegionActions + GuardSignals,
 {
     let io = |e: B::Error| std::io::Error::other(e.to_string());
     let size = terminal.size().map_err(io)?;
@@ -119,9 +120,35 @@ where
         pollers,
         sources: sources.clone(),
         tx,
+        // Plans are saved beside the audit log they write to.
+        store: audit
+            .as_ref()
+            .and_then(|a| a.path().parent().map(|d| PlanStore::at(d.join("plans")))),
         audit,
         duplicate_window_secs: timing.duplicate_window_secs,
+        running: std::sync::Mutex::new(Vec::new()),
     };
+    // Plans a killed lops left running: offer to resume or roll back.
+    if let Some(store) = &runner.store {
+        for r in store.running() {
+            if let Some(region) = sources
+                .iter()
+                .position(|s| s.scope().region == r.region && s.scope().profile == r.profile)
+            {
+                let event = "interrupted: resume or abort".to_string();
+                apply(
+                    &mut state,
+                    &runner,
+                    Msg::PlanUpdate {
+                        region,
+                        rollout: Box::new(r),
+                        event,
+                        running: false,
+                    },
+                );
+            }
+        }
+    }
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     apply(&mut state, &runner, Msg::Tick(Utc::now()));
@@ -177,16 +204,74 @@ fn duplicate_warning(
     })
 }
 
+/// A plan is known by (region, function, alias).
+type PlanKey = (usize, String, String);
+
 /// Executes effects: poller requests directly, actions as tasks that report back as messages.
 struct Runner<S> {
     pollers: Pollers,
     sources: Vec<Arc<S>>,
     tx: mpsc::Sender<Msg>,
     audit: Option<AuditLog>,
+    store: Option<PlanStore>,
     duplicate_window_secs: u64,
+    /// Background plan tasks by (region, function, alias), to abort them.
+    running: std::sync::Mutex<Vec<(PlanKey, tokio::task::AbortHandle)>>,
 }
 
-fn apply<S: RegionActions>(state: &mut State, runner: &Runner<S>, msg: Msg) {
+impl<S: RegionActions + GuardSignals> Runner<S> {
+    fn track(&self, key: PlanKey, handle: tokio::task::AbortHandle) {
+        if let Ok(mut running) = self.running.lock() {
+            running.retain(|(k, h)| k != &key && !h.is_finished());
+            running.push((key, handle));
+        }
+    }
+
+    fn stop(&self, key: &PlanKey) {
+        if let Ok(mut running) = self.running.lock() {
+            for (_, h) in running.iter().filter(|(k, _)| k == key) {
+                h.abort();
+            }
+            running.retain(|(k, _)| k != key);
+        }
+    }
+
+    /// Runs a plan in the background, reporting each step as a message.
+    fn drive(&self, region: usize, source: Arc<S>, tier: crate::ops::Tier, mut r: Rollout) {
+        let (tx, audit, store) = (self.tx.clone(), self.audit.clone(), self.store.clone());
+        let key = (region, r.function.clone(), r.alias.clone());
+        let handle = tokio::spawn(async move {
+            let Some(store) = store else { return };
+            let progress = tx.clone();
+            let report = move |r: &Rollout, event: &str| {
+                let running = r.status == Status::Running;
+                let msg = Msg::PlanUpdate {
+                    region,
+                    rollout: Box::new(r.clone()),
+                    event: event.to_string(),
+                    running,
+                };
+                let _ = progress.try_send(msg);
+            };
+            if let Err(e) =
+                rollout::run(&*source, &mut r, tier, audit.as_ref(), &store, report).await
+            {
+                let event = format!("stopped: {e}");
+                let _ = tx
+                    .send(Msg::PlanUpdate {
+                        region,
+                        rollout: Box::new(r),
+                        event,
+                        running: false,
+                    })
+                    .await;
+            }
+        });
+        self.track(key, handle.abort_handle());
+    }
+}
+
+fn apply<S: RegionActions + GuardSignals>(state: &mut State, runner: &Runner<S>, msg: Msg) {
     let tier = state.display.tier;
     for effect in update(state, msg) {
         match effect {
@@ -212,6 +297,91 @@ fn apply<S: RegionActions>(state: &mut State, runner: &Runner<S>, msg: Msg) {
                             region,
                             result,
                             warning,
+                        })
+                        .await;
+                });
+            }
+            Effect::StartPlan { region, spec } => {
+                let (Some(source), Some(store)) =
+                    (runner.sources.get(region).cloned(), runner.store.clone())
+                else {
+                    continue;
+                };
+                let tx = runner.tx.clone();
+                // Validate and save it here; the state then asks for it to be driven.
+                tokio::spawn(async move {
+                    let started = async {
+                        let r = rollout::start(&*source, tier, *spec, &store).await?;
+                        store.save(&r).map_err(|e| {
+                            crate::ops::OpsError::Invalid(format!("cannot save the plan: {e}"))
+                        })?;
+                        Ok::<Rollout, crate::ops::OpsError>(r)
+                    };
+                    let msg = match started.await {
+                        Ok(r) => Msg::PlanStarted {
+                            region,
+                            rollout: Box::new(r),
+                        },
+                        Err(e) => Msg::Executed {
+                            region,
+                            result: Err(e),
+                        },
+                    };
+                    let _ = tx.send(msg).await;
+                });
+            }
+            Effect::ResumePlan {
+                region,
+                function,
+                alias,
+            } => {
+                let (Some(source), Some(store)) =
+                    (runner.sources.get(region).cloned(), runner.store.as_ref())
+                else {
+                    continue;
+                };
+                if let Some(r) = store
+                    .load(source.scope(), &function, &alias)
+                    .filter(|r| r.status == Status::Running)
+                {
+                    runner.drive(region, source, tier, r);
+                }
+            }
+            Effect::AbortPlan {
+                region,
+                function,
+                alias,
+            } => {
+                let (Some(source), Some(store)) =
+                    (runner.sources.get(region).cloned(), runner.store.clone())
+                else {
+                    continue;
+                };
+                runner.stop(&(region, function.clone(), alias.clone()));
+                let (tx, audit) = (runner.tx.clone(), runner.audit.clone());
+                tokio::spawn(async move {
+                    let Some(mut r) = store.load(source.scope(), &function, &alias) else {
+                        return;
+                    };
+                    let event = match rollout::roll_back(
+                        &*source,
+                        &mut r,
+                        tier,
+                        audit.as_ref(),
+                        &store,
+                        Status::Aborted,
+                    )
+                    .await
+                    {
+                        Ok(()) => format!("aborted: all traffic on v{}", r.from),
+                        Err(e) => format!("abort failed: {e}"),
+                    };
+                    let _ = tx
+                        .send(Msg::PlanUpdate {
+                            region,
+                            rollout: Box::new(r),
+                            event,
+                            running: false,
                         })
                         .await;
                 });

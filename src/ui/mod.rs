@@ -25,9 +25,11 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
         too_small(area, theme, frame);
         return;
     }
-    let [header, body, footer] = Layout::vertical([
+    let plan_rows = u16::from(!state.plans.is_empty());
+    let [header, body, plans, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
+        Constraint::Length(plan_rows),
         Constraint::Length(2),
     ])
     .areas(area);
@@ -40,8 +42,40 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
             detail::render(state, theme, frame, body, *region, function)
         }
     }
+    render_plans(state, theme, frame, plans);
     render_footer(state, theme, frame, footer);
     popup::render(state, theme, frame, area);
+}
+
+/// One line for the traffic plans: progress bar, last event, and the keys that act on them.
+fn render_plans(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(p) = state.plans.first() else { return };
+    let r = &p.rollout;
+    let done = r.step as f64 / r.steps.len().max(1) as f64;
+    let keys = if p.running {
+        format!("{} abort", state.keymap.first_key(Action::AbortPlan))
+    } else {
+        format!(
+            "{} resume · {} abort",
+            state.keymap.first_key(Action::ResumePlan),
+            state.keymap.first_key(Action::AbortPlan)
+        )
+    };
+    let more = if state.plans.len() > 1 {
+        format!(" (+{} more)", state.plans.len() - 1)
+    } else {
+        String::new()
+    };
+    let line = Line::from(vec![
+        Span::styled(format!(" plan {} ", r.target()), theme.title()),
+        Span::styled(
+            widgets::bar(done, 10, theme),
+            if p.running { theme.ok() } else { theme.warn() },
+        ),
+        Span::raw(format!(" {} · {}{more}  ", r.progress(), p.event)),
+        Span::styled(keys, theme.dim()),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
 }
 
 fn too_small(area: Rect, theme: &Theme, frame: &mut Frame) {
@@ -184,6 +218,7 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             state,
             theme,
         ),
+        Some(Input::Preset(text)) => input_line(" plan preset: ", text, state, theme),
         None => {
             let mut line = hints(state, theme);
             let calls: f64 = state

@@ -177,3 +177,77 @@ async fn hung_region_does_not_delay_the_keys() {
         "the healthy region loaded meanwhile"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_started_from_the_dashboard_moves_the_alias_and_is_audited() {
+    let region = "ap-southeast-4";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-api", moto::unique("tuiplan"));
+    seeder.create_function(&f).await;
+    seeder.publish_version(&f, "one").await;
+    seeder.publish_version(&f, "two").await;
+    seeder.create_alias(&f, "live", "1", None).await;
+    let sources = regions(moto::url(), &[region]).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+    let (keys, events) = unbounded();
+    let state = new_state(&sources);
+    let log = audit.clone();
+    let run = tokio::spawn(async move {
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
+        event_loop(
+            &mut terminal,
+            events,
+            sources,
+            state,
+            &MONO,
+            timing(),
+            Some(log),
+        )
+        .await
+    });
+    press(&keys, KeyCode::Char('/'));
+    for c in f.chars() {
+        press(&keys, KeyCode::Char(c));
+    }
+    press(&keys, KeyCode::Enter);
+    // Wait for the inventory so the row (and its alias) is there.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    press(&keys, KeyCode::Char('C'));
+    for _ in 0.."Canary10Percent5Minutes".len() {
+        press(&keys, KeyCode::Backspace);
+    }
+    for c in "AllAtOnce".chars() {
+        press(&keys, KeyCode::Char(c));
+    }
+    press(&keys, KeyCode::Enter);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let a = seeder
+            .lambda
+            .get_alias()
+            .function_name(&f)
+            .name("live")
+            .send()
+            .await
+            .expect("alias");
+        if a.function_version.as_deref() == Some("2") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the plan did not promote v2");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    press(&keys, KeyCode::Esc);
+    press(&keys, KeyCode::Char('q'));
+    let state = run.await.expect("join").expect("loop");
+    assert!(
+        state.plans.is_empty(),
+        "a finished plan leaves the plan bar"
+    );
+    let (records, _) = audit.read().expect("audit");
+    assert_eq!(
+        records.last().map(|r| r.action.as_str()),
+        Some("traffic.promote")
+    );
+}
