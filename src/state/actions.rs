@@ -9,7 +9,7 @@ use crate::ops::{OpsError, Outcome, Plan, Request, Tier, authorize};
 use crate::provider::InvokeRequest;
 
 /// The dashboard's action keys and the tier each needs.
-pub const ACTION_KEYS: [(Action, Tier); 9] = [
+pub const ACTION_KEYS: [(Action, Tier); 11] = [
     (Action::Invoke, Tier::Invoke),
     (Action::Shift, Tier::Change),
     (Action::Promote, Tier::Change),
@@ -19,6 +19,8 @@ pub const ACTION_KEYS: [(Action, Tier); 9] = [
     (Action::Canary, Tier::Change),
     (Action::AbortPlan, Tier::Change),
     (Action::ResumePlan, Tier::Change),
+    (Action::Pin, Tier::Change),
+    (Action::Concurrency, Tier::Change),
 ];
 
 pub fn needed_tier(action: Action) -> Option<Tier> {
@@ -104,6 +106,24 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
                 }
             }
         }
+        Action::Pin => {
+            let Some((_, _, alias, _)) = focus_alias(state) else {
+                state.popup = Some(Popup::Notice(format!("{function} has no alias")));
+                return;
+            };
+            Request::Pin {
+                function,
+                alias: alias.name,
+            }
+        }
+        Action::Concurrency => {
+            let current = state
+                .focus()
+                .and_then(|(_, f)| f.info.reserved_concurrency)
+                .map_or("none".to_string(), |n| n.to_string());
+            state.input = Some(Input::Concurrency(current));
+            return;
+        }
         Action::Kill => Request::Kill { function },
         Action::Revive => Request::Revive { function },
         Action::Canary => {
@@ -170,6 +190,8 @@ fn action_name(action: Action) -> &'static str {
         Action::Canary => "traffic plan",
         Action::AbortPlan => "traffic abort",
         Action::ResumePlan => "traffic resume",
+        Action::Pin => "pin",
+        Action::Concurrency => "concurrency set",
         _ => "action",
     }
 }
@@ -227,6 +249,27 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
             if let Err(e) = request.validate() {
                 state.input_error = Some(e.to_string());
                 state.input = Some(Input::Weight(text));
+                return;
+            }
+            request
+        }
+        Input::Concurrency(text) => {
+            let value = match text.trim() {
+                "none" | "" => None,
+                n => match n.parse::<i32>() {
+                    Ok(v) => Some(v),
+                    Err(_) => {
+                        state.input_error =
+                            Some(format!("'{n}' is not a number: give 0 or more, or none"));
+                        state.input = Some(Input::Concurrency(text));
+                        return;
+                    }
+                },
+            };
+            let request = Request::SetConcurrency { function, value };
+            if let Err(e) = request.validate() {
+                state.input_error = Some(e.to_string());
+                state.input = Some(Input::Concurrency(text));
                 return;
             }
             request

@@ -35,10 +35,12 @@ pub enum Action {
     Canary,
     AbortPlan,
     ResumePlan,
+    Pin,
+    Concurrency,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 30] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -65,6 +67,8 @@ impl Action {
         Action::Canary,
         Action::AbortPlan,
         Action::ResumePlan,
+        Action::Pin,
+        Action::Concurrency,
         Action::Help,
         Action::Quit,
     ];
@@ -100,6 +104,8 @@ impl Action {
             Action::Canary => "plan",
             Action::AbortPlan => "abort_plan",
             Action::ResumePlan => "resume_plan",
+            Action::Pin => "pin",
+            Action::Concurrency => "concurrency",
         }
     }
 
@@ -133,6 +139,8 @@ impl Action {
             Action::Canary => "traffic plan to the alias's second version (preset, with guard)",
             Action::AbortPlan => "abort the plan: all traffic back to where it started",
             Action::ResumePlan => "resume an interrupted plan",
+            Action::Pin => "all alias traffic to its last known good version",
+            Action::Concurrency => "set reserved concurrency (a number, or none)",
         }
     }
 
@@ -166,6 +174,8 @@ impl Action {
             Action::Canary => &["C"],
             Action::AbortPlan => &["A"],
             Action::ResumePlan => &["U"],
+            Action::Pin => &["L"],
+            Action::Concurrency => &["N"],
         }
     }
 

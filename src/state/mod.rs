@@ -192,6 +192,8 @@ pub enum Input {
     Weight(String),
     /// A traffic plan's preset.
     Preset(String),
+    /// Reserved concurrency: a number, or "none".
+    Concurrency(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -717,7 +719,9 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
         | Action::Revive
         | Action::Canary
         | Action::AbortPlan
-        | Action::ResumePlan => actions::start(state, action, effects),
+        | Action::ResumePlan
+        | Action::Pin
+        | Action::Concurrency => actions::start(state, action, effects),
         Action::Fleet => switch_view(state, View::Fleet),
         Action::Regions => switch_view(state, View::Regions),
         Action::Load => switch_view(state, View::Load),
@@ -727,21 +731,29 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
 fn on_input_key(state: &mut State, input: Input, key: KeyEvent, effects: &mut Vec<Effect>) {
     if matches!(
         input,
-        Input::Payload(_) | Input::Weight(_) | Input::Preset(_)
+        Input::Payload(_) | Input::Weight(_) | Input::Preset(_) | Input::Concurrency(_)
     ) {
         match key.code {
             KeyCode::Esc => state.input_error = None,
             KeyCode::Enter => actions::submit(state, input, effects),
             KeyCode::Backspace => {
                 let mut input = input;
-                if let Input::Payload(t) | Input::Weight(t) | Input::Preset(t) = &mut input {
+                if let Input::Payload(t)
+                | Input::Weight(t)
+                | Input::Preset(t)
+                | Input::Concurrency(t) = &mut input
+                {
                     t.pop();
                 }
                 state.input = Some(input);
             }
             KeyCode::Char(c) => {
                 let mut input = input;
-                if let Input::Payload(t) | Input::Weight(t) | Input::Preset(t) = &mut input {
+                if let Input::Payload(t)
+                | Input::Weight(t)
+                | Input::Preset(t)
+                | Input::Concurrency(t) = &mut input
+                {
                     t.push(c);
                 }
                 state.input = Some(input);

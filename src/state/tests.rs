@@ -744,3 +744,41 @@ fn started_plan_is_driven() {
     }));
     assert!(s.plans[0].running);
 }
+
+#[test]
+fn concurrency_and_pin_keys_prepare_their_requests() {
+    let mut s = loaded();
+    update(&mut s, key('N'));
+    assert_eq!(s.input, Some(Input::Concurrency("none".into())));
+    for _ in 0..4 {
+        update(&mut s, code(KeyCode::Backspace));
+    }
+    update(&mut s, key('-'));
+    update(&mut s, key('2'));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Prepare { .. })));
+    assert!(
+        s.input_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("negative")
+    );
+    update(&mut s, code(KeyCode::Backspace));
+    update(&mut s, code(KeyCode::Backspace));
+    update(&mut s, key('8'));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    let expected = Request::SetConcurrency {
+        function: "cron".into(),
+        value: Some(8),
+    };
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Prepare { request, .. } if **request == expected)),
+        "{effects:?}"
+    );
+    // cron has no alias: pin says so instead of sending anything.
+    let effects = update(&mut s, key('L'));
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Prepare { .. })));
+    assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("no alias")));
+}

@@ -219,6 +219,9 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             theme,
         ),
         Some(Input::Preset(text)) => input_line(" plan preset: ", text, state, theme),
+        Some(Input::Concurrency(text)) => {
+            input_line(" reserved concurrency (or none): ", text, state, theme)
+        }
         None => {
             let mut line = hints(state, theme);
             let calls: f64 = state

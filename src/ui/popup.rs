@@ -86,25 +86,43 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 fn help(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let lines: Vec<Line> = Action::ALL
+    let actions: Vec<Action> = Action::ALL
         .iter()
-        .filter(|a| crate::state::actions::allowed(state, **a))
-        .map(|a| {
-            Line::from(vec![
-                Span::styled(format!("{:>14}  ", state.keymap.keys_of(*a)), theme.title()),
-                Span::raw(a.describe()),
-            ])
-        })
+        .copied()
+        .filter(|a| crate::state::actions::allowed(state, *a))
         .collect();
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let rect = centered(area, 76, height);
+    let keys: Vec<String> = actions.iter().map(|a| state.keymap.keys_of(*a)).collect();
+    let key_width = keys.iter().map(|k| k.chars().count()).max().unwrap_or(1);
+    let line = |i: usize| {
+        Line::from(vec![
+            Span::styled(format!("{:>key_width$}  ", keys[i]), theme.title()),
+            Span::raw(actions[i].describe()),
+        ])
+    };
+    // One column when it fits the height, else two side by side (descriptions cut to fit).
+    let rows_free = usize::from(area.height.saturating_sub(2));
+    let columns = if actions.len() <= rows_free { 1 } else { 2 };
+    let per_column = actions.len().div_ceil(columns);
+    let width = if columns == 1 { 76 } else { area.width };
+    let rect = centered(area, width, (per_column as u16 + 2).min(area.height));
     frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::bordered()
-                .border_set(theme.border())
-                .title(Span::styled(" keys (any key closes) ", theme.title())),
-        ),
-        rect,
-    );
+    let block = Block::bordered()
+        .border_set(theme.border())
+        .title(Span::styled(" keys (any key closes) ", theme.title()));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let halves = ratatui::layout::Layout::horizontal(vec![
+        ratatui::layout::Constraint::Ratio(
+            1,
+            columns as u32
+        );
+        columns
+    ])
+    .split(inner);
+    for (c, column) in halves.iter().enumerate() {
+        let lines: Vec<Line> = (c * per_column..((c + 1) * per_column).min(actions.len()))
+            .map(line)
+            .collect();
+        frame.render_widget(Paragraph::new(lines), *column);
+    }
 }
