@@ -32,8 +32,6 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
     ),
     ("GetMetricData", "cloudwatch:GetMetricData", Tier::Read),
     ("DescribeAlarms", "cloudwatch:DescribeAlarms", Tier::Read),
-    // AWS's managed ReadOnlyAccess lacks this one; the logs view needs it.
-    ("FilterLogEvents", "logs:FilterLogEvents", Tier::Read),
     ("GetCallerIdentity", "sts:GetCallerIdentity", Tier::Read),
     ("Invoke", "lambda:InvokeFunction", Tier::Invoke),
     ("UpdateAlias", "lambda:UpdateAlias", Tier::Change),
@@ -92,6 +90,6 @@ mod tests {
         assert!(actions(Tier::Invoke) < actions(Tier::Change));
         let read = policy(Tier::Read).to_string();
         assert!(!read.contains("InvokeFunction") && !read.contains("UpdateAlias"));
-        assert!(read.contains("logs:FilterLogEvents"));
+        assert!(read.contains("cloudwatch:GetMetricData"));
     }
 }

@@ -9,6 +9,10 @@ use super::theme::Theme;
 use crate::state::{Action, Popup, State};
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if let Some(crate::state::Input::Payload(text)) = &state.input {
+        payload_editor(state, text, theme, frame, area);
+        return;
+    }
     match &state.popup {
         None => {}
         Some(Popup::Help) => help(state, theme, frame, area),
@@ -54,6 +58,31 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             boxed(frame, theme, area, " confirm ", lines);
         }
     }
+}
+
+/// The invoke payload being typed, with its JSON checked as it is typed.
+fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let target = state
+        .focus()
+        .map(|(_, f)| f.info.name.clone())
+        .unwrap_or_default();
+    let mut lines = vec![Line::styled(
+        format!("invoke {target} with:"),
+        theme.header(),
+    )];
+    lines.extend(text.lines().map(|l| Line::raw(l.to_string())));
+    if let Some(last) = lines.last_mut() {
+        last.spans.push(Span::styled("_", theme.title()));
+    }
+    lines.push(Line::raw(""));
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(_) => lines.push(Line::styled(
+            "valid JSON · enter sends · esc cancels",
+            theme.ok(),
+        )),
+        Err(e) => lines.push(Line::styled(format!("not JSON yet: {e}"), theme.warn())),
+    }
+    boxed(frame, theme, area, " payload ", lines);
 }
 
 fn boxed(frame: &mut Frame, theme: &Theme, area: Rect, title: &str, lines: Vec<Line>) {
