@@ -453,9 +453,12 @@ pub(super) fn confirm_text(prompt: &str, typed: Option<&str>) -> Result<(), Fail
         )
         .into());
     }
+    if !prompt.is_empty() {
+        eprintln!("{prompt}");
+    }
     match typed {
-        Some(name) => eprint!("{prompt}\ntype {name} to confirm: "),
-        None => eprint!("{prompt}\napply? [y/N] "),
+        Some(name) => eprint!("type {name} to confirm: "),
+        None => eprint!("apply? [y/N] "),
     }
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
@@ -476,45 +479,10 @@ pub(super) fn confirm_text(prompt: &str, typed: Option<&str>) -> Result<(), Fail
 }
 
 fn confirm(plans: &[&Plan], production: bool) -> Result<(), Failure> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(OpsError::Refused(
-            "confirmation needed and this is not an interactive terminal: pass --yes to confirm"
-                .into(),
-        )
-        .into());
-    }
     let typed = production || plans.iter().any(|p| p.destructive);
     let name = plans.first().map(|p| p.target.clone()).unwrap_or_default();
-    if typed {
-        eprint!(
-            "type {name} to confirm{}: ",
-            if production {
-                " (production profile)"
-            } else {
-                ""
-            }
-        );
-    } else {
-        eprint!("apply? [y/N] ");
-    }
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Failure::failed(format!("cannot read the answer: {e}")))?;
-    let answer = answer.trim();
-    let yes = if typed {
-        answer == name
-    } else {
-        matches!(answer, "y" | "Y" | "yes")
-    };
-    if yes {
-        Ok(())
-    } else {
-        Err(OpsError::Refused("not confirmed: nothing changed".into()).into())
-    }
+    let prompt = if production { "production profile" } else { "" };
+    confirm_text(prompt, typed.then_some(name.as_str()))
 }
 
 fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> serde_json::Value {

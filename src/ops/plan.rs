@@ -233,6 +233,17 @@ fn not_found(e: ProviderError, what: String) -> OpsError {
     }
 }
 
+async fn alias_of<S: RegionActions>(
+    source: &S,
+    function: &str,
+    alias: &str,
+) -> Result<AliasInfo, OpsError> {
+    source
+        .alias(function, alias)
+        .await
+        .map_err(|e| not_found(e, format!("alias {function}:{alias}")))
+}
+
 fn check_weight(weight: f64) -> Result<(), OpsError> {
     if !weight.is_finite() || !(0.0..1.0).contains(&weight) {
         return Err(OpsError::Invalid(format!(
@@ -308,10 +319,7 @@ pub async fn prepare<S: RegionActions>(
         } => {
             check_weight(*weight)?;
             check_version(version)?;
-            let current = source
-                .alias(function, alias)
-                .await
-                .map_err(|e| not_found(e, format!("alias {function}:{alias}")))?;
+            let current = alias_of(source, function, alias).await?;
             let versions = source
                 .published_versions(function)
                 .await
@@ -337,10 +345,7 @@ pub async fn prepare<S: RegionActions>(
             route_plan(plan, function, alias, current, main, extra)
         }
         Request::Promote { function, alias } => {
-            let current = source
-                .alias(function, alias)
-                .await
-                .map_err(|e| not_found(e, format!("alias {function}:{alias}")))?;
+            let current = alias_of(source, function, alias).await?;
             let Some((next, _)) = current.additional_weights.first().cloned() else {
                 return Err(OpsError::Invalid(format!(
                     "{function}:{alias} routes only to v{}: there is no second version to promote",
@@ -355,10 +360,7 @@ pub async fn prepare<S: RegionActions>(
             version,
         } => {
             check_version(version)?;
-            let current = source
-                .alias(function, alias)
-                .await
-                .map_err(|e| not_found(e, format!("alias {function}:{alias}")))?;
+            let current = alias_of(source, function, alias).await?;
             let versions = source
                 .published_versions(function)
                 .await
@@ -371,18 +373,12 @@ pub async fn prepare<S: RegionActions>(
             route_plan(plan, function, alias, current, version.clone(), None)
         }
         Request::Rollback { function, alias } => {
-            let current = source
-                .alias(function, alias)
-                .await
-                .map_err(|e| not_found(e, format!("alias {function}:{alias}")))?;
+            let current = alias_of(source, function, alias).await?;
             let main = current.function_version.clone();
             route_plan(plan, function, alias, current, main, None)
         }
         Request::Pin { function, alias } => {
-            let current = source
-                .alias(function, alias)
-                .await
-                .map_err(|e| not_found(e, format!("alias {function}:{alias}")))?;
+            let current = alias_of(source, function, alias).await?;
             let target = format!("{function}:{alias}");
             let records = audit
                 .and_then(|log| log.read().ok())

@@ -13,37 +13,7 @@ use serde_json::Value;
 
 use crate::support::cli::{Lops, Run};
 use crate::support::moto;
-use crate::support::seed::{Seeder, sdk_config};
-
-/// A function with versions 1 and 2 and an alias `live` on version 1.
-async fn canary_function(region: &str, prefix: &str) -> (Seeder, String) {
-    let seeder = Seeder::new(moto::url(), region).await;
-    let name = format!("{}-api", moto::unique(prefix));
-    seeder.create_function(&name).await;
-    seeder.publish_version(&name, "one").await;
-    seeder.publish_version(&name, "two").await;
-    seeder.create_alias(&name, "live", "1", None).await;
-    (seeder, name)
-}
-
-async fn routing(seeder: &Seeder, function: &str) -> (String, Vec<(String, f64)>) {
-    let a = seeder
-        .lambda
-        .get_alias()
-        .function_name(function)
-        .name("live")
-        .send()
-        .await
-        .expect("get alias");
-    let mut weights: Vec<(String, f64)> = a
-        .routing_config
-        .and_then(|r| r.additional_version_weights)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    weights.sort_by(|a, b| a.0.cmp(&b.0));
-    (a.function_version.unwrap_or_default(), weights)
-}
+use crate::support::seed::{Seeder, canary, sdk_config};
 
 async fn reserved(seeder: &Seeder, function: &str) -> Option<i32> {
     seeder
@@ -71,7 +41,7 @@ fn act(lops: &Lops, region: &str, args: &[&str]) -> Run {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_set_promote_rollback_are_audited_and_undone() {
     let region = "us-west-2";
-    let (seeder, f) = canary_function(region, "tr").await;
+    let (seeder, f) = canary(region, "tr").await;
     let lops = Lops::new(moto::url());
 
     let run = act(
@@ -99,7 +69,7 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
         run.stderr
     );
     assert_eq!(
-        routing(&seeder, &f).await,
+        seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.1)])
     );
 
@@ -120,7 +90,7 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
 
     let run = lops.run(&["undo", "--yes"]);
     run.assert_exit(0);
-    assert_eq!(routing(&seeder, &f).await, ("1".to_string(), vec![]));
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
     assert_eq!(
         audit(&lops).last().expect("undo record")["undoes"],
         last["id"]
@@ -151,7 +121,7 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
         &["traffic", "rollback", "live", "--fn", &f, "--yes"],
     )
     .assert_exit(0);
-    assert_eq!(routing(&seeder, &f).await, ("1".to_string(), vec![]));
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
     act(
         &lops,
         region,
@@ -175,14 +145,14 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
         &["traffic", "promote", "live", "--fn", &f, "--yes"],
     )
     .assert_exit(0);
-    assert_eq!(routing(&seeder, &f).await, ("2".to_string(), vec![]));
+    assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
     let show = act(&lops, region, &["traffic", "show", &f, "--json"]);
     show.assert_exit(0);
     assert_eq!(show.json()["aliases"][0]["function_version"], "2");
     // Undo of the promote puts the 50/50 split back.
     lops.run(&["undo", "--yes"]).assert_exit(0);
     assert_eq!(
-        routing(&seeder, &f).await,
+        seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.5)])
     );
 }
@@ -300,9 +270,9 @@ async fn invoke_shows_the_response_and_guards_against_duplicates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_changes_nothing() {
     let region = "ap-northeast-2";
-    let (seeder, f) = canary_function(region, "bad").await;
+    let (seeder, f) = canary(region, "bad").await;
     let lops = Lops::new(moto::url());
-    let before = routing(&seeder, &f).await;
+    let before = seeder.routing(&f).await;
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec![
@@ -404,7 +374,7 @@ async fn bad_input_changes_nothing() {
     let unknown_region = lops.run(&["kill", &f, "--regions", "mars-east-1", "--yes"]);
     unknown_region.assert_exit(2);
     assert!(unknown_region.stderr.contains("unknown region"));
-    assert_eq!(routing(&seeder, &f).await, before);
+    assert_eq!(seeder.routing(&f).await, before);
     assert_eq!(reserved(&seeder, &f).await, None);
     assert!(audit(&lops).is_empty(), "bad input is not an action");
 }
@@ -412,7 +382,7 @@ async fn bad_input_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_refuses_every_action_and_invoke_mode_allows_only_invoke() {
     let region = "ap-south-2";
-    let (seeder, f) = canary_function(region, "ro").await;
+    let (seeder, f) = canary(region, "ro").await;
     let lops = Lops::new(moto::url());
     act(
         &lops,
@@ -431,7 +401,7 @@ async fn read_only_refuses_every_action_and_invoke_mode_allows_only_invoke() {
         ],
     )
     .assert_exit(0);
-    let before = (routing(&seeder, &f).await, reserved(&seeder, &f).await);
+    let before = (seeder.routing(&f).await, reserved(&seeder, &f).await);
     let commands: Vec<Vec<&str>> = vec![
         vec!["invoke", &f, "--yes"],
         vec![
@@ -478,7 +448,7 @@ async fn read_only_refuses_every_action_and_invoke_mode_allows_only_invoke() {
     }
     act(&lops, region, &["--mode", "invoke", "invoke", &f, "--yes"]).assert_exit(0);
     assert_eq!(
-        (routing(&seeder, &f).await, reserved(&seeder, &f).await),
+        (seeder.routing(&f).await, reserved(&seeder, &f).await),
         before
     );
     // Without --yes and without a terminal to ask on, a change is refused too.
@@ -503,7 +473,7 @@ async fn aws(region: &str, counter: &CallCounter) -> AwsRegion {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
     let region = "af-south-1";
-    let (seeder, f) = canary_function(region, "race").await;
+    let (seeder, f) = canary(region, "race").await;
     let source = aws(region, &CallCounter::default()).await;
     let request = Request::SetWeight {
         function: f.clone(),
@@ -537,7 +507,7 @@ async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert_eq!(
-        routing(&seeder, &f).await,
+        seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.4)])
     );
     assert!(log.read().expect("read").0.is_empty());
@@ -546,7 +516,7 @@ async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iam_policy_covers_every_call_each_tier_makes() {
     let region = "me-south-1";
-    let (_seeder, f) = canary_function(region, "iam").await;
+    let (_seeder, f) = canary(region, "iam").await;
     let dir = tempfile::tempdir().expect("dir");
     let log = AuditLog::at(dir.path().join("audit.jsonl"));
     let mut seen = Vec::new();

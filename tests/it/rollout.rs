@@ -9,35 +9,7 @@ use serde_json::Value;
 
 use crate::support::cli::Lops;
 use crate::support::moto;
-use crate::support::seed::Seeder;
-
-async fn canary(region: &str, prefix: &str) -> (Seeder, String) {
-    let seeder = Seeder::new(moto::url(), region).await;
-    let name = format!("{}-svc", moto::unique(prefix));
-    seeder.create_function(&name).await;
-    seeder.publish_version(&name, "one").await;
-    seeder.publish_version(&name, "two").await;
-    seeder.create_alias(&name, "live", "1", None).await;
-    (seeder, name)
-}
-
-async fn routing(seeder: &Seeder, function: &str) -> (String, Vec<(String, f64)>) {
-    let a = seeder
-        .lambda
-        .get_alias()
-        .function_name(function)
-        .name("live")
-        .send()
-        .await
-        .expect("alias");
-    let weights = a
-        .routing_config
-        .and_then(|r| r.additional_version_weights)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    (a.function_version.unwrap_or_default(), weights)
-}
+use crate::support::seed::{Seeder, canary};
 
 /// Polls until the alias routes as `want` or the deadline passes; returns how long it took.
 async fn wait_for(
@@ -48,7 +20,7 @@ async fn wait_for(
 ) -> Duration {
     let started = Instant::now();
     loop {
-        let (main, weights) = routing(seeder, function).await;
+        let (main, weights) = seeder.routing(function).await;
         let extra = weights.first().map(|(_, w)| *w);
         if main == want.0 && extra == want.1 {
             return started.elapsed();
@@ -106,7 +78,7 @@ async fn plan_steps_to_the_new_version() {
         "{}",
         run.stderr
     );
-    assert_eq!(routing(&seeder, &f).await, ("2".to_string(), vec![]));
+    assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
     let audit = lops.run(&["audit", "--json"]).json();
     let actions: Vec<&str> = audit
         .as_array()
@@ -279,7 +251,7 @@ async fn killed_plan_resumes_or_rolls_back() {
         "--yes",
     ]);
     run.assert_exit(0);
-    assert_eq!(routing(&seeder, &resumed).await, ("2".to_string(), vec![]));
+    assert_eq!(seeder.routing(&resumed).await, ("2".to_string(), vec![]));
 
     let run = lops.run(&[
         "traffic",
@@ -292,7 +264,7 @@ async fn killed_plan_resumes_or_rolls_back() {
         "--yes",
     ]);
     run.assert_exit(0);
-    assert_eq!(routing(&seeder, &aborted).await, ("1".to_string(), vec![]));
+    assert_eq!(seeder.routing(&aborted).await, ("1".to_string(), vec![]));
     assert_eq!(
         lops.run(&["traffic", "plans", "--json"]).json(),
         Value::Array(vec![])

@@ -372,8 +372,14 @@ async fn payload_editor_checks_json_as_it_is_typed() {
     let mut state = incident().await;
     key(&mut state, 'i');
     let out = screen(&mut state, &MONO, 80, 24);
-    assert!(out.contains(" payload ") && out.contains("valid JSON"), "{out}");
-    update(&mut state, Msg::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)));
+    assert!(
+        out.contains(" payload ") && out.contains("valid JSON"),
+        "{out}"
+    );
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)),
+    );
     let out = screen(&mut state, &MONO, 80, 24);
     insta::assert_snapshot!("payload_editor_80x24", out);
     assert!(out.contains("not JSON yet"), "{out}");

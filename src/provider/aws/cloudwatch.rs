@@ -100,7 +100,7 @@ fn dim(name: &str, value: &str) -> Dimension {
     Dimension::builder().name(name).value(value).build()
 }
 
-fn query(
+pub(super) fn query(
     id: String,
     metric: &str,
     dims: Vec<Dimension>,

@@ -1,7 +1,7 @@
 //! Guard signals for traffic plans from CloudWatch: a version's error rate, named alarms.
 
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_cloudwatch::types::{Dimension, MetricDataQuery};
 use chrono::{DurationRound, TimeDelta, Utc};
 
 use super::AwsRegion;
@@ -13,23 +13,7 @@ fn query(id: &str, metric: &str, dims: &[(&str, String)]) -> MetricDataQuery {
         .iter()
         .map(|(n, v)| Dimension::builder().name(*n).value(v).build())
         .collect();
-    MetricDataQuery::builder()
-        .id(id)
-        .metric_stat(
-            MetricStat::builder()
-                .metric(
-                    Metric::builder()
-                        .namespace("AWS/Lambda")
-                        .metric_name(metric)
-                        .set_dimensions(Some(dimensions))
-                        .build(),
-                )
-                .period(60)
-                .stat("Sum")
-                .build(),
-        )
-        .return_data(true)
-        .build()
+    super::cloudwatch::query(id.to_string(), metric, dimensions, "Sum", 60)
 }
 
 impl GuardSignals for AwsRegion {

@@ -311,3 +311,36 @@ impl Seeder {
         seeded
     }
 }
+
+/// A function with versions 1 and 2 and an alias `live` on version 1, in its own region.
+pub async fn canary(region: &str, prefix: &str) -> (Seeder, String) {
+    let seeder = Seeder::new(super::moto::url(), region).await;
+    let name = format!("{}-api", super::moto::unique(prefix));
+    seeder.create_function(&name).await;
+    seeder.publish_version(&name, "one").await;
+    seeder.publish_version(&name, "two").await;
+    seeder.create_alias(&name, "live", "1", None).await;
+    (seeder, name)
+}
+
+impl Seeder {
+    /// The `live` alias's main version and extra weights, read straight from the emulator.
+    pub async fn routing(&self, function: &str) -> (String, Vec<(String, f64)>) {
+        let a = self
+            .lambda
+            .get_alias()
+            .function_name(function)
+            .name("live")
+            .send()
+            .await
+            .expect("get alias");
+        let mut weights: Vec<(String, f64)> = a
+            .routing_config
+            .and_then(|r| r.additional_version_weights)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        weights.sort_by(|a, b| a.0.cmp(&b.0));
+        (a.function_version.unwrap_or_default(), weights)
+    }
+}
