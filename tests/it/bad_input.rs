@@ -139,3 +139,68 @@ fn dashboard_without_a_terminal_points_to_status() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_never_reach_the_log_or_the_audit_file() {
+    let region = "eu-south-2";
+    let prefix = crate::support::moto::unique("sec");
+    let seeder = crate::support::seed::Seeder::new(crate::support::moto::url(), region).await;
+    let f = format!("{prefix}-fn");
+    seeder.create_function(&f).await;
+    let lops = Lops::new(crate::support::moto::url());
+    let secret = "lopsSecretKeyValue1234567890";
+    let run = |args: &[&str]| {
+        let out = lops
+            .command(args)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_SESSION_TOKEN", "lopsSessionTokenValue")
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "--log-level",
+        "trace",
+        "status",
+        "--json",
+        "--regions",
+        region,
+    ]);
+    run(&[
+        "--log-level",
+        "trace",
+        "kill",
+        &f,
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    let state = lops.home.path().join("state").join("lops");
+    let log = std::fs::read_to_string(state.join("lops.log")).expect("log file");
+    let audit = std::fs::read_to_string(state.join("audit.jsonl")).expect("audit file");
+    assert!(!log.is_empty() && !audit.is_empty());
+    for text in [&log, &audit] {
+        assert!(!text.contains(secret), "secret key leaked");
+        assert!(
+            !text.contains("lopsSessionTokenValue"),
+            "session token leaked"
+        );
+        assert!(
+            !text.to_lowercase().contains("authorization: aws4"),
+            "Authorization header leaked"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(state.join("audit.jsonl"))
+            .expect("audit")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -251,3 +251,50 @@ async fn plan_started_from_the_dashboard_moves_the_alias_and_is_audited() {
         Some("traffic.promote")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_state_refresh_costs_no_lambda_calls_and_one_metrics_call_per_tick() {
+    let region = "me-central-1";
+    let prefix = moto::unique("tick");
+    Seeder::new(moto::url(), region)
+        .await
+        .fleet(&prefix, 3)
+        .await;
+    let proxy = FaultProxy::start(moto::url());
+    let sources = regions(&proxy.url, &[region]).await;
+    let (keys, events) = unbounded();
+    let state = new_state(&sources);
+    let run = tokio::spawn(async move {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+        event_loop(&mut terminal, events, sources, state, &MONO, timing(), None).await
+    });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    press(&keys, KeyCode::Char('q'));
+    let state = run.await.expect("join").expect("loop");
+    let ticks = state.regions[0].metrics_seq;
+    assert!(
+        ticks >= 3,
+        "only {ticks} metrics refreshes in 5 s at a 1 s tick"
+    );
+    // Inventory once at start; every later refresh is CloudWatch only.
+    assert_eq!(
+        proxy.calls(region, "lambda", "ListFunctions"),
+        1,
+        "{:#?}",
+        proxy.all_calls()
+    );
+    let lambda_calls = proxy.service_calls(region, "lambda");
+    assert_eq!(
+        lambda_calls,
+        1 + 1 + 3 * 3 + 1,
+        "one inventory: list, account settings, 3 per function, 1 provisioned probe"
+    );
+    // 3 functions × 6 + aliases + 4 region totals fit one call per tick; the percentile batch
+    // is tried once, rejected by moto, and not asked again.
+    assert_eq!(
+        proxy.calls(region, "monitoring", "GetMetricData"),
+        ticks + 1,
+        "{:#?}",
+        proxy.all_calls()
+    );
+}

@@ -105,6 +105,16 @@ impl FaultProxy {
         self.lock().calls.get(&key).copied().unwrap_or(0)
     }
 
+    /// Requests seen for a service in a region, any operation.
+    pub fn service_calls(&self, region: &str, service: &str) -> u64 {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|((r, s, _), _)| r == region && s == service)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// Every count, for messages.
     pub fn all_calls(&self) -> BTreeMap<(String, String, String), u64> {
         self.lock().calls.clone()
