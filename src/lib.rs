@@ -5,6 +5,7 @@ pub mod config;
 pub mod exit;
 pub mod format;
 pub mod logging;
+pub mod logs;
 pub mod ops;
 pub mod provider;
 pub mod runtime;

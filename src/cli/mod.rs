@@ -2,6 +2,7 @@
 
 mod act;
 mod context;
+mod logs;
 mod rollout;
 mod status;
 
@@ -88,6 +89,8 @@ impl From<TierArg> for Tier {
 pub enum Command {
     /// One complete read of the fleet: health, load, latency, concurrency and alarms.
     Status(status::StatusArgs),
+    /// Logs of functions across regions, merged in time order, with cold-start stats.
+    Logs(logs::LogsArgs),
     /// Call a function with a payload; show the result, log tail and REPORT line.
     Invoke(act::InvokeArgs),
     /// Alias traffic: show, set a weight, promote, roll back.
@@ -125,6 +128,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
     match command {
         Command::Status(args) => status::run(global, args).await,
         Command::Invoke(args) => act::invoke(global, args).await,
+        Command::Logs(args) => logs::run(global, args).await,
         Command::Traffic(c) => act::traffic(global, c).await,
         Command::Concurrency(c) => act::concurrency(global, c).await,
         Command::Kill(args) => act::kill(global, args).await,

@@ -33,6 +33,8 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
     ("GetMetricData", "cloudwatch:GetMetricData", Tier::Read),
     ("DescribeAlarms", "cloudwatch:DescribeAlarms", Tier::Read),
     ("GetCallerIdentity", "sts:GetCallerIdentity", Tier::Read),
+    // AWS's managed ReadOnlyAccess lacks this one; `lops logs` needs it.
+    ("FilterLogEvents", "logs:FilterLogEvents", Tier::Read),
     ("Invoke", "lambda:InvokeFunction", Tier::Invoke),
     ("UpdateAlias", "lambda:UpdateAlias", Tier::Change),
     (

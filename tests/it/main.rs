@@ -11,6 +11,7 @@ mod support;
 mod bad_input;
 mod dashboard;
 mod e2e;
+mod logs;
 mod ops;
 mod provider;
 mod rollout;

@@ -120,9 +120,12 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sts: aws_sdk_sts::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sdk_config: SdkConfig,
     pub lambda_limit: Arc<RateLimiter>,
     pub cloudwatch_limit: Arc<RateLimiter>,
+    /// CloudWatch Logs allows FilterLogEvents about 5 times a second per region.
+    pub logs_limit: Arc<RateLimiter>,
     /// In-flight control-plane calls at once in this region.
     pub parallelism: usize,
     pub operation_timeout: Duration,
@@ -188,15 +191,22 @@ impl Clients {
                 .interceptor(interceptor())
                 .build(),
         );
+        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&sdk_config)
+                .interceptor(interceptor())
+                .build(),
+        );
         let limits = &settings.rate_limits;
         Clients {
             scope,
             lambda,
             cloudwatch,
             sts,
+            logs,
             sdk_config,
             lambda_limit: Arc::new(RateLimiter::new(limits.lambda_per_sec, limits.burst)),
             cloudwatch_limit: Arc::new(RateLimiter::new(limits.cloudwatch_per_sec, limits.burst)),
+            logs_limit: Arc::new(RateLimiter::new(4.0, 5)),
             parallelism: limits.parallel_calls.max(1),
             operation_timeout: settings.timeouts.operation(),
             provisioned_unsupported: Arc::default(),

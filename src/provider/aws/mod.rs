@@ -6,6 +6,7 @@ mod cloudwatch;
 mod error;
 mod guard;
 mod lambda;
+mod logs;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -1,0 +1,125 @@
+//! `lops logs`: the logs of several functions in several regions, merged in time order.
+
+use std::io::Write;
+
+use clap::Args;
+
+use super::{Context, GlobalArgs};
+use crate::exit::{Exit, Failure};
+use crate::format;
+use crate::logs::{merge, parse_since, stats};
+use crate::provider::{ProviderError, RegionSource};
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Functions, comma separated.
+    #[arg(value_delimiter = ',', required = true)]
+    pub functions: Vec<String>,
+    /// How far back: 15m, 1h, 2d, or an RFC 3339 time.
+    #[arg(long, default_value = "15m")]
+    pub since: String,
+    /// A CloudWatch Logs filter pattern.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// One JSON object per event (ndjson), then one per function with its cold-start stats.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
+    let now = chrono::Utc::now();
+    let since =
+        parse_since(&args.since, now).map_err(|e| Failure::usage(format!("--since: {e}")))?;
+    if args.functions.iter().any(|f| f.trim().is_empty()) {
+        return Err(Failure::usage(
+            "name the functions: lops logs FN[,FN2] --region R",
+        ));
+    }
+    let ctx = Context::connect(global).await?;
+    let mut lines = Vec::new();
+    let mut failures: Vec<ProviderError> = Vec::new();
+    let mut reads = Vec::new();
+    let filter = args.filter.as_deref();
+    for region in &ctx.regions {
+        for f in &args.functions {
+            reads.push(async move {
+                (
+                    region.scope().clone(),
+                    region
+                        .log_events(
+                            f.trim(),
+                            since.timestamp_millis(),
+                            now.timestamp_millis(),
+                            filter,
+                        )
+                        .await,
+                )
+            });
+        }
+    }
+    for (scope, result) in futures::future::join_all(reads).await {
+        match result {
+            Ok(found) => lines.extend(found),
+            Err(e) => {
+                eprintln!("lops: {scope}: {e}");
+                failures.push(e);
+            }
+        }
+    }
+    let lines = merge(lines);
+    let mut out = std::io::stdout().lock();
+    let written: std::io::Result<()> = (|| {
+        for l in &lines {
+            if args.json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(l).map_err(std::io::Error::other)?
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "{} {:<14} {:<24} {}",
+                    l.time.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                    l.region,
+                    l.function,
+                    l.message
+                )?;
+            }
+        }
+        for s in stats(&lines).iter().filter(|s| s.invocations > 0) {
+            if args.json {
+                writeln!(out, "{}", serde_json::json!({ "stats": s }))?;
+            } else {
+                writeln!(
+                    out,
+                    "-- {} {}: {} invocations, cold starts {} (cold {} vs warm {}), memory {}/{} MB, {} timeouts",
+                    s.region,
+                    s.function,
+                    s.invocations,
+                    format::percent(s.cold_start_rate),
+                    format::millis(s.cold_duration_ms),
+                    format::millis(s.warm_duration_ms),
+                    s.max_memory_used_mb
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| format::MISSING.into()),
+                    s.memory_size_mb
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| format::MISSING.into()),
+                    s.timeouts
+                )?;
+            }
+        }
+        Ok(())
+    })();
+    written.map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
+    let total = ctx.regions.len() * args.functions.len();
+    Ok(match failures.as_slice() {
+        [] => Exit::Done,
+        [first, ..] if failures.len() == total => match first {
+            ProviderError::NotFound(_) => Exit::Usage,
+            _ => Exit::Failure,
+        },
+        _ => Exit::Partial,
+    })
+}

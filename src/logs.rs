@@ -1,0 +1,245 @@
+//! Log lines: `--since` parsing, merging streams in time order without duplicates, and the
+//! Lambda platform lines (START, END, REPORT, timeouts).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::ops::invoke::{Report, parse_report};
+
+/// One log event, labelled with where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogLine {
+    pub time: DateTime<Utc>,
+    pub region: String,
+    pub function: String,
+    pub stream: String,
+    pub message: String,
+    #[serde(skip)]
+    pub event_id: String,
+    /// Parsed fields of a REPORT line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+    /// "timeout" or "runtime_error" for the platform's failure lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<&'static str>,
+}
+
+/// `15m`, `1h`, `2d`, `90s`, or an RFC 3339 time (`2026-11-25T10:00:00Z`).
+pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let hint = "use a duration such as 15m, 1h, 2d, or a time such as 2026-11-25T10:00:00Z";
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a time: {hint}"))?;
+    let delta = match unit {
+        "s" => TimeDelta::try_seconds(n),
+        "m" => TimeDelta::try_minutes(n),
+        "h" => TimeDelta::try_hours(n),
+        "d" => TimeDelta::try_days(n),
+        _ => None,
+    }
+    .filter(|d| *d <= TimeDelta::days(365))
+    .ok_or_else(|| format!("'{text}' is not a time: {hint} (at most a year back)"))?;
+    Ok(now - delta)
+}
+
+/// Classifies a message: REPORT fields, or a timeout / runtime error line.
+pub fn annotate(line: &mut LogLine) {
+    let m = line.message.trim_start();
+    if m.starts_with("REPORT ") {
+        line.report = parse_report(m);
+    } else if m.contains("Task timed out after") {
+        line.failure = Some("timeout");
+    } else if m.contains("Runtime.") || m.starts_with("[ERROR]") || m.contains("\tERROR\t") {
+        line.failure = Some("runtime_error");
+    }
+}
+
+/// Sorts by time (then stream, then id) and drops events seen twice (same id).
+pub fn merge(mut lines: Vec<LogLine>) -> Vec<LogLine> {
+    lines.sort_by(|a, b| {
+        a.time
+            .cmp(&b.time)
+            .then_with(|| a.region.cmp(&b.region))
+            .then_with(|| a.function.cmp(&b.function))
+            .then_with(|| a.stream.cmp(&b.stream))
+            .then_with(|| a.event_id.cmp(&b.event_id))
+    });
+    let mut seen = std::collections::HashSet::new();
+    lines.retain(|l| seen.insert((l.region.clone(), l.function.clone(), l.event_id.clone())));
+    lines
+}
+
+/// Cold starts and memory from the REPORT lines of one function.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FunctionLogStats {
+    pub region: String,
+    pub function: String,
+    pub invocations: usize,
+    pub cold_starts: usize,
+    pub cold_start_rate: Option<f64>,
+    pub cold_duration_ms: Option<f64>,
+    pub warm_duration_ms: Option<f64>,
+    pub max_memory_used_mb: Option<f64>,
+    pub memory_size_mb: Option<f64>,
+    pub timeouts: usize,
+}
+
+pub fn stats(lines: &[LogLine]) -> Vec<FunctionLogStats> {
+    let mut by: std::collections::BTreeMap<(String, String), Vec<&LogLine>> = Default::default();
+    for l in lines {
+        by.entry((l.region.clone(), l.function.clone()))
+            .or_default()
+            .push(l);
+    }
+    by.into_iter()
+        .map(|((region, function), lines)| {
+            let reports: Vec<&Report> = lines.iter().filter_map(|l| l.report.as_ref()).collect();
+            let avg =
+                |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+            let cold: Vec<f64> = reports
+                .iter()
+                .filter(|r| r.cold_start())
+                .filter_map(|r| r.duration_ms)
+                .collect();
+            let warm: Vec<f64> = reports
+                .iter()
+                .filter(|r| !r.cold_start())
+                .filter_map(|r| r.duration_ms)
+                .collect();
+            let cold_starts = reports.iter().filter(|r| r.cold_start()).count();
+            FunctionLogStats {
+                invocations: reports.len(),
+                cold_starts,
+                cold_start_rate: (!reports.is_empty())
+                    .then(|| cold_starts as f64 / reports.len() as f64),
+                cold_duration_ms: avg(cold),
+                warm_duration_ms: avg(warm),
+                max_memory_used_mb: reports
+                    .iter()
+                    .filter_map(|r| r.max_memory_used_mb)
+                    .reduce(f64::max),
+                memory_size_mb: reports
+                    .iter()
+                    .filter_map(|r| r.memory_size_mb)
+                    .reduce(f64::max),
+                timeouts: lines
+                    .iter()
+                    .filter(|l| l.failure == Some("timeout"))
+                    .count(),
+                region,
+                function,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0)
+            .single()
+            .unwrap()
+    }
+
+    #[test]
+    fn since_takes_durations_and_times() {
+        assert_eq!(
+            parse_since("15m", now()).unwrap(),
+            now() - TimeDelta::minutes(15)
+        );
+        assert_eq!(
+            parse_since("2d", now()).unwrap(),
+            now() - TimeDelta::days(2)
+        );
+        assert_eq!(
+            parse_since("2026-11-25T10:00:00Z", now()).unwrap(),
+            now() - TimeDelta::hours(2)
+        );
+        for bad in [
+            "yesterday",
+            "15",
+            "15w",
+            "",
+            "-5m",
+            "999999999999999999m",
+            "400d",
+        ] {
+            assert!(
+                parse_since(bad, now()).unwrap_err().contains("15m"),
+                "{bad}"
+            );
+        }
+    }
+
+    fn line(secs: i64, id: &str, message: &str) -> LogLine {
+        LogLine {
+            time: now() + TimeDelta::seconds(secs),
+            region: "us-east-1".into(),
+            function: "f".into(),
+            stream: "s".into(),
+            message: message.into(),
+            event_id: id.into(),
+            report: None,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn merge_orders_and_drops_duplicates() {
+        let merged = merge(vec![
+            line(2, "b", "two"),
+            line(1, "a", "one"),
+            line(2, "b", "two"),
+        ]);
+        assert_eq!(
+            merged
+                .iter()
+                .map(|l| l.message.as_str())
+                .collect::<Vec<_>>(),
+            ["one", "two"]
+        );
+    }
+
+    #[test]
+    fn platform_lines_feed_the_stats() {
+        let mut lines = vec![
+            line(
+                1,
+                "1",
+                "REPORT RequestId: a\tDuration: 100.0 ms\tBilled Duration: 100 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\tInit Duration: 200.0 ms\t",
+            ),
+            line(
+                2,
+                "2",
+                "REPORT RequestId: b\tDuration: 20.0 ms\tBilled Duration: 20 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\t",
+            ),
+            line(
+                3,
+                "3",
+                "2026-11-25T12:00:03Z b Task timed out after 3.00 seconds",
+            ),
+        ];
+        lines.iter_mut().for_each(annotate);
+        let s = &stats(&lines)[0];
+        assert_eq!((s.invocations, s.cold_starts, s.timeouts), (2, 1, 1));
+        assert_eq!(s.cold_start_rate, Some(0.5));
+        assert_eq!(
+            (s.cold_duration_ms, s.warm_duration_ms),
+            (Some(100.0), Some(20.0))
+        );
+        assert_eq!(
+            (s.max_memory_used_mb, s.memory_size_mb),
+            (Some(70.0), Some(128.0))
+        );
+    }
+}
