@@ -24,6 +24,9 @@ pub struct LogsArgs {
     /// One JSON object per event (ndjson), then one per function with its cold-start stats.
     #[arg(long)]
     pub json: bool,
+    /// Keep polling for new events until Ctrl-C (every 2 s, backing off on errors).
+    #[arg(long)]
+    pub follow: bool,
 }
 
 pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
@@ -67,6 +70,11 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         }
     }
     let lines = merge(lines);
+    if args.follow {
+        print_lines(&lines, args.json)
+            .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
+        return follow(&ctx, &args, lines).await;
+    }
     let mut out = std::io::stdout().lock();
     let written: std::io::Result<()> = (|| {
         for l in &lines {
@@ -122,4 +130,119 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         },
         _ => Exit::Partial,
     })
+}
+
+fn print_lines(lines: &[crate::logs::LogLine], json: bool) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for l in lines {
+        if json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(l).map_err(std::io::Error::other)?
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{} {:<14} {:<24} {}",
+                l.time.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                l.region,
+                l.function,
+                l.message
+            )?;
+        }
+    }
+    out.flush()
+}
+
+/// Polls every region and function for events newer than the last seen, with a small overlap
+/// (events can arrive late) de-duplicated by id, until Ctrl-C. A region that fails is reported
+/// once per failure streak and polled again later; the others keep streaming.
+async fn follow(
+    ctx: &Context,
+    args: &LogsArgs,
+    first: Vec<crate::logs::LogLine>,
+) -> Result<Exit, Failure> {
+    use std::collections::{HashSet, VecDeque};
+    use std::time::Duration;
+    const OVERLAP_MS: i64 = 10_000;
+    const REMEMBER: usize = 50_000;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut order: VecDeque<String> = VecDeque::new();
+    let mut remember = |id: String, seen: &mut HashSet<String>| {
+        if seen.insert(id.clone()) {
+            order.push_back(id);
+            if order.len() > REMEMBER
+                && let Some(old) = order.pop_front()
+            {
+                seen.remove(&old);
+            }
+            true
+        } else {
+            false
+        }
+    };
+    let key = |l: &crate::logs::LogLine| format!("{}/{}/{}", l.region, l.function, l.event_id);
+    let mut since_ms = first
+        .last()
+        .map_or(chrono::Utc::now().timestamp_millis(), |l| {
+            l.time.timestamp_millis()
+        });
+    for l in &first {
+        remember(key(l), &mut seen);
+    }
+    let mut failing: HashSet<String> = HashSet::new();
+    let mut wait = Duration::from_secs(2);
+    let filter = args.filter.as_deref();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(Exit::Done),
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut reads = Vec::new();
+        for region in &ctx.regions {
+            for f in &args.functions {
+                reads.push(async move {
+                    (
+                        format!("{} {}", region.scope(), f),
+                        region
+                            .log_events(f.trim(), since_ms - OVERLAP_MS, now, filter)
+                            .await,
+                    )
+                });
+            }
+        }
+        let mut fresh = Vec::new();
+        let mut errors = 0;
+        for (what, result) in futures::future::join_all(reads).await {
+            match result {
+                Ok(lines) => {
+                    failing.remove(&what);
+                    fresh.extend(lines);
+                }
+                Err(e) => {
+                    errors += 1;
+                    if failing.insert(what.clone()) {
+                        eprintln!("lops: {what}: {e} (still trying)");
+                    }
+                }
+            }
+        }
+        let fresh: Vec<_> = merge(fresh)
+            .into_iter()
+            .filter(|l| remember(key(l), &mut seen))
+            .collect();
+        if let Some(last) = fresh.last() {
+            since_ms = since_ms.max(last.time.timestamp_millis());
+        }
+        print_lines(&fresh, args.json)
+            .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
+        // Back off while everything fails; poll at the normal pace otherwise.
+        wait = if errors > 0 && errors == ctx.regions.len() * args.functions.len() {
+            (wait * 2).min(Duration::from_secs(30))
+        } else {
+            Duration::from_secs(2)
+        };
+    }
 }

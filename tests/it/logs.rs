@@ -177,3 +177,69 @@ fn bad_since_and_missing_log_group_are_explained() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_prints_new_events_once_and_stops_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let region = "me-south-1";
+    let f = format!("{}-tail", moto::unique("follow"));
+    put_logs(region, &f, "first", &[(1, "before follow".into())]).await;
+    let lops = Lops::new(moto::url());
+    let mut child = lops
+        .command(&[
+            "logs",
+            &f,
+            "--regions",
+            region,
+            "--since",
+            "30m",
+            "--follow",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = |what: &str| {
+        rx.recv_timeout(std::time::Duration::from_secs(15))
+            .unwrap_or_else(|_| panic!("no {what}"))
+    };
+    assert!(next("first event").contains("before follow"));
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config(moto::url(), region).await);
+    let group = format!("/aws/lambda/{f}");
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("second")
+        .send()
+        .await
+        .expect("stream");
+    let event = InputLogEvent::builder()
+        .timestamp(Utc::now().timestamp_millis())
+        .message("while following")
+        .build()
+        .expect("event");
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("second")
+        .log_events(event)
+        .send()
+        .await
+        .expect("put");
+    assert!(next("followed event").contains("while following"));
+    // Several more polls pass: nothing is printed twice.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert!(rx.try_recv().is_err(), "an event was printed twice");
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+}
