@@ -70,31 +70,13 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         }
     }
     let lines = merge(lines);
+    print_lines(&lines, args.json)
+        .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
     if args.follow {
-        print_lines(&lines, args.json)
-            .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
         return follow(&ctx, &args, lines).await;
     }
     let mut out = std::io::stdout().lock();
     let written: std::io::Result<()> = (|| {
-        for l in &lines {
-            if args.json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string(l).map_err(std::io::Error::other)?
-                )?;
-            } else {
-                writeln!(
-                    out,
-                    "{} {:<14} {:<24} {}",
-                    l.time.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                    l.region,
-                    l.function,
-                    l.message
-                )?;
-            }
-        }
         for s in stats(&lines).iter().filter(|s| s.invocations > 0) {
             if args.json {
                 writeln!(out, "{}", serde_json::json!({ "stats": s }))?;
