@@ -280,9 +280,9 @@ pub async fn start<S: RegionActions>(
             existing.progress()
         )));
     }
-    // Validates the version the way a single shift would.
+    // Validates the version the way a single shift would; its preview already read the alias.
     let first = steps.first().map(|s| s.weight.min(0.99)).unwrap_or(0.1);
-    prepare(
+    let check = prepare(
         source,
         tier,
         Request::SetWeight {
@@ -294,13 +294,16 @@ pub async fn start<S: RegionActions>(
         None,
     )
     .await?;
-    let current = source.alias(function, alias).await?;
+    let from = check.before["function_version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     Ok(Rollout {
         profile: scope.profile,
         region: scope.region,
         function: function.into(),
         alias: alias.into(),
-        from: current.function_version,
+        from,
         to: to.into(),
         steps,
         guard,

@@ -52,6 +52,22 @@ fn focus_alias(state: &State) -> Option<(usize, String, crate::provider::AliasIn
     Some((region, f.info.name.clone(), alias, f.info.versions.clone()))
 }
 
+/// The version a shift or plan moves traffic to: the alias's extra version if it has one, else
+/// the newest published version that is not its main one.
+fn second_version(alias: &crate::provider::AliasInfo, versions: &[String]) -> Option<String> {
+    alias
+        .additional_weights
+        .first()
+        .map(|(v, _)| v.clone())
+        .or_else(|| {
+            versions
+                .iter()
+                .rev()
+                .find(|v| **v != alias.function_version)
+                .cloned()
+        })
+}
+
 /// Starts an action on the focused function.
 pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
     let Some(tier) = needed_tier(action) else {
@@ -75,7 +91,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
                 state.popup = Some(Popup::Notice(format!("{function} has no alias to shift")));
                 return;
             };
-            if versions.iter().all(|v| *v == alias.function_version) {
+            if second_version(&alias, &versions).is_none() {
                 state.popup = Some(Popup::Notice(format!(
                     "{function} has no second published version"
                 )));
@@ -219,18 +235,7 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
             let Some((_, _, alias, versions)) = focus_alias(state) else {
                 return;
             };
-            let version = alias
-                .additional_weights
-                .first()
-                .map(|(v, _)| v.clone())
-                .or_else(|| {
-                    versions
-                        .iter()
-                        .rev()
-                        .find(|v| **v != alias.function_version)
-                        .cloned()
-                })
-                .unwrap_or_default();
+            let version = second_version(&alias, &versions).unwrap_or_default();
             let weight = match text.trim().parse::<f64>() {
                 Ok(w) => w,
                 Err(_) => {
@@ -286,17 +291,7 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
                 state.input = Some(Input::Preset(text));
                 return;
             };
-            let to = alias
-                .additional_weights
-                .first()
-                .map(|(v, _)| v.clone())
-                .or_else(|| {
-                    versions
-                        .iter()
-                        .rev()
-                        .find(|v| **v != alias.function_version)
-                        .cloned()
-                });
+            let to = second_version(&alias, &versions);
             let Some(to) = to else {
                 state.input_error = Some("no second published version to move to".into());
                 state.input = Some(Input::Preset(text));
