@@ -58,6 +58,11 @@ pub fn weight(w: f64) -> String {
     }
 }
 
+/// A byte count for people: 1.50 MiB.
+pub fn bytes(n: u64) -> String {
+    indicatif::HumanBytes(n).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

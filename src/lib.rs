@@ -1,5 +1,6 @@
 //! lops: a terminal console for running AWS Lambda fleets across regions.
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod exit;

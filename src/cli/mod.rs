@@ -1,6 +1,7 @@
 //! The headless face: clap commands over the same providers and ops as the TUI.
 
 mod act;
+mod backup;
 mod context;
 mod logs;
 mod rollout;
@@ -112,6 +113,11 @@ pub enum Command {
         #[command(flatten)]
         flags: act::ActFlags,
     },
+    /// Backups of functions and S3 data: run, list, verify, prune.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+    /// Restore a function (and its S3 data) from a snapshot, here or in another region.
+    Restore(backup::RestoreArgs),
     /// The audit log of actions taken.
     Audit {
         #[arg(long)]
@@ -138,6 +144,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
             function,
             flags,
         } => act::pin(global, alias, function, flags).await,
+        Command::Backup(c) => backup::backup(global, c).await,
+        Command::Restore(args) => backup::restore(global, args).await,
         Command::Audit { json } => act::audit(json).await,
         Command::Undo(flags) => act::undo(global, flags).await,
         Command::IamPolicy => act::iam_policy(match (global.read_only, global.mode) {

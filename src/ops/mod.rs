@@ -3,6 +3,7 @@
 //! The permission tier is enforced here and nowhere else.
 
 pub mod audit;
+pub mod backup;
 pub mod invoke;
 pub mod plan;
 pub mod policy;

@@ -581,7 +581,7 @@ pub struct Outcome {
     pub record: Option<Record>,
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     let now = chrono::Utc::now();
     format!(
         "{}-{:04x}",

@@ -35,6 +35,44 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
     ("GetCallerIdentity", "sts:GetCallerIdentity", Tier::Read),
     // AWS's managed ReadOnlyAccess lacks this one; `lops logs` needs it.
     ("FilterLogEvents", "logs:FilterLogEvents", Tier::Read),
+    // Backups read every piece of a function…
+    (
+        "ListEventSourceMappings",
+        "lambda:ListEventSourceMappings",
+        Tier::Read,
+    ),
+    (
+        "GetFunctionUrlConfig",
+        "lambda:GetFunctionUrlConfig",
+        Tier::Read,
+    ),
+    ("GetPolicy", "lambda:GetPolicy", Tier::Read),
+    (
+        "GetFunctionEventInvokeConfig",
+        "lambda:GetFunctionEventInvokeConfig",
+        Tier::Read,
+    ),
+    ("GetLayerVersionByArn", "lambda:GetLayerVersion", Tier::Read),
+    (
+        "GetFunctionConfiguration",
+        "lambda:GetFunctionConfiguration",
+        Tier::Read,
+    ),
+    // …and the backup bucket (the writes only add objects: see BACKUP_WRITES).
+    ("GetBucketLocation", "s3:GetBucketLocation", Tier::Read),
+    ("ListObjectsV2", "s3:ListBucket", Tier::Read),
+    ("HeadObject", "s3:GetObject", Tier::Read),
+    ("GetObject", "s3:GetObject", Tier::Read),
+    ("PutObject", "s3:PutObject", Tier::Read),
+    ("CopyObject", "s3:PutObject", Tier::Read),
+    ("CreateMultipartUpload", "s3:PutObject", Tier::Read),
+    ("UploadPartCopy", "s3:PutObject", Tier::Read),
+    ("CompleteMultipartUpload", "s3:PutObject", Tier::Read),
+    (
+        "AbortMultipartUpload",
+        "s3:AbortMultipartUpload",
+        Tier::Read,
+    ),
     ("Invoke", "lambda:InvokeFunction", Tier::Invoke),
     ("UpdateAlias", "lambda:UpdateAlias", Tier::Change),
     (
@@ -47,7 +85,44 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
         "lambda:DeleteFunctionConcurrency",
         Tier::Change,
     ),
+    // Restore and prune.
+    ("CreateFunction", "lambda:CreateFunction", Tier::Change),
+    (
+        "UpdateFunctionCode",
+        "lambda:UpdateFunctionCode",
+        Tier::Change,
+    ),
+    (
+        "UpdateFunctionConfiguration",
+        "lambda:UpdateFunctionConfiguration",
+        Tier::Change,
+    ),
+    ("PublishVersion", "lambda:PublishVersion", Tier::Change),
+    ("CreateAlias", "lambda:CreateAlias", Tier::Change),
+    ("DeleteAlias", "lambda:DeleteAlias", Tier::Change),
+    ("DeleteFunction", "lambda:DeleteFunction", Tier::Change),
+    ("TagResource", "lambda:TagResource", Tier::Change),
+    ("UntagResource", "lambda:UntagResource", Tier::Change),
+    (
+        "CreateEventSourceMapping",
+        "lambda:CreateEventSourceMapping",
+        Tier::Change,
+    ),
+    (
+        "DeleteEventSourceMapping",
+        "lambda:DeleteEventSourceMapping",
+        Tier::Change,
+    ),
+    ("DeleteObjects", "s3:DeleteObject", Tier::Change),
 ];
+
+/// IAM actions that write to the backup bucket. The read tier may take backups (they only add
+/// objects), so these go in their own statement, limited to the backup bucket.
+pub const BACKUP_WRITES: &[&str] = &["s3:PutObject", "s3:AbortMultipartUpload"];
+
+/// Actions no SDK call of lops names but that its calls need: restore hands the function's
+/// execution role to Lambda.
+const IMPLIED: &[(&str, Tier)] = &[("iam:PassRole", Tier::Change)];
 
 /// The IAM action for an SDK operation lops calls, if it is one lops knows.
 pub fn iam_action(operation: &str) -> Option<(&'static str, Tier)> {
@@ -62,17 +137,35 @@ pub fn policy(tier: Tier) -> Value {
         .iter()
         .filter(|(_, _, needed)| tier.allows(*needed))
         .map(|(_, action, _)| *action)
+        .chain(
+            IMPLIED
+                .iter()
+                .filter(|(_, needed)| tier.allows(*needed))
+                .map(|(a, _)| *a),
+        )
         .collect();
     actions.sort_unstable();
     actions.dedup();
+    let (writes, rest): (Vec<&str>, Vec<&str>) = actions
+        .into_iter()
+        .partition(|a| BACKUP_WRITES.contains(a) && tier != Tier::Change);
+    let mut statements = vec![json!({
+        "Sid": format!("Lops{}", match tier { Tier::Read => "Read", Tier::Invoke => "Invoke", Tier::Change => "Change" }),
+        "Effect": "Allow",
+        "Action": rest,
+        "Resource": "*",
+    })];
+    if !writes.is_empty() {
+        statements.push(json!({
+            "Sid": "LopsBackupWrites",
+            "Effect": "Allow",
+            "Action": writes,
+            "Resource": "arn:aws:s3:::BACKUP-BUCKET/*",
+        }));
+    }
     json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": format!("Lops{}", match tier { Tier::Read => "Read", Tier::Invoke => "Invoke", Tier::Change => "Change" }),
-            "Effect": "Allow",
-            "Action": actions,
-            "Resource": "*",
-        }],
+        "Statement": statements,
     })
 }
 

@@ -121,6 +121,9 @@ pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sts: aws_sdk_sts::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Backups and S3 data copies. Path-style addressing when an endpoint override is set
+    /// (emulators and S3-compatible stores do not serve bucket subdomains).
+    pub s3: aws_sdk_s3::Client,
     pub sdk_config: SdkConfig,
     pub lambda_limit: Arc<RateLimiter>,
     pub cloudwatch_limit: Arc<RateLimiter>,
@@ -159,6 +162,26 @@ pub async fn load_sdk_config(scope: &Scope, settings: &Settings) -> SdkConfig {
 }
 
 impl Clients {
+    /// An S3 client for a bucket in another region, counted under that region.
+    pub fn s3_in(&self, region: &str) -> aws_sdk_s3::Client {
+        if region == self.scope.region {
+            return self.s3.clone();
+        }
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk_config)
+                .region(Region::new(region.to_string()))
+                .force_path_style(self.sdk_config.endpoint_url().is_some())
+                .interceptor(CountingInterceptor {
+                    scope: Scope {
+                        profile: self.scope.profile.clone(),
+                        region: region.to_string(),
+                    },
+                    counter: self.counter.clone(),
+                })
+                .build(),
+        )
+    }
+
     pub async fn new(scope: Scope, settings: &Settings, counter: &CallCounter) -> Self {
         let sdk_config = load_sdk_config(&scope, settings).await;
         Self::from_sdk_config(scope, &sdk_config, settings, counter)
@@ -196,6 +219,12 @@ impl Clients {
                 .interceptor(interceptor())
                 .build(),
         );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk_config)
+                .force_path_style(sdk_config.endpoint_url().is_some())
+                .interceptor(interceptor())
+                .build(),
+        );
         let limits = &settings.rate_limits;
         Clients {
             scope,
@@ -203,6 +232,7 @@ impl Clients {
             cloudwatch,
             sts,
             logs,
+            s3,
             sdk_config,
             lambda_limit: Arc::new(RateLimiter::new(limits.lambda_per_sec, limits.burst)),
             cloudwatch_limit: Arc::new(RateLimiter::new(limits.cloudwatch_per_sec, limits.burst)),

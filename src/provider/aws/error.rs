@@ -57,7 +57,10 @@ where
         ProviderError::Throttled(brief)
     } else if DENIED_CODES.contains(&code.as_str()) || status == Some(403) {
         ProviderError::AccessDenied(brief)
-    } else if code == "ResourceNotFoundException" {
+    } else if matches!(
+        code.as_str(),
+        "ResourceNotFoundException" | "NoSuchBucket" | "NoSuchKey"
+    ) {
         ProviderError::NotFound(brief)
     } else if code.is_empty() && status == Some(404) {
         ProviderError::Unsupported(brief)

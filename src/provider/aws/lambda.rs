@@ -34,6 +34,16 @@ impl Clients {
         })
     }
 
+    /// Every function's name in the region (ListFunctions, paginated).
+    pub async fn function_names(&self) -> Result<Vec<String>, ProviderError> {
+        Ok(self
+            .list_functions()
+            .await?
+            .into_iter()
+            .filter_map(|f| f.function_name)
+            .collect())
+    }
+
     async fn list_functions(&self) -> Result<Vec<FunctionConfiguration>, ProviderError> {
         let mut all = Vec::new();
         let mut marker = None;

@@ -7,6 +7,7 @@ pub struct Lops {
     pub home: tempfile::TempDir,
     endpoint: Option<String>,
     credentials: bool,
+    env: Vec<(String, String)>,
 }
 
 pub struct Run {
@@ -43,6 +44,7 @@ impl Lops {
             home: tempfile::tempdir().expect("tempdir"),
             endpoint: Some(endpoint.to_string()),
             credentials: true,
+            env: Vec::new(),
         }
     }
 
@@ -52,7 +54,14 @@ impl Lops {
             home: tempfile::tempdir().expect("tempdir"),
             endpoint: None,
             credentials: false,
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for every run.
+    pub fn env(mut self, key: &str, value: &str) -> Lops {
+        self.env.push((key.to_string(), value.to_string()));
+        self
     }
 
     /// Writes `text` as the config file and returns its path.
@@ -78,6 +87,9 @@ impl Lops {
             );
         if let Some(endpoint) = &self.endpoint {
             cmd.env("AWS_ENDPOINT_URL", endpoint);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
         }
         if self.credentials {
             cmd.env("AWS_ACCESS_KEY_ID", "testing")

@@ -37,7 +37,8 @@ pub struct Rule {
     pub service: Option<String>,
     pub operation: Option<String>,
     pub fault: Fault,
-    /// How many requests it still applies to; `None` for every one.
+    /// How many requests it still applies to; `None` for every one. An operation ending in
+    /// `*` matches by prefix.
     pub remaining: Option<u32>,
 }
 
@@ -111,6 +112,17 @@ impl FaultProxy {
             .calls
             .iter()
             .filter(|((r, s, _), _)| r == region && s == service)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Requests seen for a service in a region whose operation satisfies `pick` (S3 requests
+    /// are named "METHOD /bucket/key").
+    pub fn calls_where(&self, region: &str, service: &str, pick: impl Fn(&str) -> bool) -> u64 {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|((r, s, op), _)| r == region && s == service && pick(op))
             .map(|(_, n)| n)
             .sum()
     }
@@ -216,6 +228,11 @@ fn lambda_operation(method: &str, path: &str) -> String {
         ("GET", [_, "functions", _, "configuration"]) => "GetFunctionConfiguration",
         ("PUT", [_, "functions", _, "configuration"]) => "UpdateFunctionConfiguration",
         ("GET", [_, "account-settings"]) => "GetAccountSettings",
+        ("DELETE", [_, "functions", _, "aliases", _]) => "DeleteAlias",
+        ("PUT", [_, "functions", _, "code"]) => "UpdateFunctionCode",
+        ("DELETE", [_, "functions", _, "concurrency"]) => "DeleteFunctionConcurrency",
+        ("POST", [_, "tags", _]) => "TagResource",
+        ("DELETE", [_, "tags", _]) => "UntagResource",
         _ => return format!("{method} {path}"),
     };
     name.to_string()
@@ -240,7 +257,9 @@ fn error_response(service: &str, fault: Fault) -> Response<Full<Bytes>> {
         ),
         Fault::Delay(_) | Fault::Hang => (500, "InternalFailure", "unreachable"),
     };
-    let body = if service == "monitoring" || service == "sts" {
+    let body = if service == "s3" {
+        format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>")
+    } else if service == "monitoring" || service == "sts" {
         format!(
             "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>x</RequestId></ErrorResponse>"
         )
@@ -294,7 +313,12 @@ async fn handle(
         let rule = s.rules.iter_mut().find(|r| {
             r.region == region
                 && r.service.as_ref().is_none_or(|x| *x == service)
-                && r.operation.as_ref().is_none_or(|x| *x == operation)
+                && r.operation
+                    .as_ref()
+                    .is_none_or(|x| match x.strip_suffix('*') {
+                        Some(prefix) => operation.starts_with(prefix),
+                        None => *x == operation,
+                    })
                 && r.remaining.is_none_or(|n| n > 0)
         });
         rule.map(|r| {
@@ -316,6 +340,14 @@ async fn handle(
     let mut forward = Request::builder()
         .method(parts.method)
         .uri(format!("{upstream}{path}"));
+    if !parts.headers.contains_key("authorization") {
+        // An unsigned GET, as of a pre-signed code URL: moto routes requests by the credential
+        // scope, so name S3 for it (moto does not check signatures).
+        forward = forward.header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+        );
+    }
     for (name, value) in &parts.headers {
         if name != "host" && name != "transfer-encoding" {
             forward = forward.header(name, value);

@@ -1,0 +1,533 @@
+//! Reads one function — code, configuration, versions, aliases, concurrency, tags, triggers,
+//! URL, policy, async config, layers — and stores it as blobs plus a manifest (written last).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_lambda::types::FunctionConfiguration;
+use sha2::{Digest, Sha256};
+
+use super::BackupError;
+use super::download;
+use super::manifest::{
+    AliasSnapshot, BlobRef, Code, EventSourceMapping, FORMAT, FunctionConfig, LayerRef, Manifest,
+    Provisioned, VersionSnapshot, layout,
+};
+use super::store::{Store, hex, lambda_sha_to_hex};
+use crate::provider::ProviderError;
+use crate::provider::aws::{Clients, classify};
+
+/// How a backup run is asked for.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    pub storage_class: String,
+    pub with_layers: bool,
+}
+
+/// What one function's backup did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Captured {
+    pub function: String,
+    pub region: String,
+    pub snapshot: String,
+    pub blobs: usize,
+    pub uploaded_blobs: usize,
+    pub uploaded_bytes: u64,
+    pub size: u64,
+    pub absent: BTreeMap<String, String>,
+}
+
+pub fn config_of(c: &FunctionConfiguration) -> FunctionConfig {
+    FunctionConfig {
+        runtime: c.runtime().map(|r| r.as_str().to_string()),
+        handler: c.handler().map(str::to_string),
+        role: c.role().unwrap_or_default().to_string(),
+        description: c
+            .description()
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
+        memory_size: c.memory_size(),
+        timeout: c.timeout(),
+        environment: c
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        layers: c
+            .layers()
+            .iter()
+            .filter_map(|l| l.arn().map(str::to_string))
+            .collect(),
+        subnet_ids: c
+            .vpc_config()
+            .map(|v| v.subnet_ids().to_vec())
+            .unwrap_or_default(),
+        security_group_ids: c
+            .vpc_config()
+            .map(|v| v.security_group_ids().to_vec())
+            .unwrap_or_default(),
+        architectures: c
+            .architectures()
+            .iter()
+            .map(|a| a.as_str().to_string())
+            .collect(),
+        ephemeral_storage: c.ephemeral_storage().map(|e| e.size()),
+        dead_letter_target: c
+            .dead_letter_config()
+            .and_then(|d| d.target_arn())
+            .map(str::to_string),
+        tracing_mode: c
+            .tracing_config()
+            .and_then(|t| t.mode())
+            .map(|m| m.as_str().to_string())
+            .filter(|m| m != "PassThrough"),
+        kms_key_arn: c
+            .kms_key_arn()
+            .filter(|k| !k.is_empty())
+            .map(str::to_string),
+        package_type: c.package_type().map(|p| p.as_str().to_string()),
+    }
+}
+
+/// Collects blobs while a snapshot is taken: each distinct package is fetched and uploaded
+/// once, and not at all when the bucket already holds it.
+struct Blobs<'a> {
+    store: &'a Store,
+    storage_class: String,
+    refs: BTreeMap<String, BlobRef>,
+    uploaded: usize,
+    uploaded_bytes: u64,
+    timeout: std::time::Duration,
+}
+
+impl Blobs<'_> {
+    /// Stores the package behind `location` whose Lambda hash is `lambda_sha256`.
+    async fn package(
+        &mut self,
+        location: &str,
+        lambda_sha256: &str,
+        known_size: u64,
+        role: &str,
+    ) -> Result<(String, u64), BackupError> {
+        let expected = lambda_sha_to_hex(lambda_sha256);
+        if let Some(sha) = &expected {
+            if let Some(r) = self.refs.get(sha) {
+                return Ok((sha.clone(), r.size));
+            }
+            if known_size > 0 && self.store.exists(&layout::blob(sha)).await? {
+                self.refs.insert(
+                    sha.clone(),
+                    BlobRef {
+                        sha256: sha.clone(),
+                        size: known_size,
+                        role: role.to_string(),
+                    },
+                );
+                return Ok((sha.clone(), known_size));
+            }
+        }
+        let bytes = download::fetch(location, self.timeout).await?;
+        let sha = hex(&Sha256::digest(&bytes));
+        if let Some(expected) = expected.filter(|e| *e != sha) {
+            return Err(BackupError::Corrupt(format!(
+                "the downloaded {role} package has SHA-256 {sha}, but Lambda says {expected}: \
+                 the download was damaged; run the backup again"
+            )));
+        }
+        let size = bytes.len() as u64;
+        if self
+            .store
+            .put_blob(&sha, bytes, &self.storage_class)
+            .await?
+        {
+            self.uploaded += 1;
+            self.uploaded_bytes += size;
+        }
+        self.refs.insert(
+            sha.clone(),
+            BlobRef {
+                sha256: sha.clone(),
+                size,
+                role: role.to_string(),
+            },
+        );
+        Ok((sha, size))
+    }
+}
+
+/// Takes a snapshot of `function` in the clients' region into `store`.
+pub async fn capture(
+    clients: &Clients,
+    store: &Store,
+    function: &str,
+    options: &CaptureOptions,
+    account: &str,
+    data: &[super::manifest::DataCopy],
+) -> Result<Captured, BackupError> {
+    let timeout = clients.operation_timeout.as_secs_f64();
+    let lambda = &clients.lambda;
+    let fail = |e: ProviderError| match e {
+        ProviderError::NotFound(_) => BackupError::Invalid(format!(
+            "function '{function}' does not exist in {}: check the name with `lops status`",
+            clients.scope.region
+        )),
+        other => BackupError::Provider(other),
+    };
+    clients.lambda_limit.acquire().await;
+    let got = lambda
+        .get_function()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| fail(classify(e, timeout)))?;
+    let config = got
+        .configuration()
+        .ok_or_else(|| BackupError::Invalid(format!("GetFunction {function}: no configuration")))?
+        .clone();
+    let mut blobs = Blobs {
+        store,
+        storage_class: options.storage_class.clone(),
+        refs: BTreeMap::new(),
+        uploaded: 0,
+        uploaded_bytes: 0,
+        timeout: clients
+            .operation_timeout
+            .max(std::time::Duration::from_secs(120)),
+    };
+    let mut absent = BTreeMap::new();
+
+    let latest_code = code_of(&mut blobs, &config, got.code(), "code").await?;
+    let latest = VersionSnapshot {
+        version: "$LATEST".into(),
+        config: config_of(&config),
+        code: latest_code,
+    };
+
+    // Published versions, each with its configuration and package.
+    let mut versions = Vec::new();
+    let mut marker = None;
+    loop {
+        clients.lambda_limit.acquire().await;
+        let page = lambda
+            .list_versions_by_function()
+            .function_name(function)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| fail(classify(e, timeout)))?;
+        for v in page.versions() {
+            let number = v.version().unwrap_or_default();
+            if number == "$LATEST" || number.is_empty() {
+                continue;
+            }
+            let code = if v.code_sha256() == config.code_sha256() {
+                latest.code.clone()
+            } else {
+                clients.lambda_limit.acquire().await;
+                let got = lambda
+                    .get_function()
+                    .function_name(function)
+                    .qualifier(number)
+                    .send()
+                    .await
+                    .map_err(|e| fail(classify(e, timeout)))?;
+                code_of(
+                    &mut blobs,
+                    v,
+                    got.code(),
+                    &format!("code of version {number}"),
+                )
+                .await?
+            };
+            versions.push(VersionSnapshot {
+                version: number.to_string(),
+                config: config_of(v),
+                code,
+            });
+        }
+        marker = page
+            .next_marker()
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    versions.sort_by_key(|v| v.version.parse::<u64>().unwrap_or(u64::MAX));
+
+    let mut aliases = Vec::new();
+    let mut marker = None;
+    loop {
+        clients.lambda_limit.acquire().await;
+        let page = lambda
+            .list_aliases()
+            .function_name(function)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| fail(classify(e, timeout)))?;
+        for a in page.aliases() {
+            aliases.push(AliasSnapshot {
+                name: a.name().unwrap_or_default().to_string(),
+                function_version: a.function_version().unwrap_or_default().to_string(),
+                description: a
+                    .description()
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_string),
+                weights: a
+                    .routing_config()
+                    .and_then(|r| r.additional_version_weights())
+                    .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                    .unwrap_or_default(),
+            });
+        }
+        marker = page
+            .next_marker()
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    aliases.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let reserved_concurrency = got
+        .concurrency()
+        .and_then(|c| c.reserved_concurrent_executions());
+    let tags: BTreeMap<String, String> = got
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+
+    // The optional pieces: what is missing is recorded with the reason, never fatal.
+    clients.lambda_limit.acquire().await;
+    let provisioned = match lambda
+        .list_provisioned_concurrency_configs()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(out) => Some(
+            out.provisioned_concurrency_configs()
+                .iter()
+                .map(|p| Provisioned {
+                    qualifier: p
+                        .function_arn()
+                        .and_then(|a| a.rsplit(':').next())
+                        .unwrap_or_default()
+                        .to_string(),
+                    requested: p.requested_provisioned_concurrent_executions().unwrap_or(0),
+                })
+                .collect(),
+        ),
+        Err(e) => {
+            absent.insert("provisioned_concurrency".into(), why(classify(e, timeout)));
+            None
+        }
+    };
+
+    clients.lambda_limit.acquire().await;
+    let mappings = match lambda
+        .list_event_source_mappings()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(out) => Some(
+            out.event_source_mappings()
+                .iter()
+                .map(|m| EventSourceMapping {
+                    uuid: m.uuid().unwrap_or_default().to_string(),
+                    source_arn: m.event_source_arn().map(str::to_string),
+                    state: m.state().map(str::to_string),
+                    batch_size: m.batch_size(),
+                    starting_position: m.starting_position().map(|p| p.as_str().to_string()),
+                    maximum_batching_window: m.maximum_batching_window_in_seconds(),
+                    qualifier: m
+                        .function_arn()
+                        .and_then(|a| a.split(':').nth(7))
+                        .map(str::to_string),
+                })
+                .collect(),
+        ),
+        Err(e) => {
+            absent.insert("event_source_mappings".into(), why(classify(e, timeout)));
+            None
+        }
+    };
+
+    clients.lambda_limit.acquire().await;
+    let function_url = match lambda
+        .get_function_url_config()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(out) => Some(serde_json::json!({
+            "url": out.function_url(),
+            "auth_type": out.auth_type().as_str(),
+            "invoke_mode": out.invoke_mode().map(|m| m.as_str()),
+            "cors": out.cors().map(|c| serde_json::json!({
+                "allow_origins": c.allow_origins(),
+                "allow_methods": c.allow_methods(),
+                "allow_headers": c.allow_headers(),
+                "allow_credentials": c.allow_credentials(),
+                "max_age": c.max_age(),
+            })),
+        })),
+        Err(e) => {
+            absent.insert("function_url".into(), why(classify(e, timeout)));
+            None
+        }
+    };
+
+    clients.lambda_limit.acquire().await;
+    let policy = match lambda.get_policy().function_name(function).send().await {
+        Ok(out) => out.policy().map(str::to_string),
+        Err(e) => {
+            absent.insert("policy".into(), why(classify(e, timeout)));
+            None
+        }
+    };
+
+    clients.lambda_limit.acquire().await;
+    let async_invoke = match lambda
+        .get_function_event_invoke_config()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(out) => Some(serde_json::json!({
+            "maximum_retry_attempts": out.maximum_retry_attempts(),
+            "maximum_event_age_in_seconds": out.maximum_event_age_in_seconds(),
+            "on_success": out.destination_config().and_then(|d| d.on_success()).and_then(|d| d.destination()),
+            "on_failure": out.destination_config().and_then(|d| d.on_failure()).and_then(|d| d.destination()),
+        })),
+        Err(e) => {
+            absent.insert("async_invoke".into(), why(classify(e, timeout)));
+            None
+        }
+    };
+
+    let mut layers = Vec::new();
+    for l in config.layers() {
+        let arn = l.arn().unwrap_or_default().to_string();
+        let mut layer = LayerRef {
+            arn: arn.clone(),
+            code_size: l.code_size(),
+            blob: None,
+            compatible_runtimes: Vec::new(),
+        };
+        if options.with_layers {
+            clients.lambda_limit.acquire().await;
+            match lambda.get_layer_version_by_arn().arn(&arn).send().await {
+                Ok(out) => {
+                    layer.compatible_runtimes = out
+                        .compatible_runtimes()
+                        .iter()
+                        .map(|r| r.as_str().to_string())
+                        .collect();
+                    if let Some(content) = out.content()
+                        && let (Some(location), Some(sha)) =
+                            (content.location(), content.code_sha256())
+                    {
+                        let (sha, _) = blobs
+                            .package(
+                                location,
+                                sha,
+                                content.code_size().max(0) as u64,
+                                &format!("layer {arn}"),
+                            )
+                            .await?;
+                        layer.blob = Some(sha);
+                    }
+                }
+                Err(e) => {
+                    absent.insert(format!("layer {arn}"), why(classify(e, timeout)));
+                }
+            }
+        }
+        layers.push(layer);
+    }
+
+    let now = chrono::Utc::now();
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        function: function.to_string(),
+        region: clients.scope.region.clone(),
+        account: account.to_string(),
+        taken_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        lops_version: env!("CARGO_PKG_VERSION").into(),
+        storage_class: options.storage_class.clone(),
+        blobs: blobs.refs.values().cloned().collect(),
+        latest,
+        versions,
+        aliases,
+        reserved_concurrency,
+        tags,
+        provisioned_concurrency: provisioned,
+        event_source_mappings: mappings,
+        function_url,
+        policy,
+        async_invoke,
+        layers,
+        absent: absent.clone(),
+        data: data.to_vec(),
+    };
+    let rel = layout::manifest(&clients.scope.region, function, &layout::stamp(now));
+    // Last: only now is the snapshot complete, and only now can it be listed.
+    store.put_small(&rel, manifest.to_json()).await?;
+    Ok(Captured {
+        function: function.to_string(),
+        region: clients.scope.region.clone(),
+        snapshot: store.uri(&rel).to_string(),
+        blobs: manifest.blobs.len(),
+        uploaded_blobs: blobs.uploaded,
+        uploaded_bytes: blobs.uploaded_bytes,
+        size: manifest.total_size(),
+        absent,
+    })
+}
+
+async fn code_of(
+    blobs: &mut Blobs<'_>,
+    config: &FunctionConfiguration,
+    location: Option<&aws_sdk_lambda::types::FunctionCodeLocation>,
+    role: &str,
+) -> Result<Code, BackupError> {
+    let lambda_sha256 = config.code_sha256().unwrap_or_default().to_string();
+    if config.package_type().map(|p| p.as_str()) == Some("Image")
+        || location.and_then(|l| l.image_uri()).is_some()
+    {
+        return Ok(Code::Image {
+            image_uri: location
+                .and_then(|l| l.image_uri())
+                .unwrap_or_default()
+                .to_string(),
+            resolved_image_uri: location
+                .and_then(|l| l.resolved_image_uri())
+                .map(str::to_string),
+            lambda_sha256,
+        });
+    }
+    let url = location.and_then(|l| l.location()).ok_or_else(|| {
+        BackupError::Provider(ProviderError::Unsupported(format!(
+            "GetFunction returned no code location for the {role}"
+        )))
+    })?;
+    let (sha256, size) = blobs
+        .package(url, &lambda_sha256, config.code_size().max(0) as u64, role)
+        .await?;
+    Ok(Code::Zip {
+        sha256,
+        size,
+        lambda_sha256,
+    })
+}
+
+fn why(e: ProviderError) -> String {
+    match e {
+        ProviderError::NotFound(_) => "not configured".into(),
+        ProviderError::Unsupported(m) => format!("not supported by the endpoint ({m})"),
+        other => format!("could not be read: {other}"),
+    }
+}

@@ -1,0 +1,117 @@
+//! Fetches a code package from the pre-signed URL Lambda hands out (GetFunction's
+//! `Code.Location`, GetLayerVersion's `Content.Location`).
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use super::BackupError;
+use crate::provider::ProviderError;
+
+/// Lambda packages are at most 250 MB unzipped; a zip larger than this is not one.
+const MAX_PACKAGE: usize = 512 * 1024 * 1024;
+
+/// The environment variable that points code downloads at an emulator.
+pub const BASE_ENV: &str = "LOPS_CODE_DOWNLOAD_BASE";
+
+/// `url` with its scheme and host replaced by `base`'s; `base`'s own path (if any) goes in
+/// front of the URL's path, and the query is kept.
+pub fn rewrite(url: &str, base: Option<&str>) -> Result<String, BackupError> {
+    let Some(base) = base.map(str::trim).filter(|b| !b.is_empty()) else {
+        return Ok(url.to_string());
+    };
+    let bad_base = || {
+        BackupError::Invalid(format!(
+            "{BASE_ENV}='{base}' is not a base URL: write it as http://host:port[/path]"
+        ))
+    };
+    let (scheme, rest) = base.split_once("://").ok_or_else(bad_base)?;
+    if !matches!(scheme, "http" | "https") || rest.is_empty() {
+        return Err(bad_base());
+    }
+    let (authority, base_path) = rest.split_once('/').unwrap_or((rest, ""));
+    if authority.is_empty() {
+        return Err(bad_base());
+    }
+    let after_scheme = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let path_and_query = after_scheme
+        .find('/')
+        .map(|i| &after_scheme[i..])
+        .unwrap_or("/");
+    let base_path = base_path.trim_matches('/');
+    Ok(if base_path.is_empty() {
+        format!("{scheme}://{authority}{path_and_query}")
+    } else {
+        format!("{scheme}://{authority}/{base_path}{path_and_query}")
+    })
+}
+
+/// GETs `url` (after [`rewrite`] with `LOPS_CODE_DOWNLOAD_BASE`) into memory.
+pub async fn fetch(url: &str, timeout: Duration) -> Result<Vec<u8>, BackupError> {
+    let base = std::env::var(BASE_ENV).ok();
+    let url = rewrite(url, base.as_deref())?;
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|e| BackupError::Invalid(format!("code location is not a URL ({e})")))?;
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| BackupError::Provider(ProviderError::Service(format!("TLS roots: {e}"))))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let shown = uri.path().to_string();
+    let work = async {
+        let resp = client
+            .get(uri)
+            .await
+            .map_err(|e| service(format!("downloading code {shown}: {e}")))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(service(format!(
+                "downloading code {shown}: HTTP {status}{}",
+                if base.is_none() {
+                    format!(" (behind an emulator, set {BASE_ENV})")
+                } else {
+                    String::new()
+                }
+            )));
+        }
+        let body = Limited::new(resp.into_body(), MAX_PACKAGE)
+            .collect()
+            .await
+            .map_err(|e| service(format!("downloading code {shown}: {e}")))?;
+        Ok(body.to_bytes().to_vec())
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| BackupError::Provider(ProviderError::Timeout(timeout.as_secs_f64())))?
+}
+
+fn service(message: String) -> BackupError {
+    BackupError::Provider(ProviderError::Service(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_scheme_and_host_keeping_path_and_query() {
+        let url = "https://awslambda-eu-west-1-tasks.s3.eu-west-1.amazonaws.com/snap/fn-1?X-Amz-Signature=abc";
+        assert_eq!(rewrite(url, None).unwrap(), url);
+        assert_eq!(
+            rewrite(url, Some("http://127.0.0.1:5000")).unwrap(),
+            "http://127.0.0.1:5000/snap/fn-1?X-Amz-Signature=abc"
+        );
+        assert_eq!(
+            rewrite(url, Some("http://127.0.0.1:5000/code-bucket/")).unwrap(),
+            "http://127.0.0.1:5000/code-bucket/snap/fn-1?X-Amz-Signature=abc"
+        );
+        assert!(rewrite(url, Some("localhost:5000")).is_err());
+        assert!(rewrite(url, Some("ftp://x")).is_err());
+    }
+}

@@ -1,0 +1,384 @@
+//! The snapshot manifest: everything needed to rebuild one function, and the list of
+//! content-addressed blobs (with SHA-256 and size) it depends on. Written last, so a manifest
+//! that exists names a complete snapshot.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT: &str = "lops-snapshot/1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub function: String,
+    pub region: String,
+    pub account: String,
+    /// UTC, RFC 3339.
+    pub taken_at: String,
+    pub lops_version: String,
+    pub storage_class: String,
+    /// Every blob the snapshot needs.
+    pub blobs: Vec<BlobRef>,
+    /// `$LATEST`: configuration and code.
+    pub latest: VersionSnapshot,
+    /// Published versions, oldest first.
+    pub versions: Vec<VersionSnapshot>,
+    pub aliases: Vec<AliasSnapshot>,
+    pub reserved_concurrency: Option<i32>,
+    pub tags: BTreeMap<String, String>,
+    /// Pieces that are recorded (may be `None` = absent, with the reason in `absent`).
+    pub provisioned_concurrency: Option<Vec<Provisioned>>,
+    pub event_source_mappings: Option<Vec<EventSourceMapping>>,
+    pub function_url: Option<serde_json::Value>,
+    /// The resource policy document, as AWS returns it.
+    pub policy: Option<String>,
+    pub async_invoke: Option<serde_json::Value>,
+    pub layers: Vec<LayerRef>,
+    /// Piece → why it is not in the snapshot ("not configured", "not supported by the endpoint").
+    pub absent: BTreeMap<String, String>,
+    /// S3 data copied server-side with this snapshot.
+    pub data: Vec<DataCopy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobRef {
+    pub sha256: String,
+    pub size: u64,
+    /// What it holds: "code", "layer:ARN".
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSnapshot {
+    /// "$LATEST" or the published number.
+    pub version: String,
+    pub config: FunctionConfig,
+    pub code: Code,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Code {
+    /// A zip package, stored as a blob.
+    Zip {
+        /// SHA-256 (hex) of the zip: the blob's address.
+        sha256: String,
+        size: u64,
+        /// Lambda's CodeSha256 (base64), to compare with a live function.
+        lambda_sha256: String,
+    },
+    /// A container image: restored by reference (the registry keeps the image).
+    Image {
+        image_uri: String,
+        resolved_image_uri: Option<String>,
+        lambda_sha256: String,
+    },
+}
+
+impl Code {
+    pub fn lambda_sha256(&self) -> &str {
+        match self {
+            Code::Zip { lambda_sha256, .. } | Code::Image { lambda_sha256, .. } => lambda_sha256,
+        }
+    }
+}
+
+/// The configuration lops restores (what UpdateFunctionConfiguration takes).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionConfig {
+    pub runtime: Option<String>,
+    pub handler: Option<String>,
+    pub role: String,
+    pub description: Option<String>,
+    pub memory_size: Option<i32>,
+    pub timeout: Option<i32>,
+    pub environment: BTreeMap<String, String>,
+    pub layers: Vec<String>,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub architectures: Vec<String>,
+    pub ephemeral_storage: Option<i32>,
+    pub dead_letter_target: Option<String>,
+    pub tracing_mode: Option<String>,
+    pub kms_key_arn: Option<String>,
+    pub package_type: Option<String>,
+}
+
+impl FunctionConfig {
+    /// The fields that make two versions "the same" for restore's convergence check.
+    pub fn differences(&self, other: &FunctionConfig) -> Vec<String> {
+        let a = serde_json::to_value(self).unwrap_or_default();
+        let b = serde_json::to_value(other).unwrap_or_default();
+        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+            return Vec::new();
+        };
+        a.iter()
+            .filter(|(k, v)| b.get(*k) != Some(*v))
+            .map(|(k, v)| {
+                format!(
+                    "{k}: {} → {}",
+                    short(b.get(k).unwrap_or(&serde_json::Value::Null)),
+                    short(v)
+                )
+            })
+            .collect()
+    }
+}
+
+fn short(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(59).collect::<String>())
+    } else {
+        s
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasSnapshot {
+    pub name: String,
+    pub function_version: String,
+    pub description: Option<String>,
+    /// Extra version → weight.
+    pub weights: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provisioned {
+    pub qualifier: String,
+    pub requested: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSourceMapping {
+    pub uuid: String,
+    pub source_arn: Option<String>,
+    pub state: Option<String>,
+    pub batch_size: Option<i32>,
+    pub starting_position: Option<String>,
+    pub maximum_batching_window: Option<i32>,
+    /// "FUNCTION" or "FUNCTION:QUALIFIER" as the mapping targets it.
+    pub qualifier: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerRef {
+    pub arn: String,
+    pub code_size: i64,
+    /// Set with `--with-layers`: the layer's content blob (hex SHA-256).
+    pub blob: Option<String>,
+    pub compatible_runtimes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataCopy {
+    /// Where the data came from.
+    pub source: String,
+    /// Where its copy lives (under the backup prefix).
+    pub copy: String,
+    pub objects: Vec<DataObject>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataObject {
+    /// Key relative to the source prefix.
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    /// The copy's ETag (differs from the source's for multipart copies).
+    pub copy_etag: String,
+}
+
+impl Manifest {
+    /// Parses and checks a manifest; the message says what is wrong.
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, String> {
+        let m: Manifest = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a lops snapshot manifest ({e})"))?;
+        if m.format != FORMAT {
+            return Err(format!(
+                "manifest format '{}' is not one this lops reads ({FORMAT})",
+                m.format
+            ));
+        }
+        for b in &m.blobs {
+            if !is_sha256_hex(&b.sha256) {
+                return Err(format!(
+                    "manifest lists a blob with a malformed SHA-256 '{}'",
+                    b.sha256
+                ));
+            }
+        }
+        for v in std::iter::once(&m.latest).chain(&m.versions) {
+            if let Code::Zip { sha256, .. } = &v.code
+                && !m.blobs.iter().any(|b| &b.sha256 == sha256)
+            {
+                return Err(format!(
+                    "manifest's version {} needs blob {sha256}, which it does not list",
+                    v.version
+                ));
+            }
+        }
+        Ok(m)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    pub fn total_size(&self) -> u64 {
+        self.blobs.iter().map(|b| b.size).sum::<u64>()
+            + self
+                .data
+                .iter()
+                .flat_map(|d| &d.objects)
+                .map(|o| o.size)
+                .sum::<u64>()
+    }
+}
+
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Key layout under the backup prefix.
+pub mod layout {
+    pub fn blob(sha256: &str) -> String {
+        format!("blobs/sha256/{sha256}")
+    }
+
+    pub fn manifest(region: &str, function: &str, stamp: &str) -> String {
+        format!("snapshots/{region}/{function}/{stamp}.json")
+    }
+
+    /// `20261125T104502Z`: sorts in time order and is safe in a key.
+    pub fn stamp(time: chrono::DateTime<chrono::Utc>) -> String {
+        time.format("%Y%m%dT%H%M%S%.3fZ").to_string()
+    }
+
+    /// (region, function, stamp) of a manifest key relative to the prefix.
+    pub fn parse_manifest(rel: &str) -> Option<(String, String, String)> {
+        let rest = rel.strip_prefix("snapshots/")?;
+        let mut parts = rest.split('/');
+        let region = parts.next()?;
+        let function = parts.next()?;
+        let file = parts.next()?;
+        if parts.next().is_some() || region.is_empty() || function.is_empty() {
+            return None;
+        }
+        let stamp = file.strip_suffix(".json")?;
+        Some((region.into(), function.into(), stamp.into()))
+    }
+
+    pub fn data(stamp: &str, bucket: &str) -> String {
+        format!("data/{stamp}/{bucket}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub fn sample() -> Manifest {
+        let sha = "a".repeat(64);
+        let code = Code::Zip {
+            sha256: sha.clone(),
+            size: 10,
+            lambda_sha256: "abc=".into(),
+        };
+        Manifest {
+            format: FORMAT.into(),
+            function: "orders".into(),
+            region: "eu-west-1".into(),
+            account: "123456789012".into(),
+            taken_at: "2026-11-25T10:00:00Z".into(),
+            lops_version: "0.1.0".into(),
+            storage_class: "STANDARD".into(),
+            blobs: vec![BlobRef {
+                sha256: sha,
+                size: 10,
+                role: "code".into(),
+            }],
+            latest: VersionSnapshot {
+                version: "$LATEST".into(),
+                config: FunctionConfig::default(),
+                code,
+            },
+            versions: vec![],
+            aliases: vec![],
+            reserved_concurrency: Some(5),
+            tags: BTreeMap::new(),
+            provisioned_concurrency: None,
+            event_source_mappings: Some(vec![]),
+            function_url: None,
+            policy: None,
+            async_invoke: None,
+            layers: vec![],
+            absent: BTreeMap::new(),
+            data: vec![],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_checks_blobs() {
+        let m = sample();
+        assert_eq!(Manifest::from_json(&m.to_json()).unwrap(), m);
+        let mut missing = sample();
+        missing.blobs.clear();
+        assert!(
+            Manifest::from_json(&missing.to_json())
+                .unwrap_err()
+                .contains("does not list")
+        );
+        assert!(Manifest::from_json(b"{\"format\": 1}").is_err());
+        let mut other = sample();
+        other.format = "lops-snapshot/9".into();
+        assert!(
+            Manifest::from_json(&other.to_json())
+                .unwrap_err()
+                .contains("lops-snapshot/9")
+        );
+    }
+
+    #[test]
+    fn manifest_keys_parse_back() {
+        let key = layout::manifest("eu-west-1", "orders", "20261125T100000.000Z");
+        assert_eq!(
+            layout::parse_manifest(&key),
+            Some((
+                "eu-west-1".into(),
+                "orders".into(),
+                "20261125T100000.000Z".into()
+            ))
+        );
+        assert_eq!(layout::parse_manifest("snapshots/eu-west-1/x.json"), None);
+        assert_eq!(layout::parse_manifest("blobs/sha256/aa"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = Manifest::from_json(&bytes);
+        }
+
+        #[test]
+        fn truncated_manifests_are_refused(cut in 0usize..200) {
+            let json = sample().to_json();
+            let cut = cut.min(json.len() - 1);
+            prop_assert!(Manifest::from_json(&json[..cut]).is_err());
+        }
+    }
+}

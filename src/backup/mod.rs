@@ -1,0 +1,312 @@
+//! Backups: snapshots of functions (code, configuration, versions, aliases, concurrency, tags,
+//! triggers) and of S3 data, stored content-addressed in S3; verify, list, prune and restore.
+//!
+//! Layout under `s3://BUCKET/PREFIX`:
+//! - `blobs/sha256/<hex>`: code packages, uploaded once whatever the number of snapshots;
+//! - `snapshots/<region>/<function>/<UTC stamp>.json`: the manifest, written last;
+//! - `data/<UTC stamp>/<source bucket>/<key>`: server-side copies of S3 data.
+//!
+//! The entry points that change anything are in [`crate::ops::backup`], which checks the tier,
+//! previews, confirms and audits.
+
+pub mod capture;
+pub mod data;
+pub mod download;
+pub mod manifest;
+pub mod restore;
+pub mod store;
+pub mod uri;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use manifest::Manifest;
+pub use store::Store;
+pub use uri::S3Uri;
+
+use crate::exit::{Exit, Failure};
+use crate::provider::ProviderError;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BackupError {
+    /// Bad input: nothing was done.
+    #[error("{0}")]
+    Invalid(String),
+    /// An object the snapshot needs is not there.
+    #[error("missing: {0}")]
+    Missing(String),
+    /// An object is there but its bytes are not what the manifest says.
+    #[error("corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Provider(#[from] ProviderError),
+}
+
+impl From<BackupError> for Failure {
+    fn from(e: BackupError) -> Self {
+        let exit = match &e {
+            BackupError::Invalid(_) => Exit::Usage,
+            BackupError::Refused(_) => Exit::Refused,
+            BackupError::Provider(ProviderError::NotFound(_)) => Exit::Usage,
+            _ => Exit::Failure,
+        };
+        Failure {
+            exit,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<crate::ops::OpsError> for BackupError {
+    fn from(e: crate::ops::OpsError) -> Self {
+        match e {
+            crate::ops::OpsError::Refused(m) => BackupError::Refused(m),
+            crate::ops::OpsError::Invalid(m) | crate::ops::OpsError::Conflict(m) => {
+                BackupError::Invalid(m)
+            }
+            crate::ops::OpsError::Provider(p) => BackupError::Provider(p),
+        }
+    }
+}
+
+/// One complete snapshot, as `backup list` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Listed {
+    pub snapshot: String,
+    pub function: String,
+    pub region: String,
+    pub taken_at: String,
+    pub size: Option<u64>,
+    /// Set when the manifest could not be read.
+    pub problem: Option<String>,
+}
+
+/// Every complete snapshot under the prefix (a manifest exists), newest first; `function`
+/// filters. Each manifest is read for its time and size.
+pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, BackupError> {
+    let objects = store.list("snapshots/").await?;
+    let mut out = Vec::new();
+    for o in objects {
+        let Some((region, name, _stamp)) = manifest::layout::parse_manifest(&o.rel) else {
+            continue;
+        };
+        if function.is_some_and(|f| f != name) {
+            continue;
+        }
+        let uri = store.uri(&o.rel).to_string();
+        let (taken_at, size, problem) = match store.get(&store.root.child(&o.rel)).await {
+            Ok(bytes) => match Manifest::from_json(&bytes) {
+                Ok(m) => (m.taken_at.clone(), Some(m.total_size()), None),
+                Err(e) => (String::new(), None, Some(e)),
+            },
+            Err(e) => (String::new(), None, Some(e.to_string())),
+        };
+        out.push(Listed {
+            snapshot: uri,
+            function: name,
+            region,
+            taken_at,
+            size,
+            problem,
+        });
+    }
+    out.sort_by(|a, b| b.snapshot.cmp(&a.snapshot));
+    Ok(out)
+}
+
+/// Reads a manifest by its URI; the URI must be one under `snapshots/…/*.json`.
+pub async fn load_manifest(store: &Store, uri: &S3Uri) -> Result<Manifest, BackupError> {
+    let rel = relative(store, uri)?;
+    manifest::layout::parse_manifest(&rel).ok_or_else(|| not_a_manifest(uri))?;
+    let bytes = store.get(&uri.key).await.map_err(|e| match e {
+        BackupError::Missing(_) => BackupError::Invalid(format!(
+            "{uri} does not exist: list snapshots with `lops backup list --to s3://{}/{}`",
+            uri.bucket, store.root.key
+        )),
+        other => other,
+    })?;
+    Manifest::from_json(&bytes).map_err(|e| BackupError::Corrupt(format!("{uri}: {e}")))
+}
+
+fn not_a_manifest(uri: &S3Uri) -> BackupError {
+    BackupError::Invalid(format!(
+        "{uri} is not a snapshot manifest: give the URI `lops backup list` prints \
+         (…/snapshots/REGION/FUNCTION/TIME.json)"
+    ))
+}
+
+fn relative(store: &Store, uri: &S3Uri) -> Result<String, BackupError> {
+    if store.root.key.is_empty() {
+        return Ok(uri.key.clone());
+    }
+    uri.key
+        .strip_prefix(&format!("{}/", store.root.key))
+        .map(str::to_string)
+        .ok_or_else(|| not_a_manifest(uri))
+}
+
+/// The backup root of a manifest URI: everything before `/snapshots/`.
+pub fn root_of(uri: &S3Uri) -> Result<S3Uri, BackupError> {
+    let key = &uri.key;
+    let root = if key.starts_with("snapshots/") {
+        String::new()
+    } else {
+        match key.rfind("/snapshots/") {
+            Some(i) => key[..i].to_string(),
+            None => return Err(not_a_manifest(uri)),
+        }
+    };
+    let root = uri.with_key(root);
+    let rel = if root.key.is_empty() {
+        key.clone()
+    } else {
+        key[root.key.len() + 1..].to_string()
+    };
+    manifest::layout::parse_manifest(&rel).ok_or_else(|| not_a_manifest(uri))?;
+    Ok(root)
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Verified {
+    pub snapshot: String,
+    pub blobs_checked: usize,
+    pub bytes_checked: u64,
+    pub data_objects_checked: usize,
+    /// Each missing or corrupt object, named.
+    pub problems: Vec<String>,
+}
+
+/// Re-reads and re-hashes every blob, and checks every data copy's size and ETag.
+pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), BackupError> {
+    let manifest = load_manifest(store, uri).await?;
+    let mut report = Verified {
+        snapshot: uri.to_string(),
+        ..Default::default()
+    };
+    for b in &manifest.blobs {
+        match store.get_blob(&b.sha256, b.size).await {
+            Ok(_) => {
+                report.blobs_checked += 1;
+                report.bytes_checked += b.size;
+            }
+            Err(BackupError::Missing(m)) => report.problems.push(format!("missing: {m}")),
+            Err(BackupError::Corrupt(m)) => report.problems.push(format!("corrupt: {m}")),
+            Err(e) => return Err(e),
+        }
+    }
+    for copy in &manifest.data {
+        let root = S3Uri::parse(&copy.copy).map_err(BackupError::Corrupt)?;
+        for o in &copy.objects {
+            let key = root.child(&o.key);
+            match data::head(store, &root.bucket, &key).await? {
+                None => report
+                    .problems
+                    .push(format!("missing: s3://{}/{key}", root.bucket)),
+                Some((size, etag)) if size != o.size || etag != o.copy_etag => {
+                    report.problems.push(format!(
+                        "corrupt: s3://{}/{key} (expected {} bytes ETag {}, found {size} bytes ETag {etag})",
+                        root.bucket, o.size, o.copy_etag
+                    ))
+                }
+                Some(_) => report.data_objects_checked += 1,
+            }
+        }
+    }
+    Ok((manifest, report))
+}
+
+/// Which manifests a retention policy keeps: per (region, function), the newest `keep_last`,
+/// plus the newest of each of the last `keep_daily` days that have one.
+pub fn select_to_prune(
+    manifests: &[(String, String, String, String)],
+    keep_last: usize,
+    keep_daily: usize,
+) -> Vec<String> {
+    // (rel, region, function, stamp)
+    let mut groups: BTreeMap<(&str, &str), Vec<(&str, &str)>> = BTreeMap::new();
+    for (rel, region, function, stamp) in manifests {
+        groups
+            .entry((region, function))
+            .or_default()
+            .push((stamp, rel));
+    }
+    let mut prune = Vec::new();
+    for (_, mut list) in groups {
+        list.sort_by(|a, b| b.0.cmp(a.0));
+        let mut keep: BTreeSet<&str> = list.iter().take(keep_last).map(|(_, r)| *r).collect();
+        let mut days = BTreeSet::new();
+        for (stamp, rel) in &list {
+            if days.len() >= keep_daily {
+                break;
+            }
+            let day = stamp.get(..8).unwrap_or(stamp);
+            if days.insert(day) {
+                keep.insert(rel);
+            }
+        }
+        prune.extend(
+            list.iter()
+                .filter(|(_, r)| !keep.contains(r))
+                .map(|(_, r)| r.to_string()),
+        );
+    }
+    prune.sort();
+    prune
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(function: &str, stamp: &str) -> (String, String, String, String) {
+        (
+            manifest::layout::manifest("eu-west-1", function, stamp),
+            "eu-west-1".into(),
+            function.into(),
+            stamp.into(),
+        )
+    }
+
+    #[test]
+    fn retention_keeps_newest_and_one_per_day() {
+        let all = vec![
+            m("a", "20261120T010000.000Z"),
+            m("a", "20261121T010000.000Z"),
+            m("a", "20261121T020000.000Z"),
+            m("a", "20261122T010000.000Z"),
+            m("a", "20261123T010000.000Z"),
+            m("b", "20261101T000000.000Z"),
+        ];
+        let prune = select_to_prune(&all, 2, 0);
+        assert_eq!(prune.len(), 3, "{prune:?}");
+        assert!(prune.iter().all(|p| p.contains("/a/")));
+        assert!(
+            !prune
+                .iter()
+                .any(|p| p.contains("20261123") || p.contains("20261122"))
+        );
+        // Daily: the newest of 23, 22, 21 (02:00) kept; 21 01:00 and 20 go.
+        let prune = select_to_prune(&all, 1, 3);
+        assert_eq!(prune, vec![all[0].0.clone(), all[1].0.clone(),]);
+        assert!(select_to_prune(&all, 10, 0).is_empty());
+    }
+
+    #[test]
+    fn root_of_a_manifest_uri() {
+        let u =
+            S3Uri::parse("s3://bkp/lops/prod/snapshots/eu-west-1/orders/20261125T100000.000Z.json")
+                .unwrap();
+        assert_eq!(root_of(&u).unwrap().to_string(), "s3://bkp/lops/prod");
+        let u = S3Uri::parse("s3://bkp/snapshots/eu-west-1/orders/x.json").unwrap();
+        assert_eq!(root_of(&u).unwrap().to_string(), "s3://bkp");
+        for bad in [
+            "s3://bkp/lops/blobs/sha256/aa",
+            "s3://bkp/lops/snapshots/eu-west-1/x.json",
+            "s3://bkp/lops",
+        ] {
+            assert!(root_of(&S3Uri::parse(bad).unwrap()).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! `lops backup run|list|verify|prune` and `lops restore`: parse, show progress, print; the
+//! work is in `ops::backup` and `backup`.
+
+use std::io::{IsTerminal, Write};
+
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use super::act::{confirm_text, early_check};
+use super::{Context, GlobalArgs};
+use crate::backup::store::parse_storage_class;
+use crate::backup::{BackupError, S3Uri, list};
+use crate::exit::{Exit, Failure};
+use crate::format;
+use crate::ops::Tier;
+use crate::ops::audit::AuditLog;
+use crate::ops::backup::{
+    BackupRequest, Progress, RestoreRequest, Selection, execute_prune, execute_restore,
+    prepare_prune, prepare_restore, run_backup, verify_snapshot,
+};
+use crate::provider::RegionSource;
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Snapshot functions (code, configuration, versions, aliases, concurrency, tags, triggers)
+    /// and copy S3 data, into s3://BUCKET/PREFIX.
+    Run(RunArgs),
+    /// Every complete snapshot under a prefix, newest first.
+    List {
+        /// The backup location, s3://BUCKET/PREFIX.
+        #[arg(long)]
+        to: String,
+        /// Only this function's snapshots.
+        #[arg(long = "fn")]
+        function: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read and re-hash every object a snapshot needs; exit 1 naming each bad one.
+    Verify {
+        /// A snapshot manifest's URI, as `backup list` prints it.
+        snapshot: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete old snapshots, then the blobs and data copies no snapshot needs any more.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A function to back up (repeatable, or comma separated).
+    #[arg(long = "fn", value_delimiter = ',', conflicts_with = "all")]
+    pub functions: Vec<String>,
+    /// Every function in the region(s).
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: only names matching this (`*` wildcards, else a substring).
+    #[arg(long, requires = "all")]
+    pub filter: Option<String>,
+    /// Where to store it: s3://BUCKET/PREFIX.
+    #[arg(long)]
+    pub to: String,
+    /// S3 data to copy server-side with it: s3://BUCKET/PREFIX (repeatable).
+    #[arg(long = "data")]
+    pub data: Vec<String>,
+    /// STANDARD, STANDARD_IA, GLACIER_IR, GLACIER or DEEP_ARCHIVE (the last two must be
+    /// restored from the archive before a restore can read them).
+    #[arg(long, default_value = "STANDARD")]
+    pub storage_class: String,
+    /// Also store the content of the layers the functions use.
+    #[arg(long)]
+    pub with_layers: bool,
+    /// A JSON summary on stdout, no progress bar (for cron).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[arg(long)]
+    pub to: String,
+    /// Keep the newest N snapshots of each function.
+    #[arg(long)]
+    pub keep_last: usize,
+    /// Also keep the newest snapshot of each of the last D days that have one.
+    #[arg(long, default_value_t = 0)]
+    pub keep_daily: usize,
+    /// Delete unreferenced blobs only once they are this old: a younger one may belong to a
+    /// backup still running.
+    #[arg(long, default_value = "1h")]
+    pub grace: String,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The snapshot manifest's URI, as `lops backup list` prints it.
+    pub snapshot: String,
+    /// Restore under another name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Execution role for the restored function (needed in another account).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Copy the snapshot's S3 data here instead of back where it came from.
+    #[arg(long)]
+    pub data_to: Option<String>,
+    /// Do not copy S3 data back.
+    #[arg(long, conflicts_with = "data_to")]
+    pub no_data: bool,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn uri(text: &str) -> Result<S3Uri, Failure> {
+    S3Uri::parse(text).map_err(Failure::usage)
+}
+
+fn bar(json: bool) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn report(bar: &ProgressBar) -> impl Fn(Progress) + Sync + '_ {
+    move |p| match p {
+        Progress::Total(n) => bar.inc_length(n),
+        Progress::Function {
+            region,
+            function,
+            ok,
+        } => {
+            bar.inc(1);
+            bar.set_message(format!(
+                "{}{function} ({region})",
+                if ok { "" } else { "failed: " }
+            ));
+        }
+        Progress::DataObject { key, size } => {
+            bar.set_message(format!("data {key} ({})", format::bytes(size)));
+        }
+        Progress::Step(s) => bar.set_message(s),
+    }
+}
+
+/// A copy of the global flags aimed at one region (restore and verify default to the
+/// snapshot's own region).
+fn in_region(global: &GlobalArgs, region: Option<String>) -> GlobalArgs {
+    let mut g = global.clone();
+    if g.regions.is_none()
+        && let Some(r) = region
+    {
+        g.regions = Some(vec![r]);
+    }
+    g
+}
+
+fn region_of(snapshot: &S3Uri) -> Option<String> {
+    let key = &snapshot.key;
+    let at = key.rfind("snapshots/")?;
+    key[at + "snapshots/".len()..]
+        .split('/')
+        .next()
+        .map(str::to_string)
+}
+
+pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit, Failure> {
+    match command {
+        BackupCommand::Run(args) => run(global, args).await,
+        BackupCommand::List { to, function, json } => {
+            let to = uri(&to)?;
+            let ctx = Context::connect(global).await?;
+            let Some(region) = ctx.regions.first() else {
+                return Err(Failure::usage("no region: pass --region"));
+            };
+            let store = crate::backup::Store::open(&region.clients, to).await?;
+            let all = list(&store, function.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+            } else if all.is_empty() {
+                eprintln!("no complete snapshots under {}", store.root);
+            } else {
+                let mut out = std::io::stdout().lock();
+                for s in &all {
+                    let _ = writeln!(
+                        out,
+                        "{:<24} {:<14} {:<24} {:>9}  {}",
+                        s.function,
+                        s.region,
+                        s.taken_at,
+                        s.size.map(format::bytes).unwrap_or_else(|| "?".into()),
+                        match &s.problem {
+                            Some(p) => format!("{}  ({p})", s.snapshot),
+                            None => s.snapshot.clone(),
+                        }
+                    );
+                }
+            }
+            Ok(Exit::Done)
+        }
+        BackupCommand::Verify { snapshot, json } => {
+            let snapshot = uri(&snapshot)?;
+            crate::backup::root_of(&snapshot)?;
+            let ctx = Context::connect(&in_region(global, region_of(&snapshot))).await?;
+            let Some(region) = ctx.regions.first() else {
+                return Err(Failure::usage("no region: pass --region"));
+            };
+            let (_, verified) = verify_snapshot(region, &snapshot).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&verified).unwrap_or_default()
+                );
+            } else {
+                for p in &verified.problems {
+                    eprintln!("lops: {p}");
+                }
+                eprintln!(
+                    "{}: {} blobs ({}) and {} data objects checked, {} problem(s)",
+                    verified.snapshot,
+                    verified.blobs_checked,
+                    format::bytes(verified.bytes_checked),
+                    verified.data_objects_checked,
+                    verified.problems.len()
+                );
+            }
+            Ok(if verified.problems.is_empty() {
+                Exit::Done
+            } else {
+                Exit::Failure
+            })
+        }
+        BackupCommand::Prune(args) => prune(global, args).await,
+    }
+}
+
+async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
+    early_check(global, Tier::Read, "backup")?;
+    let to = uri(&args.to)?;
+    let data = args
+        .data
+        .iter()
+        .map(|d| uri(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let storage_class = parse_storage_class(&args.storage_class)?;
+    let selection = if args.all {
+        Selection::All {
+            filter: args.filter.clone(),
+        }
+    } else {
+        let names: Vec<String> = args
+            .functions
+            .iter()
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect();
+        if names.is_empty() {
+            return Err(Failure::usage(
+                "name what to back up: --fn NAME (repeatable) or --all [--filter PATTERN]",
+            ));
+        }
+        Selection::Named(names)
+    };
+    let ctx = Context::connect(global).await?;
+    if crate::backup::store::needs_thaw(&storage_class) && !args.json {
+        eprintln!(
+            "note: {storage_class} objects must be restored from the archive (hours) before \
+             `lops restore` or `lops backup verify` can read them; manifests stay in STANDARD"
+        );
+    }
+    let request = BackupRequest {
+        selection,
+        to,
+        data,
+        storage_class,
+        with_layers: args.with_layers,
+    };
+    let audit = AuditLog::default_location();
+    let bar = bar(args.json);
+    let progress = report(&bar);
+    let settings = &ctx.settings;
+    let result = run_backup(
+        &ctx.regions,
+        |p| settings.tier_for(p),
+        &request,
+        audit.as_ref(),
+        &progress,
+    )
+    .await;
+    bar.finish_and_clear();
+    let report = result?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        let mut out = std::io::stdout().lock();
+        for s in &report.snapshots {
+            let _ = writeln!(
+                out,
+                "{:<24} {:<14} {:>9} ({} new blob(s), {} uploaded)  {}",
+                s.function,
+                s.region,
+                format::bytes(s.size),
+                s.uploaded_blobs,
+                format::bytes(s.uploaded_bytes),
+                s.snapshot
+            );
+        }
+        for d in &report.data {
+            let _ = writeln!(
+                out,
+                "data {} → {}: {} objects, {}",
+                d.source,
+                d.copy,
+                d.objects,
+                format::bytes(d.bytes)
+            );
+        }
+        for f in &report.failed {
+            eprintln!("lops: {} in {}: {}", f.function, f.region, f.error);
+        }
+    }
+    Ok(
+        match (report.snapshots.is_empty(), report.failed.is_empty()) {
+            (_, true) => Exit::Done,
+            (true, false) if report.failed.iter().all(|f| f.invalid) => Exit::Usage,
+            (true, false) => Exit::Failure,
+            (false, false) => Exit::Partial,
+        },
+    )
+}
+
+async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
+    early_check(global, Tier::Change, "backup prune")?;
+    let to = uri(&args.to)?;
+    let ctx = Context::connect(global).await?;
+    let Some(region) = ctx.regions.first() else {
+        return Err(Failure::usage("no region: pass --region"));
+    };
+    let tier = ctx.settings.tier_for(&region.scope().profile);
+    let cutoff = crate::logs::parse_since(&args.grace, chrono::Utc::now())
+        .map_err(|e| Failure::usage(format!("--grace: {e}")))?;
+    let (store, plan) =
+        prepare_prune(region, tier, &to, args.keep_last, args.keep_daily, cutoff).await?;
+    eprintln!(
+        "prune {}: delete {} snapshot(s), {} blob(s) and {} data object(s) ({}); keep {} snapshot(s)",
+        plan.to,
+        plan.manifests.len(),
+        plan.blobs.len(),
+        plan.data_objects.len(),
+        format::bytes(plan.bytes),
+        plan.kept
+    );
+    for m in &plan.manifests {
+        eprintln!("  - {}", store.uri(m));
+    }
+    for n in &plan.notes {
+        eprintln!("  note: {n}");
+    }
+    let nothing =
+        plan.manifests.is_empty() && plan.blobs.is_empty() && plan.data_objects.is_empty();
+    if args.dry_run || nothing {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"dry_run": args.dry_run, "plan": plan}))
+                    .unwrap_or_default()
+            );
+        }
+        eprintln!(
+            "{}",
+            if nothing {
+                "nothing to prune"
+            } else {
+                "dry run: nothing deleted"
+            }
+        );
+        return Ok(Exit::Done);
+    }
+    if !args.yes {
+        confirm_text("", None)?;
+    }
+    execute_prune(
+        region,
+        tier,
+        &store,
+        &plan,
+        AuditLog::default_location().as_ref(),
+    )
+    .await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"pruned": plan})).unwrap_or_default()
+        );
+    } else {
+        eprintln!("pruned");
+    }
+    Ok(Exit::Done)
+}
+
+pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Failure> {
+    early_check(global, Tier::Change, "restore")?;
+    let snapshot = uri(&args.snapshot)?;
+    crate::backup::root_of(&snapshot)?;
+    let data_to = args.data_to.as_deref().map(uri).transpose()?;
+    if global.regions.as_ref().is_some_and(|r| r.len() != 1) {
+        return Err(Failure::usage(
+            "restore goes into one region: pass one --region",
+        ));
+    }
+    let ctx = Context::connect(&in_region(global, region_of(&snapshot))).await?;
+    let Some(region) = ctx.regions.first() else {
+        return Err(Failure::usage("no region: pass --region"));
+    };
+    let tier = ctx.settings.tier_for(&region.scope().profile);
+    let request = RestoreRequest {
+        snapshot,
+        name: args.name.clone(),
+        role: args.role.clone(),
+        data_to,
+        skip_data: args.no_data,
+    };
+    let preview = prepare_restore(region, tier, &request).await?;
+    for line in preview.lines() {
+        eprintln!("{line}");
+    }
+    let doc = |outcome: Option<serde_json::Value>| {
+        json!({
+            "snapshot": preview.verified.snapshot,
+            "function": preview.plan.function,
+            "region": preview.plan.region,
+            "exists": preview.plan.exists,
+            "steps": preview.plan.steps.iter().map(|s| s.describe()).collect::<Vec<_>>(),
+            "notes": preview.plan.notes,
+            "dry_run": args.dry_run,
+            "result": outcome,
+        })
+    };
+    if args.dry_run || !preview.changes_anything() {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc(None)).unwrap_or_default()
+            );
+        }
+        eprintln!(
+            "{}",
+            if args.dry_run {
+                "dry run: nothing changed"
+            } else {
+                "nothing to restore: the target already matches the snapshot"
+            }
+        );
+        return Ok(Exit::Done);
+    }
+    if !args.yes {
+        let production = ctx.settings.is_production(&region.scope().profile);
+        let typed = (preview.plan.exists || production).then_some(preview.plan.function.as_str());
+        confirm_text(if production { "production profile" } else { "" }, typed)?;
+    }
+    let bar = bar(args.json);
+    bar.inc_length(preview.plan.steps.len() as u64);
+    let progress = |p: Progress| {
+        if let Progress::Step(s) = p {
+            bar.inc(1);
+            bar.set_message(s);
+        }
+    };
+    let result = execute_restore(
+        region,
+        tier,
+        &preview,
+        AuditLog::default_location().as_ref(),
+        &progress,
+    )
+    .await;
+    bar.finish_and_clear();
+    let outcome = result.map_err(|e: BackupError| Failure::from(e))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc(serde_json::to_value(&outcome).ok()))
+                .unwrap_or_default()
+        );
+    } else {
+        eprintln!(
+            "restored {} in {} ({} step(s); versions {})",
+            outcome.restored.function,
+            outcome.restored.region,
+            outcome.restored.steps,
+            outcome
+                .restored
+                .versions
+                .iter()
+                .map(|(a, b)| format!("v{a}→v{b}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(Exit::Done)
+}

@@ -1,0 +1,1114 @@
+//! Backups against moto through the real SDK: round trip, cross-region restore under a new
+//! name, blob de-duplication, corruption, interrupted backups, a restore failing half-way,
+//! S3 data with a multipart-size object, retention, and bad input.
+//!
+//! Regions: mx-central-1 (functions backed up), ap-southeast-7 (cross-region restores),
+//! ap-southeast-5 (runs through the fault proxy). Buckets and function names are unique per test.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_lambda::types::FunctionCode;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::support::cli::{Lops, Run};
+use crate::support::moto::{self, ROLE_ARN};
+use crate::support::proxy::{Fault, FaultProxy, Rule};
+use crate::support::seed::{Seeder, code_zip, sdk_config};
+
+const HOME: &str = "mx-central-1";
+const DR: &str = "ap-southeast-7";
+const PROXIED: &str = "ap-southeast-5";
+
+struct Fixture {
+    /// Serves code packages the way S3 serves a pre-signed URL (moto needs a credential scope).
+    code_host: FaultProxy,
+    seeder: Seeder,
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+pub async fn s3_client(region: &str) -> aws_sdk_s3::Client {
+    let config = sdk_config(moto::url(), region).await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) {
+    s3.create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
+}
+
+impl Fixture {
+    async fn new(region: &str, tag: &str) -> Fixture {
+        let seeder = Seeder::new(moto::url(), region).await;
+        let s3 = s3_client(region).await;
+        let bucket = moto::unique(&format!("bk-{tag}-"));
+        create_bucket(&s3, &bucket, region).await;
+        Fixture {
+            code_host: FaultProxy::start(moto::url()),
+            seeder,
+            s3,
+            bucket,
+        }
+    }
+
+    fn to(&self) -> String {
+        format!("s3://{}/lops", self.bucket)
+    }
+
+    /// lops whose code downloads reach moto's S3 (code is uploaded from this bucket).
+    fn lops(&self, endpoint: &str) -> Lops {
+        Lops::new(endpoint).env(
+            "LOPS_CODE_DOWNLOAD_BASE",
+            &format!("{}/{}", self.code_host.url, self.bucket),
+        )
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(out.body.collect().await.ok()?.into_bytes().to_vec())
+    }
+
+    /// A function whose code lives in the bucket (so that moto's code location is downloadable),
+    /// with env, two versions, `live` at v1 + 30 % v2, reserved concurrency 7 and tags.
+    async fn function(&self, name: &str) {
+        self.plain_function(name).await;
+        self.seeder.publish_version(name, "one").await;
+        self.seeder.publish_version(name, "two").await;
+        self.seeder
+            .create_alias(name, "live", "1", Some(("2", 0.3)))
+            .await;
+        self.seeder.reserve(name, 7).await;
+    }
+
+    /// Only `$LATEST`, code from the bucket, tags.
+    async fn plain_function(&self, name: &str) {
+        let key = format!("seed/{name}.zip");
+        self.put(&key, code_zip(name)).await;
+        self.seeder
+            .lambda
+            .create_function()
+            .function_name(name)
+            .runtime(aws_sdk_lambda::types::Runtime::Python312)
+            .role(ROLE_ARN)
+            .handler("handler.handler")
+            .memory_size(256)
+            .timeout(30)
+            .description("orders API")
+            .code(
+                FunctionCode::builder()
+                    .s3_bucket(&self.bucket)
+                    .s3_key(&key)
+                    .build(),
+            )
+            .tags("team", "payments")
+            .tags("tier", "1")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+    }
+}
+
+/// Everything the round trip compares, read straight from moto.
+#[derive(Debug, PartialEq)]
+struct State {
+    code_sha256: String,
+    runtime: String,
+    handler: String,
+    memory: i32,
+    timeout: i32,
+    description: String,
+    env: BTreeMap<String, String>,
+    /// (version, env RELEASE, code hash)
+    versions: Vec<(String, String, String)>,
+    alias: (String, Vec<(String, f64)>),
+    reserved: Option<i32>,
+    tags: BTreeMap<String, String>,
+}
+
+async fn state(lambda: &aws_sdk_lambda::Client, name: &str) -> Option<State> {
+    let got = lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .ok()?;
+    let c = got.configuration()?.clone();
+    let env: BTreeMap<String, String> = c
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.clone().into_iter().collect())
+        .unwrap_or_default();
+    let versions = lambda
+        .list_versions_by_function()
+        .function_name(name)
+        .send()
+        .await
+        .ok()?
+        .versions()
+        .iter()
+        .filter(|v| v.version() != Some("$LATEST"))
+        .map(|v| {
+            (
+                v.version().unwrap_or_default().to_string(),
+                v.environment()
+                    .and_then(|e| e.variables())
+                    .and_then(|m| m.get("RELEASE").cloned())
+                    .unwrap_or_default(),
+                v.code_sha256().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let alias = match lambda
+        .get_alias()
+        .function_name(name)
+        .name("live")
+        .send()
+        .await
+    {
+        Ok(a) => {
+            let mut w: Vec<(String, f64)> = a
+                .routing_config()
+                .and_then(|r| r.additional_version_weights())
+                .map(|m| m.clone().into_iter().collect())
+                .unwrap_or_default();
+            w.sort_by(|a, b| a.0.cmp(&b.0));
+            (a.function_version().unwrap_or_default().to_string(), w)
+        }
+        Err(_) => (String::new(), Vec::new()),
+    };
+    Some(State {
+        code_sha256: c.code_sha256().unwrap_or_default().to_string(),
+        runtime: c
+            .runtime()
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default(),
+        handler: c.handler().unwrap_or_default().to_string(),
+        memory: c.memory_size().unwrap_or_default(),
+        timeout: c.timeout().unwrap_or_default(),
+        description: c.description().unwrap_or_default().to_string(),
+        env,
+        versions,
+        alias,
+        reserved: got
+            .concurrency()
+            .and_then(|c| c.reserved_concurrent_executions()),
+        tags: got
+            .tags()
+            .map(|t| t.clone().into_iter().collect())
+            .unwrap_or_default(),
+    })
+}
+
+fn backup(lops: &Lops, region: &str, function: &str, to: &str) -> Run {
+    lops.run(&[
+        "backup", "run", "--fn", function, "--region", region, "--to", to, "--json",
+    ])
+}
+
+fn snapshot_of(run: &Run) -> String {
+    run.assert_exit(0);
+    let doc = run.json();
+    doc["snapshots"][0]["snapshot"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no snapshot in {doc}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_after_delete_restores_everything_and_a_rerun_converges() {
+    let fx = Fixture::new(HOME, "rt").await;
+    let name = moto::unique("orders");
+    fx.function(&name).await;
+    let before = state(&fx.seeder.lambda, &name).await.expect("state");
+    assert_eq!(before.versions.len(), 2);
+    let lops = fx.lops(moto::url());
+
+    let run = backup(&lops, HOME, &name, &fx.to());
+    let snapshot = snapshot_of(&run);
+    assert!(
+        snapshot.starts_with(&format!("{}/snapshots/{HOME}/{name}/", fx.to())),
+        "{snapshot}"
+    );
+    assert_eq!(run.json()["uploaded_blobs"], 1, "{}", run.stdout);
+
+    let listed = lops.run(&[
+        "backup",
+        "list",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--json",
+    ]);
+    listed.assert_exit(0);
+    let listed = listed.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["function"], name.as_str());
+    assert_eq!(listed[0]["snapshot"], snapshot.as_str());
+    assert!(listed[0]["size"].as_u64().unwrap_or(0) > 0);
+
+    let verify = lops.run(&["backup", "verify", &snapshot]);
+    verify.assert_exit(0);
+    assert!(verify.stderr.contains("1 blobs"), "{}", verify.stderr);
+
+    fx.seeder
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("delete");
+    assert!(state(&fx.seeder.lambda, &name).await.is_none());
+
+    let dry = lops.run(&["restore", &snapshot, "--dry-run"]);
+    dry.assert_exit(0);
+    assert!(dry.stderr.contains("create the function"), "{}", dry.stderr);
+    assert!(
+        state(&fx.seeder.lambda, &name).await.is_none(),
+        "dry run changed something"
+    );
+
+    let restored = lops.run(&["restore", &snapshot, "--yes", "--json"]);
+    restored.assert_exit(0);
+    let after = state(&fx.seeder.lambda, &name).await.expect("restored");
+    assert_eq!(after, before);
+
+    // A rerun finds nothing to do and changes nothing.
+    let again = lops.run(&["restore", &snapshot, "--yes", "--json"]);
+    again.assert_exit(0);
+    assert!(again.stderr.contains("already matches"), "{}", again.stderr);
+    assert_eq!(
+        state(&fx.seeder.lambda, &name).await.expect("state"),
+        before
+    );
+
+    let audit = lops.run(&["audit", "--json"]);
+    audit.assert_exit(0);
+    let actions: Vec<String> = audit
+        .json()
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["action"].as_str().unwrap_or(""),
+                r["target"].as_str().unwrap_or(""),
+                r["result"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&format!("backup.run {name} ok")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&format!("restore {name} ok")),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_region_restore_under_a_new_name() {
+    let fx = Fixture::new(HOME, "dr").await;
+    let name = moto::unique("billing");
+    fx.function(&name).await;
+    let before = state(&fx.seeder.lambda, &name).await.expect("state");
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+
+    let new_name = format!("{name}-dr");
+    let run = lops.run(&[
+        "restore", &snapshot, "--region", DR, "--name", &new_name, "--yes",
+    ]);
+    run.assert_exit(0);
+    let dr = Seeder::new(moto::url(), DR).await;
+    let after = state(&dr.lambda, &new_name)
+        .await
+        .expect("restored in the DR region");
+    assert_eq!(after, before);
+    // The original is untouched and the DR region has no function under the old name.
+    assert_eq!(
+        state(&fx.seeder.lambda, &name).await.expect("original"),
+        before
+    );
+    assert!(state(&dr.lambda, &name).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_backup_of_an_unchanged_function_uploads_no_code() {
+    let fx = Fixture::new(PROXIED, "dd").await;
+    let name = moto::unique("dedup");
+    fx.function(&name).await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = fx.lops(&proxy.url);
+    let blob_puts = || {
+        proxy.calls_where(PROXIED, "s3", |op| {
+            op.starts_with(&format!("PUT /{}/lops/blobs/", fx.bucket))
+        })
+    };
+    let manifest_puts = || {
+        proxy.calls_where(PROXIED, "s3", |op| {
+            op.starts_with(&format!("PUT /{}/lops/snapshots/", fx.bucket))
+        })
+    };
+    let first = backup(&lops, PROXIED, &name, &fx.to());
+    snapshot_of(&first);
+    assert_eq!(blob_puts(), 1, "{:?}", proxy.all_calls());
+    assert_eq!(manifest_puts(), 1);
+
+    let second = backup(&lops, PROXIED, &name, &fx.to());
+    snapshot_of(&second);
+    assert_eq!(blob_puts(), 1, "the second backup uploaded code again");
+    assert_eq!(manifest_puts(), 2);
+    assert_eq!(second.json()["uploaded_bytes"], 0);
+    assert_eq!(second.json()["uploaded_blobs"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_blob_fails_verify_by_name_and_restore_changes_nothing() {
+    let fx = Fixture::new(HOME, "cb").await;
+    let name = moto::unique("corrupt");
+    fx.function(&name).await;
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let sha = hex(&Sha256::digest(code_zip(&name)));
+    let blob_key = format!("lops/blobs/sha256/{sha}");
+    assert!(
+        fx.get(&fx.bucket, &blob_key).await.is_some(),
+        "blob is stored under its SHA-256"
+    );
+
+    // Truncate it.
+    let mut bytes = fx.get(&fx.bucket, &blob_key).await.expect("blob");
+    bytes.truncate(bytes.len() / 2);
+    fx.put(&blob_key, bytes).await;
+
+    let verify = lops.run(&["backup", "verify", &snapshot]);
+    verify.assert_exit(1);
+    assert!(verify.stderr.contains(&sha), "{}", verify.stderr);
+    assert!(verify.stderr.contains("corrupt"), "{}", verify.stderr);
+
+    // Restore into a new name refuses and creates nothing; into the original changes nothing.
+    let other = format!("{name}-copy");
+    let r = lops.run(&["restore", &snapshot, "--name", &other, "--yes"]);
+    r.assert_exit(1);
+    assert!(r.stderr.contains(&sha), "{}", r.stderr);
+    assert!(state(&fx.seeder.lambda, &other).await.is_none());
+    let before = state(&fx.seeder.lambda, &name).await.expect("state");
+    lops.run(&["restore", &snapshot, "--yes"]).assert_exit(1);
+    assert_eq!(
+        state(&fx.seeder.lambda, &name).await.expect("state"),
+        before
+    );
+
+    // A missing blob is named too.
+    fx.s3
+        .delete_object()
+        .bucket(&fx.bucket)
+        .key(&blob_key)
+        .send()
+        .await
+        .expect("delete");
+    let verify = lops.run(&["backup", "verify", &snapshot, "--json"]);
+    verify.assert_exit(1);
+    let problems = verify.json()["problems"].to_string();
+    assert!(
+        problems.contains("missing") && problems.contains(&sha),
+        "{problems}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_killed_before_its_manifest_is_not_listed_and_a_rerun_completes() {
+    let fx = Fixture::new(PROXIED, "kill").await;
+    let name = moto::unique("killed");
+    fx.function(&name).await;
+    let proxy = FaultProxy::start(moto::url());
+    // The manifest write never answers: the backup is stuck after its blobs.
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("s3".into()),
+        operation: Some(format!("PUT /{}/lops/snapshots/*", fx.bucket)),
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    let lops = fx.lops(&proxy.url);
+    let mut child = lops
+        .command(&[
+            "backup",
+            "run",
+            "--fn",
+            &name,
+            "--region",
+            PROXIED,
+            "--to",
+            &fx.to(),
+            "--json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.calls_where(PROXIED, "s3", |op| op.contains("/lops/snapshots/")) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the backup never reached its manifest"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let blobs = proxy.calls_where(PROXIED, "s3", |op| {
+        op.contains("/lops/blobs/") && op.starts_with("PUT")
+    });
+    assert_eq!(blobs, 1, "the code blob was written before the kill");
+
+    let direct = fx.lops(moto::url());
+    let listed = direct.run(&[
+        "backup",
+        "list",
+        "--to",
+        &fx.to(),
+        "--region",
+        PROXIED,
+        "--json",
+    ]);
+    listed.assert_exit(0);
+    assert_eq!(
+        listed.json(),
+        serde_json::json!([]),
+        "an interrupted backup is listed"
+    );
+
+    let rerun = backup(&direct, PROXIED, &name, &fx.to());
+    let snapshot = snapshot_of(&rerun);
+    assert_eq!(
+        rerun.json()["uploaded_blobs"],
+        0,
+        "the rerun re-uploaded the blob"
+    );
+    let listed = direct.run(&[
+        "backup",
+        "list",
+        "--to",
+        &fx.to(),
+        "--region",
+        PROXIED,
+        "--json",
+    ]);
+    assert_eq!(listed.json()[0]["snapshot"], snapshot.as_str());
+    direct.run(&["backup", "verify", &snapshot]).assert_exit(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_failing_half_way_puts_the_target_back() {
+    let fx = Fixture::new(PROXIED, "half").await;
+    let name = moto::unique("half");
+    fx.function(&name).await;
+    let direct = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&direct, PROXIED, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    let lops = fx.lops(&proxy.url);
+
+    // 1. A new function: creating the alias fails after the function and its versions exist.
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("lambda".into()),
+        operation: Some("CreateAlias".into()),
+        fault: Fault::Status(500),
+        remaining: None,
+    });
+    let fresh = format!("{name}-new");
+    let r = lops.run(&["restore", &snapshot, "--name", &fresh, "--yes"]);
+    r.assert_exit(1);
+    assert!(r.stderr.contains("undone"), "{}", r.stderr);
+    assert!(proxy.calls(PROXIED, "lambda", "CreateFunction") >= 1);
+    assert!(proxy.calls(PROXIED, "lambda", "PublishVersion") >= 1);
+    assert!(
+        state(&fx.seeder.lambda, &fresh).await.is_none(),
+        "the half-made function is still there"
+    );
+
+    // 2. An existing function that differs from the snapshot: the last step fails.
+    fx.seeder
+        .lambda
+        .update_function_configuration()
+        .function_name(&name)
+        .memory_size(1024)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .variables("RELEASE", "three")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("update");
+    fx.seeder.publish_version(&name, "three").await;
+    fx.seeder
+        .lambda
+        .update_alias()
+        .function_name(&name)
+        .name("live")
+        .function_version("3")
+        .routing_config(aws_sdk_lambda::types::AliasRoutingConfiguration::builder().build())
+        .send()
+        .await
+        .expect("alias");
+    fx.seeder.reserve(&name, 3).await;
+    let before = state(&fx.seeder.lambda, &name).await.expect("state");
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("lambda".into()),
+        operation: Some("PutFunctionConcurrency".into()),
+        fault: Fault::Status(500),
+        remaining: None,
+    });
+    let r = lops.run(&["restore", &snapshot, "--yes"]);
+    r.assert_exit(1);
+    assert!(r.stderr.contains("safety snapshot"), "{}", r.stderr);
+    assert!(r.stderr.contains("undone"), "{}", r.stderr);
+    assert!(proxy.calls(PROXIED, "lambda", "UpdateFunctionConfiguration") >= 1);
+    assert_eq!(
+        state(&fx.seeder.lambda, &name).await.expect("state"),
+        before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() {
+    let fx = Fixture::new(HOME, "data").await;
+    let name = moto::unique("assets");
+    fx.function(&name).await;
+    let source = moto::unique("src-");
+    create_bucket(&fx.s3, &source, HOME).await;
+    let small = br#"{"sku": 1}"#.to_vec();
+    // Over the 8 MiB multipart threshold: copied in two parts.
+    let big: Vec<u8> = (0..9 * 1024 * 1024 + 17).map(|i| (i % 251) as u8).collect();
+    for (key, body) in [
+        ("data/a.json", small.clone()),
+        ("data/deep/big.bin", big.clone()),
+    ] {
+        fx.s3
+            .put_object()
+            .bucket(&source)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .expect("put");
+    }
+    let lops = fx.lops(moto::url());
+    let data = format!("s3://{source}/data");
+    let run = lops.run(&[
+        "backup",
+        "run",
+        "--fn",
+        &name,
+        "--region",
+        HOME,
+        "--to",
+        &fx.to(),
+        "--data",
+        &data,
+        "--json",
+    ]);
+    let snapshot = snapshot_of(&run);
+    let summary = &run.json()["data"][0];
+    assert_eq!(summary["objects"], 2, "{summary}");
+    assert_eq!(summary["bytes"], (small.len() + big.len()) as u64);
+    let verify = lops.run(&["backup", "verify", &snapshot, "--json"]);
+    verify.assert_exit(0);
+    assert_eq!(verify.json()["data_objects_checked"], 2);
+
+    // The data is lost; restore copies it back (and the function already matches).
+    for key in ["data/a.json", "data/deep/big.bin"] {
+        fx.s3
+            .delete_object()
+            .bucket(&source)
+            .key(key)
+            .send()
+            .await
+            .expect("delete");
+    }
+    lops.run(&["restore", &snapshot, "--yes"]).assert_exit(0);
+    assert_eq!(
+        fx.get(&source, "data/a.json").await.as_deref(),
+        Some(&small[..])
+    );
+    let got = fx
+        .get(&source, "data/deep/big.bin")
+        .await
+        .expect("big object restored");
+    assert_eq!(hex(&Sha256::digest(&got)), hex(&Sha256::digest(&big)));
+
+    // Or into another bucket.
+    let other = moto::unique("other-");
+    create_bucket(&fx.s3, &other, HOME).await;
+    lops.run(&[
+        "restore",
+        &snapshot,
+        "--data-to",
+        &format!("s3://{other}/copy"),
+        "--yes",
+    ])
+    .assert_exit(0);
+    assert_eq!(
+        fx.get(&other, "copy/a.json").await.as_deref(),
+        Some(&small[..])
+    );
+    assert_eq!(
+        fx.get(&other, "copy/deep/big.bin").await.map(|b| b.len()),
+        Some(big.len())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_keeps_the_newest_and_deletes_what_nothing_references() {
+    let fx = Fixture::new(HOME, "prune").await;
+    let prefix = moto::unique("pr");
+    let a = format!("{prefix}-a");
+    let b = format!("{prefix}-b");
+    fx.function(&a).await;
+    fx.plain_function(&b).await;
+    let lops = fx.lops(moto::url());
+    let all = |lops: &Lops| {
+        lops.run(&[
+            "backup",
+            "run",
+            "--all",
+            "--filter",
+            &format!("{prefix}-*"),
+            "--region",
+            HOME,
+            "--to",
+            &fx.to(),
+            "--json",
+        ])
+    };
+    let first = all(&lops);
+    first.assert_exit(0);
+    assert_eq!(
+        first.json()["snapshots"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        first.stdout
+    );
+    // b's code changes: its old blob is referenced only by its first snapshot.
+    let key = format!("seed/{b}-v2.zip");
+    fx.put(&key, code_zip("b, second build")).await;
+    fx.seeder
+        .lambda
+        .update_function_code()
+        .function_name(&b)
+        .s3_bucket(&fx.bucket)
+        .s3_key(&key)
+        .send()
+        .await
+        .expect("update code");
+    all(&lops).assert_exit(0);
+    let listed = lops.run(&[
+        "backup",
+        "list",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--json",
+    ]);
+    assert_eq!(listed.json().as_array().map(Vec::len), Some(4));
+
+    let dry = lops.run(&[
+        "backup",
+        "prune",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--keep-last",
+        "1",
+        "--grace",
+        "0s",
+        "--dry-run",
+        "--json",
+    ]);
+    dry.assert_exit(0);
+    let plan = &dry.json()["plan"];
+    assert_eq!(
+        plan["manifests"].as_array().map(Vec::len),
+        Some(2),
+        "{plan}"
+    );
+    assert_eq!(plan["blobs"].as_array().map(Vec::len), Some(1), "{plan}");
+    let listed = lops.run(&[
+        "backup",
+        "list",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--json",
+    ]);
+    assert_eq!(
+        listed.json().as_array().map(Vec::len),
+        Some(4),
+        "a dry run deleted something"
+    );
+
+    // Without a grace of 0, the fresh blob is protected (a backup might still be running).
+    let graced = lops.run(&[
+        "backup",
+        "prune",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--keep-last",
+        "1",
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(
+        graced.json()["plan"]["blobs"].as_array().map(Vec::len),
+        Some(0)
+    );
+
+    lops.run(&[
+        "backup",
+        "prune",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--keep-last",
+        "1",
+        "--grace",
+        "0s",
+        "--yes",
+    ])
+    .assert_exit(0);
+    let listed = lops.run(&[
+        "backup",
+        "list",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--json",
+    ]);
+    let listed = listed.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    for s in listed.as_array().expect("list") {
+        lops.run(&["backup", "verify", s["snapshot"].as_str().expect("uri")])
+            .assert_exit(0);
+    }
+    let audit = lops.run(&["audit", "--json"]).json();
+    assert!(
+        audit
+            .as_array()
+            .expect("records")
+            .iter()
+            .any(|r| r["action"] == "backup.prune" && r["result"] == "ok")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
+    let fx = Fixture::new(HOME, "bad").await;
+    let name = moto::unique("badin");
+    fx.function(&name).await;
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec![
+                "backup".into(),
+                "run".into(),
+                "--fn".into(),
+                name.clone(),
+                "--region".into(),
+                HOME.into(),
+                "--to".into(),
+                format!("s3://{}-missing/x", fx.bucket),
+            ],
+            2,
+            "does not exist",
+        ),
+        (
+            vec![
+                "backup".into(),
+                "run".into(),
+                "--fn".into(),
+                name.clone(),
+                "--region".into(),
+                HOME.into(),
+                "--to".into(),
+                "my-bucket/x".into(),
+            ],
+            2,
+            "not an S3 URI",
+        ),
+        (
+            vec![
+                "backup".into(),
+                "run".into(),
+                "--fn".into(),
+                name.clone(),
+                "--region".into(),
+                HOME.into(),
+                "--to".into(),
+                "s3://My_Bucket/x".into(),
+            ],
+            2,
+            "lowercase",
+        ),
+        (
+            vec![
+                "backup".into(),
+                "run".into(),
+                "--fn".into(),
+                "no-such-fn".into(),
+                "--region".into(),
+                HOME.into(),
+                "--to".into(),
+                fx.to(),
+            ],
+            2,
+            "does not exist",
+        ),
+        (
+            vec![
+                "backup".into(),
+                "run".into(),
+                "--fn".into(),
+                name.clone(),
+                "--region".into(),
+                HOME.into(),
+                "--to".into(),
+                fx.to(),
+                "--storage-class".into(),
+                "FAST".into(),
+            ],
+            2,
+            "storage class",
+        ),
+        (
+            vec![
+                "backup".into(),
+                "run".into(),
+                "--region".into(),
+                HOME.into(),
+                "--to".into(),
+                fx.to(),
+            ],
+            2,
+            "--fn",
+        ),
+        (
+            vec![
+                "restore".into(),
+                format!("{}/blobs/sha256/{}", fx.to(), "a".repeat(64)),
+                "--yes".into(),
+            ],
+            2,
+            "not a snapshot manifest",
+        ),
+        (
+            vec![
+                "restore".into(),
+                format!(
+                    "{}/snapshots/{HOME}/{name}/20200101T000000.000Z.json",
+                    fx.to()
+                ),
+                "--yes".into(),
+            ],
+            2,
+            "does not exist",
+        ),
+        (
+            vec![
+                "restore".into(),
+                snapshot.clone(),
+                "--name".into(),
+                "bad:name".into(),
+                "--yes".into(),
+            ],
+            2,
+            "not a valid function name",
+        ),
+        (
+            vec![
+                "restore".into(),
+                snapshot.clone(),
+                "--role".into(),
+                "admin".into(),
+                "--yes".into(),
+            ],
+            2,
+            "IAM role ARN",
+        ),
+        (
+            vec![
+                "--read-only".into(),
+                "restore".into(),
+                snapshot.clone(),
+                "--yes".into(),
+            ],
+            4,
+            "--mode change",
+        ),
+        (
+            vec![
+                "--read-only".into(),
+                "backup".into(),
+                "prune".into(),
+                "--to".into(),
+                fx.to(),
+                "--region".into(),
+                HOME.into(),
+                "--keep-last".into(),
+                "1".into(),
+                "--yes".into(),
+            ],
+            4,
+            "--mode change",
+        ),
+        (
+            vec![
+                "backup".into(),
+                "prune".into(),
+                "--to".into(),
+                fx.to(),
+                "--region".into(),
+                HOME.into(),
+                "--keep-last".into(),
+                "0".into(),
+                "--yes".into(),
+            ],
+            2,
+            "keep at least 1",
+        ),
+    ];
+    let before = state(&fx.seeder.lambda, &name).await;
+    for (args, code, says) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = lops.run(&args);
+        run.assert_exit(*code);
+        assert!(
+            run.stderr.contains(says),
+            "{args:?}: expected '{says}' in:\n{}",
+            run.stderr
+        );
+    }
+    assert_eq!(state(&fx.seeder.lambda, &name).await, before);
+    let listed = lops.run(&[
+        "backup",
+        "list",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--json",
+    ]);
+    assert_eq!(
+        listed.json().as_array().map(Vec::len),
+        Some(1),
+        "bad input touched the backups"
+    );
+
+    // A backup in read-only mode is allowed: it only adds objects to the backup bucket.
+    let ro = lops.run(&[
+        "--read-only",
+        "backup",
+        "run",
+        "--fn",
+        &name,
+        "--region",
+        HOME,
+        "--to",
+        &fx.to(),
+        "--json",
+    ]);
+    ro.assert_exit(0);
+
+    // A manifest that is not JSON: verify and restore say so and change nothing.
+    let key = snapshot
+        .trim_start_matches(&format!("s3://{}/", fx.bucket))
+        .to_string();
+    fx.put(
+        &key,
+        b"{\"format\": \"lops-snapshot/1\", \"function\": ".to_vec(),
+    )
+    .await;
+    let v = lops.run(&["backup", "verify", &snapshot]);
+    v.assert_exit(1);
+    assert!(
+        v.stderr.contains("not a lops snapshot manifest"),
+        "{}",
+        v.stderr
+    );
+    lops.run(&["restore", &snapshot, "--yes"]).assert_exit(1);
+    assert_eq!(state(&fx.seeder.lambda, &name).await, before);
+    let listed = lops.run(&[
+        "backup",
+        "list",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--json",
+    ]);
+    let problems: Vec<Value> = listed
+        .json()
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|s| !s["problem"].is_null())
+        .cloned()
+        .collect();
+    assert_eq!(
+        problems.len(),
+        1,
+        "the corrupt manifest is listed with its problem"
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
