@@ -97,6 +97,7 @@ struct Blobs<'a> {
     uploaded: usize,
     uploaded_bytes: u64,
     timeout: std::time::Duration,
+    download_base: Option<String>,
 }
 
 impl Blobs<'_> {
@@ -125,7 +126,7 @@ impl Blobs<'_> {
                 return Ok((sha.clone(), known_size));
             }
         }
-        let bytes = download::fetch(location, self.timeout).await?;
+        let bytes = download::fetch(location, self.download_base.as_deref(), self.timeout).await?;
         let sha = hex(&Sha256::digest(&bytes));
         if let Some(expected) = expected.filter(|e| *e != sha) {
             return Err(BackupError::Corrupt(format!(
@@ -192,6 +193,7 @@ pub async fn capture(
         timeout: clients
             .operation_timeout
             .max(std::time::Duration::from_secs(120)),
+        download_base: clients.code_download_base.clone(),
     };
     let mut absent = BTreeMap::new();
 

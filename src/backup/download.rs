@@ -49,10 +49,13 @@ pub fn rewrite(url: &str, base: Option<&str>) -> Result<String, BackupError> {
     })
 }
 
-/// GETs `url` (after [`rewrite`] with `LOPS_CODE_DOWNLOAD_BASE`) into memory.
-pub async fn fetch(url: &str, timeout: Duration) -> Result<Vec<u8>, BackupError> {
-    let base = std::env::var(BASE_ENV).ok();
-    let url = rewrite(url, base.as_deref())?;
+/// GETs `url` (after [`rewrite`] with `base`, from `LOPS_CODE_DOWNLOAD_BASE`) into memory.
+pub async fn fetch(
+    url: &str,
+    base: Option<&str>,
+    timeout: Duration,
+) -> Result<Vec<u8>, BackupError> {
+    let url = rewrite(url, base)?;
     let uri: hyper::Uri = url
         .parse()
         .map_err(|e| BackupError::Invalid(format!("code location is not a URL ({e})")))?;

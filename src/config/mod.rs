@@ -48,6 +48,17 @@ pub struct ConfigFile {
     pub theme: Theme,
     #[serde(default)]
     pub guards: Guards,
+    #[serde(default)]
+    pub backup: BackupSettings,
+}
+
+/// `[backup]`: where the dashboard's backup key writes.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSettings {
+    /// s3://BUCKET/PREFIX
+    pub to: Option<String>,
+    pub storage_class: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -220,6 +231,14 @@ impl ConfigFile {
             ));
         }
         crate::state::Keymap::with_overrides(&self.keymap).map_err(invalid)?;
+        if let Some(to) = &self.backup.to {
+            crate::backup::S3Uri::parse(to)
+                .map_err(|e| invalid(format!("key `backup.to`: {e}")))?;
+        }
+        if let Some(class) = &self.backup.storage_class {
+            crate::backup::store::parse_storage_class(class)
+                .map_err(|e| invalid(format!("key `backup.storage_class`: {e}")))?;
+        }
         let lists = self
             .regions
             .iter()
@@ -269,6 +288,7 @@ pub struct Settings {
     pub guards: Guards,
     pub keymap: BTreeMap<String, String>,
     pub theme: Theme,
+    pub backup: BackupSettings,
     pub config_path: Option<PathBuf>,
 }
 
@@ -297,6 +317,7 @@ impl Settings {
             guards: file.guards,
             keymap: file.keymap,
             theme: file.theme,
+            backup: file.backup,
             config_path,
         }
     }
@@ -388,5 +409,27 @@ mode = "read"
     fn read_only_wins_over_mode() {
         let file = parse("read_only = true\nmode = \"change\"\n").unwrap_or_default();
         assert_eq!(Settings::from_file(file, None).tier, Tier::Read);
+    }
+}
+
+#[cfg(test)]
+mod backup_tests {
+    use super::*;
+
+    #[test]
+    fn backup_location_and_class_are_checked_at_load() {
+        let path = Path::new("/etc/lops.toml");
+        let ok = ConfigFile::parse(
+            "[backup]\nto = \"s3://acme-backups/lops\"\nstorage_class = \"glacier_ir\"\n",
+            path,
+        )
+        .unwrap();
+        assert_eq!(ok.backup.to.as_deref(), Some("s3://acme-backups/lops"));
+        let e = ConfigFile::parse("[backup]\nto = \"acme-backups\"\n", path).unwrap_err();
+        assert!(e.to_string().contains("backup.to"), "{e}");
+        let e = ConfigFile::parse("[backup]\nstorage_class = \"FAST\"\n", path).unwrap_err();
+        assert!(e.to_string().contains("backup.storage_class"), "{e}");
+        let e = ConfigFile::parse("[backup]\nbucket = \"x\"\n", path).unwrap_err();
+        assert!(e.to_string().contains("bucket"), "{e}");
     }
 }

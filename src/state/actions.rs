@@ -5,11 +5,12 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::{Action, Effect, Input, Popup, State};
+
 use crate::ops::{OpsError, Outcome, Plan, Request, Tier, authorize};
 use crate::provider::InvokeRequest;
 
 /// The dashboard's action keys and the tier each needs.
-pub const ACTION_KEYS: [(Action, Tier); 11] = [
+pub const ACTION_KEYS: [(Action, Tier); 12] = [
     (Action::Invoke, Tier::Invoke),
     (Action::Shift, Tier::Change),
     (Action::Promote, Tier::Change),
@@ -21,6 +22,8 @@ pub const ACTION_KEYS: [(Action, Tier); 11] = [
     (Action::ResumePlan, Tier::Change),
     (Action::Pin, Tier::Change),
     (Action::Concurrency, Tier::Change),
+    // A backup only adds objects to the backup bucket: the read tier may take one.
+    (Action::Backup, Tier::Read),
 ];
 
 pub fn needed_tier(action: Action) -> Option<Tier> {
@@ -141,6 +144,30 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
             return;
         }
         Action::Kill => Request::Kill { function },
+        Action::Backup => {
+            if state.backup.is_some() {
+                state.popup = Some(Popup::Notice("a backup is running".into()));
+                return;
+            }
+            let Some((to, storage_class)) = state.backup_target.clone() else {
+                state.popup = Some(Popup::Notice(
+                    "no backup location: set to = \"s3://BUCKET/PREFIX\" under [backup] in the config file".into(),
+                ));
+                return;
+            };
+            state.backup = Some(BackupView {
+                label: format!("{function} starting"),
+                done: 0,
+                total: 1,
+            });
+            effects.push(Effect::Backup {
+                region,
+                functions: vec![function],
+                to,
+                storage_class,
+            });
+            return;
+        }
         Action::Revive => Request::Revive { function },
         Action::Canary => {
             if focus_alias(state).is_none() {
@@ -208,6 +235,7 @@ fn action_name(action: Action) -> &'static str {
         Action::ResumePlan => "traffic resume",
         Action::Pin => "pin",
         Action::Concurrency => "concurrency set",
+        Action::Backup => "backup",
         _ => "action",
     }
 }
@@ -421,6 +449,42 @@ pub fn plan_update(
             running,
         });
     }
+}
+
+/// A backup running in the background, for the progress gauge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupView {
+    pub label: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// A backup moved on or finished.
+pub fn backup_update(state: &mut State, event: BackupEvent) {
+    match event {
+        BackupEvent::Progress { done, total, label } => {
+            state.backup = Some(BackupView { label, done, total });
+        }
+        BackupEvent::Done(result) => {
+            state.backup = None;
+            state.popup = Some(Popup::Notice(match result {
+                Ok(lines) => format!("backup done\n{}", lines.join("\n")),
+                Err(e) => format!("backup failed: {e}"),
+            }));
+        }
+    }
+}
+
+/// What the runtime reports about a backup.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackupEvent {
+    Progress {
+        done: u64,
+        total: u64,
+        label: String,
+    },
+    /// The snapshot URIs (or what went wrong).
+    Done(Result<Vec<String>, String>),
 }
 
 /// A traffic plan the dashboard shows: running here, or interrupted (found saved at start).

@@ -37,10 +37,11 @@ pub enum Action {
     ResumePlan,
     Pin,
     Concurrency,
+    Backup,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -69,6 +70,7 @@ impl Action {
         Action::ResumePlan,
         Action::Pin,
         Action::Concurrency,
+        Action::Backup,
         Action::Help,
         Action::Quit,
     ];
@@ -106,6 +108,7 @@ impl Action {
             Action::ResumePlan => "resume_plan",
             Action::Pin => "pin",
             Action::Concurrency => "concurrency",
+            Action::Backup => "backup",
         }
     }
 
@@ -141,6 +144,7 @@ impl Action {
             Action::ResumePlan => "resume an interrupted plan",
             Action::Pin => "all alias traffic to its last known good version",
             Action::Concurrency => "set reserved concurrency (a number, or none)",
+            Action::Backup => "back up the function to the [backup] location",
         }
     }
 
@@ -176,6 +180,7 @@ impl Action {
             Action::ResumePlan => &["U"],
             Action::Pin => &["L"],
             Action::Concurrency => &["N"],
+            Action::Backup => &["b"],
         }
     }
 

@@ -238,6 +238,10 @@ pub struct State {
     pub quit: bool,
     /// Traffic plans running or interrupted.
     pub plans: Vec<actions::PlanView>,
+    /// A backup running in the background.
+    pub backup: Option<actions::BackupView>,
+    /// `[backup]` in the config file: where the backup key writes, and the storage class.
+    pub backup_target: Option<(crate::backup::S3Uri, String)>,
     /// What the metrics pollers were last asked for, per region, to send only changes.
     wanted: Vec<Vec<String>>,
 }
@@ -281,6 +285,8 @@ pub enum Msg {
         region: usize,
         rollout: Box<crate::ops::rollout::Rollout>,
     },
+    /// A backup moved on or finished.
+    Backup(actions::BackupEvent),
     /// A traffic plan moved on, stopped, or was found interrupted.
     PlanUpdate {
         region: usize,
@@ -321,6 +327,13 @@ pub enum Effect {
         function: String,
         alias: String,
     },
+    /// Back up functions of a region to the configured location, in the background.
+    Backup {
+        region: usize,
+        functions: Vec<String>,
+        to: crate::backup::S3Uri,
+        storage_class: String,
+    },
     /// The functions whose metrics a region's poller should fetch from now on.
     Want {
         region: usize,
@@ -350,6 +363,8 @@ impl State {
             display,
             quit: false,
             plans: Vec::new(),
+            backup: None,
+            backup_target: None,
             wanted: vec![Vec::new(); n],
         }
     }
@@ -524,6 +539,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             actions::plan_update(state, region, *rollout, "started".into(), true);
         }
         Msg::Executed { result, .. } => actions::executed(state, result, &mut effects),
+        Msg::Backup(event) => actions::backup_update(state, event),
         Msg::Calls { region, total } => {
             let now = state.now;
             if let Some(r) = state.regions.get_mut(region) {
@@ -721,7 +737,8 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
         | Action::AbortPlan
         | Action::ResumePlan
         | Action::Pin
-        | Action::Concurrency => actions::start(state, action, effects),
+        | Action::Concurrency
+        | Action::Backup => actions::start(state, action, effects),
         Action::Fleet => switch_view(state, View::Fleet),
         Action::Regions => switch_view(state, View::Regions),
         Action::Load => switch_view(state, View::Load),

@@ -782,3 +782,58 @@ fn concurrency_and_pin_keys_prepare_their_requests() {
     assert!(effects.iter().all(|e| !matches!(e, Effect::Prepare { .. })));
     assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("no alias")));
 }
+
+#[test]
+fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
+    let mut s = loaded();
+    let effects = update(&mut s, key('b'));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Backup { .. })));
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("[backup]")),
+        "{:?}",
+        s.popup
+    );
+    s.popup = None;
+    let to = crate::backup::S3Uri::parse("s3://acme-backups/lops").unwrap();
+    s.backup_target = Some((to.clone(), "STANDARD_IA".into()));
+    let effects = update(&mut s, key('b'));
+    let asked = effects.iter().any(|e| {
+        matches!(e, Effect::Backup { region: 0, functions, to: t, storage_class }
+            if functions == &vec!["cron".to_string()] && *t == to && storage_class == "STANDARD_IA")
+    });
+    assert!(asked, "{effects:?}");
+    assert!(s.backup.is_some());
+    // A second press while one runs does not start another.
+    let again = update(&mut s, key('b'));
+    assert!(!again.iter().any(|e| matches!(e, Effect::Backup { .. })));
+    s.popup = None;
+    update(
+        &mut s,
+        Msg::Backup(actions::BackupEvent::Progress {
+            done: 1,
+            total: 2,
+            label: "cron done".into(),
+        }),
+    );
+    assert_eq!(s.backup.as_ref().map(|b| (b.done, b.total)), Some((1, 2)));
+    update(
+        &mut s,
+        Msg::Backup(actions::BackupEvent::Done(Ok(vec![
+            "s3://acme-backups/lops/snapshots/us-east-1/cron/x.json".into(),
+        ]))),
+    );
+    assert!(s.backup.is_none());
+    assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("snapshots/us-east-1/cron")));
+}
+
+#[test]
+fn backup_is_allowed_read_only() {
+    let mut s = loaded();
+    s.display.tier = Tier::Read;
+    s.backup_target = Some((
+        crate::backup::S3Uri::parse("s3://acme-backups/lops").unwrap(),
+        "STANDARD".into(),
+    ));
+    let effects = update(&mut s, key('b'));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Backup { .. })));
+}

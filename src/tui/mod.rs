@@ -16,10 +16,12 @@ use crate::cli::{Context, GlobalArgs, resolve_settings};
 use crate::config::Settings;
 use crate::exit::{Exit, Failure};
 use crate::ops::audit::AuditLog;
+use crate::ops::backup::Progress;
 use crate::ops::rollout::{self, PlanStore, Rollout, Status};
 use crate::provider::sim::{SimClock, demo_regions};
 use crate::provider::{GuardSignals, RegionActions};
 use crate::runtime::poller::{self, Pollers, Timing};
+use crate::state::actions::BackupEvent;
 use crate::state::{Display, Effect, Keymap, Msg, State, update};
 use crate::ui::{self, Theme};
 
@@ -66,7 +68,7 @@ fn display(settings: &Settings, demo: bool) -> Display {
     }
 }
 
-async fn run_terminal<S: RegionActions + GuardSignals>(
+async fn run_terminal<S: RegionActions + GuardSignals + crate::ops::backup::Backups>(
     sources: Vec<S>,
     settings: &Settings,
     keymap: Keymap,
@@ -77,7 +79,28 @@ async fn run_terminal<S: RegionActions + GuardSignals>(
     // Raw mode, alternate screen, and a panic hook that puts the terminal back.
     let mut terminal = ratatui::init();
     let scopes = sources.iter().map(|s| s.scope().clone()).collect();
-    let state = State::new(scopes, keymap, display, Utc::now());
+    let mut state = State::new(scopes, keymap, display, Utc::now());
+    state.backup_target = settings
+        .backup
+        .to
+        .as_deref()
+        .and_then(|t| crate::backup::S3Uri::parse(t).ok())
+        .map(|to| {
+            let class = settings
+                .backup
+                .storage_class
+                .clone()
+                .unwrap_or_else(|| "STANDARD".into())
+                .to_ascii_uppercase();
+            (to, class)
+        });
+    if state.backup_target.is_none()
+        && state.display.demo
+        && let Ok(to) = crate::backup::S3Uri::parse("s3://demo-backups/lops")
+    {
+        // The demo writes nothing; it shows how a backup runs.
+        state.backup_target = Some((to, "STANDARD".into()));
+    }
     let result = event_loop(
         &mut terminal,
         EventStream::new(),
@@ -109,7 +132,7 @@ where
     B: Backend,
     B::Error: std::fmt::Display,
     E: Stream<Item = std::io::Result<Event>> + Unpin,
-    S: RegionActions + GuardSignals,
+    S: RegionActions + GuardSignals + crate::ops::backup::Backups,
 {
     let io = |e: B::Error| std::io::Error::other(e.to_string());
     let size = terminal.size().map_err(io)?;
@@ -219,7 +242,7 @@ struct Runner<S> {
     running: std::sync::Mutex<Vec<(PlanKey, tokio::task::AbortHandle)>>,
 }
 
-impl<S: RegionActions + GuardSignals> Runner<S> {
+impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups> Runner<S> {
     fn track(&self, key: PlanKey, handle: tokio::task::AbortHandle) {
         if let Ok(mut running) = self.running.lock() {
             running.retain(|(k, h)| k != &key && !h.is_finished());
@@ -271,7 +294,11 @@ impl<S: RegionActions + GuardSignals> Runner<S> {
     }
 }
 
-fn apply<S: RegionActions + GuardSignals>(state: &mut State, runner: &Runner<S>, msg: Msg) {
+fn apply<S: RegionActions + GuardSignals + crate::ops::backup::Backups>(
+    state: &mut State,
+    runner: &Runner<S>,
+    msg: Msg,
+) {
     let tier = state.display.tier;
     for effect in update(state, msg) {
         match effect {
@@ -384,6 +411,59 @@ fn apply<S: RegionActions + GuardSignals>(state: &mut State, runner: &Runner<S>,
                             running: false,
                         })
                         .await;
+                });
+            }
+            Effect::Backup {
+                region,
+                functions,
+                to,
+                storage_class: class,
+            } => {
+                let Some(source) = runner.sources.get(region).cloned() else {
+                    continue;
+                };
+                let (tx, audit) = (runner.tx.clone(), runner.audit.clone());
+                tokio::spawn(async move {
+                    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                    let total = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                    let progress_tx = tx.clone();
+                    let progress = std::sync::Arc::new(move |p: Progress| {
+                        use std::sync::atomic::Ordering::Relaxed;
+                        let label = match p {
+                            Progress::Total(n) => {
+                                total.fetch_add(n, Relaxed);
+                                "reading".to_string()
+                            }
+                            Progress::Function { function, ok, .. } => {
+                                done.fetch_add(1, Relaxed);
+                                format!("{function} {}", if ok { "done" } else { "failed" })
+                            }
+                            Progress::DataObject { key, .. } => key,
+                            Progress::Step(s) => s,
+                        };
+                        let _ = progress_tx.try_send(Msg::Backup(BackupEvent::Progress {
+                            done: done.load(Relaxed),
+                            total: total.load(Relaxed).max(1),
+                            label,
+                        }));
+                    });
+                    let result = source
+                        .backup(functions, to, class, tier, audit, progress)
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| {
+                            if r.failed.is_empty() {
+                                Ok(r.snapshots.iter().map(|s| s.snapshot.clone()).collect())
+                            } else {
+                                Err(r
+                                    .failed
+                                    .iter()
+                                    .map(|f| format!("{}: {}", f.function, f.error))
+                                    .collect::<Vec<_>>()
+                                    .join("; "))
+                            }
+                        });
+                    let _ = tx.send(Msg::Backup(BackupEvent::Done(result))).await;
                 });
             }
             Effect::Execute { region, plan } => {

@@ -25,7 +25,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
         too_small(area, theme, frame);
         return;
     }
-    let plan_rows = u16::from(!state.plans.is_empty());
+    let plan_rows = u16::from(!state.plans.is_empty() || state.backup.is_some());
     let [header, body, plans, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
@@ -49,6 +49,18 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
 
 /// One line for the traffic plans: progress bar, last event, and the keys that act on them.
 fn render_plans(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if let Some(b) = &state.backup {
+        let line = Line::from(vec![
+            Span::styled(" backup ", theme.title()),
+            Span::styled(
+                widgets::bar(b.done as f64 / b.total.max(1) as f64, 10, theme),
+                theme.ok(),
+            ),
+            Span::raw(format!(" {}/{} · {}", b.done, b.total, b.label)),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
     let Some(p) = state.plans.first() else { return };
     let r = &p.rollout;
     let done = r.step as f64 / r.steps.len().max(1) as f64;

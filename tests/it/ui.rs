@@ -384,3 +384,17 @@ async fn payload_editor_checks_json_as_it_is_typed() {
     insta::assert_snapshot!("payload_editor_80x24", out);
     assert!(out.contains("not JSON yet"), "{out}");
 }
+
+#[tokio::test]
+async fn a_running_backup_shows_a_gauge_above_the_footer() {
+    let mut state = incident().await;
+    state.backup = Some(lops::state::actions::BackupView {
+        label: "checkout-api done".into(),
+        done: 1,
+        total: 3,
+    });
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("backup"), "{out}");
+    assert!(out.contains("1/3 · checkout-api done"), "{out}");
+    insta::assert_snapshot!("backup_gauge_80x24", out);
+}

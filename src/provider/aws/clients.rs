@@ -136,6 +136,9 @@ pub struct Clients {
     /// (emulators), so the per-function call is not repeated.
     pub provisioned_unsupported: Arc<std::sync::atomic::AtomicBool>,
     pub counter: CallCounter,
+    /// `LOPS_CODE_DOWNLOAD_BASE`, read once: where code packages are fetched from behind an
+    /// emulator.
+    pub code_download_base: Option<String>,
 }
 
 /// Loads the shared AWS configuration of a profile in a region (credentials chain, endpoint
@@ -241,6 +244,9 @@ impl Clients {
             operation_timeout: settings.timeouts.operation(),
             provisioned_unsupported: Arc::default(),
             counter: counter.clone(),
+            code_download_base: std::env::var(crate::backup::download::BASE_ENV)
+                .ok()
+                .filter(|b| !b.trim().is_empty()),
         }
     }
 }
