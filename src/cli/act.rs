@@ -359,7 +359,7 @@ async fn show(global: &GlobalArgs, function: &str, as_json: bool) -> Result<Exit
 }
 
 /// The shared flow: prepare per region → preview → confirm → execute → report.
-async fn run(
+pub(super) async fn run(
     global: &GlobalArgs,
     flags: &ActFlags,
     request: impl Fn(&str) -> Request,

@@ -6,6 +6,7 @@ mod context;
 mod logs;
 mod rollout;
 mod status;
+mod triggers;
 
 use std::path::PathBuf;
 
@@ -113,6 +114,8 @@ pub enum Command {
         #[command(flatten)]
         flags: act::ActFlags,
     },
+    /// What triggers a function (rules, event source mappings, URL, policy), and pausing one.
+    Triggers(triggers::TriggersArgs),
     /// Backups of functions and S3 data: run, list, verify, prune.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
@@ -144,6 +147,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
             function,
             flags,
         } => act::pin(global, alias, function, flags).await,
+        Command::Triggers(args) => triggers::triggers(global, args).await,
         Command::Backup(c) => backup::backup(global, c).await,
         Command::Restore(args) => backup::restore(global, args).await,
         Command::Audit { json } => act::audit(json).await,

@@ -8,7 +8,7 @@ use super::invoke::{Report, parse_report, sha256_hex};
 use super::{OpsError, Tier, authorize};
 use crate::format;
 use crate::provider::{
-    AliasInfo, InvokeOutcome, InvokeRequest, ProviderError, RegionActions, Scope,
+    AliasInfo, InvokeOutcome, InvokeRequest, ProviderError, RegionActions, Scope, TriggerKind,
 };
 
 /// What the user asked for.
@@ -57,6 +57,12 @@ pub enum Request {
     Revive {
         function: String,
     },
+    /// Pause or resume a trigger: an EventBridge rule or an event source mapping.
+    SetTrigger {
+        kind: TriggerKind,
+        id: String,
+        enabled: bool,
+    },
     /// Revert an audited action to its recorded "before".
     Undo {
         record: Box<Record>,
@@ -100,6 +106,8 @@ impl Request {
             Request::SetConcurrency { .. } => "concurrency.set",
             Request::Kill { .. } => "kill",
             Request::Revive { .. } => "revive",
+            Request::SetTrigger { enabled: true, .. } => "trigger.enable",
+            Request::SetTrigger { enabled: false, .. } => "trigger.disable",
             Request::Undo { .. } => "undo",
         }
     }
@@ -121,6 +129,12 @@ pub enum Change {
         expected: Option<i32>,
     },
     Invoke(InvokeRequest),
+    Trigger {
+        kind: TriggerKind,
+        id: String,
+        enabled: bool,
+        expected: bool,
+    },
     /// Already as asked: nothing to write.
     Nothing,
 }
@@ -192,6 +206,12 @@ fn describe(v: &Value) -> String {
             ));
         }
         return parts.join(" / ");
+    }
+    if let (Some(kind), Some(enabled)) = (
+        v.get("kind").and_then(Value::as_str),
+        v.get("enabled").and_then(Value::as_bool),
+    ) {
+        return format!("{kind} {}", if enabled { "enabled" } else { "disabled" });
     }
     if let Some(r) = v.get("reserved") {
         return match r.as_i64() {
@@ -443,8 +463,51 @@ pub async fn prepare<S: RegionActions>(
                 .map(|n| n as i32);
             reserve_plan(source, plan, function, value, false).await
         }
+        Request::SetTrigger { kind, id, enabled } => {
+            trigger_plan(source, plan, *kind, id, *enabled).await
+        }
         Request::Undo { record } => undo_plan(source, plan, record).await,
     }
+}
+
+fn trigger_state(kind: TriggerKind, id: &str, enabled: bool) -> Value {
+    json!({"kind": kind.as_str(), "id": id, "enabled": enabled})
+}
+
+async fn trigger_plan<S: RegionActions>(
+    source: &S,
+    plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
+    kind: TriggerKind,
+    id: &str,
+    enabled: bool,
+) -> Result<Plan, OpsError> {
+    if id.trim().is_empty() {
+        return Err(OpsError::Invalid(format!(
+            "no {} named: give --rule NAME or --mapping UUID",
+            kind.as_str()
+        )));
+    }
+    let current = source
+        .trigger_enabled(kind, id)
+        .await
+        .map_err(|e| not_found(e, format!("{} {id}", kind.as_str())))?;
+    let change = if current == enabled {
+        Change::Nothing
+    } else {
+        Change::Trigger {
+            kind,
+            id: id.to_string(),
+            enabled,
+            expected: current,
+        }
+    };
+    Ok(plan(
+        format!("{}/{id}", kind.as_str()),
+        trigger_state(kind, id, current),
+        trigger_state(kind, id, enabled),
+        change,
+        false,
+    ))
 }
 
 fn route_plan(
@@ -565,6 +628,42 @@ async fn undo_plan<S: RegionActions>(
                 .and_then(Value::as_i64)
                 .map(|n| n as i32);
             reserve_plan(source, plan, function, value, false).await?
+        }
+        "trigger.enable" | "trigger.disable" => {
+            let kind = match record.before.get("kind").and_then(Value::as_str) {
+                Some("rule") => TriggerKind::Rule,
+                Some("mapping") => TriggerKind::Mapping,
+                _ => {
+                    return Err(OpsError::Invalid(format!(
+                        "audit record {} names no trigger kind",
+                        record.id
+                    )));
+                }
+            };
+            let id = record
+                .before
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let was = record
+                .before
+                .get("enabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let now = source
+                .trigger_enabled(kind, &id)
+                .await
+                .map_err(|e| not_found(e, record.target.clone()))?;
+            if trigger_state(kind, &id, now) != record.after {
+                return Err(OpsError::Conflict(format!(
+                    "{} changed since {} (now {}): undo refused, nothing changed",
+                    record.target,
+                    record.time,
+                    if now { "enabled" } else { "disabled" }
+                )));
+            }
+            trigger_plan(source, plan, kind, &id, was).await?
         }
         other => return Err(OpsError::Invalid(format!("{other} cannot be undone"))),
     };
@@ -739,6 +838,35 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             }
             Ok(Outcome {
                 after: json!({"reserved": read_back}),
+                invoke: None,
+                record: None,
+            })
+        }
+        Change::Trigger {
+            kind,
+            id,
+            enabled,
+            expected,
+        } => {
+            let now = source.trigger_enabled(*kind, id).await?;
+            if now != *expected {
+                return Err(OpsError::Conflict(format!(
+                    "{} {id} changed since the preview (now {}): nothing changed",
+                    kind.as_str(),
+                    if now { "enabled" } else { "disabled" }
+                )));
+            }
+            source.set_trigger_enabled(*kind, id, *enabled).await?;
+            let read_back = source.trigger_enabled(*kind, id).await?;
+            if read_back != *enabled {
+                return Err(OpsError::Provider(ProviderError::Service(format!(
+                    "{} {id} reads back {} after the write",
+                    kind.as_str(),
+                    if read_back { "enabled" } else { "disabled" }
+                ))));
+            }
+            Ok(Outcome {
+                after: trigger_state(*kind, id, read_back),
                 invoke: None,
                 record: None,
             })

@@ -58,6 +58,18 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
         "lambda:GetFunctionConfiguration",
         Tier::Read,
     ),
+    // Triggers.
+    (
+        "ListRuleNamesByTarget",
+        "events:ListRuleNamesByTarget",
+        Tier::Read,
+    ),
+    ("DescribeRule", "events:DescribeRule", Tier::Read),
+    (
+        "GetEventSourceMapping",
+        "lambda:GetEventSourceMapping",
+        Tier::Read,
+    ),
     // …and the backup bucket (the writes only add objects: see BACKUP_WRITES).
     ("GetBucketLocation", "s3:GetBucketLocation", Tier::Read),
     ("ListObjectsV2", "s3:ListBucket", Tier::Read),
@@ -114,6 +126,13 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
         Tier::Change,
     ),
     ("DeleteObjects", "s3:DeleteObject", Tier::Change),
+    ("EnableRule", "events:EnableRule", Tier::Change),
+    ("DisableRule", "events:DisableRule", Tier::Change),
+    (
+        "UpdateEventSourceMapping",
+        "lambda:UpdateEventSourceMapping",
+        Tier::Change,
+    ),
 ];
 
 /// IAM actions that write to the backup bucket. The read tier may take backups (they only add

@@ -112,6 +112,51 @@ pub struct InvokeOutcome {
     pub log_tail: Option<String>,
 }
 
+/// What starts a function: an EventBridge rule or an event source mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TriggerKind {
+    Rule,
+    Mapping,
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Rule => "rule",
+            TriggerKind::Mapping => "mapping",
+        }
+    }
+}
+
+/// One trigger of a function.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Trigger {
+    pub kind: TriggerKind,
+    /// The rule's name or the mapping's UUID.
+    pub id: String,
+    /// A rule's schedule or event pattern; a mapping's source ARN.
+    pub source: String,
+    /// As AWS says it: ENABLED / DISABLED for rules, Enabled / Disabled / Enabling / … for mappings.
+    pub state: String,
+    pub enabled: bool,
+    /// Batch size and last processing result of a mapping; the event bus of a rule.
+    pub detail: String,
+}
+
+/// Everything that can invoke a function.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct Triggers {
+    pub function: String,
+    pub triggers: Vec<Trigger>,
+    pub url: Option<String>,
+    pub url_auth: Option<String>,
+    /// Principals the resource policy lets invoke it (with the source ARN condition, if any).
+    pub principals: Vec<String>,
+    /// What could not be read, and why.
+    pub notes: Vec<String>,
+}
+
 /// The write side, used only through the ops layer. Both providers implement it.
 pub trait RegionActions: RegionSource {
     /// Who lops acts as here (the caller ARN), for the audit log.
@@ -153,6 +198,23 @@ pub trait RegionActions: RegionSource {
         &self,
         request: &InvokeRequest,
     ) -> impl Future<Output = Result<InvokeOutcome, ProviderError>> + Send;
+    /// Rules, mappings, URL and policy principals of a function.
+    fn triggers(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = Result<Triggers, ProviderError>> + Send;
+    /// Whether a rule or mapping is enabled now (a mapping that is enabling counts as enabled).
+    fn trigger_enabled(
+        &self,
+        kind: TriggerKind,
+        id: &str,
+    ) -> impl Future<Output = Result<bool, ProviderError>> + Send;
+    fn set_trigger_enabled(
+        &self,
+        kind: TriggerKind,
+        id: &str,
+        enabled: bool,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 }
 
 /// What a traffic plan's guard reads between steps.

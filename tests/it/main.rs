@@ -17,4 +17,5 @@ mod ops;
 mod provider;
 mod rollout;
 mod status;
+mod triggers;
 mod ui;

@@ -15,6 +15,27 @@ impl AwsRegion {
 }
 
 impl RegionActions for AwsRegion {
+    async fn triggers(&self, function: &str) -> Result<crate::provider::Triggers, ProviderError> {
+        self.clients.triggers(function).await
+    }
+
+    async fn trigger_enabled(
+        &self,
+        kind: crate::provider::TriggerKind,
+        id: &str,
+    ) -> Result<bool, ProviderError> {
+        self.clients.trigger_enabled(kind, id).await
+    }
+
+    async fn set_trigger_enabled(
+        &self,
+        kind: crate::provider::TriggerKind,
+        id: &str,
+        enabled: bool,
+    ) -> Result<(), ProviderError> {
+        self.clients.set_trigger_enabled(kind, id, enabled).await
+    }
+
     async fn caller(&self) -> Result<String, ProviderError> {
         let out = self
             .clients

@@ -124,6 +124,8 @@ pub struct Clients {
     /// Backups and S3 data copies. Path-style addressing when an endpoint override is set
     /// (emulators and S3-compatible stores do not serve bucket subdomains).
     pub s3: aws_sdk_s3::Client,
+    /// EventBridge rules that trigger functions.
+    pub events: aws_sdk_eventbridge::Client,
     pub sdk_config: SdkConfig,
     pub lambda_limit: Arc<RateLimiter>,
     pub cloudwatch_limit: Arc<RateLimiter>,
@@ -228,6 +230,11 @@ impl Clients {
                 .interceptor(interceptor())
                 .build(),
         );
+        let events = aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(&sdk_config)
+                .interceptor(interceptor())
+                .build(),
+        );
         let limits = &settings.rate_limits;
         Clients {
             scope,
@@ -236,6 +243,7 @@ impl Clients {
             sts,
             logs,
             s3,
+            events,
             sdk_config,
             lambda_limit: Arc::new(RateLimiter::new(limits.lambda_per_sec, limits.burst)),
             cloudwatch_limit: Arc::new(RateLimiter::new(limits.cloudwatch_per_sec, limits.burst)),

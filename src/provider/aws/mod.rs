@@ -7,6 +7,7 @@ mod error;
 mod guard;
 mod lambda;
 mod logs;
+mod triggers;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

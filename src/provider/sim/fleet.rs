@@ -35,6 +35,8 @@ pub struct SimFunction {
     /// Observed share per alias version differs from the configured one by this much.
     pub drift: f64,
     pub scenario: Option<Scenario>,
+    /// Rules and mappings that start it (by its role: a cron has a schedule, a consumer a queue).
+    pub triggers: Vec<crate::provider::Trigger>,
 }
 
 /// Incidents that play out over the demo's cycle.
@@ -102,6 +104,39 @@ pub fn demo_fleet(seed: u64) -> BTreeMap<String, Vec<SimFunction>> {
         fleet.insert(region.to_string(), functions);
     }
     fleet
+}
+
+fn sim_triggers(region: &str, name: &str) -> Vec<crate::provider::Trigger> {
+    use crate::provider::{Trigger, TriggerKind};
+    let mut out = Vec::new();
+    if name.ends_with("-cron") || name.ends_with("-export") || name.ends_with("-sync") {
+        out.push(Trigger {
+            kind: TriggerKind::Rule,
+            id: format!("{name}-schedule"),
+            source: "rate(5 minutes)".into(),
+            state: "ENABLED".into(),
+            enabled: true,
+            detail: "bus default".into(),
+        });
+    }
+    if name.ends_with("-consumer") || name.ends_with("-worker") || name.ends_with("-resize") {
+        let queue = name
+            .trim_end_matches("-consumer")
+            .trim_end_matches("-worker");
+        out.push(Trigger {
+            kind: TriggerKind::Mapping,
+            id: format!(
+                "{:08x}-0000-4000-8000-{:012x}",
+                key_of(name) as u32,
+                key_of(region) & 0xffff_ffff_ffff
+            ),
+            source: format!("arn:aws:sqs:{region}:000000000000:{queue}-queue"),
+            state: "Enabled".into(),
+            enabled: true,
+            detail: "batch 10, last result OK".into(),
+        });
+    }
+    out
 }
 
 /// Distinct names for indexes below 150: each wrap of the services shifts the roles by one.
@@ -173,7 +208,9 @@ fn function(seed: u64, region: &str, index: usize) -> SimFunction {
     );
     tags.insert("env".to_string(), "prod".to_string());
     let state = if u(8) < 0.02 { "Pending" } else { "Active" };
+    let triggers = sim_triggers(region, name);
     SimFunction {
+        triggers,
         info: FunctionInfo {
             name: name.to_string(),
             arn: format!("arn:aws:lambda:{region}:000000000000:function:{name}"),

@@ -376,7 +376,75 @@ fn find_alias<'a>(f: &'a mut SimFunction, alias: &str) -> Result<&'a mut AliasIn
         .ok_or_else(|| ProviderError::NotFound(format!("Alias not found: {name}:{alias}")))
 }
 
+impl SimRegion {
+    fn find_trigger<T>(
+        &self,
+        kind: crate::provider::TriggerKind,
+        id: &str,
+        f: impl FnOnce(&mut crate::provider::Trigger) -> T,
+    ) -> Result<T, ProviderError> {
+        let mut all = self.write();
+        all.iter_mut()
+            .flat_map(|x| x.triggers.iter_mut())
+            .find(|t| t.kind == kind && t.id == id)
+            .map(f)
+            .ok_or_else(|| ProviderError::NotFound(format!("{} {id} not found", kind.as_str())))
+    }
+}
+
 impl RegionActions for SimRegion {
+    async fn triggers(&self, function: &str) -> Result<crate::provider::Triggers, ProviderError> {
+        self.answer(11).await?;
+        self.with_function(function, |f| {
+            Ok(crate::provider::Triggers {
+                function: function.to_string(),
+                triggers: f.triggers.clone(),
+                url: None,
+                url_auth: None,
+                principals: f
+                    .triggers
+                    .iter()
+                    .filter(|t| t.kind == crate::provider::TriggerKind::Rule)
+                    .map(|t| {
+                        format!(
+                            "events.amazonaws.com (from arn:aws:events:{}:000000000000:rule/{})",
+                            self.scope.region, t.id
+                        )
+                    })
+                    .collect(),
+                notes: Vec::new(),
+            })
+        })
+    }
+
+    async fn trigger_enabled(
+        &self,
+        kind: crate::provider::TriggerKind,
+        id: &str,
+    ) -> Result<bool, ProviderError> {
+        self.answer(12).await?;
+        self.find_trigger(kind, id, |t| t.enabled)
+    }
+
+    async fn set_trigger_enabled(
+        &self,
+        kind: crate::provider::TriggerKind,
+        id: &str,
+        enabled: bool,
+    ) -> Result<(), ProviderError> {
+        self.answer(13).await?;
+        self.find_trigger(kind, id, |t| {
+            t.enabled = enabled;
+            t.state = match (kind, enabled) {
+                (crate::provider::TriggerKind::Rule, true) => "ENABLED",
+                (crate::provider::TriggerKind::Rule, false) => "DISABLED",
+                (_, true) => "Enabled",
+                (_, false) => "Disabled",
+            }
+            .into();
+        })
+    }
+
     async fn caller(&self) -> Result<String, ProviderError> {
         Ok("arn:aws:iam::000000000000:user/demo".into())
     }

@@ -1,0 +1,143 @@
+//! `lops triggers`: what starts a function, and the lever to pause a trigger that floods it.
+
+use std::io::Write;
+
+use clap::{Args, Subcommand};
+
+use super::act::{ActFlags, run};
+use super::{Context, GlobalArgs};
+use crate::exit::{Exit, Failure};
+use crate::ops::{OpsError, Request};
+use crate::provider::{RegionActions, RegionSource, TriggerKind};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TriggersArgs {
+    /// The function whose triggers to list.
+    pub function: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub action: Option<TriggerAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TriggerAction {
+    /// Pause a rule or an event source mapping.
+    Disable(Which),
+    /// Resume a rule or an event source mapping.
+    Enable(Which),
+}
+
+#[derive(Debug, Args)]
+pub struct Which {
+    /// An EventBridge rule (default event bus).
+    #[arg(long, conflicts_with = "mapping", required_unless_present = "mapping")]
+    pub rule: Option<String>,
+    /// An event source mapping's UUID.
+    #[arg(long)]
+    pub mapping: Option<String>,
+    #[command(flatten)]
+    pub flags: ActFlags,
+}
+
+pub async fn triggers(global: &GlobalArgs, args: TriggersArgs) -> Result<Exit, Failure> {
+    match args.action {
+        Some(TriggerAction::Disable(which)) => set(global, which, false).await,
+        Some(TriggerAction::Enable(which)) => set(global, which, true).await,
+        None => {
+            let Some(function) = args.function else {
+                return Err(Failure::usage(
+                    "name a function: lops triggers FUNCTION --region R (or `triggers disable --rule NAME`)",
+                ));
+            };
+            list(global, &function, args.json).await
+        }
+    }
+}
+
+async fn set(global: &GlobalArgs, which: Which, enabled: bool) -> Result<Exit, Failure> {
+    let (kind, id) = match (which.rule, which.mapping) {
+        (Some(rule), _) => (TriggerKind::Rule, rule),
+        (None, Some(uuid)) => (TriggerKind::Mapping, uuid),
+        (None, None) => return Err(Failure::usage("give --rule NAME or --mapping UUID")),
+    };
+    run(global, &which.flags, |_| Request::SetTrigger {
+        kind,
+        id: id.clone(),
+        enabled,
+    })
+    .await
+}
+
+async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, Failure> {
+    let ctx = Context::connect(global).await?;
+    let mut docs = Vec::new();
+    let mut failed = 0;
+    let mut out = std::io::stdout().lock();
+    for region in &ctx.regions {
+        let name = &region.scope().region;
+        match region.triggers(function).await {
+            Ok(t) => {
+                if !json {
+                    let _ = writeln!(out, "{function} in {name}");
+                    if t.triggers.is_empty() {
+                        let _ = writeln!(out, "  no rules or event source mappings");
+                    }
+                    for tr in &t.triggers {
+                        let _ = writeln!(
+                            out,
+                            "  {:<8} {:<38} {:<9} {}  ({})",
+                            tr.kind.as_str(),
+                            tr.id,
+                            tr.state,
+                            tr.source,
+                            tr.detail
+                        );
+                    }
+                    if let Some(url) = &t.url {
+                        let _ = writeln!(
+                            out,
+                            "  url      {url} (auth {})",
+                            t.url_auth.as_deref().unwrap_or("?")
+                        );
+                    }
+                    for p in &t.principals {
+                        let _ = writeln!(out, "  may invoke: {p}");
+                    }
+                    for n in &t.notes {
+                        let _ = writeln!(out, "  note: {n}");
+                    }
+                }
+                let mut doc = serde_json::to_value(&t).unwrap_or_default();
+                doc["region"] = serde_json::Value::String(name.clone());
+                docs.push(doc);
+            }
+            Err(e) => {
+                failed += 1;
+                let e = match e {
+                    crate::provider::ProviderError::NotFound(_) => OpsError::Invalid(format!(
+                        "function {function} does not exist in {name}: check the name with `lops status`"
+                    )),
+                    other => OpsError::Provider(other),
+                };
+                eprintln!("lops: {e}");
+                if ctx.regions.len() == 1 {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    if json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&docs).unwrap_or_default()
+        );
+    }
+    Ok(match (failed, docs.len()) {
+        (0, _) => Exit::Done,
+        (_, 0) => Exit::Failure,
+        _ => Exit::Partial,
+    })
+}

@@ -1,0 +1,331 @@
+//! `lops triggers` against moto: a schedule rule, an SQS event source mapping and a resource
+//! policy are listed; disabling and enabling round-trip through the ops layer, audited and
+//! undoable; read-only refuses; bad input is named.
+//!
+//! Region: ap-east-2 (names unique per test).
+
+use aws_sdk_eventbridge::types::{RuleState, Target};
+
+use crate::support::cli::Lops;
+use crate::support::moto;
+use crate::support::seed::{Seeder, sdk_config};
+
+const REGION: &str = "ap-east-2";
+
+struct Seeded {
+    seeder: Seeder,
+    events: aws_sdk_eventbridge::Client,
+    function: String,
+    rule: String,
+    mapping: String,
+    queue_arn: String,
+}
+
+/// A queue through moto's query API (no SQS SDK in the tree for one call).
+fn create_queue(name: &str) -> String {
+    let auth = format!(
+        "application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/sqs/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let (status, body) = moto::post(
+        moto::url(),
+        "/",
+        &auth,
+        &format!("Action=CreateQueue&QueueName={name}&Version=2012-11-05"),
+    );
+    assert_eq!(status, 200, "CreateQueue: {body}");
+    format!("arn:aws:sqs:{REGION}:123456789012:{name}")
+}
+
+async fn seed() -> Seeded {
+    let seeder = Seeder::new(moto::url(), REGION).await;
+    let function = moto::unique("trig");
+    seeder.create_function(&function).await;
+    let arn = seeder
+        .lambda
+        .get_function()
+        .function_name(&function)
+        .send()
+        .await
+        .expect("get")
+        .configuration()
+        .and_then(|c| c.function_arn())
+        .expect("arn")
+        .to_string();
+    let events = aws_sdk_eventbridge::Client::new(&sdk_config(moto::url(), REGION).await);
+    let rule = format!("{function}-nightly");
+    let rule_arn = events
+        .put_rule()
+        .name(&rule)
+        .schedule_expression("cron(0 3 * * ? *)")
+        .state(RuleState::Enabled)
+        .send()
+        .await
+        .expect("put rule")
+        .rule_arn()
+        .unwrap_or_default()
+        .to_string();
+    events
+        .put_targets()
+        .rule(&rule)
+        .targets(
+            Target::builder()
+                .id("fn")
+                .arn(&arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("put targets");
+    seeder
+        .lambda
+        .add_permission()
+        .function_name(&function)
+        .statement_id("nightly")
+        .action("lambda:InvokeFunction")
+        .principal("events.amazonaws.com")
+        .source_arn(&rule_arn)
+        .send()
+        .await
+        .expect("permission");
+    let queue_arn = create_queue(&format!("{function}-jobs"));
+    let mapping = seeder
+        .lambda
+        .create_event_source_mapping()
+        .function_name(&function)
+        .event_source_arn(&queue_arn)
+        .batch_size(10)
+        .send()
+        .await
+        .expect("mapping")
+        .uuid()
+        .unwrap_or_default()
+        .to_string();
+    Seeded {
+        seeder,
+        events,
+        function,
+        rule,
+        mapping,
+        queue_arn,
+    }
+}
+
+async fn rule_state(s: &Seeded) -> String {
+    s.events
+        .describe_rule()
+        .name(&s.rule)
+        .send()
+        .await
+        .expect("describe")
+        .state()
+        .map(|x| x.as_str().to_string())
+        .unwrap_or_default()
+}
+
+async fn mapping_state(s: &Seeded) -> String {
+    s.seeder
+        .lambda
+        .get_event_source_mapping()
+        .uuid(&s.mapping)
+        .send()
+        .await
+        .expect("get mapping")
+        .state()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggers_are_listed_and_a_rule_and_a_mapping_pause_and_resume_audited() {
+    let s = seed().await;
+    let lops = Lops::new(moto::url());
+
+    let listed = lops.run(&["triggers", &s.function, "--region", REGION, "--json"]);
+    listed.assert_exit(0);
+    let doc = listed.json();
+    let t = &doc[0];
+    let triggers = t["triggers"].as_array().expect("triggers");
+    let rule = triggers
+        .iter()
+        .find(|x| x["kind"] == "rule")
+        .unwrap_or_else(|| panic!("no rule in {doc}"));
+    assert_eq!(rule["id"], s.rule.as_str());
+    assert_eq!(rule["source"], "cron(0 3 * * ? *)");
+    assert_eq!(rule["enabled"], true);
+    let mapping = triggers
+        .iter()
+        .find(|x| x["kind"] == "mapping")
+        .unwrap_or_else(|| panic!("no mapping in {doc}"));
+    assert_eq!(mapping["id"], s.mapping.as_str());
+    assert_eq!(mapping["source"], s.queue_arn.as_str());
+    assert!(
+        mapping["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("batch 10"),
+        "{mapping}"
+    );
+    let principals = t["principals"].to_string();
+    assert!(
+        principals.contains("events.amazonaws.com") && principals.contains(&s.rule),
+        "{principals}"
+    );
+    let human = lops.run(&["triggers", &s.function, "--region", REGION]);
+    human.assert_exit(0);
+    assert!(
+        human.stdout.contains(&s.rule) && human.stdout.contains(&s.mapping),
+        "{}",
+        human.stdout
+    );
+
+    // Rule: disable, enable, and undo the enable.
+    let off = lops.run(&[
+        "triggers", "disable", "--rule", &s.rule, "--region", REGION, "--yes",
+    ]);
+    off.assert_exit(0);
+    assert!(
+        off.stderr.contains("rule enabled → rule disabled"),
+        "{}",
+        off.stderr
+    );
+    assert_eq!(rule_state(&s).await, "DISABLED");
+    // Disabling again changes nothing.
+    let again = lops.run(&[
+        "triggers", "disable", "--rule", &s.rule, "--region", REGION, "--yes",
+    ]);
+    again.assert_exit(0);
+    assert!(again.stderr.contains("nothing to do"), "{}", again.stderr);
+    lops.run(&[
+        "triggers", "enable", "--rule", &s.rule, "--region", REGION, "--yes",
+    ])
+    .assert_exit(0);
+    assert_eq!(rule_state(&s).await, "ENABLED");
+    lops.run(&["undo", "--region", REGION, "--yes"])
+        .assert_exit(0);
+    assert_eq!(
+        rule_state(&s).await,
+        "DISABLED",
+        "undo of the enable disables it again"
+    );
+
+    // Mapping: disable and enable.
+    lops.run(&[
+        "triggers",
+        "disable",
+        "--mapping",
+        &s.mapping,
+        "--region",
+        REGION,
+        "--yes",
+    ])
+    .assert_exit(0);
+    assert_eq!(mapping_state(&s).await, "Disabled");
+    lops.run(&[
+        "triggers",
+        "enable",
+        "--mapping",
+        &s.mapping,
+        "--region",
+        REGION,
+        "--yes",
+    ])
+    .assert_exit(0);
+    assert_eq!(mapping_state(&s).await, "Enabled");
+
+    let audit = lops.run(&["audit", "--json"]).json();
+    let seen: Vec<String> = audit
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["action"].as_str().unwrap_or(""),
+                r["target"].as_str().unwrap_or(""),
+                r["result"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    for want in [
+        format!("trigger.disable rule/{} ok", s.rule),
+        format!("trigger.enable rule/{} ok", s.rule),
+        format!("trigger.disable mapping/{} ok", s.mapping),
+        format!("trigger.enable mapping/{} ok", s.mapping),
+    ] {
+        assert!(seen.contains(&want), "{want} missing from {seen:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_refuses_and_bad_input_is_named() {
+    let s = seed().await;
+    let lops = Lops::new(moto::url());
+    let ro = lops.run(&[
+        "--read-only",
+        "triggers",
+        "disable",
+        "--rule",
+        &s.rule,
+        "--region",
+        REGION,
+        "--yes",
+    ]);
+    ro.assert_exit(4);
+    assert!(ro.stderr.contains("--mode change"), "{}", ro.stderr);
+    let ro = lops.run(&[
+        "--mode",
+        "invoke",
+        "triggers",
+        "disable",
+        "--mapping",
+        &s.mapping,
+        "--region",
+        REGION,
+        "--yes",
+    ]);
+    ro.assert_exit(4);
+    assert_eq!(rule_state(&s).await, "ENABLED");
+    assert_eq!(mapping_state(&s).await, "Enabled");
+    // Listing is reading: allowed.
+    lops.run(&["--read-only", "triggers", &s.function, "--region", REGION])
+        .assert_exit(0);
+
+    let unknown = lops.run(&["triggers", "no-such-function", "--region", REGION]);
+    unknown.assert_exit(2);
+    assert!(
+        unknown.stderr.contains("does not exist"),
+        "{}",
+        unknown.stderr
+    );
+    let rule = lops.run(&[
+        "triggers",
+        "disable",
+        "--rule",
+        "no-such-rule",
+        "--region",
+        REGION,
+        "--yes",
+    ]);
+    rule.assert_exit(2);
+    assert!(rule.stderr.contains("no-such-rule"), "{}", rule.stderr);
+    let neither = lops.run(&["triggers", "disable", "--region", REGION, "--yes"]);
+    neither.assert_exit(2);
+    let both = lops.run(&[
+        "triggers",
+        "disable",
+        "--rule",
+        "a",
+        "--mapping",
+        "b",
+        "--region",
+        REGION,
+    ]);
+    both.assert_exit(2);
+    assert!(
+        lops.run(&["audit", "--json"])
+            .json()
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+    );
+}
