@@ -10,7 +10,7 @@ use crate::ops::{OpsError, Outcome, Plan, Request, Tier, authorize};
 use crate::provider::InvokeRequest;
 
 /// The dashboard's action keys and the tier each needs.
-pub const ACTION_KEYS: [(Action, Tier); 12] = [
+pub const ACTION_KEYS: [(Action, Tier); 13] = [
     (Action::Invoke, Tier::Invoke),
     (Action::Shift, Tier::Change),
     (Action::Promote, Tier::Change),
@@ -24,6 +24,7 @@ pub const ACTION_KEYS: [(Action, Tier); 12] = [
     (Action::Concurrency, Tier::Change),
     // A backup only adds objects to the backup bucket: the read tier may take one.
     (Action::Backup, Tier::Read),
+    (Action::Trigger, Tier::Change),
 ];
 
 pub fn needed_tier(action: Action) -> Option<Tier> {
@@ -144,6 +145,25 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
             return;
         }
         Action::Kill => Request::Kill { function },
+        Action::Trigger => {
+            let Some(pane) = state.trigger_pane.as_ref() else {
+                state.popup = Some(Popup::Notice(
+                    "open a function (enter) to see and pause its triggers".into(),
+                ));
+                return;
+            };
+            let Some(t) = pane.triggers().get(pane.selected).cloned() else {
+                state.popup = Some(Popup::Notice(format!(
+                    "{function} has no rule or mapping to pause"
+                )));
+                return;
+            };
+            Request::SetTrigger {
+                kind: t.kind,
+                id: t.id,
+                enabled: !t.enabled,
+            }
+        }
         Action::Backup => {
             if state.backup.is_some() {
                 state.popup = Some(Popup::Notice("a backup is running".into()));
@@ -236,6 +256,7 @@ fn action_name(action: Action) -> &'static str {
         Action::Pin => "pin",
         Action::Concurrency => "concurrency set",
         Action::Backup => "backup",
+        Action::Trigger => "trigger",
         _ => "action",
     }
 }
@@ -451,6 +472,27 @@ pub fn plan_update(
     }
 }
 
+/// The detail view's triggers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerPane {
+    pub region: usize,
+    pub function: String,
+    /// `None` while loading.
+    pub result: Option<Result<Vec<crate::provider::Trigger>, String>>,
+    pub selected: usize,
+    /// Read again (after a trigger action).
+    pub reload: bool,
+}
+
+impl TriggerPane {
+    pub fn triggers(&self) -> &[crate::provider::Trigger] {
+        match &self.result {
+            Some(Ok(t)) => t,
+            _ => &[],
+        }
+    }
+}
+
 /// A backup running in the background, for the progress gauge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackupView {
@@ -535,4 +577,8 @@ pub fn executed(state: &mut State, result: Result<Outcome, OpsError>, effects: &
     };
     state.popup = Some(Popup::Notice(text));
     effects.push(Effect::RefreshInventory);
+    // A trigger may have changed: the detail view reads them again.
+    if let Some(pane) = state.trigger_pane.as_mut() {
+        pane.reload = true;
+    }
 }

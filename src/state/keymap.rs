@@ -38,10 +38,11 @@ pub enum Action {
     Pin,
     Concurrency,
     Backup,
+    Trigger,
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 32] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -71,6 +72,7 @@ impl Action {
         Action::Pin,
         Action::Concurrency,
         Action::Backup,
+        Action::Trigger,
         Action::Help,
         Action::Quit,
     ];
@@ -109,6 +111,7 @@ impl Action {
             Action::Pin => "pin",
             Action::Concurrency => "concurrency",
             Action::Backup => "backup",
+            Action::Trigger => "trigger",
         }
     }
 
@@ -145,6 +148,7 @@ impl Action {
             Action::Pin => "all alias traffic to its last known good version",
             Action::Concurrency => "set reserved concurrency (a number, or none)",
             Action::Backup => "back up the function to the [backup] location",
+            Action::Trigger => "pause / resume the selected trigger (detail view, ↑↓ select)",
         }
     }
 
@@ -181,6 +185,7 @@ impl Action {
             Action::Pin => &["L"],
             Action::Concurrency => &["N"],
             Action::Backup => &["b"],
+            Action::Trigger => &["p"],
         }
     }
 

@@ -240,6 +240,8 @@ pub struct State {
     pub plans: Vec<actions::PlanView>,
     /// A backup running in the background.
     pub backup: Option<actions::BackupView>,
+    /// The detail view's triggers (read when the view opens, and after a trigger action).
+    pub trigger_pane: Option<actions::TriggerPane>,
     /// `[backup]` in the config file: where the backup key writes, and the storage class.
     pub backup_target: Option<(crate::backup::S3Uri, String)>,
     /// What the metrics pollers were last asked for, per region, to send only changes.
@@ -287,6 +289,12 @@ pub enum Msg {
     },
     /// A backup moved on or finished.
     Backup(actions::BackupEvent),
+    /// The triggers of a function, for the detail view.
+    Triggers {
+        region: usize,
+        function: String,
+        result: Result<crate::provider::Triggers, ProviderError>,
+    },
     /// A traffic plan moved on, stopped, or was found interrupted.
     PlanUpdate {
         region: usize,
@@ -327,6 +335,8 @@ pub enum Effect {
         function: String,
         alias: String,
     },
+    /// Read the triggers of the function the detail view shows.
+    Triggers { region: usize, function: String },
     /// Back up functions of a region to the configured location, in the background.
     Backup {
         region: usize,
@@ -364,6 +374,7 @@ impl State {
             quit: false,
             plans: Vec::new(),
             backup: None,
+            trigger_pane: None,
             backup_target: None,
             wanted: vec![Vec::new(); n],
         }
@@ -380,6 +391,36 @@ impl State {
 
     pub fn stale_after_secs(&self) -> u64 {
         (self.display.metrics_secs * 3).max(30)
+    }
+
+    /// A triggers read when the detail view shows a function whose triggers are not loaded.
+    fn trigger_effects(&mut self) -> Vec<Effect> {
+        let View::Detail { region, function } = &self.view else {
+            self.trigger_pane = None;
+            return Vec::new();
+        };
+        let stale = self
+            .trigger_pane
+            .as_ref()
+            .is_none_or(|p| p.region != *region || p.function != *function || p.reload);
+        if !stale {
+            return Vec::new();
+        }
+        let keep = self
+            .trigger_pane
+            .as_ref()
+            .filter(|p| p.region == *region && p.function == *function);
+        self.trigger_pane = Some(actions::TriggerPane {
+            region: *region,
+            function: function.clone(),
+            result: keep.and_then(|p| p.result.clone()),
+            selected: keep.map_or(0, |p| p.selected),
+            reload: false,
+        });
+        vec![Effect::Triggers {
+            region: *region,
+            function: function.clone(),
+        }]
     }
 
     pub fn selected_row(&self) -> Option<(&RegionState, &FunctionEntry)> {
@@ -540,6 +581,21 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Executed { result, .. } => actions::executed(state, result, &mut effects),
         Msg::Backup(event) => actions::backup_update(state, event),
+        Msg::Triggers {
+            region,
+            function,
+            result,
+        } => {
+            if let Some(pane) = state.trigger_pane.as_mut()
+                && pane.region == region
+                && pane.function == function
+            {
+                let keep = pane.selected;
+                pane.result = Some(result.map(|t| t.triggers).map_err(|e| e.to_string()));
+                let n = pane.triggers().len();
+                pane.selected = keep.min(n.saturating_sub(1));
+            }
+        }
         Msg::Calls { region, total } => {
             let now = state.now;
             if let Some(r) = state.regions.get_mut(region) {
@@ -550,6 +606,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
     }
     effects.extend(state.want_effects());
+    effects.extend(state.trigger_effects());
     effects
 }
 
@@ -738,6 +795,7 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
         | Action::ResumePlan
         | Action::Pin
         | Action::Concurrency
+        | Action::Trigger
         | Action::Backup => actions::start(state, action, effects),
         Action::Fleet => switch_view(state, View::Fleet),
         Action::Regions => switch_view(state, View::Regions),
@@ -876,7 +934,13 @@ fn move_by(state: &mut State, delta: i64) {
             state.selected = (state.selected as i64 + delta).clamp(0, (n - 1).max(0)) as usize;
             state.clamp();
         }
-        View::Regions | View::Detail { .. } => {}
+        View::Detail { .. } => {
+            if let Some(pane) = state.trigger_pane.as_mut() {
+                let n = pane.triggers().len() as i64;
+                pane.selected = (pane.selected as i64 + delta).clamp(0, (n - 1).max(0)) as usize;
+            }
+        }
+        View::Regions => {}
     }
 }
 

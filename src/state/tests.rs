@@ -837,3 +837,79 @@ fn backup_is_allowed_read_only() {
     let effects = update(&mut s, key('b'));
     assert!(effects.iter().any(|e| matches!(e, Effect::Backup { .. })));
 }
+
+#[test]
+fn detail_reads_triggers_selects_with_arrows_and_p_pauses_the_selected_one() {
+    use crate::provider::{Trigger, TriggerKind, Triggers};
+    let mut s = loaded();
+    // The first row is cron (alarm): open it.
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Triggers { region: 0, function } if function == "cron")),
+        "{effects:?}"
+    );
+    // No second read while the first is under way.
+    let effects = update(&mut s, Msg::Tick(t0()));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Triggers { .. })));
+    let trigger = |kind, id: &str, enabled| Trigger {
+        kind,
+        id: id.into(),
+        source: "x".into(),
+        state: String::new(),
+        enabled,
+        detail: String::new(),
+    };
+    update(
+        &mut s,
+        Msg::Triggers {
+            region: 0,
+            function: "cron".into(),
+            result: Ok(Triggers {
+                function: "cron".into(),
+                triggers: vec![
+                    trigger(TriggerKind::Rule, "nightly", true),
+                    trigger(TriggerKind::Mapping, "uuid-1", false),
+                ],
+                ..Default::default()
+            }),
+        },
+    );
+    update(&mut s, code(KeyCode::Down));
+    update(&mut s, code(KeyCode::Down));
+    assert_eq!(s.trigger_pane.as_ref().map(|p| p.selected), Some(1));
+    let effects = update(&mut s, key('p'));
+    let asked = effects.iter().any(|e| {
+        matches!(e, Effect::Prepare { region: 0, request } if **request == Request::SetTrigger {
+            kind: TriggerKind::Mapping,
+            id: "uuid-1".into(),
+            enabled: true,
+        })
+    });
+    assert!(asked, "{effects:?}");
+    // After an action, the triggers are read again.
+    let effects = update(
+        &mut s,
+        Msg::Executed {
+            region: 0,
+            result: Err(crate::ops::OpsError::Conflict("x".into())),
+        },
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Triggers { .. })),
+        "{effects:?}"
+    );
+    // Leaving the detail view forgets them.
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.trigger_pane.is_none());
+}
+
+#[test]
+fn p_outside_the_detail_view_says_where_to_go() {
+    let mut s = loaded();
+    let effects = update(&mut s, key('p'));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Prepare { .. })));
+    assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("enter")));
+}

@@ -413,6 +413,22 @@ fn apply<S: RegionActions + GuardSignals + crate::ops::backup::Backups>(
                         .await;
                 });
             }
+            Effect::Triggers { region, function } => {
+                let Some(source) = runner.sources.get(region).cloned() else {
+                    continue;
+                };
+                let tx = runner.tx.clone();
+                tokio::spawn(async move {
+                    let result = source.triggers(&function).await;
+                    let _ = tx
+                        .send(Msg::Triggers {
+                            region,
+                            function,
+                            result,
+                        })
+                        .await;
+                });
+            }
             Effect::Backup {
                 region,
                 functions,

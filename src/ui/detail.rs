@@ -141,8 +141,46 @@ pub fn render(
     if side.is_empty() {
         side.push(Line::styled("no aliases, alarms or tags", theme.dim()));
     }
+    match state.trigger_pane.as_ref().map(|p| (&p.result, p.selected)) {
+        None | Some((None, _)) => side.push(Line::styled("triggers: reading…", theme.dim())),
+        Some((Some(Err(e)), _)) => side.push(Line::styled(format!("triggers: {e}"), theme.warn())),
+        Some((Some(Ok(t)), _)) if t.is_empty() => side.push(Line::styled(
+            "no rules or event source mappings",
+            theme.dim(),
+        )),
+        Some((Some(Ok(t)), selected)) => {
+            for (n, tr) in t.iter().enumerate() {
+                let cursor = match (n == selected, theme.ascii) {
+                    (true, true) => ">",
+                    (true, false) => "›",
+                    _ => " ",
+                };
+                let name = match tr.kind {
+                    crate::provider::TriggerKind::Rule => tr.id.clone(),
+                    crate::provider::TriggerKind::Mapping => {
+                        tr.source.rsplit(':').next().unwrap_or(&tr.id).to_string()
+                    }
+                };
+                side.push(Line::from(vec![
+                    Span::raw(format!("{cursor}{} ", tr.kind.as_str())),
+                    Span::styled(
+                        if tr.enabled { "on " } else { "OFF" },
+                        if tr.enabled { theme.ok() } else { theme.warn() },
+                    ),
+                    Span::raw(format!(
+                        " {name} {}",
+                        if tr.kind == crate::provider::TriggerKind::Rule {
+                            tr.source.as_str()
+                        } else {
+                            ""
+                        }
+                    )),
+                ]));
+            }
+        }
+    }
     frame.render_widget(
-        Paragraph::new(side).block(block(" aliases · alarms ".into())),
+        Paragraph::new(side).block(block(" aliases · alarms · triggers ".into())),
         right,
     );
 

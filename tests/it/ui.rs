@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lops::ops::Tier;
 use lops::provider::sim::{SimClock, demo_regions};
-use lops::provider::{FunctionRef, MetricsRequest, RegionSource, TimeWindow};
+use lops::provider::{FunctionRef, MetricsRequest, RegionActions, RegionSource, TimeWindow};
 use lops::state::{Display, Keymap, Msg, State, update};
 use lops::ui::{Theme, render};
 use ratatui::Terminal;
@@ -195,9 +195,27 @@ async fn detail_view_shows_configuration_alarms_and_charts() {
         &mut state,
         Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
     );
+    let reading = screen(&mut state, &MONO, 80, 24);
+    assert!(reading.contains("triggers: reading"), "{reading}");
+    // The runner reads the triggers (here straight from the simulated region).
+    let (region, function) = match &state.view {
+        lops::state::View::Detail { region, function } => (*region, function.clone()),
+        other => panic!("not in detail: {other:?}"),
+    };
+    let clock = SimClock::fixed(start());
+    let result = demo_regions(7, &clock)[region].triggers(&function).await;
+    update(
+        &mut state,
+        Msg::Triggers {
+            region,
+            function,
+            result,
+        },
+    );
     let out = screen(&mut state, &MONO, 80, 24);
     insta::assert_snapshot!("detail_80x24", out);
     assert!(out.contains("ALARM checkout-consumer-errors"), "{out}");
+    assert!(out.contains("mapping on  checkout-queue"), "{out}");
     let wide = screen(&mut state, &MONO, 200, 50);
     insta::assert_snapshot!("detail_200x50", wide);
     assert!(wide.contains("invocations 60m"));
