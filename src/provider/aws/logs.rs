@@ -7,8 +7,53 @@ use super::error::classify;
 use crate::logs::LogLine;
 use crate::provider::ProviderError;
 
+/// The log group a function writes to: its configured one (LoggingConfig), else the default.
+pub fn log_group_of(function: &str, configured: Option<&str>) -> String {
+    match configured.map(str::trim).filter(|g| !g.is_empty()) {
+        Some(group) => group.to_string(),
+        None => format!("/aws/lambda/{function}"),
+    }
+}
+
 impl AwsRegion {
-    /// Events of `/aws/lambda/FUNCTION` between `start_ms` and `end_ms`, matching `filter`.
+    /// The function's log group, read once per function (GetFunctionConfiguration). A function
+    /// that no longer exists, or a caller without Lambda read access, gets the default group:
+    /// the logs of a deleted function are still worth reading.
+    pub async fn log_group(&self, function: &str) -> String {
+        if let Some(group) = self
+            .log_groups
+            .lock()
+            .ok()
+            .and_then(|g| g.get(function).cloned())
+        {
+            return group;
+        }
+        self.clients.lambda_limit.acquire().await;
+        let configured = match self
+            .clients
+            .lambda
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+        {
+            Ok(c) => c
+                .logging_config()
+                .and_then(|l| l.log_group())
+                .map(str::to_string),
+            Err(e) => {
+                tracing::debug!(function, error = %classify(e, self.clients.operation_timeout.as_secs_f64()), "no configuration; default log group");
+                None
+            }
+        };
+        let group = log_group_of(function, configured.as_deref());
+        if let Ok(mut groups) = self.log_groups.lock() {
+            groups.insert(function.to_string(), group.clone());
+        }
+        group
+    }
+
+    /// Events of the function's log group between `start_ms` and `end_ms`, matching `filter`.
     pub async fn log_events(
         &self,
         function: &str,
@@ -16,7 +61,7 @@ impl AwsRegion {
         end_ms: i64,
         filter: Option<&str>,
     ) -> Result<Vec<LogLine>, ProviderError> {
-        let group = format!("/aws/lambda/{function}");
+        let group = self.log_group(function).await;
         let mut lines = Vec::new();
         let mut token = None;
         loop {
@@ -64,5 +109,17 @@ impl AwsRegion {
                 return Ok(lines);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_log_group_wins_over_the_default() {
+        assert_eq!(log_group_of("orders", None), "/aws/lambda/orders");
+        assert_eq!(log_group_of("orders", Some(" ")), "/aws/lambda/orders");
+        assert_eq!(log_group_of("orders", Some("/shared/api")), "/shared/api");
     }
 }

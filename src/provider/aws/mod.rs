@@ -27,6 +27,8 @@ const PERCENTILE_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 pub struct AwsRegion {
     pub clients: Clients,
     percentiles_unsupported_until: Mutex<Option<Instant>>,
+    /// Log group per function, read once.
+    log_groups: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl AwsRegion {
@@ -34,6 +36,7 @@ impl AwsRegion {
         AwsRegion {
             clients,
             percentiles_unsupported_until: Mutex::new(None),
+            log_groups: Mutex::default(),
         }
     }
 
