@@ -49,7 +49,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
                 (
                     region.scope().clone(),
                     region
-                        .log_events(
+                        .read_log_events(
                             f.trim(),
                             since.timestamp_millis(),
                             now.timestamp_millis(),
@@ -189,7 +189,7 @@ async fn follow(
                     (
                         format!("{} {}", region.scope(), f),
                         region
-                            .log_events(f.trim(), since_ms - OVERLAP_MS, now, filter)
+                            .read_log_events(f.trim(), since_ms - OVERLAP_MS, now, filter)
                             .await,
                     )
                 });

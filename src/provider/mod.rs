@@ -217,6 +217,18 @@ pub trait RegionActions: RegionSource {
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 }
 
+/// Log events of a function, for the dashboard's log pane (and `lops logs` on AWS).
+pub trait LogSource: RegionSource {
+    /// Events between `start_ms` and `end_ms` (Unix milliseconds), matching `filter`.
+    fn log_events(
+        &self,
+        function: &str,
+        start_ms: i64,
+        end_ms: i64,
+        filter: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<crate::logs::LogLine>, ProviderError>> + Send;
+}
+
 /// What a traffic plan's guard reads between steps.
 pub trait GuardSignals: RegionSource {
     /// (invocations, errors) of one alias version over the last `minutes` minutes, the

@@ -39,10 +39,12 @@ pub enum Action {
     Concurrency,
     Backup,
     Trigger,
+    Logs,
+    Pause,
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 34] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -73,6 +75,8 @@ impl Action {
         Action::Concurrency,
         Action::Backup,
         Action::Trigger,
+        Action::Logs,
+        Action::Pause,
         Action::Help,
         Action::Quit,
     ];
@@ -112,6 +116,8 @@ impl Action {
             Action::Concurrency => "concurrency",
             Action::Backup => "backup",
             Action::Trigger => "trigger",
+            Action::Logs => "logs",
+            Action::Pause => "pause",
         }
     }
 
@@ -149,6 +155,8 @@ impl Action {
             Action::Concurrency => "set reserved concurrency (a number, or none)",
             Action::Backup => "back up the function to the [backup] location",
             Action::Trigger => "pause / resume the selected trigger (detail view, ↑↓ select)",
+            Action::Logs => "log pane of the function: follows live (/ filters)",
+            Action::Pause => "log pane: pause / follow",
         }
     }
 
@@ -186,6 +194,8 @@ impl Action {
             Action::Concurrency => &["N"],
             Action::Backup => &["b"],
             Action::Trigger => &["p"],
+            Action::Logs => &["l"],
+            Action::Pause => &["space"],
         }
     }
 

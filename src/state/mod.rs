@@ -4,6 +4,7 @@
 pub mod actions;
 mod history;
 pub mod keymap;
+pub mod logpane;
 pub mod rows;
 
 use chrono::{DateTime, Utc};
@@ -169,6 +170,11 @@ pub enum View {
         region: usize,
         function: String,
     },
+    /// The log pane of one function.
+    Logs {
+        region: usize,
+        function: String,
+    },
 }
 
 impl View {
@@ -178,6 +184,7 @@ impl View {
             View::Regions => "regions",
             View::Load => "load",
             View::Detail { .. } => "detail",
+            View::Logs { .. } => "logs",
         }
     }
 }
@@ -240,6 +247,8 @@ pub struct State {
     pub plans: Vec<actions::PlanView>,
     /// A backup running in the background.
     pub backup: Option<actions::BackupView>,
+    /// The log pane (while the logs view is open).
+    pub log_pane: Option<logpane::LogPane>,
     /// The detail view's triggers (read when the view opens, and after a trigger action).
     pub trigger_pane: Option<actions::TriggerPane>,
     /// `[backup]` in the config file: where the backup key writes, and the storage class.
@@ -289,6 +298,13 @@ pub enum Msg {
     },
     /// A backup moved on or finished.
     Backup(actions::BackupEvent),
+    /// Log events for the log pane.
+    LogLines {
+        region: usize,
+        function: String,
+        end_ms: i64,
+        result: Result<Vec<crate::logs::LogLine>, ProviderError>,
+    },
     /// The triggers of a function, for the detail view.
     Triggers {
         region: usize,
@@ -335,6 +351,13 @@ pub enum Effect {
         function: String,
         alias: String,
     },
+    /// Read log events of the log pane's function.
+    ReadLogs {
+        region: usize,
+        function: String,
+        start_ms: i64,
+        end_ms: i64,
+    },
     /// Read the triggers of the function the detail view shows.
     Triggers { region: usize, function: String },
     /// Back up functions of a region to the configured location, in the background.
@@ -375,6 +398,7 @@ impl State {
             plans: Vec::new(),
             backup: None,
             trigger_pane: None,
+            log_pane: None,
             backup_target: None,
             wanted: vec![Vec::new(); n],
         }
@@ -391,6 +415,30 @@ impl State {
 
     pub fn stale_after_secs(&self) -> u64 {
         (self.display.metrics_secs * 3).max(30)
+    }
+
+    /// A log read when the log pane is open, following, and due.
+    fn log_effects(&mut self) -> Vec<Effect> {
+        let View::Logs { region, function } = &self.view else {
+            self.log_pane = None;
+            return Vec::new();
+        };
+        let now = self.now;
+        let pane = match self.log_pane.as_mut() {
+            Some(p) if p.region == *region && p.function == *function => p,
+            _ => self
+                .log_pane
+                .insert(logpane::LogPane::new(*region, function.clone(), now)),
+        };
+        pane.due(now)
+            .map(|(start_ms, end_ms)| Effect::ReadLogs {
+                region: *region,
+                function: function.clone(),
+                start_ms,
+                end_ms,
+            })
+            .into_iter()
+            .collect()
     }
 
     /// A triggers read when the detail view shows a function whose triggers are not loaded.
@@ -581,6 +629,19 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Executed { result, .. } => actions::executed(state, result, &mut effects),
         Msg::Backup(event) => actions::backup_update(state, event),
+        Msg::LogLines {
+            region,
+            function,
+            end_ms,
+            result,
+        } => {
+            if let Some(pane) = state.log_pane.as_mut()
+                && pane.region == region
+                && pane.function == function
+            {
+                pane.received(result, end_ms, state.now);
+            }
+        }
         Msg::Triggers {
             region,
             function,
@@ -607,6 +668,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     }
     effects.extend(state.want_effects());
     effects.extend(state.trigger_effects());
+    effects.extend(state.log_effects());
     effects
 }
 
@@ -754,7 +816,13 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
         Action::Quit => state.quit = true,
         Action::Help => state.popup = Some(Popup::Help),
         Action::Back => go_back(state),
-        Action::Filter => state.input = Some(Input::Filter(state.filter.clone())),
+        Action::Filter => {
+            let current = match &state.log_pane {
+                Some(pane) if matches!(state.view, View::Logs { .. }) => pane.filter.clone(),
+                _ => state.filter.clone(),
+            };
+            state.input = Some(Input::Filter(current));
+        }
         Action::Palette => state.input = Some(Input::Palette(String::new())),
         Action::Up => move_by(state, -1),
         Action::Down => move_by(state, 1),
@@ -797,6 +865,20 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
         | Action::Concurrency
         | Action::Trigger
         | Action::Backup => actions::start(state, action, effects),
+        Action::Logs => {
+            if let Some((region, f)) = state.focus() {
+                let view = View::Logs {
+                    region,
+                    function: f.info.name.clone(),
+                };
+                switch_view(state, view);
+            }
+        }
+        Action::Pause => {
+            if let Some(pane) = state.log_pane.as_mut() {
+                pane.paused = !pane.paused;
+            }
+        }
         Action::Fleet => switch_view(state, View::Fleet),
         Action::Regions => switch_view(state, View::Regions),
         Action::Load => switch_view(state, View::Load),
@@ -838,19 +920,14 @@ fn on_input_key(state: &mut State, input: Input, key: KeyEvent, effects: &mut Ve
         return;
     }
     match (input, key.code) {
-        (Input::Filter(_), KeyCode::Esc) => {
-            state.filter.clear();
-            state.rebuild_rows();
-        }
+        (Input::Filter(_), KeyCode::Esc) => set_filter(state, String::new()),
         (Input::Palette(_), KeyCode::Esc) => {}
         (Input::Filter(_), KeyCode::Enter) => {}
         (Input::Palette(text), KeyCode::Enter) => run_command(state, text.trim()),
         (Input::Filter(mut text), KeyCode::Backspace) => {
             text.pop();
-            state.filter = text.clone();
+            set_filter(state, text.clone());
             state.input = Some(Input::Filter(text));
-            state.selected = 0;
-            state.rebuild_rows();
         }
         (Input::Palette(mut text), KeyCode::Backspace) => {
             text.pop();
@@ -858,10 +935,8 @@ fn on_input_key(state: &mut State, input: Input, key: KeyEvent, effects: &mut Ve
         }
         (Input::Filter(mut text), KeyCode::Char(c)) => {
             text.push(c);
-            state.filter = text.clone();
+            set_filter(state, text.clone());
             state.input = Some(Input::Filter(text));
-            state.selected = 0;
-            state.rebuild_rows();
         }
         (Input::Palette(mut text), KeyCode::Char(c)) => {
             text.push(c);
@@ -898,6 +973,19 @@ fn run_command(state: &mut State, text: &str) {
             )))
         }
     }
+}
+
+/// The filter being typed: the log pane's lines in the logs view, the fleet's rows elsewhere.
+fn set_filter(state: &mut State, text: String) {
+    if matches!(state.view, View::Logs { .. })
+        && let Some(pane) = state.log_pane.as_mut()
+    {
+        pane.filter = text;
+        return;
+    }
+    state.filter = text;
+    state.selected = 0;
+    state.rebuild_rows();
 }
 
 fn switch_view(state: &mut State, view: View) {
@@ -938,6 +1026,11 @@ fn move_by(state: &mut State, delta: i64) {
             if let Some(pane) = state.trigger_pane.as_mut() {
                 let n = pane.triggers().len() as i64;
                 pane.selected = (pane.selected as i64 + delta).clamp(0, (n - 1).max(0)) as usize;
+            }
+        }
+        View::Logs { .. } => {
+            if let Some(pane) = state.log_pane.as_mut() {
+                pane.scroll(delta);
             }
         }
         View::Regions => {}

@@ -913,3 +913,71 @@ fn p_outside_the_detail_view_says_where_to_go() {
     assert!(!effects.iter().any(|e| matches!(e, Effect::Prepare { .. })));
     assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("enter")));
 }
+
+#[test]
+fn log_pane_follows_pauses_and_filters_its_own_lines() {
+    let mut s = loaded();
+    let effects = update(&mut s, key('l'));
+    let read = effects.iter().find_map(|e| match e {
+        Effect::ReadLogs {
+            region: 0,
+            function,
+            start_ms,
+            end_ms,
+        } if function == "cron" => Some((*start_ms, *end_ms)),
+        _ => None,
+    });
+    let (_, end_ms) = read.unwrap_or_else(|| panic!("no read: {effects:?}"));
+    let line = |id: &str, message: &str| crate::logs::LogLine {
+        time: t0(),
+        region: "us-east-1".into(),
+        function: "cron".into(),
+        stream: "s".into(),
+        message: message.into(),
+        event_id: id.into(),
+        report: None,
+        failure: None,
+    };
+    update(
+        &mut s,
+        Msg::LogLines {
+            region: 0,
+            function: "cron".into(),
+            end_ms,
+            result: Ok(vec![
+                line("1", "START RequestId: a"),
+                line("2", "boom: timeout"),
+            ]),
+        },
+    );
+    assert_eq!(s.log_pane.as_ref().map(|p| p.lines.len()), Some(2));
+    // A tick 5 s later reads again; paused, it does not.
+    let later = t0() + chrono::TimeDelta::seconds(5);
+    let effects = update(&mut s, Msg::Tick(later));
+    assert!(effects.iter().any(|e| matches!(e, Effect::ReadLogs { .. })));
+    update(
+        &mut s,
+        Msg::LogLines {
+            region: 0,
+            function: "cron".into(),
+            end_ms: later.timestamp_millis(),
+            result: Ok(vec![]),
+        },
+    );
+    update(&mut s, key(' '));
+    assert!(s.log_pane.as_ref().is_some_and(|p| p.paused));
+    let effects = update(&mut s, Msg::Tick(later + chrono::TimeDelta::seconds(10)));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::ReadLogs { .. })));
+    // The filter applies to the lines, not to the fleet's rows.
+    let rows = s.rows.len();
+    update(&mut s, key('/'));
+    for c in "boom".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.log_pane.as_ref().map(|p| p.visible().len()), Some(1));
+    assert_eq!(s.rows.len(), rows);
+    assert!(s.filter.is_empty());
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.log_pane.is_none(), "leaving the view drops the pane");
+}

@@ -68,7 +68,9 @@ fn display(settings: &Settings, demo: bool) -> Display {
     }
 }
 
-async fn run_terminal<S: RegionActions + GuardSignals + crate::ops::backup::Backups>(
+async fn run_terminal<
+    S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource,
+>(
     sources: Vec<S>,
     settings: &Settings,
     keymap: Keymap,
@@ -132,7 +134,7 @@ where
     B: Backend,
     B::Error: std::fmt::Display,
     E: Stream<Item = std::io::Result<Event>> + Unpin,
-    S: RegionActions + GuardSignals + crate::ops::backup::Backups,
+    S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource,
 {
     let io = |e: B::Error| std::io::Error::other(e.to_string());
     let size = terminal.size().map_err(io)?;
@@ -242,7 +244,9 @@ struct Runner<S> {
     running: std::sync::Mutex<Vec<(PlanKey, tokio::task::AbortHandle)>>,
 }
 
-impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups> Runner<S> {
+impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource>
+    Runner<S>
+{
     fn track(&self, key: PlanKey, handle: tokio::task::AbortHandle) {
         if let Ok(mut running) = self.running.lock() {
             running.retain(|(k, h)| k != &key && !h.is_finished());
@@ -294,7 +298,9 @@ impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups> Runner<S> {
     }
 }
 
-fn apply<S: RegionActions + GuardSignals + crate::ops::backup::Backups>(
+fn apply<
+    S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource,
+>(
     state: &mut State,
     runner: &Runner<S>,
     msg: Msg,
@@ -409,6 +415,28 @@ fn apply<S: RegionActions + GuardSignals + crate::ops::backup::Backups>(
                             rollout: Box::new(r),
                             event,
                             running: false,
+                        })
+                        .await;
+                });
+            }
+            Effect::ReadLogs {
+                region,
+                function,
+                start_ms,
+                end_ms,
+            } => {
+                let Some(source) = runner.sources.get(region).cloned() else {
+                    continue;
+                };
+                let tx = runner.tx.clone();
+                tokio::spawn(async move {
+                    let result = source.log_events(&function, start_ms, end_ms, None).await;
+                    let _ = tx
+                        .send(Msg::LogLines {
+                            region,
+                            function,
+                            end_ms,
+                            result,
                         })
                         .await;
                 });

@@ -4,6 +4,7 @@
 mod detail;
 mod fleet;
 mod load;
+mod logs;
 mod popup;
 mod regions;
 pub mod theme;
@@ -40,6 +41,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
         View::Load => load::render(state, theme, frame, body),
         View::Detail { region, function } => {
             detail::render(state, theme, frame, body, *region, function)
+        }
+        View::Logs { region, function } => {
+            logs::render(state, theme, frame, body, *region, function)
         }
     }
     render_plans(state, theme, frame, plans);
@@ -126,8 +130,11 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!("{}:{}", i + 1, view.title()), style));
         spans.push(Span::raw(" "));
     }
-    if let View::Detail { function, .. } = &state.view {
-        spans.push(Span::styled(format!("detail:{function}"), theme.selected()));
+    if let View::Detail { function, .. } | View::Logs { function, .. } = &state.view {
+        spans.push(Span::styled(
+            format!("{}:{function}", state.view.title()),
+            theme.selected(),
+        ));
         spans.push(Span::raw(" "));
     }
     spans.push(sep.clone());
@@ -277,6 +284,22 @@ fn hints(state: &State, theme: &Theme) -> Line<'static> {
             (Action::Shift, "shift"),
             (Action::Kill, "kill"),
             (Action::Palette, "views"),
+            (Action::Quit, "quit"),
+        ],
+        View::Logs { .. } => &[
+            (Action::Help, "help"),
+            (Action::Back, "back"),
+            (Action::Pause, "pause"),
+            (Action::Filter, "filter"),
+            (Action::Up, "scroll"),
+            (Action::Quit, "quit"),
+        ],
+        View::Detail { .. } => &[
+            (Action::Help, "help"),
+            (Action::Back, "back"),
+            (Action::Logs, "logs"),
+            (Action::Trigger, "pause trigger"),
+            (Action::Window, "window"),
             (Action::Quit, "quit"),
         ],
         _ => &[

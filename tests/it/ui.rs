@@ -416,3 +416,38 @@ async fn a_running_backup_shows_a_gauge_above_the_footer() {
     assert!(out.contains("1/3 · checkout-api done"), "{out}");
     insta::assert_snapshot!("backup_gauge_80x24", out);
 }
+
+#[tokio::test]
+async fn log_pane_shows_the_functions_lines_newest_at_the_bottom_and_pauses() {
+    use lops::provider::LogSource;
+    let mut state = incident().await;
+    key(&mut state, 'l');
+    let (region, function) = match &state.view {
+        lops::state::View::Logs { region, function } => (*region, function.clone()),
+        other => panic!("not in the log pane: {other:?}"),
+    };
+    let at = start() + TimeDelta::seconds(190);
+    let clock = SimClock::fixed(at);
+    let end_ms = at.timestamp_millis();
+    let result = demo_regions(7, &clock)[region]
+        .log_events(&function, end_ms - 15 * 60_000, end_ms, None)
+        .await;
+    update(
+        &mut state,
+        Msg::LogLines {
+            region,
+            function: function.clone(),
+            end_ms,
+            result,
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains(&format!("logs {function}")), "{out}");
+    assert!(out.contains("following"), "{out}");
+    assert!(out.contains("REPORT 0722964c"), "{out}");
+    assert!(out.contains("MB"), "{out}");
+    insta::assert_snapshot!("logs_80x24", out);
+    key(&mut state, ' ');
+    let paused = screen(&mut state, &MONO, 80, 24);
+    assert!(paused.contains("PAUSED"), "{paused}");
+}

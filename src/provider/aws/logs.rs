@@ -15,6 +15,19 @@ pub fn log_group_of(function: &str, configured: Option<&str>) -> String {
     }
 }
 
+impl crate::provider::LogSource for AwsRegion {
+    async fn log_events(
+        &self,
+        function: &str,
+        start_ms: i64,
+        end_ms: i64,
+        filter: Option<&str>,
+    ) -> Result<Vec<LogLine>, ProviderError> {
+        self.read_log_events(function, start_ms, end_ms, filter)
+            .await
+    }
+}
+
 impl AwsRegion {
     /// The function's log group, read once per function (GetFunctionConfiguration). A function
     /// that no longer exists, or a caller without Lambda read access, gets the default group:
@@ -54,7 +67,7 @@ impl AwsRegion {
     }
 
     /// Events of the function's log group between `start_ms` and `end_ms`, matching `filter`.
-    pub async fn log_events(
+    pub async fn read_log_events(
         &self,
         function: &str,
         start_ms: i64,

@@ -376,6 +376,87 @@ fn find_alias<'a>(f: &'a mut SimFunction, alias: &str) -> Result<&'a mut AliasIn
         .ok_or_else(|| ProviderError::NotFound(format!("Alias not found: {name}:{alias}")))
 }
 
+impl crate::provider::LogSource for SimRegion {
+    /// One invocation every 15 s per function: START, a line of its own, END and REPORT, a
+    /// cold start now and then, and failures while the error spike plays.
+    async fn log_events(
+        &self,
+        function: &str,
+        start_ms: i64,
+        end_ms: i64,
+        filter: Option<&str>,
+    ) -> Result<Vec<crate::logs::LogLine>, ProviderError> {
+        self.answer(14).await?;
+        let (spiking, memory, duration) = self.with_function(function, |f| {
+            Ok((
+                f.scenario == Some(Scenario::ErrorSpike),
+                f.info.memory_mb.unwrap_or(128),
+                f.duration_ms,
+            ))
+        })?;
+        const EVERY_MS: i64 = 15_000;
+        let first = start_ms.div_euclid(EVERY_MS) + 1;
+        let last = end_ms.div_euclid(EVERY_MS);
+        let mut out = Vec::new();
+        // At most the last 200 invocations of a long range.
+        for n in first.max(last - 200)..=last {
+            let at = n * EVERY_MS;
+            let Some(time) = chrono::DateTime::from_timestamp_millis(at) else {
+                continue;
+            };
+            let u = unit(
+                self.seed ^ crate::provider::sim::fleet::key_of(function),
+                n as u64,
+            );
+            let cold = u < 0.08;
+            let failed = spiking && self.clock.active(time, ERROR_SPIKE_PHASE) && u > 0.6;
+            let request = format!(
+                "{:08x}-{:04x}-4{:03x}-8000-{:012x}",
+                n as u32,
+                (n >> 8) as u16,
+                n % 4096,
+                crate::provider::sim::fleet::key_of(function) & 0xffff_ffff_ffff
+            );
+            let stream = format!("2026/11/25/[$LATEST]{:08x}", (n / 40) as u32);
+            let took = duration * (0.6 + u * 0.8);
+            let mut messages = vec![format!("START RequestId: {request} Version: $LATEST")];
+            if failed {
+                messages.push(format!(
+                    "[ERROR] Runtime.HandlerError: upstream returned 503\tRequestId: {request}"
+                ));
+            } else {
+                messages.push(format!("processed request {request}"));
+            }
+            messages.push(format!("END RequestId: {request}"));
+            messages.push(format!(
+                "REPORT RequestId: {request}\tDuration: {took:.2} ms\tBilled Duration: {} ms\tMemory Size: {memory} MB\tMax Memory Used: {} MB{}",
+                took.ceil() as i64,
+                (f64::from(memory) * (0.3 + u * 0.4)) as i64,
+                if cold { format!("\tInit Duration: {:.2} ms", 180.0 + u * 300.0) } else { String::new() }
+            ));
+            for (k, message) in messages.into_iter().enumerate() {
+                if filter.is_some_and(|p| !message.contains(p)) {
+                    continue;
+                }
+                let mut line = crate::logs::LogLine {
+                    time: time
+                        + chrono::TimeDelta::milliseconds(k as i64 * (took as i64 / 3).max(1)),
+                    region: self.scope.region.clone(),
+                    function: function.to_string(),
+                    stream: stream.clone(),
+                    message,
+                    event_id: format!("{n}-{k}"),
+                    report: None,
+                    failure: None,
+                };
+                crate::logs::annotate(&mut line);
+                out.push(line);
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl SimRegion {
     fn find_trigger<T>(
         &self,

@@ -1,0 +1,207 @@
+//! The dashboard's log pane: one function's log events, read every few seconds with an overlap
+//! and kept once each, followed at the bottom unless paused or scrolled, filtered as typed.
+
+use std::collections::{HashSet, VecDeque};
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::logs::LogLine;
+use crate::provider::ProviderError;
+
+/// Lines kept in memory per pane.
+pub const KEEP: usize = 2_000;
+/// How far back the pane starts.
+const FIRST_READ: TimeDelta = TimeDelta::minutes(15);
+/// How often it reads while following.
+const EVERY: TimeDelta = TimeDelta::seconds(3);
+/// Each read reaches back this far, for events that arrive late.
+const OVERLAP_MS: i64 = 10_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogPane {
+    pub region: usize,
+    pub function: String,
+    pub lines: VecDeque<LogLine>,
+    seen: HashSet<String>,
+    pub paused: bool,
+    pub filter: String,
+    /// Lines scrolled up from the bottom (0: following the newest).
+    pub scrolled: usize,
+    pub error: Option<String>,
+    /// Read up to here (Unix ms).
+    pub until_ms: i64,
+    pub in_flight: bool,
+    pub last_read: Option<DateTime<Utc>>,
+}
+
+impl LogPane {
+    pub fn new(region: usize, function: String, now: DateTime<Utc>) -> Self {
+        LogPane {
+            region,
+            function,
+            lines: VecDeque::new(),
+            seen: HashSet::new(),
+            paused: false,
+            filter: String::new(),
+            scrolled: 0,
+            error: None,
+            until_ms: (now - FIRST_READ).timestamp_millis(),
+            in_flight: false,
+            last_read: None,
+        }
+    }
+
+    /// The range to read now, if a read is due: not paused, none under way, and the last one
+    /// `EVERY` ago.
+    pub fn due(&mut self, now: DateTime<Utc>) -> Option<(i64, i64)> {
+        if self.paused || self.in_flight || self.last_read.is_some_and(|t| now - t < EVERY) {
+            return None;
+        }
+        self.in_flight = true;
+        self.last_read = Some(now);
+        let end = now.timestamp_millis();
+        let start = if self.lines.is_empty() {
+            self.until_ms
+        } else {
+            self.until_ms - OVERLAP_MS
+        };
+        Some((start.min(end), end))
+    }
+
+    /// A read came back: new lines are added in time order, each once.
+    pub fn received(
+        &mut self,
+        result: Result<Vec<LogLine>, ProviderError>,
+        end_ms: i64,
+        _now: DateTime<Utc>,
+    ) {
+        self.in_flight = false;
+        match result {
+            Err(e) => self.error = Some(e.to_string()),
+            Ok(lines) => {
+                self.error = None;
+                self.until_ms = self.until_ms.max(end_ms);
+                let mut fresh: Vec<LogLine> = lines
+                    .into_iter()
+                    .filter(|l| self.seen.insert(format!("{}/{}", l.stream, l.event_id)))
+                    .collect();
+                fresh.sort_by_key(|l| l.time);
+                let added = fresh.len();
+                for l in fresh {
+                    // Late events go where their time puts them.
+                    let at = self
+                        .lines
+                        .iter()
+                        .rposition(|x| x.time <= l.time)
+                        .map_or(0, |i| i + 1);
+                    self.lines.insert(at, l);
+                }
+                while self.lines.len() > KEEP {
+                    if let Some(old) = self.lines.pop_front() {
+                        self.seen
+                            .remove(&format!("{}/{}", old.stream, old.event_id));
+                    }
+                }
+                // Scrolled up: stay on the same lines while new ones arrive below.
+                if self.scrolled > 0 {
+                    self.scrolled += added;
+                }
+            }
+        }
+    }
+
+    /// The lines the filter lets through, oldest first.
+    pub fn visible(&self) -> Vec<&LogLine> {
+        let needle = self.filter.to_lowercase();
+        self.lines
+            .iter()
+            .filter(|l| needle.is_empty() || l.message.to_lowercase().contains(&needle))
+            .collect()
+    }
+
+    /// Up (negative) scrolls back in time; down towards the newest (where it follows again).
+    pub fn scroll(&mut self, delta: i64) {
+        let max = self.visible().len().saturating_sub(1) as i64;
+        self.scrolled = (self.scrolled as i64 - delta).clamp(0, max) as usize;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(secs: i64, id: &str, message: &str) -> LogLine {
+        LogLine {
+            time: DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap(),
+            region: "us-east-1".into(),
+            function: "f".into(),
+            stream: "s".into(),
+            message: message.into(),
+            event_id: id.into(),
+            report: None,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn reads_overlap_keep_each_event_once_in_order_and_pause() {
+        let now = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+        let mut p = LogPane::new(0, "f".into(), now);
+        let (start, end) = p.due(now).unwrap();
+        assert_eq!(end - start, FIRST_READ.num_milliseconds());
+        assert!(p.due(now).is_none(), "one read at a time");
+        p.received(Ok(vec![line(2, "b", "two"), line(1, "a", "one")]), end, now);
+        let later = now + TimeDelta::seconds(5);
+        let (start2, _) = p.due(later).unwrap();
+        assert_eq!(start2, end - OVERLAP_MS, "reaches back for late events");
+        // The overlap brings "b" again, plus a late "c" between a and b.
+        p.received(
+            Ok(vec![line(2, "b", "two"), line(1, "c", "late")]),
+            later.timestamp_millis(),
+            later,
+        );
+        let ids: Vec<&str> = p.lines.iter().map(|l| l.event_id.as_str()).collect();
+        assert_eq!(ids, ["a", "c", "b"]);
+        p.paused = true;
+        assert!(p.due(later + TimeDelta::seconds(10)).is_none());
+        p.filter = "LATE".into();
+        assert_eq!(p.visible().len(), 1);
+    }
+
+    #[test]
+    fn errors_are_kept_until_the_next_good_read_and_memory_is_bounded() {
+        let now = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+        let mut p = LogPane::new(0, "f".into(), now);
+        p.due(now);
+        p.received(Err(ProviderError::Timeout(2.0)), 0, now);
+        assert!(p.error.is_some());
+        assert!(!p.in_flight);
+        let many: Vec<LogLine> = (0..KEEP as i64 + 10)
+            .map(|i| line(i, &format!("e{i}"), "x"))
+            .collect();
+        p.due(now + TimeDelta::seconds(5));
+        p.received(Ok(many), now.timestamp_millis(), now);
+        assert!(p.error.is_none());
+        assert_eq!(p.lines.len(), KEEP);
+        assert_eq!(p.lines.front().map(|l| l.event_id.as_str()), Some("e10"));
+    }
+
+    #[test]
+    fn scrolling_up_holds_the_view_while_lines_arrive() {
+        let now = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+        let mut p = LogPane::new(0, "f".into(), now);
+        p.due(now);
+        p.received(
+            Ok((0..10).map(|i| line(i, &format!("e{i}"), "x")).collect()),
+            now.timestamp_millis(),
+            now,
+        );
+        p.scroll(-3);
+        assert_eq!(p.scrolled, 3);
+        p.due(now + TimeDelta::seconds(5));
+        p.received(Ok(vec![line(20, "new", "x")]), now.timestamp_millis(), now);
+        assert_eq!(p.scrolled, 4);
+        p.scroll(100);
+        assert_eq!(p.scrolled, 0, "down to the bottom follows again");
+    }
+}

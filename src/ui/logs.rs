@@ -1,0 +1,140 @@
+//! The log pane: one function's log lines, newest at the bottom, platform lines dimmed and
+//! failures marked.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::theme::Theme;
+use crate::state::State;
+
+pub fn render(
+    state: &State,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+    region: usize,
+    function: &str,
+) {
+    let scope = state
+        .regions
+        .get(region)
+        .map(|r| r.scope.to_string())
+        .unwrap_or_default();
+    let Some(pane) = state.log_pane.as_ref() else {
+        return;
+    };
+    let mode = if pane.paused {
+        "PAUSED"
+    } else if pane.scrolled > 0 {
+        "scrolled"
+    } else {
+        "following"
+    };
+    let mut title = vec![
+        Span::styled(format!(" logs {function} "), theme.title()),
+        Span::raw(format!("{} {scope} {} ", theme.sep(), theme.sep())),
+        Span::styled(
+            format!("{mode} "),
+            if pane.paused {
+                theme.warn()
+            } else {
+                theme.ok()
+            },
+        ),
+    ];
+    if !pane.filter.is_empty() {
+        title.push(Span::raw(format!(
+            "{} filter: {} ",
+            theme.sep(),
+            pane.filter
+        )));
+    }
+    let block = Block::bordered()
+        .border_set(theme.border())
+        .title(Line::from(title));
+    let height = usize::from(area.height.saturating_sub(2));
+    let visible = pane.visible();
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(e) = &pane.error {
+        lines.push(Line::styled(
+            format!("read failed: {e} (retrying)"),
+            theme.warn(),
+        ));
+    }
+    if visible.is_empty() {
+        lines.push(Line::styled(
+            if pane.last_read.is_none() || pane.in_flight && pane.lines.is_empty() {
+                "reading the last 15 minutes…"
+            } else if pane.filter.is_empty() {
+                "no log events in the last 15 minutes"
+            } else {
+                "no line matches the filter"
+            },
+            theme.dim(),
+        ));
+    }
+    let room = height.saturating_sub(lines.len());
+    let end = visible.len().saturating_sub(pane.scrolled);
+    let start = end.saturating_sub(room);
+    for l in &visible[start..end] {
+        let style = if l.failure.is_some() {
+            theme.bad()
+        } else if l.report.is_some()
+            || l.message.starts_with("START ")
+            || l.message.starts_with("END ")
+        {
+            theme.dim()
+        } else {
+            ratatui::style::Style::default()
+        };
+        let mut spans = vec![Span::styled(
+            format!("{} ", l.time.format("%H:%M:%S%.3f")),
+            theme.dim(),
+        )];
+        if l.report
+            .as_ref()
+            .is_some_and(|r| r.init_duration_ms.is_some())
+        {
+            spans.push(Span::styled("cold ", theme.warn()));
+        }
+        spans.push(Span::styled(compact(l), style));
+        lines.push(Line::from(spans));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// Platform lines shortened to what matters on a narrow screen: the request id's first block,
+/// and REPORT's numbers.
+fn compact(l: &crate::logs::LogLine) -> String {
+    let short_id = |m: &str| {
+        m.split("RequestId: ")
+            .nth(1)
+            .and_then(|rest| rest.split(['-', ' ', '\t']).next())
+            .unwrap_or("")
+            .to_string()
+    };
+    let m = l.message.as_str();
+    if let Some(r) = &l.report {
+        let num = |v: Option<f64>| v.map_or("?".to_string(), |x| format!("{x:.0}"));
+        let mut text = format!(
+            "REPORT {} {} ms, {}/{} MB",
+            short_id(m),
+            num(r.duration_ms),
+            num(r.max_memory_used_mb),
+            num(r.memory_size_mb)
+        );
+        if let Some(init) = r.init_duration_ms {
+            text.push_str(&format!(", init {init:.0} ms"));
+        }
+        return text;
+    }
+    if m.starts_with("START ") {
+        return format!("START {}", short_id(m));
+    }
+    if m.starts_with("END ") {
+        return format!("END {}", short_id(m));
+    }
+    m.replace('\t', "  ")
+}
