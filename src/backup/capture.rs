@@ -432,15 +432,21 @@ pub async fn capture(
                         && let (Some(location), Some(sha)) =
                             (content.location(), content.code_sha256())
                     {
-                        let (sha, _) = blobs
+                        // A layer whose content cannot be fetched is recorded by ARN only.
+                        match blobs
                             .package(
                                 location,
                                 sha,
                                 content.code_size().max(0) as u64,
                                 &format!("layer {arn}"),
                             )
-                            .await?;
-                        layer.blob = Some(sha);
+                            .await
+                        {
+                            Ok((sha, _)) => layer.blob = Some(sha),
+                            Err(e) => {
+                                absent.insert(format!("layer content {arn}"), e.to_string());
+                            }
+                        }
                     }
                 }
                 Err(e) => {

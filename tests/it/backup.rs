@@ -1233,3 +1233,75 @@ async fn the_dashboards_backup_key_takes_a_snapshot_with_a_gauge() {
     );
     assert_eq!(manifests().await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_pieces_are_recorded_as_absent_and_never_fail_the_snapshot() {
+    let fx = Fixture::new(HOME, "abs").await;
+    let name = moto::unique("layered");
+    let layer = fx
+        .seeder
+        .lambda
+        .publish_layer_version()
+        .layer_name(format!("{name}-deps"))
+        .content(
+            aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(code_zip("deps")))
+                .build(),
+        )
+        .compatible_runtimes(aws_sdk_lambda::types::Runtime::Python312)
+        .send()
+        .await
+        .expect("layer")
+        .layer_version_arn()
+        .unwrap_or_default()
+        .to_string();
+    fx.plain_function(&name).await;
+    fx.seeder
+        .lambda
+        .update_function_configuration()
+        .function_name(&name)
+        .layers(&layer)
+        .send()
+        .await
+        .expect("attach layer");
+    let lops = fx.lops(moto::url());
+    let run = lops.run(&[
+        "backup",
+        "run",
+        "--fn",
+        &name,
+        "--region",
+        HOME,
+        "--to",
+        &fx.to(),
+        "--with-layers",
+        "--json",
+    ]);
+    let snapshot = snapshot_of(&run);
+    let key = snapshot.trim_start_matches(&format!("s3://{}/", fx.bucket));
+    let manifest: Value =
+        serde_json::from_slice(&fx.get(&fx.bucket, key).await.expect("manifest")).expect("json");
+    let absent = &manifest["absent"];
+    // Not configured on this function.
+    assert_eq!(absent["function_url"], "not configured", "{absent}");
+    assert_eq!(absent["policy"], "not configured", "{absent}");
+    // moto serves no provisioned-concurrency list and no layer content.
+    assert!(
+        absent["provisioned_concurrency"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not supported"),
+        "{absent}"
+    );
+    // (moto answers GetLayerVersionByArn with HTTP 500; elsewhere the content may be unfetchable.)
+    assert!(
+        absent.get(format!("layer {layer}")).is_some()
+            || absent.get(format!("layer content {layer}")).is_some(),
+        "{absent}"
+    );
+    // What is there is recorded.
+    assert_eq!(manifest["layers"][0]["arn"], layer.as_str());
+    assert_eq!(manifest["event_source_mappings"], serde_json::json!([]));
+    assert_eq!(manifest["latest"]["config"]["layers"][0], layer.as_str());
+    lops.run(&["backup", "verify", &snapshot]).assert_exit(0);
+}
