@@ -243,3 +243,30 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn since_never_panics(text in "\\PC{0,40}") {
+            let now = Utc::now();
+            if let Ok(t) = parse_since(&text, now) {
+                // A duration never points into the future.
+                if !text.contains('T') {
+                    prop_assert!(t <= now);
+                }
+            }
+        }
+
+        #[test]
+        fn durations_go_back_exactly(n in 0i64..300, unit in prop::sample::select(vec!["s", "m", "h", "d"])) {
+            let now = Utc::now();
+            let t = parse_since(&format!("{n}{unit}"), now).unwrap();
+            let secs = match unit { "s" => n, "m" => n * 60, "h" => n * 3600, _ => n * 86_400 };
+            prop_assert_eq!((now - t).num_seconds(), secs);
+        }
+    }
+}

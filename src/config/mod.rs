@@ -433,3 +433,27 @@ mod backup_tests {
         assert!(e.to_string().contains("bucket"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text as a config file: a value or an error naming the file, never a panic.
+        #[test]
+        fn config_text_never_panics(text in "\\PC{0,300}") {
+            match ConfigFile::parse(&text, Path::new("/etc/lops.toml")) {
+                Ok(_) => {}
+                Err(e) => prop_assert!(e.to_string().contains("/etc/lops.toml")),
+            }
+        }
+
+        /// Keys from the real vocabulary with arbitrary values: never a panic either.
+        #[test]
+        fn known_keys_with_any_values(key in prop::sample::select(vec!["regions", "mode", "read_only", "[refresh]\nmetrics_secs", "[timeouts]\nmax_attempts", "[keymap]\nquit", "[backup]\nto", "[profile.prod]\nproduction"]), value in "\\PC{0,30}") {
+            let text = format!("{key} = {value}\n");
+            let _ = ConfigFile::parse(&text, Path::new("/etc/lops.toml"));
+        }
+    }
+}

@@ -146,3 +146,61 @@ mod tests {
         assert!(load_payload(None, Some("../etc")).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a log tail holds, parsing it never panics.
+        #[test]
+        fn report_parsing_never_panics(text in "\\PC{0,300}") {
+            let _ = parse_report(&text);
+            let _ = parse_report(&format!("REPORT {text}"));
+        }
+
+        /// A REPORT line as Lambda writes it comes back with its numbers.
+        #[test]
+        fn report_fields_round_trip(
+            duration in 0.0f64..900_000.0,
+            memory in 128u32..10_240,
+            used in 1u32..10_240,
+            init in proptest::option::of(0.0f64..10_000.0),
+        ) {
+            let line = format!(
+                "REPORT RequestId: 6f1c\tDuration: {duration:.2} ms\tBilled Duration: {} ms\tMemory Size: {memory} MB\tMax Memory Used: {used} MB{}",
+                duration.ceil(),
+                init.map(|i| format!("\tInit Duration: {i:.2} ms")).unwrap_or_default()
+            );
+            let r = parse_report(&format!("START x\n{line}\n")).unwrap();
+            prop_assert!((r.duration_ms.unwrap() - duration).abs() < 0.01);
+            prop_assert_eq!(r.memory_size_mb, Some(f64::from(memory)));
+            prop_assert_eq!(r.max_memory_used_mb, Some(f64::from(used)));
+            prop_assert_eq!(r.cold_start(), init.is_some());
+        }
+
+        /// Payload text is accepted exactly when it is JSON, and never panics.
+        #[test]
+        fn payloads_are_json_or_refused(text in "\\PC{0,200}") {
+            let is_json = serde_json::from_str::<serde_json::Value>(&text).is_ok();
+            // '@' would read a file: not what this property is about.
+            prop_assume!(!text.starts_with('@'));
+            match load_payload(Some(&text), None) {
+                Ok(bytes) => prop_assert!(is_json && bytes == text.as_bytes()),
+                Err(e) => prop_assert!(!is_json && e.contains("not valid JSON")),
+            }
+        }
+
+        /// Payload files: any bytes, never a panic; JSON files pass.
+        #[test]
+        fn payload_files_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("event.json");
+            std::fs::write(&path, &bytes).unwrap();
+            let r = load_payload(Some(&format!("@{}", path.display())), None);
+            let ok = std::str::from_utf8(&bytes).ok().is_some_and(|t| serde_json::from_str::<serde_json::Value>(t).is_ok());
+            prop_assert_eq!(r.is_ok(), ok);
+        }
+    }
+}
