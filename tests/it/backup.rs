@@ -1305,3 +1305,189 @@ async fn missing_pieces_are_recorded_as_absent_and_never_fail_the_snapshot() {
     assert_eq!(manifest["latest"]["config"]["layers"][0], layer.as_str());
     lops.run(&["backup", "verify", &snapshot]).assert_exit(0);
 }
+
+/// Runs a backup through `proxy`, kills it (SIGKILL) once `seen` holds, and returns.
+fn kill_backup_when(
+    lops: &Lops,
+    args: &[&str],
+    proxy: &FaultProxy,
+    seen: impl Fn(&FaultProxy) -> bool,
+) {
+    let mut child = lops
+        .command(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen(proxy) {
+        assert!(Instant::now() < deadline, "the run never got there");
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended before it got there: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+}
+
+async fn blob_count(fx: &Fixture) -> usize {
+    fx.s3
+        .list_objects_v2()
+        .bucket(&fx.bucket)
+        .prefix("lops/blobs/")
+        .send()
+        .await
+        .map(|o| o.contents().len())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_killed_before_or_between_its_blobs_is_never_listed_and_a_rerun_completes() {
+    // (moto keeps one code object per function, so one function cannot have two packages
+    // here: two functions make two blobs.)
+    let fx = Fixture::new(PROXIED, "kb").await;
+    let a = moto::unique("blobsa");
+    let b = moto::unique("blobsb");
+    fx.plain_function(&a).await;
+    fx.plain_function(&b).await;
+    let functions = format!("{a},{b}");
+    let args = [
+        "backup",
+        "run",
+        "--fn",
+        &functions,
+        "--region",
+        PROXIED,
+        "--to",
+        &fx.to(),
+        "--json",
+    ];
+    let blob_puts = |p: &FaultProxy| {
+        p.calls_where(PROXIED, "s3", |op| {
+            op.starts_with("PUT ") && op.contains("/lops/blobs/")
+        })
+    };
+    let direct = fx.lops(moto::url());
+    let listed = |lops: &Lops| -> Vec<String> {
+        lops.run(&[
+            "backup",
+            "list",
+            "--to",
+            &fx.to(),
+            "--region",
+            PROXIED,
+            "--json",
+        ])
+        .json()
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| s["function"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+
+    // 1. Before any blob: every blob upload hangs.
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("s3".into()),
+        operation: Some(format!("PUT /{}/lops/blobs/*", fx.bucket)),
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    kill_backup_when(&fx.lops(&proxy.url), &args, &proxy, |p| blob_puts(p) >= 1);
+    assert_eq!(blob_count(&fx).await, 0);
+    assert!(listed(&direct).is_empty());
+
+    // 2. Between blobs: b's blob hangs, a's lands.
+    let b_sha = hex(&Sha256::digest(code_zip(&b)));
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("s3".into()),
+        operation: Some(format!("PUT /{}/lops/blobs/sha256/{b_sha}*", fx.bucket)),
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    let a_sha = hex(&Sha256::digest(code_zip(&a)));
+    let landed = |p: &FaultProxy| {
+        p.calls_where(PROXIED, "s3", |op| op.contains(&b_sha)) >= 1
+            && p.calls_where(PROXIED, "s3", |op| {
+                op.starts_with("PUT") && op.contains(&a_sha)
+            }) >= 1
+    };
+    kill_backup_when(&fx.lops(&proxy.url), &args, &proxy, landed);
+    // Give a's upload (in flight when b's hung) time to land.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        fx.get(&fx.bucket, &format!("lops/blobs/sha256/{a_sha}"))
+            .await
+            .is_some()
+    );
+    assert!(
+        fx.get(&fx.bucket, &format!("lops/blobs/sha256/{b_sha}"))
+            .await
+            .is_none()
+    );
+    let now = listed(&direct);
+    assert!(!now.contains(&b), "b is listed without its blob: {now:?}");
+
+    // A rerun completes both, uploading only b's package.
+    let rerun = direct.run(&args);
+    rerun.assert_exit(0);
+    assert_eq!(rerun.json()["uploaded_blobs"], 1, "{}", rerun.stdout);
+    let mut now = listed(&direct);
+    now.sort();
+    now.dedup();
+    assert_eq!(now.len(), 2, "{now:?}");
+    for s in rerun.json()["snapshots"].as_array().expect("snapshots") {
+        direct
+            .run(&["backup", "verify", s["snapshot"].as_str().expect("uri")])
+            .assert_exit(0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_killed_mid_way_converges_when_rerun() {
+    let fx = Fixture::new(PROXIED, "kr").await;
+    let name = moto::unique("killrestore");
+    fx.function(&name).await;
+    let before = state(&fx.seeder.lambda, &name).await.expect("state");
+    let direct = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&direct, PROXIED, &name, &fx.to()));
+    let target = format!("{name}-again");
+
+    // Killed while publishing the second version: the function and version 1 exist.
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("lambda".into()),
+        operation: Some("PublishVersion".into()),
+        fault: Fault::Delay(Duration::from_secs(3)),
+        remaining: None,
+    });
+    kill_backup_when(
+        &fx.lops(&proxy.url),
+        &["restore", &snapshot, "--name", &target, "--yes"],
+        &proxy,
+        |p| p.calls(PROXIED, "lambda", "PublishVersion") >= 2,
+    );
+    let half = state(&fx.seeder.lambda, &target)
+        .await
+        .expect("half-made target");
+    assert_eq!(half.versions.len(), 1, "{half:?}");
+
+    let rerun = direct.run(&["restore", &snapshot, "--name", &target, "--yes"]);
+    rerun.assert_exit(0);
+    assert!(rerun.stderr.contains("safety snapshot"), "{}", rerun.stderr);
+    assert_eq!(
+        state(&fx.seeder.lambda, &target).await.expect("restored"),
+        before
+    );
+    let again = direct.run(&["restore", &snapshot, "--name", &target, "--yes"]);
+    again.assert_exit(0);
+    assert!(again.stderr.contains("already matches"), "{}", again.stderr);
+}
