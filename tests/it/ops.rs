@@ -422,6 +422,37 @@ async fn read_only_refuses_every_action_and_invoke_mode_allows_only_invoke() {
         vec!["kill", &f, "--yes"],
         vec!["revive", &f, "--yes"],
         vec!["undo", "--yes"],
+        vec!["pin", "live", "--fn", &f, "--yes"],
+        vec![
+            "traffic",
+            "plan",
+            "live",
+            "--fn",
+            &f,
+            "--to",
+            "2",
+            "--preset",
+            "AllAtOnce",
+            "--yes",
+        ],
+        vec!["traffic", "resume", "live", "--fn", &f, "--yes"],
+        vec!["traffic", "abort", "live", "--fn", &f, "--yes"],
+        vec!["triggers", "disable", "--rule", "nightly", "--yes"],
+        vec!["triggers", "enable", "--mapping", "6f1c2a10", "--yes"],
+        vec![
+            "restore",
+            "s3://lops-ro-check/lops/snapshots/ap-south-2/x/20261125T000000.000Z.json",
+            "--yes",
+        ],
+        vec![
+            "backup",
+            "prune",
+            "--to",
+            "s3://lops-ro-check/lops",
+            "--keep-last",
+            "1",
+            "--yes",
+        ],
     ];
     for command in &commands {
         let mut args = vec!["--read-only"];
@@ -441,6 +472,7 @@ async fn read_only_refuses_every_action_and_invoke_mode_allows_only_invoke() {
         &["--config", config.to_str().unwrap(), "kill", &f, "--yes"],
     );
     run.assert_exit(4);
+    // Every command but invoke needs the change tier.
     for command in &commands[1..] {
         let mut args = vec!["--mode", "invoke"];
         args.extend(command);
