@@ -1491,3 +1491,191 @@ async fn a_restore_killed_mid_way_converges_when_rerun() {
     again.assert_exit(0);
     assert!(again.stderr.contains("already matches"), "{}", again.stderr);
 }
+
+/// The fault matrix for actions and backups: one region answers with a fault, the other is
+/// healthy. The healthy one is done in full, the failing one is named and left unchanged,
+/// retries stop at the cap, and nothing hangs past the operation timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_in_one_region_leave_the_other_done_and_the_failing_one_unchanged() {
+    const HEALTHY: &str = "ap-southeast-6";
+    let healthy = Fixture::new(HEALTHY, "fh").await;
+    let failing = Seeder::new(moto::url(), PROXIED).await;
+    let s3_failing = s3_client(PROXIED).await;
+    let name = moto::unique("faulty");
+    // The same function in both regions, code from the healthy fixture's bucket.
+    healthy.function(&name).await;
+    let key = format!("seed/{name}.zip");
+    failing
+        .lambda
+        .create_function()
+        .function_name(&name)
+        .runtime(aws_sdk_lambda::types::Runtime::Python312)
+        .role(ROLE_ARN)
+        .handler("handler.handler")
+        .code(
+            FunctionCode::builder()
+                .s3_bucket(&healthy.bucket)
+                .s3_key(&key)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create");
+    failing.publish_version(&name, "one").await;
+    failing.publish_version(&name, "two").await;
+    failing.create_alias(&name, "live", "1", None).await;
+    drop(s3_failing);
+
+    let cases = [
+        ("503", Fault::Status(503), 3),
+        ("throttled", Fault::Throttle, 3),
+        ("hang", Fault::Hang, 3),
+        ("slow", Fault::Delay(Duration::from_millis(300)), 0),
+    ];
+    let regions = format!("{HEALTHY},{PROXIED}");
+    for (label, fault, code) in cases {
+        let proxy = FaultProxy::start(moto::url());
+        proxy.add(Rule {
+            region: PROXIED.into(),
+            service: Some("lambda".into()),
+            operation: None,
+            fault,
+            remaining: None,
+        });
+        let lops = healthy.lops(&proxy.url);
+        let config = lops.config(
+            "[timeouts]\nconnect_secs = 1\noperation_secs = 2\nmax_attempts = 3\nregion_secs = 20\n",
+        );
+        let config = config.to_str().expect("path").to_string();
+        let weight = if code == 0 { "0.3" } else { "0.1" };
+        let started = Instant::now();
+
+        // Traffic: the healthy alias moves, the failing one does not.
+        let run = lops.run(&[
+            "--config",
+            &config,
+            "traffic",
+            "set",
+            "live",
+            "--fn",
+            &name,
+            "--version",
+            "2",
+            "--weight",
+            weight,
+            "--regions",
+            &regions,
+            "--yes",
+        ]);
+        if code == 0 {
+            run.assert_exit(0);
+        } else {
+            // Preparing fails in the failing region before anything is written anywhere.
+            assert_ne!(run.code, 0, "{label}: {}", run.stderr);
+            assert!(
+                run.stderr.contains(PROXIED)
+                    || run.stderr.contains("timed out")
+                    || run.stderr.contains("throttled")
+                    || run.stderr.contains("HTTP"),
+                "{label}: {}",
+                run.stderr
+            );
+        }
+        // A failing preview anywhere changes nothing anywhere; a slow region just takes longer.
+        let moved: Vec<(String, f64)> = if code == 0 {
+            vec![("2".into(), 0.3)]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(
+            failing.routing(&name).await,
+            ("1".to_string(), moved),
+            "{label}"
+        );
+        assert_eq!(
+            healthy.seeder.routing(&name).await,
+            ("1".to_string(), vec![("2".to_string(), 0.3)]),
+            "{label}"
+        );
+        // Retries stop at the cap: each call is tried at most max_attempts times.
+        for ((region, service, op), n) in proxy.all_calls() {
+            if region == PROXIED && service == "lambda" && code != 0 {
+                assert!(n <= 3, "{label}: {op} sent {n} times");
+            }
+        }
+
+        // Backup: the healthy region's snapshot completes, the failing one is named.
+        let run = lops.run(&[
+            "--config",
+            &config,
+            "backup",
+            "run",
+            "--fn",
+            &name,
+            "--regions",
+            &regions,
+            "--to",
+            &healthy.to(),
+            "--json",
+        ]);
+        run.assert_exit(code);
+        let doc = run.json();
+        let done: Vec<&str> = doc["snapshots"]
+            .as_array()
+            .expect("snapshots")
+            .iter()
+            .filter_map(|s| s["region"].as_str())
+            .collect();
+        assert!(done.contains(&HEALTHY), "{label}: {doc}");
+        if code != 0 {
+            assert_eq!(doc["failed"][0]["region"], PROXIED, "{label}: {doc}");
+        }
+
+        // Restore into the failing region: refused before anything is written.
+        let snapshot = doc["snapshots"]
+            .as_array()
+            .expect("snapshots")
+            .iter()
+            .find(|s| s["region"] == HEALTHY)
+            .and_then(|s| s["snapshot"].as_str())
+            .expect("healthy snapshot")
+            .to_string();
+        let copy = format!("{name}-{label}");
+        let run = lops.run(&[
+            "--config", &config, "restore", &snapshot, "--region", PROXIED, "--name", &copy,
+            "--yes",
+        ]);
+        if code == 0 {
+            run.assert_exit(0);
+        } else {
+            run.assert_exit(1);
+            assert!(
+                failing
+                    .lambda
+                    .get_function()
+                    .function_name(&copy)
+                    .send()
+                    .await
+                    .is_err(),
+                "{label}: a restore into a failing region created the function"
+            );
+            let mut writes = 0;
+            for ((region, service, op), n) in proxy.all_calls() {
+                if region == PROXIED
+                    && service == "lambda"
+                    && !op.starts_with("Get")
+                    && !op.starts_with("List")
+                {
+                    writes += n;
+                }
+            }
+            assert_eq!(writes, 0, "{label}: writes were sent to the failing region");
+        }
+        // Nothing waits much past the operation timeout (2 s per call, 3 calls at most in a row).
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "{label}: took {:?}",
+            started.elapsed()
+        );
+    }
+}
