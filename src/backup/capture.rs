@@ -301,29 +301,50 @@ pub async fn capture(
         .unwrap_or_default();
 
     // The optional pieces: what is missing is recorded with the reason, never fatal.
-    clients.lambda_limit.acquire().await;
-    let provisioned = match lambda
-        .list_provisioned_concurrency_configs()
-        .function_name(function)
-        .send()
-        .await
-    {
-        Ok(out) => Some(
-            out.provisioned_concurrency_configs()
-                .iter()
-                .map(|p| Provisioned {
-                    qualifier: p
-                        .function_arn()
-                        .and_then(|a| a.rsplit(':').next())
-                        .unwrap_or_default()
-                        .to_string(),
-                    requested: p.requested_provisioned_concurrent_executions().unwrap_or(0),
-                })
-                .collect(),
-        ),
-        Err(e) => {
-            absent.insert("provisioned_concurrency".into(), why(classify(e, timeout)));
-            None
+    // Provisioned concurrency needs a version or alias: a function with neither has none, and
+    // an endpoint that answered "unsupported" once is not asked again (one call saved each).
+    let unsupported = clients
+        .provisioned_unsupported
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let provisioned = if versions.is_empty() && aliases.is_empty() {
+        Some(Vec::new())
+    } else if unsupported {
+        absent.insert(
+            "provisioned_concurrency".into(),
+            "not supported by the endpoint".into(),
+        );
+        None
+    } else {
+        clients.lambda_limit.acquire().await;
+        match lambda
+            .list_provisioned_concurrency_configs()
+            .function_name(function)
+            .send()
+            .await
+        {
+            Ok(out) => Some(
+                out.provisioned_concurrency_configs()
+                    .iter()
+                    .map(|p| Provisioned {
+                        qualifier: p
+                            .function_arn()
+                            .and_then(|a| a.rsplit(':').next())
+                            .unwrap_or_default()
+                            .to_string(),
+                        requested: p.requested_provisioned_concurrent_executions().unwrap_or(0),
+                    })
+                    .collect(),
+            ),
+            Err(e) => {
+                let e = classify(e, timeout);
+                if matches!(e, ProviderError::Unsupported(_)) {
+                    clients
+                        .provisioned_unsupported
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                absent.insert("provisioned_concurrency".into(), why(e));
+                None
+            }
         }
     };
 

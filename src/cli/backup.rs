@@ -308,10 +308,10 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
     bar.finish_and_clear();
     let report = result?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        // What the run cost, per service and operation (cron logs keep it).
+        let mut doc = serde_json::to_value(&report).unwrap_or_default();
+        doc["api_calls"] = serde_json::to_value(ctx.counter.snapshot()).unwrap_or_default();
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         let mut out = std::io::stdout().lock();
         for s in &report.snapshots {

@@ -191,9 +191,11 @@ pub async fn run_backup(
         ..Default::default()
     };
 
-    // Which functions, per region.
-    let mut work: Vec<(&AwsRegion, String)> = Vec::new();
+    // Which functions, per region; then interleaved, so that every region's rate limit is used
+    // at once rather than one region after another.
+    let mut per_region: Vec<Vec<(&AwsRegion, String)>> = Vec::new();
     for r in regions {
+        let mut work = Vec::new();
         match &request.selection {
             Selection::Named(names) => {
                 work.extend(names.iter().map(|n| (r, n.clone())));
@@ -206,6 +208,16 @@ pub async fn run_backup(
                         .filter(|n| filter.as_deref().is_none_or(|p| matches(n, p)))
                         .map(|n| (r, n)),
                 );
+            }
+        }
+        per_region.push(work);
+    }
+    let longest = per_region.iter().map(Vec::len).max().unwrap_or(0);
+    let mut work: Vec<(&AwsRegion, String)> = Vec::new();
+    for i in 0..longest {
+        for list in &per_region {
+            if let Some(item) = list.get(i) {
+                work.push(item.clone());
             }
         }
     }
@@ -260,7 +272,7 @@ pub async fn run_backup(
     }
     let results = Mutex::new(Vec::new());
     futures::stream::iter(work)
-        .for_each_concurrent(4, |(region, function)| {
+        .for_each_concurrent(4 * regions.len(), |(region, function)| {
             let options = &options;
             let store = &store;
             let copies = &copies;

@@ -264,6 +264,20 @@ async fn round_trip_after_delete_restores_everything_and_a_rerun_converges() {
         "{snapshot}"
     );
     assert_eq!(run.json()["uploaded_blobs"], 1, "{}", run.stdout);
+    // moto does not serve provisioned-concurrency configs: recorded as absent, with why.
+    let key = snapshot.trim_start_matches(&format!("s3://{}/", fx.bucket));
+    let manifest: Value =
+        serde_json::from_slice(&fx.get(&fx.bucket, key).await.expect("manifest")).expect("json");
+    assert!(
+        manifest["absent"]["provisioned_concurrency"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not supported"),
+        "{}",
+        manifest["absent"]
+    );
+    assert_eq!(manifest["versions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(manifest["aliases"][0]["weights"]["2"], 0.3);
 
     let listed = lops.run(&[
         "backup",
@@ -1285,14 +1299,8 @@ async fn missing_pieces_are_recorded_as_absent_and_never_fail_the_snapshot() {
     // Not configured on this function.
     assert_eq!(absent["function_url"], "not configured", "{absent}");
     assert_eq!(absent["policy"], "not configured", "{absent}");
-    // moto serves no provisioned-concurrency list and no layer content.
-    assert!(
-        absent["provisioned_concurrency"]
-            .as_str()
-            .unwrap_or("")
-            .contains("not supported"),
-        "{absent}"
-    );
+    // Without a version or alias there is no provisioned concurrency: recorded as none.
+    assert_eq!(manifest["provisioned_concurrency"], serde_json::json!([]));
     // (moto answers GetLayerVersionByArn with HTTP 500; elsewhere the content may be unfetchable.)
     assert!(
         absent.get(format!("layer {layer}")).is_some()
