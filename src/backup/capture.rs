@@ -110,11 +110,20 @@ impl Blobs<'_> {
         role: &str,
     ) -> Result<(String, u64), BackupError> {
         let expected = lambda_sha_to_hex(lambda_sha256);
+        // Functions backed up side by side often share a package (the same code in every
+        // region): one of them fetches and uploads it, the others wait and find it there.
+        let _one_at_a_time = match &expected {
+            Some(sha) => Some(self.store.blob_lock(sha).await),
+            None => None,
+        };
         if let Some(sha) = &expected {
             if let Some(r) = self.refs.get(sha) {
                 return Ok((sha.clone(), r.size));
             }
-            if known_size > 0 && self.store.exists(&layout::blob(sha)).await? {
+            if known_size > 0
+                && (self.store.is_known(sha) || self.store.exists(&layout::blob(sha)).await?)
+            {
+                self.store.mark_known(sha);
                 self.refs.insert(
                     sha.clone(),
                     BlobRef {
@@ -143,6 +152,7 @@ impl Blobs<'_> {
             self.uploaded += 1;
             self.uploaded_bytes += size;
         }
+        self.store.mark_known(&sha);
         self.refs.insert(
             sha.clone(),
             BlobRef {

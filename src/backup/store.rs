@@ -1,5 +1,8 @@
 //! The backup bucket: content-addressed blobs, manifests, and listing, over the S3 SDK.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, StorageClass};
@@ -53,6 +56,10 @@ pub struct Store {
     pub root: S3Uri,
     pub region: String,
     timeout: f64,
+    /// Blobs this run wrote or found, so that no other function asks again.
+    known: Arc<Mutex<HashSet<String>>>,
+    /// One upload per blob at a time.
+    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 fn provider<E>(
@@ -100,7 +107,29 @@ impl Store {
             root,
             region,
             timeout,
+            known: Arc::default(),
+            locks: Arc::default(),
         })
+    }
+
+    /// Held while a blob is checked and uploaded.
+    pub async fn blob_lock(&self, sha256: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .locks
+            .lock()
+            .map(|mut l| l.entry(sha256.to_string()).or_default().clone())
+            .unwrap_or_default();
+        lock.lock_owned().await
+    }
+
+    pub fn is_known(&self, sha256: &str) -> bool {
+        self.known.lock().is_ok_and(|k| k.contains(sha256))
+    }
+
+    pub fn mark_known(&self, sha256: &str) {
+        if let Ok(mut k) = self.known.lock() {
+            k.insert(sha256.to_string());
+        }
     }
 
     pub fn uri(&self, rel: &str) -> S3Uri {

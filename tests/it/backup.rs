@@ -1717,3 +1717,47 @@ async fn faults_in_one_region_leave_the_other_done_and_the_failing_one_unchanged
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_package_in_several_regions_is_uploaded_once_per_run() {
+    let fx = Fixture::new(HOME, "same").await;
+    let name = moto::unique("samecode");
+    let key = format!("seed/{name}.zip");
+    fx.put(&key, code_zip(&name)).await;
+    for region in [HOME, DR] {
+        Seeder::new(moto::url(), region)
+            .await
+            .lambda
+            .create_function()
+            .function_name(&name)
+            .runtime(aws_sdk_lambda::types::Runtime::Python312)
+            .role(ROLE_ARN)
+            .handler("handler.handler")
+            .code(
+                FunctionCode::builder()
+                    .s3_bucket(&fx.bucket)
+                    .s3_key(&key)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create");
+    }
+    let lops = fx.lops(moto::url());
+    let run = lops.run(&[
+        "backup",
+        "run",
+        "--fn",
+        &name,
+        "--regions",
+        &format!("{HOME},{DR}"),
+        "--to",
+        &fx.to(),
+        "--json",
+    ]);
+    run.assert_exit(0);
+    let doc = run.json();
+    assert_eq!(doc["snapshots"].as_array().map(Vec::len), Some(2), "{doc}");
+    assert_eq!(doc["uploaded_blobs"], 1, "{doc}");
+    assert_eq!(blob_count(&fx).await, 1);
+}
