@@ -88,6 +88,91 @@ pub fn config_of(c: &FunctionConfiguration) -> FunctionConfig {
     }
 }
 
+/// A function's published versions (not `$LATEST`), oldest first, paginated to the end.
+pub async fn published(
+    clients: &Clients,
+    function: &str,
+) -> Result<Vec<FunctionConfiguration>, ProviderError> {
+    let timeout = clients.operation_timeout.as_secs_f64();
+    let mut all = Vec::new();
+    let mut marker = None;
+    loop {
+        clients.lambda_limit.acquire().await;
+        let page = clients
+            .lambda
+            .list_versions_by_function()
+            .function_name(function)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| classify(e, timeout))?;
+        all.extend(
+            page.versions()
+                .iter()
+                .filter(|v| v.version().is_some_and(|n| n != "$LATEST" && !n.is_empty()))
+                .cloned(),
+        );
+        marker = page
+            .next_marker()
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    all.sort_by_key(|v| {
+        v.version()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(u64::MAX)
+    });
+    Ok(all)
+}
+
+/// A function's aliases with their routing, by name, paginated to the end.
+pub async fn aliases_of(
+    clients: &Clients,
+    function: &str,
+) -> Result<Vec<AliasSnapshot>, ProviderError> {
+    let timeout = clients.operation_timeout.as_secs_f64();
+    let mut aliases = Vec::new();
+    let mut marker = None;
+    loop {
+        clients.lambda_limit.acquire().await;
+        let page = clients
+            .lambda
+            .list_aliases()
+            .function_name(function)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| classify(e, timeout))?;
+        for a in page.aliases() {
+            aliases.push(AliasSnapshot {
+                name: a.name().unwrap_or_default().to_string(),
+                function_version: a.function_version().unwrap_or_default().to_string(),
+                description: a
+                    .description()
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_string),
+                weights: a
+                    .routing_config()
+                    .and_then(|r| r.additional_version_weights())
+                    .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                    .unwrap_or_default(),
+            });
+        }
+        marker = page
+            .next_marker()
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    aliases.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(aliases)
+}
+
 /// Collects blobs while a snapshot is taken: each distinct package is fetched and uploaded
 /// once, and not at all when the bucket already holds it.
 struct Blobs<'a> {
@@ -216,91 +301,34 @@ pub async fn capture(
 
     // Published versions, each with its configuration and package.
     let mut versions = Vec::new();
-    let mut marker = None;
-    loop {
-        clients.lambda_limit.acquire().await;
-        let page = lambda
-            .list_versions_by_function()
-            .function_name(function)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| fail(classify(e, timeout)))?;
-        for v in page.versions() {
-            let number = v.version().unwrap_or_default();
-            if number == "$LATEST" || number.is_empty() {
-                continue;
-            }
-            let code = if v.code_sha256() == config.code_sha256() {
-                latest.code.clone()
-            } else {
-                clients.lambda_limit.acquire().await;
-                let got = lambda
-                    .get_function()
-                    .function_name(function)
-                    .qualifier(number)
-                    .send()
-                    .await
-                    .map_err(|e| fail(classify(e, timeout)))?;
-                code_of(
-                    &mut blobs,
-                    v,
-                    got.code(),
-                    &format!("code of version {number}"),
-                )
-                .await?
-            };
-            versions.push(VersionSnapshot {
-                version: number.to_string(),
-                config: config_of(v),
-                code,
-            });
-        }
-        marker = page
-            .next_marker()
-            .filter(|m| !m.is_empty())
-            .map(str::to_string);
-        if marker.is_none() {
-            break;
-        }
+    for v in published(clients, function).await.map_err(fail)? {
+        let number = v.version().unwrap_or_default().to_string();
+        let code = if v.code_sha256() == config.code_sha256() {
+            latest.code.clone()
+        } else {
+            clients.lambda_limit.acquire().await;
+            let got = lambda
+                .get_function()
+                .function_name(function)
+                .qualifier(&number)
+                .send()
+                .await
+                .map_err(|e| fail(classify(e, timeout)))?;
+            code_of(
+                &mut blobs,
+                &v,
+                got.code(),
+                &format!("code of version {number}"),
+            )
+            .await?
+        };
+        versions.push(VersionSnapshot {
+            version: number,
+            config: config_of(&v),
+            code,
+        });
     }
-    versions.sort_by_key(|v| v.version.parse::<u64>().unwrap_or(u64::MAX));
-
-    let mut aliases = Vec::new();
-    let mut marker = None;
-    loop {
-        clients.lambda_limit.acquire().await;
-        let page = lambda
-            .list_aliases()
-            .function_name(function)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| fail(classify(e, timeout)))?;
-        for a in page.aliases() {
-            aliases.push(AliasSnapshot {
-                name: a.name().unwrap_or_default().to_string(),
-                function_version: a.function_version().unwrap_or_default().to_string(),
-                description: a
-                    .description()
-                    .filter(|d| !d.is_empty())
-                    .map(str::to_string),
-                weights: a
-                    .routing_config()
-                    .and_then(|r| r.additional_version_weights())
-                    .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-                    .unwrap_or_default(),
-            });
-        }
-        marker = page
-            .next_marker()
-            .filter(|m| !m.is_empty())
-            .map(str::to_string);
-        if marker.is_none() {
-            break;
-        }
-    }
-    aliases.sort_by(|a, b| a.name.cmp(&b.name));
+    let aliases = aliases_of(clients, function).await.map_err(fail)?;
 
     let reserved_concurrency = got
         .concurrency()

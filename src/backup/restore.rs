@@ -71,70 +71,18 @@ pub async fn read_current(
         arn: config.function_arn().unwrap_or_default().to_string(),
         ..Default::default()
     };
-    let mut marker = None;
-    loop {
-        clients.lambda_limit.acquire().await;
-        let page = lambda
-            .list_versions_by_function()
-            .function_name(function)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| BackupError::Provider(classify(e, t)))?;
-        for v in page.versions() {
-            let n = v.version().unwrap_or_default();
-            if n != "$LATEST" && !n.is_empty() {
-                current.versions.push((
-                    n.to_string(),
-                    config_of(v),
-                    v.code_sha256().unwrap_or_default().to_string(),
-                ));
-            }
-        }
-        marker = page
-            .next_marker()
-            .filter(|m| !m.is_empty())
-            .map(str::to_string);
-        if marker.is_none() {
-            break;
-        }
-    }
-    current
-        .versions
-        .sort_by_key(|(n, _, _)| n.parse::<u64>().unwrap_or(u64::MAX));
-    let mut marker = None;
-    loop {
-        clients.lambda_limit.acquire().await;
-        let page = lambda
-            .list_aliases()
-            .function_name(function)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| BackupError::Provider(classify(e, t)))?;
-        for a in page.aliases() {
-            current.aliases.push(AliasSnapshot {
-                name: a.name().unwrap_or_default().to_string(),
-                function_version: a.function_version().unwrap_or_default().to_string(),
-                description: a
-                    .description()
-                    .filter(|d| !d.is_empty())
-                    .map(str::to_string),
-                weights: a
-                    .routing_config()
-                    .and_then(|r| r.additional_version_weights())
-                    .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-                    .unwrap_or_default(),
-            });
-        }
-        marker = page
-            .next_marker()
-            .filter(|m| !m.is_empty())
-            .map(str::to_string);
-        if marker.is_none() {
-            break;
-        }
-    }
+    current.versions = super::capture::published(clients, function)
+        .await?
+        .iter()
+        .map(|v| {
+            (
+                v.version().unwrap_or_default().to_string(),
+                config_of(v),
+                v.code_sha256().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    current.aliases = super::capture::aliases_of(clients, function).await?;
     clients.lambda_limit.acquire().await;
     if let Ok(out) = lambda
         .list_event_source_mappings()
@@ -637,19 +585,10 @@ impl Runner<'_> {
             Step::UpdateCode { code } => {
                 let before = self.latest_undo(journal);
                 let input = self.code_input(self.store, code).await?;
-                let mut call = lambda.update_function_code().function_name(f);
-                call = match (
-                    input.zip_file,
-                    input.s3_bucket,
-                    input.s3_key,
-                    input.image_uri,
-                ) {
-                    (Some(zip), _, _, _) => call.zip_file(zip),
-                    (None, Some(b), Some(k), _) => call.s3_bucket(b).s3_key(k),
-                    (_, _, _, Some(image)) => call.image_uri(image),
-                    _ => call,
-                };
-                call.send().await.map_err(|e| sdk(classify(e, self.t())))?;
+                update_code(lambda, f, input)
+                    .send()
+                    .await
+                    .map_err(|e| sdk(classify(e, self.t())))?;
                 journal.extend(before);
                 self.settle(f).await
             }
@@ -835,19 +774,10 @@ impl Runner<'_> {
                     Undo::Latest { config, code } => {
                         let store = self.before.map(|(_, s)| s).unwrap_or(self.store);
                         let input = self.code_input(store, &code).await?;
-                        let mut call = lambda.update_function_code().function_name(function);
-                        call = match (
-                            input.zip_file,
-                            input.s3_bucket,
-                            input.s3_key,
-                            input.image_uri,
-                        ) {
-                            (Some(zip), _, _, _) => call.zip_file(zip),
-                            (None, Some(b), Some(k), _) => call.s3_bucket(b).s3_key(k),
-                            (_, _, _, Some(image)) => call.image_uri(image),
-                            _ => call,
-                        };
-                        call.send().await.map_err(|e| sdk(classify(e, self.t())))?;
+                        update_code(lambda, function, input)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
                         self.settle(function).await?;
                         with_config_update(
                             lambda
@@ -912,6 +842,26 @@ impl Runner<'_> {
             None => Ok(()),
             Some(e) => Err(e),
         }
+    }
+}
+
+/// UpdateFunctionCode with the same package a CreateFunction would take.
+fn update_code(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    input: FunctionCode,
+) -> aws_sdk_lambda::operation::update_function_code::builders::UpdateFunctionCodeFluentBuilder {
+    let call = lambda.update_function_code().function_name(function);
+    match (
+        input.zip_file,
+        input.s3_bucket,
+        input.s3_key,
+        input.image_uri,
+    ) {
+        (Some(zip), _, _, _) => call.zip_file(zip),
+        (None, Some(b), Some(k), _) => call.s3_bucket(b).s3_key(k),
+        (_, _, _, Some(image)) => call.image_uri(image),
+        _ => call,
     }
 }
 
