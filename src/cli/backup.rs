@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::act::{confirm_text, early_check};
+use super::act::{ActFlags, confirm_text, early_check};
 use super::{Context, GlobalArgs};
 use crate::backup::store::parse_storage_class;
 use crate::backup::{BackupError, S3Uri, list};
@@ -91,12 +91,8 @@ pub struct PruneArgs {
     /// backup still running.
     #[arg(long, default_value = "1h")]
     pub grace: String,
-    #[arg(long)]
-    pub dry_run: bool,
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub flags: ActFlags,
 }
 
 #[derive(Debug, Args)]
@@ -115,12 +111,8 @@ pub struct RestoreArgs {
     /// Do not copy S3 data back.
     #[arg(long, conflicts_with = "data_to")]
     pub no_data: bool,
-    #[arg(long)]
-    pub dry_run: bool,
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub flags: ActFlags,
 }
 
 fn uri(text: &str) -> Result<S3Uri, Failure> {
@@ -379,11 +371,11 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
     }
     let nothing =
         plan.manifests.is_empty() && plan.blobs.is_empty() && plan.data_objects.is_empty();
-    if args.dry_run || nothing {
-        if args.json {
+    if args.flags.dry_run || nothing {
+        if args.flags.json {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&json!({"dry_run": args.dry_run, "plan": plan}))
+                serde_json::to_string_pretty(&json!({"dry_run": args.flags.dry_run, "plan": plan}))
                     .unwrap_or_default()
             );
         }
@@ -397,7 +389,7 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
         );
         return Ok(Exit::Done);
     }
-    if !args.yes {
+    if !args.flags.yes {
         confirm_text("", None)?;
     }
     execute_prune(
@@ -408,7 +400,7 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
         AuditLog::default_location().as_ref(),
     )
     .await?;
-    if args.json {
+    if args.flags.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({"pruned": plan})).unwrap_or_default()
@@ -453,12 +445,12 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
             "exists": preview.plan.exists,
             "steps": preview.plan.steps.iter().map(|s| s.describe()).collect::<Vec<_>>(),
             "notes": preview.plan.notes,
-            "dry_run": args.dry_run,
+            "dry_run": args.flags.dry_run,
             "result": outcome,
         })
     };
-    if args.dry_run || !preview.changes_anything() {
-        if args.json {
+    if args.flags.dry_run || !preview.changes_anything() {
+        if args.flags.json {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&doc(None)).unwrap_or_default()
@@ -466,7 +458,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         }
         eprintln!(
             "{}",
-            if args.dry_run {
+            if args.flags.dry_run {
                 "dry run: nothing changed"
             } else {
                 "nothing to restore: the target already matches the snapshot"
@@ -474,12 +466,12 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         );
         return Ok(Exit::Done);
     }
-    if !args.yes {
+    if !args.flags.yes {
         let production = ctx.settings.is_production(&region.scope().profile);
         let typed = (preview.plan.exists || production).then_some(preview.plan.function.as_str());
         confirm_text(if production { "production profile" } else { "" }, typed)?;
     }
-    let bar = bar(args.json);
+    let bar = bar(args.flags.json);
     bar.inc_length(preview.plan.steps.len() as u64);
     let progress = |p: Progress| {
         if let Progress::Step(s) = p {
@@ -497,7 +489,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
     .await;
     bar.finish_and_clear();
     let outcome = result.map_err(|e: BackupError| Failure::from(e))?;
-    if args.json {
+    if args.flags.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&doc(serde_json::to_value(&outcome).ok()))

@@ -1129,81 +1129,24 @@ fn hex(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboards_backup_key_takes_a_snapshot_with_a_gauge() {
-    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-    use lops::config::Settings;
-    use lops::provider::Scope;
-    use lops::provider::aws::{AwsRegion, CallCounter, Clients};
-    use lops::state::{Display, Keymap, State};
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
+    use crate::support::tui;
+    use crossterm::event::KeyCode;
 
     let fx = Fixture::new(DR, "tui").await;
     let name = moto::unique("tuibk");
     fx.plain_function(&name).await;
-    let config = sdk_config(moto::url(), DR).await;
-    let mut clients = Clients::from_sdk_config(
-        Scope {
-            profile: "default".into(),
-            region: DR.into(),
-        },
-        &config,
-        &Settings::default(),
-        &CallCounter::default(),
-    );
+    let mut clients = tui::clients(moto::url(), DR).await;
     clients.code_download_base = Some(format!("{}/{}", fx.code_host.url, fx.bucket));
-    let sources = vec![std::sync::Arc::new(AwsRegion::new(clients))];
-    let mut state = State::new(
-        vec![Scope {
-            profile: "default".into(),
-            region: DR.into(),
-        }],
-        Keymap::default(),
-        Display {
-            metrics_secs: 5,
-            ..Default::default()
-        },
-        chrono::Utc::now(),
-    );
+    let sources = vec![std::sync::Arc::new(lops::provider::aws::AwsRegion::new(
+        clients,
+    ))];
+    let mut state = tui::state(&sources);
     state.backup_target = Some((
         lops::backup::S3Uri::parse(&fx.to()).expect("uri"),
         "STANDARD".into(),
     ));
-    let (keys, events) = futures::channel::mpsc::unbounded();
-    let press = |c: KeyCode| {
-        keys.unbounded_send(Ok(Event::Key(KeyEvent::new(c, KeyModifiers::NONE))))
-            .expect("key")
-    };
-    let run = tokio::spawn(async move {
-        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-        let timing = lops::runtime::poller::Timing {
-            metrics: Duration::from_secs(5),
-            inventory: Duration::from_secs(60),
-            alarms: Duration::from_secs(30),
-            deadline: Duration::from_secs(30),
-            min_gap: Duration::from_millis(200),
-            duplicate_window_secs: 300,
-        };
-        lops::tui::event_loop(
-            &mut terminal,
-            events,
-            sources,
-            state,
-            &lops::ui::Theme {
-                color: false,
-                ascii: false,
-            },
-            timing,
-            None,
-        )
-        .await
-    });
-    press(KeyCode::Char('/'));
-    for c in name.chars() {
-        press(KeyCode::Char(c));
-    }
-    press(KeyCode::Enter);
-    // Wait for the inventory to show the function, then back it up.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let (keys, run) = tui::start(sources, state);
+    tui::filter(&keys, &name);
     let manifests = || async {
         fx.s3
             .list_objects_v2()
@@ -1214,19 +1157,10 @@ async fn the_dashboards_backup_key_takes_a_snapshot_with_a_gauge() {
             .map(|o| o.contents().len())
             .unwrap_or(0)
     };
+    // Wait for the inventory to show the function, then back it up.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    if keys
-        .unbounded_send(Ok(Event::Key(KeyEvent::new(
-            KeyCode::Char('b'),
-            KeyModifiers::NONE,
-        ))))
-        .is_err()
-    {
-        panic!(
-            "the dashboard stopped: {:?}",
-            run.await.map(|r| r.map(|s| (s.popup, s.quit, s.filter)))
-        );
-    }
+    tui::press(&keys, KeyCode::Char('b'));
+    let deadline = Instant::now() + Duration::from_secs(30);
     while manifests().await == 0 {
         assert!(Instant::now() < deadline, "no snapshot from the dashboard");
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1234,10 +1168,7 @@ async fn the_dashboards_backup_key_takes_a_snapshot_with_a_gauge() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The first q closes the "backup done" notice (if it is up), the second quits.
     for _ in 0..2 {
-        let _ = keys.unbounded_send(Ok(Event::Key(KeyEvent::new(
-            KeyCode::Char('q'),
-            KeyModifiers::NONE,
-        ))));
+        tui::press(&keys, KeyCode::Char('q'));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let state = run.await.expect("join").expect("loop");

@@ -246,13 +246,8 @@ async fn follow_prints_new_events_once_and_stops_on_ctrl_c() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboards_log_pane_reads_the_functions_log_group_on_aws() {
-    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-    use lops::config::Settings;
-    use lops::provider::Scope;
-    use lops::provider::aws::{AwsRegion, CallCounter, Clients};
-    use lops::state::{Display, Keymap, State};
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
+    use crate::support::tui;
+    use crossterm::event::KeyCode;
     use std::time::Duration;
 
     let region = "ap-east-1";
@@ -266,64 +261,16 @@ async fn the_dashboards_log_pane_reads_the_functions_log_group_on_aws() {
         .collect();
     put_logs(region, &f, "2026/11/25/[$LATEST]pane", &messages).await;
 
-    let scope = Scope {
-        profile: "default".into(),
-        region: region.into(),
-    };
-    let config = sdk_config(moto::url(), region).await;
-    let source = AwsRegion::new(Clients::from_sdk_config(
-        scope.clone(),
-        &config,
-        &Settings::default(),
-        &CallCounter::default(),
-    ));
-    let state = State::new(
-        vec![scope],
-        Keymap::default(),
-        Display {
-            metrics_secs: 5,
-            ..Default::default()
-        },
-        Utc::now(),
-    );
-    let (keys, events) = futures::channel::mpsc::unbounded();
-    let send = |c: KeyCode| {
-        let _ = keys.unbounded_send(Ok(Event::Key(KeyEvent::new(c, KeyModifiers::NONE))));
-    };
-    let run = tokio::spawn(async move {
-        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-        let timing = lops::runtime::poller::Timing {
-            metrics: Duration::from_secs(5),
-            inventory: Duration::from_secs(60),
-            alarms: Duration::from_secs(30),
-            deadline: Duration::from_secs(30),
-            min_gap: Duration::from_millis(200),
-            duplicate_window_secs: 300,
-        };
-        lops::tui::event_loop(
-            &mut terminal,
-            events,
-            vec![std::sync::Arc::new(source)],
-            state,
-            &lops::ui::Theme {
-                color: false,
-                ascii: false,
-            },
-            timing,
-            None,
-        )
-        .await
-    });
-    send(KeyCode::Char('/'));
-    for c in f.chars() {
-        send(KeyCode::Char(c));
-    }
-    send(KeyCode::Enter);
+    let source = lops::provider::aws::AwsRegion::new(tui::clients(moto::url(), region).await);
+    let sources = vec![std::sync::Arc::new(source)];
+    let state = tui::state(&sources);
+    let (keys, run) = tui::start(sources, state);
+    tui::filter(&keys, &f);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    send(KeyCode::Char('l'));
+    tui::press(&keys, KeyCode::Char('l'));
     // The first read happens on the next message; ticks come every second.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    send(KeyCode::Char('q'));
+    tui::press(&keys, KeyCode::Char('q'));
     let state = run.await.expect("join").expect("loop");
     let pane = state.log_pane.expect("the log pane is open");
     assert_eq!(pane.function, f);
