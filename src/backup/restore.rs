@@ -674,11 +674,9 @@ impl Runner<'_> {
                 Ok(())
             }
             Step::Reserve { value } => {
-                let before = if plan.exists || journal.iter().any(|u| matches!(u, Undo::Reserve(_)))
-                {
-                    read_current(self.clients, f)
-                        .await?
-                        .and_then(|c| c.reserved)
+                // A function this restore created has no reservation yet.
+                let before = if plan.exists {
+                    head(self.clients, f).await?.reserved
                 } else {
                     None
                 };
@@ -687,7 +685,7 @@ impl Runner<'_> {
                 Ok(())
             }
             Step::Tags { set, remove } => {
-                let current = read_current(self.clients, f).await?.unwrap_or_default();
+                let current = head(self.clients, f).await?;
                 set_tags(self.clients, &current.arn, set, remove).await?;
                 let undo_set: BTreeMap<String, String> = set
                     .keys()
@@ -815,10 +813,7 @@ impl Runner<'_> {
                     }
                     Undo::Reserve(value) => set_reserved(self.clients, function, value).await?,
                     Undo::Tags { set, remove } => {
-                        let arn = read_current(self.clients, function)
-                            .await?
-                            .unwrap_or_default()
-                            .arn;
+                        let arn = head(self.clients, function).await?.arn;
                         set_tags(self.clients, &arn, &set, &remove).await?;
                     }
                     Undo::DeleteMapping(uuid) => {
@@ -843,6 +838,33 @@ impl Runner<'_> {
             Some(e) => Err(e),
         }
     }
+}
+
+/// ARN, reserved concurrency and tags of an existing function: one GetFunction.
+async fn head(clients: &Clients, f: &str) -> Result<Current, BackupError> {
+    clients.lambda_limit.acquire().await;
+    let got = clients
+        .lambda
+        .get_function()
+        .function_name(f)
+        .send()
+        .await
+        .map_err(|e| BackupError::Provider(classify(e, clients.operation_timeout.as_secs_f64())))?;
+    Ok(Current {
+        arn: got
+            .configuration()
+            .and_then(|c| c.function_arn())
+            .unwrap_or_default()
+            .to_string(),
+        reserved: got
+            .concurrency()
+            .and_then(|c| c.reserved_concurrent_executions()),
+        tags: got
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        ..Default::default()
+    })
 }
 
 /// UpdateFunctionCode with the same package a CreateFunction would take.
