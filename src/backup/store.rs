@@ -76,31 +76,37 @@ impl Store {
     /// Finds the bucket's region (it may differ from the functions'), and checks it exists.
     pub async fn open(clients: &Clients, root: S3Uri) -> Result<Store, BackupError> {
         let timeout = clients.operation_timeout.as_secs_f64();
-        let location = clients
-            .s3
-            .get_bucket_location()
-            .bucket(&root.bucket)
-            .send()
-            .await
-            .map_err(|e| {
-                let missing = e.code() == Some("NoSuchBucket");
-                match provider(e, timeout) {
-                    _ if missing => BackupError::Invalid(format!(
-                        "bucket '{}' does not exist (or is not visible to profile '{}'): \
-                         create it first, e.g. `aws s3 mb s3://{}`",
-                        root.bucket, clients.scope.profile, root.bucket
-                    )),
-                    ProviderError::NotFound(_) => BackupError::Invalid(format!(
-                        "bucket '{}' does not exist: create it first",
-                        root.bucket
-                    )),
-                    other => BackupError::Provider(other),
+        // HeadBucket answers with the bucket's region, also (as a 301) when asked from
+        // another region, so the store's client can be made for the right one.
+        let region = match clients.s3.head_bucket().bucket(&root.bucket).send().await {
+            Ok(out) => out
+                .bucket_region()
+                .map(str::to_string)
+                .unwrap_or_else(|| clients.scope.region.clone()),
+            Err(e) => {
+                let named = e
+                    .raw_response()
+                    .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                    .map(str::to_string);
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                match (named, status) {
+                    (Some(region), Some(301)) => region,
+                    (_, Some(404)) => {
+                        return Err(BackupError::Invalid(format!(
+                            "bucket '{}' does not exist (or is not visible to profile '{}'): \
+                             create it first, e.g. `aws s3 mb s3://{}`",
+                            root.bucket, clients.scope.profile, root.bucket
+                        )));
+                    }
+                    (_, Some(403)) => {
+                        return Err(BackupError::Provider(ProviderError::AccessDenied(format!(
+                            "bucket '{}' exists but profile '{}' may not read it (s3:ListBucket)",
+                            root.bucket, clients.scope.profile
+                        ))));
+                    }
+                    _ => return Err(BackupError::Provider(provider(e, timeout))),
                 }
-            })?;
-        let region = match location.location_constraint().map(|c| c.as_str()) {
-            None | Some("") => "us-east-1".to_string(),
-            Some("EU") => "eu-west-1".to_string(),
-            Some(r) => r.to_string(),
+            }
         };
         Ok(Store {
             s3: clients.s3_in(&region),

@@ -71,7 +71,7 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
         Tier::Read,
     ),
     // …and the backup bucket (the writes only add objects: see BACKUP_WRITES).
-    ("GetBucketLocation", "s3:GetBucketLocation", Tier::Read),
+    ("HeadBucket", "s3:ListBucket", Tier::Read),
     ("ListObjectsV2", "s3:ListBucket", Tier::Read),
     ("HeadObject", "s3:GetObject", Tier::Read),
     ("GetObject", "s3:GetObject", Tier::Read),

@@ -1157,15 +1157,16 @@ async fn the_dashboards_backup_key_takes_a_snapshot_with_a_gauge() {
             .map(|o| o.contents().len())
             .unwrap_or(0)
     };
-    // Wait for the inventory to show the function, then back it up.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    tui::press(&keys, KeyCode::Char('b'));
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Press b until the inventory shows the function and a backup has run (a press before
+    // the inventory arrives finds nothing to back up; one on a notice closes it).
+    let deadline = Instant::now() + Duration::from_secs(40);
     while manifests().await == 0 {
         assert!(Instant::now() < deadline, "no snapshot from the dashboard");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tui::press(&keys, KeyCode::Char('b'));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Let a backup still under way finish.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     // The first q closes the "backup done" notice (if it is up), the second quits.
     for _ in 0..2 {
         tui::press(&keys, KeyCode::Char('q'));
