@@ -54,11 +54,22 @@ pub struct RegionState {
     pub inventory_loaded: bool,
     /// The last failure, and since when the region has been failing.
     pub error: Option<(String, DateTime<Utc>)>,
+    /// Which read failed: only that read answering again clears the failure, so a region
+    /// whose metrics fail is not shown fresh because its alarms answered.
+    pub error_from: Option<Read>,
     pub inventory_seq: u64,
     pub metrics_seq: u64,
     pub alarms_seq: u64,
     /// (time, total requests) samples for the per-minute meter.
     pub call_samples: Vec<(DateTime<Utc>, u64)>,
+}
+
+/// The reads a region's pollers make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    Inventory,
+    Metrics,
+    Alarms,
 }
 
 /// What the footer and the regions view say about a region.
@@ -90,6 +101,7 @@ impl RegionState {
             last_ok: None,
             inventory_loaded: false,
             error: None,
+            error_from: None,
             inventory_seq: 0,
             metrics_seq: 0,
             alarms_seq: 0,
@@ -98,14 +110,18 @@ impl RegionState {
     }
 
     /// A fetch failed: keep the data, remember the error and since when the region fails.
-    fn failed(&mut self, e: &ProviderError, at: DateTime<Utc>) {
+    fn failed(&mut self, e: &ProviderError, at: DateTime<Utc>, read: Read) {
         let since = self.error.as_ref().map_or(at, |(_, s)| *s);
         self.error = Some((e.to_string(), since));
+        self.error_from = Some(read);
     }
 
-    fn answered(&mut self, at: DateTime<Utc>) {
+    fn answered(&mut self, at: DateTime<Utc>, read: Read) {
         self.last_ok = Some(at);
-        self.error = None;
+        if self.error_from.is_none_or(|r| r == read) {
+            self.error = None;
+            self.error_from = None;
+        }
     }
 
     pub fn health(&self, now: DateTime<Utc>, stale_after_secs: u64) -> RegionHealth {
@@ -687,7 +703,7 @@ fn on_inventory(
     }
     r.inventory_seq = seq;
     match result {
-        Err(e) => r.failed(&e, at),
+        Err(e) => r.failed(&e, at, Read::Inventory),
         Ok((inventory, alarms)) => {
             let mut old: std::collections::HashMap<String, FunctionEntry> = r
                 .functions
@@ -711,7 +727,7 @@ fn on_inventory(
             r.alarms = alarms;
             r.account_limit = inventory.account_concurrency_limit;
             r.inventory_loaded = true;
-            r.answered(at);
+            r.answered(at, Read::Inventory);
         }
     }
     state.rebuild_rows();
@@ -732,13 +748,13 @@ fn on_alarms(
     }
     r.alarms_seq = seq;
     match result {
-        Err(e) => r.failed(&e, at),
+        Err(e) => r.failed(&e, at, Read::Alarms),
         Ok(alarms) => {
             for f in &mut r.functions {
                 f.alarm = worst_alarm(&alarms, &f.info.name);
             }
             r.alarms = alarms;
-            r.answered(at);
+            r.answered(at, Read::Alarms);
         }
     }
     state.rebuild_rows();
@@ -767,7 +783,7 @@ fn on_metrics(
     }
     r.metrics_seq = seq;
     match result {
-        Err(e) => r.failed(&e, at),
+        Err(e) => r.failed(&e, at, Read::Metrics),
         Ok(snapshot) => {
             for f in &mut r.functions {
                 if let Some(m) = snapshot.functions.get(&f.info.name) {
@@ -780,7 +796,7 @@ fn on_metrics(
             if snapshot.region_totals.is_some() {
                 r.totals = snapshot.region_totals;
             }
-            r.answered(at);
+            r.answered(at, Read::Metrics);
         }
     }
     state.rebuild_rows();

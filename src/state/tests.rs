@@ -981,3 +981,49 @@ fn log_pane_follows_pauses_and_filters_its_own_lines() {
     update(&mut s, code(KeyCode::Esc));
     assert!(s.log_pane.is_none(), "leaving the view drops the pane");
 }
+
+#[test]
+fn alarms_answering_do_not_hide_failing_metrics() {
+    let mut s = loaded();
+    let later = t0() + chrono::TimeDelta::seconds(20);
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 0,
+            seq: 2,
+            at: later,
+            result: Err(ProviderError::Service("HTTP 503 from AWS".into())),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Alarms {
+            region: 0,
+            seq: 2,
+            at: later,
+            result: Ok(vec![]),
+        },
+    );
+    assert!(
+        matches!(
+            s.regions[0].health(later, 30),
+            crate::state::RegionHealth::Stale { error: Some(_), .. }
+        ),
+        "{:?}",
+        s.regions[0].health(later, 30)
+    );
+    // Metrics answering again clears it.
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 0,
+            seq: 3,
+            at: later,
+            result: Ok(MetricsSnapshot::default()),
+        },
+    );
+    assert!(matches!(
+        s.regions[0].health(later, 30),
+        crate::state::RegionHealth::Fresh { .. }
+    ));
+}

@@ -298,3 +298,89 @@ async fn steady_state_refresh_costs_no_lambda_calls_and_one_metrics_call_per_tic
         proxy.all_calls()
     );
 }
+
+/// The pollers' side of the fault matrix: one region's GetMetricData answers 503 or throttles; that
+/// region is marked within a refresh and keeps its inventory, the other stays fresh, retries stay
+/// under the cap, and keys answer at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_or_throttled_metrics_mark_the_region_and_leave_the_other_fresh() {
+    let (healthy, failing) = ("ap-southeast-6", "ap-east-2");
+    let prefix = moto::unique("pollfault");
+    for region in [healthy, failing] {
+        Seeder::new(moto::url(), region)
+            .await
+            .fleet(&prefix, 2)
+            .await;
+    }
+    for fault in [Fault::Status(503), Fault::Throttle] {
+        let proxy = FaultProxy::start(moto::url());
+        proxy.add(crate::support::proxy::Rule {
+            region: failing.into(),
+            service: Some("monitoring".into()),
+            operation: Some("GetMetricData".into()),
+            fault,
+            remaining: None,
+        });
+        let sources = regions(&proxy.url, &[healthy, failing]).await;
+        let (keys, events) = unbounded();
+        let state = new_state(&sources);
+        let run = tokio::spawn(async move {
+            let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+            event_loop(&mut terminal, events, sources, state, &MONO, timing(), None).await
+        });
+        // This test's functions on screen, so that both regions' metrics are wanted.
+        press(&keys, KeyCode::Char('/'));
+        for c in prefix.chars() {
+            press(&keys, KeyCode::Char(c));
+        }
+        press(&keys, KeyCode::Enter);
+        // Until one metrics read of the failing region has used all its tries (3) and another began.
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while proxy.calls(failing, "monitoring", "GetMetricData") < 4
+            || proxy.calls(healthy, "monitoring", "GetMetricData") < 1
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{fault:?}: metrics never asked for"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let asked = Instant::now();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let sent = Instant::now();
+        press(&keys, KeyCode::Char('q'));
+        let state = run.await.expect("join").expect("loop");
+        assert!(
+            sent.elapsed() < Duration::from_millis(100),
+            "{fault:?}: quit took {:?}",
+            sent.elapsed()
+        );
+        assert!(
+            matches!(
+                state.regions[0].health(state.now, 30),
+                RegionHealth::Fresh { .. }
+            ),
+            "{fault:?}: the healthy region is not fresh"
+        );
+        let marked = state.regions[1].health(state.now, 30);
+        assert!(
+            matches!(
+                marked,
+                RegionHealth::Stale { error: Some(_), .. } | RegionHealth::Unreachable { .. }
+            ),
+            "{fault:?}: the failing region is {marked:?}"
+        );
+        assert!(
+            state.regions[1].inventory_loaded,
+            "{fault:?}: the failing region lost its inventory"
+        );
+        // At most max_attempts (3) tries per metrics read, one read per second or slower
+        // (with backoff while failing), in the ~2 s since the first two tries.
+        let tries = proxy.calls(failing, "monitoring", "GetMetricData");
+        let secs = asked.elapsed().as_secs() + 1;
+        assert!(
+            tries <= 4 + 3 * secs,
+            "{fault:?}: {tries} GetMetricData tries"
+        );
+    }
+}

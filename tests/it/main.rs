@@ -3,7 +3,8 @@
 //!
 //! Tests share one moto server. Each test owns its regions (moto keeps a separate backend per
 //! region), so exact call counts and fleet contents are not disturbed by tests running beside it.
-//! Regions in use: status.rs — see each test.
+//! Regions in use: see each test; backup.rs, triggers.rs and dashboard.rs share ap-southeast-6 and
+//! ap-east-2 by unique function names.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
