@@ -363,6 +363,10 @@ async fn bad_input_changes_nothing() {
             "not a concurrency",
         ),
         (vec!["kill", "no-such-function", "--yes"], "does not exist"),
+        (
+            vec!["traffic", "promote", "ghost", "--fn", &f, "--yes"],
+            "ghost",
+        ),
         (vec!["revive", &f, "--yes"], "no kill"),
     ];
     for (args, says) in cases {
