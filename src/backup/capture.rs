@@ -94,29 +94,27 @@ pub async fn published(
     function: &str,
 ) -> Result<Vec<FunctionConfiguration>, ProviderError> {
     let timeout = clients.operation_timeout.as_secs_f64();
+    let mut pages = clients
+        .lambda
+        .list_versions_by_function()
+        .function_name(function)
+        .into_paginator()
+        .send();
     let mut all = Vec::new();
-    let mut marker = None;
     loop {
         clients.lambda_limit.acquire().await;
-        let page = clients
-            .lambda
-            .list_versions_by_function()
-            .function_name(function)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| classify(e, timeout))?;
+        let Some(page) = pages.next().await else {
+            break;
+        };
+        let page = page.map_err(|e| classify(e, timeout))?;
         all.extend(
             page.versions()
                 .iter()
                 .filter(|v| v.version().is_some_and(|n| n != "$LATEST" && !n.is_empty()))
                 .cloned(),
         );
-        marker = page
-            .next_marker()
-            .filter(|m| !m.is_empty())
-            .map(str::to_string);
-        if marker.is_none() {
+        // Stop here rather than spend a rate-limit token on a page that will not come.
+        if page.next_marker().is_none_or(str::is_empty) {
             break;
         }
     }
@@ -134,20 +132,21 @@ pub async fn aliases_of(
     function: &str,
 ) -> Result<Vec<AliasSnapshot>, ProviderError> {
     let timeout = clients.operation_timeout.as_secs_f64();
+    let mut pages = clients
+        .lambda
+        .list_aliases()
+        .function_name(function)
+        .into_paginator()
+        .send();
     let mut aliases = Vec::new();
-    let mut marker = None;
     loop {
         clients.lambda_limit.acquire().await;
-        let page = clients
-            .lambda
-            .list_aliases()
-            .function_name(function)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| classify(e, timeout))?;
-        for a in page.aliases() {
-            aliases.push(AliasSnapshot {
+        let Some(page) = pages.next().await else {
+            break;
+        };
+        let page = page.map_err(|e| classify(e, timeout))?;
+        aliases.extend(page.aliases().iter().map(|a| {
+            AliasSnapshot {
                 name: a.name().unwrap_or_default().to_string(),
                 function_version: a.function_version().unwrap_or_default().to_string(),
                 description: a
@@ -159,13 +158,9 @@ pub async fn aliases_of(
                     .and_then(|r| r.additional_version_weights())
                     .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
                     .unwrap_or_default(),
-            });
-        }
-        marker = page
-            .next_marker()
-            .filter(|m| !m.is_empty())
-            .map(str::to_string);
-        if marker.is_none() {
+            }
+        }));
+        if page.next_marker().is_none_or(str::is_empty) {
             break;
         }
     }
@@ -201,6 +196,8 @@ impl Blobs<'_> {
             Some(sha) => Some(self.store.blob_lock(sha).await),
             None => None,
         };
+        // Set once the bucket was asked and the blob is not there: no need to ask again.
+        let mut not_stored = false;
         if let Some(sha) = &expected {
             if let Some(r) = self.refs.get(sha) {
                 return Ok((sha.clone(), r.size));
@@ -219,6 +216,7 @@ impl Blobs<'_> {
                 );
                 return Ok((sha.clone(), known_size));
             }
+            not_stored = known_size > 0 && !self.store.is_known(sha);
         }
         let bytes = download::fetch(location, self.download_base.as_deref(), self.timeout).await?;
         let sha = hex(&Sha256::digest(&bytes));
@@ -229,11 +227,17 @@ impl Blobs<'_> {
             )));
         }
         let size = bytes.len() as u64;
-        if self
-            .store
-            .put_blob(&sha, bytes, &self.storage_class)
-            .await?
-        {
+        let uploaded = if not_stored {
+            self.store
+                .upload_blob(&sha, bytes, &self.storage_class)
+                .await?;
+            true
+        } else {
+            self.store
+                .put_blob(&sha, bytes, &self.storage_class)
+                .await?
+        };
+        if uploaded {
             self.uploaded += 1;
             self.uploaded_bytes += size;
         }

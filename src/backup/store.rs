@@ -166,10 +166,21 @@ impl Store {
         bytes: Vec<u8>,
         storage_class: &str,
     ) -> Result<bool, BackupError> {
-        let rel = layout::blob(sha256);
-        if self.exists(&rel).await? {
+        if self.exists(&layout::blob(sha256)).await? {
             return Ok(false);
         }
+        self.upload_blob(sha256, bytes, storage_class).await?;
+        Ok(true)
+    }
+
+    /// Uploads a blob the caller knows is not there yet.
+    pub async fn upload_blob(
+        &self,
+        sha256: &str,
+        bytes: Vec<u8>,
+        storage_class: &str,
+    ) -> Result<(), BackupError> {
+        let rel = layout::blob(sha256);
         let digest = Sha256::digest(&bytes);
         let checksum = base64::engine::general_purpose::STANDARD.encode(digest);
         self.s3
@@ -182,7 +193,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| BackupError::Provider(provider(e, self.timeout)))?;
-        Ok(true)
+        Ok(())
     }
 
     /// Writes a small object in STANDARD (manifests stay readable whatever the blobs' class).

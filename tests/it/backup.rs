@@ -1693,3 +1693,59 @@ async fn the_same_package_in_several_regions_is_uploaded_once_per_run() {
     assert_eq!(doc["uploaded_blobs"], 1, "{doc}");
     assert_eq!(blob_count(&fx).await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_costs_an_exact_number_of_calls() {
+    let fx = Fixture::new(HOME, "cost").await;
+    let name = moto::unique("cost");
+    fx.plain_function(&name).await;
+    let lops = fx.lops(moto::url());
+    let calls = |run: &Run| -> BTreeMap<String, u64> {
+        run.json()["api_calls"]
+            .as_array()
+            .expect("api_calls")
+            .iter()
+            .map(|c| {
+                (
+                    format!(
+                        "{} {}",
+                        c["service"].as_str().unwrap_or_default(),
+                        c["operation"].as_str().unwrap_or_default()
+                    ),
+                    c["calls"].as_u64().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    let lambda = [
+        "GetFunction",
+        "ListVersionsByFunction",
+        "ListAliases",
+        "ListEventSourceMappings",
+        "GetFunctionUrlConfig",
+        "GetPolicy",
+        "GetFunctionEventInvokeConfig",
+    ];
+    let expected = |s3: &[(&str, u64)]| -> BTreeMap<String, u64> {
+        lambda
+            .iter()
+            .map(|op| (format!("Lambda {op}"), 1))
+            .chain(s3.iter().map(|(op, n)| (format!("S3 {op}"), *n)))
+            .chain([("STS GetCallerIdentity".to_string(), 1)])
+            .collect()
+    };
+    // First: the bucket's region, the blob is not there, blob and manifest written.
+    let first = backup(&lops, HOME, &name, &fx.to());
+    first.assert_exit(0);
+    assert_eq!(
+        calls(&first),
+        expected(&[("HeadBucket", 1), ("HeadObject", 1), ("PutObject", 2)])
+    );
+    // Again: the blob is found, only the manifest is written.
+    let second = backup(&lops, HOME, &name, &fx.to());
+    second.assert_exit(0);
+    assert_eq!(
+        calls(&second),
+        expected(&[("HeadBucket", 1), ("HeadObject", 1), ("PutObject", 1)])
+    );
+}
