@@ -446,11 +446,7 @@ impl Runner<'_> {
         self.clients.operation_timeout.as_secs_f64()
     }
 
-    pub async fn run(
-        &self,
-        manifest: &Manifest,
-        plan: &RestorePlan,
-    ) -> Result<Restored, BackupError> {
+    pub async fn run(&self, plan: &RestorePlan) -> Result<Restored, BackupError> {
         let mut journal: Vec<Undo> = Vec::new();
         let mut versions = plan.matched.clone();
         let mut result = Ok(());
@@ -477,13 +473,12 @@ impl Runner<'_> {
                             plan.function
                         ),
                         Err(u) => format!(
-                            "restore of {} failed ({e}), and putting it back failed too ({u}): \
-                         restore the safety snapshot{} by hand",
+                            "restore of {} failed ({e}), and putting it back failed too ({u}): {}",
                             plan.function,
-                            if manifest.function.is_empty() {
-                                ""
+                            if self.before.is_some() {
+                                "restore the safety snapshot printed above to put it back by hand"
                             } else {
-                                " printed above"
+                                "it did not exist before: delete what was created by hand"
                             }
                         ),
                     },

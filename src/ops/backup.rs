@@ -649,7 +649,7 @@ pub async fn execute_restore(
         before: safety.as_ref().map(|(m, _)| (m, &preview.store)),
         on_step: &on_step,
     };
-    let result = runner.run(&preview.manifest, &preview.plan).await;
+    let result = runner.run(&preview.plan).await;
     let mut data_objects = 0;
     let result = match result {
         Ok(restored) => {
