@@ -52,25 +52,15 @@ pub async fn read_current(
             };
         }
     };
+    let mut current = head_of(&got);
     let config = got
         .configuration()
         .cloned()
         .unwrap_or_else(|| aws_sdk_lambda::types::FunctionConfiguration::builder().build());
-    let mut current = Current {
-        latest: Some((
-            config_of(&config),
-            config.code_sha256().unwrap_or_default().into(),
-        )),
-        reserved: got
-            .concurrency()
-            .and_then(|c| c.reserved_concurrent_executions()),
-        tags: got
-            .tags()
-            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default(),
-        arn: config.function_arn().unwrap_or_default().to_string(),
-        ..Default::default()
-    };
+    current.latest = Some((
+        config_of(&config),
+        config.code_sha256().unwrap_or_default().into(),
+    ));
     current.versions = super::capture::published(clients, function)
         .await?
         .iter()
@@ -845,7 +835,12 @@ async fn head(clients: &Clients, f: &str) -> Result<Current, BackupError> {
         .send()
         .await
         .map_err(|e| BackupError::Provider(classify(e, clients.operation_timeout.as_secs_f64())))?;
-    Ok(Current {
+    Ok(head_of(&got))
+}
+
+/// The ARN, reservation and tags a GetFunction answer holds.
+fn head_of(got: &aws_sdk_lambda::operation::get_function::GetFunctionOutput) -> Current {
+    Current {
         arn: got
             .configuration()
             .and_then(|c| c.function_arn())
@@ -859,7 +854,7 @@ async fn head(clients: &Clients, f: &str) -> Result<Current, BackupError> {
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
         ..Default::default()
-    })
+    }
 }
 
 /// UpdateFunctionCode with the same package a CreateFunction would take.

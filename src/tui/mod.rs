@@ -263,6 +263,22 @@ impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::prov
         }
     }
 
+    /// Runs `work` on a region's source in the background and sends the message it makes.
+    fn answer<F, Fut>(&self, region: usize, work: F)
+    where
+        F: FnOnce(Arc<S>) -> Fut,
+        Fut: Future<Output = Msg> + Send + 'static,
+    {
+        let Some(source) = self.sources.get(region).cloned() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        let reply = work(source);
+        tokio::spawn(async move {
+            let _ = tx.send(reply.await).await;
+        });
+    }
+
     /// Runs a plan in the background, reporting each step as a message.
     fn drive(&self, region: usize, source: Arc<S>, tier: crate::ops::Tier, mut r: Rollout) {
         let (tx, audit, store) = (self.tx.clone(), self.audit.clone(), self.store.clone());
@@ -424,38 +440,24 @@ fn apply<
                 function,
                 start_ms,
                 end_ms,
-            } => {
-                let Some(source) = runner.sources.get(region).cloned() else {
-                    continue;
-                };
-                let tx = runner.tx.clone();
-                tokio::spawn(async move {
-                    let result = source.log_events(&function, start_ms, end_ms, None).await;
-                    let _ = tx
-                        .send(Msg::LogLines {
-                            region,
-                            function,
-                            end_ms,
-                            result,
-                        })
-                        .await;
-                });
-            }
+            } => runner.answer(region, move |source| async move {
+                let result = source.log_events(&function, start_ms, end_ms, None).await;
+                Msg::LogLines {
+                    region,
+                    function,
+                    end_ms,
+                    result,
+                }
+            }),
             Effect::Triggers { region, function } => {
-                let Some(source) = runner.sources.get(region).cloned() else {
-                    continue;
-                };
-                let tx = runner.tx.clone();
-                tokio::spawn(async move {
+                runner.answer(region, move |source| async move {
                     let result = source.triggers(&function).await;
-                    let _ = tx
-                        .send(Msg::Triggers {
-                            region,
-                            function,
-                            result,
-                        })
-                        .await;
-                });
+                    Msg::Triggers {
+                        region,
+                        function,
+                        result,
+                    }
+                })
             }
             Effect::Backup {
                 region,
@@ -511,14 +513,11 @@ fn apply<
                 });
             }
             Effect::Execute { region, plan } => {
-                let Some(source) = runner.sources.get(region).cloned() else {
-                    continue;
-                };
-                let (tx, audit) = (runner.tx.clone(), runner.audit.clone());
-                tokio::spawn(async move {
+                let audit = runner.audit.clone();
+                runner.answer(region, move |source| async move {
                     let result = crate::ops::execute(&*source, &plan, tier, audit.as_ref()).await;
-                    let _ = tx.send(Msg::Executed { region, result }).await;
-                });
+                    Msg::Executed { region, result }
+                })
             }
         }
     }
