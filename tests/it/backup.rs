@@ -79,6 +79,19 @@ impl Fixture {
         )
     }
 
+    /// `lops backup list --json` of this fixture's location.
+    fn list(&self, lops: &Lops, region: &str) -> Run {
+        lops.run(&[
+            "backup",
+            "list",
+            "--to",
+            &self.to(),
+            "--region",
+            region,
+            "--json",
+        ])
+    }
+
     async fn put(&self, key: &str, bytes: Vec<u8>) {
         self.s3
             .put_object()
@@ -279,15 +292,7 @@ async fn round_trip_after_delete_restores_everything_and_a_rerun_converges() {
     assert_eq!(manifest["versions"].as_array().map(Vec::len), Some(2));
     assert_eq!(manifest["aliases"][0]["weights"]["2"], 0.3);
 
-    let listed = lops.run(&[
-        "backup",
-        "list",
-        "--to",
-        &fx.to(),
-        "--region",
-        HOME,
-        "--json",
-    ]);
+    let listed = fx.list(&lops, HOME);
     listed.assert_exit(0);
     let listed = listed.json();
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
@@ -514,15 +519,7 @@ async fn a_backup_killed_before_its_manifest_is_not_listed_and_a_rerun_completes
     assert_eq!(blobs, 1, "the code blob was written before the kill");
 
     let direct = fx.lops(moto::url());
-    let listed = direct.run(&[
-        "backup",
-        "list",
-        "--to",
-        &fx.to(),
-        "--region",
-        PROXIED,
-        "--json",
-    ]);
+    let listed = fx.list(&direct, PROXIED);
     listed.assert_exit(0);
     assert_eq!(
         listed.json(),
@@ -537,15 +534,7 @@ async fn a_backup_killed_before_its_manifest_is_not_listed_and_a_rerun_completes
         0,
         "the rerun re-uploaded the blob"
     );
-    let listed = direct.run(&[
-        "backup",
-        "list",
-        "--to",
-        &fx.to(),
-        "--region",
-        PROXIED,
-        "--json",
-    ]);
+    let listed = fx.list(&direct, PROXIED);
     assert_eq!(listed.json()[0]["snapshot"], snapshot.as_str());
     direct.run(&["backup", "verify", &snapshot]).assert_exit(0);
 }
@@ -756,15 +745,7 @@ async fn prune_keeps_the_newest_and_deletes_what_nothing_references() {
         .await
         .expect("update code");
     all(&lops).assert_exit(0);
-    let listed = lops.run(&[
-        "backup",
-        "list",
-        "--to",
-        &fx.to(),
-        "--region",
-        HOME,
-        "--json",
-    ]);
+    let listed = fx.list(&lops, HOME);
     assert_eq!(listed.json().as_array().map(Vec::len), Some(4));
 
     let dry = lops.run(&[
@@ -789,15 +770,7 @@ async fn prune_keeps_the_newest_and_deletes_what_nothing_references() {
         "{plan}"
     );
     assert_eq!(plan["blobs"].as_array().map(Vec::len), Some(1), "{plan}");
-    let listed = lops.run(&[
-        "backup",
-        "list",
-        "--to",
-        &fx.to(),
-        "--region",
-        HOME,
-        "--json",
-    ]);
+    let listed = fx.list(&lops, HOME);
     assert_eq!(
         listed.json().as_array().map(Vec::len),
         Some(4),
@@ -836,15 +809,7 @@ async fn prune_keeps_the_newest_and_deletes_what_nothing_references() {
         "--yes",
     ])
     .assert_exit(0);
-    let listed = lops.run(&[
-        "backup",
-        "list",
-        "--to",
-        &fx.to(),
-        "--region",
-        HOME,
-        "--json",
-    ]);
+    let listed = fx.list(&lops, HOME);
     let listed = listed.json();
     assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
     for s in listed.as_array().expect("list") {
@@ -1051,15 +1016,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
         );
     }
     assert_eq!(state(&fx.seeder.lambda, &name).await, before);
-    let listed = lops.run(&[
-        "backup",
-        "list",
-        "--to",
-        &fx.to(),
-        "--region",
-        HOME,
-        "--json",
-    ]);
+    let listed = fx.list(&lops, HOME);
     assert_eq!(
         listed.json().as_array().map(Vec::len),
         Some(1),
@@ -1099,15 +1056,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
     );
     lops.run(&["restore", &snapshot, "--yes"]).assert_exit(1);
     assert_eq!(state(&fx.seeder.lambda, &name).await, before);
-    let listed = lops.run(&[
-        "backup",
-        "list",
-        "--to",
-        &fx.to(),
-        "--region",
-        HOME,
-        "--json",
-    ]);
+    let listed = fx.list(&lops, HOME);
     let problems: Vec<Value> = listed
         .json()
         .as_array()
@@ -1310,23 +1259,15 @@ async fn a_backup_killed_before_or_between_its_blobs_is_never_listed_and_a_rerun
     };
     let direct = fx.lops(moto::url());
     let listed = |lops: &Lops| -> Vec<String> {
-        lops.run(&[
-            "backup",
-            "list",
-            "--to",
-            &fx.to(),
-            "--region",
-            PROXIED,
-            "--json",
-        ])
-        .json()
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|s| s["function"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+        fx.list(lops, PROXIED)
+            .json()
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| s["function"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     };
 
     // 1. Before any blob: every blob upload hangs.
