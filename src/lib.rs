@@ -10,6 +10,7 @@ pub mod logs;
 pub mod ops;
 pub mod provider;
 pub mod runtime;
+pub mod session;
 pub mod state;
 pub mod tui;
 pub mod ui;

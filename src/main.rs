@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -14,20 +15,20 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("lops: cannot start the async runtime: {e}");
+            let _ = writeln!(std::io::stderr(), "lops: cannot start the async runtime: {e}");
             return Exit::Failure.into();
         }
     };
     let result = runtime.block_on(async {
         match cli.command {
             Some(command) => cli::run(&cli.global, command).await,
-            None => lops::tui::run(&cli.global).await,
+            None => lops::tui::run(&cli.global.flags(), cli.global.demo).await,
         }
     });
     match result {
         Ok(exit) => exit.into(),
         Err(failure) => {
-            eprintln!("lops: {}", failure.message);
+            let _ = writeln!(std::io::stderr(), "lops: {}", failure.message);
             failure.exit.into()
         }
     }

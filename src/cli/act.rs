@@ -1,16 +1,17 @@
 //! The action commands: invoke, traffic, concurrency, kill, revive, audit, undo, iam-policy.
 //! Each builds a request and hands it to the ops layer; this file only parses, prompts and prints.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::{Context, GlobalArgs, resolve_settings};
+use super::GlobalArgs;
+use crate::session::Session;
 use crate::exit::{Exit, Failure};
 use crate::ops::audit::AuditLog;
-use crate::ops::invoke::{load_payload, recent_duplicate, sha256_hex};
-use crate::ops::{OpsError, Outcome, Plan, Request, Tier, authorize, execute, prepare};
+use crate::ops::invoke::load_payload;
+use crate::ops::{Confirmation, Kind, OpsError, Outcome, Plan, Request, execute, prepare};
 use crate::provider::aws::AwsRegion;
 use crate::provider::{InvokeRequest, RegionActions, RegionSource};
 
@@ -124,15 +125,16 @@ pub struct PlanArgs {
     /// Custom steps: percent:hold, e.g. 10:5m,50:10m (100 is added at the end).
     #[arg(long)]
     pub steps: Option<String>,
-    /// Roll back when this alarm goes to ALARM (repeatable).
+    /// Roll back when this alarm goes to ALARM (repeatable; added to `[guards] alarms`).
     #[arg(long = "guard-alarm")]
     pub guard_alarms: Vec<String>,
-    /// Roll back when the new version's error rate goes over this (0.05 = 5 %).
+    /// Roll back when the new version's error rate goes over this (0.05 = 5 %; default
+    /// `[guards] max_error_rate`, 0.05).
     #[arg(long)]
     pub max_error_rate: Option<f64>,
-    /// Seconds between guard checks.
-    #[arg(long, default_value_t = 10)]
-    pub guard_interval: u64,
+    /// Seconds between guard checks (default `[guards] interval_secs`, 10).
+    #[arg(long)]
+    pub guard_interval: Option<u64>,
     #[command(flatten)]
     pub flags: ActFlags,
 }
@@ -161,7 +163,7 @@ pub async fn invoke(global: &GlobalArgs, args: InvokeArgs) -> Result<Exit, Failu
         Some((f, q)) => (f.to_string(), Some(q.to_string())),
         None => (args.target.clone(), None),
     };
-    early_check(global, Tier::Invoke, "invoke")?;
+    early_check(global, Kind::Invoke)?;
     let payload = load_payload(args.payload.as_deref(), args.payload_name.as_deref())
         .map_err(Failure::usage)?;
     let request = InvokeRequest {
@@ -170,25 +172,15 @@ pub async fn invoke(global: &GlobalArgs, args: InvokeArgs) -> Result<Exit, Failu
         payload,
         asynchronous: args.asynchronous,
     };
-    if !args.allow_duplicate {
-        let (settings, _) = resolve_settings(global)?;
-        if let Some(log) = AuditLog::default_location() {
-            let window = settings.guards.duplicate_invoke_secs;
-            let target = args.target.clone();
-            let hash = sha256_hex(&request.payload);
-            if let Some(r) = recent_duplicate(&log, &target, &hash, window) {
-                return Err(Failure {
-                    exit: Exit::Refused,
-                    message: format!(
-                        "refused: the same payload went to {target} in {} at {} (within {window}s). \
-                         Replaying an event twice is a classic incident; pass --allow-duplicate if you mean it.",
-                        r.region, r.time
-                    ),
-                });
-            }
-        }
-    }
-    run(global, &args.flags, |_| Request::Invoke(request.clone())).await
+    let repeat = if args.allow_duplicate {
+        Repeat::Allowed
+    } else {
+        Repeat::Refused
+    };
+    run_with(global, &args.flags, repeat, |_| {
+        Request::Invoke(request.clone())
+    })
+    .await
 }
 
 pub async fn traffic(global: &GlobalArgs, command: TrafficCommand) -> Result<Exit, Failure> {
@@ -297,22 +289,23 @@ pub async fn pin(
     .await
 }
 
-/// Refuses before connecting anywhere when no profile's tier allows the action.
-pub(super) fn early_check(global: &GlobalArgs, needed: Tier, what: &str) -> Result<(), Failure> {
-    let (settings, _) = resolve_settings(global)?;
-    let profiles = if settings.profiles.is_empty() {
-        vec!["default".to_string()]
-    } else {
-        settings.profiles.clone()
-    };
-    for p in &profiles {
-        authorize(settings.tier_for(p), needed, what)?;
-    }
-    Ok(())
+/// Refuses before connecting anywhere when no scope of the session may do `kind`.
+pub(super) fn early_check(global: &GlobalArgs, kind: Kind) -> Result<(), Failure> {
+    let (settings, _) = crate::session::settings(&global.flags())?;
+    crate::session::check_any(&settings, kind.needs(), &kind.title())
+}
+
+/// What to do when the ops layer warns that the same payload went out moments ago.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Repeat {
+    /// `--allow-duplicate`: send it.
+    Allowed,
+    /// Ask for the typed name; with --yes (a script), refuse.
+    Refused,
 }
 
 async fn show(global: &GlobalArgs, function: &str, as_json: bool) -> Result<Exit, Failure> {
-    let ctx = Context::connect(global).await?;
+    let ctx = Session::connect(&global.flags()).await?;
     let mut docs = Vec::new();
     let mut out = std::io::stdout().lock();
     for region in &ctx.regions {
@@ -364,22 +357,28 @@ pub(super) async fn run(
     flags: &ActFlags,
     request: impl Fn(&str) -> Request,
 ) -> Result<Exit, Failure> {
+    run_with(global, flags, Repeat::Refused, request).await
+}
+
+async fn run_with(
+    global: &GlobalArgs,
+    flags: &ActFlags,
+    repeat: Repeat,
+    request: impl Fn(&str) -> Request,
+) -> Result<Exit, Failure> {
     let first = request("");
-    early_check(global, first.tier(), &first.name().replace('.', " "))?;
+    early_check(global, first.kind())?;
     first.validate().map_err(Failure::from)?;
-    let ctx = Context::connect(global).await?;
-    let audit = AuditLog::default_location();
+    let ctx = Session::connect(&global.flags()).await?;
+    let audit = audit_log(&ctx);
     let mut plans: Vec<(&AwsRegion, Plan)> = Vec::new();
     for region in &ctx.regions {
-        let tier = ctx.settings.tier_for(&region.scope().profile);
-        let plan = prepare(
-            region,
-            tier,
-            request(&region.scope().region),
-            audit.as_ref(),
-        )
-        .await
-        .map_err(Failure::from)?;
+        let mut plan = prepare(region, request(&region.scope().region), audit.as_ref())
+            .await
+            .map_err(Failure::from)?;
+        if repeat == Repeat::Allowed {
+            plan.warning = None;
+        }
         plans.push((region, plan));
     }
     let mut err = std::io::stderr().lock();
@@ -389,32 +388,35 @@ pub(super) async fn run(
     if flags.dry_run {
         if flags.json {
             let docs: Vec<_> = plans.iter().map(|(_, p)| plan_json(p, None)).collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({"dry_run": true, "plans": docs}))
-                    .unwrap_or_default()
-            );
+            super::print_json(&json!({"dry_run": true, "plans": docs}));
         }
         let _ = writeln!(err, "dry run: nothing changed");
         return Ok(Exit::Done);
     }
-    let changing: Vec<&Plan> = plans
-        .iter()
-        .map(|(_, p)| p)
-        .filter(|p| p.change != crate::ops::Change::Nothing)
-        .collect();
-    if !changing.is_empty() && !flags.yes {
-        let production = plans
-            .iter()
-            .any(|(r, _)| ctx.settings.is_production(&r.scope().profile));
-        confirm(&changing, production)?;
+    let warning = plans.iter().find_map(|(_, p)| p.warning.clone());
+    if let Some(w) = &warning
+        && flags.yes
+    {
+        return Err(Failure {
+            exit: Exit::Refused,
+            message: format!(
+                "refused: {w}. Replaying an event twice is a classic incident; pass \
+                 --allow-duplicate if you mean it."
+            ),
+        });
     }
+    let confirmation = Confirmation::all(plans.iter().map(|(_, p)| p.confirmation()));
+    let production = plans.iter().any(|(r, _)| r.scope().access.production);
+    super::confirm::ask(
+        &confirmation,
+        flags.yes,
+        super::confirm::why_typed(production, warning.as_deref()).as_deref(),
+    )?;
     let mut ok = 0;
     let mut failed = Vec::new();
     let mut docs = Vec::new();
     for (region, plan) in &plans {
-        let tier = ctx.settings.tier_for(&region.scope().profile);
-        match execute(*region, plan, tier, audit.as_ref()).await {
+        match execute(*region, plan, audit.as_ref()).await {
             Ok(outcome) => {
                 ok += 1;
                 if flags.json {
@@ -431,10 +433,7 @@ pub(super) async fn run(
         }
     }
     if flags.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"results": docs})).unwrap_or_default()
-        );
+        super::print_json(&json!({"results": docs}));
     }
     Ok(match (ok, failed.first()) {
         (_, None) => Exit::Done,
@@ -444,45 +443,10 @@ pub(super) async fn run(
     })
 }
 
-pub(super) fn confirm_text(prompt: &str, typed: Option<&str>) -> Result<(), Failure> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(OpsError::Refused(
-            "confirmation needed and this is not an interactive terminal: pass --yes to confirm"
-                .into(),
-        )
-        .into());
-    }
-    if !prompt.is_empty() {
-        eprintln!("{prompt}");
-    }
-    match typed {
-        Some(name) => eprint!("type {name} to confirm: "),
-        None => eprint!("apply? [y/N] "),
-    }
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Failure::failed(format!("cannot read the answer: {e}")))?;
-    let answer = answer.trim();
-    let yes = match typed {
-        Some(name) => answer == name,
-        None => matches!(answer, "y" | "Y" | "yes"),
-    };
-    if yes {
-        Ok(())
-    } else {
-        Err(OpsError::Refused("not confirmed: nothing changed".into()).into())
-    }
-}
-
-fn confirm(plans: &[&Plan], production: bool) -> Result<(), Failure> {
-    let typed = production || plans.iter().any(|p| p.destructive);
-    let name = plans.first().map(|p| p.target.clone()).unwrap_or_default();
-    let prompt = if production { "production profile" } else { "" };
-    confirm_text(prompt, typed.then_some(name.as_str()))
+/// The audit log, with the config's window for repeated invokes.
+pub(super) fn audit_log(ctx: &Session) -> Option<AuditLog> {
+    AuditLog::default_location()
+        .map(|log| log.with_duplicate_window(ctx.settings.guards.duplicate_invoke_secs))
 }
 
 fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> serde_json::Value {
@@ -591,7 +555,7 @@ pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
         }
     }
     if bad > 0 {
-        eprintln!(
+        err!(
             "lops: {bad} unreadable line(s) in {} were skipped",
             log.path().display()
         );
@@ -600,7 +564,7 @@ pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
 }
 
 pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure> {
-    early_check(global, Tier::Change, "undo")?;
+    early_check(global, Kind::Undo)?;
     let log = AuditLog::default_location()
         .ok_or_else(|| Failure::usage("no state directory: set XDG_STATE_HOME or HOME"))?;
     let (records, _) = log
@@ -627,9 +591,11 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
     .await
 }
 
-pub fn iam_policy(tier: Tier) -> Result<Exit, Failure> {
-    let policy = crate::ops::policy::policy(tier);
-    println!(
+/// The policy for the widest tier any scope of the session has (`--mode` chooses it directly).
+pub fn iam_policy(global: &GlobalArgs) -> Result<Exit, Failure> {
+    let (settings, _) = crate::session::settings(&global.flags())?;
+    let policy = crate::ops::policy::policy(crate::session::widest_tier(&settings));
+    out!(
         "{}",
         serde_json::to_string_pretty(&policy).unwrap_or_default()
     );

@@ -7,13 +7,14 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::act::{ActFlags, confirm_text, early_check};
-use super::{Context, GlobalArgs};
+use super::act::{ActFlags, early_check};
+use super::GlobalArgs;
+use crate::session::Session;
 use crate::backup::store::parse_storage_class;
 use crate::backup::{BackupError, S3Uri, list};
 use crate::exit::{Exit, Failure};
 use crate::format;
-use crate::ops::Tier;
+use crate::ops::{Kind, confirmation};
 use crate::ops::audit::AuditLog;
 use crate::ops::backup::{
     BackupRequest, Progress, RestoreRequest, Selection, execute_prune, execute_restore,
@@ -150,6 +151,7 @@ fn report(bar: &ProgressBar) -> impl Fn(Progress) + Sync + '_ {
             bar.set_message(format!("data {key} ({})", format::bytes(size)));
         }
         Progress::Step(s) => bar.set_message(s),
+        Progress::Warning(w) => bar.suspend(|| err!("lops: {w}")),
     }
 }
 
@@ -179,16 +181,16 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
         BackupCommand::Run(args) => run(global, args).await,
         BackupCommand::List { to, function, json } => {
             let to = uri(&to)?;
-            let ctx = Context::connect(global).await?;
+            let ctx = Session::connect(&global.flags()).await?;
             let Some(region) = ctx.regions.first() else {
                 return Err(Failure::usage("no region: pass --region"));
             };
             let store = crate::backup::Store::open(&region.clients, to).await?;
             let all = list(&store, function.as_deref()).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+                out!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
             } else if all.is_empty() {
-                eprintln!("no complete snapshots under {}", store.root);
+                err!("no complete snapshots under {}", store.root);
             } else {
                 let mut out = std::io::stdout().lock();
                 for s in &all {
@@ -211,21 +213,21 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
         BackupCommand::Verify { snapshot, json } => {
             let snapshot = uri(&snapshot)?;
             crate::backup::root_of(&snapshot)?;
-            let ctx = Context::connect(&in_region(global, region_of(&snapshot))).await?;
+            let ctx = Session::connect(&in_region(global, region_of(&snapshot)).flags()).await?;
             let Some(region) = ctx.regions.first() else {
                 return Err(Failure::usage("no region: pass --region"));
             };
             let (_, verified) = verify_snapshot(region, &snapshot).await?;
             if json {
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&verified).unwrap_or_default()
                 );
             } else {
                 for p in &verified.problems {
-                    eprintln!("lops: {p}");
+                    err!("lops: {p}");
                 }
-                eprintln!(
+                err!(
                     "{}: {} blobs ({}) and {} data objects checked, {} problem(s)",
                     verified.snapshot,
                     verified.blobs_checked,
@@ -245,7 +247,7 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
 }
 
 async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
-    early_check(global, Tier::Read, "backup")?;
+    early_check(global, Kind::Backup)?;
     let to = uri(&args.to)?;
     let data = args
         .data
@@ -271,9 +273,9 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
         }
         Selection::Named(names)
     };
-    let ctx = Context::connect(global).await?;
+    let ctx = Session::connect(&global.flags()).await?;
     if crate::backup::store::needs_thaw(&storage_class) && !args.json {
-        eprintln!(
+        err!(
             "note: {storage_class} objects must be restored from the archive (hours) before \
              `lops restore` or `lops backup verify` can read them; manifests stay in STANDARD"
         );
@@ -288,10 +290,8 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
     let audit = AuditLog::default_location();
     let bar = bar(args.json);
     let progress = report(&bar);
-    let settings = &ctx.settings;
     let result = run_backup(
         &ctx.regions,
-        |p| settings.tier_for(p),
         &request,
         audit.as_ref(),
         &progress,
@@ -303,7 +303,7 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
         // What the run cost, per service and operation (cron logs keep it).
         let mut doc = serde_json::to_value(&report).unwrap_or_default();
         doc["api_calls"] = serde_json::to_value(ctx.counter.snapshot()).unwrap_or_default();
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         let mut out = std::io::stdout().lock();
         for s in &report.snapshots {
@@ -329,7 +329,7 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
             );
         }
         for f in &report.failed {
-            eprintln!("lops: {} in {}: {}", f.function, f.region, f.error);
+            err!("lops: {} in {}: {}", f.function, f.region, f.error);
         }
     }
     Ok(
@@ -343,18 +343,17 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
 }
 
 async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
-    early_check(global, Tier::Change, "backup prune")?;
+    early_check(global, Kind::Prune)?;
     let to = uri(&args.to)?;
-    let ctx = Context::connect(global).await?;
+    let ctx = Session::connect(&global.flags()).await?;
     let Some(region) = ctx.regions.first() else {
         return Err(Failure::usage("no region: pass --region"));
     };
-    let tier = ctx.settings.tier_for(&region.scope().profile);
     let cutoff = crate::logs::parse_since(&args.grace, chrono::Utc::now())
         .map_err(|e| Failure::usage(format!("--grace: {e}")))?;
     let (store, plan) =
-        prepare_prune(region, tier, &to, args.keep_last, args.keep_daily, cutoff).await?;
-    eprintln!(
+        prepare_prune(region, &to, args.keep_last, args.keep_daily, cutoff).await?;
+    err!(
         "prune {}: delete {} snapshot(s), {} blob(s) and {} data object(s) ({}); keep {} snapshot(s)",
         plan.to,
         plan.manifests.len(),
@@ -364,22 +363,22 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
         plan.kept
     );
     for m in &plan.manifests {
-        eprintln!("  - {}", store.uri(m));
+        err!("  - {}", store.uri(m));
     }
     for n in &plan.notes {
-        eprintln!("  note: {n}");
+        err!("  note: {n}");
     }
     let nothing =
         plan.manifests.is_empty() && plan.blobs.is_empty() && plan.data_objects.is_empty();
     if args.flags.dry_run || nothing {
         if args.flags.json {
-            println!(
+            out!(
                 "{}",
                 serde_json::to_string_pretty(&json!({"dry_run": args.flags.dry_run, "plan": plan}))
                     .unwrap_or_default()
             );
         }
-        eprintln!(
+        err!(
             "{}",
             if nothing {
                 "nothing to prune"
@@ -389,30 +388,32 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
         );
         return Ok(Exit::Done);
     }
-    if !args.flags.yes {
-        confirm_text("", None)?;
-    }
+    let production = region.scope().access.production;
+    super::confirm::ask(
+        &confirmation(&plan.to, region.scope(), false, false),
+        args.flags.yes,
+        super::confirm::why_typed(production, None).as_deref(),
+    )?;
     execute_prune(
         region,
-        tier,
         &store,
         &plan,
         AuditLog::default_location().as_ref(),
     )
     .await?;
     if args.flags.json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&json!({"pruned": plan})).unwrap_or_default()
         );
     } else {
-        eprintln!("pruned");
+        err!("pruned");
     }
     Ok(Exit::Done)
 }
 
 pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Failure> {
-    early_check(global, Tier::Change, "restore")?;
+    early_check(global, Kind::Restore)?;
     let snapshot = uri(&args.snapshot)?;
     crate::backup::root_of(&snapshot)?;
     let data_to = args.data_to.as_deref().map(uri).transpose()?;
@@ -421,11 +422,10 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
             "restore goes into one region: pass one --region",
         ));
     }
-    let ctx = Context::connect(&in_region(global, region_of(&snapshot))).await?;
+    let ctx = Session::connect(&in_region(global, region_of(&snapshot)).flags()).await?;
     let Some(region) = ctx.regions.first() else {
         return Err(Failure::usage("no region: pass --region"));
     };
-    let tier = ctx.settings.tier_for(&region.scope().profile);
     let request = RestoreRequest {
         snapshot,
         name: args.name.clone(),
@@ -433,9 +433,9 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         data_to,
         skip_data: args.no_data,
     };
-    let preview = prepare_restore(region, tier, &request).await?;
+    let preview = prepare_restore(region, &request).await?;
     for line in preview.lines() {
-        eprintln!("{line}");
+        err!("{line}");
     }
     let doc = |outcome: Option<serde_json::Value>| {
         json!({
@@ -451,12 +451,12 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
     };
     if args.flags.dry_run || !preview.changes_anything() {
         if args.flags.json {
-            println!(
+            out!(
                 "{}",
                 serde_json::to_string_pretty(&doc(None)).unwrap_or_default()
             );
         }
-        eprintln!(
+        err!(
             "{}",
             if args.flags.dry_run {
                 "dry run: nothing changed"
@@ -466,22 +466,30 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         );
         return Ok(Exit::Done);
     }
-    if !args.flags.yes {
-        let production = ctx.settings.is_production(&region.scope().profile);
-        let typed = (preview.plan.exists || production).then_some(preview.plan.function.as_str());
-        confirm_text(if production { "production profile" } else { "" }, typed)?;
-    }
+    // Restoring over an existing function is destructive: its name is typed.
+    let production = region.scope().access.production;
+    super::confirm::ask(
+        &confirmation(
+            &preview.plan.function,
+            region.scope(),
+            preview.plan.exists,
+            false,
+        ),
+        args.flags.yes,
+        super::confirm::why_typed(production, None).as_deref(),
+    )?;
     let bar = bar(args.flags.json);
     bar.inc_length(preview.plan.steps.len() as u64);
-    let progress = |p: Progress| {
-        if let Progress::Step(s) = p {
+    let progress = |p: Progress| match p {
+        Progress::Step(s) => {
             bar.inc(1);
             bar.set_message(s);
         }
+        Progress::Warning(w) => bar.suspend(|| err!("lops: {w}")),
+        _ => {}
     };
     let result = execute_restore(
         region,
-        tier,
         &preview,
         AuditLog::default_location().as_ref(),
         &progress,
@@ -490,13 +498,13 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
     bar.finish_and_clear();
     let outcome = result.map_err(|e: BackupError| Failure::from(e))?;
     if args.flags.json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&doc(serde_json::to_value(&outcome).ok()))
                 .unwrap_or_default()
         );
     } else {
-        eprintln!(
+        err!(
             "restored {} in {} ({} step(s); versions {})",
             outcome.restored.function,
             outcome.restored.region,

@@ -4,7 +4,8 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::{Context, GlobalArgs};
+use super::GlobalArgs;
+use crate::session::Session;
 use crate::exit::{Exit, Failure};
 use crate::format;
 use crate::logs::{merge, parse_since, stats};
@@ -38,7 +39,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             "name the functions: lops logs FN[,FN2] --region R",
         ));
     }
-    let ctx = Context::connect(global).await?;
+    let ctx = Session::connect(&global.flags()).await?;
     let mut lines = Vec::new();
     let mut failures: Vec<ProviderError> = Vec::new();
     let mut reads = Vec::new();
@@ -64,7 +65,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         match result {
             Ok(found) => lines.extend(found),
             Err(e) => {
-                eprintln!("lops: {scope}: {e}");
+                err!("lops: {scope}: {e}");
                 failures.push(e);
             }
         }
@@ -141,7 +142,7 @@ fn print_lines(lines: &[crate::logs::LogLine], json: bool) -> std::io::Result<()
 /// (events can arrive late) de-duplicated by id, until Ctrl-C. A region that fails is reported
 /// once per failure streak and polled again later; the others keep streaming.
 async fn follow(
-    ctx: &Context,
+    ctx: &Session,
     args: &LogsArgs,
     first: Vec<crate::logs::LogLine>,
 ) -> Result<Exit, Failure> {
@@ -206,7 +207,7 @@ async fn follow(
                 Err(e) => {
                     errors += 1;
                     if failing.insert(what.clone()) {
-                        eprintln!("lops: {what}: {e} (still trying)");
+                        err!("lops: {what}: {e} (still trying)");
                     }
                 }
             }

@@ -1,8 +1,25 @@
 //! The headless face: clap commands over the same providers and ops as the TUI.
 
+/// A line on stdout. A closed stdout (the reader of a pipe went away) loses the line, never
+/// panics: the command's exit code still says what happened.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// A line on stderr, likewise.
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod act;
 mod backup;
-mod context;
+mod confirm;
 mod logs;
 mod rollout;
 mod status;
@@ -12,7 +29,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use context::{Context, resolve_settings};
 
 use crate::exit::{Exit, Failure};
 use crate::ops::Tier;
@@ -77,6 +93,21 @@ pub enum TierArg {
     Change,
 }
 
+impl GlobalArgs {
+    /// What the command line says about the session, for the session layer to resolve.
+    pub fn flags(&self) -> crate::session::Flags {
+        crate::session::Flags {
+            regions: self.regions.clone(),
+            profiles: self.profiles.clone(),
+            config: self.config.clone(),
+            read_only: self.read_only,
+            mode: self.mode.map(Tier::from),
+            no_color: self.no_color,
+            ascii: self.ascii,
+        }
+    }
+}
+
 impl From<TierArg> for Tier {
     fn from(t: TierArg) -> Self {
         match t {
@@ -132,6 +163,11 @@ pub enum Command {
     IamPolicy,
 }
 
+/// One JSON document on stdout.
+pub(crate) fn print_json(doc: &impl serde::Serialize) {
+    out!("{}", serde_json::to_string_pretty(doc).unwrap_or_default());
+}
+
 /// Runs a CLI command; the TUI is started by `main` when no command is given.
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure> {
     match command {
@@ -152,10 +188,6 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
         Command::Restore(args) => backup::restore(global, args).await,
         Command::Audit { json } => act::audit(json).await,
         Command::Undo(flags) => act::undo(global, flags).await,
-        Command::IamPolicy => act::iam_policy(match (global.read_only, global.mode) {
-            (true, _) => Tier::Read,
-            (false, Some(mode)) => mode.into(),
-            (false, None) => Tier::Change,
-        }),
+        Command::IamPolicy => act::iam_policy(global),
     }
 }

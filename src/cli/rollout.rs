@@ -2,11 +2,11 @@
 
 use std::io::Write;
 
-use super::act::{ActFlags, PlanArgs, confirm_text, early_check};
-use super::{Context, GlobalArgs};
+use super::act::{ActFlags, PlanArgs, audit_log, early_check};
+use super::GlobalArgs;
+use crate::session::Session;
 use crate::exit::{Exit, Failure};
-use crate::ops::Tier;
-use crate::ops::audit::AuditLog;
+use crate::ops::Kind;
 use crate::ops::rollout::{self, Guard, PlanStore, Rollout, Status};
 use crate::provider::RegionSource;
 use crate::provider::aws::AwsRegion;
@@ -16,7 +16,7 @@ fn store() -> Result<PlanStore, Failure> {
         .ok_or_else(|| Failure::usage("no state directory: set XDG_STATE_HOME or HOME"))
 }
 
-fn one_region(ctx: &Context) -> Result<&AwsRegion, Failure> {
+fn one_region(ctx: &Session) -> Result<&AwsRegion, Failure> {
     match ctx.regions.as_slice() {
         [one] => Ok(one),
         _ => Err(Failure::usage(
@@ -47,7 +47,7 @@ fn reporter(json: bool) -> impl FnMut(&Rollout, &str) {
 }
 
 pub async fn plan(global: &GlobalArgs, args: PlanArgs) -> Result<Exit, Failure> {
-    early_check(global, Tier::Change, "traffic plan")?;
+    early_check(global, Kind::RolloutStart)?;
     let steps = match (&args.preset, &args.steps) {
         (Some(p), _) => rollout::preset(p).ok_or_else(|| {
             Failure::usage(format!(
@@ -58,14 +58,16 @@ pub async fn plan(global: &GlobalArgs, args: PlanArgs) -> Result<Exit, Failure> 
         (None, Some(s)) => rollout::parse_steps(s).map_err(Failure::usage)?,
         (None, None) => return Err(Failure::usage("give --preset NAME or --steps 10:5m,50:10m")),
     };
-    let guard = Guard {
-        max_error_rate: args.max_error_rate,
-        alarms: args.guard_alarms.clone(),
-        interval_secs: args.guard_interval,
-    };
-    let ctx = Context::connect(global).await?;
+    let ctx = Session::connect(&global.flags()).await?;
+    // The config's [guards] with the command line on top: the dashboard starts from the same.
+    let mut guard = Guard::from_config(&ctx.settings.guards, args.guard_alarms.clone());
+    if let Some(rate) = args.max_error_rate {
+        guard.max_error_rate = Some(rate);
+    }
+    if let Some(secs) = args.guard_interval {
+        guard.interval_secs = secs;
+    }
     let source = one_region(&ctx)?;
-    let tier = ctx.settings.tier_for(&source.scope().profile);
     let store = store()?;
     let spec = rollout::PlanSpec {
         function: args.function.clone(),
@@ -74,64 +76,32 @@ pub async fn plan(global: &GlobalArgs, args: PlanArgs) -> Result<Exit, Failure> 
         steps,
         guard,
     };
-    let mut r = rollout::start(source, tier, spec, &store).await?;
-    let steps: Vec<String> = r
-        .steps
-        .iter()
-        .map(|s| format!("{}% for {}s", (s.weight * 100.0).round(), s.hold_secs))
-        .collect();
-    let preview = format!(
-        "plan {} in {}: v{} → v{} in {} steps ({}); guard: {}",
-        r.target(),
-        r.region,
-        r.from,
-        r.to,
-        r.steps.len(),
-        steps.join(", "),
-        describe_guard(&r.guard)
-    );
+    let mut r = rollout::start(source, spec, &store).await?;
+    let preview = r.preview();
+    err!("{preview}");
     if args.flags.dry_run {
-        eprintln!("{preview}\ndry run: nothing changed");
+        err!("dry run: nothing changed");
         return Ok(Exit::Done);
     }
-    if !args.flags.yes {
-        let production = ctx.settings.is_production(&source.scope().profile);
-        confirm_text(&preview, production.then_some(r.target().as_str()))?;
-    } else {
-        eprintln!("{preview}");
-    }
+    let production = source.scope().access.production;
+    super::confirm::ask(
+        &r.confirmation(source.scope()),
+        args.flags.yes,
+        super::confirm::why_typed(production, None).as_deref(),
+    )?;
     store
         .save(&r)
         .map_err(|e| Failure::failed(format!("cannot save the plan: {e}")))?;
-    let audit = AuditLog::default_location();
+    let audit = audit_log(&ctx);
     let status = rollout::run(
         source,
         &mut r,
-        tier,
         audit.as_ref(),
         &store,
         reporter(args.flags.json),
     )
     .await?;
     Ok(exit_for(&status))
-}
-
-fn describe_guard(g: &Guard) -> String {
-    let mut parts = Vec::new();
-    if let Some(max) = g.max_error_rate {
-        parts.push(format!(
-            "error rate ≤ {}",
-            crate::format::percent(Some(max))
-        ));
-    }
-    for a in &g.alarms {
-        parts.push(format!("alarm {a} not in ALARM"));
-    }
-    if parts.is_empty() {
-        "none".into()
-    } else {
-        format!("{} (checked every {}s)", parts.join(", "), g.interval_secs)
-    }
 }
 
 pub async fn resume(
@@ -143,16 +113,14 @@ pub async fn resume(
 ) -> Result<Exit, Failure> {
     early_check(
         global,
-        Tier::Change,
         if abort {
-            "traffic abort"
+            Kind::RolloutAbort
         } else {
-            "traffic resume"
+            Kind::RolloutResume
         },
     )?;
-    let ctx = Context::connect(global).await?;
+    let ctx = Session::connect(&global.flags()).await?;
     let source = one_region(&ctx)?;
-    let tier = ctx.settings.tier_for(&source.scope().profile);
     let store = store()?;
     let mut r = store
         .load(source.scope(), function, alias)
@@ -163,43 +131,49 @@ pub async fn resume(
                 source.scope()
             ))
         })?;
-    let audit = AuditLog::default_location();
+    let audit = audit_log(&ctx);
     let what = if abort {
         format!(
-            "abort the plan for {} in {} ({}): all traffic back to v{}",
+            "abort the plan for {} @ {} ({}): traffic back to {}",
             r.target(),
-            r.region,
+            r.scope_label(),
             r.progress(),
-            r.from
+            r.start_weights()
         )
     } else {
         format!(
-            "resume the plan for {} in {} at {}",
+            "resume the plan for {} @ {} at {}",
             r.target(),
-            r.region,
+            r.scope_label(),
             r.progress()
         )
     };
-    if !flags.yes {
-        confirm_text(&what, None)?;
+    err!("{what}");
+    if flags.dry_run {
+        err!("dry run: nothing changed");
+        return Ok(Exit::Done);
     }
+    let production = source.scope().access.production;
+    super::confirm::ask(
+        &r.confirmation(source.scope()),
+        flags.yes,
+        super::confirm::why_typed(production, None).as_deref(),
+    )?;
     if abort {
         rollout::roll_back(
             source,
             &mut r,
-            tier,
             audit.as_ref(),
             &store,
             Status::Aborted,
         )
         .await?;
-        reporter(flags.json)(&r, &format!("aborted: all traffic on v{}", r.from));
+        reporter(flags.json)(&r, &format!("aborted: traffic back to {}", r.start_weights()));
         return Ok(Exit::Done);
     }
     let status = rollout::run(
         source,
         &mut r,
-        tier,
         audit.as_ref(),
         &store,
         reporter(flags.json),
@@ -212,15 +186,15 @@ pub fn list(json: bool) -> Result<Exit, Failure> {
     let store = store()?;
     let running = store.running();
     if json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&running).unwrap_or_default()
         );
     } else if running.is_empty() {
-        println!("no running plans in {}", store.dir().display());
+        out!("no running plans in {}", store.dir().display());
     } else {
         for r in &running {
-            println!(
+            out!(
                 "{:<14} {:<32} v{} → v{}  {}  (updated {})",
                 r.region,
                 r.target(),

@@ -6,7 +6,8 @@ use std::io::Write;
 use clap::Args;
 use serde::Serialize;
 
-use super::{Context, GlobalArgs};
+use super::GlobalArgs;
+use crate::session::Session;
 use crate::exit::{Exit, Failure};
 use crate::format;
 use crate::provider::aws::CallCount;
@@ -34,7 +35,7 @@ fn parse_window(s: &str) -> Result<MetricWindow, String> {
 }
 
 pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure> {
-    let ctx = Context::connect(global).await?;
+    let ctx = Session::connect(&global.flags()).await?;
     let reports = read_all(&ctx.regions, ctx.settings.timeouts.region()).await;
     let calls = ctx.counter.snapshot();
     let failed = reports.iter().filter(|r| r.result.is_err()).count();
@@ -55,7 +56,7 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
     written.map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
     for report in &reports {
         if let Err(e) = &report.result {
-            eprintln!("lops: region {} unreachable: {e}", report.scope);
+            err!("lops: region {} unreachable: {e}", report.scope);
         }
     }
     Ok(if failed > 0 {
@@ -364,10 +365,11 @@ fn write_table(
                 "  {:<14} {:<12} {:<36} {:>5}",
                 format!(
                     "{}",
-                    crate::provider::Scope {
-                        profile: c.key.profile.clone(),
-                        region: c.key.region.clone()
-                    }
+                    crate::provider::Scope::new(
+                        c.key.profile.clone(),
+                        c.key.region.clone(),
+                        Default::default()
+                    )
                 ),
                 c.key.service,
                 c.key.operation,

@@ -5,7 +5,8 @@ use std::io::Write;
 use clap::{Args, Subcommand};
 
 use super::act::{ActFlags, run};
-use super::{Context, GlobalArgs};
+use super::GlobalArgs;
+use crate::session::Session;
 use crate::exit::{Exit, Failure};
 use crate::ops::{OpsError, Request};
 use crate::provider::{RegionActions, RegionSource, TriggerKind};
@@ -71,7 +72,7 @@ async fn set(global: &GlobalArgs, which: Which, enabled: bool) -> Result<Exit, F
 }
 
 async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, Failure> {
-    let ctx = Context::connect(global).await?;
+    let ctx = Session::connect(&global.flags()).await?;
     let mut docs = Vec::new();
     let mut failed = 0;
     let mut out = std::io::stdout().lock();
@@ -121,7 +122,7 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
                     )),
                     other => OpsError::Provider(other),
                 };
-                eprintln!("lops: {e}");
+                err!("lops: {e}");
                 if ctx.regions.len() == 1 {
                     return Err(e.into());
                 }

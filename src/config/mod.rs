@@ -2,6 +2,7 @@
 //! settings resolved from it and the command line.
 
 mod regions;
+mod tier;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use regions::{KNOWN_REGIONS, check_region};
-
-use crate::ops::Tier;
+pub use tier::{Access, Tier};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -67,12 +67,21 @@ pub struct Guards {
     /// The same function, qualifier and payload invoked again within this many seconds asks
     /// again (TUI) or needs --allow-duplicate (CLI).
     pub duplicate_invoke_secs: u64,
+    /// A rollout rolls back when the new version's error rate goes over this (0.05 = 5 %).
+    pub max_error_rate: Option<f64>,
+    /// Seconds between a rollout's guard checks.
+    pub interval_secs: u64,
+    /// Alarms every rollout watches (the dashboard adds the function's own alarms).
+    pub alarms: Vec<String>,
 }
 
 impl Default for Guards {
     fn default() -> Self {
         Guards {
             duplicate_invoke_secs: 300,
+            max_error_rate: Some(0.05),
+            interval_secs: 10,
+            alarms: Vec::new(),
         }
     }
 }
@@ -213,17 +222,58 @@ impl ConfigFile {
             message,
         };
         let t = &self.timeouts;
-        if !(t.connect_secs > 0.0 && t.operation_secs > 0.0 && t.region_secs > 0.0) {
+        // Upper bounds keep every number a Duration and a clock can hold, and catch typos.
+        for (key, v, max) in [
+            ("timeouts.connect_secs", t.connect_secs, 300.0),
+            ("timeouts.operation_secs", t.operation_secs, 3_600.0),
+            ("timeouts.region_secs", t.region_secs, 86_400.0),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= max) {
+                return Err(invalid(format!("{key} = {v}: give a number of seconds above 0 and at most {max}")));
+            }
+        }
+        let g = &self.guards;
+        if g.duplicate_invoke_secs > 86_400 {
+            return Err(invalid(format!(
+                "guards.duplicate_invoke_secs = {}: give 0 to 86400 seconds",
+                g.duplicate_invoke_secs
+            )));
+        }
+        if g.max_error_rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
             return Err(invalid(
-                "timeouts.connect_secs, operation_secs and region_secs must be above 0".into(),
+                "guards.max_error_rate must be between 0 and 1 (0.05 is 5 %)".into(),
             ));
+        }
+        if !(1..=3_600).contains(&g.interval_secs) {
+            return Err(invalid(format!(
+                "guards.interval_secs = {}: give 1 to 3600 seconds",
+                g.interval_secs
+            )));
+        }
+        for (key, v) in [
+            ("refresh.metrics_secs", self.refresh.metrics_secs),
+            ("refresh.inventory_secs", self.refresh.inventory_secs),
+            ("refresh.alarms_secs", self.refresh.alarms_secs),
+        ] {
+            if v > 86_400 {
+                return Err(invalid(format!("{key} = {v}: give at most 86400 seconds")));
+            }
         }
         if t.max_attempts == 0 || t.max_attempts > 10 {
             return Err(invalid("timeouts.max_attempts must be 1 to 10".into()));
         }
         let r = &self.rate_limits;
-        if !(r.lambda_per_sec > 0.0 && r.cloudwatch_per_sec > 0.0) {
-            return Err(invalid("rate_limits.*_per_sec must be above 0".into()));
+        if !(r.lambda_per_sec > 0.0
+            && r.cloudwatch_per_sec > 0.0
+            && r.lambda_per_sec <= 10_000.0
+            && r.cloudwatch_per_sec <= 10_000.0)
+        {
+            return Err(invalid("rate_limits.*_per_sec must be above 0 and at most 10000".into()));
+        }
+        if r.burst == 0 || r.burst > 10_000 || r.parallel_calls == 0 || r.parallel_calls > 1_000 {
+            return Err(invalid(
+                "rate_limits.burst must be 1 to 10000 and rate_limits.parallel_calls 1 to 1000".into(),
+            ));
         }
         if self.refresh.metrics_secs == 0 || self.refresh.inventory_secs == 0 {
             return Err(invalid(
@@ -321,25 +371,6 @@ impl Settings {
             config_path,
         }
     }
-
-    /// The tier in force for a profile: the command line, else the profile's own mode, else
-    /// the file's.
-    pub fn tier_for(&self, profile: &str) -> Tier {
-        if self.tier_from_cli {
-            return self.tier;
-        }
-        self.profile_settings
-            .get(profile)
-            .and_then(|p| p.mode)
-            .unwrap_or(self.tier)
-    }
-
-    /// Whether a profile is marked `production = true`.
-    pub fn is_production(&self, profile: &str) -> bool {
-        self.profile_settings
-            .get(profile)
-            .is_some_and(|p| p.production)
-    }
 }
 
 #[cfg(test)]
@@ -372,7 +403,7 @@ mode = "read"
         assert_eq!(settings.refresh.metrics_secs, 15);
         assert_eq!(settings.refresh.inventory_secs, 300);
         assert_eq!(settings.timeouts.operation_secs, 4.0);
-        assert!(settings.is_production("prod"));
+        assert!(settings.profile_settings["prod"].production);
     }
 
     #[test]
@@ -403,6 +434,25 @@ mode = "read"
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(text.contains("unknown region 'us-east-9'"), "{text}");
+    }
+
+    #[test]
+    fn absurd_numbers_are_refused_with_the_key_named() {
+        for (text, key) in [
+            ("[timeouts]\noperation_secs = 18446744073709551615\n", "operation_secs"),
+            ("[timeouts]\nconnect_secs = inf\n", "connect_secs"),
+            ("[guards]\nduplicate_invoke_secs = 18446744073709551615\n", "duplicate_invoke_secs"),
+            ("[guards]\nmax_error_rate = 1.7\n", "max_error_rate"),
+            ("[guards]\ninterval_secs = 0\n", "interval_secs"),
+            ("[refresh]\nmetrics_secs = 99999999\n", "metrics_secs"),
+            ("[rate_limits]\nburst = 0\n", "burst"),
+        ] {
+            let e = parse(text).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        let ok = parse("[guards]\nmax_error_rate = 0.1\ninterval_secs = 5\nalarms = [\"a\"]\n").unwrap();
+        assert_eq!(ok.guards.max_error_rate, Some(0.1));
+        assert_eq!(ok.guards.alarms, ["a"]);
     }
 
     #[test]

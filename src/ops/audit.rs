@@ -32,11 +32,55 @@ pub struct Record {
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     path: PathBuf,
+    /// The same payload to the same target within this many seconds is a repeat to ask about.
+    duplicate_window_secs: u64,
 }
 
 impl AuditLog {
     pub fn at(path: impl Into<PathBuf>) -> Self {
-        AuditLog { path: path.into() }
+        AuditLog {
+            path: path.into(),
+            duplicate_window_secs: crate::config::Guards::default().duplicate_invoke_secs,
+        }
+    }
+
+    /// `[guards] duplicate_invoke_secs` from the config file.
+    pub fn with_duplicate_window(mut self, secs: u64) -> Self {
+        self.duplicate_window_secs = secs;
+        self
+    }
+
+    pub fn duplicate_window_secs(&self) -> u64 {
+        self.duplicate_window_secs
+    }
+
+    /// Makes sure a record can be appended (directory, file, owner-only permissions, also on a
+    /// file that existed with wider ones) before anything is changed.
+    pub fn ready(&self) -> std::io::Result<()> {
+        let file = self.open()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if file.metadata()?.permissions().mode() & 0o777 != 0o600 {
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+        drop(file);
+        Ok(())
+    }
+
+    fn open(&self) -> std::io::Result<std::fs::File> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options.open(&self.path)
     }
 
     /// The default place, under the state directory.
@@ -49,17 +93,7 @@ impl AuditLog {
     }
 
     pub fn append(&self, record: &Record) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&self.path)?;
+        let mut file = self.open()?;
         let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
         line.push('\n');
         // One write per record, so concurrent writers never interleave inside a line.

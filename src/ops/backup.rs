@@ -12,7 +12,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::audit::{AuditLog, Record};
-use super::{Tier, authorize};
+use super::{Kind, authorize};
 use crate::backup::capture::{CaptureOptions, Captured, capture};
 use crate::backup::manifest::{DataCopy, Manifest, layout};
 use crate::backup::restore::{Current, RestorePlan, Restored, Runner, Step, plan, read_current};
@@ -54,6 +54,8 @@ pub enum Progress {
     DataObject { key: String, size: u64 },
     /// One restore step about to run.
     Step(String),
+    /// Something the user should know that did not stop the work (the face shows it).
+    Warning(String),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -140,16 +142,40 @@ fn record(
     }
 }
 
-fn append(audit: Option<&AuditLog>, record: &Record) {
+fn append(audit: Option<&AuditLog>, record: &Record, progress: &(dyn Fn(Progress) + Sync)) {
     if let Some(log) = audit
         && let Err(e) = log.append(record)
     {
         tracing::error!(error = %e, path = %log.path().display(), "cannot write the audit log");
-        eprintln!(
-            "lops: cannot write the audit log {}: {e}",
+        progress(Progress::Warning(format!(
+            "cannot write the audit log {}: {e}",
             log.path().display()
-        );
+        )));
     }
+}
+
+/// No audit, no change: the log must take a record before anything is sent.
+fn audit_ready(audit: Option<&AuditLog>) -> Result<(), BackupError> {
+    if let Some(log) = audit {
+        log.ready().map_err(|e| {
+            BackupError::Refused(format!(
+                "the audit log {} cannot be written ({e}): nothing was sent. Fix its permissions \
+                 or set XDG_STATE_HOME to a writable directory.",
+                log.path().display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The one tier check for a scope, from the access the session gave it.
+fn allowed(scope: &crate::provider::Scope, kind: Kind) -> Result<(), BackupError> {
+    authorize(
+        scope.access.tier,
+        kind.needs(),
+        &format!("{} in {scope}", kind.title()),
+    )?;
+    Ok(())
 }
 
 async fn caller(region: &AwsRegion) -> (String, String) {
@@ -165,7 +191,6 @@ async fn caller(region: &AwsRegion) -> (String, String) {
 /// Takes snapshots of the selected functions in every region, and copies the data prefixes.
 pub async fn run_backup(
     regions: &[AwsRegion],
-    tier_for: impl Fn(&str) -> Tier,
     request: &BackupRequest,
     audit: Option<&AuditLog>,
     progress: &(dyn Fn(Progress) + Sync),
@@ -176,8 +201,9 @@ pub async fn run_backup(
         ));
     };
     for r in regions {
-        authorize(tier_for(&r.scope().profile), Tier::Read, "backup")?;
+        allowed(r.scope(), Kind::Backup)?;
     }
+    audit_ready(audit)?;
     if let Selection::Named(names) = &request.selection
         && names.is_empty()
     {
@@ -301,7 +327,7 @@ pub async fn run_backup(
                     },
                     &r.as_ref().map(|_| ()).map_err(|e| e.to_string()),
                 );
-                append(audit, &rec);
+                append(audit, &rec, progress);
                 if let Ok(mut all) = results.lock() {
                     all.push((region.scope().region.clone(), function, r));
                 }
@@ -336,7 +362,6 @@ pub trait Backups {
         functions: Vec<String>,
         to: S3Uri,
         storage_class: String,
-        tier: Tier,
         audit: Option<AuditLog>,
         progress: std::sync::Arc<dyn Fn(Progress) + Send + Sync>,
     ) -> impl Future<Output = Result<RunReport, BackupError>> + Send;
@@ -348,7 +373,6 @@ impl Backups for AwsRegion {
         functions: Vec<String>,
         to: S3Uri,
         storage_class: String,
-        tier: Tier,
         audit: Option<AuditLog>,
         progress: std::sync::Arc<dyn Fn(Progress) + Send + Sync>,
     ) -> Result<RunReport, BackupError> {
@@ -362,7 +386,6 @@ impl Backups for AwsRegion {
         let report = |p: Progress| progress(p);
         run_backup(
             std::slice::from_ref(self),
-            |_| tier,
             &request,
             audit.as_ref(),
             &report,
@@ -377,11 +400,10 @@ impl Backups for crate::provider::sim::SimRegion {
         functions: Vec<String>,
         to: S3Uri,
         _storage_class: String,
-        tier: Tier,
         _audit: Option<AuditLog>,
         progress: std::sync::Arc<dyn Fn(Progress) + Send + Sync>,
     ) -> Result<RunReport, BackupError> {
-        authorize(tier, Tier::Read, "backup")?;
+        allowed(self.scope(), Kind::Backup)?;
         progress(Progress::Total(functions.len() as u64));
         let mut report = RunReport {
             to: to.to_string(),
@@ -524,10 +546,9 @@ fn check_role(role: &str) -> Result<(), BackupError> {
 /// nothing.
 pub async fn prepare_restore(
     region: &AwsRegion,
-    tier: Tier,
     request: &RestoreRequest,
 ) -> Result<RestorePreview, BackupError> {
-    authorize(tier, Tier::Change, "restore")?;
+    allowed(region.scope(), Kind::Restore)?;
     if let Some(name) = &request.name {
         check_function_name(name)?;
     }
@@ -601,12 +622,12 @@ pub struct RestoreOutcome {
 /// fails), copies data back, and audits.
 pub async fn execute_restore(
     region: &AwsRegion,
-    tier: Tier,
     preview: &RestorePreview,
     audit: Option<&AuditLog>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<RestoreOutcome, BackupError> {
-    authorize(tier, Tier::Change, "restore")?;
+    allowed(region.scope(), Kind::Restore)?;
+    audit_ready(audit)?;
     let function = &preview.plan.function;
     let now = read_current(&region.clients, function).await?;
     if now != preview.current {
@@ -639,7 +660,10 @@ pub async fn execute_restore(
         })?;
         let uri = S3Uri::parse(&c.snapshot).map_err(BackupError::Invalid)?;
         let m = crate::backup::load_manifest(&preview.store, &uri).await?;
-        eprintln!("lops: safety snapshot of {function}: {}", c.snapshot);
+        progress(Progress::Step(format!(
+            "safety snapshot of {function}: {}",
+            c.snapshot
+        )));
         safety = Some((m, c.snapshot));
     }
     let on_step = |s: &Step| progress(Progress::Step(s.describe()));
@@ -693,7 +717,7 @@ pub async fn execute_restore(
         json!({"snapshot": preview.verified.snapshot, "steps": preview.plan.steps.len(), "data_objects": data_objects}),
         &result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
     );
-    append(audit, &rec);
+    append(audit, &rec, progress);
     result.map(|restored| RestoreOutcome {
         restored,
         safety_snapshot: safety.map(|(_, u)| u),
@@ -717,13 +741,12 @@ pub struct PrunePlan {
 /// a younger blob may belong to a backup still running (its manifest not yet written).
 pub async fn prepare_prune(
     region: &AwsRegion,
-    tier: Tier,
     to: &S3Uri,
     keep_last: usize,
     keep_daily: usize,
     unreferenced_before: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Store, PrunePlan), BackupError> {
-    authorize(tier, Tier::Change, "backup prune")?;
+    allowed(region.scope(), Kind::Prune)?;
     if keep_last == 0 {
         return Err(BackupError::Invalid(
             "--keep-last 0 would delete every snapshot: keep at least 1".into(),
@@ -793,12 +816,12 @@ pub async fn prepare_prune(
 /// Deletes what the plan lists: manifests first (so no listed snapshot ever lacks a blob).
 pub async fn execute_prune(
     region: &AwsRegion,
-    tier: Tier,
     store: &Store,
     plan: &PrunePlan,
     audit: Option<&AuditLog>,
 ) -> Result<(), BackupError> {
-    authorize(tier, Tier::Change, "backup prune")?;
+    allowed(region.scope(), Kind::Prune)?;
+    audit_ready(audit)?;
     let result = async {
         store.delete(&plan.manifests).await?;
         store.delete(&plan.blobs).await?;
@@ -815,7 +838,7 @@ pub async fn execute_prune(
         json!({"deleted_manifests": plan.manifests, "deleted_blobs": plan.blobs.len(), "deleted_data_objects": plan.data_objects.len(), "bytes": plan.bytes}),
         &result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
     );
-    append(audit, &rec);
+    append(audit, &rec, &|_| {});
     result
 }
 

@@ -9,37 +9,111 @@ pub mod plan;
 pub mod policy;
 pub mod rollout;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::config::{Access, Tier};
 pub use plan::{Change, Outcome, Plan, Request, execute, prepare};
 
 use crate::exit::{Exit, Failure};
 use crate::provider::ProviderError;
 
-/// What a session may do. Invoking is not reading: a call can charge a card or send mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    /// Look only.
-    Read,
-    /// Look and invoke.
+/// Every kind of action lops can take, and the one table of the tier each needs. Refusals,
+/// the dashboard's key hints and help, and the CLI's early checks all read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
     Invoke,
-    /// Everything, as with the AWS CLI.
-    #[default]
-    Change,
+    TrafficSet,
+    TrafficPromote,
+    TrafficRollback,
+    /// An alias back to the exact routing a rollout started from.
+    TrafficRestore,
+    TrafficPin,
+    RolloutStart,
+    RolloutResume,
+    RolloutAbort,
+    Concurrency,
+    Kill,
+    Revive,
+    Trigger,
+    Backup,
+    Restore,
+    Prune,
+    Undo,
 }
 
-impl Tier {
-    pub fn as_str(self) -> &'static str {
+impl Kind {
+    pub fn needs(self) -> Tier {
         match self {
-            Tier::Read => "read",
-            Tier::Invoke => "invoke",
-            Tier::Change => "change",
+            Kind::Invoke => Tier::Invoke,
+            // A backup only adds objects to the backup bucket: the read tier may take one.
+            Kind::Backup => Tier::Read,
+            _ => Tier::Change,
         }
     }
 
-    pub fn allows(self, needed: Tier) -> bool {
-        self >= needed
+    /// The audit log's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Invoke => "invoke",
+            Kind::TrafficSet => "traffic.set",
+            Kind::TrafficPromote => "traffic.promote",
+            Kind::TrafficRollback => "traffic.rollback",
+            Kind::TrafficRestore => "traffic.restore",
+            Kind::TrafficPin => "traffic.pin",
+            Kind::RolloutStart => "rollout.start",
+            Kind::RolloutResume => "rollout.resume",
+            Kind::RolloutAbort => "rollout.abort",
+            Kind::Concurrency => "concurrency.set",
+            Kind::Kill => "kill",
+            Kind::Revive => "revive",
+            Kind::Trigger => "trigger",
+            Kind::Backup => "backup",
+            Kind::Restore => "restore",
+            Kind::Prune => "prune",
+            Kind::Undo => "undo",
+        }
+    }
+
+    /// As a person says it: "traffic set", "rollout start".
+    pub fn title(self) -> String {
+        self.name().replace('.', " ")
+    }
+}
+
+/// What the user must answer before a change runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Nothing will change: nothing to ask.
+    None,
+    /// y / enter (or --yes).
+    Yes,
+    /// The target's name, typed (or --yes).
+    Typed(String),
+}
+
+impl Confirmation {
+    /// One confirmation for several changes: typed when any of them needs it.
+    pub fn all(each: impl IntoIterator<Item = Confirmation>) -> Confirmation {
+        each.into_iter().fold(Confirmation::None, |acc, c| match (acc, c) {
+            (t @ Confirmation::Typed(_), _) | (_, t @ Confirmation::Typed(_)) => t,
+            (Confirmation::Yes, _) | (_, Confirmation::Yes) => Confirmation::Yes,
+            _ => Confirmation::None,
+        })
+    }
+}
+
+/// The one rule for when a change needs the typed target name rather than a yes: it is
+/// destructive (kill, reserved concurrency 0, restore over an existing function, a forced
+/// drain), something warrants asking again (the same payload sent moments ago), or the scope is
+/// a production profile.
+pub fn confirmation(
+    target: &str,
+    scope: &crate::provider::Scope,
+    destructive: bool,
+    warning: bool,
+) -> Confirmation {
+    if destructive || warning || scope.access.production {
+        Confirmation::Typed(target.to_string())
+    } else {
+        Confirmation::Yes
     }
 }
 
@@ -82,7 +156,7 @@ pub fn authorize(tier: Tier, needed: Tier, what: &str) -> Result<(), OpsError> {
         _ => "changes the fleet",
     };
     Err(OpsError::Refused(format!(
-        "{what} {why}, and this session may only {} (mode {}). Run with --mode {} (or set the \
+        "{what} {why}, and this scope may only {} (mode {}). Run with --mode {} (or set the \
          profile's mode in the config file) to allow it.",
         match tier {
             Tier::Read => "look",

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::audit::{AuditLog, Record};
 use super::invoke::{Report, parse_report, sha256_hex};
-use super::{OpsError, Tier, authorize};
+use super::{Confirmation, Kind, OpsError, Tier, authorize, confirmation};
 use crate::format;
 use crate::provider::{
     AliasInfo, InvokeOutcome, InvokeRequest, ProviderError, RegionActions, Scope, TriggerKind,
@@ -37,6 +37,13 @@ pub enum Request {
         function: String,
         alias: String,
         version: String,
+    },
+    /// The alias back to exactly this routing (what a traffic plan found when it started).
+    RouteTo {
+        function: String,
+        alias: String,
+        main: String,
+        extra: Option<(String, f64)>,
     },
     /// All traffic to the alias's last known good version: the version it served in full
     /// before the most recent recorded traffic change (else its main version).
@@ -70,11 +77,25 @@ pub enum Request {
 }
 
 impl Request {
-    pub fn tier(&self) -> Tier {
+    /// What this request is, for the one table of what each kind of action needs.
+    pub fn kind(&self) -> Kind {
         match self {
-            Request::Invoke(_) => Tier::Invoke,
-            _ => Tier::Change,
+            Request::Invoke(_) => Kind::Invoke,
+            Request::SetWeight { .. } => Kind::TrafficSet,
+            Request::Promote { .. } | Request::PromoteTo { .. } => Kind::TrafficPromote,
+            Request::Rollback { .. } => Kind::TrafficRollback,
+            Request::RouteTo { .. } => Kind::TrafficRestore,
+            Request::Pin { .. } => Kind::TrafficPin,
+            Request::SetConcurrency { .. } => Kind::Concurrency,
+            Request::Kill { .. } => Kind::Kill,
+            Request::Revive { .. } => Kind::Revive,
+            Request::SetTrigger { .. } => Kind::Trigger,
+            Request::Undo { .. } => Kind::Undo,
         }
+    }
+
+    pub fn needs(&self) -> Tier {
+        self.kind().needs()
     }
 
     /// Checks what can be checked without asking AWS.
@@ -96,19 +117,12 @@ impl Request {
         }
     }
 
+    /// The audit record's action name.
     pub fn name(&self) -> &'static str {
         match self {
-            Request::Invoke(_) => "invoke",
-            Request::SetWeight { .. } => "traffic.set",
-            Request::Promote { .. } | Request::PromoteTo { .. } => "traffic.promote",
-            Request::Rollback { .. } => "traffic.rollback",
-            Request::Pin { .. } => "traffic.pin",
-            Request::SetConcurrency { .. } => "concurrency.set",
-            Request::Kill { .. } => "kill",
-            Request::Revive { .. } => "revive",
             Request::SetTrigger { enabled: true, .. } => "trigger.enable",
             Request::SetTrigger { enabled: false, .. } => "trigger.disable",
-            Request::Undo { .. } => "undo",
+            other => other.kind().name(),
         }
     }
 }
@@ -141,12 +155,16 @@ pub enum Change {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// Where it acts, with the access the session gave that scope.
     pub scope: Scope,
     pub action: &'static str,
     pub target: String,
-    pub tier: Tier,
+    pub needs: Tier,
     /// Asks for the typed target name, not just yes.
     pub destructive: bool,
+    /// Something to ask about again (the same payload sent moments ago); makes the
+    /// confirmation a typed one.
+    pub warning: Option<String>,
     pub before: Value,
     pub after: Value,
     pub change: Change,
@@ -155,6 +173,19 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// What the user must answer before this plan runs (the one rule, in `ops`).
+    pub fn confirmation(&self) -> Confirmation {
+        if self.change == Change::Nothing {
+            return Confirmation::None;
+        }
+        confirmation(
+            &self.target,
+            &self.scope,
+            self.destructive,
+            self.warning.is_some(),
+        )
+    }
+
     /// One line: what changes where, before → after.
     pub fn preview(&self) -> String {
         match &self.change {
@@ -184,6 +215,18 @@ impl Plan {
                 describe(&self.after)
             ),
         }
+    }
+}
+
+/// An alias's routing as a person reads it: "v1 70% / v2 30%".
+pub fn describe_routing(main: &str, extra: Option<&(String, f64)>) -> String {
+    match extra {
+        Some((v, w)) if *w > 0.0 => format!(
+            "v{main} {} / v{v} {}",
+            format::weight(1.0 - w),
+            format::weight(*w)
+        ),
+        _ => format!("v{main} 100%"),
     }
 }
 
@@ -289,14 +332,18 @@ fn check_version(version: &str) -> Result<(), OpsError> {
 }
 
 /// Validates `request` against the region and builds its plan. Refuses first, reading nothing,
-/// what `tier` does not allow.
+/// what the source's scope may not do.
 pub async fn prepare<S: RegionActions>(
     source: &S,
-    tier: Tier,
     request: Request,
     audit: Option<&AuditLog>,
 ) -> Result<Plan, OpsError> {
-    authorize(tier, request.tier(), &request.name().replace('.', " "))?;
+    let scope = source.scope();
+    authorize(
+        scope.access.tier,
+        request.needs(),
+        &format!("{} in {scope}", request.kind().title()),
+    )?;
     request.validate()?;
     let scope = source.scope().clone();
     let action = request.name();
@@ -305,8 +352,9 @@ pub async fn prepare<S: RegionActions>(
             scope: scope.clone(),
             action,
             target,
-            tier: request.tier(),
+            needs: request.needs(),
             destructive,
+            warning: None,
             before,
             after,
             change,
@@ -323,13 +371,26 @@ pub async fn prepare<S: RegionActions>(
                 Some(q) => format!("{}:{q}", r.function),
                 None => r.function.clone(),
             };
-            Ok(plan(
-                target,
+            let hash = sha256_hex(&r.payload);
+            let mut p = plan(
+                target.clone(),
                 Value::Null,
-                json!({"payload_sha256": sha256_hex(&r.payload)}),
+                json!({"payload_sha256": hash}),
                 Change::Invoke(r.clone()),
                 false,
-            ))
+            );
+            p.warning = audit.and_then(|log| {
+                super::invoke::recent_duplicate(log, &target, &hash, log.duplicate_window_secs())
+                    .map(|d| {
+                        format!(
+                            "the same payload went to {target} in {} at {} (within {}s)",
+                            d.region,
+                            d.time,
+                            log.duplicate_window_secs()
+                        )
+                    })
+            });
+            Ok(p)
         }
         Request::SetWeight {
             function,
@@ -396,6 +457,20 @@ pub async fn prepare<S: RegionActions>(
             let current = alias_of(source, function, alias).await?;
             let main = current.function_version.clone();
             route_plan(plan, function, alias, current, main, None)
+        }
+        Request::RouteTo {
+            function,
+            alias,
+            main,
+            extra,
+        } => {
+            check_version(main)?;
+            if let Some((v, w)) = extra {
+                check_version(v)?;
+                check_weight(*w)?;
+            }
+            let current = alias_of(source, function, alias).await?;
+            route_plan(plan, function, alias, current, main.clone(), extra.clone())
         }
         Request::Pin { function, alias } => {
             let current = alias_of(source, function, alias).await?;
@@ -574,7 +649,8 @@ async fn undo_plan<S: RegionActions>(
     record: &Record,
 ) -> Result<Plan, OpsError> {
     let mut p = match record.action.as_str() {
-        "traffic.set" | "traffic.promote" | "traffic.rollback" | "traffic.pin" => {
+        "traffic.set" | "traffic.promote" | "traffic.rollback" | "traffic.pin"
+        | "traffic.restore" => {
             let (function, alias) = record.target.split_once(':').ok_or_else(|| {
                 OpsError::Invalid(format!("audit record {} names no alias", record.id))
             })?;
@@ -690,20 +766,30 @@ pub(crate) fn new_id() -> String {
 }
 
 /// Executes a confirmed plan: checks the target still matches the preview, writes, reads back,
-/// and appends an audit record whatever the result.
+/// and appends an audit record whatever the result. The audit log is made ready first: a change
+/// that could not be recorded is not made.
 pub async fn execute<S: RegionActions>(
     source: &S,
     plan: &Plan,
-    tier: Tier,
     audit: Option<&AuditLog>,
 ) -> Result<Outcome, OpsError> {
-    authorize(tier, plan.tier, plan.action)?;
+    let scope = source.scope();
+    authorize(scope.access.tier, plan.needs, &format!("{} in {scope}", plan.action))?;
     if plan.change == Change::Nothing {
         return Ok(Outcome {
             after: plan.after.clone(),
             invoke: None,
             record: None,
         });
+    }
+    if let Some(log) = audit {
+        log.ready().map_err(|e| {
+            OpsError::Refused(format!(
+                "the audit log {} cannot be written ({e}): nothing was sent. Fix its \
+                 permissions or set XDG_STATE_HOME to a writable directory.",
+                log.path().display()
+            ))
+        })?;
     }
     let result = write(source, plan).await;
     let who = source

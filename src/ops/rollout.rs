@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::audit::AuditLog;
-use super::{OpsError, Request, Tier, execute, prepare};
-use crate::provider::{AlarmState, GuardSignals, RegionActions, Scope};
+use super::{Confirmation, Kind, OpsError, Request, authorize, confirmation, execute, prepare};
+use crate::provider::{AliasInfo, AlarmState, GuardSignals, RegionActions, Scope};
 
 /// One step: the new version's share, held for a while before the next step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +132,65 @@ pub struct Guard {
     pub interval_secs: u64,
 }
 
+impl Guard {
+    /// The guard `[guards]` in the config file describes, with extra alarms (the dashboard adds
+    /// the function's own; the CLI its --guard-alarm flags). Both faces start from here.
+    pub fn from_config(guards: &crate::config::Guards, alarms: Vec<String>) -> Guard {
+        let mut all = guards.alarms.clone();
+        for a in alarms {
+            if !all.contains(&a) {
+                all.push(a);
+            }
+        }
+        Guard {
+            max_error_rate: guards.max_error_rate,
+            alarms: all,
+            interval_secs: guards.interval_secs,
+        }
+    }
+
+    /// "error rate ≤ 5% (checked every 10s)".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(max) = self.max_error_rate {
+            parts.push(format!(
+                "error rate ≤ {}",
+                crate::format::percent(Some(max))
+            ));
+        }
+        for a in &self.alarms {
+            parts.push(format!("alarm {a} not in ALARM"));
+        }
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            format!("{} (checked every {}s)", parts.join(", "), self.interval_secs)
+        }
+    }
+}
+
+/// The version a rollout moves an alias to: the version it already shifts traffic to, else the
+/// newest published version above its main one. Never an older version: with nothing newer
+/// published, there is nothing to roll out.
+pub fn next_version(alias: &AliasInfo, published: &[String]) -> Result<String, String> {
+    if let Some((v, _)) = alias.additional_weights.first() {
+        return Ok(v.clone());
+    }
+    let main: u64 = alias.function_version.parse().unwrap_or(0);
+    published
+        .iter()
+        .filter_map(|v| v.parse::<u64>().ok().map(|n| (n, v)))
+        .filter(|(n, _)| *n > main)
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| {
+            format!(
+                "no version newer than v{} is published: publish one first",
+                alias.function_version
+            )
+        })
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Status {
@@ -149,6 +208,10 @@ pub struct Rollout {
     pub alias: String,
     /// The version the alias served before the plan: what a rollback returns to.
     pub from: String,
+    /// A second version and its weight the alias had when the plan started (a rollback
+    /// returns to exactly that split).
+    #[serde(default)]
+    pub start_extra: Option<(String, f64)>,
     pub to: String,
     pub steps: Vec<Step>,
     pub guard: Guard,
@@ -161,6 +224,56 @@ pub struct Rollout {
 impl Rollout {
     pub fn target(&self) -> String {
         format!("{}:{}", self.function, self.alias)
+    }
+
+    /// The alias's routing when the plan started, as a person reads it.
+    pub fn start_weights(&self) -> String {
+        super::plan::describe_routing(&self.from, self.start_extra.as_ref())
+    }
+
+    /// The routing the plan's current step writes.
+    pub fn step_routing(&self) -> (String, Option<(String, f64)>) {
+        match self.steps.get(self.step.min(self.steps.len().saturating_sub(1))) {
+            Some(s) if s.weight < 1.0 => (self.from.clone(), Some((self.to.clone(), s.weight))),
+            Some(_) => (self.to.clone(), None),
+            None => (self.from.clone(), self.start_extra.clone()),
+        }
+    }
+
+    pub fn scope_label(&self) -> String {
+        if self.profile == "default" {
+            self.region.clone()
+        } else {
+            format!("{}/{}", self.profile, self.region)
+        }
+    }
+
+    /// What starting it will do: target, current weights, every step, the target version and
+    /// the guard.
+    pub fn preview(&self) -> String {
+        let steps: Vec<String> = self
+            .steps
+            .iter()
+            .map(|s| {
+                if s.hold_secs > 0 {
+                    format!("{} for {}", crate::format::weight(s.weight), crate::format::age(s.hold_secs))
+                } else {
+                    crate::format::weight(s.weight)
+                }
+            })
+            .collect();
+        format!(
+            "rollout {} @ {}: now {} → v{} in {} step{} ({}); guard: {}; abort returns to {}",
+            self.target(),
+            self.scope_label(),
+            self.start_weights(),
+            self.to,
+            self.steps.len(),
+            if self.steps.len() == 1 { "" } else { "s" },
+            steps.join(", "),
+            self.guard.describe(),
+            self.start_weights()
+        )
     }
 
     pub fn progress(&self) -> String {
@@ -190,31 +303,50 @@ impl PlanStore {
         crate::config::state_dir().map(|d| PlanStore::at(d.join("plans")))
     }
 
-    fn path(&self, scope: &Scope, function: &str, alias: &str) -> PathBuf {
+    fn path(&self, profile: &str, region: &str, function: &str, alias: &str) -> PathBuf {
+        // Names come from the command line and AWS; keep them to one plain file name.
+        let clean = |s: &str| -> String {
+            s.chars()
+                .map(|c| if c.is_ascii_alphanumeric() || "-.".contains(c) { c } else { '_' })
+                .collect::<String>()
+                .trim_start_matches('.')
+                .to_string()
+        };
         self.dir.join(format!(
-            "{}_{}_{function}_{alias}.json",
-            scope.profile, scope.region
+            "{}_{}_{}_{}.json",
+            clean(profile),
+            clean(region),
+            clean(function),
+            clean(alias)
         ))
     }
 
     /// Written whole to a temporary file and renamed, so a kill never leaves half a plan.
     pub fn save(&self, r: &Rollout) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let scope = Scope {
-            profile: r.profile.clone(),
-            region: r.region.clone(),
-        };
-        let path = self.path(&scope, &r.function, &r.alias);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let path = self.path(&r.profile, &r.region, &r.function, &r.alias);
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?,
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).write(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        std::io::Write::write_all(
+            &mut options.open(&tmp)?,
+            &serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?,
         )?;
         std::fs::rename(tmp, path)
     }
 
     pub fn load(&self, scope: &Scope, function: &str, alias: &str) -> Option<Rollout> {
-        let text = std::fs::read(self.path(scope, function, alias)).ok()?;
+        let text = std::fs::read(self.path(&scope.profile, &scope.region, function, alias)).ok()?;
         serde_json::from_slice(&text).ok()
     }
 
@@ -246,11 +378,12 @@ pub struct PlanSpec {
     pub guard: Guard,
 }
 
-/// Starts a plan: checks the alias and versions through the ops layer's rules, refuses when a
-/// plan for the same alias is already running.
+/// Prepares a plan: checks the alias and versions through the ops layer's rules, refuses when a
+/// plan for the same alias is already running, and records the weights it starts from. Nothing
+/// is written or saved: show [`Rollout::preview`], ask [`Rollout::confirmation`], then save and
+/// [`run`] it.
 pub async fn start<S: RegionActions>(
     source: &S,
-    tier: Tier,
     spec: PlanSpec,
     store: &PlanStore,
 ) -> Result<Rollout, OpsError> {
@@ -262,7 +395,12 @@ pub async fn start<S: RegionActions>(
         guard,
     } = spec;
     let (function, alias, to) = (function.as_str(), alias.as_str(), to.as_str());
-    super::authorize(tier, Tier::Change, "traffic plan")?;
+    let scope = source.scope().clone();
+    authorize(
+        scope.access.tier,
+        Kind::RolloutStart.needs(),
+        &format!("{} in {scope}", Kind::RolloutStart.title()),
+    )?;
     if guard
         .max_error_rate
         .is_some_and(|r| !(0.0..=1.0).contains(&r) || r.is_nan())
@@ -271,7 +409,6 @@ pub async fn start<S: RegionActions>(
             "--max-error-rate must be between 0 and 1 (0.05 is 5 %)".into(),
         ));
     }
-    let scope = source.scope().clone();
     if let Some(existing) = store.load(&scope, function, alias)
         && existing.status == Status::Running
     {
@@ -284,7 +421,6 @@ pub async fn start<S: RegionActions>(
     let first = steps.first().map(|s| s.weight.min(0.99)).unwrap_or(0.1);
     let check = prepare(
         source,
-        tier,
         Request::SetWeight {
             function: function.into(),
             alias: alias.into(),
@@ -298,12 +434,17 @@ pub async fn start<S: RegionActions>(
         .as_str()
         .unwrap_or_default()
         .to_string();
+    let start_extra = check.before["weights"]
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)));
     Ok(Rollout {
         profile: scope.profile,
         region: scope.region,
         function: function.into(),
         alias: alias.into(),
         from,
+        start_extra,
         to: to.into(),
         steps,
         guard,
@@ -341,30 +482,36 @@ async fn tripped<S: GuardSignals>(source: &S, r: &Rollout) -> Result<Option<Stri
 
 async fn act<S: RegionActions>(
     source: &S,
-    tier: Tier,
     audit: Option<&AuditLog>,
     request: Request,
 ) -> Result<(), OpsError> {
-    let plan = prepare(source, tier, request, audit).await?;
-    execute(source, &plan, tier, audit).await.map(|_| ())
+    let plan = prepare(source, request, audit).await?;
+    execute(source, &plan, audit).await.map(|_| ())
 }
 
-/// Rolls the alias back to 100 % on the version it served before the plan.
+impl Rollout {
+    /// Starting, resuming or aborting a rollout asks like any change to its alias.
+    pub fn confirmation(&self, scope: &Scope) -> Confirmation {
+        confirmation(&self.target(), scope, false, false)
+    }
+}
+
+/// Returns the alias to the weights it had when the plan started.
 pub async fn roll_back<S: RegionActions>(
     source: &S,
     r: &mut Rollout,
-    tier: Tier,
     audit: Option<&AuditLog>,
     store: &PlanStore,
     status: Status,
 ) -> Result<(), OpsError> {
     act(
         source,
-        tier,
         audit,
-        Request::Rollback {
+        Request::RouteTo {
             function: r.function.clone(),
             alias: r.alias.clone(),
+            main: r.from.clone(),
+            extra: r.start_extra.clone(),
         },
     )
     .await?;
@@ -380,7 +527,6 @@ pub async fn roll_back<S: RegionActions>(
 pub async fn run<S: RegionActions + GuardSignals>(
     source: &S,
     r: &mut Rollout,
-    tier: Tier,
     audit: Option<&AuditLog>,
     store: &PlanStore,
     mut report: impl FnMut(&Rollout, &str),
@@ -407,10 +553,10 @@ pub async fn run<S: RegionActions + GuardSignals>(
             }
         };
         // A resumed plan may find its step already applied: the ops layer then has nothing to do.
-        if let Err(e) = act(source, tier, audit, request).await {
+        if let Err(e) = act(source, audit, request).await {
             report(r, &format!("step failed: {e}; rolling back"));
             let reason = format!("step failed: {e}");
-            roll_back(source, r, tier, audit, store, Status::RolledBack { reason }).await?;
+            roll_back(source, r, audit, store, Status::RolledBack { reason }).await?;
             return Ok(r.status.clone());
         }
         r.updated = now();
@@ -423,9 +569,9 @@ pub async fn run<S: RegionActions + GuardSignals>(
             if let Some(reason) = tripped(source, r).await? {
                 report(
                     r,
-                    &format!("guard tripped: {reason}; rolling back to v{}", r.from),
+                    &format!("guard tripped: {reason}; rolling back to {}", r.start_weights()),
                 );
-                roll_back(source, r, tier, audit, store, Status::RolledBack { reason }).await?;
+                roll_back(source, r, audit, store, Status::RolledBack { reason }).await?;
                 return Ok(r.status.clone());
             }
         }
@@ -519,6 +665,7 @@ mod tests {
             function: "f".into(),
             alias: "live".into(),
             from: "1".into(),
+            start_extra: None,
             to: "2".into(),
             steps: parse_steps("10:1m").unwrap(),
             guard: Guard {
@@ -535,10 +682,7 @@ mod tests {
         r.status = Status::Done;
         store.save(&r).unwrap();
         assert!(store.running().is_empty());
-        let scope = Scope {
-            profile: "default".into(),
-            region: "us-east-1".into(),
-        };
+        let scope = Scope::new("default", "us-east-1", crate::config::Access::default());
         assert_eq!(
             store.load(&scope, "f", "live").map(|x| x.status),
             Some(Status::Done)

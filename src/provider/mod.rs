@@ -13,11 +13,28 @@ pub use window::{MINUTES, MetricWindow, TimeWindow};
 
 use std::future::Future;
 
-/// Where a set of clients points: one AWS profile in one region.
+/// Where a set of clients points: one AWS profile in one region, with what the session
+/// allows there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct Scope {
     pub profile: String,
     pub region: String,
+    #[serde(skip)]
+    pub access: crate::config::Access,
+}
+
+impl Scope {
+    pub fn new(
+        profile: impl Into<String>,
+        region: impl Into<String>,
+        access: crate::config::Access,
+    ) -> Self {
+        Scope {
+            profile: profile.into(),
+            region: region.into(),
+            access,
+        }
+    }
 }
 
 impl std::fmt::Display for Scope {

@@ -23,8 +23,6 @@ pub struct Timing {
     pub deadline: Duration,
     /// Fetching for a new set of visible rows waits at least this long after the last fetch.
     pub min_gap: Duration,
-    /// The invoke duplicate guard's window (asked again in the dashboard).
-    pub duplicate_window_secs: u64,
 }
 
 impl Timing {
@@ -35,7 +33,6 @@ impl Timing {
             alarms: Duration::from_secs(s.refresh.alarms_secs),
             deadline: s.timeouts.region(),
             min_gap: Duration::from_secs(2),
-            duplicate_window_secs: s.guards.duplicate_invoke_secs,
         }
     }
 }

@@ -1,92 +1,161 @@
 //! Actions from the dashboard: a key builds a request, the runtime prepares it through the ops
-//! layer, the confirm popup holds the plan (its text derived from the plan), and only a
-//! confirmation turns it into an execute effect. The UI mirrors the tier; the ops layer enforces it.
+//! layer, the confirm popup holds the proposal with the preview and the confirmation the ops
+//! layer decided, and only a confirmation turns it into an effect. Which keys are offered
+//! mirrors the selected scope's tier; the ops layer enforces it.
 
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::{Action, Effect, Input, Popup, State};
 
-use crate::ops::{OpsError, Outcome, Plan, Request, Tier, authorize};
-use crate::provider::InvokeRequest;
+use crate::ops::rollout::Rollout;
+use crate::ops::{Confirmation, Kind, OpsError, Outcome, Plan, Request, authorize};
+use crate::provider::{AliasInfo, InvokeRequest};
 
-/// The dashboard's action keys and the tier each needs.
-pub const ACTION_KEYS: [(Action, Tier); 13] = [
-    (Action::Invoke, Tier::Invoke),
-    (Action::Shift, Tier::Change),
-    (Action::Promote, Tier::Change),
-    (Action::Rollback, Tier::Change),
-    (Action::Kill, Tier::Change),
-    (Action::Revive, Tier::Change),
-    (Action::Canary, Tier::Change),
-    (Action::AbortPlan, Tier::Change),
-    (Action::ResumePlan, Tier::Change),
-    (Action::Pin, Tier::Change),
-    (Action::Concurrency, Tier::Change),
-    // A backup only adds objects to the backup bucket: the read tier may take one.
-    (Action::Backup, Tier::Read),
-    (Action::Trigger, Tier::Change),
+/// The dashboard's action keys and what kind of action each is (the ops layer's table says
+/// what tier that needs).
+pub const ACTION_KEYS: [(Action, Kind); 13] = [
+    (Action::Invoke, Kind::Invoke),
+    (Action::Shift, Kind::TrafficSet),
+    (Action::Promote, Kind::TrafficPromote),
+    (Action::Rollback, Kind::TrafficRollback),
+    (Action::Kill, Kind::Kill),
+    (Action::Revive, Kind::Revive),
+    (Action::Canary, Kind::RolloutStart),
+    (Action::AbortPlan, Kind::RolloutAbort),
+    (Action::ResumePlan, Kind::RolloutResume),
+    (Action::Pin, Kind::TrafficPin),
+    (Action::Concurrency, Kind::Concurrency),
+    (Action::Backup, Kind::Backup),
+    (Action::Trigger, Kind::Trigger),
 ];
 
-pub fn needed_tier(action: Action) -> Option<Tier> {
+pub fn kind_of(action: Action) -> Option<Kind> {
     ACTION_KEYS
         .iter()
         .find(|(a, _)| *a == action)
-        .map(|(_, t)| *t)
+        .map(|(_, k)| *k)
 }
 
-/// Whether the session's tier lets this key act (hidden from hints otherwise).
+/// Whether the selected scope's tier lets this key act (hidden from hints and help otherwise).
 pub fn allowed(state: &State, action: Action) -> bool {
-    needed_tier(action).is_none_or(|t| state.display.tier.allows(t))
+    kind_of(action).is_none_or(|k| state.access().tier.allows(k.needs()))
 }
 
-/// A confirmation waiting for the user: the plan, and what has been typed when the target's
-/// name must be typed.
+/// What a confirmation would set going.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Proposal {
+    /// An ops plan (invoke, traffic, concurrency, kill, revive, trigger).
+    Change(Box<Plan>),
+    /// Start, resume or abort a rollout.
+    Rollout(Box<Rollout>, RolloutAct),
+    /// Back up functions to the configured location.
+    Backup {
+        functions: Vec<String>,
+        to: crate::backup::S3Uri,
+        storage_class: String,
+    },
+    /// Quit while rollouts run (they stop with lops).
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutAct {
+    Start,
+    Resume,
+    Abort,
+}
+
+/// A confirmation waiting for the user: what it will do (lines, target first), how it must be
+/// confirmed, and what has been typed so far.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
     pub region: usize,
-    pub plan: Box<Plan>,
-    pub typed: Option<String>,
-    /// Shown in danger style; it also makes the confirmation a typed one.
+    pub proposal: Proposal,
+    pub lines: Vec<String>,
+    pub confirmation: Confirmation,
+    pub typed: String,
+    /// Shown in danger style (and it made the confirmation a typed one).
     pub warning: Option<String>,
+    /// The scope is a production profile.
+    pub production: bool,
 }
 
-fn focus_alias(state: &State) -> Option<(usize, String, crate::provider::AliasInfo, Vec<String>)> {
+impl Pending {
+    fn new(state: &State, region: usize, proposal: Proposal, lines: Vec<String>) -> Self {
+        let scope = state.regions.get(region).map(|r| r.scope.clone());
+        let production = scope.as_ref().is_some_and(|s| s.access.production);
+        let (confirmation, warning) = match (&proposal, &scope) {
+            (Proposal::Change(plan), _) => (plan.confirmation(), plan.warning.clone()),
+            (Proposal::Rollout(r, _), Some(scope)) => (r.confirmation(scope), None),
+            (Proposal::Backup { functions, .. }, Some(scope)) => (
+                crate::ops::confirmation(&functions.join(","), scope, false, false),
+                None,
+            ),
+            _ => (Confirmation::Yes, None),
+        };
+        Pending {
+            region,
+            proposal,
+            lines,
+            confirmation,
+            typed: String::new(),
+            warning,
+            production,
+        }
+    }
+}
+
+/// The focused function's first alias, with the function's published versions.
+fn focus_alias(state: &State) -> Option<(usize, String, AliasInfo, Vec<String>)> {
     let (region, f) = state.focus()?;
     let alias = f.info.aliases.first()?.clone();
     Some((region, f.info.name.clone(), alias, f.info.versions.clone()))
 }
 
-/// The version a shift or plan moves traffic to: the alias's extra version if it has one, else
-/// the newest published version that is not its main one.
-fn second_version(alias: &crate::provider::AliasInfo, versions: &[String]) -> Option<String> {
-    alias
-        .additional_weights
-        .first()
-        .map(|(v, _)| v.clone())
-        .or_else(|| {
-            versions
-                .iter()
-                .rev()
-                .find(|v| **v != alias.function_version)
-                .cloned()
-        })
+/// The version a shift moves traffic to: the alias's extra version if it has one, else the
+/// newest published version above its main one (the rollout rule).
+fn second_version(alias: &AliasInfo, versions: &[String]) -> Result<String, String> {
+    crate::ops::rollout::next_version(alias, versions)
+}
+
+/// "orders-api:live @ us-east-1 v1 90% / v2 10%": the target and its weights now, for prompts.
+pub fn alias_label(state: &State, region: usize, function: &str, alias: &AliasInfo) -> String {
+    let scope = state
+        .regions
+        .get(region)
+        .map(|r| r.scope.to_string())
+        .unwrap_or_default();
+    format!(
+        "{function}:{} @ {scope} {}",
+        alias.name,
+        crate::ops::plan::describe_routing(
+            &alias.function_version,
+            alias.additional_weights.first()
+        )
+    )
 }
 
 /// Starts an action on the focused function.
 pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
-    let Some(tier) = needed_tier(action) else {
+    let Some(kind) = kind_of(action) else {
         return;
     };
-    if let Err(e) = authorize(state.display.tier, tier, action_name(action)) {
-        state.popup = Some(Popup::Notice(e.to_string()));
-        return;
-    }
     let Some((region, function)) = state.focus().map(|(r, f)| (r, f.info.name.clone())) else {
         state.popup = Some(Popup::Notice("select a function first".into()));
         return;
     };
+    let scope = state.regions[region].scope.clone();
+    if let Err(e) = authorize(
+        scope.access.tier,
+        kind.needs(),
+        &format!("{} in {scope}", kind.title()),
+    ) {
+        state.popup = Some(Popup::Notice(e.to_string()));
+        return;
+    }
     let request = match action {
         Action::Invoke => {
+            state.invoke_qualifier = None;
             state.input = Some(Input::Payload("{}".into()));
             return;
         }
@@ -95,10 +164,8 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
                 state.popup = Some(Popup::Notice(format!("{function} has no alias to shift")));
                 return;
             };
-            if second_version(&alias, &versions).is_none() {
-                state.popup = Some(Popup::Notice(format!(
-                    "{function} has no second published version"
-                )));
+            if let Err(e) = second_version(&alias, &versions) {
+                state.popup = Some(Popup::Notice(format!("{function}:{}: {e}", alias.name)));
                 return;
             }
             let current = alias
@@ -109,31 +176,16 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
             state.input = Some(Input::Weight(format!("{current}")));
             return;
         }
-        Action::Promote | Action::Rollback => {
+        Action::Promote | Action::Rollback | Action::Pin => {
             let Some((_, _, alias, _)) = focus_alias(state) else {
                 state.popup = Some(Popup::Notice(format!("{function} has no alias")));
                 return;
             };
-            if action == Action::Promote {
-                Request::Promote {
-                    function,
-                    alias: alias.name,
-                }
-            } else {
-                Request::Rollback {
-                    function,
-                    alias: alias.name,
-                }
-            }
-        }
-        Action::Pin => {
-            let Some((_, _, alias, _)) = focus_alias(state) else {
-                state.popup = Some(Popup::Notice(format!("{function} has no alias")));
-                return;
-            };
-            Request::Pin {
-                function,
-                alias: alias.name,
+            let alias = alias.name;
+            match action {
+                Action::Promote => Request::Promote { function, alias },
+                Action::Rollback => Request::Rollback { function, alias },
+                _ => Request::Pin { function, alias },
             }
         }
         Action::Concurrency => {
@@ -145,6 +197,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
             return;
         }
         Action::Kill => Request::Kill { function },
+        Action::Revive => Request::Revive { function },
         Action::Trigger => {
             let Some(pane) = state.trigger_pane.as_ref() else {
                 state.popup = Some(Popup::Notice(
@@ -175,63 +228,34 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
                 ));
                 return;
             };
-            state.backup = Some(BackupView {
-                label: format!("{function} starting"),
-                done: 0,
-                total: 1,
-            });
-            effects.push(Effect::Backup {
-                region,
+            let mut lines = vec![format!(
+                "back up {function} @ {scope} to {to} ({storage_class})"
+            )];
+            if state.display.demo {
+                lines.push("demo: nothing is written".into());
+            }
+            let proposal = Proposal::Backup {
                 functions: vec![function],
                 to,
                 storage_class,
-            });
+            };
+            state.popup = Some(Popup::Confirm(Pending::new(state, region, proposal, lines)));
             return;
         }
-        Action::Revive => Request::Revive { function },
         Action::Canary => {
-            if focus_alias(state).is_none() {
+            let Some((_, _, alias, versions)) = focus_alias(state) else {
                 state.popup = Some(Popup::Notice(format!("{function} has no alias to move")));
+                return;
+            };
+            if let Err(e) = second_version(&alias, &versions) {
+                state.popup = Some(Popup::Notice(format!("{function}:{}: {e}", alias.name)));
                 return;
             }
             state.input = Some(Input::Preset("Canary10Percent5Minutes".into()));
             return;
         }
         Action::AbortPlan | Action::ResumePlan => {
-            let found = state
-                .plans
-                .iter()
-                .find(|p| p.region == region && p.rollout.function == function)
-                .or_else(|| state.plans.first())
-                .map(|p| {
-                    (
-                        p.region,
-                        p.rollout.function.clone(),
-                        p.rollout.alias.clone(),
-                        p.running,
-                    )
-                });
-            match found {
-                None => state.popup = Some(Popup::Notice("no traffic plan here".into())),
-                Some((_, _, _, true)) if action == Action::ResumePlan => {
-                    state.popup = Some(Popup::Notice("that plan is running".into()))
-                }
-                Some((region, function, alias, _)) => {
-                    effects.push(if action == Action::AbortPlan {
-                        Effect::AbortPlan {
-                            region,
-                            function,
-                            alias,
-                        }
-                    } else {
-                        Effect::ResumePlan {
-                            region,
-                            function,
-                            alias,
-                        }
-                    })
-                }
-            }
+            propose_rollout(state, region, &function, action);
             return;
         }
         _ => return,
@@ -242,23 +266,115 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
     });
 }
 
-fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::Invoke => "invoke",
-        Action::Shift => "traffic set",
-        Action::Promote => "traffic promote",
-        Action::Rollback => "traffic rollback",
-        Action::Kill => "kill",
-        Action::Revive => "revive",
-        Action::Canary => "traffic plan",
-        Action::AbortPlan => "traffic abort",
-        Action::ResumePlan => "traffic resume",
-        Action::Pin => "pin",
-        Action::Concurrency => "concurrency set",
-        Action::Backup => "backup",
-        Action::Trigger => "trigger",
-        _ => "action",
+/// Resume or abort asks first, like every change: the preview says what the alias goes to.
+fn propose_rollout(state: &mut State, region: usize, function: &str, action: Action) {
+    let found = state
+        .plans
+        .iter()
+        .find(|p| p.region == region && p.rollout.function == function)
+        .or_else(|| state.plans.first())
+        .cloned();
+    let Some(view) = found else {
+        state.popup = Some(Popup::Notice("no rollout here".into()));
+        return;
+    };
+    let r = view.rollout;
+    let now = state
+        .regions
+        .get(view.region)
+        .and_then(|reg| reg.function(&r.function))
+        .and_then(|f| f.info.aliases.iter().find(|a| a.name == r.alias))
+        .map(|a| {
+            crate::ops::plan::describe_routing(&a.function_version, a.additional_weights.first())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let (act, line) = if action == Action::AbortPlan {
+        (
+            RolloutAct::Abort,
+            format!(
+                "abort rollout {} @ {}: now {now} → {} (the weights it started from)",
+                r.target(),
+                r.scope_label(),
+                r.start_weights()
+            ),
+        )
+    } else if view.running {
+        state.popup = Some(Popup::Notice(format!(
+            "the rollout of {} is running",
+            r.target()
+        )));
+        return;
+    } else {
+        (
+            RolloutAct::Resume,
+            format!(
+                "resume rollout {} @ {} at {}: now {now}",
+                r.target(),
+                r.scope_label(),
+                r.progress()
+            ),
+        )
+    };
+    let proposal = Proposal::Rollout(Box::new(r), act);
+    state.popup = Some(Popup::Confirm(Pending::new(
+        state,
+        view.region,
+        proposal,
+        vec![line],
+    )));
+}
+
+/// The prompt of an input, naming its target and what it holds now.
+pub fn input_prompt(state: &State, input: &Input) -> String {
+    let focus = state.focus().map(|(r, f)| (r, f.info.name.clone()));
+    let scope = focus
+        .as_ref()
+        .and_then(|(r, _)| state.regions.get(*r))
+        .map(|r| r.scope.to_string())
+        .unwrap_or_default();
+    let name = focus.map(|(_, n)| n).unwrap_or_default();
+    match input {
+        Input::Weight(_) | Input::Preset(_) => {
+            let Some((region, function, alias, versions)) = focus_alias(state) else {
+                return String::new();
+            };
+            let label = alias_label(state, region, &function, &alias);
+            let next = second_version(&alias, &versions).unwrap_or_default();
+            if matches!(input, Input::Weight(_)) {
+                format!(" {label} · weight of v{next} (0 to <1): ")
+            } else {
+                format!(" {label} → v{next} · preset: ")
+            }
+        }
+        Input::Concurrency(_) => {
+            let now = state
+                .focus()
+                .and_then(|(_, f)| f.info.reserved_concurrency)
+                .map_or("none".to_string(), |n| n.to_string());
+            format!(" {name} @ {scope} reserved {now} · new (or none): ")
+        }
+        Input::Payload(_) => {
+            let target = match &state.invoke_qualifier {
+                Some(q) => format!("{name}:{q}"),
+                None => name,
+            };
+            format!(" invoke {target} @ {scope} · payload (JSON): ")
+        }
+        Input::Filter(_) | Input::Palette(_) => String::new(),
     }
+}
+
+/// Tab in the payload editor: the next qualifier to invoke (none, each alias, each version).
+pub fn next_qualifier(state: &mut State) {
+    let Some((_, f)) = state.focus() else { return };
+    let mut choices: Vec<Option<String>> = vec![None];
+    choices.extend(f.info.aliases.iter().map(|a| Some(a.name.clone())));
+    choices.extend(f.info.versions.iter().map(|v| Some(v.clone())));
+    let at = choices
+        .iter()
+        .position(|c| *c == state.invoke_qualifier)
+        .unwrap_or(0);
+    state.invoke_qualifier = choices[(at + 1) % choices.len()].clone();
 }
 
 /// Enter in the payload or weight input: validate, then ask the runtime to prepare.
@@ -275,7 +391,7 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
             }
             Request::Invoke(InvokeRequest {
                 function,
-                qualifier: None,
+                qualifier: state.invoke_qualifier.clone(),
                 payload: text.into_bytes(),
                 asynchronous: false,
             })
@@ -335,16 +451,18 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
             let Some(steps) = crate::ops::rollout::preset(text.trim()) else {
                 state.input_error = Some(format!(
                     "unknown preset: try {}",
-                    crate::ops::rollout::PRESETS[0]
+                    crate::ops::rollout::PRESETS.join(", ")
                 ));
                 state.input = Some(Input::Preset(text));
                 return;
             };
-            let to = second_version(&alias, &versions);
-            let Some(to) = to else {
-                state.input_error = Some("no second published version to move to".into());
-                state.input = Some(Input::Preset(text));
-                return;
+            let to = match second_version(&alias, &versions) {
+                Ok(v) => v,
+                Err(e) => {
+                    state.input_error = Some(e);
+                    state.input = Some(Input::Preset(text));
+                    return;
+                }
             };
             let alarms = state.regions[region]
                 .alarms
@@ -352,11 +470,7 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
                 .filter(|a| a.function.as_deref() == Some(function.as_str()))
                 .map(|a| a.name.clone())
                 .collect();
-            let guard = crate::ops::rollout::Guard {
-                max_error_rate: Some(0.05),
-                alarms,
-                interval_secs: 10,
-            };
+            let guard = crate::ops::rollout::Guard::from_config(&state.guards, alarms);
             let spec = crate::ops::rollout::PlanSpec {
                 function,
                 alias: alias.name,
@@ -365,7 +479,7 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
                 guard,
             };
             state.input_error = None;
-            effects.push(Effect::StartPlan {
+            effects.push(Effect::PrepareRollout {
                 region,
                 spec: Box::new(spec),
             });
@@ -384,73 +498,144 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
 }
 
 /// The ops layer built a plan (or refused): show it for confirmation.
-pub fn planned(
-    state: &mut State,
-    region: usize,
-    result: Result<Plan, OpsError>,
-    warning: Option<String>,
-) {
+pub fn planned(state: &mut State, region: usize, result: Result<Plan, OpsError>) {
     state.popup = Some(match result {
         Err(e) => Popup::Notice(e.to_string()),
         Ok(plan) if plan.change == crate::ops::Change::Nothing => Popup::Notice(plan.preview()),
         Ok(plan) => {
-            let typed = (plan.destructive || state.display.production || warning.is_some())
-                .then(String::new);
-            Popup::Confirm(Pending {
+            let mut lines = vec![plan.preview()];
+            if plan.destructive && plan.action == "kill" {
+                lines.push("this stops the function taking traffic".into());
+            }
+            Popup::Confirm(Pending::new(
+                state,
                 region,
-                plan: Box::new(plan),
-                typed,
-                warning,
-            })
+                Proposal::Change(Box::new(plan)),
+                lines,
+            ))
         }
     });
 }
 
-/// Keys while a confirmation is open: only an explicit yes runs the action.
+/// The ops layer checked a rollout (or refused): show its preview for confirmation.
+pub fn rollout_prepared(state: &mut State, region: usize, result: Result<Rollout, OpsError>) {
+    state.popup = Some(match result {
+        Err(e) => Popup::Notice(e.to_string()),
+        Ok(r) => {
+            let mut lines = vec![r.preview()];
+            lines.push("the rollout runs only while lops runs: quitting stops it".into());
+            Popup::Confirm(Pending::new(
+                state,
+                region,
+                Proposal::Rollout(Box::new(r), RolloutAct::Start),
+                lines,
+            ))
+        }
+    });
+}
+
+/// `q`: asks first while a rollout runs (it stops with lops).
+pub fn quit(state: &mut State) {
+    let running: Vec<String> = state
+        .plans
+        .iter()
+        .filter(|p| p.running)
+        .map(|p| format!("{} @ {}", p.rollout.target(), p.rollout.scope_label()))
+        .collect();
+    if running.is_empty() {
+        state.quit = true;
+        return;
+    }
+    let lines = vec![
+        format!("quit while {} rollout(s) run: {}", running.len(), running.join(", ")),
+        "they stop where they are (the alias keeps its current weights); resume or abort them \
+         with the next lops"
+            .into(),
+    ];
+    let region = state.plans[0].region;
+    state.popup = Some(Popup::Confirm(Pending::new(state, region, Proposal::Quit, lines)));
+}
+
+/// Keys while a confirmation is open: only an explicit yes (or the typed name) acts.
 pub fn confirm_key(
     state: &mut State,
     mut pending: Pending,
     key: KeyEvent,
     effects: &mut Vec<Effect>,
 ) {
-    match (&mut pending.typed, key.code) {
-        (_, KeyCode::Esc) => state.popup = None,
-        (None, KeyCode::Char('n' | 'N')) => state.popup = None,
-        (None, KeyCode::Enter | KeyCode::Char('y' | 'Y')) => {
-            state.popup = Some(Popup::Working(pending.plan.preview()));
-            effects.push(Effect::Execute {
-                region: pending.region,
-                plan: pending.plan,
+    let typed = matches!(pending.confirmation, Confirmation::Typed(_));
+    let confirmed = match (typed, key.code) {
+        (_, KeyCode::Esc) | (false, KeyCode::Char('n' | 'N')) => {
+            state.popup = None;
+            return;
+        }
+        (false, KeyCode::Enter | KeyCode::Char('y' | 'Y')) => true,
+        (true, KeyCode::Enter) => {
+            matches!(&pending.confirmation, Confirmation::Typed(name) if *name == pending.typed)
+        }
+        (true, KeyCode::Backspace) => {
+            pending.typed.pop();
+            false
+        }
+        (true, KeyCode::Char(c)) => {
+            pending.typed.push(c);
+            false
+        }
+        _ => false,
+    };
+    if !confirmed {
+        state.popup = Some(Popup::Confirm(pending));
+        return;
+    }
+    let region = pending.region;
+    let text = pending.lines.first().cloned().unwrap_or_default();
+    state.popup = Some(Popup::Working(text));
+    match pending.proposal {
+        Proposal::Change(plan) => effects.push(Effect::Execute { region, plan }),
+        Proposal::Rollout(rollout, RolloutAct::Start) => {
+            effects.push(Effect::StartPlan { region, rollout })
+        }
+        Proposal::Rollout(r, RolloutAct::Resume) => effects.push(Effect::ResumePlan {
+            region,
+            function: r.function.clone(),
+            alias: r.alias.clone(),
+        }),
+        Proposal::Rollout(r, RolloutAct::Abort) => effects.push(Effect::AbortPlan {
+            region,
+            function: r.function.clone(),
+            alias: r.alias.clone(),
+        }),
+        Proposal::Backup {
+            functions,
+            to,
+            storage_class,
+        } => {
+            state.popup = None;
+            state.backup = Some(BackupView {
+                label: format!("{} starting", functions.join(", ")),
+                done: 0,
+                total: 1,
+            });
+            effects.push(Effect::Backup {
+                region,
+                functions,
+                to,
+                storage_class,
             });
         }
-        (Some(typed), KeyCode::Enter) => {
-            if *typed == pending.plan.target {
-                state.popup = Some(Popup::Working(pending.plan.preview()));
-                effects.push(Effect::Execute {
-                    region: pending.region,
-                    plan: pending.plan,
-                });
-            } else {
-                state.popup = Some(Popup::Confirm(pending));
-            }
+        Proposal::Quit => {
+            state.popup = None;
+            state.quit = true;
         }
-        (Some(typed), KeyCode::Backspace) => {
-            typed.pop();
-            state.popup = Some(Popup::Confirm(pending));
-        }
-        (Some(typed), KeyCode::Char(c)) => {
-            typed.push(c);
-            state.popup = Some(Popup::Confirm(pending));
-        }
-        _ => state.popup = Some(Popup::Confirm(pending)),
     }
 }
 
-/// A plan moved on (or stopped): keep the latest of each, drop finished ones after showing them.
+/// A rollout moved on (or stopped): keep the latest of each, drop finished ones after showing
+/// them, and show the weights it wrote on the alias at once.
 pub fn plan_update(
     state: &mut State,
     region: usize,
-    rollout: crate::ops::rollout::Rollout,
+    rollout: Rollout,
     event: String,
     running: bool,
 ) {
@@ -459,9 +644,25 @@ pub fn plan_update(
             && p.rollout.function == rollout.function
             && p.rollout.alias == rollout.alias)
     });
+    let written = match &rollout.status {
+        crate::ops::rollout::Status::RolledBack { .. } | crate::ops::rollout::Status::Aborted => {
+            Some((rollout.from.clone(), rollout.start_extra.clone()))
+        }
+        // Interrupted plans found at start have written nothing this run.
+        crate::ops::rollout::Status::Running if !running && event.starts_with("interrupted") => {
+            None
+        }
+        _ => Some(rollout.step_routing()),
+    };
+    if let Some((main, extra)) = written {
+        set_alias(state, region, &rollout.function, &rollout.alias, main, extra);
+    }
     let finished = rollout.status != crate::ops::rollout::Status::Running;
+    if matches!(state.popup, Some(Popup::Working(_))) {
+        state.popup = None;
+    }
     if finished {
-        state.popup = Some(Popup::Notice(format!("plan {}: {event}", rollout.target())));
+        state.popup = Some(Popup::Notice(format!("rollout {}: {event}", rollout.target())));
     } else {
         state.plans.push(PlanView {
             region,
@@ -469,6 +670,28 @@ pub fn plan_update(
             event,
             running,
         });
+    }
+}
+
+/// The alias as lops just wrote it, until the next inventory read confirms it.
+fn set_alias(
+    state: &mut State,
+    region: usize,
+    function: &str,
+    alias: &str,
+    main: String,
+    extra: Option<(String, f64)>,
+) {
+    let Some(f) = state
+        .regions
+        .get_mut(region)
+        .and_then(|r| r.functions.iter_mut().find(|f| f.info.name == function))
+    else {
+        return;
+    };
+    if let Some(a) = f.info.aliases.iter_mut().find(|a| a.name == alias) {
+        a.function_version = main;
+        a.additional_weights = extra.into_iter().filter(|(_, w)| *w > 0.0).collect();
     }
 }
 
@@ -538,8 +761,32 @@ pub struct PlanView {
     pub running: bool,
 }
 
-/// The action ran (or failed): say what happened, and re-read the inventory.
-pub fn executed(state: &mut State, result: Result<Outcome, OpsError>, effects: &mut Vec<Effect>) {
+/// The action ran (or failed): say what happened, show a written alias at once, and re-read
+/// the inventory.
+pub fn executed(
+    state: &mut State,
+    region: usize,
+    result: Result<Outcome, OpsError>,
+    effects: &mut Vec<Effect>,
+) {
+    if let Ok(Outcome {
+        record: Some(r),
+        after,
+        ..
+    }) = &result
+        && let (Some((function, alias)), Some(main)) = (
+            r.target.split_once(':'),
+            after.get("function_version").and_then(|v| v.as_str()),
+        )
+    {
+        let extra = after
+            .get("weights")
+            .and_then(|w| w.as_object())
+            .and_then(|m| m.iter().next())
+            .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)));
+        let (function, alias, main) = (function.to_string(), alias.to_string(), main.to_string());
+        set_alias(state, region, &function, &alias, main, extra);
+    }
     let text = match result {
         Err(e) => format!("failed: {e}"),
         Ok(outcome) => match &outcome.invoke {

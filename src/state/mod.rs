@@ -14,7 +14,7 @@ pub use history::{HISTORY_MINUTES, History};
 pub use keymap::{Action, Keymap};
 pub use rows::{Column, RowRef, Sort};
 
-use crate::ops::{OpsError, Outcome, Plan, Request, Tier};
+use crate::ops::{Access, OpsError, Outcome, Plan, Request};
 use crate::provider::{
     Alarm, AlarmState, FunctionInfo, FunctionMetrics, FunctionRef, Inventory, MetricWindow,
     MetricsSnapshot, ProviderError, Scope, WindowStats,
@@ -222,7 +222,7 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Popup {
     Help,
-    /// A message (an unknown command, an action's result), closed by any key.
+    /// A message (an unknown command, an action's result), closed by esc or enter.
     Notice(String),
     /// A plan waiting for confirmation.
     Confirm(actions::Pending),
@@ -230,11 +230,9 @@ pub enum Popup {
     Working(String),
 }
 
-/// Display settings fixed at start.
+/// Display settings fixed at start. What each scope may do travels with its scope.
 #[derive(Debug, Clone, Default)]
 pub struct Display {
-    pub tier: Tier,
-    pub production: bool,
     pub demo: bool,
     pub metrics_secs: u64,
 }
@@ -269,6 +267,13 @@ pub struct State {
     pub trigger_pane: Option<actions::TriggerPane>,
     /// `[backup]` in the config file: where the backup key writes, and the storage class.
     pub backup_target: Option<(crate::backup::S3Uri, String)>,
+    /// `[guards]` in the config file: what a rollout started here watches.
+    pub guards: crate::config::Guards,
+    /// The user chose the highlighted row (moved to it or sorted): it then follows its function.
+    /// Until then the highlight stays on the top row, the unhealthiest one.
+    pub chosen: bool,
+    /// The qualifier the payload editor invokes (tab cycles through aliases and versions).
+    pub invoke_qualifier: Option<String>,
     /// What the metrics pollers were last asked for, per region, to send only changes.
     wanted: Vec<Vec<String>>,
 }
@@ -304,13 +309,11 @@ pub enum Msg {
     Planned {
         region: usize,
         result: Result<Plan, OpsError>,
-        /// Something to ask about again (the same payload sent moments ago).
-        warning: Option<String>,
     },
-    /// A traffic plan was validated and saved: drive it.
-    PlanStarted {
+    /// The ops layer checked a rollout (or refused it): ask before starting it.
+    RolloutPrepared {
         region: usize,
-        rollout: Box<crate::ops::rollout::Rollout>,
+        result: Result<crate::ops::rollout::Rollout, OpsError>,
     },
     /// A backup moved on or finished.
     Backup(actions::BackupEvent),
@@ -352,10 +355,15 @@ pub enum Effect {
     },
     /// Execute a confirmed plan through the ops layer.
     Execute { region: usize, plan: Box<Plan> },
-    /// Start a traffic plan in the background.
-    StartPlan {
+    /// Check a rollout through the ops layer and preview it (nothing is written).
+    PrepareRollout {
         region: usize,
         spec: Box<crate::ops::rollout::PlanSpec>,
+    },
+    /// Save a confirmed rollout and drive it in the background.
+    StartPlan {
+        region: usize,
+        rollout: Box<crate::ops::rollout::Rollout>,
     },
     ResumePlan {
         region: usize,
@@ -416,6 +424,9 @@ impl State {
             trigger_pane: None,
             log_pane: None,
             backup_target: None,
+            guards: crate::config::Guards::default(),
+            invoke_qualifier: None,
+            chosen: false,
             wanted: vec![Vec::new(); n],
         }
     }
@@ -487,6 +498,26 @@ impl State {
         }]
     }
 
+    /// What the selected row's scope may do: it decides which keys are offered and which badge
+    /// the header shows. With no row, the narrowest access of any scope.
+    pub fn access(&self) -> Access {
+        if let Some((r, _)) = self.focus() {
+            return self.regions[r].scope.access;
+        }
+        self.regions
+            .iter()
+            .map(|r| r.scope.access)
+            .min_by_key(|a| a.tier)
+            .unwrap_or_default()
+    }
+
+    /// Whether the scopes on screen differ in what they may do.
+    pub fn mixed_access(&self) -> bool {
+        self.regions
+            .windows(2)
+            .any(|w| w[0].scope.access != w[1].scope.access)
+    }
+
     pub fn selected_row(&self) -> Option<(&RegionState, &FunctionEntry)> {
         let (r, f) = *self.rows.get(self.selected)?;
         let region = self.regions.get(r)?;
@@ -507,9 +538,9 @@ impl State {
     }
 
     fn rebuild_rows(&mut self) {
-        // At the top, stay at the top: the unhealthiest rows are what an engineer watches.
-        // Anywhere else the cursor follows its function when rows move under it.
-        let keep = (self.selected > 0)
+        // The highlight follows its function (scope and name) when rows move under it, so a
+        // key never acts on a function the user did not choose.
+        let keep = (self.chosen || self.selected > 0)
             .then(|| {
                 self.selected_row()
                     .map(|(r, f)| (r.scope.clone(), f.info.name.clone()))
@@ -624,26 +655,19 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             at,
             result,
         } => on_alarms(state, region, seq, at, result),
-        Msg::Planned {
-            region,
-            result,
-            warning,
-        } => actions::planned(state, region, result, warning),
+        Msg::Planned { region, result } => actions::planned(state, region, result),
+        Msg::RolloutPrepared { region, result } => {
+            actions::rollout_prepared(state, region, result)
+        }
         Msg::PlanUpdate {
             region,
             rollout,
             event,
             running,
         } => actions::plan_update(state, region, *rollout, event, running),
-        Msg::PlanStarted { region, rollout } => {
-            effects.push(Effect::ResumePlan {
-                region,
-                function: rollout.function.clone(),
-                alias: rollout.alias.clone(),
-            });
-            actions::plan_update(state, region, *rollout, "started".into(), true);
+        Msg::Executed { region, result } => {
+            actions::executed(state, region, result, &mut effects)
         }
-        Msg::Executed { result, .. } => actions::executed(state, result, &mut effects),
         Msg::Backup(event) => actions::backup_update(state, event),
         Msg::LogLines {
             region,
@@ -816,20 +840,27 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
         let _ = text;
         return;
     }
-    if state.popup.is_some() {
-        let action = state.keymap.action(&key);
-        state.popup = None;
-        if action == Some(Action::Quit) {
-            state.quit = true;
+    match &state.popup {
+        // A notice closes on esc or enter only, and the key does nothing else.
+        Some(Popup::Notice(_)) => {
+            if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
+                state.popup = None;
+            }
+            return;
         }
-        return;
+        // Help closes on any key, which does nothing else either.
+        Some(_) => {
+            state.popup = None;
+            return;
+        }
+        None => {}
     }
     let Some(action) = state.keymap.action(&key) else {
         return;
     };
     let page = state.table_rows();
     match action {
-        Action::Quit => state.quit = true,
+        Action::Quit => actions::quit(state),
         Action::Help => state.popup = Some(Popup::Help),
         Action::Back => go_back(state),
         Action::Filter => {
@@ -849,6 +880,7 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
         Action::Open => open_detail(state),
         Action::Refresh => effects.push(Effect::RefreshInventory),
         Action::SortNext => {
+            state.chosen = true;
             let column = state.sort.column.next();
             state.sort = Sort {
                 column,
@@ -857,10 +889,12 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
             state.rebuild_rows();
         }
         Action::SortReverse => {
+            state.chosen = true;
             state.sort.descending = !state.sort.descending;
             state.rebuild_rows();
         }
         Action::Window => {
+            state.chosen = true;
             state.window = match state.window {
                 MetricWindow::M5 => MetricWindow::M15,
                 MetricWindow::M15 => MetricWindow::M60,
@@ -909,6 +943,10 @@ fn on_input_key(state: &mut State, input: Input, key: KeyEvent, effects: &mut Ve
         match key.code {
             KeyCode::Esc => state.input_error = None,
             KeyCode::Enter => actions::submit(state, input, effects),
+            KeyCode::Tab if matches!(input, Input::Payload(_)) => {
+                actions::next_qualifier(state);
+                state.input = Some(input);
+            }
             KeyCode::Backspace => {
                 let mut input = input;
                 if let Input::Payload(t)
@@ -980,7 +1018,7 @@ fn run_command(state: &mut State, text: &str) {
             "load" => switch_view(state, View::Load),
             "detail" => open_detail(state),
             "help" => state.popup = Some(Popup::Help),
-            _ => state.quit = true,
+            _ => actions::quit(state),
         },
         _ => {
             state.popup = Some(Popup::Notice(format!(
@@ -1034,6 +1072,7 @@ fn open_detail(state: &mut State) {
 fn move_by(state: &mut State, delta: i64) {
     match state.view {
         View::Fleet | View::Load => {
+            state.chosen = true;
             let n = state.rows.len() as i64;
             state.selected = (state.selected as i64 + delta).clamp(0, (n - 1).max(0)) as usize;
             state.clamp();

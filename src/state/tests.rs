@@ -2,7 +2,7 @@ use chrono::{TimeDelta, TimeZone};
 use crossterm::event::KeyModifiers;
 
 use super::*;
-use crate::ops::{OpsError, Plan, Request, Tier};
+use crate::ops::{Access, OpsError, Plan, Request, Tier};
 use crate::provider::{TimeWindow, empty_series};
 
 fn t0() -> DateTime<Utc> {
@@ -38,10 +38,7 @@ fn metrics(invocations: f64, errors: f64) -> FunctionMetrics {
 fn scopes() -> Vec<Scope> {
     ["us-east-1", "eu-west-1"]
         .iter()
-        .map(|r| Scope {
-            profile: "default".into(),
-            region: r.to_string(),
-        })
+        .map(|r| Scope::new("default", *r, Access::default()))
         .collect()
 }
 
@@ -238,9 +235,13 @@ fn navigation_moves_and_clamps_and_the_cursor_follows_its_function() {
 }
 
 #[test]
-fn cursor_at_the_top_stays_at_the_top_when_rows_reorder() {
+fn a_chosen_row_is_followed_also_from_the_top_when_rows_reorder() {
     let mut s = loaded();
     assert_eq!(s.selected, 0);
+    assert_eq!(names(&s)[0], "us-east-1/cron");
+    // The user picks the top row (down, then up again).
+    update(&mut s, code(KeyCode::Down));
+    update(&mut s, code(KeyCode::Up));
     let alarm = Alarm {
         name: "x".into(),
         state: AlarmState::Alarm,
@@ -257,8 +258,25 @@ fn cursor_at_the_top_stays_at_the_top_when_rows_reorder() {
             result: Ok(vec![alarm]),
         },
     );
-    assert_eq!(s.selected, 0);
     assert_eq!(names(&s)[..2], ["eu-west-1/api", "us-east-1/cron"]);
+    // A key now acts on the function the user chose, not on whatever moved under the cursor.
+    assert_eq!(s.selected, 1);
+    assert_eq!(
+        s.selected_row().map(|(r, f)| (r.scope.region.clone(), f.info.name.clone())),
+        Some(("us-east-1".into(), "cron".into()))
+    );
+}
+
+#[test]
+fn a_resort_keeps_the_highlight_on_the_function() {
+    let mut s = loaded();
+    let before = s.selected_row().map(|(r, f)| (r.scope.clone(), f.info.name.clone()));
+    update(&mut s, key('s'));
+    let after = s.selected_row().map(|(r, f)| (r.scope.clone(), f.info.name.clone()));
+    assert_eq!(before, after);
+    update(&mut s, key('S'));
+    let reversed = s.selected_row().map(|(r, f)| (r.scope.clone(), f.info.name.clone()));
+    assert_eq!(before, reversed);
 }
 
 #[test]
@@ -473,17 +491,29 @@ fn history_keeps_invocations_per_minute() {
     let _ = empty_series();
 }
 
+/// Every scope of the dashboard gets `access` (as the session would give it).
+fn set_access(s: &mut State, access: Access) {
+    for r in &mut s.regions {
+        r.scope.access = access;
+    }
+}
+
 fn plan(target: &str, destructive: bool) -> Plan {
+    plan_in(&scopes()[0], target, destructive)
+}
+
+fn plan_in(scope: &Scope, target: &str, destructive: bool) -> Plan {
     Plan {
-        scope: scopes()[0].clone(),
+        scope: scope.clone(),
         action: if destructive {
             "kill"
         } else {
             "traffic.rollback"
         },
         target: target.into(),
-        tier: Tier::Change,
+        needs: Tier::Change,
         destructive,
+        warning: None,
         before: serde_json::json!({"reserved": null}),
         after: serde_json::json!({"reserved": 0}),
         change: crate::ops::Change::Reserve {
@@ -510,10 +540,9 @@ fn kill_asks_for_the_typed_name_and_runs_only_then() {
         Msg::Planned {
             region: 0,
             result: Ok(plan("cron", true)),
-            warning: None,
         },
     );
-    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.typed == Some(String::new())));
+    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.confirmation == crate::ops::Confirmation::Typed("cron".into()) && p.typed.is_empty()));
     assert!(
         !executes(&update(&mut s, code(KeyCode::Enter))),
         "enter alone must not run a kill"
@@ -544,7 +573,6 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
         Msg::Planned {
             region: 0,
             result: Ok(plan("cron", false)),
-            warning: None,
         },
     );
     assert!(!executes(&update(&mut s, code(KeyCode::Esc))));
@@ -554,7 +582,6 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
         Msg::Planned {
             region: 0,
             result: Ok(plan("cron", false)),
-            warning: None,
         },
     );
     assert!(!executes(&update(&mut s, key('n'))));
@@ -564,7 +591,6 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
         Msg::Planned {
             region: 0,
             result: Ok(plan("cron", false)),
-            warning: None,
         },
     );
     let effects = update(&mut s, code(KeyCode::Enter));
@@ -577,28 +603,31 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
 #[test]
 fn production_profile_asks_for_the_typed_name_on_every_change() {
     let mut s = loaded();
-    s.display.production = true;
+    set_access(&mut s, Access::new(Tier::Change, true));
+    let scope = s.regions[0].scope.clone();
     update(
         &mut s,
         Msg::Planned {
             region: 0,
-            result: Ok(plan("cron", false)),
-            warning: None,
+            result: Ok(plan_in(&scope, "cron", false)),
         },
     );
-    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.typed.is_some()));
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if matches!(p.confirmation, crate::ops::Confirmation::Typed(_)) && p.production)
+    );
+    assert!(!executes(&update(&mut s, key('y'))));
 }
 
 #[test]
 fn read_only_refuses_action_keys_and_hides_them() {
     let mut s = loaded();
-    s.display.tier = Tier::Read;
+    set_access(&mut s, Access::new(Tier::Read, false));
     let effects = update(&mut s, key('K'));
     assert!(effects.iter().all(|e| !matches!(e, Effect::Prepare { .. })));
     assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("refused")));
     assert!(!actions::allowed(&s, Action::Kill));
     assert!(!actions::allowed(&s, Action::Invoke));
-    s.display.tier = Tier::Invoke;
+    set_access(&mut s, Access::new(Tier::Invoke, false));
     assert!(actions::allowed(&s, Action::Invoke));
     assert!(!actions::allowed(&s, Action::Shift));
 }
@@ -628,17 +657,17 @@ fn invoke_payload_must_be_json_before_anything_is_sent() {
 #[test]
 fn duplicate_invoke_is_asked_again_with_the_typed_name() {
     let mut s = loaded();
-    let warning = Some("the same payload went to cron at 10:00: send it again?".to_string());
+    let mut repeat = plan("cron", false);
+    repeat.warning = Some("the same payload went to cron at 10:00".to_string());
     update(
         &mut s,
         Msg::Planned {
             region: 0,
-            result: Ok(plan("cron", false)),
-            warning,
+            result: Ok(repeat),
         },
     );
     assert!(
-        matches!(&s.popup, Some(Popup::Confirm(p)) if p.typed.is_some() && p.warning.is_some())
+        matches!(&s.popup, Some(Popup::Confirm(p)) if matches!(p.confirmation, crate::ops::Confirmation::Typed(_)) && p.warning.is_some())
     );
     assert!(!executes(&update(&mut s, code(KeyCode::Enter))));
 }
@@ -650,6 +679,7 @@ fn rollout(function: &str) -> crate::ops::rollout::Rollout {
         function: function.into(),
         alias: "live".into(),
         from: "1".into(),
+        start_extra: None,
         to: "2".into(),
         steps: crate::ops::rollout::parse_steps("10:5m").unwrap(),
         guard: crate::ops::rollout::Guard {
@@ -676,7 +706,13 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
         },
     );
     assert_eq!(s.plans.len(), 1);
-    let effects = update(&mut s, key('U'));
+    update(&mut s, key('U'));
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].starts_with("resume rollout cron:live")),
+        "{:?}",
+        s.popup
+    );
+    let effects = update(&mut s, key('y'));
     assert!(
         effects.contains(&Effect::ResumePlan {
             region: 0,
@@ -703,8 +739,17 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
             .all(|e| !matches!(e, Effect::ResumePlan { .. })),
         "a running plan is not resumed twice"
     );
-    update(&mut s, key('x'));
+    // The notice closes on esc; the key does nothing else.
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.popup.is_none());
     let effects = update(&mut s, key('A'));
+    assert!(effects.is_empty() || !effects.iter().any(|e| matches!(e, Effect::AbortPlan { .. })));
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].contains("→ v1 100% (the weights it started from)")),
+        "{:?}",
+        s.popup
+    );
+    let effects = update(&mut s, code(KeyCode::Enter));
     assert!(effects.contains(&Effect::AbortPlan {
         region: 0,
         function: "cron".into(),
@@ -728,21 +773,30 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
 }
 
 #[test]
-fn started_plan_is_driven() {
+fn a_rollout_is_previewed_and_confirmed_before_it_starts() {
     let mut s = loaded();
-    let effects = update(
+    let r = rollout("cron");
+    update(
         &mut s,
-        Msg::PlanStarted {
+        Msg::RolloutPrepared {
             region: 0,
-            rollout: Box::new(rollout("cron")),
+            result: Ok(r.clone()),
         },
     );
-    assert!(effects.contains(&Effect::ResumePlan {
-        region: 0,
-        function: "cron".into(),
-        alias: "live".into()
-    }));
-    assert!(s.plans[0].running);
+    let Some(Popup::Confirm(p)) = &s.popup else {
+        panic!("no confirmation: {:?}", s.popup)
+    };
+    assert!(p.lines[0].contains("now v1 100% → v2"), "{:?}", p.lines);
+    assert!(p.lines[0].contains("guard: error rate ≤ 5"), "{:?}", p.lines);
+    assert!(!update(&mut s, key('x')).iter().any(|e| matches!(e, Effect::StartPlan { .. })));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(
+        effects.contains(&Effect::StartPlan {
+            region: 0,
+            rollout: Box::new(r)
+        }),
+        "{effects:?}"
+    );
 }
 
 #[test]
@@ -796,7 +850,13 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
     s.popup = None;
     let to = crate::backup::S3Uri::parse("s3://acme-backups/lops").unwrap();
     s.backup_target = Some((to.clone(), "STANDARD_IA".into()));
-    let effects = update(&mut s, key('b'));
+    update(&mut s, key('b'));
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0] == "back up cron @ us-east-1 to s3://acme-backups/lops (STANDARD_IA)"),
+        "{:?}",
+        s.popup
+    );
+    let effects = update(&mut s, key('y'));
     let asked = effects.iter().any(|e| {
         matches!(e, Effect::Backup { region: 0, functions, to: t, storage_class }
             if functions == &vec!["cron".to_string()] && *t == to && storage_class == "STANDARD_IA")
@@ -829,12 +889,13 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
 #[test]
 fn backup_is_allowed_read_only() {
     let mut s = loaded();
-    s.display.tier = Tier::Read;
+    set_access(&mut s, Access::new(Tier::Read, false));
     s.backup_target = Some((
         crate::backup::S3Uri::parse("s3://acme-backups/lops").unwrap(),
         "STANDARD".into(),
     ));
-    let effects = update(&mut s, key('b'));
+    update(&mut s, key('b'));
+    let effects = update(&mut s, key('y'));
     assert!(effects.iter().any(|e| matches!(e, Effect::Backup { .. })));
 }
 

@@ -12,8 +12,8 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 
-use crate::cli::{Context, GlobalArgs, resolve_settings};
 use crate::config::Settings;
+use crate::session::{self, Flags, Session};
 use crate::exit::{Exit, Failure};
 use crate::ops::audit::AuditLog;
 use crate::ops::backup::Progress;
@@ -28,8 +28,8 @@ use crate::ui::{self, Theme};
 /// Seed of the demo fleet: the same fleet on every machine.
 pub const DEMO_SEED: u64 = 7;
 
-pub async fn run(global: &GlobalArgs) -> Result<Exit, Failure> {
-    let (settings, _) = resolve_settings(global)?;
+pub async fn run(flags: &Flags, demo: bool) -> Result<Exit, Failure> {
+    let (settings, _) = session::settings(flags)?;
     // Checked when the config file was read; this cannot fail after that.
     let keymap = Keymap::with_overrides(&settings.keymap).map_err(Failure::usage)?;
     let theme = Theme::detect(settings.theme.no_color, settings.theme.ascii);
@@ -38,31 +38,29 @@ pub async fn run(global: &GlobalArgs) -> Result<Exit, Failure> {
             "the dashboard needs a terminal; for scripts use `lops status` (with --json)",
         ));
     }
-    if global.demo {
-        let regions = demo_regions(DEMO_SEED, &SimClock::live());
+    let window = settings.guards.duplicate_invoke_secs;
+    if demo {
+        // The simulated fleet gets the access the session gives its first profile, so
+        // `--demo --read-only` shows what a read-only profile can do.
+        let profile = session::profiles(&settings).swap_remove(0);
+        let access = session::access(&settings, &profile);
+        let regions = demo_regions(DEMO_SEED, &SimClock::live(), access);
         let display = display(&settings, true);
         // The demo's actions are audited apart, so they never mix with real ones.
-        let audit = crate::config::state_dir().map(|d| AuditLog::at(d.join("demo-audit.jsonl")));
+        let audit = crate::config::state_dir().map(|d| {
+            AuditLog::at(d.join("demo-audit.jsonl")).with_duplicate_window(window)
+        });
         run_terminal(regions, &settings, keymap, theme, display, audit).await
     } else {
-        let ctx = Context::connect(global).await?;
+        let ctx = Session::connect(flags).await?;
         let display = display(&ctx.settings, false);
-        run_terminal(
-            ctx.regions,
-            &settings,
-            keymap,
-            theme,
-            display,
-            AuditLog::default_location(),
-        )
-        .await
+        let audit = AuditLog::default_location().map(|a| a.with_duplicate_window(window));
+        run_terminal(ctx.regions, &settings, keymap, theme, display, audit).await
     }
 }
 
 fn display(settings: &Settings, demo: bool) -> Display {
     Display {
-        tier: settings.tier,
-        production: settings.profiles.iter().any(|p| settings.is_production(p)),
         demo,
         metrics_secs: settings.refresh.metrics_secs,
     }
@@ -82,6 +80,7 @@ async fn run_terminal<
     let mut terminal = ratatui::init();
     let scopes = sources.iter().map(|s| s.scope().clone()).collect();
     let mut state = State::new(scopes, keymap, display, Utc::now());
+    state.guards = settings.guards.clone();
     state.backup_target = settings
         .backup
         .to
@@ -150,7 +149,6 @@ where
             .as_ref()
             .and_then(|a| a.path().parent().map(|d| PlanStore::at(d.join("plans")))),
         audit,
-        duplicate_window_secs: timing.duplicate_window_secs,
         running: std::sync::Mutex::new(Vec::new()),
     };
     // Plans a killed lops left running: offer to resume or roll back.
@@ -209,26 +207,6 @@ where
     Ok(state)
 }
 
-/// The dashboard's duplicate guard: the same payload to the same target moments ago is asked
-/// about again (with the typed name) rather than refused.
-fn duplicate_warning(
-    r: &crate::provider::InvokeRequest,
-    log: &AuditLog,
-    window: u64,
-) -> Option<String> {
-    let target = match &r.qualifier {
-        Some(q) => format!("{}:{q}", r.function),
-        None => r.function.clone(),
-    };
-    let hash = crate::ops::invoke::sha256_hex(&r.payload);
-    crate::ops::invoke::recent_duplicate(log, &target, &hash, window).map(|d| {
-        format!(
-            "the same payload went to {target} at {}: send it again?",
-            d.time
-        )
-    })
-}
-
 /// A plan is known by (region, function, alias).
 type PlanKey = (usize, String, String);
 
@@ -239,7 +217,6 @@ struct Runner<S> {
     tx: mpsc::Sender<Msg>,
     audit: Option<AuditLog>,
     store: Option<PlanStore>,
-    duplicate_window_secs: u64,
     /// Background plan tasks by (region, function, alias), to abort them.
     running: std::sync::Mutex<Vec<(PlanKey, tokio::task::AbortHandle)>>,
 }
@@ -280,7 +257,7 @@ impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::prov
     }
 
     /// Runs a plan in the background, reporting each step as a message.
-    fn drive(&self, region: usize, source: Arc<S>, tier: crate::ops::Tier, mut r: Rollout) {
+    fn drive(&self, region: usize, source: Arc<S>, mut r: Rollout) {
         let (tx, audit, store) = (self.tx.clone(), self.audit.clone(), self.store.clone());
         let key = (region, r.function.clone(), r.alias.clone());
         let handle = tokio::spawn(async move {
@@ -297,7 +274,7 @@ impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::prov
                 let _ = progress.try_send(msg);
             };
             if let Err(e) =
-                rollout::run(&*source, &mut r, tier, audit.as_ref(), &store, report).await
+                rollout::run(&*source, &mut r, audit.as_ref(), &store, report).await
             {
                 let event = format!("stopped: {e}");
                 let _ = tx
@@ -321,63 +298,52 @@ fn apply<
     runner: &Runner<S>,
     msg: Msg,
 ) {
-    let tier = state.display.tier;
     for effect in update(state, msg) {
         match effect {
             Effect::RefreshInventory => runner.pollers.refresh(),
             Effect::Want { region, functions } => runner.pollers.want(region, functions),
             Effect::Prepare { region, request } => {
-                let Some(source) = runner.sources.get(region).cloned() else {
+                let audit = runner.audit.clone();
+                runner.answer(region, move |source| async move {
+                    let result = crate::ops::prepare(&*source, *request, audit.as_ref()).await;
+                    Msg::Planned { region, result }
+                })
+            }
+            Effect::PrepareRollout { region, spec } => {
+                let Some(store) = runner.store.clone() else {
                     continue;
                 };
-                let (tx, audit) = (runner.tx.clone(), runner.audit.clone());
-                let window = runner.duplicate_window_secs;
-                tokio::spawn(async move {
-                    let warning = match (&*request, &audit) {
-                        (crate::ops::Request::Invoke(r), Some(log)) => {
-                            duplicate_warning(r, log, window)
-                        }
-                        _ => None,
-                    };
-                    let result =
-                        crate::ops::prepare(&*source, tier, *request, audit.as_ref()).await;
-                    let _ = tx
-                        .send(Msg::Planned {
-                            region,
-                            result,
-                            warning,
-                        })
-                        .await;
-                });
+                runner.answer(region, move |source| async move {
+                    let result = rollout::start(&*source, *spec, &store).await;
+                    Msg::RolloutPrepared { region, result }
+                })
             }
-            Effect::StartPlan { region, spec } => {
+            Effect::StartPlan { region, rollout } => {
                 let (Some(source), Some(store)) =
                     (runner.sources.get(region).cloned(), runner.store.clone())
                 else {
                     continue;
                 };
-                let tx = runner.tx.clone();
-                // Validate and save it here; the state then asks for it to be driven.
-                tokio::spawn(async move {
-                    let started = async {
-                        let r = rollout::start(&*source, tier, *spec, &store).await?;
-                        store.save(&r).map_err(|e| {
-                            crate::ops::OpsError::Invalid(format!("cannot save the plan: {e}"))
-                        })?;
-                        Ok::<Rollout, crate::ops::OpsError>(r)
-                    };
-                    let msg = match started.await {
-                        Ok(r) => Msg::PlanStarted {
+                let r = *rollout;
+                match store.save(&r) {
+                    Ok(()) => {
+                        let msg = Msg::PlanUpdate {
                             region,
-                            rollout: Box::new(r),
-                        },
-                        Err(e) => Msg::Executed {
-                            region,
-                            result: Err(e),
-                        },
-                    };
-                    let _ = tx.send(msg).await;
-                });
+                            rollout: Box::new(r.clone()),
+                            event: "started".into(),
+                            running: true,
+                        };
+                        let _ = runner.tx.try_send(msg);
+                        runner.drive(region, source, r);
+                    }
+                    Err(e) => {
+                        let result = Err(crate::ops::OpsError::Invalid(format!(
+                            "cannot save the rollout in {}: {e}",
+                            store.dir().display()
+                        )));
+                        let _ = runner.tx.try_send(Msg::Executed { region, result });
+                    }
+                }
             }
             Effect::ResumePlan {
                 region,
@@ -393,7 +359,7 @@ fn apply<
                     .load(source.scope(), &function, &alias)
                     .filter(|r| r.status == Status::Running)
                 {
-                    runner.drive(region, source, tier, r);
+                    runner.drive(region, source, r);
                 }
             }
             Effect::AbortPlan {
@@ -415,14 +381,13 @@ fn apply<
                     let event = match rollout::roll_back(
                         &*source,
                         &mut r,
-                        tier,
                         audit.as_ref(),
                         &store,
                         Status::Aborted,
                     )
                     .await
                     {
-                        Ok(()) => format!("aborted: all traffic on v{}", r.from),
+                        Ok(()) => format!("aborted: traffic back to {}", r.start_weights()),
                         Err(e) => format!("abort failed: {e}"),
                     };
                     let _ = tx
@@ -485,7 +450,7 @@ fn apply<
                                 format!("{function} {}", if ok { "done" } else { "failed" })
                             }
                             Progress::DataObject { key, .. } => key,
-                            Progress::Step(s) => s,
+                            Progress::Step(s) | Progress::Warning(s) => s,
                         };
                         let _ = progress_tx.try_send(Msg::Backup(BackupEvent::Progress {
                             done: done.load(Relaxed),
@@ -494,7 +459,7 @@ fn apply<
                         }));
                     });
                     let result = source
-                        .backup(functions, to, class, tier, audit, progress)
+                        .backup(functions, to, class, audit, progress)
                         .await
                         .map_err(|e| e.to_string())
                         .and_then(|r| {
@@ -515,7 +480,7 @@ fn apply<
             Effect::Execute { region, plan } => {
                 let audit = runner.audit.clone();
                 runner.answer(region, move |source| async move {
-                    let result = crate::ops::execute(&*source, &plan, tier, audit.as_ref()).await;
+                    let result = crate::ops::execute(&*source, &plan, audit.as_ref()).await;
                     Msg::Executed { region, result }
                 })
             }

@@ -16,7 +16,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::format;
-use crate::ops::Tier;
 use crate::state::{Action, Input, MIN_HEIGHT, MIN_WIDTH, RegionHealth, State, View};
 pub use theme::Theme;
 
@@ -152,12 +151,15 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if state.display.demo {
         badges.push(Span::styled(" DEMO ", theme.badge()));
     }
-    match state.display.tier {
-        Tier::Read => badges.push(Span::styled(" READ-ONLY ", theme.badge())),
-        Tier::Invoke => badges.push(Span::styled(" INVOKE-ONLY ", theme.badge())),
-        Tier::Change => {}
+    // The selected row's scope decides; MIXED says the others differ.
+    let access = state.access();
+    if state.mixed_access() {
+        badges.push(Span::styled(" MIXED ", theme.badge()));
     }
-    if state.display.production {
+    if let Some(badge) = access.tier.badge() {
+        badges.push(Span::styled(format!(" {badge} "), theme.badge()));
+    }
+    if access.production {
         badges.push(Span::styled(" PRODUCTION ", theme.danger_badge()));
     }
     let clock = state.now.format("%H:%M:%SZ").to_string();
@@ -230,17 +232,17 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.dim(),
             ),
         ]),
-        Some(Input::Payload(text)) => input_line(" payload (JSON): ", text, state, theme),
-        Some(Input::Weight(text)) => input_line(
-            " weight of the second version (0 to <1): ",
+        Some(
+            input @ (Input::Payload(text)
+            | Input::Weight(text)
+            | Input::Preset(text)
+            | Input::Concurrency(text)),
+        ) => input_line(
+            &crate::state::actions::input_prompt(state, input),
             text,
             state,
             theme,
         ),
-        Some(Input::Preset(text)) => input_line(" plan preset: ", text, state, theme),
-        Some(Input::Concurrency(text)) => {
-            input_line(" reserved concurrency (or none): ", text, state, theme)
-        }
         None => {
             let mut line = hints(state, theme);
             let calls: f64 = state

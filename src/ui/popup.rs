@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::theme::Theme;
+use crate::ops::Confirmation;
 use crate::state::{Action, Popup, State};
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -18,7 +19,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Some(Popup::Help) => help(state, theme, frame, area),
         Some(Popup::Notice(text)) => {
             let mut lines: Vec<Line> = text.lines().map(|l| Line::raw(l.to_string())).collect();
-            lines.push(Line::styled("any key closes", theme.dim()));
+            lines.push(Line::styled("enter or esc closes", theme.dim()));
             boxed(frame, theme, area, " notice ", lines);
         }
         Some(Popup::Working(text)) => {
@@ -29,28 +30,28 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             boxed(frame, theme, area, " running ", lines);
         }
         Some(Popup::Confirm(pending)) => {
-            let plan = &pending.plan;
-            let mut lines = vec![Line::styled(plan.preview(), theme.header())];
-            if plan.destructive {
-                lines.push(Line::styled(
-                    "this stops the function taking traffic",
-                    theme.bad(),
-                ));
+            let mut lines: Vec<Line> = Vec::new();
+            for (i, l) in pending.lines.iter().enumerate() {
+                lines.push(if i == 0 {
+                    Line::styled(l.clone(), theme.header())
+                } else {
+                    Line::styled(l.clone(), theme.bad())
+                });
             }
-            if state.display.production {
+            if pending.production {
                 lines.push(Line::styled("production profile", theme.bad()));
             }
             if let Some(w) = &pending.warning {
                 lines.push(Line::styled(w.clone(), theme.bad()));
             }
             lines.push(Line::raw(""));
-            match &pending.typed {
-                Some(typed) => {
-                    lines.push(Line::raw(format!("type {} and press enter:", plan.target)));
-                    lines.push(Line::styled(format!("> {typed}_"), theme.title()));
+            match &pending.confirmation {
+                Confirmation::Typed(name) => {
+                    lines.push(Line::raw(format!("type {name} and press enter:")));
+                    lines.push(Line::styled(format!("> {}_", pending.typed), theme.title()));
                     lines.push(Line::styled("esc cancels", theme.dim()));
                 }
-                None => lines.push(Line::styled(
+                _ => lines.push(Line::styled(
                     "enter or y confirms · esc or n cancels",
                     theme.dim(),
                 )),
@@ -62,12 +63,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 /// The invoke payload being typed, with its JSON checked as it is typed.
 fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let target = state
-        .focus()
-        .map(|(_, f)| f.info.name.clone())
-        .unwrap_or_default();
+    let prompt = crate::state::actions::input_prompt(state, &crate::state::Input::Payload(String::new()));
     let mut lines = vec![Line::styled(
-        format!("invoke {target} with:"),
+        prompt.trim().replace(" · payload (JSON):", " with:"),
         theme.header(),
     )];
     lines.extend(text.lines().map(|l| Line::raw(l.to_string())));
@@ -77,7 +75,7 @@ fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, a
     lines.push(Line::raw(""));
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(_) => lines.push(Line::styled(
-            "valid JSON · enter sends · esc cancels",
+            "valid JSON · enter sends · tab: alias/version · esc cancels",
             theme.ok(),
         )),
         Err(e) => lines.push(Line::styled(format!("not JSON yet: {e}"), theme.warn())),

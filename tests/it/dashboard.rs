@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use futures::channel::mpsc::{UnboundedSender, unbounded};
-use lops::config::Settings;
+use lops::config::{Access, Settings};
 use lops::provider::aws::{AwsRegion, CallCounter, Clients};
 use lops::provider::{RegionSource, Scope};
 use lops::runtime::poller::Timing;
@@ -32,7 +32,6 @@ fn timing() -> Timing {
         alarms: Duration::from_secs(5),
         deadline: Duration::from_secs(30),
         min_gap: Duration::from_millis(200),
-        duplicate_window_secs: 300,
     }
 }
 
@@ -41,10 +40,7 @@ async fn regions(endpoint: &str, names: &[&str]) -> Vec<Arc<AwsRegion>> {
     let counter = CallCounter::default();
     let mut out = Vec::new();
     for name in names {
-        let scope = Scope {
-            profile: "default".into(),
-            region: name.to_string(),
-        };
+        let scope = Scope::new("default", *name, Access::default());
         let config = sdk_config(endpoint, name).await;
         out.push(Arc::new(AwsRegion::new(Clients::from_sdk_config(
             scope, &config, &settings, &counter,

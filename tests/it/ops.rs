@@ -1,7 +1,7 @@
 //! Actions through the ops layer against moto: round trips with audit and undo, bad input that
 //! changes nothing, permission tiers, concurrent edits, and the IAM policy.
 
-use lops::config::Settings;
+use lops::config::{Access, Settings};
 use lops::ops::audit::AuditLog;
 use lops::ops::policy::{iam_action, policy};
 use lops::ops::{OpsError, Request, Tier, execute, prepare};
@@ -493,10 +493,12 @@ async fn read_only_refuses_every_action_and_invoke_mode_allows_only_invoke() {
 }
 
 async fn aws(region: &str, counter: &CallCounter) -> AwsRegion {
-    let scope = Scope {
-        profile: "default".into(),
-        region: region.into(),
-    };
+    aws_as(region, counter, Access::default()).await
+}
+
+/// A region whose scope the session gave `access`.
+async fn aws_as(region: &str, counter: &CallCounter, access: Access) -> AwsRegion {
+    let scope = Scope::new("default", region, access);
     let config = sdk_config(moto::url(), region).await;
     AwsRegion::new(Clients::from_sdk_config(
         scope,
@@ -517,7 +519,7 @@ async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
         version: "2".into(),
         weight: 0.1,
     };
-    let plan = prepare(&source, Tier::Change, request, None)
+    let plan = prepare(&source, request, None)
         .await
         .expect("plan");
     // Someone else shifts traffic while the engineer reads the preview.
@@ -536,7 +538,7 @@ async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
         .expect("concurrent edit");
     let dir = tempfile::tempdir().expect("dir");
     let log = AuditLog::at(dir.path().join("audit.jsonl"));
-    match execute(&source, &plan, Tier::Change, Some(&log)).await {
+    match execute(&source, &plan, Some(&log)).await {
         Err(OpsError::Conflict(message)) => {
             assert!(message.contains("changed since the preview"), "{message}")
         }
@@ -558,7 +560,7 @@ async fn iam_policy_covers_every_call_each_tier_makes() {
     let mut seen = Vec::new();
     for tier in [Tier::Read, Tier::Invoke, Tier::Change] {
         let counter = CallCounter::default();
-        let source = aws(region, &counter).await;
+        let source = aws_as(region, &counter, Access::new(tier, false)).await;
         // What every tier does: read the region, its metrics and alarms, an alias, who we are.
         let inventory = source.inventory().await.expect("inventory");
         let functions = inventory
@@ -603,10 +605,10 @@ async fn iam_policy_covers_every_call_each_tier_makes() {
             });
         }
         for request in requests {
-            let plan = prepare(&source, tier, request, Some(&log))
+            let plan = prepare(&source, request, Some(&log))
                 .await
                 .expect("plan");
-            execute(&source, &plan, tier, Some(&log))
+            execute(&source, &plan, Some(&log))
                 .await
                 .expect("execute");
         }

@@ -57,10 +57,7 @@ async fn percentile_batch_is_not_retried_once_the_endpoint_rejected_it() {
 
 async fn aws_region(endpoint: &str, region: &str) -> AwsRegion {
     let settings = Settings::default();
-    let scope = Scope {
-        profile: "default".into(),
-        region: region.into(),
-    };
+    let scope = Scope::new("default", region, lops::config::Access::default());
     let config = crate::support::seed::sdk_config(endpoint, region).await;
     AwsRegion::new(Clients::from_sdk_config(
         scope,

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use lops::config::Access;
 use lops::ops::Tier;
 use lops::provider::sim::{SimClock, demo_regions};
 use lops::provider::{FunctionRef, MetricsRequest, RegionActions, RegionSource, TimeWindow};
@@ -28,7 +29,7 @@ async fn load(state: &mut State, clock: &SimClock, secs: i64, seq: u64) {
     let at = start() + TimeDelta::seconds(secs);
     clock.set(at);
     update(state, Msg::Tick(at));
-    for (i, region) in demo_regions(7, clock).iter().enumerate() {
+    for (i, region) in demo_regions(7, clock, Access::default()).iter().enumerate() {
         let inventory = region.inventory().await;
         let alarms = region.alarms().await;
         let result = inventory.and_then(|inv| Ok((inv, alarms?)));
@@ -64,7 +65,7 @@ async fn load(state: &mut State, clock: &SimClock, secs: i64, seq: u64) {
 }
 
 fn new_state(clock: &SimClock) -> State {
-    let scopes = demo_regions(7, clock)
+    let scopes = demo_regions(7, clock, Access::default())
         .iter()
         .map(|r| r.scope().clone())
         .collect();
@@ -203,7 +204,7 @@ async fn detail_view_shows_configuration_alarms_and_charts() {
         other => panic!("not in detail: {other:?}"),
     };
     let clock = SimClock::fixed(start());
-    let result = demo_regions(7, &clock)[region].triggers(&function).await;
+    let result = demo_regions(7, &clock, Access::default())[region].triggers(&function).await;
     update(
         &mut state,
         Msg::Triggers {
@@ -226,7 +227,7 @@ async fn help_lists_the_keymap_in_force() {
     let clock = SimClock::fixed(start());
     let overrides = [("refresh".to_string(), "f5".to_string())].into();
     let keymap = Keymap::with_overrides(&overrides).expect("keymap");
-    let scopes = demo_regions(7, &clock)
+    let scopes = demo_regions(7, &clock, Access::default())
         .iter()
         .map(|r| r.scope().clone())
         .collect();
@@ -327,16 +328,11 @@ async fn danger_is_red_in_colour_and_bold_without() {
 #[tokio::test]
 async fn read_only_and_production_badges_show_in_the_header() {
     let clock = SimClock::fixed(start());
-    let scopes = demo_regions(7, &clock)
+    let scopes = demo_regions(7, &clock, Access::new(Tier::Read, true))
         .iter()
         .map(|r| r.scope().clone())
         .collect();
-    let display = Display {
-        tier: Tier::Read,
-        production: true,
-        ..Default::default()
-    };
-    let mut state = State::new(scopes, Keymap::default(), display, start());
+    let mut state = State::new(scopes, Keymap::default(), Display::default(), start());
     let out = screen(&mut state, &MONO, 100, 24);
     let header = out.lines().next().unwrap_or_default();
     assert!(
@@ -350,14 +346,13 @@ async fn kill_confirmation_asks_for_the_typed_name() {
     let clock = SimClock::fixed(start());
     let mut state = new_state(&clock);
     load(&mut state, &clock, 0, 1).await;
-    let regions = demo_regions(7, &clock);
+    let regions = demo_regions(7, &clock, Access::default());
     let (region, function) = state
         .focus()
         .map(|(r, f)| (r, f.info.name.clone()))
         .expect("a row");
     let plan = lops::ops::prepare(
         &regions[region],
-        Tier::Change,
         lops::ops::Request::Kill {
             function: function.clone(),
         },
@@ -370,7 +365,6 @@ async fn kill_confirmation_asks_for_the_typed_name() {
         Msg::Planned {
             region,
             result: Ok(plan),
-            warning: None,
         },
     );
     let out = screen(&mut state, &MONO, 80, 24);
@@ -429,7 +423,7 @@ async fn log_pane_shows_the_functions_lines_newest_at_the_bottom_and_pauses() {
     let at = start() + TimeDelta::seconds(190);
     let clock = SimClock::fixed(at);
     let end_ms = at.timestamp_millis();
-    let result = demo_regions(7, &clock)[region]
+    let result = demo_regions(7, &clock, Access::default())[region]
         .log_events(&function, end_ms - 15 * 60_000, end_ms, None)
         .await;
     update(

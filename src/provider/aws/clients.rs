@@ -177,10 +177,7 @@ impl Clients {
                 .region(Region::new(region.to_string()))
                 .force_path_style(self.sdk_config.endpoint_url().is_some())
                 .interceptor(CountingInterceptor {
-                    scope: Scope {
-                        profile: self.scope.profile.clone(),
-                        region: region.to_string(),
-                    },
+                    scope: Scope::new(self.scope.profile.clone(), region, self.scope.access),
                     counter: self.counter.clone(),
                 })
                 .build(),

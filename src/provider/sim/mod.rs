@@ -95,15 +95,16 @@ pub struct SimRegion {
 }
 
 /// The demo fleet's regions, seeded.
-pub fn demo_regions(seed: u64, clock: &SimClock) -> Vec<SimRegion> {
+pub fn demo_regions(
+    seed: u64,
+    clock: &SimClock,
+    access: crate::config::Access,
+) -> Vec<SimRegion> {
     demo_fleet(seed)
         .into_iter()
         .map(|(region, functions)| SimRegion {
             flaky: region == OUTAGE_REGION,
-            scope: Scope {
-                profile: "default".into(),
-                region,
-            },
+            scope: Scope::new("default", region, access),
             seed,
             clock: clock.clone(),
             functions: Arc::new(RwLock::new(functions)),
@@ -706,10 +707,10 @@ mod tests {
     }
 
     fn region(clock: &SimClock, name: &str) -> SimRegion {
-        demo_regions(7, clock)
+        demo_regions(7, clock, crate::config::Access::default())
             .into_iter()
             .find(|r| r.scope.region == name)
-            .unwrap_or_else(|| demo_regions(7, clock).remove(0))
+            .unwrap_or_else(|| demo_regions(7, clock, crate::config::Access::default()).remove(0))
     }
 
     async fn stats(r: &SimRegion, function: &str) -> crate::provider::WindowStats {
@@ -806,15 +807,14 @@ mod tests {
             version: other.clone(),
             weight: 0.3,
         };
-        let plan = prepare(&r, Tier::Change, request, None).await.unwrap();
-        execute(&r, &plan, Tier::Change, None).await.unwrap();
+        let plan = prepare(&r, request, None).await.unwrap();
+        execute(&r, &plan, None).await.unwrap();
         let now = r.alias(&f.info.name, &alias.name).await.unwrap();
         assert_eq!(now.additional_weights, vec![(other, 0.3)]);
         assert_ne!(now.revision_id, alias.revision_id);
 
         let kill = prepare(
             &r,
-            Tier::Change,
             Request::Kill {
                 function: f.info.name.clone(),
             },
@@ -822,7 +822,7 @@ mod tests {
         )
         .await
         .unwrap();
-        execute(&r, &kill, Tier::Change, None).await.unwrap();
+        execute(&r, &kill, None).await.unwrap();
         let invoke = InvokeRequest {
             function: f.info.name.clone(),
             qualifier: None,
@@ -833,9 +833,10 @@ mod tests {
             r.invoke(&invoke).await,
             Err(ProviderError::Throttled(_))
         ));
+        let mut read_only = r.clone();
+        read_only.scope.access = crate::config::Access::new(Tier::Read, false);
         let refused = prepare(
-            &r,
-            Tier::Read,
+            &read_only,
             Request::Kill {
                 function: f.info.name.clone(),
             },

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use futures::channel::mpsc::{UnboundedSender, unbounded};
-use lops::config::Settings;
+use lops::config::{Access, Settings};
 use lops::provider::Scope;
 use lops::provider::aws::{AwsRegion, CallCounter, Clients};
 use lops::runtime::poller::Timing;
@@ -21,10 +21,7 @@ pub type Keys = UnboundedSender<std::io::Result<Event>>;
 pub async fn clients(endpoint: &str, region: &str) -> Clients {
     let config = super::seed::sdk_config(endpoint, region).await;
     Clients::from_sdk_config(
-        Scope {
-            profile: "default".into(),
-            region: region.into(),
-        },
+        Scope::new("default", region, Access::default()),
         &config,
         &Settings::default(),
         &CallCounter::default(),
@@ -61,7 +58,6 @@ pub fn start(
             alarms: Duration::from_secs(30),
             deadline: Duration::from_secs(30),
             min_gap: Duration::from_millis(200),
-            duplicate_window_secs: 300,
         };
         let theme = lops::ui::Theme {
             color: false,

@@ -1,22 +1,40 @@
-//! Resolving where to look (profiles × regions), and connecting to AWS there.
+//! The session: from the command line, the config file and the environment, every scope
+//! (profile × region) lops talks to, with its credentials, permission tier and production flag.
+//! Resolved once, here, below both faces: the dashboard and the CLI only show what it decided,
+//! and the ops layer enforces the tier each scope carries.
 
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::error::CredentialsError;
 
-use super::GlobalArgs;
-use crate::config::{ConfigFile, Settings, check_region};
+use crate::config::{Access, ConfigFile, Settings, Tier, check_region};
 use crate::exit::Failure;
 use crate::provider::Scope;
 use crate::provider::aws::{AwsRegion, CallCounter, Clients, load_sdk_config};
 
+/// What the command line says about the session (both faces take the same flags).
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub regions: Option<Vec<String>>,
+    pub profiles: Vec<String>,
+    pub config: Option<PathBuf>,
+    pub read_only: bool,
+    pub mode: Option<Tier>,
+    pub no_color: bool,
+    pub ascii: bool,
+}
+
 /// Settings from the config file with the command line on top.
-pub fn resolve_settings(global: &GlobalArgs) -> Result<(Settings, Vec<String>), Failure> {
-    let (file, path) = ConfigFile::load(global.config.as_deref())?;
+pub fn settings(flags: &Flags) -> Result<(Settings, Vec<String>), Failure> {
+    let (file, path) = ConfigFile::load(flags.config.as_deref())?;
     let extra = file.extra_regions.clone();
     let mut settings = Settings::from_file(file, path);
-    if let Some(regions) = &global.regions {
+    if let Some(regions) = &flags.regions {
         let regions: Vec<String> = regions
             .iter()
             .map(|r| r.trim().to_string())
@@ -32,8 +50,8 @@ pub fn resolve_settings(global: &GlobalArgs) -> Result<(Settings, Vec<String>), 
     for region in &settings.regions {
         check_region(region, &extra).map_err(Failure::usage)?;
     }
-    if !global.profiles.is_empty() {
-        let profiles: Vec<String> = global
+    if !flags.profiles.is_empty() {
+        let profiles: Vec<String> = flags
             .profiles
             .iter()
             .map(|p| p.trim().to_string())
@@ -46,54 +64,98 @@ pub fn resolve_settings(global: &GlobalArgs) -> Result<(Settings, Vec<String>), 
         }
         settings.profiles = profiles;
     }
-    if global.read_only {
-        settings.tier = crate::ops::Tier::Read;
+    if flags.read_only {
+        settings.tier = Tier::Read;
         settings.tier_from_cli = true;
-    } else if let Some(mode) = global.mode {
-        settings.tier = mode.into();
+    } else if let Some(mode) = flags.mode {
+        settings.tier = mode;
         settings.tier_from_cli = true;
     }
-    settings.theme.no_color |= global.no_color;
-    settings.theme.ascii |= global.ascii;
+    settings.theme.no_color |= flags.no_color;
+    settings.theme.ascii |= flags.ascii;
     Ok((settings, extra))
 }
 
-/// Everything a CLI command needs to talk to AWS.
-pub struct Context {
+/// The profiles a session reads: `--profile`, else the config file's `profiles`, else the one
+/// `AWS_PROFILE` names (the profile the AWS SDK would sign with), else `default`.
+pub fn profiles(settings: &Settings) -> Vec<String> {
+    profiles_with_env(settings, std::env::var("AWS_PROFILE").ok().as_deref())
+}
+
+fn profiles_with_env(settings: &Settings, aws_profile: Option<&str>) -> Vec<String> {
+    if !settings.profiles.is_empty() {
+        return settings.profiles.clone();
+    }
+    match aws_profile.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => vec![p.to_string()],
+        None => vec!["default".to_string()],
+    }
+}
+
+/// The one rule for what a profile may do: `--read-only`/`--mode` when given, else the
+/// profile's own `mode`, else the file's top-level `mode`/`read_only`, else change (as with the
+/// AWS CLI). Production comes from the profile's `production = true`.
+pub fn access(settings: &Settings, profile: &str) -> Access {
+    let own = settings.profile_settings.get(profile);
+    let tier = if settings.tier_from_cli {
+        settings.tier
+    } else {
+        own.and_then(|p| p.mode).unwrap_or(settings.tier)
+    };
+    Access::new(tier, own.is_some_and(|p| p.production))
+}
+
+/// The most a session may do anywhere: what `lops iam-policy` prints a policy for.
+pub fn widest_tier(settings: &Settings) -> Tier {
+    profiles(settings)
+        .iter()
+        .map(|p| access(settings, p).tier)
+        .max()
+        .unwrap_or(settings.tier)
+}
+
+/// Refuses before connecting anywhere when no scope of the session may do `needed`.
+pub fn check_any(settings: &Settings, needed: Tier, what: &str) -> Result<(), Failure> {
+    let tiers: Vec<Tier> = profiles(settings)
+        .iter()
+        .map(|p| access(settings, p).tier)
+        .collect();
+    if tiers.iter().any(|t| t.allows(needed)) {
+        return Ok(());
+    }
+    let tier = tiers.into_iter().max().unwrap_or(Tier::Read);
+    Err(crate::ops::authorize(tier, needed, what)
+        .err()
+        .map(Failure::from)
+        .unwrap_or_else(|| Failure::usage(what.to_string())))
+}
+
+/// Everything a command needs to talk to AWS: one source per scope, each carrying its access.
+pub struct Session {
     pub settings: Settings,
     pub regions: Vec<AwsRegion>,
     pub counter: CallCounter,
 }
 
-impl Context {
+impl Session {
     /// Resolves scopes, checks that every profile has credentials, and builds clients.
-    pub async fn connect(global: &GlobalArgs) -> Result<Context, Failure> {
-        let (settings, extra) = resolve_settings(global)?;
-        let profiles = if settings.profiles.is_empty() {
-            vec!["default".to_string()]
-        } else {
-            settings.profiles.clone()
-        };
+    pub async fn connect(flags: &Flags) -> Result<Session, Failure> {
+        let (settings, extra) = settings(flags)?;
         let counter = CallCounter::default();
         let mut regions = Vec::new();
-        for profile in &profiles {
-            let region_names = regions_for(profile, &settings, &extra).await?;
-            let first = Scope {
-                profile: profile.clone(),
-                region: region_names[0].clone(),
-            };
+        for profile in profiles(&settings) {
+            let access = access(&settings, &profile);
+            let region_names = regions_for(&profile, &settings, &extra).await?;
+            let first = Scope::new(profile.clone(), region_names[0].clone(), access);
             check_credentials(&first, &settings).await?;
             for region in region_names {
-                let scope = Scope {
-                    profile: profile.clone(),
-                    region,
-                };
+                let scope = Scope::new(profile.clone(), region, access);
                 regions.push(AwsRegion::new(
                     Clients::new(scope, &settings, &counter).await,
                 ));
             }
         }
-        Ok(Context {
+        Ok(Session {
             settings,
             regions,
             counter,
