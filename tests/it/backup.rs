@@ -1112,13 +1112,16 @@ async fn the_dashboards_backup_key_takes_a_snapshot_with_a_gauge() {
     while manifests().await == 0 {
         assert!(Instant::now() < deadline, "no snapshot from the dashboard");
         tui::press(&keys, KeyCode::Char('b'));
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // The preview asks first; y confirms.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tui::press(&keys, KeyCode::Char('y'));
+        tokio::time::sleep(Duration::from_millis(1200)).await;
     }
     // Let a backup still under way finish.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    // The first q closes the "backup done" notice (if it is up), the second quits.
-    for _ in 0..2 {
-        tui::press(&keys, KeyCode::Char('q'));
+    // Esc closes the "backup done" notice (if it is up), q quits.
+    for code in [KeyCode::Esc, KeyCode::Char('q')] {
+        tui::press(&keys, code);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let state = run.await.expect("join").expect("loop");

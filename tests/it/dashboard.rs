@@ -217,6 +217,18 @@ async fn plan_started_from_the_dashboard_moves_the_alias_and_is_audited() {
         press(&keys, KeyCode::Char(c));
     }
     press(&keys, KeyCode::Enter);
+    // Nothing is written before the preview is confirmed.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let a = seeder
+        .lambda
+        .get_alias()
+        .function_name(&f)
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    assert_eq!(a.function_version.as_deref(), Some("1"), "changed before the yes");
+    press(&keys, KeyCode::Char('y'));
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let a = seeder
@@ -283,7 +295,8 @@ async fn steady_state_refresh_costs_no_lambda_calls_and_one_metrics_call_per_tic
     assert_eq!(
         lambda_calls,
         1 + 1 + 3 * 3 + 1,
-        "one inventory: list, account settings, 3 per function, 1 provisioned probe"
+        "one inventory: list, account settings, 3 per function, 1 provisioned probe: {:#?}",
+        proxy.all_calls()
     );
     // 3 functions × 6 + aliases + 4 region totals fit one call per tick; the percentile batch
     // is tried once, rejected by moto, and not asked again.

@@ -81,3 +81,130 @@ pub fn filter(keys: &Keys, text: &str) {
     }
     press(keys, KeyCode::Enter);
 }
+
+/// A test terminal whose screen the test can read while the event loop draws on it.
+#[derive(Clone)]
+pub struct Screen(Arc<std::sync::Mutex<TestBackend>>);
+
+impl Screen {
+    pub fn new(width: u16, height: u16) -> Screen {
+        Screen(Arc::new(std::sync::Mutex::new(TestBackend::new(
+            width, height,
+        ))))
+    }
+
+    /// The screen as text, one line per row.
+    pub fn text(&self) -> String {
+        let backend = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let buffer = backend.buffer();
+        let area = buffer.area;
+        (0..area.height)
+            .map(|y| {
+                (0..area.width)
+                    .map(|x| buffer[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Waits up to `secs` for the screen to hold `needle`; returns the screen.
+    pub async fn wait_for(&self, secs: u64, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let text = self.text();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the screen never showed {needle:?}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl ratatui::backend::Backend for Screen {
+    type Error = std::convert::Infallible;
+
+    fn draw<'a, I>(&mut self, content: I) -> Result<(), Self::Error>
+    where
+        I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
+    {
+        self.lock().draw(content)
+    }
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
+        self.lock().hide_cursor()
+    }
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
+        self.lock().show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> Result<ratatui::layout::Position, Self::Error> {
+        self.lock().get_cursor_position()
+    }
+    fn set_cursor_position<P: Into<ratatui::layout::Position>>(
+        &mut self,
+        position: P,
+    ) -> Result<(), Self::Error> {
+        self.lock().set_cursor_position(position)
+    }
+    fn clear(&mut self) -> Result<(), Self::Error> {
+        self.lock().clear()
+    }
+    fn clear_region(
+        &mut self,
+        clear_type: ratatui::backend::ClearType,
+    ) -> Result<(), Self::Error> {
+        self.lock().clear_region(clear_type)
+    }
+    fn size(&self) -> Result<ratatui::layout::Size, Self::Error> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).size()
+    }
+    fn window_size(&mut self) -> Result<ratatui::backend::WindowSize, Self::Error> {
+        self.lock().window_size()
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.lock().flush()
+    }
+}
+
+impl Screen {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TestBackend> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Starts the event loop on `screen` with `audit`; returns the key sender and the loop's handle.
+pub fn start_on(
+    screen: &Screen,
+    sources: Vec<Arc<AwsRegion>>,
+    state: State,
+    audit: Option<lops::ops::audit::AuditLog>,
+) -> (Keys, JoinHandle<std::io::Result<State>>) {
+    let (keys, events) = unbounded();
+    let backend = screen.clone();
+    let run = tokio::spawn(async move {
+        let mut terminal = Terminal::new(backend).expect("terminal");
+        let timing = Timing {
+            metrics: Duration::from_secs(5),
+            inventory: Duration::from_secs(60),
+            alarms: Duration::from_secs(30),
+            deadline: Duration::from_secs(30),
+            min_gap: Duration::from_millis(200),
+        };
+        let theme = lops::ui::Theme {
+            color: false,
+            ascii: false,
+        };
+        lops::tui::event_loop(&mut terminal, events, sources, state, &theme, timing, audit).await
+    });
+    (keys, run)
+}
+
+/// Types each character of `text`.
+pub fn type_text(keys: &Keys, text: &str) {
+    for c in text.chars() {
+        press(keys, KeyCode::Char(c));
+    }
+}
