@@ -52,10 +52,7 @@ fn main() {
         .unwrap_or_default();
     let scopes: Vec<Scope> = REGIONS
         .iter()
-        .map(|r| Scope {
-            profile: "default".into(),
-            region: r.to_string(),
-        })
+        .map(|r| Scope::new("default", *r, Default::default()))
         .collect();
     let mut state = State::new(
         scopes,

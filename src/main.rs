@@ -15,7 +15,10 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "lops: cannot start the async runtime: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "lops: cannot start the async runtime: {e}"
+            );
             return Exit::Failure.into();
         }
     };

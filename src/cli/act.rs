@@ -7,13 +7,13 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::GlobalArgs;
-use crate::session::Session;
 use crate::exit::{Exit, Failure};
 use crate::ops::audit::AuditLog;
 use crate::ops::invoke::load_payload;
 use crate::ops::{Confirmation, Kind, OpsError, Outcome, Plan, Request, execute, prepare};
 use crate::provider::aws::AwsRegion;
 use crate::provider::{InvokeRequest, RegionActions, RegionSource};
+use crate::session::Session;
 
 /// Flags every action shares.
 #[derive(Debug, Args, Clone, Default)]

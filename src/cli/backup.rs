@@ -7,20 +7,20 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::act::{ActFlags, early_check};
 use super::GlobalArgs;
-use crate::session::Session;
+use super::act::{ActFlags, early_check};
 use crate::backup::store::parse_storage_class;
 use crate::backup::{BackupError, S3Uri, list};
 use crate::exit::{Exit, Failure};
 use crate::format;
-use crate::ops::{Kind, confirmation};
 use crate::ops::audit::AuditLog;
 use crate::ops::backup::{
     BackupRequest, Progress, RestoreRequest, Selection, execute_prune, execute_restore,
     prepare_prune, prepare_restore, run_backup, verify_snapshot,
 };
+use crate::ops::{Kind, confirmation};
 use crate::provider::RegionSource;
+use crate::session::Session;
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
@@ -290,13 +290,7 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
     let audit = AuditLog::default_location();
     let bar = bar(args.json);
     let progress = report(&bar);
-    let result = run_backup(
-        &ctx.regions,
-        &request,
-        audit.as_ref(),
-        &progress,
-    )
-    .await;
+    let result = run_backup(&ctx.regions, &request, audit.as_ref(), &progress).await;
     bar.finish_and_clear();
     let report = result?;
     if args.json {
@@ -351,8 +345,7 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
     };
     let cutoff = crate::logs::parse_since(&args.grace, chrono::Utc::now())
         .map_err(|e| Failure::usage(format!("--grace: {e}")))?;
-    let (store, plan) =
-        prepare_prune(region, &to, args.keep_last, args.keep_daily, cutoff).await?;
+    let (store, plan) = prepare_prune(region, &to, args.keep_last, args.keep_daily, cutoff).await?;
     err!(
         "prune {}: delete {} snapshot(s), {} blob(s) and {} data object(s) ({}); keep {} snapshot(s)",
         plan.to,
@@ -394,13 +387,7 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
         args.flags.yes,
         super::confirm::why_typed(production, None).as_deref(),
     )?;
-    execute_prune(
-        region,
-        &store,
-        &plan,
-        AuditLog::default_location().as_ref(),
-    )
-    .await?;
+    execute_prune(region, &store, &plan, AuditLog::default_location().as_ref()).await?;
     if args.flags.json {
         out!(
             "{}",

@@ -5,11 +5,11 @@ use std::io::Write;
 use clap::Args;
 
 use super::GlobalArgs;
-use crate::session::Session;
 use crate::exit::{Exit, Failure};
 use crate::format;
 use crate::logs::{merge, parse_since, stats};
 use crate::provider::{ProviderError, RegionSource};
+use crate::session::Session;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {

@@ -29,7 +29,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-
 use crate::exit::{Exit, Failure};
 use crate::ops::Tier;
 

@@ -2,14 +2,14 @@
 
 use std::io::Write;
 
-use super::act::{ActFlags, PlanArgs, audit_log, early_check};
 use super::GlobalArgs;
-use crate::session::Session;
+use super::act::{ActFlags, PlanArgs, audit_log, early_check};
 use crate::exit::{Exit, Failure};
 use crate::ops::Kind;
 use crate::ops::rollout::{self, Guard, PlanStore, Rollout, Status};
 use crate::provider::RegionSource;
 use crate::provider::aws::AwsRegion;
+use crate::session::Session;
 
 fn store() -> Result<PlanStore, Failure> {
     PlanStore::default_location()
@@ -160,25 +160,14 @@ pub async fn resume(
         super::confirm::why_typed(production, None).as_deref(),
     )?;
     if abort {
-        rollout::roll_back(
-            source,
-            &mut r,
-            audit.as_ref(),
-            &store,
-            Status::Aborted,
-        )
-        .await?;
-        reporter(flags.json)(&r, &format!("aborted: traffic back to {}", r.start_weights()));
+        rollout::roll_back(source, &mut r, audit.as_ref(), &store, Status::Aborted).await?;
+        reporter(flags.json)(
+            &r,
+            &format!("aborted: traffic back to {}", r.start_weights()),
+        );
         return Ok(Exit::Done);
     }
-    let status = rollout::run(
-        source,
-        &mut r,
-        audit.as_ref(),
-        &store,
-        reporter(flags.json),
-    )
-    .await?;
+    let status = rollout::run(source, &mut r, audit.as_ref(), &store, reporter(flags.json)).await?;
     Ok(exit_for(&status))
 }
 

@@ -7,7 +7,6 @@ use clap::Args;
 use serde::Serialize;
 
 use super::GlobalArgs;
-use crate::session::Session;
 use crate::exit::{Exit, Failure};
 use crate::format;
 use crate::provider::aws::CallCount;
@@ -16,6 +15,7 @@ use crate::provider::{
     ProvisionedConcurrency, WindowStats,
 };
 use crate::runtime::read::{RegionData, RegionReport, read_all};
+use crate::session::Session;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {

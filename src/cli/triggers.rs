@@ -4,12 +4,12 @@ use std::io::Write;
 
 use clap::{Args, Subcommand};
 
-use super::act::{ActFlags, run};
 use super::GlobalArgs;
-use crate::session::Session;
+use super::act::{ActFlags, run};
 use crate::exit::{Exit, Failure};
 use crate::ops::{OpsError, Request};
 use crate::provider::{RegionActions, RegionSource, TriggerKind};
+use crate::session::Session;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]

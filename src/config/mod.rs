@@ -229,7 +229,9 @@ impl ConfigFile {
             ("timeouts.region_secs", t.region_secs, 86_400.0),
         ] {
             if !(v.is_finite() && v > 0.0 && v <= max) {
-                return Err(invalid(format!("{key} = {v}: give a number of seconds above 0 and at most {max}")));
+                return Err(invalid(format!(
+                    "{key} = {v}: give a number of seconds above 0 and at most {max}"
+                )));
             }
         }
         let g = &self.guards;
@@ -268,11 +270,14 @@ impl ConfigFile {
             && r.lambda_per_sec <= 10_000.0
             && r.cloudwatch_per_sec <= 10_000.0)
         {
-            return Err(invalid("rate_limits.*_per_sec must be above 0 and at most 10000".into()));
+            return Err(invalid(
+                "rate_limits.*_per_sec must be above 0 and at most 10000".into(),
+            ));
         }
         if r.burst == 0 || r.burst > 10_000 || r.parallel_calls == 0 || r.parallel_calls > 1_000 {
             return Err(invalid(
-                "rate_limits.burst must be 1 to 10000 and rate_limits.parallel_calls 1 to 1000".into(),
+                "rate_limits.burst must be 1 to 10000 and rate_limits.parallel_calls 1 to 1000"
+                    .into(),
             ));
         }
         if self.refresh.metrics_secs == 0 || self.refresh.inventory_secs == 0 {
@@ -439,9 +444,15 @@ mode = "read"
     #[test]
     fn absurd_numbers_are_refused_with_the_key_named() {
         for (text, key) in [
-            ("[timeouts]\noperation_secs = 18446744073709551615\n", "operation_secs"),
+            (
+                "[timeouts]\noperation_secs = 18446744073709551615\n",
+                "operation_secs",
+            ),
             ("[timeouts]\nconnect_secs = inf\n", "connect_secs"),
-            ("[guards]\nduplicate_invoke_secs = 18446744073709551615\n", "duplicate_invoke_secs"),
+            (
+                "[guards]\nduplicate_invoke_secs = 18446744073709551615\n",
+                "duplicate_invoke_secs",
+            ),
             ("[guards]\nmax_error_rate = 1.7\n", "max_error_rate"),
             ("[guards]\ninterval_secs = 0\n", "interval_secs"),
             ("[refresh]\nmetrics_secs = 99999999\n", "metrics_secs"),
@@ -450,7 +461,8 @@ mode = "read"
             let e = parse(text).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains(key), "{text}: {e}");
         }
-        let ok = parse("[guards]\nmax_error_rate = 0.1\ninterval_secs = 5\nalarms = [\"a\"]\n").unwrap();
+        let ok =
+            parse("[guards]\nmax_error_rate = 0.1\ninterval_secs = 5\nalarms = [\"a\"]\n").unwrap();
         assert_eq!(ok.guards.max_error_rate, Some(0.1));
         assert_eq!(ok.guards.alarms, ["a"]);
     }

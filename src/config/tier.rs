@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// What a scope may do. Invoking is not reading: a call can charge a card or send mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// Look only.

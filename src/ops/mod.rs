@@ -92,11 +92,12 @@ pub enum Confirmation {
 impl Confirmation {
     /// One confirmation for several changes: typed when any of them needs it.
     pub fn all(each: impl IntoIterator<Item = Confirmation>) -> Confirmation {
-        each.into_iter().fold(Confirmation::None, |acc, c| match (acc, c) {
-            (t @ Confirmation::Typed(_), _) | (_, t @ Confirmation::Typed(_)) => t,
-            (Confirmation::Yes, _) | (_, Confirmation::Yes) => Confirmation::Yes,
-            _ => Confirmation::None,
-        })
+        each.into_iter()
+            .fold(Confirmation::None, |acc, c| match (acc, c) {
+                (t @ Confirmation::Typed(_), _) | (_, t @ Confirmation::Typed(_)) => t,
+                (Confirmation::Yes, _) | (_, Confirmation::Yes) => Confirmation::Yes,
+                _ => Confirmation::None,
+            })
     }
 }
 

@@ -774,7 +774,11 @@ pub async fn execute<S: RegionActions>(
     audit: Option<&AuditLog>,
 ) -> Result<Outcome, OpsError> {
     let scope = source.scope();
-    authorize(scope.access.tier, plan.needs, &format!("{} in {scope}", plan.action))?;
+    authorize(
+        scope.access.tier,
+        plan.needs,
+        &format!("{} in {scope}", plan.action),
+    )?;
     if plan.change == Change::Nothing {
         return Ok(Outcome {
             after: plan.after.clone(),

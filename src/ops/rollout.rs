@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::AuditLog;
 use super::{Confirmation, Kind, OpsError, Request, authorize, confirmation, execute, prepare};
-use crate::provider::{AliasInfo, AlarmState, GuardSignals, RegionActions, Scope};
+use crate::provider::{AlarmState, AliasInfo, GuardSignals, RegionActions, Scope};
 
 /// One step: the new version's share, held for a while before the next step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,7 +164,11 @@ impl Guard {
         if parts.is_empty() {
             "none".into()
         } else {
-            format!("{} (checked every {}s)", parts.join(", "), self.interval_secs)
+            format!(
+                "{} (checked every {}s)",
+                parts.join(", "),
+                self.interval_secs
+            )
         }
     }
 }
@@ -233,7 +237,10 @@ impl Rollout {
 
     /// The routing the plan's current step writes.
     pub fn step_routing(&self) -> (String, Option<(String, f64)>) {
-        match self.steps.get(self.step.min(self.steps.len().saturating_sub(1))) {
+        match self
+            .steps
+            .get(self.step.min(self.steps.len().saturating_sub(1)))
+        {
             Some(s) if s.weight < 1.0 => (self.from.clone(), Some((self.to.clone(), s.weight))),
             Some(_) => (self.to.clone(), None),
             None => (self.from.clone(), self.start_extra.clone()),
@@ -248,22 +255,26 @@ impl Rollout {
         }
     }
 
-    /// What starting it will do: target, current weights, every step, the target version and
-    /// the guard.
+    /// What starting it will do, on two lines: target, current weights, every step and the
+    /// target version; then the guard and what an abort returns to.
     pub fn preview(&self) -> String {
         let steps: Vec<String> = self
             .steps
             .iter()
             .map(|s| {
                 if s.hold_secs > 0 {
-                    format!("{} for {}", crate::format::weight(s.weight), crate::format::age(s.hold_secs))
+                    format!(
+                        "{} for {}",
+                        crate::format::weight(s.weight),
+                        crate::format::age(s.hold_secs)
+                    )
                 } else {
                     crate::format::weight(s.weight)
                 }
             })
             .collect();
         format!(
-            "rollout {} @ {}: now {} → v{} in {} step{} ({}); guard: {}; abort returns to {}",
+            "rollout {} @ {}: now {} → v{} in {} step{} ({})\nguard: {}; abort returns to {}",
             self.target(),
             self.scope_label(),
             self.start_weights(),
@@ -307,7 +318,13 @@ impl PlanStore {
         // Names come from the command line and AWS; keep them to one plain file name.
         let clean = |s: &str| -> String {
             s.chars()
-                .map(|c| if c.is_ascii_alphanumeric() || "-.".contains(c) { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect::<String>()
                 .trim_start_matches('.')
                 .to_string()
@@ -569,7 +586,10 @@ pub async fn run<S: RegionActions + GuardSignals>(
             if let Some(reason) = tripped(source, r).await? {
                 report(
                     r,
-                    &format!("guard tripped: {reason}; rolling back to {}", r.start_weights()),
+                    &format!(
+                        "guard tripped: {reason}; rolling back to {}",
+                        r.start_weights()
+                    ),
                 );
                 roll_back(source, r, audit, store, Status::RolledBack { reason }).await?;
                 return Ok(r.status.clone());

@@ -503,16 +503,13 @@ pub fn planned(state: &mut State, region: usize, result: Result<Plan, OpsError>)
         Err(e) => Popup::Notice(e.to_string()),
         Ok(plan) if plan.change == crate::ops::Change::Nothing => Popup::Notice(plan.preview()),
         Ok(plan) => {
-            let mut lines = vec![plan.preview()];
-            if plan.destructive && plan.action == "kill" {
-                lines.push("this stops the function taking traffic".into());
+            let kill = plan.action == "kill";
+            let lines = vec![plan.preview()];
+            let mut pending = Pending::new(state, region, Proposal::Change(Box::new(plan)), lines);
+            if kill && pending.warning.is_none() {
+                pending.warning = Some("this stops the function taking traffic".into());
             }
-            Popup::Confirm(Pending::new(
-                state,
-                region,
-                Proposal::Change(Box::new(plan)),
-                lines,
-            ))
+            Popup::Confirm(pending)
         }
     });
 }
@@ -522,7 +519,7 @@ pub fn rollout_prepared(state: &mut State, region: usize, result: Result<Rollout
     state.popup = Some(match result {
         Err(e) => Popup::Notice(e.to_string()),
         Ok(r) => {
-            let mut lines = vec![r.preview()];
+            let mut lines: Vec<String> = r.preview().lines().map(str::to_string).collect();
             lines.push("the rollout runs only while lops runs: quitting stops it".into());
             Popup::Confirm(Pending::new(
                 state,
@@ -547,13 +544,22 @@ pub fn quit(state: &mut State) {
         return;
     }
     let lines = vec![
-        format!("quit while {} rollout(s) run: {}", running.len(), running.join(", ")),
+        format!(
+            "quit while {} rollout(s) run: {}",
+            running.len(),
+            running.join(", ")
+        ),
         "they stop where they are (the alias keeps its current weights); resume or abort them \
          with the next lops"
             .into(),
     ];
     let region = state.plans[0].region;
-    state.popup = Some(Popup::Confirm(Pending::new(state, region, Proposal::Quit, lines)));
+    state.popup = Some(Popup::Confirm(Pending::new(
+        state,
+        region,
+        Proposal::Quit,
+        lines,
+    )));
 }
 
 /// Keys while a confirmation is open: only an explicit yes (or the typed name) acts.
@@ -655,14 +661,24 @@ pub fn plan_update(
         _ => Some(rollout.step_routing()),
     };
     if let Some((main, extra)) = written {
-        set_alias(state, region, &rollout.function, &rollout.alias, main, extra);
+        set_alias(
+            state,
+            region,
+            &rollout.function,
+            &rollout.alias,
+            main,
+            extra,
+        );
     }
     let finished = rollout.status != crate::ops::rollout::Status::Running;
     if matches!(state.popup, Some(Popup::Working(_))) {
         state.popup = None;
     }
     if finished {
-        state.popup = Some(Popup::Notice(format!("rollout {}: {event}", rollout.target())));
+        state.popup = Some(Popup::Notice(format!(
+            "rollout {}: {event}",
+            rollout.target()
+        )));
     } else {
         state.plans.push(PlanView {
             region,

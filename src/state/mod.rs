@@ -656,18 +656,14 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             result,
         } => on_alarms(state, region, seq, at, result),
         Msg::Planned { region, result } => actions::planned(state, region, result),
-        Msg::RolloutPrepared { region, result } => {
-            actions::rollout_prepared(state, region, result)
-        }
+        Msg::RolloutPrepared { region, result } => actions::rollout_prepared(state, region, result),
         Msg::PlanUpdate {
             region,
             rollout,
             event,
             running,
         } => actions::plan_update(state, region, *rollout, event, running),
-        Msg::Executed { region, result } => {
-            actions::executed(state, region, result, &mut effects)
-        }
+        Msg::Executed { region, result } => actions::executed(state, region, result, &mut effects),
         Msg::Backup(event) => actions::backup_update(state, event),
         Msg::LogLines {
             region,

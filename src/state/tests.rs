@@ -262,7 +262,8 @@ fn a_chosen_row_is_followed_also_from_the_top_when_rows_reorder() {
     // A key now acts on the function the user chose, not on whatever moved under the cursor.
     assert_eq!(s.selected, 1);
     assert_eq!(
-        s.selected_row().map(|(r, f)| (r.scope.region.clone(), f.info.name.clone())),
+        s.selected_row()
+            .map(|(r, f)| (r.scope.region.clone(), f.info.name.clone())),
         Some(("us-east-1".into(), "cron".into()))
     );
 }
@@ -270,12 +271,18 @@ fn a_chosen_row_is_followed_also_from_the_top_when_rows_reorder() {
 #[test]
 fn a_resort_keeps_the_highlight_on_the_function() {
     let mut s = loaded();
-    let before = s.selected_row().map(|(r, f)| (r.scope.clone(), f.info.name.clone()));
+    let before = s
+        .selected_row()
+        .map(|(r, f)| (r.scope.clone(), f.info.name.clone()));
     update(&mut s, key('s'));
-    let after = s.selected_row().map(|(r, f)| (r.scope.clone(), f.info.name.clone()));
+    let after = s
+        .selected_row()
+        .map(|(r, f)| (r.scope.clone(), f.info.name.clone()));
     assert_eq!(before, after);
     update(&mut s, key('S'));
-    let reversed = s.selected_row().map(|(r, f)| (r.scope.clone(), f.info.name.clone()));
+    let reversed = s
+        .selected_row()
+        .map(|(r, f)| (r.scope.clone(), f.info.name.clone()));
     assert_eq!(before, reversed);
 }
 
@@ -542,7 +549,9 @@ fn kill_asks_for_the_typed_name_and_runs_only_then() {
             result: Ok(plan("cron", true)),
         },
     );
-    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.confirmation == crate::ops::Confirmation::Typed("cron".into()) && p.typed.is_empty()));
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.confirmation == crate::ops::Confirmation::Typed("cron".into()) && p.typed.is_empty())
+    );
     assert!(
         !executes(&update(&mut s, code(KeyCode::Enter))),
         "enter alone must not run a kill"
@@ -743,7 +752,12 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
     update(&mut s, code(KeyCode::Esc));
     assert!(s.popup.is_none());
     let effects = update(&mut s, key('A'));
-    assert!(effects.is_empty() || !effects.iter().any(|e| matches!(e, Effect::AbortPlan { .. })));
+    assert!(
+        effects.is_empty()
+            || !effects
+                .iter()
+                .any(|e| matches!(e, Effect::AbortPlan { .. }))
+    );
     assert!(
         matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].contains("→ v1 100% (the weights it started from)")),
         "{:?}",
@@ -787,8 +801,16 @@ fn a_rollout_is_previewed_and_confirmed_before_it_starts() {
         panic!("no confirmation: {:?}", s.popup)
     };
     assert!(p.lines[0].contains("now v1 100% → v2"), "{:?}", p.lines);
-    assert!(p.lines[0].contains("guard: error rate ≤ 5"), "{:?}", p.lines);
-    assert!(!update(&mut s, key('x')).iter().any(|e| matches!(e, Effect::StartPlan { .. })));
+    assert!(
+        p.lines[0].contains("guard: error rate ≤ 5"),
+        "{:?}",
+        p.lines
+    );
+    assert!(
+        !update(&mut s, key('x'))
+            .iter()
+            .any(|e| matches!(e, Effect::StartPlan { .. }))
+    );
     let effects = update(&mut s, code(KeyCode::Enter));
     assert!(
         effects.contains(&Effect::StartPlan {

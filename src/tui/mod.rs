@@ -13,7 +13,6 @@ use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 
 use crate::config::Settings;
-use crate::session::{self, Flags, Session};
 use crate::exit::{Exit, Failure};
 use crate::ops::audit::AuditLog;
 use crate::ops::backup::Progress;
@@ -21,6 +20,7 @@ use crate::ops::rollout::{self, PlanStore, Rollout, Status};
 use crate::provider::sim::{SimClock, demo_regions};
 use crate::provider::{GuardSignals, RegionActions};
 use crate::runtime::poller::{self, Pollers, Timing};
+use crate::session::{self, Flags, Session};
 use crate::state::actions::BackupEvent;
 use crate::state::{Display, Effect, Keymap, Msg, State, update};
 use crate::ui::{self, Theme};
@@ -47,9 +47,8 @@ pub async fn run(flags: &Flags, demo: bool) -> Result<Exit, Failure> {
         let regions = demo_regions(DEMO_SEED, &SimClock::live(), access);
         let display = display(&settings, true);
         // The demo's actions are audited apart, so they never mix with real ones.
-        let audit = crate::config::state_dir().map(|d| {
-            AuditLog::at(d.join("demo-audit.jsonl")).with_duplicate_window(window)
-        });
+        let audit = crate::config::state_dir()
+            .map(|d| AuditLog::at(d.join("demo-audit.jsonl")).with_duplicate_window(window));
         run_terminal(regions, &settings, keymap, theme, display, audit).await
     } else {
         let ctx = Session::connect(flags).await?;
@@ -273,9 +272,7 @@ impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::prov
                 };
                 let _ = progress.try_send(msg);
             };
-            if let Err(e) =
-                rollout::run(&*source, &mut r, audit.as_ref(), &store, report).await
-            {
+            if let Err(e) = rollout::run(&*source, &mut r, audit.as_ref(), &store, report).await {
                 let event = format!("stopped: {e}");
                 let _ = tx
                     .send(Msg::PlanUpdate {

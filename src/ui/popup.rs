@@ -35,7 +35,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 lines.push(if i == 0 {
                     Line::styled(l.clone(), theme.header())
                 } else {
-                    Line::styled(l.clone(), theme.bad())
+                    Line::raw(l.clone())
                 });
             }
             if pending.production {
@@ -63,7 +63,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 /// The invoke payload being typed, with its JSON checked as it is typed.
 fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let prompt = crate::state::actions::input_prompt(state, &crate::state::Input::Payload(String::new()));
+    let prompt =
+        crate::state::actions::input_prompt(state, &crate::state::Input::Payload(String::new()));
     let mut lines = vec![Line::styled(
         prompt.trim().replace(" · payload (JSON):", " with:"),
         theme.header(),

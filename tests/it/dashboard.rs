@@ -227,7 +227,11 @@ async fn plan_started_from_the_dashboard_moves_the_alias_and_is_audited() {
         .send()
         .await
         .expect("alias");
-    assert_eq!(a.function_version.as_deref(), Some("1"), "changed before the yes");
+    assert_eq!(
+        a.function_version.as_deref(),
+        Some("1"),
+        "changed before the yes"
+    );
     press(&keys, KeyCode::Char('y'));
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

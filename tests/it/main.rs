@@ -17,6 +17,7 @@ mod logs;
 mod ops;
 mod provider;
 mod rollout;
+mod session;
 mod status;
 mod triggers;
 mod ui;

@@ -519,9 +519,7 @@ async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
         version: "2".into(),
         weight: 0.1,
     };
-    let plan = prepare(&source, request, None)
-        .await
-        .expect("plan");
+    let plan = prepare(&source, request, None).await.expect("plan");
     // Someone else shifts traffic while the engineer reads the preview.
     seeder
         .lambda
@@ -605,12 +603,8 @@ async fn iam_policy_covers_every_call_each_tier_makes() {
             });
         }
         for request in requests {
-            let plan = prepare(&source, request, Some(&log))
-                .await
-                .expect("plan");
-            execute(&source, &plan, Some(&log))
-                .await
-                .expect("execute");
+            let plan = prepare(&source, request, Some(&log)).await.expect("plan");
+            execute(&source, &plan, Some(&log)).await.expect("execute");
         }
         let allowed = policy(tier).to_string();
         let document: Value = serde_json::from_str(&allowed).expect("policy is JSON");

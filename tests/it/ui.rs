@@ -75,7 +75,6 @@ fn new_state(clock: &SimClock) -> State {
         Display {
             demo: true,
             metrics_secs: 10,
-            ..Default::default()
         },
         start(),
     )
@@ -204,7 +203,9 @@ async fn detail_view_shows_configuration_alarms_and_charts() {
         other => panic!("not in detail: {other:?}"),
     };
     let clock = SimClock::fixed(start());
-    let result = demo_regions(7, &clock, Access::default())[region].triggers(&function).await;
+    let result = demo_regions(7, &clock, Access::default())[region]
+        .triggers(&function)
+        .await;
     update(
         &mut state,
         Msg::Triggers {

@@ -95,11 +95,7 @@ pub struct SimRegion {
 }
 
 /// The demo fleet's regions, seeded.
-pub fn demo_regions(
-    seed: u64,
-    clock: &SimClock,
-    access: crate::config::Access,
-) -> Vec<SimRegion> {
+pub fn demo_regions(seed: u64, clock: &SimClock, access: crate::config::Access) -> Vec<SimRegion> {
     demo_fleet(seed)
         .into_iter()
         .map(|(region, functions)| SimRegion {

@@ -110,15 +110,20 @@ impl Screen {
 
     /// Waits up to `secs` for the screen to hold `needle`; returns the screen.
     pub async fn wait_for(&self, secs: u64, needle: &str) -> String {
+        self.wait_until(secs, needle, |t| t.contains(needle)).await
+    }
+
+    /// Waits up to `secs` for the screen to satisfy `ok`; returns the screen.
+    pub async fn wait_until(&self, secs: u64, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(secs);
         loop {
             let text = self.text();
-            if text.contains(needle) {
+            if ok(&text) {
                 return text;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "the screen never showed {needle:?}:\n{text}"
+                "the screen never showed {what}:\n{text}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -152,10 +157,7 @@ impl ratatui::backend::Backend for Screen {
     fn clear(&mut self) -> Result<(), Self::Error> {
         self.lock().clear()
     }
-    fn clear_region(
-        &mut self,
-        clear_type: ratatui::backend::ClearType,
-    ) -> Result<(), Self::Error> {
+    fn clear_region(&mut self, clear_type: ratatui::backend::ClearType) -> Result<(), Self::Error> {
         self.lock().clear_region(clear_type)
     }
     fn size(&self) -> Result<ratatui::layout::Size, Self::Error> {
