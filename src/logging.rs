@@ -14,13 +14,23 @@ pub fn init(level: &str) -> bool {
     if std::fs::create_dir_all(&dir).is_err() {
         return false;
     }
-    let Ok(file) = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("lops.log"))
-    else {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let Ok(file) = options.open(dir.join("lops.log")) else {
         return false;
     };
+    // The log names functions, accounts and errors: the owner's alone, also when an older lops
+    // created it with wider permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
     // Our own messages at the chosen level; the SDK's (which can be chatty) at warn.
     let filter = EnvFilter::try_new(format!("warn,lops={level}"))
         .unwrap_or_else(|_| EnvFilter::new("warn,lops=info"));

@@ -164,8 +164,12 @@ pub async fn invoke(global: &GlobalArgs, args: InvokeArgs) -> Result<Exit, Failu
         None => (args.target.clone(), None),
     };
     early_check(global, Kind::Invoke)?;
-    let payload = load_payload(args.payload.as_deref(), args.payload_name.as_deref())
-        .map_err(Failure::usage)?;
+    let payload = load_payload(
+        args.payload.as_deref(),
+        args.payload_name.as_deref(),
+        args.asynchronous,
+    )
+    .map_err(Failure::usage)?;
     let request = InvokeRequest {
         function,
         qualifier,

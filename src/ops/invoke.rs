@@ -5,13 +5,64 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// Reads a payload: inline JSON, `@path` to a file, or a saved payload's name; checks it is JSON.
-pub fn load_payload(inline: Option<&str>, saved_name: Option<&str>) -> Result<Vec<u8>, String> {
+/// The largest request payload Lambda takes for a synchronous invoke.
+pub const SYNC_PAYLOAD_LIMIT: u64 = 6 * 1024 * 1024;
+/// The largest request payload Lambda takes for an asynchronous (Event) invoke.
+pub const ASYNC_PAYLOAD_LIMIT: u64 = 256 * 1024;
+
+/// The payload limit for a kind of invoke, with its name for messages.
+pub fn payload_limit(asynchronous: bool) -> (u64, &'static str) {
+    if asynchronous {
+        (ASYNC_PAYLOAD_LIMIT, "256 KB for an asynchronous invoke")
+    } else {
+        (SYNC_PAYLOAD_LIMIT, "6 MB for a synchronous invoke")
+    }
+}
+
+/// Checks a payload's size against what Lambda takes, before anything is sent.
+pub fn check_payload_size(len: u64, asynchronous: bool) -> Result<(), String> {
+    let (limit, what) = payload_limit(asynchronous);
+    if len > limit {
+        return Err(format!(
+            "the payload is {} and Lambda takes at most {what}: send a smaller event (or a \
+             reference to the data, e.g. an S3 key)",
+            crate::format::bytes(len)
+        ));
+    }
+    Ok(())
+}
+
+/// Reads at most `limit` bytes of a file: a larger one (or a device that never ends) is refused
+/// without reading it all.
+fn read_limited(path: &Path, limit: u64) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "it is larger than {}, the most Lambda takes",
+            crate::format::bytes(limit)
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
+}
+
+/// Reads a payload: inline JSON, `@path` to a file, or a saved payload's name; checks it is
+/// JSON and no larger than Lambda takes for this kind of invoke.
+pub fn load_payload(
+    inline: Option<&str>,
+    saved_name: Option<&str>,
+    asynchronous: bool,
+) -> Result<Vec<u8>, String> {
+    let (limit, _) = payload_limit(asynchronous);
     let (text, source) = match (inline, saved_name) {
         (Some(_), Some(_)) => return Err("give --payload or --payload-name, not both".into()),
         (Some(p), None) => match p.strip_prefix('@') {
             Some(path) => (
-                std::fs::read_to_string(path)
+                read_limited(Path::new(path), limit)
                     .map_err(|e| format!("cannot read payload file {path}: {e}"))?,
                 format!("payload file {path}"),
             ),
@@ -28,13 +79,14 @@ pub fn load_payload(inline: Option<&str>, saved_name: Option<&str>) -> Result<Ve
                 .ok_or("no config directory: set XDG_CONFIG_HOME or HOME")?;
             let path = dir.join("payloads").join(format!("{name}.json"));
             (
-                std::fs::read_to_string(&path)
+                read_limited(&path, limit)
                     .map_err(|e| format!("cannot read saved payload {}: {e}", path.display()))?,
                 format!("saved payload {}", path.display()),
             )
         }
         (None, None) => ("{}".to_string(), String::new()),
     };
+    check_payload_size(text.len() as u64, asynchronous)?;
     serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
         format!("{source} is not valid JSON: {e}. Quote it for the shell, e.g. --payload '{{\"id\": 1}}'")
     })?;
@@ -136,14 +188,30 @@ mod tests {
 
     #[test]
     fn malformed_payload_is_refused_with_a_hint() {
-        let err = load_payload(Some("{id: 1"), None).unwrap_err();
+        let err = load_payload(Some("{id: 1"), None, false).unwrap_err();
         assert!(
             err.contains("not valid JSON") && err.contains("--payload '"),
             "{err}"
         );
-        assert_eq!(load_payload(None, None).unwrap(), b"{}");
-        assert!(load_payload(Some("{}"), Some("x")).is_err());
-        assert!(load_payload(None, Some("../etc")).is_err());
+        assert_eq!(load_payload(None, None, false).unwrap(), b"{}");
+        assert!(load_payload(Some("{}"), Some("x"), false).is_err());
+        assert!(load_payload(None, Some("../etc"), false).is_err());
+    }
+
+    #[test]
+    fn payloads_over_lambdas_limits_are_refused_before_sending() {
+        // A device that never ends is read only up to the limit.
+        #[cfg(unix)]
+        {
+            let err = load_payload(Some("@/dev/zero"), None, false).unwrap_err();
+            assert!(err.contains("larger than 6.00 MiB"), "{err}");
+        }
+        let big = format!("{{\"a\": \"{}\"}}", "x".repeat(300 * 1024));
+        assert!(load_payload(Some(&big), None, false).is_ok());
+        let err = load_payload(Some(&big), None, true).unwrap_err();
+        assert!(err.contains("256 KB for an asynchronous invoke"), "{err}");
+        assert!(check_payload_size(SYNC_PAYLOAD_LIMIT, false).is_ok());
+        assert!(check_payload_size(SYNC_PAYLOAD_LIMIT + 1, false).is_err());
     }
 }
 
@@ -186,7 +254,7 @@ mod properties {
             let is_json = serde_json::from_str::<serde_json::Value>(&text).is_ok();
             // '@' would read a file: not what this property is about.
             prop_assume!(!text.starts_with('@'));
-            match load_payload(Some(&text), None) {
+            match load_payload(Some(&text), None, false) {
                 Ok(bytes) => prop_assert!(is_json && bytes == text.as_bytes()),
                 Err(e) => prop_assert!(!is_json && e.contains("not valid JSON")),
             }
@@ -198,7 +266,7 @@ mod properties {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("event.json");
             std::fs::write(&path, &bytes).unwrap();
-            let r = load_payload(Some(&format!("@{}", path.display())), None);
+            let r = load_payload(Some(&format!("@{}", path.display())), None, false);
             let ok = std::str::from_utf8(&bytes).ok().is_some_and(|t| serde_json::from_str::<serde_json::Value>(t).is_ok());
             prop_assert_eq!(r.is_ok(), ok);
         }

@@ -113,6 +113,10 @@ impl Request {
             Request::Invoke(r) if r.function.is_empty() => Err(OpsError::Invalid(
                 "no function named: lops invoke FUNCTION[:QUALIFIER]".into(),
             )),
+            Request::Invoke(r) => {
+                super::invoke::check_payload_size(r.payload.len() as u64, r.asynchronous)
+                    .map_err(OpsError::Invalid)
+            }
             _ => Ok(()),
         }
     }
@@ -345,7 +349,7 @@ pub async fn prepare<S: RegionActions>(
         &format!("{} in {scope}", request.kind().title()),
     )?;
     request.validate()?;
-    let scope = source.scope().clone();
+    let scope = scope.clone();
     let action = request.name();
     let plan =
         |target: String, before: Value, after: Value, change: Change, destructive: bool| Plan {
