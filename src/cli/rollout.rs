@@ -7,8 +7,8 @@ use super::act::{ActFlags, PlanArgs, audit_log, early_check};
 use crate::exit::{Exit, Failure};
 use crate::ops::Kind;
 use crate::ops::rollout::{self, Guard, PlanStore, Rollout, Status};
-use crate::provider::RegionSource;
 use crate::provider::aws::AwsRegion;
+use crate::provider::{RegionActions, RegionSource};
 use crate::session::Session;
 
 fn store() -> Result<PlanStore, Failure> {
@@ -29,7 +29,7 @@ fn exit_for(status: &Status) -> Exit {
     match status {
         Status::Done => Exit::Done,
         // The guard refused the new version.
-        Status::RolledBack { .. } => Exit::Refused,
+        Status::RolledBack { .. } | Status::Halted { .. } => Exit::Refused,
         Status::Aborted | Status::Running => Exit::Done,
     }
 }
@@ -132,17 +132,32 @@ pub async fn resume(
             ))
         })?;
     let audit = audit_log(&ctx);
+    if !abort && r.owned_elsewhere() {
+        return Err(crate::ops::OpsError::Refused(format!(
+            "the rollout of {} is {} in lops pid {}: abort it, or let it finish",
+            r.target(),
+            r.standing().as_str(),
+            r.owner.as_ref().map_or(0, |o| o.pid)
+        ))
+        .into());
+    }
+    let now = source
+        .alias(function, alias)
+        .await
+        .map(|a| rollout::Routing::of(&a).describe())
+        .map_err(crate::ops::OpsError::from)?;
     let what = if abort {
         format!(
-            "abort the plan for {} @ {} ({}): traffic back to {}",
+            "abort the rollout of {} @ {} ({}, {}): now {now} → {} (the weights it started from)",
             r.target(),
             r.scope_label(),
             r.progress(),
+            r.standing().as_str(),
             r.start_weights()
         )
     } else {
         format!(
-            "resume the plan for {} @ {} at {}",
+            "resume the rollout of {} @ {} at {}: now {now}",
             r.target(),
             r.scope_label(),
             r.progress()
@@ -160,36 +175,62 @@ pub async fn resume(
         super::confirm::why_typed(production, None).as_deref(),
     )?;
     if abort {
-        rollout::roll_back(source, &mut r, audit.as_ref(), &store, Status::Aborted).await?;
+        let outcome =
+            rollout::abort(source, &store, function, alias, audit.as_ref(), ABORT_WAIT).await?;
         reporter(flags.json)(
-            &r,
-            &format!("aborted: traffic back to {}", r.start_weights()),
+            &outcome.rollout,
+            &format!("aborted: {}", outcome.describe()),
         );
-        return Ok(Exit::Done);
+        return Ok(if outcome.now == outcome.rollout.start_routing() {
+            Exit::Done
+        } else {
+            Exit::Failure
+        });
     }
     let status = rollout::run(source, &mut r, audit.as_ref(), &store, reporter(flags.json)).await?;
     Ok(exit_for(&status))
 }
 
+/// How long `abort` waits for the lops running a rollout to roll it back before taking over.
+const ABORT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub fn list(json: bool) -> Result<Exit, Failure> {
     let store = store()?;
-    let running = store.running();
+    let all = store.all();
     if json {
-        out!(
-            "{}",
-            serde_json::to_string_pretty(&running).unwrap_or_default()
-        );
-    } else if running.is_empty() {
-        out!("no running plans in {}", store.dir().display());
+        let docs: Vec<serde_json::Value> = all
+            .iter()
+            .map(|r| {
+                let mut doc = serde_json::to_value(r).unwrap_or_default();
+                doc["standing"] = serde_json::json!(r.standing());
+                doc
+            })
+            .collect();
+        super::print_json(&docs);
+    } else if all.is_empty() {
+        out!("no rollouts in {}", store.dir().display());
     } else {
-        for r in &running {
+        for r in &all {
+            let owner = match (r.standing(), &r.owner) {
+                (rollout::Standing::Running, Some(o)) => {
+                    format!(" (lops pid {} on {})", o.pid, o.host)
+                }
+                _ => String::new(),
+            };
             out!(
-                "{:<14} {:<32} v{} → v{}  {}  (updated {})",
+                "{:<12} {:<14} {:<32} v{} → v{}  {}  (updated {}){owner}",
+                r.standing().as_str(),
                 r.region,
                 r.target(),
                 r.from,
                 r.to,
-                r.progress(),
+                match &r.status {
+                    Status::Running => r.progress(),
+                    Status::Done => "done".into(),
+                    Status::Aborted => "aborted".into(),
+                    Status::RolledBack { reason } => format!("rolled back: {reason}"),
+                    Status::Halted { reason } => format!("halted: {reason}"),
+                },
                 r.updated
             );
         }

@@ -73,6 +73,8 @@ pub struct Guards {
     pub interval_secs: u64,
     /// Alarms every rollout watches (the dashboard adds the function's own alarms).
     pub alarms: Vec<String>,
+    /// A rollout whose guard cannot read its signals rolls back (true) or waits (false).
+    pub trip_on_read_error: bool,
 }
 
 impl Default for Guards {
@@ -82,6 +84,7 @@ impl Default for Guards {
             max_error_rate: Some(0.05),
             interval_secs: 10,
             alarms: Vec::new(),
+            trip_on_read_error: true,
         }
     }
 }

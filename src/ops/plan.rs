@@ -405,6 +405,13 @@ pub async fn prepare<S: RegionActions>(
             check_weight(*weight)?;
             check_version(version)?;
             let current = alias_of(source, function, alias).await?;
+            if current.function_version == "$LATEST" {
+                return Err(OpsError::Invalid(format!(
+                    "{function}:{alias} routes to $LATEST, which cannot share traffic with \
+                     another version: point the alias at a published version first \
+                     (lops traffic promote, or aws lambda update-alias --function-version N)"
+                )));
+            }
             let versions = source
                 .published_versions(function)
                 .await
@@ -468,8 +475,8 @@ pub async fn prepare<S: RegionActions>(
             main,
             extra,
         } => {
-            check_version(main)?;
             if let Some((v, w)) = extra {
+                check_version(main)?;
                 check_version(v)?;
                 check_weight(*w)?;
             }

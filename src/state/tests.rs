@@ -695,10 +695,15 @@ fn rollout(function: &str) -> crate::ops::rollout::Rollout {
             max_error_rate: Some(0.05),
             alarms: vec![],
             interval_secs: 10,
+            trip_on_read_error: true,
         },
         step: 0,
         status: crate::ops::rollout::Status::Running,
         updated: "2026-11-25T10:00:00Z".into(),
+        owner: None,
+        heartbeat: None,
+        abort_requested: false,
+        last_written: None,
     }
 }
 
@@ -802,7 +807,7 @@ fn a_rollout_is_previewed_and_confirmed_before_it_starts() {
     };
     assert!(p.lines[0].contains("now v1 100% → v2"), "{:?}", p.lines);
     assert!(
-        p.lines[0].contains("guard: error rate ≤ 5"),
+        p.lines[1].contains("guard: error rate ≤ 5"),
         "{:?}",
         p.lines
     );

@@ -150,14 +150,20 @@ where
         audit,
         running: std::sync::Mutex::new(Vec::new()),
     };
-    // Plans a killed lops left running: offer to resume or roll back.
+    // Rollouts saved as running: driven by another lops, or left by a killed one (resume or
+    // abort them).
     if let Some(store) = &runner.store {
         for r in store.running() {
             if let Some(region) = sources
                 .iter()
                 .position(|s| s.scope().region == r.region && s.scope().profile == r.profile)
             {
-                let event = "interrupted: resume or abort".to_string();
+                let event = match (r.standing(), &r.owner) {
+                    (rollout::Standing::Running, Some(o)) => {
+                        format!("running in lops pid {} on {}: abort asks it", o.pid, o.host)
+                    }
+                    _ => "interrupted: resume or abort".to_string(),
+                };
                 apply(
                     &mut state,
                     &runner,
@@ -372,29 +378,23 @@ fn apply<
                 runner.stop(&(region, function.clone(), alias.clone()));
                 let (tx, audit) = (runner.tx.clone(), runner.audit.clone());
                 tokio::spawn(async move {
-                    let Some(mut r) = store.load(source.scope(), &function, &alias) else {
-                        return;
-                    };
-                    let event = match rollout::roll_back(
-                        &*source,
-                        &mut r,
-                        audit.as_ref(),
-                        &store,
-                        Status::Aborted,
-                    )
-                    .await
-                    {
-                        Ok(()) => format!("aborted: traffic back to {}", r.start_weights()),
-                        Err(e) => format!("abort failed: {e}"),
-                    };
-                    let _ = tx
-                        .send(Msg::PlanUpdate {
+                    let wait = Duration::from_secs(30);
+                    let aborted =
+                        rollout::abort(&*source, &store, &function, &alias, audit.as_ref(), wait)
+                            .await;
+                    let msg = match aborted {
+                        Ok(outcome) => Msg::PlanUpdate {
                             region,
-                            rollout: Box::new(r),
-                            event,
+                            event: format!("aborted: {}", outcome.describe()),
+                            rollout: Box::new(outcome.rollout),
                             running: false,
-                        })
-                        .await;
+                        },
+                        Err(e) => Msg::Executed {
+                            region,
+                            result: Err(e),
+                        },
+                    };
+                    let _ = tx.send(msg).await;
                 });
             }
             Effect::ReadLogs {

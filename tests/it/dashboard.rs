@@ -303,11 +303,12 @@ async fn steady_state_refresh_costs_no_lambda_calls_and_one_metrics_call_per_tic
         proxy.all_calls()
     );
     // 3 functions × 6 + aliases + 4 region totals fit one call per tick; the percentile batch
-    // is tried once, rejected by moto, and not asked again.
-    assert_eq!(
-        proxy.calls(region, "monitoring", "GetMetricData"),
-        ticks + 1,
-        "{:#?}",
+    // is tried once, rejected by moto, and not asked again. A tick's call may still be in
+    // flight when q is pressed (sent, its answer never taken in): at most one more.
+    let calls = proxy.calls(region, "monitoring", "GetMetricData");
+    assert!(
+        calls == ticks + 1 || calls == ticks + 2,
+        "{calls} GetMetricData for {ticks} ticks: {:#?}",
         proxy.all_calls()
     );
 }

@@ -17,6 +17,7 @@ mod logs;
 mod ops;
 mod provider;
 mod rollout;
+mod seams;
 mod session;
 mod status;
 mod triggers;

@@ -89,8 +89,8 @@ async fn plan_steps_to_the_new_version() {
     assert_eq!(actions, ["traffic.set", "traffic.set", "traffic.promote"]);
     let plans = lops.run(&["traffic", "plans", "--json"]);
     assert_eq!(
-        plans.json(),
-        Value::Array(vec![]),
+        standings(&plans.json()),
+        ["finished"],
         "a finished plan is not running"
     );
 }
@@ -239,6 +239,8 @@ async fn killed_plan_resumes_or_rolls_back() {
         listed.contains(&resumed) && listed.contains(&aborted),
         "{listed:?}"
     );
+    // Their lops was killed: both are interrupted, not running.
+    assert_eq!(standings(&plans.json()), ["interrupted", "interrupted"]);
 
     let run = lops.run(&[
         "traffic",
@@ -266,8 +268,8 @@ async fn killed_plan_resumes_or_rolls_back() {
     run.assert_exit(0);
     assert_eq!(seeder.routing(&aborted).await, ("1".to_string(), vec![]));
     assert_eq!(
-        lops.run(&["traffic", "plans", "--json"]).json(),
-        Value::Array(vec![])
+        standings(&lops.run(&["traffic", "plans", "--json"]).json()),
+        ["finished", "finished"]
     );
     // Resuming what is no longer running says so.
     lops.run(&[
@@ -338,4 +340,16 @@ fn plan_input_is_checked_before_anything_runs() {
         "--yes",
     ]);
     run.assert_exit(4);
+}
+
+/// The standing of every saved rollout, as `traffic plans --json` lists them.
+fn standings(plans: &Value) -> Vec<String> {
+    plans
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| p["standing"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -1,17 +1,20 @@
-//! Traffic plans: move an alias to a new version in steps (CodeDeploy's canary and linear
-//! presets, or a custom list), watch a guard between steps, and roll back to 100 % on the old
-//! version the moment it trips. Every step is an ops-layer action (validated, RevisionId-guarded,
-//! audited); the plan's progress is saved after each step, so a killed lops can resume or roll
-//! back on restart.
+//! Rollouts (traffic plans): move an alias to a new version in steps (CodeDeploy's canary and
+//! linear presets, or a custom list), watch a guard between steps, and return the alias to the
+//! weights it started from the moment the guard trips. Every step is an ops-layer action
+//! (validated, RevisionId-guarded, audited); the rollout's progress is saved after each step, so
+//! a killed lops can resume or roll back on restart. One process owns a running rollout (see
+//! [`store`]); another asks it to stop rather than racing it.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+mod drive;
+pub mod store;
 
 use serde::{Deserialize, Serialize};
 
-use super::audit::AuditLog;
-use super::{Confirmation, Kind, OpsError, Request, authorize, confirmation, execute, prepare};
-use crate::provider::{AlarmState, AliasInfo, GuardSignals, RegionActions, Scope};
+pub use drive::{AbortOutcome, abort, roll_back, run, start};
+pub use store::{Owner, PlanStore, Standing};
+
+use super::{Confirmation, confirmation};
+use crate::provider::{AliasInfo, Scope};
 
 /// One step: the new version's share, held for a while before the next step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +133,14 @@ pub struct Guard {
     /// Roll back when any of these alarms is in ALARM.
     pub alarms: Vec<String>,
     pub interval_secs: u64,
+    /// A guard that cannot read its signals counts as tripped (as CodeDeploy does): a rollout
+    /// never goes on blind. `[guards] trip_on_read_error = false` lets it wait instead.
+    #[serde(default = "yes")]
+    pub trip_on_read_error: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Guard {
@@ -146,6 +157,7 @@ impl Guard {
             max_error_rate: guards.max_error_rate,
             alarms: all,
             interval_secs: guards.interval_secs,
+            trip_on_read_error: guards.trip_on_read_error,
         }
     }
 
@@ -200,8 +212,38 @@ pub fn next_version(alias: &AliasInfo, published: &[String]) -> Result<String, S
 pub enum Status {
     Running,
     Done,
-    RolledBack { reason: String },
+    RolledBack {
+        reason: String,
+    },
     Aborted,
+    /// Stopped without writing: the alias was changed by someone else.
+    Halted {
+        reason: String,
+    },
+}
+
+/// An alias's routing: its main version and a second one with its weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Routing {
+    pub main: String,
+    pub extra: Option<(String, f64)>,
+}
+
+impl Routing {
+    pub fn of(alias: &AliasInfo) -> Routing {
+        Routing {
+            main: alias.function_version.clone(),
+            extra: alias
+                .additional_weights
+                .first()
+                .cloned()
+                .filter(|(_, w)| *w > 0.0),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        super::plan::describe_routing(&self.main, self.extra.as_ref())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,6 +265,18 @@ pub struct Rollout {
     pub step: usize,
     pub status: Status,
     pub updated: String,
+    /// The process driving it (absent on a rollout saved by an older lops).
+    #[serde(default)]
+    pub owner: Option<Owner>,
+    /// Written by the owner every second or so while it runs.
+    #[serde(default)]
+    pub heartbeat: Option<String>,
+    /// Another lops asked the owner to abort.
+    #[serde(default)]
+    pub abort_requested: bool,
+    /// What the rollout last wrote to the alias: a step finds anything else and stops.
+    #[serde(default)]
+    pub last_written: Option<Routing>,
 }
 
 impl Rollout {
@@ -232,7 +286,21 @@ impl Rollout {
 
     /// The alias's routing when the plan started, as a person reads it.
     pub fn start_weights(&self) -> String {
-        super::plan::describe_routing(&self.from, self.start_extra.as_ref())
+        self.start_routing().describe()
+    }
+
+    pub fn start_routing(&self) -> Routing {
+        Routing {
+            main: self.from.clone(),
+            extra: self.start_extra.clone(),
+        }
+    }
+
+    /// What the alias should look like now: what the rollout last wrote, else where it started.
+    pub fn expected_routing(&self) -> Routing {
+        self.last_written
+            .clone()
+            .unwrap_or_else(|| self.start_routing())
     }
 
     /// The routing the plan's current step writes.
@@ -299,89 +367,10 @@ impl Rollout {
     }
 }
 
-/// Where plans are saved: `$XDG_STATE_HOME/lops/plans/`.
-#[derive(Debug, Clone)]
-pub struct PlanStore {
-    dir: PathBuf,
-}
-
-impl PlanStore {
-    pub fn at(dir: impl Into<PathBuf>) -> Self {
-        PlanStore { dir: dir.into() }
-    }
-
-    pub fn default_location() -> Option<Self> {
-        crate::config::state_dir().map(|d| PlanStore::at(d.join("plans")))
-    }
-
-    fn path(&self, profile: &str, region: &str, function: &str, alias: &str) -> PathBuf {
-        // Names come from the command line and AWS; keep them to one plain file name.
-        let clean = |s: &str| -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "-.".contains(c) {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect::<String>()
-                .trim_start_matches('.')
-                .to_string()
-        };
-        self.dir.join(format!(
-            "{}_{}_{}_{}.json",
-            clean(profile),
-            clean(region),
-            clean(function),
-            clean(alias)
-        ))
-    }
-
-    /// Written whole to a temporary file and renamed, so a kill never leaves half a plan.
-    pub fn save(&self, r: &Rollout) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-        let path = self.path(&r.profile, &r.region, &r.function, &r.alias);
-        let tmp = path.with_extension("json.tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).write(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        std::io::Write::write_all(
-            &mut options.open(&tmp)?,
-            &serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(tmp, path)
-    }
-
-    pub fn load(&self, scope: &Scope, function: &str, alias: &str) -> Option<Rollout> {
-        let text = std::fs::read(self.path(&scope.profile, &scope.region, function, alias)).ok()?;
-        serde_json::from_slice(&text).ok()
-    }
-
-    /// Every saved plan still running.
-    pub fn running(&self) -> Vec<Rollout> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| serde_json::from_slice::<Rollout>(&std::fs::read(e.path()).ok()?).ok())
-            .filter(|r| r.status == Status::Running)
-            .collect()
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
+impl Rollout {
+    /// Starting, resuming or aborting a rollout asks like any change to its alias.
+    pub fn confirmation(&self, scope: &Scope) -> Confirmation {
+        confirmation(&self.target(), scope, false, false)
     }
 }
 
@@ -393,223 +382,6 @@ pub struct PlanSpec {
     pub to: String,
     pub steps: Vec<Step>,
     pub guard: Guard,
-}
-
-/// Prepares a plan: checks the alias and versions through the ops layer's rules, refuses when a
-/// plan for the same alias is already running, and records the weights it starts from. Nothing
-/// is written or saved: show [`Rollout::preview`], ask [`Rollout::confirmation`], then save and
-/// [`run`] it.
-pub async fn start<S: RegionActions>(
-    source: &S,
-    spec: PlanSpec,
-    store: &PlanStore,
-) -> Result<Rollout, OpsError> {
-    let PlanSpec {
-        function,
-        alias,
-        to,
-        steps,
-        guard,
-    } = spec;
-    let (function, alias, to) = (function.as_str(), alias.as_str(), to.as_str());
-    let scope = source.scope().clone();
-    authorize(
-        scope.access.tier,
-        Kind::RolloutStart.needs(),
-        &format!("{} in {scope}", Kind::RolloutStart.title()),
-    )?;
-    if guard
-        .max_error_rate
-        .is_some_and(|r| !(0.0..=1.0).contains(&r) || r.is_nan())
-    {
-        return Err(OpsError::Invalid(
-            "--max-error-rate must be between 0 and 1 (0.05 is 5 %)".into(),
-        ));
-    }
-    if let Some(existing) = store.load(&scope, function, alias)
-        && existing.status == Status::Running
-    {
-        return Err(OpsError::Refused(format!(
-            "a plan for {function}:{alias} in {scope} is already running ({}): resume or abort it first",
-            existing.progress()
-        )));
-    }
-    // Validates the version the way a single shift would; its preview already read the alias.
-    let first = steps.first().map(|s| s.weight.min(0.99)).unwrap_or(0.1);
-    let check = prepare(
-        source,
-        Request::SetWeight {
-            function: function.into(),
-            alias: alias.into(),
-            version: to.into(),
-            weight: first,
-        },
-        None,
-    )
-    .await?;
-    let from = check.before["function_version"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let start_extra = check.before["weights"]
-        .as_object()
-        .and_then(|m| m.iter().next())
-        .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)));
-    Ok(Rollout {
-        profile: scope.profile,
-        region: scope.region,
-        function: function.into(),
-        alias: alias.into(),
-        from,
-        start_extra,
-        to: to.into(),
-        steps,
-        guard,
-        step: 0,
-        status: Status::Running,
-        updated: now(),
-    })
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// What the guard saw, or `None` when all is well.
-async fn tripped<S: GuardSignals>(source: &S, r: &Rollout) -> Result<Option<String>, OpsError> {
-    let alarms = source.alarm_states(&r.guard.alarms).await?;
-    if let Some((name, _)) = alarms.iter().find(|(_, s)| *s == AlarmState::Alarm) {
-        return Ok(Some(format!("alarm {name} is in ALARM")));
-    }
-    if let Some(max) = r.guard.max_error_rate {
-        let (invocations, errors) = source
-            .version_errors(&r.function, &r.alias, &r.to, 5)
-            .await?;
-        if invocations > 0.0 && errors / invocations > max {
-            return Ok(Some(format!(
-                "v{} error rate {} over the last 5 minutes is above {}",
-                r.to,
-                crate::format::percent(Some(errors / invocations)),
-                crate::format::percent(Some(max))
-            )));
-        }
-    }
-    Ok(None)
-}
-
-async fn act<S: RegionActions>(
-    source: &S,
-    audit: Option<&AuditLog>,
-    request: Request,
-) -> Result<(), OpsError> {
-    let plan = prepare(source, request, audit).await?;
-    execute(source, &plan, audit).await.map(|_| ())
-}
-
-impl Rollout {
-    /// Starting, resuming or aborting a rollout asks like any change to its alias.
-    pub fn confirmation(&self, scope: &Scope) -> Confirmation {
-        confirmation(&self.target(), scope, false, false)
-    }
-}
-
-/// Returns the alias to the weights it had when the plan started.
-pub async fn roll_back<S: RegionActions>(
-    source: &S,
-    r: &mut Rollout,
-    audit: Option<&AuditLog>,
-    store: &PlanStore,
-    status: Status,
-) -> Result<(), OpsError> {
-    act(
-        source,
-        audit,
-        Request::RouteTo {
-            function: r.function.clone(),
-            alias: r.alias.clone(),
-            main: r.from.clone(),
-            extra: r.start_extra.clone(),
-        },
-    )
-    .await?;
-    r.status = status;
-    r.updated = now();
-    store
-        .save(r)
-        .map_err(|e| OpsError::Invalid(format!("cannot save the plan: {e}")))
-}
-
-/// Runs (or resumes) a plan to its end: each step applied, held while the guard is checked
-/// every interval, rolled back at once when it trips. `report` hears each event.
-pub async fn run<S: RegionActions + GuardSignals>(
-    source: &S,
-    r: &mut Rollout,
-    audit: Option<&AuditLog>,
-    store: &PlanStore,
-    mut report: impl FnMut(&Rollout, &str),
-) -> Result<Status, OpsError> {
-    let save = |r: &Rollout| {
-        store
-            .save(r)
-            .map_err(|e| OpsError::Invalid(format!("cannot save the plan: {e}")))
-    };
-    while r.status == Status::Running && r.step < r.steps.len() {
-        let step = r.steps[r.step].clone();
-        let request = if step.weight >= 1.0 {
-            Request::PromoteTo {
-                function: r.function.clone(),
-                alias: r.alias.clone(),
-                version: r.to.clone(),
-            }
-        } else {
-            Request::SetWeight {
-                function: r.function.clone(),
-                alias: r.alias.clone(),
-                version: r.to.clone(),
-                weight: step.weight,
-            }
-        };
-        // A resumed plan may find its step already applied: the ops layer then has nothing to do.
-        if let Err(e) = act(source, audit, request).await {
-            report(r, &format!("step failed: {e}; rolling back"));
-            let reason = format!("step failed: {e}");
-            roll_back(source, r, audit, store, Status::RolledBack { reason }).await?;
-            return Ok(r.status.clone());
-        }
-        r.updated = now();
-        save(r)?;
-        report(r, &format!("{} applied", r.progress()));
-        let interval = Duration::from_secs(r.guard.interval_secs.max(1));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(step.hold_secs);
-        while step.weight < 1.0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(interval.min(deadline - tokio::time::Instant::now())).await;
-            if let Some(reason) = tripped(source, r).await? {
-                report(
-                    r,
-                    &format!(
-                        "guard tripped: {reason}; rolling back to {}",
-                        r.start_weights()
-                    ),
-                );
-                roll_back(source, r, audit, store, Status::RolledBack { reason }).await?;
-                return Ok(r.status.clone());
-            }
-        }
-        r.step += 1;
-        if r.step == r.steps.len() {
-            r.status = Status::Done;
-        }
-        r.updated = now();
-        save(r)?;
-    }
-    report(
-        r,
-        match &r.status {
-            Status::Done => "done: all traffic on the new version",
-            _ => "stopped",
-        },
-    );
-    Ok(r.status.clone())
 }
 
 #[cfg(test)]
@@ -676,6 +448,24 @@ mod tests {
     }
 
     #[test]
+    fn the_next_version_is_never_older_than_the_main_one() {
+        let alias = |main: &str, extra: Option<(&str, f64)>| AliasInfo {
+            name: "live".into(),
+            function_version: main.into(),
+            additional_weights: extra.map(|(v, w)| (v.to_string(), w)).into_iter().collect(),
+            revision_id: None,
+        };
+        let published = ["1".to_string(), "2".into(), "10".into()];
+        assert_eq!(next_version(&alias("2", None), &published), Ok("10".into()));
+        assert_eq!(
+            next_version(&alias("1", Some(("2", 0.3))), &published),
+            Ok("2".into())
+        );
+        let e = next_version(&alias("10", None), &published).unwrap_err();
+        assert!(e.contains("no version newer than v10"), "{e}");
+    }
+
+    #[test]
     fn plans_are_saved_whole_and_listed_while_running() {
         let dir = std::env::temp_dir().join(format!("lops-plans-{}", std::process::id()));
         let store = PlanStore::at(&dir);
@@ -686,16 +476,21 @@ mod tests {
             alias: "live".into(),
             from: "1".into(),
             start_extra: None,
+            owner: None,
+            heartbeat: None,
+            abort_requested: false,
+            last_written: None,
             to: "2".into(),
             steps: parse_steps("10:1m").unwrap(),
             guard: Guard {
                 max_error_rate: Some(0.05),
                 alarms: vec![],
                 interval_secs: 10,
+                trip_on_read_error: true,
             },
             step: 1,
             status: Status::Running,
-            updated: now(),
+            updated: drive::now(),
         };
         store.save(&r).unwrap();
         assert_eq!(store.running(), vec![r.clone()]);

@@ -1,0 +1,510 @@
+//! Driving a rollout: check and preview it, run its steps with the guard between them, return
+//! the alias to where it started, and abort one another process may own.
+
+use std::time::Duration;
+
+use super::{Owner, PlanSpec, PlanStore, Rollout, Routing, Status};
+use crate::ops::audit::AuditLog;
+use crate::ops::{Kind, OpsError, Request, authorize, execute, prepare};
+use crate::provider::{AlarmState, GuardSignals, ProviderError, RegionActions, Scope};
+
+pub(super) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// How often a running rollout writes its heartbeat and looks for an abort request.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Prepares a rollout: checks the alias, the versions and the guard's alarms through the ops
+/// layer's rules, refuses when one for the same alias is saved as running, and records the
+/// weights it starts from. Nothing is written or saved: show [`Rollout::preview`], ask
+/// [`Rollout::confirmation`], then save and [`run`] it.
+pub async fn start<S: RegionActions + GuardSignals>(
+    source: &S,
+    spec: PlanSpec,
+    store: &PlanStore,
+) -> Result<Rollout, OpsError> {
+    let PlanSpec {
+        function,
+        alias,
+        to,
+        steps,
+        guard,
+    } = spec;
+    let (function, alias, to) = (function.as_str(), alias.as_str(), to.as_str());
+    let scope = source.scope().clone();
+    authorize(
+        scope.access.tier,
+        Kind::RolloutStart.needs(),
+        &format!("{} in {scope}", Kind::RolloutStart.title()),
+    )?;
+    if guard
+        .max_error_rate
+        .is_some_and(|r| !(0.0..=1.0).contains(&r) || r.is_nan())
+    {
+        return Err(OpsError::Invalid(
+            "--max-error-rate must be between 0 and 1 (0.05 is 5 %)".into(),
+        ));
+    }
+    if let Some(existing) = store.load(&scope, function, alias)
+        && existing.status == Status::Running
+    {
+        return Err(OpsError::Refused(format!(
+            "a rollout of {function}:{alias} in {scope} is {} ({}): resume or abort it first",
+            existing.standing().as_str(),
+            existing.progress()
+        )));
+    }
+    check_alarms(source, &scope, &guard.alarms).await?;
+    // Validates the version the way a single shift would; its preview already read the alias.
+    let first = steps.first().map(|s| s.weight.min(0.99)).unwrap_or(0.1);
+    let check = prepare(
+        source,
+        Request::SetWeight {
+            function: function.into(),
+            alias: alias.into(),
+            version: to.into(),
+            weight: first,
+        },
+        None,
+    )
+    .await?;
+    let from = check.before["function_version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let start_extra = check.before["weights"]
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)));
+    Ok(Rollout {
+        profile: scope.profile,
+        region: scope.region,
+        function: function.into(),
+        alias: alias.into(),
+        from,
+        start_extra,
+        to: to.into(),
+        steps,
+        guard,
+        step: 0,
+        status: Status::Running,
+        updated: now(),
+        owner: None,
+        heartbeat: None,
+        abort_requested: false,
+        last_written: None,
+    })
+}
+
+/// A guard that names an alarm that does not exist would never trip: refused at the start.
+async fn check_alarms<S: GuardSignals>(
+    source: &S,
+    scope: &Scope,
+    alarms: &[String],
+) -> Result<(), OpsError> {
+    if alarms.is_empty() {
+        return Ok(());
+    }
+    let found = source.alarm_states(alarms).await.map_err(|e| {
+        OpsError::Refused(format!(
+            "cannot read the guard's alarms in {scope} ({e}): a rollout does not start without \
+             its guard"
+        ))
+    })?;
+    let missing: Vec<&str> = alarms
+        .iter()
+        .filter(|a| !found.iter().any(|(name, _)| name == *a))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(OpsError::Invalid(format!(
+            "guard alarm {} does not exist in {scope}: a guard that names a missing alarm never \
+             trips. Check the name (aws cloudwatch describe-alarms) or leave it out",
+            missing.join(", ")
+        )))
+    }
+}
+
+/// What the guard saw: `Ok(Some(reason))` when it trips.
+async fn signals<S: GuardSignals>(
+    source: &S,
+    r: &Rollout,
+) -> Result<Option<String>, ProviderError> {
+    let alarms = source.alarm_states(&r.guard.alarms).await?;
+    if let Some((name, _)) = alarms.iter().find(|(_, s)| *s == AlarmState::Alarm) {
+        return Ok(Some(format!("alarm {name} is in ALARM")));
+    }
+    if let Some(max) = r.guard.max_error_rate {
+        let (invocations, errors) = source
+            .version_errors(&r.function, &r.alias, &r.to, 5)
+            .await?;
+        if invocations > 0.0 && errors / invocations > max {
+            return Ok(Some(format!(
+                "v{} error rate {} over the last 5 minutes is above {}",
+                r.to,
+                crate::format::percent(Some(errors / invocations)),
+                crate::format::percent(Some(max))
+            )));
+        }
+    }
+    Ok(None)
+}
+
+async fn act<S: RegionActions>(
+    source: &S,
+    audit: Option<&AuditLog>,
+    request: Request,
+) -> Result<(), OpsError> {
+    let plan = prepare(source, request, audit).await?;
+    execute(source, &plan, audit).await.map(|_| ())
+}
+
+fn save(store: &PlanStore, r: &Rollout) -> Result<(), OpsError> {
+    store
+        .save(r)
+        .map_err(|e| OpsError::Invalid(format!("cannot save the rollout: {e}")))
+}
+
+/// Returns the alias to the weights it had when the rollout started.
+pub async fn roll_back<S: RegionActions>(
+    source: &S,
+    r: &mut Rollout,
+    audit: Option<&AuditLog>,
+    store: &PlanStore,
+    status: Status,
+) -> Result<(), OpsError> {
+    let start = r.start_routing();
+    act(
+        source,
+        audit,
+        Request::RouteTo {
+            function: r.function.clone(),
+            alias: r.alias.clone(),
+            main: start.main.clone(),
+            extra: start.extra.clone(),
+        },
+    )
+    .await?;
+    r.last_written = Some(start);
+    r.status = status;
+    r.updated = now();
+    save(store, r)
+}
+
+/// What the saved copy asks of the running owner.
+enum Control {
+    Go,
+    /// Another lops asked for an abort.
+    Abort,
+    /// Another lops took it over (or finished it): stop without writing.
+    Gone(Box<Rollout>),
+}
+
+fn control(store: &PlanStore, r: &Rollout) -> Control {
+    let Some(saved) = store.reload(r) else {
+        return Control::Go;
+    };
+    if saved.owner != r.owner || saved.status != Status::Running {
+        return Control::Gone(Box::new(saved));
+    }
+    if saved.abort_requested {
+        return Control::Abort;
+    }
+    Control::Go
+}
+
+/// Runs (or resumes) a rollout to its end: each step applied, held while the guard is checked
+/// every interval, the alias returned to its starting weights at once when the guard trips.
+/// This process owns the rollout while it runs; a step finds the alias as the rollout last
+/// wrote it or stops without writing. `report` hears each event.
+pub async fn run<S: RegionActions + GuardSignals>(
+    source: &S,
+    r: &mut Rollout,
+    audit: Option<&AuditLog>,
+    store: &PlanStore,
+    mut report: impl FnMut(&Rollout, &str),
+) -> Result<Status, OpsError> {
+    if let Some(saved) = store.reload(r)
+        && saved.owned_elsewhere()
+    {
+        return Err(OpsError::Refused(owned_message(&saved)));
+    }
+    r.owner = Some(Owner::me());
+    r.heartbeat = Some(now());
+    r.abort_requested = false;
+    save(store, r)?;
+    while r.status == Status::Running && r.step < r.steps.len() {
+        if let Some(status) = obey(source, r, audit, store, &mut report).await? {
+            return Ok(status);
+        }
+        let step = r.steps[r.step].clone();
+        let target = if step.weight >= 1.0 {
+            Routing {
+                main: r.to.clone(),
+                extra: None,
+            }
+        } else {
+            Routing {
+                main: r.from.clone(),
+                extra: Some((r.to.clone(), step.weight)),
+            }
+        };
+        let found = source
+            .alias(&r.function, &r.alias)
+            .await
+            .map(|a| Routing::of(&a))?;
+        if found != target && found != r.expected_routing() {
+            let reason = format!(
+                "{} is {} but the rollout last left it at {}: someone else changed it. Nothing \
+                 was written; look, then resume or abort",
+                r.target(),
+                found.describe(),
+                r.expected_routing().describe()
+            );
+            r.status = Status::Halted {
+                reason: reason.clone(),
+            };
+            r.updated = now();
+            save(store, r)?;
+            report(r, &format!("halted: {reason}"));
+            return Ok(r.status.clone());
+        }
+        let request = if step.weight >= 1.0 {
+            Request::PromoteTo {
+                function: r.function.clone(),
+                alias: r.alias.clone(),
+                version: r.to.clone(),
+            }
+        } else {
+            Request::SetWeight {
+                function: r.function.clone(),
+                alias: r.alias.clone(),
+                version: r.to.clone(),
+                weight: step.weight,
+            }
+        };
+        // A resumed rollout may find its step already applied: the ops layer has nothing to do.
+        if let Err(e) = act(source, audit, request).await {
+            report(r, &format!("step failed: {e}; rolling back"));
+            let reason = format!("step failed: {e}");
+            roll_back(source, r, audit, store, Status::RolledBack { reason }).await?;
+            return Ok(r.status.clone());
+        }
+        r.last_written = Some(target);
+        r.updated = now();
+        r.heartbeat = Some(now());
+        save(store, r)?;
+        report(r, &format!("{} applied", r.progress()));
+        if step.weight < 1.0
+            && let Some(status) = hold(source, r, audit, store, step.hold_secs, &mut report).await?
+        {
+            return Ok(status);
+        }
+        r.step += 1;
+        if r.step == r.steps.len() {
+            r.status = Status::Done;
+        }
+        r.updated = now();
+        save(store, r)?;
+    }
+    report(
+        r,
+        match &r.status {
+            Status::Done => "done: all traffic on the new version",
+            _ => "stopped",
+        },
+    );
+    Ok(r.status.clone())
+}
+
+/// Does what the saved copy asks: `Some(status)` when the rollout must stop here.
+async fn obey<S: RegionActions>(
+    source: &S,
+    r: &mut Rollout,
+    audit: Option<&AuditLog>,
+    store: &PlanStore,
+    report: &mut impl FnMut(&Rollout, &str),
+) -> Result<Option<Status>, OpsError> {
+    match control(store, r) {
+        Control::Go => {
+            r.heartbeat = Some(now());
+            save(store, r)?;
+            Ok(None)
+        }
+        Control::Abort => {
+            roll_back(source, r, audit, store, Status::Aborted).await?;
+            report(
+                r,
+                &format!("aborted on request: traffic back to {}", r.start_weights()),
+            );
+            Ok(Some(r.status.clone()))
+        }
+        Control::Gone(saved) => {
+            let owner = saved
+                .owner
+                .as_ref()
+                .map(|o| format!("lops pid {} on {}", o.pid, o.host))
+                .unwrap_or_else(|| "another lops".into());
+            *r = *saved;
+            report(r, &format!("stopped: taken over by {owner}"));
+            Err(OpsError::Conflict(format!(
+                "the rollout of {} was taken over by {owner}: this lops stopped without writing",
+                r.target()
+            )))
+        }
+    }
+}
+
+/// Holds a step for `secs`: heartbeat and abort requests every second, the guard every interval.
+async fn hold<S: RegionActions + GuardSignals>(
+    source: &S,
+    r: &mut Rollout,
+    audit: Option<&AuditLog>,
+    store: &PlanStore,
+    secs: u64,
+    report: &mut impl FnMut(&Rollout, &str),
+) -> Result<Option<Status>, OpsError> {
+    let interval = Duration::from_secs(r.guard.interval_secs.max(1));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut next_guard = tokio::time::Instant::now() + interval;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(TICK.min(deadline - tokio::time::Instant::now())).await;
+        if let Some(status) = obey(source, r, audit, store, report).await? {
+            return Ok(Some(status));
+        }
+        if tokio::time::Instant::now() < next_guard {
+            continue;
+        }
+        next_guard = tokio::time::Instant::now() + interval;
+        let reason = match signals(source, r).await {
+            Ok(reason) => reason,
+            Err(e) if r.guard.trip_on_read_error => {
+                Some(format!("the guard could not read its signals ({e})"))
+            }
+            Err(e) => {
+                report(
+                    r,
+                    &format!("guard could not read its signals ({e}); waiting"),
+                );
+                None
+            }
+        };
+        if let Some(reason) = reason {
+            report(
+                r,
+                &format!(
+                    "guard tripped: {reason}; rolling back to {}",
+                    r.start_weights()
+                ),
+            );
+            roll_back(source, r, audit, store, Status::RolledBack { reason }).await?;
+            return Ok(Some(r.status.clone()));
+        }
+    }
+    Ok(None)
+}
+
+fn owned_message(r: &Rollout) -> String {
+    let owner = r
+        .owner
+        .as_ref()
+        .map(|o| format!("lops pid {} on {} (since {})", o.pid, o.host, o.started))
+        .unwrap_or_else(|| "another lops".into());
+    format!(
+        "the rollout of {} in {} is running in {owner}: abort it with `lops traffic abort`, or \
+         let it finish",
+        r.target(),
+        r.scope_label()
+    )
+}
+
+/// What an abort did, read back from the alias.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbortOutcome {
+    pub rollout: Rollout,
+    /// The alias as read after the abort.
+    pub now: Routing,
+    /// The owning process rolled it back on request (else this process did).
+    pub by_owner: bool,
+}
+
+impl AbortOutcome {
+    pub fn describe(&self) -> String {
+        format!(
+            "{} @ {} is now {}{}",
+            self.rollout.target(),
+            self.rollout.scope_label(),
+            self.now.describe(),
+            if self.by_owner {
+                " (rolled back by the lops that ran it)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Aborts a running rollout: asks its owner to stop and waits up to `wait` for it, or takes over
+/// one whose owner is gone (or does not answer) and returns the alias to its starting weights.
+/// Says what the alias is afterwards, read back.
+pub async fn abort<S: RegionActions>(
+    source: &S,
+    store: &PlanStore,
+    function: &str,
+    alias: &str,
+    audit: Option<&AuditLog>,
+    wait: Duration,
+) -> Result<AbortOutcome, OpsError> {
+    let scope = source.scope().clone();
+    authorize(
+        scope.access.tier,
+        Kind::RolloutAbort.needs(),
+        &format!("{} in {scope}", Kind::RolloutAbort.title()),
+    )?;
+    let mut r = store
+        .load(&scope, function, alias)
+        .filter(|r| r.status == Status::Running)
+        .ok_or_else(|| {
+            OpsError::Invalid(format!(
+                "no running rollout of {function}:{alias} in {scope}: see `lops traffic plans`"
+            ))
+        })?;
+    let mut by_owner = false;
+    if r.owned_elsewhere() {
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Some(mut saved) = store.reload(&r) {
+            if saved.status != Status::Running {
+                r = saved;
+                by_owner = true;
+                break;
+            }
+            if !saved.owned_elsewhere() || tokio::time::Instant::now() >= deadline {
+                r = saved;
+                break;
+            }
+            if !saved.abort_requested {
+                saved.abort_requested = true;
+                save(store, &saved)?;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    if r.status == Status::Running {
+        r.owner = Some(Owner::me());
+        r.heartbeat = Some(now());
+        save(store, &r)?;
+        roll_back(source, &mut r, audit, store, Status::Aborted).await?;
+    }
+    let now = source
+        .alias(function, alias)
+        .await
+        .map(|a| Routing::of(&a))?;
+    Ok(AbortOutcome {
+        rollout: r,
+        now,
+        by_owner,
+    })
+}

@@ -1,0 +1,210 @@
+//! Where rollouts are saved, and who owns a running one.
+//!
+//! A running rollout names its owner (host, process id, start time) and the owner writes a
+//! heartbeat while it runs. Another lops resumes it only when the owner is gone, and aborts it by
+//! asking the owner (a flag in the file the owner reads every second), taking over only a
+//! rollout whose owner is gone or does not answer.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Rollout, Status};
+use crate::provider::Scope;
+
+/// The process driving a rollout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Owner {
+    pub host: String,
+    pub pid: u32,
+    pub started: String,
+}
+
+impl Owner {
+    /// This process.
+    pub fn me() -> Owner {
+        use std::sync::OnceLock;
+        static STARTED: OnceLock<String> = OnceLock::new();
+        Owner {
+            host: host_name(),
+            pid: std::process::id(),
+            started: STARTED.get_or_init(super::drive::now).clone(),
+        }
+    }
+
+    pub fn is_me(&self) -> bool {
+        *self == Owner::me()
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A heartbeat older than this means the owner is gone (it writes one every second).
+pub const HEARTBEAT_STALE_SECS: i64 = 15;
+
+/// Where a saved rollout stands, as `lops traffic plans` and the dashboard say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// Running, its owner alive.
+    Running,
+    /// Saved as running, its owner gone: resume or abort it.
+    Interrupted,
+    /// Done, rolled back, aborted or halted.
+    Finished,
+}
+
+impl Standing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Running => "running",
+            Standing::Interrupted => "interrupted",
+            Standing::Finished => "finished",
+        }
+    }
+}
+
+impl Rollout {
+    /// Whether a live process other than this one drives it.
+    pub fn owned_elsewhere(&self) -> bool {
+        self.owner_alive() && !self.owner.as_ref().is_some_and(Owner::is_me)
+    }
+
+    /// Whether its owner is alive: a fresh heartbeat, and on this host a process with its id.
+    pub fn owner_alive(&self) -> bool {
+        let Some(owner) = &self.owner else {
+            return false;
+        };
+        let fresh = self
+            .heartbeat
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| {
+                (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()
+                    <= HEARTBEAT_STALE_SECS
+            });
+        let proc_dir = Path::new("/proc");
+        let process = owner.host != host_name()
+            || !proc_dir.exists()
+            || proc_dir.join(owner.pid.to_string()).exists();
+        fresh && process
+    }
+
+    pub fn standing(&self) -> Standing {
+        match self.status {
+            Status::Running if self.owner_alive() => Standing::Running,
+            Status::Running => Standing::Interrupted,
+            _ => Standing::Finished,
+        }
+    }
+}
+
+/// Where plans are saved: `$XDG_STATE_HOME/lops/plans/`.
+#[derive(Debug, Clone)]
+pub struct PlanStore {
+    dir: PathBuf,
+}
+
+impl PlanStore {
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        PlanStore { dir: dir.into() }
+    }
+
+    pub fn default_location() -> Option<Self> {
+        crate::config::state_dir().map(|d| PlanStore::at(d.join("plans")))
+    }
+
+    fn path(&self, profile: &str, region: &str, function: &str, alias: &str) -> PathBuf {
+        // Names come from the command line and AWS; keep them to one plain file name.
+        let clean = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect::<String>()
+                .trim_start_matches('.')
+                .to_string()
+        };
+        self.dir.join(format!(
+            "{}_{}_{}_{}.json",
+            clean(profile),
+            clean(region),
+            clean(function),
+            clean(alias)
+        ))
+    }
+
+    /// Written whole to a temporary file and renamed, so a kill never leaves half a plan (and a
+    /// reader never sees half of one).
+    pub fn save(&self, r: &Rollout) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let path = self.path(&r.profile, &r.region, &r.function, &r.alias);
+        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).write(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        std::io::Write::write_all(
+            &mut options.open(&tmp)?,
+            &serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(tmp, path)
+    }
+
+    pub fn load(&self, scope: &Scope, function: &str, alias: &str) -> Option<Rollout> {
+        let text = std::fs::read(self.path(&scope.profile, &scope.region, function, alias)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Every saved plan still running (owned by a live lops or interrupted).
+    pub fn running(&self) -> Vec<Rollout> {
+        self.all()
+            .into_iter()
+            .filter(|r| r.status == Status::Running)
+            .collect()
+    }
+
+    /// Every saved plan, finished ones included, oldest update first.
+    pub fn all(&self) -> Vec<Rollout> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut all: Vec<Rollout> = entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| serde_json::from_slice::<Rollout>(&std::fs::read(e.path()).ok()?).ok())
+            .collect();
+        all.sort_by(|a, b| a.updated.cmp(&b.updated));
+        all
+    }
+
+    /// The saved copy of `r` (what other processes see and may have asked of it).
+    pub fn reload(&self, r: &Rollout) -> Option<Rollout> {
+        let text = std::fs::read(self.path(&r.profile, &r.region, &r.function, &r.alias)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
