@@ -196,6 +196,32 @@ pub struct RestorePlan {
     pub notes: Vec<String>,
 }
 
+const LATEST: &str = "$LATEST";
+
+impl RestorePlan {
+    /// Versions the snapshot's aliases route to that the restore would neither find nor
+    /// publish: such a restore would fail half-way, so the preview refuses it first.
+    pub fn unroutable(&self, manifest: &Manifest) -> Vec<String> {
+        let published: BTreeSet<&str> = self
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Publish { of } => Some(of.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut missing = Vec::new();
+        for a in &manifest.aliases {
+            for v in std::iter::once(&a.function_version).chain(a.weights.keys()) {
+                if !self.matched.contains_key(v) && !published.contains(v.as_str()) {
+                    missing.push(format!("alias {} routes to version {v}", a.name));
+                }
+            }
+        }
+        missing
+    }
+}
+
 fn same_version(config: &FunctionConfig, sha: &str, v: &VersionSnapshot) -> bool {
     sha == v.code.lambda_sha256() && config.differences(&v.config).is_empty()
 }
@@ -271,6 +297,8 @@ pub fn plan(
         });
     }
     move_latest(&mut out, &mut latest, &manifest.latest);
+    // An alias on $LATEST stays on the restored function's $LATEST.
+    out.matched.insert(LATEST.into(), LATEST.into());
 
     let republished: BTreeSet<String> = out
         .steps
@@ -408,6 +436,21 @@ enum Undo {
         remove: Vec<String>,
     },
     DeleteMapping(String),
+}
+
+impl Undo {
+    fn describe(&self) -> String {
+        match self {
+            Undo::DeleteFunction => "delete the created function".into(),
+            Undo::DeleteVersion(n) => format!("delete published version {n}"),
+            Undo::Latest { .. } => "put back $LATEST's code and configuration".into(),
+            Undo::DeleteAlias(a) => format!("delete created alias {a}"),
+            Undo::Alias(a) => format!("put back alias {}", a.name),
+            Undo::Reserve(_) => "put back reserved concurrency".into(),
+            Undo::Tags { .. } => "put back tags".into(),
+            Undo::DeleteMapping(u) => format!("delete created event source mapping {u}"),
+        }
+    }
 }
 
 /// Runs a restore. `before` is the safety snapshot of an existing target (for putting back its
@@ -732,8 +775,10 @@ impl Runner<'_> {
     async fn undo(&self, function: &str, journal: Vec<Undo>) -> Result<(), BackupError> {
         let lambda = &self.clients.lambda;
         let sdk = |e: ProviderError| BackupError::Provider(e);
-        let mut first_error = None;
+        // Every step is attempted, whatever failed before it; each failure is reported.
+        let mut failures: Vec<String> = Vec::new();
         for undo in journal.into_iter().rev() {
+            let what = undo.describe();
             self.clients.lambda_limit.acquire().await;
             let r: Result<(), BackupError> = async {
                 match undo {
@@ -814,13 +859,18 @@ impl Runner<'_> {
             }
             .await;
             if let Err(e) = r {
-                tracing::warn!(error = %e, "undoing a restore step failed");
-                first_error.get_or_insert(e);
+                tracing::warn!(error = %e, step = %what, "undoing a restore step failed");
+                failures.push(format!("{what}: {e}"));
             }
         }
-        match first_error {
-            None => Ok(()),
-            Some(e) => Err(e),
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(BackupError::Provider(ProviderError::Service(format!(
+                "{} undo step(s) failed: {}",
+                failures.len(),
+                failures.join("; ")
+            ))))
         }
     }
 }

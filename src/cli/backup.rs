@@ -151,7 +151,7 @@ fn report(bar: &ProgressBar) -> impl Fn(Progress) + Sync + '_ {
             bar.set_message(format!("data {key} ({})", format::bytes(size)));
         }
         Progress::Step(s) => bar.set_message(s),
-        Progress::Warning(w) => bar.suspend(|| err!("lops: {w}")),
+        Progress::Note(w) | Progress::Warning(w) => bar.suspend(|| err!("lops: {w}")),
     }
 }
 
@@ -472,6 +472,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
             bar.inc(1);
             bar.set_message(s);
         }
+        Progress::Note(n) => bar.suspend(|| err!("lops: {n}")),
         Progress::Warning(w) => bar.suspend(|| err!("lops: {w}")),
         _ => {}
     };

@@ -54,6 +54,8 @@ pub enum Progress {
     DataObject { key: String, size: u64 },
     /// One restore step about to run.
     Step(String),
+    /// A line the user should keep (a safety snapshot's location).
+    Note(String),
     /// Something the user should know that did not stop the work (the face shows it).
     Warning(String),
 }
@@ -576,6 +578,15 @@ pub async fn prepare_restore(
         &region.scope().region,
         request.role.as_deref(),
     );
+    let unroutable = plan.unroutable(&manifest);
+    if !unroutable.is_empty() {
+        return Err(BackupError::Corrupt(format!(
+            "{} cannot be restored whole, so nothing was changed: {} — a version the snapshot \
+             does not hold",
+            request.snapshot,
+            unroutable.join(", ")
+        )));
+    }
     let mut data_plan = Vec::new();
     if !request.skip_data {
         if request.data_to.is_some() && manifest.data.len() > 1 {
@@ -660,7 +671,7 @@ pub async fn execute_restore(
         })?;
         let uri = S3Uri::parse(&c.snapshot).map_err(BackupError::Invalid)?;
         let m = crate::backup::load_manifest(&preview.store, &uri).await?;
-        progress(Progress::Step(format!(
+        progress(Progress::Note(format!(
             "safety snapshot of {function}: {}",
             c.snapshot
         )));

@@ -447,7 +447,7 @@ fn apply<
                                 format!("{function} {}", if ok { "done" } else { "failed" })
                             }
                             Progress::DataObject { key, .. } => key,
-                            Progress::Step(s) | Progress::Warning(s) => s,
+                            Progress::Step(s) | Progress::Note(s) | Progress::Warning(s) => s,
                         };
                         let _ = progress_tx.try_send(Msg::Backup(BackupEvent::Progress {
                             done: done.load(Relaxed),

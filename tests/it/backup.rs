@@ -1693,3 +1693,82 @@ async fn a_backup_costs_an_exact_number_of_calls() {
         expected(&[("HeadBucket", 1), ("HeadObject", 1), ("PutObject", 1)])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alias_on_latest_round_trips_and_takes_no_weights() {
+    let fx = Fixture::new(HOME, "latest").await;
+    let name = moto::unique("cur");
+    fx.plain_function(&name).await;
+    fx.seeder.publish_version(&name, "one").await;
+    fx.seeder.create_alias(&name, "cur", "$LATEST", None).await;
+    let lops = fx.lops(moto::url());
+    // A weight on an alias that routes to $LATEST is refused before anything is sent.
+    let set = lops.run(&[
+        "traffic", "set", "cur", "--fn", &name, "--version", "1", "--weight", "0.1", "--region",
+        HOME, "--yes",
+    ]);
+    set.assert_exit(2);
+    assert!(set.stderr.contains("routes to $LATEST"), "{}", set.stderr);
+
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let verify = lops.run(&["backup", "verify", &snapshot]);
+    verify.assert_exit(0);
+    fx.seeder
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("delete");
+    let restored = lops.run(&["restore", &snapshot, "--yes"]);
+    restored.assert_exit(0);
+    let alias = fx
+        .seeder
+        .lambda
+        .get_alias()
+        .function_name(&name)
+        .name("cur")
+        .send()
+        .await
+        .expect("alias back");
+    assert_eq!(alias.function_version(), Some("$LATEST"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_restores_undo_tries_every_step_and_names_each_failure() {
+    let fx = Fixture::new(PROXIED, "undo").await;
+    let name = moto::unique("undo");
+    fx.function(&name).await;
+    let direct = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&direct, PROXIED, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    let lops = fx.lops(&proxy.url);
+    // The alias fails, then the first undo (deleting a published version) fails too, all three
+    // attempts of it: the other undo steps still run.
+    for (operation, remaining) in [("CreateAlias", None), ("DeleteFunction", Some(3))] {
+        proxy.add(Rule {
+            region: PROXIED.into(),
+            service: Some("lambda".into()),
+            operation: Some(operation.into()),
+            fault: Fault::Status(500),
+            remaining,
+        });
+    }
+    let fresh = format!("{name}-new");
+    let r = lops.run(&["restore", &snapshot, "--name", &fresh, "--yes"]);
+    r.assert_exit(1);
+    assert!(
+        r.stderr.contains("1 undo step(s) failed: delete published version 2"),
+        "{}",
+        r.stderr
+    );
+    // Version 1 and the function itself were still deleted after that failure.
+    assert!(
+        proxy.calls(PROXIED, "lambda", "DeleteFunction") >= 5,
+        "{:#?}",
+        proxy.all_calls()
+    );
+    // The function is gone; only the version whose delete failed would be left, and the
+    // message says which.
+    assert!(state(&fx.seeder.lambda, &fresh).await.is_none());
+}
