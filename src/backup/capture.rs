@@ -21,6 +21,8 @@ use crate::provider::aws::{Clients, classify};
 pub struct CaptureOptions {
     pub storage_class: String,
     pub with_layers: bool,
+    /// A safety snapshot taken before a restore changes the function.
+    pub safety: bool,
 }
 
 /// What one function's backup did.
@@ -544,7 +546,11 @@ pub async fn capture(
         absent: absent.clone(),
         data: data.to_vec(),
     };
-    let rel = layout::manifest(&clients.scope.region, function, &layout::stamp(now));
+    let mut stamp = layout::stamp(now);
+    if options.safety {
+        stamp.push_str(layout::SAFETY);
+    }
+    let rel = layout::manifest(&clients.scope.region, function, &stamp);
     // Last: only now is the snapshot complete, and only now can it be listed.
     store.put_small(&rel, manifest.to_json()).await?;
     Ok(Captured {

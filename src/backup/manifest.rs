@@ -263,6 +263,22 @@ pub mod layout {
         format!("snapshots/{region}/{function}/{stamp}.json")
     }
 
+    /// What marks a safety snapshot's stamp (taken by a restore of the target it changes): it
+    /// is listed as such and has its own retention.
+    pub const SAFETY: &str = "-safety";
+
+    pub fn is_safety(stamp: &str) -> bool {
+        stamp.ends_with(SAFETY)
+    }
+
+    /// Where a backup run holds its lease while it may reuse blobs (see `Store::lease`).
+    pub fn lease(id: &str) -> String {
+        format!("leases/{id}.json")
+    }
+
+    /// Where a prune holds its lock while it deletes blobs.
+    pub const PRUNE_LOCK: &str = "leases/prune.lock";
+
     /// `20261125T104502Z`: sorts in time order and is safe in a key.
     pub fn stamp(time: chrono::DateTime<chrono::Utc>) -> String {
         time.format("%Y%m%dT%H%M%S%.3fZ").to_string()

@@ -12,6 +12,7 @@
 pub mod capture;
 pub mod data;
 pub mod download;
+pub mod lease;
 pub mod manifest;
 pub mod restore;
 pub mod store;
@@ -76,6 +77,8 @@ pub struct Listed {
     pub snapshot: String,
     pub function: String,
     pub region: String,
+    /// "backup", or "safety" for one a restore took of the target before changing it.
+    pub kind: &'static str,
     pub taken_at: String,
     pub size: Option<u64>,
     /// Set when the manifest could not be read.
@@ -88,7 +91,7 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
     let objects = store.list("snapshots/").await?;
     let mut out = Vec::new();
     for o in objects {
-        let Some((region, name, _stamp)) = manifest::layout::parse_manifest(&o.rel) else {
+        let Some((region, name, stamp)) = manifest::layout::parse_manifest(&o.rel) else {
             continue;
         };
         if function.is_some_and(|f| f != name) {
@@ -106,6 +109,11 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
             snapshot: uri,
             function: name,
             region,
+            kind: if manifest::layout::is_safety(&stamp) {
+                "safety"
+            } else {
+                "backup"
+            },
             taken_at,
             size,
             problem,
@@ -229,24 +237,35 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
     Ok((manifest, report))
 }
 
-/// Which manifests a retention policy keeps: per (region, function), the newest `keep_last`,
-/// plus the newest of each of the last `keep_daily` days that have one.
+/// How many safety snapshots (taken by restores) prune keeps per function by default.
+pub const KEEP_SAFETY: usize = 2;
+
+/// Which manifests a retention policy keeps: per (region, function), the newest `keep_last`
+/// backups, plus the newest of each of the last `keep_daily` days that have one; safety
+/// snapshots apart, the newest `keep_safety` of them (they never count as backups, so a
+/// restore that failed cannot push the last real backup out).
 pub fn select_to_prune(
     manifests: &[(String, String, String, String)],
     keep_last: usize,
     keep_daily: usize,
+    keep_safety: usize,
 ) -> Vec<String> {
-    // (rel, region, function, stamp)
-    let mut groups: BTreeMap<(&str, &str), Vec<(&str, &str)>> = BTreeMap::new();
+    // (stamp, rel) grouped per (region, function, safety).
+    type Group<'a> = Vec<(&'a str, &'a str)>;
+    let mut groups: BTreeMap<(&str, &str, bool), Group> = BTreeMap::new();
     for (rel, region, function, stamp) in manifests {
         groups
-            .entry((region, function))
+            .entry((region, function, manifest::layout::is_safety(stamp)))
             .or_default()
             .push((stamp, rel));
     }
     let mut prune = Vec::new();
-    for (_, mut list) in groups {
+    for ((_, _, safety), mut list) in groups {
         list.sort_by(|a, b| b.0.cmp(a.0));
+        if safety {
+            prune.extend(list.iter().skip(keep_safety).map(|(_, r)| r.to_string()));
+            continue;
+        }
         let mut keep: BTreeSet<&str> = list.iter().take(keep_last).map(|(_, r)| *r).collect();
         let mut days = BTreeSet::new();
         for (stamp, rel) in &list {
@@ -282,6 +301,20 @@ mod tests {
     }
 
     #[test]
+    fn safety_snapshots_have_their_own_retention_and_never_push_out_a_backup() {
+        let all = vec![
+            m("a", "20261120T010000.000Z"),
+            m("a", "20261121T010000.000Z-safety"),
+            m("a", "20261122T010000.000Z-safety"),
+            m("a", "20261123T010000.000Z-safety"),
+        ];
+        // keep-last 1 keeps the only real backup, although three safety snapshots are newer.
+        let prune = select_to_prune(&all, 1, 0, 2);
+        assert_eq!(prune, [all[1].0.clone()]);
+        assert!(select_to_prune(&all, 1, 0, 3).is_empty());
+    }
+
+    #[test]
     fn retention_keeps_newest_and_one_per_day() {
         let all = vec![
             m("a", "20261120T010000.000Z"),
@@ -291,7 +324,7 @@ mod tests {
             m("a", "20261123T010000.000Z"),
             m("b", "20261101T000000.000Z"),
         ];
-        let prune = select_to_prune(&all, 2, 0);
+        let prune = select_to_prune(&all, 2, 0, KEEP_SAFETY);
         assert_eq!(prune.len(), 3, "{prune:?}");
         assert!(prune.iter().all(|p| p.contains("/a/")));
         assert!(
@@ -300,9 +333,9 @@ mod tests {
                 .any(|p| p.contains("20261123") || p.contains("20261122"))
         );
         // Daily: the newest of 23, 22, 21 (02:00) kept; 21 01:00 and 20 go.
-        let prune = select_to_prune(&all, 1, 3);
+        let prune = select_to_prune(&all, 1, 3, KEEP_SAFETY);
         assert_eq!(prune, vec![all[0].0.clone(), all[1].0.clone(),]);
-        assert!(select_to_prune(&all, 10, 0).is_empty());
+        assert!(select_to_prune(&all, 10, 0, KEEP_SAFETY).is_empty());
     }
 
     #[test]

@@ -15,9 +15,10 @@ use crate::exit::{Exit, Failure};
 use crate::format;
 use crate::ops::audit::AuditLog;
 use crate::ops::backup::{
-    BackupRequest, Progress, RestoreRequest, Selection, execute_prune, execute_restore,
-    prepare_prune, prepare_restore, run_backup, verify_snapshot,
+    BackupRequest, Progress, RestoreRequest, Selection, execute_restore, prepare_restore,
+    run_backup, verify_snapshot,
 };
+use crate::ops::prune::{Retention, execute_prune, prepare_prune};
 use crate::ops::{Kind, confirmation};
 use crate::provider::RegionSource;
 use crate::session::Session;
@@ -88,6 +89,10 @@ pub struct PruneArgs {
     /// Also keep the newest snapshot of each of the last D days that have one.
     #[arg(long, default_value_t = 0)]
     pub keep_daily: usize,
+    /// Keep the newest N safety snapshots (taken by restores) of each function; they never
+    /// count as backups.
+    #[arg(long, default_value_t = crate::backup::KEEP_SAFETY)]
+    pub keep_safety: usize,
     /// Delete unreferenced blobs only once they are this old: a younger one may belong to a
     /// backup still running.
     #[arg(long, default_value = "1h")]
@@ -196,10 +201,11 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
                 for s in &all {
                     let _ = writeln!(
                         out,
-                        "{:<24} {:<14} {:<24} {:>9}  {}",
+                        "{:<24} {:<14} {:<24} {:<6} {:>9}  {}",
                         s.function,
                         s.region,
                         s.taken_at,
+                        s.kind,
                         s.size.map(format::bytes).unwrap_or_else(|| "?".into()),
                         match &s.problem {
                             Some(p) => format!("{}  ({p})", s.snapshot),
@@ -345,7 +351,12 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
     };
     let cutoff = crate::logs::parse_since(&args.grace, chrono::Utc::now())
         .map_err(|e| Failure::usage(format!("--grace: {e}")))?;
-    let (store, plan) = prepare_prune(region, &to, args.keep_last, args.keep_daily, cutoff).await?;
+    let retention = Retention {
+        keep_last: args.keep_last,
+        keep_daily: args.keep_daily,
+        keep_safety: args.keep_safety,
+    };
+    let (store, plan) = prepare_prune(region, &to, retention, cutoff).await?;
     err!(
         "prune {}: delete {} snapshot(s), {} blob(s) and {} data object(s) ({}); keep {} snapshot(s)",
         plan.to,
@@ -387,14 +398,19 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
         args.flags.yes,
         super::confirm::why_typed(production, None).as_deref(),
     )?;
-    execute_prune(region, &store, &plan, AuditLog::default_location().as_ref()).await?;
+    let done = execute_prune(region, &store, &plan, AuditLog::default_location().as_ref()).await?;
     if args.flags.json {
-        out!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"pruned": plan})).unwrap_or_default()
-        );
+        super::print_json(&json!({"pruned": done, "plan": plan}));
     } else {
-        err!("pruned");
+        err!(
+            "pruned: {} snapshot(s), {} blob(s), {} data object(s)",
+            done.manifests,
+            done.blobs,
+            done.data_objects
+        );
+        for n in &done.notes {
+            err!("  note: {n}");
+        }
     }
     Ok(Exit::Done)
 }

@@ -5,7 +5,7 @@
 //! the read tier may do it (cron on a read-only role); pruning deletes backups and restoring
 //! changes functions, so both need the change tier.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use futures::StreamExt;
@@ -14,9 +14,10 @@ use serde_json::json;
 use super::audit::{AuditLog, Record};
 use super::{Kind, authorize};
 use crate::backup::capture::{CaptureOptions, Captured, capture};
+use crate::backup::lease::Lease;
 use crate::backup::manifest::{DataCopy, Manifest, layout};
 use crate::backup::restore::{Current, RestorePlan, Restored, Runner, Step, plan, read_current};
-use crate::backup::{BackupError, S3Uri, Store, Verified, data, root_of, select_to_prune, verify};
+use crate::backup::{BackupError, S3Uri, Store, Verified, data, root_of, verify};
 use crate::provider::aws::AwsRegion;
 use crate::provider::{RegionActions, RegionSource};
 
@@ -116,7 +117,7 @@ pub fn matches(name: &str, pattern: &str) -> bool {
     true
 }
 
-fn record(
+pub(super) fn record(
     scope: &crate::provider::Scope,
     who: &str,
     action: &str,
@@ -144,7 +145,11 @@ fn record(
     }
 }
 
-fn append(audit: Option<&AuditLog>, record: &Record, progress: &(dyn Fn(Progress) + Sync)) {
+pub(super) fn append(
+    audit: Option<&AuditLog>,
+    record: &Record,
+    progress: &(dyn Fn(Progress) + Sync),
+) {
     if let Some(log) = audit
         && let Err(e) = log.append(record)
     {
@@ -157,7 +162,7 @@ fn append(audit: Option<&AuditLog>, record: &Record, progress: &(dyn Fn(Progress
 }
 
 /// No audit, no change: the log must take a record before anything is sent.
-fn audit_ready(audit: Option<&AuditLog>) -> Result<(), BackupError> {
+pub(super) fn audit_ready(audit: Option<&AuditLog>) -> Result<(), BackupError> {
     if let Some(log) = audit {
         log.ready().map_err(|e| {
             BackupError::Refused(format!(
@@ -171,7 +176,7 @@ fn audit_ready(audit: Option<&AuditLog>) -> Result<(), BackupError> {
 }
 
 /// The one tier check for a scope, from the access the session gave it.
-fn allowed(scope: &crate::provider::Scope, kind: Kind) -> Result<(), BackupError> {
+pub(super) fn allowed(scope: &crate::provider::Scope, kind: Kind) -> Result<(), BackupError> {
     authorize(
         scope.access.tier,
         kind.needs(),
@@ -180,7 +185,7 @@ fn allowed(scope: &crate::provider::Scope, kind: Kind) -> Result<(), BackupError
     Ok(())
 }
 
-async fn caller(region: &AwsRegion) -> (String, String) {
+pub(super) async fn caller(region: &AwsRegion) -> (String, String) {
     match region.caller().await {
         Ok(arn) => {
             let account = arn.split(':').nth(4).unwrap_or_default().to_string();
@@ -214,6 +219,26 @@ pub async fn run_backup(
         ));
     }
     let store = Store::open(&first.clients, request.to.clone()).await?;
+    // Held while blobs may be reused, so that a prune running now keeps them.
+    let lease = Lease::take(&store).await?;
+    let result = backup_into(regions, &store, request, audit, progress).await;
+    lease.release(&store).await;
+    result
+}
+
+/// The backup run itself, under the lease `run_backup` holds.
+async fn backup_into(
+    regions: &[AwsRegion],
+    store: &Store,
+    request: &BackupRequest,
+    audit: Option<&AuditLog>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<RunReport, BackupError> {
+    let Some(first) = regions.first() else {
+        return Err(BackupError::Invalid(
+            "no region to back up: pass --region".into(),
+        ));
+    };
     let mut report = RunReport {
         to: request.to.to_string(),
         ..Default::default()
@@ -272,7 +297,7 @@ pub async fn run_backup(
                 .trim_end_matches('/')
                 .to_string(),
         );
-        let copy = data::copy_prefix(&source_store, &store, &dest, &request.storage_class, |o| {
+        let copy = data::copy_prefix(&source_store, store, &dest, &request.storage_class, |o| {
             progress(Progress::DataObject {
                 key: o.key.clone(),
                 size: o.size,
@@ -291,6 +316,7 @@ pub async fn run_backup(
     let options = CaptureOptions {
         storage_class: request.storage_class.clone(),
         with_layers: request.with_layers,
+        safety: false,
     };
     let mut callers: BTreeMap<String, (String, String)> = BTreeMap::new();
     for r in regions {
@@ -653,6 +679,7 @@ pub async fn execute_restore(
         let options = CaptureOptions {
             storage_class: "STANDARD".into(),
             with_layers: false,
+            safety: true,
         };
         let c = capture(
             &region.clients,
@@ -734,123 +761,6 @@ pub async fn execute_restore(
         safety_snapshot: safety.map(|(_, u)| u),
         data_objects,
     })
-}
-
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct PrunePlan {
-    pub to: String,
-    pub manifests: Vec<String>,
-    pub blobs: Vec<String>,
-    pub data_objects: Vec<String>,
-    pub bytes: u64,
-    pub kept: usize,
-    pub notes: Vec<String>,
-}
-
-/// Works out what `prune` would delete: manifests outside the retention, then blobs and data
-/// copies no kept manifest references. Only objects written before `unreferenced_before` go:
-/// a younger blob may belong to a backup still running (its manifest not yet written).
-pub async fn prepare_prune(
-    region: &AwsRegion,
-    to: &S3Uri,
-    keep_last: usize,
-    keep_daily: usize,
-    unreferenced_before: chrono::DateTime<chrono::Utc>,
-) -> Result<(Store, PrunePlan), BackupError> {
-    allowed(region.scope(), Kind::Prune)?;
-    if keep_last == 0 {
-        return Err(BackupError::Invalid(
-            "--keep-last 0 would delete every snapshot: keep at least 1".into(),
-        ));
-    }
-    let store = Store::open(&region.clients, to.clone()).await?;
-    let listed = store.list("snapshots/").await?;
-    let manifests: Vec<(String, String, String, String)> = listed
-        .iter()
-        .filter_map(|o| layout::parse_manifest(&o.rel).map(|(r, f, s)| (o.rel.clone(), r, f, s)))
-        .collect();
-    let prune: BTreeSet<String> = select_to_prune(&manifests, keep_last, keep_daily)
-        .into_iter()
-        .collect();
-    let mut plan = PrunePlan {
-        to: to.to_string(),
-        manifests: prune.iter().cloned().collect(),
-        kept: manifests.len() - prune.len(),
-        ..Default::default()
-    };
-    let mut referenced = BTreeSet::new();
-    let mut data_roots = Vec::new();
-    let mut unreadable = 0;
-    for (rel, ..) in manifests.iter().filter(|(rel, ..)| !prune.contains(rel)) {
-        match store
-            .get(&store.root.child(rel))
-            .await
-            .map(|b| Manifest::from_json(&b))
-        {
-            Ok(Ok(m)) => {
-                referenced.extend(m.blobs.iter().map(|b| b.sha256.clone()));
-                data_roots.extend(m.data.iter().map(|d| d.copy.clone()));
-            }
-            _ => unreadable += 1,
-        }
-    }
-    if unreadable > 0 {
-        plan.notes.push(format!(
-            "{unreadable} kept manifest(s) could not be read: no blobs or data are deleted until \
-             they are fixed or removed (see `lops backup list`)"
-        ));
-        return Ok((store, plan));
-    }
-    let old =
-        |o: &crate::backup::store::Listed| o.last_modified.is_none_or(|t| t <= unreferenced_before);
-    for o in store.list("blobs/sha256/").await? {
-        let sha = o.rel.rsplit('/').next().unwrap_or_default();
-        if !referenced.contains(sha) && old(&o) {
-            plan.bytes += o.size;
-            plan.blobs.push(o.rel.clone());
-        }
-    }
-    for o in store.list("data/").await? {
-        let uri = store.uri(&o.rel).to_string();
-        if !data_roots
-            .iter()
-            .any(|root| uri.starts_with(&format!("{root}/")))
-            && old(&o)
-        {
-            plan.bytes += o.size;
-            plan.data_objects.push(o.rel.clone());
-        }
-    }
-    Ok((store, plan))
-}
-
-/// Deletes what the plan lists: manifests first (so no listed snapshot ever lacks a blob).
-pub async fn execute_prune(
-    region: &AwsRegion,
-    store: &Store,
-    plan: &PrunePlan,
-    audit: Option<&AuditLog>,
-) -> Result<(), BackupError> {
-    allowed(region.scope(), Kind::Prune)?;
-    audit_ready(audit)?;
-    let result = async {
-        store.delete(&plan.manifests).await?;
-        store.delete(&plan.blobs).await?;
-        store.delete(&plan.data_objects).await
-    }
-    .await;
-    let (who, _) = caller(region).await;
-    let rec = record(
-        region.scope(),
-        &who,
-        "backup.prune",
-        &plan.to,
-        json!({"manifests": plan.manifests.len() + plan.kept}),
-        json!({"deleted_manifests": plan.manifests, "deleted_blobs": plan.blobs.len(), "deleted_data_objects": plan.data_objects.len(), "bytes": plan.bytes}),
-        &result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
-    );
-    append(audit, &rec, &|_| {});
-    result
 }
 
 #[cfg(test)]

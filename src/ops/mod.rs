@@ -7,6 +7,7 @@ pub mod backup;
 pub mod invoke;
 pub mod plan;
 pub mod policy;
+pub mod prune;
 pub mod rollout;
 
 pub use crate::config::{Access, Tier};

@@ -1681,16 +1681,29 @@ async fn a_backup_costs_an_exact_number_of_calls() {
     // First: the bucket's region, the blob is not there, blob and manifest written.
     let first = backup(&lops, HOME, &name, &fx.to());
     first.assert_exit(0);
+    // The run's lease costs three S3 calls: written, a look for a prune lock, removed.
+    let lease = [("ListObjectsV2", 1), ("DeleteObjects", 1)];
+    let with_lease = |s3: &[(&'static str, u64)]| -> Vec<(&'static str, u64)> {
+        s3.iter().chain(lease.iter()).copied().collect()
+    };
     assert_eq!(
         calls(&first),
-        expected(&[("HeadBucket", 1), ("HeadObject", 1), ("PutObject", 2)])
+        expected(&with_lease(&[
+            ("HeadBucket", 1),
+            ("HeadObject", 1),
+            ("PutObject", 3)
+        ]))
     );
-    // Again: the blob is found, only the manifest is written.
+    // Again: the blob is found, only the manifest (and the lease) is written.
     let second = backup(&lops, HOME, &name, &fx.to());
     second.assert_exit(0);
     assert_eq!(
         calls(&second),
-        expected(&[("HeadBucket", 1), ("HeadObject", 1), ("PutObject", 1)])
+        expected(&with_lease(&[
+            ("HeadBucket", 1),
+            ("HeadObject", 1),
+            ("PutObject", 2)
+        ]))
     );
 }
 
@@ -1704,8 +1717,18 @@ async fn an_alias_on_latest_round_trips_and_takes_no_weights() {
     let lops = fx.lops(moto::url());
     // A weight on an alias that routes to $LATEST is refused before anything is sent.
     let set = lops.run(&[
-        "traffic", "set", "cur", "--fn", &name, "--version", "1", "--weight", "0.1", "--region",
-        HOME, "--yes",
+        "traffic",
+        "set",
+        "cur",
+        "--fn",
+        &name,
+        "--version",
+        "1",
+        "--weight",
+        "0.1",
+        "--region",
+        HOME,
+        "--yes",
     ]);
     set.assert_exit(2);
     assert!(set.stderr.contains("routes to $LATEST"), "{}", set.stderr);
@@ -1758,7 +1781,8 @@ async fn a_failed_restores_undo_tries_every_step_and_names_each_failure() {
     let r = lops.run(&["restore", &snapshot, "--name", &fresh, "--yes"]);
     r.assert_exit(1);
     assert!(
-        r.stderr.contains("1 undo step(s) failed: delete published version 2"),
+        r.stderr
+            .contains("1 undo step(s) failed: delete published version 2"),
         "{}",
         r.stderr
     );
@@ -1771,4 +1795,146 @@ async fn a_failed_restores_undo_tries_every_step_and_names_each_failure() {
     // The function is gone; only the version whose delete failed would be left, and the
     // message says which.
     assert!(state(&fx.seeder.lambda, &fresh).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_keeps_a_blob_that_a_running_backup_reuses() {
+    let fx = Fixture::new(PROXIED, "race").await;
+    let name = moto::unique("race");
+    fx.plain_function(&name).await;
+    let direct = fx.lops(moto::url());
+    let first = snapshot_of(&backup(&direct, PROXIED, &name, &fx.to()));
+    // Nothing references the package's blob any more: a prune may take it...
+    let key = first.trim_start_matches(&format!("s3://{}/", fx.bucket));
+    fx.s3
+        .delete_object()
+        .bucket(&fx.bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("delete manifest");
+    // ...while a backup that reuses it is under way (its Lambda reads held up).
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("lambda".into()),
+        operation: Some("GetFunction".into()),
+        // Under the default per-attempt timeout (10 s / 3 attempts).
+        fault: Fault::Delay(Duration::from_secs(2)),
+        remaining: Some(1),
+    });
+    let slow = fx.lops(&proxy.url);
+    let running = slow
+        .command(&[
+            "backup",
+            "run",
+            "--fn",
+            &name,
+            "--region",
+            PROXIED,
+            "--to",
+            &fx.to(),
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn backup");
+    // Its lease is written before it checks any blob.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.calls(PROXIED, "lambda", "GetFunction") == 0 {
+        assert!(Instant::now() < deadline, "the backup never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let prune = direct.run(&[
+        "backup",
+        "prune",
+        "--to",
+        &fx.to(),
+        "--region",
+        PROXIED,
+        "--keep-last",
+        "1",
+        "--grace",
+        "0s",
+        "--yes",
+        "--json",
+    ]);
+    prune.assert_exit(0);
+    let pruned = prune.json();
+    assert_eq!(
+        pruned["plan"]["blobs"].as_array().map(Vec::len),
+        Some(1),
+        "{pruned}"
+    );
+    assert_eq!(pruned["pruned"]["blobs"], 0, "{pruned}");
+    assert!(
+        pruned["pruned"]["notes"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("backup(s) are running"),
+        "{pruned}"
+    );
+    let out = running.wait_with_output().expect("backup");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let second = doc["snapshots"][0]["snapshot"].as_str().expect("snapshot");
+    assert_eq!(doc["uploaded_blobs"], 0, "the blob was reused");
+    direct.run(&["backup", "verify", second]).assert_exit(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn safety_snapshots_are_listed_as_such_and_kept_apart() {
+    let fx = Fixture::new(HOME, "safety").await;
+    let name = moto::unique("safe");
+    fx.function(&name).await;
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    fx.seeder.reserve(&name, 2).await;
+    // Restoring over the changed function takes a safety snapshot first.
+    let restored = lops.run(&["restore", &snapshot, "--yes"]);
+    restored.assert_exit(0);
+    assert!(
+        restored.stderr.contains("safety snapshot"),
+        "{}",
+        restored.stderr
+    );
+    let listed = fx.list(&lops, HOME).json();
+    let kinds: Vec<&str> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["safety", "backup"], "{listed}");
+    // keep-last 1 keeps the real backup however many safety snapshots are newer.
+    let prune = lops.run(&[
+        "backup",
+        "prune",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--keep-last",
+        "1",
+        "--keep-safety",
+        "0",
+        "--yes",
+        "--json",
+    ]);
+    prune.assert_exit(0);
+    let left = fx.list(&lops, HOME).json();
+    let left: Vec<&str> = left
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|s| s["snapshot"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(left, [snapshot.as_str()]);
 }

@@ -1,0 +1,110 @@
+//! Backups and prune side by side on one store: a backup run may reuse a blob that nothing
+//! references yet, which a prune running at the same time would delete. Both write before they
+//! look (S3 lists what was written before the list, strongly consistent since 2020), so they
+//! cannot both go ahead:
+//!
+//! - a backup run writes a lease (`leases/ID.json`) before it checks any blob, then looks for a
+//!   prune lock; while one is held it waits (up to a minute) and otherwise gives up, changing
+//!   nothing; it removes its lease when its manifests are written;
+//! - a prune writes its lock (`leases/prune.lock`) before it deletes blobs or data, then looks
+//!   for leases; while any is held it deletes no blob or data this time (manifests only), and it
+//!   reads every manifest written since its preview and keeps what they reference.
+//!
+//! A lease or lock older than [`STALE`] belongs to a killed process and is ignored.
+
+use std::time::Duration;
+
+use super::BackupError;
+use super::manifest::layout;
+use super::store::{Listed, Store};
+
+/// Older leases and locks are from killed processes.
+pub const STALE: chrono::TimeDelta = chrono::TimeDelta::hours(6);
+
+/// How long a backup waits for a prune that is deleting blobs.
+const PRUNE_WAIT: Duration = Duration::from_secs(60);
+
+fn fresh(o: &Listed) -> bool {
+    o.last_modified
+        .is_none_or(|t| chrono::Utc::now() - t < STALE)
+}
+
+fn note() -> Vec<u8> {
+    serde_json::json!({
+        "pid": std::process::id(),
+        "time": chrono::Utc::now().to_rfc3339(),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The leases and the prune lock held now.
+async fn held(store: &Store) -> Result<(Vec<Listed>, bool), BackupError> {
+    let all = store.list("leases/").await?;
+    let prune = all.iter().any(|o| o.rel == layout::PRUNE_LOCK && fresh(o));
+    let leases = all
+        .into_iter()
+        .filter(|o| o.rel != layout::PRUNE_LOCK && fresh(o))
+        .collect();
+    Ok((leases, prune))
+}
+
+/// A backup run's lease: taken before any blob is checked, released when the run ends.
+pub struct Lease {
+    rel: String,
+}
+
+impl Lease {
+    pub async fn take(store: &Store) -> Result<Lease, BackupError> {
+        let id = format!(
+            "{}-{}",
+            layout::stamp(chrono::Utc::now()),
+            std::process::id()
+        );
+        let lease = Lease {
+            rel: layout::lease(&id),
+        };
+        store.put_small(&lease.rel, note()).await?;
+        let deadline = tokio::time::Instant::now() + PRUNE_WAIT;
+        loop {
+            let (_, prune) = held(store).await?;
+            if !prune {
+                return Ok(lease);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                lease.release(store).await;
+                return Err(BackupError::Refused(format!(
+                    "a prune has been deleting blobs in {} for over a minute: nothing was backed \
+                     up; run the backup again when it is done",
+                    store.root
+                )));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Removes the lease (a lease left by a failure expires after six hours).
+    pub async fn release(self, store: &Store) {
+        if let Err(e) = store.delete(std::slice::from_ref(&self.rel)).await {
+            tracing::warn!(error = %e, lease = %self.rel, "cannot remove a backup lease");
+        }
+    }
+}
+
+/// A prune's lock, held while it deletes blobs and data.
+pub struct PruneLock;
+
+impl PruneLock {
+    /// Takes the lock; `Ok(Some(n))` when `n` backups hold leases (no blob may go this time).
+    pub async fn take(store: &Store) -> Result<(PruneLock, usize), BackupError> {
+        store.put_small(layout::PRUNE_LOCK, note()).await?;
+        let (leases, _) = held(store).await?;
+        Ok((PruneLock, leases.len()))
+    }
+
+    pub async fn release(self, store: &Store) {
+        if let Err(e) = store.delete(&[layout::PRUNE_LOCK.to_string()]).await {
+            tracing::warn!(error = %e, "cannot remove the prune lock");
+        }
+    }
+}

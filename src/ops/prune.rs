@@ -1,0 +1,240 @@
+//! `backup prune` through the ops layer: a preview of what the retention policy deletes, then a
+//! deletion that never takes a blob a backup may still need (see [`crate::backup::lease`]).
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use super::Kind;
+use super::audit::AuditLog;
+use super::backup::{allowed, append, audit_ready, caller, record};
+use crate::backup::lease::PruneLock;
+use crate::backup::manifest::{Manifest, layout};
+use crate::backup::{BackupError, S3Uri, Store, select_to_prune};
+use crate::provider::RegionSource;
+use crate::provider::aws::AwsRegion;
+
+/// What a prune deletes, as previewed.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct PrunePlan {
+    pub to: String,
+    pub manifests: Vec<String>,
+    pub blobs: Vec<String>,
+    pub data_objects: Vec<String>,
+    pub bytes: u64,
+    pub kept: usize,
+    pub notes: Vec<String>,
+    /// Every manifest the preview saw: one written since is read again before deleting.
+    #[serde(skip)]
+    pub seen: BTreeSet<String>,
+}
+
+/// How long snapshots are kept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retention {
+    /// The newest N backups of each function.
+    pub keep_last: usize,
+    /// The newest backup of each of the last D days that have one.
+    pub keep_daily: usize,
+    /// The newest N safety snapshots (taken by restores) of each function.
+    pub keep_safety: usize,
+}
+
+/// Blobs and data copies the manifests at `rels` reference; `None` when one cannot be read.
+async fn referenced(
+    store: &Store,
+    rels: impl Iterator<Item = &String>,
+) -> Result<Option<(BTreeSet<String>, Vec<String>)>, BackupError> {
+    let mut blobs = BTreeSet::new();
+    let mut data = Vec::new();
+    for rel in rels {
+        match store
+            .get(&store.root.child(rel))
+            .await
+            .map(|b| Manifest::from_json(&b))
+        {
+            Ok(Ok(m)) => {
+                blobs.extend(m.blobs.iter().map(|b| b.sha256.clone()));
+                data.extend(m.data.iter().map(|d| d.copy.clone()));
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some((blobs, data)))
+}
+
+fn manifests(listed: &[crate::backup::store::Listed]) -> Vec<(String, String, String, String)> {
+    listed
+        .iter()
+        .filter_map(|o| layout::parse_manifest(&o.rel).map(|(r, f, s)| (o.rel.clone(), r, f, s)))
+        .collect()
+}
+
+/// Works out what `prune` would delete: manifests outside the retention, then blobs and data
+/// copies no kept manifest references. Only objects written before `unreferenced_before` go:
+/// a younger blob may belong to a backup still running (its manifest not yet written).
+pub async fn prepare_prune(
+    region: &AwsRegion,
+    to: &S3Uri,
+    retention: Retention,
+    unreferenced_before: chrono::DateTime<chrono::Utc>,
+) -> Result<(Store, PrunePlan), BackupError> {
+    allowed(region.scope(), Kind::Prune)?;
+    if retention.keep_last == 0 {
+        return Err(BackupError::Invalid(
+            "--keep-last 0 would delete every snapshot: keep at least 1".into(),
+        ));
+    }
+    let store = Store::open(&region.clients, to.clone()).await?;
+    let all = manifests(&store.list("snapshots/").await?);
+    let prune: BTreeSet<String> = select_to_prune(
+        &all,
+        retention.keep_last,
+        retention.keep_daily,
+        retention.keep_safety,
+    )
+    .into_iter()
+    .collect();
+    let mut plan = PrunePlan {
+        to: to.to_string(),
+        manifests: prune.iter().cloned().collect(),
+        kept: all.len() - prune.len(),
+        seen: all.iter().map(|(rel, ..)| rel.clone()).collect(),
+        ..Default::default()
+    };
+    let kept = all
+        .iter()
+        .map(|(rel, ..)| rel)
+        .filter(|rel| !prune.contains(*rel));
+    let Some((blobs, data_roots)) = referenced(&store, kept).await? else {
+        plan.notes.push(
+            "a kept manifest could not be read: no blobs or data are deleted until it is fixed \
+             or removed (see `lops backup list`)"
+                .into(),
+        );
+        return Ok((store, plan));
+    };
+    let old =
+        |o: &crate::backup::store::Listed| o.last_modified.is_none_or(|t| t <= unreferenced_before);
+    for o in store.list("blobs/sha256/").await? {
+        let sha = o.rel.rsplit('/').next().unwrap_or_default();
+        if !blobs.contains(sha) && old(&o) {
+            plan.bytes += o.size;
+            plan.blobs.push(o.rel.clone());
+        }
+    }
+    for o in store.list("data/").await? {
+        if !in_copies(&store, &o.rel, &data_roots) && old(&o) {
+            plan.bytes += o.size;
+            plan.data_objects.push(o.rel.clone());
+        }
+    }
+    Ok((store, plan))
+}
+
+fn in_copies(store: &Store, rel: &str, roots: &[String]) -> bool {
+    let uri = store.uri(rel).to_string();
+    roots
+        .iter()
+        .any(|root| uri.starts_with(&format!("{root}/")))
+}
+
+/// What a prune deleted, which can be less than its preview (a backup running, a manifest
+/// written since).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Pruned {
+    pub manifests: usize,
+    pub blobs: usize,
+    pub data_objects: usize,
+    pub notes: Vec<String>,
+}
+
+/// Deletes what the plan lists: manifests first (so no listed snapshot ever lacks a blob), then,
+/// holding the prune lock, the blobs and data no backup may still need.
+pub async fn execute_prune(
+    region: &AwsRegion,
+    store: &Store,
+    plan: &PrunePlan,
+    audit: Option<&AuditLog>,
+) -> Result<Pruned, BackupError> {
+    allowed(region.scope(), Kind::Prune)?;
+    audit_ready(audit)?;
+    let mut done = Pruned::default();
+    let result = async {
+        store.delete(&plan.manifests).await?;
+        done.manifests = plan.manifests.len();
+        if plan.blobs.is_empty() && plan.data_objects.is_empty() {
+            return Ok(());
+        }
+        let (lock, leases) = PruneLock::take(store).await?;
+        let deleted = delete_unneeded(store, plan, leases, &mut done).await;
+        lock.release(store).await;
+        deleted
+    }
+    .await;
+    let (who, _) = caller(region).await;
+    let rec = record(
+        region.scope(),
+        &who,
+        "backup.prune",
+        &plan.to,
+        json!({"manifests": plan.manifests.len() + plan.kept}),
+        json!({"deleted_manifests": plan.manifests, "deleted_blobs": done.blobs, "deleted_data_objects": done.data_objects, "notes": done.notes}),
+        &result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+    );
+    append(audit, &rec, &|_| {});
+    result.map(|()| done)
+}
+
+/// Under the prune lock: with backups holding leases nothing goes; otherwise the manifests
+/// written since the preview are read and what they reference is kept.
+async fn delete_unneeded(
+    store: &Store,
+    plan: &PrunePlan,
+    leases: usize,
+    done: &mut Pruned,
+) -> Result<(), BackupError> {
+    if leases > 0 {
+        done.notes.push(format!(
+            "{leases} backup(s) are running in this store: no blob or data was deleted this \
+             time (they may reuse them); prune again later"
+        ));
+        return Ok(());
+    }
+    let now = manifests(&store.list("snapshots/").await?);
+    let new: Vec<String> = now
+        .into_iter()
+        .map(|(rel, ..)| rel)
+        .filter(|rel| !plan.seen.contains(rel))
+        .collect();
+    let Some((blobs, data_roots)) = referenced(store, new.iter()).await? else {
+        done.notes.push(
+            "a manifest written since the preview could not be read: no blob or data was \
+             deleted"
+                .into(),
+        );
+        return Ok(());
+    };
+    let keep = |rel: &String| {
+        let sha = rel.rsplit('/').next().unwrap_or_default();
+        !blobs.contains(sha)
+    };
+    let gone: Vec<String> = plan.blobs.iter().filter(|r| keep(r)).cloned().collect();
+    if gone.len() < plan.blobs.len() {
+        done.notes.push(format!(
+            "{} blob(s) are kept: a backup written since the preview uses them",
+            plan.blobs.len() - gone.len()
+        ));
+    }
+    store.delete(&gone).await?;
+    done.blobs = gone.len();
+    let data: Vec<String> = plan
+        .data_objects
+        .iter()
+        .filter(|r| !in_copies(store, r, &data_roots))
+        .cloned()
+        .collect();
+    store.delete(&data).await?;
+    done.data_objects = data.len();
+    Ok(())
+}
