@@ -34,7 +34,7 @@ pub fn check_payload_size(len: u64, asynchronous: bool) -> Result<(), String> {
 
 /// Reads at most `limit` bytes of a file: a larger one (or a device that never ends) is refused
 /// without reading it all.
-fn read_limited(path: &Path, limit: u64) -> Result<String, String> {
+fn read_limited(path: &Path, limit: u64, what: &str) -> Result<String, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut bytes = Vec::new();
@@ -43,8 +43,8 @@ fn read_limited(path: &Path, limit: u64) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     if bytes.len() as u64 > limit {
         return Err(format!(
-            "it is larger than {}, the most Lambda takes",
-            crate::format::bytes(limit)
+            "it is larger than Lambda takes ({what}): send a smaller event, or a reference to \
+             the data"
         ));
     }
     String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
@@ -57,12 +57,12 @@ pub fn load_payload(
     saved_name: Option<&str>,
     asynchronous: bool,
 ) -> Result<Vec<u8>, String> {
-    let (limit, _) = payload_limit(asynchronous);
+    let (limit, what) = payload_limit(asynchronous);
     let (text, source) = match (inline, saved_name) {
         (Some(_), Some(_)) => return Err("give --payload or --payload-name, not both".into()),
         (Some(p), None) => match p.strip_prefix('@') {
             Some(path) => (
-                read_limited(Path::new(path), limit)
+                read_limited(Path::new(path), limit, what)
                     .map_err(|e| format!("cannot read payload file {path}: {e}"))?,
                 format!("payload file {path}"),
             ),
@@ -79,7 +79,7 @@ pub fn load_payload(
                 .ok_or("no config directory: set XDG_CONFIG_HOME or HOME")?;
             let path = dir.join("payloads").join(format!("{name}.json"));
             (
-                read_limited(&path, limit)
+                read_limited(&path, limit, what)
                     .map_err(|e| format!("cannot read saved payload {}: {e}", path.display()))?,
                 format!("saved payload {}", path.display()),
             )
@@ -204,7 +204,7 @@ mod tests {
         #[cfg(unix)]
         {
             let err = load_payload(Some("@/dev/zero"), None, false).unwrap_err();
-            assert!(err.contains("larger than 6.00 MiB"), "{err}");
+            assert!(err.contains("6 MB for a synchronous invoke"), "{err}");
         }
         let big = format!("{{\"a\": \"{}\"}}", "x".repeat(300 * 1024));
         assert!(load_payload(Some(&big), None, false).is_ok());

@@ -250,3 +250,135 @@ async fn abort_returns_a_split_alias_to_its_split() {
         .expect("an audit record");
     assert_eq!(last["action"], "traffic.restore");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_audit_no_change_and_state_files_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let region = "ap-east-2";
+    let (seeder, f) = canary(region, "audit").await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let state = lops.home.path().join("state/lops");
+    // The audit log cannot be written (a directory stands where the file should be).
+    std::fs::create_dir_all(state.join("audit.jsonl")).expect("dir");
+    let refused = lops.run(&["concurrency", "set", &f, "3", "--regions", region, "--yes"]);
+    refused.assert_exit(4);
+    assert!(refused.stderr.contains("audit log"), "{}", refused.stderr);
+    assert_eq!(proxy.calls(region, "lambda", "PutFunctionConcurrency"), 0);
+    std::fs::remove_dir(state.join("audit.jsonl")).expect("rmdir");
+    // An audit log left world-writable is made the owner's alone by the next change.
+    std::fs::write(state.join("audit.jsonl"), "").expect("audit");
+    std::fs::set_permissions(
+        state.join("audit.jsonl"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .expect("chmod");
+    lops.run(&["concurrency", "set", &f, "3", "--regions", region, "--yes"])
+        .assert_exit(0);
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_default()
+    };
+    assert_eq!(mode(&state.join("audit.jsonl")), 0o600);
+    assert_eq!(mode(&state.join("lops.log")), 0o600);
+    // A rollout's file: owner-only, in an owner-only directory, named safely whatever the
+    // profile is called.
+    let run = lops.run(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        &f,
+        "--to",
+        "2",
+        "--preset",
+        "AllAtOnce",
+        "--profile",
+        "../../evil",
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    let plans = state.join("plans");
+    assert_eq!(mode(&plans), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&plans)
+        .expect("plans")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(mode(&files[0]), 0o600);
+    assert!(files[0].starts_with(&plans));
+    assert!(!lops.home.path().join("evil").exists());
+    assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_payloads_and_a_closed_stdout_after_a_change_are_handled() {
+    let region = "ap-east-2";
+    let (seeder, f) = canary(region, "pipe").await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let started = Instant::now();
+    let zero = lops.run(&[
+        "invoke",
+        &f,
+        "--payload",
+        "@/dev/zero",
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    zero.assert_exit(2);
+    assert!(
+        zero.stderr.contains("6 MB for a synchronous invoke"),
+        "{}",
+        zero.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let big = lops.home.path().join("big.json");
+    std::fs::write(&big, format!("{{\"a\": \"{}\"}}", "x".repeat(300 * 1024))).expect("big");
+    let refused = lops.run(&[
+        "invoke",
+        &f,
+        "--async",
+        "--payload",
+        &format!("@{}", big.display()),
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    refused.assert_exit(2);
+    assert!(
+        refused.stderr.contains("256 KB for an asynchronous invoke"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(proxy.calls(region, "lambda", "Invoke"), 0);
+    // The change is made, then its JSON meets a closed pipe: exit 0, no panic.
+    let program = env!("CARGO_BIN_EXE_lops");
+    let script = format!(
+        "{program} traffic set live --fn {f} --version 2 --weight 0.2 --regions {region} --yes \
+         --json | (exit 0); echo \"exit=${{PIPESTATUS[0]}}\" >&2"
+    );
+    let template = lops.command(&[]);
+    let mut cmd = std::process::Command::new("bash");
+    cmd.env_clear();
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.args(["-c", &script]).output().expect("bash");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("exit=0") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.2)])
+    );
+}
