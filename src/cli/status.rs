@@ -14,7 +14,8 @@ use crate::provider::{
     Alarm, AlarmState, AliasInfo, FunctionInfo, FunctionMetrics, MetricWindow,
     ProvisionedConcurrency, WindowStats,
 };
-use crate::runtime::read::{RegionData, RegionReport, read_all};
+use crate::provider::{Inventory, MetricsSnapshot};
+use crate::runtime::read::{ReadError, RegionReport, read_all};
 use crate::session::Session;
 
 #[derive(Debug, Args)]
@@ -38,7 +39,7 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
     let ctx = Session::connect(&global.flags()).await?;
     let reports = read_all(&ctx.regions, ctx.settings.timeouts.region()).await;
     let calls = ctx.counter.snapshot();
-    let failed = reports.iter().filter(|r| r.result.is_err()).count();
+    let incomplete = reports.iter().filter(|r| !r.complete()).count();
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         let doc = StatusDoc::new(&reports, args.stats.then_some(calls));
@@ -55,11 +56,20 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
     };
     written.map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
     for report in &reports {
-        if let Err(e) = &report.result {
-            err!("lops: region {} unreachable: {e}", report.scope);
+        let failures = report.failures();
+        if report.unreachable() {
+            err!(
+                "lops: region {} unreachable: {}",
+                report.scope,
+                failures.join("; ")
+            );
+        } else {
+            for failure in failures {
+                err!("lops: {}: {failure}", report.scope);
+            }
         }
     }
-    Ok(if failed > 0 {
+    Ok(if incomplete > 0 {
         Exit::Partial
     } else {
         Exit::Done
@@ -80,6 +90,8 @@ struct RegionDoc<'a> {
     profile: &'a str,
     region: &'a str,
     health: Health,
+    /// Each read's own outcome.
+    reads: BTreeMap<&'static str, ReadDoc>,
     elapsed_ms: u128,
     #[serde(skip_serializing_if = "Option::is_none")]
     account_concurrency_limit: Option<Option<i64>>,
@@ -96,7 +108,33 @@ struct RegionDoc<'a> {
 #[serde(tag = "status", rename_all = "lowercase")]
 enum Health {
     Ok,
-    Unreachable { error: String },
+    /// Some reads failed: what answered is here, `failures` names the rest.
+    Partial {
+        failures: Vec<String>,
+    },
+    /// Nothing about the region answered.
+    Unreachable {
+        error: String,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum ReadDoc {
+    Ok,
+    Failed { error: String },
+    NotRead,
+}
+
+impl ReadDoc {
+    fn of<T>(r: &Result<T, crate::provider::ProviderError>) -> ReadDoc {
+        match r {
+            Ok(_) => ReadDoc::Ok,
+            Err(e) => ReadDoc::Failed {
+                error: e.to_string(),
+            },
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -113,8 +151,12 @@ struct FunctionDoc<'a> {
     aliases: Vec<AliasDoc<'a>>,
     concurrency: ConcurrencyDoc<'a>,
     tags: &'a BTreeMap<String, String>,
-    metrics: BTreeMap<MetricWindow, WindowStats>,
+    /// `null` when its numbers could not be read.
+    metrics: Option<BTreeMap<MetricWindow, WindowStats>>,
     alarms: Vec<&'a Alarm>,
+    /// Its own reads failed: listed with what ListFunctions said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail_error: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -145,19 +187,71 @@ impl<'a> StatusDoc<'a> {
     fn new(reports: &'a [RegionReport], api_calls: Option<Vec<CallCount>>) -> Self {
         StatusDoc {
             generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            complete: reports.iter().all(|r| r.result.is_ok()),
+            complete: reports.iter().all(RegionReport::complete),
             regions: reports.iter().map(RegionDoc::new).collect(),
             api_calls,
         }
     }
 }
 
+/// What answered of a region: its functions, their numbers and the alarms.
+struct Data<'a> {
+    inventory: &'a Inventory,
+    metrics: Option<&'a MetricsSnapshot>,
+    alarms: &'a [Alarm],
+}
+
+impl<'a> Data<'a> {
+    fn of(report: &'a RegionReport) -> Option<Data<'a>> {
+        Some(Data {
+            inventory: report.inventory.as_ref().ok()?,
+            metrics: report.metrics.as_ref().ok(),
+            alarms: report.alarms.as_deref().unwrap_or_default(),
+        })
+    }
+
+    fn metrics_of(&self, name: &str) -> Option<&'a FunctionMetrics> {
+        self.metrics.and_then(|m| m.functions.get(name))
+    }
+
+    fn alarms_of(&self, function: &'a str) -> impl Iterator<Item = &'a Alarm> + 'a {
+        self.alarms
+            .iter()
+            .filter(move |a| a.function.as_deref() == Some(function))
+    }
+}
+
 impl<'a> RegionDoc<'a> {
     fn new(report: &'a RegionReport) -> Self {
+        let failures = report.failures();
         let mut doc = RegionDoc {
             profile: &report.scope.profile,
             region: &report.scope.region,
-            health: Health::Ok,
+            health: if report.unreachable() {
+                Health::Unreachable {
+                    error: failures.join("; "),
+                }
+            } else if failures.is_empty() {
+                Health::Ok
+            } else {
+                Health::Partial { failures }
+            },
+            reads: [
+                ("inventory", ReadDoc::of(&report.inventory)),
+                ("alarms", ReadDoc::of(&report.alarms)),
+                (
+                    "metrics",
+                    match &report.metrics {
+                        Ok(_) => ReadDoc::Ok,
+                        Err(ReadError::Failed(e)) => ReadDoc::Failed {
+                            error: e.to_string(),
+                        },
+                        Err(ReadError::NotRead) => ReadDoc::NotRead,
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
             elapsed_ms: report.elapsed.as_millis(),
             account_concurrency_limit: None,
             percentiles_supported: None,
@@ -165,47 +259,37 @@ impl<'a> RegionDoc<'a> {
             functions: Vec::new(),
             other_alarms: Vec::new(),
         };
-        match &report.result {
-            Err(e) => {
-                doc.health = Health::Unreachable {
-                    error: e.to_string(),
-                }
-            }
-            Ok(data) => {
-                doc.account_concurrency_limit = Some(data.inventory.account_concurrency_limit);
-                doc.percentiles_supported = Some(data.metrics.percentiles_supported);
-                doc.totals = Some(region_totals(data));
-                doc.functions = data
-                    .inventory
-                    .functions
-                    .iter()
-                    .map(|f| FunctionDoc::new(f, data))
-                    .collect();
-                doc.other_alarms = data
-                    .alarms
-                    .iter()
-                    .filter(|a| {
-                        a.function
-                            .as_ref()
-                            .is_none_or(|f| !data.inventory.functions.iter().any(|x| &x.name == f))
-                    })
-                    .collect();
-            }
-        }
+        let Some(data) = Data::of(report) else {
+            return doc;
+        };
+        doc.account_concurrency_limit = Some(data.inventory.account_concurrency_limit);
+        doc.percentiles_supported = data.metrics.map(|m| m.percentiles_supported);
+        doc.totals = data.metrics.map(region_totals);
+        doc.functions = data
+            .inventory
+            .functions
+            .iter()
+            .map(|f| FunctionDoc::new(f, &data))
+            .collect();
+        doc.other_alarms = data
+            .alarms
+            .iter()
+            .filter(|a| {
+                a.function
+                    .as_ref()
+                    .is_none_or(|f| !data.inventory.functions.iter().any(|x| &x.name == f))
+            })
+            .collect();
         doc
     }
 }
 
-fn metrics_of<'a>(data: &'a RegionData, name: &str) -> Option<&'a FunctionMetrics> {
-    data.metrics.functions.get(name)
-}
-
-fn region_totals(data: &RegionData) -> BTreeMap<MetricWindow, WindowStats> {
+fn region_totals(metrics: &MetricsSnapshot) -> BTreeMap<MetricWindow, WindowStats> {
     MetricWindow::ALL
         .into_iter()
         .map(|w| {
             let mut total = WindowStats::default();
-            for m in data.metrics.functions.values() {
+            for m in metrics.functions.values() {
                 let s = m.window(w);
                 total.invocations += s.invocations;
                 total.errors += s.errors;
@@ -218,8 +302,8 @@ fn region_totals(data: &RegionData) -> BTreeMap<MetricWindow, WindowStats> {
 }
 
 impl<'a> FunctionDoc<'a> {
-    fn new(f: &'a FunctionInfo, data: &'a RegionData) -> Self {
-        let metrics = metrics_of(data, &f.name);
+    fn new(f: &'a FunctionInfo, data: &Data<'a>) -> Self {
+        let metrics = data.metrics_of(&f.name);
         FunctionDoc {
             name: &f.name,
             arn: &f.arn,
@@ -236,11 +320,14 @@ impl<'a> FunctionDoc<'a> {
                 provisioned: &f.provisioned,
             },
             tags: &f.tags,
-            metrics: MetricWindow::ALL
-                .into_iter()
-                .map(|w| (w, metrics.map(|m| m.window(w)).unwrap_or_default()))
-                .collect(),
-            alarms: alarms_of(data, &f.name).collect(),
+            metrics: metrics.map(|m| {
+                MetricWindow::ALL
+                    .into_iter()
+                    .map(|w| (w, m.window(w)))
+                    .collect()
+            }),
+            alarms: data.alarms_of(&f.name).collect(),
+            detail_error: f.detail_error.as_deref(),
         }
     }
 }
@@ -284,12 +371,6 @@ fn alias_doc<'a>(a: &'a AliasInfo, metrics: Option<&FunctionMetrics>) -> AliasDo
     }
 }
 
-fn alarms_of<'a>(data: &'a RegionData, function: &'a str) -> impl Iterator<Item = &'a Alarm> {
-    data.alarms
-        .iter()
-        .filter(move |a| a.function.as_deref() == Some(function))
-}
-
 fn write_table(
     out: &mut impl Write,
     reports: &[RegionReport],
@@ -311,12 +392,16 @@ fn write_table(
         "CONC"
     )?;
     for report in reports {
-        let Ok(data) = &report.result else { continue };
+        let Some(data) = Data::of(report) else {
+            continue;
+        };
         for f in &data.inventory.functions {
-            let stats = metrics_of(data, &f.name)
-                .map(|m| m.window(window))
-                .unwrap_or_default();
-            let alarm = alarms_of(data, &f.name)
+            // Numbers that could not be read show as –, never as 0.
+            let stats = data.metrics_of(&f.name).map(|m| m.window(window));
+            let missing = crate::format::MISSING.to_string();
+            let num = |v: Option<String>| v.unwrap_or_else(|| missing.clone());
+            let alarm = data
+                .alarms_of(&f.name)
                 .min_by_key(|a| a.state)
                 .map(|a| match a.state {
                     AlarmState::Alarm => format!("ALARM {}", a.name),
@@ -324,37 +409,57 @@ fn write_table(
                     AlarmState::Ok => "ok".to_string(),
                 })
                 .unwrap_or_default();
+            let name = if f.detail_error.is_some() {
+                format!("{}!", truncate(&f.name, 31))
+            } else {
+                truncate(&f.name, 32)
+            };
             writeln!(
                 out,
                 "{:<14} {:<32} {:<8} {:>9} {:>6} {:>5} {:>7} {:>7} {:>10}  {}",
                 report.scope.to_string(),
-                truncate(&f.name, 32),
+                name,
                 truncate(&f.state, 8),
-                format::count(stats.invocations),
-                format::percent(stats.error_rate),
-                format::count(stats.throttles),
-                format::millis(stats.duration_avg_ms),
-                format::millis(stats.duration_p99_ms),
-                concurrency(
-                    stats.concurrency_max,
+                num(stats.as_ref().map(|s| format::count(s.invocations))),
+                num(stats.as_ref().map(|s| format::percent(s.error_rate))),
+                num(stats.as_ref().map(|s| format::count(s.throttles))),
+                num(stats.as_ref().map(|s| format::millis(s.duration_avg_ms))),
+                num(stats.as_ref().map(|s| format::millis(s.duration_p99_ms))),
+                num(stats.as_ref().map(|s| concurrency(
+                    s.concurrency_max,
                     f.reserved_concurrency,
                     data.inventory.account_concurrency_limit
-                ),
+                ))),
                 alarm
             )?;
         }
     }
     writeln!(out)?;
     for report in reports {
-        match &report.result {
-            Ok(data) => writeln!(
+        let failures = report.failures();
+        match &report.inventory {
+            _ if report.unreachable() => writeln!(
+                out,
+                "{}: UNREACHABLE: {}",
+                report.scope,
+                failures.join("; ")
+            )?,
+            Ok(inventory) if failures.is_empty() => writeln!(
                 out,
                 "{}: ok, {} functions, read in {:.1}s",
                 report.scope,
-                data.inventory.functions.len(),
+                inventory.functions.len(),
                 report.elapsed.as_secs_f64()
             )?,
-            Err(e) => writeln!(out, "{}: UNREACHABLE: {e}", report.scope)?,
+            Ok(inventory) => writeln!(
+                out,
+                "{}: PARTIAL, {} functions, read in {:.1}s; {}",
+                report.scope,
+                inventory.functions.len(),
+                report.elapsed.as_secs_f64(),
+                failures.join("; ")
+            )?,
+            Err(_) => writeln!(out, "{}: PARTIAL: {}", report.scope, failures.join("; "))?,
         }
     }
     if let Some(calls) = calls {

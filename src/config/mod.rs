@@ -120,6 +120,8 @@ pub struct Timeouts {
     pub max_attempts: u32,
     /// A whole region read (inventory, alarms, metrics) gives up after this long.
     pub region_secs: f64,
+    /// One GetMetricData request (a slower batch is split in halves and asked again).
+    pub metrics_secs: f64,
 }
 
 impl Default for Timeouts {
@@ -129,6 +131,7 @@ impl Default for Timeouts {
             operation_secs: 10.0,
             max_attempts: 3,
             region_secs: 90.0,
+            metrics_secs: 10.0,
         }
     }
 }
@@ -144,6 +147,9 @@ impl Timeouts {
     /// still leaves room for a retry.
     pub fn region(&self) -> Duration {
         Duration::from_secs_f64(self.region_secs)
+    }
+    pub fn metrics(&self) -> Duration {
+        Duration::from_secs_f64(self.metrics_secs)
     }
     pub fn attempt(&self) -> Duration {
         Duration::from_secs_f64(self.operation_secs / f64::from(self.max_attempts.max(1)))
@@ -230,6 +236,7 @@ impl ConfigFile {
             ("timeouts.connect_secs", t.connect_secs, 300.0),
             ("timeouts.operation_secs", t.operation_secs, 3_600.0),
             ("timeouts.region_secs", t.region_secs, 86_400.0),
+            ("timeouts.metrics_secs", t.metrics_secs, 3_600.0),
         ] {
             if !(v.is_finite() && v > 0.0 && v <= max) {
                 return Err(invalid(format!(

@@ -71,6 +71,9 @@ pub struct MetricsRequest {
     pub window: TimeWindow,
     /// Also fetch the region's account-level totals (every function, shown or not).
     pub region_totals: bool,
+    /// Minutes per data point: 1 for charts, 5 when only the 5/15/60-minute figures are wanted
+    /// (five times fewer points for CloudWatch to read; the bill counts metrics, not points).
+    pub period_minutes: u32,
 }
 
 /// A function (and its weighted aliases) whose metrics are wanted.

@@ -29,6 +29,10 @@ pub struct FunctionInfo {
     pub reserved_concurrency: Option<i32>,
     pub provisioned: Vec<ProvisionedConcurrency>,
     pub tags: BTreeMap<String, String>,
+    /// This function's own reads (versions, aliases, concurrency, tags) failed: it is listed
+    /// with what ListFunctions said, and these fields are not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -279,6 +283,8 @@ pub struct MetricsSnapshot {
     /// Account-level totals of the region (invocations, errors, throttles, concurrency), when
     /// asked for.
     pub region_totals: Option<FunctionMetrics>,
+    /// Part of the batch did not answer (the functions it held are left out), and why.
+    pub incomplete: Option<String>,
 }
 
 #[cfg(test)]

@@ -225,6 +225,8 @@ async fn metrics_loop<S: RegionSource>(
             functions,
             window: TimeWindow::ending_at(Utc::now()),
             region_totals: true,
+            // The charts show minutes.
+            period_minutes: 1,
         };
         let result = timed(timing.deadline, source.metrics(&request)).await;
         failures = if result.is_ok() { 0 } else { failures + 1 };

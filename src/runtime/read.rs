@@ -1,5 +1,6 @@
-//! One complete read of a region: inventory and alarms, then metrics for every function.
-//! Used by `lops status` and as the first load of the TUI.
+//! One complete read of a region: inventory, alarms and metrics, each of which answers or fails
+//! on its own. Used by `lops status`. A region is unreachable only when nothing about it
+//! answered; otherwise what answered is shown and what failed is named.
 
 use std::time::{Duration, Instant};
 
@@ -14,53 +15,123 @@ use crate::provider::{
 #[derive(Debug, Clone)]
 pub struct RegionReport {
     pub scope: Scope,
-    pub result: Result<RegionData, ProviderError>,
+    /// Functions from Lambda.
+    pub inventory: Result<Inventory, ProviderError>,
+    /// Alarm states from CloudWatch.
+    pub alarms: Result<Vec<Alarm>, ProviderError>,
+    /// Numbers from CloudWatch; not read when the inventory failed (nothing to ask for).
+    pub metrics: Result<MetricsSnapshot, ReadError>,
     pub elapsed: Duration,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct RegionData {
-    pub inventory: Inventory,
-    pub metrics: MetricsSnapshot,
-    pub alarms: Vec<Alarm>,
+/// Why a read has no answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadError {
+    Failed(ProviderError),
+    /// It depends on a read that failed.
+    NotRead,
 }
 
-/// Reads one region completely, giving up after `deadline` so a hung region cannot hold
-/// the others.
-pub async fn read_region<S: RegionSource>(source: &S, deadline: Duration) -> RegionReport {
-    let started = Instant::now();
-    let work = async {
-        let (inventory, alarms) = tokio::join!(source.inventory(), source.alarms());
-        let inventory = inventory?;
-        let alarms = alarms?;
-        let request = MetricsRequest {
-            functions: inventory
+/// A read's failure as a person needs it: what failed and which setting would help.
+pub fn explain(read: &str, call: &str, e: &ProviderError) -> String {
+    let hint = match (read, e) {
+        ("metrics", ProviderError::Timeout(_)) => " — raise [timeouts] metrics_secs",
+        (_, ProviderError::Timeout(_)) => " — raise [timeouts] operation_secs or region_secs",
+        (_, ProviderError::Throttled(_)) => " — lower [rate_limits] or try again shortly",
+        (_, ProviderError::AccessDenied(_)) => " — check the role's permissions (lops iam-policy)",
+        _ => "",
+    };
+    let what = match e {
+        ProviderError::Timeout(secs) => format!("timed out after {secs:.0} s"),
+        other => other.to_string(),
+    };
+    format!("{read}: {call} {what}{hint}")
+}
+
+impl RegionReport {
+    /// Nothing about the region answered.
+    pub fn unreachable(&self) -> bool {
+        self.inventory.is_err() && self.alarms.is_err()
+    }
+
+    /// Every read answered whole.
+    pub fn complete(&self) -> bool {
+        self.failures().is_empty()
+    }
+
+    /// What failed, one line each, naming the call and the setting that would help.
+    pub fn failures(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Err(e) = &self.inventory {
+            out.push(explain("inventory", "ListFunctions", e));
+        }
+        if let Ok(inventory) = &self.inventory {
+            let marked = inventory
                 .functions
                 .iter()
-                .map(FunctionRef::from_info)
-                .collect(),
-            window: TimeWindow::ending_at(Utc::now()),
-            // Status reads every function, so totals are their sum: no extra queries.
-            region_totals: false,
-        };
-        let metrics = if request.functions.is_empty() {
-            MetricsSnapshot::default()
-        } else {
-            source.metrics(&request).await?
-        };
-        Ok(RegionData {
-            inventory,
-            metrics,
-            alarms,
-        })
-    };
-    let result = match tokio::time::timeout(deadline, work).await {
-        Ok(r) => r,
-        Err(_) => Err(ProviderError::Timeout(deadline.as_secs_f64())),
+                .filter(|f| f.detail_error.is_some())
+                .count();
+            if marked > 0 {
+                out.push(format!(
+                    "inventory: {marked} function(s) listed without their details (marked)"
+                ));
+            }
+        }
+        if let Err(e) = &self.alarms {
+            out.push(explain("alarms", "DescribeAlarms", e));
+        }
+        match &self.metrics {
+            Err(ReadError::Failed(e)) => out.push(explain("metrics", "GetMetricData", e)),
+            Ok(m) => {
+                if let Some(why) = &m.incomplete {
+                    out.push(format!("metrics: {why}"));
+                }
+            }
+            Err(ReadError::NotRead) => {}
+        }
+        out
+    }
+}
+
+async fn timed<T>(
+    deadline: Duration,
+    work: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or_else(|_| Err(ProviderError::Timeout(deadline.as_secs_f64())))
+}
+
+/// Reads one region: inventory and alarms side by side, then metrics for every function listed
+/// (five-minute points: the 5, 15 and 60-minute figures need no more). Each read has its own
+/// `deadline`, so a slow one costs only its own answer.
+pub async fn read_region<S: RegionSource>(source: &S, deadline: Duration) -> RegionReport {
+    let started = Instant::now();
+    let (inventory, alarms) = tokio::join!(
+        timed(deadline, source.inventory()),
+        timed(deadline, source.alarms())
+    );
+    let metrics = match &inventory {
+        Err(_) => Err(ReadError::NotRead),
+        Ok(inv) if inv.functions.is_empty() => Ok(MetricsSnapshot::default()),
+        Ok(inv) => {
+            let request = MetricsRequest {
+                functions: inv.functions.iter().map(FunctionRef::from_info).collect(),
+                window: TimeWindow::ending_at(Utc::now()),
+                // Status reads every function, so totals are their sum: no extra queries.
+                region_totals: false,
+                period_minutes: 5,
+            };
+            timed(deadline, source.metrics(&request))
+                .await
+                .map_err(ReadError::Failed)
+        }
     };
     RegionReport {
         scope: source.scope().clone(),
-        result,
+        inventory,
+        alarms,
+        metrics,
         elapsed: started.elapsed(),
     }
 }

@@ -94,6 +94,7 @@ fn loaded() -> State {
             .collect(),
         percentiles_supported: false,
         region_totals: None,
+        incomplete: None,
     };
     update(
         &mut s,

@@ -571,6 +571,7 @@ async fn iam_policy_covers_every_call_each_tier_makes() {
                 functions,
                 window: TimeWindow::ending_at(chrono::Utc::now()),
                 region_totals: true,
+                period_minutes: 1,
             })
             .await
             .expect("metrics");

@@ -28,6 +28,7 @@ async fn percentile_batch_is_not_retried_once_the_endpoint_rejected_it() {
             .collect(),
         window: TimeWindow::ending_at(chrono::Utc::now()),
         region_totals: false,
+        period_minutes: 1,
     };
     assert_eq!(request.functions.len(), fleet.len());
 

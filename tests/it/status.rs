@@ -295,3 +295,153 @@ async fn expired_credentials_show_as_access_denied_and_a_slow_region_still_answe
     assert_eq!(slow_region["health"]["status"], "ok");
     assert_function(slow_region, &fleet[0]);
 }
+
+/// Regions shared with other tests by unique names: assertions look only at this test's
+/// functions, through this test's own proxy.
+const SHARED: [&str; 2] = ["ap-east-2", "ap-southeast-6"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_cloudwatch_leaves_the_functions_listed_and_names_the_read() {
+    let prefix = moto::unique("cwdown");
+    let mut fleets = Vec::new();
+    for (i, r) in SHARED.iter().enumerate() {
+        fleets.push(
+            Seeder::new(moto::url(), r)
+                .await
+                .fleet(&format!("{prefix}r{i}"), 3)
+                .await,
+        );
+    }
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: SHARED[0].into(),
+        service: Some("monitoring".into()),
+        operation: None,
+        fault: Fault::Status(503),
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let run = lops.run(&["status", "--json", "--regions", &SHARED.join(",")]);
+    run.assert_exit(3);
+    let doc = run.json();
+    assert_eq!(doc["complete"], false);
+    let down = region(&doc, SHARED[0]);
+    assert_eq!(down["health"]["status"], "partial", "{down:#}");
+    assert_eq!(down["reads"]["inventory"]["status"], "ok");
+    assert_eq!(down["reads"]["metrics"]["status"], "failed");
+    assert_eq!(down["reads"]["alarms"]["status"], "failed");
+    let failures = down["health"]["failures"].to_string();
+    assert!(failures.contains("metrics: GetMetricData"), "{failures}");
+    for seeded in &fleets[0] {
+        let f = function(down, &seeded.name);
+        assert_eq!(f["state"], "Active");
+        assert_eq!(f["metrics"], Value::Null, "numbers not read are not zeros");
+    }
+    let up = region(&doc, SHARED[1]);
+    assert_eq!(up["reads"]["metrics"]["status"], "ok");
+    for seeded in &fleets[1] {
+        assert_function(up, seeded);
+    }
+    // The table says the same: the rows are there, their numbers are –.
+    let table = lops.run(&["status", "--regions", SHARED[0]]);
+    table.assert_exit(3);
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.contains(&fleets[0][0].name))
+        .unwrap_or_default();
+    assert!(
+        row.contains("Active") && row.contains('–'),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.contains(&format!("{}: PARTIAL", SHARED[0])),
+        "{}",
+        table.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_functions_failed_read_marks_only_that_function() {
+    let prefix = moto::unique("denied");
+    let fleet = Seeder::new(moto::url(), SHARED[0])
+        .await
+        .fleet(&prefix, 3)
+        .await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: SHARED[0].into(),
+        service: Some("lambda".into()),
+        operation: Some("GetFunction".into()),
+        fault: Fault::Status(403),
+        remaining: Some(1),
+    });
+    let lops = Lops::new(&proxy.url);
+    let run = lops.run(&["status", "--json", "--regions", SHARED[0]]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let r = region(&doc, SHARED[0]);
+    assert_eq!(r["health"]["status"], "partial", "{r:#}");
+    let functions = r["functions"].as_array().expect("functions");
+    let marked: Vec<&Value> = functions
+        .iter()
+        .filter(|f| f.get("detail_error").is_some())
+        .collect();
+    assert_eq!(marked.len(), 1, "exactly the denied one: {marked:#?}");
+    assert!(
+        marked[0]["detail_error"].to_string().contains("403")
+            || marked[0]["detail_error"].to_string().contains("denied")
+    );
+    for seeded in &fleet {
+        let f = function(r, &seeded.name);
+        assert_eq!(f["state"], "Active");
+        if f.get("detail_error").is_none() {
+            assert_function(r, seeded);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_batch_that_times_out_is_split_and_the_numbers_are_complete() {
+    let prefix = moto::unique("split");
+    let fleet = Seeder::new(moto::url(), SHARED[1])
+        .await
+        .fleet(&prefix, 4)
+        .await;
+    let proxy = FaultProxy::start(moto::url());
+    // The first two GetMetricData requests (the main batch and the percentile batch, sent
+    // together) answer after the budget; a small budget keeps the test short (it is about the
+    // split, not the default).
+    proxy.add(crate::support::proxy::Rule {
+        region: SHARED[1].into(),
+        service: Some("monitoring".into()),
+        operation: Some("GetMetricData".into()),
+        fault: Fault::Delay(Duration::from_secs(3)),
+        remaining: Some(2),
+    });
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config("[timeouts]\nmetrics_secs = 2\n");
+    let run = lops.run(&[
+        "status",
+        "--json",
+        "--regions",
+        SHARED[1],
+        "--config",
+        &config.display().to_string(),
+    ]);
+    run.assert_exit(0);
+    let doc = run.json();
+    let r = region(&doc, SHARED[1]);
+    for seeded in &fleet {
+        assert_function(r, seeded);
+    }
+    // Two slow requests, then the main batch in two halves; the optional percentiles are not
+    // asked again.
+    assert_eq!(
+        proxy.calls(SHARED[1], "monitoring", "GetMetricData"),
+        4,
+        "{:#?}",
+        proxy.all_calls()
+    );
+}

@@ -50,6 +50,7 @@ async fn load(state: &mut State, clock: &SimClock, secs: i64, seq: u64) {
             functions,
             window: TimeWindow::ending_at(at),
             region_totals: true,
+            period_minutes: 1,
         };
         let metrics = region.metrics(&request).await;
         update(

@@ -134,6 +134,11 @@ pub struct Clients {
     /// In-flight control-plane calls at once in this region.
     pub parallelism: usize,
     pub operation_timeout: Duration,
+    /// GetMetricData's own budget per request (`[timeouts] metrics_secs`).
+    pub metrics_timeout: Duration,
+    /// The most queries one GetMetricData request carried that answered in time: a batch that
+    /// timed out was split, and the next refresh starts from the size that worked.
+    pub metric_batch: Arc<std::sync::atomic::AtomicUsize>,
     /// Set once the endpoint answered that it does not serve provisioned-concurrency configs
     /// (emulators), so the per-function call is not repeated.
     pub provisioned_unsupported: Arc<std::sync::atomic::AtomicBool>,
@@ -247,6 +252,10 @@ impl Clients {
             logs_limit: Arc::new(RateLimiter::new(4.0, 5)),
             parallelism: limits.parallel_calls.max(1),
             operation_timeout: settings.timeouts.operation(),
+            metrics_timeout: settings.timeouts.metrics(),
+            metric_batch: Arc::new(std::sync::atomic::AtomicUsize::new(
+                super::cloudwatch::QUERIES_PER_CALL,
+            )),
             provisioned_unsupported: Arc::default(),
             counter: counter.clone(),
             code_download_base: std::env::var(crate::backup::download::BASE_ENV)

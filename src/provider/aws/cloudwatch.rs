@@ -128,6 +128,7 @@ pub(super) fn query(
 
 impl QueryPlan {
     pub fn new(request: &MetricsRequest, with_percentiles: bool) -> Self {
+        let period = (request.period_minutes.max(1) * 60) as i32;
         let mut main = Vec::new();
         let mut percentiles = Vec::new();
         if request.region_totals {
@@ -135,7 +136,7 @@ impl QueryPlan {
                 let (metric, stat) = kind.metric_and_stat();
                 let id = format!("q{}", main.len());
                 main.push((
-                    query(id, metric, Vec::new(), stat, 60),
+                    query(id, metric, Vec::new(), stat, period),
                     Slot::Region { kind },
                 ));
             }
@@ -146,7 +147,7 @@ impl QueryPlan {
                 let (metric, stat) = kind.metric_and_stat();
                 let id = format!("q{}", main.len());
                 main.push((
-                    query(id, metric, by_name(), stat, 60),
+                    query(id, metric, by_name(), stat, period),
                     Slot::Series { function: i, kind },
                 ));
             }
@@ -159,7 +160,7 @@ impl QueryPlan {
                     ];
                     let id = format!("q{}", main.len());
                     main.push((
-                        query(id, "Invocations", dims, "Sum", 60),
+                        query(id, "Invocations", dims, "Sum", period),
                         Slot::Version {
                             function: i,
                             alias: alias.clone(),
@@ -206,99 +207,177 @@ fn chrono_time(t: &AwsTime) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(t.secs(), 0).single()
 }
 
+/// The smallest batch a slow GetMetricData is split down to; one this small that still fails
+/// is given up (its functions' numbers are missing, the rest are kept).
+const MIN_SPLIT: usize = 8;
+
+/// Points per query index of a batch, and which queries got none because their request failed.
+struct BatchResult {
+    points: Vec<Vec<(DateTime<Utc>, f64)>>,
+    failed: Vec<bool>,
+    error: Option<ProviderError>,
+}
+
 impl Clients {
-    /// Runs one batch (at most [`QUERIES_PER_CALL`] queries per request, following NextToken)
-    /// and returns (timestamp, value) pairs per query index.
+    /// One GetMetricData request for `queries` (following NextToken), within the metrics budget
+    /// and with one attempt: a slow or throttled batch is split by the caller, not repeated whole.
+    async fn get_metric_data(
+        &self,
+        queries: &[(MetricDataQuery, Slot)],
+        window: TimeWindow,
+    ) -> Result<Vec<Vec<(DateTime<Utc>, f64)>>, ProviderError> {
+        let mut points: Vec<Vec<(DateTime<Utc>, f64)>> = vec![Vec::new(); queries.len()];
+        let index: BTreeMap<&str, usize> = queries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (q, _))| Some((q.id()?, i)))
+            .collect();
+        let budget = self.metrics_timeout;
+        let mut next_token = None;
+        loop {
+            self.cloudwatch_limit.acquire().await;
+            let out = self
+                .cloudwatch
+                .get_metric_data()
+                .set_metric_data_queries(Some(queries.iter().map(|(q, _)| q.clone()).collect()))
+                .start_time(aws_time(window.start()))
+                .end_time(aws_time(window.end))
+                .set_next_token(next_token)
+                .customize()
+                .config_override(
+                    aws_sdk_cloudwatch::config::Builder::default()
+                        .retry_config(aws_config::retry::RetryConfig::disabled())
+                        .timeout_config(
+                            aws_config::timeout::TimeoutConfig::builder()
+                                .operation_timeout(budget)
+                                .operation_attempt_timeout(budget)
+                                .build(),
+                        ),
+                )
+                .send()
+                .await
+                .map_err(|e| classify(e, budget.as_secs_f64()))?;
+            for result in out.metric_data_results.unwrap_or_default() {
+                let Some(&i) = result.id.as_deref().and_then(|id| index.get(id)) else {
+                    continue;
+                };
+                let times = result.timestamps.unwrap_or_default();
+                let values = result.values.unwrap_or_default();
+                points[i].extend(
+                    times
+                        .iter()
+                        .zip(values)
+                        .filter_map(|(t, v)| Some((chrono_time(t)?, v))),
+                );
+            }
+            next_token = out.next_token.filter(|t| !t.is_empty());
+            if next_token.is_none() {
+                return Ok(points);
+            }
+        }
+    }
+
+    /// Runs a batch in requests of the size that last worked; with `split`, a request that
+    /// times out or is throttled is split in halves and the halves asked, down to
+    /// [`MIN_SPLIT`] queries. Every part that answered is kept.
     async fn run_batch(
         &self,
         batch: &[(MetricDataQuery, Slot)],
         window: TimeWindow,
-        single_attempt: bool,
-    ) -> Result<Vec<Vec<(DateTime<Utc>, f64)>>, ProviderError> {
-        let mut points: Vec<Vec<(DateTime<Utc>, f64)>> = vec![Vec::new(); batch.len()];
-        for (chunk_no, chunk) in batch.chunks(QUERIES_PER_CALL).enumerate() {
-            let base = chunk_no * QUERIES_PER_CALL;
-            let index: BTreeMap<&str, usize> = chunk
-                .iter()
-                .enumerate()
-                .filter_map(|(i, (q, _))| Some((q.id()?, base + i)))
-                .collect();
-            let mut next_token = None;
-            loop {
-                self.cloudwatch_limit.acquire().await;
-                let mut call = self
-                    .cloudwatch
-                    .get_metric_data()
-                    .set_metric_data_queries(Some(chunk.iter().map(|(q, _)| q.clone()).collect()))
-                    .start_time(aws_time(window.start()))
-                    .end_time(aws_time(window.end))
-                    .set_next_token(next_token)
-                    .customize();
-                if single_attempt {
-                    call = call.config_override(
-                        aws_sdk_cloudwatch::config::Builder::default()
-                            .retry_config(aws_config::retry::RetryConfig::disabled()),
-                    );
+        split: bool,
+    ) -> BatchResult {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut result = BatchResult {
+            points: vec![Vec::new(); batch.len()],
+            failed: vec![false; batch.len()],
+            error: None,
+        };
+        let size = self
+            .metric_batch
+            .load(Relaxed)
+            .clamp(MIN_SPLIT, QUERIES_PER_CALL);
+        let mut todo: std::collections::VecDeque<(usize, usize)> = (0..batch.len())
+            .step_by(size)
+            .map(|start| (start, (start + size).min(batch.len())))
+            .collect();
+        while let Some((start, end)) = todo.pop_front() {
+            match self.get_metric_data(&batch[start..end], window).await {
+                Ok(points) => {
+                    for (i, p) in points.into_iter().enumerate() {
+                        result.points[start + i] = p;
+                    }
                 }
-                let out = call
-                    .send()
-                    .await
-                    .map_err(|e| classify(e, self.operation_timeout.as_secs_f64()))?;
-                for result in out.metric_data_results.unwrap_or_default() {
-                    let Some(&i) = result.id.as_deref().and_then(|id| index.get(id)) else {
-                        continue;
-                    };
-                    let times = result.timestamps.unwrap_or_default();
-                    let values = result.values.unwrap_or_default();
-                    points[i].extend(
-                        times
-                            .iter()
-                            .zip(values)
-                            .filter_map(|(t, v)| Some((chrono_time(t)?, v))),
-                    );
+                Err(e @ (ProviderError::Timeout(_) | ProviderError::Throttled(_)))
+                    if split && end - start > MIN_SPLIT =>
+                {
+                    let mid = start + (end - start) / 2;
+                    tracing::info!(scope = %self.scope, queries = end - start, error = %e, "GetMetricData too slow: splitting the batch");
+                    self.metric_batch.fetch_min(mid - start, Relaxed);
+                    todo.push_front((mid, end));
+                    todo.push_front((start, mid));
                 }
-                next_token = out.next_token.filter(|t| !t.is_empty());
-                if next_token.is_none() {
-                    break;
+                Err(e) => {
+                    for f in &mut result.failed[start..end] {
+                        *f = true;
+                    }
+                    result.error.get_or_insert(e);
                 }
             }
         }
-        Ok(points)
+        result
     }
 
-    /// Fetches the plan; the percentile batch's failure is reported separately (`Err` in the
-    /// second element) and never costs the other numbers.
+    /// Fetches the plan; the percentile batch's failure is reported separately (`Err` in
+    /// `percentiles`) and never costs the other numbers, and a part of the main batch that did
+    /// not answer leaves out only the functions it held.
     pub async fn fetch_metrics(
         &self,
         request: &MetricsRequest,
         plan: &QueryPlan,
     ) -> Result<FetchedMetrics, ProviderError> {
         let window = request.window;
-        let main = self.run_batch(&plan.main, window, false);
+        let main = self.run_batch(&plan.main, window, true);
         let pct = async {
             if plan.percentiles.is_empty() {
-                Ok(Vec::new())
-            } else {
-                self.run_batch(&plan.percentiles, window, true).await
+                return Ok(Vec::new());
+            }
+            // Optional numbers: one try, never split (not worth the calls).
+            let r = self.run_batch(&plan.percentiles, window, false).await;
+            match r.error {
+                Some(e) => Err(e),
+                None => Ok(r.points),
             }
         };
         let (main, pct) = tokio::join!(main, pct);
-        let main = main?;
+        if let Some(e) = &main.error
+            && main.failed.iter().all(|f| *f)
+        {
+            return Err(e.clone());
+        }
+        let period = request.period_minutes.max(1) as usize;
         let mut metrics: Vec<FunctionMetrics> =
             vec![FunctionMetrics::default(); request.functions.len()];
+        let mut missing = vec![false; request.functions.len()];
         let mut region = request.region_totals.then(FunctionMetrics::default);
-        for ((_, slot), points) in plan.main.iter().zip(main) {
+        for (((_, slot), points), failed) in plan.main.iter().zip(main.points).zip(main.failed) {
             match slot {
                 Slot::Series { function, kind } => {
-                    fill(kind.series(&mut metrics[*function]), window, &points);
+                    missing[*function] |= failed;
+                    fill(
+                        kind.series(&mut metrics[*function]),
+                        window,
+                        &points,
+                        period,
+                    );
                 }
                 Slot::Version {
                     function,
                     alias,
                     version,
                 } => {
+                    missing[*function] |= failed;
                     let mut invocations = empty_series();
-                    fill(&mut invocations, window, &points);
+                    fill(&mut invocations, window, &points, period);
                     metrics[*function].alias_versions.push(VersionInvocations {
                         alias: alias.clone(),
                         version: version.clone(),
@@ -306,8 +385,10 @@ impl Clients {
                     });
                 }
                 Slot::Region { kind } => {
-                    if let Some(region) = region.as_mut() {
-                        fill(kind.series(region), window, &points);
+                    if failed {
+                        region = None;
+                    } else if let Some(region) = region.as_mut() {
+                        fill(kind.series(region), window, &points, period);
                     }
                 }
                 Slot::Percentile { .. } => {}
@@ -333,16 +414,26 @@ impl Clients {
                 }
             }
         });
+        let left_out = missing.iter().filter(|m| **m).count();
         let by_name = request
             .functions
             .iter()
             .map(|f| f.name.clone())
             .zip(metrics)
+            .zip(missing)
+            .filter(|(_, missing)| !missing)
+            .map(|(pair, _)| pair)
             .collect();
         Ok(FetchedMetrics {
             functions: by_name,
             region,
             percentiles: pct_result,
+            incomplete: main.error.map(|e| {
+                format!(
+                    "{left_out} of {} functions' numbers missing: GetMetricData {e}",
+                    request.functions.len()
+                )
+            }),
         })
     }
 
@@ -389,12 +480,16 @@ pub struct FetchedMetrics {
     pub region: Option<FunctionMetrics>,
     /// The percentile batch's own outcome; its failure never costs the other numbers.
     pub percentiles: Result<(), ProviderError>,
+    /// Part of the main batch did not answer: which, and why.
+    pub incomplete: Option<String>,
 }
 
-fn fill(series: &mut Series, window: TimeWindow, points: &[(DateTime<Utc>, f64)]) {
+/// Puts points into a per-minute series. A point of a `period`-minute bucket lands on the
+/// bucket's last minute, so sums and maxima over the last 5, 15 or 60 minutes stay exact.
+fn fill(series: &mut Series, window: TimeWindow, points: &[(DateTime<Utc>, f64)], period: usize) {
     for (t, v) in points {
         if let Some(slot) = window.slot(*t) {
-            series.set(slot, *v);
+            series.set((slot + period - 1).min(crate::provider::MINUTES - 1), *v);
         }
     }
 }

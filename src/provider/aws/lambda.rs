@@ -78,29 +78,25 @@ impl Clients {
         }
     }
 
+    /// A function with its own reads; when they fail it is still listed, marked with why.
     async fn function_details(
         &self,
         f: FunctionConfiguration,
     ) -> Result<FunctionInfo, ProviderError> {
         let name = f.function_name.clone().unwrap_or_default();
-        let versions = self.list_versions(&name).await?;
-        let aliases = self.list_aliases(&name).await?;
-        let (reserved, tags) = self.reserved_and_tags(&name).await?;
-        // Provisioned concurrency needs a version or alias, so a function with neither has none:
-        // skipping the call saves one request per such function.
-        let provisioned = if versions.is_empty() && aliases.is_empty()
-            || !self.provisioned_supported()
-        {
-            Vec::new()
-        } else {
-            match self.provisioned(&name).await {
-                Err(ProviderError::Unsupported(e)) => {
-                    tracing::info!(scope = %self.scope, error = %e, "provisioned concurrency not served here");
-                    self.provisioned_unsupported
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                    Vec::new()
-                }
-                other => other?,
+        let details = self.details(&name).await;
+        let (versions, aliases, reserved, tags, provisioned, detail_error) = match details {
+            Ok((v, a, r, t, p)) => (v, a, r, t, p, None),
+            Err(e) => {
+                tracing::info!(scope = %self.scope, function = %name, error = %e, "function details failed");
+                (
+                    Vec::new(),
+                    Vec::new(),
+                    None,
+                    BTreeMap::new(),
+                    Vec::new(),
+                    Some(e.to_string()),
+                )
             }
         };
         Ok(FunctionInfo {
@@ -124,7 +120,47 @@ impl Clients {
             reserved_concurrency: reserved,
             provisioned,
             tags,
+            detail_error,
         })
+    }
+
+    /// Versions, aliases, reserved concurrency, tags and provisioned concurrency of a function.
+    #[allow(clippy::type_complexity)]
+    async fn details(
+        &self,
+        name: &str,
+    ) -> Result<
+        (
+            Vec<String>,
+            Vec<AliasInfo>,
+            Option<i32>,
+            BTreeMap<String, String>,
+            Vec<ProvisionedConcurrency>,
+        ),
+        ProviderError,
+    > {
+        let name = name.to_string();
+        let versions = self.list_versions(&name).await?;
+        let aliases = self.list_aliases(&name).await?;
+        let (reserved, tags) = self.reserved_and_tags(&name).await?;
+        // Provisioned concurrency needs a version or alias, so a function with neither has none:
+        // skipping the call saves one request per such function.
+        let provisioned = if versions.is_empty() && aliases.is_empty()
+            || !self.provisioned_supported()
+        {
+            Vec::new()
+        } else {
+            match self.provisioned(&name).await {
+                Err(ProviderError::Unsupported(e)) => {
+                    tracing::info!(scope = %self.scope, error = %e, "provisioned concurrency not served here");
+                    self.provisioned_unsupported
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    Vec::new()
+                }
+                other => other?,
+            }
+        };
+        Ok((versions, aliases, reserved, tags, provisioned))
     }
 
     pub(crate) async fn list_versions(&self, name: &str) -> Result<Vec<String>, ProviderError> {

@@ -77,6 +77,7 @@ impl RegionSource for AwsRegion {
             functions: fetched.functions,
             percentiles_supported,
             region_totals: fetched.region,
+            incomplete: fetched.incomplete,
         })
     }
 

@@ -310,6 +310,7 @@ impl RegionSource for SimRegion {
             functions,
             percentiles_supported: true,
             region_totals,
+            incomplete: None,
         })
     }
 
@@ -717,6 +718,7 @@ mod tests {
             }],
             window: TimeWindow::ending_at(r.clock.now()),
             region_totals: false,
+            period_minutes: 1,
         };
         let snap = r.metrics(&req).await.unwrap_or_default();
         snap.functions
