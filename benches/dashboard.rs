@@ -85,7 +85,7 @@ fn main() {
                 region: r,
                 seq: 1,
                 at: start,
-                result: Ok((inventory, vec![])),
+                result: Ok(inventory),
             },
         );
     }

@@ -64,6 +64,22 @@ pub enum ProviderError {
     NotFound(String),
 }
 
+/// A read's failure as a person needs it: what failed and which setting would help.
+pub fn explain(read: &str, call: &str, e: &ProviderError) -> String {
+    let hint = match (read, e) {
+        ("metrics", ProviderError::Timeout(_)) => " — raise [timeouts] metrics_secs",
+        (_, ProviderError::Timeout(_)) => " — raise [timeouts] operation_secs or region_secs",
+        (_, ProviderError::Throttled(_)) => " — lower [rate_limits] or try again shortly",
+        (_, ProviderError::AccessDenied(_)) => " — check the role's permissions (lops iam-policy)",
+        _ => "",
+    };
+    let what = match e {
+        ProviderError::Timeout(secs) => format!("timed out after {secs:.0} s"),
+        other => other.to_string(),
+    };
+    format!("{read}: {call} {what}{hint}")
+}
+
 /// What the metrics poller asks for: the functions to fetch numbers for, and the window end.
 #[derive(Debug, Clone)]
 pub struct MetricsRequest {

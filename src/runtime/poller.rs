@@ -144,11 +144,8 @@ async fn inventory_loop<S: RegionSource>(
     let mut failures = 0;
     loop {
         seq += 1;
-        let result = timed(timing.deadline, async {
-            let (inventory, alarms) = tokio::join!(source.inventory(), source.alarms());
-            Ok((inventory?, alarms?))
-        })
-        .await;
+        // Lambda alone: a CloudWatch outage must not fail the inventory.
+        let result = timed(timing.deadline, source.inventory()).await;
         failures = if result.is_ok() { 0 } else { failures + 1 };
         let msg = Msg::Inventory {
             region,
@@ -179,8 +176,10 @@ async fn alarms_loop<S: RegionSource>(
 ) {
     let mut seq = 0;
     loop {
-        // The inventory loop reads alarms at start; this one keeps them fresh in between.
-        tokio::time::sleep(jitter(timing.alarms, region, seq)).await;
+        // At once, then every interval.
+        if seq > 0 {
+            tokio::time::sleep(jitter(timing.alarms, region, seq)).await;
+        }
         seq += 1;
         let result = timed(timing.deadline, source.alarms()).await;
         if tx

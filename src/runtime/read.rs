@@ -9,7 +9,7 @@ use futures::future::join_all;
 
 use crate::provider::{
     Alarm, FunctionRef, Inventory, MetricsRequest, MetricsSnapshot, ProviderError, RegionSource,
-    Scope, TimeWindow,
+    Scope, TimeWindow, explain,
 };
 
 #[derive(Debug, Clone)]
@@ -30,22 +30,6 @@ pub enum ReadError {
     Failed(ProviderError),
     /// It depends on a read that failed.
     NotRead,
-}
-
-/// A read's failure as a person needs it: what failed and which setting would help.
-pub fn explain(read: &str, call: &str, e: &ProviderError) -> String {
-    let hint = match (read, e) {
-        ("metrics", ProviderError::Timeout(_)) => " — raise [timeouts] metrics_secs",
-        (_, ProviderError::Timeout(_)) => " — raise [timeouts] operation_secs or region_secs",
-        (_, ProviderError::Throttled(_)) => " — lower [rate_limits] or try again shortly",
-        (_, ProviderError::AccessDenied(_)) => " — check the role's permissions (lops iam-policy)",
-        _ => "",
-    };
-    let what = match e {
-        ProviderError::Timeout(secs) => format!("timed out after {secs:.0} s"),
-        other => other.to_string(),
-    };
-    format!("{read}: {call} {what}{hint}")
 }
 
 impl RegionReport {

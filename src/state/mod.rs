@@ -49,14 +49,10 @@ pub struct RegionState {
     pub alarms: Vec<Alarm>,
     pub account_limit: Option<i64>,
     pub totals: Option<FunctionMetrics>,
-    /// When data last arrived, inventory or metrics.
-    pub last_ok: Option<DateTime<Utc>>,
     pub inventory_loaded: bool,
-    /// The last failure, and since when the region has been failing.
-    pub error: Option<(String, DateTime<Utc>)>,
-    /// Which read failed: only that read answering again clears the failure, so a region
-    /// whose metrics fail is not shown fresh because its alarms answered.
-    pub error_from: Option<Read>,
+    /// Each read's own health: one read failing never hides what another returned, and only
+    /// that read answering again clears its failure.
+    pub reads: [ReadHealth; 3],
     pub inventory_seq: u64,
     pub metrics_seq: u64,
     pub alarms_seq: u64,
@@ -71,6 +67,37 @@ pub enum Read {
     Metrics,
     Alarms,
 }
+
+impl Read {
+    pub const ALL: [Read; 3] = [Read::Inventory, Read::Metrics, Read::Alarms];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// (what it reads, the call) for messages.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Read::Inventory => ("inventory", "ListFunctions"),
+            Read::Metrics => ("metrics", "GetMetricData"),
+            Read::Alarms => ("alarms", "DescribeAlarms"),
+        }
+    }
+}
+
+/// How one read of a region is doing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadHealth {
+    pub last_ok: Option<DateTime<Utc>>,
+    /// The last failure (naming the call and the setting that would help), and since when it
+    /// has been failing.
+    pub error: Option<(String, DateTime<Utc>)>,
+    /// Failures in a row.
+    pub failures: u32,
+}
+
+/// Failures in a row of every read before a region that had answered shows as unreachable.
+pub const UNREACHABLE_AFTER: u32 = 3;
 
 /// What the footer and the regions view say about a region.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,10 +125,8 @@ impl RegionState {
             alarms: Vec::new(),
             account_limit: None,
             totals: None,
-            last_ok: None,
             inventory_loaded: false,
-            error: None,
-            error_from: None,
+            reads: Default::default(),
             inventory_seq: 0,
             metrics_seq: 0,
             alarms_seq: 0,
@@ -109,29 +134,62 @@ impl RegionState {
         }
     }
 
-    /// A fetch failed: keep the data, remember the error and since when the region fails.
+    /// A read failed: keep the data, remember the error and since when this read fails.
     fn failed(&mut self, e: &ProviderError, at: DateTime<Utc>, read: Read) {
-        let since = self.error.as_ref().map_or(at, |(_, s)| *s);
-        self.error = Some((e.to_string(), since));
-        self.error_from = Some(read);
+        let (what, call) = read.names();
+        let r = &mut self.reads[read.index()];
+        let since = r.error.as_ref().map_or(at, |(_, s)| *s);
+        r.error = Some((crate::provider::explain(what, call, e), since));
+        r.failures += 1;
     }
 
     fn answered(&mut self, at: DateTime<Utc>, read: Read) {
-        self.last_ok = Some(at);
-        if self.error_from.is_none_or(|r| r == read) {
-            self.error = None;
-            self.error_from = None;
-        }
+        self.reads[read.index()] = ReadHealth {
+            last_ok: Some(at),
+            error: None,
+            failures: 0,
+        };
     }
 
+    /// When data last arrived, from any read.
+    pub fn last_ok(&self) -> Option<DateTime<Utc>> {
+        self.reads.iter().filter_map(|r| r.last_ok).max()
+    }
+
+    /// The names of the reads failing now: "inventory", "metrics", "alarms".
+    pub fn failing_reads(&self) -> Vec<&'static str> {
+        Read::ALL
+            .into_iter()
+            .filter(|r| self.reads[r.index()].error.is_some())
+            .map(|r| r.names().0)
+            .collect()
+    }
+
+    /// The reads failing now, each naming its call and the setting that would help.
+    pub fn failing(&self) -> Vec<&str> {
+        self.reads
+            .iter()
+            .filter_map(|r| r.error.as_ref().map(|(e, _)| e.as_str()))
+            .collect()
+    }
+
+    /// Fresh while every read answers; stale (with what failed) while some read fails or the
+    /// data is old; unreachable when nothing ever answered, or every read has failed
+    /// [`UNREACHABLE_AFTER`] times in a row.
     pub fn health(&self, now: DateTime<Utc>, stale_after_secs: u64) -> RegionHealth {
-        let age = self.last_ok.map(|t| (now - t).num_seconds().max(0) as u64);
-        match (age, &self.error) {
+        let age = self
+            .last_ok()
+            .map(|t| (now - t).num_seconds().max(0) as u64);
+        let failing = self.failing();
+        let error = (!failing.is_empty()).then(|| failing.join("; "));
+        let all_down = self.reads.iter().all(|r| r.failures >= UNREACHABLE_AFTER);
+        match (age, error) {
             (None, None) => RegionHealth::Loading,
-            (None, Some((e, _))) => RegionHealth::Unreachable { error: e.clone() },
-            (Some(age_secs), Some((e, _))) => RegionHealth::Stale {
+            (None, Some(error)) => RegionHealth::Unreachable { error },
+            (Some(_), Some(error)) if all_down => RegionHealth::Unreachable { error },
+            (Some(age_secs), Some(error)) => RegionHealth::Stale {
                 age_secs,
-                error: Some(e.clone()),
+                error: Some(error),
             },
             (Some(age_secs), None) if age_secs > stale_after_secs => RegionHealth::Stale {
                 age_secs,
@@ -287,7 +345,7 @@ pub enum Msg {
         region: usize,
         seq: u64,
         at: DateTime<Utc>,
-        result: Result<(Inventory, Vec<Alarm>), ProviderError>,
+        result: Result<Inventory, ProviderError>,
     },
     Metrics {
         region: usize,
@@ -713,7 +771,7 @@ fn on_inventory(
     region: usize,
     seq: u64,
     at: DateTime<Utc>,
-    result: Result<(Inventory, Vec<Alarm>), ProviderError>,
+    result: Result<Inventory, ProviderError>,
 ) {
     let Some(r) = state.regions.get_mut(region) else {
         return;
@@ -724,7 +782,7 @@ fn on_inventory(
     r.inventory_seq = seq;
     match result {
         Err(e) => r.failed(&e, at, Read::Inventory),
-        Ok((inventory, alarms)) => {
+        Ok(inventory) => {
             let mut old: std::collections::HashMap<String, FunctionEntry> = r
                 .functions
                 .drain(..)
@@ -735,7 +793,7 @@ fn on_inventory(
                 .into_iter()
                 .map(|info| {
                     let previous = old.remove(&info.name);
-                    let alarm = worst_alarm(&alarms, &info.name);
+                    let alarm = worst_alarm(&r.alarms, &info.name);
                     FunctionEntry {
                         metrics: previous.as_ref().and_then(|p| p.metrics.clone()),
                         history: previous.map(|p| p.history).unwrap_or_default(),
@@ -744,7 +802,6 @@ fn on_inventory(
                     }
                 })
                 .collect();
-            r.alarms = alarms;
             r.account_limit = inventory.account_concurrency_limit;
             r.inventory_loaded = true;
             r.answered(at, Read::Inventory);

@@ -67,14 +67,33 @@ fn loaded() -> State {
     };
     update(
         &mut s,
+        Msg::Alarms {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok(vec![alarm]),
+        },
+    );
+    update(
+        &mut s,
         Msg::Inventory {
             region: 0,
             seq: 1,
             at: t0(),
-            result: Ok((
-                inv(&[("api", "web"), ("worker", "batch"), ("cron", "batch")]),
-                vec![alarm],
-            )),
+            result: Ok(inv(&[
+                ("api", "web"),
+                ("worker", "batch"),
+                ("cron", "batch"),
+            ])),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Alarms {
+            region: 1,
+            seq: 1,
+            at: t0(),
+            result: Ok(vec![]),
         },
     );
     update(
@@ -83,7 +102,7 @@ fn loaded() -> State {
             region: 1,
             seq: 1,
             at: t0(),
-            result: Ok((inv(&[("api", "web")]), vec![])),
+            result: Ok(inv(&[("api", "web")])),
         },
     );
     let snap = |pairs: &[(&str, f64, f64)]| MetricsSnapshot {
@@ -254,7 +273,7 @@ fn a_chosen_row_is_followed_also_from_the_top_when_rows_reorder() {
         &mut s,
         Msg::Alarms {
             region: 1,
-            seq: 1,
+            seq: 2,
             at: t0(),
             result: Ok(vec![alarm]),
         },
@@ -370,7 +389,9 @@ fn failing_region_keeps_its_data_and_turns_stale_then_recovers() {
         r.health(s.now, s.stale_after_secs()),
         RegionHealth::Stale {
             age_secs: 40,
-            error: Some("timed out after 2.0s".into())
+            error: Some(
+                "metrics: GetMetricData timed out after 2 s — raise [timeouts] metrics_secs".into()
+            )
         }
     );
     assert_eq!(s.rows.len(), 4, "stale data stays on screen");
@@ -405,7 +426,7 @@ fn region_that_never_answered_is_unreachable_and_old_data_is_stale() {
     assert_eq!(
         s.regions[0].health(t0(), 30),
         RegionHealth::Unreachable {
-            error: "HTTP 503".into()
+            error: "inventory: ListFunctions HTTP 503".into()
         }
     );
     let s = loaded();
@@ -427,7 +448,7 @@ fn out_of_order_results_are_dropped() {
             region: 1,
             seq: 1,
             at: t0(),
-            result: Ok((Inventory::default(), vec![])),
+            result: Ok(Inventory::default()),
         },
     );
     assert_eq!(
@@ -451,13 +472,22 @@ fn pollers_are_asked_for_visible_and_alarmed_functions_only() {
         metric: None,
         function: Some("fn39".into()),
     };
+    update(
+        &mut s,
+        Msg::Alarms {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok(vec![alarm]),
+        },
+    );
     let effects = update(
         &mut s,
         Msg::Inventory {
             region: 0,
             seq: 1,
             at: t0(),
-            result: Ok((many, vec![alarm])),
+            result: Ok(many),
         },
     );
     let wanted = effects
@@ -1115,4 +1145,73 @@ fn alarms_answering_do_not_hide_failing_metrics() {
         s.regions[0].health(later, 30),
         crate::state::RegionHealth::Fresh { .. }
     ));
+}
+
+#[test]
+fn a_region_whose_every_read_keeps_failing_escalates_to_unreachable_and_comes_back() {
+    let mut s = loaded();
+    let fail = |s: &mut State, seq: u64| {
+        let e = ProviderError::Timeout(10.0);
+        update(
+            s,
+            Msg::Inventory {
+                region: 1,
+                seq,
+                at: t0(),
+                result: Err(e.clone()),
+            },
+        );
+        update(
+            s,
+            Msg::Metrics {
+                region: 1,
+                seq,
+                at: t0(),
+                result: Err(e.clone()),
+            },
+        );
+        update(
+            s,
+            Msg::Alarms {
+                region: 1,
+                seq,
+                at: t0(),
+                result: Err(e),
+            },
+        );
+    };
+    fail(&mut s, 2);
+    let h = s.regions[1].health(t0(), 30);
+    assert!(
+        matches!(h, RegionHealth::Stale { error: Some(_), .. }),
+        "{h:?}"
+    );
+    assert_eq!(
+        s.regions[1].failing_reads(),
+        ["inventory", "metrics", "alarms"]
+    );
+    assert_eq!(s.regions[1].functions.len(), 1, "its data stays");
+    fail(&mut s, 3);
+    fail(&mut s, 4);
+    let h = s.regions[1].health(t0(), 30);
+    assert!(
+        matches!(&h, RegionHealth::Unreachable { error } if error.contains("raise [timeouts] metrics_secs")),
+        "{h:?}"
+    );
+    // One read answering again: no longer unreachable, still naming what fails.
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 1,
+            seq: 5,
+            at: t0(),
+            result: Ok(Inventory::default()),
+        },
+    );
+    let h = s.regions[1].health(t0(), 30);
+    assert!(
+        matches!(h, RegionHealth::Stale { error: Some(_), .. }),
+        "{h:?}"
+    );
+    assert_eq!(s.regions[1].failing_reads(), ["metrics", "alarms"]);
 }

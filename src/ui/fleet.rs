@@ -32,7 +32,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         let loading = state
             .regions
             .iter()
-            .any(|r| !r.inventory_loaded && r.error.is_none());
+            .any(|r| !r.inventory_loaded && r.failing().is_empty());
         let text = if loading {
             "loading functions…".to_string()
         } else if !state.filter.is_empty() {
@@ -40,7 +40,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 "no function matches '{}' (esc clears the filter)",
                 state.filter
             )
-        } else if state.regions.iter().all(|r| r.error.is_some()) {
+        } else if state.regions.iter().all(|r| !r.failing().is_empty()) {
             "no region answered: see the footer for each region's error".to_string()
         } else {
             "no functions in these regions".to_string()
@@ -86,11 +86,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .enumerate()
         .map(|(i, (r, f))| {
             let region = &state.regions[*r];
-            let stale = !matches!(
-                region.health(state.now, stale_after),
-                RegionHealth::Fresh { .. }
-            );
-            let row = row(state, theme, region, &region.functions[*f], wide, stale);
+            let health = region.health(state.now, stale_after);
+            let row = row(state, theme, region, &region.functions[*f], wide, &health);
             if state.offset + i == state.selected {
                 row.style(theme.selected())
             } else {
@@ -111,13 +108,18 @@ fn row<'a>(
     region: &RegionState,
     f: &'a FunctionEntry,
     wide: bool,
-    stale: bool,
+    health: &RegionHealth,
 ) -> Row<'a> {
     let s = f.stats(state.window);
     let [ok, warn, bad] = theme.marks();
-    let mark = match health_score(f, state.window) {
-        3 | 2 => Span::styled(bad, theme.bad()),
-        1 => Span::styled(warn, theme.warn()),
+    // A row's mark says what is known of it: its region unreachable (✗) or its data old or
+    // partly failing (▲) — in glyphs, so it reads without colour too — else its own health.
+    let score = health_score(f, state.window);
+    let stale = !matches!(health, RegionHealth::Fresh { .. } | RegionHealth::Loading);
+    let mark = match (health, score) {
+        (RegionHealth::Unreachable { .. }, _) | (_, 3 | 2) => Span::styled(bad, theme.bad()),
+        (_, 1) => Span::styled(warn, theme.warn()),
+        _ if stale => Span::styled(warn, theme.warn()),
         _ => Span::styled(ok, theme.ok()),
     };
     let err_style = match s.error_rate {

@@ -203,7 +203,18 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     for r in &state.regions {
         let h = r.health(state.now, stale_after);
         spans.push(health_mark(&h, theme));
-        spans.push(Span::raw(format!(" {} {}  ", r.scope, health_label(&h))));
+        // Which read fails, so "stale" says why; the regions view (2) has the whole message.
+        let failing = r.failing_reads();
+        let why = match failing.len() {
+            0 => String::new(),
+            3 => " (all reads)".to_string(),
+            _ => format!(" ({})", failing.join(",")),
+        };
+        spans.push(Span::raw(format!(
+            " {} {}{why}  ",
+            r.scope,
+            health_label(&h)
+        )));
     }
     // Squeeze the labels when every region does not fit on the line.
     let width: usize = spans.iter().map(|s| s.width()).sum();
@@ -212,7 +223,9 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             let text = span
                 .content
                 .replace("  ", " ")
-                .replace("unreachable", "down");
+                .replace("unreachable", "down")
+                .replace("all reads", "all")
+                .replace("inventory", "inv");
             span.content = text.into();
         }
     }

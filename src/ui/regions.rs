@@ -20,6 +20,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             theme.title(),
         ));
     let stale_after = state.stale_after_secs();
+    // What the columns before it leave (each read's failure names the setting that helps).
+    let error_width = usize::from(area.width).saturating_sub(75).max(10);
     let rows: Vec<Row> = state
         .regions
         .iter()
@@ -69,7 +71,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     )
                     .right_aligned(),
                 ),
-                Cell::from(Span::styled(fit(&error, 60, theme), theme.bad())),
+                Cell::from(Span::styled(fit(&error, error_width, theme), theme.bad())),
             ])
         })
         .collect();

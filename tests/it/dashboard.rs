@@ -348,7 +348,8 @@ async fn failing_or_throttled_metrics_mark_the_region_and_leave_the_other_fresh(
             press(&keys, KeyCode::Char(c));
         }
         press(&keys, KeyCode::Enter);
-        // Until one metrics read of the failing region has used all its tries (3) and another began.
+        // Until the failing region's metrics have failed a few times (one try per read, a
+        // throttled batch split in halves, backing off between reads).
         let deadline = Instant::now() + Duration::from_secs(40);
         while proxy.calls(failing, "monitoring", "GetMetricData") < 4
             || proxy.calls(healthy, "monitoring", "GetMetricData") < 1
@@ -397,4 +398,51 @@ async fn failing_or_throttled_metrics_mark_the_region_and_leave_the_other_fresh(
             "{fault:?}: {tries} GetMetricData tries"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloudwatch_outage_keeps_the_rows_and_marks_them_without_colour() {
+    let (healthy, failing) = ("ap-southeast-6", "ap-east-2");
+    let prefix = moto::unique("cwout");
+    for region in [healthy, failing] {
+        Seeder::new(moto::url(), region)
+            .await
+            .fleet(&prefix, 2)
+            .await;
+    }
+    let proxy = FaultProxy::start(moto::url());
+    // All of CloudWatch (metrics and alarms) answers 503 in one region; Lambda answers.
+    proxy.add(crate::support::proxy::Rule {
+        region: failing.into(),
+        service: Some("monitoring".into()),
+        operation: None,
+        fault: Fault::Status(503),
+        remaining: None,
+    });
+    let sources = regions(&proxy.url, &[healthy, failing]).await;
+    let screen = crate::support::tui::Screen::new(100, 24);
+    let state = crate::support::tui::state(&sources);
+    let (keys, run) = crate::support::tui::start_on(&screen, sources, state, None);
+    crate::support::tui::filter(&keys, &prefix);
+    let shown = screen
+        .wait_until(30, "both regions' rows, the failing one marked", |t| {
+            t.matches(&prefix[..5]).count() >= 4 && t.contains("(metrics,alarms)")
+        })
+        .await;
+    for line in shown.lines().filter(|l| l.contains(&prefix[..5])) {
+        if line.contains(failing) {
+            assert!(
+                line.contains('▲'),
+                "a row of the failing region is not marked: {line}"
+            );
+        } else if line.contains(healthy) {
+            assert!(!line.contains('▲'), "a healthy row is marked: {line}");
+        }
+    }
+    press(&keys, KeyCode::Char('2'));
+    // The regions view names the failing call (the whole message, setting included, where
+    // the screen is wide enough).
+    screen.wait_for(5, "metrics: GetMetricData H").await;
+    press(&keys, KeyCode::Char('q'));
+    run.await.expect("join").expect("loop");
 }

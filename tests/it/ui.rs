@@ -30,12 +30,20 @@ async fn load(state: &mut State, clock: &SimClock, secs: i64, seq: u64) {
     clock.set(at);
     update(state, Msg::Tick(at));
     for (i, region) in demo_regions(7, clock, Access::default()).iter().enumerate() {
-        let inventory = region.inventory().await;
+        let result = region.inventory().await;
         let alarms = region.alarms().await;
-        let result = inventory.and_then(|inv| Ok((inv, alarms?)));
+        update(
+            state,
+            Msg::Alarms {
+                region: i,
+                seq,
+                at,
+                result: alarms,
+            },
+        );
         let functions: Vec<FunctionRef> = result
             .as_ref()
-            .map(|(inv, _)| inv.functions.iter().map(FunctionRef::from_info).collect())
+            .map(|inv| inv.functions.iter().map(FunctionRef::from_info).collect())
             .unwrap_or_default();
         update(
             state,
@@ -153,7 +161,10 @@ async fn regions_view_shows_totals_and_the_stale_region_error() {
     insta::assert_snapshot!("regions_80x24", out);
     let wide = screen(&mut state, &MONO, 160, 30);
     insta::assert_snapshot!("regions_160x30", wide);
-    assert!(wide.contains("timed out after 2.0s"), "{wide}");
+    assert!(
+        wide.contains("inventory: ListFunctions timed out after 2 s — raise [timeouts]"),
+        "{wide}"
+    );
 }
 
 #[tokio::test]
@@ -269,7 +280,7 @@ async fn loading_empty_and_unreachable_states_say_what_is_going_on() {
 
     let mut empty = new_state(&clock);
     for region in 0..empty.regions.len() {
-        let result = Ok((lops::provider::Inventory::default(), vec![]));
+        let result = Ok(lops::provider::Inventory::default());
         update(
             &mut empty,
             Msg::Inventory {
