@@ -1215,3 +1215,71 @@ fn a_region_whose_every_read_keeps_failing_escalates_to_unreachable_and_comes_ba
     );
     assert_eq!(s.regions[1].failing_reads(), ["metrics", "alarms"]);
 }
+
+#[test]
+fn every_change_in_a_production_scope_asks_for_the_typed_name() {
+    let mut s = loaded();
+    set_access(&mut s, Access::new(Tier::Change, true));
+    let scope = s.regions[0].scope.clone();
+    let typed = |s: &State| {
+        matches!(&s.popup, Some(Popup::Confirm(p))
+            if matches!(p.confirmation, crate::ops::Confirmation::Typed(_)) && p.production)
+    };
+    // Every ops plan the keys prepare (invoke, shift, promote, roll back, pin, concurrency,
+    // kill, revive, trigger) reaches the popup the same way.
+    for action in [
+        "invoke",
+        "traffic.set",
+        "traffic.promote",
+        "traffic.rollback",
+        "traffic.pin",
+        "concurrency.set",
+        "kill",
+        "revive",
+        "trigger.disable",
+    ] {
+        let mut p = plan_in(&scope, "cron", false);
+        p.action = action;
+        update(
+            &mut s,
+            Msg::Planned {
+                region: 0,
+                result: Ok(p),
+            },
+        );
+        assert!(typed(&s), "{action}: {:?}", s.popup);
+        assert!(!executes(&update(&mut s, key('y'))), "{action}: y ran it");
+        s.popup = None;
+    }
+    // A rollout (C), a resume or abort, and a backup (b).
+    update(
+        &mut s,
+        Msg::RolloutPrepared {
+            region: 0,
+            result: Ok(rollout("cron")),
+        },
+    );
+    assert!(typed(&s), "rollout: {:?}", s.popup);
+    s.popup = None;
+    s.backup_target = Some((
+        crate::backup::S3Uri::parse("s3://acme-backups/lops").unwrap(),
+        "STANDARD".into(),
+    ));
+    update(&mut s, key('b'));
+    assert!(typed(&s), "backup: {:?}", s.popup);
+    s.popup = None;
+    update(
+        &mut s,
+        Msg::PlanUpdate {
+            region: 0,
+            rollout: Box::new(rollout("cron")),
+            event: "interrupted".into(),
+            running: false,
+        },
+    );
+    for k in ['U', 'A'] {
+        update(&mut s, key(k));
+        assert!(typed(&s), "{k}: {:?}", s.popup);
+        s.popup = None;
+    }
+}
