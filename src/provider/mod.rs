@@ -124,6 +124,11 @@ pub trait RegionSource: Send + Sync + 'static {
     fn alarms(&self) -> impl Future<Output = Result<Vec<Alarm>, ProviderError>> + Send;
     /// Requests sent to this region so far, retries included.
     fn calls(&self) -> u64;
+    /// How many functions one metrics read should carry, so that a screen of them lands
+    /// batch by batch when the endpoint has shown it needs smaller requests.
+    fn metrics_group(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// What an invoke sends.

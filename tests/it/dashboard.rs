@@ -446,3 +446,53 @@ async fn a_cloudwatch_outage_keeps_the_rows_and_marks_them_without_colour() {
     press(&keys, KeyCode::Char('q'));
     run.await.expect("join").expect("loop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_needs_small_batches_gets_the_screen_in_groups_that_all_land() {
+    let region = "ap-east-2";
+    let prefix = moto::unique("groups");
+    let fleet = Seeder::new(moto::url(), region)
+        .await
+        .fleet(&prefix, 4)
+        .await;
+    let proxy = FaultProxy::start(moto::url());
+    let sources = regions(&proxy.url, &[region]).await;
+    // As if a batch of 14 queries was the largest that answered in time: two functions a read.
+    sources[0]
+        .clients
+        .metric_batch
+        .store(14, std::sync::atomic::Ordering::Relaxed);
+    let screen = crate::support::tui::Screen::new(120, 30);
+    let state = crate::support::tui::state(&sources);
+    let (keys, run) = crate::support::tui::start_on(&screen, sources, state, None);
+    crate::support::tui::filter(&keys, &prefix);
+    // The 60-minute window: every seeded minute counts.
+    press(&keys, KeyCode::Char('w'));
+    press(&keys, KeyCode::Char('w'));
+    let expected: Vec<(String, String)> = fleet
+        .iter()
+        .map(|f| {
+            (
+                f.name.clone(),
+                lops::format::count(f.invocations_per_minute * f.seeded_minutes as f64),
+            )
+        })
+        .collect();
+    screen
+        .wait_until(40, "every function's numbers", |t| {
+            expected.iter().all(|(name, inv)| {
+                t.lines().any(|l| {
+                    l.contains(&name[..name.len().min(14)]) && l.contains(&format!(" {inv} "))
+                })
+            })
+        })
+        .await;
+    press(&keys, KeyCode::Char('q'));
+    let state = run.await.expect("join").expect("loop");
+    // More than one metrics message per refresh: the groups landed one by one.
+    assert!(
+        state.regions[0].metrics_seq >= 2,
+        "{}",
+        state.regions[0].metrics_seq
+    );
+}
