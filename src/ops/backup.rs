@@ -221,24 +221,20 @@ pub async fn run_backup(
     let store = Store::open(&first.clients, request.to.clone()).await?;
     // Held while blobs may be reused, so that a prune running now keeps them.
     let lease = Lease::take(&store).await?;
-    let result = backup_into(regions, &store, request, audit, progress).await;
+    let result = backup_into(first, regions, &store, request, audit, progress).await;
     lease.release(&store).await;
     result
 }
 
 /// The backup run itself, under the lease `run_backup` holds.
 async fn backup_into(
+    first: &AwsRegion,
     regions: &[AwsRegion],
     store: &Store,
     request: &BackupRequest,
     audit: Option<&AuditLog>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<RunReport, BackupError> {
-    let Some(first) = regions.first() else {
-        return Err(BackupError::Invalid(
-            "no region to back up: pass --region".into(),
-        ));
-    };
     let mut report = RunReport {
         to: request.to.to_string(),
         ..Default::default()

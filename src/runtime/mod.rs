@@ -3,3 +3,17 @@
 pub mod limiter;
 pub mod poller;
 pub mod read;
+
+use std::time::Duration;
+
+use crate::provider::ProviderError;
+
+/// `work`, or a timeout error after `deadline`.
+pub(crate) async fn timed<T>(
+    deadline: Duration,
+    work: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or_else(|_| Err(ProviderError::Timeout(deadline.as_secs_f64())))
+}

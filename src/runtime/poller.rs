@@ -11,7 +11,8 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::provider::{FunctionRef, MetricsRequest, ProviderError, RegionSource, TimeWindow};
+use super::timed;
+use crate::provider::{FunctionRef, MetricsRequest, RegionSource, TimeWindow};
 use crate::state::Msg;
 
 #[derive(Debug, Clone, Copy)]
@@ -86,14 +87,6 @@ fn jitter(d: Duration, region: usize, seq: u64) -> Duration {
     d.mul_f64(1.0 + spread)
 }
 
-async fn timed<T>(
-    deadline: Duration,
-    work: impl Future<Output = Result<T, ProviderError>>,
-) -> Result<T, ProviderError> {
-    tokio::time::timeout(deadline, work)
-        .await
-        .unwrap_or_else(|_| Err(ProviderError::Timeout(deadline.as_secs_f64())))
-}
 
 pub fn spawn<S: RegionSource>(
     sources: &[Arc<S>],

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::future::join_all;
 
+use super::timed;
 use crate::provider::{
     Alarm, FunctionRef, Inventory, MetricsRequest, MetricsSnapshot, ProviderError, RegionSource,
     Scope, TimeWindow, explain,
@@ -77,14 +78,6 @@ impl RegionReport {
     }
 }
 
-async fn timed<T>(
-    deadline: Duration,
-    work: impl Future<Output = Result<T, ProviderError>>,
-) -> Result<T, ProviderError> {
-    tokio::time::timeout(deadline, work)
-        .await
-        .unwrap_or_else(|_| Err(ProviderError::Timeout(deadline.as_secs_f64())))
-}
 
 /// Reads one region: inventory and alarms side by side, then metrics for every function listed
 /// (five-minute points: the 5, 15 and 60-minute figures need no more). Each read has its own
