@@ -181,11 +181,10 @@ async fn regions_for(
     {
         return Ok(regions);
     }
-    let mut chain = aws_config::default_provider::region::DefaultRegionChain::builder();
-    if profile != "default" {
-        chain = chain.profile_name(profile);
-    }
-    match chain.build().region().await {
+    let chain = aws_config::default_provider::region::DefaultRegionChain::builder()
+        .profile_name(profile)
+        .build();
+    match chain.region().await {
         Some(region) => {
             let region = region.to_string();
             check_region(&region, extra).map_err(Failure::usage)?;

@@ -388,3 +388,40 @@ fn guard_defaults_come_from_the_config_in_both_faces() {
     assert_eq!(default.interval_secs, 10);
     let _ = Access::default();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_explicit_profile_is_the_one_that_signs_whatever_aws_profile_says() {
+    let (seeder, f) = canary(REGION, "signs").await;
+    let proxy = FaultProxy::start(moto::url());
+    // `prod` has keys of its own; `default` has the test keys. AWS_PROFILE names prod, the
+    // command line says default: default's tier applies, so default's keys must sign.
+    let lops = Lops::new(&proxy.url).env("AWS_PROFILE", "prod");
+    std::fs::write(
+        lops.home.path().join("aws-credentials"),
+        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n\
+         [prod]\naws_access_key_id = PRODKEY\naws_secret_access_key = prodsecret\n",
+    )
+    .expect("credentials");
+    let config = lops.config(CONFIG);
+    let mut cmd = lops.command(&[
+        "traffic", "set", "live", "--fn", &f, "--version", "2", "--weight", "0.3", "--profile",
+        "default", "--regions", REGION, "--yes", "--config",
+    ]);
+    cmd.arg(&config);
+    // No keys in the environment: the profiles' files decide.
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let out = cmd.output().expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(proxy.signed_with("testing"), "{:?}", proxy.access_keys());
+    assert!(!proxy.signed_with("PRODKEY"), "{:?}", proxy.access_keys());
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.3)])
+    );
+}

@@ -156,7 +156,7 @@ pub async fn load_sdk_config(scope: &Scope, settings: &Settings) -> SdkConfig {
         .operation_timeout(settings.timeouts.operation())
         .operation_attempt_timeout(settings.timeouts.attempt())
         .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(scope.region.clone()))
         .timeout_config(timeouts)
         .retry_config(
@@ -165,10 +165,9 @@ pub async fn load_sdk_config(scope: &Scope, settings: &Settings) -> SdkConfig {
                 .with_initial_backoff(Duration::from_millis(200))
                 .with_max_backoff(Duration::from_secs(2)),
         );
-    if scope.profile != "default" {
-        loader = loader.profile_name(&scope.profile);
-    }
-    loader.load().await
+    // Always named, `default` included: otherwise the SDK would sign with the profile
+    // AWS_PROFILE names while lops applied `default`'s tier and production flag.
+    loader.profile_name(&scope.profile).load().await
 }
 
 impl Clients {

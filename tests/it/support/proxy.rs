@@ -46,6 +46,8 @@ pub struct Rule {
 struct Shared {
     rules: Vec<Rule>,
     calls: BTreeMap<(String, String, String), u64>,
+    /// The access key ids requests were signed with.
+    keys: std::collections::BTreeSet<String>,
 }
 
 #[derive(Clone)]
@@ -97,6 +99,15 @@ impl FaultProxy {
     }
 
     /// Requests seen for (region, service, operation).
+    /// Whether any request was signed with this access key id.
+    pub fn signed_with(&self, key: &str) -> bool {
+        self.lock().keys.contains(key)
+    }
+
+    pub fn access_keys(&self) -> Vec<String> {
+        self.lock().keys.iter().cloned().collect()
+    }
+
     pub fn calls(&self, region: &str, service: &str, operation: &str) -> u64 {
         let key = (
             region.to_string(),
@@ -161,6 +172,17 @@ async fn serve(listener: std::net::TcpListener, upstream: String, shared: Arc<Mu
 }
 
 /// (region, service) from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, …`.
+/// The access key id of a SigV4 request (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`).
+fn access_key_of(req: &Request<Incoming>) -> String {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn scope_of(req: &Request<Incoming>) -> (String, String) {
     let auth = req
         .headers()
@@ -288,6 +310,12 @@ async fn handle(
     shared: Arc<Mutex<Shared>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (region, service) = scope_of(&req);
+    let key = access_key_of(&req);
+    shared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .keys
+        .insert(key);
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
