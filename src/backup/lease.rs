@@ -6,7 +6,7 @@
 //! - a backup run writes a lease (`leases/ID.json`) before it checks any blob, then looks for a
 //!   prune lock; while one is held it waits (up to a minute) and otherwise gives up, changing
 //!   nothing; it removes its lease when its manifests are written;
-//! - a prune writes its lock (`leases/prune.lock`) before it deletes blobs or data, then looks
+//! - a prune writes its lock (`leases/prune-ID.lock`) before it deletes blobs or data, then looks
 //!   for leases; while any is held it deletes no blob or data this time (manifests only), and it
 //!   reads every manifest written since its preview and keeps what they reference.
 //!
@@ -41,10 +41,11 @@ fn note() -> Vec<u8> {
 /// The leases and the prune lock held now.
 async fn held(store: &Store) -> Result<(Vec<Listed>, bool), BackupError> {
     let all = store.list("leases/").await?;
-    let prune = all.iter().any(|o| o.rel == layout::PRUNE_LOCK && fresh(o));
+    let is_lock = |o: &Listed| o.rel.starts_with(layout::PRUNE_LOCK_PREFIX);
+    let prune = all.iter().any(|o| is_lock(o) && fresh(o));
     let leases = all
         .into_iter()
-        .filter(|o| o.rel != layout::PRUNE_LOCK && fresh(o))
+        .filter(|o| !is_lock(o) && fresh(o))
         .collect();
     Ok((leases, prune))
 }
@@ -67,7 +68,13 @@ impl Lease {
         store.put_small(&lease.rel, note()).await?;
         let deadline = tokio::time::Instant::now() + PRUNE_WAIT;
         loop {
-            let (_, prune) = held(store).await?;
+            let prune = match held(store).await {
+                Ok((_, prune)) => prune,
+                Err(e) => {
+                    lease.release(store).await;
+                    return Err(e);
+                }
+            };
             if !prune {
                 return Ok(lease);
             }
@@ -91,20 +98,36 @@ impl Lease {
     }
 }
 
-/// A prune's lock, held while it deletes blobs and data.
-pub struct PruneLock;
+/// A prune's lock, held while it deletes blobs and data. Each prune has its own (two prunes
+/// at once must not release each other's).
+pub struct PruneLock {
+    rel: String,
+}
 
 impl PruneLock {
-    /// Takes the lock; `Ok(Some(n))` when `n` backups hold leases (no blob may go this time).
+    /// Takes the lock; with it, how many backups hold leases (no blob may go while any does).
     pub async fn take(store: &Store) -> Result<(PruneLock, usize), BackupError> {
-        store.put_small(layout::PRUNE_LOCK, note()).await?;
-        let (leases, _) = held(store).await?;
-        Ok((PruneLock, leases.len()))
+        let lock = PruneLock {
+            rel: format!(
+                "{}{}-{}.lock",
+                layout::PRUNE_LOCK_PREFIX,
+                layout::stamp(chrono::Utc::now()),
+                std::process::id()
+            ),
+        };
+        store.put_small(&lock.rel, note()).await?;
+        match held(store).await {
+            Ok((leases, _)) => Ok((lock, leases.len())),
+            Err(e) => {
+                lock.release(store).await;
+                Err(e)
+            }
+        }
     }
 
     pub async fn release(self, store: &Store) {
-        if let Err(e) = store.delete(&[layout::PRUNE_LOCK.to_string()]).await {
-            tracing::warn!(error = %e, "cannot remove the prune lock");
+        if let Err(e) = store.delete(std::slice::from_ref(&self.rel)).await {
+            tracing::warn!(error = %e, lock = %self.rel, "cannot remove a prune lock");
         }
     }
 }

@@ -276,8 +276,8 @@ pub mod layout {
         format!("leases/{id}.json")
     }
 
-    /// Where a prune holds its lock while it deletes blobs.
-    pub const PRUNE_LOCK: &str = "leases/prune.lock";
+    /// Where prunes hold their locks while they delete blobs (`leases/prune-ID.lock`).
+    pub const PRUNE_LOCK_PREFIX: &str = "leases/prune-";
 
     /// `20261125T104502Z`: sorts in time order and is safe in a key.
     pub fn stamp(time: chrono::DateTime<chrono::Utc>) -> String {

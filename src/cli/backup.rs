@@ -13,13 +13,13 @@ use crate::backup::store::parse_storage_class;
 use crate::backup::{BackupError, S3Uri, list};
 use crate::exit::{Exit, Failure};
 use crate::format;
+use crate::ops::Kind;
 use crate::ops::audit::AuditLog;
 use crate::ops::backup::{
     BackupRequest, Progress, RestoreRequest, Selection, execute_restore, prepare_restore,
     run_backup, verify_snapshot,
 };
 use crate::ops::prune::{Retention, execute_prune, prepare_prune};
-use crate::ops::{Kind, confirmation};
 use crate::provider::RegionSource;
 use crate::session::Session;
 
@@ -394,7 +394,7 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
     }
     let production = region.scope().access.production;
     super::confirm::ask(
-        &confirmation(&plan.to, region.scope(), false, false),
+        &plan.confirmation(region.scope()),
         args.flags.yes,
         super::confirm::why_typed(production, None).as_deref(),
     )?;
@@ -469,15 +469,9 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         );
         return Ok(Exit::Done);
     }
-    // Restoring over an existing function is destructive: its name is typed.
     let production = region.scope().access.production;
     super::confirm::ask(
-        &confirmation(
-            &preview.plan.function,
-            region.scope(),
-            preview.plan.exists,
-            false,
-        ),
+        &preview.confirmation(region.scope()),
         args.flags.yes,
         super::confirm::why_typed(production, None).as_deref(),
     )?;

@@ -89,9 +89,10 @@ pub async fn plan(global: &GlobalArgs, args: PlanArgs) -> Result<Exit, Failure> 
         args.flags.yes,
         super::confirm::why_typed(production, None).as_deref(),
     )?;
-    store
-        .save(&r)
-        .map_err(|e| Failure::failed(format!("cannot save the plan: {e}")))?;
+    store.create(&r).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => crate::ops::OpsError::Refused(e.to_string()).into(),
+        _ => Failure::failed(format!("cannot save the rollout: {e}")),
+    })?;
     let audit = audit_log(&ctx);
     let status = rollout::run(
         source,
@@ -124,7 +125,7 @@ pub async fn resume(
     let store = store()?;
     let mut r = store
         .load(source.scope(), function, alias)
-        .filter(|r| r.status == Status::Running)
+        .filter(Rollout::unfinished)
         .ok_or_else(|| {
             Failure::usage(format!(
                 "no running plan for {function}:{alias} in {}: see `lops traffic plans`",

@@ -458,6 +458,15 @@ impl Backups for crate::provider::sim::SimRegion {
     }
 }
 
+/// What a backup from the dashboard asks: it only adds objects, so a yes (the typed names on a
+/// production scope, like every change there).
+pub fn backup_confirmation(
+    functions: &[String],
+    scope: &crate::provider::Scope,
+) -> super::Confirmation {
+    super::confirmation(&functions.join(","), scope, false, false)
+}
+
 /// Opens the store a snapshot lives in.
 pub async fn open_snapshot(region: &AwsRegion, snapshot: &S3Uri) -> Result<Store, BackupError> {
     let root = root_of(snapshot)?;
@@ -497,6 +506,11 @@ pub struct RestorePreview {
 }
 
 impl RestorePreview {
+    /// Restoring over an existing function is destructive: its name is typed.
+    pub fn confirmation(&self, scope: &crate::provider::Scope) -> super::Confirmation {
+        super::confirmation(&self.plan.function, scope, self.plan.exists, false)
+    }
+
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![format!(
             "restore {} ({} taken {}) into {} in {}{}",
@@ -661,6 +675,20 @@ pub async fn execute_restore(
 ) -> Result<RestoreOutcome, BackupError> {
     allowed(region.scope(), Kind::Restore)?;
     audit_ready(audit)?;
+    // The safety snapshot may reuse blobs, and the restore reads the snapshot's: a prune
+    // running now must keep them.
+    let lease = Lease::take(&preview.store).await?;
+    let result = restore_under_lease(region, preview, audit, progress).await;
+    lease.release(&preview.store).await;
+    result
+}
+
+async fn restore_under_lease(
+    region: &AwsRegion,
+    preview: &RestorePreview,
+    audit: Option<&AuditLog>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<RestoreOutcome, BackupError> {
     let function = &preview.plan.function;
     let now = read_current(&region.clients, function).await?;
     if now != preview.current {

@@ -654,6 +654,20 @@ async fn reserve_plan<S: RegionActions>(
     ))
 }
 
+/// The audit actions `undo` can revert.
+pub const UNDOABLE: [&str; 10] = [
+    "traffic.set",
+    "traffic.promote",
+    "traffic.rollback",
+    "traffic.pin",
+    "traffic.restore",
+    "concurrency.set",
+    "kill",
+    "revive",
+    "trigger.enable",
+    "trigger.disable",
+];
+
 async fn undo_plan<S: RegionActions>(
     source: &S,
     plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
@@ -714,7 +728,8 @@ async fn undo_plan<S: RegionActions>(
                 .get("reserved")
                 .and_then(Value::as_i64)
                 .map(|n| n as i32);
-            reserve_plan(source, plan, function, value, false).await?
+            // Putting back a reservation of 0 stops the function: as destructive as a kill.
+            reserve_plan(source, plan, function, value, value == Some(0)).await?
         }
         "trigger.enable" | "trigger.disable" => {
             let kind = match record.before.get("kind").and_then(Value::as_str) {
@@ -752,7 +767,12 @@ async fn undo_plan<S: RegionActions>(
             }
             trigger_plan(source, plan, kind, &id, was).await?
         }
-        other => return Err(OpsError::Invalid(format!("{other} cannot be undone"))),
+        other => {
+            return Err(OpsError::Invalid(format!(
+                "{other} cannot be undone: undo reverts {}",
+                UNDOABLE.join(", ")
+            )));
+        }
     };
     p.undoes = Some(record.id.clone());
     Ok(p)

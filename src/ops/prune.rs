@@ -29,6 +29,13 @@ pub struct PrunePlan {
     pub seen: BTreeSet<String>,
 }
 
+impl PrunePlan {
+    /// Deleting snapshots outside the retention asks like any change (typed on production).
+    pub fn confirmation(&self, scope: &crate::provider::Scope) -> super::Confirmation {
+        super::confirmation(&self.to, scope, false, false)
+    }
+}
+
 /// How long snapshots are kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Retention {

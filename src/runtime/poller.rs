@@ -87,7 +87,6 @@ fn jitter(d: Duration, region: usize, seq: u64) -> Duration {
     d.mul_f64(1.0 + spread)
 }
 
-
 pub fn spawn<S: RegionSource>(
     sources: &[Arc<S>],
     tx: mpsc::Sender<Msg>,

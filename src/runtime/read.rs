@@ -78,7 +78,6 @@ impl RegionReport {
     }
 }
 
-
 /// Reads one region: inventory and alarms side by side, then metrics for every function listed
 /// (five-minute points: the 5, 15 and 60-minute figures need no more). Each read has its own
 /// `deadline`, so a slow one costs only its own answer.

@@ -88,7 +88,7 @@ impl Pending {
             (Proposal::Change(plan), _) => (plan.confirmation(), plan.warning.clone()),
             (Proposal::Rollout(r, _), Some(scope)) => (r.confirmation(scope), None),
             (Proposal::Backup { functions, .. }, Some(scope)) => (
-                crate::ops::confirmation(&functions.join(","), scope, false, false),
+                crate::ops::backup::backup_confirmation(functions, scope),
                 None,
             ),
             _ => (Confirmation::Yes, None),
@@ -272,10 +272,11 @@ fn propose_rollout(state: &mut State, region: usize, function: &str, action: Act
         .plans
         .iter()
         .find(|p| p.region == region && p.rollout.function == function)
-        .or_else(|| state.plans.first())
         .cloned();
     let Some(view) = found else {
-        state.popup = Some(Popup::Notice("no rollout here".into()));
+        state.popup = Some(Popup::Notice(format!(
+            "no rollout of {function} here: select the function whose rollout to act on"
+        )));
         return;
     };
     let r = view.rollout;

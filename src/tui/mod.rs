@@ -143,12 +143,17 @@ where
         pollers,
         sources: sources.clone(),
         tx,
-        // Plans are saved beside the audit log they write to.
-        store: audit
-            .as_ref()
-            .and_then(|a| a.path().parent().map(|d| PlanStore::at(d.join("plans")))),
+        // Rollouts are saved beside the audit log they write to (the demo's apart from real
+        // ones, as its audit log is).
+        store: audit.as_ref().and_then(|a| {
+            let stem = a
+                .path()
+                .file_stem()?
+                .to_string_lossy()
+                .replace("audit", "plans");
+            a.path().parent().map(|d| PlanStore::at(d.join(stem)))
+        }),
         audit,
-        running: std::sync::Mutex::new(Vec::new()),
     };
     // Rollouts saved as running: driven by another lops, or left by a killed one (resume or
     // abort them).
@@ -212,9 +217,6 @@ where
     Ok(state)
 }
 
-/// A plan is known by (region, function, alias).
-type PlanKey = (usize, String, String);
-
 /// Executes effects: poller requests directly, actions as tasks that report back as messages.
 struct Runner<S> {
     pollers: Pollers,
@@ -222,29 +224,11 @@ struct Runner<S> {
     tx: mpsc::Sender<Msg>,
     audit: Option<AuditLog>,
     store: Option<PlanStore>,
-    /// Background plan tasks by (region, function, alias), to abort them.
-    running: std::sync::Mutex<Vec<(PlanKey, tokio::task::AbortHandle)>>,
 }
 
 impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource>
     Runner<S>
 {
-    fn track(&self, key: PlanKey, handle: tokio::task::AbortHandle) {
-        if let Ok(mut running) = self.running.lock() {
-            running.retain(|(k, h)| k != &key && !h.is_finished());
-            running.push((key, handle));
-        }
-    }
-
-    fn stop(&self, key: &PlanKey) {
-        if let Ok(mut running) = self.running.lock() {
-            for (_, h) in running.iter().filter(|(k, _)| k == key) {
-                h.abort();
-            }
-            running.retain(|(k, _)| k != key);
-        }
-    }
-
     /// Runs `work` on a region's source in the background and sends the message it makes.
     fn answer<F, Fut>(&self, region: usize, work: F)
     where
@@ -264,8 +248,8 @@ impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::prov
     /// Runs a plan in the background, reporting each step as a message.
     fn drive(&self, region: usize, source: Arc<S>, mut r: Rollout) {
         let (tx, audit, store) = (self.tx.clone(), self.audit.clone(), self.store.clone());
-        let key = (region, r.function.clone(), r.alias.clone());
-        let handle = tokio::spawn(async move {
+        // Not kept to be cancelled: an abort asks the rollout itself (see ops::rollout::abort).
+        tokio::spawn(async move {
             let Some(store) = store else { return };
             let progress = tx.clone();
             let report = move |r: &Rollout, event: &str| {
@@ -290,7 +274,6 @@ impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::prov
                     .await;
             }
         });
-        self.track(key, handle.abort_handle());
     }
 }
 
@@ -328,7 +311,7 @@ fn apply<
                     continue;
                 };
                 let r = *rollout;
-                match store.save(&r) {
+                match store.create(&r) {
                     Ok(()) => {
                         let msg = Msg::PlanUpdate {
                             region,
@@ -340,10 +323,15 @@ fn apply<
                         runner.drive(region, source, r);
                     }
                     Err(e) => {
-                        let result = Err(crate::ops::OpsError::Invalid(format!(
-                            "cannot save the rollout in {}: {e}",
-                            store.dir().display()
-                        )));
+                        let result = Err(match e.kind() {
+                            std::io::ErrorKind::AlreadyExists => {
+                                crate::ops::OpsError::Refused(e.to_string())
+                            }
+                            _ => crate::ops::OpsError::Invalid(format!(
+                                "cannot save the rollout in {}: {e}",
+                                store.dir().display()
+                            )),
+                        });
                         let _ = runner.tx.try_send(Msg::Executed { region, result });
                     }
                 }
@@ -360,7 +348,7 @@ fn apply<
                 };
                 if let Some(r) = store
                     .load(source.scope(), &function, &alias)
-                    .filter(|r| r.status == Status::Running)
+                    .filter(Rollout::unfinished)
                 {
                     runner.drive(region, source, r);
                 }
@@ -375,7 +363,8 @@ fn apply<
                 else {
                     continue;
                 };
-                runner.stop(&(region, function.clone(), alias.clone()));
+                // A rollout this dashboard drives is asked to stop like any other (its task
+                // rolls back and ends), never cut off between a write and its audit record.
                 let (tx, audit) = (runner.tx.clone(), runner.audit.clone());
                 tokio::spawn(async move {
                     let wait = Duration::from_secs(30);

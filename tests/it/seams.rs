@@ -168,6 +168,58 @@ async fn a_manual_change_mid_rollout_halts_it_without_writing() {
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.3)])
     );
+    // A halted rollout is still the alias's: a new one is refused until it is aborted, and the
+    // abort returns the alias to where the rollout started.
+    let again = lops.run(&plan_args(&f, region, "10:3s"));
+    again.assert_exit(4);
+    assert!(
+        again.stderr.contains("resume or abort it first"),
+        "{}",
+        again.stderr
+    );
+    let abort = lops.run(&[
+        "traffic",
+        "abort",
+        "live",
+        "--fn",
+        &f,
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    abort.assert_exit(0);
+    assert!(
+        abort.stderr.contains("now v1 70% / v2 30% → v1 100%"),
+        "{}",
+        abort.stderr
+    );
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+    // Absurd hold times and guard intervals are refused before anything is written.
+    for (flag, value) in [
+        ("--guard-interval", "99999999999"),
+        ("--steps", "10:99999999999999h"),
+    ] {
+        let mut args = vec![
+            "traffic",
+            "plan",
+            "live",
+            "--fn",
+            &f,
+            "--to",
+            "2",
+            "--regions",
+            region,
+            "--yes",
+        ];
+        if flag == "--steps" {
+            args.extend([flag, value]);
+        } else {
+            args.extend(["--steps", "10:1m", flag, value]);
+        }
+        let out = lops.run(&args);
+        out.assert_exit(2);
+    }
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

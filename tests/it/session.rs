@@ -404,8 +404,21 @@ async fn an_explicit_profile_is_the_one_that_signs_whatever_aws_profile_says() {
     .expect("credentials");
     let config = lops.config(CONFIG);
     let mut cmd = lops.command(&[
-        "traffic", "set", "live", "--fn", &f, "--version", "2", "--weight", "0.3", "--profile",
-        "default", "--regions", REGION, "--yes", "--config",
+        "traffic",
+        "set",
+        "live",
+        "--fn",
+        &f,
+        "--version",
+        "2",
+        "--weight",
+        "0.3",
+        "--profile",
+        "default",
+        "--regions",
+        REGION,
+        "--yes",
+        "--config",
     ]);
     cmd.arg(&config);
     // No keys in the environment: the profiles' files decide.

@@ -46,8 +46,20 @@ pub async fn start<S: RegionActions + GuardSignals>(
             "--max-error-rate must be between 0 and 1 (0.05 is 5 %)".into(),
         ));
     }
+    if guard.interval_secs == 0 || guard.interval_secs > 3_600 {
+        return Err(OpsError::Invalid(format!(
+            "a guard interval of {} s is out of range: give 1 to 3600 seconds",
+            guard.interval_secs
+        )));
+    }
+    if let Some(s) = steps.iter().find(|s| s.hold_secs > 86_400) {
+        return Err(OpsError::Invalid(format!(
+            "a step holds for {} s: hold a step at most a day (86400 s, 24h)",
+            s.hold_secs
+        )));
+    }
     if let Some(existing) = store.load(&scope, function, alias)
-        && existing.status == Status::Running
+        && existing.unfinished()
     {
         return Err(OpsError::Refused(format!(
             "a rollout of {function}:{alias} in {scope} is {} ({}): resume or abort it first",
@@ -168,7 +180,8 @@ fn save(store: &PlanStore, r: &Rollout) -> Result<(), OpsError> {
         .map_err(|e| OpsError::Invalid(format!("cannot save the rollout: {e}")))
 }
 
-/// Returns the alias to the weights it had when the rollout started.
+/// Returns the alias to the weights it had when the rollout started. A rollback is what stops
+/// the damage: a failed write is tried again (three times in all) before giving up.
 pub async fn roll_back<S: RegionActions>(
     source: &S,
     r: &mut Rollout,
@@ -177,17 +190,24 @@ pub async fn roll_back<S: RegionActions>(
     status: Status,
 ) -> Result<(), OpsError> {
     let start = r.start_routing();
-    act(
-        source,
-        audit,
-        Request::RouteTo {
-            function: r.function.clone(),
-            alias: r.alias.clone(),
-            main: start.main.clone(),
-            extra: start.extra.clone(),
-        },
-    )
-    .await?;
+    let request = Request::RouteTo {
+        function: r.function.clone(),
+        alias: r.alias.clone(),
+        main: start.main.clone(),
+        extra: start.extra.clone(),
+    };
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match act(source, audit, request.clone()).await {
+            Ok(()) => break,
+            Err(e @ OpsError::Provider(_)) if tries < 3 => {
+                tracing::warn!(error = %e, target = %r.target(), "rollback failed; trying again");
+                tokio::time::sleep(Duration::from_secs(tries)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
     r.last_written = Some(start);
     r.status = status;
     r.updated = now();
@@ -227,11 +247,27 @@ pub async fn run<S: RegionActions + GuardSignals>(
     store: &PlanStore,
     mut report: impl FnMut(&Rollout, &str),
 ) -> Result<Status, OpsError> {
-    if let Some(saved) = store.reload(r)
-        && saved.owned_elsewhere()
-    {
-        return Err(OpsError::Refused(owned_message(&saved)));
+    let scope = source.scope().clone();
+    authorize(
+        scope.access.tier,
+        Kind::RolloutResume.needs(),
+        &format!("{} in {scope}", Kind::RolloutResume.title()),
+    )?;
+    if let Some(saved) = store.reload(r) {
+        if saved.owned_elsewhere() {
+            return Err(OpsError::Refused(owned_message(&saved)));
+        }
+        // Finished (aborted by another lops, say) since it was read: nothing to drive.
+        if !saved.unfinished() {
+            *r = saved;
+            return Err(OpsError::Conflict(format!(
+                "the rollout of {} is no longer running: see `lops traffic plans`",
+                r.target()
+            )));
+        }
     }
+    // A halted rollout resumes from its step once the alias is back as it left it.
+    r.status = Status::Running;
     r.owner = Some(Owner::me());
     r.heartbeat = Some(now());
     r.abort_requested = false;
@@ -433,16 +469,20 @@ pub struct AbortOutcome {
 
 impl AbortOutcome {
     pub fn describe(&self) -> String {
+        let how = match (&self.rollout.status, self.by_owner) {
+            (Status::Aborted, true) => " (rolled back by the lops that ran it)".to_string(),
+            (Status::RolledBack { reason }, true) => {
+                format!(" (its guard had rolled it back: {reason})")
+            }
+            (Status::Done, true) => " (the rollout had finished: nothing was rolled back)".into(),
+            (Status::Halted { .. }, true) => " (it had halted: nothing was rolled back)".into(),
+            _ => String::new(),
+        };
         format!(
-            "{} @ {} is now {}{}",
+            "{} @ {} is now {}{how}",
             self.rollout.target(),
             self.rollout.scope_label(),
-            self.now.describe(),
-            if self.by_owner {
-                " (rolled back by the lops that ran it)"
-            } else {
-                ""
-            }
+            self.now.describe()
         )
     }
 }
@@ -466,14 +506,16 @@ pub async fn abort<S: RegionActions>(
     )?;
     let mut r = store
         .load(&scope, function, alias)
-        .filter(|r| r.status == Status::Running)
+        .filter(Rollout::unfinished)
         .ok_or_else(|| {
             OpsError::Invalid(format!(
                 "no running rollout of {function}:{alias} in {scope}: see `lops traffic plans`"
             ))
         })?;
     let mut by_owner = false;
-    if r.owned_elsewhere() {
+    // A live owner (this process included: the dashboard drives its rollouts in tasks) is asked,
+    // so that it never writes a step after the rollback; only a gone one is taken over.
+    if r.status == Status::Running && r.owner_alive() {
         let deadline = tokio::time::Instant::now() + wait;
         while let Some(mut saved) = store.reload(&r) {
             if saved.status != Status::Running {
@@ -481,7 +523,7 @@ pub async fn abort<S: RegionActions>(
                 by_owner = true;
                 break;
             }
-            if !saved.owned_elsewhere() || tokio::time::Instant::now() >= deadline {
+            if !saved.owner_alive() || tokio::time::Instant::now() >= deadline {
                 r = saved;
                 break;
             }
@@ -492,7 +534,8 @@ pub async fn abort<S: RegionActions>(
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
-    if r.status == Status::Running {
+    if r.unfinished() {
+        r.status = Status::Running;
         r.owner = Some(Owner::me());
         r.heartbeat = Some(now());
         save(store, &r)?;

@@ -87,8 +87,8 @@ fn parse_duration(text: &str) -> Option<u64> {
     let n: u64 = number.parse().ok()?;
     match unit {
         "" | "s" => Some(n),
-        "m" => Some(n * 60),
-        "h" => Some(n * 3600),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
         _ => None,
     }
 }

@@ -98,10 +98,15 @@ impl Rollout {
         fresh && process
     }
 
+    /// Running (owned or interrupted) or halted: resume or abort applies.
+    pub fn unfinished(&self) -> bool {
+        matches!(self.status, Status::Running | Status::Halted { .. })
+    }
+
     pub fn standing(&self) -> Standing {
         match self.status {
             Status::Running if self.owner_alive() => Standing::Running,
-            Status::Running => Standing::Interrupted,
+            Status::Running | Status::Halted { .. } => Standing::Interrupted,
             _ => Standing::Finished,
         }
     }
@@ -137,8 +142,9 @@ impl PlanStore {
                 .trim_start_matches('.')
                 .to_string()
         };
+        // '@' never comes out of `clean`, so two rollouts never share a file.
         self.dir.join(format!(
-            "{}_{}_{}_{}.json",
+            "{}@{}@{}@{}.json",
             clean(profile),
             clean(region),
             clean(function),
@@ -171,17 +177,63 @@ impl PlanStore {
         std::fs::rename(tmp, path)
     }
 
+    /// The rollout of this alias, checked field by field (a file saved under an older name is
+    /// found too).
     pub fn load(&self, scope: &Scope, function: &str, alias: &str) -> Option<Rollout> {
-        let text = std::fs::read(self.path(&scope.profile, &scope.region, function, alias)).ok()?;
-        serde_json::from_slice(&text).ok()
+        let matches = |r: &Rollout| {
+            r.profile == scope.profile
+                && r.region == scope.region
+                && r.function == function
+                && r.alias == alias
+        };
+        std::fs::read(self.path(&scope.profile, &scope.region, function, alias))
+            .ok()
+            .and_then(|text| serde_json::from_slice::<Rollout>(&text).ok())
+            .filter(matches)
+            .or_else(|| self.all().into_iter().rev().find(matches))
     }
 
-    /// Every saved plan still running (owned by a live lops or interrupted).
+    /// Saves a rollout about to start, refusing when one for the same alias is unfinished.
+    /// A lock file taken with create-new makes two lops starting at once see each other.
+    pub fn create(&self, r: &Rollout) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let path = self.path(&r.profile, &r.region, &r.function, &r.alias);
+        let lock = path.with_extension("json.lock");
+        let taken = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock);
+        if let Err(e) = taken {
+            // A lock older than a minute was left by a killed start.
+            let stale = std::fs::metadata(&lock)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 60));
+            if !stale {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!("another lops is starting a rollout of {} ({e})", r.target()),
+                ));
+            }
+        }
+        let scope = Scope::new(r.profile.clone(), r.region.clone(), Default::default());
+        let result = match self.load(&scope, &r.function, &r.alias) {
+            Some(existing) if existing.unfinished() => Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "a rollout of {} is {}: resume or abort it first",
+                    r.target(),
+                    existing.standing().as_str()
+                ),
+            )),
+            _ => self.save(r),
+        };
+        let _ = std::fs::remove_file(&lock);
+        result
+    }
+
+    /// Every saved rollout not finished: running, interrupted or halted.
     pub fn running(&self) -> Vec<Rollout> {
-        self.all()
-            .into_iter()
-            .filter(|r| r.status == Status::Running)
-            .collect()
+        self.all().into_iter().filter(Rollout::unfinished).collect()
     }
 
     /// Every saved plan, finished ones included, oldest update first.

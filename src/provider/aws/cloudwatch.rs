@@ -296,25 +296,33 @@ impl Clients {
             .metric_batch
             .load(Relaxed)
             .clamp(MIN_SPLIT, QUERIES_PER_CALL);
-        let mut todo: std::collections::VecDeque<(usize, usize)> = (0..batch.len())
+        // (start, end, halved after a throttle): a throttled request is halved once, a slow
+        // one down to MIN_SPLIT — halving again under throttling would only add requests.
+        let mut todo: std::collections::VecDeque<(usize, usize, bool)> = (0..batch.len())
             .step_by(size)
-            .map(|start| (start, (start + size).min(batch.len())))
+            .map(|start| (start, (start + size).min(batch.len()), false))
             .collect();
-        while let Some((start, end)) = todo.pop_front() {
+        while let Some((start, end, throttled)) = todo.pop_front() {
+            let splittable = |e: &ProviderError| match e {
+                ProviderError::Timeout(_) => true,
+                ProviderError::Throttled(_) => !throttled,
+                _ => false,
+            };
             match self.get_metric_data(&batch[start..end], window).await {
                 Ok(points) => {
                     for (i, p) in points.into_iter().enumerate() {
                         result.points[start + i] = p;
                     }
                 }
-                Err(e @ (ProviderError::Timeout(_) | ProviderError::Throttled(_)))
-                    if split && end - start > MIN_SPLIT =>
-                {
+                Err(e) if split && end - start > MIN_SPLIT && splittable(&e) => {
                     let mid = start + (end - start) / 2;
+                    let halved = throttled || matches!(e, ProviderError::Throttled(_));
                     tracing::info!(scope = %self.scope, queries = end - start, error = %e, "GetMetricData too slow: splitting the batch");
-                    self.metric_batch.fetch_min(mid - start, Relaxed);
-                    todo.push_front((mid, end));
-                    todo.push_front((start, mid));
+                    if matches!(e, ProviderError::Timeout(_)) {
+                        self.metric_batch.fetch_min(mid - start, Relaxed);
+                    }
+                    todo.push_front((mid, end, halved));
+                    todo.push_front((start, mid, halved));
                 }
                 Err(e) => {
                     for f in &mut result.failed[start..end] {
