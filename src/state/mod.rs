@@ -2,9 +2,11 @@
 //! awaits; the runtime executes the effects and feeds results back as messages.
 
 pub mod actions;
+mod confirm;
 mod history;
 pub mod keymap;
 pub mod logpane;
+mod outcome;
 pub mod rows;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,218 @@
+//! Confirmation in the dashboard: the proposal a key set up, the preview and the confirmation
+//! the ops layer decided for it, and the keys that answer. Nothing runs before a yes (or the
+//! typed name).
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::outcome::BackupView;
+use super::{Effect, Popup, State};
+use crate::ops::rollout::Rollout;
+use crate::ops::{Confirmation, OpsError, Plan};
+
+/// What a confirmation would set going.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Proposal {
+    /// An ops plan (invoke, traffic, concurrency, kill, revive, trigger).
+    Change(Box<Plan>),
+    /// Start, resume or abort a rollout.
+    Rollout(Box<Rollout>, RolloutAct),
+    /// Back up functions to the configured location.
+    Backup {
+        functions: Vec<String>,
+        to: crate::backup::S3Uri,
+        storage_class: String,
+    },
+    /// Quit while rollouts run (they stop with lops).
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutAct {
+    Start,
+    Resume,
+    Abort,
+}
+
+/// A confirmation waiting for the user: what it will do (lines, target first), how it must be
+/// confirmed, and what has been typed so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub region: usize,
+    pub proposal: Proposal,
+    pub lines: Vec<String>,
+    pub confirmation: Confirmation,
+    pub typed: String,
+    /// Shown in danger style (and it made the confirmation a typed one).
+    pub warning: Option<String>,
+    /// The scope is a production profile.
+    pub production: bool,
+}
+
+impl Pending {
+    pub(super) fn new(
+        state: &State,
+        region: usize,
+        proposal: Proposal,
+        lines: Vec<String>,
+    ) -> Self {
+        let scope = state.regions.get(region).map(|r| r.scope.clone());
+        let production = scope.as_ref().is_some_and(|s| s.access.production);
+        let (confirmation, warning) = match (&proposal, &scope) {
+            (Proposal::Change(plan), _) => (plan.confirmation(), plan.warning.clone()),
+            (Proposal::Rollout(r, _), Some(scope)) => (r.confirmation(scope), None),
+            (Proposal::Backup { functions, .. }, Some(scope)) => (
+                crate::ops::backup::backup_confirmation(functions, scope),
+                None,
+            ),
+            _ => (Confirmation::Yes, None),
+        };
+        Pending {
+            region,
+            proposal,
+            lines,
+            confirmation,
+            typed: String::new(),
+            warning,
+            production,
+        }
+    }
+}
+
+/// The ops layer built a plan (or refused): show it for confirmation.
+pub fn planned(state: &mut State, region: usize, result: Result<Plan, OpsError>) {
+    state.popup = Some(match result {
+        Err(e) => Popup::Notice(e.to_string()),
+        Ok(plan) if plan.change == crate::ops::Change::Nothing => Popup::Notice(plan.preview()),
+        Ok(plan) => {
+            let kill = plan.action == "kill";
+            let lines = vec![plan.preview()];
+            let mut pending = Pending::new(state, region, Proposal::Change(Box::new(plan)), lines);
+            if kill && pending.warning.is_none() {
+                pending.warning = Some("this stops the function taking traffic".into());
+            }
+            Popup::Confirm(pending)
+        }
+    });
+}
+
+/// The ops layer checked a rollout (or refused): show its preview for confirmation.
+pub fn rollout_prepared(state: &mut State, region: usize, result: Result<Rollout, OpsError>) {
+    state.popup = Some(match result {
+        Err(e) => Popup::Notice(e.to_string()),
+        Ok(r) => {
+            let mut lines: Vec<String> = r.preview().lines().map(str::to_string).collect();
+            lines.push("the rollout runs only while lops runs: quitting stops it".into());
+            Popup::Confirm(Pending::new(
+                state,
+                region,
+                Proposal::Rollout(Box::new(r), RolloutAct::Start),
+                lines,
+            ))
+        }
+    });
+}
+
+/// `q`: asks first while a rollout runs (it stops with lops).
+pub fn quit(state: &mut State) {
+    let running: Vec<String> = state
+        .plans
+        .iter()
+        .filter(|p| p.running)
+        .map(|p| format!("{} @ {}", p.rollout.target(), p.rollout.scope_label()))
+        .collect();
+    if running.is_empty() {
+        state.quit = true;
+        return;
+    }
+    let lines = vec![
+        format!(
+            "quit while {} rollout(s) run: {}",
+            running.len(),
+            running.join(", ")
+        ),
+        "they stop where they are (the alias keeps its current weights); resume or abort them \
+         with the next lops"
+            .into(),
+    ];
+    let region = state.plans[0].region;
+    state.popup = Some(Popup::Confirm(Pending::new(
+        state,
+        region,
+        Proposal::Quit,
+        lines,
+    )));
+}
+
+/// Keys while a confirmation is open: only an explicit yes (or the typed name) acts.
+pub fn confirm_key(
+    state: &mut State,
+    mut pending: Pending,
+    key: KeyEvent,
+    effects: &mut Vec<Effect>,
+) {
+    let typed = matches!(pending.confirmation, Confirmation::Typed(_));
+    let confirmed = match (typed, key.code) {
+        (_, KeyCode::Esc) | (false, KeyCode::Char('n' | 'N')) => {
+            state.popup = None;
+            return;
+        }
+        (false, KeyCode::Enter | KeyCode::Char('y' | 'Y')) => true,
+        (true, KeyCode::Enter) => {
+            matches!(&pending.confirmation, Confirmation::Typed(name) if *name == pending.typed)
+        }
+        (true, KeyCode::Backspace) => {
+            pending.typed.pop();
+            false
+        }
+        (true, KeyCode::Char(c)) => {
+            pending.typed.push(c);
+            false
+        }
+        _ => false,
+    };
+    if !confirmed {
+        state.popup = Some(Popup::Confirm(pending));
+        return;
+    }
+    let region = pending.region;
+    let text = pending.lines.first().cloned().unwrap_or_default();
+    state.popup = Some(Popup::Working(text));
+    match pending.proposal {
+        Proposal::Change(plan) => effects.push(Effect::Execute { region, plan }),
+        Proposal::Rollout(rollout, RolloutAct::Start) => {
+            effects.push(Effect::StartPlan { region, rollout })
+        }
+        Proposal::Rollout(r, RolloutAct::Resume) => effects.push(Effect::ResumePlan {
+            region,
+            function: r.function.clone(),
+            alias: r.alias.clone(),
+        }),
+        Proposal::Rollout(r, RolloutAct::Abort) => effects.push(Effect::AbortPlan {
+            region,
+            function: r.function.clone(),
+            alias: r.alias.clone(),
+        }),
+        Proposal::Backup {
+            functions,
+            to,
+            storage_class,
+        } => {
+            state.popup = None;
+            state.backup = Some(BackupView {
+                label: format!("{} starting", functions.join(", ")),
+                done: 0,
+                total: 1,
+            });
+            effects.push(Effect::Backup {
+                region,
+                functions,
+                to,
+                storage_class,
+            });
+        }
+        Proposal::Quit => {
+            state.popup = None;
+            state.quit = true;
+        }
+    }
+}

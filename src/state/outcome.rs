@@ -1,0 +1,216 @@
+//! What comes back from the runtime: rollout progress, action results, backups, and the panes
+//! that show them.
+
+use super::{Effect, Popup, State};
+use crate::ops::rollout::Rollout;
+use crate::ops::{OpsError, Outcome};
+
+/// A rollout moved on (or stopped): keep the latest of each, drop finished ones after showing
+/// them, and show the weights it wrote on the alias at once.
+pub fn plan_update(
+    state: &mut State,
+    region: usize,
+    rollout: Rollout,
+    event: String,
+    running: bool,
+) {
+    state.plans.retain(|p| {
+        !(p.region == region
+            && p.rollout.function == rollout.function
+            && p.rollout.alias == rollout.alias)
+    });
+    let written = match &rollout.status {
+        crate::ops::rollout::Status::RolledBack { .. } | crate::ops::rollout::Status::Aborted => {
+            Some((rollout.from.clone(), rollout.start_extra.clone()))
+        }
+        // Interrupted plans found at start have written nothing this run.
+        crate::ops::rollout::Status::Running if !running && event.starts_with("interrupted") => {
+            None
+        }
+        _ => Some(rollout.step_routing()),
+    };
+    if let Some((main, extra)) = written {
+        set_alias(
+            state,
+            region,
+            &rollout.function,
+            &rollout.alias,
+            main,
+            extra,
+        );
+    }
+    let finished = rollout.status != crate::ops::rollout::Status::Running;
+    if matches!(state.popup, Some(Popup::Working(_))) {
+        state.popup = None;
+    }
+    if finished {
+        state.popup = Some(Popup::Notice(format!(
+            "rollout {}: {event}",
+            rollout.target()
+        )));
+    } else {
+        state.plans.push(PlanView {
+            region,
+            rollout,
+            event,
+            running,
+        });
+    }
+}
+
+/// The alias as lops just wrote it, until the next inventory read confirms it.
+fn set_alias(
+    state: &mut State,
+    region: usize,
+    function: &str,
+    alias: &str,
+    main: String,
+    extra: Option<(String, f64)>,
+) {
+    let Some(f) = state
+        .regions
+        .get_mut(region)
+        .and_then(|r| r.functions.iter_mut().find(|f| f.info.name == function))
+    else {
+        return;
+    };
+    if let Some(a) = f.info.aliases.iter_mut().find(|a| a.name == alias) {
+        a.function_version = main;
+        a.additional_weights = extra.into_iter().filter(|(_, w)| *w > 0.0).collect();
+    }
+}
+
+/// The detail view's triggers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerPane {
+    pub region: usize,
+    pub function: String,
+    /// `None` while loading.
+    pub result: Option<Result<Vec<crate::provider::Trigger>, String>>,
+    pub selected: usize,
+    /// Read again (after a trigger action).
+    pub reload: bool,
+}
+
+impl TriggerPane {
+    pub fn triggers(&self) -> &[crate::provider::Trigger] {
+        match &self.result {
+            Some(Ok(t)) => t,
+            _ => &[],
+        }
+    }
+}
+
+/// A backup running in the background, for the progress gauge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupView {
+    pub label: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// A backup moved on or finished.
+pub fn backup_update(state: &mut State, event: BackupEvent) {
+    match event {
+        BackupEvent::Progress { done, total, label } => {
+            state.backup = Some(BackupView { label, done, total });
+        }
+        BackupEvent::Done(result) => {
+            state.backup = None;
+            state.popup = Some(Popup::Notice(match result {
+                Ok(lines) => format!("backup done\n{}", lines.join("\n")),
+                Err(e) => format!("backup failed: {e}"),
+            }));
+        }
+    }
+}
+
+/// What the runtime reports about a backup.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackupEvent {
+    Progress {
+        done: u64,
+        total: u64,
+        label: String,
+    },
+    /// The snapshot URIs (or what went wrong).
+    Done(Result<Vec<String>, String>),
+}
+
+/// A traffic plan the dashboard shows: running here, or interrupted (found saved at start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanView {
+    pub region: usize,
+    pub rollout: crate::ops::rollout::Rollout,
+    pub event: String,
+    pub running: bool,
+}
+
+/// The action ran (or failed): say what happened, show a written alias at once, and re-read
+/// the inventory.
+pub fn executed(
+    state: &mut State,
+    region: usize,
+    result: Result<Outcome, OpsError>,
+    effects: &mut Vec<Effect>,
+) {
+    if let Ok(Outcome {
+        record: Some(r),
+        after,
+        ..
+    }) = &result
+        && let (Some((function, alias)), Some(main)) = (
+            r.target.split_once(':'),
+            after.get("function_version").and_then(|v| v.as_str()),
+        )
+    {
+        let extra = after
+            .get("weights")
+            .and_then(|w| w.as_object())
+            .and_then(|m| m.iter().next())
+            .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)));
+        let (function, alias, main) = (function.to_string(), alias.to_string(), main.to_string());
+        set_alias(state, region, &function, &alias, main, extra);
+    }
+    let text = match result {
+        Err(e) => format!("failed: {e}"),
+        Ok(outcome) => match &outcome.invoke {
+            Some((inv, report)) => {
+                let body = String::from_utf8_lossy(&inv.payload);
+                let mut lines = vec![
+                    format!(
+                        "status {}  error {}",
+                        inv.status,
+                        inv.function_error.as_deref().unwrap_or("none")
+                    ),
+                    format!("version {}", inv.executed_version.as_deref().unwrap_or("–")),
+                ];
+                if let Some(r) = report {
+                    lines.push(format!(
+                        "{} ms (billed {}), memory {}/{} MB{}",
+                        r.duration_ms.unwrap_or(0.0),
+                        r.billed_ms.unwrap_or(0.0),
+                        r.max_memory_used_mb.unwrap_or(0.0),
+                        r.memory_size_mb.unwrap_or(0.0),
+                        if r.cold_start() { ", cold start" } else { "" }
+                    ));
+                }
+                lines.push(format!(
+                    "response {}",
+                    body.chars().take(200).collect::<String>()
+                ));
+                lines.join("\n")
+            }
+            None => format!(
+                "done: now {}",
+                crate::ops::plan::describe_state(&outcome.after)
+            ),
+        },
+    };
+    state.popup = Some(Popup::Notice(text));
+    effects.push(Effect::RefreshInventory);
+    // A trigger may have changed: the detail view reads them again.
+    if let Some(pane) = state.trigger_pane.as_mut() {
+        pane.reload = true;
+    }
+}
