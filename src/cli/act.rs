@@ -581,7 +581,7 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
         .find(|r| {
             r.result == "ok"
                 && r.undoes.is_none()
-                && crate::ops::plan::UNDOABLE.contains(&r.action.as_str())
+                && crate::ops::undo::UNDOABLE.contains(&r.action.as_str())
                 && !undone.contains(&r.id.as_str())
         })
         .cloned()

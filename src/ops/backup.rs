@@ -127,7 +127,7 @@ pub(super) fn record(
     result: &Result<(), String>,
 ) -> Record {
     Record {
-        id: super::plan::new_id(),
+        id: super::execute::new_id(),
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         who: who.to_string(),
         profile: scope.profile.clone(),

@@ -4,14 +4,17 @@
 
 pub mod audit;
 pub mod backup;
+pub mod execute;
 pub mod invoke;
 pub mod plan;
 pub mod policy;
 pub mod prune;
 pub mod rollout;
+pub mod undo;
 
 pub use crate::config::{Access, Tier};
-pub use plan::{Change, Outcome, Plan, Request, execute, prepare};
+pub use execute::{Outcome, execute};
+pub use plan::{Change, Plan, Request, prepare};
 
 use crate::exit::{Exit, Failure};
 use crate::provider::ProviderError;

@@ -4,12 +4,10 @@
 use serde_json::{Value, json};
 
 use super::audit::{AuditLog, Record};
-use super::invoke::{Report, parse_report, sha256_hex};
+use super::invoke::sha256_hex;
 use super::{Confirmation, Kind, OpsError, Tier, authorize, confirmation};
 use crate::format;
-use crate::provider::{
-    AliasInfo, InvokeOutcome, InvokeRequest, ProviderError, RegionActions, Scope, TriggerKind,
-};
+use crate::provider::{AliasInfo, InvokeRequest, ProviderError, RegionActions, Scope, TriggerKind};
 
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -239,7 +237,7 @@ pub fn describe_state(v: &Value) -> String {
     describe(v)
 }
 
-fn describe(v: &Value) -> String {
+pub(super) fn describe(v: &Value) -> String {
     if let Some(main) = v.get("function_version").and_then(Value::as_str) {
         let extra = v.get("weights").and_then(Value::as_object);
         let extra_share: f64 = extra
@@ -269,7 +267,7 @@ fn describe(v: &Value) -> String {
     v.to_string()
 }
 
-fn alias_state(a: &AliasInfo) -> Value {
+pub(super) fn alias_state(a: &AliasInfo) -> Value {
     let weights: serde_json::Map<String, Value> = a
         .additional_weights
         .iter()
@@ -278,7 +276,7 @@ fn alias_state(a: &AliasInfo) -> Value {
     json!({"function_version": a.function_version, "weights": weights})
 }
 
-fn routed(a: &AliasInfo, main: &str, extra: &Option<(String, f64)>) -> AliasInfo {
+pub(super) fn routed(a: &AliasInfo, main: &str, extra: &Option<(String, f64)>) -> AliasInfo {
     AliasInfo {
         name: a.name.clone(),
         function_version: main.to_string(),
@@ -287,11 +285,11 @@ fn routed(a: &AliasInfo, main: &str, extra: &Option<(String, f64)>) -> AliasInfo
     }
 }
 
-fn same_routing(a: &AliasInfo, b: &AliasInfo) -> bool {
+pub(super) fn same_routing(a: &AliasInfo, b: &AliasInfo) -> bool {
     a.function_version == b.function_version && a.additional_weights == b.additional_weights
 }
 
-fn not_found(e: ProviderError, what: String) -> OpsError {
+pub(super) fn not_found(e: ProviderError, what: String) -> OpsError {
     match e {
         ProviderError::NotFound(_) => OpsError::Invalid(format!(
             "{what} does not exist (check the name and --region)"
@@ -552,15 +550,15 @@ pub async fn prepare<S: RegionActions>(
         Request::SetTrigger { kind, id, enabled } => {
             trigger_plan(source, plan, *kind, id, *enabled).await
         }
-        Request::Undo { record } => undo_plan(source, plan, record).await,
+        Request::Undo { record } => super::undo::undo_plan(source, plan, record).await,
     }
 }
 
-fn trigger_state(kind: TriggerKind, id: &str, enabled: bool) -> Value {
+pub(super) fn trigger_state(kind: TriggerKind, id: &str, enabled: bool) -> Value {
     json!({"kind": kind.as_str(), "id": id, "enabled": enabled})
 }
 
-async fn trigger_plan<S: RegionActions>(
+pub(super) async fn trigger_plan<S: RegionActions>(
     source: &S,
     plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
     kind: TriggerKind,
@@ -596,7 +594,7 @@ async fn trigger_plan<S: RegionActions>(
     ))
 }
 
-fn route_plan(
+pub(super) fn route_plan(
     plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
     function: &str,
     alias: &str,
@@ -625,7 +623,7 @@ fn route_plan(
     ))
 }
 
-async fn reserve_plan<S: RegionActions>(
+pub(super) async fn reserve_plan<S: RegionActions>(
     source: &S,
     plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
     function: &str,
@@ -652,347 +650,6 @@ async fn reserve_plan<S: RegionActions>(
         change,
         destructive,
     ))
-}
-
-/// The audit actions `undo` can revert.
-pub const UNDOABLE: [&str; 10] = [
-    "traffic.set",
-    "traffic.promote",
-    "traffic.rollback",
-    "traffic.pin",
-    "traffic.restore",
-    "concurrency.set",
-    "kill",
-    "revive",
-    "trigger.enable",
-    "trigger.disable",
-];
-
-async fn undo_plan<S: RegionActions>(
-    source: &S,
-    plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
-    record: &Record,
-) -> Result<Plan, OpsError> {
-    let mut p = match record.action.as_str() {
-        "traffic.set" | "traffic.promote" | "traffic.rollback" | "traffic.pin"
-        | "traffic.restore" => {
-            let (function, alias) = record.target.split_once(':').ok_or_else(|| {
-                OpsError::Invalid(format!("audit record {} names no alias", record.id))
-            })?;
-            let current = source
-                .alias(function, alias)
-                .await
-                .map_err(|e| not_found(e, format!("alias {}", record.target)))?;
-            if alias_state(&current) != record.after {
-                return Err(OpsError::Conflict(format!(
-                    "{} changed since {} (now {}, recorded {}): undo refused, nothing changed",
-                    record.target,
-                    record.time,
-                    describe(&alias_state(&current)),
-                    describe(&record.after)
-                )));
-            }
-            let main = record
-                .before
-                .get("function_version")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let extra = record
-                .before
-                .get("weights")
-                .and_then(Value::as_object)
-                .and_then(|m| {
-                    m.iter()
-                        .next()
-                        .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)))
-                });
-            route_plan(plan, function, alias, current, main, extra)?
-        }
-        "concurrency.set" | "kill" | "revive" => {
-            let function = record.target.as_str();
-            let current = source
-                .reserved_concurrency(function)
-                .await
-                .map_err(|e| not_found(e, format!("function {function}")))?;
-            if json!({"reserved": current}) != record.after {
-                return Err(OpsError::Conflict(format!(
-                    "{function} changed since {} (now {}, recorded {}): undo refused, nothing changed",
-                    record.time,
-                    describe(&json!({"reserved": current})),
-                    describe(&record.after)
-                )));
-            }
-            let value = record
-                .before
-                .get("reserved")
-                .and_then(Value::as_i64)
-                .map(|n| n as i32);
-            // Putting back a reservation of 0 stops the function: as destructive as a kill.
-            reserve_plan(source, plan, function, value, value == Some(0)).await?
-        }
-        "trigger.enable" | "trigger.disable" => {
-            let kind = match record.before.get("kind").and_then(Value::as_str) {
-                Some("rule") => TriggerKind::Rule,
-                Some("mapping") => TriggerKind::Mapping,
-                _ => {
-                    return Err(OpsError::Invalid(format!(
-                        "audit record {} names no trigger kind",
-                        record.id
-                    )));
-                }
-            };
-            let id = record
-                .before
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let was = record
-                .before
-                .get("enabled")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
-            let now = source
-                .trigger_enabled(kind, &id)
-                .await
-                .map_err(|e| not_found(e, record.target.clone()))?;
-            if trigger_state(kind, &id, now) != record.after {
-                return Err(OpsError::Conflict(format!(
-                    "{} changed since {} (now {}): undo refused, nothing changed",
-                    record.target,
-                    record.time,
-                    if now { "enabled" } else { "disabled" }
-                )));
-            }
-            trigger_plan(source, plan, kind, &id, was).await?
-        }
-        other => {
-            return Err(OpsError::Invalid(format!(
-                "{other} cannot be undone: undo reverts {}",
-                UNDOABLE.join(", ")
-            )));
-        }
-    };
-    p.undoes = Some(record.id.clone());
-    Ok(p)
-}
-
-/// What executing a plan did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    /// The state read back after the write (verification), or the invoke result.
-    pub after: Value,
-    pub invoke: Option<(InvokeOutcome, Option<Report>)>,
-    pub record: Option<Record>,
-}
-
-pub(crate) fn new_id() -> String {
-    let now = chrono::Utc::now();
-    format!(
-        "{}-{:04x}",
-        now.format("%Y%m%dT%H%M%S%.3fZ"),
-        std::process::id() & 0xffff
-    )
-}
-
-/// Executes a confirmed plan: checks the target still matches the preview, writes, reads back,
-/// and appends an audit record whatever the result. The audit log is made ready first: a change
-/// that could not be recorded is not made.
-pub async fn execute<S: RegionActions>(
-    source: &S,
-    plan: &Plan,
-    audit: Option<&AuditLog>,
-) -> Result<Outcome, OpsError> {
-    let scope = source.scope();
-    authorize(
-        scope.access.tier,
-        plan.needs,
-        &format!("{} in {scope}", plan.action),
-    )?;
-    if plan.change == Change::Nothing {
-        return Ok(Outcome {
-            after: plan.after.clone(),
-            invoke: None,
-            record: None,
-        });
-    }
-    if let Some(log) = audit {
-        log.ready().map_err(|e| {
-            OpsError::Refused(format!(
-                "the audit log {} cannot be written ({e}): nothing was sent. Fix its \
-                 permissions or set XDG_STATE_HOME to a writable directory.",
-                log.path().display()
-            ))
-        })?;
-    }
-    let result = write(source, plan).await;
-    let who = source
-        .caller()
-        .await
-        .unwrap_or_else(|e| format!("unknown ({e})"));
-    let record = Record {
-        id: new_id(),
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        who,
-        profile: plan.scope.profile.clone(),
-        region: plan.scope.region.clone(),
-        action: plan.action.to_string(),
-        target: plan.target.clone(),
-        before: plan.before.clone(),
-        after: result
-            .as_ref()
-            .map(|o| o.after.clone())
-            .unwrap_or_else(|_| plan.before.clone()),
-        result: match &result {
-            Ok(_) => "ok".to_string(),
-            Err(e) => e.to_string(),
-        },
-        undoes: plan.undoes.clone(),
-        payload_sha256: match &plan.change {
-            Change::Invoke(r) => Some(sha256_hex(&r.payload)),
-            _ => None,
-        },
-    };
-    // A conflict changed nothing and is not an action: it is not recorded.
-    if !matches!(result, Err(OpsError::Conflict(_)))
-        && let Some(log) = audit
-        && let Err(e) = log.append(&record)
-    {
-        tracing::error!(error = %e, path = %log.path().display(), "cannot write the audit log");
-        if result.is_ok() {
-            return Err(OpsError::Provider(ProviderError::Service(format!(
-                "the change was made but the audit log {} could not be written: {e}",
-                log.path().display()
-            ))));
-        }
-    }
-    let mut outcome = result?;
-    outcome.record = Some(record);
-    Ok(outcome)
-}
-
-async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, OpsError> {
-    match &plan.change {
-        Change::Nothing => Ok(Outcome {
-            after: plan.after.clone(),
-            invoke: None,
-            record: None,
-        }),
-        Change::Invoke(request) => {
-            let out = source
-                .invoke(request)
-                .await
-                .map_err(|e| not_found(e, format!("function {}", plan.target)))?;
-            let report = out.log_tail.as_deref().and_then(parse_report);
-            let after = json!({
-                "status": out.status,
-                "function_error": out.function_error,
-                "executed_version": out.executed_version,
-            });
-            Ok(Outcome {
-                after,
-                invoke: Some((out, report)),
-                record: None,
-            })
-        }
-        Change::Route {
-            function,
-            alias,
-            main,
-            extra,
-            expected,
-        } => {
-            // Compared again right before the write, and the revision passed along, so a
-            // concurrent edit is refused instead of overwritten.
-            let now = source.alias(function, alias).await?;
-            if !same_routing(&now, expected)
-                || (expected.revision_id.is_some() && now.revision_id != expected.revision_id)
-            {
-                return Err(OpsError::Conflict(format!(
-                    "{function}:{alias} changed since the preview (now {}): nothing changed; run again to see the new state",
-                    describe(&alias_state(&now))
-                )));
-            }
-            let written = source
-                .route_alias(
-                    function,
-                    alias,
-                    main,
-                    extra.clone(),
-                    now.revision_id.clone(),
-                )
-                .await?;
-            let want = routed(expected, main, extra);
-            if !same_routing(&written, &want) {
-                return Err(OpsError::Provider(ProviderError::Service(format!(
-                    "{function}:{alias} reads back as {} after the write, not {}",
-                    describe(&alias_state(&written)),
-                    describe(&alias_state(&want))
-                ))));
-            }
-            Ok(Outcome {
-                after: alias_state(&written),
-                invoke: None,
-                record: None,
-            })
-        }
-        Change::Reserve {
-            function,
-            value,
-            expected,
-        } => {
-            let now = source.reserved_concurrency(function).await?;
-            if now != *expected {
-                return Err(OpsError::Conflict(format!(
-                    "{function}'s reserved concurrency changed since the preview (now {}): nothing changed",
-                    describe(&json!({"reserved": now}))
-                )));
-            }
-            source.set_reserved_concurrency(function, *value).await?;
-            let read_back = source.reserved_concurrency(function).await?;
-            if read_back != *value {
-                return Err(OpsError::Provider(ProviderError::Service(format!(
-                    "{function} reads back {} after the write",
-                    describe(&json!({"reserved": read_back}))
-                ))));
-            }
-            Ok(Outcome {
-                after: json!({"reserved": read_back}),
-                invoke: None,
-                record: None,
-            })
-        }
-        Change::Trigger {
-            kind,
-            id,
-            enabled,
-            expected,
-        } => {
-            let now = source.trigger_enabled(*kind, id).await?;
-            if now != *expected {
-                return Err(OpsError::Conflict(format!(
-                    "{} {id} changed since the preview (now {}): nothing changed",
-                    kind.as_str(),
-                    if now { "enabled" } else { "disabled" }
-                )));
-            }
-            source.set_trigger_enabled(*kind, id, *enabled).await?;
-            let read_back = source.trigger_enabled(*kind, id).await?;
-            if read_back != *enabled {
-                return Err(OpsError::Provider(ProviderError::Service(format!(
-                    "{} {id} reads back {} after the write",
-                    kind.as_str(),
-                    if read_back { "enabled" } else { "disabled" }
-                ))));
-            }
-            Ok(Outcome {
-                after: trigger_state(*kind, id, read_back),
-                invoke: None,
-                record: None,
-            })
-        }
-    }
 }
 
 #[cfg(test)]

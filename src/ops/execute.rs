@@ -1,0 +1,230 @@
+//! Executing a confirmed plan: compared again right before the write, written, read back, and
+//! audited (the audit log made ready first: no audit, no change).
+
+use serde_json::Value;
+use serde_json::json;
+
+use super::audit::{AuditLog, Record};
+use super::invoke::{Report, parse_report, sha256_hex};
+use super::plan::{
+    Change, Plan, alias_state, describe, not_found, routed, same_routing, trigger_state,
+};
+use super::{OpsError, authorize};
+use crate::provider::{InvokeOutcome, ProviderError, RegionActions};
+
+/// What executing a plan did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The state read back after the write (verification), or the invoke result.
+    pub after: Value,
+    pub invoke: Option<(InvokeOutcome, Option<Report>)>,
+    pub record: Option<Record>,
+}
+
+pub(crate) fn new_id() -> String {
+    let now = chrono::Utc::now();
+    format!(
+        "{}-{:04x}",
+        now.format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id() & 0xffff
+    )
+}
+
+/// Executes a confirmed plan: checks the target still matches the preview, writes, reads back,
+/// and appends an audit record whatever the result. The audit log is made ready first: a change
+/// that could not be recorded is not made.
+pub async fn execute<S: RegionActions>(
+    source: &S,
+    plan: &Plan,
+    audit: Option<&AuditLog>,
+) -> Result<Outcome, OpsError> {
+    let scope = source.scope();
+    authorize(
+        scope.access.tier,
+        plan.needs,
+        &format!("{} in {scope}", plan.action),
+    )?;
+    if plan.change == Change::Nothing {
+        return Ok(Outcome {
+            after: plan.after.clone(),
+            invoke: None,
+            record: None,
+        });
+    }
+    if let Some(log) = audit {
+        log.ready().map_err(|e| {
+            OpsError::Refused(format!(
+                "the audit log {} cannot be written ({e}): nothing was sent. Fix its \
+                 permissions or set XDG_STATE_HOME to a writable directory.",
+                log.path().display()
+            ))
+        })?;
+    }
+    let result = write(source, plan).await;
+    let who = source
+        .caller()
+        .await
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+    let record = Record {
+        id: new_id(),
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        who,
+        profile: plan.scope.profile.clone(),
+        region: plan.scope.region.clone(),
+        action: plan.action.to_string(),
+        target: plan.target.clone(),
+        before: plan.before.clone(),
+        after: result
+            .as_ref()
+            .map(|o| o.after.clone())
+            .unwrap_or_else(|_| plan.before.clone()),
+        result: match &result {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        },
+        undoes: plan.undoes.clone(),
+        payload_sha256: match &plan.change {
+            Change::Invoke(r) => Some(sha256_hex(&r.payload)),
+            _ => None,
+        },
+    };
+    // A conflict changed nothing and is not an action: it is not recorded.
+    if !matches!(result, Err(OpsError::Conflict(_)))
+        && let Some(log) = audit
+        && let Err(e) = log.append(&record)
+    {
+        tracing::error!(error = %e, path = %log.path().display(), "cannot write the audit log");
+        if result.is_ok() {
+            return Err(OpsError::Provider(ProviderError::Service(format!(
+                "the change was made but the audit log {} could not be written: {e}",
+                log.path().display()
+            ))));
+        }
+    }
+    let mut outcome = result?;
+    outcome.record = Some(record);
+    Ok(outcome)
+}
+
+async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, OpsError> {
+    match &plan.change {
+        Change::Nothing => Ok(Outcome {
+            after: plan.after.clone(),
+            invoke: None,
+            record: None,
+        }),
+        Change::Invoke(request) => {
+            let out = source
+                .invoke(request)
+                .await
+                .map_err(|e| not_found(e, format!("function {}", plan.target)))?;
+            let report = out.log_tail.as_deref().and_then(parse_report);
+            let after = json!({
+                "status": out.status,
+                "function_error": out.function_error,
+                "executed_version": out.executed_version,
+            });
+            Ok(Outcome {
+                after,
+                invoke: Some((out, report)),
+                record: None,
+            })
+        }
+        Change::Route {
+            function,
+            alias,
+            main,
+            extra,
+            expected,
+        } => {
+            // Compared again right before the write, and the revision passed along, so a
+            // concurrent edit is refused instead of overwritten.
+            let now = source.alias(function, alias).await?;
+            if !same_routing(&now, expected)
+                || (expected.revision_id.is_some() && now.revision_id != expected.revision_id)
+            {
+                return Err(OpsError::Conflict(format!(
+                    "{function}:{alias} changed since the preview (now {}): nothing changed; run again to see the new state",
+                    describe(&alias_state(&now))
+                )));
+            }
+            let written = source
+                .route_alias(
+                    function,
+                    alias,
+                    main,
+                    extra.clone(),
+                    now.revision_id.clone(),
+                )
+                .await?;
+            let want = routed(expected, main, extra);
+            if !same_routing(&written, &want) {
+                return Err(OpsError::Provider(ProviderError::Service(format!(
+                    "{function}:{alias} reads back as {} after the write, not {}",
+                    describe(&alias_state(&written)),
+                    describe(&alias_state(&want))
+                ))));
+            }
+            Ok(Outcome {
+                after: alias_state(&written),
+                invoke: None,
+                record: None,
+            })
+        }
+        Change::Reserve {
+            function,
+            value,
+            expected,
+        } => {
+            let now = source.reserved_concurrency(function).await?;
+            if now != *expected {
+                return Err(OpsError::Conflict(format!(
+                    "{function}'s reserved concurrency changed since the preview (now {}): nothing changed",
+                    describe(&json!({"reserved": now}))
+                )));
+            }
+            source.set_reserved_concurrency(function, *value).await?;
+            let read_back = source.reserved_concurrency(function).await?;
+            if read_back != *value {
+                return Err(OpsError::Provider(ProviderError::Service(format!(
+                    "{function} reads back {} after the write",
+                    describe(&json!({"reserved": read_back}))
+                ))));
+            }
+            Ok(Outcome {
+                after: json!({"reserved": read_back}),
+                invoke: None,
+                record: None,
+            })
+        }
+        Change::Trigger {
+            kind,
+            id,
+            enabled,
+            expected,
+        } => {
+            let now = source.trigger_enabled(*kind, id).await?;
+            if now != *expected {
+                return Err(OpsError::Conflict(format!(
+                    "{} {id} changed since the preview (now {}): nothing changed",
+                    kind.as_str(),
+                    if now { "enabled" } else { "disabled" }
+                )));
+            }
+            source.set_trigger_enabled(*kind, id, *enabled).await?;
+            let read_back = source.trigger_enabled(*kind, id).await?;
+            if read_back != *enabled {
+                return Err(OpsError::Provider(ProviderError::Service(format!(
+                    "{} {id} reads back {} after the write",
+                    kind.as_str(),
+                    if read_back { "enabled" } else { "disabled" }
+                ))));
+            }
+            Ok(Outcome {
+                after: trigger_state(*kind, id, read_back),
+                invoke: None,
+                record: None,
+            })
+        }
+    }
+}
