@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::future::join_all;
 
-use super::timed;
 use crate::provider::{
     Alarm, FunctionRef, Inventory, MetricsRequest, MetricsSnapshot, ProviderError, RegionSource,
     Scope, TimeWindow, explain,
@@ -78,14 +77,27 @@ impl RegionReport {
     }
 }
 
+/// `work` within the region deadline; past it, the read says which setting bounds it.
+async fn within<T>(
+    deadline: Duration,
+    work: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    tokio::time::timeout(deadline, work).await.unwrap_or_else(|_| {
+        Err(ProviderError::Service(format!(
+            "not finished within {:.0} s — raise [timeouts] region_secs",
+            deadline.as_secs_f64()
+        )))
+    })
+}
+
 /// Reads one region: inventory and alarms side by side, then metrics for every function listed
 /// (five-minute points: the 5, 15 and 60-minute figures need no more). Each read has its own
 /// `deadline`, so a slow one costs only its own answer.
 pub async fn read_region<S: RegionSource>(source: &S, deadline: Duration) -> RegionReport {
     let started = Instant::now();
     let (inventory, alarms) = tokio::join!(
-        timed(deadline, source.inventory()),
-        timed(deadline, source.alarms())
+        within(deadline, source.inventory()),
+        within(deadline, source.alarms())
     );
     let metrics = match &inventory {
         Err(_) => Err(ReadError::NotRead),
@@ -98,7 +110,7 @@ pub async fn read_region<S: RegionSource>(source: &S, deadline: Duration) -> Reg
                 region_totals: false,
                 period_minutes: 5,
             };
-            timed(deadline, source.metrics(&request))
+            within(deadline, source.metrics(&request))
                 .await
                 .map_err(ReadError::Failed)
         }
