@@ -131,7 +131,10 @@ impl Default for Timeouts {
             operation_secs: 10.0,
             max_attempts: 3,
             region_secs: 90.0,
-            metrics_secs: 10.0,
+            // A ceiling, not a wait: CloudWatch answers a full batch in a second or two. Slow
+            // endpoints (an emulator reading every stored point for every period) need room
+            // before a batch is split, as splitting adds requests to an endpoint already busy.
+            metrics_secs: 60.0,
         }
     }
 }
