@@ -82,12 +82,14 @@ async fn within<T>(
     deadline: Duration,
     work: impl Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
-    tokio::time::timeout(deadline, work).await.unwrap_or_else(|_| {
-        Err(ProviderError::Service(format!(
-            "not finished within {:.0} s — raise [timeouts] region_secs",
-            deadline.as_secs_f64()
-        )))
-    })
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ProviderError::Service(format!(
+                "not finished within {:.0} s — raise [timeouts] region_secs",
+                deadline.as_secs_f64()
+            )))
+        })
 }
 
 /// Reads one region: inventory and alarms side by side, then metrics for every function listed
