@@ -18,6 +18,7 @@ macro_rules! err {
 }
 
 mod act;
+mod audit;
 mod backup;
 mod confirm;
 mod logs;
@@ -185,8 +186,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
         Command::Triggers(args) => triggers::triggers(global, args).await,
         Command::Backup(c) => backup::backup(global, c).await,
         Command::Restore(args) => backup::restore(global, args).await,
-        Command::Audit { json } => act::audit(json).await,
-        Command::Undo(flags) => act::undo(global, flags).await,
-        Command::IamPolicy => act::iam_policy(global),
+        Command::Audit { json } => audit::audit(json).await,
+        Command::Undo(flags) => audit::undo(global, flags).await,
+        Command::IamPolicy => audit::iam_policy(global),
     }
 }
