@@ -1,53 +1,14 @@
 //! Traffic plans against moto: steps to the end, a guard that trips (alarm, error rate) and
 //! rolls back within one interval, and a plan killed mid-way that resumes or rolls back.
 
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{StandardUnit, StateValue};
 use serde_json::Value;
 
-use crate::support::cli::Lops;
+use crate::support::cli::{Lops, finish};
 use crate::support::moto;
-use crate::support::seed::{Seeder, canary};
-
-/// Polls until the alias routes as `want` or the deadline passes; returns how long it took.
-async fn wait_for(
-    seeder: &Seeder,
-    function: &str,
-    want: (&str, Option<f64>),
-    secs: u64,
-) -> Duration {
-    let started = Instant::now();
-    loop {
-        let (main, weights) = seeder.routing(function).await;
-        let extra = weights.first().map(|(_, w)| *w);
-        if main == want.0 && extra == want.1 {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(secs),
-            "alias is {main} {weights:?}, waiting for {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn spawn(lops: &Lops, args: &[&str]) -> Child {
-    lops.command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn lops")
-}
-
-fn finish(child: Child) -> (i32, String) {
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::seed::canary;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_steps_to_the_new_version() {
@@ -104,28 +65,25 @@ async fn alarm_guard_rolls_back_within_one_interval() {
         .put_error_alarm(&alarm, &f, Some(StateValue::Ok))
         .await;
     let lops = Lops::new(moto::url());
-    let child = spawn(
-        &lops,
-        &[
-            "traffic",
-            "plan",
-            "live",
-            "--fn",
-            &f,
-            "--to",
-            "2",
-            "--steps",
-            "20:60s",
-            "--guard-alarm",
-            &alarm,
-            "--guard-interval",
-            "1",
-            "--regions",
-            region,
-            "--yes",
-        ],
-    );
-    wait_for(&seeder, &f, ("1", Some(0.2)), 20).await;
+    let child = lops.spawn(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        &f,
+        "--to",
+        "2",
+        "--steps",
+        "20:60s",
+        "--guard-alarm",
+        &alarm,
+        "--guard-interval",
+        "1",
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
     seeder
         .cloudwatch
         .set_alarm_state()
@@ -135,12 +93,12 @@ async fn alarm_guard_rolls_back_within_one_interval() {
         .send()
         .await
         .expect("set alarm");
-    let took = wait_for(&seeder, &f, ("1", None), 10).await;
+    let took = seeder.wait_for_routing(&f, ("1", None), 10).await;
     assert!(
         took < Duration::from_secs(3),
         "rollback took {took:?} with a 1 s guard interval"
     );
-    let (code, stderr) = finish(child);
+    let (code, stderr) = finish(child, 120);
     assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains(&format!("alarm {alarm} is in ALARM")),
@@ -153,28 +111,25 @@ async fn error_rate_guard_rolls_back() {
     let region = "ca-west-1";
     let (seeder, f) = canary(region, "errs").await;
     let lops = Lops::new(moto::url());
-    let child = spawn(
-        &lops,
-        &[
-            "traffic",
-            "plan",
-            "live",
-            "--fn",
-            &f,
-            "--to",
-            "2",
-            "--steps",
-            "20:60s",
-            "--max-error-rate",
-            "0.1",
-            "--guard-interval",
-            "1",
-            "--regions",
-            region,
-            "--yes",
-        ],
-    );
-    wait_for(&seeder, &f, ("1", Some(0.2)), 20).await;
+    let child = lops.spawn(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        &f,
+        "--to",
+        "2",
+        "--steps",
+        "20:60s",
+        "--max-error-rate",
+        "0.1",
+        "--guard-interval",
+        "1",
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
     let resource = format!("{f}:live");
     let dims = [
         ("FunctionName", f.as_str()),
@@ -187,8 +142,8 @@ async fn error_rate_guard_rolls_back() {
     seeder
         .put_metric(&dims, "Errors", 5.0, StandardUnit::Count, 0..=0)
         .await;
-    wait_for(&seeder, &f, ("1", None), 10).await;
-    let (code, stderr) = finish(child);
+    seeder.wait_for_routing(&f, ("1", None), 10).await;
+    let (code, stderr) = finish(child, 120);
     assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains("error rate 50% over the last 5 minutes is above 10%"),
@@ -203,26 +158,23 @@ async fn killed_plan_resumes_or_rolls_back() {
     let (_, aborted) = canary(region, "abort").await;
     let lops = Lops::new(moto::url());
     for f in [&resumed, &aborted] {
-        let mut child = spawn(
-            &lops,
-            &[
-                "traffic",
-                "plan",
-                "live",
-                "--fn",
-                f,
-                "--to",
-                "2",
-                "--steps",
-                "20:3s",
-                "--guard-interval",
-                "1",
-                "--regions",
-                region,
-                "--yes",
-            ],
-        );
-        wait_for(&seeder, f, ("1", Some(0.2)), 20).await;
+        let mut child = lops.spawn(&[
+            "traffic",
+            "plan",
+            "live",
+            "--fn",
+            f,
+            "--to",
+            "2",
+            "--steps",
+            "20:3s",
+            "--guard-interval",
+            "1",
+            "--regions",
+            region,
+            "--yes",
+        ]);
+        seeder.wait_for_routing(f, ("1", Some(0.2)), 20).await;
         child.kill().expect("kill -9");
         let _ = child.wait();
     }

@@ -2,58 +2,15 @@
 //! a manual change mid-way, a guard that cannot read its signals, a guard alarm that does not
 //! exist, an abort that returns a split alias to its split.
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use serde_json::Value;
 
-use crate::support::cli::Lops;
+use crate::support::cli::{Lops, finish};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy, Rule};
-use crate::support::seed::{Seeder, canary};
-
-/// Polls until the alias routes as `want` or the deadline passes.
-async fn wait_for(seeder: &Seeder, function: &str, want: (&str, Option<f64>), secs: u64) {
-    let started = Instant::now();
-    loop {
-        let (main, weights) = seeder.routing(function).await;
-        let extra = weights.first().map(|(_, w)| *w);
-        if main == want.0 && extra == want.1 {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(secs),
-            "alias is {main} {weights:?}, waiting for {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn spawn(lops: &Lops, args: &[&str]) -> Child {
-    lops.command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn lops")
-}
-
-/// Waits (up to `secs`) for the child to exit; its code and stderr.
-fn finish(mut child: Child, secs: u64) -> (i32, String) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while child.try_wait().ok().flatten().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("lops did not exit within {secs}s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::seed::canary;
 
 fn plan_args<'a>(f: &'a str, region: &'a str, steps: &'a str) -> Vec<&'a str> {
     vec![
@@ -90,8 +47,8 @@ async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
     let region = "ap-east-2";
     let (seeder, f) = canary(region, "owner").await;
     let lops = Lops::new(moto::url());
-    let first = spawn(&lops, &plan_args(&f, region, "10:8s,50:8s"));
-    wait_for(&seeder, &f, ("1", Some(0.1)), 20).await;
+    let first = lops.spawn(&plan_args(&f, region, "10:8s,50:8s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
     assert_eq!(standing(&lops, &f), "running");
     // Resuming a rollout another lops drives is refused.
     let resume = lops.run(&[
@@ -143,8 +100,8 @@ async fn a_manual_change_mid_rollout_halts_it_without_writing() {
     let region = "ap-east-2";
     let (seeder, f) = canary(region, "manual").await;
     let lops = Lops::new(moto::url());
-    let run = spawn(&lops, &plan_args(&f, region, "10:3s,50:3s"));
-    wait_for(&seeder, &f, ("1", Some(0.1)), 20).await;
+    let run = lops.spawn(&plan_args(&f, region, "10:3s,50:3s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
     seeder
         .lambda
         .update_alias()
@@ -276,8 +233,8 @@ async fn abort_returns_a_split_alias_to_its_split() {
         .await
         .expect("70/30");
     let lops = Lops::new(moto::url());
-    let run = spawn(&lops, &plan_args(&f, region, "50:20s"));
-    wait_for(&seeder, &f, ("1", Some(0.5)), 20).await;
+    let run = lops.spawn(&plan_args(&f, region, "50:20s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.5)), 20).await;
     let abort = lops.run(&[
         "traffic",
         "abort",
@@ -410,21 +367,9 @@ async fn huge_payloads_and_a_closed_stdout_after_a_change_are_handled() {
     );
     assert_eq!(proxy.calls(region, "lambda", "Invoke"), 0);
     // The change is made, then its JSON meets a closed pipe: exit 0, no panic.
-    let program = env!("CARGO_BIN_EXE_lops");
-    let script = format!(
-        "{program} traffic set live --fn {f} --version 2 --weight 0.2 --regions {region} --yes \
-         --json | (exit 0); echo \"exit=${{PIPESTATUS[0]}}\" >&2"
-    );
-    let template = lops.command(&[]);
-    let mut cmd = std::process::Command::new("bash");
-    cmd.env_clear();
-    for (k, v) in template.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    let out = cmd.args(["-c", &script]).output().expect("bash");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = lops.run_into_closed_pipe(&format!(
+        "traffic set live --fn {f} --version 2 --weight 0.2 --regions {region} --yes --json"
+    ));
     assert!(
         stderr.contains("exit=0") && !stderr.contains("panicked"),
         "{stderr}"

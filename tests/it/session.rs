@@ -355,18 +355,7 @@ fn a_closed_stdout_is_not_a_panic() {
         "audit --json",
     ] {
         // The reader of the pipe exits at once; lops then writes into a closed pipe.
-        let program = env!("CARGO_BIN_EXE_lops");
-        let script = format!("{program} {args} | (exit 0); echo \"exit=${{PIPESTATUS[0]}}\" >&2");
-        let template = lops.command(&[]);
-        let mut cmd = std::process::Command::new("bash");
-        cmd.env_clear();
-        for (k, v) in template.get_envs() {
-            if let Some(v) = v {
-                cmd.env(k, v);
-            }
-        }
-        let out = cmd.args(["-c", &script]).output().expect("bash");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = lops.run_into_closed_pipe(args);
         assert!(!stderr.contains("panicked"), "{args}: {stderr}");
         assert!(stderr.contains("exit=0"), "{args}: {stderr}");
     }

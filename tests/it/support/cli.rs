@@ -1,7 +1,8 @@
 //! Runs the `lops` binary the way a user or cron would: its own config, state and env.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub struct Lops {
     pub home: tempfile::TempDir,
@@ -98,6 +99,34 @@ impl Lops {
         cmd
     }
 
+    /// Starts lops in the background, its output captured.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lops")
+    }
+
+    /// Runs `lops ARGS | (exit 0)` in bash: the reader of stdout is gone before lops writes.
+    /// Returns lops's stderr followed by a line `exit=CODE`.
+    pub fn run_into_closed_pipe(&self, args: &str) -> String {
+        let script = format!(
+            "{} {args} | (exit 0); echo \"exit=${{PIPESTATUS[0]}}\" >&2",
+            env!("CARGO_BIN_EXE_lops")
+        );
+        let template = self.command(&[]);
+        let mut cmd = Command::new("bash");
+        cmd.env_clear();
+        for (k, v) in template.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        let out = cmd.args(["-c", &script]).output().expect("bash");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         let Output {
             status,
@@ -110,4 +139,21 @@ impl Lops {
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         }
     }
+}
+
+/// Waits (up to `secs`) for a spawned lops to exit; its exit code and stderr.
+pub fn finish(mut child: Child, secs: u64) -> (i32, String) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lops did not exit within {secs}s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

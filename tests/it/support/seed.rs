@@ -324,6 +324,29 @@ pub async fn canary(region: &str, prefix: &str) -> (Seeder, String) {
 }
 
 impl Seeder {
+    /// Polls until the `live` alias routes as `want` (main, extra weight) or `secs` pass;
+    /// returns how long it took.
+    pub async fn wait_for_routing(
+        &self,
+        function: &str,
+        want: (&str, Option<f64>),
+        secs: u64,
+    ) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        loop {
+            let (main, weights) = self.routing(function).await;
+            let extra = weights.first().map(|(_, w)| *w);
+            if main == want.0 && extra == want.1 {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(secs),
+                "alias is {main} {weights:?}, waiting for {want:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// The `live` alias's main version and extra weights, read straight from the emulator.
     pub async fn routing(&self, function: &str) -> (String, Vec<(String, f64)>) {
         let a = self

@@ -49,23 +49,7 @@ pub fn start(
     sources: Vec<Arc<AwsRegion>>,
     state: State,
 ) -> (Keys, JoinHandle<std::io::Result<State>>) {
-    let (keys, events) = unbounded();
-    let run = tokio::spawn(async move {
-        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-        let timing = Timing {
-            metrics: Duration::from_secs(5),
-            inventory: Duration::from_secs(60),
-            alarms: Duration::from_secs(30),
-            deadline: Duration::from_secs(30),
-            min_gap: Duration::from_millis(200),
-        };
-        let theme = lops::ui::Theme {
-            color: false,
-            ascii: false,
-        };
-        lops::tui::event_loop(&mut terminal, events, sources, state, &theme, timing, None).await
-    });
-    (keys, run)
+    start_on(&Screen::new(120, 30), sources, state, None)
 }
 
 /// Sends a key (ignored if the loop already ended).
