@@ -1,9 +1,9 @@
 use chrono::{TimeDelta, TimeZone};
-use crossterm::event::KeyModifiers;
+use crossterm::event::{KeyCode, KeyModifiers};
 
 use super::*;
 use crate::ops::{Access, OpsError, Plan, Request, Tier};
-use crate::provider::{TimeWindow, empty_series};
+use crate::provider::{FunctionInfo, FunctionMetrics, TimeWindow, empty_series};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0)

@@ -1,0 +1,221 @@
+//! The fleet as the dashboard holds it: each region's functions, alarms and totals, and the
+//! health of each of its reads.
+
+use chrono::{DateTime, Utc};
+
+use crate::provider::{
+    Alarm, AlarmState, FunctionInfo, FunctionMetrics, MetricWindow, ProviderError, Scope,
+    WindowStats,
+};
+
+use super::History;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionEntry {
+    pub info: FunctionInfo,
+    pub metrics: Option<FunctionMetrics>,
+    /// The worst state of the alarms tied to this function.
+    pub alarm: Option<AlarmState>,
+    pub history: History,
+}
+
+impl FunctionEntry {
+    pub fn stats(&self, window: MetricWindow) -> WindowStats {
+        self.metrics
+            .as_ref()
+            .map(|m| m.window(window))
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionState {
+    pub scope: Scope,
+    pub functions: Vec<FunctionEntry>,
+    pub alarms: Vec<Alarm>,
+    pub account_limit: Option<i64>,
+    pub totals: Option<FunctionMetrics>,
+    pub inventory_loaded: bool,
+    /// Each read's own health: one read failing never hides what another returned, and only
+    /// that read answering again clears its failure.
+    pub reads: [ReadHealth; 3],
+    pub inventory_seq: u64,
+    pub metrics_seq: u64,
+    pub alarms_seq: u64,
+    /// (time, total requests) samples for the per-minute meter.
+    pub call_samples: Vec<(DateTime<Utc>, u64)>,
+}
+
+/// The reads a region's pollers make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    Inventory,
+    Metrics,
+    Alarms,
+}
+
+impl Read {
+    pub const ALL: [Read; 3] = [Read::Inventory, Read::Metrics, Read::Alarms];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// (what it reads, the call) for messages.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Read::Inventory => ("inventory", "ListFunctions"),
+            Read::Metrics => ("metrics", "GetMetricData"),
+            Read::Alarms => ("alarms", "DescribeAlarms"),
+        }
+    }
+}
+
+/// How one read of a region is doing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadHealth {
+    pub last_ok: Option<DateTime<Utc>>,
+    /// The last failure (naming the call and the setting that would help), and since when it
+    /// has been failing.
+    pub error: Option<(String, DateTime<Utc>)>,
+    /// Failures in a row.
+    pub failures: u32,
+}
+
+/// Failures in a row of every read before a region that had answered shows as unreachable.
+pub const UNREACHABLE_AFTER: u32 = 3;
+
+/// What the footer and the regions view say about a region.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegionHealth {
+    Loading,
+    Fresh {
+        age_secs: u64,
+    },
+    /// Showing its last good data; the last attempt failed or data is old.
+    Stale {
+        age_secs: u64,
+        error: Option<String>,
+    },
+    /// Never answered.
+    Unreachable {
+        error: String,
+    },
+}
+
+impl RegionState {
+    pub fn new(scope: Scope) -> Self {
+        RegionState {
+            scope,
+            functions: Vec::new(),
+            alarms: Vec::new(),
+            account_limit: None,
+            totals: None,
+            inventory_loaded: false,
+            reads: Default::default(),
+            inventory_seq: 0,
+            metrics_seq: 0,
+            alarms_seq: 0,
+            call_samples: Vec::new(),
+        }
+    }
+
+    /// A read failed: keep the data, remember the error and since when this read fails.
+    pub(super) fn failed(&mut self, e: &ProviderError, at: DateTime<Utc>, read: Read) {
+        let (what, call) = read.names();
+        let r = &mut self.reads[read.index()];
+        let since = r.error.as_ref().map_or(at, |(_, s)| *s);
+        r.error = Some((crate::provider::explain(what, call, e), since));
+        r.failures += 1;
+    }
+
+    pub(super) fn answered(&mut self, at: DateTime<Utc>, read: Read) {
+        self.reads[read.index()] = ReadHealth {
+            last_ok: Some(at),
+            error: None,
+            failures: 0,
+        };
+    }
+
+    /// When data last arrived, from any read.
+    pub fn last_ok(&self) -> Option<DateTime<Utc>> {
+        self.reads.iter().filter_map(|r| r.last_ok).max()
+    }
+
+    /// The names of the reads failing now: "inventory", "metrics", "alarms".
+    pub fn failing_reads(&self) -> Vec<&'static str> {
+        Read::ALL
+            .into_iter()
+            .filter(|r| self.reads[r.index()].error.is_some())
+            .map(|r| r.names().0)
+            .collect()
+    }
+
+    /// The reads failing now, each naming its call and the setting that would help.
+    pub fn failing(&self) -> Vec<&str> {
+        self.reads
+            .iter()
+            .filter_map(|r| r.error.as_ref().map(|(e, _)| e.as_str()))
+            .collect()
+    }
+
+    /// Fresh while every read answers; stale (with what failed) while some read fails or the
+    /// data is old; unreachable when nothing ever answered, or every read has failed
+    /// [`UNREACHABLE_AFTER`] times in a row.
+    pub fn health(&self, now: DateTime<Utc>, stale_after_secs: u64) -> RegionHealth {
+        let age = self
+            .last_ok()
+            .map(|t| (now - t).num_seconds().max(0) as u64);
+        let failing = self.failing();
+        let error = (!failing.is_empty()).then(|| failing.join("; "));
+        let all_down = self.reads.iter().all(|r| r.failures >= UNREACHABLE_AFTER);
+        match (age, error) {
+            (None, None) => RegionHealth::Loading,
+            (None, Some(error)) => RegionHealth::Unreachable { error },
+            (Some(_), Some(error)) if all_down => RegionHealth::Unreachable { error },
+            (Some(age_secs), Some(error)) => RegionHealth::Stale {
+                age_secs,
+                error: Some(error),
+            },
+            (Some(age_secs), None) if age_secs > stale_after_secs => RegionHealth::Stale {
+                age_secs,
+                error: None,
+            },
+            (Some(age_secs), None) => RegionHealth::Fresh { age_secs },
+        }
+    }
+
+    /// Requests in the last minute (or since the first sample, scaled to a minute).
+    pub fn calls_per_minute(&self) -> Option<f64> {
+        let (t0, n0) = self.call_samples.first()?;
+        let (t1, n1) = self.call_samples.last()?;
+        let secs = (*t1 - *t0).num_seconds();
+        (secs >= 5).then(|| (n1 - n0) as f64 * 60.0 / secs as f64)
+    }
+
+    pub fn totals_stats(&self, window: MetricWindow) -> WindowStats {
+        if let Some(t) = &self.totals {
+            return t.window(window);
+        }
+        let mut total = WindowStats::default();
+        for f in &self.functions {
+            let s = f.stats(window);
+            total.invocations += s.invocations;
+            total.errors += s.errors;
+            total.throttles += s.throttles;
+        }
+        total.error_rate = (total.invocations > 0.0).then(|| total.errors / total.invocations);
+        total
+    }
+
+    pub fn firing_alarms(&self) -> usize {
+        self.alarms
+            .iter()
+            .filter(|a| a.state == AlarmState::Alarm)
+            .count()
+    }
+
+    pub fn function(&self, name: &str) -> Option<&FunctionEntry> {
+        self.functions.iter().find(|f| f.info.name == name)
+    }
+}

@@ -1,0 +1,277 @@
+//! Keys: what each one does in the view, input or popup at hand.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::{Action, Effect, Input, Popup, Sort, State, View, actions};
+use crate::provider::MetricWindow;
+
+pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
+    if let Some(input) = state.input.take() {
+        on_input_key(state, input, key, effects);
+        return;
+    }
+    if let Some(Popup::Confirm(pending)) = state.popup.take() {
+        actions::confirm_key(state, pending, key, effects);
+        return;
+    }
+    if let Some(Popup::Working(text)) = &state.popup {
+        // The action is running; only its result closes this.
+        let _ = text;
+        return;
+    }
+    match &state.popup {
+        // A notice closes on esc or enter only, and the key does nothing else.
+        Some(Popup::Notice(_)) => {
+            if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
+                state.popup = None;
+            }
+            return;
+        }
+        // Help closes on any key, which does nothing else either.
+        Some(_) => {
+            state.popup = None;
+            return;
+        }
+        None => {}
+    }
+    let Some(action) = state.keymap.action(&key) else {
+        return;
+    };
+    let page = state.table_rows();
+    match action {
+        Action::Quit => actions::quit(state),
+        Action::Help => state.popup = Some(Popup::Help),
+        Action::Back => go_back(state),
+        Action::Filter => {
+            let current = match &state.log_pane {
+                Some(pane) if matches!(state.view, View::Logs { .. }) => pane.filter.clone(),
+                _ => state.filter.clone(),
+            };
+            state.input = Some(Input::Filter(current));
+        }
+        Action::Palette => state.input = Some(Input::Palette(String::new())),
+        Action::Up => move_by(state, -1),
+        Action::Down => move_by(state, 1),
+        Action::PageUp => move_by(state, -(page as i64)),
+        Action::PageDown => move_by(state, page as i64),
+        Action::Top => move_by(state, i64::MIN / 2),
+        Action::Bottom => move_by(state, i64::MAX / 2),
+        Action::Open => open_detail(state),
+        Action::Refresh => effects.push(Effect::RefreshInventory),
+        Action::SortNext => {
+            state.chosen = true;
+            let column = state.sort.column.next();
+            state.sort = Sort {
+                column,
+                descending: column.natural_descending(),
+            };
+            state.rebuild_rows();
+        }
+        Action::SortReverse => {
+            state.chosen = true;
+            state.sort.descending = !state.sort.descending;
+            state.rebuild_rows();
+        }
+        Action::Window => {
+            state.chosen = true;
+            state.window = match state.window {
+                MetricWindow::M5 => MetricWindow::M15,
+                MetricWindow::M15 => MetricWindow::M60,
+                MetricWindow::M60 => MetricWindow::M5,
+            };
+            state.rebuild_rows();
+        }
+        Action::Invoke
+        | Action::Shift
+        | Action::Promote
+        | Action::Rollback
+        | Action::Kill
+        | Action::Revive
+        | Action::Canary
+        | Action::AbortPlan
+        | Action::ResumePlan
+        | Action::Pin
+        | Action::Concurrency
+        | Action::Trigger
+        | Action::Backup => actions::start(state, action, effects),
+        Action::Logs => {
+            if let Some((region, f)) = state.focus() {
+                let view = View::Logs {
+                    region,
+                    function: f.info.name.clone(),
+                };
+                switch_view(state, view);
+            }
+        }
+        Action::Pause => {
+            if let Some(pane) = state.log_pane.as_mut() {
+                pane.paused = !pane.paused;
+            }
+        }
+        Action::Fleet => switch_view(state, View::Fleet),
+        Action::Regions => switch_view(state, View::Regions),
+        Action::Load => switch_view(state, View::Load),
+    }
+}
+
+pub(super) fn on_input_key(
+    state: &mut State,
+    input: Input,
+    key: KeyEvent,
+    effects: &mut Vec<Effect>,
+) {
+    if matches!(
+        input,
+        Input::Payload(_) | Input::Weight(_) | Input::Preset(_) | Input::Concurrency(_)
+    ) {
+        match key.code {
+            KeyCode::Esc => state.input_error = None,
+            KeyCode::Enter => actions::submit(state, input, effects),
+            KeyCode::Tab if matches!(input, Input::Payload(_)) => {
+                actions::next_qualifier(state);
+                state.input = Some(input);
+            }
+            KeyCode::Backspace => {
+                let mut input = input;
+                if let Input::Payload(t)
+                | Input::Weight(t)
+                | Input::Preset(t)
+                | Input::Concurrency(t) = &mut input
+                {
+                    t.pop();
+                }
+                state.input = Some(input);
+            }
+            KeyCode::Char(c) => {
+                let mut input = input;
+                if let Input::Payload(t)
+                | Input::Weight(t)
+                | Input::Preset(t)
+                | Input::Concurrency(t) = &mut input
+                {
+                    t.push(c);
+                }
+                state.input = Some(input);
+            }
+            _ => state.input = Some(input),
+        }
+        return;
+    }
+    match (input, key.code) {
+        (Input::Filter(_), KeyCode::Esc) => set_filter(state, String::new()),
+        (Input::Palette(_), KeyCode::Esc) => {}
+        (Input::Filter(_), KeyCode::Enter) => {}
+        (Input::Palette(text), KeyCode::Enter) => run_command(state, text.trim()),
+        (Input::Filter(mut text), KeyCode::Backspace) => {
+            text.pop();
+            set_filter(state, text.clone());
+            state.input = Some(Input::Filter(text));
+        }
+        (Input::Palette(mut text), KeyCode::Backspace) => {
+            text.pop();
+            state.input = Some(Input::Palette(text));
+        }
+        (Input::Filter(mut text), KeyCode::Char(c)) => {
+            text.push(c);
+            set_filter(state, text.clone());
+            state.input = Some(Input::Filter(text));
+        }
+        (Input::Palette(mut text), KeyCode::Char(c)) => {
+            text.push(c);
+            state.input = Some(Input::Palette(text));
+        }
+        (input, _) => state.input = Some(input),
+    }
+}
+
+/// The palette's commands: a view name, `help`, `quit`, or any unique prefix of them.
+pub const COMMANDS: [&str; 6] = ["fleet", "regions", "load", "detail", "help", "quit"];
+
+pub(super) fn run_command(state: &mut State, text: &str) {
+    let text = text.to_lowercase();
+    let found: Vec<&str> = COMMANDS
+        .iter()
+        .copied()
+        .filter(|c| c.starts_with(&text))
+        .collect();
+    match (text.is_empty(), found.as_slice()) {
+        (true, _) => {}
+        (false, [command]) => match *command {
+            "fleet" => switch_view(state, View::Fleet),
+            "regions" => switch_view(state, View::Regions),
+            "load" => switch_view(state, View::Load),
+            "detail" => open_detail(state),
+            "help" => state.popup = Some(Popup::Help),
+            _ => actions::quit(state),
+        },
+        _ => {
+            state.popup = Some(Popup::Notice(format!(
+                "unknown command '{text}': try {}",
+                COMMANDS.join(", ")
+            )))
+        }
+    }
+}
+
+/// The filter being typed: the log pane's lines in the logs view, the fleet's rows elsewhere.
+pub(super) fn set_filter(state: &mut State, text: String) {
+    if matches!(state.view, View::Logs { .. })
+        && let Some(pane) = state.log_pane.as_mut()
+    {
+        pane.filter = text;
+        return;
+    }
+    state.filter = text;
+    state.selected = 0;
+    state.rebuild_rows();
+}
+
+pub(super) fn switch_view(state: &mut State, view: View) {
+    if state.view != view {
+        let previous = std::mem::replace(&mut state.view, view);
+        state.back.push(previous);
+        state.back.truncate(16);
+    }
+}
+
+pub(super) fn go_back(state: &mut State) {
+    if let Some(previous) = state.back.pop() {
+        state.view = previous;
+    } else if !state.filter.is_empty() {
+        state.filter.clear();
+        state.rebuild_rows();
+    }
+}
+
+pub(super) fn open_detail(state: &mut State) {
+    if let Some((region, f)) = state.focus() {
+        let view = View::Detail {
+            region,
+            function: f.info.name.clone(),
+        };
+        switch_view(state, view);
+    }
+}
+
+pub(super) fn move_by(state: &mut State, delta: i64) {
+    match state.view {
+        View::Fleet | View::Load => {
+            state.chosen = true;
+            let n = state.rows.len() as i64;
+            state.selected = (state.selected as i64 + delta).clamp(0, (n - 1).max(0)) as usize;
+            state.clamp();
+        }
+        View::Detail { .. } => {
+            if let Some(pane) = state.trigger_pane.as_mut() {
+                let n = pane.triggers().len() as i64;
+                pane.selected = (pane.selected as i64 + delta).clamp(0, (n - 1).max(0)) as usize;
+            }
+        }
+        View::Logs { .. } => {
+            if let Some(pane) = state.log_pane.as_mut() {
+                pane.scroll(delta);
+            }
+        }
+        View::Regions => {}
+    }
+}
