@@ -9,6 +9,7 @@ pub mod invoke;
 pub mod plan;
 pub mod policy;
 pub mod prune;
+pub mod restore;
 pub mod rollout;
 pub mod undo;
 

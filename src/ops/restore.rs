@@ -1,0 +1,337 @@
+//! `restore` through the ops layer: the tier check, a verified snapshot, the preview of every
+//! step, a safety snapshot of an existing target, the steps with their undo journal, S3 data,
+//! and the audit record — all under a backup lease, so a prune running meanwhile keeps the
+//! blobs they read.
+
+use serde_json::json;
+
+use super::Kind;
+use super::audit::AuditLog;
+use super::backup::{Progress, allowed, append, audit_ready, caller, open_snapshot, record};
+use crate::backup::capture::{CaptureOptions, capture};
+use crate::backup::lease::Lease;
+use crate::backup::manifest::Manifest;
+use crate::backup::restore::{Current, RestorePlan, Restored, Runner, Step, plan, read_current};
+use crate::backup::{BackupError, S3Uri, Store, Verified, data, verify};
+use crate::provider::RegionSource;
+use crate::provider::aws::AwsRegion;
+
+#[derive(Debug, Clone)]
+pub struct RestoreRequest {
+    pub snapshot: S3Uri,
+    /// Another name for the restored function.
+    pub name: Option<String>,
+    /// Another execution role (another account needs its own).
+    pub role: Option<String>,
+    /// Copy S3 data back here instead of to where it came from.
+    pub data_to: Option<S3Uri>,
+    pub skip_data: bool,
+}
+
+/// A checked restore: the snapshot verified, the target read, the steps planned.
+#[derive(Debug, Clone)]
+pub struct RestorePreview {
+    pub store: Store,
+    pub manifest: Manifest,
+    pub verified: Verified,
+    pub current: Option<Current>,
+    pub plan: RestorePlan,
+    /// (copy root, destination root, objects, bytes) of S3 data to copy back.
+    pub data: Vec<(S3Uri, S3Uri, usize, u64)>,
+}
+
+impl RestorePreview {
+    /// Restoring over an existing function is destructive: its name is typed.
+    pub fn confirmation(&self, scope: &crate::provider::Scope) -> super::Confirmation {
+        super::confirmation(&self.plan.function, scope, self.plan.exists, false)
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![format!(
+            "restore {} ({} taken {}) into {} in {}{}",
+            self.manifest.function,
+            self.manifest.region,
+            self.manifest.taken_at,
+            self.plan.function,
+            self.plan.region,
+            if self.plan.exists {
+                " — it exists: a safety snapshot is taken first"
+            } else {
+                " — new function"
+            }
+        )];
+        out.push(format!(
+            "verified: {} blobs, {} bytes, {} data objects",
+            self.verified.blobs_checked,
+            self.verified.bytes_checked,
+            self.verified.data_objects_checked
+        ));
+        if self.plan.steps.is_empty() {
+            out.push("function: already as in the snapshot, nothing to change".into());
+        }
+        out.extend(
+            self.plan
+                .steps
+                .iter()
+                .map(|s| format!("  + {}", s.describe())),
+        );
+        for (from, to, n, bytes) in &self.data {
+            out.push(format!(
+                "  + copy {n} objects ({bytes} bytes) from {from} to {to}"
+            ));
+        }
+        out.extend(self.plan.notes.iter().map(|n| format!("  note: {n}")));
+        out
+    }
+
+    pub fn changes_anything(&self) -> bool {
+        !self.plan.steps.is_empty() || !self.data.is_empty()
+    }
+}
+
+fn check_function_name(name: &str) -> Result<(), BackupError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(BackupError::Invalid(format!(
+            "'{name}' is not a valid function name: 1 to 64 letters, digits, '-' or '_'"
+        )))
+    }
+}
+
+fn check_role(role: &str) -> Result<(), BackupError> {
+    let parts: Vec<&str> = role.split(':').collect();
+    if parts.len() == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[5].starts_with("role/") {
+        Ok(())
+    } else {
+        Err(BackupError::Invalid(format!(
+            "--role '{role}' is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        )))
+    }
+}
+
+/// Checks the tier, verifies the snapshot, reads the target and plans the restore. Changes
+/// nothing.
+pub async fn prepare_restore(
+    region: &AwsRegion,
+    request: &RestoreRequest,
+) -> Result<RestorePreview, BackupError> {
+    allowed(region.scope(), Kind::Restore)?;
+    if let Some(name) = &request.name {
+        check_function_name(name)?;
+    }
+    if let Some(role) = &request.role {
+        check_role(role)?;
+    }
+    let store = open_snapshot(region, &request.snapshot).await?;
+    let (manifest, verified) = verify(&store, &request.snapshot).await?;
+    if !verified.problems.is_empty() {
+        return Err(BackupError::Corrupt(format!(
+            "{} failed verification, so nothing was restored:\n  {}",
+            request.snapshot,
+            verified.problems.join("\n  ")
+        )));
+    }
+    let function = request
+        .name
+        .clone()
+        .unwrap_or_else(|| manifest.function.clone());
+    let current = read_current(&region.clients, &function).await?;
+    let plan = plan(
+        &manifest,
+        current.as_ref(),
+        &function,
+        &region.scope().region,
+        request.role.as_deref(),
+    );
+    let unroutable = plan.unroutable(&manifest);
+    if !unroutable.is_empty() {
+        return Err(BackupError::Corrupt(format!(
+            "{} cannot be restored whole, so nothing was changed: {} — a version the snapshot \
+             does not hold",
+            request.snapshot,
+            unroutable.join(", ")
+        )));
+    }
+    let mut data_plan = Vec::new();
+    if !request.skip_data {
+        if request.data_to.is_some() && manifest.data.len() > 1 {
+            return Err(BackupError::Invalid(format!(
+                "the snapshot holds {} data prefixes: --data-to takes one; restore without it \
+                 (to where they came from) or pass --no-data",
+                manifest.data.len()
+            )));
+        }
+        for copy in &manifest.data {
+            let from = S3Uri::parse(&copy.copy).map_err(BackupError::Corrupt)?;
+            let to = match &request.data_to {
+                Some(t) => t.clone(),
+                None => S3Uri::parse(&copy.source).map_err(BackupError::Corrupt)?,
+            };
+            data_plan.push((
+                from,
+                to,
+                copy.objects.len(),
+                copy.objects.iter().map(|o| o.size).sum(),
+            ));
+        }
+    }
+    Ok(RestorePreview {
+        store,
+        manifest,
+        verified,
+        current,
+        plan,
+        data: data_plan,
+    })
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RestoreOutcome {
+    pub restored: Restored,
+    pub safety_snapshot: Option<String>,
+    pub data_objects: usize,
+}
+
+/// Runs a confirmed restore: re-reads the target and refuses if it changed since the preview,
+/// takes a safety snapshot of an existing target, applies the steps (undoing them all if one
+/// fails), copies data back, and audits.
+pub async fn execute_restore(
+    region: &AwsRegion,
+    preview: &RestorePreview,
+    audit: Option<&AuditLog>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<RestoreOutcome, BackupError> {
+    allowed(region.scope(), Kind::Restore)?;
+    audit_ready(audit)?;
+    // The safety snapshot may reuse blobs, and the restore reads the snapshot's: a prune
+    // running now must keep them.
+    let lease = Lease::take(&preview.store).await?;
+    let result = restore_under_lease(region, preview, audit, progress).await;
+    lease.release(&preview.store).await;
+    result
+}
+
+async fn restore_under_lease(
+    region: &AwsRegion,
+    preview: &RestorePreview,
+    audit: Option<&AuditLog>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<RestoreOutcome, BackupError> {
+    let function = &preview.plan.function;
+    let now = read_current(&region.clients, function).await?;
+    if now != preview.current {
+        return Err(BackupError::Invalid(format!(
+            "{function} changed since the preview: nothing was restored; run the restore again \
+             to see the new difference"
+        )));
+    }
+    let (who, account) = caller(region).await;
+    let mut safety: Option<(Manifest, String)> = None;
+    if preview.plan.exists && preview.changes_anything() {
+        let options = CaptureOptions {
+            storage_class: "STANDARD".into(),
+            with_layers: false,
+            safety: true,
+        };
+        let c = capture(
+            &region.clients,
+            &preview.store,
+            function,
+            &options,
+            &account,
+            &[],
+        )
+        .await
+        .map_err(|e| {
+            BackupError::Refused(format!(
+                "could not take a safety snapshot of {function} before changing it ({e}): \
+                     nothing was restored"
+            ))
+        })?;
+        let uri = S3Uri::parse(&c.snapshot).map_err(BackupError::Invalid)?;
+        let m = crate::backup::load_manifest(&preview.store, &uri).await?;
+        progress(Progress::Note(format!(
+            "safety snapshot of {function}: {}",
+            c.snapshot
+        )));
+        safety = Some((m, c.snapshot));
+    }
+    let on_step = |s: &Step| progress(Progress::Step(s.describe()));
+    let runner = Runner {
+        clients: &region.clients,
+        store: &preview.store,
+        before: safety.as_ref().map(|(m, _)| (m, &preview.store)),
+        on_step: &on_step,
+    };
+    let result = runner.run(&preview.plan).await;
+    let mut data_objects = 0;
+    let result = match result {
+        Ok(restored) => {
+            let mut data_result = Ok(());
+            'copies: for ((from, to, _, _), copy) in preview.data.iter().zip(&preview.manifest.data)
+            {
+                for o in &copy.objects {
+                    progress(Progress::DataObject {
+                        key: o.key.clone(),
+                        size: o.size,
+                    });
+                    let r = data::copy_object(
+                        &preview.store.s3,
+                        (&from.bucket, &from.child(&o.key)),
+                        (&to.bucket, &to.child(&o.key)),
+                        o.size,
+                        None,
+                    )
+                    .await;
+                    if let Err(e) = r {
+                        data_result = Err(BackupError::Provider(
+                            crate::provider::ProviderError::Service(format!(
+                                "the function was restored, but copying data back stopped after {data_objects} objects ({e}); rerun to finish"
+                            )),
+                        ));
+                        break 'copies;
+                    }
+                    data_objects += 1;
+                }
+            }
+            data_result.map(|()| restored)
+        }
+        Err(e) => Err(e),
+    };
+    let rec = record(
+        region.scope(),
+        &who,
+        "restore",
+        function,
+        json!({"existed": preview.plan.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
+        json!({"snapshot": preview.verified.snapshot, "steps": preview.plan.steps.len(), "data_objects": data_objects}),
+        &result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+    );
+    append(audit, &rec, progress);
+    result.map(|restored| RestoreOutcome {
+        restored,
+        safety_snapshot: safety.map(|(_, u)| u),
+        data_objects,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_roles_are_checked() {
+        assert!(check_function_name("orders-api_2").is_ok());
+        assert!(check_function_name("orders:api").is_err());
+        assert!(check_function_name(&"a".repeat(65)).is_err());
+        assert!(check_role("arn:aws:iam::123456789012:role/lambda-dr").is_ok());
+        assert!(check_role("lambda-dr").is_err());
+    }
+}
