@@ -445,3 +445,38 @@ async fn a_metrics_batch_that_times_out_is_split_and_the_numbers_are_complete() 
         proxy.all_calls()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_default_configuration_a_batch_over_the_budget_is_split_and_completes() {
+    let prefix = moto::unique("dflt");
+    let fleet = Seeder::new(moto::url(), SHARED[0])
+        .await
+        .fleet(&prefix, 3)
+        .await;
+    let proxy = FaultProxy::start(moto::url());
+    // The first two GetMetricData requests (main and percentile batches, sent together) answer
+    // only after the default 60 s budget: the main batch is split and completes.
+    proxy.add(crate::support::proxy::Rule {
+        region: SHARED[0].into(),
+        service: Some("monitoring".into()),
+        operation: Some("GetMetricData".into()),
+        fault: Fault::Delay(Duration::from_secs(62)),
+        remaining: Some(2),
+    });
+    let lops = Lops::new(&proxy.url);
+    let started = Instant::now();
+    let run = lops.run(&["status", "--json", "--regions", SHARED[0]]);
+    run.assert_exit(0);
+    let doc = run.json();
+    let r = region(&doc, SHARED[0]);
+    for seeded in &fleet {
+        assert_function(r, seeded);
+    }
+    assert_eq!(proxy.calls(SHARED[0], "monitoring", "GetMetricData"), 4);
+    // Bounded by the budget (and one split), not by the region deadline.
+    assert!(
+        started.elapsed() < Duration::from_secs(85),
+        "{:?}",
+        started.elapsed()
+    );
+}
