@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod backup;
+mod describe;
 pub mod execute;
 pub mod invoke;
 pub mod plan;

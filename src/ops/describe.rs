@@ -1,0 +1,94 @@
+//! States as a person reads them: "v1 90% / v2 10%", "reserved concurrency 5", and the
+//! alias routing a plan compares and writes.
+
+use serde_json::{Value, json};
+
+use crate::format;
+use crate::provider::AliasInfo;
+
+/// An alias's routing as a person reads it: "v1 70% / v2 30%".
+pub fn describe_routing(main: &str, extra: Option<&(String, f64)>) -> String {
+    match extra {
+        Some((v, w)) if *w > 0.0 => format!(
+            "v{main} {} / v{v} {}",
+            format::weight(1.0 - w),
+            format::weight(*w)
+        ),
+        _ => format!("v{main} 100%"),
+    }
+}
+
+/// A state value as a person reads it: "v1 90% / v2 10%", "reserved concurrency 5".
+pub fn describe_state(v: &Value) -> String {
+    describe(v)
+}
+
+pub(crate) fn describe(v: &Value) -> String {
+    if let Some(main) = v.get("function_version").and_then(Value::as_str) {
+        let extra = v.get("weights").and_then(Value::as_object);
+        let extra_share: f64 = extra
+            .map(|m| m.values().filter_map(Value::as_f64).sum())
+            .unwrap_or(0.0);
+        let mut parts = vec![format!("v{main} {}", format::weight(1.0 - extra_share))];
+        for (version, w) in extra.into_iter().flatten() {
+            parts.push(format!(
+                "v{version} {}",
+                format::weight(w.as_f64().unwrap_or(0.0))
+            ));
+        }
+        return parts.join(" / ");
+    }
+    if let (Some(kind), Some(enabled)) = (
+        v.get("kind").and_then(Value::as_str),
+        v.get("enabled").and_then(Value::as_bool),
+    ) {
+        return format!("{kind} {}", if enabled { "enabled" } else { "disabled" });
+    }
+    if let Some(r) = v.get("reserved") {
+        return match r.as_i64() {
+            Some(n) => format!("reserved concurrency {n}"),
+            None => "no reserved concurrency".into(),
+        };
+    }
+    v.to_string()
+}
+
+pub(crate) fn alias_state(a: &AliasInfo) -> Value {
+    let weights: serde_json::Map<String, Value> = a
+        .additional_weights
+        .iter()
+        .map(|(v, w)| (v.clone(), json!(w)))
+        .collect();
+    json!({"function_version": a.function_version, "weights": weights})
+}
+
+pub(crate) fn routed(a: &AliasInfo, main: &str, extra: &Option<(String, f64)>) -> AliasInfo {
+    AliasInfo {
+        name: a.name.clone(),
+        function_version: main.to_string(),
+        additional_weights: extra.iter().cloned().collect(),
+        revision_id: None,
+    }
+}
+
+pub(crate) fn same_routing(a: &AliasInfo, b: &AliasInfo) -> bool {
+    a.function_version == b.function_version && a.additional_weights == b.additional_weights
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previews_read_as_before_and_after() {
+        let before = json!({"function_version": "1", "weights": {}});
+        let after = json!({"function_version": "1", "weights": {"2": 0.1}});
+        assert_eq!(describe(&before), "v1 100%");
+        assert_eq!(describe(&after), "v1 90% / v2 10%");
+        assert_eq!(
+            describe(&json!({"reserved": null})),
+            "no reserved concurrency"
+        );
+        assert_eq!(describe(&json!({"reserved": 0})), "reserved concurrency 0");
+    }
+}
