@@ -4,10 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use serde_json::Value;
 
-use crate::support::cli::{Lops, finish};
+use crate::support::cli::{Lops, Run, finish};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy, Rule};
 use crate::support::seed::canary;
@@ -31,6 +30,20 @@ fn plan_args<'a>(f: &'a str, region: &'a str, steps: &'a str) -> Vec<&'a str> {
     ]
 }
 
+/// `lops traffic VERB live --fn F --regions R --yes` (abort, resume).
+fn traffic(lops: &Lops, verb: &str, f: &str, region: &str) -> Run {
+    lops.run(&[
+        "traffic",
+        verb,
+        "live",
+        "--fn",
+        f,
+        "--regions",
+        region,
+        "--yes",
+    ])
+}
+
 fn standing(lops: &Lops, f: &str) -> String {
     let plans = lops.run(&["traffic", "plans", "--json"]);
     plans.assert_exit(0);
@@ -51,16 +64,7 @@ async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
     seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
     assert_eq!(standing(&lops, &f), "running");
     // Resuming a rollout another lops drives is refused.
-    let resume = lops.run(&[
-        "traffic",
-        "resume",
-        "live",
-        "--fn",
-        &f,
-        "--regions",
-        region,
-        "--yes",
-    ]);
+    let resume = traffic(&lops, "resume", &f, region);
     resume.assert_exit(4);
     assert!(
         resume.stderr.contains("running in lops pid"),
@@ -68,16 +72,7 @@ async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
         resume.stderr
     );
     // Abort asks the owner, which rolls back and stops.
-    let abort = lops.run(&[
-        "traffic",
-        "abort",
-        "live",
-        "--fn",
-        &f,
-        "--regions",
-        region,
-        "--yes",
-    ]);
+    let abort = traffic(&lops, "abort", &f, region);
     abort.assert_exit(0);
     assert!(
         abort
@@ -102,19 +97,7 @@ async fn a_manual_change_mid_rollout_halts_it_without_writing() {
     let lops = Lops::new(moto::url());
     let run = lops.spawn(&plan_args(&f, region, "10:3s,50:3s"));
     seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
-    seeder
-        .lambda
-        .update_alias()
-        .function_name(&f)
-        .name("live")
-        .routing_config(
-            AliasRoutingConfiguration::builder()
-                .additional_version_weights("2", 0.3)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("manual edit");
+    seeder.set_extra_weight(&f, "2", 0.3).await;
     let (code, stderr) = finish(run, 30);
     assert_eq!(code, 4, "{stderr}");
     assert!(
@@ -134,16 +117,7 @@ async fn a_manual_change_mid_rollout_halts_it_without_writing() {
         "{}",
         again.stderr
     );
-    let abort = lops.run(&[
-        "traffic",
-        "abort",
-        "live",
-        "--fn",
-        &f,
-        "--regions",
-        region,
-        "--yes",
-    ]);
+    let abort = traffic(&lops, "abort", &f, region);
     abort.assert_exit(0);
     assert!(
         abort.stderr.contains("now v1 70% / v2 30% → v1 100%"),
@@ -219,32 +193,11 @@ async fn a_guard_that_cannot_read_rolls_back_and_a_missing_alarm_is_refused() {
 async fn abort_returns_a_split_alias_to_its_split() {
     let region = "ap-east-2";
     let (seeder, f) = canary(region, "split").await;
-    seeder
-        .lambda
-        .update_alias()
-        .function_name(&f)
-        .name("live")
-        .routing_config(
-            AliasRoutingConfiguration::builder()
-                .additional_version_weights("2", 0.3)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("70/30");
+    seeder.set_extra_weight(&f, "2", 0.3).await;
     let lops = Lops::new(moto::url());
     let run = lops.spawn(&plan_args(&f, region, "50:20s"));
     seeder.wait_for_routing(&f, ("1", Some(0.5)), 20).await;
-    let abort = lops.run(&[
-        "traffic",
-        "abort",
-        "live",
-        "--fn",
-        &f,
-        "--regions",
-        region,
-        "--yes",
-    ]);
+    let abort = traffic(&lops, "abort", &f, region);
     abort.assert_exit(0);
     let (code, _) = finish(run, 20);
     assert_eq!(code, 0);

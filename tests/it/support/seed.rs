@@ -347,6 +347,22 @@ impl Seeder {
         }
     }
 
+    /// Gives `version` the share `weight` of the `live` alias, as someone editing it by hand.
+    pub async fn set_extra_weight(&self, function: &str, version: &str, weight: f64) {
+        self.lambda
+            .update_alias()
+            .function_name(function)
+            .name("live")
+            .routing_config(
+                AliasRoutingConfiguration::builder()
+                    .additional_version_weights(version, weight)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("update alias");
+    }
+
     /// The `live` alias's main version and extra weights, read straight from the emulator.
     pub async fn routing(&self, function: &str) -> (String, Vec<(String, f64)>) {
         let a = self
