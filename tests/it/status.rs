@@ -409,17 +409,10 @@ async fn a_metrics_batch_that_times_out_is_split_and_the_numbers_are_complete() 
         .await
         .fleet(&prefix, 4)
         .await;
-    let proxy = FaultProxy::start(moto::url());
     // The first two GetMetricData requests (the main batch and the percentile batch, sent
     // together) answer after the budget; a small budget keeps the test short (it is about the
     // split, not the default).
-    proxy.add(crate::support::proxy::Rule {
-        region: SHARED[1].into(),
-        service: Some("monitoring".into()),
-        operation: Some("GetMetricData".into()),
-        fault: Fault::Delay(Duration::from_secs(3)),
-        remaining: Some(2),
-    });
+    let proxy = first_two_metrics_reads_late(SHARED[1], 3);
     let lops = Lops::new(&proxy.url);
     let config = lops.config("[timeouts]\nmetrics_secs = 2\n");
     let run = lops.run(&[
@@ -453,16 +446,9 @@ async fn with_the_default_configuration_a_batch_over_the_budget_is_split_and_com
         .await
         .fleet(&prefix, 3)
         .await;
-    let proxy = FaultProxy::start(moto::url());
     // The first two GetMetricData requests (main and percentile batches, sent together) answer
     // only after the default 60 s budget: the main batch is split and completes.
-    proxy.add(crate::support::proxy::Rule {
-        region: SHARED[0].into(),
-        service: Some("monitoring".into()),
-        operation: Some("GetMetricData".into()),
-        fault: Fault::Delay(Duration::from_secs(62)),
-        remaining: Some(2),
-    });
+    let proxy = first_two_metrics_reads_late(SHARED[0], 62);
     let lops = Lops::new(&proxy.url);
     let started = Instant::now();
     let run = lops.run(&["status", "--json", "--regions", SHARED[0]]);
@@ -479,4 +465,18 @@ async fn with_the_default_configuration_a_batch_over_the_budget_is_split_and_com
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A proxy whose first two GetMetricData requests in `region` (the main and the percentile
+/// batches, sent together) answer only after `secs`.
+fn first_two_metrics_reads_late(region: &str, secs: u64) -> FaultProxy {
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: region.into(),
+        service: Some("monitoring".into()),
+        operation: Some("GetMetricData".into()),
+        fault: Fault::Delay(Duration::from_secs(secs)),
+        remaining: Some(2),
+    });
+    proxy
 }
