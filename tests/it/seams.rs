@@ -100,10 +100,14 @@ async fn a_manual_change_mid_rollout_halts_it_without_writing() {
     seeder.set_extra_weight(&f, "2", 0.3).await;
     let (code, stderr) = finish(run, 30);
     assert_eq!(code, 4, "{stderr}");
+    // Found before the next step, or (when the edit lands between the write and its read-back)
+    // right after the write: either way named, and the hand edit kept.
     assert!(
-        stderr.contains("v1 70% / v2 30% but the rollout last left it at v1 90% / v2 10%"),
+        stderr.contains("v1 70% / v2 30% but the rollout last left it at v1 90% / v2 10%")
+            || stderr.contains("v1 70% / v2 30% while the rollout wrote v1 90% / v2 10%"),
         "{stderr}"
     );
+    assert!(stderr.contains("someone else changed it"), "{stderr}");
     assert_eq!(
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.3)])

@@ -324,6 +324,31 @@ pub async fn run<S: RegionActions + GuardSignals>(
         };
         // A resumed rollout may find its step already applied: the ops layer has nothing to do.
         if let Err(e) = act(source, audit, request).await {
+            // Someone else edited the alias right around the write: theirs is not overwritten
+            // by a rollback either; the rollout halts as when it finds the alias changed.
+            let read = source
+                .alias(&r.function, &r.alias)
+                .await
+                .map(|a| Routing::of(&a));
+            if let Ok(found) = read
+                && found != target
+                && found != r.expected_routing()
+            {
+                let reason = format!(
+                    "{} is {} while the rollout wrote {} ({e}): someone else changed it. \
+                     Nothing more was written; look, then resume or abort",
+                    r.target(),
+                    found.describe(),
+                    target.describe()
+                );
+                r.status = Status::Halted {
+                    reason: reason.clone(),
+                };
+                r.updated = now();
+                save(store, r)?;
+                report(r, &format!("halted: {reason}"));
+                return Ok(r.status.clone());
+            }
             report(r, &format!("step failed: {e}; rolling back"));
             let reason = format!("step failed: {e}");
             roll_back(source, r, audit, store, Status::RolledBack { reason }).await?;
