@@ -78,6 +78,7 @@ fn main() {
         let inventory = Inventory {
             functions,
             account_concurrency_limit: Some(1000),
+            ..Default::default()
         };
         update(
             &mut state,

@@ -37,7 +37,15 @@ pub async fn head(
     bucket: &str,
     key: &str,
 ) -> Result<Option<(u64, String)>, BackupError> {
-    match store.s3.head_object().bucket(bucket).key(key).send().await {
+    match store
+        .s3()
+        .await
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+    {
         Ok(out) => Ok(Some((
             out.content_length().unwrap_or_default().max(0) as u64,
             out.e_tag().unwrap_or_default().to_string(),
@@ -175,7 +183,7 @@ pub async fn copy_prefix(
         };
         let dest_key = dest_root.child(&o.rel);
         let copy_etag = copy_object(
-            &dest.s3,
+            dest.s3().await,
             (&source.root.bucket, &source_key),
             (&dest_root.bucket, &dest_key),
             size,

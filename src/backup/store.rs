@@ -52,7 +52,9 @@ pub struct Listed {
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    pub s3: aws_sdk_s3::Client,
+    client: aws_sdk_s3::Client,
+    /// S3's pace (`[rate_limits] s3_per_sec`).
+    limit: Arc<crate::runtime::limiter::RateLimiter>,
     pub root: S3Uri,
     pub region: String,
     timeout: f64,
@@ -78,6 +80,7 @@ impl Store {
         let timeout = clients.operation_timeout.as_secs_f64();
         // HeadBucket answers with the bucket's region, also (as a 301) when asked from
         // another region, so the store's client can be made for the right one.
+        clients.s3_limit.acquire_first().await;
         let region = match clients.s3.head_bucket().bucket(&root.bucket).send().await {
             Ok(out) => out
                 .bucket_region()
@@ -109,13 +112,20 @@ impl Store {
             }
         };
         Ok(Store {
-            s3: clients.s3_in(&region),
+            client: clients.s3_in(&region),
+            limit: clients.s3_limit.clone(),
             root,
             region,
             timeout,
             known: Arc::default(),
             locks: Arc::default(),
         })
+    }
+
+    /// The store's S3 client, once S3's pace allows another request.
+    pub async fn s3(&self) -> &aws_sdk_s3::Client {
+        self.limit.acquire_first().await;
+        &self.client
     }
 
     /// Held while a blob is checked and uploaded.
@@ -144,7 +154,8 @@ impl Store {
 
     pub async fn exists(&self, rel: &str) -> Result<bool, BackupError> {
         match self
-            .s3
+            .s3()
+            .await
             .head_object()
             .bucket(&self.root.bucket)
             .key(self.root.child(rel))
@@ -183,7 +194,8 @@ impl Store {
         let rel = layout::blob(sha256);
         let digest = Sha256::digest(&bytes);
         let checksum = base64::engine::general_purpose::STANDARD.encode(digest);
-        self.s3
+        self.s3()
+            .await
             .put_object()
             .bucket(&self.root.bucket)
             .key(self.root.child(&rel))
@@ -198,7 +210,8 @@ impl Store {
 
     /// Writes a small object in STANDARD (manifests stay readable whatever the blobs' class).
     pub async fn put_small(&self, rel: &str, bytes: Vec<u8>) -> Result<(), BackupError> {
-        self.s3
+        self.s3()
+            .await
             .put_object()
             .bucket(&self.root.bucket)
             .key(self.root.child(rel))
@@ -213,7 +226,8 @@ impl Store {
     /// Reads an object whole.
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, BackupError> {
         let out = self
-            .s3
+            .s3()
+            .await
             .get_object()
             .bucket(&self.root.bucket)
             .key(key)
@@ -270,7 +284,8 @@ impl Store {
         };
         let mut out = Vec::new();
         let mut pages = self
-            .s3
+            .s3()
+            .await
             .list_objects_v2()
             .bucket(&self.root.bucket)
             .prefix(prefix)
@@ -311,7 +326,8 @@ impl Store {
                 .build()
                 .map_err(|e| BackupError::Invalid(e.to_string()))?;
             let out = self
-                .s3
+                .s3()
+                .await
                 .delete_objects()
                 .bucket(&self.root.bucket)
                 .delete(delete)

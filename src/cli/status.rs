@@ -15,7 +15,7 @@ use crate::provider::{
     ProvisionedConcurrency, WindowStats,
 };
 use crate::provider::{Inventory, MetricsSnapshot};
-use crate::runtime::read::{ReadError, RegionReport, read_all};
+use crate::runtime::read::{ReadError, ReadOptions, RegionReport, read_all};
 use crate::session::Session;
 
 #[derive(Debug, Args)]
@@ -26,6 +26,11 @@ pub struct StatusArgs {
     /// Add the AWS API calls this read cost, per service, operation and region.
     #[arg(long)]
     pub stats: bool,
+    /// Also read what the inventory leaves for on demand: every alias (also of functions
+    /// without a published version) and provisioned concurrency — one or two more Lambda
+    /// calls per function.
+    #[arg(long)]
+    pub full: bool,
     /// Window of the table's numbers: 5m, 15m or 60m.
     #[arg(long, default_value = "5m", value_parser = parse_window)]
     pub window: MetricWindow,
@@ -37,7 +42,8 @@ fn parse_window(s: &str) -> Result<MetricWindow, String> {
 
 pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure> {
     let ctx = Session::connect(&global.flags()).await?;
-    let reports = read_all(&ctx.regions, ctx.settings.timeouts.region()).await;
+    let options = ReadOptions { extras: args.full };
+    let reports = read_all(&ctx.regions, ctx.settings.timeouts.region(), options).await;
     let calls = ctx.counter.snapshot();
     let incomplete = reports.iter().filter(|r| !r.complete()).count();
     let mut out = std::io::stdout().lock();
@@ -83,6 +89,25 @@ struct StatusDoc<'a> {
     regions: Vec<RegionDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_calls: Option<Vec<CallCount>>,
+    /// With `--stats`: CloudWatch metrics requested and their estimated cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cloudwatch: Option<CloudWatchCost>,
+}
+
+#[derive(Serialize)]
+struct CloudWatchCost {
+    metrics_requested: u64,
+    estimated_usd: f64,
+}
+
+impl CloudWatchCost {
+    fn of(reports: &[RegionReport]) -> Self {
+        let metrics_requested = reports.iter().map(|r| r.metrics_requested).sum();
+        CloudWatchCost {
+            metrics_requested,
+            estimated_usd: crate::provider::metrics_cost_usd(metrics_requested),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -93,6 +118,8 @@ struct RegionDoc<'a> {
     /// Each read's own outcome.
     reads: BTreeMap<&'static str, ReadDoc>,
     elapsed_ms: u128,
+    /// CloudWatch metrics this read requested (GetMetricData bills each).
+    metrics_requested: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     account_concurrency_limit: Option<Option<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -148,7 +175,9 @@ struct FunctionDoc<'a> {
     memory_mb: Option<i32>,
     timeout_s: Option<i32>,
     versions: &'a [String],
-    aliases: Vec<AliasDoc<'a>>,
+    /// `null` when not read: a function without a published version has its aliases read
+    /// on demand (`--full`).
+    aliases: Option<Vec<AliasDoc<'a>>>,
     concurrency: ConcurrencyDoc<'a>,
     tags: &'a BTreeMap<String, String>,
     /// `null` when its numbers could not be read.
@@ -157,6 +186,9 @@ struct FunctionDoc<'a> {
     /// Its own reads failed: listed with what ListFunctions said.
     #[serde(skip_serializing_if = "Option::is_none")]
     detail_error: Option<&'a str>,
+    /// What was not read (shown as `null` above, never as none): `--full` reads it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    not_read: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -180,7 +212,8 @@ struct VersionShare {
 #[derive(Serialize)]
 struct ConcurrencyDoc<'a> {
     reserved: Option<i32>,
-    provisioned: &'a [ProvisionedConcurrency],
+    /// `null` when not read (`--full` reads it).
+    provisioned: Option<&'a [ProvisionedConcurrency]>,
 }
 
 impl<'a> StatusDoc<'a> {
@@ -189,6 +222,7 @@ impl<'a> StatusDoc<'a> {
             generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             complete: reports.iter().all(RegionReport::complete),
             regions: reports.iter().map(RegionDoc::new).collect(),
+            cloudwatch: api_calls.is_some().then(|| CloudWatchCost::of(reports)),
             api_calls,
         }
     }
@@ -253,6 +287,7 @@ impl<'a> RegionDoc<'a> {
             .into_iter()
             .collect(),
             elapsed_ms: report.elapsed.as_millis(),
+            metrics_requested: report.metrics_requested,
             account_concurrency_limit: None,
             percentiles_supported: None,
             totals: None,
@@ -314,10 +349,11 @@ impl<'a> FunctionDoc<'a> {
             memory_mb: f.memory_mb,
             timeout_s: f.timeout_s,
             versions: &f.versions,
-            aliases: f.aliases.iter().map(|a| alias_doc(a, metrics)).collect(),
+            aliases: (!f.not_read.aliases)
+                .then(|| f.aliases.iter().map(|a| alias_doc(a, metrics)).collect()),
             concurrency: ConcurrencyDoc {
                 reserved: f.reserved_concurrency,
-                provisioned: &f.provisioned,
+                provisioned: (!f.not_read.provisioned).then_some(f.provisioned.as_slice()),
             },
             tags: &f.tags,
             metrics: metrics.map(|m| {
@@ -328,6 +364,7 @@ impl<'a> FunctionDoc<'a> {
             }),
             alarms: data.alarms_of(&f.name).collect(),
             detail_error: f.detail_error.as_deref(),
+            not_read: f.not_read.names(),
         }
     }
 }
@@ -485,6 +522,12 @@ fn write_table(
             out,
             "  total {}",
             calls.iter().map(|c| c.calls).sum::<u64>()
+        )?;
+        let cost = CloudWatchCost::of(reports);
+        writeln!(
+            out,
+            "\nCloudWatch: {} metrics requested, ≈ ${:.4} (GetMetricData, $0.01 per 1,000)",
+            cost.metrics_requested, cost.estimated_usd
         )?;
     }
     Ok(())

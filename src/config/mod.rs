@@ -92,7 +92,9 @@ impl Default for Guards {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Refresh {
-    /// Metrics for visible and alarmed rows, every this many seconds.
+    /// Metrics for visible and alarmed rows, once per this many seconds (aligned to the clock).
+    /// Lambda's metrics have one-minute resolution: a shorter period asks, and pays, again for
+    /// the same minute. Rows that scroll into view are fetched at once.
     pub metrics_secs: u64,
     /// Functions, aliases, concurrency and alarms, every this many seconds (and on `r`).
     pub inventory_secs: u64,
@@ -103,7 +105,7 @@ pub struct Refresh {
 impl Default for Refresh {
     fn default() -> Self {
         Refresh {
-            metrics_secs: 10,
+            metrics_secs: 60,
             inventory_secs: 300,
             alarms_secs: 30,
         }
@@ -164,8 +166,14 @@ impl Timeouts {
 pub struct RateLimits {
     /// Lambda control-plane requests per second per region (AWS allows about 15, shared).
     pub lambda_per_sec: f64,
+    /// GetFunction per second per region (AWS gives it a bucket of its own, 100 a second).
+    pub get_function_per_sec: f64,
     /// CloudWatch requests per second per region (GetMetricData allows about 50).
     pub cloudwatch_per_sec: f64,
+    /// S3 requests per second (backups and data copies).
+    pub s3_per_sec: f64,
+    /// EventBridge requests per second per region (rules that trigger functions).
+    pub eventbridge_per_sec: f64,
     pub burst: u32,
     /// Control-plane calls in flight at once per region.
     pub parallel_calls: usize,
@@ -175,7 +183,10 @@ impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {
             lambda_per_sec: 10.0,
+            get_function_per_sec: 50.0,
             cloudwatch_per_sec: 20.0,
+            s3_per_sec: 100.0,
+            eventbridge_per_sec: 10.0,
             burst: 10,
             parallel_calls: 8,
         }
@@ -278,14 +289,18 @@ impl ConfigFile {
             return Err(invalid("timeouts.max_attempts must be 1 to 10".into()));
         }
         let r = &self.rate_limits;
-        if !(r.lambda_per_sec > 0.0
-            && r.cloudwatch_per_sec > 0.0
-            && r.lambda_per_sec <= 10_000.0
-            && r.cloudwatch_per_sec <= 10_000.0)
-        {
-            return Err(invalid(
-                "rate_limits.*_per_sec must be above 0 and at most 10000".into(),
-            ));
+        for (key, v) in [
+            ("lambda_per_sec", r.lambda_per_sec),
+            ("get_function_per_sec", r.get_function_per_sec),
+            ("cloudwatch_per_sec", r.cloudwatch_per_sec),
+            ("s3_per_sec", r.s3_per_sec),
+            ("eventbridge_per_sec", r.eventbridge_per_sec),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 10_000.0) {
+                return Err(invalid(format!(
+                    "rate_limits.{key} = {v}: give requests per second above 0 and at most 10000"
+                )));
+            }
         }
         if r.burst == 0 || r.burst > 10_000 || r.parallel_calls == 0 || r.parallel_calls > 1_000 {
             return Err(invalid(

@@ -283,7 +283,7 @@ async fn restore_under_lease(
                         size: o.size,
                     });
                     let r = data::copy_object(
-                        &preview.store.s3,
+                        preview.store.s3().await,
                         (&from.bucket, &from.child(&o.key)),
                         (&to.bucket, &to.child(&o.key)),
                         o.size,

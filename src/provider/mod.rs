@@ -68,6 +68,7 @@ pub enum ProviderError {
 pub fn explain(read: &str, call: &str, e: &ProviderError) -> String {
     let hint = match (read, e) {
         ("metrics", ProviderError::Timeout(_)) => " — raise [timeouts] metrics_secs",
+        ("inventory", ProviderError::Timeout(_)) => " — raise [timeouts] operation_secs",
         (_, ProviderError::Timeout(_)) => " — raise [timeouts] operation_secs or region_secs",
         (_, ProviderError::Throttled(_)) => " — lower [rate_limits] or try again shortly",
         (_, ProviderError::AccessDenied(_)) => " — check the role's permissions (lops iam-policy)",
@@ -78,6 +79,15 @@ pub fn explain(read: &str, call: &str, e: &ProviderError) -> String {
         other => other.to_string(),
     };
     format!("{read}: {call} {what}{hint}")
+}
+
+/// What CloudWatch charges per metric requested with GetMetricData (USD; $0.01 per 1,000 in
+/// most regions).
+pub const METRIC_PRICE_USD: f64 = 0.01 / 1000.0;
+
+/// The estimated bill of `metrics` metrics requested, in USD.
+pub fn metrics_cost_usd(metrics: u64) -> f64 {
+    metrics as f64 * METRIC_PRICE_USD
 }
 
 /// What the metrics poller asks for: the functions to fetch numbers for, and the window end.
@@ -98,6 +108,8 @@ pub struct FunctionRef {
     pub name: String,
     /// (alias, versions it routes to) for load distribution per version.
     pub aliases: Vec<(String, Vec<String>)>,
+    /// Ask its duration percentiles too (a batch of their own, asked less often).
+    pub percentiles: bool,
 }
 
 impl FunctionRef {
@@ -109,6 +121,7 @@ impl FunctionRef {
                 .iter()
                 .map(|a| (a.name.clone(), a.versions().map(str::to_string).collect()))
                 .collect(),
+            percentiles: true,
         }
     }
 }
@@ -116,7 +129,26 @@ impl FunctionRef {
 /// One region's read side. Both providers implement it; pollers and `lops status` use it.
 pub trait RegionSource: Send + Sync + 'static {
     fn scope(&self) -> &Scope;
-    fn inventory(&self) -> impl Future<Output = Result<Inventory, ProviderError>> + Send;
+    /// The region's functions, whole.
+    fn inventory(&self) -> impl Future<Output = Result<Inventory, ProviderError>> + Send {
+        async move { self.inventory_with(&|_| {}).await }
+    }
+    /// The same read, sending a snapshot (with [`Inventory::progress`] set) as each page of
+    /// functions lands and as their details fill in.
+    fn inventory_with(
+        &self,
+        progress: &(dyn Fn(Inventory) + Send + Sync),
+    ) -> impl Future<Output = Result<Inventory, ProviderError>> + Send;
+    /// What the inventory leaves to be read on demand (aliases of functions without a
+    /// published version, provisioned concurrency).
+    fn extras(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = Result<FunctionExtras, ProviderError>> + Send;
+    /// CloudWatch metrics requested so far (GetMetricData bills each one).
+    fn metrics_requested(&self) -> u64 {
+        0
+    }
     fn metrics(
         &self,
         request: &MetricsRequest,

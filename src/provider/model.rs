@@ -10,6 +10,59 @@ pub struct Inventory {
     /// The account's concurrent-execution limit in this region; `None` when the endpoint
     /// does not say (shown as "unknown").
     pub account_concurrency_limit: Option<i64>,
+    /// Set on the snapshots sent while the read is still going; `None` once it is whole.
+    #[serde(skip)]
+    pub progress: Option<InventoryProgress>,
+    /// The listing stopped after some pages had answered: what they held is kept, and why it
+    /// stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
+}
+
+/// How far an inventory read has come.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InventoryProgress {
+    /// Every ListFunctions page has answered.
+    pub listed: bool,
+    /// Functions whose own reads (GetFunction, ListAliases) have answered or failed.
+    pub read: usize,
+}
+
+/// What one function's row needs beyond ListFunctions, read only when someone looks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionExtras {
+    pub aliases: Vec<AliasInfo>,
+    pub provisioned: Vec<ProvisionedConcurrency>,
+}
+
+/// The parts of a function the inventory has not read (yet): shown as "not read yet", never as
+/// "none".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NotRead {
+    /// Reserved concurrency and tags (GetFunction): only while an inventory is filling in.
+    pub details: bool,
+    /// Aliases of a function without a published version (they can only point at $LATEST).
+    pub aliases: bool,
+    /// Provisioned concurrency: read when the function's detail view opens.
+    pub provisioned: bool,
+}
+
+impl NotRead {
+    pub fn any(&self) -> bool {
+        self.details || self.aliases || self.provisioned
+    }
+
+    /// The parts not read, by name.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.details, "details"),
+            (self.aliases, "aliases"),
+            (self.provisioned, "provisioned"),
+        ]
+        .into_iter()
+        .filter_map(|(unread, name)| unread.then_some(name))
+        .collect()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -33,6 +86,23 @@ pub struct FunctionInfo {
     /// with what ListFunctions said, and these fields are not read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail_error: Option<String>,
+    /// What the inventory did not read for this function.
+    #[serde(skip_serializing_if = "is_all_read")]
+    pub not_read: NotRead,
+}
+
+fn is_all_read(n: &NotRead) -> bool {
+    !n.any()
+}
+
+impl FunctionInfo {
+    /// Fills in what an on-demand read returned.
+    pub fn add_extras(&mut self, extras: FunctionExtras) {
+        self.aliases = extras.aliases;
+        self.provisioned = extras.provisioned;
+        self.not_read.aliases = false;
+        self.not_read.provisioned = false;
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]

@@ -1,5 +1,9 @@
 //! A token bucket per region and API, so lops stays under AWS's request-rate limits
 //! however many pollers and actions share a region.
+//!
+//! Two kinds of callers share a bucket: background reads (pollers, inventories) and user
+//! actions. An action takes the next token as soon as one can exist; background reads wait
+//! while an action is waiting, so a keypress never queues behind a thousand-function inventory.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -15,8 +19,31 @@ pub struct RateLimiter {
 
 #[derive(Debug)]
 struct Bucket {
+    /// Below zero while actions hold tokens that have not been refilled yet.
     tokens: f64,
     last: Instant,
+    /// Actions waiting for their token: background reads hold back meanwhile.
+    actions_waiting: usize,
+}
+
+impl Bucket {
+    fn refill(&mut self, per_second: f64, burst: f64) {
+        let now = Instant::now();
+        let refill = (now - self.last).as_secs_f64() * per_second;
+        self.tokens = (self.tokens + refill).min(burst);
+        self.last = now;
+    }
+}
+
+/// Lets background reads go again once a waiting action has its token (or was dropped).
+struct Waiting<'a>(&'a RateLimiter);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut b) = self.0.state.lock() {
+            b.actions_waiting = b.actions_waiting.saturating_sub(1);
+        }
+    }
 }
 
 impl RateLimiter {
@@ -29,37 +56,54 @@ impl RateLimiter {
             state: Mutex::new(Bucket {
                 tokens: burst,
                 last: Instant::now(),
+                actions_waiting: 0,
             }),
         }
     }
 
-    /// How long the caller must wait before its request may go; takes the token now.
-    fn reserve(&self) -> Duration {
-        let Ok(mut bucket) = self.state.lock() else {
-            return Duration::ZERO;
-        };
-        let now = Instant::now();
-        let refill = (now - bucket.last).as_secs_f64() * self.per_second;
-        bucket.tokens = (bucket.tokens + refill).min(self.burst);
-        bucket.last = now;
-        bucket.tokens -= 1.0;
-        if bucket.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-bucket.tokens / self.per_second)
+    /// A background read's token: waits for a whole token, and for every waiting action.
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let Ok(mut b) = self.state.lock() else {
+                    return;
+                };
+                b.refill(self.per_second, self.burst);
+                if b.actions_waiting == 0 && b.tokens >= 1.0 {
+                    b.tokens -= 1.0;
+                    return;
+                }
+                Duration::from_secs_f64((1.0 - b.tokens).max(1.0) / self.per_second)
+                    .min(Duration::from_secs(1))
+                    .max(Duration::from_millis(1))
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 
-    pub async fn acquire(&self) {
-        let wait = self.reserve();
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
+    /// A user action's token: ahead of every background read, behind earlier actions only.
+    pub async fn acquire_first(&self) {
+        let wait = {
+            let Ok(mut b) = self.state.lock() else {
+                return;
+            };
+            b.refill(self.per_second, self.burst);
+            b.tokens -= 1.0;
+            if b.tokens >= 0.0 {
+                return;
+            }
+            b.actions_waiting += 1;
+            Duration::from_secs_f64(-b.tokens / self.per_second)
+        };
+        let _waiting = Waiting(self);
+        tokio::time::sleep(wait).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[tokio::test(start_paused = true)]
@@ -87,5 +131,48 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::ZERO);
         limiter.acquire().await;
         assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn many_readers_share_the_rate() {
+        let limiter = Arc::new(RateLimiter::new(10.0, 1));
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let l = limiter.clone();
+                tokio::spawn(async move {
+                    for _ in 0..5 {
+                        l.acquire().await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        // 40 tokens, one at once, 39 at 10 a second.
+        let waited = start.elapsed().as_secs_f64();
+        assert!((3.8..=4.1).contains(&waited), "waited {waited}s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_action_goes_ahead_of_a_queue_of_background_reads() {
+        let limiter = Arc::new(RateLimiter::new(10.0, 1));
+        // A background inventory with 100 reads queued: 10 s of work.
+        let background = {
+            let l = limiter.clone();
+            tokio::spawn(async move {
+                for _ in 0..100 {
+                    l.acquire().await;
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let start = Instant::now();
+        limiter.acquire_first().await;
+        let waited = start.elapsed();
+        assert!(waited <= Duration::from_millis(100), "waited {waited:?}");
+        assert!(!background.is_finished());
+        background.abort();
     }
 }

@@ -12,15 +12,16 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::timed;
-use crate::provider::{FunctionRef, MetricsRequest, RegionSource, TimeWindow};
+use crate::provider::{FunctionRef, Inventory, MetricsRequest, RegionSource, TimeWindow};
 use crate::state::Msg;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
+    /// Metrics are fetched once per this period, aligned to the clock (`[refresh] metrics_secs`).
     pub metrics: Duration,
     pub inventory: Duration,
     pub alarms: Duration,
-    /// A whole inventory or metrics fetch gives up after this long.
+    /// An alarms or metrics fetch gives up after this long (the inventory has no deadline).
     pub deadline: Duration,
     /// Fetching for a new set of visible rows waits at least this long after the last fetch.
     pub min_gap: Duration,
@@ -41,6 +42,8 @@ impl Timing {
 struct RegionPoller {
     wanted: watch::Sender<Vec<FunctionRef>>,
     refresh: Arc<Notify>,
+    /// Fetches every wanted function's metrics again now.
+    refresh_metrics: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -67,10 +70,11 @@ impl Pollers {
         }
     }
 
-    /// Re-reads inventory and alarms everywhere now.
+    /// Re-reads inventory, alarms and metrics everywhere now.
     pub fn refresh(&self) {
         for r in &self.regions {
             r.refresh.notify_one();
+            r.refresh_metrics.notify_one();
         }
     }
 }
@@ -98,6 +102,7 @@ pub fn spawn<S: RegionSource>(
         .map(|(i, source)| {
             let (wanted, wanted_rx) = watch::channel(Vec::new());
             let refresh = Arc::new(Notify::new());
+            let refresh_metrics = Arc::new(Notify::new());
             let tasks = vec![
                 tokio::spawn(inventory_loop(
                     i,
@@ -113,11 +118,13 @@ pub fn spawn<S: RegionSource>(
                     tx.clone(),
                     timing,
                     wanted_rx,
+                    refresh_metrics.clone(),
                 )),
             ];
             RegionPoller {
                 wanted,
                 refresh,
+                refresh_metrics,
                 tasks,
             }
         })
@@ -136,8 +143,19 @@ async fn inventory_loop<S: RegionSource>(
     let mut failures = 0;
     loop {
         seq += 1;
-        // Lambda alone: a CloudWatch outage must not fail the inventory.
-        let result = timed(timing.deadline, source.inventory()).await;
+        // Lambda alone: a CloudWatch outage must not fail the inventory. No deadline: a large
+        // region takes what its size needs (each call has its own timeout), and its rows land
+        // page by page. A snapshot the loop cannot take now is skipped; the next one follows.
+        let progress_tx = tx.clone();
+        let progress = move |inventory: Inventory| {
+            let _ = progress_tx.try_send(Msg::Inventory {
+                region,
+                seq,
+                at: Utc::now(),
+                result: Ok(inventory),
+            });
+        };
+        let result = source.inventory_with(&progress).await;
         failures = if result.is_ok() { 0 } else { failures + 1 };
         let msg = Msg::Inventory {
             region,
@@ -189,21 +207,98 @@ async fn alarms_loop<S: RegionSource>(
     }
 }
 
+/// How often the percentile batch is asked for a function: p50/p99 over 5 to 60 minutes move
+/// slowly, and each costs as much as a per-minute series.
+pub const PERCENTILES_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// The period (of `every`, aligned to the clock) `at` falls in.
+fn period_of(at: chrono::DateTime<Utc>, every: Duration) -> i64 {
+    at.timestamp().div_euclid(every.as_secs().max(1) as i64)
+}
+
+/// When the period after `at`'s begins, plus a few seconds per region so regions do not ask at
+/// the same instant (and CloudWatch has the minute that just ended).
+fn next_period(at: chrono::DateTime<Utc>, every: Duration, region: usize) -> Duration {
+    let secs = every.as_secs().max(1) as i64;
+    let next_ms = (period_of(at, every) + 1) * secs * 1000;
+    let offset_ms = ((2 + (region as i64 * 3) % 7) * 1000).min(secs * 100);
+    let wait_ms = next_ms + offset_ms - at.timestamp_millis();
+    Duration::from_millis(wait_ms.max(0) as u64)
+}
+
+/// What the metrics loop has fetched of each function: the period, and when its percentiles
+/// were last asked.
+#[derive(Default)]
+struct Fetched {
+    functions: std::collections::HashMap<String, (i64, Option<Instant>)>,
+    totals: Option<i64>,
+}
+
+impl Fetched {
+    /// The wanted functions whose numbers for `period` are not fetched yet, each marked with
+    /// whether its percentiles are due.
+    fn due(&self, wanted: &[FunctionRef], period: i64, now: Instant) -> Vec<FunctionRef> {
+        wanted
+            .iter()
+            .filter_map(|f| {
+                let (fetched, pct) = self
+                    .functions
+                    .get(&f.name)
+                    .copied()
+                    .unwrap_or((i64::MIN, None));
+                (fetched < period).then(|| FunctionRef {
+                    percentiles: pct.is_none_or(|t| now.duration_since(t) >= PERCENTILES_EVERY),
+                    ..f.clone()
+                })
+            })
+            .collect()
+    }
+
+    fn done(&mut self, group: &[FunctionRef], period: i64, now: Instant) {
+        for f in group {
+            let entry = self
+                .functions
+                .entry(f.name.clone())
+                .or_insert((period, None));
+            entry.0 = period;
+            if f.percentiles {
+                entry.1 = Some(now);
+            }
+        }
+    }
+}
+
+/// Metrics for the functions the screen wants, once per period (a minute by default: the
+/// resolution of Lambda's metrics, so asking more often pays again for the same data).
+/// Functions that scroll into view are fetched at once, only they; the percentile batch is
+/// asked every [`PERCENTILES_EVERY`]; `r` (`force`) fetches everything again now.
 async fn metrics_loop<S: RegionSource>(
     region: usize,
     source: Arc<S>,
     tx: mpsc::Sender<Msg>,
     timing: Timing,
     mut wanted: watch::Receiver<Vec<FunctionRef>>,
+    force: Arc<Notify>,
 ) {
     let mut seq = 0;
     let mut failures = 0;
     let mut last_fetch: Option<Instant> = None;
+    let mut fetched = Fetched::default();
     loop {
         let functions = wanted.borrow_and_update().clone();
-        if functions.is_empty() {
-            if wanted.changed().await.is_err() {
-                return;
+        let now = Utc::now();
+        let period = period_of(now, timing.metrics);
+        let due = fetched.due(&functions, period, Instant::now());
+        if due.is_empty() {
+            let wait = if functions.is_empty() {
+                Duration::from_secs(3600)
+            } else {
+                next_period(now, timing.metrics, region)
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                changed = wanted.changed() => if changed.is_err() { return },
+                _ = force.notified() => fetched = Fetched::default(),
             }
             continue;
         }
@@ -212,19 +307,35 @@ async fn metrics_loop<S: RegionSource>(
         }
         last_fetch = Some(Instant::now());
         // In groups the endpoint can answer in time: each lands on screen as it comes.
-        let window = TimeWindow::ending_at(Utc::now());
+        let window = TimeWindow::ending_at(now);
         let mut failed = false;
-        for (i, group) in functions.chunks(source.metrics_group().max(1)).enumerate() {
+        for group in due.chunks(source.metrics_group().max(1)) {
             seq += 1;
+            let totals = fetched.totals.is_none_or(|p| p < period);
             let request = MetricsRequest {
                 functions: group.to_vec(),
                 window,
-                region_totals: i == 0,
+                region_totals: totals,
                 // The charts show minutes.
                 period_minutes: 1,
             };
             let result = timed(timing.deadline, source.metrics(&request)).await;
-            failed |= result.is_err();
+            match &result {
+                Ok(snapshot) => {
+                    if totals {
+                        fetched.totals = Some(period);
+                    }
+                    // What a split batch left out is asked again next time.
+                    let answered: Vec<FunctionRef> = group
+                        .iter()
+                        .filter(|f| snapshot.functions.contains_key(&f.name))
+                        .cloned()
+                        .collect();
+                    fetched.done(&answered, period, Instant::now());
+                    failed |= answered.len() < group.len() && snapshot.incomplete.is_some();
+                }
+                Err(_) => failed = true,
+            }
             if tx
                 .send(Msg::Metrics {
                     region,
@@ -239,14 +350,12 @@ async fn metrics_loop<S: RegionSource>(
             }
         }
         failures = if failed { failures + 1 } else { 0 };
-        let wait = if failures == 0 {
-            timing.metrics
-        } else {
-            backoff(failures, timing.metrics * 6)
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(jitter(wait, region, seq)) => {}
-            changed = wanted.changed() => if changed.is_err() { return },
+        if failures > 0 {
+            let wait = backoff(failures, timing.metrics * 6);
+            tokio::select! {
+                _ = tokio::time::sleep(jitter(wait, region, seq)) => {}
+                _ = force.notified() => fetched = Fetched::default(),
+            }
         }
     }
 }
@@ -261,6 +370,94 @@ mod tests {
         assert_eq!(backoff(1, cap), Duration::from_secs(2));
         assert_eq!(backoff(3, cap), Duration::from_secs(8));
         assert_eq!(backoff(30, cap), Duration::from_secs(60));
+    }
+
+    fn wanted(names: &[&str]) -> Vec<FunctionRef> {
+        names
+            .iter()
+            .map(|n| FunctionRef {
+                name: n.to_string(),
+                aliases: Vec::new(),
+                percentiles: true,
+            })
+            .collect()
+    }
+
+    fn names(refs: &[FunctionRef]) -> Vec<(&str, bool)> {
+        refs.iter()
+            .map(|f| (f.name.as_str(), f.percentiles))
+            .collect()
+    }
+
+    #[test]
+    fn a_function_is_fetched_once_per_period_and_its_percentiles_every_five_minutes() {
+        let mut fetched = Fetched::default();
+        let t0 = Instant::now();
+        let screen = wanted(&["a", "b"]);
+        let due = fetched.due(&screen, 100, t0);
+        assert_eq!(names(&due), [("a", true), ("b", true)]);
+        fetched.done(&due, 100, t0);
+        // The same minute: nothing to ask, however often the loop looks.
+        assert!(
+            fetched
+                .due(&screen, 100, t0 + Duration::from_secs(30))
+                .is_empty()
+        );
+        // A row scrolls into view: only it.
+        let more = wanted(&["a", "b", "c"]);
+        let due = fetched.due(&more, 100, t0 + Duration::from_secs(40));
+        assert_eq!(names(&due), [("c", true)]);
+        fetched.done(&due, 100, t0 + Duration::from_secs(40));
+        // The next minute: every row, without percentiles until five minutes have passed.
+        let t1 = t0 + Duration::from_secs(60);
+        let due = fetched.due(&more, 101, t1);
+        assert_eq!(names(&due), [("a", false), ("b", false), ("c", false)]);
+        fetched.done(&due, 101, t1);
+        let t5 = t0 + PERCENTILES_EVERY;
+        let due = fetched.due(&more, 105, t5);
+        assert_eq!(names(&due), [("a", true), ("b", true), ("c", false)]);
+    }
+
+    #[test]
+    fn an_hour_of_an_open_dashboard_asks_a_tenth_of_the_metrics_it_did() {
+        // 45 visible functions, the default period (60 s), against the old 10-second refresh
+        // that asked every series and every percentile each time.
+        let screen: Vec<String> = (0..45).map(|i| format!("fn{i}")).collect();
+        let refs = wanted(&screen.iter().map(String::as_str).collect::<Vec<_>>());
+        let (series, percentiles) = (6, 6);
+        let before = 360 * 45 * (series + percentiles);
+        let mut fetched = Fetched::default();
+        let start = Instant::now();
+        let mut after = 0;
+        for second in (0..3600).step_by(10) {
+            let now = start + Duration::from_secs(second);
+            let period = period_of(
+                chrono::DateTime::from_timestamp(second as i64, 0).unwrap_or_default(),
+                Duration::from_secs(60),
+            );
+            let due = fetched.due(&refs, period, now);
+            after += due
+                .iter()
+                .map(|f| series + if f.percentiles { percentiles } else { 0 })
+                .sum::<usize>();
+            fetched.done(&due, period, now);
+        }
+        assert_eq!(after, 45 * (60 * series + 12 * percentiles));
+        assert!(before >= 10 * after, "{before} before, {after} after");
+    }
+
+    #[test]
+    fn the_next_period_starts_on_the_clock_with_a_small_offset_per_region() {
+        let at = chrono::DateTime::from_timestamp(1_000_000_050, 0).unwrap_or_default();
+        let minute = Duration::from_secs(60);
+        // 30 s into a minute: the next one begins in 30 s, plus 2 s for region 0.
+        assert_eq!(next_period(at, minute, 0), Duration::from_secs(32));
+        assert_eq!(next_period(at, minute, 1), Duration::from_secs(35));
+        // A one-second period keeps its offset under a tenth of it.
+        assert_eq!(
+            next_period(at, Duration::from_secs(1), 0),
+            Duration::from_millis(1100)
+        );
     }
 
     #[test]

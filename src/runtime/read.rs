@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures::StreamExt;
 use futures::future::join_all;
 
 use crate::provider::{
@@ -22,6 +23,16 @@ pub struct RegionReport {
     /// Numbers from CloudWatch; not read when the inventory failed (nothing to ask for).
     pub metrics: Result<MetricsSnapshot, ReadError>,
     pub elapsed: Duration,
+    /// CloudWatch metrics this read requested (what GetMetricData bills).
+    pub metrics_requested: u64,
+}
+
+/// What a read of a region includes beyond the inventory's own calls.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    /// Also read what the inventory leaves for on demand (every alias, provisioned
+    /// concurrency): one or two more calls per function.
+    pub extras: bool,
 }
 
 /// Why a read has no answer.
@@ -48,6 +59,13 @@ impl RegionReport {
         let mut out = Vec::new();
         if let Err(e) = &self.inventory {
             out.push(explain("inventory", "ListFunctions", e));
+        }
+        if let Ok(Inventory {
+            incomplete: Some(why),
+            ..
+        }) = &self.inventory
+        {
+            out.push(why.clone());
         }
         if let Ok(inventory) = &self.inventory {
             let marked = inventory
@@ -77,7 +95,9 @@ impl RegionReport {
     }
 }
 
-/// `work` within the region deadline; past it, the read says which setting bounds it.
+/// `work` within the region deadline (alarms, metrics); past it, the read says which setting
+/// bounds it. The inventory has none: it takes what its size needs, each call bounded by its
+/// own timeout, and keeps every page that answered.
 async fn within<T>(
     deadline: Duration,
     work: impl Future<Output = Result<T, ProviderError>>,
@@ -93,12 +113,17 @@ async fn within<T>(
 }
 
 /// Reads one region: inventory and alarms side by side, then metrics for every function listed
-/// (five-minute points: the 5, 15 and 60-minute figures need no more). Each read has its own
-/// `deadline`, so a slow one costs only its own answer.
-pub async fn read_region<S: RegionSource>(source: &S, deadline: Duration) -> RegionReport {
+/// (five-minute points: the 5, 15 and 60-minute figures need no more). Alarms and metrics each
+/// have their own `deadline`, so a slow one costs only its own answer.
+pub async fn read_region<S: RegionSource>(
+    source: &S,
+    deadline: Duration,
+    options: ReadOptions,
+) -> RegionReport {
     let started = Instant::now();
+    let metrics_before = source.metrics_requested();
     let (inventory, alarms) = tokio::join!(
-        within(deadline, source.inventory()),
+        read_inventory(source, options),
         within(deadline, source.alarms())
     );
     let metrics = match &inventory {
@@ -123,10 +148,48 @@ pub async fn read_region<S: RegionSource>(source: &S, deadline: Duration) -> Reg
         alarms,
         metrics,
         elapsed: started.elapsed(),
+        metrics_requested: source.metrics_requested().saturating_sub(metrics_before),
     }
 }
 
+/// The inventory, and with `options.extras` what it leaves for on demand; a function whose
+/// extras fail is marked, not dropped.
+async fn read_inventory<S: RegionSource>(
+    source: &S,
+    options: ReadOptions,
+) -> Result<Inventory, ProviderError> {
+    let mut inventory = source.inventory().await?;
+    if options.extras {
+        let wanted: Vec<(usize, String)> = inventory
+            .functions
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.not_read.aliases || f.not_read.provisioned)
+            .map(|(i, f)| (i, f.name.clone()))
+            .collect();
+        let extras: Vec<_> = futures::stream::iter(wanted)
+            .map(|(i, name)| async move { (i, source.extras(&name).await) })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        for (i, result) in extras {
+            let f = &mut inventory.functions[i];
+            match result {
+                Ok(extras) => f.add_extras(extras),
+                Err(e) => {
+                    f.detail_error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+    }
+    Ok(inventory)
+}
+
 /// Reads every region at once; the result keeps the order of `sources`.
-pub async fn read_all<S: RegionSource>(sources: &[S], deadline: Duration) -> Vec<RegionReport> {
-    join_all(sources.iter().map(|s| read_region(s, deadline))).await
+pub async fn read_all<S: RegionSource>(
+    sources: &[S],
+    deadline: Duration,
+    options: ReadOptions,
+) -> Vec<RegionReport> {
+    join_all(sources.iter().map(|s| read_region(s, deadline, options))).await
 }

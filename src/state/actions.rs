@@ -51,6 +51,26 @@ fn focus_alias(state: &State) -> Option<(usize, String, AliasInfo, Vec<String>)>
     Some((region, f.info.name.clone(), alias, f.info.versions.clone()))
 }
 
+/// Why the focused function offers no alias: it has none, or its aliases are not read yet (then
+/// they are read now, so the same key works a moment later).
+fn no_alias(state: &State, what: &str, effects: &mut Vec<Effect>) -> String {
+    let Some((region, f)) = state.focus() else {
+        return String::new();
+    };
+    let name = f.info.name.clone();
+    if f.info.not_read.aliases || f.info.not_read.details {
+        effects.push(Effect::Extras {
+            region,
+            function: name.clone(),
+        });
+        format!(
+            "{name}'s aliases are not read yet: reading them now, press the key again in a moment"
+        )
+    } else {
+        format!("{name} has no alias{what}")
+    }
+}
+
 /// The version a shift moves traffic to: the alias's extra version if it has one, else the
 /// newest published version above its main one (the rollout rule).
 fn second_version(alias: &AliasInfo, versions: &[String]) -> Result<String, String> {
@@ -100,7 +120,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         }
         Action::Shift => {
             let Some((_, _, alias, versions)) = focus_alias(state) else {
-                state.popup = Some(Popup::Notice(format!("{function} has no alias to shift")));
+                state.popup = Some(Popup::Notice(no_alias(state, " to shift", effects)));
                 return;
             };
             if let Err(e) = second_version(&alias, &versions) {
@@ -117,7 +137,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         }
         Action::Promote | Action::Rollback | Action::Pin => {
             let Some((_, _, alias, _)) = focus_alias(state) else {
-                state.popup = Some(Popup::Notice(format!("{function} has no alias")));
+                state.popup = Some(Popup::Notice(no_alias(state, "", effects)));
                 return;
             };
             let alias = alias.name;
@@ -183,7 +203,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         }
         Action::Canary => {
             let Some((_, _, alias, versions)) = focus_alias(state) else {
-                state.popup = Some(Popup::Notice(format!("{function} has no alias to move")));
+                state.popup = Some(Popup::Notice(no_alias(state, " to move", effects)));
                 return;
             };
             if let Err(e) = second_version(&alias, &versions) {

@@ -9,6 +9,7 @@ use crate::provider::{
 };
 
 use super::History;
+use crate::provider::InventoryProgress;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionEntry {
@@ -36,6 +37,8 @@ pub struct RegionState {
     pub account_limit: Option<i64>,
     pub totals: Option<FunctionMetrics>,
     pub inventory_loaded: bool,
+    /// While an inventory read is filling in: how far it has come, and the functions listed.
+    pub inventory_progress: Option<(InventoryProgress, usize)>,
     /// Each read's own health: one read failing never hides what another returned, and only
     /// that read answering again clears its failure.
     pub reads: [ReadHealth; 3],
@@ -44,7 +47,13 @@ pub struct RegionState {
     pub alarms_seq: u64,
     /// (time, total requests) samples for the per-minute meter.
     pub call_samples: Vec<(DateTime<Utc>, u64)>,
+    /// (time, CloudWatch metrics requested so far) over the last [`METRIC_SAMPLE_SECS`].
+    pub metric_samples: Vec<(DateTime<Utc>, u64)>,
 }
+
+/// How far back the CloudWatch cost meter looks (metrics are fetched about once a minute, so a
+/// shorter span would swing with each fetch).
+pub const METRIC_SAMPLE_SECS: i64 = 15 * 60;
 
 /// The reads a region's pollers make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,11 +121,13 @@ impl RegionState {
             account_limit: None,
             totals: None,
             inventory_loaded: false,
+            inventory_progress: None,
             reads: Default::default(),
             inventory_seq: 0,
             metrics_seq: 0,
             alarms_seq: 0,
             call_samples: Vec::new(),
+            metric_samples: Vec::new(),
         }
     }
 
@@ -127,6 +138,25 @@ impl RegionState {
         let since = r.error.as_ref().map_or(at, |(_, s)| *s);
         r.error = Some((crate::provider::explain(what, call, e), since));
         r.failures += 1;
+    }
+
+    /// A read answered in part: what it returned is shown, and `why` the rest is missing.
+    pub(super) fn partly_answered(&mut self, at: DateTime<Utc>, read: Read, why: String) {
+        let r = &mut self.reads[read.index()];
+        let since = r.error.as_ref().map_or(at, |(_, s)| *s);
+        r.last_ok = Some(at);
+        r.error = Some((why, since));
+        r.failures = 0;
+    }
+
+    /// "412/1,000 read" or "250 listed" while an inventory read fills in.
+    pub fn progress_label(&self) -> Option<String> {
+        let (p, listed) = self.inventory_progress?;
+        Some(if p.listed {
+            format!("{}/{listed} read", p.read)
+        } else {
+            format!("{listed} listed")
+        })
     }
 
     pub(super) fn answered(&mut self, at: DateTime<Utc>, read: Read) {
@@ -159,10 +189,20 @@ impl RegionState {
             .collect()
     }
 
-    /// Fresh while every read answers; stale (with what failed) while some read fails or the
-    /// data is old; unreachable when nothing ever answered, or every read has failed
-    /// [`UNREACHABLE_AFTER`] times in a row.
+    /// Loading until the inventory has answered (alarms answering alone do not make a region
+    /// fresh); then fresh while every read answers; stale (with what failed) while some read
+    /// fails or the data is old; unreachable when the inventory never answered and failed, or
+    /// every read has failed [`UNREACHABLE_AFTER`] times in a row.
     pub fn health(&self, now: DateTime<Utc>, stale_after_secs: u64) -> RegionHealth {
+        let inventory = &self.reads[Read::Inventory.index()];
+        if inventory.last_ok.is_none() {
+            return match inventory.error {
+                Some(_) => RegionHealth::Unreachable {
+                    error: self.failing().join("; "),
+                },
+                None => RegionHealth::Loading,
+            };
+        }
         let age = self
             .last_ok()
             .map(|t| (now - t).num_seconds().max(0) as u64);
@@ -191,6 +231,15 @@ impl RegionState {
         let (t1, n1) = self.call_samples.last()?;
         let secs = (*t1 - *t0).num_seconds();
         (secs >= 5).then(|| (n1 - n0) as f64 * 60.0 / secs as f64)
+    }
+
+    /// CloudWatch metrics requested per hour, at the pace of the last minutes (after one
+    /// minute of samples).
+    pub fn metrics_per_hour(&self) -> Option<f64> {
+        let (t0, n0) = self.metric_samples.first()?;
+        let (t1, n1) = self.metric_samples.last()?;
+        let secs = (*t1 - *t0).num_seconds();
+        (secs >= 60).then(|| n1.saturating_sub(*n0) as f64 * 3600.0 / secs as f64)
     }
 
     pub fn totals_stats(&self, window: MetricWindow) -> WindowStats {

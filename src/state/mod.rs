@@ -157,6 +157,8 @@ pub enum Msg {
     Calls {
         region: usize,
         total: u64,
+        /// CloudWatch metrics requested so far.
+        metrics: u64,
     },
     /// The ops layer prepared a requested action (or refused it).
     Planned {
@@ -176,6 +178,13 @@ pub enum Msg {
         function: String,
         end_ms: i64,
         result: Result<Vec<crate::logs::LogLine>, ProviderError>,
+    },
+    /// What the inventory left for on demand (aliases, provisioned concurrency), for the
+    /// detail view.
+    Extras {
+        region: usize,
+        function: String,
+        result: Result<crate::provider::FunctionExtras, ProviderError>,
     },
     /// The triggers of a function, for the detail view.
     Triggers {
@@ -237,6 +246,8 @@ pub enum Effect {
     },
     /// Read the triggers of the function the detail view shows.
     Triggers { region: usize, function: String },
+    /// Read what the inventory left for on demand of the function the detail view shows.
+    Extras { region: usize, function: String },
     /// Back up functions of a region to the configured location, in the background.
     Backup {
         region: usize,
@@ -344,11 +355,19 @@ impl State {
             result: keep.and_then(|p| p.result.clone()),
             selected: keep.map_or(0, |p| p.selected),
             reload: false,
+            extras: keep.and_then(|p| p.extras.clone()),
         });
-        vec![Effect::Triggers {
-            region: *region,
-            function: function.clone(),
-        }]
+        // What the inventory leaves for on demand is read each time the view opens.
+        vec![
+            Effect::Triggers {
+                region: *region,
+                function: function.clone(),
+            },
+            Effect::Extras {
+                region: *region,
+                function: function.clone(),
+            },
+        ]
     }
 
     /// What the selected row's scope may do: it decides which keys are offered and which badge
@@ -531,6 +550,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 pane.received(result, end_ms, state.now);
             }
         }
+        Msg::Extras {
+            region,
+            function,
+            result,
+        } => on_extras(state, region, function, result),
         Msg::Triggers {
             region,
             function,
@@ -546,9 +570,16 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 pane.selected = keep.min(n.saturating_sub(1));
             }
         }
-        Msg::Calls { region, total } => {
+        Msg::Calls {
+            region,
+            total,
+            metrics,
+        } => {
             let now = state.now;
             if let Some(r) = state.regions.get_mut(region) {
+                r.metric_samples.push((now, metrics));
+                r.metric_samples
+                    .retain(|(t, _)| (now - *t).num_seconds() <= fleet::METRIC_SAMPLE_SECS);
                 r.call_samples.push((now, total));
                 r.call_samples
                     .retain(|(t, _)| (now - *t).num_seconds() <= 60);
@@ -571,13 +602,30 @@ fn on_inventory(
     let Some(r) = state.regions.get_mut(region) else {
         return;
     };
-    if seq <= r.inventory_seq {
+    // Snapshots of one read share its sequence number, until its last; an older read never
+    // overwrites.
+    let open = seq == r.inventory_seq && r.inventory_progress.is_some();
+    if seq < r.inventory_seq || (seq == r.inventory_seq && !open) {
         return;
     }
     r.inventory_seq = seq;
     match result {
-        Err(e) => r.failed(&e, at, Read::Inventory),
+        Err(e) => {
+            r.inventory_progress = None;
+            r.failed(&e, at, Read::Inventory)
+        }
         Ok(inventory) => {
+            let partial = inventory.progress;
+            if let Some(p) = partial {
+                r.inventory_progress = Some((p, inventory.functions.len()));
+                // A later read fills in behind the rows already shown; only the first one
+                // shows its rows as they land.
+                if r.inventory_loaded {
+                    return;
+                }
+            } else {
+                r.inventory_progress = None;
+            }
             let mut old: std::collections::HashMap<String, FunctionEntry> = r
                 .functions
                 .drain(..)
@@ -586,8 +634,11 @@ fn on_inventory(
             r.functions = inventory
                 .functions
                 .into_iter()
-                .map(|info| {
+                .map(|mut info| {
                     let previous = old.remove(&info.name);
+                    if let Some(p) = &previous {
+                        keep_on_demand_reads(&mut info, &p.info);
+                    }
                     let alarm = worst_alarm(&r.alarms, &info.name);
                     FunctionEntry {
                         metrics: previous.as_ref().and_then(|p| p.metrics.clone()),
@@ -598,9 +649,59 @@ fn on_inventory(
                 })
                 .collect();
             r.account_limit = inventory.account_concurrency_limit;
-            r.inventory_loaded = true;
-            r.answered(at, Read::Inventory);
+            if partial.is_none() {
+                r.inventory_loaded = true;
+                match inventory.incomplete {
+                    Some(why) => r.partly_answered(at, Read::Inventory, why),
+                    None => r.answered(at, Read::Inventory),
+                }
+            }
         }
+    }
+    state.rebuild_rows();
+}
+
+/// What the detail view read on demand stays until it is read again: an inventory leaves it
+/// unread.
+fn keep_on_demand_reads(
+    info: &mut crate::provider::FunctionInfo,
+    previous: &crate::provider::FunctionInfo,
+) {
+    if info.not_read.aliases && !previous.not_read.aliases {
+        info.aliases = previous.aliases.clone();
+        info.not_read.aliases = false;
+    }
+    if info.not_read.provisioned && !previous.not_read.provisioned {
+        info.provisioned = previous.provisioned.clone();
+        info.not_read.provisioned = false;
+    }
+}
+
+/// The detail view's on-demand read of a function answered.
+fn on_extras(
+    state: &mut State,
+    region: usize,
+    function: String,
+    result: Result<crate::provider::FunctionExtras, ProviderError>,
+) {
+    let error = match result {
+        Ok(extras) => {
+            if let Some(f) = state
+                .regions
+                .get_mut(region)
+                .and_then(|r| r.functions.iter_mut().find(|f| f.info.name == function))
+            {
+                f.info.add_extras(extras);
+            }
+            None
+        }
+        Err(e) => Some(crate::provider::explain("details", "ListAliases", &e)),
+    };
+    if let Some(pane) = state.trigger_pane.as_mut()
+        && pane.region == region
+        && pane.function == function
+    {
+        pane.extras = Some(error.map_or(Ok(()), Err));
     }
     state.rebuild_rows();
 }
@@ -662,7 +763,14 @@ fn on_metrics(
                     if let Some(end) = snapshot.window_end {
                         f.history.merge(&m.invocations, end);
                     }
-                    f.metrics = Some(m.clone());
+                    let mut m = m.clone();
+                    // The percentile batch is asked less often: keep the last one meanwhile.
+                    if m.percentiles.is_empty()
+                        && let Some(previous) = &f.metrics
+                    {
+                        m.percentiles = previous.percentiles.clone();
+                    }
+                    f.metrics = Some(m);
                 }
             }
             if snapshot.region_totals.is_some() {

@@ -90,6 +90,8 @@ pub struct TriggerPane {
     pub selected: usize,
     /// Read again (after a trigger action).
     pub reload: bool,
+    /// The on-demand read of aliases and provisioned concurrency: `None` while reading.
+    pub extras: Option<Result<(), String>>,
 }
 
 impl TriggerPane {

@@ -64,6 +64,7 @@ fn loaded() -> State {
     let inv = |names: &[(&str, &str)]| Inventory {
         functions: names.iter().map(|(n, t)| info(n, t)).collect(),
         account_concurrency_limit: Some(1000),
+        ..Default::default()
     };
     update(
         &mut s,
@@ -464,6 +465,7 @@ fn pollers_are_asked_for_visible_and_alarmed_functions_only() {
     let many = Inventory {
         functions: (0..40).map(|i| info(&format!("fn{i:02}"), "x")).collect(),
         account_concurrency_limit: None,
+        ..Default::default()
     };
     let alarm = Alarm {
         name: "a".into(),

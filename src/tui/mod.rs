@@ -76,6 +76,7 @@ async fn run_terminal<
     audit: Option<AuditLog>,
 ) -> Result<Exit, Failure> {
     // Raw mode, alternate screen, and a panic hook that puts the terminal back.
+    let display_demo = display.demo;
     let mut terminal = ratatui::init();
     let scopes = sources.iter().map(|s| s.scope().clone()).collect();
     let mut state = State::new(scopes, keymap, display, Utc::now());
@@ -101,13 +102,18 @@ async fn run_terminal<
         // The demo writes nothing; it shows how a backup runs.
         state.backup_target = Some((to, "STANDARD".into()));
     }
+    let mut timing = Timing::from_settings(settings);
+    if display_demo {
+        // The simulated fleet costs nothing to ask: keep its numbers moving.
+        timing.metrics = timing.metrics.min(std::time::Duration::from_secs(5));
+    }
     let result = event_loop(
         &mut terminal,
         EventStream::new(),
         sources.into_iter().map(Arc::new).collect(),
         state,
         &theme,
-        Timing::from_settings(settings),
+        timing,
         audit,
     )
     .await;
@@ -200,7 +206,12 @@ where
             Some(msg) = rx.recv() => msg,
             _ = ticker.tick() => {
                 for (region, source) in sources.iter().enumerate() {
-                    apply(&mut state, &runner, Msg::Calls { region, total: source.calls() });
+                    let msg = Msg::Calls {
+                        region,
+                        total: source.calls(),
+                        metrics: source.metrics_requested(),
+                    };
+                    apply(&mut state, &runner, msg);
                 }
                 Msg::Tick(Utc::now())
             }
@@ -400,6 +411,16 @@ fn apply<
                     result,
                 }
             }),
+            Effect::Extras { region, function } => {
+                runner.answer(region, move |source| async move {
+                    let result = source.extras(&function).await;
+                    Msg::Extras {
+                        region,
+                        function,
+                        result,
+                    }
+                })
+            }
             Effect::Triggers { region, function } => {
                 runner.answer(region, move |source| async move {
                     let result = source.triggers(&function).await;

@@ -48,6 +48,17 @@ pub fn render(
     let s = f.stats(state.window);
     let i = &f.info;
     let opt = |v: Option<String>| v.unwrap_or_else(|| format::MISSING.to_string());
+    // What the inventory left for on demand: being read, or why it could not be.
+    let extras = state
+        .trigger_pane
+        .as_ref()
+        .filter(|p| p.region == region && p.function == name)
+        .map(|p| p.extras.clone());
+    let unread = match &extras {
+        Some(Some(Err(_))) => "not read".to_string(),
+        Some(None) => "reading…".to_string(),
+        _ => "not read yet".to_string(),
+    };
     let config = vec![
         Line::from(format!("region   {}", r.scope)),
         Line::from(format!(
@@ -71,10 +82,35 @@ pub fn render(
         ]),
         Line::from(format!(
             "reserved {}  account limit {}",
-            opt(i.reserved_concurrency.map(|c| c.to_string())),
+            if i.not_read.details {
+                unread.clone()
+            } else {
+                opt(i.reserved_concurrency.map(|c| c.to_string()))
+            },
             r.account_limit
                 .map(|l| l.to_string())
                 .unwrap_or_else(|| "unknown".into())
+        )),
+        Line::from(format!(
+            "provisioned {}",
+            if i.not_read.provisioned {
+                unread.clone()
+            } else if i.provisioned.is_empty() {
+                "none".to_string()
+            } else {
+                i.provisioned
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{} {}/{}",
+                            p.qualifier,
+                            opt(p.allocated.map(|n| n.to_string())),
+                            opt(p.requested.map(|n| n.to_string()))
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
         )),
         Line::from(format!(
             "{}: {} inv  {} errors  {} throttled",
@@ -104,6 +140,12 @@ pub fn render(
     );
 
     let mut side = Vec::new();
+    if i.not_read.aliases {
+        side.push(Line::styled(format!("aliases {unread}"), theme.dim()));
+    }
+    if let Some(Some(Err(e))) = &extras {
+        side.push(Line::styled(e.clone(), theme.warn()));
+    }
     for a in &i.aliases {
         let weights: Vec<String> = a
             .configured_weights()

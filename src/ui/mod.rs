@@ -210,8 +210,12 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             3 => " (all reads)".to_string(),
             _ => format!(" ({})", failing.join(",")),
         };
+        let progress = r
+            .progress_label()
+            .map(|p| format!(" {p}"))
+            .unwrap_or_default();
         spans.push(Span::raw(format!(
-            " {} {}{why}  ",
+            " {} {}{progress}{why}  ",
             r.scope,
             health_label(&h)
         )));

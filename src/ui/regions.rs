@@ -13,10 +13,30 @@ use crate::format;
 use crate::state::{RegionHealth, State};
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    // What the open dashboard costs in CloudWatch metrics, at its pace of the last minutes.
+    let per_hour: Option<f64> = state
+        .regions
+        .iter()
+        .filter_map(|r| r.metrics_per_hour())
+        .reduce(|a, b| a + b);
+    let cost = match per_hour {
+        Some(n) => format!(
+            "CloudWatch {} metrics/h {} ${:.2}/h ",
+            format::count(n),
+            if theme.ascii { "~" } else { "≈" },
+            crate::provider::metrics_cost_usd(n.round() as u64)
+        ),
+        None => "CloudWatch cost: measuring ".to_string(),
+    };
     let block = Block::bordered()
         .border_set(theme.border())
         .title(Span::styled(
-            format!(" regions {} {} ", theme.sep(), state.window.label()),
+            format!(
+                " regions {} {} {} {cost}",
+                theme.sep(),
+                state.window.label(),
+                theme.sep()
+            ),
             theme.title(),
         ));
     let stale_after = state.stale_after_secs();
@@ -37,7 +57,18 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             Row::new(vec![
                 Cell::from(health_mark(&h, theme)),
                 Cell::from(r.scope.to_string()),
-                Cell::from(health_label(&h)),
+                // While its inventory fills in: "412/1000" read, or "250…" listed.
+                Cell::from(
+                    r.inventory_progress
+                        .map(|(p, listed)| {
+                            if p.listed {
+                                format!("{}/{listed}", p.read)
+                            } else {
+                                format!("{listed}…")
+                            }
+                        })
+                        .unwrap_or_else(|| health_label(&h)),
+                ),
                 Cell::from(Line::from(r.functions.len().to_string()).right_aligned()),
                 Cell::from(Line::from(format::count(t.invocations)).right_aligned()),
                 Cell::from(Line::from(format::percent(t.error_rate)).right_aligned()),

@@ -295,13 +295,18 @@ async fn steady_state_refresh_costs_no_lambda_calls_and_one_metrics_call_per_tic
         "{:#?}",
         proxy.all_calls()
     );
+    // One inventory: the list (every version in it), account settings, GetFunction per
+    // function, ListAliases for the one function with a published version. Provisioned
+    // concurrency is read when a detail view opens, not here.
     let lambda_calls = proxy.service_calls(region, "lambda");
     assert_eq!(
         lambda_calls,
-        1 + 1 + 3 * 3 + 1,
-        "one inventory: list, account settings, 3 per function, 1 provisioned probe: {:#?}",
+        1 + 1 + 3 + 1,
+        "one inventory: list, account settings, GetFunction per function, ListAliases once: {:#?}",
         proxy.all_calls()
     );
+    assert_eq!(proxy.calls(region, "lambda", "ListVersionsByFunction"), 0);
+    assert_eq!(proxy.calls(region, "lambda", "ListAliases"), 1);
     // 3 functions × 6 + aliases + 4 region totals fit one call per tick; the percentile batch
     // is tried once, rejected by moto, and not asked again. A tick's call may still be in
     // flight when q is pressed (sent, its answer never taken in): at most one more.

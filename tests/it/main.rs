@@ -17,6 +17,7 @@ mod logs;
 mod ops;
 mod provider;
 mod rollout;
+mod scale;
 mod seams;
 mod session;
 mod status;

@@ -216,7 +216,7 @@ async fn the_dashboard_refuses_in_a_read_only_production_scope_and_sends_nothing
     let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
     let (keys, run) = tui::start_on(&screen, sources, state, Some(audit.clone()));
     tui::filter(&keys, &f);
-    let shown = screen.wait_for(15, "Active").await;
+    let shown = screen.wait_loaded(15, "Active").await;
     let header = shown.lines().next().unwrap_or_default().to_string();
     assert!(
         header.contains("READ-ONLY") && header.contains("PRODUCTION"),
@@ -252,7 +252,7 @@ async fn the_dashboard_previews_and_asks_for_the_typed_name_on_a_production_scop
     let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
     let (keys, run) = tui::start_on(&screen, sources, state, Some(audit.clone()));
     tui::filter(&keys, &f);
-    screen.wait_for(15, "Active").await;
+    screen.wait_loaded(15, "Active").await;
 
     // The weight prompt names the target and its weights now.
     tui::press(&keys, KeyCode::Char('t'));

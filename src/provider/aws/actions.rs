@@ -48,7 +48,7 @@ impl RegionActions for AwsRegion {
     }
 
     async fn alias(&self, function: &str, alias: &str) -> Result<AliasInfo, ProviderError> {
-        self.clients.lambda_limit.acquire().await;
+        self.clients.lambda_limit.acquire_first().await;
         let out = self
             .clients
             .lambda
@@ -74,7 +74,7 @@ impl RegionActions for AwsRegion {
     }
 
     async fn aliases(&self, function: &str) -> Result<Vec<AliasInfo>, ProviderError> {
-        self.clients.list_aliases(function).await
+        self.clients.list_aliases_now(function).await
     }
 
     async fn published_versions(&self, function: &str) -> Result<Vec<String>, ProviderError> {
@@ -89,7 +89,7 @@ impl RegionActions for AwsRegion {
         extra: Option<(String, f64)>,
         revision: Option<String>,
     ) -> Result<AliasInfo, ProviderError> {
-        self.clients.lambda_limit.acquire().await;
+        self.clients.lambda_limit.acquire_first().await;
         let routing = AliasRoutingConfiguration::builder()
             .set_additional_version_weights(Some(extra.into_iter().collect()))
             .build();
@@ -108,7 +108,7 @@ impl RegionActions for AwsRegion {
     }
 
     async fn reserved_concurrency(&self, function: &str) -> Result<Option<i32>, ProviderError> {
-        self.clients.lambda_limit.acquire().await;
+        self.clients.lambda_limit.acquire_first().await;
         let out = self
             .clients
             .lambda
@@ -125,7 +125,7 @@ impl RegionActions for AwsRegion {
         function: &str,
         value: Option<i32>,
     ) -> Result<(), ProviderError> {
-        self.clients.lambda_limit.acquire().await;
+        self.clients.lambda_limit.acquire_first().await;
         match value {
             Some(n) => self
                 .clients
@@ -150,7 +150,7 @@ impl RegionActions for AwsRegion {
     }
 
     async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeOutcome, ProviderError> {
-        self.clients.lambda_limit.acquire().await;
+        self.clients.lambda_limit.acquire_first().await;
         let kind = if request.asynchronous {
             InvocationType::Event
         } else {

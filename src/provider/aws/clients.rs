@@ -127,7 +127,12 @@ pub struct Clients {
     /// EventBridge rules that trigger functions.
     pub events: aws_sdk_eventbridge::Client,
     pub sdk_config: SdkConfig,
+    /// Lambda's shared control-plane bucket (every List*, Get* but GetFunction, and writes).
     pub lambda_limit: Arc<RateLimiter>,
+    /// GetFunction's own bucket.
+    pub get_function_limit: Arc<RateLimiter>,
+    pub s3_limit: Arc<RateLimiter>,
+    pub events_limit: Arc<RateLimiter>,
     pub cloudwatch_limit: Arc<RateLimiter>,
     /// CloudWatch Logs allows FilterLogEvents about 5 times a second per region.
     pub logs_limit: Arc<RateLimiter>,
@@ -143,6 +148,8 @@ pub struct Clients {
     /// (emulators), so the per-function call is not repeated.
     pub provisioned_unsupported: Arc<std::sync::atomic::AtomicBool>,
     pub counter: CallCounter,
+    /// Metrics requested from CloudWatch (each query of a GetMetricData request is billed).
+    pub metrics_requested: Arc<std::sync::atomic::AtomicU64>,
     /// `LOPS_CODE_DOWNLOAD_BASE`, read once: where code packages are fetched from behind an
     /// emulator.
     pub code_download_base: Option<String>,
@@ -247,6 +254,12 @@ impl Clients {
             events,
             sdk_config,
             lambda_limit: Arc::new(RateLimiter::new(limits.lambda_per_sec, limits.burst)),
+            get_function_limit: Arc::new(RateLimiter::new(
+                limits.get_function_per_sec,
+                limits.burst,
+            )),
+            s3_limit: Arc::new(RateLimiter::new(limits.s3_per_sec, limits.burst)),
+            events_limit: Arc::new(RateLimiter::new(limits.eventbridge_per_sec, limits.burst)),
             cloudwatch_limit: Arc::new(RateLimiter::new(limits.cloudwatch_per_sec, limits.burst)),
             logs_limit: Arc::new(RateLimiter::new(4.0, 5)),
             parallelism: limits.parallel_calls.max(1),
@@ -257,6 +270,7 @@ impl Clients {
             )),
             provisioned_unsupported: Arc::default(),
             counter: counter.clone(),
+            metrics_requested: Arc::default(),
             code_download_base: std::env::var(crate::backup::download::BASE_ENV)
                 .ok()
                 .filter(|b| !b.trim().is_empty()),

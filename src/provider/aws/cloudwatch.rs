@@ -169,7 +169,7 @@ impl QueryPlan {
                     ));
                 }
             }
-            if with_percentiles {
+            if with_percentiles && f.percentiles {
                 for window in MetricWindow::ALL {
                     for p99 in [false, true] {
                         let id = format!("p{}", percentiles.len());
@@ -236,6 +236,8 @@ impl Clients {
         let mut next_token = None;
         loop {
             self.cloudwatch_limit.acquire().await;
+            self.metrics_requested
+                .fetch_add(queries.len() as u64, std::sync::atomic::Ordering::Relaxed);
             let out = self
                 .cloudwatch
                 .get_metric_data()

@@ -32,7 +32,10 @@ impl GuardSignals for AwsRegion {
             ("Resource", format!("{function}:{alias}")),
             ("ExecutedVersion", version.to_string()),
         ];
-        self.clients.cloudwatch_limit.acquire().await;
+        self.clients.cloudwatch_limit.acquire_first().await;
+        self.clients
+            .metrics_requested
+            .fetch_add(2, std::sync::atomic::Ordering::Relaxed);
         let out = self
             .clients
             .cloudwatch
@@ -64,7 +67,7 @@ impl GuardSignals for AwsRegion {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        self.clients.cloudwatch_limit.acquire().await;
+        self.clients.cloudwatch_limit.acquire_first().await;
         let out = self
             .clients
             .cloudwatch

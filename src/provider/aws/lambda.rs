@@ -1,13 +1,20 @@
 //! Inventory from the Lambda control plane: functions, versions, aliases, concurrency, tags.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
-use aws_sdk_lambda::types::{AliasConfiguration, FunctionConfiguration};
-use futures::{StreamExt, TryStreamExt};
+use aws_sdk_lambda::types::{AliasConfiguration, FunctionConfiguration, FunctionVersion};
+use futures::StreamExt;
 
 use super::clients::Clients;
 use super::error::classify;
-use crate::provider::{AliasInfo, FunctionInfo, Inventory, ProviderError, ProvisionedConcurrency};
+use crate::provider::{
+    AliasInfo, FunctionExtras, FunctionInfo, Inventory, InventoryProgress, NotRead, ProviderError,
+    ProvisionedConcurrency, explain,
+};
+
+/// How often a filling inventory sends what it has.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 impl Clients {
     fn provisioned_supported(&self) -> bool {
@@ -20,35 +27,140 @@ impl Clients {
         self.operation_timeout.as_secs_f64()
     }
 
-    pub async fn inventory(&self) -> Result<Inventory, ProviderError> {
-        let (functions, limit) = tokio::join!(self.list_functions(), self.account_limit());
-        let functions = functions?;
-        let functions = futures::stream::iter(functions)
-            .map(|f| self.function_details(f))
-            .buffered(self.parallelism)
-            .try_collect()
-            .await?;
-        Ok(Inventory {
-            functions,
-            account_concurrency_limit: limit,
-        })
+    /// The region's functions within Lambda's quotas: ListFunctions with every version (one call
+    /// per 50 functions and versions), then per function GetFunction (its own bucket) and,
+    /// only where a published version exists, ListAliases. Provisioned concurrency, and aliases
+    /// of functions without a published version, are read on demand ([`Clients::extras`]).
+    /// Every page and detail that answered is kept: a later page failing marks the inventory
+    /// incomplete instead of throwing the rest away.
+    pub async fn inventory_with(
+        &self,
+        progress: &(dyn Fn(Inventory) + Send + Sync),
+    ) -> Result<Inventory, ProviderError> {
+        let (listed, limit) = tokio::join!(self.list_all(progress), self.account_limit());
+        let mut inventory = listed?;
+        inventory.account_concurrency_limit = limit;
+        let todo: Vec<(usize, String, bool)> = inventory
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (i, f.name.clone(), !f.versions.is_empty()))
+            .collect();
+        let mut details = futures::stream::iter(todo)
+            .map(|(i, name, published)| async move { (i, self.details(&name, published).await) })
+            .buffer_unordered(self.parallelism);
+        let mut read = 0;
+        let mut sent = std::time::Instant::now();
+        while let Some((i, result)) = details.next().await {
+            let f = &mut inventory.functions[i];
+            f.not_read.details = false;
+            match result {
+                Ok((reserved, tags, aliases)) => {
+                    f.reserved_concurrency = reserved;
+                    f.tags = tags;
+                    if let Some(aliases) = aliases {
+                        f.aliases = aliases;
+                        f.not_read.aliases = false;
+                    }
+                }
+                Err(e) => {
+                    tracing::info!(scope = %self.scope, function = %f.name, error = %e, "function details failed");
+                    f.detail_error = Some(e.to_string());
+                }
+            }
+            read += 1;
+            if sent.elapsed() >= PROGRESS_EVERY {
+                sent = std::time::Instant::now();
+                progress(Inventory {
+                    progress: Some(InventoryProgress { listed: true, read }),
+                    ..inventory.clone()
+                });
+            }
+        }
+        Ok(inventory)
+    }
+
+    /// Every function and version (ListFunctions, `FunctionVersion=ALL`, to the last marker),
+    /// sending the functions listed so far after each page.
+    async fn list_all(
+        &self,
+        progress: &(dyn Fn(Inventory) + Send + Sync),
+    ) -> Result<Inventory, ProviderError> {
+        let mut inventory = Inventory::default();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        // Versions listed before their function's $LATEST entry.
+        let mut early: HashMap<String, Vec<String>> = HashMap::new();
+        let mut marker = None;
+        loop {
+            self.lambda_limit.acquire().await;
+            let page = match self
+                .lambda
+                .list_functions()
+                .function_version(FunctionVersion::All)
+                .set_marker(marker)
+                .send()
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    let e = classify(e, self.timeout_secs());
+                    if inventory.functions.is_empty() {
+                        return Err(e);
+                    }
+                    tracing::info!(scope = %self.scope, error = %e, "listing stopped");
+                    inventory.incomplete = Some(format!(
+                        "{} — the {} functions listed before are shown",
+                        explain("inventory", "ListFunctions", &e),
+                        inventory.functions.len()
+                    ));
+                    break;
+                }
+            };
+            for conf in page.functions.unwrap_or_default() {
+                let name = conf.function_name.clone().unwrap_or_default();
+                match conf.version.as_deref() {
+                    None | Some("$LATEST") => {
+                        let mut info = function_info(conf);
+                        info.versions = early.remove(&name).unwrap_or_default();
+                        index.insert(name, inventory.functions.len());
+                        inventory.functions.push(info);
+                    }
+                    Some(version) => match index.get(&name) {
+                        Some(&i) => inventory.functions[i].versions.push(version.to_string()),
+                        None => early.entry(name).or_default().push(version.to_string()),
+                    },
+                }
+            }
+            marker = page.next_marker.filter(|m| !m.is_empty());
+            if marker.is_none() {
+                break;
+            }
+            progress(Inventory {
+                progress: Some(InventoryProgress::default()),
+                ..inventory.clone()
+            });
+        }
+        for f in &mut inventory.functions {
+            f.versions
+                .sort_by_key(|v| v.parse::<u64>().unwrap_or(u64::MAX));
+            f.versions.dedup();
+        }
+        progress(Inventory {
+            progress: Some(InventoryProgress {
+                listed: true,
+                read: 0,
+            }),
+            ..inventory.clone()
+        });
+        Ok(inventory)
     }
 
     /// Every function's name in the region (ListFunctions, paginated).
     pub async fn function_names(&self) -> Result<Vec<String>, ProviderError> {
-        Ok(self
-            .list_functions()
-            .await?
-            .into_iter()
-            .filter_map(|f| f.function_name)
-            .collect())
-    }
-
-    async fn list_functions(&self) -> Result<Vec<FunctionConfiguration>, ProviderError> {
-        let mut all = Vec::new();
+        let mut names = Vec::new();
         let mut marker = None;
         loop {
-            self.lambda_limit.acquire().await;
+            self.lambda_limit.acquire_first().await;
             let page = self
                 .lambda
                 .list_functions()
@@ -56,10 +168,15 @@ impl Clients {
                 .send()
                 .await
                 .map_err(|e| classify(e, self.timeout_secs()))?;
-            all.extend(page.functions.unwrap_or_default());
+            names.extend(
+                page.functions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|f| f.function_name),
+            );
             marker = page.next_marker.filter(|m| !m.is_empty());
             if marker.is_none() {
-                return Ok(all);
+                return Ok(names);
             }
         }
     }
@@ -78,79 +195,36 @@ impl Clients {
         }
     }
 
-    /// A function with its own reads; when they fail it is still listed, marked with why.
-    async fn function_details(
-        &self,
-        f: FunctionConfiguration,
-    ) -> Result<FunctionInfo, ProviderError> {
-        let name = f.function_name.clone().unwrap_or_default();
-        let details = self.details(&name).await;
-        let (versions, aliases, reserved, tags, provisioned, detail_error) = match details {
-            Ok((v, a, r, t, p)) => (v, a, r, t, p, None),
-            Err(e) => {
-                tracing::info!(scope = %self.scope, function = %name, error = %e, "function details failed");
-                (
-                    Vec::new(),
-                    Vec::new(),
-                    None,
-                    BTreeMap::new(),
-                    Vec::new(),
-                    Some(e.to_string()),
-                )
-            }
-        };
-        Ok(FunctionInfo {
-            arn: f.function_arn.unwrap_or_default(),
-            runtime: f.runtime.map(|r| r.as_str().to_string()),
-            package_type: f
-                .package_type
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_else(|| "Zip".to_string()),
-            state: f
-                .state
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_else(|| "Active".to_string()),
-            last_update_status: f.last_update_status.map(|s| s.as_str().to_string()),
-            memory_mb: f.memory_size,
-            timeout_s: f.timeout,
-            last_modified: f.last_modified,
-            name,
-            versions,
-            aliases,
-            reserved_concurrency: reserved,
-            provisioned,
-            tags,
-            detail_error,
-        })
-    }
-
-    /// Versions, aliases, reserved concurrency, tags and provisioned concurrency of a function.
-    #[allow(clippy::type_complexity)]
+    /// Reserved concurrency and tags (GetFunction), and the aliases where a published version
+    /// exists (`None`: not read).
     async fn details(
         &self,
         name: &str,
+        published: bool,
     ) -> Result<
         (
-            Vec<String>,
-            Vec<AliasInfo>,
             Option<i32>,
             BTreeMap<String, String>,
-            Vec<ProvisionedConcurrency>,
+            Option<Vec<AliasInfo>>,
         ),
         ProviderError,
     > {
-        let name = name.to_string();
-        let versions = self.list_versions(&name).await?;
-        let aliases = self.list_aliases(&name).await?;
-        let (reserved, tags) = self.reserved_and_tags(&name).await?;
-        // Provisioned concurrency needs a version or alias, so a function with neither has none:
-        // skipping the call saves one request per such function.
-        let provisioned = if versions.is_empty() && aliases.is_empty()
-            || !self.provisioned_supported()
-        {
+        let (reserved, tags) = self.reserved_and_tags(name).await?;
+        let aliases = if published {
+            Some(self.list_aliases(name).await?)
+        } else {
+            None
+        };
+        Ok((reserved, tags, aliases))
+    }
+
+    /// What the inventory leaves for on demand: every alias, and provisioned concurrency.
+    pub async fn extras(&self, name: &str) -> Result<FunctionExtras, ProviderError> {
+        let aliases = self.list_aliases_now(name).await?;
+        let provisioned = if !self.provisioned_supported() {
             Vec::new()
         } else {
-            match self.provisioned(&name).await {
+            match self.provisioned(name).await {
                 Err(ProviderError::Unsupported(e)) => {
                     tracing::info!(scope = %self.scope, error = %e, "provisioned concurrency not served here");
                     self.provisioned_unsupported
@@ -160,14 +234,17 @@ impl Clients {
                 other => other?,
             }
         };
-        Ok((versions, aliases, reserved, tags, provisioned))
+        Ok(FunctionExtras {
+            aliases,
+            provisioned,
+        })
     }
 
     pub(crate) async fn list_versions(&self, name: &str) -> Result<Vec<String>, ProviderError> {
         let mut versions = Vec::new();
         let mut marker = None;
         loop {
-            self.lambda_limit.acquire().await;
+            self.lambda_limit.acquire_first().await;
             let page = self
                 .lambda
                 .list_versions_by_function()
@@ -191,11 +268,32 @@ impl Clients {
         }
     }
 
-    pub(crate) async fn list_aliases(&self, name: &str) -> Result<Vec<AliasInfo>, ProviderError> {
+    /// A function's aliases, for a background read.
+    async fn list_aliases(&self, name: &str) -> Result<Vec<AliasInfo>, ProviderError> {
+        self.aliases_paced(name, false).await
+    }
+
+    /// A function's aliases, for someone waiting: ahead of background reads.
+    pub(crate) async fn list_aliases_now(
+        &self,
+        name: &str,
+    ) -> Result<Vec<AliasInfo>, ProviderError> {
+        self.aliases_paced(name, true).await
+    }
+
+    async fn aliases_paced(
+        &self,
+        name: &str,
+        urgent: bool,
+    ) -> Result<Vec<AliasInfo>, ProviderError> {
         let mut aliases = Vec::new();
         let mut marker = None;
         loop {
-            self.lambda_limit.acquire().await;
+            if urgent {
+                self.lambda_limit.acquire_first().await;
+            } else {
+                self.lambda_limit.acquire().await;
+            }
             let page = self
                 .lambda
                 .list_aliases()
@@ -217,7 +315,7 @@ impl Clients {
         &self,
         name: &str,
     ) -> Result<(Option<i32>, BTreeMap<String, String>), ProviderError> {
-        self.lambda_limit.acquire().await;
+        self.get_function_limit.acquire().await;
         let out = self
             .lambda
             .get_function()
@@ -236,7 +334,7 @@ impl Clients {
         let mut configs = Vec::new();
         let mut marker = None;
         loop {
-            self.lambda_limit.acquire().await;
+            self.lambda_limit.acquire_first().await;
             let page = self
                 .lambda
                 .list_provisioned_concurrency_configs()
@@ -266,6 +364,34 @@ impl Clients {
                 return Ok(configs);
             }
         }
+    }
+}
+
+/// A function as ListFunctions describes it; its own reads are still to come.
+fn function_info(f: FunctionConfiguration) -> FunctionInfo {
+    let arn = f.function_arn.unwrap_or_default();
+    FunctionInfo {
+        arn: arn.strip_suffix(":$LATEST").unwrap_or(&arn).to_string(),
+        runtime: f.runtime.map(|r| r.as_str().to_string()),
+        package_type: f
+            .package_type
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "Zip".to_string()),
+        state: f
+            .state
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "Active".to_string()),
+        last_update_status: f.last_update_status.map(|s| s.as_str().to_string()),
+        memory_mb: f.memory_size,
+        timeout_s: f.timeout,
+        last_modified: f.last_modified,
+        name: f.function_name.unwrap_or_default(),
+        not_read: NotRead {
+            details: true,
+            aliases: true,
+            provisioned: true,
+        },
+        ..Default::default()
     }
 }
 

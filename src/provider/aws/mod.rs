@@ -17,7 +17,8 @@ pub use cloudwatch::{QUERIES_PER_CALL, QueryPlan};
 pub use error::classify;
 
 use super::{
-    Alarm, Inventory, MetricsRequest, MetricsSnapshot, ProviderError, RegionSource, Scope,
+    Alarm, FunctionExtras, Inventory, MetricsRequest, MetricsSnapshot, ProviderError, RegionSource,
+    Scope,
 };
 
 /// How long lops believes an endpoint that rejected percentile statistics before asking again.
@@ -59,8 +60,21 @@ impl RegionSource for AwsRegion {
         &self.clients.scope
     }
 
-    async fn inventory(&self) -> Result<Inventory, ProviderError> {
-        self.clients.inventory().await
+    async fn inventory_with(
+        &self,
+        progress: &(dyn Fn(Inventory) + Send + Sync),
+    ) -> Result<Inventory, ProviderError> {
+        self.clients.inventory_with(progress).await
+    }
+
+    async fn extras(&self, function: &str) -> Result<FunctionExtras, ProviderError> {
+        self.clients.extras(function).await
+    }
+
+    fn metrics_requested(&self) -> u64 {
+        self.clients
+            .metrics_requested
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn metrics(&self, request: &MetricsRequest) -> Result<MetricsSnapshot, ProviderError> {

@@ -13,7 +13,7 @@ impl Clients {
     }
 
     pub async fn triggers(&self, function: &str) -> Result<Triggers, ProviderError> {
-        self.lambda_limit.acquire().await;
+        self.lambda_limit.acquire_first().await;
         let config = self
             .lambda
             .get_function_configuration()
@@ -29,7 +29,7 @@ impl Clients {
 
         // Rules may target the function or any of its aliases.
         let mut targets = vec![arn.clone()];
-        self.lambda_limit.acquire().await;
+        self.lambda_limit.acquire_first().await;
         match self
             .lambda
             .list_aliases()
@@ -50,6 +50,7 @@ impl Clients {
         for target in &targets {
             let mut next = None;
             loop {
+                self.events_limit.acquire_first().await;
                 let page = match self
                     .events
                     .list_rule_names_by_target()
@@ -75,6 +76,7 @@ impl Clients {
         names.sort();
         names.dedup();
         for name in names {
+            self.events_limit.acquire_first().await;
             match self.events.describe_rule().name(&name).send().await {
                 Ok(r) => {
                     let state = r
@@ -102,7 +104,7 @@ impl Clients {
 
         let mut marker = None;
         loop {
-            self.lambda_limit.acquire().await;
+            self.lambda_limit.acquire_first().await;
             let page = match self
                 .lambda
                 .list_event_source_mappings()
@@ -144,7 +146,7 @@ impl Clients {
             }
         }
 
-        self.lambda_limit.acquire().await;
+        self.lambda_limit.acquire_first().await;
         match self
             .lambda
             .get_function_url_config()
@@ -162,7 +164,7 @@ impl Clients {
             },
         }
 
-        self.lambda_limit.acquire().await;
+        self.lambda_limit.acquire_first().await;
         match self
             .lambda
             .get_policy()
@@ -186,6 +188,7 @@ impl Clients {
     ) -> Result<bool, ProviderError> {
         match kind {
             TriggerKind::Rule => {
+                self.events_limit.acquire_first().await;
                 let r = self
                     .events
                     .describe_rule()
@@ -196,7 +199,7 @@ impl Clients {
                 Ok(r.state().is_some_and(|s| s.as_str().starts_with("ENABLED")))
             }
             TriggerKind::Mapping => {
-                self.lambda_limit.acquire().await;
+                self.lambda_limit.acquire_first().await;
                 let m = self
                     .lambda
                     .get_event_source_mapping()
@@ -215,6 +218,9 @@ impl Clients {
         id: &str,
         enabled: bool,
     ) -> Result<(), ProviderError> {
+        if kind == TriggerKind::Rule {
+            self.events_limit.acquire_first().await;
+        }
         match (kind, enabled) {
             (TriggerKind::Rule, true) => self
                 .events
@@ -233,7 +239,7 @@ impl Clients {
                 .map(|_| ())
                 .map_err(|e| classify(e, self.t())),
             (TriggerKind::Mapping, enabled) => {
-                self.lambda_limit.acquire().await;
+                self.lambda_limit.acquire_first().await;
                 self.lambda
                     .update_event_source_mapping()
                     .uuid(id)

@@ -227,6 +227,7 @@ fn function(seed: u64, region: &str, index: usize) -> SimFunction {
             provisioned: Vec::new(),
             tags,
             detail_error: None,
+            not_read: Default::default(),
         },
         // Busy enough to sit near its reserved concurrency, and over it when demand triples.
         peak_rate: if throttling { 6_000.0 } else { peak_rate },

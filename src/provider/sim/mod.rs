@@ -14,9 +14,9 @@ pub use fleet::{DEMO_REGIONS, ERROR_SPIKE, Scenario, SimFunction, THROTTLING, de
 use fleet::{key_of, unit};
 
 use super::{
-    Alarm, AlarmState, AliasInfo, FunctionMetrics, Inventory, InvokeOutcome, InvokeRequest,
-    MINUTES, MetricWindow, MetricsRequest, MetricsSnapshot, Percentiles, ProviderError,
-    RegionActions, RegionSource, Scope, Series, VersionInvocations,
+    Alarm, AlarmState, AliasInfo, FunctionExtras, FunctionMetrics, Inventory, InvokeOutcome,
+    InvokeRequest, MINUTES, MetricWindow, MetricsRequest, MetricsSnapshot, Percentiles,
+    ProviderError, RegionActions, RegionSource, Scope, Series, VersionInvocations,
 };
 
 /// Seconds in one round of the demo's scenarios.
@@ -282,11 +282,40 @@ impl RegionSource for SimRegion {
         &self.scope
     }
 
-    async fn inventory(&self) -> Result<Inventory, ProviderError> {
+    /// As the AWS inventory reads it: provisioned concurrency, and aliases of functions
+    /// without a published version, are left for [`RegionSource::extras`].
+    async fn inventory_with(
+        &self,
+        _progress: &(dyn Fn(Inventory) + Send + Sync),
+    ) -> Result<Inventory, ProviderError> {
         self.answer(1).await?;
         Ok(Inventory {
-            functions: self.read().iter().map(|f| f.info.clone()).collect(),
+            functions: self
+                .read()
+                .iter()
+                .map(|f| {
+                    let mut info = f.info.clone();
+                    info.provisioned.clear();
+                    info.not_read.provisioned = true;
+                    if info.versions.is_empty() {
+                        info.aliases.clear();
+                        info.not_read.aliases = true;
+                    }
+                    info
+                })
+                .collect(),
             account_concurrency_limit: Some(1_000),
+            ..Default::default()
+        })
+    }
+
+    async fn extras(&self, function: &str) -> Result<FunctionExtras, ProviderError> {
+        self.answer(1).await?;
+        self.with_function(function, |f| {
+            Ok(FunctionExtras {
+                aliases: f.info.aliases.clone(),
+                provisioned: f.info.provisioned.clone(),
+            })
         })
     }
 
@@ -715,6 +744,7 @@ mod tests {
             functions: vec![FunctionRef {
                 name: function.into(),
                 aliases: vec![],
+                percentiles: true,
             }],
             window: TimeWindow::ending_at(r.clock.now()),
             region_totals: false,

@@ -7,6 +7,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/lops-test-role";
 
+/// The execution role in `region`'s partition.
+pub fn role_arn(region: &str) -> String {
+    if region.starts_with("us-gov-") {
+        ROLE_ARN.replacen("arn:aws:", "arn:aws-us-gov:", 1)
+    } else if region.starts_with("cn-") {
+        ROLE_ARN.replacen("arn:aws:", "arn:aws-cn:", 1)
+    } else {
+        ROLE_ARN.to_string()
+    }
+}
+
 /// Base URL of the moto server (`http://127.0.0.1:PORT`), prepared for Lambda without Docker
 /// and with the execution role every test function uses.
 pub fn url() -> &'static str {
@@ -19,8 +30,13 @@ pub fn url() -> &'static str {
         assert!((200..300).contains(&status), "moto refused the lambda config: {status}");
         let role = "Action=CreateRole&Version=2010-05-08&RoleName=lops-test-role&AssumeRolePolicyDocument=%7B%7D";
         // moto routes by the credential scope: without one the form would reach S3.
-        let (status, body) = post(&url, "/", "application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0", role);
-        assert!(status == 200 || status == 409 || body.contains("EntityAlreadyExists"), "CreateRole: {status} {body}");
+        // Once per partition: the GovCloud and China regions hold tests that need a region of their
+        // own.
+        for region in ["us-east-1", "us-gov-west-1", "cn-north-1"] {
+            let auth = format!("application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/iam/aws4_request, SignedHeaders=host, Signature=0");
+            let (status, body) = post(&url, "/", &auth, role);
+            assert!(status == 200 || status == 409 || body.contains("EntityAlreadyExists"), "CreateRole: {status} {body}");
+        }
         url
     })
 }

@@ -42,9 +42,23 @@ pub struct Rule {
     pub remaining: Option<u32>,
 }
 
+/// Splits one list answer of moto (which ignores MaxItems and Marker) into pages, as AWS
+/// pages it: `size` items per answer, `NextMarker` the offset of the next page.
+#[derive(Debug, Clone)]
+struct Pages {
+    region: String,
+    operation: String,
+    /// The JSON array to split: "Functions", "Aliases", …
+    key: String,
+    size: usize,
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     rules: Vec<Rule>,
+    /// Rules that let this many matching requests through first.
+    after: Vec<(u32, Rule)>,
+    pages: Vec<Pages>,
     calls: BTreeMap<(String, String, String), u64>,
     /// The access key ids requests were signed with.
     keys: std::collections::BTreeSet<String>,
@@ -85,6 +99,21 @@ impl FaultProxy {
 
     pub fn add(&self, rule: Rule) {
         self.lock().rules.push(rule);
+    }
+
+    /// The rule applies once `pass` matching requests have gone through untouched.
+    pub fn add_after(&self, pass: u32, rule: Rule) {
+        self.lock().after.push((pass, rule));
+    }
+
+    /// Lambda's `operation` in `region` answers `size` items of its `key` array per page.
+    pub fn paginate(&self, region: &str, operation: &str, key: &str, size: usize) {
+        self.lock().pages.push(Pages {
+            region: region.to_string(),
+            operation: operation.to_string(),
+            key: key.to_string(),
+            size: size.max(1),
+        });
     }
 
     /// Every request to `region` fails with `fault` until cleared.
@@ -260,6 +289,36 @@ fn lambda_operation(method: &str, path: &str) -> String {
     name.to_string()
 }
 
+/// The page of `body`'s list that the request's `Marker` (an offset) asks for.
+fn page_of(body: &Bytes, pages: &Pages, path: &str) -> Bytes {
+    let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return body.clone();
+    };
+    let offset: usize = path
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("Marker="))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    let Some(items) = doc.get(&pages.key).and_then(|v| v.as_array()).cloned() else {
+        return body.clone();
+    };
+    let end = (offset + pages.size).min(items.len());
+    let page: Vec<serde_json::Value> = items
+        .get(offset.min(items.len())..end)
+        .map(<[serde_json::Value]>::to_vec)
+        .unwrap_or_default();
+    doc[&pages.key] = serde_json::Value::Array(page);
+    if end < items.len() {
+        doc["NextMarker"] = serde_json::Value::String(end.to_string());
+    } else if let Some(map) = doc.as_object_mut() {
+        map.remove("NextMarker");
+    }
+    Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
+}
+
 fn error_response(service: &str, fault: Fault) -> Response<Full<Bytes>> {
     let (status, code, message) = match fault {
         Fault::Status(s) => (s, "ServiceUnavailable", "injected failure"),
@@ -338,7 +397,7 @@ async fn handle(
         *s.calls
             .entry((region.clone(), service.clone(), operation.clone()))
             .or_default() += 1;
-        let rule = s.rules.iter_mut().find(|r| {
+        let matches = |r: &Rule| {
             r.region == region
                 && r.service.as_ref().is_none_or(|x| *x == service)
                 && r.operation
@@ -348,13 +407,38 @@ async fn handle(
                         None => *x == operation,
                     })
                 && r.remaining.is_none_or(|n| n > 0)
-        });
-        rule.map(|r| {
-            if let Some(n) = r.remaining.as_mut() {
-                *n -= 1;
+        };
+        let mut fault = None;
+        for (pass, rule) in s.after.iter_mut() {
+            if matches(rule) {
+                if *pass > 0 {
+                    *pass -= 1;
+                } else {
+                    if let Some(n) = rule.remaining.as_mut() {
+                        *n -= 1;
+                    }
+                    fault = Some(rule.fault);
+                }
+                break;
             }
-            r.fault
-        })
+        }
+        if fault.is_none() {
+            let rule = s.rules.iter_mut().find(|r| matches(r));
+            fault = rule.map(|r| {
+                if let Some(n) = r.remaining.as_mut() {
+                    *n -= 1;
+                }
+                r.fault
+            });
+        }
+        fault
+    };
+    let pages = {
+        let s = shared.lock().unwrap_or_else(|p| p.into_inner());
+        s.pages
+            .iter()
+            .find(|p| p.region == region && service == "lambda" && p.operation == operation)
+            .cloned()
     };
     match fault {
         Some(Fault::Hang) => {
@@ -394,6 +478,10 @@ async fn handle(
                 .unwrap_or_default();
             parts.headers.remove("transfer-encoding");
             parts.headers.remove("content-length");
+            let body = match &pages {
+                Some(p) if parts.status.is_success() => page_of(&body, p, &path),
+                _ => body,
+            };
             Ok(Response::from_parts(parts, Full::new(body)))
         }
         Err(_) => Ok(error_response(&service, Fault::Status(502))),

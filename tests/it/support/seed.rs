@@ -13,7 +13,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{AliasRoutingConfiguration, Environment, FunctionCode, Runtime};
 use chrono::{DurationRound, TimeDelta, Utc};
 
-use super::moto::ROLE_ARN;
+use super::moto::role_arn;
 
 pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
@@ -33,6 +33,7 @@ pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
 pub struct Seeder {
     pub lambda: aws_sdk_lambda::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    region: String,
 }
 
 /// A zip holding a one-line handler; `marker` makes each package's bytes (and hash) distinct.
@@ -70,6 +71,7 @@ impl Seeder {
         Seeder {
             lambda: aws_sdk_lambda::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            region: region.to_string(),
         }
     }
 
@@ -78,7 +80,7 @@ impl Seeder {
             .create_function()
             .function_name(name)
             .runtime(Runtime::Python312)
-            .role(ROLE_ARN)
+            .role(role_arn(&self.region))
             .handler("handler.handler")
             .memory_size(256)
             .timeout(30)

@@ -97,6 +97,15 @@ impl Screen {
         self.wait_until(secs, needle, |t| t.contains(needle)).await
     }
 
+    /// Waits up to `secs` for the screen to hold `needle` once every region's inventory has
+    /// filled in (rows land before their aliases; the footer shows "12/20 read" meanwhile).
+    pub async fn wait_loaded(&self, secs: u64, needle: &str) -> String {
+        self.wait_until(secs, &format!("{needle} with every inventory read"), |t| {
+            t.contains(needle) && !filling_in(t)
+        })
+        .await
+    }
+
     /// Waits up to `secs` for the screen to satisfy `ok`; returns the screen.
     pub async fn wait_until(&self, secs: u64, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(secs);
@@ -112,6 +121,19 @@ impl Screen {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Whether the footer shows an inventory still filling in ("40 listed", "12/20 read").
+fn filling_in(text: &str) -> bool {
+    [" listed", " read"].iter().any(|word| {
+        text.match_indices(word).any(|(i, _)| {
+            text[..i].ends_with(|c: char| c.is_ascii_digit())
+                && text[i + word.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric() && c != '-')
+        })
+    })
 }
 
 impl ratatui::backend::Backend for Screen {
