@@ -31,6 +31,10 @@ pub struct StatusArgs {
     /// calls per function.
     #[arg(long)]
     pub full: bool,
+    /// Report each region's inventory on stderr as it lands (`us-east-1: 50 listed`,
+    /// `us-east-1: 120/1000 read`): a large region takes what its size needs.
+    #[arg(long)]
+    pub progress: bool,
     /// Window of the table's numbers: 5m, 15m or 60m.
     #[arg(long, default_value = "5m", value_parser = parse_window)]
     pub window: MetricWindow,
@@ -42,7 +46,20 @@ fn parse_window(s: &str) -> Result<MetricWindow, String> {
 
 pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure> {
     let ctx = Session::connect(&global.flags()).await?;
-    let options = ReadOptions { extras: args.full };
+    let tell = |scope: &crate::provider::Scope, partial: &Inventory| {
+        if let Some(p) = partial.progress {
+            let listed = partial.functions.len();
+            if p.listed {
+                err!("lops: {scope}: {}/{listed} read", p.read);
+            } else {
+                err!("lops: {scope}: {listed} listed");
+            }
+        }
+    };
+    let options = ReadOptions {
+        extras: args.full,
+        progress: args.progress.then_some(&tell as _),
+    };
     let reports = read_all(&ctx.regions, ctx.settings.timeouts.region(), options).await;
     let calls = ctx.counter.snapshot();
     let incomplete = reports.iter().filter(|r| !r.complete()).count();

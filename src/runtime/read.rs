@@ -27,12 +27,16 @@ pub struct RegionReport {
     pub metrics_requested: u64,
 }
 
+/// Told each time a region's inventory lands a page or fills in.
+pub type OnProgress<'a> = &'a (dyn Fn(&Scope, &Inventory) + Send + Sync);
+
 /// What a read of a region includes beyond the inventory's own calls.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ReadOptions {
+#[derive(Clone, Copy, Default)]
+pub struct ReadOptions<'a> {
     /// Also read what the inventory leaves for on demand (every alias, provisioned
     /// concurrency): one or two more calls per function.
     pub extras: bool,
+    pub progress: Option<OnProgress<'a>>,
 }
 
 /// Why a read has no answer.
@@ -118,7 +122,7 @@ async fn within<T>(
 pub async fn read_region<S: RegionSource>(
     source: &S,
     deadline: Duration,
-    options: ReadOptions,
+    options: ReadOptions<'_>,
 ) -> RegionReport {
     let started = Instant::now();
     let metrics_before = source.metrics_requested();
@@ -156,9 +160,14 @@ pub async fn read_region<S: RegionSource>(
 /// extras fail is marked, not dropped.
 async fn read_inventory<S: RegionSource>(
     source: &S,
-    options: ReadOptions,
+    options: ReadOptions<'_>,
 ) -> Result<Inventory, ProviderError> {
-    let mut inventory = source.inventory().await?;
+    let progress = |partial: Inventory| {
+        if let Some(tell) = options.progress {
+            tell(source.scope(), &partial);
+        }
+    };
+    let mut inventory = source.inventory_with(&progress).await?;
     if options.extras {
         let wanted: Vec<(usize, String)> = inventory
             .functions
@@ -189,7 +198,7 @@ async fn read_inventory<S: RegionSource>(
 pub async fn read_all<S: RegionSource>(
     sources: &[S],
     deadline: Duration,
-    options: ReadOptions,
+    options: ReadOptions<'_>,
 ) -> Vec<RegionReport> {
     join_all(sources.iter().map(|s| read_region(s, deadline, options))).await
 }

@@ -117,8 +117,23 @@ async fn one_inventory_costs_the_formula_and_reads_every_page() {
 
     // --full reads the rest: every function's aliases and provisioned concurrency.
     let before = proxy.calls(region, "lambda", "ListAliases");
-    let run = lops.run(&["status", "--json", "--full", "--regions", region]);
+    let run = lops.run(&[
+        "status",
+        "--json",
+        "--full",
+        "--progress",
+        "--regions",
+        region,
+    ]);
     run.assert_exit(0);
+    // --progress says how far each page and the details have come, on stderr.
+    assert!(
+        run.stderr.contains(&format!("{region}: 4 listed"))
+            && run.stderr.contains(&format!("{region}: 29 listed"))
+            && run.stderr.contains(&format!("{region}: 0/30 read")),
+        "{}",
+        run.stderr
+    );
     let doc = run.json();
     let r = region_doc(&doc, region);
     let plain = named(r, &names[1]);
@@ -232,4 +247,40 @@ async fn rows_land_page_by_page_and_details_fill_in_behind_them() {
         f.info.aliases.first().map(|a| a.name.as_str()),
         Some("live")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_detail_view_reads_what_the_inventory_left_for_on_demand() {
+    let region = "cn-north-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-plain", moto::unique("od"));
+    seeder.create_function(&f).await;
+    let proxy = FaultProxy::start(moto::url());
+    let sources = vec![Arc::new(lops::provider::aws::AwsRegion::new(
+        tui::clients(&proxy.url, region).await,
+    ))];
+    let screen = Screen::new(120, 30);
+    let state = tui::state(&sources);
+    let (keys, run) = tui::start_on(&screen, sources, state, None);
+    tui::filter(&keys, &f);
+    screen.wait_loaded(15, "Active").await;
+    let aliases_before = proxy.calls(region, "lambda", "ListAliases");
+    assert_eq!(
+        proxy.calls(region, "lambda", "ListProvisionedConcurrencyConfigs"),
+        0,
+        "the inventory leaves provisioned concurrency for on demand"
+    );
+
+    tui::press(&keys, KeyCode::Enter);
+    let detail = screen.wait_for(10, "provisioned none").await;
+    assert!(!detail.contains("not read"), "{detail}");
+    assert!(proxy.calls(region, "lambda", "ListAliases") > aliases_before);
+    assert_eq!(
+        proxy.calls(region, "lambda", "ListProvisionedConcurrencyConfigs"),
+        1
+    );
+    tui::press(&keys, KeyCode::Char('q'));
+    let state = run.await.expect("join").expect("loop");
+    let entry = state.regions[0].function(&f).expect("function");
+    assert!(!entry.info.not_read.aliases && !entry.info.not_read.provisioned);
 }

@@ -138,7 +138,22 @@ async fn seeded_fleet_in_three_regions_is_reported_in_full() {
         );
         assert_eq!(proxy.calls(r, "monitoring", "DescribeAlarms"), 1);
         assert_eq!(proxy.calls(r, "lambda", "ListFunctions"), 1);
+        // What CloudWatch bills: every query sent, the percentile batch (3 windows × p50/p99
+        // per function, tried once) included.
+        assert_eq!(
+            region["metrics_requested"],
+            (queries + 6 * fleet.len()) as u64
+        );
     }
+    let requested: u64 = regions
+        .iter()
+        .map(|r| region(&doc, r)["metrics_requested"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(doc["cloudwatch"]["metrics_requested"], requested);
+    assert_eq!(
+        doc["cloudwatch"]["estimated_usd"],
+        requested as f64 * 0.01 / 1000.0
+    );
     // --stats reports what lops itself counted, which must agree with the proxy.
     let counted: u64 = doc["api_calls"]
         .as_array()
@@ -173,6 +188,13 @@ async fn seeded_fleet_in_three_regions_is_reported_in_full() {
     assert!(row.contains("450"), "{row}");
     assert!(
         table.stdout.contains("ca-central-1: ok, 7 functions"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stdout
+            .contains(&format!("CloudWatch: {requested} metrics requested, ≈ $")),
         "{}",
         table.stdout
     );

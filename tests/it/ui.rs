@@ -168,6 +168,33 @@ async fn regions_view_shows_totals_and_the_stale_region_error() {
 }
 
 #[tokio::test]
+async fn regions_view_shows_what_the_open_dashboard_costs_in_cloudwatch_metrics() {
+    let mut state = incident().await;
+    key(&mut state, '2');
+    let t0 = state.now;
+    // Two regions' pollers: 1,000 and 500 metrics requested over two minutes.
+    for (minute, counts) in [(0, [0, 0]), (2, [1_000, 500])] {
+        update(
+            &mut state,
+            Msg::Tick(t0 + chrono::TimeDelta::minutes(minute)),
+        );
+        for (region, metrics) in counts.into_iter().enumerate() {
+            update(
+                &mut state,
+                Msg::Calls {
+                    region,
+                    total: 0,
+                    metrics,
+                },
+            );
+        }
+    }
+    let out = screen(&mut state, &MONO, 100, 24);
+    // 1,500 in two minutes: 45,000 an hour at $0.01 per 1,000.
+    assert!(out.contains("CloudWatch 45k metrics/h ≈ $0.45/h"), "{out}");
+}
+
+#[tokio::test]
 async fn load_view_compares_configured_weights_with_the_observed_split() {
     let mut state = incident().await;
     // A function mid-canary: an alias with an extra weighted version.
@@ -214,13 +241,23 @@ async fn detail_view_shows_configuration_alarms_and_charts() {
         lops::state::View::Detail { region, function } => (*region, function.clone()),
         other => panic!("not in detail: {other:?}"),
     };
+    assert!(reading.contains("provisioned reading…"), "{reading}");
     let clock = SimClock::fixed(start());
-    let result = demo_regions(7, &clock, Access::default())[region]
-        .triggers(&function)
-        .await;
+    let sim = &demo_regions(7, &clock, Access::default())[region];
+    let result = sim.triggers(&function).await;
     update(
         &mut state,
         Msg::Triggers {
+            region,
+            function: function.clone(),
+            result,
+        },
+    );
+    // What the inventory left for on demand arrives on its own.
+    let result = lops::provider::RegionSource::extras(sim, &function).await;
+    update(
+        &mut state,
+        Msg::Extras {
             region,
             function,
             result,
@@ -228,6 +265,8 @@ async fn detail_view_shows_configuration_alarms_and_charts() {
     );
     let out = screen(&mut state, &MONO, 80, 24);
     insta::assert_snapshot!("detail_80x24", out);
+    assert!(out.contains("provisioned "), "{out}");
+    assert!(!out.contains("reading…"), "{out}");
     assert!(out.contains("ALARM checkout-consumer-errors"), "{out}");
     assert!(out.contains("mapping on  checkout-queue"), "{out}");
     let wide = screen(&mut state, &MONO, 200, 50);

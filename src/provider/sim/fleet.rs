@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::provider::{AliasInfo, FunctionInfo};
+use crate::provider::{AliasInfo, FunctionInfo, ProvisionedConcurrency};
 
 /// Deterministic pseudo-random numbers from a seed and a key (splitmix64).
 pub fn hash(seed: u64, key: u64) -> u64 {
@@ -209,6 +209,17 @@ fn function(seed: u64, region: &str, index: usize) -> SimFunction {
     tags.insert("env".to_string(), "prod".to_string());
     let state = if u(8) < 0.02 { "Pending" } else { "Active" };
     let triggers = sim_triggers(region, name);
+    // Warm instances on the live alias of about one function in five that has one.
+    let provisioned = aliases
+        .iter()
+        .filter(|_| u(14) < 0.2)
+        .map(|a| ProvisionedConcurrency {
+            qualifier: a.name.clone(),
+            requested: Some(5),
+            allocated: Some(5),
+            status: Some("READY".into()),
+        })
+        .collect();
     SimFunction {
         triggers,
         info: FunctionInfo {
@@ -224,7 +235,7 @@ fn function(seed: u64, region: &str, index: usize) -> SimFunction {
             versions,
             aliases,
             reserved_concurrency: reserved,
-            provisioned: Vec::new(),
+            provisioned,
             tags,
             detail_error: None,
             not_read: Default::default(),
