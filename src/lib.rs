@@ -1,4 +1,26 @@
 //! lops: a terminal console for running AWS Lambda fleets across regions.
+//!
+//! # Module map
+//!
+//! Imports run one way, down this list; a module imports only modules below it, and no face
+//! imports another face. docs/ARCHITECTURE.md says what each arrow carries; the test
+//! `layers::imports_follow_the_module_map` checks the code against the table there.
+//!
+//! ```text
+//! cli ─────────────┐   tui (event loop, effect executor) ── ui (drawing)
+//!   headless faces │     │
+//! session ─────────┤   runtime (pollers, one region read)
+//!   flags + config │     │
+//!   → scopes, tier │   state (dashboard model: rows, Msg, Effect, keys, keymap)
+//!                  └─────┤
+//! ops        validate, preview, confirm, refuse, audit, execute, undo; rollouts; backup,
+//!            restore and prune entry points
+//! backup     manifests, capture, restore plan and journal, the S3 store, leases
+//! provider   RegionSource / RegionActions / LogSource / GuardSignals; aws (SDK clients,
+//!            limiter buckets, error classes), sim (the demo fleet)
+//! exit       exit codes and failures            logs     log lines, REPORT parsing
+//! config     the file, tiers, regions (imports nothing of lops)      format   numbers, ages
+//! ```
 
 pub mod backup;
 pub mod cli;

@@ -4,8 +4,6 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::ops::invoke::{Report, parse_report};
-
 /// One log event, labelled with where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogLine {
@@ -140,6 +138,54 @@ pub fn stats(lines: &[LogLine]) -> Vec<FunctionLogStats> {
         .collect()
 }
 
+/// The fields of a Lambda `REPORT RequestId: …` platform line.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Report {
+    pub request_id: Option<String>,
+    pub duration_ms: Option<f64>,
+    pub billed_ms: Option<f64>,
+    pub memory_size_mb: Option<f64>,
+    pub max_memory_used_mb: Option<f64>,
+    /// Present on a cold start.
+    pub init_duration_ms: Option<f64>,
+}
+
+impl Report {
+    pub fn cold_start(&self) -> bool {
+        self.init_duration_ms.is_some()
+    }
+}
+
+/// Parses the REPORT line in a log tail, if there is one.
+pub fn parse_report(log: &str) -> Option<Report> {
+    let line = log
+        .lines()
+        .find(|l| l.trim_start().starts_with("REPORT "))?;
+    let mut report = Report::default();
+    for field in line.trim_start().trim_start_matches("REPORT ").split('\t') {
+        let Some((key, value)) = field.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        let number = || {
+            value
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<f64>().ok())
+        };
+        match key.trim() {
+            "RequestId" => report.request_id = Some(value.to_string()),
+            "Duration" => report.duration_ms = number(),
+            "Billed Duration" => report.billed_ms = number(),
+            "Memory Size" => report.memory_size_mb = number(),
+            "Max Memory Used" => report.max_memory_used_mb = number(),
+            "Init Duration" => report.init_duration_ms = number(),
+            _ => {}
+        }
+    }
+    Some(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,6 +313,60 @@ mod properties {
             let t = parse_since(&format!("{n}{unit}"), now).unwrap();
             let secs = match unit { "s" => n, "m" => n * 60, "h" => n * 3600, _ => n * 86_400 };
             prop_assert_eq!((now - t).num_seconds(), secs);
+        }
+    }
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::*;
+
+    #[test]
+    fn report_line_fields_are_parsed() {
+        let log = "START RequestId: 8f5 Version: $LATEST\nhello\nEND RequestId: 8f5\nREPORT RequestId: 8f5\tDuration: 102.25 ms\tBilled Duration: 103 ms\tMemory Size: 128 MB\tMax Memory Used: 71 MB\tInit Duration: 245.87 ms\t\n";
+        let r = parse_report(log).unwrap();
+        assert_eq!(r.request_id.as_deref(), Some("8f5"));
+        assert_eq!(r.duration_ms, Some(102.25));
+        assert_eq!(r.billed_ms, Some(103.0));
+        assert_eq!(r.memory_size_mb, Some(128.0));
+        assert_eq!(r.max_memory_used_mb, Some(71.0));
+        assert_eq!(r.init_duration_ms, Some(245.87));
+        assert!(r.cold_start());
+        assert_eq!(parse_report("no report here"), None);
+    }
+}
+
+#[cfg(test)]
+mod report_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a log tail holds, parsing it never panics.
+        #[test]
+        fn report_parsing_never_panics(text in "\\PC{0,300}") {
+            let _ = parse_report(&text);
+            let _ = parse_report(&format!("REPORT {text}"));
+        }
+
+        /// A REPORT line as Lambda writes it comes back with its numbers.
+        #[test]
+        fn report_fields_round_trip(
+            duration in 0.0f64..900_000.0,
+            memory in 128u32..10_240,
+            used in 1u32..10_240,
+            init in proptest::option::of(0.0f64..10_000.0),
+        ) {
+            let line = format!(
+                "REPORT RequestId: 6f1c\tDuration: {duration:.2} ms\tBilled Duration: {} ms\tMemory Size: {memory} MB\tMax Memory Used: {used} MB{}",
+                duration.ceil(),
+                init.map(|i| format!("\tInit Duration: {i:.2} ms")).unwrap_or_default()
+            );
+            let r = parse_report(&format!("START x\n{line}\n")).unwrap();
+            prop_assert!((r.duration_ms.unwrap() - duration).abs() < 0.01);
+            prop_assert_eq!(r.memory_size_mb, Some(f64::from(memory)));
+            prop_assert_eq!(r.max_memory_used_mb, Some(f64::from(used)));
+            prop_assert_eq!(r.cold_start(), init.is_some());
         }
     }
 }

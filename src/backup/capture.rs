@@ -9,9 +9,10 @@ use sha2::{Digest, Sha256};
 use super::BackupError;
 use super::download;
 use super::manifest::{
-    AliasSnapshot, BlobRef, Code, EventSourceMapping, FORMAT, FunctionConfig, LayerRef, Manifest,
-    Provisioned, VersionSnapshot, layout,
+    BlobRef, Code, EventSourceMapping, FORMAT, LayerRef, Manifest, Provisioned, VersionSnapshot,
+    layout,
 };
+use super::read::{aliases_of, config_of, published};
 use super::store::{Store, hex, lambda_sha_to_hex};
 use crate::provider::ProviderError;
 use crate::provider::aws::{Clients, classify};
@@ -36,138 +37,6 @@ pub struct Captured {
     pub uploaded_bytes: u64,
     pub size: u64,
     pub absent: BTreeMap<String, String>,
-}
-
-pub fn config_of(c: &FunctionConfiguration) -> FunctionConfig {
-    FunctionConfig {
-        runtime: c.runtime().map(|r| r.as_str().to_string()),
-        handler: c.handler().map(str::to_string),
-        role: c.role().unwrap_or_default().to_string(),
-        description: c
-            .description()
-            .filter(|d| !d.is_empty())
-            .map(str::to_string),
-        memory_size: c.memory_size(),
-        timeout: c.timeout(),
-        environment: c
-            .environment()
-            .and_then(|e| e.variables())
-            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default(),
-        layers: c
-            .layers()
-            .iter()
-            .filter_map(|l| l.arn().map(str::to_string))
-            .collect(),
-        subnet_ids: c
-            .vpc_config()
-            .map(|v| v.subnet_ids().to_vec())
-            .unwrap_or_default(),
-        security_group_ids: c
-            .vpc_config()
-            .map(|v| v.security_group_ids().to_vec())
-            .unwrap_or_default(),
-        architectures: c
-            .architectures()
-            .iter()
-            .map(|a| a.as_str().to_string())
-            .collect(),
-        ephemeral_storage: c.ephemeral_storage().map(|e| e.size()),
-        dead_letter_target: c
-            .dead_letter_config()
-            .and_then(|d| d.target_arn())
-            .map(str::to_string),
-        tracing_mode: c
-            .tracing_config()
-            .and_then(|t| t.mode())
-            .map(|m| m.as_str().to_string())
-            .filter(|m| m != "PassThrough"),
-        kms_key_arn: c
-            .kms_key_arn()
-            .filter(|k| !k.is_empty())
-            .map(str::to_string),
-        package_type: c.package_type().map(|p| p.as_str().to_string()),
-    }
-}
-
-/// A function's published versions (not `$LATEST`), oldest first, paginated to the end.
-pub async fn published(
-    clients: &Clients,
-    function: &str,
-) -> Result<Vec<FunctionConfiguration>, ProviderError> {
-    let timeout = clients.operation_timeout.as_secs_f64();
-    let mut pages = clients
-        .lambda
-        .list_versions_by_function()
-        .function_name(function)
-        .into_paginator()
-        .send();
-    let mut all = Vec::new();
-    loop {
-        clients.lambda_limit.acquire().await;
-        let Some(page) = pages.next().await else {
-            break;
-        };
-        let page = page.map_err(|e| classify(e, timeout))?;
-        all.extend(
-            page.versions()
-                .iter()
-                .filter(|v| v.version().is_some_and(|n| n != "$LATEST" && !n.is_empty()))
-                .cloned(),
-        );
-        // Stop here rather than spend a rate-limit token on a page that will not come.
-        if page.next_marker().is_none_or(str::is_empty) {
-            break;
-        }
-    }
-    all.sort_by_key(|v| {
-        v.version()
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(u64::MAX)
-    });
-    Ok(all)
-}
-
-/// A function's aliases with their routing, by name, paginated to the end.
-pub async fn aliases_of(
-    clients: &Clients,
-    function: &str,
-) -> Result<Vec<AliasSnapshot>, ProviderError> {
-    let timeout = clients.operation_timeout.as_secs_f64();
-    let mut pages = clients
-        .lambda
-        .list_aliases()
-        .function_name(function)
-        .into_paginator()
-        .send();
-    let mut aliases = Vec::new();
-    loop {
-        clients.lambda_limit.acquire().await;
-        let Some(page) = pages.next().await else {
-            break;
-        };
-        let page = page.map_err(|e| classify(e, timeout))?;
-        aliases.extend(page.aliases().iter().map(|a| {
-            AliasSnapshot {
-                name: a.name().unwrap_or_default().to_string(),
-                function_version: a.function_version().unwrap_or_default().to_string(),
-                description: a
-                    .description()
-                    .filter(|d| !d.is_empty())
-                    .map(str::to_string),
-                weights: a
-                    .routing_config()
-                    .and_then(|r| r.additional_version_weights())
-                    .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-                    .unwrap_or_default(),
-            }
-        }));
-        if page.next_marker().is_none_or(str::is_empty) {
-            break;
-        }
-    }
-    aliases.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(aliases)
 }
 
 /// Collects blobs while a snapshot is taken: each distinct package is fetched and uploaded

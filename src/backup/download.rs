@@ -14,8 +14,7 @@ use crate::provider::ProviderError;
 /// Lambda packages are at most 250 MB unzipped; a zip larger than this is not one.
 const MAX_PACKAGE: usize = 512 * 1024 * 1024;
 
-/// The environment variable that points code downloads at an emulator.
-pub const BASE_ENV: &str = "LOPS_CODE_DOWNLOAD_BASE";
+pub use crate::provider::aws::CODE_DOWNLOAD_BASE_ENV as BASE_ENV;
 
 /// `url` with its scheme and host replaced by `base`'s; `base`'s own path (if any) goes in
 /// front of the URL's path, and the query is kept.

@@ -6,7 +6,7 @@
 //! - `snapshots/<region>/<function>/<UTC stamp>.json`: the manifest, written last;
 //! - `data/<UTC stamp>/<source bucket>/<key>`: server-side copies of S3 data.
 //!
-//! The entry points that change anything are in [`crate::ops::backup`], which checks the tier,
+//! The entry points that change anything are in the ops layer (`ops::backup`), which checks the tier,
 //! previews, confirms and audits.
 
 pub mod capture;
@@ -14,6 +14,7 @@ pub mod data;
 pub mod download;
 pub mod lease;
 pub mod manifest;
+pub mod read;
 pub mod restore;
 pub mod store;
 pub mod uri;
@@ -55,18 +56,6 @@ impl From<BackupError> for Failure {
         Failure {
             exit,
             message: e.to_string(),
-        }
-    }
-}
-
-impl From<crate::ops::OpsError> for BackupError {
-    fn from(e: crate::ops::OpsError) -> Self {
-        match e {
-            crate::ops::OpsError::Refused(m) => BackupError::Refused(m),
-            crate::ops::OpsError::Invalid(m) | crate::ops::OpsError::Conflict(m) => {
-                BackupError::Invalid(m)
-            }
-            crate::ops::OpsError::Provider(p) => BackupError::Provider(p),
         }
     }
 }

@@ -54,7 +54,7 @@ pub struct Listed {
 pub struct Store {
     client: aws_sdk_s3::Client,
     /// S3's pace (`[rate_limits] s3_per_sec`).
-    limit: Arc<crate::runtime::limiter::RateLimiter>,
+    limit: Arc<crate::provider::limiter::RateLimiter>,
     pub root: S3Uri,
     pub region: String,
     timeout: f64,

@@ -7,27 +7,14 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::GlobalArgs;
+pub use super::common::{ActFlags, PlanArgs};
+use super::common::{audit_log, early_check};
 use crate::exit::{Exit, Failure};
-use crate::ops::audit::AuditLog;
 use crate::ops::invoke::load_payload;
 use crate::ops::{Confirmation, Kind, OpsError, Outcome, Plan, Request, execute, prepare};
 use crate::provider::aws::AwsRegion;
 use crate::provider::{InvokeRequest, RegionActions, RegionSource};
 use crate::session::Session;
-
-/// Flags every action shares.
-#[derive(Debug, Args, Clone, Default)]
-pub struct ActFlags {
-    /// Show what would change, change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Confirm without asking (for scripts).
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// One JSON document on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
 
 #[derive(Debug, Args)]
 pub struct InvokeArgs {
@@ -109,34 +96,6 @@ pub enum TrafficCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-#[derive(Debug, Args)]
-pub struct PlanArgs {
-    pub alias: String,
-    #[arg(long = "fn")]
-    pub function: String,
-    /// The version to move traffic to.
-    #[arg(long)]
-    pub to: String,
-    /// A CodeDeploy preset: Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce, …
-    #[arg(long, conflicts_with = "steps")]
-    pub preset: Option<String>,
-    /// Custom steps: percent:hold, e.g. 10:5m,50:10m (100 is added at the end).
-    #[arg(long)]
-    pub steps: Option<String>,
-    /// Roll back when this alarm goes to ALARM (repeatable; added to `[guards] alarms`).
-    #[arg(long = "guard-alarm")]
-    pub guard_alarms: Vec<String>,
-    /// Roll back when the new version's error rate goes over this (0.05 = 5 %; default
-    /// `[guards] max_error_rate`, 0.05).
-    #[arg(long)]
-    pub max_error_rate: Option<f64>,
-    /// Seconds between guard checks (default `[guards] interval_secs`, 10).
-    #[arg(long)]
-    pub guard_interval: Option<u64>,
-    #[command(flatten)]
-    pub flags: ActFlags,
 }
 
 #[derive(Debug, Subcommand)]
@@ -293,12 +252,6 @@ pub async fn pin(
     .await
 }
 
-/// Refuses before connecting anywhere when no scope of the session may do `kind`.
-pub(super) fn early_check(global: &GlobalArgs, kind: Kind) -> Result<(), Failure> {
-    let (settings, _) = crate::session::settings(&global.flags())?;
-    crate::session::check_any(&settings, kind.needs(), &kind.title())
-}
-
 /// What to do when the ops layer warns that the same payload went out moments ago.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Repeat {
@@ -445,12 +398,6 @@ async fn run_with(
         (0, Some(_)) => Exit::Failure,
         _ => Exit::Partial,
     })
-}
-
-/// The audit log, with the config's window for repeated invokes.
-pub(super) fn audit_log(ctx: &Session) -> Option<AuditLog> {
-    AuditLog::default_location()
-        .map(|log| log.with_duplicate_window(ctx.settings.guards.duplicate_invoke_secs))
 }
 
 fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> serde_json::Value {

@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use super::GlobalArgs;
-use super::act::{ActFlags, early_check, run};
+use super::act::run;
+use super::common::{ActFlags, early_check};
 use crate::exit::{Exit, Failure};
 use crate::ops::audit::AuditLog;
 use crate::ops::{Kind, Request};

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::GlobalArgs;
-use super::act::{ActFlags, early_check};
+use super::common::{ActFlags, early_check};
 use crate::backup::store::parse_storage_class;
 use crate::backup::{BackupError, S3Uri, list};
 use crate::exit::{Exit, Failure};

@@ -20,6 +20,7 @@ macro_rules! err {
 mod act;
 mod audit;
 mod backup;
+mod common;
 mod confirm;
 mod logs;
 mod rollout;

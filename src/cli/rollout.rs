@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::GlobalArgs;
-use super::act::{ActFlags, PlanArgs, audit_log, early_check};
+use super::common::{ActFlags, PlanArgs, audit_log, early_check};
 use crate::exit::{Exit, Failure};
 use crate::ops::Kind;
 use crate::ops::rollout::{self, Guard, PlanStore, Rollout, Status};

@@ -313,15 +313,6 @@ impl ConfigFile {
                 "refresh.metrics_secs and refresh.inventory_secs must be at least 1".into(),
             ));
         }
-        crate::state::Keymap::with_overrides(&self.keymap).map_err(invalid)?;
-        if let Some(to) = &self.backup.to {
-            crate::backup::S3Uri::parse(to)
-                .map_err(|e| invalid(format!("key `backup.to`: {e}")))?;
-        }
-        if let Some(class) = &self.backup.storage_class {
-            crate::backup::store::parse_storage_class(class)
-                .map_err(|e| invalid(format!("key `backup.storage_class`: {e}")))?;
-        }
         let lists = self
             .regions
             .iter()
@@ -499,28 +490,6 @@ mode = "read"
     fn read_only_wins_over_mode() {
         let file = parse("read_only = true\nmode = \"change\"\n").unwrap_or_default();
         assert_eq!(Settings::from_file(file, None).tier, Tier::Read);
-    }
-}
-
-#[cfg(test)]
-mod backup_tests {
-    use super::*;
-
-    #[test]
-    fn backup_location_and_class_are_checked_at_load() {
-        let path = Path::new("/etc/lops.toml");
-        let ok = ConfigFile::parse(
-            "[backup]\nto = \"s3://acme-backups/lops\"\nstorage_class = \"glacier_ir\"\n",
-            path,
-        )
-        .unwrap();
-        assert_eq!(ok.backup.to.as_deref(), Some("s3://acme-backups/lops"));
-        let e = ConfigFile::parse("[backup]\nto = \"acme-backups\"\n", path).unwrap_err();
-        assert!(e.to_string().contains("backup.to"), "{e}");
-        let e = ConfigFile::parse("[backup]\nstorage_class = \"FAST\"\n", path).unwrap_err();
-        assert!(e.to_string().contains("backup.storage_class"), "{e}");
-        let e = ConfigFile::parse("[backup]\nbucket = \"x\"\n", path).unwrap_err();
-        assert!(e.to_string().contains("bucket"), "{e}");
     }
 }
 

@@ -484,6 +484,19 @@ pub async fn verify_snapshot(
     verify(&store, snapshot).await
 }
 
+/// An ops refusal or conflict met during a backup or restore, as the backup engine reports it.
+impl From<super::OpsError> for crate::backup::BackupError {
+    fn from(e: super::OpsError) -> Self {
+        match e {
+            super::OpsError::Refused(m) => crate::backup::BackupError::Refused(m),
+            super::OpsError::Invalid(m) | super::OpsError::Conflict(m) => {
+                crate::backup::BackupError::Invalid(m)
+            }
+            super::OpsError::Provider(p) => crate::backup::BackupError::Provider(p),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

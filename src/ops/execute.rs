@@ -5,11 +5,12 @@ use serde_json::Value;
 use serde_json::json;
 
 use super::audit::{AuditLog, Record};
-use super::invoke::{Report, parse_report, sha256_hex};
+use super::invoke::sha256_hex;
 use super::plan::{
     Change, Plan, alias_state, describe, not_found, routed, same_routing, trigger_state,
 };
 use super::{OpsError, authorize};
+use crate::logs::{Report, parse_report};
 use crate::provider::{InvokeOutcome, ProviderError, RegionActions};
 
 /// What executing a plan did.

@@ -10,13 +10,15 @@ pub mod invoke;
 pub mod plan;
 pub mod policy;
 pub mod prune;
+pub mod request;
 pub mod restore;
 pub mod rollout;
 pub mod undo;
 
 pub use crate::config::{Access, Tier};
 pub use execute::{Outcome, execute};
-pub use plan::{Change, Plan, Request, prepare};
+pub use plan::{Change, Plan, prepare};
+pub use request::Request;
 
 use crate::exit::{Exit, Failure};
 use crate::provider::ProviderError;

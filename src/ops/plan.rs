@@ -3,130 +3,12 @@
 
 use serde_json::{Value, json};
 
-use super::audit::{AuditLog, Record};
+use super::audit::AuditLog;
 use super::invoke::sha256_hex;
-use super::{Confirmation, Kind, OpsError, Tier, authorize, confirmation};
+pub use super::request::Request;
+use super::request::{check_version, check_weight};
+use super::{Confirmation, OpsError, Tier, authorize, confirmation};
 use crate::provider::{AliasInfo, InvokeRequest, ProviderError, RegionActions, Scope, TriggerKind};
-
-/// What the user asked for.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Request {
-    Invoke(InvokeRequest),
-    /// Give `version` the share `weight` of the alias, its main version the rest.
-    SetWeight {
-        function: String,
-        alias: String,
-        version: String,
-        weight: f64,
-    },
-    /// All traffic to the alias's second version.
-    Promote {
-        function: String,
-        alias: String,
-    },
-    /// All traffic back to the alias's main version.
-    Rollback {
-        function: String,
-        alias: String,
-    },
-    /// All traffic to a given published version (a plan's last step).
-    PromoteTo {
-        function: String,
-        alias: String,
-        version: String,
-    },
-    /// The alias back to exactly this routing (what a traffic plan found when it started).
-    RouteTo {
-        function: String,
-        alias: String,
-        main: String,
-        extra: Option<(String, f64)>,
-    },
-    /// All traffic to the alias's last known good version: the version it served in full
-    /// before the most recent recorded traffic change (else its main version).
-    Pin {
-        function: String,
-        alias: String,
-    },
-    /// Reserved concurrency: a number, or `None` to remove the reservation.
-    SetConcurrency {
-        function: String,
-        value: Option<i32>,
-    },
-    /// Reserved concurrency 0: the function stops taking traffic.
-    Kill {
-        function: String,
-    },
-    /// Back to what the last kill recorded.
-    Revive {
-        function: String,
-    },
-    /// Pause or resume a trigger: an EventBridge rule or an event source mapping.
-    SetTrigger {
-        kind: TriggerKind,
-        id: String,
-        enabled: bool,
-    },
-    /// Revert an audited action to its recorded "before".
-    Undo {
-        record: Box<Record>,
-    },
-}
-
-impl Request {
-    /// What this request is, for the one table of what each kind of action needs.
-    pub fn kind(&self) -> Kind {
-        match self {
-            Request::Invoke(_) => Kind::Invoke,
-            Request::SetWeight { .. } => Kind::TrafficSet,
-            Request::Promote { .. } | Request::PromoteTo { .. } => Kind::TrafficPromote,
-            Request::Rollback { .. } => Kind::TrafficRollback,
-            Request::RouteTo { .. } => Kind::TrafficRestore,
-            Request::Pin { .. } => Kind::TrafficPin,
-            Request::SetConcurrency { .. } => Kind::Concurrency,
-            Request::Kill { .. } => Kind::Kill,
-            Request::Revive { .. } => Kind::Revive,
-            Request::SetTrigger { .. } => Kind::Trigger,
-            Request::Undo { .. } => Kind::Undo,
-        }
-    }
-
-    pub fn needs(&self) -> Tier {
-        self.kind().needs()
-    }
-
-    /// Checks what can be checked without asking AWS.
-    pub fn validate(&self) -> Result<(), OpsError> {
-        match self {
-            Request::SetWeight {
-                weight, version, ..
-            } => {
-                check_weight(*weight)?;
-                check_version(version)
-            }
-            Request::SetConcurrency { value: Some(n), .. } if *n < 0 => Err(OpsError::Invalid(
-                format!("reserved concurrency {n} is negative: give 0 or more"),
-            )),
-            Request::Invoke(r) if r.function.is_empty() => Err(OpsError::Invalid(
-                "no function named: lops invoke FUNCTION[:QUALIFIER]".into(),
-            )),
-            Request::Invoke(r) => {
-                super::invoke::check_payload_size(r.payload.len() as u64, r.asynchronous)
-                    .map_err(OpsError::Invalid)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// The audit record's action name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Request::SetTrigger { enabled: true, .. } => "trigger.enable",
-            Request::SetTrigger { enabled: false, .. } => "trigger.disable",
-            other => other.kind().name(),
-        }
-    }
-}
 
 /// The write a plan performs, with what the target must still look like.
 #[derive(Debug, Clone, PartialEq)]
@@ -240,30 +122,6 @@ async fn alias_of<S: RegionActions>(
         .alias(function, alias)
         .await
         .map_err(|e| not_found(e, format!("alias {function}:{alias}")))
-}
-
-fn check_weight(weight: f64) -> Result<(), OpsError> {
-    if !weight.is_finite() || !(0.0..1.0).contains(&weight) {
-        return Err(OpsError::Invalid(format!(
-            "weight {weight} is out of range: give 0 ≤ weight < 1 (the share of the new version; \
-             use `traffic promote` for all traffic)"
-        )));
-    }
-    Ok(())
-}
-
-fn check_version(version: &str) -> Result<(), OpsError> {
-    if version == "$LATEST" {
-        return Err(OpsError::Invalid(
-            "$LATEST cannot carry alias weights: publish a version first (aws lambda publish-version)".into(),
-        ));
-    }
-    if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit()) {
-        return Err(OpsError::Invalid(format!(
-            "'{version}' is not a published version number"
-        )));
-    }
-    Ok(())
 }
 
 /// Validates `request` against the region and builds its plan. Refuses first, reading nothing,
@@ -583,31 +441,4 @@ pub(super) async fn reserve_plan<S: RegionActions>(
         change,
         destructive,
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn weights_outside_zero_to_one_are_refused() {
-        for w in [1.7, -0.1, 1.0, f64::NAN, f64::INFINITY] {
-            let e = check_weight(w).unwrap_err();
-            assert!(e.to_string().contains("out of range"), "{e}");
-        }
-        assert!(check_weight(0.0).is_ok());
-        assert!(check_weight(0.25).is_ok());
-    }
-
-    #[test]
-    fn latest_and_non_numbers_are_not_versions() {
-        assert!(
-            check_version("$LATEST")
-                .unwrap_err()
-                .to_string()
-                .contains("publish a version")
-        );
-        assert!(check_version("v2").is_err());
-        assert!(check_version("12").is_ok());
-    }
 }

@@ -3,6 +3,7 @@
 //! `aws` talks to the real AWS SDK clients; `sim` is the seeded simulated fleet behind `--demo`.
 
 pub mod aws;
+pub mod limiter;
 pub mod sim;
 
 mod model;

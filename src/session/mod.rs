@@ -30,8 +30,31 @@ pub struct Flags {
 }
 
 /// Settings from the config file with the command line on top.
+/// What the config file names that only the layers above it can check (the config module is a
+/// leaf): key bindings, the backup location and its storage class. Reported like the file's
+/// other errors, with the file and the key.
+pub fn check_file(
+    file: &ConfigFile,
+    path: Option<&std::path::Path>,
+) -> Result<(), crate::config::ConfigError> {
+    let invalid = |message: String| crate::config::ConfigError::Invalid {
+        path: path.map(|p| p.display().to_string()).unwrap_or_default(),
+        message,
+    };
+    crate::state::Keymap::with_overrides(&file.keymap).map_err(invalid)?;
+    if let Some(to) = &file.backup.to {
+        crate::backup::S3Uri::parse(to).map_err(|e| invalid(format!("key `backup.to`: {e}")))?;
+    }
+    if let Some(class) = &file.backup.storage_class {
+        crate::backup::store::parse_storage_class(class)
+            .map_err(|e| invalid(format!("key `backup.storage_class`: {e}")))?;
+    }
+    Ok(())
+}
+
 pub fn settings(flags: &Flags) -> Result<(Settings, Vec<String>), Failure> {
     let (file, path) = ConfigFile::load(flags.config.as_deref())?;
+    check_file(&file, path.as_deref())?;
     let extra = file.extra_regions.clone();
     let mut settings = Settings::from_file(file, path);
     if let Some(regions) = &flags.regions {

@@ -85,3 +85,27 @@ fn a_refusal_before_connecting_needs_every_scope_to_refuse() {
     assert_eq!(e.exit, crate::exit::Exit::Refused);
     assert!(e.message.contains("mode read"), "{}", e.message);
 }
+
+#[test]
+fn backup_location_class_and_keys_are_checked_at_load() {
+    let path = Path::new("/etc/lops.toml");
+    let check = |text: &str| {
+        let file = ConfigFile::parse(text, path).unwrap_or_else(|e| panic!("{e}"));
+        check_file(&file, Some(path))
+    };
+    assert!(
+        check("[backup]\nto = \"s3://acme-backups/lops\"\nstorage_class = \"glacier_ir\"\n")
+            .is_ok()
+    );
+    let e = check("[backup]\nto = \"acme-backups\"\n").unwrap_err();
+    assert!(
+        e.to_string().contains("backup.to") && e.to_string().contains("/etc/lops.toml"),
+        "{e}"
+    );
+    let e = check("[backup]\nstorage_class = \"FAST\"\n").unwrap_err();
+    assert!(e.to_string().contains("backup.storage_class"), "{e}");
+    let e = check("[keymap]\nquit = \"ctrl+alt+nope\"\n").unwrap_err();
+    assert!(e.to_string().contains("/etc/lops.toml"), "{e}");
+    let e = ConfigFile::parse("[backup]\nbucket = \"x\"\n", path).unwrap_err();
+    assert!(e.to_string().contains("bucket"), "{e}");
+}

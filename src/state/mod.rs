@@ -5,25 +5,26 @@ pub mod actions;
 mod confirm;
 mod fleet;
 mod history;
+mod ingest;
 pub mod keymap;
 mod keys;
 pub mod logpane;
+mod msg;
 mod outcome;
 pub mod rows;
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyEvent, KeyEventKind};
+use crossterm::event::KeyEventKind;
 
 pub use fleet::{FunctionEntry, Read, ReadHealth, RegionHealth, RegionState, UNREACHABLE_AFTER};
 pub use history::{HISTORY_MINUTES, History};
 pub use keymap::{Action, Keymap};
 pub use keys::COMMANDS;
+pub use msg::{Effect, Msg};
 pub use rows::{Column, RowRef, Sort};
 
-use crate::ops::{Access, OpsError, Outcome, Plan, Request};
-use crate::provider::{
-    Alarm, AlarmState, FunctionRef, Inventory, MetricWindow, MetricsSnapshot, ProviderError, Scope,
-};
+use crate::ops::Access;
+use crate::provider::{AlarmState, FunctionRef, MetricWindow, Scope};
 
 /// Smallest terminal the dashboard draws in; below it a "too small" message is shown.
 pub const MIN_WIDTH: u16 = 60;
@@ -129,137 +130,6 @@ pub struct State {
     pub invoke_qualifier: Option<String>,
     /// What the metrics pollers were last asked for, per region, to send only changes.
     wanted: Vec<Vec<String>>,
-}
-
-#[derive(Debug)]
-pub enum Msg {
-    Key(KeyEvent),
-    Resize(u16, u16),
-    Tick(DateTime<Utc>),
-    Inventory {
-        region: usize,
-        seq: u64,
-        at: DateTime<Utc>,
-        result: Result<Inventory, ProviderError>,
-    },
-    Metrics {
-        region: usize,
-        seq: u64,
-        at: DateTime<Utc>,
-        result: Result<MetricsSnapshot, ProviderError>,
-    },
-    Alarms {
-        region: usize,
-        seq: u64,
-        at: DateTime<Utc>,
-        result: Result<Vec<Alarm>, ProviderError>,
-    },
-    Calls {
-        region: usize,
-        total: u64,
-        /// CloudWatch metrics requested so far.
-        metrics: u64,
-    },
-    /// The ops layer prepared a requested action (or refused it).
-    Planned {
-        region: usize,
-        result: Result<Plan, OpsError>,
-    },
-    /// The ops layer checked a rollout (or refused it): ask before starting it.
-    RolloutPrepared {
-        region: usize,
-        result: Result<crate::ops::rollout::Rollout, OpsError>,
-    },
-    /// A backup moved on or finished.
-    Backup(actions::BackupEvent),
-    /// Log events for the log pane.
-    LogLines {
-        region: usize,
-        function: String,
-        end_ms: i64,
-        result: Result<Vec<crate::logs::LogLine>, ProviderError>,
-    },
-    /// What the inventory left for on demand (aliases, provisioned concurrency), for the
-    /// detail view.
-    Extras {
-        region: usize,
-        function: String,
-        result: Result<crate::provider::FunctionExtras, ProviderError>,
-    },
-    /// The triggers of a function, for the detail view.
-    Triggers {
-        region: usize,
-        function: String,
-        result: Result<crate::provider::Triggers, ProviderError>,
-    },
-    /// A traffic plan moved on, stopped, or was found interrupted.
-    PlanUpdate {
-        region: usize,
-        rollout: Box<crate::ops::rollout::Rollout>,
-        event: String,
-        running: bool,
-    },
-    /// A confirmed action ran.
-    Executed {
-        region: usize,
-        result: Result<Outcome, OpsError>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Re-read inventory and alarms in every region now.
-    RefreshInventory,
-    /// Validate and preview a request through the ops layer.
-    Prepare {
-        region: usize,
-        request: Box<Request>,
-    },
-    /// Execute a confirmed plan through the ops layer.
-    Execute { region: usize, plan: Box<Plan> },
-    /// Check a rollout through the ops layer and preview it (nothing is written).
-    PrepareRollout {
-        region: usize,
-        spec: Box<crate::ops::rollout::PlanSpec>,
-    },
-    /// Save a confirmed rollout and drive it in the background.
-    StartPlan {
-        region: usize,
-        rollout: Box<crate::ops::rollout::Rollout>,
-    },
-    ResumePlan {
-        region: usize,
-        function: String,
-        alias: String,
-    },
-    AbortPlan {
-        region: usize,
-        function: String,
-        alias: String,
-    },
-    /// Read log events of the log pane's function.
-    ReadLogs {
-        region: usize,
-        function: String,
-        start_ms: i64,
-        end_ms: i64,
-    },
-    /// Read the triggers of the function the detail view shows.
-    Triggers { region: usize, function: String },
-    /// Read what the inventory left for on demand of the function the detail view shows.
-    Extras { region: usize, function: String },
-    /// Back up functions of a region to the configured location, in the background.
-    Backup {
-        region: usize,
-        functions: Vec<String>,
-        to: crate::backup::S3Uri,
-        storage_class: String,
-    },
-    /// The functions whose metrics a region's poller should fetch from now on.
-    Want {
-        region: usize,
-        functions: Vec<FunctionRef>,
-    },
 }
 
 impl State {
@@ -514,19 +384,19 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             seq,
             at,
             result,
-        } => on_inventory(state, region, seq, at, result),
+        } => ingest::on_inventory(state, region, seq, at, result),
         Msg::Metrics {
             region,
             seq,
             at,
             result,
-        } => on_metrics(state, region, seq, at, result),
+        } => ingest::on_metrics(state, region, seq, at, result),
         Msg::Alarms {
             region,
             seq,
             at,
             result,
-        } => on_alarms(state, region, seq, at, result),
+        } => ingest::on_alarms(state, region, seq, at, result),
         Msg::Planned { region, result } => actions::planned(state, region, result),
         Msg::RolloutPrepared { region, result } => actions::rollout_prepared(state, region, result),
         Msg::PlanUpdate {
@@ -554,7 +424,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             region,
             function,
             result,
-        } => on_extras(state, region, function, result),
+        } => ingest::on_extras(state, region, function, result),
         Msg::Triggers {
             region,
             function,
@@ -590,196 +460,6 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     effects.extend(state.trigger_effects());
     effects.extend(state.log_effects());
     effects
-}
-
-fn on_inventory(
-    state: &mut State,
-    region: usize,
-    seq: u64,
-    at: DateTime<Utc>,
-    result: Result<Inventory, ProviderError>,
-) {
-    let Some(r) = state.regions.get_mut(region) else {
-        return;
-    };
-    // Snapshots of one read share its sequence number, until its last; an older read never
-    // overwrites.
-    let open = seq == r.inventory_seq && r.inventory_progress.is_some();
-    if seq < r.inventory_seq || (seq == r.inventory_seq && !open) {
-        return;
-    }
-    r.inventory_seq = seq;
-    match result {
-        Err(e) => {
-            r.inventory_progress = None;
-            r.failed(&e, at, Read::Inventory)
-        }
-        Ok(inventory) => {
-            let partial = inventory.progress;
-            if let Some(p) = partial {
-                r.inventory_progress = Some((p, inventory.functions.len()));
-                // A later read fills in behind the rows already shown; only the first one
-                // shows its rows as they land.
-                if r.inventory_loaded {
-                    return;
-                }
-            } else {
-                r.inventory_progress = None;
-            }
-            let mut old: std::collections::HashMap<String, FunctionEntry> = r
-                .functions
-                .drain(..)
-                .map(|f| (f.info.name.clone(), f))
-                .collect();
-            r.functions = inventory
-                .functions
-                .into_iter()
-                .map(|mut info| {
-                    let previous = old.remove(&info.name);
-                    if let Some(p) = &previous {
-                        keep_on_demand_reads(&mut info, &p.info);
-                    }
-                    let alarm = worst_alarm(&r.alarms, &info.name);
-                    FunctionEntry {
-                        metrics: previous.as_ref().and_then(|p| p.metrics.clone()),
-                        history: previous.map(|p| p.history).unwrap_or_default(),
-                        info,
-                        alarm,
-                    }
-                })
-                .collect();
-            r.account_limit = inventory.account_concurrency_limit;
-            if partial.is_none() {
-                r.inventory_loaded = true;
-                match inventory.incomplete {
-                    Some(why) => r.partly_answered(at, Read::Inventory, why),
-                    None => r.answered(at, Read::Inventory),
-                }
-            }
-        }
-    }
-    state.rebuild_rows();
-}
-
-/// What the detail view read on demand stays until it is read again: an inventory leaves it
-/// unread.
-fn keep_on_demand_reads(
-    info: &mut crate::provider::FunctionInfo,
-    previous: &crate::provider::FunctionInfo,
-) {
-    if info.not_read.aliases && !previous.not_read.aliases {
-        info.aliases = previous.aliases.clone();
-        info.not_read.aliases = false;
-    }
-    if info.not_read.provisioned && !previous.not_read.provisioned {
-        info.provisioned = previous.provisioned.clone();
-        info.not_read.provisioned = false;
-    }
-}
-
-/// The detail view's on-demand read of a function answered.
-fn on_extras(
-    state: &mut State,
-    region: usize,
-    function: String,
-    result: Result<crate::provider::FunctionExtras, ProviderError>,
-) {
-    let error = match result {
-        Ok(extras) => {
-            if let Some(f) = state
-                .regions
-                .get_mut(region)
-                .and_then(|r| r.functions.iter_mut().find(|f| f.info.name == function))
-            {
-                f.info.add_extras(extras);
-            }
-            None
-        }
-        Err(e) => Some(crate::provider::explain("details", "ListAliases", &e)),
-    };
-    if let Some(pane) = state.trigger_pane.as_mut()
-        && pane.region == region
-        && pane.function == function
-    {
-        pane.extras = Some(error.map_or(Ok(()), Err));
-    }
-    state.rebuild_rows();
-}
-
-fn on_alarms(
-    state: &mut State,
-    region: usize,
-    seq: u64,
-    at: DateTime<Utc>,
-    result: Result<Vec<Alarm>, ProviderError>,
-) {
-    let Some(r) = state.regions.get_mut(region) else {
-        return;
-    };
-    if seq <= r.alarms_seq {
-        return;
-    }
-    r.alarms_seq = seq;
-    match result {
-        Err(e) => r.failed(&e, at, Read::Alarms),
-        Ok(alarms) => {
-            for f in &mut r.functions {
-                f.alarm = worst_alarm(&alarms, &f.info.name);
-            }
-            r.alarms = alarms;
-            r.answered(at, Read::Alarms);
-        }
-    }
-    state.rebuild_rows();
-}
-
-fn worst_alarm(alarms: &[Alarm], function: &str) -> Option<AlarmState> {
-    alarms
-        .iter()
-        .filter(|a| a.function.as_deref() == Some(function))
-        .map(|a| a.state)
-        .min()
-}
-
-fn on_metrics(
-    state: &mut State,
-    region: usize,
-    seq: u64,
-    at: DateTime<Utc>,
-    result: Result<MetricsSnapshot, ProviderError>,
-) {
-    let Some(r) = state.regions.get_mut(region) else {
-        return;
-    };
-    if seq <= r.metrics_seq {
-        return;
-    }
-    r.metrics_seq = seq;
-    match result {
-        Err(e) => r.failed(&e, at, Read::Metrics),
-        Ok(snapshot) => {
-            for f in &mut r.functions {
-                if let Some(m) = snapshot.functions.get(&f.info.name) {
-                    if let Some(end) = snapshot.window_end {
-                        f.history.merge(&m.invocations, end);
-                    }
-                    let mut m = m.clone();
-                    // The percentile batch is asked less often: keep the last one meanwhile.
-                    if m.percentiles.is_empty()
-                        && let Some(previous) = &f.metrics
-                    {
-                        m.percentiles = previous.percentiles.clone();
-                    }
-                    f.metrics = Some(m);
-                }
-            }
-            if snapshot.region_totals.is_some() {
-                r.totals = snapshot.region_totals;
-            }
-            r.answered(at, Read::Metrics);
-        }
-    }
-    state.rebuild_rows();
 }
 
 #[cfg(test)]

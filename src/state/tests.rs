@@ -3,7 +3,11 @@ use crossterm::event::{KeyCode, KeyModifiers};
 
 use super::*;
 use crate::ops::{Access, OpsError, Plan, Request, Tier};
-use crate::provider::{FunctionInfo, FunctionMetrics, TimeWindow, empty_series};
+use crate::provider::{
+    Alarm, AlarmState, FunctionInfo, FunctionMetrics, Inventory, MetricsSnapshot, ProviderError,
+    TimeWindow, empty_series,
+};
+use crossterm::event::KeyEvent;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0)

@@ -13,6 +13,7 @@ mod backup;
 mod bad_input;
 mod dashboard;
 mod e2e;
+mod layers;
 mod logs;
 mod ops;
 mod provider;

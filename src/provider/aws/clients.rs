@@ -17,7 +17,10 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 use crate::config::Settings;
 use crate::provider::Scope;
-use crate::runtime::limiter::RateLimiter;
+use crate::provider::limiter::RateLimiter;
+
+/// The environment variable that points code downloads at an emulator.
+pub const CODE_DOWNLOAD_BASE_ENV: &str = "LOPS_CODE_DOWNLOAD_BASE";
 
 /// Requests sent, per (profile, region, service, operation). Retries count: each costs.
 #[derive(Debug, Clone, Default)]
@@ -271,7 +274,7 @@ impl Clients {
             provisioned_unsupported: Arc::default(),
             counter: counter.clone(),
             metrics_requested: Arc::default(),
-            code_download_base: std::env::var(crate::backup::download::BASE_ENV)
+            code_download_base: std::env::var(CODE_DOWNLOAD_BASE_ENV)
                 .ok()
                 .filter(|b| !b.trim().is_empty()),
         }

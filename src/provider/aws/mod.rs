@@ -12,7 +12,9 @@ mod triggers;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub use clients::{CallCount, CallCounter, CallKey, Clients, load_sdk_config};
+pub use clients::{
+    CODE_DOWNLOAD_BASE_ENV, CallCount, CallCounter, CallKey, Clients, load_sdk_config,
+};
 pub use cloudwatch::{QUERIES_PER_CALL, QueryPlan};
 pub use error::classify;
 

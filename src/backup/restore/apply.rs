@@ -1,0 +1,466 @@
+//! Applying a restore plan with its journal: each step records how to undo it, and a failure
+//! undoes every step done, newest first.
+
+use super::*;
+
+use super::plan::*;
+
+/// What a step did, so that it can be undone.
+#[derive(Debug, Clone)]
+pub(super) enum Undo {
+    DeleteFunction,
+    DeleteVersion(String),
+    Latest {
+        config: Box<FunctionConfig>,
+        code: Code,
+    },
+    DeleteAlias(String),
+    Alias(AliasSnapshot),
+    Reserve(Option<i32>),
+    Tags {
+        set: BTreeMap<String, String>,
+        remove: Vec<String>,
+    },
+    DeleteMapping(String),
+}
+
+impl Undo {
+    fn describe(&self) -> String {
+        match self {
+            Undo::DeleteFunction => "delete the created function".into(),
+            Undo::DeleteVersion(n) => format!("delete published version {n}"),
+            Undo::Latest { .. } => "put back $LATEST's code and configuration".into(),
+            Undo::DeleteAlias(a) => format!("delete created alias {a}"),
+            Undo::Alias(a) => format!("put back alias {}", a.name),
+            Undo::Reserve(_) => "put back reserved concurrency".into(),
+            Undo::Tags { .. } => "put back tags".into(),
+            Undo::DeleteMapping(u) => format!("delete created event source mapping {u}"),
+        }
+    }
+}
+
+/// Runs a restore. `before` is the safety snapshot of an existing target (for putting back its
+/// code). On failure, every step done is undone in reverse order.
+pub struct Runner<'a> {
+    pub clients: &'a Clients,
+    /// The snapshot's store (its blobs).
+    pub store: &'a Store,
+    /// The safety snapshot of the target as it was, with the store holding its blobs.
+    pub before: Option<(&'a Manifest, &'a Store)>,
+    pub on_step: &'a (dyn Fn(&Step) + Sync),
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Restored {
+    pub function: String,
+    pub region: String,
+    pub steps: usize,
+    /// Snapshot version → target version.
+    pub versions: BTreeMap<String, String>,
+}
+
+impl Runner<'_> {
+    fn t(&self) -> f64 {
+        self.clients.operation_timeout.as_secs_f64()
+    }
+
+    pub async fn run(&self, plan: &RestorePlan) -> Result<Restored, BackupError> {
+        let mut journal: Vec<Undo> = Vec::new();
+        let mut versions = plan.matched.clone();
+        let mut result = Ok(());
+        for step in &plan.steps {
+            (self.on_step)(step);
+            if let Err(e) = self.apply(plan, step, &mut versions, &mut journal).await {
+                result = Err(e);
+                break;
+            }
+        }
+        match result {
+            Ok(()) => Ok(Restored {
+                function: plan.function.clone(),
+                region: plan.region.clone(),
+                steps: plan.steps.len(),
+                versions,
+            }),
+            Err(e) => {
+                let undone = self.undo(&plan.function, journal).await;
+                Err(BackupError::Provider(ProviderError::Service(
+                    match undone {
+                        Ok(()) => format!(
+                            "restore of {} failed ({e}); every change was undone: the target is as it was",
+                            plan.function
+                        ),
+                        Err(u) => format!(
+                            "restore of {} failed ({e}), and putting it back failed too ({u}): {}",
+                            plan.function,
+                            if self.before.is_some() {
+                                "restore the safety snapshot printed above to put it back by hand"
+                            } else {
+                                "it did not exist before: delete what was created by hand"
+                            }
+                        ),
+                    },
+                )))
+            }
+        }
+    }
+
+    async fn code_input(&self, store: &Store, code: &Code) -> Result<FunctionCode, BackupError> {
+        match code {
+            Code::Image { image_uri, .. } => {
+                Ok(FunctionCode::builder().image_uri(image_uri).build())
+            }
+            Code::Zip { sha256, size, .. } => {
+                if *size > INLINE_LIMIT {
+                    if store.region != self.clients.scope.region {
+                        return Err(BackupError::Invalid(format!(
+                            "the package is {} MB: Lambda takes at most 50 MB inline and reads larger \
+                             ones only from a bucket in its own region ({}); the backup bucket is in {}",
+                            size / (1024 * 1024),
+                            self.clients.scope.region,
+                            store.region
+                        )));
+                    }
+                    return Ok(FunctionCode::builder()
+                        .s3_bucket(&store.root.bucket)
+                        .s3_key(
+                            store
+                                .root
+                                .child(&crate::backup::manifest::layout::blob(sha256)),
+                        )
+                        .build());
+                }
+                let bytes = store.get_blob(sha256, *size).await?;
+                Ok(FunctionCode::builder().zip_file(Blob::new(bytes)).build())
+            }
+        }
+    }
+
+    /// Waits until the function has finished its last update (Lambda refuses the next one
+    /// until then).
+    async fn settle(&self, function: &str) -> Result<(), BackupError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            self.clients.lambda_limit.acquire().await;
+            let c = self
+                .clients
+                .lambda
+                .get_function_configuration()
+                .function_name(function)
+                .send()
+                .await
+                .map_err(|e| BackupError::Provider(classify(e, self.t())))?;
+            let pending = c.state().is_some_and(|s| s.as_str() == "Pending")
+                || c.last_update_status()
+                    .is_some_and(|s| s.as_str() == "InProgress");
+            if c.state().is_some_and(|s| s.as_str() == "Failed")
+                || c.last_update_status()
+                    .is_some_and(|s| s.as_str() == "Failed")
+            {
+                return Err(BackupError::Provider(ProviderError::Service(format!(
+                    "{function} failed to update: {}",
+                    c.last_update_status_reason()
+                        .or(c.state_reason())
+                        .unwrap_or("no reason given")
+                ))));
+            }
+            if !pending {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(BackupError::Provider(ProviderError::Timeout(300.0)));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn apply(
+        &self,
+        plan: &RestorePlan,
+        step: &Step,
+        versions: &mut BTreeMap<String, String>,
+        journal: &mut Vec<Undo>,
+    ) -> Result<(), BackupError> {
+        let f = plan.function.as_str();
+        let lambda = &self.clients.lambda;
+        let sdk = |e: ProviderError| BackupError::Provider(e);
+        self.clients.lambda_limit.acquire().await;
+        match step {
+            Step::Create { config, code } => {
+                let code_input = self.code_input(self.store, code).await?;
+                let mut call = lambda
+                    .create_function()
+                    .function_name(f)
+                    .role(&config.role)
+                    .code(code_input)
+                    .publish(false);
+                call = with_config_create(call, config);
+                call.send().await.map_err(|e| sdk(classify(e, self.t())))?;
+                journal.push(Undo::DeleteFunction);
+                self.settle(f).await
+            }
+            Step::UpdateCode { code } => {
+                let before = self.latest_undo(journal);
+                let input = self.code_input(self.store, code).await?;
+                update_code(lambda, f, input)
+                    .send()
+                    .await
+                    .map_err(|e| sdk(classify(e, self.t())))?;
+                journal.extend(before);
+                self.settle(f).await
+            }
+            Step::UpdateConfig { config, .. } => {
+                let before = self.latest_undo(journal);
+                let call = with_config_update(
+                    lambda.update_function_configuration().function_name(f),
+                    config,
+                );
+                call.send().await.map_err(|e| sdk(classify(e, self.t())))?;
+                journal.extend(before);
+                self.settle(f).await
+            }
+            Step::Publish { of } => {
+                let out = lambda
+                    .publish_version()
+                    .function_name(f)
+                    .send()
+                    .await
+                    .map_err(|e| sdk(classify(e, self.t())))?;
+                let n = out.version().unwrap_or_default().to_string();
+                journal.push(Undo::DeleteVersion(n.clone()));
+                versions.insert(of.clone(), n);
+                Ok(())
+            }
+            Step::Alias { alias, create } => {
+                let map = |v: &str| -> Result<String, BackupError> {
+                    versions.get(v).cloned().ok_or_else(|| {
+                        BackupError::Corrupt(format!(
+                            "alias {} routes to version {v}, which the snapshot does not hold",
+                            alias.name
+                        ))
+                    })
+                };
+                let main = map(&alias.function_version)?;
+                let mut weights = std::collections::HashMap::new();
+                for (v, w) in &alias.weights {
+                    weights.insert(map(v)?, *w);
+                }
+                let routing = AliasRoutingConfiguration::builder()
+                    .set_additional_version_weights(Some(weights))
+                    .build();
+                if *create {
+                    lambda
+                        .create_alias()
+                        .function_name(f)
+                        .name(&alias.name)
+                        .function_version(&main)
+                        .set_description(alias.description.clone())
+                        .routing_config(routing)
+                        .send()
+                        .await
+                        .map_err(|e| sdk(classify(e, self.t())))?;
+                    journal.push(Undo::DeleteAlias(alias.name.clone()));
+                } else {
+                    let before = lambda
+                        .get_alias()
+                        .function_name(f)
+                        .name(&alias.name)
+                        .send()
+                        .await
+                        .map_err(|e| sdk(classify(e, self.t())))?;
+                    lambda
+                        .update_alias()
+                        .function_name(f)
+                        .name(&alias.name)
+                        .function_version(&main)
+                        .routing_config(routing)
+                        .send()
+                        .await
+                        .map_err(|e| sdk(classify(e, self.t())))?;
+                    journal.push(Undo::Alias(AliasSnapshot {
+                        name: alias.name.clone(),
+                        function_version: before.function_version().unwrap_or_default().to_string(),
+                        description: None,
+                        weights: before
+                            .routing_config()
+                            .and_then(|r| r.additional_version_weights())
+                            .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                            .unwrap_or_default(),
+                    }));
+                }
+                Ok(())
+            }
+            Step::Reserve { value } => {
+                // A function this restore created has no reservation yet.
+                let before = if plan.exists {
+                    head(self.clients, f).await?.reserved
+                } else {
+                    None
+                };
+                set_reserved(self.clients, f, *value).await?;
+                journal.push(Undo::Reserve(before));
+                Ok(())
+            }
+            Step::Tags { set, remove } => {
+                let current = head(self.clients, f).await?;
+                set_tags(self.clients, &current.arn, set, remove).await?;
+                let undo_set: BTreeMap<String, String> = set
+                    .keys()
+                    .chain(remove.iter())
+                    .filter_map(|k| current.tags.get(k).map(|v| (k.clone(), v.clone())))
+                    .collect();
+                let undo_remove = set
+                    .keys()
+                    .filter(|k| !current.tags.contains_key(*k))
+                    .cloned()
+                    .collect();
+                journal.push(Undo::Tags {
+                    set: undo_set,
+                    remove: undo_remove,
+                });
+                Ok(())
+            }
+            Step::Mapping {
+                source_arn,
+                batch_size,
+                starting_position,
+                enabled,
+            } => {
+                let out = lambda
+                    .create_event_source_mapping()
+                    .function_name(f)
+                    .event_source_arn(source_arn)
+                    .set_batch_size(*batch_size)
+                    .set_starting_position(
+                        starting_position.as_deref().map(EventSourcePosition::from),
+                    )
+                    .enabled(*enabled)
+                    .send()
+                    .await
+                    .map_err(|e| sdk(classify(e, self.t())))?;
+                journal.push(Undo::DeleteMapping(
+                    out.uuid().unwrap_or_default().to_string(),
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    /// The undo for the first change of an existing target's `$LATEST`: back to the safety
+    /// snapshot's code and configuration.
+    fn latest_undo(&self, journal: &[Undo]) -> Option<Undo> {
+        if journal
+            .iter()
+            .any(|u| matches!(u, Undo::Latest { .. } | Undo::DeleteFunction))
+        {
+            return None;
+        }
+        self.before.map(|(m, _)| Undo::Latest {
+            config: Box::new(m.latest.config.clone()),
+            code: m.latest.code.clone(),
+        })
+    }
+
+    async fn undo(&self, function: &str, journal: Vec<Undo>) -> Result<(), BackupError> {
+        let lambda = &self.clients.lambda;
+        let sdk = |e: ProviderError| BackupError::Provider(e);
+        // Every step is attempted, whatever failed before it; each failure is reported.
+        let mut failures: Vec<String> = Vec::new();
+        for undo in journal.into_iter().rev() {
+            let what = undo.describe();
+            self.clients.lambda_limit.acquire().await;
+            let r: Result<(), BackupError> = async {
+                match undo {
+                    Undo::DeleteFunction => {
+                        lambda
+                            .delete_function()
+                            .function_name(function)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                    }
+                    Undo::DeleteVersion(n) => {
+                        lambda
+                            .delete_function()
+                            .function_name(function)
+                            .qualifier(n)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                    }
+                    Undo::Latest { config, code } => {
+                        let store = self.before.map(|(_, s)| s).unwrap_or(self.store);
+                        let input = self.code_input(store, &code).await?;
+                        update_code(lambda, function, input)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                        self.settle(function).await?;
+                        with_config_update(
+                            lambda
+                                .update_function_configuration()
+                                .function_name(function),
+                            &config,
+                        )
+                        .send()
+                        .await
+                        .map_err(|e| sdk(classify(e, self.t())))?;
+                        self.settle(function).await?;
+                    }
+                    Undo::DeleteAlias(name) => {
+                        lambda
+                            .delete_alias()
+                            .function_name(function)
+                            .name(name)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                    }
+                    Undo::Alias(a) => {
+                        let routing = AliasRoutingConfiguration::builder()
+                            .set_additional_version_weights(Some(a.weights.into_iter().collect()))
+                            .build();
+                        lambda
+                            .update_alias()
+                            .function_name(function)
+                            .name(a.name)
+                            .function_version(a.function_version)
+                            .routing_config(routing)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                    }
+                    Undo::Reserve(value) => set_reserved(self.clients, function, value).await?,
+                    Undo::Tags { set, remove } => {
+                        let arn = head(self.clients, function).await?.arn;
+                        set_tags(self.clients, &arn, &set, &remove).await?;
+                    }
+                    Undo::DeleteMapping(uuid) => {
+                        lambda
+                            .delete_event_source_mapping()
+                            .uuid(uuid)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, step = %what, "undoing a restore step failed");
+                failures.push(format!("{what}: {e}"));
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(BackupError::Provider(ProviderError::Service(format!(
+                "{} undo step(s) failed: {}",
+                failures.len(),
+                failures.join("; ")
+            ))))
+        }
+    }
+}

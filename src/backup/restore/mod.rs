@@ -1,0 +1,101 @@
+//! Restore: compare a snapshot with the target function, plan the steps that make them equal,
+//! and apply them with a journal of compensating steps, so that a failure half-way puts the
+//! target back as it was. Rerunning a finished restore finds nothing to do.
+
+mod apply;
+mod plan;
+mod writes;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    AliasRoutingConfiguration, Architecture, DeadLetterConfig, Environment, EphemeralStorage,
+    EventSourcePosition, FunctionCode, PackageType, Runtime, TracingConfig, TracingMode, VpcConfig,
+};
+
+use super::BackupError;
+use super::manifest::{AliasSnapshot, Code, FunctionConfig, Manifest, VersionSnapshot};
+use super::read::config_of;
+use super::store::Store;
+use crate::provider::ProviderError;
+use crate::provider::aws::{Clients, classify};
+
+pub use apply::{Restored, Runner};
+pub use plan::{RestorePlan, Step, plan};
+use writes::*;
+
+/// Lambda takes packages up to this size inline; larger ones go by S3 reference.
+pub(super) const INLINE_LIMIT: u64 = 50 * 1024 * 1024;
+
+/// What the target holds now.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Current {
+    pub latest: Option<(FunctionConfig, String)>,
+    /// Published versions: (number, configuration, Lambda code hash).
+    pub versions: Vec<(String, FunctionConfig, String)>,
+    pub aliases: Vec<AliasSnapshot>,
+    pub reserved: Option<i32>,
+    pub tags: BTreeMap<String, String>,
+    /// Source ARNs of its event source mappings.
+    pub mapping_sources: BTreeSet<String>,
+    pub arn: String,
+}
+
+/// Reads the target; `None` when it does not exist.
+pub async fn read_current(
+    clients: &Clients,
+    function: &str,
+) -> Result<Option<Current>, BackupError> {
+    let t = clients.operation_timeout.as_secs_f64();
+    let lambda = &clients.lambda;
+    clients.lambda_limit.acquire().await;
+    let got = match lambda.get_function().function_name(function).send().await {
+        Ok(g) => g,
+        Err(e) => {
+            return match classify(e, t) {
+                ProviderError::NotFound(_) => Ok(None),
+                other => Err(BackupError::Provider(other)),
+            };
+        }
+    };
+    let mut current = head_of(&got);
+    let config = got
+        .configuration()
+        .cloned()
+        .unwrap_or_else(|| aws_sdk_lambda::types::FunctionConfiguration::builder().build());
+    current.latest = Some((
+        config_of(&config),
+        config.code_sha256().unwrap_or_default().into(),
+    ));
+    current.versions = super::read::published(clients, function)
+        .await?
+        .iter()
+        .map(|v| {
+            (
+                v.version().unwrap_or_default().to_string(),
+                config_of(v),
+                v.code_sha256().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    current.aliases = super::read::aliases_of(clients, function).await?;
+    clients.lambda_limit.acquire().await;
+    if let Ok(out) = lambda
+        .list_event_source_mappings()
+        .function_name(function)
+        .send()
+        .await
+    {
+        current.mapping_sources = out
+            .event_source_mappings()
+            .iter()
+            .filter_map(|m| m.event_source_arn().map(str::to_string))
+            .collect();
+    }
+    Ok(Some(current))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,333 @@
+//! The restore planner: what the snapshot holds against what the target holds, as steps.
+
+use super::*;
+
+/// One step of a restore.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Create {
+        config: FunctionConfig,
+        code: Code,
+    },
+    UpdateCode {
+        code: Code,
+    },
+    UpdateConfig {
+        config: FunctionConfig,
+        changes: Vec<String>,
+    },
+    /// Publishes `$LATEST` as the snapshot's version `of`.
+    Publish {
+        of: String,
+    },
+    /// Alias to snapshot versions (mapped to the target's numbers when run).
+    Alias {
+        alias: AliasSnapshot,
+        create: bool,
+    },
+    Reserve {
+        value: Option<i32>,
+    },
+    Tags {
+        set: BTreeMap<String, String>,
+        remove: Vec<String>,
+    },
+    Mapping {
+        source_arn: String,
+        batch_size: Option<i32>,
+        starting_position: Option<String>,
+        enabled: bool,
+    },
+}
+
+impl Step {
+    pub fn describe(&self) -> String {
+        match self {
+            Step::Create { config, code } => format!(
+                "create the function ({}, {} MB, code {})",
+                config.runtime.as_deref().unwrap_or("image"),
+                config.memory_size.unwrap_or_default(),
+                short_hash(code.lambda_sha256())
+            ),
+            Step::UpdateCode { code } => {
+                format!("update code to {}", short_hash(code.lambda_sha256()))
+            }
+            Step::UpdateConfig { changes, .. } => {
+                format!("update configuration: {}", changes.join("; "))
+            }
+            Step::Publish { of } => format!("publish a version as the snapshot's v{of}"),
+            Step::Alias { alias, create } => format!(
+                "{} alias {} → v{}{}",
+                if *create { "create" } else { "update" },
+                alias.name,
+                alias.function_version,
+                alias
+                    .weights
+                    .iter()
+                    .map(|(v, w)| format!(" + v{v} {:.0}%", w * 100.0))
+                    .collect::<String>()
+            ),
+            Step::Reserve { value: Some(n) } => format!("reserved concurrency {n}"),
+            Step::Reserve { value: None } => "remove reserved concurrency".into(),
+            Step::Tags { set, remove } => format!(
+                "tags: set {}{}",
+                set.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if remove.is_empty() {
+                    String::new()
+                } else {
+                    format!("; remove {}", remove.join(", "))
+                }
+            ),
+            Step::Mapping {
+                source_arn,
+                enabled,
+                ..
+            } => format!(
+                "event source mapping from {source_arn} ({})",
+                if *enabled { "enabled" } else { "disabled" }
+            ),
+        }
+    }
+}
+
+pub(super) fn short_hash(h: &str) -> String {
+    h.chars().take(12).collect()
+}
+
+/// The steps that make the target equal to the snapshot, and notes on what is not restored.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RestorePlan {
+    pub function: String,
+    pub region: String,
+    pub exists: bool,
+    pub steps: Vec<Step>,
+    /// Snapshot version → the target's version that already matches it.
+    pub matched: BTreeMap<String, String>,
+    pub notes: Vec<String>,
+}
+
+pub(super) const LATEST: &str = "$LATEST";
+
+impl RestorePlan {
+    /// Versions the snapshot's aliases route to that the restore would neither find nor
+    /// publish: such a restore would fail half-way, so the preview refuses it first.
+    pub fn unroutable(&self, manifest: &Manifest) -> Vec<String> {
+        let published: BTreeSet<&str> = self
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Publish { of } => Some(of.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut missing = Vec::new();
+        for a in &manifest.aliases {
+            for v in std::iter::once(&a.function_version).chain(a.weights.keys()) {
+                if !self.matched.contains_key(v) && !published.contains(v.as_str()) {
+                    missing.push(format!("alias {} routes to version {v}", a.name));
+                }
+            }
+        }
+        missing
+    }
+}
+
+pub(super) fn same_version(config: &FunctionConfig, sha: &str, v: &VersionSnapshot) -> bool {
+    sha == v.code.lambda_sha256() && config.differences(&v.config).is_empty()
+}
+
+/// Plans a restore of `manifest` into `function` in `region` (pure: no AWS calls).
+pub fn plan(
+    manifest: &Manifest,
+    current: Option<&Current>,
+    function: &str,
+    region: &str,
+    role: Option<&str>,
+) -> RestorePlan {
+    let adapt = |c: &FunctionConfig| {
+        let mut c = c.clone();
+        if let Some(role) = role {
+            c.role = role.to_string();
+        }
+        c
+    };
+    let mut out = RestorePlan {
+        function: function.to_string(),
+        region: region.to_string(),
+        exists: current.is_some(),
+        ..Default::default()
+    };
+    // Where $LATEST stands as the steps run.
+    let mut latest: Option<(FunctionConfig, String)> = current.and_then(|c| c.latest.clone());
+    let mut used = BTreeSet::new();
+    let move_latest = |out: &mut RestorePlan,
+                       latest: &mut Option<(FunctionConfig, String)>,
+                       v: &VersionSnapshot| {
+        let config = adapt(&v.config);
+        match latest {
+            None => out.steps.push(Step::Create {
+                config: config.clone(),
+                code: v.code.clone(),
+            }),
+            Some((c, sha)) => {
+                if sha != v.code.lambda_sha256() {
+                    out.steps.push(Step::UpdateCode {
+                        code: v.code.clone(),
+                    });
+                }
+                let changes = config.differences(c);
+                if !changes.is_empty() {
+                    out.steps.push(Step::UpdateConfig {
+                        config: config.clone(),
+                        changes,
+                    });
+                }
+            }
+        }
+        *latest = Some((config, v.code.lambda_sha256().to_string()));
+    };
+    for v in &manifest.versions {
+        let wanted = VersionSnapshot {
+            config: adapt(&v.config),
+            ..v.clone()
+        };
+        let found = current.and_then(|c| {
+            c.versions
+                .iter()
+                .find(|(n, cfg, sha)| !used.contains(n) && same_version(cfg, sha, &wanted))
+        });
+        if let Some((n, _, _)) = found {
+            used.insert(n.clone());
+            out.matched.insert(v.version.clone(), n.clone());
+            continue;
+        }
+        move_latest(&mut out, &mut latest, v);
+        out.steps.push(Step::Publish {
+            of: v.version.clone(),
+        });
+    }
+    move_latest(&mut out, &mut latest, &manifest.latest);
+    // An alias on $LATEST stays on the restored function's $LATEST.
+    out.matched.insert(LATEST.into(), LATEST.into());
+
+    let republished: BTreeSet<String> = out
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Publish { of } => Some(of.clone()),
+            _ => None,
+        })
+        .collect();
+    for a in &manifest.aliases {
+        let existing = current.and_then(|c| c.aliases.iter().find(|x| x.name == a.name));
+        let same = existing.is_some_and(|e| {
+            let map = |v: &str| out.matched.get(v).cloned();
+            !republished.contains(&a.function_version)
+                && map(&a.function_version).as_deref() == Some(e.function_version.as_str())
+                && a.weights.len() == e.weights.len()
+                && a.weights.iter().all(|(v, w)| {
+                    map(v).is_some_and(|t| e.weights.get(&t).is_some_and(|x| (x - w).abs() < 1e-9))
+                })
+        });
+        if !same {
+            out.steps.push(Step::Alias {
+                alias: a.clone(),
+                create: existing.is_none(),
+            });
+        }
+    }
+    if let Some(c) = current {
+        for a in &c.aliases {
+            if !manifest.aliases.iter().any(|x| x.name == a.name) {
+                out.notes.push(format!(
+                    "alias {} is not in the snapshot: left as it is",
+                    a.name
+                ));
+            }
+        }
+    }
+    if current.map(|c| c.reserved) != Some(manifest.reserved_concurrency)
+        && !(current.is_none() && manifest.reserved_concurrency.is_none())
+    {
+        out.steps.push(Step::Reserve {
+            value: manifest.reserved_concurrency,
+        });
+    }
+    let empty = BTreeMap::new();
+    let have = current.map(|c| &c.tags).unwrap_or(&empty);
+    let set: BTreeMap<String, String> = manifest
+        .tags
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove: Vec<String> = have
+        .keys()
+        .filter(|k| !manifest.tags.contains_key(*k))
+        .cloned()
+        .collect();
+    if !set.is_empty() || !remove.is_empty() {
+        out.steps.push(Step::Tags { set, remove });
+    }
+    for m in manifest.event_source_mappings.iter().flatten() {
+        let Some(source) = &m.source_arn else {
+            continue;
+        };
+        if current.is_some_and(|c| c.mapping_sources.contains(source)) {
+            continue;
+        }
+        let source_region = source.split(':').nth(3).unwrap_or_default();
+        if !source_region.is_empty() && source_region != region {
+            out.notes.push(format!(
+                "event source mapping from {source} is not restored: its source is in {source_region}, not {region}"
+            ));
+            continue;
+        }
+        out.steps.push(Step::Mapping {
+            source_arn: source.clone(),
+            batch_size: m.batch_size,
+            starting_position: m.starting_position.clone(),
+            enabled: m
+                .state
+                .as_deref()
+                .is_none_or(|s| s == "Enabled" || s == "Enabling"),
+        });
+    }
+    if region != manifest.region {
+        let c = &manifest.latest.config;
+        if !c.layers.is_empty() {
+            out.notes.push(format!(
+                "layers are referenced by ARN in {}: publish them in {region} first if they are not there",
+                manifest.region
+            ));
+        }
+        if !c.subnet_ids.is_empty() {
+            out.notes.push("the VPC subnets and security groups belong to the snapshot's region: pass a configuration for this region after the restore".into());
+        }
+    }
+    for (piece, present) in [
+        ("function URL", manifest.function_url.is_some()),
+        ("resource policy", manifest.policy.is_some()),
+        (
+            "async invoke configuration",
+            manifest.async_invoke.is_some(),
+        ),
+        (
+            "provisioned concurrency",
+            manifest
+                .provisioned_concurrency
+                .as_ref()
+                .is_some_and(|p| !p.is_empty()),
+        ),
+    ] {
+        if present {
+            out.notes.push(format!(
+                "the {piece} is recorded in the snapshot but not restored: apply it from the manifest by hand"
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,183 @@
+//! The Lambda writes a restore makes, one call (and its limiter token) each.
+
+use super::*;
+
+/// ARN, reserved concurrency and tags of an existing function: one GetFunction.
+pub(super) async fn head(clients: &Clients, f: &str) -> Result<Current, BackupError> {
+    clients.lambda_limit.acquire().await;
+    let got = clients
+        .lambda
+        .get_function()
+        .function_name(f)
+        .send()
+        .await
+        .map_err(|e| BackupError::Provider(classify(e, clients.operation_timeout.as_secs_f64())))?;
+    Ok(head_of(&got))
+}
+
+/// The ARN, reservation and tags a GetFunction answer holds.
+pub(super) fn head_of(got: &aws_sdk_lambda::operation::get_function::GetFunctionOutput) -> Current {
+    Current {
+        arn: got
+            .configuration()
+            .and_then(|c| c.function_arn())
+            .unwrap_or_default()
+            .to_string(),
+        reserved: got
+            .concurrency()
+            .and_then(|c| c.reserved_concurrent_executions()),
+        tags: got
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+/// UpdateFunctionCode with the same package a CreateFunction would take.
+pub(super) fn update_code(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    input: FunctionCode,
+) -> aws_sdk_lambda::operation::update_function_code::builders::UpdateFunctionCodeFluentBuilder {
+    let call = lambda.update_function_code().function_name(function);
+    match (
+        input.zip_file,
+        input.s3_bucket,
+        input.s3_key,
+        input.image_uri,
+    ) {
+        (Some(zip), _, _, _) => call.zip_file(zip),
+        (None, Some(b), Some(k), _) => call.s3_bucket(b).s3_key(k),
+        (_, _, _, Some(image)) => call.image_uri(image),
+        _ => call,
+    }
+}
+
+pub(super) async fn set_reserved(
+    clients: &Clients,
+    f: &str,
+    value: Option<i32>,
+) -> Result<(), BackupError> {
+    let t = clients.operation_timeout.as_secs_f64();
+    match value {
+        Some(n) => clients
+            .lambda
+            .put_function_concurrency()
+            .function_name(f)
+            .reserved_concurrent_executions(n)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| BackupError::Provider(classify(e, t))),
+        None => clients
+            .lambda
+            .delete_function_concurrency()
+            .function_name(f)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| BackupError::Provider(classify(e, t))),
+    }
+}
+
+pub(super) async fn set_tags(
+    clients: &Clients,
+    arn: &str,
+    set: &BTreeMap<String, String>,
+    remove: &[String],
+) -> Result<(), BackupError> {
+    let t = clients.operation_timeout.as_secs_f64();
+    if !set.is_empty() {
+        clients
+            .lambda
+            .tag_resource()
+            .resource(arn)
+            .set_tags(Some(set.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| BackupError::Provider(classify(e, t)))?;
+    }
+    if !remove.is_empty() {
+        clients
+            .lambda
+            .untag_resource()
+            .resource(arn)
+            .set_tag_keys(Some(remove.to_vec()))
+            .send()
+            .await
+            .map_err(|e| BackupError::Provider(classify(e, t)))?;
+    }
+    Ok(())
+}
+
+macro_rules! config_fields {
+    ($call:expr, $c:expr) => {{
+        let c = $c;
+        let mut call = $call
+            .role(&c.role)
+            .set_handler(c.handler.clone())
+            .set_description(Some(c.description.clone().unwrap_or_default()))
+            .set_memory_size(c.memory_size)
+            .set_timeout(c.timeout)
+            .environment(
+                Environment::builder()
+                    .set_variables(Some(c.environment.clone().into_iter().collect()))
+                    .build(),
+            )
+            .set_layers(Some(c.layers.clone()))
+            .set_runtime(c.runtime.as_deref().map(Runtime::from))
+            .set_kms_key_arn(c.kms_key_arn.clone());
+        if let Some(Ok(storage)) = c
+            .ephemeral_storage
+            .map(|size| EphemeralStorage::builder().size(size).build())
+        {
+            call = call.ephemeral_storage(storage);
+        }
+        if !c.subnet_ids.is_empty() || !c.security_group_ids.is_empty() {
+            call = call.vpc_config(
+                VpcConfig::builder()
+                    .set_subnet_ids(Some(c.subnet_ids.clone()))
+                    .set_security_group_ids(Some(c.security_group_ids.clone()))
+                    .build(),
+            );
+        }
+        if let Some(dlq) = &c.dead_letter_target {
+            call = call.dead_letter_config(DeadLetterConfig::builder().target_arn(dlq).build());
+        }
+        if let Some(mode) = &c.tracing_mode {
+            call = call.tracing_config(
+                TracingConfig::builder()
+                    .mode(TracingMode::from(mode.as_str()))
+                    .build(),
+            );
+        }
+        call
+    }};
+}
+
+pub(super) fn with_config_create(
+    call: aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder,
+    c: &FunctionConfig,
+) -> aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder {
+    let mut call = config_fields!(call, c);
+    if let Some(p) = &c.package_type {
+        call = call.package_type(PackageType::from(p.as_str()));
+    }
+    if !c.architectures.is_empty() {
+        call = call.set_architectures(Some(
+            c.architectures
+                .iter()
+                .map(|a| Architecture::from(a.as_str()))
+                .collect(),
+        ));
+    }
+    call
+}
+
+pub(super) fn with_config_update(
+    call: aws_sdk_lambda::operation::update_function_configuration::builders::UpdateFunctionConfigurationFluentBuilder,
+    c: &FunctionConfig,
+) -> aws_sdk_lambda::operation::update_function_configuration::builders::UpdateFunctionConfigurationFluentBuilder{
+    config_fields!(call, c)
+}

@@ -1,0 +1,64 @@
+//! What every action command shares: its flags, the rollout arguments, the tier check before
+//! any request, and the audit log.
+
+use clap::Args;
+
+use super::GlobalArgs;
+use crate::exit::Failure;
+use crate::ops::Kind;
+use crate::ops::audit::AuditLog;
+use crate::session::Session;
+
+/// Flags every action shares.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ActFlags {
+    /// Show what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm without asking (for scripts).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// One JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    pub alias: String,
+    #[arg(long = "fn")]
+    pub function: String,
+    /// The version to move traffic to.
+    #[arg(long)]
+    pub to: String,
+    /// A CodeDeploy preset: Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce, …
+    #[arg(long, conflicts_with = "steps")]
+    pub preset: Option<String>,
+    /// Custom steps: percent:hold, e.g. 10:5m,50:10m (100 is added at the end).
+    #[arg(long)]
+    pub steps: Option<String>,
+    /// Roll back when this alarm goes to ALARM (repeatable; added to `[guards] alarms`).
+    #[arg(long = "guard-alarm")]
+    pub guard_alarms: Vec<String>,
+    /// Roll back when the new version's error rate goes over this (0.05 = 5 %; default
+    /// `[guards] max_error_rate`, 0.05).
+    #[arg(long)]
+    pub max_error_rate: Option<f64>,
+    /// Seconds between guard checks (default `[guards] interval_secs`, 10).
+    #[arg(long)]
+    pub guard_interval: Option<u64>,
+    #[command(flatten)]
+    pub flags: ActFlags,
+}
+
+/// Refuses before connecting anywhere when no scope of the session may do `kind`.
+pub fn early_check(global: &GlobalArgs, kind: Kind) -> Result<(), Failure> {
+    let (settings, _) = crate::session::settings(&global.flags())?;
+    crate::session::check_any(&settings, kind.needs(), &kind.title())
+}
+
+/// The audit log, with the config's window for repeated invokes.
+pub fn audit_log(ctx: &Session) -> Option<AuditLog> {
+    AuditLog::default_location()
+        .map(|log| log.with_duplicate_window(ctx.settings.guards.duplicate_invoke_secs))
+}

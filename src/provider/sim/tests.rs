@@ -1,0 +1,181 @@
+//! The simulated fleet's scenarios, ops on it, and its determinism.
+
+use super::*;
+use crate::provider::{FunctionRef, TimeWindow};
+use chrono::TimeZone;
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn region(clock: &SimClock, name: &str) -> SimRegion {
+    demo_regions(7, clock, crate::config::Access::default())
+        .into_iter()
+        .find(|r| r.scope.region == name)
+        .unwrap_or_else(|| demo_regions(7, clock, crate::config::Access::default()).remove(0))
+}
+
+async fn stats(r: &SimRegion, function: &str) -> crate::provider::WindowStats {
+    let req = MetricsRequest {
+        functions: vec![FunctionRef {
+            name: function.into(),
+            aliases: vec![],
+            percentiles: true,
+        }],
+        window: TimeWindow::ending_at(r.clock.now()),
+        region_totals: false,
+        period_minutes: 1,
+    };
+    let snap = r.metrics(&req).await.unwrap_or_default();
+    snap.functions
+        .get(function)
+        .map(|m| m.window(MetricWindow::M5))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn error_spike_raises_errors_and_an_alarm_then_recovers() {
+    let clock = SimClock::fixed(start());
+    let r = region(&clock, ERROR_SPIKE.0);
+    let f = name(ERROR_SPIKE.1);
+    let calm = stats(&r, &f).await;
+    clock.set(start() + TimeDelta::seconds(190));
+    let spiking = stats(&r, &f).await;
+    // Two of the last five minutes are inside the spike.
+    assert!(spiking.error_rate > Some(0.05), "{spiking:?}");
+    assert!(calm.error_rate < Some(0.04), "{calm:?}");
+    let alarms = r.alarms().await.unwrap_or_default();
+    assert!(
+        alarms
+            .iter()
+            .any(|a| a.state == AlarmState::Alarm && a.function.as_deref() == Some(f.as_str()))
+    );
+    clock.set(start() + TimeDelta::seconds(CYCLE_SECS - 1));
+    let alarms = r.alarms().await.unwrap_or_default();
+    assert!(alarms.iter().all(|a| a.state == AlarmState::Ok));
+}
+
+#[tokio::test]
+async fn throttling_caps_concurrency_at_the_reserved_limit() {
+    let clock = SimClock::fixed(start());
+    clock.set(start() + TimeDelta::seconds(290));
+    let r = region(&clock, THROTTLING.0);
+    let s = stats(&r, &name(THROTTLING.1)).await;
+    assert!(s.throttles > 0.0, "{s:?}");
+    assert_eq!(s.concurrency_max, Some(100.0));
+}
+
+#[tokio::test]
+async fn outage_region_drops_out_and_comes_back() {
+    let clock = SimClock::fixed(start());
+    clock.set(start() + TimeDelta::seconds(200));
+    let r = region(&clock, OUTAGE_REGION);
+    assert!(matches!(
+        r.inventory().await,
+        Err(ProviderError::Timeout(_))
+    ));
+    clock.set(start() + TimeDelta::seconds(300));
+    assert_eq!(
+        r.inventory().await.map(|i| i.functions.len()).ok(),
+        Some(36)
+    );
+}
+
+#[tokio::test]
+async fn ops_shift_traffic_and_kill_in_the_simulation() {
+    use crate::ops::{Request, Tier, execute, prepare};
+    let clock = SimClock::fixed(start());
+    let r = region(&clock, "us-east-1");
+    let f = r
+        .functions()
+        .into_iter()
+        .find(|f| {
+            f.info.versions.len() >= 2
+                && f.info
+                    .aliases
+                    .iter()
+                    .any(|a| a.additional_weights.is_empty())
+        })
+        .unwrap();
+    let alias = f.info.aliases[0].clone();
+    let other = f
+        .info
+        .versions
+        .iter()
+        .find(|v| **v != alias.function_version)
+        .unwrap()
+        .clone();
+    let request = Request::SetWeight {
+        function: f.info.name.clone(),
+        alias: alias.name.clone(),
+        version: other.clone(),
+        weight: 0.3,
+    };
+    let plan = prepare(&r, request, None).await.unwrap();
+    execute(&r, &plan, None).await.unwrap();
+    let now = r.alias(&f.info.name, &alias.name).await.unwrap();
+    assert_eq!(now.additional_weights, vec![(other, 0.3)]);
+    assert_ne!(now.revision_id, alias.revision_id);
+
+    let kill = prepare(
+        &r,
+        Request::Kill {
+            function: f.info.name.clone(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    execute(&r, &kill, None).await.unwrap();
+    let invoke = InvokeRequest {
+        function: f.info.name.clone(),
+        qualifier: None,
+        payload: b"{}".to_vec(),
+        asynchronous: false,
+    };
+    assert!(matches!(
+        r.invoke(&invoke).await,
+        Err(ProviderError::Throttled(_))
+    ));
+    let mut read_only = r.clone();
+    read_only.scope.access = crate::config::Access::new(Tier::Read, false);
+    let refused = prepare(
+        &read_only,
+        Request::Kill {
+            function: f.info.name.clone(),
+        },
+        None,
+    )
+    .await;
+    assert!(refused.is_err());
+}
+
+#[tokio::test]
+async fn sim_invoke_echoes_and_reports() {
+    let clock = SimClock::fixed(start());
+    let r = region(&clock, "us-east-1");
+    let name = r.functions()[0].info.name.clone();
+    let out = r
+        .invoke(&InvokeRequest {
+            function: name,
+            qualifier: None,
+            payload: br#"{"a":1}"#.to_vec(),
+            asynchronous: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(out.payload, br#"{"a":1}"#);
+    let report = crate::logs::parse_report(out.log_tail.as_deref().unwrap_or_default()).unwrap();
+    assert!(report.duration_ms.is_some());
+}
+
+#[tokio::test]
+async fn same_time_gives_the_same_numbers() {
+    let clock = SimClock::fixed(start() + TimeDelta::seconds(30));
+    let a = stats(&region(&clock, "us-east-1"), "orders-api").await;
+    let b = stats(&region(&clock, "us-east-1"), "orders-api").await;
+    assert_eq!(a, b);
+    assert!(a.invocations > 0.0);
+}

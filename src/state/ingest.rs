@@ -1,0 +1,197 @@
+//! Poller snapshots into the fleet: inventory (page by page while it fills in), alarms,
+//! metrics and the detail view's on-demand reads, each read keeping its own health.
+
+use chrono::{DateTime, Utc};
+
+use super::{FunctionEntry, Read, State};
+use crate::provider::{Alarm, AlarmState, Inventory, MetricsSnapshot, ProviderError};
+
+pub(super) fn on_inventory(
+    state: &mut State,
+    region: usize,
+    seq: u64,
+    at: DateTime<Utc>,
+    result: Result<Inventory, ProviderError>,
+) {
+    let Some(r) = state.regions.get_mut(region) else {
+        return;
+    };
+    // Snapshots of one read share its sequence number, until its last; an older read never
+    // overwrites.
+    let open = seq == r.inventory_seq && r.inventory_progress.is_some();
+    if seq < r.inventory_seq || (seq == r.inventory_seq && !open) {
+        return;
+    }
+    r.inventory_seq = seq;
+    match result {
+        Err(e) => {
+            r.inventory_progress = None;
+            r.failed(&e, at, Read::Inventory)
+        }
+        Ok(inventory) => {
+            let partial = inventory.progress;
+            if let Some(p) = partial {
+                r.inventory_progress = Some((p, inventory.functions.len()));
+                // A later read fills in behind the rows already shown; only the first one
+                // shows its rows as they land.
+                if r.inventory_loaded {
+                    return;
+                }
+            } else {
+                r.inventory_progress = None;
+            }
+            let mut old: std::collections::HashMap<String, FunctionEntry> = r
+                .functions
+                .drain(..)
+                .map(|f| (f.info.name.clone(), f))
+                .collect();
+            r.functions = inventory
+                .functions
+                .into_iter()
+                .map(|mut info| {
+                    let previous = old.remove(&info.name);
+                    if let Some(p) = &previous {
+                        keep_on_demand_reads(&mut info, &p.info);
+                    }
+                    let alarm = worst_alarm(&r.alarms, &info.name);
+                    FunctionEntry {
+                        metrics: previous.as_ref().and_then(|p| p.metrics.clone()),
+                        history: previous.map(|p| p.history).unwrap_or_default(),
+                        info,
+                        alarm,
+                    }
+                })
+                .collect();
+            r.account_limit = inventory.account_concurrency_limit;
+            if partial.is_none() {
+                r.inventory_loaded = true;
+                match inventory.incomplete {
+                    Some(why) => r.partly_answered(at, Read::Inventory, why),
+                    None => r.answered(at, Read::Inventory),
+                }
+            }
+        }
+    }
+    state.rebuild_rows();
+}
+
+/// What the detail view read on demand stays until it is read again: an inventory leaves it
+/// unread.
+fn keep_on_demand_reads(
+    info: &mut crate::provider::FunctionInfo,
+    previous: &crate::provider::FunctionInfo,
+) {
+    if info.not_read.aliases && !previous.not_read.aliases {
+        info.aliases = previous.aliases.clone();
+        info.not_read.aliases = false;
+    }
+    if info.not_read.provisioned && !previous.not_read.provisioned {
+        info.provisioned = previous.provisioned.clone();
+        info.not_read.provisioned = false;
+    }
+}
+
+/// The detail view's on-demand read of a function answered.
+pub(super) fn on_extras(
+    state: &mut State,
+    region: usize,
+    function: String,
+    result: Result<crate::provider::FunctionExtras, ProviderError>,
+) {
+    let error = match result {
+        Ok(extras) => {
+            if let Some(f) = state
+                .regions
+                .get_mut(region)
+                .and_then(|r| r.functions.iter_mut().find(|f| f.info.name == function))
+            {
+                f.info.add_extras(extras);
+            }
+            None
+        }
+        Err(e) => Some(crate::provider::explain("details", "ListAliases", &e)),
+    };
+    if let Some(pane) = state.trigger_pane.as_mut()
+        && pane.region == region
+        && pane.function == function
+    {
+        pane.extras = Some(error.map_or(Ok(()), Err));
+    }
+    state.rebuild_rows();
+}
+
+pub(super) fn on_alarms(
+    state: &mut State,
+    region: usize,
+    seq: u64,
+    at: DateTime<Utc>,
+    result: Result<Vec<Alarm>, ProviderError>,
+) {
+    let Some(r) = state.regions.get_mut(region) else {
+        return;
+    };
+    if seq <= r.alarms_seq {
+        return;
+    }
+    r.alarms_seq = seq;
+    match result {
+        Err(e) => r.failed(&e, at, Read::Alarms),
+        Ok(alarms) => {
+            for f in &mut r.functions {
+                f.alarm = worst_alarm(&alarms, &f.info.name);
+            }
+            r.alarms = alarms;
+            r.answered(at, Read::Alarms);
+        }
+    }
+    state.rebuild_rows();
+}
+
+fn worst_alarm(alarms: &[Alarm], function: &str) -> Option<AlarmState> {
+    alarms
+        .iter()
+        .filter(|a| a.function.as_deref() == Some(function))
+        .map(|a| a.state)
+        .min()
+}
+
+pub(super) fn on_metrics(
+    state: &mut State,
+    region: usize,
+    seq: u64,
+    at: DateTime<Utc>,
+    result: Result<MetricsSnapshot, ProviderError>,
+) {
+    let Some(r) = state.regions.get_mut(region) else {
+        return;
+    };
+    if seq <= r.metrics_seq {
+        return;
+    }
+    r.metrics_seq = seq;
+    match result {
+        Err(e) => r.failed(&e, at, Read::Metrics),
+        Ok(snapshot) => {
+            for f in &mut r.functions {
+                if let Some(m) = snapshot.functions.get(&f.info.name) {
+                    if let Some(end) = snapshot.window_end {
+                        f.history.merge(&m.invocations, end);
+                    }
+                    let mut m = m.clone();
+                    // The percentile batch is asked less often: keep the last one meanwhile.
+                    if m.percentiles.is_empty()
+                        && let Some(previous) = &f.metrics
+                    {
+                        m.percentiles = previous.percentiles.clone();
+                    }
+                    f.metrics = Some(m);
+                }
+            }
+            if snapshot.region_totals.is_some() {
+                r.totals = snapshot.region_totals;
+            }
+            r.answered(at, Read::Metrics);
+        }
+    }
+    state.rebuild_rows();
+}

@@ -1,0 +1,139 @@
+//! What reaches the dashboard's model (keys, poller snapshots, results of effects) and what it
+//! asks the runtime to do.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+
+use crate::ops::{OpsError, Outcome, Plan, Request};
+use crate::provider::{Alarm, FunctionRef, Inventory, MetricsSnapshot, ProviderError};
+
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    Tick(DateTime<Utc>),
+    Inventory {
+        region: usize,
+        seq: u64,
+        at: DateTime<Utc>,
+        result: Result<Inventory, ProviderError>,
+    },
+    Metrics {
+        region: usize,
+        seq: u64,
+        at: DateTime<Utc>,
+        result: Result<MetricsSnapshot, ProviderError>,
+    },
+    Alarms {
+        region: usize,
+        seq: u64,
+        at: DateTime<Utc>,
+        result: Result<Vec<Alarm>, ProviderError>,
+    },
+    Calls {
+        region: usize,
+        total: u64,
+        /// CloudWatch metrics requested so far.
+        metrics: u64,
+    },
+    /// The ops layer prepared a requested action (or refused it).
+    Planned {
+        region: usize,
+        result: Result<Plan, OpsError>,
+    },
+    /// The ops layer checked a rollout (or refused it): ask before starting it.
+    RolloutPrepared {
+        region: usize,
+        result: Result<crate::ops::rollout::Rollout, OpsError>,
+    },
+    /// A backup moved on or finished.
+    Backup(super::actions::BackupEvent),
+    /// Log events for the log pane.
+    LogLines {
+        region: usize,
+        function: String,
+        end_ms: i64,
+        result: Result<Vec<crate::logs::LogLine>, ProviderError>,
+    },
+    /// What the inventory left for on demand (aliases, provisioned concurrency), for the
+    /// detail view.
+    Extras {
+        region: usize,
+        function: String,
+        result: Result<crate::provider::FunctionExtras, ProviderError>,
+    },
+    /// The triggers of a function, for the detail view.
+    Triggers {
+        region: usize,
+        function: String,
+        result: Result<crate::provider::Triggers, ProviderError>,
+    },
+    /// A traffic plan moved on, stopped, or was found interrupted.
+    PlanUpdate {
+        region: usize,
+        rollout: Box<crate::ops::rollout::Rollout>,
+        event: String,
+        running: bool,
+    },
+    /// A confirmed action ran.
+    Executed {
+        region: usize,
+        result: Result<Outcome, OpsError>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Re-read inventory and alarms in every region now.
+    RefreshInventory,
+    /// Validate and preview a request through the ops layer.
+    Prepare {
+        region: usize,
+        request: Box<Request>,
+    },
+    /// Execute a confirmed plan through the ops layer.
+    Execute { region: usize, plan: Box<Plan> },
+    /// Check a rollout through the ops layer and preview it (nothing is written).
+    PrepareRollout {
+        region: usize,
+        spec: Box<crate::ops::rollout::PlanSpec>,
+    },
+    /// Save a confirmed rollout and drive it in the background.
+    StartPlan {
+        region: usize,
+        rollout: Box<crate::ops::rollout::Rollout>,
+    },
+    ResumePlan {
+        region: usize,
+        function: String,
+        alias: String,
+    },
+    AbortPlan {
+        region: usize,
+        function: String,
+        alias: String,
+    },
+    /// Read log events of the log pane's function.
+    ReadLogs {
+        region: usize,
+        function: String,
+        start_ms: i64,
+        end_ms: i64,
+    },
+    /// Read the triggers of the function the detail view shows.
+    Triggers { region: usize, function: String },
+    /// Read what the inventory left for on demand of the function the detail view shows.
+    Extras { region: usize, function: String },
+    /// Back up functions of a region to the configured location, in the background.
+    Backup {
+        region: usize,
+        functions: Vec<String>,
+        to: crate::backup::S3Uri,
+        storage_class: String,
+    },
+    /// The functions whose metrics a region's poller should fetch from now on.
+    Want {
+        region: usize,
+        functions: Vec<FunctionRef>,
+    },
+}
