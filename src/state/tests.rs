@@ -1289,3 +1289,130 @@ fn every_change_in_a_production_scope_asks_for_the_typed_name() {
         s.popup = None;
     }
 }
+
+#[test]
+fn a_region_is_loading_until_its_inventory_answers_and_rows_land_page_by_page() {
+    let mut s = State::new(scopes(), Keymap::default(), Display::default(), t0());
+    // Alarms answering alone do not make a region fresh.
+    update(
+        &mut s,
+        Msg::Alarms {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok(Vec::new()),
+        },
+    );
+    assert_eq!(s.regions[0].health(t0(), 30), RegionHealth::Loading);
+    // A first page: its rows show, the region says how far it has come, still loading.
+    let page = |names: &[&str], progress: Option<crate::provider::InventoryProgress>| Inventory {
+        functions: names.iter().map(|n| info(n, "t")).collect(),
+        progress,
+        ..Default::default()
+    };
+    let listing = crate::provider::InventoryProgress::default();
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok(page(&["a", "b"], Some(listing))),
+        },
+    );
+    assert_eq!(s.regions[0].functions.len(), 2);
+    assert_eq!(s.regions[0].progress_label().as_deref(), Some("2 listed"));
+    assert_eq!(s.regions[0].health(t0(), 30), RegionHealth::Loading);
+    let filling = crate::provider::InventoryProgress {
+        listed: true,
+        read: 1,
+    };
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok(page(&["a", "b", "c"], Some(filling))),
+        },
+    );
+    assert_eq!(s.regions[0].functions.len(), 3);
+    assert_eq!(s.regions[0].progress_label().as_deref(), Some("1/3 read"));
+    // The whole read: fresh, no progress; a late partial of the same read changes nothing.
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok(page(&["a", "b", "c"], None)),
+        },
+    );
+    assert_eq!(
+        s.regions[0].health(t0(), 30),
+        RegionHealth::Fresh { age_secs: 0 }
+    );
+    assert_eq!(s.regions[0].progress_label(), None);
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok(page(&["a"], Some(listing))),
+        },
+    );
+    assert_eq!(s.regions[0].functions.len(), 3);
+    // A later read fills in behind the rows shown: its partial snapshots leave them be.
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 2,
+            at: t0(),
+            result: Ok(page(&["a"], Some(listing))),
+        },
+    );
+    assert_eq!(s.regions[0].functions.len(), 3);
+    assert_eq!(s.regions[0].progress_label().as_deref(), Some("1 listed"));
+}
+
+#[test]
+fn what_the_detail_view_read_on_demand_survives_the_next_inventory() {
+    let mut s = loaded();
+    let name = s.regions[0].functions[0].info.name.clone();
+    update(
+        &mut s,
+        Msg::Extras {
+            region: 0,
+            function: name.clone(),
+            result: Ok(crate::provider::FunctionExtras {
+                aliases: Vec::new(),
+                provisioned: vec![crate::provider::ProvisionedConcurrency {
+                    qualifier: "live".into(),
+                    requested: Some(5),
+                    allocated: Some(5),
+                    status: Some("READY".into()),
+                }],
+            }),
+        },
+    );
+    let mut unread = info(&name, "t");
+    unread.not_read.provisioned = true;
+    unread.not_read.aliases = true;
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 9,
+            at: t0(),
+            result: Ok(Inventory {
+                functions: vec![unread],
+                ..Default::default()
+            }),
+        },
+    );
+    let f = s.regions[0].function(&name).expect("still listed");
+    assert!(!f.info.not_read.provisioned && !f.info.not_read.aliases);
+    assert_eq!(f.info.provisioned.len(), 1);
+}

@@ -284,3 +284,36 @@ async fn the_detail_view_reads_what_the_inventory_left_for_on_demand() {
     let entry = state.regions[0].function(&f).expect("function");
     assert!(!entry.info.not_read.aliases && !entry.info.not_read.provisioned);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_list_follows_its_marker_to_the_last_page() {
+    let region = "cn-north-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-aliased", moto::unique("pg"));
+    seeder.create_function(&f).await;
+    let v1 = seeder.publish_version(&f, "one").await;
+    let v2 = seeder.publish_version(&f, "two").await;
+    for alias in ["blue", "green", "live"] {
+        seeder.create_alias(&f, alias, &v1, Some((&v2, 0.5))).await;
+    }
+    let proxy = FaultProxy::start(moto::url());
+    // One item per page: every list needs as many calls as it has items.
+    proxy.paginate(region, "ListFunctions", "Functions", 1);
+    proxy.paginate(region, "ListAliases", "Aliases", 1);
+    let lops = Lops::new(&proxy.url);
+    let run = lops.run(&["status", "--json", "--regions", region]);
+    run.assert_exit(0);
+    let doc = run.json();
+    let aliased = named(region_doc(&doc, region), &f);
+    let names: Vec<&str> = aliased["aliases"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["blue", "green", "live"], "{aliased:#}");
+    assert_eq!(aliased["versions"], serde_json::json!(["1", "2"]));
+    assert!(
+        proxy.calls(region, "lambda", "ListAliases") >= 3,
+        "{:#?}",
+        proxy.all_calls()
+    );
+}
