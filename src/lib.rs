@@ -7,9 +7,9 @@
 //! `layers::imports_follow_the_module_map` checks the code against the table there.
 //!
 //! ```text
-//! cli ─────────────┐   tui (event loop, effect executor) ── ui (drawing)
+//! cli ─────────────┐   tui (event loop, terminal) ── ui (drawing)
 //!   headless faces │     │
-//! session ─────────┤   runtime (pollers, one region read)
+//! session ─────────┤   runtime (pollers, one region read, effect executor)
 //!   flags + config │     │
 //!   → scopes, tier │   state (dashboard model: rows, Msg, Effect, keys, keymap)
 //!                  └─────┤

@@ -1,5 +1,7 @@
-//! Work that happens off the screen: reading regions, pacing requests, pollers.
+//! Work that happens off the screen: pollers, one whole read of a region, and the executor of
+//! the dashboard's effects.
 
+pub mod effects;
 pub mod poller;
 pub mod read;
 

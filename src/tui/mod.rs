@@ -15,14 +15,11 @@ use tokio::sync::mpsc;
 use crate::config::Settings;
 use crate::exit::{Exit, Failure};
 use crate::ops::audit::AuditLog;
-use crate::ops::backup::Progress;
-use crate::ops::rollout::{self, PlanStore, Rollout, Status};
 use crate::provider::sim::{SimClock, demo_regions};
-use crate::provider::{GuardSignals, RegionActions};
-use crate::runtime::poller::{self, Pollers, Timing};
+use crate::runtime::effects::{Executor, Source};
+use crate::runtime::poller::Timing;
 use crate::session::{self, Flags, Session};
-use crate::state::actions::BackupEvent;
-use crate::state::{Display, Effect, Keymap, Msg, State, update};
+use crate::state::{Display, Keymap, Msg, State, update};
 use crate::ui::{self, Theme};
 
 /// Seed of the demo fleet: the same fleet on every machine.
@@ -65,9 +62,7 @@ fn display(settings: &Settings, demo: bool) -> Display {
     }
 }
 
-async fn run_terminal<
-    S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource,
->(
+async fn run_terminal<S: Source>(
     sources: Vec<S>,
     settings: &Settings,
     keymap: Keymap,
@@ -138,56 +133,14 @@ where
     B: Backend,
     B::Error: std::fmt::Display,
     E: Stream<Item = std::io::Result<Event>> + Unpin,
-    S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource,
+    S: Source,
 {
     let io = |e: B::Error| std::io::Error::other(e.to_string());
     let size = terminal.size().map_err(io)?;
     state.size = (size.width, size.height);
     let (tx, mut rx) = mpsc::channel(256);
-    let pollers = poller::spawn(&sources, tx.clone(), timing);
-    let runner = Runner {
-        pollers,
-        sources: sources.clone(),
-        tx,
-        // Rollouts are saved beside the audit log they write to (the demo's apart from real
-        // ones, as its audit log is).
-        store: audit.as_ref().and_then(|a| {
-            let stem = a
-                .path()
-                .file_stem()?
-                .to_string_lossy()
-                .replace("audit", "plans");
-            a.path().parent().map(|d| PlanStore::at(d.join(stem)))
-        }),
-        audit,
-    };
-    // Rollouts saved as running: driven by another lops, or left by a killed one (resume or
-    // abort them).
-    if let Some(store) = &runner.store {
-        for r in store.running() {
-            if let Some(region) = sources
-                .iter()
-                .position(|s| s.scope().region == r.region && s.scope().profile == r.profile)
-            {
-                let event = match (r.standing(), &r.owner) {
-                    (rollout::Standing::Running, Some(o)) => {
-                        format!("running in lops pid {} on {}: abort asks it", o.pid, o.host)
-                    }
-                    _ => "interrupted: resume or abort".to_string(),
-                };
-                apply(
-                    &mut state,
-                    &runner,
-                    Msg::PlanUpdate {
-                        region,
-                        rollout: Box::new(r),
-                        event,
-                        running: false,
-                    },
-                );
-            }
-        }
-    }
+    let runner = Executor::start(sources.clone(), tx, timing, audit);
+    runner.announce_saved_rollouts();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     apply(&mut state, &runner, Msg::Tick(Utc::now()));
@@ -228,269 +181,8 @@ where
     Ok(state)
 }
 
-/// Executes effects: poller requests directly, actions as tasks that report back as messages.
-struct Runner<S> {
-    pollers: Pollers,
-    sources: Vec<Arc<S>>,
-    tx: mpsc::Sender<Msg>,
-    audit: Option<AuditLog>,
-    store: Option<PlanStore>,
-}
-
-impl<S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource>
-    Runner<S>
-{
-    /// Runs `work` on a region's source in the background and sends the message it makes.
-    fn answer<F, Fut>(&self, region: usize, work: F)
-    where
-        F: FnOnce(Arc<S>) -> Fut,
-        Fut: Future<Output = Msg> + Send + 'static,
-    {
-        let Some(source) = self.sources.get(region).cloned() else {
-            return;
-        };
-        let tx = self.tx.clone();
-        let reply = work(source);
-        tokio::spawn(async move {
-            let _ = tx.send(reply.await).await;
-        });
-    }
-
-    /// Runs a plan in the background, reporting each step as a message.
-    fn drive(&self, region: usize, source: Arc<S>, mut r: Rollout) {
-        let (tx, audit, store) = (self.tx.clone(), self.audit.clone(), self.store.clone());
-        // Not kept to be cancelled: an abort asks the rollout itself (see ops::rollout::abort).
-        tokio::spawn(async move {
-            let Some(store) = store else { return };
-            let progress = tx.clone();
-            let report = move |r: &Rollout, event: &str| {
-                let running = r.status == Status::Running;
-                let msg = Msg::PlanUpdate {
-                    region,
-                    rollout: Box::new(r.clone()),
-                    event: event.to_string(),
-                    running,
-                };
-                let _ = progress.try_send(msg);
-            };
-            if let Err(e) = rollout::run(&*source, &mut r, audit.as_ref(), &store, report).await {
-                let event = format!("stopped: {e}");
-                let _ = tx
-                    .send(Msg::PlanUpdate {
-                        region,
-                        rollout: Box::new(r),
-                        event,
-                        running: false,
-                    })
-                    .await;
-            }
-        });
-    }
-}
-
-fn apply<
-    S: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource,
->(
-    state: &mut State,
-    runner: &Runner<S>,
-    msg: Msg,
-) {
+fn apply<S: Source>(state: &mut State, executor: &Executor<S>, msg: Msg) {
     for effect in update(state, msg) {
-        match effect {
-            Effect::RefreshInventory => runner.pollers.refresh(),
-            Effect::Want { region, functions } => runner.pollers.want(region, functions),
-            Effect::Prepare { region, request } => {
-                let audit = runner.audit.clone();
-                runner.answer(region, move |source| async move {
-                    let result = crate::ops::prepare(&*source, *request, audit.as_ref()).await;
-                    Msg::Planned { region, result }
-                })
-            }
-            Effect::PrepareRollout { region, spec } => {
-                let Some(store) = runner.store.clone() else {
-                    continue;
-                };
-                runner.answer(region, move |source| async move {
-                    let result = rollout::start(&*source, *spec, &store).await;
-                    Msg::RolloutPrepared { region, result }
-                })
-            }
-            Effect::StartPlan { region, rollout } => {
-                let (Some(source), Some(store)) =
-                    (runner.sources.get(region).cloned(), runner.store.clone())
-                else {
-                    continue;
-                };
-                let r = *rollout;
-                match store.create(&r) {
-                    Ok(()) => {
-                        let msg = Msg::PlanUpdate {
-                            region,
-                            rollout: Box::new(r.clone()),
-                            event: "started".into(),
-                            running: true,
-                        };
-                        let _ = runner.tx.try_send(msg);
-                        runner.drive(region, source, r);
-                    }
-                    Err(e) => {
-                        let result = Err(match e.kind() {
-                            std::io::ErrorKind::AlreadyExists => {
-                                crate::ops::OpsError::Refused(e.to_string())
-                            }
-                            _ => crate::ops::OpsError::Invalid(format!(
-                                "cannot save the rollout in {}: {e}",
-                                store.dir().display()
-                            )),
-                        });
-                        let _ = runner.tx.try_send(Msg::Executed { region, result });
-                    }
-                }
-            }
-            Effect::ResumePlan {
-                region,
-                function,
-                alias,
-            } => {
-                let (Some(source), Some(store)) =
-                    (runner.sources.get(region).cloned(), runner.store.as_ref())
-                else {
-                    continue;
-                };
-                if let Some(r) = store
-                    .load(source.scope(), &function, &alias)
-                    .filter(Rollout::unfinished)
-                {
-                    runner.drive(region, source, r);
-                }
-            }
-            Effect::AbortPlan {
-                region,
-                function,
-                alias,
-            } => {
-                let (Some(source), Some(store)) =
-                    (runner.sources.get(region).cloned(), runner.store.clone())
-                else {
-                    continue;
-                };
-                // A rollout this dashboard drives is asked to stop like any other (its task
-                // rolls back and ends), never cut off between a write and its audit record.
-                let (tx, audit) = (runner.tx.clone(), runner.audit.clone());
-                tokio::spawn(async move {
-                    let wait = Duration::from_secs(30);
-                    let aborted =
-                        rollout::abort(&*source, &store, &function, &alias, audit.as_ref(), wait)
-                            .await;
-                    let msg = match aborted {
-                        Ok(outcome) => Msg::PlanUpdate {
-                            region,
-                            event: format!("aborted: {}", outcome.describe()),
-                            rollout: Box::new(outcome.rollout),
-                            running: false,
-                        },
-                        Err(e) => Msg::Executed {
-                            region,
-                            result: Err(e),
-                        },
-                    };
-                    let _ = tx.send(msg).await;
-                });
-            }
-            Effect::ReadLogs {
-                region,
-                function,
-                start_ms,
-                end_ms,
-            } => runner.answer(region, move |source| async move {
-                let result = source.log_events(&function, start_ms, end_ms, None).await;
-                Msg::LogLines {
-                    region,
-                    function,
-                    end_ms,
-                    result,
-                }
-            }),
-            Effect::Extras { region, function } => {
-                runner.answer(region, move |source| async move {
-                    let result = source.extras(&function).await;
-                    Msg::Extras {
-                        region,
-                        function,
-                        result,
-                    }
-                })
-            }
-            Effect::Triggers { region, function } => {
-                runner.answer(region, move |source| async move {
-                    let result = source.triggers(&function).await;
-                    Msg::Triggers {
-                        region,
-                        function,
-                        result,
-                    }
-                })
-            }
-            Effect::Backup {
-                region,
-                functions,
-                to,
-                storage_class: class,
-            } => {
-                let Some(source) = runner.sources.get(region).cloned() else {
-                    continue;
-                };
-                let (tx, audit) = (runner.tx.clone(), runner.audit.clone());
-                tokio::spawn(async move {
-                    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-                    let total = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-                    let progress_tx = tx.clone();
-                    let progress = std::sync::Arc::new(move |p: Progress| {
-                        use std::sync::atomic::Ordering::Relaxed;
-                        let label = match p {
-                            Progress::Total(n) => {
-                                total.fetch_add(n, Relaxed);
-                                "reading".to_string()
-                            }
-                            Progress::Function { function, ok, .. } => {
-                                done.fetch_add(1, Relaxed);
-                                format!("{function} {}", if ok { "done" } else { "failed" })
-                            }
-                            Progress::DataObject { key, .. } => key,
-                            Progress::Step(s) | Progress::Note(s) | Progress::Warning(s) => s,
-                        };
-                        let _ = progress_tx.try_send(Msg::Backup(BackupEvent::Progress {
-                            done: done.load(Relaxed),
-                            total: total.load(Relaxed).max(1),
-                            label,
-                        }));
-                    });
-                    let result = source
-                        .backup(functions, to, class, audit, progress)
-                        .await
-                        .map_err(|e| e.to_string())
-                        .and_then(|r| {
-                            if r.failed.is_empty() {
-                                Ok(r.snapshots.iter().map(|s| s.snapshot.clone()).collect())
-                            } else {
-                                Err(r
-                                    .failed
-                                    .iter()
-                                    .map(|f| format!("{}: {}", f.function, f.error))
-                                    .collect::<Vec<_>>()
-                                    .join("; "))
-                            }
-                        });
-                    let _ = tx.send(Msg::Backup(BackupEvent::Done(result))).await;
-                });
-            }
-            Effect::Execute { region, plan } => {
-                let audit = runner.audit.clone();
-                runner.answer(region, move |source| async move {
-                    let result = crate::ops::execute(&*source, &plan, audit.as_ref()).await;
-                    Msg::Executed { region, result }
-                })
-            }
-        }
+        executor.run(effect);
     }
 }

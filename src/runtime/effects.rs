@@ -1,0 +1,455 @@
+//! Runs the dashboard's effects: poller requests at once, everything else as a task that
+//! reports back as a message. One helper spawns (`answer`); a read the user asked for again
+//! (triggers, on-demand details, log lines of one function) replaces the one in flight; files
+//! (rollout records) are read and written off the loop thread.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::poller::{self, Pollers, Timing};
+use crate::ops::audit::AuditLog;
+use crate::ops::backup::Progress;
+use crate::ops::rollout::{self, PlanStore, Rollout, Status};
+use crate::provider::{GuardSignals, RegionActions};
+use crate::state::actions::BackupEvent;
+use crate::state::{Effect, Msg};
+
+/// What a region must offer the dashboard's effects.
+pub trait Source:
+    RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource
+{
+}
+
+impl<T: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource>
+    Source for T
+{
+}
+
+/// Executes effects: poller requests directly, actions as tasks that report back as messages.
+pub struct Executor<S> {
+    pollers: Pollers,
+    sources: Vec<Arc<S>>,
+    tx: mpsc::Sender<Msg>,
+    audit: Option<AuditLog>,
+    store: Option<PlanStore>,
+    /// The read in flight per (kind, region, function): a newer request replaces it.
+    latest: Mutex<HashMap<JobKey, tokio::task::AbortHandle>>,
+}
+
+/// A read that a newer one of the same kind and target makes worthless.
+type JobKey = (&'static str, usize, String);
+
+impl<S: Source> Executor<S> {
+    /// Runs `work` on a region's source in the background and sends the message it makes.
+    fn answer<F, Fut>(&self, region: usize, work: F)
+    where
+        F: FnOnce(Arc<S>) -> Fut,
+        Fut: Future<Output = Msg> + Send + 'static,
+    {
+        let Some(source) = self.sources.get(region).cloned() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        let reply = work(source);
+        tokio::spawn(async move {
+            let _ = tx.send(reply.await).await;
+        });
+    }
+
+    /// Starts the pollers of `sources` and an executor over them; messages go to `tx`.
+    pub fn start(
+        sources: Vec<Arc<S>>,
+        tx: mpsc::Sender<Msg>,
+        timing: Timing,
+        audit: Option<AuditLog>,
+    ) -> Self {
+        let pollers = poller::spawn(&sources, tx.clone(), timing);
+        // Rollouts are saved beside the audit log they write to (the demo's apart from real
+        // ones, as its audit log is).
+        let store = audit.as_ref().and_then(|a| {
+            let stem = a
+                .path()
+                .file_stem()?
+                .to_string_lossy()
+                .replace("audit", "plans");
+            a.path().parent().map(|d| PlanStore::at(d.join(stem)))
+        });
+        Executor {
+            pollers,
+            sources,
+            tx,
+            audit,
+            store,
+            latest: Mutex::default(),
+        }
+    }
+
+    /// Rollouts saved as running: driven by another lops, or left by a killed one (resume or
+    /// abort them). Read off the loop thread; each arrives as a message.
+    pub fn announce_saved_rollouts(&self) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let scopes: Vec<_> = self.sources.iter().map(|s| s.scope().clone()).collect();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let Ok(running) = tokio::task::spawn_blocking(move || store.running()).await else {
+                return;
+            };
+            for r in running {
+                let Some(region) = scopes
+                    .iter()
+                    .position(|s| s.region == r.region && s.profile == r.profile)
+                else {
+                    continue;
+                };
+                let event = match (r.standing(), &r.owner) {
+                    (rollout::Standing::Running, Some(o)) => {
+                        format!("running in lops pid {} on {}: abort asks it", o.pid, o.host)
+                    }
+                    _ => "interrupted: resume or abort".to_string(),
+                };
+                let msg = Msg::PlanUpdate {
+                    region,
+                    rollout: Box::new(r),
+                    event,
+                    running: false,
+                };
+                if tx.send(msg).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Like `answer`, for a read that a newer request of the same `key` makes worthless: the
+    /// one in flight is dropped (reads only; a write is never cut off).
+    fn answer_latest<F, Fut>(&self, key: JobKey, region: usize, work: F)
+    where
+        F: FnOnce(Arc<S>) -> Fut,
+        Fut: Future<Output = Msg> + Send + 'static,
+    {
+        let Some(source) = self.sources.get(region).cloned() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        let reply = work(source);
+        let task = tokio::spawn(async move {
+            let _ = tx.send(reply.await).await;
+        });
+        if let Ok(mut latest) = self.latest.lock() {
+            latest.retain(|_, h| !h.is_finished());
+            if let Some(previous) = latest.insert(key, task.abort_handle()) {
+                previous.abort();
+            }
+        }
+    }
+
+    /// Runs one effect.
+    pub fn run(&self, effect: Effect) {
+        match effect {
+            Effect::RefreshInventory => self.pollers.refresh(),
+            Effect::Want { region, functions } => self.pollers.want(region, functions),
+            Effect::Prepare { region, request } => {
+                let audit = self.audit.clone();
+                self.answer(region, move |source| async move {
+                    let result = crate::ops::prepare(&*source, *request, audit.as_ref()).await;
+                    Msg::Planned { region, result }
+                })
+            }
+            Effect::PrepareRollout { region, spec } => {
+                let Some(store) = self.store.clone() else {
+                    return;
+                };
+                self.answer(region, move |source| async move {
+                    let result = rollout::start(&*source, *spec, &store).await;
+                    Msg::RolloutPrepared { region, result }
+                })
+            }
+            Effect::StartPlan { region, rollout } => {
+                let (Some(source), Some(store)) =
+                    (self.sources.get(region).cloned(), self.store.clone())
+                else {
+                    return;
+                };
+                let r = *rollout;
+                let (tx, audit) = (self.tx.clone(), self.audit.clone());
+                // The rollout file is created off the loop thread, the drive only once it exists.
+                tokio::spawn(async move {
+                    let created = {
+                        let (store, r) = (store.clone(), r.clone());
+                        tokio::task::spawn_blocking(move || store.create(&r)).await
+                    };
+                    match created {
+                        Ok(Ok(())) => {
+                            let msg = Msg::PlanUpdate {
+                                region,
+                                rollout: Box::new(r.clone()),
+                                event: "started".into(),
+                                running: true,
+                            };
+                            let _ = tx.send(msg).await;
+                            drive(tx, audit, Some(store), region, source, r);
+                        }
+                        Ok(Err(e)) => {
+                            let result = Err(match e.kind() {
+                                std::io::ErrorKind::AlreadyExists => {
+                                    crate::ops::OpsError::Refused(e.to_string())
+                                }
+                                _ => crate::ops::OpsError::Invalid(format!(
+                                    "cannot save the rollout in {}: {e}",
+                                    store.dir().display()
+                                )),
+                            });
+                            let _ = tx.send(Msg::Executed { region, result }).await;
+                        }
+                        Err(e) => {
+                            let result = Err(crate::ops::OpsError::Invalid(format!(
+                                "cannot save the rollout: {e}"
+                            )));
+                            let _ = tx.send(Msg::Executed { region, result }).await;
+                        }
+                    }
+                });
+            }
+            Effect::ResumePlan {
+                region,
+                function,
+                alias,
+            } => {
+                let (Some(source), Some(store)) =
+                    (self.sources.get(region).cloned(), self.store.clone())
+                else {
+                    return;
+                };
+                let (tx, audit) = (self.tx.clone(), self.audit.clone());
+                tokio::spawn(async move {
+                    let scope = source.scope().clone();
+                    let loaded = {
+                        let store = store.clone();
+                        tokio::task::spawn_blocking(move || store.load(&scope, &function, &alias))
+                            .await
+                    };
+                    if let Ok(Some(r)) = loaded
+                        && r.unfinished()
+                    {
+                        drive(tx, audit, Some(store), region, source, r);
+                    }
+                });
+            }
+            Effect::AbortPlan {
+                region,
+                function,
+                alias,
+            } => {
+                let (Some(source), Some(store)) =
+                    (self.sources.get(region).cloned(), self.store.clone())
+                else {
+                    return;
+                };
+                // A rollout this dashboard drives is asked to stop like any other (its task
+                // rolls back and ends), never cut off between a write and its audit record.
+                let (tx, audit) = (self.tx.clone(), self.audit.clone());
+                tokio::spawn(async move {
+                    let wait = Duration::from_secs(30);
+                    let aborted =
+                        rollout::abort(&*source, &store, &function, &alias, audit.as_ref(), wait)
+                            .await;
+                    let msg = match aborted {
+                        Ok(outcome) => Msg::PlanUpdate {
+                            region,
+                            event: format!("aborted: {}", outcome.describe()),
+                            rollout: Box::new(outcome.rollout),
+                            running: false,
+                        },
+                        Err(e) => Msg::Executed {
+                            region,
+                            result: Err(e),
+                        },
+                    };
+                    let _ = tx.send(msg).await;
+                });
+            }
+            Effect::ReadLogs {
+                region,
+                function,
+                start_ms,
+                end_ms,
+            } => self.answer_latest(
+                ("logs", region, function.clone()),
+                region,
+                move |source| async move {
+                    let result = source.log_events(&function, start_ms, end_ms, None).await;
+                    Msg::LogLines {
+                        region,
+                        function,
+                        end_ms,
+                        result,
+                    }
+                },
+            ),
+            Effect::Extras { region, function } => {
+                let key = ("extras", region, function.clone());
+                self.answer_latest(key, region, move |source| async move {
+                    let result = source.extras(&function).await;
+                    Msg::Extras {
+                        region,
+                        function,
+                        result,
+                    }
+                })
+            }
+            Effect::Triggers { region, function } => {
+                let key = ("triggers", region, function.clone());
+                self.answer_latest(key, region, move |source| async move {
+                    let result = source.triggers(&function).await;
+                    Msg::Triggers {
+                        region,
+                        function,
+                        result,
+                    }
+                })
+            }
+            Effect::Backup {
+                region,
+                functions,
+                to,
+                storage_class: class,
+            } => {
+                let Some(source) = self.sources.get(region).cloned() else {
+                    return;
+                };
+                let (tx, audit) = (self.tx.clone(), self.audit.clone());
+                tokio::spawn(async move {
+                    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                    let total = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                    let progress_tx = tx.clone();
+                    let progress = std::sync::Arc::new(move |p: Progress| {
+                        use std::sync::atomic::Ordering::Relaxed;
+                        let label = match p {
+                            Progress::Total(n) => {
+                                total.fetch_add(n, Relaxed);
+                                "reading".to_string()
+                            }
+                            Progress::Function { function, ok, .. } => {
+                                done.fetch_add(1, Relaxed);
+                                format!("{function} {}", if ok { "done" } else { "failed" })
+                            }
+                            Progress::DataObject { key, .. } => key,
+                            Progress::Step(s) | Progress::Note(s) | Progress::Warning(s) => s,
+                        };
+                        let _ = progress_tx.try_send(Msg::Backup(BackupEvent::Progress {
+                            done: done.load(Relaxed),
+                            total: total.load(Relaxed).max(1),
+                            label,
+                        }));
+                    });
+                    let result = source
+                        .backup(functions, to, class, audit, progress)
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| {
+                            if r.failed.is_empty() {
+                                Ok(r.snapshots.iter().map(|s| s.snapshot.clone()).collect())
+                            } else {
+                                Err(r
+                                    .failed
+                                    .iter()
+                                    .map(|f| format!("{}: {}", f.function, f.error))
+                                    .collect::<Vec<_>>()
+                                    .join("; "))
+                            }
+                        });
+                    let _ = tx.send(Msg::Backup(BackupEvent::Done(result))).await;
+                });
+            }
+            Effect::Execute { region, plan } => {
+                let audit = self.audit.clone();
+                self.answer(region, move |source| async move {
+                    let result = crate::ops::execute(&*source, &plan, audit.as_ref()).await;
+                    Msg::Executed { region, result }
+                })
+            }
+        }
+    }
+}
+
+/// Runs a plan in the background, reporting each step as a message.
+fn drive<S: Source>(
+    tx: mpsc::Sender<Msg>,
+    audit: Option<AuditLog>,
+    store: Option<PlanStore>,
+    region: usize,
+    source: Arc<S>,
+    mut r: Rollout,
+) {
+    // Not kept to be cancelled: an abort asks the rollout itself (see ops::rollout::abort).
+    tokio::spawn(async move {
+        let Some(store) = store else { return };
+        let progress = tx.clone();
+        let report = move |r: &Rollout, event: &str| {
+            let running = r.status == Status::Running;
+            let msg = Msg::PlanUpdate {
+                region,
+                rollout: Box::new(r.clone()),
+                event: event.to_string(),
+                running,
+            };
+            let _ = progress.try_send(msg);
+        };
+        if let Err(e) = rollout::run(&*source, &mut r, audit.as_ref(), &store, report).await {
+            let event = format!("stopped: {e}");
+            let _ = tx
+                .send(Msg::PlanUpdate {
+                    region,
+                    rollout: Box::new(r),
+                    event,
+                    running: false,
+                })
+                .await;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::sim::{SimClock, demo_regions};
+
+    #[tokio::test]
+    async fn a_read_asked_again_replaces_the_one_in_flight() {
+        let sources: Vec<_> = demo_regions(7, &SimClock::live(), Default::default())
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let function = sources[0].functions()[0].info.name.clone();
+        let (tx, mut rx) = mpsc::channel(1024);
+        let timing = Timing {
+            metrics: Duration::from_secs(3600),
+            inventory: Duration::from_secs(3600),
+            alarms: Duration::from_secs(3600),
+            deadline: Duration::from_secs(10),
+            min_gap: Duration::from_secs(1),
+        };
+        let executor = Executor::start(sources, tx, timing, None);
+        // The simulated region answers after 40–200 ms: the second ask lands while the first
+        // is in flight.
+        for _ in 0..2 {
+            executor.run(Effect::Triggers {
+                region: 0,
+                function: function.clone(),
+            });
+        }
+        let mut answers = 0;
+        let until = tokio::time::Instant::now() + Duration::from_millis(800);
+        while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
+            if matches!(msg, Msg::Triggers { .. }) {
+                answers += 1;
+            }
+        }
+        assert_eq!(answers, 1, "the first read was replaced by the second");
+    }
+}
