@@ -143,7 +143,7 @@ pub async fn capture(
         )),
         other => BackupError::Provider(other),
     };
-    clients.lambda_limit.acquire().await;
+    clients.get_function_limit.acquire_first().await;
     let got = lambda
         .get_function()
         .function_name(function)
@@ -181,7 +181,7 @@ pub async fn capture(
         let code = if v.code_sha256() == config.code_sha256() {
             latest.code.clone()
         } else {
-            clients.lambda_limit.acquire().await;
+            clients.get_function_limit.acquire_first().await;
             let got = lambda
                 .get_function()
                 .function_name(function)
@@ -228,7 +228,7 @@ pub async fn capture(
         );
         None
     } else {
-        clients.lambda_limit.acquire().await;
+        clients.lambda_limit.acquire_first().await;
         match lambda
             .list_provisioned_concurrency_configs()
             .function_name(function)
@@ -261,7 +261,7 @@ pub async fn capture(
         }
     };
 
-    clients.lambda_limit.acquire().await;
+    clients.lambda_limit.acquire_first().await;
     let mappings = match lambda
         .list_event_source_mappings()
         .function_name(function)
@@ -291,7 +291,7 @@ pub async fn capture(
         }
     };
 
-    clients.lambda_limit.acquire().await;
+    clients.lambda_limit.acquire_first().await;
     let function_url = match lambda
         .get_function_url_config()
         .function_name(function)
@@ -316,7 +316,7 @@ pub async fn capture(
         }
     };
 
-    clients.lambda_limit.acquire().await;
+    clients.lambda_limit.acquire_first().await;
     let policy = match lambda.get_policy().function_name(function).send().await {
         Ok(out) => out.policy().map(str::to_string),
         Err(e) => {
@@ -325,7 +325,7 @@ pub async fn capture(
         }
     };
 
-    clients.lambda_limit.acquire().await;
+    clients.lambda_limit.acquire_first().await;
     let async_invoke = match lambda
         .get_function_event_invoke_config()
         .function_name(function)
@@ -354,7 +354,7 @@ pub async fn capture(
             compatible_runtimes: Vec::new(),
         };
         if options.with_layers {
-            clients.lambda_limit.acquire().await;
+            clients.lambda_limit.acquire_first().await;
             match lambda.get_layer_version_by_arn().arn(&arn).send().await {
                 Ok(out) => {
                     layer.compatible_runtimes = out

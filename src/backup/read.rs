@@ -73,7 +73,7 @@ pub async fn published(
         .send();
     let mut all = Vec::new();
     loop {
-        clients.lambda_limit.acquire().await;
+        clients.lambda_limit.acquire_first().await;
         let Some(page) = pages.next().await else {
             break;
         };
@@ -111,7 +111,7 @@ pub async fn aliases_of(
         .send();
     let mut aliases = Vec::new();
     loop {
-        clients.lambda_limit.acquire().await;
+        clients.lambda_limit.acquire_first().await;
         let Some(page) = pages.next().await else {
             break;
         };

@@ -141,10 +141,11 @@ pub trait RegionSource: Send + Sync + 'static {
         progress: &(dyn Fn(Inventory) + Send + Sync),
     ) -> impl Future<Output = Result<Inventory, ProviderError>> + Send;
     /// What the inventory leaves to be read on demand (aliases of functions without a
-    /// published version, provisioned concurrency).
+    /// published version, provisioned concurrency): the parts `want` names, no more.
     fn extras(
         &self,
         function: &str,
+        want: NotRead,
     ) -> impl Future<Output = Result<FunctionExtras, ProviderError>> + Send;
     /// CloudWatch metrics requested so far (GetMetricData bills each one).
     fn metrics_requested(&self) -> u64 {

@@ -28,11 +28,12 @@ pub struct InventoryProgress {
     pub read: usize,
 }
 
-/// What one function's row needs beyond ListFunctions, read only when someone looks.
+/// What one function's row needs beyond ListFunctions, read only when someone looks; `None`
+/// where it was not asked for.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FunctionExtras {
-    pub aliases: Vec<AliasInfo>,
-    pub provisioned: Vec<ProvisionedConcurrency>,
+    pub aliases: Option<Vec<AliasInfo>>,
+    pub provisioned: Option<Vec<ProvisionedConcurrency>>,
 }
 
 /// The parts of a function the inventory has not read (yet): shown as "not read yet", never as
@@ -96,12 +97,34 @@ fn is_all_read(n: &NotRead) -> bool {
 }
 
 impl FunctionInfo {
-    /// Fills in what an on-demand read returned.
+    /// What an on-demand read should ask for this function: its aliases when asked (or not
+    /// read), provisioned concurrency only where it can exist (on a published version).
+    pub fn extras_wanted(&self, aliases: bool) -> NotRead {
+        NotRead {
+            details: false,
+            aliases: aliases || self.not_read.aliases,
+            provisioned: self.not_read.provisioned && !self.versions.is_empty(),
+        }
+    }
+
+    /// Fills in what an on-demand read returned. Without a published version there can be no
+    /// provisioned concurrency: known without asking.
     pub fn add_extras(&mut self, extras: FunctionExtras) {
-        self.aliases = extras.aliases;
-        self.provisioned = extras.provisioned;
-        self.not_read.aliases = false;
-        self.not_read.provisioned = false;
+        if let Some(aliases) = extras.aliases {
+            self.aliases = aliases;
+            self.not_read.aliases = false;
+        }
+        match extras.provisioned {
+            Some(provisioned) => {
+                self.provisioned = provisioned;
+                self.not_read.provisioned = false;
+            }
+            None if self.versions.is_empty() => {
+                self.provisioned.clear();
+                self.not_read.provisioned = false;
+            }
+            None => {}
+        }
     }
 }
 

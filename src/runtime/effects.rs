@@ -151,7 +151,8 @@ impl<S: Source> Executor<S> {
     /// Runs one effect.
     pub fn run(&self, effect: Effect) {
         match effect {
-            Effect::RefreshInventory => self.pollers.refresh(),
+            Effect::RefreshInventory => self.pollers.refresh(false),
+            Effect::RefreshAll => self.pollers.refresh(true),
             Effect::Want { region, functions } => self.pollers.want(region, functions),
             Effect::Prepare { region, request } => {
                 let audit = self.audit.clone();
@@ -291,10 +292,14 @@ impl<S: Source> Executor<S> {
                     }
                 },
             ),
-            Effect::Extras { region, function } => {
+            Effect::Extras {
+                region,
+                function,
+                want,
+            } => {
                 let key = ("extras", region, function.clone());
                 self.answer_latest(key, region, move |source| async move {
-                    let result = source.extras(&function).await;
+                    let result = source.extras(&function, want).await;
                     Msg::Extras {
                         region,
                         function,

@@ -70,11 +70,14 @@ impl Pollers {
         }
     }
 
-    /// Re-reads inventory, alarms and metrics everywhere now.
-    pub fn refresh(&self) {
+    /// Re-reads inventory and alarms everywhere now, and with `metrics` every wanted
+    /// function's numbers too (`r`; an action's own refresh leaves the metrics to their minute).
+    pub fn refresh(&self, metrics: bool) {
         for r in &self.regions {
             r.refresh.notify_one();
-            r.refresh_metrics.notify_one();
+            if metrics {
+                r.refresh_metrics.notify_one();
+            }
         }
     }
 }
@@ -226,43 +229,61 @@ fn next_period(at: chrono::DateTime<Utc>, every: Duration, region: usize) -> Dur
     Duration::from_millis(wait_ms.max(0) as u64)
 }
 
-/// What the metrics loop has fetched of each function: the period, and when its percentiles
-/// were last asked.
+/// What the metrics loop has fetched of each function: the period, the period its
+/// percentiles were last asked in, and the aliases it was asked with (new aliases are asked at
+/// once).
 #[derive(Default)]
 struct Fetched {
-    functions: std::collections::HashMap<String, (i64, Option<Instant>)>,
+    functions: std::collections::HashMap<String, FetchedFunction>,
     totals: Option<i64>,
 }
 
+struct FetchedFunction {
+    period: i64,
+    percentiles: Option<i64>,
+    aliases: Vec<(String, Vec<String>)>,
+}
+
+/// Periods between two percentile batches of a function: [`PERCENTILES_EVERY`] in periods of
+/// `every`, at least one.
+fn percentile_periods(every: Duration) -> i64 {
+    (PERCENTILES_EVERY.as_secs().div_ceil(every.as_secs().max(1)) as i64).max(1)
+}
+
 impl Fetched {
-    /// The wanted functions whose numbers for `period` are not fetched yet, each marked with
-    /// whether its percentiles are due.
-    fn due(&self, wanted: &[FunctionRef], period: i64, now: Instant) -> Vec<FunctionRef> {
+    /// The wanted functions whose numbers for `period` are not fetched yet (or whose aliases
+    /// changed), each marked with whether its percentiles are due: every `pct_periods`
+    /// periods, counted in periods so that a request's own latency never delays them.
+    fn due(&self, wanted: &[FunctionRef], period: i64, pct_periods: i64) -> Vec<FunctionRef> {
         wanted
             .iter()
             .filter_map(|f| {
-                let (fetched, pct) = self
-                    .functions
-                    .get(&f.name)
-                    .copied()
-                    .unwrap_or((i64::MIN, None));
-                (fetched < period).then(|| FunctionRef {
-                    percentiles: pct.is_none_or(|t| now.duration_since(t) >= PERCENTILES_EVERY),
+                let before = self.functions.get(&f.name);
+                let fresh = before.is_some_and(|b| b.period >= period && b.aliases == f.aliases);
+                (!fresh).then(|| FunctionRef {
+                    percentiles: before
+                        .and_then(|b| b.percentiles)
+                        .is_none_or(|p| period - p >= pct_periods),
                     ..f.clone()
                 })
             })
             .collect()
     }
 
-    fn done(&mut self, group: &[FunctionRef], period: i64, now: Instant) {
+    fn done(&mut self, group: &[FunctionRef], period: i64) {
         for f in group {
             let entry = self
                 .functions
                 .entry(f.name.clone())
-                .or_insert((period, None));
-            entry.0 = period;
+                .or_insert(FetchedFunction {
+                    period,
+                    percentiles: None,
+                    aliases: Vec::new(),
+                });
+            entry.period = period;
+            entry.aliases = f.aliases.clone();
             if f.percentiles {
-                entry.1 = Some(now);
+                entry.percentiles = Some(period);
             }
         }
     }
@@ -288,7 +309,7 @@ async fn metrics_loop<S: RegionSource>(
         let functions = wanted.borrow_and_update().clone();
         let now = Utc::now();
         let period = period_of(now, timing.metrics);
-        let due = fetched.due(&functions, period, Instant::now());
+        let due = fetched.due(&functions, period, percentile_periods(timing.metrics));
         if due.is_empty() {
             let wait = if functions.is_empty() {
                 Duration::from_secs(3600)
@@ -331,7 +352,7 @@ async fn metrics_loop<S: RegionSource>(
                         .filter(|f| snapshot.functions.contains_key(&f.name))
                         .cloned()
                         .collect();
-                    fetched.done(&answered, period, Instant::now());
+                    fetched.done(&answered, period);
                     failed |= answered.len() < group.len() && snapshot.incomplete.is_some();
                 }
                 Err(_) => failed = true,
@@ -392,30 +413,31 @@ mod tests {
     #[test]
     fn a_function_is_fetched_once_per_period_and_its_percentiles_every_five_minutes() {
         let mut fetched = Fetched::default();
-        let t0 = Instant::now();
+        let every = percentile_periods(Duration::from_secs(60));
+        assert_eq!(every, 5);
         let screen = wanted(&["a", "b"]);
-        let due = fetched.due(&screen, 100, t0);
+        let due = fetched.due(&screen, 100, every);
         assert_eq!(names(&due), [("a", true), ("b", true)]);
-        fetched.done(&due, 100, t0);
+        fetched.done(&due, 100);
         // The same minute: nothing to ask, however often the loop looks.
-        assert!(
-            fetched
-                .due(&screen, 100, t0 + Duration::from_secs(30))
-                .is_empty()
-        );
+        assert!(fetched.due(&screen, 100, every).is_empty());
         // A row scrolls into view: only it.
         let more = wanted(&["a", "b", "c"]);
-        let due = fetched.due(&more, 100, t0 + Duration::from_secs(40));
+        let due = fetched.due(&more, 100, every);
         assert_eq!(names(&due), [("c", true)]);
-        fetched.done(&due, 100, t0 + Duration::from_secs(40));
+        fetched.done(&due, 100);
         // The next minute: every row, without percentiles until five minutes have passed.
-        let t1 = t0 + Duration::from_secs(60);
-        let due = fetched.due(&more, 101, t1);
+        let due = fetched.due(&more, 101, every);
         assert_eq!(names(&due), [("a", false), ("b", false), ("c", false)]);
-        fetched.done(&due, 101, t1);
-        let t5 = t0 + PERCENTILES_EVERY;
-        let due = fetched.due(&more, 105, t5);
-        assert_eq!(names(&due), [("a", true), ("b", true), ("c", false)]);
+        fetched.done(&due, 101);
+        let due = fetched.due(&more, 105, every);
+        assert_eq!(names(&due), [("a", true), ("b", true), ("c", true)]);
+        fetched.done(&due, 105);
+        // An alias appears (the inventory filled in): asked again at once, for its versions.
+        let mut aliased = more.clone();
+        aliased[0].aliases = vec![("live".into(), vec!["1".into(), "2".into()])];
+        let due = fetched.due(&aliased, 105, every);
+        assert_eq!(names(&due), [("a", false)]);
     }
 
     #[test]
@@ -426,21 +448,18 @@ mod tests {
         let refs = wanted(&screen.iter().map(String::as_str).collect::<Vec<_>>());
         let (series, percentiles) = (6, 6);
         let before = 360 * 45 * (series + percentiles);
+        let minute = Duration::from_secs(60);
         let mut fetched = Fetched::default();
-        let start = Instant::now();
         let mut after = 0;
         for second in (0..3600).step_by(10) {
-            let now = start + Duration::from_secs(second);
-            let period = period_of(
-                chrono::DateTime::from_timestamp(second as i64, 0).unwrap_or_default(),
-                Duration::from_secs(60),
-            );
-            let due = fetched.due(&refs, period, now);
+            let at = chrono::DateTime::from_timestamp(second, 0).unwrap_or_default();
+            let period = period_of(at, minute);
+            let due = fetched.due(&refs, period, percentile_periods(minute));
             after += due
                 .iter()
                 .map(|f| series + if f.percentiles { percentiles } else { 0 })
                 .sum::<usize>();
-            fetched.done(&due, period, now);
+            fetched.done(&due, period);
         }
         assert_eq!(after, 45 * (60 * series + 12 * percentiles));
         assert!(before >= 10 * after, "{before} before, {after} after");

@@ -169,15 +169,19 @@ async fn read_inventory<S: RegionSource>(
     };
     let mut inventory = source.inventory_with(&progress).await?;
     if options.extras {
-        let wanted: Vec<(usize, String)> = inventory
-            .functions
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.not_read.aliases || f.not_read.provisioned)
-            .map(|(i, f)| (i, f.name.clone()))
-            .collect();
+        // Only what is not read: aliases of functions without a published version,
+        // provisioned concurrency of those with one (it cannot exist on the others).
+        let mut wanted = Vec::new();
+        for (i, f) in inventory.functions.iter_mut().enumerate() {
+            let want = f.extras_wanted(false);
+            if want.aliases || want.provisioned {
+                wanted.push((i, f.name.clone(), want));
+            } else {
+                f.add_extras(crate::provider::FunctionExtras::default());
+            }
+        }
         let extras: Vec<_> = futures::stream::iter(wanted)
-            .map(|(i, name)| async move { (i, source.extras(&name).await) })
+            .map(|(i, name, want)| async move { (i, source.extras(&name, want).await) })
             .buffer_unordered(8)
             .collect()
             .await;

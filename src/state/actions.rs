@@ -62,6 +62,7 @@ fn no_alias(state: &State, what: &str, effects: &mut Vec<Effect>) -> String {
         effects.push(Effect::Extras {
             region,
             function: name.clone(),
+            want: f.info.extras_wanted(true),
         });
         format!(
             "{name}'s aliases are not read yet: reading them now, press the key again in a moment"

@@ -62,7 +62,18 @@ pub(super) fn on_inventory(
                     }
                 })
                 .collect();
-            r.account_limit = inventory.account_concurrency_limit;
+            // A listing that stopped short (or is still going) says nothing of the functions
+            // it did not reach: their rows stay as they were.
+            if inventory.incomplete.is_some() || partial.is_some() {
+                let mut left: Vec<FunctionEntry> = old.into_values().collect();
+                left.sort_by(|a, b| a.info.name.cmp(&b.info.name));
+                r.functions.extend(left);
+            }
+            r.account_limit = match partial {
+                // GetAccountSettings may answer after the first pages.
+                Some(_) => inventory.account_concurrency_limit.or(r.account_limit),
+                None => inventory.account_concurrency_limit,
+            };
             if partial.is_none() {
                 r.inventory_loaded = true;
                 match inventory.incomplete {
@@ -84,6 +95,15 @@ fn keep_on_demand_reads(
     if info.not_read.aliases && !previous.not_read.aliases {
         info.aliases = previous.aliases.clone();
         info.not_read.aliases = false;
+    }
+    // Its own reads failed this time: what they returned last time is still the best known.
+    if info.detail_error.is_some() && previous.detail_error.is_none() {
+        info.reserved_concurrency = previous.reserved_concurrency;
+        info.tags = previous.tags.clone();
+        if info.aliases.is_empty() {
+            info.aliases = previous.aliases.clone();
+            info.not_read.aliases = previous.not_read.aliases;
+        }
     }
     if info.not_read.provisioned && !previous.not_read.provisioned {
         info.provisioned = previous.provisioned.clone();
@@ -109,7 +129,7 @@ pub(super) fn on_extras(
             }
             None
         }
-        Err(e) => Some(crate::provider::explain("details", "ListAliases", &e)),
+        Err(e) => Some(format!("not read: {e}")),
     };
     if let Some(pane) = state.trigger_pane.as_mut()
         && pane.region == region

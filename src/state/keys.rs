@@ -57,7 +57,7 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         Action::Top => move_by(state, i64::MIN / 2),
         Action::Bottom => move_by(state, i64::MAX / 2),
         Action::Open => open_detail(state),
-        Action::Refresh => effects.push(Effect::RefreshInventory),
+        Action::Refresh => effects.push(Effect::RefreshAll),
         Action::SortNext => {
             state.chosen = true;
             let column = state.sort.column.next();

@@ -129,7 +129,7 @@ pub struct State {
     /// The qualifier the payload editor invokes (tab cycles through aliases and versions).
     pub invoke_qualifier: Option<String>,
     /// What the metrics pollers were last asked for, per region, to send only changes.
-    wanted: Vec<Vec<String>>,
+    wanted: Vec<Vec<FunctionRef>>,
 }
 
 impl State {
@@ -227,7 +227,14 @@ impl State {
             reload: false,
             extras: keep.and_then(|p| p.extras.clone()),
         });
-        // What the inventory leaves for on demand is read each time the view opens.
+        // What the inventory leaves for on demand is read each time the view opens (aliases
+        // too: they may have changed since the last inventory).
+        let want = self
+            .regions
+            .get(*region)
+            .and_then(|r| r.function(function))
+            .map(|f| f.info.extras_wanted(true))
+            .unwrap_or_default();
         vec![
             Effect::Triggers {
                 region: *region,
@@ -236,6 +243,7 @@ impl State {
             Effect::Extras {
                 region: *region,
                 function: function.clone(),
+                want,
             },
         ]
     }
@@ -350,10 +358,11 @@ impl State {
         let now = self.wanted_now();
         let mut effects = Vec::new();
         for (r, functions) in now.into_iter().enumerate() {
-            let names: Vec<String> = functions.iter().map(|f| f.name.clone()).collect();
-            if self.wanted.get(r) != Some(&names) {
+            // Names and aliases: an alias that lands later (the inventory filling in, an
+            // on-demand read) needs its versions' numbers too.
+            if self.wanted.get(r) != Some(&functions) {
                 if let Some(w) = self.wanted.get_mut(r) {
-                    *w = names;
+                    *w = functions.clone();
                 }
                 effects.push(Effect::Want {
                     region: r,

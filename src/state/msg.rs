@@ -84,8 +84,10 @@ pub enum Msg {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Re-read inventory and alarms in every region now.
+    /// Re-read inventory and alarms in every region now (after an action changed something).
     RefreshInventory,
+    /// `r`: re-read everything now, metrics included.
+    RefreshAll,
     /// Validate and preview a request through the ops layer.
     Prepare {
         region: usize,
@@ -123,7 +125,11 @@ pub enum Effect {
     /// Read the triggers of the function the detail view shows.
     Triggers { region: usize, function: String },
     /// Read what the inventory left for on demand of the function the detail view shows.
-    Extras { region: usize, function: String },
+    Extras {
+        region: usize,
+        function: String,
+        want: crate::provider::NotRead,
+    },
     /// Back up functions of a region to the configured location, in the background.
     Backup {
         region: usize,

@@ -523,7 +523,7 @@ fn pollers_are_asked_for_visible_and_alarmed_functions_only() {
 #[test]
 fn refresh_key_asks_for_inventory() {
     let mut s = loaded();
-    assert!(update(&mut s, key('r')).contains(&Effect::RefreshInventory));
+    assert!(update(&mut s, key('r')).contains(&Effect::RefreshAll));
 }
 
 #[test]
@@ -1387,13 +1387,13 @@ fn what_the_detail_view_read_on_demand_survives_the_next_inventory() {
             region: 0,
             function: name.clone(),
             result: Ok(crate::provider::FunctionExtras {
-                aliases: Vec::new(),
-                provisioned: vec![crate::provider::ProvisionedConcurrency {
+                aliases: Some(Vec::new()),
+                provisioned: Some(vec![crate::provider::ProvisionedConcurrency {
                     qualifier: "live".into(),
                     requested: Some(5),
                     allocated: Some(5),
                     status: Some("READY".into()),
-                }],
+                }]),
             }),
         },
     );
@@ -1415,4 +1415,40 @@ fn what_the_detail_view_read_on_demand_survives_the_next_inventory() {
     let f = s.regions[0].function(&name).expect("still listed");
     assert!(!f.info.not_read.provisioned && !f.info.not_read.aliases);
     assert_eq!(f.info.provisioned.len(), 1);
+}
+
+#[test]
+fn a_listing_that_stops_short_keeps_the_rows_it_did_not_reach() {
+    let mut s = loaded();
+    let before: Vec<String> = s.regions[1]
+        .functions
+        .iter()
+        .map(|f| f.info.name.clone())
+        .collect();
+    assert!(!before.is_empty());
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 1,
+            seq: 9,
+            at: t0(),
+            result: Ok(Inventory {
+                functions: Vec::new(),
+                incomplete: Some("inventory: ListFunctions throttled".into()),
+                ..Default::default()
+            }),
+        },
+    );
+    let after: Vec<String> = s.regions[1]
+        .functions
+        .iter()
+        .map(|f| f.info.name.clone())
+        .collect();
+    assert_eq!(after, before);
+    assert!(
+        s.regions[1]
+            .failing()
+            .iter()
+            .any(|e| e.contains("ListFunctions throttled"))
+    );
 }

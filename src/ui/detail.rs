@@ -180,7 +180,7 @@ pub fn render(
             theme.dim(),
         ));
     }
-    if side.is_empty() {
+    if side.is_empty() && !i.not_read.details && !i.not_read.aliases {
         side.push(Line::styled("no aliases, alarms or tags", theme.dim()));
     }
     match state.trigger_pane.as_ref().map(|p| (&p.result, p.selected)) {

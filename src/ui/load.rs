@@ -140,10 +140,16 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     if focus.info.aliases.is_empty() {
         lines.push(Line::raw(""));
-        lines.push(Line::styled(
-            format!("{name} has no aliases in {}", region.scope),
-            theme.dim(),
-        ));
+        // Not read is not none: the detail view (enter) reads them.
+        let text = if focus.info.not_read.aliases || focus.info.not_read.details {
+            format!(
+                "{name}'s aliases in {} are not read yet (enter reads them)",
+                region.scope
+            )
+        } else {
+            format!("{name} has no aliases in {}", region.scope)
+        };
+        lines.push(Line::styled(text, theme.dim()));
     }
     frame.render_widget(
         Paragraph::new(lines).block(block(format!(" {name} "))),

@@ -254,7 +254,13 @@ async fn detail_view_shows_configuration_alarms_and_charts() {
         },
     );
     // What the inventory left for on demand arrives on its own.
-    let result = lops::provider::RegionSource::extras(sim, &function).await;
+    let want = state
+        .regions
+        .get(region)
+        .and_then(|r| r.function(&function))
+        .map(|f| f.info.extras_wanted(true))
+        .unwrap_or_default();
+    let result = lops::provider::RegionSource::extras(sim, &function, want).await;
     update(
         &mut state,
         Msg::Extras {

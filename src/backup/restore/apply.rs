@@ -142,7 +142,7 @@ impl Runner<'_> {
     async fn settle(&self, function: &str) -> Result<(), BackupError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
         loop {
-            self.clients.lambda_limit.acquire().await;
+            self.clients.lambda_limit.acquire_first().await;
             let c = self
                 .clients
                 .lambda
@@ -185,7 +185,7 @@ impl Runner<'_> {
         let f = plan.function.as_str();
         let lambda = &self.clients.lambda;
         let sdk = |e: ProviderError| BackupError::Provider(e);
-        self.clients.lambda_limit.acquire().await;
+        self.clients.lambda_limit.acquire_first().await;
         match step {
             Step::Create { config, code } => {
                 let code_input = self.code_input(self.store, code).await?;
@@ -369,7 +369,7 @@ impl Runner<'_> {
         let mut failures: Vec<String> = Vec::new();
         for undo in journal.into_iter().rev() {
             let what = undo.describe();
-            self.clients.lambda_limit.acquire().await;
+            self.clients.lambda_limit.acquire_first().await;
             let r: Result<(), BackupError> = async {
                 match undo {
                     Undo::DeleteFunction => {

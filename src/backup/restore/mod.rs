@@ -50,7 +50,7 @@ pub async fn read_current(
 ) -> Result<Option<Current>, BackupError> {
     let t = clients.operation_timeout.as_secs_f64();
     let lambda = &clients.lambda;
-    clients.lambda_limit.acquire().await;
+    clients.get_function_limit.acquire_first().await;
     let got = match lambda.get_function().function_name(function).send().await {
         Ok(g) => g,
         Err(e) => {
@@ -81,7 +81,7 @@ pub async fn read_current(
         })
         .collect();
     current.aliases = super::read::aliases_of(clients, function).await?;
-    clients.lambda_limit.acquire().await;
+    clients.lambda_limit.acquire_first().await;
     if let Ok(out) = lambda
         .list_event_source_mappings()
         .function_name(function)

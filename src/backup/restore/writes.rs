@@ -4,7 +4,7 @@ use super::*;
 
 /// ARN, reserved concurrency and tags of an existing function: one GetFunction.
 pub(super) async fn head(clients: &Clients, f: &str) -> Result<Current, BackupError> {
-    clients.lambda_limit.acquire().await;
+    clients.get_function_limit.acquire_first().await;
     let got = clients
         .lambda
         .get_function()

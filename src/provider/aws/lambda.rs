@@ -97,7 +97,7 @@ impl Clients {
                 .lambda
                 .list_functions()
                 .function_version(FunctionVersion::All)
-                .set_marker(marker)
+                .set_marker(marker.clone())
                 .send()
                 .await
             {
@@ -131,7 +131,16 @@ impl Clients {
                     },
                 }
             }
-            marker = page.next_marker.filter(|m| !m.is_empty());
+            let next = page.next_marker.filter(|m| !m.is_empty());
+            // An endpoint that hands back the marker it was given would list forever.
+            if next.is_some() && next == marker {
+                inventory.incomplete = Some(format!(
+                    "inventory: ListFunctions returned the same page marker twice — the {} functions listed are shown",
+                    inventory.functions.len()
+                ));
+                break;
+            }
+            marker = next;
             if marker.is_none() {
                 break;
             }
@@ -218,13 +227,19 @@ impl Clients {
         Ok((reserved, tags, aliases))
     }
 
-    /// What the inventory leaves for on demand: every alias, and provisioned concurrency.
-    pub async fn extras(&self, name: &str) -> Result<FunctionExtras, ProviderError> {
-        let aliases = self.list_aliases_now(name).await?;
-        let provisioned = if !self.provisioned_supported() {
-            Vec::new()
+    /// What the inventory leaves for on demand, as far as `want` asks: every alias,
+    /// provisioned concurrency.
+    pub async fn extras(&self, name: &str, want: NotRead) -> Result<FunctionExtras, ProviderError> {
+        let aliases = match want.aliases {
+            true => Some(self.list_aliases_now(name).await?),
+            false => None,
+        };
+        let provisioned = if !want.provisioned {
+            None
+        } else if !self.provisioned_supported() {
+            Some(Vec::new())
         } else {
-            match self.provisioned(name).await {
+            Some(match self.provisioned(name).await {
                 Err(ProviderError::Unsupported(e)) => {
                     tracing::info!(scope = %self.scope, error = %e, "provisioned concurrency not served here");
                     self.provisioned_unsupported
@@ -232,7 +247,7 @@ impl Clients {
                     Vec::new()
                 }
                 other => other?,
-            }
+            })
         };
         Ok(FunctionExtras {
             aliases,

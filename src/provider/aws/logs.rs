@@ -41,7 +41,7 @@ impl AwsRegion {
         {
             return group;
         }
-        self.clients.lambda_limit.acquire().await;
+        self.clients.lambda_limit.acquire_first().await;
         let configured = match self
             .clients
             .lambda

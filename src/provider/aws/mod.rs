@@ -19,8 +19,8 @@ pub use cloudwatch::{QUERIES_PER_CALL, QueryPlan};
 pub use error::classify;
 
 use super::{
-    Alarm, FunctionExtras, Inventory, MetricsRequest, MetricsSnapshot, ProviderError, RegionSource,
-    Scope,
+    Alarm, FunctionExtras, Inventory, MetricsRequest, MetricsSnapshot, NotRead, ProviderError,
+    RegionSource, Scope,
 };
 
 /// How long lops believes an endpoint that rejected percentile statistics before asking again.
@@ -69,8 +69,8 @@ impl RegionSource for AwsRegion {
         self.clients.inventory_with(progress).await
     }
 
-    async fn extras(&self, function: &str) -> Result<FunctionExtras, ProviderError> {
-        self.clients.extras(function).await
+    async fn extras(&self, function: &str, want: NotRead) -> Result<FunctionExtras, ProviderError> {
+        self.clients.extras(function, want).await
     }
 
     fn metrics_requested(&self) -> u64 {

@@ -310,12 +310,16 @@ impl RegionSource for SimRegion {
         })
     }
 
-    async fn extras(&self, function: &str) -> Result<FunctionExtras, ProviderError> {
+    async fn extras(
+        &self,
+        function: &str,
+        want: crate::provider::NotRead,
+    ) -> Result<FunctionExtras, ProviderError> {
         self.answer(1).await?;
         self.with_function(function, |f| {
             Ok(FunctionExtras {
-                aliases: f.info.aliases.clone(),
-                provisioned: f.info.provisioned.clone(),
+                aliases: want.aliases.then(|| f.info.aliases.clone()),
+                provisioned: want.provisioned.then(|| f.info.provisioned.clone()),
             })
         })
     }
