@@ -441,31 +441,8 @@ fn print_outcome(plan: &Plan, outcome: &Outcome) {
         );
         return;
     };
-    let _ = writeln!(out, "status      {}", inv.status);
-    let _ = writeln!(
-        out,
-        "error       {}",
-        inv.function_error.as_deref().unwrap_or("none")
-    );
-    let _ = writeln!(
-        out,
-        "version     {}",
-        inv.executed_version
-            .as_deref()
-            .unwrap_or(crate::format::MISSING)
-    );
-    if let Some(r) = report {
-        let _ = writeln!(
-            out,
-            "report      {} ms (billed {} ms), memory {}/{} MB{}",
-            r.duration_ms.unwrap_or(0.0),
-            r.billed_ms.unwrap_or(0.0),
-            r.max_memory_used_mb.unwrap_or(0.0),
-            r.memory_size_mb.unwrap_or(0.0),
-            r.init_duration_ms
-                .map(|i| format!(", cold start {i} ms"))
-                .unwrap_or_default()
-        );
+    for (label, value) in crate::ops::invoke_summary(inv, report.as_ref()) {
+        let _ = writeln!(out, "{label:<11} {value}");
     }
     let body = serde_json::from_slice::<serde_json::Value>(&inv.payload)
         .and_then(|v| serde_json::to_string_pretty(&v))

@@ -340,15 +340,10 @@ fn region_totals(metrics: &MetricsSnapshot) -> BTreeMap<MetricWindow, WindowStat
     MetricWindow::ALL
         .into_iter()
         .map(|w| {
-            let mut total = WindowStats::default();
-            for m in metrics.functions.values() {
-                let s = m.window(w);
-                total.invocations += s.invocations;
-                total.errors += s.errors;
-                total.throttles += s.throttles;
-            }
-            total.error_rate = (total.invocations > 0.0).then(|| total.errors / total.invocations);
-            (w, total)
+            (
+                w,
+                WindowStats::sum(metrics.functions.values().map(|m| m.window(w))),
+            )
         })
         .collect()
 }
@@ -387,39 +382,24 @@ impl<'a> FunctionDoc<'a> {
 }
 
 fn alias_doc<'a>(a: &'a AliasInfo, metrics: Option<&FunctionMetrics>) -> AliasDoc<'a> {
-    let observed: Vec<(String, f64)> = a
-        .versions()
-        .map(|v| {
-            let n = metrics
-                .and_then(|m| {
-                    m.alias_versions
-                        .iter()
-                        .find(|x| x.alias == a.name && x.version == v)
-                })
-                .map(|x| crate::provider::sum_last(&x.invocations, 15))
-                .unwrap_or(0.0);
-            (v.to_string(), n)
-        })
-        .collect();
-    let total: f64 = observed.iter().map(|(_, n)| n).sum();
+    let split = a.split(metrics, 15);
     AliasDoc {
         name: &a.name,
         function_version: &a.function_version,
-        weights: a
-            .configured_weights()
-            .into_iter()
-            .map(|(version, w)| VersionShare {
-                version,
-                share: Some(w),
+        weights: split
+            .iter()
+            .map(|v| VersionShare {
+                version: v.version.clone(),
+                share: Some(v.configured),
                 invocations: None,
             })
             .collect(),
-        observed_15m: observed
+        observed_15m: split
             .into_iter()
-            .map(|(version, n)| VersionShare {
-                version,
-                share: (total > 0.0).then(|| n / total),
-                invocations: Some(n),
+            .map(|v| VersionShare {
+                version: v.version,
+                share: v.observed,
+                invocations: Some(v.invocations),
             })
             .collect(),
     }

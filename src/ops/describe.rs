@@ -75,6 +75,44 @@ pub(crate) fn same_routing(a: &AliasInfo, b: &AliasInfo) -> bool {
     a.function_version == b.function_version && a.additional_weights == b.additional_weights
 }
 
+/// An invoke's result as both faces show it: (label, value) lines, the response and log tail
+/// left to the face (they differ in length).
+pub fn invoke_summary(
+    inv: &crate::provider::InvokeOutcome,
+    report: Option<&crate::logs::Report>,
+) -> Vec<(&'static str, String)> {
+    let mut lines = vec![
+        ("status", inv.status.to_string()),
+        (
+            "error",
+            inv.function_error.as_deref().unwrap_or("none").to_string(),
+        ),
+        (
+            "version",
+            inv.executed_version
+                .as_deref()
+                .unwrap_or(format::MISSING)
+                .to_string(),
+        ),
+    ];
+    if let Some(r) = report {
+        lines.push((
+            "report",
+            format!(
+                "{} ms (billed {} ms), memory {}/{} MB{}",
+                r.duration_ms.unwrap_or(0.0),
+                r.billed_ms.unwrap_or(0.0),
+                r.max_memory_used_mb.unwrap_or(0.0),
+                r.memory_size_mb.unwrap_or(0.0),
+                r.init_duration_ms
+                    .map(|i| format!(", cold start {i} ms"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -154,6 +154,50 @@ impl AliasInfo {
     }
 }
 
+/// One version of an alias: its configured share against the share of invocations it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionSplit {
+    pub version: String,
+    /// Configured share, 0..1.
+    pub configured: f64,
+    /// Invocations it ran over the window (ExecutedVersion).
+    pub invocations: f64,
+    /// Its share of the alias's invocations over the window; `None` without any.
+    pub observed: Option<f64>,
+}
+
+impl AliasInfo {
+    /// Configured weights against the split observed over the last `minutes`, main version
+    /// first: the load view and `lops status` both show this.
+    pub fn split(&self, metrics: Option<&FunctionMetrics>, minutes: usize) -> Vec<VersionSplit> {
+        let counts: Vec<(String, f64, f64)> = self
+            .configured_weights()
+            .into_iter()
+            .map(|(version, configured)| {
+                let n = metrics
+                    .and_then(|m| {
+                        m.alias_versions
+                            .iter()
+                            .find(|x| x.alias == self.name && x.version == version)
+                    })
+                    .map(|x| sum_last(&x.invocations, minutes))
+                    .unwrap_or(0.0);
+                (version, configured, n)
+            })
+            .collect();
+        let total: f64 = counts.iter().map(|(_, _, n)| n).sum();
+        counts
+            .into_iter()
+            .map(|(version, configured, invocations)| VersionSplit {
+                version,
+                configured,
+                invocations,
+                observed: (total > 0.0).then(|| invocations / total),
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ProvisionedConcurrency {
     pub qualifier: String,
@@ -324,6 +368,21 @@ pub struct WindowStats {
     pub duration_p50_ms: Option<f64>,
     pub duration_p99_ms: Option<f64>,
     pub concurrency_max: Option<f64>,
+}
+
+impl WindowStats {
+    /// The invocations, errors and throttles of many functions together (a region's total
+    /// when the account-level metrics are not read).
+    pub fn sum(all: impl IntoIterator<Item = WindowStats>) -> WindowStats {
+        let mut total = WindowStats::default();
+        for s in all {
+            total.invocations += s.invocations;
+            total.errors += s.errors;
+            total.throttles += s.throttles;
+        }
+        total.error_rate = (total.invocations > 0.0).then(|| total.errors / total.invocations);
+        total
+    }
 }
 
 /// Sum of the last `minutes` values. Written so an empty sum is +0, never -0.

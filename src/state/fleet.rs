@@ -246,15 +246,7 @@ impl RegionState {
         if let Some(t) = &self.totals {
             return t.window(window);
         }
-        let mut total = WindowStats::default();
-        for f in &self.functions {
-            let s = f.stats(window);
-            total.invocations += s.invocations;
-            total.errors += s.errors;
-            total.throttles += s.throttles;
-        }
-        total.error_rate = (total.invocations > 0.0).then(|| total.errors / total.invocations);
-        total
+        WindowStats::sum(self.functions.iter().map(|f| f.stats(window)))
     }
 
     pub fn firing_alarms(&self) -> usize {

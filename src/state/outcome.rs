@@ -179,24 +179,10 @@ pub fn executed(
         Ok(outcome) => match &outcome.invoke {
             Some((inv, report)) => {
                 let body = String::from_utf8_lossy(&inv.payload);
-                let mut lines = vec![
-                    format!(
-                        "status {}  error {}",
-                        inv.status,
-                        inv.function_error.as_deref().unwrap_or("none")
-                    ),
-                    format!("version {}", inv.executed_version.as_deref().unwrap_or("–")),
-                ];
-                if let Some(r) = report {
-                    lines.push(format!(
-                        "{} ms (billed {}), memory {}/{} MB{}",
-                        r.duration_ms.unwrap_or(0.0),
-                        r.billed_ms.unwrap_or(0.0),
-                        r.max_memory_used_mb.unwrap_or(0.0),
-                        r.memory_size_mb.unwrap_or(0.0),
-                        if r.cold_start() { ", cold start" } else { "" }
-                    ));
-                }
+                let mut lines: Vec<String> = crate::ops::invoke_summary(inv, report.as_ref())
+                    .into_iter()
+                    .map(|(label, value)| format!("{label} {value}"))
+                    .collect();
                 lines.push(format!(
                     "response {}",
                     body.chars().take(200).collect::<String>()

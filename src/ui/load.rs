@@ -10,7 +10,6 @@ use ratatui::widgets::{Block, Paragraph};
 use super::theme::Theme;
 use super::widgets::bar;
 use crate::format;
-use crate::provider::sum_last;
 use crate::state::State;
 
 /// Observed share further than this from the configured weight is drift.
@@ -92,25 +91,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             ),
             theme.header(),
         ));
-        let observed: Vec<(String, f64)> = alias
-            .versions()
-            .map(|v| {
-                let n = focus
-                    .metrics
-                    .as_ref()
-                    .and_then(|m| {
-                        m.alias_versions
-                            .iter()
-                            .find(|x| x.alias == alias.name && x.version == v)
-                    })
-                    .map(|x| sum_last(&x.invocations, 15))
-                    .unwrap_or(0.0);
-                (v.to_string(), n)
-            })
-            .collect();
-        let osum: f64 = observed.iter().map(|(_, n)| n).sum();
-        for ((version, weight), (_, n)) in alias.configured_weights().iter().zip(&observed) {
-            let seen = (osum > 0.0).then(|| n / osum);
+        for split in alias.split(focus.metrics.as_ref(), 15) {
+            let (version, weight, seen) = (&split.version, &split.configured, split.observed);
             let drift = seen.is_some_and(|s| (s - weight).abs() > DRIFT);
             let style = if drift { theme.bad() } else { Style::new() };
             let mut spans = vec![
