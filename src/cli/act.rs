@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::GlobalArgs;
-pub use super::common::{ActFlags, PlanArgs};
+pub use super::common::{ActFlags, RolloutArgs};
 use super::common::{audit_log, early_check};
 use crate::exit::{Exit, Failure};
 use crate::ops::invoke::load_payload;
@@ -74,7 +74,7 @@ pub enum TrafficCommand {
         flags: ActFlags,
     },
     /// Move ALIAS to version --to in steps, rolling back at once when the guard trips.
-    Plan(PlanArgs),
+    Plan(RolloutArgs),
     /// Continue a plan that was interrupted (lops killed, terminal closed).
     Resume {
         alias: String,

@@ -24,7 +24,7 @@ pub struct ActFlags {
 }
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub struct RolloutArgs {
     pub alias: String,
     #[arg(long = "fn")]
     pub function: String,

@@ -3,16 +3,16 @@
 use std::io::Write;
 
 use super::GlobalArgs;
-use super::common::{ActFlags, PlanArgs, audit_log, early_check};
+use super::common::{ActFlags, RolloutArgs, audit_log, early_check};
 use crate::exit::{Exit, Failure};
 use crate::ops::Kind;
-use crate::ops::rollout::{self, Guard, PlanStore, Rollout, Status};
+use crate::ops::rollout::{self, Guard, Rollout, RolloutStore, Status};
 use crate::provider::aws::AwsRegion;
 use crate::provider::{RegionActions, RegionSource};
 use crate::session::Session;
 
-fn store() -> Result<PlanStore, Failure> {
-    PlanStore::default_location()
+fn store() -> Result<RolloutStore, Failure> {
+    RolloutStore::default_location()
         .ok_or_else(|| Failure::usage("no state directory: set XDG_STATE_HOME or HOME"))
 }
 
@@ -20,7 +20,7 @@ fn one_region(ctx: &Session) -> Result<&AwsRegion, Failure> {
     match ctx.regions.as_slice() {
         [one] => Ok(one),
         _ => Err(Failure::usage(
-            "a traffic plan runs in one region at a time: give a single --region",
+            "a rollout runs in one region at a time: give a single --region",
         )),
     }
 }
@@ -46,7 +46,7 @@ fn reporter(json: bool) -> impl FnMut(&Rollout, &str) {
     }
 }
 
-pub async fn plan(global: &GlobalArgs, args: PlanArgs) -> Result<Exit, Failure> {
+pub async fn plan(global: &GlobalArgs, args: RolloutArgs) -> Result<Exit, Failure> {
     early_check(global, Kind::RolloutStart)?;
     let steps = match (&args.preset, &args.steps) {
         (Some(p), _) => rollout::preset(p).ok_or_else(|| {
@@ -69,7 +69,7 @@ pub async fn plan(global: &GlobalArgs, args: PlanArgs) -> Result<Exit, Failure> 
     }
     let source = one_region(&ctx)?;
     let store = store()?;
-    let spec = rollout::PlanSpec {
+    let spec = rollout::RolloutSpec {
         function: args.function.clone(),
         alias: args.alias.clone(),
         to: args.to.clone(),
@@ -128,7 +128,7 @@ pub async fn resume(
         .filter(Rollout::unfinished)
         .ok_or_else(|| {
             Failure::usage(format!(
-                "no running plan for {function}:{alias} in {}: see `lops traffic plans`",
+                "no running rollout for {function}:{alias} in {}: see `lops traffic plans`",
                 source.scope()
             ))
         })?;

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::poller::{self, Pollers, Timing};
 use crate::ops::audit::AuditLog;
 use crate::ops::backup::Progress;
-use crate::ops::rollout::{self, PlanStore, Rollout, Status};
+use crate::ops::rollout::{self, Rollout, RolloutStore, Status};
 use crate::provider::{GuardSignals, RegionActions};
 use crate::state::actions::BackupEvent;
 use crate::state::{Effect, Msg};
@@ -34,7 +34,7 @@ pub struct Executor<S> {
     sources: Vec<Arc<S>>,
     tx: mpsc::Sender<Msg>,
     audit: Option<AuditLog>,
-    store: Option<PlanStore>,
+    store: Option<RolloutStore>,
     /// The read in flight per (kind, region, function): a newer request replaces it.
     latest: Mutex<HashMap<JobKey, tokio::task::AbortHandle>>,
 }
@@ -75,7 +75,7 @@ impl<S: Source> Executor<S> {
                 .file_stem()?
                 .to_string_lossy()
                 .replace("audit", "plans");
-            a.path().parent().map(|d| PlanStore::at(d.join(stem)))
+            a.path().parent().map(|d| RolloutStore::at(d.join(stem)))
         });
         Executor {
             pollers,
@@ -112,7 +112,7 @@ impl<S: Source> Executor<S> {
                     }
                     _ => "interrupted: resume or abort".to_string(),
                 };
-                let msg = Msg::PlanUpdate {
+                let msg = Msg::RolloutUpdate {
                     region,
                     rollout: Box::new(r),
                     event,
@@ -170,7 +170,7 @@ impl<S: Source> Executor<S> {
                     Msg::RolloutPrepared { region, result }
                 })
             }
-            Effect::StartPlan { region, rollout } => {
+            Effect::StartRollout { region, rollout } => {
                 let (Some(source), Some(store)) =
                     (self.sources.get(region).cloned(), self.store.clone())
                 else {
@@ -186,7 +186,7 @@ impl<S: Source> Executor<S> {
                     };
                     match created {
                         Ok(Ok(())) => {
-                            let msg = Msg::PlanUpdate {
+                            let msg = Msg::RolloutUpdate {
                                 region,
                                 rollout: Box::new(r.clone()),
                                 event: "started".into(),
@@ -216,7 +216,7 @@ impl<S: Source> Executor<S> {
                     }
                 });
             }
-            Effect::ResumePlan {
+            Effect::ResumeRollout {
                 region,
                 function,
                 alias,
@@ -241,7 +241,7 @@ impl<S: Source> Executor<S> {
                     }
                 });
             }
-            Effect::AbortPlan {
+            Effect::AbortRollout {
                 region,
                 function,
                 alias,
@@ -260,7 +260,7 @@ impl<S: Source> Executor<S> {
                         rollout::abort(&*source, &store, &function, &alias, audit.as_ref(), wait)
                             .await;
                     let msg = match aborted {
-                        Ok(outcome) => Msg::PlanUpdate {
+                        Ok(outcome) => Msg::RolloutUpdate {
                             region,
                             event: format!("aborted: {}", outcome.describe()),
                             rollout: Box::new(outcome.rollout),
@@ -386,7 +386,7 @@ impl<S: Source> Executor<S> {
 fn drive<S: Source>(
     tx: mpsc::Sender<Msg>,
     audit: Option<AuditLog>,
-    store: Option<PlanStore>,
+    store: Option<RolloutStore>,
     region: usize,
     source: Arc<S>,
     mut r: Rollout,
@@ -397,7 +397,7 @@ fn drive<S: Source>(
         let progress = tx.clone();
         let report = move |r: &Rollout, event: &str| {
             let running = r.status == Status::Running;
-            let msg = Msg::PlanUpdate {
+            let msg = Msg::RolloutUpdate {
                 region,
                 rollout: Box::new(r.clone()),
                 event: event.to_string(),
@@ -408,7 +408,7 @@ fn drive<S: Source>(
         if let Err(e) = rollout::run(&*source, &mut r, audit.as_ref(), &store, report).await {
             let event = format!("stopped: {e}");
             let _ = tx
-                .send(Msg::PlanUpdate {
+                .send(Msg::RolloutUpdate {
                     region,
                     rollout: Box::new(r),
                     event,

@@ -9,7 +9,7 @@ pub use super::confirm::{
     Pending, Proposal, RolloutAct, confirm_key, planned, quit, rollout_prepared,
 };
 pub use super::outcome::{
-    BackupEvent, BackupView, PlanView, TriggerPane, backup_update, executed, plan_update,
+    BackupEvent, BackupView, RolloutView, TriggerPane, backup_update, executed, rollout_update,
 };
 use crate::ops::{Kind, Request, authorize};
 use crate::provider::{AliasInfo, InvokeRequest};
@@ -23,9 +23,9 @@ pub const ACTION_KEYS: [(Action, Kind); 13] = [
     (Action::Rollback, Kind::TrafficRollback),
     (Action::Kill, Kind::Kill),
     (Action::Revive, Kind::Revive),
-    (Action::Canary, Kind::RolloutStart),
-    (Action::AbortPlan, Kind::RolloutAbort),
-    (Action::ResumePlan, Kind::RolloutResume),
+    (Action::Rollout, Kind::RolloutStart),
+    (Action::AbortRollout, Kind::RolloutAbort),
+    (Action::ResumeRollout, Kind::RolloutResume),
     (Action::Pin, Kind::TrafficPin),
     (Action::Concurrency, Kind::Concurrency),
     (Action::Backup, Kind::Backup),
@@ -202,7 +202,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
             state.popup = Some(Popup::Confirm(Pending::new(state, region, proposal, lines)));
             return;
         }
-        Action::Canary => {
+        Action::Rollout => {
             let Some((_, _, alias, versions)) = focus_alias(state) else {
                 state.popup = Some(Popup::Notice(no_alias(state, " to move", effects)));
                 return;
@@ -214,7 +214,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
             state.input = Some(Input::Preset("Canary10Percent5Minutes".into()));
             return;
         }
-        Action::AbortPlan | Action::ResumePlan => {
+        Action::AbortRollout | Action::ResumeRollout => {
             propose_rollout(state, region, &function, action);
             return;
         }
@@ -229,7 +229,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
 /// Resume or abort asks first, like every change: the preview says what the alias goes to.
 fn propose_rollout(state: &mut State, region: usize, function: &str, action: Action) {
     let found = state
-        .plans
+        .rollouts
         .iter()
         .find(|p| p.region == region && p.rollout.function == function)
         .cloned();
@@ -249,7 +249,7 @@ fn propose_rollout(state: &mut State, region: usize, function: &str, action: Act
             crate::ops::plan::describe_routing(&a.function_version, a.additional_weights.first())
         })
         .unwrap_or_else(|| "unknown".into());
-    let (act, line) = if action == Action::AbortPlan {
+    let (act, line) = if action == Action::AbortRollout {
         (
             RolloutAct::Abort,
             format!(
@@ -432,7 +432,7 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
                 .map(|a| a.name.clone())
                 .collect();
             let guard = crate::ops::rollout::Guard::from_config(&state.guards, alarms);
-            let spec = crate::ops::rollout::PlanSpec {
+            let spec = crate::ops::rollout::RolloutSpec {
                 function,
                 alias: alias.name,
                 to,

@@ -115,7 +115,7 @@ pub fn rollout_prepared(state: &mut State, region: usize, result: Result<Rollout
 /// `q`: asks first while a rollout runs (it stops with lops).
 pub fn quit(state: &mut State) {
     let running: Vec<String> = state
-        .plans
+        .rollouts
         .iter()
         .filter(|p| p.running)
         .map(|p| format!("{} @ {}", p.rollout.target(), p.rollout.scope_label()))
@@ -134,7 +134,7 @@ pub fn quit(state: &mut State) {
          with the next lops"
             .into(),
     ];
-    let region = state.plans[0].region;
+    let region = state.rollouts[0].region;
     state.popup = Some(Popup::Confirm(Pending::new(
         state,
         region,
@@ -180,14 +180,14 @@ pub fn confirm_key(
     match pending.proposal {
         Proposal::Change(plan) => effects.push(Effect::Execute { region, plan }),
         Proposal::Rollout(rollout, RolloutAct::Start) => {
-            effects.push(Effect::StartPlan { region, rollout })
+            effects.push(Effect::StartRollout { region, rollout })
         }
-        Proposal::Rollout(r, RolloutAct::Resume) => effects.push(Effect::ResumePlan {
+        Proposal::Rollout(r, RolloutAct::Resume) => effects.push(Effect::ResumeRollout {
             region,
             function: r.function.clone(),
             alias: r.alias.clone(),
         }),
-        Proposal::Rollout(r, RolloutAct::Abort) => effects.push(Effect::AbortPlan {
+        Proposal::Rollout(r, RolloutAct::Abort) => effects.push(Effect::AbortRollout {
             region,
             function: r.function.clone(),
             alias: r.alias.clone(),

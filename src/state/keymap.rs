@@ -32,9 +32,9 @@ pub enum Action {
     Rollback,
     Kill,
     Revive,
-    Canary,
-    AbortPlan,
-    ResumePlan,
+    Rollout,
+    AbortRollout,
+    ResumeRollout,
     Pin,
     Concurrency,
     Backup,
@@ -68,9 +68,9 @@ impl Action {
         Action::Rollback,
         Action::Kill,
         Action::Revive,
-        Action::Canary,
-        Action::AbortPlan,
-        Action::ResumePlan,
+        Action::Rollout,
+        Action::AbortRollout,
+        Action::ResumeRollout,
         Action::Pin,
         Action::Concurrency,
         Action::Backup,
@@ -109,9 +109,9 @@ impl Action {
             Action::Rollback => "rollback",
             Action::Kill => "kill",
             Action::Revive => "revive",
-            Action::Canary => "plan",
-            Action::AbortPlan => "abort_plan",
-            Action::ResumePlan => "resume_plan",
+            Action::Rollout => "rollout",
+            Action::AbortRollout => "abort_rollout",
+            Action::ResumeRollout => "resume_rollout",
             Action::Pin => "pin",
             Action::Concurrency => "concurrency",
             Action::Backup => "backup",
@@ -148,9 +148,9 @@ impl Action {
             Action::Rollback => "all alias traffic back to its main version",
             Action::Kill => "kill switch: reserved concurrency 0",
             Action::Revive => "undo the kill switch",
-            Action::Canary => "traffic plan to the alias's second version (preset, with guard)",
-            Action::AbortPlan => "abort the plan: all traffic back to where it started",
-            Action::ResumePlan => "resume an interrupted plan",
+            Action::Rollout => "rollout to the alias's second version (preset, with guard)",
+            Action::AbortRollout => "abort the rollout: all traffic back to where it started",
+            Action::ResumeRollout => "resume an interrupted rollout",
             Action::Pin => "all alias traffic to its last known good version",
             Action::Concurrency => "set reserved concurrency (a number, or none)",
             Action::Backup => "back up the function to the [backup] location",
@@ -187,9 +187,9 @@ impl Action {
             Action::Rollback => &["B"],
             Action::Kill => &["K"],
             Action::Revive => &["V"],
-            Action::Canary => &["C"],
-            Action::AbortPlan => &["A"],
-            Action::ResumePlan => &["U"],
+            Action::Rollout => &["C"],
+            Action::AbortRollout => &["A"],
+            Action::ResumeRollout => &["U"],
             Action::Pin => &["L"],
             Action::Concurrency => &["N"],
             Action::Backup => &["b"],
@@ -200,6 +200,13 @@ impl Action {
     }
 
     pub fn by_name(name: &str) -> Option<Action> {
+        // The names rollouts had when they were called plans still work in config files.
+        let name = match name {
+            "plan" => "rollout",
+            "abort_plan" => "abort_rollout",
+            "resume_plan" => "resume_rollout",
+            other => other,
+        };
         Action::ALL.into_iter().find(|a| a.name() == name)
     }
 }
@@ -420,5 +427,19 @@ mod tests {
         let clash = BTreeMap::from([("quit".to_string(), "j".to_string())]);
         let err = Keymap::with_overrides(&clash).err().unwrap_or_default();
         assert!(err.contains("bound to both"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod renamed {
+    use super::*;
+
+    #[test]
+    fn the_old_names_of_rollout_keys_still_bind() {
+        assert_eq!(Action::by_name("rollout"), Some(Action::Rollout));
+        assert_eq!(Action::by_name("plan"), Some(Action::Rollout));
+        assert_eq!(Action::by_name("abort_plan"), Some(Action::AbortRollout));
+        assert_eq!(Action::by_name("resume_plan"), Some(Action::ResumeRollout));
+        assert_eq!(Action::by_name("abort_rollout"), Some(Action::AbortRollout));
     }
 }

@@ -87,9 +87,9 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         | Action::Rollback
         | Action::Kill
         | Action::Revive
-        | Action::Canary
-        | Action::AbortPlan
-        | Action::ResumePlan
+        | Action::Rollout
+        | Action::AbortRollout
+        | Action::ResumeRollout
         | Action::Pin
         | Action::Concurrency
         | Action::Trigger

@@ -112,7 +112,7 @@ pub struct State {
     pub display: Display,
     pub quit: bool,
     /// Traffic plans running or interrupted.
-    pub plans: Vec<actions::PlanView>,
+    pub rollouts: Vec<actions::RolloutView>,
     /// A backup running in the background.
     pub backup: Option<actions::BackupView>,
     /// The log pane (while the logs view is open).
@@ -153,7 +153,7 @@ impl State {
             keymap,
             display,
             quit: false,
-            plans: Vec::new(),
+            rollouts: Vec::new(),
             backup: None,
             trigger_pane: None,
             log_pane: None,
@@ -408,12 +408,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         } => ingest::on_alarms(state, region, seq, at, result),
         Msg::Planned { region, result } => actions::planned(state, region, result),
         Msg::RolloutPrepared { region, result } => actions::rollout_prepared(state, region, result),
-        Msg::PlanUpdate {
+        Msg::RolloutUpdate {
             region,
             rollout,
             event,
             running,
-        } => actions::plan_update(state, region, *rollout, event, running),
+        } => actions::rollout_update(state, region, *rollout, event, running),
         Msg::Executed { region, result } => actions::executed(state, region, result, &mut effects),
         Msg::Backup(event) => actions::backup_update(state, event),
         Msg::LogLines {

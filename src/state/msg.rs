@@ -69,7 +69,7 @@ pub enum Msg {
         result: Result<crate::provider::Triggers, ProviderError>,
     },
     /// A traffic plan moved on, stopped, or was found interrupted.
-    PlanUpdate {
+    RolloutUpdate {
         region: usize,
         rollout: Box<crate::ops::rollout::Rollout>,
         event: String,
@@ -98,19 +98,19 @@ pub enum Effect {
     /// Check a rollout through the ops layer and preview it (nothing is written).
     PrepareRollout {
         region: usize,
-        spec: Box<crate::ops::rollout::PlanSpec>,
+        spec: Box<crate::ops::rollout::RolloutSpec>,
     },
     /// Save a confirmed rollout and drive it in the background.
-    StartPlan {
+    StartRollout {
         region: usize,
         rollout: Box<crate::ops::rollout::Rollout>,
     },
-    ResumePlan {
+    ResumeRollout {
         region: usize,
         function: String,
         alias: String,
     },
-    AbortPlan {
+    AbortRollout {
         region: usize,
         function: String,
         alias: String,

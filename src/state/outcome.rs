@@ -7,14 +7,14 @@ use crate::ops::{OpsError, Outcome};
 
 /// A rollout moved on (or stopped): keep the latest of each, drop finished ones after showing
 /// them, and show the weights it wrote on the alias at once.
-pub fn plan_update(
+pub fn rollout_update(
     state: &mut State,
     region: usize,
     rollout: Rollout,
     event: String,
     running: bool,
 ) {
-    state.plans.retain(|p| {
+    state.rollouts.retain(|p| {
         !(p.region == region
             && p.rollout.function == rollout.function
             && p.rollout.alias == rollout.alias)
@@ -49,7 +49,7 @@ pub fn plan_update(
             rollout.target()
         )));
     } else {
-        state.plans.push(PlanView {
+        state.rollouts.push(RolloutView {
             region,
             rollout,
             event,
@@ -141,7 +141,7 @@ pub enum BackupEvent {
 
 /// A traffic plan the dashboard shows: running here, or interrupted (found saved at start).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlanView {
+pub struct RolloutView {
     pub region: usize,
     pub rollout: crate::ops::rollout::Rollout,
     pub event: String,

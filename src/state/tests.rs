@@ -749,14 +749,14 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
     let mut s = loaded();
     update(
         &mut s,
-        Msg::PlanUpdate {
+        Msg::RolloutUpdate {
             region: 0,
             rollout: Box::new(rollout("cron")),
             event: "interrupted".into(),
             running: false,
         },
     );
-    assert_eq!(s.plans.len(), 1);
+    assert_eq!(s.rollouts.len(), 1);
     update(&mut s, key('U'));
     assert!(
         matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].starts_with("resume rollout cron:live")),
@@ -765,7 +765,7 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
     );
     let effects = update(&mut s, key('y'));
     assert!(
-        effects.contains(&Effect::ResumePlan {
+        effects.contains(&Effect::ResumeRollout {
             region: 0,
             function: "cron".into(),
             alias: "live".into()
@@ -774,20 +774,20 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
     );
     update(
         &mut s,
-        Msg::PlanUpdate {
+        Msg::RolloutUpdate {
             region: 0,
             rollout: Box::new(rollout("cron")),
             event: "step 1/2 applied".into(),
             running: true,
         },
     );
-    assert_eq!(s.plans.len(), 1, "one entry per plan");
+    assert_eq!(s.rollouts.len(), 1, "one entry per plan");
     assert!(s.popup.is_none());
     let effects = update(&mut s, key('U'));
     assert!(
         effects
             .iter()
-            .all(|e| !matches!(e, Effect::ResumePlan { .. })),
+            .all(|e| !matches!(e, Effect::ResumeRollout { .. })),
         "a running plan is not resumed twice"
     );
     // The notice closes on esc; the key does nothing else.
@@ -798,7 +798,7 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
         effects.is_empty()
             || !effects
                 .iter()
-                .any(|e| matches!(e, Effect::AbortPlan { .. }))
+                .any(|e| matches!(e, Effect::AbortRollout { .. }))
     );
     assert!(
         matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].contains("→ v1 100% (the weights it started from)")),
@@ -806,7 +806,7 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
         s.popup
     );
     let effects = update(&mut s, code(KeyCode::Enter));
-    assert!(effects.contains(&Effect::AbortPlan {
+    assert!(effects.contains(&Effect::AbortRollout {
         region: 0,
         function: "cron".into(),
         alias: "live".into()
@@ -817,14 +817,14 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
     };
     update(
         &mut s,
-        Msg::PlanUpdate {
+        Msg::RolloutUpdate {
             region: 0,
             rollout: Box::new(done),
             event: "guard tripped".into(),
             running: false,
         },
     );
-    assert!(s.plans.is_empty());
+    assert!(s.rollouts.is_empty());
     assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("guard tripped")));
 }
 
@@ -851,11 +851,11 @@ fn a_rollout_is_previewed_and_confirmed_before_it_starts() {
     assert!(
         !update(&mut s, key('x'))
             .iter()
-            .any(|e| matches!(e, Effect::StartPlan { .. }))
+            .any(|e| matches!(e, Effect::StartRollout { .. }))
     );
     let effects = update(&mut s, code(KeyCode::Enter));
     assert!(
-        effects.contains(&Effect::StartPlan {
+        effects.contains(&Effect::StartRollout {
             region: 0,
             rollout: Box::new(r)
         }),
@@ -1276,7 +1276,7 @@ fn every_change_in_a_production_scope_asks_for_the_typed_name() {
     s.popup = None;
     update(
         &mut s,
-        Msg::PlanUpdate {
+        Msg::RolloutUpdate {
             region: 0,
             rollout: Box::new(rollout("cron")),
             event: "interrupted".into(),

@@ -25,7 +25,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
         too_small(area, theme, frame);
         return;
     }
-    let plan_rows = u16::from(!state.plans.is_empty() || state.backup.is_some());
+    let plan_rows = u16::from(!state.rollouts.is_empty() || state.backup.is_some());
     let [header, body, plans, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
@@ -64,25 +64,27 @@ fn render_plans(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(line), area);
         return;
     }
-    let Some(p) = state.plans.first() else { return };
+    let Some(p) = state.rollouts.first() else {
+        return;
+    };
     let r = &p.rollout;
     let done = r.step as f64 / r.steps.len().max(1) as f64;
     let keys = if p.running {
-        format!("{} abort", state.keymap.first_key(Action::AbortPlan))
+        format!("{} abort", state.keymap.first_key(Action::AbortRollout))
     } else {
         format!(
             "{} resume · {} abort",
-            state.keymap.first_key(Action::ResumePlan),
-            state.keymap.first_key(Action::AbortPlan)
+            state.keymap.first_key(Action::ResumeRollout),
+            state.keymap.first_key(Action::AbortRollout)
         )
     };
-    let more = if state.plans.len() > 1 {
-        format!(" (+{} more)", state.plans.len() - 1)
+    let more = if state.rollouts.len() > 1 {
+        format!(" (+{} more)", state.rollouts.len() - 1)
     } else {
         String::new()
     };
     let line = Line::from(vec![
-        Span::styled(format!(" plan {} ", r.target()), theme.title()),
+        Span::styled(format!(" rollout {} ", r.target()), theme.title()),
         Span::styled(
             widgets::bar(done, 10, theme),
             if p.running { theme.ok() } else { theme.warn() },

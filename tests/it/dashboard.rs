@@ -254,7 +254,7 @@ async fn plan_started_from_the_dashboard_moves_the_alias_and_is_audited() {
     press(&keys, KeyCode::Char('q'));
     let state = run.await.expect("join").expect("loop");
     assert!(
-        state.plans.is_empty(),
+        state.rollouts.is_empty(),
         "a finished plan leaves the plan bar"
     );
     let (records, _) = audit.read().expect("audit");

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Owner, PlanSpec, PlanStore, Rollout, Routing, Status};
+use super::{Owner, Rollout, RolloutSpec, RolloutStore, Routing, Status};
 use crate::ops::audit::AuditLog;
 use crate::ops::{Kind, OpsError, Request, authorize, execute, prepare};
 use crate::provider::{AlarmState, GuardSignals, ProviderError, RegionActions, Scope};
@@ -21,10 +21,10 @@ const TICK: Duration = Duration::from_secs(1);
 /// [`Rollout::confirmation`], then save and [`run`] it.
 pub async fn start<S: RegionActions + GuardSignals>(
     source: &S,
-    spec: PlanSpec,
-    store: &PlanStore,
+    spec: RolloutSpec,
+    store: &RolloutStore,
 ) -> Result<Rollout, OpsError> {
-    let PlanSpec {
+    let RolloutSpec {
         function,
         alias,
         to,
@@ -174,7 +174,7 @@ async fn act<S: RegionActions>(
     execute(source, &plan, audit).await.map(|_| ())
 }
 
-fn save(store: &PlanStore, r: &Rollout) -> Result<(), OpsError> {
+fn save(store: &RolloutStore, r: &Rollout) -> Result<(), OpsError> {
     store
         .save(r)
         .map_err(|e| OpsError::Invalid(format!("cannot save the rollout: {e}")))
@@ -186,7 +186,7 @@ pub async fn roll_back<S: RegionActions>(
     source: &S,
     r: &mut Rollout,
     audit: Option<&AuditLog>,
-    store: &PlanStore,
+    store: &RolloutStore,
     status: Status,
 ) -> Result<(), OpsError> {
     let start = r.start_routing();
@@ -223,7 +223,7 @@ enum Control {
     Gone(Box<Rollout>),
 }
 
-fn control(store: &PlanStore, r: &Rollout) -> Control {
+fn control(store: &RolloutStore, r: &Rollout) -> Control {
     let Some(saved) = store.reload(r) else {
         return Control::Go;
     };
@@ -244,7 +244,7 @@ pub async fn run<S: RegionActions + GuardSignals>(
     source: &S,
     r: &mut Rollout,
     audit: Option<&AuditLog>,
-    store: &PlanStore,
+    store: &RolloutStore,
     mut report: impl FnMut(&Rollout, &str),
 ) -> Result<Status, OpsError> {
     let scope = source.scope().clone();
@@ -386,7 +386,7 @@ async fn obey<S: RegionActions>(
     source: &S,
     r: &mut Rollout,
     audit: Option<&AuditLog>,
-    store: &PlanStore,
+    store: &RolloutStore,
     report: &mut impl FnMut(&Rollout, &str),
 ) -> Result<Option<Status>, OpsError> {
     match control(store, r) {
@@ -424,7 +424,7 @@ async fn hold<S: RegionActions + GuardSignals>(
     source: &S,
     r: &mut Rollout,
     audit: Option<&AuditLog>,
-    store: &PlanStore,
+    store: &RolloutStore,
     secs: u64,
     report: &mut impl FnMut(&Rollout, &str),
 ) -> Result<Option<Status>, OpsError> {
@@ -517,7 +517,7 @@ impl AbortOutcome {
 /// Says what the alias is afterwards, read back.
 pub async fn abort<S: RegionActions>(
     source: &S,
-    store: &PlanStore,
+    store: &RolloutStore,
     function: &str,
     alias: &str,
     audit: Option<&AuditLog>,

@@ -11,7 +11,7 @@ pub mod store;
 use serde::{Deserialize, Serialize};
 
 pub use drive::{AbortOutcome, abort, roll_back, run, start};
-pub use store::{Owner, PlanStore, Standing};
+pub use store::{Owner, RolloutStore, Standing};
 
 use super::{Confirmation, confirmation};
 use crate::provider::{AliasInfo, Scope};
@@ -376,7 +376,7 @@ impl Rollout {
 
 /// What a plan is asked to do.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlanSpec {
+pub struct RolloutSpec {
     pub function: String,
     pub alias: String,
     pub to: String,
@@ -468,7 +468,7 @@ mod tests {
     #[test]
     fn plans_are_saved_whole_and_listed_while_running() {
         let dir = std::env::temp_dir().join(format!("lops-plans-{}", std::process::id()));
-        let store = PlanStore::at(&dir);
+        let store = RolloutStore::at(&dir);
         let mut r = Rollout {
             profile: "default".into(),
             region: "us-east-1".into(),

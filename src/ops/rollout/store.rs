@@ -114,17 +114,17 @@ impl Rollout {
 
 /// Where plans are saved: `$XDG_STATE_HOME/lops/plans/`.
 #[derive(Debug, Clone)]
-pub struct PlanStore {
+pub struct RolloutStore {
     dir: PathBuf,
 }
 
-impl PlanStore {
+impl RolloutStore {
     pub fn at(dir: impl Into<PathBuf>) -> Self {
-        PlanStore { dir: dir.into() }
+        RolloutStore { dir: dir.into() }
     }
 
     pub fn default_location() -> Option<Self> {
-        crate::config::state_dir().map(|d| PlanStore::at(d.join("plans")))
+        crate::config::state_dir().map(|d| RolloutStore::at(d.join("plans")))
     }
 
     fn path(&self, profile: &str, region: &str, function: &str, alias: &str) -> PathBuf {
