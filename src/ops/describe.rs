@@ -25,6 +25,7 @@ pub fn describe_state(v: &Value) -> String {
 
 pub(crate) fn describe(v: &Value) -> String {
     if let Some(main) = v.get("function_version").and_then(Value::as_str) {
+        // Every recorded weight, a zero one included (a preview shows what will be written).
         let extra = v.get("weights").and_then(Value::as_object);
         let extra_share: f64 = extra
             .map(|m| m.values().filter_map(Value::as_f64).sum())
@@ -111,6 +112,18 @@ pub fn invoke_summary(
         ));
     }
     lines
+}
+
+/// An alias's routing read back from a recorded state (`{"function_version", "weights"}`):
+/// its main version and its extra (version, weight), if any.
+pub fn routing_of(state: &Value) -> Option<(String, Option<(String, f64)>)> {
+    let main = state.get("function_version")?.as_str()?.to_string();
+    let extra = state
+        .get("weights")
+        .and_then(Value::as_object)
+        .and_then(|m| m.iter().next())
+        .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)));
+    Some((main, extra))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub mod rollout;
 pub mod undo;
 
 pub use crate::config::{Access, Tier};
-pub use describe::invoke_summary;
+pub use describe::{invoke_summary, routing_of};
 pub use execute::{Outcome, execute};
 pub use plan::{Change, Plan, prepare};
 pub use request::Request;

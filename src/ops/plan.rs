@@ -289,18 +289,9 @@ pub async fn prepare<S: RegionActions>(
                         && r.result == "ok"
                 })
                 .filter(|r| r.action.starts_with("traffic."))
-                .find(|r| {
-                    r.before
-                        .get("weights")
-                        .and_then(Value::as_object)
-                        .is_some_and(|w| w.is_empty())
-                })
-                .and_then(|r| {
-                    r.before
-                        .get("function_version")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
+                .filter_map(|r| super::describe::routing_of(&r.before))
+                .find(|(_, extra)| extra.is_none())
+                .map(|(main, _)| main)
                 .unwrap_or_else(|| current.function_version.clone());
             route_plan(plan, function, alias, current, good, None)
         }

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::OpsError;
 use super::audit::Record;
+use super::describe::routing_of;
 use super::plan::{
     Change, Plan, alias_state, describe, not_found, reserve_plan, route_plan, trigger_plan,
     trigger_state,
@@ -25,19 +26,100 @@ pub const UNDOABLE: [&str; 10] = [
     "trigger.disable",
 ];
 
+/// What an audit record says can be put back, read once from it: the record's action names
+/// which, its `before` holds the state to return to.
+#[derive(Debug, Clone, PartialEq)]
+enum Reversible {
+    /// An alias back to `main` with `extra` on top.
+    Alias {
+        function: String,
+        alias: String,
+        main: String,
+        extra: Option<(String, f64)>,
+    },
+    /// Reserved concurrency back to `value` (`None`: no reservation).
+    Reserved {
+        function: String,
+        value: Option<i32>,
+    },
+    /// A trigger back to enabled or disabled.
+    Trigger {
+        kind: TriggerKind,
+        id: String,
+        enabled: bool,
+    },
+}
+
+impl Reversible {
+    fn of(record: &Record) -> Result<Self, OpsError> {
+        let invalid =
+            |what: &str| OpsError::Invalid(format!("audit record {} names no {what}", record.id));
+        match record.action.as_str() {
+            "traffic.set" | "traffic.promote" | "traffic.rollback" | "traffic.pin"
+            | "traffic.restore" => {
+                let (function, alias) = record
+                    .target
+                    .split_once(':')
+                    .ok_or_else(|| invalid("alias"))?;
+                let (main, extra) = routing_of(&record.before).ok_or_else(|| invalid("routing"))?;
+                Ok(Reversible::Alias {
+                    function: function.to_string(),
+                    alias: alias.to_string(),
+                    main,
+                    extra,
+                })
+            }
+            "concurrency.set" | "kill" | "revive" => Ok(Reversible::Reserved {
+                function: record.target.clone(),
+                value: record
+                    .before
+                    .get("reserved")
+                    .and_then(Value::as_i64)
+                    .map(|n| n as i32),
+            }),
+            "trigger.enable" | "trigger.disable" => {
+                let kind = match record.before.get("kind").and_then(Value::as_str) {
+                    Some("rule") => TriggerKind::Rule,
+                    Some("mapping") => TriggerKind::Mapping,
+                    _ => return Err(invalid("trigger kind")),
+                };
+                Ok(Reversible::Trigger {
+                    kind,
+                    id: record
+                        .before
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    enabled: record
+                        .before
+                        .get("enabled")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true),
+                })
+            }
+            other => Err(OpsError::Invalid(format!(
+                "{other} cannot be undone: undo reverts {}",
+                UNDOABLE.join(", ")
+            ))),
+        }
+    }
+}
+
 pub(super) async fn undo_plan<S: RegionActions>(
     source: &S,
     plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
     record: &Record,
 ) -> Result<Plan, OpsError> {
-    let mut p = match record.action.as_str() {
-        "traffic.set" | "traffic.promote" | "traffic.rollback" | "traffic.pin"
-        | "traffic.restore" => {
-            let (function, alias) = record.target.split_once(':').ok_or_else(|| {
-                OpsError::Invalid(format!("audit record {} names no alias", record.id))
-            })?;
+    let mut p = match Reversible::of(record)? {
+        Reversible::Alias {
+            function,
+            alias,
+            main,
+            extra,
+        } => {
             let current = source
-                .alias(function, alias)
+                .alias(&function, &alias)
                 .await
                 .map_err(|e| not_found(e, format!("alias {}", record.target)))?;
             if alias_state(&current) != record.after {
@@ -49,27 +131,11 @@ pub(super) async fn undo_plan<S: RegionActions>(
                     describe(&record.after)
                 )));
             }
-            let main = record
-                .before
-                .get("function_version")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let extra = record
-                .before
-                .get("weights")
-                .and_then(Value::as_object)
-                .and_then(|m| {
-                    m.iter()
-                        .next()
-                        .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)))
-                });
-            route_plan(plan, function, alias, current, main, extra)?
+            route_plan(plan, &function, &alias, current, main, extra)?
         }
-        "concurrency.set" | "kill" | "revive" => {
-            let function = record.target.as_str();
+        Reversible::Reserved { function, value } => {
             let current = source
-                .reserved_concurrency(function)
+                .reserved_concurrency(&function)
                 .await
                 .map_err(|e| not_found(e, format!("function {function}")))?;
             if json!({"reserved": current}) != record.after {
@@ -80,36 +146,10 @@ pub(super) async fn undo_plan<S: RegionActions>(
                     describe(&record.after)
                 )));
             }
-            let value = record
-                .before
-                .get("reserved")
-                .and_then(Value::as_i64)
-                .map(|n| n as i32);
             // Putting back a reservation of 0 stops the function: as destructive as a kill.
-            reserve_plan(source, plan, function, value, value == Some(0)).await?
+            reserve_plan(source, plan, &function, value, value == Some(0)).await?
         }
-        "trigger.enable" | "trigger.disable" => {
-            let kind = match record.before.get("kind").and_then(Value::as_str) {
-                Some("rule") => TriggerKind::Rule,
-                Some("mapping") => TriggerKind::Mapping,
-                _ => {
-                    return Err(OpsError::Invalid(format!(
-                        "audit record {} names no trigger kind",
-                        record.id
-                    )));
-                }
-            };
-            let id = record
-                .before
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let was = record
-                .before
-                .get("enabled")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
+        Reversible::Trigger { kind, id, enabled } => {
             let now = source
                 .trigger_enabled(kind, &id)
                 .await
@@ -122,13 +162,7 @@ pub(super) async fn undo_plan<S: RegionActions>(
                     if now { "enabled" } else { "disabled" }
                 )));
             }
-            trigger_plan(source, plan, kind, &id, was).await?
-        }
-        other => {
-            return Err(OpsError::Invalid(format!(
-                "{other} cannot be undone: undo reverts {}",
-                UNDOABLE.join(", ")
-            )));
+            trigger_plan(source, plan, kind, &id, enabled).await?
         }
     };
     p.undoes = Some(record.id.clone());

@@ -161,17 +161,10 @@ pub fn executed(
         after,
         ..
     }) = &result
-        && let (Some((function, alias)), Some(main)) = (
-            r.target.split_once(':'),
-            after.get("function_version").and_then(|v| v.as_str()),
-        )
+        && let (Some((function, alias)), Some((main, extra))) =
+            (r.target.split_once(':'), crate::ops::routing_of(after))
     {
-        let extra = after
-            .get("weights")
-            .and_then(|w| w.as_object())
-            .and_then(|m| m.iter().next())
-            .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)));
-        let (function, alias, main) = (function.to_string(), alias.to_string(), main.to_string());
+        let (function, alias) = (function.to_string(), alias.to_string());
         set_alias(state, region, &function, &alias, main, extra);
     }
     let text = match result {
