@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::KeyCode;
 use serde_json::Value;
 
-use crate::support::cli::Lops;
+use crate::support::cli::{Lops, function_doc as named, region_doc};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy, Rule};
 use crate::support::seed::Seeder;
@@ -39,20 +39,6 @@ async fn functions(seeder: &Seeder, prefix: &str, count: usize) -> (Vec<String>,
         names.push(name);
     }
     (names, published)
-}
-
-fn region_doc<'a>(doc: &'a Value, region: &str) -> &'a Value {
-    doc["regions"]
-        .as_array()
-        .and_then(|rs| rs.iter().find(|r| r["region"] == region))
-        .unwrap_or_else(|| panic!("{region} missing from {doc:#}"))
-}
-
-fn named<'a>(region: &'a Value, name: &str) -> &'a Value {
-    region["functions"]
-        .as_array()
-        .and_then(|fs| fs.iter().find(|f| f["name"] == name))
-        .unwrap_or_else(|| panic!("{name} missing from {region:#}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

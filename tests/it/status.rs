@@ -4,27 +4,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::cli::Lops;
+use crate::support::cli::{Lops, function_doc as function, region_doc as region};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy};
 use crate::support::seed::{SeededFunction, Seeder};
 
 const FAST_TIMEOUTS: &str =
     "[timeouts]\nconnect_secs = 1\noperation_secs = 2\nmax_attempts = 2\nregion_secs = 20\n";
-
-fn region<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["regions"]
-        .as_array()
-        .and_then(|rs| rs.iter().find(|r| r["region"] == name))
-        .unwrap_or_else(|| panic!("region {name} missing from {doc:#}"))
-}
-
-fn function<'a>(region: &'a Value, name: &str) -> &'a Value {
-    region["functions"]
-        .as_array()
-        .and_then(|fs| fs.iter().find(|f| f["name"] == name))
-        .unwrap_or_else(|| panic!("function {name} missing"))
-}
 
 fn assert_function(region: &Value, seeded: &SeededFunction) {
     let f = function(region, &seeded.name);

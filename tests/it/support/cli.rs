@@ -157,3 +157,19 @@ pub fn finish(mut child: Child, secs: u64) -> (i32, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The region `name` of a `lops status --json` document.
+pub fn region_doc<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["regions"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["region"] == name))
+        .unwrap_or_else(|| panic!("region {name} missing from {doc:#}"))
+}
+
+/// The function `name` of a region of a `lops status --json` document.
+pub fn function_doc<'a>(region: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    region["functions"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["name"] == name))
+        .unwrap_or_else(|| panic!("function {name} missing from {region:#}"))
+}
