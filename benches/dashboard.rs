@@ -8,7 +8,7 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use lops::provider::{
     FunctionInfo, FunctionMetrics, Inventory, MetricsSnapshot, Scope, TimeWindow,
 };
-use lops::state::{Display, Keymap, Msg, State, update};
+use lops::state::{Keymap, Msg, ScreenOptions, State, update};
 use lops::ui::{Theme, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -57,7 +57,7 @@ fn main() {
     let mut state = State::new(
         scopes,
         Keymap::default(),
-        Display {
+        ScreenOptions {
             metrics_secs: 10,
             ..Default::default()
         },

@@ -18,7 +18,7 @@
 //! backup     manifests, capture, restore plan and journal, the S3 store, leases
 //! provider   RegionSource / RegionActions / LogSource / GuardSignals; aws (SDK clients,
 //!            limiter buckets, error classes), sim (the demo fleet)
-//! exit       exit codes and failures            logs     log lines, REPORT parsing
+//! exit       exit codes and failures            loglines  log lines, REPORT parsing
 //! config     the file, tiers, regions (imports nothing of lops)      format   numbers, ages
 //! ```
 
@@ -28,7 +28,7 @@ pub mod config;
 pub mod exit;
 pub mod format;
 pub mod logging;
-pub mod logs;
+pub mod loglines;
 pub mod ops;
 pub mod provider;
 pub mod runtime;

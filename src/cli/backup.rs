@@ -349,7 +349,7 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
     let Some(region) = ctx.regions.first() else {
         return Err(Failure::usage("no region: pass --region"));
     };
-    let cutoff = crate::logs::parse_since(&args.grace, chrono::Utc::now())
+    let cutoff = crate::loglines::parse_since(&args.grace, chrono::Utc::now())
         .map_err(|e| Failure::usage(format!("--grace: {e}")))?;
     let retention = Retention {
         keep_last: args.keep_last,

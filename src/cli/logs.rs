@@ -7,7 +7,7 @@ use clap::Args;
 use super::GlobalArgs;
 use crate::exit::{Exit, Failure};
 use crate::format;
-use crate::logs::{merge, parse_since, stats};
+use crate::loglines::{merge, parse_since, stats};
 use crate::provider::{ProviderError, RegionSource};
 use crate::session::Session;
 
@@ -115,7 +115,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     })
 }
 
-fn print_lines(lines: &[crate::logs::LogLine], json: bool) -> std::io::Result<()> {
+fn print_lines(lines: &[crate::loglines::LogLine], json: bool) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for l in lines {
         if json {
@@ -144,7 +144,7 @@ fn print_lines(lines: &[crate::logs::LogLine], json: bool) -> std::io::Result<()
 async fn follow(
     ctx: &Session,
     args: &LogsArgs,
-    first: Vec<crate::logs::LogLine>,
+    first: Vec<crate::loglines::LogLine>,
 ) -> Result<Exit, Failure> {
     use std::collections::{HashSet, VecDeque};
     use std::time::Duration;
@@ -165,7 +165,7 @@ async fn follow(
             false
         }
     };
-    let key = |l: &crate::logs::LogLine| format!("{}/{}/{}", l.region, l.function, l.event_id);
+    let key = |l: &crate::loglines::LogLine| format!("{}/{}/{}", l.region, l.function, l.event_id);
     let mut since_ms = first
         .last()
         .map_or(chrono::Utc::now().timestamp_millis(), |l| {

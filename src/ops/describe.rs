@@ -80,7 +80,7 @@ pub(crate) fn same_routing(a: &AliasInfo, b: &AliasInfo) -> bool {
 /// left to the face (they differ in length).
 pub fn invoke_summary(
     inv: &crate::provider::InvokeOutcome,
-    report: Option<&crate::logs::Report>,
+    report: Option<&crate::loglines::Report>,
 ) -> Vec<(&'static str, String)> {
     let mut lines = vec![
         ("status", inv.status.to_string()),

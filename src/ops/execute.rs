@@ -10,7 +10,7 @@ use super::plan::{
     Change, Plan, alias_state, describe, not_found, routed, same_routing, trigger_state,
 };
 use super::{OpsError, authorize};
-use crate::logs::{Report, parse_report};
+use crate::loglines::{Report, parse_report};
 use crate::provider::{InvokeOutcome, ProviderError, RegionActions};
 
 /// What executing a plan did.

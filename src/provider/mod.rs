@@ -301,7 +301,7 @@ pub trait LogSource: RegionSource {
         start_ms: i64,
         end_ms: i64,
         filter: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<crate::logs::LogLine>, ProviderError>> + Send;
+    ) -> impl Future<Output = Result<Vec<crate::loglines::LogLine>, ProviderError>> + Send;
 }
 
 /// What a traffic plan's guard reads between steps.

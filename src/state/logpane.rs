@@ -5,7 +5,7 @@ use std::collections::{HashSet, VecDeque};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::logs::LogLine;
+use crate::loglines::LogLine;
 use crate::provider::ProviderError;
 
 /// Lines kept in memory per pane.

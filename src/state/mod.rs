@@ -84,9 +84,10 @@ pub enum Popup {
     Working(String),
 }
 
-/// Display settings fixed at start. What each scope may do travels with its scope.
+/// How the screen is set up, fixed at start (demo, metrics period). What each scope may do
+/// travels with its scope.
 #[derive(Debug, Clone, Default)]
-pub struct Display {
+pub struct ScreenOptions {
     pub demo: bool,
     pub metrics_secs: u64,
 }
@@ -109,7 +110,7 @@ pub struct State {
     pub now: DateTime<Utc>,
     pub size: (u16, u16),
     pub keymap: Keymap,
-    pub display: Display,
+    pub display: ScreenOptions,
     pub quit: bool,
     /// Traffic plans running or interrupted.
     pub rollouts: Vec<actions::RolloutView>,
@@ -133,7 +134,12 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(scopes: Vec<Scope>, keymap: Keymap, display: Display, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        scopes: Vec<Scope>,
+        keymap: Keymap,
+        display: ScreenOptions,
+        now: DateTime<Utc>,
+    ) -> Self {
         let n = scopes.len();
         State {
             regions: scopes.into_iter().map(RegionState::new).collect(),

@@ -53,7 +53,7 @@ pub enum Msg {
         region: usize,
         function: String,
         end_ms: i64,
-        result: Result<Vec<crate::logs::LogLine>, ProviderError>,
+        result: Result<Vec<crate::loglines::LogLine>, ProviderError>,
     },
     /// What the inventory left for on demand (aliases, provisioned concurrency), for the
     /// detail view.

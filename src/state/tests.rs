@@ -52,7 +52,7 @@ fn loaded() -> State {
     let mut s = State::new(
         scopes(),
         Keymap::default(),
-        Display {
+        ScreenOptions {
             metrics_secs: 10,
             ..Default::default()
         },
@@ -417,7 +417,7 @@ fn failing_region_keeps_its_data_and_turns_stale_then_recovers() {
 
 #[test]
 fn region_that_never_answered_is_unreachable_and_old_data_is_stale() {
-    let mut s = State::new(scopes(), Keymap::default(), Display::default(), t0());
+    let mut s = State::new(scopes(), Keymap::default(), ScreenOptions::default(), t0());
     assert_eq!(s.regions[0].health(t0(), 30), RegionHealth::Loading);
     update(
         &mut s,
@@ -465,7 +465,7 @@ fn out_of_order_results_are_dropped() {
 
 #[test]
 fn pollers_are_asked_for_visible_and_alarmed_functions_only() {
-    let mut s = State::new(scopes(), Keymap::default(), Display::default(), t0());
+    let mut s = State::new(scopes(), Keymap::default(), ScreenOptions::default(), t0());
     let many = Inventory {
         functions: (0..40).map(|i| info(&format!("fn{i:02}"), "x")).collect(),
         account_concurrency_limit: None,
@@ -1053,7 +1053,7 @@ fn log_pane_follows_pauses_and_filters_its_own_lines() {
         _ => None,
     });
     let (_, end_ms) = read.unwrap_or_else(|| panic!("no read: {effects:?}"));
-    let line = |id: &str, message: &str| crate::logs::LogLine {
+    let line = |id: &str, message: &str| crate::loglines::LogLine {
         time: t0(),
         region: "us-east-1".into(),
         function: "cron".into(),
@@ -1292,7 +1292,7 @@ fn every_change_in_a_production_scope_asks_for_the_typed_name() {
 
 #[test]
 fn a_region_is_loading_until_its_inventory_answers_and_rows_land_page_by_page() {
-    let mut s = State::new(scopes(), Keymap::default(), Display::default(), t0());
+    let mut s = State::new(scopes(), Keymap::default(), ScreenOptions::default(), t0());
     // Alarms answering alone do not make a region fresh.
     update(
         &mut s,

@@ -19,7 +19,7 @@ use crate::provider::sim::{SimClock, demo_regions};
 use crate::runtime::effects::{Executor, Source};
 use crate::runtime::poller::Timing;
 use crate::session::{self, Flags, Session};
-use crate::state::{Display, Keymap, Msg, State, update};
+use crate::state::{Keymap, Msg, ScreenOptions, State, update};
 use crate::ui::{self, Theme};
 
 /// Seed of the demo fleet: the same fleet on every machine.
@@ -55,8 +55,8 @@ pub async fn run(flags: &Flags, demo: bool) -> Result<Exit, Failure> {
     }
 }
 
-fn display(settings: &Settings, demo: bool) -> Display {
-    Display {
+fn display(settings: &Settings, demo: bool) -> ScreenOptions {
+    ScreenOptions {
         demo,
         metrics_secs: settings.refresh.metrics_secs,
     }
@@ -67,7 +67,7 @@ async fn run_terminal<S: Source>(
     settings: &Settings,
     keymap: Keymap,
     theme: Theme,
-    display: Display,
+    display: ScreenOptions,
     audit: Option<AuditLog>,
 ) -> Result<Exit, Failure> {
     // Raw mode, alternate screen, and a panic hook that puts the terminal back.

@@ -4,7 +4,7 @@
 mod detail;
 mod fleet;
 mod load;
-mod logs;
+mod logpane;
 mod popup;
 mod regions;
 pub mod theme;
@@ -42,7 +42,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
             detail::render(state, theme, frame, body, *region, function)
         }
         View::Logs { region, function } => {
-            logs::render(state, theme, frame, body, *region, function)
+            logpane::render(state, theme, frame, body, *region, function)
         }
     }
     render_plans(state, theme, frame, plans);

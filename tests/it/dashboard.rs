@@ -10,7 +10,7 @@ use lops::config::{Access, Settings};
 use lops::provider::aws::{AwsRegion, CallCounter, Clients};
 use lops::provider::{RegionSource, Scope};
 use lops::runtime::poller::Timing;
-use lops::state::{Display, Keymap, RegionHealth, State};
+use lops::state::{Keymap, RegionHealth, ScreenOptions, State};
 use lops::tui::event_loop;
 use lops::ui::{Theme, render};
 use ratatui::Terminal;
@@ -59,7 +59,7 @@ fn new_state(sources: &[Arc<AwsRegion>]) -> State {
     State::new(
         scopes,
         Keymap::default(),
-        Display {
+        ScreenOptions {
             metrics_secs: 1,
             ..Default::default()
         },

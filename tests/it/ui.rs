@@ -7,7 +7,7 @@ use lops::config::Access;
 use lops::ops::Tier;
 use lops::provider::sim::{SimClock, demo_regions};
 use lops::provider::{FunctionRef, MetricsRequest, RegionActions, RegionSource, TimeWindow};
-use lops::state::{Display, Keymap, Msg, State, update};
+use lops::state::{Keymap, Msg, ScreenOptions, State, update};
 use lops::ui::{Theme, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -81,7 +81,7 @@ fn new_state(clock: &SimClock) -> State {
     State::new(
         scopes,
         Keymap::default(),
-        Display {
+        ScreenOptions {
             demo: true,
             metrics_secs: 10,
         },
@@ -289,7 +289,7 @@ async fn help_lists_the_keymap_in_force() {
         .iter()
         .map(|r| r.scope().clone())
         .collect();
-    let mut state = State::new(scopes, keymap, Display::default(), start());
+    let mut state = State::new(scopes, keymap, ScreenOptions::default(), start());
     load(&mut state, &clock, 0, 1).await;
     key(&mut state, '?');
     let out = screen(&mut state, &MONO, 80, 24);
@@ -390,7 +390,7 @@ async fn read_only_and_production_badges_show_in_the_header() {
         .iter()
         .map(|r| r.scope().clone())
         .collect();
-    let mut state = State::new(scopes, Keymap::default(), Display::default(), start());
+    let mut state = State::new(scopes, Keymap::default(), ScreenOptions::default(), start());
     let out = screen(&mut state, &MONO, 100, 24);
     let header = out.lines().next().unwrap_or_default();
     assert!(

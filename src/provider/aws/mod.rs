@@ -6,7 +6,7 @@ mod cloudwatch;
 mod error;
 mod guard;
 mod lambda;
-mod logs;
+mod log_events;
 mod triggers;
 
 use std::sync::Mutex;

@@ -36,7 +36,7 @@ impl crate::provider::LogSource for SimRegion {
         start_ms: i64,
         end_ms: i64,
         filter: Option<&str>,
-    ) -> Result<Vec<crate::logs::LogLine>, ProviderError> {
+    ) -> Result<Vec<crate::loglines::LogLine>, ProviderError> {
         self.answer(14).await?;
         let (spiking, memory, duration) = self.with_function(function, |f| {
             Ok((
@@ -89,7 +89,7 @@ impl crate::provider::LogSource for SimRegion {
                 if filter.is_some_and(|p| !message.contains(p)) {
                     continue;
                 }
-                let mut line = crate::logs::LogLine {
+                let mut line = crate::loglines::LogLine {
                     time: time
                         + chrono::TimeDelta::milliseconds(k as i64 * (took as i64 / 3).max(1)),
                     region: self.scope.region.clone(),
@@ -100,7 +100,7 @@ impl crate::provider::LogSource for SimRegion {
                     report: None,
                     failure: None,
                 };
-                crate::logs::annotate(&mut line);
+                crate::loglines::annotate(&mut line);
                 out.push(line);
             }
         }

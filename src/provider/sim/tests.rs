@@ -167,7 +167,8 @@ async fn sim_invoke_echoes_and_reports() {
         .await
         .unwrap();
     assert_eq!(out.payload, br#"{"a":1}"#);
-    let report = crate::logs::parse_report(out.log_tail.as_deref().unwrap_or_default()).unwrap();
+    let report =
+        crate::loglines::parse_report(out.log_tail.as_deref().unwrap_or_default()).unwrap();
     assert!(report.duration_ms.is_some());
 }
 

@@ -10,7 +10,7 @@ use lops::config::{Access, Settings};
 use lops::provider::Scope;
 use lops::provider::aws::{AwsRegion, CallCounter, Clients};
 use lops::runtime::poller::Timing;
-use lops::state::{Display, Keymap, State};
+use lops::state::{Keymap, ScreenOptions, State};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::task::JoinHandle;
@@ -36,7 +36,7 @@ pub fn state(sources: &[Arc<AwsRegion>]) -> State {
             .map(|s| lops::provider::RegionSource::scope(&**s).clone())
             .collect(),
         Keymap::default(),
-        Display {
+        ScreenOptions {
             metrics_secs: 5,
             ..Default::default()
         },

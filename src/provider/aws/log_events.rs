@@ -4,7 +4,7 @@ use chrono::{TimeZone, Utc};
 
 use super::AwsRegion;
 use super::error::classify;
-use crate::logs::LogLine;
+use crate::loglines::LogLine;
 use crate::provider::ProviderError;
 
 /// The log group a function writes to: its configured one (LoggingConfig), else the default.
@@ -114,7 +114,7 @@ impl AwsRegion {
                     report: None,
                     failure: None,
                 };
-                crate::logs::annotate(&mut line);
+                crate::loglines::annotate(&mut line);
                 lines.push(line);
             }
             token = page.next_token.filter(|t| !t.is_empty());

@@ -107,7 +107,7 @@ pub fn render(
 
 /// Platform lines shortened to what matters on a narrow screen: the request id's first block,
 /// and REPORT's numbers.
-fn compact(l: &crate::logs::LogLine) -> String {
+fn compact(l: &crate::loglines::LogLine) -> String {
     let short_id = |m: &str| {
         m.split("RequestId: ")
             .nth(1)
