@@ -10,7 +10,7 @@ use super::GlobalArgs;
 pub use super::common::{ActFlags, RolloutArgs};
 use super::common::{audit_log, early_check};
 use crate::exit::{Exit, Failure};
-use crate::ops::invoke::load_payload;
+use crate::ops::payload::load_payload;
 use crate::ops::{Confirmation, Kind, OpsError, Outcome, Plan, Request, execute, prepare};
 use crate::provider::aws::AwsRegion;
 use crate::provider::{InvokeRequest, RegionActions, RegionSource};

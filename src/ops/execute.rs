@@ -5,7 +5,7 @@ use serde_json::Value;
 use serde_json::json;
 
 use super::audit::{AuditLog, Record};
-use super::invoke::sha256_hex;
+use super::payload::sha256_hex;
 use super::plan::{
     Change, Plan, alias_state, describe, not_found, routed, same_routing, trigger_state,
 };

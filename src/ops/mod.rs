@@ -6,7 +6,7 @@ pub mod audit;
 pub mod backup;
 mod describe;
 pub mod execute;
-pub mod invoke;
+pub mod payload;
 pub mod plan;
 pub mod policy;
 pub mod prune;

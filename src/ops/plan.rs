@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::audit::AuditLog;
-use super::invoke::sha256_hex;
+use super::payload::sha256_hex;
 pub use super::request::Request;
 use super::request::{check_version, check_weight};
 use super::{Confirmation, OpsError, Tier, authorize, confirmation};
@@ -173,7 +173,7 @@ pub async fn prepare<S: RegionActions>(
                 false,
             );
             p.warning = audit.and_then(|log| {
-                super::invoke::recent_duplicate(log, &target, &hash, log.duplicate_window_secs())
+                super::payload::recent_duplicate(log, &target, &hash, log.duplicate_window_secs())
                     .map(|d| {
                         format!(
                             "the same payload went to {target} in {} at {} (within {}s)",

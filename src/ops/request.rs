@@ -107,7 +107,7 @@ impl Request {
                 "no function named: lops invoke FUNCTION[:QUALIFIER]".into(),
             )),
             Request::Invoke(r) => {
-                super::invoke::check_payload_size(r.payload.len() as u64, r.asynchronous)
+                super::payload::check_payload_size(r.payload.len() as u64, r.asynchronous)
                     .map_err(OpsError::Invalid)
             }
             _ => Ok(()),

@@ -1,4 +1,5 @@
-//! Invoke's inputs and outputs: payloads (inline JSON, @file, saved name), the REPORT line.
+//! An invoke's payload: inline JSON, @file or a saved name, checked against Lambda's size limits
+//! before anything is sent, and its hash for the repeated-invoke guard.
 
 use std::path::Path;
 
