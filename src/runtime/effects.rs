@@ -148,6 +148,11 @@ impl<S: Source> Executor<S> {
         }
     }
 
+    /// A region's source with the rollout store, for the effects that drive or stop rollouts.
+    fn rollout_target(&self, region: usize) -> Option<(Arc<S>, RolloutStore)> {
+        Some((self.sources.get(region).cloned()?, self.store.clone()?))
+    }
+
     /// Runs one effect.
     pub fn run(&self, effect: Effect) {
         match effect {
@@ -171,9 +176,7 @@ impl<S: Source> Executor<S> {
                 })
             }
             Effect::StartRollout { region, rollout } => {
-                let (Some(source), Some(store)) =
-                    (self.sources.get(region).cloned(), self.store.clone())
-                else {
+                let Some((source, store)) = self.rollout_target(region) else {
                     return;
                 };
                 let r = *rollout;
@@ -221,9 +224,7 @@ impl<S: Source> Executor<S> {
                 function,
                 alias,
             } => {
-                let (Some(source), Some(store)) =
-                    (self.sources.get(region).cloned(), self.store.clone())
-                else {
+                let Some((source, store)) = self.rollout_target(region) else {
                     return;
                 };
                 let (tx, audit) = (self.tx.clone(), self.audit.clone());
@@ -246,9 +247,7 @@ impl<S: Source> Executor<S> {
                 function,
                 alias,
             } => {
-                let (Some(source), Some(store)) =
-                    (self.sources.get(region).cloned(), self.store.clone())
-                else {
+                let Some((source, store)) = self.rollout_target(region) else {
                     return;
                 };
                 // A rollout this dashboard drives is asked to stop like any other (its task
