@@ -10,8 +10,9 @@ use super::GlobalArgs;
 pub use super::common::{ActFlags, RolloutArgs};
 use super::common::{audit_log, early_check};
 use crate::exit::{Exit, Failure};
+use crate::ops::batch::{self, Target};
 use crate::ops::payload::load_payload;
-use crate::ops::{Confirmation, Kind, OpsError, Outcome, Plan, Request, execute, prepare};
+use crate::ops::{Kind, OpsError, Outcome, Plan, Request};
 use crate::provider::aws::AwsRegion;
 use crate::provider::{InvokeRequest, RegionActions, RegionSource};
 use crate::session::Session;
@@ -254,7 +255,7 @@ pub async fn pin(
 
 /// What to do when the ops layer warns that the same payload went out moments ago.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Repeat {
+pub(super) enum Repeat {
     /// `--allow-duplicate`: send it.
     Allowed,
     /// Ask for the typed name; with --yes (a script), refuse.
@@ -327,30 +328,74 @@ async fn run_with(
     early_check(global, first.kind())?;
     first.validate().map_err(Failure::from)?;
     let ctx = Session::connect(&global.flags()).await?;
-    let audit = audit_log(&ctx);
-    let mut plans: Vec<(&AwsRegion, Plan)> = Vec::new();
-    for region in &ctx.regions {
-        let mut plan = prepare(region, request(&region.scope().region), audit.as_ref())
-            .await
-            .map_err(Failure::from)?;
-        if repeat == Repeat::Allowed {
-            plan.warning = None;
+    let targets = ctx
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Target::Ask(i, request(&r.scope().region)))
+        .collect();
+    run_batch(&ctx, flags, repeat, targets).await
+}
+
+/// The shared flow of every change the CLI makes, in one region or many: the ops layer's batch
+/// previews each target (skipping, with why, what cannot take it), one confirmation, the
+/// targets run side by side, each result printed.
+pub(super) async fn run_batch(
+    ctx: &Session,
+    flags: &ActFlags,
+    repeat: Repeat,
+    targets: Vec<Target>,
+) -> Result<Exit, Failure> {
+    let audit = audit_log(ctx);
+    let sources: Vec<&AwsRegion> = ctx.regions.iter().collect();
+    let mut batch = batch::prepare(&sources, targets, audit.as_ref()).await;
+    if repeat == Repeat::Allowed {
+        for item in &mut batch.items {
+            if let batch::Item::Ready { plan, .. } = item {
+                plan.warning = None;
+            }
         }
-        plans.push((region, plan));
+    }
+    let ready = batch.items.iter().filter(|i| i.plan().is_some()).count();
+    if ready == 0 {
+        let mut errors = batch.items.iter().filter_map(|i| match i {
+            batch::Item::Skipped { error, .. } => Some(error.clone()),
+            batch::Item::Ready { .. } => None,
+        });
+        let Some(first) = errors.next() else {
+            return Err(Failure::usage(
+                "no region to act in: check --region and --profile",
+            ));
+        };
+        if batch.items.len() == 1 {
+            return Err(Failure::from(first));
+        }
+        return Err(Failure {
+            exit: Failure::from(first).exit,
+            message: format!(
+                "nothing to do in any region:\n  {}",
+                batch.lines()[1..].join("\n  ")
+            ),
+        });
     }
     let mut err = std::io::stderr().lock();
-    for (_, plan) in &plans {
-        let _ = writeln!(err, "{}", plan.preview());
+    let lines = if batch.items.len() == 1 {
+        batch.items.iter().map(batch::Item::line).collect()
+    } else {
+        batch.lines()
+    };
+    for line in &lines {
+        let _ = writeln!(err, "{line}");
     }
     if flags.dry_run {
         if flags.json {
-            let docs: Vec<_> = plans.iter().map(|(_, p)| plan_json(p, None)).collect();
+            let docs: Vec<_> = batch.items.iter().map(|i| item_json(i, None)).collect();
             super::print_json(&json!({"dry_run": true, "plans": docs}));
         }
         let _ = writeln!(err, "dry run: nothing changed");
         return Ok(Exit::Done);
     }
-    let warning = plans.iter().find_map(|(_, p)| p.warning.clone());
+    let warning = batch.warning();
     if let Some(w) = &warning
         && flags.yes
     {
@@ -362,42 +407,65 @@ async fn run_with(
             ),
         });
     }
-    let confirmation = Confirmation::all(plans.iter().map(|(_, p)| p.confirmation()));
-    let production = plans.iter().any(|(r, _)| r.scope().access.production);
     super::confirm::ask(
-        &confirmation,
+        &batch.confirmation(),
         flags.yes,
-        super::confirm::why_typed(production, warning.as_deref()).as_deref(),
+        super::confirm::why_typed(batch.production(), warning.as_deref()).as_deref(),
     )?;
-    let mut ok = 0;
-    let mut failed = Vec::new();
+    let landed = batch::execute_all(&sources, &batch, audit.as_ref()).await;
     let mut docs = Vec::new();
-    for (region, plan) in &plans {
-        match execute(*region, plan, audit.as_ref()).await {
-            Ok(outcome) => {
-                ok += 1;
-                if flags.json {
-                    docs.push(plan_json(plan, Some(&outcome)));
-                } else {
-                    print_outcome(plan, &outcome);
-                }
-            }
+    for (index, result) in &landed {
+        let Some(plan) = batch.items.get(*index).and_then(batch::Item::plan) else {
+            continue;
+        };
+        match result {
+            Ok(outcome) if flags.json => docs.push(plan_json(plan, Some(outcome))),
+            Ok(outcome) => print_outcome(plan, outcome),
             Err(e) => {
                 let _ = writeln!(err, "lops: {} in {}: {e}", plan.target, plan.scope);
                 docs.push(json!({"region": plan.scope.region, "target": plan.target, "action": plan.action, "error": e.to_string()}));
-                failed.push(e);
             }
         }
     }
-    if flags.json {
-        super::print_json(&json!({"results": docs}));
+    docs.extend(batch.skipped().map(|i| item_json(i, None)));
+    let summary = batch.summary(&landed);
+    if batch.items.len() > 1 {
+        let _ = writeln!(err, "{}", summary.line());
     }
-    Ok(match (ok, failed.first()) {
-        (_, None) => Exit::Done,
-        (0, Some(e)) if plans.len() == 1 => Failure::from(e.clone()).exit,
-        (0, Some(_)) => Exit::Failure,
+    if flags.json {
+        let mut doc = json!({"results": docs});
+        if batch.items.len() > 1 {
+            doc["batch"] = json!(batch.id);
+            doc["complete"] = json!(summary.complete());
+        }
+        super::print_json(&doc);
+    }
+    let ok = landed.iter().filter(|(_, r)| r.is_ok()).count();
+    let failed = landed.iter().find_map(|(_, r)| r.as_ref().err());
+    let skipped = batch.skipped().count();
+    Ok(match (ok, failed, skipped) {
+        (_, None, 0) => Exit::Done,
+        (0, Some(e), 0) if landed.len() == 1 => Failure::from(e.clone()).exit,
+        (0, Some(_), _) => Exit::Failure,
         _ => Exit::Partial,
     })
+}
+
+fn item_json(item: &batch::Item, outcome: Option<&Outcome>) -> serde_json::Value {
+    match item {
+        batch::Item::Ready { plan, .. } => plan_json(plan, outcome),
+        batch::Item::Skipped {
+            scope,
+            target,
+            error,
+            ..
+        } => json!({
+            "region": scope.region,
+            "profile": scope.profile,
+            "target": target,
+            "skipped": error.to_string(),
+        }),
+    }
 }
 
 fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> serde_json::Value {

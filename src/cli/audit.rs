@@ -4,10 +4,11 @@
 use std::io::Write;
 
 use super::GlobalArgs;
-use super::act::run;
+use super::act::{Repeat, run_batch};
 use super::common::{ActFlags, early_check};
 use crate::exit::{Exit, Failure};
 use crate::ops::audit::AuditLog;
+use crate::ops::batch::Target;
 use crate::ops::{Kind, Request};
 
 pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
@@ -55,25 +56,50 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
     let (records, _) = log
         .read()
         .map_err(|e| Failure::failed(format!("cannot read {}: {e}", log.path().display())))?;
-    let undone: Vec<&str> = records.iter().filter_map(|r| r.undoes.as_deref()).collect();
-    let last = records
-        .iter()
-        .rev()
-        .find(|r| {
-            r.result == "ok"
-                && r.undoes.is_none()
-                && crate::ops::undo::UNDOABLE.contains(&r.action.as_str())
-                && !undone.contains(&r.id.as_str())
-        })
-        .cloned()
-        .ok_or_else(|| Failure::usage("nothing to undo: no reversible action is recorded"))?;
+    let records = crate::ops::batch::undo_targets(&records);
+    if records.is_empty() {
+        return Err(Failure::usage(
+            "nothing to undo: no reversible action is recorded",
+        ));
+    }
+    // Every scope the batch touched, and each record to the region that holds it.
     let mut global = global.clone();
-    global.regions = Some(vec![last.region.clone()]);
-    global.profiles = vec![last.profile.clone()];
-    run(&global, &flags, |_| Request::Undo {
-        record: Box::new(last.clone()),
-    })
-    .await
+    let mut regions: Vec<String> = records.iter().map(|r| r.region.clone()).collect();
+    let mut profiles: Vec<String> = records.iter().map(|r| r.profile.clone()).collect();
+    regions.sort();
+    regions.dedup();
+    profiles.sort();
+    profiles.dedup();
+    global.regions = Some(regions);
+    global.profiles = profiles;
+    early_check(&global, Kind::Undo)?;
+    let ctx = crate::session::Session::connect(&global.flags()).await?;
+    let targets = records
+        .into_iter()
+        .map(|record| {
+            let at = ctx.regions.iter().position(|r| {
+                let scope = crate::provider::RegionSource::scope(r);
+                scope.region == record.region && scope.profile == record.profile
+            });
+            match at {
+                Some(i) => Target::Ask(
+                    i,
+                    Request::Undo {
+                        record: Box::new(record),
+                    },
+                ),
+                None => Target::Skip(
+                    0,
+                    record.target.clone(),
+                    crate::ops::OpsError::Invalid(format!(
+                        "{} in {}/{} is not in this session",
+                        record.target, record.profile, record.region
+                    )),
+                ),
+            }
+        })
+        .collect();
+    run_batch(&ctx, &flags, Repeat::Refused, targets).await
 }
 
 /// The policy for the widest tier any scope of the session has (`--mode` chooses it directly).

@@ -27,6 +27,9 @@ pub struct Record {
     /// SHA-256 of an invoke's payload, for the duplicate guard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_sha256: Option<String>,
+    /// The batch this action was one target of: a batch is confirmed, listed and undone as one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +144,7 @@ mod tests {
             result: "ok".into(),
             undoes: None,
             payload_sha256: None,
+            batch: None,
         }
     }
 

@@ -13,10 +13,11 @@ use serde_json::json;
 
 use super::audit::{AuditLog, Record};
 use super::{Kind, authorize};
+pub use crate::backup::S3Uri;
 use crate::backup::capture::{CaptureOptions, Captured, capture};
 use crate::backup::lease::Lease;
 use crate::backup::manifest::{DataCopy, Manifest, layout};
-use crate::backup::{BackupError, S3Uri, Store, Verified, data, root_of, verify};
+use crate::backup::{BackupError, Store, Verified, data, root_of, verify};
 use crate::provider::aws::AwsRegion;
 use crate::provider::{RegionActions, RegionSource};
 
@@ -145,6 +146,7 @@ pub(super) fn record(
         },
         undoes: None,
         payload_sha256: None,
+        batch: None,
     }
 }
 

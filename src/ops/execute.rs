@@ -88,6 +88,7 @@ pub async fn execute<S: RegionActions>(
             Change::Invoke(r) => Some(sha256_hex(&r.payload)),
             _ => None,
         },
+        batch: plan.batch.clone(),
     };
     // A conflict changed nothing and is not an action: it is not recorded.
     if !matches!(result, Err(OpsError::Conflict(_)))

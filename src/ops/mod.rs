@@ -4,7 +4,8 @@
 
 pub mod audit;
 pub mod backup;
-mod describe;
+pub mod batch;
+pub(crate) mod describe;
 pub mod execute;
 pub mod payload;
 pub mod plan;

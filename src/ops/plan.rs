@@ -53,6 +53,8 @@ pub struct Plan {
     pub change: Change,
     /// The audit record this plan undoes.
     pub undoes: Option<String>,
+    /// The batch this plan is one target of (its audit record carries it).
+    pub batch: Option<String>,
 }
 
 impl Plan {
@@ -152,6 +154,7 @@ pub async fn prepare<S: RegionActions>(
             after,
             change,
             undoes: None,
+            batch: None,
         };
     match &request {
         Request::Invoke(r) => {

@@ -114,6 +114,51 @@ impl Request {
         }
     }
 
+    /// The function it acts on, where it acts on one.
+    pub fn function(&self) -> Option<&str> {
+        match self {
+            Request::Invoke(r) => Some(&r.function),
+            Request::SetWeight { function, .. }
+            | Request::Promote { function, .. }
+            | Request::Rollback { function, .. }
+            | Request::PromoteTo { function, .. }
+            | Request::RouteTo { function, .. }
+            | Request::Pin { function, .. }
+            | Request::SetConcurrency { function, .. }
+            | Request::Kill { function }
+            | Request::Revive { function } => Some(function),
+            Request::SetTrigger { .. } | Request::Undo { .. } => None,
+        }
+    }
+
+    /// What it acts on, as previews and the audit log name it: `orders-api:live`,
+    /// `orders-api`, `rule/nightly`.
+    pub fn target(&self) -> String {
+        match self {
+            Request::Invoke(r) => match &r.qualifier {
+                Some(q) => format!("{}:{q}", r.function),
+                None => r.function.clone(),
+            },
+            Request::SetWeight {
+                function, alias, ..
+            }
+            | Request::Promote { function, alias }
+            | Request::Rollback { function, alias }
+            | Request::PromoteTo {
+                function, alias, ..
+            }
+            | Request::RouteTo {
+                function, alias, ..
+            }
+            | Request::Pin { function, alias } => format!("{function}:{alias}"),
+            Request::SetConcurrency { function, .. }
+            | Request::Kill { function }
+            | Request::Revive { function } => function.clone(),
+            Request::SetTrigger { kind, id, .. } => format!("{}/{id}", kind.as_str()),
+            Request::Undo { record } => record.target.clone(),
+        }
+    }
+
     /// The audit record's action name.
     pub fn name(&self) -> &'static str {
         match self {
@@ -124,7 +169,7 @@ impl Request {
     }
 }
 
-pub(super) fn check_weight(weight: f64) -> Result<(), OpsError> {
+pub fn check_weight(weight: f64) -> Result<(), OpsError> {
     if !weight.is_finite() || !(0.0..1.0).contains(&weight) {
         return Err(OpsError::Invalid(format!(
             "weight {weight} is out of range: give 0 ≤ weight < 1 (the share of the new version; \

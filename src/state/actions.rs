@@ -16,7 +16,8 @@ use crate::provider::{AliasInfo, InvokeRequest};
 
 /// The dashboard's action keys and what kind of action each is (the ops layer's table says
 /// what tier that needs).
-pub const ACTION_KEYS: [(Action, Kind); 13] = [
+pub const ACTION_KEYS: [(Action, Kind); 14] = [
+    (Action::Undo, Kind::Undo),
     (Action::Invoke, Kind::Invoke),
     (Action::Shift, Kind::TrafficSet),
     (Action::Promote, Kind::TrafficPromote),
@@ -100,6 +101,19 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
     let Some(kind) = kind_of(action) else {
         return;
     };
+    if action == Action::Undo {
+        super::batch::undo(state, effects);
+        return;
+    }
+    if !state.marks.is_empty() && super::batch::batchable(kind) {
+        match action {
+            Action::Shift => state.input = Some(Input::Weight("0.1".into())),
+            Action::Concurrency => state.input = Some(Input::Concurrency("none".into())),
+            Action::Backup => propose_backup(state, super::batch::marked(state)),
+            _ => super::batch::start_marked(state, action, super::batch::Given::Nothing, effects),
+        }
+        return;
+    }
     let Some((region, function)) = state.focus().map(|(r, f)| (r, f.info.name.clone())) else {
         state.popup = Some(Popup::Notice("select a function first".into()));
         return;
@@ -178,28 +192,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
             }
         }
         Action::Backup => {
-            if state.backup.is_some() {
-                state.popup = Some(Popup::Notice("a backup is running".into()));
-                return;
-            }
-            let Some((to, storage_class)) = state.backup_target.clone() else {
-                state.popup = Some(Popup::Notice(
-                    "no backup location: set to = \"s3://BUCKET/PREFIX\" under [backup] in the config file".into(),
-                ));
-                return;
-            };
-            let mut lines = vec![format!(
-                "back up {function} @ {scope} to {to} ({storage_class})"
-            )];
-            if state.display.demo {
-                lines.push("demo: nothing is written".into());
-            }
-            let proposal = Proposal::Backup {
-                functions: vec![function],
-                to,
-                storage_class,
-            };
-            state.popup = Some(Popup::Confirm(Pending::new(state, region, proposal, lines)));
+            propose_backup(state, vec![(region, function)]);
             return;
         }
         Action::Rollout => {
@@ -224,6 +217,55 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         region,
         request: Box::new(request),
     });
+}
+
+/// `b`: one backup run over the functions given (the selected one, or the marked ones), asked
+/// once with every function and scope listed.
+fn propose_backup(state: &mut State, functions: Vec<(usize, String)>) {
+    if state.backup.is_some() {
+        state.popup = Some(Popup::Notice("a backup is running".into()));
+        return;
+    }
+    let Some((to, storage_class)) = state.backup_target.clone() else {
+        state.popup = Some(Popup::Notice(
+            "no backup location: set to = \"s3://BUCKET/PREFIX\" under [backup] in the config file"
+                .into(),
+        ));
+        return;
+    };
+    let mut targets: Vec<(usize, Vec<String>)> = Vec::new();
+    for (region, name) in functions {
+        match targets.iter_mut().find(|(r, _)| *r == region) {
+            Some((_, names)) => names.push(name),
+            None => targets.push((region, vec![name])),
+        }
+    }
+    let Some(first) = targets.first().map(|(r, _)| *r) else {
+        return;
+    };
+    let mut lines: Vec<String> = targets
+        .iter()
+        .map(|(r, names)| {
+            let scope = state
+                .regions
+                .get(*r)
+                .map(|x| x.scope.to_string())
+                .unwrap_or_default();
+            format!(
+                "back up {} @ {scope} to {to} ({storage_class})",
+                names.join(", ")
+            )
+        })
+        .collect();
+    if state.display.demo {
+        lines.push("demo: nothing is written".into());
+    }
+    let proposal = Proposal::Backup {
+        targets,
+        to,
+        storage_class,
+    };
+    state.popup = Some(Popup::Confirm(Pending::new(state, first, proposal, lines)));
 }
 
 /// Resume or abort asks first, like every change: the preview says what the alias goes to.
@@ -287,6 +329,20 @@ fn propose_rollout(state: &mut State, region: usize, function: &str, action: Act
 
 /// The prompt of an input, naming its target and what it holds now.
 pub fn input_prompt(state: &State, input: &Input) -> String {
+    let marked = super::batch::marked(state).len();
+    if marked > 0 {
+        match input {
+            Input::Weight(_) => {
+                return format!(
+                    " {marked} marked · weight of each alias's second version (0 to <1): "
+                );
+            }
+            Input::Concurrency(_) => {
+                return format!(" {marked} marked · reserved concurrency (or none): ");
+            }
+            _ => {}
+        }
+    }
     let focus = state.focus().map(|(r, f)| (r, f.info.name.clone()));
     let scope = focus
         .as_ref()
@@ -325,6 +381,43 @@ pub fn input_prompt(state: &State, input: &Input) -> String {
     }
 }
 
+/// The value typed for an action on the marks, or `None` (with the input kept and the error
+/// said) when it is not one.
+fn marked_value(state: &mut State, input: &Input) -> Option<(Action, super::batch::Given)> {
+    use super::batch::Given;
+    let (action, given) = match input {
+        Input::Weight(text) => match text.trim().parse::<f64>() {
+            Ok(w) => (Action::Shift, Given::Weight(w)),
+            Err(_) => {
+                state.input_error = Some(format!("'{text}' is not a number: give 0 ≤ weight < 1"));
+                state.input = Some(input.clone());
+                return None;
+            }
+        },
+        Input::Concurrency(text) => match text.trim() {
+            "none" | "" => (Action::Concurrency, Given::Concurrency(None)),
+            n => match n.parse::<i32>() {
+                Ok(v) if v >= 0 => (Action::Concurrency, Given::Concurrency(Some(v))),
+                _ => {
+                    state.input_error =
+                        Some(format!("'{n}' is not a number: give 0 or more, or none"));
+                    state.input = Some(input.clone());
+                    return None;
+                }
+            },
+        },
+        _ => return None,
+    };
+    if let Given::Weight(w) = given
+        && let Err(e) = crate::ops::request::check_weight(w)
+    {
+        state.input_error = Some(e.to_string());
+        state.input = Some(input.clone());
+        return None;
+    }
+    Some((action, given))
+}
+
 /// Tab in the payload editor: the next qualifier to invoke (none, each alias, each version).
 pub fn next_qualifier(state: &mut State) {
     let Some((_, f)) = state.focus() else { return };
@@ -340,6 +433,16 @@ pub fn next_qualifier(state: &mut State) {
 
 /// Enter in the payload or weight input: validate, then ask the runtime to prepare.
 pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
+    if !state.marks.is_empty()
+        && let Some((action, given)) = marked_value(state, &input)
+    {
+        state.input_error = None;
+        super::batch::start_marked(state, action, given, effects);
+        return;
+    }
+    if state.input.is_some() {
+        return;
+    }
     let Some((region, function)) = state.focus().map(|(r, f)| (r, f.info.name.clone())) else {
         return;
     };

@@ -16,9 +16,11 @@ pub enum Proposal {
     Change(Box<Plan>),
     /// Start, resume or abort a rollout.
     Rollout(Box<Rollout>, RolloutAct),
-    /// Back up functions to the configured location.
+    /// The same change on several targets: marks, or a function in every region.
+    Batch(Box<crate::ops::batch::Batch>),
+    /// Back up functions (per region) to the configured location, in one run.
     Backup {
-        functions: Vec<String>,
+        targets: Vec<(usize, Vec<String>)>,
         to: crate::backup::S3Uri,
         storage_class: String,
     },
@@ -46,6 +48,8 @@ pub struct Pending {
     pub warning: Option<String>,
     /// The scope is a production profile.
     pub production: bool,
+    /// The request a change was planned from: `tab` widens it to every region.
+    pub request: Option<Box<crate::ops::Request>>,
 }
 
 impl Pending {
@@ -56,14 +60,29 @@ impl Pending {
         lines: Vec<String>,
     ) -> Self {
         let scope = state.regions.get(region).map(|r| r.scope.clone());
-        let production = scope.as_ref().is_some_and(|s| s.access.production);
+        let mut production = scope.as_ref().is_some_and(|s| s.access.production);
         let (confirmation, warning) = match (&proposal, &scope) {
             (Proposal::Change(plan), _) => (plan.confirmation(), plan.warning.clone()),
+            (Proposal::Batch(batch), _) => {
+                production = batch.production();
+                (batch.confirmation(), batch.warning())
+            }
             (Proposal::Rollout(r, _), Some(scope)) => (r.confirmation(scope), None),
-            (Proposal::Backup { functions, .. }, Some(scope)) => (
-                crate::ops::backup::backup_confirmation(functions, scope),
-                None,
-            ),
+            (Proposal::Backup { targets, .. }, _) => {
+                let scopes: Vec<_> = targets
+                    .iter()
+                    .filter_map(|(r, fns)| Some((state.regions.get(*r)?.scope.clone(), fns)))
+                    .collect();
+                production = scopes.iter().any(|(s, _)| s.access.production);
+                (
+                    Confirmation::all(
+                        scopes
+                            .iter()
+                            .map(|(s, fns)| crate::ops::backup::backup_confirmation(fns, s)),
+                    ),
+                    None,
+                )
+            }
             _ => (Confirmation::Yes, None),
         };
         Pending {
@@ -74,25 +93,47 @@ impl Pending {
             typed: String::new(),
             warning,
             production,
+            request: None,
         }
     }
 }
 
 /// The ops layer built a plan (or refused): show it for confirmation.
-pub fn planned(state: &mut State, region: usize, result: Result<Plan, OpsError>) {
+pub fn planned(
+    state: &mut State,
+    region: usize,
+    request: Box<crate::ops::Request>,
+    result: Result<Plan, OpsError>,
+) {
     state.popup = Some(match result {
         Err(e) => Popup::Notice(e.to_string()),
         Ok(plan) if plan.change == crate::ops::Change::Nothing => Popup::Notice(plan.preview()),
         Ok(plan) => {
-            let kill = plan.action == "kill";
+            let danger = danger(plan.action);
             let lines = vec![plan.preview()];
             let mut pending = Pending::new(state, region, Proposal::Change(Box::new(plan)), lines);
-            if kill && pending.warning.is_none() {
-                pending.warning = Some("this stops the function taking traffic".into());
+            // Offered where there is somewhere else to do it.
+            if super::batch::batchable(request.kind())
+                && state
+                    .regions
+                    .iter()
+                    .filter(|r| request.function().and_then(|f| r.function(f)).is_some())
+                    .count()
+                    > 1
+            {
+                pending.request = Some(request);
+            }
+            if pending.warning.is_none() {
+                pending.warning = danger.map(str::to_string);
             }
             Popup::Confirm(pending)
         }
     });
+}
+
+/// What to say in danger style about an action before confirming it.
+pub(super) fn danger(action: &str) -> Option<&'static str> {
+    (action == "kill").then_some("this stops the function taking traffic")
 }
 
 /// The ops layer checked a rollout (or refused): show its preview for confirmation.
@@ -151,6 +192,19 @@ pub fn confirm_key(
     effects: &mut Vec<Effect>,
 ) {
     let typed = matches!(pending.confirmation, Confirmation::Typed(_));
+    // Tab (or the action key again, where no name is typed) widens a change to every region.
+    let again = !typed
+        && pending.request.as_ref().is_some_and(|r| {
+            state
+                .keymap
+                .action(&key)
+                .and_then(super::actions::kind_of)
+                .is_some_and(|k| k == r.kind())
+        });
+    if pending.request.is_some() && (key.code == KeyCode::Tab || again) {
+        super::batch::everywhere(state, pending, effects);
+        return;
+    }
     let confirmed = match (typed, key.code) {
         (_, KeyCode::Esc) | (false, KeyCode::Char('n' | 'N')) => {
             state.popup = None;
@@ -179,6 +233,14 @@ pub fn confirm_key(
     state.popup = Some(Popup::Working(text));
     match pending.proposal {
         Proposal::Change(plan) => effects.push(Effect::Execute { region, plan }),
+        Proposal::Batch(batch) => {
+            state.popup = Some(Popup::Batch);
+            state.batch_run = Some(super::batch::BatchRun {
+                batch: (*batch).clone(),
+                landed: Vec::new(),
+            });
+            effects.push(Effect::ExecuteBatch { batch });
+        }
         Proposal::Rollout(rollout, RolloutAct::Start) => {
             effects.push(Effect::StartRollout { region, rollout })
         }
@@ -193,19 +255,22 @@ pub fn confirm_key(
             alias: r.alias.clone(),
         }),
         Proposal::Backup {
-            functions,
+            targets,
             to,
             storage_class,
         } => {
             state.popup = None;
+            let names: Vec<&str> = targets
+                .iter()
+                .flat_map(|(_, fns)| fns.iter().map(String::as_str))
+                .collect();
             state.backup = Some(BackupView {
-                label: format!("{} starting", functions.join(", ")),
+                label: format!("{} starting", names.join(", ")),
                 done: 0,
-                total: 1,
+                total: names.len().max(1) as u64,
             });
             effects.push(Effect::Backup {
-                region,
-                functions,
+                targets,
                 to,
                 storage_class,
             });

@@ -41,10 +41,13 @@ pub enum Action {
     Trigger,
     Logs,
     Pause,
+    Mark,
+    MarkAll,
+    Undo,
 }
 
 impl Action {
-    pub const ALL: [Action; 34] = [
+    pub const ALL: [Action; 37] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -62,6 +65,8 @@ impl Action {
         Action::Fleet,
         Action::Regions,
         Action::Load,
+        Action::Mark,
+        Action::MarkAll,
         Action::Invoke,
         Action::Shift,
         Action::Promote,
@@ -75,6 +80,7 @@ impl Action {
         Action::Concurrency,
         Action::Backup,
         Action::Trigger,
+        Action::Undo,
         Action::Logs,
         Action::Pause,
         Action::Help,
@@ -118,6 +124,9 @@ impl Action {
             Action::Trigger => "trigger",
             Action::Logs => "logs",
             Action::Pause => "pause",
+            Action::Mark => "mark",
+            Action::MarkAll => "mark_all",
+            Action::Undo => "undo",
         }
     }
 
@@ -157,6 +166,9 @@ impl Action {
             Action::Trigger => "pause / resume the selected trigger (detail view, ↑↓ select)",
             Action::Logs => "log pane of the function: follows live (/ filters)",
             Action::Pause => "log pane: pause / follow",
+            Action::Mark => "mark / unmark the row (actions then act on every marked row)",
+            Action::MarkAll => "mark every row the filter shows (again: unmark them)",
+            Action::Undo => "undo the last action (a batch as a whole), previewed first",
         }
     }
 
@@ -196,6 +208,9 @@ impl Action {
             Action::Trigger => &["p"],
             Action::Logs => &["l"],
             Action::Pause => &["space"],
+            Action::Mark => &["space"],
+            Action::MarkAll => &["*"],
+            Action::Undo => &["u"],
         }
     }
 
@@ -209,6 +224,14 @@ impl Action {
         };
         Action::ALL.into_iter().find(|a| a.name() == name)
     }
+}
+
+/// Actions that may share a key because they never apply on the same screen.
+fn shares_key(a: Action, b: Action) -> bool {
+    matches!(
+        (a, b),
+        (Action::Pause, Action::Mark) | (Action::Mark, Action::Pause)
+    )
 }
 
 /// A key as written in the config file: `q`, `G`, `?`, `ctrl-c`, `enter`, `esc`, `f1`, `pgdn`.
@@ -335,7 +358,10 @@ impl Keymap {
             }
             map.bindings.retain(|(_, a)| *a != action);
             for key in parsed {
-                if let Some(other) = map.get(&key).filter(|o| *o != action) {
+                if let Some(other) = map
+                    .get(&key)
+                    .filter(|o| *o != action && !shares_key(*o, action))
+                {
                     return Err(format!(
                         "keymap: '{}' is bound to both '{}' and '{name}'",
                         key.label(),
@@ -357,6 +383,22 @@ impl Keymap {
 
     pub fn action(&self, event: &KeyEvent) -> Option<Action> {
         self.get(&Key::from_event(event))
+    }
+
+    /// The action of a key where one key serves two screens (`space`: pause in the log pane,
+    /// mark elsewhere).
+    pub fn action_in(&self, event: &KeyEvent, logs: bool) -> Option<Action> {
+        let key = Key::from_event(event);
+        let bound: Vec<Action> = self
+            .bindings
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, a)| *a)
+            .collect();
+        if bound.contains(&Action::Pause) && bound.contains(&Action::Mark) {
+            return Some(if logs { Action::Pause } else { Action::Mark });
+        }
+        bound.first().copied()
     }
 
     /// The keys of an action, for help and hints: "q, ctrl-c".

@@ -10,21 +10,26 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         on_input_key(state, input, key, effects);
         return;
     }
-    if let Some(Popup::Confirm(pending)) = state.popup.take() {
+    if matches!(state.popup, Some(Popup::Confirm(_)))
+        && let Some(Popup::Confirm(pending)) = state.popup.take()
+    {
         actions::confirm_key(state, pending, key, effects);
         return;
     }
-    if let Some(Popup::Working(text)) = &state.popup {
-        // The action is running; only its result closes this.
-        let _ = text;
-        return;
-    }
     match &state.popup {
-        // A notice closes on esc or enter only, and the key does nothing else.
-        Some(Popup::Notice(_)) => {
-            if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
+        // An action or a batch under way: esc hides it (it goes on; its result shows when it
+        // lands), other keys do nothing. A finished batch closes on enter or esc.
+        Some(Popup::Working(_) | Popup::Batch) => {
+            let running = matches!(state.popup, Some(Popup::Working(_)))
+                || state.batch_run.as_ref().is_some_and(|r| !r.done());
+            if key.code == KeyCode::Esc || (!running && key.code == KeyCode::Enter) {
                 state.popup = None;
             }
+            return;
+        }
+        // A notice closes on any key, which does nothing else.
+        Some(Popup::Notice(_)) => {
+            state.popup = None;
             return;
         }
         // Help closes on any key, which does nothing else either.
@@ -34,7 +39,8 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         }
         None => {}
     }
-    let Some(action) = state.keymap.action(&key) else {
+    let logs = matches!(state.view, View::Logs { .. });
+    let Some(action) = state.keymap.action_in(&key, logs) else {
         return;
     };
     let page = state.table_rows();
@@ -93,7 +99,10 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         | Action::Pin
         | Action::Concurrency
         | Action::Trigger
+        | Action::Undo
         | Action::Backup => actions::start(state, action, effects),
+        Action::Mark => super::batch::toggle(state),
+        Action::MarkAll => super::batch::mark_all(state),
         Action::Logs => {
             if let Some((region, f)) = state.focus() {
                 let view = View::Logs {
@@ -237,6 +246,8 @@ pub(super) fn switch_view(state: &mut State, view: View) {
 pub(super) fn go_back(state: &mut State) {
     if let Some(previous) = state.back.pop() {
         state.view = previous;
+    } else if !state.marks.is_empty() {
+        state.marks.clear();
     } else if !state.filter.is_empty() {
         state.filter.clear();
         state.rebuild_rows();

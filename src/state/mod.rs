@@ -2,6 +2,7 @@
 //! awaits; the runtime executes the effects and feeds results back as messages.
 
 pub mod actions;
+pub mod batch;
 mod confirm;
 mod fleet;
 mod history;
@@ -82,6 +83,8 @@ pub enum Popup {
     Confirm(actions::Pending),
     /// An action under way.
     Working(String),
+    /// A batch running or done (`State::batch_run`): each target's result as it lands.
+    Batch,
 }
 
 /// How the screen is set up, fixed at start (demo, metrics period). What each scope may do
@@ -129,6 +132,10 @@ pub struct State {
     pub chosen: bool,
     /// The qualifier the payload editor invokes (tab cycles through aliases and versions).
     pub invoke_qualifier: Option<String>,
+    /// Marked functions, by region and name: an action key acts on all of them as one batch.
+    pub marks: std::collections::BTreeSet<(usize, String)>,
+    /// The batch running or last run, for its popup.
+    pub batch_run: Option<batch::BatchRun>,
     /// What the metrics pollers were last asked for, per region, to send only changes.
     wanted: Vec<Vec<FunctionRef>>,
 }
@@ -167,6 +174,8 @@ impl State {
             guards: crate::config::Guards::default(),
             invoke_qualifier: None,
             chosen: false,
+            marks: Default::default(),
+            batch_run: None,
             wanted: vec![Vec::new(); n],
         }
     }
@@ -412,7 +421,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             at,
             result,
         } => ingest::on_alarms(state, region, seq, at, result),
-        Msg::Planned { region, result } => actions::planned(state, region, result),
+        Msg::Planned {
+            region,
+            request,
+            result,
+        } => actions::planned(state, region, request, result),
+        Msg::BatchPrepared(result) => batch::prepared(state, result),
+        Msg::BatchLanded(landed) => batch::landed(state, landed, &mut effects),
         Msg::RolloutPrepared { region, result } => actions::rollout_prepared(state, region, result),
         Msg::RolloutUpdate {
             region,

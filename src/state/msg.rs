@@ -39,8 +39,13 @@ pub enum Msg {
     /// The ops layer prepared a requested action (or refused it).
     Planned {
         region: usize,
+        request: Box<Request>,
         result: Result<Plan, OpsError>,
     },
+    /// The ops layer previewed a batch (or there was nothing to ask it, with why).
+    BatchPrepared(Result<crate::ops::batch::Batch, String>),
+    /// One target of a running batch answered.
+    BatchLanded(crate::ops::batch::Landed),
     /// The ops layer checked a rollout (or refused it): ask before starting it.
     RolloutPrepared {
         region: usize,
@@ -95,6 +100,16 @@ pub enum Effect {
     },
     /// Execute a confirmed plan through the ops layer.
     Execute { region: usize, plan: Box<Plan> },
+    /// Preview the same kind of change on several targets through the ops layer.
+    PrepareBatch {
+        targets: Vec<crate::ops::batch::Target>,
+    },
+    /// Execute a confirmed batch, its targets side by side, each result reported as it lands.
+    ExecuteBatch {
+        batch: Box<crate::ops::batch::Batch>,
+    },
+    /// Preview undoing the last action recorded in the audit log (a batch as a whole).
+    Undo,
     /// Check a rollout through the ops layer and preview it (nothing is written).
     PrepareRollout {
         region: usize,
@@ -130,10 +145,9 @@ pub enum Effect {
         function: String,
         want: crate::provider::NotRead,
     },
-    /// Back up functions of a region to the configured location, in the background.
+    /// Back up functions, per region, to the configured location in one background run.
     Backup {
-        region: usize,
-        functions: Vec<String>,
+        targets: Vec<(usize, Vec<String>)>,
         to: crate::backup::S3Uri,
         storage_class: String,
     },

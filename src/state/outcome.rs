@@ -59,7 +59,7 @@ pub fn rollout_update(
 }
 
 /// The alias as lops just wrote it, until the next inventory read confirms it.
-fn set_alias(
+pub(super) fn set_alias(
     state: &mut State,
     region: usize,
     function: &str,

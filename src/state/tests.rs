@@ -566,6 +566,7 @@ fn plan_in(scope: &Scope, target: &str, destructive: bool) -> Plan {
             expected: None,
         },
         undoes: None,
+        batch: None,
     }
 }
 
@@ -583,6 +584,9 @@ fn kill_asks_for_the_typed_name_and_runs_only_then() {
         &mut s,
         Msg::Planned {
             region: 0,
+            request: Box::new(Request::Kill {
+                function: "cron".into(),
+            }),
             result: Ok(plan("cron", true)),
         },
     );
@@ -618,6 +622,9 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
         &mut s,
         Msg::Planned {
             region: 0,
+            request: Box::new(Request::Kill {
+                function: "cron".into(),
+            }),
             result: Ok(plan("cron", false)),
         },
     );
@@ -627,6 +634,9 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
         &mut s,
         Msg::Planned {
             region: 0,
+            request: Box::new(Request::Kill {
+                function: "cron".into(),
+            }),
             result: Ok(plan("cron", false)),
         },
     );
@@ -636,6 +646,9 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
         &mut s,
         Msg::Planned {
             region: 0,
+            request: Box::new(Request::Kill {
+                function: "cron".into(),
+            }),
             result: Ok(plan("cron", false)),
         },
     );
@@ -655,6 +668,9 @@ fn production_profile_asks_for_the_typed_name_on_every_change() {
         &mut s,
         Msg::Planned {
             region: 0,
+            request: Box::new(Request::Kill {
+                function: "cron".into(),
+            }),
             result: Ok(plan_in(&scope, "cron", false)),
         },
     );
@@ -709,6 +725,9 @@ fn duplicate_invoke_is_asked_again_with_the_typed_name() {
         &mut s,
         Msg::Planned {
             region: 0,
+            request: Box::new(Request::Kill {
+                function: "cron".into(),
+            }),
             result: Ok(repeat),
         },
     );
@@ -922,8 +941,8 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
     );
     let effects = update(&mut s, key('y'));
     let asked = effects.iter().any(|e| {
-        matches!(e, Effect::Backup { region: 0, functions, to: t, storage_class }
-            if functions == &vec!["cron".to_string()] && *t == to && storage_class == "STANDARD_IA")
+        matches!(e, Effect::Backup { targets, to: t, storage_class }
+            if targets == &vec![(0, vec!["cron".to_string()])] && *t == to && storage_class == "STANDARD_IA")
     });
     assert!(asked, "{effects:?}");
     assert!(s.backup.is_some());
@@ -1250,6 +1269,9 @@ fn every_change_in_a_production_scope_asks_for_the_typed_name() {
             &mut s,
             Msg::Planned {
                 region: 0,
+                request: Box::new(Request::Kill {
+                    function: "cron".into(),
+                }),
                 result: Ok(p),
             },
         );
@@ -1451,4 +1473,343 @@ fn a_listing_that_stops_short_keeps_the_rows_it_did_not_reach() {
             .iter()
             .any(|e| e.contains("ListFunctions throttled"))
     );
+}
+
+// ---- marks and batches ----
+
+/// `loaded()` with an alias `live` (v1 90 % / v2 10 %) on api in both regions and on worker.
+fn with_aliases() -> State {
+    let mut s = loaded();
+    for region in &mut s.regions {
+        for f in &mut region.functions {
+            if f.info.name == "cron" {
+                continue;
+            }
+            f.info.versions = vec!["1".into(), "2".into()];
+            f.info.aliases = vec![crate::provider::AliasInfo {
+                name: "live".into(),
+                function_version: "1".into(),
+                additional_weights: vec![("2".into(), 0.1)],
+                revision_id: None,
+            }];
+        }
+    }
+    s
+}
+
+fn select(s: &mut State, region: usize, name: &str) {
+    let at = s
+        .rows
+        .iter()
+        .position(|(r, f)| *r == region && s.regions[*r].functions[*f].info.name == name)
+        .expect("row");
+    s.selected = at;
+    s.chosen = true;
+}
+
+fn batch_targets(effects: &[Effect]) -> Vec<crate::ops::batch::Target> {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::PrepareBatch { targets } => Some(targets.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn space_marks_rows_that_follow_their_function_and_esc_clears_them() {
+    let mut s = with_aliases();
+    select(&mut s, 0, "api");
+    update(&mut s, key(' '));
+    select(&mut s, 1, "api");
+    update(&mut s, key(' '));
+    let both = vec![(0, "api".to_string()), (1, "api".to_string())];
+    assert_eq!(batch::marked(&s), both);
+    // A re-sort and a refresh move rows; the marks stay on the same functions.
+    update(&mut s, key('s'));
+    update(&mut s, key('S'));
+    assert_eq!(batch::marked(&s), both);
+    // Space on a marked row unmarks it.
+    select(&mut s, 1, "api");
+    update(&mut s, key(' '));
+    assert_eq!(batch::marked(&s), vec![(0, "api".to_string())]);
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.marks.is_empty());
+}
+
+#[test]
+fn star_marks_every_row_the_filter_shows_and_again_unmarks_them() {
+    let mut s = with_aliases();
+    s.filter = "team=batch".into();
+    s.rebuild_rows();
+    update(&mut s, key('*'));
+    assert_eq!(
+        batch::marked(&s),
+        vec![(0, "cron".to_string()), (0, "worker".to_string())]
+    );
+    update(&mut s, key('*'));
+    assert!(s.marks.is_empty());
+}
+
+#[test]
+fn space_in_the_log_pane_pauses_and_does_not_mark() {
+    let mut s = with_aliases();
+    select(&mut s, 0, "api");
+    update(&mut s, key('l'));
+    assert!(matches!(s.view, View::Logs { .. }));
+    update(&mut s, key(' '));
+    assert!(s.marks.is_empty());
+    assert!(s.log_pane.as_ref().is_some_and(|p| p.paused));
+}
+
+#[test]
+fn an_action_key_with_marks_asks_for_one_batch_over_every_marked_function() {
+    let mut s = with_aliases();
+    for (region, name) in [(0, "api"), (1, "api"), (0, "cron")] {
+        select(&mut s, region, name);
+        update(&mut s, key(' '));
+    }
+    let targets = batch_targets(&update(&mut s, key('B')));
+    use crate::ops::batch::Target;
+    let rollback = |function: &str| Request::Rollback {
+        function: function.into(),
+        alias: "live".into(),
+    };
+    assert_eq!(targets.len(), 3, "{targets:?}");
+    assert!(targets.contains(&Target::Ask(0, rollback("api"))));
+    assert!(targets.contains(&Target::Ask(1, rollback("api"))));
+    // cron has no alias: listed as skipped, with why, and nothing is asked of it.
+    assert!(
+        targets.iter().any(|t| matches!(t, Target::Skip(0, name, e) if name == "cron" && e.to_string().contains("no alias"))),
+        "{targets:?}"
+    );
+}
+
+#[test]
+fn a_weight_typed_with_marks_goes_to_each_aliases_second_version() {
+    let mut s = with_aliases();
+    for (region, name) in [(0, "api"), (0, "worker")] {
+        select(&mut s, region, name);
+        update(&mut s, key(' '));
+    }
+    update(&mut s, key('t'));
+    assert!(matches!(s.input, Some(Input::Weight(_))));
+    // Bad weight: kept, with the reason, nothing asked.
+    s.input = Some(Input::Weight("1.7".into()));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(batch_targets(&effects).is_empty());
+    assert!(
+        s.input_error
+            .as_deref()
+            .is_some_and(|e| e.contains("out of range"))
+    );
+    s.input = Some(Input::Weight("0.25".into()));
+    let targets = batch_targets(&update(&mut s, code(KeyCode::Enter)));
+    assert_eq!(
+        targets,
+        vec![
+            crate::ops::batch::Target::Ask(
+                0,
+                Request::SetWeight {
+                    function: "api".into(),
+                    alias: "live".into(),
+                    version: "2".into(),
+                    weight: 0.25
+                }
+            ),
+            crate::ops::batch::Target::Ask(
+                0,
+                Request::SetWeight {
+                    function: "worker".into(),
+                    alias: "live".into(),
+                    version: "2".into(),
+                    weight: 0.25
+                }
+            ),
+        ]
+    );
+}
+
+fn rollback_plan(scope: &Scope, function: &str) -> Plan {
+    let alias = crate::provider::AliasInfo {
+        name: "live".into(),
+        function_version: "1".into(),
+        additional_weights: vec![("2".into(), 0.1)],
+        revision_id: None,
+    };
+    Plan {
+        scope: scope.clone(),
+        action: "traffic.rollback",
+        target: format!("{function}:live"),
+        needs: Tier::Change,
+        destructive: false,
+        warning: None,
+        before: crate::ops::describe::alias_state(&alias),
+        after: serde_json::json!({"function_version": "1", "weights": {}}),
+        change: crate::ops::Change::Route {
+            function: function.into(),
+            alias: "live".into(),
+            main: "1".into(),
+            extra: None,
+            expected: alias,
+        },
+        undoes: None,
+        batch: Some("B1".into()),
+    }
+}
+
+/// The incident path: the function selected, `B`, `tab` (every region), `y` — three keys.
+#[test]
+fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
+    let mut s = with_aliases();
+    select(&mut s, 0, "api");
+    let mut keys = 0;
+    keys += 1;
+    let effects = update(&mut s, key('B'));
+    let Some(Effect::Prepare { request, .. }) = effects
+        .iter()
+        .find(|e| matches!(e, Effect::Prepare { .. }))
+        .cloned()
+    else {
+        panic!("no prepare: {effects:?}");
+    };
+    let mut one = rollback_plan(&scopes()[0], "api");
+    one.batch = None;
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            request: request.clone(),
+            result: Ok(one),
+        },
+    );
+    keys += 1;
+    let targets = batch_targets(&update(&mut s, code(KeyCode::Tab)));
+    assert_eq!(
+        targets,
+        vec![
+            crate::ops::batch::Target::Ask(0, (*request).clone()),
+            crate::ops::batch::Target::Ask(1, (*request).clone()),
+        ]
+    );
+    let batch = crate::ops::batch::Batch {
+        id: "B1".into(),
+        action: "traffic.rollback".into(),
+        items: scopes()
+            .iter()
+            .enumerate()
+            .map(|(i, sc)| crate::ops::batch::Item::Ready {
+                source: i,
+                plan: Box::new(rollback_plan(sc, "api")),
+            })
+            .collect(),
+    };
+    update(&mut s, Msg::BatchPrepared(Ok(batch.clone())));
+    let Some(Popup::Confirm(p)) = &s.popup else {
+        panic!("no confirmation: {:?}", s.popup);
+    };
+    assert_eq!(p.confirmation, crate::ops::Confirmation::Yes);
+    assert_eq!(p.lines[0], "traffic rollback: 2 changes in 2 scopes");
+    assert!(
+        p.lines
+            .iter()
+            .any(|l| l == "api:live in eu-west-1: v1 90% / v2 10% → v1 100%"),
+        "{:?}",
+        p.lines
+    );
+    keys += 1;
+    let effects = update(&mut s, key('y'));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::ExecuteBatch { batch: b } if **b == batch))
+    );
+    assert_eq!(keys, 3);
+    assert!(matches!(s.popup, Some(Popup::Batch)));
+    // Running: enter does not close it; esc hides it, and it comes back when all landed.
+    update(&mut s, code(KeyCode::Enter));
+    assert!(matches!(s.popup, Some(Popup::Batch)));
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.popup.is_none());
+    let ok = |region: usize| crate::ops::Outcome {
+        after: serde_json::json!({"function_version": "1", "weights": {}}),
+        invoke: None,
+        record: Some(crate::ops::audit::Record {
+            id: format!("r{region}"),
+            time: String::new(),
+            who: String::new(),
+            profile: "default".into(),
+            region: scopes()[region].region.clone(),
+            action: "traffic.rollback".into(),
+            target: "api:live".into(),
+            before: serde_json::Value::Null,
+            after: serde_json::Value::Null,
+            result: "ok".into(),
+            undoes: None,
+            payload_sha256: None,
+            batch: Some("B1".into()),
+        }),
+    };
+    let first = update(&mut s, Msg::BatchLanded((1, Ok(ok(1)))));
+    assert!(!first.contains(&Effect::RefreshInventory));
+    // The alias written shows at once.
+    let eu = s.regions[1].function("api").expect("api");
+    assert!(eu.info.aliases[0].additional_weights.is_empty());
+    let failed = Err(OpsError::Provider(ProviderError::Service(
+        "HTTP 503".into(),
+    )));
+    let last = update(&mut s, Msg::BatchLanded((0, failed)));
+    assert!(last.contains(&Effect::RefreshInventory));
+    assert!(matches!(s.popup, Some(Popup::Batch)));
+    let run = s.batch_run.as_ref().expect("run");
+    let summary = run.batch.summary(&run.landed);
+    assert_eq!(summary.changed, vec!["api:live in eu-west-1".to_string()]);
+    assert_eq!(
+        summary.failed,
+        vec!["api:live in us-east-1: HTTP 503".to_string()]
+    );
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.popup.is_none());
+}
+
+#[test]
+fn a_typed_confirmation_takes_tab_and_not_the_action_key_as_widening() {
+    let mut s = with_aliases();
+    for r in &mut s.regions {
+        r.scope.access.production = true;
+    }
+    select(&mut s, 0, "api");
+    let request = Box::new(Request::Rollback {
+        function: "api".into(),
+        alias: "live".into(),
+    });
+    let mut one = rollback_plan(&s.regions[0].scope, "api");
+    one.batch = None;
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            request,
+            result: Ok(one),
+        },
+    );
+    // `B` is typed into the name, not taken as "again".
+    assert!(batch_targets(&update(&mut s, key('B'))).is_empty());
+    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.typed == "B"));
+    assert_eq!(batch_targets(&update(&mut s, code(KeyCode::Tab))).len(), 2);
+}
+
+#[test]
+fn u_asks_the_runtime_for_the_undo_of_the_last_action() {
+    let mut s = with_aliases();
+    let effects = update(&mut s, key('u'));
+    assert!(effects.contains(&Effect::Undo), "{effects:?}");
+    update(
+        &mut s,
+        Msg::BatchPrepared(Err(
+            "nothing to undo: no reversible action is recorded".into()
+        )),
+    );
+    assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("nothing to undo")));
 }

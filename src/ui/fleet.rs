@@ -52,7 +52,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         return;
     }
     let wide = area.width >= WIDE;
+    // The mark column shows while anything is marked: `*` reads without colour.
+    let marking = !state.marks.is_empty();
     let mut header = vec!["", "REGION", "FUNCTION"];
+    if marking {
+        header.insert(0, "");
+    }
     if wide {
         header.extend(["STATE", "INVOCATIONS 60m"]);
     }
@@ -63,6 +68,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Min(12)
     };
     let mut widths = vec![Constraint::Length(1), Constraint::Length(14), name_width];
+    if marking {
+        widths.insert(0, Constraint::Length(1));
+    }
     if wide {
         widths.extend([Constraint::Length(8), Constraint::Length(16)]);
     }
@@ -87,7 +95,14 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .map(|(i, (r, f))| {
             let region = &state.regions[*r];
             let health = region.health(state.now, stale_after);
-            let row = row(state, theme, region, &region.functions[*f], wide, &health);
+            let row = row(
+                state,
+                theme,
+                (*r, region),
+                &region.functions[*f],
+                wide,
+                &health,
+            );
             if state.offset + i == state.selected {
                 row.style(theme.selected())
             } else {
@@ -105,7 +120,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 fn row<'a>(
     state: &State,
     theme: &Theme,
-    region: &RegionState,
+    (index, region): (usize, &RegionState),
     f: &'a FunctionEntry,
     wide: bool,
     health: &RegionHealth,
@@ -162,11 +177,19 @@ fn row<'a>(
         None => Span::styled("-", theme.dim()),
     };
     let region_style = if stale { theme.warn() } else { Style::new() };
-    let mut cells = vec![
+    let mut cells = Vec::new();
+    if !state.marks.is_empty() {
+        let marked = crate::state::batch::is_marked(state, index, &f.info.name);
+        cells.push(Cell::from(Span::styled(
+            if marked { "*" } else { " " },
+            theme.title(),
+        )));
+    }
+    cells.extend([
         Cell::from(mark),
         Cell::from(Span::styled(region.scope.to_string(), region_style)),
         Cell::from(fit(&f.info.name, 40, theme)),
-    ];
+    ]);
     if wide {
         let state_style = if f.info.state == "Active" {
             theme.dim()

@@ -149,6 +149,11 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(sep.clone());
         spans.push(Span::styled(format!("/{}", state.filter), theme.warn()));
     }
+    let marked = crate::state::batch::marked(state).len();
+    if marked > 0 {
+        spans.push(sep.clone());
+        spans.push(Span::styled(format!("{marked} marked"), theme.title()));
+    }
     let mut badges = Vec::new();
     if state.display.demo {
         badges.push(Span::styled(" DEMO ", theme.badge()));
@@ -304,6 +309,7 @@ fn hints(state: &State, theme: &Theme) -> Line<'static> {
             (Action::Invoke, "invoke"),
             (Action::Shift, "shift"),
             (Action::Kill, "kill"),
+            (Action::Mark, "mark"),
             (Action::Palette, "views"),
             (Action::Quit, "quit"),
         ],

@@ -29,9 +29,15 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             ];
             boxed(frame, theme, area, " running ", lines);
         }
+        Some(Popup::Batch) => batch(state, theme, frame, area),
         Some(Popup::Confirm(pending)) => {
             let mut lines: Vec<Line> = Vec::new();
-            for (i, l) in pending.lines.iter().enumerate() {
+            // A long batch keeps its headline and as many targets as fit, and says how many
+            // more there are.
+            let room = usize::from(area.height.saturating_sub(9)).max(2);
+            let inner = usize::from(area.width.saturating_sub(6)).max(1);
+            let shown = fitted(&pending.lines, room, inner);
+            for (i, l) in shown.iter().enumerate() {
                 lines.push(if i == 0 {
                     Line::styled(l.clone(), theme.header())
                 } else {
@@ -56,9 +62,133 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     theme.dim(),
                 )),
             }
+            if pending.request.is_some() {
+                lines.push(Line::styled(
+                    "tab: the same in every region with this function",
+                    theme.dim(),
+                ));
+            }
             boxed(frame, theme, area, " confirm ", lines);
         }
     }
+}
+
+/// The first lines that fit in `room` rows of `width` columns (long lines wrap), then
+/// "… and N more" when some do not.
+fn fitted(lines: &[String], room: usize, width: usize) -> Vec<String> {
+    let rows = |l: &String| l.chars().count().max(1).div_ceil(width.max(1));
+    if lines.iter().map(rows).sum::<usize>() <= room {
+        return lines.to_vec();
+    }
+    let mut shown = Vec::new();
+    let mut used = 1; // the "… and N more" line
+    for line in lines {
+        if used + rows(line) > room {
+            break;
+        }
+        used += rows(line);
+        shown.push(line.clone());
+    }
+    let more = lines.len() - shown.len();
+    shown.push(format!("… and {more} more"));
+    shown
+}
+
+/// A batch running: each target as it answers, then what the whole batch did.
+fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(run) = &state.batch_run else {
+        return;
+    };
+    let (ok, failed) = if theme.ascii {
+        ("ok", "X")
+    } else {
+        ("✓", "✗")
+    };
+    let mut lines = vec![Line::styled(run.batch.headline(), theme.header())];
+    let mut rows: Vec<Line> = Vec::new();
+    for (index, item) in run.batch.items.iter().enumerate() {
+        let Some(plan) = item.plan() else { continue };
+        let what = format!("{} in {}", plan.target, plan.scope);
+        rows.push(match run.landed.iter().find(|(i, _)| *i == index) {
+            None => Line::styled(format!("… {what}"), theme.dim()),
+            Some((_, Ok(o))) if plan.change == crate::ops::Change::Nothing => Line::raw(format!(
+                "{ok} {what}: already {}",
+                crate::ops::plan::describe_state(&o.after)
+            )),
+            Some((_, Ok(o))) => Line::styled(
+                format!(
+                    "{ok} {what}: now {}",
+                    crate::ops::plan::describe_state(&o.after)
+                ),
+                theme.ok(),
+            ),
+            Some((_, Err(e))) => Line::styled(format!("{failed} {what}: {e}"), theme.bad()),
+        });
+    }
+    rows.extend(
+        run.batch
+            .skipped()
+            .map(|i| Line::styled(i.short(), theme.dim())),
+    );
+    let room = usize::from(area.height.saturating_sub(8)).max(2);
+    let inner = usize::from(area.width.saturating_sub(6)).max(1);
+    let cost = |l: &Line| l.width().max(1).div_ceil(inner);
+    if rows.iter().map(cost).sum::<usize>() > room {
+        let mut used = 1;
+        let keep = rows
+            .iter()
+            .take_while(|l| {
+                used += cost(l);
+                used <= room
+            })
+            .count();
+        let more = rows.len() - keep;
+        rows.truncate(keep);
+        rows.push(Line::styled(format!("… and {more} more"), theme.dim()));
+    }
+    lines.extend(rows);
+    lines.push(Line::raw(""));
+    if run.done() {
+        let summary = run.batch.summary(&run.landed);
+        let style = if summary.complete() {
+            theme.ok()
+        } else {
+            theme.warn()
+        };
+        let mut line = format!(
+            "done: changed {} of {}",
+            summary.changed.len(),
+            summary.asked
+        );
+        if !summary.failed.is_empty() {
+            line.push_str(&format!(", {} failed", summary.failed.len()));
+        }
+        if !summary.skipped.is_empty() {
+            line.push_str(&format!(", {} skipped", summary.skipped.len()));
+        }
+        lines.push(Line::styled(line, style));
+        lines.push(Line::styled(
+            format!(
+                "{} undoes it · enter or esc closes",
+                state.keymap.first_key(Action::Undo)
+            ),
+            theme.dim(),
+        ));
+    } else {
+        lines.push(Line::styled(
+            format!(
+                "running: {} of {} answered…",
+                run.landed.len(),
+                run.batch
+                    .items
+                    .iter()
+                    .filter(|i| i.plan().is_some())
+                    .count()
+            ),
+            theme.dim(),
+        ));
+    }
+    boxed(frame, theme, area, " batch ", lines);
 }
 
 /// The invoke payload being typed, with its JSON checked as it is typed.
@@ -152,5 +282,27 @@ fn help(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             .map(line)
             .collect();
         frame.render_widget(Paragraph::new(lines), *column);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fitted;
+
+    #[test]
+    fn a_long_batch_keeps_its_first_targets_and_says_how_many_more() {
+        let lines: Vec<String> = (0..30)
+            .map(|i| format!("target {i} {}", "x".repeat(i % 3 * 40)))
+            .collect();
+        let shown = fitted(&lines, 10, 50);
+        let rows: usize = shown
+            .iter()
+            .map(|l| l.chars().count().max(1).div_ceil(50))
+            .sum();
+        assert!(rows <= 10, "{shown:?}");
+        assert_eq!(shown[0], lines[0]);
+        let last = shown.last().cloned().unwrap_or_default();
+        assert_eq!(last, format!("… and {} more", 30 - (shown.len() - 1)));
+        assert_eq!(fitted(&lines[..2], 10, 50), lines[..2].to_vec());
     }
 }

@@ -11,6 +11,7 @@ mod support;
 
 mod backup;
 mod bad_input;
+mod batch;
 mod dashboard;
 mod e2e;
 mod layers;

@@ -422,6 +422,9 @@ async fn kill_confirmation_asks_for_the_typed_name() {
         &mut state,
         Msg::Planned {
             region,
+            request: Box::new(lops::ops::Request::Kill {
+                function: function.clone(),
+            }),
             result: Ok(plan),
         },
     );
@@ -502,4 +505,53 @@ async fn log_pane_shows_the_functions_lines_newest_at_the_bottom_and_pauses() {
     key(&mut state, ' ');
     let paused = screen(&mut state, &MONO, 80, 24);
     assert!(paused.contains("PAUSED"), "{paused}");
+}
+
+/// Marks in the fleet (a `*` column, the count in the header), then the kill switch on them: the
+/// batch preview at 80x24 lists every target with before → after and one confirmation.
+#[tokio::test]
+async fn batch_preview_on_marks_fits_80x24() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    load(&mut state, &clock, 0, 1).await;
+    // Mark the first three rows.
+    for _ in 0..3 {
+        key(&mut state, ' ');
+    }
+    key(&mut state, 'g');
+    let fleet = screen(&mut state, &MONO, 80, 24);
+    insta::assert_snapshot!("fleet_marked_80x24", fleet);
+    assert!(
+        fleet
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("3 marked"),
+        "{fleet}"
+    );
+    assert!(
+        fleet.lines().filter(|l| l.starts_with("│*")).count() == 3,
+        "{fleet}"
+    );
+
+    // The kill switch on the marks: one preview, one typed confirmation for all three.
+    let effects = update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Char('K'), KeyModifiers::NONE)),
+    );
+    let targets = effects
+        .into_iter()
+        .find_map(|e| match e {
+            lops::state::Effect::PrepareBatch { targets } => Some(targets),
+            _ => None,
+        })
+        .expect("a batch");
+    let regions = demo_regions(7, &clock, Access::default());
+    let refs: Vec<&lops::provider::sim::SimRegion> = regions.iter().collect();
+    let batch = lops::ops::batch::prepare(&refs, targets, None).await;
+    update(&mut state, Msg::BatchPrepared(Ok(batch)));
+    let out = screen(&mut state, &MONO, 80, 24);
+    insta::assert_snapshot!("batch_preview_80x24", out);
+    assert!(out.contains("kill: 3 changes in 2 scopes"), "{out}");
+    assert!(out.contains("type 3 targets and press enter"), "{out}");
 }

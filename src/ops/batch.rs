@@ -1,0 +1,441 @@
+//! Batches: the same kind of change on several targets (a function in several regions, marked
+//! rows, the records of an earlier batch to undo). One preview lists every target with
+//! before → after and every target skipped with why; one confirmation covers them; they run
+//! side by side, a failure stopping none of the others; their audit records share one batch id,
+//! so the batch is listed and undone as one. The CLI's multi-region commands and the
+//! dashboard's marks and "everywhere" both go through here.
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
+use super::audit::{AuditLog, Record};
+use super::execute::new_id;
+use super::plan::{Change, Plan, prepare as prepare_one};
+use super::{Confirmation, OpsError, Outcome, Request};
+use crate::provider::{ProviderError, RegionActions, Scope};
+
+/// One target of a batch, after the ops layer looked at it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// Previewed: `source` is the index of the region (scope) it runs in.
+    Ready { source: usize, plan: Box<Plan> },
+    /// Left out, with why: outside the scope's tier, missing there, not readable. Nothing is
+    /// sent to it.
+    Skipped {
+        source: usize,
+        scope: Scope,
+        target: String,
+        error: OpsError,
+    },
+}
+
+impl Item {
+    pub fn source(&self) -> usize {
+        match self {
+            Item::Ready { source, .. } | Item::Skipped { source, .. } => *source,
+        }
+    }
+
+    pub fn plan(&self) -> Option<&Plan> {
+        match self {
+            Item::Ready { plan, .. } => Some(plan),
+            Item::Skipped { .. } => None,
+        }
+    }
+
+    /// A line of the preview: "traffic.rollback orders-api:live in us-east-1: v1 90% / v2 10% →
+    /// v1 100%", or "skip orders-api:live in eu-west-1: alias … does not exist".
+    pub fn line(&self) -> String {
+        match self {
+            Item::Ready { plan, .. } => plan.preview(),
+            Item::Skipped {
+                scope,
+                target,
+                error,
+                ..
+            } => format!("skip {target} in {scope}: {}", skip_reason(error)),
+        }
+    }
+}
+
+impl Item {
+    /// A line of a batch's list, where the headline names the action: "orders-api:live in
+    /// us-east-1: v1 90% / v2 10% → v1 100%".
+    pub fn short(&self) -> String {
+        match self {
+            Item::Ready { plan, .. } if matches!(plan.change, Change::Invoke(_)) => plan.preview(),
+            Item::Ready { plan, .. } if plan.change == Change::Nothing => format!(
+                "{} in {}: already {}",
+                plan.target,
+                plan.scope,
+                super::plan::describe_state(&plan.after)
+            ),
+            Item::Ready { plan, .. } => format!(
+                "{} in {}: {} → {}",
+                plan.target,
+                plan.scope,
+                super::plan::describe_state(&plan.before),
+                super::plan::describe_state(&plan.after)
+            ),
+            Item::Skipped { .. } => self.line(),
+        }
+    }
+}
+
+/// Why a target is left out, in a few words first.
+fn skip_reason(error: &OpsError) -> String {
+    match error {
+        OpsError::Refused(why) => format!("other tier — {why}"),
+        OpsError::Provider(ProviderError::NotFound(what)) => format!("missing — {what}"),
+        OpsError::Provider(other) => format!("not readable — {other}"),
+        other => other.to_string(),
+    }
+}
+
+/// What a batch asks of one region (by index): a request, or a target the face already knows
+/// cannot take it (no such alias there), with why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Ask(usize, Request),
+    Skip(usize, String, OpsError),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// Shared by the audit records of its targets.
+    pub id: String,
+    /// The audit name of what it does ("traffic.rollback"), for its headline.
+    pub action: String,
+    pub items: Vec<Item>,
+}
+
+/// The result of one target, as it lands.
+pub type Landed = (usize, Result<Outcome, OpsError>);
+
+impl Batch {
+    /// The plans that will write something.
+    pub fn changes(&self) -> impl Iterator<Item = &Plan> {
+        self.items
+            .iter()
+            .filter_map(Item::plan)
+            .filter(|p| p.change != Change::Nothing)
+    }
+
+    pub fn skipped(&self) -> impl Iterator<Item = &Item> {
+        self.items
+            .iter()
+            .filter(|i| matches!(i, Item::Skipped { .. }))
+    }
+
+    /// One confirmation for every target: typed when any of them needs it, and then the one
+    /// target's name, or "N targets" when there are several.
+    pub fn confirmation(&self) -> Confirmation {
+        let all = Confirmation::all(self.changes().map(Plan::confirmation));
+        let mut targets: Vec<&str> = self.changes().map(|p| p.target.as_str()).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        match all {
+            Confirmation::Typed(_) if targets.len() > 1 => {
+                Confirmation::Typed(format!("{} targets", self.changes().count()))
+            }
+            other => other,
+        }
+    }
+
+    /// Something to ask about again (a repeated payload), from any target.
+    pub fn warning(&self) -> Option<String> {
+        self.items
+            .iter()
+            .filter_map(Item::plan)
+            .find_map(|p| p.warning.clone())
+    }
+
+    /// Some target is in a production scope.
+    pub fn production(&self) -> bool {
+        self.changes().any(|p| p.scope.access.production)
+    }
+
+    /// The first line of the preview: "traffic rollback: 6 targets in 3 regions, 1 skipped".
+    pub fn headline(&self) -> String {
+        let kind = self.action.replace('.', " ");
+        let mut scopes: Vec<String> = self
+            .changes()
+            .map(|p| p.scope.to_string())
+            .collect::<Vec<_>>();
+        scopes.sort();
+        scopes.dedup();
+        let changes = self.changes().count();
+        let mut line = if changes == 0 {
+            format!("{kind}: nothing to change")
+        } else {
+            format!(
+                "{kind}: {changes} change{} in {} scope{}",
+                plural(changes),
+                scopes.len(),
+                plural(scopes.len())
+            )
+        };
+        let same = self.items.iter().filter_map(Item::plan).count() - changes;
+        if same > 0 {
+            line.push_str(&format!(", {same} already so"));
+        }
+        let skipped = self.skipped().count();
+        if skipped > 0 {
+            line.push_str(&format!(", {skipped} skipped"));
+        }
+        line
+    }
+
+    /// Every line of the preview, the headline first, then each target (ready, then skipped).
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![self.headline()];
+        lines.extend(
+            self.items
+                .iter()
+                .filter(|i| i.plan().is_some())
+                .chain(self.skipped())
+                .map(Item::short),
+        );
+        lines
+    }
+
+    /// What the whole batch did, in one line: "changed 5 of 6; failed: … ; skipped 1".
+    pub fn summary(&self, landed: &[Landed]) -> Summary {
+        let mut summary = Summary::default();
+        for (index, result) in landed {
+            let Some(plan) = self.items.get(*index).and_then(Item::plan) else {
+                continue;
+            };
+            match result {
+                Ok(_) if plan.change == Change::Nothing => {}
+                Ok(_) => summary
+                    .changed
+                    .push(format!("{} in {}", plan.target, plan.scope)),
+                Err(e) => summary
+                    .failed
+                    .push(format!("{} in {}: {e}", plan.target, plan.scope)),
+            }
+        }
+        summary.asked = self.changes().count();
+        summary.skipped = self.skipped().map(Item::line).collect();
+        summary
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub asked: usize,
+    pub changed: Vec<String>,
+    pub failed: Vec<String>,
+    pub skipped: Vec<String>,
+}
+
+impl Summary {
+    /// Everything asked for changed and nothing was skipped.
+    pub fn complete(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty() && self.changed.len() == self.asked
+    }
+
+    pub fn line(&self) -> String {
+        let mut line = format!("changed {} of {}", self.changed.len(), self.asked);
+        if !self.failed.is_empty() {
+            line.push_str(&format!("; failed: {}", self.failed.join("; ")));
+        }
+        if !self.skipped.is_empty() {
+            line.push_str(&format!("; skipped {}", self.skipped.len()));
+        }
+        line
+    }
+}
+
+/// Previews every target side by side. A target the scope's tier refuses is skipped before
+/// anything is read there; one that is missing or cannot be read is skipped with why; none of
+/// them stops the others.
+pub async fn prepare<S: RegionActions>(
+    sources: &[&S],
+    targets: Vec<Target>,
+    audit: Option<&AuditLog>,
+) -> Batch {
+    let id = new_id();
+    let several = targets.len() > 1;
+    let action = targets
+        .iter()
+        .find_map(|t| match t {
+            Target::Ask(_, r) => Some(r.name().to_string()),
+            Target::Skip(..) => None,
+        })
+        .unwrap_or_else(|| "batch".into());
+    let previews = targets.into_iter().map(|target| {
+        let id = id.clone();
+        async move {
+            let (source, request, target) = match target {
+                Target::Ask(source, r) => (source, Ok(r.clone()), r.target()),
+                Target::Skip(source, target, e) => (source, Err(e), target),
+            };
+            let region = sources.get(source)?;
+            let scope = region.scope().clone();
+            let prepared = match request {
+                Ok(r) => prepare_one(*region, r, audit).await,
+                Err(e) => Err(e),
+            };
+            Some(match prepared {
+                Ok(mut plan) => {
+                    if several {
+                        plan.batch = Some(id);
+                    }
+                    Item::Ready {
+                        source,
+                        plan: Box::new(plan),
+                    }
+                }
+                Err(error) => Item::Skipped {
+                    source,
+                    scope,
+                    target,
+                    error,
+                },
+            })
+        }
+    });
+    let items = futures::future::join_all(previews)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    Batch { id, action, items }
+}
+
+/// Executes every ready target side by side (each compared again, written, read back and
+/// audited by `ops::execute`) and yields each result as it lands, with its item's index.
+pub fn execute<'a, S: RegionActions>(
+    sources: &'a [&'a S],
+    batch: &'a Batch,
+    audit: Option<&'a AuditLog>,
+) -> impl futures::Stream<Item = Landed> + 'a {
+    batch
+        .items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| match item {
+            Item::Ready { source, plan } => Some((index, *source, plan)),
+            Item::Skipped { .. } => None,
+        })
+        .filter_map(|(index, source, plan)| Some((index, *sources.get(source)?, plan)))
+        .map(|(index, source, plan)| async move {
+            (index, super::execute(source, plan, audit).await)
+        })
+        .collect::<FuturesUnordered<_>>()
+}
+
+/// Executes a batch to the end and returns every result.
+pub async fn execute_all<S: RegionActions>(
+    sources: &[&S],
+    batch: &Batch,
+    audit: Option<&AuditLog>,
+) -> Vec<Landed> {
+    let mut landed: Vec<Landed> = execute(sources, batch, audit).collect().await;
+    landed.sort_by_key(|(i, _)| *i);
+    landed
+}
+
+/// What `undo` reverts: the last reversible action that worked and is not undone yet, and, when
+/// it was one target of a batch, every other such target of that batch.
+pub fn undo_targets(records: &[Record]) -> Vec<Record> {
+    let undone: Vec<&str> = records.iter().filter_map(|r| r.undoes.as_deref()).collect();
+    let reversible = |r: &&Record| {
+        r.result == "ok"
+            && r.undoes.is_none()
+            && super::undo::UNDOABLE.contains(&r.action.as_str())
+            && !undone.contains(&r.id.as_str())
+    };
+    let Some(last) = records.iter().rev().find(reversible) else {
+        return Vec::new();
+    };
+    match &last.batch {
+        None => vec![last.clone()],
+        Some(batch) => records
+            .iter()
+            .filter(reversible)
+            .filter(|r| r.batch.as_deref() == Some(batch))
+            .cloned()
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(id: &str, batch: Option<&str>, undoes: Option<&str>) -> Record {
+        Record {
+            id: id.into(),
+            time: "2026-11-26T10:00:00Z".into(),
+            who: "arn:aws:iam::123456789012:user/oncall".into(),
+            profile: "default".into(),
+            region: "us-east-1".into(),
+            action: "traffic.rollback".into(),
+            target: "orders-api:live".into(),
+            before: json!({"function_version": "1", "weights": {"2": 0.1}}),
+            after: json!({"function_version": "1", "weights": {}}),
+            result: "ok".into(),
+            undoes: undoes.map(str::to_string),
+            payload_sha256: None,
+            batch: batch.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn undo_takes_the_whole_last_batch_and_nothing_already_undone() {
+        let records = vec![
+            record("a", None, None),
+            record("b1", Some("B"), None),
+            record("b2", Some("B"), None),
+            record("b3", Some("B"), None),
+        ];
+        let ids: Vec<String> = undo_targets(&records).into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["b1", "b2", "b3"]);
+
+        // The batch undone (one of its undos failed): what is left of it comes next, then "a".
+        let mut after = records.clone();
+        after.push(record("u1", Some("U"), Some("b1")));
+        after.push(record("u3", Some("U"), Some("b3")));
+        let ids: Vec<String> = undo_targets(&after).into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["b2"]);
+        after.push(record("u2", None, Some("b2")));
+        let ids: Vec<String> = undo_targets(&after).into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["a"]);
+    }
+
+    #[test]
+    fn a_failed_target_is_not_undone() {
+        let mut failed = record("b2", Some("B"), None);
+        failed.result = "service unavailable".into();
+        let records = vec![record("b1", Some("B"), None), failed];
+        let ids: Vec<String> = undo_targets(&records).into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["b1"]);
+    }
+
+    #[test]
+    fn the_summary_says_exactly_what_changed() {
+        let summary = Summary {
+            asked: 3,
+            changed: vec![
+                "a in default/us-east-1".into(),
+                "a in default/eu-west-1".into(),
+            ],
+            failed: vec!["a in default/ap-south-1: throttled".into()],
+            skipped: vec![],
+        };
+        assert!(!summary.complete());
+        assert_eq!(
+            summary.line(),
+            "changed 2 of 3; failed: a in default/ap-south-1: throttled"
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! Marks and batches in the dashboard. `space` marks a row, `*` every row the filter shows,
+//! `esc` clears them; an action key with marks acts on every marked function, and in an
+//! action's confirmation `tab` widens it to every region where the function exists. Either way
+//! the ops layer's batch previews each target (skipping, with why, what cannot take it), one
+//! confirmation covers them, and the results land one by one in the batch popup.
+
+use super::confirm::{Pending, Proposal};
+use super::{Action, Effect, Popup, State};
+use crate::ops::batch::{Batch, Landed, Target};
+use crate::ops::{Kind, OpsError, Request};
+use crate::provider::AliasInfo;
+
+/// A batch running or done: its preview and each result as it landed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchRun {
+    pub batch: Batch,
+    pub landed: Vec<Landed>,
+}
+
+impl BatchRun {
+    /// Every target that was sent has answered.
+    pub fn done(&self) -> bool {
+        self.landed.len()
+            >= self
+                .batch
+                .items
+                .iter()
+                .filter(|i| i.plan().is_some())
+                .count()
+    }
+}
+
+/// The kinds of change a batch can carry (marks or "everywhere").
+pub fn batchable(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::TrafficSet
+            | Kind::TrafficPromote
+            | Kind::TrafficRollback
+            | Kind::TrafficPin
+            | Kind::Concurrency
+            | Kind::Kill
+            | Kind::Revive
+            | Kind::Backup
+    )
+}
+
+/// The marked functions that are still in the fleet, as (region, name), in region order.
+pub fn marked(state: &State) -> Vec<(usize, String)> {
+    state
+        .marks
+        .iter()
+        .filter(|(r, name)| {
+            state
+                .regions
+                .get(*r)
+                .and_then(|reg| reg.function(name))
+                .is_some()
+        })
+        .cloned()
+        .collect()
+}
+
+pub fn is_marked(state: &State, region: usize, name: &str) -> bool {
+    state.marks.contains(&(region, name.to_string()))
+}
+
+/// `space`: marks or unmarks the selected row, and moves to the next one.
+pub fn toggle(state: &mut State) {
+    let Some((region, f)) = state.focus() else {
+        return;
+    };
+    let key = (region, f.info.name.clone());
+    if !state.marks.remove(&key) {
+        state.marks.insert(key);
+    }
+    if matches!(state.view, super::View::Fleet | super::View::Load) {
+        super::keys::move_by(state, 1);
+    }
+}
+
+/// `*`: marks every row the filter shows (or unmarks them all when they all are marked).
+pub fn mark_all(state: &mut State) {
+    let shown: Vec<(usize, String)> = state
+        .rows
+        .iter()
+        .filter_map(|(r, f)| {
+            let name = state.regions.get(*r)?.functions.get(*f)?.info.name.clone();
+            Some((*r, name))
+        })
+        .collect();
+    if shown.iter().all(|k| state.marks.contains(k)) {
+        for k in &shown {
+            state.marks.remove(k);
+        }
+    } else {
+        state.marks.extend(shown);
+    }
+}
+
+/// What the action asks of each marked function, given the value typed for it (a weight or a
+/// concurrency) when it needs one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Given {
+    Nothing,
+    Weight(f64),
+    Concurrency(Option<i32>),
+}
+
+/// The first alias of a function, as the dashboard's traffic keys use it, or why there is none.
+fn first_alias(
+    state: &State,
+    region: usize,
+    name: &str,
+) -> Result<(AliasInfo, Vec<String>), String> {
+    let f = state
+        .regions
+        .get(region)
+        .and_then(|r| r.function(name))
+        .ok_or_else(|| format!("{name} is gone from this region"))?;
+    match f.info.aliases.first() {
+        Some(a) => Ok((a.clone(), f.info.versions.clone())),
+        None if f.info.not_read.aliases || f.info.not_read.details => {
+            Err("its aliases are not read yet (open it, or wait a moment)".into())
+        }
+        None => Err("it has no alias".into()),
+    }
+}
+
+/// One target of an action on the marks.
+fn target_of(state: &State, action: Action, given: Given, region: usize, name: &str) -> Target {
+    let function = name.to_string();
+    let skip = |why: String| Target::Skip(region, function.clone(), OpsError::Invalid(why));
+    let request = match (action, given) {
+        (Action::Kill, _) => Request::Kill { function },
+        (Action::Revive, _) => Request::Revive { function },
+        (Action::Concurrency, Given::Concurrency(value)) => {
+            Request::SetConcurrency { function, value }
+        }
+        (Action::Promote | Action::Rollback | Action::Pin | Action::Shift, _) => {
+            let (alias, versions) = match first_alias(state, region, name) {
+                Ok(found) => found,
+                Err(why) => return skip(why),
+            };
+            let alias_name = alias.name.clone();
+            match (action, given) {
+                (Action::Promote, _) => Request::Promote {
+                    function,
+                    alias: alias_name,
+                },
+                (Action::Rollback, _) => Request::Rollback {
+                    function,
+                    alias: alias_name,
+                },
+                (Action::Pin, _) => Request::Pin {
+                    function,
+                    alias: alias_name,
+                },
+                (_, Given::Weight(weight)) => {
+                    match crate::ops::rollout::next_version(&alias, &versions) {
+                        Ok(version) => Request::SetWeight {
+                            function,
+                            alias: alias_name,
+                            version,
+                            weight,
+                        },
+                        Err(why) => {
+                            return Target::Skip(
+                                region,
+                                format!("{name}:{alias_name}"),
+                                OpsError::Invalid(why),
+                            );
+                        }
+                    }
+                }
+                _ => return skip("nothing given".into()),
+            }
+        }
+        _ => return skip(format!("{} does not run on marks", action.name())),
+    };
+    Target::Ask(region, request)
+}
+
+/// An action key with marks: every marked function becomes a target of one batch.
+pub fn start_marked(state: &mut State, action: Action, given: Given, effects: &mut Vec<Effect>) {
+    let marked = marked(state);
+    if marked.is_empty() {
+        state.marks.clear();
+        state.popup = Some(Popup::Notice(
+            "the marked functions are gone from the fleet: marks cleared".into(),
+        ));
+        return;
+    }
+    let targets = marked
+        .iter()
+        .map(|(r, name)| target_of(state, action, given, *r, name))
+        .collect();
+    state.popup = Some(Popup::Notice(format!(
+        "previewing {} on {} marked function(s)…",
+        action.name(),
+        marked.len()
+    )));
+    effects.push(Effect::PrepareBatch { targets });
+}
+
+/// `tab` in an action's confirmation: the same request in every region where the function
+/// exists (its alias too, when the aliases there are read).
+pub fn everywhere(state: &mut State, pending: Pending, effects: &mut Vec<Effect>) {
+    let Some(request) = pending.request.clone() else {
+        state.popup = Some(Popup::Confirm(pending));
+        return;
+    };
+    let Some(function) = request.function().map(str::to_string) else {
+        state.popup = Some(Popup::Confirm(pending));
+        return;
+    };
+    let alias = match &*request {
+        Request::SetWeight { alias, .. }
+        | Request::Promote { alias, .. }
+        | Request::Rollback { alias, .. }
+        | Request::Pin { alias, .. } => Some(alias.clone()),
+        _ => None,
+    };
+    let mut targets = Vec::new();
+    for (i, region) in state.regions.iter().enumerate() {
+        let Some(f) = region.function(&function) else {
+            continue;
+        };
+        let missing = alias.as_ref().filter(|a| {
+            !f.info.not_read.aliases
+                && !f.info.not_read.details
+                && !f.info.aliases.iter().any(|x| x.name == **a)
+        });
+        targets.push(match missing {
+            Some(a) => Target::Skip(
+                i,
+                format!("{function}:{a}"),
+                OpsError::Invalid(format!("alias missing — {function} has no alias {a} here")),
+            ),
+            None => Target::Ask(i, (*request).clone()),
+        });
+    }
+    state.popup = Some(Popup::Notice(format!(
+        "previewing {} in every region where {function} exists…",
+        request.kind().title()
+    )));
+    effects.push(Effect::PrepareBatch { targets });
+}
+
+/// The ops layer previewed a batch: ask once for all of it (or say why there is nothing to do).
+pub fn prepared(state: &mut State, result: Result<Batch, String>) {
+    let batch = match result {
+        Ok(b) => b,
+        Err(why) => {
+            state.popup = Some(Popup::Notice(why));
+            return;
+        }
+    };
+    let lines = batch.lines();
+    if batch.changes().next().is_none() {
+        state.popup = Some(Popup::Notice(lines.join("\n")));
+        return;
+    }
+    let region = batch.items.first().map(|i| i.source()).unwrap_or(0);
+    let danger = super::confirm::danger(&batch.action);
+    let mut pending = Pending::new(state, region, Proposal::Batch(Box::new(batch)), lines);
+    if pending.warning.is_none() {
+        pending.warning = danger.map(str::to_string);
+    }
+    state.popup = Some(Popup::Confirm(pending));
+}
+
+/// One target of a running batch answered; when the last one has, the fleet is re-read and the
+/// marks it acted on are cleared.
+pub fn landed(state: &mut State, landed: Landed, effects: &mut Vec<Effect>) {
+    let Some(run) = state.batch_run.as_mut() else {
+        return;
+    };
+    if let (Ok(outcome), Some(plan)) = (
+        &landed.1,
+        run.batch.items.get(landed.0).and_then(|i| i.plan()),
+    ) && let (Some((function, alias)), Some((main, extra))) = (
+        plan.target.split_once(':'),
+        crate::ops::routing_of(&outcome.after),
+    ) && matches!(plan.change, crate::ops::Change::Route { .. })
+    {
+        let region = run.batch.items[landed.0].source();
+        let (function, alias) = (function.to_string(), alias.to_string());
+        run.landed.push(landed);
+        super::outcome::set_alias(state, region, &function, &alias, main, extra);
+    } else {
+        run.landed.push(landed);
+    }
+    if state.batch_run.as_ref().is_some_and(BatchRun::done) {
+        state.marks.clear();
+        effects.push(Effect::RefreshInventory);
+        // Hidden while it ran: what it did shows now, unless something else is open.
+        if state.popup.is_none() && state.input.is_none() {
+            state.popup = Some(Popup::Batch);
+        }
+    }
+}
+
+/// `u`: undo the last action (a batch as a whole), previewed and confirmed like any batch.
+pub fn undo(state: &mut State, effects: &mut Vec<Effect>) {
+    state.popup = Some(Popup::Notice("reading the audit log…".into()));
+    effects.push(Effect::Undo);
+}

@@ -1,0 +1,349 @@
+//! Marks and batches: the dashboard's event loop on moto through the fault proxy, three regions
+//! (shared with other tests by unique function names). Marked rows or "every region" become one
+//! batch: one preview, one confirmation, one audit batch id, one undo; a failing target stops
+//! none of the others; a scope whose tier does not allow the change is skipped with nothing sent.
+
+use std::sync::Arc;
+
+use crossterm::event::KeyCode;
+use lops::config::{Access, Settings};
+use lops::ops::Tier;
+use lops::provider::Scope;
+use lops::provider::aws::{AwsRegion, CallCounter, Clients};
+
+use crate::support::cli::Lops;
+use crate::support::moto;
+use crate::support::proxy::{Fault, FaultProxy, Rule};
+use crate::support::seed::{Seeder, sdk_config};
+use crate::support::tui::{self, Screen};
+
+const REGIONS: [&str; 3] = ["ap-southeast-6", "ap-east-2", "me-south-1"];
+
+/// Two functions in each region, each with versions 1 and 2 and `live` on v1 with v2 at 20 %.
+async fn seed(prefix: &str) -> (Vec<Seeder>, [String; 2]) {
+    let base = moto::unique(prefix);
+    let names = [format!("{base}-a"), format!("{base}-b")];
+    let mut seeders = Vec::new();
+    for region in REGIONS {
+        let seeder = Seeder::new(moto::url(), region).await;
+        for name in &names {
+            seeder.create_function(name).await;
+            seeder.publish_version(name, "one").await;
+            seeder.publish_version(name, "two").await;
+            seeder
+                .create_alias(name, "live", "1", Some(("2", 0.2)))
+                .await;
+        }
+        seeders.push(seeder);
+    }
+    (seeders, names)
+}
+
+/// A dashboard source per region through the proxy, each scope with the access given.
+async fn sources(proxy: &FaultProxy, access: &[Access]) -> Vec<Arc<AwsRegion>> {
+    let counter = CallCounter::default();
+    let mut out = Vec::new();
+    for (region, access) in REGIONS.iter().zip(access) {
+        let scope = Scope::new("default", *region, *access);
+        let config = sdk_config(&proxy.url, region).await;
+        out.push(Arc::new(AwsRegion::new(Clients::from_sdk_config(
+            scope,
+            &config,
+            &Settings::default(),
+            &counter,
+        ))));
+    }
+    out
+}
+
+fn update_alias_calls(proxy: &FaultProxy, region: &str) -> u64 {
+    proxy.calls(region, "lambda", "UpdateAlias")
+}
+
+const CHANGE: Access = Access::new(Tier::Change, false);
+const SEEDED: (&str, f64) = ("2", 0.2);
+
+async fn routing_everywhere(
+    seeders: &[Seeder],
+    names: &[String],
+) -> Vec<(String, Vec<(String, f64)>)> {
+    let mut out = Vec::new();
+    for s in seeders {
+        for n in names {
+            out.push(s.routing(n).await);
+        }
+    }
+    out
+}
+
+fn all(main: &str, extra: Option<(&str, f64)>, n: usize) -> Vec<(String, Vec<(String, f64)>)> {
+    vec![
+        (
+            main.to_string(),
+            extra
+                .map(|(v, w)| vec![(v.to_string(), w)])
+                .unwrap_or_default()
+        );
+        n
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marked_rows_in_three_regions_roll_back_in_one_confirmed_step_and_undo_as_one() {
+    let (seeders, names) = seed("mark").await;
+    let prefix = names[0].trim_end_matches("-a").to_string();
+    let proxy = FaultProxy::start(moto::url());
+    let sources = sources(&proxy, &[CHANGE; 3]).await;
+    let screen = Screen::new(120, 30);
+    let state = tui::state(&sources);
+    let dir = tempfile::tempdir().expect("dir");
+    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+    let (keys, run) = tui::start_on(&screen, sources, state, Some(audit.clone()));
+    tui::filter(&keys, &prefix);
+    screen
+        .wait_until(30, "six rows", |t| t.matches("Active").count() == 6)
+        .await;
+    screen.wait_loaded(30, "Active").await;
+
+    // `*` marks the six rows the filter shows; the header counts them.
+    tui::press(&keys, KeyCode::Char('*'));
+    screen.wait_for(5, "6 marked").await;
+    tui::press(&keys, KeyCode::Char('B'));
+    let preview = screen
+        .wait_for(20, "traffic rollback: 6 changes in 3 scopes")
+        .await;
+    assert!(preview.contains("v1 80% / v2 20% → v1 100%"), "{preview}");
+    assert_eq!(
+        update_alias_calls(&proxy, REGIONS[0]),
+        0,
+        "a preview writes nothing"
+    );
+    // One confirmation for all six.
+    tui::press(&keys, KeyCode::Char('y'));
+    let done = screen.wait_for(30, "done: changed 6 of 6").await;
+    assert!(!done.contains("failed"), "{done}");
+    assert_eq!(
+        routing_everywhere(&seeders, &names).await,
+        all("1", None, 6)
+    );
+    for region in REGIONS {
+        assert_eq!(update_alias_calls(&proxy, region), 2, "{region}");
+    }
+    let (records, _) = audit.read().expect("audit");
+    assert_eq!(records.len(), 6, "{records:#?}");
+    let batch = records[0].batch.clone().expect("a batch id");
+    assert!(
+        records
+            .iter()
+            .all(|r| r.batch.as_deref() == Some(batch.as_str())
+                && r.action == "traffic.rollback"
+                && r.result == "ok"),
+        "{records:#?}"
+    );
+    // The batch is done: its marks are cleared.
+    tui::press(&keys, KeyCode::Enter);
+    screen
+        .wait_until(5, "marks cleared", |t| !t.contains("marked"))
+        .await;
+
+    // `u` undoes the whole batch, previewed and confirmed once.
+    tui::press(&keys, KeyCode::Char('u'));
+    screen.wait_for(20, "undo: 6 changes in 3 scopes").await;
+    tui::press(&keys, KeyCode::Char('y'));
+    screen.wait_for(30, "done: changed 6 of 6").await;
+    assert_eq!(
+        routing_everywhere(&seeders, &names).await,
+        all("1", Some(SEEDED), 6)
+    );
+    let (records, _) = audit.read().expect("audit");
+    assert_eq!(records.len(), 12);
+    let undo_batch = records[6].batch.clone().expect("the undo is a batch too");
+    assert!(
+        records[6..]
+            .iter()
+            .all(|r| r.undoes.is_some() && r.batch.as_deref() == Some(undo_batch.as_str()))
+    );
+    tui::press(&keys, KeyCode::Enter);
+    tui::press(&keys, KeyCode::Char('q'));
+    run.await.expect("join").expect("loop");
+}
+
+/// The incident path from the selected function: `B`, `tab`, `y` rolls its alias back in every
+/// region where it exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tab_in_a_confirmation_rolls_the_alias_back_in_every_region() {
+    let (seeders, names) = seed("every").await;
+    let proxy = FaultProxy::start(moto::url());
+    let sources = sources(&proxy, &[CHANGE; 3]).await;
+    let screen = Screen::new(120, 30);
+    let state = tui::state(&sources);
+    let dir = tempfile::tempdir().expect("dir");
+    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+    let (keys, run) = tui::start_on(&screen, sources, state, Some(audit.clone()));
+    tui::filter(&keys, &names[0]);
+    screen
+        .wait_until(30, "three rows", |t| t.matches("Active").count() == 3)
+        .await;
+    screen.wait_loaded(30, "Active").await;
+    let mut pressed = 0;
+    for key in [KeyCode::Char('B'), KeyCode::Tab, KeyCode::Char('y')] {
+        tui::press(&keys, key);
+        pressed += 1;
+        let wait_for = match key {
+            KeyCode::Char('B') => "enter or y confirms",
+            KeyCode::Tab => "traffic rollback: 3 changes in 3 scopes",
+            _ => "done: changed 3 of 3",
+        };
+        screen.wait_for(30, wait_for).await;
+    }
+    assert_eq!(pressed, 3);
+    let mut routing = Vec::new();
+    for s in &seeders {
+        routing.push(s.routing(&names[0]).await);
+        // The other function was not touched.
+        assert_eq!(s.routing(&names[1]).await, all("1", Some(SEEDED), 1)[0]);
+    }
+    assert_eq!(routing, all("1", None, 3));
+    tui::press(&keys, KeyCode::Enter);
+    tui::press(&keys, KeyCode::Char('q'));
+    run.await.expect("join").expect("loop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_failing_the_write_leaves_the_other_targets_changed_and_is_named() {
+    let (seeders, names) = seed("part").await;
+    let prefix = names[0].trim_end_matches("-a").to_string();
+    let proxy = FaultProxy::start(moto::url());
+    let failing = REGIONS[1];
+    proxy.add(Rule {
+        region: failing.into(),
+        service: Some("lambda".into()),
+        operation: Some("UpdateAlias".into()),
+        fault: Fault::Status(503),
+        remaining: None,
+    });
+    let sources = sources(&proxy, &[CHANGE; 3]).await;
+    let screen = Screen::new(120, 30);
+    let state = tui::state(&sources);
+    let dir = tempfile::tempdir().expect("dir");
+    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+    let (keys, run) = tui::start_on(&screen, sources, state, Some(audit.clone()));
+    tui::filter(&keys, &prefix);
+    screen
+        .wait_until(30, "six rows", |t| t.matches("Active").count() == 6)
+        .await;
+    screen.wait_loaded(30, "Active").await;
+    tui::press(&keys, KeyCode::Char('*'));
+    tui::press(&keys, KeyCode::Char('B'));
+    screen.wait_for(20, "6 changes in 3 scopes").await;
+    tui::press(&keys, KeyCode::Char('y'));
+    let done = screen.wait_for(60, "done: changed 4 of 6, 2 failed").await;
+    assert!(done.contains(&format!("in {failing}:")), "{done}");
+    for (s, region) in seeders.iter().zip(REGIONS) {
+        for n in &names {
+            let want = if region == failing {
+                all("1", Some(SEEDED), 1)
+            } else {
+                all("1", None, 1)
+            };
+            assert_eq!(s.routing(n).await, want[0], "{region} {n}");
+        }
+    }
+    tui::press(&keys, KeyCode::Enter);
+    tui::press(&keys, KeyCode::Char('q'));
+    run.await.expect("join").expect("loop");
+
+    // The CLI's multi-region command runs the same batch: the failing region is named, the
+    // exit says partial.
+    let lops = Lops::new(&proxy.url);
+    let run = lops.run(&[
+        "traffic",
+        "set",
+        "live",
+        "--fn",
+        &names[1],
+        "--version",
+        "2",
+        "--weight",
+        "0.5",
+        "--regions",
+        &REGIONS.join(","),
+        "--yes",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("changed 2 of 3")
+            && run
+                .stderr
+                .contains(&format!("{}:live in {failing}", names[1])),
+        "{}",
+        run.stderr
+    );
+    for (s, region) in seeders.iter().zip(REGIONS) {
+        let (_, weights) = s.routing(&names[1]).await;
+        let want = if region == failing { 0.2 } else { 0.5 };
+        assert_eq!(weights, vec![("2".to_string(), want)], "{region}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_tier_targets_are_listed_as_skipped_and_nothing_is_sent_there() {
+    let (seeders, names) = seed("tier").await;
+    let prefix = names[0].trim_end_matches("-a").to_string();
+    let proxy = FaultProxy::start(moto::url());
+    let read_only = REGIONS[2];
+    let access = [CHANGE, CHANGE, Access::new(Tier::Read, false)];
+    let sources = sources(&proxy, &access).await;
+    let screen = Screen::new(120, 30);
+    let state = tui::state(&sources);
+    let dir = tempfile::tempdir().expect("dir");
+    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+    let (keys, run) = tui::start_on(&screen, sources, state, Some(audit.clone()));
+    tui::filter(&keys, &prefix);
+    screen
+        .wait_until(30, "six rows", |t| t.matches("Active").count() == 6)
+        .await;
+    screen.wait_loaded(30, "Active").await;
+    tui::press(&keys, KeyCode::Char('*'));
+    tui::press(&keys, KeyCode::Char('K'));
+    let preview = screen
+        .wait_for(20, "kill: 4 changes in 2 scopes, 2 skipped")
+        .await;
+    assert!(
+        preview.contains(&format!("skip {} in {read_only}: other tier", names[0])),
+        "{preview}"
+    );
+    // Kills ask for the typed confirmation: several targets, so their count.
+    assert!(preview.contains("type 4 targets"), "{preview}");
+    tui::type_text(&keys, "4 targets");
+    tui::press(&keys, KeyCode::Enter);
+    screen.wait_for(30, "done: changed 4 of 4, 2 skipped").await;
+    tui::press(&keys, KeyCode::Enter);
+    tui::press(&keys, KeyCode::Char('q'));
+    run.await.expect("join").expect("loop");
+    // The batch read and wrote nothing in the read-only scope (the poller's reads went on).
+    let sent = proxy.calls_where(read_only, "lambda", |op| {
+        op.contains("FunctionConcurrency") || op == "GetAlias" || op == "UpdateAlias"
+    });
+    assert_eq!(sent, 0, "{:#?}", proxy.all_calls());
+    assert_eq!(
+        proxy.calls_where(REGIONS[0], "lambda", |op| op == "PutFunctionConcurrency"),
+        2
+    );
+    for (s, region) in seeders.iter().zip(REGIONS) {
+        for n in &names {
+            let reserved = s
+                .lambda
+                .get_function_concurrency()
+                .function_name(n)
+                .send()
+                .await
+                .expect("concurrency")
+                .reserved_concurrent_executions;
+            let want = if region == read_only { None } else { Some(0) };
+            assert_eq!(reserved, want, "{region} {n}");
+        }
+    }
+    let (records, _) = audit.read().expect("audit");
+    assert_eq!(records.len(), 4);
+}
