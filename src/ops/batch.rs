@@ -310,6 +310,68 @@ pub async fn prepare<S: RegionActions>(
     Batch { id, action, items }
 }
 
+/// The rules and mappings of these functions as targets of one pause (or resume): read where
+/// each function is, every trigger not yet as asked becomes a target. `enabled: None` pauses
+/// when any of them is enabled and resumes them all when none is. A scope whose tier does not
+/// allow it is skipped without reading anything there; a function whose triggers cannot be read
+/// is skipped with why.
+pub async fn trigger_targets<S: RegionActions>(
+    sources: &[&S],
+    functions: &[(usize, String)],
+    enabled: Option<bool>,
+) -> Vec<Target> {
+    let reads = functions.iter().map(|(i, function)| async move {
+        let Some(source) = sources.get(*i) else {
+            return Err(Target::Skip(
+                *i,
+                function.clone(),
+                OpsError::Invalid("no such region".into()),
+            ));
+        };
+        let scope = source.scope();
+        if let Err(e) = super::authorize(
+            scope.access.tier,
+            super::Kind::Trigger.needs(),
+            &format!("trigger in {scope}"),
+        ) {
+            return Err(Target::Skip(*i, function.clone(), e));
+        }
+        match source.triggers(function).await {
+            Ok(t) => Ok((*i, t.triggers)),
+            Err(e) => Err(Target::Skip(*i, function.clone(), OpsError::Provider(e))),
+        }
+    });
+    let read = futures::future::join_all(reads).await;
+    let enabled = enabled.unwrap_or_else(|| {
+        !read
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .any(|(_, ts)| ts.iter().any(|t| t.enabled))
+    });
+    let mut targets = Vec::new();
+    for r in read {
+        match r {
+            Ok((i, triggers)) => targets.extend(
+                triggers
+                    .into_iter()
+                    .filter(|t| t.enabled != enabled)
+                    .map(|t| {
+                        Target::Ask(
+                            i,
+                            Request::SetTrigger {
+                                kind: t.kind,
+                                id: t.id,
+                                enabled,
+                            },
+                        )
+                    }),
+            ),
+            Err(skip) => targets.push(skip),
+        }
+    }
+    targets
+}
+
 /// Executes every ready target side by side (each compared again, written, read back and
 /// audited by `ops::execute`) and yields each result as it lands, with its item's index.
 pub fn execute<'a, S: RegionActions>(

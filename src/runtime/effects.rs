@@ -182,6 +182,20 @@ impl<S: Source> Executor<S> {
                     let _ = tx.send(Msg::BatchPrepared(Ok(batch))).await;
                 });
             }
+            Effect::PrepareTriggerBatch { functions } => {
+                let (sources, tx, audit) =
+                    (self.sources.clone(), self.tx.clone(), self.audit.clone());
+                tokio::spawn(async move {
+                    let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
+                    let targets = batch::trigger_targets(&refs, &functions, None).await;
+                    let result = if targets.is_empty() {
+                        Err("the marked functions have no rule or mapping to pause".to_string())
+                    } else {
+                        Ok(batch::prepare(&refs, targets, audit.as_ref()).await)
+                    };
+                    let _ = tx.send(Msg::BatchPrepared(result)).await;
+                });
+            }
             Effect::ExecuteBatch { batch } => {
                 let (sources, tx, audit) =
                     (self.sources.clone(), self.tx.clone(), self.audit.clone());

@@ -41,6 +41,7 @@ pub fn batchable(kind: Kind) -> bool {
             | Kind::Concurrency
             | Kind::Kill
             | Kind::Revive
+            | Kind::Trigger
             | Kind::Backup
     )
 }
@@ -189,6 +190,14 @@ pub fn start_marked(state: &mut State, action: Action, given: Given, effects: &m
         state.popup = Some(Popup::Notice(
             "the marked functions are gone from the fleet: marks cleared".into(),
         ));
+        return;
+    }
+    if action == Action::Trigger {
+        state.popup = Some(Popup::Notice(format!(
+            "reading the triggers of {} marked function(s)…",
+            marked.len()
+        )));
+        effects.push(Effect::PrepareTriggerBatch { functions: marked });
         return;
     }
     let targets = marked

@@ -163,7 +163,9 @@ impl Action {
             Action::Pin => "all alias traffic to its last known good version",
             Action::Concurrency => "set reserved concurrency (a number, or none)",
             Action::Backup => "back up the function to the [backup] location",
-            Action::Trigger => "pause / resume the selected trigger (detail view, ↑↓ select)",
+            Action::Trigger => {
+                "pause / resume the selected trigger (detail view, ↑↓ select); with marks, all their triggers"
+            }
             Action::Logs => "log pane of the function: follows live (/ filters)",
             Action::Pause => "log pane: pause / follow",
             Action::Mark => "mark / unmark the row (actions then act on every marked row)",

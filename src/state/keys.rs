@@ -27,9 +27,11 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
             }
             return;
         }
-        // A notice closes on any key, which does nothing else.
+        // A notice closes on esc or enter only, and the key does nothing else.
         Some(Popup::Notice(_)) => {
-            state.popup = None;
+            if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
+                state.popup = None;
+            }
             return;
         }
         // Help closes on any key, which does nothing else either.

@@ -108,6 +108,9 @@ pub enum Effect {
     ExecuteBatch {
         batch: Box<crate::ops::batch::Batch>,
     },
+    /// Read the triggers of these functions and preview pausing them (or resuming them, when
+    /// none is enabled) as one batch.
+    PrepareTriggerBatch { functions: Vec<(usize, String)> },
     /// Preview undoing the last action recorded in the audit log (a batch as a whole).
     Undo,
     /// Check a rollout through the ops layer and preview it (nothing is written).

@@ -359,7 +359,10 @@ fn unknown_palette_command_says_what_exists() {
         }
         other => panic!("expected a notice, got {other:?}"),
     }
+    // Only esc or enter closes a notice (a key typed on into it does nothing).
     update(&mut s, key('j'));
+    assert!(matches!(s.popup, Some(Popup::Notice(_))));
+    update(&mut s, code(KeyCode::Esc));
     assert_eq!(s.popup, None);
 }
 

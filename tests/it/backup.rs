@@ -1132,6 +1132,76 @@ async fn the_dashboards_backup_key_takes_a_snapshot_with_a_gauge() {
     assert_eq!(manifests().await, 1);
 }
 
+/// Marked functions in two regions: `b` asks once, listing each region's functions, and one run
+/// backs them all up with one gauge; each function gets its snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backup_key_on_marks_backs_up_every_marked_function_in_one_run() {
+    use crate::support::tui::{self, Screen};
+    use crossterm::event::KeyCode;
+
+    let fixtures = [Fixture::new(DR, "mk").await, Fixture::new(HOME, "mk").await];
+    let name = moto::unique("markbk");
+    let mut sources = Vec::new();
+    for fx in &fixtures {
+        fx.plain_function(&name).await;
+        let region = fx
+            .seeder
+            .lambda
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        let mut clients = tui::clients(moto::url(), &region).await;
+        clients.code_download_base = Some(format!("{}/{}", fx.code_host.url, fx.bucket));
+        sources.push(std::sync::Arc::new(lops::provider::aws::AwsRegion::new(
+            clients,
+        )));
+    }
+    let to = &fixtures[0];
+    let mut state = tui::state(&sources);
+    state.backup_target = Some((
+        lops::backup::S3Uri::parse(&to.to()).expect("uri"),
+        "STANDARD".into(),
+    ));
+    let screen = Screen::new(120, 30);
+    let (keys, run) = tui::start_on(&screen, sources, state, None);
+    tui::filter(&keys, &name);
+    screen
+        .wait_until(30, "both rows", |t| t.matches("Active").count() == 2)
+        .await;
+    tui::press(&keys, KeyCode::Char('*'));
+    tui::press(&keys, KeyCode::Char('b'));
+    let preview = screen.wait_for(10, "enter or y confirms").await;
+    for region in [DR, HOME] {
+        assert!(
+            preview.contains(&format!("back up {name} @ {region} to {}", to.to())),
+            "{preview}"
+        );
+    }
+    tui::press(&keys, KeyCode::Char('y'));
+    let done = screen.wait_for(60, "backup done").await;
+    for region in [DR, HOME] {
+        assert!(
+            done.contains(&format!("lops/snapshots/{region}/{name}/")),
+            "{done}"
+        );
+        let manifests = to
+            .s3
+            .list_objects_v2()
+            .bucket(&to.bucket)
+            .prefix(format!("lops/snapshots/{region}/{name}/"))
+            .send()
+            .await
+            .map(|o| o.contents().len())
+            .unwrap_or(0);
+        assert_eq!(manifests, 1, "{region}");
+    }
+    tui::press(&keys, KeyCode::Esc);
+    tui::press(&keys, KeyCode::Char('q'));
+    let state = run.await.expect("join").expect("loop");
+    assert!(state.backup.is_none());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_pieces_are_recorded_as_absent_and_never_fail_the_snapshot() {
     let fx = Fixture::new(HOME, "abs").await;

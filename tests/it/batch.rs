@@ -1,5 +1,6 @@
 //! Marks and batches: the dashboard's event loop on moto through the fault proxy, three regions
-//! (shared with other tests by unique function names). Marked rows or "every region" become one
+//! (eu-central-1, ap-northeast-2, us-west-1: shared with tests that look only at their own
+//! functions, by unique names). Marked rows or "every region" become one
 //! batch: one preview, one confirmation, one audit batch id, one undo; a failing target stops
 //! none of the others; a scope whose tier does not allow the change is skipped with nothing sent.
 
@@ -17,7 +18,7 @@ use crate::support::proxy::{Fault, FaultProxy, Rule};
 use crate::support::seed::{Seeder, sdk_config};
 use crate::support::tui::{self, Screen};
 
-const REGIONS: [&str; 3] = ["ap-southeast-6", "ap-east-2", "me-south-1"];
+const REGIONS: [&str; 3] = ["eu-central-1", "ap-northeast-2", "us-west-1"];
 
 /// Two functions in each region, each with versions 1 and 2 and `live` on v1 with v2 at 20 %.
 async fn seed(prefix: &str) -> (Vec<Seeder>, [String; 2]) {
@@ -346,4 +347,157 @@ async fn read_tier_targets_are_listed_as_skipped_and_nothing_is_sent_there() {
     }
     let (records, _) = audit.read().expect("audit");
     assert_eq!(records.len(), 4);
+}
+
+/// A schedule rule that invokes `function` in the seeder's region; returns its name.
+async fn schedule(
+    seeder: &Seeder,
+    region: &str,
+    function: &str,
+) -> (aws_sdk_eventbridge::Client, String) {
+    let arn = seeder
+        .lambda
+        .get_function()
+        .function_name(function)
+        .send()
+        .await
+        .expect("get")
+        .configuration()
+        .and_then(|c| c.function_arn())
+        .expect("arn")
+        .to_string();
+    let events = aws_sdk_eventbridge::Client::new(&sdk_config(moto::url(), region).await);
+    let rule = format!("{function}-nightly");
+    events
+        .put_rule()
+        .name(&rule)
+        .schedule_expression("cron(0 3 * * ? *)")
+        .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+        .send()
+        .await
+        .expect("put rule");
+    events
+        .put_targets()
+        .rule(&rule)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("fn")
+                .arn(&arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("put targets");
+    (events, rule)
+}
+
+async fn rule_state(events: &aws_sdk_eventbridge::Client, rule: &str) -> String {
+    events
+        .describe_rule()
+        .name(rule)
+        .send()
+        .await
+        .expect("describe rule")
+        .state()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
+}
+
+/// `p` with marks pauses every trigger of the marked functions in one batch; `u` resumes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_on_marks_pauses_every_trigger_of_the_marked_functions_and_u_resumes_them() {
+    let name = moto::unique("ptrig");
+    let mut rules = Vec::new();
+    for region in REGIONS {
+        let seeder = Seeder::new(moto::url(), region).await;
+        seeder.create_function(&name).await;
+        rules.push(schedule(&seeder, region, &name).await);
+    }
+    let proxy = FaultProxy::start(moto::url());
+    let sources = sources(&proxy, &[CHANGE; 3]).await;
+    let screen = Screen::new(120, 30);
+    let state = tui::state(&sources);
+    let dir = tempfile::tempdir().expect("dir");
+    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+    let (keys, run) = tui::start_on(&screen, sources, state, Some(audit.clone()));
+    tui::filter(&keys, &name);
+    screen
+        .wait_until(30, "three rows", |t| t.matches("Active").count() == 3)
+        .await;
+    tui::press(&keys, KeyCode::Char('*'));
+    tui::press(&keys, KeyCode::Char('p'));
+    let preview = screen
+        .wait_for(20, "trigger disable: 3 changes in 3 scopes")
+        .await;
+    assert!(
+        preview.contains(&format!(
+            "rule/{name}-nightly in {}: rule enabled → rule disabled",
+            REGIONS[0]
+        )),
+        "{preview}"
+    );
+    tui::press(&keys, KeyCode::Char('y'));
+    screen.wait_for(30, "done: changed 3 of 3").await;
+    for (events, rule) in &rules {
+        assert_eq!(rule_state(events, rule).await, "DISABLED");
+    }
+    tui::press(&keys, KeyCode::Enter);
+    tui::press(&keys, KeyCode::Char('u'));
+    screen.wait_for(20, "undo: 3 changes in 3 scopes").await;
+    tui::press(&keys, KeyCode::Char('y'));
+    screen.wait_for(30, "done: changed 3 of 3").await;
+    for (events, rule) in &rules {
+        assert_eq!(rule_state(events, rule).await, "ENABLED");
+    }
+    tui::press(&keys, KeyCode::Enter);
+    tui::press(&keys, KeyCode::Char('q'));
+    run.await.expect("join").expect("loop");
+}
+
+/// The CLI's multi-region command is one batch too: `lops undo` reverts every region it changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lops_undo_reverts_a_multi_region_command_in_every_region() {
+    let (seeders, names) = seed("cliun").await;
+    let lops = Lops::new(moto::url());
+    let regions = REGIONS.join(",");
+    let run = lops.run(&[
+        "traffic",
+        "rollback",
+        "live",
+        "--fn",
+        &names[0],
+        "--regions",
+        &regions,
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert!(
+        run.stderr
+            .contains("traffic rollback: 3 changes in 3 scopes")
+            && run.stderr.contains("changed 3 of 3"),
+        "{}",
+        run.stderr
+    );
+    let mut routing = Vec::new();
+    for s in &seeders {
+        routing.push(s.routing(&names[0]).await);
+    }
+    assert_eq!(routing, all("1", None, 3));
+    let run = lops.run(&["undo", "--yes"]);
+    run.assert_exit(0);
+    assert!(
+        run.stderr.contains("undo: 3 changes in 3 scopes"),
+        "{}",
+        run.stderr
+    );
+    let mut routing = Vec::new();
+    for s in &seeders {
+        routing.push(s.routing(&names[0]).await);
+    }
+    assert_eq!(routing, all("1", Some(SEEDED), 3));
+    // Nothing reversible is left: a second undo says so.
+    let run = lops.run(&["undo", "--yes"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("nothing to undo"), "{}", run.stderr);
 }
