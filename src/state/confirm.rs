@@ -105,22 +105,25 @@ pub fn planned(
     request: Box<crate::ops::Request>,
     result: Result<Plan, OpsError>,
 ) {
+    let widens = super::batch::batchable(request.kind())
+        && state
+            .regions
+            .iter()
+            .filter(|r| request.function().and_then(|f| r.function(f)).is_some())
+            .count()
+            > 1;
     state.popup = Some(match result {
         Err(e) => Popup::Notice(e.to_string()),
-        Ok(plan) if plan.change == crate::ops::Change::Nothing => Popup::Notice(plan.preview()),
+        // Nothing to do here: said, and where the function is elsewhere, tab still widens it.
+        Ok(plan) if plan.change == crate::ops::Change::Nothing && !widens => {
+            Popup::Notice(plan.preview())
+        }
         Ok(plan) => {
             let danger = danger(plan.action);
             let lines = vec![plan.preview()];
             let mut pending = Pending::new(state, region, Proposal::Change(Box::new(plan)), lines);
             // Offered where there is somewhere else to do it.
-            if super::batch::batchable(request.kind())
-                && state
-                    .regions
-                    .iter()
-                    .filter(|r| request.function().and_then(|f| r.function(f)).is_some())
-                    .count()
-                    > 1
-            {
+            if widens {
                 pending.request = Some(request);
             }
             if pending.warning.is_none() {
@@ -203,6 +206,18 @@ pub fn confirm_key(
         });
     if pending.request.is_some() && (key.code == KeyCode::Tab || again) {
         super::batch::everywhere(state, pending, effects);
+        return;
+    }
+    if pending.confirmation == Confirmation::None {
+        // Nothing to confirm here (already as asked): only closes.
+        if matches!(
+            key.code,
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('y' | 'Y' | 'n' | 'N')
+        ) {
+            state.popup = None;
+        } else {
+            state.popup = Some(Popup::Confirm(pending));
+        }
         return;
     }
     let confirmed = match (typed, key.code) {

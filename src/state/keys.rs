@@ -24,6 +24,13 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
                 || state.batch_run.as_ref().is_some_and(|r| !r.done());
             if key.code == KeyCode::Esc || (!running && key.code == KeyCode::Enter) {
                 state.popup = None;
+            } else if !running
+                && matches!(state.popup, Some(Popup::Batch))
+                && state.keymap.action(&key) == Some(Action::Undo)
+            {
+                // What the finished batch offers: undo it at once.
+                state.popup = None;
+                actions::start(state, Action::Undo, effects);
             }
             return;
         }

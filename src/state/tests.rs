@@ -1816,3 +1816,36 @@ fn u_asks_the_runtime_for_the_undo_of_the_last_action() {
     );
     assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("nothing to undo")));
 }
+
+#[test]
+fn nothing_to_do_here_still_widens_to_every_region_with_tab() {
+    let mut s = with_aliases();
+    select(&mut s, 0, "api");
+    let request = Box::new(Request::Rollback {
+        function: "api".into(),
+        alias: "live".into(),
+    });
+    let mut here = rollback_plan(&scopes()[0], "api");
+    here.batch = None;
+    here.change = crate::ops::Change::Nothing;
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            request: request.clone(),
+            result: Ok(here.clone()),
+        },
+    );
+    // `y` does not "run" nothing: it closes.
+    let effects = update(&mut s, key('y'));
+    assert!(!executes(&effects) && s.popup.is_none(), "{effects:?}");
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            request,
+            result: Ok(here),
+        },
+    );
+    assert_eq!(batch_targets(&update(&mut s, code(KeyCode::Tab))).len(), 2);
+}

@@ -57,7 +57,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     lines.push(Line::styled(format!("> {}_", pending.typed), theme.title()));
                     lines.push(Line::styled("esc cancels", theme.dim()));
                 }
-                _ => lines.push(Line::styled(
+                Confirmation::None => lines.push(Line::styled("enter or esc closes", theme.dim())),
+                Confirmation::Yes => lines.push(Line::styled(
                     "enter or y confirms · esc or n cancels",
                     theme.dim(),
                 )),
