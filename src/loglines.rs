@@ -22,6 +22,59 @@ pub struct LogLine {
     pub failure: Option<&'static str>,
 }
 
+impl LogLine {
+    /// What makes an event the same event whichever read brought it: a Live Tail session (no
+    /// event id) or FilterLogEvents (an overlap read, a poll).
+    pub fn key(&self) -> String {
+        format!(
+            "{}/{}/{}/{}/{}",
+            self.region,
+            self.function,
+            self.stream,
+            self.time.timestamp_millis(),
+            self.message
+        )
+    }
+}
+
+/// The events already shown, so overlapping reads and reopened sessions show each one once.
+/// Remembers the last `cap` keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seen {
+    keys: std::collections::HashSet<String>,
+    order: std::collections::VecDeque<String>,
+    cap: usize,
+}
+
+impl Seen {
+    pub fn new(cap: usize) -> Self {
+        Seen {
+            cap,
+            ..Default::default()
+        }
+    }
+
+    /// True the first time a line is seen.
+    pub fn first(&mut self, line: &LogLine) -> bool {
+        let key = line.key();
+        if !self.keys.insert(key.clone()) {
+            return false;
+        }
+        self.order.push_back(key);
+        while self.order.len() > self.cap.max(1) {
+            if let Some(old) = self.order.pop_front() {
+                self.keys.remove(&old);
+            }
+        }
+        true
+    }
+
+    /// Forgets a line (it left the screen's buffer).
+    pub fn forget(&mut self, line: &LogLine) {
+        self.keys.remove(&line.key());
+    }
+}
+
 /// `15m`, `1h`, `2d`, `90s`, or an RFC 3339 time (`2026-11-25T10:00:00Z`).
 pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let hint = "use a duration such as 15m, 1h, 2d, or a time such as 2026-11-25T10:00:00Z";
@@ -69,8 +122,10 @@ pub fn merge(mut lines: Vec<LogLine>) -> Vec<LogLine> {
             .then_with(|| a.stream.cmp(&b.stream))
             .then_with(|| a.event_id.cmp(&b.event_id))
     });
+    // The same event from two reads (or a read and a Live Tail session, which has no event
+    // ids) is kept once.
     let mut seen = std::collections::HashSet::new();
-    lines.retain(|l| seen.insert((l.region.clone(), l.function.clone(), l.event_id.clone())));
+    lines.retain(|l| seen.insert(l.key()));
     lines
 }
 

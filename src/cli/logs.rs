@@ -25,7 +25,8 @@ pub struct LogsArgs {
     /// One JSON object per event (ndjson), then one per function with its cold-start stats.
     #[arg(long)]
     pub json: bool,
-    /// Keep polling for new events until Ctrl-C (every 2 s, backing off on errors).
+    /// Keep following new events until Ctrl-C: CloudWatch Logs Live Tail where it is served,
+    /// else polling every 2 s.
     #[arg(long)]
     pub follow: bool,
 }
@@ -138,94 +139,95 @@ fn print_lines(lines: &[crate::loglines::LogLine], json: bool) -> std::io::Resul
     out.flush()
 }
 
-/// Polls every region and function for events newer than the last seen, with a small overlap
-/// (events can arrive late) de-duplicated by id, until Ctrl-C. A region that fails is reported
-/// once per failure streak and polled again later; the others keep streaming.
+/// Follows every function in every region until Ctrl-C: CloudWatch Logs Live Tail where it is
+/// served, polling where it is not (`runtime::tail`, shared with the dashboard's log pane).
+/// Each event is printed once, in time order per batch; what a region says about its sessions
+/// (sampling, falling back to polling, a failure streak) is said once on stderr.
 async fn follow(
     ctx: &Session,
     args: &LogsArgs,
     first: Vec<crate::loglines::LogLine>,
 ) -> Result<Exit, Failure> {
-    use std::collections::{HashSet, VecDeque};
-    use std::time::Duration;
-    const OVERLAP_MS: i64 = 10_000;
-    const REMEMBER: usize = 50_000;
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut order: VecDeque<String> = VecDeque::new();
-    let mut remember = |id: String, seen: &mut HashSet<String>| {
-        if seen.insert(id.clone()) {
-            order.push_back(id);
-            if order.len() > REMEMBER
-                && let Some(old) = order.pop_front()
-            {
-                seen.remove(&old);
-            }
-            true
-        } else {
-            false
-        }
-    };
-    let key = |l: &crate::loglines::LogLine| format!("{}/{}/{}", l.region, l.function, l.event_id);
-    let mut since_ms = first
+    use crate::runtime::tail::{self, Update};
+    use std::collections::HashSet;
+    let mut seen = crate::loglines::Seen::new(50_000);
+    for l in &first {
+        seen.first(l);
+    }
+    let since_ms = first
         .last()
         .map_or(chrono::Utc::now().timestamp_millis(), |l| {
             l.time.timestamp_millis()
         });
-    for l in &first {
-        remember(key(l), &mut seen);
-    }
-    let mut failing: HashSet<String> = HashSet::new();
-    let mut wait = Duration::from_secs(2);
-    let filter = args.filter.as_deref();
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(Exit::Done),
-            _ = tokio::time::sleep(wait) => {}
-        }
-        let now = chrono::Utc::now().timestamp_millis();
-        let mut reads = Vec::new();
-        for region in &ctx.regions {
-            for f in &args.functions {
-                reads.push(async move {
-                    (
-                        format!("{} {}", region.scope(), f),
-                        region
-                            .read_log_events(f.trim(), since_ms - OVERLAP_MS, now, filter)
-                            .await,
-                    )
-                });
-            }
-        }
-        let mut fresh = Vec::new();
-        let mut errors = 0;
-        for (what, result) in futures::future::join_all(reads).await {
-            match result {
-                Ok(lines) => {
-                    failing.remove(&what);
-                    fresh.extend(lines);
-                }
-                Err(e) => {
-                    errors += 1;
-                    if failing.insert(what.clone()) {
-                        err!("lops: {what}: {e} (still trying)");
+    let functions: Vec<String> = args
+        .functions
+        .iter()
+        .map(|f| f.trim().to_string())
+        .collect();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Update)>(256);
+    let follows: Vec<_> = ctx
+        .regions
+        .iter()
+        .map(|region| {
+            let (functions, filter, tx) = (functions.clone(), args.filter.clone(), tx.clone());
+            async move {
+                let scope = region.scope().to_string();
+                let (utx, mut urx) = tokio::sync::mpsc::channel::<Update>(64);
+                let run = tail::follow(region, functions, filter, since_ms, utx);
+                let relay = async {
+                    while let Some(u) = urx.recv().await {
+                        if tx.send((scope.clone(), u)).await.is_err() {
+                            break;
+                        }
                     }
+                };
+                futures::future::join(run, relay).await;
+            }
+        })
+        .collect();
+    drop(tx);
+    let all = futures::future::join_all(follows);
+    tokio::pin!(all);
+    let mut said: HashSet<String> = HashSet::new();
+    loop {
+        let (scope, update) = tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(Exit::Done),
+            _ = &mut all => return Ok(Exit::Done),
+            next = rx.recv() => match next {
+                Some(u) => u,
+                None => return Ok(Exit::Done),
+            },
+        };
+        match update {
+            Update::Lines(lines) => {
+                // Events arrive again: a failure streak (if any) is over.
+                said.retain(|k| k != &format!("{scope} failed"));
+                let fresh: Vec<_> = merge(lines).into_iter().filter(|l| seen.first(l)).collect();
+                print_lines(&fresh, args.json)
+                    .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
+            }
+            Update::Live(_) => {}
+            Update::Sampled => {
+                if said.insert(format!("{scope} sampled")) {
+                    err!(
+                        "lops: {scope}: Live Tail is sampling: not every event is shown (narrow it with --filter)"
+                    );
+                }
+            }
+            Update::Polling { functions, why } => {
+                if said.insert(format!("{scope} polling")) {
+                    err!(
+                        "lops: {scope}: Live Tail is not available ({why}): polling {} every {} s instead",
+                        functions.join(", "),
+                        tail::POLL_EVERY.as_secs()
+                    );
+                }
+            }
+            Update::Failed(e) => {
+                if said.insert(format!("{scope} failed")) {
+                    err!("lops: {scope}: {e} (still trying)");
                 }
             }
         }
-        let fresh: Vec<_> = merge(fresh)
-            .into_iter()
-            .filter(|l| remember(key(l), &mut seen))
-            .collect();
-        if let Some(last) = fresh.last() {
-            since_ms = since_ms.max(last.time.timestamp_millis());
-        }
-        print_lines(&fresh, args.json)
-            .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
-        // Back off while everything fails; poll at the normal pace otherwise.
-        wait = if errors > 0 && errors == ctx.regions.len() * args.functions.len() {
-            (wait * 2).min(Duration::from_secs(30))
-        } else {
-            Duration::from_secs(2)
-        };
     }
 }

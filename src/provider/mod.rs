@@ -293,6 +293,31 @@ pub trait RegionActions: RegionSource {
 }
 
 /// Log events of a function, for the dashboard's log pane (and `lops logs` on AWS).
+/// What a Live Tail session hands over while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TailEvent {
+    /// Events as the session sent them, labelled with their function.
+    Lines(Vec<crate::loglines::LogLine>),
+    /// The session samples: more events match than it streams.
+    Sampled,
+}
+
+/// What following logs hands over (`runtime::tail`), to the CLI and the log pane alike.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FollowUpdate {
+    /// Events, from a session or a read (the same event may come twice: de-duplicate by
+    /// `LogLine::key`).
+    Lines(Vec<crate::loglines::LogLine>),
+    /// A Live Tail session is being opened for these functions.
+    Live(Vec<String>),
+    /// The session samples: not every event is streamed.
+    Sampled,
+    /// Live Tail is not available for these functions here: they are polled from now on.
+    Polling { functions: Vec<String>, why: String },
+    /// A read or a session failed; it is tried again.
+    Failed(String),
+}
+
 pub trait LogSource: RegionSource {
     /// Events between `start_ms` and `end_ms` (Unix milliseconds), matching `filter`.
     fn log_events(
@@ -302,6 +327,23 @@ pub trait LogSource: RegionSource {
         end_ms: i64,
         filter: Option<&str>,
     ) -> impl Future<Output = Result<Vec<crate::loglines::LogLine>, ProviderError>> + Send;
+
+    /// One Live Tail session over these functions' log groups (at most 10), sending events to
+    /// `tx` as they are written, until the session ends (`Ok`) or fails. `AccessDenied` and
+    /// `Unsupported` mean Live Tail is not available here: follow by polling instead.
+    fn tail(
+        &self,
+        functions: &[String],
+        filter: Option<&str>,
+        tx: &tokio::sync::mpsc::Sender<TailEvent>,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send {
+        let _ = (functions, filter, tx);
+        async {
+            Err(ProviderError::Unsupported(
+                "Live Tail is not served here".into(),
+            ))
+        }
+    }
 }
 
 /// What a traffic plan's guard reads between steps.

@@ -142,9 +142,14 @@ impl<S: Source> Executor<S> {
         let task = tokio::spawn(async move {
             let _ = tx.send(reply.await).await;
         });
+        self.keep_latest(key, task.abort_handle());
+    }
+
+    /// Keeps `task` as the one job of `key`, stopping the one it replaces.
+    fn keep_latest(&self, key: JobKey, task: tokio::task::AbortHandle) {
         if let Ok(mut latest) = self.latest.lock() {
             latest.retain(|_, h| !h.is_finished());
-            if let Some(previous) = latest.insert(key, task.abort_handle()) {
+            if let Some(previous) = latest.insert(key, task) {
                 previous.abort();
             }
         }
@@ -342,6 +347,43 @@ impl<S: Source> Executor<S> {
                     }
                 },
             ),
+            Effect::TailLogs {
+                region,
+                function,
+                since_ms,
+            } => {
+                let Some(source) = self.sources.get(region).cloned() else {
+                    return;
+                };
+                let tx = self.tx.clone();
+                let name = function.clone();
+                let task = tokio::spawn(async move {
+                    let (utx, mut urx) = mpsc::channel(64);
+                    let follow =
+                        super::tail::follow(&*source, vec![name.clone()], None, since_ms, utx);
+                    let relay = async {
+                        while let Some(update) = urx.recv().await {
+                            let msg = Msg::LogTail {
+                                region,
+                                function: name.clone(),
+                                update,
+                            };
+                            if tx.send(msg).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    futures::future::join(follow, relay).await;
+                });
+                self.keep_latest(("tail", region, function), task.abort_handle());
+            }
+            Effect::StopTail { region, function } => {
+                if let Ok(mut latest) = self.latest.lock()
+                    && let Some(task) = latest.remove(&("tail", region, function))
+                {
+                    task.abort();
+                }
+            }
             Effect::Extras {
                 region,
                 function,

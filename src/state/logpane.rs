@@ -14,8 +14,6 @@ pub const KEEP: usize = 2_000;
 const FIRST_READ: TimeDelta = TimeDelta::minutes(15);
 /// How often it reads while following.
 const EVERY: TimeDelta = TimeDelta::seconds(3);
-/// Each read reaches back this far, for events that arrive late.
-const OVERLAP_MS: i64 = 10_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogPane {
@@ -32,6 +30,24 @@ pub struct LogPane {
     pub until_ms: i64,
     pub in_flight: bool,
     pub last_read: Option<DateTime<Utc>>,
+    /// A first read answered: from then on the runtime follows (`Effect::TailLogs`).
+    read_ok: bool,
+    /// How the pane follows once its first read answered.
+    pub follow: Follow,
+}
+
+/// Following the pane's function after its first read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Follow {
+    /// Not (yet, or paused).
+    #[default]
+    Off,
+    On {
+        /// Live Tail is not available: polled instead, and why.
+        polling: Option<String>,
+        /// Live Tail samples: not every event is shown.
+        sampled: bool,
+    },
 }
 
 impl LogPane {
@@ -48,27 +64,80 @@ impl LogPane {
             until_ms: (now - FIRST_READ).timestamp_millis(),
             in_flight: false,
             last_read: None,
+            read_ok: false,
+            follow: Follow::Off,
         }
     }
 
     /// The range to read now, if a read is due: not paused, none under way, and the last one
     /// `EVERY` ago.
     pub fn due(&mut self, now: DateTime<Utc>) -> Option<(i64, i64)> {
-        if self.paused || self.in_flight || self.last_read.is_some_and(|t| now - t < EVERY) {
+        // After the first read the runtime follows; until one answers, it is tried every 3 s.
+        if self.read_ok
+            || self.paused
+            || self.in_flight
+            || self.last_read.is_some_and(|t| now - t < EVERY)
+        {
             return None;
         }
         self.in_flight = true;
         self.last_read = Some(now);
         let end = now.timestamp_millis();
-        let start = if self.lines.is_empty() {
-            self.until_ms
-        } else {
-            self.until_ms - OVERLAP_MS
-        };
-        Some((start.min(end), end))
+        Some((self.until_ms.min(end), end))
     }
 
-    /// A read came back: new lines are added in time order, each once.
+    /// The pane follows (Live Tail, or polling where it is not served) once its first read
+    /// answered and while it is not paused: `Some(true)` to start, `Some(false)` to stop.
+    pub fn follow_change(&mut self) -> Option<bool> {
+        match (&self.follow, self.paused) {
+            (Follow::Off, false) if self.read_ok => {
+                self.follow = Follow::On {
+                    polling: None,
+                    sampled: false,
+                };
+                Some(true)
+            }
+            (Follow::On { .. }, true) => {
+                self.follow = Follow::Off;
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn following(&self) -> bool {
+        matches!(self.follow, Follow::On { .. })
+    }
+
+    /// What following brought: events, or how it follows now.
+    pub fn tailed(&mut self, update: crate::provider::FollowUpdate, _now: DateTime<Utc>) {
+        use crate::provider::FollowUpdate as U;
+        match update {
+            U::Lines(lines) => {
+                let end = lines
+                    .iter()
+                    .map(|l| l.time.timestamp_millis())
+                    .max()
+                    .unwrap_or(self.until_ms);
+                self.error = None;
+                self.until_ms = self.until_ms.max(end);
+                self.add(lines);
+            }
+            U::Live(_) => {}
+            U::Sampled => {
+                if let Follow::On { sampled, .. } = &mut self.follow {
+                    *sampled = true;
+                }
+            }
+            U::Polling { why, .. } => {
+                if let Follow::On { polling, .. } = &mut self.follow {
+                    *polling = Some(why);
+                }
+            }
+            U::Failed(e) => self.error = Some(e),
+        }
+    }
+
     pub fn received(
         &mut self,
         result: Result<Vec<LogLine>, ProviderError>,
@@ -80,33 +149,38 @@ impl LogPane {
             Err(e) => self.error = Some(e.to_string()),
             Ok(lines) => {
                 self.error = None;
+                self.read_ok = true;
                 self.until_ms = self.until_ms.max(end_ms);
-                let mut fresh: Vec<LogLine> = lines
-                    .into_iter()
-                    .filter(|l| self.seen.insert(format!("{}/{}", l.stream, l.event_id)))
-                    .collect();
-                fresh.sort_by_key(|l| l.time);
-                let added = fresh.len();
-                for l in fresh {
-                    // Late events go where their time puts them.
-                    let at = self
-                        .lines
-                        .iter()
-                        .rposition(|x| x.time <= l.time)
-                        .map_or(0, |i| i + 1);
-                    self.lines.insert(at, l);
-                }
-                while self.lines.len() > KEEP {
-                    if let Some(old) = self.lines.pop_front() {
-                        self.seen
-                            .remove(&format!("{}/{}", old.stream, old.event_id));
-                    }
-                }
-                // Scrolled up: stay on the same lines while new ones arrive below.
-                if self.scrolled > 0 {
-                    self.scrolled += added;
-                }
+                self.add(lines);
             }
+        }
+    }
+
+    /// Adds events not seen yet, in time order, keeping the last `KEEP`.
+    fn add(&mut self, lines: Vec<LogLine>) {
+        let mut fresh: Vec<LogLine> = lines
+            .into_iter()
+            .filter(|l| self.seen.insert(l.key()))
+            .collect();
+        fresh.sort_by_key(|l| l.time);
+        let added = fresh.len();
+        for l in fresh {
+            // Late events go where their time puts them.
+            let at = self
+                .lines
+                .iter()
+                .rposition(|x| x.time <= l.time)
+                .map_or(0, |i| i + 1);
+            self.lines.insert(at, l);
+        }
+        while self.lines.len() > KEEP {
+            if let Some(old) = self.lines.pop_front() {
+                self.seen.remove(&old.key());
+            }
+        }
+        // Scrolled up: stay on the same lines while new ones arrive below.
+        if self.scrolled > 0 {
+            self.scrolled += added;
         }
     }
 
@@ -144,26 +218,43 @@ mod tests {
     }
 
     #[test]
-    fn reads_overlap_keep_each_event_once_in_order_and_pause() {
+    fn the_first_read_then_following_keeps_each_event_once_in_order_and_pauses() {
+        use crate::provider::FollowUpdate as U;
         let now = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
         let mut p = LogPane::new(0, "f".into(), now);
+        assert_eq!(
+            p.follow_change(),
+            None,
+            "nothing to follow before the first read"
+        );
         let (start, end) = p.due(now).unwrap();
         assert_eq!(end - start, FIRST_READ.num_milliseconds());
         assert!(p.due(now).is_none(), "one read at a time");
         p.received(Ok(vec![line(2, "b", "two"), line(1, "a", "one")]), end, now);
-        let later = now + TimeDelta::seconds(5);
-        let (start2, _) = p.due(later).unwrap();
-        assert_eq!(start2, end - OVERLAP_MS, "reaches back for late events");
-        // The overlap brings "b" again, plus a late "c" between a and b.
-        p.received(
-            Ok(vec![line(2, "b", "two"), line(1, "c", "late")]),
-            later.timestamp_millis(),
-            later,
+        // From now on the runtime follows: no more reads from the pane.
+        assert_eq!(p.follow_change(), Some(true));
+        assert_eq!(p.follow_change(), None);
+        assert!(p.due(now + TimeDelta::seconds(30)).is_none());
+        // A session brings "two" again (no event id: Live Tail) and a late "late".
+        let mut again = line(2, "", "two");
+        again.event_id.clear();
+        p.tailed(U::Lines(vec![again, line(1, "", "late")]), now);
+        let messages: Vec<&str> = p.lines.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(messages, ["one", "late", "two"]);
+        p.tailed(
+            U::Polling {
+                functions: vec!["f".into()],
+                why: "AccessDenied".into(),
+            },
+            now,
         );
-        let ids: Vec<&str> = p.lines.iter().map(|l| l.event_id.as_str()).collect();
-        assert_eq!(ids, ["a", "c", "b"]);
+        assert!(matches!(&p.follow, Follow::On { polling: Some(w), .. } if w == "AccessDenied"));
+        // Pausing stops following; going on starts again from where it was.
         p.paused = true;
-        assert!(p.due(later + TimeDelta::seconds(10)).is_none());
+        assert_eq!(p.follow_change(), Some(false));
+        assert!(p.due(now + TimeDelta::seconds(10)).is_none());
+        p.paused = false;
+        assert_eq!(p.follow_change(), Some(true));
         p.filter = "LATE".into();
         assert_eq!(p.visible().len(), 1);
     }
@@ -198,8 +289,10 @@ mod tests {
         );
         p.scroll(-3);
         assert_eq!(p.scrolled, 3);
-        p.due(now + TimeDelta::seconds(5));
-        p.received(Ok(vec![line(20, "new", "x")]), now.timestamp_millis(), now);
+        p.tailed(
+            crate::provider::FollowUpdate::Lines(vec![line(20, "new", "x")]),
+            now,
+        );
         assert_eq!(p.scrolled, 4);
         p.scroll(100);
         assert_eq!(p.scrolled, 0, "down to the bottom follows again");

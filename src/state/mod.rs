@@ -195,26 +195,49 @@ impl State {
 
     /// A log read when the log pane is open, following, and due.
     fn log_effects(&mut self) -> Vec<Effect> {
-        let View::Logs { region, function } = &self.view else {
+        let mut effects = Vec::new();
+        let open = match &self.view {
+            View::Logs { region, function } => Some((*region, function.clone())),
+            _ => None,
+        };
+        // A pane that closed, or shows another function now, stops following.
+        if let Some(p) = self.log_pane.as_ref()
+            && open.as_ref() != Some(&(p.region, p.function.clone()))
+        {
+            if p.following() {
+                effects.push(Effect::StopTail {
+                    region: p.region,
+                    function: p.function.clone(),
+                });
+            }
             self.log_pane = None;
-            return Vec::new();
+        }
+        let Some((region, function)) = open else {
+            return effects;
         };
         let now = self.now;
-        let pane = match self.log_pane.as_mut() {
-            Some(p) if p.region == *region && p.function == *function => p,
-            _ => self
-                .log_pane
-                .insert(logpane::LogPane::new(*region, function.clone(), now)),
-        };
-        pane.due(now)
-            .map(|(start_ms, end_ms)| Effect::ReadLogs {
-                region: *region,
+        let pane = self
+            .log_pane
+            .get_or_insert_with(|| logpane::LogPane::new(region, function.clone(), now));
+        match pane.follow_change() {
+            Some(true) => effects.push(Effect::TailLogs {
+                region,
                 function: function.clone(),
-                start_ms,
-                end_ms,
-            })
-            .into_iter()
-            .collect()
+                since_ms: pane.until_ms,
+            }),
+            Some(false) => effects.push(Effect::StopTail {
+                region,
+                function: function.clone(),
+            }),
+            None => {}
+        }
+        effects.extend(pane.due(now).map(|(start_ms, end_ms)| Effect::ReadLogs {
+            region,
+            function,
+            start_ms,
+            end_ms,
+        }));
+        effects
     }
 
     /// A triggers read when the detail view shows a function whose triggers are not loaded.
@@ -437,6 +460,18 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         } => actions::rollout_update(state, region, *rollout, event, running),
         Msg::Executed { region, result } => actions::executed(state, region, result, &mut effects),
         Msg::Backup(event) => actions::backup_update(state, event),
+        Msg::LogTail {
+            region,
+            function,
+            update,
+        } => {
+            if let Some(pane) = state.log_pane.as_mut()
+                && pane.region == region
+                && pane.function == function
+            {
+                pane.tailed(update, state.now);
+            }
+        }
         Msg::LogLines {
             region,
             function,

@@ -60,6 +60,12 @@ pub enum Msg {
         end_ms: i64,
         result: Result<Vec<crate::loglines::LogLine>, ProviderError>,
     },
+    /// Following the log pane's function moved on: events, or a change of how it follows.
+    LogTail {
+        region: usize,
+        function: String,
+        update: crate::provider::FollowUpdate,
+    },
     /// What the inventory left for on demand (aliases, provisioned concurrency), for the
     /// detail view.
     Extras {
@@ -140,6 +146,15 @@ pub enum Effect {
         start_ms: i64,
         end_ms: i64,
     },
+    /// Follow the log pane's function from `since_ms`: Live Tail, or polling where it is not
+    /// served; events arrive as `Msg::LogTail`.
+    TailLogs {
+        region: usize,
+        function: String,
+        since_ms: i64,
+    },
+    /// Stop following (the pane closed, or paused).
+    StopTail { region: usize, function: String },
     /// Read the triggers of the function the detail view shows.
     Triggers { region: usize, function: String },
     /// Read what the inventory left for on demand of the function the detail view shows.

@@ -1085,7 +1085,7 @@ fn log_pane_follows_pauses_and_filters_its_own_lines() {
         report: None,
         failure: None,
     };
-    update(
+    let effects = update(
         &mut s,
         Msg::LogLines {
             region: 0,
@@ -1098,23 +1098,42 @@ fn log_pane_follows_pauses_and_filters_its_own_lines() {
         },
     );
     assert_eq!(s.log_pane.as_ref().map(|p| p.lines.len()), Some(2));
-    // A tick 5 s later reads again; paused, it does not.
-    let later = t0() + chrono::TimeDelta::seconds(5);
-    let effects = update(&mut s, Msg::Tick(later));
-    assert!(effects.iter().any(|e| matches!(e, Effect::ReadLogs { .. })));
-    update(
-        &mut s,
-        Msg::LogLines {
+    // After the first read the runtime follows it (Live Tail, or polling where it is not
+    // served) from where the read ended; the pane reads no more itself.
+    assert!(
+        effects.contains(&Effect::TailLogs {
             region: 0,
             function: "cron".into(),
-            end_ms: later.timestamp_millis(),
-            result: Ok(vec![]),
-        },
+            since_ms: end_ms
+        }),
+        "{effects:?}"
     );
-    update(&mut s, key(' '));
+    let later = t0() + chrono::TimeDelta::seconds(5);
+    let effects = update(&mut s, Msg::Tick(later));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::ReadLogs { .. } | Effect::TailLogs { .. }))
+    );
+    // Paused, it stops following; going on, it follows again.
+    let stop = Effect::StopTail {
+        region: 0,
+        function: "cron".into(),
+    };
+    assert!(update(&mut s, key(' ')).contains(&stop));
     assert!(s.log_pane.as_ref().is_some_and(|p| p.paused));
     let effects = update(&mut s, Msg::Tick(later + chrono::TimeDelta::seconds(10)));
-    assert!(!effects.iter().any(|e| matches!(e, Effect::ReadLogs { .. })));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::ReadLogs { .. } | Effect::TailLogs { .. }))
+    );
+    assert!(
+        update(&mut s, key(' '))
+            .iter()
+            .any(|e| matches!(e, Effect::TailLogs { .. }))
+    );
+    update(&mut s, key(' '));
     // The filter applies to the lines, not to the fleet's rows.
     let rows = s.rows.len();
     update(&mut s, key('/'));
@@ -1125,8 +1144,18 @@ fn log_pane_follows_pauses_and_filters_its_own_lines() {
     assert_eq!(s.log_pane.as_ref().map(|p| p.visible().len()), Some(1));
     assert_eq!(s.rows.len(), rows);
     assert!(s.filter.is_empty());
-    update(&mut s, code(KeyCode::Esc));
+    // Leaving the view drops the pane and stops following (it was paused: nothing to stop),
+    // after following again it stops.
+    update(&mut s, key(' '));
+    let effects = update(&mut s, code(KeyCode::Esc));
     assert!(s.log_pane.is_none(), "leaving the view drops the pane");
+    assert!(
+        effects.contains(&Effect::StopTail {
+            region: 0,
+            function: "cron".into()
+        }),
+        "{effects:?}"
+    );
 }
 
 #[test]

@@ -44,6 +44,25 @@ pub fn render(
             },
         ),
     ];
+    // How it follows: Live Tail (no polling), or polling where Live Tail is not available.
+    match &pane.follow {
+        crate::state::logpane::Follow::On {
+            polling: None,
+            sampled,
+        } => {
+            title.push(Span::raw(format!("{} live tail ", theme.sep())));
+            if *sampled {
+                title.push(Span::styled("sampled ", theme.warn()));
+            }
+        }
+        crate::state::logpane::Follow::On {
+            polling: Some(_), ..
+        } => title.push(Span::styled(
+            format!("{} polling (no Live Tail) ", theme.sep()),
+            theme.warn(),
+        )),
+        crate::state::logpane::Follow::Off => {}
+    }
     if !pane.filter.is_empty() {
         title.push(Span::raw(format!(
             "{} filter: {} ",

@@ -279,3 +279,173 @@ async fn the_dashboards_log_pane_reads_the_functions_log_group_on_aws() {
     assert_eq!(got, want, "every event once, in order");
     assert!(pane.error.is_none());
 }
+
+/// Follows with Live Tail through the real SDK and the fault proxy (a custom endpoint: the SDK's
+/// `streaming-` host prefix must not be applied). moto's session sends the events it holds and
+/// ends; lops reopens it. With FilterLogEvents failing after the first reads, an event written
+/// while following can only come through Live Tail: it is printed once, after the earlier ones.
+/// The region (cn-northwest-1) holds this test's log group only: moto's Live Tail answers with
+/// a region's last log group whatever is asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_uses_live_tail_through_a_custom_endpoint_and_shows_each_event_once() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    use std::io::{BufRead, BufReader};
+    let region = "cn-northwest-1";
+    let f = format!("{}-live", moto::unique("tail"));
+    put_logs(region, &f, "a", &[(1, "one".into()), (2, "two".into())]).await;
+    let proxy = FaultProxy::start(moto::url());
+    // The initial read and the first catch-up read answer; every later one fails.
+    proxy.add_after(
+        2,
+        Rule {
+            region: region.into(),
+            service: Some("logs".into()),
+            operation: Some("FilterLogEvents".into()),
+            fault: Fault::Status(503),
+            remaining: None,
+        },
+    );
+    let lops = Lops::new(&proxy.url);
+    let mut child = lops
+        .command(&[
+            "logs",
+            &f,
+            "--regions",
+            region,
+            "--since",
+            "30m",
+            "--follow",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let said_by = said.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(mut s) = said_by.lock() {
+                s.push_str(&line);
+                s.push('\n');
+            }
+        }
+    });
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = |what: &str| {
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no {what}; stderr: {}",
+                    said.lock().map(|s| s.clone()).unwrap_or_default()
+                )
+            })
+    };
+    assert!(next("first").contains("\"one\""));
+    assert!(next("second").contains("\"two\""));
+    // Wait for a session to have opened (and ended: moto ends it after one update).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while proxy.calls(region, "logs", "StartLiveTail") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Live Tail session: {:#?}",
+            proxy.all_calls()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    put_logs(region, &f, "b", &[(3, "three".into())]).await;
+    let third = next("event written while following");
+    assert!(third.contains("\"three\""), "{third}");
+    // Reopened sessions send one, two and three again: none is printed twice.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(rx.try_recv().is_err(), "an event came twice");
+    assert!(proxy.calls(region, "logs", "StartLiveTail") >= 2);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Where Live Tail is refused (access denied, the account's session limit), following falls
+/// back to polling, says so once, and new events still arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_falls_back_to_polling_when_live_tail_is_refused_and_says_so_once() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    use std::io::{BufRead, BufReader, Read};
+    for (label, code) in [
+        ("denied", "AccessDeniedException"),
+        ("limit", "LimitExceededException"),
+    ] {
+        let region = "me-south-1";
+        let f = format!("{}-poll", moto::unique(label));
+        put_logs(region, &f, "a", &[(1, "one".into())]).await;
+        let proxy = FaultProxy::start(moto::url());
+        proxy.add(Rule {
+            region: region.into(),
+            service: Some("logs".into()),
+            operation: Some("StartLiveTail".into()),
+            fault: Fault::Code(400, code),
+            remaining: None,
+        });
+        let lops = Lops::new(&proxy.url);
+        let mut child = lops
+            .command(&[
+                "logs",
+                &f,
+                "--regions",
+                region,
+                "--since",
+                "30m",
+                "--follow",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let next = |what: &str| {
+            rx.recv_timeout(std::time::Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("{label}: no {what}"))
+        };
+        assert!(next("first").contains("one"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while proxy.calls(region, "logs", "StartLiveTail") == 0 {
+            assert!(std::time::Instant::now() < deadline, "{label}: no attempt");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        put_logs(region, &f, "b", &[(2, "two".into())]).await;
+        assert!(next("polled event").contains("two"));
+        // A few polls later: still one attempt at Live Tail, and one notice.
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        assert_eq!(proxy.calls(region, "logs", "StartLiveTail"), 1, "{label}");
+        assert!(
+            proxy.calls(region, "logs", "FilterLogEvents") >= 3,
+            "{label}"
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut stderr = String::new();
+        let _ = child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr);
+        assert_eq!(
+            stderr.matches("Live Tail is not available").count(),
+            1,
+            "{label}: {stderr}"
+        );
+        assert!(stderr.contains("polling"), "{label}: {stderr}");
+    }
+}

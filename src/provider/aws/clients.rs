@@ -116,6 +116,38 @@ impl Intercept for CountingInterceptor {
     }
 }
 
+/// Keeps a configured endpoint's host for CloudWatch Logs' streaming operations. The SDK puts
+/// `streaming-` in front of the host for StartLiveTail, which is right for AWS's endpoints and
+/// wrong for a custom one (`AWS_ENDPOINT_URL`: an emulator, a proxy, a VPC endpoint's name):
+/// with an endpoint URL configured, the prefix is dropped before the endpoint is applied.
+#[derive(Debug)]
+pub(crate) struct KeepCustomHost;
+
+impl Intercept for KeepCustomHost {
+    fn name(&self) -> &'static str {
+        "lops-keep-custom-host"
+    }
+
+    fn modify_before_retry_loop(
+        &self,
+        _context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg
+            .load::<aws_types::endpoint_config::EndpointUrl>()
+            .is_some()
+            && cfg
+                .load::<aws_smithy_runtime_api::client::endpoint::EndpointPrefix>()
+                .is_some()
+        {
+            cfg.interceptor_state()
+                .unset::<aws_smithy_runtime_api::client::endpoint::EndpointPrefix>();
+        }
+        Ok(())
+    }
+}
+
 /// The SDK clients and limits for one scope.
 #[derive(Debug, Clone)]
 pub struct Clients {
@@ -233,6 +265,7 @@ impl Clients {
         let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
             aws_sdk_cloudwatchlogs::config::Builder::from(&sdk_config)
                 .interceptor(interceptor())
+                .interceptor(KeepCustomHost)
                 .build(),
         );
         let s3 = aws_sdk_s3::Client::from_conf(

@@ -26,6 +26,15 @@ impl crate::provider::LogSource for AwsRegion {
         self.read_log_events(function, start_ms, end_ms, filter)
             .await
     }
+
+    async fn tail(
+        &self,
+        functions: &[String],
+        filter: Option<&str>,
+        tx: &tokio::sync::mpsc::Sender<crate::provider::TailEvent>,
+    ) -> Result<(), ProviderError> {
+        self.tail_session(functions, filter, tx).await
+    }
 }
 
 impl AwsRegion {

@@ -6,6 +6,7 @@ mod cloudwatch;
 mod error;
 mod guard;
 mod lambda;
+mod live_tail;
 mod log_events;
 mod triggers;
 

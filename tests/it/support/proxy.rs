@@ -29,6 +29,8 @@ pub enum Fault {
     Delay(Duration),
     /// Never answer.
     Hang,
+    /// Answer with this HTTP status and this error code.
+    Code(u16, &'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -337,6 +339,7 @@ fn error_response(service: &str, fault: Fault) -> Response<Full<Bytes>> {
             "The security token included in the request is expired",
         ),
         Fault::Delay(_) | Fault::Hang => (500, "InternalFailure", "unreachable"),
+        Fault::Code(status, code) => (status, code, "injected failure"),
     };
     let body = if service == "s3" {
         format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>")
