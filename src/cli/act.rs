@@ -358,20 +358,39 @@ pub(super) async fn run_batch(
     }
     let ready = batch.items.iter().filter(|i| i.plan().is_some()).count();
     if ready == 0 {
-        let mut errors = batch.items.iter().filter_map(|i| match i {
-            batch::Item::Skipped { error, .. } => Some(error.clone()),
-            batch::Item::Ready { .. } => None,
-        });
-        let Some(first) = errors.next() else {
+        let errors: Vec<OpsError> = batch
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                batch::Item::Skipped { error, .. } => Some(error.clone()),
+                batch::Item::Ready { .. } => None,
+            })
+            .collect();
+        let Some(first) = errors.first().cloned() else {
             return Err(Failure::usage(
                 "no region to act in: check --region and --profile",
             ));
         };
+        if flags.json {
+            let docs: Vec<_> = batch.items.iter().map(|i| item_json(i, None)).collect();
+            super::print_json(&json!({"results": docs, "complete": false}));
+        }
         if batch.items.len() == 1 {
             return Err(Failure::from(first));
         }
+        // The same exit whatever the order of the regions: a failed read over a refusal over
+        // bad input.
+        let exit = errors
+            .iter()
+            .map(|e| Failure::from(e.clone()).exit)
+            .max_by_key(|exit| match exit {
+                Exit::Failure => 3,
+                Exit::Refused => 2,
+                _ => 1,
+            })
+            .unwrap_or(Exit::Usage);
         return Err(Failure {
-            exit: Failure::from(first).exit,
+            exit,
             message: format!(
                 "nothing to do in any region:\n  {}",
                 batch.lines()[1..].join("\n  ")
@@ -393,7 +412,11 @@ pub(super) async fn run_batch(
             super::print_json(&json!({"dry_run": true, "plans": docs}));
         }
         let _ = writeln!(err, "dry run: nothing changed");
-        return Ok(Exit::Done);
+        return Ok(if batch.skipped().next().is_some() {
+            Exit::Partial
+        } else {
+            Exit::Done
+        });
     }
     let warning = batch.warning();
     if let Some(w) = &warning
@@ -499,6 +522,17 @@ fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> serde_json::Value {
 fn print_outcome(plan: &Plan, outcome: &Outcome) {
     let mut out = std::io::stdout().lock();
     let Some((inv, report)) = &outcome.invoke else {
+        if plan.change == crate::ops::Change::Nothing {
+            let _ = writeln!(
+                out,
+                "{} {} in {}: already {}, nothing changed",
+                plan.action,
+                plan.target,
+                plan.scope,
+                crate::ops::plan::describe_state(&outcome.after)
+            );
+            return;
+        }
         let _ = writeln!(
             out,
             "{} {} in {}: done, now {}",

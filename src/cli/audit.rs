@@ -88,13 +88,16 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
                         record: Box::new(record),
                     },
                 ),
-                None => Target::Skip(
-                    0,
+                None => Target::Elsewhere(
+                    crate::provider::Scope::new(
+                        record.profile.clone(),
+                        record.region.clone(),
+                        crate::config::Access::default(),
+                    ),
                     record.target.clone(),
-                    crate::ops::OpsError::Invalid(format!(
-                        "{} in {}/{} is not in this session",
-                        record.target, record.profile, record.region
-                    )),
+                    crate::ops::OpsError::Invalid(
+                        "that profile and region could not be reached in this session".into(),
+                    ),
                 ),
             }
         })

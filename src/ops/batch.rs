@@ -98,6 +98,9 @@ fn skip_reason(error: &OpsError) -> String {
 pub enum Target {
     Ask(usize, Request),
     Skip(usize, String, OpsError),
+    /// A target in a scope the caller has no region for (an audit record of another profile
+    /// or region than the dashboard shows).
+    Elsewhere(Scope, String, OpsError),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -267,7 +270,7 @@ pub async fn prepare<S: RegionActions>(
         .iter()
         .find_map(|t| match t {
             Target::Ask(_, r) => Some(r.name().to_string()),
-            Target::Skip(..) => None,
+            Target::Skip(..) | Target::Elsewhere(..) => None,
         })
         .unwrap_or_else(|| "batch".into());
     let previews = targets.into_iter().map(|target| {
@@ -276,6 +279,14 @@ pub async fn prepare<S: RegionActions>(
             let (source, request, target) = match target {
                 Target::Ask(source, r) => (source, Ok(r.clone()), r.target()),
                 Target::Skip(source, target, e) => (source, Err(e), target),
+                Target::Elsewhere(scope, target, error) => {
+                    return Some(Item::Skipped {
+                        source: usize::MAX,
+                        scope,
+                        target,
+                        error,
+                    });
+                }
             };
             let region = sources.get(source)?;
             let scope = region.scope().clone();
@@ -349,12 +360,15 @@ pub async fn trigger_targets<S: RegionActions>(
             .any(|(_, ts)| ts.iter().any(|t| t.enabled))
     });
     let mut targets = Vec::new();
+    let mut taken = std::collections::HashSet::new();
     for r in read {
         match r {
             Ok((i, triggers)) => targets.extend(
                 triggers
                     .into_iter()
                     .filter(|t| t.enabled != enabled)
+                    // A rule shared by two marked functions is one target.
+                    .filter(|t| taken.insert((i, t.kind.as_str(), t.id.clone())))
                     .map(|t| {
                         Target::Ask(
                             i,
@@ -408,7 +422,12 @@ pub async fn execute_all<S: RegionActions>(
 /// What `undo` reverts: the last reversible action that worked and is not undone yet, and, when
 /// it was one target of a batch, every other such target of that batch.
 pub fn undo_targets(records: &[Record]) -> Vec<Record> {
-    let undone: Vec<&str> = records.iter().filter_map(|r| r.undoes.as_deref()).collect();
+    // Undone: an undo of it worked (a failed undo leaves it to undo again).
+    let undone: Vec<&str> = records
+        .iter()
+        .filter(|r| r.result == "ok")
+        .filter_map(|r| r.undoes.as_deref())
+        .collect();
     let reversible = |r: &&Record| {
         r.result == "ok"
             && r.undoes.is_none()
@@ -472,6 +491,17 @@ mod tests {
         after.push(record("u2", None, Some("b2")));
         let ids: Vec<String> = undo_targets(&after).into_iter().map(|r| r.id).collect();
         assert_eq!(ids, ["a"]);
+    }
+
+    #[test]
+    fn targets_whose_undo_failed_are_offered_again() {
+        let mut records = vec![record("b1", Some("B"), None), record("b2", Some("B"), None)];
+        records.push(record("u1", Some("U"), Some("b1")));
+        let mut failed = record("u2", Some("U"), Some("b2"));
+        failed.result = "timed out after 10.0s".into();
+        records.push(failed);
+        let ids: Vec<String> = undo_targets(&records).into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["b2"]);
     }
 
     #[test]

@@ -22,12 +22,16 @@ pub struct Outcome {
     pub record: Option<Record>,
 }
 
+/// A record id: the time, the process, and a counter, so that the targets of a batch written
+/// in the same millisecond never share one.
 pub(crate) fn new_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let now = chrono::Utc::now();
     format!(
-        "{}-{:04x}",
+        "{}-{:04x}-{}",
         now.format("%Y%m%dT%H%M%S%.3fZ"),
-        std::process::id() & 0xffff
+        std::process::id() & 0xffff,
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
 }
 

@@ -208,7 +208,11 @@ impl<S: Source> Executor<S> {
                     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
                     let mut landed = std::pin::pin!(batch::execute(&refs, &batch, audit.as_ref()));
                     while let Some(one) = landed.next().await {
-                        if tx.send(Msg::BatchLanded(one)).await.is_err() {
+                        let msg = Msg::BatchLanded {
+                            batch: batch.id.clone(),
+                            landed: one,
+                        };
+                        if tx.send(msg).await.is_err() {
                             return;
                         }
                     }
@@ -534,14 +538,18 @@ async fn undo_batch<S: Source>(
                         record: Box::new(record),
                     },
                 ),
-                None => batch::Target::Skip(
-                    0,
+                None => batch::Target::Elsewhere(
+                    crate::provider::Scope::new(
+                        record.profile.clone(),
+                        record.region.clone(),
+                        crate::config::Access::default(),
+                    ),
                     record.target.clone(),
-                    crate::ops::OpsError::Invalid(format!(
-                        "{} is in {}/{}, which this dashboard does not show: lops undo \
-                         --profile {} --regions {}",
-                        record.target, record.profile, record.region, record.profile, record.region
-                    )),
+                    crate::ops::OpsError::Invalid(
+                        "this dashboard does not show that profile and region: run `lops undo` \
+                         (it acts where each record was made)"
+                            .into(),
+                    ),
                 ),
             }
         })

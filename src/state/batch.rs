@@ -281,8 +281,8 @@ pub fn prepared(state: &mut State, result: Result<Batch, String>) {
 
 /// One target of a running batch answered; when the last one has, the fleet is re-read and the
 /// marks it acted on are cleared.
-pub fn landed(state: &mut State, landed: Landed, effects: &mut Vec<Effect>) {
-    let Some(run) = state.batch_run.as_mut() else {
+pub fn landed(state: &mut State, batch: &str, landed: Landed, effects: &mut Vec<Effect>) {
+    let Some(run) = state.batch_run.as_mut().filter(|r| r.batch.id == batch) else {
         return;
     };
     if let (Ok(outcome), Some(plan)) = (
@@ -312,6 +312,12 @@ pub fn landed(state: &mut State, landed: Landed, effects: &mut Vec<Effect>) {
 
 /// `u`: undo the last action (a batch as a whole), previewed and confirmed like any batch.
 pub fn undo(state: &mut State, effects: &mut Vec<Effect>) {
+    if state.batch_run.as_ref().is_some_and(|r| !r.done()) {
+        state.popup = Some(Popup::Notice(
+            "a batch is still running: undo it once every target answered".into(),
+        ));
+        return;
+    }
     state.popup = Some(Popup::Notice("reading the audit log…".into()));
     effects.push(Effect::Undo);
 }

@@ -158,6 +158,31 @@ pub fn rollout_prepared(state: &mut State, region: usize, result: Result<Rollout
 
 /// `q`: asks first while a rollout runs (it stops with lops).
 pub fn quit(state: &mut State) {
+    if let Some(run) = state.batch_run.as_ref().filter(|r| !r.done()) {
+        let lines = vec![
+            format!(
+                "quit while a batch runs ({}: {} of {} answered)",
+                run.batch.action.replace('.', " "),
+                run.landed.len(),
+                run.batch
+                    .items
+                    .iter()
+                    .filter(|i| i.plan().is_some())
+                    .count()
+            ),
+            "a target written but not yet recorded would be missing from the audit log: \
+             wait for the batch (esc shows it again with the batch popup) unless you must"
+                .into(),
+        ];
+        let region = run.batch.items.first().map(|i| i.source()).unwrap_or(0);
+        state.popup = Some(Popup::Confirm(Pending::new(
+            state,
+            region,
+            Proposal::Quit,
+            lines,
+        )));
+        return;
+    }
     let running: Vec<String> = state
         .rollouts
         .iter()
@@ -248,6 +273,11 @@ pub fn confirm_key(
     state.popup = Some(Popup::Working(text));
     match pending.proposal {
         Proposal::Change(plan) => effects.push(Effect::Execute { region, plan }),
+        Proposal::Batch(_) if state.batch_run.as_ref().is_some_and(|r| !r.done()) => {
+            state.popup = Some(Popup::Notice(
+                "a batch is still running: wait for it to finish, then act again".into(),
+            ));
+        }
         Proposal::Batch(batch) => {
             state.popup = Some(Popup::Batch);
             state.batch_run = Some(super::batch::BatchRun {
@@ -275,6 +305,8 @@ pub fn confirm_key(
             storage_class,
         } => {
             state.popup = None;
+            // Marks acted on are done with, as after any batch.
+            state.marks.clear();
             let names: Vec<&str> = targets
                 .iter()
                 .flat_map(|(_, fns)| fns.iter().map(String::as_str))

@@ -27,6 +27,10 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
             } else if !running
                 && matches!(state.popup, Some(Popup::Batch))
                 && state.keymap.action(&key) == Some(Action::Undo)
+                && state
+                    .batch_run
+                    .as_ref()
+                    .is_some_and(|r| r.batch.action != "undo")
             {
                 // What the finished batch offers: undo it at once.
                 state.popup = None;

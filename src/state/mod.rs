@@ -450,7 +450,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             result,
         } => actions::planned(state, region, request, result),
         Msg::BatchPrepared(result) => batch::prepared(state, result),
-        Msg::BatchLanded(landed) => batch::landed(state, landed, &mut effects),
+        Msg::BatchLanded { batch, landed } => batch::landed(state, &batch, landed, &mut effects),
         Msg::RolloutPrepared { region, result } => actions::rollout_prepared(state, region, result),
         Msg::RolloutUpdate {
             region,

@@ -44,8 +44,11 @@ pub enum Msg {
     },
     /// The ops layer previewed a batch (or there was nothing to ask it, with why).
     BatchPrepared(Result<crate::ops::batch::Batch, String>),
-    /// One target of a running batch answered.
-    BatchLanded(crate::ops::batch::Landed),
+    /// One target of a running batch (by its id) answered.
+    BatchLanded {
+        batch: String,
+        landed: crate::ops::batch::Landed,
+    },
     /// The ops layer checked a rollout (or refused it): ask before starting it.
     RolloutPrepared {
         region: usize,

@@ -1783,7 +1783,32 @@ fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
             batch: Some("B1".into()),
         }),
     };
-    let first = update(&mut s, Msg::BatchLanded((1, Ok(ok(1)))));
+    // A result of another batch is not this one's.
+    update(
+        &mut s,
+        Msg::BatchLanded {
+            batch: "OTHER".into(),
+            landed: (0, Ok(ok(0))),
+        },
+    );
+    assert!(s.batch_run.as_ref().is_some_and(|r| r.landed.is_empty()));
+    // Quitting while it runs asks first.
+    update(&mut s, key('q'));
+    assert!(
+        !s.quit
+            && matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].contains("quit while a batch runs"))
+    );
+    update(&mut s, code(KeyCode::Esc));
+    // An undo waits for the batch.
+    assert!(!update(&mut s, key('u')).contains(&Effect::Undo));
+    update(&mut s, code(KeyCode::Esc));
+    let first = update(
+        &mut s,
+        Msg::BatchLanded {
+            batch: "B1".into(),
+            landed: (1, Ok(ok(1))),
+        },
+    );
     assert!(!first.contains(&Effect::RefreshInventory));
     // The alias written shows at once.
     let eu = s.regions[1].function("api").expect("api");
@@ -1791,7 +1816,13 @@ fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
     let failed = Err(OpsError::Provider(ProviderError::Service(
         "HTTP 503".into(),
     )));
-    let last = update(&mut s, Msg::BatchLanded((0, failed)));
+    let last = update(
+        &mut s,
+        Msg::BatchLanded {
+            batch: "B1".into(),
+            landed: (0, failed),
+        },
+    );
     assert!(last.contains(&Effect::RefreshInventory));
     assert!(matches!(s.popup, Some(Popup::Batch)));
     let run = s.batch_run.as_ref().expect("run");

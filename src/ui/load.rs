@@ -59,8 +59,18 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         return;
     };
     let name = focus.info.name.clone();
+    // Marked (space): said in words, as the fleet's `*` column does.
+    let marked = if crate::state::batch::is_marked(state, focus_region, &name) {
+        format!(
+            " {} * marked in {}",
+            theme.sep(),
+            state.regions[focus_region].scope
+        )
+    } else {
+        String::new()
+    };
     let mut lines = vec![Line::styled(
-        format!("{name} across regions"),
+        format!("{name} across regions{marked}"),
         theme.header(),
     )];
     let per_region: Vec<(String, f64)> = state

@@ -18,7 +18,14 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         None => {}
         Some(Popup::Help) => help(state, theme, frame, area),
         Some(Popup::Notice(text)) => {
-            let mut lines: Vec<Line> = text.lines().map(|l| Line::raw(l.to_string())).collect();
+            // A long notice (a batch with nothing to change) keeps what fits.
+            let room = usize::from(area.height.saturating_sub(5)).max(2);
+            let inner = usize::from(area.width.saturating_sub(6)).max(1);
+            let all: Vec<String> = text.lines().map(str::to_string).collect();
+            let mut lines: Vec<Line> = fitted(&all, room, inner)
+                .into_iter()
+                .map(Line::raw)
+                .collect();
             lines.push(Line::styled("enter or esc closes", theme.dim()));
             boxed(frame, theme, area, " notice ", lines);
         }
@@ -168,11 +175,16 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             line.push_str(&format!(", {} skipped", summary.skipped.len()));
         }
         lines.push(Line::styled(line, style));
+        // An undo is not undone in turn: only the close keys then.
         lines.push(Line::styled(
-            format!(
-                "{} undoes it · enter or esc closes",
-                state.keymap.first_key(Action::Undo)
-            ),
+            if run.batch.action == "undo" {
+                "enter or esc closes".to_string()
+            } else {
+                format!(
+                    "{} undoes it · enter or esc closes",
+                    state.keymap.first_key(Action::Undo)
+                )
+            },
             theme.dim(),
         ));
     } else {

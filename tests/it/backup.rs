@@ -388,6 +388,48 @@ async fn cross_region_restore_under_a_new_name() {
     assert!(state(&dr.lambda, &name).await.is_none());
 }
 
+/// A create that timed out at the client but was made by the service: the SDK's retry finds
+/// the function (or alias) there. The restore knows it as its own (same code, same routing)
+/// and completes, instead of failing and leaving it behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_made_by_an_attempt_that_timed_out_is_taken_as_ours() {
+    let fx = Fixture::new(HOME, "to").await;
+    let name = moto::unique("retried");
+    fx.function(&name).await;
+    let before = state(&fx.seeder.lambda, &name).await.expect("state");
+    let snapshot = snapshot_of(&backup(&fx.lops(moto::url()), HOME, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    for op in ["CreateFunction", "CreateAlias"] {
+        proxy.add(Rule {
+            region: PROXIED.into(),
+            service: Some("lambda".into()),
+            operation: Some(op.into()),
+            fault: Fault::LateAnswer(Duration::from_millis(2500)),
+            remaining: Some(1),
+        });
+    }
+    let lops = fx.lops(&proxy.url);
+    // Each call gets 2 s (a short budget keeps the test short; it is about the retry).
+    let config = lops.config("[timeouts]\noperation_secs = 2\nmax_attempts = 3\n");
+    let copy = format!("{name}-copy");
+    let run = lops.run(&[
+        "--config",
+        &config.display().to_string(),
+        "restore",
+        &snapshot,
+        "--region",
+        PROXIED,
+        "--name",
+        &copy,
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert!(proxy.calls(PROXIED, "lambda", "CreateFunction") >= 2);
+    assert!(proxy.calls(PROXIED, "lambda", "CreateAlias") >= 2);
+    let dr = Seeder::new(moto::url(), PROXIED).await;
+    assert_eq!(state(&dr.lambda, &copy).await.expect("restored"), before);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_backup_of_an_unchanged_function_uploads_no_code() {
     let fx = Fixture::new(PROXIED, "dd").await;
@@ -1111,6 +1153,10 @@ async fn the_dashboards_backup_key_takes_a_snapshot_with_a_gauge() {
     let deadline = Instant::now() + Duration::from_secs(40);
     while manifests().await == 0 {
         assert!(Instant::now() < deadline, "no snapshot from the dashboard");
+        // A notice from a press before the inventory came closes on enter (or esc, which
+        // would also clear the filter when none is open); enter on the row opens its detail,
+        // where `b` acts on the same function.
+        tui::press(&keys, KeyCode::Enter);
         tui::press(&keys, KeyCode::Char('b'));
         // The preview asks first; y confirms.
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -196,7 +196,27 @@ impl Runner<'_> {
                     .code(code_input)
                     .publish(false);
                 call = with_config_create(call, config);
-                call.send().await.map_err(|e| sdk(classify(e, self.t())))?;
+                if let Err(e) = call.send().await {
+                    // A retry after an attempt that timed out but was made finds the function
+                    // there: it is ours when it holds exactly this code.
+                    let conflict = matches!(
+                        aws_sdk_lambda::error::ProvideErrorMetadata::code(&e),
+                        Some("ResourceConflictException" | "ConflictException")
+                    );
+                    let ours = conflict
+                        && lambda
+                            .get_function()
+                            .function_name(f)
+                            .send()
+                            .await
+                            .is_ok_and(|out| {
+                                out.configuration().and_then(|c| c.code_sha256())
+                                    == Some(code.lambda_sha256())
+                            });
+                    if !ours {
+                        return Err(sdk(classify(e, self.t())));
+                    }
+                }
                 journal.push(Undo::DeleteFunction);
                 self.settle(f).await
             }
@@ -247,10 +267,10 @@ impl Runner<'_> {
                     weights.insert(map(v)?, *w);
                 }
                 let routing = AliasRoutingConfiguration::builder()
-                    .set_additional_version_weights(Some(weights))
+                    .set_additional_version_weights(Some(weights.clone()))
                     .build();
                 if *create {
-                    lambda
+                    let created = lambda
                         .create_alias()
                         .function_name(f)
                         .name(&alias.name)
@@ -258,8 +278,33 @@ impl Runner<'_> {
                         .set_description(alias.description.clone())
                         .routing_config(routing)
                         .send()
-                        .await
-                        .map_err(|e| sdk(classify(e, self.t())))?;
+                        .await;
+                    if let Err(e) = created {
+                        // A retry after an attempt that timed out but was made finds the alias
+                        // there: it is ours when it routes exactly as asked.
+                        let conflict = matches!(
+                            aws_sdk_lambda::error::ProvideErrorMetadata::code(&e),
+                            Some("ResourceConflictException" | "ConflictException")
+                        );
+                        let ours = conflict
+                            && lambda
+                                .get_alias()
+                                .function_name(f)
+                                .name(&alias.name)
+                                .send()
+                                .await
+                                .is_ok_and(|a| {
+                                    let got: std::collections::HashMap<String, f64> = a
+                                        .routing_config()
+                                        .and_then(|r| r.additional_version_weights())
+                                        .cloned()
+                                        .unwrap_or_default();
+                                    a.function_version() == Some(main.as_str()) && got == weights
+                                });
+                        if !ours {
+                            return Err(sdk(classify(e, self.t())));
+                        }
+                    }
                     journal.push(Undo::DeleteAlias(alias.name.clone()));
                 } else {
                     let before = lambda

@@ -31,6 +31,9 @@ pub enum Fault {
     Hang,
     /// Answer with this HTTP status and this error code.
     Code(u16, &'static str),
+    /// Forward at once, hold the answer this long: the request is made even when the caller
+    /// gave up waiting for it.
+    LateAnswer(Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -338,7 +341,9 @@ fn error_response(service: &str, fault: Fault) -> Response<Full<Bytes>> {
             "ExpiredTokenException",
             "The security token included in the request is expired",
         ),
-        Fault::Delay(_) | Fault::Hang => (500, "InternalFailure", "unreachable"),
+        Fault::Delay(_) | Fault::Hang | Fault::LateAnswer(_) => {
+            (500, "InternalFailure", "unreachable")
+        }
         Fault::Code(status, code) => (status, code, "injected failure"),
     };
     let body = if service == "s3" {
@@ -449,6 +454,7 @@ async fn handle(
             return Ok(error_response(&service, Fault::Hang));
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::LateAnswer(_)) => {}
         Some(f) => return Ok(error_response(&service, f)),
         None => {}
     }
@@ -485,6 +491,9 @@ async fn handle(
                 Some(p) if parts.status.is_success() => page_of(&body, p, &path),
                 _ => body,
             };
+            if let Some(Fault::LateAnswer(d)) = fault {
+                tokio::time::sleep(d).await;
+            }
             Ok(Response::from_parts(parts, Full::new(body)))
         }
         Err(_) => Ok(error_response(&service, Fault::Status(502))),
