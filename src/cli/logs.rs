@@ -25,6 +25,10 @@ pub struct LogsArgs {
     /// One JSON object per event (ndjson), then one per function with its cold-start stats.
     #[arg(long)]
     pub json: bool,
+    /// On exit, print to stderr the AWS calls made, per service and operation (what following
+    /// cost).
+    #[arg(long)]
+    pub stats: bool,
     /// Keep following new events until Ctrl-C: CloudWatch Logs Live Tail where it is served,
     /// else polling every 2 s.
     #[arg(long)]
@@ -75,7 +79,15 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     print_lines(&lines, args.json)
         .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
     if args.follow {
-        return follow(&ctx, &args, lines).await;
+        let started = std::time::Instant::now();
+        let exit = follow(&ctx, &args, lines).await;
+        if args.stats {
+            print_calls(&ctx, started.elapsed());
+        }
+        return exit;
+    }
+    if args.stats {
+        print_calls(&ctx, std::time::Duration::ZERO);
     }
     let mut out = std::io::stdout().lock();
     let written: std::io::Result<()> = (|| {
@@ -114,6 +126,24 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         },
         _ => Exit::Partial,
     })
+}
+
+/// `--stats`: the calls made, per service and operation over every region.
+fn print_calls(ctx: &Session, took: std::time::Duration) {
+    let mut per_op: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for c in ctx.counter.snapshot() {
+        *per_op.entry((c.key.service, c.key.operation)).or_default() += c.calls;
+    }
+    let calls: Vec<String> = per_op
+        .iter()
+        .map(|((service, op), n)| format!("{service} {op} {n}"))
+        .collect();
+    let over = if took.is_zero() {
+        String::new()
+    } else {
+        format!(" over {:.0} s", took.as_secs_f64())
+    };
+    err!("lops: calls{over}: {}", calls.join(", "));
 }
 
 fn print_lines(lines: &[crate::loglines::LogLine], json: bool) -> std::io::Result<()> {

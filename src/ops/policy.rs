@@ -35,6 +35,8 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
     ("GetCallerIdentity", "sts:GetCallerIdentity", Tier::Read),
     // AWS's managed ReadOnlyAccess lacks this one; `lops logs` needs it.
     ("FilterLogEvents", "logs:FilterLogEvents", Tier::Read),
+    // Following logs streams them (Live Tail); without it lops polls FilterLogEvents.
+    ("StartLiveTail", "logs:StartLiveTail", Tier::Read),
     // Backups read every piece of a function…
     (
         "ListEventSourceMappings",
@@ -205,5 +207,6 @@ mod tests {
         let read = policy(Tier::Read).to_string();
         assert!(!read.contains("InvokeFunction") && !read.contains("UpdateAlias"));
         assert!(read.contains("cloudwatch:GetMetricData"));
+        assert!(read.contains("logs:StartLiveTail") && read.contains("logs:FilterLogEvents"));
     }
 }

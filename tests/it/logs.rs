@@ -261,15 +261,37 @@ async fn the_dashboards_log_pane_reads_the_functions_log_group_on_aws() {
         .collect();
     put_logs(region, &f, "2026/11/25/[$LATEST]pane", &messages).await;
 
-    let source = lops::provider::aws::AwsRegion::new(tui::clients(moto::url(), region).await);
+    let proxy = crate::support::proxy::FaultProxy::start(moto::url());
+    let source = lops::provider::aws::AwsRegion::new(tui::clients(&proxy.url, region).await);
     let sources = vec![std::sync::Arc::new(source)];
     let state = tui::state(&sources);
-    let (keys, run) = tui::start(sources, state);
+    let screen = tui::Screen::new(120, 30);
+    let (keys, run) = tui::start_on(&screen, sources, state, None);
     tui::filter(&keys, &f);
     tokio::time::sleep(Duration::from_secs(2)).await;
     tui::press(&keys, KeyCode::Char('l'));
-    // The first read happens on the next message; ticks come every second.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // After its first read the pane follows with Live Tail (the title says so), not by
+    // polling: a few seconds later FilterLogEvents was sent only for the first read and the
+    // catch-up reads around sessions (moto ends each session at once; they are reopened after
+    // a growing pause).
+    screen.wait_for(10, "live tail").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while proxy.calls(region, "logs", "StartLiveTail") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Live Tail: {:#?}",
+            proxy.all_calls()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let sessions = proxy.calls(region, "logs", "StartLiveTail");
+    let reads = proxy.calls(region, "logs", "FilterLogEvents");
+    assert!(
+        reads <= 1 + sessions,
+        "{reads} reads for {sessions} sessions: {:#?}",
+        proxy.all_calls()
+    );
     tui::press(&keys, KeyCode::Char('q'));
     let state = run.await.expect("join").expect("loop");
     let pane = state.log_pane.expect("the log pane is open");
