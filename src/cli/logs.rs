@@ -218,10 +218,14 @@ async fn follow(
     drop(tx);
     let all = futures::future::join_all(follows);
     tokio::pin!(all);
+    // One Ctrl-C listener for the whole follow: a new one per event would miss a signal that
+    // came while an event was printed.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     let mut said: HashSet<String> = HashSet::new();
     loop {
         let (scope, update) = tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(Exit::Done),
+            _ = &mut ctrl_c => return Ok(Exit::Done),
             _ = &mut all => return Ok(Exit::Done),
             next = rx.recv() => match next {
                 Some(u) => u,

@@ -41,6 +41,16 @@ async fn put_logs(region: &str, function: &str, stream: &str, messages: &[(i64, 
         .expect("put");
 }
 
+/// Kills a `lops logs --follow` child when the test ends, also when an assertion fails first.
+struct Following(std::process::Child);
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn events(run: &crate::support::cli::Run) -> Vec<Value> {
     run.stdout
         .lines()
@@ -328,8 +338,8 @@ async fn follow_uses_live_tail_through_a_custom_endpoint_and_shows_each_event_on
         },
     );
     let lops = Lops::new(&proxy.url);
-    let mut child = lops
-        .command(&[
+    let mut child = Following(
+        lops.command(&[
             "logs",
             &f,
             "--regions",
@@ -342,9 +352,10 @@ async fn follow_uses_live_tail_through_a_custom_endpoint_and_shows_each_event_on
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
+        .expect("spawn"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
+    let stderr = child.0.stderr.take().expect("stderr");
     let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let said_by = said.clone();
     std::thread::spawn(move || {
@@ -389,8 +400,6 @@ async fn follow_uses_live_tail_through_a_custom_endpoint_and_shows_each_event_on
     std::thread::sleep(std::time::Duration::from_secs(4));
     assert!(rx.try_recv().is_err(), "an event came twice");
     assert!(proxy.calls(region, "logs", "StartLiveTail") >= 2);
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// Where Live Tail is refused (access denied, the account's session limit), following falls
@@ -415,8 +424,8 @@ async fn follow_falls_back_to_polling_when_live_tail_is_refused_and_says_so_once
             remaining: None,
         });
         let lops = Lops::new(&proxy.url);
-        let mut child = lops
-            .command(&[
+        let mut child = Following(
+            lops.command(&[
                 "logs",
                 &f,
                 "--regions",
@@ -428,8 +437,9 @@ async fn follow_falls_back_to_polling_when_live_tail_is_refused_and_says_so_once
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .expect("spawn");
-        let stdout = child.stdout.take().expect("stdout");
+            .expect("spawn"),
+        );
+        let stdout = child.0.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -455,10 +465,11 @@ async fn follow_falls_back_to_polling_when_live_tail_is_refused_and_says_so_once
             proxy.calls(region, "logs", "FilterLogEvents") >= 3,
             "{label}"
         );
-        let _ = child.kill();
-        let _ = child.wait();
+        let _ = child.0.kill();
+        let _ = child.0.wait();
         let mut stderr = String::new();
         let _ = child
+            .0
             .stderr
             .take()
             .expect("stderr")
