@@ -1,6 +1,5 @@
 //! The real AWS provider: one [`AwsRegion`] per profile × region.
 
-mod actions;
 mod clients;
 mod cloudwatch;
 mod error;
@@ -8,6 +7,7 @@ mod guard;
 mod lambda;
 mod live_tail;
 mod log_events;
+mod region_actions;
 mod triggers;
 
 use std::sync::Mutex;

@@ -1,8 +1,8 @@
 //! A seeded, deterministic simulated fleet with live-looking metrics: the data behind
 //! `--demo` and the UI tests. Never evidence that the AWS path works.
 
-mod actions;
 mod fleet;
+mod region_actions;
 
 use std::collections::BTreeMap;
 use std::f64::consts::TAU;

@@ -1,4 +1,6 @@
-//! The write side against AWS: alias routing, reserved concurrency, invoke, caller identity.
+//! `RegionActions` against AWS (the write side the ops layer drives): alias routing, reserved
+//! concurrency, invoke, triggers, caller identity. Not to be confused with `state::actions`, the
+//! dashboard's action keys.
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{AliasRoutingConfiguration, InvocationType, LogType};
