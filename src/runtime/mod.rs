@@ -4,6 +4,7 @@
 pub mod effects;
 pub mod poller;
 pub mod read;
+mod runs;
 pub mod tail;
 
 use std::time::Duration;

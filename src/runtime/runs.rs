@@ -1,0 +1,134 @@
+//! The longer jobs the dashboard's effects start: one backup run over functions in several
+//! regions, and the preview of undoing the last action.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::effects::Source;
+use crate::ops::audit::AuditLog;
+use crate::ops::backup::Progress;
+use crate::ops::batch;
+use crate::state::Msg;
+use crate::state::actions::BackupEvent;
+
+/// One backup run over functions in several regions (one region after the other), with one
+/// progress gauge across all of them: the snapshot URIs, or every function that failed.
+pub(super) async fn backup_run<S: Source>(
+    sources: &[Arc<S>],
+    targets: Vec<(usize, Vec<String>)>,
+    to: crate::ops::backup::S3Uri,
+    class: String,
+    audit: Option<AuditLog>,
+    tx: mpsc::Sender<Msg>,
+) -> Result<Vec<String>, String> {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let done = Arc::new(AtomicU64::new(0));
+    let total = Arc::new(AtomicU64::new(
+        targets.iter().map(|(_, f)| f.len() as u64).sum(),
+    ));
+    let mut snapshots = Vec::new();
+    let mut failed = Vec::new();
+    for (region, functions) in targets {
+        let Some(source) = sources.get(region).cloned() else {
+            continue;
+        };
+        let (done, total, progress_tx) = (done.clone(), total.clone(), tx.clone());
+        let progress = Arc::new(move |p: Progress| {
+            let label = match p {
+                // The gauge counts the functions asked for; a run's own total is not added.
+                Progress::Total(_) => "reading".to_string(),
+                Progress::Function { function, ok, .. } => {
+                    done.fetch_add(1, Relaxed);
+                    format!("{function} {}", if ok { "done" } else { "failed" })
+                }
+                Progress::DataObject { key, .. } => key,
+                Progress::Step(s) | Progress::Note(s) | Progress::Warning(s) => s,
+            };
+            let _ = progress_tx.try_send(Msg::Backup(BackupEvent::Progress {
+                done: done.load(Relaxed),
+                total: total.load(Relaxed).max(1),
+                label,
+            }));
+        });
+        let scope = source.scope().to_string();
+        match source
+            .backup(
+                functions,
+                to.clone(),
+                class.clone(),
+                audit.clone(),
+                progress,
+            )
+            .await
+        {
+            Ok(r) => {
+                snapshots.extend(r.snapshots.iter().map(|s| s.snapshot.clone()));
+                failed.extend(
+                    r.failed
+                        .iter()
+                        .map(|f| format!("{} in {scope}: {}", f.function, f.error)),
+                );
+            }
+            Err(e) => failed.push(format!("{scope}: {e}")),
+        }
+    }
+    if failed.is_empty() {
+        Ok(snapshots)
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+/// The undo of the last action recorded (a batch as a whole), previewed through the ops layer:
+/// each record goes to the region of this dashboard that holds its scope.
+pub(super) async fn undo_batch<S: Source>(
+    sources: &[Arc<S>],
+    audit: Option<AuditLog>,
+) -> Result<batch::Batch, String> {
+    let log = audit.ok_or("undo needs the audit log, which is not available")?;
+    let path = log.path().display().to_string();
+    let records = {
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || log.read())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot read the audit log {path}: {e}"))?
+            .0
+    };
+    let records = batch::undo_targets(&records);
+    if records.is_empty() {
+        return Err("nothing to undo: no reversible action is recorded".into());
+    }
+    let targets = records
+        .into_iter()
+        .map(|record| {
+            let at = sources.iter().position(|s| {
+                s.scope().region == record.region && s.scope().profile == record.profile
+            });
+            match at {
+                Some(i) => batch::Target::Ask(
+                    i,
+                    crate::ops::Request::Undo {
+                        record: Box::new(record),
+                    },
+                ),
+                None => batch::Target::Elsewhere(
+                    crate::provider::Scope::new(
+                        record.profile.clone(),
+                        record.region.clone(),
+                        crate::config::Access::default(),
+                    ),
+                    record.target.clone(),
+                    crate::ops::OpsError::Invalid(
+                        "this dashboard does not show that profile and region: run `lops undo` \
+                         (it acts where each record was made)"
+                            .into(),
+                    ),
+                ),
+            }
+        })
+        .collect();
+    let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
+    Ok(batch::prepare(&refs, targets, Some(&log)).await)
+}
