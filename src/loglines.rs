@@ -24,54 +24,110 @@ pub struct LogLine {
 
 impl LogLine {
     /// What makes an event the same event whichever read brought it: a Live Tail session (no
-    /// event id) or FilterLogEvents (an overlap read, a poll).
-    pub fn key(&self) -> String {
-        format!(
-            "{}/{}/{}/{}/{}",
-            self.region,
-            self.function,
-            self.stream,
+    /// event id) or FilterLogEvents (an overlap read, a poll). Two events written in the same
+    /// millisecond to the same stream with the same text share a key: [`Seen`] counts them.
+    pub fn key(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        (
+            &self.region,
+            &self.function,
+            &self.stream,
             self.time.timestamp_millis(),
-            self.message
+            &self.message,
         )
+            .hash(&mut h);
+        h.finish()
     }
 }
 
-/// The events already shown, so overlapping reads and reopened sessions show each one once.
-/// Remembers the last `cap` keys.
+/// How a batch of events was read, which decides what "already shown" means for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A read of a time range (FilterLogEvents): it brings every event of that range, so an
+    /// event it brings twice was written twice, and one an earlier read brought is not new.
+    Read,
+    /// Live Tail session number N: it sends each event once, as it is written. (A session
+    /// that sends what an earlier one sent is counted the same way as a second read.)
+    Streamed(u64),
+}
+
+/// What was shown of one key: the most copies one read brought, the most one session sent,
+/// and the session counted last with its copies so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Shown {
+    read: u32,
+    streamed: u32,
+    session: u64,
+    in_session: u32,
+}
+
+impl Shown {
+    fn most(&self) -> u32 {
+        self.read.max(self.streamed)
+    }
+}
+
+/// The events already shown, so overlapping reads and reopened sessions show each one once
+/// while two real events that look alike (same stream, millisecond and text) both show: an
+/// event is new when it raises the most copies any one read or session brought of its key.
+/// Remembers the last `cap` keys (hashes, not text).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Seen {
-    keys: std::collections::HashSet<String>,
-    order: std::collections::VecDeque<String>,
+    shown: std::collections::HashMap<u64, Shown>,
+    order: std::collections::VecDeque<u64>,
     cap: usize,
 }
 
 impl Seen {
     pub fn new(cap: usize) -> Self {
         Seen {
-            cap,
+            cap: cap.max(1),
             ..Default::default()
         }
     }
 
-    /// True the first time a line is seen.
-    pub fn first(&mut self, line: &LogLine) -> bool {
-        let key = line.key();
-        if !self.keys.insert(key.clone()) {
-            return false;
-        }
-        self.order.push_back(key);
-        while self.order.len() > self.cap.max(1) {
-            if let Some(old) = self.order.pop_front() {
-                self.keys.remove(&old);
+    /// The events of `lines` not shown yet, in the order given.
+    pub fn admit(&mut self, lines: Vec<LogLine>, source: Source) -> Vec<LogLine> {
+        let mut in_batch: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+        let mut fresh = Vec::new();
+        for line in lines {
+            let key = line.key();
+            if !self.shown.contains_key(&key) {
+                self.order.push_back(key);
+            }
+            let shown = self.shown.entry(key).or_default();
+            let before = shown.most();
+            match source {
+                Source::Read => {
+                    let n = in_batch.entry(key).or_default();
+                    *n += 1;
+                    shown.read = shown.read.max(*n);
+                }
+                Source::Streamed(session) => {
+                    if shown.session != session {
+                        shown.session = session;
+                        shown.in_session = 0;
+                    }
+                    shown.in_session += 1;
+                    shown.streamed = shown.streamed.max(shown.in_session);
+                }
+            }
+            if shown.most() > before {
+                fresh.push(line);
             }
         }
-        true
+        while self.order.len() > self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.shown.remove(&old);
+            }
+        }
+        fresh
     }
 
-    /// Forgets a line (it left the screen's buffer).
+    /// Forgets a line's key (it left the screen's buffer).
     pub fn forget(&mut self, line: &LogLine) {
-        self.keys.remove(&line.key());
+        self.shown.remove(&line.key());
     }
 }
 
@@ -112,7 +168,7 @@ pub fn annotate(line: &mut LogLine) {
     }
 }
 
-/// Sorts by time (then stream, then id) and drops events seen twice (same id).
+/// Sorts by time (then stream, then id) and drops an event two reads both brought (same id).
 pub fn merge(mut lines: Vec<LogLine>) -> Vec<LogLine> {
     lines.sort_by(|a, b| {
         a.time
@@ -122,10 +178,12 @@ pub fn merge(mut lines: Vec<LogLine>) -> Vec<LogLine> {
             .then_with(|| a.stream.cmp(&b.stream))
             .then_with(|| a.event_id.cmp(&b.event_id))
     });
-    // The same event from two reads (or a read and a Live Tail session, which has no event
-    // ids) is kept once.
-    let mut seen = std::collections::HashSet::new();
-    lines.retain(|l| seen.insert(l.key()));
+    lines.dedup_by(|a, b| {
+        !a.event_id.is_empty()
+            && a.event_id == b.event_id
+            && a.region == b.region
+            && a.function == b.function
+    });
     lines
 }
 
@@ -308,6 +366,74 @@ mod tests {
                 .map(|l| l.message.as_str())
                 .collect::<Vec<_>>(),
             ["one", "two"]
+        );
+    }
+
+    #[test]
+    fn merge_keeps_two_real_events_that_look_alike() {
+        let merged = merge(vec![line(1, "a", "retry"), line(1, "b", "retry")]);
+        assert_eq!(merged.len(), 2);
+    }
+
+    #[test]
+    fn seen_shows_each_event_once_and_twins_twice() {
+        let messages =
+            |lines: Vec<LogLine>| -> Vec<String> { lines.into_iter().map(|l| l.message).collect() };
+        let mut seen = Seen::new(100);
+        // A session streams "twin" once, then a read of that range brings it twice: it was
+        // written twice, so one more shows.
+        assert_eq!(
+            messages(seen.admit(vec![line(1, "", "twin")], Source::Streamed(1))),
+            ["twin"]
+        );
+        assert_eq!(
+            messages(seen.admit(
+                vec![
+                    line(0, "x", "old"),
+                    line(1, "a", "twin"),
+                    line(1, "b", "twin")
+                ],
+                Source::Read
+            )),
+            ["old", "twin"]
+        );
+        // The second twin arrives from the session too, and an overlap read brings all again:
+        // nothing new.
+        assert!(
+            seen.admit(vec![line(1, "", "twin")], Source::Streamed(1))
+                .is_empty()
+        );
+        assert!(
+            seen.admit(
+                vec![
+                    line(0, "x", "old"),
+                    line(1, "a", "twin"),
+                    line(1, "b", "twin")
+                ],
+                Source::Read
+            )
+            .is_empty()
+        );
+        // A third one written later in the same millisecond is new.
+        assert_eq!(
+            messages(seen.admit(vec![line(1, "", "twin")], Source::Streamed(1))),
+            ["twin"]
+        );
+        // A later session that sends what the first one did brings nothing new.
+        assert!(
+            seen.admit(
+                vec![line(0, "", "old"), line(1, "", "twin")],
+                Source::Streamed(2)
+            )
+            .is_empty()
+        );
+        // The oldest keys go beyond the cap.
+        let mut small = Seen::new(1);
+        small.admit(vec![line(1, "a", "one")], Source::Read);
+        small.admit(vec![line(2, "b", "two")], Source::Read);
+        assert_eq!(
+            small.admit(vec![line(1, "a", "one")], Source::Read).len(),
+            1
         );
     }
 

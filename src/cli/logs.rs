@@ -178,17 +178,16 @@ async fn follow(
     args: &LogsArgs,
     first: Vec<crate::loglines::LogLine>,
 ) -> Result<Exit, Failure> {
+    use crate::loglines::Source;
     use crate::runtime::tail::{self, Update};
-    use std::collections::HashSet;
-    let mut seen = crate::loglines::Seen::new(50_000);
-    for l in &first {
-        seen.first(l);
-    }
+    use std::collections::{HashMap, HashSet};
     let since_ms = first
         .last()
         .map_or(chrono::Utc::now().timestamp_millis(), |l| {
             l.time.timestamp_millis()
         });
+    let mut seen = crate::loglines::Seen::new(50_000);
+    seen.admit(first, Source::Read);
     let functions: Vec<String> = args
         .functions
         .iter()
@@ -223,6 +222,10 @@ async fn follow(
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut said: HashSet<String> = HashSet::new();
+    // A failure is said once, and again only if it still happens minutes later: a session
+    // that keeps failing is reopened every 30 s and must not fill the screen.
+    let mut failures: HashMap<String, std::time::Instant> = HashMap::new();
+    const SAY_AGAIN: std::time::Duration = std::time::Duration::from_secs(300);
     loop {
         let (scope, update) = tokio::select! {
             _ = &mut ctrl_c => return Ok(Exit::Done),
@@ -233,10 +236,8 @@ async fn follow(
             },
         };
         match update {
-            Update::Lines(lines) => {
-                // Events arrive again: a failure streak (if any) is over.
-                said.retain(|k| k != &format!("{scope} failed"));
-                let fresh: Vec<_> = merge(lines).into_iter().filter(|l| seen.first(l)).collect();
+            Update::Lines(lines, source) => {
+                let fresh = seen.admit(merge(lines), source);
                 print_lines(&fresh, args.json)
                     .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
             }
@@ -248,17 +249,33 @@ async fn follow(
                     );
                 }
             }
-            Update::Polling { functions, why } => {
-                if said.insert(format!("{scope} polling")) {
+            Update::Polling { why, .. } => {
+                if said.insert(format!("{scope} polling {why}")) {
                     err!(
-                        "lops: {scope}: Live Tail is not available ({why}): polling {} every {} s instead",
-                        functions.join(", "),
+                        "lops: {scope}: Live Tail is not available ({why}): polling every {} s instead",
                         tail::POLL_EVERY.as_secs()
                     );
                 }
             }
+            Update::NoLogGroup(functions) => {
+                let new: Vec<String> = functions
+                    .into_iter()
+                    .filter(|f| said.insert(format!("{scope} no group {f}")))
+                    .collect();
+                if !new.is_empty() {
+                    err!(
+                        "lops: {scope}: no log group yet for {} (not invoked yet, or deleted): looking again every minute",
+                        new.join(", ")
+                    );
+                }
+            }
             Update::Failed(e) => {
-                if said.insert(format!("{scope} failed")) {
+                let key = format!("{scope} {e}");
+                let due = failures
+                    .get(&key)
+                    .is_none_or(|at| at.elapsed() >= SAY_AGAIN);
+                if due {
+                    failures.insert(key, std::time::Instant::now());
                     err!("lops: {scope}: {e} (still trying)");
                 }
             }

@@ -296,6 +296,8 @@ pub trait RegionActions: RegionSource {
 /// What a Live Tail session hands over while it runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TailEvent {
+    /// The session is open: every event written from now on will be sent.
+    Started,
     /// Events as the session sent them, labelled with their function.
     Lines(Vec<crate::loglines::LogLine>),
     /// The session samples: more events match than it streams.
@@ -305,10 +307,10 @@ pub enum TailEvent {
 /// What following logs hands over (`runtime::tail`), to the CLI and the log pane alike.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FollowUpdate {
-    /// Events, from a session or a read (the same event may come twice: de-duplicate by
-    /// `LogLine::key`).
-    Lines(Vec<crate::loglines::LogLine>),
-    /// A Live Tail session is being opened for these functions.
+    /// Events, from a session or a read (the same event may come twice: keep them in a
+    /// [`crate::loglines::Seen`], which tells real twins from copies by how they were read).
+    Lines(Vec<crate::loglines::LogLine>, crate::loglines::Source),
+    /// A Live Tail session is open for these functions.
     Live(Vec<String>),
     /// The session samples: not every event is streamed.
     Sampled,
@@ -316,9 +318,12 @@ pub enum FollowUpdate {
     Polling { functions: Vec<String>, why: String },
     /// A read or a session failed; it is tried again.
     Failed(String),
+    /// These functions have no log group here (not invoked yet, or deleted): they are looked
+    /// for again every minute and followed once their group appears.
+    NoLogGroup(Vec<String>),
 }
 
-pub trait LogSource: RegionSource {
+pub trait LogSource: Send + Sync + 'static {
     /// Events between `start_ms` and `end_ms` (Unix milliseconds), matching `filter`.
     fn log_events(
         &self,

@@ -3,10 +3,13 @@
 //! reopened with a small overlap read when it ends), polling FilterLogEvents where it is not
 //! (refused, over the account's session limit, an endpoint that does not serve it).
 
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
+use crate::loglines::Source;
 use crate::provider::{LogSource, ProviderError, TailEvent};
 
 /// Live Tail's limits: log groups per session, sessions per account and region.
@@ -44,9 +47,16 @@ fn unavailable(e: &ProviderError) -> bool {
     )
 }
 
-/// Follows `functions` of one region from `since_ms` until `tx` closes: first a read of what
-/// was written since `since_ms`, then Live Tail sessions, falling back to polling where Live
-/// Tail is not available (said once per shard).
+/// How often functions without a log group are looked for again.
+pub const MISSING_EVERY: Duration = Duration::from_secs(60);
+
+/// What following owes each function: a read of everything written from this time (Unix ms)
+/// on, because no session was open then or the read that would have covered it failed.
+type Owed = BTreeMap<String, i64>;
+
+/// Follows `functions` of one region from `since_ms` until `tx` closes: Live Tail sessions,
+/// each opened before the read of what was written while none was open, falling back to
+/// polling where Live Tail is not available (said once per shard).
 pub async fn follow<S: LogSource>(
     source: &S,
     functions: Vec<String>,
@@ -73,44 +83,12 @@ pub async fn follow<S: LogSource>(
                 why,
             })
             .await;
-        work.push(futures::future::Either::Right(poll(
-            source, rest, filter, since_ms, &tx,
-        )));
+        let mut follower = Follower::new(source, rest, filter, since_ms, &tx);
+        work.push(futures::future::Either::Right(async move {
+            follower.poll().await
+        }));
     }
     futures::future::join_all(work).await;
-}
-
-/// Reads every function's events from `from_ms` to now; returns the newest time seen.
-async fn read_since<S: LogSource>(
-    source: &S,
-    functions: &[String],
-    filter: Option<&str>,
-    from_ms: i64,
-    tx: &mpsc::Sender<Update>,
-) -> Result<i64, ProviderError> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let reads = functions
-        .iter()
-        .map(|f| source.log_events(f, from_ms.min(now), now, filter));
-    let mut newest = from_ms;
-    let mut failed = None;
-    let mut lines = Vec::new();
-    for result in futures::future::join_all(reads).await {
-        match result {
-            Ok(found) => lines.extend(found),
-            Err(e) => failed = Some(e),
-        }
-    }
-    if let Some(t) = lines.iter().map(|l| l.time.timestamp_millis()).max() {
-        newest = newest.max(t);
-    }
-    if !lines.is_empty() {
-        let _ = tx.send(Update::Lines(lines)).await;
-    }
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(newest),
-    }
 }
 
 async fn follow_shard<S: LogSource>(
@@ -120,128 +98,329 @@ async fn follow_shard<S: LogSource>(
     since_ms: i64,
     tx: &mpsc::Sender<Update>,
 ) {
-    let mut last_ms = since_ms;
-    let mut pause = Duration::from_secs(1);
-    loop {
-        // What was written while no session was open (at the start, after one ended).
-        match read_since(source, &shard, filter, last_ms - OVERLAP_MS, tx).await {
-            Ok(t) => last_ms = last_ms.max(t),
-            Err(e) => {
-                let _ = tx.send(Update::Failed(e.to_string())).await;
+    Follower::new(source, shard, filter, since_ms, tx)
+        .tail()
+        .await
+}
+
+/// The functions of one shard and what is owed to each.
+struct Follower<'a, S> {
+    source: &'a S,
+    functions: Vec<String>,
+    filter: Option<&'a str>,
+    tx: &'a mpsc::Sender<Update>,
+    owed: Owed,
+    /// Functions whose log group does not exist (yet).
+    missing: BTreeSet<String>,
+}
+
+/// What one round of reads found.
+#[derive(Default)]
+struct Round {
+    /// A function whose group was missing has one now.
+    appeared: bool,
+    /// A read failed (not for a missing group): the first such failure.
+    failed: Option<ProviderError>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl<'a, S: LogSource> Follower<'a, S> {
+    fn new(
+        source: &'a S,
+        functions: Vec<String>,
+        filter: Option<&'a str>,
+        since_ms: i64,
+        tx: &'a mpsc::Sender<Update>,
+    ) -> Self {
+        let owed = functions
+            .iter()
+            .map(|f| (f.clone(), since_ms - OVERLAP_MS))
+            .collect();
+        Follower {
+            source,
+            functions,
+            filter,
+            tx,
+            owed,
+            missing: BTreeSet::new(),
+        }
+    }
+
+    /// Reads what is owed to `which`: a function read in full is owed nothing more (or, while
+    /// polling, only what comes after this read); a missing group is remembered and said once.
+    async fn read(&mut self, which: &[String], polling: bool) -> Round {
+        let now = now_ms();
+        let wanted: Vec<(String, i64)> = which
+            .iter()
+            .filter_map(|f| self.owed.get(f).map(|from| (f.clone(), *from)))
+            .collect();
+        let reads = wanted.iter().map(|(f, from)| {
+            self.source
+                .log_events(f, (*from).min(now), now, self.filter)
+        });
+        let results = futures::future::join_all(reads).await;
+        let mut round = Round::default();
+        let mut lines = Vec::new();
+        let mut newly_missing = Vec::new();
+        for ((f, from), result) in wanted.into_iter().zip(results) {
+            match result {
+                Ok(found) => {
+                    if self.missing.remove(&f) {
+                        round.appeared = true;
+                    }
+                    if polling {
+                        // The next poll reaches back from the newest event this one brought:
+                        // an event that arrives late with an older time is still found.
+                        let newest = found.iter().map(|l| l.time.timestamp_millis()).max();
+                        let next = newest.map_or(from, |t| from.max(t - OVERLAP_MS));
+                        self.owed.insert(f, next);
+                    } else {
+                        self.owed.remove(&f);
+                    }
+                    lines.extend(found);
+                }
+                Err(ProviderError::NotFound(_)) => {
+                    if self.missing.insert(f.clone()) {
+                        newly_missing.push(f);
+                    }
+                }
+                Err(e) => {
+                    round.failed.get_or_insert(e);
+                }
             }
         }
-        if tx.is_closed() {
-            return;
+        if !lines.is_empty() {
+            let _ = self.tx.send(Update::Lines(lines, Source::Read)).await;
         }
-        let _ = tx.send(Update::Live(shard.clone())).await;
+        if !newly_missing.is_empty() {
+            let _ = self.tx.send(Update::NoLogGroup(newly_missing)).await;
+        }
+        round
+    }
+
+    /// Live Tail sessions over the shard's functions that have a log group, one after another
+    /// until `tx` closes; polling from the first refusal on.
+    async fn tail(mut self) {
+        let mut pause = Duration::ZERO;
+        loop {
+            if self.tx.is_closed() {
+                return;
+            }
+            let present: Vec<String> = self
+                .functions
+                .iter()
+                .filter(|f| !self.missing.contains(*f))
+                .cloned()
+                .collect();
+            if present.is_empty() {
+                // Nothing to tail until a group appears.
+                tokio::time::sleep(MISSING_EVERY).await;
+                let missing: Vec<String> = self.missing.iter().cloned().collect();
+                self.read(&missing, false).await;
+                continue;
+            }
+            let opened = Instant::now();
+            let (started, result) = self.session(&present).await;
+            tracing::debug!(functions = ?present, lasted_ms = opened.elapsed().as_millis() as u64, result = ?result, "live tail session ended");
+            if started {
+                // Owed from now: what is written until the next session opens.
+                let ended = now_ms() - OVERLAP_MS;
+                for f in &present {
+                    self.owed.entry(f.clone()).or_insert(ended);
+                }
+            }
+            match result {
+                Err(e) if unavailable(&e) => {
+                    let _ = self
+                        .tx
+                        .send(Update::Polling {
+                            functions: self.functions.clone(),
+                            why: e.to_string(),
+                        })
+                        .await;
+                    return self.poll().await;
+                }
+                // A group asked for does not exist: the reads say which.
+                Err(ProviderError::NotFound(e)) if !started => {
+                    let before = self.missing.len();
+                    let round = self.read(&present, false).await;
+                    if self.missing.len() == before {
+                        let why = round.failed.map_or(e, |f| f.to_string());
+                        let _ = self.tx.send(Update::Failed(why)).await;
+                    } else {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    let _ = self.tx.send(Update::Failed(e.to_string())).await;
+                }
+                Ok(()) => {}
+            }
+            if self.tx.is_closed() {
+                return;
+            }
+            // A session that ended at once is reopened after a growing pause; one that ran a
+            // while (the 3-hour cap, a dropped connection) at once.
+            pause = if opened.elapsed() >= SHORT_SESSION {
+                Duration::ZERO
+            } else if pause.is_zero() {
+                Duration::from_secs(1)
+            } else {
+                (pause * 2).min(Duration::from_secs(30))
+            };
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// One session over `present`. Once it is open, what is owed is read (again, with a
+    /// growing pause, until it answers) and missing groups are looked for every minute; one
+    /// that appears ends the session so that the next one includes it. Returns whether the
+    /// session opened, and how it ended.
+    async fn session(&mut self, present: &[String]) -> (bool, Result<(), ProviderError>) {
+        static SESSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let number = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (events, mut received) = mpsc::channel::<TailEvent>(64);
-        let opened = Instant::now();
-        let names = shard.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (source, filter) = (self.source, self.filter);
+        let names = present.to_vec();
         let session = async move {
-            let result = source.tail(&names, filter, &events).await;
+            let result = tokio::select! {
+                result = source.tail(&names, filter, &events) => result,
+                _ = stopped => Ok(()),
+            };
             drop(events);
             result
         };
-        let forward = async {
-            let mut newest = last_ms;
-            while let Some(event) = received.recv().await {
-                let update = match event {
-                    TailEvent::Lines(lines) => {
-                        if let Some(t) = lines.iter().map(|l| l.time.timestamp_millis()).max() {
-                            newest = newest.max(t);
-                        }
-                        Update::Lines(lines)
-                    }
-                    TailEvent::Sampled => Update::Sampled,
+        let tx = self.tx;
+        let driver = async {
+            let mut stop = Some(stop);
+            let mut started = false;
+            let mut owed_read: Option<Instant> = None;
+            let mut wait = Duration::from_secs(1);
+            let mut missing_check = Instant::now() + MISSING_EVERY;
+            loop {
+                let owed_here: Vec<String> = present
+                    .iter()
+                    .filter(|f| self.owed.contains_key(*f) && !self.missing.contains(*f))
+                    .cloned()
+                    .collect();
+                let due = match (
+                    owed_read.filter(|_| !owed_here.is_empty()),
+                    self.missing.is_empty(),
+                ) {
+                    (Some(t), true) => Some(t),
+                    (Some(t), false) => Some(t.min(missing_check)),
+                    (None, false) if started => Some(missing_check),
+                    _ => None,
                 };
-                if tx.send(update).await.is_err() {
-                    break;
+                let timer = async {
+                    match due {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    event = received.recv() => {
+                        let update = match event {
+                            None => break,
+                            Some(TailEvent::Started) => {
+                                started = true;
+                                owed_read = Some(Instant::now());
+                                Update::Live(present.to_vec())
+                            }
+                            Some(TailEvent::Lines(lines)) => Update::Lines(lines, Source::Streamed(number)),
+                            Some(TailEvent::Sampled) => Update::Sampled,
+                        };
+                        if tx.send(update).await.is_err() {
+                            stop.take().map(|s| s.send(()));
+                        }
+                    }
+                    _ = tx.closed() => {
+                        stop.take().map(|s| s.send(()));
+                        // Whatever the session still sends is not wanted.
+                        received.close();
+                    }
+                    _ = timer => {
+                        let now = Instant::now();
+                        let mut which = Vec::new();
+                        if owed_read.is_some_and(|t| t <= now) {
+                            which.extend(owed_here.iter().cloned());
+                        }
+                        if now >= missing_check {
+                            which.extend(self.missing.iter().cloned());
+                            missing_check = now + MISSING_EVERY;
+                        }
+                        let round = self.read(&which, false).await;
+                        match round.failed {
+                            Some(e) => {
+                                let _ = tx.send(Update::Failed(e.to_string())).await;
+                                owed_read = Some(Instant::now() + wait);
+                                wait = (wait * 2).min(Duration::from_secs(30));
+                            }
+                            None => wait = Duration::from_secs(1),
+                        }
+                        if round.appeared {
+                            stop.take().map(|s| s.send(()));
+                        }
+                    }
                 }
             }
-            newest
-        };
-        let (result, newest) = futures::future::join(session, forward).await;
-        tracing::debug!(functions = ?shard, lasted_ms = opened.elapsed().as_millis() as u64, result = ?result, "live tail session ended");
-        last_ms = last_ms.max(newest);
-        match result {
-            Err(e) if unavailable(&e) => {
-                let _ = tx
-                    .send(Update::Polling {
-                        functions: shard.clone(),
-                        why: e.to_string(),
-                    })
-                    .await;
-                return poll(source, shard, filter, last_ms, tx).await;
+            // A session that ended before its read was made (one that ends at once, as some
+            // endpoints' do) still reads what is owed, or no session would ever read it.
+            if started && owed_read.is_some_and(|t| t <= Instant::now()) && !tx.is_closed() {
+                let owed_here: Vec<String> = present
+                    .iter()
+                    .filter(|f| self.owed.contains_key(*f) && !self.missing.contains(*f))
+                    .cloned()
+                    .collect();
+                if let Some(e) = self.read(&owed_here, false).await.failed {
+                    let _ = tx.send(Update::Failed(e.to_string())).await;
+                }
             }
-            Err(e) => {
-                let _ = tx.send(Update::Failed(e.to_string())).await;
-            }
-            Ok(()) => {}
-        }
-        if tx.is_closed() {
-            return;
-        }
-        // A session that ended at once is reopened after a growing pause; one that ran a while
-        // (the 3-hour cap, a dropped connection) at once.
-        pause = if opened.elapsed() < SHORT_SESSION {
-            (pause * 2).min(Duration::from_secs(30))
-        } else {
-            Duration::from_secs(1)
+            started
         };
-        tokio::time::sleep(pause).await;
+        let (result, started) = futures::future::join(session, driver).await;
+        (started, result)
     }
-}
 
-/// Polls the functions every 2 s (backing off while every read fails) until `tx` closes.
-async fn poll<S: LogSource>(
-    source: &S,
-    functions: Vec<String>,
-    filter: Option<&str>,
-    since_ms: i64,
-    tx: &mpsc::Sender<Update>,
-) {
-    let mut last_ms = since_ms;
-    let mut wait = POLL_EVERY;
-    loop {
-        tokio::time::sleep(wait).await;
-        if tx.is_closed() {
-            return;
-        }
-        match read_since(source, &functions, filter, last_ms - OVERLAP_MS, tx).await {
-            Ok(t) => {
-                last_ms = last_ms.max(t);
-                wait = POLL_EVERY;
+    /// Polls every 2 s (backing off while reads fail), missing groups every minute, until
+    /// `tx` closes.
+    async fn poll(&mut self) {
+        let mut wait = POLL_EVERY;
+        let mut missing_check = Instant::now();
+        loop {
+            if self.tx.is_closed() {
+                return;
             }
-            Err(e) => {
-                let _ = tx.send(Update::Failed(e.to_string())).await;
-                wait = (wait * 2).min(Duration::from_secs(30));
+            let now = Instant::now();
+            let which: Vec<String> = self
+                .functions
+                .iter()
+                .filter(|f| now >= missing_check || !self.missing.contains(*f))
+                .cloned()
+                .collect();
+            if now >= missing_check {
+                missing_check = now + MISSING_EVERY;
+            }
+            let round = self.read(&which, true).await;
+            match round.failed {
+                Some(e) => {
+                    let _ = self.tx.send(Update::Failed(e.to_string())).await;
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+                None => wait = POLL_EVERY,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.tx.closed() => return,
             }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn twenty_five_groups_make_three_sessions() {
-        let functions: Vec<String> = (0..25).map(|i| format!("f{i}")).collect();
-        let (sessions, rest) = shards(&functions);
-        assert_eq!(
-            sessions.iter().map(Vec::len).collect::<Vec<_>>(),
-            [10, 10, 5]
-        );
-        assert_eq!(sessions.concat(), functions);
-        assert!(rest.is_empty());
-    }
-
-    #[test]
-    fn beyond_fifteen_sessions_the_rest_is_polled() {
-        let functions: Vec<String> = (0..163).map(|i| format!("f{i}")).collect();
-        let (sessions, rest) = shards(&functions);
-        assert_eq!(sessions.len(), SESSIONS_PER_REGION);
-        assert_eq!(rest.len(), 13);
-        assert_eq!(rest[0], "f150");
-    }
-}
+#[path = "tail_tests.rs"]
+mod tests;

@@ -1,7 +1,7 @@
 //! The dashboard's log pane: one function's log events, read every few seconds with an overlap
 //! and kept once each, followed at the bottom unless paused or scrolled, filtered as typed.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -20,7 +20,7 @@ pub struct LogPane {
     pub region: usize,
     pub function: String,
     pub lines: VecDeque<LogLine>,
-    seen: HashSet<String>,
+    seen: crate::loglines::Seen,
     pub paused: bool,
     pub filter: String,
     /// Lines scrolled up from the bottom (0: following the newest).
@@ -56,7 +56,7 @@ impl LogPane {
             region,
             function,
             lines: VecDeque::new(),
-            seen: HashSet::new(),
+            seen: crate::loglines::Seen::new(4 * KEEP),
             paused: false,
             filter: String::new(),
             scrolled: 0,
@@ -113,7 +113,7 @@ impl LogPane {
     pub fn tailed(&mut self, update: crate::provider::FollowUpdate, _now: DateTime<Utc>) {
         use crate::provider::FollowUpdate as U;
         match update {
-            U::Lines(lines) => {
+            U::Lines(lines, source) => {
                 let end = lines
                     .iter()
                     .map(|l| l.time.timestamp_millis())
@@ -121,9 +121,15 @@ impl LogPane {
                     .unwrap_or(self.until_ms);
                 self.error = None;
                 self.until_ms = self.until_ms.max(end);
-                self.add(lines);
+                self.add(lines, source);
             }
             U::Live(_) => {}
+            U::NoLogGroup(functions) => {
+                self.error = Some(format!(
+                    "no log group yet for {} (not invoked yet): looking again every minute",
+                    functions.join(", ")
+                ));
+            }
             U::Sampled => {
                 if let Follow::On { sampled, .. } = &mut self.follow {
                     *sampled = true;
@@ -151,17 +157,14 @@ impl LogPane {
                 self.error = None;
                 self.read_ok = true;
                 self.until_ms = self.until_ms.max(end_ms);
-                self.add(lines);
+                self.add(lines, crate::loglines::Source::Read);
             }
         }
     }
 
     /// Adds events not seen yet, in time order, keeping the last `KEEP`.
-    fn add(&mut self, lines: Vec<LogLine>) {
-        let mut fresh: Vec<LogLine> = lines
-            .into_iter()
-            .filter(|l| self.seen.insert(l.key()))
-            .collect();
+    fn add(&mut self, lines: Vec<LogLine>, source: crate::loglines::Source) {
+        let mut fresh = self.seen.admit(lines, source);
         fresh.sort_by_key(|l| l.time);
         let added = fresh.len();
         for l in fresh {
@@ -175,7 +178,7 @@ impl LogPane {
         }
         while self.lines.len() > KEEP {
             if let Some(old) = self.lines.pop_front() {
-                self.seen.remove(&old.key());
+                self.seen.forget(&old);
             }
         }
         // Scrolled up: stay on the same lines while new ones arrive below.
@@ -238,7 +241,13 @@ mod tests {
         // A session brings "two" again (no event id: Live Tail) and a late "late".
         let mut again = line(2, "", "two");
         again.event_id.clear();
-        p.tailed(U::Lines(vec![again, line(1, "", "late")]), now);
+        p.tailed(
+            U::Lines(
+                vec![again, line(1, "", "late")],
+                crate::loglines::Source::Streamed(1),
+            ),
+            now,
+        );
         let messages: Vec<&str> = p.lines.iter().map(|l| l.message.as_str()).collect();
         assert_eq!(messages, ["one", "late", "two"]);
         p.tailed(
@@ -290,7 +299,10 @@ mod tests {
         p.scroll(-3);
         assert_eq!(p.scrolled, 3);
         p.tailed(
-            crate::provider::FollowUpdate::Lines(vec![line(20, "new", "x")]),
+            crate::provider::FollowUpdate::Lines(
+                vec![line(20, "new", "x")],
+                crate::loglines::Source::Streamed(1),
+            ),
             now,
         );
         assert_eq!(p.scrolled, 4);

@@ -41,13 +41,81 @@ async fn put_logs(region: &str, function: &str, stream: &str, messages: &[(i64, 
         .expect("put");
 }
 
-/// Kills a `lops logs --follow` child when the test ends, also when an assertion fails first.
-struct Following(std::process::Child);
+/// A running `lops logs --follow`: its stdout lines as they come and what it said on stderr.
+/// The child is killed when the test ends, also when an assertion fails first.
+struct Followed {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    said: std::sync::Arc<std::sync::Mutex<String>>,
+}
 
-impl Drop for Following {
+impl Followed {
+    fn start(lops: &Lops, args: &[&str]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = lops
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let said_by = said.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut s) = said_by.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            }
+        });
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Followed { child, lines, said }
+    }
+
+    /// The next line on stdout (20 s at most).
+    fn next(&self, what: &str) -> String {
+        self.lines
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no {what}; stderr: {}", self.said()))
+    }
+
+    /// Nothing more on stdout for `secs` seconds.
+    fn quiet_for(&self, secs: u64) {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+        if let Ok(line) = self.lines.try_recv() {
+            panic!("an event came twice: {line}");
+        }
+    }
+
+    fn said(&self) -> String {
+        self.said.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Followed {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until the proxy has seen a Live Tail attempt in `region`.
+fn await_live_tail(proxy: &crate::support::proxy::FaultProxy, region: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while proxy.calls(region, "logs", "StartLiveTail") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Live Tail session: {:#?}",
+            proxy.all_calls()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 
@@ -86,6 +154,22 @@ async fn forty_events_in_two_streams_come_back_in_order_once_each() {
             .iter()
             .all(|e| e["region"] == region && e["function"] == f.as_str())
     );
+    // Two real events alike (same stream, millisecond and text: a retry logging the same
+    // line) are both shown.
+    put_logs(
+        region,
+        &f,
+        "2026/11/25/[$LATEST]c",
+        &[(50, "retrying".into()), (50, "retrying".into())],
+    )
+    .await;
+    let run =
+        Lops::new(moto::url()).run(&["logs", &f, "--regions", region, "--since", "30m", "--json"]);
+    let twins = events(&run)
+        .iter()
+        .filter(|e| e["message"] == "retrying")
+        .count();
+    assert_eq!(twins, 2, "{}", run.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,13 +274,13 @@ fn bad_since_and_missing_log_group_are_explained() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_prints_new_events_once_and_stops_on_ctrl_c() {
-    use std::io::{BufRead, BufReader};
     let region = "me-south-1";
     let f = format!("{}-tail", moto::unique("follow"));
     put_logs(region, &f, "first", &[(1, "before follow".into())]).await;
     let lops = Lops::new(moto::url());
-    let mut child = lops
-        .command(&[
+    let mut followed = Followed::start(
+        &lops,
+        &[
             "logs",
             &f,
             "--regions",
@@ -205,23 +289,9 @@ async fn follow_prints_new_events_once_and_stops_on_ctrl_c() {
             "30m",
             "--follow",
             "--json",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let next = |what: &str| {
-        rx.recv_timeout(std::time::Duration::from_secs(15))
-            .unwrap_or_else(|_| panic!("no {what}"))
-    };
-    assert!(next("first event").contains("before follow"));
+        ],
+    );
+    assert!(followed.next("first event").contains("before follow"));
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config(moto::url(), region).await);
     let group = format!("/aws/lambda/{f}");
     logs.create_log_stream()
@@ -242,15 +312,14 @@ async fn follow_prints_new_events_once_and_stops_on_ctrl_c() {
         .send()
         .await
         .expect("put");
-    assert!(next("followed event").contains("while following"));
+    assert!(followed.next("followed event").contains("while following"));
     // Several more polls pass: nothing is printed twice.
-    std::thread::sleep(std::time::Duration::from_secs(5));
-    assert!(rx.try_recv().is_err(), "an event was printed twice");
+    followed.quiet_for(5);
     std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &followed.child.id().to_string()])
         .status()
         .expect("kill -INT");
-    let status = child.wait().expect("wait");
+    let status = followed.child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
 }
 
@@ -321,7 +390,6 @@ async fn the_dashboards_log_pane_reads_the_functions_log_group_on_aws() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_uses_live_tail_through_a_custom_endpoint_and_shows_each_event_once() {
     use crate::support::proxy::{Fault, FaultProxy, Rule};
-    use std::io::{BufRead, BufReader};
     let region = "cn-northwest-1";
     let f = format!("{}-live", moto::unique("tail"));
     put_logs(region, &f, "a", &[(1, "one".into()), (2, "two".into())]).await;
@@ -338,8 +406,9 @@ async fn follow_uses_live_tail_through_a_custom_endpoint_and_shows_each_event_on
         },
     );
     let lops = Lops::new(&proxy.url);
-    let mut child = Following(
-        lops.command(&[
+    let followed = Followed::start(
+        &lops,
+        &[
             "logs",
             &f,
             "--regions",
@@ -348,58 +417,75 @@ async fn follow_uses_live_tail_through_a_custom_endpoint_and_shows_each_event_on
             "30m",
             "--follow",
             "--json",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn"),
+        ],
     );
-    let stdout = child.0.stdout.take().expect("stdout");
-    let stderr = child.0.stderr.take().expect("stderr");
-    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let said_by = said.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(mut s) = said_by.lock() {
-                s.push_str(&line);
-                s.push('\n');
-            }
-        }
-    });
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let next = |what: &str| {
-        rx.recv_timeout(std::time::Duration::from_secs(20))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "no {what}; stderr: {}",
-                    said.lock().map(|s| s.clone()).unwrap_or_default()
-                )
-            })
-    };
-    assert!(next("first").contains("\"one\""));
-    assert!(next("second").contains("\"two\""));
+    assert!(followed.next("first").contains("\"one\""));
+    assert!(followed.next("second").contains("\"two\""));
     // Wait for a session to have opened (and ended: moto ends it after one update).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while proxy.calls(region, "logs", "StartLiveTail") == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no Live Tail session: {:#?}",
-            proxy.all_calls()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    await_live_tail(&proxy, region);
     put_logs(region, &f, "b", &[(3, "three".into())]).await;
-    let third = next("event written while following");
+    let third = followed.next("event written while following");
     assert!(third.contains("\"three\""), "{third}");
     // Reopened sessions send one, two and three again: none is printed twice.
-    std::thread::sleep(std::time::Duration::from_secs(4));
-    assert!(rx.try_recv().is_err(), "an event came twice");
+    followed.quiet_for(4);
     assert!(proxy.calls(region, "logs", "StartLiveTail") >= 2);
+    // The failing reads are said once, not at every reopened session.
+    let said = followed.said();
+    assert_eq!(said.matches("still trying").count(), 1, "{said}");
+}
+
+/// Two functions followed together, one of which has never logged (no log group): the other
+/// is followed all the same, the missing group is said once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_goes_on_for_the_others_when_one_function_has_no_log_group() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "me-south-1";
+    let f = format!("{}-here", moto::unique("nogroup"));
+    let quiet = format!("{}-never-invoked", moto::unique("nogroup"));
+    put_logs(region, &f, "a", &[(1, "one".into())]).await;
+    let proxy = FaultProxy::start(moto::url());
+    // AWS refuses a session over a group that does not exist; moto answers with another
+    // group's events instead, so the first session is refused here as AWS would.
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("logs".into()),
+        operation: Some("StartLiveTail".into()),
+        fault: Fault::Code(400, "ResourceNotFoundException"),
+        remaining: Some(1),
+    });
+    let lops = Lops::new(&proxy.url);
+    let functions = format!("{f},{quiet}");
+    let followed = Followed::start(
+        &lops,
+        &[
+            "logs",
+            &functions,
+            "--regions",
+            region,
+            "--since",
+            "30m",
+            "--follow",
+            "--json",
+        ],
+    );
+    assert!(followed.next("first").contains("\"one\""));
+    await_live_tail(&proxy, region);
+    // Written now (moto's sessions here may stream another group: the read after each
+    // session brings it).
+    put_logs(region, &f, "b", &[(599, "two".into())]).await;
+    assert!(
+        followed
+            .next("event written while following")
+            .contains("\"two\"")
+    );
+    followed.quiet_for(4);
+    let said = followed.said();
+    assert_eq!(
+        said.matches(&format!("no log group yet for {quiet}"))
+            .count(),
+        1,
+        "{said}"
+    );
 }
 
 /// Where Live Tail is refused (access denied, the account's session limit), following falls
@@ -407,10 +493,10 @@ async fn follow_uses_live_tail_through_a_custom_endpoint_and_shows_each_event_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_falls_back_to_polling_when_live_tail_is_refused_and_says_so_once() {
     use crate::support::proxy::{Fault, FaultProxy, Rule};
-    use std::io::{BufRead, BufReader, Read};
     for (label, code) in [
         ("denied", "AccessDeniedException"),
         ("limit", "LimitExceededException"),
+        ("unknown", "UnknownOperationException"),
     ] {
         let region = "me-south-1";
         let f = format!("{}-poll", moto::unique(label));
@@ -424,8 +510,9 @@ async fn follow_falls_back_to_polling_when_live_tail_is_refused_and_says_so_once
             remaining: None,
         });
         let lops = Lops::new(&proxy.url);
-        let mut child = Following(
-            lops.command(&[
+        let followed = Followed::start(
+            &lops,
+            &[
                 "logs",
                 &f,
                 "--regions",
@@ -433,52 +520,25 @@ async fn follow_falls_back_to_polling_when_live_tail_is_refused_and_says_so_once
                 "--since",
                 "30m",
                 "--follow",
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn"),
+            ],
         );
-        let stdout = child.0.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let next = |what: &str| {
-            rx.recv_timeout(std::time::Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("{label}: no {what}"))
-        };
-        assert!(next("first").contains("one"));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while proxy.calls(region, "logs", "StartLiveTail") == 0 {
-            assert!(std::time::Instant::now() < deadline, "{label}: no attempt");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        assert!(followed.next("first").contains("one"), "{label}");
+        await_live_tail(&proxy, region);
         put_logs(region, &f, "b", &[(2, "two".into())]).await;
-        assert!(next("polled event").contains("two"));
+        assert!(followed.next("polled event").contains("two"), "{label}");
         // A few polls later: still one attempt at Live Tail, and one notice.
-        std::thread::sleep(std::time::Duration::from_secs(5));
+        followed.quiet_for(5);
         assert_eq!(proxy.calls(region, "logs", "StartLiveTail"), 1, "{label}");
         assert!(
             proxy.calls(region, "logs", "FilterLogEvents") >= 3,
             "{label}"
         );
-        let _ = child.0.kill();
-        let _ = child.0.wait();
-        let mut stderr = String::new();
-        let _ = child
-            .0
-            .stderr
-            .take()
-            .expect("stderr")
-            .read_to_string(&mut stderr);
+        let said = followed.said();
         assert_eq!(
-            stderr.matches("Live Tail is not available").count(),
+            said.matches("Live Tail is not available").count(),
             1,
-            "{label}: {stderr}"
+            "{label}: {said}"
         );
-        assert!(stderr.contains("polling"), "{label}: {stderr}");
+        assert!(said.contains("polling"), "{label}: {said}");
     }
 }

@@ -48,11 +48,14 @@ impl AwsRegion {
     ) -> Result<(), ProviderError> {
         let caller = crate::provider::RegionActions::caller(self).await?;
         let region = self.clients.scope.region.clone();
-        let mut groups: Vec<(String, String)> = Vec::new();
+        // A group several functions write to (a shared LoggingConfig group) is tailed once and
+        // its events shown under each of them, as reading each function's group would.
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
         for f in functions {
             let group = self.log_group(f).await;
-            if !groups.iter().any(|(g, _)| *g == group) {
-                groups.push((group, f.clone()));
+            match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, names)) => names.push(f.clone()),
+                None => groups.push((group, vec![f.clone()])),
             }
         }
         let arns = groups
@@ -90,23 +93,50 @@ impl AwsRegion {
                         "LimitExceededException: the account's Live Tail sessions are all in use"
                             .into(),
                     ),
+                    // An endpoint that does not know the operation.
+                    _ if matches!(
+                        code.as_str(),
+                        "UnknownOperationException" | "InvalidAction" | "NotImplemented"
+                    ) =>
+                    {
+                        ProviderError::Unsupported(format!(
+                            "{code}: this endpoint does not serve Live Tail"
+                        ))
+                    }
                     other => other,
                 }
             })?;
         let mut stream = out.response_stream;
         loop {
-            let next = stream.recv().await.map_err(|e| {
-                ProviderError::Service(format!(
-                    "Live Tail stream: {}",
-                    aws_smithy_types::error::display::DisplayErrorContext(&e)
-                ))
-            })?;
+            let next = match stream.recv().await {
+                Ok(next) => next,
+                // The 3-hour cap: the session ends as sessions do.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_session_timeout_exception()) =>
+                {
+                    return Ok(());
+                }
+                Err(e) => {
+                    return Err(ProviderError::Service(format!(
+                        "Live Tail stream: {}",
+                        aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    )));
+                }
+            };
             let Some(event) = next else {
                 return Ok(());
             };
             use aws_sdk_cloudwatchlogs::types::StartLiveTailResponseStream as Stream;
-            let Stream::SessionUpdate(update) = event else {
-                continue;
+            let update = match event {
+                Stream::SessionStart(_) => {
+                    if tx.send(TailEvent::Started).await.is_err() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Stream::SessionUpdate(update) => update,
+                _ => continue,
             };
             tracing::debug!(
                 events = update.session_results().len(),
@@ -118,21 +148,24 @@ impl AwsRegion {
             {
                 return Ok(());
             }
-            let lines: Vec<LogLine> = update
-                .session_results()
-                .iter()
-                .filter_map(|e| {
-                    let time = Utc.timestamp_millis_opt(e.timestamp?).single()?;
-                    // Only the groups asked for (an event of another group is not ours to show).
-                    let group = group_of_identifier(e.log_group_identifier().unwrap_or_default());
-                    let function = groups
-                        .iter()
-                        .find(|(g, _)| g == group)
-                        .map(|(_, f)| f.clone())?;
+            let mut lines: Vec<LogLine> = Vec::new();
+            for e in update.session_results() {
+                let Some(time) = e
+                    .timestamp
+                    .and_then(|t| Utc.timestamp_millis_opt(t).single())
+                else {
+                    continue;
+                };
+                // Only the groups asked for (an event of another group is not ours to show).
+                let group = group_of_identifier(e.log_group_identifier().unwrap_or_default());
+                let Some((_, names)) = groups.iter().find(|(g, _)| g == group) else {
+                    continue;
+                };
+                for function in names {
                     let mut line = LogLine {
                         time,
                         region: region.clone(),
-                        function,
+                        function: function.clone(),
                         stream: e.log_stream_name().unwrap_or_default().to_string(),
                         message: e.message().unwrap_or_default().trim_end().to_string(),
                         event_id: String::new(),
@@ -140,9 +173,9 @@ impl AwsRegion {
                         failure: None,
                     };
                     crate::loglines::annotate(&mut line);
-                    Some(line)
-                })
-                .collect();
+                    lines.push(line);
+                }
+            }
             if !lines.is_empty() && tx.send(TailEvent::Lines(lines)).await.is_err() {
                 return Ok(());
             }

@@ -38,6 +38,56 @@ impl crate::provider::LogSource for SimRegion {
         filter: Option<&str>,
     ) -> Result<Vec<crate::loglines::LogLine>, ProviderError> {
         self.answer(14).await?;
+        self.log_lines(function, start_ms, end_ms, filter)
+    }
+
+    /// A Live Tail session: each invocation's lines as its time comes, until the region goes
+    /// down (the session drops) or nobody listens.
+    async fn tail(
+        &self,
+        functions: &[String],
+        filter: Option<&str>,
+        tx: &tokio::sync::mpsc::Sender<crate::provider::TailEvent>,
+    ) -> Result<(), ProviderError> {
+        use crate::provider::TailEvent;
+        self.answer(15).await?;
+        if tx.send(TailEvent::Started).await.is_err() {
+            return Ok(());
+        }
+        let mut last = chrono::Utc::now().timestamp_millis();
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if self.down() {
+                return Err(ProviderError::Service(
+                    "Live Tail stream: connection lost".into(),
+                ));
+            }
+            let now = chrono::Utc::now().timestamp_millis();
+            let mut lines = Vec::new();
+            for f in functions {
+                lines.extend(self.log_lines(f, last, now, filter)?);
+            }
+            last = now;
+            lines.iter_mut().for_each(|l| l.event_id.clear());
+            if !lines.is_empty() && tx.send(TailEvent::Lines(lines)).await.is_err() {
+                return Ok(());
+            }
+            if tx.is_closed() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl SimRegion {
+    /// One invocation every 15 s per function between `start_ms` and `end_ms`.
+    fn log_lines(
+        &self,
+        function: &str,
+        start_ms: i64,
+        end_ms: i64,
+        filter: Option<&str>,
+    ) -> Result<Vec<crate::loglines::LogLine>, ProviderError> {
         let (spiking, memory, duration) = self.with_function(function, |f| {
             Ok((
                 f.scenario == Some(Scenario::ErrorSpike),
@@ -106,9 +156,7 @@ impl crate::provider::LogSource for SimRegion {
         }
         Ok(out)
     }
-}
 
-impl SimRegion {
     fn find_trigger<T>(
         &self,
         kind: crate::provider::TriggerKind,
