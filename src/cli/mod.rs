@@ -24,6 +24,7 @@ mod common;
 mod confirm;
 mod logs;
 mod rollout;
+mod service;
 mod status;
 mod triggers;
 
@@ -148,6 +149,10 @@ pub enum Command {
     },
     /// What triggers a function (rules, event source mappings, URL, policy), and pausing one.
     Triggers(triggers::TriggersArgs),
+    /// Services behind Route 53 records: show weights against real load, drain a region,
+    /// restore it, set weights.
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
     /// Backups of functions and S3 data: run, list, verify, prune.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
@@ -175,6 +180,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
         Command::Status(args) => status::run(global, args).await,
         Command::Invoke(args) => act::invoke(global, args).await,
         Command::Logs(args) => logs::run(global, args).await,
+        Command::Service(command) => service::run(global, command).await,
         Command::Traffic(c) => act::traffic(global, c).await,
         Command::Concurrency(c) => act::concurrency(global, c).await,
         Command::Kill(args) => act::kill(global, args).await,

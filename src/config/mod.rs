@@ -2,6 +2,7 @@
 //! settings resolved from it and the command line.
 
 mod regions;
+mod services;
 mod tier;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use regions::{KNOWN_REGIONS, check_region};
+pub use services::ServiceSettings;
 pub use tier::{Access, Tier};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -50,6 +52,9 @@ pub struct ConfigFile {
     pub guards: Guards,
     #[serde(default)]
     pub backup: BackupSettings,
+    /// Services behind Route 53 records: `[[service]]`.
+    #[serde(default, rename = "service")]
+    pub services: Vec<ServiceSettings>,
 }
 
 /// `[backup]`: where the dashboard's backup key writes.
@@ -321,6 +326,7 @@ impl ConfigFile {
             check_region(region, &self.extra_regions)
                 .map_err(|e| invalid(format!("key `regions`: {e}")))?;
         }
+        services::check_services(&self.services, &self.extra_regions).map_err(invalid)?;
         Ok(())
     }
 
@@ -363,6 +369,7 @@ pub struct Settings {
     pub keymap: BTreeMap<String, String>,
     pub theme: Theme,
     pub backup: BackupSettings,
+    pub services: Vec<ServiceSettings>,
     pub config_path: Option<PathBuf>,
 }
 
@@ -392,6 +399,7 @@ impl Settings {
             keymap: file.keymap,
             theme: file.theme,
             backup: file.backup,
+            services: file.services,
             config_path,
         }
     }

@@ -114,6 +114,25 @@ pub async fn execute<S: RegionActions>(
 
 async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, OpsError> {
     match &plan.change {
+        Change::Dns {
+            service,
+            expected,
+            records,
+        } => {
+            let after = super::service::write(
+                source,
+                service,
+                expected,
+                records,
+                std::time::Duration::from_secs(60),
+            )
+            .await?;
+            Ok(Outcome {
+                after,
+                invoke: None,
+                record: None,
+            })
+        }
         Change::Nothing => Ok(Outcome {
             after: plan.after.clone(),
             invoke: None,

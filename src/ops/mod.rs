@@ -14,6 +14,7 @@ pub mod prune;
 pub mod request;
 pub mod restore;
 pub mod rollout;
+pub mod service;
 pub mod undo;
 
 pub use crate::config::{Access, Tier};
@@ -46,6 +47,9 @@ pub enum Kind {
     Backup,
     Restore,
     Prune,
+    ServiceDrain,
+    ServiceRestore,
+    ServiceWeights,
     Undo,
 }
 
@@ -78,6 +82,9 @@ impl Kind {
             Kind::Backup => "backup",
             Kind::Restore => "restore",
             Kind::Prune => "prune",
+            Kind::ServiceDrain => "service.drain",
+            Kind::ServiceRestore => "service.restore",
+            Kind::ServiceWeights => "service.weights",
             Kind::Undo => "undo",
         }
     }

@@ -32,6 +32,12 @@ pub enum Change {
         enabled: bool,
         expected: bool,
     },
+    /// A service's Route 53 members, written in one batch after comparing `expected` again.
+    Dns {
+        service: Box<crate::config::ServiceSettings>,
+        expected: Vec<crate::provider::dns::DnsRecord>,
+        records: Vec<crate::provider::dns::DnsRecord>,
+    },
     /// Already as asked: nothing to write.
     Nothing,
 }
@@ -74,6 +80,23 @@ impl Plan {
     /// One line: what changes where, before → after.
     pub fn preview(&self) -> String {
         match &self.change {
+            Change::Nothing if self.action.starts_with("service.") => format!(
+                "service {}: already {}, nothing to do",
+                self.target,
+                super::service::describe_change(&self.before, &self.after)
+            ),
+            Change::Dns { .. } => format!(
+                "{} {} (Route 53, profile {}): {}{}",
+                self.action,
+                self.target,
+                self.scope.profile,
+                super::service::describe_change(&self.before, &self.after),
+                self.after
+                    .get("ttl")
+                    .and_then(Value::as_i64)
+                    .map(|t| format!("; resolvers may keep the old answer up to {t} s (TTL)"))
+                    .unwrap_or_default()
+            ),
             Change::Nothing => format!(
                 "{} in {}: already {}, nothing to do",
                 self.target,
@@ -334,6 +357,29 @@ pub async fn prepare<S: RegionActions>(
         }
         Request::SetTrigger { kind, id, enabled } => {
             trigger_plan(source, plan, *kind, id, *enabled).await
+        }
+        Request::Service {
+            service,
+            change,
+            force,
+        } => {
+            let planned = super::service::plan(source, service, change, *force, audit).await?;
+            let change = if planned.records.is_empty() {
+                Change::Nothing
+            } else {
+                Change::Dns {
+                    service: service.clone(),
+                    expected: planned.expected,
+                    records: planned.records,
+                }
+            };
+            Ok(plan(
+                planned.target,
+                planned.before,
+                planned.after,
+                change,
+                planned.forced,
+            ))
         }
         Request::Undo { record } => super::undo::undo_plan(source, plan, record).await,
     }

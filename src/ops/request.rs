@@ -63,6 +63,14 @@ pub enum Request {
         id: String,
         enabled: bool,
     },
+    /// A service's Route 53 weights: drain a region, restore it, set weights, or put members
+    /// back as recorded.
+    Service {
+        service: Box<crate::config::ServiceSettings>,
+        change: super::service::ServiceChange,
+        /// Past the last-healthy-region guard (a typed confirmation).
+        force: bool,
+    },
     /// Revert an audited action to its recorded "before".
     Undo {
         record: Box<Record>,
@@ -83,6 +91,11 @@ impl Request {
             Request::Kill { .. } => Kind::Kill,
             Request::Revive { .. } => Kind::Revive,
             Request::SetTrigger { .. } => Kind::Trigger,
+            Request::Service { change, .. } => match change {
+                super::service::ServiceChange::Drain(_) => Kind::ServiceDrain,
+                super::service::ServiceChange::Restore(_) => Kind::ServiceRestore,
+                _ => Kind::ServiceWeights,
+            },
             Request::Undo { .. } => Kind::Undo,
         }
     }
@@ -127,7 +140,7 @@ impl Request {
             | Request::SetConcurrency { function, .. }
             | Request::Kill { function }
             | Request::Revive { function } => Some(function),
-            Request::SetTrigger { .. } | Request::Undo { .. } => None,
+            Request::SetTrigger { .. } | Request::Service { .. } | Request::Undo { .. } => None,
         }
     }
 
@@ -155,6 +168,7 @@ impl Request {
             | Request::Kill { function }
             | Request::Revive { function } => function.clone(),
             Request::SetTrigger { kind, id, .. } => format!("{}/{id}", kind.as_str()),
+            Request::Service { service, .. } => service.name.clone(),
             Request::Undo { record } => record.target.clone(),
         }
     }

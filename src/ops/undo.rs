@@ -13,7 +13,7 @@ use super::plan::{
 use crate::provider::{RegionActions, TriggerKind};
 
 /// The audit actions `undo` can revert.
-pub const UNDOABLE: [&str; 10] = [
+pub const UNDOABLE: [&str; 13] = [
     "traffic.set",
     "traffic.promote",
     "traffic.rollback",
@@ -24,6 +24,9 @@ pub const UNDOABLE: [&str; 10] = [
     "revive",
     "trigger.enable",
     "trigger.disable",
+    "service.drain",
+    "service.restore",
+    "service.weights",
 ];
 
 /// What an audit record says can be put back, read once from it: the record's action names
@@ -47,6 +50,11 @@ enum Reversible {
         kind: TriggerKind,
         id: String,
         enabled: bool,
+    },
+    /// A service's members back to their recorded weights.
+    Service {
+        settings: Box<crate::config::ServiceSettings>,
+        members: Vec<(String, i64)>,
     },
 }
 
@@ -98,6 +106,13 @@ impl Reversible {
                         .unwrap_or(true),
                 })
             }
+            "service.drain" | "service.restore" | "service.weights" => Ok(Reversible::Service {
+                settings: Box::new(
+                    super::service::settings_of(&record.before)
+                        .ok_or_else(|| invalid("service"))?,
+                ),
+                members: super::service::member_weights(&record.before),
+            }),
             other => Err(OpsError::Invalid(format!(
                 "{other} cannot be undone: undo reverts {}",
                 UNDOABLE.join(", ")
@@ -163,6 +178,30 @@ pub(super) async fn undo_plan<S: RegionActions>(
                 )));
             }
             trigger_plan(source, plan, kind, &id, enabled).await?
+        }
+        Reversible::Service { settings, members } => {
+            let current = super::service::read(source, &settings).await?;
+            let now = super::service::member_weights(&current.state());
+            if now != super::service::member_weights(&record.after) {
+                return Err(OpsError::Conflict(format!(
+                    "service {} changed since {} (now {}): undo refused, nothing changed",
+                    settings.name,
+                    record.time,
+                    super::service::describe_change(&current.state(), &current.state())
+                )));
+            }
+            let change = super::service::ServiceChange::Members(members);
+            let planned = super::service::plan(source, &settings, &change, false, None).await?;
+            let change = if planned.records.is_empty() {
+                Change::Nothing
+            } else {
+                Change::Dns {
+                    service: settings,
+                    expected: planned.expected,
+                    records: planned.records,
+                }
+            };
+            plan(planned.target, planned.before, planned.after, change, false)
         }
     };
     p.undoes = Some(record.id.clone());

@@ -3,6 +3,7 @@
 //! `aws` talks to the real AWS SDK clients; `sim` is the seeded simulated fleet behind `--demo`.
 
 pub mod aws;
+pub mod dns;
 pub mod limiter;
 pub mod sim;
 
@@ -290,6 +291,59 @@ pub trait RegionActions: RegionSource {
         id: &str,
         enabled: bool,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// The members of the record set `name`/`kind` in hosted zone `zone` (Route 53 is global:
+    /// any region's handle reaches it with its profile's credentials).
+    fn dns_records(
+        &self,
+        zone: &str,
+        name: &str,
+        kind: &str,
+    ) -> impl Future<Output = Result<Vec<dns::DnsRecord>, ProviderError>> + Send {
+        let _ = (zone, name, kind);
+        async {
+            Err(ProviderError::Unsupported(
+                "Route 53 is not served here".into(),
+            ))
+        }
+    }
+    /// Writes these records (each replacing the member with its set identifier) in one atomic
+    /// change batch; returns the change's id.
+    fn change_dns(
+        &self,
+        zone: &str,
+        records: &[dns::DnsRecord],
+    ) -> impl Future<Output = Result<String, ProviderError>> + Send {
+        let _ = (zone, records);
+        async {
+            Err(ProviderError::Unsupported(
+                "Route 53 is not served here".into(),
+            ))
+        }
+    }
+    /// Whether a change has reached every Route 53 name server (INSYNC).
+    fn dns_change_synced(
+        &self,
+        change: &str,
+    ) -> impl Future<Output = Result<bool, ProviderError>> + Send {
+        let _ = change;
+        async {
+            Err(ProviderError::Unsupported(
+                "Route 53 is not served here".into(),
+            ))
+        }
+    }
+    fn health_check(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<dns::Health, ProviderError>> + Send {
+        let _ = id;
+        async {
+            Err(ProviderError::Unsupported(
+                "Route 53 is not served here".into(),
+            ))
+        }
+    }
 }
 
 /// Log events of a function, for the dashboard's log pane (and `lops logs` on AWS).

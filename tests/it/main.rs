@@ -21,6 +21,7 @@ mod provider;
 mod rollout;
 mod scale;
 mod seams;
+mod service;
 mod session;
 mod status;
 mod triggers;

@@ -161,6 +161,8 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     /// EventBridge rules that trigger functions.
     pub events: aws_sdk_eventbridge::Client,
+    /// Route 53 (global): the record sets of services.
+    pub route53: aws_sdk_route53::Client,
     pub sdk_config: SdkConfig,
     /// Lambda's shared control-plane bucket (every List*, Get* but GetFunction, and writes).
     pub lambda_limit: Arc<RateLimiter>,
@@ -171,6 +173,8 @@ pub struct Clients {
     pub cloudwatch_limit: Arc<RateLimiter>,
     /// CloudWatch Logs allows FilterLogEvents about 5 times a second per region.
     pub logs_limit: Arc<RateLimiter>,
+    /// Route 53's account-wide limit.
+    pub dns_limit: Arc<RateLimiter>,
     /// In-flight control-plane calls at once in this region.
     pub parallelism: usize,
     pub operation_timeout: Duration,
@@ -279,6 +283,11 @@ impl Clients {
                 .interceptor(interceptor())
                 .build(),
         );
+        let route53 = aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(&sdk_config)
+                .interceptor(interceptor())
+                .build(),
+        );
         let limits = &settings.rate_limits;
         Clients {
             scope,
@@ -288,6 +297,7 @@ impl Clients {
             logs,
             s3,
             events,
+            route53,
             sdk_config,
             lambda_limit: Arc::new(RateLimiter::new(limits.lambda_per_sec, limits.burst)),
             get_function_limit: Arc::new(RateLimiter::new(
@@ -298,6 +308,8 @@ impl Clients {
             events_limit: Arc::new(RateLimiter::new(limits.eventbridge_per_sec, limits.burst)),
             cloudwatch_limit: Arc::new(RateLimiter::new(limits.cloudwatch_per_sec, limits.burst)),
             logs_limit: Arc::new(RateLimiter::new(4.0, 5)),
+            // Route 53 answers 5 requests a second per account.
+            dns_limit: Arc::new(RateLimiter::new(4.0, 5)),
             parallelism: limits.parallel_calls.max(1),
             operation_timeout: settings.timeouts.operation(),
             metrics_timeout: settings.timeouts.metrics(),

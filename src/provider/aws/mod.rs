@@ -2,6 +2,7 @@
 
 mod clients;
 mod cloudwatch;
+mod dns;
 mod error;
 mod guard;
 mod lambda;

@@ -17,6 +17,31 @@ impl AwsRegion {
 }
 
 impl RegionActions for AwsRegion {
+    async fn dns_records(
+        &self,
+        zone: &str,
+        name: &str,
+        kind: &str,
+    ) -> Result<Vec<crate::provider::dns::DnsRecord>, ProviderError> {
+        self.route53_records(zone, name, kind).await
+    }
+
+    async fn change_dns(
+        &self,
+        zone: &str,
+        records: &[crate::provider::dns::DnsRecord],
+    ) -> Result<String, ProviderError> {
+        self.route53_change(zone, records).await
+    }
+
+    async fn dns_change_synced(&self, change: &str) -> Result<bool, ProviderError> {
+        self.route53_synced(change).await
+    }
+
+    async fn health_check(&self, id: &str) -> Result<crate::provider::dns::Health, ProviderError> {
+        self.route53_health(id).await
+    }
+
     async fn triggers(&self, function: &str) -> Result<crate::provider::Triggers, ProviderError> {
         self.clients.triggers(function).await
     }

@@ -252,7 +252,29 @@ fn operation_of(
     if service == "lambda" {
         return lambda_operation(method, path);
     }
+    if service == "route53" {
+        return route53_operation(method, path);
+    }
     format!("{method} {path}")
+}
+
+/// Route 53's REST paths, named as the SDK names them.
+fn route53_operation(method: &str, path: &str) -> String {
+    let segments: Vec<&str> = path
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .trim_matches('/')
+        .split('/')
+        .collect();
+    let name = match (method, segments.as_slice()) {
+        ("POST", [_, "hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
+        ("GET", [_, "hostedzone", _, "rrset"]) => "ListResourceRecordSets",
+        ("GET", [_, "change", _]) => "GetChange",
+        ("GET", [_, "healthcheck", _, "status"]) => "GetHealthCheckStatus",
+        _ => return format!("{method} {path}"),
+    };
+    name.to_string()
 }
 
 /// Lambda's REST paths, named as the SDK names the operations lops and the tests use.
@@ -346,7 +368,11 @@ fn error_response(service: &str, fault: Fault) -> Response<Full<Bytes>> {
         }
         Fault::Code(status, code) => (status, code, "injected failure"),
     };
-    let body = if service == "s3" {
+    let body = if service == "route53" {
+        format!(
+            "<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>x</RequestId></ErrorResponse>"
+        )
+    } else if service == "s3" {
         format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>")
     } else if service == "monitoring" || service == "sts" {
         format!(

@@ -1,0 +1,253 @@
+//! `lops service`: a service's Route 53 weights per region next to the load its regions really
+//! took, and the levers — drain a region, restore it, set weights — through the ops layer.
+
+use std::io::Write;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::GlobalArgs;
+use super::act::{Repeat, run_batch};
+use super::common::{ActFlags, early_check};
+use crate::exit::{Exit, Failure};
+use crate::ops::batch::Target;
+use crate::ops::service::{self, ServiceChange};
+use crate::ops::{Kind, Request};
+use crate::provider::RegionSource;
+use crate::session::Session;
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Each region's configured weight, health check and the share of invocations it took
+    /// over the last 15 minutes (of the regions this session reads).
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Weight 0 for the region given with --region: its share goes to the others.
+    Drain {
+        name: String,
+        /// Past the guard that keeps one healthy region with weight (typed confirmation).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        flags: ActFlags,
+    },
+    /// The region given with --region back to the weight its last drain found.
+    Restore {
+        name: String,
+        #[command(flatten)]
+        flags: ActFlags,
+    },
+    /// Set weights: REGION=N[,REGION=N] (whole numbers 0 to 255); other regions keep theirs.
+    Weights {
+        name: String,
+        weights: String,
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        flags: ActFlags,
+    },
+}
+
+pub async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<Exit, Failure> {
+    let (settings, _) = crate::session::settings(&global.flags())?;
+    let (name, change, force, flags, kind) = match command {
+        ServiceCommand::Show { name, json } => return show(global, &name, json).await,
+        ServiceCommand::Drain { name, force, flags } => {
+            let region = one_region(global, "drain")?;
+            (
+                name,
+                ServiceChange::Drain(region),
+                force,
+                flags,
+                Kind::ServiceDrain,
+            )
+        }
+        ServiceCommand::Restore { name, flags } => {
+            let region = one_region(global, "restore")?;
+            (
+                name,
+                ServiceChange::Restore(region),
+                false,
+                flags,
+                Kind::ServiceRestore,
+            )
+        }
+        ServiceCommand::Weights {
+            name,
+            weights,
+            force,
+            flags,
+        } => {
+            let weights = service::parse_weights(&weights).map_err(Failure::from)?;
+            (
+                name,
+                ServiceChange::Weights(weights),
+                force,
+                flags,
+                Kind::ServiceWeights,
+            )
+        }
+    };
+    let found = service::find(&settings.services, &name)
+        .map_err(Failure::from)?
+        .clone();
+    early_check(global, kind)?;
+    // The drained region names what changes, not where Route 53 is reached: the session reads
+    // the service's own profile in the regions the config gives.
+    let mut global = global.clone();
+    if matches!(change, ServiceChange::Drain(_) | ServiceChange::Restore(_)) {
+        global.regions = None;
+    }
+    if let Some(p) = &found.profile {
+        global.profiles = vec![p.clone()];
+    }
+    let ctx = Session::connect(&global.flags()).await?;
+    let home = service::home(&ctx.regions, &found).map_err(Failure::from)?;
+    let request = Request::Service {
+        service: Box::new(found),
+        change,
+        force,
+    };
+    run_batch(
+        &ctx,
+        &flags,
+        Repeat::Refused,
+        vec![Target::Ask(home, request)],
+    )
+    .await
+}
+
+/// The one region `--region` names, for drain and restore.
+fn one_region(global: &GlobalArgs, what: &str) -> Result<String, Failure> {
+    match global.regions.as_deref() {
+        Some([region]) => {
+            crate::config::check_region(region, &[]).map_err(Failure::usage)?;
+            Ok(region.clone())
+        }
+        _ => Err(Failure::usage(format!(
+            "name the one region to {what}: lops service {what} NAME --region REGION"
+        ))),
+    }
+}
+
+async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Failure> {
+    let (settings, _) = crate::session::settings(&global.flags())?;
+    let found = service::find(&settings.services, name)
+        .map_err(Failure::from)?
+        .clone();
+    let mut global = global.clone();
+    if let Some(p) = &found.profile {
+        global.profiles = vec![p.clone()];
+    }
+    let ctx = Session::connect(&global.flags()).await?;
+    let home = service::home(&ctx.regions, &found).map_err(Failure::from)?;
+    let view = service::read(&ctx.regions[home], &found)
+        .await
+        .map_err(Failure::from)?;
+    // The load each region really took, read where this session reaches (each on its own).
+    let regions = view.regions();
+    let reads = ctx
+        .regions
+        .iter()
+        .filter(|r| regions.contains(&r.scope().region))
+        .map(|r| async {
+            (
+                r.scope().region.clone(),
+                service::observed(r, &found, 15).await,
+            )
+        });
+    let observed: Vec<(String, Result<f64, crate::provider::ProviderError>)> =
+        futures::future::join_all(reads).await;
+    let total: f64 = observed.iter().filter_map(|(_, r)| r.as_ref().ok()).sum();
+    let weights = view.weights();
+    let shares = service::shares(&weights);
+    let mut rows = Vec::new();
+    let mut partial = false;
+    for m in &view.members {
+        let region = m.region.clone();
+        let seen = region
+            .as_ref()
+            .and_then(|r| observed.iter().find(|(o, _)| o == r))
+            .map(|(_, r)| r);
+        let (invocations, taken, note) = match seen {
+            Some(Ok(n)) => (Some(*n), (total > 0.0).then(|| n / total), None),
+            Some(Err(e)) => {
+                partial = true;
+                (None, None, Some(e.to_string()))
+            }
+            None => (
+                None,
+                None,
+                Some("not read (add the region with --regions)".to_string()),
+            ),
+        };
+        rows.push(json!({
+            "region": region,
+            "set_id": m.record.set_id,
+            "routing": m.record.routing(),
+            "weight": m.record.weight,
+            "share": region.as_ref().and_then(|r| shares.get(r)),
+            "invocations_15m": invocations,
+            "observed_share": taken,
+            "observed_error": note,
+            "health": m.health,
+            "health_check": m.record.health_check,
+            "target": m.record.target(),
+        }));
+    }
+    if as_json {
+        super::print_json(&json!({
+            "service": found.name,
+            "zone": found.zone_id(),
+            "record": found.record,
+            "type": found.kind,
+            "ttl": view.ttl(),
+            "members": rows,
+            "complete": !partial,
+        }));
+    } else {
+        let mut out = std::io::stdout().lock();
+        let pct = |v: Option<f64>| {
+            v.map_or(crate::format::MISSING.to_string(), |s| {
+                format!("{:.0}%", s * 100.0)
+            })
+        };
+        let _ = writeln!(
+            out,
+            "service {} — {} {} in zone {}, TTL {}",
+            found.name,
+            found.record,
+            found.kind,
+            found.zone_id(),
+            view.ttl()
+                .map_or(crate::format::MISSING.to_string(), |t| format!("{t} s"))
+        );
+        let _ = writeln!(
+            out,
+            "{:<16} {:<14} {:<18} {:>6} {:>9}  {:<10} TARGET",
+            "REGION", "RECORD", "ROUTING", "SHARE", "OBSERVED", "HEALTH"
+        );
+        for (m, row) in view.members.iter().zip(&rows) {
+            let _ = writeln!(
+                out,
+                "{:<16} {:<14} {:<18} {:>6} {:>9}  {:<10} {}",
+                m.region.as_deref().unwrap_or("? (unmapped)"),
+                m.record.set_id.as_deref().unwrap_or("-"),
+                m.record.routing(),
+                pct(row["share"].as_f64()),
+                pct(row["observed_share"].as_f64()),
+                m.health.word(),
+                m.record.target()
+            );
+        }
+        for (region, r) in &observed {
+            if let Err(e) = r {
+                err!("lops: {region}: invocations not read: {e}");
+            }
+        }
+    }
+    Ok(if partial { Exit::Partial } else { Exit::Done })
+}

@@ -1,0 +1,108 @@
+//! `[[service]]`: a service served from several regions behind Route 53 records, and how each
+//! record maps to a region when neither the record nor its target says.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::regions::check_region;
+
+/// One service: the record set of `record` (of `type`) in the hosted zone `zone`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings {
+    pub name: String,
+    /// The hosted zone's id (`Z…`; `/hostedzone/Z…` is accepted).
+    pub zone: String,
+    /// The record's name (`api.example.com`).
+    pub record: String,
+    /// The record's type: A (the default), AAAA or CNAME.
+    #[serde(default = "default_type", rename = "type")]
+    pub kind: String,
+    /// The profile whose credentials read and change the zone (default: the session's first).
+    pub profile: Option<String>,
+    /// Set identifier → region, for records whose target does not name a region.
+    #[serde(default)]
+    pub regions: BTreeMap<String, String>,
+    /// Region → the functions that serve the service there (their invocations are the region's
+    /// real share; without them, the region's whole Lambda invocations are).
+    #[serde(default)]
+    pub functions: BTreeMap<String, Vec<String>>,
+}
+
+fn default_type() -> String {
+    "A".into()
+}
+
+impl ServiceSettings {
+    /// The zone id without its `/hostedzone/` prefix.
+    pub fn zone_id(&self) -> &str {
+        self.zone.trim_start_matches("/hostedzone/")
+    }
+}
+
+/// Checks every service: names unique and set, zone and record set, a known type, known regions.
+pub fn check_services(services: &[ServiceSettings], extra: &[String]) -> Result<(), String> {
+    let mut names = std::collections::BTreeSet::new();
+    for s in services {
+        let name = s.name.trim();
+        if name.is_empty() {
+            return Err("a [[service]] has no name: give it name = \"…\"".into());
+        }
+        if !names.insert(name) {
+            return Err(format!(
+                "two [[service]] entries are named '{name}': give each its own name"
+            ));
+        }
+        if s.zone_id().trim().is_empty() || s.record.trim().is_empty() {
+            return Err(format!(
+                "service '{name}': give zone = \"Z…\" (the hosted zone id) and record = \"api.example.com\""
+            ));
+        }
+        if !matches!(s.kind.as_str(), "A" | "AAAA" | "CNAME") {
+            return Err(format!(
+                "service '{name}': type = \"{}\" is not served: use A, AAAA or CNAME",
+                s.kind
+            ));
+        }
+        for region in s.regions.values().chain(s.functions.keys()) {
+            check_region(region, extra).map_err(|e| format!("service '{name}': {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(name: &str) -> ServiceSettings {
+        ServiceSettings {
+            name: name.into(),
+            zone: "/hostedzone/Z1".into(),
+            record: "api.example.com".into(),
+            kind: "A".into(),
+            profile: None,
+            regions: BTreeMap::new(),
+            functions: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn services_are_checked_before_anything_is_read() {
+        assert!(check_services(&[service("checkout")], &[]).is_ok());
+        assert_eq!(service("x").zone_id(), "Z1");
+        let twice = check_services(&[service("a"), service("a")], &[]).unwrap_err();
+        assert!(twice.contains("two [[service]]"), "{twice}");
+        let mut bad = service("a");
+        bad.kind = "MX".into();
+        assert!(check_services(&[bad], &[]).unwrap_err().contains("MX"));
+        let mut bad = service("a");
+        bad.regions.insert("blue".into(), "us-east-9".into());
+        assert!(
+            check_services(&[bad], &[])
+                .unwrap_err()
+                .contains("us-east-9")
+        );
+    }
+}

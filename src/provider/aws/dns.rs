@@ -1,0 +1,254 @@
+//! Route 53 on AWS: a service's record set read to its last member, one atomic change batch,
+//! the change's propagation, and health check status.
+
+use aws_sdk_route53::types::{
+    AliasTarget as SdkAlias, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet,
+    ResourceRecordSetFailover, RrType,
+};
+
+use super::AwsRegion;
+use super::error::classify;
+use crate::provider::ProviderError;
+use crate::provider::dns::{AliasTarget, DnsRecord, Health};
+
+/// Route 53 names end with a dot; lops compares them without.
+fn bare(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn from_sdk(r: &ResourceRecordSet) -> DnsRecord {
+    let other = if r.geo_location().is_some() {
+        Some("geolocation")
+    } else if r.multi_value_answer().is_some() {
+        Some("multivalue")
+    } else if r.cidr_routing_config().is_some() {
+        Some("cidr")
+    } else if r.geo_proximity_location().is_some() {
+        Some("geoproximity")
+    } else if r.traffic_policy_instance_id().is_some() {
+        Some("traffic policy")
+    } else {
+        None
+    };
+    DnsRecord {
+        name: bare(r.name()),
+        kind: r.r#type().as_str().to_string(),
+        set_id: r.set_identifier().map(str::to_string),
+        weight: r.weight(),
+        failover: r.failover().map(|f| f.as_str().to_string()),
+        region: r.region().map(|g| g.as_str().to_string()),
+        ttl: r.ttl(),
+        values: r
+            .resource_records()
+            .iter()
+            .map(|v| v.value().to_string())
+            .collect(),
+        alias: r.alias_target().map(|a| AliasTarget {
+            zone: a.hosted_zone_id().to_string(),
+            dns_name: a.dns_name().to_string(),
+            evaluate_health: a.evaluate_target_health(),
+        }),
+        health_check: r.health_check_id().map(str::to_string),
+        other_routing: other.map(str::to_string),
+    }
+}
+
+fn to_sdk(r: &DnsRecord) -> Result<ResourceRecordSet, ProviderError> {
+    let invalid = |e: aws_sdk_route53::error::BuildError| {
+        ProviderError::Service(format!("record {} cannot be written: {e}", r.name))
+    };
+    let mut b = ResourceRecordSet::builder()
+        .name(&r.name)
+        .r#type(RrType::from(r.kind.as_str()))
+        .set_set_identifier(r.set_id.clone())
+        .set_weight(r.weight)
+        .set_failover(r.failover.as_deref().map(ResourceRecordSetFailover::from))
+        .set_region(
+            r.region
+                .as_deref()
+                .map(aws_sdk_route53::types::ResourceRecordSetRegion::from),
+        )
+        .set_ttl(r.ttl)
+        .set_health_check_id(r.health_check.clone());
+    for v in &r.values {
+        b = b.resource_records(
+            ResourceRecord::builder()
+                .value(v)
+                .build()
+                .map_err(invalid)?,
+        );
+    }
+    if let Some(a) = &r.alias {
+        b = b.alias_target(
+            SdkAlias::builder()
+                .hosted_zone_id(&a.zone)
+                .dns_name(&a.dns_name)
+                .evaluate_target_health(a.evaluate_health)
+                .build()
+                .map_err(invalid)?,
+        );
+    }
+    b.build().map_err(invalid)
+}
+
+impl AwsRegion {
+    pub(super) async fn route53_records(
+        &self,
+        zone: &str,
+        name: &str,
+        kind: &str,
+    ) -> Result<Vec<DnsRecord>, ProviderError> {
+        let secs = self.clients.operation_timeout.as_secs_f64();
+        let wanted = bare(name);
+        let mut out = Vec::new();
+        let (mut start_name, mut start_type, mut start_id) =
+            (Some(format!("{wanted}.")), Some(RrType::from(kind)), None);
+        loop {
+            self.clients.dns_limit.acquire().await;
+            let page = self
+                .clients
+                .route53
+                .list_resource_record_sets()
+                .hosted_zone_id(zone)
+                .set_start_record_name(start_name.take())
+                .set_start_record_type(start_type.take())
+                .set_start_record_identifier(start_id.take())
+                .send()
+                .await
+                .map_err(|e| match classify(e, secs) {
+                    ProviderError::Service(m) if m.contains("NoSuchHostedZone") => {
+                        ProviderError::NotFound(format!("hosted zone {zone}: {m}"))
+                    }
+                    other => other,
+                })?;
+            let mut past = false;
+            for r in page.resource_record_sets() {
+                if bare(r.name()) != wanted || r.r#type().as_str() != kind {
+                    // Listed in order from the start name: the first other name ends the set.
+                    past = true;
+                    break;
+                }
+                out.push(from_sdk(r));
+            }
+            if past || !page.is_truncated() {
+                return Ok(out);
+            }
+            start_name = page.next_record_name().map(str::to_string);
+            start_type = page.next_record_type().cloned();
+            start_id = page.next_record_identifier().map(str::to_string);
+            if start_name.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    pub(super) async fn route53_change(
+        &self,
+        zone: &str,
+        records: &[DnsRecord],
+    ) -> Result<String, ProviderError> {
+        let secs = self.clients.operation_timeout.as_secs_f64();
+        let mut changes = Vec::new();
+        for r in records {
+            changes.push(
+                Change::builder()
+                    .action(ChangeAction::Upsert)
+                    .resource_record_set(to_sdk(r)?)
+                    .build()
+                    .map_err(|e| ProviderError::Service(e.to_string()))?,
+            );
+        }
+        let batch = ChangeBatch::builder()
+            .comment("lops")
+            .set_changes(Some(changes))
+            .build()
+            .map_err(|e| ProviderError::Service(e.to_string()))?;
+        self.clients.dns_limit.acquire().await;
+        let out = self
+            .clients
+            .route53
+            .change_resource_record_sets()
+            .hosted_zone_id(zone)
+            .change_batch(batch)
+            .send()
+            .await
+            .map_err(|e| classify(e, secs))?;
+        Ok(out
+            .change_info()
+            .map(|c| c.id().to_string())
+            .unwrap_or_default())
+    }
+
+    pub(super) async fn route53_synced(&self, change: &str) -> Result<bool, ProviderError> {
+        let secs = self.clients.operation_timeout.as_secs_f64();
+        self.clients.dns_limit.acquire().await;
+        let out = self
+            .clients
+            .route53
+            .get_change()
+            .id(change.trim_start_matches("/change/"))
+            .send()
+            .await
+            .map_err(|e| classify(e, secs))?;
+        Ok(out
+            .change_info()
+            .is_some_and(|c| c.status().as_str() == "INSYNC"))
+    }
+
+    pub(super) async fn route53_health(&self, id: &str) -> Result<Health, ProviderError> {
+        let secs = self.clients.operation_timeout.as_secs_f64();
+        self.clients.dns_limit.acquire().await;
+        let out = self
+            .clients
+            .route53
+            .get_health_check_status()
+            .health_check_id(id)
+            .send()
+            .await
+            .map_err(|e| classify(e, secs))?;
+        let reports: Vec<&str> = out
+            .health_check_observations()
+            .iter()
+            .filter_map(|o| o.status_report().and_then(|r| r.status()))
+            .collect();
+        if reports.is_empty() {
+            return Ok(Health::Unknown("no checker has reported yet".into()));
+        }
+        // Route 53 calls an endpoint healthy when more than 18 % of its checkers do.
+        let ok = reports.iter().filter(|s| s.starts_with("Success")).count();
+        Ok(if ok * 100 > reports.len() * 18 {
+            Health::Healthy
+        } else {
+            Health::Unhealthy(
+                reports
+                    .iter()
+                    .find(|s| !s.starts_with("Success"))
+                    .map_or_else(String::new, |s| s.to_string()),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_go_back_as_they_came() {
+        let record = DnsRecord {
+            name: "api.example.com".into(),
+            kind: "CNAME".into(),
+            set_id: Some("us-east-1".into()),
+            weight: Some(100),
+            failover: None,
+            region: None,
+            ttl: Some(60),
+            values: vec!["abc.execute-api.us-east-1.amazonaws.com".into()],
+            alias: None,
+            health_check: Some("hc-1".into()),
+            other_routing: None,
+        };
+        let sdk = to_sdk(&record).unwrap();
+        assert_eq!(from_sdk(&sdk), record);
+    }
+}

@@ -1,0 +1,610 @@
+//! `lops service` against moto's Route 53: a weighted service read across three regions,
+//! drained and restored (weights read back through the SDK), audited and undone, the guard
+//! that keeps a healthy region, a concurrent edit refused, tiers, one change batch per change,
+//! bad input.
+
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, ResourceRecord,
+    ResourceRecordSet, RrType,
+};
+
+use crate::support::cli::Lops;
+use crate::support::moto;
+use crate::support::proxy::{Fault, FaultProxy, Rule};
+use crate::support::seed::sdk_config;
+
+const REGIONS: [(&str, &str, i64); 3] = [
+    ("blue", "us-east-1", 100),
+    ("green", "eu-west-1", 100),
+    ("red", "ap-southeast-2", 50),
+];
+
+struct Service {
+    zone: String,
+    record: String,
+    client: aws_sdk_route53::Client,
+    checks: Vec<String>,
+}
+
+impl Service {
+    /// A hosted zone with a weighted CNAME per region, each with a health check; its
+    /// targets name their regions (API Gateway endpoints).
+    async fn seed(label: &str) -> Service {
+        let client = aws_sdk_route53::Client::new(&sdk_config(moto::url(), "us-east-1").await);
+        let domain = format!("{}.example.com", moto::unique(label));
+        let zone = client
+            .create_hosted_zone()
+            .name(&domain)
+            .caller_reference(moto::unique("ref"))
+            .send()
+            .await
+            .expect("zone")
+            .hosted_zone()
+            .expect("zone")
+            .id()
+            .trim_start_matches("/hostedzone/")
+            .to_string();
+        let record = format!("api.{domain}");
+        let mut checks = Vec::new();
+        let mut changes = Vec::new();
+        for (id, region, weight) in REGIONS {
+            let check = client
+                .create_health_check()
+                .caller_reference(moto::unique("hc"))
+                .health_check_config(
+                    HealthCheckConfig::builder()
+                        .r#type(HealthCheckType::Https)
+                        .fully_qualified_domain_name(format!("api.{region}.example.com"))
+                        .build()
+                        .expect("check"),
+                )
+                .send()
+                .await
+                .expect("health check")
+                .health_check()
+                .expect("check")
+                .id()
+                .to_string();
+            changes.push(
+                Change::builder()
+                    .action(ChangeAction::Create)
+                    .resource_record_set(
+                        ResourceRecordSet::builder()
+                            .name(&record)
+                            .r#type(RrType::Cname)
+                            .set_identifier(id)
+                            .weight(weight)
+                            .ttl(60)
+                            .health_check_id(&check)
+                            .resource_records(
+                                ResourceRecord::builder()
+                                    .value(format!("abc.execute-api.{region}.amazonaws.com"))
+                                    .build()
+                                    .expect("value"),
+                            )
+                            .build()
+                            .expect("record"),
+                    )
+                    .build()
+                    .expect("change"),
+            );
+            checks.push(check);
+        }
+        client
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .change_batch(
+                ChangeBatch::builder()
+                    .set_changes(Some(changes))
+                    .build()
+                    .expect("batch"),
+            )
+            .send()
+            .await
+            .expect("records");
+        Service {
+            zone,
+            record,
+            client,
+            checks,
+        }
+    }
+
+    /// The weight of each set identifier, as Route 53 has it (read apart from lops).
+    async fn weights(&self) -> Vec<(String, i64)> {
+        let out = self
+            .client
+            .list_resource_record_sets()
+            .hosted_zone_id(&self.zone)
+            .send()
+            .await
+            .expect("list");
+        let mut w: Vec<(String, i64)> = out
+            .resource_record_sets()
+            .iter()
+            .filter(|r| r.name().trim_end_matches('.') == self.record)
+            .filter_map(|r| Some((r.set_identifier()?.to_string(), r.weight()?)))
+            .collect();
+        w.sort();
+        w
+    }
+
+    fn config(&self, lops: &Lops, extra: &str) -> String {
+        lops.config(&format!(
+            "regions = [\"us-east-1\"]\n{extra}\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\n",
+            self.zone, self.record
+        ))
+        .display()
+        .to_string()
+    }
+}
+
+fn weight(list: &[(String, i64)], id: &str) -> i64 {
+    list.iter()
+        .find(|(i, _)| i == id)
+        .map(|(_, w)| *w)
+        .unwrap_or(-1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
+    let svc = Service::seed("show").await;
+    let lops = Lops::new(moto::url());
+    let config = svc.config(&lops, "");
+    let run = lops.run(&[
+        "service",
+        "show",
+        "checkout",
+        "--config",
+        &config,
+        "--regions",
+        "us-east-1,eu-west-1,ap-southeast-2",
+        "--json",
+    ]);
+    run.assert_exit(0);
+    let doc = run.json();
+    let members = doc["members"].as_array().expect("members");
+    assert_eq!(members.len(), 3, "{doc}");
+    for (id, region, w) in REGIONS {
+        let m = members
+            .iter()
+            .find(|m| m["set_id"] == id)
+            .unwrap_or_else(|| panic!("{id}: {doc}"));
+        assert_eq!(m["region"], region);
+        assert_eq!(m["weight"], w);
+        assert_eq!(m["health"]["status"], "healthy", "{m}");
+    }
+    let share = |id: &str| {
+        members.iter().find(|m| m["set_id"] == id).expect("m")["share"]
+            .as_f64()
+            .unwrap_or(-1.0)
+    };
+    assert!((share("blue") - 0.4).abs() < 1e-9 && (share("red") - 0.2).abs() < 1e-9);
+    assert_eq!(doc["ttl"], 60);
+    // The text face says the same.
+    let run = lops.run(&["service", "show", "checkout", "--config", &config]);
+    run.assert_exit(0);
+    assert!(
+        run.stdout.contains("eu-west-1") && run.stdout.contains("40%"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
+    let svc = Service::seed("drain").await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let config = svc.config(&lops, "");
+    let batches = || proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets");
+    // Preview only: nothing changes.
+    let run = lops.run(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--dry-run",
+    ]);
+    run.assert_exit(0);
+    assert!(
+        run.stderr.contains("us-east-1 100 → 0 (40% → 0%)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("eu-west-1 100 (40% → 67%)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("TTL"), "{}", run.stderr);
+    assert_eq!(batches(), 0);
+    assert_eq!(weight(&svc.weights().await, "blue"), 100);
+
+    let run = lops.run(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+        "--json",
+    ]);
+    run.assert_exit(0);
+    let after = svc.weights().await;
+    assert_eq!(
+        (
+            weight(&after, "blue"),
+            weight(&after, "green"),
+            weight(&after, "red")
+        ),
+        (0, 100, 50)
+    );
+    assert_eq!(batches(), 1, "one atomic batch per change");
+    let doc = run.json();
+    assert_eq!(doc["results"][0]["after"]["insync"], true, "{doc}");
+
+    // Restore puts back the weight the drain found.
+    let run = lops.run(&[
+        "service",
+        "restore",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "blue"), 100);
+    assert_eq!(batches(), 2);
+
+    // Drain again, then undo it: the audit log has both, undo reverts the last.
+    lops.run(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+    ])
+    .assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "blue"), 0);
+    let audit = lops.run(&["audit", "--json"]);
+    let actions: Vec<String> = audit
+        .json()
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["action"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        ["service.drain", "service.restore", "service.drain"]
+    );
+    let run = lops.run(&["undo", "--config", &config, "--yes"]);
+    run.assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "blue"), 100, "{}", run.stderr);
+    assert_eq!(batches(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_healthy_region_is_not_drained_without_force() {
+    let svc = Service::seed("guard").await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let config = svc.config(&lops, "");
+    // eu-west-1 and ap-southeast-2 weigh 0: us-east-1 is the only region serving.
+    lops.run(&[
+        "service",
+        "weights",
+        "checkout",
+        "eu-west-1=0,ap-southeast-2=0",
+        "--config",
+        &config,
+        "--yes",
+    ])
+    .assert_exit(0);
+    let run = lops.run(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+    ]);
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("no healthy region with weight"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(weight(&svc.weights().await, "blue"), 100);
+    // A region whose health check cannot be read does not count as healthy either.
+    lops.run(&[
+        "service",
+        "weights",
+        "checkout",
+        "eu-west-1=100",
+        "--config",
+        &config,
+        "--yes",
+    ])
+    .assert_exit(0);
+    proxy.add(Rule {
+        region: "us-east-1".into(),
+        service: Some("route53".into()),
+        operation: Some("GetHealthCheckStatus".into()),
+        fault: Fault::Status(503),
+        remaining: None,
+    });
+    let run = lops.run(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+    ]);
+    run.assert_exit(4);
+    assert!(run.stderr.contains("eu-west-1 unknown"), "{}", run.stderr);
+    // --force goes past it, asking for the typed name: --yes is that answer in a script.
+    let run = lops.run(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+        "--force",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "blue"), 0);
+    assert_eq!(svc.checks.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_between_preview_and_write_is_refused_and_nothing_changes() {
+    let svc = Service::seed("race").await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let config = svc.config(&lops, "");
+    // The read right before the write (the second) is held 3 s: someone edits the record in
+    // between, after the preview was made and confirmed.
+    proxy.add_after(
+        1,
+        Rule {
+            region: "us-east-1".into(),
+            service: Some("route53".into()),
+            operation: Some("ListResourceRecordSets".into()),
+            fault: Fault::Delay(std::time::Duration::from_secs(3)),
+            remaining: Some(1),
+        },
+    );
+    let child = lops.spawn(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while proxy.calls("us-east-1", "route53", "ListResourceRecordSets") < 2 {
+        assert!(std::time::Instant::now() < deadline, "no second read");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    svc.client
+        .change_resource_record_sets()
+        .hosted_zone_id(&svc.zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Upsert)
+                        .resource_record_set(
+                            ResourceRecordSet::builder()
+                                .name(&svc.record)
+                                .r#type(RrType::Cname)
+                                .set_identifier("blue")
+                                .weight(70)
+                                .ttl(60)
+                                .health_check_id(&svc.checks[0])
+                                .resource_records(
+                                    ResourceRecord::builder()
+                                        .value("abc.execute-api.us-east-1.amazonaws.com")
+                                        .build()
+                                        .expect("value"),
+                                )
+                                .build()
+                                .expect("record"),
+                        )
+                        .build()
+                        .expect("change"),
+                )
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("edit");
+    let (code, stderr) = crate::support::cli::finish(child, 30);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("changed since the preview"), "{stderr}");
+    assert_eq!(weight(&svc.weights().await, "blue"), 70);
+    assert_eq!(
+        proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_and_invoke_tiers_refuse_and_bad_input_is_explained() {
+    let svc = Service::seed("tiers").await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let config = svc.config(&lops, "");
+    for mode in ["read", "invoke"] {
+        let run = lops.run(&[
+            "service",
+            "drain",
+            "checkout",
+            "--region",
+            "us-east-1",
+            "--config",
+            &config,
+            "--mode",
+            mode,
+            "--yes",
+        ]);
+        run.assert_exit(4);
+        assert!(
+            run.stderr.contains("--mode change"),
+            "{mode}: {}",
+            run.stderr
+        );
+    }
+    // A profile's mode in the config refuses the same way.
+    let read_only = svc.config(&lops, "mode = \"read\"");
+    lops.run(&[
+        "service",
+        "weights",
+        "checkout",
+        "eu-west-1=1",
+        "--config",
+        &read_only,
+        "--yes",
+    ])
+    .assert_exit(4);
+    let config = svc.config(&lops, "");
+    for (args, says) in [
+        (vec!["service", "show", "nope"], "unknown service 'nope'"),
+        (
+            vec![
+                "service",
+                "restore",
+                "checkout",
+                "--region",
+                "us-east-1",
+                "--yes",
+            ],
+            "no drain of us-east-1",
+        ),
+        (
+            vec![
+                "service",
+                "drain",
+                "checkout",
+                "--region",
+                "eu-central-1",
+                "--yes",
+            ],
+            "does not serve service checkout",
+        ),
+        (
+            vec!["service", "weights", "checkout", "eu-west-1=1.7", "--yes"],
+            "REGION=WEIGHT",
+        ),
+        (
+            vec!["service", "weights", "checkout", "eu-west-1=300", "--yes"],
+            "0 to 255",
+        ),
+        (
+            vec!["service", "drain", "checkout", "--yes"],
+            "name the one region",
+        ),
+    ] {
+        let mut full = args.clone();
+        full.extend(["--config", config.as_str()]);
+        let run = lops.run(&full);
+        run.assert_exit(2);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(
+        proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
+        0
+    );
+    // A record whose target names no region, and no mapping in the config.
+    svc.client
+        .change_resource_record_sets()
+        .hosted_zone_id(&svc.zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Create)
+                        .resource_record_set(
+                            ResourceRecordSet::builder()
+                                .name(&svc.record)
+                                .r#type(RrType::Cname)
+                                .set_identifier("onprem")
+                                .weight(10)
+                                .ttl(60)
+                                .resource_records(
+                                    ResourceRecord::builder()
+                                        .value("origin.example.net")
+                                        .build()
+                                        .expect("value"),
+                                )
+                                .build()
+                                .expect("record"),
+                        )
+                        .build()
+                        .expect("change"),
+                )
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("unmapped record");
+    let run = lops.run(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+    ]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("onprem") && run.stderr.contains("regions = {"),
+        "{}",
+        run.stderr
+    );
+    // Mapped in the config, it works.
+    let mapped = lops.config(&format!(
+        "regions = [\"us-east-1\"]\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\nregions = {{ onprem = \"eu-central-1\" }}\n",
+        svc.zone, svc.record
+    ));
+    let run = lops.run(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "eu-central-1",
+        "--config",
+        &mapped.display().to_string(),
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "onprem"), 0);
+}
