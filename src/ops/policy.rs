@@ -60,6 +60,24 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
         "lambda:GetFunctionConfiguration",
         Tier::Read,
     ),
+    // Services behind Route 53: their records and health checks; a change writes one batch
+    // and waits for it to be everywhere.
+    (
+        "ListResourceRecordSets",
+        "route53:ListResourceRecordSets",
+        Tier::Read,
+    ),
+    (
+        "GetHealthCheckStatus",
+        "route53:GetHealthCheckStatus",
+        Tier::Read,
+    ),
+    (
+        "ChangeResourceRecordSets",
+        "route53:ChangeResourceRecordSets",
+        Tier::Change,
+    ),
+    ("GetChange", "route53:GetChange", Tier::Change),
     // Triggers.
     (
         "ListRuleNamesByTarget",
