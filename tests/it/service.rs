@@ -150,7 +150,27 @@ fn weight(list: &[(String, i64)], id: &str) -> i64 {
 async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
     let svc = Service::seed("show").await;
     let lops = Lops::new(moto::url());
-    let config = svc.config(&lops, "");
+    // The functions serving it per region, and the invocations each took (per minute).
+    let fname = moto::unique("svcfn");
+    for (region, per_minute) in [("us-east-1", 30.0), ("eu-west-1", 10.0)] {
+        crate::support::seed::Seeder::new(moto::url(), region)
+            .await
+            .put_metric(
+                &[("FunctionName", &fname)],
+                "Invocations",
+                per_minute,
+                aws_sdk_cloudwatch::types::StandardUnit::Count,
+                2..=6,
+            )
+            .await;
+    }
+    let config = lops
+        .config(&format!(
+            "regions = [\"us-east-1\"]\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\nfunctions = {{ \"us-east-1\" = [\"{fname}\"], \"eu-west-1\" = [\"{fname}\"], \"ap-southeast-2\" = [\"{fname}\"] }}\n",
+            svc.zone, svc.record
+        ))
+        .display()
+        .to_string();
     let run = lops.run(&[
         "service",
         "show",
@@ -180,6 +200,18 @@ async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
             .unwrap_or(-1.0)
     };
     assert!((share("blue") - 0.4).abs() < 1e-9 && (share("red") - 0.2).abs() < 1e-9);
+    // Configured 40 / 40 / 20 against what the regions really took: 75 / 25 / 0.
+    let observed = |id: &str| {
+        members.iter().find(|m| m["set_id"] == id).expect("m")["observed_share"]
+            .as_f64()
+            .unwrap_or(-1.0)
+    };
+    assert_eq!(
+        (observed("blue"), observed("green"), observed("red")),
+        (0.75, 0.25, 0.0),
+        "{doc}"
+    );
+    assert_eq!(doc["complete"], true);
     assert_eq!(doc["ttl"], 60);
     // The text face says the same.
     let run = lops.run(&["service", "show", "checkout", "--config", &config]);
