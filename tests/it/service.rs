@@ -19,6 +19,38 @@ const REGIONS: [(&str, &str, i64); 3] = [
     ("red", "ap-southeast-2", 50),
 ];
 
+/// One change of a weighted CNAME member of `record`.
+fn member(
+    action: ChangeAction,
+    record: &str,
+    id: &str,
+    weight: i64,
+    value: &str,
+    check: Option<&str>,
+) -> Change {
+    Change::builder()
+        .action(action)
+        .resource_record_set(
+            ResourceRecordSet::builder()
+                .name(record)
+                .r#type(RrType::Cname)
+                .set_identifier(id)
+                .weight(weight)
+                .ttl(60)
+                .set_health_check_id(check.map(str::to_string))
+                .resource_records(
+                    ResourceRecord::builder()
+                        .value(value)
+                        .build()
+                        .expect("value"),
+                )
+                .build()
+                .expect("record"),
+        )
+        .build()
+        .expect("change")
+}
+
 struct Service {
     zone: String,
     record: String,
@@ -65,29 +97,14 @@ impl Service {
                 .expect("check")
                 .id()
                 .to_string();
-            changes.push(
-                Change::builder()
-                    .action(ChangeAction::Create)
-                    .resource_record_set(
-                        ResourceRecordSet::builder()
-                            .name(&record)
-                            .r#type(RrType::Cname)
-                            .set_identifier(id)
-                            .weight(weight)
-                            .ttl(60)
-                            .health_check_id(&check)
-                            .resource_records(
-                                ResourceRecord::builder()
-                                    .value(format!("abc.execute-api.{region}.amazonaws.com"))
-                                    .build()
-                                    .expect("value"),
-                            )
-                            .build()
-                            .expect("record"),
-                    )
-                    .build()
-                    .expect("change"),
-            );
+            changes.push(member(
+                ChangeAction::Create,
+                &record,
+                id,
+                weight,
+                &format!("abc.execute-api.{region}.amazonaws.com"),
+                Some(&check),
+            ));
             checks.push(check);
         }
         client
@@ -108,6 +125,22 @@ impl Service {
             client,
             checks,
         }
+    }
+
+    /// Applies one change to the zone, apart from lops (someone else's edit).
+    async fn apply(&self, change: Change) {
+        self.client
+            .change_resource_record_sets()
+            .hosted_zone_id(&self.zone)
+            .change_batch(
+                ChangeBatch::builder()
+                    .changes(change)
+                    .build()
+                    .expect("batch"),
+            )
+            .send()
+            .await
+            .expect("change");
     }
 
     /// The weight of each set identifier, as Route 53 has it (read apart from lops).
@@ -442,40 +475,15 @@ async fn an_edit_between_preview_and_write_is_refused_and_nothing_changes() {
         assert!(std::time::Instant::now() < deadline, "no second read");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    svc.client
-        .change_resource_record_sets()
-        .hosted_zone_id(&svc.zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Upsert)
-                        .resource_record_set(
-                            ResourceRecordSet::builder()
-                                .name(&svc.record)
-                                .r#type(RrType::Cname)
-                                .set_identifier("blue")
-                                .weight(70)
-                                .ttl(60)
-                                .health_check_id(&svc.checks[0])
-                                .resource_records(
-                                    ResourceRecord::builder()
-                                        .value("abc.execute-api.us-east-1.amazonaws.com")
-                                        .build()
-                                        .expect("value"),
-                                )
-                                .build()
-                                .expect("record"),
-                        )
-                        .build()
-                        .expect("change"),
-                )
-                .build()
-                .expect("batch"),
-        )
-        .send()
-        .await
-        .expect("edit");
+    svc.apply(member(
+        ChangeAction::Upsert,
+        &svc.record,
+        "blue",
+        70,
+        "abc.execute-api.us-east-1.amazonaws.com",
+        Some(&svc.checks[0]),
+    ))
+    .await;
     let (code, stderr) = crate::support::cli::finish(child, 30);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("changed since the preview"), "{stderr}");
@@ -573,39 +581,15 @@ async fn read_and_invoke_tiers_refuse_and_bad_input_is_explained() {
         0
     );
     // A record whose target names no region, and no mapping in the config.
-    svc.client
-        .change_resource_record_sets()
-        .hosted_zone_id(&svc.zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Create)
-                        .resource_record_set(
-                            ResourceRecordSet::builder()
-                                .name(&svc.record)
-                                .r#type(RrType::Cname)
-                                .set_identifier("onprem")
-                                .weight(10)
-                                .ttl(60)
-                                .resource_records(
-                                    ResourceRecord::builder()
-                                        .value("origin.example.net")
-                                        .build()
-                                        .expect("value"),
-                                )
-                                .build()
-                                .expect("record"),
-                        )
-                        .build()
-                        .expect("change"),
-                )
-                .build()
-                .expect("batch"),
-        )
-        .send()
-        .await
-        .expect("unmapped record");
+    svc.apply(member(
+        ChangeAction::Create,
+        &svc.record,
+        "onprem",
+        10,
+        "origin.example.net",
+        None,
+    ))
+    .await;
     let run = lops.run(&[
         "service",
         "drain",

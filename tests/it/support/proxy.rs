@@ -260,13 +260,7 @@ fn operation_of(
 
 /// Route 53's REST paths, named as the SDK names them.
 fn route53_operation(method: &str, path: &str) -> String {
-    let segments: Vec<&str> = path
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .trim_matches('/')
-        .split('/')
-        .collect();
+    let segments = segments_of(path);
     let name = match (method, segments.as_slice()) {
         ("POST", [_, "hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
         ("GET", [_, "hostedzone", _, "rrset"]) => "ListResourceRecordSets",
@@ -277,15 +271,19 @@ fn route53_operation(method: &str, path: &str) -> String {
     name.to_string()
 }
 
-/// Lambda's REST paths, named as the SDK names the operations lops and the tests use.
-fn lambda_operation(method: &str, path: &str) -> String {
-    let segments: Vec<&str> = path
-        .split('?')
+/// A REST path's segments, without its query.
+fn segments_of(path: &str) -> Vec<&str> {
+    path.split('?')
         .next()
         .unwrap_or_default()
         .trim_matches('/')
         .split('/')
-        .collect();
+        .collect()
+}
+
+/// Lambda's REST paths, named as the SDK names the operations lops and the tests use.
+fn lambda_operation(method: &str, path: &str) -> String {
+    let segments = segments_of(path);
     let name = match (method, segments.as_slice()) {
         ("GET", [_, "functions"]) => "ListFunctions",
         ("POST", [_, "functions"]) => "CreateFunction",
