@@ -1,0 +1,339 @@
+//! A change of a service's weights: validated against the record set, guarded, previewed as
+//! state before → after, and written — compared again, one batch, awaited, read back.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{Health, MAX_WEIGHT, Member, ServiceChange, read};
+use crate::config::ServiceSettings;
+use crate::ops::OpsError;
+use crate::ops::audit::AuditLog;
+use crate::provider::dns::DnsRecord;
+use crate::provider::{ProviderError, RegionActions};
+
+/// Each member's weight in `region` before the last recorded drain of it (by set identifier).
+fn recorded_weights(
+    audit: Option<&AuditLog>,
+    service: &str,
+    region: &str,
+) -> Result<Vec<(String, i64)>, OpsError> {
+    let hint = format!("set its weight with `lops service weights {service} {region}=N`");
+    let log = audit.ok_or_else(|| {
+        OpsError::Invalid(format!(
+            "restore needs the audit log, which is not available: {hint}"
+        ))
+    })?;
+    let (records, _) = log
+        .read()
+        .map_err(|e| OpsError::Invalid(format!("cannot read the audit log: {e}")))?;
+    let weight_in = |state: &Value| state.get("weights")?.get(region)?.as_i64();
+    records
+        .iter()
+        .rev()
+        .filter(|r| r.action == "service.drain" && r.result == "ok" && r.target == service)
+        .find(|r| weight_in(&r.before).is_some_and(|w| w > 0) && weight_in(&r.after) == Some(0))
+        .map(|r| {
+            r.before
+                .get("members")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|m| m.get("region").and_then(Value::as_str) == Some(region))
+                .filter_map(|m| {
+                    Some((
+                        m.get("set_id")?.as_str()?.to_string(),
+                        m.get("weight")?.as_i64()?,
+                    ))
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|members| !members.is_empty())
+        .ok_or_else(|| {
+            OpsError::Invalid(format!(
+                "no drain of {region} for service {service} is recorded: {hint}"
+            ))
+        })
+}
+
+/// What a change of a service's weights comes to: the records to write (members whose
+/// weight changes), the state before and after, whether it is forced past the guard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub target: String,
+    pub before: Value,
+    pub after: Value,
+    pub expected: Vec<DnsRecord>,
+    pub records: Vec<DnsRecord>,
+    pub forced: bool,
+}
+
+/// Validates and previews a change of the service's weights.
+pub async fn plan<S: RegionActions>(
+    source: &S,
+    settings: &ServiceSettings,
+    change: &ServiceChange,
+    force: bool,
+    audit: Option<&AuditLog>,
+) -> Result<Planned, OpsError> {
+    let view = read(source, settings).await?;
+    let name = &settings.name;
+    let regions = view.regions();
+    let known = |region: &str| -> Result<(), OpsError> {
+        if regions.iter().any(|r| r == region) {
+            Ok(())
+        } else {
+            Err(OpsError::Invalid(format!(
+                "region {region} does not serve service {name}: its regions are {}",
+                regions.join(", ")
+            )))
+        }
+    };
+    // Every member must have a region and weighted routing before anything is changed.
+    for m in &view.members {
+        let id = m.record.set_id.as_deref().unwrap_or("(no set identifier)");
+        if m.region.is_none() {
+            return Err(OpsError::Invalid(format!(
+                "service {name}: record {id} ({}) names no region: map it in its [[service]] entry, regions = {{ \"{id}\" = \"REGION\" }}",
+                m.record.target()
+            )));
+        }
+        if m.record.weight.is_none() {
+            return Err(OpsError::Invalid(format!(
+                "service {name}: record {id} routes by {}: lops changes weighted records only (change {} routing in Route 53)",
+                m.record.routing(),
+                m.record.routing()
+            )));
+        }
+    }
+    let mut new: BTreeMap<usize, i64> = BTreeMap::new();
+    let by_region = |region: &str, weight: i64, new: &mut BTreeMap<usize, i64>| {
+        for (i, m) in view.members.iter().enumerate() {
+            if m.region.as_deref() == Some(region) {
+                new.insert(i, weight);
+            }
+        }
+    };
+    let by_id = |id: &str| {
+        view.members
+            .iter()
+            .position(|m| m.record.set_id.as_deref() == Some(id))
+            .ok_or_else(|| {
+                OpsError::Conflict(format!(
+                    "record {id} of service {name} is gone: nothing changed"
+                ))
+            })
+    };
+    match change {
+        ServiceChange::Drain(region) => {
+            known(region)?;
+            by_region(region, 0, &mut new);
+        }
+        ServiceChange::Restore(region) => {
+            known(region)?;
+            for (id, weight) in recorded_weights(audit, name, region)? {
+                new.insert(by_id(&id)?, weight);
+            }
+        }
+        ServiceChange::Weights(list) => {
+            if list.is_empty() {
+                return Err(OpsError::Invalid(format!(
+                    "give weights: lops service weights {name} REGION=N[,REGION=N]"
+                )));
+            }
+            for (region, weight) in list {
+                known(region)?;
+                check_weight(*weight)?;
+                by_region(region, *weight, &mut new);
+            }
+        }
+        ServiceChange::Members(list) => {
+            for (id, weight) in list {
+                check_weight(*weight)?;
+                new.insert(by_id(id)?, *weight);
+            }
+        }
+    }
+    let mut after_view = view.clone();
+    let mut expected = Vec::new();
+    let mut records = Vec::new();
+    for (i, weight) in &new {
+        let member = &mut after_view.members[*i];
+        if member.record.weight == Some(*weight) {
+            continue;
+        }
+        if let Some(o) = &member.record.other_routing {
+            return Err(OpsError::Invalid(format!(
+                "service {name}: record {} also routes by {o}, which lops does not write: change it in Route 53",
+                member.record.set_id.as_deref().unwrap_or_default()
+            )));
+        }
+        expected.push(member.record.clone());
+        member.record.weight = Some(*weight);
+        records.push(member.record.clone());
+    }
+    // The guard: some region must still take traffic, with a health check that says healthy
+    // (or none: Route 53 then counts it healthy). All weights 0 would spread traffic evenly
+    // over every member, drained ones included.
+    let serving: Vec<&Member> = after_view
+        .members
+        .iter()
+        .filter(|m| m.record.weight.unwrap_or(0) > 0)
+        .filter(|m| m.record.health_check.is_none() || m.health == Health::Healthy)
+        .collect();
+    let forced = !records.is_empty() && serving.is_empty();
+    if forced && !force {
+        let why = after_view
+            .members
+            .iter()
+            .filter(|m| m.record.weight.unwrap_or(0) > 0)
+            .map(|m| {
+                format!(
+                    "{} {}",
+                    m.region.as_deref().unwrap_or("?"),
+                    match &m.health {
+                        Health::Unhealthy(d) | Health::Unknown(d) =>
+                            format!("{} ({d})", m.health.word()),
+                        Health::Healthy => "healthy".into(),
+                    }
+                )
+            })
+            .collect::<Vec<_>>();
+        return Err(OpsError::Refused(format!(
+            "this would leave service {name} no healthy region with weight ({}): pass --force to do it anyway (typed confirmation)",
+            if why.is_empty() {
+                "every weight would be 0, and Route 53 then spreads traffic over every member"
+                    .to_string()
+            } else {
+                why.join(", ")
+            }
+        )));
+    }
+    Ok(Planned {
+        target: name.clone(),
+        before: view.state(),
+        after: after_view.state(),
+        expected,
+        records,
+        forced,
+    })
+}
+
+fn check_weight(weight: i64) -> Result<(), OpsError> {
+    if !(0..=MAX_WEIGHT).contains(&weight) {
+        return Err(OpsError::Invalid(format!(
+            "weight {weight} is out of range: Route 53 weights are whole numbers 0 to {MAX_WEIGHT}"
+        )));
+    }
+    Ok(())
+}
+
+/// Parses `us-east-1=0,eu-west-1=100`.
+pub fn parse_weights(text: &str) -> Result<Vec<(String, i64)>, OpsError> {
+    let bad = |part: &str| {
+        OpsError::Invalid(format!(
+            "'{part}' is not REGION=WEIGHT: give e.g. us-east-1=0,eu-west-1=100 (whole numbers 0 to {MAX_WEIGHT})"
+        ))
+    };
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|part| {
+            let (region, weight) = part.split_once('=').ok_or_else(|| bad(part))?;
+            let weight: i64 = weight.trim().parse().map_err(|_| bad(part))?;
+            check_weight(weight)?;
+            Ok((region.trim().to_string(), weight))
+        })
+        .collect()
+}
+
+/// Compares the records again right before the write, writes them in one batch, waits up to
+/// `wait` for Route 53 to have them everywhere, and reads the service back.
+pub async fn write<S: RegionActions>(
+    source: &S,
+    settings: &ServiceSettings,
+    expected: &[DnsRecord],
+    records: &[DnsRecord],
+    wait: std::time::Duration,
+) -> Result<Value, OpsError> {
+    let now = read(source, settings).await?;
+    for want in expected {
+        let current = now
+            .members
+            .iter()
+            .find(|m| m.record.set_id == want.set_id)
+            .map(|m| &m.record);
+        if current != Some(want) {
+            return Err(OpsError::Conflict(format!(
+                "service {}: record {} changed since the preview (now {}): nothing changed; run again to see the new state",
+                settings.name,
+                want.set_id.as_deref().unwrap_or_default(),
+                current.map_or("gone".to_string(), DnsRecord::routing)
+            )));
+        }
+    }
+    let change = source.change_dns(settings.zone_id(), records).await?;
+    let started = std::time::Instant::now();
+    let mut synced = false;
+    while !change.is_empty() {
+        match source.dns_change_synced(&change).await {
+            Ok(true) => {
+                synced = true;
+                break;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::debug!(error = %e, "GetChange"),
+        }
+        if started.elapsed() >= wait {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+    let back = read(source, settings).await?;
+    for want in records {
+        let got = back
+            .members
+            .iter()
+            .find(|m| m.record.set_id == want.set_id)
+            .and_then(|m| m.record.weight);
+        if got != want.weight {
+            return Err(OpsError::Provider(ProviderError::Service(format!(
+                "service {}: record {} reads back weight {} after the write, not {}",
+                settings.name,
+                want.set_id.as_deref().unwrap_or_default(),
+                got.map_or("none".into(), |w| w.to_string()),
+                want.weight.unwrap_or_default()
+            ))));
+        }
+    }
+    let mut after = back.state();
+    after["change"] = json!(change);
+    after["insync"] = json!(synced);
+    Ok(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_parse_or_say_how_to_write_them() {
+        assert_eq!(
+            parse_weights("us-east-1=0, eu-west-1=100").unwrap(),
+            [("us-east-1".into(), 0), ("eu-west-1".into(), 100)]
+        );
+        for bad in [
+            "us-east-1",
+            "us-east-1=1.7",
+            "us-east-1=-1",
+            "us-east-1=256",
+            "=x",
+        ] {
+            let e = parse_weights(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("0 to 255") || e.contains("out of range"),
+                "{bad}: {e}"
+            );
+        }
+    }
+}
