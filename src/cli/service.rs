@@ -105,7 +105,8 @@ pub async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<Exit, F
         global.profiles = vec![p.clone()];
     }
     let ctx = Session::connect(&global.flags()).await?;
-    let home = service::home(&ctx.regions, &found).map_err(Failure::from)?;
+    let home =
+        service::home(ctx.regions.iter().map(|r| r.scope()), &found).map_err(Failure::from)?;
     let request = Request::Service {
         service: Box::new(found),
         change,
@@ -143,7 +144,8 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
         global.profiles = vec![p.clone()];
     }
     let ctx = Session::connect(&global.flags()).await?;
-    let home = service::home(&ctx.regions, &found).map_err(Failure::from)?;
+    let home =
+        service::home(ctx.regions.iter().map(|r| r.scope()), &found).map_err(Failure::from)?;
     let view = service::read(&ctx.regions[home], &found)
         .await
         .map_err(Failure::from)?;

@@ -51,6 +51,21 @@ pub(crate) fn describe(v: &Value) -> String {
             None => "no reserved concurrency".into(),
         };
     }
+    if let (Some(service), Some(weights)) = (
+        v.get("service").and_then(Value::as_str),
+        v.get("weights").and_then(Value::as_object),
+    ) {
+        let parts: Vec<String> = weights
+            .iter()
+            .map(|(region, w)| format!("{region} {}", w.as_i64().unwrap_or_default()))
+            .collect();
+        let synced = match v.get("insync").and_then(Value::as_bool) {
+            Some(true) => ", in sync on every Route 53 server",
+            Some(false) => ", still propagating (Route 53 has not reported INSYNC yet)",
+            None => "",
+        };
+        return format!("{service} weights {}{synced}", parts.join(", "));
+    }
     v.to_string()
 }
 

@@ -402,6 +402,19 @@ impl<S: Source> Executor<S> {
                     }
                 })
             }
+            Effect::ReadService {
+                region,
+                index,
+                service,
+            } => {
+                let key = ("service", region, service.name.clone());
+                self.answer_latest(key, region, move |source| async move {
+                    let result = crate::ops::service::read(&*source, &service)
+                        .await
+                        .map_err(|e| e.to_string());
+                    Msg::Service { index, result }
+                })
+            }
             Effect::Triggers { region, function } => {
                 let key = ("triggers", region, function.clone());
                 self.answer_latest(key, region, move |source| async move {

@@ -16,7 +16,7 @@ use crate::provider::{AliasInfo, InvokeRequest};
 
 /// The dashboard's action keys and what kind of action each is (the ops layer's table says
 /// what tier that needs).
-pub const ACTION_KEYS: [(Action, Kind); 14] = [
+pub const ACTION_KEYS: [(Action, Kind); 16] = [
     (Action::Undo, Kind::Undo),
     (Action::Invoke, Kind::Invoke),
     (Action::Shift, Kind::TrafficSet),
@@ -31,6 +31,8 @@ pub const ACTION_KEYS: [(Action, Kind); 14] = [
     (Action::Concurrency, Kind::Concurrency),
     (Action::Backup, Kind::Backup),
     (Action::Trigger, Kind::Trigger),
+    (Action::Drain, Kind::ServiceDrain),
+    (Action::RestoreRegion, Kind::ServiceRestore),
 ];
 
 pub fn kind_of(action: Action) -> Option<Kind> {
@@ -329,6 +331,9 @@ fn propose_rollout(state: &mut State, region: usize, function: &str, action: Act
 
 /// The prompt of an input, naming its target and what it holds now.
 pub fn input_prompt(state: &State, input: &Input) -> String {
+    if matches!(input, Input::ServiceWeight(_)) {
+        return super::services::weight_prompt(state);
+    }
     let marked = super::batch::marked(state).len();
     if marked > 0 {
         match input {
@@ -377,7 +382,7 @@ pub fn input_prompt(state: &State, input: &Input) -> String {
             };
             format!(" invoke {target} @ {scope} · payload (JSON): ")
         }
-        Input::Filter(_) | Input::Palette(_) => String::new(),
+        Input::Filter(_) | Input::Palette(_) | Input::ServiceWeight(_) => String::new(),
     }
 }
 
@@ -433,6 +438,10 @@ pub fn next_qualifier(state: &mut State) {
 
 /// Enter in the payload or weight input: validate, then ask the runtime to prepare.
 pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
+    if let Input::ServiceWeight(text) = input {
+        super::services::submit_weight(state, text, effects);
+        return;
+    }
     if !state.marks.is_empty()
         && let Some((action, given)) = marked_value(state, &input)
     {

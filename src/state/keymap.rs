@@ -26,6 +26,9 @@ pub enum Action {
     Fleet,
     Regions,
     Load,
+    Services,
+    Drain,
+    RestoreRegion,
     Invoke,
     Shift,
     Promote,
@@ -47,7 +50,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 37] = [
+    pub const ALL: [Action; 40] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -65,6 +68,7 @@ impl Action {
         Action::Fleet,
         Action::Regions,
         Action::Load,
+        Action::Services,
         Action::Mark,
         Action::MarkAll,
         Action::Invoke,
@@ -80,6 +84,8 @@ impl Action {
         Action::Concurrency,
         Action::Backup,
         Action::Trigger,
+        Action::Drain,
+        Action::RestoreRegion,
         Action::Undo,
         Action::Logs,
         Action::Pause,
@@ -109,6 +115,9 @@ impl Action {
             Action::Fleet => "fleet",
             Action::Regions => "regions",
             Action::Load => "load",
+            Action::Services => "services",
+            Action::Drain => "drain",
+            Action::RestoreRegion => "restore_region",
             Action::Invoke => "invoke",
             Action::Shift => "shift",
             Action::Promote => "promote",
@@ -151,6 +160,13 @@ impl Action {
             Action::Fleet => "fleet view",
             Action::Regions => "regions view",
             Action::Load => "load distribution view",
+            Action::Services => {
+                "services view: Route 53 weight and health per region against real load"
+            }
+            Action::Drain => "services view: drain the selected region (weight 0)",
+            Action::RestoreRegion => {
+                "services view: restore the region to the weight its drain found"
+            }
             Action::Invoke => "invoke the function with a JSON payload",
             Action::Shift => "set the weight of the alias's second version",
             Action::Promote => "all alias traffic to its second version",
@@ -195,6 +211,9 @@ impl Action {
             Action::Fleet => &["1"],
             Action::Regions => &["2"],
             Action::Load => &["3"],
+            Action::Services => &["4"],
+            Action::Drain => &["D"],
+            Action::RestoreRegion => &["R"],
             Action::Invoke => &["i"],
             Action::Shift => &["t"],
             Action::Promote => &["P"],
@@ -451,11 +470,11 @@ mod tests {
 
     #[test]
     fn user_binding_replaces_the_default() {
-        let overrides = BTreeMap::from([("refresh".to_string(), "f5 R".to_string())]);
+        let overrides = BTreeMap::from([("refresh".to_string(), "f5 F".to_string())]);
         let map = Keymap::with_overrides(&overrides).unwrap_or_default();
         assert_eq!(map.action(&event(KeyCode::F(5))), Some(Action::Refresh));
         assert_eq!(map.action(&event(KeyCode::Char('r'))), None);
-        assert_eq!(map.keys_of(Action::Refresh), "f5, R");
+        assert_eq!(map.keys_of(Action::Refresh), "f5, F");
     }
 
     #[test]

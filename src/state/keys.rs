@@ -76,7 +76,12 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         Action::Top => move_by(state, i64::MIN / 2),
         Action::Bottom => move_by(state, i64::MAX / 2),
         Action::Open => open_detail(state),
-        Action::Refresh => effects.push(Effect::RefreshAll),
+        Action::Refresh => {
+            effects.push(Effect::RefreshAll);
+            if state.view == View::Services {
+                super::services::read(state, effects);
+            }
+        }
         Action::SortNext => {
             state.chosen = true;
             let column = state.sort.column.next();
@@ -99,6 +104,18 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
                 MetricWindow::M60 => MetricWindow::M5,
             };
             state.rebuild_rows();
+        }
+        Action::Shift | Action::Drain | Action::RestoreRegion if state.view == View::Services => {
+            super::services::act(state, action, effects)
+        }
+        Action::Drain | Action::RestoreRegion => {
+            state.popup = Some(Popup::Notice(
+                "drain and restore act on a service's region: open the services view (4)".into(),
+            ))
+        }
+        Action::Services => {
+            switch_view(state, View::Services);
+            super::services::read(state, effects);
         }
         Action::Invoke
         | Action::Shift
@@ -144,7 +161,11 @@ pub(super) fn on_input_key(
 ) {
     if matches!(
         input,
-        Input::Payload(_) | Input::Weight(_) | Input::Preset(_) | Input::Concurrency(_)
+        Input::Payload(_)
+            | Input::Weight(_)
+            | Input::Preset(_)
+            | Input::Concurrency(_)
+            | Input::ServiceWeight(_)
     ) {
         match key.code {
             KeyCode::Esc => state.input_error = None,
@@ -158,7 +179,8 @@ pub(super) fn on_input_key(
                 if let Input::Payload(t)
                 | Input::Weight(t)
                 | Input::Preset(t)
-                | Input::Concurrency(t) = &mut input
+                | Input::Concurrency(t)
+                | Input::ServiceWeight(t) = &mut input
                 {
                     t.pop();
                 }
@@ -169,7 +191,8 @@ pub(super) fn on_input_key(
                 if let Input::Payload(t)
                 | Input::Weight(t)
                 | Input::Preset(t)
-                | Input::Concurrency(t) = &mut input
+                | Input::Concurrency(t)
+                | Input::ServiceWeight(t) = &mut input
                 {
                     t.push(c);
                 }
@@ -183,7 +206,7 @@ pub(super) fn on_input_key(
         (Input::Filter(_), KeyCode::Esc) => set_filter(state, String::new()),
         (Input::Palette(_), KeyCode::Esc) => {}
         (Input::Filter(_), KeyCode::Enter) => {}
-        (Input::Palette(text), KeyCode::Enter) => run_command(state, text.trim()),
+        (Input::Palette(text), KeyCode::Enter) => run_command(state, text.trim(), effects),
         (Input::Filter(mut text), KeyCode::Backspace) => {
             text.pop();
             set_filter(state, text.clone());
@@ -207,9 +230,11 @@ pub(super) fn on_input_key(
 }
 
 /// The palette's commands: a view name, `help`, `quit`, or any unique prefix of them.
-pub const COMMANDS: [&str; 6] = ["fleet", "regions", "load", "detail", "help", "quit"];
+pub const COMMANDS: [&str; 7] = [
+    "fleet", "regions", "load", "services", "detail", "help", "quit",
+];
 
-pub(super) fn run_command(state: &mut State, text: &str) {
+pub(super) fn run_command(state: &mut State, text: &str, effects: &mut Vec<Effect>) {
     let text = text.to_lowercase();
     let found: Vec<&str> = COMMANDS
         .iter()
@@ -222,6 +247,10 @@ pub(super) fn run_command(state: &mut State, text: &str) {
             "fleet" => switch_view(state, View::Fleet),
             "regions" => switch_view(state, View::Regions),
             "load" => switch_view(state, View::Load),
+            "services" => {
+                switch_view(state, View::Services);
+                super::services::read(state, effects);
+            }
             "detail" => open_detail(state),
             "help" => state.popup = Some(Popup::Help),
             _ => actions::quit(state),
@@ -296,6 +325,7 @@ pub(super) fn move_by(state: &mut State, delta: i64) {
                 pane.scroll(delta);
             }
         }
+        View::Services => super::services::move_by(state, delta),
         View::Regions => {}
     }
 }

@@ -13,6 +13,7 @@ pub mod logpane;
 mod msg;
 mod outcome;
 pub mod rows;
+pub mod services;
 
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEventKind;
@@ -36,6 +37,8 @@ pub enum View {
     Fleet,
     Regions,
     Load,
+    /// Services behind Route 53: weight, health and real load per region.
+    Services,
     /// One function: its region index and name.
     Detail {
         region: usize,
@@ -54,6 +57,7 @@ impl View {
             View::Fleet => "fleet",
             View::Regions => "regions",
             View::Load => "load",
+            View::Services => "services",
             View::Detail { .. } => "detail",
             View::Logs { .. } => "logs",
         }
@@ -72,6 +76,8 @@ pub enum Input {
     Preset(String),
     /// Reserved concurrency: a number, or "none".
     Concurrency(String),
+    /// The Route 53 weight of the services view's selected region.
+    ServiceWeight(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -136,6 +142,8 @@ pub struct State {
     pub marks: std::collections::BTreeSet<(usize, String)>,
     /// The batch running or last run, for its popup.
     pub batch_run: Option<batch::BatchRun>,
+    /// The services view: `[[service]]` entries and their last reads.
+    pub services: services::ServicePane,
     /// What the metrics pollers were last asked for, per region, to send only changes.
     wanted: Vec<Vec<FunctionRef>>,
 }
@@ -176,6 +184,7 @@ impl State {
             chosen: false,
             marks: Default::default(),
             batch_run: None,
+            services: Default::default(),
             wanted: vec![Vec::new(); n],
         }
     }
@@ -458,7 +467,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             event,
             running,
         } => actions::rollout_update(state, region, *rollout, event, running),
-        Msg::Executed { region, result } => actions::executed(state, region, result, &mut effects),
+        Msg::Executed { region, result } => {
+            actions::executed(state, region, result, &mut effects);
+            // What a lever changed there shows at once.
+            if state.view == View::Services {
+                services::read(state, &mut effects);
+            }
+        }
         Msg::Backup(event) => actions::backup_update(state, event),
         Msg::LogTail {
             region,
@@ -505,6 +520,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 pane.selected = keep.min(n.saturating_sub(1));
             }
         }
+        Msg::Service { index, result } => services::landed(state, index, result),
         Msg::Calls {
             region,
             total,

@@ -89,6 +89,11 @@ pub enum Msg {
         event: String,
         running: bool,
     },
+    /// A service's records and health checks were read.
+    Service {
+        index: usize,
+        result: Result<crate::ops::service::ServiceView, String>,
+    },
     /// A confirmed action ran.
     Executed {
         region: usize,
@@ -160,6 +165,12 @@ pub enum Effect {
     StopTail { region: usize, function: String },
     /// Read the triggers of the function the detail view shows.
     Triggers { region: usize, function: String },
+    /// Read a service's records and health checks in the scope that owns its zone.
+    ReadService {
+        region: usize,
+        index: usize,
+        service: Box<crate::config::ServiceSettings>,
+    },
     /// Read what the inventory left for on demand of the function the detail view shows.
     Extras {
         region: usize,

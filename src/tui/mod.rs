@@ -73,8 +73,15 @@ async fn run_terminal<S: Source>(
     // Raw mode, alternate screen, and a panic hook that puts the terminal back.
     let display_demo = display.demo;
     let mut terminal = ratatui::init();
-    let scopes = sources.iter().map(|s| s.scope().clone()).collect();
+    let scopes: Vec<_> = sources.iter().map(|s| s.scope().clone()).collect();
+    let services = if settings.services.is_empty() && display_demo {
+        crate::provider::sim::demo_services()
+    } else {
+        settings.services.clone()
+    };
+    let pane = crate::state::services::ServicePane::new(services, &scopes);
     let mut state = State::new(scopes, keymap, display, Utc::now());
+    state.services = pane;
     state.guards = settings.guards.clone();
     state.backup_target = settings
         .backup

@@ -7,6 +7,7 @@ mod load;
 mod logpane;
 mod popup;
 mod regions;
+mod services;
 pub mod theme;
 pub mod widgets;
 
@@ -38,6 +39,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
         View::Fleet => fleet::render(state, theme, frame, body),
         View::Regions => regions::render(state, theme, frame, body),
         View::Load => load::render(state, theme, frame, body),
+        View::Services => services::render(state, theme, frame, body),
         View::Detail { region, function } => {
             detail::render(state, theme, frame, body, *region, function)
         }
@@ -121,7 +123,13 @@ fn too_small(area: Rect, theme: &Theme, frame: &mut Frame) {
 fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let sep = Span::styled(format!(" {} ", theme.sep()), theme.dim());
     let mut spans = vec![Span::styled(" lops", theme.title()), sep.clone()];
-    for (i, view) in [View::Fleet, View::Regions, View::Load].iter().enumerate() {
+    // The services tab shows where services are configured.
+    let tabs: &[View] = if state.services.services.is_empty() {
+        &[View::Fleet, View::Regions, View::Load]
+    } else {
+        &[View::Fleet, View::Regions, View::Load, View::Services]
+    };
+    for (i, view) in tabs.iter().enumerate() {
         let active = std::mem::discriminant(&state.view) == std::mem::discriminant(view);
         let style = if active {
             theme.selected()
@@ -260,7 +268,8 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             input @ (Input::Payload(text)
             | Input::Weight(text)
             | Input::Preset(text)
-            | Input::Concurrency(text)),
+            | Input::Concurrency(text)
+            | Input::ServiceWeight(text)),
         ) => input_line(
             &crate::state::actions::input_prompt(state, input),
             text,
@@ -327,6 +336,15 @@ fn hints(state: &State, theme: &Theme) -> Line<'static> {
             (Action::Logs, "logs"),
             (Action::Trigger, "pause trigger"),
             (Action::Window, "window"),
+            (Action::Quit, "quit"),
+        ],
+        View::Services => &[
+            (Action::Help, "help"),
+            (Action::Back, "back"),
+            (Action::Drain, "drain"),
+            (Action::RestoreRegion, "restore"),
+            (Action::Shift, "weight"),
+            (Action::Refresh, "read"),
             (Action::Quit, "quit"),
         ],
         _ => &[

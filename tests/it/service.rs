@@ -624,3 +624,78 @@ async fn read_and_invoke_tiers_refuse_and_bad_input_is_explained() {
     run.assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "onprem"), 0);
 }
+
+/// The dashboard's services view on moto: `4`, the first region selected, `D`, the preview,
+/// `y`: the region drained through the same ops path the CLI takes; a read-only scope refuses
+/// the same key before anything is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_drains_a_region_through_the_same_ops_path() {
+    use crate::support::tui::{self, Screen};
+    use crossterm::event::KeyCode;
+    use lops::config::{Access, ServiceSettings, Settings};
+    use lops::ops::Tier;
+    use lops::provider::aws::{AwsRegion, CallCounter, Clients};
+    use lops::provider::{RegionSource, Scope};
+    use std::sync::Arc;
+    let svc = Service::seed("tui").await;
+    let settings = ServiceSettings {
+        name: "checkout".into(),
+        zone: svc.zone.clone(),
+        record: svc.record.clone(),
+        kind: "CNAME".into(),
+        profile: None,
+        regions: Default::default(),
+        functions: Default::default(),
+    };
+    for (tier, drained) in [(Tier::Read, false), (Tier::Change, true)] {
+        let proxy = FaultProxy::start(moto::url());
+        let scope = Scope::new("default", "us-east-1", Access::new(tier, false));
+        let config = sdk_config(&proxy.url, "us-east-1").await;
+        let sources = vec![Arc::new(AwsRegion::new(Clients::from_sdk_config(
+            scope,
+            &config,
+            &Settings::default(),
+            &CallCounter::default(),
+        )))];
+        let scopes: Vec<Scope> = sources.iter().map(|s| s.scope().clone()).collect();
+        let mut state = tui::state(&sources);
+        state.services = lops::state::services::ServicePane::new(vec![settings.clone()], &scopes);
+        let screen = Screen::new(100, 30);
+        let dir = tempfile::tempdir().expect("dir");
+        let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+        let (keys, run) = tui::start_on(&screen, sources, state, Some(audit.clone()));
+        tui::press(&keys, KeyCode::Char('4'));
+        screen.wait_for(20, "green").await;
+        // Rows go by region: ap-southeast-2 (red, weight 50) is selected first.
+        tui::press(&keys, KeyCode::Char('D'));
+        if drained {
+            let preview = screen.wait_for(20, "enter or y confirms").await;
+            assert!(preview.contains("ap-southeast-2 50 → 0"), "{preview}");
+            assert_eq!(
+                proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
+                0
+            );
+            tui::press(&keys, KeyCode::Char('y'));
+            screen.wait_for(30, "in sync on every").await;
+            assert_eq!(weight(&svc.weights().await, "red"), 0);
+            assert_eq!(
+                proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
+                1
+            );
+            let (records, _) = audit.read().expect("audit");
+            assert_eq!(records.len(), 1);
+            assert_eq!(records[0].action, "service.drain");
+        } else {
+            let refused = screen.wait_for(20, "--mode change").await;
+            assert!(refused.contains("refused"), "{refused}");
+            assert_eq!(weight(&svc.weights().await, "red"), 50);
+            assert_eq!(
+                proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
+                0
+            );
+        }
+        tui::press(&keys, KeyCode::Enter);
+        tui::press(&keys, KeyCode::Char('q'));
+        run.await.expect("join").expect("loop");
+    }
+}

@@ -555,3 +555,77 @@ async fn batch_preview_on_marks_fits_80x24() {
     assert!(out.contains("kill: 3 changes in 2 scopes"), "{out}");
     assert!(out.contains("type 3 targets and press enter"), "{out}");
 }
+
+/// The services view over the demo's Route 53 at 190 s (us-west-2's outage under way): each
+/// service's regions with weight, share, the share they really took, drift and health.
+async fn services_at_incident() -> State {
+    let clock = SimClock::fixed(start());
+    let mut state = incident().await;
+    clock.set(start() + TimeDelta::seconds(190));
+    let regions = demo_regions(7, &clock, Access::default());
+    let scopes: Vec<_> = regions.iter().map(|r| r.scope().clone()).collect();
+    state.services =
+        lops::state::services::ServicePane::new(lops::provider::sim::demo_services(), &scopes);
+    let effects = update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::NONE)),
+    );
+    let mut reads = 0;
+    for effect in effects {
+        if let lops::state::Effect::ReadService {
+            region,
+            index,
+            service,
+        } = effect
+        {
+            reads += 1;
+            let result = lops::ops::service::read(&regions[region], &service)
+                .await
+                .map_err(|e| e.to_string());
+            update(&mut state, Msg::Service { index, result });
+        }
+    }
+    assert_eq!(reads, 2, "one read per service");
+    state
+}
+
+#[tokio::test]
+async fn services_view_puts_route53_weights_next_to_the_load_each_region_took() {
+    let mut state = services_at_incident().await;
+    let out = screen(&mut state, &MONO, 80, 24);
+    insta::assert_snapshot!("services_80x24", out);
+    insta::assert_snapshot!("services_160x40", screen(&mut state, &MONO, 160, 40));
+    assert!(out.contains("4:services"), "{out}");
+    // Without colour, drift and health are words.
+    let outage = out
+        .lines()
+        .find(|l| l.contains("us-west-2"))
+        .expect("us-west-2 row");
+    assert!(outage.contains("unhealthy"), "{outage}");
+    assert!(out.contains("under") || out.contains("over"), "{out}");
+    // In colour, an unhealthy region is red.
+    let colour = draw(
+        &mut state,
+        &Theme {
+            color: true,
+            ascii: false,
+        },
+        80,
+        24,
+    );
+    let buffer = colour.backend().buffer();
+    let y = out
+        .lines()
+        .position(|l| l.contains("us-west-2") && l.contains("unhealthy"))
+        .expect("row") as u16;
+    let x = out
+        .lines()
+        .nth(usize::from(y))
+        .expect("line")
+        .find("unhealthy")
+        .expect("x");
+    let x = out.lines().nth(usize::from(y)).expect("line")[..x]
+        .chars()
+        .count() as u16;
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+}

@@ -284,22 +284,20 @@ pub fn find<'a>(
 /// The scope that reads and changes a service's zone (Route 53 is global): the first of the
 /// session's scopes with the service's profile, or the first scope. Its tier and production
 /// flag govern every change of the service.
-pub fn home<S: crate::provider::RegionSource>(
-    scopes: &[S],
+pub fn home<'a>(
+    scopes: impl IntoIterator<Item = &'a crate::provider::Scope>,
     settings: &ServiceSettings,
 ) -> Result<usize, OpsError> {
+    let mut scopes = scopes.into_iter().peekable();
     match &settings.profile {
-        None if !scopes.is_empty() => Ok(0),
+        None if scopes.peek().is_some() => Ok(0),
         None => Err(OpsError::Invalid("no scope in this session".into())),
-        Some(p) => scopes
-            .iter()
-            .position(|s| s.scope().profile == *p)
-            .ok_or_else(|| {
-                OpsError::Invalid(format!(
-                    "service {} is read with profile {p}: run with --profile {p}",
-                    settings.name
-                ))
-            }),
+        Some(p) => scopes.position(|s| s.profile == *p).ok_or_else(|| {
+            OpsError::Invalid(format!(
+                "service {} is read with profile {p}: run with --profile {p}",
+                settings.name
+            ))
+        }),
     }
 }
 

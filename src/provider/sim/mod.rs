@@ -1,8 +1,11 @@
 //! A seeded, deterministic simulated fleet with live-looking metrics: the data behind
 //! `--demo` and the UI tests. Never evidence that the AWS path works.
 
+mod dns;
 mod fleet;
 mod region_actions;
+
+pub use dns::demo_services;
 
 use std::collections::BTreeMap;
 use std::f64::consts::TAU;
@@ -93,10 +96,13 @@ pub struct SimRegion {
     /// Whether this region plays the outage scenario.
     flaky: bool,
     calls: Arc<std::sync::atomic::AtomicU64>,
+    /// Route 53 (global): one for every region's handle.
+    dns: Arc<RwLock<dns::SimZones>>,
 }
 
 /// The demo fleet's regions, seeded.
 pub fn demo_regions(seed: u64, clock: &SimClock, access: crate::config::Access) -> Vec<SimRegion> {
+    let zones = Arc::new(RwLock::new(dns::demo_zones()));
     demo_fleet(seed)
         .into_iter()
         .map(|(region, functions)| SimRegion {
@@ -106,6 +112,7 @@ pub fn demo_regions(seed: u64, clock: &SimClock, access: crate::config::Access) 
             clock: clock.clone(),
             functions: Arc::new(RwLock::new(functions)),
             calls: Arc::default(),
+            dns: zones.clone(),
         })
         .collect()
 }

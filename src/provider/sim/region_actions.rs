@@ -173,6 +173,32 @@ impl SimRegion {
 }
 
 impl RegionActions for SimRegion {
+    async fn dns_records(
+        &self,
+        zone: &str,
+        name: &str,
+        kind: &str,
+    ) -> Result<Vec<crate::provider::dns::DnsRecord>, ProviderError> {
+        self.sim_dns_records(zone, name, kind).await
+    }
+
+    async fn change_dns(
+        &self,
+        zone: &str,
+        records: &[crate::provider::dns::DnsRecord],
+    ) -> Result<String, ProviderError> {
+        self.sim_change_dns(zone, records).await
+    }
+
+    async fn dns_change_synced(&self, _change: &str) -> Result<bool, ProviderError> {
+        self.answer(24).await?;
+        Ok(true)
+    }
+
+    async fn health_check(&self, id: &str) -> Result<crate::provider::dns::Health, ProviderError> {
+        self.sim_health(id).await
+    }
+
     async fn triggers(&self, function: &str) -> Result<crate::provider::Triggers, ProviderError> {
         self.answer(11).await?;
         self.with_function(function, |f| {

@@ -1,0 +1,418 @@
+//! The services view: each service's Route 53 members per region — configured weight and
+//! share against the share of invocations the region really took, health check — and the
+//! levers on the selected region (drain, restore, set its weight), each handed to the ops
+//! layer as a request in the scope that owns the service's zone.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{Action, Effect, Input, Popup, State};
+use crate::config::ServiceSettings;
+use crate::ops::service::{ServiceChange, ServiceView, shares};
+use crate::ops::{Request, authorize};
+use crate::provider::Scope;
+
+/// Observed share further than this from the configured share is drift.
+pub const DRIFT: f64 = 0.05;
+
+/// What the view knows of every configured service.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServicePane {
+    pub services: Vec<ServiceSettings>,
+    /// The scope (index) that reads and changes each service's zone, or why there is none.
+    pub homes: Vec<Result<usize, String>>,
+    /// The last read of each service (`None`: not read yet).
+    pub views: Vec<Option<Result<ServiceView, String>>>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub reading: usize,
+    pub selected: usize,
+}
+
+impl ServicePane {
+    pub fn new(services: Vec<ServiceSettings>, scopes: &[Scope]) -> Self {
+        let homes = services
+            .iter()
+            .map(|s| crate::ops::service::home(scopes, s).map_err(|e| e.to_string()))
+            .collect();
+        ServicePane {
+            views: vec![None; services.len()],
+            services,
+            homes,
+            ..Default::default()
+        }
+    }
+}
+
+/// One row of the view: one region of one service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRow {
+    pub service: usize,
+    pub region: String,
+    pub set_ids: Vec<String>,
+    pub weight: Option<i64>,
+    pub share: Option<f64>,
+    /// The share of the invocations the service's regions took that this region took
+    /// (`None`: its numbers are not read here).
+    pub observed: Option<f64>,
+    pub health: &'static str,
+    pub routing: String,
+}
+
+/// Invocations over the window in `region`: of the functions the service lists there, else of
+/// the whole region; `None` when no scope of the dashboard reads that region's metrics.
+fn invocations(state: &State, service: &ServiceSettings, region: &str) -> Option<f64> {
+    let r = state.regions.iter().find(|r| r.scope.region == region)?;
+    match service.functions.get(region) {
+        Some(names) if !names.is_empty() => {
+            let found: Vec<f64> = names
+                .iter()
+                .filter_map(|n| r.function(n))
+                .filter(|f| f.metrics.is_some())
+                .map(|f| f.stats(state.window).invocations)
+                .collect();
+            (!found.is_empty()).then(|| found.iter().sum())
+        }
+        _ => r
+            .totals
+            .as_ref()
+            .map(|_| r.totals_stats(state.window).invocations),
+    }
+}
+
+/// Every service's regions, in the order shown.
+pub fn rows(state: &State) -> Vec<ServiceRow> {
+    let pane = &state.services;
+    let mut out = Vec::new();
+    for (i, view) in pane.views.iter().enumerate() {
+        let Some(Ok(view)) = view else {
+            continue;
+        };
+        let weights = view.weights();
+        let configured = shares(&weights);
+        let regions = view.regions();
+        let taken: BTreeMap<&String, Option<f64>> = regions
+            .iter()
+            .map(|r| (r, invocations(state, &pane.services[i], r)))
+            .collect();
+        let total: f64 = taken.values().flatten().sum();
+        for region in &regions {
+            let members: Vec<_> = view
+                .members
+                .iter()
+                .filter(|m| m.region.as_deref() == Some(region.as_str()))
+                .collect();
+            let health = if members.iter().all(|m| m.record.health_check.is_none()) {
+                "no check"
+            } else if members.iter().any(|m| m.health.word() == "unhealthy") {
+                "unhealthy"
+            } else if members.iter().all(|m| m.health.word() == "healthy") {
+                "healthy"
+            } else {
+                "unknown"
+            };
+            out.push(ServiceRow {
+                service: i,
+                region: region.clone(),
+                set_ids: members
+                    .iter()
+                    .filter_map(|m| m.record.set_id.clone())
+                    .collect(),
+                weight: weights.get(region).copied(),
+                share: configured.get(region).copied(),
+                observed: taken
+                    .get(region)
+                    .copied()
+                    .flatten()
+                    .filter(|_| total > 0.0)
+                    .map(|n| n / total),
+                health,
+                routing: members
+                    .first()
+                    .map(|m| m.record.routing())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
+/// Opens the view (or reads again): one read per service, in its home scope.
+pub fn read(state: &mut State, effects: &mut Vec<Effect>) {
+    let pane = &mut state.services;
+    if pane.services.is_empty() || pane.reading > 0 {
+        return;
+    }
+    for (index, home) in pane.homes.iter().enumerate() {
+        match home {
+            Ok(region) => {
+                pane.reading += 1;
+                effects.push(Effect::ReadService {
+                    region: *region,
+                    index,
+                    service: Box::new(pane.services[index].clone()),
+                });
+            }
+            Err(e) => pane.views[index] = Some(Err(e.clone())),
+        }
+    }
+}
+
+/// A service's read landed.
+pub fn landed(state: &mut State, index: usize, result: Result<ServiceView, String>) {
+    let pane = &mut state.services;
+    pane.reading = pane.reading.saturating_sub(1);
+    if let Some(slot) = pane.views.get_mut(index) {
+        *slot = Some(result);
+    }
+    pane.read_at = Some(state.now);
+    let n = rows(state).len();
+    state.services.selected = state.services.selected.min(n.saturating_sub(1));
+}
+
+pub fn move_by(state: &mut State, delta: i64) {
+    let n = rows(state).len() as i64;
+    let pane = &mut state.services;
+    pane.selected = (pane.selected as i64 + delta).clamp(0, (n - 1).max(0)) as usize;
+}
+
+/// `D`, `R` and `t` on the selected region: a request for the ops layer, in the scope that
+/// owns the zone (whose tier refuses here first, as it would there).
+pub fn act(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
+    let Some(row) = rows(state).get(state.services.selected).cloned() else {
+        state.popup = Some(Popup::Notice(
+            "no service region to act on: services are [[service]] entries in the config file"
+                .into(),
+        ));
+        return;
+    };
+    let change = match action {
+        Action::Drain => ServiceChange::Drain(row.region.clone()),
+        Action::RestoreRegion => ServiceChange::Restore(row.region.clone()),
+        Action::Shift => {
+            state.input = Some(Input::ServiceWeight(
+                row.weight.map_or(String::new(), |w| w.to_string()),
+            ));
+            return;
+        }
+        _ => return,
+    };
+    propose(state, row.service, change, effects);
+}
+
+/// The weight typed for the selected region.
+pub fn submit_weight(state: &mut State, text: String, effects: &mut Vec<Effect>) {
+    let Some(row) = rows(state).get(state.services.selected).cloned() else {
+        return;
+    };
+    match crate::ops::service::parse_weights(&format!("{}={}", row.region, text.trim())) {
+        Ok(weights) => {
+            state.input_error = None;
+            propose(state, row.service, ServiceChange::Weights(weights), effects);
+        }
+        Err(e) => {
+            state.input_error = Some(e.to_string());
+            state.input = Some(Input::ServiceWeight(text));
+        }
+    }
+}
+
+/// The prompt of the weight input.
+pub fn weight_prompt(state: &State) -> String {
+    match rows(state).get(state.services.selected) {
+        Some(row) => format!(
+            " {} @ {} weight {} · new weight (0 to 255): ",
+            state.services.services[row.service].name,
+            row.region,
+            row.weight.map_or("none".into(), |w| w.to_string())
+        ),
+        None => String::new(),
+    }
+}
+
+fn propose(state: &mut State, service: usize, change: ServiceChange, effects: &mut Vec<Effect>) {
+    let pane = &state.services;
+    let Some(Ok(home)) = pane.homes.get(service).cloned() else {
+        return;
+    };
+    let request = Request::Service {
+        service: Box::new(pane.services[service].clone()),
+        change,
+        force: false,
+    };
+    let scope = &state.regions[home].scope;
+    if let Err(e) = authorize(
+        scope.access.tier,
+        request.needs(),
+        &format!(
+            "{} of {} (Route 53, profile {})",
+            request.kind().title(),
+            request.target(),
+            scope.profile
+        ),
+    ) {
+        state.popup = Some(Popup::Notice(e.to_string()));
+        return;
+    }
+    effects.push(Effect::Prepare {
+        region: home,
+        request: Box::new(request),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Access, Tier};
+    use crate::ops::service::Member;
+    use crate::provider::dns::{DnsRecord, Health};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn settings() -> ServiceSettings {
+        ServiceSettings {
+            name: "checkout".into(),
+            zone: "Z1".into(),
+            record: "api.example.com".into(),
+            kind: "CNAME".into(),
+            profile: Some("prod".into()),
+            regions: BTreeMap::new(),
+            functions: BTreeMap::new(),
+        }
+    }
+
+    fn member(id: &str, region: &str, weight: i64) -> Member {
+        Member {
+            region: Some(region.into()),
+            record: DnsRecord {
+                name: "api.example.com".into(),
+                kind: "CNAME".into(),
+                set_id: Some(id.into()),
+                weight: Some(weight),
+                failover: None,
+                region: None,
+                ttl: Some(60),
+                values: vec![format!("x.execute-api.{region}.amazonaws.com")],
+                alias: None,
+                health_check: Some(format!("hc-{id}")),
+                other_routing: None,
+            },
+            health: Health::Healthy,
+        }
+    }
+
+    /// Two scopes: `dev` first, then `prod`, which the service names as its profile.
+    fn state(prod: Tier) -> State {
+        let scopes = vec![
+            Scope::new("dev", "us-east-1", Access::new(Tier::Change, false)),
+            Scope::new("prod", "us-east-1", Access::new(prod, true)),
+        ];
+        let mut s = State::new(
+            scopes.clone(),
+            Default::default(),
+            Default::default(),
+            Utc::now(),
+        );
+        s.services = ServicePane::new(vec![settings()], &scopes);
+        s
+    }
+
+    fn press(s: &mut State, c: char) -> Vec<Effect> {
+        super::super::update(
+            s,
+            super::super::Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        )
+    }
+
+    fn read_in(s: &mut State) {
+        let view = ServiceView {
+            settings: settings(),
+            members: vec![
+                member("blue", "us-east-1", 100),
+                member("green", "eu-west-1", 100),
+            ],
+        };
+        super::super::update(
+            s,
+            super::super::Msg::Service {
+                index: 0,
+                result: Ok(view),
+            },
+        );
+    }
+
+    #[test]
+    fn the_view_reads_each_service_in_the_scope_of_its_profile_and_drains_there() {
+        let mut s = state(Tier::Change);
+        let effects = press(&mut s, '4');
+        assert_eq!(s.view, super::super::View::Services);
+        assert!(
+            effects.iter().any(|e| matches!(
+                e,
+                Effect::ReadService {
+                    region: 1,
+                    index: 0,
+                    ..
+                }
+            )),
+            "read through prod, the service's profile: {effects:?}"
+        );
+        read_in(&mut s);
+        let rows = rows(&s);
+        assert_eq!(
+            rows.iter().map(|r| r.region.as_str()).collect::<Vec<_>>(),
+            ["eu-west-1", "us-east-1"]
+        );
+        assert_eq!(rows[0].share, Some(0.5));
+        // No metrics read for these regions: what they took is not made up.
+        assert_eq!(rows[0].observed, None);
+        press(&mut s, 'j');
+        let effects = press(&mut s, 'D');
+        let drain = effects.iter().find_map(|e| match e {
+            Effect::Prepare { region, request } => Some((*region, request.clone())),
+            _ => None,
+        });
+        let (region, request) = drain.expect("a request for the ops layer");
+        assert_eq!(region, 1);
+        assert!(matches!(
+            *request,
+            Request::Service { change: ServiceChange::Drain(ref r), force: false, .. } if r == "us-east-1"
+        ));
+    }
+
+    #[test]
+    fn a_read_only_profile_refuses_before_anything_is_asked_and_weights_are_checked() {
+        let mut s = state(Tier::Read);
+        press(&mut s, '4');
+        read_in(&mut s);
+        let effects = press(&mut s, 'D');
+        assert!(!effects.iter().any(|e| matches!(e, Effect::Prepare { .. })));
+        assert!(
+            matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("--mode change")),
+            "{:?}",
+            s.popup
+        );
+        let mut s = state(Tier::Change);
+        press(&mut s, '4');
+        read_in(&mut s);
+        press(&mut s, 't');
+        assert_eq!(s.input, Some(Input::ServiceWeight("100".into())));
+        s.input = None;
+        submit_weight(&mut s, "1.7".into(), &mut Vec::new());
+        assert!(
+            s.input_error
+                .as_deref()
+                .is_some_and(|e| e.contains("REGION=WEIGHT"))
+        );
+        let mut effects = Vec::new();
+        submit_weight(&mut s, "20".into(), &mut effects);
+        assert!(
+            effects
+                .iter()
+                .any(|e| matches!(e, Effect::Prepare { region: 1, .. }))
+        );
+        // Drain outside the services view says where it works.
+        let mut s = state(Tier::Change);
+        press(&mut s, 'D');
+        assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("services view")));
+    }
+}

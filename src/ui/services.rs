@@ -1,0 +1,162 @@
+//! The services view: per service and region, the Route 53 weight and share against the share
+//! of invocations the region really took, and the health check; drift marked in words too.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::theme::Theme;
+use super::widgets::fit;
+use crate::format;
+use crate::state::State;
+use crate::state::services::{DRIFT, rows};
+
+pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let pane = &state.services;
+    let age = pane
+        .read_at
+        .map(|t| {
+            format!(
+                "read {} ago",
+                format::age((state.now - t).num_seconds().max(0) as u64)
+            )
+        })
+        .unwrap_or_else(|| "reading…".into());
+    let block = Block::bordered()
+        .border_set(theme.border())
+        .title(Span::styled(
+            format!(
+                " services {} {} {} {age} ",
+                theme.sep(),
+                state.window.label(),
+                theme.sep()
+            ),
+            theme.title(),
+        ));
+    if pane.services.is_empty() {
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::from("no service is configured."),
+                Line::styled(
+                    "add a [[service]] (name, zone, record) to the config file: see README, Services",
+                    theme.dim(),
+                ),
+            ])
+            .block(block),
+            area,
+        );
+        return;
+    }
+    let all = rows(state);
+    let pct = |v: Option<f64>| {
+        v.map_or(format::MISSING.to_string(), |s| {
+            format!("{:.0}%", s * 100.0)
+        })
+    };
+    let width = usize::from(area.width).saturating_sub(2);
+    let columns =
+        |mark: &str, region: &str, record: &str, weight: &str, share: &str, taken: &str| {
+            format!("{mark}{region:<16} {record:<10} {weight:>6} {share:>5} {taken:>5} ")
+        };
+    let mut lines: Vec<Line> = vec![Line::styled(
+        fit(
+            &format!(
+                "{}{:<5} HEALTH",
+                columns(" ", "REGION", "RECORD", "WEIGHT", "SHARE", "TAKEN"),
+                "DRIFT"
+            ),
+            width,
+            theme,
+        ),
+        theme.header(),
+    )];
+    let mut selected_line = 0;
+    for (i, service) in pane.services.iter().enumerate() {
+        let mut head = vec![Span::styled(format!(" {} ", service.name), theme.header())];
+        match pane.views.get(i).and_then(Option::as_ref) {
+            None => head.push(Span::styled("reading…", theme.dim())),
+            Some(Err(e)) => head.push(Span::styled(
+                fit(
+                    &format!("✗ {e}"),
+                    width.saturating_sub(service.name.len() + 2),
+                    theme,
+                ),
+                theme.bad(),
+            )),
+            Some(Ok(view)) => head.push(Span::styled(
+                fit(
+                    &format!(
+                        "{} {}{}",
+                        service.record,
+                        service.kind,
+                        view.ttl()
+                            .map(|t| format!(", TTL {t}s"))
+                            .unwrap_or_default()
+                    ),
+                    width.saturating_sub(service.name.len() + 2),
+                    theme,
+                ),
+                theme.dim(),
+            )),
+        }
+        lines.push(Line::from(head));
+        for (n, row) in all.iter().enumerate().filter(|(_, r)| r.service == i) {
+            let chosen = n == pane.selected;
+            if chosen {
+                selected_line = lines.len();
+            }
+            let drift = match (row.share, row.observed) {
+                (Some(s), Some(o)) if (o - s).abs() > DRIFT => {
+                    if o > s {
+                        "over"
+                    } else {
+                        "under"
+                    }
+                }
+                _ => "",
+            };
+            let health_style = match row.health {
+                "healthy" => theme.ok(),
+                "unhealthy" => theme.bad(),
+                _ => theme.warn(),
+            };
+            let weight = row.weight.map_or(row.routing.clone(), |w| w.to_string());
+            let text = columns(
+                if chosen { ">" } else { " " },
+                &format!(" {}", row.region),
+                &fit(&row.set_ids.join(","), 10, theme),
+                &weight,
+                &pct(row.share),
+                &pct(row.observed),
+            );
+            let line = Line::from(vec![
+                Span::raw(text),
+                Span::styled(
+                    format!("{drift:<5} "),
+                    if drift.is_empty() {
+                        Style::new()
+                    } else {
+                        theme.warn()
+                    },
+                ),
+                Span::styled(row.health, health_style),
+            ]);
+            lines.push(if chosen {
+                line.style(theme.selected())
+            } else {
+                line
+            });
+        }
+    }
+    // Keep the selected row on screen.
+    let visible = usize::from(area.height).saturating_sub(2).max(1);
+    let skip = selected_line.saturating_sub(visible.saturating_sub(1));
+    // The column header stays; the rows scroll under it.
+    let mut lines = lines.into_iter();
+    let mut shown: Vec<Line> = lines.next().into_iter().collect();
+    shown.extend(lines.skip(skip.saturating_sub(1)));
+    let lines = shown;
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
