@@ -57,6 +57,23 @@ pub struct ServiceRow {
     pub observed: Option<f64>,
     pub health: &'static str,
     pub routing: String,
+    /// How fresh the dashboard's own numbers of the region are: `stale 3m`, `unreachable`,
+    /// `not read` (no scope here reads it), or empty when fresh.
+    pub freshness: String,
+}
+
+/// The freshness of the dashboard's numbers for `region` (empty: fresh).
+fn freshness(state: &State, region: &str) -> String {
+    use super::RegionHealth as H;
+    let Some(r) = state.regions.iter().find(|r| r.scope.region == region) else {
+        return "not read".into();
+    };
+    match r.health(state.now, state.stale_after_secs()) {
+        H::Fresh { .. } => String::new(),
+        H::Loading => "loading".into(),
+        H::Stale { age_secs, .. } => format!("stale {}", crate::format::age(age_secs)),
+        H::Unreachable { .. } => "unreachable".into(),
+    }
 }
 
 /// Invocations over the window in `region`: of the functions the service lists there, else of
@@ -131,6 +148,7 @@ pub fn rows(state: &State) -> Vec<ServiceRow> {
                     .first()
                     .map(|m| m.record.routing())
                     .unwrap_or_default(),
+                freshness: freshness(state, region),
             });
         }
     }

@@ -142,6 +142,14 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     },
                 ),
                 Span::styled(row.health, health_style),
+                Span::styled(
+                    if row.freshness.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · {}", row.freshness)
+                    },
+                    theme.dim(),
+                ),
             ]);
             lines.push(if chosen {
                 line.style(theme.selected())
