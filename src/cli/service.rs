@@ -164,8 +164,7 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
     let observed: Vec<(String, Result<f64, crate::provider::ProviderError>)> =
         futures::future::join_all(reads).await;
     let total: f64 = observed.iter().filter_map(|(_, r)| r.as_ref().ok()).sum();
-    let weights = view.weights();
-    let shares = service::shares(&weights);
+    let shares = view.shares();
     let mut rows = Vec::new();
     let mut partial = false;
     for m in &view.members {

@@ -55,16 +55,28 @@ pub(crate) fn describe(v: &Value) -> String {
         v.get("service").and_then(Value::as_str),
         v.get("weights").and_then(Value::as_object),
     ) {
-        let parts: Vec<String> = weights
-            .iter()
-            .map(|(region, w)| format!("{region} {}", w.as_i64().unwrap_or_default()))
-            .collect();
+        let roles = v.get("roles").and_then(Value::as_object);
+        let parts: Vec<String> = match roles.filter(|r| !r.is_empty()) {
+            Some(roles) => roles
+                .iter()
+                .map(|(region, role)| format!("{region} {}", role.as_str().unwrap_or_default()))
+                .collect(),
+            None => weights
+                .iter()
+                .map(|(region, w)| format!("{region} {}", w.as_i64().unwrap_or_default()))
+                .collect(),
+        };
         let synced = match v.get("insync").and_then(Value::as_bool) {
             Some(true) => ", in sync on every Route 53 server",
             Some(false) => ", still propagating (Route 53 has not reported INSYNC yet)",
             None => "",
         };
-        return format!("{service} weights {}{synced}", parts.join(", "));
+        let what = if roles.is_some_and(|r| !r.is_empty()) {
+            "failover"
+        } else {
+            "weights"
+        };
+        return format!("{service} {what} {}{synced}", parts.join(", "));
     }
     v.to_string()
 }

@@ -54,7 +54,7 @@ enum Reversible {
     /// A service's members back to their recorded weights.
     Service {
         settings: Box<crate::config::ServiceSettings>,
-        members: Vec<(String, i64)>,
+        members: Vec<(String, super::service::Routing)>,
     },
 }
 
@@ -111,7 +111,7 @@ impl Reversible {
                     super::service::settings_of(&record.before)
                         .ok_or_else(|| invalid("service"))?,
                 ),
-                members: super::service::member_weights(&record.before),
+                members: super::service::member_routing(&record.before),
             }),
             other => Err(OpsError::Invalid(format!(
                 "{other} cannot be undone: undo reverts {}",
@@ -181,8 +181,8 @@ pub(super) async fn undo_plan<S: RegionActions>(
         }
         Reversible::Service { settings, members } => {
             let current = super::service::read(source, &settings).await?;
-            let now = super::service::member_weights(&current.state());
-            if now != super::service::member_weights(&record.after) {
+            let now = super::service::member_routing(&current.state());
+            if now != super::service::member_routing(&record.after) {
                 return Err(OpsError::Conflict(format!(
                     "service {} changed since {} (now {}): undo refused, nothing changed",
                     settings.name,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Action, Effect, Input, Popup, State};
 use crate::config::ServiceSettings;
-use crate::ops::service::{ServiceChange, ServiceView, shares};
+use crate::ops::service::{ServiceChange, ServiceView};
 use crate::ops::{Request, authorize};
 use crate::provider::Scope;
 
@@ -106,7 +106,7 @@ pub fn rows(state: &State) -> Vec<ServiceRow> {
             continue;
         };
         let weights = view.weights();
-        let configured = shares(&weights);
+        let configured = view.shares();
         let regions = view.regions();
         let taken: BTreeMap<&String, Option<f64>> = regions
             .iter()

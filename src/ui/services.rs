@@ -122,7 +122,17 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 "unhealthy" => theme.bad(),
                 _ => theme.warn(),
             };
-            let weight = row.weight.map_or(row.routing.clone(), |w| w.to_string());
+            // A failover member's role where a weight would be.
+            let weight = row.weight.map_or_else(
+                || {
+                    row.routing
+                        .trim_start_matches("failover ")
+                        .chars()
+                        .take(6)
+                        .collect()
+                },
+                |w| w.to_string(),
+            );
             let text = columns(
                 if chosen { ">" } else { " " },
                 &format!(" {}", row.region),

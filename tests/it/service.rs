@@ -389,7 +389,7 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
     ]);
     run.assert_exit(4);
     assert!(
-        run.stderr.contains("no healthy region with weight"),
+        run.stderr.contains("no healthy region taking traffic"),
         "{}",
         run.stderr
     );
@@ -698,4 +698,160 @@ async fn the_dashboard_drains_a_region_through_the_same_ops_path() {
         tui::press(&keys, KeyCode::Char('q'));
         run.await.expect("join").expect("loop");
     }
+}
+
+/// A failover service: draining its primary region makes it the secondary (and the other the
+/// primary) in one batch; restore and undo swap them back; weights are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
+    use aws_sdk_route53::types::ResourceRecordSetFailover;
+    let svc = Service::seed("failover").await;
+    let record = format!("fo.{}", svc.record.trim_start_matches("api."));
+    let mut changes = Vec::new();
+    for (id, region, role, check) in [
+        (
+            "main",
+            "us-east-1",
+            ResourceRecordSetFailover::Primary,
+            &svc.checks[0],
+        ),
+        (
+            "standby",
+            "eu-west-1",
+            ResourceRecordSetFailover::Secondary,
+            &svc.checks[1],
+        ),
+    ] {
+        changes.push(
+            Change::builder()
+                .action(ChangeAction::Create)
+                .resource_record_set(
+                    ResourceRecordSet::builder()
+                        .name(&record)
+                        .r#type(RrType::Cname)
+                        .set_identifier(id)
+                        .failover(role)
+                        .ttl(30)
+                        .health_check_id(check)
+                        .resource_records(
+                            ResourceRecord::builder()
+                                .value(format!("abc.execute-api.{region}.amazonaws.com"))
+                                .build()
+                                .expect("value"),
+                        )
+                        .build()
+                        .expect("record"),
+                )
+                .build()
+                .expect("change"),
+        );
+    }
+    svc.client
+        .change_resource_record_sets()
+        .hosted_zone_id(&svc.zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .set_changes(Some(changes))
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("failover records");
+    let roles = || async {
+        let out = svc
+            .client
+            .list_resource_record_sets()
+            .hosted_zone_id(&svc.zone)
+            .send()
+            .await
+            .expect("list");
+        let mut r: Vec<(String, String)> = out
+            .resource_record_sets()
+            .iter()
+            .filter(|r| r.name().trim_end_matches('.') == record)
+            .filter_map(|r| {
+                Some((
+                    r.set_identifier()?.to_string(),
+                    r.failover()?.as_str().to_string(),
+                ))
+            })
+            .collect();
+        r.sort();
+        r
+    };
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let config = lops
+        .config(&format!(
+            "regions = [\"us-east-1\"]\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{record}\"\ntype = \"CNAME\"\n",
+            svc.zone
+        ))
+        .display()
+        .to_string();
+    let drain = [
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+    ];
+    let run = lops.run(&drain);
+    run.assert_exit(0);
+    assert!(
+        run.stderr.contains("us-east-1 PRIMARY → SECONDARY")
+            && run.stderr.contains("eu-west-1 SECONDARY → PRIMARY"),
+        "{}",
+        run.stderr
+    );
+    let swapped = vec![
+        ("main".to_string(), "SECONDARY".to_string()),
+        ("standby".to_string(), "PRIMARY".to_string()),
+    ];
+    let seeded = vec![
+        ("main".to_string(), "PRIMARY".to_string()),
+        ("standby".to_string(), "SECONDARY".to_string()),
+    ];
+    assert_eq!(roles().await, swapped);
+    assert_eq!(
+        proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
+        1
+    );
+    // Draining it again changes nothing.
+    lops.run(&drain).assert_exit(0);
+    assert_eq!(
+        proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
+        1
+    );
+    lops.run(&[
+        "service",
+        "restore",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+    ])
+    .assert_exit(0);
+    assert_eq!(roles().await, seeded);
+    lops.run(&drain).assert_exit(0);
+    assert_eq!(roles().await, swapped);
+    lops.run(&["undo", "--config", &config, "--yes"])
+        .assert_exit(0);
+    assert_eq!(roles().await, seeded);
+    let run = lops.run(&[
+        "service",
+        "weights",
+        "checkout",
+        "us-east-1=10",
+        "--config",
+        &config,
+        "--yes",
+    ]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("routes by failover"), "{}", run.stderr);
 }

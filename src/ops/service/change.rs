@@ -5,19 +5,20 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Health, MAX_WEIGHT, Member, ServiceChange, read};
+use super::{Health, MAX_WEIGHT, Member, Routing, ServiceChange, member_routing, read};
 use crate::config::ServiceSettings;
 use crate::ops::OpsError;
 use crate::ops::audit::AuditLog;
 use crate::provider::dns::DnsRecord;
 use crate::provider::{ProviderError, RegionActions};
 
-/// Each member's weight in `region` before the last recorded drain of it (by set identifier).
-fn recorded_weights(
+/// What the last recorded drain of `region` changed, back as it was before it: the region's
+/// members' weights, or every member's failover role (the drain swapped them).
+fn recorded(
     audit: Option<&AuditLog>,
     service: &str,
     region: &str,
-) -> Result<Vec<(String, i64)>, OpsError> {
+) -> Result<Vec<(String, Routing)>, OpsError> {
     let hint = format!("set its weight with `lops service weights {service} {region}=N`");
     let log = audit.ok_or_else(|| {
         OpsError::Invalid(format!(
@@ -28,27 +29,41 @@ fn recorded_weights(
         .read()
         .map_err(|e| OpsError::Invalid(format!("cannot read the audit log: {e}")))?;
     let weight_in = |state: &Value| state.get("weights")?.get(region)?.as_i64();
+    let role_in = |state: &Value| {
+        state
+            .get("roles")?
+            .get(region)?
+            .as_str()
+            .map(str::to_string)
+    };
+    let in_region = |state: &Value, set_id: &str| {
+        state
+            .get("members")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|m| {
+                m.get("set_id").and_then(Value::as_str) == Some(set_id)
+                    && m.get("region").and_then(Value::as_str) == Some(region)
+            })
+    };
     records
         .iter()
         .rev()
         .filter(|r| r.action == "service.drain" && r.result == "ok" && r.target == service)
-        .find(|r| weight_in(&r.before).is_some_and(|w| w > 0) && weight_in(&r.after) == Some(0))
-        .map(|r| {
-            r.before
-                .get("members")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter(|m| m.get("region").and_then(Value::as_str) == Some(region))
-                .filter_map(|m| {
-                    Some((
-                        m.get("set_id")?.as_str()?.to_string(),
-                        m.get("weight")?.as_i64()?,
-                    ))
-                })
-                .collect::<Vec<_>>()
+        .find_map(|r| {
+            let members = member_routing(&r.before);
+            if weight_in(&r.before).is_some_and(|w| w > 0) && weight_in(&r.after) == Some(0) {
+                let mine: Vec<_> = members
+                    .into_iter()
+                    .filter(|(id, _)| in_region(&r.before, id))
+                    .collect();
+                return (!mine.is_empty()).then_some(mine);
+            }
+            let swapped = role_in(&r.before).as_deref() == Some("PRIMARY")
+                && role_in(&r.after).as_deref() == Some("SECONDARY");
+            swapped.then_some(members)
         })
-        .filter(|members| !members.is_empty())
         .ok_or_else(|| {
             OpsError::Invalid(format!(
                 "no drain of {region} for service {service} is recorded: {hint}"
@@ -98,19 +113,36 @@ pub async fn plan<S: RegionActions>(
                 m.record.target()
             )));
         }
-        if m.record.weight.is_none() {
+        if m.record.weight.is_none() && m.record.failover.is_none() {
             return Err(OpsError::Invalid(format!(
-                "service {name}: record {id} routes by {}: lops changes weighted records only (change {} routing in Route 53)",
+                "service {name}: record {id} routes by {}: lops changes weighted and failover records only (change {} routing in Route 53)",
                 m.record.routing(),
                 m.record.routing()
             )));
         }
     }
-    let mut new: BTreeMap<usize, i64> = BTreeMap::new();
-    let by_region = |region: &str, weight: i64, new: &mut BTreeMap<usize, i64>| {
+    let failover = view.failover();
+    let mut new: BTreeMap<usize, Routing> = BTreeMap::new();
+    let by_region = |region: &str, weight: i64, new: &mut BTreeMap<usize, Routing>| {
         for (i, m) in view.members.iter().enumerate() {
             if m.region.as_deref() == Some(region) {
-                new.insert(i, weight);
+                new.insert(i, Routing::Weight(weight));
+            }
+        }
+    };
+    // Failover: a region is drained by making it the secondary and the other the primary.
+    let swap_from = |region: &str, new: &mut BTreeMap<usize, Routing>| {
+        let primary_here = view.members.iter().any(|m| {
+            m.region.as_deref() == Some(region) && m.record.failover.as_deref() == Some("PRIMARY")
+        });
+        if primary_here {
+            for (i, m) in view.members.iter().enumerate() {
+                let role = if m.region.as_deref() == Some(region) {
+                    "SECONDARY"
+                } else {
+                    "PRIMARY"
+                };
+                new.insert(i, Routing::Failover(role.into()));
             }
         }
     };
@@ -125,15 +157,24 @@ pub async fn plan<S: RegionActions>(
             })
     };
     match change {
+        ServiceChange::Drain(region) if failover => {
+            known(region)?;
+            swap_from(region, &mut new);
+        }
         ServiceChange::Drain(region) => {
             known(region)?;
             by_region(region, 0, &mut new);
         }
         ServiceChange::Restore(region) => {
             known(region)?;
-            for (id, weight) in recorded_weights(audit, name, region)? {
-                new.insert(by_id(&id)?, weight);
+            for (id, routing) in recorded(audit, name, region)? {
+                new.insert(by_id(&id)?, routing);
             }
+        }
+        ServiceChange::Weights(_) if failover => {
+            return Err(OpsError::Invalid(format!(
+                "service {name} routes by failover: it has no weights; drain or restore a region (its primary and secondary swap)"
+            )));
         }
         ServiceChange::Weights(list) => {
             if list.is_empty() {
@@ -148,18 +189,24 @@ pub async fn plan<S: RegionActions>(
             }
         }
         ServiceChange::Members(list) => {
-            for (id, weight) in list {
-                check_weight(*weight)?;
-                new.insert(by_id(id)?, *weight);
+            for (id, routing) in list {
+                if let Routing::Weight(w) = routing {
+                    check_weight(*w)?;
+                }
+                new.insert(by_id(id)?, routing.clone());
             }
         }
     }
     let mut after_view = view.clone();
     let mut expected = Vec::new();
     let mut records = Vec::new();
-    for (i, weight) in &new {
+    for (i, routing) in &new {
         let member = &mut after_view.members[*i];
-        if member.record.weight == Some(*weight) {
+        let same = match routing {
+            Routing::Weight(w) => member.record.weight == Some(*w),
+            Routing::Failover(role) => member.record.failover.as_deref() == Some(role.as_str()),
+        };
+        if same {
             continue;
         }
         if let Some(o) = &member.record.other_routing {
@@ -169,16 +216,23 @@ pub async fn plan<S: RegionActions>(
             )));
         }
         expected.push(member.record.clone());
-        member.record.weight = Some(*weight);
+        match routing {
+            Routing::Weight(w) => member.record.weight = Some(*w),
+            Routing::Failover(role) => member.record.failover = Some(role.clone()),
+        }
         records.push(member.record.clone());
     }
     // The guard: some region must still take traffic, with a health check that says healthy
     // (or none: Route 53 then counts it healthy). All weights 0 would spread traffic evenly
-    // over every member, drained ones included.
+    // over every member, drained ones included; an unhealthy primary sends it all to the
+    // secondary, the drained region.
+    let takes_traffic = |m: &&Member| {
+        m.record.weight.unwrap_or(0) > 0 || m.record.failover.as_deref() == Some("PRIMARY")
+    };
     let serving: Vec<&Member> = after_view
         .members
         .iter()
-        .filter(|m| m.record.weight.unwrap_or(0) > 0)
+        .filter(takes_traffic)
         .filter(|m| m.record.health_check.is_none() || m.health == Health::Healthy)
         .collect();
     let forced = !records.is_empty() && serving.is_empty();
@@ -186,7 +240,7 @@ pub async fn plan<S: RegionActions>(
         let why = after_view
             .members
             .iter()
-            .filter(|m| m.record.weight.unwrap_or(0) > 0)
+            .filter(takes_traffic)
             .map(|m| {
                 format!(
                     "{} {}",
@@ -200,7 +254,7 @@ pub async fn plan<S: RegionActions>(
             })
             .collect::<Vec<_>>();
         return Err(OpsError::Refused(format!(
-            "this would leave service {name} no healthy region with weight ({}): pass --force to do it anyway (typed confirmation)",
+            "this would leave service {name} no healthy region taking traffic ({}): pass --force to do it anyway (typed confirmation)",
             if why.is_empty() {
                 "every weight would be 0, and Route 53 then spreads traffic over every member"
                     .to_string()
@@ -295,14 +349,14 @@ pub async fn write<S: RegionActions>(
             .members
             .iter()
             .find(|m| m.record.set_id == want.set_id)
-            .and_then(|m| m.record.weight);
-        if got != want.weight {
+            .map(|m| &m.record);
+        if got.map(|r| (r.weight, &r.failover)) != Some((want.weight, &want.failover)) {
             return Err(OpsError::Provider(ProviderError::Service(format!(
-                "service {}: record {} reads back weight {} after the write, not {}",
+                "service {}: record {} reads back {} after the write, not {}",
                 settings.name,
                 want.set_id.as_deref().unwrap_or_default(),
-                got.map_or("none".into(), |w| w.to_string()),
-                want.weight.unwrap_or_default()
+                got.map_or("nothing".into(), DnsRecord::routing),
+                want.routing()
             ))));
         }
     }

@@ -28,8 +28,16 @@ pub enum ServiceChange {
     Restore(String),
     /// These regions to these weights; the others stay.
     Weights(Vec<(String, i64)>),
-    /// Members by set identifier to these weights (what undo puts back).
-    Members(Vec<(String, i64)>),
+    /// Members by set identifier to this routing (what undo puts back).
+    Members(Vec<(String, Routing)>),
+}
+
+/// What lops writes of a member: its weight, or its failover role.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Routing {
+    Weight(i64),
+    /// PRIMARY or SECONDARY.
+    Failover(String),
 }
 
 /// One member of the record set, where it sends traffic and how healthy that is.
@@ -95,6 +103,32 @@ impl ServiceView {
         out
     }
 
+    /// Whether the set routes by failover (a primary and a secondary) rather than weight.
+    pub fn failover(&self) -> bool {
+        self.members.iter().any(|m| m.record.failover.is_some())
+    }
+
+    /// The failover role per region.
+    pub fn roles(&self) -> BTreeMap<String, String> {
+        self.members
+            .iter()
+            .filter_map(|m| Some((m.region.clone()?, m.record.failover.clone()?)))
+            .collect()
+    }
+
+    /// The share of traffic each region is configured to take: weight over the sum, or all
+    /// of it for a failover primary.
+    pub fn shares(&self) -> BTreeMap<String, f64> {
+        if self.failover() {
+            return self
+                .roles()
+                .into_iter()
+                .map(|(r, role)| (r, if role == "PRIMARY" { 1.0 } else { 0.0 }))
+                .collect();
+        }
+        shares(&self.weights())
+    }
+
     /// The longest TTL of the set: how long resolvers may keep an old answer.
     pub fn ttl(&self) -> Option<i64> {
         self.members.iter().filter_map(|m| m.record.ttl).max()
@@ -110,6 +144,7 @@ impl ServiceView {
                     "set_id": m.record.set_id,
                     "region": m.region,
                     "weight": m.record.weight,
+                    "failover": m.record.failover,
                     "routing": m.record.routing(),
                 })
             })
@@ -120,6 +155,7 @@ impl ServiceView {
             "record": self.settings.record,
             "type": self.settings.kind,
             "weights": self.weights(),
+            "roles": self.roles(),
             "members": members,
             "ttl": self.ttl(),
         })
@@ -192,12 +228,33 @@ pub fn shares(weights: &BTreeMap<String, i64>) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// `us-east-1 100 → 0 (50% → 0%), eu-west-1 100 (50% → 100%)`.
+/// `us-east-1 100 → 0 (50% → 0%), eu-west-1 100 (50% → 100%)`, or for failover
+/// `us-east-1 PRIMARY → SECONDARY, eu-west-1 SECONDARY → PRIMARY`.
 pub fn describe_change(before: &Value, after: &Value) -> String {
-    let weights = |v: &Value| -> BTreeMap<String, i64> {
-        v.get("weights")
+    let map = |v: &Value, key: &str| -> BTreeMap<String, Value> {
+        v.get(key)
             .and_then(|w| serde_json::from_value(w.clone()).ok())
             .unwrap_or_default()
+    };
+    let (rb, ra) = (map(before, "roles"), map(after, "roles"));
+    if !rb.is_empty() {
+        return rb
+            .iter()
+            .map(|(r, b)| {
+                let b = b.as_str().unwrap_or_default();
+                match ra.get(r).and_then(Value::as_str) {
+                    Some(a) if a != b => format!("{r} {b} → {a}"),
+                    _ => format!("{r} {b}"),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    let weights = |v: &Value| -> BTreeMap<String, i64> {
+        map(v, "weights")
+            .into_iter()
+            .filter_map(|(k, w)| Some((k, w.as_i64()?)))
+            .collect()
     };
     let (b, a) = (weights(before), weights(after));
     let (sb, sa) = (shares(&b), shares(&a));
@@ -243,18 +300,24 @@ pub fn settings_of(before: &Value) -> Option<ServiceSettings> {
     })
 }
 
-/// Set identifier → weight of every member in a recorded state.
-pub fn member_weights(state: &Value) -> Vec<(String, i64)> {
+/// Set identifier → routing of every member in a recorded state.
+pub fn member_routing(state: &Value) -> Vec<(String, Routing)> {
     state
         .get("members")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|m| {
-            Some((
-                m.get("set_id")?.as_str()?.to_string(),
-                m.get("weight")?.as_i64()?,
-            ))
+            let id = m.get("set_id")?.as_str()?.to_string();
+            let routing = match (
+                m.get("weight").and_then(Value::as_i64),
+                m.get("failover").and_then(Value::as_str),
+            ) {
+                (Some(w), _) => Routing::Weight(w),
+                (None, Some(role)) => Routing::Failover(role.to_string()),
+                (None, None) => return None,
+            };
+            Some((id, routing))
         })
         .collect()
 }
