@@ -127,7 +127,10 @@ impl Seen {
 
     /// Forgets a line's key (it left the screen's buffer).
     pub fn forget(&mut self, line: &LogLine) {
-        self.shown.remove(&line.key());
+        let key = line.key();
+        if self.shown.remove(&key).is_some() {
+            self.order.retain(|k| *k != key);
+        }
     }
 }
 

@@ -69,6 +69,8 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     for (scope, result) in futures::future::join_all(reads).await {
         match result {
             Ok(found) => lines.extend(found),
+            // Following names a missing group itself, once, and looks for it every minute.
+            Err(ProviderError::NotFound(_)) if args.follow => {}
             Err(e) => {
                 err!("lops: {scope}: {e}");
                 failures.push(e);
@@ -80,7 +82,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
     if args.follow {
         let started = std::time::Instant::now();
-        let exit = follow(&ctx, &args, lines).await;
+        let exit = follow(&ctx, &args, lines, now.timestamp_millis()).await;
         if args.stats {
             print_calls(&ctx, started.elapsed());
         }
@@ -177,15 +179,14 @@ async fn follow(
     ctx: &Session,
     args: &LogsArgs,
     first: Vec<crate::loglines::LogLine>,
+    read_until_ms: i64,
 ) -> Result<Exit, Failure> {
     use crate::loglines::Source;
     use crate::runtime::tail::{self, Update};
     use std::collections::{HashMap, HashSet};
-    let since_ms = first
-        .last()
-        .map_or(chrono::Utc::now().timestamp_millis(), |l| {
-            l.time.timestamp_millis()
-        });
+    // From where the first read ended (it may have taken a while): nothing written meanwhile
+    // is skipped.
+    let since_ms = read_until_ms;
     let mut seen = crate::loglines::Seen::new(50_000);
     seen.admit(first, Source::Read);
     let functions: Vec<String> = args

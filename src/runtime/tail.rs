@@ -41,10 +41,12 @@ pub fn shards(functions: &[String]) -> (Vec<Vec<String>>, Vec<String>) {
 
 /// Live Tail is not there to be had (as opposed to failing for a moment).
 fn unavailable(e: &ProviderError) -> bool {
-    matches!(
-        e,
-        ProviderError::AccessDenied(_) | ProviderError::Unsupported(_)
-    )
+    match e {
+        ProviderError::AccessDenied(_) | ProviderError::Unsupported(_) => true,
+        // The account's sessions are all taken (not a passing throttle).
+        ProviderError::Throttled(m) => m.starts_with("LimitExceededException"),
+        _ => false,
+    }
 }
 
 /// How often functions without a log group are looked for again.
@@ -112,6 +114,8 @@ struct Follower<'a, S> {
     owed: Owed,
     /// Functions whose log group does not exist (yet).
     missing: BTreeSet<String>,
+    /// When missing groups are looked for next (every minute, across sessions).
+    missing_check: Instant,
 }
 
 /// What one round of reads found.
@@ -146,12 +150,14 @@ impl<'a, S: LogSource> Follower<'a, S> {
             tx,
             owed,
             missing: BTreeSet::new(),
+            missing_check: Instant::now() + MISSING_EVERY,
         }
     }
 
-    /// Reads what is owed to `which`: a function read in full is owed nothing more (or, while
-    /// polling, only what comes after this read); a missing group is remembered and said once.
-    async fn read(&mut self, which: &[String], polling: bool) -> Round {
+    /// Reads what is owed to `which`. A function an open session covers (`covered`) is owed
+    /// nothing more; any other is owed what comes after this read (less the overlap), as no
+    /// session streams it. A missing group is remembered and said once.
+    async fn read(&mut self, which: &[String], covered: &[String]) -> Round {
         let now = now_ms();
         let wanted: Vec<(String, i64)> = which
             .iter()
@@ -171,14 +177,13 @@ impl<'a, S: LogSource> Follower<'a, S> {
                     if self.missing.remove(&f) {
                         round.appeared = true;
                     }
-                    if polling {
-                        // The next poll reaches back from the newest event this one brought:
-                        // an event that arrives late with an older time is still found.
-                        let newest = found.iter().map(|l| l.time.timestamp_millis()).max();
-                        let next = newest.map_or(from, |t| from.max(t - OVERLAP_MS));
-                        self.owed.insert(f, next);
-                    } else {
+                    if covered.contains(&f) {
                         self.owed.remove(&f);
+                    } else {
+                        // The next read reaches back 10 s before this one ended: an event that
+                        // arrives a little late is still found, and a quiet function's range
+                        // does not grow.
+                        self.owed.insert(f, from.max(now - OVERLAP_MS));
                     }
                     lines.extend(found);
                 }
@@ -217,9 +222,13 @@ impl<'a, S: LogSource> Follower<'a, S> {
                 .collect();
             if present.is_empty() {
                 // Nothing to tail until a group appears.
-                tokio::time::sleep(MISSING_EVERY).await;
+                tokio::select! {
+                    _ = tokio::time::sleep_until(self.missing_check) => {}
+                    _ = self.tx.closed() => return,
+                }
+                self.missing_check = Instant::now() + MISSING_EVERY;
                 let missing: Vec<String> = self.missing.iter().cloned().collect();
-                self.read(&missing, false).await;
+                self.read(&missing, &[]).await;
                 continue;
             }
             let opened = Instant::now();
@@ -246,7 +255,7 @@ impl<'a, S: LogSource> Follower<'a, S> {
                 // A group asked for does not exist: the reads say which.
                 Err(ProviderError::NotFound(e)) if !started => {
                     let before = self.missing.len();
-                    let round = self.read(&present, false).await;
+                    let round = self.read(&present, &[]).await;
                     if self.missing.len() == before {
                         let why = round.failed.map_or(e, |f| f.to_string());
                         let _ = self.tx.send(Update::Failed(why)).await;
@@ -256,11 +265,23 @@ impl<'a, S: LogSource> Follower<'a, S> {
                 }
                 Err(e) => {
                     let _ = self.tx.send(Update::Failed(e.to_string())).await;
+                    if !started {
+                        // Live Tail keeps failing: read between attempts, so events still
+                        // arrive (at the pace of the retries) while it does.
+                        self.read(&present, &[]).await;
+                    }
                 }
                 Ok(()) => {}
             }
             if self.tx.is_closed() {
                 return;
+            }
+            // Missing groups are looked for between sessions too (short sessions never reach
+            // the check inside one).
+            if !self.missing.is_empty() && Instant::now() >= self.missing_check {
+                self.missing_check = Instant::now() + MISSING_EVERY;
+                let missing: Vec<String> = self.missing.iter().cloned().collect();
+                self.read(&missing, &[]).await;
             }
             // A session that ended at once is reopened after a growing pause; one that ran a
             // while (the 3-hour cap, a dropped connection) at once.
@@ -271,7 +292,10 @@ impl<'a, S: LogSource> Follower<'a, S> {
             } else {
                 (pause * 2).min(Duration::from_secs(30))
             };
-            tokio::time::sleep(pause).await;
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = self.tx.closed() => return,
+            }
         }
     }
 
@@ -300,13 +324,13 @@ impl<'a, S: LogSource> Follower<'a, S> {
             let mut started = false;
             let mut owed_read: Option<Instant> = None;
             let mut wait = Duration::from_secs(1);
-            let mut missing_check = Instant::now() + MISSING_EVERY;
             loop {
                 let owed_here: Vec<String> = present
                     .iter()
                     .filter(|f| self.owed.contains_key(*f) && !self.missing.contains(*f))
                     .cloned()
                     .collect();
+                let missing_check = self.missing_check;
                 let due = match (
                     owed_read.filter(|_| !owed_here.is_empty()),
                     self.missing.is_empty(),
@@ -338,7 +362,7 @@ impl<'a, S: LogSource> Follower<'a, S> {
                             stop.take().map(|s| s.send(()));
                         }
                     }
-                    _ = tx.closed() => {
+                    _ = tx.closed(), if stop.is_some() => {
                         stop.take().map(|s| s.send(()));
                         // Whatever the session still sends is not wanted.
                         received.close();
@@ -351,9 +375,16 @@ impl<'a, S: LogSource> Follower<'a, S> {
                         }
                         if now >= missing_check {
                             which.extend(self.missing.iter().cloned());
-                            missing_check = now + MISSING_EVERY;
+                            self.missing_check = now + MISSING_EVERY;
                         }
-                        let round = self.read(&which, false).await;
+                        // The session covers the functions it was opened with; a group that
+                        // appeared is read up to now and stays owed until a session has it.
+                        let covered: Vec<String> = present
+                            .iter()
+                            .filter(|f| !self.missing.contains(*f))
+                            .cloned()
+                            .collect();
+                        let round = self.read(&which, &covered).await;
                         match round.failed {
                             Some(e) => {
                                 let _ = tx.send(Update::Failed(e.to_string())).await;
@@ -376,7 +407,7 @@ impl<'a, S: LogSource> Follower<'a, S> {
                     .filter(|f| self.owed.contains_key(*f) && !self.missing.contains(*f))
                     .cloned()
                     .collect();
-                if let Some(e) = self.read(&owed_here, false).await.failed {
+                if let Some(e) = self.read(&owed_here, &owed_here).await.failed {
                     let _ = tx.send(Update::Failed(e.to_string())).await;
                 }
             }
@@ -391,6 +422,10 @@ impl<'a, S: LogSource> Follower<'a, S> {
     async fn poll(&mut self) {
         let mut wait = POLL_EVERY;
         let mut missing_check = Instant::now();
+        // Everything is owed from where it was: polling reads each function every time.
+        for f in &self.functions {
+            self.owed.entry(f.clone()).or_insert(now_ms() - OVERLAP_MS);
+        }
         loop {
             if self.tx.is_closed() {
                 return;
@@ -405,7 +440,7 @@ impl<'a, S: LogSource> Follower<'a, S> {
             if now >= missing_check {
                 missing_check = now + MISSING_EVERY;
             }
-            let round = self.read(&which, true).await;
+            let round = self.read(&which, &[]).await;
             match round.failed {
                 Some(e) => {
                     let _ = self.tx.send(Update::Failed(e.to_string())).await;

@@ -32,6 +32,10 @@ struct Scripted {
     groups: std::sync::Mutex<BTreeSet<String>>,
     failing_reads: std::sync::Mutex<u32>,
     no_live_tail: bool,
+    /// Every session fails to open (a 500), as in a Live Tail outage.
+    failing_tail: bool,
+    /// Sessions end right after their first update (as moto's do).
+    short_sessions: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +109,9 @@ impl LogSource for Scripted {
         if self.no_live_tail {
             return Err(ProviderError::AccessDenied("logs:StartLiveTail".into()));
         }
+        if self.failing_tail {
+            return Err(ProviderError::Service("HTTP 500 from AWS".into()));
+        }
         if functions
             .iter()
             .any(|f| !self.groups.lock().unwrap().contains(f))
@@ -114,6 +121,9 @@ impl LogSource for Scripted {
         let _ = tx.send(TailEvent::Started).await;
         let lines = functions.iter().map(|f| line(f, "live")).collect();
         let _ = tx.send(TailEvent::Lines(lines)).await;
+        if self.short_sessions {
+            return Ok(());
+        }
         // An open session: it runs until it is stopped.
         std::future::pending::<()>().await;
         Ok(())
@@ -302,4 +312,56 @@ async fn polling_moves_each_function_on_by_itself() {
     // b has no group: a's reads move on all the same, and b is looked for once a minute.
     assert!(a[1..].iter().all(|from| *from > since + 3_000_000), "{a:?}");
     assert_eq!(reads_of("b").len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_live_tail_that_keeps_failing_still_brings_events_by_reading_between_attempts() {
+    let source = std::sync::Arc::new(Scripted {
+        failing_tail: true,
+        ..Scripted::with_groups(&["a"])
+    });
+    let since = now_ms() - 60_000;
+    let mut reads = 0;
+    let updates = follow_until(source.clone(), &["a"], since, |u, _| {
+        reads += usize::from(matches!(u, Update::Lines(_, Source::Read)));
+        reads == 3
+    })
+    .await;
+    assert!(updates.iter().any(|u| matches!(u, Update::Failed(_))));
+    let froms: Vec<i64> = source
+        .calls()
+        .iter()
+        .filter_map(|c| match c {
+            Call::Read(_, from) => Some(*from),
+            _ => None,
+        })
+        .collect();
+    // The first read reaches back to the start; the next ones from where the last ended.
+    assert_eq!(froms[0], since - OVERLAP_MS);
+    assert!(froms[1..].iter().all(|f| *f > since), "{froms:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_sessions_that_end_at_once_a_group_that_appears_is_still_found() {
+    let source = std::sync::Arc::new(Scripted {
+        short_sessions: true,
+        ..Scripted::with_groups(&["a"])
+    });
+    let since = now_ms() - 60_000;
+    let updates = follow_until(source.clone(), &["a", "b"], since, |u, s| {
+        if matches!(u, Update::NoLogGroup(_)) {
+            s.groups.lock().unwrap().insert("b".into());
+        }
+        messages(std::slice::from_ref(u))
+            .iter()
+            .any(|(f, m, _)| f == "b" && m == "stored")
+    })
+    .await;
+    assert!(updates.contains(&Update::NoLogGroup(vec!["b".into()])));
+    // Found by reading from the start: nothing it wrote before is lost.
+    assert!(
+        source
+            .calls()
+            .contains(&Call::Read("b".into(), since - OVERLAP_MS))
+    );
 }

@@ -47,6 +47,8 @@ pub enum Follow {
         polling: Option<String>,
         /// Live Tail samples: not every event is shown.
         sampled: bool,
+        /// A session is open now (until then, and after one failed, it is connecting).
+        live: bool,
     },
 }
 
@@ -94,6 +96,7 @@ impl LogPane {
                 self.follow = Follow::On {
                     polling: None,
                     sampled: false,
+                    live: false,
                 };
                 Some(true)
             }
@@ -123,7 +126,11 @@ impl LogPane {
                 self.until_ms = self.until_ms.max(end);
                 self.add(lines, source);
             }
-            U::Live(_) => {}
+            U::Live(_) => {
+                if let Follow::On { live, .. } = &mut self.follow {
+                    *live = true;
+                }
+            }
             U::NoLogGroup(functions) => {
                 self.error = Some(format!(
                     "no log group yet for {} (not invoked yet): looking again every minute",
@@ -140,7 +147,12 @@ impl LogPane {
                     *polling = Some(why);
                 }
             }
-            U::Failed(e) => self.error = Some(e),
+            U::Failed(e) => {
+                if let Follow::On { live, .. } = &mut self.follow {
+                    *live = false;
+                }
+                self.error = Some(e);
+            }
         }
     }
 
@@ -152,6 +164,14 @@ impl LogPane {
     ) {
         self.in_flight = false;
         match result {
+            // No log group yet (never invoked): following takes over, names it and looks for
+            // it every minute, rather than this read every 3 s.
+            Err(ProviderError::NotFound(_)) => {
+                self.read_ok = true;
+                self.until_ms = self.until_ms.max(end_ms);
+                self.error =
+                    Some("no log group yet (not invoked yet): looking again every minute".into());
+            }
             Err(e) => self.error = Some(e.to_string()),
             Ok(lines) => {
                 self.error = None;

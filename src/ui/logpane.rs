@@ -48,7 +48,16 @@ pub fn render(
     match &pane.follow {
         crate::state::logpane::Follow::On {
             polling: None,
+            live: false,
+            ..
+        } => title.push(Span::styled(
+            format!("{} connecting to Live Tail ", theme.sep()),
+            theme.dim(),
+        )),
+        crate::state::logpane::Follow::On {
+            polling: None,
             sampled,
+            live: true,
         } => {
             title.push(Span::raw(format!("{} live tail ", theme.sep())));
             if *sampled {

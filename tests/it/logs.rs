@@ -524,7 +524,8 @@ async fn follow_falls_back_to_polling_when_live_tail_is_refused_and_says_so_once
         );
         assert!(followed.next("first").contains("one"), "{label}");
         await_live_tail(&proxy, region);
-        put_logs(region, &f, "b", &[(2, "two".into())]).await;
+        // Written now: polling reads from where its last read ended (less 10 s).
+        put_logs(region, &f, "b", &[(599, "two".into())]).await;
         assert!(followed.next("polled event").contains("two"), "{label}");
         // A few polls later: still one attempt at Live Tail, and one notice.
         followed.quiet_for(5);

@@ -89,7 +89,7 @@ impl AwsRegion {
                     .to_string();
                 match classify(e, secs) {
                     // The account's 15 sessions are taken: polling still works.
-                    _ if code == "LimitExceededException" => ProviderError::Unsupported(
+                    _ if code == "LimitExceededException" => ProviderError::Throttled(
                         "LimitExceededException: the account's Live Tail sessions are all in use"
                             .into(),
                     ),
