@@ -94,7 +94,6 @@ pub async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<Exit, F
     let found = service::find(&settings.services, &name)
         .map_err(Failure::from)?
         .clone();
-    early_check(global, kind)?;
     // The drained region names what changes, not where Route 53 is reached: the session reads
     // the service's own profile in the regions the config gives.
     let mut global = global.clone();
@@ -104,6 +103,8 @@ pub async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<Exit, F
     if let Some(p) = &found.profile {
         global.profiles = vec![p.clone()];
     }
+    // The tier of the service's own profile decides (checked again in the ops layer).
+    early_check(&global, kind)?;
     let ctx = Session::connect(&global.flags()).await?;
     let home =
         service::home(ctx.regions.iter().map(|r| r.scope()), &found).map_err(Failure::from)?;
@@ -123,9 +124,10 @@ pub async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<Exit, F
 
 /// The one region `--region` names, for drain and restore.
 fn one_region(global: &GlobalArgs, what: &str) -> Result<String, Failure> {
+    let (_, extra) = crate::session::settings(&global.flags())?;
     match global.regions.as_deref() {
         Some([region]) => {
-            crate::config::check_region(region, &[]).map_err(Failure::usage)?;
+            crate::config::check_region(region, &extra).map_err(Failure::usage)?;
             Ok(region.clone())
         }
         _ => Err(Failure::usage(format!(
@@ -190,7 +192,7 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
             "set_id": m.record.set_id,
             "routing": m.record.routing(),
             "weight": m.record.weight,
-            "share": region.as_ref().and_then(|r| shares.get(r)),
+            "share": member_share(&view, m).or_else(|| region.as_ref().and_then(|r| shares.get(r)).copied()),
             "invocations_15m": invocations,
             "observed_share": taken,
             "observed_error": note,
@@ -240,7 +242,11 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
                 m.record.routing(),
                 pct(row["share"].as_f64()),
                 pct(row["observed_share"].as_f64()),
-                m.health.word(),
+                if m.record.health_check.is_none() {
+                    "no check"
+                } else {
+                    m.health.word()
+                },
                 m.record.target()
             );
         }
@@ -251,4 +257,21 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
         }
     }
     Ok(if partial { Exit::Partial } else { Exit::Done })
+}
+
+/// A weighted member's own share of the record set (every weighted member counted, mapped
+/// or not; all 0: equal shares), as Route 53 splits it.
+fn member_share(view: &service::ServiceView, m: &service::Member) -> Option<f64> {
+    let w = m.record.weight?;
+    let weights: Vec<i64> = view
+        .members
+        .iter()
+        .filter_map(|x| x.record.weight)
+        .collect();
+    let total: i64 = weights.iter().sum();
+    Some(if total == 0 {
+        1.0 / weights.len().max(1) as f64
+    } else {
+        w as f64 / total as f64
+    })
 }

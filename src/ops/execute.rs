@@ -122,6 +122,7 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             let after = super::service::write(
                 source,
                 service,
+                &plan.before,
                 expected,
                 records,
                 std::time::Duration::from_secs(60),

@@ -111,7 +111,14 @@ impl Reversible {
                     super::service::settings_of(&record.before)
                         .ok_or_else(|| invalid("service"))?,
                 ),
-                members: super::service::member_routing(&record.before),
+                // Only what this change wrote: members it did not touch are not put back.
+                members: {
+                    let after = super::service::member_routing(&record.after);
+                    super::service::member_routing(&record.before)
+                        .into_iter()
+                        .filter(|m| !after.contains(m))
+                        .collect()
+                },
             }),
             other => Err(OpsError::Invalid(format!(
                 "{other} cannot be undone: undo reverts {}",

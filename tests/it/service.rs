@@ -439,6 +439,19 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
     ]);
     run.assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 0);
+    // Giving the traffic back is never stopped by the guard, health unknown or not.
+    lops.run(&[
+        "service",
+        "restore",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+    ])
+    .assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "blue"), 100);
     assert_eq!(svc.checks.len(), 3);
 }
 
@@ -486,6 +499,46 @@ async fn an_edit_between_preview_and_write_is_refused_and_nothing_changes() {
     .await;
     let (code, stderr) = crate::support::cli::finish(child, 30);
     assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("changed since the preview"), "{stderr}");
+    // An edit of a member the change does not write is refused the same way: the preview's
+    // shares and guard held only for the record set it saw.
+    proxy.add_after(
+        1,
+        Rule {
+            region: "us-east-1".into(),
+            service: Some("route53".into()),
+            operation: Some("ListResourceRecordSets".into()),
+            fault: Fault::Delay(std::time::Duration::from_secs(3)),
+            remaining: Some(1),
+        },
+    );
+    let child = lops.spawn(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "eu-west-1",
+        "--config",
+        &config,
+        "--yes",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while proxy.calls("us-east-1", "route53", "ListResourceRecordSets") < 4 {
+        assert!(std::time::Instant::now() < deadline, "no second read");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    svc.apply(member(
+        ChangeAction::Upsert,
+        &svc.record,
+        "red",
+        0,
+        "abc.execute-api.ap-southeast-2.amazonaws.com",
+        Some(&svc.checks[2]),
+    ))
+    .await;
+    let (code, stderr) = crate::support::cli::finish(child, 30);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(weight(&svc.weights().await, "green"), 100);
     assert!(stderr.contains("changed since the preview"), "{stderr}");
     assert_eq!(weight(&svc.weights().await, "blue"), 70);
     assert_eq!(
@@ -579,6 +632,34 @@ async fn read_and_invoke_tiers_refuse_and_bad_input_is_explained() {
     assert_eq!(
         proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
         0
+    );
+    // A region of two members: its weight is their sum, and a new one is spread as they
+    // share it now.
+    svc.apply(member(
+        ChangeAction::Create,
+        &svc.record,
+        "blue2",
+        300 - 200,
+        "def.execute-api.us-east-1.amazonaws.com",
+        Some(&svc.checks[0]),
+    ))
+    .await;
+    let run = lops.run(&[
+        "service",
+        "weights",
+        "checkout",
+        "us-east-1=100",
+        "--config",
+        &config,
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    let after = svc.weights().await;
+    assert_eq!(
+        (weight(&after, "blue"), weight(&after, "blue2")),
+        (50, 50),
+        "{}",
+        run.stderr
     );
     // A record whose target names no region, and no mapping in the config.
     svc.apply(member(

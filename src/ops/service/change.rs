@@ -123,11 +123,29 @@ pub async fn plan<S: RegionActions>(
     }
     let failover = view.failover();
     let mut new: BTreeMap<usize, Routing> = BTreeMap::new();
+    // A region's weight is the sum of its members': spread over them as they share it now
+    // (evenly when they all weigh 0), the total exactly as asked.
     let by_region = |region: &str, weight: i64, new: &mut BTreeMap<usize, Routing>| {
-        for (i, m) in view.members.iter().enumerate() {
-            if m.region.as_deref() == Some(region) {
-                new.insert(i, Routing::Weight(weight));
-            }
+        let members: Vec<(usize, i64)> = view
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.region.as_deref() == Some(region))
+            .map(|(i, m)| (i, m.record.weight.unwrap_or(0)))
+            .collect();
+        let total: i64 = members.iter().map(|(_, w)| w).sum();
+        let n = members.len() as i64;
+        let mut given = 0;
+        for (k, (i, w)) in members.iter().enumerate() {
+            let share = if k as i64 == n - 1 {
+                weight - given
+            } else if total > 0 {
+                weight * w / total
+            } else {
+                weight / n
+            };
+            given += share;
+            new.insert(*i, Routing::Weight(share));
         }
     };
     // Failover: a region is drained by making it the secondary and the other the primary.
@@ -235,7 +253,14 @@ pub async fn plan<S: RegionActions>(
         .filter(takes_traffic)
         .filter(|m| m.record.health_check.is_none() || m.health == Health::Healthy)
         .collect();
-    let forced = !records.is_empty() && serving.is_empty();
+    // Only a change that takes traffic from somewhere is refused: a restore or an undo that
+    // gives it back is never stopped by the guard (it may be what makes a region serve again).
+    let takes_away = expected.iter().zip(&records).any(|(was, will)| {
+        will.weight.unwrap_or(0) < was.weight.unwrap_or(0)
+            || (was.failover.as_deref() == Some("PRIMARY")
+                && will.failover.as_deref() != Some("PRIMARY"))
+    });
+    let forced = takes_away && serving.is_empty();
     if forced && !force {
         let why = after_view
             .members
@@ -254,7 +279,7 @@ pub async fn plan<S: RegionActions>(
             })
             .collect::<Vec<_>>();
         return Err(OpsError::Refused(format!(
-            "this would leave service {name} no healthy region taking traffic ({}): pass --force to do it anyway (typed confirmation)",
+            "this would leave service {name} no healthy region taking traffic ({}): to do it anyway, pass --force on the command line (typed confirmation)",
             if why.is_empty() {
                 "every weight would be 0, and Route 53 then spreads traffic over every member"
                     .to_string()
@@ -306,11 +331,24 @@ pub fn parse_weights(text: &str) -> Result<Vec<(String, i64)>, OpsError> {
 pub async fn write<S: RegionActions>(
     source: &S,
     settings: &ServiceSettings,
+    before: &Value,
     expected: &[DnsRecord],
     records: &[DnsRecord],
     wait: std::time::Duration,
 ) -> Result<Value, OpsError> {
     let now = read(source, settings).await?;
+    // Every member as the preview saw it — not only those written: the guard and the shares
+    // the preview showed hold only for that record set.
+    let changed = || {
+        OpsError::Conflict(format!(
+            "service {}: the record set changed since the preview (now {}): nothing changed; run again to see the new state",
+            settings.name,
+            super::describe_change(&now.state(), &now.state())
+        ))
+    };
+    if member_routing(&now.state()) != member_routing(before) {
+        return Err(changed());
+    }
     for want in expected {
         let current = now
             .members
@@ -318,12 +356,7 @@ pub async fn write<S: RegionActions>(
             .find(|m| m.record.set_id == want.set_id)
             .map(|m| &m.record);
         if current != Some(want) {
-            return Err(OpsError::Conflict(format!(
-                "service {}: record {} changed since the preview (now {}): nothing changed; run again to see the new state",
-                settings.name,
-                want.set_id.as_deref().unwrap_or_default(),
-                current.map_or("gone".to_string(), DnsRecord::routing)
-            )));
+            return Err(changed());
         }
     }
     let change = source.change_dns(settings.zone_id(), records).await?;
@@ -343,7 +376,27 @@ pub async fn write<S: RegionActions>(
         }
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
-    let back = read(source, settings).await?;
+    let back = match read(source, settings).await {
+        Ok(back) => back,
+        // Written, but not read back: the change stands (and is audited as made); say so.
+        Err(e) => {
+            let mut after = before.clone();
+            after["change"] = json!(change);
+            after["insync"] = json!(synced);
+            after["not_verified"] = json!(e.to_string());
+            for want in records {
+                if let Some(members) = after.get_mut("members").and_then(Value::as_array_mut) {
+                    for m in members.iter_mut() {
+                        if m.get("set_id").and_then(Value::as_str) == want.set_id.as_deref() {
+                            m["weight"] = json!(want.weight);
+                            m["failover"] = json!(want.failover);
+                        }
+                    }
+                }
+            }
+            return Ok(after);
+        }
+    };
     for want in records {
         let got = back
             .members

@@ -61,7 +61,8 @@ pub struct ServiceView {
 /// `s3-website-us-east-1.amazonaws.com`).
 pub fn region_in_target(target: &str) -> Option<String> {
     let host = target.trim_end_matches('.').to_ascii_lowercase();
-    host.split('.').find_map(|label| {
+    // Right to left: the AWS-assigned suffix wins over a name that merely contains a region.
+    host.split('.').rev().find_map(|label| {
         KNOWN_REGIONS
             .iter()
             .find(|r| label == **r || label.ends_with(&format!("-{r}")))
