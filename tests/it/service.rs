@@ -452,6 +452,42 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
     ])
     .assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 100);
+    // Where the checkers cannot be read, Route 53's HealthCheckStatus metric (us-east-1)
+    // decides: eu-west-1's says 1, so draining us-east-1 is allowed.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk_config(moto::url(), "us-east-1").await);
+    cloudwatch
+        .put_metric_data()
+        .namespace("AWS/Route53")
+        .metric_data(
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name("HealthCheckStatus")
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("HealthCheckId")
+                        .value(&svc.checks[1])
+                        .build(),
+                )
+                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                    chrono::Utc::now().timestamp() - 90,
+                ))
+                .value(1.0)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("metric");
+    let run = lops.run(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config,
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "blue"), 0, "{}", run.stderr);
     assert_eq!(svc.checks.len(), 3);
 }
 

@@ -163,6 +163,8 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     /// Route 53 (global): the record sets of services.
     pub route53: aws_sdk_route53::Client,
+    /// CloudWatch in us-east-1, where Route 53 publishes its health checks' metrics.
+    pub route53_metrics: aws_sdk_cloudwatch::Client,
     pub sdk_config: SdkConfig,
     /// Lambda's shared control-plane bucket (every List*, Get* but GetFunction, and writes).
     pub lambda_limit: Arc<RateLimiter>,
@@ -288,6 +290,12 @@ impl Clients {
                 .interceptor(interceptor())
                 .build(),
         );
+        let route53_metrics = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&sdk_config)
+                .region(aws_config::Region::new("us-east-1"))
+                .interceptor(interceptor())
+                .build(),
+        );
         let limits = &settings.rate_limits;
         Clients {
             scope,
@@ -298,6 +306,7 @@ impl Clients {
             s3,
             events,
             route53,
+            route53_metrics,
             sdk_config,
             lambda_limit: Arc::new(RateLimiter::new(limits.lambda_per_sec, limits.burst)),
             get_function_limit: Arc::new(RateLimiter::new(

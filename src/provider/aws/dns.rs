@@ -195,24 +195,40 @@ impl AwsRegion {
             .is_some_and(|c| c.status().as_str() == "INSYNC"))
     }
 
+    /// A health check's status: what Route 53's checkers report (GetHealthCheckStatus), else
+    /// — for a check with no checkers (calculated, alarm-based) or when that read fails — the
+    /// `AWS/Route53 HealthCheckStatus` metric, where the endpoint has it.
     pub(super) async fn route53_health(&self, id: &str) -> Result<Health, ProviderError> {
         let secs = self.clients.operation_timeout.as_secs_f64();
         self.clients.dns_limit.acquire().await;
-        let out = self
+        let checkers = self
             .clients
             .route53
             .get_health_check_status()
             .health_check_id(id)
             .send()
             .await
-            .map_err(|e| classify(e, secs))?;
-        let reports: Vec<&str> = out
-            .health_check_observations()
-            .iter()
-            .filter_map(|o| o.status_report().and_then(|r| r.status()))
-            .collect();
+            .map_err(|e| classify(e, secs));
+        let reports: Vec<String> = match &checkers {
+            Ok(out) => out
+                .health_check_observations()
+                .iter()
+                .filter_map(|o| o.status_report().and_then(|r| r.status()))
+                .map(str::to_string)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         if reports.is_empty() {
-            return Ok(Health::Unknown("no checker has reported yet".into()));
+            return match self.route53_health_metric(id).await {
+                Ok(Some(true)) => Ok(Health::Healthy),
+                Ok(Some(false)) => Ok(Health::Unhealthy(
+                    "the HealthCheckStatus metric is 0".into(),
+                )),
+                Ok(None) | Err(_) => match checkers {
+                    Err(e) => Err(e),
+                    Ok(_) => Ok(Health::Unknown("no checker has reported yet".into())),
+                },
+            };
         }
         // Route 53 calls an endpoint healthy when more than 18 % of its checkers do.
         let ok = reports.iter().filter(|s| s.starts_with("Success")).count();
@@ -223,9 +239,59 @@ impl AwsRegion {
                 reports
                     .iter()
                     .find(|s| !s.starts_with("Success"))
-                    .map_or_else(String::new, |s| s.to_string()),
+                    .cloned()
+                    .unwrap_or_default(),
             )
         })
+    }
+
+    /// The newest minute of the check's `HealthCheckStatus` over the last ten (1 healthy),
+    /// or `None` when there is none.
+    async fn route53_health_metric(&self, id: &str) -> Result<Option<bool>, ProviderError> {
+        use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
+        use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+        let end = chrono::Utc::now();
+        let start = end - chrono::TimeDelta::minutes(10);
+        let query = MetricDataQuery::builder()
+            .id("status")
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(
+                        Metric::builder()
+                            .namespace("AWS/Route53")
+                            .metric_name("HealthCheckStatus")
+                            .dimensions(
+                                Dimension::builder().name("HealthCheckId").value(id).build(),
+                            )
+                            .build(),
+                    )
+                    .period(60)
+                    .stat("Minimum")
+                    .build(),
+            )
+            .return_data(true)
+            .build();
+        self.clients.cloudwatch_limit.acquire().await;
+        self.clients
+            .metrics_requested
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let out = self
+            .clients
+            .route53_metrics
+            .get_metric_data()
+            .metric_data_queries(query)
+            .start_time(AwsTime::from_secs(start.timestamp()))
+            .end_time(AwsTime::from_secs(end.timestamp()))
+            .send()
+            .await
+            .map_err(|e| classify(e, self.clients.operation_timeout.as_secs_f64()))?;
+        let newest = out
+            .metric_data_results()
+            .iter()
+            .flat_map(|r| r.timestamps().iter().zip(r.values()))
+            .max_by_key(|(t, _)| t.secs())
+            .map(|(_, v)| *v >= 1.0);
+        Ok(newest)
     }
 }
 
