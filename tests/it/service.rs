@@ -972,3 +972,46 @@ async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
     run.assert_exit(2);
     assert!(run.stderr.contains("routes by failover"), "{}", run.stderr);
 }
+
+/// One region's CloudWatch failing does not hide the service: every member is shown, that
+/// region's load is missing and named, the others are read, exit 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_names_a_region_whose_load_could_not_be_read_and_shows_the_rest() {
+    let svc = Service::seed("partial").await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: "eu-west-1".into(),
+        service: Some("monitoring".into()),
+        operation: Some("GetMetricData".into()),
+        fault: Fault::Status(503),
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let config = svc.config(&lops, "");
+    let run = lops.run(&[
+        "service",
+        "show",
+        "checkout",
+        "--config",
+        &config,
+        "--regions",
+        "us-east-1,eu-west-1,ap-southeast-2",
+        "--json",
+    ]);
+    run.assert_exit(3);
+    let doc = run.json();
+    assert_eq!(doc["complete"], false);
+    let members = doc["members"].as_array().expect("members");
+    assert_eq!(members.len(), 3);
+    let of = |id: &str| members.iter().find(|m| m["set_id"] == id).expect("member");
+    assert!(
+        of("green")["observed_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("503")),
+        "{doc}"
+    );
+    assert!(of("green")["invocations_15m"].is_null());
+    assert!(of("blue")["invocations_15m"].is_number(), "{doc}");
+    assert!(of("red")["invocations_15m"].is_number(), "{doc}");
+    assert_eq!(of("green")["weight"], 100);
+}
