@@ -124,14 +124,6 @@ impl Seen {
         }
         fresh
     }
-
-    /// Forgets a line's key (it left the screen's buffer).
-    pub fn forget(&mut self, line: &LogLine) {
-        let key = line.key();
-        if self.shown.remove(&key).is_some() {
-            self.order.retain(|k| *k != key);
-        }
-    }
 }
 
 /// `15m`, `1h`, `2d`, `90s`, or an RFC 3339 time (`2026-11-25T10:00:00Z`).

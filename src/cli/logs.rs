@@ -250,8 +250,17 @@ async fn follow(
                     );
                 }
             }
-            Update::Polling { why, .. } => {
-                if said.insert(format!("{scope} polling {why}")) {
+            Update::Polling { functions, why } => {
+                let first_time = said.insert(format!("{scope} polling {why}"));
+                if first_time && why.starts_with("more than") {
+                    // Beyond Live Tail's sessions: the rest is polled, the others are live.
+                    err!(
+                        "lops: {scope}: {why}: {} functions polled every {} s ({}…)",
+                        functions.len(),
+                        tail::POLL_EVERY.as_secs(),
+                        functions.first().cloned().unwrap_or_default()
+                    );
+                } else if first_time {
                     err!(
                         "lops: {scope}: Live Tail is not available ({why}): polling every {} s instead",
                         tail::POLL_EVERY.as_secs()
@@ -270,7 +279,7 @@ async fn follow(
                     );
                 }
             }
-            Update::Failed(e) => {
+            Update::Failed(e) | Update::Reconnecting(e) => {
                 let key = format!("{scope} {e}");
                 let due = failures
                     .get(&key)

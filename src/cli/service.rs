@@ -195,6 +195,7 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
             "share": member_share(&view, m).or_else(|| region.as_ref().and_then(|r| shares.get(r)).copied()),
             "invocations_15m": invocations,
             "observed_share": taken,
+            "drift": service::drift(region.as_ref().and_then(|r| shares.get(r)).copied(), taken),
             "observed_error": note,
             "health": m.health,
             "health_check": m.record.health_check,

@@ -123,8 +123,10 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
                 source,
                 service,
                 &plan.before,
+                &plan.after,
                 expected,
                 records,
+                plan.destructive,
                 std::time::Duration::from_secs(60),
             )
             .await?;

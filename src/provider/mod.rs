@@ -366,6 +366,8 @@ pub enum FollowUpdate {
     Lines(Vec<crate::loglines::LogLine>, crate::loglines::Source),
     /// A Live Tail session is open for these functions.
     Live(Vec<String>),
+    /// A session could not be opened, or broke: it is being opened again (why).
+    Reconnecting(String),
     /// The session samples: not every event is streamed.
     Sampled,
     /// Live Tail is not available for these functions here: they are polled from now on.

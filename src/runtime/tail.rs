@@ -1,7 +1,8 @@
 //! Following logs, for `lops logs --follow` and the dashboard's log pane alike: CloudWatch Logs
-//! Live Tail where it is served (groups in sessions of 10, at most 15 sessions per region, each
-//! reopened with a small overlap read when it ends), polling FilterLogEvents where it is not
-//! (refused, over the account's session limit, an endpoint that does not serve it).
+//! Live Tail where it is served (groups in sessions of 10, at most 15 sessions per region; each
+//! session is opened first, then what was written while none was open is read back, 10 s more
+//! for late events; a session that ends is reopened), polling FilterLogEvents where it is not
+//! (refused, over the account's session limit, an endpoint that does not know it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -264,7 +265,7 @@ impl<'a, S: LogSource> Follower<'a, S> {
                     }
                 }
                 Err(e) => {
-                    let _ = self.tx.send(Update::Failed(e.to_string())).await;
+                    let _ = self.tx.send(Update::Reconnecting(e.to_string())).await;
                     if !started {
                         // Live Tail keeps failing: read between attempts, so events still
                         // arrive (at the pace of the retries) while it does.

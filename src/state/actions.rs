@@ -44,7 +44,16 @@ pub fn kind_of(action: Action) -> Option<Kind> {
 
 /// Whether the selected scope's tier lets this key act (hidden from hints and help otherwise).
 pub fn allowed(state: &State, action: Action) -> bool {
-    kind_of(action).is_none_or(|k| state.access().tier.allows(k.needs()))
+    // In the services view the levers act in the scope that owns the selected service's zone.
+    let access = match super::services::access(state, action) {
+        Some(access) => access,
+        None => state.access(),
+    };
+    let kind = match (&state.view, action) {
+        (super::View::Services, Action::Shift) => Some(Kind::ServiceWeights),
+        _ => kind_of(action),
+    };
+    kind.is_none_or(|k| access.tier.allows(k.needs()))
 }
 
 /// The focused function's first alias, with the function's published versions.

@@ -247,6 +247,20 @@ impl Action {
     }
 }
 
+/// Default bindings that a user's own binding of the same key replaces (keys added after
+/// keymaps were written: a config that used them keeps working).
+fn yields(action: Action) -> bool {
+    matches!(
+        action,
+        Action::Services | Action::Drain | Action::RestoreRegion
+    )
+}
+
+/// Whether the user bound this action themselves (then a clash is theirs to resolve).
+fn overridden(overrides: &BTreeMap<String, String>, action: Option<Action>) -> bool {
+    action.is_some_and(|a| overrides.keys().any(|n| Action::by_name(n) == Some(a)))
+}
+
 /// Actions that may share a key because they never apply on the same screen.
 fn shares_key(a: Action, b: Action) -> bool {
     matches!(
@@ -379,6 +393,10 @@ impl Keymap {
             }
             map.bindings.retain(|(_, a)| *a != action);
             for key in parsed {
+                // Keys added to the defaults after people wrote their keymaps give way to them.
+                if map.get(&key).is_some_and(yields) && !overridden(overrides, map.get(&key)) {
+                    map.bindings.retain(|(k, _)| *k != key);
+                }
                 if let Some(other) = map
                     .get(&key)
                     .filter(|o| *o != action && !shares_key(*o, action))
@@ -470,11 +488,11 @@ mod tests {
 
     #[test]
     fn user_binding_replaces_the_default() {
-        let overrides = BTreeMap::from([("refresh".to_string(), "f5 F".to_string())]);
+        let overrides = BTreeMap::from([("refresh".to_string(), "f5 R".to_string())]);
         let map = Keymap::with_overrides(&overrides).unwrap_or_default();
         assert_eq!(map.action(&event(KeyCode::F(5))), Some(Action::Refresh));
         assert_eq!(map.action(&event(KeyCode::Char('r'))), None);
-        assert_eq!(map.keys_of(Action::Refresh), "f5, F");
+        assert_eq!(map.keys_of(Action::Refresh), "f5, R");
     }
 
     #[test]

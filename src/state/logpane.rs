@@ -147,12 +147,13 @@ impl LogPane {
                     *polling = Some(why);
                 }
             }
-            U::Failed(e) => {
+            U::Reconnecting(e) => {
                 if let Follow::On { live, .. } = &mut self.follow {
                     *live = false;
                 }
                 self.error = Some(e);
             }
+            U::Failed(e) => self.error = Some(e),
         }
     }
 
@@ -196,10 +197,10 @@ impl LogPane {
                 .map_or(0, |i| i + 1);
             self.lines.insert(at, l);
         }
+        // The oldest lines go; their keys stay in `seen` (capped), so an overlap read does
+        // not bring them back.
         while self.lines.len() > KEEP {
-            if let Some(old) = self.lines.pop_front() {
-                self.seen.forget(&old);
-            }
+            self.lines.pop_front();
         }
         // Scrolled up: stay on the same lines while new ones arrive below.
         if self.scrolled > 0 {

@@ -13,9 +13,6 @@ use crate::ops::service::{ServiceChange, ServiceView};
 use crate::ops::{Request, authorize};
 use crate::provider::Scope;
 
-/// Observed share further than this from the configured share is drift.
-pub const DRIFT: f64 = 0.05;
-
 /// What the view knows of every configured service.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServicePane {
@@ -57,15 +54,17 @@ pub struct ServiceRow {
     pub observed: Option<f64>,
     pub health: &'static str,
     pub routing: String,
+    /// A failover member's role (PRIMARY, SECONDARY), where it has one.
+    pub role: Option<String>,
     /// How fresh the dashboard's own numbers of the region are: `stale 3m`, `unreachable`,
     /// `not read` (no scope here reads it), or empty when fresh.
     pub freshness: String,
 }
 
 /// The freshness of the dashboard's numbers for `region` (empty: fresh).
-fn freshness(state: &State, region: &str) -> String {
+fn freshness(state: &State, service: usize, region: &str) -> String {
     use super::RegionHealth as H;
-    let Some(r) = state.regions.iter().find(|r| r.scope.region == region) else {
+    let Some(r) = scope_of(state, service, region) else {
         return "not read".into();
     };
     match r.health(state.now, state.stale_after_secs()) {
@@ -78,8 +77,13 @@ fn freshness(state: &State, region: &str) -> String {
 
 /// Invocations over the window in `region`: of the functions the service lists there, else of
 /// the whole region; `None` when no scope of the dashboard reads that region's metrics.
-fn invocations(state: &State, service: &ServiceSettings, region: &str) -> Option<f64> {
-    let r = state.regions.iter().find(|r| r.scope.region == region)?;
+fn invocations(
+    state: &State,
+    index: usize,
+    service: &ServiceSettings,
+    region: &str,
+) -> Option<f64> {
+    let r = scope_of(state, index, region)?;
     match service.functions.get(region) {
         Some(names) if !names.is_empty() => {
             let found: Vec<f64> = names
@@ -110,7 +114,7 @@ pub fn rows(state: &State) -> Vec<ServiceRow> {
         let regions = view.regions();
         let taken: BTreeMap<&String, Option<f64>> = regions
             .iter()
-            .map(|r| (r, invocations(state, &pane.services[i], r)))
+            .map(|r| (r, invocations(state, i, &pane.services[i], r)))
             .collect();
         let total: f64 = taken.values().flatten().sum();
         for region in &regions {
@@ -148,11 +152,45 @@ pub fn rows(state: &State) -> Vec<ServiceRow> {
                     .first()
                     .map(|m| m.record.routing())
                     .unwrap_or_default(),
-                freshness: freshness(state, region),
+                freshness: freshness(state, i, region),
+                role: members.iter().find_map(|m| m.record.failover.clone()),
             });
         }
     }
     out
+}
+
+/// The access of the scope a services-view lever acts in (the selected service's home), or
+/// `None` when the key is not a services-view lever here.
+pub fn access(state: &State, action: Action) -> Option<crate::config::Access> {
+    if state.view != super::View::Services
+        || !matches!(
+            action,
+            Action::Drain | Action::RestoreRegion | Action::Shift
+        )
+    {
+        return None;
+    }
+    let row = rows(state).get(state.services.selected).cloned();
+    let service = row.map_or(0, |r| r.service);
+    let home = state.services.homes.get(service)?.as_ref().ok()?;
+    state.regions.get(*home).map(|r| r.scope.access)
+}
+
+/// The scope whose numbers stand for `region`: the one of the service's home profile there,
+/// else any (a dev scope's invocations are not a prod service's).
+fn scope_of<'a>(state: &'a State, service: usize, region: &str) -> Option<&'a super::RegionState> {
+    let profile = state
+        .services
+        .homes
+        .get(service)
+        .and_then(|h| h.as_ref().ok())
+        .and_then(|h| state.regions.get(*h))
+        .map(|r| r.scope.profile.clone());
+    state
+        .regions
+        .iter()
+        .find(|r| r.scope.region == region && Some(&r.scope.profile) == profile.as_ref())
 }
 
 /// Opens the view (or reads again): one read per service, in its home scope.

@@ -11,7 +11,7 @@ use super::theme::Theme;
 use super::widgets::fit;
 use crate::format;
 use crate::state::State;
-use crate::state::services::{DRIFT, rows};
+use crate::state::services::rows;
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let pane = &state.services;
@@ -107,32 +107,19 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             if chosen {
                 selected_line = lines.len();
             }
-            let drift = match (row.share, row.observed) {
-                (Some(s), Some(o)) if (o - s).abs() > DRIFT => {
-                    if o > s {
-                        "over"
-                    } else {
-                        "under"
-                    }
-                }
-                _ => "",
-            };
+            let drift = crate::ops::service::drift(row.share, row.observed).unwrap_or("");
             let health_style = match row.health {
                 "healthy" => theme.ok(),
                 "unhealthy" => theme.bad(),
                 _ => theme.warn(),
             };
             // A failover member's role where a weight would be.
-            let weight = row.weight.map_or_else(
-                || {
-                    row.routing
-                        .trim_start_matches("failover ")
-                        .chars()
-                        .take(6)
-                        .collect()
-                },
-                |w| w.to_string(),
-            );
+            let weight = match (row.weight, &row.role) {
+                (Some(w), _) => w.to_string(),
+                (None, Some(role)) if role == "PRIMARY" => "prim".into(),
+                (None, Some(_)) => "second".into(),
+                (None, None) => row.routing.clone(),
+            };
             let text = columns(
                 if chosen { ">" } else { " " },
                 &format!(" {}", row.region),
@@ -174,7 +161,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     // The column header stays; the rows scroll under it.
     let mut lines = lines.into_iter();
     let mut shown: Vec<Line> = lines.next().into_iter().collect();
-    shown.extend(lines.skip(skip.saturating_sub(1)));
+    shown.extend(lines.skip(skip));
     let lines = shown;
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }

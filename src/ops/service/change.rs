@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Health, MAX_WEIGHT, Member, Routing, ServiceChange, member_routing, read};
+use super::{
+    Health, MAX_WEIGHT, Member, Routing, ServiceChange, ServiceView, member_routing, read,
+};
 use crate::config::ServiceSettings;
 use crate::ops::OpsError;
 use crate::ops::audit::AuditLog;
@@ -16,9 +18,14 @@ use crate::provider::{ProviderError, RegionActions};
 /// members' weights, or every member's failover role (the drain swapped them).
 fn recorded(
     audit: Option<&AuditLog>,
-    service: &str,
+    settings: &ServiceSettings,
     region: &str,
 ) -> Result<Vec<(String, Routing)>, OpsError> {
+    let (service, zone, record) = (
+        settings.name.as_str(),
+        settings.zone_id(),
+        settings.record.as_str(),
+    );
     let hint = format!("set its weight with `lops service weights {service} {region}=N`");
     let log = audit.ok_or_else(|| {
         OpsError::Invalid(format!(
@@ -51,6 +58,10 @@ fn recorded(
         .iter()
         .rev()
         .filter(|r| r.action == "service.drain" && r.result == "ok" && r.target == service)
+        .filter(|r| {
+            r.before.get("zone").and_then(Value::as_str) == Some(zone)
+                && r.before.get("record").and_then(Value::as_str) == Some(record)
+        })
         .find_map(|r| {
             let members = member_routing(&r.before);
             if weight_in(&r.before).is_some_and(|w| w > 0) && weight_in(&r.after) == Some(0) {
@@ -185,7 +196,7 @@ pub async fn plan<S: RegionActions>(
         }
         ServiceChange::Restore(region) => {
             known(region)?;
-            for (id, routing) in recorded(audit, name, region)? {
+            for (id, routing) in recorded(audit, settings, region)? {
                 new.insert(by_id(&id)?, routing);
             }
         }
@@ -240,54 +251,7 @@ pub async fn plan<S: RegionActions>(
         }
         records.push(member.record.clone());
     }
-    // The guard: some region must still take traffic, with a health check that says healthy
-    // (or none: Route 53 then counts it healthy). All weights 0 would spread traffic evenly
-    // over every member, drained ones included; an unhealthy primary sends it all to the
-    // secondary, the drained region.
-    let takes_traffic = |m: &&Member| {
-        m.record.weight.unwrap_or(0) > 0 || m.record.failover.as_deref() == Some("PRIMARY")
-    };
-    let serving: Vec<&Member> = after_view
-        .members
-        .iter()
-        .filter(takes_traffic)
-        .filter(|m| m.record.health_check.is_none() || m.health == Health::Healthy)
-        .collect();
-    // Only a change that takes traffic from somewhere is refused: a restore or an undo that
-    // gives it back is never stopped by the guard (it may be what makes a region serve again).
-    let takes_away = expected.iter().zip(&records).any(|(was, will)| {
-        will.weight.unwrap_or(0) < was.weight.unwrap_or(0)
-            || (was.failover.as_deref() == Some("PRIMARY")
-                && will.failover.as_deref() != Some("PRIMARY"))
-    });
-    let forced = takes_away && serving.is_empty();
-    if forced && !force {
-        let why = after_view
-            .members
-            .iter()
-            .filter(takes_traffic)
-            .map(|m| {
-                format!(
-                    "{} {}",
-                    m.region.as_deref().unwrap_or("?"),
-                    match &m.health {
-                        Health::Unhealthy(d) | Health::Unknown(d) =>
-                            format!("{} ({d})", m.health.word()),
-                        Health::Healthy => "healthy".into(),
-                    }
-                )
-            })
-            .collect::<Vec<_>>();
-        return Err(OpsError::Refused(format!(
-            "this would leave service {name} no healthy region taking traffic ({}): to do it anyway, pass --force on the command line (typed confirmation)",
-            if why.is_empty() {
-                "every weight would be 0, and Route 53 then spreads traffic over every member"
-                    .to_string()
-            } else {
-                why.join(", ")
-            }
-        )));
-    }
+    let forced = guard(&after_view, &expected, &records, force)?;
     Ok(Planned {
         target: name.clone(),
         before: view.state(),
@@ -296,6 +260,74 @@ pub async fn plan<S: RegionActions>(
         records,
         forced,
     })
+}
+
+/// The guard, one rule for the preview and the write: some region must still take traffic
+/// with a health check that says healthy (or none: Route 53 then counts it healthy). All
+/// weights 0 would spread traffic evenly over every member, drained ones included; an
+/// unhealthy primary sends it all to the secondary, the drained region. Only a change that
+/// takes traffic from somewhere is refused — a restore or an undo that gives it back never is.
+/// Returns whether the change goes past it (`force`), which makes its confirmation typed.
+fn guard(
+    after: &ServiceView,
+    expected: &[DnsRecord],
+    records: &[DnsRecord],
+    force: bool,
+) -> Result<bool, OpsError> {
+    let takes_traffic = |m: &&Member| {
+        m.record.weight.unwrap_or(0) > 0 || m.record.failover.as_deref() == Some("PRIMARY")
+    };
+    let serving = after
+        .members
+        .iter()
+        .filter(takes_traffic)
+        .any(|m| m.record.health_check.is_none() || m.health == Health::Healthy);
+    let takes_away = expected.iter().zip(records).any(|(was, will)| {
+        will.weight.unwrap_or(0) < was.weight.unwrap_or(0)
+            || (was.failover.as_deref() == Some("PRIMARY")
+                && will.failover.as_deref() != Some("PRIMARY"))
+    });
+    let forced = takes_away && !serving;
+    if !forced || force {
+        return Ok(forced);
+    }
+    let why = after
+        .members
+        .iter()
+        .filter(takes_traffic)
+        .map(|m| {
+            format!(
+                "{} {}",
+                m.region.as_deref().unwrap_or("?"),
+                match &m.health {
+                    Health::Unhealthy(d) | Health::Unknown(d) =>
+                        format!("{} ({d})", m.health.word()),
+                    Health::Healthy => "healthy".into(),
+                }
+            )
+        })
+        .collect::<Vec<_>>();
+    let name = &after.settings.name;
+    Err(OpsError::Refused(format!(
+        "this would leave service {name} no healthy region taking traffic ({}): to do it anyway, run `lops service drain` or `lops service weights` with --force (typed confirmation)",
+        if why.is_empty() {
+            "every weight would be 0, and Route 53 then spreads traffic over every member"
+                .to_string()
+        } else {
+            why.join(", ")
+        }
+    )))
+}
+
+/// The view with `records` written over its members (by set identifier).
+fn with_records(view: &ServiceView, records: &[DnsRecord]) -> ServiceView {
+    let mut out = view.clone();
+    for m in &mut out.members {
+        if let Some(r) = records.iter().find(|r| r.set_id == m.record.set_id) {
+            m.record = r.clone();
+        }
+    }
+    out
 }
 
 fn check_weight(weight: i64) -> Result<(), OpsError> {
@@ -328,12 +360,15 @@ pub fn parse_weights(text: &str) -> Result<Vec<(String, i64)>, OpsError> {
 
 /// Compares the records again right before the write, writes them in one batch, waits up to
 /// `wait` for Route 53 to have them everywhere, and reads the service back.
+#[allow(clippy::too_many_arguments)]
 pub async fn write<S: RegionActions>(
     source: &S,
     settings: &ServiceSettings,
     before: &Value,
+    planned_after: &Value,
     expected: &[DnsRecord],
     records: &[DnsRecord],
+    forced: bool,
     wait: std::time::Duration,
 ) -> Result<Value, OpsError> {
     let now = read(source, settings).await?;
@@ -359,6 +394,9 @@ pub async fn write<S: RegionActions>(
             return Err(changed());
         }
     }
+    // The guard again, on the health read just now: a region that turned unhealthy since the
+    // preview stops a drain that was safe then.
+    guard(&with_records(&now, records), expected, records, forced)?;
     let change = source.change_dns(settings.zone_id(), records).await?;
     let started = std::time::Instant::now();
     let mut synced = false;
@@ -378,22 +416,13 @@ pub async fn write<S: RegionActions>(
     }
     let back = match read(source, settings).await {
         Ok(back) => back,
-        // Written, but not read back: the change stands (and is audited as made); say so.
+        // Written, but not read back: the change stands (and is audited as made, as the
+        // preview's after), and says it was not verified.
         Err(e) => {
-            let mut after = before.clone();
+            let mut after = planned_after.clone();
             after["change"] = json!(change);
             after["insync"] = json!(synced);
             after["not_verified"] = json!(e.to_string());
-            for want in records {
-                if let Some(members) = after.get_mut("members").and_then(Value::as_array_mut) {
-                    for m in members.iter_mut() {
-                        if m.get("set_id").and_then(Value::as_str) == want.set_id.as_deref() {
-                            m["weight"] = json!(want.weight);
-                            m["failover"] = json!(want.failover);
-                        }
-                    }
-                }
-            }
             return Ok(after);
         }
     };

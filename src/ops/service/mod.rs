@@ -127,7 +127,27 @@ impl ServiceView {
                 .map(|(r, role)| (r, if role == "PRIMARY" { 1.0 } else { 0.0 }))
                 .collect();
         }
-        shares(&self.weights())
+        // Over every weighted member, mapped to a region or not: Route 53 splits by all of them.
+        let total: i64 = self.members.iter().filter_map(|m| m.record.weight).sum();
+        let count = self
+            .members
+            .iter()
+            .filter(|m| m.record.weight.is_some())
+            .count();
+        let per_member = |w: i64| {
+            if total == 0 {
+                1.0 / count.max(1) as f64
+            } else {
+                w as f64 / total as f64
+            }
+        };
+        let mut out = BTreeMap::new();
+        for m in &self.members {
+            if let (Some(region), Some(w)) = (&m.region, m.record.weight) {
+                *out.entry(region.clone()).or_insert(0.0) += per_member(w);
+            }
+        }
+        out
     }
 
     /// The longest TTL of the set: how long resolvers may keep an old answer.
@@ -322,6 +342,18 @@ pub fn member_routing(state: &Value) -> Vec<(String, Routing)> {
         })
         .collect()
 }
+
+/// `over` / `under` when the share a region really took is more than 5 points from the share
+/// it is configured to take (the same rule in both faces).
+pub fn drift(configured: Option<f64>, observed: Option<f64>) -> Option<&'static str> {
+    match (configured, observed) {
+        (Some(c), Some(o)) if (o - c).abs() > DRIFT => Some(if o > c { "over" } else { "under" }),
+        _ => None,
+    }
+}
+
+/// Observed share further than this from the configured share is drift.
+pub const DRIFT: f64 = 0.05;
 
 /// The service the config names `name`.
 pub fn find<'a>(

@@ -175,7 +175,8 @@ pub struct Clients {
     pub cloudwatch_limit: Arc<RateLimiter>,
     /// CloudWatch Logs allows FilterLogEvents about 5 times a second per region.
     pub logs_limit: Arc<RateLimiter>,
-    /// Route 53's account-wide limit.
+    /// Route 53 calls from this scope's handle (Route 53 allows 5 a second per account; the
+    /// dashboard reads a service through one scope, its home).
     pub dns_limit: Arc<RateLimiter>,
     /// In-flight control-plane calls at once in this region.
     pub parallelism: usize,
