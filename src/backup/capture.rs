@@ -291,27 +291,10 @@ pub async fn capture(
         }
     };
 
-    clients.lambda_limit.acquire_first().await;
-    let function_url = match lambda
-        .get_function_url_config()
-        .function_name(function)
-        .send()
-        .await
-    {
-        Ok(out) => Some(serde_json::json!({
-            "url": out.function_url(),
-            "auth_type": out.auth_type().as_str(),
-            "invoke_mode": out.invoke_mode().map(|m| m.as_str()),
-            "cors": out.cors().map(|c| serde_json::json!({
-                "allow_origins": c.allow_origins(),
-                "allow_methods": c.allow_methods(),
-                "allow_headers": c.allow_headers(),
-                "allow_credentials": c.allow_credentials(),
-                "max_age": c.max_age(),
-            })),
-        })),
+    let function_url = match super::read::url_config(clients, function).await {
+        Ok(url) => Some(url),
         Err(e) => {
-            absent.insert("function_url".into(), why(classify(e, timeout)));
+            absent.insert("function_url".into(), why(e));
             None
         }
     };
@@ -325,21 +308,10 @@ pub async fn capture(
         }
     };
 
-    clients.lambda_limit.acquire_first().await;
-    let async_invoke = match lambda
-        .get_function_event_invoke_config()
-        .function_name(function)
-        .send()
-        .await
-    {
-        Ok(out) => Some(serde_json::json!({
-            "maximum_retry_attempts": out.maximum_retry_attempts(),
-            "maximum_event_age_in_seconds": out.maximum_event_age_in_seconds(),
-            "on_success": out.destination_config().and_then(|d| d.on_success()).and_then(|d| d.destination()),
-            "on_failure": out.destination_config().and_then(|d| d.on_failure()).and_then(|d| d.destination()),
-        })),
+    let async_invoke = match super::read::async_config(clients, function).await {
+        Ok(config) => Some(config),
         Err(e) => {
-            absent.insert("async_invoke".into(), why(classify(e, timeout)));
+            absent.insert("async_invoke".into(), why(e));
             None
         }
     };

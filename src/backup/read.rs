@@ -138,3 +138,51 @@ pub async fn aliases_of(
     aliases.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(aliases)
 }
+
+/// The function URL's configuration as a snapshot keeps it (`NotFound`: it has none).
+pub async fn url_config(
+    clients: &Clients,
+    function: &str,
+) -> Result<serde_json::Value, ProviderError> {
+    clients.lambda_limit.acquire_first().await;
+    let out = clients
+        .lambda
+        .get_function_url_config()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| classify(e, clients.operation_timeout.as_secs_f64()))?;
+    Ok(serde_json::json!({
+        "url": out.function_url(),
+        "auth_type": out.auth_type().as_str(),
+        "invoke_mode": out.invoke_mode().map(|m| m.as_str()),
+        "cors": out.cors().map(|c| serde_json::json!({
+            "allow_origins": c.allow_origins(),
+            "allow_methods": c.allow_methods(),
+            "allow_headers": c.allow_headers(),
+            "allow_credentials": c.allow_credentials(),
+            "max_age": c.max_age(),
+        })),
+    }))
+}
+
+/// The asynchronous invoke configuration as a snapshot keeps it (`NotFound`: none set).
+pub async fn async_config(
+    clients: &Clients,
+    function: &str,
+) -> Result<serde_json::Value, ProviderError> {
+    clients.lambda_limit.acquire_first().await;
+    let out = clients
+        .lambda
+        .get_function_event_invoke_config()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| classify(e, clients.operation_timeout.as_secs_f64()))?;
+    Ok(serde_json::json!({
+        "maximum_retry_attempts": out.maximum_retry_attempts(),
+        "maximum_event_age_in_seconds": out.maximum_event_age_in_seconds(),
+        "on_success": out.destination_config().and_then(|d| d.on_success()).and_then(|d| d.destination()),
+        "on_failure": out.destination_config().and_then(|d| d.on_failure()).and_then(|d| d.destination()),
+    }))
+}

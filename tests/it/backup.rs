@@ -2054,3 +2054,93 @@ async fn safety_snapshots_are_listed_as_such_and_kept_apart() {
         .collect();
     assert_eq!(left, [snapshot.as_str()]);
 }
+
+/// The function URL (auth type, CORS) and the asynchronous invoke configuration come back with
+/// the function, into another region under a new name; a rerun finds nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_and_async_invoke_configuration_are_restored_and_a_rerun_changes_nothing() {
+    use aws_sdk_lambda::types::{Cors, FunctionUrlAuthType};
+    let fx = Fixture::new(HOME, "urlcfg").await;
+    let name = moto::unique("public-api");
+    fx.plain_function(&name).await;
+    fx.seeder
+        .lambda
+        .create_function_url_config()
+        .function_name(&name)
+        .auth_type(FunctionUrlAuthType::None)
+        .cors(
+            Cors::builder()
+                .allow_origins("https://shop.example.com")
+                .allow_methods("GET")
+                .max_age(300)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("url");
+    fx.seeder
+        .lambda
+        .put_function_event_invoke_config()
+        .function_name(&name)
+        .maximum_retry_attempts(1)
+        .maximum_event_age_in_seconds(600)
+        .send()
+        .await
+        .expect("async config");
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let new_name = format!("{name}-dr");
+    let dry = lops.run(&[
+        "restore",
+        &snapshot,
+        "--region",
+        DR,
+        "--name",
+        &new_name,
+        "--dry-run",
+    ]);
+    dry.assert_exit(0);
+    assert!(
+        dry.stderr
+            .contains("create the function URL (auth NONE, CORS)"),
+        "{}",
+        dry.stderr
+    );
+    assert!(
+        dry.stderr
+            .contains("asynchronous invokes: 1 retries, events up to 600 s old"),
+        "{}",
+        dry.stderr
+    );
+    assert!(!dry.stderr.contains("by hand"), "{}", dry.stderr);
+    lops.run(&[
+        "restore", &snapshot, "--region", DR, "--name", &new_name, "--yes",
+    ])
+    .assert_exit(0);
+    let dr = Seeder::new(moto::url(), DR).await;
+    let url = dr
+        .lambda
+        .get_function_url_config()
+        .function_name(&new_name)
+        .send()
+        .await
+        .expect("restored URL");
+    assert_eq!(url.auth_type(), &FunctionUrlAuthType::None);
+    let cors = url.cors().expect("CORS");
+    assert_eq!(cors.allow_origins(), ["https://shop.example.com"]);
+    assert_eq!(cors.max_age(), Some(300));
+    let config = dr
+        .lambda
+        .get_function_event_invoke_config()
+        .function_name(&new_name)
+        .send()
+        .await
+        .expect("restored async config");
+    assert_eq!(config.maximum_retry_attempts(), Some(1));
+    assert_eq!(config.maximum_event_age_in_seconds(), Some(600));
+    let again = lops.run(&[
+        "restore", &snapshot, "--region", DR, "--name", &new_name, "--yes",
+    ]);
+    again.assert_exit(0);
+    assert!(again.stderr.contains("already matches"), "{}", again.stderr);
+}

@@ -22,6 +22,10 @@ pub(super) enum Undo {
         remove: Vec<String>,
     },
     DeleteMapping(String),
+    /// The function URL back to this configuration (`None`: there was none).
+    Url(Option<serde_json::Value>),
+    /// The asynchronous invoke configuration back to this (`None`: there was none).
+    AsyncInvoke(Option<serde_json::Value>),
 }
 
 impl Undo {
@@ -35,6 +39,10 @@ impl Undo {
             Undo::Reserve(_) => "put back reserved concurrency".into(),
             Undo::Tags { .. } => "put back tags".into(),
             Undo::DeleteMapping(u) => format!("delete created event source mapping {u}"),
+            Undo::Url(None) => "delete the created function URL".into(),
+            Undo::Url(Some(_)) => "put back the function URL".into(),
+            Undo::AsyncInvoke(None) => "delete the asynchronous invoke configuration".into(),
+            Undo::AsyncInvoke(Some(_)) => "put back the asynchronous invoke configuration".into(),
         }
     }
 }
@@ -389,6 +397,28 @@ impl Runner<'_> {
                 ));
                 Ok(())
             }
+            Step::Url { config, create } => {
+                // What was there, for the journal (a created function has none).
+                let before = match super::super::read::url_config(self.clients, f).await {
+                    Ok(v) => Some(v),
+                    Err(ProviderError::NotFound(_)) => None,
+                    Err(e) => return Err(sdk(e)),
+                };
+                let create = *create && before.is_none();
+                set_url(self.clients, f, Some(config), create).await?;
+                journal.push(Undo::Url(before));
+                Ok(())
+            }
+            Step::AsyncInvoke { config } => {
+                let before = match super::super::read::async_config(self.clients, f).await {
+                    Ok(v) => Some(v),
+                    Err(ProviderError::NotFound(_)) => None,
+                    Err(e) => return Err(sdk(e)),
+                };
+                set_async_invoke(self.clients, f, Some(config)).await?;
+                journal.push(Undo::AsyncInvoke(before));
+                Ok(())
+            }
         }
     }
 
@@ -488,6 +518,12 @@ impl Runner<'_> {
                             .send()
                             .await
                             .map_err(|e| sdk(classify(e, self.t())))?;
+                    }
+                    Undo::Url(before) => {
+                        set_url(self.clients, function, before.as_ref(), false).await?;
+                    }
+                    Undo::AsyncInvoke(before) => {
+                        set_async_invoke(self.clients, function, before.as_ref()).await?;
                     }
                 }
                 Ok(())

@@ -41,6 +41,10 @@ pub struct Current {
     /// Source ARNs of its event source mappings.
     pub mapping_sources: BTreeSet<String>,
     pub arn: String,
+    /// Its function URL's configuration, and its asynchronous invoke configuration (as a
+    /// snapshot keeps them).
+    pub url: Option<serde_json::Value>,
+    pub async_invoke: Option<serde_json::Value>,
 }
 
 /// Reads the target; `None` when it does not exist.
@@ -94,6 +98,14 @@ pub async fn read_current(
             .filter_map(|m| m.event_source_arn().map(str::to_string))
             .collect();
     }
+    // What it has not got reads as NotFound; an endpoint that does not serve a piece has none.
+    let absent_ok = |r: Result<serde_json::Value, ProviderError>| match r {
+        Ok(v) => Ok(Some(v)),
+        Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => Ok(None),
+        Err(e) => Err(BackupError::Provider(e)),
+    };
+    current.url = absent_ok(super::read::url_config(clients, function).await)?;
+    current.async_invoke = absent_ok(super::read::async_config(clients, function).await)?;
     Ok(Some(current))
 }
 

@@ -38,6 +38,16 @@ pub enum Step {
         starting_position: Option<String>,
         enabled: bool,
     },
+    /// The function URL as the snapshot has it (auth type, invoke mode, CORS); the address
+    /// itself is the target's own.
+    Url {
+        config: serde_json::Value,
+        create: bool,
+    },
+    /// Retries, event age and destinations of asynchronous invokes.
+    AsyncInvoke {
+        config: serde_json::Value,
+    },
 }
 
 impl Step {
@@ -66,6 +76,26 @@ impl Step {
                     .iter()
                     .map(|(v, w)| format!(" + v{v} {:.0}%", w * 100.0))
                     .collect::<String>()
+            ),
+            Step::Url { config, create } => format!(
+                "{} the function URL (auth {}{})",
+                if *create { "create" } else { "update" },
+                config["auth_type"].as_str().unwrap_or("?"),
+                if config["cors"].is_object() {
+                    ", CORS"
+                } else {
+                    ""
+                }
+            ),
+            Step::AsyncInvoke { config } => format!(
+                "asynchronous invokes: {} retries, events up to {} s old{}",
+                config["maximum_retry_attempts"],
+                config["maximum_event_age_in_seconds"],
+                if config["on_success"].is_string() || config["on_failure"].is_string() {
+                    ", with destinations"
+                } else {
+                    ""
+                }
             ),
             Step::Reserve { value: Some(n) } => format!("reserved concurrency {n}"),
             Step::Reserve { value: None } => "remove reserved concurrency".into(),
@@ -296,6 +326,30 @@ pub fn plan(
                 .is_none_or(|s| s == "Enabled" || s == "Enabling"),
         });
     }
+    // The URL's address is the target's own: everything else is compared.
+    let without_address = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("url");
+        }
+        v
+    };
+    if let Some(url) = &manifest.function_url {
+        let have = current.and_then(|c| c.url.as_ref());
+        if have.map(without_address) != Some(without_address(url)) {
+            out.steps.push(Step::Url {
+                config: url.clone(),
+                create: have.is_none(),
+            });
+        }
+    }
+    if let Some(config) = &manifest.async_invoke
+        && current.and_then(|c| c.async_invoke.as_ref()) != Some(config)
+    {
+        out.steps.push(Step::AsyncInvoke {
+            config: config.clone(),
+        });
+    }
     if region != manifest.region {
         let c = &manifest.latest.config;
         if !c.layers.is_empty() {
@@ -309,12 +363,7 @@ pub fn plan(
         }
     }
     for (piece, present) in [
-        ("function URL", manifest.function_url.is_some()),
         ("resource policy", manifest.policy.is_some()),
-        (
-            "async invoke configuration",
-            manifest.async_invoke.is_some(),
-        ),
         (
             "provisioned concurrency",
             manifest

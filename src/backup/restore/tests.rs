@@ -96,9 +96,32 @@ fn a_target_that_matches_needs_nothing() {
         tags: m.tags.clone(),
         mapping_sources: BTreeSet::new(),
         arn: "arn".into(),
+        url: None,
+        async_invoke: None,
     };
     let p = plan(&m, Some(&current), "orders", "eu-west-1", None);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
+    // A URL that differs only by its address (each region's own) is the same URL.
+    let mut with_url = m.clone();
+    with_url.function_url = Some(
+        serde_json::json!({"url": "https://a.lambda-url.us-east-1.on.aws/", "auth_type": "NONE", "cors": null, "invoke_mode": null}),
+    );
+    let mut here = current.clone();
+    here.url = Some(
+        serde_json::json!({"url": "https://b.lambda-url.eu-west-1.on.aws/", "auth_type": "NONE", "cors": null, "invoke_mode": null}),
+    );
+    assert!(
+        plan(&with_url, Some(&here), "orders", "eu-west-1", None)
+            .steps
+            .is_empty()
+    );
+    here.url = None;
+    let p = plan(&with_url, Some(&here), "orders", "eu-west-1", None);
+    assert!(
+        matches!(p.steps[..], [Step::Url { create: true, .. }]),
+        "{:?}",
+        p.steps
+    );
     assert_eq!(p.matched.get("2").map(String::as_str), Some("2"));
     // A role override makes every version differ.
     let p = plan(

@@ -181,3 +181,111 @@ pub(super) fn with_config_update(
 ) -> aws_sdk_lambda::operation::update_function_configuration::builders::UpdateFunctionConfigurationFluentBuilder{
     config_fields!(call, c)
 }
+
+/// Creates or updates the function URL to a snapshot's configuration (`None`: deletes it).
+pub(super) async fn set_url(
+    clients: &Clients,
+    f: &str,
+    config: Option<&serde_json::Value>,
+    create: bool,
+) -> Result<(), BackupError> {
+    use aws_sdk_lambda::types::{Cors, FunctionUrlAuthType, InvokeMode};
+    let t = clients.operation_timeout.as_secs_f64();
+    let sdk = |e: ProviderError| BackupError::Provider(e);
+    clients.lambda_limit.acquire_first().await;
+    let Some(config) = config else {
+        return clients
+            .lambda
+            .delete_function_url_config()
+            .function_name(f)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk(classify(e, t)));
+    };
+    let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
+        v.as_array().map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+    };
+    let cors = config["cors"].as_object().map(|c| {
+        Cors::builder()
+            .set_allow_origins(c.get("allow_origins").and_then(strings))
+            .set_allow_methods(c.get("allow_methods").and_then(strings))
+            .set_allow_headers(c.get("allow_headers").and_then(strings))
+            .set_allow_credentials(c.get("allow_credentials").and_then(|v| v.as_bool()))
+            .set_max_age(c.get("max_age").and_then(|v| v.as_i64()).map(|n| n as i32))
+            .build()
+    });
+    let auth = FunctionUrlAuthType::from(config["auth_type"].as_str().unwrap_or("AWS_IAM"));
+    let mode = config["invoke_mode"].as_str().map(InvokeMode::from);
+    if create {
+        clients
+            .lambda
+            .create_function_url_config()
+            .function_name(f)
+            .auth_type(auth)
+            .set_invoke_mode(mode)
+            .set_cors(cors)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk(classify(e, t)))
+    } else {
+        clients
+            .lambda
+            .update_function_url_config()
+            .function_name(f)
+            .auth_type(auth)
+            .set_invoke_mode(mode)
+            .set_cors(cors)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk(classify(e, t)))
+    }
+}
+
+/// Puts a snapshot's asynchronous invoke configuration (`None`: deletes it).
+pub(super) async fn set_async_invoke(
+    clients: &Clients,
+    f: &str,
+    config: Option<&serde_json::Value>,
+) -> Result<(), BackupError> {
+    use aws_sdk_lambda::types::{DestinationConfig, OnFailure, OnSuccess};
+    let t = clients.operation_timeout.as_secs_f64();
+    let sdk = |e: ProviderError| BackupError::Provider(e);
+    clients.lambda_limit.acquire_first().await;
+    let Some(config) = config else {
+        return clients
+            .lambda
+            .delete_function_event_invoke_config()
+            .function_name(f)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk(classify(e, t)));
+    };
+    let on_success = config["on_success"].as_str();
+    let on_failure = config["on_failure"].as_str();
+    let destinations = (on_success.is_some() || on_failure.is_some()).then(|| {
+        DestinationConfig::builder()
+            .set_on_success(on_success.map(|d| OnSuccess::builder().destination(d).build()))
+            .set_on_failure(on_failure.map(|d| OnFailure::builder().destination(d).build()))
+            .build()
+    });
+    let number = |k: &str| config[k].as_i64().map(|n| n as i32);
+    clients
+        .lambda
+        .put_function_event_invoke_config()
+        .function_name(f)
+        .set_maximum_retry_attempts(number("maximum_retry_attempts"))
+        .set_maximum_event_age_in_seconds(number("maximum_event_age_in_seconds"))
+        .set_destination_config(destinations)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| sdk(classify(e, t)))
+}
