@@ -2055,10 +2055,11 @@ async fn safety_snapshots_are_listed_as_such_and_kept_apart() {
     assert_eq!(left, [snapshot.as_str()]);
 }
 
-/// The function URL (auth type, CORS) and the asynchronous invoke configuration come back with
-/// the function, into another region under a new name; a rerun finds nothing to do.
+/// The function URL (auth type, CORS), the resource policy (its source rewritten to the target
+/// region) and the asynchronous invoke configuration come back with the function, into another
+/// region under a new name; a rerun finds nothing to do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn url_and_async_invoke_configuration_are_restored_and_a_rerun_changes_nothing() {
+async fn url_policy_and_async_invoke_configuration_are_restored_and_a_rerun_changes_nothing() {
     use aws_sdk_lambda::types::{Cors, FunctionUrlAuthType};
     let fx = Fixture::new(HOME, "urlcfg").await;
     let name = moto::unique("public-api");
@@ -2087,6 +2088,20 @@ async fn url_and_async_invoke_configuration_are_restored_and_a_rerun_changes_not
         .send()
         .await
         .expect("async config");
+    // Who may invoke it: a rule of this region (rewritten to the target's on restore).
+    let rule = format!("arn:aws:events:{HOME}:123456789012:rule/nightly");
+    fx.seeder
+        .lambda
+        .add_permission()
+        .function_name(&name)
+        .statement_id("nightly")
+        .action("lambda:InvokeFunction")
+        .principal("events.amazonaws.com")
+        .source_arn(&rule)
+        .send()
+        .await
+        .expect("permission");
+    let moved = format!("arn:aws:events:{DR}:123456789012:rule/nightly");
     let lops = fx.lops(moto::url());
     let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
     let new_name = format!("{name}-dr");
@@ -2109,6 +2124,13 @@ async fn url_and_async_invoke_configuration_are_restored_and_a_rerun_changes_not
     assert!(
         dry.stderr
             .contains("asynchronous invokes: 1 retries, events up to 600 s old"),
+        "{}",
+        dry.stderr
+    );
+    assert!(
+        dry.stderr.contains(&format!(
+            "add permission: events.amazonaws.com may lambda:InvokeFunction (nightly) from {moved}"
+        )),
         "{}",
         dry.stderr
     );
@@ -2138,6 +2160,15 @@ async fn url_and_async_invoke_configuration_are_restored_and_a_rerun_changes_not
         .expect("restored async config");
     assert_eq!(config.maximum_retry_attempts(), Some(1));
     assert_eq!(config.maximum_event_age_in_seconds(), Some(600));
+    let policy = dr
+        .lambda
+        .get_policy()
+        .function_name(&new_name)
+        .send()
+        .await
+        .expect("restored policy");
+    let text = policy.policy().unwrap_or_default();
+    assert!(text.contains(&moved) && text.contains("nightly"), "{text}");
     let again = lops.run(&[
         "restore", &snapshot, "--region", DR, "--name", &new_name, "--yes",
     ]);

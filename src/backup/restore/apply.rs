@@ -26,6 +26,11 @@ pub(super) enum Undo {
     Url(Option<serde_json::Value>),
     /// The asynchronous invoke configuration back to this (`None`: there was none).
     AsyncInvoke(Option<serde_json::Value>),
+    /// Remove the statement the restore added, and put back the one it replaced.
+    Permission {
+        sid: String,
+        put_back: Option<super::policy::Permission>,
+    },
 }
 
 impl Undo {
@@ -43,6 +48,9 @@ impl Undo {
             Undo::Url(Some(_)) => "put back the function URL".into(),
             Undo::AsyncInvoke(None) => "delete the asynchronous invoke configuration".into(),
             Undo::AsyncInvoke(Some(_)) => "put back the asynchronous invoke configuration".into(),
+            Undo::Permission { sid, .. } => {
+                format!("remove permission {sid} (and put back the one it replaced)")
+            }
         }
     }
 }
@@ -409,6 +417,19 @@ impl Runner<'_> {
                 journal.push(Undo::Url(before));
                 Ok(())
             }
+            Step::Permission {
+                permission,
+                replaces,
+            } => {
+                if replaces.is_some() {
+                    remove_permission(self.clients, f, &permission.sid).await?;
+                }
+                journal.push(Undo::Permission {
+                    sid: permission.sid.clone(),
+                    put_back: replaces.clone(),
+                });
+                add_permission(self.clients, f, permission).await
+            }
             Step::AsyncInvoke { config } => {
                 let before = match super::super::read::async_config(self.clients, f).await {
                     Ok(v) => Some(v),
@@ -524,6 +545,16 @@ impl Runner<'_> {
                     }
                     Undo::AsyncInvoke(before) => {
                         set_async_invoke(self.clients, function, before.as_ref()).await?;
+                    }
+                    Undo::Permission { sid, put_back } => {
+                        // Gone already when the add itself failed: nothing to remove.
+                        match remove_permission(self.clients, function, &sid).await {
+                            Ok(()) | Err(BackupError::Provider(ProviderError::NotFound(_))) => {}
+                            Err(e) => return Err(e),
+                        }
+                        if let Some(old) = put_back {
+                            add_permission(self.clients, function, &old).await?;
+                        }
                     }
                 }
                 Ok(())

@@ -4,6 +4,7 @@
 
 mod apply;
 mod plan;
+pub mod policy;
 mod writes;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,6 +46,8 @@ pub struct Current {
     /// snapshot keeps them).
     pub url: Option<serde_json::Value>,
     pub async_invoke: Option<serde_json::Value>,
+    /// Its resource policy's statements, as permissions.
+    pub permissions: Vec<policy::Permission>,
 }
 
 /// Reads the target; `None` when it does not exist.
@@ -106,6 +109,14 @@ pub async fn read_current(
     };
     current.url = absent_ok(super::read::url_config(clients, function).await)?;
     current.async_invoke = absent_ok(super::read::async_config(clients, function).await)?;
+    clients.lambda_limit.acquire_first().await;
+    current.permissions = match lambda.get_policy().function_name(function).send().await {
+        Ok(out) => policy::parse(out.policy().unwrap_or_default()).0,
+        Err(e) => match classify(e, t) {
+            ProviderError::NotFound(_) | ProviderError::Unsupported(_) => Vec::new(),
+            other => return Err(BackupError::Provider(other)),
+        },
+    };
     Ok(Some(current))
 }
 

@@ -48,6 +48,12 @@ pub enum Step {
     AsyncInvoke {
         config: serde_json::Value,
     },
+    /// One resource-policy statement (who may invoke it), replacing the target's statement of
+    /// the same id when that differs.
+    Permission {
+        permission: super::policy::Permission,
+        replaces: Option<super::policy::Permission>,
+    },
 }
 
 impl Step {
@@ -96,6 +102,14 @@ impl Step {
                 } else {
                     ""
                 }
+            ),
+            Step::Permission {
+                permission,
+                replaces,
+            } => format!(
+                "{} permission: {}",
+                if replaces.is_some() { "replace" } else { "add" },
+                permission.describe()
             ),
             Step::Reserve { value: Some(n) } => format!("reserved concurrency {n}"),
             Step::Reserve { value: None } => "remove reserved concurrency".into(),
@@ -350,6 +364,27 @@ pub fn plan(
             config: config.clone(),
         });
     }
+    if let Some(document) = &manifest.policy {
+        // The target's account: its own ARN's, else the role given for it, else the snapshot's.
+        let account_of = |arn: &str| arn.split(':').nth(4).map(str::to_string);
+        let account = current
+            .and_then(|c| account_of(&c.arn))
+            .filter(|a| !a.is_empty())
+            .or_else(|| role.and_then(account_of))
+            .unwrap_or_else(|| manifest.account.clone());
+        let (permissions, notes) = super::policy::parse(document);
+        out.notes.extend(notes);
+        for p in permissions {
+            let p = p.rewritten((&manifest.region, &manifest.account), (region, &account));
+            let have = current.and_then(|c| c.permissions.iter().find(|x| x.sid == p.sid));
+            if have != Some(&p) {
+                out.steps.push(Step::Permission {
+                    permission: p,
+                    replaces: have.cloned(),
+                });
+            }
+        }
+    }
     if region != manifest.region {
         let c = &manifest.latest.config;
         if !c.layers.is_empty() {
@@ -362,16 +397,13 @@ pub fn plan(
             out.notes.push("the VPC subnets and security groups belong to the snapshot's region: pass a configuration for this region after the restore".into());
         }
     }
-    for (piece, present) in [
-        ("resource policy", manifest.policy.is_some()),
-        (
-            "provisioned concurrency",
-            manifest
-                .provisioned_concurrency
-                .as_ref()
-                .is_some_and(|p| !p.is_empty()),
-        ),
-    ] {
+    for (piece, present) in [(
+        "provisioned concurrency",
+        manifest
+            .provisioned_concurrency
+            .as_ref()
+            .is_some_and(|p| !p.is_empty()),
+    )] {
         if present {
             out.notes.push(format!(
                 "the {piece} is recorded in the snapshot but not restored: apply it from the manifest by hand"

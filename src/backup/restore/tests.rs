@@ -98,6 +98,7 @@ fn a_target_that_matches_needs_nothing() {
         arn: "arn".into(),
         url: None,
         async_invoke: None,
+        permissions: Vec::new(),
     };
     let p = plan(&m, Some(&current), "orders", "eu-west-1", None);
     assert!(p.steps.is_empty(), "{:?}", p.steps);

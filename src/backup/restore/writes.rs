@@ -289,3 +289,49 @@ pub(super) async fn set_async_invoke(
         .map(|_| ())
         .map_err(|e| sdk(classify(e, t)))
 }
+
+/// AddPermission for one resource-policy statement.
+pub(super) async fn add_permission(
+    clients: &Clients,
+    f: &str,
+    p: &super::policy::Permission,
+) -> Result<(), BackupError> {
+    clients.lambda_limit.acquire_first().await;
+    clients
+        .lambda
+        .add_permission()
+        .function_name(f)
+        .statement_id(&p.sid)
+        .action(&p.action)
+        .principal(&p.principal)
+        .set_source_arn(p.source_arn.clone())
+        .set_source_account(p.source_account.clone())
+        .set_function_url_auth_type(
+            p.url_auth_type
+                .as_deref()
+                .map(aws_sdk_lambda::types::FunctionUrlAuthType::from),
+        )
+        .set_principal_org_id(p.org_id.clone())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| BackupError::Provider(classify(e, clients.operation_timeout.as_secs_f64())))
+}
+
+/// RemovePermission of one statement.
+pub(super) async fn remove_permission(
+    clients: &Clients,
+    f: &str,
+    sid: &str,
+) -> Result<(), BackupError> {
+    clients.lambda_limit.acquire_first().await;
+    clients
+        .lambda
+        .remove_permission()
+        .function_name(f)
+        .statement_id(sid)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| BackupError::Provider(classify(e, clients.operation_timeout.as_secs_f64())))
+}

@@ -1,0 +1,152 @@
+//! A function's resource policy as restore writes it back: one permission per statement
+//! (AddPermission's shape), with the snapshot's region and account rewritten to the target's
+//! where a statement names them.
+
+use serde_json::Value;
+
+/// One statement, as AddPermission takes it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Permission {
+    pub sid: String,
+    pub action: String,
+    /// A service principal, an account id, an ARN, or `*`.
+    pub principal: String,
+    pub source_arn: Option<String>,
+    pub source_account: Option<String>,
+    pub url_auth_type: Option<String>,
+    pub org_id: Option<String>,
+}
+
+impl Permission {
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} may {} ({})", self.principal, self.action, self.sid);
+        if let Some(arn) = &self.source_arn {
+            text.push_str(&format!(" from {arn}"));
+        }
+        if let Some(account) = &self.source_account {
+            text.push_str(&format!(" of account {account}"));
+        }
+        text
+    }
+
+    /// The same permission with the snapshot's region and account replaced by the target's
+    /// where its source names them.
+    pub fn rewritten(&self, from: (&str, &str), to: (&str, &str)) -> Permission {
+        let mut p = self.clone();
+        if let Some(arn) = &p.source_arn {
+            let mut parts: Vec<String> = arn.split(':').map(str::to_string).collect();
+            if parts.len() > 4 {
+                if parts[3] == from.0 {
+                    parts[3] = to.0.to_string();
+                }
+                if parts[4] == from.1 && !to.1.is_empty() {
+                    parts[4] = to.1.to_string();
+                }
+            }
+            p.source_arn = Some(parts.join(":"));
+        }
+        if p.source_account.as_deref() == Some(from.1) && !to.1.is_empty() {
+            p.source_account = Some(to.1.to_string());
+        }
+        if p.principal == from.1 && !to.1.is_empty() {
+            p.principal = to.1.to_string();
+        }
+        p
+    }
+}
+
+/// The statements of a policy document lops can write back, and a note for each it cannot.
+pub fn parse(policy: &str) -> (Vec<Permission>, Vec<String>) {
+    let Ok(doc) = serde_json::from_str::<Value>(policy) else {
+        return (
+            Vec::new(),
+            vec!["the resource policy in the snapshot is not JSON: not restored".into()],
+        );
+    };
+    let statements = match &doc["Statement"] {
+        Value::Array(a) => a.clone(),
+        Value::Object(_) => vec![doc["Statement"].clone()],
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    for s in statements {
+        let sid = s["Sid"].as_str().unwrap_or_default().to_string();
+        let action = match &s["Action"] {
+            Value::String(a) => a.clone(),
+            Value::Array(a) if a.len() == 1 => a[0].as_str().unwrap_or_default().to_string(),
+            _ => String::new(),
+        };
+        let principal = match &s["Principal"] {
+            Value::String(p) => Some(p.clone()),
+            Value::Object(o) => o
+                .get("Service")
+                .or_else(|| o.get("AWS"))
+                .and_then(Value::as_str)
+                .map(|p| {
+                    // `arn:aws:iam::123456789012:root` is the account itself.
+                    match p.strip_suffix(":root").and_then(|a| a.rsplit(':').next()) {
+                        Some(account) if p.starts_with("arn:") => account.to_string(),
+                        _ => p.to_string(),
+                    }
+                }),
+            _ => None,
+        };
+        let condition = |op: &str, key: &str| s["Condition"][op][key].as_str().map(str::to_string);
+        let (Some(principal), false, false) = (principal, sid.is_empty(), action.is_empty()) else {
+            notes.push(format!(
+                "resource policy statement '{sid}' has a shape AddPermission cannot write: apply it by hand"
+            ));
+            continue;
+        };
+        if s["Effect"].as_str() != Some("Allow") {
+            notes.push(format!(
+                "resource policy statement '{sid}' is not an Allow: apply it by hand"
+            ));
+            continue;
+        }
+        out.push(Permission {
+            sid,
+            action,
+            principal,
+            source_arn: condition("ArnLike", "AWS:SourceArn")
+                .or_else(|| condition("ArnEquals", "AWS:SourceArn")),
+            source_account: condition("StringEquals", "AWS:SourceAccount"),
+            url_auth_type: condition("StringEquals", "lambda:FunctionUrlAuthType"),
+            org_id: condition("StringEquals", "aws:PrincipalOrgID"),
+        });
+    }
+    (out, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_become_permissions_and_sources_move_with_the_restore() {
+        let policy = r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"events","Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},
+             "Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:111:function:f",
+             "Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:events:us-east-1:111:rule/nightly"}}},
+            {"Sid":"partner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222:root"},
+             "Action":"lambda:InvokeFunction","Resource":"*"},
+            {"Sid":"deny","Effect":"Deny","Principal":"*","Action":"lambda:InvokeFunction"}]}"#;
+        let (permissions, notes) = parse(policy);
+        assert_eq!(permissions.len(), 2);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(permissions[1].principal, "222");
+        let moved = permissions[0].rewritten(("us-east-1", "111"), ("eu-west-1", "333"));
+        assert_eq!(
+            moved.source_arn.as_deref(),
+            Some("arn:aws:events:eu-west-1:333:rule/nightly")
+        );
+        assert_eq!(
+            permissions[1]
+                .rewritten(("us-east-1", "111"), ("eu-west-1", "333"))
+                .principal,
+            "222"
+        );
+        assert!(parse("not json").0.is_empty());
+    }
+}
