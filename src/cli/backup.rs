@@ -117,6 +117,10 @@ pub struct RestoreArgs {
     /// Do not copy S3 data back.
     #[arg(long, conflicts_with = "data_to")]
     pub no_data: bool,
+    /// Map event source mappings whose source is in the snapshot's region to the same source
+    /// in the target region (previewed).
+    #[arg(long)]
+    pub map_sources: bool,
     #[command(flatten)]
     pub flags: ActFlags,
 }
@@ -435,6 +439,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         role: args.role.clone(),
         data_to,
         skip_data: args.no_data,
+        map_sources: args.map_sources,
     };
     let preview = prepare_restore(region, &request).await?;
     for line in preview.lines() {

@@ -26,6 +26,9 @@ pub struct RestoreRequest {
     /// Copy S3 data back here instead of to where it came from.
     pub data_to: Option<S3Uri>,
     pub skip_data: bool,
+    /// Map event source mappings whose source is in another region to the same source in the
+    /// target region.
+    pub map_sources: bool,
 }
 
 /// A checked restore: the snapshot verified, the target read, the steps planned.
@@ -148,6 +151,7 @@ pub async fn prepare_restore(
         &function,
         &region.scope().region,
         request.role.as_deref(),
+        request.map_sources,
     );
     let unroutable = plan.unroutable(&manifest);
     if !unroutable.is_empty() {

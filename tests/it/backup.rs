@@ -2175,3 +2175,76 @@ async fn url_policy_and_async_invoke_configuration_are_restored_and_a_rerun_chan
     again.assert_exit(0);
     assert!(again.stderr.contains("already matches"), "{}", again.stderr);
 }
+
+/// A mapping whose source is in the snapshot's region: left out (named) by default; with
+/// `--map-sources` mapped to the queue of the same name in the target region.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn map_sources_maps_a_queue_to_the_same_queue_in_the_target_region() {
+    let fx = Fixture::new(HOME, "mapsrc").await;
+    let name = moto::unique("worker");
+    fx.plain_function(&name).await;
+    let queue = format!("{name}-jobs");
+    let home_queue = moto::create_queue(HOME, &queue);
+    let dr_queue = moto::create_queue(DR, &queue);
+    fx.seeder
+        .lambda
+        .create_event_source_mapping()
+        .function_name(&name)
+        .event_source_arn(&home_queue)
+        .batch_size(5)
+        .send()
+        .await
+        .expect("mapping");
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let new_name = format!("{name}-dr");
+    let dry = lops.run(&[
+        "restore",
+        &snapshot,
+        "--region",
+        DR,
+        "--name",
+        &new_name,
+        "--dry-run",
+    ]);
+    dry.assert_exit(0);
+    assert!(dry.stderr.contains("--map-sources"), "{}", dry.stderr);
+    lops.run(&[
+        "restore",
+        &snapshot,
+        "--region",
+        DR,
+        "--name",
+        &new_name,
+        "--map-sources",
+        "--yes",
+    ])
+    .assert_exit(0);
+    let dr = Seeder::new(moto::url(), DR).await;
+    let mappings = dr
+        .lambda
+        .list_event_source_mappings()
+        .function_name(&new_name)
+        .send()
+        .await
+        .expect("mappings");
+    let sources: Vec<&str> = mappings
+        .event_source_mappings()
+        .iter()
+        .filter_map(|m| m.event_source_arn())
+        .collect();
+    assert_eq!(sources, [dr_queue.as_str()]);
+    // Run again: the mapped source is there, nothing to do.
+    let again = lops.run(&[
+        "restore",
+        &snapshot,
+        "--region",
+        DR,
+        "--name",
+        &new_name,
+        "--map-sources",
+        "--yes",
+    ]);
+    again.assert_exit(0);
+    assert!(again.stderr.contains("already matches"), "{}", again.stderr);
+}

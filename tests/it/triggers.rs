@@ -21,19 +21,8 @@ struct Seeded {
     queue_arn: String,
 }
 
-/// A queue through moto's query API (no SQS SDK in the tree for one call).
 fn create_queue(name: &str) -> String {
-    let auth = format!(
-        "application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/sqs/aws4_request, SignedHeaders=host, Signature=0"
-    );
-    let (status, body) = moto::post(
-        moto::url(),
-        "/",
-        &auth,
-        &format!("Action=CreateQueue&QueueName={name}&Version=2012-11-05"),
-    );
-    assert_eq!(status, 200, "CreateQueue: {body}");
-    format!("arn:aws:sqs:{REGION}:123456789012:{name}")
+    moto::create_queue(REGION, name)
 }
 
 async fn seed() -> Seeded {

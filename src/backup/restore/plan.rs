@@ -190,6 +190,7 @@ pub fn plan(
     function: &str,
     region: &str,
     role: Option<&str>,
+    map_sources: bool,
 ) -> RestorePlan {
     let adapt = |c: &FunctionConfig| {
         let mut c = c.clone();
@@ -324,11 +325,22 @@ pub fn plan(
             continue;
         }
         let source_region = source.split(':').nth(3).unwrap_or_default();
+        let mut source = source.clone();
         if !source_region.is_empty() && source_region != region {
-            out.notes.push(format!(
-                "event source mapping from {source} is not restored: its source is in {source_region}, not {region}"
-            ));
-            continue;
+            if !map_sources {
+                out.notes.push(format!(
+                    "event source mapping from {source} is not restored: its source is in {source_region}, not {region} (--map-sources maps it to the same source in {region})"
+                ));
+                continue;
+            }
+            // The same source in the target region (a queue or stream of the same name).
+            let mut parts: Vec<&str> = source.split(':').collect();
+            parts[3] = region;
+            let mapped = parts.join(":");
+            if current.is_some_and(|c| c.mapping_sources.contains(&mapped)) {
+                continue;
+            }
+            source = mapped;
         }
         out.steps.push(Step::Mapping {
             source_arn: source.clone(),

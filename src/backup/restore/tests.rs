@@ -58,7 +58,7 @@ fn manifest() -> Manifest {
 
 #[test]
 fn a_new_function_is_created_versions_republished_then_the_rest() {
-    let p = plan(&manifest(), None, "orders", "eu-west-1", None);
+    let p = plan(&manifest(), None, "orders", "eu-west-1", None, false);
     let kinds: Vec<String> = p.steps.iter().map(|s| s.describe()).collect();
     assert!(matches!(p.steps[0], Step::Create { .. }), "{kinds:?}");
     assert!(
@@ -100,7 +100,7 @@ fn a_target_that_matches_needs_nothing() {
         async_invoke: None,
         permissions: Vec::new(),
     };
-    let p = plan(&m, Some(&current), "orders", "eu-west-1", None);
+    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
     // A URL that differs only by its address (each region's own) is the same URL.
     let mut with_url = m.clone();
@@ -112,12 +112,12 @@ fn a_target_that_matches_needs_nothing() {
         serde_json::json!({"url": "https://b.lambda-url.eu-west-1.on.aws/", "auth_type": "NONE", "cors": null, "invoke_mode": null}),
     );
     assert!(
-        plan(&with_url, Some(&here), "orders", "eu-west-1", None)
+        plan(&with_url, Some(&here), "orders", "eu-west-1", None, false)
             .steps
             .is_empty()
     );
     here.url = None;
-    let p = plan(&with_url, Some(&here), "orders", "eu-west-1", None);
+    let p = plan(&with_url, Some(&here), "orders", "eu-west-1", None, false);
     assert!(
         matches!(p.steps[..], [Step::Url { create: true, .. }]),
         "{:?}",
@@ -131,6 +131,7 @@ fn a_target_that_matches_needs_nothing() {
         "orders",
         "eu-west-1",
         Some("arn:aws:iam::2:role/dr"),
+        false,
     );
     assert!(p.steps.iter().any(|s| matches!(s, Step::Publish { .. })));
 }

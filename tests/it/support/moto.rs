@@ -79,3 +79,19 @@ pub fn post(base: &str, path: &str, content_type: &str, body: &str) -> (u16, Str
         .to_string();
     (status, body)
 }
+
+/// An SQS queue in `region` through moto's query API (no SQS SDK in the tree for one call);
+/// its ARN.
+pub fn create_queue(region: &str, name: &str) -> String {
+    let auth = format!(
+        "application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/sqs/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let (status, body) = post(
+        url(),
+        "/",
+        &auth,
+        &format!("Action=CreateQueue&QueueName={name}&Version=2012-11-05"),
+    );
+    assert_eq!(status, 200, "CreateQueue: {body}");
+    format!("arn:aws:sqs:{region}:123456789012:{name}")
+}
