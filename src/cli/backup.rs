@@ -48,6 +48,18 @@ pub enum BackupCommand {
     },
     /// Delete old snapshots, then the blobs and data copies no snapshot needs any more.
     Prune(PruneArgs),
+    /// Rehearse a recovery: restore the snapshot under a temporary name in --region, compare
+    /// the copy with the snapshot, delete it, and report how long it took and what differs
+    /// (exit 0 only when the copy is complete).
+    Drill {
+        /// A snapshot manifest's URI, as `backup list` prints it.
+        snapshot: String,
+        /// Confirm without asking (for cron).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -125,7 +137,7 @@ pub struct RestoreArgs {
     pub flags: ActFlags,
 }
 
-fn uri(text: &str) -> Result<S3Uri, Failure> {
+pub(super) fn uri(text: &str) -> Result<S3Uri, Failure> {
     S3Uri::parse(text).map_err(Failure::usage)
 }
 
@@ -166,7 +178,7 @@ fn report(bar: &ProgressBar) -> impl Fn(Progress) + Sync + '_ {
 
 /// A copy of the global flags aimed at one region (restore and verify default to the
 /// snapshot's own region).
-fn in_region(global: &GlobalArgs, region: Option<String>) -> GlobalArgs {
+pub(super) fn in_region(global: &GlobalArgs, region: Option<String>) -> GlobalArgs {
     let mut g = global.clone();
     if g.regions.is_none()
         && let Some(r) = region
@@ -176,7 +188,7 @@ fn in_region(global: &GlobalArgs, region: Option<String>) -> GlobalArgs {
     g
 }
 
-fn region_of(snapshot: &S3Uri) -> Option<String> {
+pub(super) fn region_of(snapshot: &S3Uri) -> Option<String> {
     let key = &snapshot.key;
     let at = key.rfind("snapshots/")?;
     key[at + "snapshots/".len()..]
@@ -253,6 +265,11 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
             })
         }
         BackupCommand::Prune(args) => prune(global, args).await,
+        BackupCommand::Drill {
+            snapshot,
+            yes,
+            json,
+        } => super::drill::run(global, &snapshot, yes, json).await,
     }
 }
 

@@ -22,6 +22,7 @@ mod audit;
 mod backup;
 mod common;
 mod confirm;
+mod drill;
 mod logs;
 mod rollout;
 mod service;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod backup;
 pub mod batch;
 pub(crate) mod describe;
+pub mod drill;
 pub mod execute;
 pub mod payload;
 pub mod plan;

@@ -2248,3 +2248,64 @@ async fn map_sources_maps_a_queue_to_the_same_queue_in_the_target_region() {
     again.assert_exit(0);
     assert!(again.stderr.contains("already matches"), "{}", again.stderr);
 }
+
+/// A drill restores the snapshot under a temporary name, compares, deletes the copy, and says
+/// how long the recovery took; a snapshot that does not restore whole (a mapping whose queue
+/// is in another region) makes it incomplete, exit 3, with the difference named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_times_a_whole_recovery_cleans_up_and_names_what_is_missing() {
+    let fx = Fixture::new(HOME, "drill").await;
+    let name = moto::unique("drilled");
+    fx.function(&name).await;
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let run = lops.run(&[
+        "backup", "drill", &snapshot, "--region", DR, "--yes", "--json",
+    ]);
+    run.assert_exit(0);
+    let report = run.json();
+    assert_eq!(report["complete"], true, "{report}");
+    assert!(report["recovery_secs"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(report["steps"].as_u64().unwrap_or(0) >= 5, "{report}");
+    let copy = report["copy"].as_str().expect("copy").to_string();
+    assert!(copy.starts_with(&format!("{name}-drill-")), "{copy}");
+    let dr = Seeder::new(moto::url(), DR).await;
+    assert!(
+        state(&dr.lambda, &copy).await.is_none(),
+        "the copy is deleted"
+    );
+    let actions: Vec<String> = lops
+        .run(&["audit", "--json"])
+        .json()
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["action"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        actions.ends_with(&["restore".to_string(), "drill".to_string()]),
+        "{actions:?}"
+    );
+
+    // A mapping whose queue is in the snapshot's region does not come back in DR.
+    let worker = moto::unique("drillq");
+    fx.plain_function(&worker).await;
+    let queue = moto::create_queue(HOME, &format!("{worker}-jobs"));
+    fx.seeder
+        .lambda
+        .create_event_source_mapping()
+        .function_name(&worker)
+        .event_source_arn(&queue)
+        .send()
+        .await
+        .expect("mapping");
+    let snapshot = snapshot_of(&backup(&lops, HOME, &worker, &fx.to()));
+    let run = lops.run(&["backup", "drill", &snapshot, "--region", DR, "--yes"]);
+    run.assert_exit(3);
+    assert!(run.stderr.contains("INCOMPLETE"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("event source mapping"),
+        "{}",
+        run.stderr
+    );
+}

@@ -120,5 +120,49 @@ pub async fn read_current(
     Ok(Some(current))
 }
 
+/// Deletes a function and its event source mappings (what a drill made), each failure named.
+pub async fn remove_function(clients: &Clients, function: &str) -> Vec<String> {
+    let t = clients.operation_timeout.as_secs_f64();
+    let mut failures = Vec::new();
+    clients.lambda_limit.acquire_first().await;
+    match clients
+        .lambda
+        .list_event_source_mappings()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            for uuid in out.event_source_mappings().iter().filter_map(|m| m.uuid()) {
+                clients.lambda_limit.acquire_first().await;
+                if let Err(e) = clients
+                    .lambda
+                    .delete_event_source_mapping()
+                    .uuid(uuid)
+                    .send()
+                    .await
+                {
+                    failures.push(format!("mapping {uuid}: {}", classify(e, t)));
+                }
+            }
+        }
+        Err(e) => failures.push(format!("its mappings: {}", classify(e, t))),
+    }
+    clients.lambda_limit.acquire_first().await;
+    if let Err(e) = clients
+        .lambda
+        .delete_function()
+        .function_name(function)
+        .send()
+        .await
+    {
+        match classify(e, t) {
+            ProviderError::NotFound(_) => {}
+            other => failures.push(format!("{function}: {other}")),
+        }
+    }
+    failures
+}
+
 #[cfg(test)]
 mod tests;
