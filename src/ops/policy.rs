@@ -72,6 +72,7 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
         "route53:GetHealthCheckStatus",
         Tier::Read,
     ),
+    ("GetHealthCheck", "route53:GetHealthCheck", Tier::Read),
     (
         "ChangeResourceRecordSets",
         "route53:ChangeResourceRecordSets",

@@ -1015,3 +1015,48 @@ async fn show_names_a_region_whose_load_could_not_be_read_and_shows_the_rest() {
     assert!(of("red")["invocations_15m"].is_number(), "{doc}");
     assert_eq!(of("green")["weight"], 100);
 }
+
+/// An inverted health check means the opposite of what its checkers say: moto's checkers
+/// always report success, so an inverted check there reads unhealthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inverted_health_check_reads_the_other_way() {
+    let svc = Service::seed("inverted").await;
+    let check = svc
+        .client
+        .create_health_check()
+        .caller_reference(moto::unique("hc"))
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Https)
+                .fully_qualified_domain_name("api.us-east-1.example.com")
+                .inverted(true)
+                .build()
+                .expect("check"),
+        )
+        .send()
+        .await
+        .expect("inverted check")
+        .health_check()
+        .expect("check")
+        .id()
+        .to_string();
+    svc.apply(member(
+        ChangeAction::Upsert,
+        &svc.record,
+        "blue",
+        100,
+        "abc.execute-api.us-east-1.amazonaws.com",
+        Some(&check),
+    ))
+    .await;
+    let lops = Lops::new(moto::url());
+    let config = svc.config(&lops, "");
+    let run = lops.run(&["service", "show", "checkout", "--config", &config, "--json"]);
+    let doc = run.json();
+    let members = doc["members"].as_array().expect("members");
+    let health = |id: &str| {
+        members.iter().find(|m| m["set_id"] == id).expect("member")["health"]["status"].clone()
+    };
+    assert_eq!(health("blue"), "unhealthy", "{doc}");
+    assert_eq!(health("green"), "healthy", "{doc}");
+}

@@ -11,9 +11,11 @@ use super::error::classify;
 use crate::provider::ProviderError;
 use crate::provider::dns::{AliasTarget, DnsRecord, Health};
 
-/// Route 53 names end with a dot; lops compares them without.
+/// Route 53 names end with a dot and write `*` as `\052`; lops compares them without both.
 fn bare(name: &str) -> String {
-    name.trim_end_matches('.').to_ascii_lowercase()
+    name.trim_end_matches('.')
+        .replace("\\052", "*")
+        .to_ascii_lowercase()
 }
 
 fn from_sdk(r: &ResourceRecordSet) -> DnsRecord {
@@ -200,6 +202,41 @@ impl AwsRegion {
     /// `AWS/Route53 HealthCheckStatus` metric, where the endpoint has it.
     pub(super) async fn route53_health(&self, id: &str) -> Result<Health, ProviderError> {
         let secs = self.clients.operation_timeout.as_secs_f64();
+        // A disabled check counts as healthy to Route 53; an inverted one means the opposite
+        // of what its checkers report.
+        self.clients.dns_limit.acquire().await;
+        let (disabled, inverted) = match self
+            .clients
+            .route53
+            .get_health_check()
+            .health_check_id(id)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .health_check()
+                .and_then(|h| h.health_check_config())
+                .map_or((false, false), |c| {
+                    (c.disabled().unwrap_or(false), c.inverted().unwrap_or(false))
+                }),
+            Err(_) => (false, false),
+        };
+        if disabled {
+            return Ok(Health::Healthy);
+        }
+        let (health, final_status) = self.route53_checked(id, secs).await?;
+        // The metric is Route 53's own verdict (inversion applied); the checkers' is not.
+        Ok(match (inverted && !final_status, health) {
+            (true, Health::Healthy) => {
+                Health::Unhealthy("inverted check: its endpoint answers".into())
+            }
+            (true, Health::Unhealthy(_)) => Health::Healthy,
+            (_, other) => other,
+        })
+    }
+
+    /// What the checkers report, else the metric (then `true`: Route 53's final verdict).
+    async fn route53_checked(&self, id: &str, secs: f64) -> Result<(Health, bool), ProviderError> {
         self.clients.dns_limit.acquire().await;
         let checkers = self
             .clients
@@ -220,19 +257,20 @@ impl AwsRegion {
         };
         if reports.is_empty() {
             return match self.route53_health_metric(id).await {
-                Ok(Some(true)) => Ok(Health::Healthy),
-                Ok(Some(false)) => Ok(Health::Unhealthy(
-                    "the HealthCheckStatus metric is 0".into(),
+                Ok(Some(true)) => Ok((Health::Healthy, true)),
+                Ok(Some(false)) => Ok((
+                    Health::Unhealthy("the HealthCheckStatus metric is 0".into()),
+                    true,
                 )),
                 Ok(None) | Err(_) => match checkers {
                     Err(e) => Err(e),
-                    Ok(_) => Ok(Health::Unknown("no checker has reported yet".into())),
+                    Ok(_) => Ok((Health::Unknown("no checker has reported yet".into()), false)),
                 },
             };
         }
         // Route 53 calls an endpoint healthy when more than 18 % of its checkers do.
         let ok = reports.iter().filter(|s| s.starts_with("Success")).count();
-        Ok(if ok * 100 > reports.len() * 18 {
+        let health = if ok * 100 > reports.len() * 18 {
             Health::Healthy
         } else {
             Health::Unhealthy(
@@ -242,7 +280,8 @@ impl AwsRegion {
                     .cloned()
                     .unwrap_or_default(),
             )
-        })
+        };
+        Ok((health, false))
     }
 
     /// The newest minute of the check's `HealthCheckStatus` over the last ten (1 healthy),
@@ -316,5 +355,6 @@ mod tests {
         };
         let sdk = to_sdk(&record).unwrap();
         assert_eq!(from_sdk(&sdk), record);
+        assert_eq!(bare("\\052.Example.com."), "*.example.com");
     }
 }
