@@ -1060,3 +1060,56 @@ async fn an_inverted_health_check_reads_the_other_way() {
     assert_eq!(health("blue"), "unhealthy", "{doc}");
     assert_eq!(health("green"), "healthy", "{doc}");
 }
+
+/// The service's own profile decides the tier, however the session's profile was chosen
+/// (`--profile`, `AWS_PROFILE`, the default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_services_profile_decides_however_the_session_profile_is_chosen() {
+    let svc = Service::seed("profiles").await;
+    let profiles = "[profile.ro]\nmode = \"read\"\n[profile.ops]\nmode = \"change\"\n";
+    for (service_profile, code) in [("ro", 4), ("ops", 0)] {
+        for (flag, env) in [
+            (Some("--profile"), None),
+            (None, Some("AWS_PROFILE")),
+            (None, None),
+        ] {
+            let proxy = FaultProxy::start(moto::url());
+            let other = if service_profile == "ro" { "ops" } else { "ro" };
+            let mut lops = Lops::new(&proxy.url);
+            if let Some(var) = env {
+                lops = lops.env(var, other);
+            }
+            let config = lops
+                .config(&format!(
+                    "regions = [\"us-east-1\"]\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\nprofile = \"{service_profile}\"\n{profiles}",
+                    svc.zone, svc.record
+                ))
+                .display()
+                .to_string();
+            let mut args = vec![
+                "service",
+                "weights",
+                "checkout",
+                "eu-west-1=100",
+                "--config",
+                &config,
+                "--yes",
+            ];
+            if let Some(f) = flag {
+                args.extend([f, other]);
+            }
+            let run = lops.run(&args);
+            assert_eq!(
+                run.code, code,
+                "service profile {service_profile}, session {other} by {flag:?}/{env:?}: {}",
+                run.stderr
+            );
+            if code == 4 {
+                assert_eq!(
+                    proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
+                    0
+                );
+            }
+        }
+    }
+}
