@@ -1090,7 +1090,7 @@ async fn the_services_profile_decides_however_the_session_profile_is_chosen() {
                 "service",
                 "weights",
                 "checkout",
-                "eu-west-1=100",
+                "eu-west-1=90",
                 "--config",
                 &config,
                 "--yes",
