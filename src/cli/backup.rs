@@ -133,6 +133,12 @@ pub struct RestoreArgs {
     /// in the target region (previewed).
     #[arg(long)]
     pub map_sources: bool,
+    /// Act in the target account as this role (STS AssumeRole from the profile's credentials).
+    #[arg(long, value_name = "ROLE_ARN")]
+    pub assume_role: Option<String>,
+    /// The external id the role's trust policy asks for.
+    #[arg(long, requires = "assume_role")]
+    pub external_id: Option<String>,
     #[command(flatten)]
     pub flags: ActFlags,
 }
@@ -447,7 +453,11 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         ));
     }
     let ctx = Session::connect(&in_region(global, region_of(&snapshot)).flags()).await?;
-    let Some(region) = ctx.regions.first() else {
+    let assumed = match &args.assume_role {
+        Some(role) => ctx.assumed(role, args.external_id.as_deref()).await,
+        None => None,
+    };
+    let Some(region) = assumed.as_ref().or(ctx.regions.first()) else {
         return Err(Failure::usage("no region: pass --region"));
     };
     let request = RestoreRequest {

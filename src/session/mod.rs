@@ -161,6 +161,21 @@ pub struct Session {
 }
 
 impl Session {
+    /// The first scope acting as `role` (STS AssumeRole from its credentials, with the external
+    /// id when given): a restore or a drill into another account. The scope's tier and production
+    /// flag stay its own; the audit log names the role lops acted as.
+    pub async fn assumed(&self, role: &str, external_id: Option<&str>) -> Option<AwsRegion> {
+        let region = self.regions.first()?;
+        let config =
+            crate::provider::aws::assume_role(&region.clients.sdk_config, role, external_id).await;
+        Some(AwsRegion::new(Clients::from_sdk_config(
+            region.clients.scope.clone(),
+            &config,
+            &self.settings,
+            &self.counter,
+        )))
+    }
+
     /// Resolves scopes, checks that every profile has credentials, and builds clients.
     pub async fn connect(flags: &Flags) -> Result<Session, Failure> {
         let (settings, extra) = settings(flags)?;

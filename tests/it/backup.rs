@@ -2309,3 +2309,55 @@ async fn a_drill_times_a_whole_recovery_cleans_up_and_names_what_is_missing() {
         run.stderr
     );
 }
+
+/// A restore into another account acts as a role there: STS AssumeRole (with the external id)
+/// from the profile's credentials, and every write is signed with the role's keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_can_act_as_a_role_in_the_target_account() {
+    let fx = Fixture::new(HOME, "assume").await;
+    let name = moto::unique("xacct");
+    fx.plain_function(&name).await;
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    let through = fx.lops(&proxy.url);
+    let new_name = format!("{name}-xacct");
+    let run = through.run(&[
+        "restore",
+        &snapshot,
+        "--region",
+        DR,
+        "--name",
+        &new_name,
+        "--assume-role",
+        "arn:aws:iam::123456789012:role/dr-restore",
+        "--external-id",
+        "lops-dr",
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(
+        proxy.calls(DR, "sts", "AssumeRole"),
+        1,
+        "{:#?}",
+        proxy.all_calls()
+    );
+    let keys = proxy.access_keys();
+    assert!(
+        keys.iter().any(|k| k != "testing"),
+        "no request signed with the role's keys: {keys:?}"
+    );
+    let dr = Seeder::new(moto::url(), DR).await;
+    assert!(state(&dr.lambda, &new_name).await.is_some());
+    // The audit log names the role lops acted as.
+    let who: Vec<String> = through
+        .run(&["audit", "--json"])
+        .json()
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter(|r| r["action"] == "restore")
+        .map(|r| r["who"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(who.iter().any(|w| w.contains("dr-restore")), "{who:?}");
+}

@@ -219,6 +219,28 @@ pub async fn load_sdk_config(scope: &Scope, settings: &Settings) -> SdkConfig {
     loader.profile_name(&scope.profile).load().await
 }
 
+/// The same configuration acting as `role` (STS AssumeRole from the scope's credentials, with
+/// `external_id` when the role's trust policy asks for one): a restore into another account.
+pub async fn assume_role(
+    sdk_config: &SdkConfig,
+    role: &str,
+    external_id: Option<&str>,
+) -> SdkConfig {
+    let mut provider = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name("lops")
+        .configure(sdk_config);
+    if let Some(id) = external_id {
+        provider = provider.external_id(id);
+    }
+    let provider = provider.build().await;
+    sdk_config
+        .to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build()
+}
+
 impl Clients {
     /// An S3 client for a bucket in another region, counted under that region.
     pub fn s3_in(&self, region: &str) -> aws_sdk_s3::Client {

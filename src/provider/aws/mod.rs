@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use clients::{
-    CODE_DOWNLOAD_BASE_ENV, CallCount, CallCounter, CallKey, Clients, load_sdk_config,
+    CODE_DOWNLOAD_BASE_ENV, CallCount, CallCounter, CallKey, Clients, assume_role, load_sdk_config,
 };
 pub use cloudwatch::{QUERIES_PER_CALL, QueryPlan};
 pub use error::classify;
