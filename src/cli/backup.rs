@@ -59,6 +59,12 @@ pub enum BackupCommand {
         yes: bool,
         #[arg(long)]
         json: bool,
+        /// Rehearse in another account as this role (STS AssumeRole).
+        #[arg(long, value_name = "ROLE_ARN")]
+        assume_role: Option<String>,
+        /// The external id the role's trust policy asks for.
+        #[arg(long, requires = "assume_role")]
+        external_id: Option<String>,
     },
 }
 
@@ -275,7 +281,12 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
             snapshot,
             yes,
             json,
-        } => super::drill::run(global, &snapshot, yes, json).await,
+            assume_role,
+            external_id,
+        } => {
+            let role = assume_role.as_deref().map(|r| (r, external_id.as_deref()));
+            super::drill::run(global, &snapshot, yes, json, role).await
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub async fn run(
     snapshot: &str,
     yes: bool,
     json: bool,
+    role: Option<(&str, Option<&str>)>,
 ) -> Result<Exit, Failure> {
     early_check(global, Kind::Restore)?;
     let snapshot = uri(snapshot)?;
@@ -28,7 +29,11 @@ pub async fn run(
         ));
     }
     let ctx = Session::connect(&in_region(global, region_of(&snapshot)).flags()).await?;
-    let Some(region) = ctx.regions.first() else {
+    let assumed = match role {
+        Some((role, external_id)) => ctx.assumed(role, external_id).await,
+        None => None,
+    };
+    let Some(region) = assumed.as_ref().or(ctx.regions.first()) else {
         return Err(Failure::usage("no region: pass --region"));
     };
     err!(

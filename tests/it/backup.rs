@@ -2286,6 +2286,20 @@ async fn a_drill_times_a_whole_recovery_cleans_up_and_names_what_is_missing() {
         actions.ends_with(&["restore".to_string(), "drill".to_string()]),
         "{actions:?}"
     );
+    // The same drill as a role in the target account.
+    let run = lops.run(&[
+        "backup",
+        "drill",
+        &snapshot,
+        "--region",
+        DR,
+        "--assume-role",
+        "arn:aws:iam::123456789012:role/dr-drill",
+        "--yes",
+        "--json",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(run.json()["complete"], true);
 
     // A mapping whose queue is in the snapshot's region does not come back in DR.
     let worker = moto::unique("drillq");
