@@ -491,88 +491,88 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
     assert_eq!(svc.checks.len(), 3);
 }
 
+/// Drains `region` while the read right before the write (the `nth` ListResourceRecordSets
+/// of this proxy) is held 3 s, and applies `edit` in between, after the preview was made and
+/// confirmed; lops's exit code and stderr.
+async fn drain_with_an_edit_between(
+    svc: &Service,
+    proxy: &FaultProxy,
+    lops: &Lops,
+    config: &str,
+    region: &str,
+    nth: u64,
+    edit: Change,
+) -> (i32, String) {
+    proxy.add_after(
+        1,
+        Rule {
+            region: "us-east-1".into(),
+            service: Some("route53".into()),
+            operation: Some("ListResourceRecordSets".into()),
+            fault: Fault::Delay(std::time::Duration::from_secs(3)),
+            remaining: Some(1),
+        },
+    );
+    let child = lops.spawn(&[
+        "service", "drain", "checkout", "--region", region, "--config", config, "--yes",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while proxy.calls("us-east-1", "route53", "ListResourceRecordSets") < nth {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no read before the write"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    svc.apply(edit).await;
+    crate::support::cli::finish(child, 30)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_between_preview_and_write_is_refused_and_nothing_changes() {
     let svc = Service::seed("race").await;
     let proxy = FaultProxy::start(moto::url());
     let lops = Lops::new(&proxy.url);
     let config = svc.config(&lops, "");
-    // The read right before the write (the second) is held 3 s: someone edits the record in
-    // between, after the preview was made and confirmed.
-    proxy.add_after(
-        1,
-        Rule {
-            region: "us-east-1".into(),
-            service: Some("route53".into()),
-            operation: Some("ListResourceRecordSets".into()),
-            fault: Fault::Delay(std::time::Duration::from_secs(3)),
-            remaining: Some(1),
-        },
-    );
-    let child = lops.spawn(&[
-        "service",
-        "drain",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
+    // The member being written is edited.
+    let (code, stderr) = drain_with_an_edit_between(
+        &svc,
+        &proxy,
+        &lops,
         &config,
-        "--yes",
-    ]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while proxy.calls("us-east-1", "route53", "ListResourceRecordSets") < 2 {
-        assert!(std::time::Instant::now() < deadline, "no second read");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    svc.apply(member(
-        ChangeAction::Upsert,
-        &svc.record,
-        "blue",
-        70,
-        "abc.execute-api.us-east-1.amazonaws.com",
-        Some(&svc.checks[0]),
-    ))
+        "us-east-1",
+        2,
+        member(
+            ChangeAction::Upsert,
+            &svc.record,
+            "blue",
+            70,
+            "abc.execute-api.us-east-1.amazonaws.com",
+            Some(&svc.checks[0]),
+        ),
+    )
     .await;
-    let (code, stderr) = crate::support::cli::finish(child, 30);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("changed since the preview"), "{stderr}");
-    // An edit of a member the change does not write is refused the same way: the preview's
-    // shares and guard held only for the record set it saw.
-    proxy.add_after(
-        1,
-        Rule {
-            region: "us-east-1".into(),
-            service: Some("route53".into()),
-            operation: Some("ListResourceRecordSets".into()),
-            fault: Fault::Delay(std::time::Duration::from_secs(3)),
-            remaining: Some(1),
-        },
-    );
-    let child = lops.spawn(&[
-        "service",
-        "drain",
-        "checkout",
-        "--region",
-        "eu-west-1",
-        "--config",
+    // A member the change does not write is edited: refused the same way (the preview's shares
+    // and guard held only for the record set it saw).
+    let (code, stderr) = drain_with_an_edit_between(
+        &svc,
+        &proxy,
+        &lops,
         &config,
-        "--yes",
-    ]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while proxy.calls("us-east-1", "route53", "ListResourceRecordSets") < 4 {
-        assert!(std::time::Instant::now() < deadline, "no second read");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    svc.apply(member(
-        ChangeAction::Upsert,
-        &svc.record,
-        "red",
-        0,
-        "abc.execute-api.ap-southeast-2.amazonaws.com",
-        Some(&svc.checks[2]),
-    ))
+        "eu-west-1",
+        4,
+        member(
+            ChangeAction::Upsert,
+            &svc.record,
+            "red",
+            0,
+            "abc.execute-api.ap-southeast-2.amazonaws.com",
+            Some(&svc.checks[2]),
+        ),
+    )
     .await;
-    let (code, stderr) = crate::support::cli::finish(child, 30);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(weight(&svc.weights().await, "green"), 100);
     assert!(stderr.contains("changed since the preview"), "{stderr}");
