@@ -172,6 +172,14 @@ impl Service {
     }
 }
 
+/// `lops service ARGS --config CONFIG` (ARGS split at spaces).
+fn service(lops: &Lops, config: &str, args: &str) -> crate::support::cli::Run {
+    let mut all = vec!["service"];
+    all.extend(args.split_whitespace());
+    all.extend(["--config", config]);
+    lops.run(&all)
+}
+
 fn weight(list: &[(String, i64)], id: &str) -> i64 {
     list.iter()
         .find(|(i, _)| i == id)
@@ -204,16 +212,11 @@ async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
         ))
         .display()
         .to_string();
-    let run = lops.run(&[
-        "service",
-        "show",
-        "checkout",
-        "--config",
+    let run = service(
+        &lops,
         &config,
-        "--regions",
-        "us-east-1,eu-west-1,ap-southeast-2",
-        "--json",
-    ]);
+        "show checkout --regions us-east-1,eu-west-1,ap-southeast-2 --json",
+    );
     run.assert_exit(0);
     let doc = run.json();
     let members = doc["members"].as_array().expect("members");
@@ -264,16 +267,11 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
     let config = svc.config(&lops, "");
     let batches = || proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets");
     // Preview only: nothing changes.
-    let run = lops.run(&[
-        "service",
-        "drain",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
+    let run = service(
+        &lops,
         &config,
-        "--dry-run",
-    ]);
+        "drain checkout --region us-east-1 --dry-run",
+    );
     run.assert_exit(0);
     assert!(
         run.stderr.contains("us-east-1 100 → 0 (40% → 0%)"),
@@ -289,17 +287,11 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
     assert_eq!(batches(), 0);
     assert_eq!(weight(&svc.weights().await, "blue"), 100);
 
-    let run = lops.run(&[
-        "service",
-        "drain",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
+    let run = service(
+        &lops,
         &config,
-        "--yes",
-        "--json",
-    ]);
+        "drain checkout --region us-east-1 --yes --json",
+    );
     run.assert_exit(0);
     let after = svc.weights().await;
     assert_eq!(
@@ -315,32 +307,13 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
     assert_eq!(doc["results"][0]["after"]["insync"], true, "{doc}");
 
     // Restore puts back the weight the drain found.
-    let run = lops.run(&[
-        "service",
-        "restore",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
-        &config,
-        "--yes",
-    ]);
+    let run = service(&lops, &config, "restore checkout --region us-east-1 --yes");
     run.assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 100);
     assert_eq!(batches(), 2);
 
     // Drain again, then undo it: the audit log has both, undo reverts the last.
-    lops.run(&[
-        "service",
-        "drain",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
-        &config,
-        "--yes",
-    ])
-    .assert_exit(0);
+    service(&lops, &config, "drain checkout --region us-east-1 --yes").assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 0);
     let audit = lops.run(&["audit", "--json"]);
     let actions: Vec<String> = audit
@@ -367,26 +340,13 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
     let lops = Lops::new(&proxy.url);
     let config = svc.config(&lops, "");
     // eu-west-1 and ap-southeast-2 weigh 0: us-east-1 is the only region serving.
-    lops.run(&[
-        "service",
-        "weights",
-        "checkout",
-        "eu-west-1=0,ap-southeast-2=0",
-        "--config",
+    service(
+        &lops,
         &config,
-        "--yes",
-    ])
+        "weights checkout eu-west-1=0,ap-southeast-2=0 --yes",
+    )
     .assert_exit(0);
-    let run = lops.run(&[
-        "service",
-        "drain",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
-        &config,
-        "--yes",
-    ]);
+    let run = service(&lops, &config, "drain checkout --region us-east-1 --yes");
     run.assert_exit(4);
     assert!(
         run.stderr.contains("no healthy region taking traffic"),
@@ -396,16 +356,7 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
     assert!(run.stderr.contains("--force"), "{}", run.stderr);
     assert_eq!(weight(&svc.weights().await, "blue"), 100);
     // A region whose health check cannot be read does not count as healthy either.
-    lops.run(&[
-        "service",
-        "weights",
-        "checkout",
-        "eu-west-1=100",
-        "--config",
-        &config,
-        "--yes",
-    ])
-    .assert_exit(0);
+    service(&lops, &config, "weights checkout eu-west-1=100 --yes").assert_exit(0);
     proxy.add(Rule {
         region: "us-east-1".into(),
         service: Some("route53".into()),
@@ -413,44 +364,19 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
         fault: Fault::Status(503),
         remaining: None,
     });
-    let run = lops.run(&[
-        "service",
-        "drain",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
-        &config,
-        "--yes",
-    ]);
+    let run = service(&lops, &config, "drain checkout --region us-east-1 --yes");
     run.assert_exit(4);
     assert!(run.stderr.contains("eu-west-1 unknown"), "{}", run.stderr);
     // --force goes past it, asking for the typed name: --yes is that answer in a script.
-    let run = lops.run(&[
-        "service",
-        "drain",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
+    let run = service(
+        &lops,
         &config,
-        "--yes",
-        "--force",
-    ]);
+        "drain checkout --region us-east-1 --yes --force",
+    );
     run.assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 0);
     // Giving the traffic back is never stopped by the guard, health unknown or not.
-    lops.run(&[
-        "service",
-        "restore",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
-        &config,
-        "--yes",
-    ])
-    .assert_exit(0);
+    service(&lops, &config, "restore checkout --region us-east-1 --yes").assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 100);
     // Where the checkers cannot be read, Route 53's HealthCheckStatus metric (us-east-1)
     // decides: eu-west-1's says 1, so draining us-east-1 is allowed.
@@ -476,16 +402,7 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
         .send()
         .await
         .expect("metric");
-    let run = lops.run(&[
-        "service",
-        "drain",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
-        &config,
-        "--yes",
-    ]);
+    let run = service(&lops, &config, "drain checkout --region us-east-1 --yes");
     run.assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 0, "{}", run.stderr);
     assert_eq!(svc.checks.len(), 3);
@@ -680,15 +597,7 @@ async fn read_and_invoke_tiers_refuse_and_bad_input_is_explained() {
         Some(&svc.checks[0]),
     ))
     .await;
-    let run = lops.run(&[
-        "service",
-        "weights",
-        "checkout",
-        "us-east-1=100",
-        "--config",
-        &config,
-        "--yes",
-    ]);
+    let run = service(&lops, &config, "weights checkout us-east-1=100 --yes");
     run.assert_exit(0);
     let after = svc.weights().await;
     assert_eq!(
@@ -707,16 +616,7 @@ async fn read_and_invoke_tiers_refuse_and_bad_input_is_explained() {
         None,
     ))
     .await;
-    let run = lops.run(&[
-        "service",
-        "drain",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
-        &config,
-        "--yes",
-    ]);
+    let run = service(&lops, &config, "drain checkout --region us-east-1 --yes");
     run.assert_exit(2);
     assert!(
         run.stderr.contains("onprem") && run.stderr.contains("regions = {"),
@@ -943,32 +843,14 @@ async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
         proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
         1
     );
-    lops.run(&[
-        "service",
-        "restore",
-        "checkout",
-        "--region",
-        "us-east-1",
-        "--config",
-        &config,
-        "--yes",
-    ])
-    .assert_exit(0);
+    service(&lops, &config, "restore checkout --region us-east-1 --yes").assert_exit(0);
     assert_eq!(roles().await, seeded);
     lops.run(&drain).assert_exit(0);
     assert_eq!(roles().await, swapped);
     lops.run(&["undo", "--config", &config, "--yes"])
         .assert_exit(0);
     assert_eq!(roles().await, seeded);
-    let run = lops.run(&[
-        "service",
-        "weights",
-        "checkout",
-        "us-east-1=10",
-        "--config",
-        &config,
-        "--yes",
-    ]);
+    let run = service(&lops, &config, "weights checkout us-east-1=10 --yes");
     run.assert_exit(2);
     assert!(run.stderr.contains("routes by failover"), "{}", run.stderr);
 }
@@ -988,16 +870,11 @@ async fn show_names_a_region_whose_load_could_not_be_read_and_shows_the_rest() {
     });
     let lops = Lops::new(&proxy.url);
     let config = svc.config(&lops, "");
-    let run = lops.run(&[
-        "service",
-        "show",
-        "checkout",
-        "--config",
+    let run = service(
+        &lops,
         &config,
-        "--regions",
-        "us-east-1,eu-west-1,ap-southeast-2",
-        "--json",
-    ]);
+        "show checkout --regions us-east-1,eu-west-1,ap-southeast-2 --json",
+    );
     run.assert_exit(3);
     let doc = run.json();
     assert_eq!(doc["complete"], false);
