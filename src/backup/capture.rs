@@ -9,8 +9,7 @@ use sha2::{Digest, Sha256};
 use super::BackupError;
 use super::download;
 use super::manifest::{
-    BlobRef, Code, EventSourceMapping, FORMAT, LayerRef, Manifest, Provisioned, VersionSnapshot,
-    layout,
+    BlobRef, Code, EventSourceMapping, FORMAT, LayerRef, Manifest, VersionSnapshot, layout,
 };
 use super::read::{aliases_of, config_of, published};
 use super::store::{Store, hex, lambda_sha_to_hex};
@@ -228,28 +227,9 @@ pub async fn capture(
         );
         None
     } else {
-        clients.lambda_limit.acquire_first().await;
-        match lambda
-            .list_provisioned_concurrency_configs()
-            .function_name(function)
-            .send()
-            .await
-        {
-            Ok(out) => Some(
-                out.provisioned_concurrency_configs()
-                    .iter()
-                    .map(|p| Provisioned {
-                        qualifier: p
-                            .function_arn()
-                            .and_then(|a| a.rsplit(':').next())
-                            .unwrap_or_default()
-                            .to_string(),
-                        requested: p.requested_provisioned_concurrent_executions().unwrap_or(0),
-                    })
-                    .collect(),
-            ),
+        match super::read::provisioned(clients, function).await {
+            Ok(all) => Some(all),
             Err(e) => {
-                let e = classify(e, timeout);
                 if matches!(e, ProviderError::Unsupported(_)) {
                     clients
                         .provisioned_unsupported
@@ -316,47 +296,54 @@ pub async fn capture(
         }
     };
 
-    let mut layers = Vec::new();
-    for l in config.layers() {
-        let arn = l.arn().unwrap_or_default().to_string();
+    // Every layer version $LATEST or a published version uses, once.
+    let mut layers: Vec<LayerRef> = Vec::new();
+    let used = std::iter::once(&latest.config)
+        .chain(versions.iter().map(|v| &v.config))
+        .flat_map(|c| c.layers.iter());
+    for arn in used {
+        if layers.iter().any(|l| &l.arn == arn) {
+            continue;
+        }
         let mut layer = LayerRef {
             arn: arn.clone(),
-            code_size: l.code_size(),
+            code_size: config
+                .layers()
+                .iter()
+                .find(|l| l.arn() == Some(arn.as_str()))
+                .map(|l| l.code_size())
+                .unwrap_or_default(),
             blob: None,
             compatible_runtimes: Vec::new(),
         };
         if options.with_layers {
-            clients.lambda_limit.acquire_first().await;
-            match lambda.get_layer_version_by_arn().arn(&arn).send().await {
-                Ok(out) => {
-                    layer.compatible_runtimes = out
-                        .compatible_runtimes()
-                        .iter()
-                        .map(|r| r.as_str().to_string())
-                        .collect();
-                    if let Some(content) = out.content()
-                        && let (Some(location), Some(sha)) =
-                            (content.location(), content.code_sha256())
-                    {
-                        // A layer whose content cannot be fetched is recorded by ARN only.
-                        match blobs
+            match super::read::layer_version(clients, arn).await {
+                Ok(found) => {
+                    layer.compatible_runtimes = found.compatible_runtimes;
+                    layer.code_size = found.code_size;
+                    // A layer whose content cannot be fetched is recorded by ARN only.
+                    let stored = match &found.location {
+                        Some(location) => blobs
                             .package(
                                 location,
-                                sha,
-                                content.code_size().max(0) as u64,
+                                &found.code_sha256,
+                                found.code_size.max(0) as u64,
                                 &format!("layer {arn}"),
                             )
                             .await
-                        {
-                            Ok((sha, _)) => layer.blob = Some(sha),
-                            Err(e) => {
-                                absent.insert(format!("layer content {arn}"), e.to_string());
-                            }
+                            .map(|(sha, _)| sha)
+                            .map_err(|e| e.to_string()),
+                        None => Err("the endpoint gives no address to download it from".into()),
+                    };
+                    match stored {
+                        Ok(sha) => layer.blob = Some(sha),
+                        Err(e) => {
+                            absent.insert(format!("layer content {arn}"), e);
                         }
                     }
                 }
                 Err(e) => {
-                    absent.insert(format!("layer {arn}"), why(classify(e, timeout)));
+                    absent.insert(format!("layer {arn}"), why(e));
                 }
             }
         }

@@ -186,3 +186,85 @@ pub async fn async_config(
         "on_failure": out.destination_config().and_then(|d| d.on_failure()).and_then(|d| d.destination()),
     }))
 }
+
+/// A layer version as a restore needs it: its content's Lambda hash (base64 SHA-256), where the
+/// content can be downloaded, its size and runtimes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerVersion {
+    pub code_sha256: String,
+    pub location: Option<String>,
+    pub code_size: i64,
+    pub compatible_runtimes: Vec<String>,
+}
+
+/// Reads a layer version by its ARN (`arn:…:layer:NAME:N`) with GetLayerVersion, which takes
+/// the layer's ARN as its name (also for another account's layer).
+pub async fn layer_version(clients: &Clients, arn: &str) -> Result<LayerVersion, ProviderError> {
+    let (layer, number) = arn
+        .rsplit_once(':')
+        .and_then(|(l, n)| Some((l, n.parse::<i64>().ok()?)))
+        .ok_or_else(|| ProviderError::Service(format!("'{arn}' is not a layer version ARN")))?;
+    clients.lambda_limit.acquire_first().await;
+    let out = clients
+        .lambda
+        .get_layer_version()
+        .layer_name(layer)
+        .version_number(number)
+        .send()
+        .await
+        .map_err(|e| classify(e, clients.operation_timeout.as_secs_f64()))?;
+    let content = out.content();
+    Ok(LayerVersion {
+        code_sha256: content
+            .and_then(|c| c.code_sha256())
+            .unwrap_or_default()
+            .to_string(),
+        location: content
+            .and_then(|c| c.location())
+            .filter(|l| l.starts_with("http"))
+            .map(str::to_string),
+        code_size: content.map(|c| c.code_size()).unwrap_or_default(),
+        compatible_runtimes: out
+            .compatible_runtimes()
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect(),
+    })
+}
+
+/// A function's provisioned concurrency, per alias or version.
+pub async fn provisioned(
+    clients: &Clients,
+    function: &str,
+) -> Result<Vec<super::manifest::Provisioned>, ProviderError> {
+    let timeout = clients.operation_timeout.as_secs_f64();
+    let mut pages = clients
+        .lambda
+        .list_provisioned_concurrency_configs()
+        .function_name(function)
+        .into_paginator()
+        .send();
+    let mut all = Vec::new();
+    loop {
+        clients.lambda_limit.acquire_first().await;
+        let Some(page) = pages.next().await else {
+            break;
+        };
+        let page = page.map_err(|e| classify(e, timeout))?;
+        all.extend(page.provisioned_concurrency_configs().iter().map(|p| {
+            super::manifest::Provisioned {
+                qualifier: p
+                    .function_arn()
+                    .and_then(|a| a.rsplit(':').next())
+                    .unwrap_or_default()
+                    .to_string(),
+                requested: p.requested_provisioned_concurrent_executions().unwrap_or(0),
+            }
+        }));
+        if page.next_marker().is_none_or(str::is_empty) {
+            break;
+        }
+    }
+    all.sort_by(|a, b| a.qualifier.cmp(&b.qualifier));
+    Ok(all)
+}

@@ -51,21 +51,7 @@ pub enum BackupCommand {
     /// Rehearse a recovery: restore the snapshot under a temporary name in --region, compare
     /// the copy with the snapshot, delete it, and report how long it took and what differs
     /// (exit 0 only when the copy is complete).
-    Drill {
-        /// A snapshot manifest's URI, as `backup list` prints it.
-        snapshot: String,
-        /// Confirm without asking (for cron).
-        #[arg(long, short = 'y')]
-        yes: bool,
-        #[arg(long)]
-        json: bool,
-        /// Rehearse in another account as this role (STS AssumeRole).
-        #[arg(long, value_name = "ROLE_ARN")]
-        assume_role: Option<String>,
-        /// The external id the role's trust policy asks for.
-        #[arg(long, requires = "assume_role")]
-        external_id: Option<String>,
-    },
+    Drill(super::drill::DrillArgs),
 }
 
 #[derive(Debug, Args)]
@@ -277,16 +263,7 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
             })
         }
         BackupCommand::Prune(args) => prune(global, args).await,
-        BackupCommand::Drill {
-            snapshot,
-            yes,
-            json,
-            assume_role,
-            external_id,
-        } => {
-            let role = assume_role.as_deref().map(|r| (r, external_id.as_deref()));
-            super::drill::run(global, &snapshot, yes, json, role).await
-        }
+        BackupCommand::Drill(args) => super::drill::run(global, &args).await,
     }
 }
 

@@ -13,15 +13,66 @@ use crate::session::Session;
 
 use super::backup::{in_region, region_of, uri};
 
-pub async fn run(
-    global: &GlobalArgs,
-    snapshot: &str,
-    yes: bool,
-    json: bool,
-    role: Option<(&str, Option<&str>)>,
-) -> Result<Exit, Failure> {
+#[derive(Debug, clap::Args)]
+pub struct DrillArgs {
+    /// A snapshot manifest's URI, as `backup list` prints it.
+    pub snapshot: String,
+    /// Confirm without asking (for cron).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+    /// Rehearse in another account as this role (STS AssumeRole).
+    #[arg(long, value_name = "ROLE_ARN")]
+    pub assume_role: Option<String>,
+    /// The external id the role's trust policy asks for.
+    #[arg(long, requires = "assume_role")]
+    pub external_id: Option<String>,
+    /// The event the copy is invoked with: JSON, or @file (default: the saved payload named
+    /// after the function, else {}).
+    #[arg(long, conflicts_with_all = ["payload_name", "no_invoke"])]
+    pub payload: Option<String>,
+    /// A saved payload (~/.config/lops/payloads/NAME.json) to invoke the copy with.
+    #[arg(long, conflicts_with = "no_invoke")]
+    pub payload_name: Option<String>,
+    /// Do not invoke the copy (for functions whose calls change things elsewhere).
+    #[arg(long)]
+    pub no_invoke: bool,
+}
+
+/// The event the copy is invoked with: as given, else the function's saved payload, else {}.
+fn drill_payload(args: &DrillArgs, function: &str) -> Result<Option<(Vec<u8>, String)>, Failure> {
+    if args.no_invoke {
+        return Ok(None);
+    }
+    let load = |inline: Option<&str>, name: Option<&str>| {
+        crate::ops::payload::load_payload(inline, name, false).map_err(Failure::usage)
+    };
+    Ok(Some(match (&args.payload, &args.payload_name) {
+        (Some(p), _) => (load(Some(p), None)?, "the given payload".to_string()),
+        (None, Some(n)) => (load(None, Some(n))?, format!("saved payload {n}")),
+        (None, None) => {
+            let saved = crate::ops::payload::saved_path(function).is_ok_and(|p| p.exists());
+            if saved {
+                (
+                    load(None, Some(function))?,
+                    format!("saved payload {function}"),
+                )
+            } else {
+                (b"{}".to_vec(), "{}".to_string())
+            }
+        }
+    }))
+}
+
+pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure> {
     early_check(global, Kind::Restore)?;
-    let snapshot = uri(snapshot)?;
+    let (yes, json) = (args.yes, args.json);
+    let role = args
+        .assume_role
+        .as_deref()
+        .map(|r| (r, args.external_id.as_deref()));
+    let snapshot = uri(&args.snapshot)?;
     crate::backup::root_of(&snapshot)?;
     if global.regions.as_ref().is_some_and(|r| r.len() != 1) {
         return Err(Failure::usage(
@@ -36,9 +87,15 @@ pub async fn run(
     let Some(region) = assumed.as_ref().or(ctx.regions.first()) else {
         return Err(Failure::usage("no region: pass --region"));
     };
+    let function = crate::ops::drill::function_of(&snapshot).map_err(Failure::from)?;
+    let payload = drill_payload(args, &function)?;
     err!(
-        "drill of {snapshot} in {}: restore it under a temporary name, compare, then delete the copy",
-        region.scope()
+        "drill of {snapshot} in {}: restore it under a temporary name, compare, {}then delete the copy",
+        region.scope(),
+        match &payload {
+            Some((_, source)) => format!("invoke it once with {source}, "),
+            None => String::new(),
+        }
     );
     let production = region.scope().access.production;
     let ask = if production {
@@ -59,6 +116,7 @@ pub async fn run(
     let report = crate::ops::drill::drill(
         region,
         snapshot,
+        payload.map(|(bytes, _)| bytes),
         AuditLog::default_location().as_ref(),
         &progress,
     )
@@ -78,6 +136,22 @@ pub async fn run(
             report.recovery_secs,
             report.steps
         );
+        if let Some(i) = &report.invoked {
+            err!(
+                "  invoked the copy: {} in {} ms{}",
+                if i.error.is_none() {
+                    "answered"
+                } else {
+                    "FAILED"
+                },
+                i.millis,
+                if i.response.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", i.response)
+                }
+            );
+        }
         for d in &report.differences {
             err!("  differs: {d}");
         }

@@ -29,10 +29,24 @@ pub struct DrillReport {
     /// What the copy lacks: steps a second restore would still take, pieces not restored, a
     /// failed restore.
     pub differences: Vec<String>,
+    /// The copy's answer to one invoke (`None`: not invoked, as asked).
+    pub invoked: Option<DrillInvoke>,
     /// What could not be deleted afterwards (to delete by hand).
     pub cleanup_failures: Vec<String>,
     /// Complete: no difference, everything cleaned up.
     pub complete: bool,
+}
+
+/// How the copy answered its invoke.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrillInvoke {
+    /// HTTP status of the invoke; 0 when the call itself failed.
+    pub status: i32,
+    /// The function's own error (`Unhandled`, `Handled`), or why the call failed.
+    pub error: Option<String>,
+    /// The start of what it returned.
+    pub response: String,
+    pub millis: u64,
 }
 
 /// The copy's temporary name: the function's, shortened to fit, with a time stamp.
@@ -44,7 +58,7 @@ pub fn copy_name(function: &str, now: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// The function a snapshot URI names (`…/snapshots/REGION/FUNCTION/STAMP.json`).
-fn function_of(snapshot: &S3Uri) -> Result<String, BackupError> {
+pub fn function_of(snapshot: &S3Uri) -> Result<String, BackupError> {
     let parts: Vec<&str> = snapshot.key.trim_end_matches('/').split('/').collect();
     match parts.as_slice() {
         [.., function, _] if !function.is_empty() => Ok(function.to_string()),
@@ -55,9 +69,13 @@ fn function_of(snapshot: &S3Uri) -> Result<String, BackupError> {
 }
 
 /// Runs a drill of `snapshot` in `region`.
+///
+/// `payload`: invoke the restored copy once with it and count a failure as a difference
+/// (`None`: do not invoke, for functions whose calls have effects elsewhere).
 pub async fn drill(
     region: &AwsRegion,
     snapshot: S3Uri,
+    payload: Option<Vec<u8>>,
     audit: Option<&AuditLog>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<DrillReport, BackupError> {
@@ -84,8 +102,16 @@ pub async fn drill(
     let restored = execute_restore(region, &preview, audit, progress).await;
     let recovery_secs = started.elapsed().as_secs_f64();
     let mut differences: Vec<String> = Vec::new();
+    let mut invoked = None;
     match &restored {
         Ok(_) => {
+            if let Some(payload) = payload {
+                let answer = invoke_copy(region, &copy, payload).await;
+                if let Some(e) = &answer.error {
+                    differences.push(format!("the copy's invoke failed: {e}"));
+                }
+                invoked = Some(answer);
+            }
             let now = read_current(&region.clients, &copy).await?;
             let again = plan(
                 &preview.manifest,
@@ -105,7 +131,11 @@ pub async fn drill(
         Err(e) => differences.push(format!("the restore failed: {e}")),
     }
     differences.extend(preview.plan.notes.iter().cloned());
-    let cleanup_failures = remove_function(&region.clients, &copy).await;
+    let published: Vec<String> = restored
+        .as_ref()
+        .map(|r| r.restored.published_layers.values().cloned().collect())
+        .unwrap_or_default();
+    let cleanup_failures = remove_function(&region.clients, &copy, &published).await;
     let complete = restored.is_ok() && differences.is_empty() && cleanup_failures.is_empty();
     let report = DrillReport {
         snapshot: snapshot.to_string(),
@@ -115,6 +145,7 @@ pub async fn drill(
         recovery_secs,
         steps: preview.plan.steps.len(),
         differences,
+        invoked,
         cleanup_failures,
         complete,
     };
@@ -125,7 +156,7 @@ pub async fn drill(
         "drill",
         &copy,
         json!({"snapshot": report.snapshot}),
-        json!({"recovery_secs": report.recovery_secs, "differences": report.differences, "cleanup_failures": report.cleanup_failures}),
+        json!({"recovery_secs": report.recovery_secs, "differences": report.differences, "invoked": report.invoked, "cleanup_failures": report.cleanup_failures}),
         &if report.complete {
             Ok(())
         } else {
@@ -134,6 +165,46 @@ pub async fn drill(
     );
     append(audit, &rec, progress);
     Ok(report)
+}
+
+/// Invokes the copy's `$LATEST` once and waits for its answer.
+async fn invoke_copy(region: &AwsRegion, copy: &str, payload: Vec<u8>) -> DrillInvoke {
+    use crate::provider::{InvokeRequest, RegionActions};
+    let started = std::time::Instant::now();
+    let answer = region
+        .invoke(&InvokeRequest {
+            function: copy.to_string(),
+            qualifier: None,
+            payload,
+            asynchronous: false,
+        })
+        .await;
+    let millis = started.elapsed().as_millis() as u64;
+    match answer {
+        Ok(out) => DrillInvoke {
+            status: out.status,
+            error: out.function_error.clone().map(|kind| {
+                format!(
+                    "{kind}: {}",
+                    String::from_utf8_lossy(&out.payload)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                )
+            }),
+            response: String::from_utf8_lossy(&out.payload)
+                .chars()
+                .take(200)
+                .collect(),
+            millis,
+        },
+        Err(e) => DrillInvoke {
+            status: 0,
+            error: Some(e.to_string()),
+            response: String::new(),
+            millis,
+        },
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,19 @@ fn read_limited(path: &Path, limit: u64, what: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
 }
 
+/// Where the saved payload `name` lives (`payloads/NAME.json` beside the config file).
+pub fn saved_path(name: &str) -> Result<std::path::PathBuf, String> {
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(format!(
+            "'{name}' is not a payload name (letters, digits, - and _)"
+        ));
+    }
+    let dir = crate::config::default_path()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .ok_or("no config directory: set XDG_CONFIG_HOME or HOME")?;
+    Ok(dir.join("payloads").join(format!("{name}.json")))
+}
+
 /// Reads a payload: inline JSON, `@path` to a file, or a saved payload's name; checks it is
 /// JSON and no larger than Lambda takes for this kind of invoke.
 pub fn load_payload(
@@ -69,15 +82,7 @@ pub fn load_payload(
             None => (p.to_string(), "--payload".to_string()),
         },
         (None, Some(name)) => {
-            if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-                return Err(format!(
-                    "'{name}' is not a payload name (letters, digits, - and _)"
-                ));
-            }
-            let dir = crate::config::default_path()
-                .and_then(|p| p.parent().map(Path::to_path_buf))
-                .ok_or("no config directory: set XDG_CONFIG_HOME or HOME")?;
-            let path = dir.join("payloads").join(format!("{name}.json"));
+            let path = saved_path(name)?;
             (
                 read_limited(&path, limit, what)
                     .map_err(|e| format!("cannot read saved payload {}: {e}", path.display()))?,

@@ -54,7 +54,9 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
         "lambda:GetFunctionEventInvokeConfig",
         Tier::Read,
     ),
-    ("GetLayerVersionByArn", "lambda:GetLayerVersion", Tier::Read),
+    ("GetLayerVersion", "lambda:GetLayerVersion", Tier::Read),
+    // Whether a container image is in the target region's registry (before a restore).
+    ("DescribeImages", "ecr:DescribeImages", Tier::Read),
     (
         "GetFunctionConfiguration",
         "lambda:GetFunctionConfiguration",
@@ -146,6 +148,54 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
         "lambda:DeleteEventSourceMapping",
         Tier::Change,
     ),
+    (
+        "PublishLayerVersion",
+        "lambda:PublishLayerVersion",
+        Tier::Change,
+    ),
+    (
+        "DeleteLayerVersion",
+        "lambda:DeleteLayerVersion",
+        Tier::Change,
+    ),
+    (
+        "PutProvisionedConcurrencyConfig",
+        "lambda:PutProvisionedConcurrencyConfig",
+        Tier::Change,
+    ),
+    (
+        "DeleteProvisionedConcurrencyConfig",
+        "lambda:DeleteProvisionedConcurrencyConfig",
+        Tier::Change,
+    ),
+    (
+        "CreateFunctionUrlConfig",
+        "lambda:CreateFunctionUrlConfig",
+        Tier::Change,
+    ),
+    (
+        "UpdateFunctionUrlConfig",
+        "lambda:UpdateFunctionUrlConfig",
+        Tier::Change,
+    ),
+    (
+        "DeleteFunctionUrlConfig",
+        "lambda:DeleteFunctionUrlConfig",
+        Tier::Change,
+    ),
+    (
+        "PutFunctionEventInvokeConfig",
+        "lambda:PutFunctionEventInvokeConfig",
+        Tier::Change,
+    ),
+    (
+        "DeleteFunctionEventInvokeConfig",
+        "lambda:DeleteFunctionEventInvokeConfig",
+        Tier::Change,
+    ),
+    ("AddPermission", "lambda:AddPermission", Tier::Change),
+    ("RemovePermission", "lambda:RemovePermission", Tier::Change),
+    ("AssumeRole", "sts:AssumeRole", Tier::Change),
     ("DeleteObjects", "s3:DeleteObject", Tier::Change),
     ("EnableRule", "events:EnableRule", Tier::Change),
     ("DisableRule", "events:DisableRule", Tier::Change),

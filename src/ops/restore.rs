@@ -162,6 +162,17 @@ pub async fn prepare_restore(
             unroutable.join(", ")
         )));
     }
+    let mut refused = plan.refused.clone();
+    refused.extend(crate::backup::restore::image::missing_images(&region.clients, &manifest).await);
+    if !refused.is_empty() {
+        return Err(BackupError::Refused(format!(
+            "{} cannot be restored into {} {}, so nothing was changed:\n  {}",
+            request.snapshot,
+            function,
+            region.scope(),
+            refused.join("\n  ")
+        )));
+    }
     let mut data_plan = Vec::new();
     if !request.skip_data {
         if request.data_to.is_some() && manifest.data.len() > 1 {

@@ -19,16 +19,16 @@ use crate::support::moto::{self, ROLE_ARN};
 use crate::support::proxy::{Fault, FaultProxy, Rule};
 use crate::support::seed::{Seeder, code_zip, sdk_config};
 
-const HOME: &str = "mx-central-1";
-const DR: &str = "ap-southeast-7";
-const PROXIED: &str = "ap-southeast-5";
+pub(crate) const HOME: &str = "mx-central-1";
+pub(crate) const DR: &str = "ap-southeast-7";
+pub(crate) const PROXIED: &str = "ap-southeast-5";
 
-struct Fixture {
+pub(crate) struct Fixture {
     /// Serves code packages the way S3 serves a pre-signed URL (moto needs a credential scope).
-    code_host: FaultProxy,
-    seeder: Seeder,
-    s3: aws_sdk_s3::Client,
-    bucket: String,
+    pub(crate) code_host: FaultProxy,
+    pub(crate) seeder: Seeder,
+    pub(crate) s3: aws_sdk_s3::Client,
+    pub(crate) bucket: String,
 }
 
 pub async fn s3_client(region: &str) -> aws_sdk_s3::Client {
@@ -54,7 +54,7 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) 
 }
 
 impl Fixture {
-    async fn new(region: &str, tag: &str) -> Fixture {
+    pub(crate) async fn new(region: &str, tag: &str) -> Fixture {
         let seeder = Seeder::new(moto::url(), region).await;
         let s3 = s3_client(region).await;
         let bucket = moto::unique(&format!("bk-{tag}-"));
@@ -67,12 +67,12 @@ impl Fixture {
         }
     }
 
-    fn to(&self) -> String {
+    pub(crate) fn to(&self) -> String {
         format!("s3://{}/lops", self.bucket)
     }
 
     /// lops whose code downloads reach moto's S3 (code is uploaded from this bucket).
-    fn lops(&self, endpoint: &str) -> Lops {
+    pub(crate) fn lops(&self, endpoint: &str) -> Lops {
         Lops::new(endpoint).env(
             "LOPS_CODE_DOWNLOAD_BASE",
             &format!("{}/{}", self.code_host.url, self.bucket),
@@ -92,7 +92,7 @@ impl Fixture {
         ])
     }
 
-    async fn put(&self, key: &str, bytes: Vec<u8>) {
+    pub(crate) async fn put(&self, key: &str, bytes: Vec<u8>) {
         self.s3
             .put_object()
             .bucket(&self.bucket)
@@ -103,7 +103,7 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
     }
 
-    async fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    pub(crate) async fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
         let out = self
             .s3
             .get_object()
@@ -117,7 +117,7 @@ impl Fixture {
 
     /// A function whose code lives in the bucket (so that moto's code location is downloadable),
     /// with env, two versions, `live` at v1 + 30 % v2, reserved concurrency 7 and tags.
-    async fn function(&self, name: &str) {
+    pub(crate) async fn function(&self, name: &str) {
         self.plain_function(name).await;
         self.seeder.publish_version(name, "one").await;
         self.seeder.publish_version(name, "two").await;
@@ -128,7 +128,7 @@ impl Fixture {
     }
 
     /// Only `$LATEST`, code from the bucket, tags.
-    async fn plain_function(&self, name: &str) {
+    pub(crate) async fn plain_function(&self, name: &str) {
         let key = format!("seed/{name}.zip");
         self.put(&key, code_zip(name)).await;
         self.seeder
@@ -157,7 +157,7 @@ impl Fixture {
 
 /// Everything the round trip compares, read straight from moto.
 #[derive(Debug, PartialEq)]
-struct State {
+pub(crate) struct State {
     code_sha256: String,
     runtime: String,
     handler: String,
@@ -172,7 +172,7 @@ struct State {
     tags: BTreeMap<String, String>,
 }
 
-async fn state(lambda: &aws_sdk_lambda::Client, name: &str) -> Option<State> {
+pub(crate) async fn state(lambda: &aws_sdk_lambda::Client, name: &str) -> Option<State> {
     let got = lambda
         .get_function()
         .function_name(name)
@@ -246,13 +246,13 @@ async fn state(lambda: &aws_sdk_lambda::Client, name: &str) -> Option<State> {
     })
 }
 
-fn backup(lops: &Lops, region: &str, function: &str, to: &str) -> Run {
+pub(crate) fn backup(lops: &Lops, region: &str, function: &str, to: &str) -> Run {
     lops.run(&[
         "backup", "run", "--fn", function, "--region", region, "--to", to, "--json",
     ])
 }
 
-fn snapshot_of(run: &Run) -> String {
+pub(crate) fn snapshot_of(run: &Run) -> String {
     run.assert_exit(0);
     let doc = run.json();
     doc["snapshots"][0]["snapshot"]

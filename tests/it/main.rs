@@ -18,6 +18,7 @@ mod layers;
 mod logs;
 mod ops;
 mod provider;
+mod restore;
 mod rollout;
 mod scale;
 mod seams;

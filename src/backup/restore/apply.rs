@@ -4,56 +4,7 @@
 use super::*;
 
 use super::plan::*;
-
-/// What a step did, so that it can be undone.
-#[derive(Debug, Clone)]
-pub(super) enum Undo {
-    DeleteFunction,
-    DeleteVersion(String),
-    Latest {
-        config: Box<FunctionConfig>,
-        code: Code,
-    },
-    DeleteAlias(String),
-    Alias(AliasSnapshot),
-    Reserve(Option<i32>),
-    Tags {
-        set: BTreeMap<String, String>,
-        remove: Vec<String>,
-    },
-    DeleteMapping(String),
-    /// The function URL back to this configuration (`None`: there was none).
-    Url(Option<serde_json::Value>),
-    /// The asynchronous invoke configuration back to this (`None`: there was none).
-    AsyncInvoke(Option<serde_json::Value>),
-    /// Remove the statement the restore added, and put back the one it replaced.
-    Permission {
-        sid: String,
-        put_back: Option<super::policy::Permission>,
-    },
-}
-
-impl Undo {
-    fn describe(&self) -> String {
-        match self {
-            Undo::DeleteFunction => "delete the created function".into(),
-            Undo::DeleteVersion(n) => format!("delete published version {n}"),
-            Undo::Latest { .. } => "put back $LATEST's code and configuration".into(),
-            Undo::DeleteAlias(a) => format!("delete created alias {a}"),
-            Undo::Alias(a) => format!("put back alias {}", a.name),
-            Undo::Reserve(_) => "put back reserved concurrency".into(),
-            Undo::Tags { .. } => "put back tags".into(),
-            Undo::DeleteMapping(u) => format!("delete created event source mapping {u}"),
-            Undo::Url(None) => "delete the created function URL".into(),
-            Undo::Url(Some(_)) => "put back the function URL".into(),
-            Undo::AsyncInvoke(None) => "delete the asynchronous invoke configuration".into(),
-            Undo::AsyncInvoke(Some(_)) => "put back the asynchronous invoke configuration".into(),
-            Undo::Permission { sid, .. } => {
-                format!("remove permission {sid} (and put back the one it replaced)")
-            }
-        }
-    }
-}
+use super::undo::Undo;
 
 /// Runs a restore. `before` is the safety snapshot of an existing target (for putting back its
 /// code). On failure, every step done is undone in reverse order.
@@ -66,6 +17,25 @@ pub struct Runner<'a> {
     pub on_step: &'a (dyn Fn(&Step) + Sync),
 }
 
+/// What the steps run so far stand for in the target: snapshot versions → its version numbers,
+/// snapshot layer versions → the ARNs it uses.
+struct Mapped {
+    versions: BTreeMap<String, String>,
+    layers: BTreeMap<String, String>,
+}
+
+impl Mapped {
+    fn with_layers(&self, config: &FunctionConfig) -> FunctionConfig {
+        let mut config = config.clone();
+        for l in config.layers.iter_mut() {
+            if let Some(to) = self.layers.get(l) {
+                *l = to.clone();
+            }
+        }
+        config
+    }
+}
+
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Restored {
@@ -74,20 +44,25 @@ pub struct Restored {
     pub steps: usize,
     /// Snapshot version → target version.
     pub versions: BTreeMap<String, String>,
+    /// Layer versions it published (snapshot's ARN → the new one).
+    pub published_layers: BTreeMap<String, String>,
 }
 
 impl Runner<'_> {
-    fn t(&self) -> f64 {
+    pub(super) fn t(&self) -> f64 {
         self.clients.operation_timeout.as_secs_f64()
     }
 
     pub async fn run(&self, plan: &RestorePlan) -> Result<Restored, BackupError> {
         let mut journal: Vec<Undo> = Vec::new();
-        let mut versions = plan.matched.clone();
+        let mut mapped = Mapped {
+            versions: plan.matched.clone(),
+            layers: plan.layers.clone(),
+        };
         let mut result = Ok(());
         for step in &plan.steps {
             (self.on_step)(step);
-            if let Err(e) = self.apply(plan, step, &mut versions, &mut journal).await {
+            if let Err(e) = self.apply(plan, step, &mut mapped, &mut journal).await {
                 result = Err(e);
                 break;
             }
@@ -97,7 +72,12 @@ impl Runner<'_> {
                 function: plan.function.clone(),
                 region: plan.region.clone(),
                 steps: plan.steps.len(),
-                versions,
+                published_layers: mapped
+                    .layers
+                    .into_iter()
+                    .filter(|(from, to)| plan.layers.get(from) != Some(to))
+                    .collect(),
+                versions: mapped.versions,
             }),
             Err(e) => {
                 let undone = self.undo(&plan.function, journal).await;
@@ -122,10 +102,18 @@ impl Runner<'_> {
         }
     }
 
-    async fn code_input(&self, store: &Store, code: &Code) -> Result<FunctionCode, BackupError> {
+    pub(super) async fn code_input(
+        &self,
+        store: &Store,
+        code: &Code,
+    ) -> Result<FunctionCode, BackupError> {
         match code {
             Code::Image { image_uri, .. } => {
-                Ok(FunctionCode::builder().image_uri(image_uri).build())
+                // The very image, from the target region's registry (checked before the restore).
+                let uri = super::image::target_image(code, &self.clients.scope.region)
+                    .map(|t| t.uri)
+                    .unwrap_or(image_uri.clone());
+                Ok(FunctionCode::builder().image_uri(uri).build())
             }
             Code::Zip { sha256, size, .. } => {
                 if *size > INLINE_LIMIT {
@@ -155,7 +143,7 @@ impl Runner<'_> {
 
     /// Waits until the function has finished its last update (Lambda refuses the next one
     /// until then).
-    async fn settle(&self, function: &str) -> Result<(), BackupError> {
+    pub(super) async fn settle(&self, function: &str) -> Result<(), BackupError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
         loop {
             self.clients.lambda_limit.acquire_first().await;
@@ -195,15 +183,69 @@ impl Runner<'_> {
         &self,
         plan: &RestorePlan,
         step: &Step,
-        versions: &mut BTreeMap<String, String>,
+        mapped: &mut Mapped,
         journal: &mut Vec<Undo>,
     ) -> Result<(), BackupError> {
         let f = plan.function.as_str();
         let lambda = &self.clients.lambda;
         let sdk = |e: ProviderError| BackupError::Provider(e);
+        let versions = &mut mapped.versions;
         self.clients.lambda_limit.acquire_first().await;
         match step {
+            Step::Layer {
+                arn,
+                blob,
+                size,
+                compatible_runtimes,
+            } => {
+                let package = Code::Zip {
+                    sha256: blob.clone(),
+                    size: *size,
+                    lambda_sha256: String::new(),
+                };
+                let input = self.code_input(self.store, &package).await?;
+                let content = aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                    .set_zip_file(input.zip_file)
+                    .set_s3_bucket(input.s3_bucket)
+                    .set_s3_key(input.s3_key)
+                    .build();
+                let out = lambda
+                    .publish_layer_version()
+                    .layer_name(layer_name(arn))
+                    .description(format!("restored by lops from {arn}"))
+                    .content(content)
+                    .set_compatible_runtimes(Some(
+                        compatible_runtimes
+                            .iter()
+                            .map(|r| Runtime::from(r.as_str()))
+                            .collect(),
+                    ))
+                    .send()
+                    .await
+                    .map_err(|e| sdk(classify(e, self.t())))?;
+                let published = out.layer_version_arn().unwrap_or_default().to_string();
+                journal.push(Undo::DeleteLayerVersion(published.clone()));
+                mapped.layers.insert(arn.clone(), published);
+                Ok(())
+            }
+            Step::Provisioned {
+                qualifier,
+                requested,
+                replaces,
+            } => {
+                let target = versions
+                    .get(qualifier)
+                    .cloned()
+                    .unwrap_or(qualifier.clone());
+                set_provisioned(self.clients, f, &target, Some(*requested)).await?;
+                journal.push(Undo::Provisioned {
+                    qualifier: target,
+                    put_back: *replaces,
+                });
+                Ok(())
+            }
             Step::Create { config, code } => {
+                let config = &mapped.with_layers(config);
                 let code_input = self.code_input(self.store, code).await?;
                 let mut call = lambda
                     .create_function()
@@ -247,6 +289,7 @@ impl Runner<'_> {
                 self.settle(f).await
             }
             Step::UpdateConfig { config, .. } => {
+                let config = &mapped.with_layers(config);
                 let before = self.latest_undo(journal);
                 let call = with_config_update(
                     lambda.update_function_configuration().function_name(f),
@@ -456,123 +499,5 @@ impl Runner<'_> {
             config: Box::new(m.latest.config.clone()),
             code: m.latest.code.clone(),
         })
-    }
-
-    async fn undo(&self, function: &str, journal: Vec<Undo>) -> Result<(), BackupError> {
-        let lambda = &self.clients.lambda;
-        let sdk = |e: ProviderError| BackupError::Provider(e);
-        // Every step is attempted, whatever failed before it; each failure is reported.
-        let mut failures: Vec<String> = Vec::new();
-        for undo in journal.into_iter().rev() {
-            let what = undo.describe();
-            self.clients.lambda_limit.acquire_first().await;
-            let r: Result<(), BackupError> = async {
-                match undo {
-                    Undo::DeleteFunction => {
-                        lambda
-                            .delete_function()
-                            .function_name(function)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
-                    }
-                    Undo::DeleteVersion(n) => {
-                        lambda
-                            .delete_function()
-                            .function_name(function)
-                            .qualifier(n)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
-                    }
-                    Undo::Latest { config, code } => {
-                        let store = self.before.map(|(_, s)| s).unwrap_or(self.store);
-                        let input = self.code_input(store, &code).await?;
-                        update_code(lambda, function, input)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
-                        self.settle(function).await?;
-                        with_config_update(
-                            lambda
-                                .update_function_configuration()
-                                .function_name(function),
-                            &config,
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| sdk(classify(e, self.t())))?;
-                        self.settle(function).await?;
-                    }
-                    Undo::DeleteAlias(name) => {
-                        lambda
-                            .delete_alias()
-                            .function_name(function)
-                            .name(name)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
-                    }
-                    Undo::Alias(a) => {
-                        let routing = AliasRoutingConfiguration::builder()
-                            .set_additional_version_weights(Some(a.weights.into_iter().collect()))
-                            .build();
-                        lambda
-                            .update_alias()
-                            .function_name(function)
-                            .name(a.name)
-                            .function_version(a.function_version)
-                            .routing_config(routing)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
-                    }
-                    Undo::Reserve(value) => set_reserved(self.clients, function, value).await?,
-                    Undo::Tags { set, remove } => {
-                        let arn = head(self.clients, function).await?.arn;
-                        set_tags(self.clients, &arn, &set, &remove).await?;
-                    }
-                    Undo::DeleteMapping(uuid) => {
-                        lambda
-                            .delete_event_source_mapping()
-                            .uuid(uuid)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
-                    }
-                    Undo::Url(before) => {
-                        set_url(self.clients, function, before.as_ref(), false).await?;
-                    }
-                    Undo::AsyncInvoke(before) => {
-                        set_async_invoke(self.clients, function, before.as_ref()).await?;
-                    }
-                    Undo::Permission { sid, put_back } => {
-                        // Gone already when the add itself failed: nothing to remove.
-                        match remove_permission(self.clients, function, &sid).await {
-                            Ok(()) | Err(BackupError::Provider(ProviderError::NotFound(_))) => {}
-                            Err(e) => return Err(e),
-                        }
-                        if let Some(old) = put_back {
-                            add_permission(self.clients, function, &old).await?;
-                        }
-                    }
-                }
-                Ok(())
-            }
-            .await;
-            if let Err(e) = r {
-                tracing::warn!(error = %e, step = %what, "undoing a restore step failed");
-                failures.push(format!("{what}: {e}"));
-            }
-        }
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(BackupError::Provider(ProviderError::Service(format!(
-                "{} undo step(s) failed: {}",
-                failures.len(),
-                failures.join("; ")
-            ))))
-        }
     }
 }

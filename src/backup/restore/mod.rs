@@ -3,8 +3,10 @@
 //! target back as it was. Rerunning a finished restore finds nothing to do.
 
 mod apply;
+pub mod image;
 mod plan;
 pub mod policy;
+mod undo;
 mod writes;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,6 +50,10 @@ pub struct Current {
     pub async_invoke: Option<serde_json::Value>,
     /// Its resource policy's statements, as permissions.
     pub permissions: Vec<policy::Permission>,
+    /// The layer versions its configurations use → their content's Lambda hash.
+    pub layers: BTreeMap<String, String>,
+    /// Provisioned concurrency per alias or version.
+    pub provisioned: BTreeMap<String, i32>,
 }
 
 /// Reads the target; `None` when it does not exist.
@@ -117,11 +123,42 @@ pub async fn read_current(
             other => return Err(BackupError::Provider(other)),
         },
     };
+    let used: BTreeSet<String> = current
+        .latest
+        .iter()
+        .map(|(c, _)| c)
+        .chain(current.versions.iter().map(|(_, c, _)| c))
+        .flat_map(|c| c.layers.iter().cloned())
+        .collect();
+    // Only its own account's layers here can be copies a restore published.
+    let (region, account) = (&clients.scope.region, current.arn.split(':').nth(4));
+    for arn in used {
+        let mut parts = arn.split(':').skip(3);
+        if parts.next() != Some(region.as_str()) || parts.next() != account {
+            continue;
+        }
+        match super::read::layer_version(clients, &arn).await {
+            Ok(layer) => {
+                current.layers.insert(arn, layer.code_sha256);
+            }
+            Err(ProviderError::NotFound(_)) => {}
+            Err(e) => return Err(BackupError::Provider(e)),
+        }
+    }
+    current.provisioned = match super::read::provisioned(clients, function).await {
+        Ok(all) => all
+            .into_iter()
+            .map(|p| (p.qualifier, p.requested))
+            .collect(),
+        Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => BTreeMap::new(),
+        Err(e) => return Err(BackupError::Provider(e)),
+    };
     Ok(Some(current))
 }
 
-/// Deletes a function and its event source mappings (what a drill made), each failure named.
-pub async fn remove_function(clients: &Clients, function: &str) -> Vec<String> {
+/// Deletes a function, its event source mappings and the layer versions published for it (what
+/// a drill made), each failure named.
+pub async fn remove_function(clients: &Clients, function: &str, layers: &[String]) -> Vec<String> {
     let t = clients.operation_timeout.as_secs_f64();
     let mut failures = Vec::new();
     clients.lambda_limit.acquire_first().await;
@@ -159,6 +196,11 @@ pub async fn remove_function(clients: &Clients, function: &str) -> Vec<String> {
         match classify(e, t) {
             ProviderError::NotFound(_) => {}
             other => failures.push(format!("{function}: {other}")),
+        }
+    }
+    for arn in layers {
+        if let Err(e) = delete_layer_version(clients, arn).await {
+            failures.push(format!("layer version {arn}: {e}"));
         }
     }
     failures

@@ -5,6 +5,16 @@ use super::*;
 /// One step of a restore.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
+    /// Publishes a layer's stored content in the target (its ARN there is not usable), under
+    /// the layer's own name; the configuration then names the new version.
+    Layer {
+        /// The layer version ARN the snapshot's configuration names.
+        arn: String,
+        /// Its content's blob (hex SHA-256) and size.
+        blob: String,
+        size: u64,
+        compatible_runtimes: Vec<String>,
+    },
     Create {
         config: FunctionConfig,
         code: Code,
@@ -54,11 +64,37 @@ pub enum Step {
         permission: super::policy::Permission,
         replaces: Option<super::policy::Permission>,
     },
+    /// Provisioned concurrency on an alias, or on a snapshot version (mapped to the target's
+    /// number when run).
+    Provisioned {
+        qualifier: String,
+        requested: i32,
+        /// What the target has there now (`None`: nothing).
+        replaces: Option<i32>,
+    },
 }
 
 impl Step {
     pub fn describe(&self) -> String {
         match self {
+            Step::Layer { arn, size, .. } => format!(
+                "publish layer {} from the backup ({}), for {arn}",
+                layer_name(arn),
+                crate::format::bytes(*size)
+            ),
+            Step::Provisioned {
+                qualifier,
+                requested,
+                replaces,
+            } => format!(
+                "provisioned concurrency {requested} on {}{}",
+                if qualifier.chars().all(|c| c.is_ascii_digit()) {
+                    format!("the snapshot's v{qualifier}")
+                } else {
+                    qualifier.clone()
+                },
+                replaces.map(|n| format!(" (now {n})")).unwrap_or_default()
+            ),
             Step::Create { config, code } => format!(
                 "create the function ({}, {} MB, code {})",
                 config.runtime.as_deref().unwrap_or("image"),
@@ -137,6 +173,20 @@ impl Step {
     }
 }
 
+/// A layer version ARN's layer name (`arn:…:layer:NAME:N` → NAME).
+pub(super) fn layer_name(arn: &str) -> &str {
+    arn.split(':').nth(6).unwrap_or(arn)
+}
+
+/// (region, account) of an ARN.
+fn region_account(arn: &str) -> (&str, &str) {
+    let mut parts = arn.split(':').skip(3);
+    (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    )
+}
+
 pub(super) fn short_hash(h: &str) -> String {
     h.chars().take(12).collect()
 }
@@ -150,7 +200,12 @@ pub struct RestorePlan {
     pub steps: Vec<Step>,
     /// Snapshot version → the target's version that already matches it.
     pub matched: BTreeMap<String, String>,
+    /// The snapshot's layer version ARNs → the ones the target uses instead (the same ARN
+    /// where it is usable there). A layer published by a `Layer` step is mapped when run.
+    pub layers: BTreeMap<String, String>,
     pub notes: Vec<String>,
+    /// Why it cannot be restored at all (checked before anything changes).
+    pub refused: Vec<String>,
 }
 
 pub(super) const LATEST: &str = "$LATEST";
@@ -192,18 +247,32 @@ pub fn plan(
     role: Option<&str>,
     map_sources: bool,
 ) -> RestorePlan {
-    let adapt = |c: &FunctionConfig| {
-        let mut c = c.clone();
-        if let Some(role) = role {
-            c.role = role.to_string();
-        }
-        c
-    };
     let mut out = RestorePlan {
         function: function.to_string(),
         region: region.to_string(),
         exists: current.is_some(),
         ..Default::default()
+    };
+    // The target's account: its own ARN's, else the role given for it, else the snapshot's.
+    let account = current
+        .map(|c| region_account(&c.arn).1.to_string())
+        .filter(|a| !a.is_empty())
+        .or_else(|| role.map(|r| region_account(r).1.to_string()))
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| manifest.account.clone());
+    plan_layers(&mut out, manifest, current, region, &account);
+    let layers = out.layers.clone();
+    let adapt = |c: &FunctionConfig| {
+        let mut c = c.clone();
+        if let Some(role) = role {
+            c.role = role.to_string();
+        }
+        for l in c.layers.iter_mut() {
+            if let Some(to) = layers.get(l) {
+                *l = to.clone();
+            }
+        }
+        c
     };
     // Where $LATEST stands as the steps run.
     let mut latest: Option<(FunctionConfig, String)> = current.and_then(|c| c.latest.clone());
@@ -301,6 +370,28 @@ pub fn plan(
             value: manifest.reserved_concurrency,
         });
     }
+    // After the aliases and the reservation it must fit in.
+    for p in manifest.provisioned_concurrency.iter().flatten() {
+        let numbered = p.qualifier.chars().all(|c| c.is_ascii_digit());
+        let target = if numbered {
+            // A republished version is new: nothing is provisioned on it yet.
+            (!republished.contains(&p.qualifier))
+                .then(|| out.matched.get(&p.qualifier).cloned())
+                .flatten()
+        } else {
+            Some(p.qualifier.clone())
+        };
+        let have = target
+            .as_ref()
+            .and_then(|q| current.and_then(|c| c.provisioned.get(q)).copied());
+        if have != Some(p.requested) {
+            out.steps.push(Step::Provisioned {
+                qualifier: p.qualifier.clone(),
+                requested: p.requested,
+                replaces: have,
+            });
+        }
+    }
     let empty = BTreeMap::new();
     let have = current.map(|c| &c.tags).unwrap_or(&empty);
     let set: BTreeMap<String, String> = manifest
@@ -377,13 +468,6 @@ pub fn plan(
         });
     }
     if let Some(document) = &manifest.policy {
-        // The target's account: its own ARN's, else the role given for it, else the snapshot's.
-        let account_of = |arn: &str| arn.split(':').nth(4).map(str::to_string);
-        let account = current
-            .and_then(|c| account_of(&c.arn))
-            .filter(|a| !a.is_empty())
-            .or_else(|| role.and_then(account_of))
-            .unwrap_or_else(|| manifest.account.clone());
         let (permissions, notes) = super::policy::parse(document);
         out.notes.extend(notes);
         for p in permissions {
@@ -397,30 +481,62 @@ pub fn plan(
             }
         }
     }
-    if region != manifest.region {
-        let c = &manifest.latest.config;
-        if !c.layers.is_empty() {
-            out.notes.push(format!(
-                "layers are referenced by ARN in {}: publish them in {region} first if they are not there",
-                manifest.region
-            ));
-        }
-        if !c.subnet_ids.is_empty() {
-            out.notes.push("the VPC subnets and security groups belong to the snapshot's region: pass a configuration for this region after the restore".into());
-        }
-    }
-    for (piece, present) in [(
-        "provisioned concurrency",
-        manifest
-            .provisioned_concurrency
-            .as_ref()
-            .is_some_and(|p| !p.is_empty()),
-    )] {
-        if present {
-            out.notes.push(format!(
-                "the {piece} is recorded in the snapshot but not restored: apply it from the manifest by hand"
-            ));
-        }
+    if region != manifest.region && !manifest.latest.config.subnet_ids.is_empty() {
+        out.notes.push("the VPC subnets and security groups belong to the snapshot's region: pass a configuration for this region after the restore".into());
     }
     out
+}
+
+/// Decides where each layer version the snapshot's configurations name comes from in the
+/// target: the same ARN where it is usable there (same region, and not the snapshot account's
+/// own layer restored into another account), a copy the target already uses (same name, same
+/// content), else published from the content the backup stored — or, without it, refused.
+fn plan_layers(
+    out: &mut RestorePlan,
+    manifest: &Manifest,
+    current: Option<&Current>,
+    region: &str,
+    account: &str,
+) {
+    let used: BTreeSet<&String> = std::iter::once(&manifest.latest)
+        .chain(&manifest.versions)
+        .flat_map(|v| v.config.layers.iter())
+        .collect();
+    let mut publish = Vec::new();
+    for arn in used {
+        let (layer_region, layer_account) = region_account(arn);
+        let usable = layer_region == region
+            && (layer_account == account || layer_account != manifest.account);
+        if usable {
+            out.layers.insert(arn.clone(), arn.clone());
+            continue;
+        }
+        let stored = manifest.layers.iter().find(|l| &l.arn == arn);
+        let blob = stored.and_then(|l| l.blob.as_ref());
+        let copy = blob.and_then(|blob| {
+            current?.layers.iter().find(|(have, sha)| {
+                layer_name(have) == layer_name(arn)
+                    && region_account(have) == (region, account)
+                    && crate::backup::store::lambda_sha_to_hex(sha).as_ref() == Some(blob)
+            })
+        });
+        match (copy, blob, stored) {
+            (Some((have, _)), _, _) => {
+                out.layers.insert(arn.clone(), have.clone());
+            }
+            (None, Some(blob), Some(l)) => publish.push(Step::Layer {
+                arn: arn.clone(),
+                blob: blob.clone(),
+                size: l.code_size.max(0) as u64,
+                compatible_runtimes: l.compatible_runtimes.clone(),
+            }),
+            _ => out.refused.push(format!(
+                "layer {arn} is not usable in {region} (account {account}) and its content is not \
+                 in the snapshot: back the function up with `lops backup run --with-layers`, or \
+                 publish the layer in {region} first"
+            )),
+        }
+    }
+    // Published before the function that names them.
+    out.steps.splice(0..0, publish);
 }

@@ -98,7 +98,7 @@ fn a_target_that_matches_needs_nothing() {
         arn: "arn".into(),
         url: None,
         async_invoke: None,
-        permissions: Vec::new(),
+        ..Default::default()
     };
     let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
@@ -134,4 +134,154 @@ fn a_target_that_matches_needs_nothing() {
         false,
     );
     assert!(p.steps.iter().any(|s| matches!(s, Step::Publish { .. })));
+}
+
+/// The manifest with one layer (stored or not) on every configuration.
+fn layered(stored: bool) -> (Manifest, String) {
+    let mut m = manifest();
+    let arn = "arn:aws:lambda:eu-west-1:1:layer:deps:3".to_string();
+    for v in std::iter::once(&mut m.latest).chain(m.versions.iter_mut()) {
+        v.config.layers = vec![arn.clone()];
+    }
+    m.layers = vec![crate::backup::manifest::LayerRef {
+        arn: arn.clone(),
+        code_size: 10,
+        blob: stored.then(|| "b".repeat(64)),
+        compatible_runtimes: vec!["python3.12".into()],
+    }];
+    (m, arn)
+}
+
+#[test]
+fn layers_are_used_where_they_are_usable_published_where_stored_else_refused() {
+    let (m, arn) = layered(true);
+    // Its own region and account: used as it is.
+    let p = plan(&m, None, "orders", "eu-west-1", None, false);
+    assert_eq!(p.layers.get(&arn), Some(&arn));
+    assert!(!p.steps.iter().any(|s| matches!(s, Step::Layer { .. })));
+    // Another region: published first, from the stored content.
+    let p = plan(&m, None, "orders", "us-west-2", None, false);
+    assert!(
+        matches!(&p.steps[0], Step::Layer { arn: a, blob, .. } if a == &arn && blob == &"b".repeat(64)),
+        "{:?}",
+        p.steps
+    );
+    assert_eq!(
+        p.steps
+            .iter()
+            .filter(|s| matches!(s, Step::Layer { .. }))
+            .count(),
+        1
+    );
+    assert!(p.refused.is_empty());
+    // The same region in another account (the role given is there): its own copy is needed.
+    let p = plan(
+        &m,
+        None,
+        "orders",
+        "eu-west-1",
+        Some("arn:aws:iam::2:role/r"),
+        false,
+    );
+    assert!(matches!(&p.steps[0], Step::Layer { .. }), "{:?}", p.steps);
+    // Not stored: refused, naming the layer and the way out.
+    let (bare, arn) = layered(false);
+    let p = plan(&bare, None, "orders", "us-west-2", None, false);
+    assert_eq!(p.refused.len(), 1);
+    assert!(p.refused[0].contains(&arn) && p.refused[0].contains("--with-layers"));
+    // A third party's layer in the target region stays usable in another account.
+    let mut public = bare.clone();
+    let shared = "arn:aws:lambda:eu-west-1:999:layer:insights:38".to_string();
+    public.latest.config.layers = vec![shared.clone()];
+    for v in public.versions.iter_mut() {
+        v.config.layers = vec![shared.clone()];
+    }
+    let p = plan(
+        &public,
+        None,
+        "orders",
+        "eu-west-1",
+        Some("arn:aws:iam::2:role/r"),
+        false,
+    );
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+}
+
+#[test]
+fn a_copy_the_target_already_uses_is_not_published_again() {
+    let (m, arn) = layered(true);
+    let copy = "arn:aws:lambda:us-west-2:1:layer:deps:1".to_string();
+    let mut config = m.latest.config.clone();
+    config.layers = vec![copy.clone()];
+    let versions = ["1", "2"]
+        .iter()
+        .zip(&m.versions)
+        .map(|(n, v)| {
+            let mut c = v.config.clone();
+            c.layers = vec![copy.clone()];
+            (n.to_string(), c, "X".to_string())
+        })
+        .collect();
+    // Lambda's hash of the content the snapshot stored (hex "bb…" as base64).
+    let lambda_sha = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode([0xbb_u8; 32])
+    };
+    let current = Current {
+        latest: Some((config, "X".into())),
+        versions,
+        aliases: m.aliases.clone(),
+        reserved: Some(7),
+        tags: m.tags.clone(),
+        arn: "arn:aws:lambda:us-west-2:1:function:orders".into(),
+        layers: [(copy.clone(), lambda_sha)].into(),
+        ..Default::default()
+    };
+    let p = plan(&m, Some(&current), "orders", "us-west-2", None, false);
+    assert_eq!(p.layers.get(&arn), Some(&copy));
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+}
+
+#[test]
+fn provisioned_concurrency_follows_the_alias_and_stops_when_it_is_there() {
+    let mut m = manifest();
+    m.provisioned_concurrency = Some(vec![crate::backup::manifest::Provisioned {
+        qualifier: "live".into(),
+        requested: 5,
+    }]);
+    let p = plan(&m, None, "orders", "us-west-2", None, false);
+    let at = |p: &RestorePlan, f: fn(&Step) -> bool| p.steps.iter().position(f);
+    let provisioned = at(&p, |s| matches!(s, Step::Provisioned { .. })).expect("a step");
+    // After the alias it is set on and the reservation it must fit in.
+    assert!(provisioned > at(&p, |s| matches!(s, Step::Alias { .. })).unwrap_or(usize::MAX));
+    assert!(provisioned > at(&p, |s| matches!(s, Step::Reserve { .. })).unwrap_or(usize::MAX));
+    assert!(p.notes.iter().all(|n| !n.contains("provisioned")));
+    let current = Current {
+        latest: Some((m.latest.config.clone(), "X".into())),
+        versions: vec![
+            ("1".into(), m.versions[0].config.clone(), "X".into()),
+            ("2".into(), m.versions[1].config.clone(), "X".into()),
+        ],
+        aliases: m.aliases.clone(),
+        reserved: Some(7),
+        tags: m.tags.clone(),
+        provisioned: [("live".to_string(), 5)].into(),
+        ..Default::default()
+    };
+    assert!(
+        plan(&m, Some(&current), "orders", "us-west-2", None, false)
+            .steps
+            .is_empty()
+    );
+    let mut less = current.clone();
+    less.provisioned = [("live".to_string(), 2)].into();
+    let p = plan(&m, Some(&less), "orders", "us-west-2", None, false);
+    assert_eq!(
+        p.steps,
+        vec![Step::Provisioned {
+            qualifier: "live".into(),
+            requested: 5,
+            replaces: Some(2)
+        }]
+    );
 }

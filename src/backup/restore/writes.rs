@@ -335,3 +335,57 @@ pub(super) async fn remove_permission(
         .map(|_| ())
         .map_err(|e| BackupError::Provider(classify(e, clients.operation_timeout.as_secs_f64())))
 }
+
+/// Provisioned concurrency on `qualifier` (an alias or a version number): `None` removes it.
+pub(super) async fn set_provisioned(
+    clients: &Clients,
+    f: &str,
+    qualifier: &str,
+    value: Option<i32>,
+) -> Result<(), BackupError> {
+    clients.lambda_limit.acquire_first().await;
+    let t = clients.operation_timeout.as_secs_f64();
+    let lambda = &clients.lambda;
+    match value {
+        Some(n) => lambda
+            .put_provisioned_concurrency_config()
+            .function_name(f)
+            .qualifier(qualifier)
+            .provisioned_concurrent_executions(n)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| BackupError::Provider(classify(e, t))),
+        None => match lambda
+            .delete_provisioned_concurrency_config()
+            .function_name(f)
+            .qualifier(qualifier)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match classify(e, t) {
+                ProviderError::NotFound(_) => Ok(()),
+                other => Err(BackupError::Provider(other)),
+            },
+        },
+    }
+}
+
+/// Deletes a layer version by its ARN (`arn:…:layer:NAME:N`).
+pub(super) async fn delete_layer_version(clients: &Clients, arn: &str) -> Result<(), BackupError> {
+    let (layer, number) = arn
+        .rsplit_once(':')
+        .and_then(|(l, n)| Some((l, n.parse::<i64>().ok()?)))
+        .ok_or_else(|| BackupError::Invalid(format!("'{arn}' is not a layer version ARN")))?;
+    clients.lambda_limit.acquire_first().await;
+    clients
+        .lambda
+        .delete_layer_version()
+        .layer_name(layer)
+        .version_number(number)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| BackupError::Provider(classify(e, clients.operation_timeout.as_secs_f64())))
+}

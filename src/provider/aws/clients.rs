@@ -165,6 +165,8 @@ pub struct Clients {
     pub route53: aws_sdk_route53::Client,
     /// CloudWatch in us-east-1, where Route 53 publishes its health checks' metrics.
     pub route53_metrics: aws_sdk_cloudwatch::Client,
+    /// ECR: whether a container image a restore needs is in this region.
+    pub ecr: aws_sdk_ecr::Client,
     pub sdk_config: SdkConfig,
     /// Lambda's shared control-plane bucket (every List*, Get* but GetFunction, and writes).
     pub lambda_limit: Arc<RateLimiter>,
@@ -319,6 +321,11 @@ impl Clients {
                 .interceptor(interceptor())
                 .build(),
         );
+        let ecr = aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(&sdk_config)
+                .interceptor(interceptor())
+                .build(),
+        );
         let limits = &settings.rate_limits;
         Clients {
             scope,
@@ -330,6 +337,7 @@ impl Clients {
             events,
             route53,
             route53_metrics,
+            ecr,
             sdk_config,
             lambda_limit: Arc::new(RateLimiter::new(limits.lambda_per_sec, limits.burst)),
             get_function_limit: Arc::new(RateLimiter::new(

@@ -58,7 +58,19 @@ struct Pages {
     size: usize,
 }
 
-#[derive(Debug, Default)]
+/// Changes an answer's body: (request path, body) → new body.
+type Rewrite = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+
+/// An answer given in place of moto's, as AWS gives it, for an operation moto does not serve.
+#[derive(Debug, Clone)]
+struct Reply {
+    region: String,
+    operation: String,
+    status: u16,
+    body: String,
+}
+
+#[derive(Default)]
 struct Shared {
     rules: Vec<Rule>,
     /// Rules that let this many matching requests through first.
@@ -67,6 +79,10 @@ struct Shared {
     calls: BTreeMap<(String, String, String), u64>,
     /// The access key ids requests were signed with.
     keys: std::collections::BTreeSet<String>,
+    replies: Vec<Reply>,
+    rewrites: Vec<(String, String, Rewrite)>,
+    /// (region, operation) → (path, body) of each request answered by a reply.
+    recorded: BTreeMap<(String, String), Vec<(String, String)>>,
 }
 
 #[derive(Clone)]
@@ -119,6 +135,38 @@ impl FaultProxy {
             key: key.to_string(),
             size: size.max(1),
         });
+    }
+
+    /// Lambda's `operation` in `region` is answered with `status` and `body` (the newest reply
+    /// for it wins), and each such request is recorded for [`FaultProxy::requests`].
+    pub fn reply(&self, region: &str, operation: &str, status: u16, body: &str) {
+        self.lock().replies.push(Reply {
+            region: region.to_string(),
+            operation: operation.to_string(),
+            status,
+            body: body.to_string(),
+        });
+    }
+
+    /// (path with query, body) of each request answered by a [`FaultProxy::reply`].
+    pub fn requests(&self, region: &str, operation: &str) -> Vec<(String, String)> {
+        self.lock()
+            .recorded
+            .get(&(region.to_string(), operation.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// moto's successful answers to `operation` in `region` pass through `change(path, body)`.
+    pub fn rewrite(
+        &self,
+        region: &str,
+        operation: &str,
+        change: impl Fn(&str, &str) -> String + Send + Sync + 'static,
+    ) {
+        self.lock()
+            .rewrites
+            .push((region.to_string(), operation.to_string(), Arc::new(change)));
     }
 
     /// Every request to `region` fails with `fault` until cleared.
@@ -297,9 +345,22 @@ fn lambda_operation(method: &str, path: &str) -> String {
         ("POST", [_, "functions", _, "versions"]) => "PublishVersion",
         ("GET", [_, "functions", _, "concurrency"]) => "GetFunctionConcurrency",
         ("PUT", [_, "functions", _, "concurrency"]) => "PutFunctionConcurrency",
-        ("GET", [_, "functions", _, "provisioned-concurrency"]) => {
+        ("GET", [_, "functions", _, "provisioned-concurrency"]) if path.contains("List=ALL") => {
             "ListProvisionedConcurrencyConfigs"
         }
+        ("GET", [_, "functions", _, "provisioned-concurrency"]) => {
+            "GetProvisionedConcurrencyConfig"
+        }
+        ("PUT", [_, "functions", _, "provisioned-concurrency"]) => {
+            "PutProvisionedConcurrencyConfig"
+        }
+        ("DELETE", [_, "functions", _, "provisioned-concurrency"]) => {
+            "DeleteProvisionedConcurrencyConfig"
+        }
+        ("POST", [_, "layers", _, "versions"]) => "PublishLayerVersion",
+        ("GET", [_, "layers", _, "versions"]) => "ListLayerVersions",
+        ("GET", [_, "layers", _, "versions", _]) => "GetLayerVersion",
+        ("DELETE", [_, "layers", _, "versions", _]) => "DeleteLayerVersion",
         ("POST", [_, "functions", _, "invocations"]) => "Invoke",
         ("GET", [_, "functions", _, "configuration"]) => "GetFunctionConfiguration",
         ("PUT", [_, "functions", _, "configuration"]) => "UpdateFunctionConfiguration",
@@ -465,6 +526,28 @@ async fn handle(
         }
         fault
     };
+    let (reply, rewrite) = {
+        let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let reply = s
+            .replies
+            .iter()
+            .rev()
+            .find(|r| r.region == region && r.operation == operation)
+            .cloned();
+        if reply.is_some() && fault.is_none() {
+            s.recorded
+                .entry((region.clone(), operation.clone()))
+                .or_default()
+                .push((path.clone(), String::from_utf8_lossy(&body).into_owned()));
+        }
+        let rewrite = s
+            .rewrites
+            .iter()
+            .rev()
+            .find(|(r, o, _)| *r == region && *o == operation)
+            .map(|(_, _, f)| f.clone());
+        (reply, rewrite)
+    };
     let pages = {
         let s = shared.lock().unwrap_or_else(|p| p.into_inner());
         s.pages
@@ -481,6 +564,14 @@ async fn handle(
         Some(Fault::LateAnswer(_)) => {}
         Some(f) => return Ok(error_response(&service, f)),
         None => {}
+    }
+    if let Some(r) = reply {
+        return Ok(Response::builder()
+            .status(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK))
+            .header("content-type", "application/json")
+            .header("x-amzn-requestid", "lops-test")
+            .body(Full::new(Bytes::from(r.body)))
+            .unwrap_or_default());
     }
     let mut forward = Request::builder()
         .method(parts.method)
@@ -513,6 +604,12 @@ async fn handle(
             parts.headers.remove("content-length");
             let body = match &pages {
                 Some(p) if parts.status.is_success() => page_of(&body, p, &path),
+                _ => body,
+            };
+            let body = match &rewrite {
+                Some(change) if parts.status.is_success() => {
+                    Bytes::from(change(&path, &String::from_utf8_lossy(&body)))
+                }
                 _ => body,
             };
             if let Some(Fault::LateAnswer(d)) = fault {

@@ -1,0 +1,191 @@
+//! Undoing a restore: what each step did, and the steps that put it back, newest first.
+
+use super::*;
+
+/// What a step did, so that it can be undone.
+#[derive(Debug, Clone)]
+pub(super) enum Undo {
+    DeleteFunction,
+    DeleteVersion(String),
+    Latest {
+        config: Box<FunctionConfig>,
+        code: Code,
+    },
+    DeleteAlias(String),
+    Alias(AliasSnapshot),
+    Reserve(Option<i32>),
+    Tags {
+        set: BTreeMap<String, String>,
+        remove: Vec<String>,
+    },
+    DeleteMapping(String),
+    /// The function URL back to this configuration (`None`: there was none).
+    Url(Option<serde_json::Value>),
+    /// The asynchronous invoke configuration back to this (`None`: there was none).
+    AsyncInvoke(Option<serde_json::Value>),
+    /// Delete a layer version the restore published (by its ARN).
+    DeleteLayerVersion(String),
+    /// Provisioned concurrency on a qualifier back to this (`None`: none).
+    Provisioned {
+        qualifier: String,
+        put_back: Option<i32>,
+    },
+    /// Remove the statement the restore added, and put back the one it replaced.
+    Permission {
+        sid: String,
+        put_back: Option<super::policy::Permission>,
+    },
+}
+
+impl Undo {
+    fn describe(&self) -> String {
+        match self {
+            Undo::DeleteFunction => "delete the created function".into(),
+            Undo::DeleteVersion(n) => format!("delete published version {n}"),
+            Undo::Latest { .. } => "put back $LATEST's code and configuration".into(),
+            Undo::DeleteAlias(a) => format!("delete created alias {a}"),
+            Undo::Alias(a) => format!("put back alias {}", a.name),
+            Undo::Reserve(_) => "put back reserved concurrency".into(),
+            Undo::Tags { .. } => "put back tags".into(),
+            Undo::DeleteMapping(u) => format!("delete created event source mapping {u}"),
+            Undo::Url(None) => "delete the created function URL".into(),
+            Undo::Url(Some(_)) => "put back the function URL".into(),
+            Undo::AsyncInvoke(None) => "delete the asynchronous invoke configuration".into(),
+            Undo::AsyncInvoke(Some(_)) => "put back the asynchronous invoke configuration".into(),
+            Undo::DeleteLayerVersion(arn) => format!("delete published layer version {arn}"),
+            Undo::Provisioned { qualifier, .. } => {
+                format!("put back provisioned concurrency on {qualifier}")
+            }
+            Undo::Permission { sid, .. } => {
+                format!("remove permission {sid} (and put back the one it replaced)")
+            }
+        }
+    }
+}
+
+impl Runner<'_> {
+    pub(super) async fn undo(&self, function: &str, journal: Vec<Undo>) -> Result<(), BackupError> {
+        let lambda = &self.clients.lambda;
+        let sdk = |e: ProviderError| BackupError::Provider(e);
+        // Every step is attempted, whatever failed before it; each failure is reported.
+        let mut failures: Vec<String> = Vec::new();
+        for undo in journal.into_iter().rev() {
+            let what = undo.describe();
+            self.clients.lambda_limit.acquire_first().await;
+            let r: Result<(), BackupError> = async {
+                match undo {
+                    Undo::DeleteFunction => {
+                        lambda
+                            .delete_function()
+                            .function_name(function)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                    }
+                    Undo::DeleteVersion(n) => {
+                        lambda
+                            .delete_function()
+                            .function_name(function)
+                            .qualifier(n)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                    }
+                    Undo::Latest { config, code } => {
+                        let store = self.before.map(|(_, s)| s).unwrap_or(self.store);
+                        let input = self.code_input(store, &code).await?;
+                        update_code(lambda, function, input)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                        self.settle(function).await?;
+                        with_config_update(
+                            lambda
+                                .update_function_configuration()
+                                .function_name(function),
+                            &config,
+                        )
+                        .send()
+                        .await
+                        .map_err(|e| sdk(classify(e, self.t())))?;
+                        self.settle(function).await?;
+                    }
+                    Undo::DeleteAlias(name) => {
+                        lambda
+                            .delete_alias()
+                            .function_name(function)
+                            .name(name)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                    }
+                    Undo::Alias(a) => {
+                        let routing = AliasRoutingConfiguration::builder()
+                            .set_additional_version_weights(Some(a.weights.into_iter().collect()))
+                            .build();
+                        lambda
+                            .update_alias()
+                            .function_name(function)
+                            .name(a.name)
+                            .function_version(a.function_version)
+                            .routing_config(routing)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                    }
+                    Undo::Reserve(value) => set_reserved(self.clients, function, value).await?,
+                    Undo::Tags { set, remove } => {
+                        let arn = head(self.clients, function).await?.arn;
+                        set_tags(self.clients, &arn, &set, &remove).await?;
+                    }
+                    Undo::DeleteMapping(uuid) => {
+                        lambda
+                            .delete_event_source_mapping()
+                            .uuid(uuid)
+                            .send()
+                            .await
+                            .map_err(|e| sdk(classify(e, self.t())))?;
+                    }
+                    Undo::Url(before) => {
+                        set_url(self.clients, function, before.as_ref(), false).await?;
+                    }
+                    Undo::AsyncInvoke(before) => {
+                        set_async_invoke(self.clients, function, before.as_ref()).await?;
+                    }
+                    Undo::DeleteLayerVersion(arn) => {
+                        delete_layer_version(self.clients, &arn).await?;
+                    }
+                    Undo::Provisioned {
+                        qualifier,
+                        put_back,
+                    } => set_provisioned(self.clients, function, &qualifier, put_back).await?,
+                    Undo::Permission { sid, put_back } => {
+                        // Gone already when the add itself failed: nothing to remove.
+                        match remove_permission(self.clients, function, &sid).await {
+                            Ok(()) | Err(BackupError::Provider(ProviderError::NotFound(_))) => {}
+                            Err(e) => return Err(e),
+                        }
+                        if let Some(old) = put_back {
+                            add_permission(self.clients, function, &old).await?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, step = %what, "undoing a restore step failed");
+                failures.push(format!("{what}: {e}"));
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(BackupError::Provider(ProviderError::Service(format!(
+                "{} undo step(s) failed: {}",
+                failures.len(),
+                failures.join("; ")
+            ))))
+        }
+    }
+}

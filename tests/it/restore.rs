@@ -1,0 +1,618 @@
+//! The rest of a complete restore against moto, through the fault proxy: layers republished
+//! from the backup's content (and refused without it), provisioned concurrency (moto does not
+//! serve it: the proxy answers as AWS does and records what was asked), container images
+//! checked in the target's registry, the drill's invoke, and another account reached through
+//! `--assume-role` or a profile that assumes a role.
+//!
+//! Regions: the backup fixture's HOME and DR (unique names), and the account 222222222222 that
+//! moto keeps apart for credentials of a role assumed there.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{LayerVersionContentInput, Runtime};
+use serde_json::Value;
+
+use crate::backup::{DR, Fixture, HOME, backup, snapshot_of, state};
+use crate::support::moto::{self, ROLE_ARN};
+use crate::support::proxy::{Fault, FaultProxy, Rule};
+use crate::support::seed::{Seeder, code_zip};
+
+const OTHER_ACCOUNT: &str = "222222222222";
+
+/// A Lambda client acting in `OTHER_ACCOUNT` (moto maps an assumed role's keys to it), and the
+/// execution role there (moto's Lambda checks that it exists).
+async fn other_account(region: &str) -> (aws_sdk_lambda::Client, String) {
+    let base = crate::support::seed::sdk_config(moto::url(), region).await;
+    let sts = aws_sdk_sts::Client::new(&base);
+    let c = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{OTHER_ACCOUNT}:role/test-reader"))
+        .role_session_name("lops-tests")
+        .send()
+        .await
+        .expect("assume role");
+    let c = c.credentials().expect("credentials");
+    let auth = format!(
+        "application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\nX-Amz-Security-Token: {}",
+        c.access_key_id(),
+        c.session_token()
+    );
+    let (status, body) = moto::post(
+        moto::url(),
+        "/",
+        &auth,
+        "Action=CreateRole&Version=2010-05-08&RoleName=lops-test-role&AssumeRolePolicyDocument=%7B%7D",
+    );
+    assert!(
+        status == 200 || body.contains("EntityAlreadyExists"),
+        "CreateRole: {status} {body}"
+    );
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto::url())
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "lops-tests",
+        ))
+        .load()
+        .await;
+    (
+        aws_sdk_lambda::Client::new(&config),
+        format!("arn:aws:iam::{OTHER_ACCOUNT}:role/lops-test-role"),
+    )
+}
+
+/// Publishes a layer in the fixture's region; its content is also put in the fixture's bucket at
+/// `layers/NAME-N.zip`, where the proxy's rewritten `Content.Location` sends the download
+/// (moto answers `s3://`, which cannot be fetched).
+async fn layer(fx: &Fixture, name: &str) -> (String, String) {
+    let zip = code_zip(name);
+    let out = fx
+        .seeder
+        .lambda
+        .publish_layer_version()
+        .layer_name(name)
+        .content(
+            LayerVersionContentInput::builder()
+                .zip_file(Blob::new(zip.clone()))
+                .build(),
+        )
+        .compatible_runtimes(Runtime::Python312)
+        .send()
+        .await
+        .expect("layer");
+    fx.put(&format!("layers/{name}-{}.zip", out.version()), zip)
+        .await;
+    (
+        out.layer_version_arn().unwrap_or_default().to_string(),
+        out.content()
+            .and_then(|c| c.code_sha256())
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+/// GetLayerVersion answers carry a downloadable location, as on AWS.
+fn serve_layer_content(proxy: &FaultProxy, region: &str) {
+    proxy.rewrite(region, "GetLayerVersion", |path, body| {
+        let parts: Vec<&str> = path.split('?').next().unwrap_or_default().split('/').collect();
+        // /2018-10-31/layers/NAME-OR-ARN/versions/N
+        let name = parts[3].replace("%3A", ":");
+        let (name, n) = (name.rsplit(':').next().unwrap_or_default(), parts[5]);
+        body.replace(
+            "\"s3://\"",
+            &format!("\"https://awslambda-layers.s3.amazonaws.com/layers/{name}-{n}.zip?X-Amz-Signature=x\""),
+        )
+    });
+}
+
+/// Layer ARNs of a function's `$LATEST`.
+async fn layers_of(lambda: &aws_sdk_lambda::Client, function: &str) -> Vec<String> {
+    lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+        .expect("configuration")
+        .layers()
+        .iter()
+        .filter_map(|l| l.arn().map(str::to_string))
+        .collect()
+}
+
+async fn layer_sha(lambda: &aws_sdk_lambda::Client, arn: &str) -> String {
+    let (name, n) = arn.rsplit_once(':').expect("version");
+    lambda
+        .get_layer_version()
+        .layer_name(name)
+        .version_number(n.parse().expect("number"))
+        .send()
+        .await
+        .expect("layer version")
+        .content()
+        .and_then(|c| c.code_sha256())
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn layer_versions(lambda: &aws_sdk_lambda::Client, name: &str) -> usize {
+    lambda
+        .list_layer_versions()
+        .layer_name(name)
+        .send()
+        .await
+        .map(|o| o.layer_versions().len())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layers_stored_with_the_backup_are_published_in_another_region_and_account() {
+    let fx = Fixture::new(HOME, "lay").await;
+    let name = moto::unique("layered");
+    let (deps, deps_sha) = layer(&fx, &format!("{name}-deps")).await;
+    let (tools, tools_sha) = layer(&fx, &format!("{name}-tools")).await;
+    fx.plain_function(&name).await;
+    fx.seeder
+        .lambda
+        .update_function_configuration()
+        .function_name(&name)
+        .layers(&deps)
+        .layers(&tools)
+        .send()
+        .await
+        .expect("attach layers");
+    let proxy = FaultProxy::start(moto::url());
+    serve_layer_content(&proxy, HOME);
+    let lops = fx.lops(&proxy.url);
+    let run = lops.run(&[
+        "backup",
+        "run",
+        "--fn",
+        &name,
+        "--region",
+        HOME,
+        "--to",
+        &fx.to(),
+        "--with-layers",
+        "--json",
+    ]);
+    let snapshot = snapshot_of(&run);
+    let key = snapshot.trim_start_matches(&format!("s3://{}/", fx.bucket));
+    let manifest: Value =
+        serde_json::from_slice(&fx.get(&fx.bucket, key).await.expect("manifest")).expect("json");
+    assert!(
+        manifest["layers"]
+            .as_array()
+            .expect("layers")
+            .iter()
+            .all(|l| l["blob"].is_string()),
+        "{manifest}"
+    );
+
+    // Into DR in another account, as a role there.
+    let (lambda, role) = other_account(DR).await;
+    let restore = |extra: &[&str]| {
+        let mut args = vec![
+            "restore",
+            &snapshot,
+            "--region",
+            DR,
+            "--assume-role",
+            "arn:aws:iam::222222222222:role/dr-restore",
+            "--role",
+            &role,
+        ];
+        args.extend_from_slice(extra);
+        lops.run(&args)
+    };
+    let run = restore(&["--dry-run"]);
+    run.assert_exit(0);
+    assert!(
+        run.stderr.contains(&format!("publish layer {name}-deps")),
+        "{}",
+        run.stderr
+    );
+    let run = restore(&["--yes"]);
+    run.assert_exit(0);
+    let restored = layers_of(&lambda, &name).await;
+    assert_eq!(restored.len(), 2, "{restored:?}");
+    for (arn, (source, sha)) in restored
+        .iter()
+        .zip([(&deps, &deps_sha), (&tools, &tools_sha)])
+    {
+        let source_name = source.split(':').nth(6).expect("name");
+        assert!(
+            arn.starts_with(&format!(
+                "arn:aws:lambda:{DR}:{OTHER_ACCOUNT}:layer:{source_name}:"
+            )),
+            "{arn}"
+        );
+        assert_eq!(&layer_sha(&lambda, arn).await, sha, "{arn}");
+    }
+    // The account the snapshot came from got nothing.
+    let dr = Seeder::new(moto::url(), DR).await;
+    assert!(state(&dr.lambda, &name).await.is_none());
+    assert_eq!(layer_versions(&dr.lambda, &format!("{name}-deps")).await, 0);
+
+    // Again: nothing to do, nothing published.
+    let published = proxy.calls(DR, "lambda", "PublishLayerVersion");
+    assert_eq!(published, 2);
+    let run = restore(&["--yes"]);
+    run.assert_exit(0);
+    assert!(run.stderr.contains("nothing to change"), "{}", run.stderr);
+    assert_eq!(proxy.calls(DR, "lambda", "PublishLayerVersion"), published);
+
+    // A failure after the layers were published takes them back.
+    proxy.add(Rule {
+        region: DR.to_string(),
+        service: Some("lambda".into()),
+        operation: Some("CreateFunction".into()),
+        fault: Fault::Code(400, "InvalidParameterValueException"),
+        remaining: None,
+    });
+    let run = lops.run(&[
+        "restore",
+        &snapshot,
+        "--region",
+        DR,
+        "--name",
+        &format!("{name}-again"),
+        "--yes",
+    ]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("every change was undone"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        layer_versions(&dr.lambda, &format!("{name}-deps")).await,
+        0,
+        "the published layer is deleted again"
+    );
+    assert_eq!(proxy.calls(DR, "lambda", "DeleteLayerVersion"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_whose_content_was_not_stored_is_refused_before_anything_changes() {
+    let fx = Fixture::new(HOME, "nolay").await;
+    let name = moto::unique("bare");
+    let (deps, _) = layer(&fx, &format!("{name}-deps")).await;
+    fx.plain_function(&name).await;
+    fx.seeder
+        .lambda
+        .update_function_configuration()
+        .function_name(&name)
+        .layers(&deps)
+        .send()
+        .await
+        .expect("attach layer");
+    let lops = fx.lops(moto::url());
+    // Without --with-layers.
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    let through = fx.lops(&proxy.url);
+    let run = through.run(&["restore", &snapshot, "--region", DR, "--yes"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains(&deps), "{}", run.stderr);
+    assert!(run.stderr.contains("--with-layers"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    let writes: u64 = proxy
+        .all_calls()
+        .iter()
+        .filter(|((r, s, op), _)| {
+            r == DR
+                && s == "lambda"
+                && ["Create", "Publish", "Update", "Put", "Add"]
+                    .iter()
+                    .any(|w| op.starts_with(w))
+        })
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(writes, 0, "{:#?}", proxy.all_calls());
+    // In its own region and account the layer is usable as it is.
+    let copy = format!("{name}-copy");
+    through
+        .run(&[
+            "restore", &snapshot, "--region", HOME, "--name", &copy, "--yes",
+        ])
+        .assert_exit(0);
+    assert_eq!(layers_of(&fx.seeder.lambda, &copy).await, vec![deps]);
+}
+
+/// AWS's answer to ListProvisionedConcurrencyConfigs for `function`'s alias `live`.
+fn provisioned_list(region: &str, function: &str, requested: Option<i32>) -> String {
+    let items = match requested {
+        Some(n) => format!(
+            r#"[{{"FunctionArn":"arn:aws:lambda:{region}:123456789012:function:{function}:live","RequestedProvisionedConcurrentExecutions":{n},"AvailableProvisionedConcurrentExecutions":{n},"AllocatedProvisionedConcurrentExecutions":{n},"Status":"READY","LastModified":"2026-11-20T10:00:00+0000"}}]"#
+        ),
+        None => "[]".into(),
+    };
+    format!(r#"{{"ProvisionedConcurrencyConfigs":{items}}}"#)
+}
+
+const PUT_ANSWER: &str = r#"{"RequestedProvisionedConcurrentExecutions":5,"AvailableProvisionedConcurrentExecutions":0,"AllocatedProvisionedConcurrentExecutions":0,"Status":"IN_PROGRESS","LastModified":"2026-11-27T10:00:00+0000"}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioned_concurrency_is_restored_on_its_alias_and_undone_with_the_rest() {
+    let fx = Fixture::new(HOME, "prov").await;
+    let name = moto::unique("warm");
+    fx.function(&name).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.reply(
+        HOME,
+        "ListProvisionedConcurrencyConfigs",
+        200,
+        &provisioned_list(HOME, &name, Some(5)),
+    );
+    let lops = fx.lops(&proxy.url);
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let key = snapshot.trim_start_matches(&format!("s3://{}/", fx.bucket));
+    let manifest: Value =
+        serde_json::from_slice(&fx.get(&fx.bucket, key).await.expect("manifest")).expect("json");
+    assert_eq!(
+        manifest["provisioned_concurrency"],
+        serde_json::json!([{"qualifier": "live", "requested": 5}])
+    );
+
+    // The target has none; AWS takes the request.
+    proxy.reply(
+        DR,
+        "ListProvisionedConcurrencyConfigs",
+        200,
+        &provisioned_list(DR, &name, None),
+    );
+    proxy.reply(DR, "PutProvisionedConcurrencyConfig", 202, PUT_ANSWER);
+    let run = lops.run(&["restore", &snapshot, "--region", DR, "--dry-run"]);
+    assert!(
+        run.stderr.contains("provisioned concurrency 5 on live"),
+        "{}",
+        run.stderr
+    );
+    lops.run(&["restore", &snapshot, "--region", DR, "--yes"])
+        .assert_exit(0);
+    let asked = proxy.requests(DR, "PutProvisionedConcurrencyConfig");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].0.contains("Qualifier=live"), "{asked:?}");
+    let body: Value = serde_json::from_str(&asked[0].1).expect("json body");
+    assert_eq!(body["ProvisionedConcurrentExecutions"], 5);
+    // Once it is there, a rerun leaves it.
+    proxy.reply(
+        DR,
+        "ListProvisionedConcurrencyConfigs",
+        200,
+        &provisioned_list(DR, &name, Some(5)),
+    );
+    let run = lops.run(&["restore", &snapshot, "--region", DR, "--yes"]);
+    run.assert_exit(0);
+    assert!(run.stderr.contains("nothing to change"), "{}", run.stderr);
+    assert_eq!(
+        proxy.requests(DR, "PutProvisionedConcurrencyConfig").len(),
+        1
+    );
+
+    // Refused (as AWS refuses more than the account's unreserved concurrency): every step
+    // before it is undone and the new function is gone.
+    proxy.add(Rule {
+        region: DR.to_string(),
+        service: Some("lambda".into()),
+        operation: Some("PutProvisionedConcurrencyConfig".into()),
+        fault: Fault::Code(400, "InvalidParameterValueException"),
+        remaining: None,
+    });
+    let other = format!("{name}-b");
+    let run = lops.run(&[
+        "restore", &snapshot, "--region", DR, "--name", &other, "--yes",
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("every change was undone"),
+        "{}",
+        run.stderr
+    );
+    let dr = Seeder::new(moto::url(), DR).await;
+    assert!(state(&dr.lambda, &other).await.is_none());
+}
+
+/// An image in `region`'s registry; returns its digest.
+async fn push_image(region: &str, repository: &str) -> String {
+    let config = crate::support::seed::sdk_config(moto::url(), region).await;
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let _ = ecr
+        .create_repository()
+        .repository_name(repository)
+        .send()
+        .await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"digest": format!("sha256:{}", "a".repeat(64)), "size": 1,
+                   "mediaType": "application/vnd.docker.container.image.v1+json"},
+        "layers": [],
+    });
+    ecr.put_image()
+        .repository_name(repository)
+        .image_manifest(manifest.to_string())
+        .image_tag("v1")
+        .send()
+        .await
+        .expect("put image")
+        .image()
+        .and_then(|i| i.image_id())
+        .and_then(|i| i.image_digest())
+        .expect("digest")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_function_restores_only_where_its_image_is() {
+    let fx = Fixture::new(HOME, "img").await;
+    let name = moto::unique("boxed");
+    let repository = format!("{name}-repo");
+    let digest = push_image(HOME, &repository).await;
+    fx.seeder
+        .lambda
+        .create_function()
+        .function_name(&name)
+        .package_type(aws_sdk_lambda::types::PackageType::Image)
+        .role(ROLE_ARN)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .image_uri(format!(
+                    "123456789012.dkr.ecr.{HOME}.amazonaws.com/{repository}@{digest}"
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("image function");
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    let through = fx.lops(&proxy.url);
+    let run = through.run(&["restore", &snapshot, "--region", DR, "--yes"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains(&digest), "{}", run.stderr);
+    assert!(run.stderr.contains("replicate it there"), "{}", run.stderr);
+    assert_eq!(proxy.calls(DR, "ecr", "DescribeImages"), 1);
+    assert_eq!(proxy.calls(DR, "lambda", "CreateFunction"), 0);
+    // Replicated: the same image (same digest) in DR's registry.
+    assert_eq!(push_image(DR, &repository).await, digest);
+    through
+        .run(&["restore", &snapshot, "--region", DR, "--yes"])
+        .assert_exit(0);
+    let dr = Seeder::new(moto::url(), DR).await;
+    let got = dr
+        .lambda
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("restored");
+    assert_eq!(
+        got.code().and_then(|c| c.image_uri()),
+        Some(format!("123456789012.dkr.ecr.{DR}.amazonaws.com/{repository}@{digest}").as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_invokes_its_copy_once_and_counts_a_failed_invoke() {
+    let fx = Fixture::new(HOME, "dinv").await;
+    let name = moto::unique("drinv");
+    fx.plain_function(&name).await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = fx.lops(&proxy.url);
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let drill = |extra: &[&str]| {
+        let mut args = vec![
+            "backup", "drill", &snapshot, "--region", DR, "--yes", "--json",
+        ];
+        args.extend_from_slice(extra);
+        lops.run(&args)
+    };
+    // moto without Docker answers with the event it was given.
+    let run = drill(&["--payload", r#"{"ping": 7}"#]);
+    run.assert_exit(0);
+    let report = run.json();
+    assert_eq!(report["invoked"]["status"], 200, "{report}");
+    assert!(
+        report["invoked"]["response"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ping"),
+        "{report}"
+    );
+    assert_eq!(proxy.calls(DR, "lambda", "Invoke"), 1);
+    // Not invoked when asked not to.
+    let run = drill(&["--no-invoke"]);
+    run.assert_exit(0);
+    assert_eq!(run.json()["invoked"], Value::Null);
+    assert_eq!(proxy.calls(DR, "lambda", "Invoke"), 1);
+    // An invoke that fails makes the drill incomplete, and the copy is still deleted.
+    proxy.add(Rule {
+        region: DR.to_string(),
+        service: Some("lambda".into()),
+        operation: Some("Invoke".into()),
+        fault: Fault::Code(400, "InvalidRuntimeException"),
+        remaining: None,
+    });
+    let run = drill(&[]);
+    run.assert_exit(3);
+    let report = run.json();
+    let differences = report["differences"].to_string();
+    assert!(differences.contains("invoke failed"), "{report}");
+    let copy = report["copy"].as_str().expect("copy");
+    let dr = Seeder::new(moto::url(), DR).await;
+    assert!(state(&dr.lambda, copy).await.is_none());
+    // A payload that is not JSON is refused before anything is restored.
+    let run = drill(&["--payload", "{nope"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("not valid JSON"), "{}", run.stderr);
+}
+
+/// `--profile` names a profile that assumes a role in the target account: the restore lands
+/// there, signed with the role's keys, and the account the snapshot came from is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_that_assumes_a_role_restores_into_its_own_account() {
+    let fx = Fixture::new(HOME, "prof").await;
+    let name = moto::unique("viaprofile");
+    fx.plain_function(&name).await;
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let (lambda, role) = other_account(DR).await;
+    let proxy = FaultProxy::start(moto::url());
+    let through = fx.lops(&proxy.url);
+    std::fs::write(
+        through.home.path().join("aws-config"),
+        format!(
+            "[profile dr]\nrole_arn = arn:aws:iam::{OTHER_ACCOUNT}:role/dr-restore\nsource_profile = base\nregion = {DR}\n"
+        ),
+    )
+    .expect("aws config");
+    std::fs::write(
+        through.home.path().join("aws-credentials"),
+        "[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .expect("credentials");
+    let mut cmd = through.command(&[
+        "restore",
+        &snapshot,
+        "--profile",
+        "dr",
+        "--region",
+        DR,
+        "--role",
+        &role,
+        "--yes",
+    ]);
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let out = cmd.output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let assumed: u64 = proxy
+        .all_calls()
+        .iter()
+        .filter(|((_, s, op), _)| s == "sts" && op == "AssumeRole")
+        .map(|(_, n)| n)
+        .sum();
+    assert!(assumed >= 1, "{:#?}", proxy.all_calls());
+    let got = lambda
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("restored in the other account");
+    assert!(
+        got.configuration()
+            .and_then(|c| c.function_arn())
+            .is_some_and(|a| a.contains(OTHER_ACCOUNT)),
+        "{got:?}"
+    );
+    let dr = Seeder::new(moto::url(), DR).await;
+    assert!(state(&dr.lambda, &name).await.is_none());
+}
