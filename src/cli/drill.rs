@@ -28,6 +28,9 @@ pub struct DrillArgs {
     /// The external id the role's trust policy asks for.
     #[arg(long, requires = "assume_role")]
     pub external_id: Option<String>,
+    /// The copy's execution role (another account needs its own).
+    #[arg(long, value_name = "ROLE_ARN")]
+    pub role: Option<String>,
     /// The event the copy is invoked with: JSON, or @file (default: the saved payload named
     /// after the function, else {}).
     #[arg(long, conflicts_with_all = ["payload_name", "no_invoke"])]
@@ -113,10 +116,14 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
             err!("lops: {w}");
         }
     };
+    let request = crate::ops::drill::DrillRequest {
+        snapshot,
+        payload: payload.map(|(bytes, _)| bytes),
+        role: args.role.clone(),
+    };
     let report = crate::ops::drill::drill(
         region,
-        snapshot,
-        payload.map(|(bytes, _)| bytes),
+        request,
         AuditLog::default_location().as_ref(),
         &progress,
     )

@@ -37,6 +37,17 @@ pub struct DrillReport {
     pub complete: bool,
 }
 
+/// What to rehearse, and how.
+#[derive(Debug, Clone)]
+pub struct DrillRequest {
+    pub snapshot: S3Uri,
+    /// Invoke the restored copy once with this and count a failure as a difference (`None`:
+    /// do not invoke, for functions whose calls have effects elsewhere).
+    pub payload: Option<Vec<u8>>,
+    /// The copy's execution role (another account needs its own).
+    pub role: Option<String>,
+}
+
 /// How the copy answered its invoke.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DrillInvoke {
@@ -69,25 +80,26 @@ pub fn function_of(snapshot: &S3Uri) -> Result<String, BackupError> {
 }
 
 /// Runs a drill of `snapshot` in `region`.
-///
-/// `payload`: invoke the restored copy once with it and count a failure as a difference
-/// (`None`: do not invoke, for functions whose calls have effects elsewhere).
 pub async fn drill(
     region: &AwsRegion,
-    snapshot: S3Uri,
-    payload: Option<Vec<u8>>,
+    request: DrillRequest,
     audit: Option<&AuditLog>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<DrillReport, BackupError> {
     allowed(region.scope(), Kind::Restore)?;
     audit_ready(audit)?;
+    let DrillRequest {
+        snapshot,
+        payload,
+        role,
+    } = request;
     let function = function_of(&snapshot)?;
     let copy = copy_name(&function, chrono::Utc::now());
     let started = std::time::Instant::now();
     let request = RestoreRequest {
         snapshot: snapshot.clone(),
         name: Some(copy.clone()),
-        role: None,
+        role: role.clone(),
         data_to: None,
         skip_data: true,
         map_sources: false,
@@ -112,21 +124,26 @@ pub async fn drill(
                 }
                 invoked = Some(answer);
             }
-            let now = read_current(&region.clients, &copy).await?;
-            let again = plan(
-                &preview.manifest,
-                now.as_ref(),
-                &copy,
-                &region.scope().region,
-                None,
-                false,
-            );
-            differences.extend(
-                again
-                    .steps
-                    .iter()
-                    .map(|s| format!("still to do: {}", s.describe())),
-            );
+            // A copy that cannot be read back is a difference; it is deleted all the same.
+            match read_current(&region.clients, &copy).await {
+                Ok(now) => {
+                    let again = plan(
+                        &preview.manifest,
+                        now.as_ref(),
+                        &copy,
+                        &region.scope().region,
+                        role.as_deref(),
+                        false,
+                    );
+                    differences.extend(
+                        again
+                            .steps
+                            .iter()
+                            .map(|s| format!("still to do: {}", s.describe())),
+                    );
+                }
+                Err(e) => differences.push(format!("the copy could not be read back: {e}")),
+            }
         }
         Err(e) => differences.push(format!("the restore failed: {e}")),
     }

@@ -11,7 +11,9 @@ use super::backup::{Progress, allowed, append, audit_ready, caller, open_snapsho
 use crate::backup::capture::{CaptureOptions, capture};
 use crate::backup::lease::Lease;
 use crate::backup::manifest::Manifest;
-use crate::backup::restore::{Current, RestorePlan, Restored, Runner, Step, plan, read_current};
+use crate::backup::restore::{
+    Current, RestorePlan, Restored, Runner, Step, layer_copies, plan_among, read_current,
+};
 use crate::backup::{BackupError, S3Uri, Store, Verified, data, verify};
 use crate::provider::RegionSource;
 use crate::provider::aws::AwsRegion;
@@ -145,9 +147,11 @@ pub async fn prepare_restore(
         .clone()
         .unwrap_or_else(|| manifest.function.clone());
     let current = read_current(&region.clients, &function).await?;
-    let plan = plan(
+    let copies = layer_copies(&region.clients, &manifest).await?;
+    let plan = plan_among(
         &manifest,
         current.as_ref(),
+        &copies,
         &function,
         &region.scope().region,
         request.role.as_deref(),

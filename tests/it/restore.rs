@@ -616,3 +616,273 @@ async fn a_profile_that_assumes_a_role_restores_into_its_own_account() {
     let dr = Seeder::new(moto::url(), DR).await;
     assert!(state(&dr.lambda, &name).await.is_none());
 }
+
+/// Everything a function holds, restored into another region of another account (as a role
+/// there) and read back piece by piece; then a failure injected at each step a complete
+/// restore added undoes what was done before it; then a drill of the same snapshot there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_function_comes_back_in_another_account_and_each_new_step_undoes_on_failure() {
+    use aws_sdk_lambda::types::{Cors, FunctionUrlAuthType};
+    let fx = Fixture::new(HOME, "whole").await;
+    let name = moto::unique("whole");
+    let (deps, deps_sha) = layer(&fx, &format!("{name}-deps")).await;
+    let (tools, tools_sha) = layer(&fx, &format!("{name}-tools")).await;
+    fx.function(&name).await;
+    let lambda = &fx.seeder.lambda;
+    lambda
+        .update_function_configuration()
+        .function_name(&name)
+        .layers(&deps)
+        .layers(&tools)
+        .send()
+        .await
+        .expect("attach layers");
+    lambda
+        .create_function_url_config()
+        .function_name(&name)
+        .auth_type(FunctionUrlAuthType::AwsIam)
+        .cors(
+            Cors::builder()
+                .allow_origins("https://shop.example.com")
+                .max_age(120)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("url");
+    lambda
+        .put_function_event_invoke_config()
+        .function_name(&name)
+        .maximum_retry_attempts(0)
+        .maximum_event_age_in_seconds(900)
+        .send()
+        .await
+        .expect("async config");
+    lambda
+        .add_permission()
+        .function_name(&name)
+        .statement_id("nightly")
+        .action("lambda:InvokeFunction")
+        .principal("events.amazonaws.com")
+        .source_arn(format!("arn:aws:events:{HOME}:123456789012:rule/nightly"))
+        .send()
+        .await
+        .expect("permission");
+    let proxy = FaultProxy::start(moto::url());
+    serve_layer_content(&proxy, HOME);
+    proxy.reply(
+        HOME,
+        "ListProvisionedConcurrencyConfigs",
+        200,
+        &provisioned_list(HOME, &name, Some(5)),
+    );
+    proxy.reply(
+        DR,
+        "ListProvisionedConcurrencyConfigs",
+        200,
+        &provisioned_list(DR, &name, None),
+    );
+    proxy.reply(DR, "PutProvisionedConcurrencyConfig", 202, PUT_ANSWER);
+    proxy.reply(DR, "DeleteProvisionedConcurrencyConfig", 204, "");
+    let lops = fx.lops(&proxy.url);
+    let snapshot = snapshot_of(&lops.run(&[
+        "backup",
+        "run",
+        "--fn",
+        &name,
+        "--region",
+        HOME,
+        "--to",
+        &fx.to(),
+        "--with-layers",
+        "--json",
+    ]));
+    let (target, role) = other_account(DR).await;
+    let restore = |new_name: &str| {
+        lops.run(&[
+            "restore",
+            &snapshot,
+            "--region",
+            DR,
+            "--name",
+            new_name,
+            "--assume-role",
+            &format!("arn:aws:iam::{OTHER_ACCOUNT}:role/dr-restore"),
+            "--role",
+            &role,
+            "--yes",
+        ])
+    };
+    // First a failure at each step a complete restore added: everything before it is undone.
+    for (i, operation) in [
+        "PublishLayerVersion",
+        "CreateFunctionUrlConfig",
+        "PutFunctionEventInvokeConfig",
+        "AddPermission",
+        "PutProvisionedConcurrencyConfig",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // The second layer fails, after the first was published.
+        let pass = u32::from(operation == "PublishLayerVersion");
+        proxy.add_after(
+            pass,
+            Rule {
+                region: DR.to_string(),
+                service: Some("lambda".into()),
+                operation: Some(operation.into()),
+                fault: Fault::Code(400, "InvalidParameterValueException"),
+                remaining: Some(1),
+            },
+        );
+        let other = format!("{name}-f{i}");
+        let run = restore(&other);
+        assert_ne!(run.code, 0, "{operation}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("every change was undone"),
+            "{operation}: {}",
+            run.stderr
+        );
+        assert!(
+            target
+                .get_function()
+                .function_name(&other)
+                .send()
+                .await
+                .is_err(),
+            "{operation}: the function is still there"
+        );
+        // The layer versions it published are gone again.
+        assert_eq!(
+            layer_versions(&target, &format!("{name}-deps")).await,
+            0,
+            "{operation}"
+        );
+        assert_eq!(layer_versions(&target, &format!("{name}-tools")).await, 0);
+    }
+
+    let put_before = proxy.requests(DR, "PutProvisionedConcurrencyConfig").len();
+    let run = restore(&name);
+    run.assert_exit(0);
+    assert!(!run.stderr.contains("note:"), "{}", run.stderr);
+
+    // Read back, piece by piece, in the other account.
+    let got = target
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("function");
+    let config = got.configuration().expect("configuration");
+    assert!(
+        config
+            .function_arn()
+            .is_some_and(|a| a.contains(&format!(":{DR}:{OTHER_ACCOUNT}:"))),
+        "{config:?}"
+    );
+    assert_eq!(config.role(), Some(role.as_str()));
+    assert_eq!(config.memory_size(), Some(256));
+    let layers = layers_of(&target, &name).await;
+    assert_eq!(layers.len(), 2);
+    assert_eq!(layer_sha(&target, &layers[0]).await, deps_sha);
+    assert_eq!(layer_sha(&target, &layers[1]).await, tools_sha);
+    assert_eq!(
+        got.concurrency()
+            .and_then(|c| c.reserved_concurrent_executions()),
+        Some(7)
+    );
+    assert_eq!(
+        got.tags().and_then(|t| t.get("team")).map(String::as_str),
+        Some("payments")
+    );
+    let alias = target
+        .get_alias()
+        .function_name(&name)
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    let weights = alias
+        .routing_config()
+        .and_then(|r| r.additional_version_weights())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(alias.function_version(), Some("1"));
+    assert_eq!(weights.get("2"), Some(&0.3));
+    let url = target
+        .get_function_url_config()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("url");
+    assert_eq!(url.auth_type(), &FunctionUrlAuthType::AwsIam);
+    assert_eq!(
+        url.cors().map(|c| c.allow_origins().to_vec()),
+        Some(vec!["https://shop.example.com".to_string()])
+    );
+    let invoke = target
+        .get_function_event_invoke_config()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("async config");
+    assert_eq!(invoke.maximum_retry_attempts(), Some(0));
+    assert_eq!(invoke.maximum_event_age_in_seconds(), Some(900));
+    let policy = target
+        .get_policy()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("policy");
+    let text = policy.policy().unwrap_or_default();
+    // The rule's region and account are the target's.
+    assert!(
+        text.contains(&format!("arn:aws:events:{DR}:{OTHER_ACCOUNT}:rule/nightly")),
+        "{text}"
+    );
+    let asked = proxy.requests(DR, "PutProvisionedConcurrencyConfig");
+    assert_eq!(asked.len(), put_before + 1);
+    assert!(asked[put_before].0.contains("Qualifier=live"), "{asked:?}");
+
+    // Again under another name: the layers it published are used, not published again.
+    let published = proxy.calls(DR, "lambda", "PublishLayerVersion");
+    restore(&format!("{name}-twin")).assert_exit(0);
+    assert_eq!(proxy.calls(DR, "lambda", "PublishLayerVersion"), published);
+    assert_eq!(layers_of(&target, &format!("{name}-twin")).await, layers);
+
+    // A drill there: complete, and nothing of it left behind.
+    proxy.reply(
+        DR,
+        "ListProvisionedConcurrencyConfigs",
+        200,
+        &provisioned_list(DR, &name, Some(5)),
+    );
+    let run = lops.run(&[
+        "backup",
+        "drill",
+        &snapshot,
+        "--region",
+        DR,
+        "--assume-role",
+        &format!("arn:aws:iam::{OTHER_ACCOUNT}:role/dr-drill"),
+        "--role",
+        &role,
+        "--no-invoke",
+        "--yes",
+        "--json",
+    ]);
+    let report = run.json();
+    assert_eq!(report["complete"], true, "{report}");
+    run.assert_exit(0);
+    let copy = report["copy"].as_str().expect("copy");
+    assert!(
+        target
+            .get_function()
+            .function_name(copy)
+            .send()
+            .await
+            .is_err()
+    );
+    assert_eq!(layer_versions(&target, &format!("{name}-deps")).await, 1);
+}

@@ -26,7 +26,7 @@ use crate::provider::ProviderError;
 use crate::provider::aws::{Clients, classify};
 
 pub use apply::{Restored, Runner};
-pub use plan::{RestorePlan, Step, plan};
+pub use plan::{RestorePlan, Step, plan, plan_among};
 use writes::*;
 
 /// Lambda takes packages up to this size inline; larger ones go by S3 reference.
@@ -154,6 +154,53 @@ pub async fn read_current(
         Err(e) => return Err(BackupError::Provider(e)),
     };
     Ok(Some(current))
+}
+
+/// The newest version of each layer the snapshot stored, by the same name in `clients`' region
+/// and account (ARN → Lambda's hash of its content): copies an earlier restore published.
+pub async fn layer_copies(
+    clients: &Clients,
+    manifest: &Manifest,
+) -> Result<BTreeMap<String, String>, BackupError> {
+    let t = clients.operation_timeout.as_secs_f64();
+    let mut copies = BTreeMap::new();
+    let names: BTreeSet<&str> = manifest
+        .layers
+        .iter()
+        .filter(|l| l.blob.is_some())
+        .map(|l| plan::layer_name(&l.arn))
+        .collect();
+    for name in names {
+        clients.lambda_limit.acquire_first().await;
+        let newest = match clients
+            .lambda
+            .list_layer_versions()
+            .layer_name(name)
+            .max_items(1)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .layer_versions()
+                .first()
+                .and_then(|v| v.layer_version_arn())
+                .map(str::to_string),
+            Err(e) => match classify(e, t) {
+                ProviderError::NotFound(_) => None,
+                other => return Err(BackupError::Provider(other)),
+            },
+        };
+        if let Some(arn) = newest {
+            match super::read::layer_version(clients, &arn).await {
+                Ok(layer) => {
+                    copies.insert(arn, layer.code_sha256);
+                }
+                Err(ProviderError::NotFound(_)) => {}
+                Err(e) => return Err(BackupError::Provider(e)),
+            }
+        }
+    }
+    Ok(copies)
 }
 
 /// Deletes a function, its event source mappings and the layer versions published for it (what

@@ -247,6 +247,29 @@ pub fn plan(
     role: Option<&str>,
     map_sources: bool,
 ) -> RestorePlan {
+    plan_among(
+        manifest,
+        current,
+        &BTreeMap::new(),
+        function,
+        region,
+        role,
+        map_sources,
+    )
+}
+
+/// [`plan`], where `copies` are layer versions the target account holds in `region` (ARN →
+/// Lambda's hash of their content): a layer the snapshot stored is used from such a copy
+/// rather than published again.
+pub fn plan_among(
+    manifest: &Manifest,
+    current: Option<&Current>,
+    copies: &BTreeMap<String, String>,
+    function: &str,
+    region: &str,
+    role: Option<&str>,
+    map_sources: bool,
+) -> RestorePlan {
     let mut out = RestorePlan {
         function: function.to_string(),
         region: region.to_string(),
@@ -260,7 +283,7 @@ pub fn plan(
         .or_else(|| role.map(|r| region_account(r).1.to_string()))
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| manifest.account.clone());
-    plan_layers(&mut out, manifest, current, region, &account);
+    plan_layers(&mut out, manifest, current, copies, region, &account);
     let layers = out.layers.clone();
     let adapt = |c: &FunctionConfig| {
         let mut c = c.clone();
@@ -495,6 +518,7 @@ fn plan_layers(
     out: &mut RestorePlan,
     manifest: &Manifest,
     current: Option<&Current>,
+    copies: &BTreeMap<String, String>,
     region: &str,
     account: &str,
 ) {
@@ -513,8 +537,10 @@ fn plan_layers(
         }
         let stored = manifest.layers.iter().find(|l| &l.arn == arn);
         let blob = stored.and_then(|l| l.blob.as_ref());
+        let held = current.into_iter().flat_map(|c| c.layers.iter());
+        let mut held = held.chain(copies);
         let copy = blob.and_then(|blob| {
-            current?.layers.iter().find(|(have, sha)| {
+            held.find(|(have, sha)| {
                 layer_name(have) == layer_name(arn)
                     && region_account(have) == (region, account)
                     && crate::backup::store::lambda_sha_to_hex(sha).as_ref() == Some(blob)

@@ -357,6 +357,17 @@ fn lambda_operation(method: &str, path: &str) -> String {
         ("DELETE", [_, "functions", _, "provisioned-concurrency"]) => {
             "DeleteProvisionedConcurrencyConfig"
         }
+        ("POST", [_, "functions", _, "url"]) => "CreateFunctionUrlConfig",
+        ("PUT", [_, "functions", _, "url"]) => "UpdateFunctionUrlConfig",
+        ("GET", [_, "functions", _, "url"]) => "GetFunctionUrlConfig",
+        ("DELETE", [_, "functions", _, "url"]) => "DeleteFunctionUrlConfig",
+        ("PUT", [_, "functions", _, "event-invoke-config"]) => "PutFunctionEventInvokeConfig",
+        ("POST", [_, "functions", _, "event-invoke-config"]) => "UpdateFunctionEventInvokeConfig",
+        ("GET", [_, "functions", _, "event-invoke-config"]) => "GetFunctionEventInvokeConfig",
+        ("DELETE", [_, "functions", _, "event-invoke-config"]) => "DeleteFunctionEventInvokeConfig",
+        ("POST", [_, "functions", _, "policy"]) => "AddPermission",
+        ("GET", [_, "functions", _, "policy"]) => "GetPolicy",
+        ("DELETE", [_, "functions", _, "policy", _]) => "RemovePermission",
         ("POST", [_, "layers", _, "versions"]) => "PublishLayerVersion",
         ("GET", [_, "layers", _, "versions"]) => "ListLayerVersions",
         ("GET", [_, "layers", _, "versions", _]) => "GetLayerVersion",
