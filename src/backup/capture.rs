@@ -296,59 +296,15 @@ pub async fn capture(
         }
     };
 
-    // Every layer version $LATEST or a published version uses, once.
-    let mut layers: Vec<LayerRef> = Vec::new();
-    let used = std::iter::once(&latest.config)
-        .chain(versions.iter().map(|v| &v.config))
-        .flat_map(|c| c.layers.iter());
-    for arn in used {
-        if layers.iter().any(|l| &l.arn == arn) {
-            continue;
-        }
-        let mut layer = LayerRef {
-            arn: arn.clone(),
-            code_size: config
-                .layers()
-                .iter()
-                .find(|l| l.arn() == Some(arn.as_str()))
-                .map(|l| l.code_size())
-                .unwrap_or_default(),
-            blob: None,
-            compatible_runtimes: Vec::new(),
-        };
-        if options.with_layers {
-            match super::read::layer_version(clients, arn).await {
-                Ok(found) => {
-                    layer.compatible_runtimes = found.compatible_runtimes;
-                    layer.code_size = found.code_size;
-                    // A layer whose content cannot be fetched is recorded by ARN only.
-                    let stored = match &found.location {
-                        Some(location) => blobs
-                            .package(
-                                location,
-                                &found.code_sha256,
-                                found.code_size.max(0) as u64,
-                                &format!("layer {arn}"),
-                            )
-                            .await
-                            .map(|(sha, _)| sha)
-                            .map_err(|e| e.to_string()),
-                        None => Err("the endpoint gives no address to download it from".into()),
-                    };
-                    match stored {
-                        Ok(sha) => layer.blob = Some(sha),
-                        Err(e) => {
-                            absent.insert(format!("layer content {arn}"), e);
-                        }
-                    }
-                }
-                Err(e) => {
-                    absent.insert(format!("layer {arn}"), why(e));
-                }
-            }
-        }
-        layers.push(layer);
-    }
+    let layers = capture_layers(
+        clients,
+        &mut blobs,
+        options.with_layers,
+        std::iter::once(&latest).chain(&versions),
+        config.layers(),
+        &mut absent,
+    )
+    .await;
 
     let now = chrono::Utc::now();
     let manifest = Manifest {
@@ -435,4 +391,69 @@ fn why(e: ProviderError) -> String {
         ProviderError::Unsupported(m) => format!("not supported by the endpoint ({m})"),
         other => format!("could not be read: {other}"),
     }
+}
+
+/// Every layer version `$LATEST` or a published version uses, once; with `with_layers` its
+/// content is stored as a blob too (a layer whose content cannot be fetched is recorded by ARN
+/// only, the reason in `absent`).
+async fn capture_layers<'a>(
+    clients: &Clients,
+    blobs: &mut Blobs<'_>,
+    with_layers: bool,
+    snapshots: impl Iterator<Item = &'a VersionSnapshot>,
+    sizes: &[aws_sdk_lambda::types::Layer],
+    absent: &mut BTreeMap<String, String>,
+) -> Vec<LayerRef> {
+    let mut layers: Vec<LayerRef> = Vec::new();
+    let used: Vec<String> = snapshots
+        .flat_map(|v| v.config.layers.iter().cloned())
+        .collect();
+    for arn in &used {
+        if layers.iter().any(|l| &l.arn == arn) {
+            continue;
+        }
+        let mut layer = LayerRef {
+            arn: arn.clone(),
+            code_size: sizes
+                .iter()
+                .find(|l| l.arn() == Some(arn.as_str()))
+                .map(|l| l.code_size())
+                .unwrap_or_default(),
+            blob: None,
+            compatible_runtimes: Vec::new(),
+        };
+        if with_layers {
+            match super::read::layer_version(clients, arn).await {
+                Ok(found) => {
+                    layer.compatible_runtimes = found.compatible_runtimes;
+                    layer.code_size = found.code_size;
+                    // A layer whose content cannot be fetched is recorded by ARN only.
+                    let stored = match &found.location {
+                        Some(location) => blobs
+                            .package(
+                                location,
+                                &found.code_sha256,
+                                found.code_size.max(0) as u64,
+                                &format!("layer {arn}"),
+                            )
+                            .await
+                            .map(|(sha, _)| sha)
+                            .map_err(|e| e.to_string()),
+                        None => Err("the endpoint gives no address to download it from".into()),
+                    };
+                    match stored {
+                        Ok(sha) => layer.blob = Some(sha),
+                        Err(e) => {
+                            absent.insert(format!("layer content {arn}"), e);
+                        }
+                    }
+                }
+                Err(e) => {
+                    absent.insert(format!("layer {arn}"), why(e));
+                }
+            }
+        }
+        layers.push(layer);
+    }
+    layers
 }

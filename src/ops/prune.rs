@@ -16,7 +16,7 @@ use crate::provider::aws::AwsRegion;
 
 /// What a prune deletes, as previewed.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct PrunePlan {
+pub struct PruneSelection {
     pub to: String,
     pub manifests: Vec<String>,
     pub blobs: Vec<String>,
@@ -29,7 +29,7 @@ pub struct PrunePlan {
     pub seen: BTreeSet<String>,
 }
 
-impl PrunePlan {
+impl PruneSelection {
     /// Deleting snapshots outside the retention asks like any change (typed on production).
     pub fn confirmation(&self, scope: &crate::provider::Scope) -> super::Confirmation {
         super::confirmation(&self.to, scope, false, false)
@@ -85,7 +85,7 @@ pub async fn prepare_prune(
     to: &S3Uri,
     retention: Retention,
     unreferenced_before: chrono::DateTime<chrono::Utc>,
-) -> Result<(Store, PrunePlan), BackupError> {
+) -> Result<(Store, PruneSelection), BackupError> {
     allowed(region.scope(), Kind::Prune)?;
     if retention.keep_last == 0 {
         return Err(BackupError::Invalid(
@@ -102,7 +102,7 @@ pub async fn prepare_prune(
     )
     .into_iter()
     .collect();
-    let mut plan = PrunePlan {
+    let mut plan = PruneSelection {
         to: to.to_string(),
         manifests: prune.iter().cloned().collect(),
         kept: all.len() - prune.len(),
@@ -161,7 +161,7 @@ pub struct Pruned {
 pub async fn execute_prune(
     region: &AwsRegion,
     store: &Store,
-    plan: &PrunePlan,
+    plan: &PruneSelection,
     audit: Option<&AuditLog>,
 ) -> Result<Pruned, BackupError> {
     allowed(region.scope(), Kind::Prune)?;
@@ -197,7 +197,7 @@ pub async fn execute_prune(
 /// written since the preview are read and what they reference is kept.
 async fn delete_unneeded(
     store: &Store,
-    plan: &PrunePlan,
+    plan: &PruneSelection,
     leases: usize,
     done: &mut Pruned,
 ) -> Result<(), BackupError> {

@@ -91,7 +91,7 @@ impl SeriesKind {
 
 /// The queries for one refresh: the per-minute batch, and the percentile batch kept apart
 /// because some endpoints reject the whole request when it holds a percentile statistic.
-pub struct QueryPlan {
+pub struct QueryBatches {
     main: Vec<(MetricDataQuery, Slot)>,
     percentiles: Vec<(MetricDataQuery, Slot)>,
 }
@@ -126,7 +126,7 @@ pub(super) fn query(
         .build()
 }
 
-impl QueryPlan {
+impl QueryBatches {
     pub fn new(request: &MetricsRequest, with_percentiles: bool) -> Self {
         let period = (request.period_minutes.max(1) * 60) as i32;
         let mut main = Vec::new();
@@ -187,7 +187,7 @@ impl QueryPlan {
                 }
             }
         }
-        QueryPlan { main, percentiles }
+        QueryBatches { main, percentiles }
     }
 
     pub fn main_queries(&self) -> usize {
@@ -343,7 +343,7 @@ impl Clients {
     pub async fn fetch_metrics(
         &self,
         request: &MetricsRequest,
-        plan: &QueryPlan,
+        plan: &QueryBatches,
     ) -> Result<FetchedMetrics, ProviderError> {
         let window = request.window;
         let main = self.run_batch(&plan.main, window, true);

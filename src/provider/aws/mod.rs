@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 pub use clients::{
     CODE_DOWNLOAD_BASE_ENV, CallCount, CallCounter, CallKey, Clients, assume_role, load_sdk_config,
 };
-pub use cloudwatch::{QUERIES_PER_CALL, QueryPlan};
+pub use cloudwatch::{QUERIES_PER_CALL, QueryBatches};
 pub use error::classify;
 
 use super::{
@@ -83,7 +83,7 @@ impl RegionSource for AwsRegion {
 
     async fn metrics(&self, request: &MetricsRequest) -> Result<MetricsSnapshot, ProviderError> {
         let with_percentiles = self.percentiles_wanted();
-        let plan = QueryPlan::new(request, with_percentiles);
+        let plan = QueryBatches::new(request, with_percentiles);
         let fetched = self.clients.fetch_metrics(request, &plan).await?;
         let percentiles_supported = with_percentiles && fetched.percentiles.is_ok();
         if let Err(e) = fetched.percentiles {
