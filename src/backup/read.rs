@@ -5,7 +5,11 @@ use aws_sdk_lambda::types::FunctionConfiguration;
 
 use super::manifest::{AliasSnapshot, FunctionConfig};
 use crate::provider::ProviderError;
-use crate::provider::aws::{Clients, classify};
+use aws_sdk_lambda::operation::list_aliases::ListAliasesOutput;
+use aws_sdk_lambda::operation::list_provisioned_concurrency_configs::ListProvisionedConcurrencyConfigsOutput;
+use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunctionOutput;
+
+use crate::provider::aws::{Clients, classify, every_page};
 
 pub fn config_of(c: &FunctionConfiguration) -> FunctionConfig {
     FunctionConfig {
@@ -64,31 +68,29 @@ pub async fn published(
     clients: &Clients,
     function: &str,
 ) -> Result<Vec<FunctionConfiguration>, ProviderError> {
-    let timeout = clients.operation_timeout.as_secs_f64();
-    let mut pages = clients
+    let mut all = Vec::new();
+    let pages = clients
         .lambda
         .list_versions_by_function()
         .function_name(function)
         .into_paginator()
         .send();
-    let mut all = Vec::new();
-    loop {
-        clients.lambda_limit.acquire_first().await;
-        let Some(page) = pages.next().await else {
-            break;
-        };
-        let page = page.map_err(|e| classify(e, timeout))?;
-        all.extend(
-            page.versions()
-                .iter()
-                .filter(|v| v.version().is_some_and(|n| n != "$LATEST" && !n.is_empty()))
-                .cloned(),
-        );
-        // Stop here rather than spend a rate-limit token on a page that will not come.
-        if page.next_marker().is_none_or(str::is_empty) {
-            break;
-        }
-    }
+    let more = |p: &ListVersionsByFunctionOutput| p.next_marker().is_some_and(|m| !m.is_empty());
+    every_page(
+        &clients.lambda_limit,
+        timeout(clients),
+        pages,
+        more,
+        |page| {
+            all.extend(
+                page.versions()
+                    .iter()
+                    .filter(|v| v.version().is_some_and(|n| n != "$LATEST" && !n.is_empty()))
+                    .cloned(),
+            );
+        },
+    )
+    .await?;
     all.sort_by_key(|v| {
         v.version()
             .and_then(|n| n.parse::<u64>().ok())
@@ -102,39 +104,38 @@ pub async fn aliases_of(
     clients: &Clients,
     function: &str,
 ) -> Result<Vec<AliasSnapshot>, ProviderError> {
-    let timeout = clients.operation_timeout.as_secs_f64();
-    let mut pages = clients
+    let mut aliases = Vec::new();
+    let pages = clients
         .lambda
         .list_aliases()
         .function_name(function)
         .into_paginator()
         .send();
-    let mut aliases = Vec::new();
-    loop {
-        clients.lambda_limit.acquire_first().await;
-        let Some(page) = pages.next().await else {
-            break;
-        };
-        let page = page.map_err(|e| classify(e, timeout))?;
-        aliases.extend(page.aliases().iter().map(|a| {
-            AliasSnapshot {
-                name: a.name().unwrap_or_default().to_string(),
-                function_version: a.function_version().unwrap_or_default().to_string(),
-                description: a
-                    .description()
-                    .filter(|d| !d.is_empty())
-                    .map(str::to_string),
-                weights: a
-                    .routing_config()
-                    .and_then(|r| r.additional_version_weights())
-                    .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-                    .unwrap_or_default(),
-            }
-        }));
-        if page.next_marker().is_none_or(str::is_empty) {
-            break;
-        }
-    }
+    let more = |p: &ListAliasesOutput| p.next_marker().is_some_and(|m| !m.is_empty());
+    every_page(
+        &clients.lambda_limit,
+        timeout(clients),
+        pages,
+        more,
+        |page| {
+            aliases.extend(page.aliases().iter().map(|a| {
+                AliasSnapshot {
+                    name: a.name().unwrap_or_default().to_string(),
+                    function_version: a.function_version().unwrap_or_default().to_string(),
+                    description: a
+                        .description()
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_string),
+                    weights: a
+                        .routing_config()
+                        .and_then(|r| r.additional_version_weights())
+                        .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                        .unwrap_or_default(),
+                }
+            }));
+        },
+    )
+    .await?;
     aliases.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(aliases)
 }
@@ -237,34 +238,39 @@ pub async fn provisioned(
     clients: &Clients,
     function: &str,
 ) -> Result<Vec<super::manifest::Provisioned>, ProviderError> {
-    let timeout = clients.operation_timeout.as_secs_f64();
-    let mut pages = clients
+    let mut all = Vec::new();
+    let pages = clients
         .lambda
         .list_provisioned_concurrency_configs()
         .function_name(function)
         .into_paginator()
         .send();
-    let mut all = Vec::new();
-    loop {
-        clients.lambda_limit.acquire_first().await;
-        let Some(page) = pages.next().await else {
-            break;
-        };
-        let page = page.map_err(|e| classify(e, timeout))?;
-        all.extend(page.provisioned_concurrency_configs().iter().map(|p| {
-            super::manifest::Provisioned {
-                qualifier: p
-                    .function_arn()
-                    .and_then(|a| a.rsplit(':').next())
-                    .unwrap_or_default()
-                    .to_string(),
-                requested: p.requested_provisioned_concurrent_executions().unwrap_or(0),
-            }
-        }));
-        if page.next_marker().is_none_or(str::is_empty) {
-            break;
-        }
-    }
+    let more = |p: &ListProvisionedConcurrencyConfigsOutput| {
+        p.next_marker().is_some_and(|m| !m.is_empty())
+    };
+    every_page(
+        &clients.lambda_limit,
+        timeout(clients),
+        pages,
+        more,
+        |page| {
+            all.extend(page.provisioned_concurrency_configs().iter().map(|p| {
+                super::manifest::Provisioned {
+                    qualifier: p
+                        .function_arn()
+                        .and_then(|a| a.rsplit(':').next())
+                        .unwrap_or_default()
+                        .to_string(),
+                    requested: p.requested_provisioned_concurrent_executions().unwrap_or(0),
+                }
+            }));
+        },
+    )
+    .await?;
     all.sort_by(|a, b| a.qualifier.cmp(&b.qualifier));
     Ok(all)
+}
+
+fn timeout(clients: &Clients) -> f64 {
+    clients.operation_timeout.as_secs_f64()
 }

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, StorageClass};
 use base64::Engine;
@@ -13,7 +14,7 @@ use super::BackupError;
 use super::manifest::layout;
 use super::uri::S3Uri;
 use crate::provider::ProviderError;
-use crate::provider::aws::{Clients, classify};
+use crate::provider::aws::{Clients, classify, every_page};
 
 /// Storage classes a backup may be written in.
 pub const STORAGE_CLASSES: &[&str] = &[
@@ -283,16 +284,15 @@ impl Store {
             format!("{}/", self.root.key)
         };
         let mut out = Vec::new();
-        let mut pages = self
-            .s3()
-            .await
+        let pages = self
+            .client
             .list_objects_v2()
             .bucket(&self.root.bucket)
             .prefix(prefix)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| BackupError::Provider(provider(e, self.timeout)))?;
+        let more = |p: &ListObjectsV2Output| p.is_truncated().unwrap_or(false);
+        every_page(&self.limit, self.timeout, pages, more, |page| {
             for o in page.contents() {
                 let Some(key) = o.key() else { continue };
                 let rel = key.strip_prefix(&strip).unwrap_or(key).to_string();
@@ -304,7 +304,9 @@ impl Store {
                         .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
                 });
             }
-        }
+        })
+        .await
+        .map_err(BackupError::Provider)?;
         Ok(out)
     }
 

@@ -3,11 +3,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use aws_sdk_lambda::operation::list_functions::ListFunctionsOutput;
+use aws_sdk_lambda::operation::list_provisioned_concurrency_configs::ListProvisionedConcurrencyConfigsOutput;
+use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunctionOutput;
 use aws_sdk_lambda::types::{AliasConfiguration, FunctionConfiguration, FunctionVersion};
 use futures::StreamExt;
 
 use super::clients::Clients;
 use super::error::classify;
+use super::pages::every_page;
 use crate::provider::{
     AliasInfo, FunctionExtras, FunctionInfo, Inventory, InventoryProgress, NotRead, ProviderError,
     ProvisionedConcurrency, explain,
@@ -167,27 +171,24 @@ impl Clients {
     /// Every function's name in the region (ListFunctions, paginated).
     pub async fn function_names(&self) -> Result<Vec<String>, ProviderError> {
         let mut names = Vec::new();
-        let mut marker = None;
-        loop {
-            self.lambda_limit.acquire_first().await;
-            let page = self
-                .lambda
-                .list_functions()
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| classify(e, self.timeout_secs()))?;
-            names.extend(
-                page.functions
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|f| f.function_name),
-            );
-            marker = page.next_marker.filter(|m| !m.is_empty());
-            if marker.is_none() {
-                return Ok(names);
-            }
-        }
+        let pages = self.lambda.list_functions().into_paginator().send();
+        let more = |p: &ListFunctionsOutput| p.next_marker().is_some_and(|m| !m.is_empty());
+        every_page(
+            &self.lambda_limit,
+            self.timeout_secs(),
+            pages,
+            more,
+            |page| {
+                names.extend(
+                    page.functions
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|f| f.function_name),
+                );
+            },
+        )
+        .await?;
+        Ok(names)
     }
 
     /// The account limit, or `None` where the endpoint does not answer (emulators).
@@ -257,30 +258,32 @@ impl Clients {
 
     pub(crate) async fn list_versions(&self, name: &str) -> Result<Vec<String>, ProviderError> {
         let mut versions = Vec::new();
-        let mut marker = None;
-        loop {
-            self.lambda_limit.acquire_first().await;
-            let page = self
-                .lambda
-                .list_versions_by_function()
-                .function_name(name)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| classify(e, self.timeout_secs()))?;
-            versions.extend(
-                page.versions
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|v| v.version)
-                    .filter(|v| v != "$LATEST"),
-            );
-            marker = page.next_marker.filter(|m| !m.is_empty());
-            if marker.is_none() {
-                versions.sort_by_key(|v| v.parse::<u64>().unwrap_or(u64::MAX));
-                return Ok(versions);
-            }
-        }
+        let pages = self
+            .lambda
+            .list_versions_by_function()
+            .function_name(name)
+            .into_paginator()
+            .send();
+        let more =
+            |p: &ListVersionsByFunctionOutput| p.next_marker().is_some_and(|m| !m.is_empty());
+        every_page(
+            &self.lambda_limit,
+            self.timeout_secs(),
+            pages,
+            more,
+            |page| {
+                versions.extend(
+                    page.versions
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|v| v.version)
+                        .filter(|v| v != "$LATEST"),
+                );
+            },
+        )
+        .await?;
+        versions.sort_by_key(|v| v.parse::<u64>().unwrap_or(u64::MAX));
+        Ok(versions)
     }
 
     /// A function's aliases, for a background read.
@@ -347,38 +350,41 @@ impl Clients {
 
     async fn provisioned(&self, name: &str) -> Result<Vec<ProvisionedConcurrency>, ProviderError> {
         let mut configs = Vec::new();
-        let mut marker = None;
-        loop {
-            self.lambda_limit.acquire_first().await;
-            let page = self
-                .lambda
-                .list_provisioned_concurrency_configs()
-                .function_name(name)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| classify(e, self.timeout_secs()))?;
-            configs.extend(
-                page.provisioned_concurrency_configs
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|c| ProvisionedConcurrency {
-                        qualifier: c
-                            .function_arn
-                            .as_deref()
-                            .and_then(|arn| arn.rsplit(':').next())
-                            .unwrap_or_default()
-                            .to_string(),
-                        requested: c.requested_provisioned_concurrent_executions,
-                        allocated: c.allocated_provisioned_concurrent_executions,
-                        status: c.status.map(|s| s.as_str().to_string()),
-                    }),
-            );
-            marker = page.next_marker.filter(|m| !m.is_empty());
-            if marker.is_none() {
-                return Ok(configs);
-            }
-        }
+        let pages = self
+            .lambda
+            .list_provisioned_concurrency_configs()
+            .function_name(name)
+            .into_paginator()
+            .send();
+        let more = |p: &ListProvisionedConcurrencyConfigsOutput| {
+            p.next_marker().is_some_and(|m| !m.is_empty())
+        };
+        every_page(
+            &self.lambda_limit,
+            self.timeout_secs(),
+            pages,
+            more,
+            |page| {
+                configs.extend(
+                    page.provisioned_concurrency_configs
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|c| ProvisionedConcurrency {
+                            qualifier: c
+                                .function_arn
+                                .as_deref()
+                                .and_then(|arn| arn.rsplit(':').next())
+                                .unwrap_or_default()
+                                .to_string(),
+                            requested: c.requested_provisioned_concurrent_executions,
+                            allocated: c.allocated_provisioned_concurrent_executions,
+                            status: c.status.map(|s| s.as_str().to_string()),
+                        }),
+                );
+            },
+        )
+        .await?;
+        Ok(configs)
     }
 }
 

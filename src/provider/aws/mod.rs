@@ -8,6 +8,7 @@ mod guard;
 mod lambda;
 mod live_tail;
 mod log_events;
+mod pages;
 mod region_actions;
 mod triggers;
 
@@ -19,6 +20,7 @@ pub use clients::{
 };
 pub use cloudwatch::{QUERIES_PER_CALL, QueryBatches};
 pub use error::classify;
+pub use pages::every_page;
 
 use super::{
     Alarm, FunctionExtras, Inventory, MetricsRequest, MetricsSnapshot, NotRead, ProviderError,
