@@ -9,7 +9,7 @@ use aws_sdk_lambda::operation::list_aliases::ListAliasesOutput;
 use aws_sdk_lambda::operation::list_provisioned_concurrency_configs::ListProvisionedConcurrencyConfigsOutput;
 use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunctionOutput;
 
-use crate::provider::aws::{Clients, classify, every_page};
+use crate::provider::aws::{Clients, every_page};
 
 pub fn config_of(c: &FunctionConfiguration) -> FunctionConfig {
     FunctionConfig {
@@ -145,14 +145,15 @@ pub async fn url_config(
     clients: &Clients,
     function: &str,
 ) -> Result<serde_json::Value, ProviderError> {
-    clients.lambda_limit.acquire_first().await;
+    let lambda = &clients.lambda;
     let out = clients
-        .lambda
-        .get_function_url_config()
-        .function_name(function)
-        .send()
-        .await
-        .map_err(|e| classify(e, clients.operation_timeout.as_secs_f64()))?;
+        .lambda_call(
+            lambda
+                .get_function_url_config()
+                .function_name(function)
+                .send(),
+        )
+        .await?;
     Ok(serde_json::json!({
         "url": out.function_url(),
         "auth_type": out.auth_type().as_str(),
@@ -172,14 +173,15 @@ pub async fn async_config(
     clients: &Clients,
     function: &str,
 ) -> Result<serde_json::Value, ProviderError> {
-    clients.lambda_limit.acquire_first().await;
+    let lambda = &clients.lambda;
     let out = clients
-        .lambda
-        .get_function_event_invoke_config()
-        .function_name(function)
-        .send()
-        .await
-        .map_err(|e| classify(e, clients.operation_timeout.as_secs_f64()))?;
+        .lambda_call(
+            lambda
+                .get_function_event_invoke_config()
+                .function_name(function)
+                .send(),
+        )
+        .await?;
     Ok(serde_json::json!({
         "maximum_retry_attempts": out.maximum_retry_attempts(),
         "maximum_event_age_in_seconds": out.maximum_event_age_in_seconds(),
@@ -205,15 +207,16 @@ pub async fn layer_version(clients: &Clients, arn: &str) -> Result<LayerVersion,
         .rsplit_once(':')
         .and_then(|(l, n)| Some((l, n.parse::<i64>().ok()?)))
         .ok_or_else(|| ProviderError::Service(format!("'{arn}' is not a layer version ARN")))?;
-    clients.lambda_limit.acquire_first().await;
+    let lambda = &clients.lambda;
     let out = clients
-        .lambda
-        .get_layer_version()
-        .layer_name(layer)
-        .version_number(number)
-        .send()
-        .await
-        .map_err(|e| classify(e, clients.operation_timeout.as_secs_f64()))?;
+        .lambda_call(
+            lambda
+                .get_layer_version()
+                .layer_name(layer)
+                .version_number(number)
+                .send(),
+        )
+        .await?;
     let content = out.content();
     Ok(LayerVersion {
         code_sha256: content

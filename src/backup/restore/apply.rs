@@ -146,15 +146,17 @@ impl Runner<'_> {
     pub(super) async fn settle(&self, function: &str) -> Result<(), BackupError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
         loop {
-            self.clients.lambda_limit.acquire_first().await;
             let c = self
                 .clients
-                .lambda
-                .get_function_configuration()
-                .function_name(function)
-                .send()
-                .await
-                .map_err(|e| BackupError::Provider(classify(e, self.t())))?;
+                .lambda_call(
+                    self.clients
+                        .lambda
+                        .get_function_configuration()
+                        .function_name(function)
+                        .send(),
+                )
+                .await?;
+
             let pending = c.state().is_some_and(|s| s.as_str() == "Pending")
                 || c.last_update_status()
                     .is_some_and(|s| s.as_str() == "InProgress");
@@ -190,7 +192,6 @@ impl Runner<'_> {
         let lambda = &self.clients.lambda;
         let sdk = |e: ProviderError| BackupError::Provider(e);
         let versions = &mut mapped.versions;
-        self.clients.lambda_limit.acquire_first().await;
         match step {
             Step::Layer {
                 arn,
@@ -209,20 +210,24 @@ impl Runner<'_> {
                     .set_s3_bucket(input.s3_bucket)
                     .set_s3_key(input.s3_key)
                     .build();
-                let out = lambda
-                    .publish_layer_version()
-                    .layer_name(layer_name(arn))
-                    .description(format!("restored by lops from {arn}"))
-                    .content(content)
-                    .set_compatible_runtimes(Some(
-                        compatible_runtimes
-                            .iter()
-                            .map(|r| Runtime::from(r.as_str()))
-                            .collect(),
-                    ))
-                    .send()
-                    .await
-                    .map_err(|e| sdk(classify(e, self.t())))?;
+                let out = self
+                    .clients
+                    .lambda_call(
+                        lambda
+                            .publish_layer_version()
+                            .layer_name(layer_name(arn))
+                            .description(format!("restored by lops from {arn}"))
+                            .content(content)
+                            .set_compatible_runtimes(Some(
+                                compatible_runtimes
+                                    .iter()
+                                    .map(|r| Runtime::from(r.as_str()))
+                                    .collect(),
+                            ))
+                            .send(),
+                    )
+                    .await?;
+
                 let published = out.layer_version_arn().unwrap_or_default().to_string();
                 journal.push(Undo::DeleteLayerVersion(published.clone()));
                 mapped.layers.insert(arn.clone(), published);
@@ -254,6 +259,8 @@ impl Runner<'_> {
                     .code(code_input)
                     .publish(false);
                 call = with_config_create(call, config);
+                // The raw error is needed here (its code), so the token is taken by hand.
+                self.clients.lambda_limit.acquire_first().await;
                 if let Err(e) = call.send().await {
                     // A retry after an attempt that timed out but was made finds the function
                     // there: it is ours when it holds exactly this code.
@@ -261,6 +268,7 @@ impl Runner<'_> {
                         aws_sdk_lambda::error::ProvideErrorMetadata::code(&e),
                         Some("ResourceConflictException" | "ConflictException")
                     );
+                    self.clients.get_function_limit.acquire_first().await;
                     let ours = conflict
                         && lambda
                             .get_function()
@@ -281,10 +289,10 @@ impl Runner<'_> {
             Step::UpdateCode { code } => {
                 let before = self.latest_undo(journal);
                 let input = self.code_input(self.store, code).await?;
-                update_code(lambda, f, input)
-                    .send()
-                    .await
-                    .map_err(|e| sdk(classify(e, self.t())))?;
+                self.clients
+                    .lambda_call(update_code(lambda, f, input).send())
+                    .await?;
+
                 journal.extend(before);
                 self.settle(f).await
             }
@@ -295,17 +303,15 @@ impl Runner<'_> {
                     lambda.update_function_configuration().function_name(f),
                     config,
                 );
-                call.send().await.map_err(|e| sdk(classify(e, self.t())))?;
+                self.clients.lambda_call(call.send()).await?;
                 journal.extend(before);
                 self.settle(f).await
             }
             Step::Publish { of } => {
-                let out = lambda
-                    .publish_version()
-                    .function_name(f)
-                    .send()
-                    .await
-                    .map_err(|e| sdk(classify(e, self.t())))?;
+                let out = self
+                    .clients
+                    .lambda_call(lambda.publish_version().function_name(f).send())
+                    .await?;
                 let n = out.version().unwrap_or_default().to_string();
                 journal.push(Undo::DeleteVersion(n.clone()));
                 versions.insert(of.clone(), n);
@@ -329,6 +335,8 @@ impl Runner<'_> {
                     .set_additional_version_weights(Some(weights.clone()))
                     .build();
                 if *create {
+                    // The raw error is needed here (its code), so the token is taken by hand.
+                    self.clients.lambda_limit.acquire_first().await;
                     let created = lambda
                         .create_alias()
                         .function_name(f)
@@ -345,6 +353,7 @@ impl Runner<'_> {
                             aws_sdk_lambda::error::ProvideErrorMetadata::code(&e),
                             Some("ResourceConflictException" | "ConflictException")
                         );
+                        self.clients.lambda_limit.acquire_first().await;
                         let ours = conflict
                             && lambda
                                 .get_alias()
@@ -366,22 +375,21 @@ impl Runner<'_> {
                     }
                     journal.push(Undo::DeleteAlias(alias.name.clone()));
                 } else {
-                    let before = lambda
-                        .get_alias()
-                        .function_name(f)
-                        .name(&alias.name)
-                        .send()
-                        .await
-                        .map_err(|e| sdk(classify(e, self.t())))?;
-                    lambda
-                        .update_alias()
-                        .function_name(f)
-                        .name(&alias.name)
-                        .function_version(&main)
-                        .routing_config(routing)
-                        .send()
-                        .await
-                        .map_err(|e| sdk(classify(e, self.t())))?;
+                    let before = self
+                        .clients
+                        .lambda_call(lambda.get_alias().function_name(f).name(&alias.name).send())
+                        .await?;
+                    self.clients
+                        .lambda_call(
+                            lambda
+                                .update_alias()
+                                .function_name(f)
+                                .name(&alias.name)
+                                .function_version(&main)
+                                .routing_config(routing)
+                                .send(),
+                        )
+                        .await?;
                     journal.push(Undo::Alias(AliasSnapshot {
                         name: alias.name.clone(),
                         function_version: before.function_version().unwrap_or_default().to_string(),
@@ -431,18 +439,22 @@ impl Runner<'_> {
                 starting_position,
                 enabled,
             } => {
-                let out = lambda
-                    .create_event_source_mapping()
-                    .function_name(f)
-                    .event_source_arn(source_arn)
-                    .set_batch_size(*batch_size)
-                    .set_starting_position(
-                        starting_position.as_deref().map(EventSourcePosition::from),
+                let out = self
+                    .clients
+                    .lambda_call(
+                        lambda
+                            .create_event_source_mapping()
+                            .function_name(f)
+                            .event_source_arn(source_arn)
+                            .set_batch_size(*batch_size)
+                            .set_starting_position(
+                                starting_position.as_deref().map(EventSourcePosition::from),
+                            )
+                            .enabled(*enabled)
+                            .send(),
                     )
-                    .enabled(*enabled)
-                    .send()
-                    .await
-                    .map_err(|e| sdk(classify(e, self.t())))?;
+                    .await?;
+
                 journal.push(Undo::DeleteMapping(
                     out.uuid().unwrap_or_default().to_string(),
                 ));

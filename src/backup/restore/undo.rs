@@ -66,72 +66,68 @@ impl Undo {
 impl Runner<'_> {
     pub(super) async fn undo(&self, function: &str, journal: Vec<Undo>) -> Result<(), BackupError> {
         let lambda = &self.clients.lambda;
-        let sdk = |e: ProviderError| BackupError::Provider(e);
         // Every step is attempted, whatever failed before it; each failure is reported.
         let mut failures: Vec<String> = Vec::new();
         for undo in journal.into_iter().rev() {
             let what = undo.describe();
-            self.clients.lambda_limit.acquire_first().await;
             let r: Result<(), BackupError> = async {
                 match undo {
                     Undo::DeleteFunction => {
-                        lambda
-                            .delete_function()
-                            .function_name(function)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
+                        self.clients
+                            .lambda_call(lambda.delete_function().function_name(function).send())
+                            .await?;
                     }
                     Undo::DeleteVersion(n) => {
-                        lambda
-                            .delete_function()
-                            .function_name(function)
-                            .qualifier(n)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
+                        self.clients
+                            .lambda_call(
+                                lambda
+                                    .delete_function()
+                                    .function_name(function)
+                                    .qualifier(n)
+                                    .send(),
+                            )
+                            .await?;
                     }
                     Undo::Latest { config, code } => {
                         let store = self.before.map(|(_, s)| s).unwrap_or(self.store);
                         let input = self.code_input(store, &code).await?;
-                        update_code(lambda, function, input)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
+                        self.clients
+                            .lambda_call(update_code(lambda, function, input).send())
+                            .await?;
+
                         self.settle(function).await?;
-                        with_config_update(
-                            lambda
-                                .update_function_configuration()
-                                .function_name(function),
-                            &config,
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| sdk(classify(e, self.t())))?;
+                        let update = lambda.update_function_configuration();
+                        let update = with_config_update(update.function_name(function), &config);
+                        self.clients.lambda_call(update.send()).await?;
+
                         self.settle(function).await?;
                     }
                     Undo::DeleteAlias(name) => {
-                        lambda
-                            .delete_alias()
-                            .function_name(function)
-                            .name(name)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
+                        self.clients
+                            .lambda_call(
+                                lambda
+                                    .delete_alias()
+                                    .function_name(function)
+                                    .name(name)
+                                    .send(),
+                            )
+                            .await?;
                     }
                     Undo::Alias(a) => {
                         let routing = AliasRoutingConfiguration::builder()
                             .set_additional_version_weights(Some(a.weights.into_iter().collect()))
                             .build();
-                        lambda
-                            .update_alias()
-                            .function_name(function)
-                            .name(a.name)
-                            .function_version(a.function_version)
-                            .routing_config(routing)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
+                        self.clients
+                            .lambda_call(
+                                lambda
+                                    .update_alias()
+                                    .function_name(function)
+                                    .name(a.name)
+                                    .function_version(a.function_version)
+                                    .routing_config(routing)
+                                    .send(),
+                            )
+                            .await?;
                     }
                     Undo::Reserve(value) => set_reserved(self.clients, function, value).await?,
                     Undo::Tags { set, remove } => {
@@ -139,12 +135,9 @@ impl Runner<'_> {
                         set_tags(self.clients, &arn, &set, &remove).await?;
                     }
                     Undo::DeleteMapping(uuid) => {
-                        lambda
-                            .delete_event_source_mapping()
-                            .uuid(uuid)
-                            .send()
-                            .await
-                            .map_err(|e| sdk(classify(e, self.t())))?;
+                        self.clients
+                            .lambda_call(lambda.delete_event_source_mapping().uuid(uuid).send())
+                            .await?;
                     }
                     Undo::Url(before) => {
                         set_url(self.clients, function, before.as_ref(), false).await?;

@@ -4,14 +4,8 @@ use super::*;
 
 /// ARN, reserved concurrency and tags of an existing function: one GetFunction.
 pub(super) async fn head(clients: &Clients, f: &str) -> Result<Current, BackupError> {
-    clients.get_function_limit.acquire_first().await;
-    let got = clients
-        .lambda
-        .get_function()
-        .function_name(f)
-        .send()
-        .await
-        .map_err(|e| BackupError::Provider(classify(e, clients.operation_timeout.as_secs_f64())))?;
+    let request = clients.lambda.get_function().function_name(f).send();
+    let got = clients.call(&clients.get_function_limit, request).await?;
     Ok(head_of(&got))
 }
 
@@ -59,25 +53,30 @@ pub(super) async fn set_reserved(
     f: &str,
     value: Option<i32>,
 ) -> Result<(), BackupError> {
-    let t = clients.operation_timeout.as_secs_f64();
     match value {
         Some(n) => clients
-            .lambda
-            .put_function_concurrency()
-            .function_name(f)
-            .reserved_concurrent_executions(n)
-            .send()
+            .lambda_call(
+                clients
+                    .lambda
+                    .put_function_concurrency()
+                    .function_name(f)
+                    .reserved_concurrent_executions(n)
+                    .send(),
+            )
             .await
             .map(|_| ())
-            .map_err(|e| BackupError::Provider(classify(e, t))),
+            .map_err(BackupError::Provider),
         None => clients
-            .lambda
-            .delete_function_concurrency()
-            .function_name(f)
-            .send()
+            .lambda_call(
+                clients
+                    .lambda
+                    .delete_function_concurrency()
+                    .function_name(f)
+                    .send(),
+            )
             .await
             .map(|_| ())
-            .map_err(|e| BackupError::Provider(classify(e, t))),
+            .map_err(BackupError::Provider),
     }
 }
 
@@ -87,26 +86,24 @@ pub(super) async fn set_tags(
     set: &BTreeMap<String, String>,
     remove: &[String],
 ) -> Result<(), BackupError> {
-    let t = clients.operation_timeout.as_secs_f64();
+    let lambda = &clients.lambda;
     if !set.is_empty() {
+        let tags = Some(set.clone().into_iter().collect());
         clients
-            .lambda
-            .tag_resource()
-            .resource(arn)
-            .set_tags(Some(set.clone().into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| BackupError::Provider(classify(e, t)))?;
+            .lambda_call(lambda.tag_resource().resource(arn).set_tags(tags).send())
+            .await?;
     }
     if !remove.is_empty() {
+        let keys = Some(remove.to_vec());
         clients
-            .lambda
-            .untag_resource()
-            .resource(arn)
-            .set_tag_keys(Some(remove.to_vec()))
-            .send()
-            .await
-            .map_err(|e| BackupError::Provider(classify(e, t)))?;
+            .lambda_call(
+                lambda
+                    .untag_resource()
+                    .resource(arn)
+                    .set_tag_keys(keys)
+                    .send(),
+            )
+            .await?;
     }
     Ok(())
 }
@@ -190,18 +187,18 @@ pub(super) async fn set_url(
     create: bool,
 ) -> Result<(), BackupError> {
     use aws_sdk_lambda::types::{Cors, FunctionUrlAuthType, InvokeMode};
-    let t = clients.operation_timeout.as_secs_f64();
-    let sdk = |e: ProviderError| BackupError::Provider(e);
-    clients.lambda_limit.acquire_first().await;
     let Some(config) = config else {
         return clients
-            .lambda
-            .delete_function_url_config()
-            .function_name(f)
-            .send()
+            .lambda_call(
+                clients
+                    .lambda
+                    .delete_function_url_config()
+                    .function_name(f)
+                    .send(),
+            )
             .await
             .map(|_| ())
-            .map_err(|e| sdk(classify(e, t)));
+            .map_err(BackupError::Provider);
     };
     let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
         v.as_array().map(|a| {
@@ -223,28 +220,34 @@ pub(super) async fn set_url(
     let mode = config["invoke_mode"].as_str().map(InvokeMode::from);
     if create {
         clients
-            .lambda
-            .create_function_url_config()
-            .function_name(f)
-            .auth_type(auth)
-            .set_invoke_mode(mode)
-            .set_cors(cors)
-            .send()
+            .lambda_call(
+                clients
+                    .lambda
+                    .create_function_url_config()
+                    .function_name(f)
+                    .auth_type(auth)
+                    .set_invoke_mode(mode)
+                    .set_cors(cors)
+                    .send(),
+            )
             .await
             .map(|_| ())
-            .map_err(|e| sdk(classify(e, t)))
+            .map_err(BackupError::Provider)
     } else {
         clients
-            .lambda
-            .update_function_url_config()
-            .function_name(f)
-            .auth_type(auth)
-            .set_invoke_mode(mode)
-            .set_cors(cors)
-            .send()
+            .lambda_call(
+                clients
+                    .lambda
+                    .update_function_url_config()
+                    .function_name(f)
+                    .auth_type(auth)
+                    .set_invoke_mode(mode)
+                    .set_cors(cors)
+                    .send(),
+            )
             .await
             .map(|_| ())
-            .map_err(|e| sdk(classify(e, t)))
+            .map_err(BackupError::Provider)
     }
 }
 
@@ -255,18 +258,18 @@ pub(super) async fn set_async_invoke(
     config: Option<&serde_json::Value>,
 ) -> Result<(), BackupError> {
     use aws_sdk_lambda::types::{DestinationConfig, OnFailure, OnSuccess};
-    let t = clients.operation_timeout.as_secs_f64();
-    let sdk = |e: ProviderError| BackupError::Provider(e);
-    clients.lambda_limit.acquire_first().await;
     let Some(config) = config else {
         return clients
-            .lambda
-            .delete_function_event_invoke_config()
-            .function_name(f)
-            .send()
+            .lambda_call(
+                clients
+                    .lambda
+                    .delete_function_event_invoke_config()
+                    .function_name(f)
+                    .send(),
+            )
             .await
             .map(|_| ())
-            .map_err(|e| sdk(classify(e, t)));
+            .map_err(BackupError::Provider);
     };
     let on_success = config["on_success"].as_str();
     let on_failure = config["on_failure"].as_str();
@@ -278,16 +281,19 @@ pub(super) async fn set_async_invoke(
     });
     let number = |k: &str| config[k].as_i64().map(|n| n as i32);
     clients
-        .lambda
-        .put_function_event_invoke_config()
-        .function_name(f)
-        .set_maximum_retry_attempts(number("maximum_retry_attempts"))
-        .set_maximum_event_age_in_seconds(number("maximum_event_age_in_seconds"))
-        .set_destination_config(destinations)
-        .send()
+        .lambda_call(
+            clients
+                .lambda
+                .put_function_event_invoke_config()
+                .function_name(f)
+                .set_maximum_retry_attempts(number("maximum_retry_attempts"))
+                .set_maximum_event_age_in_seconds(number("maximum_event_age_in_seconds"))
+                .set_destination_config(destinations)
+                .send(),
+        )
         .await
         .map(|_| ())
-        .map_err(|e| sdk(classify(e, t)))
+        .map_err(BackupError::Provider)
 }
 
 /// AddPermission for one resource-policy statement.
@@ -296,8 +302,7 @@ pub(super) async fn add_permission(
     f: &str,
     p: &super::policy::Permission,
 ) -> Result<(), BackupError> {
-    clients.lambda_limit.acquire_first().await;
-    clients
+    let request = clients
         .lambda
         .add_permission()
         .function_name(f)
@@ -311,11 +316,9 @@ pub(super) async fn add_permission(
                 .as_deref()
                 .map(aws_sdk_lambda::types::FunctionUrlAuthType::from),
         )
-        .set_principal_org_id(p.org_id.clone())
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| BackupError::Provider(classify(e, clients.operation_timeout.as_secs_f64())))
+        .set_principal_org_id(p.org_id.clone());
+    clients.lambda_call(request.send()).await?;
+    Ok(())
 }
 
 /// RemovePermission of one statement.
@@ -324,16 +327,18 @@ pub(super) async fn remove_permission(
     f: &str,
     sid: &str,
 ) -> Result<(), BackupError> {
-    clients.lambda_limit.acquire_first().await;
     clients
-        .lambda
-        .remove_permission()
-        .function_name(f)
-        .statement_id(sid)
-        .send()
+        .lambda_call(
+            clients
+                .lambda
+                .remove_permission()
+                .function_name(f)
+                .statement_id(sid)
+                .send(),
+        )
         .await
         .map(|_| ())
-        .map_err(|e| BackupError::Provider(classify(e, clients.operation_timeout.as_secs_f64())))
+        .map_err(BackupError::Provider)
 }
 
 /// Provisioned concurrency on `qualifier` (an alias or a version number): `None` removes it.
@@ -343,32 +348,34 @@ pub(super) async fn set_provisioned(
     qualifier: &str,
     value: Option<i32>,
 ) -> Result<(), BackupError> {
-    clients.lambda_limit.acquire_first().await;
-    let t = clients.operation_timeout.as_secs_f64();
     let lambda = &clients.lambda;
-    match value {
-        Some(n) => lambda
-            .put_provisioned_concurrency_config()
-            .function_name(f)
-            .qualifier(qualifier)
-            .provisioned_concurrent_executions(n)
-            .send()
+    let done = match value {
+        Some(n) => clients
+            .lambda_call(
+                lambda
+                    .put_provisioned_concurrency_config()
+                    .function_name(f)
+                    .qualifier(qualifier)
+                    .provisioned_concurrent_executions(n)
+                    .send(),
+            )
             .await
-            .map(|_| ())
-            .map_err(|e| BackupError::Provider(classify(e, t))),
-        None => match lambda
-            .delete_provisioned_concurrency_config()
-            .function_name(f)
-            .qualifier(qualifier)
-            .send()
+            .map(|_| ()),
+        None => clients
+            .lambda_call(
+                lambda
+                    .delete_provisioned_concurrency_config()
+                    .function_name(f)
+                    .qualifier(qualifier)
+                    .send(),
+            )
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match classify(e, t) {
-                ProviderError::NotFound(_) => Ok(()),
-                other => Err(BackupError::Provider(other)),
-            },
-        },
+            .map(|_| ()),
+    };
+    match done {
+        // Nothing to remove is what removing wanted.
+        Err(ProviderError::NotFound(_)) if value.is_none() => Ok(()),
+        other => Ok(other?),
     }
 }
 
@@ -378,14 +385,16 @@ pub(super) async fn delete_layer_version(clients: &Clients, arn: &str) -> Result
         .rsplit_once(':')
         .and_then(|(l, n)| Some((l, n.parse::<i64>().ok()?)))
         .ok_or_else(|| BackupError::Invalid(format!("'{arn}' is not a layer version ARN")))?;
-    clients.lambda_limit.acquire_first().await;
     clients
-        .lambda
-        .delete_layer_version()
-        .layer_name(layer)
-        .version_number(number)
-        .send()
+        .lambda_call(
+            clients
+                .lambda
+                .delete_layer_version()
+                .layer_name(layer)
+                .version_number(number)
+                .send(),
+        )
         .await
         .map(|_| ())
-        .map_err(|e| BackupError::Provider(classify(e, clients.operation_timeout.as_secs_f64())))
+        .map_err(BackupError::Provider)
 }

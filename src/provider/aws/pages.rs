@@ -1,5 +1,6 @@
-//! Every page of a list the SDK paginates, each page's request behind a limiter token, its
-//! error classified like any other call's.
+//! The one path of an SDK request: a limiter token first, then the call, its error classified;
+//! and every page of a list the SDK paginates, each page behind its own token, its errors
+//! classified the same way.
 
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -34,5 +35,34 @@ where
         if last {
             return Ok(());
         }
+    }
+}
+
+impl super::Clients {
+    /// One SDK request: a token from `bucket` first, then the request (the SDK's `send()` does
+    /// nothing until awaited), its error classified with the scope's operation timeout.
+    pub async fn call<T, E>(
+        &self,
+        bucket: &RateLimiter,
+        request: impl std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, ProviderError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        bucket.acquire_first().await;
+        request
+            .await
+            .map_err(|e| classify(e, self.operation_timeout.as_secs_f64()))
+    }
+
+    /// [`Clients::call`] in Lambda's shared control-plane bucket.
+    pub async fn lambda_call<T, E>(
+        &self,
+        request: impl std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, ProviderError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.call(&self.lambda_limit, request).await
     }
 }
