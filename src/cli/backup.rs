@@ -455,6 +455,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         data_to,
         skip_data: args.no_data,
         map_sources: args.map_sources,
+        mappings_disabled: false,
     };
     let preview = prepare_restore(region, &request).await?;
     for line in preview.lines() {

@@ -135,14 +135,24 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
-        err!(
-            "{} in {}: copy {} restored in {:.1} s ({} step(s)), then deleted",
-            report.function,
-            report.region,
-            report.copy,
-            report.recovery_secs,
-            report.steps
-        );
+        if report.restored {
+            err!(
+                "{} in {}: copy {} restored in {:.1} s ({} step(s)), then deleted",
+                report.function,
+                report.region,
+                report.copy,
+                report.recovery_secs,
+                report.steps
+            );
+        } else {
+            err!(
+                "{} in {}: the restore of copy {} failed after {:.1} s",
+                report.function,
+                report.region,
+                report.copy,
+                report.recovery_secs
+            );
+        }
         if let Some(i) = &report.invoked {
             err!(
                 "  invoked the copy: {} in {} ms{}",

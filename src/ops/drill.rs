@@ -23,6 +23,8 @@ pub struct DrillReport {
     pub region: String,
     /// The temporary name the copy had.
     pub copy: String,
+    /// Whether the restore brought the copy up (a failed one undid itself).
+    pub restored: bool,
     /// From the start of the restore to a copy in place.
     pub recovery_secs: f64,
     pub steps: usize,
@@ -103,6 +105,8 @@ pub async fn drill(
         data_to: None,
         skip_data: true,
         map_sources: false,
+        // The copy must not take the real queue's messages while it exists.
+        mappings_disabled: true,
     };
     let preview = prepare_restore(region, &request).await?;
     if preview.plan.exists {
@@ -150,7 +154,11 @@ pub async fn drill(
     differences.extend(preview.plan.notes.iter().cloned());
     let published: Vec<String> = restored
         .as_ref()
-        .map(|r| r.restored.published_layers.values().cloned().collect())
+        .map(|r| {
+            let once: std::collections::BTreeSet<&String> =
+                r.restored.published_layers.values().collect();
+            once.into_iter().cloned().collect()
+        })
         .unwrap_or_default();
     let cleanup_failures = remove_function(&region.clients, &copy, &published).await;
     let complete = restored.is_ok() && differences.is_empty() && cleanup_failures.is_empty();
@@ -159,6 +167,7 @@ pub async fn drill(
         function,
         region: region.scope().region.clone(),
         copy: copy.clone(),
+        restored: restored.is_ok(),
         recovery_secs,
         steps: preview.plan.steps.len(),
         differences,

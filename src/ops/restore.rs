@@ -31,6 +31,8 @@ pub struct RestoreRequest {
     /// Map event source mappings whose source is in another region to the same source in the
     /// target region.
     pub map_sources: bool,
+    /// Create event source mappings disabled (a drill's copy must not take real messages).
+    pub mappings_disabled: bool,
 }
 
 /// A checked restore: the snapshot verified, the target read, the steps planned.
@@ -166,8 +168,24 @@ pub async fn prepare_restore(
             unroutable.join(", ")
         )));
     }
+    let mut plan = plan;
+    if request.mappings_disabled {
+        for step in plan.steps.iter_mut() {
+            if let Step::Mapping { enabled, .. } = step {
+                *enabled = false;
+            }
+        }
+    }
     let mut refused = plan.refused.clone();
-    refused.extend(crate::backup::restore::image::missing_images(&region.clients, &manifest).await);
+    // The image is needed only by a step that puts code in place.
+    let needs_code = plan
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::Create { .. } | Step::UpdateCode { .. }));
+    if needs_code {
+        let missing = crate::backup::restore::image::missing_images(&region.clients, &manifest);
+        refused.extend(missing.await);
+    }
     if !refused.is_empty() {
         return Err(BackupError::Refused(format!(
             "{} cannot be restored into {} {}, so nothing was changed:\n  {}",

@@ -886,3 +886,53 @@ async fn a_whole_function_comes_back_in_another_account_and_each_new_step_undoes
     );
     assert_eq!(layer_versions(&target, &format!("{name}-deps")).await, 1);
 }
+
+/// A drill's copy must not take a real queue's messages: its mappings are created disabled, on
+/// the alias they invoked, with their batching window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drills_copy_gets_its_mappings_disabled() {
+    let fx = Fixture::new(HOME, "dmap").await;
+    let name = moto::unique("consumer");
+    fx.plain_function(&name).await;
+    let queue = moto::create_queue(HOME, &format!("{name}-jobs"));
+    fx.seeder
+        .lambda
+        .create_event_source_mapping()
+        .function_name(&name)
+        .event_source_arn(&queue)
+        .batch_size(5)
+        .maximum_batching_window_in_seconds(7)
+        .send()
+        .await
+        .expect("mapping");
+    let proxy = FaultProxy::start(moto::url());
+    proxy.watch(HOME, "CreateEventSourceMapping");
+    let lops = fx.lops(&proxy.url);
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let run = lops.run(&[
+        "backup",
+        "drill",
+        &snapshot,
+        "--region",
+        HOME,
+        "--no-invoke",
+        "--yes",
+        "--json",
+    ]);
+    run.assert_exit(0);
+    let asked = proxy.requests(HOME, "CreateEventSourceMapping");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    let body: Value = serde_json::from_str(&asked[0].1).expect("json");
+    assert_eq!(body["Enabled"], false, "{body}");
+    assert_eq!(body["MaximumBatchingWindowInSeconds"], 7, "{body}");
+    // The function's own mapping is still the only one on the queue.
+    let left = fx
+        .seeder
+        .lambda
+        .list_event_source_mappings()
+        .event_source_arn(&queue)
+        .send()
+        .await
+        .expect("mappings");
+    assert_eq!(left.event_source_mappings().len(), 1);
+}

@@ -195,6 +195,7 @@ impl Runner<'_> {
         match step {
             Step::Layer {
                 arn,
+                also,
                 blob,
                 size,
                 compatible_runtimes,
@@ -218,19 +219,21 @@ impl Runner<'_> {
                             .layer_name(layer_name(arn))
                             .description(format!("restored by lops from {arn}"))
                             .content(content)
-                            .set_compatible_runtimes(Some(
+                            .set_compatible_runtimes((!compatible_runtimes.is_empty()).then(|| {
                                 compatible_runtimes
                                     .iter()
                                     .map(|r| Runtime::from(r.as_str()))
-                                    .collect(),
-                            ))
+                                    .collect()
+                            }))
                             .send(),
                     )
                     .await?;
 
                 let published = out.layer_version_arn().unwrap_or_default().to_string();
                 journal.push(Undo::DeleteLayerVersion(published.clone()));
-                mapped.layers.insert(arn.clone(), published);
+                for source in std::iter::once(arn).chain(also) {
+                    mapped.layers.insert(source.clone(), published.clone());
+                }
                 Ok(())
             }
             Step::Provisioned {
@@ -313,7 +316,13 @@ impl Runner<'_> {
                     .lambda_call(lambda.publish_version().function_name(f).send())
                     .await?;
                 let n = out.version().unwrap_or_default().to_string();
-                journal.push(Undo::DeleteVersion(n.clone()));
+                // Lambda answers with the last version when nothing changed since it: that one
+                // was there before (or this restore already journaled it).
+                let new =
+                    !plan.existing_versions.contains(&n) && !versions.values().any(|v| v == &n);
+                if new {
+                    journal.push(Undo::DeleteVersion(n.clone()));
+                }
                 versions.insert(of.clone(), n);
                 Ok(())
             }
@@ -437,16 +446,24 @@ impl Runner<'_> {
                 source_arn,
                 batch_size,
                 starting_position,
+                batching_window,
+                qualifier,
                 enabled,
             } => {
+                // On the alias it invoked, or the target's number of the version.
+                let target = match qualifier {
+                    Some(q) => format!("{f}:{}", versions.get(q).unwrap_or(q)),
+                    None => f.to_string(),
+                };
                 let out = self
                     .clients
                     .lambda_call(
                         lambda
                             .create_event_source_mapping()
-                            .function_name(f)
+                            .function_name(target)
                             .event_source_arn(source_arn)
                             .set_batch_size(*batch_size)
+                            .set_maximum_batching_window_in_seconds(*batching_window)
                             .set_starting_position(
                                 starting_position.as_deref().map(EventSourcePosition::from),
                             )

@@ -10,6 +10,9 @@ pub enum Step {
     Layer {
         /// The layer version ARN the snapshot's configuration names.
         arn: String,
+        /// Other layer version ARNs of the same layer with the same content: one copy serves
+        /// them all.
+        also: Vec<String>,
         /// Its content's blob (hex SHA-256) and size.
         blob: String,
         size: u64,
@@ -46,6 +49,9 @@ pub enum Step {
         source_arn: String,
         batch_size: Option<i32>,
         starting_position: Option<String>,
+        batching_window: Option<i32>,
+        /// The alias or snapshot version it invokes (`None`: the function itself).
+        qualifier: Option<String>,
         enabled: bool,
     },
     /// The function URL as the snapshot has it (auth type, invoke mode, CORS); the address
@@ -164,9 +170,14 @@ impl Step {
             Step::Mapping {
                 source_arn,
                 enabled,
+                qualifier,
                 ..
             } => format!(
-                "event source mapping from {source_arn} ({})",
+                "event source mapping from {source_arn}{} ({})",
+                qualifier
+                    .as_ref()
+                    .map(|q| format!(" to {q}"))
+                    .unwrap_or_default(),
                 if *enabled { "enabled" } else { "disabled" }
             ),
         }
@@ -206,6 +217,9 @@ pub struct RestorePlan {
     pub notes: Vec<String>,
     /// Why it cannot be restored at all (checked before anything changes).
     pub refused: Vec<String>,
+    /// The target's published versions before the restore: a publish that answers with one
+    /// of them (nothing changed since it) made nothing to undo.
+    pub existing_versions: BTreeSet<String>,
 }
 
 pub(super) const LATEST: &str = "$LATEST";
@@ -284,6 +298,9 @@ pub fn plan_among(
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| manifest.account.clone());
     plan_layers(&mut out, manifest, current, copies, region, &account);
+    out.existing_versions = current
+        .map(|c| c.versions.iter().map(|(n, _, _)| n.clone()).collect())
+        .unwrap_or_default();
     let layers = out.layers.clone();
     let adapt = |c: &FunctionConfig| {
         let mut c = c.clone();
@@ -339,6 +356,21 @@ pub fn plan_among(
         if let Some((n, _, _)) = found {
             used.insert(n.clone());
             out.matched.insert(v.version.clone(), n.clone());
+            continue;
+        }
+        // The same code and configuration as an earlier snapshot version (Lambda publishes no
+        // new version when nothing changed): the target's version of that one.
+        let twin = manifest
+            .versions
+            .iter()
+            .take_while(|e| e.version != v.version)
+            .find(|e| {
+                e.code.lambda_sha256() == wanted.code.lambda_sha256()
+                    && adapt(&e.config).differences(&wanted.config).is_empty()
+            })
+            .and_then(|e| out.matched.get(&e.version).cloned());
+        if let Some(n) = twin {
+            out.matched.insert(v.version.clone(), n);
             continue;
         }
         move_latest(&mut out, &mut latest, v);
@@ -460,6 +492,8 @@ pub fn plan_among(
             source_arn: source.clone(),
             batch_size: m.batch_size,
             starting_position: m.starting_position.clone(),
+            batching_window: m.maximum_batching_window,
+            qualifier: m.qualifier.clone(),
             enabled: m
                 .state
                 .as_deref()
@@ -550,12 +584,27 @@ fn plan_layers(
             (Some((have, _)), _, _) => {
                 out.layers.insert(arn.clone(), have.clone());
             }
-            (None, Some(blob), Some(l)) => publish.push(Step::Layer {
-                arn: arn.clone(),
-                blob: blob.clone(),
-                size: l.code_size.max(0) as u64,
-                compatible_runtimes: l.compatible_runtimes.clone(),
-            }),
+            (None, Some(blob), Some(l)) => {
+                let same = publish.iter_mut().find_map(|step| match step {
+                    Step::Layer {
+                        arn: first,
+                        also,
+                        blob: b,
+                        ..
+                    } if b == blob && layer_name(first) == layer_name(arn) => Some(also),
+                    _ => None,
+                });
+                match same {
+                    Some(also) => also.push(arn.clone()),
+                    None => publish.push(Step::Layer {
+                        arn: arn.clone(),
+                        also: Vec::new(),
+                        blob: blob.clone(),
+                        size: l.code_size.max(0) as u64,
+                        compatible_runtimes: l.compatible_runtimes.clone(),
+                    }),
+                }
+            }
             _ => out.refused.push(format!(
                 "layer {arn} is not usable in {region} (account {account}) and its content is not \
                  in the snapshot: back the function up with `lops backup run --with-layers`, or \

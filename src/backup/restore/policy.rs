@@ -15,7 +15,19 @@ pub struct Permission {
     pub source_account: Option<String>,
     pub url_auth_type: Option<String>,
     pub org_id: Option<String>,
+    /// Alexa's event source token.
+    pub event_source_token: Option<String>,
 }
+
+/// The conditions AddPermission can express: (operator, key) → which field holds it.
+const EXPRESSIBLE: &[(&str, &str)] = &[
+    ("ArnLike", "AWS:SourceArn"),
+    ("ArnEquals", "AWS:SourceArn"),
+    ("StringEquals", "AWS:SourceAccount"),
+    ("StringEquals", "lambda:FunctionUrlAuthType"),
+    ("StringEquals", "aws:PrincipalOrgID"),
+    ("StringEquals", "lambda:EventSourceToken"),
+];
 
 impl Permission {
     pub fn describe(&self) -> String {
@@ -92,7 +104,14 @@ pub fn parse(policy: &str) -> (Vec<Permission>, Vec<String>) {
                 }),
             _ => None,
         };
-        let condition = |op: &str, key: &str| s["Condition"][op][key].as_str().map(str::to_string);
+        // Keys are matched without regard to case, as IAM matches them.
+        let condition = |op: &str, key: &str| {
+            s["Condition"][op]
+                .as_object()?
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .and_then(|(_, v)| v.as_str().map(str::to_string))
+        };
         let (Some(principal), false, false) = (principal, sid.is_empty(), action.is_empty()) else {
             notes.push(format!(
                 "resource policy statement '{sid}' has a shape AddPermission cannot write: apply it by hand"
@@ -105,6 +124,33 @@ pub fn parse(policy: &str) -> (Vec<Permission>, Vec<String>) {
             ));
             continue;
         }
+        // A condition it cannot write back would make the restored statement wider than the
+        // original: such a statement is left out, and said.
+        let inexpressible: Vec<String> = s["Condition"]
+            .as_object()
+            .into_iter()
+            .flat_map(|ops| ops.iter())
+            .flat_map(|(op, keys)| {
+                keys.as_object()
+                    .into_iter()
+                    .flat_map(|k| k.iter())
+                    .filter(move |(key, value)| {
+                        !value.is_string()
+                            || !EXPRESSIBLE
+                                .iter()
+                                .any(|(o, k)| o == op && k.eq_ignore_ascii_case(key))
+                    })
+                    .map(move |(key, _)| format!("{op} {key}"))
+            })
+            .collect();
+        if !inexpressible.is_empty() {
+            notes.push(format!(
+                "resource policy statement '{sid}' has conditions AddPermission cannot write \
+                 ({}): not restored (it would allow more than the original); apply it by hand",
+                inexpressible.join(", ")
+            ));
+            continue;
+        }
         out.push(Permission {
             sid,
             action,
@@ -114,6 +160,7 @@ pub fn parse(policy: &str) -> (Vec<Permission>, Vec<String>) {
             source_account: condition("StringEquals", "AWS:SourceAccount"),
             url_auth_type: condition("StringEquals", "lambda:FunctionUrlAuthType"),
             org_id: condition("StringEquals", "aws:PrincipalOrgID"),
+            event_source_token: condition("StringEquals", "lambda:EventSourceToken"),
         });
     }
     (out, notes)
@@ -148,5 +195,29 @@ mod tests {
             "222"
         );
         assert!(parse("not json").0.is_empty());
+    }
+
+    #[test]
+    fn a_statement_with_a_condition_addpermission_cannot_write_is_left_out_and_said() {
+        let policy = r#"{"Statement":[
+            {"Sid":"alexa","Effect":"Allow","Principal":{"Service":"alexa-appkit.amazon.com"},
+             "Action":"lambda:InvokeFunction",
+             "Condition":{"StringEquals":{"lambda:EventSourceToken":"amzn1.ask.skill.1"}}},
+            {"Sid":"narrow","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},
+             "Action":"lambda:InvokeFunction",
+             "Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::b"},
+                          "IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}},
+            {"Sid":"many","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},
+             "Action":"lambda:InvokeFunction",
+             "Condition":{"StringEquals":{"AWS:SourceAccount":["1","2"]}}}]}"#;
+        let (permissions, notes) = parse(policy);
+        assert_eq!(permissions.len(), 1, "{permissions:?}");
+        assert_eq!(
+            permissions[0].event_source_token.as_deref(),
+            Some("amzn1.ask.skill.1")
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("narrow") && notes[0].contains("IpAddress aws:SourceIp"));
+        assert!(notes[1].contains("many"));
     }
 }

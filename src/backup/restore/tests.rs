@@ -285,3 +285,54 @@ fn provisioned_concurrency_follows_the_alias_and_stops_when_it_is_there() {
         }]
     );
 }
+
+#[test]
+fn versions_alike_in_the_snapshot_share_the_targets_version_and_a_rerun_plans_nothing() {
+    let mut m = manifest();
+    // v2 was published with nothing changed since v1: Lambda gave the same code and settings.
+    m.versions = vec![version("1", "one", "X"), version("2", "one", "X")];
+    m.latest = version("$LATEST", "one", "X");
+    m.aliases[0].weights = [("2".to_string(), 0.2)].into();
+    let current = Current {
+        latest: Some((m.latest.config.clone(), "X".into())),
+        versions: vec![("1".into(), m.versions[0].config.clone(), "X".into())],
+        aliases: vec![AliasSnapshot {
+            name: "live".into(),
+            function_version: "1".into(),
+            description: None,
+            weights: [("1".to_string(), 0.2)].into(),
+        }],
+        reserved: Some(7),
+        tags: m.tags.clone(),
+        ..Default::default()
+    };
+    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
+    assert_eq!(p.matched.get("2").map(String::as_str), Some("1"));
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    assert!(p.existing_versions.contains("1"));
+}
+
+#[test]
+fn a_mapping_keeps_its_alias_and_batching_window() {
+    let mut m = manifest();
+    m.event_source_mappings = Some(vec![crate::backup::manifest::EventSourceMapping {
+        uuid: "u".into(),
+        source_arn: Some("arn:aws:sqs:eu-west-1:1:jobs".into()),
+        state: Some("Enabled".into()),
+        batch_size: Some(10),
+        starting_position: None,
+        maximum_batching_window: Some(5),
+        qualifier: Some("live".into()),
+    }]);
+    let p = plan(&m, None, "orders", "eu-west-1", None, false);
+    let mapping = p
+        .steps
+        .iter()
+        .find(|s| matches!(s, Step::Mapping { .. }))
+        .expect("a mapping");
+    assert!(
+        matches!(mapping, Step::Mapping { qualifier: Some(q), batching_window: Some(5), .. } if q == "live"),
+        "{mapping:?}"
+    );
+    assert!(mapping.describe().contains("to live"));
+}

@@ -176,7 +176,30 @@ pub(super) fn with_config_update(
     call: aws_sdk_lambda::operation::update_function_configuration::builders::UpdateFunctionConfigurationFluentBuilder,
     c: &FunctionConfig,
 ) -> aws_sdk_lambda::operation::update_function_configuration::builders::UpdateFunctionConfigurationFluentBuilder{
-    config_fields!(call, c)
+    let mut call = config_fields!(call, c);
+    // What the snapshot has not got is taken away: Lambda keeps what an update leaves out.
+    if c.subnet_ids.is_empty() && c.security_group_ids.is_empty() {
+        call = call.vpc_config(
+            VpcConfig::builder()
+                .set_subnet_ids(Some(Vec::new()))
+                .set_security_group_ids(Some(Vec::new()))
+                .build(),
+        );
+    }
+    if c.dead_letter_target.is_none() {
+        call = call.dead_letter_config(DeadLetterConfig::builder().target_arn("").build());
+    }
+    if c.kms_key_arn.is_none() {
+        call = call.kms_key_arn("");
+    }
+    if c.tracing_mode.is_none() {
+        call = call.tracing_config(
+            TracingConfig::builder()
+                .mode(TracingMode::PassThrough)
+                .build(),
+        );
+    }
+    call
 }
 
 /// Creates or updates the function URL to a snapshot's configuration (`None`: deletes it).
@@ -316,7 +339,8 @@ pub(super) async fn add_permission(
                 .as_deref()
                 .map(aws_sdk_lambda::types::FunctionUrlAuthType::from),
         )
-        .set_principal_org_id(p.org_id.clone());
+        .set_principal_org_id(p.org_id.clone())
+        .set_event_source_token(p.event_source_token.clone());
     clients.lambda_call(request.send()).await?;
     Ok(())
 }

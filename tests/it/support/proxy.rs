@@ -80,6 +80,8 @@ struct Shared {
     /// The access key ids requests were signed with.
     keys: std::collections::BTreeSet<String>,
     replies: Vec<Reply>,
+    /// (region, operation) whose requests are recorded as they pass.
+    watched: Vec<(String, String)>,
     rewrites: Vec<(String, String, Rewrite)>,
     /// (region, operation) → (path, body) of each request answered by a reply.
     recorded: BTreeMap<(String, String), Vec<(String, String)>>,
@@ -148,7 +150,15 @@ impl FaultProxy {
         });
     }
 
-    /// (path with query, body) of each request answered by a [`FaultProxy::reply`].
+    /// Records each request of `operation` in `region` (moto still answers it).
+    pub fn watch(&self, region: &str, operation: &str) {
+        self.lock()
+            .watched
+            .push((region.to_string(), operation.to_string()));
+    }
+
+    /// (path with query, body) of each request answered by a [`FaultProxy::reply`] or
+    /// [`FaultProxy::watch`]ed.
     pub fn requests(&self, region: &str, operation: &str) -> Vec<(String, String)> {
         self.lock()
             .recorded
@@ -357,6 +367,9 @@ fn lambda_operation(method: &str, path: &str) -> String {
         ("DELETE", [_, "functions", _, "provisioned-concurrency"]) => {
             "DeleteProvisionedConcurrencyConfig"
         }
+        ("POST", [_, "event-source-mappings"]) => "CreateEventSourceMapping",
+        ("GET", [_, "event-source-mappings"]) => "ListEventSourceMappings",
+        ("DELETE", [_, "event-source-mappings", _]) => "DeleteEventSourceMapping",
         ("POST", [_, "functions", _, "url"]) => "CreateFunctionUrlConfig",
         ("PUT", [_, "functions", _, "url"]) => "UpdateFunctionUrlConfig",
         ("GET", [_, "functions", _, "url"]) => "GetFunctionUrlConfig",
@@ -545,7 +558,11 @@ async fn handle(
             .rev()
             .find(|r| r.region == region && r.operation == operation)
             .cloned();
-        if reply.is_some() && fault.is_none() {
+        let watched = s
+            .watched
+            .iter()
+            .any(|(r, o)| *r == region && *o == operation);
+        if (reply.is_some() || watched) && fault.is_none() {
             s.recorded
                 .entry((region.clone(), operation.clone()))
                 .or_default()
