@@ -64,7 +64,8 @@ pub struct DrillInvoke {
 
 /// The copy's temporary name: the function's, shortened to fit, with a time stamp.
 pub fn copy_name(function: &str, now: chrono::DateTime<chrono::Utc>) -> String {
-    let stamp = now.format("%H%M%S").to_string();
+    // To the millisecond: two drills of one function do not share a copy.
+    let stamp = now.format("%H%M%S%3f").to_string();
     let room = 64 - "-drill-".len() - stamp.len();
     let base: String = function.chars().take(room).collect();
     format!("{base}-drill-{stamp}")
@@ -240,7 +241,7 @@ mod tests {
     #[test]
     fn copies_have_short_dated_names() {
         let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
-        assert_eq!(copy_name("orders", now), "orders-drill-221320");
+        assert_eq!(copy_name("orders", now), "orders-drill-221320000");
         assert_eq!(copy_name(&"x".repeat(80), now).len(), 64);
         let uri = S3Uri::parse(
             "s3://acme-backups/lops/snapshots/us-east-1/orders/20261125T104502.123Z.json",

@@ -182,6 +182,26 @@ pub async fn prepare_restore(
         .steps
         .iter()
         .any(|s| matches!(s, Step::Create { .. } | Step::UpdateCode { .. }));
+    // A package over Lambda's inline limit is read from the backup bucket, which must then be
+    // in the target region: said now rather than half-way.
+    let limit = crate::backup::restore::INLINE_LIMIT;
+    let large = std::iter::once(&manifest.latest)
+        .chain(&manifest.versions)
+        .filter_map(|v| match &v.code {
+            crate::backup::manifest::Code::Zip { size, .. } if *size > limit => Some(*size),
+            _ => None,
+        })
+        .max();
+    if let Some(size) = large.filter(|_| needs_code && store.region != region.scope().region) {
+        refused.push(format!(
+            "the package is {} MB: Lambda takes at most 50 MB inline and reads larger ones only \
+             from a bucket in its own region ({}); the backup bucket is in {}: copy the backup \
+             to a bucket there and restore from it",
+            size / (1024 * 1024),
+            region.scope().region,
+            store.region
+        ));
+    }
     if needs_code {
         let missing = crate::backup::restore::image::missing_images(&region.clients, &manifest);
         refused.extend(missing.await);

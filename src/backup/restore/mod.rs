@@ -30,7 +30,7 @@ pub use plan::{RestorePlan, Step, plan, plan_among};
 use writes::*;
 
 /// Lambda takes packages up to this size inline; larger ones go by S3 reference.
-pub(super) const INLINE_LIMIT: u64 = 50 * 1024 * 1024;
+pub const INLINE_LIMIT: u64 = 50 * 1024 * 1024;
 
 /// What the target holds now.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -538,6 +538,39 @@ pub fn plan_among(
             }
         }
     }
+    // What the target has and the snapshot has not is left as it is, and said.
+    if let Some(c) = current {
+        let mut extra = Vec::new();
+        if c.url.is_some() && manifest.function_url.is_none() {
+            extra.push("its function URL".to_string());
+        }
+        if c.async_invoke.is_some() && manifest.async_invoke.is_none() {
+            extra.push("its asynchronous invoke configuration".to_string());
+        }
+        let (kept, _) = manifest
+            .policy
+            .as_deref()
+            .map(super::policy::parse)
+            .unwrap_or_default();
+        for p in &c.permissions {
+            if !kept.iter().any(|k| k.sid == p.sid) {
+                extra.push(format!("permission {}", p.sid));
+            }
+        }
+        let provisioned = manifest.provisioned_concurrency.iter().flatten();
+        let provisioned: Vec<&str> = provisioned.map(|p| p.qualifier.as_str()).collect();
+        for q in c.provisioned.keys() {
+            if !provisioned.contains(&q.as_str()) {
+                extra.push(format!("provisioned concurrency on {q}"));
+            }
+        }
+        if !extra.is_empty() {
+            out.notes.push(format!(
+                "the target has what the snapshot has not, left as it is: {}",
+                extra.join(", ")
+            ));
+        }
+    }
     if region != manifest.region && !manifest.latest.config.subnet_ids.is_empty() {
         out.notes.push("the VPC subnets and security groups belong to the snapshot's region: pass a configuration for this region after the restore".into());
     }

@@ -336,3 +336,32 @@ fn a_mapping_keeps_its_alias_and_batching_window() {
     );
     assert!(mapping.describe().contains("to live"));
 }
+
+#[test]
+fn what_the_target_has_beyond_the_snapshot_is_named() {
+    let m = manifest();
+    let current = Current {
+        latest: Some((m.latest.config.clone(), "X".into())),
+        versions: vec![
+            ("1".into(), m.versions[0].config.clone(), "X".into()),
+            ("2".into(), m.versions[1].config.clone(), "X".into()),
+        ],
+        aliases: m.aliases.clone(),
+        reserved: Some(7),
+        tags: m.tags.clone(),
+        url: Some(serde_json::json!({"auth_type": "NONE"})),
+        provisioned: [("live".to_string(), 3)].into(),
+        ..Default::default()
+    };
+    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    let note = p
+        .notes
+        .iter()
+        .find(|n| n.contains("left as it is"))
+        .expect("a note");
+    assert!(
+        note.contains("function URL") && note.contains("provisioned concurrency on live"),
+        "{note}"
+    );
+}
