@@ -289,11 +289,14 @@ impl Runner<'_> {
                 journal.push(Undo::DeleteFunction);
                 self.settle(f).await
             }
-            Step::UpdateCode { code } => {
+            Step::UpdateCode {
+                code,
+                architectures,
+            } => {
                 let before = self.latest_undo(journal);
                 let input = self.code_input(self.store, code).await?;
                 self.clients
-                    .lambda_call(update_code(lambda, f, input).send())
+                    .lambda_call(update_code(lambda, f, input, architectures).send())
                     .await?;
 
                 journal.extend(before);

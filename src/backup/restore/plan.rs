@@ -24,6 +24,8 @@ pub enum Step {
     },
     UpdateCode {
         code: Code,
+        /// Architectures go with the code (UpdateFunctionConfiguration cannot change them).
+        architectures: Vec<String>,
     },
     UpdateConfig {
         config: FunctionConfig,
@@ -107,7 +109,7 @@ impl Step {
                 config.memory_size.unwrap_or_default(),
                 short_hash(code.lambda_sha256())
             ),
-            Step::UpdateCode { code } => {
+            Step::UpdateCode { code, .. } => {
                 format!("update code to {}", short_hash(code.lambda_sha256()))
             }
             Step::UpdateConfig { changes, .. } => {
@@ -327,12 +329,19 @@ pub fn plan_among(
                 code: v.code.clone(),
             }),
             Some((c, sha)) => {
-                if sha != v.code.lambda_sha256() {
+                let other_architectures =
+                    !config.architectures.is_empty() && config.architectures != c.architectures;
+                if sha != v.code.lambda_sha256() || other_architectures {
                     out.steps.push(Step::UpdateCode {
                         code: v.code.clone(),
+                        architectures: config.architectures.clone(),
                     });
                 }
-                let changes = config.differences(c);
+                let changes: Vec<String> = config
+                    .differences(c)
+                    .into_iter()
+                    .filter(|d| !d.starts_with("architectures:"))
+                    .collect();
                 if !changes.is_empty() {
                     out.steps.push(Step::UpdateConfig {
                         config: config.clone(),

@@ -365,3 +365,27 @@ fn what_the_target_has_beyond_the_snapshot_is_named() {
         "{note}"
     );
 }
+
+#[test]
+fn another_architecture_goes_with_the_code() {
+    let mut m = manifest();
+    m.versions.clear();
+    m.aliases.clear();
+    m.latest.config.architectures = vec!["arm64".into()];
+    let mut here = m.latest.config.clone();
+    here.architectures = vec!["x86_64".into()];
+    let current = Current {
+        latest: Some((here, "X".into())),
+        reserved: Some(7),
+        tags: m.tags.clone(),
+        ..Default::default()
+    };
+    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
+    assert_eq!(
+        p.steps,
+        vec![Step::UpdateCode {
+            code: m.latest.code.clone(),
+            architectures: vec!["arm64".into()],
+        }]
+    );
+}

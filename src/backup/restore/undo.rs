@@ -92,7 +92,9 @@ impl Runner<'_> {
                         let store = self.before.map(|(_, s)| s).unwrap_or(self.store);
                         let input = self.code_input(store, &code).await?;
                         self.clients
-                            .lambda_call(update_code(lambda, function, input).send())
+                            .lambda_call(
+                                update_code(lambda, function, input, &config.architectures).send(),
+                            )
                             .await?;
 
                         self.settle(function).await?;

@@ -33,8 +33,17 @@ pub(super) fn update_code(
     lambda: &aws_sdk_lambda::Client,
     function: &str,
     input: FunctionCode,
+    architectures: &[String],
 ) -> aws_sdk_lambda::operation::update_function_code::builders::UpdateFunctionCodeFluentBuilder {
-    let call = lambda.update_function_code().function_name(function);
+    let call = lambda
+        .update_function_code()
+        .function_name(function)
+        .set_architectures((!architectures.is_empty()).then(|| {
+            architectures
+                .iter()
+                .map(|a| Architecture::from(a.as_str()))
+                .collect()
+        }));
     match (
         input.zip_file,
         input.s3_bucket,
