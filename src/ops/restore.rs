@@ -185,14 +185,20 @@ pub async fn prepare_restore(
     // A package over Lambda's inline limit is read from the backup bucket, which must then be
     // in the target region: said now rather than half-way.
     let limit = crate::backup::restore::INLINE_LIMIT;
-    let large = std::iter::once(&manifest.latest)
-        .chain(&manifest.versions)
-        .filter_map(|v| match &v.code {
-            crate::backup::manifest::Code::Zip { size, .. } if *size > limit => Some(*size),
+    let large = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Create { code, .. } | Step::UpdateCode { code, .. } => match code {
+                crate::backup::manifest::Code::Zip { size, .. } => Some(*size),
+                crate::backup::manifest::Code::Image { .. } => None,
+            },
+            Step::Layer { size, .. } => Some(*size),
             _ => None,
         })
+        .filter(|size| *size > limit)
         .max();
-    if let Some(size) = large.filter(|_| needs_code && store.region != region.scope().region) {
+    if let Some(size) = large.filter(|_| store.region != region.scope().region) {
         refused.push(format!(
             "the package is {} MB: Lambda takes at most 50 MB inline and reads larger ones only \
              from a bucket in its own region ({}); the backup bucket is in {}: copy the backup \

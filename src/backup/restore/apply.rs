@@ -3,6 +3,7 @@
 
 use super::*;
 
+use super::layers::layer_name;
 use super::plan::*;
 use super::undo::Undo;
 
@@ -496,14 +497,20 @@ impl Runner<'_> {
                 permission,
                 replaces,
             } => {
-                if replaces.is_some() {
-                    remove_permission(self.clients, f, &permission.sid).await?;
-                }
-                journal.push(Undo::Permission {
+                let undo = Undo::Permission {
                     sid: permission.sid.clone(),
                     put_back: replaces.clone(),
-                });
-                add_permission(self.clients, f, permission).await
+                };
+                if replaces.is_some() {
+                    // Removed: from here the undo puts the old one back, whatever the add does.
+                    remove_permission(self.clients, f, &permission.sid).await?;
+                    journal.push(undo);
+                    return add_permission(self.clients, f, permission).await;
+                }
+                // Added only: nothing to undo when the add itself fails (say, an id taken).
+                add_permission(self.clients, f, permission).await?;
+                journal.push(undo);
+                Ok(())
             }
             Step::AsyncInvoke { config } => {
                 let before = match super::super::read::async_config(self.clients, f).await {

@@ -4,6 +4,7 @@
 
 mod apply;
 pub mod image;
+mod layers;
 mod plan;
 pub mod policy;
 mod undo;
@@ -50,6 +51,8 @@ pub struct Current {
     pub async_invoke: Option<serde_json::Value>,
     /// Its resource policy's statements, as permissions.
     pub permissions: Vec<policy::Permission>,
+    /// The ids of all its statements, also those AddPermission cannot write.
+    pub statement_ids: BTreeSet<String>,
     /// The layer versions its configurations use → their content's Lambda hash.
     pub layers: BTreeMap<String, String>,
     /// Provisioned concurrency per alias or version.
@@ -116,13 +119,15 @@ pub async fn read_current(
     current.url = absent_ok(super::read::url_config(clients, function).await)?;
     current.async_invoke = absent_ok(super::read::async_config(clients, function).await)?;
     clients.lambda_limit.acquire_first().await;
-    current.permissions = match lambda.get_policy().function_name(function).send().await {
-        Ok(out) => policy::parse(out.policy().unwrap_or_default()).0,
+    let document = match lambda.get_policy().function_name(function).send().await {
+        Ok(out) => out.policy().unwrap_or_default().to_string(),
         Err(e) => match classify(e, t) {
-            ProviderError::NotFound(_) | ProviderError::Unsupported(_) => Vec::new(),
+            ProviderError::NotFound(_) | ProviderError::Unsupported(_) => String::new(),
             other => return Err(BackupError::Provider(other)),
         },
     };
+    current.permissions = policy::parse(&document).0;
+    current.statement_ids = policy::sids(&document);
     let used: BTreeSet<String> = current
         .latest
         .iter()
@@ -168,7 +173,7 @@ pub async fn layer_copies(
         .layers
         .iter()
         .filter(|l| l.blob.is_some())
-        .map(|l| plan::layer_name(&l.arn))
+        .map(|l| layers::layer_name(&l.arn))
         .collect();
     for name in names {
         clients.lambda_limit.acquire_first().await;

@@ -1,5 +1,6 @@
 //! The restore planner: what the snapshot holds against what the target holds, as steps.
 
+use super::layers::{layer_name, plan_layers, region_account};
 use super::*;
 
 /// One step of a restore.
@@ -186,20 +187,6 @@ impl Step {
     }
 }
 
-/// A layer version ARN's layer name (`arn:…:layer:NAME:N` → NAME).
-pub(super) fn layer_name(arn: &str) -> &str {
-    arn.split(':').nth(6).unwrap_or(arn)
-}
-
-/// (region, account) of an ARN.
-fn region_account(arn: &str) -> (&str, &str) {
-    let mut parts = arn.split(':').skip(3);
-    (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    )
-}
-
 pub(super) fn short_hash(h: &str) -> String {
     h.chars().take(12).collect()
 }
@@ -239,11 +226,24 @@ impl RestorePlan {
             })
             .collect();
         let mut missing = Vec::new();
+        let routable = |v: &str| self.matched.contains_key(v) || published.contains(v);
         for a in &manifest.aliases {
             for v in std::iter::once(&a.function_version).chain(a.weights.keys()) {
-                if !self.matched.contains_key(v) && !published.contains(v.as_str()) {
+                if !routable(v) {
                     missing.push(format!("alias {} routes to version {v}", a.name));
                 }
+            }
+        }
+        for s in &self.steps {
+            if let Step::Mapping {
+                qualifier: Some(q),
+                source_arn,
+                ..
+            } = s
+                && q.chars().all(|c| c.is_ascii_digit())
+                && !routable(q)
+            {
+                missing.push(format!("the mapping from {source_arn} invokes version {q}"));
             }
         }
         missing
@@ -373,7 +373,8 @@ pub fn plan_among(
             .versions
             .iter()
             .take_while(|e| e.version != v.version)
-            .find(|e| {
+            .last()
+            .filter(|e| {
                 e.code.lambda_sha256() == wanted.code.lambda_sha256()
                     && adapt(&e.config).differences(&wanted.config).is_empty()
             })
@@ -539,6 +540,17 @@ pub fn plan_among(
         for p in permissions {
             let p = p.rewritten((&manifest.region, &manifest.account), (region, &account));
             let have = current.and_then(|c| c.permissions.iter().find(|x| x.sid == p.sid));
+            // A statement of that id lops cannot write back is not replaced: nothing could
+            // put it back.
+            let unwritable =
+                have.is_none() && current.is_some_and(|c| c.statement_ids.contains(&p.sid));
+            if unwritable {
+                out.notes.push(format!(
+                    "the target's resource policy statement '{}' has conditions AddPermission cannot write: left as it is, not replaced by the snapshot's",
+                    p.sid
+                ));
+                continue;
+            }
             if have != Some(&p) {
                 out.steps.push(Step::Permission {
                     permission: p,
@@ -561,9 +573,9 @@ pub fn plan_among(
             .as_deref()
             .map(super::policy::parse)
             .unwrap_or_default();
-        for p in &c.permissions {
-            if !kept.iter().any(|k| k.sid == p.sid) {
-                extra.push(format!("permission {}", p.sid));
+        for sid in &c.statement_ids {
+            if !kept.iter().any(|k| &k.sid == sid) {
+                extra.push(format!("permission {sid}"));
             }
         }
         let provisioned = manifest.provisioned_concurrency.iter().flatten();
@@ -584,76 +596,4 @@ pub fn plan_among(
         out.notes.push("the VPC subnets and security groups belong to the snapshot's region: pass a configuration for this region after the restore".into());
     }
     out
-}
-
-/// Decides where each layer version the snapshot's configurations name comes from in the
-/// target: the same ARN where it is usable there (same region, and not the snapshot account's
-/// own layer restored into another account), a copy the target already uses (same name, same
-/// content), else published from the content the backup stored — or, without it, refused.
-fn plan_layers(
-    out: &mut RestorePlan,
-    manifest: &Manifest,
-    current: Option<&Current>,
-    copies: &BTreeMap<String, String>,
-    region: &str,
-    account: &str,
-) {
-    let used: BTreeSet<&String> = std::iter::once(&manifest.latest)
-        .chain(&manifest.versions)
-        .flat_map(|v| v.config.layers.iter())
-        .collect();
-    let mut publish = Vec::new();
-    for arn in used {
-        let (layer_region, layer_account) = region_account(arn);
-        let usable = layer_region == region
-            && (layer_account == account || layer_account != manifest.account);
-        if usable {
-            out.layers.insert(arn.clone(), arn.clone());
-            continue;
-        }
-        let stored = manifest.layers.iter().find(|l| &l.arn == arn);
-        let blob = stored.and_then(|l| l.blob.as_ref());
-        let held = current.into_iter().flat_map(|c| c.layers.iter());
-        let mut held = held.chain(copies);
-        let copy = blob.and_then(|blob| {
-            held.find(|(have, sha)| {
-                layer_name(have) == layer_name(arn)
-                    && region_account(have) == (region, account)
-                    && crate::backup::store::lambda_sha_to_hex(sha).as_ref() == Some(blob)
-            })
-        });
-        match (copy, blob, stored) {
-            (Some((have, _)), _, _) => {
-                out.layers.insert(arn.clone(), have.clone());
-            }
-            (None, Some(blob), Some(l)) => {
-                let same = publish.iter_mut().find_map(|step| match step {
-                    Step::Layer {
-                        arn: first,
-                        also,
-                        blob: b,
-                        ..
-                    } if b == blob && layer_name(first) == layer_name(arn) => Some(also),
-                    _ => None,
-                });
-                match same {
-                    Some(also) => also.push(arn.clone()),
-                    None => publish.push(Step::Layer {
-                        arn: arn.clone(),
-                        also: Vec::new(),
-                        blob: blob.clone(),
-                        size: l.code_size.max(0) as u64,
-                        compatible_runtimes: l.compatible_runtimes.clone(),
-                    }),
-                }
-            }
-            _ => out.refused.push(format!(
-                "layer {arn} is not usable in {region} (account {account}) and its content is not \
-                 in the snapshot: back the function up with `lops backup run --with-layers`, or \
-                 publish the layer in {region} first"
-            )),
-        }
-    }
-    // Published before the function that names them.
-    out.steps.splice(0..0, publish);
 }

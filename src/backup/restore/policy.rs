@@ -67,6 +67,20 @@ impl Permission {
     }
 }
 
+/// The ids of every statement of a policy document, whether lops can write it back or not.
+pub fn sids(policy: &str) -> std::collections::BTreeSet<String> {
+    let doc: Value = serde_json::from_str(policy).unwrap_or_default();
+    let statements = match &doc["Statement"] {
+        Value::Array(a) => a.clone(),
+        Value::Object(_) => vec![doc["Statement"].clone()],
+        _ => Vec::new(),
+    };
+    statements
+        .iter()
+        .filter_map(|s| s["Sid"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// The statements of a policy document lops can write back, and a note for each it cannot.
 pub fn parse(policy: &str) -> (Vec<Permission>, Vec<String>) {
     let Ok(doc) = serde_json::from_str::<Value>(policy) else {

@@ -389,3 +389,75 @@ fn another_architecture_goes_with_the_code() {
         }]
     );
 }
+
+#[test]
+fn a_target_statement_lops_cannot_write_back_is_never_replaced() {
+    let mut m = manifest();
+    m.policy = Some(
+        r#"{"Statement":[{"Sid":"s3","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},
+            "Action":"lambda:InvokeFunction"}]}"#
+            .into(),
+    );
+    let current = Current {
+        latest: Some((m.latest.config.clone(), "X".into())),
+        versions: vec![
+            ("1".into(), m.versions[0].config.clone(), "X".into()),
+            ("2".into(), m.versions[1].config.clone(), "X".into()),
+        ],
+        aliases: m.aliases.clone(),
+        reserved: Some(7),
+        tags: m.tags.clone(),
+        // Its "s3" statement has a condition AddPermission cannot write: not among permissions.
+        statement_ids: ["s3".to_string()].into(),
+        ..Default::default()
+    };
+    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    assert!(p.notes.iter().any(|n| n.contains("'s3'")), "{:?}", p.notes);
+}
+
+#[test]
+fn only_the_version_right_before_can_be_a_twin() {
+    let mut m = manifest();
+    // v3 is like v1, but v2 came between: Lambda published it as a version of its own.
+    m.versions = vec![
+        version("1", "one", "X"),
+        version("2", "two", "X"),
+        version("3", "one", "X"),
+    ];
+    m.aliases.clear();
+    let current = Current {
+        latest: Some((m.latest.config.clone(), "X".into())),
+        versions: vec![
+            ("1".into(), m.versions[0].config.clone(), "X".into()),
+            ("2".into(), m.versions[1].config.clone(), "X".into()),
+        ],
+        reserved: Some(7),
+        tags: m.tags.clone(),
+        ..Default::default()
+    };
+    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
+    assert!(
+        p.steps.contains(&Step::Publish { of: "3".into() }),
+        "{:?}",
+        p.steps
+    );
+}
+
+#[test]
+fn a_mapping_on_a_version_the_snapshot_has_not_is_unroutable() {
+    let mut m = manifest();
+    m.event_source_mappings = Some(vec![crate::backup::manifest::EventSourceMapping {
+        uuid: "u".into(),
+        source_arn: Some("arn:aws:sqs:eu-west-1:1:jobs".into()),
+        state: Some("Enabled".into()),
+        batch_size: None,
+        starting_position: None,
+        maximum_batching_window: None,
+        qualifier: Some("9".into()),
+    }]);
+    let p = plan(&m, None, "orders", "eu-west-1", None, false);
+    let missing = p.unroutable(&m);
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(missing[0].contains("invokes version 9"));
+}
