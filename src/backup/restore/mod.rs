@@ -7,6 +7,7 @@ pub mod image;
 mod layers;
 mod plan;
 pub mod policy;
+mod step;
 mod undo;
 mod writes;
 
@@ -27,7 +28,8 @@ use crate::provider::ProviderError;
 use crate::provider::aws::{Clients, classify};
 
 pub use apply::{Restored, Runner};
-pub use plan::{RestorePlan, Step, plan, plan_among};
+pub use plan::{RestorePlan, plan, plan_among};
+pub use step::Step;
 use writes::*;
 
 /// Lambda takes packages up to this size inline; larger ones go by S3 reference.
