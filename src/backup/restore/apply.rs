@@ -157,7 +157,6 @@ impl Runner<'_> {
                         .send(),
                 )
                 .await?;
-
             let pending = c.state().is_some_and(|s| s.as_str() == "Pending")
                 || c.last_update_status()
                     .is_some_and(|s| s.as_str() == "InProgress");
@@ -229,7 +228,6 @@ impl Runner<'_> {
                             .send(),
                     )
                     .await?;
-
                 let published = out.layer_version_arn().unwrap_or_default().to_string();
                 journal.push(Undo::DeleteLayerVersion(published.clone()));
                 for source in std::iter::once(arn).chain(also) {
@@ -299,7 +297,6 @@ impl Runner<'_> {
                 self.clients
                     .lambda_call(update_code(lambda, f, input, architectures).send())
                     .await?;
-
                 journal.extend(before);
                 self.settle(f).await
             }
@@ -475,7 +472,6 @@ impl Runner<'_> {
                             .send(),
                     )
                     .await?;
-
                 journal.push(Undo::DeleteMapping(
                     out.uuid().unwrap_or_default().to_string(),
                 ));

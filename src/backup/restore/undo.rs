@@ -96,12 +96,10 @@ impl Runner<'_> {
                                 update_code(lambda, function, input, &config.architectures).send(),
                             )
                             .await?;
-
                         self.settle(function).await?;
                         let update = lambda.update_function_configuration();
                         let update = with_config_update(update.function_name(function), &config);
                         self.clients.lambda_call(update.send()).await?;
-
                         self.settle(function).await?;
                     }
                     Undo::DeleteAlias(name) => {
