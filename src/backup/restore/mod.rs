@@ -25,7 +25,9 @@ use super::manifest::{AliasSnapshot, Code, FunctionConfig, Manifest, VersionSnap
 use super::read::config_of;
 use super::store::Store;
 use crate::provider::ProviderError;
-use crate::provider::aws::{Clients, classify};
+use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
+
+use crate::provider::aws::{Clients, classify, every_page};
 
 pub use apply::{Restored, Runner};
 pub use plan::{RestorePlan, plan, plan_among};
@@ -68,15 +70,11 @@ pub async fn read_current(
 ) -> Result<Option<Current>, BackupError> {
     let t = clients.operation_timeout.as_secs_f64();
     let lambda = &clients.lambda;
-    clients.get_function_limit.acquire_first().await;
-    let got = match lambda.get_function().function_name(function).send().await {
+    let request = lambda.get_function().function_name(function).send();
+    let got = match clients.call(&clients.get_function_limit, request).await {
         Ok(g) => g,
-        Err(e) => {
-            return match classify(e, t) {
-                ProviderError::NotFound(_) => Ok(None),
-                other => Err(BackupError::Provider(other)),
-            };
-        }
+        Err(ProviderError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
     let mut current = head_of(&got);
     let config = got
@@ -99,19 +97,23 @@ pub async fn read_current(
         })
         .collect();
     current.aliases = super::read::aliases_of(clients, function).await?;
-    clients.lambda_limit.acquire_first().await;
-    if let Ok(out) = lambda
+    // Every page: a mapping missed here would be created twice.
+    let pages = lambda
         .list_event_source_mappings()
         .function_name(function)
-        .send()
-        .await
-    {
-        current.mapping_sources = out
-            .event_source_mappings()
-            .iter()
-            .filter_map(|m| m.event_source_arn().map(str::to_string))
-            .collect();
+        .into_paginator()
+        .send();
+    let more = |p: &ListEventSourceMappingsOutput| p.next_marker().is_some_and(|m| !m.is_empty());
+    let mut sources = BTreeSet::new();
+    let read = every_page(&clients.lambda_limit, t, pages, more, |page| {
+        let arns = page.event_source_mappings().iter();
+        sources.extend(arns.filter_map(|m| m.event_source_arn().map(str::to_string)));
+    });
+    match read.await {
+        Ok(()) | Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => {}
+        Err(e) => return Err(e.into()),
     }
+    current.mapping_sources = sources;
     // What it has not got reads as NotFound; an endpoint that does not serve a piece has none.
     let absent_ok = |r: Result<serde_json::Value, ProviderError>| match r {
         Ok(v) => Ok(Some(v)),
@@ -120,13 +122,11 @@ pub async fn read_current(
     };
     current.url = absent_ok(super::read::url_config(clients, function).await)?;
     current.async_invoke = absent_ok(super::read::async_config(clients, function).await)?;
-    clients.lambda_limit.acquire_first().await;
-    let document = match lambda.get_policy().function_name(function).send().await {
+    let request = lambda.get_policy().function_name(function).send();
+    let document = match clients.lambda_call(request).await {
         Ok(out) => out.policy().unwrap_or_default().to_string(),
-        Err(e) => match classify(e, t) {
-            ProviderError::NotFound(_) | ProviderError::Unsupported(_) => String::new(),
-            other => return Err(BackupError::Provider(other)),
-        },
+        Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => String::new(),
+        Err(e) => return Err(e.into()),
     };
     current.permissions = policy::parse(&document).0;
     current.statement_ids = policy::sids(&document);
