@@ -96,6 +96,15 @@ async fn layer(fx: &Fixture, name: &str) -> (String, String) {
     )
 }
 
+/// A snapshot of `name` in HOME with its layers' content; its URI.
+fn backup_with_layers(lops: &crate::support::cli::Lops, fx: &Fixture, name: &str) -> String {
+    let to = fx.to();
+    let args = ["backup", "run", "--fn", name, "--region", HOME, "--to", &to];
+    let mut args = args.to_vec();
+    args.extend(["--with-layers", "--json"]);
+    snapshot_of(&lops.run(&args))
+}
+
 /// GetLayerVersion answers carry a downloadable location, as on AWS.
 fn serve_layer_content(proxy: &FaultProxy, region: &str) {
     proxy.rewrite(region, "GetLayerVersion", |path, body| {
@@ -168,19 +177,7 @@ async fn layers_stored_with_the_backup_are_published_in_another_region_and_accou
     let proxy = FaultProxy::start(moto::url());
     serve_layer_content(&proxy, HOME);
     let lops = fx.lops(&proxy.url);
-    let run = lops.run(&[
-        "backup",
-        "run",
-        "--fn",
-        &name,
-        "--region",
-        HOME,
-        "--to",
-        &fx.to(),
-        "--with-layers",
-        "--json",
-    ]);
-    let snapshot = snapshot_of(&run);
+    let snapshot = backup_with_layers(&lops, &fx, &name);
     let key = snapshot.trim_start_matches(&format!("s3://{}/", fx.bucket));
     let manifest: Value =
         serde_json::from_slice(&fx.get(&fx.bucket, key).await.expect("manifest")).expect("json");
@@ -685,18 +682,7 @@ async fn a_whole_function_comes_back_in_another_account_and_each_new_step_undoes
     proxy.reply(DR, "PutProvisionedConcurrencyConfig", 202, PUT_ANSWER);
     proxy.reply(DR, "DeleteProvisionedConcurrencyConfig", 204, "");
     let lops = fx.lops(&proxy.url);
-    let snapshot = snapshot_of(&lops.run(&[
-        "backup",
-        "run",
-        "--fn",
-        &name,
-        "--region",
-        HOME,
-        "--to",
-        &fx.to(),
-        "--with-layers",
-        "--json",
-    ]));
+    let snapshot = backup_with_layers(&lops, &fx, &name);
     let (target, role) = other_account(DR).await;
     let restore = |new_name: &str| {
         lops.run(&[
