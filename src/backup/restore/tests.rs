@@ -82,10 +82,9 @@ fn a_new_function_is_created_versions_republished_then_the_rest() {
     assert_eq!(p.steps.len(), 7, "{kinds:?}");
 }
 
-#[test]
-fn a_target_that_matches_needs_nothing() {
-    let m = manifest();
-    let current = Current {
+/// A target that holds exactly what `manifest()` holds.
+fn matching(m: &Manifest) -> Current {
+    Current {
         latest: Some((m.latest.config.clone(), "X".into())),
         versions: vec![
             ("1".into(), m.versions[0].config.clone(), "X".into()),
@@ -94,11 +93,16 @@ fn a_target_that_matches_needs_nothing() {
         aliases: m.aliases.clone(),
         reserved: Some(7),
         tags: m.tags.clone(),
-        mapping_sources: BTreeSet::new(),
-        arn: "arn".into(),
-        url: None,
-        async_invoke: None,
         ..Default::default()
+    }
+}
+
+#[test]
+fn a_target_that_matches_needs_nothing() {
+    let m = manifest();
+    let current = Current {
+        arn: "arn".into(),
+        ..matching(&m)
     };
     let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
@@ -257,16 +261,8 @@ fn provisioned_concurrency_follows_the_alias_and_stops_when_it_is_there() {
     assert!(provisioned > at(&p, |s| matches!(s, Step::Reserve { .. })).unwrap_or(usize::MAX));
     assert!(p.notes.iter().all(|n| !n.contains("provisioned")));
     let current = Current {
-        latest: Some((m.latest.config.clone(), "X".into())),
-        versions: vec![
-            ("1".into(), m.versions[0].config.clone(), "X".into()),
-            ("2".into(), m.versions[1].config.clone(), "X".into()),
-        ],
-        aliases: m.aliases.clone(),
-        reserved: Some(7),
-        tags: m.tags.clone(),
         provisioned: [("live".to_string(), 5)].into(),
-        ..Default::default()
+        ..matching(&m)
     };
     assert!(
         plan(&m, Some(&current), "orders", "us-west-2", None, false)
@@ -341,17 +337,9 @@ fn a_mapping_keeps_its_alias_and_batching_window() {
 fn what_the_target_has_beyond_the_snapshot_is_named() {
     let m = manifest();
     let current = Current {
-        latest: Some((m.latest.config.clone(), "X".into())),
-        versions: vec![
-            ("1".into(), m.versions[0].config.clone(), "X".into()),
-            ("2".into(), m.versions[1].config.clone(), "X".into()),
-        ],
-        aliases: m.aliases.clone(),
-        reserved: Some(7),
-        tags: m.tags.clone(),
         url: Some(serde_json::json!({"auth_type": "NONE"})),
         provisioned: [("live".to_string(), 3)].into(),
-        ..Default::default()
+        ..matching(&m)
     };
     let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
@@ -399,17 +387,9 @@ fn a_target_statement_lops_cannot_write_back_is_never_replaced() {
             .into(),
     );
     let current = Current {
-        latest: Some((m.latest.config.clone(), "X".into())),
-        versions: vec![
-            ("1".into(), m.versions[0].config.clone(), "X".into()),
-            ("2".into(), m.versions[1].config.clone(), "X".into()),
-        ],
-        aliases: m.aliases.clone(),
-        reserved: Some(7),
-        tags: m.tags.clone(),
         // Its "s3" statement has a condition AddPermission cannot write: not among permissions.
         statement_ids: ["s3".to_string()].into(),
-        ..Default::default()
+        ..matching(&m)
     };
     let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
