@@ -9,9 +9,9 @@ use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunction
 use aws_sdk_lambda::types::{AliasConfiguration, FunctionConfiguration, FunctionVersion};
 use futures::StreamExt;
 
+use super::call::every_page;
 use super::clients::Clients;
 use super::error::classify;
-use super::pages::every_page;
 use crate::provider::{
     AliasInfo, FunctionExtras, FunctionInfo, Inventory, InventoryProgress, NotRead, ProviderError,
     ProvisionedConcurrency, explain,

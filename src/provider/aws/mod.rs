@@ -1,5 +1,6 @@
 //! The real AWS provider: one [`AwsRegion`] per profile × region.
 
+mod call;
 mod clients;
 mod cloudwatch;
 mod dns;
@@ -8,19 +9,18 @@ mod guard;
 mod lambda;
 mod live_tail;
 mod log_events;
-mod pages;
 mod region_actions;
 mod triggers;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use call::every_page;
 pub use clients::{
     CODE_DOWNLOAD_BASE_ENV, CallCount, CallCounter, CallKey, Clients, assume_role, load_sdk_config,
 };
 pub use cloudwatch::{QUERIES_PER_CALL, QueryBatches};
 pub use error::classify;
-pub use pages::every_page;
 
 use super::{
     Alarm, FunctionExtras, Inventory, MetricsRequest, MetricsSnapshot, NotRead, ProviderError,
