@@ -1,20 +1,16 @@
 //! Reads one function — code, configuration, versions, aliases, concurrency, tags, triggers,
-//! URL, policy, async config, layers — and stores it as blobs plus a manifest (written last).
+//! URL, policy, async config, layers — through the provider, and stores it as blobs plus a
+//! manifest (written last).
 
 use std::collections::BTreeMap;
 
-use aws_sdk_lambda::types::FunctionConfiguration;
 use sha2::{Digest, Sha256};
 
 use super::BackupError;
-use super::download;
-use super::manifest::{
-    BlobRef, Code, EventSourceMapping, FORMAT, LayerRef, Manifest, VersionSnapshot, layout,
-};
-use super::read::{aliases_of, config_of, published};
+use super::manifest::{BlobRef, Code, FORMAT, LayerRef, Manifest, VersionSnapshot, layout};
 use super::store::{Store, hex, lambda_sha_to_hex};
 use crate::provider::ProviderError;
-use crate::provider::aws::{Clients, classify};
+use crate::provider::function::{CodeLocation, FunctionRead, FunctionReads};
 
 /// How a backup run is asked for.
 #[derive(Debug, Clone)]
@@ -40,17 +36,16 @@ pub struct Captured {
 
 /// Collects blobs while a snapshot is taken: each distinct package is fetched and uploaded
 /// once, and not at all when the bucket already holds it.
-struct Blobs<'a> {
+struct Blobs<'a, R> {
+    reads: &'a R,
     store: &'a Store,
     storage_class: String,
     refs: BTreeMap<String, BlobRef>,
     uploaded: usize,
     uploaded_bytes: u64,
-    timeout: std::time::Duration,
-    download_base: Option<String>,
 }
 
-impl Blobs<'_> {
+impl<R: FunctionReads> Blobs<'_, R> {
     /// Stores the package behind `location` whose Lambda hash is `lambda_sha256`.
     async fn package(
         &mut self,
@@ -88,7 +83,7 @@ impl Blobs<'_> {
             }
             not_stored = known_size > 0 && !self.store.is_known(sha);
         }
-        let bytes = download::fetch(location, self.download_base.as_deref(), self.timeout).await?;
+        let bytes = self.reads.download(location).await?;
         let sha = hex(&Sha256::digest(&bytes));
         if let Some(expected) = expected.filter(|e| *e != sha) {
             return Err(BackupError::Corrupt(format!(
@@ -124,184 +119,93 @@ impl Blobs<'_> {
     }
 }
 
-/// Takes a snapshot of `function` in the clients' region into `store`.
+/// Takes a snapshot of `function` in `region` (where `reads` reads) into `store`.
 pub async fn capture(
-    clients: &Clients,
+    reads: &impl FunctionReads,
+    region: &str,
     store: &Store,
     function: &str,
     options: &CaptureOptions,
     account: &str,
     data: &[super::manifest::DataCopy],
 ) -> Result<Captured, BackupError> {
-    let timeout = clients.operation_timeout.as_secs_f64();
-    let lambda = &clients.lambda;
     let fail = |e: ProviderError| match e {
         ProviderError::NotFound(_) => BackupError::Invalid(format!(
-            "function '{function}' does not exist in {}: check the name with `lops status`",
-            clients.scope.region
+            "function '{function}' does not exist in {region}: check the name with `lops status`"
         )),
         other => BackupError::Provider(other),
     };
-    clients.get_function_limit.acquire_first().await;
-    let got = lambda
-        .get_function()
-        .function_name(function)
-        .send()
-        .await
-        .map_err(|e| fail(classify(e, timeout)))?;
-    let config = got
-        .configuration()
-        .ok_or_else(|| BackupError::Invalid(format!("GetFunction {function}: no configuration")))?
-        .clone();
+    let got = reads.function(function, None).await.map_err(fail)?;
     let mut blobs = Blobs {
+        reads,
         store,
         storage_class: options.storage_class.clone(),
         refs: BTreeMap::new(),
         uploaded: 0,
         uploaded_bytes: 0,
-        timeout: clients
-            .operation_timeout
-            .max(std::time::Duration::from_secs(120)),
-        download_base: clients.code_download_base.clone(),
     };
     let mut absent = BTreeMap::new();
 
-    let latest_code = code_of(&mut blobs, &config, got.code(), "code").await?;
     let latest = VersionSnapshot {
         version: "$LATEST".into(),
-        config: config_of(&config),
-        code: latest_code,
+        config: got.config.clone(),
+        code: code_of(&mut blobs, &got, "code").await?,
     };
 
     // Published versions, each with its configuration and package.
     let mut versions = Vec::new();
-    for v in published(clients, function).await.map_err(fail)? {
-        let number = v.version().unwrap_or_default().to_string();
-        let code = if v.code_sha256() == config.code_sha256() {
+    for v in reads.published(function).await.map_err(fail)? {
+        let code = if v.code_sha256 == got.code_sha256 {
             latest.code.clone()
         } else {
-            clients.get_function_limit.acquire_first().await;
-            let got = lambda
-                .get_function()
-                .function_name(function)
-                .qualifier(&number)
-                .send()
+            let read = reads
+                .function(function, Some(&v.version))
                 .await
-                .map_err(|e| fail(classify(e, timeout)))?;
-            code_of(
-                &mut blobs,
-                &v,
-                got.code(),
-                &format!("code of version {number}"),
-            )
-            .await?
+                .map_err(fail)?;
+            let role = format!("code of version {}", v.version);
+            code_of(&mut blobs, &read, &role).await?
         };
         versions.push(VersionSnapshot {
-            version: number,
-            config: config_of(&v),
+            version: v.version,
+            config: v.config,
             code,
         });
     }
-    let aliases = aliases_of(clients, function).await.map_err(fail)?;
-
-    let reserved_concurrency = got
-        .concurrency()
-        .and_then(|c| c.reserved_concurrent_executions());
-    let tags: BTreeMap<String, String> = got
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+    let aliases = reads.alias_routes(function).await.map_err(fail)?;
 
     // The optional pieces: what is missing is recorded with the reason, never fatal.
-    // Provisioned concurrency needs a version or alias: a function with neither has none, and
-    // an endpoint that answered "unsupported" once is not asked again (one call saved each).
-    let unsupported = clients
-        .provisioned_unsupported
-        .load(std::sync::atomic::Ordering::Relaxed);
+    // Provisioned concurrency needs a version or alias: a function with neither has none.
     let provisioned = if versions.is_empty() && aliases.is_empty() {
         Some(Vec::new())
-    } else if unsupported {
-        absent.insert(
-            "provisioned_concurrency".into(),
-            "not supported by the endpoint".into(),
-        );
-        None
     } else {
-        match super::read::provisioned(clients, function).await {
-            Ok(all) => Some(all),
-            Err(e) => {
-                if matches!(e, ProviderError::Unsupported(_)) {
-                    clients
-                        .provisioned_unsupported
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                absent.insert("provisioned_concurrency".into(), why(e));
-                None
-            }
-        }
+        optional(
+            reads.provisioned(function).await,
+            "provisioned_concurrency",
+            &mut absent,
+        )
     };
-
-    clients.lambda_limit.acquire_first().await;
-    let mappings = match lambda
-        .list_event_source_mappings()
-        .function_name(function)
-        .send()
-        .await
-    {
-        Ok(out) => Some(
-            out.event_source_mappings()
-                .iter()
-                .map(|m| EventSourceMapping {
-                    uuid: m.uuid().unwrap_or_default().to_string(),
-                    source_arn: m.event_source_arn().map(str::to_string),
-                    state: m.state().map(str::to_string),
-                    batch_size: m.batch_size(),
-                    starting_position: m.starting_position().map(|p| p.as_str().to_string()),
-                    maximum_batching_window: m.maximum_batching_window_in_seconds(),
-                    qualifier: m
-                        .function_arn()
-                        .and_then(|a| a.split(':').nth(7))
-                        .map(str::to_string),
-                })
-                .collect(),
-        ),
-        Err(e) => {
-            absent.insert("event_source_mappings".into(), why(classify(e, timeout)));
-            None
-        }
-    };
-
-    let function_url = match super::read::url_config(clients, function).await {
-        Ok(url) => Some(url),
-        Err(e) => {
-            absent.insert("function_url".into(), why(e));
-            None
-        }
-    };
-
-    clients.lambda_limit.acquire_first().await;
-    let policy = match lambda.get_policy().function_name(function).send().await {
-        Ok(out) => out.policy().map(str::to_string),
-        Err(e) => {
-            absent.insert("policy".into(), why(classify(e, timeout)));
-            None
-        }
-    };
-
-    let async_invoke = match super::read::async_config(clients, function).await {
-        Ok(config) => Some(config),
-        Err(e) => {
-            absent.insert("async_invoke".into(), why(e));
-            None
-        }
-    };
+    let mappings = optional(
+        reads.mappings(function).await,
+        "event_source_mappings",
+        &mut absent,
+    );
+    let function_url = optional(
+        reads.url_config(function).await,
+        "function_url",
+        &mut absent,
+    );
+    let policy = optional(reads.policy(function).await, "policy", &mut absent);
+    let async_invoke = optional(
+        reads.async_config(function).await,
+        "async_invoke",
+        &mut absent,
+    );
 
     let layers = capture_layers(
-        clients,
         &mut blobs,
         options.with_layers,
         std::iter::once(&latest).chain(&versions),
-        config.layers(),
+        &got.layer_sizes,
         &mut absent,
     )
     .await;
@@ -310,7 +214,7 @@ pub async fn capture(
     let manifest = Manifest {
         format: FORMAT.into(),
         function: function.to_string(),
-        region: clients.scope.region.clone(),
+        region: region.to_string(),
         account: account.to_string(),
         taken_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         lops_version: env!("CARGO_PKG_VERSION").into(),
@@ -319,8 +223,8 @@ pub async fn capture(
         latest,
         versions,
         aliases,
-        reserved_concurrency,
-        tags,
+        reserved_concurrency: got.reserved_concurrency,
+        tags: got.tags.clone(),
         provisioned_concurrency: provisioned,
         event_source_mappings: mappings,
         function_url,
@@ -334,12 +238,12 @@ pub async fn capture(
     if options.safety {
         stamp.push_str(layout::SAFETY);
     }
-    let rel = layout::manifest(&clients.scope.region, function, &stamp);
+    let rel = layout::manifest(region, function, &stamp);
     // Last: only now is the snapshot complete, and only now can it be listed.
     store.put_small(&rel, manifest.to_json()).await?;
     Ok(Captured {
         function: function.to_string(),
-        region: clients.scope.region.clone(),
+        region: region.to_string(),
         snapshot: store.uri(&rel).to_string(),
         blobs: manifest.blobs.len(),
         uploaded_blobs: blobs.uploaded,
@@ -349,34 +253,41 @@ pub async fn capture(
     })
 }
 
+/// An optional piece: what could not be read goes in `absent`, named with why.
+fn optional<T>(
+    read: Result<T, ProviderError>,
+    piece: &str,
+    absent: &mut BTreeMap<String, String>,
+) -> Option<T> {
+    read.map_err(|e| absent.insert(piece.to_string(), why(e)))
+        .ok()
+}
+
 async fn code_of(
-    blobs: &mut Blobs<'_>,
-    config: &FunctionConfiguration,
-    location: Option<&aws_sdk_lambda::types::FunctionCodeLocation>,
+    blobs: &mut Blobs<'_, impl FunctionReads>,
+    read: &FunctionRead,
     role: &str,
 ) -> Result<Code, BackupError> {
-    let lambda_sha256 = config.code_sha256().unwrap_or_default().to_string();
-    if config.package_type().map(|p| p.as_str()) == Some("Image")
-        || location.and_then(|l| l.image_uri()).is_some()
-    {
-        return Ok(Code::Image {
-            image_uri: location
-                .and_then(|l| l.image_uri())
-                .unwrap_or_default()
-                .to_string(),
-            resolved_image_uri: location
-                .and_then(|l| l.resolved_image_uri())
-                .map(str::to_string),
-            lambda_sha256,
-        });
-    }
-    let url = location.and_then(|l| l.location()).ok_or_else(|| {
-        BackupError::Provider(ProviderError::Unsupported(format!(
-            "GetFunction returned no code location for the {role}"
-        )))
-    })?;
+    let lambda_sha256 = read.code_sha256.clone();
+    let url = match &read.code {
+        CodeLocation::Image {
+            image_uri,
+            resolved_image_uri,
+        } => {
+            return Ok(Code::Image {
+                image_uri: image_uri.clone(),
+                resolved_image_uri: resolved_image_uri.clone(),
+                lambda_sha256,
+            });
+        }
+        CodeLocation::Zip(url) => url.as_deref().ok_or_else(|| {
+            BackupError::Provider(ProviderError::Unsupported(format!(
+                "GetFunction returned no code location for the {role}"
+            )))
+        })?,
+    };
     let (sha256, size) = blobs
-        .package(url, &lambda_sha256, config.code_size().max(0) as u64, role)
+        .package(url, &lambda_sha256, read.code_size, role)
         .await?;
     Ok(Code::Zip {
         sha256,
@@ -397,11 +308,10 @@ fn why(e: ProviderError) -> String {
 /// content is stored as a blob too (a layer whose content cannot be fetched is recorded by ARN
 /// only, the reason in `absent`).
 async fn capture_layers<'a>(
-    clients: &Clients,
-    blobs: &mut Blobs<'_>,
+    blobs: &mut Blobs<'_, impl FunctionReads>,
     with_layers: bool,
     snapshots: impl Iterator<Item = &'a VersionSnapshot>,
-    sizes: &[aws_sdk_lambda::types::Layer],
+    sizes: &BTreeMap<String, i64>,
     absent: &mut BTreeMap<String, String>,
 ) -> Vec<LayerRef> {
     let mut layers: Vec<LayerRef> = Vec::new();
@@ -414,16 +324,12 @@ async fn capture_layers<'a>(
         }
         let mut layer = LayerRef {
             arn: arn.clone(),
-            code_size: sizes
-                .iter()
-                .find(|l| l.arn() == Some(arn.as_str()))
-                .map(|l| l.code_size())
-                .unwrap_or_default(),
+            code_size: sizes.get(arn).copied().unwrap_or_default(),
             blob: None,
             compatible_runtimes: Vec::new(),
         };
         if with_layers {
-            match super::read::layer_version(clients, arn).await {
+            match blobs.reads.layer_version(arn).await {
                 Ok(found) => {
                     layer.compatible_runtimes = found.compatible_runtimes;
                     layer.code_size = found.code_size;

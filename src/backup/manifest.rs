@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::provider::function::{
+    AliasSnapshot, EventSourceMapping, FunctionConfig, Provisioned,
+};
+
 pub const FORMAT: &str = "lops-snapshot/1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,88 +89,6 @@ impl Code {
             Code::Zip { lambda_sha256, .. } | Code::Image { lambda_sha256, .. } => lambda_sha256,
         }
     }
-}
-
-/// The configuration lops restores (what UpdateFunctionConfiguration takes).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FunctionConfig {
-    pub runtime: Option<String>,
-    pub handler: Option<String>,
-    pub role: String,
-    pub description: Option<String>,
-    pub memory_size: Option<i32>,
-    pub timeout: Option<i32>,
-    pub environment: BTreeMap<String, String>,
-    pub layers: Vec<String>,
-    pub subnet_ids: Vec<String>,
-    pub security_group_ids: Vec<String>,
-    pub architectures: Vec<String>,
-    pub ephemeral_storage: Option<i32>,
-    pub dead_letter_target: Option<String>,
-    pub tracing_mode: Option<String>,
-    pub kms_key_arn: Option<String>,
-    pub package_type: Option<String>,
-}
-
-impl FunctionConfig {
-    /// The fields that make two versions "the same" for restore's convergence check.
-    pub fn differences(&self, other: &FunctionConfig) -> Vec<String> {
-        let a = serde_json::to_value(self).unwrap_or_default();
-        let b = serde_json::to_value(other).unwrap_or_default();
-        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-            return Vec::new();
-        };
-        a.iter()
-            .filter(|(k, v)| b.get(*k) != Some(*v))
-            .map(|(k, v)| {
-                format!(
-                    "{k}: {} → {}",
-                    short(b.get(k).unwrap_or(&serde_json::Value::Null)),
-                    short(v)
-                )
-            })
-            .collect()
-    }
-}
-
-fn short(v: &serde_json::Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 60 {
-        format!("{}…", s.chars().take(59).collect::<String>())
-    } else {
-        s
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AliasSnapshot {
-    pub name: String,
-    pub function_version: String,
-    pub description: Option<String>,
-    /// Extra version → weight.
-    pub weights: BTreeMap<String, f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Provisioned {
-    pub qualifier: String,
-    pub requested: i32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventSourceMapping {
-    pub uuid: String,
-    pub source_arn: Option<String>,
-    pub state: Option<String>,
-    pub batch_size: Option<i32>,
-    pub starting_position: Option<String>,
-    pub maximum_batching_window: Option<i32>,
-    /// "FUNCTION" or "FUNCTION:QUALIFIER" as the mapping targets it.
-    pub qualifier: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,10 +11,8 @@
 
 pub mod capture;
 pub mod data;
-pub mod download;
 pub mod lease;
 pub mod manifest;
-pub mod read;
 pub mod restore;
 pub mod store;
 pub mod uri;

@@ -204,7 +204,7 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
             let Some(region) = ctx.regions.first() else {
                 return Err(Failure::usage("no region: pass --region"));
             };
-            let store = crate::backup::Store::open(&region.clients, to).await?;
+            let store = crate::backup::Store::open(region, to).await?;
             let all = list(&store, function.as_deref()).await?;
             if json {
                 out!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());

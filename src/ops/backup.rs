@@ -18,8 +18,10 @@ use crate::backup::capture::{CaptureOptions, Captured, capture};
 use crate::backup::lease::Lease;
 use crate::backup::manifest::{DataCopy, Manifest, layout};
 use crate::backup::{BackupError, Store, Verified, data, root_of, verify};
+use crate::provider::RegionActions;
 use crate::provider::aws::AwsRegion;
-use crate::provider::{RegionActions, RegionSource};
+use crate::provider::blob::Buckets;
+use crate::provider::function::FunctionReads;
 
 pub use super::restore::{
     RestoreOutcome, RestorePreview, RestoreRequest, execute_restore, prepare_restore,
@@ -190,7 +192,7 @@ pub(super) fn allowed(scope: &crate::provider::Scope, kind: Kind) -> Result<(), 
     Ok(())
 }
 
-pub(super) async fn caller(region: &AwsRegion) -> (String, String) {
+pub(super) async fn caller(region: &impl RegionActions) -> (String, String) {
     match region.caller().await {
         Ok(arn) => {
             let account = arn.split(':').nth(4).unwrap_or_default().to_string();
@@ -201,8 +203,8 @@ pub(super) async fn caller(region: &AwsRegion) -> (String, String) {
 }
 
 /// Takes snapshots of the selected functions in every region, and copies the data prefixes.
-pub async fn run_backup(
-    regions: &[AwsRegion],
+pub async fn run_backup<R: BackupRegion>(
+    regions: &[R],
     request: &BackupRequest,
     audit: Option<&AuditLog>,
     progress: &(dyn Fn(Progress) + Sync),
@@ -223,7 +225,7 @@ pub async fn run_backup(
             "no function named: pass --fn NAME (repeatable) or --all".into(),
         ));
     }
-    let store = Store::open(&first.clients, request.to.clone()).await?;
+    let store = Store::open(first, request.to.clone()).await?;
     // Held while blobs may be reused, so that a prune running now keeps them.
     let lease = Lease::take(&store).await?;
     let result = backup_into(first, regions, &store, request, audit, progress).await;
@@ -232,9 +234,9 @@ pub async fn run_backup(
 }
 
 /// The backup run itself, under the lease `run_backup` holds.
-async fn backup_into(
-    first: &AwsRegion,
-    regions: &[AwsRegion],
+async fn backup_into<R: BackupRegion>(
+    first: &R,
+    regions: &[R],
     store: &Store,
     request: &BackupRequest,
     audit: Option<&AuditLog>,
@@ -247,7 +249,7 @@ async fn backup_into(
 
     // Which functions, per region; then interleaved, so that every region's rate limit is used
     // at once rather than one region after another.
-    let mut per_region: Vec<Vec<(&AwsRegion, String)>> = Vec::new();
+    let mut per_region: Vec<Vec<(&R, String)>> = Vec::new();
     for r in regions {
         let mut work = Vec::new();
         match &request.selection {
@@ -255,7 +257,7 @@ async fn backup_into(
                 work.extend(names.iter().map(|n| (r, n.clone())));
             }
             Selection::All { filter } => {
-                let inventory = r.clients.function_names().await?;
+                let inventory = r.reads().function_names().await?;
                 work.extend(
                     inventory
                         .into_iter()
@@ -267,7 +269,7 @@ async fn backup_into(
         per_region.push(work);
     }
     let longest = per_region.iter().map(Vec::len).max().unwrap_or(0);
-    let mut work: Vec<(&AwsRegion, String)> = Vec::new();
+    let mut work: Vec<(&R, String)> = Vec::new();
     for i in 0..longest {
         for list in &per_region {
             if let Some(item) = list.get(i) {
@@ -286,7 +288,7 @@ async fn backup_into(
     let stamp = layout::stamp(chrono::Utc::now());
     let mut copies: Vec<DataCopy> = Vec::new();
     for source in &request.data {
-        let source_store = Store::open(&first.clients, source.clone()).await?;
+        let source_store = Store::open(first, source.clone()).await?;
         let dest = store.root.with_key(
             store
                 .root
@@ -338,7 +340,16 @@ async fn backup_into(
                     .get(&region.scope().profile)
                     .cloned()
                     .unwrap_or_default();
-                let r = capture(&region.clients, store, &function, options, &account, copies).await;
+                let r = capture(
+                    region.reads(),
+                    &region.scope().region,
+                    store,
+                    &function,
+                    options,
+                    &account,
+                    copies,
+                )
+                .await;
                 progress(Progress::Function {
                     region: region.scope().region.clone(),
                     function: function.clone(),
@@ -383,9 +394,14 @@ async fn backup_into(
     Ok(report)
 }
 
-/// What the dashboard's backup key needs of a region: the AWS regions take real snapshots, the
-/// simulated fleet pretends (and says so).
-pub trait Backups {
+/// What a backup run needs of a region: who is asking and what it may do (its scope), where
+/// buckets are, and how its functions read. The AWS regions and the simulated fleet both
+/// answer, so the demo's backups are real snapshots in its in-memory buckets.
+pub trait BackupRegion: RegionActions + Buckets {
+    type Reads: FunctionReads;
+    fn reads(&self) -> &Self::Reads;
+
+    /// The dashboard's backup key: the named functions into `to`.
     fn backup(
         &self,
         functions: Vec<String>,
@@ -393,73 +409,41 @@ pub trait Backups {
         storage_class: String,
         audit: Option<AuditLog>,
         progress: std::sync::Arc<dyn Fn(Progress) + Send + Sync>,
-    ) -> impl Future<Output = Result<RunReport, BackupError>> + Send;
-}
-
-impl Backups for AwsRegion {
-    async fn backup(
-        &self,
-        functions: Vec<String>,
-        to: S3Uri,
-        storage_class: String,
-        audit: Option<AuditLog>,
-        progress: std::sync::Arc<dyn Fn(Progress) + Send + Sync>,
-    ) -> Result<RunReport, BackupError> {
-        let request = BackupRequest {
-            selection: Selection::Named(functions),
-            to,
-            data: Vec::new(),
-            storage_class,
-            with_layers: false,
-        };
-        let report = |p: Progress| progress(p);
-        run_backup(
-            std::slice::from_ref(self),
-            &request,
-            audit.as_ref(),
-            &report,
-        )
-        .await
+    ) -> impl Future<Output = Result<RunReport, BackupError>> + Send
+    where
+        Self: Sized,
+    {
+        async move {
+            let request = BackupRequest {
+                selection: Selection::Named(functions),
+                to,
+                data: Vec::new(),
+                storage_class,
+                with_layers: false,
+            };
+            let report = |p: Progress| progress(p);
+            run_backup(
+                std::slice::from_ref(self),
+                &request,
+                audit.as_ref(),
+                &report,
+            )
+            .await
+        }
     }
 }
 
-impl Backups for crate::provider::sim::SimRegion {
-    async fn backup(
-        &self,
-        functions: Vec<String>,
-        to: S3Uri,
-        _storage_class: String,
-        _audit: Option<AuditLog>,
-        progress: std::sync::Arc<dyn Fn(Progress) + Send + Sync>,
-    ) -> Result<RunReport, BackupError> {
-        allowed(self.scope(), Kind::Backup)?;
-        progress(Progress::Total(functions.len() as u64));
-        let mut report = RunReport {
-            to: to.to_string(),
-            ..Default::default()
-        };
-        for function in functions {
-            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-            progress(Progress::Function {
-                region: self.scope().region.clone(),
-                function: function.clone(),
-                ok: true,
-            });
-            report.snapshots.push(Captured {
-                snapshot: format!(
-                    "{to}/snapshots/{}/{function}/(demo: nothing written)",
-                    self.scope().region
-                ),
-                function,
-                region: self.scope().region.clone(),
-                blobs: 0,
-                uploaded_blobs: 0,
-                uploaded_bytes: 0,
-                size: 0,
-                absent: BTreeMap::new(),
-            });
-        }
-        Ok(report)
+impl BackupRegion for AwsRegion {
+    type Reads = crate::provider::aws::Clients;
+    fn reads(&self) -> &Self::Reads {
+        &self.clients
+    }
+}
+
+impl BackupRegion for crate::provider::sim::SimRegion {
+    type Reads = Self;
+    fn reads(&self) -> &Self {
+        self
     }
 }
 
@@ -473,13 +457,13 @@ pub fn backup_confirmation(
 }
 
 /// Opens the store a snapshot lives in.
-pub async fn open_snapshot(region: &AwsRegion, snapshot: &S3Uri) -> Result<Store, BackupError> {
+pub async fn open_snapshot(region: &impl Buckets, snapshot: &S3Uri) -> Result<Store, BackupError> {
     let root = root_of(snapshot)?;
-    Store::open(&region.clients, root).await
+    Store::open(region, root).await
 }
 
 pub async fn verify_snapshot(
-    region: &AwsRegion,
+    region: &impl Buckets,
     snapshot: &S3Uri,
 ) -> Result<(Manifest, Verified), BackupError> {
     let store = open_snapshot(region, snapshot).await?;
@@ -500,17 +484,5 @@ impl From<super::OpsError> for crate::backup::BackupError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filter_patterns() {
-        assert!(matches("orders-api", "orders"));
-        assert!(matches("orders-api", "orders-*"));
-        assert!(matches("orders-api", "*-api"));
-        assert!(matches("orders-api", "o*s-a*"));
-        assert!(!matches("orders-api", "pay*"));
-        assert!(!matches("orders-api", "*-web"));
-        assert!(matches("x", "*"));
-    }
-}
+#[path = "backup_tests.rs"]
+mod tests;

@@ -92,7 +92,7 @@ pub async fn prepare_prune(
             "--keep-last 0 would delete every snapshot: keep at least 1".into(),
         ));
     }
-    let store = Store::open(&region.clients, to.clone()).await?;
+    let store = Store::open(region, to.clone()).await?;
     let all = manifests(&store.list("snapshots/").await?);
     let prune: BTreeSet<String> = select_to_prune(
         &all,

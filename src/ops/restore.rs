@@ -14,7 +14,7 @@ use crate::backup::manifest::Manifest;
 use crate::backup::restore::{
     Current, RestorePlan, Restored, Runner, Step, layer_copies, plan_among, read_current,
 };
-use crate::backup::{BackupError, S3Uri, Store, Verified, data, verify};
+use crate::backup::{BackupError, S3Uri, Store, Verified, verify};
 use crate::provider::RegionSource;
 use crate::provider::aws::AwsRegion;
 
@@ -305,6 +305,7 @@ async fn restore_under_lease(
         };
         let c = capture(
             &region.clients,
+            &region.scope().region,
             &preview.store,
             function,
             &options,
@@ -345,14 +346,16 @@ async fn restore_under_lease(
                         key: o.key.clone(),
                         size: o.size,
                     });
-                    let r = data::copy_object(
-                        preview.store.s3().await,
-                        (&from.bucket, &from.child(&o.key)),
-                        (&to.bucket, &to.child(&o.key)),
-                        o.size,
-                        None,
-                    )
-                    .await;
+                    let r = preview
+                        .store
+                        .bucket()
+                        .copy(
+                            (&from.bucket, &from.child(&o.key)),
+                            (&to.bucket, &to.child(&o.key)),
+                            o.size,
+                            None,
+                        )
+                        .await;
                     if let Err(e) = r {
                         data_result = Err(BackupError::Provider(
                             crate::provider::ProviderError::Service(format!(

@@ -3,7 +3,9 @@
 //! `aws` talks to the real AWS SDK clients; `sim` is the seeded simulated fleet behind `--demo`.
 
 pub mod aws;
+pub mod blob;
 pub mod dns;
+pub mod function;
 pub mod limiter;
 pub mod sim;
 

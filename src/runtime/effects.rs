@@ -20,12 +20,13 @@ use futures::StreamExt;
 
 /// What a region must offer the dashboard's effects.
 pub trait Source:
-    RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource
+    RegionActions + GuardSignals + crate::ops::backup::BackupRegion + crate::provider::LogSource
 {
 }
 
-impl<T: RegionActions + GuardSignals + crate::ops::backup::Backups + crate::provider::LogSource>
-    Source for T
+impl<
+    T: RegionActions + GuardSignals + crate::ops::backup::BackupRegion + crate::provider::LogSource,
+> Source for T
 {
 }
 

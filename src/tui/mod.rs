@@ -101,7 +101,8 @@ async fn run_terminal<S: Source>(
         && state.display.demo
         && let Ok(to) = crate::backup::S3Uri::parse("s3://demo-backups/lops")
     {
-        // The demo writes nothing; it shows how a backup runs.
+        // The demo's backups run through the same engine into in-memory buckets: nothing
+        // leaves the machine.
         state.backup_target = Some((to, "STANDARD".into()));
     }
     let mut timing = Timing::from_settings(settings);

@@ -479,7 +479,7 @@ impl Runner<'_> {
             }
             Step::Url { config, create } => {
                 // What was there, for the journal (a created function has none).
-                let before = match super::super::read::url_config(self.clients, f).await {
+                let before = match self.clients.url_config(f).await {
                     Ok(v) => Some(v),
                     Err(ProviderError::NotFound(_)) => None,
                     Err(e) => return Err(sdk(e)),
@@ -509,7 +509,7 @@ impl Runner<'_> {
                 Ok(())
             }
             Step::AsyncInvoke { config } => {
-                let before = match super::super::read::async_config(self.clients, f).await {
+                let before = match self.clients.async_config(f).await {
                     Ok(v) => Some(v),
                     Err(ProviderError::NotFound(_)) => None,
                     Err(e) => return Err(sdk(e)),

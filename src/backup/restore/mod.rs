@@ -22,12 +22,11 @@ use aws_sdk_lambda::types::{
 
 use super::BackupError;
 use super::manifest::{AliasSnapshot, Code, FunctionConfig, Manifest, VersionSnapshot};
-use super::read::config_of;
 use super::store::Store;
 use crate::provider::ProviderError;
-use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
+use crate::provider::function::FunctionReads;
 
-use crate::provider::aws::{Clients, classify, every_page};
+use crate::provider::aws::{Clients, classify};
 
 pub use apply::{Restored, Runner};
 pub use plan::{RestorePlan, plan, plan_among};
@@ -65,69 +64,45 @@ pub struct Current {
 
 /// Reads the target; `None` when it does not exist.
 pub async fn read_current(
-    clients: &Clients,
+    reads: &impl FunctionReads,
     function: &str,
 ) -> Result<Option<Current>, BackupError> {
-    let t = clients.operation_timeout.as_secs_f64();
-    let lambda = &clients.lambda;
-    let request = lambda.get_function().function_name(function).send();
-    let got = match clients.call(&clients.get_function_limit, request).await {
+    let got = match reads.function(function, None).await {
         Ok(g) => g,
         Err(ProviderError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let mut current = head_of(&got);
-    let config = got
-        .configuration()
-        .cloned()
-        .unwrap_or_else(|| aws_sdk_lambda::types::FunctionConfiguration::builder().build());
-    current.latest = Some((
-        config_of(&config),
-        config.code_sha256().unwrap_or_default().into(),
-    ));
-    current.versions = super::read::published(clients, function)
+    let mut current = Current {
+        arn: got.arn.clone(),
+        reserved: got.reserved_concurrency,
+        tags: got.tags.clone(),
+        latest: Some((got.config, got.code_sha256)),
+        ..Default::default()
+    };
+    current.versions = reads
+        .published(function)
         .await?
-        .iter()
-        .map(|v| {
-            (
-                v.version().unwrap_or_default().to_string(),
-                config_of(v),
-                v.code_sha256().unwrap_or_default().to_string(),
-            )
-        })
+        .into_iter()
+        .map(|v| (v.version, v.config, v.code_sha256))
         .collect();
-    current.aliases = super::read::aliases_of(clients, function).await?;
+    current.aliases = reads.alias_routes(function).await?;
     // Every page: a mapping missed here would be created twice.
-    let pages = lambda
-        .list_event_source_mappings()
-        .function_name(function)
-        .into_paginator()
-        .send();
-    let more = |p: &ListEventSourceMappingsOutput| p.next_marker().is_some_and(|m| !m.is_empty());
-    let mut sources = BTreeSet::new();
-    let read = every_page(&clients.lambda_limit, t, pages, more, |page| {
-        let arns = page.event_source_mappings().iter();
-        sources.extend(arns.filter_map(|m| m.event_source_arn().map(str::to_string)));
-    });
-    match read.await {
-        Ok(()) | Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => {}
+    current.mapping_sources = match reads.mappings(function).await {
+        Ok(all) => all.into_iter().filter_map(|m| m.source_arn).collect(),
+        Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => BTreeSet::new(),
         Err(e) => return Err(e.into()),
-    }
-    current.mapping_sources = sources;
+    };
     // What it has not got reads as NotFound; an endpoint that does not serve a piece has none.
-    let absent_ok = |r: Result<serde_json::Value, ProviderError>| match r {
-        Ok(v) => Ok(Some(v)),
-        Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => Ok(None),
-        Err(e) => Err(BackupError::Provider(e)),
-    };
-    current.url = absent_ok(super::read::url_config(clients, function).await)?;
-    current.async_invoke = absent_ok(super::read::async_config(clients, function).await)?;
-    let request = lambda.get_policy().function_name(function).send();
-    let document = match clients.lambda_call(request).await {
-        Ok(out) => out.policy().unwrap_or_default().to_string(),
-        Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => String::new(),
-        Err(e) => return Err(e.into()),
-    };
+    fn absent_ok<T>(r: Result<T, ProviderError>) -> Result<Option<T>, BackupError> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => Ok(None),
+            Err(e) => Err(BackupError::Provider(e)),
+        }
+    }
+    current.url = absent_ok(reads.url_config(function).await)?;
+    current.async_invoke = absent_ok(reads.async_config(function).await)?;
+    let document = absent_ok(reads.policy(function).await)?.unwrap_or_default();
     current.permissions = policy::parse(&document).0;
     current.statement_ids = policy::sids(&document);
     let used: BTreeSet<String> = current
@@ -138,13 +113,14 @@ pub async fn read_current(
         .flat_map(|c| c.layers.iter().cloned())
         .collect();
     // Only its own account's layers here can be copies a restore published.
-    let (region, account) = (&clients.scope.region, current.arn.split(':').nth(4));
+    let mut home = current.arn.split(':').skip(3);
+    let (region, account) = (home.next(), home.next());
     for arn in used {
         let mut parts = arn.split(':').skip(3);
-        if parts.next() != Some(region.as_str()) || parts.next() != account {
+        if parts.next() != region || parts.next() != account {
             continue;
         }
-        match super::read::layer_version(clients, &arn).await {
+        match reads.layer_version(&arn).await {
             Ok(layer) => {
                 current.layers.insert(arn, layer.code_sha256);
             }
@@ -152,24 +128,20 @@ pub async fn read_current(
             Err(e) => return Err(BackupError::Provider(e)),
         }
     }
-    current.provisioned = match super::read::provisioned(clients, function).await {
-        Ok(all) => all
-            .into_iter()
-            .map(|p| (p.qualifier, p.requested))
-            .collect(),
-        Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => BTreeMap::new(),
-        Err(e) => return Err(BackupError::Provider(e)),
-    };
+    current.provisioned = absent_ok(reads.provisioned(function).await)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.qualifier, p.requested))
+        .collect();
     Ok(Some(current))
 }
 
-/// The newest version of each layer the snapshot stored, by the same name in `clients`' region
-/// and account (ARN → Lambda's hash of its content): copies an earlier restore published.
+/// The newest version of each layer the snapshot stored, by the same name in the target's
+/// region and account (ARN → Lambda's hash of its content): copies an earlier restore published.
 pub async fn layer_copies(
-    clients: &Clients,
+    reads: &impl FunctionReads,
     manifest: &Manifest,
 ) -> Result<BTreeMap<String, String>, BackupError> {
-    let t = clients.operation_timeout.as_secs_f64();
     let mut copies = BTreeMap::new();
     let names: BTreeSet<&str> = manifest
         .layers
@@ -178,27 +150,8 @@ pub async fn layer_copies(
         .map(|l| layers::layer_name(&l.arn))
         .collect();
     for name in names {
-        clients.lambda_limit.acquire_first().await;
-        let newest = match clients
-            .lambda
-            .list_layer_versions()
-            .layer_name(name)
-            .max_items(1)
-            .send()
-            .await
-        {
-            Ok(out) => out
-                .layer_versions()
-                .first()
-                .and_then(|v| v.layer_version_arn())
-                .map(str::to_string),
-            Err(e) => match classify(e, t) {
-                ProviderError::NotFound(_) => None,
-                other => return Err(BackupError::Provider(other)),
-            },
-        };
-        if let Some(arn) = newest {
-            match super::read::layer_version(clients, &arn).await {
+        if let Some(arn) = reads.newest_layer_version(name).await? {
+            match reads.layer_version(&arn).await {
                 Ok(layer) => {
                     copies.insert(arn, layer.code_sha256);
                 }

@@ -1,10 +1,13 @@
 //! The real AWS provider: one [`AwsRegion`] per profile × region.
 
+mod blob;
 mod call;
 mod clients;
 mod cloudwatch;
 mod dns;
+mod download;
 mod error;
+mod function;
 mod guard;
 mod lambda;
 mod live_tail;

@@ -1,8 +1,10 @@
 //! A seeded, deterministic simulated fleet with live-looking metrics: the data behind
 //! `--demo` and the UI tests. Never evidence that the AWS path works.
 
+mod blob;
 mod dns;
 mod fleet;
+mod function;
 mod region_actions;
 
 pub use dns::demo_services;
@@ -98,11 +100,14 @@ pub struct SimRegion {
     calls: Arc<std::sync::atomic::AtomicU64>,
     /// Route 53 (global): one for every region's handle.
     dns: Arc<RwLock<dns::SimZones>>,
+    /// The demo's buckets (backups go there): one store for every region's handle.
+    buckets: Arc<Mutex<blob::SimBuckets>>,
 }
 
 /// The demo fleet's regions, seeded.
 pub fn demo_regions(seed: u64, clock: &SimClock, access: crate::config::Access) -> Vec<SimRegion> {
     let zones = Arc::new(RwLock::new(dns::demo_zones()));
+    let buckets = Arc::new(Mutex::new(blob::SimBuckets::default()));
     demo_fleet(seed)
         .into_iter()
         .map(|(region, functions)| SimRegion {
@@ -113,6 +118,7 @@ pub fn demo_regions(seed: u64, clock: &SimClock, access: crate::config::Access) 
             functions: Arc::new(RwLock::new(functions)),
             calls: Arc::default(),
             dns: zones.clone(),
+            buckets: buckets.clone(),
         })
         .collect()
 }

@@ -8,22 +8,21 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use super::BackupError;
 use crate::provider::ProviderError;
 
 /// Lambda packages are at most 250 MB unzipped; a zip larger than this is not one.
 const MAX_PACKAGE: usize = 512 * 1024 * 1024;
 
-pub use crate::provider::aws::CODE_DOWNLOAD_BASE_ENV as BASE_ENV;
+use super::CODE_DOWNLOAD_BASE_ENV as BASE_ENV;
 
 /// `url` with its scheme and host replaced by `base`'s; `base`'s own path (if any) goes in
 /// front of the URL's path, and the query is kept.
-pub fn rewrite(url: &str, base: Option<&str>) -> Result<String, BackupError> {
+pub fn rewrite(url: &str, base: Option<&str>) -> Result<String, ProviderError> {
     let Some(base) = base.map(str::trim).filter(|b| !b.is_empty()) else {
         return Ok(url.to_string());
     };
     let bad_base = || {
-        BackupError::Invalid(format!(
+        ProviderError::Service(format!(
             "{BASE_ENV}='{base}' is not a base URL: write it as http://host:port[/path]"
         ))
     };
@@ -53,14 +52,14 @@ pub async fn fetch(
     url: &str,
     base: Option<&str>,
     timeout: Duration,
-) -> Result<Vec<u8>, BackupError> {
+) -> Result<Vec<u8>, ProviderError> {
     let url = rewrite(url, base)?;
     let uri: hyper::Uri = url
         .parse()
-        .map_err(|e| BackupError::Invalid(format!("code location is not a URL ({e})")))?;
+        .map_err(|e| ProviderError::Service(format!("code location is not a URL ({e})")))?;
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
-        .map_err(|e| BackupError::Provider(ProviderError::Service(format!("TLS roots: {e}"))))?
+        .map_err(|e| ProviderError::Service(format!("TLS roots: {e}")))?
         .https_or_http()
         .enable_http1()
         .build();
@@ -90,11 +89,11 @@ pub async fn fetch(
     };
     tokio::time::timeout(timeout, work)
         .await
-        .map_err(|_| BackupError::Provider(ProviderError::Timeout(timeout.as_secs_f64())))?
+        .map_err(|_| ProviderError::Timeout(timeout.as_secs_f64()))?
 }
 
-fn service(message: String) -> BackupError {
-    BackupError::Provider(ProviderError::Service(message))
+fn service(message: String) -> ProviderError {
+    ProviderError::Service(message)
 }
 
 #[cfg(test)]

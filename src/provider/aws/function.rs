@@ -1,17 +1,184 @@
-//! What a snapshot and a restore read of a function: its configuration as the manifest keeps
-//! it, its published versions, its aliases.
+//! A function read whole through the SDK — what a backup takes and a restore compares — each
+//! request through the one call path.
 
-use aws_sdk_lambda::types::FunctionConfiguration;
-
-use super::manifest::{AliasSnapshot, FunctionConfig};
-use crate::provider::ProviderError;
+use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 use aws_sdk_lambda::operation::list_aliases::ListAliasesOutput;
+use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
 use aws_sdk_lambda::operation::list_provisioned_concurrency_configs::ListProvisionedConcurrencyConfigsOutput;
 use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunctionOutput;
+use aws_sdk_lambda::types::FunctionConfiguration;
 
-use crate::provider::aws::{Clients, every_page};
+use super::{Clients, download, every_page};
+use crate::provider::ProviderError;
+use crate::provider::function::{
+    AliasSnapshot, CodeLocation, EventSourceMapping, FunctionConfig, FunctionRead, FunctionReads,
+    LayerVersion, Provisioned, PublishedVersion,
+};
 
-pub fn config_of(c: &FunctionConfiguration) -> FunctionConfig {
+impl FunctionReads for Clients {
+    async fn function_names(&self) -> Result<Vec<String>, ProviderError> {
+        Clients::function_names(self).await
+    }
+
+    async fn function(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<FunctionRead, ProviderError> {
+        let request = self
+            .lambda
+            .get_function()
+            .function_name(name)
+            .set_qualifier(qualifier.map(str::to_string))
+            .send();
+        let got = self.call(&self.get_function_limit, request).await?;
+        Ok(function_read(&got))
+    }
+
+    async fn published(&self, name: &str) -> Result<Vec<PublishedVersion>, ProviderError> {
+        Ok(published(self, name)
+            .await?
+            .iter()
+            .map(|v| PublishedVersion {
+                version: v.version().unwrap_or_default().to_string(),
+                config: config_of(v),
+                code_sha256: v.code_sha256().unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
+
+    async fn alias_routes(&self, name: &str) -> Result<Vec<AliasSnapshot>, ProviderError> {
+        aliases_of(self, name).await
+    }
+
+    /// An endpoint that answered "unsupported" once is not asked again.
+    async fn provisioned(&self, name: &str) -> Result<Vec<Provisioned>, ProviderError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.provisioned_unsupported.load(Relaxed) {
+            return Err(ProviderError::Unsupported(
+                "ListProvisionedConcurrencyConfigs".into(),
+            ));
+        }
+        let read = provisioned(self, name).await;
+        if let Err(ProviderError::Unsupported(_)) = &read {
+            self.provisioned_unsupported.store(true, Relaxed);
+        }
+        read
+    }
+
+    async fn mappings(&self, name: &str) -> Result<Vec<EventSourceMapping>, ProviderError> {
+        let pages = self
+            .lambda
+            .list_event_source_mappings()
+            .function_name(name)
+            .into_paginator()
+            .send();
+        let more =
+            |p: &ListEventSourceMappingsOutput| p.next_marker().is_some_and(|m| !m.is_empty());
+        let mut all = Vec::new();
+        every_page(&self.lambda_limit, timeout(self), pages, more, |page| {
+            all.extend(page.event_source_mappings().iter().map(|m| {
+                EventSourceMapping {
+                    uuid: m.uuid().unwrap_or_default().to_string(),
+                    source_arn: m.event_source_arn().map(str::to_string),
+                    state: m.state().map(str::to_string),
+                    batch_size: m.batch_size(),
+                    starting_position: m.starting_position().map(|p| p.as_str().to_string()),
+                    maximum_batching_window: m.maximum_batching_window_in_seconds(),
+                    qualifier: m
+                        .function_arn()
+                        .and_then(|a| a.split(':').nth(7))
+                        .map(str::to_string),
+                }
+            }));
+        })
+        .await?;
+        Ok(all)
+    }
+
+    async fn url_config(&self, name: &str) -> Result<serde_json::Value, ProviderError> {
+        url_config(self, name).await
+    }
+
+    async fn policy(&self, name: &str) -> Result<String, ProviderError> {
+        let request = self.lambda.get_policy().function_name(name).send();
+        let out = self.lambda_call(request).await?;
+        Ok(out.policy().unwrap_or_default().to_string())
+    }
+
+    async fn async_config(&self, name: &str) -> Result<serde_json::Value, ProviderError> {
+        async_config(self, name).await
+    }
+
+    async fn layer_version(&self, arn: &str) -> Result<LayerVersion, ProviderError> {
+        layer_version(self, arn).await
+    }
+
+    async fn newest_layer_version(&self, layer: &str) -> Result<Option<String>, ProviderError> {
+        let request = self
+            .lambda
+            .list_layer_versions()
+            .layer_name(layer)
+            .max_items(1)
+            .send();
+        match self.lambda_call(request).await {
+            Ok(out) => Ok(out
+                .layer_versions()
+                .first()
+                .and_then(|v| v.layer_version_arn())
+                .map(str::to_string)),
+            Err(ProviderError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Packages can be large: at least two minutes, whatever the operation budget.
+    async fn download(&self, location: &str) -> Result<Vec<u8>, ProviderError> {
+        let budget = self
+            .operation_timeout
+            .max(std::time::Duration::from_secs(120));
+        download::fetch(location, self.code_download_base.as_deref(), budget).await
+    }
+}
+
+/// What one GetFunction answer says of a version.
+fn function_read(got: &GetFunctionOutput) -> FunctionRead {
+    let empty = FunctionConfiguration::builder().build();
+    let c = got.configuration().unwrap_or(&empty);
+    let location = got.code();
+    let image = location.and_then(|l| l.image_uri());
+    let code = if c.package_type().map(|p| p.as_str()) == Some("Image") || image.is_some() {
+        CodeLocation::Image {
+            image_uri: image.unwrap_or_default().to_string(),
+            resolved_image_uri: location
+                .and_then(|l| l.resolved_image_uri())
+                .map(str::to_string),
+        }
+    } else {
+        CodeLocation::Zip(location.and_then(|l| l.location()).map(str::to_string))
+    };
+    FunctionRead {
+        arn: c.function_arn().unwrap_or_default().to_string(),
+        config: config_of(c),
+        code_sha256: c.code_sha256().unwrap_or_default().to_string(),
+        code_size: c.code_size().max(0) as u64,
+        code,
+        layer_sizes: c
+            .layers()
+            .iter()
+            .filter_map(|l| Some((l.arn()?.to_string(), l.code_size())))
+            .collect(),
+        reserved_concurrency: got
+            .concurrency()
+            .and_then(|c| c.reserved_concurrent_executions()),
+        tags: got
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+    }
+}
+
+fn config_of(c: &FunctionConfiguration) -> FunctionConfig {
     FunctionConfig {
         runtime: c.runtime().map(|r| r.as_str().to_string()),
         handler: c.handler().map(str::to_string),
@@ -64,7 +231,7 @@ pub fn config_of(c: &FunctionConfiguration) -> FunctionConfig {
 }
 
 /// A function's published versions (not `$LATEST`), oldest first, paginated to the end.
-pub async fn published(
+async fn published(
     clients: &Clients,
     function: &str,
 ) -> Result<Vec<FunctionConfiguration>, ProviderError> {
@@ -100,7 +267,7 @@ pub async fn published(
 }
 
 /// A function's aliases with their routing, by name, paginated to the end.
-pub async fn aliases_of(
+async fn aliases_of(
     clients: &Clients,
     function: &str,
 ) -> Result<Vec<AliasSnapshot>, ProviderError> {
@@ -141,10 +308,7 @@ pub async fn aliases_of(
 }
 
 /// The function URL's configuration as a snapshot keeps it (`NotFound`: it has none).
-pub async fn url_config(
-    clients: &Clients,
-    function: &str,
-) -> Result<serde_json::Value, ProviderError> {
+async fn url_config(clients: &Clients, function: &str) -> Result<serde_json::Value, ProviderError> {
     let lambda = &clients.lambda;
     let out = clients
         .lambda_call(
@@ -169,7 +333,7 @@ pub async fn url_config(
 }
 
 /// The asynchronous invoke configuration as a snapshot keeps it (`NotFound`: none set).
-pub async fn async_config(
+async fn async_config(
     clients: &Clients,
     function: &str,
 ) -> Result<serde_json::Value, ProviderError> {
@@ -190,19 +354,9 @@ pub async fn async_config(
     }))
 }
 
-/// A layer version as a restore needs it: its content's Lambda hash (base64 SHA-256), where the
-/// content can be downloaded, its size and runtimes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayerVersion {
-    pub code_sha256: String,
-    pub location: Option<String>,
-    pub code_size: i64,
-    pub compatible_runtimes: Vec<String>,
-}
-
 /// Reads a layer version by its ARN (`arn:…:layer:NAME:N`) with GetLayerVersion, which takes
 /// the layer's ARN as its name (also for another account's layer).
-pub async fn layer_version(clients: &Clients, arn: &str) -> Result<LayerVersion, ProviderError> {
+async fn layer_version(clients: &Clients, arn: &str) -> Result<LayerVersion, ProviderError> {
     let (layer, number) = arn
         .rsplit_once(':')
         .and_then(|(l, n)| Some((l, n.parse::<i64>().ok()?)))
@@ -237,10 +391,7 @@ pub async fn layer_version(clients: &Clients, arn: &str) -> Result<LayerVersion,
 }
 
 /// A function's provisioned concurrency, per alias or version.
-pub async fn provisioned(
-    clients: &Clients,
-    function: &str,
-) -> Result<Vec<super::manifest::Provisioned>, ProviderError> {
+async fn provisioned(clients: &Clients, function: &str) -> Result<Vec<Provisioned>, ProviderError> {
     let mut all = Vec::new();
     let pages = clients
         .lambda
@@ -258,7 +409,7 @@ pub async fn provisioned(
         more,
         |page| {
             all.extend(page.provisioned_concurrency_configs().iter().map(|p| {
-                super::manifest::Provisioned {
+                Provisioned {
                     qualifier: p
                         .function_arn()
                         .and_then(|a| a.rsplit(':').next())

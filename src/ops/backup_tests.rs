@@ -1,0 +1,180 @@
+//! Filter patterns; the demo's backups run through the same engine as AWS's: real manifests and blobs in the
+//! simulated fleet's buckets, verified, listed, deduplicated.
+
+use super::*;
+use crate::config::Access;
+use crate::provider::RegionSource;
+use crate::provider::sim::{OUTAGE_PHASE, OUTAGE_REGION, SimClock, SimRegion, demo_regions};
+use chrono::TimeZone;
+
+#[test]
+fn filter_patterns() {
+    assert!(matches("orders-api", "orders"));
+    assert!(matches("orders-api", "orders-*"));
+    assert!(matches("orders-api", "*-api"));
+    assert!(matches("orders-api", "o*s-a*"));
+    assert!(!matches("orders-api", "pay*"));
+    assert!(!matches("orders-api", "*-web"));
+    assert!(matches("x", "*"));
+}
+
+fn start() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc
+        .with_ymd_and_hms(2026, 11, 25, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn region(regions: &[SimRegion], name: &str) -> SimRegion {
+    regions
+        .iter()
+        .find(|r| r.scope().region == name)
+        .cloned()
+        .expect("a demo region")
+}
+
+fn named(functions: &[&str]) -> BackupRequest {
+    BackupRequest {
+        selection: Selection::Named(functions.iter().map(|f| f.to_string()).collect()),
+        to: S3Uri::parse("s3://demo-backups/lops").expect("uri"),
+        data: Vec::new(),
+        storage_class: "STANDARD".into(),
+        with_layers: false,
+    }
+}
+
+#[tokio::test]
+async fn a_demo_backup_writes_snapshots_that_verify_list_and_deduplicate() {
+    let regions = demo_regions(7, &SimClock::fixed(start()), Access::default());
+    let east = region(&regions, "us-east-1");
+    let functions = east.functions();
+    // One with a weighted alias, and another.
+    let versioned = functions
+        .iter()
+        .find(|f| {
+            f.info
+                .aliases
+                .iter()
+                .any(|a| !a.additional_weights.is_empty())
+        })
+        .expect("a demo function with a weighted alias");
+    let plain = functions
+        .iter()
+        .find(|f| f.info.name != versioned.info.name)
+        .expect("another demo function");
+    let names = [versioned.info.name.as_str(), plain.info.name.as_str()];
+    let report = run_backup(std::slice::from_ref(&east), &named(&names), None, &|_| {})
+        .await
+        .expect("backup");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.snapshots.len(), 2);
+    assert!(report.uploaded_blobs >= 2, "{report:?}");
+
+    for captured in &report.snapshots {
+        let uri = S3Uri::parse(&captured.snapshot).expect("snapshot uri");
+        let (manifest, verified) = verify_snapshot(&east, &uri).await.expect("verify");
+        assert!(verified.problems.is_empty(), "{:?}", verified.problems);
+        assert_eq!(verified.blobs_checked, manifest.blobs.len());
+        assert!(verified.blobs_checked >= 1);
+        let source = functions
+            .iter()
+            .find(|f| f.info.name == manifest.function)
+            .expect("the function backed up");
+        let versions: Vec<&str> = manifest
+            .versions
+            .iter()
+            .map(|v| v.version.as_str())
+            .collect();
+        assert_eq!(
+            versions,
+            source
+                .info
+                .versions
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        );
+        let aliases: Vec<(&str, &str)> = manifest
+            .aliases
+            .iter()
+            .map(|a| (a.name.as_str(), a.function_version.as_str()))
+            .collect();
+        let mut expected: Vec<(&str, &str)> = source
+            .info
+            .aliases
+            .iter()
+            .map(|a| (a.name.as_str(), a.function_version.as_str()))
+            .collect();
+        expected.sort();
+        assert_eq!(aliases, expected);
+        let weighted: Vec<_> = manifest.aliases.iter().map(|a| a.weights.len()).collect();
+        let configured: Vec<_> = {
+            let mut all: Vec<_> = source.info.aliases.iter().collect();
+            all.sort_by(|a, b| a.name.cmp(&b.name));
+            all.iter().map(|a| a.additional_weights.len()).collect()
+        };
+        assert_eq!(weighted, configured);
+        assert_eq!(
+            manifest.reserved_concurrency,
+            source.info.reserved_concurrency
+        );
+        assert_eq!(manifest.latest.config.memory_size, source.info.memory_mb);
+    }
+
+    // Another region's handle sees the same buckets; the listing shows both snapshots.
+    let store = open_snapshot(
+        &region(&regions, "eu-west-1"),
+        &S3Uri::parse(&report.snapshots[0].snapshot).expect("uri"),
+    )
+    .await
+    .expect("open");
+    let listed = crate::backup::list(&store, None).await.expect("list");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+
+    // Nothing changed: the second run stores no package again.
+    let again = run_backup(std::slice::from_ref(&east), &named(&names), None, &|_| {})
+        .await
+        .expect("second backup");
+    assert_eq!(again.snapshots.len(), 2);
+    assert_eq!(again.uploaded_blobs, 0, "{again:?}");
+}
+
+#[tokio::test]
+async fn a_demo_backup_names_an_unknown_function_and_the_region_in_its_outage() {
+    let clock = SimClock::fixed(start());
+    let regions = demo_regions(7, &clock, Access::default());
+    let east = region(&regions, "us-east-1");
+    let report = run_backup(
+        std::slice::from_ref(&east),
+        &named(&["no-such-fn"]),
+        None,
+        &|_| {},
+    )
+    .await
+    .expect("a run");
+    assert_eq!(report.failed.len(), 1);
+    assert!(report.failed[0].invalid);
+    assert!(
+        report.failed[0].error.contains("does not exist"),
+        "{:?}",
+        report.failed
+    );
+
+    let flaky = region(&regions, OUTAGE_REGION);
+    let name = flaky.functions()[0].info.name.clone();
+    clock.set(start() + chrono::TimeDelta::seconds(OUTAGE_PHASE.0 + 1));
+    let report = run_backup(
+        std::slice::from_ref(&flaky),
+        &named(&[&name]),
+        None,
+        &|_| {},
+    )
+    .await
+    .expect("a run");
+    assert!(report.snapshots.is_empty());
+    assert!(
+        report.failed[0].error.contains("timed out"),
+        "{:?}",
+        report.failed
+    );
+}

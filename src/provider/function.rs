@@ -1,0 +1,198 @@
+//! A function as a snapshot reads it — configuration, published versions, aliases, provisioned
+//! concurrency, event source mappings, URL, policy, asynchronous invoke configuration, layers,
+//! code — whichever provider answers. Plain data: the backup manifest keeps these types as they
+//! are, so they serialize in the manifest's format.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use super::ProviderError;
+
+/// The configuration lops restores (what UpdateFunctionConfiguration takes).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionConfig {
+    pub runtime: Option<String>,
+    pub handler: Option<String>,
+    pub role: String,
+    pub description: Option<String>,
+    pub memory_size: Option<i32>,
+    pub timeout: Option<i32>,
+    pub environment: BTreeMap<String, String>,
+    pub layers: Vec<String>,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub architectures: Vec<String>,
+    pub ephemeral_storage: Option<i32>,
+    pub dead_letter_target: Option<String>,
+    pub tracing_mode: Option<String>,
+    pub kms_key_arn: Option<String>,
+    pub package_type: Option<String>,
+}
+
+impl FunctionConfig {
+    /// The fields that make two versions "the same" for restore's convergence check.
+    pub fn differences(&self, other: &FunctionConfig) -> Vec<String> {
+        let a = serde_json::to_value(self).unwrap_or_default();
+        let b = serde_json::to_value(other).unwrap_or_default();
+        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+            return Vec::new();
+        };
+        a.iter()
+            .filter(|(k, v)| b.get(*k) != Some(*v))
+            .map(|(k, v)| {
+                format!(
+                    "{k}: {} → {}",
+                    short(b.get(k).unwrap_or(&serde_json::Value::Null)),
+                    short(v)
+                )
+            })
+            .collect()
+    }
+}
+
+fn short(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(59).collect::<String>())
+    } else {
+        s
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasSnapshot {
+    pub name: String,
+    pub function_version: String,
+    pub description: Option<String>,
+    /// Extra version → weight.
+    pub weights: BTreeMap<String, f64>,
+}
+
+/// Provisioned concurrency requested on one alias or version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provisioned {
+    pub qualifier: String,
+    pub requested: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSourceMapping {
+    pub uuid: String,
+    pub source_arn: Option<String>,
+    pub state: Option<String>,
+    pub batch_size: Option<i32>,
+    pub starting_position: Option<String>,
+    pub maximum_batching_window: Option<i32>,
+    /// "FUNCTION" or "FUNCTION:QUALIFIER" as the mapping targets it.
+    pub qualifier: Option<String>,
+}
+
+/// Where a function's code is, as GetFunction says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeLocation {
+    /// A zip package behind a short-lived download address (`None`: the endpoint gave none).
+    Zip(Option<String>),
+    Image {
+        image_uri: String,
+        resolved_image_uri: Option<String>,
+    },
+}
+
+/// One version of a function (`$LATEST` or published) as GetFunction answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionRead {
+    pub arn: String,
+    pub config: FunctionConfig,
+    /// Lambda's CodeSha256 (base64).
+    pub code_sha256: String,
+    pub code_size: u64,
+    pub code: CodeLocation,
+    /// Layer ARN → its size, as the configuration lists them.
+    pub layer_sizes: BTreeMap<String, i64>,
+    pub reserved_concurrency: Option<i32>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A published version as ListVersionsByFunction lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishedVersion {
+    pub version: String,
+    pub config: FunctionConfig,
+    pub code_sha256: String,
+}
+
+/// A layer version as a backup and a restore need it: its content's Lambda hash (base64
+/// SHA-256), where the content can be downloaded, its size and runtimes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerVersion {
+    pub code_sha256: String,
+    pub location: Option<String>,
+    pub code_size: i64,
+    pub compatible_runtimes: Vec<String>,
+}
+
+/// What reading a whole function takes. Each read fails on its own: a piece a function has not
+/// got is `NotFound`, one the endpoint does not serve `Unsupported`.
+pub trait FunctionReads: Send + Sync {
+    /// Every function's name, to the end of the listing.
+    fn function_names(&self) -> impl Future<Output = Result<Vec<String>, ProviderError>> + Send;
+    /// `$LATEST` (`qualifier` `None`) or one published version.
+    fn function(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> impl Future<Output = Result<FunctionRead, ProviderError>> + Send;
+    /// Published versions (not `$LATEST`), oldest first, to the end of the listing.
+    fn published(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<PublishedVersion>, ProviderError>> + Send;
+    /// Aliases with their routing, by name.
+    fn alias_routes(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<AliasSnapshot>, ProviderError>> + Send;
+    /// Provisioned concurrency per alias or version, by qualifier.
+    fn provisioned(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<Provisioned>, ProviderError>> + Send;
+    /// Event source mappings, to the end of the listing.
+    fn mappings(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<EventSourceMapping>, ProviderError>> + Send;
+    /// The function URL's configuration as a snapshot keeps it.
+    fn url_config(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<serde_json::Value, ProviderError>> + Send;
+    /// The resource policy document.
+    fn policy(&self, name: &str) -> impl Future<Output = Result<String, ProviderError>> + Send;
+    /// The asynchronous invoke configuration as a snapshot keeps it.
+    fn async_config(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<serde_json::Value, ProviderError>> + Send;
+    /// A layer version by its ARN (also another account's).
+    fn layer_version(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<LayerVersion, ProviderError>> + Send;
+    /// The ARN of the newest version of a layer of this account and region, if it has one.
+    fn newest_layer_version(
+        &self,
+        layer: &str,
+    ) -> impl Future<Output = Result<Option<String>, ProviderError>> + Send;
+    /// The bytes behind a code or layer location.
+    fn download(
+        &self,
+        location: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, ProviderError>> + Send;
+}
