@@ -209,7 +209,11 @@ pub async fn prepare_restore(
         ));
     }
     if needs_code {
-        let missing = crate::backup::restore::image::missing_images(&region.clients, &manifest);
+        let missing = crate::backup::restore::image::missing_images(
+            &region.clients,
+            &region.scope().region,
+            &manifest,
+        );
         refused.extend(missing.await);
     }
     if !refused.is_empty() {
@@ -329,7 +333,8 @@ async fn restore_under_lease(
     }
     let on_step = |s: &Step| progress(Progress::Step(s.describe()));
     let runner = Runner {
-        clients: &region.clients,
+        target: &region.clients,
+        region: &region.scope().region,
         store: &preview.store,
         before: safety.as_ref().map(|(m, _)| (m, &preview.store)),
         on_step: &on_step,

@@ -1,7 +1,8 @@
 //! A function as a snapshot reads it — configuration, published versions, aliases, provisioned
 //! concurrency, event source mappings, URL, policy, asynchronous invoke configuration, layers,
-//! code — whichever provider answers. Plain data: the backup manifest keeps these types as they
-//! are, so they serialize in the manifest's format.
+//! code — and the writes a restore makes to put one in place, whichever provider answers. Plain
+//! data: the backup manifest keeps these types as they are, so they serialize in the manifest's
+//! format.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -195,4 +196,186 @@ pub trait FunctionReads: Send + Sync {
         &self,
         location: &str,
     ) -> impl Future<Output = Result<Vec<u8>, ProviderError>> + Send;
+}
+
+/// A package to put in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeInput {
+    /// The zip itself (Lambda takes up to 50 MB inline).
+    Zip(Vec<u8>),
+    /// A zip in a bucket of the function's own region.
+    S3 { bucket: String, key: String },
+    /// A container image by URI.
+    Image(String),
+}
+
+/// Where a function is after its last change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateState {
+    /// Still being created or updated: the next change must wait.
+    Busy,
+    Ready,
+    Failed(String),
+}
+
+/// An event source mapping to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMapping {
+    /// `FUNCTION` or `FUNCTION:QUALIFIER`.
+    pub target: String,
+    pub source_arn: String,
+    pub batch_size: Option<i32>,
+    pub starting_position: Option<String>,
+    pub batching_window: Option<i32>,
+    pub enabled: bool,
+}
+
+/// A layer version to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLayerVersion {
+    pub name: String,
+    pub description: String,
+    pub content: CodeInput,
+    pub compatible_runtimes: Vec<String>,
+}
+
+/// One resource-policy statement, as AddPermission takes it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Permission {
+    pub sid: String,
+    pub action: String,
+    /// A service principal, an account id, an ARN, or `*`.
+    pub principal: String,
+    pub source_arn: Option<String>,
+    pub source_account: Option<String>,
+    pub url_auth_type: Option<String>,
+    pub org_id: Option<String>,
+    /// Alexa's event source token.
+    pub event_source_token: Option<String>,
+}
+
+/// The writes a restore makes, one request each. `create_*` answer `false` when something of
+/// that name is there already (a retry after an attempt that timed out but was made).
+pub trait FunctionWrites: FunctionReads {
+    fn create_function(
+        &self,
+        name: &str,
+        config: &FunctionConfig,
+        code: CodeInput,
+    ) -> impl Future<Output = Result<bool, ProviderError>> + Send;
+    /// The new package; the architectures go with it.
+    fn update_code(
+        &self,
+        name: &str,
+        code: CodeInput,
+        architectures: &[String],
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// The whole configuration: what it has not got is taken away (VPC, dead-letter target,
+    /// KMS key, tracing), as Lambda keeps what an update leaves out.
+    fn update_config(
+        &self,
+        name: &str,
+        config: &FunctionConfig,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    fn update_state(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<UpdateState, ProviderError>> + Send;
+    /// Publishes `$LATEST`; the version's number.
+    fn publish_version(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<String, ProviderError>> + Send;
+    /// The function, or one of its versions.
+    fn delete_function(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    fn alias_route(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> impl Future<Output = Result<AliasSnapshot, ProviderError>> + Send;
+    fn create_alias(
+        &self,
+        name: &str,
+        alias: &AliasSnapshot,
+    ) -> impl Future<Output = Result<bool, ProviderError>> + Send;
+    /// Its version and weights (its description stays).
+    fn update_alias(
+        &self,
+        name: &str,
+        alias: &AliasSnapshot,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    fn delete_alias(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Reserved concurrency (`None`: none reserved).
+    fn set_reserved(
+        &self,
+        name: &str,
+        value: Option<i32>,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    fn tag(
+        &self,
+        arn: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Its UUID.
+    fn create_mapping(
+        &self,
+        mapping: &NewMapping,
+    ) -> impl Future<Output = Result<String, ProviderError>> + Send;
+    fn delete_mapping(&self, uuid: &str) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Creates or updates the function URL to a snapshot's configuration (`None`: deletes it).
+    fn set_url(
+        &self,
+        name: &str,
+        config: Option<&serde_json::Value>,
+        create: bool,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Puts a snapshot's asynchronous invoke configuration (`None`: deletes it).
+    fn set_async_invoke(
+        &self,
+        name: &str,
+        config: Option<&serde_json::Value>,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    fn add_permission(
+        &self,
+        name: &str,
+        permission: &Permission,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    fn remove_permission(
+        &self,
+        name: &str,
+        sid: &str,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Provisioned concurrency on an alias or a version (`None`: removed; nothing to remove is
+    /// what removing wanted).
+    fn set_provisioned(
+        &self,
+        name: &str,
+        qualifier: &str,
+        value: Option<i32>,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Its ARN.
+    fn publish_layer_version(
+        &self,
+        layer: &NewLayerVersion,
+    ) -> impl Future<Output = Result<String, ProviderError>> + Send;
+    fn delete_layer_version(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Whether the registry `registry` holds `repository@digest` (the function's region's).
+    fn image_exists(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<bool, ProviderError>> + Send;
 }

@@ -9,8 +9,11 @@ use super::undo::Undo;
 
 /// Runs a restore. `before` is the safety snapshot of an existing target (for putting back its
 /// code). On failure, every step done is undone in reverse order.
-pub struct Runner<'a> {
-    pub clients: &'a Clients,
+pub struct Runner<'a, W> {
+    /// The target region's functions.
+    pub target: &'a W,
+    /// The target's region.
+    pub region: &'a str,
     /// The snapshot's store (its blobs).
     pub store: &'a Store,
     /// The safety snapshot of the target as it was, with the store holding its blobs.
@@ -49,11 +52,7 @@ pub struct Restored {
     pub published_layers: BTreeMap<String, String>,
 }
 
-impl Runner<'_> {
-    pub(super) fn t(&self) -> f64 {
-        self.clients.operation_timeout.as_secs_f64()
-    }
-
+impl<W: FunctionWrites> Runner<'_, W> {
     pub async fn run(&self, plan: &RestorePlan) -> Result<Restored, BackupError> {
         let mut journal: Vec<Undo> = Vec::new();
         let mut mapped = Mapped {
@@ -107,37 +106,34 @@ impl Runner<'_> {
         &self,
         store: &Store,
         code: &Code,
-    ) -> Result<FunctionCode, BackupError> {
+    ) -> Result<CodeInput, BackupError> {
         match code {
             Code::Image { image_uri, .. } => {
                 // The very image, from the target region's registry (checked before the restore).
-                let uri = super::image::target_image(code, &self.clients.scope.region)
+                let uri = super::image::target_image(code, self.region)
                     .map(|t| t.uri)
                     .unwrap_or(image_uri.clone());
-                Ok(FunctionCode::builder().image_uri(uri).build())
+                Ok(CodeInput::Image(uri))
             }
             Code::Zip { sha256, size, .. } => {
                 if *size > INLINE_LIMIT {
-                    if store.region != self.clients.scope.region {
+                    if store.region != self.region {
                         return Err(BackupError::Invalid(format!(
                             "the package is {} MB: Lambda takes at most 50 MB inline and reads larger \
                              ones only from a bucket in its own region ({}); the backup bucket is in {}",
                             size / (1024 * 1024),
-                            self.clients.scope.region,
+                            self.region,
                             store.region
                         )));
                     }
-                    return Ok(FunctionCode::builder()
-                        .s3_bucket(&store.root.bucket)
-                        .s3_key(
-                            store
-                                .root
-                                .child(&crate::backup::manifest::layout::blob(sha256)),
-                        )
-                        .build());
+                    return Ok(CodeInput::S3 {
+                        bucket: store.root.bucket.clone(),
+                        key: store
+                            .root
+                            .child(&crate::backup::manifest::layout::blob(sha256)),
+                    });
                 }
-                let bytes = store.get_blob(sha256, *size).await?;
-                Ok(FunctionCode::builder().zip_file(Blob::new(bytes)).build())
+                Ok(CodeInput::Zip(store.get_blob(sha256, *size).await?))
             }
         }
     }
@@ -147,32 +143,14 @@ impl Runner<'_> {
     pub(super) async fn settle(&self, function: &str) -> Result<(), BackupError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
         loop {
-            let c = self
-                .clients
-                .lambda_call(
-                    self.clients
-                        .lambda
-                        .get_function_configuration()
-                        .function_name(function)
-                        .send(),
-                )
-                .await?;
-            let pending = c.state().is_some_and(|s| s.as_str() == "Pending")
-                || c.last_update_status()
-                    .is_some_and(|s| s.as_str() == "InProgress");
-            if c.state().is_some_and(|s| s.as_str() == "Failed")
-                || c.last_update_status()
-                    .is_some_and(|s| s.as_str() == "Failed")
-            {
-                return Err(BackupError::Provider(ProviderError::Service(format!(
-                    "{function} failed to update: {}",
-                    c.last_update_status_reason()
-                        .or(c.state_reason())
-                        .unwrap_or("no reason given")
-                ))));
-            }
-            if !pending {
-                return Ok(());
+            match self.target.update_state(function).await? {
+                UpdateState::Ready => return Ok(()),
+                UpdateState::Failed(why) => {
+                    return Err(BackupError::Provider(ProviderError::Service(format!(
+                        "{function} failed to update: {why}"
+                    ))));
+                }
+                UpdateState::Busy => {}
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(BackupError::Provider(ProviderError::Timeout(300.0)));
@@ -189,8 +167,7 @@ impl Runner<'_> {
         journal: &mut Vec<Undo>,
     ) -> Result<(), BackupError> {
         let f = plan.function.as_str();
-        let lambda = &self.clients.lambda;
-        let sdk = |e: ProviderError| BackupError::Provider(e);
+        let target = self.target;
         let versions = &mut mapped.versions;
         match step {
             Step::Layer {
@@ -205,30 +182,13 @@ impl Runner<'_> {
                     size: *size,
                     lambda_sha256: String::new(),
                 };
-                let input = self.code_input(self.store, &package).await?;
-                let content = aws_sdk_lambda::types::LayerVersionContentInput::builder()
-                    .set_zip_file(input.zip_file)
-                    .set_s3_bucket(input.s3_bucket)
-                    .set_s3_key(input.s3_key)
-                    .build();
-                let out = self
-                    .clients
-                    .lambda_call(
-                        lambda
-                            .publish_layer_version()
-                            .layer_name(layer_name(arn))
-                            .description(format!("restored by lops from {arn}"))
-                            .content(content)
-                            .set_compatible_runtimes((!compatible_runtimes.is_empty()).then(|| {
-                                compatible_runtimes
-                                    .iter()
-                                    .map(|r| Runtime::from(r.as_str()))
-                                    .collect()
-                            }))
-                            .send(),
-                    )
-                    .await?;
-                let published = out.layer_version_arn().unwrap_or_default().to_string();
+                let layer = NewLayerVersion {
+                    name: layer_name(arn).to_string(),
+                    description: format!("restored by lops from {arn}"),
+                    content: self.code_input(self.store, &package).await?,
+                    compatible_runtimes: compatible_runtimes.clone(),
+                };
+                let published = target.publish_layer_version(&layer).await?;
                 journal.push(Undo::DeleteLayerVersion(published.clone()));
                 for source in std::iter::once(arn).chain(also) {
                     mapped.layers.insert(source.clone(), published.clone());
@@ -240,49 +200,30 @@ impl Runner<'_> {
                 requested,
                 replaces,
             } => {
-                let target = versions
+                let on = versions
                     .get(qualifier)
                     .cloned()
                     .unwrap_or(qualifier.clone());
-                set_provisioned(self.clients, f, &target, Some(*requested)).await?;
+                target.set_provisioned(f, &on, Some(*requested)).await?;
                 journal.push(Undo::Provisioned {
-                    qualifier: target,
+                    qualifier: on,
                     put_back: *replaces,
                 });
                 Ok(())
             }
             Step::Create { config, code } => {
                 let config = &mapped.with_layers(config);
-                let code_input = self.code_input(self.store, code).await?;
-                let mut call = lambda
-                    .create_function()
-                    .function_name(f)
-                    .role(&config.role)
-                    .code(code_input)
-                    .publish(false);
-                call = with_config_create(call, config);
-                // The raw error is needed here (its code), so the token is taken by hand.
-                self.clients.lambda_limit.acquire_first().await;
-                if let Err(e) = call.send().await {
+                let input = self.code_input(self.store, code).await?;
+                if !target.create_function(f, config, input).await? {
                     // A retry after an attempt that timed out but was made finds the function
                     // there: it is ours when it holds exactly this code.
-                    let conflict = matches!(
-                        aws_sdk_lambda::error::ProvideErrorMetadata::code(&e),
-                        Some("ResourceConflictException" | "ConflictException")
-                    );
-                    self.clients.get_function_limit.acquire_first().await;
-                    let ours = conflict
-                        && lambda
-                            .get_function()
-                            .function_name(f)
-                            .send()
-                            .await
-                            .is_ok_and(|out| {
-                                out.configuration().and_then(|c| c.code_sha256())
-                                    == Some(code.lambda_sha256())
-                            });
-                    if !ours {
-                        return Err(sdk(classify(e, self.t())));
+                    let there = target.function(f, None).await;
+                    if !there.is_ok_and(|t| t.code_sha256 == code.lambda_sha256()) {
+                        return Err(BackupError::Provider(ProviderError::Service(format!(
+                            "a function named {f} appeared in {} while restoring: \
+                             run the restore again to compare with it",
+                            self.region
+                        ))));
                     }
                 }
                 journal.push(Undo::DeleteFunction);
@@ -294,29 +235,19 @@ impl Runner<'_> {
             } => {
                 let before = self.latest_undo(journal);
                 let input = self.code_input(self.store, code).await?;
-                self.clients
-                    .lambda_call(update_code(lambda, f, input, architectures).send())
-                    .await?;
+                target.update_code(f, input, architectures).await?;
                 journal.extend(before);
                 self.settle(f).await
             }
             Step::UpdateConfig { config, .. } => {
                 let config = &mapped.with_layers(config);
                 let before = self.latest_undo(journal);
-                let call = with_config_update(
-                    lambda.update_function_configuration().function_name(f),
-                    config,
-                );
-                self.clients.lambda_call(call.send()).await?;
+                target.update_config(f, config).await?;
                 journal.extend(before);
                 self.settle(f).await
             }
             Step::Publish { of } => {
-                let out = self
-                    .clients
-                    .lambda_call(lambda.publish_version().function_name(f).send())
-                    .await?;
-                let n = out.version().unwrap_or_default().to_string();
+                let n = target.publish_version(f).await?;
                 // Lambda answers with the last version when nothing changed since it: that one
                 // was there before (or this restore already journaled it).
                 let new =
@@ -336,79 +267,38 @@ impl Runner<'_> {
                         ))
                     })
                 };
-                let main = map(&alias.function_version)?;
-                let mut weights = std::collections::HashMap::new();
+                let mut wanted = AliasSnapshot {
+                    function_version: map(&alias.function_version)?,
+                    weights: BTreeMap::new(),
+                    ..alias.clone()
+                };
                 for (v, w) in &alias.weights {
-                    weights.insert(map(v)?, *w);
+                    wanted.weights.insert(map(v)?, *w);
                 }
-                let routing = AliasRoutingConfiguration::builder()
-                    .set_additional_version_weights(Some(weights.clone()))
-                    .build();
                 if *create {
-                    // The raw error is needed here (its code), so the token is taken by hand.
-                    self.clients.lambda_limit.acquire_first().await;
-                    let created = lambda
-                        .create_alias()
-                        .function_name(f)
-                        .name(&alias.name)
-                        .function_version(&main)
-                        .set_description(alias.description.clone())
-                        .routing_config(routing)
-                        .send()
-                        .await;
-                    if let Err(e) = created {
+                    if !target.create_alias(f, &wanted).await? {
                         // A retry after an attempt that timed out but was made finds the alias
                         // there: it is ours when it routes exactly as asked.
-                        let conflict = matches!(
-                            aws_sdk_lambda::error::ProvideErrorMetadata::code(&e),
-                            Some("ResourceConflictException" | "ConflictException")
-                        );
-                        self.clients.lambda_limit.acquire_first().await;
-                        let ours = conflict
-                            && lambda
-                                .get_alias()
-                                .function_name(f)
-                                .name(&alias.name)
-                                .send()
-                                .await
-                                .is_ok_and(|a| {
-                                    let got: std::collections::HashMap<String, f64> = a
-                                        .routing_config()
-                                        .and_then(|r| r.additional_version_weights())
-                                        .cloned()
-                                        .unwrap_or_default();
-                                    a.function_version() == Some(main.as_str()) && got == weights
-                                });
+                        let there = target.alias_route(f, &alias.name).await;
+                        let ours = there.is_ok_and(|a| {
+                            a.function_version == wanted.function_version
+                                && a.weights == wanted.weights
+                        });
                         if !ours {
-                            return Err(sdk(classify(e, self.t())));
+                            return Err(BackupError::Provider(ProviderError::Service(format!(
+                                "alias {f}:{} appeared while restoring: run the restore again \
+                                 to compare with it",
+                                alias.name
+                            ))));
                         }
                     }
                     journal.push(Undo::DeleteAlias(alias.name.clone()));
                 } else {
-                    let before = self
-                        .clients
-                        .lambda_call(lambda.get_alias().function_name(f).name(&alias.name).send())
-                        .await?;
-                    self.clients
-                        .lambda_call(
-                            lambda
-                                .update_alias()
-                                .function_name(f)
-                                .name(&alias.name)
-                                .function_version(&main)
-                                .routing_config(routing)
-                                .send(),
-                        )
-                        .await?;
+                    let before = target.alias_route(f, &alias.name).await?;
+                    target.update_alias(f, &wanted).await?;
                     journal.push(Undo::Alias(AliasSnapshot {
-                        name: alias.name.clone(),
-                        function_version: before.function_version().unwrap_or_default().to_string(),
                         description: None,
-                        weights: before
-                            .routing_config()
-                            .and_then(|r| r.additional_version_weights())
-                            .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-                            .unwrap_or_default(),
+                        ..before
                     }));
                 }
                 Ok(())
@@ -416,17 +306,17 @@ impl Runner<'_> {
             Step::Reserve { value } => {
                 // A function this restore created has no reservation yet.
                 let before = if plan.exists {
-                    head(self.clients, f).await?.reserved
+                    target.function(f, None).await?.reserved_concurrency
                 } else {
                     None
                 };
-                set_reserved(self.clients, f, *value).await?;
+                target.set_reserved(f, *value).await?;
                 journal.push(Undo::Reserve(before));
                 Ok(())
             }
             Step::Tags { set, remove } => {
-                let current = head(self.clients, f).await?;
-                set_tags(self.clients, &current.arn, set, remove).await?;
+                let current = target.function(f, None).await?;
+                target.tag(&current.arn, set, remove).await?;
                 let undo_set: BTreeMap<String, String> = set
                     .keys()
                     .chain(remove.iter())
@@ -452,40 +342,30 @@ impl Runner<'_> {
                 enabled,
             } => {
                 // On the alias it invoked, or the target's number of the version.
-                let target = match qualifier {
-                    Some(q) => format!("{f}:{}", versions.get(q).unwrap_or(q)),
-                    None => f.to_string(),
+                let mapping = NewMapping {
+                    target: match qualifier {
+                        Some(q) => format!("{f}:{}", versions.get(q).unwrap_or(q)),
+                        None => f.to_string(),
+                    },
+                    source_arn: source_arn.clone(),
+                    batch_size: *batch_size,
+                    starting_position: starting_position.clone(),
+                    batching_window: *batching_window,
+                    enabled: *enabled,
                 };
-                let out = self
-                    .clients
-                    .lambda_call(
-                        lambda
-                            .create_event_source_mapping()
-                            .function_name(target)
-                            .event_source_arn(source_arn)
-                            .set_batch_size(*batch_size)
-                            .set_maximum_batching_window_in_seconds(*batching_window)
-                            .set_starting_position(
-                                starting_position.as_deref().map(EventSourcePosition::from),
-                            )
-                            .enabled(*enabled)
-                            .send(),
-                    )
-                    .await?;
-                journal.push(Undo::DeleteMapping(
-                    out.uuid().unwrap_or_default().to_string(),
-                ));
+                let uuid = target.create_mapping(&mapping).await?;
+                journal.push(Undo::DeleteMapping(uuid));
                 Ok(())
             }
             Step::Url { config, create } => {
                 // What was there, for the journal (a created function has none).
-                let before = match self.clients.url_config(f).await {
+                let before = match target.url_config(f).await {
                     Ok(v) => Some(v),
                     Err(ProviderError::NotFound(_)) => None,
-                    Err(e) => return Err(sdk(e)),
+                    Err(e) => return Err(e.into()),
                 };
                 let create = *create && before.is_none();
-                set_url(self.clients, f, Some(config), create).await?;
+                target.set_url(f, Some(config), create).await?;
                 journal.push(Undo::Url(before));
                 Ok(())
             }
@@ -499,22 +379,22 @@ impl Runner<'_> {
                 };
                 if replaces.is_some() {
                     // Removed: from here the undo puts the old one back, whatever the add does.
-                    remove_permission(self.clients, f, &permission.sid).await?;
+                    target.remove_permission(f, &permission.sid).await?;
                     journal.push(undo);
-                    return add_permission(self.clients, f, permission).await;
+                    return Ok(target.add_permission(f, permission).await?);
                 }
                 // Added only: nothing to undo when the add itself fails (say, an id taken).
-                add_permission(self.clients, f, permission).await?;
+                target.add_permission(f, permission).await?;
                 journal.push(undo);
                 Ok(())
             }
             Step::AsyncInvoke { config } => {
-                let before = match self.clients.async_config(f).await {
+                let before = match target.async_config(f).await {
                     Ok(v) => Some(v),
                     Err(ProviderError::NotFound(_)) => None,
-                    Err(e) => return Err(sdk(e)),
+                    Err(e) => return Err(e.into()),
                 };
-                set_async_invoke(self.clients, f, Some(config)).await?;
+                target.set_async_invoke(f, Some(config)).await?;
                 journal.push(Undo::AsyncInvoke(before));
                 Ok(())
             }

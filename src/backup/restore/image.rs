@@ -61,9 +61,13 @@ pub fn target_image(code: &Code, region: &str) -> Option<TargetImage> {
     })
 }
 
-/// The snapshot's images that are not in `clients`' region, each with what to do about it.
-pub async fn missing_images(clients: &Clients, manifest: &Manifest) -> Vec<String> {
-    let region = clients.scope.region.as_str();
+/// The snapshot's images that are not in `region` (where `target` is), each with what to do
+/// about it.
+pub async fn missing_images(
+    target: &impl FunctionWrites,
+    region: &str,
+    manifest: &Manifest,
+) -> Vec<String> {
     let mut seen = BTreeSet::new();
     let mut missing = Vec::new();
     let codes = std::iter::once(&manifest.latest)
@@ -73,27 +77,13 @@ pub async fn missing_images(clients: &Clients, manifest: &Manifest) -> Vec<Strin
         if !seen.insert(image.uri.clone()) {
             continue;
         }
-        // One call per distinct image, before a restore: Lambda's pace is ample for it.
-        clients.lambda_limit.acquire_first().await;
-        let found = clients
-            .ecr
-            .describe_images()
-            .registry_id(&image.registry)
-            .repository_name(&image.repository)
-            .image_ids(
-                aws_sdk_ecr::types::ImageIdentifier::builder()
-                    .image_digest(&image.digest)
-                    .build(),
-            )
-            .send()
+        let found = target
+            .image_exists(&image.registry, &image.repository, &image.digest)
             .await;
         let why = match found {
-            Ok(out) if !out.image_details().is_empty() => continue,
-            Ok(_) => "not found".to_string(),
-            Err(e) => match classify(e, clients.operation_timeout.as_secs_f64()) {
-                ProviderError::NotFound(_) => "not found".to_string(),
-                other => format!("could not be checked: {other}"),
-            },
+            Ok(true) => continue,
+            Ok(false) => "not found".to_string(),
+            Err(e) => format!("could not be checked: {e}"),
         };
         missing.push(format!(
             "image {}@{} is {why} in ECR in {region} (registry {}): replicate it there first \

@@ -9,29 +9,21 @@ mod plan;
 pub mod policy;
 mod step;
 mod undo;
-mod writes;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{
-    AliasRoutingConfiguration, Architecture, DeadLetterConfig, Environment, EphemeralStorage,
-    EventSourcePosition, FunctionCode, PackageType, Runtime, TracingConfig, TracingMode, VpcConfig,
-};
 
 use super::BackupError;
 use super::manifest::{AliasSnapshot, Code, FunctionConfig, Manifest, VersionSnapshot};
 use super::store::Store;
 use crate::provider::ProviderError;
-use crate::provider::function::FunctionReads;
-
-use crate::provider::aws::{Clients, classify};
+use crate::provider::function::{
+    CodeInput, FunctionReads, FunctionWrites, NewLayerVersion, NewMapping, UpdateState,
+};
 
 pub use apply::{Restored, Runner};
 pub use plan::{RestorePlan, plan, plan_among};
 pub use step::Step;
-use writes::*;
 
 /// Lambda takes packages up to this size inline; larger ones go by S3 reference.
 pub const INLINE_LIMIT: u64 = 50 * 1024 * 1024;
@@ -165,48 +157,28 @@ pub async fn layer_copies(
 
 /// Deletes a function, its event source mappings and the layer versions published for it (what
 /// a drill made), each failure named.
-pub async fn remove_function(clients: &Clients, function: &str, layers: &[String]) -> Vec<String> {
-    let t = clients.operation_timeout.as_secs_f64();
+pub async fn remove_function(
+    target: &impl FunctionWrites,
+    function: &str,
+    layers: &[String],
+) -> Vec<String> {
     let mut failures = Vec::new();
-    clients.lambda_limit.acquire_first().await;
-    match clients
-        .lambda
-        .list_event_source_mappings()
-        .function_name(function)
-        .send()
-        .await
-    {
-        Ok(out) => {
-            for uuid in out.event_source_mappings().iter().filter_map(|m| m.uuid()) {
-                clients.lambda_limit.acquire_first().await;
-                if let Err(e) = clients
-                    .lambda
-                    .delete_event_source_mapping()
-                    .uuid(uuid)
-                    .send()
-                    .await
-                {
-                    failures.push(format!("mapping {uuid}: {}", classify(e, t)));
+    match target.mappings(function).await {
+        Ok(all) => {
+            for m in all {
+                if let Err(e) = target.delete_mapping(&m.uuid).await {
+                    failures.push(format!("mapping {}: {e}", m.uuid));
                 }
             }
         }
-        Err(e) => failures.push(format!("its mappings: {}", classify(e, t))),
+        Err(e) => failures.push(format!("its mappings: {e}")),
     }
-    clients.lambda_limit.acquire_first().await;
-    if let Err(e) = clients
-        .lambda
-        .delete_function()
-        .function_name(function)
-        .send()
-        .await
-    {
-        match classify(e, t) {
-            ProviderError::NotFound(_) => {}
-            other => failures.push(format!("{function}: {other}")),
-        }
+    match target.delete_function(function, None).await {
+        Ok(()) | Err(ProviderError::NotFound(_)) => {}
+        Err(e) => failures.push(format!("{function}: {e}")),
     }
     for arn in layers {
-        if let Err(e) = delete_layer_version(clients, arn).await {
+        if let Err(e) = target.delete_layer_version(arn).await {
             failures.push(format!("layer version {arn}: {e}"));
         }
     }

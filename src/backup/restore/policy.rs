@@ -4,20 +4,7 @@
 
 use serde_json::Value;
 
-/// One statement, as AddPermission takes it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Permission {
-    pub sid: String,
-    pub action: String,
-    /// A service principal, an account id, an ARN, or `*`.
-    pub principal: String,
-    pub source_arn: Option<String>,
-    pub source_account: Option<String>,
-    pub url_auth_type: Option<String>,
-    pub org_id: Option<String>,
-    /// Alexa's event source token.
-    pub event_source_token: Option<String>,
-}
+pub use crate::provider::function::Permission;
 
 /// The conditions AddPermission can express: (operator, key) → which field holds it.
 const EXPRESSIBLE: &[(&str, &str)] = &[

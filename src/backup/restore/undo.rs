@@ -63,103 +63,56 @@ impl Undo {
     }
 }
 
-impl Runner<'_> {
+impl<W: FunctionWrites> Runner<'_, W> {
     pub(super) async fn undo(&self, function: &str, journal: Vec<Undo>) -> Result<(), BackupError> {
-        let lambda = &self.clients.lambda;
+        let target = self.target;
         // Every step is attempted, whatever failed before it; each failure is reported.
         let mut failures: Vec<String> = Vec::new();
         for undo in journal.into_iter().rev() {
             let what = undo.describe();
             let r: Result<(), BackupError> = async {
                 match undo {
-                    Undo::DeleteFunction => {
-                        self.clients
-                            .lambda_call(lambda.delete_function().function_name(function).send())
-                            .await?;
-                    }
-                    Undo::DeleteVersion(n) => {
-                        self.clients
-                            .lambda_call(
-                                lambda
-                                    .delete_function()
-                                    .function_name(function)
-                                    .qualifier(n)
-                                    .send(),
-                            )
-                            .await?;
-                    }
+                    Undo::DeleteFunction => target.delete_function(function, None).await?,
+                    Undo::DeleteVersion(n) => target.delete_function(function, Some(&n)).await?,
                     Undo::Latest { config, code } => {
                         let store = self.before.map(|(_, s)| s).unwrap_or(self.store);
                         let input = self.code_input(store, &code).await?;
-                        self.clients
-                            .lambda_call(
-                                update_code(lambda, function, input, &config.architectures).send(),
-                            )
+                        target
+                            .update_code(function, input, &config.architectures)
                             .await?;
                         self.settle(function).await?;
-                        let update = lambda.update_function_configuration();
-                        let update = with_config_update(update.function_name(function), &config);
-                        self.clients.lambda_call(update.send()).await?;
+                        target.update_config(function, &config).await?;
                         self.settle(function).await?;
                     }
-                    Undo::DeleteAlias(name) => {
-                        self.clients
-                            .lambda_call(
-                                lambda
-                                    .delete_alias()
-                                    .function_name(function)
-                                    .name(name)
-                                    .send(),
-                            )
-                            .await?;
-                    }
-                    Undo::Alias(a) => {
-                        let routing = AliasRoutingConfiguration::builder()
-                            .set_additional_version_weights(Some(a.weights.into_iter().collect()))
-                            .build();
-                        self.clients
-                            .lambda_call(
-                                lambda
-                                    .update_alias()
-                                    .function_name(function)
-                                    .name(a.name)
-                                    .function_version(a.function_version)
-                                    .routing_config(routing)
-                                    .send(),
-                            )
-                            .await?;
-                    }
-                    Undo::Reserve(value) => set_reserved(self.clients, function, value).await?,
+                    Undo::DeleteAlias(name) => target.delete_alias(function, &name).await?,
+                    Undo::Alias(a) => target.update_alias(function, &a).await?,
+                    Undo::Reserve(value) => target.set_reserved(function, value).await?,
                     Undo::Tags { set, remove } => {
-                        let arn = head(self.clients, function).await?.arn;
-                        set_tags(self.clients, &arn, &set, &remove).await?;
+                        let arn = target.function(function, None).await?.arn;
+                        target.tag(&arn, &set, &remove).await?;
                     }
-                    Undo::DeleteMapping(uuid) => {
-                        self.clients
-                            .lambda_call(lambda.delete_event_source_mapping().uuid(uuid).send())
-                            .await?;
-                    }
-                    Undo::Url(before) => {
-                        set_url(self.clients, function, before.as_ref(), false).await?;
-                    }
+                    Undo::DeleteMapping(uuid) => target.delete_mapping(&uuid).await?,
+                    Undo::Url(before) => target.set_url(function, before.as_ref(), false).await?,
                     Undo::AsyncInvoke(before) => {
-                        set_async_invoke(self.clients, function, before.as_ref()).await?;
+                        target.set_async_invoke(function, before.as_ref()).await?;
                     }
-                    Undo::DeleteLayerVersion(arn) => {
-                        delete_layer_version(self.clients, &arn).await?;
-                    }
+                    Undo::DeleteLayerVersion(arn) => target.delete_layer_version(&arn).await?,
                     Undo::Provisioned {
                         qualifier,
                         put_back,
-                    } => set_provisioned(self.clients, function, &qualifier, put_back).await?,
+                    } => {
+                        target
+                            .set_provisioned(function, &qualifier, put_back)
+                            .await?;
+                    }
                     Undo::Permission { sid, put_back } => {
                         // Gone already when the add itself failed: nothing to remove.
-                        match remove_permission(self.clients, function, &sid).await {
-                            Ok(()) | Err(BackupError::Provider(ProviderError::NotFound(_))) => {}
-                            Err(e) => return Err(e),
+                        match target.remove_permission(function, &sid).await {
+                            Ok(()) | Err(ProviderError::NotFound(_)) => {}
+                            Err(e) => return Err(e.into()),
                         }
                         if let Some(old) = put_back {
-                            add_permission(self.clients, function, &old).await?;
+                            target.add_permission(function, &old).await?;
                         }
                     }
                 }

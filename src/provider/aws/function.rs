@@ -141,6 +141,13 @@ impl FunctionReads for Clients {
     }
 }
 
+/// `arn:…:layer:NAME:N` → (`arn:…:layer:NAME`, N).
+pub(super) fn layer_and_number(arn: &str) -> Result<(&str, i64), ProviderError> {
+    arn.rsplit_once(':')
+        .and_then(|(l, n)| Some((l, n.parse::<i64>().ok()?)))
+        .ok_or_else(|| ProviderError::Service(format!("'{arn}' is not a layer version ARN")))
+}
+
 /// What one GetFunction answer says of a version.
 fn function_read(got: &GetFunctionOutput) -> FunctionRead {
     let empty = FunctionConfiguration::builder().build();
@@ -357,10 +364,7 @@ async fn async_config(
 /// Reads a layer version by its ARN (`arn:…:layer:NAME:N`) with GetLayerVersion, which takes
 /// the layer's ARN as its name (also for another account's layer).
 async fn layer_version(clients: &Clients, arn: &str) -> Result<LayerVersion, ProviderError> {
-    let (layer, number) = arn
-        .rsplit_once(':')
-        .and_then(|(l, n)| Some((l, n.parse::<i64>().ok()?)))
-        .ok_or_else(|| ProviderError::Service(format!("'{arn}' is not a layer version ARN")))?;
+    let (layer, number) = layer_and_number(arn)?;
     let lambda = &clients.lambda;
     let out = clients
         .lambda_call(
