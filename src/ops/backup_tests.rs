@@ -178,3 +178,149 @@ async fn a_demo_backup_names_an_unknown_function_and_the_region_in_its_outage() 
         report.failed
     );
 }
+
+/// Backs up `function` of us-east-1 and reads its manifest back, with the store holding it.
+async fn snapshot_of(east: &SimRegion, function: &str) -> (Manifest, Store) {
+    let report = run_backup(
+        std::slice::from_ref(east),
+        &named(&[function]),
+        None,
+        &|_| {},
+    )
+    .await
+    .expect("backup");
+    let uri = S3Uri::parse(&report.snapshots[0].snapshot).expect("uri");
+    let store = open_snapshot(east, &uri).await.expect("open");
+    let manifest = crate::backup::load_manifest(&store, &uri)
+        .await
+        .expect("manifest");
+    (manifest, store)
+}
+
+async fn restore_plan(
+    target: &SimRegion,
+    manifest: &Manifest,
+    name: &str,
+) -> crate::backup::restore::RestorePlan {
+    use crate::backup::restore::{layer_copies, plan_among, read_current};
+    let current = read_current(target, name).await.expect("read the target");
+    let copies = layer_copies(target, manifest).await.expect("layer copies");
+    plan_among(
+        manifest,
+        current.as_ref(),
+        &copies,
+        name,
+        &target.scope().region,
+        None,
+        false,
+    )
+}
+
+#[tokio::test]
+async fn a_demo_snapshot_restores_into_another_region_and_a_rerun_finds_nothing_to_do() {
+    use crate::backup::restore::{Runner, read_current};
+    let regions = demo_regions(7, &SimClock::fixed(start()), Access::default());
+    let (east, west) = (region(&regions, "us-east-1"), region(&regions, "eu-west-1"));
+    let source = east
+        .functions()
+        .into_iter()
+        .find(|f| {
+            f.info
+                .aliases
+                .iter()
+                .any(|a| !a.additional_weights.is_empty())
+        })
+        .expect("a demo function with a weighted alias");
+    let (manifest, store) = snapshot_of(&east, &source.info.name).await;
+
+    let plan = restore_plan(&west, &manifest, "restored-copy").await;
+    assert!(plan.refused.is_empty(), "{:?}", plan.refused);
+    let runner = Runner {
+        target: &west,
+        region: "eu-west-1",
+        store: &store,
+        before: None,
+        on_step: &|_| {},
+    };
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| matches!(s, crate::backup::restore::Step::Create { .. }))
+    );
+    let restored = runner.run(&plan).await.expect("restore");
+    assert_eq!(restored.steps, plan.steps.len());
+    assert_eq!(restored.versions.len(), manifest.versions.len() + 1);
+
+    let now = read_current(&west, "restored-copy")
+        .await
+        .expect("read back")
+        .expect("the restored function");
+    assert_eq!(now.versions.len(), manifest.versions.len());
+    assert_eq!(now.reserved, manifest.reserved_concurrency);
+    assert_eq!(now.tags, manifest.tags);
+    assert_eq!(
+        now.latest.as_ref().map(|(c, sha)| (c, sha.as_str())),
+        Some((
+            &manifest.latest.config,
+            manifest.latest.code.lambda_sha256()
+        ))
+    );
+    // The aliases route the same way, to the target's numbers of the same versions.
+    for alias in &manifest.aliases {
+        let got = now
+            .aliases
+            .iter()
+            .find(|a| a.name == alias.name)
+            .expect("the alias");
+        assert_eq!(
+            got.function_version,
+            restored.versions[&alias.function_version]
+        );
+        let weights: BTreeMap<String, f64> = alias
+            .weights
+            .iter()
+            .map(|(v, w)| (restored.versions[v].clone(), *w))
+            .collect();
+        assert_eq!(got.weights, weights);
+    }
+    // The dashboard's fleet shows it in its new region.
+    assert!(
+        west.functions()
+            .iter()
+            .any(|f| f.info.name == "restored-copy")
+    );
+
+    let again = restore_plan(&west, &manifest, "restored-copy").await;
+    assert!(again.steps.is_empty(), "{:?}", again.steps);
+}
+
+#[tokio::test]
+async fn a_demo_restore_that_fails_half_way_is_undone_whole() {
+    use crate::backup::restore::{Runner, Step, read_current};
+    let regions = demo_regions(7, &SimClock::fixed(start()), Access::default());
+    let (east, west) = (region(&regions, "us-east-1"), region(&regions, "eu-west-1"));
+    let source = east.functions()[0].info.name.clone();
+    let (mut manifest, store) = snapshot_of(&east, &source).await;
+    // The demo has no function URLs: this step fails after the function, its versions and
+    // aliases are in place.
+    manifest.function_url = Some(serde_json::json!({"auth_type": "NONE"}));
+
+    let plan = restore_plan(&west, &manifest, "half-way").await;
+    assert!(plan.steps.iter().any(|s| matches!(s, Step::Url { .. })));
+    assert!(plan.steps.iter().any(|s| matches!(s, Step::Create { .. })));
+    assert!(plan.steps.iter().any(|s| matches!(s, Step::Alias { .. })));
+    let runner = Runner {
+        target: &west,
+        region: "eu-west-1",
+        store: &store,
+        before: None,
+        on_step: &|_| {},
+    };
+    let failed = runner.run(&plan).await.expect_err("the URL step fails");
+    assert!(
+        failed.to_string().contains("every change was undone"),
+        "{failed}"
+    );
+    assert_eq!(read_current(&west, "half-way").await.expect("read"), None);
+    assert!(!west.functions().iter().any(|f| f.info.name == "half-way"));
+}

@@ -155,6 +155,16 @@ impl Bucket for SimBucket {
     }
 }
 
+impl SimRegion {
+    /// An object of the demo's buckets, as Lambda reads a package from S3.
+    pub(super) fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let all = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        all.objects
+            .get(&(bucket.to_string(), key.to_string()))
+            .map(|o| o.bytes.as_ref().clone())
+    }
+}
+
 impl Buckets for SimRegion {
     fn bucket<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Result<Arc<dyn Bucket>, BlobError>> {
         let region = {

@@ -37,6 +37,9 @@ pub struct SimFunction {
     pub scenario: Option<Scenario>,
     /// Rules and mappings that start it (by its role: a cron has a schedule, a consumer a queue).
     pub triggers: Vec<crate::provider::Trigger>,
+    /// What restores put in place, per version (`$LATEST` included): its configuration and
+    /// package. The seeded fleet's come from `info` and its name.
+    pub code: BTreeMap<String, (crate::provider::function::FunctionConfig, Vec<u8>)>,
 }
 
 /// Incidents that play out over the demo's cycle.
@@ -222,6 +225,7 @@ fn function(seed: u64, region: &str, index: usize) -> SimFunction {
         .collect();
     SimFunction {
         triggers,
+        code: BTreeMap::new(),
         info: FunctionInfo {
             name: name.to_string(),
             arn: format!("arn:aws:lambda:{region}:000000000000:function:{name}"),

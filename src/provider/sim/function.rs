@@ -1,6 +1,7 @@
 //! The simulated fleet read whole, as a backup reads a function: each version's configuration
 //! and a small package of its own (downloaded from a `sim://` address), aliases, provisioned
 //! concurrency, queue mappings. The demo has no URLs, policies, async configurations or layers.
+//! `function_writes` is the other half: what a restore writes.
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -14,21 +15,33 @@ use crate::provider::{Trigger, TriggerKind};
 
 const ACCOUNT: &str = "000000000000";
 
-/// What `version`'s package holds. `$LATEST` holds what was last published (the demo's code
-/// does not change between deploys it did not make).
+/// What a seeded function's `version` holds. Its `$LATEST` holds what was last published (the
+/// demo's code does not change between deploys it did not make).
 fn package(function: &str, version: &str) -> Vec<u8> {
     format!("demo package of {function}, version {version}\n").into_bytes()
+}
+
+/// `qualifier`'s (`$LATEST` or a number) configuration and package: what a restore put there,
+/// else the seeded one.
+pub(super) fn version_of(f: &SimFunction, qualifier: &str) -> (FunctionConfig, Vec<u8>) {
+    match f.code.get(qualifier) {
+        Some((config, bytes)) => (config.clone(), bytes.clone()),
+        None => (
+            config_of(f),
+            package(&f.info.name, &code_version(f, Some(qualifier))),
+        ),
+    }
 }
 
 fn location(region: &str, function: &str, version: &str) -> String {
     format!("sim://{region}/{function}/{version}")
 }
 
-fn lambda_sha256(bytes: &[u8]) -> String {
+pub(super) fn lambda_sha256(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
-fn config_of(f: &SimFunction) -> FunctionConfig {
+pub(super) fn config_of(f: &SimFunction) -> FunctionConfig {
     FunctionConfig {
         runtime: f.info.runtime.clone(),
         handler: Some("index.handler".into()),
@@ -98,14 +111,14 @@ impl FunctionReads for SimRegion {
                     "Function not found: {name}:{v}"
                 )));
             }
-            let version = code_version(f, qualifier);
-            let bytes = package(name, &version);
+            let version = qualifier.unwrap_or("$LATEST");
+            let (config, bytes) = version_of(f, version);
             Ok(FunctionRead {
                 arn: f.info.arn.clone(),
-                config: config_of(f),
+                config,
                 code_sha256: lambda_sha256(&bytes),
                 code_size: bytes.len() as u64,
-                code: CodeLocation::Zip(Some(location(&region, name, &version))),
+                code: CodeLocation::Zip(Some(location(&region, name, version))),
                 layer_sizes: Default::default(),
                 reserved_concurrency: f.info.reserved_concurrency,
                 tags: f.info.tags.clone(),
@@ -119,10 +132,13 @@ impl FunctionReads for SimRegion {
             Ok(f.info
                 .versions
                 .iter()
-                .map(|v| PublishedVersion {
-                    version: v.clone(),
-                    config: config_of(f),
-                    code_sha256: lambda_sha256(&package(name, v)),
+                .map(|v| {
+                    let (config, bytes) = version_of(f, v);
+                    PublishedVersion {
+                        version: v.clone(),
+                        config,
+                        code_sha256: lambda_sha256(&bytes),
+                    }
                 })
                 .collect())
         })
@@ -203,8 +219,8 @@ impl FunctionReads for SimRegion {
         else {
             return Err(bad());
         };
-        self.answer(13).await?;
-        Ok(package(function, version))
+        self.read_function(function, |f| Ok(version_of(f, version).1))
+            .await
     }
 }
 

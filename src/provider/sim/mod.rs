@@ -5,6 +5,7 @@ mod blob;
 mod dns;
 mod fleet;
 mod function;
+mod function_writes;
 mod region_actions;
 
 pub use dns::demo_services;
