@@ -21,7 +21,7 @@ use crate::backup::{BackupError, Store, Verified, data, root_of, verify};
 use crate::provider::RegionActions;
 use crate::provider::aws::AwsRegion;
 use crate::provider::blob::Buckets;
-use crate::provider::function::FunctionReads;
+use crate::provider::function::{FunctionReads, FunctionWrites};
 
 pub use super::restore::{
     RestoreOutcome, RestorePreview, RestoreRequest, execute_restore, prepare_restore,
@@ -394,11 +394,11 @@ async fn backup_into<R: BackupRegion>(
     Ok(report)
 }
 
-/// What a backup run needs of a region: who is asking and what it may do (its scope), where
-/// buckets are, and how its functions read. The AWS regions and the simulated fleet both
+/// What backups and restores need of a region: who is asking and what it may do (its scope),
+/// where buckets are, and how its functions read and are written. The AWS regions and the simulated fleet both
 /// answer, so the demo's backups are real snapshots in its in-memory buckets.
 pub trait BackupRegion: RegionActions + Buckets {
-    type Reads: FunctionReads;
+    type Reads: FunctionWrites;
     fn reads(&self) -> &Self::Reads;
 
     /// The dashboard's backup key: the named functions into `to`.

@@ -216,9 +216,22 @@ async fn restore_plan(
     )
 }
 
+fn restore_request(snapshot: &str, name: Option<&str>) -> RestoreRequest {
+    RestoreRequest {
+        snapshot: S3Uri::parse(snapshot).expect("uri"),
+        name: name.map(str::to_string),
+        role: None,
+        data_to: None,
+        skip_data: false,
+        map_sources: false,
+        mappings_disabled: false,
+    }
+}
+
 #[tokio::test]
-async fn a_demo_snapshot_restores_into_another_region_and_a_rerun_finds_nothing_to_do() {
-    use crate::backup::restore::{Runner, read_current};
+async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_over_itself() {
+    use crate::backup::restore::read_current;
+    use crate::provider::function::FunctionWrites;
     let regions = demo_regions(7, &SimClock::fixed(start()), Access::default());
     let (east, west) = (region(&regions, "us-east-1"), region(&regions, "eu-west-1"));
     let source = east
@@ -231,26 +244,29 @@ async fn a_demo_snapshot_restores_into_another_region_and_a_rerun_finds_nothing_
                 .any(|a| !a.additional_weights.is_empty())
         })
         .expect("a demo function with a weighted alias");
-    let (manifest, store) = snapshot_of(&east, &source.info.name).await;
+    let report = run_backup(
+        std::slice::from_ref(&east),
+        &named(&[&source.info.name]),
+        None,
+        &|_| {},
+    )
+    .await
+    .expect("backup");
+    let snapshot = report.snapshots[0].snapshot.clone();
+    let manifest = snapshot_of(&east, &source.info.name).await.0;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let audit = AuditLog::at(dir.path().join("audit.jsonl"));
 
-    let plan = restore_plan(&west, &manifest, "restored-copy").await;
-    assert!(plan.refused.is_empty(), "{:?}", plan.refused);
-    let runner = Runner {
-        target: &west,
-        region: "eu-west-1",
-        store: &store,
-        before: None,
-        on_step: &|_| {},
-    };
-    assert!(
-        plan.steps
-            .iter()
-            .any(|s| matches!(s, crate::backup::restore::Step::Create { .. }))
-    );
-    let restored = runner.run(&plan).await.expect("restore");
-    assert_eq!(restored.steps, plan.steps.len());
-    assert_eq!(restored.versions.len(), manifest.versions.len() + 1);
-
+    // Into another region, under another name: a new function.
+    let request = restore_request(&snapshot, Some("restored-copy"));
+    let preview = prepare_restore(&west, &request).await.expect("preview");
+    assert!(!preview.plan.exists);
+    assert!(!preview.plan.steps.is_empty());
+    let done = execute_restore(&west, &preview, Some(&audit), &|_| {})
+        .await
+        .expect("restore");
+    assert_eq!(done.restored.steps, preview.plan.steps.len());
+    assert_eq!(done.safety_snapshot, None);
     let now = read_current(&west, "restored-copy")
         .await
         .expect("read back")
@@ -266,32 +282,73 @@ async fn a_demo_snapshot_restores_into_another_region_and_a_rerun_finds_nothing_
         ))
     );
     // The aliases route the same way, to the target's numbers of the same versions.
+    let versions = &done.restored.versions;
     for alias in &manifest.aliases {
         let got = now
             .aliases
             .iter()
             .find(|a| a.name == alias.name)
             .expect("the alias");
-        assert_eq!(
-            got.function_version,
-            restored.versions[&alias.function_version]
-        );
+        assert_eq!(got.function_version, versions[&alias.function_version]);
         let weights: BTreeMap<String, f64> = alias
             .weights
             .iter()
-            .map(|(v, w)| (restored.versions[v].clone(), *w))
+            .map(|(v, w)| (versions[v].clone(), *w))
             .collect();
         assert_eq!(got.weights, weights);
     }
-    // The dashboard's fleet shows it in its new region.
+    // The dashboard's fleet shows it in its new region; a rerun finds nothing to do.
     assert!(
         west.functions()
             .iter()
             .any(|f| f.info.name == "restored-copy")
     );
+    let again = prepare_restore(&west, &request)
+        .await
+        .expect("second preview");
+    assert!(again.plan.steps.is_empty(), "{:?}", again.plan.steps);
 
-    let again = restore_plan(&west, &manifest, "restored-copy").await;
-    assert!(again.steps.is_empty(), "{:?}", again.steps);
+    // Over itself, after someone changed its reservation: a safety snapshot first.
+    let changed = manifest
+        .reserved_concurrency
+        .map_or(Some(7), |n| Some(n + 1));
+    east.set_reserved(&source.info.name, changed)
+        .await
+        .expect("change it");
+    let preview = prepare_restore(&east, &restore_request(&snapshot, None))
+        .await
+        .expect("preview over itself");
+    assert!(preview.plan.exists);
+    let done = execute_restore(&east, &preview, Some(&audit), &|_| {})
+        .await
+        .expect("restore over itself");
+    assert!(done.safety_snapshot.is_some());
+    let now = read_current(&east, &source.info.name)
+        .await
+        .expect("read back")
+        .expect("the function");
+    assert_eq!(now.reserved, manifest.reserved_concurrency);
+    let records = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    assert_eq!(
+        records
+            .lines()
+            .filter(|l| l.contains(r#""action":"restore""#))
+            .count(),
+        2,
+        "{records}"
+    );
+
+    // A read-only scope may back up, not restore.
+    let read_only = demo_regions(
+        7,
+        &SimClock::fixed(start()),
+        Access::new(crate::config::Tier::Read, false),
+    );
+    let refused = prepare_restore(&region(&read_only, "eu-west-1"), &request).await;
+    assert!(
+        matches!(refused, Err(BackupError::Refused(_))),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

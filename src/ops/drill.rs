@@ -8,12 +8,11 @@ use serde_json::json;
 
 use super::Kind;
 use super::audit::AuditLog;
+use super::backup::BackupRegion;
 use super::backup::{Progress, allowed, append, audit_ready, caller, record};
 use super::restore::{RestoreRequest, execute_restore, prepare_restore};
 use crate::backup::restore::{plan, read_current, remove_function};
 use crate::backup::{BackupError, S3Uri};
-use crate::provider::RegionSource;
-use crate::provider::aws::AwsRegion;
 
 /// What a drill found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,7 +83,7 @@ pub fn function_of(snapshot: &S3Uri) -> Result<String, BackupError> {
 
 /// Runs a drill of `snapshot` in `region`.
 pub async fn drill(
-    region: &AwsRegion,
+    region: &impl BackupRegion,
     request: DrillRequest,
     audit: Option<&AuditLog>,
     progress: &(dyn Fn(Progress) + Sync),
@@ -130,7 +129,7 @@ pub async fn drill(
                 invoked = Some(answer);
             }
             // A copy that cannot be read back is a difference; it is deleted all the same.
-            match read_current(&region.clients, &copy).await {
+            match read_current(region.reads(), &copy).await {
                 Ok(now) => {
                     let again = plan(
                         &preview.manifest,
@@ -161,7 +160,7 @@ pub async fn drill(
             once.into_iter().cloned().collect()
         })
         .unwrap_or_default();
-    let cleanup_failures = remove_function(&region.clients, &copy, &published).await;
+    let cleanup_failures = remove_function(region.reads(), &copy, &published).await;
     let complete = restored.is_ok() && differences.is_empty() && cleanup_failures.is_empty();
     let report = DrillReport {
         snapshot: snapshot.to_string(),
@@ -195,8 +194,8 @@ pub async fn drill(
 }
 
 /// Invokes the copy's `$LATEST` once and waits for its answer.
-async fn invoke_copy(region: &AwsRegion, copy: &str, payload: Vec<u8>) -> DrillInvoke {
-    use crate::provider::{InvokeRequest, RegionActions};
+async fn invoke_copy(region: &impl BackupRegion, copy: &str, payload: Vec<u8>) -> DrillInvoke {
+    use crate::provider::InvokeRequest;
     let started = std::time::Instant::now();
     let answer = region
         .invoke(&InvokeRequest {

@@ -7,12 +7,11 @@ use serde_json::json;
 
 use super::Kind;
 use super::audit::AuditLog;
+use super::backup::BackupRegion;
 use super::backup::{allowed, append, audit_ready, caller, record};
 use crate::backup::lease::PruneLock;
 use crate::backup::manifest::{Manifest, layout};
 use crate::backup::{BackupError, S3Uri, Store, select_to_prune};
-use crate::provider::RegionSource;
-use crate::provider::aws::AwsRegion;
 
 /// What a prune deletes, as previewed.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -81,7 +80,7 @@ fn manifests(listed: &[crate::backup::store::Listed]) -> Vec<(String, String, St
 /// copies no kept manifest references. Only objects written before `unreferenced_before` go:
 /// a younger blob may belong to a backup still running (its manifest not yet written).
 pub async fn prepare_prune(
-    region: &AwsRegion,
+    region: &impl BackupRegion,
     to: &S3Uri,
     retention: Retention,
     unreferenced_before: chrono::DateTime<chrono::Utc>,
@@ -159,7 +158,7 @@ pub struct Pruned {
 /// Deletes what the plan lists: manifests first (so no listed snapshot ever lacks a blob), then,
 /// holding the prune lock, the blobs and data no backup may still need.
 pub async fn execute_prune(
-    region: &AwsRegion,
+    region: &impl BackupRegion,
     store: &Store,
     plan: &PruneSelection,
     audit: Option<&AuditLog>,

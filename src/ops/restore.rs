@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::Kind;
 use super::audit::AuditLog;
+use super::backup::BackupRegion;
 use super::backup::{Progress, allowed, append, audit_ready, caller, open_snapshot, record};
 use crate::backup::capture::{CaptureOptions, capture};
 use crate::backup::lease::Lease;
@@ -15,8 +16,6 @@ use crate::backup::restore::{
     Current, RestorePlan, Restored, Runner, Step, layer_copies, plan_among, read_current,
 };
 use crate::backup::{BackupError, S3Uri, Store, Verified, verify};
-use crate::provider::RegionSource;
-use crate::provider::aws::AwsRegion;
 
 #[derive(Debug, Clone)]
 pub struct RestoreRequest {
@@ -125,7 +124,7 @@ fn check_role(role: &str) -> Result<(), BackupError> {
 /// Checks the tier, verifies the snapshot, reads the target and plans the restore. Changes
 /// nothing.
 pub async fn prepare_restore(
-    region: &AwsRegion,
+    region: &impl BackupRegion,
     request: &RestoreRequest,
 ) -> Result<RestorePreview, BackupError> {
     allowed(region.scope(), Kind::Restore)?;
@@ -148,8 +147,8 @@ pub async fn prepare_restore(
         .name
         .clone()
         .unwrap_or_else(|| manifest.function.clone());
-    let current = read_current(&region.clients, &function).await?;
-    let copies = layer_copies(&region.clients, &manifest).await?;
+    let current = read_current(region.reads(), &function).await?;
+    let copies = layer_copies(region.reads(), &manifest).await?;
     let plan = plan_among(
         &manifest,
         current.as_ref(),
@@ -210,7 +209,7 @@ pub async fn prepare_restore(
     }
     if needs_code {
         let missing = crate::backup::restore::image::missing_images(
-            &region.clients,
+            region.reads(),
             &region.scope().region,
             &manifest,
         );
@@ -270,7 +269,7 @@ pub struct RestoreOutcome {
 /// takes a safety snapshot of an existing target, applies the steps (undoing them all if one
 /// fails), copies data back, and audits.
 pub async fn execute_restore(
-    region: &AwsRegion,
+    region: &impl BackupRegion,
     preview: &RestorePreview,
     audit: Option<&AuditLog>,
     progress: &(dyn Fn(Progress) + Sync),
@@ -286,13 +285,13 @@ pub async fn execute_restore(
 }
 
 async fn restore_under_lease(
-    region: &AwsRegion,
+    region: &impl BackupRegion,
     preview: &RestorePreview,
     audit: Option<&AuditLog>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<RestoreOutcome, BackupError> {
     let function = &preview.plan.function;
-    let now = read_current(&region.clients, function).await?;
+    let now = read_current(region.reads(), function).await?;
     if now != preview.current {
         return Err(BackupError::Invalid(format!(
             "{function} changed since the preview: nothing was restored; run the restore again \
@@ -308,7 +307,7 @@ async fn restore_under_lease(
             safety: true,
         };
         let c = capture(
-            &region.clients,
+            region.reads(),
             &region.scope().region,
             &preview.store,
             function,
@@ -333,7 +332,7 @@ async fn restore_under_lease(
     }
     let on_step = |s: &Step| progress(Progress::Step(s.describe()));
     let runner = Runner {
-        target: &region.clients,
+        target: region.reads(),
         region: &region.scope().region,
         store: &preview.store,
         before: safety.as_ref().map(|(m, _)| (m, &preview.store)),
