@@ -55,6 +55,21 @@ impl super::Clients {
             .map_err(|e| classify(e, self.operation_timeout.as_secs_f64()))
     }
 
+    /// [`Clients::call`] for a background read: its token waits behind every user action's.
+    pub async fn background<T, E>(
+        &self,
+        bucket: &RateLimiter,
+        request: impl std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, ProviderError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        bucket.acquire().await;
+        request
+            .await
+            .map_err(|e| classify(e, self.operation_timeout.as_secs_f64()))
+    }
+
     /// [`Clients::call`] in Lambda's shared control-plane bucket.
     pub async fn lambda_call<T, E>(
         &self,

@@ -235,6 +235,8 @@ impl Clients {
         let budget = self.metrics_timeout;
         let mut next_token = None;
         loop {
+            // Not the shared call path: its own budget, one attempt (a batch that times out is
+            // split by the caller, not sent again whole).
             self.cloudwatch_limit.acquire().await;
             self.metrics_requested
                 .fetch_add(queries.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -451,14 +453,10 @@ impl Clients {
         let mut alarms = Vec::new();
         let mut next_token = None;
         loop {
-            self.cloudwatch_limit.acquire().await;
+            let request = self.cloudwatch.describe_alarms().set_next_token(next_token);
             let page = self
-                .cloudwatch
-                .describe_alarms()
-                .set_next_token(next_token)
-                .send()
-                .await
-                .map_err(|e| classify(e, self.operation_timeout.as_secs_f64()))?;
+                .background(&self.cloudwatch_limit, request.send())
+                .await?;
             alarms.extend(page.metric_alarms.unwrap_or_default().into_iter().map(|a| {
                 let function = a
                     .dimensions

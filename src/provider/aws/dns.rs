@@ -100,14 +100,12 @@ impl AwsRegion {
         name: &str,
         kind: &str,
     ) -> Result<Vec<DnsRecord>, ProviderError> {
-        let secs = self.clients.operation_timeout.as_secs_f64();
         let wanted = bare(name);
         let mut out = Vec::new();
         let (mut start_name, mut start_type, mut start_id) =
             (Some(format!("{wanted}.")), Some(RrType::from(kind)), None);
         loop {
-            self.clients.dns_limit.acquire().await;
-            let page = self
+            let request = self
                 .clients
                 .route53
                 .list_resource_record_sets()
@@ -115,9 +113,12 @@ impl AwsRegion {
                 .set_start_record_name(start_name.take())
                 .set_start_record_type(start_type.take())
                 .set_start_record_identifier(start_id.take())
-                .send()
+                .send();
+            let clients = &self.clients;
+            let page = clients
+                .background(&clients.dns_limit, request)
                 .await
-                .map_err(|e| match classify(e, secs) {
+                .map_err(|e| match e {
                     ProviderError::Service(m) if m.contains("NoSuchHostedZone") => {
                         ProviderError::NotFound(format!("hosted zone {zone}: {m}"))
                     }
@@ -149,7 +150,6 @@ impl AwsRegion {
         zone: &str,
         records: &[DnsRecord],
     ) -> Result<String, ProviderError> {
-        let secs = self.clients.operation_timeout.as_secs_f64();
         let mut changes = Vec::new();
         for r in records {
             changes.push(
@@ -165,16 +165,10 @@ impl AwsRegion {
             .set_changes(Some(changes))
             .build()
             .map_err(|e| ProviderError::Service(e.to_string()))?;
-        self.clients.dns_limit.acquire().await;
-        let out = self
-            .clients
-            .route53
-            .change_resource_record_sets()
-            .hosted_zone_id(zone)
-            .change_batch(batch)
-            .send()
-            .await
-            .map_err(|e| classify(e, secs))?;
+        let request = self.clients.route53.change_resource_record_sets();
+        let request = request.hosted_zone_id(zone).change_batch(batch).send();
+        let clients = &self.clients;
+        let out = clients.background(&clients.dns_limit, request).await?;
         Ok(out
             .change_info()
             .map(|c| c.id().to_string())
@@ -182,16 +176,10 @@ impl AwsRegion {
     }
 
     pub(super) async fn route53_synced(&self, change: &str) -> Result<bool, ProviderError> {
-        let secs = self.clients.operation_timeout.as_secs_f64();
-        self.clients.dns_limit.acquire().await;
-        let out = self
-            .clients
-            .route53
-            .get_change()
-            .id(change.trim_start_matches("/change/"))
-            .send()
-            .await
-            .map_err(|e| classify(e, secs))?;
+        let request = self.clients.route53.get_change();
+        let request = request.id(change.trim_start_matches("/change/")).send();
+        let clients = &self.clients;
+        let out = clients.background(&clients.dns_limit, request).await?;
         Ok(out
             .change_info()
             .is_some_and(|c| c.status().as_str() == "INSYNC"))
@@ -201,30 +189,24 @@ impl AwsRegion {
     /// — for a check with no checkers (calculated, alarm-based) or when that read fails — the
     /// `AWS/Route53 HealthCheckStatus` metric, where the endpoint has it.
     pub(super) async fn route53_health(&self, id: &str) -> Result<Health, ProviderError> {
-        let secs = self.clients.operation_timeout.as_secs_f64();
         // A disabled check counts as healthy to Route 53; an inverted one means the opposite
         // of what its checkers report.
-        self.clients.dns_limit.acquire().await;
-        let (disabled, inverted) = match self
-            .clients
-            .route53
-            .get_health_check()
-            .health_check_id(id)
-            .send()
-            .await
-        {
-            Ok(out) => out
-                .health_check()
-                .and_then(|h| h.health_check_config())
-                .map_or((false, false), |c| {
-                    (c.disabled().unwrap_or(false), c.inverted().unwrap_or(false))
-                }),
-            Err(_) => (false, false),
-        };
+        let request = self.clients.route53.get_health_check().health_check_id(id);
+        let clients = &self.clients;
+        let (disabled, inverted) =
+            match clients.background(&clients.dns_limit, request.send()).await {
+                Ok(out) => out
+                    .health_check()
+                    .and_then(|h| h.health_check_config())
+                    .map_or((false, false), |c| {
+                        (c.disabled().unwrap_or(false), c.inverted().unwrap_or(false))
+                    }),
+                Err(_) => (false, false),
+            };
         if disabled {
             return Ok(Health::Healthy);
         }
-        let (health, final_status) = self.route53_checked(id, secs).await?;
+        let (health, final_status) = self.route53_checked(id).await?;
         // The metric is Route 53's own verdict (inversion applied); the checkers' is not.
         Ok(match (inverted && !final_status, health) {
             (true, Health::Healthy) => {
@@ -236,16 +218,11 @@ impl AwsRegion {
     }
 
     /// What the checkers report, else the metric (then `true`: Route 53's final verdict).
-    async fn route53_checked(&self, id: &str, secs: f64) -> Result<(Health, bool), ProviderError> {
-        self.clients.dns_limit.acquire().await;
-        let checkers = self
-            .clients
-            .route53
-            .get_health_check_status()
-            .health_check_id(id)
-            .send()
-            .await
-            .map_err(|e| classify(e, secs));
+    async fn route53_checked(&self, id: &str) -> Result<(Health, bool), ProviderError> {
+        let request = self.clients.route53.get_health_check_status();
+        let request = request.health_check_id(id).send();
+        let clients = &self.clients;
+        let checkers = clients.background(&clients.dns_limit, request).await;
         let reports: Vec<String> = match &checkers {
             Ok(out) => out
                 .health_check_observations()

@@ -5,7 +5,6 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDataQuery};
 use chrono::{DurationRound, TimeDelta, Utc};
 
 use super::AwsRegion;
-use super::error::classify;
 use crate::provider::{AlarmState, GuardSignals, ProviderError};
 
 fn query(id: &str, metric: &str, dims: &[(&str, String)]) -> MetricDataQuery {
@@ -32,11 +31,10 @@ impl GuardSignals for AwsRegion {
             ("Resource", format!("{function}:{alias}")),
             ("ExecutedVersion", version.to_string()),
         ];
-        self.clients.cloudwatch_limit.acquire_first().await;
         self.clients
             .metrics_requested
             .fetch_add(2, std::sync::atomic::Ordering::Relaxed);
-        let out = self
+        let request = self
             .clients
             .cloudwatch
             .get_metric_data()
@@ -44,9 +42,9 @@ impl GuardSignals for AwsRegion {
             .metric_data_queries(query("err", "Errors", &dims))
             .start_time(AwsTime::from_secs(start.timestamp()))
             .end_time(AwsTime::from_secs(end.timestamp()))
-            .send()
-            .await
-            .map_err(|e| classify(e, self.clients.operation_timeout.as_secs_f64()))?;
+            .send();
+        let clients = &self.clients;
+        let out = clients.call(&clients.cloudwatch_limit, request).await?;
         let mut invocations = 0.0;
         let mut errors = 0.0;
         for r in out.metric_data_results.unwrap_or_default() {
@@ -67,15 +65,10 @@ impl GuardSignals for AwsRegion {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        self.clients.cloudwatch_limit.acquire_first().await;
-        let out = self
-            .clients
-            .cloudwatch
-            .describe_alarms()
-            .set_alarm_names(Some(names.to_vec()))
-            .send()
-            .await
-            .map_err(|e| classify(e, self.clients.operation_timeout.as_secs_f64()))?;
+        let request = self.clients.cloudwatch.describe_alarms();
+        let request = request.set_alarm_names(Some(names.to_vec())).send();
+        let clients = &self.clients;
+        let out = clients.call(&clients.cloudwatch_limit, request).await?;
         Ok(out
             .metric_alarms
             .unwrap_or_default()

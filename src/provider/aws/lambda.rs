@@ -11,7 +11,6 @@ use futures::StreamExt;
 
 use super::call::every_page;
 use super::clients::Clients;
-use super::error::classify;
 use crate::provider::{
     AliasInfo, FunctionExtras, FunctionInfo, Inventory, InventoryProgress, NotRead, ProviderError,
     ProvisionedConcurrency, explain,
@@ -96,18 +95,15 @@ impl Clients {
         let mut early: HashMap<String, Vec<String>> = HashMap::new();
         let mut marker = None;
         loop {
-            self.lambda_limit.acquire().await;
-            let page = match self
+            let request = self
                 .lambda
                 .list_functions()
                 .function_version(FunctionVersion::All)
                 .set_marker(marker.clone())
-                .send()
-                .await
-            {
+                .send();
+            let page = match self.background(&self.lambda_limit, request).await {
                 Ok(page) => page,
                 Err(e) => {
-                    let e = classify(e, self.timeout_secs());
                     if inventory.functions.is_empty() {
                         return Err(e);
                     }
@@ -193,13 +189,13 @@ impl Clients {
 
     /// The account limit, or `None` where the endpoint does not answer (emulators).
     async fn account_limit(&self) -> Option<i64> {
-        self.lambda_limit.acquire().await;
-        match self.lambda.get_account_settings().send().await {
+        let request = self.lambda.get_account_settings().send();
+        match self.background(&self.lambda_limit, request).await {
             Ok(out) => out
                 .account_limit
                 .map(|l| i64::from(l.concurrent_executions)),
             Err(e) => {
-                tracing::info!(scope = %self.scope, error = %classify(e, self.timeout_secs()), "account settings unavailable");
+                tracing::info!(scope = %self.scope, error = %e, "account settings unavailable");
                 None
             }
         }
@@ -307,19 +303,13 @@ impl Clients {
         let mut aliases = Vec::new();
         let mut marker = None;
         loop {
-            if urgent {
-                self.lambda_limit.acquire_first().await;
+            let request = self.lambda.list_aliases().function_name(name);
+            let request = request.set_marker(marker).send();
+            let page = if urgent {
+                self.call(&self.lambda_limit, request).await?
             } else {
-                self.lambda_limit.acquire().await;
-            }
-            let page = self
-                .lambda
-                .list_aliases()
-                .function_name(name)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| classify(e, self.timeout_secs()))?;
+                self.background(&self.lambda_limit, request).await?
+            };
             aliases.extend(page.aliases.unwrap_or_default().into_iter().map(alias_info));
             marker = page.next_marker.filter(|m| !m.is_empty());
             if marker.is_none() {
@@ -333,14 +323,8 @@ impl Clients {
         &self,
         name: &str,
     ) -> Result<(Option<i32>, BTreeMap<String, String>), ProviderError> {
-        self.get_function_limit.acquire().await;
-        let out = self
-            .lambda
-            .get_function()
-            .function_name(name)
-            .send()
-            .await
-            .map_err(|e| classify(e, self.timeout_secs()))?;
+        let request = self.lambda.get_function().function_name(name).send();
+        let out = self.background(&self.get_function_limit, request).await?;
         let reserved = out
             .concurrency
             .and_then(|c| c.reserved_concurrent_executions);

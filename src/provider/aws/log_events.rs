@@ -3,7 +3,6 @@
 use chrono::{TimeZone, Utc};
 
 use super::AwsRegion;
-use super::error::classify;
 use crate::loglines::LogLine;
 use crate::provider::ProviderError;
 
@@ -50,21 +49,15 @@ impl AwsRegion {
         {
             return group;
         }
-        self.clients.lambda_limit.acquire_first().await;
-        let configured = match self
-            .clients
-            .lambda
-            .get_function_configuration()
-            .function_name(function)
-            .send()
-            .await
-        {
+        let request = self.clients.lambda.get_function_configuration();
+        let request = request.function_name(function).send();
+        let configured = match self.clients.lambda_call(request).await {
             Ok(c) => c
                 .logging_config()
                 .and_then(|l| l.log_group())
                 .map(str::to_string),
             Err(e) => {
-                tracing::debug!(function, error = %classify(e, self.clients.operation_timeout.as_secs_f64()), "no configuration; default log group");
+                tracing::debug!(function, error = %e, "no configuration; default log group");
                 None
             }
         };
@@ -87,8 +80,7 @@ impl AwsRegion {
         let mut lines = Vec::new();
         let mut token = None;
         loop {
-            self.clients.logs_limit.acquire().await;
-            let page = self
+            let request = self
                 .clients
                 .logs
                 .filter_log_events()
@@ -97,9 +89,12 @@ impl AwsRegion {
                 .end_time(end_ms)
                 .set_filter_pattern(filter.map(str::to_string))
                 .set_next_token(token)
-                .send()
+                .send();
+            let clients = &self.clients;
+            let page = clients
+                .background(&clients.logs_limit, request)
                 .await
-                .map_err(|e| match classify(e, self.clients.operation_timeout.as_secs_f64()) {
+                .map_err(|e| match e {
                     ProviderError::NotFound(_) => ProviderError::NotFound(format!(
                         "no log group {group} in {}: the function does not exist there or has not logged yet",
                         self.clients.scope

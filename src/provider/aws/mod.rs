@@ -40,6 +40,8 @@ pub struct AwsRegion {
     percentiles_unsupported_until: Mutex<Option<Instant>>,
     /// Log group per function, read once.
     log_groups: Mutex<std::collections::HashMap<String, String>>,
+    /// Who lops acts as here (GetCallerIdentity), read once.
+    caller: tokio::sync::OnceCell<String>,
 }
 
 impl AwsRegion {
@@ -48,6 +50,7 @@ impl AwsRegion {
             clients,
             percentiles_unsupported_until: Mutex::new(None),
             log_groups: Mutex::default(),
+            caller: tokio::sync::OnceCell::new(),
         }
     }
 

@@ -8,13 +8,8 @@ use base64::Engine;
 
 use super::AwsRegion;
 use super::error::classify;
+use crate::provider::function::FunctionWrites;
 use crate::provider::{AliasInfo, InvokeOutcome, InvokeRequest, ProviderError, RegionActions};
-
-impl AwsRegion {
-    fn secs(&self) -> f64 {
-        self.clients.operation_timeout.as_secs_f64()
-    }
-}
 
 impl RegionActions for AwsRegion {
     async fn dns_records(
@@ -63,28 +58,25 @@ impl RegionActions for AwsRegion {
         self.clients.set_trigger_enabled(kind, id, enabled).await
     }
 
+    /// Asked once per region handle (STS answers the same for its whole life); a failure is
+    /// asked again next time.
     async fn caller(&self) -> Result<String, ProviderError> {
-        let out = self
-            .clients
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| classify(e, self.secs()))?;
-        Ok(out.arn.unwrap_or_else(|| "unknown".into()))
+        let ask = || async {
+            let out = self
+                .clients
+                .sts
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(|e| classify(e, self.clients.operation_timeout.as_secs_f64()))?;
+            Ok(out.arn.unwrap_or_else(|| "unknown".into()))
+        };
+        self.caller.get_or_try_init(ask).await.cloned()
     }
 
     async fn alias(&self, function: &str, alias: &str) -> Result<AliasInfo, ProviderError> {
-        self.clients.lambda_limit.acquire_first().await;
-        let out = self
-            .clients
-            .lambda
-            .get_alias()
-            .function_name(function)
-            .name(alias)
-            .send()
-            .await
-            .map_err(|e| classify(e, self.secs()))?;
+        let request = self.clients.lambda.get_alias().function_name(function);
+        let out = self.clients.lambda_call(request.name(alias).send()).await?;
         let mut additional_weights: Vec<(String, f64)> = out
             .routing_config
             .and_then(|r| r.additional_version_weights)
@@ -116,11 +108,11 @@ impl RegionActions for AwsRegion {
         extra: Option<(String, f64)>,
         revision: Option<String>,
     ) -> Result<AliasInfo, ProviderError> {
-        self.clients.lambda_limit.acquire_first().await;
         let routing = AliasRoutingConfiguration::builder()
             .set_additional_version_weights(Some(extra.into_iter().collect()))
             .build();
-        self.clients
+        let request = self
+            .clients
             .lambda
             .update_alias()
             .function_name(function)
@@ -128,22 +120,17 @@ impl RegionActions for AwsRegion {
             .function_version(main)
             .routing_config(routing)
             .set_revision_id(revision)
-            .send()
-            .await
-            .map_err(|e| classify(e, self.secs()))?;
+            .send();
+        self.clients.lambda_call(request).await?;
         self.alias(function, alias).await
     }
 
     async fn reserved_concurrency(&self, function: &str) -> Result<Option<i32>, ProviderError> {
-        self.clients.lambda_limit.acquire_first().await;
+        let request = self.clients.lambda.get_function_concurrency();
         let out = self
             .clients
-            .lambda
-            .get_function_concurrency()
-            .function_name(function)
-            .send()
-            .await
-            .map_err(|e| classify(e, self.secs()))?;
+            .lambda_call(request.function_name(function).send())
+            .await?;
         Ok(out.reserved_concurrent_executions)
     }
 
@@ -152,39 +139,17 @@ impl RegionActions for AwsRegion {
         function: &str,
         value: Option<i32>,
     ) -> Result<(), ProviderError> {
-        self.clients.lambda_limit.acquire_first().await;
-        match value {
-            Some(n) => self
-                .clients
-                .lambda
-                .put_function_concurrency()
-                .function_name(function)
-                .reserved_concurrent_executions(n)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, self.secs())),
-            None => self
-                .clients
-                .lambda
-                .delete_function_concurrency()
-                .function_name(function)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, self.secs())),
-        }
+        self.clients.set_reserved(function, value).await
     }
 
     async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeOutcome, ProviderError> {
-        self.clients.lambda_limit.acquire_first().await;
         let kind = if request.asynchronous {
             InvocationType::Event
         } else {
             InvocationType::RequestResponse
         };
         // One attempt only: a retried invoke can run the function twice.
-        let out = self
+        let call = self
             .clients
             .lambda
             .invoke()
@@ -198,9 +163,8 @@ impl RegionActions for AwsRegion {
                 aws_sdk_lambda::config::Builder::default()
                     .retry_config(aws_config::retry::RetryConfig::disabled()),
             )
-            .send()
-            .await
-            .map_err(|e| classify(e, self.secs()))?;
+            .send();
+        let out = self.clients.lambda_call(call).await?;
         let log_tail = out.log_result.as_deref().and_then(|b64| {
             base64::engine::general_purpose::STANDARD
                 .decode(b64)

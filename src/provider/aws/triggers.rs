@@ -3,24 +3,18 @@
 
 use serde_json::Value;
 
+use aws_sdk_lambda::operation::list_aliases::ListAliasesOutput;
+use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
+
 use super::clients::Clients;
-use super::error::classify;
+use super::every_page;
 use crate::provider::{ProviderError, Trigger, TriggerKind, Triggers};
 
 impl Clients {
-    fn t(&self) -> f64 {
-        self.operation_timeout.as_secs_f64()
-    }
-
     pub async fn triggers(&self, function: &str) -> Result<Triggers, ProviderError> {
-        self.lambda_limit.acquire_first().await;
-        let config = self
-            .lambda
-            .get_function_configuration()
-            .function_name(function)
-            .send()
-            .await
-            .map_err(|e| classify(e, self.t()))?;
+        let lambda = &self.lambda;
+        let request = lambda.get_function_configuration().function_name(function);
+        let config = self.lambda_call(request.send()).await?;
         let arn = config.function_arn().unwrap_or_default().to_string();
         let mut out = Triggers {
             function: function.to_string(),
@@ -29,40 +23,31 @@ impl Clients {
 
         // Rules may target the function or any of its aliases.
         let mut targets = vec![arn.clone()];
-        self.lambda_limit.acquire_first().await;
-        match self
-            .lambda
+        let pages = lambda
             .list_aliases()
             .function_name(function)
-            .send()
-            .await
-        {
-            Ok(a) => targets.extend(
-                a.aliases()
-                    .iter()
-                    .filter_map(|a| a.alias_arn().map(str::to_string)),
-            ),
-            Err(e) => out
-                .notes
-                .push(format!("aliases: {}", classify(e, self.t()))),
+            .into_paginator();
+        let more = |p: &ListAliasesOutput| p.next_marker().is_some_and(|m| !m.is_empty());
+        let read = every_page(&self.lambda_limit, self.t(), pages.send(), more, |page| {
+            let arns = page.aliases().iter().filter_map(|a| a.alias_arn());
+            targets.extend(arns.map(str::to_string));
+        });
+        if let Err(e) = read.await {
+            out.notes.push(format!("aliases: {e}"));
         }
         let mut names = Vec::new();
+        // The SDK has no paginator for this one: page by hand, a token each.
         for target in &targets {
             let mut next = None;
             loop {
-                self.events_limit.acquire_first().await;
+                let request = self.events.list_rule_names_by_target().target_arn(target);
                 let page = match self
-                    .events
-                    .list_rule_names_by_target()
-                    .target_arn(target)
-                    .set_next_token(next)
-                    .send()
+                    .call(&self.events_limit, request.set_next_token(next).send())
                     .await
                 {
                     Ok(p) => p,
                     Err(e) => {
-                        out.notes
-                            .push(format!("EventBridge rules: {}", classify(e, self.t())));
+                        out.notes.push(format!("EventBridge rules: {e}"));
                         break;
                     }
                 };
@@ -76,8 +61,8 @@ impl Clients {
         names.sort();
         names.dedup();
         for name in names {
-            self.events_limit.acquire_first().await;
-            match self.events.describe_rule().name(&name).send().await {
+            let request = self.events.describe_rule().name(&name).send();
+            match self.call(&self.events_limit, request).await {
                 Ok(r) => {
                     let state = r
                         .state()
@@ -96,87 +81,39 @@ impl Clients {
                         detail: format!("bus {}", r.event_bus_name().unwrap_or("default")),
                     });
                 }
-                Err(e) => out
-                    .notes
-                    .push(format!("rule {name}: {}", classify(e, self.t()))),
+                Err(e) => out.notes.push(format!("rule {name}: {e}")),
             }
         }
 
-        let mut marker = None;
-        loop {
-            self.lambda_limit.acquire_first().await;
-            let page = match self
-                .lambda
-                .list_event_source_mappings()
-                .function_name(function)
-                .set_marker(marker)
-                .send()
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    out.notes
-                        .push(format!("event source mappings: {}", classify(e, self.t())));
-                    break;
-                }
-            };
-            for m in page.event_source_mappings() {
-                let state = m.state().unwrap_or_default().to_string();
-                out.triggers.push(Trigger {
-                    kind: TriggerKind::Mapping,
-                    id: m.uuid().unwrap_or_default().to_string(),
-                    source: m.event_source_arn().unwrap_or_default().to_string(),
-                    enabled: mapping_enabled(&state),
-                    state,
-                    detail: format!(
-                        "batch {}{}",
-                        m.batch_size().map_or("–".to_string(), |b| b.to_string()),
-                        m.last_processing_result()
-                            .map(|r| format!(", last result {r}"))
-                            .unwrap_or_default()
-                    ),
-                });
-            }
-            marker = page
-                .next_marker()
-                .filter(|m| !m.is_empty())
-                .map(str::to_string);
-            if marker.is_none() {
-                break;
-            }
-        }
-
-        self.lambda_limit.acquire_first().await;
-        match self
-            .lambda
-            .get_function_url_config()
+        let pages = lambda
+            .list_event_source_mappings()
             .function_name(function)
-            .send()
-            .await
-        {
+            .into_paginator();
+        let more =
+            |p: &ListEventSourceMappingsOutput| p.next_marker().is_some_and(|m| !m.is_empty());
+        let read = every_page(&self.lambda_limit, self.t(), pages.send(), more, |page| {
+            let all = page.event_source_mappings().iter();
+            out.triggers.extend(all.map(mapping));
+        });
+        if let Err(e) = read.await {
+            out.notes.push(format!("event source mappings: {e}"));
+        }
+
+        let request = lambda.get_function_url_config().function_name(function);
+        match self.lambda_call(request.send()).await {
             Ok(u) => {
                 out.url = Some(u.function_url().to_string());
                 out.url_auth = Some(u.auth_type().as_str().to_string());
             }
-            Err(e) => match classify(e, self.t()) {
-                ProviderError::NotFound(_) => {}
-                other => out.notes.push(format!("function URL: {other}")),
-            },
+            Err(ProviderError::NotFound(_)) => {}
+            Err(e) => out.notes.push(format!("function URL: {e}")),
         }
 
-        self.lambda_limit.acquire_first().await;
-        match self
-            .lambda
-            .get_policy()
-            .function_name(function)
-            .send()
-            .await
-        {
+        let request = lambda.get_policy().function_name(function);
+        match self.lambda_call(request.send()).await {
             Ok(p) => out.principals = principals(p.policy().unwrap_or_default()),
-            Err(e) => match classify(e, self.t()) {
-                ProviderError::NotFound(_) => {}
-                other => out.notes.push(format!("resource policy: {other}")),
-            },
+            Err(ProviderError::NotFound(_)) => {}
+            Err(e) => out.notes.push(format!("resource policy: {e}")),
         }
         Ok(out)
     }
@@ -188,25 +125,13 @@ impl Clients {
     ) -> Result<bool, ProviderError> {
         match kind {
             TriggerKind::Rule => {
-                self.events_limit.acquire_first().await;
-                let r = self
-                    .events
-                    .describe_rule()
-                    .name(id)
-                    .send()
-                    .await
-                    .map_err(|e| classify(e, self.t()))?;
+                let request = self.events.describe_rule().name(id).send();
+                let r = self.call(&self.events_limit, request).await?;
                 Ok(r.state().is_some_and(|s| s.as_str().starts_with("ENABLED")))
             }
             TriggerKind::Mapping => {
-                self.lambda_limit.acquire_first().await;
-                let m = self
-                    .lambda
-                    .get_event_source_mapping()
-                    .uuid(id)
-                    .send()
-                    .await
-                    .map_err(|e| classify(e, self.t()))?;
+                let request = self.lambda.get_event_source_mapping().uuid(id).send();
+                let m = self.lambda_call(request).await?;
                 Ok(mapping_enabled(m.state().unwrap_or_default()))
             }
         }
@@ -218,38 +143,45 @@ impl Clients {
         id: &str,
         enabled: bool,
     ) -> Result<(), ProviderError> {
-        if kind == TriggerKind::Rule {
-            self.events_limit.acquire_first().await;
-        }
+        let events = &self.events;
         match (kind, enabled) {
-            (TriggerKind::Rule, true) => self
-                .events
-                .enable_rule()
-                .name(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, self.t())),
-            (TriggerKind::Rule, false) => self
-                .events
-                .disable_rule()
-                .name(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, self.t())),
+            (TriggerKind::Rule, true) => {
+                let request = events.enable_rule().name(id).send();
+                self.call(&self.events_limit, request).await.map(|_| ())
+            }
+            (TriggerKind::Rule, false) => {
+                let request = events.disable_rule().name(id).send();
+                self.call(&self.events_limit, request).await.map(|_| ())
+            }
             (TriggerKind::Mapping, enabled) => {
-                self.lambda_limit.acquire_first().await;
-                self.lambda
-                    .update_event_source_mapping()
-                    .uuid(id)
-                    .enabled(enabled)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| classify(e, self.t()))
+                let request = self.lambda.update_event_source_mapping().uuid(id);
+                let request = request.enabled(enabled).send();
+                self.lambda_call(request).await.map(|_| ())
             }
         }
+    }
+
+    fn t(&self) -> f64 {
+        self.operation_timeout.as_secs_f64()
+    }
+}
+
+/// An event source mapping as the trigger list shows it.
+fn mapping(m: &aws_sdk_lambda::types::EventSourceMappingConfiguration) -> Trigger {
+    let state = m.state().unwrap_or_default().to_string();
+    Trigger {
+        kind: TriggerKind::Mapping,
+        id: m.uuid().unwrap_or_default().to_string(),
+        source: m.event_source_arn().unwrap_or_default().to_string(),
+        enabled: mapping_enabled(&state),
+        state,
+        detail: format!(
+            "batch {}{}",
+            m.batch_size().map_or("–".to_string(), |b| b.to_string()),
+            m.last_processing_result()
+                .map(|r| format!(", last result {r}"))
+                .unwrap_or_default()
+        ),
     }
 }
 
