@@ -33,6 +33,20 @@ fn region(regions: &[SimRegion], name: &str) -> SimRegion {
         .expect("a demo region")
 }
 
+/// A demo function whose alias splits its traffic between two versions.
+fn weighted(region: &SimRegion) -> crate::provider::sim::SimFunction {
+    region
+        .functions()
+        .into_iter()
+        .find(|f| {
+            f.info
+                .aliases
+                .iter()
+                .any(|a| !a.additional_weights.is_empty())
+        })
+        .expect("a demo function with a weighted alias")
+}
+
 fn named(functions: &[&str]) -> BackupRequest {
     BackupRequest {
         selection: Selection::Named(functions.iter().map(|f| f.to_string()).collect()),
@@ -49,15 +63,7 @@ async fn a_demo_backup_writes_snapshots_that_verify_list_and_deduplicate() {
     let east = region(&regions, "us-east-1");
     let functions = east.functions();
     // One with a weighted alias, and another.
-    let versioned = functions
-        .iter()
-        .find(|f| {
-            f.info
-                .aliases
-                .iter()
-                .any(|a| !a.additional_weights.is_empty())
-        })
-        .expect("a demo function with a weighted alias");
+    let versioned = &weighted(&east);
     let plain = functions
         .iter()
         .find(|f| f.info.name != versioned.info.name)
@@ -234,16 +240,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
     use crate::provider::function::FunctionWrites;
     let regions = demo_regions(7, &SimClock::fixed(start()), Access::default());
     let (east, west) = (region(&regions, "us-east-1"), region(&regions, "eu-west-1"));
-    let source = east
-        .functions()
-        .into_iter()
-        .find(|f| {
-            f.info
-                .aliases
-                .iter()
-                .any(|a| !a.additional_weights.is_empty())
-        })
-        .expect("a demo function with a weighted alias");
+    let source = weighted(&east);
     let report = run_backup(
         std::slice::from_ref(&east),
         &named(&[&source.info.name]),

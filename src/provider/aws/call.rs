@@ -50,9 +50,7 @@ impl super::Clients {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         bucket.acquire_first().await;
-        request
-            .await
-            .map_err(|e| classify(e, self.operation_timeout.as_secs_f64()))
+        self.classified(request.await)
     }
 
     /// [`Clients::call`] for a background read: its token waits behind every user action's.
@@ -65,9 +63,17 @@ impl super::Clients {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         bucket.acquire().await;
-        request
-            .await
-            .map_err(|e| classify(e, self.operation_timeout.as_secs_f64()))
+        self.classified(request.await)
+    }
+
+    fn classified<T, E>(
+        &self,
+        answer: Result<T, SdkError<E, HttpResponse>>,
+    ) -> Result<T, ProviderError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        answer.map_err(|e| classify(e, self.operation_timeout.as_secs_f64()))
     }
 
     /// [`Clients::call`] in Lambda's shared control-plane bucket.

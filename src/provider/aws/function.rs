@@ -9,11 +9,33 @@ use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunction
 use aws_sdk_lambda::types::FunctionConfiguration;
 
 use super::{Clients, download, every_page};
+
+/// An alias as a snapshot keeps it, from ListAliases' entries and GetAlias' answer alike (two
+/// SDK types with the same accessors).
+macro_rules! alias_snapshot {
+    ($a:expr) => {{
+        let a = $a;
+        AliasSnapshot {
+            name: a.name().unwrap_or_default().to_string(),
+            function_version: a.function_version().unwrap_or_default().to_string(),
+            description: a
+                .description()
+                .filter(|d| !d.is_empty())
+                .map(str::to_string),
+            weights: a
+                .routing_config()
+                .and_then(|r| r.additional_version_weights())
+                .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .unwrap_or_default(),
+        }
+    }};
+}
 use crate::provider::ProviderError;
 use crate::provider::function::{
     AliasSnapshot, CodeLocation, EventSourceMapping, FunctionConfig, FunctionRead, FunctionReads,
     LayerVersion, Provisioned, PublishedVersion,
 };
+pub(super) use alias_snapshot;
 
 impl FunctionReads for Clients {
     async fn function_names(&self) -> Result<Vec<String>, ProviderError> {
@@ -292,21 +314,7 @@ async fn aliases_of(
         pages,
         more,
         |page| {
-            aliases.extend(page.aliases().iter().map(|a| {
-                AliasSnapshot {
-                    name: a.name().unwrap_or_default().to_string(),
-                    function_version: a.function_version().unwrap_or_default().to_string(),
-                    description: a
-                        .description()
-                        .filter(|d| !d.is_empty())
-                        .map(str::to_string),
-                    weights: a
-                        .routing_config()
-                        .and_then(|r| r.additional_version_weights())
-                        .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-                        .unwrap_or_default(),
-                }
-            }));
+            aliases.extend(page.aliases().iter().map(|a| alias_snapshot!(a)));
         },
     )
     .await?;

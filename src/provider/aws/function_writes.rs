@@ -12,7 +12,7 @@ use aws_sdk_lambda::types::{
     TracingMode, VpcConfig,
 };
 
-use super::function::layer_and_number;
+use super::function::{alias_snapshot, layer_and_number};
 use super::{Clients, classify};
 use crate::provider::ProviderError;
 use crate::provider::function::{
@@ -227,19 +227,7 @@ impl FunctionWrites for Clients {
             .name(alias)
             .send();
         let a = self.lambda_call(request).await?;
-        Ok(AliasSnapshot {
-            name: a.name().unwrap_or(alias).to_string(),
-            function_version: a.function_version().unwrap_or_default().to_string(),
-            description: a
-                .description()
-                .filter(|d| !d.is_empty())
-                .map(str::to_string),
-            weights: a
-                .routing_config()
-                .and_then(|r| r.additional_version_weights())
-                .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-                .unwrap_or_default(),
-        })
+        Ok(alias_snapshot!(&a))
     }
 
     async fn create_alias(&self, name: &str, alias: &AliasSnapshot) -> Result<bool, ProviderError> {
