@@ -120,18 +120,47 @@ pub fn plan_among(
         .map(|c| c.versions.iter().map(|(n, _, _)| n.clone()).collect())
         .unwrap_or_default();
     let layers = out.layers.clone();
-    let adapt = |c: &FunctionConfig| {
-        let mut c = c.clone();
-        if let Some(role) = role {
-            c.role = role.to_string();
+    let adapt = |c: &FunctionConfig| adapted(c, role, &layers);
+    plan_versions(&mut out, manifest, current, &adapt);
+    plan_aliases(&mut out, manifest, current);
+    plan_concurrency(&mut out, manifest, current);
+    plan_tags(&mut out, manifest, current);
+    plan_mappings(&mut out, manifest, current, map_sources);
+    plan_url_and_async(&mut out, manifest, current);
+    plan_policy(&mut out, manifest, current, &account);
+    note_what_is_left(&mut out, manifest, current);
+    if region != manifest.region && !manifest.latest.config.subnet_ids.is_empty() {
+        out.notes.push("the VPC subnets and security groups belong to the snapshot's region: pass a configuration for this region after the restore".into());
+    }
+    out
+}
+
+/// A snapshot configuration as the target gets it: its role (when given), its layers.
+fn adapted(
+    c: &FunctionConfig,
+    role: Option<&str>,
+    layers: &BTreeMap<String, String>,
+) -> FunctionConfig {
+    let mut c = c.clone();
+    if let Some(role) = role {
+        c.role = role.to_string();
+    }
+    for l in c.layers.iter_mut() {
+        if let Some(to) = layers.get(l) {
+            *l = to.clone();
         }
-        for l in c.layers.iter_mut() {
-            if let Some(to) = layers.get(l) {
-                *l = to.clone();
-            }
-        }
-        c
-    };
+    }
+    c
+}
+
+/// The versions the target lacks, each published from `$LATEST` once its code and
+/// configuration are in place, then `$LATEST` itself.
+fn plan_versions(
+    out: &mut RestorePlan,
+    manifest: &Manifest,
+    current: Option<&Current>,
+    adapt: &dyn Fn(&FunctionConfig) -> FunctionConfig,
+) {
     // Where $LATEST stands as the steps run.
     let mut latest: Option<(FunctionConfig, String)> = current.and_then(|c| c.latest.clone());
     let mut used = BTreeSet::new();
@@ -199,23 +228,19 @@ pub fn plan_among(
             out.matched.insert(v.version.clone(), n);
             continue;
         }
-        move_latest(&mut out, &mut latest, v);
+        move_latest(out, &mut latest, v);
         out.steps.push(Step::Publish {
             of: v.version.clone(),
         });
     }
-    move_latest(&mut out, &mut latest, &manifest.latest);
+    move_latest(out, &mut latest, &manifest.latest);
     // An alias on $LATEST stays on the restored function's $LATEST.
     out.matched.insert(LATEST.into(), LATEST.into());
+}
 
-    let republished: BTreeSet<String> = out
-        .steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Publish { of } => Some(of.clone()),
-            _ => None,
-        })
-        .collect();
+/// Each alias the target lacks or routes otherwise.
+fn plan_aliases(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Current>) {
+    let republished = republished(out);
     for a in &manifest.aliases {
         let existing = current.and_then(|c| c.aliases.iter().find(|x| x.name == a.name));
         let same = existing.is_some_and(|e| {
@@ -244,6 +269,12 @@ pub fn plan_among(
             }
         }
     }
+}
+
+/// The reservation, then provisioned concurrency (after the aliases and the reservation it
+/// must fit in).
+fn plan_concurrency(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Current>) {
+    let republished = republished(out);
     if current.map(|c| c.reserved) != Some(manifest.reserved_concurrency)
         && !(current.is_none() && manifest.reserved_concurrency.is_none())
     {
@@ -251,7 +282,6 @@ pub fn plan_among(
             value: manifest.reserved_concurrency,
         });
     }
-    // After the aliases and the reservation it must fit in.
     for p in manifest.provisioned_concurrency.iter().flatten() {
         let numbered = p.qualifier.chars().all(|c| c.is_ascii_digit());
         let target = if numbered {
@@ -273,6 +303,9 @@ pub fn plan_among(
             });
         }
     }
+}
+
+fn plan_tags(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Current>) {
     let empty = BTreeMap::new();
     let have = current.map(|c| &c.tags).unwrap_or(&empty);
     let set: BTreeMap<String, String> = manifest
@@ -289,6 +322,18 @@ pub fn plan_among(
     if !set.is_empty() || !remove.is_empty() {
         out.steps.push(Step::Tags { set, remove });
     }
+}
+
+/// Mappings whose source the target lacks; a source in another region only with
+/// `map_sources` (the same source in the target's region).
+fn plan_mappings(
+    out: &mut RestorePlan,
+    manifest: &Manifest,
+    current: Option<&Current>,
+    map_sources: bool,
+) {
+    let region = out.region.clone();
+    let region = region.as_str();
     for m in manifest.event_source_mappings.iter().flatten() {
         let Some(source) = &m.source_arn else {
             continue;
@@ -326,6 +371,9 @@ pub fn plan_among(
                 .is_none_or(|s| s == "Enabled" || s == "Enabling"),
         });
     }
+}
+
+fn plan_url_and_async(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Current>) {
     // The URL's address is the target's own: everything else is compared.
     let without_address = |v: &serde_json::Value| {
         let mut v = v.clone();
@@ -350,11 +398,21 @@ pub fn plan_among(
             config: config.clone(),
         });
     }
+}
+
+/// Each statement the target lacks or holds otherwise, rewritten to its region and account.
+fn plan_policy(
+    out: &mut RestorePlan,
+    manifest: &Manifest,
+    current: Option<&Current>,
+    account: &str,
+) {
+    let region = out.region.clone();
     if let Some(document) = &manifest.policy {
         let (permissions, notes) = super::policy::parse(document);
         out.notes.extend(notes);
         for p in permissions {
-            let p = p.rewritten((&manifest.region, &manifest.account), (region, &account));
+            let p = p.rewritten((&manifest.region, &manifest.account), (&region, account));
             let have = current.and_then(|c| c.permissions.iter().find(|x| x.sid == p.sid));
             // A statement of that id lops cannot write back is not replaced: nothing could
             // put it back.
@@ -375,7 +433,10 @@ pub fn plan_among(
             }
         }
     }
-    // What the target has and the snapshot has not is left as it is, and said.
+}
+
+/// What the target has and the snapshot has not is left as it is, and said.
+fn note_what_is_left(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Current>) {
     if let Some(c) = current {
         let mut extra = Vec::new();
         if c.url.is_some() && manifest.function_url.is_none() {
@@ -408,8 +469,15 @@ pub fn plan_among(
             ));
         }
     }
-    if region != manifest.region && !manifest.latest.config.subnet_ids.is_empty() {
-        out.notes.push("the VPC subnets and security groups belong to the snapshot's region: pass a configuration for this region after the restore".into());
-    }
-    out
+}
+
+/// Snapshot versions the plan publishes anew.
+fn republished(out: &RestorePlan) -> BTreeSet<String> {
+    out.steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Publish { of } => Some(of.clone()),
+            _ => None,
+        })
+        .collect()
 }
