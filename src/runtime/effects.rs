@@ -160,6 +160,126 @@ impl<S: Source> Executor<S> {
         Some((self.sources.get(region).cloned()?, self.store.clone()?))
     }
 
+    /// Saves a new rollout (off the loop thread), then drives it.
+    fn start_rollout(&self, region: usize, r: crate::ops::rollout::Rollout) {
+        let Some((source, store)) = self.rollout_target(region) else {
+            return;
+        };
+        let (tx, audit) = (self.tx.clone(), self.audit.clone());
+        // The rollout file is created off the loop thread, the drive only once it exists.
+        tokio::spawn(async move {
+            let created = {
+                let (store, r) = (store.clone(), r.clone());
+                tokio::task::spawn_blocking(move || store.create(&r)).await
+            };
+            match created {
+                Ok(Ok(())) => {
+                    let msg = Msg::RolloutUpdate {
+                        region,
+                        rollout: Box::new(r.clone()),
+                        event: "started".into(),
+                        running: true,
+                    };
+                    let _ = tx.send(msg).await;
+                    drive(tx, audit, Some(store), region, source, r);
+                }
+                Ok(Err(e)) => {
+                    let result = Err(match e.kind() {
+                        std::io::ErrorKind::AlreadyExists => {
+                            crate::ops::OpsError::Refused(e.to_string())
+                        }
+                        _ => crate::ops::OpsError::Invalid(format!(
+                            "cannot save the rollout in {}: {e}",
+                            store.dir().display()
+                        )),
+                    });
+                    let _ = tx.send(Msg::Executed { region, result }).await;
+                }
+                Err(e) => {
+                    let result = Err(crate::ops::OpsError::Invalid(format!(
+                        "cannot save the rollout: {e}"
+                    )));
+                    let _ = tx.send(Msg::Executed { region, result }).await;
+                }
+            }
+        });
+    }
+
+    /// Drives a saved rollout this dashboard is not driving yet.
+    fn resume_rollout(&self, region: usize, function: String, alias: String) {
+        let Some((source, store)) = self.rollout_target(region) else {
+            return;
+        };
+        let (tx, audit) = (self.tx.clone(), self.audit.clone());
+        tokio::spawn(async move {
+            let scope = source.scope().clone();
+            let loaded = {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || store.load(&scope, &function, &alias)).await
+            };
+            if let Ok(Some(r)) = loaded
+                && r.unfinished()
+            {
+                drive(tx, audit, Some(store), region, source, r);
+            }
+        });
+    }
+
+    /// Asks a running rollout to stop.
+    fn abort_rollout(&self, region: usize, function: String, alias: String) {
+        let Some((source, store)) = self.rollout_target(region) else {
+            return;
+        };
+        // A rollout this dashboard drives is asked to stop like any other (its task
+        // rolls back and ends), never cut off between a write and its audit record.
+        let (tx, audit) = (self.tx.clone(), self.audit.clone());
+        tokio::spawn(async move {
+            let wait = Duration::from_secs(30);
+            let aborted =
+                rollout::abort(&*source, &store, &function, &alias, audit.as_ref(), wait).await;
+            let msg = match aborted {
+                Ok(outcome) => Msg::RolloutUpdate {
+                    region,
+                    event: format!("aborted: {}", outcome.describe()),
+                    rollout: Box::new(outcome.rollout),
+                    running: false,
+                },
+                Err(e) => Msg::Executed {
+                    region,
+                    result: Err(e),
+                },
+            };
+            let _ = tx.send(msg).await;
+        });
+    }
+
+    /// Follows a function's log events for the log pane; a newer follow of it replaces this one.
+    fn tail_logs(&self, region: usize, function: String, since_ms: i64) {
+        let Some(source) = self.sources.get(region).cloned() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        let name = function.clone();
+        let task = tokio::spawn(async move {
+            let (utx, mut urx) = mpsc::channel(64);
+            let follow = super::tail::follow(&*source, vec![name.clone()], None, since_ms, utx);
+            let relay = async {
+                while let Some(update) = urx.recv().await {
+                    let msg = Msg::LogTail {
+                        region,
+                        function: name.clone(),
+                        update,
+                    };
+                    if tx.send(msg).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            futures::future::join(follow, relay).await;
+        });
+        self.keep_latest(("tail", region, function), task.abort_handle());
+    }
+
     /// Runs one effect.
     pub fn run(&self, effect: Effect) {
         match effect {
@@ -235,104 +355,17 @@ impl<S: Source> Executor<S> {
                     Msg::RolloutPrepared { region, result }
                 })
             }
-            Effect::StartRollout { region, rollout } => {
-                let Some((source, store)) = self.rollout_target(region) else {
-                    return;
-                };
-                let r = *rollout;
-                let (tx, audit) = (self.tx.clone(), self.audit.clone());
-                // The rollout file is created off the loop thread, the drive only once it exists.
-                tokio::spawn(async move {
-                    let created = {
-                        let (store, r) = (store.clone(), r.clone());
-                        tokio::task::spawn_blocking(move || store.create(&r)).await
-                    };
-                    match created {
-                        Ok(Ok(())) => {
-                            let msg = Msg::RolloutUpdate {
-                                region,
-                                rollout: Box::new(r.clone()),
-                                event: "started".into(),
-                                running: true,
-                            };
-                            let _ = tx.send(msg).await;
-                            drive(tx, audit, Some(store), region, source, r);
-                        }
-                        Ok(Err(e)) => {
-                            let result = Err(match e.kind() {
-                                std::io::ErrorKind::AlreadyExists => {
-                                    crate::ops::OpsError::Refused(e.to_string())
-                                }
-                                _ => crate::ops::OpsError::Invalid(format!(
-                                    "cannot save the rollout in {}: {e}",
-                                    store.dir().display()
-                                )),
-                            });
-                            let _ = tx.send(Msg::Executed { region, result }).await;
-                        }
-                        Err(e) => {
-                            let result = Err(crate::ops::OpsError::Invalid(format!(
-                                "cannot save the rollout: {e}"
-                            )));
-                            let _ = tx.send(Msg::Executed { region, result }).await;
-                        }
-                    }
-                });
-            }
+            Effect::StartRollout { region, rollout } => self.start_rollout(region, *rollout),
             Effect::ResumeRollout {
                 region,
                 function,
                 alias,
-            } => {
-                let Some((source, store)) = self.rollout_target(region) else {
-                    return;
-                };
-                let (tx, audit) = (self.tx.clone(), self.audit.clone());
-                tokio::spawn(async move {
-                    let scope = source.scope().clone();
-                    let loaded = {
-                        let store = store.clone();
-                        tokio::task::spawn_blocking(move || store.load(&scope, &function, &alias))
-                            .await
-                    };
-                    if let Ok(Some(r)) = loaded
-                        && r.unfinished()
-                    {
-                        drive(tx, audit, Some(store), region, source, r);
-                    }
-                });
-            }
+            } => self.resume_rollout(region, function, alias),
             Effect::AbortRollout {
                 region,
                 function,
                 alias,
-            } => {
-                let Some((source, store)) = self.rollout_target(region) else {
-                    return;
-                };
-                // A rollout this dashboard drives is asked to stop like any other (its task
-                // rolls back and ends), never cut off between a write and its audit record.
-                let (tx, audit) = (self.tx.clone(), self.audit.clone());
-                tokio::spawn(async move {
-                    let wait = Duration::from_secs(30);
-                    let aborted =
-                        rollout::abort(&*source, &store, &function, &alias, audit.as_ref(), wait)
-                            .await;
-                    let msg = match aborted {
-                        Ok(outcome) => Msg::RolloutUpdate {
-                            region,
-                            event: format!("aborted: {}", outcome.describe()),
-                            rollout: Box::new(outcome.rollout),
-                            running: false,
-                        },
-                        Err(e) => Msg::Executed {
-                            region,
-                            result: Err(e),
-                        },
-                    };
-                    let _ = tx.send(msg).await;
-                });
-            }
+            } => self.abort_rollout(region, function, alias),
             Effect::ReadLogs {
                 region,
                 function,
@@ -355,32 +388,7 @@ impl<S: Source> Executor<S> {
                 region,
                 function,
                 since_ms,
-            } => {
-                let Some(source) = self.sources.get(region).cloned() else {
-                    return;
-                };
-                let tx = self.tx.clone();
-                let name = function.clone();
-                let task = tokio::spawn(async move {
-                    let (utx, mut urx) = mpsc::channel(64);
-                    let follow =
-                        super::tail::follow(&*source, vec![name.clone()], None, since_ms, utx);
-                    let relay = async {
-                        while let Some(update) = urx.recv().await {
-                            let msg = Msg::LogTail {
-                                region,
-                                function: name.clone(),
-                                update,
-                            };
-                            if tx.send(msg).await.is_err() {
-                                break;
-                            }
-                        }
-                    };
-                    futures::future::join(follow, relay).await;
-                });
-                self.keep_latest(("tail", region, function), task.abort_handle());
-            }
+            } => self.tail_logs(region, function, since_ms),
             Effect::StopTail { region, function } => {
                 if let Ok(mut latest) = self.latest.lock()
                     && let Some(task) = latest.remove(&("tail", region, function))
