@@ -133,7 +133,7 @@ pub async fn capture(
         ProviderError::NotFound(_) => BackupError::Invalid(format!(
             "function '{function}' does not exist in {region}: check the name with `lops status`"
         )),
-        other => BackupError::Provider(other),
+        other => other.into(),
     };
     let got = reads.function(function, None).await.map_err(fail)?;
     let mut blobs = Blobs {
@@ -194,7 +194,7 @@ pub async fn capture(
         "function_url",
         &mut absent,
     );
-    let policy = optional(reads.policy(function).await, "policy", &mut absent);
+    let policy = optional(reads.policy(function).await, "policy", &mut absent).flatten();
     let async_invoke = optional(
         reads.async_config(function).await,
         "async_invoke",

@@ -40,7 +40,17 @@ pub enum BackupError {
     #[error("{0}")]
     Refused(String),
     #[error("{0}")]
-    Provider(#[from] ProviderError),
+    Provider(ProviderError),
+}
+
+impl From<ProviderError> for BackupError {
+    /// A provider's refusal of bad input is bad input here too.
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::Invalid(m) => BackupError::Invalid(m),
+            other => BackupError::Provider(other),
+        }
+    }
 }
 
 impl From<BackupError> for Failure {

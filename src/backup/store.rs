@@ -67,7 +67,7 @@ impl From<BlobError> for BackupError {
                 "{m} is in an archive storage class: restore it first \
                  (aws s3api restore-object), wait until it is available, then retry"
             )),
-            BlobError::Provider(e) => BackupError::Provider(e),
+            BlobError::Provider(e) => e.into(),
         }
     }
 }

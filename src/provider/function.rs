@@ -174,8 +174,11 @@ pub trait FunctionReads: Send + Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<serde_json::Value, ProviderError>> + Send;
-    /// The resource policy document.
-    fn policy(&self, name: &str) -> impl Future<Output = Result<String, ProviderError>> + Send;
+    /// The resource policy document (`None`: the answer held none).
+    fn policy(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, ProviderError>> + Send;
     /// The asynchronous invoke configuration as a snapshot keeps it.
     fn async_config(
         &self,

@@ -66,6 +66,10 @@ pub enum ProviderError {
     Unsupported(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A setting or an input that cannot work (a malformed address, say): nothing was asked;
+    /// the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// A read's failure as a person needs it: what failed and which setting would help.

@@ -2375,3 +2375,27 @@ async fn a_restore_can_act_as_a_role_in_the_target_account() {
         .collect();
     assert!(who.iter().any(|w| w.contains("dr-restore")), "{who:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_code_download_base_is_bad_input_and_stores_nothing() {
+    let fx = Fixture::new(HOME, "badbase").await;
+    let name = moto::unique("orders");
+    fx.function(&name).await;
+    let lops = Lops::new(moto::url()).env("LOPS_CODE_DOWNLOAD_BASE", "localhost:5000");
+    let run = backup(&lops, HOME, &name, &fx.to());
+    run.assert_exit(2);
+    let doc = run.json();
+    let error = doc["failed"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("LOPS_CODE_DOWNLOAD_BASE='localhost:5000' is not a base URL"),
+        "{doc}"
+    );
+    let listed = fx.list(&fx.lops(moto::url()), HOME);
+    listed.assert_exit(0);
+    assert_eq!(
+        listed.json().as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        listed.stdout
+    );
+}

@@ -89,12 +89,14 @@ pub async fn read_current(
         match r {
             Ok(v) => Ok(Some(v)),
             Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => Ok(None),
-            Err(e) => Err(BackupError::Provider(e)),
+            Err(e) => Err(e.into()),
         }
     }
     current.url = absent_ok(reads.url_config(function).await)?;
     current.async_invoke = absent_ok(reads.async_config(function).await)?;
-    let document = absent_ok(reads.policy(function).await)?.unwrap_or_default();
+    let document = absent_ok(reads.policy(function).await)?
+        .flatten()
+        .unwrap_or_default();
     current.permissions = policy::parse(&document).0;
     current.statement_ids = policy::sids(&document);
     let used: BTreeSet<String> = current
@@ -117,7 +119,7 @@ pub async fn read_current(
                 current.layers.insert(arn, layer.code_sha256);
             }
             Err(ProviderError::NotFound(_)) => {}
-            Err(e) => return Err(BackupError::Provider(e)),
+            Err(e) => return Err(e.into()),
         }
     }
     current.provisioned = absent_ok(reads.provisioned(function).await)?
@@ -148,7 +150,7 @@ pub async fn layer_copies(
                     copies.insert(arn, layer.code_sha256);
                 }
                 Err(ProviderError::NotFound(_)) => {}
-                Err(e) => return Err(BackupError::Provider(e)),
+                Err(e) => return Err(e.into()),
             }
         }
     }

@@ -22,7 +22,7 @@ pub fn rewrite(url: &str, base: Option<&str>) -> Result<String, ProviderError> {
         return Ok(url.to_string());
     };
     let bad_base = || {
-        ProviderError::Service(format!(
+        ProviderError::Invalid(format!(
             "{BASE_ENV}='{base}' is not a base URL: write it as http://host:port[/path]"
         ))
     };
@@ -56,7 +56,7 @@ pub async fn fetch(
     let url = rewrite(url, base)?;
     let uri: hyper::Uri = url
         .parse()
-        .map_err(|e| ProviderError::Service(format!("code location is not a URL ({e})")))?;
+        .map_err(|e| ProviderError::Invalid(format!("code location is not a URL ({e})")))?;
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
         .map_err(|e| ProviderError::Service(format!("TLS roots: {e}")))?

@@ -122,10 +122,10 @@ impl FunctionReads for Clients {
         url_config(self, name).await
     }
 
-    async fn policy(&self, name: &str) -> Result<String, ProviderError> {
+    async fn policy(&self, name: &str) -> Result<Option<String>, ProviderError> {
         let request = self.lambda.get_policy().function_name(name).send();
         let out = self.lambda_call(request).await?;
-        Ok(out.policy().unwrap_or_default().to_string())
+        Ok(out.policy().map(str::to_string))
     }
 
     async fn async_config(&self, name: &str) -> Result<serde_json::Value, ProviderError> {

@@ -67,7 +67,8 @@ fn code_version(f: &SimFunction, qualifier: Option<&str>) -> String {
     }
 }
 
-fn mapping(f: &SimFunction, t: &Trigger) -> Option<EventSourceMapping> {
+/// A mapping as ListEventSourceMappings lists it: on the function itself (no qualifier).
+fn mapping(t: &Trigger) -> Option<EventSourceMapping> {
     (t.kind == TriggerKind::Mapping).then(|| EventSourceMapping {
         uuid: t.id.clone(),
         source_arn: Some(t.source.clone()),
@@ -75,7 +76,7 @@ fn mapping(f: &SimFunction, t: &Trigger) -> Option<EventSourceMapping> {
         batch_size: Some(10),
         starting_position: None,
         maximum_batching_window: Some(0),
-        qualifier: Some(f.info.name.clone()),
+        qualifier: None,
     })
 }
 
@@ -180,7 +181,7 @@ impl FunctionReads for SimRegion {
 
     async fn mappings(&self, name: &str) -> Result<Vec<EventSourceMapping>, ProviderError> {
         self.read_function(name, |f| {
-            Ok(f.triggers.iter().filter_map(|t| mapping(f, t)).collect())
+            Ok(f.triggers.iter().filter_map(mapping).collect())
         })
         .await
     }
@@ -190,7 +191,7 @@ impl FunctionReads for SimRegion {
             .await
     }
 
-    async fn policy(&self, name: &str) -> Result<String, ProviderError> {
+    async fn policy(&self, name: &str) -> Result<Option<String>, ProviderError> {
         self.read_function(name, |_| Err(none("resource policy", name)))
             .await
     }

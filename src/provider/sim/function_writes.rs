@@ -5,6 +5,7 @@
 //! writes are refused as an endpoint without them would refuse them.
 
 use super::function::version_of;
+use super::region_actions::next_revision;
 use super::*;
 use crate::provider::function::{
     AliasSnapshot, CodeInput, FunctionConfig, FunctionWrites, NewLayerVersion, NewMapping,
@@ -29,6 +30,19 @@ impl SimRegion {
     }
 
     fn sets_latest(f: &mut SimFunction, config: FunctionConfig, bytes: Vec<u8>) {
+        // Published versions never change: a seeded one keeps what it had before `info`
+        // (which seeded versions are read from) follows the new `$LATEST`.
+        let seeded: Vec<String> = f
+            .info
+            .versions
+            .iter()
+            .filter(|v| !f.code.contains_key(*v))
+            .cloned()
+            .collect();
+        for v in seeded {
+            let kept = version_of(f, &v);
+            f.code.insert(v, kept);
+        }
         f.info.runtime = config.runtime.clone();
         f.info.memory_mb = config.memory_size;
         f.info.timeout_s = config.timeout;
@@ -110,6 +124,8 @@ impl FunctionWrites for SimRegion {
         })
     }
 
+    /// The demo's functions settle at once (its seeded "Pending" ones are a picture of a
+    /// state, not a step on the way to another).
     async fn update_state(&self, name: &str) -> Result<UpdateState, ProviderError> {
         self.answer(24).await?;
         self.with_function(name, |_| Ok(UpdateState::Ready))
@@ -159,12 +175,18 @@ impl FunctionWrites for SimRegion {
                 Ok(())
             }
             Some(v) => self.with_function(name, |f| {
+                if !f.info.versions.iter().any(|x| x == v) {
+                    return Err(ProviderError::NotFound(format!(
+                        "Function not found: {name}:{v}"
+                    )));
+                }
                 if f.info.aliases.iter().any(|a| a.versions().any(|x| x == v)) {
                     return Err(ProviderError::Service(format!(
                         "version {v} of {name} is routed to by an alias"
                     )));
                 }
                 f.info.versions.retain(|x| x != v);
+                f.info.provisioned.retain(|p| p.qualifier != v);
                 f.code.remove(v);
                 Ok(())
             }),
@@ -202,7 +224,10 @@ impl FunctionWrites for SimRegion {
                 name: alias.name.clone(),
                 function_version: alias.function_version.clone(),
                 additional_weights: alias.weights.clone().into_iter().collect(),
-                revision_id: Some(format!("{:08x}", key_of(&alias.name) as u32)),
+                revision_id: Some(next_revision(
+                    self.seed,
+                    Some(&format!("{}{}", alias.name, Utc::now().timestamp_micros())),
+                )),
             });
             Ok(true)
         })
@@ -222,6 +247,7 @@ impl FunctionWrites for SimRegion {
                 })?;
             a.function_version = alias.function_version.clone();
             a.additional_weights = alias.weights.clone().into_iter().collect();
+            a.revision_id = Some(next_revision(self.seed, a.revision_id.as_deref()));
             Ok(())
         })
     }
@@ -271,6 +297,13 @@ impl FunctionWrites for SimRegion {
             key_of(&m.source_arn) & 0xffff_ffff_ffff
         );
         self.with_function(name, |f| {
+            // One mapping per source and function, as Lambda allows.
+            if f.triggers.iter().any(|t| t.id == uuid) {
+                return Err(ProviderError::Service(format!(
+                    "ResourceConflictException: {} already maps {} to {}",
+                    uuid, m.source_arn, m.target
+                )));
+            }
             f.triggers.push(Trigger {
                 kind: TriggerKind::Mapping,
                 id: uuid.clone(),
@@ -365,7 +398,7 @@ impl FunctionWrites for SimRegion {
 fn routes_to_versions(f: &SimFunction, alias: &AliasSnapshot) -> Result<(), ProviderError> {
     let versions = std::iter::once(&alias.function_version).chain(alias.weights.keys());
     for v in versions {
-        if !f.info.versions.contains(v) {
+        if v != "$LATEST" && !f.info.versions.contains(v) {
             return Err(ProviderError::Service(format!(
                 "alias {} cannot route to version {v} of {}: it is not published",
                 alias.name, f.info.name

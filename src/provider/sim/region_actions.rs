@@ -3,6 +3,12 @@
 
 use super::*;
 
+/// The revision an alias gets when it changes (AWS gives a new one on every change).
+pub(super) fn next_revision(seed: u64, previous: Option<&str>) -> String {
+    let next = fleet::hash(seed, fleet::key_of(previous.unwrap_or_default()));
+    format!("{:08x}", next as u32)
+}
+
 impl SimRegion {
     pub(super) fn with_function<T>(
         &self,
@@ -289,11 +295,7 @@ impl RegionActions for SimRegion {
             }
             a.function_version = main.to_string();
             a.additional_weights = extra.into_iter().collect();
-            let next = fleet::hash(
-                seed,
-                fleet::key_of(a.revision_id.as_deref().unwrap_or_default()),
-            );
-            a.revision_id = Some(format!("{:08x}", next as u32));
+            a.revision_id = Some(next_revision(seed, a.revision_id.as_deref()));
             Ok(a.clone())
         })
     }

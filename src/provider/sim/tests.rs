@@ -180,3 +180,71 @@ async fn same_time_gives_the_same_numbers() {
     assert_eq!(a, b);
     assert!(a.invocations > 0.0);
 }
+
+#[tokio::test]
+async fn restore_writes_on_the_demo_behave_as_lambda_does() {
+    use crate::provider::function::{FunctionReads, FunctionWrites, NewMapping};
+    let r = region(&SimClock::fixed(start()), "us-east-1");
+    let f = r
+        .functions()
+        .into_iter()
+        .find(|f| f.info.versions.len() >= 2 && !f.info.aliases.is_empty())
+        .expect("a function with versions and an alias");
+    let name = f.info.name.clone();
+    let before = r.published(&name).await.expect("versions");
+
+    // A new $LATEST configuration leaves the published versions as they were.
+    let mut config = r.function(&name, None).await.expect("latest").config;
+    config.memory_size = Some(3008);
+    r.update_config(&name, &config).await.expect("update");
+    assert_eq!(r.published(&name).await.expect("versions"), before);
+    assert_eq!(
+        r.function(&name, None)
+            .await
+            .expect("latest")
+            .config
+            .memory_size,
+        Some(3008)
+    );
+    // Publishing it makes a new version; publishing again with nothing changed does not.
+    let n = r.publish_version(&name).await.expect("publish");
+    assert_eq!(r.publish_version(&name).await.expect("again"), n);
+
+    // Every alias change gives a new revision.
+    let alias = f.info.aliases[0].name.clone();
+    let revision = |r: &SimRegion| {
+        r.functions()
+            .into_iter()
+            .find(|x| x.info.name == name)
+            .and_then(|x| x.info.aliases.into_iter().find(|a| a.name == alias))
+            .and_then(|a| a.revision_id)
+    };
+    let was = revision(&r);
+    let mut route = r.alias_route(&name, &alias).await.expect("alias");
+    route.function_version = n.clone();
+    route.weights.clear();
+    r.update_alias(&name, &route).await.expect("update alias");
+    assert_ne!(revision(&r), was);
+
+    // A version that is not there is not found; one an alias routes to is kept.
+    assert!(matches!(
+        r.delete_function(&name, Some("999")).await,
+        Err(ProviderError::NotFound(_))
+    ));
+    assert!(r.delete_function(&name, Some(&n)).await.is_err());
+
+    // One mapping per source and function.
+    let mapping = NewMapping {
+        target: name.clone(),
+        source_arn: "arn:aws:sqs:us-east-1:000000000000:restored-queue".into(),
+        batch_size: Some(10),
+        starting_position: None,
+        batching_window: None,
+        enabled: true,
+    };
+    let uuid = r.create_mapping(&mapping).await.expect("mapping");
+    assert!(r.create_mapping(&mapping).await.is_err());
+    let listed = r.mappings(&name).await.expect("mappings");
+    let made = listed.iter().find(|m| m.uuid == uuid).expect("listed");
+    assert_eq!(made.qualifier, None);
+}
