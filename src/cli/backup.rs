@@ -371,30 +371,33 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
         keep_daily: args.keep_daily,
         keep_safety: args.keep_safety,
     };
-    let (store, plan) = prepare_prune(region, &to, retention, cutoff).await?;
+    let (store, selection) = prepare_prune(region, &to, retention, cutoff).await?;
     err!(
         "prune {}: delete {} snapshot(s), {} blob(s) and {} data object(s) ({}); keep {} snapshot(s)",
-        plan.to,
-        plan.manifests.len(),
-        plan.blobs.len(),
-        plan.data_objects.len(),
-        format::bytes(plan.bytes),
-        plan.kept
+        selection.to,
+        selection.manifests.len(),
+        selection.blobs.len(),
+        selection.data_objects.len(),
+        format::bytes(selection.bytes),
+        selection.kept
     );
-    for m in &plan.manifests {
+    for m in &selection.manifests {
         err!("  - {}", store.uri(m));
     }
-    for n in &plan.notes {
+    for n in &selection.notes {
         err!("  note: {n}");
     }
-    let nothing =
-        plan.manifests.is_empty() && plan.blobs.is_empty() && plan.data_objects.is_empty();
+    let nothing = selection.manifests.is_empty()
+        && selection.blobs.is_empty()
+        && selection.data_objects.is_empty();
     if args.flags.dry_run || nothing {
         if args.flags.json {
             out!(
                 "{}",
-                serde_json::to_string_pretty(&json!({"dry_run": args.flags.dry_run, "plan": plan}))
-                    .unwrap_or_default()
+                serde_json::to_string_pretty(
+                    &json!({"dry_run": args.flags.dry_run, "plan": selection})
+                )
+                .unwrap_or_default()
             );
         }
         err!(
@@ -409,13 +412,19 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
     }
     let production = region.scope().access.production;
     super::confirm::ask(
-        &plan.confirmation(region.scope()),
+        &selection.confirmation(region.scope()),
         args.flags.yes,
         super::confirm::why_typed(production, None).as_deref(),
     )?;
-    let done = execute_prune(region, &store, &plan, AuditLog::default_location().as_ref()).await?;
+    let done = execute_prune(
+        region,
+        &store,
+        &selection,
+        AuditLog::default_location().as_ref(),
+    )
+    .await?;
     if args.flags.json {
-        super::print_json(&json!({"pruned": done, "plan": plan}));
+        super::print_json(&json!({"pruned": done, "plan": selection}));
     } else {
         err!(
             "pruned: {} snapshot(s), {} blob(s), {} data object(s)",
@@ -464,11 +473,11 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
     let doc = |outcome: Option<serde_json::Value>| {
         json!({
             "snapshot": preview.verified.snapshot,
-            "function": preview.plan.function,
-            "region": preview.plan.region,
-            "exists": preview.plan.exists,
-            "steps": preview.plan.steps.iter().map(|s| s.describe()).collect::<Vec<_>>(),
-            "notes": preview.plan.notes,
+            "function": preview.difference.function,
+            "region": preview.difference.region,
+            "exists": preview.difference.exists,
+            "steps": preview.difference.steps.iter().map(|s| s.describe()).collect::<Vec<_>>(),
+            "notes": preview.difference.notes,
             "dry_run": args.flags.dry_run,
             "result": outcome,
         })
@@ -497,7 +506,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         super::confirm::why_typed(production, None).as_deref(),
     )?;
     let bar = bar(args.flags.json);
-    bar.inc_length(preview.plan.steps.len() as u64);
+    bar.inc_length(preview.difference.steps.len() as u64);
     let progress = |p: Progress| match p {
         Progress::Step(s) => {
             bar.inc(1);

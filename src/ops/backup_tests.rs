@@ -203,15 +203,15 @@ async fn snapshot_of(east: &SimRegion, function: &str) -> (Manifest, Store) {
     (manifest, store)
 }
 
-async fn restore_plan(
+async fn restore_difference(
     target: &SimRegion,
     manifest: &Manifest,
     name: &str,
-) -> crate::backup::restore::RestorePlan {
-    use crate::backup::restore::{layer_copies, plan_among, read_current};
+) -> crate::backup::restore::Difference {
+    use crate::backup::restore::{difference_among, layer_copies, read_current};
     let current = read_current(target, name).await.expect("read the target");
     let copies = layer_copies(target, manifest).await.expect("layer copies");
-    plan_among(
+    difference_among(
         manifest,
         current.as_ref(),
         &copies,
@@ -257,12 +257,12 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
     // Into another region, under another name: a new function.
     let request = restore_request(&snapshot, Some("restored-copy"));
     let preview = prepare_restore(&west, &request).await.expect("preview");
-    assert!(!preview.plan.exists);
-    assert!(!preview.plan.steps.is_empty());
+    assert!(!preview.difference.exists);
+    assert!(!preview.difference.steps.is_empty());
     let done = execute_restore(&west, &preview, Some(&audit), &|_| {})
         .await
         .expect("restore");
-    assert_eq!(done.restored.steps, preview.plan.steps.len());
+    assert_eq!(done.restored.steps, preview.difference.steps.len());
     assert_eq!(done.safety_snapshot, None);
     let now = read_current(&west, "restored-copy")
         .await
@@ -303,7 +303,11 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
     let again = prepare_restore(&west, &request)
         .await
         .expect("second preview");
-    assert!(again.plan.steps.is_empty(), "{:?}", again.plan.steps);
+    assert!(
+        again.difference.steps.is_empty(),
+        "{:?}",
+        again.difference.steps
+    );
 
     // Over itself, after someone changed its reservation: a safety snapshot first.
     let changed = manifest
@@ -315,7 +319,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
     let preview = prepare_restore(&east, &restore_request(&snapshot, None))
         .await
         .expect("preview over itself");
-    assert!(preview.plan.exists);
+    assert!(preview.difference.exists);
     let done = execute_restore(&east, &preview, Some(&audit), &|_| {})
         .await
         .expect("restore over itself");
@@ -359,10 +363,25 @@ async fn a_demo_restore_that_fails_half_way_is_undone_whole() {
     // aliases are in place.
     manifest.function_url = Some(serde_json::json!({"auth_type": "NONE"}));
 
-    let plan = restore_plan(&west, &manifest, "half-way").await;
-    assert!(plan.steps.iter().any(|s| matches!(s, Step::Url { .. })));
-    assert!(plan.steps.iter().any(|s| matches!(s, Step::Create { .. })));
-    assert!(plan.steps.iter().any(|s| matches!(s, Step::Alias { .. })));
+    let difference = restore_difference(&west, &manifest, "half-way").await;
+    assert!(
+        difference
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Url { .. }))
+    );
+    assert!(
+        difference
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Create { .. }))
+    );
+    assert!(
+        difference
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Alias { .. }))
+    );
     let runner = Runner {
         target: &west,
         region: "eu-west-1",
@@ -370,7 +389,10 @@ async fn a_demo_restore_that_fails_half_way_is_undone_whole() {
         before: None,
         on_step: &|_| {},
     };
-    let failed = runner.run(&plan).await.expect_err("the URL step fails");
+    let failed = runner
+        .run(&difference)
+        .await
+        .expect_err("the URL step fails");
     assert!(
         failed.to_string().contains("every change was undone"),
         "{failed}"

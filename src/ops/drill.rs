@@ -11,7 +11,7 @@ use super::audit::AuditLog;
 use super::backup::BackupRegion;
 use super::backup::{Progress, allowed, append, audit_ready, caller, record};
 use super::restore::{RestoreRequest, execute_restore, prepare_restore};
-use crate::backup::restore::{plan, read_current, remove_function};
+use crate::backup::restore::{difference, read_current, remove_function};
 use crate::backup::{BackupError, S3Uri};
 
 /// What a drill found.
@@ -109,7 +109,7 @@ pub async fn drill(
         mappings_disabled: true,
     };
     let preview = prepare_restore(region, &request).await?;
-    if preview.plan.exists {
+    if preview.difference.exists {
         return Err(BackupError::Refused(format!(
             "a function named {copy} already exists in {}: nothing was changed; run the drill again in a second",
             region.scope()
@@ -131,7 +131,7 @@ pub async fn drill(
             // A copy that cannot be read back is a difference; it is deleted all the same.
             match read_current(region.reads(), &copy).await {
                 Ok(now) => {
-                    let again = plan(
+                    let again = difference(
                         &preview.manifest,
                         now.as_ref(),
                         &copy,
@@ -151,7 +151,7 @@ pub async fn drill(
         }
         Err(e) => differences.push(format!("the restore failed: {e}")),
     }
-    differences.extend(preview.plan.notes.iter().cloned());
+    differences.extend(preview.difference.notes.iter().cloned());
     let published: Vec<String> = restored
         .as_ref()
         .map(|r| {
@@ -169,7 +169,7 @@ pub async fn drill(
         copy: copy.clone(),
         restored: restored.is_ok(),
         recovery_secs,
-        steps: preview.plan.steps.len(),
+        steps: preview.difference.steps.len(),
         differences,
         invoked,
         cleanup_failures,

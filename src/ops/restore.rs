@@ -13,7 +13,7 @@ use crate::backup::capture::{CaptureOptions, capture};
 use crate::backup::lease::Lease;
 use crate::backup::manifest::Manifest;
 use crate::backup::restore::{
-    Current, RestorePlan, Restored, Runner, Step, layer_copies, plan_among, read_current,
+    Current, Difference, Restored, Runner, Step, difference_among, layer_copies, read_current,
 };
 use crate::backup::{BackupError, S3Uri, Store, Verified, verify};
 
@@ -34,14 +34,14 @@ pub struct RestoreRequest {
     pub mappings_disabled: bool,
 }
 
-/// A checked restore: the snapshot verified, the target read, the steps planned.
+/// A checked restore: the snapshot verified, the target read, the steps worked out.
 #[derive(Debug, Clone)]
 pub struct RestorePreview {
     pub store: Store,
     pub manifest: Manifest,
     pub verified: Verified,
     pub current: Option<Current>,
-    pub plan: RestorePlan,
+    pub difference: Difference,
     /// (copy root, destination root, objects, bytes) of S3 data to copy back.
     pub data: Vec<(S3Uri, S3Uri, usize, u64)>,
 }
@@ -49,7 +49,12 @@ pub struct RestorePreview {
 impl RestorePreview {
     /// Restoring over an existing function is destructive: its name is typed.
     pub fn confirmation(&self, scope: &crate::provider::Scope) -> super::Confirmation {
-        super::confirmation(&self.plan.function, scope, self.plan.exists, false)
+        super::confirmation(
+            &self.difference.function,
+            scope,
+            self.difference.exists,
+            false,
+        )
     }
 
     pub fn lines(&self) -> Vec<String> {
@@ -58,9 +63,9 @@ impl RestorePreview {
             self.manifest.function,
             self.manifest.region,
             self.manifest.taken_at,
-            self.plan.function,
-            self.plan.region,
-            if self.plan.exists {
+            self.difference.function,
+            self.difference.region,
+            if self.difference.exists {
                 " — it exists: a safety snapshot is taken first"
             } else {
                 " — new function"
@@ -72,11 +77,11 @@ impl RestorePreview {
             self.verified.bytes_checked,
             self.verified.data_objects_checked
         ));
-        if self.plan.steps.is_empty() {
+        if self.difference.steps.is_empty() {
             out.push("function: already as in the snapshot, nothing to change".into());
         }
         out.extend(
-            self.plan
+            self.difference
                 .steps
                 .iter()
                 .map(|s| format!("  + {}", s.describe())),
@@ -86,12 +91,12 @@ impl RestorePreview {
                 "  + copy {n} objects ({bytes} bytes) from {from} to {to}"
             ));
         }
-        out.extend(self.plan.notes.iter().map(|n| format!("  note: {n}")));
+        out.extend(self.difference.notes.iter().map(|n| format!("  note: {n}")));
         out
     }
 
     pub fn changes_anything(&self) -> bool {
-        !self.plan.steps.is_empty() || !self.data.is_empty()
+        !self.difference.steps.is_empty() || !self.data.is_empty()
     }
 }
 
@@ -121,7 +126,7 @@ fn check_role(role: &str) -> Result<(), BackupError> {
     }
 }
 
-/// Checks the tier, verifies the snapshot, reads the target and plans the restore. Changes
+/// Checks the tier, verifies the snapshot, reads the target and works out the steps. Changes
 /// nothing.
 pub async fn prepare_restore(
     region: &impl BackupRegion,
@@ -149,7 +154,7 @@ pub async fn prepare_restore(
         .unwrap_or_else(|| manifest.function.clone());
     let current = read_current(region.reads(), &function).await?;
     let copies = layer_copies(region.reads(), &manifest).await?;
-    let plan = plan_among(
+    let difference = difference_among(
         &manifest,
         current.as_ref(),
         &copies,
@@ -158,7 +163,7 @@ pub async fn prepare_restore(
         request.role.as_deref(),
         request.map_sources,
     );
-    let unroutable = plan.unroutable(&manifest);
+    let unroutable = difference.unroutable(&manifest);
     if !unroutable.is_empty() {
         return Err(BackupError::Corrupt(format!(
             "{} cannot be restored whole, so nothing was changed: {} — a version the snapshot \
@@ -167,24 +172,24 @@ pub async fn prepare_restore(
             unroutable.join(", ")
         )));
     }
-    let mut plan = plan;
+    let mut difference = difference;
     if request.mappings_disabled {
-        for step in plan.steps.iter_mut() {
+        for step in difference.steps.iter_mut() {
             if let Step::Mapping { enabled, .. } = step {
                 *enabled = false;
             }
         }
     }
-    let mut refused = plan.refused.clone();
+    let mut refused = difference.refused.clone();
     // The image is needed only by a step that puts code in place.
-    let needs_code = plan
+    let needs_code = difference
         .steps
         .iter()
         .any(|s| matches!(s, Step::Create { .. } | Step::UpdateCode { .. }));
     // A package over Lambda's inline limit is read from the backup bucket, which must then be
     // in the target region: said now rather than half-way.
     let limit = crate::backup::restore::INLINE_LIMIT;
-    let large = plan
+    let large = difference
         .steps
         .iter()
         .filter_map(|s| match s {
@@ -224,7 +229,7 @@ pub async fn prepare_restore(
             refused.join("\n  ")
         )));
     }
-    let mut data_plan = Vec::new();
+    let mut data_copies = Vec::new();
     if !request.skip_data {
         if request.data_to.is_some() && manifest.data.len() > 1 {
             return Err(BackupError::Invalid(format!(
@@ -239,7 +244,7 @@ pub async fn prepare_restore(
                 Some(t) => t.clone(),
                 None => S3Uri::parse(&copy.source).map_err(BackupError::Corrupt)?,
             };
-            data_plan.push((
+            data_copies.push((
                 from,
                 to,
                 copy.objects.len(),
@@ -252,8 +257,8 @@ pub async fn prepare_restore(
         manifest,
         verified,
         current,
-        plan,
-        data: data_plan,
+        difference,
+        data: data_copies,
     })
 }
 
@@ -290,7 +295,7 @@ async fn restore_under_lease(
     audit: Option<&AuditLog>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<RestoreOutcome, BackupError> {
-    let function = &preview.plan.function;
+    let function = &preview.difference.function;
     let now = read_current(region.reads(), function).await?;
     if now != preview.current {
         return Err(BackupError::Invalid(format!(
@@ -300,7 +305,7 @@ async fn restore_under_lease(
     }
     let (who, account) = caller(region).await;
     let mut safety: Option<(Manifest, String)> = None;
-    if preview.plan.exists && preview.changes_anything() {
+    if preview.difference.exists && preview.changes_anything() {
         let options = CaptureOptions {
             storage_class: "STANDARD".into(),
             with_layers: false,
@@ -338,7 +343,7 @@ async fn restore_under_lease(
         before: safety.as_ref().map(|(m, _)| (m, &preview.store)),
         on_step: &on_step,
     };
-    let result = runner.run(&preview.plan).await;
+    let result = runner.run(&preview.difference).await;
     let mut data_objects = 0;
     let result = match result {
         Ok(restored) => {
@@ -380,8 +385,8 @@ async fn restore_under_lease(
         &who,
         "restore",
         function,
-        json!({"existed": preview.plan.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
-        json!({"snapshot": preview.verified.snapshot, "steps": preview.plan.steps.len(), "data_objects": data_objects}),
+        json!({"existed": preview.difference.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
+        json!({"snapshot": preview.verified.snapshot, "steps": preview.difference.steps.len(), "data_objects": data_objects}),
         &result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
     );
     append(audit, &rec, progress);

@@ -1,10 +1,10 @@
-//! Applying a restore plan with its journal: each step records how to undo it, and a failure
+//! Applying a restore difference with its journal: each step records how to undo it, and a failure
 //! undoes every step done, newest first.
 
 use super::*;
 
+use super::difference::*;
 use super::layers::layer_name;
-use super::plan::*;
 use super::undo::Undo;
 
 /// Runs a restore. `before` is the safety snapshot of an existing target (for putting back its
@@ -53,43 +53,46 @@ pub struct Restored {
 }
 
 impl<W: FunctionWrites> Runner<'_, W> {
-    pub async fn run(&self, plan: &RestorePlan) -> Result<Restored, BackupError> {
+    pub async fn run(&self, difference: &Difference) -> Result<Restored, BackupError> {
         let mut journal: Vec<Undo> = Vec::new();
         let mut mapped = Mapped {
-            versions: plan.matched.clone(),
-            layers: plan.layers.clone(),
+            versions: difference.matched.clone(),
+            layers: difference.layers.clone(),
         };
         let mut result = Ok(());
-        for step in &plan.steps {
+        for step in &difference.steps {
             (self.on_step)(step);
-            if let Err(e) = self.apply(plan, step, &mut mapped, &mut journal).await {
+            if let Err(e) = self
+                .apply(difference, step, &mut mapped, &mut journal)
+                .await
+            {
                 result = Err(e);
                 break;
             }
         }
         match result {
             Ok(()) => Ok(Restored {
-                function: plan.function.clone(),
-                region: plan.region.clone(),
-                steps: plan.steps.len(),
+                function: difference.function.clone(),
+                region: difference.region.clone(),
+                steps: difference.steps.len(),
                 published_layers: mapped
                     .layers
                     .into_iter()
-                    .filter(|(from, to)| plan.layers.get(from) != Some(to))
+                    .filter(|(from, to)| difference.layers.get(from) != Some(to))
                     .collect(),
                 versions: mapped.versions,
             }),
             Err(e) => {
-                let undone = self.undo(&plan.function, journal).await;
+                let undone = self.undo(&difference.function, journal).await;
                 Err(BackupError::Provider(ProviderError::Service(
                     match undone {
                         Ok(()) => format!(
                             "restore of {} failed ({e}); every change was undone: the target is as it was",
-                            plan.function
+                            difference.function
                         ),
                         Err(u) => format!(
                             "restore of {} failed ({e}), and putting it back failed too ({u}): {}",
-                            plan.function,
+                            difference.function,
                             if self.before.is_some() {
                                 "restore the safety snapshot printed above to put it back by hand"
                             } else {
@@ -161,12 +164,12 @@ impl<W: FunctionWrites> Runner<'_, W> {
 
     async fn apply(
         &self,
-        plan: &RestorePlan,
+        difference: &Difference,
         step: &Step,
         mapped: &mut Mapped,
         journal: &mut Vec<Undo>,
     ) -> Result<(), BackupError> {
-        let f = plan.function.as_str();
+        let f = difference.function.as_str();
         let target = self.target;
         let versions = &mut mapped.versions;
         match step {
@@ -250,8 +253,8 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 let n = target.publish_version(f).await?;
                 // Lambda answers with the last version when nothing changed since it: that one
                 // was there before (or this restore already journaled it).
-                let new =
-                    !plan.existing_versions.contains(&n) && !versions.values().any(|v| v == &n);
+                let new = !difference.existing_versions.contains(&n)
+                    && !versions.values().any(|v| v == &n);
                 if new {
                     journal.push(Undo::DeleteVersion(n.clone()));
                 }
@@ -305,7 +308,7 @@ impl<W: FunctionWrites> Runner<'_, W> {
             }
             Step::Reserve { value } => {
                 // A function this restore created has no reservation yet.
-                let before = if plan.exists {
+                let before = if difference.exists {
                     target.function(f, None).await?.reserved_concurrency
                 } else {
                     None

@@ -1,7 +1,7 @@
 //! Where each layer a restored function uses comes from in the target: the same ARN, a copy
 //! already there, or one published from the content the backup stored.
 
-use super::plan::*;
+use super::difference::*;
 use super::*;
 
 /// A layer version ARN's layer name (`arn:…:layer:NAME:N` → NAME).
@@ -22,8 +22,8 @@ pub(super) fn region_account(arn: &str) -> (&str, &str) {
 /// target: the same ARN where it is usable there (same region, and not the snapshot account's
 /// own layer restored into another account), a copy the target already uses (same name, same
 /// content), else published from the content the backup stored — or, without it, refused.
-pub(super) fn plan_layers(
-    out: &mut RestorePlan,
+pub(super) fn steps_for_layers(
+    out: &mut Difference,
     manifest: &Manifest,
     current: Option<&Current>,
     copies: &BTreeMap<String, String>,

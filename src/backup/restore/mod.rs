@@ -1,11 +1,11 @@
-//! Restore: compare a snapshot with the target function, plan the steps that make them equal,
+//! Restore: compare a snapshot with the target function, work out the steps that make them equal,
 //! and apply them with a journal of compensating steps, so that a failure half-way puts the
 //! target back as it was. Rerunning a finished restore finds nothing to do.
 
 mod apply;
+mod difference;
 pub mod image;
 mod layers;
-mod plan;
 pub mod policy;
 mod step;
 mod undo;
@@ -22,7 +22,7 @@ use crate::provider::function::{
 };
 
 pub use apply::{Restored, Runner};
-pub use plan::{RestorePlan, plan, plan_among};
+pub use difference::{Difference, difference, difference_among};
 pub use step::Step;
 
 /// Lambda takes packages up to this size inline; larger ones go by S3 reference.

@@ -1,7 +1,7 @@
 //! One step of a restore, and how the preview names it.
 
+use super::difference::short_hash;
 use super::layers::layer_name;
-use super::plan::short_hash;
 use super::*;
 
 /// One step of a restore.

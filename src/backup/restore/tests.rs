@@ -1,6 +1,6 @@
-//! Restore planning against targets in every state.
+//! The restore's difference against targets in every state.
 
-use super::plan::*;
+use super::difference::*;
 use super::*;
 use crate::backup::manifest::{BlobRef, FORMAT};
 
@@ -58,7 +58,7 @@ fn manifest() -> Manifest {
 
 #[test]
 fn a_new_function_is_created_versions_republished_then_the_rest() {
-    let p = plan(&manifest(), None, "orders", "eu-west-1", None, false);
+    let p = difference(&manifest(), None, "orders", "eu-west-1", None, false);
     let kinds: Vec<String> = p.steps.iter().map(|s| s.describe()).collect();
     assert!(matches!(p.steps[0], Step::Create { .. }), "{kinds:?}");
     assert!(
@@ -104,7 +104,7 @@ fn a_target_that_matches_needs_nothing() {
         arn: "arn".into(),
         ..matching(&m)
     };
-    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
+    let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
     // A URL that differs only by its address (each region's own) is the same URL.
     let mut with_url = m.clone();
@@ -116,12 +116,12 @@ fn a_target_that_matches_needs_nothing() {
         serde_json::json!({"url": "https://b.lambda-url.eu-west-1.on.aws/", "auth_type": "NONE", "cors": null, "invoke_mode": null}),
     );
     assert!(
-        plan(&with_url, Some(&here), "orders", "eu-west-1", None, false)
+        difference(&with_url, Some(&here), "orders", "eu-west-1", None, false)
             .steps
             .is_empty()
     );
     here.url = None;
-    let p = plan(&with_url, Some(&here), "orders", "eu-west-1", None, false);
+    let p = difference(&with_url, Some(&here), "orders", "eu-west-1", None, false);
     assert!(
         matches!(p.steps[..], [Step::Url { create: true, .. }]),
         "{:?}",
@@ -129,7 +129,7 @@ fn a_target_that_matches_needs_nothing() {
     );
     assert_eq!(p.matched.get("2").map(String::as_str), Some("2"));
     // A role override makes every version differ.
-    let p = plan(
+    let p = difference(
         &m,
         Some(&current),
         "orders",
@@ -160,11 +160,11 @@ fn layered(stored: bool) -> (Manifest, String) {
 fn layers_are_used_where_they_are_usable_published_where_stored_else_refused() {
     let (m, arn) = layered(true);
     // Its own region and account: used as it is.
-    let p = plan(&m, None, "orders", "eu-west-1", None, false);
+    let p = difference(&m, None, "orders", "eu-west-1", None, false);
     assert_eq!(p.layers.get(&arn), Some(&arn));
     assert!(!p.steps.iter().any(|s| matches!(s, Step::Layer { .. })));
     // Another region: published first, from the stored content.
-    let p = plan(&m, None, "orders", "us-west-2", None, false);
+    let p = difference(&m, None, "orders", "us-west-2", None, false);
     assert!(
         matches!(&p.steps[0], Step::Layer { arn: a, blob, .. } if a == &arn && blob == &"b".repeat(64)),
         "{:?}",
@@ -179,7 +179,7 @@ fn layers_are_used_where_they_are_usable_published_where_stored_else_refused() {
     );
     assert!(p.refused.is_empty());
     // The same region in another account (the role given is there): its own copy is needed.
-    let p = plan(
+    let p = difference(
         &m,
         None,
         "orders",
@@ -190,7 +190,7 @@ fn layers_are_used_where_they_are_usable_published_where_stored_else_refused() {
     assert!(matches!(&p.steps[0], Step::Layer { .. }), "{:?}", p.steps);
     // Not stored: refused, naming the layer and the way out.
     let (bare, arn) = layered(false);
-    let p = plan(&bare, None, "orders", "us-west-2", None, false);
+    let p = difference(&bare, None, "orders", "us-west-2", None, false);
     assert_eq!(p.refused.len(), 1);
     assert!(p.refused[0].contains(&arn) && p.refused[0].contains("--with-layers"));
     // A third party's layer in the target region stays usable in another account.
@@ -200,7 +200,7 @@ fn layers_are_used_where_they_are_usable_published_where_stored_else_refused() {
     for v in public.versions.iter_mut() {
         v.config.layers = vec![shared.clone()];
     }
-    let p = plan(
+    let p = difference(
         &public,
         None,
         "orders",
@@ -241,7 +241,7 @@ fn a_copy_the_target_already_uses_is_not_published_again() {
         layers: [(copy.clone(), lambda_sha)].into(),
         ..Default::default()
     };
-    let p = plan(&m, Some(&current), "orders", "us-west-2", None, false);
+    let p = difference(&m, Some(&current), "orders", "us-west-2", None, false);
     assert_eq!(p.layers.get(&arn), Some(&copy));
     assert!(p.steps.is_empty(), "{:?}", p.steps);
 }
@@ -253,8 +253,8 @@ fn provisioned_concurrency_follows_the_alias_and_stops_when_it_is_there() {
         qualifier: "live".into(),
         requested: 5,
     }]);
-    let p = plan(&m, None, "orders", "us-west-2", None, false);
-    let at = |p: &RestorePlan, f: fn(&Step) -> bool| p.steps.iter().position(f);
+    let p = difference(&m, None, "orders", "us-west-2", None, false);
+    let at = |p: &Difference, f: fn(&Step) -> bool| p.steps.iter().position(f);
     let provisioned = at(&p, |s| matches!(s, Step::Provisioned { .. })).expect("a step");
     // After the alias it is set on and the reservation it must fit in.
     assert!(provisioned > at(&p, |s| matches!(s, Step::Alias { .. })).unwrap_or(usize::MAX));
@@ -265,13 +265,13 @@ fn provisioned_concurrency_follows_the_alias_and_stops_when_it_is_there() {
         ..matching(&m)
     };
     assert!(
-        plan(&m, Some(&current), "orders", "us-west-2", None, false)
+        difference(&m, Some(&current), "orders", "us-west-2", None, false)
             .steps
             .is_empty()
     );
     let mut less = current.clone();
     less.provisioned = [("live".to_string(), 2)].into();
-    let p = plan(&m, Some(&less), "orders", "us-west-2", None, false);
+    let p = difference(&m, Some(&less), "orders", "us-west-2", None, false);
     assert_eq!(
         p.steps,
         vec![Step::Provisioned {
@@ -283,7 +283,7 @@ fn provisioned_concurrency_follows_the_alias_and_stops_when_it_is_there() {
 }
 
 #[test]
-fn versions_alike_in_the_snapshot_share_the_targets_version_and_a_rerun_plans_nothing() {
+fn versions_alike_in_the_snapshot_share_the_targets_version_and_a_rerun_finds_nothing() {
     let mut m = manifest();
     // v2 was published with nothing changed since v1: Lambda gave the same code and settings.
     m.versions = vec![version("1", "one", "X"), version("2", "one", "X")];
@@ -302,7 +302,7 @@ fn versions_alike_in_the_snapshot_share_the_targets_version_and_a_rerun_plans_no
         tags: m.tags.clone(),
         ..Default::default()
     };
-    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
+    let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert_eq!(p.matched.get("2").map(String::as_str), Some("1"));
     assert!(p.steps.is_empty(), "{:?}", p.steps);
     assert!(p.existing_versions.contains("1"));
@@ -320,7 +320,7 @@ fn a_mapping_keeps_its_alias_and_batching_window() {
         maximum_batching_window: Some(5),
         qualifier: Some("live".into()),
     }]);
-    let p = plan(&m, None, "orders", "eu-west-1", None, false);
+    let p = difference(&m, None, "orders", "eu-west-1", None, false);
     let mapping = p
         .steps
         .iter()
@@ -341,7 +341,7 @@ fn what_the_target_has_beyond_the_snapshot_is_named() {
         provisioned: [("live".to_string(), 3)].into(),
         ..matching(&m)
     };
-    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
+    let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
     let note = p
         .notes
@@ -368,7 +368,7 @@ fn another_architecture_goes_with_the_code() {
         tags: m.tags.clone(),
         ..Default::default()
     };
-    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
+    let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert_eq!(
         p.steps,
         vec![Step::UpdateCode {
@@ -391,7 +391,7 @@ fn a_target_statement_lops_cannot_write_back_is_never_replaced() {
         statement_ids: ["s3".to_string()].into(),
         ..matching(&m)
     };
-    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
+    let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
     assert!(p.notes.iter().any(|n| n.contains("'s3'")), "{:?}", p.notes);
 }
@@ -416,7 +416,7 @@ fn only_the_version_right_before_can_be_a_twin() {
         tags: m.tags.clone(),
         ..Default::default()
     };
-    let p = plan(&m, Some(&current), "orders", "eu-west-1", None, false);
+    let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert!(
         p.steps.contains(&Step::Publish { of: "3".into() }),
         "{:?}",
@@ -436,7 +436,7 @@ fn a_mapping_on_a_version_the_snapshot_has_not_is_unroutable() {
         maximum_batching_window: None,
         qualifier: Some("9".into()),
     }]);
-    let p = plan(&m, None, "orders", "eu-west-1", None, false);
+    let p = difference(&m, None, "orders", "eu-west-1", None, false);
     let missing = p.unroutable(&m);
     assert_eq!(missing.len(), 1, "{missing:?}");
     assert!(missing[0].contains("invokes version 9"));

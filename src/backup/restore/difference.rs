@@ -1,6 +1,7 @@
-//! The restore planner: what the snapshot holds against what the target holds, as steps.
+//! The difference a restore makes: what the snapshot holds against what the target holds, as
+//! steps (worked out without a request; `apply` runs them).
 
-use super::layers::{plan_layers, region_account};
+use super::layers::{region_account, steps_for_layers};
 use super::*;
 
 pub(super) fn short_hash(h: &str) -> String {
@@ -9,7 +10,7 @@ pub(super) fn short_hash(h: &str) -> String {
 
 /// The steps that make the target equal to the snapshot, and notes on what is not restored.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct RestorePlan {
+pub struct Difference {
     pub function: String,
     pub region: String,
     pub exists: bool,
@@ -29,7 +30,7 @@ pub struct RestorePlan {
 
 pub(super) const LATEST: &str = "$LATEST";
 
-impl RestorePlan {
+impl Difference {
     /// Versions the snapshot's aliases route to that the restore would neither find nor
     /// publish: such a restore would fail half-way, so the preview refuses it first.
     pub fn unroutable(&self, manifest: &Manifest) -> Vec<String> {
@@ -71,15 +72,15 @@ pub(super) fn same_version(config: &FunctionConfig, sha: &str, v: &VersionSnapsh
 }
 
 /// Plans a restore of `manifest` into `function` in `region` (pure: no AWS calls).
-pub fn plan(
+pub fn difference(
     manifest: &Manifest,
     current: Option<&Current>,
     function: &str,
     region: &str,
     role: Option<&str>,
     map_sources: bool,
-) -> RestorePlan {
-    plan_among(
+) -> Difference {
+    difference_among(
         manifest,
         current,
         &BTreeMap::new(),
@@ -90,10 +91,10 @@ pub fn plan(
     )
 }
 
-/// [`plan`], where `copies` are layer versions the target account holds in `region` (ARN →
+/// [`difference`], where `copies` are layer versions the target account holds in `region` (ARN →
 /// Lambda's hash of their content): a layer the snapshot stored is used from such a copy
 /// rather than published again.
-pub fn plan_among(
+pub fn difference_among(
     manifest: &Manifest,
     current: Option<&Current>,
     copies: &BTreeMap<String, String>,
@@ -101,8 +102,8 @@ pub fn plan_among(
     region: &str,
     role: Option<&str>,
     map_sources: bool,
-) -> RestorePlan {
-    let mut out = RestorePlan {
+) -> Difference {
+    let mut out = Difference {
         function: function.to_string(),
         region: region.to_string(),
         exists: current.is_some(),
@@ -115,19 +116,19 @@ pub fn plan_among(
         .or_else(|| role.map(|r| region_account(r).1.to_string()))
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| manifest.account.clone());
-    plan_layers(&mut out, manifest, current, copies, region, &account);
+    steps_for_layers(&mut out, manifest, current, copies, region, &account);
     out.existing_versions = current
         .map(|c| c.versions.iter().map(|(n, _, _)| n.clone()).collect())
         .unwrap_or_default();
     let layers = out.layers.clone();
     let adapt = |c: &FunctionConfig| adapted(c, role, &layers);
-    plan_versions(&mut out, manifest, current, &adapt);
-    plan_aliases(&mut out, manifest, current);
-    plan_concurrency(&mut out, manifest, current);
-    plan_tags(&mut out, manifest, current);
-    plan_mappings(&mut out, manifest, current, map_sources);
-    plan_url_and_async(&mut out, manifest, current);
-    plan_policy(&mut out, manifest, current, &account);
+    steps_for_versions(&mut out, manifest, current, &adapt);
+    steps_for_aliases(&mut out, manifest, current);
+    steps_for_concurrency(&mut out, manifest, current);
+    steps_for_tags(&mut out, manifest, current);
+    steps_for_mappings(&mut out, manifest, current, map_sources);
+    steps_for_url_and_async(&mut out, manifest, current);
+    steps_for_policy(&mut out, manifest, current, &account);
     note_what_is_left(&mut out, manifest, current);
     if region != manifest.region && !manifest.latest.config.subnet_ids.is_empty() {
         out.notes.push("the VPC subnets and security groups belong to the snapshot's region: pass a configuration for this region after the restore".into());
@@ -155,8 +156,8 @@ fn adapted(
 
 /// The versions the target lacks, each published from `$LATEST` once its code and
 /// configuration are in place, then `$LATEST` itself.
-fn plan_versions(
-    out: &mut RestorePlan,
+fn steps_for_versions(
+    out: &mut Difference,
     manifest: &Manifest,
     current: Option<&Current>,
     adapt: &dyn Fn(&FunctionConfig) -> FunctionConfig,
@@ -164,7 +165,7 @@ fn plan_versions(
     // Where $LATEST stands as the steps run.
     let mut latest: Option<(FunctionConfig, String)> = current.and_then(|c| c.latest.clone());
     let mut used = BTreeSet::new();
-    let move_latest = |out: &mut RestorePlan,
+    let move_latest = |out: &mut Difference,
                        latest: &mut Option<(FunctionConfig, String)>,
                        v: &VersionSnapshot| {
         let config = adapt(&v.config);
@@ -239,7 +240,7 @@ fn plan_versions(
 }
 
 /// Each alias the target lacks or routes otherwise.
-fn plan_aliases(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Current>) {
+fn steps_for_aliases(out: &mut Difference, manifest: &Manifest, current: Option<&Current>) {
     let republished = republished(out);
     for a in &manifest.aliases {
         let existing = current.and_then(|c| c.aliases.iter().find(|x| x.name == a.name));
@@ -273,7 +274,7 @@ fn plan_aliases(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Cur
 
 /// The reservation, then provisioned concurrency (after the aliases and the reservation it
 /// must fit in).
-fn plan_concurrency(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Current>) {
+fn steps_for_concurrency(out: &mut Difference, manifest: &Manifest, current: Option<&Current>) {
     let republished = republished(out);
     if current.map(|c| c.reserved) != Some(manifest.reserved_concurrency)
         && !(current.is_none() && manifest.reserved_concurrency.is_none())
@@ -305,7 +306,7 @@ fn plan_concurrency(out: &mut RestorePlan, manifest: &Manifest, current: Option<
     }
 }
 
-fn plan_tags(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Current>) {
+fn steps_for_tags(out: &mut Difference, manifest: &Manifest, current: Option<&Current>) {
     let empty = BTreeMap::new();
     let have = current.map(|c| &c.tags).unwrap_or(&empty);
     let set: BTreeMap<String, String> = manifest
@@ -326,8 +327,8 @@ fn plan_tags(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Curren
 
 /// Mappings whose source the target lacks; a source in another region only with
 /// `map_sources` (the same source in the target's region).
-fn plan_mappings(
-    out: &mut RestorePlan,
+fn steps_for_mappings(
+    out: &mut Difference,
     manifest: &Manifest,
     current: Option<&Current>,
     map_sources: bool,
@@ -373,7 +374,7 @@ fn plan_mappings(
     }
 }
 
-fn plan_url_and_async(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Current>) {
+fn steps_for_url_and_async(out: &mut Difference, manifest: &Manifest, current: Option<&Current>) {
     // The URL's address is the target's own: everything else is compared.
     let without_address = |v: &serde_json::Value| {
         let mut v = v.clone();
@@ -401,8 +402,8 @@ fn plan_url_and_async(out: &mut RestorePlan, manifest: &Manifest, current: Optio
 }
 
 /// Each statement the target lacks or holds otherwise, rewritten to its region and account.
-fn plan_policy(
-    out: &mut RestorePlan,
+fn steps_for_policy(
+    out: &mut Difference,
     manifest: &Manifest,
     current: Option<&Current>,
     account: &str,
@@ -436,7 +437,7 @@ fn plan_policy(
 }
 
 /// What the target has and the snapshot has not is left as it is, and said.
-fn note_what_is_left(out: &mut RestorePlan, manifest: &Manifest, current: Option<&Current>) {
+fn note_what_is_left(out: &mut Difference, manifest: &Manifest, current: Option<&Current>) {
     if let Some(c) = current {
         let mut extra = Vec::new();
         if c.url.is_some() && manifest.function_url.is_none() {
@@ -471,8 +472,8 @@ fn note_what_is_left(out: &mut RestorePlan, manifest: &Manifest, current: Option
     }
 }
 
-/// Snapshot versions the plan publishes anew.
-fn republished(out: &RestorePlan) -> BTreeSet<String> {
+/// Snapshot versions the difference publishes anew.
+fn republished(out: &Difference) -> BTreeSet<String> {
     out.steps
         .iter()
         .filter_map(|s| match s {
