@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use futures::StreamExt;
 use serde_json::json;
 
+use super::Kind;
 use super::audit::{AuditLog, Record};
-use super::{Kind, authorize};
 pub use crate::backup::S3Uri;
 use crate::backup::capture::{CaptureOptions, Captured, capture};
 use crate::backup::lease::Lease;
@@ -184,12 +184,7 @@ pub(super) fn audit_ready(audit: Option<&AuditLog>) -> Result<(), BackupError> {
 
 /// The one tier check for a scope, from the access the session gave it.
 pub(super) fn allowed(scope: &crate::provider::Scope, kind: Kind) -> Result<(), BackupError> {
-    authorize(
-        scope.access.tier,
-        kind.needs(),
-        &format!("{} in {scope}", kind.title()),
-    )?;
-    Ok(())
+    Ok(kind.allowed_in(scope)?)
 }
 
 pub(super) async fn caller(region: &impl RegionActions) -> (String, String) {

@@ -94,6 +94,15 @@ impl Kind {
     pub fn title(self) -> String {
         self.name().replace('.', " ")
     }
+
+    /// The tier check of this kind of action in `scope`, from the access the session gave it.
+    pub fn allowed_in(self, scope: &crate::provider::Scope) -> Result<(), OpsError> {
+        authorize(
+            scope.access.tier,
+            self.needs(),
+            &format!("{} in {scope}", self.title()),
+        )
+    }
 }
 
 /// What the user must answer before a change runs.

@@ -242,6 +242,15 @@ pub struct NewLayerVersion {
     pub compatible_runtimes: Vec<String>,
 }
 
+/// The statements of a resource-policy document (`Statement` may be one object or a list).
+pub fn policy_statements(doc: &serde_json::Value) -> Vec<serde_json::Value> {
+    match &doc["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        serde_json::Value::Object(_) => vec![doc["Statement"].clone()],
+        _ => Vec::new(),
+    }
+}
+
 /// One resource-policy statement, as AddPermission takes it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Permission {

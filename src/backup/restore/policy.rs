@@ -57,11 +57,7 @@ impl Permission {
 /// The ids of every statement of a policy document, whether lops can write it back or not.
 pub fn sids(policy: &str) -> std::collections::BTreeSet<String> {
     let doc: Value = serde_json::from_str(policy).unwrap_or_default();
-    let statements = match &doc["Statement"] {
-        Value::Array(a) => a.clone(),
-        Value::Object(_) => vec![doc["Statement"].clone()],
-        _ => Vec::new(),
-    };
+    let statements = crate::provider::function::policy_statements(&doc);
     statements
         .iter()
         .filter_map(|s| s["Sid"].as_str().map(str::to_string))
@@ -76,11 +72,7 @@ pub fn parse(policy: &str) -> (Vec<Permission>, Vec<String>) {
             vec!["the resource policy in the snapshot is not JSON: not restored".into()],
         );
     };
-    let statements = match &doc["Statement"] {
-        Value::Array(a) => a.clone(),
-        Value::Object(_) => vec![doc["Statement"].clone()],
-        _ => Vec::new(),
-    };
+    let statements = crate::provider::function::policy_statements(&doc);
     let mut out = Vec::new();
     let mut notes = Vec::new();
     for s in statements {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{Owner, Rollout, RolloutSpec, RolloutStore, Routing, Status};
 use crate::ops::audit::AuditLog;
-use crate::ops::{Kind, OpsError, Request, authorize, execute, prepare};
+use crate::ops::{Kind, OpsError, Request, execute, prepare};
 use crate::provider::{AlarmState, GuardSignals, ProviderError, RegionActions, Scope};
 
 pub(super) fn now() -> String {
@@ -33,11 +33,7 @@ pub async fn start<S: RegionActions + GuardSignals>(
     } = spec;
     let (function, alias, to) = (function.as_str(), alias.as_str(), to.as_str());
     let scope = source.scope().clone();
-    authorize(
-        scope.access.tier,
-        Kind::RolloutStart.needs(),
-        &format!("{} in {scope}", Kind::RolloutStart.title()),
-    )?;
+    Kind::RolloutStart.allowed_in(&scope)?;
     if guard
         .max_error_rate
         .is_some_and(|r| !(0.0..=1.0).contains(&r) || r.is_nan())
@@ -248,11 +244,7 @@ pub async fn run<S: RegionActions + GuardSignals>(
     mut report: impl FnMut(&Rollout, &str),
 ) -> Result<Status, OpsError> {
     let scope = source.scope().clone();
-    authorize(
-        scope.access.tier,
-        Kind::RolloutResume.needs(),
-        &format!("{} in {scope}", Kind::RolloutResume.title()),
-    )?;
+    Kind::RolloutResume.allowed_in(&scope)?;
     if let Some(saved) = store.reload(r) {
         if saved.owned_elsewhere() {
             return Err(OpsError::Refused(owned_message(&saved)));
@@ -524,11 +516,7 @@ pub async fn abort<S: RegionActions>(
     wait: Duration,
 ) -> Result<AbortOutcome, OpsError> {
     let scope = source.scope().clone();
-    authorize(
-        scope.access.tier,
-        Kind::RolloutAbort.needs(),
-        &format!("{} in {scope}", Kind::RolloutAbort.title()),
-    )?;
+    Kind::RolloutAbort.allowed_in(&scope)?;
     let mut r = store
         .load(&scope, function, alias)
         .filter(Rollout::unfinished)

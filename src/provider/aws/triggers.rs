@@ -195,11 +195,7 @@ pub fn principals(policy: &str) -> Vec<String> {
     let Ok(doc) = serde_json::from_str::<Value>(policy) else {
         return Vec::new();
     };
-    let statements = match &doc["Statement"] {
-        Value::Array(a) => a.clone(),
-        Value::Object(_) => vec![doc["Statement"].clone()],
-        _ => Vec::new(),
-    };
+    let statements = crate::provider::function::policy_statements(&doc);
     statements
         .iter()
         .filter(|s| s["Effect"] == "Allow")
