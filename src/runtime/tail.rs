@@ -22,6 +22,9 @@ pub const OVERLAP_MS: i64 = 10_000;
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
 /// A session that lasted less than this is reopened after a growing pause (up to 30 s).
 const SHORT_SESSION: Duration = Duration::from_secs(10);
+/// How long a shard that fell back to polling polls before it asks for Live Tail again (a
+/// refusal may pass: a session limit freed, a token renewed, a permission granted).
+pub const LIVE_TAIL_RETRY: Duration = Duration::from_secs(15 * 60);
 
 pub use crate::provider::FollowUpdate as Update;
 
@@ -88,7 +91,7 @@ pub async fn follow<S: LogSource>(
             .await;
         let mut follower = Follower::new(source, rest, filter, since_ms, &tx);
         work.push(futures::future::Either::Right(async move {
-            follower.poll().await
+            follower.poll(None).await
         }));
     }
     futures::future::join_all(work).await;
@@ -208,9 +211,11 @@ impl<'a, S: LogSource> Follower<'a, S> {
     }
 
     /// Live Tail sessions over the shard's functions that have a log group, one after another
-    /// until `tx` closes; polling from the first refusal on.
+    /// until `tx` closes; polling after a refusal, asking for Live Tail again every
+    /// [`LIVE_TAIL_RETRY`] (the fallback is said once).
     async fn tail(mut self) {
         let mut pause = Duration::ZERO;
+        let mut said_polling = false;
         loop {
             if self.tx.is_closed() {
                 return;
@@ -244,14 +249,18 @@ impl<'a, S: LogSource> Follower<'a, S> {
             }
             match result {
                 Err(e) if unavailable(&e) => {
-                    let _ = self
-                        .tx
-                        .send(Update::Polling {
-                            functions: self.functions.clone(),
-                            why: e.to_string(),
-                        })
-                        .await;
-                    return self.poll().await;
+                    if !said_polling {
+                        said_polling = true;
+                        let _ = self
+                            .tx
+                            .send(Update::Polling {
+                                functions: self.functions.clone(),
+                                why: e.to_string(),
+                            })
+                            .await;
+                    }
+                    self.poll(Some(Instant::now() + LIVE_TAIL_RETRY)).await;
+                    continue;
                 }
                 // A group asked for does not exist: the reads say which.
                 Err(ProviderError::NotFound(e)) if !started => {
@@ -419,8 +428,8 @@ impl<'a, S: LogSource> Follower<'a, S> {
     }
 
     /// Polls every 2 s (backing off while reads fail), missing groups every minute, until
-    /// `tx` closes.
-    async fn poll(&mut self) {
+    /// `tx` closes or until `until` (then Live Tail is asked for again).
+    async fn poll(&mut self, until: Option<Instant>) {
         let mut wait = POLL_EVERY;
         let mut missing_check = Instant::now();
         // Everything is owed from where it was: polling reads each function every time.
@@ -428,7 +437,7 @@ impl<'a, S: LogSource> Follower<'a, S> {
             self.owed.entry(f.clone()).or_insert(now_ms() - OVERLAP_MS);
         }
         loop {
-            if self.tx.is_closed() {
+            if self.tx.is_closed() || until.is_some_and(|t| Instant::now() >= t) {
                 return;
             }
             let now = Instant::now();

@@ -31,7 +31,7 @@ struct Scripted {
     calls: std::sync::Mutex<Vec<Call>>,
     groups: std::sync::Mutex<BTreeSet<String>>,
     failing_reads: std::sync::Mutex<u32>,
-    no_live_tail: bool,
+    no_live_tail: std::sync::atomic::AtomicBool,
     /// Every session fails to open (a 500), as in a Live Tail outage.
     failing_tail: bool,
     /// Sessions end right after their first update (as moto's do).
@@ -106,7 +106,7 @@ impl LogSource for Scripted {
             .lock()
             .unwrap()
             .push(Call::Tail(functions.to_vec()));
-        if self.no_live_tail {
+        if self.no_live_tail.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(ProviderError::AccessDenied("logs:StartLiveTail".into()));
         }
         if self.failing_tail {
@@ -277,7 +277,7 @@ async fn a_function_without_a_log_group_does_not_stop_the_others_and_joins_when_
 #[tokio::test(start_paused = true)]
 async fn polling_moves_each_function_on_by_itself() {
     let source = std::sync::Arc::new(Scripted {
-        no_live_tail: true,
+        no_live_tail: true.into(),
         ..Scripted::with_groups(&["a"])
     });
     let since = now_ms() - 3_600_000;
@@ -363,5 +363,47 @@ async fn with_sessions_that_end_at_once_a_group_that_appears_is_still_found() {
         source
             .calls()
             .contains(&Call::Read("b".into(), since - OVERLAP_MS))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_live_tail_is_asked_for_again_while_polling_and_taken_when_it_comes() {
+    let source = std::sync::Arc::new(Scripted {
+        no_live_tail: true.into(),
+        ..Scripted::with_groups(&["a"])
+    });
+    let since = now_ms() - 60_000;
+    let started = tokio::time::Instant::now();
+    let updates = follow_until(source.clone(), &["a"], since, |u, s| {
+        if matches!(u, Update::Polling { .. }) {
+            // The refusal passes (a permission granted, a session freed).
+            s.no_live_tail
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        matches!(u, Update::Lines(lines, _) if lines.iter().any(|l| l.message == "live"))
+    })
+    .await;
+    let tails = source
+        .calls()
+        .iter()
+        .filter(|c| matches!(c, Call::Tail(_)))
+        .count();
+    assert_eq!(tails, 2, "{:?}", source.calls());
+    assert!(started.elapsed() >= LIVE_TAIL_RETRY);
+    // Polled meanwhile, and the fallback said once.
+    assert!(
+        source
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, Call::Read(..)))
+            .count()
+            > 10
+    );
+    assert_eq!(
+        updates
+            .iter()
+            .filter(|u| matches!(u, Update::Polling { .. }))
+            .count(),
+        1
     );
 }

@@ -127,8 +127,10 @@ impl LogPane {
                 self.add(lines, source);
             }
             U::Live(_) => {
-                if let Follow::On { live, .. } = &mut self.follow {
+                // Also after polling: Live Tail is asked for again, and came back.
+                if let Follow::On { live, polling, .. } = &mut self.follow {
                     *live = true;
+                    *polling = None;
                 }
             }
             U::NoLogGroup(functions) => {
@@ -279,6 +281,9 @@ mod tests {
             now,
         );
         assert!(matches!(&p.follow, Follow::On { polling: Some(w), .. } if w == "AccessDenied"));
+        // Live Tail asked for again and granted: live, no longer polling.
+        p.tailed(U::Live(vec!["f".into()]), now);
+        assert!(matches!(&p.follow, Follow::On { polling: None, live: true, .. }));
         // Pausing stops following; going on starts again from where it was.
         p.paused = true;
         assert_eq!(p.follow_change(), Some(false));
