@@ -219,9 +219,13 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 let input = self.code_input(self.store, code).await?;
                 if !target.create_function(f, config, input).await? {
                     // A retry after an attempt that timed out but was made finds the function
-                    // there: it is ours when it holds exactly this code.
+                    // there: it is ours when it holds exactly this code and configuration.
                     let there = target.function(f, None).await;
-                    if !there.is_ok_and(|t| t.code_sha256 == code.lambda_sha256()) {
+                    let ours = there.is_ok_and(|t| {
+                        t.code_sha256 == code.lambda_sha256()
+                            && t.config.differences(config).is_empty()
+                    });
+                    if !ours {
                         return Err(BackupError::Provider(ProviderError::Service(format!(
                             "a function named {f} appeared in {} while restoring: \
                              run the restore again to compare with it",
