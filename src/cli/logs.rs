@@ -223,6 +223,8 @@ async fn follow(
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut said: HashSet<String> = HashSet::new();
+    // Functions polled because Live Tail was refused, per scope: said when it comes back.
+    let mut fallen_back: Vec<(String, Vec<String>)> = Vec::new();
     // A failure is said once, and again only if it still happens minutes later: a session
     // that keeps failing is reopened every 30 s and must not fill the screen.
     let mut failures: HashMap<String, std::time::Instant> = HashMap::new();
@@ -242,7 +244,15 @@ async fn follow(
                 print_lines(&fresh, args.json)
                     .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
             }
-            Update::Live(_) => {}
+            Update::Live(live) => {
+                let back = fallen_back
+                    .iter()
+                    .position(|(s, fs)| *s == scope && fs.iter().any(|f| live.contains(f)));
+                if let Some(i) = back {
+                    fallen_back.remove(i);
+                    err!("lops: {scope}: Live Tail again: events stream as they are written");
+                }
+            }
             Update::Sampled => {
                 if said.insert(format!("{scope} sampled")) {
                     err!(
@@ -251,8 +261,20 @@ async fn follow(
                 }
             }
             Update::Polling { functions, why } => {
-                let first_time = said.insert(format!("{scope} polling {why}"));
-                if first_time && why.starts_with("more than") {
+                let beyond_sessions = why.starts_with("more than");
+                let first_time = if beyond_sessions {
+                    said.insert(format!("{scope} polling {why}"))
+                } else {
+                    // Said once per fallback: again if Live Tail came back in between.
+                    let known = fallen_back
+                        .iter()
+                        .any(|(s, fs)| *s == scope && fs.iter().any(|f| functions.contains(f)));
+                    if !known {
+                        fallen_back.push((scope.clone(), functions.clone()));
+                    }
+                    !known
+                };
+                if first_time && beyond_sessions {
                     // Beyond Live Tail's sessions: the rest is polled, the others are live.
                     err!(
                         "lops: {scope}: {why}: {} functions polled every {} s ({}…)",
@@ -261,8 +283,14 @@ async fn follow(
                         functions.first().cloned().unwrap_or_default()
                     );
                 } else if first_time {
+                    // A refusal may pass; an endpoint without the operation will not have it.
+                    let again = if why.starts_with("not supported") {
+                        ""
+                    } else {
+                        ", asking for it again in 15 minutes"
+                    };
                     err!(
-                        "lops: {scope}: Live Tail is not available ({why}): polling every {} s instead",
+                        "lops: {scope}: Live Tail is not available ({why}): polling every {} s instead{again}",
                         tail::POLL_EVERY.as_secs()
                     );
                 }

@@ -2,7 +2,9 @@
 //! Live Tail where it is served (groups in sessions of 10, at most 15 sessions per region; each
 //! session is opened first, then what was written while none was open is read back, 10 s more
 //! for late events; a session that ends is reopened), polling FilterLogEvents where it is not
-//! (refused, over the account's session limit, an endpoint that does not know it).
+//! (refused, over the account's session limit, an endpoint that does not know it). A refusal
+//! may pass (a token renewed, a session freed, a permission granted): Live Tail is asked for
+//! again after 15 minutes, then less and less often.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -23,8 +25,11 @@ pub const POLL_EVERY: Duration = Duration::from_secs(2);
 /// A session that lasted less than this is reopened after a growing pause (up to 30 s).
 const SHORT_SESSION: Duration = Duration::from_secs(10);
 /// How long a shard that fell back to polling polls before it asks for Live Tail again (a
-/// refusal may pass: a session limit freed, a token renewed, a permission granted).
+/// refusal may pass: a session limit freed, a token renewed, a permission granted); each
+/// refusal in a row doubles it, up to [`LIVE_TAIL_RETRY_MAX`] (a refused call is logged in
+/// CloudTrail: no alarm on unauthorized calls should ring every few minutes for this).
 pub const LIVE_TAIL_RETRY: Duration = Duration::from_secs(15 * 60);
+pub const LIVE_TAIL_RETRY_MAX: Duration = Duration::from_secs(4 * 60 * 60);
 
 pub use crate::provider::FollowUpdate as Update;
 
@@ -62,7 +67,8 @@ type Owed = BTreeMap<String, i64>;
 
 /// Follows `functions` of one region from `since_ms` until `tx` closes: Live Tail sessions,
 /// each opened before the read of what was written while none was open, falling back to
-/// polling where Live Tail is not available (said once per shard).
+/// polling where Live Tail is not available (said once per shard and fallback) and asking for
+/// it again from time to time.
 pub async fn follow<S: LogSource>(
     source: &S,
     functions: Vec<String>,
@@ -211,11 +217,14 @@ impl<'a, S: LogSource> Follower<'a, S> {
     }
 
     /// Live Tail sessions over the shard's functions that have a log group, one after another
-    /// until `tx` closes; polling after a refusal, asking for Live Tail again every
-    /// [`LIVE_TAIL_RETRY`] (the fallback is said once).
+    /// until `tx` closes; polling after a refusal (said once per fallback), asking for Live
+    /// Tail again after [`LIVE_TAIL_RETRY`], doubling while it is refused; an endpoint that
+    /// does not know Live Tail is polled for good.
     async fn tail(mut self) {
         let mut pause = Duration::ZERO;
-        let mut said_polling = false;
+        // Polling instead of Live Tail, and said so; when Live Tail is asked for next.
+        let mut polling = false;
+        let mut retry_in = LIVE_TAIL_RETRY;
         loop {
             if self.tx.is_closed() {
                 return;
@@ -241,6 +250,9 @@ impl<'a, S: LogSource> Follower<'a, S> {
             let (started, result) = self.session(&present).await;
             tracing::debug!(functions = ?present, lasted_ms = opened.elapsed().as_millis() as u64, result = ?result, "live tail session ended");
             if started {
+                // Live (again): a later refusal is said again, and retried from the start.
+                polling = false;
+                retry_in = LIVE_TAIL_RETRY;
                 // Owed from now: what is written until the next session opens.
                 let ended = now_ms() - OVERLAP_MS;
                 for f in &present {
@@ -248,9 +260,11 @@ impl<'a, S: LogSource> Follower<'a, S> {
                 }
             }
             match result {
-                Err(e) if unavailable(&e) => {
-                    if !said_polling {
-                        said_polling = true;
+                // Refused, or asked for again while polling and not there yet (a passing
+                // failure then does not end polling).
+                Err(e) if unavailable(&e) || (polling && !started) => {
+                    if !polling {
+                        polling = true;
                         let _ = self
                             .tx
                             .send(Update::Polling {
@@ -259,7 +273,14 @@ impl<'a, S: LogSource> Follower<'a, S> {
                             })
                             .await;
                     }
-                    self.poll(Some(Instant::now() + LIVE_TAIL_RETRY)).await;
+                    let until = match e {
+                        ProviderError::Unsupported(_) => None,
+                        _ => Some(Instant::now() + retry_in),
+                    };
+                    if unavailable(&e) {
+                        retry_in = (retry_in * 2).min(LIVE_TAIL_RETRY_MAX);
+                    }
+                    self.poll(until).await;
                     continue;
                 }
                 // A group asked for does not exist: the reads say which.

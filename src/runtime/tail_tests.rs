@@ -34,6 +34,8 @@ struct Scripted {
     no_live_tail: std::sync::atomic::AtomicBool,
     /// Every session fails to open (a 500), as in a Live Tail outage.
     failing_tail: bool,
+    /// The endpoint does not know Live Tail.
+    unknown_tail: bool,
     /// Sessions end right after their first update (as moto's do).
     short_sessions: bool,
 }
@@ -108,6 +110,9 @@ impl LogSource for Scripted {
             .push(Call::Tail(functions.to_vec()));
         if self.no_live_tail.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(ProviderError::AccessDenied("logs:StartLiveTail".into()));
+        }
+        if self.unknown_tail {
+            return Err(ProviderError::Unsupported("StartLiveTail".into()));
         }
         if self.failing_tail {
             return Err(ProviderError::Service("HTTP 500 from AWS".into()));
@@ -406,4 +411,55 @@ async fn a_refused_live_tail_is_asked_for_again_while_polling_and_taken_when_it_
             .count(),
         1
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refusal_after_live_tail_came_back_is_said_again() {
+    let source = std::sync::Arc::new(Scripted {
+        no_live_tail: true.into(),
+        short_sessions: true,
+        ..Scripted::with_groups(&["a"])
+    });
+    let since = now_ms() - 60_000;
+    let mut polling = 0;
+    let updates = follow_until(source.clone(), &["a"], since, |u, s| {
+        use std::sync::atomic::Ordering::Relaxed;
+        match u {
+            Update::Polling { .. } => {
+                polling += 1;
+                s.no_live_tail.store(false, Relaxed);
+            }
+            // Live again: then refused again when the session is reopened.
+            Update::Live(_) => s.no_live_tail.store(true, Relaxed),
+            _ => {}
+        }
+        polling == 2
+    })
+    .await;
+    assert_eq!(
+        updates
+            .iter()
+            .filter(|u| matches!(u, Update::Live(_)))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_endpoint_without_live_tail_is_polled_for_good_and_asked_once() {
+    let source = std::sync::Arc::new(Scripted {
+        unknown_tail: true,
+        ..Scripted::with_groups(&["a"])
+    });
+    let started = tokio::time::Instant::now();
+    follow_until(source.clone(), &["a"], now_ms(), |_, _| {
+        started.elapsed() > LIVE_TAIL_RETRY * 3
+    })
+    .await;
+    let tails = source
+        .calls()
+        .iter()
+        .filter(|c| matches!(c, Call::Tail(_)))
+        .count();
+    assert_eq!(tails, 1);
 }

@@ -283,7 +283,14 @@ mod tests {
         assert!(matches!(&p.follow, Follow::On { polling: Some(w), .. } if w == "AccessDenied"));
         // Live Tail asked for again and granted: live, no longer polling.
         p.tailed(U::Live(vec!["f".into()]), now);
-        assert!(matches!(&p.follow, Follow::On { polling: None, live: true, .. }));
+        assert!(matches!(
+            &p.follow,
+            Follow::On {
+                polling: None,
+                live: true,
+                ..
+            }
+        ));
         // Pausing stops following; going on starts again from where it was.
         p.paused = true;
         assert_eq!(p.follow_change(), Some(false));
