@@ -400,3 +400,61 @@ async fn a_demo_restore_that_fails_half_way_is_undone_whole() {
     assert_eq!(read_current(&west, "half-way").await.expect("read"), None);
     assert!(!west.functions().iter().any(|f| f.info.name == "half-way"));
 }
+
+#[tokio::test]
+async fn a_function_that_appears_under_the_restores_name_is_taken_only_when_it_is_the_same() {
+    use crate::backup::restore::{Runner, Step, read_current};
+    use crate::provider::function::{CodeInput, FunctionWrites};
+    let regions = demo_regions(7, &SimClock::fixed(start()), Access::default());
+    let (east, west) = (region(&regions, "us-east-1"), region(&regions, "eu-west-1"));
+    let source = east.functions()[0].info.name.clone();
+    let (manifest, store) = snapshot_of(&east, &source).await;
+
+    for (name, memory, ours) in [("same-twin", None, true), ("other-twin", Some(4096), false)] {
+        // Worked out while the name is free; then a function of that name appears with the
+        // package the restore creates it with (a retry of a create that timed out, or
+        // someone else's).
+        let plan = restore_difference(&west, &manifest, name).await;
+        let Some(Step::Create { config, code }) = plan.steps.first() else {
+            panic!(
+                "a restore under a free name creates first: {:?}",
+                plan.steps
+            );
+        };
+        let crate::backup::manifest::Code::Zip { sha256, size, .. } = code else {
+            panic!("a demo package is a zip: {code:?}");
+        };
+        let package = store.get_blob(sha256, *size).await.expect("the package");
+        let mut config = config.clone();
+        if let Some(m) = memory {
+            config.memory_size = Some(m);
+        }
+        let made = west
+            .create_function(name, &config, CodeInput::Zip(package))
+            .await
+            .expect("create");
+        assert!(made);
+        let runner = Runner {
+            target: &west,
+            region: "eu-west-1",
+            store: &store,
+            before: None,
+            on_step: &|_| {},
+        };
+        let result = runner.run(&plan).await;
+        let now = read_current(&west, name)
+            .await
+            .expect("read")
+            .expect("there");
+        if ours {
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(now.versions.len(), manifest.versions.len());
+        } else {
+            let e = result.expect_err("someone else's function");
+            assert!(e.to_string().contains("appeared"), "{e}");
+            // Not ours: left as it was, nothing added to it.
+            assert_eq!(now.latest.map(|(c, _)| c.memory_size), Some(Some(4096)));
+            assert!(now.versions.is_empty());
+        }
+    }
+}
