@@ -120,6 +120,11 @@ pub fn backup_update(state: &mut State, event: BackupEvent) {
         BackupEvent::Done(result) => {
             state.backup = None;
             state.popup = Some(Popup::Notice(match result {
+                // The demo's buckets are in memory: its URIs must not read as real S3 objects.
+                Ok(lines) if state.display.demo => format!(
+                    "backup done (the demo keeps its snapshots in memory, until it quits)\n{}",
+                    lines.join("\n")
+                ),
                 Ok(lines) => format!("backup done\n{}", lines.join("\n")),
                 Err(e) => format!("backup failed: {e}"),
             }));

@@ -970,6 +970,16 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
     );
     assert!(s.backup.is_none());
     assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("snapshots/us-east-1/cron")));
+    assert!(matches!(&s.popup, Some(Popup::Notice(n)) if !n.contains("in memory")));
+    // The demo's snapshots are in memory, and it says so.
+    s.display.demo = true;
+    update(
+        &mut s,
+        Msg::Backup(actions::BackupEvent::Done(Ok(vec![
+            "s3://demo-backups/lops/snapshots/us-east-1/cron/x.json".into(),
+        ]))),
+    );
+    assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("in memory")));
 }
 
 #[test]
