@@ -31,24 +31,63 @@ pub struct FunctionConfig {
     pub tracing_mode: Option<String>,
     pub kms_key_arn: Option<String>,
     pub package_type: Option<String>,
+    /// Where its logs go when not to `/aws/lambda/NAME` (a name a restore under another name
+    /// must not carry over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+    /// "JSON" when not the default text, with its application and system log levels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_log_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_log_level: Option<String>,
+    /// EFS access points it mounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_systems: Vec<FileSystem>,
+    /// A container image's entry point, command and working directory, where overridden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_config: Option<ImageConfig>,
+    /// SnapStart ("PublishedVersions") when on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snap_start: Option<String>,
+}
+
+/// An EFS access point mounted into the function.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSystem {
+    pub arn: String,
+    pub local_mount_path: String,
+}
+
+/// A container image's overrides.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageConfig {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entry_point: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_directory: Option<String>,
 }
 
 impl FunctionConfig {
-    /// The fields that make two versions "the same" for restore's convergence check.
+    /// The fields that make two versions "the same" for restore's convergence check: each
+    /// field either side sets (one left out reads as unset).
     pub fn differences(&self, other: &FunctionConfig) -> Vec<String> {
         let a = serde_json::to_value(self).unwrap_or_default();
         let b = serde_json::to_value(other).unwrap_or_default();
         let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
             return Vec::new();
         };
-        a.iter()
-            .filter(|(k, v)| b.get(*k) != Some(*v))
-            .map(|(k, v)| {
-                format!(
-                    "{k}: {} → {}",
-                    short(b.get(k).unwrap_or(&serde_json::Value::Null)),
-                    short(v)
-                )
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        let null = serde_json::Value::Null;
+        keys.into_iter()
+            .filter_map(|k| {
+                let (mine, theirs) = (a.get(k).unwrap_or(&null), b.get(k).unwrap_or(&null));
+                (mine != theirs).then(|| format!("{k}: {} → {}", short(theirs), short(mine)))
             })
             .collect()
     }
@@ -390,4 +429,23 @@ pub trait FunctionWrites: FunctionReads {
         repository: &str,
         digest: &str,
     ) -> impl Future<Output = Result<bool, ProviderError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_setting_only_the_target_has_is_a_difference() {
+        let snapshot = FunctionConfig::default();
+        let target = FunctionConfig {
+            log_group: Some("/shared/orders".into()),
+            ..FunctionConfig::default()
+        };
+        assert_eq!(
+            snapshot.differences(&target),
+            vec!["log_group: \"/shared/orders\" → null".to_string()]
+        );
+        assert!(target.differences(&target).is_empty());
+    }
 }

@@ -922,3 +922,71 @@ async fn a_drills_copy_gets_its_mappings_disabled() {
         .expect("mappings");
     assert_eq!(left.event_source_mappings().len(), 1);
 }
+
+/// What moto does not keep (it accepts and drops them), put into its GetFunction answers as AWS
+/// gives them: JSON logging to a shared group, an EFS mount, SnapStart.
+fn serve_logging_and_mounts(proxy: &FaultProxy, region: &str, name: &str) {
+    let name = name.to_string();
+    proxy.rewrite(region, "GetFunction", move |path, body| {
+        let mut doc: Value = serde_json::from_str(body).unwrap_or_default();
+        if !path.contains(&name) || doc.get("Configuration").is_none() {
+            return body.to_string();
+        }
+        let config = &mut doc["Configuration"];
+        config["LoggingConfig"] = serde_json::json!({
+            "LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "INFO",
+            "LogGroup": "/shared/orders",
+        });
+        config["FileSystemConfigs"] = serde_json::json!([{
+            "Arn": "arn:aws:elasticfilesystem:mx-central-1:123456789012:access-point/fsap-0abc",
+            "LocalMountPath": "/mnt/orders",
+        }]);
+        config["SnapStart"] =
+            serde_json::json!({"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"});
+        doc.to_string()
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_mounts_and_snapstart_go_with_the_snapshot_to_the_restored_function() {
+    let fx = Fixture::new(HOME, "logcfg").await;
+    let name = moto::unique("orders");
+    fx.plain_function(&name).await;
+    let proxy = FaultProxy::start(moto::url());
+    serve_logging_and_mounts(&proxy, HOME, &name);
+    let lops = fx.lops(&proxy.url);
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+
+    let key = snapshot
+        .strip_prefix(&format!("s3://{}/", fx.bucket))
+        .expect("in the bucket");
+    let manifest: Value =
+        serde_json::from_slice(&fx.get(&fx.bucket, key).await.expect("manifest")).expect("json");
+    let latest = &manifest["latest"]["config"];
+    assert_eq!(latest["log_group"], "/shared/orders", "{latest}");
+    assert_eq!(latest["log_format"], "JSON");
+    assert_eq!(latest["application_log_level"], "WARN");
+    assert_eq!(latest["system_log_level"], "INFO");
+    assert_eq!(latest["file_systems"][0]["local_mount_path"], "/mnt/orders");
+    assert_eq!(latest["snap_start"], "PublishedVersions");
+
+    // Restored under another name in another region: every piece is asked for.
+    proxy.watch(DR, "CreateFunction");
+    let copy = format!("{name}-copy");
+    let run = lops.run(&[
+        "restore", &snapshot, "--region", DR, "--name", &copy, "--yes",
+    ]);
+    run.assert_exit(0);
+    let created = proxy.requests(DR, "CreateFunction");
+    assert_eq!(created.len(), 1, "{created:?}");
+    let sent: Value = serde_json::from_str(&created[0].1).expect("a JSON request");
+    assert_eq!(sent["LoggingConfig"]["LogFormat"], "JSON", "{sent}");
+    assert_eq!(sent["LoggingConfig"]["LogGroup"], "/shared/orders");
+    assert_eq!(sent["LoggingConfig"]["ApplicationLogLevel"], "WARN");
+    assert_eq!(sent["LoggingConfig"]["SystemLogLevel"], "INFO");
+    assert_eq!(
+        sent["FileSystemConfigs"][0]["LocalMountPath"],
+        "/mnt/orders"
+    );
+    assert_eq!(sent["SnapStart"]["ApplyOn"], "PublishedVersions");
+}

@@ -32,8 +32,8 @@ macro_rules! alias_snapshot {
 }
 use crate::provider::ProviderError;
 use crate::provider::function::{
-    AliasSnapshot, CodeLocation, EventSourceMapping, FunctionConfig, FunctionRead, FunctionReads,
-    LayerVersion, Provisioned, PublishedVersion,
+    AliasSnapshot, CodeLocation, EventSourceMapping, FileSystem, FunctionConfig, FunctionRead,
+    FunctionReads, ImageConfig, LayerVersion, Provisioned, PublishedVersion,
 };
 pub(super) use alias_snapshot;
 
@@ -256,6 +256,53 @@ fn config_of(c: &FunctionConfiguration) -> FunctionConfig {
             .filter(|k| !k.is_empty())
             .map(str::to_string),
         package_type: c.package_type().map(|p| p.as_str().to_string()),
+        ..logging_and_more(c)
+    }
+}
+
+/// Logging, file systems, image overrides and SnapStart, each only where it is not Lambda's
+/// default (the default log group is the function's own name's: not carried to another name).
+fn logging_and_more(c: &FunctionConfiguration) -> FunctionConfig {
+    let logging = c.logging_config();
+    let own_group = format!("/aws/lambda/{}", c.function_name().unwrap_or_default());
+    let json = logging
+        .and_then(|l| l.log_format())
+        .is_some_and(|f| f.as_str() == "JSON");
+    let image = c.image_config_response().and_then(|r| r.image_config());
+    let image = image.map(|i| ImageConfig {
+        entry_point: i.entry_point().to_vec(),
+        command: i.command().to_vec(),
+        working_directory: i.working_directory().map(str::to_string),
+    });
+    FunctionConfig {
+        log_group: logging
+            .and_then(|l| l.log_group())
+            .filter(|g| *g != own_group)
+            .map(str::to_string),
+        log_format: json.then(|| "JSON".to_string()),
+        application_log_level: logging
+            .and_then(|l| l.application_log_level())
+            .filter(|_| json)
+            .map(|l| l.as_str().to_string()),
+        system_log_level: logging
+            .and_then(|l| l.system_log_level())
+            .filter(|_| json)
+            .map(|l| l.as_str().to_string()),
+        file_systems: c
+            .file_system_configs()
+            .iter()
+            .map(|f| FileSystem {
+                arn: f.arn().to_string(),
+                local_mount_path: f.local_mount_path().to_string(),
+            })
+            .collect(),
+        image_config: image.filter(|i| *i != ImageConfig::default()),
+        snap_start: c
+            .snap_start()
+            .and_then(|s| s.apply_on())
+            .map(|a| a.as_str().to_string())
+            .filter(|a| a != "None"),
+        ..FunctionConfig::default()
     }
 }
 
@@ -439,4 +486,38 @@ async fn provisioned(clients: &Clients, function: &str) -> Result<Vec<Provisione
 
 fn timeout(clients: &Clients) -> f64 {
     clients.operation_timeout.as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_lambda::types::{LogFormat, LoggingConfig, SnapStartApplyOn, SnapStartResponse};
+
+    fn with_logging(group: &str, format: LogFormat) -> FunctionConfiguration {
+        FunctionConfiguration::builder()
+            .function_name("orders")
+            .logging_config(
+                LoggingConfig::builder()
+                    .log_format(format)
+                    .log_group(group)
+                    .build(),
+            )
+            .snap_start(
+                SnapStartResponse::builder()
+                    .apply_on(SnapStartApplyOn::None)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn lambdas_defaults_are_not_kept_and_a_group_of_its_own_choosing_is() {
+        // The default group is the function's own name's: another name gets its own.
+        let default = config_of(&with_logging("/aws/lambda/orders", LogFormat::Text));
+        assert_eq!(default, FunctionConfig::default());
+        let custom = config_of(&with_logging("/shared/orders", LogFormat::Json));
+        assert_eq!(custom.log_group.as_deref(), Some("/shared/orders"));
+        assert_eq!(custom.log_format.as_deref(), Some("JSON"));
+        assert_eq!(custom.snap_start, None);
+    }
 }

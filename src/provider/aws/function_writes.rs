@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    AliasRoutingConfiguration, Architecture, Cors, DeadLetterConfig, DestinationConfig,
-    Environment, EphemeralStorage, EventSourcePosition, FunctionUrlAuthType, InvokeMode,
-    LayerVersionContentInput, OnFailure, OnSuccess, PackageType, Runtime, TracingConfig,
-    TracingMode, VpcConfig,
+    AliasRoutingConfiguration, ApplicationLogLevel, Architecture, Cors, DeadLetterConfig,
+    DestinationConfig, Environment, EphemeralStorage, EventSourcePosition, FileSystemConfig,
+    FunctionUrlAuthType, ImageConfig, InvokeMode, LayerVersionContentInput, LogFormat,
+    LoggingConfig, OnFailure, OnSuccess, PackageType, Runtime, SnapStart, SnapStartApplyOn,
+    SystemLogLevel, TracingConfig, TracingMode, VpcConfig,
 };
 
 use super::function::{alias_snapshot, layer_and_number};
@@ -78,8 +79,73 @@ macro_rules! config_fields {
                     .build(),
             );
         }
+        if !c.file_systems.is_empty() {
+            call = call.set_file_system_configs(Some(file_systems(c)?));
+        }
+        if let Some(image) = &c.image_config {
+            call = call.image_config(
+                ImageConfig::builder()
+                    .set_entry_point(Some(image.entry_point.clone()))
+                    .set_command(Some(image.command.clone()))
+                    .set_working_directory(image.working_directory.clone())
+                    .build(),
+            );
+        }
+        if let Some(apply_on) = &c.snap_start {
+            call = call.snap_start(
+                SnapStart::builder()
+                    .apply_on(SnapStartApplyOn::from(apply_on.as_str()))
+                    .build(),
+            );
+        }
         call
     }};
+}
+
+/// The EFS mounts as Lambda takes them.
+fn file_systems(c: &FunctionConfig) -> Result<Vec<FileSystemConfig>, ProviderError> {
+    c.file_systems
+        .iter()
+        .map(|f| {
+            FileSystemConfig::builder()
+                .arn(&f.arn)
+                .local_mount_path(&f.local_mount_path)
+                .build()
+                .map_err(|e| ProviderError::Invalid(format!("file system {}: {e}", f.arn)))
+        })
+        .collect()
+}
+
+/// The logging a configuration asks for; `own_group` stands for an unset group (Lambda's
+/// default, the function's own name's), `None` when nothing differs from the default.
+fn logging(c: &FunctionConfig, own_group: Option<String>) -> Option<LoggingConfig> {
+    let group = c.log_group.clone().or(own_group);
+    if group.is_none() && c.log_format.is_none() {
+        return None;
+    }
+    let json = c.log_format.as_deref() == Some("JSON");
+    Some(
+        LoggingConfig::builder()
+            .log_format(if json {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            })
+            .set_log_group(group)
+            .set_application_log_level(
+                c.application_log_level
+                    .as_deref()
+                    .filter(|_| json)
+                    .map(ApplicationLogLevel::from),
+            )
+            .set_system_log_level(
+                c.system_log_level
+                    .as_deref()
+                    .filter(|_| json)
+                    .map(SystemLogLevel::from),
+            )
+            .build(),
+    )
 }
 
 impl FunctionWrites for Clients {
@@ -116,6 +182,7 @@ impl FunctionWrites for Clients {
         if let Some(p) = &config.package_type {
             call = call.package_type(PackageType::from(p.as_str()));
         }
+        call = call.set_logging_config(logging(config, None));
         call = call.set_architectures(architectures(&config.architectures));
         // The raw error is needed here (its code), so the token is taken by hand.
         self.lambda_limit.acquire_first().await;
@@ -170,6 +237,18 @@ impl FunctionWrites for Clients {
             call = call.tracing_config(
                 TracingConfig::builder()
                     .mode(TracingMode::PassThrough)
+                    .build(),
+            );
+        }
+        // Logging back to the function's own group (in text) where the snapshot sets none.
+        call = call.set_logging_config(logging(c, Some(format!("/aws/lambda/{name}"))));
+        if c.file_systems.is_empty() {
+            call = call.set_file_system_configs(Some(Vec::new()));
+        }
+        if c.snap_start.is_none() {
+            call = call.snap_start(
+                SnapStart::builder()
+                    .apply_on(SnapStartApplyOn::None)
                     .build(),
             );
         }
