@@ -10,7 +10,10 @@ pub use crate::provider::function::{
     AliasSnapshot, EventSourceMapping, FunctionConfig, Provisioned,
 };
 
-pub const FORMAT: &str = "lops-snapshot/1";
+pub const FORMAT: &str = "lops-snapshot/2";
+/// The first format: its configurations do not record logging, EFS mounts, image overrides or
+/// SnapStart (read, with those taken as the target has them).
+pub const FORMAT_1: &str = "lops-snapshot/1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,11 +126,17 @@ pub struct DataObject {
 }
 
 impl Manifest {
+    /// Whether its configurations record logging, EFS mounts, image overrides and SnapStart
+    /// (a snapshot taken before they were says nothing of them).
+    pub fn records_logging_and_mounts(&self) -> bool {
+        self.format != FORMAT_1
+    }
+
     /// Parses and checks a manifest; the message says what is wrong.
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, String> {
         let m: Manifest = serde_json::from_slice(bytes)
             .map_err(|e| format!("not a lops snapshot manifest ({e})"))?;
-        if m.format != FORMAT {
+        if m.format != FORMAT && m.format != FORMAT_1 {
             return Err(format!(
                 "manifest format '{}' is not one this lops reads ({FORMAT})",
                 m.format

@@ -165,10 +165,22 @@ fn steps_for_versions(
     // Where $LATEST stands as the steps run.
     let mut latest: Option<(FunctionConfig, String)> = current.and_then(|c| c.latest.clone());
     let mut used = BTreeSet::new();
+    let recorded = manifest.records_logging_and_mounts();
+    // What an older snapshot does not record is taken as the target has it (left as it is).
+    let as_recorded = |wanted: FunctionConfig, target: &FunctionConfig| {
+        if recorded {
+            wanted
+        } else {
+            with_unrecorded_of(wanted, target)
+        }
+    };
     let move_latest = |out: &mut Difference,
                        latest: &mut Option<(FunctionConfig, String)>,
                        v: &VersionSnapshot| {
-        let config = adapt(&v.config);
+        let config = match latest {
+            Some((c, _)) => as_recorded(adapt(&v.config), c),
+            None => adapt(&v.config),
+        };
         match latest {
             None => out.steps.push(Step::Create {
                 config: config.clone(),
@@ -204,9 +216,13 @@ fn steps_for_versions(
             ..v.clone()
         };
         let found = current.and_then(|c| {
-            c.versions
-                .iter()
-                .find(|(n, cfg, sha)| !used.contains(n) && same_version(cfg, sha, &wanted))
+            c.versions.iter().find(|(n, cfg, sha)| {
+                let wanted = VersionSnapshot {
+                    config: as_recorded(wanted.config.clone(), cfg),
+                    ..wanted.clone()
+                };
+                !used.contains(n) && same_version(cfg, sha, &wanted)
+            })
         });
         if let Some((n, _, _)) = found {
             used.insert(n.clone());
@@ -237,6 +253,27 @@ fn steps_for_versions(
     move_latest(out, &mut latest, &manifest.latest);
     // An alias on $LATEST stays on the restored function's $LATEST.
     out.matched.insert(LATEST.into(), LATEST.into());
+    if !recorded && current.is_some() {
+        out.notes.push(
+            "this snapshot was taken before lops recorded logging, EFS mounts, image overrides \
+             and SnapStart: the target's are left as they are"
+                .into(),
+        );
+    }
+}
+
+/// `wanted` with the settings a first-format snapshot does not record taken from `target`.
+fn with_unrecorded_of(wanted: FunctionConfig, target: &FunctionConfig) -> FunctionConfig {
+    FunctionConfig {
+        log_group: target.log_group.clone(),
+        log_format: target.log_format.clone(),
+        application_log_level: target.application_log_level.clone(),
+        system_log_level: target.system_log_level.clone(),
+        file_systems: target.file_systems.clone(),
+        image_config: target.image_config.clone(),
+        snap_start: target.snap_start.clone(),
+        ..wanted
+    }
 }
 
 /// Each alias the target lacks or routes otherwise.

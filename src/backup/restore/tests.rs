@@ -441,3 +441,48 @@ fn a_mapping_on_a_version_the_snapshot_has_not_is_unroutable() {
     assert_eq!(missing.len(), 1, "{missing:?}");
     assert!(missing[0].contains("invokes version 9"));
 }
+
+#[test]
+fn what_a_first_format_snapshot_does_not_record_is_left_as_the_target_has_it() {
+    let m = manifest();
+    // The target logs as JSON to a shared group and mounts EFS, in every version.
+    let mut current = matching(&m);
+    let logging = |c: &mut FunctionConfig| {
+        c.log_group = Some("/shared/orders".into());
+        c.log_format = Some("JSON".into());
+        c.file_systems = vec![crate::provider::function::FileSystem {
+            arn: "arn:aws:elasticfilesystem:eu-west-1:1:access-point/fsap-1".into(),
+            local_mount_path: "/mnt/orders".into(),
+        }];
+    };
+    if let Some((c, _)) = current.latest.as_mut() {
+        logging(c);
+    }
+    for (_, c, _) in current.versions.iter_mut() {
+        logging(c);
+    }
+    // A snapshot of this format records them: taking them away is a change.
+    let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
+    assert!(
+        p.steps
+            .iter()
+            .any(|s| matches!(s, Step::UpdateConfig { changes, .. }
+            if changes.iter().any(|c| c.starts_with("log_group")))),
+        "{:?}",
+        p.steps
+    );
+    // One of the first format says nothing of them: nothing to do, and said.
+    let old = Manifest {
+        format: crate::backup::manifest::FORMAT_1.into(),
+        ..m.clone()
+    };
+    let p = difference(&old, Some(&current), "orders", "eu-west-1", None, false);
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("taken before lops recorded logging"))
+    );
+    // And a first-format manifest is still read.
+    assert!(Manifest::from_json(&old.to_json()).is_ok());
+}
