@@ -322,11 +322,13 @@ pub trait FunctionWrites: FunctionReads {
         architectures: &[String],
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
     /// The whole configuration: what it has not got is taken away (VPC, dead-letter target,
-    /// KMS key, tracing), as Lambda keeps what an update leaves out.
+    /// KMS key, tracing; logging, mounts and SnapStart where `changed` — the fields that
+    /// differ, `None`: any — names them), as Lambda keeps what an update leaves out.
     fn update_config(
         &self,
         name: &str,
         config: &FunctionConfig,
+        changed: Option<&[String]>,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
     fn update_state(
         &self,

@@ -989,4 +989,22 @@ async fn logging_mounts_and_snapstart_go_with_the_snapshot_to_the_restored_funct
         "/mnt/orders"
     );
     assert_eq!(sent["SnapStart"]["ApplyOn"], "PublishedVersions");
+
+    // Over itself, with only its memory changed since: the update restates no logging.
+    fx.seeder
+        .lambda
+        .update_function_configuration()
+        .function_name(&name)
+        .memory_size(1024)
+        .send()
+        .await
+        .expect("memory changed");
+    proxy.watch(HOME, "UpdateFunctionConfiguration");
+    let run = lops.run(&["restore", &snapshot, "--region", HOME, "--yes"]);
+    run.assert_exit(0);
+    let updated = proxy.requests(HOME, "UpdateFunctionConfiguration");
+    assert_eq!(updated.len(), 1, "{updated:?}");
+    let sent: Value = serde_json::from_str(&updated[0].1).expect("a JSON request");
+    assert_eq!(sent["MemorySize"], 256, "{sent}");
+    assert!(sent.get("LoggingConfig").is_none(), "{sent}");
 }

@@ -246,10 +246,16 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 journal.extend(before);
                 self.settle(f).await
             }
-            Step::UpdateConfig { config, .. } => {
+            Step::UpdateConfig { config, changes } => {
                 let config = &mapped.with_layers(config);
                 let before = self.latest_undo(journal);
-                target.update_config(f, config).await?;
+                // Each change reads "field: before → after".
+                let fields: Vec<String> = changes
+                    .iter()
+                    .filter_map(|c| c.split(':').next())
+                    .map(str::to_string)
+                    .collect();
+                target.update_config(f, config, Some(&fields)).await?;
                 journal.extend(before);
                 self.settle(f).await
             }

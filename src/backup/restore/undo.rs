@@ -81,7 +81,7 @@ impl<W: FunctionWrites> Runner<'_, W> {
                             .update_code(function, input, &config.architectures)
                             .await?;
                         self.settle(function).await?;
-                        target.update_config(function, &config).await?;
+                        target.update_config(function, &config, None).await?;
                         self.settle(function).await?;
                     }
                     Undo::DeleteAlias(name) => target.delete_alias(function, &name).await?,

@@ -212,7 +212,15 @@ impl FunctionWrites for Clients {
         self.lambda_call(call.send()).await.map(|_| ())
     }
 
-    async fn update_config(&self, name: &str, c: &FunctionConfig) -> Result<(), ProviderError> {
+    async fn update_config(
+        &self,
+        name: &str,
+        c: &FunctionConfig,
+        changed: Option<&[String]>,
+    ) -> Result<(), ProviderError> {
+        // Settings newer than the rest are only sent back to their default where they differ
+        // (the fewer defaults an update restates, the fewer a runtime may refuse).
+        let differs = |field: &str| changed.is_none_or(|f| f.iter().any(|x| x == field));
         let call = self
             .lambda
             .update_function_configuration()
@@ -241,11 +249,19 @@ impl FunctionWrites for Clients {
             );
         }
         // Logging back to the function's own group (in text) where the snapshot sets none.
-        call = call.set_logging_config(logging(c, Some(format!("/aws/lambda/{name}"))));
-        if c.file_systems.is_empty() {
+        let log_fields = [
+            "log_group",
+            "log_format",
+            "application_log_level",
+            "system_log_level",
+        ];
+        if log_fields.iter().any(|f| differs(f)) {
+            call = call.set_logging_config(logging(c, Some(format!("/aws/lambda/{name}"))));
+        }
+        if c.file_systems.is_empty() && differs("file_systems") {
             call = call.set_file_system_configs(Some(Vec::new()));
         }
-        if c.snap_start.is_none() {
+        if c.snap_start.is_none() && differs("snap_start") {
             call = call.snap_start(
                 SnapStart::builder()
                     .apply_on(SnapStartApplyOn::None)

@@ -109,6 +109,7 @@ impl FunctionWrites for SimRegion {
         &self,
         name: &str,
         config: &FunctionConfig,
+        _changed: Option<&[String]>,
     ) -> Result<(), ProviderError> {
         self.answer(23).await?;
         self.with_function(name, |f| {

@@ -196,7 +196,7 @@ async fn restore_writes_on_the_demo_behave_as_lambda_does() {
     // A new $LATEST configuration leaves the published versions as they were.
     let mut config = r.function(&name, None).await.expect("latest").config;
     config.memory_size = Some(3008);
-    r.update_config(&name, &config).await.expect("update");
+    r.update_config(&name, &config, None).await.expect("update");
     assert_eq!(r.published(&name).await.expect("versions"), before);
     assert_eq!(
         r.function(&name, None)
