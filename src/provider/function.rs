@@ -93,6 +93,11 @@ impl FunctionConfig {
     }
 }
 
+/// The field a line of [`FunctionConfig::differences`] is about ("field: before → after").
+pub fn changed_field(change: &str) -> &str {
+    change.split(':').next().unwrap_or(change)
+}
+
 fn short(v: &serde_json::Value) -> String {
     let s = v.to_string();
     if s.chars().count() > 60 {

@@ -494,6 +494,30 @@ async fn an_image_function_restores_only_where_its_image_is() {
         got.code().and_then(|c| c.image_uri()),
         Some(format!("123456789012.dkr.ecr.{DR}.amazonaws.com/{repository}@{digest}").as_str())
     );
+    // The target has an entry point override the snapshot has not (moto keeps none: its
+    // answers carry one, as AWS's would): the restore takes it away with empty overrides.
+    let target = name.clone();
+    proxy.rewrite(DR, "GetFunction", move |path, body| {
+        let mut doc: Value = serde_json::from_str(body).unwrap_or_default();
+        if !path.contains(&target) || doc.get("Configuration").is_none() {
+            return body.to_string();
+        }
+        doc["Configuration"]["ImageConfigResponse"] =
+            serde_json::json!({"ImageConfig": {"EntryPoint": ["/bin/debug"]}});
+        doc.to_string()
+    });
+    proxy.watch(DR, "UpdateFunctionConfiguration");
+    through
+        .run(&["restore", &snapshot, "--region", DR, "--yes"])
+        .assert_exit(0);
+    let updated = proxy.requests(DR, "UpdateFunctionConfiguration");
+    assert_eq!(updated.len(), 1, "{updated:?}");
+    let sent: Value = serde_json::from_str(&updated[0].1).expect("a JSON request");
+    assert_eq!(
+        sent["ImageConfig"],
+        serde_json::json!({"EntryPoint": [], "Command": [], "WorkingDirectory": ""}),
+        "{sent}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -970,14 +994,21 @@ async fn logging_mounts_and_snapstart_go_with_the_snapshot_to_the_restored_funct
     assert_eq!(latest["file_systems"][0]["local_mount_path"], "/mnt/orders");
     assert_eq!(latest["snap_start"], "PublishedVersions");
 
-    // Restored under another name in another region: every piece is asked for.
-    proxy.watch(DR, "CreateFunction");
+    // Into another region: its EFS access point cannot be mounted there, refused first.
     let copy = format!("{name}-copy");
     let run = lops.run(&[
         "restore", &snapshot, "--region", DR, "--name", &copy, "--yes",
     ]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("fsap-0abc"), "{}", run.stderr);
+    assert_eq!(proxy.calls(DR, "lambda", "CreateFunction"), 0);
+    // Under another name in its own region: every piece is asked for.
+    proxy.watch(HOME, "CreateFunction");
+    let run = lops.run(&[
+        "restore", &snapshot, "--region", HOME, "--name", &copy, "--yes",
+    ]);
     run.assert_exit(0);
-    let created = proxy.requests(DR, "CreateFunction");
+    let created = proxy.requests(HOME, "CreateFunction");
     assert_eq!(created.len(), 1, "{created:?}");
     let sent: Value = serde_json::from_str(&created[0].1).expect("a JSON request");
     assert_eq!(sent["LoggingConfig"]["LogFormat"], "JSON", "{sent}");

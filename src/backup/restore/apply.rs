@@ -249,11 +249,9 @@ impl<W: FunctionWrites> Runner<'_, W> {
             Step::UpdateConfig { config, changes } => {
                 let config = &mapped.with_layers(config);
                 let before = self.latest_undo(journal);
-                // Each change reads "field: before → after".
                 let fields: Vec<String> = changes
                     .iter()
-                    .filter_map(|c| c.split(':').next())
-                    .map(str::to_string)
+                    .map(|c| crate::provider::function::changed_field(c).to_string())
                     .collect();
                 target.update_config(f, config, Some(&fields)).await?;
                 journal.extend(before);

@@ -121,7 +121,7 @@ pub fn difference_among(
         .map(|c| c.versions.iter().map(|(n, _, _)| n.clone()).collect())
         .unwrap_or_default();
     let layers = out.layers.clone();
-    let adapt = |c: &FunctionConfig| adapted(c, role, &layers);
+    let adapt = |c: &FunctionConfig| adapted(c, role, &layers, function);
     steps_for_versions(&mut out, manifest, current, &adapt);
     steps_for_aliases(&mut out, manifest, current);
     steps_for_concurrency(&mut out, manifest, current);
@@ -133,16 +133,40 @@ pub fn difference_among(
     if region != manifest.region && !manifest.latest.config.subnet_ids.is_empty() {
         out.notes.push("the VPC subnets and security groups belong to the snapshot's region: pass a configuration for this region after the restore".into());
     }
+    refuse_foreign_mounts(&mut out, manifest, region, &account);
     out
 }
 
-/// A snapshot configuration as the target gets it: its role (when given), its layers.
+/// An EFS access point serves functions of its own region and account only: a restore that
+/// mounts one from elsewhere would fail half-way, so it is refused first, naming it.
+fn refuse_foreign_mounts(out: &mut Difference, manifest: &Manifest, region: &str, account: &str) {
+    let configs = std::iter::once(&manifest.latest).chain(&manifest.versions);
+    let mut seen = BTreeSet::new();
+    for fs in configs.flat_map(|v| &v.config.file_systems) {
+        let (r, a) = region_account(&fs.arn);
+        if (r, a) != (region, account) && seen.insert(fs.arn.clone()) {
+            out.refused.push(format!(
+                "the function mounts EFS access point {} ({r}, account {a}) at {}, which a function \
+                 in {region} (account {account}) cannot mount: restore into {r}, or remove the \
+                 mount from the source and back it up again",
+                fs.arn, fs.local_mount_path
+            ));
+        }
+    }
+}
+
+/// A snapshot configuration as the target gets it: its role (when given), its layers; a log
+/// group that is the target's own default is no setting (Lambda reads it back as none).
 fn adapted(
     c: &FunctionConfig,
     role: Option<&str>,
     layers: &BTreeMap<String, String>,
+    function: &str,
 ) -> FunctionConfig {
     let mut c = c.clone();
+    if c.log_group.as_deref() == Some(&format!("/aws/lambda/{function}")) {
+        c.log_group = None;
+    }
     if let Some(role) = role {
         c.role = role.to_string();
     }

@@ -486,3 +486,40 @@ fn what_a_first_format_snapshot_does_not_record_is_left_as_the_target_has_it() {
     // And a first-format manifest is still read.
     assert!(Manifest::from_json(&old.to_json()).is_ok());
 }
+
+#[test]
+fn an_efs_mount_from_another_region_or_account_is_refused_first() {
+    let mut m = manifest();
+    m.latest.config.file_systems = vec![crate::provider::function::FileSystem {
+        arn: "arn:aws:elasticfilesystem:eu-west-1:1:access-point/fsap-1".into(),
+        local_mount_path: "/mnt/orders".into(),
+    }];
+    // Its own region and account: mounted.
+    let here = difference(&m, None, "orders", "eu-west-1", None, false);
+    assert!(here.refused.is_empty(), "{:?}", here.refused);
+    // Another region: refused before anything changes, naming the access point.
+    let there = difference(&m, None, "orders", "us-west-2", None, false);
+    assert_eq!(there.refused.len(), 1, "{:?}", there.refused);
+    assert!(there.refused[0].contains("fsap-1") && there.refused[0].contains("us-west-2"));
+    // Another account (the role given for it): refused too.
+    let role = "arn:aws:iam::2:role/r";
+    let other = difference(&m, None, "orders", "eu-west-1", Some(role), false);
+    assert_eq!(other.refused.len(), 1, "{:?}", other.refused);
+}
+
+#[test]
+fn a_recorded_group_that_is_the_targets_own_default_is_no_setting() {
+    // orders-v2 logged to /aws/lambda/orders (its own choice); restored as orders, that group
+    // is the default Lambda reads back as none.
+    let mut m = manifest();
+    m.function = "orders-v2".into();
+    for v in std::iter::once(&mut m.latest).chain(m.versions.iter_mut()) {
+        v.config.log_group = Some("/aws/lambda/orders".into());
+    }
+    let current = Current {
+        arn: "arn".into(),
+        ..matching(&manifest())
+    };
+    let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+}

@@ -1,6 +1,7 @@
 //! Undoing a restore: what each step did, and the steps that put it back, newest first.
 
 use super::*;
+use crate::provider::function::changed_field;
 
 /// What a step did, so that it can be undone.
 #[derive(Debug, Clone)]
@@ -81,7 +82,19 @@ impl<W: FunctionWrites> Runner<'_, W> {
                             .update_code(function, input, &config.architectures)
                             .await?;
                         self.settle(function).await?;
-                        target.update_config(function, &config, None).await?;
+                        // Only what differs from what is there now goes back to a default
+                        // (all of it when that cannot be read).
+                        let now = target.function(function, None).await.ok();
+                        let changed: Option<Vec<String>> = now.map(|n| {
+                            let changes = config.differences(&n.config);
+                            changes
+                                .iter()
+                                .map(|c| changed_field(c).to_string())
+                                .collect()
+                        });
+                        target
+                            .update_config(function, &config, changed.as_deref())
+                            .await?;
                         self.settle(function).await?;
                     }
                     Undo::DeleteAlias(name) => target.delete_alias(function, &name).await?,

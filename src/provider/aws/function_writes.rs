@@ -261,6 +261,17 @@ impl FunctionWrites for Clients {
         if c.file_systems.is_empty() && differs("file_systems") {
             call = call.set_file_system_configs(Some(Vec::new()));
         }
+        // An image's overrides taken away: empty ones (Lambda keeps what an update leaves out).
+        let image = c.package_type.as_deref() == Some("Image");
+        if image && c.image_config.is_none() && differs("image_config") {
+            call = call.image_config(
+                ImageConfig::builder()
+                    .set_entry_point(Some(Vec::new()))
+                    .set_command(Some(Vec::new()))
+                    .working_directory("")
+                    .build(),
+            );
+        }
         if c.snap_start.is_none() && differs("snap_start") {
             call = call.snap_start(
                 SnapStart::builder()
