@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Paragraph, Sparkline};
 
 use super::theme::Theme;
 use crate::format;
-use crate::provider::{AlarmState, Series};
+use crate::provider::{AlarmState, FunctionInfo, FunctionMetrics, Series, WindowStats};
 use crate::state::State;
 
 /// Title, series, how to format its values, where to draw it.
@@ -21,11 +21,7 @@ pub fn render(
     region: usize,
     name: &str,
 ) {
-    let block = |title: String| {
-        Block::bordered()
-            .border_set(theme.border())
-            .title(Span::styled(title, theme.title()))
-    };
+    let block = |title: String| bordered(theme, title);
     let Some(r) = state.regions.get(region) else {
         return;
     };
@@ -47,7 +43,6 @@ pub fn render(
             .areas(info_area);
     let s = f.stats(state.window);
     let i = &f.info;
-    let opt = |v: Option<String>| v.unwrap_or_else(|| format::MISSING.to_string());
     // What the inventory left for on demand: being read, or why it could not be.
     let extras = state
         .trigger_pane
@@ -59,7 +54,40 @@ pub fn render(
         Some(None) => "reading…".to_string(),
         _ => "not read yet".to_string(),
     };
-    let config = vec![
+    let config = config_lines(state, r, i, &s, &unread, theme);
+    frame.render_widget(
+        Paragraph::new(config).block(block(format!(" {name} "))),
+        left,
+    );
+
+    let side = side_lines(state, r, i, name, &extras, &unread, theme);
+    frame.render_widget(
+        Paragraph::new(side).block(block(" aliases · alarms · triggers ".into())),
+        right,
+    );
+
+    let Some(m) = &f.metrics else {
+        frame.render_widget(
+            Paragraph::new(Line::styled("waiting for metrics…", theme.dim()))
+                .block(block(" last 60 minutes ".into())),
+            charts_area,
+        );
+        return;
+    };
+    charts(frame, theme, m, charts_area);
+}
+
+/// The function's configuration and its numbers in the chosen window.
+fn config_lines(
+    state: &State,
+    r: &crate::state::RegionState,
+    i: &FunctionInfo,
+    s: &WindowStats,
+    unread: &str,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| format::MISSING.to_string());
+    vec![
         Line::from(format!("region   {}", r.scope)),
         Line::from(format!(
             "runtime  {} {} {} MB {} s",
@@ -83,7 +111,7 @@ pub fn render(
         Line::from(format!(
             "reserved {}  account limit {}",
             if i.not_read.details {
-                unread.clone()
+                unread.to_string()
             } else {
                 opt(i.reserved_concurrency.map(|c| c.to_string()))
             },
@@ -94,7 +122,7 @@ pub fn render(
         Line::from(format!(
             "provisioned {}",
             if i.not_read.provisioned {
-                unread.clone()
+                unread.to_string()
             } else if i.provisioned.is_empty() {
                 "none".to_string()
             } else {
@@ -133,12 +161,19 @@ pub fn render(
                 i.versions.join(", ")
             }
         )),
-    ];
-    frame.render_widget(
-        Paragraph::new(config).block(block(format!(" {name} "))),
-        left,
-    );
+    ]
+}
 
+/// Aliases with their weights, the function's alarms, tags, and its triggers.
+fn side_lines(
+    state: &State,
+    r: &crate::state::RegionState,
+    i: &FunctionInfo,
+    name: &str,
+    extras: &Option<Option<Result<(), String>>>,
+    unread: &str,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     let mut side = Vec::new();
     if i.not_read.aliases {
         side.push(Line::styled(format!("aliases {unread}"), theme.dim()));
@@ -221,19 +256,13 @@ pub fn render(
             }
         }
     }
-    frame.render_widget(
-        Paragraph::new(side).block(block(" aliases · alarms · triggers ".into())),
-        right,
-    );
+    side
+}
 
-    let Some(m) = &f.metrics else {
-        frame.render_widget(
-            Paragraph::new(Line::styled("waiting for metrics…", theme.dim()))
-                .block(block(" last 60 minutes ".into())),
-            charts_area,
-        );
-        return;
-    };
+/// The last hour's invocations, errors, duration and concurrency, each from its minimum up.
+fn charts(frame: &mut Frame, theme: &Theme, m: &FunctionMetrics, area: Rect) {
+    let charts_area = area;
+    let block = |title: String| bordered(theme, title);
     let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
         .areas(charts_area);
     let [a, b] =
@@ -285,4 +314,10 @@ pub fn render(
             area,
         );
     }
+}
+
+fn bordered(theme: &Theme, title: String) -> Block<'static> {
+    Block::bordered()
+        .border_set(theme.border())
+        .title(Span::styled(title, theme.title()))
 }
