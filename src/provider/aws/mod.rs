@@ -8,6 +8,7 @@ mod dns;
 mod download;
 mod error;
 mod function;
+mod function_config;
 mod function_writes;
 mod guard;
 mod lambda;
