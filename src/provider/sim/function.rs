@@ -37,11 +37,11 @@ fn location(region: &str, function: &str, version: &str) -> String {
     format!("sim://{region}/{function}/{version}")
 }
 
-pub(super) fn lambda_sha256(bytes: &[u8]) -> String {
+fn lambda_sha256(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
-pub(super) fn config_of(f: &SimFunction) -> FunctionConfig {
+fn config_of(f: &SimFunction) -> FunctionConfig {
     FunctionConfig {
         runtime: f.info.runtime.clone(),
         handler: Some("index.handler".into()),
