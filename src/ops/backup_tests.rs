@@ -185,6 +185,20 @@ async fn a_demo_backup_names_an_unknown_function_and_the_region_in_its_outage() 
     );
 }
 
+/// A restore run into eu-west-1 from `store`, of a target that did not exist.
+fn into_west<'a>(
+    west: &'a SimRegion,
+    store: &'a Store,
+) -> crate::backup::restore::Runner<'a, SimRegion> {
+    crate::backup::restore::Runner {
+        target: west,
+        region: "eu-west-1",
+        store,
+        before: None,
+        on_step: &|_| {},
+    }
+}
+
 /// Backs up `function` of us-east-1 and reads its manifest back, with the store holding it.
 async fn snapshot_of(east: &SimRegion, function: &str) -> (Manifest, Store) {
     let report = run_backup(
@@ -354,7 +368,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
 
 #[tokio::test]
 async fn a_demo_restore_that_fails_half_way_is_undone_whole() {
-    use crate::backup::restore::{Runner, Step, read_current};
+    use crate::backup::restore::{Step, read_current};
     let regions = demo_regions(7, &SimClock::fixed(start()), Access::default());
     let (east, west) = (region(&regions, "us-east-1"), region(&regions, "eu-west-1"));
     let source = east.functions()[0].info.name.clone();
@@ -382,13 +396,7 @@ async fn a_demo_restore_that_fails_half_way_is_undone_whole() {
             .iter()
             .any(|s| matches!(s, Step::Alias { .. }))
     );
-    let runner = Runner {
-        target: &west,
-        region: "eu-west-1",
-        store: &store,
-        before: None,
-        on_step: &|_| {},
-    };
+    let runner = into_west(&west, &store);
     let failed = runner
         .run(&difference)
         .await
@@ -403,7 +411,7 @@ async fn a_demo_restore_that_fails_half_way_is_undone_whole() {
 
 #[tokio::test]
 async fn a_function_that_appears_under_the_restores_name_is_taken_only_when_it_is_the_same() {
-    use crate::backup::restore::{Runner, Step, read_current};
+    use crate::backup::restore::{Step, read_current};
     use crate::provider::function::{CodeInput, FunctionWrites};
     let regions = demo_regions(7, &SimClock::fixed(start()), Access::default());
     let (east, west) = (region(&regions, "us-east-1"), region(&regions, "eu-west-1"));
@@ -434,13 +442,7 @@ async fn a_function_that_appears_under_the_restores_name_is_taken_only_when_it_i
             .await
             .expect("create");
         assert!(made);
-        let runner = Runner {
-            target: &west,
-            region: "eu-west-1",
-            store: &store,
-            before: None,
-            on_step: &|_| {},
-        };
+        let runner = into_west(&west, &store);
         let result = runner.run(&plan).await;
         let now = read_current(&west, name)
             .await

@@ -181,6 +181,14 @@ impl RegionState {
             .collect()
     }
 
+    /// Whether this region's rows are marked as not to be trusted whole (`▲`): its data is
+    /// old or partly failing — a read that failed counts while the inventory is still being
+    /// read too.
+    pub fn rows_in_doubt(&self, health: &RegionHealth) -> bool {
+        !matches!(health, RegionHealth::Fresh { .. } | RegionHealth::Loading)
+            || !self.failing_reads().is_empty()
+    }
+
     /// The reads failing now, each naming its call and the setting that would help.
     pub fn failing(&self) -> Vec<&str> {
         self.reads

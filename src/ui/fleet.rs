@@ -130,9 +130,7 @@ fn row<'a>(
     // A row's mark says what is known of it: its region unreachable (✗) or its data old or
     // partly failing (▲) — in glyphs, so it reads without colour too — else its own health.
     let score = health_score(f, state.window);
-    // A read that failed marks the rows also while the inventory is still being read.
-    let stale = !matches!(health, RegionHealth::Fresh { .. } | RegionHealth::Loading)
-        || !region.failing_reads().is_empty();
+    let stale = region.rows_in_doubt(health);
     let mark = match (health, score) {
         (RegionHealth::Unreachable { .. }, _) | (_, 3 | 2) => Span::styled(bad, theme.bad()),
         (_, 1) => Span::styled(warn, theme.warn()),
