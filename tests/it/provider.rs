@@ -2,7 +2,7 @@
 
 use lops::config::Settings;
 use lops::provider::aws::{AwsRegion, CallCounter, Clients};
-use lops::provider::{FunctionRef, MetricsRequest, RegionSource, Scope, TimeWindow};
+use lops::provider::{FunctionRef, MetricWindow, MetricsRequest, RegionSource, Scope, TimeWindow};
 
 use crate::support::moto;
 use crate::support::proxy::FaultProxy;
@@ -54,6 +54,161 @@ async fn percentile_batch_is_not_retried_once_the_endpoint_rejected_it() {
         lops::provider::sum_last(&second.functions[name].invocations, 60),
         450.0
     );
+}
+
+/// moto cannot answer percentiles; the proxy answers for it as CloudWatch does, one point per
+/// period from StartTime to EndTime, each value saying which it is (see [`percentile_value`]).
+/// A percentile is one number per window: each request spans only the minutes its windows need
+/// (15 for the 5- and 15-minute figures, 60 for the hour's), the figure is the window's last
+/// period, and the other numbers still come from the main batch over the hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn percentiles_are_read_over_the_minutes_each_window_needs() {
+    let region = "us-west-1";
+    let proxy = FaultProxy::start(moto::url());
+    proxy.answer(region, "GetMetricData", answer_percentiles);
+    let prefix = moto::unique("pctspan");
+    let fleet = Seeder::new(moto::url(), region)
+        .await
+        .fleet(&prefix, 3)
+        .await;
+    let source = aws_region(&proxy.url, region).await;
+    let inventory = source.inventory().await.expect("inventory");
+    let window = TimeWindow::ending_at(chrono::Utc::now());
+    let request = MetricsRequest {
+        functions: inventory
+            .functions
+            .iter()
+            .filter(|f| f.name.starts_with(&prefix))
+            .map(FunctionRef::from_info)
+            .collect(),
+        window,
+        region_totals: false,
+        period_minutes: 5,
+    };
+    assert_eq!(request.functions.len(), fleet.len());
+
+    let snapshot = source.metrics(&request).await.expect("metrics");
+    assert!(snapshot.percentiles_supported);
+    for seeded in &fleet {
+        let metrics = &snapshot.functions[&seeded.name];
+        for (window, periods) in [
+            (MetricWindow::M5, 3),
+            (MetricWindow::M15, 1),
+            (MetricWindow::M60, 1),
+        ] {
+            let p = metrics.percentiles[&window];
+            let last = periods - 1;
+            assert_eq!(
+                p.p50,
+                Some(percentile_value(window.minutes(), false, last)),
+                "{window:?}"
+            );
+            assert_eq!(
+                p.p99,
+                Some(percentile_value(window.minutes(), true, last)),
+                "{window:?}"
+            );
+        }
+        assert_eq!(
+            lops::provider::sum_last(&metrics.invocations, 60),
+            seeded.invocations_per_minute * seeded.seeded_minutes as f64
+        );
+    }
+    // One main batch (moto) and two percentile requests (the proxy), spanning 15 and 60
+    // minutes and ending where the window ends.
+    assert_eq!(proxy.calls(region, "monitoring", "GetMetricData"), 3);
+    let spans: Vec<(i64, i64)> = proxy
+        .requests(region, "GetMetricData")
+        .iter()
+        .map(|(_, body)| {
+            let form = form_of(body);
+            let time = |key: &str| {
+                chrono::DateTime::parse_from_rfc3339(&form[key])
+                    .map(|t| t.timestamp())
+                    .unwrap_or_else(|e| panic!("{key}: {e}"))
+            };
+            let (start, end) = (time("StartTime"), time("EndTime"));
+            ((end - start) / 60, end)
+        })
+        .collect();
+    let end = window.end.timestamp();
+    assert_eq!(spans, vec![(15, end), (60, end)]);
+    // Every metric requested once: 6 series and, per function, p50 and p99 for three windows.
+    let queries = 6 * fleet.len() + 2 * fleet.iter().filter(|f| f.alias_weight.is_some()).count();
+    assert_eq!(
+        source.metrics_requested(),
+        (queries + 6 * fleet.len()) as u64
+    );
+}
+
+/// What the proxy answers for the `index`th period (from StartTime) of a `period`-minute
+/// percentile: distinct for every window, statistic and period.
+fn percentile_value(period_minutes: usize, p99: bool, index: usize) -> f64 {
+    (period_minutes * 1000 + if p99 { 100 } else { 0 } + index) as f64
+}
+
+/// A GetMetricData request's form fields, decoded.
+fn form_of(body: &str) -> std::collections::BTreeMap<String, String> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                    out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                    i += 2;
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    body.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+/// Answers a GetMetricData request holding percentile statistics as CloudWatch would (moto
+/// cannot); other requests go to moto.
+fn answer_percentiles(body: &str) -> Option<String> {
+    let form = form_of(body);
+    let stat = |n: usize| form.get(&format!("MetricDataQueries.member.{n}.MetricStat.Stat"));
+    if !stat(1).is_some_and(|s| s.starts_with('p')) {
+        return None;
+    }
+    let time = |key: &str| chrono::DateTime::parse_from_rfc3339(form.get(key)?).ok();
+    let (start, end) = (time("StartTime")?, time("EndTime")?);
+    let mut members = String::new();
+    for n in 1.. {
+        let Some(stat) = stat(n) else { break };
+        let field = |name: &str| form.get(&format!("MetricDataQueries.member.{n}.{name}"));
+        let id = field("Id")?;
+        let period: i64 = field("MetricStat.Period")?.parse().ok()?;
+        let (mut times, mut values) = (String::new(), String::new());
+        let mut at = start;
+        let mut index = 0;
+        while at < end {
+            let value = percentile_value((period / 60) as usize, stat == "p99", index);
+            times.push_str(&format!(
+                "<member>{}</member>",
+                at.format("%Y-%m-%dT%H:%M:%SZ")
+            ));
+            values.push_str(&format!("<member>{value}</member>"));
+            at += chrono::TimeDelta::seconds(period);
+            index += 1;
+        }
+        members.push_str(&format!(
+            "<member><Id>{id}</Id><Label>{id}</Label><Timestamps>{times}</Timestamps><Values>{values}</Values><StatusCode>Complete</StatusCode></member>"
+        ));
+    }
+    Some(format!(
+        "<GetMetricDataResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><GetMetricDataResult><MetricDataResults>{members}</MetricDataResults><Messages/></GetMetricDataResult><ResponseMetadata><RequestId>lops-test</RequestId></ResponseMetadata></GetMetricDataResponse>"
+    ))
 }
 
 async fn aws_region(endpoint: &str, region: &str) -> AwsRegion {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::clients::Clients;
 use super::error::classify;
@@ -89,12 +89,31 @@ impl SeriesKind {
     }
 }
 
-/// The queries for one refresh: the per-minute batch, and the percentile batch kept apart
-/// because some endpoints reject the whole request when it holds a percentile statistic.
+/// The queries for one refresh: the main batch over the hour, and the percentile batches kept
+/// apart because some endpoints reject the whole request when it holds a percentile statistic.
 pub struct QueryBatches {
     main: Vec<(MetricDataQuery, Slot)>,
-    percentiles: Vec<(MetricDataQuery, Slot)>,
+    /// Percentile batches, shortest span first: (minutes the request spans, its queries).
+    percentiles: Vec<(usize, Vec<(MetricDataQuery, Slot)>)>,
 }
+
+/// The minutes a percentile request for `window` spans. A percentile is one number per window,
+/// not a sum of smaller ones, so its request need not cover the hour: the 5- and 15-minute
+/// figures share a request over the last 15 minutes (3 points at 5-minute periods, the last
+/// being the 5-minute figure, and 1 at 15), the hour's is 1 point over the hour — 5 points a
+/// statistic where one request over the hour returned 17, for the same metrics requested.
+fn percentile_span(window: MetricWindow) -> usize {
+    match window {
+        MetricWindow::M5 | MetricWindow::M15 => 15,
+        MetricWindow::M60 => 60,
+    }
+}
+
+/// Every span [`percentile_span`] gives, shortest first.
+const PERCENTILE_SPANS: [usize; 2] = [15, 60];
+
+/// The start and end of one GetMetricData request.
+type Span = (DateTime<Utc>, DateTime<Utc>);
 
 fn dim(name: &str, value: &str) -> Dimension {
     Dimension::builder().name(name).value(value).build()
@@ -130,7 +149,11 @@ impl QueryBatches {
     pub fn new(request: &MetricsRequest, with_percentiles: bool) -> Self {
         let period = (request.period_minutes.max(1) * 60) as i32;
         let mut main = Vec::new();
-        let mut percentiles = Vec::new();
+        let mut percentiles: Vec<(usize, Vec<(MetricDataQuery, Slot)>)> = PERCENTILE_SPANS
+            .iter()
+            .map(|span| (*span, Vec::new()))
+            .collect();
+        let mut percentile_ids = 0;
         if request.region_totals {
             for kind in SeriesKind::REGION {
                 let (metric, stat) = kind.metric_and_stat();
@@ -171,11 +194,17 @@ impl QueryBatches {
             }
             if with_percentiles && f.percentiles {
                 for window in MetricWindow::ALL {
+                    let span = percentile_span(window);
+                    let at = PERCENTILE_SPANS
+                        .iter()
+                        .position(|m| *m == span)
+                        .unwrap_or(0);
                     for p99 in [false, true] {
-                        let id = format!("p{}", percentiles.len());
+                        let id = format!("p{percentile_ids}");
+                        percentile_ids += 1;
                         let stat = if p99 { "p99" } else { "p50" };
                         let period = (window.minutes() * 60) as i32;
-                        percentiles.push((
+                        percentiles[at].1.push((
                             query(id, "Duration", by_name(), stat, period),
                             Slot::Percentile {
                                 function: i,
@@ -187,6 +216,7 @@ impl QueryBatches {
                 }
             }
         }
+        percentiles.retain(|(_, batch)| !batch.is_empty());
         QueryBatches { main, percentiles }
     }
 
@@ -195,7 +225,7 @@ impl QueryBatches {
     }
 
     pub fn percentile_queries(&self) -> usize {
-        self.percentiles.len()
+        self.percentiles.iter().map(|(_, batch)| batch.len()).sum()
     }
 }
 
@@ -224,7 +254,7 @@ impl Clients {
     async fn get_metric_data(
         &self,
         queries: &[(MetricDataQuery, Slot)],
-        window: TimeWindow,
+        (start, end): Span,
     ) -> Result<Vec<Vec<(DateTime<Utc>, f64)>>, ProviderError> {
         let mut points: Vec<Vec<(DateTime<Utc>, f64)>> = vec![Vec::new(); queries.len()];
         let index: BTreeMap<&str, usize> = queries
@@ -244,8 +274,8 @@ impl Clients {
                 .cloudwatch
                 .get_metric_data()
                 .set_metric_data_queries(Some(queries.iter().map(|(q, _)| q.clone()).collect()))
-                .start_time(aws_time(window.start()))
-                .end_time(aws_time(window.end))
+                .start_time(aws_time(start))
+                .end_time(aws_time(end))
                 .set_next_token(next_token)
                 .customize()
                 .config_override(
@@ -287,7 +317,7 @@ impl Clients {
     async fn run_batch(
         &self,
         batch: &[(MetricDataQuery, Slot)],
-        window: TimeWindow,
+        span: Span,
         split: bool,
     ) -> BatchResult {
         use std::sync::atomic::Ordering::Relaxed;
@@ -312,7 +342,7 @@ impl Clients {
                 ProviderError::Throttled(_) => !throttled,
                 _ => false,
             };
-            match self.get_metric_data(&batch[start..end], window).await {
+            match self.get_metric_data(&batch[start..end], span).await {
                 Ok(points) => {
                     for (i, p) in points.into_iter().enumerate() {
                         result.points[start + i] = p;
@@ -348,17 +378,21 @@ impl Clients {
         plan: &QueryBatches,
     ) -> Result<FetchedMetrics, ProviderError> {
         let window = request.window;
-        let main = self.run_batch(&plan.main, window, true);
+        let main = self.run_batch(&plan.main, (window.start(), window.end), true);
         let pct = async {
-            if plan.percentiles.is_empty() {
-                return Ok(Vec::new());
+            let mut answered = Vec::new();
+            for (minutes, batch) in &plan.percentiles {
+                // Optional numbers: one try, never split (not worth the calls); one after the
+                // other, so that an endpoint that refuses percentiles is asked once, not once
+                // per span.
+                let start = window.end - TimeDelta::minutes(*minutes as i64);
+                let r = self.run_batch(batch, (start, window.end), false).await;
+                if let Some(e) = r.error {
+                    return Err(e);
+                }
+                answered.push(r.points);
             }
-            // Optional numbers: one try, never split (not worth the calls).
-            let r = self.run_batch(&plan.percentiles, window, false).await;
-            match r.error {
-                Some(e) => Err(e),
-                None => Ok(r.points),
-            }
+            Ok(answered)
         };
         let (main, pct) = tokio::join!(main, pct);
         if let Some(e) = &main.error
@@ -407,7 +441,8 @@ impl Clients {
             }
         }
         let pct_result = pct.map(|pct| {
-            for ((_, slot), points) in plan.percentiles.iter().zip(pct) {
+            let queries = plan.percentiles.iter().flat_map(|(_, batch)| batch);
+            for ((_, slot), points) in queries.zip(pct.into_iter().flatten()) {
                 if let Slot::Percentile {
                     function,
                     window: w,

@@ -61,6 +61,10 @@ struct Pages {
 /// Changes an answer's body: (request path, body) → new body.
 type Rewrite = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
 
+/// Computes an answer from a request's body: `Some(body)` is given in moto's place, `None`
+/// lets the request through.
+type Answer = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// An answer given in place of moto's, as AWS gives it, for an operation moto does not serve.
 #[derive(Debug, Clone)]
 struct Reply {
@@ -83,6 +87,7 @@ struct Shared {
     /// (region, operation) whose requests are recorded as they pass.
     watched: Vec<(String, String)>,
     rewrites: Vec<(String, String, Rewrite)>,
+    answers: Vec<(String, String, Answer)>,
     /// (region, operation) → (path, body) of each request answered by a reply.
     recorded: BTreeMap<(String, String), Vec<(String, String)>>,
 }
@@ -148,6 +153,20 @@ impl FaultProxy {
             status,
             body: body.to_string(),
         });
+    }
+
+    /// Requests of `operation` in `region` for which `answer(body)` gives `Some` are answered
+    /// with it (as AWS answers what moto cannot) and recorded for [`FaultProxy::requests`];
+    /// the others go to moto.
+    pub fn answer(
+        &self,
+        region: &str,
+        operation: &str,
+        answer: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) {
+        self.lock()
+            .answers
+            .push((region.to_string(), operation.to_string(), Arc::new(answer)));
     }
 
     /// Records each request of `operation` in `region` (moto still answers it).
@@ -592,6 +611,32 @@ async fn handle(
         Some(Fault::LateAnswer(_)) => {}
         Some(f) => return Ok(error_response(&service, f)),
         None => {}
+    }
+    let answer = {
+        let s = shared.lock().unwrap_or_else(|p| p.into_inner());
+        s.answers
+            .iter()
+            .find(|(r, o, _)| *r == region && *o == operation)
+            .map(|(_, _, f)| f.clone())
+    };
+    let text = String::from_utf8_lossy(&body).into_owned();
+    if let Some(answer) = answer.and_then(|f| f(&text)) {
+        shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .recorded
+            .entry((region.clone(), operation.clone()))
+            .or_default()
+            .push((path.clone(), text));
+        let xml = answer.starts_with('<');
+        return Ok(Response::builder()
+            .header(
+                "content-type",
+                if xml { "text/xml" } else { "application/json" },
+            )
+            .header("x-amzn-requestid", "lops-test")
+            .body(Full::new(Bytes::from(answer)))
+            .unwrap_or_default());
     }
     if let Some(r) = reply {
         return Ok(Response::builder()
