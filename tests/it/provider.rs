@@ -18,18 +18,7 @@ async fn percentile_batch_is_not_retried_once_the_endpoint_rejected_it() {
         .fleet(&prefix, 2)
         .await;
     let source = aws_region(&proxy.url, region).await;
-    let inventory = source.inventory().await.expect("inventory");
-    let request = MetricsRequest {
-        functions: inventory
-            .functions
-            .iter()
-            .filter(|f| f.name.starts_with(&prefix))
-            .map(FunctionRef::from_info)
-            .collect(),
-        window: TimeWindow::ending_at(chrono::Utc::now()),
-        region_totals: false,
-        period_minutes: 1,
-    };
+    let request = request_for(&source, &prefix, 1).await;
     assert_eq!(request.functions.len(), fleet.len());
 
     let first = source.metrics(&request).await.expect("metrics");
@@ -72,19 +61,8 @@ async fn percentiles_are_read_over_the_minutes_each_window_needs() {
         .fleet(&prefix, 3)
         .await;
     let source = aws_region(&proxy.url, region).await;
-    let inventory = source.inventory().await.expect("inventory");
-    let window = TimeWindow::ending_at(chrono::Utc::now());
-    let request = MetricsRequest {
-        functions: inventory
-            .functions
-            .iter()
-            .filter(|f| f.name.starts_with(&prefix))
-            .map(FunctionRef::from_info)
-            .collect(),
-        window,
-        region_totals: false,
-        period_minutes: 5,
-    };
+    let request = request_for(&source, &prefix, 5).await;
+    let window = request.window;
     assert_eq!(request.functions.len(), fleet.len());
 
     let snapshot = source.metrics(&request).await.expect("metrics");
@@ -209,6 +187,23 @@ fn answer_percentiles(body: &str) -> Option<String> {
     Some(format!(
         "<GetMetricDataResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><GetMetricDataResult><MetricDataResults>{members}</MetricDataResults><Messages/></GetMetricDataResult><ResponseMetadata><RequestId>lops-test</RequestId></ResponseMetadata></GetMetricDataResponse>"
     ))
+}
+
+/// A metrics request for the functions named `prefix…` in the region's inventory, for the
+/// hour ending now.
+async fn request_for(source: &AwsRegion, prefix: &str, period_minutes: u32) -> MetricsRequest {
+    let inventory = source.inventory().await.expect("inventory");
+    MetricsRequest {
+        functions: inventory
+            .functions
+            .iter()
+            .filter(|f| f.name.starts_with(prefix))
+            .map(FunctionRef::from_info)
+            .collect(),
+        window: TimeWindow::ending_at(chrono::Utc::now()),
+        region_totals: false,
+        period_minutes,
+    }
 }
 
 async fn aws_region(endpoint: &str, region: &str) -> AwsRegion {
