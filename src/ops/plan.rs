@@ -180,77 +180,13 @@ pub async fn prepare<S: RegionActions>(
             batch: None,
         };
     match &request {
-        Request::Invoke(r) => {
-            if r.function.is_empty() {
-                return Err(OpsError::Invalid(
-                    "no function named: lops invoke FUNCTION[:QUALIFIER]".into(),
-                ));
-            }
-            let target = match &r.qualifier {
-                Some(q) => format!("{}:{q}", r.function),
-                None => r.function.clone(),
-            };
-            let hash = sha256_hex(&r.payload);
-            let mut p = plan(
-                target.clone(),
-                Value::Null,
-                json!({"payload_sha256": hash}),
-                Change::Invoke(r.clone()),
-                false,
-            );
-            p.warning = audit.and_then(|log| {
-                super::payload::recent_duplicate(log, &target, &hash, log.duplicate_window_secs())
-                    .map(|d| {
-                        format!(
-                            "the same payload went to {target} in {} at {} (within {}s)",
-                            d.region,
-                            d.time,
-                            log.duplicate_window_secs()
-                        )
-                    })
-            });
-            Ok(p)
-        }
+        Request::Invoke(r) => invoke_plan(plan, r, audit),
         Request::SetWeight {
             function,
             alias,
             version,
             weight,
-        } => {
-            check_weight(*weight)?;
-            check_version(version)?;
-            let current = alias_of(source, function, alias).await?;
-            if current.function_version == "$LATEST" {
-                return Err(OpsError::Invalid(format!(
-                    "{function}:{alias} routes to $LATEST, which cannot share traffic with \
-                     another version: point the alias at a published version first \
-                     (lops traffic promote, or aws lambda update-alias --function-version N)"
-                )));
-            }
-            let versions = source
-                .published_versions(function)
-                .await
-                .map_err(|e| not_found(e, format!("function {function}")))?;
-            if !versions.contains(version) {
-                return Err(OpsError::Invalid(format!(
-                    "version {version} of {function} is not published; published: {}",
-                    if versions.is_empty() {
-                        "none".to_string()
-                    } else {
-                        versions.join(", ")
-                    }
-                )));
-            }
-            if *version == current.function_version {
-                return Err(OpsError::Invalid(format!(
-                    "v{version} is the main version of {alias}: give the other version a weight, or use \
-                     `traffic promote` / `traffic rollback`"
-                )));
-            }
-            let extra = (*weight > 0.0).then(|| (version.clone(), *weight));
-            let main = current.function_version.clone();
-            route_plan(plan, function, alias, current, main, extra)
-        }
+        } => weight_plan(source, plan, function, alias, version, *weight).await,
         Request::Promote { function, alias } => {
             let current = alias_of(source, function, alias).await?;
             let Some((next, _)) = current.additional_weights.first().cloned() else {
@@ -268,15 +204,7 @@ pub async fn prepare<S: RegionActions>(
         } => {
             check_version(version)?;
             let current = alias_of(source, function, alias).await?;
-            let versions = source
-                .published_versions(function)
-                .await
-                .map_err(|e| not_found(e, format!("function {function}")))?;
-            if !versions.contains(version) {
-                return Err(OpsError::Invalid(format!(
-                    "version {version} of {function} is not published"
-                )));
-            }
+            check_published(source, function, version).await?;
             route_plan(plan, function, alias, current, version.clone(), None)
         }
         Request::Rollback { function, alias } => {
@@ -300,24 +228,7 @@ pub async fn prepare<S: RegionActions>(
         }
         Request::Pin { function, alias } => {
             let current = alias_of(source, function, alias).await?;
-            let target = format!("{function}:{alias}");
-            let records = audit
-                .and_then(|log| log.read().ok())
-                .map(|(r, _)| r)
-                .unwrap_or_default();
-            let good = records
-                .iter()
-                .rev()
-                .filter(|r| {
-                    r.target == target
-                        && r.region == scope.region
-                        && r.profile == scope.profile
-                        && r.result == "ok"
-                })
-                .filter(|r| r.action.starts_with("traffic."))
-                .filter_map(|r| super::describe::routing_of(&r.before))
-                .find(|(_, extra)| extra.is_none())
-                .map(|(main, _)| main)
+            let good = last_good_version(&scope, audit, function, alias)
                 .unwrap_or_else(|| current.function_version.clone());
             route_plan(plan, function, alias, current, good, None)
         }
@@ -333,26 +244,7 @@ pub async fn prepare<S: RegionActions>(
         }
         Request::Kill { function } => reserve_plan(source, plan, function, Some(0), true).await,
         Request::Revive { function } => {
-            let log = audit.ok_or_else(|| {
-                OpsError::Invalid("revive needs the audit log, which is not available".into())
-            })?;
-            let (records, _) = log
-                .read()
-                .map_err(|e| OpsError::Invalid(format!("cannot read the audit log: {e}")))?;
-            let kill = records
-                .iter()
-                .rev()
-                .find(|r| r.action == "kill" && r.result == "ok" && r.target == *function && r.region == scope.region && r.profile == scope.profile)
-                .ok_or_else(|| {
-                    OpsError::Invalid(format!(
-                        "no kill of {function} in {scope} is recorded: set a value with `lops concurrency set {function} N`"
-                    ))
-                })?;
-            let value = kill
-                .before
-                .get("reserved")
-                .and_then(Value::as_i64)
-                .map(|n| n as i32);
+            let value = reserved_before_kill(&scope, audit, function)?;
             reserve_plan(source, plan, function, value, false).await
         }
         Request::SetTrigger { kind, id, enabled } => {
@@ -383,6 +275,158 @@ pub async fn prepare<S: RegionActions>(
         }
         Request::Undo { record } => super::undo::undo_plan(source, plan, record).await,
     }
+}
+
+/// An invoke names its target and the payload's hash, and warns when the same payload went to
+/// the same target a moment ago (a double submit during an incident).
+fn invoke_plan(
+    plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
+    r: &InvokeRequest,
+    audit: Option<&AuditLog>,
+) -> Result<Plan, OpsError> {
+    if r.function.is_empty() {
+        return Err(OpsError::Invalid(
+            "no function named: lops invoke FUNCTION[:QUALIFIER]".into(),
+        ));
+    }
+    let target = match &r.qualifier {
+        Some(q) => format!("{}:{q}", r.function),
+        None => r.function.clone(),
+    };
+    let hash = sha256_hex(&r.payload);
+    let mut p = plan(
+        target.clone(),
+        Value::Null,
+        json!({"payload_sha256": hash}),
+        Change::Invoke(r.clone()),
+        false,
+    );
+    p.warning = audit.and_then(|log| {
+        super::payload::recent_duplicate(log, &target, &hash, log.duplicate_window_secs()).map(
+            |d| {
+                format!(
+                    "the same payload went to {target} in {} at {} (within {}s)",
+                    d.region,
+                    d.time,
+                    log.duplicate_window_secs()
+                )
+            },
+        )
+    });
+    Ok(p)
+}
+
+/// A weight for a published version beside the alias's main one.
+async fn weight_plan<S: RegionActions>(
+    source: &S,
+    plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
+    function: &str,
+    alias: &str,
+    version: &str,
+    weight: f64,
+) -> Result<Plan, OpsError> {
+    check_weight(weight)?;
+    check_version(version)?;
+    let current = alias_of(source, function, alias).await?;
+    if current.function_version == "$LATEST" {
+        return Err(OpsError::Invalid(format!(
+            "{function}:{alias} routes to $LATEST, which cannot share traffic with \
+             another version: point the alias at a published version first \
+             (lops traffic promote, or aws lambda update-alias --function-version N)"
+        )));
+    }
+    check_published(source, function, version).await?;
+    if version == current.function_version {
+        return Err(OpsError::Invalid(format!(
+            "v{version} is the main version of {alias}: give the other version a weight, or use \
+             `traffic promote` / `traffic rollback`"
+        )));
+    }
+    let extra = (weight > 0.0).then(|| (version.to_string(), weight));
+    let main = current.function_version.clone();
+    route_plan(plan, function, alias, current, main, extra)
+}
+
+/// Refuses a version `function` has not published, naming those it has.
+async fn check_published<S: RegionActions>(
+    source: &S,
+    function: &str,
+    version: &str,
+) -> Result<(), OpsError> {
+    let versions = source
+        .published_versions(function)
+        .await
+        .map_err(|e| not_found(e, format!("function {function}")))?;
+    if versions.iter().any(|v| v == version) {
+        return Ok(());
+    }
+    Err(OpsError::Invalid(format!(
+        "version {version} of {function} is not published; published: {}",
+        if versions.is_empty() {
+            "none".to_string()
+        } else {
+            versions.join(", ")
+        }
+    )))
+}
+
+/// The main version of the alias's last recorded routing that sent everything to one version:
+/// where a pin puts it back.
+fn last_good_version(
+    scope: &Scope,
+    audit: Option<&AuditLog>,
+    function: &str,
+    alias: &str,
+) -> Option<String> {
+    let target = format!("{function}:{alias}");
+    let (records, _) = audit?.read().ok()?;
+    records
+        .iter()
+        .rev()
+        .filter(|r| {
+            r.target == target
+                && r.region == scope.region
+                && r.profile == scope.profile
+                && r.result == "ok"
+        })
+        .filter(|r| r.action.starts_with("traffic."))
+        .filter_map(|r| super::describe::routing_of(&r.before))
+        .find(|(_, extra)| extra.is_none())
+        .map(|(main, _)| main)
+}
+
+/// The reserved concurrency `function` had before its last recorded kill in `scope`.
+fn reserved_before_kill(
+    scope: &Scope,
+    audit: Option<&AuditLog>,
+    function: &str,
+) -> Result<Option<i32>, OpsError> {
+    let log = audit.ok_or_else(|| {
+        OpsError::Invalid("revive needs the audit log, which is not available".into())
+    })?;
+    let (records, _) = log
+        .read()
+        .map_err(|e| OpsError::Invalid(format!("cannot read the audit log: {e}")))?;
+    let kill = records
+        .iter()
+        .rev()
+        .find(|r| {
+            r.action == "kill"
+                && r.result == "ok"
+                && r.target == function
+                && r.region == scope.region
+                && r.profile == scope.profile
+        })
+        .ok_or_else(|| {
+            OpsError::Invalid(format!(
+                "no kill of {function} in {scope} is recorded: set a value with `lops concurrency set {function} N`"
+            ))
+        })?;
+    Ok(kill
+        .before
+        .get("reserved")
+        .and_then(Value::as_i64)
+        .map(|n| n as i32))
 }
 
 pub(super) fn trigger_state(kind: TriggerKind, id: &str, enabled: bool) -> Value {
