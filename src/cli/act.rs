@@ -265,7 +265,7 @@ pub(super) enum Repeat {
 async fn show(global: &GlobalArgs, function: &str, as_json: bool) -> Result<Exit, Failure> {
     let ctx = Session::connect(&global.flags()).await?;
     let mut docs = Vec::new();
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     for region in &ctx.regions {
         let inventory = region.aliases(function).await.map_err(OpsError::from)?;
         for a in &inventory {
@@ -520,7 +520,7 @@ fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> serde_json::Value {
 }
 
 fn print_outcome(plan: &Plan, outcome: &Outcome) {
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     let Some((inv, report)) = &outcome.invoke else {
         if plan.change == crate::ops::Change::Nothing {
             let _ = writeln!(

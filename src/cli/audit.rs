@@ -17,7 +17,7 @@ pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
     let (records, bad) = log
         .read()
         .map_err(|e| Failure::failed(format!("cannot read {}: {e}", log.path().display())))?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     if json_out {
         let _ = writeln!(
             out,

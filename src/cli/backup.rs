@@ -211,7 +211,7 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
             } else if all.is_empty() {
                 err!("no complete snapshots under {}", store.root);
             } else {
-                let mut out = std::io::stdout().lock();
+                let mut out = super::stdout();
                 for s in &all {
                     let _ = writeln!(
                         out,
@@ -320,7 +320,7 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
         doc["api_calls"] = serde_json::to_value(ctx.counter.snapshot()).unwrap_or_default();
         out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        let mut out = std::io::stdout().lock();
+        let mut out = super::stdout();
         for s in &report.snapshots {
             let _ = writeln!(
                 out,

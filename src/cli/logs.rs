@@ -91,7 +91,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     if args.stats {
         print_calls(&ctx, std::time::Duration::ZERO);
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     let written: std::io::Result<()> = (|| {
         for s in stats(&lines).iter().filter(|s| s.invocations > 0) {
             if args.json {
@@ -149,7 +149,7 @@ fn print_calls(ctx: &Session, took: std::time::Duration) {
 }
 
 fn print_lines(lines: &[crate::loglines::LogLine], json: bool) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     for l in lines {
         if json {
             writeln!(

@@ -1,11 +1,10 @@
-//! The headless face: clap commands over the same providers and ops as the TUI.
-
-/// A line on stdout. A closed stdout (the reader of a pipe went away) loses the line, never
-/// panics: the command's exit code still says what happened.
+/// A line on stdout. A reader of a pipe that went away loses the line, never panics: the
+/// command's exit code still says what happened. Any other failure to write is remembered and
+/// makes the command exit 1 saying its output was lost ([`stdout`]).
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        let _ = writeln!($crate::cli::stdout(), $($arg)*);
     }};
 }
 
@@ -170,13 +169,59 @@ pub enum Command {
     IamPolicy,
 }
 
+/// The first failure to write stdout other than a reader that went away.
+static STDOUT_FAILED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Stdout for the commands' output: a failure to write it (a full disk, an I/O error) is
+/// remembered, so that the command exits 1 and says its output was lost, even where the line
+/// itself ignores the result. A reader that went away (`| head -1`) is not a failure.
+pub(crate) fn stdout() -> Out {
+    Out(std::io::stdout().lock())
+}
+
+pub(crate) struct Out(std::io::StdoutLock<'static>);
+
+impl Out {
+    fn noted<T>(result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            let _ = STDOUT_FAILED.set(e.to_string());
+        }
+        result
+    }
+}
+
+impl std::io::Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Out::noted(self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Out::noted(self.0.flush())
+    }
+}
+
 /// One JSON document on stdout.
 pub(crate) fn print_json(doc: &impl serde::Serialize) {
     out!("{}", serde_json::to_string_pretty(doc).unwrap_or_default());
 }
 
-/// Runs a CLI command; the TUI is started by `main` when no command is given.
+/// Runs a CLI command; the TUI is started by `main` when no command is given. A command whose
+/// output could not be written fails, whatever it did (what it changed is in the audit log).
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure> {
+    let result = dispatch(global, command).await;
+    let _ = std::io::Write::flush(&mut stdout());
+    match (STDOUT_FAILED.get(), result) {
+        (Some(e), Ok(_)) => Err(Failure::failed(format!(
+            "cannot write output: {e}: what this command printed is lost (an action it took is \
+             in `lops audit`)"
+        ))),
+        (_, result) => result,
+    }
+}
+
+async fn dispatch(global: &GlobalArgs, command: Command) -> Result<Exit, Failure> {
     match command {
         Command::Status(args) => status::run(global, args).await,
         Command::Invoke(args) => act::invoke(global, args).await,

@@ -39,7 +39,7 @@ fn reporter(json: bool) -> impl FnMut(&Rollout, &str) {
         let mut err = std::io::stderr().lock();
         if json {
             let line = serde_json::json!({"time": r.updated, "target": r.target(), "region": r.region, "step": r.step, "status": r.status, "event": event});
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            let _ = writeln!(super::stdout(), "{line}");
         } else {
             let _ = writeln!(err, "{} {} in {}: {event}", r.updated, r.target(), r.region);
         }

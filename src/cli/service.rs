@@ -213,7 +213,7 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
             "complete": !partial,
         }));
     } else {
-        let mut out = std::io::stdout().lock();
+        let mut out = super::stdout();
         let pct = |v: Option<f64>| {
             v.map_or(crate::format::MISSING.to_string(), |s| {
                 format!("{:.0}%", s * 100.0)

@@ -63,7 +63,7 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
     let reports = read_all(&ctx.regions, ctx.settings.timeouts.region(), options).await;
     let calls = ctx.counter.snapshot();
     let incomplete = reports.iter().filter(|r| !r.complete()).count();
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     let written = if args.json {
         let doc = StatusDoc::new(&reports, args.stats.then_some(calls));
         serde_json::to_writer_pretty(&mut out, &doc)

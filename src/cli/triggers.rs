@@ -75,7 +75,7 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
     let ctx = Session::connect(&global.flags()).await?;
     let mut docs = Vec::new();
     let mut failed = 0;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     for region in &ctx.regions {
         let name = &region.scope().region;
         match region.triggers(function).await {

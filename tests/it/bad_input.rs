@@ -130,6 +130,28 @@ fn unknown_keymap_action_in_config_is_refused() {
 }
 
 #[test]
+fn output_that_cannot_be_written_fails_and_says_so() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    for args in [
+        "iam-policy --mode read",
+        "audit",
+        "audit --json",
+        "--help",
+        "--version",
+    ] {
+        let stderr = lops.run_with_stdout_to(args, "/dev/full");
+        assert!(
+            stderr.contains("exit=1") && stderr.contains("cannot write output"),
+            "{args}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args}: {stderr}");
+    }
+    // Usage errors still go to stderr with their own code.
+    let stderr = lops.run_with_stdout_to("status --window 7m", "/dev/full");
+    assert!(stderr.contains("exit=2"), "{stderr}");
+}
+
+#[test]
 fn dashboard_without_a_terminal_points_to_status() {
     let run = Lops::new("http://127.0.0.1:9").run(&["--demo"]);
     run.assert_exit(2);

@@ -335,4 +335,20 @@ async fn huge_payloads_and_a_closed_stdout_after_a_change_are_handled() {
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.2)])
     );
+    // A stdout that cannot be written (a full disk): the change is made, its answer is lost,
+    // and that is said with exit 1 rather than a silent 0.
+    let stderr = lops.run_with_stdout_to(
+        &format!("traffic set live --fn {f} --version 2 --weight 0.3 --regions {region} --yes"),
+        "/dev/full",
+    );
+    assert!(
+        stderr.contains("exit=1")
+            && stderr.contains("cannot write output")
+            && stderr.contains("lops audit"),
+        "{stderr}"
+    );
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.3)])
+    );
 }

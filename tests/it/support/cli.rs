@@ -111,10 +111,22 @@ impl Lops {
     /// Runs `lops ARGS | (exit 0)` in bash: the reader of stdout is gone before lops writes.
     /// Returns lops's stderr followed by a line `exit=CODE`.
     pub fn run_into_closed_pipe(&self, args: &str) -> String {
-        let script = format!(
+        self.run_in_bash(&format!(
             "{} {args} | (exit 0); echo \"exit=${{PIPESTATUS[0]}}\" >&2",
             env!("CARGO_BIN_EXE_lops")
-        );
+        ))
+    }
+
+    /// Runs `lops ARGS >TARGET` in bash (`/dev/full`: every write fails). Returns lops's
+    /// stderr followed by a line `exit=CODE`.
+    pub fn run_with_stdout_to(&self, args: &str, target: &str) -> String {
+        self.run_in_bash(&format!(
+            "{} {args} >{target}; echo \"exit=$?\" >&2",
+            env!("CARGO_BIN_EXE_lops")
+        ))
+    }
+
+    fn run_in_bash(&self, script: &str) -> String {
         let template = self.command(&[]);
         let mut cmd = Command::new("bash");
         cmd.env_clear();
@@ -123,7 +135,7 @@ impl Lops {
                 cmd.env(k, v);
             }
         }
-        let out = cmd.args(["-c", &script]).output().expect("bash");
+        let out = cmd.args(["-c", script]).output().expect("bash");
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
