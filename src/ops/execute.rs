@@ -5,7 +5,6 @@ use serde_json::Value;
 use serde_json::json;
 
 use super::audit::{AuditLog, Record};
-use super::payload::sha256_hex;
 use super::plan::{
     Change, Plan, alias_state, describe, not_found, routed, same_routing, trigger_state,
 };
@@ -89,7 +88,7 @@ pub async fn execute<S: RegionActions>(
         },
         undoes: plan.undoes.clone(),
         payload_sha256: match &plan.change {
-            Change::Invoke(r) => Some(sha256_hex(&r.payload)),
+            Change::Invoke(r) => Some(super::payload::payload_sha256(&r.payload)),
             _ => None,
         },
         batch: plan.batch.clone(),

@@ -105,9 +105,36 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The last successful invoke of `target` with the same payload within `window_secs`, if any.
+/// A payload's hash for the audit and the repeated-invoke guard: of its JSON written one way
+/// (keys sorted, no spaces), so that `{"a": 1}` and `{"a":1}` are the same payload.
+pub fn payload_sha256(payload: &[u8]) -> String {
+    fn sorted(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                serde_json::Value::Object(
+                    entries.into_iter().map(|(k, v)| (k, sorted(v))).collect(),
+                )
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(sorted).collect())
+            }
+            other => other,
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(payload) {
+        Ok(v) => sha256_hex(sorted(v).to_string().as_bytes()),
+        Err(_) => sha256_hex(payload),
+    }
+}
+
+/// The last successful invoke of `target` in `scope` with the same payload within
+/// `window_secs`, if any (the same function name in another region or account is another
+/// function).
 pub fn recent_duplicate(
     log: &super::audit::AuditLog,
+    scope: &crate::provider::Scope,
     target: &str,
     payload_sha256: &str,
     window_secs: u64,
@@ -118,6 +145,8 @@ pub fn recent_duplicate(
         r.action == "invoke"
             && r.result == "ok"
             && r.target == target
+            && r.region == scope.region
+            && r.profile == scope.profile
             && r.payload_sha256.as_deref() == Some(payload_sha256)
             && chrono::DateTime::parse_from_rfc3339(&r.time).is_ok_and(|t| {
                 (now - t.with_timezone(&chrono::Utc)).num_seconds() <= window_secs as i64
@@ -128,6 +157,15 @@ pub fn recent_duplicate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_json_written_another_way_is_the_same_payload() {
+        let a = payload_sha256(br#"{"b": [1, {"d": 2, "c": 3}], "a": "x"}"#);
+        let b = payload_sha256(br#"{"a":"x","b":[1,{"c":3,"d":2}]}"#);
+        assert_eq!(a, b);
+        assert_ne!(a, payload_sha256(br#"{"a":"y","b":[1,{"c":3,"d":2}]}"#));
+        assert_ne!(payload_sha256(b"[1,2]"), payload_sha256(b"[2,1]"));
+    }
 
     #[test]
     fn malformed_payload_is_refused_with_a_hint() {

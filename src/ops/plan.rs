@@ -4,7 +4,6 @@
 use serde_json::{Value, json};
 
 use super::audit::AuditLog;
-use super::payload::sha256_hex;
 pub use super::request::Request;
 use super::request::{check_version, check_weight};
 use super::{Confirmation, OpsError, Tier, authorize, confirmation};
@@ -180,7 +179,7 @@ pub async fn prepare<S: RegionActions>(
             batch: None,
         };
     match &request {
-        Request::Invoke(r) => invoke_plan(plan, r, audit),
+        Request::Invoke(r) => invoke_plan(plan, &scope, r, audit),
         Request::SetWeight {
             function,
             alias,
@@ -281,6 +280,7 @@ pub async fn prepare<S: RegionActions>(
 /// the same target a moment ago (a double submit during an incident).
 fn invoke_plan(
     plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
+    scope: &Scope,
     r: &InvokeRequest,
     audit: Option<&AuditLog>,
 ) -> Result<Plan, OpsError> {
@@ -293,7 +293,7 @@ fn invoke_plan(
         Some(q) => format!("{}:{q}", r.function),
         None => r.function.clone(),
     };
-    let hash = sha256_hex(&r.payload);
+    let hash = super::payload::payload_sha256(&r.payload);
     let mut p = plan(
         target.clone(),
         Value::Null,
@@ -302,16 +302,15 @@ fn invoke_plan(
         false,
     );
     p.warning = audit.and_then(|log| {
-        super::payload::recent_duplicate(log, &target, &hash, log.duplicate_window_secs()).map(
-            |d| {
+        super::payload::recent_duplicate(log, scope, &target, &hash, log.duplicate_window_secs())
+            .map(|d| {
                 format!(
                     "the same payload went to {target} in {} at {} (within {}s)",
                     d.region,
                     d.time,
                     log.duplicate_window_secs()
                 )
-            },
-        )
+            })
     });
     Ok(p)
 }

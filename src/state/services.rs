@@ -246,9 +246,12 @@ pub fn act(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         Action::Drain => ServiceChange::Drain(row.region.clone()),
         Action::RestoreRegion => ServiceChange::Restore(row.region.clone()),
         Action::Shift => {
-            state.input = Some(Input::ServiceWeight(
-                row.weight.map_or(String::new(), |w| w.to_string()),
-            ));
+            // Refused before anything is asked, as the other levers are.
+            if authorized(state, row.service, crate::ops::Kind::ServiceWeights) {
+                state.input = Some(Input::ServiceWeight(
+                    row.weight.map_or(String::new(), |w| w.to_string()),
+                ));
+            }
             return;
         }
         _ => return,
@@ -286,6 +289,30 @@ pub fn weight_prompt(state: &State) -> String {
     }
 }
 
+/// Whether the tier of the service's home scope allows `kind`; if not, says so in a notice.
+fn authorized(state: &mut State, service: usize, kind: crate::ops::Kind) -> bool {
+    let Some(Ok(home)) = state.services.homes.get(service).cloned() else {
+        return false;
+    };
+    let scope = &state.regions[home].scope;
+    let name = &state.services.services[service].name;
+    match authorize(
+        scope.access.tier,
+        kind.needs(),
+        &format!(
+            "{} of {name} (Route 53, profile {})",
+            kind.title(),
+            scope.profile
+        ),
+    ) {
+        Ok(()) => true,
+        Err(e) => {
+            state.popup = Some(Popup::Notice(e.to_string()));
+            false
+        }
+    }
+}
+
 fn propose(state: &mut State, service: usize, change: ServiceChange, effects: &mut Vec<Effect>) {
     let pane = &state.services;
     let Some(Ok(home)) = pane.homes.get(service).cloned() else {
@@ -296,18 +323,7 @@ fn propose(state: &mut State, service: usize, change: ServiceChange, effects: &m
         change,
         force: false,
     };
-    let scope = &state.regions[home].scope;
-    if let Err(e) = authorize(
-        scope.access.tier,
-        request.needs(),
-        &format!(
-            "{} of {} (Route 53, profile {})",
-            request.kind().title(),
-            request.target(),
-            scope.profile
-        ),
-    ) {
-        state.popup = Some(Popup::Notice(e.to_string()));
+    if !authorized(state, service, request.kind()) {
         return;
     }
     effects.push(Effect::Prepare {
@@ -442,6 +458,15 @@ mod tests {
         read_in(&mut s);
         let effects = press(&mut s, 'D');
         assert!(!effects.iter().any(|e| matches!(e, Effect::Prepare { .. })));
+        assert!(
+            matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("--mode change")),
+            "{:?}",
+            s.popup
+        );
+        // The weight lever too: no prompt to fill in only to be refused.
+        s.popup = None;
+        press(&mut s, 't');
+        assert_eq!(s.input, None);
         assert!(
             matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("--mode change")),
             "{:?}",

@@ -232,6 +232,20 @@ async fn invoke_shows_the_response_and_guards_against_duplicates() {
         "{}",
         again.stderr
     );
+    // The same JSON written another way is the same payload.
+    act(
+        &lops,
+        region,
+        &["invoke", &f, "--payload", r#"{ "order":42 }"#, "--yes"],
+    )
+    .assert_exit(4);
+    // The same name in another region is another function: not a duplicate.
+    let other = "ap-south-2";
+    Seeder::new(moto::url(), other)
+        .await
+        .create_function(&f)
+        .await;
+    act(&lops, other, &["invoke", &f, "--payload", payload, "--yes"]).assert_exit(0);
     act(
         &lops,
         region,
