@@ -16,6 +16,78 @@ use crate::state::{FunctionEntry, RegionHealth, RegionState, State};
 /// Wide enough for the sparkline and state columns.
 const WIDE: u16 = 110;
 
+/// The number columns, in the order they are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Inv,
+    Err,
+    Thr,
+    P99,
+    Conc,
+    Alarm,
+}
+
+impl Col {
+    const DRAWN: [Col; 6] = [
+        Col::Inv,
+        Col::Err,
+        Col::Thr,
+        Col::P99,
+        Col::Conc,
+        Col::Alarm,
+    ];
+    /// Which go first when the screen is narrow: the last in this list.
+    const KEPT_FIRST: [Col; 6] = [
+        Col::Inv,
+        Col::Err,
+        Col::Conc,
+        Col::P99,
+        Col::Thr,
+        Col::Alarm,
+    ];
+
+    fn header(self) -> &'static str {
+        match self {
+            Col::Inv => "INV",
+            Col::Err => "ERR%",
+            Col::Thr => "THR",
+            Col::P99 => "P99",
+            Col::Conc => "CONC",
+            Col::Alarm => "ALARM",
+        }
+    }
+
+    fn width(self, wide: bool) -> u16 {
+        match self {
+            Col::Inv | Col::Err => 6,
+            Col::Thr => 5,
+            Col::P99 => 7,
+            Col::Conc => 9,
+            Col::Alarm if wide => 24,
+            Col::Alarm => 5,
+        }
+    }
+}
+
+/// The number columns that fit beside the mark, region and name columns: a column that does not
+/// fit is left out whole (the detail view has them all) rather than cut, so a number is never
+/// shown without its first digits.
+fn columns(inner: u16, fixed: u16, wide: bool) -> Vec<Col> {
+    let mut used = fixed;
+    let mut kept = Vec::new();
+    for col in Col::KEPT_FIRST {
+        let need = col.width(wide) + 1;
+        if used + need <= inner {
+            used += need;
+            kept.push(col);
+        }
+    }
+    Col::DRAWN
+        .into_iter()
+        .filter(|c| kept.contains(c))
+        .collect()
+}
+
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let total: usize = state.regions.iter().map(|r| r.functions.len()).sum();
     let title = format!(
@@ -54,6 +126,22 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let wide = area.width >= WIDE;
     // The mark column shows while anything is marked: `*` reads without colour.
     let marking = !state.marks.is_empty();
+    // The region column as wide as the longest scope shown (profile/region), within reason.
+    let region_width = state
+        .regions
+        .iter()
+        .map(|r| r.scope.to_string().chars().count())
+        .max()
+        .unwrap_or(9)
+        .clamp(6, 20) as u16;
+    let name_min = if wide { 36 } else { 12 };
+    let fixed = u16::from(marking) * 2
+        + 2
+        + region_width
+        + 1
+        + name_min
+        + if wide { 8 + 1 + 16 + 1 } else { 0 };
+    let cols = columns(area.width.saturating_sub(2), fixed, wide);
     let mut header = vec!["", "REGION", "FUNCTION"];
     if marking {
         header.insert(0, "");
@@ -61,31 +149,27 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if wide {
         header.extend(["STATE", "INVOCATIONS 60m"]);
     }
-    header.extend(["INV", "ERR%", "THR", "P99", "CONC", "ALARM"]);
+    header.extend(cols.iter().map(|c| c.header()));
     let name_width = if wide {
         Constraint::Length(36)
     } else {
         Constraint::Min(12)
     };
-    let mut widths = vec![Constraint::Length(1), Constraint::Length(14), name_width];
+    let mut widths = vec![
+        Constraint::Length(1),
+        Constraint::Length(region_width),
+        name_width,
+    ];
     if marking {
         widths.insert(0, Constraint::Length(1));
     }
     if wide {
         widths.extend([Constraint::Length(8), Constraint::Length(16)]);
     }
-    widths.extend([
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(9),
-        if wide {
-            Constraint::Min(24)
-        } else {
-            Constraint::Length(5)
-        },
-    ]);
+    widths.extend(cols.iter().map(|c| match c {
+        Col::Alarm if wide => Constraint::Min(24),
+        c => Constraint::Length(c.width(wide)),
+    }));
     let height = state.table_rows();
     let end = (state.offset + height).min(state.rows.len());
     let stale_after = state.stale_after_secs();
@@ -100,7 +184,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme,
                 (*r, region),
                 &region.functions[*f],
-                wide,
+                (wide, &cols),
                 &health,
             );
             if state.offset + i == state.selected {
@@ -122,7 +206,7 @@ fn row<'a>(
     theme: &Theme,
     (index, region): (usize, &RegionState),
     f: &'a FunctionEntry,
-    wide: bool,
+    (wide, cols): (bool, &[Col]),
     health: &RegionHealth,
 ) -> Row<'a> {
     let s = f.stats(state.window);
@@ -215,33 +299,39 @@ fn row<'a>(
             v
         }
     };
-    cells.extend([
-        Cell::from(Line::from(number(format::count(s.invocations))).right_aligned()),
-        Cell::from(Line::styled(number(format::percent(s.error_rate)), err_style).right_aligned()),
-        Cell::from(
-            Line::styled(
-                number(format::count(s.throttles)),
-                if s.throttles > 0.0 {
-                    theme.bad()
-                } else {
-                    Style::new()
-                },
-            )
-            .right_aligned(),
-        ),
-        Cell::from(Line::from(format::millis(s.duration_p99_ms)).right_aligned()),
-        Cell::from(
-            Line::styled(
-                conc_text,
-                if near_limit {
-                    theme.warn()
-                } else {
-                    Style::new()
-                },
-            )
-            .right_aligned(),
-        ),
-        Cell::from(alarm),
-    ]);
+    for col in cols {
+        cells.push(match col {
+            Col::Inv => {
+                Cell::from(Line::from(number(format::count(s.invocations))).right_aligned())
+            }
+            Col::Err => Cell::from(
+                Line::styled(number(format::percent(s.error_rate)), err_style).right_aligned(),
+            ),
+            Col::Thr => Cell::from(
+                Line::styled(
+                    number(format::count(s.throttles)),
+                    if s.throttles > 0.0 {
+                        theme.bad()
+                    } else {
+                        Style::new()
+                    },
+                )
+                .right_aligned(),
+            ),
+            Col::P99 => Cell::from(Line::from(format::millis(s.duration_p99_ms)).right_aligned()),
+            Col::Conc => Cell::from(
+                Line::styled(
+                    conc_text.clone(),
+                    if near_limit {
+                        theme.warn()
+                    } else {
+                        Style::new()
+                    },
+                )
+                .right_aligned(),
+            ),
+            Col::Alarm => Cell::from(alarm.clone()),
+        });
+    }
     Row::new(cells)
 }

@@ -98,14 +98,26 @@ fn render_plans(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 fn too_small(area: Rect, theme: &Theme, frame: &mut Frame) {
-    let text = vec![
-        Line::styled("terminal too small", theme.bad()),
-        Line::from(format!(
-            "{}x{} — lops needs at least {MIN_WIDTH}x{MIN_HEIGHT}",
-            area.width, area.height
-        )),
-        Line::from("enlarge the window, or press q to quit"),
-    ];
+    // Short lines on a very small screen, so that what to do still shows.
+    let text = if area.width >= 40 {
+        vec![
+            Line::styled("terminal too small", theme.bad()),
+            Line::from(format!(
+                "{}x{} — lops needs at least {MIN_WIDTH}x{MIN_HEIGHT}",
+                area.width, area.height
+            )),
+            Line::from("enlarge the window, or press q to quit"),
+        ]
+    } else {
+        vec![
+            Line::styled(
+                format!("too small {}x{}", area.width, area.height),
+                theme.bad(),
+            ),
+            Line::from(format!("needs {MIN_WIDTH}x{MIN_HEIGHT}")),
+            Line::from("q quits"),
+        ]
+    };
     let top = area.height.saturating_sub(3) / 2;
     let area = Rect {
         y: area.y + top,
@@ -248,7 +260,17 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             span.content = text.into();
         }
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), regions_line);
+    // A typed value that was refused: why, on a line of its own above the prompt, where the
+    // prompt's length cannot push it off a narrow screen.
+    let refused = state
+        .input
+        .as_ref()
+        .and(state.input_error.as_ref())
+        .map(|e| Line::styled(format!(" ! {e}"), theme.bad()));
+    frame.render_widget(
+        Paragraph::new(refused.unwrap_or_else(|| Line::from(spans))),
+        regions_line,
+    );
 
     let line = match &state.input {
         Some(Input::Filter(text)) => Line::from(vec![
@@ -273,7 +295,7 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         ) => input_line(
             &crate::state::actions::input_prompt(state, input),
             text,
-            state,
+            usize::from(area.width),
             theme,
         ),
         None => {
@@ -295,14 +317,19 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(line), keys_line);
 }
 
-fn input_line(label: &str, text: &str, state: &State, theme: &Theme) -> Line<'static> {
-    let mut spans = vec![
-        Span::styled(label.to_string(), theme.title()),
-        Span::raw(format!("{text}_")),
-    ];
-    match &state.input_error {
-        Some(e) => spans.push(Span::styled(format!("  {e}"), theme.bad())),
-        None => spans.push(Span::styled("   enter send · esc cancel", theme.dim())),
+/// A prompt, what is typed and a cursor; when they do not fit in `width`, the end of what is
+/// typed stays in view (its start gives way, marked), and the label keeps a third of the line.
+fn input_line(label: &str, text: &str, width: usize, theme: &Theme) -> Line<'static> {
+    let typed = format!("{text}_");
+    let (label_len, typed_len) = (label.chars().count(), typed.chars().count());
+    let label_room = label_len.min(width.saturating_sub(typed_len).max(width / 3));
+    let label = widgets::fit(label, label_room, theme);
+    let typed = widgets::fit_end(&typed, width.saturating_sub(label.chars().count()), theme);
+    let hint = "   enter send · esc cancel";
+    let room = width.saturating_sub(label.chars().count() + typed.chars().count());
+    let mut spans = vec![Span::styled(label, theme.title()), Span::raw(typed)];
+    if hint.chars().count() <= room {
+        spans.push(Span::styled(hint, theme.dim()));
     }
     Line::from(spans)
 }

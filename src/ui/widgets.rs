@@ -42,6 +42,17 @@ pub fn fit(text: &str, max: usize, theme: &Theme) -> String {
     out
 }
 
+/// Truncates to `max` characters keeping the end (what is being typed), marking the cut.
+pub fn fit_end(text: &str, max: usize, theme: &Theme) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_string();
+    }
+    let mark = if theme.ascii { "~" } else { "…" };
+    let kept: String = text.chars().skip(count + 1 - max.max(1)).collect();
+    format!("{mark}{kept}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +78,7 @@ mod tests {
         assert_eq!(bar(0.5, 10, &t), "#####.....");
         assert_eq!(bar(1.7, 4, &t), "####");
         assert_eq!(fit("checkout-consumer", 8, &t), "checkou~");
+        assert_eq!(fit_end("checkout-consumer", 8, &t), "~onsumer");
+        assert_eq!(fit_end("short", 8, &t), "short");
     }
 }

@@ -345,6 +345,64 @@ async fn tiny_terminal_gets_a_clear_message() {
     let out = screen(&mut state, &MONO, 40, 10);
     assert!(out.contains("terminal too small"), "{out}");
     assert!(out.contains("40x10"), "{out}");
+    // Smaller still: what to do still shows.
+    let out = screen(&mut state, &MONO, 20, 5);
+    assert!(
+        out.contains("20x5") && out.contains("60x15") && out.contains("q quits"),
+        "{out}"
+    );
+}
+
+/// Between the smallest screen and 80 columns the number columns that do not fit are left
+/// out whole, never cut from the left (`/1.0k` for `5/1.0k`).
+#[tokio::test]
+async fn a_narrow_fleet_table_leaves_columns_out_rather_than_cutting_numbers() {
+    let mut state = incident().await;
+    let wide = screen(&mut state, &MONO, 80, 24);
+    assert!(wide.contains("CONC") && wide.contains("ALARM"), "{wide}");
+    for width in [60, 64, 69, 75] {
+        let out = screen(&mut state, &MONO, width, 15);
+        assert!(
+            out.contains("INV") && out.contains("ERR%") && out.contains("CONC"),
+            "{width}: {out}"
+        );
+        assert!(out.contains("ap-southeast-2"), "{width}: {out}");
+        for line in out.lines().filter(|l| l.contains("/1.0k")) {
+            let cut = line
+                .split_whitespace()
+                .any(|word| word.starts_with("/1.0k"));
+            assert!(!cut, "{width}: a number lost its first digits: {line}");
+        }
+        assert!(out.contains("/1.0k"), "{width}: {out}");
+    }
+}
+
+/// A typed value that is refused says why on the line above the prompt: at 80 columns the
+/// prompt is long enough to push a message on its own line off the screen.
+#[tokio::test]
+async fn a_refused_typed_value_says_why_at_80_columns() {
+    let mut state = incident().await;
+    key(&mut state, 'N');
+    for _ in 0..4 {
+        update(
+            &mut state,
+            Msg::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)),
+        );
+    }
+    for c in "99999999999999999999".chars() {
+        key(&mut state, c);
+    }
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        out.contains("is not a number: give 0 or more, or none"),
+        "{out}"
+    );
+    // What was typed stays in view, with the cursor.
+    assert!(out.contains("99999999999999999999_"), "{out}");
 }
 
 #[tokio::test]
