@@ -184,6 +184,7 @@ impl Session {
         for profile in profiles(&settings) {
             let access = access(&settings, &profile);
             let region_names = regions_for(&profile, &settings, &extra).await?;
+            check_profile_known(&profile, &settings).await?;
             let first = Scope::new(profile.clone(), region_names[0].clone(), access);
             check_credentials(&first, &settings).await?;
             for region in region_names {
@@ -233,6 +234,41 @@ async fn regions_for(
              `regions` in the config file, or set AWS_REGION"
         ))),
     }
+}
+
+/// A profile chosen by `--profile`, `AWS_PROFILE` or `profiles = [...]` must be one AWS or
+/// lops knows: otherwise a typo (`prdo` for `prod`) would act with the environment's keys
+/// under a name that carries none of `prod`'s protections. `default` is always known. A
+/// shared config file that cannot be read is left to the credentials check to report.
+async fn check_profile_known(profile: &str, settings: &Settings) -> Result<(), Failure> {
+    if profile == "default" || settings.profile_settings.contains_key(profile) {
+        return Ok(());
+    }
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    let fs = aws_types::os_shim_internal::Fs::real();
+    let env = aws_types::os_shim_internal::Env::real();
+    let Ok(set) = aws_config::profile::parser::load(&fs, &env, &files, None).await else {
+        return Ok(());
+    };
+    if set.get_profile(profile).is_some() {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = set
+        .profiles()
+        .chain(settings.profile_settings.keys().map(String::as_str))
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    Err(Failure::usage(format!(
+        "unknown profile '{profile}': it is in neither ~/.aws/config, ~/.aws/credentials nor \
+         lops's config file ({}); check the name, or add it with `aws configure --profile \
+         {profile}`",
+        if known.is_empty() {
+            "no profiles there".to_string()
+        } else {
+            format!("known: {}", known.join(", "))
+        }
+    )))
 }
 
 async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Failure> {

@@ -88,6 +88,28 @@ fn unknown_profile_is_refused() {
     ]);
     run.assert_exit(2);
     assert!(run.stderr.contains("'nosuch'"), "{}", run.stderr);
+    // Also with keys in the environment, by flag or by AWS_PROFILE: a mistyped profile would
+    // otherwise act with those keys without the protections of the profile meant.
+    let lops = Lops::new("http://127.0.0.1:9");
+    let config = lops.config("[profile.prod]\nproduction = true\n");
+    let config = config.display().to_string();
+    for (flag, env) in [(Some("prdo"), None), (None, Some("prdo"))] {
+        let mut args = vec!["status", "--regions", "us-east-1", "--config", &config];
+        let mut lops = Lops::new("http://127.0.0.1:9");
+        if let Some(p) = flag {
+            args.extend(["--profile", p]);
+        }
+        if let Some(p) = env {
+            lops = lops.env("AWS_PROFILE", p);
+        }
+        let run = lops.run(&args);
+        run.assert_exit(2);
+        assert!(
+            run.stderr.contains("unknown profile 'prdo'") && run.stderr.contains("known: prod"),
+            "{}",
+            run.stderr
+        );
+    }
 }
 
 #[test]

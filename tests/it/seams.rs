@@ -249,8 +249,12 @@ async fn no_audit_no_change_and_state_files_are_the_owners_alone() {
     assert_eq!(mode(&state.join("audit.jsonl")), 0o600);
     assert_eq!(mode(&state.join("lops.log")), 0o600);
     // A rollout's file: owner-only, in an owner-only directory, named safely whatever the
-    // profile is called.
+    // profile is called (a profile lops knows: an unknown one is refused before anything).
+    let config = lops.config("[profile.\"../../evil\"]\nmode = \"change\"\n");
+    let config = config.display().to_string();
     let run = lops.run(&[
+        "--config",
+        &config,
         "traffic",
         "plan",
         "live",
