@@ -116,7 +116,7 @@ fn demo_runs_in_a_real_terminal_and_exits_cleanly() {
 
     tmux.run(&["resize-window", "-t", &tmux.session, "-x", "30", "-y", "8"]);
     tmux.wait_for(5, "the too-small message", |s| {
-        s.contains("terminal too small")
+        s.contains("too small 30x8") && s.contains("q quits")
     });
     tmux.run(&["resize-window", "-t", &tmux.session, "-x", "80", "-y", "24"]);
     tmux.wait_for(5, "the fleet again", |s| s.contains("functions 150/150"));
