@@ -29,8 +29,10 @@ fn exit_for(status: &Status) -> Exit {
     match status {
         Status::Done => Exit::Done,
         // The guard refused the new version.
-        Status::RolledBack { .. } | Status::Halted { .. } => Exit::Refused,
-        Status::Aborted | Status::Running => Exit::Done,
+        // Stopped before the end: by its guard, someone else's change, or an abort asked for
+        // elsewhere — a script must not go on as if it had finished.
+        Status::RolledBack { .. } | Status::Halted { .. } | Status::Aborted => Exit::Refused,
+        Status::Running => Exit::Done,
     }
 }
 

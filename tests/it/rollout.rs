@@ -106,6 +106,62 @@ async fn alarm_guard_rolls_back_within_one_interval() {
     );
 }
 
+/// Someone else sets the alias while a step holds; then the guard trips. The rollback would
+/// overwrite their weights: the rollout halts instead, writes nothing and says so (exit 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_trip_never_overwrites_someone_elses_change() {
+    let region = "eu-west-1";
+    let (seeder, f) = canary(region, "theirs").await;
+    let alarm = format!("{f}-errors");
+    seeder
+        .put_error_alarm(&alarm, &f, Some(StateValue::Ok))
+        .await;
+    let lops = Lops::new(moto::url());
+    let child = lops.spawn(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        &f,
+        "--to",
+        "2",
+        "--steps",
+        "20:60s",
+        "--guard-alarm",
+        &alarm,
+        "--guard-interval",
+        "1",
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    seeder.set_extra_weight(&f, "2", 0.5).await;
+    seeder
+        .cloudwatch
+        .set_alarm_state()
+        .alarm_name(&alarm)
+        .state_value(StateValue::Alarm)
+        .state_reason("errors")
+        .send()
+        .await
+        .expect("set alarm");
+    let (code, stderr) = finish(child, 120);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains(&format!("alarm {alarm} is in ALARM"))
+            && stderr.contains("someone else changed it")
+            && stderr.contains("Nothing was written"),
+        "{stderr}"
+    );
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.5)])
+    );
+    let plans = lops.run(&["traffic", "plans", "--json"]);
+    assert!(plans.stdout.contains("halted"), "{}", plans.stdout);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_rate_guard_rolls_back() {
     let region = "ca-west-1";

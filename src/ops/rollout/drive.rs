@@ -178,6 +178,11 @@ fn save(store: &RolloutStore, r: &Rollout) -> Result<(), OpsError> {
 
 /// Returns the alias to the weights it had when the rollout started. A rollback is what stops
 /// the damage: a failed write is tried again (three times in all) before giving up.
+///
+/// A rollback the rollout decides on itself (its guard tripped, a step failed) writes only over
+/// a routing the rollout left: one someone else set since is theirs, and the rollout halts
+/// without writing (`status` becomes `Halted`). An abort a person asked for goes back to the
+/// starting weights whatever it finds.
 pub async fn roll_back<S: RegionActions>(
     source: &S,
     r: &mut Rollout,
@@ -186,6 +191,30 @@ pub async fn roll_back<S: RegionActions>(
     status: Status,
 ) -> Result<(), OpsError> {
     let start = r.start_routing();
+    if let Status::RolledBack { reason } = &status {
+        let (main, extra) = r.step_routing();
+        let ours = [r.expected_routing(), start.clone(), Routing { main, extra }];
+        // An unreadable alias does not hold the rollback up: the ops layer reads it again.
+        if let Ok(found) = source
+            .alias(&r.function, &r.alias)
+            .await
+            .map(|a| Routing::of(&a))
+            && !ours.contains(&found)
+        {
+            r.status = Status::Halted {
+                reason: format!(
+                    "{reason}, but {} is {} where the rollout left {}: someone else changed \
+                     it, and it is left as they set it. Nothing was written; look, then resume \
+                     or abort",
+                    r.target(),
+                    found.describe(),
+                    r.expected_routing().describe()
+                ),
+            };
+            r.updated = now();
+            return save(store, r);
+        }
+    }
     let request = Request::RouteTo {
         function: r.function.clone(),
         alias: r.alias.clone(),
@@ -341,10 +370,8 @@ pub async fn run<S: RegionActions + GuardSignals>(
                 report(r, &format!("halted: {reason}"));
                 return Ok(r.status.clone());
             }
-            report(r, &format!("step failed: {e}; rolling back"));
             let reason = format!("step failed: {e}");
-            roll_back(source, r, audit, store, Status::RolledBack { reason }).await?;
-            return Ok(r.status.clone());
+            return rolled_back(source, r, audit, store, reason, &mut report).await;
         }
         r.last_written = Some(target);
         r.updated = now();
@@ -446,18 +473,51 @@ async fn hold<S: RegionActions + GuardSignals>(
             }
         };
         if let Some(reason) = reason {
-            report(
-                r,
-                &format!(
-                    "guard tripped: {reason}; rolling back to {}",
-                    r.start_weights()
-                ),
-            );
-            roll_back(source, r, audit, store, Status::RolledBack { reason }).await?;
-            return Ok(Some(r.status.clone()));
+            let reason = format!("guard tripped: {reason}");
+            return rolled_back(source, r, audit, store, reason, report)
+                .await
+                .map(Some);
         }
     }
     Ok(None)
+}
+
+/// The rollout's own rollback for `reason`, said once it is done: rolled back, halted because
+/// someone else changed the alias, or not done at all (and what to do then).
+async fn rolled_back<S: RegionActions>(
+    source: &S,
+    r: &mut Rollout,
+    audit: Option<&AuditLog>,
+    store: &RolloutStore,
+    reason: String,
+    report: &mut impl FnMut(&Rollout, &str),
+) -> Result<Status, OpsError> {
+    let left = r.expected_routing().describe();
+    let status = Status::RolledBack {
+        reason: reason.clone(),
+    };
+    if let Err(e) = roll_back(source, r, audit, store, status).await {
+        r.updated = now();
+        report(
+            r,
+            &format!(
+                "{reason}; the rollback failed ({e}): {} is left at {left}. Return it with \
+                 `lops traffic abort {} --fn {}` once that is fixed",
+                r.target(),
+                r.alias,
+                r.function
+            ),
+        );
+        return Err(e);
+    }
+    match &r.status {
+        Status::Halted { reason } => report(r, &format!("halted: {reason}")),
+        _ => report(
+            r,
+            &format!("{reason}; rolled back to {}", r.start_weights()),
+        ),
+    }
+    Ok(r.status.clone())
 }
 
 fn owned_message(r: &Rollout) -> String {
