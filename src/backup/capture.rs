@@ -68,7 +68,7 @@ impl<R: FunctionReads> Blobs<'_, R> {
                 return Ok((sha.clone(), r.size));
             }
             if known_size > 0
-                && (self.store.is_known(sha) || self.store.exists(&layout::blob(sha)).await?)
+                && (self.store.is_known(sha) || self.store.blob_intact(sha, known_size).await?)
             {
                 self.store.mark_known(sha);
                 self.refs.insert(

@@ -123,7 +123,30 @@ impl Store {
             .is_some())
     }
 
-    /// Uploads a blob under its SHA-256 unless it is already there. Returns whether it
+    /// Whether the blob under `sha256` is there whole: its size, and the SHA-256 it was stored
+    /// with. One that was damaged or replaced since (another size, another or no SHA-256) is
+    /// not, so that the next backup puts it back instead of pointing at it again.
+    pub async fn blob_intact(&self, sha256: &str, size: u64) -> Result<bool, BackupError> {
+        let head = self
+            .bucket
+            .head(&self.root.bucket, &self.root.child(&layout::blob(sha256)))
+            .await?;
+        let Some(head) = head else {
+            return Ok(false);
+        };
+        let expected = hex_to_base64(sha256);
+        let intact = head.size == size && head.checksum_sha256.is_some_and(|c| Some(c) == expected);
+        if !intact {
+            tracing::warn!(
+                blob = sha256,
+                size = head.size,
+                "stored blob is not whole: uploading it again"
+            );
+        }
+        Ok(intact)
+    }
+
+    /// Uploads a blob under its SHA-256 unless it is already there whole. Returns whether it
     /// uploaded (false: deduplicated).
     pub async fn put_blob(
         &self,
@@ -131,7 +154,7 @@ impl Store {
         bytes: Vec<u8>,
         storage_class: &str,
     ) -> Result<bool, BackupError> {
-        if self.exists(&layout::blob(sha256)).await? {
+        if self.blob_intact(sha256, bytes.len() as u64).await? {
             return Ok(false);
         }
         self.upload_blob(sha256, bytes, storage_class).await?;
@@ -245,4 +268,17 @@ mod tests {
         assert!(parse_storage_class("FAST").is_err());
         assert!(needs_thaw("DEEP_ARCHIVE") && !needs_thaw("GLACIER_IR"));
     }
+}
+
+/// A hex SHA-256 as S3 carries it: base64 of the digest (`None` if it is not hex).
+fn hex_to_base64(hex: &str) -> Option<String> {
+    use base64::Engine as _;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    Some(base64::engine::general_purpose::STANDARD.encode(bytes?))
 }

@@ -19,6 +19,8 @@ pub struct Object {
 pub struct Head {
     pub size: u64,
     pub etag: String,
+    /// The SHA-256 the object was stored with (base64), when it was stored with one.
+    pub checksum_sha256: Option<String>,
 }
 
 /// How an object is written.

@@ -497,6 +497,26 @@ async fn a_corrupt_blob_fails_verify_by_name_and_restore_changes_nothing() {
         before
     );
 
+    // The next backup puts the damaged blob back (it would point at it again otherwise): its
+    // snapshot verifies, and the old one's blob is whole again too.
+    let again = backup(&lops, HOME, &name, &fx.to());
+    assert_eq!(again.json()["uploaded_blobs"], 1, "{}", again.stdout);
+    lops.run(&["backup", "verify", &snapshot_of(&again)])
+        .assert_exit(0);
+    lops.run(&["backup", "verify", &snapshot]).assert_exit(0);
+    // Damaged in place at the same size: put back as well.
+    let mut bytes = fx.get(&fx.bucket, &blob_key).await.expect("blob");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fx.put(&blob_key, bytes).await;
+    lops.run(&["backup", "verify", &snapshot]).assert_exit(1);
+    let again = backup(&lops, HOME, &name, &fx.to());
+    assert_eq!(again.json()["uploaded_blobs"], 1, "{}", again.stdout);
+    lops.run(&["backup", "verify", &snapshot]).assert_exit(0);
+    // Whole: the next one uploads nothing.
+    let again = backup(&lops, HOME, &name, &fx.to());
+    assert_eq!(again.json()["uploaded_blobs"], 0, "{}", again.stdout);
+
     // A missing blob is named too.
     fx.s3
         .delete_object()

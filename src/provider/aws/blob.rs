@@ -63,12 +63,14 @@ impl S3Bucket {
             .head_object()
             .bucket(bucket)
             .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
             .await
         {
             Ok(out) => Ok(Some(Head {
                 size: out.content_length().unwrap_or_default().max(0) as u64,
                 etag: out.e_tag().unwrap_or_default().to_string(),
+                checksum_sha256: out.checksum_sha256().map(str::to_string),
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
@@ -91,7 +93,11 @@ impl S3Bucket {
             call = call.content_type(kind);
         }
         if let Some(sum) = how.checksum_sha256 {
-            call = call.checksum_sha256(sum);
+            // Named as the algorithm too: the SDK would otherwise add a CRC32 of its own, and
+            // the object would be stored (and read back by HEAD) with that one only.
+            call = call
+                .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+                .checksum_sha256(sum);
         }
         call.send()
             .await

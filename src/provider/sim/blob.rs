@@ -1,6 +1,7 @@
 //! The demo's buckets, in memory and shared by every region: a bucket exists once it is named
 //! (there is no account to create it in), and lives in the region that named it first.
 
+use base64::Engine as _;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -84,6 +85,10 @@ impl Bucket for SimBucket {
                 .map(|o| Head {
                     size: o.bytes.len() as u64,
                     etag: o.etag.clone(),
+                    checksum_sha256: Some(
+                        base64::engine::general_purpose::STANDARD
+                            .encode(<sha2::Sha256 as sha2::Digest>::digest(o.bytes.as_slice())),
+                    ),
                 })
         });
         ready(Ok(found))

@@ -646,6 +646,7 @@ async fn handle(
             .body(Full::new(Bytes::from(r.body)))
             .unwrap_or_default());
     }
+    let method = parts.method.clone();
     let mut forward = Request::builder()
         .method(parts.method)
         .uri(format!("{upstream}{path}"));
@@ -674,7 +675,11 @@ async fn handle(
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
             parts.headers.remove("transfer-encoding");
-            parts.headers.remove("content-length");
+            // The body may be changed below, so its length is set again from it; an answer to
+            // HEAD has no body and keeps the object's length, as S3 gives it.
+            if method != hyper::Method::HEAD {
+                parts.headers.remove("content-length");
+            }
             let body = match &pages {
                 Some(p) if parts.status.is_success() => page_of(&body, p, &path),
                 _ => body,
