@@ -249,6 +249,19 @@ pub fn lambda_sha_to_hex(b64: &str) -> Option<String> {
     (raw.len() == 32).then(|| hex(&raw))
 }
 
+/// A hex SHA-256 as S3 carries it: base64 of the digest (`None` if it is not hex).
+fn hex_to_base64(hex: &str) -> Option<String> {
+    use base64::Engine as _;
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    Some(base64::engine::general_purpose::STANDARD.encode(bytes?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,17 +281,4 @@ mod tests {
         assert!(parse_storage_class("FAST").is_err());
         assert!(needs_thaw("DEEP_ARCHIVE") && !needs_thaw("GLACIER_IR"));
     }
-}
-
-/// A hex SHA-256 as S3 carries it: base64 of the digest (`None` if it is not hex).
-fn hex_to_base64(hex: &str) -> Option<String> {
-    use base64::Engine as _;
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect();
-    Some(base64::engine::general_purpose::STANDARD.encode(bytes?))
 }
