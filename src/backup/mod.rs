@@ -39,6 +39,9 @@ pub enum BackupError {
     Corrupt(String),
     #[error("{0}")]
     Refused(String),
+    /// The target changed between the preview and the write: nothing was done.
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     Provider(ProviderError),
 }

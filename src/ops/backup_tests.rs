@@ -353,6 +353,32 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
         "{records}"
     );
 
+    // Someone changes the target between the preview and the confirmation: nothing is
+    // restored, and it is a conflict (exit 1), not bad input.
+    east.set_reserved(&source.info.name, changed)
+        .await
+        .expect("change it");
+    let preview = prepare_restore(&east, &restore_request(&snapshot, None))
+        .await
+        .expect("preview");
+    east.set_reserved(&source.info.name, Some(3))
+        .await
+        .expect("someone else changes it");
+    let conflict = execute_restore(&east, &preview, Some(&audit), &|_| {}).await;
+    assert!(
+        matches!(&conflict, Err(BackupError::Conflict(m)) if m.contains("changed since the preview")),
+        "{conflict:?}"
+    );
+    assert_eq!(
+        crate::exit::Failure::from(conflict.err().expect("conflict")).exit,
+        crate::exit::Exit::Failure
+    );
+    let now = read_current(&east, &source.info.name)
+        .await
+        .expect("read back")
+        .expect("the function");
+    assert_eq!(now.reserved, Some(3));
+
     // A read-only scope may back up, not restore.
     let read_only = demo_regions(
         7,

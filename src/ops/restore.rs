@@ -298,7 +298,7 @@ async fn restore_under_lease(
     let function = &preview.difference.function;
     let now = read_current(region.reads(), function).await?;
     if now != preview.current {
-        return Err(BackupError::Invalid(format!(
+        return Err(BackupError::Conflict(format!(
             "{function} changed since the preview: nothing was restored; run the restore again \
              to see the new difference"
         )));
