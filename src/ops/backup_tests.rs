@@ -352,6 +352,15 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
         2,
         "{records}"
     );
+    // Each began with a record written before its first change.
+    assert_eq!(
+        records
+            .lines()
+            .filter(|l| l.contains(r#""action":"restore.begin""#))
+            .count(),
+        2,
+        "{records}"
+    );
 
     // Someone changes the target between the preview and the confirmation: nothing is
     // restored, and it is a conflict (exit 1), not bad input.

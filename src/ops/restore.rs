@@ -335,6 +335,26 @@ async fn restore_under_lease(
         )));
         safety = Some((m, c.snapshot));
     }
+    // No audit, no change: a record that the restore begins, before its first write, so that
+    // one stopped half-way (a killed process) still says what it touched. The record at the
+    // end says how it ended; a `restore.begin` without one means: run the restore again.
+    let begin = record(
+        region.scope(),
+        &who,
+        "restore.begin",
+        function,
+        json!({"existed": preview.difference.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
+        json!({"snapshot": preview.verified.snapshot, "steps": preview.difference.steps.len()}),
+        &Err("started: the restore's own record says how it ended".to_string()),
+    );
+    if let Some(log) = audit.filter(|_| preview.changes_anything()) {
+        log.append(&begin).map_err(|e| {
+            BackupError::Refused(format!(
+                "the audit log {} cannot be written ({e}): nothing was restored",
+                log.path().display()
+            ))
+        })?;
+    }
     let on_step = |s: &Step| progress(Progress::Step(s.describe()));
     let runner = Runner {
         target: region.reads(),

@@ -1489,8 +1489,9 @@ async fn a_restore_killed_mid_way_converges_when_rerun() {
         fault: Fault::Delay(Duration::from_secs(3)),
         remaining: None,
     });
+    let killed = fx.lops(&proxy.url);
     kill_backup_when(
-        &fx.lops(&proxy.url),
+        &killed,
         &["restore", &snapshot, "--name", &target, "--yes"],
         &proxy,
         |p| p.calls(PROXIED, "lambda", "PublishVersion") >= 2,
@@ -1499,6 +1500,14 @@ async fn a_restore_killed_mid_way_converges_when_rerun() {
         .await
         .expect("half-made target");
     assert_eq!(half.versions.len(), 1, "{half:?}");
+    // No audit, no change: the record that it began was written before its first change.
+    let audit = std::fs::read_to_string(killed.home.path().join("state/lops/audit.jsonl"))
+        .expect("the audit log");
+    let begun: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains(r#""action":"restore.begin""#) && l.contains(&target))
+        .collect();
+    assert_eq!(begun.len(), 1, "{audit}");
 
     let rerun = direct.run(&["restore", &snapshot, "--name", &target, "--yes"]);
     rerun.assert_exit(0);
