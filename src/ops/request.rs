@@ -106,6 +106,9 @@ impl Request {
 
     /// Checks what can be checked without asking AWS.
     pub fn validate(&self) -> Result<(), OpsError> {
+        if let Some(alias) = self.alias() {
+            check_alias(alias)?;
+        }
         match self {
             Request::SetWeight {
                 weight, version, ..
@@ -124,6 +127,19 @@ impl Request {
                     .map_err(OpsError::Invalid)
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The alias it acts on, where it acts on one.
+    pub fn alias(&self) -> Option<&str> {
+        match self {
+            Request::SetWeight { alias, .. }
+            | Request::Promote { alias, .. }
+            | Request::Rollback { alias, .. }
+            | Request::PromoteTo { alias, .. }
+            | Request::RouteTo { alias, .. }
+            | Request::Pin { alias, .. } => Some(alias),
+            _ => None,
         }
     }
 
@@ -193,6 +209,24 @@ pub fn check_weight(weight: f64) -> Result<(), OpsError> {
     Ok(())
 }
 
+/// An alias name as Lambda takes it: 1 to 128 letters, digits, `-` and `_`, not all digits
+/// (that would be a version), so not `$LATEST` either.
+pub fn check_alias(alias: &str) -> Result<(), OpsError> {
+    let ok = !alias.is_empty()
+        && alias.len() <= 128
+        && alias
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !alias.chars().all(|c| c.is_ascii_digit());
+    if ok {
+        return Ok(());
+    }
+    Err(OpsError::Invalid(format!(
+        "'{alias}' is not an alias name (letters, digits, - and _, not only digits; $LATEST \
+         and version numbers are versions): name the alias, e.g. live"
+    )))
+}
+
 pub(super) fn check_version(version: &str) -> Result<(), OpsError> {
     if version == "$LATEST" {
         return Err(OpsError::Invalid(
@@ -210,6 +244,16 @@ pub(super) fn check_version(version: &str) -> Result<(), OpsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alias_names_are_what_lambda_takes() {
+        for ok in ["live", "blue-green_2", "v1"] {
+            assert!(check_alias(ok).is_ok(), "{ok}");
+        }
+        for bad in ["$LATEST", "", "12", "a:b", &"a".repeat(129)] {
+            assert!(check_alias(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn weights_outside_zero_to_one_are_refused() {

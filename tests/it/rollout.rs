@@ -332,6 +332,58 @@ fn plan_input_is_checked_before_anything_runs() {
         "--yes",
     ]);
     run.assert_exit(2);
+    // A step short of all traffic held for no time would never be watched.
+    let run = lops.run(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        "f",
+        "--to",
+        "2",
+        "--steps",
+        "10",
+        "--regions",
+        "us-east-1",
+        "--yes",
+    ]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("how long to hold"), "{}", run.stderr);
+    // `$LATEST` is a version, not an alias: refused here, before any request.
+    for args in [
+        vec![
+            "traffic",
+            "plan",
+            "$LATEST",
+            "--fn",
+            "f",
+            "--to",
+            "2",
+            "--preset",
+            "AllAtOnce",
+        ],
+        vec![
+            "traffic",
+            "set",
+            "$LATEST",
+            "--fn",
+            "f",
+            "--version",
+            "2",
+            "--weight",
+            "0.1",
+        ],
+    ] {
+        let mut args = args;
+        args.extend(["--regions", "us-east-1", "--yes"]);
+        let run = lops.run(&args);
+        run.assert_exit(2);
+        assert!(
+            run.stderr.contains("'$LATEST' is not an alias name"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
     let run = lops.run(&[
         "--read-only",
         "traffic",

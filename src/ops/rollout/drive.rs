@@ -34,6 +34,7 @@ pub async fn start<S: RegionActions + GuardSignals>(
     let (function, alias, to) = (function.as_str(), alias.as_str(), to.as_str());
     let scope = source.scope().clone();
     Kind::RolloutStart.allowed_in(&scope)?;
+    crate::ops::request::check_alias(alias)?;
     if guard
         .max_error_rate
         .is_some_and(|r| !(0.0..=1.0).contains(&r) || r.is_nan())
@@ -378,7 +379,8 @@ pub async fn run<S: RegionActions + GuardSignals>(
         r.heartbeat = Some(now());
         save(store, r)?;
         report(r, &format!("{} applied", r.progress()));
-        if step.weight < 1.0
+        // Held while the guard watches; on all traffic only when a hold was given (a bake time).
+        if (step.weight < 1.0 || step.hold_secs > 0)
             && let Some(status) = hold(source, r, audit, store, step.hold_secs, &mut report).await?
         {
             return Ok(status);

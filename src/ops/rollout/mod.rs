@@ -89,6 +89,7 @@ fn parse_duration(text: &str) -> Option<u64> {
         "" | "s" => Some(n),
         "m" => n.checked_mul(60),
         "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
         _ => None,
     }
 }
@@ -109,6 +110,15 @@ pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
         }
         let hold_secs = parse_duration(hold)
             .ok_or_else(|| format!("'{part}': '{hold}' is not a duration (30s, 5m, 1h)"))?;
+        // A step short of all traffic is there to be watched: held for no time, the guard
+        // would never look at it. (All traffic may be held or not: a hold there is a bake
+        // time, watched by the guard like any other.)
+        if pct < 100.0 && hold_secs == 0 {
+            return Err(format!(
+                "'{part}': give how long to hold {pct}% while the guard watches it, e.g. \
+                 {pct}:5m (a step held for no time is never checked)"
+            ));
+        }
         steps.push(Step {
             weight: pct / 100.0,
             hold_secs,
@@ -440,6 +450,14 @@ mod tests {
         );
         assert!(parse_steps("50:1m,10:1m").unwrap_err().contains("rise"));
         assert!(parse_steps("170").is_err());
+        assert!(parse_steps("10").unwrap_err().contains("how long to hold"));
+        assert!(
+            parse_steps("10:0s")
+                .unwrap_err()
+                .contains("how long to hold")
+        );
+        assert_eq!(parse_steps("10:1d,100:30m").unwrap()[0].hold_secs, 86_400);
+        assert_eq!(parse_steps("10:1m,100:30m").unwrap()[1].hold_secs, 1_800);
         assert!(
             parse_steps("10:soon")
                 .unwrap_err()
