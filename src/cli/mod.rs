@@ -171,6 +171,8 @@ pub enum Command {
 
 /// The first failure to write stdout other than a reader that went away.
 static STDOUT_FAILED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// Whether anything was written to stdout.
+static STDOUT_WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Stdout for the commands' output: a failure to write it (a full disk, an I/O error) is
 /// remembered, so that the command exits 1 and says its output was lost, even where the line
@@ -194,6 +196,7 @@ impl Out {
 
 impl std::io::Write for Out {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        STDOUT_WRITTEN.store(true, std::sync::atomic::Ordering::Relaxed);
         Out::noted(self.0.write(buf))
     }
 
@@ -211,6 +214,17 @@ pub(crate) fn print_json(doc: &impl serde::Serialize) {
 /// output could not be written fails, whatever it did (what it changed is in the audit log).
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure> {
     let result = dispatch(global, command).await;
+    // With --json, stdout is one JSON document also when the command failed before it printed
+    // its own (a cron job reads `error` and `exit` instead of an empty document).
+    if let Err(failure) = &result
+        && std::env::args().any(|a| a == "--json")
+        && !STDOUT_WRITTEN.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        print_json(&serde_json::json!({
+            "error": failure.message,
+            "exit": failure.exit as u8,
+        }));
+    }
     let _ = std::io::Write::flush(&mut stdout());
     match (STDOUT_FAILED.get(), result) {
         (Some(e), Ok(_)) => Err(Failure::failed(format!(

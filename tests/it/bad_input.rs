@@ -18,6 +18,17 @@ fn unknown_region_name_is_refused_with_a_suggestion() {
         run.stderr
     );
     assert!(run.stdout.is_empty());
+    // With --json, stdout is still one JSON document: the error and the exit code.
+    let run = lops.run(&["status", "--json", "--regions", "us-east-1,eu-wset-1"]);
+    run.assert_exit(2);
+    let doc = run.json();
+    assert_eq!(doc["exit"], 2);
+    assert!(
+        doc["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unknown region 'eu-wset-1'")),
+        "{doc}"
+    );
 }
 
 #[test]
