@@ -5,12 +5,14 @@
 //! a killed lops can resume or roll back on restart. One process owns a running rollout (see
 //! [`store`]); another asks it to stop rather than racing it.
 
+mod abort;
 mod drive;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
 
-pub use drive::{AbortOutcome, abort, roll_back, run, start};
+pub use abort::{AbortOutcome, abort};
+pub use drive::{roll_back, run, start};
 pub use store::{Owner, RolloutStore, Standing};
 
 use super::{Confirmation, confirmation};
