@@ -67,19 +67,25 @@ impl<R: FunctionReads> Blobs<'_, R> {
             if let Some(r) = self.refs.get(sha) {
                 return Ok((sha.clone(), r.size));
             }
-            if known_size > 0
-                && (self.store.is_known(sha) || self.store.blob_intact(sha, known_size).await?)
-            {
+            let stored = if known_size == 0 {
+                None
+            } else if self.store.is_known(sha) {
+                Some(known_size)
+            } else {
+                // Its SHA-256 proves the content; the size is the stored object's.
+                self.store.blob_intact(sha).await?
+            };
+            if let Some(size) = stored {
                 self.store.mark_known(sha);
                 self.refs.insert(
                     sha.clone(),
                     BlobRef {
                         sha256: sha.clone(),
-                        size: known_size,
+                        size,
                         role: role.to_string(),
                     },
                 );
-                return Ok((sha.clone(), known_size));
+                return Ok((sha.clone(), size));
             }
             not_stored = known_size > 0 && !self.store.is_known(sha);
         }

@@ -123,27 +123,27 @@ impl Store {
             .is_some())
     }
 
-    /// Whether the blob under `sha256` is there whole: its size, and the SHA-256 it was stored
-    /// with. One that was damaged or replaced since (another size, another or no SHA-256) is
-    /// not, so that the next backup puts it back instead of pointing at it again.
-    pub async fn blob_intact(&self, sha256: &str, size: u64) -> Result<bool, BackupError> {
+    /// The stored size of the blob under `sha256` when it is there whole: stored with that
+    /// SHA-256. One damaged or replaced since (another or no SHA-256: lops stores every blob
+    /// with its own) is not, so that the next backup puts it back instead of pointing at it
+    /// again. (Blobs stored before lops named SHA-256 as their checksum carry a CRC32 only:
+    /// each is uploaded once more.)
+    pub async fn blob_intact(&self, sha256: &str) -> Result<Option<u64>, BackupError> {
         let head = self
             .bucket
-            .head(&self.root.bucket, &self.root.child(&layout::blob(sha256)))
+            .head_with_checksum(&self.root.bucket, &self.root.child(&layout::blob(sha256)))
             .await?;
         let Some(head) = head else {
-            return Ok(false);
+            return Ok(None);
         };
-        let expected = hex_to_base64(sha256);
-        let intact = head.size == size && head.checksum_sha256.is_some_and(|c| Some(c) == expected);
-        if !intact {
-            tracing::warn!(
-                blob = sha256,
-                size = head.size,
-                "stored blob is not whole: uploading it again"
-            );
+        if head.checksum_sha256.is_some() && head.checksum_sha256 == hex_to_base64(sha256) {
+            return Ok(Some(head.size));
         }
-        Ok(intact)
+        tracing::warn!(
+            blob = sha256,
+            "stored blob carries another or no SHA-256: uploading it again"
+        );
+        Ok(None)
     }
 
     /// Uploads a blob under its SHA-256 unless it is already there whole. Returns whether it
@@ -154,7 +154,7 @@ impl Store {
         bytes: Vec<u8>,
         storage_class: &str,
     ) -> Result<bool, BackupError> {
-        if self.blob_intact(sha256, bytes.len() as u64).await? {
+        if self.blob_intact(sha256).await?.is_some() {
             return Ok(false);
         }
         self.upload_blob(sha256, bytes, storage_class).await?;

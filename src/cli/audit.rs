@@ -35,7 +35,11 @@ pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
                 r.action,
                 r.region,
                 r.target,
-                if r.result == "ok" { "ok" } else { "FAILED" },
+                match r.result.as_str() {
+                    "ok" => "ok",
+                    crate::ops::audit::STARTED => "started",
+                    _ => "FAILED",
+                },
                 r.who
             );
         }

@@ -1,3 +1,5 @@
+//! The headless face: clap commands over the same providers and ops as the TUI.
+
 /// A line on stdout. A reader of a pipe that went away loses the line, never panics: the
 /// command's exit code still says what happened. Any other failure to write is remembered and
 /// makes the command exit 1 saying its output was lost ([`stdout`]).
@@ -217,7 +219,9 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
     // With --json, stdout is one JSON document also when the command failed before it printed
     // its own (a cron job reads `error` and `exit` instead of an empty document).
     if let Err(failure) = &result
-        && std::env::args().any(|a| a == "--json")
+        && std::env::args()
+            .take_while(|a| a != "--")
+            .any(|a| a == "--json")
         && !STDOUT_WRITTEN.load(std::sync::atomic::Ordering::Relaxed)
     {
         print_json(&serde_json::json!({

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// The result of a record written before a change of many steps begins (`restore.begin`); the
+/// record written when it ends says how it ended.
+pub const STARTED: &str = "started";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub id: String,

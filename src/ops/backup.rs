@@ -470,9 +470,8 @@ impl From<super::OpsError> for crate::backup::BackupError {
     fn from(e: super::OpsError) -> Self {
         match e {
             super::OpsError::Refused(m) => crate::backup::BackupError::Refused(m),
-            super::OpsError::Invalid(m) | super::OpsError::Conflict(m) => {
-                crate::backup::BackupError::Invalid(m)
-            }
+            super::OpsError::Invalid(m) => crate::backup::BackupError::Invalid(m),
+            super::OpsError::Conflict(m) => crate::backup::BackupError::Conflict(m),
             super::OpsError::Provider(p) => crate::backup::BackupError::Provider(p),
         }
     }

@@ -120,6 +120,14 @@ pub fn payload_sha256(payload: &[u8]) -> String {
             serde_json::Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(sorted).collect())
             }
+            // 1.0 and 1 are the same number.
+            serde_json::Value::Number(n)
+                if n.is_f64()
+                    && n.as_f64()
+                        .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0) =>
+            {
+                serde_json::Value::from(n.as_f64().unwrap_or_default() as i64)
+            }
             other => other,
         }
     }
@@ -165,6 +173,14 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, payload_sha256(br#"{"a":"y","b":[1,{"c":3,"d":2}]}"#));
         assert_ne!(payload_sha256(b"[1,2]"), payload_sha256(b"[2,1]"));
+        assert_eq!(
+            payload_sha256(br#"{"n":1.0}"#),
+            payload_sha256(br#"{"n":1}"#)
+        );
+        assert_ne!(
+            payload_sha256(br#"{"n":1.5}"#),
+            payload_sha256(br#"{"n":1}"#)
+        );
     }
 
     #[test]

@@ -345,7 +345,7 @@ async fn restore_under_lease(
         function,
         json!({"existed": preview.difference.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
         json!({"snapshot": preview.verified.snapshot, "steps": preview.difference.steps.len()}),
-        &Err("started: the restore's own record says how it ended".to_string()),
+        &Err(super::audit::STARTED.to_string()),
     );
     if let Some(log) = audit.filter(|_| preview.changes_anything()) {
         log.append(&begin).map_err(|e| {

@@ -60,6 +60,15 @@ pub trait Bucket: Send + Sync + std::fmt::Debug {
         bucket: &'a str,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Head>, ProviderError>>;
+    /// As [`Bucket::head`], with the SHA-256 the object was stored with. Asked for only where
+    /// it is needed (a blob's check): for an object under an SSE-KMS key it takes kms:Decrypt.
+    fn head_with_checksum<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Head>, ProviderError>> {
+        self.head(bucket, key)
+    }
     fn put<'a>(
         &'a self,
         key: &'a str,

@@ -183,8 +183,8 @@ impl Session {
         let mut regions = Vec::new();
         for profile in profiles(&settings) {
             let access = access(&settings, &profile);
-            let region_names = regions_for(&profile, &settings, &extra).await?;
             check_profile_known(&profile, &settings).await?;
+            let region_names = regions_for(&profile, &settings, &extra).await?;
             let first = Scope::new(profile.clone(), region_names[0].clone(), access);
             check_credentials(&first, &settings).await?;
             for region in region_names {

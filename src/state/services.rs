@@ -291,8 +291,13 @@ pub fn weight_prompt(state: &State) -> String {
 
 /// Whether the tier of the service's home scope allows `kind`; if not, says so in a notice.
 fn authorized(state: &mut State, service: usize, kind: crate::ops::Kind) -> bool {
-    let Some(Ok(home)) = state.services.homes.get(service).cloned() else {
-        return false;
+    let home = match state.services.homes.get(service).cloned() {
+        Some(Ok(home)) => home,
+        Some(Err(why)) => {
+            state.popup = Some(Popup::Notice(why));
+            return false;
+        }
+        None => return false,
     };
     let scope = &state.regions[home].scope;
     let name = &state.services.services[service].name;

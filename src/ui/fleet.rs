@@ -69,22 +69,27 @@ impl Col {
     }
 }
 
-/// The number columns that fit beside the mark, region and name columns: a column that does not
-/// fit is left out whole (the detail view has them all) rather than cut, so a number is never
-/// shown without its first digits.
-fn columns(inner: u16, fixed: u16, wide: bool) -> Vec<Col> {
+/// The number columns that fit beside the mark, region and name columns, with their widths:
+/// kept in [`Col::KEPT_FIRST`] order until one does not fit (the rest go too, so the order of
+/// what is left out stays the documented one), each left out whole rather than cut, so a
+/// number is never shown without its first digits (the detail view has them all). On a wide
+/// screen the alarm column takes its narrow width when its wide one does not fit.
+fn columns(inner: u16, fixed: u16, wide: bool) -> Vec<(Col, u16)> {
     let mut used = fixed;
     let mut kept = Vec::new();
     for col in Col::KEPT_FIRST {
-        let need = col.width(wide) + 1;
-        if used + need <= inner {
-            used += need;
-            kept.push(col);
-        }
+        let width = [col.width(wide), col.width(false)]
+            .into_iter()
+            .find(|w| used + w < inner);
+        let Some(width) = width else {
+            break;
+        };
+        used += width + 1;
+        kept.push((col, width));
     }
     Col::DRAWN
         .into_iter()
-        .filter(|c| kept.contains(c))
+        .filter_map(|c| kept.iter().find(|(k, _)| *k == c).copied())
         .collect()
 }
 
@@ -123,7 +128,6 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    let wide = area.width >= WIDE;
     // The mark column shows while anything is marked: `*` reads without colour.
     let marking = !state.marks.is_empty();
     // The region column as wide as the longest scope shown (profile/region), within reason.
@@ -134,14 +138,19 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .max()
         .unwrap_or(9)
         .clamp(6, 20) as u16;
-    let name_min = if wide { 36 } else { 12 };
-    let fixed = u16::from(marking) * 2
-        + 2
-        + region_width
-        + 1
-        + name_min
-        + if wide { 8 + 1 + 16 + 1 } else { 0 };
-    let cols = columns(area.width.saturating_sub(2), fixed, wide);
+    let fixed = |wide: bool| {
+        u16::from(marking) * 2 + 2 + region_width + 1 + if wide { 24 + 8 + 1 + 16 + 1 } else { 12 }
+    };
+    let inner = area.width.saturating_sub(2);
+    // The wide layout (state, sparkline, a long name) only where every number still fits
+    // beside it: numbers come before pictures.
+    let wide_cols = columns(inner, fixed(true), true);
+    let wide = area.width >= WIDE && wide_cols.len() == Col::DRAWN.len();
+    let cols = if wide {
+        wide_cols
+    } else {
+        columns(inner, fixed(false), false)
+    };
     let mut header = vec!["", "REGION", "FUNCTION"];
     if marking {
         header.insert(0, "");
@@ -149,9 +158,13 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if wide {
         header.extend(["STATE", "INVOCATIONS 60m"]);
     }
-    header.extend(cols.iter().map(|c| c.header()));
+    header.extend(cols.iter().map(|(c, _)| c.header()));
+    // Wide: the name takes up to 36 cells of what the numbers leave (at least 24); the alarm
+    // column takes the rest.
     let name_width = if wide {
-        Constraint::Length(36)
+        let numbers: u16 = cols.iter().map(|(_, w)| w + 1).sum();
+        let room = inner.saturating_sub(fixed(true) - 24 + numbers);
+        Constraint::Length(room.clamp(24, 36))
     } else {
         Constraint::Min(12)
     };
@@ -166,10 +179,14 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if wide {
         widths.extend([Constraint::Length(8), Constraint::Length(16)]);
     }
-    widths.extend(cols.iter().map(|c| match c {
-        Col::Alarm if wide => Constraint::Min(24),
-        c => Constraint::Length(c.width(wide)),
+    widths.extend(cols.iter().map(|(c, w)| match c {
+        Col::Alarm if wide && *w == c.width(true) => Constraint::Min(*w),
+        _ => Constraint::Length(*w),
     }));
+    let names_alarms = cols
+        .iter()
+        .any(|(c, w)| *c == Col::Alarm && wide && *w == c.width(true));
+    let cols: Vec<Col> = cols.into_iter().map(|(c, _)| c).collect();
     let height = state.table_rows();
     let end = (state.offset + height).min(state.rows.len());
     let stale_after = state.stale_after_secs();
@@ -184,7 +201,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme,
                 (*r, region),
                 &region.functions[*f],
-                (wide, &cols),
+                (wide, names_alarms, &cols),
                 &health,
             );
             if state.offset + i == state.selected {
@@ -206,7 +223,7 @@ fn row<'a>(
     theme: &Theme,
     (index, region): (usize, &RegionState),
     f: &'a FunctionEntry,
-    (wide, cols): (bool, &[Col]),
+    (wide, names_alarms, cols): (bool, bool, &[Col]),
     health: &RegionHealth,
 ) -> Row<'a> {
     let s = f.stats(state.window);
@@ -248,7 +265,7 @@ fn row<'a>(
                 .map(|a| a.name.as_str())
                 .unwrap_or("ALARM");
             Span::styled(
-                if wide {
+                if names_alarms {
                     format!("ALARM {name}")
                 } else {
                     "ALARM".into()

@@ -48,6 +48,9 @@ pub fn fit_end(text: &str, max: usize, theme: &Theme) -> String {
     if count <= max {
         return text.to_string();
     }
+    if max == 0 {
+        return String::new();
+    }
     let mark = if theme.ascii { "~" } else { "…" };
     let kept: String = text.chars().skip(count + 1 - max.max(1)).collect();
     format!("{mark}{kept}")

@@ -374,6 +374,31 @@ async fn a_narrow_fleet_table_leaves_columns_out_rather_than_cutting_numbers() {
             assert!(!cut, "{width}: a number lost its first digits: {line}");
         }
         assert!(out.contains("/1.0k"), "{width}: {out}");
+        // Left out in the documented order: alarm, then throttles, then p99.
+        let header = out
+            .lines()
+            .find(|l| l.contains("FUNCTION"))
+            .unwrap_or_default();
+        assert!(
+            !header.contains("THR") || header.contains("P99"),
+            "{width}: {header}"
+        );
+        assert!(
+            !header.contains("ALARM") || header.contains("THR"),
+            "{width}: {header}"
+        );
+    }
+    // Wider never shows fewer: on a wide screen the alarm column takes its narrow width when
+    // its wide one does not fit.
+    for width in [109, 110, 120, 140] {
+        let out = screen(&mut state, &MONO, width, 24);
+        let header = out
+            .lines()
+            .find(|l| l.contains("FUNCTION"))
+            .unwrap_or_default();
+        for column in ["INV", "ERR%", "THR", "P99", "CONC", "ALARM"] {
+            assert!(header.contains(column), "{width}: {column}: {header}");
+        }
     }
 }
 

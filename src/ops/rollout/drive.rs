@@ -195,7 +195,8 @@ pub async fn roll_back<S: RegionActions>(
     if let Status::RolledBack { reason } = &status {
         let (main, extra) = r.step_routing();
         let ours = [r.expected_routing(), start.clone(), Routing { main, extra }];
-        // An unreadable alias does not hold the rollback up: the ops layer reads it again.
+        // An unreadable alias does not hold the rollback up (on purpose: a tripped guard is
+        // damage in progress, and the ops layer reads the alias again right before writing).
         if let Ok(found) = source
             .alias(&r.function, &r.alias)
             .await
@@ -451,7 +452,9 @@ async fn hold<S: RegionActions + GuardSignals>(
 ) -> Result<Option<Status>, OpsError> {
     let interval = Duration::from_secs(r.guard.interval_secs.max(1));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    let mut next_guard = tokio::time::Instant::now() + interval;
+    // The guard looks every interval and once more when the hold ends: a hold shorter than the
+    // interval is still looked at.
+    let mut next_guard = (tokio::time::Instant::now() + interval).min(deadline);
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(TICK.min(deadline - tokio::time::Instant::now())).await;
         if let Some(status) = obey(source, r, audit, store, report).await? {
@@ -460,7 +463,7 @@ async fn hold<S: RegionActions + GuardSignals>(
         if tokio::time::Instant::now() < next_guard {
             continue;
         }
-        next_guard = tokio::time::Instant::now() + interval;
+        next_guard = (tokio::time::Instant::now() + interval).min(deadline);
         let reason = match signals(source, r).await {
             Ok(reason) => reason,
             Err(e) if r.guard.trip_on_read_error => {
@@ -504,10 +507,12 @@ async fn rolled_back<S: RegionActions>(
             r,
             &format!(
                 "{reason}; the rollback failed ({e}): {} is left at {left}. Return it with \
-                 `lops traffic abort {} --fn {}` once that is fixed",
+                 `lops traffic abort {} --fn {} --region {} --profile {}` once that is fixed",
                 r.target(),
                 r.alias,
-                r.function
+                r.function,
+                r.region,
+                r.profile
             ),
         );
         return Err(e);

@@ -111,7 +111,7 @@ pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
             ));
         }
         let hold_secs = parse_duration(hold)
-            .ok_or_else(|| format!("'{part}': '{hold}' is not a duration (30s, 5m, 1h)"))?;
+            .ok_or_else(|| format!("'{part}': '{hold}' is not a duration (30s, 5m, 1h, 1d)"))?;
         // A step short of all traffic is there to be watched: held for no time, the guard
         // would never look at it. (All traffic may be held or not: a hold there is a bake
         // time, watched by the guard like any other.)

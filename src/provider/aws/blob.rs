@@ -56,17 +56,17 @@ impl S3Bucket {
         &self.client
     }
 
-    async fn head_object(&self, bucket: &str, key: &str) -> Result<Option<Head>, ProviderError> {
-        match self
-            .s3()
-            .await
-            .head_object()
-            .bucket(bucket)
-            .key(key)
-            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
-            .send()
-            .await
-        {
+    async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        checksum: bool,
+    ) -> Result<Option<Head>, ProviderError> {
+        let mut call = self.s3().await.head_object().bucket(bucket).key(key);
+        if checksum {
+            call = call.checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled);
+        }
+        match call.send().await {
             Ok(out) => Ok(Some(Head {
                 size: out.content_length().unwrap_or_default().max(0) as u64,
                 etag: out.e_tag().unwrap_or_default().to_string(),
@@ -324,7 +324,15 @@ impl Bucket for S3Bucket {
         bucket: &'a str,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Head>, ProviderError>> {
-        self.head_object(bucket, key).boxed()
+        self.head_object(bucket, key, false).boxed()
+    }
+
+    fn head_with_checksum<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Head>, ProviderError>> {
+        self.head_object(bucket, key, true).boxed()
     }
 
     fn put<'a>(

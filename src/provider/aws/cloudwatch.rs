@@ -387,10 +387,17 @@ impl Clients {
                 // per span.
                 let start = window.end - TimeDelta::minutes(*minutes as i64);
                 let r = self.run_batch(batch, (start, window.end), false).await;
-                if let Some(e) = r.error {
-                    return Err(e);
+                match r.error {
+                    // The first refused: the endpoint may not serve percentiles at all.
+                    Some(e) if answered.is_empty() => return Err(e),
+                    // A later one failed: the figures already read are kept, the rest are
+                    // missing this time (the endpoint serves percentiles).
+                    Some(e) => {
+                        tracing::info!(scope = %self.scope, minutes, error = %e, "percentiles over this span not read");
+                        break;
+                    }
+                    None => answered.push(r.points),
                 }
-                answered.push(r.points);
             }
             Ok(answered)
         };
