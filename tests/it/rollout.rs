@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::cli::{Lops, finish};
 use crate::support::moto;
-use crate::support::seed::canary;
+use crate::support::seed::{Seeder, canary};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_steps_to_the_new_version() {
@@ -56,10 +56,13 @@ async fn plan_steps_to_the_new_version() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alarm_guard_rolls_back_within_one_interval() {
-    let region = "eu-west-1";
-    let (seeder, f) = canary(region, "alarm").await;
+/// A canary alias in `region` under a plan (20% held a minute) guarded by an alarm checked
+/// every second, running once the 20% is applied: (seeder, function, alarm, lops, the plan).
+async fn alarm_guarded_plan(
+    region: &str,
+    prefix: &str,
+) -> (Seeder, String, String, Lops, std::process::Child) {
+    let (seeder, f) = canary(region, prefix).await;
     let alarm = format!("{f}-errors");
     seeder
         .put_error_alarm(&alarm, &f, Some(StateValue::Ok))
@@ -84,15 +87,25 @@ async fn alarm_guard_rolls_back_within_one_interval() {
         "--yes",
     ]);
     seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    (seeder, f, alarm, lops, child)
+}
+
+async fn trip(seeder: &Seeder, alarm: &str) {
     seeder
         .cloudwatch
         .set_alarm_state()
-        .alarm_name(&alarm)
+        .alarm_name(alarm)
         .state_value(StateValue::Alarm)
         .state_reason("errors")
         .send()
         .await
         .expect("set alarm");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_guard_rolls_back_within_one_interval() {
+    let (seeder, f, alarm, _lops, child) = alarm_guarded_plan("eu-west-1", "alarm").await;
+    trip(&seeder, &alarm).await;
     let took = seeder.wait_for_routing(&f, ("1", None), 10).await;
     assert!(
         took < Duration::from_secs(3),
@@ -110,42 +123,9 @@ async fn alarm_guard_rolls_back_within_one_interval() {
 /// overwrite their weights: the rollout halts instead, writes nothing and says so (exit 4).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guard_trip_never_overwrites_someone_elses_change() {
-    let region = "eu-west-1";
-    let (seeder, f) = canary(region, "theirs").await;
-    let alarm = format!("{f}-errors");
-    seeder
-        .put_error_alarm(&alarm, &f, Some(StateValue::Ok))
-        .await;
-    let lops = Lops::new(moto::url());
-    let child = lops.spawn(&[
-        "traffic",
-        "plan",
-        "live",
-        "--fn",
-        &f,
-        "--to",
-        "2",
-        "--steps",
-        "20:60s",
-        "--guard-alarm",
-        &alarm,
-        "--guard-interval",
-        "1",
-        "--regions",
-        region,
-        "--yes",
-    ]);
-    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    let (seeder, f, alarm, lops, child) = alarm_guarded_plan("eu-west-1", "theirs").await;
     seeder.set_extra_weight(&f, "2", 0.5).await;
-    seeder
-        .cloudwatch
-        .set_alarm_state()
-        .alarm_name(&alarm)
-        .state_value(StateValue::Alarm)
-        .state_reason("errors")
-        .send()
-        .await
-        .expect("set alarm");
+    trip(&seeder, &alarm).await;
     let (code, stderr) = finish(child, 120);
     assert_eq!(code, 4, "{stderr}");
     assert!(
