@@ -297,38 +297,25 @@ fn plan_input_is_checked_before_anything_runs() {
         "{}",
         run.stderr
     );
-    let run = lops.run(&[
-        "traffic",
-        "plan",
-        "live",
-        "--fn",
-        "f",
-        "--to",
-        "2",
-        "--steps",
-        "50:1m,10:1m",
-        "--regions",
-        "us-east-1",
-        "--yes",
-    ]);
-    run.assert_exit(2);
-    // A step short of all traffic held for no time would never be watched.
-    let run = lops.run(&[
-        "traffic",
-        "plan",
-        "live",
-        "--fn",
-        "f",
-        "--to",
-        "2",
-        "--steps",
-        "10",
-        "--regions",
-        "us-east-1",
-        "--yes",
-    ]);
-    run.assert_exit(2);
-    assert!(run.stderr.contains("how long to hold"), "{}", run.stderr);
+    // Falling steps; a step short of all traffic held for no time (it would never be watched).
+    for (steps, says) in [("50:1m,10:1m", "rise"), ("10", "how long to hold")] {
+        let run = lops.run(&[
+            "traffic",
+            "plan",
+            "live",
+            "--fn",
+            "f",
+            "--to",
+            "2",
+            "--steps",
+            steps,
+            "--regions",
+            "us-east-1",
+            "--yes",
+        ]);
+        run.assert_exit(2);
+        assert!(run.stderr.contains(says), "{steps}: {}", run.stderr);
+    }
     // `$LATEST` is a version, not an alias: refused here, before any request.
     for args in [
         vec![
