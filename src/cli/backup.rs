@@ -247,7 +247,8 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
                 for p in &verified.problems {
                     err!("lops: {p}");
                 }
-                err!(
+                // The result is the command's output; each problem is also said on stderr.
+                out!(
                     "{}: {} blobs ({}) and {} data objects checked, {} problem(s)",
                     verified.snapshot,
                     verified.blobs_checked,

@@ -483,6 +483,7 @@ async fn a_corrupt_blob_fails_verify_by_name_and_restore_changes_nothing() {
     verify.assert_exit(1);
     assert!(verify.stderr.contains(&sha), "{}", verify.stderr);
     assert!(verify.stderr.contains("corrupt"), "{}", verify.stderr);
+    assert!(verify.stdout.contains("1 problem(s)"), "{}", verify.stdout);
 
     // Restore into a new name refuses and creates nothing; into the original changes nothing.
     let other = format!("{name}-copy");
