@@ -142,6 +142,36 @@ async fn a_guard_trip_never_overwrites_someone_elses_change() {
     assert!(plans.stdout.contains("halted"), "{}", plans.stdout);
 }
 
+/// A rollout only moves traffic toward the new version: a first step below the share it
+/// already has is refused before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_step_below_the_new_versions_share_is_refused() {
+    let region = "eu-west-1";
+    let (seeder, f) = canary(region, "lower").await;
+    seeder.set_extra_weight(&f, "2", 0.3).await;
+    let lops = Lops::new(moto::url());
+    let run = lops.run(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        &f,
+        "--to",
+        "2",
+        "--steps",
+        "10:1m",
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("already takes 30%"), "{}", run.stderr);
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.3)])
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_rate_guard_rolls_back() {
     let region = "ca-west-1";

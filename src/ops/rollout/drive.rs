@@ -86,6 +86,19 @@ pub async fn start<S: RegionActions + GuardSignals>(
         .as_object()
         .and_then(|m| m.iter().next())
         .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)));
+    // A rollout moves traffic toward the new version: a first step below the share it has now
+    // would take traffic away from it first.
+    if let (Some((v, share)), Some(step)) = (&start_extra, steps.first())
+        && v == to
+        && step.weight < *share
+    {
+        return Err(OpsError::Invalid(format!(
+            "v{to} already takes {} of {function}:{alias}, more than the first step's {}: \
+             start the steps above it",
+            crate::format::weight(*share),
+            crate::format::weight(step.weight)
+        )));
+    }
     Ok(Rollout {
         profile: scope.profile,
         region: scope.region,
