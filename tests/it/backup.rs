@@ -302,7 +302,7 @@ async fn round_trip_after_delete_restores_everything_and_a_rerun_converges() {
 
     let verify = lops.run(&["backup", "verify", &snapshot]);
     verify.assert_exit(0);
-    assert!(verify.stderr.contains("1 blobs"), "{}", verify.stderr);
+    assert!(verify.stdout.contains("1 blobs"), "{}", verify.stdout);
 
     fx.seeder
         .lambda
