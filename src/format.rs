@@ -48,9 +48,16 @@ pub fn age(secs: u64) -> String {
     }
 }
 
-/// A 0..1 weight as a whole or tenth percentage: 90%, 12.5%.
+/// A 0..1 weight as a whole or tenth percentage: 90%, 12.5%. A share that is there but rounds
+/// to none or to all says so (`<0.1%`, `>99.9%`), so a preview never shows a split as whole.
 pub fn weight(w: f64) -> String {
     let pct = w * 100.0;
+    if pct > 0.0 && pct < 0.05 {
+        return "<0.1%".into();
+    }
+    if pct < 100.0 && pct > 99.95 {
+        return ">99.9%".into();
+    }
     if (pct - pct.round()).abs() < 0.05 {
         format!("{:.0}%", pct)
     } else {
@@ -87,5 +94,9 @@ mod tests {
         assert_eq!(age(61), "1m");
         assert_eq!(weight(0.9), "90%");
         assert_eq!(weight(0.125), "12.5%");
+        assert_eq!(weight(1e-9), "<0.1%");
+        assert_eq!(weight(0.99999), ">99.9%");
+        assert_eq!(weight(0.0), "0%");
+        assert_eq!(weight(1.0), "100%");
     }
 }
