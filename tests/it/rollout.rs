@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::types::{StandardUnit, StateValue};
 use serde_json::Value;
 
-use crate::support::cli::{Lops, finish};
+use crate::support::cli::{Lops, finish, plan_args};
 use crate::support::moto;
 use crate::support::seed::{Seeder, canary};
 
@@ -150,20 +150,7 @@ async fn a_first_step_below_the_new_versions_share_is_refused() {
     let (seeder, f) = canary(region, "lower").await;
     seeder.set_extra_weight(&f, "2", 0.3).await;
     let lops = Lops::new(moto::url());
-    let run = lops.run(&[
-        "traffic",
-        "plan",
-        "live",
-        "--fn",
-        &f,
-        "--to",
-        "2",
-        "--steps",
-        "10:1m",
-        "--regions",
-        region,
-        "--yes",
-    ]);
+    let run = lops.run(&plan_args(&f, region, "10:1m"));
     run.assert_exit(2);
     assert!(run.stderr.contains("already takes 30%"), "{}", run.stderr);
     assert_eq!(

@@ -6,29 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::cli::{Lops, Run, finish};
+use crate::support::cli::{Lops, Run, finish, plan_args};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy, Rule};
 use crate::support::seed::canary;
-
-fn plan_args<'a>(f: &'a str, region: &'a str, steps: &'a str) -> Vec<&'a str> {
-    vec![
-        "traffic",
-        "plan",
-        "live",
-        "--fn",
-        f,
-        "--to",
-        "2",
-        "--steps",
-        steps,
-        "--guard-interval",
-        "1",
-        "--regions",
-        region,
-        "--yes",
-    ]
-}
 
 /// `lops traffic VERB live --fn F --regions R --yes` (abort, resume).
 fn traffic(lops: &Lops, verb: &str, f: &str, region: &str) -> Run {

@@ -185,3 +185,23 @@ pub fn function_doc<'a>(region: &'a serde_json::Value, name: &str) -> &'a serde_
         .and_then(|fs| fs.iter().find(|f| f["name"] == name))
         .unwrap_or_else(|| panic!("function {name} missing from {region:#}"))
 }
+
+/// `lops traffic plan live --fn F --to 2 --steps STEPS --guard-interval 1 --regions R --yes`.
+pub fn plan_args<'a>(f: &'a str, region: &'a str, steps: &'a str) -> Vec<&'a str> {
+    vec![
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        f,
+        "--to",
+        "2",
+        "--steps",
+        steps,
+        "--guard-interval",
+        "1",
+        "--regions",
+        region,
+        "--yes",
+    ]
+}
