@@ -65,6 +65,15 @@ pub fn weight(w: f64) -> String {
     }
 }
 
+/// A version as people read it: `v3`, and `$LATEST` as itself (never `v$LATEST`).
+pub fn version(v: &str) -> String {
+    if v.starts_with('$') {
+        v.to_string()
+    } else {
+        format!("v{v}")
+    }
+}
+
 /// A byte count for people: 1.50 MiB.
 pub fn bytes(n: u64) -> String {
     indicatif::HumanBytes(n).to_string()
@@ -73,6 +82,16 @@ pub fn bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latest_is_not_a_numbered_version() {
+        assert_eq!(version("7"), "v7");
+        assert_eq!(version("$LATEST"), "$LATEST");
+        assert_eq!(
+            crate::ops::describe::describe_routing("$LATEST", Some(&("3".into(), 0.25))),
+            "$LATEST 75% / v3 25%"
+        );
+    }
 
     #[test]
     fn counts_are_short_and_never_negative_zero() {

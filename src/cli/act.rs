@@ -279,7 +279,13 @@ async fn show(global: &GlobalArgs, function: &str, as_json: bool) -> Result<Exit
                 let text: Vec<String> = a
                     .configured_weights()
                     .iter()
-                    .map(|(v, w)| format!("v{v} {}", crate::format::weight(*w)))
+                    .map(|(v, w)| {
+                        format!(
+                            "{} {}",
+                            crate::format::version(v),
+                            crate::format::weight(*w)
+                        )
+                    })
                     .collect();
                 let _ = writeln!(
                     out,

@@ -10,11 +10,13 @@ use crate::provider::AliasInfo;
 pub fn describe_routing(main: &str, extra: Option<&(String, f64)>) -> String {
     match extra {
         Some((v, w)) if *w > 0.0 => format!(
-            "v{main} {} / v{v} {}",
+            "{} {} / {} {}",
+            format::version(main),
             format::weight(1.0 - w),
+            format::version(v),
             format::weight(*w)
         ),
-        _ => format!("v{main} 100%"),
+        _ => format!("{} 100%", format::version(main)),
     }
 }
 
@@ -30,10 +32,15 @@ pub(crate) fn describe(v: &Value) -> String {
         let extra_share: f64 = extra
             .map(|m| m.values().filter_map(Value::as_f64).sum())
             .unwrap_or(0.0);
-        let mut parts = vec![format!("v{main} {}", format::weight(1.0 - extra_share))];
+        let mut parts = vec![format!(
+            "{} {}",
+            format::version(main),
+            format::weight(1.0 - extra_share)
+        )];
         for (version, w) in extra.into_iter().flatten() {
             parts.push(format!(
-                "v{version} {}",
+                "{} {}",
+                format::version(version),
                 format::weight(w.as_f64().unwrap_or(0.0))
             ));
         }

@@ -190,8 +190,8 @@ pub async fn prepare<S: RegionActions>(
             let current = alias_of(source, function, alias).await?;
             let Some((next, _)) = current.additional_weights.first().cloned() else {
                 return Err(OpsError::Invalid(format!(
-                    "{function}:{alias} routes only to v{}: there is no second version to promote",
-                    current.function_version
+                    "{function}:{alias} routes only to {}: there is no second version to promote",
+                    crate::format::version(&current.function_version)
                 )));
             };
             route_plan(plan, function, alias, current, next, None)

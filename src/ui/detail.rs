@@ -185,7 +185,7 @@ fn side_lines(
         let weights: Vec<String> = a
             .configured_weights()
             .iter()
-            .map(|(v, w)| format!("v{v} {}", format::weight(*w)))
+            .map(|(v, w)| format!("{} {}", format::version(v), format::weight(*w)))
             .collect();
         side.push(Line::from(format!(
             "alias {}: {}",

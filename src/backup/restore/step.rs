@@ -119,10 +119,10 @@ impl Step {
             }
             Step::Publish { of } => format!("publish a version as the snapshot's v{of}"),
             Step::Alias { alias, create } => format!(
-                "{} alias {} → v{}{}",
+                "{} alias {} → {}{}",
                 if *create { "create" } else { "update" },
                 alias.name,
-                alias.function_version,
+                crate::format::version(&alias.function_version),
                 alias
                     .weights
                     .iter()
