@@ -78,9 +78,11 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         }
     }
     let lines = merge(lines);
-    print_lines(&lines, args.json)
-        .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
-    if args.follow {
+    let printed = print_lines(&lines, args.json);
+    // A reader that went away (`| head -1`) is not followed further.
+    let gone = super::reader_gone(&printed);
+    super::written(printed)?;
+    if args.follow && !gone {
         let started = std::time::Instant::now();
         let exit = follow(&ctx, &args, lines, now.timestamp_millis()).await;
         if args.stats {
@@ -118,7 +120,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         }
         Ok(())
     })();
-    written.map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
+    super::written(written)?;
     let total = ctx.regions.len() * args.functions.len();
     Ok(match failures.as_slice() {
         [] => Exit::Done,
@@ -241,8 +243,11 @@ async fn follow(
         match update {
             Update::Lines(lines, source) => {
                 let fresh = seen.admit(merge(lines), source);
-                print_lines(&fresh, args.json)
-                    .map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
+                let printed = print_lines(&fresh, args.json);
+                if super::reader_gone(&printed) {
+                    return Ok(Exit::Done);
+                }
+                super::written(printed)?;
             }
             Update::Live(live) => {
                 let back = fallen_back

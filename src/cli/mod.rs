@@ -207,6 +207,23 @@ impl std::io::Write for Out {
     }
 }
 
+/// Whether a write failed because its reader went away (`| head -1`).
+pub(crate) fn reader_gone<T>(result: &std::io::Result<T>) -> bool {
+    matches!(result, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// What a command's failed write to stdout means: a reader that went away ends the output and
+/// leaves the command's exit code alone; any other failure (a full disk) fails the command,
+/// saying its output was lost.
+pub(crate) fn written(result: std::io::Result<()>) -> Result<(), Failure> {
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::failed(format!("cannot write output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// One JSON document on stdout.
 pub(crate) fn print_json(doc: &impl serde::Serialize) {
     out!("{}", serde_json::to_string_pretty(doc).unwrap_or_default());

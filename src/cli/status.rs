@@ -77,7 +77,7 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
             args.stats.then_some(&calls),
         )
     };
-    written.map_err(|e| Failure::failed(format!("cannot write output: {e}")))?;
+    super::written(written)?;
     for report in &reports {
         let failures = report.failures();
         if report.unreachable() {

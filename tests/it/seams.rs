@@ -321,6 +321,14 @@ async fn huge_payloads_and_a_closed_stdout_after_a_change_are_handled() {
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.2)])
     );
+    // A read's output meeting a closed pipe (`| head -1`) keeps the read's exit code.
+    for args in ["status", "status --json", "status --full"] {
+        let stderr = lops.run_into_closed_pipe(&format!("{args} --regions {region}"));
+        assert!(
+            stderr.contains("exit=0") && !stderr.contains("cannot write output"),
+            "{args}: {stderr}"
+        );
+    }
     // A stdout that cannot be written (a full disk): the change is made, its answer is lost,
     // and that is said with exit 1 rather than a silent 0.
     let stderr = lops.run_with_stdout_to(
