@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use regions::{KNOWN_REGIONS, check_region};
+pub use regions::{KNOWN_REGIONS, check_region, names_close};
 pub use services::ServiceSettings;
 pub use tier::{Access, Tier};
 
@@ -313,10 +313,21 @@ impl ConfigFile {
                     .into(),
             ));
         }
-        if self.refresh.metrics_secs == 0 || self.refresh.inventory_secs == 0 {
+        if self.refresh.metrics_secs == 0
+            || self.refresh.inventory_secs == 0
+            || self.refresh.alarms_secs == 0
+        {
             return Err(invalid(
-                "refresh.metrics_secs and refresh.inventory_secs must be at least 1".into(),
+                "refresh.metrics_secs, refresh.inventory_secs and refresh.alarms_secs must be at \
+                 least 1"
+                    .into(),
             ));
+        }
+        if let Some(bad) = self.extra_regions.iter().find(|r| !is_region_name(r)) {
+            return Err(invalid(format!(
+                "key `extra_regions`: '{bad}' is not a region name: regions look like \
+                 'us-east-1' (lowercase letters, digits and dashes)"
+            )));
         }
         let lists = self
             .regions
@@ -342,15 +353,36 @@ impl ConfigFile {
         };
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok((Self::parse(&text, &path)?, Some(path))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            // A link to nowhere is a config someone meant to have (its protections with it),
+            // not the absence of one.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && !explicit
+                    && std::fs::symlink_metadata(&path).is_err() =>
+            {
                 Ok((ConfigFile::default(), None))
             }
             Err(e) => Err(ConfigError::Unreadable {
                 path: path.display().to_string(),
-                message: e.to_string(),
+                message: match std::fs::read_link(&path) {
+                    Ok(target) if e.kind() == std::io::ErrorKind::NotFound => format!(
+                        "it is a link to {}, which is not there: restore that file or remove \
+                         the link",
+                        target.display()
+                    ),
+                    _ => e.to_string(),
+                },
             }),
         }
     }
+}
+
+/// A name a region could have: lowercase letters, digits and dashes, starting with a letter.
+fn is_region_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Everything a run needs, resolved from the command line over the config file.
@@ -484,6 +516,12 @@ mode = "read"
             ("[guards]\ninterval_secs = 0\n", "interval_secs"),
             ("[refresh]\nmetrics_secs = 99999999\n", "metrics_secs"),
             ("[rate_limits]\nburst = 0\n", "burst"),
+            ("[refresh]\nalarms_secs = 0\n", "alarms_secs"),
+            (
+                "extra_regions = [\"\"]\nregions = [\"\"]\n",
+                "extra_regions",
+            ),
+            ("extra_regions = [\"Mars 1\"]\n", "extra_regions"),
         ] {
             let e = parse(text).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains(key), "{text}: {e}");

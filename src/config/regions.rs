@@ -60,12 +60,28 @@ pub fn check_region(name: &str, extra: &[String]) -> Result<(), String> {
 }
 
 fn closest(name: &str) -> Option<&'static str> {
+    let name = name.trim().to_ascii_lowercase();
     KNOWN_REGIONS
         .iter()
-        .map(|r| (edit_distance(name, r), *r))
+        .map(|r| (edit_distance(&name, r), *r))
         .filter(|(d, _)| *d <= 3)
         .min()
         .map(|(_, r)| r)
+}
+
+/// Whether two names differ only by case or by one slip: a character added, dropped, changed,
+/// or two neighbours swapped (`Prod`, `prdo`, `prd` for `prod`).
+pub fn names_close(a: &str, b: &str) -> bool {
+    if a == b {
+        return false;
+    }
+    let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let swapped = x.len() == y.len() && {
+        let diff: Vec<usize> = (0..x.len()).filter(|i| x[*i] != y[*i]).collect();
+        matches!(diff[..], [i, j] if j == i + 1 && x[i] == y[j] && x[j] == y[i])
+    };
+    a.eq_ignore_ascii_case(b)
+        || (x.len().min(y.len()) >= 3 && (swapped || edit_distance(a, b) == 1))
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -86,6 +102,32 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn close_names_are_one_slip_apart() {
+        for (a, b) in [
+            ("Prod", "prod"),
+            ("prdo", "prod"),
+            ("prd", "prod"),
+            ("prod2", "prod1"),
+        ] {
+            assert!(names_close(a, b), "{a} {b}");
+        }
+        for (a, b) in [
+            ("prod", "prod"),
+            ("prod-eu", "prod-us"),
+            ("qa", "qb"),
+            ("dev", "prod"),
+        ] {
+            assert!(!names_close(a, b), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn uppercase_region_gets_its_lowercase_name() {
+        let err = check_region("US-EAST-1", &[]).err().unwrap_or_default();
+        assert!(err.contains("Did you mean 'us-east-1'?"), "{err}");
+    }
 
     #[test]
     fn typo_gets_a_suggestion() {

@@ -96,7 +96,22 @@ pub fn settings(flags: &Flags) -> Result<(Settings, Vec<String>), Failure> {
     }
     settings.theme.no_color |= flags.no_color;
     settings.theme.ascii |= flags.ascii;
+    // A region or profile named twice is one scope: otherwise one confirmation would act on
+    // the same function twice (and slip past the duplicate-invoke guard).
+    dedup(&mut settings.regions);
+    dedup(&mut settings.profiles);
+    for p in settings.profile_settings.values_mut() {
+        if let Some(regions) = p.regions.as_mut() {
+            dedup(regions);
+        }
+    }
     Ok((settings, extra))
+}
+
+/// Keeps the first of each name, in order.
+fn dedup(names: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
 }
 
 /// The profiles a session reads: `--profile`, else the config file's `profiles`, else the one
@@ -184,6 +199,7 @@ impl Session {
         for profile in profiles(&settings) {
             let access = access(&settings, &profile);
             check_profile_known(&profile, &settings).await?;
+            check_signer(&profile, &settings).await?;
             let region_names = regions_for(&profile, &settings, &extra).await?;
             let first = Scope::new(profile.clone(), region_names[0].clone(), access);
             check_credentials(&first, &settings).await?;
@@ -224,9 +240,17 @@ async fn regions_for(
         .profile_name(profile)
         .build();
     match chain.region().await {
+        Some(region) if region.as_ref().trim().is_empty() => Err(Failure::usage(format!(
+            "the region for profile '{profile}' is empty (AWS_REGION, AWS_DEFAULT_REGION or the \
+             profile's `region`): unset it or name one, or pass --regions us-east-1"
+        ))),
         Some(region) => {
             let region = region.to_string();
-            check_region(&region, extra).map_err(Failure::usage)?;
+            check_region(&region, extra).map_err(|e| {
+                Failure::usage(format!(
+                    "{e} (from AWS_REGION, AWS_DEFAULT_REGION or profile '{profile}''s `region`)"
+                ))
+            })?;
             Ok(vec![region])
         }
         None => Err(Failure::usage(format!(
@@ -238,20 +262,39 @@ async fn regions_for(
 
 /// A profile chosen by `--profile`, `AWS_PROFILE` or `profiles = [...]` must be one AWS or
 /// lops knows: otherwise a typo (`prdo` for `prod`) would act with the environment's keys
-/// under a name that carries none of `prod`'s protections. `default` is always known. A
-/// shared config file that cannot be read is left to the credentials check to report.
+/// under a name that carries none of `prod`'s protections. For the same reason a lops section
+/// that names no AWS profile but nearly this one (`[profile.Prod]`, `[profile.prdo]` for
+/// `prod`) is refused rather than silently protecting nothing. `default` is always known; AWS
+/// files that cannot be read cannot tell, so they are refused too.
 async fn check_profile_known(profile: &str, settings: &Settings) -> Result<(), Failure> {
-    if profile == "default" || settings.profile_settings.contains_key(profile) {
+    if settings.profile_settings.contains_key(profile) {
         return Ok(());
     }
-    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
-    let fs = aws_types::os_shim_internal::Fs::real();
-    let env = aws_types::os_shim_internal::Env::real();
-    let Ok(set) = aws_config::profile::parser::load(&fs, &env, &files, None).await else {
-        return Ok(());
+    let set = match crate::provider::aws::aws_profiles().await {
+        Ok(set) => set,
+        Err(_) if profile == "default" => return Ok(()),
+        Err(e) => {
+            return Err(Failure::usage(format!(
+                "the AWS config files cannot be read, so profile '{profile}' cannot be \
+                 checked: {}; fix them (`aws configure list-profiles` shows the same error)",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            )));
+        }
     };
-    if set.get_profile(profile).is_some() {
-        return Ok(());
+    let aws_knows = |name: &str| set.get_profile(name).is_some();
+    if profile == "default" || aws_knows(profile) {
+        return match settings
+            .profile_settings
+            .keys()
+            .find(|s| !aws_knows(s) && crate::config::names_close(s, profile))
+        {
+            Some(near) => Err(Failure::usage(format!(
+                "profile '{profile}' has no [profile.{profile}] section in lops's config, and \
+                 [profile.{near}] names no AWS profile: if that section is meant for \
+                 '{profile}', rename it (profile names are case-sensitive)"
+            ))),
+            None => Ok(()),
+        };
     }
     let mut known: Vec<&str> = set
         .profiles()
@@ -269,6 +312,29 @@ async fn check_profile_known(profile: &str, settings: &Settings) -> Result<(), F
             format!("known: {}", known.join(", "))
         }
     )))
+}
+
+/// A profile that AWS_PROFILE chose and that has credentials of its own, with keys in the
+/// environment too: the SDK (as the AWS CLI) signs with the environment's keys, while lops
+/// would apply that profile's tier and production flag — one identity under another's rules.
+/// Refused; a profile named with `--profile` signs with its own credentials instead.
+async fn check_signer(profile: &str, settings: &Settings) -> Result<(), Failure> {
+    use crate::provider::aws::{env_keys, has_own_credentials};
+    let from_env = std::env::var("AWS_PROFILE").is_ok_and(|p| p.trim() == profile);
+    if settings.profiles.is_empty()
+        && from_env
+        && profile != "default"
+        && env_keys()
+        && has_own_credentials(profile).await
+    {
+        return Err(Failure::usage(format!(
+            "AWS_PROFILE names '{profile}', which has credentials of its own, and \
+             AWS_ACCESS_KEY_ID is set too: AWS would sign with the environment's keys while \
+             lops applied '{profile}''s tier. Unset one of them, or pass --profile {profile} \
+             (then its own credentials sign)"
+        )));
+    }
+    Ok(())
 }
 
 async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Failure> {

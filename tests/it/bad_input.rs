@@ -124,6 +124,46 @@ fn unknown_profile_is_refused() {
 }
 
 #[test]
+fn a_profile_lops_cannot_vouch_for_is_refused() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let config = lops.config("[profile.Prod]\nmode = \"read\"\nproduction = true\n");
+    let config = config.display().to_string();
+    let aws = lops.home.path().join("aws-config");
+    // `[profile.Prod]` names no AWS profile and is one slip from `prod`: it protects nothing,
+    // so acting as `prod` is refused rather than done with the change tier.
+    std::fs::write(&aws, "[profile prod]\nregion = us-east-1\n").expect("aws config");
+    let args = ["status", "--profile", "prod", "--config", &config];
+    let run = lops.run(&args);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("[profile.Prod] names no AWS profile"),
+        "{}",
+        run.stderr
+    );
+    // AWS files that cannot be parsed cannot say a profile exists: refused, not waved through.
+    std::fs::write(&aws, "[profile broken\n").expect("aws config");
+    let run = lops.run(&["status", "--profile", "prdo", "--config", &config]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("AWS config files cannot be read"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_config_link_to_nowhere_is_not_an_empty_config() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let dir = lops.home.path().join("config").join("lops");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::os::unix::fs::symlink(lops.home.path().join("gone.toml"), dir.join("config.toml"))
+        .expect("link");
+    let run = lops.run(&["status", "--regions", "us-east-1"]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("which is not there"), "{}", run.stderr);
+}
+
+#[test]
 fn no_region_anywhere_says_where_to_set_one() {
     let run = Lops::new("http://127.0.0.1:9").run(&["status"]);
     run.assert_exit(2);

@@ -427,3 +427,86 @@ async fn an_explicit_profile_is_the_one_that_signs_whatever_aws_profile_says() {
         ("1".to_string(), vec![("2".to_string(), 0.3)])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scope_named_twice_is_acted_on_once() {
+    let (_seeder, f) = canary(REGION, "twice").await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let twice = format!("{REGION},{REGION}");
+    let run = lops.run(&[
+        "invoke",
+        &f,
+        "--payload",
+        "{}",
+        "--regions",
+        &twice,
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(proxy.calls(REGION, "lambda", "Invoke"), 1);
+    let run = lops.run(&[
+        "kill",
+        &f,
+        "--regions",
+        REGION,
+        "--profile",
+        "default,default",
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(proxy.calls(REGION, "lambda", "PutFunctionConcurrency"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_named_on_purpose_signs_with_its_own_keys_not_the_environments() {
+    let (_seeder, f) = canary(REGION, "ownkeys").await;
+    let proxy = FaultProxy::start(moto::url());
+    // The environment has the test keys; `ops` has keys of its own.
+    let lops = Lops::new(&proxy.url);
+    std::fs::write(
+        lops.home.path().join("aws-credentials"),
+        "[ops]\naws_access_key_id = OPSKEY\naws_secret_access_key = opssecret\n",
+    )
+    .expect("credentials");
+    let config = lops.config(CONFIG);
+    let config = config.display().to_string();
+    let run = lops.run(&[
+        "invoke",
+        &f,
+        "--payload",
+        "{}",
+        "--profile",
+        "ops",
+        "--regions",
+        REGION,
+        "--yes",
+        "--config",
+        &config,
+    ]);
+    run.assert_exit(0);
+    assert!(proxy.signed_with("OPSKEY"), "{:?}", proxy.access_keys());
+    assert!(!proxy.signed_with("testing"), "{:?}", proxy.access_keys());
+    // Chosen by AWS_PROFILE, the SDK would sign with the environment's keys under ops's
+    // tier: refused before anything is sent.
+    let before = proxy.all_calls().values().sum::<u64>();
+    let out = lops
+        .command(&[
+            "invoke",
+            &f,
+            "--payload",
+            "{\"n\": 2}",
+            "--regions",
+            REGION,
+            "--yes",
+            "--config",
+            &config,
+        ])
+        .env("AWS_PROFILE", "ops")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("AWS_PROFILE names 'ops'"), "{stderr}");
+    assert_eq!(proxy.all_calls().values().sum::<u64>(), before);
+}

@@ -218,7 +218,52 @@ pub async fn load_sdk_config(scope: &Scope, settings: &Settings) -> SdkConfig {
         );
     // Always named, `default` included: otherwise the SDK would sign with the profile
     // AWS_PROFILE names while lops applied `default`'s tier and production flag.
-    loader.profile_name(&scope.profile).load().await
+    let loader = loader.profile_name(&scope.profile);
+    // A profile named on purpose (`--profile`, `profiles = [...]`) signs with its own
+    // credentials when it has some, as `--profile` does for the AWS CLI: otherwise keys in the
+    // environment would sign while that profile's tier and production flag applied.
+    if !settings.profiles.is_empty() && env_keys() && has_own_credentials(&scope.profile).await {
+        let own = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_name(&scope.profile)
+            .configure(
+                &aws_config::provider_config::ProviderConfig::without_region()
+                    .with_region(Some(Region::new(scope.region.clone()))),
+            )
+            .build();
+        return loader.credentials_provider(own).load().await;
+    }
+    loader.load().await
+}
+
+/// Whether keys are set in the environment (they come first in the SDK's credentials chain).
+pub fn env_keys() -> bool {
+    std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|k| !k.is_empty())
+}
+
+/// The profiles of `~/.aws/config` and `~/.aws/credentials` (or where AWS_CONFIG_FILE and
+/// AWS_SHARED_CREDENTIALS_FILE point).
+pub async fn aws_profiles()
+-> Result<aws_config::profile::ProfileSet, aws_config::profile::ProfileFileLoadError> {
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    let fs = aws_types::os_shim_internal::Fs::real();
+    let env = aws_types::os_shim_internal::Env::real();
+    aws_config::profile::parser::load(&fs, &env, &files, None).await
+}
+
+/// Whether the AWS files give `profile` credentials of its own (keys, a role, a process, SSO).
+pub async fn has_own_credentials(profile: &str) -> bool {
+    const KEYS: [&str; 6] = [
+        "aws_access_key_id",
+        "role_arn",
+        "credential_process",
+        "sso_session",
+        "sso_start_url",
+        "web_identity_token_file",
+    ];
+    aws_profiles().await.is_ok_and(|set| {
+        set.get_profile(profile)
+            .is_some_and(|p| KEYS.iter().any(|k| p.get(k).is_some()))
+    })
 }
 
 /// The same configuration acting as `role` (STS AssumeRole from the scope's credentials, with

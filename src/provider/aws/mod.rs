@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 pub use call::every_page;
 pub use clients::{
-    CODE_DOWNLOAD_BASE_ENV, CallCount, CallCounter, CallKey, Clients, assume_role, load_sdk_config,
+    CODE_DOWNLOAD_BASE_ENV, CallCount, CallCounter, CallKey, Clients, assume_role, aws_profiles,
+    env_keys, has_own_credentials, load_sdk_config,
 };
 pub use cloudwatch::{QUERIES_PER_CALL, QueryBatches};
 pub use error::classify;
