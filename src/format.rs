@@ -65,6 +65,34 @@ pub fn weight(w: f64) -> String {
     }
 }
 
+/// Text lops did not write (log lines, a function's answer, a server's message) made safe for
+/// a terminal: escape sequences (colours, cursor moves, titles) removed, and every other
+/// control character — a carriage return that would overwrite the line's start, C1 codes —
+/// shown as `�`. Newlines are kept when `lines` (each caller labels them), else shown as `⏎`.
+pub fn printable(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) || (lines && !needs_cleaning(text)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let stripped = anstream::adapter::strip_str(text).to_string();
+    let stripped = stripped.replace("\r\n", "\n");
+    std::borrow::Cow::Owned(
+        stripped
+            .chars()
+            .map(|c| match c {
+                '\n' if !lines => '⏎',
+                '\n' | '\t' => c,
+                c if c.is_control() => '\u{fffd}',
+                c => c,
+            })
+            .collect(),
+    )
+}
+
+fn needs_cleaning(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
 /// A version as people read it: `v3`, and `$LATEST` as itself (never `v$LATEST`).
 pub fn version(v: &str) -> String {
     if v.starts_with('$') {
@@ -82,6 +110,17 @@ pub fn bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_from_elsewhere_cannot_drive_the_terminal() {
+        let hostile = "a\x1b]0;TITLE\x07b\x1b[2J\x1b[5Ac\rd\x08e\u{9b}31mf\x00";
+        let clean = printable(hostile, false);
+        assert!(!clean.chars().any(char::is_control), "{clean:?}");
+        assert!(clean.starts_with("ab") && clean.contains('c'), "{clean:?}");
+        assert_eq!(printable("one\ntwo", false), "one⏎two");
+        assert_eq!(printable("one\r\ntwo\tx", true), "one\ntwo\tx");
+        assert_eq!(printable("plain", true), "plain");
+    }
 
     #[test]
     fn latest_is_not_a_numbered_version() {

@@ -555,8 +555,9 @@ fn print_outcome(plan: &Plan, outcome: &Outcome) {
     let body = serde_json::from_slice::<serde_json::Value>(&inv.payload)
         .and_then(|v| serde_json::to_string_pretty(&v))
         .unwrap_or_else(|_| String::from_utf8_lossy(&inv.payload).into_owned());
-    let _ = writeln!(out, "response\n{body}");
+    // What the function wrote reaches the terminal as text, never as a command.
+    let _ = writeln!(out, "response\n{}", crate::format::printable(&body, true));
     if let Some(log) = &inv.log_tail {
-        let _ = writeln!(out, "log tail\n{log}");
+        let _ = writeln!(out, "log tail\n{}", crate::format::printable(log, true));
     }
 }

@@ -66,6 +66,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             });
         }
     }
+    let mut failing = std::collections::HashSet::new();
     for (scope, result) in futures::future::join_all(reads).await {
         match result {
             Ok(found) => lines.extend(found),
@@ -73,9 +74,29 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             Err(ProviderError::NotFound(_)) if args.follow => {}
             Err(e) => {
                 err!("lops: {scope}: {e}");
+                failing.insert(scope.to_string());
                 failures.push(e);
             }
         }
+    }
+    let total = ctx.regions.len() * args.functions.len();
+    // A refused filter is the same everywhere: said once, exit 2, never followed.
+    if let Some(ProviderError::Invalid(why)) = failures
+        .iter()
+        .find(|e| matches!(e, ProviderError::Invalid(_)))
+    {
+        return Err(Failure::usage(format!("--filter: {why}")));
+    }
+    // Nothing read anywhere: the command failed (with --json, its error document).
+    if !failures.is_empty() && failures.len() == total {
+        let exit = match &failures[0] {
+            ProviderError::NotFound(_) | ProviderError::Credentials(_) => Exit::Usage,
+            _ => Exit::Failure,
+        };
+        return Err(Failure {
+            exit,
+            message: format!("no logs read: {}", failures[0]),
+        });
     }
     let lines = merge(lines);
     let printed = print_lines(&lines, args.json);
@@ -84,7 +105,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     super::written(printed)?;
     if args.follow && !gone {
         let started = std::time::Instant::now();
-        let exit = follow(&ctx, &args, lines, now.timestamp_millis()).await;
+        let exit = follow(&ctx, &args, lines, now.timestamp_millis(), failing).await;
         if args.stats {
             print_calls(&ctx, started.elapsed());
         }
@@ -121,14 +142,10 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         Ok(())
     })();
     super::written(written)?;
-    let total = ctx.regions.len() * args.functions.len();
-    Ok(match failures.as_slice() {
-        [] => Exit::Done,
-        [first, ..] if failures.len() == total => match first {
-            ProviderError::NotFound(_) => Exit::Usage,
-            _ => Exit::Failure,
-        },
-        _ => Exit::Partial,
+    Ok(if failures.is_empty() {
+        Exit::Done
+    } else {
+        Exit::Partial
     })
 }
 
@@ -160,14 +177,19 @@ fn print_lines(lines: &[crate::loglines::LogLine], json: bool) -> std::io::Resul
                 serde_json::to_string(l).map_err(std::io::Error::other)?
             )?;
         } else {
-            writeln!(
-                out,
-                "{} {:<14} {:<24} {}",
-                l.time.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                l.region,
-                l.function,
-                l.message
-            )?;
+            // Each line of a message carries its event's label (a message cannot pass for
+            // another function's line), and nothing in it reaches the terminal as a command.
+            let message = crate::format::printable(&l.message, true);
+            for line in message.trim_end_matches('\n').split('\n') {
+                writeln!(
+                    out,
+                    "{} {:<14} {:<24} {}",
+                    l.time.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                    l.region,
+                    l.function,
+                    line
+                )?;
+            }
         }
     }
     out.flush()
@@ -182,6 +204,8 @@ async fn follow(
     args: &LogsArgs,
     first: Vec<crate::loglines::LogLine>,
     read_until_ms: i64,
+    // Scopes whose last word was a failure: the follow ends partial (3) while any is.
+    mut failing: std::collections::HashSet<String>,
 ) -> Result<Exit, Failure> {
     use crate::loglines::Source;
     use crate::runtime::tail::{self, Update};
@@ -231,21 +255,37 @@ async fn follow(
     // that keeps failing is reopened every 30 s and must not fill the screen.
     let mut failures: HashMap<String, std::time::Instant> = HashMap::new();
     const SAY_AGAIN: std::time::Duration = std::time::Duration::from_secs(300);
+    let ended = |failing: &HashSet<String>| {
+        Ok(if failing.is_empty() {
+            Exit::Done
+        } else {
+            Exit::Partial
+        })
+    };
     loop {
         let (scope, update) = tokio::select! {
-            _ = &mut ctrl_c => return Ok(Exit::Done),
-            _ = &mut all => return Ok(Exit::Done),
+            _ = &mut ctrl_c => return ended(&failing),
+            _ = &mut all => return ended(&failing),
             next = rx.recv() => match next {
                 Some(u) => u,
-                None => return Ok(Exit::Done),
+                None => return ended(&failing),
             },
         };
+        match &update {
+            Update::Failed(_) | Update::Reconnecting(_) => {
+                failing.insert(scope.clone());
+            }
+            Update::Lines(..) | Update::Live(_) => {
+                failing.remove(&scope);
+            }
+            _ => {}
+        }
         match update {
             Update::Lines(lines, source) => {
                 let fresh = seen.admit(merge(lines), source);
                 let printed = print_lines(&fresh, args.json);
                 if super::reader_gone(&printed) {
-                    return Ok(Exit::Done);
+                    return ended(&failing);
                 }
                 super::written(printed)?;
             }

@@ -164,7 +164,11 @@ impl From<OpsError> for Failure {
     fn from(e: OpsError) -> Self {
         let exit = match &e {
             OpsError::Refused(_) => Exit::Refused,
-            OpsError::Invalid(_) | OpsError::Provider(ProviderError::NotFound(_)) => Exit::Usage,
+            // Refused credentials are missing ones for the README's exit codes: 2, fix and rerun.
+            OpsError::Invalid(_)
+            | OpsError::Provider(ProviderError::NotFound(_) | ProviderError::Credentials(_)) => {
+                Exit::Usage
+            }
             OpsError::Conflict(_) | OpsError::Provider(_) => Exit::Failure,
         };
         Failure {

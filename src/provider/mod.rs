@@ -60,6 +60,13 @@ pub enum ProviderError {
     Throttled(String),
     #[error("access denied: {0}")]
     AccessDenied(String),
+    /// The credentials themselves were refused (expired, unknown, wrongly signed): no
+    /// permission would help; new credentials do.
+    #[error(
+        "credentials refused: {0} — refresh them (`aws sso login`, assume the role again, or \
+         new keys in AWS_ACCESS_KEY_ID) and run again"
+    )]
+    Credentials(String),
     #[error("{0}")]
     Service(String),
     #[error("not supported by this endpoint: {0}")]

@@ -86,12 +86,18 @@ pub fn render(
     let visible = pane.visible();
     let mut lines: Vec<Line> = Vec::new();
     if let Some(e) = &pane.error {
-        lines.push(Line::styled(
-            format!("read failed: {e} (retrying)"),
-            theme.warn(),
-        ));
+        // Whole, over as many lines as it takes: the missing permission is at its end.
+        let text = format!("read failed (retrying): {e}");
+        let width = usize::from(area.width.saturating_sub(2)).max(1);
+        for row in wrap(&text, width)
+            .into_iter()
+            .take(height.saturating_sub(1).max(1))
+        {
+            lines.push(Line::styled(row, theme.warn()));
+        }
     }
-    if visible.is_empty() {
+    // Nothing to show because the read failed is not "no events".
+    if visible.is_empty() && pane.error.is_none() {
         lines.push(Line::styled(
             if pane.last_read.is_none() || pane.in_flight && pane.lines.is_empty() {
                 "reading the last 15 minutes…"
@@ -165,4 +171,30 @@ fn compact(l: &crate::loglines::LogLine) -> String {
         return format!("END {}", short_id(m));
     }
     m.replace('\t', "  ")
+}
+
+/// `text` in rows of at most `width` characters, broken between words where it can be.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        let used = row.chars().count();
+        if used > 0 && used + 1 + word.len() <= width {
+            row.push(' ');
+            row.extend(word.iter());
+            continue;
+        }
+        if used > 0 {
+            rows.push(std::mem::take(&mut row));
+        }
+        while word.len() > width {
+            rows.push(word.drain(..width).collect());
+        }
+        row = word.into_iter().collect();
+    }
+    if !row.is_empty() {
+        rows.push(row);
+    }
+    rows
 }

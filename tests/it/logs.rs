@@ -270,6 +270,102 @@ fn bad_since_and_missing_log_group_are_explained() {
         "{}",
         run.stderr
     );
+    // With --json, a logs command that read nothing says so on stdout too.
+    let run = lops.run(&[
+        "logs",
+        "no-such-function-here",
+        "--regions",
+        "ap-east-1",
+        "--json",
+    ]);
+    run.assert_exit(2);
+    let doc = run.json();
+    assert_eq!(doc["exit"], 2, "{}", run.stdout);
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no log group")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_line_cannot_drive_the_terminal_or_pass_for_another_functions() {
+    let region = "ap-east-1";
+    let f = format!("{}-fn", moto::unique("inject"));
+    put_logs(
+        region,
+        &f,
+        "2026/11/25/[$LATEST]x",
+        &[
+            (
+                1,
+                "title \x1b]0;PWNED\x07 cursor \x1b[2J\x1b[5A c1 \u{9b}31m bs \x08 cr \r!".into(),
+            ),
+            (
+                2,
+                "first\n2026-11-25T00:00:00.000Z eu-west-1 other-fn forged".into(),
+            ),
+        ],
+    )
+    .await;
+    let run = Lops::new(moto::url()).run(&["logs", &f, "--regions", region, "--since", "30m"]);
+    run.assert_exit(0);
+    assert!(
+        !run.stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("title") && run.stdout.contains("cr"),
+        "{}",
+        run.stdout
+    );
+    // Each line of a message carries its own event's label.
+    let forged = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("forged"))
+        .unwrap_or_default();
+    assert!(forged.contains(&f) && forged.contains(region), "{forged}");
+    // The JSON keeps the message as it was (escaped by JSON itself).
+    let run =
+        Lops::new(moto::url()).run(&["logs", &f, "--regions", region, "--since", "30m", "--json"]);
+    assert!(events(&run).iter().any(|e| {
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\x1b]0;PWNED")
+    }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_pattern_aws_refuses_is_bad_input_and_never_followed() {
+    let region = "ap-east-1";
+    let f = format!("{}-fn", moto::unique("filter"));
+    put_logs(region, &f, "2026/11/25/[$LATEST]x", &[(1, "hello".into())]).await;
+    let proxy = crate::support::proxy::FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: region.into(),
+        service: Some("logs".into()),
+        operation: Some("FilterLogEvents".into()),
+        fault: crate::support::proxy::Fault::Code(400, "InvalidParameterException"),
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    for follow in [false, true] {
+        let mut args = vec!["logs", &f, "--regions", region, "--filter", "{bad"];
+        if follow {
+            args.push("--follow");
+        }
+        let child = lops.spawn(&args);
+        let (code, stderr) = crate::support::cli::finish(child, 20);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains("--filter") && stderr.contains("{bad"),
+            "{stderr}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -542,4 +638,53 @@ async fn follow_falls_back_to_polling_when_live_tail_is_refused_and_says_so_once
         );
         assert!(said.contains("polling"), "{label}: {said}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_with_a_region_that_never_answered_ends_partial() {
+    let (ok, denied) = ("me-south-1", "me-central-1");
+    let f = format!("{}-tail", moto::unique("partial"));
+    put_logs(
+        ok,
+        &f,
+        "first",
+        &[(1, "from the region that answers".into())],
+    )
+    .await;
+    put_logs(denied, &f, "first", &[(1, "never read".into())]).await;
+    let proxy = crate::support::proxy::FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: denied.into(),
+        service: Some("logs".into()),
+        operation: None,
+        fault: crate::support::proxy::Fault::Code(403, "AccessDeniedException"),
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let regions = format!("{ok},{denied}");
+    let mut followed = Followed::start(
+        &lops,
+        &[
+            "logs",
+            &f,
+            "--regions",
+            &regions,
+            "--since",
+            "30m",
+            "--follow",
+            "--json",
+        ],
+    );
+    assert!(
+        followed
+            .next("first event")
+            .contains("from the region that answers")
+    );
+    followed.quiet_for(2);
+    std::process::Command::new("kill")
+        .args(["-INT", &followed.child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    let status = followed.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(3));
 }

@@ -281,7 +281,7 @@ async fn throttled_region_is_reported_as_throttled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expired_credentials_show_as_access_denied_and_a_slow_region_still_answers() {
+async fn expired_credentials_say_to_refresh_them_and_a_slow_region_still_answers() {
     let (expired, slow) = ("eu-central-2", "ap-southeast-3");
     let proxy = FaultProxy::start(moto::url());
     let prefix = moto::unique("slow");
@@ -305,7 +305,10 @@ async fn expired_credentials_show_as_access_denied_and_a_slow_region_still_answe
         .unwrap_or_default()
         .to_string();
     assert!(
-        error.contains("access denied") && error.contains("expired"),
+        error.contains("credentials refused")
+            && error.contains("xpired")
+            && error.contains("refresh them")
+            && !error.contains("iam-policy"),
         "{error}"
     );
     // 403 is not retried: one request and done.

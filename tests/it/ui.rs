@@ -590,6 +590,31 @@ async fn log_pane_shows_the_functions_lines_newest_at_the_bottom_and_pauses() {
     assert!(paused.contains("PAUSED"), "{paused}");
 }
 
+#[tokio::test]
+async fn a_log_read_that_failed_is_said_whole_and_not_as_no_events() {
+    let mut state = incident().await;
+    key(&mut state, 'l');
+    let (region, function) = match &state.view {
+        lops::state::View::Logs { region, function } => (*region, function.clone()),
+        other => panic!("not in the log pane: {other:?}"),
+    };
+    let denied = "AccessDeniedException: User arn:aws:sts::123456789012:assumed-role/oncall/me \
+                  is not authorized to perform: logs:FilterLogEvents";
+    update(
+        &mut state,
+        Msg::LogLines {
+            region,
+            function,
+            end_ms: (start() + TimeDelta::seconds(190)).timestamp_millis(),
+            result: Err(lops::provider::ProviderError::AccessDenied(denied.into())),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("read failed (retrying)"), "{out}");
+    assert!(out.contains("logs:FilterLogEvents"), "{out}");
+    assert!(!out.contains("no log events"), "{out}");
+}
+
 /// Marks in the fleet (a `*` column, the count in the header), then the kill switch on them: the
 /// batch preview at 80x24 lists every target with before → after and one confirmation.
 #[tokio::test]

@@ -14,14 +14,18 @@ const THROTTLE_CODES: &[&str] = &[
     "SlowDown",
 ];
 
-const DENIED_CODES: &[&str] = &[
-    "AccessDenied",
-    "AccessDeniedException",
+const DENIED_CODES: &[&str] = &["AccessDenied", "AccessDeniedException"];
+
+/// The credentials refused, not the action: expired, unknown or wrongly signed.
+const CREDENTIAL_CODES: &[&str] = &[
     "UnrecognizedClientException",
     "InvalidClientTokenId",
     "ExpiredToken",
     "ExpiredTokenException",
+    "RequestExpired",
     "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "InvalidToken",
 ];
 
 pub fn classify<E>(err: SdkError<E, HttpResponse>, timeout_secs: f64) -> ProviderError
@@ -55,6 +59,8 @@ where
     };
     if THROTTLE_CODES.contains(&code.as_str()) || status == Some(429) {
         ProviderError::Throttled(brief)
+    } else if CREDENTIAL_CODES.contains(&code.as_str()) {
+        ProviderError::Credentials(brief)
     } else if DENIED_CODES.contains(&code.as_str()) || status == Some(403) {
         ProviderError::AccessDenied(brief)
     } else if matches!(

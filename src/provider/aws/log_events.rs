@@ -99,6 +99,18 @@ impl AwsRegion {
                         "no log group {group} in {}: the function does not exist there or has not logged yet",
                         self.clients.scope
                     )),
+                    // A pattern CloudWatch Logs cannot parse is the caller's to fix, not a
+                    // failure to retry.
+                    ProviderError::Service(m)
+                        if filter.is_some() && m.starts_with("InvalidParameterException") =>
+                    {
+                        ProviderError::Invalid(format!(
+                            "the filter pattern {:?} was refused ({m}): see CloudWatch Logs' \
+                             filter pattern syntax, e.g. ERROR, \"Task timed out\" or \
+                             {{ $.level = \"error\" }}",
+                            filter.unwrap_or_default()
+                        ))
+                    }
                     other => other,
                 })?;
             for e in page.events.unwrap_or_default() {
