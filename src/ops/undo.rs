@@ -188,13 +188,12 @@ pub(super) async fn undo_plan<S: RegionActions>(
         }
         Reversible::Service { settings, members } => {
             let current = super::service::read(source, &settings).await?;
-            let now = super::service::member_routing(&current.state());
-            if now != super::service::member_routing(&record.after) {
+            if !super::service::same_members(&current.state(), &record.after) {
                 return Err(OpsError::Conflict(format!(
                     "service {} changed since {} (now {}): undo refused, nothing changed",
                     settings.name,
                     record.time,
-                    super::service::describe_change(&current.state(), &current.state())
+                    super::describe::describe(&current.state())
                 )));
             }
             let change = super::service::ServiceChange::Members(members);

@@ -494,6 +494,36 @@ async fn an_edit_between_preview_and_write_is_refused_and_nothing_changes() {
     assert_eq!(weight(&svc.weights().await, "green"), 100);
     assert!(stderr.contains("changed since the preview"), "{stderr}");
     assert_eq!(weight(&svc.weights().await, "blue"), 70);
+    // A member not written points elsewhere now, its weight the same: the shares the preview
+    // showed no longer mean what they said, so refused too (and said as the state now, once).
+    let (code, stderr) = drain_with_an_edit_between(
+        &svc,
+        &proxy,
+        &lops,
+        &config,
+        "eu-west-1",
+        6,
+        member(
+            ChangeAction::Upsert,
+            &svc.record,
+            "red",
+            0,
+            "abc.execute-api.us-east-1.amazonaws.com",
+            Some(&svc.checks[2]),
+        ),
+    )
+    .await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("changed since the preview (now"),
+        "{stderr}"
+    );
+    let refusal = stderr
+        .lines()
+        .find(|l| l.contains("changed since"))
+        .unwrap_or_default();
+    assert!(!refusal.contains("→"), "{refusal}");
+    assert_eq!(weight(&svc.weights().await, "green"), 100);
     assert_eq!(
         proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
         0

@@ -346,16 +346,29 @@ pub fn parse_weights(text: &str) -> Result<Vec<(String, i64)>, OpsError> {
             "'{part}' is not REGION=WEIGHT: give e.g. us-east-1=0,eu-west-1=100 (whole numbers 0 to {MAX_WEIGHT})"
         ))
     };
-    text.split(',')
+    let parsed: Vec<(String, i64)> = text
+        .split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|part| {
             let (region, weight) = part.split_once('=').ok_or_else(|| bad(part))?;
+            if region.trim().is_empty() {
+                return Err(bad(part));
+            }
             let weight: i64 = weight.trim().parse().map_err(|_| bad(part))?;
             check_weight(weight)?;
             Ok((region.trim().to_string(), weight))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // A region named twice is ambiguous: which weight was meant is not for lops to guess.
+    for (i, (region, _)) in parsed.iter().enumerate() {
+        if parsed[..i].iter().any(|(r, _)| r == region) {
+            return Err(OpsError::Invalid(format!(
+                "{region} is given twice: give each region one weight"
+            )));
+        }
+    }
+    Ok(parsed)
 }
 
 /// Compares the records again right before the write, writes them in one batch, waits up to
@@ -378,10 +391,10 @@ pub async fn write<S: RegionActions>(
         OpsError::Conflict(format!(
             "service {}: the record set changed since the preview (now {}): nothing changed; run again to see the new state",
             settings.name,
-            super::describe_change(&now.state(), &now.state())
+            crate::ops::describe::describe(&now.state())
         ))
     };
-    if member_routing(&now.state()) != member_routing(before) {
+    if !super::same_members(&now.state(), before) {
         return Err(changed());
     }
     for want in expected {
@@ -471,5 +484,11 @@ mod tests {
                 "{bad}: {e}"
             );
         }
+        let e = parse_weights("=5").unwrap_err().to_string();
+        assert!(e.contains("REGION=WEIGHT"), "{e}");
+        let e = parse_weights("us-east-1=10,us-east-1=20")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("us-east-1 is given twice"), "{e}");
     }
 }

@@ -167,6 +167,9 @@ impl ServiceView {
                     "weight": m.record.weight,
                     "failover": m.record.failover,
                     "routing": m.record.routing(),
+                    // The whole record: a target, health check or TTL changed since a preview
+                    // is a change too.
+                    "record": m.record,
                 })
             })
             .collect();
@@ -341,6 +344,22 @@ pub fn member_routing(state: &Value) -> Vec<(String, Routing)> {
             Some((id, routing))
         })
         .collect()
+}
+
+/// Whether two states hold the same members: whole records where both carry them (states
+/// written by earlier lops carry only the routing, which is then compared).
+pub fn same_members(a: &Value, b: &Value) -> bool {
+    let records = |v: &Value| -> Option<Vec<Value>> {
+        v.get("members")?
+            .as_array()?
+            .iter()
+            .map(|m| m.get("record").cloned())
+            .collect()
+    };
+    match (records(a), records(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => member_routing(a) == member_routing(b),
+    }
 }
 
 /// `over` / `under` when the share a region really took is more than 5 points from the share
