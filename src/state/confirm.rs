@@ -50,6 +50,20 @@ pub struct Pending {
     pub production: bool,
     /// The request a change was planned from: `tab` widens it to every region.
     pub request: Option<Box<crate::ops::Request>>,
+    /// The first line below the headline shown (↑/↓, PgUp/PgDn move it).
+    pub scroll: usize,
+    /// How many lines below the headline have been on screen: a confirmation acts only once
+    /// every target was shown.
+    pub seen: usize,
+}
+
+/// Rows and columns a confirmation's lines below its headline have on a screen of `size`
+/// (the popup's frame, headline, prompt and hints take the rest).
+pub fn body_room((width, height): (u16, u16)) -> (usize, usize) {
+    (
+        usize::from(height.saturating_sub(9)).max(2),
+        usize::from(width.saturating_sub(6)).max(1),
+    )
 }
 
 impl Pending {
@@ -94,7 +108,48 @@ impl Pending {
             warning,
             production,
             request: None,
+            scroll: 0,
+            seen: 0,
         }
+        .shown_at(state.size)
+    }
+
+    /// The lines below the headline on a screen of `size`: (first shown, one past the last),
+    /// and whether some are above or below it.
+    pub fn window(&self, size: (u16, u16)) -> (usize, usize) {
+        let (room, width) = body_room(size);
+        let body = self.lines.get(1..).unwrap_or_default();
+        let rows = |l: &String| l.chars().count().max(1).div_ceil(width);
+        if body.iter().map(rows).sum::<usize>() <= room {
+            return (0, body.len());
+        }
+        // Two rows say what is above and below.
+        let room = room.saturating_sub(2).max(1);
+        let start = self.scroll.min(body.len().saturating_sub(1));
+        let (mut end, mut used) = (start, 0);
+        while end < body.len() && (end == start || used + rows(&body[end]) <= room) {
+            used += rows(&body[end]);
+            end += 1;
+        }
+        (start, end)
+    }
+
+    /// Notes what a screen of `size` shows now.
+    fn shown_at(mut self, size: (u16, u16)) -> Self {
+        self.seen = self.seen.max(self.window(size).1);
+        self
+    }
+
+    /// Lines below the headline not yet shown.
+    pub fn unseen(&self) -> usize {
+        self.lines.len().saturating_sub(1).saturating_sub(self.seen)
+    }
+
+    /// Moves the lines shown by `delta` (a page is the rows there are).
+    fn scrolled(mut self, delta: i64, size: (u16, u16)) -> Self {
+        let last = self.lines.len().saturating_sub(2);
+        self.scroll = (self.scroll as i64 + delta).clamp(0, last as i64) as usize;
+        self.shown_at(size)
     }
 }
 
@@ -213,12 +268,7 @@ pub fn quit(state: &mut State) {
 }
 
 /// Keys while a confirmation is open: only an explicit yes (or the typed name) acts.
-pub fn confirm_key(
-    state: &mut State,
-    mut pending: Pending,
-    key: KeyEvent,
-    effects: &mut Vec<Effect>,
-) {
+pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: &mut Vec<Effect>) {
     let typed = matches!(pending.confirmation, Confirmation::Typed(_));
     // Tab (or the action key again, where no name is typed) widens a change to every region.
     let again = !typed
@@ -233,6 +283,23 @@ pub fn confirm_key(
         super::batch::everywhere(state, pending, effects);
         return;
     }
+    // Every target is shown before any is acted on: ↑/↓ and PgUp/PgDn move through them.
+    let page = body_room(state.size).0.saturating_sub(2).max(1) as i64;
+    let moved = match key.code {
+        KeyCode::Up => Some(-1),
+        KeyCode::Down => Some(1),
+        KeyCode::PageUp => Some(-page),
+        KeyCode::PageDown => Some(page),
+        _ => None,
+    };
+    let pending = match moved {
+        Some(delta) => {
+            state.popup = Some(Popup::Confirm(pending.scrolled(delta, state.size)));
+            return;
+        }
+        None => pending.shown_at(state.size),
+    };
+    let mut pending = pending;
     if pending.confirmation == Confirmation::None {
         // Nothing to confirm here (already as asked): only closes.
         if matches!(
@@ -265,6 +332,11 @@ pub fn confirm_key(
         _ => false,
     };
     if !confirmed {
+        state.popup = Some(Popup::Confirm(pending));
+        return;
+    }
+    if pending.unseen() > 0 {
+        // Not yet: the popup says how many more there are to see.
         state.popup = Some(Popup::Confirm(pending));
         return;
     }

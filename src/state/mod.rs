@@ -81,6 +81,9 @@ pub enum Input {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+// One popup at a time, held in the state: its size does not matter, boxing would only add
+// indirection to every confirmation.
+#[allow(clippy::large_enum_variant)]
 pub enum Popup {
     Help,
     /// A message (an unknown command, an action's result), closed by esc or enter.

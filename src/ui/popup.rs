@@ -39,17 +39,21 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Some(Popup::Batch) => batch(state, theme, frame, area),
         Some(Popup::Confirm(pending)) => {
             let mut lines: Vec<Line> = Vec::new();
-            // A long batch keeps its headline and as many targets as fit, and says how many
-            // more there are.
-            let room = usize::from(area.height.saturating_sub(9)).max(2);
-            let inner = usize::from(area.width.saturating_sub(6)).max(1);
-            let shown = fitted(&pending.lines, room, inner);
-            for (i, l) in shown.iter().enumerate() {
-                lines.push(if i == 0 {
-                    Line::styled(l.clone(), theme.header())
-                } else {
-                    Line::raw(l.clone())
-                });
+            // A long batch keeps its headline and shows its targets a screenful at a time.
+            if let Some(head) = pending.lines.first() {
+                lines.push(Line::styled(head.clone(), theme.header()));
+            }
+            let body = pending.lines.get(1..).unwrap_or_default();
+            let (start, end) = pending.window((area.width, area.height));
+            if start > 0 {
+                lines.push(Line::styled(format!("↑ {start} more above"), theme.dim()));
+            }
+            lines.extend(body[start..end].iter().map(|l| Line::raw(l.clone())));
+            if end < body.len() {
+                lines.push(Line::styled(
+                    format!("↓ {} more below (↓ or PgDn)", body.len() - end),
+                    theme.dim(),
+                ));
             }
             if pending.production {
                 lines.push(Line::styled("production profile", theme.bad()));
@@ -58,6 +62,13 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 lines.push(Line::styled(w.clone(), theme.bad()));
             }
             lines.push(Line::raw(""));
+            let unseen = pending.unseen();
+            if unseen > 0 && pending.confirmation != Confirmation::None {
+                lines.push(Line::styled(
+                    format!("see the {unseen} more below before confirming (↓ or PgDn)"),
+                    theme.warn(),
+                ));
+            }
             match &pending.confirmation {
                 Confirmation::Typed(name) => {
                     lines.push(Line::raw(format!("type {name} and press enter:")));

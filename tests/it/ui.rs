@@ -737,3 +737,78 @@ async fn services_view_puts_route53_weights_next_to_the_load_each_region_took() 
         .count() as u16;
     assert_eq!(buffer[(x, y)].fg, Color::Red);
 }
+
+/// A batch with more targets than the screen holds: the preview pages through them, and the
+/// typed confirmation acts only once every target has been shown.
+#[tokio::test]
+async fn a_batch_larger_than_the_screen_is_confirmed_only_after_every_target_is_seen() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    update(&mut state, Msg::Resize(80, 24));
+    load(&mut state, &clock, 0, 1).await;
+    key(&mut state, '*');
+    let marked = state.marks.len();
+    assert!(marked > 12, "{marked} marked");
+    let effects = update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Char('K'), KeyModifiers::NONE)),
+    );
+    let targets = effects
+        .into_iter()
+        .find_map(|e| match e {
+            lops::state::Effect::PrepareBatch { targets } => Some(targets),
+            _ => None,
+        })
+        .expect("a batch");
+    let regions = demo_regions(7, &clock, Access::default());
+    let refs: Vec<&lops::provider::sim::SimRegion> = regions.iter().collect();
+    let batch = lops::ops::batch::prepare(&refs, targets, None).await;
+    update(&mut state, Msg::BatchPrepared(Ok(batch)));
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("more below"), "{out}");
+    assert!(out.contains("before confirming"), "{out}");
+    insta::assert_snapshot!("batch_preview_paged_80x24", out);
+    let typed = format!("{marked} targets");
+    let confirm = |state: &mut State| {
+        for c in typed.chars() {
+            key(state, c);
+        }
+        update(
+            state,
+            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        )
+    };
+    // Typed right, but targets unseen: nothing runs.
+    let effects = confirm(&mut state);
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, lops::state::Effect::ExecuteBatch { .. })),
+        "{effects:?}"
+    );
+    assert!(matches!(state.popup, Some(lops::state::Popup::Confirm(_))));
+    // Page to the end: the first page's lines go above, the last target shows.
+    for _ in 0..marked {
+        update(
+            &mut state,
+            Msg::Key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE)),
+        );
+    }
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        out.contains("more above") && !out.contains("more below"),
+        "{out}"
+    );
+    assert!(!out.contains("before confirming"), "{out}");
+    // The name typed before is still there; enter now acts.
+    let effects = update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, lops::state::Effect::ExecuteBatch { .. })),
+        "{effects:?}"
+    );
+}
