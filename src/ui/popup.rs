@@ -186,9 +186,10 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             line.push_str(&format!(", {} skipped", summary.skipped.len()));
         }
         lines.push(Line::styled(line, style));
-        // An undo is not undone in turn: only the close keys then.
+        // An undo is not undone in turn, nor is a batch that changed nothing: only the close
+        // keys then.
         lines.push(Line::styled(
-            if run.batch.action == "undo" {
+            if run.batch.action == "undo" || summary.changed.is_empty() {
                 "enter or esc closes".to_string()
             } else {
                 format!(

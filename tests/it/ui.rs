@@ -805,10 +805,32 @@ async fn a_batch_larger_than_the_screen_is_confirmed_only_after_every_target_is_
         &mut state,
         Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
     );
-    assert!(
-        effects
-            .iter()
-            .any(|e| matches!(e, lops::state::Effect::ExecuteBatch { .. })),
-        "{effects:?}"
-    );
+    let batch = effects
+        .into_iter()
+        .find_map(|e| match e {
+            lops::state::Effect::ExecuteBatch { batch } => Some(batch),
+            _ => None,
+        })
+        .expect("the batch runs");
+    // Every target fails: the summary says so and offers no undo (there is nothing to undo).
+    for (i, item) in batch.items.iter().enumerate() {
+        if item.plan().is_none() {
+            continue;
+        }
+        update(
+            &mut state,
+            Msg::BatchLanded {
+                batch: batch.id.clone(),
+                landed: (
+                    i,
+                    Err(lops::ops::OpsError::Provider(
+                        lops::provider::ProviderError::Timeout(10.0),
+                    )),
+                ),
+            },
+        );
+    }
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("done: changed 0 of"), "{out}");
+    assert!(!out.contains("undoes it"), "{out}");
 }
