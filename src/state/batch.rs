@@ -303,6 +303,10 @@ pub fn landed(state: &mut State, batch: &str, landed: Landed, effects: &mut Vec<
     if state.batch_run.as_ref().is_some_and(BatchRun::done) {
         state.marks.clear();
         effects.push(Effect::RefreshInventory);
+        // A batch or an undo in the services view: the weights it wrote show at once.
+        if state.view == super::View::Services {
+            super::services::read(state, effects);
+        }
         // Hidden while it ran: what it did shows now, unless something else is open.
         if state.popup.is_none() && state.input.is_none() {
             state.popup = Some(Popup::Batch);

@@ -117,6 +117,30 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
             switch_view(state, View::Services);
             super::services::read(state, effects);
         }
+        // The regions view selects no function: an action there would act on one not shown.
+        Action::Invoke
+        | Action::Shift
+        | Action::Promote
+        | Action::Rollback
+        | Action::Kill
+        | Action::Revive
+        | Action::Rollout
+        | Action::AbortRollout
+        | Action::ResumeRollout
+        | Action::Pin
+        | Action::Concurrency
+        | Action::Trigger
+        | Action::Backup
+        | Action::Mark
+        | Action::MarkAll
+            if state.view == View::Regions =>
+        {
+            state.popup = Some(super::Popup::Notice(format!(
+                "the regions view selects no function: press {} for the fleet, select one \
+                 there, then act",
+                state.keymap.first_key(Action::Fleet)
+            )));
+        }
         Action::Invoke
         | Action::Shift
         | Action::Promote
@@ -159,6 +183,41 @@ pub(super) fn on_input_key(
     key: KeyEvent,
     effects: &mut Vec<Effect>,
 ) {
+    // Control keys are never typed: ctrl-c quits (asking first while something runs), ctrl-u
+    // clears the line, ctrl-w takes its last word away; the others do nothing.
+    if key
+        .modifiers
+        .contains(crossterm::event::KeyModifiers::CONTROL)
+    {
+        let mut input = input;
+        let text = match &mut input {
+            Input::Filter(t)
+            | Input::Palette(t)
+            | Input::Payload(t)
+            | Input::Weight(t)
+            | Input::Preset(t)
+            | Input::Concurrency(t)
+            | Input::ServiceWeight(t) => t,
+        };
+        match key.code {
+            KeyCode::Char('c') => {
+                state.input_error = None;
+                super::confirm::quit(state);
+                return;
+            }
+            KeyCode::Char('u') => text.clear(),
+            KeyCode::Char('w') => {
+                let kept = text.trim_end().rfind(' ').map_or(0, |i| i + 1);
+                text.truncate(kept);
+            }
+            _ => {}
+        }
+        if let Input::Filter(t) = &input {
+            set_filter(state, t.clone());
+        }
+        state.input = Some(input);
+        return;
+    }
     if matches!(
         input,
         Input::Payload(_)

@@ -301,7 +301,15 @@ impl State {
     /// What the selected row's scope may do: it decides which keys are offered and which badge
     /// the header shows. With no row, the narrowest access of any scope.
     pub fn access(&self) -> Access {
-        if let Some((r, _)) = self.focus() {
+        // The services view acts in the selected service's home scope: its badges are those.
+        if self.view == View::Services
+            && let Some(access) = services::home_access(self)
+        {
+            return access;
+        }
+        // The regions view selects no function: the least any scope on screen may do (MIXED
+        // says that others may do more).
+        if let Some((r, _)) = self.focus().filter(|_| self.view != View::Regions) {
             return self.regions[r].scope.access;
         }
         self.regions

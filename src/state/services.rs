@@ -171,6 +171,11 @@ pub fn access(state: &State, action: Action) -> Option<crate::config::Access> {
     {
         return None;
     }
+    home_access(state)
+}
+
+/// The access of the selected service's home scope (the header's badges in the services view).
+pub fn home_access(state: &State) -> Option<crate::config::Access> {
     let row = rows(state).get(state.services.selected).cloned();
     let service = row.map_or(0, |r| r.service);
     let home = state.services.homes.get(service)?.as_ref().ok()?;

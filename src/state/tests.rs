@@ -227,6 +227,96 @@ fn typing_in_the_filter_does_not_trigger_bindings() {
 }
 
 #[test]
+fn control_keys_in_an_input_are_never_typed() {
+    let ctrl = |c: char| Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+    let mut s = loaded();
+    update(&mut s, key('/'));
+    for c in "api cron".chars() {
+        update(&mut s, key(c));
+    }
+    update(&mut s, ctrl('a'));
+    assert_eq!(s.filter, "api cron");
+    update(&mut s, ctrl('w'));
+    assert_eq!(s.filter, "api ");
+    update(&mut s, ctrl('u'));
+    assert_eq!(s.filter, "");
+    // ctrl-c quits from an input too (nothing runs here to ask about).
+    update(&mut s, key('x'));
+    update(&mut s, ctrl('c'));
+    assert!(s.quit);
+}
+
+#[test]
+fn the_services_view_shows_the_badges_of_the_selected_services_scope() {
+    let mut s = loaded();
+    s.regions[1].scope = Scope::new("ro", "eu-west-1", Access::new(Tier::Read, true));
+    let scopes: Vec<Scope> = s.regions.iter().map(|r| r.scope.clone()).collect();
+    let service = crate::config::ServiceSettings {
+        name: "checkout".into(),
+        zone: "Z1".into(),
+        record: "api.example.com".into(),
+        kind: "CNAME".into(),
+        profile: Some("ro".into()),
+        regions: Default::default(),
+        functions: Default::default(),
+    };
+    s.services = super::services::ServicePane::new(vec![service], &scopes);
+    // The fleet's selected row is in the change-tier scope.
+    assert_eq!(s.access().tier, Tier::Change);
+    update(&mut s, key('4'));
+    let access = s.access();
+    assert_eq!((access.tier, access.production), (Tier::Read, true));
+    // The regions view selects no function: the least any scope may do, said with MIXED.
+    update(&mut s, key('2'));
+    assert_eq!(s.access().tier, Tier::Read);
+    assert!(s.mixed_access());
+    // A batch (an undo) finishing in the services view reads the services again.
+    update(&mut s, key('4'));
+    s.services.reading = 0;
+    s.batch_run = Some(super::batch::BatchRun {
+        batch: crate::ops::batch::Batch {
+            id: "U1".into(),
+            action: "undo".into(),
+            items: vec![crate::ops::batch::Item::Ready {
+                source: 0,
+                plan: Box::new(plan("checkout", false)),
+            }],
+        },
+        landed: Vec::new(),
+    });
+    let effects = update(
+        &mut s,
+        Msg::BatchLanded {
+            batch: "U1".into(),
+            landed: (0, Err(OpsError::Conflict("changed".into()))),
+        },
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::ReadService { .. })),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn a_function_action_in_the_regions_view_acts_on_nothing_unseen() {
+    let mut s = loaded();
+    update(&mut s, key('2'));
+    for k in ['K', 'i', ' '] {
+        let effects = update(&mut s, key(k));
+        assert!(effects.is_empty(), "{k}: {effects:?}");
+        assert!(
+            matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("regions view selects no function")),
+            "{k}: {:?}",
+            s.popup
+        );
+        assert!(s.input.is_none() && s.marks.is_empty(), "{k}");
+        update(&mut s, code(KeyCode::Esc));
+    }
+}
+
+#[test]
 fn navigation_moves_and_clamps_and_the_cursor_follows_its_function() {
     let mut s = loaded();
     update(&mut s, code(KeyCode::Down));
