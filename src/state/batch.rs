@@ -46,6 +46,12 @@ pub fn batchable(kind: Kind) -> bool {
     )
 }
 
+/// The kinds of change `tab` in a confirmation widens to every region with the function: the
+/// batchable ones, and an invoke (its payload is already typed, as the CLI's `--regions`).
+pub fn widenable(kind: Kind) -> bool {
+    batchable(kind) || kind == Kind::Invoke
+}
+
 /// The marked functions that are still in the fleet, as (region, name), in region order.
 pub fn marked(state: &State) -> Vec<(usize, String)> {
     state

@@ -160,7 +160,7 @@ pub fn planned(
     request: Box<crate::ops::Request>,
     result: Result<Plan, OpsError>,
 ) {
-    let widens = super::batch::batchable(request.kind())
+    let widens = super::batch::widenable(request.kind())
         && state
             .regions
             .iter()

@@ -1964,6 +1964,30 @@ fn a_typed_confirmation_takes_tab_and_not_the_action_key_as_widening() {
 }
 
 #[test]
+fn tab_widens_an_invoke_to_every_region_with_the_function() {
+    let mut s = with_aliases();
+    select(&mut s, 0, "api");
+    let request = Box::new(Request::Invoke(crate::provider::InvokeRequest {
+        function: "api".into(),
+        qualifier: None,
+        payload: b"{}".to_vec(),
+        asynchronous: false,
+    }));
+    let mut one = plan_in(&s.regions[0].scope, "api", false);
+    one.batch = None;
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            request,
+            result: Ok(one),
+        },
+    );
+    let targets = batch_targets(&update(&mut s, code(KeyCode::Tab)));
+    assert_eq!(targets.len(), 2, "{targets:?}");
+}
+
+#[test]
 fn u_asks_the_runtime_for_the_undo_of_the_last_action() {
     let mut s = with_aliases();
     let effects = update(&mut s, key('u'));

@@ -130,6 +130,25 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         let what = format!("{} in {}", plan.target, plan.scope);
         rows.push(match run.landed.iter().find(|(i, _)| *i == index) {
             None => Line::styled(format!("… {what}"), theme.dim()),
+            // An invoke changed nothing: what it answered.
+            Some((
+                _,
+                Ok(crate::ops::Outcome {
+                    invoke: Some((inv, report)),
+                    ..
+                }),
+            )) => {
+                let fields: Vec<String> = crate::ops::invoke_summary(inv, report.as_ref())
+                    .into_iter()
+                    .map(|(label, value)| format!("{label} {value}"))
+                    .collect();
+                let style = if inv.function_error.is_some() {
+                    theme.bad()
+                } else {
+                    theme.ok()
+                };
+                Line::styled(format!("{ok} {what}: {}", fields.join(", ")), style)
+            }
             Some((_, Ok(o))) if plan.change == crate::ops::Change::Nothing => Line::raw(format!(
                 "{ok} {what}: already {}",
                 crate::ops::plan::describe_state(&o.after)
@@ -189,7 +208,9 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         // An undo is not undone in turn, nor is a batch that changed nothing: only the close
         // keys then.
         lines.push(Line::styled(
-            if run.batch.action == "undo" || summary.changed.is_empty() {
+            if !crate::ops::undo::UNDOABLE.contains(&run.batch.action.as_str())
+                || summary.changed.is_empty()
+            {
                 "enter or esc closes".to_string()
             } else {
                 format!(
