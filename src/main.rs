@@ -16,7 +16,21 @@ fn main() -> ExitCode {
                 let _ = writeln!(std::io::stderr(), "lops: cannot write output: {w}");
                 return Exit::Failure.into();
             }
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            let code = u8::try_from(e.exit_code()).unwrap_or(2);
+            // With --json, a command line lops could not read is a JSON document too (as any
+            // failure before a command's own output).
+            if code != 0
+                && std::env::args()
+                    .take_while(|a| a != "--")
+                    .any(|a| a == "--json")
+            {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                let error = first.trim_start_matches("error: ");
+                let doc = serde_json::json!({ "error": error, "exit": code });
+                let _ = writeln!(std::io::stdout(), "{doc}");
+            }
+            return ExitCode::from(code);
         }
     };
     let _log = lops::logging::init(&cli.global.log_level);

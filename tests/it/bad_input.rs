@@ -29,6 +29,20 @@ fn unknown_region_name_is_refused_with_a_suggestion() {
             .is_some_and(|e| e.contains("unknown region 'eu-wset-1'")),
         "{doc}"
     );
+    // Also when the command line itself cannot be read.
+    for args in [
+        &["status", "--json", "--bogus"][..],
+        &["restore", "s3://b/p", "--json", "--bogus"],
+    ] {
+        let run = lops.run(args);
+        run.assert_exit(2);
+        let doc = run.json();
+        assert_eq!(doc["exit"], 2, "{args:?}");
+        assert!(
+            doc["error"].as_str().is_some_and(|e| e.contains("--bogus")),
+            "{doc}"
+        );
+    }
 }
 
 #[test]
