@@ -116,19 +116,39 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
             err!("lops: {w}");
         }
     };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let request = crate::ops::drill::DrillRequest {
         snapshot,
         payload: payload.map(|(bytes, _)| bytes),
         role: args.role.clone(),
+        stop: Some(stop.clone()),
     };
-    let report = crate::ops::drill::drill(
-        region,
-        request,
-        AuditLog::default_location().as_ref(),
-        &progress,
-    )
-    .await
-    .map_err(Failure::from)?;
+    let audit = AuditLog::default_location();
+    let drilled = crate::ops::drill::drill(region, request, audit.as_ref(), &progress);
+    tokio::pin!(drilled);
+    // Ctrl-C stops the drill the safe way: the copy is still deleted. A second one leaves it
+    // (the next drill of this function deletes it).
+    let mut asked = false;
+    let report = loop {
+        tokio::select! {
+            report = &mut drilled => break report.map_err(Failure::from)?,
+            _ = tokio::signal::ctrl_c() => {
+                if asked {
+                    return Err(Failure {
+                        exit: Exit::Failure,
+                        message: format!(
+                            "drill interrupted: its copy of {function} may be left in {}; the \
+                             next drill of {function} there deletes it",
+                            region.scope()
+                        ),
+                    });
+                }
+                asked = true;
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                err!("lops: stopping the drill: its copy is deleted first (Ctrl-C again leaves it)");
+            }
+        }
+    };
     if json {
         out!(
             "{}",
@@ -174,6 +194,9 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         }
         for f in &report.cleanup_failures {
             err!("  not deleted (delete it by hand): {f}");
+        }
+        for c in &report.leftovers_removed {
+            err!("  deleted {c}, the copy an interrupted drill left");
         }
         err!(
             "{}",

@@ -34,6 +34,12 @@ pub struct DrillReport {
     pub invoked: Option<DrillInvoke>,
     /// What could not be deleted afterwards (to delete by hand).
     pub cleanup_failures: Vec<String>,
+    /// Copies earlier drills of this function left (interrupted, killed), deleted now.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leftovers_removed: Vec<String>,
+    /// Stopped on request (Ctrl-C) before the comparison: the copy was deleted all the same.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
     /// Complete: no difference, everything cleaned up.
     pub complete: bool,
 }
@@ -47,6 +53,9 @@ pub struct DrillRequest {
     pub payload: Option<Vec<u8>>,
     /// The copy's execution role (another account needs its own).
     pub role: Option<String>,
+    /// Set (by Ctrl-C) to stop: nothing is restored if the restore has not begun; otherwise
+    /// the restore ends, the comparison and invoke are skipped, and the copy is deleted.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// How the copy answered its invoke.
@@ -94,8 +103,28 @@ pub async fn drill(
         snapshot,
         payload,
         role,
+        stop,
     } = request;
+    let stopped = || {
+        stop.as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+    };
     let function = function_of(&snapshot)?;
+    // Copies an interrupted drill left behind (it audited their restore's start, never the
+    // drill's end) are deleted first: they hold concurrency and triggers of their own.
+    let mut leftovers_removed = Vec::new();
+    let mut cleanup_failures = Vec::new();
+    for left in leftover_copies(audit, region.scope(), &function) {
+        if !matches!(read_current(region.reads(), &left).await, Ok(Some(_))) {
+            continue;
+        }
+        let failures = remove_function(region.reads(), &left, &[]).await;
+        if failures.is_empty() {
+            leftovers_removed.push(left);
+        } else {
+            cleanup_failures.extend(failures);
+        }
+    }
     let copy = copy_name(&function, chrono::Utc::now());
     let started = std::time::Instant::now();
     let request = RestoreRequest {
@@ -115,11 +144,20 @@ pub async fn drill(
             region.scope()
         )));
     }
+    if stopped() {
+        return Err(BackupError::Refused(
+            "the drill was stopped before it restored anything: nothing was changed".into(),
+        ));
+    }
     let restored = execute_restore(region, &preview, audit, progress).await;
     let recovery_secs = started.elapsed().as_secs_f64();
     let mut differences: Vec<String> = Vec::new();
     let mut invoked = None;
+    let stopped = stopped();
     match &restored {
+        Ok(_) if stopped => {
+            differences.push("stopped (Ctrl-C) before the copy was compared".into());
+        }
         Ok(_) => {
             if let Some(payload) = payload {
                 let answer = invoke_copy(region, &copy, payload).await;
@@ -160,7 +198,7 @@ pub async fn drill(
             once.into_iter().cloned().collect()
         })
         .unwrap_or_default();
-    let cleanup_failures = remove_function(region.reads(), &copy, &published).await;
+    cleanup_failures.extend(remove_function(region.reads(), &copy, &published).await);
     let complete = restored.is_ok() && differences.is_empty() && cleanup_failures.is_empty();
     let report = DrillReport {
         snapshot: snapshot.to_string(),
@@ -173,6 +211,8 @@ pub async fn drill(
         differences,
         invoked,
         cleanup_failures,
+        leftovers_removed,
+        stopped,
         complete,
     };
     let (who, _) = caller(region).await;
@@ -182,7 +222,7 @@ pub async fn drill(
         "drill",
         &copy,
         json!({"snapshot": report.snapshot}),
-        json!({"recovery_secs": report.recovery_secs, "differences": report.differences, "invoked": report.invoked, "cleanup_failures": report.cleanup_failures}),
+        json!({"recovery_secs": report.recovery_secs, "differences": report.differences, "invoked": report.invoked, "cleanup_failures": report.cleanup_failures, "leftovers_removed": report.leftovers_removed}),
         &if report.complete {
             Ok(())
         } else {
@@ -191,6 +231,37 @@ pub async fn drill(
     );
     append(audit, &rec, progress);
     Ok(report)
+}
+
+/// The copies of `function`'s drills in this scope whose restore began and whose drill never
+/// ended (its process was interrupted or killed), from the audit log.
+fn leftover_copies(
+    audit: Option<&AuditLog>,
+    scope: &crate::provider::Scope,
+    function: &str,
+) -> Vec<String> {
+    let Some(Ok((records, _))) = audit.map(AuditLog::read) else {
+        return Vec::new();
+    };
+    let prefix = copy_name(function, chrono::Utc::now());
+    let prefix = &prefix[..prefix.len() - "HHMMSSmmm".len()];
+    let here = |r: &&super::audit::Record| {
+        r.region == scope.region && r.profile == scope.profile && r.target.starts_with(prefix)
+    };
+    let ended: std::collections::BTreeSet<&str> = records
+        .iter()
+        .filter(here)
+        .filter(|r| r.action == "drill")
+        .map(|r| r.target.as_str())
+        .collect();
+    let mut left: Vec<String> = records
+        .iter()
+        .filter(here)
+        .filter(|r| r.action == "restore.begin" && !ended.contains(r.target.as_str()))
+        .map(|r| r.target.clone())
+        .collect();
+    left.dedup();
+    left
 }
 
 /// Invokes the copy's `$LATEST` once and waits for its answer.

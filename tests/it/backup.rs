@@ -1336,7 +1336,7 @@ async fn missing_pieces_are_recorded_as_absent_and_never_fail_the_snapshot() {
 }
 
 /// Runs a backup through `proxy`, kills it (SIGKILL) once `seen` holds, and returns.
-fn kill_backup_when(
+pub(crate) fn kill_backup_when(
     lops: &Lops,
     args: &[&str],
     proxy: &FaultProxy,

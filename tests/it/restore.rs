@@ -1039,3 +1039,101 @@ async fn logging_mounts_and_snapstart_go_with_the_snapshot_to_the_restored_funct
     assert_eq!(sent["MemorySize"], 256, "{sent}");
     assert!(sent.get("LoggingConfig").is_none(), "{sent}");
 }
+
+/// The drill's copies of `name` in `region` that exist.
+async fn drill_copies(region: &str, name: &str) -> Vec<String> {
+    let lambda = Seeder::new(moto::url(), region).await.lambda;
+    let mut found = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = lambda
+            .list_functions()
+            .set_marker(marker)
+            .send()
+            .await
+            .expect("list");
+        found.extend(
+            page.functions()
+                .iter()
+                .filter_map(|f| f.function_name())
+                .filter(|n| n.starts_with(&format!("{name}-drill-")))
+                .map(str::to_string),
+        );
+        marker = page.next_marker().map(str::to_string);
+        if marker.is_none() {
+            return found;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_stopped_or_killed_leaves_no_copy_behind() {
+    let fx = Fixture::new(HOME, "dstop").await;
+    let name = moto::unique("dstop");
+    fx.function(&name).await;
+    let direct = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&direct, HOME, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: DR.to_string(),
+        service: Some("lambda".into()),
+        operation: Some("PublishVersion".into()),
+        fault: Fault::Delay(std::time::Duration::from_secs(2)),
+        remaining: None,
+    });
+    let slow = fx.lops(&proxy.url);
+    let args = [
+        "backup",
+        "drill",
+        &snapshot,
+        "--region",
+        DR,
+        "--yes",
+        "--no-invoke",
+    ];
+    // Ctrl-C half-way: the restore ends, the copy is deleted, the drill says it stopped (3).
+    let child = slow
+        .command(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proxy.calls(DR, "lambda", "PublishVersion") < 1 {
+        assert!(std::time::Instant::now() < deadline, "no restore began");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    let (code, stderr) = crate::support::cli::finish(child, 60);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("stopping the drill"), "{stderr}");
+    assert!(stderr.contains("stopped (Ctrl-C)"), "{stderr}");
+    assert!(drill_copies(DR, &name).await.is_empty());
+    // Killed outright half-way: the copy stays, and the next drill deletes it first.
+    crate::backup::kill_backup_when(&slow, &args, &proxy, |p| {
+        p.calls(DR, "lambda", "PublishVersion") >= 3
+    });
+    let left = drill_copies(DR, &name).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    let run = slow.run(&[
+        "backup",
+        "drill",
+        &snapshot,
+        "--region",
+        DR,
+        "--yes",
+        "--no-invoke",
+        "--json",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(
+        run.json()["leftovers_removed"][0],
+        left[0].as_str(),
+        "{}",
+        run.stdout
+    );
+    assert!(drill_copies(DR, &name).await.is_empty());
+}
