@@ -41,6 +41,10 @@ pub struct DrillArgs {
     /// Do not invoke the copy (for functions whose calls change things elsewhere).
     #[arg(long)]
     pub no_invoke: bool,
+    /// Map event sources in another region or account to the same source (queue or stream
+    /// of the same name) where the drill runs; the copy's mappings stay disabled.
+    #[arg(long)]
+    pub map_sources: bool,
 }
 
 /// The event the copy is invoked with: as given, else the function's saved payload, else {}.
@@ -122,6 +126,7 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         payload: payload.map(|(bytes, _)| bytes),
         role: args.role.clone(),
         stop: Some(stop.clone()),
+        map_sources: args.map_sources,
     };
     let audit = AuditLog::default_location();
     let drilled = crate::ops::drill::drill(region, request, audit.as_ref(), &progress);

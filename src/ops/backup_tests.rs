@@ -229,10 +229,11 @@ async fn restore_difference(
         manifest,
         current.as_ref(),
         &copies,
-        name,
-        &target.scope().region,
-        None,
-        false,
+        &crate::backup::restore::Target {
+            function: name,
+            region: &target.scope().region,
+            ..Default::default()
+        },
     )
 }
 

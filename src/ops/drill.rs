@@ -56,6 +56,9 @@ pub struct DrillRequest {
     /// Set (by Ctrl-C) to stop: nothing is restored if the restore has not begun; otherwise
     /// the restore ends, the comparison and invoke are skipped, and the copy is deleted.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Event sources in another region or account are mapped to the same source here (the
+    /// copy's mappings are created disabled all the same).
+    pub map_sources: bool,
 }
 
 /// How the copy answered its invoke.
@@ -104,6 +107,7 @@ pub async fn drill(
         payload,
         role,
         stop,
+        map_sources,
     } = request;
     let stopped = || {
         stop.as_ref()
@@ -133,7 +137,7 @@ pub async fn drill(
         role: role.clone(),
         data_to: None,
         skip_data: true,
-        map_sources: false,
+        map_sources,
         // The copy must not take the real queue's messages while it exists.
         mappings_disabled: true,
     };
@@ -175,7 +179,7 @@ pub async fn drill(
                         &copy,
                         &region.scope().region,
                         role.as_deref(),
-                        false,
+                        map_sources,
                     );
                     differences.extend(
                         again

@@ -154,14 +154,19 @@ pub async fn prepare_restore(
         .unwrap_or_else(|| manifest.function.clone());
     let current = read_current(region.reads(), &function).await?;
     let copies = layer_copies(region.reads(), &manifest).await?;
+    // The account lops acts in there, as STS says (not guessed from ARNs).
+    let (_, account) = super::backup::caller(region).await;
     let difference = difference_among(
         &manifest,
         current.as_ref(),
         &copies,
-        &function,
-        &region.scope().region,
-        request.role.as_deref(),
-        request.map_sources,
+        &crate::backup::restore::Target {
+            function: &function,
+            region: &region.scope().region,
+            account: Some(account.as_str()).filter(|a| !a.is_empty()),
+            role: request.role.as_deref(),
+            map_sources: request.map_sources,
+        },
     );
     let unroutable = difference.unroutable(&manifest);
     if !unroutable.is_empty() {

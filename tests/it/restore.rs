@@ -945,6 +945,34 @@ async fn a_drills_copy_gets_its_mappings_disabled() {
         .await
         .expect("mappings");
     assert_eq!(left.event_source_mappings().len(), 1);
+    // In another region the drill names the mapping it left out (incomplete, 3); with
+    // --map-sources the copy reads the queue of the same name there, disabled, and is whole.
+    proxy.watch(DR, "CreateEventSourceMapping");
+    let elsewhere = |extra: &[&str]| {
+        let mut args = vec![
+            "backup",
+            "drill",
+            &snapshot,
+            "--region",
+            DR,
+            "--no-invoke",
+            "--yes",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        lops.run(&args)
+    };
+    let run = elsewhere(&[]);
+    run.assert_exit(3);
+    assert!(run.stdout.contains("--map-sources"), "{}", run.stdout);
+    let dr_queue = moto::create_queue(DR, &format!("{name}-jobs"));
+    let run = elsewhere(&["--map-sources"]);
+    run.assert_exit(0);
+    let asked = proxy.requests(DR, "CreateEventSourceMapping");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    let body: Value = serde_json::from_str(&asked[0].1).expect("json");
+    assert_eq!(body["EventSourceArn"], dr_queue.as_str(), "{body}");
+    assert_eq!(body["Enabled"], false, "{body}");
 }
 
 /// What moto does not keep (it accepts and drops them), put into its GetFunction answers as AWS

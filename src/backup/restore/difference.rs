@@ -84,11 +84,27 @@ pub fn difference(
         manifest,
         current,
         &BTreeMap::new(),
-        function,
-        region,
-        role,
-        map_sources,
+        &Target {
+            function,
+            region,
+            account: None,
+            role,
+            map_sources,
+        },
     )
+}
+
+/// Where a restore goes: the function's name, region and account there, and how.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Target<'a> {
+    pub function: &'a str,
+    pub region: &'a str,
+    /// The account lops acts in there (STS), when known.
+    pub account: Option<&'a str>,
+    /// The execution role given for the target.
+    pub role: Option<&'a str>,
+    /// Event sources in another region or account are mapped to the same source here.
+    pub map_sources: bool,
 }
 
 /// [`difference`], where `copies` are layer versions the target account holds in `region` (ARN →
@@ -98,24 +114,42 @@ pub fn difference_among(
     manifest: &Manifest,
     current: Option<&Current>,
     copies: &BTreeMap<String, String>,
-    function: &str,
-    region: &str,
-    role: Option<&str>,
-    map_sources: bool,
+    target: &Target,
 ) -> Difference {
+    let Target {
+        function,
+        region,
+        role,
+        map_sources,
+        ..
+    } = *target;
     let mut out = Difference {
         function: function.to_string(),
         region: region.to_string(),
         exists: current.is_some(),
         ..Default::default()
     };
-    // The target's account: its own ARN's, else the role given for it, else the snapshot's.
+    // The target's account: its own ARN's, else the one lops acts in there, else the role
+    // given for it, else the snapshot's.
     let account = current
         .map(|c| region_account(&c.arn).1.to_string())
+        .filter(|a| !a.is_empty())
+        .or_else(|| target.account.map(str::to_string))
         .filter(|a| !a.is_empty())
         .or_else(|| role.map(|r| region_account(r).1.to_string()))
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| manifest.account.clone());
+    // The snapshot's execution role lives in its account: another account needs its own.
+    if account != manifest.account && role.is_none() {
+        let (_, role_account) = region_account(&manifest.latest.config.role);
+        if role_account == manifest.account {
+            out.refused.push(format!(
+                "the snapshot's execution role {} is in account {}, and the target is account \
+                 {account}: pass --role with a role in {account}",
+                manifest.latest.config.role, manifest.account
+            ));
+        }
+    }
     steps_for_layers(&mut out, manifest, current, copies, region, &account);
     out.existing_versions = current
         .map(|c| c.versions.iter().map(|(n, _, _)| n.clone()).collect())
@@ -126,8 +160,8 @@ pub fn difference_among(
     steps_for_aliases(&mut out, manifest, current);
     steps_for_concurrency(&mut out, manifest, current);
     steps_for_tags(&mut out, manifest, current);
-    steps_for_mappings(&mut out, manifest, current, map_sources);
-    steps_for_url_and_async(&mut out, manifest, current);
+    steps_for_mappings(&mut out, manifest, current, map_sources, &account);
+    steps_for_url_and_async(&mut out, manifest, current, &account);
     steps_for_policy(&mut out, manifest, current, &account);
     note_what_is_left(&mut out, manifest, current);
     if region != manifest.region && !manifest.latest.config.subnet_ids.is_empty() {
@@ -393,6 +427,7 @@ fn steps_for_mappings(
     manifest: &Manifest,
     current: Option<&Current>,
     map_sources: bool,
+    account: &str,
 ) {
     let region = out.region.clone();
     let region = region.as_str();
@@ -403,18 +438,33 @@ fn steps_for_mappings(
         if current.is_some_and(|c| c.mapping_sources.contains(source)) {
             continue;
         }
-        let source_region = source.split(':').nth(3).unwrap_or_default();
+        let (source_region, source_account) = region_account(source);
+        // Elsewhere: another region, or another account (a copy reading the production
+        // account's queue would take its messages).
+        let other_region = !source_region.is_empty() && source_region != region;
+        let other_account = !source_account.is_empty() && source_account != account;
         let mut source = source.clone();
-        if !source_region.is_empty() && source_region != region {
+        if other_region || other_account {
             if !map_sources {
+                let place = match (other_region, other_account) {
+                    (true, false) => format!("{source_region}, not {region}"),
+                    (false, _) => format!("account {source_account}, not account {account}"),
+                    (true, true) => format!(
+                        "{source_region} (account {source_account}), not {region} (account {account})"
+                    ),
+                };
                 out.notes.push(format!(
-                    "event source mapping from {source} is not restored: its source is in {source_region}, not {region} (--map-sources maps it to the same source in {region})"
+                    "event source mapping from {source} is not restored: its source is in {place} (--map-sources maps it to the same source here)"
                 ));
                 continue;
             }
-            // The same source in the target region (a queue or stream of the same name).
+            // The same source in the target region and account (a queue or stream of the
+            // same name).
             let mut parts: Vec<&str> = source.split(':').collect();
-            parts[3] = region;
+            if parts.len() > 4 {
+                parts[3] = region;
+                parts[4] = account;
+            }
             let mapped = parts.join(":");
             if current.is_some_and(|c| c.mapping_sources.contains(&mapped)) {
                 continue;
@@ -435,7 +485,12 @@ fn steps_for_mappings(
     }
 }
 
-fn steps_for_url_and_async(out: &mut Difference, manifest: &Manifest, current: Option<&Current>) {
+fn steps_for_url_and_async(
+    out: &mut Difference,
+    manifest: &Manifest,
+    current: Option<&Current>,
+    account: &str,
+) {
     // The URL's address is the target's own: everything else is compared.
     let without_address = |v: &serde_json::Value| {
         let mut v = v.clone();
@@ -453,12 +508,38 @@ fn steps_for_url_and_async(out: &mut Difference, manifest: &Manifest, current: O
             });
         }
     }
+    if let Some(config) = &manifest.async_invoke {
+        // Destinations are kept as they are: said when they are elsewhere.
+        let region = out.region.clone();
+        let mut elsewhere: Vec<String> = Vec::new();
+        collect_arns(config, &mut elsewhere);
+        elsewhere.retain(|arn| {
+            let (r, a) = region_account(arn);
+            (!r.is_empty() && r != region) || (!a.is_empty() && a != account)
+        });
+        for arn in elsewhere {
+            out.notes.push(format!(
+                "asynchronous invokes still go to {arn}, in another region or account: set the \
+                 destination for {region} after the restore if that is not meant"
+            ));
+        }
+    }
     if let Some(config) = &manifest.async_invoke
         && current.and_then(|c| c.async_invoke.as_ref()) != Some(config)
     {
         out.steps.push(Step::AsyncInvoke {
             config: config.clone(),
         });
+    }
+}
+
+/// Every string in `v` that is an ARN.
+fn collect_arns(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) if s.starts_with("arn:") => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_arns(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| collect_arns(x, out)),
+        _ => {}
     }
 }
 

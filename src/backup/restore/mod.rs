@@ -22,7 +22,7 @@ use crate::provider::function::{
 };
 
 pub use apply::{Restored, Runner};
-pub use difference::{Difference, difference, difference_among};
+pub use difference::{Difference, Target, difference, difference_among};
 pub use step::Step;
 
 /// Lambda takes packages up to this size inline; larger ones go by S3 reference.

@@ -334,6 +334,73 @@ fn a_mapping_keeps_its_alias_and_batching_window() {
 }
 
 #[test]
+fn another_account_reads_no_source_of_the_snapshots_and_needs_its_own_role() {
+    let mut m = manifest();
+    m.event_source_mappings = Some(vec![crate::backup::manifest::EventSourceMapping {
+        uuid: "u".into(),
+        source_arn: Some("arn:aws:sqs:eu-west-1:1:jobs".into()),
+        state: Some("Enabled".into()),
+        batch_size: Some(10),
+        starting_position: None,
+        maximum_batching_window: None,
+        qualifier: None,
+    }]);
+    m.async_invoke = Some(serde_json::json!({
+        "destination_config": {"on_failure": {"destination": "arn:aws:sqs:eu-west-1:1:dlq"}}
+    }));
+    let target = |role, map_sources| Target {
+        function: "orders",
+        region: "eu-west-1",
+        account: Some("2"),
+        role,
+        map_sources,
+    };
+    // Same region, account 2: the mapping would read account 1's queue, enabled.
+    let p = difference_among(&m, None, &BTreeMap::new(), &target(None, false));
+    assert!(
+        !p.steps.iter().any(|s| matches!(s, Step::Mapping { .. })),
+        "{:?}",
+        p.steps
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("not restored") && n.contains("account 1")),
+        "{:?}",
+        p.notes
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("arn:aws:sqs:eu-west-1:1:dlq")),
+        "{:?}",
+        p.notes
+    );
+    // The snapshot's role is account 1's: refused before anything is written.
+    assert!(
+        p.refused.iter().any(|r| r.contains("--role")),
+        "{:?}",
+        p.refused
+    );
+    // With a role of its own, and sources mapped: the same queue name in account 2.
+    let p = difference_among(
+        &m,
+        None,
+        &BTreeMap::new(),
+        &target(Some("arn:aws:iam::2:role/r"), true),
+    );
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+    assert!(
+        p.steps
+            .iter()
+            .any(|s| matches!(s, Step::Mapping { source_arn, .. }
+            if source_arn == "arn:aws:sqs:eu-west-1:2:jobs")),
+        "{:?}",
+        p.steps
+    );
+}
+
+#[test]
 fn what_the_target_has_beyond_the_snapshot_is_named() {
     let m = manifest();
     let current = Current {
