@@ -200,7 +200,13 @@ pub async fn capture(
         "function_url",
         &mut absent,
     );
-    let policy = optional(reads.policy(function).await, "policy", &mut absent).flatten();
+    let alias_names: Vec<String> = aliases.iter().map(|a| a.name.clone()).collect();
+    let policy = optional(
+        crate::provider::function::whole_policy(reads, function, &alias_names).await,
+        "policy",
+        &mut absent,
+    )
+    .flatten();
     let async_invoke = optional(
         reads.async_config(function).await,
         "async_invoke",

@@ -218,10 +218,12 @@ pub trait FunctionReads: Send + Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<serde_json::Value, ProviderError>> + Send;
-    /// The resource policy document (`None`: the answer held none).
+    /// The resource policy document of the function, or of one of its aliases or versions
+    /// (`None`: the answer held none).
     fn policy(
         &self,
         name: &str,
+        qualifier: Option<&str>,
     ) -> impl Future<Output = Result<Option<String>, ProviderError>> + Send;
     /// The asynchronous invoke configuration as a snapshot keeps it.
     fn async_config(
@@ -286,6 +288,53 @@ pub struct NewLayerVersion {
     pub compatible_runtimes: Vec<String>,
 }
 
+/// The function's resource policy with its aliases' own: one document holding every statement
+/// once (an alias's policy is apart from the function's on AWS; an emulator may answer both
+/// with one). With none anywhere, the function's own answer (NotFound).
+pub async fn whole_policy<R: FunctionReads + Sync>(
+    reads: &R,
+    function: &str,
+    aliases: &[String],
+) -> Result<Option<String>, ProviderError> {
+    // None anywhere reads as the function's own answer (NotFound: not configured).
+    let (own, missing) = match reads.policy(function, None).await {
+        Ok(p) => (p, None),
+        Err(e @ ProviderError::NotFound(_)) => (None, Some(e)),
+        Err(e) => return Err(e),
+    };
+    let mut statements: Vec<serde_json::Value> = own
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .map(|d| policy_statements(&d))
+        .unwrap_or_default();
+    let mut added = false;
+    for alias in aliases {
+        let theirs = match reads.policy(function, Some(alias)).await {
+            Ok(Some(p)) => p,
+            Ok(None) | Err(ProviderError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        let doc: serde_json::Value = serde_json::from_str(&theirs).unwrap_or_default();
+        for s in policy_statements(&doc) {
+            let same =
+                |x: &serde_json::Value| x["Sid"] == s["Sid"] && x["Resource"] == s["Resource"];
+            if !statements.iter().any(same) {
+                statements.push(s);
+                added = true;
+            }
+        }
+    }
+    if !added {
+        return match missing {
+            Some(e) => Err(e),
+            None => Ok(own),
+        };
+    }
+    Ok(Some(
+        serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string(),
+    ))
+}
+
 /// The statements of a resource-policy document (`Statement` may be one object or a list).
 pub fn policy_statements(doc: &serde_json::Value) -> Vec<serde_json::Value> {
     match &doc["Statement"] {
@@ -308,6 +357,8 @@ pub struct Permission {
     pub org_id: Option<String>,
     /// Alexa's event source token.
     pub event_source_token: Option<String>,
+    /// The alias (or version) the statement is on: its own policy, not the function's.
+    pub qualifier: Option<String>,
 }
 
 /// The writes a restore makes, one request each. `create_*` answer `false` when something of
@@ -411,6 +462,7 @@ pub trait FunctionWrites: FunctionReads {
         &self,
         name: &str,
         sid: &str,
+        qualifier: Option<&str>,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
     /// Provisioned concurrency on an alias or a version (`None`: removed; nothing to remove is
     /// what removing wanted).

@@ -1165,3 +1165,75 @@ async fn a_drill_stopped_or_killed_leaves_no_copy_behind() {
     );
     assert!(drill_copies(DR, &name).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permission_on_an_alias_comes_back_on_the_alias() {
+    let fx = Fixture::new(HOME, "aliasperm").await;
+    let name = moto::unique("aliasperm");
+    fx.function(&name).await;
+    let topic = format!("arn:aws:sns:{HOME}:123456789012:orders");
+    fx.seeder
+        .lambda
+        .add_permission()
+        .function_name(&name)
+        .qualifier("live")
+        .statement_id("live-sns")
+        .action("lambda:InvokeFunction")
+        .principal("sns.amazonaws.com")
+        .source_arn(&topic)
+        .send()
+        .await
+        .expect("permission on the alias");
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let target = format!("{name}-dr");
+    let dry = lops.run(&[
+        "restore",
+        &snapshot,
+        "--region",
+        DR,
+        "--name",
+        &target,
+        "--dry-run",
+    ]);
+    dry.assert_exit(0);
+    assert!(dry.stderr.contains("(live-sns) on live"), "{}", dry.stderr);
+    lops.run(&[
+        "restore", &snapshot, "--region", DR, "--name", &target, "--yes",
+    ])
+    .assert_exit(0);
+    let dr = Seeder::new(moto::url(), DR).await;
+    let policy = dr
+        .lambda
+        .get_policy()
+        .function_name(&target)
+        .qualifier("live")
+        .send()
+        .await
+        .expect("the alias's policy");
+    let doc: Value = serde_json::from_str(policy.policy().unwrap_or_default()).expect("json");
+    let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
+    let live = statements
+        .iter()
+        .find(|s| s["Sid"] == "live-sns")
+        .expect("the alias's statement");
+    assert!(
+        live["Resource"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&format!("{target}:live")),
+        "{live}"
+    );
+    // A second restore finds nothing to do.
+    let again = lops.run(&[
+        "restore",
+        &snapshot,
+        "--region",
+        DR,
+        "--name",
+        &target,
+        "--dry-run",
+    ]);
+    again.assert_exit(0);
+    assert!(!again.stderr.contains("live-sns"), "{}", again.stderr);
+}

@@ -386,11 +386,14 @@ impl<W: FunctionWrites> Runner<'_, W> {
             } => {
                 let undo = Undo::Permission {
                     sid: permission.sid.clone(),
+                    qualifier: permission.qualifier.clone(),
                     put_back: replaces.clone(),
                 };
-                if replaces.is_some() {
+                if let Some(old) = replaces {
                     // Removed: from here the undo puts the old one back, whatever the add does.
-                    target.remove_permission(f, &permission.sid).await?;
+                    target
+                        .remove_permission(f, &old.sid, old.qualifier.as_deref())
+                        .await?;
                     journal.push(undo);
                     return Ok(target.add_permission(f, permission).await?);
                 }

@@ -556,7 +556,11 @@ fn steps_for_policy(
         out.notes.extend(notes);
         for p in permissions {
             let p = p.rewritten((&manifest.region, &manifest.account), (&region, account));
-            let have = current.and_then(|c| c.permissions.iter().find(|x| x.sid == p.sid));
+            let have = current.and_then(|c| {
+                c.permissions
+                    .iter()
+                    .find(|x| x.sid == p.sid && x.qualifier == p.qualifier)
+            });
             // A statement of that id lops cannot write back is not replaced: nothing could
             // put it back.
             let unwritable =

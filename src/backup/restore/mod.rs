@@ -94,9 +94,11 @@ pub async fn read_current(
     }
     current.url = absent_ok(reads.url_config(function).await)?;
     current.async_invoke = absent_ok(reads.async_config(function).await)?;
-    let document = absent_ok(reads.policy(function).await)?
-        .flatten()
-        .unwrap_or_default();
+    let alias_names: Vec<String> = current.aliases.iter().map(|a| a.name.clone()).collect();
+    let document =
+        absent_ok(crate::provider::function::whole_policy(reads, function, &alias_names).await)?
+            .flatten()
+            .unwrap_or_default();
     current.permissions = policy::parse(&document).0;
     current.statement_ids = policy::sids(&document);
     let used: BTreeSet<String> = current

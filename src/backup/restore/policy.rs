@@ -19,6 +19,9 @@ const EXPRESSIBLE: &[(&str, &str)] = &[
 impl Permission {
     pub fn describe(&self) -> String {
         let mut text = format!("{} may {} ({})", self.principal, self.action, self.sid);
+        if let Some(q) = &self.qualifier {
+            text.push_str(&format!(" on {q}"));
+        }
         if let Some(arn) = &self.source_arn {
             text.push_str(&format!(" from {arn}"));
         }
@@ -154,6 +157,12 @@ pub fn parse(policy: &str) -> (Vec<Permission>, Vec<String>) {
             url_auth_type: condition("StringEquals", "lambda:FunctionUrlAuthType"),
             org_id: condition("StringEquals", "aws:PrincipalOrgID"),
             event_source_token: condition("StringEquals", "lambda:EventSourceToken"),
+            // `arn:aws:lambda:REGION:ACCOUNT:function:NAME:QUALIFIER`: on an alias or version.
+            qualifier: s["Resource"]
+                .as_str()
+                .and_then(|r| r.split(':').nth(7))
+                .filter(|q| !q.is_empty())
+                .map(str::to_string),
         });
     }
     (out, notes)

@@ -34,6 +34,7 @@ pub(super) enum Undo {
     /// Remove the statement the restore added, and put back the one it replaced.
     Permission {
         sid: String,
+        qualifier: Option<String>,
         put_back: Option<super::policy::Permission>,
     },
 }
@@ -118,9 +119,16 @@ impl<W: FunctionWrites> Runner<'_, W> {
                             .set_provisioned(function, &qualifier, put_back)
                             .await?;
                     }
-                    Undo::Permission { sid, put_back } => {
+                    Undo::Permission {
+                        sid,
+                        qualifier,
+                        put_back,
+                    } => {
                         // Gone already when the add itself failed: nothing to remove.
-                        match target.remove_permission(function, &sid).await {
+                        match target
+                            .remove_permission(function, &sid, qualifier.as_deref())
+                            .await
+                        {
                             Ok(()) | Err(ProviderError::NotFound(_)) => {}
                             Err(e) => return Err(e.into()),
                         }

@@ -122,8 +122,17 @@ impl FunctionReads for Clients {
         url_config(self, name).await
     }
 
-    async fn policy(&self, name: &str) -> Result<Option<String>, ProviderError> {
-        let request = self.lambda.get_policy().function_name(name).send();
+    async fn policy(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Option<String>, ProviderError> {
+        let request = self
+            .lambda
+            .get_policy()
+            .function_name(name)
+            .set_qualifier(qualifier.map(str::to_string))
+            .send();
         let out = self.lambda_call(request).await?;
         Ok(out.policy().map(str::to_string))
     }

@@ -427,16 +427,23 @@ impl FunctionWrites for Clients {
             .set_function_url_auth_type(p.url_auth_type.as_deref().map(FunctionUrlAuthType::from))
             .set_principal_org_id(p.org_id.clone())
             .set_event_source_token(p.event_source_token.clone())
+            .set_qualifier(p.qualifier.clone())
             .send();
         self.lambda_call(request).await.map(|_| ())
     }
 
-    async fn remove_permission(&self, name: &str, sid: &str) -> Result<(), ProviderError> {
+    async fn remove_permission(
+        &self,
+        name: &str,
+        sid: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(), ProviderError> {
         let request = self
             .lambda
             .remove_permission()
             .function_name(name)
             .statement_id(sid)
+            .set_qualifier(qualifier.map(str::to_string))
             .send();
         self.lambda_call(request).await.map(|_| ())
     }

@@ -191,7 +191,11 @@ impl FunctionReads for SimRegion {
             .await
     }
 
-    async fn policy(&self, name: &str) -> Result<Option<String>, ProviderError> {
+    async fn policy(
+        &self,
+        name: &str,
+        _qualifier: Option<&str>,
+    ) -> Result<Option<String>, ProviderError> {
         self.read_function(name, |_| Err(none("resource policy", name)))
             .await
     }

@@ -349,7 +349,12 @@ impl FunctionWrites for SimRegion {
         Err(unsupported("resource policies"))
     }
 
-    async fn remove_permission(&self, _name: &str, _sid: &str) -> Result<(), ProviderError> {
+    async fn remove_permission(
+        &self,
+        _name: &str,
+        _sid: &str,
+        _qualifier: Option<&str>,
+    ) -> Result<(), ProviderError> {
         Err(unsupported("resource policies"))
     }
 
