@@ -60,12 +60,11 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
     let (records, _) = log
         .read()
         .map_err(|e| Failure::failed(format!("cannot read {}: {e}", log.path().display())))?;
-    let records = crate::ops::batch::undo_targets(&records);
-    if records.is_empty() {
-        return Err(Failure::usage(
-            "nothing to undo: no reversible action is recorded",
-        ));
+    let targets = crate::ops::batch::undo_targets(&records);
+    if targets.is_empty() {
+        return Err(Failure::usage(crate::ops::batch::nothing_to_undo(&records)));
     }
+    let records = targets;
     // Every scope the batch touched, and each record to the region that holds it.
     let mut global = global.clone();
     let mut regions: Vec<String> = records.iter().map(|r| r.region.clone()).collect();

@@ -419,6 +419,29 @@ pub async fn execute_all<S: RegionActions>(
     landed
 }
 
+/// Why `undo` has nothing to revert, and — when the newest change was a restore over a
+/// function that existed — the safety snapshot that puts back what it replaced.
+pub fn nothing_to_undo(records: &[Record]) -> String {
+    let mut text = "nothing to undo: no reversible action is recorded".to_string();
+    let safety = records
+        .iter()
+        .rev()
+        .find(|r| r.action.starts_with("restore"))
+        .and_then(|r| {
+            r.before
+                .get("safety_snapshot")?
+                .as_str()
+                .map(str::to_string)
+        });
+    if let Some(uri) = safety {
+        text.push_str(&format!(
+            " (a restore is not undone by undo: `lops restore {uri}` puts back what the last \
+             restore replaced)"
+        ));
+    }
+    text
+}
+
 /// What `undo` reverts: the last reversible action that worked and is not undone yet, and, when
 /// it was one target of a batch, every other such target of that batch.
 pub fn undo_targets(records: &[Record]) -> Vec<Record> {
@@ -469,6 +492,25 @@ mod tests {
             payload_sha256: None,
             batch: batch.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn nothing_to_undo_after_a_restore_names_its_safety_snapshot() {
+        let mut restore = record("r1", None, None);
+        restore.action = "restore.begin".into();
+        restore.before =
+            json!({"existed": true, "safety_snapshot": "s3://b/lops/snapshots/x.json"});
+        let records = vec![restore];
+        assert!(undo_targets(&records).is_empty());
+        let said = nothing_to_undo(&records);
+        assert!(
+            said.contains("lops restore s3://b/lops/snapshots/x.json"),
+            "{said}"
+        );
+        assert_eq!(
+            nothing_to_undo(&[]),
+            "nothing to undo: no reversible action is recorded"
+        );
     }
 
     #[test]

@@ -96,10 +96,11 @@ pub(super) async fn undo_batch<S: Source>(
             .map_err(|e| format!("cannot read the audit log {path}: {e}"))?
             .0
     };
-    let records = batch::undo_targets(&records);
-    if records.is_empty() {
-        return Err("nothing to undo: no reversible action is recorded".into());
+    let targets = batch::undo_targets(&records);
+    if targets.is_empty() {
+        return Err(batch::nothing_to_undo(&records));
     }
+    let records = targets;
     let targets = records
         .into_iter()
         .map(|record| {

@@ -269,7 +269,7 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 versions.insert(of.clone(), n);
                 Ok(())
             }
-            Step::Alias { alias, create } => {
+            Step::Alias { alias, create, .. } => {
                 let map = |v: &str| -> Result<String, BackupError> {
                     versions.get(v).cloned().ok_or_else(|| {
                         BackupError::Corrupt(format!(
@@ -314,7 +314,7 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 }
                 Ok(())
             }
-            Step::Reserve { value } => {
+            Step::Reserve { value, .. } => {
                 // A function this restore created has no reservation yet.
                 let before = if difference.exists {
                     target.function(f, None).await?.reserved_concurrency

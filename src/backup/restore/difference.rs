@@ -352,6 +352,23 @@ fn steps_for_aliases(out: &mut Difference, manifest: &Manifest, current: Option<
             out.steps.push(Step::Alias {
                 alias: a.clone(),
                 create: existing.is_none(),
+                now: existing.map(|e| {
+                    let extra: f64 = e.weights.values().sum();
+                    std::iter::once(format!(
+                        "{} {}",
+                        crate::format::version(&e.function_version),
+                        crate::format::weight(1.0 - extra)
+                    ))
+                    .chain(e.weights.iter().map(|(v, w)| {
+                        format!(
+                            "{} {}",
+                            crate::format::version(v),
+                            crate::format::weight(*w)
+                        )
+                    }))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+                }),
             });
         }
     }
@@ -376,6 +393,7 @@ fn steps_for_concurrency(out: &mut Difference, manifest: &Manifest, current: Opt
     {
         out.steps.push(Step::Reserve {
             value: manifest.reserved_concurrency,
+            now: current.map(|c| c.reserved),
         });
     }
     for p in manifest.provisioned_concurrency.iter().flatten() {

@@ -41,9 +41,13 @@ pub enum Step {
     Alias {
         alias: AliasSnapshot,
         create: bool,
+        /// The target's routing now, in its own numbers (`None`: no such alias there).
+        now: Option<String>,
     },
     Reserve {
         value: Option<i32>,
+        /// The target's reservation now (`None`: the function is created).
+        now: Option<Option<i32>>,
     },
     Tags {
         set: BTreeMap<String, String>,
@@ -118,16 +122,24 @@ impl Step {
                 format!("update configuration: {}", changes.join("; "))
             }
             Step::Publish { of } => format!("publish a version as the snapshot's v{of}"),
-            Step::Alias { alias, create } => format!(
-                "{} alias {} → {}{}",
+            Step::Alias { alias, create, now } => format!(
+                "{} alias {}{} → the snapshot's {}{}{}",
                 if *create { "create" } else { "update" },
                 alias.name,
+                now.as_ref()
+                    .map(|n| format!(" ({n} now)"))
+                    .unwrap_or_default(),
                 crate::format::version(&alias.function_version),
                 alias
                     .weights
                     .iter()
-                    .map(|(v, w)| format!(" + v{v} {:.0}%", w * 100.0))
-                    .collect::<String>()
+                    .map(|(v, w)| format!(" + v{v} {}", crate::format::weight(*w)))
+                    .collect::<String>(),
+                if alias.function_version.starts_with('$') {
+                    ""
+                } else {
+                    " (versions numbered as they are published here)"
+                }
             ),
             Step::Url { config, create } => format!(
                 "{} the function URL (auth {}{})",
@@ -140,9 +152,13 @@ impl Step {
                 }
             ),
             Step::AsyncInvoke { config } => format!(
-                "asynchronous invokes: {} retries, events up to {} s old{}",
-                config["maximum_retry_attempts"],
-                config["maximum_event_age_in_seconds"],
+                "asynchronous invokes: {} retries, events up to {} old{}",
+                config["maximum_retry_attempts"]
+                    .as_i64()
+                    .map_or("the default 2".to_string(), |n| n.to_string()),
+                config["maximum_event_age_in_seconds"]
+                    .as_i64()
+                    .map_or("the default 6 hours".to_string(), |n| format!("{n} s")),
                 if config["on_success"].is_string() || config["on_failure"].is_string() {
                     ", with destinations"
                 } else {
@@ -157,20 +173,32 @@ impl Step {
                 if replaces.is_some() { "replace" } else { "add" },
                 permission.describe()
             ),
-            Step::Reserve { value: Some(n) } => format!("reserved concurrency {n}"),
-            Step::Reserve { value: None } => "remove reserved concurrency".into(),
-            Step::Tags { set, remove } => format!(
-                "tags: set {}{}",
-                set.iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if remove.is_empty() {
-                    String::new()
-                } else {
-                    format!("; remove {}", remove.join(", "))
+            Step::Reserve { value, now } => {
+                let said = |v: &Option<i32>| match v {
+                    Some(n) => format!("reserved concurrency {n}"),
+                    None => "no reserved concurrency".to_string(),
+                };
+                match now {
+                    Some(now) => format!("{} → {}", said(now), said(value)),
+                    None => said(value),
                 }
-            ),
+            }
+            Step::Tags { set, remove } => {
+                let mut parts = Vec::new();
+                if !set.is_empty() {
+                    parts.push(format!(
+                        "set {}",
+                        set.iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                if !remove.is_empty() {
+                    parts.push(format!("remove {}", remove.join(", ")));
+                }
+                format!("tags: {}", parts.join("; "))
+            }
             Step::Mapping {
                 source_arn,
                 enabled,

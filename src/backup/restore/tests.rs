@@ -75,7 +75,7 @@ fn a_new_function_is_created_versions_republished_then_the_rest() {
         "{kinds:?}"
     );
     assert!(
-        matches!(p.steps[5], Step::Reserve { value: Some(7) }),
+        matches!(p.steps[5], Step::Reserve { value: Some(7), .. }),
         "{kinds:?}"
     );
     assert!(matches!(p.steps[6], Step::Tags { .. }), "{kinds:?}");
@@ -95,6 +95,37 @@ fn matching(m: &Manifest) -> Current {
         tags: m.tags.clone(),
         ..Default::default()
     }
+}
+
+#[test]
+fn a_preview_says_what_the_target_has_now_and_nothing_empty() {
+    let mut m = manifest();
+    m.async_invoke = Some(serde_json::json!({"maximum_retry_attempts": null}));
+    let mut current = Current {
+        arn: "arn".into(),
+        reserved: None,
+        ..matching(&m)
+    };
+    current.aliases[0].function_version = "2".into();
+    current.aliases[0].weights.clear();
+    current.tags.insert("extra".into(), "1".into());
+    let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
+    let said: Vec<String> = p.steps.iter().map(Step::describe).collect();
+    let has = |text: &str| said.iter().any(|s| s.contains(text));
+    assert!(
+        has("update alias live (v2 100% now) → the snapshot's v1 + v2 20%"),
+        "{said:?}"
+    );
+    assert!(
+        has("no reserved concurrency → reserved concurrency 7"),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .all(|s| !s.contains("null") && !s.contains("set ;")),
+        "{said:?}"
+    );
+    assert!(has("the default 2 retries"), "{said:?}");
 }
 
 #[test]
