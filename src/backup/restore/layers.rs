@@ -81,8 +81,8 @@ pub(super) fn steps_for_layers(
             }
             _ => out.refused.push(format!(
                 "layer {arn} is not usable in {region} (account {account}) and its content is not \
-                 in the snapshot: back the function up with `lops backup run --with-layers`, or \
-                 publish the layer in {region} first"
+                 in the snapshot, so no copy here can be checked against it: back the function \
+                 up with `lops backup run --with-layers` and restore from that snapshot"
             )),
         }
     }
