@@ -249,8 +249,14 @@ fn leftover_copies(
     };
     let prefix = copy_name(function, chrono::Utc::now());
     let prefix = &prefix[..prefix.len() - "HHMMSSmmm".len()];
+    // Exactly a drill copy's name: the prefix and a nine-digit stamp (a function a person named
+    // `orders-drill-eu` is never taken for one).
+    let is_copy = |name: &str| {
+        name.strip_prefix(prefix)
+            .is_some_and(|stamp| stamp.len() == 9 && stamp.chars().all(|c| c.is_ascii_digit()))
+    };
     let here = |r: &&super::audit::Record| {
-        r.region == scope.region && r.profile == scope.profile && r.target.starts_with(prefix)
+        r.region == scope.region && r.profile == scope.profile && is_copy(&r.target)
     };
     let ended: std::collections::BTreeSet<&str> = records
         .iter()
@@ -311,6 +317,28 @@ async fn invoke_copy(region: &impl BackupRegion, copy: &str, payload: Vec<u8>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_drill_copys_unfinished_restore_is_a_leftover() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = AuditLog::at(dir.path().join("audit.jsonl"));
+        let scope = crate::provider::Scope::new("default", "us-east-1", Default::default());
+        let mut rec = |action: &str, target: &str, region: &str| {
+            let mut r = record(&scope, "me", action, target, json!({}), json!({}), &Ok(()));
+            r.region = region.into();
+            log.append(&r).expect("append");
+        };
+        rec("restore.begin", "orders-drill-101010123", "us-east-1");
+        rec("restore.begin", "orders-drill-202020123", "us-east-1");
+        rec("drill", "orders-drill-202020123", "us-east-1");
+        rec("restore.begin", "orders-drill-eu", "us-east-1");
+        rec("restore.begin", "orders-drill-303030123", "eu-west-1");
+        rec("restore.begin", "orders-api-drill-404040123", "us-east-1");
+        assert_eq!(
+            leftover_copies(Some(&log), &scope, "orders"),
+            ["orders-drill-101010123"]
+        );
+    }
 
     #[test]
     fn copies_have_short_dated_names() {

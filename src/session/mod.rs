@@ -267,9 +267,8 @@ async fn regions_for(
 /// `prod`) is refused rather than silently protecting nothing. `default` is always known; AWS
 /// files that cannot be read cannot tell, so they are refused too.
 async fn check_profile_known(profile: &str, settings: &Settings) -> Result<(), Failure> {
-    if settings.profile_settings.contains_key(profile) {
-        return Ok(());
-    }
+    // Files that cannot be parsed cannot say whose credentials sign (the environment's would,
+    // under this profile's tier): refused for any profile but `default`.
     let set = match crate::provider::aws::aws_profiles().await {
         Ok(set) => set,
         Err(_) if profile == "default" => return Ok(()),
@@ -281,6 +280,9 @@ async fn check_profile_known(profile: &str, settings: &Settings) -> Result<(), F
             )));
         }
     };
+    if settings.profile_settings.contains_key(profile) {
+        return Ok(());
+    }
     let aws_knows = |name: &str| set.get_profile(name).is_some();
     if profile == "default" || aws_knows(profile) {
         return match settings
@@ -291,7 +293,8 @@ async fn check_profile_known(profile: &str, settings: &Settings) -> Result<(), F
             Some(near) => Err(Failure::usage(format!(
                 "profile '{profile}' has no [profile.{profile}] section in lops's config, and \
                  [profile.{near}] names no AWS profile: if that section is meant for \
-                 '{profile}', rename it (profile names are case-sensitive)"
+                 '{profile}', rename it (profile names are case-sensitive); if not, give \
+                 '{profile}' a section of its own ([profile.{profile}], even empty)"
             ))),
             None => Ok(()),
         };

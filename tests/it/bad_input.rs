@@ -155,14 +155,17 @@ fn a_profile_lops_cannot_vouch_for_is_refused() {
         run.stderr
     );
     // AWS files that cannot be parsed cannot say a profile exists: refused, not waved through.
+    // Also for a profile lops's config has: the environment's keys would sign under its tier.
     std::fs::write(&aws, "[profile broken\n").expect("aws config");
-    let run = lops.run(&["status", "--profile", "prdo", "--config", &config]);
-    run.assert_exit(2);
-    assert!(
-        run.stderr.contains("AWS config files cannot be read"),
-        "{}",
-        run.stderr
-    );
+    for profile in ["prdo", "Prod"] {
+        let run = lops.run(&["status", "--profile", profile, "--config", &config]);
+        run.assert_exit(2);
+        assert!(
+            run.stderr.contains("AWS config files cannot be read"),
+            "{profile}: {}",
+            run.stderr
+        );
+    }
 }
 
 #[test]
