@@ -323,7 +323,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let log = AuditLog::at(dir.path().join("audit.jsonl"));
         let scope = crate::provider::Scope::new("default", "us-east-1", Default::default());
-        let mut rec = |action: &str, target: &str, region: &str| {
+        let rec = |action: &str, target: &str, region: &str| {
             let mut r = record(&scope, "me", action, target, json!({}), json!({}), &Ok(()));
             r.region = region.into();
             log.append(&r).expect("append");
