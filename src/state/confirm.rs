@@ -52,9 +52,9 @@ pub struct Pending {
     pub request: Option<Box<crate::ops::Request>>,
     /// The first line below the headline shown (↑/↓, PgUp/PgDn move it).
     pub scroll: usize,
-    /// How many lines below the headline have been on screen: a confirmation acts only once
-    /// every target was shown.
-    pub seen: usize,
+    /// Which lines below the headline have been on screen: a confirmation acts only once every
+    /// target was shown.
+    pub seen: Vec<bool>,
 }
 
 /// Rows and columns a confirmation's lines below its headline have on a screen of `size`
@@ -109,7 +109,7 @@ impl Pending {
             production,
             request: None,
             scroll: 0,
-            seen: 0,
+            seen: Vec::new(),
         }
         .shown_at(state.size)
     }
@@ -136,16 +136,22 @@ impl Pending {
 
     /// Notes what a screen of `size` shows now.
     fn shown_at(mut self, size: (u16, u16)) -> Self {
-        self.seen = self.seen.max(self.window(size).1);
+        let body = self.lines.len().saturating_sub(1);
+        self.seen.resize(body, false);
+        let (start, end) = self.window(size);
+        for s in &mut self.seen[start..end] {
+            *s = true;
+        }
         self
     }
 
     /// Lines below the headline not yet shown.
     pub fn unseen(&self) -> usize {
-        self.lines.len().saturating_sub(1).saturating_sub(self.seen)
+        let body = self.lines.len().saturating_sub(1);
+        body - self.seen.iter().filter(|s| **s).count().min(body)
     }
 
-    /// Moves the lines shown by `delta` (a page is the rows there are).
+    /// Moves the lines shown by `delta` lines.
     fn scrolled(mut self, delta: i64, size: (u16, u16)) -> Self {
         let last = self.lines.len().saturating_sub(2);
         self.scroll = (self.scroll as i64 + delta).clamp(0, last as i64) as usize;
@@ -283,8 +289,10 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         super::batch::everywhere(state, pending, effects);
         return;
     }
-    // Every target is shown before any is acted on: ↑/↓ and PgUp/PgDn move through them.
-    let page = body_room(state.size).0.saturating_sub(2).max(1) as i64;
+    // Every target is shown before any is acted on: ↑/↓ and PgUp/PgDn move through them (a
+    // page: the lines shown now, so none is skipped).
+    let (start, end) = pending.window(state.size);
+    let page = (end - start).max(1) as i64;
     let moved = match key.code {
         KeyCode::Up => Some(-1),
         KeyCode::Down => Some(1),
@@ -300,6 +308,28 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         None => pending.shown_at(state.size),
     };
     let mut pending = pending;
+    // Control keys are never typed into the name: ctrl-c quits (asking first while something
+    // runs), ctrl-u clears the name, ctrl-w drops its last word; the others do nothing.
+    if key
+        .modifiers
+        .contains(crossterm::event::KeyModifiers::CONTROL)
+    {
+        match key.code {
+            KeyCode::Char('c') => {
+                state.popup = None;
+                quit(state);
+                return;
+            }
+            KeyCode::Char('u') => pending.typed.clear(),
+            KeyCode::Char('w') => {
+                let kept = pending.typed.trim_end().rfind(' ').map_or(0, |i| i + 1);
+                pending.typed.truncate(kept);
+            }
+            _ => {}
+        }
+        state.popup = Some(Popup::Confirm(pending));
+        return;
+    }
     if pending.confirmation == Confirmation::None {
         // Nothing to confirm here (already as asked): only closes.
         if matches!(

@@ -668,6 +668,38 @@ fn executes(effects: &[Effect]) -> bool {
 }
 
 #[test]
+fn control_keys_are_never_typed_into_a_typed_name() {
+    let ctrl = |c: char| Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+    let mut s = loaded();
+    update(&mut s, key('K'));
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            request: Box::new(Request::Kill {
+                function: "cron".into(),
+            }),
+            result: Ok(plan("cron", true)),
+        },
+    );
+    for c in "abc def".chars() {
+        update(&mut s, key(c));
+    }
+    let typed = |s: &State| match &s.popup {
+        Some(Popup::Confirm(p)) => p.typed.clone(),
+        other => panic!("no confirmation: {other:?}"),
+    };
+    update(&mut s, ctrl('w'));
+    assert_eq!(typed(&s), "abc ");
+    update(&mut s, ctrl('x'));
+    assert_eq!(typed(&s), "abc ");
+    update(&mut s, ctrl('u'));
+    assert_eq!(typed(&s), "");
+    assert!(!executes(&update(&mut s, ctrl('c'))));
+    assert!(s.quit);
+}
+
+#[test]
 fn kill_asks_for_the_typed_name_and_runs_only_then() {
     let mut s = loaded();
     let effects = update(&mut s, key('K'));

@@ -787,13 +787,28 @@ async fn a_batch_larger_than_the_screen_is_confirmed_only_after_every_target_is_
         "{effects:?}"
     );
     assert!(matches!(state.popup, Some(lops::state::Popup::Confirm(_))));
-    // Page to the end: the first page's lines go above, the last target shows.
+    // Page to the end: the first page's lines go above, the last target shows — and every
+    // target was on screen on the way (a page never skips lines that wrap).
+    let targets: Vec<String> = match &state.popup {
+        Some(lops::state::Popup::Confirm(p)) => p.lines[1..]
+            .iter()
+            .map(|l| l.split(':').next().unwrap_or_default().to_string())
+            .collect(),
+        other => panic!("no confirmation: {other:?}"),
+    };
+    let mut shown = screen(&mut state, &MONO, 80, 24);
     for _ in 0..marked {
         update(
             &mut state,
             Msg::Key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE)),
         );
+        shown.push_str(&screen(&mut state, &MONO, 80, 24));
     }
+    let never: Vec<&String> = targets
+        .iter()
+        .filter(|t| !shown.contains(t.as_str()))
+        .collect();
+    assert!(never.is_empty(), "never shown: {never:?}");
     let out = screen(&mut state, &MONO, 80, 24);
     assert!(
         out.contains("more above") && !out.contains("more below"),
