@@ -70,7 +70,7 @@ pub fn weight(w: f64) -> String {
 /// control character — a carriage return that would overwrite the line's start, C1 codes —
 /// shown as `�`. Newlines are kept when `lines` (each caller labels them), else shown as `⏎`.
 pub fn printable(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) || (lines && !needs_cleaning(text)) {
+    if !needs_cleaning(text, lines) {
         return std::borrow::Cow::Borrowed(text);
     }
     let stripped = anstream::adapter::strip_str(text).to_string();
@@ -81,16 +81,50 @@ pub fn printable(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
             .map(|c| match c {
                 '\n' if !lines => '⏎',
                 '\n' | '\t' => c,
-                c if c.is_control() => '\u{fffd}',
+                c if c.is_control() || reorders(c) => '\u{fffd}',
                 c => c,
             })
             .collect(),
     )
 }
 
-fn needs_cleaning(text: &str) -> bool {
+fn needs_cleaning(text: &str, lines: bool) -> bool {
     text.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
+        .any(|c| (c.is_control() && c != '\t' && (c != '\n' || !lines)) || reorders(c))
+}
+
+/// Characters that reorder or break the text around them on screen (bidirectional overrides
+/// and isolates, line and paragraph separators): a line could pass for another with them.
+fn reorders(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// JSON lops writes made safe for a terminal, losing nothing: C1 control codes and the
+/// characters of [`reorders`] (which JSON writers leave as they are) written as `\uXXXX`
+/// escapes — in serialized JSON they occur only inside strings, where the escape means the same.
+pub fn json_safe(json: String) -> String {
+    let unsafe_char = |c: char| ('\u{80}'..='\u{9f}').contains(&c) || reorders(c);
+    if !json.chars().any(unsafe_char) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A version as people read it: `v3`, and `$LATEST` as itself (never `v$LATEST`).
@@ -120,6 +154,16 @@ mod tests {
         assert_eq!(printable("one\ntwo", false), "one⏎two");
         assert_eq!(printable("one\r\ntwo\tx", true), "one\ntwo\tx");
         assert_eq!(printable("plain", true), "plain");
+        assert_eq!(
+            printable("a\u{202e}b\u{2066}c", true),
+            "a\u{fffd}b\u{fffd}c"
+        );
+        let json = serde_json::to_string(&serde_json::json!({"m": "x\u{9b}31m\u{202e}y"}))
+            .unwrap_or_default();
+        let safe = json_safe(json);
+        assert_eq!(safe, r#"{"m":"x\u009b31m\u202ey"}"#);
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap_or_default();
+        assert_eq!(back["m"], "x\u{9b}31m\u{202e}y");
     }
 
     #[test]

@@ -174,7 +174,7 @@ fn print_lines(lines: &[crate::loglines::LogLine], json: bool) -> std::io::Resul
             writeln!(
                 out,
                 "{}",
-                serde_json::to_string(l).map_err(std::io::Error::other)?
+                crate::format::json_safe(serde_json::to_string(l).map_err(std::io::Error::other)?)
             )?;
         } else {
             // Each line of a message carries its event's label (a message cannot pass for

@@ -226,7 +226,10 @@ pub(crate) fn written(result: std::io::Result<()>) -> Result<(), Failure> {
 
 /// One JSON document on stdout.
 pub(crate) fn print_json(doc: &impl serde::Serialize) {
-    out!("{}", serde_json::to_string_pretty(doc).unwrap_or_default());
+    out!(
+        "{}",
+        crate::format::json_safe(serde_json::to_string_pretty(doc).unwrap_or_default())
+    );
 }
 
 /// Runs a CLI command; the TUI is started by `main` when no command is given. A command whose

@@ -66,9 +66,9 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
     let mut out = super::stdout();
     let written = if args.json {
         let doc = StatusDoc::new(&reports, args.stats.then_some(calls));
-        serde_json::to_writer_pretty(&mut out, &doc)
+        serde_json::to_string_pretty(&doc)
             .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
+            .and_then(|text| writeln!(out, "{}", crate::format::json_safe(text)))
     } else {
         write_table(
             &mut out,

@@ -306,13 +306,16 @@ async fn a_log_line_cannot_drive_the_terminal_or_pass_for_another_functions() {
                 2,
                 "first\n2026-11-25T00:00:00.000Z eu-west-1 other-fn forged".into(),
             ),
+            (3, "bidi \u{202e}desrever\u{202c} c1 \u{9b}2J".into()),
         ],
     )
     .await;
     let run = Lops::new(moto::url()).run(&["logs", &f, "--regions", region, "--since", "30m"]);
     run.assert_exit(0);
     assert!(
-        !run.stdout.chars().any(|c| c.is_control() && c != '\n'),
+        !run.stdout
+            .chars()
+            .any(|c| { (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c) }),
         "{:?}",
         run.stdout
     );
@@ -331,6 +334,12 @@ async fn a_log_line_cannot_drive_the_terminal_or_pass_for_another_functions() {
     // The JSON keeps the message as it was (escaped by JSON itself).
     let run =
         Lops::new(moto::url()).run(&["logs", &f, "--regions", region, "--since", "30m", "--json"]);
+    // C1 codes and bidi overrides are \u escapes there, not raw characters.
+    assert!(
+        !run.stdout.contains('\u{9b}') && !run.stdout.contains('\u{202e}'),
+        "{:?}",
+        run.stdout
+    );
     assert!(events(&run).iter().any(|e| {
         e["message"]
             .as_str()
