@@ -3,18 +3,34 @@
 /// "–" stands for a number the endpoint did not give.
 pub const MISSING: &str = "–";
 
-/// Counts: 0, 999, 1.2k, 45k, 1.3M. Never "-0".
+/// Counts: 0, 999, 1.2k, 45k, 1.3M, 2.5B, 14T — at most 5 characters below a quadrillion
+/// (`>999T` above). Never "-0"; a number that is not one (infinite, NaN) is `–`.
 pub fn count(v: f64) -> String {
+    if !v.is_finite() {
+        return MISSING.to_string();
+    }
     let v = if v == 0.0 { 0.0 } else { v };
     let abs = v.abs();
+    let scaled = |unit: f64, suffix: &str| {
+        let x = v / unit;
+        if x.abs() < 10.0 {
+            format!("{x:.1}{suffix}")
+        } else {
+            format!("{x:.0}{suffix}")
+        }
+    };
     if abs < 1_000.0 {
         format!("{}", v.round())
-    } else if abs < 10_000.0 {
-        format!("{:.1}k", v / 1_000.0)
-    } else if abs < 1_000_000.0 {
-        format!("{:.0}k", v / 1_000.0)
+    } else if abs < 999_500.0 {
+        scaled(1e3, "k")
+    } else if abs < 999_500_000.0 {
+        scaled(1e6, "M")
+    } else if abs < 999_500_000_000.0 {
+        scaled(1e9, "B")
+    } else if abs < 999_500_000_000_000.0 {
+        scaled(1e12, "T")
     } else {
-        format!("{:.1}M", v / 1_000_000.0)
+        format!("{}999T", if v < 0.0 { "<-" } else { ">" })
     }
 }
 
@@ -183,6 +199,14 @@ mod tests {
         assert_eq!(count(1234.0), "1.2k");
         assert_eq!(count(45_600.0), "46k");
         assert_eq!(count(1_300_000.0), "1.3M");
+        assert_eq!(count(45_000_000.0), "45M");
+        assert_eq!(count(2.5e9), "2.5B");
+        assert_eq!(count(1.4e10), "14B");
+        assert_eq!(count(999_999.0), "1.0M");
+        assert_eq!(count(3e14), "300T");
+        assert_eq!(count(1e300), ">999T");
+        assert_eq!(count(f64::INFINITY), MISSING);
+        assert_eq!(count(f64::NAN), MISSING);
     }
 
     #[test]

@@ -141,11 +141,11 @@ struct RegionDoc<'a> {
     account_concurrency_limit: Option<Option<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     percentiles_supported: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `null` when the region's metrics could not be read.
     totals: Option<BTreeMap<MetricWindow, WindowStats>>,
     functions: Vec<FunctionDoc<'a>>,
-    /// Alarms not tied to any function of this region.
-    other_alarms: Vec<&'a Alarm>,
+    /// Alarms not tied to any function of this region (`null`: the alarms could not be read).
+    other_alarms: Option<Vec<&'a Alarm>>,
 }
 
 #[derive(Serialize)]
@@ -199,7 +199,8 @@ struct FunctionDoc<'a> {
     tags: &'a BTreeMap<String, String>,
     /// `null` when its numbers could not be read.
     metrics: Option<BTreeMap<MetricWindow, WindowStats>>,
-    alarms: Vec<&'a Alarm>,
+    /// `null` when the region's alarms could not be read (not "none").
+    alarms: Option<Vec<&'a Alarm>>,
     /// Its own reads failed: listed with what ListFunctions said.
     #[serde(skip_serializing_if = "Option::is_none")]
     detail_error: Option<&'a str>,
@@ -214,8 +215,9 @@ struct AliasDoc<'a> {
     function_version: &'a str,
     /// Configured share per version, main version first.
     weights: Vec<VersionShare>,
-    /// Observed share of invocations per version over 15 minutes (ExecutedVersion).
-    observed_15m: Vec<VersionShare>,
+    /// Observed share of invocations per version over 15 minutes (ExecutedVersion); `null`
+    /// when the function's numbers could not be read.
+    observed_15m: Option<Vec<VersionShare>>,
 }
 
 #[derive(Serialize)]
@@ -249,7 +251,8 @@ impl<'a> StatusDoc<'a> {
 struct Data<'a> {
     inventory: &'a Inventory,
     metrics: Option<&'a MetricsSnapshot>,
-    alarms: &'a [Alarm],
+    /// `None` when the alarms could not be read.
+    alarms: Option<&'a [Alarm]>,
 }
 
 impl<'a> Data<'a> {
@@ -257,7 +260,7 @@ impl<'a> Data<'a> {
         Some(Data {
             inventory: report.inventory.as_ref().ok()?,
             metrics: report.metrics.as_ref().ok(),
-            alarms: report.alarms.as_deref().unwrap_or_default(),
+            alarms: report.alarms.as_deref().ok(),
         })
     }
 
@@ -265,10 +268,13 @@ impl<'a> Data<'a> {
         self.metrics.and_then(|m| m.functions.get(name))
     }
 
-    fn alarms_of(&self, function: &'a str) -> impl Iterator<Item = &'a Alarm> + 'a {
-        self.alarms
-            .iter()
-            .filter(move |a| a.function.as_deref() == Some(function))
+    /// The function's alarms, `None` when the alarms could not be read.
+    fn alarms_of(&self, function: &'a str) -> Option<Vec<&'a Alarm>> {
+        self.alarms.map(|all| {
+            all.iter()
+                .filter(|a| a.function.as_deref() == Some(function))
+                .collect()
+        })
     }
 }
 
@@ -309,7 +315,7 @@ impl<'a> RegionDoc<'a> {
             percentiles_supported: None,
             totals: None,
             functions: Vec::new(),
-            other_alarms: Vec::new(),
+            other_alarms: None,
         };
         let Some(data) = Data::of(report) else {
             return doc;
@@ -323,15 +329,15 @@ impl<'a> RegionDoc<'a> {
             .iter()
             .map(|f| FunctionDoc::new(f, &data))
             .collect();
-        doc.other_alarms = data
-            .alarms
-            .iter()
-            .filter(|a| {
-                a.function
-                    .as_ref()
-                    .is_none_or(|f| !data.inventory.functions.iter().any(|x| &x.name == f))
-            })
-            .collect();
+        doc.other_alarms = data.alarms.map(|all| {
+            all.iter()
+                .filter(|a| {
+                    a.function
+                        .as_ref()
+                        .is_none_or(|f| !data.inventory.functions.iter().any(|x| &x.name == f))
+                })
+                .collect()
+        });
         doc
     }
 }
@@ -374,7 +380,7 @@ impl<'a> FunctionDoc<'a> {
                     .map(|w| (w, m.window(w)))
                     .collect()
             }),
-            alarms: data.alarms_of(&f.name).collect(),
+            alarms: data.alarms_of(&f.name),
             detail_error: f.detail_error.as_deref(),
             not_read: f.not_read.names(),
         }
@@ -394,14 +400,16 @@ fn alias_doc<'a>(a: &'a AliasInfo, metrics: Option<&FunctionMetrics>) -> AliasDo
                 invocations: None,
             })
             .collect(),
-        observed_15m: split
-            .into_iter()
-            .map(|v| VersionShare {
-                version: v.version,
-                share: v.observed,
-                invocations: Some(v.invocations),
-            })
-            .collect(),
+        observed_15m: metrics.is_some().then(|| {
+            split
+                .into_iter()
+                .map(|v| VersionShare {
+                    version: v.version,
+                    share: v.observed,
+                    invocations: Some(v.invocations),
+                })
+                .collect()
+        }),
     }
 }
 
@@ -434,15 +442,19 @@ fn write_table(
             let stats = data.metrics_of(&f.name).map(|m| m.window(window));
             let missing = crate::format::MISSING.to_string();
             let num = |v: Option<String>| v.unwrap_or_else(|| missing.clone());
-            let alarm = data
-                .alarms_of(&f.name)
-                .min_by_key(|a| a.state)
-                .map(|a| match a.state {
-                    AlarmState::Alarm => format!("ALARM {}", a.name),
-                    AlarmState::InsufficientData => "no data".to_string(),
-                    AlarmState::Ok => "ok".to_string(),
-                })
-                .unwrap_or_default();
+            let alarm = match data.alarms_of(&f.name) {
+                // Not read: unknown, not "no alarm".
+                None => missing.clone(),
+                Some(alarms) => alarms
+                    .into_iter()
+                    .min_by_key(|a| a.state)
+                    .map(|a| match a.state {
+                        AlarmState::Alarm => format!("ALARM {}", a.name),
+                        AlarmState::InsufficientData => "no data".to_string(),
+                        AlarmState::Ok => "ok".to_string(),
+                    })
+                    .unwrap_or_default(),
+            };
             let name = if f.detail_error.is_some() {
                 format!("{}!", truncate(&f.name, 31))
             } else {

@@ -257,6 +257,23 @@ impl RegionState {
         WindowStats::sum(self.functions.iter().map(|f| f.stats(window)))
     }
 
+    /// Whether `read` has ever answered here: before it has, its numbers are unknown (`–`),
+    /// never 0.
+    pub fn ever_read(&self, read: Read) -> bool {
+        self.reads[read.index()].last_ok.is_some()
+    }
+
+    /// The region's totals, `None` while its metrics have never been read.
+    pub fn known_totals(&self, window: MetricWindow) -> Option<WindowStats> {
+        self.ever_read(Read::Metrics)
+            .then(|| self.totals_stats(window))
+    }
+
+    /// Firing alarms, `None` while its alarms have never been read.
+    pub fn known_firing_alarms(&self) -> Option<usize> {
+        self.ever_read(Read::Alarms).then(|| self.firing_alarms())
+    }
+
     pub fn firing_alarms(&self) -> usize {
         self.alarms
             .iter()

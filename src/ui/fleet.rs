@@ -275,6 +275,10 @@ fn row<'a>(
         }
         Some(AlarmState::Ok) => Span::styled("ok", theme.ok()),
         Some(AlarmState::InsufficientData) => Span::styled("n/a", theme.dim()),
+        // Alarms never read here: unknown, not "no alarm".
+        None if !region.ever_read(crate::state::Read::Alarms) => {
+            Span::styled(format::MISSING, theme.dim())
+        }
         None => Span::styled("-", theme.dim()),
     };
     let region_style = if stale { theme.warn() } else { Style::new() };

@@ -47,13 +47,15 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|r| {
             let h = r.health(state.now, stale_after);
-            let t = r.totals_stats(state.window);
+            // Never read: – (a region whose CloudWatch never answered has no 0 to show).
+            let t = r.known_totals(state.window);
+            let missing = || format::MISSING.to_string();
             let error = match &h {
                 RegionHealth::Stale { error: Some(e), .. }
                 | RegionHealth::Unreachable { error: e } => e.clone(),
                 _ => String::new(),
             };
-            let alarms = r.firing_alarms();
+            let alarms = r.known_firing_alarms();
             Row::new(vec![
                 Cell::from(health_mark(&h, theme)),
                 Cell::from(r.scope.to_string()),
@@ -70,12 +72,25 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                         .unwrap_or_else(|| health_label(&h)),
                 ),
                 Cell::from(Line::from(r.functions.len().to_string()).right_aligned()),
-                Cell::from(Line::from(format::count(t.invocations)).right_aligned()),
-                Cell::from(Line::from(format::percent(t.error_rate)).right_aligned()),
+                Cell::from(
+                    Line::from(
+                        t.as_ref()
+                            .map_or_else(missing, |t| format::count(t.invocations)),
+                    )
+                    .right_aligned(),
+                ),
+                Cell::from(
+                    Line::from(
+                        t.as_ref()
+                            .map_or_else(missing, |t| format::percent(t.error_rate)),
+                    )
+                    .right_aligned(),
+                ),
                 Cell::from(
                     Line::styled(
-                        format::count(t.throttles),
-                        if t.throttles > 0.0 {
+                        t.as_ref()
+                            .map_or_else(missing, |t| format::count(t.throttles)),
+                        if t.as_ref().is_some_and(|t| t.throttles > 0.0) {
                             theme.bad()
                         } else {
                             Style::new()
@@ -85,8 +100,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 ),
                 Cell::from(
                     Line::styled(
-                        alarms.to_string(),
-                        if alarms > 0 {
+                        alarms.map_or_else(missing, |n| n.to_string()),
+                        if alarms.is_some_and(|n| n > 0) {
                             theme.bad()
                         } else {
                             Style::new()

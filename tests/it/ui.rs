@@ -849,3 +849,22 @@ async fn a_batch_larger_than_the_screen_is_confirmed_only_after_every_target_is_
     assert!(out.contains("done: changed 0 of"), "{out}");
     assert!(!out.contains("undoes it"), "{out}");
 }
+
+/// A region whose metrics and alarms have not answered yet shows – for its numbers and alarms,
+/// never 0 (0 invocations and 0 alarms are things a region can truly have).
+#[tokio::test]
+async fn regions_view_shows_unknown_numbers_as_dashes_not_zeros() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    key(&mut state, '2');
+    let out = screen(&mut state, &MONO, 120, 24);
+    let row = out
+        .lines()
+        .find(|l| l.contains("us-east-1"))
+        .unwrap_or_default()
+        .to_string();
+    // INV, ERR%, THR and ALARM.
+    assert!(row.matches('–').count() >= 4, "{row}\n{out}");
+    assert!(state.regions[0].known_totals(state.window).is_none());
+    assert!(state.regions[0].known_firing_alarms().is_none());
+}
