@@ -50,7 +50,18 @@ pub(crate) fn describe(v: &Value) -> String {
         v.get("kind").and_then(Value::as_str),
         v.get("enabled").and_then(Value::as_bool),
     ) {
-        return format!("{kind} {}", if enabled { "enabled" } else { "disabled" });
+        let mut text = format!("{kind} {}", if enabled { "enabled" } else { "disabled" });
+        if let Some(all) = v.get("invokes").and_then(Value::as_array) {
+            let names: Vec<&str> = all.iter().filter_map(Value::as_str).collect();
+            text.push_str(&format!(
+                " — for every target it invokes: {}",
+                names.join(", ")
+            ));
+        }
+        if v.get("invokes_unread").is_some() {
+            text.push_str(" — what else it invokes could not be read");
+        }
+        return text;
     }
     if let Some(r) = v.get("reserved") {
         return match r.as_i64() {

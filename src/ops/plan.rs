@@ -459,10 +459,29 @@ pub(super) async fn trigger_plan<S: RegionActions>(
             expected: current,
         }
     };
+    // A rule invokes every target it has: pausing it for one function pauses the others too,
+    // which the preview says (in the state after, so the audit record says it as well).
+    let mut after = trigger_state(kind, id, enabled);
+    if kind == TriggerKind::Rule && change != Change::Nothing {
+        match source.rule_targets(id).await {
+            Ok(targets) if targets.len() > 1 || targets.iter().any(|t| !t.contains(":lambda:")) => {
+                let names: Vec<String> = targets
+                    .iter()
+                    .map(|t| match t.split_once(":function:") {
+                        Some((_, f)) => f.to_string(),
+                        None => t.clone(),
+                    })
+                    .collect();
+                after["invokes"] = json!(names);
+            }
+            Ok(_) => {}
+            Err(e) => after["invokes_unread"] = json!(e.to_string()),
+        }
+    }
     Ok(plan(
         format!("{}/{id}", kind.as_str()),
         trigger_state(kind, id, current),
-        trigger_state(kind, id, enabled),
+        after,
         change,
         false,
     ))

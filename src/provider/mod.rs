@@ -304,6 +304,11 @@ pub trait RegionActions: RegionSource {
         id: &str,
         enabled: bool,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// What an EventBridge rule invokes (target ARNs): pausing it pauses them all.
+    fn rule_targets(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ProviderError>> + Send;
 
     /// The members of the record set `name`/`kind` in hosted zone `zone` (Route 53 is global:
     /// any region's handle reaches it with its profile's credentials).

@@ -318,3 +318,98 @@ async fn read_only_refuses_and_bad_input_is_named() {
             .is_none_or(|a| a.is_empty())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_restore_are_refused() {
+    let s = seed().await;
+    // A second function on the same rule: pausing the rule for one pauses both.
+    let other = moto::unique("trig-other");
+    s.seeder.create_function(&other).await;
+    let other_arn = s
+        .seeder
+        .lambda
+        .get_function()
+        .function_name(&other)
+        .send()
+        .await
+        .expect("get")
+        .configuration()
+        .and_then(|c| c.function_arn())
+        .expect("arn")
+        .to_string();
+    s.events
+        .put_targets()
+        .rule(&s.rule)
+        .targets(
+            Target::builder()
+                .id("other")
+                .arn(&other_arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("second target");
+    let proxy = crate::support::proxy::FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let run = lops.run(&[
+        "triggers",
+        "disable",
+        "--rule",
+        &s.rule,
+        "--regions",
+        REGION,
+        "--dry-run",
+    ]);
+    run.assert_exit(0);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("for every target it invokes") && said.contains(&other),
+        "{said}"
+    );
+    // A rule that also delivers CloudTrail management events would come back plain ENABLED:
+    // refused, nothing written.
+    let ct = format!("{}-ct", s.function);
+    s.events
+        .put_rule()
+        .name(&ct)
+        .schedule_expression("rate(1 day)")
+        .state(RuleState::from(
+            "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+        ))
+        .send()
+        .await
+        .expect("put rule");
+    let run = lops.run(&[
+        "triggers",
+        "disable",
+        "--rule",
+        &ct,
+        "--regions",
+        REGION,
+        "--yes",
+    ]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot put back"), "{}", run.stderr);
+    assert_eq!(proxy.calls(REGION, "events", "DisableRule"), 0);
+    // A mapping between states (AWS says Updating while an edit settles) is not guessed at.
+    proxy.rewrite(REGION, "GetEventSourceMapping", |_, body| {
+        body.replace("\"State\": \"Disabled\"", "\"State\": \"Updating\"")
+            .replace("\"State\":\"Disabled\"", "\"State\":\"Updating\"")
+            .replace("\"State\": \"Enabled\"", "\"State\": \"Updating\"")
+            .replace("\"State\":\"Enabled\"", "\"State\":\"Updating\"")
+    });
+    let run = lops.run(&[
+        "triggers",
+        "disable",
+        "--mapping",
+        &s.mapping,
+        "--regions",
+        REGION,
+        "--yes",
+    ]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Updating"), "{}", run.stderr);
+    assert_eq!(mapping_state(&s).await, "Enabled");
+    assert_eq!(proxy.calls(REGION, "lambda", "UpdateEventSourceMapping"), 0);
+}

@@ -58,6 +58,10 @@ impl RegionActions for AwsRegion {
         self.clients.set_trigger_enabled(kind, id, enabled).await
     }
 
+    async fn rule_targets(&self, name: &str) -> Result<Vec<String>, ProviderError> {
+        self.clients.rule_targets(name).await
+    }
+
     /// Asked once per region handle (STS answers the same for its whole life); a failure is
     /// asked again next time.
     async fn caller(&self) -> Result<String, ProviderError> {

@@ -127,12 +127,29 @@ impl Clients {
             TriggerKind::Rule => {
                 let request = self.events.describe_rule().name(id).send();
                 let r = self.call(&self.events_limit, request).await?;
-                Ok(r.state().is_some_and(|s| s.as_str().starts_with("ENABLED")))
+                match r.state().map(|s| s.as_str()).unwrap_or_default() {
+                    "ENABLED" => Ok(true),
+                    "DISABLED" => Ok(false),
+                    // EnableRule gives back ENABLED only: a pause of this one could not be
+                    // undone as it was.
+                    other => Err(ProviderError::Invalid(format!(
+                        "rule {id} is {other}, which lops cannot put back once paused (it \
+                         enables rules as ENABLED): pause it in EventBridge"
+                    ))),
+                }
             }
             TriggerKind::Mapping => {
                 let request = self.lambda.get_event_source_mapping().uuid(id).send();
                 let m = self.lambda_call(request).await?;
-                Ok(mapping_enabled(m.state().unwrap_or_default()))
+                match m.state().unwrap_or_default() {
+                    "Enabled" | "Enabling" => Ok(true),
+                    "Disabled" | "Disabling" => Ok(false),
+                    // Creating, Updating, Deleting: its enabled state shows once it settles.
+                    other => Err(ProviderError::Invalid(format!(
+                        "mapping {id} is {other}: whether it is enabled shows once that is \
+                         done; try again in a moment"
+                    ))),
+                }
             }
         }
     }
@@ -157,6 +174,22 @@ impl Clients {
                 let request = self.lambda.update_event_source_mapping().uuid(id);
                 let request = request.enabled(enabled).send();
                 self.lambda_call(request).await.map(|_| ())
+            }
+        }
+    }
+
+    pub async fn rule_targets(&self, name: &str) -> Result<Vec<String>, ProviderError> {
+        let mut arns = Vec::new();
+        let mut next = None;
+        loop {
+            let request = self.events.list_targets_by_rule().rule(name);
+            let page = self
+                .call(&self.events_limit, request.set_next_token(next).send())
+                .await?;
+            arns.extend(page.targets().iter().map(|t| t.arn().to_string()));
+            next = page.next_token().map(str::to_string);
+            if next.is_none() {
+                return Ok(arns);
             }
         }
     }

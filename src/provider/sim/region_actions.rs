@@ -257,6 +257,11 @@ impl RegionActions for SimRegion {
         })
     }
 
+    async fn rule_targets(&self, _name: &str) -> Result<Vec<String>, ProviderError> {
+        // The demo's rules each invoke the one function that lists them.
+        Ok(Vec::new())
+    }
+
     async fn caller(&self) -> Result<String, ProviderError> {
         Ok("arn:aws:iam::000000000000:user/demo".into())
     }

@@ -389,6 +389,8 @@ fn lambda_operation(method: &str, path: &str) -> String {
         ("POST", [_, "event-source-mappings"]) => "CreateEventSourceMapping",
         ("GET", [_, "event-source-mappings"]) => "ListEventSourceMappings",
         ("DELETE", [_, "event-source-mappings", _]) => "DeleteEventSourceMapping",
+        ("GET", [_, "event-source-mappings", _]) => "GetEventSourceMapping",
+        ("PUT", [_, "event-source-mappings", _]) => "UpdateEventSourceMapping",
         ("POST", [_, "functions", _, "url"]) => "CreateFunctionUrlConfig",
         ("PUT", [_, "functions", _, "url"]) => "UpdateFunctionUrlConfig",
         ("GET", [_, "functions", _, "url"]) => "GetFunctionUrlConfig",
