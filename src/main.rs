@@ -24,9 +24,17 @@ fn main() -> ExitCode {
                     .take_while(|a| a != "--")
                     .any(|a| a == "--json")
             {
+                // The message up to the usage line (a missing argument is named on the lines
+                // after the first).
                 let text = e.to_string();
-                let first = text.lines().next().unwrap_or_default();
-                let error = first.trim_start_matches("error: ");
+                let error = text
+                    .lines()
+                    .take_while(|l| !l.starts_with("Usage:"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let error = error.trim_start_matches("error: ");
                 let doc = serde_json::json!({ "error": error, "exit": code });
                 let _ = writeln!(std::io::stdout(), "{doc}");
             }

@@ -109,7 +109,7 @@ pub async fn drill(
         stop,
         map_sources,
     } = request;
-    let stopped = || {
+    let stop_now = || {
         stop.as_ref()
             .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     };
@@ -148,7 +148,7 @@ pub async fn drill(
             region.scope()
         )));
     }
-    if stopped() {
+    if stop_now() {
         return Err(BackupError::Refused(
             "the drill was stopped before it restored anything: nothing was changed".into(),
         ));
@@ -157,13 +157,13 @@ pub async fn drill(
     let recovery_secs = started.elapsed().as_secs_f64();
     let mut differences: Vec<String> = Vec::new();
     let mut invoked = None;
-    let stopped = stopped();
+    let stopped = stop_now();
     match &restored {
         Ok(_) if stopped => {
             differences.push("stopped (Ctrl-C) before the copy was compared".into());
         }
         Ok(_) => {
-            if let Some(payload) = payload {
+            if let Some(payload) = payload.filter(|_| !stop_now()) {
                 let answer = invoke_copy(region, &copy, payload).await;
                 if let Some(e) = &answer.error {
                     differences.push(format!("the copy's invoke failed: {e}"));
@@ -202,6 +202,11 @@ pub async fn drill(
             once.into_iter().cloned().collect()
         })
         .unwrap_or_default();
+    // Stopped after the restore, during the comparison or the invoke: said, not "complete".
+    if !stopped && stop_now() {
+        differences.push("stopped (Ctrl-C) before the drill was done".into());
+    }
+    let stopped = stopped || stop_now();
     cleanup_failures.extend(remove_function(region.reads(), &copy, &published).await);
     let complete = restored.is_ok() && differences.is_empty() && cleanup_failures.is_empty();
     let report = DrillReport {
