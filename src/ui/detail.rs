@@ -181,7 +181,10 @@ fn side_lines(
     if let Some(Some(Err(e))) = &extras {
         side.push(Line::styled(e.clone(), theme.warn()));
     }
-    for a in &i.aliases {
+    // A few aliases, so that the alarms, tags and triggers below (which `p` acts on) stay on
+    // screen; the load view (3) shows every alias's split.
+    const ALIASES_SHOWN: usize = 4;
+    for a in i.aliases.iter().take(ALIASES_SHOWN) {
         let weights: Vec<String> = a
             .configured_weights()
             .iter()
@@ -192,6 +195,15 @@ fn side_lines(
             a.name,
             weights.join(" / ")
         )));
+    }
+    if i.aliases.len() > ALIASES_SHOWN {
+        side.push(Line::styled(
+            format!(
+                "… {} more aliases (the load view, 3, shows them)",
+                i.aliases.len() - ALIASES_SHOWN
+            ),
+            theme.dim(),
+        ));
     }
     for alarm in r
         .alarms
@@ -205,11 +217,22 @@ fn side_lines(
         };
         side.push(Line::from(vec![
             Span::styled(format!("{:?} ", alarm.state).to_uppercase(), style),
-            Span::raw(alarm.name.clone()),
+            Span::raw(format::printable(&alarm.name, false).into_owned()),
         ]));
     }
     if !i.tags.is_empty() {
-        let tags: Vec<String> = i.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // Tag values are anyone's text: shown, never run by the terminal.
+        let tags: Vec<String> = i
+            .tags
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    format::printable(k, false),
+                    format::printable(v, false)
+                )
+            })
+            .collect();
         side.push(Line::styled(
             format!("tags {}", tags.join(" ")),
             theme.dim(),

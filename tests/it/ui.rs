@@ -868,3 +868,39 @@ async fn regions_view_shows_unknown_numbers_as_dashes_not_zeros() {
     assert!(state.regions[0].known_totals(state.window).is_none());
     assert!(state.regions[0].known_firing_alarms().is_none());
 }
+
+/// Many aliases leave the alarms, tags and triggers on screen; a tag's value never drives the
+/// terminal.
+#[tokio::test]
+async fn detail_keeps_room_for_triggers_and_shows_tags_as_text() {
+    let mut state = incident().await;
+    let (r, f) = state.rows[state.selected];
+    {
+        let info = &mut state.regions[r].functions[f].info;
+        let alias = info
+            .aliases
+            .first()
+            .cloned()
+            .unwrap_or_else(|| lops::provider::AliasInfo {
+                name: "live".into(),
+                function_version: "1".into(),
+                ..Default::default()
+            });
+        info.aliases = (0..20)
+            .map(|n| lops::provider::AliasInfo {
+                name: format!("alias{n:02}"),
+                ..alias.clone()
+            })
+            .collect();
+        info.tags
+            .insert("note".into(), "a\u{1b}[5mblink\u{1b}]0;TITLE\u{7}b".into());
+    }
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("… 16 more aliases"), "{out}");
+    assert!(out.contains("triggers"), "{out}");
+    assert!(!out.contains("[5m") && !out.contains("]0;"), "{out}");
+}
