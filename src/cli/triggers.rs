@@ -75,6 +75,7 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
     let ctx = Session::connect(&global.flags()).await?;
     let mut docs = Vec::new();
     let mut failed = 0;
+    let mut first_error: Option<OpsError> = None;
     let mut out = super::stdout();
     for region in &ctx.regions {
         let name = &region.scope().region;
@@ -123,22 +124,29 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
                     other => OpsError::Provider(other),
                 };
                 err!("lops: {e}");
-                if ctx.regions.len() == 1 {
-                    return Err(e.into());
-                }
+                // In the JSON too: a region that failed is an entry, not a gap.
+                docs.push(serde_json::json!({"region": name, "error": e.to_string()}));
+                first_error.get_or_insert(e);
             }
         }
+    }
+    // Every region failed: the command failed as the first did (2 for a function that is
+    // nowhere), with --json its error document.
+    if docs.len() == failed
+        && let Some(e) = first_error
+    {
+        return Err(e.into());
     }
     if json {
         let _ = writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&docs).unwrap_or_default()
+            crate::format::json_safe(serde_json::to_string_pretty(&docs).unwrap_or_default())
         );
     }
-    Ok(match (failed, docs.len()) {
-        (0, _) => Exit::Done,
-        (_, 0) => Exit::Failure,
-        _ => Exit::Partial,
+    Ok(if failed == 0 {
+        Exit::Done
+    } else {
+        Exit::Partial
     })
 }

@@ -230,7 +230,16 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             enabled,
             expected,
         } => {
-            let now = source.trigger_enabled(*kind, id).await?;
+            // Gone since the preview is a change by someone else too (1), not bad input.
+            let now = match source.trigger_enabled(*kind, id).await {
+                Err(ProviderError::NotFound(_)) => {
+                    return Err(OpsError::Conflict(format!(
+                        "{} {id} no longer exists (deleted since the preview): nothing changed",
+                        kind.as_str()
+                    )));
+                }
+                other => other?,
+            };
             if now != *expected {
                 return Err(OpsError::Conflict(format!(
                     "{} {id} changed since the preview (now {}): nothing changed",

@@ -413,3 +413,30 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
     assert_eq!(mapping_state(&s).await, "Enabled");
     assert_eq!(proxy.calls(REGION, "lambda", "UpdateEventSourceMapping"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_without_the_function_is_an_entry_in_the_json_and_nowhere_is_bad_input() {
+    let s = seed().await;
+    let lops = Lops::new(moto::url());
+    let regions = format!("{REGION},ap-east-1");
+    let run = lops.run(&["triggers", &s.function, "--regions", &regions, "--json"]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let entries = doc.as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 2, "{doc:#}");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["region"] == "ap-east-1" && e["error"].as_str().is_some()),
+        "{doc:#}"
+    );
+    let run = lops.run(&[
+        "triggers",
+        "no-such-fn-anywhere",
+        "--regions",
+        &regions,
+        "--json",
+    ]);
+    run.assert_exit(2);
+    assert_eq!(run.json()["exit"], 2, "{}", run.stdout);
+}
