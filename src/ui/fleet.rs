@@ -232,10 +232,13 @@ fn row<'a>(
     // partly failing (▲) — in glyphs, so it reads without colour too — else its own health.
     let score = health_score(f, state.window);
     let stale = region.rows_in_doubt(health);
+    // The region's state first: without colour a ✗ must mean unreachable there, not an alarm
+    // (the alarm and error columns say those).
     let mark = match (health, score) {
-        (RegionHealth::Unreachable { .. }, _) | (_, 3 | 2) => Span::styled(bad, theme.bad()),
-        (_, 1) => Span::styled(warn, theme.warn()),
+        (RegionHealth::Unreachable { .. }, _) => Span::styled(bad, theme.bad()),
         _ if stale => Span::styled(warn, theme.warn()),
+        (_, 3 | 2) => Span::styled(bad, theme.bad()),
+        (_, 1) => Span::styled(warn, theme.warn()),
         _ => Span::styled(ok, theme.ok()),
     };
     let err_style = match s.error_rate {

@@ -904,3 +904,27 @@ async fn detail_keeps_room_for_triggers_and_shows_tags_as_text() {
     assert!(out.contains("triggers"), "{out}");
     assert!(!out.contains("[5m") && !out.contains("]0;"), "{out}");
 }
+
+/// Without colour the row mark says the region's state first: every row of the stale region
+/// carries ▲ (never ✗, which means unreachable), whatever its own alarms.
+#[tokio::test]
+async fn rows_of_a_stale_region_carry_its_mark_first() {
+    let mut state = incident().await;
+    for region in state
+        .regions
+        .iter_mut()
+        .filter(|r| r.scope.region == "us-west-2")
+    {
+        for f in &mut region.functions {
+            f.alarm = Some(lops::provider::AlarmState::Alarm);
+        }
+    }
+    let out = screen(&mut state, &MONO, 160, 60);
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains("us-west-2")).collect();
+    let table_rows: Vec<&&str> = rows.iter().filter(|l| l.starts_with('│')).collect();
+    assert!(!table_rows.is_empty(), "{out}");
+    assert!(
+        table_rows.iter().all(|l| l.starts_with("│▲")),
+        "{table_rows:#?}"
+    );
+}
