@@ -348,7 +348,7 @@ pub async fn trigger_targets<S: RegionActions>(
             return Err(Target::Skip(*i, function.clone(), e));
         }
         match source.triggers(function).await {
-            Ok(t) => Ok((*i, t.triggers)),
+            Ok(t) => Ok((*i, function.clone(), t.triggers)),
             Err(e) => Err(Target::Skip(*i, function.clone(), OpsError::Provider(e))),
         }
     });
@@ -357,29 +357,45 @@ pub async fn trigger_targets<S: RegionActions>(
         !read
             .iter()
             .filter_map(|r| r.as_ref().ok())
-            .any(|(_, ts)| ts.iter().any(|t| t.enabled))
+            .any(|(_, _, ts)| ts.iter().any(|t| t.enabled))
     });
     let mut targets = Vec::new();
     let mut taken = std::collections::HashSet::new();
     for r in read {
         match r {
-            Ok((i, triggers)) => targets.extend(
-                triggers
-                    .into_iter()
-                    .filter(|t| t.enabled != enabled)
-                    // A rule shared by two marked functions is one target.
-                    .filter(|t| taken.insert((i, t.kind.as_str(), t.id.clone())))
-                    .map(|t| {
-                        Target::Ask(
-                            i,
-                            Request::SetTrigger {
-                                kind: t.kind,
-                                id: t.id,
-                                enabled,
-                            },
-                        )
-                    }),
-            ),
+            Ok((i, function, triggers)) => {
+                let to_change = triggers.iter().any(|t| t.enabled != enabled);
+                if !to_change {
+                    // Marked and left out: said, as every skipped target is.
+                    targets.push(Target::Skip(
+                        i,
+                        function,
+                        OpsError::Invalid(format!(
+                            "nothing to {} — no {} rule or mapping",
+                            if enabled { "resume" } else { "pause" },
+                            if enabled { "paused" } else { "enabled" }
+                        )),
+                    ));
+                    continue;
+                }
+                targets.extend(
+                    triggers
+                        .into_iter()
+                        .filter(|t| t.enabled != enabled)
+                        // A rule shared by two marked functions is one target.
+                        .filter(|t| taken.insert((i, t.kind.as_str(), t.id.clone())))
+                        .map(|t| {
+                            Target::Ask(
+                                i,
+                                Request::SetTrigger {
+                                    kind: t.kind,
+                                    id: t.id,
+                                    enabled,
+                                },
+                            )
+                        }),
+                );
+            }
             Err(skip) => targets.push(skip),
         }
     }

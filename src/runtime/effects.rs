@@ -313,7 +313,11 @@ impl<S: Source> Executor<S> {
                 tokio::spawn(async move {
                     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
                     let targets = batch::trigger_targets(&refs, &functions, None).await;
-                    let result = if targets.is_empty() {
+                    let nothing = targets.iter().all(|t| {
+                        matches!(t, batch::Target::Skip(_, _, crate::ops::OpsError::Invalid(m))
+                            if m.starts_with("nothing to"))
+                    });
+                    let result = if targets.is_empty() || nothing {
                         Err("the marked functions have no rule or mapping to pause".to_string())
                     } else {
                         Ok(batch::prepare(&refs, targets, audit.as_ref()).await)

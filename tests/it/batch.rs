@@ -414,6 +414,12 @@ async fn p_on_marks_pauses_every_trigger_of_the_marked_functions_and_u_resumes_t
         seeder.create_function(&name).await;
         rules.push(schedule(&seeder, region, &name).await);
     }
+    // Marked too, with no trigger: listed as skipped, with why.
+    let bare = format!("{name}-bare");
+    Seeder::new(moto::url(), REGIONS[0])
+        .await
+        .create_function(&bare)
+        .await;
     let proxy = FaultProxy::start(moto::url());
     let sources = sources(&proxy, &[CHANGE; 3]).await;
     let screen = Screen::new(120, 30);
@@ -423,13 +429,17 @@ async fn p_on_marks_pauses_every_trigger_of_the_marked_functions_and_u_resumes_t
     let (keys, run) = tui::start_on(&screen, sources, state, Some(audit.clone()));
     tui::filter(&keys, &name);
     screen
-        .wait_until(30, "three rows", |t| t.matches("Active").count() == 3)
+        .wait_until(30, "four rows", |t| t.matches("Active").count() == 4)
         .await;
     tui::press(&keys, KeyCode::Char('*'));
     tui::press(&keys, KeyCode::Char('p'));
     let preview = screen
         .wait_for(20, "trigger disable: 3 changes in 3 scopes")
         .await;
+    assert!(
+        preview.contains(&bare) && preview.contains("nothing to pause"),
+        "{preview}"
+    );
     assert!(
         preview.contains(&format!(
             "rule/{name}-nightly in {}: rule enabled → rule disabled",
