@@ -37,6 +37,8 @@ pub fn count(v: f64) -> String {
 /// A 0..1 rate as a percentage: 0%, 0.4%, 12%.
 pub fn percent(rate: Option<f64>) -> String {
     match rate {
+        // Not a number (an overflowing sum): unknown, as in the JSON.
+        Some(r) if !r.is_finite() => MISSING.to_string(),
         None => MISSING.to_string(),
         Some(0.0) => "0%".to_string(),
         Some(r) if r < 0.1 => format!("{:.1}%", r * 100.0),
@@ -47,6 +49,7 @@ pub fn percent(rate: Option<f64>) -> String {
 /// Milliseconds: 3.2ms, 45ms, 1.2s.
 pub fn millis(ms: Option<f64>) -> String {
     match ms {
+        Some(v) if !v.is_finite() => MISSING.to_string(),
         None => MISSING.to_string(),
         Some(v) if v < 10.0 => format!("{v:.1}ms"),
         Some(v) if v < 1_000.0 => format!("{v:.0}ms"),
@@ -207,6 +210,15 @@ mod tests {
         assert_eq!(count(1e300), ">999T");
         assert_eq!(count(f64::INFINITY), MISSING);
         assert_eq!(count(f64::NAN), MISSING);
+        assert_eq!(percent(Some(f64::NAN)), MISSING);
+        assert_eq!(percent(Some(f64::INFINITY)), MISSING);
+        assert_eq!(millis(Some(f64::NAN)), MISSING);
+        let stats = crate::provider::WindowStats::sum([crate::provider::WindowStats {
+            invocations: f64::INFINITY,
+            errors: 4.0,
+            ..Default::default()
+        }]);
+        assert_eq!(stats.error_rate, None);
     }
 
     #[test]

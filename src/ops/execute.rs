@@ -247,6 +247,17 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
                     if now { "enabled" } else { "disabled" }
                 )));
             }
+            // A rule pauses every target it has: one added since the preview was never shown.
+            if let Some(previewed) = plan.after.get("targets") {
+                let mut targets = source.rule_targets(id).await?;
+                targets.sort();
+                if serde_json::json!(targets) != *previewed {
+                    return Err(OpsError::Conflict(format!(
+                        "rule {id}'s targets changed since the preview (now {}): nothing changed",
+                        targets.join(", ")
+                    )));
+                }
+            }
             source.set_trigger_enabled(*kind, id, *enabled).await?;
             let read_back = source.trigger_enabled(*kind, id).await?;
             if read_back != *enabled {
@@ -256,8 +267,15 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
                     if read_back { "enabled" } else { "disabled" }
                 ))));
             }
+            // What it paused with it, as the preview said, stays in the record.
+            let mut after = trigger_state(*kind, id, read_back);
+            for key in ["invokes", "invokes_unread", "targets"] {
+                if let Some(v) = plan.after.get(key) {
+                    after[key] = v.clone();
+                }
+            }
             Ok(Outcome {
-                after: trigger_state(*kind, id, read_back),
+                after,
                 invoke: None,
                 record: None,
             })

@@ -463,7 +463,14 @@ pub(super) async fn trigger_plan<S: RegionActions>(
     // which the preview says (in the state after, so the audit record says it as well).
     let mut after = trigger_state(kind, id, enabled);
     if kind == TriggerKind::Rule && change != Change::Nothing {
-        match source.rule_targets(id).await {
+        let read = source.rule_targets(id).await;
+        if let Ok(targets) = &read {
+            // Compared again right before the write: a target added since is a change too.
+            let mut sorted = targets.clone();
+            sorted.sort();
+            after["targets"] = json!(sorted);
+        }
+        match read {
             Ok(targets) if targets.len() > 1 || targets.iter().any(|t| !t.contains(":lambda:")) => {
                 let names: Vec<String> = targets
                     .iter()

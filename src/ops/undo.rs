@@ -8,7 +8,6 @@ use super::audit::Record;
 use super::describe::routing_of;
 use super::plan::{
     Change, Plan, alias_state, describe, not_found, reserve_plan, route_plan, trigger_plan,
-    trigger_state,
 };
 use crate::provider::{RegionActions, TriggerKind};
 
@@ -176,7 +175,9 @@ pub(super) async fn undo_plan<S: RegionActions>(
                 .trigger_enabled(kind, &id)
                 .await
                 .map_err(|e| not_found(e, record.target.clone()))?;
-            if trigger_state(kind, &id, now) != record.after {
+            // Its enabled state is what undo compares (the record also names the rule's targets).
+            let recorded = record.after.get("enabled").and_then(Value::as_bool);
+            if recorded != Some(now) {
                 return Err(OpsError::Conflict(format!(
                     "{} changed since {} (now {}): undo refused, nothing changed",
                     record.target,

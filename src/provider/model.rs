@@ -380,7 +380,9 @@ impl WindowStats {
             total.errors += s.errors;
             total.throttles += s.throttles;
         }
-        total.error_rate = (total.invocations > 0.0).then(|| total.errors / total.invocations);
+        total.error_rate = (total.invocations > 0.0)
+            .then(|| total.errors / total.invocations)
+            .filter(|r| r.is_finite() && total.invocations.is_finite());
         total
     }
 }
@@ -414,7 +416,10 @@ impl FunctionMetrics {
             invocations,
             errors,
             throttles: sum_last(&self.throttles, m),
-            error_rate: (invocations > 0.0).then(|| errors / invocations),
+            // A sum that overflowed has no rate (4 errors over infinite calls is not 0 %).
+            error_rate: (invocations > 0.0)
+                .then(|| errors / invocations)
+                .filter(|r| r.is_finite() && invocations.is_finite()),
             // Stored values are f32: round to microseconds so outputs read cleanly.
             duration_avg_ms: (weight > 0.0).then(|| (weighted / weight * 1e3).round() / 1e3),
             duration_max_ms: max_last(&self.duration_max, m).map(|v| (v * 1e3).round() / 1e3),

@@ -90,7 +90,26 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let region = &state.regions[focus_region];
     // Two bars side by side with their labels and a drift note: 20 + 14 + 14 columns of text.
     let alias_bar = usize::from(area.width).saturating_sub(2 + 20 + 14 + 14) / 2;
-    for alias in &focus.info.aliases {
+    // Aliases whose traffic drifts from their weights first: they are what a short screen
+    // must show.
+    let drifts = |alias: &crate::provider::AliasInfo| {
+        alias
+            .split(focus.metrics.as_ref(), 15)
+            .iter()
+            .any(|s| s.observed.is_some_and(|o| (o - s.configured).abs() > DRIFT))
+    };
+    let mut aliases: Vec<&crate::provider::AliasInfo> = focus.info.aliases.iter().collect();
+    aliases.sort_by_key(|a| !drifts(a));
+    let room = usize::from(bottom.height.saturating_sub(2));
+    let mut shown = 0;
+    for alias in aliases.iter().copied() {
+        // Each alias takes a blank line, its title and a line per version; one row is kept to
+        // say how many did not fit.
+        let needs = 2 + alias.split(focus.metrics.as_ref(), 15).len();
+        if shown > 0 && lines.len() + needs >= room {
+            break;
+        }
+        shown += 1;
         lines.push(Line::raw(""));
         lines.push(Line::styled(
             format!(
@@ -129,6 +148,15 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             }
             lines.push(Line::from(spans));
         }
+    }
+    if shown < aliases.len() {
+        lines.push(Line::styled(
+            format!(
+                "… {} more aliases (drifting ones come first; a taller terminal shows the rest)",
+                aliases.len() - shown
+            ),
+            theme.dim(),
+        ));
     }
     if focus.info.aliases.is_empty() {
         lines.push(Line::raw(""));

@@ -367,8 +367,75 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
         said.contains("for every target it invokes") && said.contains(&other),
         "{said}"
     );
+    // A target added between the preview and the write was never shown: refused.
+    let third = moto::unique("trig-third");
+    s.seeder.create_function(&third).await;
+    proxy.add_after(
+        1,
+        crate::support::proxy::Rule {
+            region: REGION.into(),
+            service: Some("events".into()),
+            operation: Some("ListTargetsByRule".into()),
+            fault: crate::support::proxy::Fault::Delay(std::time::Duration::from_secs(3)),
+            remaining: Some(1),
+        },
+    );
+    let child = lops.spawn(&[
+        "triggers",
+        "disable",
+        "--rule",
+        &s.rule,
+        "--regions",
+        REGION,
+        "--yes",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while proxy.calls(REGION, "events", "ListTargetsByRule") < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no read before the write"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let third_arn = format!("arn:aws:lambda:{REGION}:123456789012:function:{third}");
+    s.events
+        .put_targets()
+        .rule(&s.rule)
+        .targets(
+            Target::builder()
+                .id("third")
+                .arn(&third_arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("third target");
+    let (code, stderr) = crate::support::cli::finish(child, 30);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("targets changed since the preview"),
+        "{stderr}"
+    );
+    assert_eq!(rule_state(&s).await, "ENABLED");
+    // Paused for real: the audit record names what it paused with it.
+    let run = lops.run(&[
+        "triggers",
+        "disable",
+        "--rule",
+        &s.rule,
+        "--regions",
+        REGION,
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    let audit =
+        std::fs::read_to_string(lops.home.path().join("state/lops/audit.jsonl")).expect("audit");
+    let last = audit.lines().last().unwrap_or_default();
+    assert!(last.contains("invokes") && last.contains(&third), "{last}");
     // A rule that also delivers CloudTrail management events would come back plain ENABLED:
     // refused, nothing written.
+    let disables = proxy.calls(REGION, "events", "DisableRule");
     let ct = format!("{}-ct", s.function);
     s.events
         .put_rule()
@@ -391,7 +458,7 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
     ]);
     assert_ne!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("cannot put back"), "{}", run.stderr);
-    assert_eq!(proxy.calls(REGION, "events", "DisableRule"), 0);
+    assert_eq!(proxy.calls(REGION, "events", "DisableRule"), disables);
     // A mapping between states (AWS says Updating while an edit settles) is not guessed at.
     proxy.rewrite(REGION, "GetEventSourceMapping", |_, body| {
         body.replace("\"State\": \"Disabled\"", "\"State\": \"Updating\"")

@@ -903,6 +903,13 @@ async fn detail_keeps_room_for_triggers_and_shows_tags_as_text() {
     assert!(out.contains("… 16 more aliases"), "{out}");
     assert!(out.contains("triggers"), "{out}");
     assert!(!out.contains("[5m") && !out.contains("]0;"), "{out}");
+    // The load view says how many aliases did not fit.
+    key(&mut state, '3');
+    let load = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        load.contains("more aliases (drifting ones come first"),
+        "{load}"
+    );
 }
 
 /// Without colour the row mark says the region's state first: every row of the stale region
