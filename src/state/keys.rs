@@ -117,7 +117,6 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
             switch_view(state, View::Services);
             super::services::read(state, effects);
         }
-        // The regions view selects no function: an action there would act on one not shown.
         Action::Invoke
         | Action::Shift
         | Action::Promote
@@ -135,26 +134,14 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         | Action::MarkAll
             if state.view == View::Regions =>
         {
+            // The regions view selects no function: an action there would act on one not
+            // shown.
             state.popup = Some(super::Popup::Notice(format!(
                 "the regions view selects no function: press {} for the fleet, select one \
                  there, then act",
                 state.keymap.first_key(Action::Fleet)
             )));
         }
-        Action::Invoke
-        | Action::Shift
-        | Action::Promote
-        | Action::Rollback
-        | Action::Kill
-        | Action::Revive
-        | Action::Rollout
-        | Action::AbortRollout
-        | Action::ResumeRollout
-        | Action::Pin
-        | Action::Concurrency
-        | Action::Trigger
-        | Action::Undo
-        | Action::Backup => actions::start(state, action, effects),
         Action::Mark => super::batch::toggle(state),
         Action::MarkAll => super::batch::mark_all(state),
         Action::Logs => {
@@ -174,6 +161,8 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         Action::Fleet => switch_view(state, View::Fleet),
         Action::Regions => switch_view(state, View::Regions),
         Action::Load => switch_view(state, View::Load),
+        // Invoke, the levers, rollouts, triggers, backup and undo: through the ops layer.
+        _ => actions::start(state, action, effects),
     }
 }
 

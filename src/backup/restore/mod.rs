@@ -9,6 +9,7 @@ mod layers;
 pub mod policy;
 mod step;
 mod undo;
+mod wiring;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
