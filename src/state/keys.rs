@@ -10,6 +10,8 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         on_input_key(state, input, key, effects);
         return;
     }
+    // A value input this key opens shows the value now; the first key typed replaces it.
+    state.input_touched = false;
     if matches!(state.popup, Some(Popup::Confirm(_)))
         && let Some(Popup::Confirm(pending)) = state.popup.take()
     {
@@ -194,10 +196,14 @@ pub(super) fn on_input_key(
                 super::confirm::quit(state);
                 return;
             }
-            KeyCode::Char('u') => text.clear(),
+            KeyCode::Char('u') => {
+                text.clear();
+                state.input_touched = true;
+            }
             KeyCode::Char('w') => {
                 let kept = text.trim_end().rfind(' ').map_or(0, |i| i + 1);
                 text.truncate(kept);
+                state.input_touched = true;
             }
             _ => {}
         }
@@ -223,6 +229,7 @@ pub(super) fn on_input_key(
                 state.input = Some(input);
             }
             KeyCode::Backspace => {
+                state.input_touched = true;
                 let mut input = input;
                 if let Input::Payload(t)
                 | Input::Weight(t)
@@ -236,14 +243,22 @@ pub(super) fn on_input_key(
             }
             KeyCode::Char(c) => {
                 let mut input = input;
-                if let Input::Payload(t)
-                | Input::Weight(t)
-                | Input::Preset(t)
-                | Input::Concurrency(t)
-                | Input::ServiceWeight(t) = &mut input
-                {
-                    t.push(c);
+                match &mut input {
+                    Input::Payload(t) => t.push(c),
+                    Input::Weight(t)
+                    | Input::Preset(t)
+                    | Input::Concurrency(t)
+                    | Input::ServiceWeight(t) => {
+                        // The value shown when it opened is replaced by what is typed, not
+                        // appended to (`100` then `5` is 5, not 1005).
+                        if !state.input_touched {
+                            t.clear();
+                        }
+                        t.push(c);
+                    }
+                    _ => {}
                 }
+                state.input_touched = true;
                 state.input = Some(input);
             }
             _ => state.input = Some(input),

@@ -116,6 +116,9 @@ pub struct State {
     pub input: Option<Input>,
     /// Why the last submitted input was not accepted.
     pub input_error: Option<String>,
+    /// Whether a key was typed into the open value input (before that, typing replaces the
+    /// value it opened with).
+    pub input_touched: bool,
     pub popup: Option<Popup>,
     pub window: MetricWindow,
     pub rows: Vec<RowRef>,
@@ -169,6 +172,7 @@ impl State {
             filter: String::new(),
             input: None,
             input_error: None,
+            input_touched: false,
             popup: None,
             window: MetricWindow::M5,
             rows: Vec::new(),

@@ -227,6 +227,29 @@ fn typing_in_the_filter_does_not_trigger_bindings() {
 }
 
 #[test]
+fn a_value_input_opened_with_the_value_now_is_replaced_by_what_is_typed() {
+    let mut s = loaded();
+    update(&mut s, key('N'));
+    let opened = match &s.input {
+        Some(Input::Concurrency(t)) => t.clone(),
+        other => panic!("no concurrency input: {other:?}"),
+    };
+    assert!(!opened.is_empty());
+    update(&mut s, key('5'));
+    update(&mut s, key('0'));
+    assert_eq!(s.input, Some(Input::Concurrency("50".into())));
+    // Backspace edits what is there.
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, key('N'));
+    update(&mut s, code(KeyCode::Backspace));
+    update(&mut s, key('7'));
+    let mut expected = opened.clone();
+    expected.pop();
+    expected.push('7');
+    assert_eq!(s.input, Some(Input::Concurrency(expected)));
+}
+
+#[test]
 fn control_keys_in_an_input_are_never_typed() {
     let ctrl = |c: char| Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
     let mut s = loaded();
