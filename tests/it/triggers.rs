@@ -25,21 +25,26 @@ fn create_queue(name: &str) -> String {
     moto::create_queue(REGION, name)
 }
 
-async fn seed() -> Seeded {
-    let seeder = Seeder::new(moto::url(), REGION).await;
-    let function = moto::unique("trig");
-    seeder.create_function(&function).await;
-    let arn = seeder
+/// Creates a function and answers its ARN.
+async fn created(seeder: &Seeder, name: &str) -> String {
+    seeder.create_function(name).await;
+    seeder
         .lambda
         .get_function()
-        .function_name(&function)
+        .function_name(name)
         .send()
         .await
         .expect("get")
         .configuration()
         .and_then(|c| c.function_arn())
         .expect("arn")
-        .to_string();
+        .to_string()
+}
+
+async fn seed() -> Seeded {
+    let seeder = Seeder::new(moto::url(), REGION).await;
+    let function = moto::unique("trig");
+    let arn = created(&seeder, &function).await;
     let events = aws_sdk_eventbridge::Client::new(&sdk_config(moto::url(), REGION).await);
     let rule = format!("{function}-nightly");
     let rule_arn = events
@@ -324,19 +329,7 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
     let s = seed().await;
     // A second function on the same rule: pausing the rule for one pauses both.
     let other = moto::unique("trig-other");
-    s.seeder.create_function(&other).await;
-    let other_arn = s
-        .seeder
-        .lambda
-        .get_function()
-        .function_name(&other)
-        .send()
-        .await
-        .expect("get")
-        .configuration()
-        .and_then(|c| c.function_arn())
-        .expect("arn")
-        .to_string();
+    let other_arn = created(&s.seeder, &other).await;
     s.events
         .put_targets()
         .rule(&s.rule)
