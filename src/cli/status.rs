@@ -139,7 +139,7 @@ struct RegionDoc<'a> {
     metrics_requested: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     account_concurrency_limit: Option<Option<i64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `null` when the region's metrics could not be read.
     percentiles_supported: Option<bool>,
     /// `null` when the region's metrics could not be read.
     totals: Option<BTreeMap<MetricWindow, WindowStats>>,

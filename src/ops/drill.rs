@@ -114,21 +114,6 @@ pub async fn drill(
             .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     };
     let function = function_of(&snapshot)?;
-    // Copies an interrupted drill left behind (it audited their restore's start, never the
-    // drill's end) are deleted first: they hold concurrency and triggers of their own.
-    let mut leftovers_removed = Vec::new();
-    let mut cleanup_failures = Vec::new();
-    for left in leftover_copies(audit, region.scope(), &function) {
-        if !matches!(read_current(region.reads(), &left).await, Ok(Some(_))) {
-            continue;
-        }
-        let failures = remove_function(region.reads(), &left, &[]).await;
-        if failures.is_empty() {
-            leftovers_removed.push(left);
-        } else {
-            cleanup_failures.extend(failures);
-        }
-    }
     let copy = copy_name(&function, chrono::Utc::now());
     let started = std::time::Instant::now();
     let request = RestoreRequest {
@@ -152,6 +137,22 @@ pub async fn drill(
         return Err(BackupError::Refused(
             "the drill was stopped before it restored anything: nothing was changed".into(),
         ));
+    }
+    // Copies an interrupted drill left behind (it audited their restore's start, never the
+    // drill's end, and that long ago) are deleted before this one's restore: they hold
+    // concurrency and triggers of their own. Only once the drill itself goes ahead.
+    let mut leftovers_removed = Vec::new();
+    let mut cleanup_failures = Vec::new();
+    for left in leftover_copies(audit, region.scope(), &function) {
+        if !matches!(read_current(region.reads(), &left).await, Ok(Some(_))) {
+            continue;
+        }
+        let failures = remove_function(region.reads(), &left, &[]).await;
+        if failures.is_empty() {
+            leftovers_removed.push(left);
+        } else {
+            cleanup_failures.extend(failures);
+        }
     }
     let restored = execute_restore(region, &preview, audit, progress).await;
     let recovery_secs = started.elapsed().as_secs_f64();
@@ -242,6 +243,9 @@ pub async fn drill(
     Ok(report)
 }
 
+/// How long after its restore began a drill's copy that never ended counts as left behind.
+const LEFTOVER_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
+
 /// The copies of `function`'s drills in this scope whose restore began and whose drill never
 /// ended (its process was interrupted or killed), from the audit log.
 fn leftover_copies(
@@ -263,6 +267,21 @@ fn leftover_copies(
     let here = |r: &&super::audit::Record| {
         r.region == scope.region && r.profile == scope.profile && is_copy(&r.target)
     };
+    // A drill still running (another terminal, a cron job) has not ended either: only a copy
+    // whose restore began long before any drill takes is a leftover; and only a copy of this
+    // function's snapshots (long names can share the shortened prefix).
+    let old = |r: &&super::audit::Record| {
+        chrono::DateTime::parse_from_rfc3339(&r.time)
+            .is_ok_and(|t| chrono::Utc::now() - t.with_timezone(&chrono::Utc) >= LEFTOVER_AFTER)
+    };
+    let of_function = |r: &&super::audit::Record| {
+        r.after
+            .get("snapshot")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|u| S3Uri::parse(u).ok())
+            .and_then(|u| function_of(&u).ok())
+            .is_some_and(|f| f == function)
+    };
     let ended: std::collections::BTreeSet<&str> = records
         .iter()
         .filter(here)
@@ -273,6 +292,8 @@ fn leftover_copies(
         .iter()
         .filter(here)
         .filter(|r| r.action == "restore.begin" && !ended.contains(r.target.as_str()))
+        .filter(old)
+        .filter(of_function)
         .map(|r| r.target.clone())
         .collect();
     left.dedup();
@@ -328,10 +349,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let log = AuditLog::at(dir.path().join("audit.jsonl"));
         let scope = crate::provider::Scope::new("default", "us-east-1", Default::default());
+        let snap = |f: &str| json!({"snapshot": format!("s3://backups/lops/snapshots/us-east-1/{f}/1.json")});
+        let at =
+            |action: &str, target: &str, region: &str, time: &str, after: serde_json::Value| {
+                let mut r = record(&scope, "me", action, target, json!({}), after, &Ok(()));
+                r.region = region.into();
+                r.time = time.into();
+                log.append(&r).expect("append");
+            };
+        let long_ago = "2020-01-01T00:00:00Z";
         let rec = |action: &str, target: &str, region: &str| {
-            let mut r = record(&scope, "me", action, target, json!({}), json!({}), &Ok(()));
-            r.region = region.into();
-            log.append(&r).expect("append");
+            at(action, target, region, long_ago, snap("orders"));
         };
         rec("restore.begin", "orders-drill-101010123", "us-east-1");
         rec("restore.begin", "orders-drill-202020123", "us-east-1");
@@ -339,6 +367,23 @@ mod tests {
         rec("restore.begin", "orders-drill-eu", "us-east-1");
         rec("restore.begin", "orders-drill-303030123", "eu-west-1");
         rec("restore.begin", "orders-api-drill-404040123", "us-east-1");
+        // A drill that may still be running (it began just now) is not a leftover.
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        at(
+            "restore.begin",
+            "orders-drill-505050123",
+            "us-east-1",
+            &now,
+            snap("orders"),
+        );
+        // A copy of another function's snapshot (long names share the shortened prefix).
+        at(
+            "restore.begin",
+            "orders-drill-606060123",
+            "us-east-1",
+            long_ago,
+            snap("orders2"),
+        );
         assert_eq!(
             leftover_copies(Some(&log), &scope, "orders"),
             ["orders-drill-101010123"]

@@ -1146,6 +1146,35 @@ async fn a_drill_stopped_or_killed_leaves_no_copy_behind() {
     });
     let left = drill_copies(DR, &name).await;
     assert_eq!(left.len(), 1, "{left:?}");
+    // Just killed, it could be a drill still running elsewhere: left alone.
+    let run = slow.run(&[
+        "backup",
+        "drill",
+        &snapshot,
+        "--region",
+        DR,
+        "--yes",
+        "--no-invoke",
+        "--json",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(drill_copies(DR, &name).await, left);
+    // Its restore began long ago (the audit record aged): the next drill deletes it.
+    let path = slow.home.path().join("state/lops/audit.jsonl");
+    let audit = std::fs::read_to_string(&path).expect("audit");
+    let aged: Vec<String> = audit
+        .lines()
+        .map(|l| {
+            if l.contains(&left[0]) && l.contains(r#""action":"restore.begin""#) {
+                let mut r: Value = serde_json::from_str(l).expect("record");
+                r["time"] = Value::from("2020-01-01T00:00:00Z");
+                r.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&path, aged.join("\n") + "\n").expect("age the record");
     let run = slow.run(&[
         "backup",
         "drill",

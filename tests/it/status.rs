@@ -364,6 +364,11 @@ async fn a_failing_cloudwatch_leaves_the_functions_listed_and_names_the_read() {
         }
     }
     assert!(down.get("totals").is_some_and(Value::is_null), "{down:#}");
+    assert!(
+        down.get("percentiles_supported")
+            .is_some_and(Value::is_null),
+        "{down:#}"
+    );
     assert_eq!(down["other_alarms"], Value::Null);
     let up = region(&doc, SHARED[1]);
     assert_eq!(up["reads"]["metrics"]["status"], "ok");

@@ -454,9 +454,15 @@ fn note_what_is_left(out: &mut Difference, manifest: &Manifest, current: Option<
             .as_deref()
             .map(super::policy::parse)
             .unwrap_or_default();
-        for sid in &c.statement_ids {
-            if !kept.iter().any(|k| &k.sid == sid) {
-                extra.push(format!("permission {sid}"));
+        for (sid, qualifier) in &c.statement_ids {
+            if !kept
+                .iter()
+                .any(|k| &k.sid == sid && &k.qualifier == qualifier)
+            {
+                extra.push(match qualifier {
+                    Some(q) => format!("permission {sid} on {q}"),
+                    None => format!("permission {sid}"),
+                });
             }
         }
         let provisioned = manifest.provisioned_concurrency.iter().flatten();

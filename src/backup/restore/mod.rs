@@ -48,7 +48,7 @@ pub struct Current {
     /// Its resource policy's statements, as permissions.
     pub permissions: Vec<policy::Permission>,
     /// The ids of all its statements, also those AddPermission cannot write.
-    pub statement_ids: BTreeSet<String>,
+    pub statement_ids: BTreeSet<(String, Option<String>)>,
     /// The layer versions its configurations use → their content's Lambda hash.
     pub layers: BTreeMap<String, String>,
     /// Provisioned concurrency per alias or version.

@@ -57,14 +57,25 @@ impl Permission {
     }
 }
 
-/// The ids of every statement of a policy document, whether lops can write it back or not.
-pub fn sids(policy: &str) -> std::collections::BTreeSet<String> {
+/// The ids of every statement of a policy document, whether lops can write it back or not,
+/// with the alias or version it is on (the same id may be on the function and on an alias).
+pub fn sids(policy: &str) -> std::collections::BTreeSet<(String, Option<String>)> {
     let doc: Value = serde_json::from_str(policy).unwrap_or_default();
     let statements = crate::provider::function::policy_statements(&doc);
     statements
         .iter()
-        .filter_map(|s| s["Sid"].as_str().map(str::to_string))
+        .filter_map(|s| Some((s["Sid"].as_str()?.to_string(), qualifier_of(s))))
         .collect()
+}
+
+/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME:QUALIFIER`: the alias or version a statement is
+/// on.
+fn qualifier_of(statement: &Value) -> Option<String> {
+    statement["Resource"]
+        .as_str()
+        .and_then(|r| r.split(':').nth(7))
+        .filter(|q| !q.is_empty())
+        .map(str::to_string)
 }
 
 /// The statements of a policy document lops can write back, and a note for each it cannot.
@@ -158,11 +169,7 @@ pub fn parse(policy: &str) -> (Vec<Permission>, Vec<String>) {
             org_id: condition("StringEquals", "aws:PrincipalOrgID"),
             event_source_token: condition("StringEquals", "lambda:EventSourceToken"),
             // `arn:aws:lambda:REGION:ACCOUNT:function:NAME:QUALIFIER`: on an alias or version.
-            qualifier: s["Resource"]
-                .as_str()
-                .and_then(|r| r.split(':').nth(7))
-                .filter(|q| !q.is_empty())
-                .map(str::to_string),
+            qualifier: qualifier_of(&s),
         });
     }
     (out, notes)

@@ -432,6 +432,68 @@ fn another_account_reads_no_source_of_the_snapshots_and_needs_its_own_role() {
 }
 
 #[test]
+fn a_third_accounts_source_and_an_alias_statement_of_a_known_id_come_back_as_they_were() {
+    let mut m = manifest();
+    m.event_source_mappings = Some(vec![crate::backup::manifest::EventSourceMapping {
+        uuid: "u".into(),
+        source_arn: Some("arn:aws:sqs:eu-west-1:3:shared".into()),
+        state: Some("Enabled".into()),
+        batch_size: None,
+        starting_position: None,
+        maximum_batching_window: None,
+        qualifier: None,
+    }]);
+    let statement = |resource: &str| {
+        serde_json::json!({"Sid": "apigw", "Effect": "Allow",
+            "Principal": {"Service": "apigateway.amazonaws.com"},
+            "Action": "lambda:InvokeFunction", "Resource": resource})
+    };
+    m.policy = Some(
+        serde_json::json!({"Statement": [
+            statement("arn:aws:lambda:eu-west-1:1:function:orders"),
+            statement("arn:aws:lambda:eu-west-1:1:function:orders:live"),
+        ]})
+        .to_string(),
+    );
+    for account in ["1", "2"] {
+        let target = Target {
+            function: "orders",
+            region: "eu-west-1",
+            account: Some(account),
+            role: Some("arn:aws:iam::2:role/r"),
+            map_sources: false,
+        };
+        let p = difference_among(&m, None, &BTreeMap::new(), &target);
+        assert!(
+            p.steps
+                .iter()
+                .any(|s| matches!(s, Step::Mapping { source_arn, .. }
+                if source_arn == "arn:aws:sqs:eu-west-1:3:shared")),
+            "{account}: {:?}",
+            p.steps
+        );
+    }
+    // The target has the function's `apigw` only: the alias's comes back, not skipped as one
+    // it holds already.
+    let (permissions, _) = super::policy::parse(m.policy.as_deref().unwrap_or_default());
+    let current = Current {
+        arn: "arn".into(),
+        permissions: vec![permissions[0].clone()],
+        statement_ids: [("apigw".to_string(), None)].into(),
+        ..matching(&m)
+    };
+    let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
+    assert!(
+        p.steps
+            .iter()
+            .any(|s| matches!(s, Step::Permission { permission, .. }
+            if permission.qualifier.as_deref() == Some("live"))),
+        "{:?}",
+        p.steps
+    );
+}
+
+#[test]
 fn what_the_target_has_beyond_the_snapshot_is_named() {
     let m = manifest();
     let current = Current {
@@ -486,7 +548,7 @@ fn a_target_statement_lops_cannot_write_back_is_never_replaced() {
     );
     let current = Current {
         // Its "s3" statement has a condition AddPermission cannot write: not among permissions.
-        statement_ids: ["s3".to_string()].into(),
+        statement_ids: [("s3".to_string(), None)].into(),
         ..matching(&m)
     };
     let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);

@@ -25,10 +25,11 @@ pub(super) fn steps_for_mappings(
             continue;
         }
         let (source_region, source_account) = region_account(source);
-        // Elsewhere: another region, or another account (a copy reading the production
-        // account's queue would take its messages).
+        // Elsewhere: another region, or the snapshot's own account when the target is another
+        // (a copy reading production's queue would take its messages). A third account's
+        // source, shared on purpose, stays as it is.
         let other_region = !source_region.is_empty() && source_region != region;
-        let other_account = !source_account.is_empty() && source_account != account;
+        let other_account = source_account == manifest.account && account != manifest.account;
         let mut source = source.clone();
         if other_region || other_account {
             if !map_sources {
@@ -49,7 +50,9 @@ pub(super) fn steps_for_mappings(
             let mut parts: Vec<&str> = source.split(':').collect();
             if parts.len() > 4 {
                 parts[3] = region;
-                parts[4] = account;
+                if other_account {
+                    parts[4] = account;
+                }
             }
             let mapped = parts.join(":");
             if current.is_some_and(|c| c.mapping_sources.contains(&mapped)) {
@@ -101,7 +104,7 @@ pub(super) fn steps_for_url_and_async(
         collect_arns(config, &mut elsewhere);
         elsewhere.retain(|arn| {
             let (r, a) = region_account(arn);
-            (!r.is_empty() && r != region) || (!a.is_empty() && a != account)
+            (!r.is_empty() && r != region) || (a == manifest.account && account != manifest.account)
         });
         for arn in elsewhere {
             out.notes.push(format!(
@@ -149,8 +152,11 @@ pub(super) fn steps_for_policy(
             });
             // A statement of that id lops cannot write back is not replaced: nothing could
             // put it back.
-            let unwritable =
-                have.is_none() && current.is_some_and(|c| c.statement_ids.contains(&p.sid));
+            let unwritable = have.is_none()
+                && current.is_some_and(|c| {
+                    c.statement_ids
+                        .contains(&(p.sid.clone(), p.qualifier.clone()))
+                });
             if unwritable {
                 out.notes.push(format!(
                     "the target's resource policy statement '{}' has conditions AddPermission cannot write: left as it is, not replaced by the snapshot's",
