@@ -25,6 +25,11 @@ fn create_queue(name: &str) -> String {
     moto::create_queue(REGION, name)
 }
 
+/// `lops triggers disable KIND ID --regions REGION FLAG`.
+fn disable(lops: &Lops, kind: &str, id: &str, flag: &str) -> crate::support::cli::Run {
+    lops.run(&["triggers", "disable", kind, id, "--regions", REGION, flag])
+}
+
 /// Creates a function and answers its ARN.
 async fn created(seeder: &Seeder, name: &str) -> String {
     seeder.create_function(name).await;
@@ -345,15 +350,7 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
         .expect("second target");
     let proxy = crate::support::proxy::FaultProxy::start(moto::url());
     let lops = Lops::new(&proxy.url);
-    let run = lops.run(&[
-        "triggers",
-        "disable",
-        "--rule",
-        &s.rule,
-        "--regions",
-        REGION,
-        "--dry-run",
-    ]);
+    let run = disable(&lops, "--rule", &s.rule, "--dry-run");
     run.assert_exit(0);
     let said = format!("{}{}", run.stdout, run.stderr);
     assert!(
@@ -412,15 +409,7 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
     );
     assert_eq!(rule_state(&s).await, "ENABLED");
     // Paused for real: the audit record names what it paused with it.
-    let run = lops.run(&[
-        "triggers",
-        "disable",
-        "--rule",
-        &s.rule,
-        "--regions",
-        REGION,
-        "--yes",
-    ]);
+    let run = disable(&lops, "--rule", &s.rule, "--yes");
     run.assert_exit(0);
     let audit =
         std::fs::read_to_string(lops.home.path().join("state/lops/audit.jsonl")).expect("audit");
@@ -440,15 +429,7 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
         .send()
         .await
         .expect("put rule");
-    let run = lops.run(&[
-        "triggers",
-        "disable",
-        "--rule",
-        &ct,
-        "--regions",
-        REGION,
-        "--yes",
-    ]);
+    let run = disable(&lops, "--rule", &ct, "--yes");
     assert_ne!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("cannot put back"), "{}", run.stderr);
     assert_eq!(proxy.calls(REGION, "events", "DisableRule"), disables);
@@ -459,15 +440,7 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
             .replace("\"State\": \"Enabled\"", "\"State\": \"Updating\"")
             .replace("\"State\":\"Enabled\"", "\"State\":\"Updating\"")
     });
-    let run = lops.run(&[
-        "triggers",
-        "disable",
-        "--mapping",
-        &s.mapping,
-        "--regions",
-        REGION,
-        "--yes",
-    ]);
+    let run = disable(&lops, "--mapping", &s.mapping, "--yes");
     assert_ne!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("Updating"), "{}", run.stderr);
     assert_eq!(mapping_state(&s).await, "Enabled");

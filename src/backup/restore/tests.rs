@@ -21,6 +21,19 @@ fn version(n: &str, env: &str, sha: &str) -> VersionSnapshot {
     }
 }
 
+/// An enabled mapping from `source` with AWS's defaults.
+fn enabled_mapping(source: &str) -> crate::backup::manifest::EventSourceMapping {
+    crate::backup::manifest::EventSourceMapping {
+        uuid: "u".into(),
+        source_arn: Some(source.into()),
+        state: Some("Enabled".into()),
+        batch_size: None,
+        starting_position: None,
+        maximum_batching_window: None,
+        qualifier: None,
+    }
+}
+
 fn manifest() -> Manifest {
     Manifest {
         format: FORMAT.into(),
@@ -343,13 +356,10 @@ fn versions_alike_in_the_snapshot_share_the_targets_version_and_a_rerun_finds_no
 fn a_mapping_keeps_its_alias_and_batching_window() {
     let mut m = manifest();
     m.event_source_mappings = Some(vec![crate::backup::manifest::EventSourceMapping {
-        uuid: "u".into(),
-        source_arn: Some("arn:aws:sqs:eu-west-1:1:jobs".into()),
-        state: Some("Enabled".into()),
         batch_size: Some(10),
-        starting_position: None,
         maximum_batching_window: Some(5),
         qualifier: Some("live".into()),
+        ..enabled_mapping("arn:aws:sqs:eu-west-1:1:jobs")
     }]);
     let p = difference(&m, None, "orders", "eu-west-1", None, false);
     let mapping = p
@@ -368,13 +378,8 @@ fn a_mapping_keeps_its_alias_and_batching_window() {
 fn another_account_reads_no_source_of_the_snapshots_and_needs_its_own_role() {
     let mut m = manifest();
     m.event_source_mappings = Some(vec![crate::backup::manifest::EventSourceMapping {
-        uuid: "u".into(),
-        source_arn: Some("arn:aws:sqs:eu-west-1:1:jobs".into()),
-        state: Some("Enabled".into()),
         batch_size: Some(10),
-        starting_position: None,
-        maximum_batching_window: None,
-        qualifier: None,
+        ..enabled_mapping("arn:aws:sqs:eu-west-1:1:jobs")
     }]);
     m.async_invoke = Some(serde_json::json!({
         "destination_config": {"on_failure": {"destination": "arn:aws:sqs:eu-west-1:1:dlq"}}
@@ -434,15 +439,7 @@ fn another_account_reads_no_source_of_the_snapshots_and_needs_its_own_role() {
 #[test]
 fn a_third_accounts_source_and_an_alias_statement_of_a_known_id_come_back_as_they_were() {
     let mut m = manifest();
-    m.event_source_mappings = Some(vec![crate::backup::manifest::EventSourceMapping {
-        uuid: "u".into(),
-        source_arn: Some("arn:aws:sqs:eu-west-1:3:shared".into()),
-        state: Some("Enabled".into()),
-        batch_size: None,
-        starting_position: None,
-        maximum_batching_window: None,
-        qualifier: None,
-    }]);
+    m.event_source_mappings = Some(vec![enabled_mapping("arn:aws:sqs:eu-west-1:3:shared")]);
     let statement = |resource: &str| {
         serde_json::json!({"Sid": "apigw", "Effect": "Allow",
             "Principal": {"Service": "apigateway.amazonaws.com"},
@@ -588,13 +585,8 @@ fn only_the_version_right_before_can_be_a_twin() {
 fn a_mapping_on_a_version_the_snapshot_has_not_is_unroutable() {
     let mut m = manifest();
     m.event_source_mappings = Some(vec![crate::backup::manifest::EventSourceMapping {
-        uuid: "u".into(),
-        source_arn: Some("arn:aws:sqs:eu-west-1:1:jobs".into()),
-        state: Some("Enabled".into()),
-        batch_size: None,
-        starting_position: None,
-        maximum_batching_window: None,
         qualifier: Some("9".into()),
+        ..enabled_mapping("arn:aws:sqs:eu-west-1:1:jobs")
     }]);
     let p = difference(&m, None, "orders", "eu-west-1", None, false);
     let missing = p.unroutable(&m);
