@@ -323,6 +323,26 @@ impl ConfigFile {
                     .into(),
             ));
         }
+        // A name AWS could never hold (blank, or with spaces or controls around or in it) would
+        // be refused later as an unknown profile without saying why.
+        let names = self
+            .profiles
+            .iter()
+            .flatten()
+            .map(|p| ("profiles", p))
+            .chain(self.profile.keys().map(|p| ("[profile.…] section", p)));
+        for (key, name) in names {
+            let joined: String = name.split_whitespace().collect();
+            if joined.is_empty() {
+                return Err(invalid(format!("{key}: a profile name is empty")));
+            }
+            if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(invalid(format!(
+                    "{key}: {name:?} is not a profile name: profile names have no spaces or \
+                     control characters (did you mean \"{joined}\"?)"
+                )));
+            }
+        }
         if let Some(bad) = self.extra_regions.iter().find(|r| !is_region_name(r)) {
             return Err(invalid(format!(
                 "key `extra_regions`: '{bad}' is not a region name: regions look like \
@@ -522,6 +542,12 @@ mode = "read"
                 "extra_regions",
             ),
             ("extra_regions = [\"Mars 1\"]\n", "extra_regions"),
+            (
+                "profiles = [\" prod\"]\n",
+                "\" prod\" is not a profile name",
+            ),
+            ("profiles = [\"\"]\n", "profiles"),
+            ("[profile.\"prod \"]\nmode = \"read\"\n", "\"prod \""),
         ] {
             let e = parse(text).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains(key), "{text}: {e}");
