@@ -30,7 +30,7 @@ pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
         for r in &records {
             let _ = writeln!(
                 out,
-                "{}  {:<16} {:<14} {:<28} {}  {}",
+                "{}  {:<16} {:<14} {:<28} {}{}  {}",
                 r.time,
                 r.action,
                 r.region,
@@ -40,6 +40,7 @@ pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
                     crate::ops::audit::STARTED => "started",
                     _ => "FAILED",
                 },
+                if r.destructive { " (destructive)" } else { "" },
                 r.who
             );
         }

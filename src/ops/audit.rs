@@ -34,6 +34,10 @@ pub struct Record {
     /// The batch this action was one target of: a batch is confirmed, listed and undone as one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
+    /// Confirmed as destructive (by typed name): a kill, a reservation of 0, a restore over a
+    /// function, a service change forced past its guard (`--force`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub destructive: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +153,7 @@ mod tests {
             undoes: None,
             payload_sha256: None,
             batch: None,
+            destructive: false,
         }
     }
 

@@ -149,6 +149,7 @@ pub(super) fn record(
         undoes: None,
         payload_sha256: None,
         batch: None,
+        destructive: false,
     }
 }
 

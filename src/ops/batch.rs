@@ -507,6 +507,7 @@ mod tests {
             undoes: undoes.map(str::to_string),
             payload_sha256: None,
             batch: batch.map(str::to_string),
+            destructive: false,
         }
     }
 

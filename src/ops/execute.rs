@@ -92,6 +92,7 @@ pub async fn execute<S: RegionActions>(
             _ => None,
         },
         batch: plan.batch.clone(),
+        destructive: plan.destructive,
     };
     // A conflict changed nothing and is not an action: it is not recorded.
     if !matches!(result, Err(OpsError::Conflict(_)))

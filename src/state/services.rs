@@ -269,9 +269,10 @@ pub fn submit_weight(state: &mut State, text: String, effects: &mut Vec<Effect>)
     let Some(row) = rows(state).get(state.services.selected).cloned() else {
         return;
     };
-    match crate::ops::service::parse_weights(&format!("{}={}", row.region, text.trim())) {
-        Ok(weights) => {
+    match crate::ops::service::parse_weight(&text) {
+        Ok(weight) => {
             state.input_error = None;
+            let weights = vec![(row.region.clone(), weight)];
             propose(state, row.service, ServiceChange::Weights(weights), effects);
         }
         Err(e) => {
@@ -492,7 +493,7 @@ mod tests {
         assert!(
             s.input_error
                 .as_deref()
-                .is_some_and(|e| e.contains("REGION=WEIGHT"))
+                .is_some_and(|e| e.contains("'1.7' is not a weight") && !e.contains('='))
         );
         let mut effects = Vec::new();
         submit_weight(&mut s, "20".into(), &mut effects);

@@ -1936,6 +1936,7 @@ fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
             undoes: None,
             payload_sha256: None,
             batch: Some("B1".into()),
+            destructive: false,
         }),
     };
     // A result of another batch is not this one's.

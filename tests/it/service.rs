@@ -375,6 +375,16 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
     );
     run.assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 0);
+    // The audit says it went past the guard; the changes before it did not.
+    let audit = lops.run(&["audit", "--json"]).json();
+    let drains: Vec<bool> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "service.drain" || r["action"] == "service.weights")
+        .map(|r| r["destructive"] == true)
+        .collect();
+    assert_eq!(drains, [false, false, true], "{audit:#}");
     // Giving the traffic back is never stopped by the guard, health unknown or not.
     service(&lops, &config, "restore checkout --region us-east-1 --yes").assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 100);

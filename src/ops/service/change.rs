@@ -339,6 +339,18 @@ fn check_weight(weight: i64) -> Result<(), OpsError> {
     Ok(())
 }
 
+/// Parses one Route 53 weight typed on its own (the dashboard's input for one region).
+pub fn parse_weight(text: &str) -> Result<i64, OpsError> {
+    let text = text.trim();
+    let weight: i64 = text.parse().map_err(|_| {
+        OpsError::Invalid(format!(
+            "'{text}' is not a weight: give a whole number 0 to {MAX_WEIGHT}"
+        ))
+    })?;
+    check_weight(weight)?;
+    Ok(weight)
+}
+
 /// Parses `us-east-1=0,eu-west-1=100`.
 pub fn parse_weights(text: &str) -> Result<Vec<(String, i64)>, OpsError> {
     let bad = |part: &str| {

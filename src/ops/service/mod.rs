@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 mod change;
 
-pub use change::{Planned, parse_weights, plan, write};
+pub use change::{Planned, parse_weight, parse_weights, plan, write};
 
 use super::OpsError;
 use crate::config::{KNOWN_REGIONS, ServiceSettings};
