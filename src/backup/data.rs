@@ -5,6 +5,10 @@ use super::BackupError;
 use super::manifest::{DataCopy, DataObject};
 use super::store::Store;
 use super::uri::S3Uri;
+use crate::provider::ProviderError;
+
+/// Copies of an object that keeps changing under the backup, before it is given up.
+const COPY_ATTEMPTS: usize = 3;
 
 /// Size and ETag of an object seen from the store's bucket region, or `None` if it is not
 /// there.
@@ -32,23 +36,47 @@ pub async fn copy_prefix(
     let listed = source.list("").await?;
     let mut objects = Vec::new();
     for o in listed {
-        if o.rel.ends_with('/') {
+        // The prefix's own folder marker is the copy's root; markers below it ("folders" a
+        // console made, some readers list by them) are objects like any other.
+        if o.rel.is_empty() {
             continue;
         }
         let source_key = source.root.child(&o.rel);
-        let Some((size, etag)) = head(source, &source.root.bucket, &source_key).await? else {
+        let dest_key = dest_root.child(&o.rel);
+        // The size recorded is the size of the version copied: the copy is made only of the
+        // version the HEAD saw (if-match on its ETag), read again when it changed in between.
+        let mut attempt = 0;
+        let (size, etag, copy_etag) = loop {
+            attempt += 1;
+            let Some((size, etag)) = head(source, &source.root.bucket, &source_key).await? else {
+                break (0, String::new(), None);
+            };
+            match dest
+                .bucket()
+                .copy(
+                    (&source.root.bucket, &source_key),
+                    (&dest_root.bucket, &dest_key),
+                    size,
+                    Some(storage_class),
+                    Some(&etag),
+                )
+                .await
+            {
+                Ok(copy_etag) => break (size, etag, Some(copy_etag)),
+                Err(ProviderError::Changed(_)) if attempt < COPY_ATTEMPTS => continue,
+                Err(ProviderError::Changed(what)) => {
+                    return Err(BackupError::Provider(ProviderError::Service(format!(
+                        "{what} changed {COPY_ATTEMPTS} times while it was being copied: back \
+                         it up when it is written less often (or exclude it)"
+                    ))));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        // Deleted since it was listed: not part of this backup.
+        let Some(copy_etag) = copy_etag else {
             continue;
         };
-        let dest_key = dest_root.child(&o.rel);
-        let copy_etag = dest
-            .bucket()
-            .copy(
-                (&source.root.bucket, &source_key),
-                (&dest_root.bucket, &dest_key),
-                size,
-                Some(storage_class),
-            )
-            .await?;
         let object = DataObject {
             key: o.rel.clone(),
             size,

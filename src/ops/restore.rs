@@ -388,6 +388,7 @@ async fn restore_under_lease(
                             (&to.bucket, &to.child(&o.key)),
                             o.size,
                             None,
+                            Some(&o.copy_etag),
                         )
                         .await;
                     if let Err(e) = r {

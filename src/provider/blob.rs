@@ -82,12 +82,15 @@ pub trait Bucket: Send + Sync + std::fmt::Debug {
     fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<(), ProviderError>>;
     /// Copies `from` (bucket, key) to `to` (bucket, key) inside the provider, the bytes never
     /// passing through lops; `size` is the source's. Returns the copy's ETag.
+    /// `if_match`: the source's ETag as read; a source that no longer has it is not copied
+    /// (`ProviderError::Changed`), so a copy never mixes the size read with another version.
     fn copy<'a>(
         &'a self,
         from: (&'a str, &'a str),
         to: (&'a str, &'a str),
         size: u64,
         storage_class: Option<&'a str>,
+        if_match: Option<&'a str>,
     ) -> BoxFuture<'a, Result<String, ProviderError>>;
 }
 

@@ -73,6 +73,9 @@ pub enum ProviderError {
     Unsupported(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A condition on the object's version failed (S3's 412): it changed since it was read.
+    #[error("changed since it was read: {0}")]
+    Changed(String),
     /// A setting or an input that cannot work (a malformed address, say): nothing was asked;
     /// the message says what to change.
     #[error("{0}")]

@@ -10,6 +10,7 @@
 mod support;
 
 mod backup;
+mod backup_data;
 mod bad_input;
 mod batch;
 mod dashboard;

@@ -203,6 +203,7 @@ impl S3Bucket {
         to: (&str, &str),
         size: u64,
         storage_class: Option<&str>,
+        if_match: Option<&str>,
     ) -> Result<String, ProviderError> {
         let source = copy_source(from.0, from.1);
         let fail = |what: &str, e: String| {
@@ -211,16 +212,29 @@ impl S3Bucket {
                 from.0, from.1, to.0, to.1
             ))
         };
+        // A failed x-amz-copy-source-if-match: the source is another version than the one read.
+        let changed = |status: Option<u16>| {
+            (status == Some(412)).then(|| {
+                ProviderError::Changed(format!("s3://{}/{} (ETag {})", from.0, from.1, {
+                    if_match.unwrap_or_default()
+                }))
+            })
+        };
         let s3 = self.s3().await;
         if size <= MULTIPART_THRESHOLD {
-            let mut call = s3.copy_object().copy_source(&source).bucket(to.0).key(to.1);
+            let mut call = s3
+                .copy_object()
+                .copy_source(&source)
+                .set_copy_source_if_match(if_match.map(str::to_string))
+                .bucket(to.0)
+                .key(to.1);
             if let Some(class) = storage_class {
                 call = call.storage_class(StorageClass::from(class));
             }
-            let out = call
-                .send()
-                .await
-                .map_err(|e| fail("copying", classify(e, 60.0).to_string()))?;
+            let out = call.send().await.map_err(|e| {
+                changed(e.raw_response().map(|r| r.status().as_u16()))
+                    .unwrap_or_else(|| fail("copying", classify(e, 60.0).to_string()))
+            })?;
             return Ok(out
                 .copy_object_result()
                 .and_then(|r| r.e_tag())
@@ -254,10 +268,15 @@ impl S3Bucket {
                     .upload_id(&upload_id)
                     .part_number(number)
                     .copy_source(&source)
+                    .set_copy_source_if_match(if_match.map(str::to_string))
                     .copy_source_range(format!("bytes={start}-{end}"))
                     .send()
                     .await
-                    .map_err(|e| fail("copying a part of", classify(e, 60.0).to_string()))?;
+                    .map_err(|e| {
+                        changed(e.raw_response().map(|r| r.status().as_u16())).unwrap_or_else(
+                            || fail("copying a part of", classify(e, 60.0).to_string()),
+                        )
+                    })?;
                 parts.push(
                     CompletedPart::builder()
                         .part_number(number)
@@ -362,8 +381,10 @@ impl Bucket for S3Bucket {
         to: (&'a str, &'a str),
         size: u64,
         storage_class: Option<&'a str>,
+        if_match: Option<&'a str>,
     ) -> BoxFuture<'a, Result<String, ProviderError>> {
-        self.copy_object(from, to, size, storage_class).boxed()
+        self.copy_object(from, to, size, storage_class, if_match)
+            .boxed()
     }
 }
 

@@ -143,6 +143,7 @@ impl Bucket for SimBucket {
         to: (&'a str, &'a str),
         _size: u64,
         _storage_class: Option<&'a str>,
+        _if_match: Option<&'a str>,
     ) -> BoxFuture<'a, Result<String, ProviderError>> {
         let source = self.with(|all| {
             all.objects

@@ -90,6 +90,8 @@ struct Shared {
     answers: Vec<(String, String, Answer)>,
     /// (region, operation) → (path, body) of each request answered by a reply.
     recorded: BTreeMap<(String, String), Vec<(String, String)>>,
+    /// (path, x-amz-copy-source, x-amz-copy-source-if-match) of each conditional S3 copy.
+    copy_conditions: Vec<(String, String, String)>,
 }
 
 #[derive(Clone)]
@@ -213,6 +215,12 @@ impl FaultProxy {
     /// Whether any request was signed with this access key id.
     pub fn signed_with(&self, key: &str) -> bool {
         self.lock().keys.contains(key)
+    }
+
+    /// (path, copy source, ETag required) of each S3 copy sent with x-amz-copy-source-if-match
+    /// (moto ignores the header: what S3 would do with it is for a rule to answer).
+    pub fn copy_conditions(&self) -> Vec<(String, String, String)> {
+        self.lock().copy_conditions.clone()
     }
 
     pub fn access_keys(&self) -> Vec<String> {
@@ -530,6 +538,24 @@ async fn handle(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok());
     let operation = operation_of(&service, parts.method.as_str(), &path, target, &body);
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    if let Some(etag) = header("x-amz-copy-source-if-match") {
+        shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .copy_conditions
+            .push((
+                path.clone(),
+                header("x-amz-copy-source").unwrap_or_default(),
+                etag,
+            ));
+    }
     let fault = {
         let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
         *s.calls

@@ -1,0 +1,116 @@
+//! S3 data backups where the data does not hold still: an object rewritten between its HEAD and
+//! its copy (S3 answers the copy's if-match with 412), folder markers. Through the fault proxy
+//! in front of moto (moto ignores x-amz-copy-source-if-match: what S3 does with it is the rule's).
+//!
+//! Region: ap-southeast-5 (shared with backup.rs by unique bucket and function names).
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::backup::{Fixture, PROXIED, create_bucket, snapshot_of};
+use crate::support::moto;
+use crate::support::proxy::{Fault, FaultProxy, Rule};
+
+async fn put(fx: &Fixture, bucket: &str, key: &str, body: &[u8]) -> String {
+    fx.s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key}: {e:?}"))
+        .e_tag()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn backup(
+    fx: &Fixture,
+    proxy: &FaultProxy,
+    function: &str,
+    data: &str,
+) -> crate::support::cli::Run {
+    fx.lops(&proxy.url).run(&[
+        "backup",
+        "run",
+        "--fn",
+        function,
+        "--region",
+        PROXIED,
+        "--to",
+        &fx.to(),
+        "--data",
+        data,
+        "--json",
+    ])
+}
+
+/// A copy refused because the object changed since its HEAD (412) is made again of the version
+/// read again, so the snapshot records the size of what it holds and verifies; an object that
+/// keeps changing fails the backup naming it, never a snapshot that cannot be restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_rewritten_during_the_copy_is_read_again_and_never_recorded_half() {
+    let fx = Fixture::new(PROXIED, "churn").await;
+    let name = moto::unique("churn");
+    fx.function(&name).await;
+    let source = moto::unique("src-churn-");
+    create_bucket(&fx.s3, &source, PROXIED).await;
+    let etag = put(&fx, &source, "exports/a.json", br#"{"n": 1}"#).await;
+    put(&fx, &source, "exports/folder/", b"").await;
+    let proxy = FaultProxy::start(moto::url());
+    let copy_to_store = format!("PUT /{}/lops/data/*", fx.bucket);
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("s3".into()),
+        operation: Some(copy_to_store.clone()),
+        fault: Fault::Code(412, "PreconditionFailed"),
+        remaining: Some(1),
+    });
+    let data = format!("s3://{source}/exports");
+    let run = backup(&fx, &proxy, &name, &data);
+    let snapshot = snapshot_of(&run);
+    // Every copy named the ETag its HEAD saw; the refused one was read (HEAD) again.
+    let conditions = proxy.copy_conditions();
+    let of = |key: &str| -> Vec<&String> {
+        conditions
+            .iter()
+            .filter(|(_, from, _)| from.ends_with(key))
+            .map(|(_, _, want)| want)
+            .collect()
+    };
+    assert_eq!(of("exports/a.json"), [&etag, &etag], "{conditions:?}");
+    assert_eq!(of("exports/folder/").len(), 1, "{conditions:?}");
+    assert_eq!(
+        conditions.len(),
+        3,
+        "two objects, one copied twice: {conditions:?}"
+    );
+    let heads = proxy.calls_where(PROXIED, "s3", |op| {
+        op.starts_with(&format!("HEAD /{source}/exports/"))
+    });
+    assert_eq!(heads, 3, "one HEAD per copy");
+    // The folder marker is kept like any object.
+    assert_eq!(run.json()["data"][0]["objects"], 2, "{}", run.stdout);
+    let verify = fx
+        .lops(moto::url())
+        .run(&["backup", "verify", &snapshot, "--json"]);
+    verify.assert_exit(0);
+    assert_eq!(verify.json()["data_objects_checked"], 2);
+
+    // Changing at every attempt: the function's backup fails, naming the object.
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("s3".into()),
+        operation: Some(copy_to_store),
+        fault: Fault::Code(412, "PreconditionFailed"),
+        remaining: None,
+    });
+    let run = backup(&fx, &proxy, &name, &data);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        text.contains("changed 3 times while it was being copied"),
+        "{text}"
+    );
+    assert!(text.contains("exports/"), "{text}");
+}
