@@ -38,6 +38,7 @@ pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
                 match r.result.as_str() {
                     "ok" => "ok",
                     crate::ops::audit::STARTED => "started",
+                    r if r.starts_with(crate::ops::audit::CONFLICT) => "not sent (changed)",
                     _ => "FAILED",
                 },
                 if r.destructive { " (destructive)" } else { "" },

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 /// The result of a record written before a change of many steps begins (`restore.begin`); the
 /// record written when it ends says how it ended.
 pub const STARTED: &str = "started";
+/// The start of a result that says the target changed since the preview (nothing was sent).
+pub const CONFLICT: &str = "changed since the preview, nothing sent: ";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -130,6 +132,14 @@ impl AuditLog {
                 Err(_) => bad += 1,
             }
         }
+        // An action's start is superseded by its result (same id); a start alone stays: the
+        // process stopped while it ran, and the record says what it was to change.
+        let finished: std::collections::HashSet<String> = records
+            .iter()
+            .filter(|r: &&Record| r.result != STARTED)
+            .map(|r| r.id.clone())
+            .collect();
+        records.retain(|r| r.result != STARTED || !finished.contains(&r.id));
         Ok((records, bad))
     }
 }
@@ -181,6 +191,26 @@ mod tests {
             let mode = std::fs::metadata(log.path()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_start_is_superseded_by_its_result_and_kept_when_alone() {
+        let dir = tempfile_dir().join("superseded");
+        let log = AuditLog::at(dir.join("audit.jsonl"));
+        let started = |id: &str| Record {
+            result: STARTED.into(),
+            ..record(id)
+        };
+        for r in [started("a"), started("b"), record("a"), record("c")] {
+            log.append(&r).unwrap();
+        }
+        let (records, _) = log.read().unwrap();
+        let seen: Vec<(&str, &str)> = records
+            .iter()
+            .map(|r| (r.id.as_str(), r.result.as_str()))
+            .collect();
+        assert_eq!(seen, [("b", STARTED), ("a", "ok"), ("c", "ok")]);
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -55,21 +55,11 @@ pub async fn execute<S: RegionActions>(
             record: None,
         });
     }
-    if let Some(log) = audit {
-        log.ready().map_err(|e| {
-            OpsError::Refused(format!(
-                "the audit log {} cannot be written ({e}): nothing was sent. Fix its \
-                 permissions or set XDG_STATE_HOME to a writable directory.",
-                log.path().display()
-            ))
-        })?;
-    }
-    let result = write(source, plan).await;
     let who = source
         .caller()
         .await
         .unwrap_or_else(|e| format!("unknown ({e})"));
-    let record = Record {
+    let mut record = Record {
         id: new_id(),
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         who,
@@ -78,14 +68,8 @@ pub async fn execute<S: RegionActions>(
         action: plan.action.to_string(),
         target: plan.target.clone(),
         before: plan.before.clone(),
-        after: result
-            .as_ref()
-            .map(|o| o.after.clone())
-            .unwrap_or_else(|_| plan.before.clone()),
-        result: match &result {
-            Ok(_) => "ok".to_string(),
-            Err(e) => e.to_string(),
-        },
+        after: plan.after.clone(),
+        result: super::audit::STARTED.to_string(),
         undoes: plan.undoes.clone(),
         payload_sha256: match &plan.change {
             Change::Invoke(r) => Some(super::payload::payload_sha256(&r.payload)),
@@ -94,15 +78,38 @@ pub async fn execute<S: RegionActions>(
         batch: plan.batch.clone(),
         destructive: plan.destructive,
     };
-    // A conflict changed nothing and is not an action: it is not recorded.
-    if !matches!(result, Err(OpsError::Conflict(_)))
-        && let Some(log) = audit
+    // No audit, no change: the action is recorded as started before anything is sent (a full
+    // disk or a read-only file refuses it here), and its result under the same id after.
+    if let Some(log) = audit {
+        log.ready()
+            .and_then(|()| log.append(&record))
+            .map_err(|e| {
+                OpsError::Refused(format!(
+                    "the audit log {} cannot be written ({e}): nothing was sent. Fix its \
+                 permissions, free space, or set XDG_STATE_HOME to a writable directory.",
+                    log.path().display()
+                ))
+            })?;
+    }
+    let result = write(source, plan).await;
+    record.after = result
+        .as_ref()
+        .map(|o| o.after.clone())
+        .unwrap_or_else(|_| plan.before.clone());
+    record.result = match &result {
+        Ok(_) => "ok".to_string(),
+        // Nothing was changed: recorded so that the start above is closed, never undone.
+        Err(OpsError::Conflict(e)) => format!("{}{e}", super::audit::CONFLICT),
+        Err(e) => e.to_string(),
+    };
+    if let Some(log) = audit
         && let Err(e) = log.append(&record)
     {
         tracing::error!(error = %e, path = %log.path().display(), "cannot write the audit log");
         if result.is_ok() {
             return Err(OpsError::Provider(ProviderError::Service(format!(
-                "the change was made but the audit log {} could not be written: {e}",
+                "the change was made but its result could not be written to the audit log {} \
+                 ({e}): the log records it as started, with the change it was to make",
                 log.path().display()
             ))));
         }

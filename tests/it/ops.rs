@@ -196,6 +196,59 @@ async fn concurrency_kill_and_revive_round_trip() {
             "undo"
         ]
     );
+    // In the file each action is recorded as started before it is sent, then its result under
+    // the same id; `lops audit` shows the result only.
+    let raw = std::fs::read_to_string(lops.home.path().join("state/lops/audit.jsonl"))
+        .expect("audit file");
+    let lines: Vec<Value> = raw
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 10, "{raw}");
+    for pair in lines.chunks(2) {
+        assert_eq!(pair[0]["id"], pair[1]["id"], "{raw}");
+        assert_eq!(
+            (&pair[0]["result"], &pair[1]["result"]),
+            (&"started".into(), &"ok".into())
+        );
+    }
+}
+
+/// No audit, no change: a write that never comes back (the process killed while it waits)
+/// still left its record, as started, with the change it was to make.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_is_recorded_before_it_is_sent() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "eu-central-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-worker", moto::unique("started"));
+    seeder.create_function(&f).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("lambda".into()),
+        operation: Some("PutFunctionConcurrency".into()),
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let mut child = lops.spawn(&["concurrency", "set", &f, "5", "--yes", "--regions", region]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proxy.calls(region, "lambda", "PutFunctionConcurrency") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the write was never sent"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let records = audit(&lops);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["result"], "started");
+    assert_eq!(records[0]["action"], "concurrency.set");
+    assert_eq!(records[0]["after"]["reserved"], 5, "{records:?}");
+    assert_eq!(reserved(&seeder, &f).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -560,7 +613,14 @@ async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.4)])
     );
-    assert!(log.read().expect("read").0.is_empty());
+    // Recorded as not sent (closing its start): never something to undo.
+    let records = log.read().expect("read").0;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(
+        records[0].result.starts_with(lops::ops::audit::CONFLICT),
+        "{records:?}"
+    );
+    assert!(lops::ops::batch::undo_targets(&records).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
