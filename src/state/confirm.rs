@@ -134,10 +134,13 @@ impl Pending {
         (start, end)
     }
 
-    /// Notes what a screen of `size` shows now.
+    /// Notes what a screen of `size` shows now (nothing, on a screen too small to draw it).
     fn shown_at(mut self, size: (u16, u16)) -> Self {
         let body = self.lines.len().saturating_sub(1);
         self.seen.resize(body, false);
+        if size.0 < super::MIN_WIDTH || size.1 < super::MIN_HEIGHT {
+            return self;
+        }
         let (start, end) = self.window(size);
         for s in &mut self.seen[start..end] {
             *s = true;
@@ -347,7 +350,8 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
             state.popup = None;
             return;
         }
-        (false, KeyCode::Enter | KeyCode::Char('y' | 'Y')) => true,
+        // `y` only: enter (a pasted newline, a key pressed out of habit) never confirms.
+        (false, KeyCode::Char('y' | 'Y')) => true,
         (true, KeyCode::Enter) => {
             matches!(&pending.confirmation, Confirmation::Typed(name) if *name == pending.typed)
         }

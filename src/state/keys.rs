@@ -6,6 +6,19 @@ use super::{Action, Effect, Input, Popup, Sort, State, View, actions};
 use crate::provider::MetricWindow;
 
 pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
+    // Nothing is on screen but "too small": only quitting works (a key must never act on
+    // what cannot be seen — a confirmation least of all).
+    if state.too_small() {
+        let ctrl_c = key.code == KeyCode::Char('c')
+            && key
+                .modifiers
+                .contains(crossterm::event::KeyModifiers::CONTROL);
+        if ctrl_c || (key.code == KeyCode::Char('q') && state.input.is_none()) {
+            state.popup = None;
+            super::confirm::quit(state);
+        }
+        return;
+    }
     if let Some(input) = state.input.take() {
         on_input_key(state, input, key, effects);
         return;
@@ -168,6 +181,55 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
     }
 }
 
+/// Pasted text goes into the open input as typed text (newlines kept in a payload, spaces
+/// elsewhere); with no input open it does nothing — a paste never presses a key, and a
+/// confirmation's name is typed, not pasted.
+pub(super) fn on_paste(state: &mut State, text: &str) {
+    if state.too_small() {
+        return;
+    }
+    let Some(mut input) = state.input.take() else {
+        return;
+    };
+    let payload = matches!(input, Input::Payload(_));
+    let clean: String = text
+        .replace("\r\n", "\n")
+        .chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' if payload => {
+                if c == '\r' {
+                    '\n'
+                } else {
+                    c
+                }
+            }
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    let replace = !state.input_touched;
+    match &mut input {
+        Input::Filter(t) | Input::Palette(t) => t.push_str(&clean),
+        Input::Payload(t) => {
+            if replace {
+                t.clear();
+            }
+            t.push_str(&clean);
+        }
+        Input::Weight(t) | Input::Preset(t) | Input::Concurrency(t) | Input::ServiceWeight(t) => {
+            if replace {
+                t.clear();
+            }
+            t.push_str(clean.trim());
+        }
+    }
+    state.input_touched = true;
+    if let Input::Filter(t) = &input {
+        set_filter(state, t.clone());
+    }
+    state.input = Some(input);
+}
+
 pub(super) fn on_input_key(
     state: &mut State,
     input: Input,
@@ -244,13 +306,13 @@ pub(super) fn on_input_key(
             KeyCode::Char(c) => {
                 let mut input = input;
                 match &mut input {
-                    Input::Payload(t) => t.push(c),
-                    Input::Weight(t)
+                    Input::Payload(t)
+                    | Input::Weight(t)
                     | Input::Preset(t)
                     | Input::Concurrency(t)
                     | Input::ServiceWeight(t) => {
                         // The value shown when it opened is replaced by what is typed, not
-                        // appended to (`100` then `5` is 5, not 1005).
+                        // appended to (`100` then `5` is 5, not 1005; `{}` then `{` is `{`).
                         if !state.input_touched {
                             t.clear();
                         }

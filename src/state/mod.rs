@@ -445,6 +445,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 keys::on_key(state, key, &mut effects);
             }
         }
+        Msg::Paste(text) => keys::on_paste(state, &text),
         Msg::Resize(w, h) => {
             state.size = (w, h);
             state.clamp();

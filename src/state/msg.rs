@@ -10,6 +10,8 @@ use crate::provider::{Alarm, FunctionRef, Inventory, MetricsSnapshot, ProviderEr
 #[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
+    /// Text pasted (bracketed paste): goes into the open input, never acts as keys.
+    Paste(String),
     Resize(u16, u16),
     Tick(DateTime<Utc>),
     Inventory {

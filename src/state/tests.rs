@@ -427,12 +427,59 @@ fn a_resort_keeps_the_highlight_on_the_function() {
 #[test]
 fn small_screen_scrolls_the_table() {
     let mut s = loaded();
-    update(&mut s, Msg::Resize(80, 8)); // 2 table rows
-    assert_eq!(s.table_rows(), 2);
+    let names: Vec<String> = (0..20).map(|i| format!("fn{i:02}")).collect();
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 1,
+            seq: 2,
+            at: t0(),
+            result: Ok(Inventory {
+                functions: names.iter().map(|n| info(n, "web")).collect(),
+                ..Default::default()
+            }),
+        },
+    );
+    update(&mut s, Msg::Resize(80, 15)); // the smallest screen drawn: 9 table rows
+    assert_eq!(s.table_rows(), 9);
+    let rows = s.rows.len();
     update(&mut s, key('G'));
-    assert_eq!((s.selected, s.offset), (3, 2));
+    assert_eq!((s.selected, s.offset), (rows - 1, rows - 9));
     update(&mut s, key('g'));
     assert_eq!((s.selected, s.offset), (0, 0));
+}
+
+/// Below the smallest screen only "too small" is drawn: no key acts (a confirmation opened
+/// there is never seen, so never confirmed), and q still quits.
+#[test]
+fn a_screen_too_small_takes_no_key_but_quit() {
+    let mut s = loaded();
+    update(&mut s, Msg::Resize(40, 10));
+    update(&mut s, key('j'));
+    assert_eq!(s.selected, 0);
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            request: Box::new(Request::Kill {
+                function: "cron".into(),
+            }),
+            result: Ok(plan("cron", false)),
+        },
+    );
+    assert!(update(&mut s, key('y')).is_empty());
+    assert!(matches!(s.popup, Some(Popup::Confirm(_))));
+    // Back to a size that shows it: now seen, and `y` (only `y`: enter never confirms) acts.
+    update(&mut s, Msg::Resize(80, 24));
+    assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    assert!(
+        update(&mut s, key('y'))
+            .iter()
+            .any(|e| matches!(e, Effect::Execute { .. }))
+    );
+    update(&mut s, Msg::Resize(40, 10));
+    update(&mut s, key('q'));
+    assert!(s.quit);
 }
 
 #[test]
@@ -800,7 +847,8 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
             result: Ok(plan("cron", false)),
         },
     );
-    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    let effects = update(&mut s, key('y'));
     assert!(
         matches!(effects.as_slice(), [Effect::Execute { region: 0, plan }] if plan.target == "cron"),
         "{effects:?}"
@@ -862,6 +910,29 @@ fn invoke_payload_must_be_json_before_anything_is_sent() {
         |e| matches!(e, Effect::Prepare { request, .. } if matches!(**request, Request::Invoke(_)))
     ));
     assert_eq!(s.input, None);
+}
+
+/// A paste is text, never keys: its newlines neither submit the payload nor confirm, and with
+/// no input open it does nothing at all.
+#[test]
+fn a_paste_goes_into_the_input_and_never_presses_enter() {
+    let mut s = loaded();
+    assert!(update(&mut s, Msg::Paste("Ky\n".into())).is_empty());
+    assert_eq!((s.input.clone(), s.popup.is_none()), (None, true));
+    update(&mut s, key('i'));
+    // The `{}` it opened with is replaced, as by a typed key.
+    let effects = update(&mut s, Msg::Paste("{\r\n  \"pasted\": 7\n}\n\n".into()));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(
+        s.input,
+        Some(Input::Payload("{\n  \"pasted\": 7\n}\n\n".into()))
+    );
+    assert!(s.popup.is_none());
+    // A value input takes the pasted text on one line, trimmed.
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, key('N'));
+    update(&mut s, Msg::Paste(" 12\n".into()));
+    assert_eq!(s.input, Some(Input::Concurrency("12".into())));
 }
 
 #[test]
@@ -972,7 +1043,7 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
         "{:?}",
         s.popup
     );
-    let effects = update(&mut s, code(KeyCode::Enter));
+    let effects = update(&mut s, key('y'));
     assert!(effects.contains(&Effect::AbortRollout {
         region: 0,
         function: "cron".into(),
@@ -1020,7 +1091,7 @@ fn a_rollout_is_previewed_and_confirmed_before_it_starts() {
             .iter()
             .any(|e| matches!(e, Effect::StartRollout { .. }))
     );
-    let effects = update(&mut s, code(KeyCode::Enter));
+    let effects = update(&mut s, key('y'));
     assert!(
         effects.contains(&Effect::StartRollout {
             region: 0,

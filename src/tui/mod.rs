@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use crossterm::event::{Event, EventStream};
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc;
@@ -73,6 +73,8 @@ async fn run_terminal<S: Source>(
     // Raw mode, alternate screen, and a panic hook that puts the terminal back.
     let display_demo = display.demo;
     let mut terminal = ratatui::init();
+    // A paste arrives as one event, never as keys: a pasted newline is not enter.
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
     let scopes: Vec<_> = sources.iter().map(|s| s.scope().clone()).collect();
     let services = if settings.services.is_empty() && display_demo {
         crate::provider::sim::demo_services()
@@ -120,6 +122,7 @@ async fn run_terminal<S: Source>(
         audit,
     )
     .await;
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
     ratatui::restore();
     result
         .map(|_| Exit::Done)
@@ -152,13 +155,28 @@ where
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     apply(&mut state, &runner, Msg::Tick(Utc::now()));
+    let mut confirming = false;
     loop {
         terminal
             .draw(|frame| ui::render(&state, theme, frame))
             .map_err(io)?;
+        // A confirmation just drawn: keys typed before it was on screen (typed ahead while the
+        // screen lagged) were not meant for it, and are dropped.
+        let now_confirming = matches!(state.popup, Some(crate::state::Popup::Confirm(_)));
+        if now_confirming && !confirming {
+            while let Some(Some(event)) = events.next().now_or_never() {
+                match event {
+                    Ok(Event::Resize(w, h)) => apply(&mut state, &runner, Msg::Resize(w, h)),
+                    Ok(_) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        confirming = now_confirming;
         let msg = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) => Msg::Key(key),
+                Some(Ok(Event::Paste(text))) => Msg::Paste(text),
                 Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e),

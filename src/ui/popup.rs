@@ -76,10 +76,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     lines.push(Line::styled("esc cancels", theme.dim()));
                 }
                 Confirmation::None => lines.push(Line::styled("enter or esc closes", theme.dim())),
-                Confirmation::Yes => lines.push(Line::styled(
-                    "enter or y confirms · esc or n cancels",
-                    theme.dim(),
-                )),
+                Confirmation::Yes => {
+                    lines.push(Line::styled("y confirms · esc or n cancels", theme.dim()))
+                }
             }
             if pending.request.is_some() {
                 lines.push(Line::styled(
@@ -252,7 +251,7 @@ fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, a
     lines.push(Line::raw(""));
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(_) => lines.push(Line::styled(
-            "valid JSON · enter sends · tab: alias/version · esc cancels",
+            "valid JSON · enter previews · tab: alias/version · esc cancels",
             theme.ok(),
         )),
         Err(e) => lines.push(Line::styled(format!("not JSON yet: {e}"), theme.warn())),

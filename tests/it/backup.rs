@@ -1238,7 +1238,7 @@ async fn the_backup_key_on_marks_backs_up_every_marked_function_in_one_run() {
         .await;
     tui::press(&keys, KeyCode::Char('*'));
     tui::press(&keys, KeyCode::Char('b'));
-    let preview = screen.wait_for(10, "enter or y confirms").await;
+    let preview = screen.wait_for(10, "y confirms · esc or n cancels").await;
     for region in [DR, HOME] {
         assert!(
             preview.contains(&format!("back up {name} @ {region} to {}", to.to())),

@@ -191,7 +191,7 @@ async fn tab_in_a_confirmation_rolls_the_alias_back_in_every_region() {
         tui::press(&keys, key);
         pressed += 1;
         let wait_for = match key {
-            KeyCode::Char('B') => "enter or y confirms",
+            KeyCode::Char('B') => "y confirms · esc or n cancels",
             KeyCode::Tab => "traffic rollback: 3 changes in 3 scopes",
             _ => "done: changed 3 of 3",
         };

@@ -726,7 +726,7 @@ async fn the_dashboard_drains_a_region_through_the_same_ops_path() {
         // Rows go by region: ap-southeast-2 (red, weight 50) is selected first.
         tui::press(&keys, KeyCode::Char('D'));
         if drained {
-            let preview = screen.wait_for(20, "enter or y confirms").await;
+            let preview = screen.wait_for(20, "y confirms · esc or n cancels").await;
             assert!(preview.contains("ap-southeast-2 50 → 0"), "{preview}");
             assert_eq!(
                 proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
