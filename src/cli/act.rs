@@ -135,6 +135,7 @@ pub async fn invoke(global: &GlobalArgs, args: InvokeArgs) -> Result<Exit, Failu
         qualifier,
         payload,
         asynchronous: args.asynchronous,
+        wait_secs: None,
     };
     let repeat = if args.allow_duplicate {
         Repeat::Allowed
@@ -465,15 +466,35 @@ pub(super) async fn run_batch(
         let mut doc = json!({"results": docs});
         if batch.items.len() > 1 {
             doc["batch"] = json!(batch.id);
-            doc["complete"] = json!(summary.complete());
+            doc["complete"] = json!(
+                summary.complete()
+                    && !landed.iter().any(|(_, r)| r.as_ref().is_ok_and(|o| o
+                        .invoke
+                        .as_ref()
+                        .is_some_and(|(i, _)| i.function_error.is_some())))
+            );
         }
         super::print_json(&doc);
     }
-    let ok = landed.iter().filter(|(_, r)| r.is_ok()).count();
+    // An invoke whose function failed (Unhandled, Handled) ran: it is recorded as such, and
+    // a script sees it in the exit code as it would a failed call.
+    let function_failed = |r: &Result<Outcome, crate::ops::OpsError>| {
+        r.as_ref().is_ok_and(|o| {
+            o.invoke
+                .as_ref()
+                .is_some_and(|(i, _)| i.function_error.is_some())
+        })
+    };
+    let ok = landed
+        .iter()
+        .filter(|(_, r)| r.is_ok() && !function_failed(r))
+        .count();
     let failed = landed.iter().find_map(|(_, r)| r.as_ref().err());
+    let errored = landed.iter().filter(|(_, r)| function_failed(r)).count();
     let skipped = batch.skipped().count();
     Ok(match (ok, failed, skipped) {
-        (_, None, 0) => Exit::Done,
+        (_, None, 0) if errored == 0 => Exit::Done,
+        (0, None, 0) => Exit::Failure,
         (0, Some(e), 0) if landed.len() == 1 => Failure::from(e.clone()).exit,
         (0, Some(_), _) => Exit::Failure,
         _ => Exit::Partial,

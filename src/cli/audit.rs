@@ -39,6 +39,7 @@ pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
                     "ok" => "ok",
                     crate::ops::audit::STARTED => "started",
                     r if r.starts_with(crate::ops::audit::CONFLICT) => "not sent (changed)",
+                    r if r.starts_with(crate::ops::audit::FUNCTION_ERROR) => "function error",
                     _ => "FAILED",
                 },
                 if r.destructive { " (destructive)" } else { "" },

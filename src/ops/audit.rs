@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 /// The result of a record written before a change of many steps begins (`restore.begin`); the
 /// record written when it ends says how it ended.
 pub const STARTED: &str = "started";
+/// The start of an invoke's result when the function ran and failed (`Unhandled`, `Handled`).
+pub const FUNCTION_ERROR: &str = "function error: ";
 /// The start of a result that says the target changed since the preview (nothing was sent).
 pub const CONFLICT: &str = "changed since the preview, nothing sent: ";
 

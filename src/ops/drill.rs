@@ -310,6 +310,7 @@ async fn invoke_copy(region: &impl BackupRegion, copy: &str, payload: Vec<u8>) -
             qualifier: None,
             payload,
             asynchronous: false,
+            wait_secs: None,
         })
         .await;
     let millis = started.elapsed().as_millis() as u64;

@@ -97,6 +97,15 @@ pub async fn execute<S: RegionActions>(
         .map(|o| o.after.clone())
         .unwrap_or_else(|_| plan.before.clone());
     record.result = match &result {
+        // The function ran and failed: the invoke was made, its result is the function's.
+        Ok(Outcome {
+            invoke: Some((out, _)),
+            ..
+        }) if out.function_error.is_some() => format!(
+            "{}{}",
+            super::audit::FUNCTION_ERROR,
+            out.function_error.as_deref().unwrap_or_default()
+        ),
         Ok(_) => "ok".to_string(),
         // Nothing was changed: recorded so that the start above is closed, never undone.
         Err(OpsError::Conflict(e)) => format!("{}{e}", super::audit::CONFLICT),

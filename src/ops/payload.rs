@@ -137,7 +137,7 @@ pub fn payload_sha256(payload: &[u8]) -> String {
     }
 }
 
-/// The last successful invoke of `target` in `scope` with the same payload within
+/// The last invoke of `target` in `scope` with the same payload within
 /// `window_secs`, if any (the same function name in another region or account is another
 /// function).
 pub fn recent_duplicate(
@@ -149,9 +149,11 @@ pub fn recent_duplicate(
 ) -> Option<super::audit::Record> {
     let (records, _) = log.read().ok()?;
     let now = chrono::Utc::now();
+    // Every invoke that may have run counts: answered, failed in the function, or sent with
+    // no answer (timed out, or the process stopped while it waited).
     records.into_iter().rev().find(|r| {
         r.action == "invoke"
-            && r.result == "ok"
+            && !r.result.starts_with(super::audit::CONFLICT)
             && r.target == target
             && r.region == scope.region
             && r.profile == scope.profile

@@ -190,6 +190,18 @@ pub struct InvokeRequest {
     pub payload: Vec<u8>,
     /// Fire and forget (InvocationType Event) instead of waiting for the result.
     pub asynchronous: bool,
+    /// How long to wait for the answer: set by the preview from the function's own timeout (a
+    /// function may run for up to 15 minutes; the answer is not late before then).
+    pub wait_secs: Option<u32>,
+}
+
+/// What an invoke would reach, as read for its preview.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokeTarget {
+    /// The version the qualifier resolves to ($LATEST without one).
+    pub version: String,
+    pub state: Option<String>,
+    pub timeout_secs: Option<i32>,
 }
 
 /// What an invoke returned.
@@ -286,6 +298,12 @@ pub trait RegionActions: RegionSource {
         function: &str,
         value: Option<i32>,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// The function (at `qualifier`) an invoke would run: `NotFound` when there is none.
+    fn invoke_target(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+    ) -> impl Future<Output = Result<InvokeTarget, ProviderError>> + Send;
     fn invoke(
         &self,
         request: &InvokeRequest,

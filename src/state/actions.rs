@@ -476,6 +476,7 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
                 qualifier: state.invoke_qualifier.clone(),
                 payload: text.into_bytes(),
                 asynchronous: false,
+                wait_secs: None,
             })
         }
         Input::Weight(text) => {

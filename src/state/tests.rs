@@ -2099,6 +2099,7 @@ fn tab_widens_an_invoke_to_every_region_with_the_function() {
         qualifier: None,
         payload: b"{}".to_vec(),
         asynchronous: false,
+        wait_secs: None,
     }));
     let mut one = plan_in(&s.regions[0].scope, "api", false);
     one.batch = None;

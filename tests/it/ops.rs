@@ -251,6 +251,108 @@ async fn an_action_is_recorded_before_it_is_sent() {
     assert_eq!(reserved(&seeder, &f).await, None);
 }
 
+/// An invoke reads what it would run first: an unknown function or qualifier is refused with
+/// nothing sent, the preview names the version. A function that fails (X-Amz-Function-Error)
+/// is exit 1 and recorded as a function error — and it counts for the duplicate guard, as does
+/// an invoke that was sent and never answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoke_is_checked_first_and_a_failing_function_is_not_ok() {
+    use crate::support::proxy::FaultProxy;
+    let region = "ap-southeast-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-fails", moto::unique("inv"));
+    seeder.create_function(&f).await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    for target in ["no-such-function".to_string(), format!("{f}:nosuch")] {
+        let run = act(&lops, region, &["invoke", &target, "--yes"]);
+        run.assert_exit(2);
+        assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    }
+    let run = act(&lops, region, &["invoke", &format!("{f}:"), "--yes"]);
+    run.assert_exit(2);
+    assert_eq!(proxy.calls(region, "lambda", "Invoke"), 0);
+    assert!(audit(&lops).is_empty());
+
+    proxy.add_header(region, "Invoke", "X-Amz-Function-Error", "Unhandled");
+    let run = act(&lops, region, &["invoke", &f, "--yes", "--json"]);
+    run.assert_exit(1);
+    assert!(
+        run.stderr.contains("($LATEST, Active, timeout 30s)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.json()["results"][0]["invoke"]["function_error"],
+        "Unhandled"
+    );
+    let record = audit(&lops).last().cloned().expect("record");
+    assert_eq!(record["result"], "function error: Unhandled");
+    assert_eq!(record["before"]["version"], "$LATEST");
+    // It ran: the same payload again is a duplicate to confirm by name.
+    act(&lops, region, &["invoke", &f, "--yes"]).assert_exit(4);
+    assert_eq!(proxy.calls(region, "lambda", "Invoke"), 1);
+}
+
+/// A synchronous invoke waits as long as its function may run (its timeout, plus a margin),
+/// not the scope's operation timeout — here lowered to 1 s to show it is not the one that
+/// counts; one that gets no answer says the function may still be running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoke_waits_for_its_function_and_says_when_no_answer_came() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "ap-southeast-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-slow", moto::unique("inv"));
+    seeder.create_function(&f).await;
+    seeder
+        .lambda
+        .update_function_configuration()
+        .function_name(&f)
+        .timeout(1)
+        .send()
+        .await
+        .expect("timeout 1 s");
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config("[timeouts]\noperation_secs = 1\n");
+    let config = config.to_str().unwrap_or_default();
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("lambda".into()),
+        operation: Some("Invoke".into()),
+        fault: Fault::Delay(std::time::Duration::from_secs(3)),
+        remaining: Some(1),
+    });
+    let run = act(&lops, region, &["--config", config, "invoke", &f, "--yes"]);
+    run.assert_exit(0);
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("lambda".into()),
+        operation: Some("Invoke".into()),
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    let run = act(
+        &lops,
+        region,
+        &[
+            "--config",
+            config,
+            "invoke",
+            &f,
+            "--payload",
+            "{\"n\": 2}",
+            "--yes",
+        ],
+    );
+    run.assert_exit(1);
+    assert!(
+        run.stderr.contains("no answer within 16s") && run.stderr.contains("may still be running"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_shows_the_response_and_guards_against_duplicates() {
     let region = "ap-southeast-1";
@@ -659,6 +761,7 @@ async fn iam_policy_covers_every_call_each_tier_makes() {
                 qualifier: None,
                 payload: b"{}".to_vec(),
                 asynchronous: false,
+                wait_secs: None,
             }));
         }
         if tier == Tier::Change {

@@ -9,7 +9,9 @@ use base64::Engine;
 use super::AwsRegion;
 use super::error::classify;
 use crate::provider::function::FunctionWrites;
-use crate::provider::{AliasInfo, InvokeOutcome, InvokeRequest, ProviderError, RegionActions};
+use crate::provider::{
+    AliasInfo, InvokeOutcome, InvokeRequest, InvokeTarget, ProviderError, RegionActions,
+};
 
 impl RegionActions for AwsRegion {
     async fn dns_records(
@@ -146,12 +148,43 @@ impl RegionActions for AwsRegion {
         self.clients.set_reserved(function, value).await
     }
 
+    async fn invoke_target(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+    ) -> Result<InvokeTarget, ProviderError> {
+        let request = self
+            .clients
+            .lambda
+            .get_function_configuration()
+            .function_name(function)
+            .set_qualifier(qualifier.map(str::to_string))
+            .send();
+        let out = self.clients.lambda_call(request).await?;
+        Ok(InvokeTarget {
+            version: out.version.unwrap_or_else(|| "$LATEST".into()),
+            state: out.state.map(|s| s.as_str().to_string()),
+            timeout_secs: out.timeout,
+        })
+    }
+
     async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeOutcome, ProviderError> {
         let kind = if request.asynchronous {
             InvocationType::Event
         } else {
             InvocationType::RequestResponse
         };
+        // The answer is awaited as long as the function may run (its own timeout, read by the
+        // preview), with a margin for the network; the scope's operation timeout otherwise.
+        let seconds = request
+            .wait_secs
+            .map_or(self.clients.operation_timeout.as_secs_f64(), |w| {
+                f64::from(w) + 15.0
+            });
+        let wait = aws_smithy_types::timeout::TimeoutConfig::builder()
+            .operation_timeout(std::time::Duration::from_secs_f64(seconds))
+            .operation_attempt_timeout(std::time::Duration::from_secs_f64(seconds))
+            .build();
         // One attempt only: a retried invoke can run the function twice.
         let call = self
             .clients
@@ -165,10 +198,22 @@ impl RegionActions for AwsRegion {
             .customize()
             .config_override(
                 aws_sdk_lambda::config::Builder::default()
-                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+                    .retry_config(aws_config::retry::RetryConfig::disabled())
+                    .timeout_config(wait.clone()),
             )
             .send();
-        let out = self.clients.lambda_call(call).await?;
+        self.clients.lambda_limit.acquire_first().await;
+        let out = call.await.map_err(|e| {
+            match super::classify(e, seconds) {
+                // Sent, and no answer in time: the function may well be running still.
+                ProviderError::Timeout(_) => ProviderError::Service(format!(
+                    "no answer within {seconds:.0}s: the invoke was sent and {} may still be \
+                     running — read its logs (`lops logs {}`) before invoking again",
+                    request.function, request.function
+                )),
+                e => e,
+            }
+        })?;
         let log_tail = out.log_result.as_deref().and_then(|b64| {
             base64::engine::general_purpose::STANDARD
                 .decode(b64)

@@ -22,8 +22,8 @@ use fleet::{key_of, unit};
 
 use super::{
     Alarm, AlarmState, AliasInfo, FunctionExtras, FunctionMetrics, Inventory, InvokeOutcome,
-    InvokeRequest, MINUTES, MetricWindow, MetricsRequest, MetricsSnapshot, Percentiles,
-    ProviderError, RegionActions, RegionSource, Scope, Series, VersionInvocations,
+    InvokeRequest, InvokeTarget, MINUTES, MetricWindow, MetricsRequest, MetricsSnapshot,
+    Percentiles, ProviderError, RegionActions, RegionSource, Scope, Series, VersionInvocations,
 };
 
 /// Seconds in one round of the demo's scenarios.

@@ -322,6 +322,34 @@ impl RegionActions for SimRegion {
         })
     }
 
+    async fn invoke_target(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+    ) -> Result<InvokeTarget, ProviderError> {
+        self.answer(5).await?;
+        self.with_function(function, |f| {
+            let version = match qualifier {
+                None | Some("$LATEST") => "$LATEST".to_string(),
+                Some(q) if f.info.versions.iter().any(|v| v == q) => q.to_string(),
+                Some(q) => f
+                    .info
+                    .aliases
+                    .iter()
+                    .find(|a| a.name == q)
+                    .map(|a| a.function_version.clone())
+                    .ok_or_else(|| {
+                        ProviderError::NotFound(format!("Function not found: {function}:{q}"))
+                    })?,
+            };
+            Ok(InvokeTarget {
+                version,
+                state: Some(f.info.state.clone()),
+                timeout_secs: f.info.timeout_s,
+            })
+        })
+    }
+
     async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeOutcome, ProviderError> {
         self.answer(10).await?;
         let now = self.clock.now();

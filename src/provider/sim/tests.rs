@@ -134,6 +134,7 @@ async fn ops_shift_traffic_and_kill_in_the_simulation() {
         qualifier: None,
         payload: b"{}".to_vec(),
         asynchronous: false,
+        wait_secs: None,
     };
     assert!(matches!(
         r.invoke(&invoke).await,
@@ -163,6 +164,7 @@ async fn sim_invoke_echoes_and_reports() {
             qualifier: None,
             payload: br#"{"a":1}"#.to_vec(),
             asynchronous: false,
+            wait_secs: None,
         })
         .await
         .unwrap();

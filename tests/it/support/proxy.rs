@@ -92,6 +92,8 @@ struct Shared {
     recorded: BTreeMap<(String, String), Vec<(String, String)>>,
     /// (path, x-amz-copy-source, x-amz-copy-source-if-match) of each conditional S3 copy.
     copy_conditions: Vec<(String, String, String)>,
+    /// (region, operation, header, value) added to moto's successful answers.
+    headers: Vec<(String, String, String, String)>,
 }
 
 #[derive(Clone)]
@@ -215,6 +217,17 @@ impl FaultProxy {
     /// Whether any request was signed with this access key id.
     pub fn signed_with(&self, key: &str) -> bool {
         self.lock().keys.contains(key)
+    }
+
+    /// moto's successful answers to `operation` in `region` carry `header: value` too (as AWS
+    /// marks a function's own failure with X-Amz-Function-Error, which moto never sets).
+    pub fn add_header(&self, region: &str, operation: &str, header: &str, value: &str) {
+        self.lock().headers.push((
+            region.to_string(),
+            operation.to_string(),
+            header.to_string(),
+            value.to_string(),
+        ));
     }
 
     /// (path, copy source, ETag required) of each S3 copy sent with x-amz-copy-source-if-match
@@ -720,6 +733,20 @@ async fn handle(
             };
             if let Some(Fault::LateAnswer(d)) = fault {
                 tokio::time::sleep(d).await;
+            }
+            if parts.status.is_success() {
+                let s = shared.lock().unwrap_or_else(|p| p.into_inner());
+                for (r, o, name, value) in &s.headers {
+                    if *r == region
+                        && *o == operation
+                        && let (Ok(name), Ok(value)) = (
+                            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                            hyper::header::HeaderValue::from_str(value),
+                        )
+                    {
+                        parts.headers.insert(name, value);
+                    }
+                }
             }
             Ok(Response::from_parts(parts, Full::new(body)))
         }
