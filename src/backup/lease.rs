@@ -50,6 +50,11 @@ async fn held(store: &Store) -> Result<(Vec<Listed>, bool), BackupError> {
     Ok((leases, prune))
 }
 
+/// How many backups hold a lease on the store now (a preview's note: blobs wait for them).
+pub async fn running(store: &Store) -> Result<usize, BackupError> {
+    Ok(held(store).await?.0.len())
+}
+
 /// A backup run's lease: taken before any blob is checked, released when the run ends.
 pub struct Lease {
     rel: String,

@@ -93,14 +93,34 @@ pub async fn prepare_prune(
     }
     let store = Store::open(region, to.clone()).await?;
     let all = manifests(&store.list("snapshots/").await?);
-    let prune: BTreeSet<String> = select_to_prune(
-        &all,
-        retention.keep_last,
-        retention.keep_daily,
-        retention.keep_safety,
-    )
-    .into_iter()
-    .collect();
+    // The retention counts snapshots that can be read: one that cannot (a torn or edited
+    // manifest) never takes the place of a good one, and is left for a person to look at.
+    let mut unreadable: BTreeSet<String> = BTreeSet::new();
+    let prune = loop {
+        let readable: Vec<_> = all
+            .iter()
+            .filter(|(rel, ..)| !unreadable.contains(rel))
+            .cloned()
+            .collect();
+        let prune: BTreeSet<String> = select_to_prune(
+            &readable,
+            retention.keep_last,
+            retention.keep_daily,
+            retention.keep_safety,
+        )
+        .into_iter()
+        .collect();
+        let mut found = false;
+        for (rel, ..) in readable.iter().filter(|(rel, ..)| !prune.contains(rel)) {
+            if referenced(&store, std::iter::once(rel)).await?.is_none() {
+                unreadable.insert(rel.clone());
+                found = true;
+            }
+        }
+        if !found {
+            break prune;
+        }
+    };
     let mut plan = PruneSelection {
         to: to.to_string(),
         manifests: prune.iter().cloned().collect(),
@@ -108,10 +128,37 @@ pub async fn prepare_prune(
         seen: all.iter().map(|(rel, ..)| rel.clone()).collect(),
         ..Default::default()
     };
+    plan.notes
+        .push("deleted snapshots, blobs and data are gone for good: prune cannot be undone".into());
+    for rel in &unreadable {
+        plan.notes.push(format!(
+            "{} cannot be read: it is kept and not counted, so the retention keeps readable \
+             snapshots in its place (`lops backup verify` says what is wrong; delete it once \
+             looked at)",
+            store.uri(rel)
+        ));
+    }
+    let running = crate::backup::lease::running(&store).await?;
+    if running > 0 {
+        plan.notes.push(format!(
+            "{running} backup(s) hold a lease on this store (running, or killed within {} hours): \
+             blobs and data are not deleted while they do; snapshots are",
+            crate::backup::lease::STALE.num_hours()
+        ));
+        return Ok((store, plan));
+    }
     let kept = all
         .iter()
         .map(|(rel, ..)| rel)
         .filter(|rel| !prune.contains(*rel));
+    if !unreadable.is_empty() {
+        plan.notes.push(
+            "no blobs or data are deleted while a snapshot cannot be read (what it uses is not \
+             known)"
+                .into(),
+        );
+        return Ok((store, plan));
+    }
     let Some((blobs, data_roots)) = referenced(&store, kept).await? else {
         plan.notes.push(
             "a kept manifest could not be read: no blobs or data are deleted until it is fixed \
