@@ -348,8 +348,20 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
             err!("lops: {} in {}: {}", f.function, f.region, f.error);
         }
     }
+    // A data source with nothing in it is most often a mistyped prefix: said, and not a
+    // complete run for a script (`exit 3`), while the snapshots taken stand.
+    let empty: Vec<&str> = report
+        .data
+        .iter()
+        .filter(|d| d.objects == 0)
+        .map(|d| d.source.as_str())
+        .collect();
+    for source in &empty {
+        err!("lops: {source} holds no objects: check the prefix (nothing of it is in the backup)");
+    }
     Ok(
         match (report.snapshots.is_empty(), report.failed.is_empty()) {
+            (false, true) if !empty.is_empty() => Exit::Partial,
             (_, true) => Exit::Done,
             (true, false) if report.failed.iter().all(|f| f.invalid) => Exit::Usage,
             (true, false) => Exit::Failure,

@@ -221,6 +221,27 @@ pub async fn run_backup<R: BackupRegion>(
             "no function named: pass --fn NAME (repeatable) or --all".into(),
         ));
     }
+    // A source that holds the backup location (or lies inside it) would copy the store into
+    // itself, and each run the copies of the last.
+    let within = |outer: &S3Uri, inner: &S3Uri| {
+        outer.bucket == inner.bucket
+            && (outer.key.is_empty()
+                || inner.key == outer.key
+                || inner
+                    .key
+                    .starts_with(&format!("{}/", outer.key.trim_end_matches('/'))))
+    };
+    if let Some(source) = request
+        .data
+        .iter()
+        .find(|d| within(d, &request.to) || within(&request.to, d))
+    {
+        return Err(BackupError::Invalid(format!(
+            "--data {source} overlaps the backup location {}: a backup would copy its own \
+             store; give a data prefix beside it, or back up to another prefix or bucket",
+            request.to
+        )));
+    }
     let store = Store::open(first, request.to.clone()).await?;
     // Held while blobs may be reused, so that a prune running now keeps them.
     let lease = Lease::take(&store).await?;

@@ -2101,7 +2101,11 @@ async fn prune_keeps_a_blob_that_a_running_backup_reuses() {
         pruned["plan"]["notes"].to_string().contains("hold a lease"),
         "{pruned}"
     );
-    assert_eq!(pruned["pruned"]["blobs"].as_u64().unwrap_or(0), 0, "{pruned}");
+    assert_eq!(
+        pruned["pruned"]["blobs"].as_u64().unwrap_or(0),
+        0,
+        "{pruned}"
+    );
     let out = running.wait_with_output().expect("backup");
     assert_eq!(
         out.status.code(),

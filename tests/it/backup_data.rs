@@ -114,3 +114,44 @@ async fn an_object_rewritten_during_the_copy_is_read_again_and_never_recorded_ha
     );
     assert!(text.contains("exports/"), "{text}");
 }
+
+/// `--data` that overlaps the backup location is refused before anything is written (it would
+/// copy the store into itself, growing each run); a source with no objects (a mistyped prefix)
+/// is said, and the run is not complete for a script (exit 3) though its snapshot stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_that_overlaps_the_store_is_refused_and_an_empty_source_is_said() {
+    let fx = Fixture::new(PROXIED, "overlap").await;
+    let name = moto::unique("overlap");
+    fx.function(&name).await;
+    let proxy = FaultProxy::start(moto::url());
+    for data in [
+        format!("s3://{}", fx.bucket),
+        fx.to(),
+        format!("{}/data", fx.to()),
+    ] {
+        let run = backup(&fx, &proxy, &name, &data);
+        run.assert_exit(2);
+        assert!(
+            run.stderr.contains("overlaps the backup location"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        proxy.calls_where(PROXIED, "s3", |op| op.starts_with("PUT ")),
+        0,
+        "nothing written"
+    );
+    let source = moto::unique("src-empty-");
+    create_bucket(&fx.s3, &source, PROXIED).await;
+    put(&fx, &source, "exports/a.json", b"{}").await;
+    let run = backup(&fx, &proxy, &name, &format!("s3://{source}/exprots"));
+    run.assert_exit(3);
+    assert!(
+        run.stderr
+            .contains(&format!("s3://{source}/exprots holds no objects")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["snapshots"].as_array().map(Vec::len), Some(1));
+}
