@@ -212,14 +212,8 @@ pub async fn concurrency(
         value,
         flags,
     } = command;
-    let value = match value.as_str() {
-        "none" => None,
-        n => Some(n.parse::<i32>().map_err(|_| {
-            Failure::usage(format!(
-                "'{n}' is not a concurrency: give a whole number ≥ 0, or none"
-            ))
-        })?),
-    };
+    let value = crate::ops::request::parse_concurrency(&value)
+        .map_err(|e| Failure::usage(e.to_string()))?;
     run(global, &flags, |_| Request::SetConcurrency {
         function: function.clone(),
         value,

@@ -195,6 +195,7 @@ pub async fn prepare<S: RegionActions>(
                     crate::format::version(&current.function_version)
                 )));
             };
+            check_routable(source, function, &current, &next, None).await?;
             route_plan(plan, function, alias, current, next, None)
         }
         Request::PromoteTo {
@@ -224,12 +225,14 @@ pub async fn prepare<S: RegionActions>(
                 check_weight(*w)?;
             }
             let current = alias_of(source, function, alias).await?;
+            check_routable(source, function, &current, main, extra.as_ref()).await?;
             route_plan(plan, function, alias, current, main.clone(), extra.clone())
         }
         Request::Pin { function, alias } => {
             let current = alias_of(source, function, alias).await?;
             let good = last_good_version(&scope, audit, function, alias)
                 .unwrap_or_else(|| current.function_version.clone());
+            check_routable(source, function, &current, &good, None).await?;
             route_plan(plan, function, alias, current, good, None)
         }
         Request::SetConcurrency { function, value } => {
@@ -245,6 +248,20 @@ pub async fn prepare<S: RegionActions>(
         Request::Kill { function } => reserve_plan(source, plan, function, Some(0), true).await,
         Request::Revive { function } => {
             let value = reserved_before_kill(&scope, audit, function)?;
+            // A revive puts back what the kill took: over a reservation someone set since, it
+            // would undo their change instead.
+            let now = source
+                .reserved_concurrency(function)
+                .await
+                .map_err(|e| not_found(e, format!("function {function}")))?;
+            if now != Some(0) {
+                return Err(OpsError::Conflict(format!(
+                    "{function} is not killed now ({}): its reservation was changed since the \
+                     kill, so revive would overwrite that; nothing changed (set it with `lops \
+                     concurrency set`)",
+                    describe(&json!({"reserved": now}))
+                )));
+            }
             reserve_plan(source, plan, function, value, false).await
         }
         Request::SetTrigger { kind, id, enabled } => {
@@ -377,6 +394,26 @@ async fn weight_plan<S: RegionActions>(
 }
 
 /// Refuses a version `function` has not published, naming those it has.
+/// Every version a new routing names that the alias does not route to now must still be
+/// published: a version deleted since (nothing pointed at it) fails only at the write.
+pub(super) async fn check_routable<S: RegionActions>(
+    source: &S,
+    function: &str,
+    current: &AliasInfo,
+    main: &str,
+    extra: Option<&(String, f64)>,
+) -> Result<(), OpsError> {
+    let routed = |v: &str| {
+        current.function_version == v || current.additional_weights.iter().any(|(x, _)| x == v)
+    };
+    for version in std::iter::once(main).chain(extra.map(|(v, _)| v.as_str())) {
+        if !routed(version) {
+            check_published(source, function, version).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn check_published<S: RegionActions>(
     source: &S,
     function: &str,

@@ -199,6 +199,49 @@ impl Request {
     }
 }
 
+/// A reserved concurrency as typed in either face: a whole number 0 or more, or `none` (no
+/// reservation). Nothing typed is not `none`: removing a reservation (a killed function's 0
+/// included) is asked for by name.
+pub fn parse_concurrency(text: &str) -> Result<Option<i32>, OpsError> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    if text.is_empty() {
+        return Err(OpsError::Invalid(
+            "no concurrency given: give a whole number ≥ 0, or none (no reservation)".into(),
+        ));
+    }
+    match text.parse::<i64>() {
+        Ok(n) if n < 0 => Err(OpsError::Invalid(format!(
+            "reserved concurrency {n} is negative: give 0 or more, or none"
+        ))),
+        Ok(n) => i32::try_from(n).map(Some).map_err(|_| {
+            OpsError::Invalid(format!(
+                "reserved concurrency {n} is too large: no account allows that many concurrent \
+                 executions"
+            ))
+        }),
+        Err(_) if text.chars().all(|c| c.is_ascii_digit()) => Err(OpsError::Invalid(format!(
+            "reserved concurrency {text} is too large: no account allows that many concurrent \
+             executions"
+        ))),
+        Err(_) => Err(OpsError::Invalid(format!(
+            "'{text}' is not a concurrency: give a whole number ≥ 0, or none"
+        ))),
+    }
+}
+
+/// A weight as typed in either face, checked: 0 ≤ weight < 1.
+pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
+    let text = text.trim();
+    let weight: f64 = text
+        .parse()
+        .map_err(|_| OpsError::Invalid(format!("'{text}' is not a number: give 0 ≤ weight < 1")))?;
+    check_weight(weight)?;
+    Ok(weight)
+}
+
 pub fn check_weight(weight: f64) -> Result<(), OpsError> {
     if !weight.is_finite() || !(0.0..1.0).contains(&weight) {
         return Err(OpsError::Invalid(format!(
@@ -275,5 +318,28 @@ mod tests {
         );
         assert!(check_version("v2").is_err());
         assert!(check_version("12").is_ok());
+    }
+
+    /// One parser for both faces: what one refuses, the other does too.
+    #[test]
+    fn concurrency_and_weight_are_parsed_once() {
+        assert_eq!(parse_concurrency(" 5 ").unwrap(), Some(5));
+        assert_eq!(parse_concurrency("NONE").unwrap(), None);
+        for (text, says) in [
+            ("", "no concurrency given"),
+            ("  ", "no concurrency given"),
+            ("-1", "negative"),
+            ("99999999999999999999", "too large"),
+            ("3000000000", "too large"),
+            ("0.5", "not a concurrency"),
+            ("1e9", "not a concurrency"),
+        ] {
+            let e = parse_concurrency(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text:?}: {e}");
+        }
+        assert_eq!(parse_weight(" 0.25").unwrap(), 0.25);
+        for text in ["1", "1.7", "NaN", "inf", "-0.1", "", "x"] {
+            assert!(parse_weight(text).is_err(), "{text:?}");
+        }
     }
 }

@@ -152,6 +152,7 @@ pub(super) async fn undo_plan<S: RegionActions>(
                     describe(&record.after)
                 )));
             }
+            super::plan::check_routable(source, &function, &current, &main, extra.as_ref()).await?;
             route_plan(plan, &function, &alias, current, main, extra)?
         }
         Reversible::Reserved { function, value } => {

@@ -399,37 +399,22 @@ pub fn input_prompt(state: &State, input: &Input) -> String {
 /// said) when it is not one.
 fn marked_value(state: &mut State, input: &Input) -> Option<(Action, super::batch::Given)> {
     use super::batch::Given;
-    let (action, given) = match input {
-        Input::Weight(text) => match text.trim().parse::<f64>() {
-            Ok(w) => (Action::Shift, Given::Weight(w)),
-            Err(_) => {
-                state.input_error = Some(format!("'{text}' is not a number: give 0 ≤ weight < 1"));
-                state.input = Some(input.clone());
-                return None;
-            }
-        },
-        Input::Concurrency(text) => match text.trim() {
-            "none" | "" => (Action::Concurrency, Given::Concurrency(None)),
-            n => match n.parse::<i32>() {
-                Ok(v) if v >= 0 => (Action::Concurrency, Given::Concurrency(Some(v))),
-                _ => {
-                    state.input_error =
-                        Some(format!("'{n}' is not a number: give 0 or more, or none"));
-                    state.input = Some(input.clone());
-                    return None;
-                }
-            },
-        },
+    let parsed = match input {
+        Input::Weight(text) => {
+            crate::ops::request::parse_weight(text).map(|w| (Action::Shift, Given::Weight(w)))
+        }
+        Input::Concurrency(text) => crate::ops::request::parse_concurrency(text)
+            .map(|v| (Action::Concurrency, Given::Concurrency(v))),
         _ => return None,
     };
-    if let Given::Weight(w) = given
-        && let Err(e) = crate::ops::request::check_weight(w)
-    {
-        state.input_error = Some(e.to_string());
-        state.input = Some(input.clone());
-        return None;
+    match parsed {
+        Ok(given) => Some(given),
+        Err(e) => {
+            state.input_error = Some(e.to_string());
+            state.input = Some(input.clone());
+            None
+        }
     }
-    Some((action, given))
 }
 
 /// Tab in the payload editor: the next qualifier to invoke (none, each alias, each version).
@@ -484,11 +469,10 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
                 return;
             };
             let version = second_version(&alias, &versions).unwrap_or_default();
-            let weight = match text.trim().parse::<f64>() {
+            let weight = match crate::ops::request::parse_weight(&text) {
                 Ok(w) => w,
-                Err(_) => {
-                    state.input_error =
-                        Some(format!("'{text}' is not a number: give 0 ≤ weight < 1"));
+                Err(e) => {
+                    state.input_error = Some(e.to_string());
                     state.input = Some(Input::Weight(text));
                     return;
                 }
@@ -507,17 +491,13 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
             request
         }
         Input::Concurrency(text) => {
-            let value = match text.trim() {
-                "none" | "" => None,
-                n => match n.parse::<i32>() {
-                    Ok(v) => Some(v),
-                    Err(_) => {
-                        state.input_error =
-                            Some(format!("'{n}' is not a number: give 0 or more, or none"));
-                        state.input = Some(Input::Concurrency(text));
-                        return;
-                    }
-                },
+            let value = match crate::ops::request::parse_concurrency(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    state.input_error = Some(e.to_string());
+                    state.input = Some(Input::Concurrency(text));
+                    return;
+                }
             };
             let request = Request::SetConcurrency { function, value };
             if let Err(e) = request.validate() {

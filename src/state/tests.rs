@@ -935,6 +935,27 @@ fn a_paste_goes_into_the_input_and_never_presses_enter() {
     assert_eq!(s.input, Some(Input::Concurrency("12".into())));
 }
 
+/// An emptied concurrency input is not "no reservation" (it would free a killed function):
+/// refused with the message the CLI gives.
+#[test]
+fn an_empty_concurrency_is_refused_as_in_the_cli() {
+    let mut s = loaded();
+    update(&mut s, key('N'));
+    update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(effects.is_empty(), "{effects:?}");
+    assert!(
+        s.input_error
+            .as_deref()
+            .is_some_and(|e| e.contains("no concurrency given")),
+        "{:?}",
+        s.input_error
+    );
+}
+
 #[test]
 fn duplicate_invoke_is_asked_again_with_the_typed_name() {
     let mut s = loaded();

@@ -214,6 +214,30 @@ async fn concurrency_kill_and_revive_round_trip() {
     }
 }
 
+/// A revive puts back what the kill took, and only over the kill's 0: a reservation someone set
+/// since is theirs, and revive refuses rather than overwrite it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revive_never_overwrites_a_reservation_set_since_the_kill() {
+    let region = "eu-central-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-worker", moto::unique("revive"));
+    seeder.create_function(&f).await;
+    let lops = Lops::new(moto::url());
+    act(&lops, region, &["kill", &f, "--yes"]).assert_exit(0);
+    seeder
+        .lambda
+        .put_function_concurrency()
+        .function_name(&f)
+        .reserved_concurrent_executions(20)
+        .send()
+        .await
+        .expect("set by hand");
+    let run = act(&lops, region, &["revive", &f, "--yes"]);
+    run.assert_exit(1);
+    assert!(run.stderr.contains("is not killed now"), "{}", run.stderr);
+    assert_eq!(reserved(&seeder, &f).await, Some(20));
+}
+
 /// No audit, no change: a write that never comes back (the process killed while it waits)
 /// still left its record, as started, with the change it was to make.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,6 +375,41 @@ async fn an_invoke_waits_for_its_function_and_says_when_no_answer_came() {
         "{}",
         run.stderr
     );
+}
+
+/// A version deleted since (nothing routed to it any more) is refused when pin, promote or undo
+/// would route to it — at the preview, exit 2, not by a failing write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_to_a_version_deleted_since_is_refused_at_the_preview() {
+    let region = "ap-southeast-1";
+    let (seeder, f) = canary(region, "gone").await;
+    let lops = Lops::new(moto::url());
+    let traffic = |args: &[&str]| {
+        let mut all = vec!["traffic"];
+        all.extend_from_slice(args);
+        all.extend(["live", "--fn", &f, "--yes"]);
+        act(&lops, region, &all)
+    };
+    traffic(&["set", "--version", "2", "--weight", "0.5"]).assert_exit(0);
+    traffic(&["promote"]).assert_exit(0);
+    assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
+    seeder
+        .lambda
+        .delete_function()
+        .function_name(&f)
+        .qualifier("1")
+        .send()
+        .await
+        .expect("delete v1");
+    for run in [
+        act(&lops, region, &["pin", "live", "--fn", &f, "--yes"]),
+        lops.run(&["undo", "--yes"]),
+    ] {
+        run.assert_exit(2);
+        assert!(run.stderr.contains("version 1 of"), "{}", run.stderr);
+        assert!(run.stderr.contains("is not published"), "{}", run.stderr);
+    }
+    assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
