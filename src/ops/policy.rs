@@ -88,6 +88,9 @@ pub const OPERATIONS: &[(&str, &str, Tier)] = &[
         Tier::Read,
     ),
     ("DescribeRule", "events:DescribeRule", Tier::Read),
+    // Who else a rule invokes (named before pausing it), and a layer copy already published.
+    ("ListTargetsByRule", "events:ListTargetsByRule", Tier::Read),
+    ("ListLayerVersions", "lambda:ListLayerVersions", Tier::Read),
     (
         "GetEventSourceMapping",
         "lambda:GetEventSourceMapping",
@@ -252,6 +255,14 @@ pub fn policy(tier: Tier) -> Value {
             "Action": writes,
             "Resource": "arn:aws:s3:::BACKUP-BUCKET/*",
         }));
+        // A backup run removes the lease it wrote when it ends (left, it would hold every
+        // prune's blob deletion off for hours): the only delete below the change tier.
+        statements.push(json!({
+            "Sid": "LopsBackupLeases",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject"],
+            "Resource": "arn:aws:s3:::BACKUP-BUCKET/*leases/*",
+        }));
     }
     json!({
         "Version": "2012-10-17",
@@ -277,5 +288,106 @@ mod tests {
         assert!(!read.contains("InvokeFunction") && !read.contains("UpdateAlias"));
         assert!(read.contains("cloudwatch:GetMetricData"));
         assert!(read.contains("logs:StartLiveTail") && read.contains("logs:FilterLogEvents"));
+        // The read tier deletes only its own backup leases.
+        let statements = policy(Tier::Read)["Statement"].clone();
+        let deletes: Vec<&Value> = statements
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["Action"].to_string().contains("Delete"))
+            .collect();
+        assert_eq!(deletes.len(), 1, "{statements:#}");
+        assert_eq!(
+            deletes[0]["Resource"],
+            "arn:aws:s3:::BACKUP-BUCKET/*leases/*"
+        );
+    }
+
+    /// Every SDK operation the AWS provider's source calls is in the table (so in some tier's
+    /// policy): a call added without its IAM action would be denied under the generated policy.
+    #[test]
+    fn every_sdk_call_in_the_source_is_in_the_table() {
+        const SOURCES: &[&str] = &[
+            include_str!("../provider/aws/blob.rs"),
+            include_str!("../provider/aws/call.rs"),
+            include_str!("../provider/aws/clients.rs"),
+            include_str!("../provider/aws/cloudwatch.rs"),
+            include_str!("../provider/aws/dns.rs"),
+            include_str!("../provider/aws/download.rs"),
+            include_str!("../provider/aws/error.rs"),
+            include_str!("../provider/aws/function.rs"),
+            include_str!("../provider/aws/function_config.rs"),
+            include_str!("../provider/aws/function_writes.rs"),
+            include_str!("../provider/aws/guard.rs"),
+            include_str!("../provider/aws/lambda.rs"),
+            include_str!("../provider/aws/live_tail.rs"),
+            include_str!("../provider/aws/log_events.rs"),
+            include_str!("../provider/aws/mod.rs"),
+            include_str!("../provider/aws/region_actions.rs"),
+            include_str!("../provider/aws/triggers.rs"),
+        ];
+        const VERBS: &[&str] = &[
+            "list", "get", "put", "delete", "update", "create", "describe", "start", "filter",
+            "head", "copy", "upload", "complete", "abort", "publish", "invoke", "tag", "untag",
+            "enable", "disable", "add", "remove", "assume", "change",
+        ];
+        // Builders' and answers' own methods that look like operations.
+        const NOT_CALLS: &[&str] = &[
+            "describe",
+            "changes",
+            "start_weights",
+            "start_routing",
+            "changes_anything",
+            "change_info",
+            "upload_id",
+            "tags",
+            "starting_position",
+            "start",
+            "invoke_mode",
+            "headline",
+            "headers",
+            "disabled",
+            "copy_part_result",
+            "copy_object_result",
+            "complete",
+            "additional_version_weights",
+        ];
+        let mut missing = Vec::new();
+        for text in SOURCES {
+            for part in text.split('.').skip(1) {
+                let Some(name) = part.strip_suffix("()").or_else(|| {
+                    part.find("()")
+                        .map(|i| &part[..i])
+                        .filter(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                }) else {
+                    continue;
+                };
+                if name.is_empty()
+                    || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    || !VERBS
+                        .iter()
+                        .any(|v| name == *v || name.starts_with(&format!("{v}_")))
+                    || NOT_CALLS.contains(&name)
+                {
+                    continue;
+                }
+                let camel: String = name
+                    .split('_')
+                    .map(|w| {
+                        let mut c = w.chars();
+                        c.next()
+                            .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                if iam_action(&camel).is_none() && !missing.contains(&camel) {
+                    missing.push(camel);
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "called but not in the policy table: {missing:?}"
+        );
     }
 }
