@@ -175,12 +175,26 @@ async fn signals<S: GuardSignals>(
     Ok(None)
 }
 
-async fn act<S: RegionActions>(
+/// Prepares and executes `request`, writing only over one of `ours` (routings the rollout left or means): the plan's
+/// own read of the alias is checked too, so a change landing between the rollout's look and
+/// the preview is never taken as the "before" and written over.
+async fn act_over<S: RegionActions>(
     source: &S,
     audit: Option<&AuditLog>,
     request: Request,
+    ours: Option<&[Routing]>,
 ) -> Result<(), OpsError> {
     let plan = prepare(source, request, audit).await?;
+    if let (Some(ours), crate::ops::Change::Route { expected, .. }) = (ours, &plan.change) {
+        let found = Routing::of(expected);
+        if !ours.contains(&found) {
+            return Err(OpsError::Conflict(format!(
+                "{} changed to {} just before the write",
+                plan.target,
+                found.describe()
+            )));
+        }
+    }
     execute(source, &plan, audit).await.map(|_| ())
 }
 
@@ -236,11 +250,38 @@ pub async fn roll_back<S: RegionActions>(
         main: start.main.clone(),
         extra: start.extra.clone(),
     };
+    // The guard's own rollback writes only over what it found just now (the check above);
+    // a person's abort over anything.
+    let ours: Option<Vec<Routing>> = match &status {
+        Status::RolledBack { .. } => {
+            let (main, extra) = r.step_routing();
+            Some(vec![
+                r.expected_routing(),
+                start.clone(),
+                Routing { main, extra },
+            ])
+        }
+        _ => None,
+    };
     let mut tries = 0;
     loop {
         tries += 1;
-        match act(source, audit, request.clone()).await {
+        match act_over(source, audit, request.clone(), ours.as_deref()).await {
             Ok(()) => break,
+            Err(OpsError::Conflict(what)) if ours.is_some() => {
+                let reason = match &status {
+                    Status::RolledBack { reason } => reason.clone(),
+                    _ => String::new(),
+                };
+                r.status = Status::Halted {
+                    reason: format!(
+                        "{reason}, but {what}: someone else changed it, and it is left as they \
+                         set it. Nothing was written; look, then resume or abort"
+                    ),
+                };
+                r.updated = now();
+                return save(store, r);
+            }
             Err(e @ OpsError::Provider(_)) if tries < 3 => {
                 tracing::warn!(error = %e, target = %r.target(), "rollback failed; trying again");
                 tokio::time::sleep(Duration::from_secs(tries)).await;
@@ -359,7 +400,8 @@ pub async fn run<S: RegionActions + GuardSignals>(
             }
         };
         // A resumed rollout may find its step already applied: the ops layer has nothing to do.
-        if let Err(e) = act(source, audit, request).await {
+        let ours = [target.clone(), r.expected_routing()];
+        if let Err(e) = act_over(source, audit, request, Some(&ours)).await {
             // Someone else edited the alias right around the write: theirs is not overwritten
             // by a rollback either; the rollout halts as when it finds the alias changed.
             let read = source
