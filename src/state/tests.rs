@@ -980,6 +980,7 @@ fn duplicate_invoke_is_asked_again_with_the_typed_name() {
 fn rollout(function: &str) -> crate::ops::rollout::Rollout {
     crate::ops::rollout::Rollout {
         profile: "default".into(),
+        account: None,
         region: "us-east-1".into(),
         function: function.into(),
         alias: "live".into(),

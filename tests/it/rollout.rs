@@ -397,3 +397,86 @@ fn standings(plans: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// One alias, one rollout: the same alias under another profile name of the same account is
+/// refused while a rollout runs there (the two would write over each other's steps).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_profile_on_the_same_account_cannot_start_a_rollout_of_the_same_alias() {
+    let region = "il-central-1";
+    let (seeder, f) = canary(region, "twoprof").await;
+    let lops = Lops::new(moto::url());
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile ops]\nregion = {region}\n"),
+    )
+    .expect("aws config");
+    let plan = |extra: &[&str]| {
+        let mut args = vec![
+            "traffic",
+            "plan",
+            "live",
+            "--fn",
+            &f,
+            "--to",
+            "2",
+            "--steps",
+            "20:60s",
+            "--regions",
+            region,
+            "--yes",
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+    let first = plan(&[]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let mut child = lops.spawn(&first);
+    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    let second = plan(&["--profile", "ops"]);
+    let second: Vec<&str> = second.iter().map(String::as_str).collect();
+    let run = lops.run(&second);
+    let _ = child.kill();
+    let _ = child.wait();
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("under profile default"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.2)])
+    );
+}
+
+/// A guard already tripped is refused at the start: the first step would send traffic to the
+/// new version while the alarm fires, only to roll back at the first check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_whose_guard_is_already_tripped_does_not_start() {
+    let region = "eu-west-1";
+    let (seeder, f) = canary(region, "tripped").await;
+    let alarm = format!("{f}-errors");
+    seeder
+        .put_error_alarm(&alarm, &f, Some(StateValue::Alarm))
+        .await;
+    let lops = Lops::new(moto::url());
+    let run = lops.run(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        &f,
+        "--to",
+        "2",
+        "--steps",
+        "20:60s",
+        "--guard-alarm",
+        &alarm,
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    run.assert_exit(4);
+    assert!(run.stderr.contains("is in ALARM now"), "{}", run.stderr);
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+}

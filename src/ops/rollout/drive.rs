@@ -64,6 +64,30 @@ pub async fn start<S: RegionActions + GuardSignals>(
             existing.progress()
         )));
     }
+    // The same alias under another profile name of the same account (or one whose account is
+    // not known) is the same alias: one rollout at a time there too.
+    let account = source
+        .caller()
+        .await
+        .ok()
+        .and_then(|arn| arn.split(':').nth(4).map(str::to_string))
+        .filter(|a| !a.is_empty());
+    if let Some(other) = store.running().into_iter().find(|r| {
+        r.profile != scope.profile
+            && r.region == scope.region
+            && r.function == function
+            && r.alias == alias
+            && (r.account.is_none() || account.is_none() || r.account == account)
+    }) {
+        return Err(OpsError::Refused(format!(
+            "a rollout of {function}:{alias} in {} is {} under profile {} ({}), on the same \
+             account: resume or abort it there first",
+            scope.region,
+            other.standing().as_str(),
+            other.profile,
+            other.progress()
+        )));
+    }
     check_alarms(source, &scope, &guard.alarms).await?;
     // Validates the version the way a single shift would; its preview already read the alias.
     let first = steps.first().map(|s| s.weight.min(0.99)).unwrap_or(0.1);
@@ -101,6 +125,7 @@ pub async fn start<S: RegionActions + GuardSignals>(
     }
     Ok(Rollout {
         profile: scope.profile,
+        account,
         region: scope.region,
         function: function.into(),
         alias: alias.into(),
@@ -139,15 +164,28 @@ async fn check_alarms<S: GuardSignals>(
         .filter(|a| !found.iter().any(|(name, _)| name == *a))
         .map(String::as_str)
         .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(OpsError::Invalid(format!(
+    if !missing.is_empty() {
+        return Err(OpsError::Invalid(format!(
             "guard alarm {} does not exist in {scope}: a guard that names a missing alarm never \
              trips. Check the name (aws cloudwatch describe-alarms) or leave it out",
             missing.join(", ")
-        )))
+        )));
     }
+    // A guard already tripped would roll the first step back at once, after sending traffic
+    // to the new version while the alarm fires.
+    let firing: Vec<&str> = found
+        .iter()
+        .filter(|(_, state)| *state == AlarmState::Alarm)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !firing.is_empty() {
+        return Err(OpsError::Refused(format!(
+            "guard alarm {} is in ALARM now in {scope}: the rollout would roll back at its first \
+             check. Start it once the alarm is OK (or leave that alarm out of the guard)",
+            firing.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// What the guard saw: `Ok(Some(reason))` when it trips.

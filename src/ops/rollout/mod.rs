@@ -261,6 +261,10 @@ impl Routing {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollout {
     pub profile: String,
+    /// The AWS account it runs in (from STS at its start): two profile names on one account
+    /// are one alias.
+    #[serde(default)]
+    pub account: Option<String>,
     pub region: String,
     pub function: String,
     pub alias: String,
@@ -491,6 +495,7 @@ mod tests {
         let store = RolloutStore::at(&dir);
         let mut r = Rollout {
             profile: "default".into(),
+            account: None,
             region: "us-east-1".into(),
             function: "f".into(),
             alias: "live".into(),
