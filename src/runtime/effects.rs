@@ -97,32 +97,41 @@ impl<S: Source> Executor<S> {
         };
         let scopes: Vec<_> = self.sources.iter().map(|s| s.scope().clone()).collect();
         let tx = self.tx.clone();
+        // Read again every few seconds: a rollout another lops (or the CLI) starts, halts or
+        // finishes after this dashboard started is offered to `A` and `U` as the CLI offers it.
         tokio::spawn(async move {
-            let Ok(running) = tokio::task::spawn_blocking(move || store.running()).await else {
-                return;
-            };
-            for r in running {
-                let Some(region) = scopes
-                    .iter()
-                    .position(|s| s.region == r.region && s.profile == r.profile)
-                else {
-                    continue;
+            loop {
+                let store = store.clone();
+                let Ok(running) = tokio::task::spawn_blocking(move || store.running()).await else {
+                    return;
                 };
-                let event = match (r.standing(), &r.owner) {
-                    (rollout::Standing::Running, Some(o)) => {
-                        format!("running in lops pid {} on {}: abort asks it", o.pid, o.host)
-                    }
-                    _ => "interrupted: resume or abort".to_string(),
-                };
-                let msg = Msg::RolloutUpdate {
-                    region,
-                    rollout: Box::new(r),
-                    event,
-                    running: false,
-                };
-                if tx.send(msg).await.is_err() {
+                let mine = std::process::id();
+                let saved: Vec<(usize, rollout::Rollout, String)> = running
+                    .into_iter()
+                    .filter(|r| r.owner.as_ref().is_none_or(|o| o.pid != mine))
+                    .filter_map(|r| {
+                        let region = scopes
+                            .iter()
+                            .position(|s| s.region == r.region && s.profile == r.profile)?;
+                        let event = match (r.standing(), &r.owner, &r.status) {
+                            (_, _, rollout::Status::Halted { reason }) => {
+                                format!("halted: {reason} — resume or abort")
+                            }
+                            (rollout::Standing::Running, Some(o), _) => {
+                                format!(
+                                    "running in lops pid {} on {}: abort asks it",
+                                    o.pid, o.host
+                                )
+                            }
+                            _ => "interrupted: resume or abort".to_string(),
+                        };
+                        Some((region, r, event))
+                    })
+                    .collect();
+                if tx.send(Msg::SavedRollouts(saved)).await.is_err() {
                     return;
                 }
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
             }
         });
     }

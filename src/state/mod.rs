@@ -477,6 +477,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::BatchPrepared(result) => batch::prepared(state, result),
         Msg::BatchLanded { batch, landed } => batch::landed(state, &batch, landed, &mut effects),
         Msg::RolloutPrepared { region, result } => actions::rollout_prepared(state, region, result),
+        Msg::SavedRollouts(saved) => outcome::saved_rollouts(state, saved),
         Msg::RolloutUpdate {
             region,
             rollout,

@@ -84,6 +84,8 @@ pub enum Msg {
         function: String,
         result: Result<crate::provider::Triggers, ProviderError>,
     },
+    /// The rollouts saved as unfinished that another process (or none) runs, read again.
+    SavedRollouts(Vec<(usize, crate::ops::rollout::Rollout, String)>),
     /// A traffic plan moved on, stopped, or was found interrupted.
     RolloutUpdate {
         region: usize,

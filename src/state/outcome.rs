@@ -39,16 +39,20 @@ pub fn rollout_update(
             extra,
         );
     }
-    let finished = rollout.status != crate::ops::rollout::Status::Running;
+    // Halted is not finished: it waits for a person to resume or abort it, here as in the CLI.
+    let finished = !rollout.unfinished();
     if matches!(state.popup, Some(Popup::Working(_))) {
         state.popup = None;
     }
-    if finished {
+    let halted = matches!(rollout.status, crate::ops::rollout::Status::Halted { .. });
+    if finished || halted {
         state.popup = Some(Popup::Notice(format!(
-            "rollout {}: {event}",
-            rollout.target()
+            "rollout {}: {event}{}",
+            rollout.target(),
+            if halted { " (U resumes, A aborts)" } else { "" }
         )));
-    } else {
+    }
+    if !finished {
         state.rollouts.push(RolloutView {
             region,
             rollout,
@@ -145,6 +149,27 @@ pub enum BackupEvent {
 }
 
 /// A traffic plan the dashboard shows: running here, or interrupted (found saved at start).
+/// The unfinished rollouts this dashboard does not run, as saved now: they replace the ones
+/// read before (one finished elsewhere leaves the list; one started elsewhere joins it).
+pub fn saved_rollouts(state: &mut State, saved: Vec<(usize, Rollout, String)>) {
+    state.rollouts.retain(|v| v.running);
+    for (region, rollout, event) in saved {
+        let ours = state.rollouts.iter().any(|v| {
+            v.region == region
+                && v.rollout.function == rollout.function
+                && v.rollout.alias == rollout.alias
+        });
+        if !ours {
+            state.rollouts.push(RolloutView {
+                region,
+                rollout,
+                event,
+                running: false,
+            });
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RolloutView {
     pub region: usize,

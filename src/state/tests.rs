@@ -1004,6 +1004,62 @@ fn rollout(function: &str) -> crate::ops::rollout::Rollout {
     }
 }
 
+/// Rollouts saved by another lops are read again while the dashboard runs: one started (or
+/// halted) elsewhere after it started is offered to `A` and `U`, one finished there leaves,
+/// and the rollout this dashboard runs itself is never replaced by its saved copy.
+#[test]
+fn rollouts_saved_elsewhere_are_offered_and_a_halted_one_stays() {
+    let mut s = loaded();
+    let mut halted = rollout("cron");
+    halted.status = crate::ops::rollout::Status::Halted {
+        reason: "someone else changed it".into(),
+    };
+    update(
+        &mut s,
+        Msg::SavedRollouts(vec![(
+            0,
+            halted.clone(),
+            "halted: … — resume or abort".into(),
+        )]),
+    );
+    assert_eq!(s.rollouts.len(), 1);
+    update(&mut s, key('U'));
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].starts_with("resume rollout cron:live")),
+        "{:?}",
+        s.popup
+    );
+    update(&mut s, code(KeyCode::Esc));
+    // A rollout this dashboard runs stays; the saved list no longer has the halted one.
+    update(
+        &mut s,
+        Msg::RolloutUpdate {
+            region: 0,
+            rollout: Box::new(rollout("api")),
+            event: "step 1/2 applied".into(),
+            running: true,
+        },
+    );
+    update(&mut s, Msg::SavedRollouts(Vec::new()));
+    let left: Vec<&str> = s
+        .rollouts
+        .iter()
+        .map(|v| v.rollout.function.as_str())
+        .collect();
+    assert_eq!(left, ["api"]);
+    // A halted update of the one it runs keeps it offered (resume or abort), not a notice only.
+    update(
+        &mut s,
+        Msg::RolloutUpdate {
+            region: 0,
+            rollout: Box::new(halted),
+            event: "halted".into(),
+            running: false,
+        },
+    );
+    assert_eq!(s.rollouts.len(), 2);
+}
+
 #[test]
 fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
     let mut s = loaded();
