@@ -259,6 +259,11 @@ impl RegionState {
 
     /// Whether `read` has ever answered here: before it has, its numbers are unknown (`–`),
     /// never 0.
+    /// Whether `read`'s last attempt failed.
+    pub fn read_failing(&self, read: Read) -> bool {
+        self.reads[read.index()].error.is_some()
+    }
+
     pub fn ever_read(&self, read: Read) -> bool {
         self.reads[read.index()].last_ok.is_some()
     }

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
 use super::theme::Theme;
-use super::widgets::{fit, sparkline};
+use super::widgets::{fit_middle, sparkline};
 use crate::format;
 use crate::provider::AlarmState;
 use crate::state::rows::health_score;
@@ -117,7 +117,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 "no function matches '{}' (esc clears the filter)",
                 state.filter
             )
-        } else if state.regions.iter().all(|r| !r.failing().is_empty()) {
+        } else if state
+            .regions
+            .iter()
+            .all(|r| r.read_failing(crate::state::Read::Inventory))
+        {
+            // Every inventory failed (not only some other read): nothing listed anywhere.
             "no region answered: see the footer for each region's error".to_string()
         } else {
             "no functions in these regions".to_string()
@@ -183,6 +188,26 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Col::Alarm if wide && *w == c.width(true) => Constraint::Min(*w),
         _ => Constraint::Length(*w),
     }));
+    // The cells the name gets, so a cut name says it is cut (two names cut alike would read
+    // as one): wide, its length; else what the other columns and the spacing leave.
+    let name_at = usize::from(marking) + 2;
+    let name_cells = match widths[name_at] {
+        Constraint::Length(n) => n,
+        _ => {
+            let others: u16 = widths
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != name_at)
+                .map(|(_, c)| match c {
+                    Constraint::Length(n) | Constraint::Min(n) => *n,
+                    _ => 0,
+                })
+                .sum();
+            inner
+                .saturating_sub(others + widths.len().saturating_sub(1) as u16)
+                .max(12)
+        }
+    } as usize;
     let names_alarms = cols
         .iter()
         .any(|(c, w)| *c == Col::Alarm && wide && *w == c.width(true));
@@ -202,6 +227,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 (*r, region),
                 &region.functions[*f],
                 (wide, names_alarms, &cols),
+                (usize::from(region_width), name_cells),
                 &health,
             );
             if state.offset + i == state.selected {
@@ -224,6 +250,7 @@ fn row<'a>(
     (index, region): (usize, &RegionState),
     f: &'a FunctionEntry,
     (wide, names_alarms, cols): (bool, bool, &[Col]),
+    (scope_cells, name_cells): (usize, usize),
     health: &RegionHealth,
 ) -> Row<'a> {
     let s = f.stats(state.window);
@@ -295,8 +322,11 @@ fn row<'a>(
     }
     cells.extend([
         Cell::from(mark),
-        Cell::from(Span::styled(region.scope.to_string(), region_style)),
-        Cell::from(fit(&f.info.name, 40, theme)),
+        Cell::from(Span::styled(
+            fit_middle(&region.scope.to_string(), scope_cells, theme),
+            region_style,
+        )),
+        Cell::from(fit_middle(&f.info.name, name_cells, theme)),
     ]);
     if wide {
         let state_style = if f.info.state == "Active" {

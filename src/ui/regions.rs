@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table};
 
 use super::theme::Theme;
-use super::widgets::fit;
+use super::widgets::{fit, fit_middle};
 use super::{health_label, health_mark};
 use crate::format;
 use crate::state::{RegionHealth, State};
@@ -40,8 +40,19 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             theme.title(),
         ));
     let stale_after = state.stale_after_secs();
+    // As wide as the longest scope within reason; a longer one is cut in the middle so
+    // `staging/us-east-1` and `staging/us-east-2` still read apart.
+    let scope_cells = state
+        .regions
+        .iter()
+        .map(|r| r.scope.to_string().chars().count())
+        .max()
+        .unwrap_or(14)
+        .clamp(14, 24);
     // What the columns before it leave (each read's failure names the setting that helps).
-    let error_width = usize::from(area.width).saturating_sub(75).max(10);
+    let error_width = usize::from(area.width)
+        .saturating_sub(61 + scope_cells)
+        .max(10);
     let rows: Vec<Row> = state
         .regions
         .iter()
@@ -58,7 +69,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             let alarms = r.known_firing_alarms();
             Row::new(vec![
                 Cell::from(health_mark(&h, theme)),
-                Cell::from(r.scope.to_string()),
+                Cell::from(fit_middle(&r.scope.to_string(), scope_cells, theme)),
                 // While its inventory fills in: "412/1000" read, or "250…" listed.
                 Cell::from(
                     r.inventory_progress
@@ -136,7 +147,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     .style(theme.header());
     let widths = [
         Constraint::Length(1),
-        Constraint::Length(14),
+        Constraint::Length(scope_cells as u16),
         Constraint::Length(11),
         Constraint::Length(4),
         Constraint::Length(6),

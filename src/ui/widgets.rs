@@ -42,6 +42,24 @@ pub fn fit(text: &str, max: usize, theme: &Theme) -> String {
     out
 }
 
+/// Truncates to `max` characters cutting the middle (`payments-se…-canary`): names that
+/// differ only at their end (`-canary`, `-us-east-2`) still read apart.
+pub fn fit_middle(text: &str, max: usize, theme: &Theme) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_string();
+    }
+    if max < 4 {
+        return fit(text, max, theme);
+    }
+    let mark = if theme.ascii { "~" } else { "…" };
+    let tail = (max - 1) / 2;
+    let head = max - 1 - tail;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(count - tail).collect();
+    format!("{start}{mark}{end}")
+}
+
 /// Truncates to `max` characters keeping the end (what is being typed), marking the cut.
 pub fn fit_end(text: &str, max: usize, theme: &Theme) -> String {
     let count = text.chars().count();

@@ -339,6 +339,52 @@ async fn loading_empty_and_unreachable_states_say_what_is_going_on() {
     assert!(screen(&mut empty, &MONO, 80, 24).contains("no functions in these regions"));
 }
 
+/// Names too long for their column are cut in the middle, marked: two that differ only at
+/// their end still read apart, at 80 columns and wide.
+#[tokio::test]
+async fn long_names_are_cut_in_the_middle_and_still_read_apart() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    let names = [
+        "payments-settlement-reconciler-primary",
+        "payments-settlement-reconciler-primary-canary",
+    ];
+    let functions = names
+        .iter()
+        .map(|n| lops::provider::FunctionInfo {
+            name: n.to_string(),
+            state: "Active".into(),
+            ..Default::default()
+        })
+        .collect();
+    update(
+        &mut state,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: start(),
+            result: Ok(lops::provider::Inventory {
+                functions,
+                ..Default::default()
+            }),
+        },
+    );
+    for width in [80, 130] {
+        let out = screen(&mut state, &MONO, width, 24);
+        let rows: Vec<&str> = out.lines().filter(|l| l.contains("payments")).collect();
+        assert_eq!(rows.len(), 2, "{out}");
+        let shown: Vec<&str> = rows
+            .iter()
+            .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("payments")))
+            .collect();
+        assert_ne!(shown[0], shown[1], "{out}");
+        if width == 80 {
+            assert!(shown.iter().all(|n| n.contains('…')), "{out}");
+            assert!(shown.iter().any(|n| n.ends_with("canary")), "{out}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn tiny_terminal_gets_a_clear_message() {
     let mut state = incident().await;
@@ -422,10 +468,7 @@ async fn a_refused_typed_value_says_why_at_80_columns() {
         Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
     );
     let out = screen(&mut state, &MONO, 80, 24);
-    assert!(
-        out.contains("is not a number: give 0 or more, or none"),
-        "{out}"
-    );
+    assert!(out.contains("is too large"), "{out}");
     // What was typed stays in view, with the cursor.
     assert!(out.contains("99999999999999999999_"), "{out}");
 }
