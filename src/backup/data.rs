@@ -41,8 +41,8 @@ pub async fn copy_prefix(
         if o.rel.is_empty() {
             continue;
         }
-        let source_key = source.root.child(&o.rel);
-        let dest_key = dest_root.child(&o.rel);
+        let source_key = source.root.exact_child(&o.rel);
+        let dest_key = dest_root.exact_child(&o.rel);
         // The size recorded is the size of the version copied: the copy is made only of the
         // version the HEAD saw (if-match on its ETag), read again when it changed in between.
         let mut attempt = 0;
@@ -63,6 +63,11 @@ pub async fn copy_prefix(
                 .await
             {
                 Ok(copy_etag) => break (size, etag, Some(copy_etag)),
+                // Deleted between its HEAD and its copy: gone, as one gone before the HEAD.
+                // (The key, not a bucket: a bucket gone is a failure, never "nothing there".)
+                Err(ProviderError::NotFound(m)) if m.contains("NoSuchKey") => {
+                    break (0, String::new(), None);
+                }
                 Err(ProviderError::Changed(_)) if attempt < COPY_ATTEMPTS => continue,
                 Err(ProviderError::Changed(what)) => {
                     return Err(BackupError::Provider(ProviderError::Service(format!(

@@ -219,7 +219,7 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
     for copy in &manifest.data {
         let root = S3Uri::parse(&copy.copy).map_err(BackupError::Corrupt)?;
         for o in &copy.objects {
-            let key = root.child(&o.key);
+            let key = root.exact_child(&o.key);
             match data::head(store, &root.bucket, &key).await? {
                 None => report
                     .problems

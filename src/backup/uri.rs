@@ -49,6 +49,17 @@ impl S3Uri {
         }
     }
 
+    /// The key of an object `rel` below this one exactly as listed (the inverse of stripping
+    /// `KEY/`): an S3 key may hold an empty segment (`exp//x`), which [`S3Uri::child`] would
+    /// fold into another key.
+    pub fn exact_child(&self, rel: &str) -> String {
+        if self.key.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{}/{rel}", self.key)
+        }
+    }
+
     /// The same bucket, another key.
     pub fn with_key(&self, key: impl Into<String>) -> S3Uri {
         S3Uri {

@@ -261,7 +261,7 @@ pub fn policy(tier: Tier) -> Value {
             "Sid": "LopsBackupLeases",
             "Effect": "Allow",
             "Action": ["s3:DeleteObject"],
-            "Resource": "arn:aws:s3:::BACKUP-BUCKET/*leases/*",
+            "Resource": "arn:aws:s3:::BACKUP-BUCKET/PREFIX/leases/*",
         }));
     }
     json!({

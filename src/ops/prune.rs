@@ -1,7 +1,7 @@
 //! `backup prune` through the ops layer: a preview of what the retention policy deletes, then a
 //! deletion that never takes a blob a backup may still need (see [`crate::backup::lease`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
@@ -93,34 +93,42 @@ pub async fn prepare_prune(
     }
     let store = Store::open(region, to.clone()).await?;
     let all = manifests(&store.list("snapshots/").await?);
-    // The retention counts snapshots that can be read: one that cannot (a torn or edited
-    // manifest) never takes the place of a good one, and is left for a person to look at.
+    // Every manifest is read first: the retention counts the snapshots that can be read (one
+    // that cannot — torn, edited, not a manifest — never takes the place of a good one), and
+    // one that cannot is never deleted, wherever it falls, but left for a person to look at.
     let mut unreadable: BTreeSet<String> = BTreeSet::new();
-    let prune = loop {
-        let readable: Vec<_> = all
-            .iter()
-            .filter(|(rel, ..)| !unreadable.contains(rel))
-            .cloned()
-            .collect();
-        let prune: BTreeSet<String> = select_to_prune(
-            &readable,
-            retention.keep_last,
-            retention.keep_daily,
-            retention.keep_safety,
-        )
-        .into_iter()
-        .collect();
-        let mut found = false;
-        for (rel, ..) in readable.iter().filter(|(rel, ..)| !prune.contains(rel)) {
-            if referenced(&store, std::iter::once(rel)).await?.is_none() {
+    let mut blobs: BTreeSet<String> = BTreeSet::new();
+    let mut data_roots: Vec<String> = Vec::new();
+    let mut uses: BTreeMap<String, (BTreeSet<String>, Vec<String>)> = BTreeMap::new();
+    for (rel, ..) in &all {
+        match referenced(&store, std::iter::once(rel)).await? {
+            Some(used) => {
+                uses.insert(rel.clone(), used);
+            }
+            None => {
                 unreadable.insert(rel.clone());
-                found = true;
             }
         }
-        if !found {
-            break prune;
+    }
+    let readable: Vec<_> = all
+        .iter()
+        .filter(|(rel, ..)| !unreadable.contains(rel))
+        .cloned()
+        .collect();
+    let prune: BTreeSet<String> = select_to_prune(
+        &readable,
+        retention.keep_last,
+        retention.keep_daily,
+        retention.keep_safety,
+    )
+    .into_iter()
+    .collect();
+    for (rel, (b, d)) in &uses {
+        if !prune.contains(rel) {
+            blobs.extend(b.iter().cloned());
+            data_roots.extend(d.iter().cloned());
         }
-    };
+    }
     let mut plan = PruneSelection {
         to: to.to_string(),
         manifests: prune.iter().cloned().collect(),
@@ -147,10 +155,6 @@ pub async fn prepare_prune(
         ));
         return Ok((store, plan));
     }
-    let kept = all
-        .iter()
-        .map(|(rel, ..)| rel)
-        .filter(|rel| !prune.contains(*rel));
     if !unreadable.is_empty() {
         plan.notes.push(
             "no blobs or data are deleted while a snapshot cannot be read (what it uses is not \
@@ -159,14 +163,6 @@ pub async fn prepare_prune(
         );
         return Ok((store, plan));
     }
-    let Some((blobs, data_roots)) = referenced(&store, kept).await? else {
-        plan.notes.push(
-            "a kept manifest could not be read: no blobs or data are deleted until it is fixed \
-             or removed (see `lops backup list`)"
-                .into(),
-        );
-        return Ok((store, plan));
-    };
     let old =
         |o: &crate::backup::store::Listed| o.last_modified.is_none_or(|t| t <= unreferenced_before);
     for o in store.list("blobs/sha256/").await? {

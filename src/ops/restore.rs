@@ -384,8 +384,8 @@ async fn restore_under_lease(
                         .store
                         .bucket()
                         .copy(
-                            (&from.bucket, &from.child(&o.key)),
-                            (&to.bucket, &to.child(&o.key)),
+                            (&from.bucket, &from.exact_child(&o.key)),
+                            (&to.bucket, &to.exact_child(&o.key)),
                             o.size,
                             None,
                             Some(&o.copy_etag),

@@ -155,3 +155,56 @@ async fn data_that_overlaps_the_store_is_refused_and_an_empty_source_is_said() {
     );
     assert_eq!(run.json()["snapshots"].as_array().map(Vec::len), Some(1));
 }
+
+/// Keys as S3 holds them, an empty segment included (`exports//x`), are copied as themselves
+/// (never folded into `exports/x`); one deleted between its HEAD and its copy (404 NoSuchKey on
+/// the copy) is left out like one deleted before, and the run goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_copied_exactly_and_one_deleted_mid_copy_is_left_out() {
+    let fx = Fixture::new(PROXIED, "exact").await;
+    let name = moto::unique("exact");
+    fx.function(&name).await;
+    let source = moto::unique("src-exact-");
+    create_bucket(&fx.s3, &source, PROXIED).await;
+    put(&fx, &source, "exports//double.txt", b"double").await;
+    put(&fx, &source, "exports/double.txt", b"single").await;
+    put(&fx, &source, "exports/zz-gone.txt", b"gone").await;
+    let proxy = FaultProxy::start(moto::url());
+    // The copies go in key order: the third (zz-gone.txt) finds its source deleted.
+    proxy.add_after(
+        2,
+        Rule {
+            region: PROXIED.into(),
+            service: Some("s3".into()),
+            operation: Some(format!("PUT /{}/lops/data/*", fx.bucket)),
+            fault: Fault::Code(404, "NoSuchKey"),
+            remaining: Some(1),
+        },
+    );
+    let run = backup(&fx, &proxy, &name, &format!("s3://{source}/exports"));
+    let snapshot = snapshot_of(&run);
+    assert_eq!(run.json()["data"][0]["objects"], 2, "{}", run.stdout);
+    let copy = run.json()["data"][0]["copy"]
+        .as_str()
+        .expect("copy")
+        .to_string();
+    let root = copy
+        .strip_prefix(&format!("s3://{}/", fx.bucket))
+        .expect("copy in the store")
+        .to_string();
+    assert_eq!(
+        fx.get(&fx.bucket, &format!("{root}//double.txt"))
+            .await
+            .as_deref(),
+        Some(&b"double"[..])
+    );
+    assert_eq!(
+        fx.get(&fx.bucket, &format!("{root}/double.txt"))
+            .await
+            .as_deref(),
+        Some(&b"single"[..])
+    );
+    fx.lops(moto::url())
+        .run(&["backup", "verify", &snapshot])
+        .assert_exit(0);
+}

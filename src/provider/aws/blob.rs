@@ -206,11 +206,16 @@ impl S3Bucket {
         if_match: Option<&str>,
     ) -> Result<String, ProviderError> {
         let source = copy_source(from.0, from.1);
-        let fail = |what: &str, e: String| {
-            ProviderError::Service(format!(
+        // A source gone since it was read stays "not found" (a backup leaves it out, as one
+        // gone before its HEAD); every other failure names both ends.
+        let fail = |what: &str, e: ProviderError| match e {
+            ProviderError::NotFound(m) => {
+                ProviderError::NotFound(format!("s3://{}/{}: {m}", from.0, from.1))
+            }
+            e => ProviderError::Service(format!(
                 "{what} s3://{}/{} → s3://{}/{}: {e}",
                 from.0, from.1, to.0, to.1
-            ))
+            )),
         };
         // A failed x-amz-copy-source-if-match: the source is another version than the one read.
         let changed = |status: Option<u16>| {
@@ -233,7 +238,7 @@ impl S3Bucket {
             }
             let out = call.send().await.map_err(|e| {
                 changed(e.raw_response().map(|r| r.status().as_u16()))
-                    .unwrap_or_else(|| fail("copying", classify(e, 60.0).to_string()))
+                    .unwrap_or_else(|| fail("copying", classify(e, 60.0)))
             })?;
             return Ok(out
                 .copy_object_result()
@@ -245,12 +250,10 @@ impl S3Bucket {
         if let Some(class) = storage_class {
             create = create.storage_class(StorageClass::from(class));
         }
-        let upload = create.send().await.map_err(|e| {
-            fail(
-                "starting a multipart copy of",
-                classify(e, 60.0).to_string(),
-            )
-        })?;
+        let upload = create
+            .send()
+            .await
+            .map_err(|e| fail("starting a multipart copy of", classify(e, 60.0)))?;
         let upload_id = upload.upload_id().unwrap_or_default().to_string();
         let result = async {
             let part = part_size(size);
@@ -273,9 +276,8 @@ impl S3Bucket {
                     .send()
                     .await
                     .map_err(|e| {
-                        changed(e.raw_response().map(|r| r.status().as_u16())).unwrap_or_else(
-                            || fail("copying a part of", classify(e, 60.0).to_string()),
-                        )
+                        changed(e.raw_response().map(|r| r.status().as_u16()))
+                            .unwrap_or_else(|| fail("copying a part of", classify(e, 60.0)))
                     })?;
                 parts.push(
                     CompletedPart::builder()
@@ -304,12 +306,7 @@ impl S3Bucket {
                 )
                 .send()
                 .await
-                .map_err(|e| {
-                    fail(
-                        "completing a multipart copy of",
-                        classify(e, 60.0).to_string(),
-                    )
-                })?;
+                .map_err(|e| fail("completing a multipart copy of", classify(e, 60.0)))?;
             Ok(done.e_tag().unwrap_or_default().to_string())
         }
         .await;
