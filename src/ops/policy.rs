@@ -299,7 +299,7 @@ mod tests {
         assert_eq!(deletes.len(), 1, "{statements:#}");
         assert_eq!(
             deletes[0]["Resource"],
-            "arn:aws:s3:::BACKUP-BUCKET/*leases/*"
+            "arn:aws:s3:::BACKUP-BUCKET/PREFIX/leases/*"
         );
     }
 
