@@ -217,19 +217,24 @@ pub struct Theme {
 /// Where the config file lives when `--config` is not given.
 pub fn default_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
+        .filter(|v| v.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
     Some(base.join("lops").join("config.toml"))
 }
 
 /// Where lops keeps its state (audit log, plans, log file).
 pub fn state_dir() -> Option<PathBuf> {
+    // A relative XDG path is ignored, as the XDG spec says (it would follow the current
+    // directory: one audit log per place lops was started from).
     let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
+        .filter(|v| v.is_absolute())
         .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"))
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|h| h.is_absolute())
+                .map(|h| h.join(".local").join("state"))
         })?;
     Some(base.join("lops"))
 }

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// The result of a record written before a change of many steps begins (`restore.begin`); the
 /// record written when it ends says how it ended.
 pub const STARTED: &str = "started";
+/// Why an action is refused when there is no audit log to write to.
+pub const NO_LOG: &str = "no audit log: there is no state directory to keep it in (set \
+     XDG_STATE_HOME or HOME): nothing was sent — no audit, no change";
 /// The start of an invoke's result when the function ran and failed (`Unhandled`, `Handled`).
 pub const FUNCTION_ERROR: &str = "function error: ";
 /// The start of a result that says the target changed since the preview (nothing was sent).
@@ -73,6 +76,13 @@ impl AuditLog {
     /// file that existed with wider ones) before anything is changed.
     pub fn ready(&self) -> std::io::Result<()> {
         let file = self.open()?;
+        // A device or a pipe (a link to /dev/null, say) would take records and keep none; and
+        // its permissions are not lops's to change.
+        if !file.metadata()?.is_file() {
+            return Err(std::io::Error::other(
+                "it is not a regular file (a link to a device or a pipe keeps no record)",
+            ));
+        }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -89,7 +99,7 @@ impl AuditLog {
             std::fs::create_dir_all(dir)?;
         }
         let mut options = OpenOptions::new();
-        options.create(true).append(true);
+        options.create(true).append(true).read(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -108,11 +118,28 @@ impl AuditLog {
     }
 
     pub fn append(&self, record: &Record) -> std::io::Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
         let mut file = self.open()?;
         let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
         line.push('\n');
-        // One write per record, so concurrent writers never interleave inside a line.
-        file.write_all(line.as_bytes())
+        // A record starts on a line of its own, also after one cut short (by a full disk, in
+        // an older lops): it is never glued to a fragment and lost with it.
+        let len = file.metadata()?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(len - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                line.insert(0, '\n');
+            }
+        }
+        // One write per record, so concurrent writers never interleave inside a line; one cut
+        // short is taken back, so no fragment stays.
+        if let Err(e) = file.write_all(line.as_bytes()) {
+            let _ = file.set_len(len);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Every record, oldest first; lines that do not parse are skipped (and counted).
@@ -192,6 +219,33 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(log.path()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A fragment left by an earlier cut-short write never swallows the next record; a log
+    /// that is not a regular file is refused (and left as it is).
+    #[test]
+    fn a_record_never_joins_a_fragment_and_a_device_is_no_log() {
+        let dir = tempfile_dir().join("fragment");
+        let log = AuditLog::at(dir.join("audit.jsonl"));
+        log.append(&record("a")).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap()
+            .write_all(b"{\"id\": \"cut")
+            .unwrap();
+        log.append(&record("b")).unwrap();
+        let (records, bad) = log.read().unwrap();
+        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!((ids, bad), (vec!["a", "b"], 1));
+        #[cfg(unix)]
+        {
+            let linked = AuditLog::at(dir.join("null.jsonl"));
+            std::os::unix::fs::symlink("/dev/null", linked.path()).unwrap();
+            let e = linked.ready().unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
         }
         let _ = std::fs::remove_dir_all(dir);
     }

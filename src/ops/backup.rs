@@ -171,7 +171,10 @@ pub(super) fn append(
 
 /// No audit, no change: the log must take a record before anything is sent.
 pub(super) fn audit_ready(audit: Option<&AuditLog>) -> Result<(), BackupError> {
-    if let Some(log) = audit {
+    let Some(log) = audit else {
+        return Err(BackupError::Refused(super::audit::NO_LOG.into()));
+    };
+    {
         log.ready().map_err(|e| {
             BackupError::Refused(format!(
                 "the audit log {} cannot be written ({e}): nothing was sent. Fix its permissions \

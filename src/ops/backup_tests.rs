@@ -69,9 +69,14 @@ async fn a_demo_backup_writes_snapshots_that_verify_list_and_deduplicate() {
         .find(|f| f.info.name != versioned.info.name)
         .expect("another demo function");
     let names = [versioned.info.name.as_str(), plain.info.name.as_str()];
-    let report = run_backup(std::slice::from_ref(&east), &named(&names), None, &|_| {})
-        .await
-        .expect("backup");
+    let report = run_backup(
+        std::slice::from_ref(&east),
+        &named(&names),
+        Some(&test_log()),
+        &|_| {},
+    )
+    .await
+    .expect("backup");
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.snapshots.len(), 2);
     assert!(report.uploaded_blobs >= 2, "{report:?}");
@@ -138,9 +143,14 @@ async fn a_demo_backup_writes_snapshots_that_verify_list_and_deduplicate() {
     assert_eq!(listed.len(), 2, "{listed:?}");
 
     // Nothing changed: the second run stores no package again.
-    let again = run_backup(std::slice::from_ref(&east), &named(&names), None, &|_| {})
-        .await
-        .expect("second backup");
+    let again = run_backup(
+        std::slice::from_ref(&east),
+        &named(&names),
+        Some(&test_log()),
+        &|_| {},
+    )
+    .await
+    .expect("second backup");
     assert_eq!(again.snapshots.len(), 2);
     assert_eq!(again.uploaded_blobs, 0, "{again:?}");
 }
@@ -153,7 +163,7 @@ async fn a_demo_backup_names_an_unknown_function_and_the_region_in_its_outage() 
     let report = run_backup(
         std::slice::from_ref(&east),
         &named(&["no-such-fn"]),
-        None,
+        Some(&test_log()),
         &|_| {},
     )
     .await
@@ -172,7 +182,7 @@ async fn a_demo_backup_names_an_unknown_function_and_the_region_in_its_outage() 
     let report = run_backup(
         std::slice::from_ref(&flaky),
         &named(&[&name]),
-        None,
+        Some(&test_log()),
         &|_| {},
     )
     .await
@@ -204,7 +214,7 @@ async fn snapshot_of(east: &SimRegion, function: &str) -> (Manifest, Store) {
     let report = run_backup(
         std::slice::from_ref(east),
         &named(&[function]),
-        None,
+        Some(&test_log()),
         &|_| {},
     )
     .await
@@ -259,7 +269,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
     let report = run_backup(
         std::slice::from_ref(&east),
         &named(&[&source.info.name]),
-        None,
+        Some(&test_log()),
         &|_| {},
     )
     .await
@@ -495,4 +505,15 @@ async fn a_function_that_appears_under_the_restores_name_is_taken_only_when_it_i
             assert!(now.versions.is_empty());
         }
     }
+}
+
+/// An audit log of its own in the temporary directory (an action needs one: no audit, no
+/// change).
+fn test_log() -> AuditLog {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    AuditLog::at(std::env::temp_dir().join(format!(
+        "lops-backup-tests-{}-{n}/audit.jsonl",
+        std::process::id()
+    )))
 }

@@ -79,8 +79,12 @@ pub async fn execute<S: RegionActions>(
         destructive: plan.destructive,
     };
     // No audit, no change: the action is recorded as started before anything is sent (a full
-    // disk or a read-only file refuses it here), and its result under the same id after.
-    if let Some(log) = audit {
+    // disk or a read-only file refuses it here), and its result under the same id after. No
+    // log at all (no state directory) refuses it too.
+    let Some(log) = audit else {
+        return Err(OpsError::Refused(super::audit::NO_LOG.into()));
+    };
+    {
         log.ready()
             .and_then(|()| log.append(&record))
             .map_err(|e| {

@@ -473,21 +473,34 @@ fn reserved_before_kill(
     let (records, _) = log
         .read()
         .map_err(|e| OpsError::Invalid(format!("cannot read the audit log: {e}")))?;
-    let kill = records
+    let here = |r: &&super::audit::Record| {
+        r.result == "ok"
+            && r.target == function
+            && r.region == scope.region
+            && r.profile == scope.profile
+    };
+    let at = records
         .iter()
-        .rev()
-        .find(|r| {
-            r.action == "kill"
-                && r.result == "ok"
-                && r.target == function
-                && r.region == scope.region
-                && r.profile == scope.profile
-        })
+        .rposition(|r| r.action == "kill" && here(&r))
         .ok_or_else(|| {
             OpsError::Invalid(format!(
                 "no kill of {function} in {scope} is recorded: set a value with `lops concurrency set {function} N`"
             ))
         })?;
+    let kill = &records[at];
+    // A reservation set (or revived, or undone) since the kill is newer than what the kill
+    // recorded: reviving would put a week-old value over it.
+    if let Some(later) = records[at + 1..]
+        .iter()
+        .find(|r| here(r) && matches!(r.action.as_str(), "concurrency.set" | "revive" | "undo"))
+    {
+        return Err(OpsError::Conflict(format!(
+            "{function}'s reservation was changed after its kill ({} at {}): revive would put \
+             the value from before the kill over that; nothing changed (set it with `lops \
+             concurrency set`)",
+            later.action, later.time
+        )));
+    }
     Ok(kill
         .before
         .get("reserved")

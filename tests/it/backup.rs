@@ -1316,7 +1316,7 @@ async fn the_backup_key_on_marks_backs_up_every_marked_function_in_one_run() {
         "STANDARD".into(),
     ));
     let screen = Screen::new(120, 30);
-    let (keys, run) = tui::start_on(&screen, sources, state, None);
+    let (keys, run) = tui::start_on(&screen, sources, state, Some(tui::temp_audit()));
     tui::filter(&keys, &name);
     screen
         .wait_until(30, "both rows", |t| t.matches("Active").count() == 2)

@@ -236,6 +236,34 @@ async fn revive_never_overwrites_a_reservation_set_since_the_kill() {
     run.assert_exit(1);
     assert!(run.stderr.contains("is not killed now"), "{}", run.stderr);
     assert_eq!(reserved(&seeder, &f).await, Some(20));
+    // Back at 0 by a recorded change since the kill: still not the kill's to undo.
+    act(&lops, region, &["concurrency", "set", &f, "0", "--yes"]).assert_exit(0);
+    let run = act(&lops, region, &["revive", &f, "--yes"]);
+    run.assert_exit(1);
+    assert!(
+        run.stderr
+            .contains("was changed after its kill (concurrency.set"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(reserved(&seeder, &f).await, Some(0));
+}
+
+/// No audit, no change: with no state directory to keep the log in (HOME unset, a relative
+/// XDG_STATE_HOME, which the XDG spec says to ignore), an action is refused with nothing sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_place_for_the_audit_log_nothing_is_changed() {
+    let region = "eu-central-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-worker", moto::unique("nolog"));
+    seeder.create_function(&f).await;
+    let lops = Lops::new(moto::url())
+        .env("HOME", "")
+        .env("XDG_STATE_HOME", "relative/state");
+    let run = act(&lops, region, &["kill", &f, "--yes"]);
+    run.assert_exit(4);
+    assert!(run.stderr.contains("no audit log"), "{}", run.stderr);
+    assert_eq!(reserved(&seeder, &f).await, None);
 }
 
 /// No audit, no change: a write that never comes back (the process killed while it waits)

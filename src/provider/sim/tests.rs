@@ -113,8 +113,11 @@ async fn ops_shift_traffic_and_kill_in_the_simulation() {
         version: other.clone(),
         weight: 0.3,
     };
+    let log = crate::ops::audit::AuditLog::at(
+        std::env::temp_dir().join(format!("lops-sim-tests-{}/audit.jsonl", std::process::id())),
+    );
     let plan = prepare(&r, request, None).await.unwrap();
-    execute(&r, &plan, None).await.unwrap();
+    execute(&r, &plan, Some(&log)).await.unwrap();
     let now = r.alias(&f.info.name, &alias.name).await.unwrap();
     assert_eq!(now.additional_weights, vec![(other, 0.3)]);
     assert_ne!(now.revision_id, alias.revision_id);
@@ -128,7 +131,7 @@ async fn ops_shift_traffic_and_kill_in_the_simulation() {
     )
     .await
     .unwrap();
-    execute(&r, &kill, None).await.unwrap();
+    execute(&r, &kill, Some(&log)).await.unwrap();
     let invoke = InvokeRequest {
         function: f.info.name.clone(),
         qualifier: None,

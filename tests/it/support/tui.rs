@@ -49,7 +49,17 @@ pub fn start(
     sources: Vec<Arc<AwsRegion>>,
     state: State,
 ) -> (Keys, JoinHandle<std::io::Result<State>>) {
-    start_on(&Screen::new(120, 30), sources, state, None)
+    start_on(&Screen::new(120, 30), sources, state, Some(temp_audit()))
+}
+
+/// An audit log of the test's own (an action needs one: no audit, no change).
+pub fn temp_audit() -> lops::ops::audit::AuditLog {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    lops::ops::audit::AuditLog::at(std::env::temp_dir().join(format!(
+        "lops-tui-tests-{}-{n}/audit.jsonl",
+        std::process::id()
+    )))
 }
 
 /// Sends a key (ignored if the loop already ended).
