@@ -444,7 +444,7 @@ pub(super) async fn run_batch(
         };
         match result {
             Ok(outcome) if flags.json => docs.push(plan_json(plan, Some(outcome))),
-            Ok(outcome) => print_outcome(plan, outcome),
+            Ok(outcome) => print_outcome(plan, outcome, batch.items.len() > 1),
             Err(e) => {
                 let _ = writeln!(err, "lops: {} in {}: {e}", plan.target, plan.scope);
                 docs.push(json!({"region": plan.scope.region, "target": plan.target, "action": plan.action, "error": e.to_string()}));
@@ -540,8 +540,12 @@ fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> serde_json::Value {
     doc
 }
 
-fn print_outcome(plan: &Plan, outcome: &Outcome) {
+fn print_outcome(plan: &Plan, outcome: &Outcome, several: bool) {
     let mut out = super::stdout();
+    // Several regions' answers: each says whose it is.
+    if several && outcome.invoke.is_some() {
+        let _ = writeln!(out, "── {} in {}", plan.target, plan.scope);
+    }
     let Some((inv, report)) = &outcome.invoke else {
         if plan.change == crate::ops::Change::Nothing {
             let _ = writeln!(

@@ -211,6 +211,22 @@ impl Batch {
             };
             match result {
                 Ok(_) if plan.change == Change::Nothing => {}
+                // Sent, and the function failed: not a change that worked.
+                Ok(o)
+                    if o.invoke
+                        .as_ref()
+                        .is_some_and(|(i, _)| i.function_error.is_some()) =>
+                {
+                    summary.failed.push(format!(
+                        "{} in {}: the function failed ({})",
+                        plan.target,
+                        plan.scope,
+                        o.invoke
+                            .as_ref()
+                            .and_then(|(i, _)| i.function_error.as_deref())
+                            .unwrap_or_default()
+                    ))
+                }
                 Ok(_) => summary
                     .changed
                     .push(format!("{} in {}", plan.target, plan.scope)),

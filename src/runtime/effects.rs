@@ -108,7 +108,12 @@ impl<S: Source> Executor<S> {
                 let mine = std::process::id();
                 let saved: Vec<(usize, rollout::Rollout, String)> = running
                     .into_iter()
-                    .filter(|r| r.owner.as_ref().is_none_or(|o| o.pid != mine))
+                    // Those this dashboard drives are its own to show (a halted one of its
+                    // own, no longer driven, is offered like any other).
+                    .filter(|r| {
+                        r.status != rollout::Status::Running
+                            || r.owner.as_ref().is_none_or(|o| o.pid != mine)
+                    })
                     .filter_map(|r| {
                         let region = scopes
                             .iter()

@@ -293,15 +293,14 @@ fn propose_rollout(state: &mut State, region: usize, function: &str, action: Act
         return;
     };
     let r = view.rollout;
-    let now = state
-        .regions
-        .get(view.region)
-        .and_then(|reg| reg.function(&r.function))
-        .and_then(|f| f.info.aliases.iter().find(|a| a.name == r.alias))
-        .map(|a| {
-            crate::ops::plan::describe_routing(&a.function_version, a.additional_weights.first())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    // What the rollout itself last wrote (the inventory's copy may be minutes old, and a
+    // rollout run elsewhere moves the alias between its reads); a halted one says what it
+    // found instead, on a line of its own.
+    let now = format!("{} as the rollout left it", r.expected_routing().describe());
+    let halted = match &r.status {
+        crate::ops::rollout::Status::Halted { reason } => Some(format!("halted: {reason}")),
+        _ => None,
+    };
     let (act, line) = if action == Action::AbortRollout {
         (
             RolloutAct::Abort,
@@ -330,11 +329,13 @@ fn propose_rollout(state: &mut State, region: usize, function: &str, action: Act
         )
     };
     let proposal = Proposal::Rollout(Box::new(r), act);
+    let mut lines = vec![line];
+    lines.extend(halted);
     state.popup = Some(Popup::Confirm(Pending::new(
         state,
         view.region,
         proposal,
-        vec![line],
+        lines,
     )));
 }
 

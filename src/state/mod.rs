@@ -444,6 +444,24 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             if key.kind != KeyEventKind::Release {
                 keys::on_key(state, key, &mut effects);
             }
+            // While a preview is read, keys wait on a popup that takes none but esc: typed
+            // ahead (a name meant for the confirmation, a `q` in it), they must not act on the
+            // screen underneath.
+            let previewing = effects.iter().any(|e| {
+                matches!(
+                    e,
+                    Effect::Prepare { .. }
+                        | Effect::PrepareBatch { .. }
+                        | Effect::PrepareTriggerBatch { .. }
+                        | Effect::PrepareRollout { .. }
+                        | Effect::Undo
+                )
+            });
+            if previewing && state.popup.is_none() {
+                state.popup = Some(Popup::Working(
+                    "reading the target for the preview… (esc hides this)".into(),
+                ));
+            }
         }
         Msg::Paste(text) => keys::on_paste(state, &text),
         Msg::Resize(w, h) => {

@@ -1211,6 +1211,10 @@ fn concurrency_and_pin_keys_prepare_their_requests() {
             .any(|e| matches!(e, Effect::Prepare { request, .. } if **request == expected)),
         "{effects:?}"
     );
+    // While the preview is read a popup takes the keys (none acts underneath); esc hides it.
+    assert!(matches!(&s.popup, Some(Popup::Working(_))));
+    assert!(update(&mut s, key('q')).is_empty() && !s.quit);
+    update(&mut s, code(KeyCode::Esc));
     // cron has no alias: pin says so instead of sending anything.
     let effects = update(&mut s, key('L'));
     assert!(effects.iter().all(|e| !matches!(e, Effect::Prepare { .. })));

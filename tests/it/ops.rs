@@ -346,6 +346,47 @@ async fn an_invoke_is_checked_first_and_a_failing_function_is_not_ok() {
     assert_eq!(proxy.calls(region, "lambda", "Invoke"), 1);
 }
 
+/// An invoke in several regions labels each answer with its region, and a function that
+/// failed in one is counted as failed there (exit 3), not as changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_region_invoke_names_each_answer_and_counts_a_failed_function() {
+    use crate::support::proxy::FaultProxy;
+    let (good, bad) = ("ap-southeast-1", "eu-central-1");
+    let f = format!("{}-both", moto::unique("inv"));
+    for region in [good, bad] {
+        Seeder::new(moto::url(), region)
+            .await
+            .create_function(&f)
+            .await;
+    }
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add_header(bad, "Invoke", "X-Amz-Function-Error", "Unhandled");
+    let lops = Lops::new(&proxy.url);
+    let run = lops.run(&[
+        "invoke",
+        &f,
+        "--regions",
+        &format!("{good},{bad}"),
+        "--payload",
+        "{\"n\": 1}",
+        "--yes",
+    ]);
+    run.assert_exit(3);
+    for region in [good, bad] {
+        assert!(
+            run.stdout.contains(&format!("── {f} in {region}")),
+            "{}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.stderr.contains("changed 1 of 2; failed: ")
+            && run.stderr.contains("the function failed (Unhandled)"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// A synchronous invoke waits as long as its function may run (its timeout, plus a margin),
 /// not the scope's operation timeout — here lowered to 1 s to show it is not the one that
 /// counts; one that gets no answer says the function may still be running.
