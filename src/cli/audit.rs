@@ -30,10 +30,10 @@ pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
         for r in &records {
             let _ = writeln!(
                 out,
-                "{}  {:<16} {:<14} {:<28} {}{}  {}",
+                "{}  {:<16} {:<24} {:<28} {}{}  {}",
                 r.time,
                 r.action,
-                r.region,
+                format!("{}/{}", r.profile, r.region),
                 r.target,
                 match r.result.as_str() {
                     "ok" => "ok",

@@ -275,10 +275,10 @@ impl ConfigFile {
                 g.duplicate_invoke_secs
             )));
         }
-        if g.max_error_rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
-            return Err(invalid(
-                "guards.max_error_rate must be between 0 and 1 (0.05 is 5 %)".into(),
-            ));
+        if let Some(r) = g.max_error_rate.filter(|r| !(0.0..=1.0).contains(r)) {
+            return Err(invalid(format!(
+                "guards.max_error_rate = {r}: give a rate between 0 and 1 (0.05 is 5 %)"
+            )));
         }
         if !(1..=3_600).contains(&g.interval_secs) {
             return Err(invalid(format!(

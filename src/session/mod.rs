@@ -276,7 +276,7 @@ async fn check_profile_known(profile: &str, settings: &Settings) -> Result<(), F
             return Err(Failure::usage(format!(
                 "the AWS config files cannot be read, so profile '{profile}' cannot be \
                  checked: {}; fix them (`aws configure list-profiles` shows the same error)",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
+                crate::provider::aws::error_chain(&e)
             )));
         }
     };
@@ -361,7 +361,7 @@ async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Fai
         Ok(Err(e)) => Err(Failure::usage(format!(
             "cannot load AWS credentials for profile '{}' ({}): {how}",
             scope.profile,
-            aws_smithy_types::error::display::DisplayErrorContext(&e)
+            crate::provider::aws::error_chain(&e)
         ))),
         Err(_) => Err(Failure::usage(format!(
             "no AWS credentials for profile '{}' after {}s: {how}",

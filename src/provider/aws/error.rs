@@ -2,7 +2,6 @@
 
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::provider::ProviderError;
 
@@ -40,8 +39,8 @@ where
                 return ProviderError::Timeout(timeout_secs);
             }
             return ProviderError::Service(format!(
-                "could not connect: {}",
-                DisplayErrorContext(&err)
+                "could not connect: {} — check the network, the region, and AWS_ENDPOINT_URL if set",
+                chain(&err)
             ));
         }
         _ => {}
@@ -54,7 +53,7 @@ where
         (true, false) => message.clone(),
         (true, true) => match status {
             Some(s) => format!("HTTP {s}"),
-            None => DisplayErrorContext(&err).to_string(),
+            None => chain(&err),
         },
     };
     if THROTTLE_CODES.contains(&code.as_str()) || status == Some(429) {
@@ -75,4 +74,19 @@ where
     } else {
         ProviderError::Service(brief)
     }
+}
+
+/// An error and its causes, each said once, as a person reads them (`dispatch failure: io
+/// error: … Connection refused (os error 111)`), without the debug dump after them.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cause = e.source();
+    }
+    parts.join(": ")
 }

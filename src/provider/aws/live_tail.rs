@@ -120,7 +120,7 @@ impl AwsRegion {
                 Err(e) => {
                     return Err(ProviderError::Service(format!(
                         "Live Tail stream: {}",
-                        aws_smithy_types::error::display::DisplayErrorContext(&e)
+                        crate::provider::aws::error_chain(&e)
                     )));
                 }
             };

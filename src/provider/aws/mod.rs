@@ -26,7 +26,7 @@ pub use clients::{
     env_keys, has_own_credentials, load_sdk_config,
 };
 pub use cloudwatch::{QUERIES_PER_CALL, QueryBatches};
-pub use error::classify;
+pub use error::{chain as error_chain, classify};
 
 use super::{
     Alarm, FunctionExtras, Inventory, MetricsRequest, MetricsSnapshot, NotRead, ProviderError,
