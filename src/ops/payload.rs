@@ -74,6 +74,12 @@ pub fn load_payload(
     let (text, source) = match (inline, saved_name) {
         (Some(_), Some(_)) => return Err("give --payload or --payload-name, not both".into()),
         (Some(p), None) => match p.strip_prefix('@') {
+            // `@-`: standard input, as curl reads it.
+            Some("-") => (
+                read_limited(Path::new("/dev/stdin"), limit, what)
+                    .map_err(|e| format!("cannot read the payload from standard input: {e}"))?,
+                "the payload on standard input".to_string(),
+            ),
             Some(path) => (
                 read_limited(Path::new(path), limit, what)
                     .map_err(|e| format!("cannot read payload file {path}: {e}"))?,
@@ -90,6 +96,11 @@ pub fn load_payload(
             )
         }
         (None, None) => ("{}".to_string(), String::new()),
+    };
+    // A byte-order mark some editors write is not JSON: dropped, not sent.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
     };
     check_payload_size(text.len() as u64, asynchronous)?;
     serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
@@ -167,6 +178,18 @@ pub fn recent_duplicate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_not_sent() {
+        let path = std::env::temp_dir().join(format!("lops-bom-{}.json", std::process::id()));
+        std::fs::write(&path, "\u{feff}{\"a\": 1}").unwrap();
+        let arg = format!("@{}", path.display());
+        assert_eq!(
+            load_payload(Some(&arg), None, false).unwrap(),
+            b"{\"a\": 1}"
+        );
+        let _ = std::fs::remove_file(path);
+    }
 
     #[test]
     fn the_same_json_written_another_way_is_the_same_payload() {
