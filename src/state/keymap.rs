@@ -160,9 +160,7 @@ impl Action {
             Action::Fleet => "fleet view",
             Action::Regions => "regions view",
             Action::Load => "load distribution view",
-            Action::Services => {
-                "services view: Route 53 weight and health per region against real load"
-            }
+            Action::Services => "services view: Route 53 weights and health against real load",
             Action::Drain => "services view: drain the selected region (weight 0)",
             Action::RestoreRegion => {
                 "services view: restore the region to the weight its drain found"
@@ -179,9 +177,7 @@ impl Action {
             Action::Pin => "all alias traffic to its last known good version",
             Action::Concurrency => "set reserved concurrency (a number, or none)",
             Action::Backup => "back up the function to the [backup] location",
-            Action::Trigger => {
-                "pause / resume the selected trigger (detail view, ↑↓ select); with marks, all their triggers"
-            }
+            Action::Trigger => "pause / resume a trigger (detail: ↑↓ picks it; marks: all theirs)",
             Action::Logs => "log pane of the function: follows live (/ filters)",
             Action::Pause => "log pane: pause / follow",
             Action::Mark => "mark / unmark the row (actions then act on every marked row)",

@@ -60,7 +60,19 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
             }
             return;
         }
-        // Help closes on any key, which does nothing else either.
+        // Help pages with ↑ ↓ PgUp PgDn (on a small screen it does not fit); any other key
+        // closes it, and does nothing else.
+        Some(Popup::Help) => {
+            let page = usize::from(state.size.1.saturating_sub(4)).max(1);
+            match key.code {
+                KeyCode::Down => state.help_scroll += 1,
+                KeyCode::PageDown => state.help_scroll += page,
+                KeyCode::Up => state.help_scroll = state.help_scroll.saturating_sub(1),
+                KeyCode::PageUp => state.help_scroll = state.help_scroll.saturating_sub(page),
+                _ => state.popup = None,
+            }
+            return;
+        }
         Some(_) => {
             state.popup = None;
             return;
@@ -74,7 +86,10 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
     let page = state.table_rows();
     match action {
         Action::Quit => actions::quit(state),
-        Action::Help => state.popup = Some(Popup::Help),
+        Action::Help => {
+            state.help_scroll = 0;
+            state.popup = Some(Popup::Help);
+        }
         Action::Back => go_back(state),
         Action::Filter => {
             let current = match &state.log_pane {

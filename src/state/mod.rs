@@ -119,6 +119,8 @@ pub struct State {
     /// Whether a key was typed into the open value input (before that, typing replaces the
     /// value it opened with).
     pub input_touched: bool,
+    /// The first help line shown (help pages on a small screen).
+    pub help_scroll: usize,
     pub popup: Option<Popup>,
     pub window: MetricWindow,
     pub rows: Vec<RowRef>,
@@ -173,6 +175,7 @@ impl State {
             input: None,
             input_error: None,
             input_touched: false,
+            help_scroll: 0,
             popup: None,
             window: MetricWindow::M5,
             rows: Vec::new(),

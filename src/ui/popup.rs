@@ -294,26 +294,91 @@ fn help(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .copied()
         .filter(|a| crate::state::actions::allowed(state, *a))
         .collect();
-    let keys: Vec<String> = actions.iter().map(|a| state.keymap.keys_of(*a)).collect();
-    let key_width = keys.iter().map(|k| k.chars().count()).max().unwrap_or(1);
-    let line = |i: usize| {
+    let mut entries: Vec<(String, String)> = actions
+        .iter()
+        .map(|a| (state.keymap.keys_of(*a), a.describe().to_string()))
+        .collect();
+    // Keys that are not actions of the keymap but that a person needs to know.
+    for (keys, what) in [
+        (
+            "tab",
+            "in a confirmation: the same action in every region with the function",
+        ),
+        (
+            "ctrl-u ctrl-w",
+            "in an input: clear it / take its last word away",
+        ),
+        ("y", "confirm (enter never does); n or esc cancels"),
+    ] {
+        entries.push((keys.to_string(), what.to_string()));
+    }
+    let key_width = entries
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(1);
+    let line = |(keys, what): &(String, String)| {
         Line::from(vec![
-            Span::styled(format!("{:>key_width$}  ", keys[i]), theme.title()),
-            Span::raw(actions[i].describe()),
+            Span::styled(format!("{keys:>key_width$}  "), theme.title()),
+            Span::raw(what.clone()),
         ])
     };
-    // One column when it fits the height, else two side by side (descriptions cut to fit).
-    let rows_free = usize::from(area.height.saturating_sub(2));
-    let columns = if actions.len() <= rows_free { 1 } else { 2 };
-    let per_column = actions.len().div_ceil(columns);
-    let width = if columns == 1 { 76 } else { area.width };
-    let rect = centered(area, width, (per_column as u16 + 2).min(area.height));
+    // Two columns only where both fit uncut; else one column that pages (↑ ↓ PgUp PgDn).
+    let rows_free = usize::from(area.height.saturating_sub(2)).max(1);
+    let longest = entries
+        .iter()
+        .map(|(_, w)| w.chars().count())
+        .max()
+        .unwrap_or(0)
+        + key_width
+        + 2;
+    let columns = if entries.len() <= rows_free || usize::from(area.width) < 2 * longest + 4 {
+        1
+    } else {
+        2
+    };
+    let per_column = entries.len().div_ceil(columns);
+    let paging = columns == 1 && entries.len() > rows_free;
+    // Paging: one row says what is above and below.
+    let room = if paging { rows_free - 1 } else { rows_free };
+    let last_start = entries.len().saturating_sub(room);
+    let start = if paging {
+        state.help_scroll.min(last_start)
+    } else {
+        0
+    };
+    let width = if columns == 1 {
+        (longest as u16 + 2).min(area.width)
+    } else {
+        area.width
+    };
+    let height = if paging {
+        rows_free
+    } else {
+        per_column.min(rows_free)
+    };
+    let rect = centered(area, width, (height as u16 + 2).min(area.height));
     frame.render_widget(Clear, rect);
+    let title = if paging {
+        " keys (↑ ↓ PgUp PgDn page · any other key closes) "
+    } else {
+        " keys (any key closes) "
+    };
     let block = Block::bordered()
         .border_set(theme.border())
-        .title(Span::styled(" keys (any key closes) ", theme.title()));
+        .title(Span::styled(title, theme.title()));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
+    if paging {
+        let end = (start + room).min(entries.len());
+        let mut lines: Vec<Line> = entries[start..end].iter().map(line).collect();
+        lines.push(Line::styled(
+            format!("{start} above · {} below", entries.len() - end),
+            theme.dim(),
+        ));
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
     let halves = ratatui::layout::Layout::horizontal(vec![
         ratatui::layout::Constraint::Ratio(
             1,
@@ -323,7 +388,9 @@ fn help(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     ])
     .split(inner);
     for (c, column) in halves.iter().enumerate() {
-        let lines: Vec<Line> = (c * per_column..((c + 1) * per_column).min(actions.len()))
+        let lines: Vec<Line> = entries
+            [(c * per_column).min(entries.len())..((c + 1) * per_column).min(entries.len())]
+            .iter()
             .map(line)
             .collect();
         frame.render_widget(Paragraph::new(lines), *column);

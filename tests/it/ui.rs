@@ -295,6 +295,26 @@ async fn help_lists_the_keymap_in_force() {
     let out = screen(&mut state, &MONO, 80, 24);
     insta::assert_snapshot!("help_80x24", out);
     assert!(out.contains("f5  re-read inventory"), "{out}");
+    // At 80x24 it pages, whole lines (none cut), and says what is below; PgDn shows the end.
+    assert!(out.contains(" above · "), "{out}");
+    assert!(!out.contains("open the function's detai "), "{out}");
+    let page_down = || Msg::Key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE));
+    update(&mut state, page_down());
+    update(&mut state, page_down());
+    let end = screen(&mut state, &MONO, 80, 24);
+    assert!(end.contains("confirm (enter never does)"), "{end}");
+    assert!(end.contains(" · 0 below"), "{end}");
+    // Still open: paging keys do not close it; another key does, and does nothing else.
+    assert!(matches!(state.popup, Some(lops::state::Popup::Help)));
+    key(&mut state, 'x');
+    assert!(state.popup.is_none());
+    // At the smallest screen every entry is reachable the same way.
+    key(&mut state, '?');
+    for _ in 0..10 {
+        update(&mut state, page_down());
+    }
+    let small = screen(&mut state, &MONO, 60, 15);
+    assert!(small.contains(" · 0 below"), "{small}");
 }
 
 #[tokio::test]
