@@ -26,12 +26,13 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             .title(Span::styled(title, theme.title()))
     };
 
-    let totals: Vec<f64> = state
+    // Regions whose metrics never answered are `–`, not 0 % of the load.
+    let totals: Vec<Option<f64>> = state
         .regions
         .iter()
-        .map(|r| r.totals_stats(state.window).invocations)
+        .map(|r| r.known_totals(state.window).map(|t| t.invocations))
         .collect();
-    let sum: f64 = totals.iter().sum();
+    let sum: f64 = totals.iter().flatten().sum();
     let lines: Vec<Line> = state
         .regions
         .iter()
@@ -73,17 +74,21 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         format!("{name} across regions{marked}"),
         theme.header(),
     )];
-    let per_region: Vec<(String, f64)> = state
+    // A region whose numbers for it were never read (off screen in the fleet, say) is `–`.
+    let per_region: Vec<(String, Option<f64>)> = state
         .regions
         .iter()
         .filter_map(|r| {
+            let f = r.function(&name)?;
             Some((
                 r.scope.to_string(),
-                r.function(&name)?.stats(state.window).invocations,
+                f.metrics
+                    .as_ref()
+                    .map(|_| f.stats(state.window).invocations),
             ))
         })
         .collect();
-    let fsum: f64 = per_region.iter().map(|(_, n)| n).sum();
+    let fsum: f64 = per_region.iter().filter_map(|(_, n)| *n).sum();
     for (label, n) in &per_region {
         lines.push(share_line(label, *n, fsum, bar_width, theme));
     }
@@ -177,7 +182,22 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn share_line(label: &str, n: f64, sum: f64, width: usize, theme: &Theme) -> Line<'static> {
+/// A row's share of `sum`; never read (`None`) is `–`, not a share of 0.
+fn share_line(label: &str, n: Option<f64>, sum: f64, width: usize, theme: &Theme) -> Line<'static> {
+    let Some(n) = n else {
+        return Line::from(vec![
+            Span::raw(format!("{label:<16}")),
+            Span::styled(
+                format!(
+                    "{:width$} {:>6} {:>7}",
+                    "",
+                    format::MISSING,
+                    format::MISSING
+                ),
+                theme.dim(),
+            ),
+        ]);
+    };
     let share = if sum > 0.0 { n / sum } else { 0.0 };
     Line::from(vec![
         Span::raw(format!("{label:<16}")),

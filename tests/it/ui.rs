@@ -405,6 +405,40 @@ async fn long_names_are_cut_in_the_middle_and_still_read_apart() {
     }
 }
 
+/// Numbers never read are `–` in the load view too, never a share of 0.
+#[tokio::test]
+async fn the_load_view_shows_unread_numbers_as_unknown() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    let functions = vec![lops::provider::FunctionInfo {
+        name: "orders-api".into(),
+        state: "Active".into(),
+        ..Default::default()
+    }];
+    for region in 0..state.regions.len() {
+        update(
+            &mut state,
+            Msg::Inventory {
+                region,
+                seq: 1,
+                at: start(),
+                result: Ok(lops::provider::Inventory {
+                    functions: functions.clone(),
+                    ..Default::default()
+                }),
+            },
+        );
+    }
+    key(&mut state, '3');
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(!out.contains(" 0% "), "{out}");
+    let unknown = out
+        .lines()
+        .filter(|l| l.trim_end_matches(['│', ' ']).ends_with("–       –"))
+        .count();
+    assert!(unknown >= 2 * state.regions.len(), "{out}");
+}
+
 #[tokio::test]
 async fn tiny_terminal_gets_a_clear_message() {
     let mut state = incident().await;
