@@ -190,8 +190,12 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         badges.push(Span::styled(" PRODUCTION ", theme.danger_badge()));
     }
     let clock = state.now.format("%H:%M:%SZ").to_string();
-    let used: usize = spans.iter().map(|s| s.width()).sum();
     let badge_width: usize = badges.iter().map(|s| s.width() + 1).sum();
+    // The badges (PRODUCTION above all) and the clock always show: what is left of the tabs,
+    // the window and the filter is cut, marked, to the room they leave.
+    let left = usize::from(area.width).saturating_sub(badge_width + clock.len() + 1);
+    let mut spans = cut_spans(spans, left, theme);
+    let used: usize = spans.iter().map(|s| s.width()).sum();
     let room = usize::from(area.width).saturating_sub(used + badge_width + clock.len() + 1);
     spans.push(Span::raw(" ".repeat(room)));
     for b in badges {
@@ -200,6 +204,34 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     spans.push(Span::styled(clock, theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The spans cut to `max` cells, the cut marked.
+fn cut_spans(spans: Vec<Span<'static>>, max: usize, theme: &Theme) -> Vec<Span<'static>> {
+    let total: usize = spans.iter().map(|s| s.width()).sum();
+    if total <= max {
+        return spans;
+    }
+    let mut out = Vec::new();
+    let mut used = 0;
+    for span in spans {
+        let w = span.width();
+        if used + w < max {
+            used += w;
+            out.push(span);
+            continue;
+        }
+        // Cut here (what follows is dropped too): the mark says so even when this span would
+        // have fit whole.
+        let keep = max.saturating_sub(used);
+        if keep > 0 {
+            let mark = if theme.ascii { "~" } else { "…" };
+            let text: String = span.content.chars().take(keep - 1).collect();
+            out.push(Span::styled(format!("{text}{mark}"), span.style));
+        }
+        break;
+    }
+    out
 }
 
 /// "3s", "stale 40s", "unreachable", "loading": the short freshness of a region.

@@ -577,6 +577,16 @@ async fn read_only_and_production_badges_show_in_the_header() {
         header.contains("READ-ONLY") && header.contains("PRODUCTION"),
         "{header}"
     );
+    // Narrow, with a long filter taking the line: the badges and the clock still show whole;
+    // the rest is cut, marked.
+    state.filter = "payments-settlement-reconciler-primary-canary".into();
+    let out = screen(&mut state, &MONO, 60, 15);
+    let header = out.lines().next().unwrap_or_default();
+    assert!(
+        header.contains(" PRODUCTION ") && header.contains("READ-ONLY") && header.ends_with('Z'),
+        "{header}"
+    );
+    assert!(header.contains('…'), "{header}");
 }
 
 #[tokio::test]
