@@ -357,8 +357,17 @@ impl Rollout {
                 }
             })
             .collect();
+        // A second version other than the target loses its share at the first step: said.
+        let dropped = match &self.start_extra {
+            Some((v, w)) if *v != self.to && *w > 0.0 => format!(
+                "; v{v}'s {} goes back to v{} at the first step",
+                crate::format::weight(*w),
+                self.from
+            ),
+            _ => String::new(),
+        };
         format!(
-            "rollout {} @ {}: now {} → v{} in {} step{} ({})\nguard: {}; abort returns to {}",
+            "rollout {} @ {}: now {} → v{} in {} step{} ({}){dropped}\nguard: {}; abort returns to {}",
             self.target(),
             self.scope_label(),
             self.start_weights(),
@@ -528,5 +537,15 @@ mod tests {
             Some(Status::Done)
         );
         let _ = std::fs::remove_dir_all(dir);
+        // A second version that is not the target loses its share: the preview says so.
+        r.start_extra = Some(("3".into(), 0.2));
+        assert!(
+            r.preview()
+                .contains("; v3's 20% goes back to v1 at the first step"),
+            "{}",
+            r.preview()
+        );
+        r.start_extra = Some(("2".into(), 0.05));
+        assert!(!r.preview().contains("goes back"), "{}", r.preview());
     }
 }
