@@ -201,7 +201,9 @@ impl State {
 
     /// Rows of the fleet table that fit: the screen less header, footer, borders and titles.
     pub fn table_rows(&self) -> usize {
-        usize::from(self.size.1).saturating_sub(6).max(1)
+        // The rollout or backup line above the footer takes a row when it shows.
+        let plans = usize::from(!self.rollouts.is_empty() || self.backup.is_some());
+        usize::from(self.size.1).saturating_sub(6 + plans).max(1)
     }
 
     pub fn too_small(&self) -> bool {
@@ -498,13 +500,20 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::BatchPrepared(result) => batch::prepared(state, result),
         Msg::BatchLanded { batch, landed } => batch::landed(state, &batch, landed, &mut effects),
         Msg::RolloutPrepared { region, result } => actions::rollout_prepared(state, region, result),
-        Msg::SavedRollouts(saved) => outcome::saved_rollouts(state, saved),
+        Msg::SavedRollouts(saved) => {
+            outcome::saved_rollouts(state, saved);
+            state.clamp();
+        }
         Msg::RolloutUpdate {
             region,
             rollout,
             event,
             running,
-        } => actions::rollout_update(state, region, *rollout, event, running),
+        } => {
+            actions::rollout_update(state, region, *rollout, event, running);
+            // Its line above the footer takes a table row: the selection stays in view.
+            state.clamp();
+        }
         Msg::Executed { region, result } => {
             actions::executed(state, region, result, &mut effects);
             // What a lever changed there shows at once.

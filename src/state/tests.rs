@@ -449,6 +449,49 @@ fn small_screen_scrolls_the_table() {
     assert_eq!((s.selected, s.offset), (0, 0));
 }
 
+/// A rollout's line above the footer takes a table row: the selected row stays in view.
+#[test]
+fn the_selection_stays_in_view_when_a_rollout_line_shows() {
+    let mut s = loaded();
+    let names: Vec<String> = (0..20).map(|i| format!("fn{i:02}")).collect();
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 1,
+            seq: 2,
+            at: t0(),
+            result: Ok(Inventory {
+                functions: names.iter().map(|n| info(n, "web")).collect(),
+                ..Default::default()
+            }),
+        },
+    );
+    update(&mut s, Msg::Resize(80, 15));
+    let rows = s.table_rows();
+    for _ in 0..rows - 1 {
+        update(&mut s, key('j'));
+    }
+    let selected = s.selected;
+    assert_eq!((selected, s.offset), (rows - 1, 0));
+    update(
+        &mut s,
+        Msg::RolloutUpdate {
+            region: 0,
+            rollout: Box::new(rollout("cron")),
+            event: "step 1/2 applied".into(),
+            running: true,
+        },
+    );
+    assert_eq!(s.table_rows(), rows - 1);
+    assert_eq!(s.selected, selected);
+    assert!(
+        s.selected < s.offset + s.table_rows(),
+        "selected {} offset {}",
+        s.selected,
+        s.offset
+    );
+}
+
 /// Below the smallest screen only "too small" is drawn: no key acts (a confirmation opened
 /// there is never seen, so never confirmed), and q still quits.
 #[test]

@@ -91,7 +91,12 @@ fn render_plans(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             widgets::bar(done, 10, theme),
             if p.running { theme.ok() } else { theme.warn() },
         ),
-        Span::raw(format!(" {} · {}{more}  ", r.progress(), p.event)),
+        // The event often says the step already ("step 1/2 (10% on v2) applied").
+        Span::raw(if p.event.starts_with(&r.progress()) {
+            format!(" {}{more}  ", p.event)
+        } else {
+            format!(" {} · {}{more}  ", r.progress(), p.event)
+        }),
         Span::styled(keys, theme.dim()),
     ]);
     frame.render_widget(Paragraph::new(line), area);
