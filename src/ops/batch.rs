@@ -453,7 +453,25 @@ pub async fn execute_all<S: RegionActions>(
 
 /// Why `undo` has nothing to revert, and — when the newest change was a restore over a
 /// function that existed — the safety snapshot that puts back what it replaced.
+/// The start of the batch id on every record a rollout writes.
+pub const ROLLOUT_BATCH: &str = "rollout:";
+
 pub fn nothing_to_undo(records: &[Record]) -> String {
+    // The last change was a rollout's (a step, its rollback or its abort).
+    if let Some(step) = records.iter().rev().find(|r| {
+        r.result == "ok" && r.undoes.is_none() && super::undo::UNDOABLE.contains(&r.action.as_str())
+    }) && let Some(target) = step
+        .batch
+        .as_deref()
+        .and_then(|b| b.strip_prefix(ROLLOUT_BATCH))
+    {
+        return format!(
+            "the last change was a step of the rollout of {target} ({} at {}): undo would leave \
+             it half-way. `lops traffic abort` returns an unfinished rollout to where it started; \
+             a finished one is set back with `lops traffic rollback` or `traffic set`",
+            step.action, step.time
+        );
+    }
     let mut text = "nothing to undo: no reversible action is recorded".to_string();
     let safety = records
         .iter()
@@ -492,6 +510,14 @@ pub fn undo_targets(records: &[Record]) -> Vec<Record> {
     let Some(last) = records.iter().rev().find(reversible) else {
         return Vec::new();
     };
+    // A rollout's step: undone alone it would leave the alias half-way (see nothing_to_undo).
+    if last
+        .batch
+        .as_deref()
+        .is_some_and(|b| b.starts_with(ROLLOUT_BATCH))
+    {
+        return Vec::new();
+    }
     match &last.batch {
         None => vec![last.clone()],
         Some(batch) => records

@@ -8,6 +8,7 @@ pub mod batch;
 pub(crate) mod describe;
 pub mod drill;
 pub mod execute;
+mod invoke;
 pub mod payload;
 pub mod plan;
 pub mod policy;

@@ -106,7 +106,7 @@ impl Plan {
                 "invoke {} in {} ({}) with {} bytes of payload{}",
                 self.target,
                 self.scope,
-                invoke_target_text(&self.before),
+                super::invoke::invoke_target_text(&self.before),
                 r.payload.len(),
                 if r.asynchronous {
                     " (asynchronous)"
@@ -180,7 +180,7 @@ pub async fn prepare<S: RegionActions>(
             batch: None,
         };
     match &request {
-        Request::Invoke(r) => invoke_plan(source, plan, &scope, r, audit).await,
+        Request::Invoke(r) => super::invoke::invoke_plan(source, plan, &scope, r, audit).await,
         Request::SetWeight {
             function,
             alias,
@@ -292,74 +292,6 @@ pub async fn prepare<S: RegionActions>(
         }
         Request::Undo { record } => super::undo::undo_plan(source, plan, record).await,
     }
-}
-
-/// An invoke names its target and the payload's hash, and warns when the same payload went to
-/// the same target a moment ago (a double submit during an incident).
-async fn invoke_plan<S: RegionActions>(
-    source: &S,
-    plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
-    scope: &Scope,
-    r: &InvokeRequest,
-    audit: Option<&AuditLog>,
-) -> Result<Plan, OpsError> {
-    if r.function.trim().is_empty() || r.qualifier.as_deref().is_some_and(|q| q.trim().is_empty()) {
-        return Err(OpsError::Invalid(
-            "no function named: lops invoke FUNCTION[:QUALIFIER] (a qualifier is an alias, a \
-             version number or $LATEST)"
-                .into(),
-        ));
-    }
-    let target = match &r.qualifier {
-        Some(q) => format!("{}:{q}", r.function),
-        None => r.function.clone(),
-    };
-    // What it would run, read now: an unknown function or qualifier is refused before anything
-    // is asked, and the preview says which version answers.
-    let found = source
-        .invoke_target(&r.function, r.qualifier.as_deref())
-        .await
-        .map_err(|e| not_found(e, format!("function {target}")))?;
-    let hash = super::payload::payload_sha256(&r.payload);
-    let mut request = r.clone();
-    request.wait_secs = found
-        .timeout_secs
-        .and_then(|t| u32::try_from(t).ok())
-        .filter(|t| *t > 0);
-    let mut p = plan(
-        target.clone(),
-        json!({"version": found.version, "state": found.state, "timeout_secs": found.timeout_secs}),
-        json!({"payload_sha256": hash}),
-        Change::Invoke(request),
-        false,
-    );
-    p.warning = audit.and_then(|log| {
-        super::payload::recent_duplicate(log, scope, &target, &hash, log.duplicate_window_secs())
-            .map(|d| {
-                format!(
-                    "the same payload went to {target} in {} at {} (within {}s)",
-                    d.region,
-                    d.time,
-                    log.duplicate_window_secs()
-                )
-            })
-    });
-    Ok(p)
-}
-
-/// "v3, Active, timeout 30s" of an invoke's target as its preview read it.
-fn invoke_target_text(before: &Value) -> String {
-    let mut parts = Vec::new();
-    if let Some(v) = before.get("version").and_then(Value::as_str) {
-        parts.push(crate::format::version(v));
-    }
-    if let Some(state) = before.get("state").and_then(Value::as_str) {
-        parts.push(crate::format::printable(state, false).into_owned());
-    }
-    if let Some(t) = before.get("timeout_secs").and_then(Value::as_i64) {
-        parts.push(format!("timeout {t}s"));
-    }
-    parts.join(", ")
 }
 
 /// A weight for a published version beside the alias's main one.

@@ -48,6 +48,15 @@ async fn plan_steps_to_the_new_version() {
         .map(|r| r["action"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(actions, ["traffic.set", "traffic.set", "traffic.promote"]);
+    // Undo would take it back one step, half-way: it says what to do instead.
+    let undo = lops.run(&["undo", "--dry-run"]);
+    undo.assert_exit(2);
+    assert!(
+        undo.stderr
+            .contains(&format!("a step of the rollout of {f}:live")),
+        "{}",
+        undo.stderr
+    );
     let plans = lops.run(&["traffic", "plans", "--json"]);
     assert_eq!(
         standings(&plans.json()),

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use super::drive::{now, roll_back, save};
+use super::drive::{act_over, now, save};
 use super::{Owner, Rollout, RolloutStore, Routing, Status};
 use crate::ops::audit::AuditLog;
-use crate::ops::{Kind, OpsError};
+use crate::ops::{Kind, OpsError, Request};
 use crate::provider::RegionActions;
 
 /// What an abort did, read back from the alias.
@@ -98,4 +98,95 @@ pub async fn abort<S: RegionActions>(
         now,
         by_owner,
     })
+}
+
+/// Returns the alias to the weights it had when the rollout started. A rollback is what stops
+/// the damage: a failed write is tried again (three times in all) before giving up.
+///
+/// A rollback the rollout decides on itself (its guard tripped, a step failed) writes only over
+/// a routing the rollout left: one someone else set since is theirs, and the rollout halts
+/// without writing (`status` becomes `Halted`). An abort a person asked for goes back to the
+/// starting weights whatever it finds.
+pub async fn roll_back<S: RegionActions>(
+    source: &S,
+    r: &mut Rollout,
+    audit: Option<&AuditLog>,
+    store: &RolloutStore,
+    status: Status,
+) -> Result<(), OpsError> {
+    let start = r.start_routing();
+    if let Status::RolledBack { reason } = &status {
+        let (main, extra) = r.step_routing();
+        let ours = [r.expected_routing(), start.clone(), Routing { main, extra }];
+        // An unreadable alias does not hold the rollback up (on purpose: a tripped guard is
+        // damage in progress, and the ops layer reads the alias again right before writing).
+        if let Ok(found) = source
+            .alias(&r.function, &r.alias)
+            .await
+            .map(|a| Routing::of(&a))
+            && !ours.contains(&found)
+        {
+            r.status = Status::Halted {
+                reason: format!(
+                    "{reason}, but {} is {} where the rollout left {}: someone else changed \
+                     it, and it is left as they set it. Nothing was written; look, then resume \
+                     or abort",
+                    r.target(),
+                    found.describe(),
+                    r.expected_routing().describe()
+                ),
+            };
+            r.updated = now();
+            return save(store, r);
+        }
+    }
+    let request = Request::RouteTo {
+        function: r.function.clone(),
+        alias: r.alias.clone(),
+        main: start.main.clone(),
+        extra: start.extra.clone(),
+    };
+    // The guard's own rollback writes only over what it found just now (the check above);
+    // a person's abort over anything.
+    let ours: Option<Vec<Routing>> = match &status {
+        Status::RolledBack { .. } => {
+            let (main, extra) = r.step_routing();
+            Some(vec![
+                r.expected_routing(),
+                start.clone(),
+                Routing { main, extra },
+            ])
+        }
+        _ => None,
+    };
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match act_over(source, audit, request.clone(), ours.as_deref()).await {
+            Ok(()) => break,
+            Err(OpsError::Conflict(what)) if ours.is_some() => {
+                let reason = match &status {
+                    Status::RolledBack { reason } => reason.clone(),
+                    _ => String::new(),
+                };
+                r.status = Status::Halted {
+                    reason: format!(
+                        "{reason}, but {what}: someone else changed it, and it is left as they \
+                         set it. Nothing was written; look, then resume or abort"
+                    ),
+                };
+                r.updated = now();
+                return save(store, r);
+            }
+            Err(e @ OpsError::Provider(_)) if tries < 3 => {
+                tracing::warn!(error = %e, target = %r.target(), "rollback failed; trying again");
+                tokio::time::sleep(Duration::from_secs(tries)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    r.last_written = Some(start);
+    r.status = status;
+    r.updated = now();
+    save(store, r)
 }

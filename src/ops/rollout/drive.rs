@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::abort::roll_back;
 use super::{Owner, Rollout, RolloutSpec, RolloutStore, Routing, Status};
 use crate::ops::audit::AuditLog;
 use crate::ops::{Kind, OpsError, Request, execute, prepare};
@@ -216,13 +217,19 @@ async fn signals<S: GuardSignals>(
 /// Prepares and executes `request`, writing only over one of `ours` (routings the rollout left or means): the plan's
 /// own read of the alias is checked too, so a change landing between the rollout's look and
 /// the preview is never taken as the "before" and written over.
-async fn act_over<S: RegionActions>(
+pub(super) async fn act_over<S: RegionActions>(
     source: &S,
     audit: Option<&AuditLog>,
     request: Request,
     ours: Option<&[Routing]>,
 ) -> Result<(), OpsError> {
-    let plan = prepare(source, request, audit).await?;
+    let mut plan = prepare(source, request, audit).await?;
+    // Its records say they are a rollout's: `undo` does not take a rollout back one step.
+    plan.batch = Some(format!(
+        "{}{}",
+        crate::ops::batch::ROLLOUT_BATCH,
+        plan.target
+    ));
     if let (Some(ours), crate::ops::Change::Route { expected, .. }) = (ours, &plan.change) {
         let found = Routing::of(expected);
         if !ours.contains(&found) {
@@ -240,97 +247,6 @@ pub(super) fn save(store: &RolloutStore, r: &Rollout) -> Result<(), OpsError> {
     store
         .save(r)
         .map_err(|e| OpsError::Invalid(format!("cannot save the rollout: {e}")))
-}
-
-/// Returns the alias to the weights it had when the rollout started. A rollback is what stops
-/// the damage: a failed write is tried again (three times in all) before giving up.
-///
-/// A rollback the rollout decides on itself (its guard tripped, a step failed) writes only over
-/// a routing the rollout left: one someone else set since is theirs, and the rollout halts
-/// without writing (`status` becomes `Halted`). An abort a person asked for goes back to the
-/// starting weights whatever it finds.
-pub async fn roll_back<S: RegionActions>(
-    source: &S,
-    r: &mut Rollout,
-    audit: Option<&AuditLog>,
-    store: &RolloutStore,
-    status: Status,
-) -> Result<(), OpsError> {
-    let start = r.start_routing();
-    if let Status::RolledBack { reason } = &status {
-        let (main, extra) = r.step_routing();
-        let ours = [r.expected_routing(), start.clone(), Routing { main, extra }];
-        // An unreadable alias does not hold the rollback up (on purpose: a tripped guard is
-        // damage in progress, and the ops layer reads the alias again right before writing).
-        if let Ok(found) = source
-            .alias(&r.function, &r.alias)
-            .await
-            .map(|a| Routing::of(&a))
-            && !ours.contains(&found)
-        {
-            r.status = Status::Halted {
-                reason: format!(
-                    "{reason}, but {} is {} where the rollout left {}: someone else changed \
-                     it, and it is left as they set it. Nothing was written; look, then resume \
-                     or abort",
-                    r.target(),
-                    found.describe(),
-                    r.expected_routing().describe()
-                ),
-            };
-            r.updated = now();
-            return save(store, r);
-        }
-    }
-    let request = Request::RouteTo {
-        function: r.function.clone(),
-        alias: r.alias.clone(),
-        main: start.main.clone(),
-        extra: start.extra.clone(),
-    };
-    // The guard's own rollback writes only over what it found just now (the check above);
-    // a person's abort over anything.
-    let ours: Option<Vec<Routing>> = match &status {
-        Status::RolledBack { .. } => {
-            let (main, extra) = r.step_routing();
-            Some(vec![
-                r.expected_routing(),
-                start.clone(),
-                Routing { main, extra },
-            ])
-        }
-        _ => None,
-    };
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match act_over(source, audit, request.clone(), ours.as_deref()).await {
-            Ok(()) => break,
-            Err(OpsError::Conflict(what)) if ours.is_some() => {
-                let reason = match &status {
-                    Status::RolledBack { reason } => reason.clone(),
-                    _ => String::new(),
-                };
-                r.status = Status::Halted {
-                    reason: format!(
-                        "{reason}, but {what}: someone else changed it, and it is left as they \
-                         set it. Nothing was written; look, then resume or abort"
-                    ),
-                };
-                r.updated = now();
-                return save(store, r);
-            }
-            Err(e @ OpsError::Provider(_)) if tries < 3 => {
-                tracing::warn!(error = %e, target = %r.target(), "rollback failed; trying again");
-                tokio::time::sleep(Duration::from_secs(tries)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    r.last_written = Some(start);
-    r.status = status;
-    r.updated = now();
-    save(store, r)
 }
 
 /// What the saved copy asks of the running owner.

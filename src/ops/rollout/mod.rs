@@ -11,8 +11,8 @@ pub mod store;
 
 use serde::{Deserialize, Serialize};
 
-pub use abort::{AbortOutcome, abort};
-pub use drive::{roll_back, run, start};
+pub use abort::{AbortOutcome, abort, roll_back};
+pub use drive::{run, start};
 pub use store::{Owner, RolloutStore, Standing};
 
 use super::{Confirmation, confirmation};

@@ -1,0 +1,77 @@
+//! Invoke's preview: what it would run (read now), the payload's hash, and the duplicate
+//! guard's warning.
+
+use serde_json::{Value, json};
+
+use super::OpsError;
+use super::audit::AuditLog;
+use super::plan::{Change, Plan, not_found};
+use crate::provider::{InvokeRequest, RegionActions, Scope};
+
+/// An invoke names its target and the payload's hash, and warns when the same payload went to
+/// the same target a moment ago (a double submit during an incident).
+pub(super) async fn invoke_plan<S: RegionActions>(
+    source: &S,
+    plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
+    scope: &Scope,
+    r: &InvokeRequest,
+    audit: Option<&AuditLog>,
+) -> Result<Plan, OpsError> {
+    if r.function.trim().is_empty() || r.qualifier.as_deref().is_some_and(|q| q.trim().is_empty()) {
+        return Err(OpsError::Invalid(
+            "no function named: lops invoke FUNCTION[:QUALIFIER] (a qualifier is an alias, a \
+             version number or $LATEST)"
+                .into(),
+        ));
+    }
+    let target = match &r.qualifier {
+        Some(q) => format!("{}:{q}", r.function),
+        None => r.function.clone(),
+    };
+    // What it would run, read now: an unknown function or qualifier is refused before anything
+    // is asked, and the preview says which version answers.
+    let found = source
+        .invoke_target(&r.function, r.qualifier.as_deref())
+        .await
+        .map_err(|e| not_found(e, format!("function {target}")))?;
+    let hash = super::payload::payload_sha256(&r.payload);
+    let mut request = r.clone();
+    request.wait_secs = found
+        .timeout_secs
+        .and_then(|t| u32::try_from(t).ok())
+        .filter(|t| *t > 0);
+    let mut p = plan(
+        target.clone(),
+        json!({"version": found.version, "state": found.state, "timeout_secs": found.timeout_secs}),
+        json!({"payload_sha256": hash}),
+        Change::Invoke(request),
+        false,
+    );
+    p.warning = audit.and_then(|log| {
+        super::payload::recent_duplicate(log, scope, &target, &hash, log.duplicate_window_secs())
+            .map(|d| {
+                format!(
+                    "the same payload went to {target} in {} at {} (within {}s)",
+                    d.region,
+                    d.time,
+                    log.duplicate_window_secs()
+                )
+            })
+    });
+    Ok(p)
+}
+
+/// "v3, Active, timeout 30s" of an invoke's target as its preview read it.
+pub(super) fn invoke_target_text(before: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = before.get("version").and_then(Value::as_str) {
+        parts.push(crate::format::version(v));
+    }
+    if let Some(state) = before.get("state").and_then(Value::as_str) {
+        parts.push(crate::format::printable(state, false).into_owned());
+    }
+    if let Some(t) = before.get("timeout_secs").and_then(Value::as_i64) {
+        parts.push(format!("timeout {t}s"));
+    }
+    parts.join(", ")
+}
