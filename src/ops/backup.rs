@@ -153,6 +153,21 @@ pub(super) fn record(
     }
 }
 
+/// Writes `record` (its result `started`) before anything is done: refused, with nothing done,
+/// when the log cannot take it.
+pub(super) fn begin(audit: Option<&AuditLog>, record: &Record) -> Result<(), BackupError> {
+    let Some(log) = audit else {
+        return Err(BackupError::Refused(super::audit::NO_LOG.into()));
+    };
+    log.append(record).map_err(|e| {
+        BackupError::Refused(format!(
+            "the audit log {} cannot be written ({e}): nothing was done. Free space, fix its \
+             permissions, or set XDG_STATE_HOME to a writable directory.",
+            log.path().display()
+        ))
+    })
+}
+
 pub(super) fn append(
     audit: Option<&AuditLog>,
     record: &Record,
@@ -360,33 +375,45 @@ async fn backup_into<R: BackupRegion>(
                     .get(&region.scope().profile)
                     .cloned()
                     .unwrap_or_default();
-                let r = capture(
-                    region.reads(),
-                    &region.scope().region,
-                    store,
-                    &function,
-                    options,
-                    &account,
-                    copies,
-                )
-                .await;
-                progress(Progress::Function {
-                    region: region.scope().region.clone(),
-                    function: function.clone(),
-                    ok: r.is_ok(),
-                });
-                let rec = record(
+                // No audit, no change: the snapshot is recorded as started first; a log that
+                // takes no record stops this function's backup before anything is written.
+                let mut rec = record(
                     region.scope(),
                     &who,
                     "backup.run",
                     &function,
                     serde_json::Value::Null,
-                    match &r {
-                        Ok(c) => json!({"snapshot": c.snapshot, "uploaded_blobs": c.uploaded_blobs, "uploaded_bytes": c.uploaded_bytes}),
-                        Err(_) => serde_json::Value::Null,
-                    },
-                    &r.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+                    serde_json::Value::Null,
+                    &Err(super::audit::STARTED.to_string()),
                 );
+                let r = match begin(audit, &rec) {
+                    Err(e) => Err(e),
+                    Ok(()) => {
+                        capture(
+                            region.reads(),
+                            &region.scope().region,
+                            store,
+                            &function,
+                            options,
+                            &account,
+                            copies,
+                        )
+                        .await
+                    }
+                };
+                progress(Progress::Function {
+                    region: region.scope().region.clone(),
+                    function: function.clone(),
+                    ok: r.is_ok(),
+                });
+                rec.after = match &r {
+                    Ok(c) => json!({"snapshot": c.snapshot, "uploaded_blobs": c.uploaded_blobs, "uploaded_bytes": c.uploaded_bytes}),
+                    Err(_) => serde_json::Value::Null,
+                };
+                rec.result = match &r {
+                    Ok(_) => "ok".into(),
+                    Err(e) => e.to_string(),
+                };
                 append(audit, &rec, progress);
                 if let Ok(mut all) = results.lock() {
                     all.push((region.scope().region.clone(), function, r));

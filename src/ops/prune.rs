@@ -8,7 +8,7 @@ use serde_json::json;
 use super::Kind;
 use super::audit::AuditLog;
 use super::backup::BackupRegion;
-use super::backup::{allowed, append, audit_ready, caller, record};
+use super::backup::{allowed, audit_ready, begin, caller, record};
 use crate::backup::lease::PruneLock;
 use crate::backup::manifest::{Manifest, layout};
 use crate::backup::{BackupError, S3Uri, Store, select_to_prune};
@@ -208,6 +208,19 @@ pub async fn execute_prune(
 ) -> Result<Pruned, BackupError> {
     allowed(region.scope(), Kind::Prune)?;
     audit_ready(audit)?;
+    // No audit, no change: the prune is recorded as started (with what it is to delete) before
+    // anything is deleted, and its result under the same id after.
+    let (who, _) = caller(region).await;
+    let mut rec = record(
+        region.scope(),
+        &who,
+        "backup.prune",
+        &plan.to,
+        json!({"manifests": plan.manifests.len() + plan.kept}),
+        json!({"deleting_manifests": plan.manifests, "deleting_blobs": plan.blobs.len(), "deleting_data_objects": plan.data_objects.len()}),
+        &Err(super::audit::STARTED.to_string()),
+    );
+    begin(audit, &rec)?;
     let mut done = Pruned::default();
     let result = async {
         store.delete(&plan.manifests).await?;
@@ -221,17 +234,24 @@ pub async fn execute_prune(
         deleted
     }
     .await;
-    let (who, _) = caller(region).await;
-    let rec = record(
-        region.scope(),
-        &who,
-        "backup.prune",
-        &plan.to,
-        json!({"manifests": plan.manifests.len() + plan.kept}),
-        json!({"deleted_manifests": plan.manifests, "deleted_blobs": done.blobs, "deleted_data_objects": done.data_objects, "notes": done.notes}),
-        &result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
-    );
-    append(audit, &rec, &|_| {});
+    rec.after = json!({"deleted_manifests": plan.manifests, "deleted_blobs": done.blobs, "deleted_data_objects": done.data_objects, "notes": done.notes});
+    rec.result = match &result {
+        Ok(()) => "ok".into(),
+        Err(e) => e.to_string(),
+    };
+    // Done, and its result not written: said, and not a clean exit (the start is recorded).
+    if let Some(log) = audit
+        && let Err(e) = log.append(&rec)
+        && result.is_ok()
+    {
+        return Err(BackupError::Provider(
+            crate::provider::ProviderError::Service(format!(
+                "pruned, but the result could not be written to the audit log {} ({e}): it records \
+             the prune as started, with what it was to delete",
+                log.path().display()
+            )),
+        ));
+    }
     result.map(|()| done)
 }
 

@@ -208,3 +208,70 @@ async fn keys_are_copied_exactly_and_one_deleted_mid_copy_is_left_out() {
         .run(&["backup", "verify", &snapshot])
         .assert_exit(0);
 }
+
+/// No audit, no change, for a prune too: its record (with what it is to delete) is written
+/// before the first delete, so one killed half-way still says what it was doing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prune_is_recorded_before_it_deletes() {
+    let fx = Fixture::new(PROXIED, "prunerec").await;
+    let name = moto::unique("prunerec");
+    fx.function(&name).await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = fx.lops(&proxy.url);
+    for _ in 0..2 {
+        let run = lops.run(&[
+            "backup",
+            "run",
+            "--fn",
+            &name,
+            "--region",
+            PROXIED,
+            "--to",
+            &fx.to(),
+            "--json",
+        ]);
+        snapshot_of(&run);
+    }
+    // The delete never comes back.
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("s3".into()),
+        operation: Some(format!("POST /{}*", fx.bucket)),
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    let posts = || proxy.calls_where(PROXIED, "s3", |op| op.starts_with("POST "));
+    let before = posts();
+    let mut child = lops.spawn(&[
+        "backup",
+        "prune",
+        "--to",
+        &fx.to(),
+        "--region",
+        PROXIED,
+        "--keep-last",
+        "1",
+        "--yes",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while posts() == before {
+        assert!(std::time::Instant::now() < deadline, "no delete was sent");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let audit = lops.run(&["audit", "--json"]).json();
+    let prune = audit
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["action"] == "backup.prune"))
+        .cloned()
+        .expect("a prune record");
+    assert_eq!(prune["result"], "started", "{prune}");
+    assert_eq!(
+        prune["after"]["deleting_manifests"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{prune}"
+    );
+}
