@@ -34,6 +34,19 @@ pub(super) async fn invoke_plan<S: RegionActions>(
         .invoke_target(&r.function, r.qualifier.as_deref())
         .await
         .map_err(|e| not_found(e, format!("function {target}")))?;
+    // An alias with a second version sends some calls there: the preview says the split (its
+    // main version alone would misname what one call in five runs).
+    let routing = match r.qualifier.as_deref() {
+        Some(q) if q != "$LATEST" && !q.chars().all(|c| c.is_ascii_digit()) => source
+            .alias(&r.function, q)
+            .await
+            .ok()
+            .filter(|a| !a.additional_weights.is_empty())
+            .map(|a| {
+                super::describe::describe_routing(&a.function_version, a.additional_weights.first())
+            }),
+        _ => None,
+    };
     let hash = super::payload::payload_sha256(&r.payload);
     let mut request = r.clone();
     request.wait_secs = found
@@ -42,7 +55,7 @@ pub(super) async fn invoke_plan<S: RegionActions>(
         .filter(|t| *t > 0);
     let mut p = plan(
         target.clone(),
-        json!({"version": found.version, "state": found.state, "timeout_secs": found.timeout_secs}),
+        json!({"version": found.version, "routing": routing, "state": found.state, "timeout_secs": found.timeout_secs}),
         json!({"payload_sha256": hash}),
         Change::Invoke(request),
         false,
@@ -64,7 +77,9 @@ pub(super) async fn invoke_plan<S: RegionActions>(
 /// "v3, Active, timeout 30s" of an invoke's target as its preview read it.
 pub(super) fn invoke_target_text(before: &Value) -> String {
     let mut parts = Vec::new();
-    if let Some(v) = before.get("version").and_then(Value::as_str) {
+    if let Some(split) = before.get("routing").and_then(Value::as_str) {
+        parts.push(split.to_string());
+    } else if let Some(v) = before.get("version").and_then(Value::as_str) {
         parts.push(crate::format::version(v));
     }
     if let Some(state) = before.get("state").and_then(Value::as_str) {

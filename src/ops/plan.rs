@@ -405,11 +405,18 @@ fn reserved_before_kill(
     let (records, _) = log
         .read()
         .map_err(|e| OpsError::Invalid(format!("cannot read the audit log: {e}")))?;
+    // What an undo reverted since is as if it had not been done (kill, revive, undo, revive).
+    let undone: Vec<&str> = records
+        .iter()
+        .filter(|r| r.result == "ok")
+        .filter_map(|r| r.undoes.as_deref())
+        .collect();
     let here = |r: &&super::audit::Record| {
         r.result == "ok"
             && r.target == function
             && r.region == scope.region
             && r.profile == scope.profile
+            && !undone.contains(&r.id.as_str())
     };
     let at = records
         .iter()
@@ -422,10 +429,9 @@ fn reserved_before_kill(
     let kill = &records[at];
     // A reservation set (or revived, or undone) since the kill is newer than what the kill
     // recorded: reviving would put a week-old value over it.
-    if let Some(later) = records[at + 1..]
-        .iter()
-        .find(|r| here(r) && matches!(r.action.as_str(), "concurrency.set" | "revive" | "undo"))
-    {
+    if let Some(later) = records[at + 1..].iter().find(|r| {
+        here(r) && r.undoes.is_none() && matches!(r.action.as_str(), "concurrency.set" | "revive")
+    }) {
         return Err(OpsError::Conflict(format!(
             "{function}'s reservation was changed after its kill ({} at {}): revive would put \
              the value from before the kill over that; nothing changed (set it with `lops \

@@ -366,6 +366,16 @@ impl<S: Source> Executor<S> {
             }
             Effect::PrepareRollout { region, spec } => {
                 let Some(store) = self.store.clone() else {
+                    // Said, as the CLI says it: a rollout is saved to be resumed or aborted.
+                    let tx = self.tx.clone();
+                    tokio::spawn(async move {
+                        let result = Err(crate::ops::OpsError::Refused(
+                            "no state directory to save the rollout in: set XDG_STATE_HOME or \
+                             HOME"
+                                .into(),
+                        ));
+                        let _ = tx.send(Msg::RolloutPrepared { region, result }).await;
+                    });
                     return;
                 };
                 self.answer(region, move |source| async move {

@@ -247,6 +247,16 @@ async fn revive_never_overwrites_a_reservation_set_since_the_kill() {
         run.stderr
     );
     assert_eq!(reserved(&seeder, &f).await, Some(0));
+    // What an undo took back does not count: kill, revive, undo (killed again), revive.
+    let g = format!("{}-other", moto::unique("revive"));
+    seeder.create_function(&g).await;
+    act(&lops, region, &["concurrency", "set", &g, "4", "--yes"]).assert_exit(0);
+    act(&lops, region, &["kill", &g, "--yes"]).assert_exit(0);
+    act(&lops, region, &["revive", &g, "--yes"]).assert_exit(0);
+    lops.run(&["undo", "--yes"]).assert_exit(0);
+    assert_eq!(reserved(&seeder, &g).await, Some(0));
+    act(&lops, region, &["revive", &g, "--yes"]).assert_exit(0);
+    assert_eq!(reserved(&seeder, &g).await, Some(4));
 }
 
 /// No audit, no change: with no state directory to keep the log in (HOME unset, a relative
@@ -385,6 +395,38 @@ async fn a_multi_region_invoke_names_each_answer_and_counts_a_failed_function() 
         "{}",
         run.stderr
     );
+}
+
+/// Invoking an alias that splits its traffic previews the split, not only its main version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoke_of_a_split_alias_previews_the_split() {
+    let region = "ap-southeast-1";
+    let (_seeder, f) = canary(region, "split").await;
+    let lops = Lops::new(moto::url());
+    act(
+        &lops,
+        region,
+        &[
+            "traffic",
+            "set",
+            "live",
+            "--fn",
+            &f,
+            "--version",
+            "2",
+            "--weight",
+            "0.2",
+            "--yes",
+        ],
+    )
+    .assert_exit(0);
+    let run = act(
+        &lops,
+        region,
+        &["invoke", &format!("{f}:live"), "--dry-run"],
+    );
+    run.assert_exit(0);
+    assert!(run.stderr.contains("(v1 80% / v2 20%, "), "{}", run.stderr);
 }
 
 /// A synchronous invoke waits as long as its function may run (its timeout, plus a margin),
