@@ -325,7 +325,6 @@ async fn weight_plan<S: RegionActions>(
     route_plan(plan, function, alias, current, main, extra)
 }
 
-/// Refuses a version `function` has not published, naming those it has.
 /// Every version a new routing names that the alias does not route to now must still be
 /// published: a version deleted since (nothing pointed at it) fails only at the write.
 pub(super) async fn check_routable<S: RegionActions>(
@@ -346,6 +345,7 @@ pub(super) async fn check_routable<S: RegionActions>(
     Ok(())
 }
 
+/// Refuses a version `function` has not published, naming those it has.
 async fn check_published<S: RegionActions>(
     source: &S,
     function: &str,

@@ -64,9 +64,10 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         // closes it, and does nothing else.
         Some(Popup::Help) => {
             let page = usize::from(state.size.1.saturating_sub(4)).max(1);
+            let last = help_entries(state).len().saturating_sub(1);
             match key.code {
-                KeyCode::Down => state.help_scroll += 1,
-                KeyCode::PageDown => state.help_scroll += page,
+                KeyCode::Down => state.help_scroll = (state.help_scroll + 1).min(last),
+                KeyCode::PageDown => state.help_scroll = (state.help_scroll + page).min(last),
                 KeyCode::Up => state.help_scroll = state.help_scroll.saturating_sub(1),
                 KeyCode::PageUp => state.help_scroll = state.help_scroll.saturating_sub(page),
                 _ => state.popup = None,
@@ -199,6 +200,31 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
 /// Pasted text goes into the open input as typed text (newlines kept in a payload, spaces
 /// elsewhere); with no input open it does nothing — a paste never presses a key, and a
 /// confirmation's name is typed, not pasted.
+/// What the help lists: the keys of every action this scope allows, then keys that are not
+/// actions of the keymap.
+pub fn help_entries(state: &State) -> Vec<(String, String)> {
+    let mut entries: Vec<(String, String)> = Action::ALL
+        .iter()
+        .copied()
+        .filter(|a| actions::allowed(state, *a))
+        .map(|a| (state.keymap.keys_of(a), a.describe().to_string()))
+        .collect();
+    for (keys, what) in [
+        (
+            "tab",
+            "in a confirmation: the same action in every region with the function",
+        ),
+        (
+            "ctrl-u ctrl-w",
+            "in an input: clear it / take its last word away",
+        ),
+        ("y", "confirm (enter never does); n or esc cancels"),
+    ] {
+        entries.push((keys.to_string(), what.to_string()));
+    }
+    entries
+}
+
 pub(super) fn on_paste(state: &mut State, text: &str) {
     if state.too_small() {
         return;

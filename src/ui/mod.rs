@@ -228,10 +228,20 @@ fn cut_spans(spans: Vec<Span<'static>>, max: usize, theme: &Theme) -> Vec<Span<'
         }
         // Cut here (what follows is dropped too): the mark says so even when this span would
         // have fit whole.
+        // Counted in cells, as the room is (a wide character takes two).
         let keep = max.saturating_sub(used);
         if keep > 0 {
             let mark = if theme.ascii { "~" } else { "…" };
-            let text: String = span.content.chars().take(keep - 1).collect();
+            let mut text = String::new();
+            let mut cells = 0;
+            for c in span.content.chars() {
+                let w = Span::raw(c.to_string()).width();
+                if cells + w > keep - 1 {
+                    break;
+                }
+                cells += w;
+                text.push(c);
+            }
             out.push(Span::styled(format!("{text}{mark}"), span.style));
         }
         break;

@@ -289,42 +289,12 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 fn help(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let actions: Vec<Action> = Action::ALL
-        .iter()
-        .copied()
-        .filter(|a| crate::state::actions::allowed(state, *a))
-        .collect();
-    let mut entries: Vec<(String, String)> = actions
-        .iter()
-        .map(|a| (state.keymap.keys_of(*a), a.describe().to_string()))
-        .collect();
-    // Keys that are not actions of the keymap but that a person needs to know.
-    for (keys, what) in [
-        (
-            "tab",
-            "in a confirmation: the same action in every region with the function",
-        ),
-        (
-            "ctrl-u ctrl-w",
-            "in an input: clear it / take its last word away",
-        ),
-        ("y", "confirm (enter never does); n or esc cancels"),
-    ] {
-        entries.push((keys.to_string(), what.to_string()));
-    }
+    let entries = crate::state::help_entries(state);
     let key_width = entries
         .iter()
         .map(|(k, _)| k.chars().count())
         .max()
         .unwrap_or(1);
-    let line = |(keys, what): &(String, String)| {
-        Line::from(vec![
-            Span::styled(format!("{keys:>key_width$}  "), theme.title()),
-            Span::raw(what.clone()),
-        ])
-    };
-    // Two columns only where both fit uncut; else one column that pages (↑ ↓ PgUp PgDn).
-    let rows_free = usize::from(area.height.saturating_sub(2)).max(1);
     let longest = entries
         .iter()
         .map(|(_, w)| w.chars().count())
@@ -332,69 +302,112 @@ fn help(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .unwrap_or(0)
         + key_width
         + 2;
-    let columns = if entries.len() <= rows_free || usize::from(area.width) < 2 * longest + 4 {
-        1
-    } else {
-        2
-    };
-    let per_column = entries.len().div_ceil(columns);
-    let paging = columns == 1 && entries.len() > rows_free;
-    // Paging: one row says what is above and below.
-    let room = if paging { rows_free - 1 } else { rows_free };
-    let last_start = entries.len().saturating_sub(room);
-    let start = if paging {
-        state.help_scroll.min(last_start)
-    } else {
-        0
-    };
-    let width = if columns == 1 {
-        (longest as u16 + 2).min(area.width)
-    } else {
-        area.width
-    };
-    let height = if paging {
-        rows_free
-    } else {
-        per_column.min(rows_free)
-    };
-    let rect = centered(area, width, (height as u16 + 2).min(area.height));
-    frame.render_widget(Clear, rect);
-    let title = if paging {
-        " keys (↑ ↓ PgUp PgDn page · any other key closes) "
-    } else {
-        " keys (any key closes) "
-    };
-    let block = Block::bordered()
-        .border_set(theme.border())
-        .title(Span::styled(title, theme.title()));
-    let inner = block.inner(rect);
-    frame.render_widget(block, rect);
-    if paging {
-        let end = (start + room).min(entries.len());
-        let mut lines: Vec<Line> = entries[start..end].iter().map(line).collect();
-        lines.push(Line::styled(
-            format!("{start} above · {} below", entries.len() - end),
-            theme.dim(),
-        ));
-        frame.render_widget(Paragraph::new(lines), inner);
+    let rows_free = usize::from(area.height.saturating_sub(2)).max(1);
+    // Two columns where both fit whole; else one, each description wrapped under itself (never
+    // cut), paging by entry with ↑ ↓ PgUp PgDn.
+    if entries.len() <= rows_free * 2 && usize::from(area.width) >= 2 * longest + 4 {
+        let columns = if entries.len() <= rows_free { 1 } else { 2 };
+        let per_column = entries.len().div_ceil(columns);
+        let width = if columns == 1 {
+            (longest as u16 + 2).min(area.width)
+        } else {
+            area.width
+        };
+        let rect = centered(area, width, (per_column as u16 + 2).min(area.height));
+        frame.render_widget(Clear, rect);
+        let block = Block::bordered()
+            .border_set(theme.border())
+            .title(Span::styled(" keys (any key closes) ", theme.title()));
+        let inner = block.inner(rect);
+        frame.render_widget(block, rect);
+        let halves = ratatui::layout::Layout::horizontal(vec![
+            ratatui::layout::Constraint::Ratio(
+                1,
+                columns as u32
+            );
+            columns
+        ])
+        .split(inner);
+        for (c, column) in halves.iter().enumerate() {
+            let lines: Vec<Line> = entries
+                [(c * per_column).min(entries.len())..((c + 1) * per_column).min(entries.len())]
+                .iter()
+                .map(|(keys, what)| {
+                    Line::from(vec![
+                        Span::styled(format!("{keys:>key_width$}  "), theme.title()),
+                        Span::raw(what.clone()),
+                    ])
+                })
+                .collect();
+            frame.render_widget(Paragraph::new(lines), *column);
+        }
         return;
     }
-    let halves = ratatui::layout::Layout::horizontal(vec![
-        ratatui::layout::Constraint::Ratio(
-            1,
-            columns as u32
-        );
-        columns
-    ])
-    .split(inner);
-    for (c, column) in halves.iter().enumerate() {
-        let lines: Vec<Line> = entries
-            [(c * per_column).min(entries.len())..((c + 1) * per_column).min(entries.len())]
-            .iter()
-            .map(line)
-            .collect();
-        frame.render_widget(Paragraph::new(lines), *column);
+    let width = (longest as u16 + 2).min(area.width);
+    let rect = centered(area, width, area.height);
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered()
+        .border_set(theme.border())
+        .title(Span::styled(
+            " keys (↑ ↓ PgUp PgDn page · any other key closes) ",
+            theme.title(),
+        ));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let text_width = usize::from(inner.width)
+        .saturating_sub(key_width + 2)
+        .max(8);
+    // One row says what is above and below.
+    let room = usize::from(inner.height).saturating_sub(1).max(1);
+    let start = state.help_scroll.min(entries.len().saturating_sub(1));
+    let mut lines: Vec<Line> = Vec::new();
+    let mut end = start;
+    for (keys, what) in &entries[start..] {
+        let wrapped = wrap(what, text_width);
+        if !lines.is_empty() && lines.len() + wrapped.len() > room {
+            break;
+        }
+        for (i, part) in wrapped.into_iter().enumerate() {
+            let key = if i == 0 { keys.as_str() } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:>key_width$}  "), theme.title()),
+                Span::raw(part),
+            ]));
+        }
+        end += 1;
     }
+    lines.truncate(room);
+    lines.push(Line::styled(
+        format!("{start} above · {} below", entries.len() - end),
+        theme.dim(),
+    ));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces where it can be.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let fits =
+            line.chars().count() + usize::from(!line.is_empty()) + word.chars().count() <= width;
+        if !line.is_empty() && !fits {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let head: String = line.chars().take(width).collect();
+            line = line.chars().skip(width).collect();
+            lines.push(head);
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -315,6 +315,32 @@ async fn help_lists_the_keymap_in_force() {
     }
     let small = screen(&mut state, &MONO, 60, 15);
     assert!(small.contains(" · 0 below"), "{small}");
+    // Wrapped, never cut: the last entry's words are all there, the rest on its own line.
+    assert!(
+        small.contains("confirm (enter never does); n or esc")
+            && small.contains("│               cancels"),
+        "{small}"
+    );
+    // Paging stops at the last entry: ↑ moves at once.
+    let above = |s: &str| {
+        s.lines()
+            .find_map(|l| {
+                l.split(" above")
+                    .next()?
+                    .rsplit('│')
+                    .next()?
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+            })
+            .unwrap_or(usize::MAX)
+    };
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)),
+    );
+    let up = screen(&mut state, &MONO, 60, 15);
+    assert_eq!(above(&up) + 1, above(&small), "{small}\n{up}");
 }
 
 #[tokio::test]
@@ -587,6 +613,16 @@ async fn read_only_and_production_badges_show_in_the_header() {
         "{header}"
     );
     assert!(header.contains('…'), "{header}");
+    // Wide characters take two cells each: the badges still show whole.
+    state.filter = "函数".repeat(12);
+    for width in [60, 100, 108] {
+        let out = screen(&mut state, &MONO, width, 15);
+        let header = out.lines().next().unwrap_or_default();
+        assert!(
+            header.contains(" PRODUCTION ") && header.ends_with('Z'),
+            "{width}: {header}"
+        );
+    }
 }
 
 #[tokio::test]
