@@ -274,9 +274,17 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let mut spans = vec![Span::raw(" ")];
     let stale_after = state.stale_after_secs();
+    // (how bad, its two spans) per region, so a narrow line keeps those in trouble.
+    let mut entries: Vec<(u8, Span, Span)> = Vec::new();
     for r in &state.regions {
         let h = r.health(state.now, stale_after);
-        spans.push(health_mark(&h, theme));
+        let severity = match h {
+            RegionHealth::Unreachable { .. } => 3,
+            RegionHealth::Stale { .. } => 2,
+            RegionHealth::Loading => 1,
+            RegionHealth::Fresh { .. } => 0,
+        };
+        let mark = health_mark(&h, theme);
         // Which read fails, so "stale" says why; the regions view (2) has the whole message.
         let failing = r.failing_reads();
         let why = match failing.len() {
@@ -288,23 +296,46 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             .progress_label()
             .map(|p| format!(" {p}"))
             .unwrap_or_default();
-        spans.push(Span::raw(format!(
+        let label = Span::raw(format!(
             " {} {}{progress}{why}  ",
             r.scope,
             health_label(&h)
-        )));
+        ));
+        entries.push((severity, mark, label));
     }
+    let fits =
+        |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>() <= usize::from(area.width);
+    let line_of = |entries: &[(u8, Span<'static>, Span<'static>)]| -> Vec<Span<'static>> {
+        let mut out = vec![Span::raw(" ")];
+        for (_, mark, label) in entries {
+            out.extend([mark.clone(), label.clone()]);
+        }
+        out
+    };
+    spans = line_of(&entries);
     // Squeeze the labels when every region does not fit on the line.
-    let width: usize = spans.iter().map(|s| s.width()).sum();
-    if width > usize::from(area.width) {
-        for span in spans.iter_mut() {
-            let text = span
+    if !fits(&spans) {
+        for (_, _, label) in entries.iter_mut() {
+            let text = label
                 .content
                 .replace("  ", " ")
                 .replace("unreachable", "down")
                 .replace("all reads", "all")
                 .replace("inventory", "inv");
-            span.content = text.into();
+            label.content = text.into();
+        }
+        spans = line_of(&entries);
+    }
+    // Still too wide: the regions in trouble first, the fresh ones counted at the end.
+    if !fits(&spans) {
+        entries.sort_by_key(|(severity, ..)| std::cmp::Reverse(*severity));
+        let fresh = entries.iter().filter(|(s, ..)| *s == 0).count();
+        entries.retain(|(s, ..)| *s > 0);
+        spans = line_of(&entries);
+        if fresh > 0 {
+            let [ok, _, _] = theme.marks();
+            spans.push(Span::styled(ok, theme.ok()));
+            spans.push(Span::raw(format!(" {fresh} fresh")));
         }
     }
     // A typed value that was refused: why, on a line of its own above the prompt, where the

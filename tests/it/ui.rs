@@ -465,6 +465,16 @@ async fn the_load_view_shows_unread_numbers_as_unknown() {
     assert!(unknown >= 2 * state.regions.len(), "{out}");
 }
 
+/// On a narrow screen the footer keeps the regions in trouble whole and counts the fresh ones.
+#[tokio::test]
+async fn a_narrow_footer_keeps_the_failing_region_and_counts_the_rest() {
+    let mut state = incident().await;
+    let out = screen(&mut state, &MONO, 60, 15);
+    let footer = out.lines().rev().nth(1).unwrap_or_default();
+    assert!(footer.contains("us-west-2"), "{footer}");
+    assert!(footer.contains("3 fresh"), "{footer}");
+}
+
 #[tokio::test]
 async fn tiny_terminal_gets_a_clear_message() {
     let mut state = incident().await;
