@@ -38,6 +38,13 @@ impl Failure {
         }
     }
 
+    pub fn refused(message: impl Into<String>) -> Self {
+        Failure {
+            exit: Exit::Refused,
+            message: message.into(),
+        }
+    }
+
     pub fn failed(message: impl Into<String>) -> Self {
         Failure {
             exit: Exit::Failure,

@@ -65,7 +65,13 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
         .map_err(|e| Failure::failed(format!("cannot read {}: {e}", log.path().display())))?;
     let targets = crate::ops::batch::undo_targets(&records);
     if targets.is_empty() {
-        return Err(Failure::usage(crate::ops::batch::nothing_to_undo(&records)));
+        let said = crate::ops::batch::nothing_to_undo(&records);
+        // A rollout's step is refused (4), not bad input (2): there is something, not to undo.
+        return Err(if crate::ops::batch::undo_refused(&records) {
+            Failure::refused(said)
+        } else {
+            Failure::usage(said)
+        });
     }
     let records = targets;
     // Every scope the batch touched, and each record to the region that holds it.

@@ -364,6 +364,7 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
             (false, true) if !empty.is_empty() => Exit::Partial,
             (_, true) => Exit::Done,
             (true, false) if report.failed.iter().all(|f| f.invalid) => Exit::Usage,
+            (true, false) if report.failed.iter().all(|f| f.refused) => Exit::Refused,
             (true, false) => Exit::Failure,
             (false, false) => Exit::Partial,
         },

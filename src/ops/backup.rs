@@ -85,6 +85,9 @@ pub struct Failed {
     /// Bad input (unknown function) rather than a failure of AWS.
     #[serde(skip)]
     pub invalid: bool,
+    /// Refused before anything was written (the audit log took no record).
+    #[serde(skip)]
+    pub refused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -414,7 +417,18 @@ async fn backup_into<R: BackupRegion>(
                     Ok(_) => "ok".into(),
                     Err(e) => e.to_string(),
                 };
-                append(audit, &rec, progress);
+                // Taken, and its result not written: the snapshot stands, the run is not
+                // clean (the log holds it as started).
+                let r = match (r, audit.map(|log| log.append(&rec))) {
+                    (Ok(c), Some(Err(e))) => Err(BackupError::Provider(
+                        crate::provider::ProviderError::Service(format!(
+                            "snapshot {} taken, but its result could not be written to the \
+                             audit log ({e}): the log holds it as started",
+                            c.snapshot
+                        )),
+                    )),
+                    (r, _) => r,
+                };
                 if let Ok(mut all) = results.lock() {
                     all.push((region.scope().region.clone(), function, r));
                 }
@@ -434,6 +448,7 @@ async fn backup_into<R: BackupRegion>(
                 region,
                 function,
                 invalid: matches!(e, BackupError::Invalid(_)),
+                refused: matches!(e, BackupError::Refused(_)),
                 error: e.to_string(),
             }),
         }

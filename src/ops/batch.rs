@@ -456,19 +456,27 @@ pub async fn execute_all<S: RegionActions>(
 /// The start of the batch id on every record a rollout writes.
 pub const ROLLOUT_BATCH: &str = "rollout:";
 
+/// The last change a rollout made, when the last undoable change is one (its target).
+fn rollout_step(records: &[Record]) -> Option<(&Record, &str)> {
+    let step = records.iter().rev().find(|r| {
+        r.result == "ok" && r.undoes.is_none() && super::undo::UNDOABLE.contains(&r.action.as_str())
+    })?;
+    let target = step.batch.as_deref()?.strip_prefix(ROLLOUT_BATCH)?;
+    Some((step, target))
+}
+
+/// Whether undo finds something but refuses it (a rollout's step) rather than nothing.
+pub fn undo_refused(records: &[Record]) -> bool {
+    rollout_step(records).is_some()
+}
+
 pub fn nothing_to_undo(records: &[Record]) -> String {
     // The last change was a rollout's (a step, its rollback or its abort).
-    if let Some(step) = records.iter().rev().find(|r| {
-        r.result == "ok" && r.undoes.is_none() && super::undo::UNDOABLE.contains(&r.action.as_str())
-    }) && let Some(target) = step
-        .batch
-        .as_deref()
-        .and_then(|b| b.strip_prefix(ROLLOUT_BATCH))
-    {
+    if let Some((step, target)) = rollout_step(records) {
         return format!(
-            "the last change was a step of the rollout of {target} ({} at {}): undo would leave \
-             it half-way. `lops traffic abort` returns an unfinished rollout to where it started; \
-             a finished one is set back with `lops traffic rollback` or `traffic set`",
+            "the last change was made by the rollout of {target} ({} at {}): undo would take it \
+             back one step only. `lops traffic abort` returns an unfinished rollout to where it \
+             started; a finished one is set back with `lops traffic rollback` or `traffic set`",
             step.action, step.time
         );
     }

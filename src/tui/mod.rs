@@ -157,11 +157,8 @@ where
     apply(&mut state, &runner, Msg::Tick(Utc::now()));
     let mut confirming = false;
     loop {
-        terminal
-            .draw(|frame| ui::render(&state, theme, frame))
-            .map_err(io)?;
-        // A confirmation just drawn: keys typed before it was on screen (typed ahead while the
-        // screen lagged) were not meant for it, and are dropped.
+        // A confirmation about to be drawn for the first time: keys already typed (ahead,
+        // while the screen lagged) were not meant for it, and are dropped before it shows.
         let now_confirming = matches!(state.popup, Some(crate::state::Popup::Confirm(_)));
         if now_confirming && !confirming {
             while let Some(Some(event)) = events.next().now_or_never() {
@@ -173,6 +170,9 @@ where
             }
         }
         confirming = now_confirming;
+        terminal
+            .draw(|frame| ui::render(&state, theme, frame))
+            .map_err(io)?;
         let msg = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) => Msg::Key(key),

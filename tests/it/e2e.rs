@@ -107,12 +107,16 @@ fn demo_runs_in_a_real_terminal_and_exits_cleanly() {
     assert!(first.contains("DEMO"), "{first}");
     tmux.wait_for(15, "the numbers to move", |s| table(s) != table(&first));
 
+    // Help pages at 80x24: PgDn reaches its end.
     tmux.keys("?");
-    tmux.wait_for(5, "help", |s| {
-        s.contains("keys (any key closes)") && s.contains("quit")
+    tmux.wait_for(5, "help", |s| s.contains("keys (") && s.contains("0 above"));
+    tmux.keys("NPage");
+    tmux.keys("NPage");
+    tmux.wait_for(5, "help's end", |s| {
+        s.contains("enter never does") && s.contains("0 below")
     });
     tmux.keys("Escape");
-    tmux.wait_for(5, "help to close", |s| !s.contains("keys (any key closes)"));
+    tmux.wait_for(5, "help to close", |s| !s.contains("keys ("));
 
     tmux.run(&["resize-window", "-t", &tmux.session, "-x", "30", "-y", "8"]);
     tmux.wait_for(5, "the too-small message", |s| {

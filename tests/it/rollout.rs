@@ -50,10 +50,10 @@ async fn plan_steps_to_the_new_version() {
     assert_eq!(actions, ["traffic.set", "traffic.set", "traffic.promote"]);
     // Undo would take it back one step, half-way: it says what to do instead.
     let undo = lops.run(&["undo", "--dry-run"]);
-    undo.assert_exit(2);
+    undo.assert_exit(4);
     assert!(
         undo.stderr
-            .contains(&format!("a step of the rollout of {f}:live")),
+            .contains(&format!("made by the rollout of {f}:live")),
         "{}",
         undo.stderr
     );
