@@ -215,3 +215,87 @@ pub(super) async fn undo_plan<S: RegionActions>(
     p.undoes = Some(record.id.clone());
     Ok(p)
 }
+
+/// The start of the batch id on every record a rollout writes.
+pub const ROLLOUT_BATCH: &str = "rollout:";
+
+/// The last change a rollout made, when the last undoable change is one (its target).
+fn rollout_step(records: &[Record]) -> Option<(&Record, &str)> {
+    let step = records.iter().rev().find(|r| {
+        r.result == "ok" && r.undoes.is_none() && UNDOABLE.contains(&r.action.as_str())
+    })?;
+    let target = step.batch.as_deref()?.strip_prefix(ROLLOUT_BATCH)?;
+    Some((step, target))
+}
+
+/// Whether undo finds something but refuses it (a rollout's step) rather than nothing.
+pub fn undo_refused(records: &[Record]) -> bool {
+    rollout_step(records).is_some()
+}
+
+pub fn nothing_to_undo(records: &[Record]) -> String {
+    // The last change was a rollout's (a step, its rollback or its abort).
+    if let Some((step, target)) = rollout_step(records) {
+        return format!(
+            "the last change was made by the rollout of {target} ({} at {}): undo would take it \
+             back one step only. `lops traffic abort` returns an unfinished rollout to where it \
+             started; a finished one is set back with `lops traffic rollback` or `traffic set`",
+            step.action, step.time
+        );
+    }
+    let mut text = "nothing to undo: no reversible action is recorded".to_string();
+    let safety = records
+        .iter()
+        .rev()
+        .find(|r| r.action.starts_with("restore"))
+        .and_then(|r| {
+            r.before
+                .get("safety_snapshot")?
+                .as_str()
+                .map(str::to_string)
+        });
+    if let Some(uri) = safety {
+        text.push_str(&format!(
+            " (a restore is not undone by undo: `lops restore {uri}` puts back what the last \
+             restore replaced)"
+        ));
+    }
+    text
+}
+
+/// What `undo` reverts: the last reversible action that worked and is not undone yet, and, when
+/// it was one target of a batch, every other such target of that batch.
+pub fn undo_targets(records: &[Record]) -> Vec<Record> {
+    // Undone: an undo of it worked (a failed undo leaves it to undo again).
+    let undone: Vec<&str> = records
+        .iter()
+        .filter(|r| r.result == "ok")
+        .filter_map(|r| r.undoes.as_deref())
+        .collect();
+    let reversible = |r: &&Record| {
+        r.result == "ok"
+            && r.undoes.is_none()
+            && UNDOABLE.contains(&r.action.as_str())
+            && !undone.contains(&r.id.as_str())
+    };
+    let Some(last) = records.iter().rev().find(reversible) else {
+        return Vec::new();
+    };
+    // A rollout's step: undone alone it would leave the alias half-way (see nothing_to_undo).
+    if last
+        .batch
+        .as_deref()
+        .is_some_and(|b| b.starts_with(ROLLOUT_BATCH))
+    {
+        return Vec::new();
+    }
+    match &last.batch {
+        None => vec![last.clone()],
+        Some(batch) => records
+            .iter()
+            .filter(reversible)
+            .filter(|r| r.batch.as_deref() == Some(batch))
+            .cloned()
+            .collect(),
+    }
+}
