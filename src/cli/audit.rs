@@ -11,12 +11,19 @@ use crate::ops::audit::AuditLog;
 use crate::ops::batch::Target;
 use crate::ops::{Kind, Request};
 
-pub async fn audit(json_out: bool) -> Result<Exit, Failure> {
+pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure> {
     let log = AuditLog::default_location()
         .ok_or_else(|| Failure::usage("no state directory: set XDG_STATE_HOME or HOME"))?;
-    let (records, bad) = log
+    let (mut records, bad) = log
         .read()
         .map_err(|e| Failure::failed(format!("cannot read {}: {e}", log.path().display())))?;
+    // --regions and --profile narrow the log to those scopes (as they narrow every command).
+    if let Some(regions) = &global.regions {
+        records.retain(|r| regions.iter().any(|g| g.trim() == r.region));
+    }
+    if !global.profiles.is_empty() {
+        records.retain(|r| global.profiles.iter().any(|p| p.trim() == r.profile));
+    }
     let mut out = super::stdout();
     if json_out {
         let _ = writeln!(

@@ -162,6 +162,7 @@ pub enum Command {
     Restore(backup::RestoreArgs),
     /// The audit log of actions taken.
     Audit {
+        /// One JSON document on stdout: the records, oldest first.
         #[arg(long)]
         json: bool,
     },
@@ -277,7 +278,7 @@ async fn dispatch(global: &GlobalArgs, command: Command) -> Result<Exit, Failure
         Command::Triggers(args) => triggers::triggers(global, args).await,
         Command::Backup(c) => backup::backup(global, c).await,
         Command::Restore(args) => backup::restore(global, args).await,
-        Command::Audit { json } => audit::audit(json).await,
+        Command::Audit { json } => audit::audit(global, json).await,
         Command::Undo(flags) => audit::undo(global, flags).await,
         Command::IamPolicy => audit::iam_policy(global),
     }

@@ -196,6 +196,15 @@ async fn concurrency_kill_and_revive_round_trip() {
             "undo"
         ]
     );
+    // --regions and --profile narrow the log as they narrow every command.
+    let count = |args: &[&str]| {
+        let mut all = vec!["audit", "--json"];
+        all.extend_from_slice(args);
+        lops.run(&all).json().as_array().map(Vec::len)
+    };
+    assert_eq!(count(&["--regions", region]), Some(5));
+    assert_eq!(count(&["--regions", "us-east-1"]), Some(0));
+    assert_eq!(count(&["--profile", "default"]), Some(5));
     // In the file each action is recorded as started before it is sent, then its result under
     // the same id; `lops audit` shows the result only.
     let raw = std::fs::read_to_string(lops.home.path().join("state/lops/audit.jsonl"))
