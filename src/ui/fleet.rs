@@ -136,13 +136,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     // The mark column shows while anything is marked: `*` reads without colour.
     let marking = !state.marks.is_empty();
     // The region column as wide as the longest scope shown (profile/region), within reason.
-    let region_width = state
-        .regions
-        .iter()
-        .map(|r| r.scope.to_string().chars().count())
-        .max()
-        .unwrap_or(9)
-        .clamp(6, 20) as u16;
+    let region_width = super::widgets::scope_width(state, 6, 20) as u16;
     let fixed = |wide: bool| {
         u16::from(marking) * 2 + 2 + region_width + 1 + if wide { 24 + 8 + 1 + 16 + 1 } else { 12 }
     };

@@ -42,13 +42,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let stale_after = state.stale_after_secs();
     // As wide as the longest scope within reason; a longer one is cut in the middle so
     // `staging/us-east-1` and `staging/us-east-2` still read apart.
-    let scope_cells = state
-        .regions
-        .iter()
-        .map(|r| r.scope.to_string().chars().count())
-        .max()
-        .unwrap_or(14)
-        .clamp(14, 24);
+    let scope_cells = super::widgets::scope_width(state, 14, 24);
     // What the columns before it leave (each read's failure names the setting that helps).
     let error_width = usize::from(area.width)
         .saturating_sub(61 + scope_cells)

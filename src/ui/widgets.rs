@@ -31,6 +31,17 @@ pub fn bar(share: f64, width: usize, theme: &Theme) -> String {
     format!("{}{}", full.repeat(filled), empty.repeat(width - filled))
 }
 
+/// The width of a column of scopes (`profile/region`): the longest shown, within `min..=max`.
+pub fn scope_width(state: &crate::state::State, min: usize, max: usize) -> usize {
+    state
+        .regions
+        .iter()
+        .map(|r| r.scope.to_string().chars().count())
+        .max()
+        .unwrap_or(min)
+        .clamp(min, max)
+}
+
 /// Truncates to `max` characters, marking the cut.
 pub fn fit(text: &str, max: usize, theme: &Theme) -> String {
     if text.chars().count() <= max {
