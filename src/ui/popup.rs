@@ -354,16 +354,12 @@ fn help(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         ));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let text_width = usize::from(inner.width)
-        .saturating_sub(key_width + 2)
-        .max(8);
-    // One row says what is above and below.
-    let room = usize::from(inner.height).saturating_sub(1).max(1);
-    let start = state.help_scroll.min(entries.len().saturating_sub(1));
+    let (_, text_width, room) = crate::state::help_layout(state);
+    let start = state.help_scroll.min(crate::state::help_last_start(state));
     let mut lines: Vec<Line> = Vec::new();
     let mut end = start;
     for (keys, what) in &entries[start..] {
-        let wrapped = wrap(what, text_width);
+        let wrapped = crate::format::wrap(what, text_width);
         if !lines.is_empty() && lines.len() + wrapped.len() > room {
             break;
         }
@@ -382,32 +378,6 @@ fn help(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         theme.dim(),
     ));
     frame.render_widget(Paragraph::new(lines), inner);
-}
-
-/// `text` in lines of at most `width` characters, broken at spaces where it can be.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
-        let fits =
-            line.chars().count() + usize::from(!line.is_empty()) + word.chars().count() <= width;
-        if !line.is_empty() && !fits {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-        while line.chars().count() > width {
-            let head: String = line.chars().take(width).collect();
-            line = line.chars().skip(width).collect();
-            lines.push(head);
-        }
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 #[cfg(test)]

@@ -309,11 +309,14 @@ async fn help_lists_the_keymap_in_force() {
     key(&mut state, 'x');
     assert!(state.popup.is_none());
     // At the smallest screen every entry is reachable the same way.
+    update(&mut state, Msg::Resize(60, 15));
     key(&mut state, '?');
     for _ in 0..10 {
         update(&mut state, page_down());
     }
     let small = screen(&mut state, &MONO, 60, 15);
+    // The last page is full, not one entry and blank rows.
+    assert!(!small.contains("│                                                          │\n│                                                          │\n│"), "{small}");
     assert!(small.contains(" · 0 below"), "{small}");
     // Wrapped, never cut: the last entry's words are all there, the rest on its own line.
     assert!(
