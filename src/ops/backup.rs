@@ -320,6 +320,33 @@ async fn backup_into<R: BackupRegion>(
             "no function matches: check --filter, or list functions with `lops status`".into(),
         ));
     }
+    // Data is copied before the functions are read: when none of the functions named exists
+    // anywhere, nothing would use those copies (they would lie in the store until a prune).
+    if let (false, Selection::Named(names)) = (request.data.is_empty(), &request.selection) {
+        let mut any = false;
+        for r in regions {
+            match r.reads().function_names().await {
+                Ok(listed) if !names.iter().any(|n| listed.contains(n)) => {}
+                // Found, or the listing failed: the backup goes on and says what it finds.
+                _ => {
+                    any = true;
+                    break;
+                }
+            }
+        }
+        if !any {
+            return Err(BackupError::Invalid(format!(
+                "no function named {} in {}: nothing was copied (list functions with `lops \
+                 status`)",
+                names.join(", "),
+                regions
+                    .iter()
+                    .map(|r| r.scope().region.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     progress(Progress::Total(work.len() as u64));
 
     // Data first: every manifest of this run lists the copies.

@@ -275,3 +275,33 @@ async fn a_prune_is_recorded_before_it_deletes() {
         "{prune}"
     );
 }
+
+/// Data is copied before the functions are read: with no named function anywhere, nothing is
+/// copied (the copies would only wait for a prune), and the run says which name it missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_is_not_copied_for_a_function_that_does_not_exist() {
+    let fx = Fixture::new(PROXIED, "nofn").await;
+    let source = moto::unique("src-nofn-");
+    create_bucket(&fx.s3, &source, PROXIED).await;
+    put(&fx, &source, "exports/a.json", b"{}").await;
+    let proxy = FaultProxy::start(moto::url());
+    let missing = moto::unique("no-such-fn");
+    let run = backup(&fx, &proxy, &missing, &format!("s3://{source}/exports"));
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains(&format!("no function named {missing}")),
+        "{}",
+        run.stderr
+    );
+    let copied = fx
+        .s3
+        .list_objects_v2()
+        .bucket(&fx.bucket)
+        .prefix("lops/data/")
+        .send()
+        .await
+        .expect("list")
+        .key_count()
+        .unwrap_or(0);
+    assert_eq!(copied, 0, "orphan data copies");
+}
