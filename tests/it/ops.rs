@@ -32,6 +32,26 @@ fn audit(lops: &Lops) -> Vec<Value> {
     run.json().as_array().cloned().unwrap_or_default()
 }
 
+/// `traffic set live --fn F --version 2 --weight W --yes` in `region`.
+fn set_live_weight(lops: &Lops, region: &str, f: &str, weight: &str) -> Run {
+    act(
+        lops,
+        region,
+        &[
+            "traffic",
+            "set",
+            "live",
+            "--fn",
+            f,
+            "--version",
+            "2",
+            "--weight",
+            weight,
+            "--yes",
+        ],
+    )
+}
+
 fn act(lops: &Lops, region: &str, args: &[&str]) -> Run {
     let mut all = args.to_vec();
     all.extend(["--regions", region]);
@@ -98,23 +118,7 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
     // Nothing left to undo: the undo is not undone again, the set is already undone.
     lops.run(&["undo", "--yes"]).assert_exit(2);
 
-    act(
-        &lops,
-        region,
-        &[
-            "traffic",
-            "set",
-            "live",
-            "--fn",
-            &f,
-            "--version",
-            "2",
-            "--weight",
-            "0.5",
-            "--yes",
-        ],
-    )
-    .assert_exit(0);
+    set_live_weight(&lops, region, &f, "0.5").assert_exit(0);
     act(
         &lops,
         region,
@@ -122,23 +126,7 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
     )
     .assert_exit(0);
     assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
-    act(
-        &lops,
-        region,
-        &[
-            "traffic",
-            "set",
-            "live",
-            "--fn",
-            &f,
-            "--version",
-            "2",
-            "--weight",
-            "0.5",
-            "--yes",
-        ],
-    )
-    .assert_exit(0);
+    set_live_weight(&lops, region, &f, "0.5").assert_exit(0);
     act(
         &lops,
         region,
@@ -412,23 +400,7 @@ async fn an_invoke_of_a_split_alias_previews_the_split() {
     let region = "ap-southeast-1";
     let (_seeder, f) = canary(region, "split").await;
     let lops = Lops::new(moto::url());
-    act(
-        &lops,
-        region,
-        &[
-            "traffic",
-            "set",
-            "live",
-            "--fn",
-            &f,
-            "--version",
-            "2",
-            "--weight",
-            "0.2",
-            "--yes",
-        ],
-    )
-    .assert_exit(0);
+    set_live_weight(&lops, region, &f, "0.2").assert_exit(0);
     let run = act(
         &lops,
         region,
@@ -736,23 +708,7 @@ async fn read_only_refuses_every_action_and_invoke_mode_allows_only_invoke() {
     let region = "ap-south-2";
     let (seeder, f) = canary(region, "ro").await;
     let lops = Lops::new(moto::url());
-    act(
-        &lops,
-        region,
-        &[
-            "traffic",
-            "set",
-            "live",
-            "--fn",
-            &f,
-            "--version",
-            "2",
-            "--weight",
-            "0.2",
-            "--yes",
-        ],
-    )
-    .assert_exit(0);
+    set_live_weight(&lops, region, &f, "0.2").assert_exit(0);
     let before = (seeder.routing(&f).await, reserved(&seeder, &f).await);
     let commands: Vec<Vec<&str>> = vec![
         vec!["invoke", &f, "--yes"],
