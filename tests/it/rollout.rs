@@ -419,30 +419,10 @@ async fn a_second_profile_on_the_same_account_cannot_start_a_rollout_of_the_same
         format!("[profile ops]\nregion = {region}\n"),
     )
     .expect("aws config");
-    let plan = |extra: &[&str]| {
-        let mut args = vec![
-            "traffic",
-            "plan",
-            "live",
-            "--fn",
-            &f,
-            "--to",
-            "2",
-            "--steps",
-            "20:60s",
-            "--regions",
-            region,
-            "--yes",
-        ];
-        args.extend_from_slice(extra);
-        args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
-    };
-    let first = plan(&[]);
-    let first: Vec<&str> = first.iter().map(String::as_str).collect();
-    let mut child = lops.spawn(&first);
+    let mut child = lops.spawn(&plan_args(&f, region, "20:60s"));
     seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
-    let second = plan(&["--profile", "ops"]);
-    let second: Vec<&str> = second.iter().map(String::as_str).collect();
+    let mut second = plan_args(&f, region, "20:60s");
+    second.extend(["--profile", "ops"]);
     let run = lops.run(&second);
     let _ = child.kill();
     let _ = child.wait();
@@ -469,22 +449,9 @@ async fn a_rollout_whose_guard_is_already_tripped_does_not_start() {
         .put_error_alarm(&alarm, &f, Some(StateValue::Alarm))
         .await;
     let lops = Lops::new(moto::url());
-    let run = lops.run(&[
-        "traffic",
-        "plan",
-        "live",
-        "--fn",
-        &f,
-        "--to",
-        "2",
-        "--steps",
-        "20:60s",
-        "--guard-alarm",
-        &alarm,
-        "--regions",
-        region,
-        "--yes",
-    ]);
+    let mut args = plan_args(&f, region, "20:60s");
+    args.extend(["--guard-alarm", &alarm]);
+    let run = lops.run(&args);
     run.assert_exit(4);
     assert!(run.stderr.contains("is in ALARM now"), "{}", run.stderr);
     assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
