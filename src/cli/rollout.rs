@@ -32,7 +32,44 @@ fn exit_for(status: &Status) -> Exit {
         // Stopped before the end: by its guard, someone else's change, or an abort asked for
         // elsewhere — a script must not go on as if it had finished.
         Status::RolledBack { .. } | Status::Halted { .. } | Status::Aborted => Exit::Refused,
-        Status::Running => Exit::Done,
+        // Interrupted (ctrl-c, SIGTERM, a closed terminal): left where it was, unfinished.
+        Status::Running => Exit::Failure,
+    }
+}
+
+/// While this process drives a rollout, ctrl-c, SIGTERM and SIGHUP (a dropped SSH link) stop
+/// it at its next safe point and save it as interrupted; a second signal quits at once.
+fn stop_on_signal() {
+    tokio::spawn(async {
+        if signal().await.is_err() {
+            return;
+        }
+        rollout::interrupt();
+        let _ = writeln!(
+            std::io::stderr(),
+            "stopping the rollout where it is (within a second); a second ctrl-c quits at once"
+        );
+        if signal().await.is_ok() {
+            std::process::exit(Exit::Failure as i32);
+        }
+    });
+}
+
+async fn signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+            _ = hup.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
     }
 }
 
@@ -97,6 +134,7 @@ pub async fn plan(global: &GlobalArgs, args: RolloutArgs) -> Result<Exit, Failur
         _ => Failure::failed(format!("cannot save the rollout: {e}")),
     })?;
     let audit = audit_log(&ctx);
+    stop_on_signal();
     let status = rollout::run(
         source,
         &mut r,
@@ -191,6 +229,7 @@ pub async fn resume(
             Exit::Failure
         });
     }
+    stop_on_signal();
     let status = rollout::run(source, &mut r, audit.as_ref(), &store, reporter(flags.json)).await?;
     Ok(exit_for(&status))
 }

@@ -219,6 +219,7 @@ async fn killed_plan_resumes_or_rolls_back() {
     let (seeder, resumed) = canary(region, "resume").await;
     let (_, aborted) = canary(region, "abort").await;
     let lops = Lops::new(moto::url());
+    let mut children = Vec::new();
     for f in [&resumed, &aborted] {
         let mut child = lops.spawn(&[
             "traffic",
@@ -238,7 +239,8 @@ async fn killed_plan_resumes_or_rolls_back() {
         ]);
         seeder.wait_for_routing(f, ("1", Some(0.2)), 20).await;
         child.kill().expect("kill -9");
-        let _ = child.wait();
+        // Not reaped yet: a zombie with its /proc entry drives nothing either.
+        children.push(child);
     }
     let plans = lops.run(&["traffic", "plans", "--json"]);
     plans.assert_exit(0);
@@ -255,6 +257,9 @@ async fn killed_plan_resumes_or_rolls_back() {
     );
     // Their lops was killed: both are interrupted, not running.
     assert_eq!(standings(&plans.json()), ["interrupted", "interrupted"]);
+    for mut child in children {
+        let _ = child.wait();
+    }
 
     let run = lops.run(&[
         "traffic",
@@ -405,6 +410,59 @@ fn standings(plans: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// ctrl-c, SIGTERM or a closed terminal stop a rollout where it is, at once and on the record:
+/// the alias keeps its step, the plan reads interrupted (resume or abort), lops exits 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_stops_a_rollout_where_it_is_and_leaves_it_interrupted() {
+    let region = "il-central-1";
+    let (seeder, f) = canary(region, "sigterm").await;
+    let lops = Lops::new(moto::url());
+    let child = lops.spawn(&plan_args(&f, region, "20:60s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("lops ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("interrupted at step 1/2") && stderr.contains("lops traffic resume live"),
+        "{stderr}"
+    );
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.2)])
+    );
+    assert_eq!(
+        standings(&lops.run(&["traffic", "plans", "--json"]).json()),
+        ["interrupted"]
+    );
+    // Every write it began has its result on record.
+    let audit = lops.run(&["audit", "--json"]);
+    audit.assert_exit(0);
+    assert!(!audit.stdout.contains("\"started\""), "{}", audit.stdout);
+    // Resumable at once: no lops holds it.
+    let resume = lops.run(&[
+        "traffic",
+        "resume",
+        "live",
+        "--fn",
+        &f,
+        "--regions",
+        region,
+        "--dry-run",
+    ]);
+    resume.assert_exit(0);
+    assert!(
+        resume.stderr.contains("resume the rollout of"),
+        "{}",
+        resume.stderr
+    );
 }
 
 /// One alias, one rollout: the same alias under another profile name of the same account is

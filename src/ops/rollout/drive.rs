@@ -16,6 +16,20 @@ pub(super) fn now() -> String {
 /// How often a running rollout writes its heartbeat and looks for an abort request.
 const TICK: Duration = Duration::from_secs(1);
 
+/// Set when this process was asked to stop (ctrl-c, SIGTERM, a closed terminal): a rollout it
+/// drives stops at its next safe point (never between a write and its record, never in the
+/// middle of a rollback) and is saved as interrupted, for a resume or an abort.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks every rollout this process drives to stop where it is (see [`INTERRUPTED`]).
+pub fn interrupt() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Prepares a rollout: checks the alias, the versions and the guard's alarms through the ops
 /// layer's rules, refuses when one for the same alias is saved as running, and records the
 /// weights it starts from. Nothing is written or saved: show [`Rollout::preview`], ask
@@ -256,9 +270,14 @@ enum Control {
     Abort,
     /// Another lops took it over (or finished it): stop without writing.
     Gone(Box<Rollout>),
+    /// This process was asked to stop: leave the alias as it is.
+    Interrupted,
 }
 
 fn control(store: &RolloutStore, r: &Rollout) -> Control {
+    if interrupted() {
+        return Control::Interrupted;
+    }
     let Some(saved) = store.reload(r) else {
         return Control::Go;
     };
@@ -433,6 +452,29 @@ async fn obey<S: RegionActions>(
                 &format!("aborted on request: traffic back to {}", r.start_weights()),
             );
             Ok(Some(r.status.clone()))
+        }
+        Control::Interrupted => {
+            // No heartbeat: another lops sees it interrupted at once, not only once this
+            // process is gone.
+            r.heartbeat = None;
+            r.updated = now();
+            save(store, r)?;
+            report(
+                r,
+                &format!(
+                    "interrupted at {}: {} stays at {} and the guard no longer watches it. Go \
+                     on with `lops traffic resume {} --fn {} --region {} --profile {}`, or \
+                     return it with `lops traffic abort …` (same arguments)",
+                    r.progress(),
+                    r.target(),
+                    r.expected_routing().describe(),
+                    r.alias,
+                    r.function,
+                    r.region,
+                    r.profile
+                ),
+            );
+            Ok(Some(Status::Running))
         }
         Control::Gone(saved) => {
             let owner = saved

@@ -12,7 +12,7 @@ pub mod store;
 use serde::{Deserialize, Serialize};
 
 pub use abort::{AbortOutcome, abort, roll_back};
-pub use drive::{run, start};
+pub use drive::{interrupt, run, start};
 pub use store::{Owner, RolloutStore, Standing};
 
 use super::{Confirmation, confirmation};

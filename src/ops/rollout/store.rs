@@ -94,7 +94,7 @@ impl Rollout {
         let proc_dir = Path::new("/proc");
         let process = owner.host != host_name()
             || !proc_dir.exists()
-            || proc_dir.join(owner.pid.to_string()).exists();
+            || process_lives(&proc_dir.join(owner.pid.to_string()));
         fresh && process
     }
 
@@ -109,6 +109,19 @@ impl Rollout {
             Status::Running | Status::Halted { .. } => Standing::Interrupted,
             _ => Standing::Finished,
         }
+    }
+}
+
+/// Whether the process at `/proc/PID` runs: a killed one its parent has not yet reaped (a
+/// zombie, state `Z`, or `X` while it goes) still has its directory but drives nothing.
+fn process_lives(dir: &Path) -> bool {
+    match std::fs::read_to_string(dir.join("stat")) {
+        // `PID (COMMAND) STATE …`: the command may hold spaces and parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| !matches!(state, "Z" | "X" | "x")),
+        Err(_) => dir.exists(),
     }
 }
 
