@@ -68,12 +68,27 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
     // below once they are known; --read-only / --mode still apply there.
     let log = AuditLog::default_location()
         .ok_or_else(|| Failure::usage("no state directory: set XDG_STATE_HOME or HOME"))?;
-    let (records, _) = log
+    let (all, _) = log
         .read()
         .map_err(|e| Failure::failed(format!("cannot read {}: {e}", log.path().display())))?;
+    // Only what was done under the profiles this session reads, in the regions named if any.
+    let (settings, _) = crate::session::settings(&global.flags())?;
+    let profiles = crate::session::profiles(&settings);
+    let records = crate::ops::batch::in_scope(&all, &profiles, global.regions.as_deref());
     let targets = crate::ops::batch::undo_targets(&records);
     if targets.is_empty() {
-        let said = crate::ops::batch::nothing_to_undo(&records);
+        let mut said = crate::ops::batch::nothing_to_undo(&records);
+        if let Some(there) = crate::ops::batch::elsewhere(&all, &records) {
+            said = format!(
+                "{said} under profile {}{}; {there}",
+                profiles.join(","),
+                global
+                    .regions
+                    .as_ref()
+                    .map(|r| format!(" in {}", r.join(",")))
+                    .unwrap_or_default()
+            );
+        }
         // A rollout's step is refused (4), not bad input (2): there is something, not to undo.
         return Err(if crate::ops::batch::undo_refused(&records) {
             Failure::refused(said)

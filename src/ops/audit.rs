@@ -144,6 +144,17 @@ impl AuditLog {
 
     /// Every record, oldest first; lines that do not parse are skipped (and counted).
     pub fn read(&self) -> std::io::Result<(Vec<Record>, usize)> {
+        // A device or a pipe would be read forever (a link to /dev/zero) or block even to open
+        // (a FIFO): looked at before it is opened.
+        match std::fs::metadata(&self.path) {
+            Ok(m) if !m.is_file() => {
+                return Err(std::io::Error::other(
+                    "it is not a regular file (a link to a device or a pipe): move it away",
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            _ => {}
+        }
         let file = match std::fs::File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
@@ -151,12 +162,14 @@ impl AuditLog {
         };
         let mut records = Vec::new();
         let mut bad = 0;
-        for line in BufReader::new(file).lines() {
+        // Lines as bytes: one that is not UTF-8 (a torn write, a stray edit) is skipped and
+        // counted like any other unreadable line, never hiding the rest.
+        for line in BufReader::new(file).split(b'\n') {
             let line = line?;
-            if line.trim().is_empty() {
+            if line.trim_ascii().is_empty() {
                 continue;
             }
-            match serde_json::from_str(&line) {
+            match serde_json::from_slice(&line) {
                 Ok(r) => records.push(r),
                 Err(_) => bad += 1,
             }
@@ -206,14 +219,15 @@ mod tests {
             .append(true)
             .open(log.path())
             .unwrap()
-            .write_all(b"not json\n")
+            .write_all(b"not json\n\xff\xfe not utf-8\n")
             .unwrap();
+        log.append(&record("c")).unwrap();
         let (records, bad) = log.read().unwrap();
         assert_eq!(
             records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-            ["a", "b"]
+            ["a", "b", "c"]
         );
-        assert_eq!(bad, 1);
+        assert_eq!(bad, 2);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -245,6 +259,11 @@ mod tests {
             let linked = AuditLog::at(dir.join("null.jsonl"));
             std::os::unix::fs::symlink("/dev/null", linked.path()).unwrap();
             let e = linked.ready().unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+            // Read, it would never end (/dev/zero) or block (a pipe): refused too.
+            let zero = AuditLog::at(dir.join("zero.jsonl"));
+            std::os::unix::fs::symlink("/dev/zero", zero.path()).unwrap();
+            let e = zero.read().unwrap_err().to_string();
             assert!(e.contains("not a regular file"), "{e}");
         }
         let _ = std::fs::remove_dir_all(dir);

@@ -132,6 +132,25 @@ pub(super) async fn undo_plan<S: RegionActions>(
     plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
     record: &Record,
 ) -> Result<Plan, OpsError> {
+    match reverse(source, plan, record).await {
+        // An action with no result on record: its change is not there to take back.
+        Err(OpsError::Conflict(e)) if record.result == super::audit::STARTED => {
+            Err(OpsError::Conflict(format!(
+                "{e}. The {} of {} at {} has no result on record (its lops stopped while it \
+                 ran): if it never landed, there is nothing of it to undo — set {} as you want \
+                 it by hand",
+                record.action, record.target, record.time, record.target
+            )))
+        }
+        other => other,
+    }
+}
+
+async fn reverse<S: RegionActions>(
+    source: &S,
+    plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
+    record: &Record,
+) -> Result<Plan, OpsError> {
     let mut p = match Reversible::of(record)? {
         Reversible::Alias {
             function,
@@ -263,7 +282,38 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
     text
 }
 
-/// What `undo` reverts: the last reversible action that worked and is not undone yet, and, when
+/// The records an undo may take back: those made under the profiles the session reads (the
+/// core resolves them: `--profile`, the config's `profiles`, `AWS_PROFILE`, `default`), and in
+/// the regions named, when regions were named. An undo never acts in a scope nobody chose.
+pub fn in_scope(
+    records: &[Record],
+    profiles: &[String],
+    regions: Option<&[String]>,
+) -> Vec<Record> {
+    records
+        .iter()
+        .filter(|r| profiles.iter().any(|p| p.trim() == r.profile))
+        .filter(|r| regions.is_none_or(|g| g.iter().any(|g| g.trim() == r.region)))
+        .cloned()
+        .collect()
+}
+
+/// Said when the scopes chosen hold nothing to undo but another scope does: where it is, and
+/// how to undo it there.
+pub fn elsewhere(all: &[Record], chosen: &[Record]) -> Option<String> {
+    if !undo_targets(chosen).is_empty() {
+        return None;
+    }
+    let last = undo_targets(all).into_iter().last()?;
+    Some(format!(
+        "the last reversible action is {} {} in {}/{} at {}: undo it with `lops undo --profile \
+         {} --regions {}`",
+        last.action, last.target, last.profile, last.region, last.time, last.profile, last.region
+    ))
+}
+
+/// What `undo` reverts: the last reversible action that worked (or whose outcome is unknown: it
+/// started and its lops stopped; undo finds whether it landed) and is not undone yet, and, when
 /// it was one target of a batch, every other such target of that batch.
 pub fn undo_targets(records: &[Record]) -> Vec<Record> {
     // Undone: an undo of it worked (a failed undo leaves it to undo again).
@@ -273,7 +323,7 @@ pub fn undo_targets(records: &[Record]) -> Vec<Record> {
         .filter_map(|r| r.undoes.as_deref())
         .collect();
     let reversible = |r: &&Record| {
-        r.result == "ok"
+        (r.result == "ok" || r.result == super::audit::STARTED)
             && r.undoes.is_none()
             && UNDOABLE.contains(&r.action.as_str())
             && !undone.contains(&r.id.as_str())

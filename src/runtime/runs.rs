@@ -96,9 +96,18 @@ pub(super) async fn undo_batch<S: Source>(
             .map_err(|e| format!("cannot read the audit log {path}: {e}"))?
             .0
     };
+    // Only what was done under the profiles this dashboard reads (as `lops undo`).
+    let mut profiles: Vec<String> = sources.iter().map(|s| s.scope().profile.clone()).collect();
+    profiles.dedup();
+    let all = records;
+    let records = batch::in_scope(&all, &profiles, None);
     let targets = batch::undo_targets(&records);
     if targets.is_empty() {
-        return Err(batch::nothing_to_undo(&records));
+        let said = batch::nothing_to_undo(&records);
+        return Err(match batch::elsewhere(&all, &records) {
+            Some(there) => format!("{said} under profile {}; {there}", profiles.join(",")),
+            None => said,
+        });
     }
     let records = targets;
     let targets = records
@@ -121,11 +130,11 @@ pub(super) async fn undo_batch<S: Source>(
                         crate::config::Access::default(),
                     ),
                     record.target.clone(),
-                    crate::ops::OpsError::Invalid(
-                        "this dashboard does not show that profile and region: run `lops undo` \
-                         (it acts where each record was made)"
-                            .into(),
-                    ),
+                    crate::ops::OpsError::Invalid(format!(
+                        "this dashboard does not show that region: run `lops undo --profile \
+                             {} --regions {}`",
+                        record.profile, record.region
+                    )),
                 ),
             }
         })

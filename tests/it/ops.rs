@@ -288,7 +288,7 @@ async fn an_action_is_recorded_before_it_is_sent() {
         service: Some("lambda".into()),
         operation: Some("PutFunctionConcurrency".into()),
         fault: Fault::Hang,
-        remaining: None,
+        remaining: Some(1),
     });
     let lops = Lops::new(&proxy.url);
     let mut child = lops.spawn(&["concurrency", "set", &f, "5", "--yes", "--regions", region]);
@@ -307,6 +307,20 @@ async fn an_action_is_recorded_before_it_is_sent() {
     assert_eq!(records[0]["result"], "started");
     assert_eq!(records[0]["action"], "concurrency.set");
     assert_eq!(records[0]["after"]["reserved"], 5, "{records:?}");
+    assert_eq!(reserved(&seeder, &f).await, None);
+
+    // Its outcome is unknown: undo looks. It never landed here, and undo says so, naming it.
+    let undo = act(&lops, region, &["undo", "--yes"]);
+    assert_ne!(undo.code, 0, "{}", undo.stderr);
+    assert!(
+        undo.stderr.contains("has no result on record"),
+        "{}",
+        undo.stderr
+    );
+    assert_eq!(reserved(&seeder, &f).await, None);
+    // Had it landed, undo takes it back (it is not passed over for an older action).
+    seeder.reserve(&f, 5).await;
+    act(&lops, region, &["undo", "--yes"]).assert_exit(0);
     assert_eq!(reserved(&seeder, &f).await, None);
 }
 

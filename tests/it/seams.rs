@@ -346,3 +346,58 @@ async fn huge_payloads_and_a_closed_stdout_after_a_change_are_handled() {
         ("1".to_string(), vec![("2".to_string(), 0.3)])
     );
 }
+
+/// Undo acts only where the session points: the profiles it reads (`--profile`, `AWS_PROFILE`)
+/// and the regions named. Before, `lops --profile ro undo` undid a change made under another
+/// profile, and `--regions` was ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_takes_back_only_what_was_done_in_the_profiles_and_regions_chosen() {
+    let (east, f_east) = canary("us-east-2", "undoscope").await;
+    let (west, f_west) = canary("us-west-1", "undoscope").await;
+    let lops = Lops::new(moto::url());
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        "[profile ro]\nregion = us-east-2\n",
+    )
+    .expect("aws config");
+    for (f, region) in [(&f_west, "us-west-1"), (&f_east, "us-east-2")] {
+        lops.run(&[
+            "traffic",
+            "set",
+            "live",
+            "--fn",
+            f,
+            "--version",
+            "2",
+            "--weight",
+            "0.3",
+            "--regions",
+            region,
+            "--yes",
+        ])
+        .assert_exit(0);
+    }
+    // Under another profile: nothing of its own, and where the last one is.
+    for run in [
+        lops.run(&["undo", "--profile", "ro", "--yes"]),
+        lops.run_with_env(&["undo", "--yes"], &[("AWS_PROFILE", "ro")]),
+    ] {
+        run.assert_exit(2);
+        assert!(
+            run.stderr.contains("under profile ro")
+                && run
+                    .stderr
+                    .contains("lops undo --profile default --regions us-east-2"),
+            "{}",
+            run.stderr
+        );
+    }
+    // The region named, not the last one written.
+    lops.run(&["undo", "--regions", "us-west-1", "--yes"])
+        .assert_exit(0);
+    assert_eq!(west.routing(&f_west).await, ("1".to_string(), vec![]));
+    assert_eq!(
+        east.routing(&f_east).await,
+        ("1".to_string(), vec![("2".to_string(), 0.3)])
+    );
+}

@@ -140,11 +140,20 @@ impl Lops {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(args, &[])
+    }
+
+    /// `run` with more environment variables (`AWS_PROFILE`, say) for this run only.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let Output {
             status,
             stdout,
             stderr,
-        } = self.command(args).output().expect("run lops");
+        } = self
+            .command(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run lops");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
