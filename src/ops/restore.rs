@@ -236,6 +236,32 @@ pub async fn prepare_restore(
     }
     let mut data_copies = Vec::new();
     if !request.skip_data {
+        // A restore elsewhere (another region, name or account: a drill, a recovery) must not
+        // write the snapshot's data back over the live bucket it came from by default.
+        let elsewhere = region.scope().region != manifest.region
+            || function != manifest.function
+            || (!account.is_empty() && !manifest.account.is_empty() && account != manifest.account);
+        if elsewhere && request.data_to.is_none() && !manifest.data.is_empty() {
+            return Err(BackupError::Invalid(format!(
+                "this restore goes to {function} in {}{}, not where the snapshot was taken \
+                 ({} in {}), and by default its S3 data would be copied back over {}: give \
+                 --data-to s3://BUCKET/PREFIX for a copy of it, or --no-data",
+                region.scope(),
+                if account.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (account {account})")
+                },
+                manifest.function,
+                manifest.region,
+                manifest
+                    .data
+                    .iter()
+                    .map(|d| d.source.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         if request.data_to.is_some() && manifest.data.len() > 1 {
             return Err(BackupError::Invalid(format!(
                 "the snapshot holds {} data prefixes: --data-to takes one; restore without it \

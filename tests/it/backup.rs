@@ -743,6 +743,34 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
         .expect("big object restored");
     assert_eq!(hex(&Sha256::digest(&got)), hex(&Sha256::digest(&big)));
 
+    // Under another name (a drill, a recovery), the live data is not written over by default:
+    // refused, saying what to give, with nothing copied.
+    fx.s3
+        .put_object()
+        .bucket(&source)
+        .key("data/a.json")
+        .body(ByteStream::from(b"newer".to_vec()))
+        .send()
+        .await
+        .expect("put");
+    let elsewhere = lops.run(&[
+        "restore",
+        &snapshot,
+        "--name",
+        &format!("{name}-dr"),
+        "--yes",
+    ]);
+    elsewhere.assert_exit(2);
+    assert!(
+        elsewhere.stderr.contains("--data-to") && elsewhere.stderr.contains("--no-data"),
+        "{}",
+        elsewhere.stderr
+    );
+    assert_eq!(
+        fx.get(&source, "data/a.json").await.as_deref(),
+        Some(&b"newer"[..])
+    );
+
     // Or into another bucket.
     let other = moto::unique("other-");
     create_bucket(&fx.s3, &other, HOME).await;
