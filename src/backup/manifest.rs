@@ -167,14 +167,93 @@ impl Manifest {
         serde_json::to_vec_pretty(self).unwrap_or_default()
     }
 
+    /// Bytes it holds (saturating: an edited size must not overflow a listing).
     pub fn total_size(&self) -> u64 {
-        self.blobs.iter().map(|b| b.size).sum::<u64>()
-            + self
-                .data
-                .iter()
-                .flat_map(|d| &d.objects)
-                .map(|o| o.size)
-                .sum::<u64>()
+        self.blobs
+            .iter()
+            .map(|b| b.size)
+            .chain(self.data.iter().flat_map(|d| &d.objects).map(|o| o.size))
+            .fold(0u64, u64::saturating_add)
+    }
+
+    /// Values no function can have, or that contradict where the manifest lies (`key`: its
+    /// S3 key, `…/snapshots/REGION/FUNCTION/STAMP.json`): each is a problem verify names and a
+    /// restore refuses, before anything is written.
+    pub fn problems(&self, key: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut bad = |what: String| out.push(format!("invalid: {what}"));
+        let name_ok = !self.function.is_empty()
+            && self.function.len() <= 64
+            && self
+                .function
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            bad(format!("function name '{}'", self.function));
+        }
+        let mut parts = key.rsplit('/');
+        let (_, function, region) = (parts.next(), parts.next(), parts.next());
+        if parts.next().is_some_and(|s| s == "snapshots") {
+            if function != Some(self.function.as_str()) {
+                bad(format!(
+                    "it names function {} but lies under {}",
+                    self.function,
+                    function.unwrap_or_default()
+                ));
+            }
+            if region != Some(self.region.as_str()) {
+                bad(format!(
+                    "it names region {} but lies under {}",
+                    self.region,
+                    region.unwrap_or_default()
+                ));
+            }
+        }
+        if chrono::DateTime::parse_from_rfc3339(&self.taken_at).is_err() {
+            bad(format!("taken_at '{}' is not a time", self.taken_at));
+        }
+        if self.reserved_concurrency.is_some_and(|n| n < 0) {
+            bad(format!(
+                "reserved concurrency {}",
+                self.reserved_concurrency.unwrap_or_default()
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for v in std::iter::once(&self.latest).chain(&self.versions) {
+            if !seen.insert(v.version.as_str()) {
+                bad(format!("version {} is listed twice", v.version));
+            }
+            let c = &v.config;
+            if c.memory_size.is_some_and(|m| !(128..=10_240).contains(&m)) {
+                bad(format!(
+                    "version {}: memory {} MB (Lambda takes 128 to 10240)",
+                    v.version,
+                    c.memory_size.unwrap_or_default()
+                ));
+            }
+            if c.timeout.is_some_and(|t| !(1..=900).contains(&t)) {
+                bad(format!(
+                    "version {}: timeout {} s (Lambda takes 1 to 900)",
+                    v.version,
+                    c.timeout.unwrap_or_default()
+                ));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for a in &self.aliases {
+            if !names.insert(a.name.as_str()) {
+                bad(format!("alias {} is listed twice", a.name));
+            }
+            for (version, w) in &a.weights {
+                if !(0.0..1.0).contains(w) {
+                    bad(format!(
+                        "alias {} gives version {version} a weight of {w} (0 ≤ W < 1)",
+                        a.name
+                    ));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -313,6 +392,52 @@ mod tests {
         );
         assert_eq!(layout::parse_manifest("snapshots/eu-west-1/x.json"), None);
         assert_eq!(layout::parse_manifest("blobs/sha256/aa"), None);
+    }
+
+    /// Values no function can have, and a manifest lying under another function's or region's
+    /// key, are problems; a sound one has none. Sizes never overflow a sum.
+    #[test]
+    fn impossible_values_and_a_misplaced_manifest_are_problems() {
+        let key = layout::manifest("eu-west-1", "orders", "20261125T100000.000Z");
+        assert_eq!(sample().problems(&key), Vec::<String>::new());
+        let mut m = sample();
+        m.reserved_concurrency = Some(-7);
+        m.taken_at = "not a time".into();
+        m.latest.config.memory_size = Some(-1);
+        m.latest.config.timeout = Some(0);
+        m.aliases = vec![
+            AliasSnapshot {
+                name: "live".into(),
+                function_version: "$LATEST".into(),
+                description: None,
+                weights: [("2".to_string(), 7.5)].into(),
+            };
+            2
+        ];
+        let found = m
+            .problems(&layout::manifest("us-east-1", "billing", "x"))
+            .join("\n");
+        for expected in [
+            "reserved concurrency -7",
+            "not a time",
+            "memory -1 MB",
+            "timeout 0 s",
+            "alias live is listed twice",
+            "weight of 7.5",
+            "names function orders but lies under billing",
+            "names region eu-west-1 but lies under us-east-1",
+        ] {
+            assert!(found.contains(expected), "{expected}: {found}");
+        }
+        m.blobs = vec![
+            BlobRef {
+                sha256: "a".repeat(64),
+                size: u64::MAX,
+                role: "code".into(),
+            };
+            2
+        ];
+        assert_eq!(m.total_size(), u64::MAX);
     }
 
     proptest! {

@@ -191,6 +191,7 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
     let manifest = load_manifest(store, uri).await?;
     let mut report = Verified {
         snapshot: uri.to_string(),
+        problems: manifest.problems(&uri.key),
         ..Default::default()
     };
     // Every alias must route to a version the snapshot holds (or $LATEST), or a restore would
