@@ -317,6 +317,7 @@ impl<'a> RegionDoc<'a> {
             functions: Vec::new(),
             other_alarms: None,
         };
+        doc.other_alarms = other_alarms(report);
         let Some(data) = Data::of(report) else {
             return doc;
         };
@@ -329,17 +330,25 @@ impl<'a> RegionDoc<'a> {
             .iter()
             .map(|f| FunctionDoc::new(f, &data))
             .collect();
-        doc.other_alarms = data.alarms.map(|all| {
-            all.iter()
-                .filter(|a| {
-                    a.function
-                        .as_ref()
-                        .is_none_or(|f| !data.inventory.functions.iter().any(|x| &x.name == f))
-                })
-                .collect()
-        });
         doc
     }
+}
+
+/// A region's alarms that no listed function's row shows: region-wide ones, those of
+/// functions not listed, and all of them when the inventory failed (alarms answer apart from
+/// Lambda). `None`: the alarms could not be read.
+fn other_alarms(report: &RegionReport) -> Option<Vec<&Alarm>> {
+    let all = report.alarms.as_deref().ok()?;
+    let listed = report.inventory.as_ref().ok();
+    Some(
+        all.iter()
+            .filter(|a| {
+                a.function.as_ref().is_none_or(|f| {
+                    listed.is_none_or(|inv| !inv.functions.iter().any(|x| &x.name == f))
+                })
+            })
+            .collect(),
+    )
 }
 
 fn region_totals(metrics: &MetricsSnapshot) -> BTreeMap<MetricWindow, WindowStats> {
@@ -506,6 +515,20 @@ fn write_table(
                 failures.join("; ")
             )?,
             Err(_) => writeln!(out, "{}: PARTIAL: {}", report.scope, failures.join("; "))?,
+        }
+        // Firing alarms no row shows (region-wide, or the inventory failed) are still said.
+        for a in other_alarms(report).unwrap_or_default() {
+            if a.state == AlarmState::Alarm {
+                writeln!(
+                    out,
+                    "  ALARM {}{}",
+                    a.name,
+                    a.function
+                        .as_ref()
+                        .map(|f| format!(" (function {f})"))
+                        .unwrap_or_default()
+                )?;
+            }
         }
     }
     if let Some(calls) = calls {

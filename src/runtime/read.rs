@@ -116,9 +116,10 @@ async fn within<T>(
         })
 }
 
-/// Reads one region: inventory and alarms side by side, then metrics for every function listed
-/// (five-minute points: the 5, 15 and 60-minute figures need no more). Alarms and metrics each
-/// have their own `deadline`, so a slow one costs only its own answer.
+/// Reads one region: the inventory, then metrics for every function listed (five-minute
+/// points: the 5, 15 and 60-minute figures need no more), with the alarms alongside. Alarms
+/// and metrics each have their own `deadline` and neither waits for the other, so a slow one
+/// costs only its own answer.
 pub async fn read_region<S: RegionSource>(
     source: &S,
     deadline: Duration,
@@ -126,26 +127,28 @@ pub async fn read_region<S: RegionSource>(
 ) -> RegionReport {
     let started = Instant::now();
     let metrics_before = source.metrics_requested();
-    let (inventory, alarms) = tokio::join!(
-        read_inventory(source, options),
-        within(deadline, source.alarms())
-    );
-    let metrics = match &inventory {
-        Err(_) => Err(ReadError::NotRead),
-        Ok(inv) if inv.functions.is_empty() => Ok(MetricsSnapshot::default()),
-        Ok(inv) => {
-            let request = MetricsRequest {
-                functions: inv.functions.iter().map(FunctionRef::from_info).collect(),
-                window: TimeWindow::ending_at(Utc::now()),
-                // Status reads every function, so totals are their sum: no extra queries.
-                region_totals: false,
-                period_minutes: 5,
-            };
-            within(deadline, source.metrics(&request))
-                .await
-                .map_err(ReadError::Failed)
-        }
+    let inventory_then_metrics = async {
+        let inventory = read_inventory(source, options).await;
+        let metrics = match &inventory {
+            Err(_) => Err(ReadError::NotRead),
+            Ok(inv) if inv.functions.is_empty() => Ok(MetricsSnapshot::default()),
+            Ok(inv) => {
+                let request = MetricsRequest {
+                    functions: inv.functions.iter().map(FunctionRef::from_info).collect(),
+                    window: TimeWindow::ending_at(Utc::now()),
+                    // Status reads every function, so totals are their sum: no extra queries.
+                    region_totals: false,
+                    period_minutes: 5,
+                };
+                within(deadline, source.metrics(&request))
+                    .await
+                    .map_err(ReadError::Failed)
+            }
+        };
+        (inventory, metrics)
     };
+    let ((inventory, metrics), alarms) =
+        tokio::join!(inventory_then_metrics, within(deadline, source.alarms()));
     RegionReport {
         scope: source.scope().clone(),
         inventory,

@@ -435,6 +435,82 @@ async fn one_functions_failed_read_marks_only_that_function() {
     }
 }
 
+/// Alarms answer apart from Lambda: with ListFunctions failing, the firing alarms are still
+/// said (table and JSON), as is a firing alarm no listed function carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firing_alarms_are_said_when_the_inventory_fails_or_no_row_carries_them() {
+    let place = "ap-south-2";
+    let seeder = Seeder::new(moto::url(), place).await;
+    let f = moto::unique("alarmed");
+    seeder.create_function(&f).await;
+    let ghost = moto::unique("ghost-errors");
+    seeder
+        .put_error_alarm(
+            &ghost,
+            "no-such-function",
+            Some(aws_sdk_cloudwatch::types::StateValue::Alarm),
+        )
+        .await;
+    let lops = Lops::new(moto::url());
+    let run = lops.run(&["status", "--regions", place]);
+    assert!(
+        run.stdout
+            .contains(&format!("ALARM {ghost} (function no-such-function)")),
+        "{}",
+        run.stdout
+    );
+
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: place.into(),
+        service: Some("lambda".into()),
+        operation: Some("ListFunctions".into()),
+        fault: Fault::Status(500),
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let run = lops.run(&["status", "--regions", place]);
+    run.assert_exit(3);
+    assert!(
+        run.stdout.contains(&format!("ALARM {ghost}")),
+        "{}",
+        run.stdout
+    );
+    let run = lops.run(&["status", "--json", "--regions", place]);
+    let doc = run.json();
+    let others = region(&doc, place)["other_alarms"].to_string();
+    assert!(others.contains(&ghost), "{others}");
+}
+
+/// A hanging DescribeAlarms does not hold the metrics back: they are asked for as soon as the
+/// functions are listed, not once the alarms gave up (10 s by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_alarms_do_not_hold_the_metrics_back() {
+    let place = "ap-south-2";
+    let seeder = Seeder::new(moto::url(), place).await;
+    seeder.create_function(&moto::unique("waiting")).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: place.into(),
+        service: Some("monitoring".into()),
+        operation: Some("DescribeAlarms".into()),
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let started = Instant::now();
+    let child = lops.spawn(&["status", "--json", "--regions", place]);
+    while proxy.calls(place, "monitoring", "GetMetricData") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "the metrics waited for the alarms"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, stderr) = crate::support::cli::finish(child, 60);
+    assert_eq!(code, 3, "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_metrics_batch_that_times_out_is_split_and_the_numbers_are_complete() {
     // A region of its own (cn-northwest-1 holds only log groups of another test): the halves
