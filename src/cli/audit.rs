@@ -17,12 +17,31 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
     let (mut records, bad) = log
         .read()
         .map_err(|e| Failure::failed(format!("cannot read {}: {e}", log.path().display())))?;
-    // --regions and --profile narrow the log to those scopes (as they narrow every command).
+    // --regions and --profile narrow the log to those scopes (as they narrow every command);
+    // a region name that cannot be is refused as everywhere else.
+    if global.regions.is_some() {
+        crate::session::settings(&global.flags())?;
+    }
+    let recorded = |of: fn(&crate::ops::audit::Record) -> &str| {
+        let mut names: Vec<String> = records.iter().map(|r| of(r).to_string()).collect();
+        names.sort();
+        names.dedup();
+        names.join(", ")
+    };
+    let (regions_seen, profiles_seen) = (recorded(|r| &r.region), recorded(|r| &r.profile));
+    let before = records.len();
     if let Some(regions) = &global.regions {
         records.retain(|r| regions.iter().any(|g| g.trim() == r.region));
     }
     if !global.profiles.is_empty() {
         records.retain(|r| global.profiles.iter().any(|p| p.trim() == r.profile));
+    }
+    if records.is_empty() && before > 0 {
+        // A filter that matches nothing is said as such, not as an empty log.
+        err!(
+            "lops: none of the {before} record(s) matches the filter; the log has regions \
+             {regions_seen} and profiles {profiles_seen}"
+        );
     }
     let mut out = super::stdout();
     if json_out {
@@ -31,7 +50,7 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
             "{}",
             serde_json::to_string_pretty(&records).unwrap_or_default()
         );
-    } else if records.is_empty() {
+    } else if records.is_empty() && before == 0 {
         let _ = writeln!(out, "no actions recorded in {}", log.path().display());
     } else {
         for r in &records {

@@ -193,6 +193,16 @@ async fn concurrency_kill_and_revive_round_trip() {
     assert_eq!(count(&["--regions", region]), Some(5));
     assert_eq!(count(&["--regions", "us-east-1"]), Some(0));
     assert_eq!(count(&["--profile", "default"]), Some(5));
+    // A filter matching nothing says what the log holds; a region that cannot be is refused.
+    let none = lops.run(&["audit", "--profile", "prdo"]);
+    none.assert_exit(0);
+    assert!(
+        none.stderr.contains("none of the 5 record(s) matches")
+            && none.stderr.contains("profiles default"),
+        "{}",
+        none.stderr
+    );
+    lops.run(&["audit", "--regions", "us-east-9"]).assert_exit(2);
     // In the file each action is recorded as started before it is sent, then its result under
     // the same id; `lops audit` shows the result only.
     let raw = std::fs::read_to_string(lops.home.path().join("state/lops/audit.jsonl"))
