@@ -245,10 +245,10 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
             .any(|a| a == "--json")
         && !STDOUT_WRITTEN.load(std::sync::atomic::Ordering::Relaxed)
     {
-        print_json(&serde_json::json!({
-            "error": failure.message,
-            "exit": failure.exit as u8,
-        }));
+        // On one line: a whole document for a reader of JSON, and a record for a reader of
+        // ndjson (`logs --json`, `traffic plan --json`).
+        let doc = serde_json::json!({"error": failure.message, "exit": failure.exit as u8});
+        out!("{}", crate::format::json_safe(doc.to_string()));
     }
     let _ = std::io::Write::flush(&mut stdout());
     match (STDOUT_FAILED.get(), result) {

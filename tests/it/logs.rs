@@ -279,6 +279,8 @@ fn bad_since_and_missing_log_group_are_explained() {
         "--json",
     ]);
     run.assert_exit(2);
+    // One line: `logs --json` is ndjson, read a line at a time.
+    assert_eq!(run.stdout.trim_end().lines().count(), 1, "{}", run.stdout);
     let doc = run.json();
     assert_eq!(doc["exit"], 2, "{}", run.stdout);
     assert!(
