@@ -241,9 +241,22 @@ pub fn state_dir() -> Option<PathBuf> {
 
 impl ConfigFile {
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Invalid {
-            path: path.display().to_string(),
-            message: e.to_string().trim_end().to_string(),
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            let mut message = e.to_string().trim_end().to_string();
+            // `[profile.acme.prod]` is a table `prod` inside profile `acme` to TOML.
+            if let Some(dotted) = text.lines().map(str::trim).find(|l| {
+                l.strip_prefix("[profile.")
+                    .and_then(|rest| rest.split(']').next())
+                    .is_some_and(|name| name.contains('.') && !name.contains('"'))
+            }) {
+                message.push_str(&format!(
+                    "\n{dotted}: a profile name with a dot is quoted, as in [profile.\"acme.prod\"]"
+                ));
+            }
+            ConfigError::Invalid {
+                path: path.display().to_string(),
+                message,
+            }
         })?;
         file.validate(path)?;
         Ok(file)
@@ -255,16 +268,17 @@ impl ConfigFile {
             message,
         };
         let t = &self.timeouts;
-        // Upper bounds keep every number a Duration and a clock can hold, and catch typos.
-        for (key, v, max) in [
-            ("timeouts.connect_secs", t.connect_secs, 300.0),
-            ("timeouts.operation_secs", t.operation_secs, 3_600.0),
-            ("timeouts.region_secs", t.region_secs, 86_400.0),
-            ("timeouts.metrics_secs", t.metrics_secs, 3_600.0),
+        // Upper bounds keep every number a Duration and a clock can hold, and catch typos;
+        // lower ones catch a timeout no call could meet (every read would fail at once).
+        for (key, v, min, max) in [
+            ("timeouts.connect_secs", t.connect_secs, 0.1, 300.0),
+            ("timeouts.operation_secs", t.operation_secs, 0.5, 3_600.0),
+            ("timeouts.region_secs", t.region_secs, 1.0, 86_400.0),
+            ("timeouts.metrics_secs", t.metrics_secs, 1.0, 3_600.0),
         ] {
-            if !(v.is_finite() && v > 0.0 && v <= max) {
+            if !(v.is_finite() && (min..=max).contains(&v)) {
                 return Err(invalid(format!(
-                    "{key} = {v}: give a number of seconds above 0 and at most {max}"
+                    "{key} = {v}: give a number of seconds from {min} to {max}"
                 )));
             }
         }
@@ -279,6 +293,12 @@ impl ConfigFile {
             return Err(invalid(format!(
                 "guards.max_error_rate = {r}: give a rate between 0 and 1 (0.05 is 5 %)"
             )));
+        }
+        if g.alarms.iter().any(|a| a.trim().is_empty()) {
+            return Err(invalid(
+                "guards.alarms holds an empty name: give CloudWatch alarm names, or remove it"
+                    .into(),
+            ));
         }
         if !(1..=3_600).contains(&g.interval_secs) {
             return Err(invalid(format!(
@@ -306,9 +326,10 @@ impl ConfigFile {
             ("s3_per_sec", r.s3_per_sec),
             ("eventbridge_per_sec", r.eventbridge_per_sec),
         ] {
-            if !(v.is_finite() && v > 0.0 && v <= 10_000.0) {
+            // Below one request every ten seconds an action would wait minutes, silently.
+            if !(v.is_finite() && (0.1..=10_000.0).contains(&v)) {
                 return Err(invalid(format!(
-                    "rate_limits.{key} = {v}: give requests per second above 0 and at most 10000"
+                    "rate_limits.{key} = {v}: give requests per second from 0.1 to 10000"
                 )));
             }
         }
@@ -533,6 +554,13 @@ mode = "read"
                 "operation_secs",
             ),
             ("[timeouts]\nconnect_secs = inf\n", "connect_secs"),
+            ("[timeouts]\noperation_secs = 1e-300\n", "from 0.5"),
+            ("[rate_limits]\nlambda_per_sec = 1e-300\n", "from 0.1"),
+            ("[guards]\nalarms = [\"\"]\n", "guards.alarms"),
+            (
+                "[profile.acme.prod]\nproduction = true\n",
+                "[profile.\"acme.prod\"]",
+            ),
             (
                 "[guards]\nduplicate_invoke_secs = 18446744073709551615\n",
                 "duplicate_invoke_secs",

@@ -333,7 +333,7 @@ async fn check_signer(profile: &str, settings: &Settings) -> Result<(), Failure>
         return Err(Failure::usage(format!(
             "AWS_PROFILE names '{profile}', which has credentials of its own, and \
              AWS_ACCESS_KEY_ID is set too: AWS would sign with the environment's keys while \
-             lops applied '{profile}''s tier. Unset one of them, or pass --profile {profile} \
+             lops applied the tier of profile '{profile}'. Unset one of them, or pass --profile {profile} \
              (then its own credentials sign)"
         )));
     }

@@ -202,7 +202,8 @@ async fn concurrency_kill_and_revive_round_trip() {
         "{}",
         none.stderr
     );
-    lops.run(&["audit", "--regions", "us-east-9"]).assert_exit(2);
+    lops.run(&["audit", "--regions", "us-east-9"])
+        .assert_exit(2);
     // In the file each action is recorded as started before it is sent, then its result under
     // the same id; `lops audit` shows the result only.
     let raw = std::fs::read_to_string(lops.home.path().join("state/lops/audit.jsonl"))
