@@ -54,7 +54,7 @@ pub fn render(
         Some(None) => "reading…".to_string(),
         _ => "not read yet".to_string(),
     };
-    let config = config_lines(state, r, i, &s, &unread, theme);
+    let config = config_lines(state, r, i, (&s, f.metrics.is_some()), &unread, theme);
     frame.render_widget(
         Paragraph::new(config).block(block(format!(" {name} "))),
         left,
@@ -82,11 +82,19 @@ fn config_lines(
     state: &State,
     r: &crate::state::RegionState,
     i: &FunctionInfo,
-    s: &WindowStats,
+    (s, metrics_read): (&WindowStats, bool),
     unread: &str,
     theme: &Theme,
 ) -> Vec<Line<'static>> {
     let opt = |v: Option<String>| v.unwrap_or_else(|| format::MISSING.to_string());
+    // Metrics never read for it: unknown, shown as –, never as 0.
+    let number = |v: String| {
+        if metrics_read {
+            v
+        } else {
+            format::MISSING.to_string()
+        }
+    };
     vec![
         Line::from(format!("region   {}", r.scope)),
         Line::from(format!(
@@ -143,15 +151,15 @@ fn config_lines(
         Line::from(format!(
             "{}: {} inv  {} errors  {} throttled",
             state.window.label(),
-            format::count(s.invocations),
-            format::percent(s.error_rate),
-            format::count(s.throttles)
+            number(format::count(s.invocations)),
+            number(format::percent(s.error_rate)),
+            number(format::count(s.throttles))
         )),
         Line::from(format!(
             "duration {} p50 {} p99 {}",
-            format::millis(s.duration_avg_ms),
-            format::millis(s.duration_p50_ms),
-            format::millis(s.duration_p99_ms)
+            number(format::millis(s.duration_avg_ms)),
+            number(format::millis(s.duration_p50_ms)),
+            number(format::millis(s.duration_p99_ms))
         )),
         Line::from(format!(
             "versions {}",
@@ -202,6 +210,13 @@ fn side_lines(
                 "… {} more aliases (the load view, 3, shows them)",
                 i.aliases.len() - ALIASES_SHOWN
             ),
+            theme.dim(),
+        ));
+    }
+    if !r.ever_read(crate::state::Read::Alarms) {
+        // Unknown, not "no alarm".
+        side.push(Line::styled(
+            "alarms not read".to_string(),
             theme.dim(),
         ));
     }

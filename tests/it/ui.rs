@@ -227,6 +227,35 @@ async fn load_view_compares_configured_weights_with_the_observed_split() {
     assert!(out.contains("across regions"));
 }
 
+/// Numbers and alarms never read show as unknown in the detail view, as in the fleet: `–`,
+/// never 0, and "alarms not read" rather than no alarm.
+#[tokio::test]
+async fn the_detail_view_never_shows_an_unread_number_as_zero() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    let at = start();
+    update(&mut state, Msg::Tick(at));
+    let result = demo_regions(7, &clock, Access::default())[0].inventory().await;
+    update(
+        &mut state,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at,
+            result,
+        },
+    );
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let out = screen(&mut state, &MONO, 100, 30);
+    assert!(out.contains("– inv  – errors  – throttled"), "{out}");
+    assert!(out.contains("duration – p50 – p99 –"), "{out}");
+    assert!(out.contains("alarms not read"), "{out}");
+    assert!(!out.contains("0 inv"), "{out}");
+}
+
 #[tokio::test]
 async fn detail_view_shows_configuration_alarms_and_charts() {
     let mut state = incident().await;
