@@ -92,14 +92,16 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
             }
         }
     }
-    Ok(if !reports.is_empty() && reports.iter().all(RegionReport::unreachable) {
-        // Nothing answered anywhere: not a partial read but none (a dark fleet, bad keys).
-        Exit::Failure
-    } else if incomplete > 0 {
-        Exit::Partial
-    } else {
-        Exit::Done
-    })
+    Ok(
+        if !reports.is_empty() && reports.iter().all(RegionReport::unreachable) {
+            // Nothing answered anywhere: not a partial read but none (a dark fleet, bad keys).
+            Exit::Failure
+        } else if incomplete > 0 {
+            Exit::Partial
+        } else {
+            Exit::Done
+        },
+    )
 }
 
 #[derive(Serialize)]

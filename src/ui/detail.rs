@@ -215,10 +215,7 @@ fn side_lines(
     }
     if !r.ever_read(crate::state::Read::Alarms) {
         // Unknown, not "no alarm".
-        side.push(Line::styled(
-            "alarms not read".to_string(),
-            theme.dim(),
-        ));
+        side.push(Line::styled("alarms not read".to_string(), theme.dim()));
     }
     for alarm in r
         .alarms

@@ -110,33 +110,59 @@ pub fn render(
         ));
     }
     let room = height.saturating_sub(lines.len());
-    let end = visible.len().saturating_sub(pane.scrolled);
-    let start = end.saturating_sub(room);
-    for l in &visible[start..end] {
-        let style = if l.failure.is_some() {
-            theme.bad()
-        } else if l.report.is_some()
-            || l.message.starts_with("START ")
-            || l.message.starts_with("END ")
-        {
-            theme.dim()
-        } else {
-            ratatui::style::Style::default()
-        };
+    // Scrolled past what the filter leaves: the oldest page, never an empty pane.
+    let end = visible
+        .len()
+        .saturating_sub(pane.scrolled)
+        .max(room.min(visible.len()));
+    // Rows from the newest up: a message of several lines (a traceback) takes a row for
+    // each, so the newest line is never pushed off the bottom.
+    let mut rows: Vec<Line> = Vec::new();
+    for l in visible[..end].iter().rev() {
+        if rows.len() >= room {
+            break;
+        }
+        let mut entry = entry_rows(l, theme);
+        entry.truncate(room - rows.len());
+        rows.extend(entry.into_iter().rev());
+    }
+    lines.extend(rows.into_iter().rev());
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// One log event's rows: its time, then its message cleaned for the terminal as `lops logs`
+/// cleans it (escape sequences removed, other controls shown as `�`), each line of it on a row
+/// of its own under the first.
+fn entry_rows(l: &crate::loglines::LogLine, theme: &Theme) -> Vec<Line<'static>> {
+    let style = if l.failure.is_some() {
+        theme.bad()
+    } else if l.report.is_some() || l.message.starts_with("START ") || l.message.starts_with("END ")
+    {
+        theme.dim()
+    } else {
+        ratatui::style::Style::default()
+    };
+    let time = format!("{} ", l.time.format("%H:%M:%S%.3f"));
+    let indent = " ".repeat(time.chars().count());
+    let text = compact(l);
+    let message = crate::format::printable(&text, true);
+    let mut out = Vec::new();
+    for (n, part) in message.trim_end_matches('\n').split('\n').enumerate() {
         let mut spans = vec![Span::styled(
-            format!("{} ", l.time.format("%H:%M:%S%.3f")),
+            if n == 0 { time.clone() } else { indent.clone() },
             theme.dim(),
         )];
-        if l.report
-            .as_ref()
-            .is_some_and(|r| r.init_duration_ms.is_some())
+        if n == 0
+            && l.report
+                .as_ref()
+                .is_some_and(|r| r.init_duration_ms.is_some())
         {
             spans.push(Span::styled("cold ", theme.warn()));
         }
-        spans.push(Span::styled(compact(l), style));
-        lines.push(Line::from(spans));
+        spans.push(Span::styled(part.replace('\t', "  "), style));
+        out.push(Line::from(spans));
     }
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    out
 }
 
 /// Platform lines shortened to what matters on a narrow screen: the request id's first block,
@@ -170,7 +196,7 @@ fn compact(l: &crate::loglines::LogLine) -> String {
     if m.starts_with("END ") {
         return format!("END {}", short_id(m));
     }
-    m.replace('\t', "  ")
+    m.to_string()
 }
 
 /// `text` in rows of at most `width` characters, broken between words where it can be.

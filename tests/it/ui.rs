@@ -235,7 +235,9 @@ async fn the_detail_view_never_shows_an_unread_number_as_zero() {
     let mut state = new_state(&clock);
     let at = start();
     update(&mut state, Msg::Tick(at));
-    let result = demo_regions(7, &clock, Access::default())[0].inventory().await;
+    let result = demo_regions(7, &clock, Access::default())[0]
+        .inventory()
+        .await;
     update(
         &mut state,
         Msg::Inventory {
@@ -773,6 +775,79 @@ async fn log_pane_shows_the_functions_lines_newest_at_the_bottom_and_pauses() {
     key(&mut state, ' ');
     let paused = screen(&mut state, &MONO, 80, 24);
     assert!(paused.contains("PAUSED"), "{paused}");
+}
+
+/// The pane cleans what functions log as `lops logs` does: escape sequences removed (no
+/// leftovers of them), each line of a traceback on its own row, the newest at the bottom; a
+/// filter while scrolled back shows its matches, not an empty pane.
+#[tokio::test]
+async fn log_pane_cleans_messages_and_gives_each_line_of_one_a_row() {
+    let mut state = incident().await;
+    key(&mut state, 'l');
+    let (region, function) = match &state.view {
+        lops::state::View::Logs { region, function } => (*region, function.clone()),
+        other => panic!("not in the log pane: {other:?}"),
+    };
+    let at = start() + TimeDelta::seconds(190);
+    let line = |secs: i64, id: &str, message: &str| lops::loglines::LogLine {
+        time: at + TimeDelta::seconds(secs),
+        region: "us-east-1".into(),
+        function: function.clone(),
+        stream: "s".into(),
+        message: message.into(),
+        event_id: id.into(),
+        report: None,
+        failure: None,
+    };
+    let mut lines: Vec<_> = (0..40)
+        .map(|i| line(-100 + i, &format!("e{i}"), &format!("routine line {i}")))
+        .collect();
+    lines.push(line(
+        1,
+        "esc",
+        "\u{1b}[31mred error\u{1b}[0m \u{1b}]0;pwned\u{7} done",
+    ));
+    lines.push(line(
+        2,
+        "tb",
+        "Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: boom\n",
+    ));
+    update(
+        &mut state,
+        Msg::LogLines {
+            region,
+            function,
+            end_ms: at.timestamp_millis(),
+            result: Ok(lines),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("red error  done"), "{out}");
+    assert!(!out.contains("[31m") && !out.contains("pwned"), "{out}");
+    let rows: Vec<&str> = out.lines().collect();
+    let at_row = |needle: &str| rows.iter().position(|r| r.contains(needle));
+    let (first, last) = (at_row("Traceback (most"), at_row("ValueError: boom"));
+    assert!(
+        first.is_some() && last == first.map(|f| f + 2),
+        "each line of the traceback on a row of its own: {out}"
+    );
+    // Scrolled back past what a filter then leaves: its matches show.
+    for _ in 0..3 {
+        update(
+            &mut state,
+            Msg::Key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE)),
+        );
+    }
+    key(&mut state, '/');
+    for c in "red error".chars() {
+        key(&mut state, c);
+    }
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let filtered = screen(&mut state, &MONO, 80, 24);
+    assert!(filtered.contains("red error  done"), "{filtered}");
 }
 
 #[tokio::test]
