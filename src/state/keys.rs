@@ -519,6 +519,8 @@ pub(super) fn move_by(state: &mut State, delta: i64) {
     match state.view {
         View::Fleet | View::Load => {
             state.chosen = true;
+            // A move chooses the row moved to, over one a filter hid.
+            state.hidden_choice = None;
             let n = state.rows.len() as i64;
             state.selected = (state.selected as i64 + delta).clamp(0, (n - 1).max(0)) as usize;
             state.clamp();

@@ -144,6 +144,9 @@ pub struct State {
     /// The user chose the highlighted row (moved to it or sorted): it then follows its function.
     /// Until then the highlight stays on the top row, the unhealthiest one.
     pub chosen: bool,
+    /// The chosen function (scope, name) while a filter hides it: the highlight goes back to
+    /// it when it shows again, unless the user moved the highlight meanwhile.
+    pub hidden_choice: Option<(crate::provider::Scope, String)>,
     /// The qualifier the payload editor invokes (tab cycles through aliases and versions).
     pub invoke_qualifier: Option<String>,
     /// Marked functions, by region and name: an action key acts on all of them as one batch.
@@ -192,6 +195,7 @@ impl State {
             guards: crate::config::Guards::default(),
             invoke_qualifier: None,
             chosen: false,
+            hidden_choice: None,
             marks: Default::default(),
             batch_run: None,
             services: Default::default(),
@@ -357,19 +361,24 @@ impl State {
     fn rebuild_rows(&mut self) {
         // The highlight follows its function (scope and name) when rows move under it, so a
         // key never acts on a function the user did not choose.
-        let keep = (self.chosen || self.selected > 0)
-            .then(|| {
-                self.selected_row()
-                    .map(|(r, f)| (r.scope.clone(), f.info.name.clone()))
-            })
-            .flatten();
+        // A choice a filter hid comes first: the row highlighted meanwhile was not chosen.
+        let keep = self.hidden_choice.take().or_else(|| {
+            (self.chosen || self.selected > 0)
+                .then(|| {
+                    self.selected_row()
+                        .map(|(r, f)| (r.scope.clone(), f.info.name.clone()))
+                })
+                .flatten()
+        });
         self.rows = rows::build(&self.regions, &self.filter, self.sort, self.window);
-        if let Some((scope, name)) = keep
-            && let Some(i) = self.rows.iter().position(|(r, f)| {
+        if let Some((scope, name)) = keep {
+            match self.rows.iter().position(|(r, f)| {
                 self.regions[*r].scope == scope && self.regions[*r].functions[*f].info.name == name
-            })
-        {
-            self.selected = i;
+            }) {
+                Some(i) => self.selected = i,
+                // Hidden (by a filter, say): remembered until it shows again.
+                None => self.hidden_choice = Some((scope, name)),
+            }
         }
         self.clamp();
     }

@@ -1921,6 +1921,34 @@ fn space_marks_rows_that_follow_their_function_and_esc_clears_them() {
     assert!(s.marks.is_empty());
 }
 
+/// A filter that hides the chosen function (matching nothing, or others) and is then cleared
+/// puts the highlight back on it: a key never acts on a row the user did not choose.
+#[test]
+fn the_highlight_comes_back_to_the_chosen_function_after_a_filter_hid_it() {
+    let mut s = with_aliases();
+    select(&mut s, 0, "worker");
+    for filter in ["zzz", "cron"] {
+        s.filter = filter.into();
+        s.rebuild_rows();
+        s.filter.clear();
+        s.rebuild_rows();
+        let (r, f) = s.selected_row().expect("a row");
+        assert_eq!(
+            (r.scope.region.as_str(), f.info.name.as_str()),
+            (s.regions[0].scope.region.as_str(), "worker"),
+            "after filter {filter}"
+        );
+    }
+    // Moved meanwhile: the row moved to is the choice.
+    s.filter = "cron".into();
+    s.rebuild_rows();
+    update(&mut s, key('j'));
+    let moved = s.selected_row().map(|(_, f)| f.info.name.clone());
+    s.filter.clear();
+    s.rebuild_rows();
+    assert_eq!(s.selected_row().map(|(_, f)| f.info.name.clone()), moved);
+}
+
 #[test]
 fn star_marks_every_row_the_filter_shows_and_again_unmarks_them() {
     let mut s = with_aliases();
