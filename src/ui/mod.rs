@@ -174,12 +174,12 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(sep.clone());
         spans.push(Span::styled(format!("/{}", state.filter), theme.warn()));
     }
+    let mut badges = Vec::new();
+    // Marks are what the next action key acts on: always said, like the badges.
     let marked = crate::state::batch::marked(state).len();
     if marked > 0 {
-        spans.push(sep.clone());
-        spans.push(Span::styled(format!("{marked} marked"), theme.title()));
+        badges.push(Span::styled(format!("{marked} marked"), theme.title()));
     }
-    let mut badges = Vec::new();
     if state.display.demo {
         badges.push(Span::styled(" DEMO ", theme.badge()));
     }
@@ -196,8 +196,8 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     let clock = state.now.format("%H:%M:%SZ").to_string();
     let badge_width: usize = badges.iter().map(|s| s.width() + 1).sum();
-    // The badges (PRODUCTION above all) and the clock always show: what is left of the tabs,
-    // the window and the filter is cut, marked, to the room they leave.
+    // The marks, the badges (PRODUCTION above all) and the clock always show: what is left of
+    // the tabs, the window and the filter is cut, marked, to the room they leave.
     let left = usize::from(area.width).saturating_sub(badge_width + clock.len() + 1);
     let mut spans = cut_spans(spans, left, theme);
     let used: usize = spans.iter().map(|s| s.width()).sum();

@@ -897,6 +897,18 @@ async fn batch_preview_on_marks_fits_80x24() {
             .contains("3 marked"),
         "{fleet}"
     );
+    // A long filter on a narrow screen never cuts the count of what the next key acts on.
+    state.filter = "a filter long enough to fill the header".into();
+    let narrow = screen(&mut state, &MONO, 60, 15);
+    assert!(
+        narrow
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("3 marked"),
+        "{narrow}"
+    );
+    state.filter.clear();
     assert!(
         fleet.lines().filter(|l| l.starts_with("│*")).count() == 3,
         "{fleet}"
