@@ -67,6 +67,23 @@ pub fn age(secs: u64) -> String {
     }
 }
 
+/// A duration as it will run, exactly: 90s, 5m, 1h1m, 1d. (`age` rounds down; a plan's holds
+/// must not.)
+pub fn span(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut left = secs;
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if left >= size {
+            out.push_str(&format!("{}{unit}", left / size));
+            left %= size;
+        }
+    }
+    out
+}
+
 /// A 0..1 weight as a whole or tenth percentage: 90%, 12.5%. A share that is there but rounds
 /// to none or to all says so (`<0.1%`, `>99.9%`), so a preview never shows a split as whole.
 pub fn weight(w: f64) -> String {

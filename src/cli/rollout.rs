@@ -47,7 +47,8 @@ fn stop_on_signal() {
         rollout::interrupt();
         let _ = writeln!(
             std::io::stderr(),
-            "stopping the rollout where it is (within a second); a second ctrl-c quits at once"
+            "stopping the rollout where it is (within a second); a second ctrl-c (or signal) \
+             quits at once"
         );
         if signal().await.is_ok() {
             std::process::exit(Exit::Failure as i32);

@@ -465,6 +465,47 @@ async fn a_signal_stops_a_rollout_where_it_is_and_leaves_it_interrupted() {
     );
 }
 
+/// A lops waiting on a slow AWS call (here the guard's CloudWatch read, 30 s: longer than the
+/// 15 s after which a silent owner counts as gone — hence the raised timeout) still owns its
+/// rollout: `plans` says running and another lops's resume is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_waiting_on_a_slow_call_keeps_its_rollout() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "il-central-1";
+    let (seeder, f) = canary(region, "slowguard").await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config("[timeouts]\noperation_secs = 30\nmax_attempts = 1\n");
+    let mut args = plan_args(&f, region, "20:60s");
+    args.extend(["--config", config.to_str().unwrap_or_default()]);
+    let mut child = lops.spawn(&args);
+    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("monitoring".into()),
+        operation: None,
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    // Every guard read from now on hangs; past the staleness limit the owner still lives.
+    tokio::time::sleep(std::time::Duration::from_secs(18)).await;
+    let plans = lops.run(&["traffic", "plans", "--json"]);
+    let resume = lops.run(&[
+        "traffic",
+        "resume",
+        "live",
+        "--fn",
+        &f,
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(standings(&plans.json()), ["running"], "{}", plans.stdout);
+    resume.assert_exit(4);
+}
+
 /// One alias, one rollout: the same alias under another profile name of the same account is
 /// refused while a rollout runs there (the two would write over each other's steps).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -322,6 +322,7 @@ pub async fn run<S: RegionActions + GuardSignals>(
     r.heartbeat = Some(now());
     r.abort_requested = false;
     save(store, r)?;
+    let _heartbeat = Heartbeat::start(store, r);
     while r.status == Status::Running && r.step < r.steps.len() {
         if let Some(status) = obey(source, r, audit, store, &mut report).await? {
             return Ok(status);
@@ -429,6 +430,37 @@ pub async fn run<S: RegionActions + GuardSignals>(
         },
     );
     Ok(r.status.clone())
+}
+
+/// Writes the heartbeat every second beside the driving loop, also while it waits on AWS, until
+/// the run ends (dropped), the rollout stops running here, or this process is interrupted.
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    fn start(store: &RolloutStore, r: &Rollout) -> Heartbeat {
+        let (store, key, owner) = (store.clone(), r.clone(), Owner::me());
+        Heartbeat(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TICK).await;
+                if interrupted() {
+                    return;
+                }
+                let (store, key, owner) = (store.clone(), key.clone(), owner.clone());
+                let beating = tokio::task::spawn_blocking(move || store.beat(&key, &owner))
+                    .await
+                    .unwrap_or(false);
+                if !beating {
+                    return;
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Does what the saved copy asks: `Some(status)` when the rollout must stop here.

@@ -101,10 +101,21 @@ pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
     let mut steps = Vec::new();
     for part in text.split(',').map(str::trim) {
         let (pct, hold) = part.split_once(':').unwrap_or((part, "0"));
+        let pct = pct.trim_end_matches('%');
+        // Digits and one point only: `1e1` or `inf` is a typo, not a percentage.
+        let plain = !pct.is_empty()
+            && pct.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && pct.matches('.').count() <= 1;
         let pct: f64 = pct
-            .trim_end_matches('%')
             .parse()
-            .map_err(|_| format!("'{part}': the weight must be a percentage, e.g. 10:5m"))?;
+            .ok()
+            .filter(|_| plain)
+            .ok_or_else(|| format!("'{part}': the weight must be a percentage, e.g. 10:5m"))?;
+        if pct > 0.0 && pct < 0.1 {
+            return Err(format!(
+                "'{part}': a step below 0.1% sends almost nothing: give at least 0.1"
+            ));
+        }
         if !(pct > 0.0 && pct <= 100.0) {
             return Err(format!(
                 "'{part}': the percentage must be above 0 and at most 100"
@@ -350,7 +361,7 @@ impl Rollout {
                     format!(
                         "{} for {}",
                         crate::format::weight(s.weight),
-                        crate::format::age(s.hold_secs)
+                        crate::format::span(s.hold_secs)
                     )
                 } else {
                     crate::format::weight(s.weight)
@@ -478,6 +489,20 @@ mod tests {
                 .unwrap_err()
                 .contains("not a duration")
         );
+        for typo in ["1e1:5m", "inf:5m", "1.2.3:5m", ":5m"] {
+            assert!(parse_steps(typo).is_err(), "{typo}");
+        }
+        assert!(parse_steps("0.01:1s").unwrap_err().contains("0.1"));
+        assert_eq!(parse_steps("12.5%:90s").unwrap()[0].weight, 0.125);
+        // Holds are previewed as they will run, not rounded.
+        for (secs, shown) in [
+            (90, "1m30s"),
+            (3_599, "59m59s"),
+            (3_660, "1h1m"),
+            (60, "1m"),
+        ] {
+            assert_eq!(crate::format::span(secs), shown);
+        }
     }
 
     #[test]

@@ -129,11 +129,17 @@ fn process_lives(dir: &Path) -> bool {
 #[derive(Debug, Clone)]
 pub struct RolloutStore {
     dir: PathBuf,
+    /// Held while a file is written: the heartbeat (written beside the driving loop, see
+    /// [`RolloutStore::beat`]) never interleaves with a save of the same process.
+    writing: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl RolloutStore {
     pub fn at(dir: impl Into<PathBuf>) -> Self {
-        RolloutStore { dir: dir.into() }
+        RolloutStore {
+            dir: dir.into(),
+            writing: Default::default(),
+        }
     }
 
     pub fn default_location() -> Option<Self> {
@@ -168,6 +174,30 @@ impl RolloutStore {
     /// Written whole to a temporary file and renamed, so a kill never leaves half a plan (and a
     /// reader never sees half of one).
     pub fn save(&self, r: &Rollout) -> std::io::Result<()> {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        self.write(r)
+    }
+
+    /// Refreshes the heartbeat of a rollout `owner` drives, as saved, and nothing else; `false`
+    /// once it is no longer running there (finished, interrupted, taken over). Written every
+    /// second while the owner waits on AWS (a slow rollback, a slow guard read), so no other
+    /// lops takes a live owner for gone.
+    pub fn beat(&self, r: &Rollout, owner: &Owner) -> bool {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        match self.reload(r) {
+            Some(mut saved)
+                if saved.owner.as_ref() == Some(owner)
+                    && saved.status == Status::Running
+                    && saved.heartbeat.is_some() =>
+            {
+                saved.heartbeat = Some(super::drive::now());
+                self.write(&saved).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    fn write(&self, r: &Rollout) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         #[cfg(unix)]
         {
