@@ -41,7 +41,7 @@ fn exit_for(status: &Status) -> Exit {
 /// it at its next safe point and save it as interrupted; a second signal quits at once.
 fn stop_on_signal() {
     tokio::spawn(async {
-        if signal().await.is_err() {
+        if crate::runtime::stop_requested(true).await.is_err() {
             return;
         }
         rollout::interrupt();
@@ -50,28 +50,10 @@ fn stop_on_signal() {
             "stopping the rollout where it is (within a second); a second ctrl-c (or signal) \
              quits at once"
         );
-        if signal().await.is_ok() {
+        if crate::runtime::stop_requested(true).await.is_ok() {
             std::process::exit(Exit::Failure as i32);
         }
     });
-}
-
-async fn signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut hup = signal(SignalKind::hangup())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-            _ = hup.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
-    }
 }
 
 fn reporter(json: bool) -> impl FnMut(&Rollout, &str) {

@@ -20,3 +20,34 @@ pub(crate) async fn timed<T>(
         .await
         .unwrap_or_else(|_| Err(ProviderError::Timeout(deadline.as_secs_f64())))
 }
+
+/// The next request to stop this process: SIGTERM, SIGHUP (a closed terminal, a dropped SSH
+/// link) and, with `ctrl_c`, SIGINT (the dashboard reads ctrl-c as a key in raw mode).
+pub async fn stop_requested(ctrl_c: bool) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let interrupt = async {
+            if ctrl_c {
+                tokio::signal::ctrl_c().await
+            } else {
+                std::future::pending().await
+            }
+        };
+        tokio::select! {
+            r = interrupt => r,
+            _ = term.recv() => Ok(()),
+            _ = hup.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if ctrl_c {
+            tokio::signal::ctrl_c().await
+        } else {
+            std::future::pending().await
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! The interactive dashboard: one event loop over keys, ticks and poller messages.
 //! Event → update → effects → draw; no AWS call or await in the draw path.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,9 +124,24 @@ async fn run_terminal<S: Source>(
     .await;
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
     ratatui::restore();
-    result
-        .map(|_| Exit::Done)
-        .map_err(|e| Failure::failed(format!("terminal error: {e}")))
+    let state = result.map_err(|e| Failure::failed(format!("terminal error: {e}")))?;
+    // What quitting left unfinished, and how to go on with it.
+    for p in state.rollouts.iter().filter(|p| p.running) {
+        let r = &p.rollout;
+        let _ = writeln!(
+            std::io::stderr(),
+            "lops: the rollout of {} in {} stopped at {}: `lops traffic resume {} --fn {} --region \
+             {} --profile {}` goes on, `lops traffic abort …` (same arguments) returns it",
+            r.target(),
+            r.scope_label(),
+            r.progress(),
+            r.alias,
+            r.function,
+            r.region,
+            r.profile
+        );
+    }
+    Ok(Exit::Done)
 }
 
 /// Runs until the user quits; returns the final state. Generic over the terminal backend and
@@ -156,6 +171,9 @@ where
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     apply(&mut state, &runner, Msg::Tick(Utc::now()));
     let mut confirming = false;
+    // SIGTERM or a closed terminal: quit at once, rollouts stopped where they are (below).
+    let stop = crate::runtime::stop_requested(false);
+    tokio::pin!(stop);
     loop {
         // A confirmation about to be drawn for the first time: keys already typed (ahead,
         // while the screen lagged) were not meant for it, and are dropped before it shows.
@@ -183,6 +201,7 @@ where
                 None => break,
             },
             Some(msg) = rx.recv() => msg,
+            Ok(()) = &mut stop => break,
             _ = ticker.tick() => {
                 for (region, source) in sources.iter().enumerate() {
                     let msg = Msg::Calls {
@@ -203,6 +222,12 @@ where
         if state.quit {
             break;
         }
+    }
+    // Rollouts this dashboard drives stop at their next safe point and are saved as interrupted
+    // (not left looking alive until their heartbeat ages), before the runtime ends with lops.
+    if state.rollouts.iter().any(|p| p.running) {
+        crate::ops::rollout::interrupt();
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
     }
     Ok(state)
 }

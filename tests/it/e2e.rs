@@ -66,8 +66,9 @@ fn table(screen: &str) -> String {
     screen.lines().skip(1).collect::<Vec<_>>().join("\n")
 }
 
-#[test]
-fn demo_runs_in_a_real_terminal_and_exits_cleanly() {
+/// The demo started in a tmux session of its own at 80x24, on screen: the session, its home,
+/// and the path whose `.code` and `.stty` files say how it exited.
+fn start_demo(name: &str) -> (Tmux, tempfile::TempDir, PathBuf, String) {
     let bin = lops_binary();
     let home = tempfile::tempdir().expect("tempdir");
     let config = home.path().join("config.toml");
@@ -82,7 +83,7 @@ fn demo_runs_in_a_real_terminal_and_exits_cleanly() {
         done = done.display(),
     );
     let tmux = Tmux {
-        session: format!("lops-e2e-{}", std::process::id()),
+        session: format!("lops-e2e-{name}-{}", std::process::id()),
     };
     tmux.run(&[
         "new-session",
@@ -105,6 +106,41 @@ fn demo_runs_in_a_real_terminal_and_exits_cleanly() {
                 .all(|r| s.contains(r))
     });
     assert!(first.contains("DEMO"), "{first}");
+    (tmux, home, done, first)
+}
+
+/// Waits for the demo to exit; checks it exited 0 and gave the terminal back (raw mode off,
+/// the alternate screen gone).
+fn assert_exited_cleanly(tmux: &Tmux, done: &Path, how: &str) {
+    let code_file = done.with_extension("code");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !code_file.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "lops did not exit on {how}:\n{}",
+            tmux.capture()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let code = std::fs::read_to_string(&code_file).expect("exit code");
+    assert_eq!(code.trim(), "0", "{how}");
+    // Raw mode is off again (canonical input and echo back on) and the alternate screen is gone.
+    let stty = std::fs::read_to_string(done.with_extension("stty")).expect("stty");
+    assert!(
+        stty.contains(" icanon") && stty.contains(" echo"),
+        "{how}: {stty}"
+    );
+    let after = tmux.capture();
+    assert!(
+        !after.contains("functions 150/150"),
+        "{how}: dashboard still on screen:\n{after}"
+    );
+}
+
+#[test]
+fn demo_runs_in_a_real_terminal_and_exits_cleanly() {
+    let (tmux, _home, done, first) = start_demo("q");
     tmux.wait_for(15, "the numbers to move", |s| table(s) != table(&first));
 
     // Help pages at 80x24: PgDn reaches its end.
@@ -126,25 +162,33 @@ fn demo_runs_in_a_real_terminal_and_exits_cleanly() {
     tmux.wait_for(5, "the fleet again", |s| s.contains("functions 150/150"));
 
     tmux.keys("q");
-    let code_file = done.with_extension("code");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !code_file.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "lops did not exit on q:\n{}",
-            tmux.capture()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    let code = std::fs::read_to_string(&code_file).expect("exit code");
-    assert_eq!(code.trim(), "0");
-    // Raw mode is off again (canonical input and echo back on) and the alternate screen is gone.
-    let stty = std::fs::read_to_string(done.with_extension("stty")).expect("stty");
-    assert!(stty.contains(" icanon") && stty.contains(" echo"), "{stty}");
-    let after = tmux.capture();
-    assert!(
-        !after.contains("functions 150/150"),
-        "dashboard still on screen:\n{after}"
-    );
+    assert_exited_cleanly(&tmux, &done, "q");
+}
+
+/// SIGTERM (a shutdown, `kill`) quits as `q` does: the terminal is given back, not left raw
+/// on the alternate screen.
+#[test]
+fn sigterm_gives_the_terminal_back() {
+    let (tmux, home, done, _) = start_demo("term");
+    let config = home.path().join("config.toml");
+    // The process whose command line names this test's config, and is lops (not its shell).
+    let found = Command::new("pgrep")
+        .args(["-f", "--", &format!("--config {}", config.display())])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .map(str::trim)
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "lops")
+        })
+        .map(str::to_string)
+        .expect("the lops process");
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    assert_exited_cleanly(&tmux, &done, "SIGTERM");
 }
