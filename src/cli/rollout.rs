@@ -244,9 +244,10 @@ pub fn list(json: bool) -> Result<Exit, Failure> {
                 _ => String::new(),
             };
             out!(
-                "{:<12} {:<14} {:<32} v{} → v{}  {}  (updated {}){owner}",
+                "{:<12} {:<20} {:<32} v{} → v{}  {}  (updated {}){owner}",
                 r.standing().as_str(),
-                r.region,
+                // Profile and region: two profiles may each hold a rollout of one alias name.
+                format!("{}/{}", r.profile, r.region),
                 r.target(),
                 r.from,
                 r.to,

@@ -73,11 +73,7 @@ pub async fn start<S: RegionActions + GuardSignals>(
     if let Some(existing) = store.load(&scope, function, alias)
         && existing.unfinished()
     {
-        return Err(OpsError::Refused(format!(
-            "a rollout of {function}:{alias} in {scope} is {} ({}): resume or abort it first",
-            existing.standing().as_str(),
-            existing.progress()
-        )));
+        return Err(OpsError::Refused(existing.in_the_way()));
     }
     // The same alias under another profile name of the same account (or one whose account is
     // not known) is the same alias: one rollout at a time there too.

@@ -98,6 +98,30 @@ impl Rollout {
         fresh && process
     }
 
+    /// Why a new rollout of its alias cannot start while this one is unfinished, and what to do:
+    /// a live owner's is let finish or aborted (resume would be refused), another resumed or
+    /// aborted.
+    pub fn in_the_way(&self) -> String {
+        match (self.standing(), &self.owner) {
+            (Standing::Running, Some(o)) => format!(
+                "a rollout of {} in {} is running in lops pid {} on {} ({}): let it finish, or \
+                 abort it",
+                self.target(),
+                self.scope_label(),
+                o.pid,
+                o.host,
+                self.progress()
+            ),
+            (standing, _) => format!(
+                "a rollout of {} in {} is {} ({}): resume or abort it first",
+                self.target(),
+                self.scope_label(),
+                standing.as_str(),
+                self.progress()
+            ),
+        }
+    }
+
     /// Running (owned or interrupted) or halted: resume or abort applies.
     pub fn unfinished(&self) -> bool {
         matches!(self.status, Status::Running | Status::Halted { .. })
@@ -262,11 +286,7 @@ impl RolloutStore {
         let result = match self.load(&scope, &r.function, &r.alias) {
             Some(existing) if existing.unfinished() => Err(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
-                format!(
-                    "a rollout of {} is {}: resume or abort it first",
-                    r.target(),
-                    existing.standing().as_str()
-                ),
+                existing.in_the_way(),
             )),
             _ => self.save(r),
         };
