@@ -50,8 +50,19 @@ fn stop_on_signal() {
             "stopping the rollout where it is (within a second); a second ctrl-c (or signal) \
              quits at once"
         );
-        if crate::runtime::stop_requested(true).await.is_ok() {
-            std::process::exit(Exit::Failure as i32);
+        while crate::runtime::stop_requested(true).await.is_ok() {
+            if !rollout::rolling_back() {
+                std::process::exit(Exit::Failure as i32);
+            }
+            // Quitting now would leave the alias half-way back: said, and the next one quits.
+            let _ = writeln!(
+                std::io::stderr(),
+                "the rollout is rolling back: lops quits when it is done (again to quit now, \
+                 leaving the alias where the rollback got to)"
+            );
+            if crate::runtime::stop_requested(true).await.is_ok() {
+                std::process::exit(Exit::Failure as i32);
+            }
         }
     });
 }

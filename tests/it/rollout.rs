@@ -465,6 +465,54 @@ async fn a_signal_stops_a_rollout_where_it_is_and_leaves_it_interrupted() {
     );
 }
 
+/// A second ctrl-c while the guard's rollback is being written does not leave the alias
+/// half-way back: lops says it finishes the rollback first, then exits (4, the guard tripped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_waits_for_the_rollback() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "il-central-1";
+    let (seeder, f) = canary(region, "sigrollback").await;
+    let alarm = format!("{f}-errors");
+    seeder
+        .put_error_alarm(&alarm, &f, Some(StateValue::Ok))
+        .await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let mut args = plan_args(&f, region, "20:60s");
+    args.extend(["--guard-alarm", &alarm]);
+    let child = lops.spawn(&args);
+    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    let writes = proxy.calls(region, "lambda", "UpdateAlias");
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("lambda".into()),
+        operation: Some("UpdateAlias".into()),
+        fault: Fault::Delay(Duration::from_secs(3)),
+        remaining: None,
+    });
+    trip(&seeder, &alarm).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while proxy.calls(region, "lambda", "UpdateAlias") == writes {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rollback was written"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill -INT");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, stderr) = finish(child, 60);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("lops quits when it is done"), "{stderr}");
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+}
+
 /// A lops waiting on a slow AWS call (here the guard's CloudWatch read, 30 s: longer than the
 /// 15 s after which a silent owner counts as gone — hence the raised timeout) still owns its
 /// rollout: `plans` says running and another lops's resume is refused.

@@ -114,6 +114,7 @@ pub async fn roll_back<S: RegionActions>(
     store: &RolloutStore,
     status: Status,
 ) -> Result<(), OpsError> {
+    let _rolling_back = RollingBack::start();
     let start = r.start_routing();
     if let Status::RolledBack { reason } = &status {
         let (main, extra) = r.step_routing();
@@ -189,4 +190,28 @@ pub async fn roll_back<S: RegionActions>(
     r.status = status;
     r.updated = now();
     save(store, r)
+}
+
+/// How many rollbacks this process has under way: a signal to quit at once waits for them (an
+/// alias left half-way back is worse than a second's wait).
+static ROLLING_BACK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether a rollback is under way in this process.
+pub fn rolling_back() -> bool {
+    ROLLING_BACK.load(std::sync::atomic::Ordering::SeqCst) > 0
+}
+
+struct RollingBack;
+
+impl RollingBack {
+    fn start() -> RollingBack {
+        ROLLING_BACK.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        RollingBack
+    }
+}
+
+impl Drop for RollingBack {
+    fn drop(&mut self) {
+        ROLLING_BACK.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }

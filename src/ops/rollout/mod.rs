@@ -11,7 +11,7 @@ pub mod store;
 
 use serde::{Deserialize, Serialize};
 
-pub use abort::{AbortOutcome, abort, roll_back};
+pub use abort::{AbortOutcome, abort, roll_back, rolling_back};
 pub use drive::{interrupt, run, start};
 pub use store::{Owner, RolloutStore, Standing};
 
