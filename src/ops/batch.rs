@@ -124,10 +124,15 @@ impl Batch {
             .filter(|p| p.change != Change::Nothing)
     }
 
+    /// Targets left out for a reason (a function another profile of the same account already
+    /// names is not one: it is acted on, once).
     pub fn skipped(&self) -> impl Iterator<Item = &Item> {
-        self.items
-            .iter()
-            .filter(|i| matches!(i, Item::Skipped { .. }))
+        self.items.iter().filter(|i| match i {
+            Item::Skipped { error, .. } => {
+                !matches!(error, OpsError::Invalid(m) if m.starts_with(SAME_FUNCTION))
+            }
+            Item::Ready { .. } => false,
+        })
     }
 
     /// One confirmation for every target: typed when any of them needs it, and then the one
@@ -196,7 +201,12 @@ impl Batch {
             self.items
                 .iter()
                 .filter(|i| i.plan().is_some())
-                .chain(self.skipped())
+                // Every target left out is listed, one another profile names too included.
+                .chain(
+                    self.items
+                        .iter()
+                        .filter(|i| matches!(i, Item::Skipped { .. })),
+                )
                 .map(Item::short),
         );
         lines
@@ -329,12 +339,69 @@ pub async fn prepare<S: RegionActions>(
             })
         }
     });
-    let items = futures::future::join_all(previews)
+    let mut items: Vec<Item> = futures::future::join_all(previews)
         .await
         .into_iter()
         .flatten()
         .collect();
+    once_per_function(sources, &mut items).await;
     Batch { id, action, items }
+}
+
+const SAME_FUNCTION: &str = "the same function as in";
+
+/// Two profiles of one account name the same function in a region: it is acted on once (the
+/// first), the other skipped and said — never changed twice after one confirmation. The
+/// account is STS's (asked once per scope) and only when the batch spans several profiles.
+async fn once_per_function<S: RegionActions>(sources: &[&S], items: &mut [Item]) {
+    let profiles: std::collections::BTreeSet<&str> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Ready { plan, .. } => Some(plan.scope.profile.as_str()),
+            Item::Skipped { .. } => None,
+        })
+        .collect();
+    if profiles.len() < 2 {
+        return;
+    }
+    let mut first: std::collections::HashMap<(String, String, String), String> = Default::default();
+    for item in items.iter_mut() {
+        let Item::Ready { source, plan } = item else {
+            continue;
+        };
+        let Some(region) = sources.get(*source) else {
+            continue;
+        };
+        let Some(account) = region
+            .caller()
+            .await
+            .ok()
+            .and_then(|arn| arn.split(':').nth(4).map(str::to_string))
+            .filter(|a| !a.is_empty())
+        else {
+            continue;
+        };
+        let key = (
+            account.clone(),
+            plan.scope.region.clone(),
+            plan.target.clone(),
+        );
+        match first.get(&key) {
+            Some(there) => {
+                *item = Item::Skipped {
+                    source: *source,
+                    scope: plan.scope.clone(),
+                    target: plan.target.clone(),
+                    error: OpsError::Invalid(format!(
+                        "{SAME_FUNCTION} {there} (account {account}): acted on once"
+                    )),
+                };
+            }
+            None => {
+                first.insert(key, plan.scope.to_string());
+            }
+        }
+    }
 }
 
 /// The rules and mappings of these functions as targets of one pause (or resume): read where
@@ -458,106 +525,5 @@ pub use super::undo::{
 };
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ops::audit::Record;
-    use serde_json::json;
-
-    fn record(id: &str, batch: Option<&str>, undoes: Option<&str>) -> Record {
-        Record {
-            id: id.into(),
-            time: "2026-11-26T10:00:00Z".into(),
-            who: "arn:aws:iam::123456789012:user/oncall".into(),
-            profile: "default".into(),
-            region: "us-east-1".into(),
-            action: "traffic.rollback".into(),
-            target: "orders-api:live".into(),
-            before: json!({"function_version": "1", "weights": {"2": 0.1}}),
-            after: json!({"function_version": "1", "weights": {}}),
-            result: "ok".into(),
-            undoes: undoes.map(str::to_string),
-            payload_sha256: None,
-            batch: batch.map(str::to_string),
-            destructive: false,
-        }
-    }
-
-    #[test]
-    fn nothing_to_undo_after_a_restore_names_its_safety_snapshot() {
-        let mut restore = record("r1", None, None);
-        restore.action = "restore.begin".into();
-        restore.before =
-            json!({"existed": true, "safety_snapshot": "s3://b/lops/snapshots/x.json"});
-        let records = vec![restore];
-        assert!(undo_targets(&records).is_empty());
-        let said = nothing_to_undo(&records);
-        assert!(
-            said.contains("lops restore s3://b/lops/snapshots/x.json"),
-            "{said}"
-        );
-        assert_eq!(
-            nothing_to_undo(&[]),
-            "nothing to undo: no reversible action is recorded"
-        );
-    }
-
-    #[test]
-    fn undo_takes_the_whole_last_batch_and_nothing_already_undone() {
-        let records = vec![
-            record("a", None, None),
-            record("b1", Some("B"), None),
-            record("b2", Some("B"), None),
-            record("b3", Some("B"), None),
-        ];
-        let ids: Vec<String> = undo_targets(&records).into_iter().map(|r| r.id).collect();
-        assert_eq!(ids, ["b1", "b2", "b3"]);
-
-        // The batch undone (one of its undos failed): what is left of it comes next, then "a".
-        let mut after = records.clone();
-        after.push(record("u1", Some("U"), Some("b1")));
-        after.push(record("u3", Some("U"), Some("b3")));
-        let ids: Vec<String> = undo_targets(&after).into_iter().map(|r| r.id).collect();
-        assert_eq!(ids, ["b2"]);
-        after.push(record("u2", None, Some("b2")));
-        let ids: Vec<String> = undo_targets(&after).into_iter().map(|r| r.id).collect();
-        assert_eq!(ids, ["a"]);
-    }
-
-    #[test]
-    fn targets_whose_undo_failed_are_offered_again() {
-        let mut records = vec![record("b1", Some("B"), None), record("b2", Some("B"), None)];
-        records.push(record("u1", Some("U"), Some("b1")));
-        let mut failed = record("u2", Some("U"), Some("b2"));
-        failed.result = "timed out after 10.0s".into();
-        records.push(failed);
-        let ids: Vec<String> = undo_targets(&records).into_iter().map(|r| r.id).collect();
-        assert_eq!(ids, ["b2"]);
-    }
-
-    #[test]
-    fn a_failed_target_is_not_undone() {
-        let mut failed = record("b2", Some("B"), None);
-        failed.result = "service unavailable".into();
-        let records = vec![record("b1", Some("B"), None), failed];
-        let ids: Vec<String> = undo_targets(&records).into_iter().map(|r| r.id).collect();
-        assert_eq!(ids, ["b1"]);
-    }
-
-    #[test]
-    fn the_summary_says_exactly_what_changed() {
-        let summary = Summary {
-            asked: 3,
-            changed: vec![
-                "a in default/us-east-1".into(),
-                "a in default/eu-west-1".into(),
-            ],
-            failed: vec!["a in default/ap-south-1: throttled".into()],
-            skipped: vec![],
-        };
-        assert!(!summary.complete());
-        assert_eq!(
-            summary.line(),
-            "changed 2 of 3; failed: a in default/ap-south-1: throttled"
-        );
-    }
-}
+#[path = "batch_tests.rs"]
+mod tests;

@@ -511,3 +511,52 @@ async fn lops_undo_reverts_a_multi_region_command_in_every_region() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("nothing to undo"), "{}", run.stderr);
 }
+
+/// Two profile names of one account (moto has one) name the same function: one confirmation
+/// changes it once, the other is said as the same function, and the run is complete (exit 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_profiles_of_one_account_change_a_function_once() {
+    let (seeders, names) = seed("twoprof").await;
+    let lops = Lops::new(moto::url());
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile ops]\nregion = {}\n", REGIONS[0]),
+    )
+    .expect("aws config");
+    let run = lops.run(&[
+        "concurrency",
+        "set",
+        &names[0],
+        "7",
+        "--profile",
+        "default,ops",
+        "--regions",
+        REGIONS[0],
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert!(
+        run.stderr.contains("the same function as in"),
+        "{}",
+        run.stderr
+    );
+    let sets: Vec<serde_json::Value> = lops
+        .run(&["audit", "--json"])
+        .json()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r["action"] == "concurrency.set")
+        .collect();
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    let reserved = seeders[0]
+        .lambda
+        .get_function_concurrency()
+        .function_name(&names[0])
+        .send()
+        .await
+        .expect("concurrency")
+        .reserved_concurrent_executions;
+    assert_eq!(reserved, Some(7));
+}

@@ -1,0 +1,101 @@
+//! Tests of `batch.rs`: undo targets and nothing-to-undo messages.
+use super::*;
+use crate::ops::audit::Record;
+use serde_json::json;
+
+fn record(id: &str, batch: Option<&str>, undoes: Option<&str>) -> Record {
+    Record {
+        id: id.into(),
+        time: "2026-11-26T10:00:00Z".into(),
+        who: "arn:aws:iam::123456789012:user/oncall".into(),
+        profile: "default".into(),
+        region: "us-east-1".into(),
+        action: "traffic.rollback".into(),
+        target: "orders-api:live".into(),
+        before: json!({"function_version": "1", "weights": {"2": 0.1}}),
+        after: json!({"function_version": "1", "weights": {}}),
+        result: "ok".into(),
+        undoes: undoes.map(str::to_string),
+        payload_sha256: None,
+        batch: batch.map(str::to_string),
+        destructive: false,
+    }
+}
+
+#[test]
+fn nothing_to_undo_after_a_restore_names_its_safety_snapshot() {
+    let mut restore = record("r1", None, None);
+    restore.action = "restore.begin".into();
+    restore.before = json!({"existed": true, "safety_snapshot": "s3://b/lops/snapshots/x.json"});
+    let records = vec![restore];
+    assert!(undo_targets(&records).is_empty());
+    let said = nothing_to_undo(&records);
+    assert!(
+        said.contains("lops restore s3://b/lops/snapshots/x.json"),
+        "{said}"
+    );
+    assert_eq!(
+        nothing_to_undo(&[]),
+        "nothing to undo: no reversible action is recorded"
+    );
+}
+
+#[test]
+fn undo_takes_the_whole_last_batch_and_nothing_already_undone() {
+    let records = vec![
+        record("a", None, None),
+        record("b1", Some("B"), None),
+        record("b2", Some("B"), None),
+        record("b3", Some("B"), None),
+    ];
+    let ids: Vec<String> = undo_targets(&records).into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["b1", "b2", "b3"]);
+
+    // The batch undone (one of its undos failed): what is left of it comes next, then "a".
+    let mut after = records.clone();
+    after.push(record("u1", Some("U"), Some("b1")));
+    after.push(record("u3", Some("U"), Some("b3")));
+    let ids: Vec<String> = undo_targets(&after).into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["b2"]);
+    after.push(record("u2", None, Some("b2")));
+    let ids: Vec<String> = undo_targets(&after).into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["a"]);
+}
+
+#[test]
+fn targets_whose_undo_failed_are_offered_again() {
+    let mut records = vec![record("b1", Some("B"), None), record("b2", Some("B"), None)];
+    records.push(record("u1", Some("U"), Some("b1")));
+    let mut failed = record("u2", Some("U"), Some("b2"));
+    failed.result = "timed out after 10.0s".into();
+    records.push(failed);
+    let ids: Vec<String> = undo_targets(&records).into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["b2"]);
+}
+
+#[test]
+fn a_failed_target_is_not_undone() {
+    let mut failed = record("b2", Some("B"), None);
+    failed.result = "service unavailable".into();
+    let records = vec![record("b1", Some("B"), None), failed];
+    let ids: Vec<String> = undo_targets(&records).into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["b1"]);
+}
+
+#[test]
+fn the_summary_says_exactly_what_changed() {
+    let summary = Summary {
+        asked: 3,
+        changed: vec![
+            "a in default/us-east-1".into(),
+            "a in default/eu-west-1".into(),
+        ],
+        failed: vec!["a in default/ap-south-1: throttled".into()],
+        skipped: vec![],
+    };
+    assert!(!summary.complete());
+    assert_eq!(
+        summary.line(),
+        "changed 2 of 3; failed: a in default/ap-south-1: throttled"
+    );
+}
