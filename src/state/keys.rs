@@ -486,17 +486,37 @@ pub(super) fn set_filter(state: &mut State, text: String) {
     state.rebuild_rows();
 }
 
+/// The views the number keys and the palette switch between: siblings, not a path. Going to
+/// one forgets the way there, so `esc` never walks back through every tab visited.
+fn top_level(view: &View) -> bool {
+    matches!(
+        view,
+        View::Fleet | View::Regions | View::Load | View::Services
+    )
+}
+
 pub(super) fn switch_view(state: &mut State, view: View) {
-    if state.view != view {
-        let previous = std::mem::replace(&mut state.view, view);
+    if state.view == view {
+        return;
+    }
+    let previous = std::mem::replace(&mut state.view, view);
+    if top_level(&state.view) {
+        state.back.clear();
+    } else {
         state.back.push(previous);
-        state.back.truncate(16);
+        // The oldest goes first.
+        if state.back.len() > 16 {
+            state.back.remove(0);
+        }
     }
 }
 
 pub(super) fn go_back(state: &mut State) {
     if let Some(previous) = state.back.pop() {
         state.view = previous;
+    } else if state.view != View::Fleet {
+        // A tab other than the fleet: back to the fleet, where the marks and the filter are.
+        state.view = View::Fleet;
     } else if !state.marks.is_empty() {
         state.marks.clear();
     } else if !state.filter.is_empty() {

@@ -536,8 +536,7 @@ fn views_switch_by_key_and_palette_and_esc_goes_back() {
     }
     update(&mut s, code(KeyCode::Enter));
     assert_eq!(s.view, View::Load);
-    update(&mut s, code(KeyCode::Esc));
-    assert_eq!(s.view, View::Regions);
+    // Tabs are siblings: esc goes to the fleet, not back through every tab visited.
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(s.view, View::Fleet);
     update(&mut s, code(KeyCode::Enter));
@@ -548,6 +547,20 @@ fn views_switch_by_key_and_palette_and_esc_goes_back() {
             function: "cron".into()
         }
     );
+    // From a function's view, esc goes back to where it was opened.
+    update(&mut s, key('l'));
+    update(&mut s, code(KeyCode::Esc));
+    assert!(matches!(s.view, View::Detail { .. }), "{:?}", s.view);
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.view, View::Fleet);
+    // Marks then clear with esc after one view was visited (it walked back through views).
+    update(&mut s, key(' '));
+    update(&mut s, key('3'));
+    update(&mut s, key('2'));
+    update(&mut s, code(KeyCode::Esc));
+    assert!(!s.marks.is_empty());
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.marks.is_empty());
 }
 
 #[test]
