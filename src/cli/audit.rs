@@ -64,6 +64,7 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
                 match r.result.as_str() {
                     "ok" => "ok",
                     crate::ops::audit::STARTED => "started",
+                    r if r.starts_with(crate::ops::audit::UNKNOWN) => "outcome unknown",
                     r if r.starts_with(crate::ops::audit::CONFLICT) => "not sent (changed)",
                     r if r.starts_with(crate::ops::audit::FUNCTION_ERROR) => "function error",
                     _ => "FAILED",
@@ -94,6 +95,16 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
     let (settings, _) = crate::session::settings(&global.flags())?;
     let profiles = crate::session::profiles(&settings);
     let records = crate::ops::batch::in_scope(&all, &profiles, global.regions.as_deref());
+    // Not narrowed on purpose (no --profile, no --regions): the last action anywhere is what
+    // `undo` means; one made under another profile (a service's own, say) is named, never
+    // passed over for an older one here.
+    let named = !global.profiles.is_empty() || global.regions.is_some();
+    if !named && let Some(there) = crate::ops::batch::elsewhere(&all, &records) {
+        return Err(Failure::refused(format!(
+            "the last reversible action was not made under profile {}: {there}",
+            profiles.join(",")
+        )));
+    }
     let targets = crate::ops::batch::undo_targets(&records);
     if targets.is_empty() {
         let mut said = crate::ops::batch::nothing_to_undo(&records);

@@ -10,6 +10,14 @@ use serde::{Deserialize, Serialize};
 /// The result of a record written before a change of many steps begins (`restore.begin`); the
 /// record written when it ends says how it ended.
 pub const STARTED: &str = "started";
+/// The start of the result of a write that got no answer (timed out): it may have landed.
+pub const UNKNOWN: &str = "outcome unknown: ";
+
+/// Whether a record's change may or may not have landed: started with no result (its lops
+/// stopped), or sent with no answer. Undo reads the target to find out.
+pub fn outcome_unknown(result: &str) -> bool {
+    result == STARTED || result.starts_with(UNKNOWN)
+}
 /// Why an action is refused when there is no audit log to write to.
 pub const NO_LOG: &str = "no audit log: there is no state directory to keep it in (set \
      XDG_STATE_HOME or HOME): nothing was sent — no audit, no change";

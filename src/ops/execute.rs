@@ -96,10 +96,15 @@ pub async fn execute<S: RegionActions>(
             })?;
     }
     let result = write(source, plan).await;
-    record.after = result
-        .as_ref()
-        .map(|o| o.after.clone())
-        .unwrap_or_else(|_| plan.before.clone());
+    // A change sent with no answer may have landed: recorded with what it was to make, so undo
+    // can look and take it back, and said as such (not as a failure that changed nothing).
+    let unknown = !matches!(plan.change, Change::Invoke(_))
+        && matches!(&result, Err(OpsError::Provider(ProviderError::Timeout(_))));
+    record.after = match &result {
+        Ok(o) => o.after.clone(),
+        Err(_) if unknown => plan.after.clone(),
+        Err(_) => plan.before.clone(),
+    };
     record.result = match &result {
         // The function ran and failed: the invoke was made, its result is the function's.
         Ok(Outcome {
@@ -113,6 +118,7 @@ pub async fn execute<S: RegionActions>(
         Ok(_) => "ok".to_string(),
         // Nothing was changed: recorded so that the start above is closed, never undone.
         Err(OpsError::Conflict(e)) => format!("{}{e}", super::audit::CONFLICT),
+        Err(e) if unknown => format!("{}{e}", super::audit::UNKNOWN),
         Err(e) => e.to_string(),
     };
     if let Some(log) = audit
@@ -127,6 +133,14 @@ pub async fn execute<S: RegionActions>(
             ))));
         }
     }
+    let result = match result {
+        Err(e) if unknown => Err(OpsError::Provider(ProviderError::Service(format!(
+            "{e} with no answer: {} may have changed. Look before acting again; `lops undo` \
+             takes it back if it did",
+            plan.target
+        )))),
+        other => other,
+    };
     let mut outcome = result?;
     outcome.record = Some(record);
     Ok(outcome)

@@ -59,6 +59,9 @@ async fn referenced(
             .await
             .map(|b| Manifest::from_json(&b))
         {
+            // One verify rejects (impossible values, under another function's key) cannot be
+            // restored either: it counts as unreadable, never in the place of a good one.
+            Ok(Ok(m)) if !m.problems(rel).is_empty() => return Ok(None),
             Ok(Ok(m)) => {
                 blobs.extend(m.blobs.iter().map(|b| b.sha256.clone()));
                 data.extend(m.data.iter().map(|d| d.copy.clone()));
@@ -140,8 +143,8 @@ pub async fn prepare_prune(
         .push("deleted snapshots, blobs and data are gone for good: prune cannot be undone".into());
     for rel in &unreadable {
         plan.notes.push(format!(
-            "{} cannot be read: it is kept and not counted, so the retention keeps readable \
-             snapshots in its place (`lops backup verify` says what is wrong; delete it once \
+            "{} cannot be read or is invalid: it is kept and not counted, so the retention \
+             keeps good snapshots in its place (`lops backup verify` says what is wrong; delete it once \
              looked at)",
             store.uri(rel)
         ));

@@ -134,11 +134,11 @@ pub(super) async fn undo_plan<S: RegionActions>(
 ) -> Result<Plan, OpsError> {
     match reverse(source, plan, record).await {
         // An action with no result on record: its change is not there to take back.
-        Err(OpsError::Conflict(e)) if record.result == super::audit::STARTED => {
+        Err(OpsError::Conflict(e)) if super::audit::outcome_unknown(&record.result) => {
             Err(OpsError::Conflict(format!(
                 "{e}. The {} of {} at {} has no result on record (its lops stopped while it \
-                 ran): if it never landed, there is nothing of it to undo — set {} as you want \
-                 it by hand",
+                 ran, or no answer came): if it never landed, there is nothing of it to undo — \
+                 set {} as you want it by hand",
                 record.action, record.target, record.time, record.target
             )))
         }
@@ -298,17 +298,26 @@ pub fn in_scope(
         .collect()
 }
 
-/// Said when the scopes chosen hold nothing to undo but another scope does: where it is, and
-/// how to undo it there.
+/// Said when the last reversible action of the whole log is not among those of the scopes
+/// chosen: where it is, and how to undo it there.
 pub fn elsewhere(all: &[Record], chosen: &[Record]) -> Option<String> {
-    if !undo_targets(chosen).is_empty() {
+    let batch = undo_targets(all);
+    let last = batch.last()?;
+    if chosen.iter().any(|r| r.id == last.id) {
         return None;
     }
-    let last = undo_targets(all).into_iter().last()?;
+    // Every scope of its batch: the command undoes all of it, as one.
+    let names = |of: fn(&Record) -> &str| {
+        let mut names: Vec<&str> = batch.iter().map(of).collect();
+        names.sort();
+        names.dedup();
+        names.join(",")
+    };
+    let (profiles, regions) = (names(|r| &r.profile), names(|r| &r.region));
     Some(format!(
-        "the last reversible action is {} {} in {}/{} at {}: undo it with `lops undo --profile \
-         {} --regions {}`",
-        last.action, last.target, last.profile, last.region, last.time, last.profile, last.region
+        "the last reversible action is {} {} in {profiles}/{regions} at {}: undo it with `lops \
+         undo --profile {profiles} --regions {regions}`",
+        last.action, last.target, last.time
     ))
 }
 
@@ -323,7 +332,7 @@ pub fn undo_targets(records: &[Record]) -> Vec<Record> {
         .filter_map(|r| r.undoes.as_deref())
         .collect();
     let reversible = |r: &&Record| {
-        (r.result == "ok" || r.result == super::audit::STARTED)
+        (r.result == "ok" || super::audit::outcome_unknown(&r.result))
             && r.undoes.is_none()
             && UNDOABLE.contains(&r.action.as_str())
             && !undone.contains(&r.id.as_str())

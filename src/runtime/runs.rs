@@ -101,13 +101,17 @@ pub(super) async fn undo_batch<S: Source>(
     profiles.dedup();
     let all = records;
     let records = batch::in_scope(&all, &profiles, None);
+    // The last action anywhere is what `u` means: one made under a profile this dashboard does
+    // not read is named, never passed over for an older one here.
+    if let Some(there) = batch::elsewhere(&all, &records) {
+        return Err(format!(
+            "the last reversible action was not made under profile {}: {there}",
+            profiles.join(",")
+        ));
+    }
     let targets = batch::undo_targets(&records);
     if targets.is_empty() {
-        let said = batch::nothing_to_undo(&records);
-        return Err(match batch::elsewhere(&all, &records) {
-            Some(there) => format!("{said} under profile {}; {there}", profiles.join(",")),
-            None => said,
-        });
+        return Err(batch::nothing_to_undo(&records));
     }
     let records = targets;
     let targets = records

@@ -145,7 +145,9 @@ impl Action {
             Action::Help => "this help",
             Action::Back => "back / close",
             Action::Filter => "filter by name, region, tag=value or state",
-            Action::Palette => "command palette (fleet, regions, load, services, detail, help, quit)",
+            Action::Palette => {
+                "command palette (fleet, regions, load, services, detail, help, quit)"
+            }
             Action::Up => "move up",
             Action::Down => "move down",
             Action::PageUp => "page up",

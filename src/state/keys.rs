@@ -482,7 +482,11 @@ pub(super) fn set_filter(state: &mut State, text: String) {
         return;
     }
     state.filter = text;
-    state.selected = 0;
+    // A chosen row stays chosen through the filter (or comes back after it); otherwise the
+    // highlight stays on the top row, the unhealthiest one.
+    if !state.chosen {
+        state.selected = 0;
+    }
     state.rebuild_rows();
 }
 

@@ -1952,6 +1952,20 @@ fn the_highlight_comes_back_to_the_chosen_function_after_a_filter_hid_it() {
             "after filter {filter}"
         );
     }
+    // Through the keys, with a filter that keeps it and one that hides it.
+    for filter in ["work", "zzz"] {
+        update(&mut s, key('/'));
+        for c in filter.chars() {
+            update(&mut s, key(c));
+        }
+        update(&mut s, code(KeyCode::Enter));
+        update(&mut s, code(KeyCode::Esc));
+        assert_eq!(
+            s.selected_row().map(|(_, f)| f.info.name.clone()),
+            Some("worker".to_string()),
+            "after /{filter} and esc"
+        );
+    }
     // Moved meanwhile: the row moved to is the choice.
     s.filter = "cron".into();
     s.rebuild_rows();

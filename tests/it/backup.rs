@@ -821,9 +821,15 @@ async fn prune_never_counts_a_snapshot_it_cannot_read() {
         ]);
         keys.push(key_of(&snapshot_of(&run)));
     }
-    // The newest manifest torn in half, the oldest replaced by JSON that is no manifest.
-    let torn = fx.get(&fx.bucket, &keys[3]).await.expect("manifest");
-    fx.put(&keys[3], torn[..torn.len() / 2].to_vec()).await;
+    // The newest manifest one verify rejects (a reservation no function can have), the
+    // second newest torn in half, the oldest replaced by JSON that is no manifest.
+    let newest = fx.get(&fx.bucket, &keys[3]).await.expect("manifest");
+    let mut invalid: serde_json::Value = serde_json::from_slice(&newest).expect("json");
+    invalid["reserved_concurrency"] = serde_json::json!(-1);
+    fx.put(&keys[3], serde_json::to_vec(&invalid).expect("json"))
+        .await;
+    let torn = fx.get(&fx.bucket, &keys[2]).await.expect("manifest");
+    fx.put(&keys[2], torn[..torn.len() / 2].to_vec()).await;
     fx.put(&keys[0], b"[]".to_vec()).await;
     let to = fx.to();
     let prune = |extra: &[&str]| {
@@ -846,21 +852,23 @@ async fn prune_never_counts_a_snapshot_it_cannot_read() {
     let run = prune(&["--yes"]);
     run.assert_exit(0);
     assert_eq!(
-        run.stdout.matches("cannot be read: it is kept").count(),
-        2,
+        run.stdout
+            .matches("cannot be read or is invalid: it is kept")
+            .count(),
+        3,
         "{}",
         run.stdout
     );
     for (i, kept, why) in [
-        (3, true, "the torn one is left"),
-        (2, true, "the newest readable is kept"),
-        (1, false, "the older readable one went"),
+        (3, true, "the invalid one is left"),
+        (2, true, "the torn one is left"),
+        (1, true, "the only good one is kept"),
         (0, true, "an unreadable one is never deleted"),
     ] {
         assert_eq!(fx.get(&fx.bucket, &keys[i]).await.is_some(), kept, "{why}");
     }
-    // With the unreadable ones removed and a backup holding a lease, the preview keeps blobs.
-    for key in [&keys[3], &keys[0]] {
+    // With the bad ones removed and a backup holding a lease, the preview keeps blobs.
+    for key in [&keys[3], &keys[2], &keys[0]] {
         fx.s3
             .delete_object()
             .bucket(&fx.bucket)

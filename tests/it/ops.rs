@@ -335,6 +335,48 @@ async fn an_action_is_recorded_before_it_is_sent() {
     assert_eq!(reserved(&seeder, &f).await, None);
 }
 
+/// A write that got no answer in time may have landed: said as such, recorded with what it was
+/// to make (not as a failure that changed nothing), and undo takes it back. The timeout is
+/// lowered (2 s): the test is about an answer that comes too late, not about the default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_with_no_answer_is_recorded_as_unknown_and_undone() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "eu-central-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-worker", moto::unique("late"));
+    seeder.create_function(&f).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("lambda".into()),
+        operation: Some("PutFunctionConcurrency".into()),
+        fault: Fault::LateAnswer(std::time::Duration::from_secs(4)),
+        remaining: Some(1),
+    });
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config("[timeouts]\noperation_secs = 2\nmax_attempts = 1\n");
+    let config = config.to_str().unwrap_or_default();
+    let run = act(
+        &lops,
+        region,
+        &["concurrency", "set", &f, "5", "--yes", "--config", config],
+    );
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("may have changed"), "{}", run.stderr);
+    let records = audit(&lops);
+    assert!(
+        records[0]["result"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("outcome unknown")),
+        "{records:?}"
+    );
+    assert_eq!(records[0]["after"]["reserved"], 5, "{records:?}");
+    // It landed (moto answered late): undo finds it and takes it back.
+    assert_eq!(reserved(&seeder, &f).await, Some(5));
+    act(&lops, region, &["undo", "--yes", "--config", config]).assert_exit(0);
+    assert_eq!(reserved(&seeder, &f).await, None);
+}
+
 /// An invoke reads what it would run first: an unknown function or qualifier is refused with
 /// nothing sent, the preview names the version. A function that fails (X-Amz-Function-Error)
 /// is exit 1 and recorded as a function error — and it counts for the duplicate guard, as does

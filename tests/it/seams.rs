@@ -377,12 +377,17 @@ async fn undo_takes_back_only_what_was_done_in_the_profiles_and_regions_chosen()
         ])
         .assert_exit(0);
     }
-    // Under another profile: nothing of its own, and where the last one is.
-    for run in [
-        lops.run(&["undo", "--profile", "ro", "--yes"]),
-        lops.run_with_env(&["undo", "--yes"], &[("AWS_PROFILE", "ro")]),
+    // Under another profile: nothing of its own, and where the last one is. Named on purpose
+    // (--profile) it is nothing to undo there; chosen by AWS_PROFILE, the last action made
+    // elsewhere is refused by name rather than passed over.
+    for (run, exit) in [
+        (lops.run(&["undo", "--profile", "ro", "--yes"]), 2),
+        (
+            lops.run_with_env(&["undo", "--yes"], &[("AWS_PROFILE", "ro")]),
+            4,
+        ),
     ] {
-        run.assert_exit(2);
+        run.assert_exit(exit);
         assert!(
             run.stderr.contains("under profile ro")
                 && run

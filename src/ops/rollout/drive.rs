@@ -429,18 +429,17 @@ pub async fn run<S: RegionActions + GuardSignals>(
 }
 
 /// Writes the heartbeat every second beside the driving loop, also while it waits on AWS, until
-/// the run ends (dropped), the rollout stops running here, or this process is interrupted.
+/// the run ends (dropped) or the rollout stops running here (finished, interrupted, taken over).
 struct Heartbeat(tokio::task::JoinHandle<()>);
 
 impl Heartbeat {
     fn start(store: &RolloutStore, r: &Rollout) -> Heartbeat {
         let (store, key, owner) = (store.clone(), r.clone(), Owner::me());
         Heartbeat(tokio::spawn(async move {
+            // Stopped by an interrupt too, but only once the rollout saves itself interrupted
+            // (no heartbeat, so `beat` declines): a rollback under way keeps beating.
             loop {
                 tokio::time::sleep(TICK).await;
-                if interrupted() {
-                    return;
-                }
                 let (store, key, owner) = (store.clone(), key.clone(), owner.clone());
                 let beating = tokio::task::spawn_blocking(move || store.beat(&key, &owner))
                     .await
