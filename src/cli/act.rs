@@ -260,9 +260,20 @@ pub(super) enum Repeat {
 async fn show(global: &GlobalArgs, function: &str, as_json: bool) -> Result<Exit, Failure> {
     let ctx = Session::connect(&global.flags()).await?;
     let mut docs = Vec::new();
+    let mut failed: Vec<(String, Failure)> = Vec::new();
     let mut out = super::stdout();
     for region in &ctx.regions {
-        let inventory = region.aliases(function).await.map_err(OpsError::from)?;
+        // A region that cannot answer (the function missing there, say) is named; the others
+        // are shown all the same.
+        let inventory = match region.aliases(function).await {
+            Ok(inventory) => inventory,
+            Err(e) => {
+                let failure = Failure::from(OpsError::from(e));
+                err!("lops: {}: {}", region.scope(), failure.message);
+                failed.push((region.scope().to_string(), failure));
+                continue;
+            }
+        };
         for a in &inventory {
             let weights: Vec<_> = a
                 .configured_weights()
@@ -299,15 +310,26 @@ async fn show(global: &GlobalArgs, function: &str, as_json: bool) -> Result<Exit
             );
         }
     }
+    if failed.len() == ctx.regions.len() && !failed.is_empty() {
+        return Err(failed.swap_remove(0).1);
+    }
     if as_json {
+        let errors: Vec<_> = failed
+            .iter()
+            .map(|(scope, f)| json!({"scope": scope, "error": f.message}))
+            .collect();
+        let doc = json!({"function": function, "aliases": docs, "errors": errors, "complete": failed.is_empty()});
         let _ = writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&json!({"function": function, "aliases": docs}))
-                .unwrap_or_default()
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
         );
     }
-    Ok(Exit::Done)
+    Ok(if failed.is_empty() {
+        Exit::Done
+    } else {
+        Exit::Partial
+    })
 }
 
 /// The shared flow: prepare per region → preview → confirm → execute → report.
@@ -354,6 +376,28 @@ pub(super) async fn run_batch(
         for item in &mut batch.items {
             if let batch::Item::Ready { plan, .. } = item {
                 plan.warning = None;
+            }
+        }
+    }
+    // From a script (--yes), a target that repeats what was just sent is left out and named;
+    // the others go on (one duplicate used to refuse the whole batch).
+    let warned = |i: &batch::Item| i.plan().is_some_and(|p| p.warning.is_some());
+    if flags.yes
+        && batch.items.iter().any(warned)
+        && batch.items.iter().any(|i| i.plan().is_some() && !warned(i))
+    {
+        for item in &mut batch.items {
+            if let batch::Item::Ready { source, plan } = item
+                && let Some(w) = plan.warning.clone()
+            {
+                *item = batch::Item::Skipped {
+                    source: *source,
+                    scope: plan.scope.clone(),
+                    target: plan.target.clone(),
+                    error: OpsError::Refused(format!(
+                        "{w}: left out (pass --allow-duplicate if you mean it)"
+                    )),
+                };
             }
         }
     }

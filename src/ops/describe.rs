@@ -94,7 +94,13 @@ pub(crate) fn describe(v: &Value) -> String {
         } else {
             "weights"
         };
-        return format!("{service} {what} {}{synced}", parts.join(", "));
+        // Written, but the read-back failed: what it shows is what was asked, not what was read.
+        let unverified = v
+            .get("not_verified")
+            .and_then(Value::as_str)
+            .map(|e| format!(" (as written: not read back, {e}; `lops service show` to look)"))
+            .unwrap_or_default();
+        return format!("{service} {what} {}{synced}{unverified}", parts.join(", "));
     }
     v.to_string()
 }
@@ -186,5 +192,13 @@ mod tests {
             "no reserved concurrency"
         );
         assert_eq!(describe(&json!({"reserved": 0})), "reserved concurrency 0");
+        // A service change written but not read back says so.
+        let unread = json!({"service": "checkout", "weights": {"eu-west-1": 0},
+            "insync": false, "not_verified": "HTTP 500"});
+        assert!(
+            describe(&unread).contains("not read back, HTTP 500"),
+            "{}",
+            describe(&unread)
+        );
     }
 }

@@ -137,6 +137,21 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
     let show = act(&lops, region, &["traffic", "show", &f, "--json"]);
     show.assert_exit(0);
     assert_eq!(show.json()["aliases"][0]["function_version"], "2");
+    // With a region where the function is missing, the others are shown (exit 3), the JSON
+    // keeps them and names the one that failed.
+    let partly = lops.run(&[
+        "traffic",
+        "show",
+        &f,
+        "--json",
+        "--regions",
+        &format!("{region},ca-west-1"),
+    ]);
+    partly.assert_exit(3);
+    let doc = partly.json();
+    assert_eq!(doc["aliases"][0]["function_version"], "2", "{doc}");
+    assert_eq!(doc["complete"], false);
+    assert!(doc["errors"].to_string().contains("ca-west-1"), "{doc}");
     // Undo of the promote puts the 50/50 split back.
     lops.run(&["undo", "--yes"]).assert_exit(0);
     assert_eq!(
@@ -619,6 +634,31 @@ async fn invoke_shows_the_response_and_guards_against_duplicates() {
         .create_function(&f)
         .await;
     act(&lops, other, &["invoke", &f, "--payload", payload, "--yes"]).assert_exit(0);
+    // From a script, a duplicate in one region of several is left out and named; the others
+    // are invoked (exit 3), not the whole batch refused.
+    let fresh = r#"{"order": 43}"#;
+    act(&lops, region, &["invoke", &f, "--payload", fresh, "--yes"]).assert_exit(0);
+    let both = format!("{region},{other}");
+    let partly = lops.run(&[
+        "invoke",
+        &f,
+        "--payload",
+        fresh,
+        "--yes",
+        "--regions",
+        &both,
+    ]);
+    partly.assert_exit(3);
+    assert!(
+        partly.stderr.contains("left out (pass --allow-duplicate"),
+        "{}",
+        partly.stderr
+    );
+    let invoked_other = audit(&lops)
+        .iter()
+        .filter(|r| r["action"] == "invoke" && r["region"] == other)
+        .count();
+    assert_eq!(invoked_other, 2);
     act(
         &lops,
         region,
