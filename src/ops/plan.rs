@@ -143,10 +143,16 @@ async fn alias_of<S: RegionActions>(
     function: &str,
     alias: &str,
 ) -> Result<AliasInfo, OpsError> {
-    source
-        .alias(function, alias)
-        .await
-        .map_err(|e| not_found(e, format!("alias {function}:{alias}")))
+    source.alias(function, alias).await.map_err(|e| {
+        // AWS says which is missing: the function itself, or only its alias.
+        let what = match &e {
+            ProviderError::NotFound(m) if m.contains("Function not found") => {
+                format!("function {function}")
+            }
+            _ => format!("alias {function}:{alias}"),
+        };
+        not_found(e, what)
+    })
 }
 
 /// Validates `request` against the region and builds its plan. Refuses first, reading nothing,

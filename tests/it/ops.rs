@@ -774,7 +774,8 @@ async fn bad_input_changes_nothing() {
                 "0.1",
                 "--yes",
             ],
-            "does not exist",
+            // The function is what is missing, not only its alias.
+            "function no-such-function does not exist",
         ),
         (
             vec!["traffic", "promote", "live", "--fn", &f, "--yes"],
