@@ -461,17 +461,18 @@ async fn firing_alarms_are_said_when_the_inventory_fails_or_no_row_carries_them(
         run.stdout
     );
 
+    // A bare 500 (no error code, no body), as a load balancer in front may answer.
     let proxy = FaultProxy::start(moto::url());
-    proxy.add(crate::support::proxy::Rule {
-        region: place.into(),
-        service: Some("lambda".into()),
-        operation: Some("ListFunctions".into()),
-        fault: Fault::Status(500),
-        remaining: None,
-    });
+    proxy.reply(place, "ListFunctions", 500, "");
     let lops = Lops::new(&proxy.url);
     let run = lops.run(&["status", "--regions", place]);
     run.assert_exit(3);
+    assert!(
+        run.stdout.contains("HTTP 500 from AWS, with no error code")
+            && !run.stdout.contains("HTTP 500 from AWS: HTTP 500"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains(&format!("ALARM {ghost}")),
         "{}",

@@ -52,7 +52,11 @@ where
         (false, true) => code.clone(),
         (true, false) => message.clone(),
         (true, true) => match status {
-            Some(s) => format!("HTTP {s}"),
+            // A success status with an error: the answer itself could not be read.
+            Some(s) if s < 400 => {
+                format!("the answer (HTTP {s}) could not be read: {}", chain(&err))
+            }
+            Some(s) => format!("HTTP {s} with no error code"),
             None => chain(&err),
         },
     };
@@ -70,7 +74,11 @@ where
     } else if code.is_empty() && status == Some(404) {
         ProviderError::Unsupported(brief)
     } else if let Some(s) = status.filter(|s| *s >= 500) {
-        ProviderError::Service(format!("HTTP {s} from AWS: {brief}"))
+        if code.is_empty() && message.is_empty() {
+            ProviderError::Service(format!("HTTP {s} from AWS, with no error code"))
+        } else {
+            ProviderError::Service(format!("HTTP {s} from AWS: {brief}"))
+        }
     } else {
         ProviderError::Service(brief)
     }
