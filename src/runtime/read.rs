@@ -72,14 +72,19 @@ impl RegionReport {
             out.push(why.clone());
         }
         if let Ok(inventory) = &self.inventory {
-            let marked = inventory
+            let marked: Vec<_> = inventory
                 .functions
                 .iter()
-                .filter(|f| f.detail_error.is_some())
-                .count();
-            if marked > 0 {
+                .filter_map(|f| Some((&f.name, f.detail_error.as_ref()?)))
+                .collect();
+            // Named with why (the first few): the one to look at, and the permission missing.
+            if let Some((name, why)) = marked.first() {
+                let others = match marked.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more", n - 1),
+                };
                 out.push(format!(
-                    "inventory: {marked} function(s) listed without their details (marked)"
+                    "inventory: {name}{others} listed without details (marked): {why}"
                 ));
             }
         }

@@ -417,6 +417,12 @@ async fn one_functions_failed_read_marks_only_that_function() {
     let doc = run.json();
     let r = region(&doc, SHARED[0]);
     assert_eq!(r["health"]["status"], "partial", "{r:#}");
+    // The region line names the function and why.
+    let failures = r["health"]["failures"].to_string();
+    assert!(
+        failures.contains("listed without details (marked): access denied"),
+        "{failures}"
+    );
     let functions = r["functions"].as_array().expect("functions");
     let marked: Vec<&Value> = functions
         .iter()
