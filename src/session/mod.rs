@@ -354,10 +354,27 @@ async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Fai
     let wait = settings.timeouts.operation().max(Duration::from_secs(5));
     match tokio::time::timeout(wait, provider.provide_credentials()).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(CredentialsError::CredentialsNotLoaded(_))) => Err(Failure::usage(format!(
-            "no AWS credentials for profile '{}': {how}",
-            scope.profile
-        ))),
+        // What the SDK found missing (a `source_profile` that names no profile, say) is said.
+        Ok(Err(e @ CredentialsError::CredentialsNotLoaded(_))) => {
+            // Only the profile provider's own reason: the chain lists every provider tried.
+            let chain = crate::provider::aws::error_chain(&e);
+            let why = chain
+                .lines()
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix("Profile: the credential provider was not enabled: ")
+                })
+                .unwrap_or_default();
+            Err(Failure::usage(format!(
+                "no AWS credentials for profile '{}'{}: {how}",
+                scope.profile,
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({why})")
+                }
+            )))
+        }
         Ok(Err(e)) => Err(Failure::usage(format!(
             "cannot load AWS credentials for profile '{}' ({}): {how}",
             scope.profile,

@@ -103,6 +103,21 @@ fn missing_credentials_say_how_to_provide_them() {
     );
     assert!(run.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", run.stderr);
     assert!(run.stderr.contains("--profile"), "{}", run.stderr);
+    // A role profile whose source_profile names no profile: that is said, not only "none".
+    let lops = Lops::without_credentials();
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        "[profile dr]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = nothere\n\
+         region = us-east-1\n",
+    )
+    .expect("aws config");
+    let run = lops.run(&["status", "--profile", "dr"]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("source profile nothere"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
