@@ -181,6 +181,7 @@ impl Manifest {
     /// restore refuses, before anything is written.
     pub fn problems(&self, key: &str) -> Vec<String> {
         let mut out = Vec::new();
+        let mut out_incomplete = Vec::new();
         let mut bad = |what: String| out.push(format!("invalid: {what}"));
         let name_ok = !self.function.is_empty()
             && self.function.len() <= 64
@@ -244,6 +245,17 @@ impl Manifest {
             if !names.insert(a.name.as_str()) {
                 bad(format!("alias {} is listed twice", a.name));
             }
+            // Every alias must route to a version the snapshot holds (or $LATEST), or a restore
+            // would stop half-way.
+            for v in std::iter::once(&a.function_version).chain(a.weights.keys()) {
+                if v != "$LATEST" && !self.versions.iter().any(|x| &x.version == v) {
+                    out_incomplete.push(format!(
+                        "incomplete: alias {} routes to version {v}, which the snapshot does not \
+                         hold",
+                        a.name
+                    ));
+                }
+            }
             for (version, w) in &a.weights {
                 if !(0.0..1.0).contains(w) {
                     bad(format!(
@@ -253,6 +265,7 @@ impl Manifest {
                 }
             }
         }
+        out.extend(out_incomplete);
         out
     }
 }

@@ -194,18 +194,6 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
         problems: manifest.problems(&uri.key),
         ..Default::default()
     };
-    // Every alias must route to a version the snapshot holds (or $LATEST), or a restore would
-    // stop half-way.
-    for a in &manifest.aliases {
-        for v in std::iter::once(&a.function_version).chain(a.weights.keys()) {
-            if v != "$LATEST" && !manifest.versions.iter().any(|x| &x.version == v) {
-                report.problems.push(format!(
-                    "incomplete: alias {} routes to version {v}, which the snapshot does not hold",
-                    a.name
-                ));
-            }
-        }
-    }
     for b in &manifest.blobs {
         match store.get_blob(&b.sha256, b.size).await {
             Ok(_) => {

@@ -394,7 +394,7 @@ pub(super) async fn run_batch(
                     source: *source,
                     scope: plan.scope.clone(),
                     target: plan.target.clone(),
-                    error: OpsError::Refused(format!(
+                    error: OpsError::Invalid(format!(
                         "{w}: left out (pass --allow-duplicate if you mean it)"
                     )),
                 };

@@ -106,6 +106,9 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
         )));
     }
     let targets = crate::ops::batch::undo_targets(&records);
+    if let Some(why) = crate::ops::batch::partial_batch(&all, &targets) {
+        return Err(Failure::refused(why));
+    }
     if targets.is_empty() {
         let mut said = crate::ops::batch::nothing_to_undo(&records);
         if let Some(there) = crate::ops::batch::elsewhere(&all, &records) {

@@ -47,8 +47,13 @@ fn stop_on_signal() {
         rollout::interrupt();
         let _ = writeln!(
             std::io::stderr(),
-            "stopping the rollout where it is (within a second); a second ctrl-c (or signal) \
-             quits at once"
+            "{}",
+            if rollout::rolling_back() {
+                "the rollout is rolling back: lops stops once that is written"
+            } else {
+                "stopping the rollout where it is (within a second); a second ctrl-c (or \
+                 signal) quits at once"
+            }
         );
         while crate::runtime::stop_requested(true).await.is_ok() {
             if !rollout::rolling_back() {

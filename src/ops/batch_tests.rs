@@ -99,3 +99,45 @@ fn the_summary_says_exactly_what_changed() {
         "changed 2 of 3; failed: a in default/ap-south-1: throttled"
     );
 }
+
+/// Undo chooses within the scopes named; a batch only partly there is refused whole, an
+/// action made elsewhere is named, and a write with no answer counts (and its undo too).
+#[test]
+fn undo_within_scopes_never_takes_half_a_batch() {
+    let mut a = record("a", None, None);
+    a.profile = "ops".into();
+    let mut b1 = record("b1", Some("B"), None);
+    b1.profile = "ops".into();
+    let mut b2 = record("b2", Some("B"), None);
+    b2.profile = "prod".into();
+    b2.region = "eu-west-1".into();
+    let all = vec![a, b1, b2];
+    let ops = in_scope(&all, &["ops".to_string()], None);
+    let targets = undo_targets(&ops);
+    let why = partial_batch(&all, &targets).expect("refused");
+    assert!(
+        why.contains("--profile ops,prod --regions eu-west-1,us-east-1"),
+        "{why}"
+    );
+    assert!(elsewhere(&all, &ops).is_some());
+    assert!(partial_batch(&all, &undo_targets(&all)).is_none());
+
+    // An outcome unknown is a candidate; an undo of it with no answer counts as done.
+    let mut late = record("late", None, None);
+    late.result = format!("{}timed out after 10 s", crate::ops::audit::UNKNOWN);
+    let mut with_late = all.clone();
+    with_late.push(late);
+    let ids: Vec<String> = undo_targets(&with_late)
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["late"]);
+    let mut undo = record("u", None, Some("late"));
+    undo.result = format!("{}timed out after 10 s", crate::ops::audit::UNKNOWN);
+    with_late.push(undo);
+    let ids: Vec<String> = undo_targets(&with_late)
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["b1", "b2"]);
+}

@@ -99,7 +99,7 @@ pub async fn execute<S: RegionActions>(
     // A change sent with no answer may have landed: recorded with what it was to make, so undo
     // can look and take it back, and said as such (not as a failure that changed nothing).
     let unknown = !matches!(plan.change, Change::Invoke(_))
-        && matches!(&result, Err(OpsError::Provider(ProviderError::Timeout(_))));
+        && result.as_ref().err().is_some_and(sent_unanswered);
     record.after = match &result {
         Ok(o) => o.after.clone(),
         Err(_) if unknown => plan.after.clone(),
@@ -135,15 +135,36 @@ pub async fn execute<S: RegionActions>(
     }
     let result = match result {
         Err(e) if unknown => Err(OpsError::Provider(ProviderError::Service(format!(
-            "{e} with no answer: {} may have changed. Look before acting again; `lops undo` \
-             takes it back if it did",
-            plan.target
+            "{e} with no answer: {} may have changed. Look before acting again{}",
+            plan.target,
+            if plan.undoes.is_some() {
+                " (this undo may have landed: the action it undoes is taken as undone)"
+            } else {
+                "; `lops undo` takes it back if it did"
+            }
         )))),
         other => other,
     };
     let mut outcome = result?;
     outcome.record = Some(record);
     Ok(outcome)
+}
+
+/// A write that may have reached AWS with no answer back: it timed out, or the connection
+/// closed once the request was on its way. Either way it may have landed.
+fn sent_unanswered(e: &OpsError) -> bool {
+    match e {
+        OpsError::Provider(ProviderError::Timeout(_)) => true,
+        OpsError::Provider(ProviderError::Service(m)) => [
+            "connection closed before message completed",
+            "connection reset",
+            "broken pipe",
+            "IncompleteMessage",
+        ]
+        .iter()
+        .any(|s| m.contains(s)),
+        _ => false,
+    }
 }
 
 async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, OpsError> {
@@ -315,5 +336,27 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
                 record: None,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_cut_off_after_it_was_sent_may_have_landed() {
+        let service = |m: &str| OpsError::Provider(ProviderError::Service(m.into()));
+        assert!(sent_unanswered(&OpsError::Provider(ProviderError::Timeout(
+            10.0
+        ))));
+        assert!(sent_unanswered(&service(
+            "could not connect: dispatch failure: io error: connection closed before message \
+             completed"
+        )));
+        // Refused before anything was sent, or answered with an error: known not landed.
+        assert!(!sent_unanswered(&service(
+            "could not connect: dispatch failure: Connection refused (os error 111)"
+        )));
+        assert!(!sent_unanswered(&OpsError::Conflict("changed".into())));
     }
 }

@@ -414,11 +414,13 @@ fn reserved_before_kill(
     // What an undo reverted since is as if it had not been done (kill, revive, undo, revive).
     let undone: Vec<&str> = records
         .iter()
-        .filter(|r| r.result == "ok")
+        .filter(|r| r.result == "ok" || super::audit::outcome_unknown(&r.result))
         .filter_map(|r| r.undoes.as_deref())
         .collect();
+    // A kill whose outcome is unknown (no answer came) may have landed: revive reads and
+    // compares anyway.
     let here = |r: &&super::audit::Record| {
-        r.result == "ok"
+        (r.result == "ok" || super::audit::outcome_unknown(&r.result))
             && r.target == function
             && r.region == scope.region
             && r.profile == scope.profile

@@ -321,14 +321,43 @@ pub fn elsewhere(all: &[Record], chosen: &[Record]) -> Option<String> {
     ))
 }
 
+/// Said when `targets` (what the chosen scopes would undo) are only part of their batch: the
+/// rest was made under other profiles or regions, and a batch is undone whole or not at all.
+pub fn partial_batch(all: &[Record], targets: &[Record]) -> Option<String> {
+    let batch = targets.first()?.batch.clone()?;
+    // The batch's records, and the undos that may have taken some back.
+    let related: Vec<Record> = all
+        .iter()
+        .filter(|r| r.batch.as_deref() == Some(batch.as_str()) || r.undoes.is_some())
+        .cloned()
+        .collect();
+    let whole = undo_targets(&related);
+    if whole.len() <= targets.len() {
+        return None;
+    }
+    let names = |of: fn(&Record) -> &str| {
+        let mut names: Vec<&str> = whole.iter().map(of).collect();
+        names.sort();
+        names.dedup();
+        names.join(",")
+    };
+    let (profiles, regions) = (names(|r| &r.profile), names(|r| &r.region));
+    Some(format!(
+        "the last reversible action, {} {}, was one batch over {profiles}/{regions}: a batch is \
+         undone whole — `lops undo --profile {profiles} --regions {regions}`",
+        whole[0].action, whole[0].target
+    ))
+}
+
 /// What `undo` reverts: the last reversible action that worked (or whose outcome is unknown: it
 /// started and its lops stopped; undo finds whether it landed) and is not undone yet, and, when
 /// it was one target of a batch, every other such target of that batch.
 pub fn undo_targets(records: &[Record]) -> Vec<Record> {
-    // Undone: an undo of it worked (a failed undo leaves it to undo again).
+    // Undone: an undo of it worked, or may have (no answer came: taken as undone, as said
+    // then); a failed undo leaves it to undo again.
     let undone: Vec<&str> = records
         .iter()
-        .filter(|r| r.result == "ok")
+        .filter(|r| r.result == "ok" || super::audit::outcome_unknown(&r.result))
         .filter_map(|r| r.undoes.as_deref())
         .collect();
     let reversible = |r: &&Record| {

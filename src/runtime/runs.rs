@@ -110,6 +110,9 @@ pub(super) async fn undo_batch<S: Source>(
         ));
     }
     let targets = batch::undo_targets(&records);
+    if let Some(why) = batch::partial_batch(&all, &targets) {
+        return Err(why);
+    }
     if targets.is_empty() {
         return Err(batch::nothing_to_undo(&records));
     }
