@@ -156,7 +156,17 @@ pub fn difference_among(
         .map(|c| c.versions.iter().map(|(n, _, _)| n.clone()).collect())
         .unwrap_or_default();
     let layers = out.layers.clone();
-    let adapt = |c: &FunctionConfig| adapted(c, role, &layers, function);
+    // Subnets and security groups exist in their own region and account only: elsewhere the
+    // function comes back without them (said below) rather than the restore failing half-way.
+    let foreign_vpc = region != manifest.region || account != manifest.account;
+    let adapt = |c: &FunctionConfig| {
+        let mut c = adapted(c, role, &layers, function);
+        if foreign_vpc {
+            c.subnet_ids.clear();
+            c.security_group_ids.clear();
+        }
+        c
+    };
     steps_for_versions(&mut out, manifest, current, &adapt);
     steps_for_aliases(&mut out, manifest, current);
     steps_for_concurrency(&mut out, manifest, current);
@@ -165,8 +175,18 @@ pub fn difference_among(
     steps_for_url_and_async(&mut out, manifest, current, &account);
     steps_for_policy(&mut out, manifest, current, &account);
     note_what_is_left(&mut out, manifest, current);
-    if region != manifest.region && !manifest.latest.config.subnet_ids.is_empty() {
-        out.notes.push("the VPC subnets and security groups belong to the snapshot's region: pass a configuration for this region after the restore".into());
+    let configs = std::iter::once(&manifest.latest).chain(&manifest.versions);
+    if foreign_vpc
+        && configs
+            .map(|v| &v.config)
+            .any(|c| !c.subnet_ids.is_empty() || !c.security_group_ids.is_empty())
+    {
+        out.notes.push(format!(
+            "the VPC subnets and security groups belong to the snapshot's region and account \
+             ({}, {}): the function comes back without a VPC here — attach this region's \
+             subnets and security groups after the restore if it needs them",
+            manifest.region, manifest.account
+        ));
     }
     refuse_foreign_mounts(&mut out, manifest, region, &account);
     out

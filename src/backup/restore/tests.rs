@@ -675,3 +675,47 @@ fn a_recorded_group_that_is_the_targets_own_default_is_no_setting() {
     let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
 }
+
+/// Subnets and security groups exist in their own region and account: restored elsewhere the
+/// function comes back without them, said in a note (sent as they were, the restore would fail
+/// half-way on AWS); at home they are kept.
+#[test]
+fn a_vpc_from_another_region_or_account_is_left_out_and_said() {
+    let mut m = manifest();
+    for v in std::iter::once(&mut m.latest).chain(m.versions.iter_mut()) {
+        v.config.subnet_ids = vec!["subnet-1".into()];
+        v.config.security_group_ids = vec!["sg-1".into()];
+    }
+    for (region, account, foreign) in [
+        ("eu-west-1", "1", false),
+        ("us-west-2", "1", true),
+        ("eu-west-1", "2", true),
+    ] {
+        let target = Target {
+            function: "orders",
+            region,
+            account: Some(account),
+            role: Some("arn:aws:iam::2:role/r"),
+            map_sources: false,
+        };
+        let p = difference_among(&m, None, &BTreeMap::new(), &target);
+        let created = p.steps.iter().find_map(|s| match s {
+            Step::Create { config, .. } => Some(config.subnet_ids.clone()),
+            _ => None,
+        });
+        let noted = p.notes.iter().any(|n| n.contains("without a VPC"));
+        assert_eq!(
+            (created, noted),
+            (
+                Some(if foreign {
+                    vec![]
+                } else {
+                    vec!["subnet-1".to_string()]
+                }),
+                foreign
+            ),
+            "{region} {account}: {:?}",
+            p.notes
+        );
+    }
+}
