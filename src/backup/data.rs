@@ -24,6 +24,31 @@ pub async fn head(
         .map(|h| (h.size, h.etag)))
 }
 
+/// The keys of `objects` already at `to` as the snapshot holds them (same size, and the ETag
+/// of the original or of its copy): a restore run again copies only the others.
+pub async fn already_there(
+    store: &Store,
+    to: &S3Uri,
+    objects: &[super::manifest::DataObject],
+) -> Result<std::collections::BTreeSet<String>, BackupError> {
+    use futures::StreamExt;
+    let heads: Vec<_> = futures::stream::iter(objects)
+        .map(|o| async move {
+            let found = head(store, &to.bucket, &to.exact_child(&o.key)).await?;
+            Ok::<_, BackupError>(found.and_then(|(size, etag)| {
+                (size == o.size && (etag == o.etag || etag == o.copy_etag)).then(|| o.key.clone())
+            }))
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let mut there = std::collections::BTreeSet::new();
+    for h in heads {
+        there.extend(h?);
+    }
+    Ok(there)
+}
+
 /// Copies every object under `source` (a store opened on the source bucket, for listing) to
 /// `dest` in the backup store's bucket; `on_object` is told of each one copied.
 pub async fn copy_prefix(

@@ -127,17 +127,11 @@ fn undo_within_scopes_never_takes_half_a_batch() {
     late.result = format!("{}timed out after 10 s", crate::ops::audit::UNKNOWN);
     let mut with_late = all.clone();
     with_late.push(late);
-    let ids: Vec<String> = undo_targets(&with_late)
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    let ids: Vec<String> = undo_targets(&with_late).into_iter().map(|r| r.id).collect();
     assert_eq!(ids, ["late"]);
     let mut undo = record("u", None, Some("late"));
     undo.result = format!("{}timed out after 10 s", crate::ops::audit::UNKNOWN);
     with_late.push(undo);
-    let ids: Vec<String> = undo_targets(&with_late)
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    let ids: Vec<String> = undo_targets(&with_late).into_iter().map(|r| r.id).collect();
     assert_eq!(ids, ["b1", "b2"]);
 }

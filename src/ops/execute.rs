@@ -346,9 +346,9 @@ mod tests {
     #[test]
     fn a_write_cut_off_after_it_was_sent_may_have_landed() {
         let service = |m: &str| OpsError::Provider(ProviderError::Service(m.into()));
-        assert!(sent_unanswered(&OpsError::Provider(ProviderError::Timeout(
-            10.0
-        ))));
+        assert!(sent_unanswered(&OpsError::Provider(
+            ProviderError::Timeout(10.0)
+        )));
         assert!(sent_unanswered(&service(
             "could not connect: dispatch failure: io error: connection closed before message \
              completed"

@@ -42,8 +42,11 @@ pub struct RestorePreview {
     pub verified: Verified,
     pub current: Option<Current>,
     pub difference: Difference,
-    /// (copy root, destination root, objects, bytes) of S3 data to copy back.
+    /// (copy root, destination root, objects, bytes) of S3 data to copy back: only those not
+    /// already there as the snapshot holds them.
     pub data: Vec<(S3Uri, S3Uri, usize, u64)>,
+    /// Per data copy (as `data`), the keys already at the destination: not copied again.
+    pub data_present: Vec<std::collections::BTreeSet<String>>,
 }
 
 impl RestorePreview {
@@ -86,17 +89,25 @@ impl RestorePreview {
                 .iter()
                 .map(|s| format!("  + {}", s.describe())),
         );
-        for (from, to, n, bytes) in &self.data {
-            out.push(format!(
-                "  + copy {n} objects ({bytes} bytes) from {from} to {to}"
-            ));
+        for ((from, to, n, bytes), there) in self.data.iter().zip(&self.data_present) {
+            if *n > 0 {
+                out.push(format!(
+                    "  + copy {n} objects ({bytes} bytes) from {from} to {to}"
+                ));
+            }
+            if !there.is_empty() {
+                out.push(format!(
+                    "  = {} object(s) already at {to} as in the snapshot: not copied again",
+                    there.len()
+                ));
+            }
         }
         out.extend(self.difference.notes.iter().map(|n| format!("  note: {n}")));
         out
     }
 
     pub fn changes_anything(&self) -> bool {
-        !self.difference.steps.is_empty() || !self.data.is_empty()
+        !self.difference.steps.is_empty() || self.data.iter().any(|(_, _, n, _)| *n > 0)
     }
 }
 
@@ -235,6 +246,7 @@ pub async fn prepare_restore(
         )));
     }
     let mut data_copies = Vec::new();
+    let mut data_present = Vec::new();
     if !request.skip_data {
         // A restore elsewhere (another region, name or account: a drill, a recovery) must not
         // write the snapshot's data back over the live bucket it came from by default.
@@ -275,12 +287,15 @@ pub async fn prepare_restore(
                 Some(t) => t.clone(),
                 None => S3Uri::parse(&copy.source).map_err(BackupError::Corrupt)?,
             };
+            let there = crate::backup::data::already_there(&store, &to, &copy.objects).await?;
+            let missing = copy.objects.iter().filter(|o| !there.contains(&o.key));
             data_copies.push((
                 from,
                 to,
-                copy.objects.len(),
-                copy.objects.iter().map(|o| o.size).sum(),
+                missing.clone().count(),
+                missing.map(|o| o.size).sum(),
             ));
+            data_present.push(there);
         }
     }
     Ok(RestorePreview {
@@ -290,6 +305,7 @@ pub async fn prepare_restore(
         current,
         difference,
         data: data_copies,
+        data_present,
     })
 }
 
@@ -399,9 +415,13 @@ async fn restore_under_lease(
     let result = match result {
         Ok(restored) => {
             let mut data_result = Ok(());
-            'copies: for ((from, to, _, _), copy) in preview.data.iter().zip(&preview.manifest.data)
-            {
-                for o in &copy.objects {
+            let copies = preview
+                .data
+                .iter()
+                .zip(&preview.data_present)
+                .zip(&preview.manifest.data);
+            'copies: for (((from, to, _, _), there), copy) in copies {
+                for o in copy.objects.iter().filter(|o| !there.contains(&o.key)) {
                     progress(Progress::DataObject {
                         key: o.key.clone(),
                         size: o.size,

@@ -737,6 +737,14 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
         fx.get(&source, "data/a.json").await.as_deref(),
         Some(&small[..])
     );
+    // Run again, it finds nothing to do: the objects are there as in the snapshot.
+    let again = lops.run(&["restore", &snapshot, "--dry-run"]);
+    again.assert_exit(0);
+    assert!(
+        again.stderr.contains("2 object(s) already at") && !again.stderr.contains("+ copy"),
+        "{}",
+        again.stderr
+    );
     let got = fx
         .get(&source, "data/deep/big.bin")
         .await
