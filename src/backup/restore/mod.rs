@@ -40,6 +40,8 @@ pub struct Current {
     pub tags: BTreeMap<String, String>,
     /// Source ARNs of its event source mappings.
     pub mapping_sources: BTreeSet<String>,
+    /// Its event source mappings, with their settings (compared with the snapshot's).
+    pub mappings: Vec<crate::provider::function::EventSourceMapping>,
     pub arn: String,
     /// Its function URL's configuration, and its asynchronous invoke configuration (as a
     /// snapshot keeps them).
@@ -80,11 +82,16 @@ pub async fn read_current(
         .collect();
     current.aliases = reads.alias_routes(function).await?;
     // Every page: a mapping missed here would be created twice.
-    current.mapping_sources = match reads.mappings(function).await {
-        Ok(all) => all.into_iter().filter_map(|m| m.source_arn).collect(),
-        Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => BTreeSet::new(),
+    current.mappings = match reads.mappings(function).await {
+        Ok(all) => all,
+        Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
+    current.mapping_sources = current
+        .mappings
+        .iter()
+        .filter_map(|m| m.source_arn.clone())
+        .collect();
     // What it has not got reads as NotFound; an endpoint that does not serve a piece has none.
     fn absent_ok<T>(r: Result<T, ProviderError>) -> Result<Option<T>, BackupError> {
         match r {

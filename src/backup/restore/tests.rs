@@ -719,3 +719,43 @@ fn a_vpc_from_another_region_or_account_is_left_out_and_said() {
         );
     }
 }
+
+/// A mapping the target has from the snapshot's source, changed since (batch size, disabled),
+/// is left as it is and named with what differs; one as in the snapshot is not mentioned.
+#[test]
+fn a_mapping_changed_since_the_snapshot_is_named_with_what_differs() {
+    let mut m = manifest();
+    let source = "arn:aws:sqs:eu-west-1:1:jobs";
+    m.event_source_mappings = Some(vec![crate::backup::manifest::EventSourceMapping {
+        batch_size: Some(9),
+        ..enabled_mapping(source)
+    }]);
+    let target = Target {
+        function: "orders",
+        region: "eu-west-1",
+        account: Some("1"),
+        role: None,
+        map_sources: false,
+    };
+    let mut current = matching(&m);
+    current.mapping_sources = [source.to_string()].into();
+    current.mappings = vec![crate::backup::manifest::EventSourceMapping {
+        batch_size: Some(3),
+        state: Some("Disabled".into()),
+        ..enabled_mapping(source)
+    }];
+    let p = difference_among(&m, Some(&current), &BTreeMap::new(), &target);
+    assert!(
+        p.notes.iter().any(|n| n.contains("batch size 3 (snapshot 9)")
+            && n.contains("disabled (snapshot enabled)")),
+        "{:?}",
+        p.notes
+    );
+    current.mappings[0] = m.event_source_mappings.clone().unwrap_or_default()[0].clone();
+    let p = difference_among(&m, Some(&current), &BTreeMap::new(), &target);
+    assert!(
+        !p.notes.iter().any(|n| n.contains("event source mapping")),
+        "{:?}",
+        p.notes
+    );
+}

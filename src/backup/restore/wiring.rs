@@ -5,6 +5,55 @@
 use super::difference::Difference;
 use super::layers::region_account;
 use super::*;
+use crate::provider::function::EventSourceMapping;
+
+/// A mapping the target has from the same source, with other settings than the snapshot's:
+/// left as it is (never recreated, which would lose its position in the stream), and named
+/// with what differs.
+fn note_drift(out: &mut Difference, m: &EventSourceMapping, current: Option<&Current>) {
+    let Some(now) = current
+        .into_iter()
+        .flat_map(|c| &c.mappings)
+        .find(|c| c.source_arn == m.source_arn)
+    else {
+        return;
+    };
+    let enabled = |s: &Option<String>| {
+        s.as_deref()
+            .map(|s| matches!(s, "Enabled" | "Enabling" | "Creating" | "Updating"))
+    };
+    let mut differs = Vec::new();
+    if m.batch_size.is_some() && now.batch_size != m.batch_size {
+        differs.push(format!(
+            "batch size {} (snapshot {})",
+            now.batch_size.unwrap_or_default(),
+            m.batch_size.unwrap_or_default()
+        ));
+    }
+    if m.maximum_batching_window.is_some()
+        && now.maximum_batching_window != m.maximum_batching_window
+    {
+        differs.push(format!(
+            "batching window {} s (snapshot {} s)",
+            now.maximum_batching_window.unwrap_or_default(),
+            m.maximum_batching_window.unwrap_or_default()
+        ));
+    }
+    if let (Some(a), Some(b)) = (enabled(&now.state), enabled(&m.state))
+        && a != b
+    {
+        let word = |e: bool| if e { "enabled" } else { "disabled" };
+        differs.push(format!("{} (snapshot {})", word(a), word(b)));
+    }
+    if !differs.is_empty() {
+        out.notes.push(format!(
+            "event source mapping from {} is {}: left as it is (`lops triggers` enables or \
+             disables it)",
+            m.source_arn.as_deref().unwrap_or_default(),
+            differs.join(", ")
+        ));
+    }
+}
 
 /// Mappings whose source the target lacks; a source in another region only with
 /// `map_sources` (the same source in the target's region).
@@ -22,6 +71,7 @@ pub(super) fn steps_for_mappings(
             continue;
         };
         if current.is_some_and(|c| c.mapping_sources.contains(source)) {
+            note_drift(out, m, current);
             continue;
         }
         let (source_region, source_account) = region_account(source);
