@@ -35,7 +35,7 @@ pub struct DrillArgs {
     /// after the function, else {}).
     #[arg(long, conflicts_with_all = ["payload_name", "no_invoke"])]
     pub payload: Option<String>,
-    /// A saved payload (~/.config/lops/payloads/NAME.json) to invoke the copy with.
+    /// A saved payload ($XDG_CONFIG_HOME/lops/payloads/NAME.json) to invoke the copy with.
     #[arg(long, conflicts_with = "no_invoke")]
     pub payload_name: Option<String>,
     /// Do not invoke the copy (for functions whose calls change things elsewhere).

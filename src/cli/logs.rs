@@ -16,7 +16,7 @@ pub struct LogsArgs {
     /// Functions, comma separated.
     #[arg(value_delimiter = ',', required = true)]
     pub functions: Vec<String>,
-    /// How far back: 15m, 1h, 2d, or an RFC 3339 time.
+    /// How far back: 90s, 15m, 1h, 2d, or an RFC 3339 time.
     #[arg(long, default_value = "15m")]
     pub since: String,
     /// A CloudWatch Logs filter pattern.

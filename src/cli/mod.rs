@@ -56,7 +56,7 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
-    /// Regions to read, comma separated (default: config file, then AWS_REGION, then the profile's).
+    /// Regions to read, comma separated (default: the config file's `regions`, then the profile's own `regions` there, then AWS_REGION, then the profile's region).
     #[arg(
         long = "regions",
         alias = "region",

@@ -168,7 +168,10 @@ impl Action {
                 "services view: restore the region to the weight its drain found"
             }
             Action::Invoke => "invoke the function with a JSON payload",
-            Action::Shift => "set the weight of the alias's second version",
+            Action::Shift => {
+                "set the weight of the alias's second version (services view: the region's \
+                 Route 53 weight)"
+            }
             Action::Promote => "all alias traffic to its second version",
             Action::Rollback => "all alias traffic back to its main version",
             Action::Kill => "kill switch: reserved concurrency 0",
