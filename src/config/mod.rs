@@ -333,21 +333,22 @@ impl ConfigFile {
                 )));
             }
         }
-        if r.burst == 0 || r.burst > 10_000 || r.parallel_calls == 0 || r.parallel_calls > 1_000 {
-            return Err(invalid(
-                "rate_limits.burst must be 1 to 10000 and rate_limits.parallel_calls 1 to 1000"
-                    .into(),
-            ));
+        for (key, v, max) in [
+            ("rate_limits.burst", u64::from(r.burst), 10_000),
+            ("rate_limits.parallel_calls", r.parallel_calls as u64, 1_000),
+        ] {
+            if v == 0 || v > max {
+                return Err(invalid(format!("{key} = {v}: give 1 to {max}")));
+            }
         }
-        if self.refresh.metrics_secs == 0
-            || self.refresh.inventory_secs == 0
-            || self.refresh.alarms_secs == 0
-        {
-            return Err(invalid(
-                "refresh.metrics_secs, refresh.inventory_secs and refresh.alarms_secs must be at \
-                 least 1"
-                    .into(),
-            ));
+        for (key, v) in [
+            ("refresh.metrics_secs", self.refresh.metrics_secs),
+            ("refresh.inventory_secs", self.refresh.inventory_secs),
+            ("refresh.alarms_secs", self.refresh.alarms_secs),
+        ] {
+            if v == 0 {
+                return Err(invalid(format!("{key} = 0: give at least 1 second")));
+            }
         }
         // A name AWS could never hold (blank, or with spaces or controls around or in it) would
         // be refused later as an unknown profile without saying why.
