@@ -8,12 +8,12 @@ use sha2::{Digest, Sha256};
 /// The largest request payload Lambda takes for a synchronous invoke.
 pub const SYNC_PAYLOAD_LIMIT: u64 = 6 * 1024 * 1024;
 /// The largest request payload Lambda takes for an asynchronous (Event) invoke.
-pub const ASYNC_PAYLOAD_LIMIT: u64 = 256 * 1024;
+pub const ASYNC_PAYLOAD_LIMIT: u64 = 1024 * 1024;
 
 /// The payload limit for a kind of invoke, with its name for messages.
 pub fn payload_limit(asynchronous: bool) -> (u64, &'static str) {
     if asynchronous {
-        (ASYNC_PAYLOAD_LIMIT, "256 KB for an asynchronous invoke")
+        (ASYNC_PAYLOAD_LIMIT, "1 MB for an asynchronous invoke")
     } else {
         (SYNC_PAYLOAD_LIMIT, "6 MB for a synchronous invoke")
     }
@@ -228,10 +228,13 @@ mod tests {
             let err = load_payload(Some("@/dev/zero"), None, false).unwrap_err();
             assert!(err.contains("6 MB for a synchronous invoke"), "{err}");
         }
-        let big = format!("{{\"a\": \"{}\"}}", "x".repeat(300 * 1024));
+        // 300 KB: taken both ways since Lambda raised the asynchronous limit to 1 MB.
+        let mid = format!("{{\"a\": \"{}\"}}", "x".repeat(300 * 1024));
+        assert!(load_payload(Some(&mid), None, true).is_ok());
+        let big = format!("{{\"a\": \"{}\"}}", "x".repeat(1100 * 1024));
         assert!(load_payload(Some(&big), None, false).is_ok());
         let err = load_payload(Some(&big), None, true).unwrap_err();
-        assert!(err.contains("256 KB for an asynchronous invoke"), "{err}");
+        assert!(err.contains("1 MB for an asynchronous invoke"), "{err}");
         assert!(check_payload_size(SYNC_PAYLOAD_LIMIT, false).is_ok());
         assert!(check_payload_size(SYNC_PAYLOAD_LIMIT + 1, false).is_err());
     }

@@ -291,7 +291,7 @@ async fn huge_payloads_and_a_closed_stdout_after_a_change_are_handled() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
     let big = lops.home.path().join("big.json");
-    std::fs::write(&big, format!("{{\"a\": \"{}\"}}", "x".repeat(300 * 1024))).expect("big");
+    std::fs::write(&big, format!("{{\"a\": \"{}\"}}", "x".repeat(1100 * 1024))).expect("big");
     let refused = lops.run(&[
         "invoke",
         &f,
@@ -304,7 +304,7 @@ async fn huge_payloads_and_a_closed_stdout_after_a_change_are_handled() {
     ]);
     refused.assert_exit(2);
     assert!(
-        refused.stderr.contains("256 KB for an asynchronous invoke"),
+        refused.stderr.contains("1 MB for an asynchronous invoke"),
         "{}",
         refused.stderr
     );

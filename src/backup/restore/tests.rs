@@ -746,8 +746,10 @@ fn a_mapping_changed_since_the_snapshot_is_named_with_what_differs() {
     }];
     let p = difference_among(&m, Some(&current), &BTreeMap::new(), &target);
     assert!(
-        p.notes.iter().any(|n| n.contains("batch size 3 (snapshot 9)")
-            && n.contains("disabled (snapshot enabled)")),
+        p.notes
+            .iter()
+            .any(|n| n.contains("batch size 3 (snapshot 9)")
+                && n.contains("disabled (snapshot enabled)")),
         "{:?}",
         p.notes
     );
