@@ -135,7 +135,7 @@ impl Pending {
     }
 
     /// Notes what a screen of `size` shows now (nothing, on a screen too small to draw it).
-    fn shown_at(mut self, size: (u16, u16)) -> Self {
+    pub(super) fn shown_at(mut self, size: (u16, u16)) -> Self {
         let body = self.lines.len().saturating_sub(1);
         self.seen.resize(body, false);
         if size.0 < super::MIN_WIDTH || size.1 < super::MIN_HEIGHT {

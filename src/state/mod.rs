@@ -481,6 +481,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Resize(w, h) => {
             state.size = (w, h);
             state.clamp();
+            // A larger screen shows more of an open confirmation: those lines count as seen.
+            if matches!(state.popup, Some(Popup::Confirm(_)))
+                && let Some(Popup::Confirm(pending)) = state.popup.take()
+            {
+                state.popup = Some(Popup::Confirm(pending.shown_at(state.size)));
+            }
         }
         Msg::Tick(now) => state.now = now,
         Msg::Inventory {

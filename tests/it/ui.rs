@@ -1059,6 +1059,11 @@ async fn a_batch_larger_than_the_screen_is_confirmed_only_after_every_target_is_
         "{effects:?}"
     );
     assert!(matches!(state.popup, Some(lops::state::Popup::Confirm(_))));
+    // A screen tall enough for every target: they count as seen, and the popup stops asking
+    // to page (it said "see the N more below" after the resize).
+    let tall = screen(&mut state, &MONO, 100, 200);
+    assert!(!tall.contains("before confirming"), "{tall}");
+    update(&mut state, Msg::Resize(80, 24));
     // Page to the end: the first page's lines go above, the last target shows — and every
     // target was on screen on the way (a page never skips lines that wrap).
     let targets: Vec<String> = match &state.popup {
