@@ -23,7 +23,14 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 format::age((state.now - t).num_seconds().max(0) as u64)
             )
         })
-        .unwrap_or_else(|| "reading…".into());
+        .unwrap_or_else(|| {
+            // Nothing to read: not "reading…" forever.
+            if pane.services.is_empty() {
+                "none configured".into()
+            } else {
+                "reading…".into()
+            }
+        });
     let block = Block::bordered()
         .border_set(theme.border())
         .title(Span::styled(
@@ -40,10 +47,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             Paragraph::new(vec![
                 Line::from("no service is configured."),
                 Line::styled(
-                    "add a [[service]] (name, zone, record) to the config file: see README, Services",
+                    "add a [[service]] (name, zone, record) to the config file: see README, \
+                     Services",
                     theme.dim(),
                 ),
             ])
+            .wrap(ratatui::widgets::Wrap { trim: true })
             .block(block),
             area,
         );

@@ -1212,3 +1212,17 @@ async fn rows_of_a_stale_region_carry_its_mark_first() {
         "{table_rows:#?}"
     );
 }
+
+/// With no service configured the services view says so, whole at 80 columns, and never
+/// "reading…" (there is nothing to read).
+#[tokio::test]
+async fn the_services_view_without_services_says_how_to_add_one() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    load(&mut state, &clock, 0, 1).await;
+    key(&mut state, '4');
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("none configured"), "{out}");
+    assert!(!out.contains("reading…"), "{out}");
+    assert!(out.contains("Services"), "{out}");
+}
