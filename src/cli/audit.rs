@@ -65,6 +65,7 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
                     "ok" => "ok",
                     crate::ops::audit::STARTED => "started",
                     r if r.starts_with(crate::ops::audit::UNKNOWN) => "outcome unknown",
+                    r if r.starts_with(crate::ops::audit::NOT_LANDED) => "not landed",
                     r if r.starts_with(crate::ops::audit::CONFLICT) => "not sent (changed)",
                     r if r.starts_with(crate::ops::audit::FUNCTION_ERROR) => "function error",
                     _ => "FAILED",

@@ -13,6 +13,9 @@ pub const STARTED: &str = "started";
 /// The start of the result of a write that got no answer (timed out): it may have landed.
 pub const UNKNOWN: &str = "outcome unknown: ";
 
+/// The start of the result undo writes over an outcome unknown it found never landed.
+pub const NOT_LANDED: &str = "not landed: ";
+
 /// Whether a record's change may or may not have landed: started with no result (its lops
 /// stopped), or sent with no answer. Undo reads the target to find out.
 pub fn outcome_unknown(result: &str) -> bool {
@@ -168,7 +171,7 @@ impl AuditLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
             Err(e) => return Err(e),
         };
-        let mut records = Vec::new();
+        let mut records: Vec<Record> = Vec::new();
         let mut bad = 0;
         // Lines as bytes: one that is not UTF-8 (a torn write, a stray edit) is skipped and
         // counted like any other unreadable line, never hiding the rest.
@@ -182,14 +185,19 @@ impl AuditLog {
                 Err(_) => bad += 1,
             }
         }
-        // An action's start is superseded by its result (same id); a start alone stays: the
-        // process stopped while it ran, and the record says what it was to change.
-        let finished: std::collections::HashSet<String> = records
-            .iter()
-            .filter(|r: &&Record| r.result != STARTED)
-            .map(|r| r.id.clone())
+        // A record is superseded by a later one of the same id: an action's start by its
+        // result, an outcome unknown by what undo later found (it did not land). A start alone
+        // stays: the process stopped while it ran, and the record says what it was to change.
+        let mut last: std::collections::HashMap<String, usize> = Default::default();
+        for (i, r) in records.iter().enumerate() {
+            last.insert(r.id.clone(), i);
+        }
+        let records = records
+            .into_iter()
+            .enumerate()
+            .filter(|(i, r)| last.get(&r.id) == Some(i))
+            .map(|(_, r)| r)
             .collect();
-        records.retain(|r| r.result != STARTED || !finished.contains(&r.id));
         Ok((records, bad))
     }
 }

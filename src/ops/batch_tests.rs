@@ -135,3 +135,22 @@ fn undo_within_scopes_never_takes_half_a_batch() {
     let ids: Vec<String> = undo_targets(&with_late).into_iter().map(|r| r.id).collect();
     assert_eq!(ids, ["b1", "b2"]);
 }
+
+/// The hint for a batch only partly in the chosen scopes says when something done in its
+/// scopes since would be undone first by the command it names.
+#[test]
+fn a_partial_batch_hint_says_what_its_command_undoes_first() {
+    let mut b1 = record("b1", Some("B"), None);
+    b1.region = "us-west-2".into();
+    let b2 = record("b2", Some("B"), None);
+    let mut later = record("t", None, None);
+    later.action = "traffic.set".into();
+    let all = vec![b1, b2, later];
+    let chosen = in_scope(
+        &all,
+        &["default".to_string()],
+        Some(&["us-west-2".to_string()]),
+    );
+    let why = partial_batch(&all, &undo_targets(&chosen)).expect("refused");
+    assert!(why.contains("after traffic.set orders-api:live"), "{why}");
+}

@@ -135,7 +135,8 @@ pub async fn execute<S: RegionActions>(
     }
     let result = match result {
         Err(e) if unknown => Err(OpsError::Provider(ProviderError::Service(format!(
-            "{e} with no answer: {} may have changed. Look before acting again{}",
+            "{} may have changed: the change was sent and no clear answer came ({e}). Look \
+             before acting again{}",
             plan.target,
             if plan.undoes.is_some() {
                 " (this undo may have landed: the action it undoes is taken as undone)"
@@ -155,11 +156,14 @@ pub async fn execute<S: RegionActions>(
 fn sent_unanswered(e: &OpsError) -> bool {
     match e {
         OpsError::Provider(ProviderError::Timeout(_)) => true,
+        // PreconditionFailed: the SDK's retry of a revision-checked write whose first try got
+        // no answer finds the revision moved — by that first try, it may well be.
         OpsError::Provider(ProviderError::Service(m)) => [
             "connection closed before message completed",
             "connection reset",
             "broken pipe",
             "IncompleteMessage",
+            "PreconditionFailed",
         ]
         .iter()
         .any(|s| m.contains(s)),

@@ -296,7 +296,7 @@ pub async fn prepare<S: RegionActions>(
                 planned.forced,
             ))
         }
-        Request::Undo { record } => super::undo::undo_plan(source, plan, record).await,
+        Request::Undo { record } => super::undo::undo_plan(source, plan, record, audit).await,
     }
 }
 
@@ -412,9 +412,11 @@ fn reserved_before_kill(
         .read()
         .map_err(|e| OpsError::Invalid(format!("cannot read the audit log: {e}")))?;
     // What an undo reverted since is as if it had not been done (kill, revive, undo, revive).
+    // Only undos known to have worked: revive reads the reservation and compares anyway, so a
+    // kill an unanswered undo may have taken back is still found (and refused if it did).
     let undone: Vec<&str> = records
         .iter()
-        .filter(|r| r.result == "ok" || super::audit::outcome_unknown(&r.result))
+        .filter(|r| r.result == "ok")
         .filter_map(|r| r.undoes.as_deref())
         .collect();
     // A kill whose outcome is unknown (no answer came) may have landed: revive reads and

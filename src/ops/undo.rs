@@ -131,8 +131,34 @@ pub(super) async fn undo_plan<S: RegionActions>(
     source: &S,
     plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
     record: &Record,
+    audit: Option<&super::audit::AuditLog>,
 ) -> Result<Plan, OpsError> {
-    match reverse(source, plan, record).await {
+    let result = reverse(source, plan, record).await;
+    // An outcome unknown found as it was before: it never landed. Recorded so (under its id),
+    // the next undo goes on to the action before it instead of stopping here for good.
+    if matches!(result, Err(OpsError::Conflict(_)))
+        && super::audit::outcome_unknown(&record.result)
+        && now_state(source, record).await.as_ref() == Some(&record.before)
+        && let Some(log) = audit
+    {
+        let settled = Record {
+            result: format!(
+                "{}found as it was before at {}",
+                super::audit::NOT_LANDED,
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            after: record.before.clone(),
+            ..record.clone()
+        };
+        if log.append(&settled).is_ok() {
+            return Err(OpsError::Conflict(format!(
+                "the {} of {} at {} never landed ({} is as it was before it): recorded so; run \
+                 undo again for the action before it",
+                record.action, record.target, record.time, record.target
+            )));
+        }
+    }
+    match result {
         // An action with no result on record: its change is not there to take back.
         Err(OpsError::Conflict(e)) if super::audit::outcome_unknown(&record.result) => {
             Err(OpsError::Conflict(format!(
@@ -143,6 +169,26 @@ pub(super) async fn undo_plan<S: RegionActions>(
             )))
         }
         other => other,
+    }
+}
+
+/// What the record's target is now, in the record's terms (alias routing, reservation), for
+/// the kinds that are read cheaply; `None` for the others or when the read fails.
+async fn now_state<S: RegionActions>(source: &S, record: &Record) -> Option<Value> {
+    match Reversible::of(record).ok()? {
+        Reversible::Alias {
+            function, alias, ..
+        } => source
+            .alias(&function, &alias)
+            .await
+            .ok()
+            .map(|a| alias_state(&a)),
+        Reversible::Reserved { function, .. } => source
+            .reserved_concurrency(&function)
+            .await
+            .ok()
+            .map(|n| json!({"reserved": n})),
+        Reversible::Trigger { .. } | Reversible::Service { .. } => None,
     }
 }
 
@@ -342,9 +388,23 @@ pub fn partial_batch(all: &[Record], targets: &[Record]) -> Option<String> {
         names.join(",")
     };
     let (profiles, regions) = (names(|r| &r.profile), names(|r| &r.region));
+    // The command names the batch's scopes; if something was done there after it, that comes
+    // first (said, so the command is not taken for this batch's undo).
+    let split = |names: String| names.split(',').map(str::to_string).collect::<Vec<_>>();
+    let there = in_scope(all, &split(profiles.clone()), Some(&split(regions.clone())));
+    let first = undo_targets(&there);
+    let later = if first.iter().any(|r| r.id == whole[0].id) {
+        String::new()
+    } else {
+        format!(
+            " (after {} {}, done there since, which that command undoes first)",
+            first.first().map_or("", |r| r.action.as_str()),
+            first.first().map_or("", |r| r.target.as_str())
+        )
+    };
     Some(format!(
         "the last reversible action, {} {}, was one batch over {profiles}/{regions}: a batch is \
-         undone whole — `lops undo --profile {profiles} --regions {regions}`",
+         undone whole — `lops undo --profile {profiles} --regions {regions}`{later}",
         whole[0].action, whole[0].target
     ))
 }

@@ -197,8 +197,20 @@ pub fn executed(
         let (function, alias) = (function.to_string(), alias.to_string());
         set_alias(state, region, &function, &alias, main, extra);
     }
+    // Named: which function (from the record) and where; the popup may be read later.
+    let scope = state
+        .regions
+        .get(region)
+        .map(|r| r.scope.to_string())
+        .unwrap_or_default();
+    let target = result
+        .as_ref()
+        .ok()
+        .and_then(|o| o.record.as_ref())
+        .map(|r| format!("{} in ", r.target))
+        .unwrap_or_default();
     let text = match result {
-        Err(e) => format!("failed: {e}"),
+        Err(e) => format!("failed in {scope}: {e}"),
         Ok(outcome) => match &outcome.invoke {
             Some((inv, report)) => {
                 let body = String::from_utf8_lossy(&inv.payload);
@@ -206,6 +218,7 @@ pub fn executed(
                     .into_iter()
                     .map(|(label, value)| format!("{label} {value}"))
                     .collect();
+                lines.insert(0, format!("invoked {target}{scope}"));
                 lines.push(format!(
                     "response {}",
                     body.chars().take(200).collect::<String>()
@@ -213,7 +226,7 @@ pub fn executed(
                 lines.join("\n")
             }
             None => format!(
-                "done: now {}",
+                "done: {target}{scope} is now {}",
                 crate::ops::plan::describe_state(&outcome.after)
             ),
         },

@@ -862,7 +862,9 @@ fn kill_asks_for_the_typed_name_and_runs_only_then() {
             result: Err(OpsError::Conflict("changed".into())),
         },
     );
-    assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("failed: changed")));
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("failed in ") && t.contains(": changed"))
+    );
     assert!(effects.contains(&Effect::RefreshInventory));
 }
 

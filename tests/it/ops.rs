@@ -338,16 +338,19 @@ async fn an_action_is_recorded_before_it_is_sent() {
     // Its outcome is unknown: undo looks. It never landed here, and undo says so, naming it.
     let undo = act(&lops, region, &["undo", "--yes"]);
     assert_ne!(undo.code, 0, "{}", undo.stderr);
+    assert!(undo.stderr.contains("never landed"), "{}", undo.stderr);
+    assert_eq!(reserved(&seeder, &f).await, None);
+    // Recorded so: the next undo does not stop on it again (here nothing is left).
+    let records = audit(&lops);
     assert!(
-        undo.stderr.contains("has no result on record"),
-        "{}",
-        undo.stderr
+        records[0]["result"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("not landed")),
+        "{records:?}"
     );
-    assert_eq!(reserved(&seeder, &f).await, None);
-    // Had it landed, undo takes it back (it is not passed over for an older action).
-    seeder.reserve(&f, 5).await;
-    act(&lops, region, &["undo", "--yes"]).assert_exit(0);
-    assert_eq!(reserved(&seeder, &f).await, None);
+    let again = act(&lops, region, &["undo", "--yes"]);
+    again.assert_exit(2);
+    assert!(again.stderr.contains("nothing to undo"), "{}", again.stderr);
 }
 
 /// A write that got no answer in time may have landed: said as such, recorded with what it was

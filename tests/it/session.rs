@@ -279,7 +279,7 @@ async fn the_dashboard_previews_and_asks_for_the_typed_name_on_a_production_scop
     tui::press(&keys, KeyCode::Backspace);
     tui::type_text(&keys, &format!("{f}:live"));
     tui::press(&keys, KeyCode::Enter);
-    screen.wait_for(10, "done: now v1 40% / v2 60%").await;
+    screen.wait_for(10, "is now v1 40% / v2 60%").await;
     assert_eq!(
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.6)])

@@ -159,11 +159,15 @@ pub fn difference_among(
     // Subnets and security groups exist in their own region and account only: elsewhere the
     // function comes back without them (said below) rather than the restore failing half-way.
     let foreign_vpc = region != manifest.region || account != manifest.account;
+    // The target's own VPC (one attached after an earlier restore, say) is left as it is.
+    let here = current
+        .and_then(|c| c.latest.as_ref())
+        .map(|(c, _)| (c.subnet_ids.clone(), c.security_group_ids.clone()))
+        .unwrap_or_default();
     let adapt = |c: &FunctionConfig| {
         let mut c = adapted(c, role, &layers, function);
         if foreign_vpc {
-            c.subnet_ids.clear();
-            c.security_group_ids.clear();
+            (c.subnet_ids, c.security_group_ids) = here.clone();
         }
         c
     };

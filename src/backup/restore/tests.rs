@@ -718,6 +718,28 @@ fn a_vpc_from_another_region_or_account_is_left_out_and_said() {
             p.notes
         );
     }
+    // Run again after the operator attached that region's VPC: it is left as it is.
+    let target = Target {
+        function: "orders",
+        region: "us-west-2",
+        account: Some("1"),
+        role: Some("arn:aws:iam::2:role/r"),
+        map_sources: false,
+    };
+    let mut current = matching(&m);
+    for config in std::iter::once(current.latest.as_mut().map(|(c, _)| c))
+        .flatten()
+        .chain(current.versions.iter_mut().map(|(_, c, _)| c))
+    {
+        config.subnet_ids = vec!["subnet-here".into()];
+        config.security_group_ids = vec!["sg-here".into()];
+    }
+    let p = difference_among(&m, Some(&current), &BTreeMap::new(), &target);
+    assert!(
+        !p.steps.iter().any(|s| s.describe().contains("subnet")),
+        "{:?}",
+        p.steps
+    );
 }
 
 /// A mapping the target has from the snapshot's source, changed since (batch size, disabled),
