@@ -151,11 +151,27 @@ pub async fn execute<S: RegionActions>(
     Ok(outcome)
 }
 
+const UNSENT: &str = "nothing was sent: ";
+
+/// A read right before the write failed: nothing was sent, so never an unknown outcome.
+fn unsent(e: ProviderError) -> OpsError {
+    let stalled =
+        matches!(e, ProviderError::Timeout(_)) || sent_unanswered(&OpsError::Provider(e.clone()));
+    if stalled {
+        OpsError::Provider(ProviderError::Service(format!(
+            "{UNSENT}reading it again before the write failed ({e})"
+        )))
+    } else {
+        OpsError::Provider(e)
+    }
+}
+
 /// A write that may have reached AWS with no answer back: it timed out, or the connection
 /// closed once the request was on its way. Either way it may have landed.
 fn sent_unanswered(e: &OpsError) -> bool {
     match e {
         OpsError::Provider(ProviderError::Timeout(_)) => true,
+        OpsError::Provider(ProviderError::Service(m)) if m.starts_with(UNSENT) => false,
         // PreconditionFailed: the SDK's retry of a revision-checked write whose first try got
         // no answer finds the revision moved — by that first try, it may well be.
         OpsError::Provider(ProviderError::Service(m)) => [
@@ -226,7 +242,7 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
         } => {
             // Compared again right before the write, and the revision passed along, so a
             // concurrent edit is refused instead of overwritten.
-            let now = source.alias(function, alias).await?;
+            let now = source.alias(function, alias).await.map_err(unsent)?;
             if !same_routing(&now, expected)
                 || (expected.revision_id.is_some() && now.revision_id != expected.revision_id)
             {
@@ -263,7 +279,10 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             value,
             expected,
         } => {
-            let now = source.reserved_concurrency(function).await?;
+            let now = source
+                .reserved_concurrency(function)
+                .await
+                .map_err(unsent)?;
             if now != *expected {
                 return Err(OpsError::Conflict(format!(
                     "{function}'s reserved concurrency changed since the preview (now {}): nothing changed",
@@ -298,7 +317,7 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
                         kind.as_str()
                     )));
                 }
-                other => other?,
+                other => other.map_err(unsent)?,
             };
             if now != *expected {
                 return Err(OpsError::Conflict(format!(
@@ -309,7 +328,7 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             }
             // A rule pauses every target it has: one added since the preview was never shown.
             if let Some(previewed) = plan.after.get("targets") {
-                let mut targets = source.rule_targets(id).await?;
+                let mut targets = source.rule_targets(id).await.map_err(unsent)?;
                 targets.sort();
                 if serde_json::json!(targets) != *previewed {
                     return Err(OpsError::Conflict(format!(
@@ -357,6 +376,8 @@ mod tests {
             "could not connect: dispatch failure: io error: connection closed before message \
              completed"
         )));
+        // A read before the write that stalled: nothing was sent.
+        assert!(!sent_unanswered(&unsent(ProviderError::Timeout(10.0))));
         // Refused before anything was sent, or answered with an error: known not landed.
         assert!(!sent_unanswered(&service(
             "could not connect: dispatch failure: Connection refused (os error 111)"

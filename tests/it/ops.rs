@@ -395,6 +395,56 @@ async fn a_write_with_no_answer_is_recorded_as_unknown_and_undone() {
     assert_eq!(reserved(&seeder, &f).await, None);
 }
 
+/// A read right before the write that gets no answer means nothing was sent: said so, and not
+/// recorded as an outcome unknown (undo would stop on it). The timeout is lowered (2 s) as
+/// above: the test is about the read that stalls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_read_before_the_write_sends_nothing_and_says_so() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "eu-central-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-worker", moto::unique("stall"));
+    seeder.create_function(&f).await;
+    let proxy = FaultProxy::start(moto::url());
+    // The preview's read answers; the one right before the write hangs.
+    proxy.add_after(
+        1,
+        Rule {
+            region: region.into(),
+            service: Some("lambda".into()),
+            operation: Some("GetFunctionConcurrency".into()),
+            fault: Fault::Hang,
+            remaining: None,
+        },
+    );
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config("[timeouts]\noperation_secs = 2\nmax_attempts = 1\n");
+    let run = act(
+        &lops,
+        region,
+        &[
+            "concurrency",
+            "set",
+            &f,
+            "5",
+            "--yes",
+            "--config",
+            config.to_str().unwrap_or_default(),
+        ],
+    );
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was sent"), "{}", run.stderr);
+    assert!(!run.stderr.contains("may have changed"), "{}", run.stderr);
+    assert_eq!(proxy.calls(region, "lambda", "PutFunctionConcurrency"), 0);
+    let records = audit(&lops);
+    assert!(
+        records[0]["result"]
+            .as_str()
+            .is_some_and(|r| !r.starts_with("outcome unknown")),
+        "{records:?}"
+    );
+}
+
 /// An invoke reads what it would run first: an unknown function or qualifier is refused with
 /// nothing sent, the preview names the version. A function that fails (X-Amz-Function-Error)
 /// is exit 1 and recorded as a function error — and it counts for the duplicate guard, as does
