@@ -204,15 +204,30 @@ impl RegionState {
     pub fn health(&self, now: DateTime<Utc>, stale_after_secs: u64) -> RegionHealth {
         let inventory = &self.reads[Read::Inventory.index()];
         if inventory.last_ok.is_none() {
-            return match inventory.error {
-                Some(_) => RegionHealth::Unreachable {
+            // Unreachable only while nothing about it answered: alarms that answer while the
+            // inventory fails make it stale (as `lops status` says, partial), not unreachable.
+            let others = self.last_ok();
+            return match (&inventory.error, others) {
+                (Some(_), Some(t)) => RegionHealth::Stale {
+                    age_secs: (now - t).num_seconds().max(0) as u64,
+                    error: Some(self.failing().join("; ")),
+                },
+                (Some(_), None) => RegionHealth::Unreachable {
                     error: self.failing().join("; "),
                 },
-                None => RegionHealth::Loading,
+                (None, _) => RegionHealth::Loading,
             };
         }
-        let age = self
-            .last_ok()
+        // While reads fail, the age is that of the oldest data they left (a read that still
+        // answers does not make failing numbers look young).
+        let failing_since = self
+            .reads
+            .iter()
+            .filter(|r| r.error.is_some())
+            .filter_map(|r| r.last_ok)
+            .min();
+        let age = failing_since
+            .or_else(|| self.last_ok())
             .map(|t| (now - t).num_seconds().max(0) as u64);
         let failing = self.failing();
         let error = (!failing.is_empty()).then(|| failing.join("; "));

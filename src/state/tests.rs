@@ -619,6 +619,25 @@ fn failing_region_keeps_its_data_and_turns_stale_then_recovers() {
         }
     );
     assert_eq!(s.rows.len(), 4, "stale data stays on screen");
+    // Another read answering later does not make the failing numbers look young.
+    let even_later = later + TimeDelta::seconds(20);
+    update(
+        &mut s,
+        Msg::Alarms {
+            region: 1,
+            seq: 5,
+            at: even_later,
+            result: Ok(Vec::new()),
+        },
+    );
+    assert!(
+        matches!(
+            s.regions[1].health(even_later, s.stale_after_secs()),
+            RegionHealth::Stale { age_secs, .. } if age_secs >= 40
+        ),
+        "{:?}",
+        s.regions[1].health(even_later, s.stale_after_secs())
+    );
     update(
         &mut s,
         Msg::Metrics {
@@ -652,6 +671,24 @@ fn region_that_never_answered_is_unreachable_and_old_data_is_stale() {
         RegionHealth::Unreachable {
             error: "inventory: ListFunctions HTTP 503".into()
         }
+    );
+    // Its alarms answer while the inventory still fails: partly there, not unreachable.
+    update(
+        &mut s,
+        Msg::Alarms {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok(Vec::new()),
+        },
+    );
+    assert!(
+        matches!(
+            s.regions[0].health(t0(), 30),
+            RegionHealth::Stale { error: Some(_), .. }
+        ),
+        "{:?}",
+        s.regions[0].health(t0(), 30)
     );
     let s = loaded();
     assert_eq!(
