@@ -201,7 +201,8 @@ struct FunctionDoc<'a> {
     /// on demand (`--full`).
     aliases: Option<Vec<AliasDoc<'a>>>,
     concurrency: ConcurrencyDoc<'a>,
-    tags: &'a BTreeMap<String, String>,
+    /// `null` when its details (GetFunction) could not be read.
+    tags: Option<&'a BTreeMap<String, String>>,
     /// `null` when its numbers could not be read.
     metrics: Option<BTreeMap<MetricWindow, WindowStats>>,
     /// `null` when the region's alarms could not be read (not "none").
@@ -387,7 +388,8 @@ impl<'a> FunctionDoc<'a> {
                 reserved: f.reserved_concurrency,
                 provisioned: (!f.not_read.provisioned).then_some(f.provisioned.as_slice()),
             },
-            tags: &f.tags,
+            // Details whose read failed are unknown (null, named in not_read), not "none".
+            tags: f.detail_error.is_none().then_some(&f.tags),
             metrics: metrics.map(|m| {
                 MetricWindow::ALL
                     .into_iter()
@@ -396,7 +398,13 @@ impl<'a> FunctionDoc<'a> {
             }),
             alarms: data.alarms_of(&f.name),
             detail_error: f.detail_error.as_deref(),
-            not_read: f.not_read.names(),
+            not_read: {
+                let mut names = f.not_read.names();
+                if f.detail_error.is_some() && !names.contains(&"details") {
+                    names.insert(0, "details");
+                }
+                names
+            },
         }
     }
 }

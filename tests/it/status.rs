@@ -429,6 +429,13 @@ async fn one_functions_failed_read_marks_only_that_function() {
         .filter(|f| f.get("detail_error").is_some())
         .collect();
     assert_eq!(marked.len(), 1, "exactly the denied one: {marked:#?}");
+    // What its details would have said is unknown (null, named), not "no tags".
+    assert_eq!(marked[0]["tags"], Value::Null, "{:#}", marked[0]);
+    assert!(
+        marked[0]["not_read"].to_string().contains("details"),
+        "{:#}",
+        marked[0]
+    );
     assert!(
         marked[0]["detail_error"].to_string().contains("403")
             || marked[0]["detail_error"].to_string().contains("denied")
