@@ -1,10 +1,10 @@
 //! Per-region totals and health: freshness, errors, alarms and what the region costs in calls.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Row, Table};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
 use super::theme::Theme;
 use super::widgets::{fit, fit_middle};
@@ -47,6 +47,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let error_width = usize::from(area.width)
         .saturating_sub(61 + scope_cells)
         .max(10);
+    // Errors the column cuts: said whole under the table (the failing call and the setting
+    // that would help are at their end).
+    let mut cut: Vec<Line> = Vec::new();
     let rows: Vec<Row> = state
         .regions
         .iter()
@@ -60,6 +63,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 | RegionHealth::Unreachable { error: e } => e.clone(),
                 _ => String::new(),
             };
+            if error.chars().count() > error_width {
+                cut.push(Line::from(vec![
+                    Span::styled(format!("{}: ", r.scope), theme.header()),
+                    Span::styled(error.clone(), theme.bad()),
+                ]));
+            }
             let alarms = r.known_firing_alarms();
             Row::new(vec![
                 Cell::from(health_mark(&h, theme)),
@@ -151,11 +160,18 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Length(7),
         Constraint::Min(10),
     ];
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let table_rows = (state.regions.len() + 1) as u16;
+    let [table_area, notes_area] =
+        Layout::vertical([Constraint::Length(table_rows), Constraint::Min(0)]).areas(inner);
     frame.render_widget(
-        Table::new(rows, widths)
-            .header(header)
-            .column_spacing(1)
-            .block(block),
-        area,
+        Table::new(rows, widths).header(header).column_spacing(1),
+        table_area,
     );
+    if !cut.is_empty() && notes_area.height > 1 {
+        let [_, notes] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(notes_area);
+        frame.render_widget(Paragraph::new(cut).wrap(Wrap { trim: false }), notes);
+    }
 }
