@@ -262,9 +262,17 @@ fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, a
 fn boxed(frame: &mut Frame, theme: &Theme, area: Rect, title: &str, lines: Vec<Line>) {
     let longest = lines.iter().map(Line::width).max().unwrap_or(20) as u16;
     let width = (longest + 4).clamp(24, area.width.saturating_sub(4).max(24));
-    // Lines longer than the box wrap: count the rows they take.
+    // Lines longer than the box wrap between words: count the rows they take that way (by
+    // cells alone, a wrapped line took more rows than counted and the last one — the keys to
+    // answer with — fell off the box).
     let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let rows: usize = lines
+        .iter()
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            crate::format::wrap(&text, inner).len().max(1)
+        })
+        .sum();
     let rect = centered(area, width, rows as u16 + 2);
     frame.render_widget(Clear, rect);
     frame.render_widget(

@@ -1226,3 +1226,19 @@ async fn the_services_view_without_services_says_how_to_add_one() {
     assert!(!out.contains("reading…"), "{out}");
     assert!(out.contains("Services"), "{out}");
 }
+
+/// A popup whose lines wrap between words still shows its last line, the keys to answer with
+/// (the rows were counted by cells, and wrapping took more).
+#[tokio::test]
+async fn a_wrapped_popup_keeps_its_keys_line() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    load(&mut state, &clock, 0, 1).await;
+    // Words of nine letters: a row of the box (74 cells) holds seven, so 15 take three rows,
+    // where their cells alone (148) would count two.
+    let mut words = vec!["abcdefghi"; 14].join(" ");
+    words.push_str(" abcdefgh");
+    state.popup = Some(lops::state::Popup::Working(words));
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("working…"), "{out}");
+}
