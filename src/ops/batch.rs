@@ -63,7 +63,13 @@ impl Item {
     /// us-east-1: v1 90% / v2 10% → v1 100%".
     pub fn short(&self) -> String {
         match self {
-            Item::Ready { plan, .. } if matches!(plan.change, Change::Invoke(_)) => plan.preview(),
+            // An invoke and a Route 53 change say it their own way (a DNS change: every
+            // region's share before → after and the TTL; its record set is not a region's).
+            Item::Ready { plan, .. }
+                if matches!(plan.change, Change::Invoke(_) | Change::Dns { .. }) =>
+            {
+                plan.preview()
+            }
             Item::Ready { plan, .. } if plan.change == Change::Nothing => format!(
                 "{} in {}: already {}",
                 plan.target,

@@ -154,3 +154,49 @@ fn a_partial_batch_hint_says_what_its_command_undoes_first() {
     let why = partial_batch(&all, &undo_targets(&chosen)).expect("refused");
     assert!(why.contains("after traffic.set orders-api:live"), "{why}");
 }
+
+/// A Route 53 change in a batch's list (the dashboard's undo, say) is said as the CLI says it:
+/// every region's share before → after and the TTL, named by its service, not by a region.
+#[test]
+fn a_dns_change_in_a_batch_shows_its_shares_and_ttl() {
+    let plan = Plan {
+        scope: crate::provider::Scope::new(
+            "default".to_string(),
+            "us-east-1".to_string(),
+            crate::config::Access::default(),
+        ),
+        action: "undo",
+        target: "checkout".into(),
+        needs: crate::ops::Tier::Change,
+        destructive: false,
+        warning: None,
+        before: json!({"service": "checkout", "weights": {"eu-west-1": 100, "us-east-1": 20}}),
+        after: json!({"service": "checkout", "weights": {"eu-west-1": 100, "us-east-1": 0},
+            "ttl": 60}),
+        change: Change::Dns {
+            service: Box::new(crate::config::ServiceSettings {
+                name: "checkout".into(),
+                zone: "Z1".into(),
+                record: "api.example.com".into(),
+                kind: "CNAME".into(),
+                profile: None,
+                regions: Default::default(),
+                functions: Default::default(),
+            }),
+            expected: Vec::new(),
+            records: Vec::new(),
+        },
+        undoes: None,
+        batch: None,
+    };
+    let line = Item::Ready {
+        source: 0,
+        plan: Box::new(plan),
+    }
+    .short();
+    assert!(
+        line.contains("(83% → 100%)") && line.contains("60 s (TTL)"),
+        "{line}"
+    );
+    assert!(!line.contains("in us-east-1"), "{line}");
+}
