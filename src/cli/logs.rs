@@ -41,7 +41,11 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         parse_since(&args.since, now).map_err(|e| Failure::usage(format!("--since: {e}")))?;
     if args.functions.iter().any(|f| f.trim().is_empty()) {
         return Err(Failure::usage(
-            "name the functions: lops logs FN[,FN2] --region R",
+            if args.functions.iter().any(|f| !f.trim().is_empty()) {
+                "an empty function name in the list (a stray comma?): lops logs FN[,FN2] --region R"
+            } else {
+                "name the functions: lops logs FN[,FN2] --region R"
+            },
         ));
     }
     let ctx = Session::connect(&global.flags()).await?;

@@ -262,6 +262,10 @@ fn bad_since_and_missing_log_group_are_explained() {
         "{}",
         run.stderr
     );
+    // A stray comma is said as such.
+    let run = lops.run(&["logs", "orders-api,", "--regions", "ap-east-1"]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("a stray comma"), "{}", run.stderr);
     let run = lops.run(&["logs", "no-such-function-here", "--regions", "ap-east-1"]);
     run.assert_exit(2);
     assert!(
