@@ -27,6 +27,7 @@ mod drill;
 mod logs;
 mod rollout;
 mod service;
+mod show;
 mod status;
 mod triggers;
 

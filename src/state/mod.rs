@@ -358,43 +358,6 @@ impl State {
         }
     }
 
-    fn rebuild_rows(&mut self) {
-        // The highlight follows its function (scope and name) when rows move under it, so a
-        // key never acts on a function the user did not choose.
-        // A choice a filter hid comes first: the row highlighted meanwhile was not chosen.
-        let keep = self.hidden_choice.take().or_else(|| {
-            (self.chosen || self.selected > 0)
-                .then(|| {
-                    self.selected_row()
-                        .map(|(r, f)| (r.scope.clone(), f.info.name.clone()))
-                })
-                .flatten()
-        });
-        self.rows = rows::build(&self.regions, &self.filter, self.sort, self.window);
-        if let Some((scope, name)) = keep {
-            match self.rows.iter().position(|(r, f)| {
-                self.regions[*r].scope == scope && self.regions[*r].functions[*f].info.name == name
-            }) {
-                Some(i) => self.selected = i,
-                // Hidden (by a filter, say): remembered until it shows again.
-                None => self.hidden_choice = Some((scope, name)),
-            }
-        }
-        self.clamp();
-    }
-
-    fn clamp(&mut self) {
-        let n = self.rows.len();
-        self.selected = self.selected.min(n.saturating_sub(1));
-        let height = self.table_rows();
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if self.selected >= self.offset + height {
-            self.offset = self.selected + 1 - height;
-        }
-        self.offset = self.offset.min(n.saturating_sub(height));
-    }
-
     /// Visible rows plus alarmed functions plus the focused function in every region.
     fn wanted_now(&self) -> Vec<Vec<FunctionRef>> {
         let mut wanted: Vec<Vec<FunctionRef>> = vec![Vec::new(); self.regions.len()];

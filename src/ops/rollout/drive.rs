@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::abort::roll_back;
+use super::heartbeat::{Heartbeat, interrupted};
 use super::{Owner, Rollout, RolloutSpec, RolloutStore, Routing, Status};
 use crate::ops::audit::AuditLog;
 use crate::ops::{Kind, OpsError, Request, execute, prepare};
@@ -14,21 +15,7 @@ pub(super) fn now() -> String {
 }
 
 /// How often a running rollout writes its heartbeat and looks for an abort request.
-const TICK: Duration = Duration::from_secs(1);
-
-/// Set when this process was asked to stop (ctrl-c, SIGTERM, a closed terminal): a rollout it
-/// drives stops at its next safe point (never between a write and its record, never in the
-/// middle of a rollback) and is saved as interrupted, for a resume or an abort.
-static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Asks every rollout this process drives to stop where it is (see [`INTERRUPTED`]).
-pub fn interrupt() {
-    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-}
-
-fn interrupted() -> bool {
-    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
-}
+pub(super) const TICK: Duration = Duration::from_secs(1);
 
 /// Prepares a rollout: checks the alias, the versions and the guard's alarms through the ops
 /// layer's rules, refuses when one for the same alias is saved as running, and records the
@@ -426,36 +413,6 @@ pub async fn run<S: RegionActions + GuardSignals>(
         },
     );
     Ok(r.status.clone())
-}
-
-/// Writes the heartbeat every second beside the driving loop, also while it waits on AWS, until
-/// the run ends (dropped) or the rollout stops running here (finished, interrupted, taken over).
-struct Heartbeat(tokio::task::JoinHandle<()>);
-
-impl Heartbeat {
-    fn start(store: &RolloutStore, r: &Rollout) -> Heartbeat {
-        let (store, key, owner) = (store.clone(), r.clone(), Owner::me());
-        Heartbeat(tokio::spawn(async move {
-            // Stopped by an interrupt too, but only once the rollout saves itself interrupted
-            // (no heartbeat, so `beat` declines): a rollback under way keeps beating.
-            loop {
-                tokio::time::sleep(TICK).await;
-                let (store, key, owner) = (store.clone(), key.clone(), owner.clone());
-                let beating = tokio::task::spawn_blocking(move || store.beat(&key, &owner))
-                    .await
-                    .unwrap_or(false);
-                if !beating {
-                    return;
-                }
-            }
-        }))
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Does what the saved copy asks: `Some(status)` when the rollout must stop here.

@@ -7,12 +7,14 @@
 
 mod abort;
 mod drive;
+mod heartbeat;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
 
 pub use abort::{AbortOutcome, abort, roll_back, rolling_back};
-pub use drive::{interrupt, run, start};
+pub use drive::{run, start};
+pub use heartbeat::interrupt;
 pub use store::{Owner, RolloutStore, Standing};
 
 use super::{Confirmation, confirmation};
