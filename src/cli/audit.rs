@@ -22,13 +22,7 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
     if global.regions.is_some() {
         crate::session::settings(&global.flags())?;
     }
-    let recorded = |of: fn(&crate::ops::audit::Record) -> &str| {
-        let mut names: Vec<String> = records.iter().map(|r| of(r).to_string()).collect();
-        names.sort();
-        names.dedup();
-        names.join(", ")
-    };
-    let (regions_seen, profiles_seen) = (recorded(|r| &r.region), recorded(|r| &r.profile));
+    let (profiles_seen, regions_seen) = crate::ops::batch::scopes_of(&records);
     let before = records.len();
     if let Some(regions) = &global.regions {
         records.retain(|r| regions.iter().any(|g| g.trim() == r.region));

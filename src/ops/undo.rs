@@ -344,6 +344,18 @@ pub fn in_scope(
         .collect()
 }
 
+/// The profiles and the regions `records` were made in, each sorted, once, comma-joined (as
+/// `--profile` and `--regions` take them).
+pub fn scopes_of(records: &[Record]) -> (String, String) {
+    let names = |of: fn(&Record) -> &str| {
+        let mut names: Vec<&str> = records.iter().map(of).collect();
+        names.sort();
+        names.dedup();
+        names.join(",")
+    };
+    (names(|r| &r.profile), names(|r| &r.region))
+}
+
 /// Said when the last reversible action of the whole log is not among those of the scopes
 /// chosen: where it is, and how to undo it there.
 pub fn elsewhere(all: &[Record], chosen: &[Record]) -> Option<String> {
@@ -353,13 +365,7 @@ pub fn elsewhere(all: &[Record], chosen: &[Record]) -> Option<String> {
         return None;
     }
     // Every scope of its batch: the command undoes all of it, as one.
-    let names = |of: fn(&Record) -> &str| {
-        let mut names: Vec<&str> = batch.iter().map(of).collect();
-        names.sort();
-        names.dedup();
-        names.join(",")
-    };
-    let (profiles, regions) = (names(|r| &r.profile), names(|r| &r.region));
+    let (profiles, regions) = scopes_of(&batch);
     Some(format!(
         "the last reversible action is {} {} in {profiles}/{regions} at {}: undo it with `lops \
          undo --profile {profiles} --regions {regions}`",
@@ -381,13 +387,7 @@ pub fn partial_batch(all: &[Record], targets: &[Record]) -> Option<String> {
     if whole.len() <= targets.len() {
         return None;
     }
-    let names = |of: fn(&Record) -> &str| {
-        let mut names: Vec<&str> = whole.iter().map(of).collect();
-        names.sort();
-        names.dedup();
-        names.join(",")
-    };
-    let (profiles, regions) = (names(|r| &r.profile), names(|r| &r.region));
+    let (profiles, regions) = scopes_of(&whole);
     // The command names the batch's scopes; if something was done there after it, that comes
     // first (said, so the command is not taken for this batch's undo).
     let split = |names: String| names.split(',').map(str::to_string).collect::<Vec<_>>();

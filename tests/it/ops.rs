@@ -11,7 +11,7 @@ use lops::provider::{
 };
 use serde_json::Value;
 
-use crate::support::cli::{Lops, Run};
+use crate::support::cli::{Lops, Run, set_live_weight};
 use crate::support::moto;
 use crate::support::seed::{Seeder, canary, sdk_config};
 
@@ -30,26 +30,6 @@ fn audit(lops: &Lops) -> Vec<Value> {
     let run = lops.run(&["audit", "--json"]);
     run.assert_exit(0);
     run.json().as_array().cloned().unwrap_or_default()
-}
-
-/// `traffic set live --fn F --version 2 --weight W --yes` in `region`.
-fn set_live_weight(lops: &Lops, region: &str, f: &str, weight: &str) -> Run {
-    act(
-        lops,
-        region,
-        &[
-            "traffic",
-            "set",
-            "live",
-            "--fn",
-            f,
-            "--version",
-            "2",
-            "--weight",
-            weight,
-            "--yes",
-        ],
-    )
 }
 
 fn act(lops: &Lops, region: &str, args: &[&str]) -> Run {
@@ -309,13 +289,12 @@ async fn an_action_is_recorded_before_it_is_sent() {
     let f = format!("{}-worker", moto::unique("started"));
     seeder.create_function(&f).await;
     let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: region.into(),
-        service: Some("lambda".into()),
-        operation: Some("PutFunctionConcurrency".into()),
-        fault: Fault::Hang,
-        remaining: Some(1),
-    });
+    proxy.add(Rule::lambda(
+        region,
+        "PutFunctionConcurrency",
+        Fault::Hang,
+        Some(1),
+    ));
     let lops = Lops::new(&proxy.url);
     let mut child = lops.spawn(&["concurrency", "set", &f, "5", "--yes", "--regions", region]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -364,13 +343,12 @@ async fn a_write_with_no_answer_is_recorded_as_unknown_and_undone() {
     let f = format!("{}-worker", moto::unique("late"));
     seeder.create_function(&f).await;
     let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: region.into(),
-        service: Some("lambda".into()),
-        operation: Some("PutFunctionConcurrency".into()),
-        fault: Fault::LateAnswer(std::time::Duration::from_secs(4)),
-        remaining: Some(1),
-    });
+    proxy.add(Rule::lambda(
+        region,
+        "PutFunctionConcurrency",
+        Fault::LateAnswer(std::time::Duration::from_secs(4)),
+        Some(1),
+    ));
     let lops = Lops::new(&proxy.url);
     let config = lops.config("[timeouts]\noperation_secs = 2\nmax_attempts = 1\n");
     let config = config.to_str().unwrap_or_default();
@@ -409,13 +387,7 @@ async fn a_stalled_read_before_the_write_sends_nothing_and_says_so() {
     // The preview's read answers; the one right before the write hangs.
     proxy.add_after(
         1,
-        Rule {
-            region: region.into(),
-            service: Some("lambda".into()),
-            operation: Some("GetFunctionConcurrency".into()),
-            fault: Fault::Hang,
-            remaining: None,
-        },
+        Rule::lambda(region, "GetFunctionConcurrency", Fault::Hang, None),
     );
     let lops = Lops::new(&proxy.url);
     let config = lops.config("[timeouts]\noperation_secs = 2\nmax_attempts = 1\n");
@@ -567,22 +539,15 @@ async fn an_invoke_waits_for_its_function_and_says_when_no_answer_came() {
     let lops = Lops::new(&proxy.url);
     let config = lops.config("[timeouts]\noperation_secs = 1\n");
     let config = config.to_str().unwrap_or_default();
-    proxy.add(Rule {
-        region: region.into(),
-        service: Some("lambda".into()),
-        operation: Some("Invoke".into()),
-        fault: Fault::Delay(std::time::Duration::from_secs(3)),
-        remaining: Some(1),
-    });
+    proxy.add(Rule::lambda(
+        region,
+        "Invoke",
+        Fault::Delay(std::time::Duration::from_secs(3)),
+        Some(1),
+    ));
     let run = act(&lops, region, &["--config", config, "invoke", &f, "--yes"]);
     run.assert_exit(0);
-    proxy.add(Rule {
-        region: region.into(),
-        service: Some("lambda".into()),
-        operation: Some("Invoke".into()),
-        fault: Fault::Hang,
-        remaining: None,
-    });
+    proxy.add(Rule::lambda(region, "Invoke", Fault::Hang, None));
     let run = act(
         &lops,
         region,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::cli::{Lops, Run, finish, plan_args};
+use crate::support::cli::{Lops, Run, finish, plan_args, set_live_weight};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy, Rule};
 use crate::support::seed::canary;
@@ -361,21 +361,7 @@ async fn undo_takes_back_only_what_was_done_in_the_profiles_and_regions_chosen()
     )
     .expect("aws config");
     for (f, region) in [(&f_west, "us-west-1"), (&f_east, "us-east-2")] {
-        lops.run(&[
-            "traffic",
-            "set",
-            "live",
-            "--fn",
-            f,
-            "--version",
-            "2",
-            "--weight",
-            "0.3",
-            "--regions",
-            region,
-            "--yes",
-        ])
-        .assert_exit(0);
+        set_live_weight(&lops, region, f, "0.3").assert_exit(0);
     }
     // Under another profile: nothing of its own, and where the last one is. Named on purpose
     // (--profile) it is nothing to undo there; chosen by AWS_PROFILE, the last action made

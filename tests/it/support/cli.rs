@@ -214,3 +214,21 @@ pub fn plan_args<'a>(f: &'a str, region: &'a str, steps: &'a str) -> Vec<&'a str
         "--yes",
     ]
 }
+
+/// `lops traffic set live --fn F --version 2 --weight W --regions R --yes`.
+pub fn set_live_weight(lops: &Lops, region: &str, f: &str, weight: &str) -> Run {
+    lops.run(&[
+        "traffic",
+        "set",
+        "live",
+        "--fn",
+        f,
+        "--version",
+        "2",
+        "--weight",
+        weight,
+        "--regions",
+        region,
+        "--yes",
+    ])
+}

@@ -47,6 +47,19 @@ pub struct Rule {
     pub remaining: Option<u32>,
 }
 
+impl Rule {
+    /// A fault on one Lambda operation in `region` (`remaining` times, or for good).
+    pub fn lambda(region: &str, operation: &str, fault: Fault, remaining: Option<u32>) -> Rule {
+        Rule {
+            region: region.into(),
+            service: Some("lambda".into()),
+            operation: Some(operation.into()),
+            fault,
+            remaining,
+        }
+    }
+}
+
 /// Splits one list answer of moto (which ignores MaxItems and Marker) into pages, as AWS
 /// pages it: `size` items per answer, `NextMarker` the offset of the next page.
 #[derive(Debug, Clone)]
