@@ -154,7 +154,7 @@ pub async fn execute<S: RegionActions>(
 const UNSENT: &str = "nothing was sent: ";
 
 /// A read right before the write failed: nothing was sent, so never an unknown outcome.
-fn unsent(e: ProviderError) -> OpsError {
+pub(crate) fn unsent(e: ProviderError) -> OpsError {
     let stalled =
         matches!(e, ProviderError::Timeout(_)) || sent_unanswered(&OpsError::Provider(e.clone()));
     if stalled {

@@ -135,10 +135,22 @@ pub(super) async fn undo_plan<S: RegionActions>(
 ) -> Result<Plan, OpsError> {
     let result = reverse(source, plan, record).await;
     // An outcome unknown found as it was before: it never landed. Recorded so (under its id),
-    // the next undo goes on to the action before it instead of stopping here for good.
-    if matches!(result, Err(OpsError::Conflict(_)))
-        && super::audit::outcome_unknown(&record.result)
-        && now_state(source, record).await.as_ref() == Some(&record.before)
+    // the next undo goes on to the action before it instead of stopping here for good — once
+    // the request can no longer be on its way (a late answer may still land it).
+    let age = chrono::DateTime::parse_from_rfc3339(&record.time)
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
+        .unwrap_or(i64::MAX);
+    let unknown = matches!(result, Err(OpsError::Conflict(_)))
+        && super::audit::outcome_unknown(&record.result);
+    if unknown && age < IN_FLIGHT_SECS && as_before(source, record).await {
+        return Err(OpsError::Conflict(format!(
+            "the {} of {} got no answer {age} s ago and may still land: look again in a minute \
+             (undo then knows whether it did)",
+            record.action, record.target
+        )));
+    }
+    if unknown
+        && as_before(source, record).await
         && let Some(log) = audit
     {
         let settled = Record {
@@ -172,23 +184,34 @@ pub(super) async fn undo_plan<S: RegionActions>(
     }
 }
 
-/// What the record's target is now, in the record's terms (alias routing, reservation), for
-/// the kinds that are read cheaply; `None` for the others or when the read fails.
-async fn now_state<S: RegionActions>(source: &S, record: &Record) -> Option<Value> {
-    match Reversible::of(record).ok()? {
+/// How long after a write that got no answer it may still land (a request on its way, a
+/// retry): undo judges it only after this.
+const IN_FLIGHT_SECS: i64 = 60;
+
+/// Whether the record's target is now as the record found it before its change (read again;
+/// `false` when it cannot be read).
+async fn as_before<S: RegionActions>(source: &S, record: &Record) -> bool {
+    let Ok(what) = Reversible::of(record) else {
+        return false;
+    };
+    match what {
         Reversible::Alias {
             function, alias, ..
         } => source
             .alias(&function, &alias)
             .await
-            .ok()
-            .map(|a| alias_state(&a)),
+            .is_ok_and(|a| alias_state(&a) == record.before),
         Reversible::Reserved { function, .. } => source
             .reserved_concurrency(&function)
             .await
-            .ok()
-            .map(|n| json!({"reserved": n})),
-        Reversible::Trigger { .. } | Reversible::Service { .. } => None,
+            .is_ok_and(|n| json!({"reserved": n}) == record.before),
+        Reversible::Trigger { kind, id, .. } => source
+            .trigger_enabled(kind, &id)
+            .await
+            .is_ok_and(|now| record.before.get("enabled").and_then(Value::as_bool) == Some(now)),
+        Reversible::Service { settings, .. } => super::service::read(source, &settings)
+            .await
+            .is_ok_and(|now| super::service::same_members(&now.state(), &record.before)),
     }
 }
 

@@ -208,8 +208,10 @@ impl RegionState {
             // inventory fails make it stale (as `lops status` says, partial), not unreachable.
             let others = self.last_ok();
             return match (&inventory.error, others) {
-                (Some(_), Some(t)) => RegionHealth::Stale {
-                    age_secs: (now - t).num_seconds().max(0) as u64,
+                // Its age: how long the inventory has been failing (the alarms answering do
+                // not make the missing functions look young).
+                (Some((_, since)), Some(_)) => RegionHealth::Stale {
+                    age_secs: (now - *since).num_seconds().max(0) as u64,
                     error: Some(self.failing().join("; ")),
                 },
                 (Some(_), None) => RegionHealth::Unreachable {

@@ -203,12 +203,19 @@ pub fn executed(
         .get(region)
         .map(|r| r.scope.to_string())
         .unwrap_or_default();
-    let target = result
-        .as_ref()
-        .ok()
-        .and_then(|o| o.record.as_ref())
-        .map(|r| format!("{} in ", r.target))
+    let record = result.as_ref().ok().and_then(|o| o.record.as_ref());
+    // A Route 53 change is the service's, not its home region's: named by the service alone.
+    let dns = record.is_some_and(|r| r.action.starts_with("service."));
+    let target = record
+        .map(|r| {
+            if dns {
+                r.target.clone()
+            } else {
+                format!("{} in ", r.target)
+            }
+        })
         .unwrap_or_default();
+    let scope = if dns { String::new() } else { scope };
     let text = match result {
         Err(e) => format!("failed in {scope}: {e}"),
         Ok(outcome) => match &outcome.invoke {

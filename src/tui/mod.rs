@@ -125,8 +125,9 @@ async fn run_terminal<S: Source>(
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
     ratatui::restore();
     let state = result.map_err(|e| Failure::failed(format!("terminal error: {e}")))?;
-    // What quitting left unfinished, and how to go on with it.
-    for p in state.rollouts.iter().filter(|p| p.running) {
+    // What quitting left unfinished, and how to go on with it (the demo's rollouts are
+    // simulated: no command of lops's would reach them).
+    for p in state.rollouts.iter().filter(|p| p.running && !display_demo) {
         let r = &p.rollout;
         let _ = writeln!(
             std::io::stderr(),

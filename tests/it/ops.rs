@@ -315,6 +315,24 @@ async fn an_action_is_recorded_before_it_is_sent() {
     assert_eq!(reserved(&seeder, &f).await, None);
 
     // Its outcome is unknown: undo looks. It never landed here, and undo says so, naming it.
+    // Moments after, its request may still be on its way: undo does not judge it yet.
+    let early = act(&lops, region, &["undo", "--yes"]);
+    assert_ne!(early.code, 0, "{}", early.stderr);
+    assert!(early.stderr.contains("may still land"), "{}", early.stderr);
+    // Recorded ten minutes ago: undo finds it never landed.
+    let log = lops.home.path().join("state/lops/audit.jsonl");
+    let ago = (chrono::Utc::now() - chrono::TimeDelta::minutes(10))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let text = std::fs::read_to_string(&log).expect("audit log");
+    let older: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).expect("record");
+            v["time"] = Value::String(ago.clone());
+            v.to_string()
+        })
+        .collect();
+    std::fs::write(&log, older.join("\n") + "\n").expect("audit log");
     let undo = act(&lops, region, &["undo", "--yes"]);
     assert_ne!(undo.code, 0, "{}", undo.stderr);
     assert!(undo.stderr.contains("never landed"), "{}", undo.stderr);

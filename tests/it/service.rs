@@ -733,7 +733,7 @@ async fn the_dashboard_drains_a_region_through_the_same_ops_path() {
                 0
             );
             tui::press(&keys, KeyCode::Char('y'));
-            screen.wait_for(30, "in sync on every").await;
+            screen.wait_for(30, "Route 53 server").await;
             assert_eq!(weight(&svc.weights().await, "red"), 0);
             assert_eq!(
                 proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),

@@ -180,7 +180,9 @@ pub fn difference_among(
     steps_for_policy(&mut out, manifest, current, &account);
     note_what_is_left(&mut out, manifest, current);
     let configs = std::iter::once(&manifest.latest).chain(&manifest.versions);
+    let attached_here = !here.0.is_empty() || !here.1.is_empty();
     if foreign_vpc
+        && !attached_here
         && configs
             .map(|v| &v.config)
             .any(|c| !c.subnet_ids.is_empty() || !c.security_group_ids.is_empty())

@@ -396,7 +396,11 @@ pub async fn write<S: RegionActions>(
     forced: bool,
     wait: std::time::Duration,
 ) -> Result<Value, OpsError> {
-    let now = read(source, settings).await?;
+    // A read here that stalls sent nothing: never an unknown outcome.
+    let now = read(source, settings).await.map_err(|e| match e {
+        OpsError::Provider(p) => crate::ops::execute::unsent(p),
+        other => other,
+    })?;
     // Every member as the preview saw it — not only those written: the guard and the shares
     // the preview showed hold only for that record set.
     let changed = || {
