@@ -30,9 +30,10 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             boxed(frame, theme, area, " notice ", lines);
         }
         Some(Popup::Working(text)) => {
+            // Its keys line too: esc hides it, the action goes on and its result shows.
             let lines = vec![
                 Line::raw(text.clone()),
-                Line::styled("working…", theme.dim()),
+                Line::styled("working… · esc hides this (it goes on)", theme.dim()),
             ];
             boxed(frame, theme, area, " running ", lines);
         }

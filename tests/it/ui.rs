@@ -1240,5 +1240,5 @@ async fn a_wrapped_popup_keeps_its_keys_line() {
     words.push_str(" abcdefgh");
     state.popup = Some(lops::state::Popup::Working(words));
     let out = screen(&mut state, &MONO, 80, 24);
-    assert!(out.contains("working…"), "{out}");
+    assert!(out.contains("working… · esc hides this"), "{out}");
 }
