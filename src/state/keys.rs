@@ -272,6 +272,17 @@ pub(super) fn on_paste(state: &mut State, text: &str) {
     if state.too_small() {
         return;
     }
+    // A name pasted into a typed-name confirmation is typed (its newline never confirms: enter
+    // still has to be pressed, with the whole name on screen).
+    if state.input.is_none()
+        && let Some(super::Popup::Confirm(pending)) = state.popup.as_mut()
+        && matches!(pending.confirmation, crate::ops::Confirmation::Typed(_))
+    {
+        pending
+            .typed
+            .extend(text.chars().filter(|c| !c.is_control()));
+        return;
+    }
     let Some(mut input) = state.input.take() else {
         return;
     };

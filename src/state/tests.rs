@@ -887,7 +887,10 @@ fn kill_asks_for_the_typed_name_and_runs_only_then() {
     );
     assert!(!executes(&update(&mut s, key('y'))));
     update(&mut s, code(KeyCode::Backspace));
-    for c in "cron".chars() {
+    // A pasted name is typed; its newline does not confirm.
+    assert!(!executes(&update(&mut s, Msg::Paste("cr\n".into()))));
+    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.typed == "cr"));
+    for c in "on".chars() {
         update(&mut s, key(c));
     }
     assert!(executes(&update(&mut s, code(KeyCode::Enter))));
