@@ -96,8 +96,10 @@ impl Plan {
                     .map(|t| format!("; resolvers may keep the old answer up to {t} s (TTL)"))
                     .unwrap_or_default()
             ),
+            // Named by its action: a rollback and a pin that find the same state read apart.
             Change::Nothing => format!(
-                "{} in {}: already {}, nothing to do",
+                "{} {} in {}: already {}, nothing to do",
+                self.action.replace('.', " "),
                 self.target,
                 self.scope,
                 describe(&self.after)

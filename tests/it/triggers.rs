@@ -194,7 +194,12 @@ async fn triggers_are_listed_and_a_rule_and_a_mapping_pause_and_resume_audited()
         "triggers", "disable", "--rule", &s.rule, "--region", REGION, "--yes",
     ]);
     again.assert_exit(0);
-    assert!(again.stderr.contains("nothing to do"), "{}", again.stderr);
+    // Named by its action, like every preview.
+    assert!(
+        again.stderr.contains("trigger disable ") && again.stderr.contains("nothing to do"),
+        "{}",
+        again.stderr
+    );
     lops.run(&[
         "triggers", "enable", "--rule", &s.rule, "--region", REGION, "--yes",
     ])
