@@ -140,19 +140,18 @@ pub(super) async fn undo_plan<S: RegionActions>(
     let age = chrono::DateTime::parse_from_rfc3339(&record.time)
         .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
         .unwrap_or(i64::MAX);
-    let unknown = matches!(result, Err(OpsError::Conflict(_)))
-        && super::audit::outcome_unknown(&record.result);
-    if unknown && age < IN_FLIGHT_SECS && as_before(source, record).await {
+    // Read once: as it was before the change (only asked of an unknown outcome in conflict).
+    let not_there = matches!(result, Err(OpsError::Conflict(_)))
+        && super::audit::outcome_unknown(&record.result)
+        && as_before(source, record).await;
+    if not_there && age < IN_FLIGHT_SECS {
         return Err(OpsError::Conflict(format!(
             "the {} of {} got no answer {age} s ago and may still land: look again in a minute \
              (undo then knows whether it did)",
             record.action, record.target
         )));
     }
-    if unknown
-        && as_before(source, record).await
-        && let Some(log) = audit
-    {
+    if not_there && let Some(log) = audit {
         let settled = Record {
             result: format!(
                 "{}found as it was before at {}",

@@ -225,10 +225,8 @@ pub fn help_entries(state: &State) -> Vec<(String, String)> {
     entries
 }
 
-/// The help as one paging column on this screen: (key column width, description width, rows
-/// for entries) — the one layout the drawing and the paging keys share.
-pub fn help_layout(state: &State) -> (usize, usize, usize) {
-    let entries = help_entries(state);
+/// The widest key of the help's entries, and its longest line (key, two spaces, text).
+pub fn help_widths(entries: &[(String, String)]) -> (usize, usize) {
     let key_width = entries
         .iter()
         .map(|(k, _)| k.chars().count())
@@ -241,6 +239,13 @@ pub fn help_layout(state: &State) -> (usize, usize, usize) {
         .unwrap_or(0)
         + key_width
         + 2;
+    (key_width, longest)
+}
+
+/// The help as one paging column on this screen: (key column width, description width, rows
+/// for entries) — the one layout the drawing and the paging keys share.
+pub fn help_layout(state: &State) -> (usize, usize, usize) {
+    let (key_width, longest) = help_widths(&help_entries(state));
     let inner_width = (longest + 2)
         .min(usize::from(state.size.0))
         .saturating_sub(2);

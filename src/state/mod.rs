@@ -21,7 +21,7 @@ use crossterm::event::KeyEventKind;
 pub use fleet::{FunctionEntry, Read, ReadHealth, RegionHealth, RegionState, UNREACHABLE_AFTER};
 pub use history::{HISTORY_MINUTES, History};
 pub use keymap::{Action, Keymap};
-pub use keys::{COMMANDS, help_entries, help_last_start, help_layout};
+pub use keys::{COMMANDS, help_entries, help_last_start, help_layout, help_widths};
 pub use msg::{Effect, Msg};
 pub use rows::{Column, RowRef, Sort};
 

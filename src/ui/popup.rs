@@ -299,18 +299,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 fn help(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let entries = crate::state::help_entries(state);
-    let key_width = entries
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(1);
-    let longest = entries
-        .iter()
-        .map(|(_, w)| w.chars().count())
-        .max()
-        .unwrap_or(0)
-        + key_width
-        + 2;
+    let (key_width, longest) = crate::state::help_widths(&entries);
     let rows_free = usize::from(area.height.saturating_sub(2)).max(1);
     // Two columns where both fit whole; else one, each description wrapped under itself (never
     // cut), paging by entry with ↑ ↓ PgUp PgDn.
