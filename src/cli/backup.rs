@@ -78,9 +78,10 @@ pub struct RunArgs {
     /// Also store the content of the layers the functions use.
     #[arg(long)]
     pub with_layers: bool,
-    /// A JSON summary on stdout, no progress bar (for cron).
-    #[arg(long)]
-    pub json: bool,
+    /// `--yes` confirms (needed without a terminal, as from cron), `--dry-run` previews only,
+    /// `--json` prints a summary on stdout and no progress bar.
+    #[command(flatten)]
+    pub flags: ActFlags,
 }
 
 #[derive(Debug, Args)]
@@ -296,12 +297,6 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
         Selection::Named(names)
     };
     let ctx = Session::connect(&global.flags()).await?;
-    if crate::backup::store::needs_thaw(&storage_class) && !args.json {
-        err!(
-            "note: {storage_class} objects must be restored from the archive (hours) before \
-             `lops restore` or `lops backup verify` can read them; manifests stay in STANDARD"
-        );
-    }
     let request = BackupRequest {
         selection,
         to,
@@ -309,13 +304,39 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
         storage_class,
         with_layers: args.with_layers,
     };
+    // The preview and the confirmation the ops layer decides, as the dashboard's `b` shows them.
+    let scopes = || ctx.regions.iter().map(|r| r.scope());
+    for line in crate::ops::backup::backup_preview(&request, scopes()) {
+        err!("{line}");
+    }
+    if args.flags.dry_run {
+        err!("dry run: nothing backed up");
+        return Ok(Exit::Done);
+    }
+    let (named, all) = match &request.selection {
+        Selection::Named(names) => (names.as_slice(), false),
+        Selection::All { .. } => (&[][..], true),
+    };
+    let production = scopes().any(|s| s.access.production);
+    super::confirm::ask(
+        &crate::ops::backup::backup_confirmation(named, all, scopes()),
+        args.flags.yes,
+        super::confirm::why_typed(production, None).as_deref(),
+    )?;
+    let storage_class = &request.storage_class;
+    if crate::backup::store::needs_thaw(storage_class) && !args.flags.json {
+        err!(
+            "note: {storage_class} objects must be restored from the archive (hours) before \
+             `lops restore` or `lops backup verify` can read them; manifests stay in STANDARD"
+        );
+    }
     let audit = AuditLog::default_location();
-    let bar = bar(args.json);
+    let bar = bar(args.flags.json);
     let progress = report(&bar);
     let result = run_backup(&ctx.regions, &request, audit.as_ref(), &progress).await;
     bar.finish_and_clear();
     let report = result?;
-    if args.json {
+    if args.flags.json {
         // What the run cost, per service and operation (cron logs keep it).
         let mut doc = serde_json::to_value(&report).unwrap_or_default();
         doc["api_calls"] = serde_json::to_value(ctx.counter.snapshot()).unwrap_or_default();

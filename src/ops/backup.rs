@@ -536,13 +536,60 @@ impl BackupRegion for crate::provider::sim::SimRegion {
     }
 }
 
-/// What a backup from the dashboard asks: it only adds objects, so a yes (the typed names on a
-/// production scope, like every change there).
-pub fn backup_confirmation(
+/// What a backup asks, in both faces: it only adds objects, so a yes — the typed target when
+/// any of its scopes is a production one, like every change there: the function's name, or
+/// `backup` for several (or every function, with `--all`).
+pub fn backup_confirmation<'a>(
     functions: &[String],
-    scope: &crate::provider::Scope,
+    all: bool,
+    scopes: impl IntoIterator<Item = &'a crate::provider::Scope>,
 ) -> super::Confirmation {
-    super::confirmation(&functions.join(","), scope, false, false)
+    let mut names: Vec<&str> = functions.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    names.dedup();
+    let target = match names.as_slice() {
+        [one] if !all => one,
+        _ => "backup",
+    };
+    super::Confirmation::all(
+        scopes
+            .into_iter()
+            .map(|scope| super::confirmation(target, scope, false, false)),
+    )
+}
+
+/// One scope's line of a backup's preview.
+pub fn backup_line(
+    what: &str,
+    scope: &crate::provider::Scope,
+    to: &S3Uri,
+    storage_class: &str,
+) -> String {
+    format!("back up {what} @ {scope} to {to} ({storage_class})")
+}
+
+/// The preview of a backup run, one line per scope (and one per data source): what is backed
+/// up where, to which store.
+pub fn backup_preview<'a>(
+    request: &BackupRequest,
+    scopes: impl IntoIterator<Item = &'a crate::provider::Scope>,
+) -> Vec<String> {
+    let what = match &request.selection {
+        Selection::Named(names) => names.join(", "),
+        Selection::All { filter: None } => "every function".into(),
+        Selection::All { filter: Some(f) } => format!("every function matching {f:?}"),
+    };
+    let mut lines: Vec<String> = scopes
+        .into_iter()
+        .map(|scope| backup_line(&what, scope, &request.to, &request.storage_class))
+        .collect();
+    lines.extend(
+        request
+            .data
+            .iter()
+            .map(|d| format!("copy data {d} to {}", request.to)),
+    );
+    lines
 }
 
 /// Opens the store a snapshot lives in.

@@ -517,3 +517,37 @@ fn test_log() -> AuditLog {
         std::process::id()
     )))
 }
+
+#[test]
+fn a_backup_asks_a_yes_and_the_typed_target_on_production_only() {
+    use crate::config::{Access, Tier};
+    use crate::ops::Confirmation;
+    use crate::provider::Scope;
+    let scope = |production| Scope::new("p", "us-east-1", Access::new(Tier::Read, production));
+    let (plain, prod) = (scope(false), scope(true));
+    let one = ["orders".to_string()];
+    let two = ["orders".to_string(), "billing".to_string()];
+    let ask = |f: &[String], all, s: &[&Scope]| {
+        crate::ops::backup::backup_confirmation(f, all, s.iter().copied())
+    };
+    assert_eq!(ask(&one, false, &[&plain]), Confirmation::Yes);
+    assert_eq!(ask(&two, true, &[&plain, &plain]), Confirmation::Yes);
+    assert_eq!(
+        ask(&one, false, &[&plain, &prod]),
+        Confirmation::Typed("orders".into())
+    );
+    // The same function in two regions is one name to type; several, or --all, type `backup`.
+    let twice = ["orders".to_string(), "orders".to_string()];
+    assert_eq!(
+        ask(&twice, false, &[&prod]),
+        Confirmation::Typed("orders".into())
+    );
+    assert_eq!(
+        ask(&two, false, &[&prod]),
+        Confirmation::Typed("backup".into())
+    );
+    assert_eq!(
+        ask(&[], true, &[&prod]),
+        Confirmation::Typed("backup".into())
+    );
+}

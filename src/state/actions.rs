@@ -256,16 +256,14 @@ fn propose_backup(state: &mut State, functions: Vec<(usize, String)>) {
     };
     let mut lines: Vec<String> = targets
         .iter()
-        .map(|(r, names)| {
-            let scope = state
-                .regions
-                .get(*r)
-                .map(|x| x.scope.to_string())
-                .unwrap_or_default();
-            format!(
-                "back up {} @ {scope} to {to} ({storage_class})",
-                names.join(", ")
-            )
+        .filter_map(|(r, names)| {
+            let scope = &state.regions.get(*r)?.scope;
+            Some(crate::ops::backup::backup_line(
+                &names.join(", "),
+                scope,
+                &to,
+                &storage_class,
+            ))
         })
         .collect();
     if state.display.demo {

@@ -88,11 +88,15 @@ impl Pending {
                     .filter_map(|(r, fns)| Some((state.regions.get(*r)?.scope.clone(), fns)))
                     .collect();
                 production = scopes.iter().any(|(s, _)| s.access.production);
+                let names: Vec<String> = scopes
+                    .iter()
+                    .flat_map(|(_, fns)| fns.iter().cloned())
+                    .collect();
                 (
-                    Confirmation::all(
-                        scopes
-                            .iter()
-                            .map(|(s, fns)| crate::ops::backup::backup_confirmation(fns, s)),
+                    crate::ops::backup::backup_confirmation(
+                        &names,
+                        false,
+                        scopes.iter().map(|(s, _)| s),
                     ),
                     None,
                 )

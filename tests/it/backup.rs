@@ -248,7 +248,7 @@ pub(crate) async fn state(lambda: &aws_sdk_lambda::Client, name: &str) -> Option
 
 pub(crate) fn backup(lops: &Lops, region: &str, function: &str, to: &str) -> Run {
     lops.run(&[
-        "backup", "run", "--fn", function, "--region", region, "--to", to, "--json",
+        "backup", "run", "--yes", "--fn", function, "--region", region, "--to", to, "--json",
     ])
 }
 
@@ -460,6 +460,45 @@ async fn a_second_backup_of_an_unchanged_function_uploads_no_code() {
     assert_eq!(second.json()["uploaded_blobs"], 0);
 }
 
+/// `backup run` previews and asks as the dashboard's `b` does (the rule lives in ops): without
+/// a terminal and `--yes` it is refused and nothing is stored or recorded; `--dry-run` only
+/// previews; `--yes` goes, on a production profile too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_run_previews_and_asks_like_every_change() {
+    let fx = Fixture::new(HOME, "ask").await;
+    let name = moto::unique("ask");
+    fx.function(&name).await;
+    let lops = fx.lops(moto::url());
+    let to = fx.to();
+    let config = lops.config("[profile.default]\nproduction = true\n");
+    let config = config.display().to_string();
+    let run_with = |extra: &[&str]| {
+        let mut args = vec![
+            "backup", "run", "--fn", &name, "--region", HOME, "--to", &to,
+        ];
+        args.extend(extra);
+        lops.run(&args)
+    };
+    let stored = |lops: &Lops| fx.list(lops, HOME).json().as_array().map_or(0, Vec::len);
+    let preview = format!("back up {name} @ ");
+    for extra in [&[][..], &["--config", &config][..]] {
+        let run = run_with(extra);
+        run.assert_exit(4);
+        assert!(run.stderr.contains(&preview), "{}", run.stderr);
+        assert!(run.stderr.contains("pass --yes"), "{}", run.stderr);
+    }
+    let run = run_with(&["--dry-run", "--json"]);
+    run.assert_exit(0);
+    assert!(run.stderr.contains(&preview), "{}", run.stderr);
+    assert_eq!(stored(&lops), 0);
+    let audit = lops.run(&["audit", "--json"]);
+    assert!(!audit.stdout.contains("backup"), "{}", audit.stdout);
+
+    let run = run_with(&["--config", &config, "--yes", "--json"]);
+    snapshot_of(&run);
+    assert_eq!(stored(&lops), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_blob_fails_verify_by_name_and_restore_changes_nothing() {
     let fx = Fixture::new(HOME, "cb").await;
@@ -554,6 +593,7 @@ async fn a_backup_killed_before_its_manifest_is_not_listed_and_a_rerun_completes
         .command(&[
             "backup",
             "run",
+            "--yes",
             "--fn",
             &name,
             "--region",
@@ -704,6 +744,7 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
     let run = lops.run(&[
         "backup",
         "run",
+        "--yes",
         "--fn",
         &name,
         "--region",
@@ -819,6 +860,7 @@ async fn prune_never_counts_a_snapshot_it_cannot_read() {
         let run = lops.run(&[
             "backup",
             "run",
+            "--yes",
             "--fn",
             &name,
             "--region",
@@ -906,6 +948,7 @@ async fn prune_keeps_the_newest_and_deletes_what_nothing_references() {
         lops.run(&[
             "backup",
             "run",
+            "--yes",
             "--all",
             "--filter",
             &format!("{prefix}-*"),
@@ -1031,6 +1074,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
             vec![
                 "backup".into(),
                 "run".into(),
+                "--yes".into(),
                 "--fn".into(),
                 name.clone(),
                 "--region".into(),
@@ -1045,6 +1089,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
             vec![
                 "backup".into(),
                 "run".into(),
+                "--yes".into(),
                 "--fn".into(),
                 name.clone(),
                 "--region".into(),
@@ -1059,6 +1104,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
             vec![
                 "backup".into(),
                 "run".into(),
+                "--yes".into(),
                 "--fn".into(),
                 name.clone(),
                 "--region".into(),
@@ -1073,6 +1119,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
             vec![
                 "backup".into(),
                 "run".into(),
+                "--yes".into(),
                 "--fn".into(),
                 "no-such-fn".into(),
                 "--region".into(),
@@ -1087,6 +1134,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
             vec![
                 "backup".into(),
                 "run".into(),
+                "--yes".into(),
                 "--fn".into(),
                 name.clone(),
                 "--region".into(),
@@ -1103,6 +1151,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
             vec![
                 "backup".into(),
                 "run".into(),
+                "--yes".into(),
                 "--region".into(),
                 HOME.into(),
                 "--to".into(),
@@ -1220,6 +1269,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
         "--read-only",
         "backup",
         "run",
+        "--yes",
         "--fn",
         &name,
         "--region",
@@ -1432,6 +1482,7 @@ async fn missing_pieces_are_recorded_as_absent_and_never_fail_the_snapshot() {
     let run = lops.run(&[
         "backup",
         "run",
+        "--yes",
         "--fn",
         &name,
         "--region",
@@ -1513,6 +1564,7 @@ async fn a_backup_killed_before_or_between_its_blobs_is_never_listed_and_a_rerun
     let args = [
         "backup",
         "run",
+        "--yes",
         "--fn",
         &functions,
         "--region",
@@ -1802,6 +1854,7 @@ async fn faults_in_one_region_leave_the_other_done_and_the_failing_one_unchanged
             &config,
             "backup",
             "run",
+            "--yes",
             "--fn",
             &name,
             "--regions",
@@ -1902,6 +1955,7 @@ async fn the_same_package_in_several_regions_is_uploaded_once_per_run() {
     let run = lops.run(&[
         "backup",
         "run",
+        "--yes",
         "--fn",
         &name,
         "--regions",
@@ -2107,6 +2161,7 @@ async fn prune_keeps_a_blob_that_a_running_backup_reuses() {
         .command(&[
             "backup",
             "run",
+            "--yes",
             "--fn",
             &name,
             "--region",

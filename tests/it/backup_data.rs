@@ -33,6 +33,7 @@ fn backup(
     fx.lops(&proxy.url).run(&[
         "backup",
         "run",
+        "--yes",
         "--fn",
         function,
         "--region",
@@ -222,6 +223,7 @@ async fn a_prune_is_recorded_before_it_deletes() {
         let run = lops.run(&[
             "backup",
             "run",
+            "--yes",
             "--fn",
             &name,
             "--region",

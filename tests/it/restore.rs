@@ -99,7 +99,9 @@ async fn layer(fx: &Fixture, name: &str) -> (String, String) {
 /// A snapshot of `name` in HOME with its layers' content; its URI.
 fn backup_with_layers(lops: &crate::support::cli::Lops, fx: &Fixture, name: &str) -> String {
     let to = fx.to();
-    let args = ["backup", "run", "--fn", name, "--region", HOME, "--to", &to];
+    let args = [
+        "backup", "run", "--yes", "--fn", name, "--region", HOME, "--to", &to,
+    ];
     let mut args = args.to_vec();
     args.extend(["--with-layers", "--json"]);
     snapshot_of(&lops.run(&args))
