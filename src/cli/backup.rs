@@ -296,7 +296,6 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
         }
         Selection::Named(names)
     };
-    let ctx = Session::connect(&global.flags()).await?;
     let request = BackupRequest {
         selection,
         to,
@@ -304,6 +303,8 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
         storage_class,
         with_layers: args.with_layers,
     };
+    request.validate()?;
+    let ctx = Session::connect(&global.flags()).await?;
     // The preview and the confirmation the ops layer decides, as the dashboard's `b` shows them.
     let scopes = || ctx.regions.iter().map(|r| r.scope());
     for line in crate::ops::backup::backup_preview(&request, scopes()) {

@@ -48,6 +48,9 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             },
         ));
     }
+    for f in &args.functions {
+        crate::ops::request::check_function(f.trim())?;
+    }
     let ctx = Session::connect(&global.flags()).await?;
     let mut lines = Vec::new();
     let mut failures: Vec<ProviderError> = Vec::new();

@@ -16,6 +16,7 @@ pub(super) async fn show(
     function: &str,
     as_json: bool,
 ) -> Result<Exit, Failure> {
+    crate::ops::request::check_function(function)?;
     let ctx = Session::connect(&global.flags()).await?;
     let mut docs = Vec::new();
     let mut failed: Vec<(String, Failure)> = Vec::new();

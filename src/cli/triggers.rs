@@ -72,6 +72,7 @@ async fn set(global: &GlobalArgs, which: Which, enabled: bool) -> Result<Exit, F
 }
 
 async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, Failure> {
+    crate::ops::request::check_function(function)?;
     let ctx = Session::connect(&global.flags()).await?;
     let mut docs = Vec::new();
     let mut failed = 0;

@@ -46,6 +46,45 @@ pub struct BackupRequest {
     pub with_layers: bool,
 }
 
+impl BackupRequest {
+    /// What can be checked without asking AWS: the names, and data sources apart from the store.
+    pub fn validate(&self) -> Result<(), BackupError> {
+        if let Selection::Named(names) = &self.selection {
+            if names.is_empty() {
+                return Err(BackupError::Invalid(
+                    "no function named: pass --fn NAME (repeatable) or --all".into(),
+                ));
+            }
+            for name in names {
+                super::request::check_function(name)
+                    .map_err(|e| BackupError::Invalid(e.to_string()))?;
+            }
+        }
+        // A source that holds the backup location (or lies inside it) would copy the store into
+        // itself, and each run the copies of the last.
+        let within = |outer: &S3Uri, inner: &S3Uri| {
+            outer.bucket == inner.bucket
+                && (outer.key.is_empty()
+                    || inner.key == outer.key
+                    || inner
+                        .key
+                        .starts_with(&format!("{}/", outer.key.trim_end_matches('/'))))
+        };
+        if let Some(source) = self
+            .data
+            .iter()
+            .find(|d| within(d, &self.to) || within(&self.to, d))
+        {
+            return Err(BackupError::Invalid(format!(
+                "--data {source} overlaps the backup location {}: a backup would copy its own \
+                 store; give a data prefix beside it, or back up to another prefix or bucket",
+                self.to
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Progress, for a bar or the TUI's gauge.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
@@ -235,34 +274,7 @@ pub async fn run_backup<R: BackupRegion>(
         allowed(r.scope(), Kind::Backup)?;
     }
     audit_ready(audit)?;
-    if let Selection::Named(names) = &request.selection
-        && names.is_empty()
-    {
-        return Err(BackupError::Invalid(
-            "no function named: pass --fn NAME (repeatable) or --all".into(),
-        ));
-    }
-    // A source that holds the backup location (or lies inside it) would copy the store into
-    // itself, and each run the copies of the last.
-    let within = |outer: &S3Uri, inner: &S3Uri| {
-        outer.bucket == inner.bucket
-            && (outer.key.is_empty()
-                || inner.key == outer.key
-                || inner
-                    .key
-                    .starts_with(&format!("{}/", outer.key.trim_end_matches('/'))))
-    };
-    if let Some(source) = request
-        .data
-        .iter()
-        .find(|d| within(d, &request.to) || within(&request.to, d))
-    {
-        return Err(BackupError::Invalid(format!(
-            "--data {source} overlaps the backup location {}: a backup would copy its own \
-             store; give a data prefix beside it, or back up to another prefix or bucket",
-            request.to
-        )));
-    }
+    request.validate()?;
     let store = Store::open(first, request.to.clone()).await?;
     // Held while blobs may be reused, so that a prune running now keeps them.
     let lease = Lease::take(&store).await?;

@@ -106,6 +106,14 @@ impl Request {
 
     /// Checks what can be checked without asking AWS.
     pub fn validate(&self) -> Result<(), OpsError> {
+        if let Some(function) = self.function() {
+            if matches!(self, Request::Invoke(_)) && function.is_empty() {
+                return Err(OpsError::Invalid(
+                    "no function named: lops invoke FUNCTION[:QUALIFIER]".into(),
+                ));
+            }
+            check_function(function)?;
+        }
         if let Some(alias) = self.alias() {
             check_alias(alias)?;
         }
@@ -118,9 +126,6 @@ impl Request {
             }
             Request::SetConcurrency { value: Some(n), .. } if *n < 0 => Err(OpsError::Invalid(
                 format!("reserved concurrency {n} is negative: give 0 or more"),
-            )),
-            Request::Invoke(r) if r.function.is_empty() => Err(OpsError::Invalid(
-                "no function named: lops invoke FUNCTION[:QUALIFIER]".into(),
             )),
             Request::Invoke(r) => {
                 super::payload::check_payload_size(r.payload.len() as u64, r.asynchronous)
@@ -254,6 +259,37 @@ pub fn check_weight(weight: f64) -> Result<(), OpsError> {
 
 /// An alias name as Lambda takes it: 1 to 128 letters, digits, `-` and `_`, not all digits
 /// (that would be a version), so not `$LATEST` either.
+/// A function's name as Lambda names it: 1 to 64 letters, digits, `-` or `_`. An ARN is
+/// refused with the name and region it holds (lops acts on a name in the regions chosen, so an
+/// ARN naming another region or account would mislead): the message says what to pass instead.
+pub fn check_function(name: &str) -> Result<(), OpsError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        return Ok(());
+    }
+    if name.trim().is_empty() {
+        return Err(OpsError::Invalid(
+            "no function named: give the function's name".into(),
+        ));
+    }
+    let parts: Vec<&str> = name.split(':').collect();
+    if let ["arn", _, "lambda", region, _, "function", function, ..] = parts.as_slice() {
+        return Err(OpsError::Invalid(format!(
+            "'{name}' is an ARN: give the function's name, {function}, and its region with \
+             --region {region}"
+        )));
+    }
+    let shown: String = name.chars().take(80).collect();
+    Err(OpsError::Invalid(format!(
+        "'{shown}' is not a function name: 1 to 64 letters, digits, '-' or '_' (a qualifier \
+         goes after a colon only where a command takes one, as `lops invoke NAME:ALIAS`)"
+    )))
+}
+
 pub fn check_alias(alias: &str) -> Result<(), OpsError> {
     let ok = !alias.is_empty()
         && alias.len() <= 128

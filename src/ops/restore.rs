@@ -112,18 +112,7 @@ impl RestorePreview {
 }
 
 fn check_function_name(name: &str) -> Result<(), BackupError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(BackupError::Invalid(format!(
-            "'{name}' is not a valid function name: 1 to 64 letters, digits, '-' or '_'"
-        )))
-    }
+    super::request::check_function(name).map_err(|e| BackupError::Invalid(e.to_string()))
 }
 
 fn check_role(role: &str) -> Result<(), BackupError> {

@@ -334,3 +334,61 @@ async fn credentials_never_reach_the_log_or_the_audit_file() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+/// A function name Lambda cannot have (empty, a space, a slash) or an ARN is bad input in every
+/// command that takes one, said before anything is asked (the endpoint here answers nothing).
+#[test]
+fn a_name_no_function_can_have_or_an_arn_is_refused_before_asking() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let arn = "arn:aws:lambda:eu-west-1:123456789012:function:orders-api";
+    for name in ["", "a b", "a/b", arn] {
+        let r = ["--region", "us-east-1"];
+        let commands: Vec<Vec<&str>> = vec![
+            vec!["kill", name, "--yes"],
+            vec!["revive", name, "--yes"],
+            vec!["concurrency", "set", name, "5", "--yes"],
+            vec![
+                "traffic",
+                "set",
+                "live",
+                "--fn",
+                name,
+                "--version",
+                "2",
+                "--weight",
+                "0.2",
+                "--yes",
+            ],
+            vec!["traffic", "show", name],
+            vec!["triggers", name],
+            vec!["logs", name],
+            vec![
+                "backup",
+                "run",
+                "--fn",
+                name,
+                "--to",
+                "s3://acme-backups/lops",
+                "--yes",
+            ],
+        ];
+        for mut args in commands {
+            args.extend(r);
+            let run = lops.run(&args);
+            run.assert_exit(2);
+            let said = if name == arn {
+                "is an ARN: give the function's name, orders-api, and its region with --region eu-west-1"
+            } else if name.is_empty() && args[0] == "logs" {
+                "name the functions"
+            } else if name.is_empty() && args[0] == "backup" {
+                "name what to back up"
+            } else if name.is_empty() {
+                "no function named"
+            } else {
+                "is not a function name: 1 to 64 letters"
+            };
+            assert!(run.stderr.contains(said), "{args:?}: {}", run.stderr);
+            assert!(!run.stderr.contains("connect"), "{args:?}: {}", run.stderr);
+        }
+    }
+}
