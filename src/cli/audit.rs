@@ -95,9 +95,8 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
     // passed over for an older one here.
     let named = !global.profiles.is_empty() || global.regions.is_some();
     if !named && let Some(there) = crate::ops::batch::elsewhere(&all, &records) {
-        return Err(Failure::refused(format!(
-            "the last reversible action was not made under profile {}: {there}",
-            profiles.join(",")
+        return Err(Failure::refused(crate::ops::batch::not_here(
+            &profiles, None, &there,
         )));
     }
     let targets = crate::ops::batch::undo_targets(&records);

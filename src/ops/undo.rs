@@ -395,6 +395,18 @@ pub fn elsewhere(all: &[Record], chosen: &[Record]) -> Option<String> {
     ))
 }
 
+/// The refusal when the last reversible action lies (wholly or in part) outside the profiles
+/// and regions chosen: `there` is what [`elsewhere`] said.
+pub fn not_here(profiles: &[String], regions: Option<&[String]>, there: &str) -> String {
+    format!(
+        "the last reversible action was not made within profile {}{}: {there}",
+        profiles.join(","),
+        regions
+            .map(|r| format!(" and region {}", r.join(",")))
+            .unwrap_or_default()
+    )
+}
+
 /// Said when `targets` (what the chosen scopes would undo) are only part of their batch: the
 /// rest was made under other profiles or regions, and a batch is undone whole or not at all.
 pub fn partial_batch(all: &[Record], targets: &[Record]) -> Option<String> {

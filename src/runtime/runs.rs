@@ -96,18 +96,21 @@ pub(super) async fn undo_batch<S: Source>(
             .map_err(|e| format!("cannot read the audit log {path}: {e}"))?
             .0
     };
-    // Only what was done under the profiles this dashboard reads (as `lops undo`).
-    let mut profiles: Vec<String> = sources.iter().map(|s| s.scope().profile.clone()).collect();
-    profiles.dedup();
+    // Only what was done under the profiles and in the regions this dashboard shows (as
+    // `lops undo --profile … --regions …`): a batch reaching beyond them is refused whole.
+    let names = |of: fn(&crate::provider::Scope) -> &String| {
+        let mut names: Vec<String> = sources.iter().map(|s| of(s.scope()).clone()).collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let (profiles, regions) = (names(|s| &s.profile), names(|s| &s.region));
     let all = records;
-    let records = batch::in_scope(&all, &profiles, None);
-    // The last action anywhere is what `u` means: one made under a profile this dashboard does
-    // not read is named, never passed over for an older one here.
+    let records = batch::in_scope(&all, &profiles, Some(&regions));
+    // The last action anywhere is what `u` means: one made beyond what this dashboard shows
+    // is named, never passed over for an older one here.
     if let Some(there) = batch::elsewhere(&all, &records) {
-        return Err(format!(
-            "the last reversible action was not made under profile {}: {there}",
-            profiles.join(",")
-        ));
+        return Err(batch::not_here(&profiles, Some(&regions), &there));
     }
     let targets = batch::undo_targets(&records);
     if let Some(why) = batch::partial_batch(&all, &targets) {

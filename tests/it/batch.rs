@@ -147,6 +147,27 @@ async fn marked_rows_in_three_regions_roll_back_in_one_confirmed_step_and_undo_a
         .wait_until(5, "marks cleared", |t| !t.contains("marked"))
         .await;
 
+    // A dashboard showing one of the three regions refuses to undo part of the batch (as
+    // `lops undo --regions` does), naming the command that takes it all back. (Before, it
+    // undid its region's part and skipped the others.)
+    let one = self::sources(&proxy, &[CHANGE]).await;
+    let narrow = Screen::new(120, 30);
+    let (narrow_keys, narrow_run) =
+        tui::start_on(&narrow, one.clone(), tui::state(&one), Some(audit.clone()));
+    narrow.wait_loaded(30, "Active").await;
+    tui::press(&narrow_keys, KeyCode::Char('u'));
+    let refused = narrow
+        .wait_for(20, "undo it with `lops undo --profile default --regions")
+        .await;
+    assert!(
+        refused.contains("not made within profile default and region"),
+        "{refused}"
+    );
+    assert_eq!(audit.read().expect("audit").0.len(), 6, "nothing undone");
+    tui::press(&narrow_keys, KeyCode::Enter);
+    tui::press(&narrow_keys, KeyCode::Char('q'));
+    narrow_run.await.expect("join").expect("loop");
+
     // `u` undoes the whole batch, previewed and confirmed once.
     tui::press(&keys, KeyCode::Char('u'));
     screen.wait_for(20, "undo: 6 changes in 3 scopes").await;

@@ -375,7 +375,7 @@ async fn undo_takes_back_only_what_was_done_in_the_profiles_and_regions_chosen()
     ] {
         run.assert_exit(exit);
         assert!(
-            run.stderr.contains("under profile ro")
+            run.stderr.contains("profile ro")
                 && run
                     .stderr
                     .contains("lops undo --profile default --regions us-east-2"),
