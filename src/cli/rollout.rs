@@ -51,8 +51,8 @@ fn stop_on_signal() {
             if rollout::rolling_back() {
                 "the rollout is rolling back: lops stops once that is written"
             } else {
-                "stopping the rollout where it is (within a second); a second ctrl-c (or \
-                 signal) quits at once"
+                "stopping the rollout where it is (within a second); a second signal (ctrl-c) \
+                 quits at once"
             }
         );
         while crate::runtime::stop_requested(true).await.is_ok() {
@@ -68,6 +68,29 @@ fn stop_on_signal() {
             if crate::runtime::stop_requested(true).await.is_ok() {
                 std::process::exit(Exit::Failure as i32);
             }
+        }
+    });
+}
+
+/// While `traffic abort` runs: a signal before its rollback quits at once (this abort wrote
+/// nothing yet); during the rollback it is said and lops quits when the rollback and its record
+/// are written — a further signal quits at once, leaving the alias where the rollback got to.
+fn finish_abort_on_signal() {
+    tokio::spawn(async {
+        if crate::runtime::stop_requested(true).await.is_err() {
+            return;
+        }
+        if !rollout::rolling_back() {
+            let _ = writeln!(std::io::stderr(), "abort stopped before it wrote anything");
+            std::process::exit(Exit::Failure as i32);
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "the abort is rolling back: lops quits when it is done (again to quit now, leaving \
+             the alias where the rollback got to)"
+        );
+        if crate::runtime::stop_requested(true).await.is_ok() {
+            std::process::exit(Exit::Failure as i32);
         }
     });
 }
@@ -216,6 +239,7 @@ pub async fn resume(
         super::confirm::why_typed(production, None).as_deref(),
     )?;
     if abort {
+        finish_abort_on_signal();
         let outcome =
             rollout::abort(source, &store, function, alias, audit.as_ref(), ABORT_WAIT).await?;
         reporter(flags.json)(

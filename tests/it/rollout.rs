@@ -513,6 +513,63 @@ async fn a_second_ctrl_c_waits_for_the_rollback() {
     assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
 }
 
+/// A signal while `traffic abort` writes its rollback does not kill it half-way: lops says so,
+/// finishes the rollback and its record, and the plan reads aborted (before, one SIGTERM left
+/// the audit at `started` and the plan `interrupted` with the alias already back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_an_aborts_rollback_waits_for_it() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "il-central-1";
+    let (seeder, f) = canary(region, "sigabort").await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let mut owner = lops.spawn(&plan_args(&f, region, "20:60s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    let _ = owner.kill();
+    let _ = owner.wait();
+    let writes = proxy.calls(region, "lambda", "UpdateAlias");
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("lambda".into()),
+        operation: Some("UpdateAlias".into()),
+        fault: Fault::Delay(Duration::from_secs(3)),
+        remaining: None,
+    });
+    let child = lops.spawn(&[
+        "traffic",
+        "abort",
+        "live",
+        "--fn",
+        &f,
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while proxy.calls(region, "lambda", "UpdateAlias") == writes {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rollback was written"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    let (code, stderr) = finish(child, 60);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("lops quits when it is done"), "{stderr}");
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+    let audit = lops.run(&["audit", "--json"]);
+    assert!(!audit.stdout.contains("\"started\""), "{}", audit.stdout);
+    assert_eq!(
+        standings(&lops.run(&["traffic", "plans", "--json"]).json()),
+        ["finished"],
+        "nothing left to resume or abort"
+    );
+}
+
 /// A lops waiting on a slow AWS call (here the guard's CloudWatch read, 30 s: longer than the
 /// 15 s after which a silent owner counts as gone — hence the raised timeout) still owns its
 /// rollout: `plans` says running and another lops's resume is refused.
