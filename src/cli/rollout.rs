@@ -95,6 +95,16 @@ fn finish_abort_on_signal() {
     });
 }
 
+/// A preview only: said on stderr, and with `--json` one line on stdout (as every event).
+fn dry_run(r: &Rollout, preview: &str, json: bool) -> Result<Exit, Failure> {
+    if json {
+        let line = serde_json::json!({"dry_run": true, "target": r.target(), "profile": r.profile, "region": r.region, "from": r.from, "to": r.to, "steps": r.steps, "preview": preview});
+        out!("{line}");
+    }
+    err!("dry run: nothing changed");
+    Ok(Exit::Done)
+}
+
 fn reporter(json: bool) -> impl FnMut(&Rollout, &str) {
     move |r: &Rollout, event: &str| {
         let mut err = std::io::stderr().lock();
@@ -142,8 +152,7 @@ pub async fn plan(global: &GlobalArgs, args: RolloutArgs) -> Result<Exit, Failur
     let preview = r.preview();
     err!("{preview}");
     if args.flags.dry_run {
-        err!("dry run: nothing changed");
-        return Ok(Exit::Done);
+        return dry_run(&r, &preview, args.flags.json);
     }
     let production = source.scope().access.production;
     super::confirm::ask(
@@ -229,8 +238,7 @@ pub async fn resume(
     };
     err!("{what}");
     if flags.dry_run {
-        err!("dry run: nothing changed");
-        return Ok(Exit::Done);
+        return dry_run(&r, &what, flags.json);
     }
     let production = source.scope().access.production;
     super::confirm::ask(

@@ -412,6 +412,30 @@ fn standings(plans: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `--dry-run --json` of a plan: one JSON line on stdout saying what it would do, and nothing
+/// written (before, stdout was empty).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_with_json_prints_its_preview_as_one_line() {
+    let region = "il-central-1";
+    let (seeder, f) = canary(region, "dryjson").await;
+    let lops = Lops::new(moto::url());
+    let mut args = plan_args(&f, region, "20:60s");
+    args.retain(|a| *a != "--yes");
+    args.extend(["--dry-run", "--json"]);
+    let run = lops.run(&args);
+    run.assert_exit(0);
+    let doc = run.json();
+    assert_eq!(doc["dry_run"], true, "{doc}");
+    assert_eq!(doc["target"], format!("{f}:live"), "{doc}");
+    assert_eq!(doc["region"], region, "{doc}");
+    assert!(
+        doc["preview"].as_str().is_some_and(|p| p.contains("20%")),
+        "{doc}"
+    );
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+    assert!(standings(&lops.run(&["traffic", "plans", "--json"]).json()).is_empty());
+}
+
 /// ctrl-c, SIGTERM or a closed terminal stop a rollout where it is, at once and on the record:
 /// the alias keeps its step, the plan reads interrupted (resume or abort), lops exits 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
