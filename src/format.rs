@@ -109,8 +109,7 @@ pub fn printable(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
     if !needs_cleaning(text, lines) {
         return std::borrow::Cow::Borrowed(text);
     }
-    let stripped = anstream::adapter::strip_str(text).to_string();
-    let stripped = stripped.replace("\r\n", "\n");
+    let stripped = strip_escapes(text).replace("\r\n", "\n");
     std::borrow::Cow::Owned(
         stripped
             .chars()
@@ -122,6 +121,62 @@ pub fn printable(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+/// Removes each complete escape sequence (CSI, OSC, DCS/SOS/PM/APC strings, two-byte escapes).
+/// An escape that starts no complete sequence is shown as `�` and what follows it is kept: a
+/// terminal would swallow that text, and the person reading must not lose it.
+fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('\x1b') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match sequence_len(after.as_bytes()) {
+            Some(n) => rest = &after[n..],
+            None => {
+                out.push('\u{fffd}');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// How many bytes after an ESC a complete escape sequence takes, if it is one (every end is an
+/// ASCII byte, so the length is a character boundary).
+fn sequence_len(b: &[u8]) -> Option<usize> {
+    let run = |from: usize, range: std::ops::RangeInclusive<u8>| {
+        from + b[from.min(b.len())..]
+            .iter()
+            .take_while(|c| range.contains(c))
+            .count()
+    };
+    let ends_at = |i: usize, range: std::ops::RangeInclusive<u8>| {
+        b.get(i).is_some_and(|c| range.contains(c)).then_some(i + 1)
+    };
+    match *b.first()? {
+        // CSI: parameters, intermediates, a final byte.
+        b'[' => ends_at(run(run(1, 0x30..=0x3f), 0x20..=0x2f), 0x40..=0x7e),
+        // A string, to ST (ESC \) — or BEL, for OSC.
+        first @ (b']' | b'P' | b'X' | b'^' | b'_') => {
+            for i in 1..b.len() {
+                if first == b']' && b[i] == 0x07 {
+                    return Some(i + 1);
+                }
+                if b[i] == 0x1b {
+                    return (b.get(i + 1) == Some(&b'\\')).then_some(i + 2);
+                }
+            }
+            None
+        }
+        // Intermediates, then a final byte (ESC ( B).
+        0x20..=0x2f => ends_at(run(1, 0x20..=0x2f), 0x30..=0x7e),
+        // Two bytes (ESC 7, ESC c, ESC =).
+        0x30..=0x7e => Some(1),
+        _ => None,
+    }
 }
 
 fn needs_cleaning(text: &str, lines: bool) -> bool {
@@ -206,6 +261,25 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the text, nothing that drives a terminal is left in it.
+        #[test]
+        fn printable_leaves_no_control(
+            text in "[a-z\\x1b\\[\\]\\\\()0-9;PX^_\\x07\\x08\\r\\n\\u{9b}é]{0,40}"
+        ) {
+            let clean = printable(&text, true);
+            prop_assert!(!clean.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
+        }
+
+        /// Text with no escape in it loses nothing: each control character becomes one `�`.
+        #[test]
+        fn printable_without_escapes_keeps_every_character(text in "[a-z\\x07\\x08\\x0b\\u{9b}é ]{0,40}") {
+            let clean = printable(&text, true);
+            prop_assert_eq!(clean.chars().count(), text.chars().count());
+        }
+    }
 
     #[test]
     fn text_from_elsewhere_cannot_drive_the_terminal() {
@@ -213,6 +287,21 @@ mod tests {
         let clean = printable(hostile, false);
         assert!(!clean.chars().any(char::is_control), "{clean:?}");
         assert!(clean.starts_with("ab") && clean.contains('c'), "{clean:?}");
+        // An escape that starts no complete sequence hides nothing after it; other control
+        // characters are shown, not dropped.
+        assert_eq!(printable("lone \x1bX after", true), "lone \u{fffd}X after");
+        assert_eq!(printable("trailing \x1b", true), "trailing \u{fffd}");
+        assert_eq!(
+            printable("open \x1b]0;title", true),
+            "open \u{fffd}]0;title"
+        );
+        assert_eq!(printable("a\x1b[1;31mred\x1b[0m b", true), "ared b");
+        assert_eq!(printable("x\x1b(By", true), "xy");
+        assert_eq!(
+            printable("ab\x08\x08c\x07", true),
+            "ab\u{fffd}\u{fffd}c\u{fffd}"
+        );
+        assert_eq!(printable("v\x0b\x0cw", true), "v\u{fffd}\u{fffd}w");
         assert_eq!(printable("one\ntwo", false), "one⏎two");
         assert_eq!(printable("one\r\ntwo\tx", true), "one\ntwo\tx");
         assert_eq!(printable("plain", true), "plain");

@@ -130,7 +130,19 @@ impl Seen {
 pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let hint = "use a duration such as 15m, 1h, 2d, or a time such as 2026-11-25T10:00:00Z";
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
+        let t = t.with_timezone(&Utc);
+        // A time ahead (a typo in the year, say) would read nothing, in silence; one before
+        // 1970 is not a time CloudWatch Logs takes.
+        if t > now {
+            return Err(format!(
+                "'{text}' is in the future (now is {}): {hint}",
+                now.format("%Y-%m-%dT%H:%M:%SZ")
+            ));
+        }
+        if t.timestamp_millis() < 0 {
+            return Err(format!("'{text}' is before 1970: {hint}"));
+        }
+        return Ok(t);
     }
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -320,6 +332,8 @@ mod tests {
             now() - TimeDelta::hours(2)
         );
         for bad in [
+            "2099-01-01T00:00:00Z",
+            "0000-01-01T00:00:00Z",
             "yesterday",
             "15",
             "15w",

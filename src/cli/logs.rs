@@ -94,18 +94,41 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     {
         return Err(Failure::usage(format!("--filter: {why}")));
     }
-    // Nothing read anywhere: the command failed (with --json, its error document).
+    // Nothing read anywhere: the command failed (with --json, its error document). Bad input
+    // (no such log group, refused credentials) only when every read says so; whatever the
+    // order of the profiles and regions, the same code and the failure named first.
     if !failures.is_empty() && failures.len() == total {
-        let exit = match &failures[0] {
-            ProviderError::NotFound(_) | ProviderError::Credentials(_) => Exit::Usage,
-            _ => Exit::Failure,
+        let usage = |e: &ProviderError| {
+            matches!(
+                e,
+                ProviderError::NotFound(_) | ProviderError::Credentials(_)
+            )
         };
+        let exit = if failures.iter().all(usage) {
+            Exit::Usage
+        } else {
+            Exit::Failure
+        };
+        let first = failures.iter().find(|e| !usage(e)).unwrap_or(&failures[0]);
+        if args.stats {
+            print_calls(&ctx, std::time::Duration::ZERO);
+        }
         return Err(Failure {
             exit,
-            message: format!("no logs read: {}", failures[0]),
+            message: format!("no logs read: {first}"),
         });
     }
     let lines = merge(lines);
+    if lines.is_empty() && !args.json {
+        err!(
+            "lops: no log events since {}{}",
+            since.format("%Y-%m-%dT%H:%M:%SZ"),
+            match filter {
+                Some(f) => format!(" matching {f:?}"),
+                None => String::new(),
+            }
+        );
+    }
     let printed = print_lines(&lines, args.json);
     // A reader that went away (`| head -1`) is not followed further.
     let gone = super::reader_gone(&printed);

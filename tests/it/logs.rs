@@ -383,6 +383,42 @@ async fn a_filter_pattern_aws_refuses_is_bad_input_and_never_followed() {
     }
 }
 
+/// Nothing read anywhere: one region has no log group, the other cannot be reached. The exit
+/// code and the failure named do not depend on the order the regions are given in (it was the
+/// first read's), and a refusal AWS pins on the log group is not blamed on the filter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_nothing_is_read_the_exit_does_not_depend_on_the_order() {
+    let (missing, down) = ("ap-east-1", "me-central-1");
+    let f = format!("{}-none", moto::unique("order"));
+    let proxy = crate::support::proxy::FaultProxy::start(moto::url());
+    proxy.fail_region(down, crate::support::proxy::Fault::Status(503));
+    let lops = Lops::new(&proxy.url);
+    for regions in [format!("{missing},{down}"), format!("{down},{missing}")] {
+        let run = lops.run(&["logs", &f, "--regions", &regions, "--json", "--stats"]);
+        run.assert_exit(1);
+        let doc = run.json();
+        assert_eq!(doc["exit"], 1, "{regions}: {doc}");
+        assert!(
+            doc["error"].as_str().is_some_and(|e| e.contains("503")),
+            "{regions}: {doc}"
+        );
+        assert!(run.stderr.contains("lops: calls"), "{}", run.stderr);
+    }
+    // Every read says the group is missing: bad input.
+    let run = lops.run(&["logs", &f, "--regions", missing]);
+    run.assert_exit(2);
+
+    proxy.reply(
+        missing,
+        "FilterLogEvents",
+        400,
+        r#"{"__type":"InvalidParameterException","message":"1 validation error detected: Value 'x:y' at 'logGroupName' failed to satisfy constraint"}"#,
+    );
+    let run = lops.run(&["logs", &f, "--regions", missing, "--filter", "ERROR"]);
+    assert!(!run.stderr.contains("--filter"), "{}", run.stderr);
+    assert!(run.stderr.contains("logGroupName"), "{}", run.stderr);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_prints_new_events_once_and_stops_on_ctrl_c() {
     let region = "me-south-1";

@@ -101,8 +101,14 @@ impl AwsRegion {
                     )),
                     // A pattern CloudWatch Logs cannot parse is the caller's to fix, not a
                     // failure to retry.
+                    // (Only when AWS names the pattern: a refused group name or time is
+                    // not the filter's fault.)
                     ProviderError::Service(m)
-                        if filter.is_some() && m.starts_with("InvalidParameterException") =>
+                        if filter.is_some()
+                            && m.starts_with("InvalidParameterException")
+                            && !["logGroupName", "logGroupIdentifier", "startTime", "endTime"]
+                                .iter()
+                                .any(|p| m.contains(p)) =>
                     {
                         ProviderError::Invalid(format!(
                             "the filter pattern {:?} was refused ({m}): see CloudWatch Logs' \
