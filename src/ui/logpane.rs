@@ -73,8 +73,9 @@ pub fn render(
         crate::state::logpane::Follow::Off => {}
     }
     if !pane.filter.is_empty() {
+        // A text match on the lines read, not a CloudWatch Logs pattern (`lops logs --filter`).
         title.push(Span::raw(format!(
-            "{} filter: {} ",
+            "{} text filter: {} ",
             theme.sep(),
             pane.filter
         )));
@@ -122,7 +123,7 @@ pub fn render(
         if rows.len() >= room {
             break;
         }
-        let mut entry = entry_rows(l, theme);
+        let mut entry = entry_rows(l, theme, usize::from(area.width.saturating_sub(2)));
         entry.truncate(room - rows.len());
         rows.extend(entry.into_iter().rev());
     }
@@ -130,10 +131,14 @@ pub fn render(
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
+/// At most this many rows for one event: a longer message ends with how much more there is.
+const EVENT_ROWS: usize = 6;
+
 /// One log event's rows: its time, then its message cleaned for the terminal as `lops logs`
-/// cleans it (escape sequences removed, other controls shown as `�`), each line of it on a row
-/// of its own under the first.
-fn entry_rows(l: &crate::loglines::LogLine, theme: &Theme) -> Vec<Line<'static>> {
+/// cleans it (escape sequences removed, other controls shown as `�`), each line of it on rows
+/// of its own under the first, wrapped to `width` — never cut in silence: past
+/// [`EVENT_ROWS`] the last row says how many characters are left out.
+fn entry_rows(l: &crate::loglines::LogLine, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let style = if l.failure.is_some() {
         theme.bad()
     } else if l.report.is_some() || l.message.starts_with("START ") || l.message.starts_with("END ")
@@ -146,8 +151,30 @@ fn entry_rows(l: &crate::loglines::LogLine, theme: &Theme) -> Vec<Line<'static>>
     let indent = " ".repeat(time.chars().count());
     let text = compact(l);
     let message = crate::format::printable(&text, true);
+    let room = width.saturating_sub(indent.chars().count()).max(10);
+    let mut parts: Vec<String> = Vec::new();
+    for line in message.trim_end_matches('\n').split('\n') {
+        let line = line.replace('\t', "  ");
+        let chars: Vec<char> = line.chars().collect();
+        if chars.is_empty() {
+            parts.push(String::new());
+        }
+        parts.extend(chars.chunks(room).map(|c| c.iter().collect::<String>()));
+    }
+    let cut = parts.len() > EVENT_ROWS;
+    if cut {
+        let left: usize = parts[EVENT_ROWS - 1..]
+            .iter()
+            .map(|p| p.chars().count())
+            .sum();
+        parts.truncate(EVENT_ROWS - 1);
+        parts.push(format!(
+            "… {left} more characters (`lops logs` prints the whole line)"
+        ));
+    }
+    let last = parts.len().saturating_sub(1);
     let mut out = Vec::new();
-    for (n, part) in message.trim_end_matches('\n').split('\n').enumerate() {
+    for (n, part) in parts.into_iter().enumerate() {
         let mut spans = vec![Span::styled(
             if n == 0 { time.clone() } else { indent.clone() },
             theme.dim(),
@@ -159,7 +186,8 @@ fn entry_rows(l: &crate::loglines::LogLine, theme: &Theme) -> Vec<Line<'static>>
         {
             spans.push(Span::styled("cold ", theme.warn()));
         }
-        spans.push(Span::styled(part.replace('\t', "  "), style));
+        let said = cut && n == last;
+        spans.push(Span::styled(part, if said { theme.dim() } else { style }));
         out.push(Line::from(spans));
     }
     out

@@ -812,6 +812,8 @@ async fn log_pane_cleans_messages_and_gives_each_line_of_one_a_row() {
         "tb",
         "Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: boom\n",
     ));
+    let long = format!("LONG {} TAIL", "x".repeat(2000));
+    lines.push(line(3, "long", &long));
     update(
         &mut state,
         Msg::LogLines {
@@ -831,6 +833,14 @@ async fn log_pane_cleans_messages_and_gives_each_line_of_one_a_row() {
         first.is_some() && last == first.map(|f| f + 2),
         "each line of the traceback on a row of its own: {out}"
     );
+    // A line longer than the pane wraps, and what is left out past a few rows is said.
+    let long_rows = rows.iter().filter(|r| r.contains("xxxxxxxxxx")).count();
+    assert_eq!(long_rows, 5, "{out}");
+    assert!(
+        out.contains("more characters (`lops logs` prints the whole line)"),
+        "{out}"
+    );
+    assert!(!out.contains("TAIL"), "{out}");
     // Scrolled back past what a filter then leaves: its matches show.
     for _ in 0..3 {
         update(
