@@ -239,6 +239,22 @@ impl Manifest {
                     c.timeout.unwrap_or_default()
                 ));
             }
+            // The package's address is Lambda's own hash of it: the two say the same, or the
+            // manifest was edited (or pieced together from another's), and a restore would
+            // upload other code than its preview names.
+            if let Code::Zip {
+                sha256,
+                lambda_sha256,
+                ..
+            } = &v.code
+                && super::store::lambda_sha_to_hex(lambda_sha256).is_some_and(|h| h != *sha256)
+            {
+                bad(format!(
+                    "version {}: its package {} is not the code Lambda hashed ({lambda_sha256})",
+                    v.version,
+                    sha256.get(..12).unwrap_or(sha256)
+                ));
+            }
         }
         let mut names = std::collections::BTreeSet::new();
         for a in &self.aliases {
@@ -255,6 +271,15 @@ impl Manifest {
                         a.name
                     ));
                 }
+            }
+            // Lambda splits traffic only between published versions.
+            if !a.weights.is_empty()
+                && (a.function_version == "$LATEST" || a.weights.contains_key("$LATEST"))
+            {
+                bad(format!(
+                    "alias {} splits traffic with $LATEST (Lambda weights only published versions)",
+                    a.name
+                ));
             }
             for (version, w) in &a.weights {
                 if !(0.0..1.0).contains(w) {
@@ -439,9 +464,34 @@ mod tests {
             "weight of 7.5",
             "names function orders but lies under billing",
             "names region eu-west-1 but lies under us-east-1",
+            "alias live splits traffic with $LATEST",
         ] {
             assert!(found.contains(expected), "{expected}: {found}");
         }
+        // A package that is not the code Lambda hashed (a manifest pieced together from
+        // another's): the same hash is in it twice, once as Lambda writes it.
+        let mut m = sample();
+        let lambda = |hex: &str| {
+            use base64::Engine as _;
+            let raw: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or_default())
+                .collect();
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        };
+        m.latest.code = Code::Zip {
+            sha256: "a".repeat(64),
+            size: 10,
+            lambda_sha256: lambda(&"a".repeat(64)),
+        };
+        assert_eq!(m.problems(&key), Vec::<String>::new());
+        m.latest.code = Code::Zip {
+            sha256: "a".repeat(64),
+            size: 10,
+            lambda_sha256: lambda(&"b".repeat(64)),
+        };
+        let found = m.problems(&key).join("\n");
+        assert!(found.contains("is not the code Lambda hashed"), "{found}");
         m.blobs = vec![
             BlobRef {
                 sha256: "a".repeat(64),

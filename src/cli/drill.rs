@@ -116,7 +116,7 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         super::confirm::why_typed(production, None).as_deref(),
     )?;
     let progress = |p: Progress| {
-        if let Progress::Warning(w) = p {
+        if let Progress::Warning(w) | Progress::Note(w) = p {
             err!("lops: {w}");
         }
     };
@@ -142,8 +142,9 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
                     return Err(Failure {
                         exit: Exit::Failure,
                         message: format!(
-                            "drill interrupted: its copy of {function} may be left in {}; the \
-                             next drill of {function} there deletes it",
+                            "drill interrupted: its copy of {function} (named above) may be left \
+                             in {}: delete it by hand, or a drill of {function} there 30 minutes \
+                             from now deletes it",
                             region.scope()
                         ),
                     });
@@ -202,6 +203,12 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         }
         for c in &report.leftovers_removed {
             err!("  deleted {c}, the copy an interrupted drill left");
+        }
+        for c in &report.leftovers_waiting {
+            err!(
+                "  {c} is still there: a drill that began less than 30 minutes ago left it (or \
+                 runs still); a drill after that deletes it, or delete it by hand"
+            );
         }
         err!(
             "{}",

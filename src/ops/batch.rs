@@ -356,56 +356,96 @@ pub async fn prepare<S: RegionActions>(
 
 const SAME_FUNCTION: &str = "the same function as in";
 
-/// Two profiles of one account name the same function in a region: it is acted on once (the
-/// first), the other skipped and said — never changed twice after one confirmation. The
-/// account is STS's (asked once per scope) and only when the batch spans several profiles.
+/// Two profiles of one account name the same function in a region: it is acted on once, the
+/// others skipped and said — never changed twice after one confirmation. Which profile acts is
+/// never a matter of the order they were given in: the strictest (a production one first, then
+/// the lower tier), so widening a production row to the other profiles keeps its typed
+/// confirmation; and where one of them refused it (its tier), the function is refused in all.
+/// The account is STS's (asked once per scope) and only when the batch spans several profiles.
 async fn once_per_function<S: RegionActions>(sources: &[&S], items: &mut [Item]) {
     let profiles: std::collections::BTreeSet<&str> = items
         .iter()
-        .filter_map(|i| match i {
-            Item::Ready { plan, .. } => Some(plan.scope.profile.as_str()),
-            Item::Skipped { .. } => None,
+        .map(|i| match i {
+            Item::Ready { plan, .. } => plan.scope.profile.as_str(),
+            Item::Skipped { scope, .. } => scope.profile.as_str(),
         })
         .collect();
     if profiles.len() < 2 {
         return;
     }
-    let mut first: std::collections::HashMap<(String, String, String), String> = Default::default();
-    for item in items.iter_mut() {
-        let Item::Ready { source, plan } = item else {
+    // Each item's function, as (account, region, target).
+    let mut keys: Vec<Option<(String, String, String)>> = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        let (scope, target) = match item {
+            Item::Ready { plan, .. } => (&plan.scope, &plan.target),
+            Item::Skipped { scope, target, .. } => (scope, target),
+        };
+        let account = match sources.get(item.source()) {
+            Some(region) => region
+                .caller()
+                .await
+                .ok()
+                .and_then(|arn| arn.split(':').nth(4).map(str::to_string))
+                .filter(|a| !a.is_empty()),
+            None => None,
+        };
+        keys.push(account.map(|a| (a, scope.region.clone(), target.clone())));
+    }
+    let strictness = |scope: &Scope| (!scope.access.production, scope.access.tier);
+    for i in 0..items.len() {
+        let Some(key) = keys[i].clone() else {
             continue;
         };
-        let Some(region) = sources.get(*source) else {
+        let group: Vec<usize> = (0..items.len())
+            .filter(|j| keys[*j].as_ref() == Some(&key))
+            .collect();
+        if group.len() < 2 || group[0] != i {
+            continue;
+        }
+        let account = &key.0;
+        let refused = group.iter().find_map(|j| match &items[*j] {
+            Item::Skipped {
+                scope,
+                error: OpsError::Refused(why),
+                ..
+            } => Some(format!("{scope}: {why}")),
+            _ => None,
+        });
+        let keeper = group
+            .iter()
+            .filter_map(|j| match &items[*j] {
+                Item::Ready { plan, .. } => Some((*j, strictness(&plan.scope))),
+                Item::Skipped { .. } => None,
+            })
+            .min_by_key(|(_, strict)| *strict)
+            .map(|(j, _)| j);
+        let Some(keeper) = keeper else {
             continue;
         };
-        let Some(account) = region
-            .caller()
-            .await
-            .ok()
-            .and_then(|arn| arn.split(':').nth(4).map(str::to_string))
-            .filter(|a| !a.is_empty())
-        else {
-            continue;
-        };
-        let key = (
-            account.clone(),
-            plan.scope.region.clone(),
-            plan.target.clone(),
-        );
-        match first.get(&key) {
-            Some(there) => {
-                *item = Item::Skipped {
-                    source: *source,
-                    scope: plan.scope.clone(),
-                    target: plan.target.clone(),
-                    error: OpsError::Invalid(format!(
-                        "{SAME_FUNCTION} {there} (account {account}): acted on once"
-                    )),
-                };
-            }
-            None => {
-                first.insert(key, plan.scope.to_string());
-            }
+        let there = items[keeper]
+            .plan()
+            .map(|p| p.scope.to_string())
+            .unwrap_or_default();
+        for j in group {
+            let Item::Ready { source, plan } = &items[j] else {
+                continue;
+            };
+            let error = match &refused {
+                Some(why) => OpsError::Refused(format!(
+                    "the same function is refused under another profile of account {account} \
+                     ({why}): not changed through this one"
+                )),
+                None if j == keeper => continue,
+                None => OpsError::Invalid(format!(
+                    "{SAME_FUNCTION} {there} (account {account}): acted on once"
+                )),
+            };
+            items[j] = Item::Skipped {
+                source: *source,
+                scope: plan.scope.clone(),
+                target: plan.target.clone(),
+                error,
+            };
         }
     }
 }

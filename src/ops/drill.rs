@@ -37,6 +37,10 @@ pub struct DrillReport {
     /// Copies earlier drills of this function left (interrupted, killed), deleted now.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leftovers_removed: Vec<String>,
+    /// Copies of drills that began less than 30 minutes ago and never ended: interrupted, or
+    /// still running elsewhere — left alone, and named.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leftovers_waiting: Vec<String>,
     /// Stopped on request (Ctrl-C) before the comparison: the copy was deleted all the same.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stopped: bool,
@@ -142,9 +146,14 @@ pub async fn drill(
     // drill's end, and that long ago) are deleted before this one's restore: they hold
     // concurrency and triggers of their own. Only once the drill itself goes ahead.
     let mut leftovers_removed = Vec::new();
+    let mut leftovers_waiting = Vec::new();
     let mut cleanup_failures = Vec::new();
-    for left in leftover_copies(audit, region.scope(), &function) {
+    for (left, old) in leftover_copies(audit, region.scope(), &function) {
         if !matches!(read_current(region.reads(), &left).await, Ok(Some(_))) {
+            continue;
+        }
+        if !old {
+            leftovers_waiting.push(left);
             continue;
         }
         let failures = remove_function(region.reads(), &left, &[]).await;
@@ -154,6 +163,10 @@ pub async fn drill(
             cleanup_failures.extend(failures);
         }
     }
+    progress(Progress::Note(format!(
+        "restoring the copy as {copy} in {}",
+        region.scope()
+    )));
     let restored = execute_restore(region, &preview, audit, progress).await;
     let recovery_secs = started.elapsed().as_secs_f64();
     let mut differences: Vec<String> = Vec::new();
@@ -222,6 +235,7 @@ pub async fn drill(
         invoked,
         cleanup_failures,
         leftovers_removed,
+        leftovers_waiting,
         stopped,
         complete,
     };
@@ -247,12 +261,13 @@ pub async fn drill(
 const LEFTOVER_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
 /// The copies of `function`'s drills in this scope whose restore began and whose drill never
-/// ended (its process was interrupted or killed), from the audit log.
+/// ended (its process was interrupted or killed), from the audit log; each with whether it
+/// began long enough ago to be taken for left behind (a younger one may be running still).
 fn leftover_copies(
     audit: Option<&AuditLog>,
     scope: &crate::provider::Scope,
     function: &str,
-) -> Vec<String> {
+) -> Vec<(String, bool)> {
     let Some(Ok((records, _))) = audit.map(AuditLog::read) else {
         return Vec::new();
     };
@@ -288,13 +303,12 @@ fn leftover_copies(
         .filter(|r| r.action == "drill")
         .map(|r| r.target.as_str())
         .collect();
-    let mut left: Vec<String> = records
+    let mut left: Vec<(String, bool)> = records
         .iter()
         .filter(here)
         .filter(|r| r.action == "restore.begin" && !ended.contains(r.target.as_str()))
-        .filter(old)
         .filter(of_function)
-        .map(|r| r.target.clone())
+        .map(|r| (r.target.clone(), old(&r)))
         .collect();
     left.dedup();
     left
@@ -368,7 +382,8 @@ mod tests {
         rec("restore.begin", "orders-drill-eu", "us-east-1");
         rec("restore.begin", "orders-drill-303030123", "eu-west-1");
         rec("restore.begin", "orders-api-drill-404040123", "us-east-1");
-        // A drill that may still be running (it began just now) is not a leftover.
+        // A drill that may still be running (it began just now) is not a leftover yet: named,
+        // not deleted.
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         at(
             "restore.begin",
@@ -387,7 +402,10 @@ mod tests {
         );
         assert_eq!(
             leftover_copies(Some(&log), &scope, "orders"),
-            ["orders-drill-101010123"]
+            [
+                ("orders-drill-101010123".to_string(), true),
+                ("orders-drill-505050123".to_string(), false)
+            ]
         );
     }
 

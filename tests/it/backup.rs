@@ -1190,7 +1190,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
                 "--yes".into(),
             ],
             2,
-            "not a valid function name",
+            "is not a function name",
         ),
         (
             vec![

@@ -580,4 +580,66 @@ async fn two_profiles_of_one_account_change_a_function_once() {
         .expect("concurrency")
         .reserved_concurrent_executions;
     assert_eq!(reserved, Some(7));
+
+    // Which profile acts does not depend on their order: a production one keeps its typed
+    // confirmation (refused without a terminal, not asked as a plain yes), and one whose tier
+    // refuses the change refuses it through the other profile too.
+    let config = lops.config("[profile.ops]\nproduction = true\n");
+    let config = config.display().to_string();
+    for profiles in ["default,ops", "ops,default"] {
+        let args = [
+            "concurrency",
+            "set",
+            &names[0],
+            "9",
+            "--profile",
+            profiles,
+            "--regions",
+            REGIONS[0],
+            "--config",
+            &config,
+        ];
+        let run = lops.run(&[&args[..], &["--dry-run"]].concat());
+        run.assert_exit(0);
+        assert!(
+            run.stderr.contains(&format!("ops/{}", REGIONS[0]))
+                && run
+                    .stderr
+                    .contains(&format!("the same function as in ops/{}", REGIONS[0])),
+            "{profiles}: {}",
+            run.stderr
+        );
+    }
+    let config = lops.config("[profile.ops]\nmode = \"read\"\n");
+    let config = config.display().to_string();
+    for profiles in ["default,ops", "ops,default"] {
+        let run = lops.run(&[
+            "concurrency",
+            "set",
+            &names[0],
+            "9",
+            "--profile",
+            profiles,
+            "--regions",
+            REGIONS[0],
+            "--config",
+            &config,
+            "--yes",
+        ]);
+        run.assert_exit(4);
+        assert!(
+            run.stderr.contains("refused under another profile"),
+            "{profiles}: {}",
+            run.stderr
+        );
+    }
+    let reserved = seeders[0]
+        .lambda
+        .get_function_concurrency()
+        .function_name(&names[0])
+        .send()
+        .await
+        .expect("concurrency")
+        .reserved_concurrent_executions;
+    assert_eq!(reserved, Some(7));
 }
