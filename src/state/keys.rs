@@ -106,7 +106,7 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         Action::PageDown => move_by(state, page as i64),
         Action::Top => move_by(state, i64::MIN / 2),
         Action::Bottom => move_by(state, i64::MAX / 2),
-        Action::Open => open_detail(state),
+        Action::Open if !matches!(state.view, View::Regions | View::Services) => open_detail(state),
         Action::Refresh => {
             effects.push(Effect::RefreshAll);
             if state.view == View::Services {
@@ -163,13 +163,16 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         | Action::Backup
         | Action::Mark
         | Action::MarkAll
-            if state.view == View::Regions =>
+        | Action::Open
+        | Action::Logs
+            if matches!(state.view, View::Regions | View::Services) =>
         {
-            // The regions view selects no function: an action there would act on one not
-            // shown.
+            // These views select no function: a function key there would act on (or open) the
+            // fleet's selection, which is not on screen.
             state.popup = Some(super::Popup::Notice(format!(
-                "the regions view selects no function: press {} for the fleet, select one \
-                 there, then act",
+                "the {} view selects no function: press {} for the fleet, select one there, \
+                 then act",
+                state.view.title(),
                 state.keymap.first_key(Action::Fleet)
             )));
         }

@@ -325,17 +325,41 @@ fn the_services_view_shows_the_badges_of_the_selected_services_scope() {
 #[test]
 fn a_function_action_in_the_regions_view_acts_on_nothing_unseen() {
     let mut s = loaded();
-    update(&mut s, key('2'));
-    for k in ['K', 'i', ' '] {
-        let effects = update(&mut s, key(k));
-        assert!(effects.is_empty(), "{k}: {effects:?}");
-        assert!(
-            matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("regions view selects no function")),
-            "{k}: {:?}",
-            s.popup
-        );
-        assert!(s.input.is_none() && s.marks.is_empty(), "{k}");
-        update(&mut s, code(KeyCode::Esc));
+    // The regions and services views select no function: a function key there must not act
+    // on (or open) the fleet's selection, which is not on screen.
+    for (view, name) in [('2', "regions"), ('4', "services")] {
+        update(&mut s, key(view));
+        for k in [
+            key('K'),
+            key('i'),
+            key(' '),
+            key('b'),
+            key('l'),
+            code(KeyCode::Enter),
+        ] {
+            let pressed = format!("{k:?}");
+            let effects = update(&mut s, k);
+            let k = pressed;
+            assert!(
+                !effects
+                    .iter()
+                    .any(|e| !matches!(e, Effect::ReadService { .. })),
+                "{name} {k}: {effects:?}"
+            );
+            let says = format!("{name} view selects no function");
+            assert!(
+                matches!(&s.popup, Some(Popup::Notice(n)) if n.contains(&says)),
+                "{name} {k}: {:?}",
+                s.popup
+            );
+            assert!(s.input.is_none() && s.marks.is_empty(), "{name} {k}");
+            assert!(
+                matches!(s.view, View::Regions | View::Services),
+                "{name} {k}: {:?}",
+                s.view
+            );
+            update(&mut s, code(KeyCode::Esc));
+        }
     }
 }
 
