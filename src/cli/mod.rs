@@ -87,7 +87,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub ascii: bool,
     /// Log level for the log file ($XDG_STATE_HOME/lops/lops.log).
-    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "info",
+        value_name = "LEVEL",
+        value_parser = ["error", "warn", "info", "debug", "trace"]
+    )]
     pub log_level: String,
 }
 
