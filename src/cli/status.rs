@@ -389,7 +389,7 @@ impl<'a> FunctionDoc<'a> {
                 provisioned: (!f.not_read.provisioned).then_some(f.provisioned.as_slice()),
             },
             // Details whose read failed are unknown (null, named in not_read), not "none".
-            tags: f.detail_error.is_none().then_some(&f.tags),
+            tags: (!f.not_read.details).then_some(&f.tags),
             metrics: metrics.map(|m| {
                 MetricWindow::ALL
                     .into_iter()
@@ -398,13 +398,7 @@ impl<'a> FunctionDoc<'a> {
             }),
             alarms: data.alarms_of(&f.name),
             detail_error: f.detail_error.as_deref(),
-            not_read: {
-                let mut names = f.not_read.names();
-                if f.detail_error.is_some() && !names.contains(&"details") {
-                    names.insert(0, "details");
-                }
-                names
-            },
+            not_read: f.not_read.names(),
         }
     }
 }
@@ -496,6 +490,7 @@ fn write_table(
                 num(stats.as_ref().map(|s| concurrency(
                     s.concurrency_max,
                     f.reserved_concurrency,
+                    f.not_read.details,
                     data.inventory.account_concurrency_limit
                 ))),
                 alarm
@@ -578,10 +573,17 @@ fn write_table(
     Ok(())
 }
 
-/// "peak/limit", where the limit is the reserved concurrency (marked r) or the account's.
-fn concurrency(peak: Option<f64>, reserved: Option<i32>, account: Option<i64>) -> String {
+/// "peak/limit", where the limit is the reserved concurrency (marked r) or the account's; a
+/// reservation never read is `?r` (it may be there: the account's limit would mislead).
+fn concurrency(
+    peak: Option<f64>,
+    reserved: Option<i32>,
+    reserved_unread: bool,
+    account: Option<i64>,
+) -> String {
     let peak = peak.map(format::count).unwrap_or_else(|| "0".to_string());
     match (reserved, account) {
+        _ if reserved_unread => format!("{peak}/?r"),
         (Some(r), _) => format!("{peak}/{r}r"),
         (None, Some(a)) => format!("{peak}/{a}"),
         (None, None) => peak,

@@ -66,6 +66,25 @@ impl NotRead {
     }
 }
 
+/// The functions of an inventory whose own reads failed, as both faces say it: the first few
+/// by name, with why (the call that failed and the setting or permission that would help).
+pub fn details_failure<'a>(
+    functions: impl IntoIterator<Item = &'a FunctionInfo>,
+) -> Option<String> {
+    let marked: Vec<_> = functions
+        .into_iter()
+        .filter_map(|f| Some((&f.name, f.detail_error.as_ref()?)))
+        .collect();
+    let (name, why) = marked.first()?;
+    let others = match marked.len() {
+        1 => String::new(),
+        n => format!(" and {} more", n - 1),
+    };
+    Some(format!(
+        "inventory: {name}{others} listed without details (marked): {why}"
+    ))
+}
+
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct FunctionInfo {
     pub name: String,

@@ -11,14 +11,20 @@ use std::time::Duration;
 
 use crate::provider::ProviderError;
 
-/// `work`, or a timeout error after `deadline`.
+/// `work`, or, after `deadline`, an error naming the deadline and its setting.
 pub(crate) async fn timed<T>(
     deadline: Duration,
     work: impl Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
     tokio::time::timeout(deadline, work)
         .await
-        .unwrap_or_else(|_| Err(ProviderError::Timeout(deadline.as_secs_f64())))
+        .unwrap_or_else(|_| {
+            // The whole read's deadline, not one call's timeout: the setting to raise is its own.
+            Err(ProviderError::Service(format!(
+                "not finished within {:.0} s — raise [timeouts] region_secs",
+                deadline.as_secs_f64()
+            )))
+        })
 }
 
 /// The next request to stop this process: SIGTERM, SIGHUP (a closed terminal, a dropped SSH

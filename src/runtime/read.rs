@@ -72,21 +72,8 @@ impl RegionReport {
             out.push(why.clone());
         }
         if let Ok(inventory) = &self.inventory {
-            let marked: Vec<_> = inventory
-                .functions
-                .iter()
-                .filter_map(|f| Some((&f.name, f.detail_error.as_ref()?)))
-                .collect();
             // Named with why (the first few): the one to look at, and the permission missing.
-            if let Some((name, why)) = marked.first() {
-                let others = match marked.len() {
-                    1 => String::new(),
-                    n => format!(" and {} more", n - 1),
-                };
-                out.push(format!(
-                    "inventory: {name}{others} listed without details (marked): {why}"
-                ));
-            }
+            out.extend(crate::provider::details_failure(&inventory.functions));
         }
         if let Err(e) = &self.alarms {
             out.push(explain("alarms", "DescribeAlarms", e));
@@ -111,14 +98,7 @@ async fn within<T>(
     deadline: Duration,
     work: impl Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
-    tokio::time::timeout(deadline, work)
-        .await
-        .unwrap_or_else(|_| {
-            Err(ProviderError::Service(format!(
-                "not finished within {:.0} s — raise [timeouts] region_secs",
-                deadline.as_secs_f64()
-            )))
-        })
+    super::timed(deadline, work).await
 }
 
 /// Reads one region: the inventory, then metrics for every function listed (five-minute

@@ -96,14 +96,12 @@ fn keep_on_demand_reads(
         info.aliases = previous.aliases.clone();
         info.not_read.aliases = false;
     }
-    // Its own reads failed this time: what they returned last time is still the best known.
-    if info.detail_error.is_some() && previous.detail_error.is_none() {
+    // Its GetFunction failed this time: what it returned last time is still the best known
+    // (the failure stays named in `detail_error`).
+    if info.not_read.details && !previous.not_read.details {
         info.reserved_concurrency = previous.reserved_concurrency;
         info.tags = previous.tags.clone();
-        if info.aliases.is_empty() {
-            info.aliases = previous.aliases.clone();
-            info.not_read.aliases = previous.not_read.aliases;
-        }
+        info.not_read.details = false;
     }
     if info.not_read.provisioned && !previous.not_read.provisioned {
         info.provisioned = previous.provisioned.clone();

@@ -118,7 +118,10 @@ fn config_lines(
         ]),
         Line::from(format!(
             "reserved {}  account limit {}",
-            if i.not_read.details {
+            if i.not_read.details && i.detail_error.is_some() {
+                // Its GetFunction failed: nothing reads it again before the next inventory.
+                "not read".to_string()
+            } else if i.not_read.details {
                 unread.to_string()
             } else {
                 opt(i.reserved_concurrency.map(|c| c.to_string()))
@@ -183,8 +186,20 @@ fn side_lines(
     theme: &Theme,
 ) -> Vec<Line<'static>> {
     let mut side = Vec::new();
+    // Its own reads failed in the last inventory: which call, and why.
+    if let Some(why) = &i.detail_error {
+        side.push(Line::styled(format!("not read: {why}"), theme.warn()));
+    }
     if i.not_read.aliases {
         side.push(Line::styled(format!("aliases {unread}"), theme.dim()));
+    }
+    if i.not_read.details {
+        let unread = if i.detail_error.is_some() {
+            "not read"
+        } else {
+            unread
+        };
+        side.push(Line::styled(format!("tags {unread}"), theme.dim()));
     }
     if let Some(Some(Err(e))) = &extras {
         side.push(Line::styled(e.clone(), theme.warn()));

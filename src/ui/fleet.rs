@@ -320,7 +320,16 @@ fn row<'a>(
             fit_middle(&region.scope.to_string(), scope_cells, theme),
             region_style,
         )),
-        Cell::from(fit_middle(&f.info.name, name_cells, theme)),
+        // Its own reads failed (reservation, tags, aliases unknown): marked as `lops status`
+        // marks it, the regions view says why.
+        Cell::from(if f.info.detail_error.is_some() {
+            format!(
+                "{}!",
+                fit_middle(&f.info.name, name_cells.saturating_sub(1), theme)
+            )
+        } else {
+            fit_middle(&f.info.name, name_cells, theme)
+        }),
     ]);
     if wide {
         let state_style = if f.info.state == "Active" {

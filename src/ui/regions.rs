@@ -58,11 +58,20 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             // Never read: – (a region whose CloudWatch never answered has no 0 to show).
             let t = r.known_totals(state.window);
             let missing = || format::MISSING.to_string();
-            let error = match &h {
+            let mut error = match &h {
                 RegionHealth::Stale { error: Some(e), .. }
                 | RegionHealth::Unreachable { error: e } => e.clone(),
                 _ => String::new(),
             };
+            // Functions whose own reads failed, as `lops status` says them.
+            if let Some(details) =
+                crate::provider::details_failure(r.functions.iter().map(|f| &f.info))
+            {
+                if !error.is_empty() {
+                    error.push_str("; ");
+                }
+                error.push_str(&details);
+            }
             if error.chars().count() > error_width {
                 cut.push(Line::from(vec![
                     Span::styled(format!("{}: ", r.scope), theme.header()),

@@ -420,7 +420,7 @@ async fn one_functions_failed_read_marks_only_that_function() {
     // The region line names the function and why.
     let failures = r["health"]["failures"].to_string();
     assert!(
-        failures.contains("listed without details (marked): access denied"),
+        failures.contains("listed without details (marked): details: GetFunction access denied"),
         "{failures}"
     );
     let functions = r["functions"].as_array().expect("functions");
@@ -447,6 +447,41 @@ async fn one_functions_failed_read_marks_only_that_function() {
             assert_function(r, seeded);
         }
     }
+
+    // Only its ListAliases fails: what GetFunction answered (tags, reservation) is kept, only
+    // the aliases are unread, and the failure names the call.
+    proxy.add(crate::support::proxy::Rule {
+        region: SHARED[0].into(),
+        service: Some("lambda".into()),
+        operation: Some("ListAliases".into()),
+        fault: Fault::Status(403),
+        remaining: Some(1),
+    });
+    let run = lops.run(&["status", "--json", "--regions", SHARED[0]]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let r = region(&doc, SHARED[0]);
+    let marked: Vec<&Value> = r["functions"]
+        .as_array()
+        .expect("functions")
+        .iter()
+        .filter(|f| f.get("detail_error").is_some())
+        .collect();
+    assert_eq!(marked.len(), 1, "{marked:#?}");
+    let unread = marked[0]["not_read"].to_string();
+    assert!(
+        unread.contains("aliases") && !unread.contains("details"),
+        "{:#}",
+        marked[0]
+    );
+    assert!(marked[0]["tags"].is_object(), "{:#}", marked[0]);
+    assert!(
+        marked[0]["detail_error"]
+            .to_string()
+            .contains("details: ListAliases access denied"),
+        "{:#}",
+        marked[0]
+    );
 }
 
 /// Alarms answer apart from Lambda: with ListFunctions failing, the firing alarms are still

@@ -1252,3 +1252,53 @@ async fn a_wrapped_popup_keeps_its_keys_line() {
     let out = screen(&mut state, &MONO, 80, 24);
     assert!(out.contains("working… · esc hides this"), "{out}");
 }
+
+/// A function whose own reads failed is marked in the fleet as `lops status` marks it (`!`),
+/// and the regions view says which call failed for it; its detail view names the failure and
+/// never shows the unread reservation as none.
+#[tokio::test]
+async fn a_function_whose_own_reads_failed_is_marked_and_said() {
+    let mut state = incident().await;
+    // One function, in every region it is in.
+    let name = state.regions[0].functions[0].info.name.clone();
+    for r in &mut state.regions {
+        for f in r.functions.iter_mut().filter(|f| f.info.name == name) {
+            f.info.detail_error =
+                Some("details: GetFunction access denied: AccessDeniedException".into());
+            f.info.not_read.details = true;
+            f.info.tags.clear();
+            f.info.reserved_concurrency = None;
+        }
+    }
+    key(&mut state, '/');
+    for c in name.chars() {
+        key(&mut state, c);
+    }
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let fleet = screen(&mut state, &MONO, 80, 24);
+    assert!(fleet.contains(&format!("{name}!")), "{fleet}");
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let detail = screen(&mut state, &MONO, 120, 30);
+    assert!(
+        detail.contains("not read: details: GetFunction access"),
+        "{detail}"
+    );
+    assert!(detail.contains("reserved not read"), "{detail}");
+    assert!(detail.contains("tags not read"), "{detail}");
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+    );
+    key(&mut state, '2');
+    let regions = screen(&mut state, &MONO, 120, 30);
+    assert!(
+        regions.contains("listed without details (marked)"),
+        "{regions}"
+    );
+}

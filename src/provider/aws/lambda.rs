@@ -54,22 +54,31 @@ impl Clients {
             .buffer_unordered(self.parallelism);
         let mut read = 0;
         let mut sent = std::time::Instant::now();
-        while let Some((i, result)) = details.next().await {
+        while let Some((i, (function, aliases))) = details.next().await {
             let f = &mut inventory.functions[i];
-            f.not_read.details = false;
-            match result {
-                Ok((reserved, tags, aliases)) => {
+            // Each read on its own: what one answered is kept when the other failed; what
+            // failed stays unread (never "none") and is named with its call.
+            let mut failed = Vec::new();
+            match function {
+                Ok((reserved, tags)) => {
+                    f.not_read.details = false;
                     f.reserved_concurrency = reserved;
                     f.tags = tags;
-                    if let Some(aliases) = aliases {
-                        f.aliases = aliases;
-                        f.not_read.aliases = false;
-                    }
                 }
-                Err(e) => {
-                    tracing::info!(scope = %self.scope, function = %f.name, error = %e, "function details failed");
-                    f.detail_error = Some(e.to_string());
+                Err(e) => failed.push(explain("details", "GetFunction", &e)),
+            }
+            match aliases {
+                Some(Ok(aliases)) => {
+                    f.aliases = aliases;
+                    f.not_read.aliases = false;
                 }
+                Some(Err(e)) => failed.push(explain("details", "ListAliases", &e)),
+                None => {}
+            }
+            if !failed.is_empty() {
+                let why = failed.join("; ");
+                tracing::info!(scope = %self.scope, function = %f.name, error = %why, "function details failed");
+                f.detail_error = Some(why);
             }
             read += 1;
             if sent.elapsed() >= PROGRESS_EVERY {
@@ -203,25 +212,25 @@ impl Clients {
 
     /// Reserved concurrency and tags (GetFunction), and the aliases where a published version
     /// exists (`None`: not read).
+    /// A function's own reads, each answering (or failing) on its own: GetFunction (reserved
+    /// concurrency and tags) and, with a published version, ListAliases.
+    #[allow(clippy::type_complexity)]
     async fn details(
         &self,
         name: &str,
         published: bool,
-    ) -> Result<
-        (
-            Option<i32>,
-            BTreeMap<String, String>,
-            Option<Vec<AliasInfo>>,
-        ),
-        ProviderError,
-    > {
-        let (reserved, tags) = self.reserved_and_tags(name).await?;
-        let aliases = if published {
-            Some(self.list_aliases(name).await?)
-        } else {
-            None
+    ) -> (
+        Result<(Option<i32>, BTreeMap<String, String>), ProviderError>,
+        Option<Result<Vec<AliasInfo>, ProviderError>>,
+    ) {
+        let aliases = async {
+            if published {
+                Some(self.list_aliases(name).await)
+            } else {
+                None
+            }
         };
-        Ok((reserved, tags, aliases))
+        tokio::join!(self.reserved_and_tags(name), aliases)
     }
 
     /// What the inventory leaves for on demand, as far as `want` asks: every alias,
