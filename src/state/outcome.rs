@@ -226,9 +226,20 @@ pub fn executed(
                     .map(|(label, value)| format!("{label} {value}"))
                     .collect();
                 lines.insert(0, format!("invoked {target}{scope}"));
+                // A long answer is cut, and says so (`lops invoke` prints it whole).
+                const SHOWN: usize = 600;
+                let cut = body.chars().count() > SHOWN;
                 lines.push(format!(
-                    "response {}",
-                    body.chars().take(200).collect::<String>()
+                    "response {}{}",
+                    body.chars().take(SHOWN).collect::<String>(),
+                    if cut {
+                        format!(
+                            " … ({} bytes in all: `lops invoke` prints it whole)",
+                            inv.payload.len()
+                        )
+                    } else {
+                        String::new()
+                    }
                 ));
                 lines.join("\n")
             }

@@ -364,9 +364,13 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.dim(),
             ),
         ]),
+        // The payload is edited in its popup (several lines, with its keys): not again here.
+        Some(Input::Payload(_)) => Line::styled(
+            " editing the payload above · enter previews · esc cancels",
+            theme.dim(),
+        ),
         Some(
-            input @ (Input::Payload(text)
-            | Input::Weight(text)
+            input @ (Input::Weight(text)
             | Input::Preset(text)
             | Input::Concurrency(text)
             | Input::ServiceWeight(text)),
@@ -403,7 +407,8 @@ fn input_line(label: &str, text: &str, width: usize, theme: &Theme) -> Line<'sta
     let label_room = label_len.min(width.saturating_sub(typed_len).max(width / 3));
     let label = widgets::fit(label, label_room, theme);
     let typed = widgets::fit_end(&typed, width.saturating_sub(label.chars().count()), theme);
-    let hint = "   enter send · esc cancel";
+    // enter previews; only `y` in the confirmation that follows acts.
+    let hint = "   enter previews · esc cancels";
     let room = width.saturating_sub(label.chars().count() + typed.chars().count());
     let mut spans = vec![Span::styled(label, theme.title()), Span::raw(typed)];
     if hint.chars().count() <= room {

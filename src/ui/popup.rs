@@ -245,7 +245,29 @@ fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, a
         prompt.trim().replace(" · payload (JSON):", " with:"),
         theme.header(),
     )];
-    lines.extend(text.lines().map(|l| Line::raw(l.to_string())));
+    // The end of the payload (where the cursor is) stays on screen with the keys line: a
+    // longer one (a pasted document) shows how many lines are above.
+    // Each line on one row: a long one is cut (its end, where the cursor is, for the last).
+    let payload: Vec<&str> = text.split('\n').collect();
+    let room = usize::from(area.height.saturating_sub(7)).max(1);
+    let width = usize::from(area.width.saturating_sub(8)).max(10);
+    let shown = if payload.len() > room {
+        let shown = room.saturating_sub(1).max(1);
+        lines.push(Line::styled(
+            format!("… {} lines above", payload.len() - shown),
+            theme.dim(),
+        ));
+        &payload[payload.len() - shown..]
+    } else {
+        &payload[..]
+    };
+    for (n, l) in shown.iter().enumerate() {
+        lines.push(Line::raw(if n + 1 == shown.len() {
+            super::widgets::fit_end(l, width.saturating_sub(1), theme)
+        } else {
+            super::widgets::fit(l, width, theme)
+        }));
+    }
     if let Some(last) = lines.last_mut() {
         last.spans.push(Span::styled("_", theme.title()));
     }
@@ -267,13 +289,34 @@ fn boxed(frame: &mut Frame, theme: &Theme, area: Rect, title: &str, lines: Vec<L
     // cells alone, a wrapped line took more rows than counted and the last one — the keys to
     // answer with — fell off the box).
     let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows: usize = lines
-        .iter()
-        .map(|l| {
-            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
-            crate::format::wrap(&text, inner).len().max(1)
-        })
-        .sum();
+    let rows_of = |l: &Line| {
+        let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+        crate::format::wrap(&text, inner).len().max(1)
+    };
+    let mut lines = lines;
+    let mut rows: usize = lines.iter().map(rows_of).sum();
+    // More than the screen holds: the last line (the keys to answer with) stays, and what is
+    // left out is said, never cut in silence.
+    let room = usize::from(area.height.saturating_sub(2));
+    if rows > room && lines.len() > 2 {
+        let last = lines.pop().unwrap_or_default();
+        let budget = room.saturating_sub(rows_of(&last) + 1);
+        let mut kept = Vec::new();
+        let mut used = 0;
+        for l in lines.iter() {
+            let r = rows_of(l);
+            if used + r > budget {
+                break;
+            }
+            used += r;
+            kept.push(l.clone());
+        }
+        let left = lines.len() - kept.len();
+        kept.push(Line::styled(format!("… {left} more lines"), theme.dim()));
+        kept.push(last);
+        lines = kept;
+        rows = lines.iter().map(rows_of).sum();
+    }
     let rect = centered(area, width, rows as u16 + 2);
     frame.render_widget(Clear, rect);
     frame.render_widget(
@@ -397,5 +440,34 @@ mod tests {
         let last = shown.last().cloned().unwrap_or_default();
         assert_eq!(last, format!("… and {} more", 30 - (shown.len() - 1)));
         assert_eq!(fitted(&lines[..2], 10, 50), lines[..2].to_vec());
+    }
+
+    /// Any popup taller than the screen keeps its last line (the keys to answer with) and says
+    /// what it leaves out.
+    #[test]
+    fn a_popup_taller_than_the_screen_keeps_its_keys_line() {
+        use ratatui::text::Line;
+        let theme = crate::ui::theme::Theme::detect(true, false);
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(60, 15)).expect("terminal");
+        let mut lines: Vec<Line> = (0..30).map(|i| Line::raw(format!("row {i}"))).collect();
+        lines.push(Line::raw("y confirms · esc cancels"));
+        terminal
+            .draw(|frame| {
+                let area = frame.area();
+                super::boxed(frame, &theme, area, " test ", lines.clone());
+            })
+            .expect("draw");
+        let screen: String = terminal
+            .backend()
+            .buffer()
+            .content()
+            .chunks(60)
+            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+            .collect();
+        assert!(screen.contains("row 0"), "{screen}");
+        assert!(screen.contains("y confirms · esc cancels"), "{screen}");
+        assert!(screen.contains("more lines"), "{screen}");
+        assert!(!screen.contains("row 29"), "{screen}");
     }
 }

@@ -726,6 +726,29 @@ async fn payload_editor_checks_json_as_it_is_typed() {
     let out = screen(&mut state, &MONO, 80, 24);
     insta::assert_snapshot!("payload_editor_80x24", out);
     assert!(out.contains("not JSON yet"), "{out}");
+
+    // A pasted document longer than the screen: its end and the keys line stay on screen,
+    // with how many lines are above; the footer does not repeat it on one line.
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    let long: Vec<String> = (0..40).map(|i| format!("  \"key{i}\": {i},")).collect();
+    let doc = format!(
+        "{{\n{}\n  \"last\": {}\n}}",
+        long.join("\n"),
+        "x".repeat(200)
+    );
+    update(
+        &mut state,
+        Msg::Paste(doc.replace("x".repeat(200).as_str(), "1")),
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("valid JSON · enter previews"), "{out}");
+    assert!(out.contains("lines above"), "{out}");
+    assert!(out.contains("\"last\": 1"), "{out}");
+    let footer = out.lines().last().unwrap_or_default();
+    assert!(footer.contains("editing the payload above"), "{out}");
 }
 
 #[tokio::test]
@@ -1301,4 +1324,18 @@ async fn a_function_whose_own_reads_failed_is_marked_and_said() {
         regions.contains("listed without details (marked)"),
         "{regions}"
     );
+}
+
+/// A notice longer than the screen (an invoke's answer, a long batch result) keeps the keys to
+/// close it and says how much it leaves out, rather than cutting in silence.
+#[tokio::test]
+async fn a_notice_longer_than_the_screen_says_what_it_leaves_out() {
+    let mut state = incident().await;
+    let text: Vec<String> = (0..40).map(|i| format!("line {i} of the answer")).collect();
+    state.popup = Some(lops::state::Popup::Notice(text.join("\n")));
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("line 0 of the answer"), "{out}");
+    assert!(out.contains("and 22 more"), "{out}");
+    assert!(out.contains("enter or esc closes"), "{out}");
+    assert!(!out.contains("line 39 of"), "{out}");
 }
