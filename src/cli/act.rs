@@ -376,10 +376,33 @@ pub(super) async fn run_batch(
     for line in &lines {
         let _ = writeln!(err, "{line}");
     }
+    // A dry run says what the real one would ask, or refuse: the same warning, the same exit.
     if flags.dry_run {
+        let warning = batch.warning();
+        if let Some(w) = &warning {
+            let _ = writeln!(err, "warning: {w}");
+        }
+        if let Some(w) = &warning
+            && flags.yes
+        {
+            if flags.json {
+                let docs: Vec<_> = batch.items.iter().map(|i| item_json(i, None)).collect();
+                super::print_json(&json!({"dry_run": true, "plans": docs, "warning": w}));
+            }
+            return Err(Failure {
+                exit: Exit::Refused,
+                message: format!(
+                    "dry run: nothing changed; with --yes it is refused: {w} (pass \
+                     --allow-duplicate if you mean it)"
+                ),
+            });
+        }
+        if let crate::ops::Confirmation::Typed(name) = batch.confirmation() {
+            let _ = writeln!(err, "a real run asks for the typed name: {name}");
+        }
         if flags.json {
             let docs: Vec<_> = batch.items.iter().map(|i| item_json(i, None)).collect();
-            super::print_json(&json!({"dry_run": true, "plans": docs}));
+            super::print_json(&json!({"dry_run": true, "plans": docs, "warning": warning}));
         }
         let _ = writeln!(err, "dry run: nothing changed");
         return Ok(if batch.skipped().next().is_some() {

@@ -56,6 +56,10 @@ pub struct Record {
     /// function, a service change forced past its guard (`--force`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub destructive: bool,
+    /// Confirmed by the typed target name (a destructive change, a production profile, a
+    /// repeated payload), at a terminal or by `--yes` standing for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub typed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -222,6 +226,7 @@ mod tests {
             payload_sha256: None,
             batch: None,
             destructive: false,
+            typed: false,
         }
     }
 

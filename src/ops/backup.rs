@@ -192,6 +192,7 @@ pub(super) fn record(
         payload_sha256: None,
         batch: None,
         destructive: false,
+        typed: false,
     }
 }
 

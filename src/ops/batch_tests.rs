@@ -19,6 +19,7 @@ fn record(id: &str, batch: Option<&str>, undoes: Option<&str>) -> Record {
         payload_sha256: None,
         batch: batch.map(str::to_string),
         destructive: false,
+        typed: false,
     }
 }
 

@@ -77,6 +77,7 @@ pub async fn execute<S: RegionActions>(
         },
         batch: plan.batch.clone(),
         destructive: plan.destructive,
+        typed: matches!(plan.confirmation(), super::Confirmation::Typed(_)),
     };
     // No audit, no change: the action is recorded as started before anything is sent (a full
     // disk or a read-only file refuses it here), and its result under the same id after. No

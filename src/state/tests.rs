@@ -2254,6 +2254,7 @@ fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
             payload_sha256: None,
             batch: Some("B1".into()),
             destructive: false,
+            typed: false,
         }),
     };
     // A result of another batch is not this one's.

@@ -656,6 +656,25 @@ async fn invoke_shows_the_response_and_guards_against_duplicates() {
         "{}",
         again.stderr
     );
+    // A dry run says so with the same exit, and without --yes what a real run would ask.
+    let dry = act(
+        &lops,
+        region,
+        &["invoke", &f, "--payload", payload, "--yes", "--dry-run"],
+    );
+    dry.assert_exit(4);
+    assert!(dry.stderr.contains("--allow-duplicate"), "{}", dry.stderr);
+    let dry = act(
+        &lops,
+        region,
+        &["invoke", &f, "--payload", payload, "--dry-run"],
+    );
+    dry.assert_exit(0);
+    assert!(
+        dry.stderr.contains("warning: ") && dry.stderr.contains("asks for the typed name"),
+        "{}",
+        dry.stderr
+    );
     // The same JSON written another way is the same payload.
     act(
         &lops,

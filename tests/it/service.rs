@@ -385,6 +385,15 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
         .map(|r| r["destructive"] == true)
         .collect();
     assert_eq!(drains, [false, false, true], "{audit:#}");
+    // Forced past the guard, it was confirmed by the typed name (--yes standing for it).
+    let typed: Vec<bool> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "service.drain" || r["action"] == "service.weights")
+        .map(|r| r["typed"] == true)
+        .collect();
+    assert_eq!(typed, [false, false, true], "{audit:#}");
     // Giving the traffic back is never stopped by the guard, health unknown or not.
     service(&lops, &config, "restore checkout --region us-east-1 --yes").assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 100);
