@@ -61,14 +61,17 @@ impl<S: Source> Executor<S> {
         });
     }
 
-    /// Starts the pollers of `sources` and an executor over them; messages go to `tx`.
+    /// Starts the pollers of the first `fleet` of `sources` (the others only read and change
+    /// services' zones, under a service's own profile) and an executor over them all; messages
+    /// go to `tx`.
     pub fn start(
         sources: Vec<Arc<S>>,
+        fleet: usize,
         tx: mpsc::Sender<Msg>,
         timing: Timing,
         audit: Option<AuditLog>,
     ) -> Self {
-        let pollers = poller::spawn(&sources, tx.clone(), timing);
+        let pollers = poller::spawn(&sources[..fleet.min(sources.len())], tx.clone(), timing);
         // Rollouts are saved beside the audit log they write to (the demo's apart from real
         // ones, as its audit log is).
         let store = audit.as_ref().and_then(|a| {
@@ -545,7 +548,7 @@ mod tests {
             deadline: Duration::from_secs(10),
             min_gap: Duration::from_secs(1),
         };
-        let executor = Executor::start(sources, tx, timing, None);
+        let executor = Executor::start(sources.clone(), sources.len(), tx, timing, None);
         // The simulated region answers after 40–200 ms: the second ask lands while the first
         // is in flight.
         for _ in 0..2 {

@@ -76,7 +76,11 @@ impl Pending {
         let scope = state.regions.get(region).map(|r| r.scope.clone());
         let mut production = scope.as_ref().is_some_and(|s| s.access.production);
         let (confirmation, warning) = match (&proposal, &scope) {
-            (Proposal::Change(plan), _) => (plan.confirmation(), plan.warning.clone()),
+            // The plan's own scope (a service's home may be no fleet region).
+            (Proposal::Change(plan), _) => {
+                production = plan.scope.access.production;
+                (plan.confirmation(), plan.warning.clone())
+            }
             (Proposal::Batch(batch), _) => {
                 production = batch.production();
                 (batch.confirmation(), batch.warning())

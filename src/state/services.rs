@@ -17,8 +17,11 @@ use crate::provider::Scope;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServicePane {
     pub services: Vec<ServiceSettings>,
-    /// The scope (index) that reads and changes each service's zone, or why there is none.
+    /// The scope (index) that reads and changes each service's zone, or why there is none. A
+    /// service's own profile that the fleet does not read has a scope past the fleet's regions.
     pub homes: Vec<Result<usize, String>>,
+    /// Every scope a home may name (the fleet's, then those only services use).
+    pub scopes: Vec<Scope>,
     /// The last read of each service (`None`: not read yet).
     pub views: Vec<Option<Result<ServiceView, String>>>,
     pub read_at: Option<DateTime<Utc>>,
@@ -36,6 +39,7 @@ impl ServicePane {
             views: vec![None; services.len()],
             services,
             homes,
+            scopes: scopes.to_vec(),
             ..Default::default()
         }
     }
@@ -178,20 +182,19 @@ pub fn access(state: &State, action: Action) -> Option<crate::config::Access> {
 pub fn home_access(state: &State) -> Option<crate::config::Access> {
     let row = rows(state).get(state.services.selected).cloned();
     let service = row.map_or(0, |r| r.service);
+    home_scope(state, service).map(|s| s.access)
+}
+
+/// The scope that reads and changes `service`'s zone.
+fn home_scope(state: &State, service: usize) -> Option<&Scope> {
     let home = state.services.homes.get(service)?.as_ref().ok()?;
-    state.regions.get(*home).map(|r| r.scope.access)
+    state.services.scopes.get(*home)
 }
 
 /// The scope whose numbers stand for `region`: the one of the service's home profile there,
 /// else any (a dev scope's invocations are not a prod service's).
 fn scope_of<'a>(state: &'a State, service: usize, region: &str) -> Option<&'a super::RegionState> {
-    let profile = state
-        .services
-        .homes
-        .get(service)
-        .and_then(|h| h.as_ref().ok())
-        .and_then(|h| state.regions.get(*h))
-        .map(|r| r.scope.profile.clone());
+    let profile = home_scope(state, service).map(|s| s.profile.clone());
     state
         .regions
         .iter()
@@ -305,7 +308,9 @@ fn authorized(state: &mut State, service: usize, kind: crate::ops::Kind) -> bool
         }
         None => return false,
     };
-    let scope = &state.regions[home].scope;
+    let Some(scope) = state.services.scopes.get(home) else {
+        return false;
+    };
     let name = &state.services.services[service].name;
     match authorize(
         scope.access.tier,

@@ -46,13 +46,52 @@ pub async fn run(flags: &Flags, demo: bool) -> Result<Exit, Failure> {
         // The demo's actions are audited apart, so they never mix with real ones.
         let audit = crate::config::state_dir()
             .map(|d| AuditLog::at(d.join("demo-audit.jsonl")).with_duplicate_window(window));
-        run_terminal(regions, &settings, keymap, theme, display, audit).await
+        let fleet = regions.len();
+        run_terminal(regions, fleet, &settings, keymap, theme, display, audit).await
     } else {
         let ctx = Session::connect(flags).await?;
         let display = display(&ctx.settings, false);
         let audit = AuditLog::default_location().map(|a| a.with_duplicate_window(window));
-        run_terminal(ctx.regions, &settings, keymap, theme, display, audit).await
+        let mut sources = ctx.regions;
+        let fleet = sources.len();
+        sources.extend(service_homes(flags, &settings, &sources).await);
+        run_terminal(sources, fleet, &settings, keymap, theme, display, audit).await
     }
+}
+
+/// A scope for each service whose own profile (`profile = …` in its `[[service]]`) the fleet
+/// does not read: Route 53 is global, so one, in the fleet's first region. A profile that cannot
+/// be reached here leaves its service saying so (as before: read with that profile).
+async fn service_homes(
+    flags: &Flags,
+    settings: &Settings,
+    fleet: &[crate::provider::aws::AwsRegion],
+) -> Vec<crate::provider::aws::AwsRegion> {
+    let mut homes = Vec::new();
+    use crate::provider::RegionSource;
+    let Some(region) = fleet.first().map(|s| s.scope().region.clone()) else {
+        return homes;
+    };
+    let mut wanted: Vec<&String> = settings
+        .services
+        .iter()
+        .filter_map(|s| s.profile.as_ref())
+        .filter(|p| !fleet.iter().any(|s| s.scope().profile == **p))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    for profile in wanted {
+        let flags = Flags {
+            profiles: vec![profile.clone()],
+            regions: Some(vec![region.clone()]),
+            ..flags.clone()
+        };
+        match Session::connect(&flags).await {
+            Ok(ctx) => homes.extend(ctx.regions),
+            Err(e) => tracing::warn!(%profile, error = %e.message, "a service's profile"),
+        }
+    }
+    homes
 }
 
 fn display(settings: &Settings, demo: bool) -> ScreenOptions {
@@ -64,6 +103,7 @@ fn display(settings: &Settings, demo: bool) -> ScreenOptions {
 
 async fn run_terminal<S: Source>(
     sources: Vec<S>,
+    fleet: usize,
     settings: &Settings,
     keymap: Keymap,
     theme: Theme,
@@ -75,6 +115,7 @@ async fn run_terminal<S: Source>(
     let mut terminal = ratatui::init();
     // A paste arrives as one event, never as keys: a pasted newline is not enter.
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
+    // The fleet's scopes, then those only services use (their own profiles).
     let scopes: Vec<_> = sources.iter().map(|s| s.scope().clone()).collect();
     let services = if settings.services.is_empty() && display_demo {
         crate::provider::sim::demo_services()
@@ -82,7 +123,8 @@ async fn run_terminal<S: Source>(
         settings.services.clone()
     };
     let pane = crate::state::services::ServicePane::new(services, &scopes);
-    let mut state = State::new(scopes, keymap, display, Utc::now());
+    let fleet_scopes = scopes[..fleet.min(scopes.len())].to_vec();
+    let mut state = State::new(fleet_scopes, keymap, display, Utc::now());
     state.services = pane;
     state.guards = settings.guards.clone();
     state.backup_target = settings
@@ -166,7 +208,7 @@ where
     let size = terminal.size().map_err(io)?;
     state.size = (size.width, size.height);
     let (tx, mut rx) = mpsc::channel(256);
-    let runner = Executor::start(sources.clone(), tx, timing, audit);
+    let runner = Executor::start(sources.clone(), state.regions.len(), tx, timing, audit);
     runner.announce_saved_rollouts();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

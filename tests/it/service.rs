@@ -766,6 +766,71 @@ async fn the_dashboard_drains_a_region_through_the_same_ops_path() {
     }
 }
 
+/// A service read and changed with its own profile, one the fleet does not read: the dashboard
+/// reaches it through a scope of its own (as the CLI does), polls no fleet there, and that
+/// profile's tier decides — here change, while the fleet's profile may only read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_reaches_a_service_through_its_own_profile() {
+    use crate::support::tui::{self, Screen};
+    use crossterm::event::KeyCode;
+    use lops::config::{Access, ServiceSettings, Settings};
+    use lops::ops::Tier;
+    use lops::provider::aws::{AwsRegion, CallCounter, Clients};
+    use lops::provider::{RegionSource, Scope};
+    use std::sync::Arc;
+    let svc = Service::seed("ownprof").await;
+    let settings = ServiceSettings {
+        name: "checkout".into(),
+        zone: svc.zone.clone(),
+        record: svc.record.clone(),
+        kind: "CNAME".into(),
+        profile: Some("svc".into()),
+        regions: Default::default(),
+        functions: Default::default(),
+    };
+    let proxy = FaultProxy::start(moto::url());
+    let config = sdk_config(&proxy.url, "us-east-1").await;
+    let source = |profile: &str, tier| {
+        Arc::new(AwsRegion::new(Clients::from_sdk_config(
+            Scope::new(profile, "us-east-1", Access::new(tier, false)),
+            &config,
+            &Settings::default(),
+            &CallCounter::default(),
+        )))
+    };
+    let sources = vec![source("default", Tier::Read), source("svc", Tier::Change)];
+    let scopes: Vec<Scope> = sources.iter().map(|s| s.scope().clone()).collect();
+    // The fleet is the first scope only; the second is the service's.
+    let mut state = tui::state(&sources[..1]);
+    state.services = lops::state::services::ServicePane::new(vec![settings], &scopes);
+    let screen = Screen::new(100, 30);
+    let dir = tempfile::tempdir().expect("dir");
+    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+    let (keys, run) = tui::start_on(&screen, sources, state, Some(audit.clone()));
+    tui::press(&keys, KeyCode::Char('4'));
+    screen.wait_for(20, "green").await;
+    tui::press(&keys, KeyCode::Char('D'));
+    let preview = screen.wait_for(20, "y confirms · esc or n cancels").await;
+    assert!(preview.contains("ap-southeast-2 50 → 0"), "{preview}");
+    assert!(preview.contains("profile svc"), "{preview}");
+    tui::press(&keys, KeyCode::Char('y'));
+    screen.wait_for(30, "Route 53 server").await;
+    assert_eq!(weight(&svc.weights().await, "red"), 0);
+    let (records, _) = audit.read().expect("audit");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].profile, "svc");
+    tui::press(&keys, KeyCode::Enter);
+    tui::press(&keys, KeyCode::Char('1'));
+    let fleet = screen.wait_for(10, "functions").await;
+    assert!(
+        !fleet.contains("svc/"),
+        "the service's scope is no fleet region: {fleet}"
+    );
+    tui::press(&keys, KeyCode::Char('q'));
+    let state = run.await.expect("join").expect("loop");
+    assert_eq!(state.regions.len(), 1);
+}
+
 /// A failover service: draining its primary region makes it the secondary (and the other the
 /// primary) in one batch; restore and undo swap them back; weights are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
