@@ -47,6 +47,8 @@ pub struct RestorePreview {
     pub data: Vec<(S3Uri, S3Uri, usize, u64)>,
     /// Per data copy (as `data`), the keys already at the destination: not copied again.
     pub data_present: Vec<std::collections::BTreeSet<String>>,
+    /// The account it restores into, as STS says (empty: STS did not answer).
+    pub account: String,
 }
 
 impl RestorePreview {
@@ -61,10 +63,18 @@ impl RestorePreview {
     }
 
     pub fn lines(&self) -> Vec<String> {
+        // Both accounts named: a restore into another account reads like one into this one
+        // otherwise.
+        let into = if self.account.is_empty() {
+            "account not known: STS did not answer".to_string()
+        } else {
+            format!("account {}", self.account)
+        };
         let mut out = vec![format!(
-            "restore {} ({} taken {}) into {} in {}{}",
+            "restore {} ({} account {} taken {}) into {} in {} ({into}){}",
             self.manifest.function,
             self.manifest.region,
+            self.manifest.account,
             self.manifest.taken_at,
             self.difference.function,
             self.difference.region,
@@ -295,6 +305,7 @@ pub async fn prepare_restore(
         difference,
         data: data_copies,
         data_present,
+        account,
     })
 }
 

@@ -21,6 +21,20 @@ use crate::state::{Action, Input, MIN_HEIGHT, MIN_WIDTH, RegionHealth, State, Vi
 pub use theme::Theme;
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
+    draw(state, theme, frame);
+    // ASCII only: every glyph the views drew (arrows, dashes, dots, marks) said in ASCII, and
+    // anything else (a name in another script) as `?`, rather than bytes the terminal garbles.
+    if theme.ascii {
+        for cell in frame.buffer_mut().content.iter_mut() {
+            if !cell.symbol().is_ascii() {
+                let c = cell.symbol().chars().next().map_or('?', theme::ascii_for);
+                cell.set_char(c);
+            }
+        }
+    }
+}
+
+fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
     if state.too_small() || area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         too_small(area, theme, frame);

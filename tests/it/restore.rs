@@ -215,6 +215,15 @@ async fn layers_stored_with_the_backup_are_published_in_another_region_and_accou
         "{}",
         run.stderr
     );
+    // The preview names both accounts: into another one reads apart from into this one.
+    assert!(
+        run.stderr.contains("account 123456789012 taken")
+            && run
+                .stderr
+                .contains(&format!("in {DR} (account {OTHER_ACCOUNT})")),
+        "{}",
+        run.stderr
+    );
     let run = restore(&["--yes"]);
     run.assert_exit(0);
     let restored = layers_of(&lambda, &name).await;

@@ -1339,3 +1339,23 @@ async fn a_notice_longer_than_the_screen_says_what_it_leaves_out() {
     assert!(out.contains("enter or esc closes"), "{out}");
     assert!(!out.contains("line 39 of"), "{out}");
 }
+
+/// With ASCII only (a C locale, `--ascii`), nothing but ASCII reaches the terminal: the glyphs
+/// of confirmations and cells (→ · – …) are drawn in ASCII, anything else as `?`.
+#[tokio::test]
+async fn ascii_only_draws_nothing_but_ascii() {
+    let mut state = incident().await;
+    state.popup = Some(lops::state::Popup::Notice(
+        "v1 90% → v2 100% · reserved – … ≥ 0 ✗ ● é".into(),
+    ));
+    let ascii = Theme {
+        color: false,
+        ascii: true,
+    };
+    let out = screen(&mut state, &ascii, 80, 24);
+    assert!(out.is_ascii(), "{out}");
+    assert!(
+        out.contains("v1 90% > v2 100% . reserved - . > 0 X * ?"),
+        "{out}"
+    );
+}
