@@ -2464,6 +2464,25 @@ async fn map_sources_maps_a_queue_to_the_same_queue_in_the_target_region() {
     ]);
     again.assert_exit(0);
     assert!(again.stderr.contains("already matches"), "{}", again.stderr);
+    // Into a region without the queue: the restore fails whole (undone) and names the queue
+    // and what to do.
+    let elsewhere = lops.run(&[
+        "restore",
+        &snapshot,
+        "--region",
+        "ap-east-1",
+        "--name",
+        &new_name,
+        "--map-sources",
+        "--yes",
+    ]);
+    assert_eq!(elsewhere.code, 1, "{}", elsewhere.stderr);
+    assert!(
+        elsewhere.stderr.contains(&format!("{queue} is not there"))
+            && elsewhere.stderr.contains("create it in ap-east-1 first"),
+        "{}",
+        elsewhere.stderr
+    );
 }
 
 /// A drill restores the snapshot under a temporary name, compares, deletes the copy, and says

@@ -321,7 +321,20 @@ impl FunctionWrites for Clients {
             )
             .enabled(m.enabled)
             .send();
-        let out = self.lambda_call(request).await?;
+        let out = self.lambda_call(request).await.map_err(|e| match e {
+            // Lambda's words for a source that is not there: which one, and what to do.
+            ProviderError::NotFound(m2) | ProviderError::Service(m2)
+                if m2.contains("EventSourceArn") =>
+            {
+                ProviderError::NotFound(format!(
+                    "the event source {} is not there ({m2}): create it in {} first, or restore \
+                     without --map-sources (mappings to another region's source are then left \
+                     out, and named)",
+                    m.source_arn, self.scope.region
+                ))
+            }
+            other => other,
+        })?;
         Ok(out.uuid().unwrap_or_default().to_string())
     }
 
