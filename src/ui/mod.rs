@@ -37,7 +37,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
 fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
     if state.too_small() || area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        too_small(area, theme, frame);
+        too_small(state, area, theme, frame);
         return;
     }
     let plan_rows = u16::from(!state.rollouts.is_empty() || state.backup.is_some());
@@ -116,7 +116,10 @@ fn render_plans(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-fn too_small(area: Rect, theme: &Theme, frame: &mut Frame) {
+fn too_small(state: &State, area: Rect, theme: &Theme, frame: &mut Frame) {
+    // An open question (a quit that asks first, a confirmation) cannot be read here: said, so
+    // that a `q` that seems to do nothing is understood.
+    let waiting = state.popup.is_some();
     // Short lines on a very small screen, so that what to do still shows.
     let text = if area.width >= 40 {
         vec![
@@ -125,7 +128,11 @@ fn too_small(area: Rect, theme: &Theme, frame: &mut Frame) {
                 "{}x{} — lops needs at least {MIN_WIDTH}x{MIN_HEIGHT}",
                 area.width, area.height
             )),
-            Line::from("enlarge the window, or press q to quit"),
+            Line::from(if waiting {
+                "a question is open: enlarge the window to answer it"
+            } else {
+                "enlarge the window, or press q to quit"
+            }),
         ]
     } else {
         vec![
@@ -134,7 +141,11 @@ fn too_small(area: Rect, theme: &Theme, frame: &mut Frame) {
                 theme.bad(),
             ),
             Line::from(format!("needs {MIN_WIDTH}x{MIN_HEIGHT}")),
-            Line::from("q quits"),
+            Line::from(if waiting {
+                "enlarge: a question"
+            } else {
+                "q quits"
+            }),
         ]
     };
     let top = area.height.saturating_sub(3) / 2;
