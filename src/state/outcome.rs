@@ -243,6 +243,8 @@ pub fn executed(
                 ));
                 lines.join("\n")
             }
+            // A service's state names the service itself.
+            None if dns => format!("done: {}", crate::ops::plan::describe_state(&outcome.after)),
             None => format!(
                 "done: {target}{scope} is now {}",
                 crate::ops::plan::describe_state(&outcome.after)

@@ -742,7 +742,7 @@ async fn the_dashboard_drains_a_region_through_the_same_ops_path() {
                 0
             );
             tui::press(&keys, KeyCode::Char('y'));
-            screen.wait_for(30, "Route 53 server").await;
+            screen.wait_for(30, "in sync on every").await;
             assert_eq!(weight(&svc.weights().await, "red"), 0);
             assert_eq!(
                 proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
@@ -814,7 +814,7 @@ async fn the_dashboard_reaches_a_service_through_its_own_profile() {
     assert!(preview.contains("ap-southeast-2 50 → 0"), "{preview}");
     assert!(preview.contains("profile svc"), "{preview}");
     tui::press(&keys, KeyCode::Char('y'));
-    screen.wait_for(30, "Route 53 server").await;
+    screen.wait_for(30, "in sync on every").await;
     assert_eq!(weight(&svc.weights().await, "red"), 0);
     let (records, _) = audit.read().expect("audit");
     assert_eq!(records.len(), 1);
