@@ -165,6 +165,12 @@ fn too_small(state: &State, area: Rect, theme: &Theme, frame: &mut Frame) {
 fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let sep = Span::styled(format!(" {} ", theme.sep()), theme.dim());
     let mut spans = vec![Span::styled(" lops", theme.title()), sep.clone()];
+    // The filter first: what it hides matters more than the tabs, and a narrow header is cut
+    // from its end.
+    if !state.filter.is_empty() {
+        spans.push(Span::styled(format!("/{}", state.filter), theme.warn()));
+        spans.push(sep.clone());
+    }
     // The services tab shows where services are configured.
     let tabs: &[View] = if state.services.services.is_empty() {
         &[View::Fleet, View::Regions, View::Load]
@@ -195,10 +201,6 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         state.sort.column.label(),
         theme.arrow(state.sort.descending)
     )));
-    if !state.filter.is_empty() {
-        spans.push(sep.clone());
-        spans.push(Span::styled(format!("/{}", state.filter), theme.warn()));
-    }
     let mut badges = Vec::new();
     // Marks are what the next action key acts on: always said, like the badges.
     let marked = crate::state::batch::marked(state).len();
