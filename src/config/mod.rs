@@ -239,10 +239,30 @@ pub fn state_dir() -> Option<PathBuf> {
     Some(base.join("lops"))
 }
 
+/// The parser's words for a number's type said as a person needs them (`expected u32` is
+/// "a whole number from 0 to 4294967295").
+fn plain_types(message: &str) -> String {
+    let mut out = message.to_string();
+    for (rust, plain) in [
+        ("u8", "a whole number from 0 to 255"),
+        ("u16", "a whole number from 0 to 65535"),
+        ("u32", "a whole number from 0 to 4294967295"),
+        ("u64", "a whole number, 0 or more"),
+        ("usize", "a whole number, 0 or more"),
+        ("i32", "a whole number from -2147483648 to 2147483647"),
+        ("i64", "a whole number"),
+        ("f64", "a number"),
+    ] {
+        out = out.replace(&format!("expected {rust}"), &format!("expected {plain}"));
+        out = out.replace(&format!(" as {rust},"), ",");
+    }
+    out.replace(" as i128,", ",")
+}
+
 impl ConfigFile {
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| {
-            let mut message = e.to_string().trim_end().to_string();
+            let mut message = plain_types(e.to_string().trim_end());
             // `[profile.acme.prod]` is a table `prod` inside profile `acme` to TOML.
             if let Some(dotted) = text.lines().map(str::trim).find(|l| {
                 l.strip_prefix("[profile.")

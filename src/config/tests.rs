@@ -133,3 +133,30 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_number_of_the_wrong_kind_is_said_in_plain_words() {
+    for (text, said) in [
+        (
+            "[rate_limits]\nburst = 99999999999999999999\n",
+            "a whole number from 0 to 4294967295",
+        ),
+        (
+            "[guards]\nduplicate_invoke_secs = -1\n",
+            "a whole number, 0 or more",
+        ),
+        (
+            "[guards]\ninterval_secs = inf\n",
+            "a whole number, 0 or more",
+        ),
+    ] {
+        let e = ConfigFile::parse(text, std::path::Path::new("c.toml"))
+            .expect_err(text)
+            .to_string();
+        assert!(e.contains(said), "{text}: {e}");
+        assert!(
+            !e.contains("u32") && !e.contains("u64") && !e.contains("i128"),
+            "{e}"
+        );
+    }
+}
