@@ -130,6 +130,11 @@ pub async fn plan(global: &GlobalArgs, args: RolloutArgs) -> Result<Exit, Failur
         (None, Some(s)) => rollout::parse_steps(s).map_err(Failure::usage)?,
         (None, None) => return Err(Failure::usage("give --preset NAME or --steps 10:5m,50:10m")),
     };
+    if args.guard_alarms.iter().any(|a| a.trim().is_empty()) {
+        return Err(Failure::usage(
+            "--guard-alarm is empty: give a CloudWatch alarm name, or leave the flag out",
+        ));
+    }
     let ctx = Session::connect(&global.flags()).await?;
     // The config's [guards] with the command line on top: the dashboard starts from the same.
     let mut guard = Guard::from_config(&ctx.settings.guards, args.guard_alarms.clone());

@@ -392,3 +392,30 @@ fn a_name_no_function_can_have_or_an_arn_is_refused_before_asking() {
         }
     }
 }
+
+#[test]
+fn an_empty_guard_alarm_is_bad_input() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let run = lops.run(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        "orders",
+        "--to",
+        "2",
+        "--steps",
+        "10:1m",
+        "--guard-alarm",
+        "",
+        "--region",
+        "us-east-1",
+        "--yes",
+    ]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("--guard-alarm is empty"),
+        "{}",
+        run.stderr
+    );
+}
