@@ -31,7 +31,11 @@ fn main() -> ExitCode {
                     .lines()
                     .take_while(|l| !l.starts_with("Usage:"))
                     .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                    .filter(|l| {
+                        !l.is_empty()
+                            && !l.starts_with("tip:")
+                            && !l.starts_with("For more information")
+                    })
                     .collect::<Vec<_>>()
                     .join(" ");
                 let error = error.trim_start_matches("error: ");

@@ -485,6 +485,9 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
             "restore goes into one region: pass one --region",
         ));
     }
+    if let Some(role) = &args.assume_role {
+        crate::ops::restore::check_role_arn("--assume-role", role).map_err(Failure::from)?;
+    }
     let ctx = Session::connect(&in_region(global, region_of(&snapshot)).flags()).await?;
     let assumed = match &args.assume_role {
         Some(role) => ctx.assumed(role, args.external_id.as_deref()).await,

@@ -86,6 +86,9 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
             "a drill runs in one region: pass one --region",
         ));
     }
+    if let Some((role, _)) = role {
+        crate::ops::restore::check_role_arn("--assume-role", role).map_err(Failure::from)?;
+    }
     let ctx = Session::connect(&in_region(global, region_of(&snapshot)).flags()).await?;
     let assumed = match role {
         Some((role, external_id)) => ctx.assumed(role, external_id).await,

@@ -119,6 +119,8 @@ fn reporter(json: bool) -> impl FnMut(&Rollout, &str) {
 }
 
 pub async fn plan(global: &GlobalArgs, args: RolloutArgs) -> Result<Exit, Failure> {
+    crate::ops::request::check_function(&args.function)?;
+    crate::ops::request::check_alias(&args.alias)?;
     early_check(global, Kind::RolloutStart)?;
     let steps = match (&args.preset, &args.steps) {
         (Some(p), _) => rollout::preset(p).ok_or_else(|| {
@@ -189,6 +191,8 @@ pub async fn resume(
     flags: &ActFlags,
     abort: bool,
 ) -> Result<Exit, Failure> {
+    crate::ops::request::check_function(function)?;
+    crate::ops::request::check_alias(alias)?;
     early_check(
         global,
         if abort {

@@ -419,3 +419,47 @@ fn an_empty_guard_alarm_is_bad_input() {
         run.stderr
     );
 }
+
+#[test]
+fn a_rollout_naming_no_alias_or_a_role_that_is_no_arn_is_bad_input() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let run = lops.run(&[
+        "traffic",
+        "abort",
+        "",
+        "--fn",
+        "orders",
+        "--region",
+        "us-east-1",
+    ]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("is not an alias name"),
+        "{}",
+        run.stderr
+    );
+    let run = lops.run(&[
+        "restore",
+        "s3://acme-backups/lops/snapshots/us-east-1/orders/20261125T104502.123Z.json",
+        "--assume-role",
+        "garbage",
+    ]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr
+            .contains("--assume-role 'garbage' is not an IAM role ARN"),
+        "{}",
+        run.stderr
+    );
+    // With --json, a command line lops cannot read is one JSON line without clap's tip.
+    let run = lops.run(&["status", "--json", "--bogus"]);
+    run.assert_exit(2);
+    let doc = run.json();
+    assert!(
+        !doc["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("For more information"),
+        "{doc}"
+    );
+}
