@@ -247,7 +247,7 @@ impl Manifest {
                 lambda_sha256,
                 ..
             } = &v.code
-                && super::store::lambda_sha_to_hex(lambda_sha256).is_some_and(|h| h != *sha256)
+                && super::store::lambda_sha_to_hex(lambda_sha256).is_none_or(|h| h != *sha256)
             {
                 bad(format!(
                     "version {}: its package {} is not the code Lambda hashed ({lambda_sha256})",
@@ -271,6 +271,13 @@ impl Manifest {
                         a.name
                     ));
                 }
+            }
+            // Lambda splits traffic between the alias's version and one other.
+            if a.weights.len() > 1 || a.weights.contains_key(&a.function_version) {
+                bad(format!(
+                    "alias {} routes to {} with weights {:?} (Lambda takes one other version)",
+                    a.name, a.function_version, a.weights
+                ));
             }
             // Lambda splits traffic only between published versions.
             if !a.weights.is_empty()
@@ -361,7 +368,8 @@ mod tests {
         let code = Code::Zip {
             sha256: sha.clone(),
             size: 10,
-            lambda_sha256: "abc=".into(),
+            // Lambda's hash of the same package (32 bytes of 0xaa).
+            lambda_sha256: "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqo=".into(),
         };
         Manifest {
             format: FORMAT.into(),
@@ -492,6 +500,38 @@ mod tests {
         };
         let found = m.problems(&key).join("\n");
         assert!(found.contains("is not the code Lambda hashed"), "{found}");
+        // A hash that is no SHA-256 at all is no proof either.
+        m.latest.code = Code::Zip {
+            sha256: "a".repeat(64),
+            size: 10,
+            lambda_sha256: "x".into(),
+        };
+        assert!(
+            m.problems(&key)
+                .join("\n")
+                .contains("is not the code Lambda hashed"),
+            "{:?}",
+            m.problems(&key)
+        );
+        // An alias gives weight to one version other than its own.
+        let mut m = sample();
+        m.versions = ["1", "2", "3"]
+            .iter()
+            .map(|v| VersionSnapshot {
+                version: v.to_string(),
+                ..m.latest.clone()
+            })
+            .collect();
+        for weights in [vec![("1", 0.1)], vec![("2", 0.1), ("3", 0.2)]] {
+            m.aliases = vec![AliasSnapshot {
+                name: "live".into(),
+                function_version: "1".into(),
+                description: None,
+                weights: weights.iter().map(|(v, w)| (v.to_string(), *w)).collect(),
+            }];
+            let found = m.problems(&key).join("\n");
+            assert!(found.contains("Lambda takes one other version"), "{found}");
+        }
         m.blobs = vec![
             BlobRef {
                 sha256: "a".repeat(64),

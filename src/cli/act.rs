@@ -119,10 +119,21 @@ pub struct FunctionArgs {
 }
 
 pub async fn invoke(global: &GlobalArgs, args: InvokeArgs) -> Result<Exit, Failure> {
+    // An ARN (or a partial one) is not FUNCTION:QUALIFIER: said as such, before anything is sent.
+    if args.target.starts_with("arn:") || args.target.matches(':').count() > 1 {
+        crate::ops::request::check_function(&args.target)?;
+    }
     let (function, qualifier) = match args.target.split_once(':') {
         Some((f, q)) => (f.to_string(), Some(q.to_string())),
         None => (args.target.clone(), None),
     };
+    crate::ops::request::check_function(&function)?;
+    if let Some(q) = &qualifier
+        && q != "$LATEST"
+        && (q.is_empty() || !q.chars().all(|c| c.is_ascii_digit()))
+    {
+        crate::ops::request::check_alias(q)?;
+    }
     early_check(global, Kind::Invoke)?;
     let payload = load_payload(
         args.payload.as_deref(),

@@ -373,8 +373,9 @@ async fn once_per_function<S: RegionActions>(sources: &[&S], items: &mut [Item])
     if profiles.len() < 2 {
         return;
     }
-    // Each item's function, as (account, region, target).
-    let mut keys: Vec<Option<(String, String, String)>> = Vec::with_capacity(items.len());
+    // Each item's function: (account as STS says, or None when it did not answer; region,
+    // target).
+    let mut keys: Vec<(Option<String>, String, String)> = Vec::with_capacity(items.len());
     for item in items.iter() {
         let (scope, target) = match item {
             Item::Ready { plan, .. } => (&plan.scope, &plan.target),
@@ -389,20 +390,49 @@ async fn once_per_function<S: RegionActions>(sources: &[&S], items: &mut [Item])
                 .filter(|a| !a.is_empty()),
             None => None,
         };
-        keys.push(account.map(|a| (a, scope.region.clone(), target.clone())));
+        keys.push((account, scope.region.clone(), target.clone()));
     }
+    // The same function: the same region and target, in one account — or in a profile whose
+    // account is not known (STS did not answer), taken as the same rather than acted on twice.
+    let same = |i: usize, j: usize| {
+        let (a, b) = (&keys[i], &keys[j]);
+        a.1 == b.1 && a.2 == b.2 && (a.0.is_none() || b.0.is_none() || a.0 == b.0)
+    };
     let strictness = |scope: &Scope| (!scope.access.production, scope.access.tier);
+    let scope_of = |item: &Item| match item {
+        Item::Ready { plan, .. } => plan.scope.clone(),
+        Item::Skipped { scope, .. } => scope.clone(),
+    };
+    let mut grouped = vec![false; items.len()];
     for i in 0..items.len() {
-        let Some(key) = keys[i].clone() else {
-            continue;
-        };
-        let group: Vec<usize> = (0..items.len())
-            .filter(|j| keys[*j].as_ref() == Some(&key))
-            .collect();
-        if group.len() < 2 || group[0] != i {
+        if grouped[i] {
             continue;
         }
-        let account = &key.0;
+        let group: Vec<usize> = (i..items.len())
+            .filter(|j| !grouped[*j] && same(i, *j))
+            .collect();
+        for j in &group {
+            grouped[*j] = true;
+        }
+        let scopes: Vec<Scope> = group.iter().map(|j| scope_of(&items[*j])).collect();
+        let profiles: std::collections::BTreeSet<&str> =
+            scopes.iter().map(|s| s.profile.as_str()).collect();
+        if profiles.len() < 2 {
+            continue;
+        }
+        let account = group
+            .iter()
+            .find_map(|j| keys[*j].0.clone())
+            .map_or("not known: STS did not answer".to_string(), |a| a);
+        let unknown: Vec<&str> = group
+            .iter()
+            .filter(|j| keys[**j].0.is_none())
+            .map(|j| {
+                scopes[group.iter().position(|g| g == j).unwrap_or(0)]
+                    .profile
+                    .as_str()
+            })
+            .collect();
         let refused = group.iter().find_map(|j| match &items[*j] {
             Item::Skipped {
                 scope,
@@ -411,6 +441,9 @@ async fn once_per_function<S: RegionActions>(sources: &[&S], items: &mut [Item])
             } => Some(format!("{scope}: {why}")),
             _ => None,
         });
+        // The strictest protection of any of them holds for the one that acts: a production
+        // profile's typed confirmation even when it cannot act itself (no kill recorded there).
+        let production = scopes.iter().any(|s| s.access.production);
         let keeper = group
             .iter()
             .filter_map(|j| match &items[*j] {
@@ -426,19 +459,30 @@ async fn once_per_function<S: RegionActions>(sources: &[&S], items: &mut [Item])
             .plan()
             .map(|p| p.scope.to_string())
             .unwrap_or_default();
+        let taken = if unknown.is_empty() {
+            format!("account {account}")
+        } else {
+            format!(
+                "account of {} not known (STS did not answer): taken as the same",
+                unknown.join(", ")
+            )
+        };
         for j in group {
-            let Item::Ready { source, plan } = &items[j] else {
+            let Item::Ready { source, plan } = &mut items[j] else {
                 continue;
             };
             let error = match &refused {
                 Some(why) => OpsError::Refused(format!(
-                    "the same function is refused under another profile of account {account} \
-                     ({why}): not changed through this one"
+                    "the same function is refused under another profile ({taken}; {why}): not \
+                     changed through this one"
                 )),
-                None if j == keeper => continue,
-                None => OpsError::Invalid(format!(
-                    "{SAME_FUNCTION} {there} (account {account}): acted on once"
-                )),
+                None if j == keeper => {
+                    plan.scope.access.production |= production;
+                    continue;
+                }
+                None => {
+                    OpsError::Invalid(format!("{SAME_FUNCTION} {there} ({taken}): acted on once"))
+                }
             };
             items[j] = Item::Skipped {
                 source: *source,

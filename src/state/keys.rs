@@ -167,14 +167,7 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         | Action::Logs
             if matches!(state.view, View::Regions | View::Services) =>
         {
-            // These views select no function: a function key there would act on (or open) the
-            // fleet's selection, which is not on screen.
-            state.popup = Some(super::Popup::Notice(format!(
-                "the {} view selects no function: press {} for the fleet, select one there, \
-                 then act",
-                state.view.title(),
-                state.keymap.first_key(Action::Fleet)
-            )));
+            no_function_here(state);
         }
         Action::Mark => super::batch::toggle(state),
         Action::MarkAll => super::batch::mark_all(state),
@@ -457,6 +450,16 @@ pub(super) fn on_input_key(
     }
 }
 
+/// The regions and services views select no function: a function key (or the palette's
+/// `detail`) there would act on, or open, the fleet's selection, which is not on screen.
+fn no_function_here(state: &mut State) {
+    state.popup = Some(Popup::Notice(format!(
+        "the {} view selects no function: press {} for the fleet, select one there, then act",
+        state.view.title(),
+        state.keymap.first_key(Action::Fleet)
+    )));
+}
+
 /// The palette's commands: a view name, `help`, `quit`, or any unique prefix of them.
 pub const COMMANDS: [&str; 7] = [
     "fleet", "regions", "load", "services", "detail", "help", "quit",
@@ -478,6 +481,9 @@ pub(super) fn run_command(state: &mut State, text: &str, effects: &mut Vec<Effec
             "services" => {
                 switch_view(state, View::Services);
                 super::services::read(state, effects);
+            }
+            "detail" if matches!(state.view, View::Regions | View::Services) => {
+                no_function_here(state)
             }
             "detail" => open_detail(state),
             "help" => state.popup = Some(Popup::Help),

@@ -360,6 +360,22 @@ fn a_function_action_in_the_regions_view_acts_on_nothing_unseen() {
             );
             update(&mut s, code(KeyCode::Esc));
         }
+        // Nor the palette's `detail`.
+        for c in ":det".chars() {
+            update(&mut s, key(c));
+        }
+        update(&mut s, code(KeyCode::Enter));
+        assert!(
+            matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("selects no function")),
+            "{name}: {:?}",
+            s.popup
+        );
+        assert!(
+            matches!(s.view, View::Regions | View::Services),
+            "{:?}",
+            s.view
+        );
+        update(&mut s, code(KeyCode::Esc));
     }
 }
 

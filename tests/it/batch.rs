@@ -633,6 +633,7 @@ async fn two_profiles_of_one_account_change_a_function_once() {
             run.stderr
         );
     }
+
     let reserved = seeders[0]
         .lambda
         .get_function_concurrency()
@@ -641,5 +642,77 @@ async fn two_profiles_of_one_account_change_a_function_once() {
         .await
         .expect("concurrency")
         .reserved_concurrent_executions;
-    assert_eq!(reserved, Some(7));
+    assert_eq!(reserved, Some(7), "the refused change changed nothing");
+
+    // STS not answering for one of the profiles: its account is not known, so the two are
+    // taken as the same function (acted on once), never as two.
+    let proxy = crate::support::proxy::FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: REGIONS[0].into(),
+        service: Some("sts".into()),
+        operation: None,
+        fault: crate::support::proxy::Fault::Status(403),
+        remaining: Some(1),
+    });
+    let through = Lops::new(&proxy.url);
+    std::fs::write(
+        through.home.path().join("aws-config"),
+        format!("[profile ops]\nregion = {}\n", REGIONS[0]),
+    )
+    .expect("aws config");
+    let run = through.run(&[
+        "concurrency",
+        "set",
+        &names[0],
+        "8",
+        "--profile",
+        "default,ops",
+        "--regions",
+        REGIONS[0],
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert!(
+        run.stderr
+            .contains("not known (STS did not answer): taken as the same"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        proxy.calls(REGIONS[0], "lambda", "PutFunctionConcurrency"),
+        1,
+        "{}",
+        run.stderr
+    );
+
+    // A production profile that cannot act itself (no kill of it recorded there) still has its
+    // typed confirmation asked of the profile that acts for the same function.
+    lops.run(&[
+        "kill",
+        &names[0],
+        "--profile",
+        "default",
+        "--regions",
+        REGIONS[0],
+        "--yes",
+    ])
+    .assert_exit(0);
+    let config = lops.config("[profile.ops]\nproduction = true\n");
+    let config = config.display().to_string();
+    let run = lops.run(&[
+        "revive",
+        &names[0],
+        "--profile",
+        "ops,default",
+        "--regions",
+        REGIONS[0],
+        "--config",
+        &config,
+        "--dry-run",
+    ]);
+    assert!(
+        run.stderr.contains("a real run asks for the typed name"),
+        "{}",
+        run.stderr
+    );
 }
