@@ -182,7 +182,9 @@ impl Action {
             Action::Pin => "all alias traffic to its last known good version",
             Action::Concurrency => "set reserved concurrency (a number, or none)",
             Action::Backup => "back up the function to the [backup] location",
-            Action::Trigger => "pause / resume a trigger (detail: ↑↓ picks it; marks: all theirs)",
+            Action::Trigger => {
+                "pause / resume a trigger (detail: Up/Down picks it; marks: all theirs)"
+            }
             Action::Logs => "log pane of the function: follows live (/ filters)",
             Action::Pause => "log pane: pause / follow",
             Action::Mark => "mark / unmark the row (actions then act on every marked row)",
@@ -325,8 +327,9 @@ impl Key {
             KeyCode::Esc => "esc".to_string(),
             KeyCode::Tab => "tab".to_string(),
             KeyCode::Backspace => "backspace".to_string(),
-            KeyCode::Up => "↑".to_string(),
-            KeyCode::Down => "↓".to_string(),
+            // Words, not arrows: in ASCII an arrow would read as `^` or `v`, a key of its own.
+            KeyCode::Up => "Up".to_string(),
+            KeyCode::Down => "Down".to_string(),
             KeyCode::Left => "←".to_string(),
             KeyCode::Right => "→".to_string(),
             KeyCode::PageUp => "pgup".to_string(),

@@ -47,12 +47,15 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             let body = pending.lines.get(1..).unwrap_or_default();
             let (start, end) = pending.window((area.width, area.height));
             if start > 0 {
-                lines.push(Line::styled(format!("↑ {start} more above"), theme.dim()));
+                lines.push(Line::styled(
+                    format!("{start} more above (Up or PgUp)"),
+                    theme.dim(),
+                ));
             }
             lines.extend(body[start..end].iter().map(|l| Line::raw(l.clone())));
             if end < body.len() {
                 lines.push(Line::styled(
-                    format!("↓ {} more below (↓ or PgDn)", body.len() - end),
+                    format!("{} more below (Down or PgDn)", body.len() - end),
                     theme.dim(),
                 ));
             }
@@ -66,7 +69,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             let unseen = pending.unseen();
             if unseen > 0 && pending.confirmation != Confirmation::None {
                 lines.push(Line::styled(
-                    format!("see the {unseen} more below before confirming (↓ or PgDn)"),
+                    format!("see the {unseen} more below before confirming (Down or PgDn)"),
                     theme.warn(),
                 ));
             }
@@ -390,7 +393,7 @@ fn help(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let block = Block::bordered()
         .border_set(theme.border())
         .title(Span::styled(
-            " keys (↑ ↓ PgUp PgDn page · any other key closes) ",
+            " keys (Up Down PgUp PgDn page · any other key closes) ",
             theme.title(),
         ));
     let inner = block.inner(rect);
