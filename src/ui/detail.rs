@@ -62,7 +62,10 @@ pub fn render(
 
     let side = side_lines(state, r, i, name, &extras, &unread, theme);
     frame.render_widget(
-        Paragraph::new(side).block(block(" aliases · alarms · triggers ".into())),
+        // Wrapped: a failed read's reason (the permission missing) is at the end of its line.
+        Paragraph::new(side)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(block(" aliases · alarms · triggers ".into())),
         right,
     );
 

@@ -272,7 +272,12 @@ fn row<'a>(
         .reserved_concurrency
         .map(i64::from)
         .or(region.account_limit);
+    // A reservation its failed GetFunction left unread may be there: the account's limit would
+    // mislead (`?r`, as `lops status` says it).
+    let reserved_unknown = f.info.not_read.details && f.info.detail_error.is_some();
     let conc_text = match (s.concurrency_max, limit) {
+        (Some(c), _) if reserved_unknown => format!("{}/?r", format::count(c)),
+        (None, _) if reserved_unknown => "?r".to_string(),
         (Some(c), Some(l)) => format!("{}/{}", format::count(c), format::count(l as f64)),
         (Some(c), None) => format::count(c),
         (None, _) => format::MISSING.to_string(),

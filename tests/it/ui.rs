@@ -1309,6 +1309,10 @@ async fn a_function_whose_own_reads_failed_is_marked_and_said() {
     );
     let fleet = screen(&mut state, &MONO, 80, 24);
     assert!(fleet.contains(&format!("{name}!")), "{fleet}");
+    assert!(
+        fleet.contains("/?r"),
+        "its reservation is not known: {fleet}"
+    );
     update(
         &mut state,
         Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
@@ -1317,6 +1321,10 @@ async fn a_function_whose_own_reads_failed_is_marked_and_said() {
     assert!(
         detail.contains("not read: details: GetFunction access"),
         "{detail}"
+    );
+    assert!(
+        detail.contains("AccessDeniedException"),
+        "the reason whole: {detail}"
     );
     assert!(detail.contains("reserved not read"), "{detail}");
     assert!(detail.contains("tags not read"), "{detail}");
