@@ -396,10 +396,7 @@ pub(super) async fn run_batch(
         if let Some(w) = &warning
             && flags.yes
         {
-            if flags.json {
-                let docs: Vec<_> = batch.items.iter().map(|i| item_json(i, None)).collect();
-                super::print_json(&json!({"dry_run": true, "plans": docs, "warning": w}));
-            }
+            // (With --json, the refusal is the one-line error document, as for a real run.)
             return Err(Failure {
                 exit: Exit::Refused,
                 message: format!(

@@ -19,9 +19,15 @@ fn store() -> Result<RolloutStore, Failure> {
 fn one_region(ctx: &Session) -> Result<&AwsRegion, Failure> {
     match ctx.regions.as_slice() {
         [one] => Ok(one),
-        _ => Err(Failure::usage(
-            "a rollout runs in one region at a time: give a single --region",
-        )),
+        many => {
+            let profiles: std::collections::BTreeSet<&str> =
+                many.iter().map(|r| r.scope().profile.as_str()).collect();
+            Err(Failure::usage(if profiles.len() > 1 {
+                "a rollout runs in one scope at a time: give a single --profile and --region"
+            } else {
+                "a rollout runs in one region at a time: give a single --region"
+            }))
+        }
     }
 }
 
@@ -81,7 +87,11 @@ fn finish_abort_on_signal() {
             return;
         }
         if !rollout::rolling_back() {
-            let _ = writeln!(std::io::stderr(), "abort stopped before it wrote anything");
+            let _ = writeln!(
+                std::io::stderr(),
+                "abort stopped before it wrote anything itself; if it had already asked the lops \
+                 running the rollout to abort, that one still rolls back (see `lops traffic plans`)"
+            );
             std::process::exit(Exit::Failure as i32);
         }
         let _ = writeln!(
