@@ -26,6 +26,8 @@ pub struct LogPane {
     /// Lines scrolled up from the bottom (0: following the newest).
     pub scrolled: usize,
     pub error: Option<String>,
+    /// Not a failure: what the pane waits for (a log group not there yet).
+    pub waiting: Option<String>,
     /// Read up to here (Unix ms).
     pub until_ms: i64,
     pub in_flight: bool,
@@ -63,6 +65,7 @@ impl LogPane {
             filter: String::new(),
             scrolled: 0,
             error: None,
+            waiting: None,
             until_ms: (now - FIRST_READ).timestamp_millis(),
             in_flight: false,
             last_read: None,
@@ -123,6 +126,7 @@ impl LogPane {
                     .max()
                     .unwrap_or(self.until_ms);
                 self.error = None;
+                self.waiting = None;
                 self.until_ms = self.until_ms.max(end);
                 self.add(lines, source);
             }
@@ -134,8 +138,9 @@ impl LogPane {
                 }
             }
             U::NoLogGroup(functions) => {
-                self.error = Some(format!(
-                    "no log group yet for {} (not invoked yet): looking again every minute",
+                self.waiting = Some(format!(
+                    "no log group yet for {} (not invoked yet, or deleted): looking again every \
+                     minute",
                     functions.join(", ")
                 ));
             }
@@ -172,12 +177,16 @@ impl LogPane {
             Err(ProviderError::NotFound(_)) => {
                 self.read_ok = true;
                 self.until_ms = self.until_ms.max(end_ms);
-                self.error =
-                    Some("no log group yet (not invoked yet): looking again every minute".into());
+                self.error = None;
+                self.waiting = Some(
+                    "no log group yet (not invoked yet, or deleted): looking again every minute"
+                        .into(),
+                );
             }
             Err(e) => self.error = Some(e.to_string()),
             Ok(lines) => {
                 self.error = None;
+                self.waiting = None;
                 self.read_ok = true;
                 self.until_ms = self.until_ms.max(end_ms);
                 self.add(lines, crate::loglines::Source::Read);

@@ -97,8 +97,11 @@ pub fn render(
             lines.push(Line::styled(row, theme.warn()));
         }
     }
+    if let Some(w) = pane.waiting.as_ref().filter(|_| pane.error.is_none()) {
+        lines.push(Line::styled(w.clone(), theme.dim()));
+    }
     // Nothing to show because the read failed is not "no events".
-    if visible.is_empty() && pane.error.is_none() {
+    if visible.is_empty() && pane.error.is_none() && pane.waiting.is_none() {
         lines.push(Line::styled(
             if pane.last_read.is_none() || pane.in_flight && pane.lines.is_empty() {
                 "reading the last 15 minutes…"

@@ -1373,3 +1373,28 @@ async fn ascii_only_draws_nothing_but_ascii() {
         "{out}"
     );
 }
+
+/// A function that has not logged yet (no log group) is waited for, not a failed read.
+#[tokio::test]
+async fn a_missing_log_group_is_waited_for_not_a_failed_read() {
+    let mut state = incident().await;
+    key(&mut state, 'l');
+    let (region, function) = match &state.view {
+        lops::state::View::Logs { region, function } => (*region, function.clone()),
+        other => panic!("not in the log pane: {other:?}"),
+    };
+    update(
+        &mut state,
+        Msg::LogLines {
+            region,
+            function,
+            end_ms: start().timestamp_millis(),
+            result: Err(lops::provider::ProviderError::NotFound(
+                "no log group /aws/lambda/x".into(),
+            )),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("no log group yet"), "{out}");
+    assert!(!out.contains("read failed"), "{out}");
+}
