@@ -88,6 +88,16 @@ fn backoff(failures: u32, cap: Duration) -> Duration {
     Duration::from_secs(secs).min(cap)
 }
 
+/// How long the alarms loop waits before its next read: the interval (give or take), and after
+/// failures in a row never less, growing from the fifth.
+fn alarms_wait(failures: u32, interval: Duration, region: usize, seq: u64) -> Duration {
+    if failures == 0 {
+        jitter(interval, region, seq)
+    } else {
+        backoff(failures, interval * 6).max(interval)
+    }
+}
+
 /// ±10 % so regions do not all ask at the same instant.
 fn jitter(d: Duration, region: usize, seq: u64) -> Duration {
     let spread = ((region as u64 * 7 + seq * 13) % 21) as f64 / 100.0 - 0.1;
@@ -188,13 +198,16 @@ async fn alarms_loop<S: RegionSource>(
     timing: Timing,
 ) {
     let mut seq = 0;
+    let mut failures = 0;
     loop {
-        // At once, then every interval.
+        // At once, then every interval; after failures in a row, further apart (a failing
+        // region is not asked as often as a healthy one).
         if seq > 0 {
-            tokio::time::sleep(jitter(timing.alarms, region, seq)).await;
+            tokio::time::sleep(alarms_wait(failures, timing.alarms, region, seq)).await;
         }
         seq += 1;
         let result = timed(timing.deadline, source.alarms()).await;
+        failures = if result.is_ok() { 0 } else { failures + 1 };
         if tx
             .send(Msg::Alarms {
                 region,
@@ -384,6 +397,16 @@ async fn metrics_loop<S: RegionSource>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failing_alarm_reads_are_asked_no_more_often_and_then_less() {
+        let every = Duration::from_secs(30);
+        assert_eq!(alarms_wait(1, every, 0, 3), every);
+        assert_eq!(alarms_wait(6, every, 0, 3), Duration::from_secs(64));
+        assert!(alarms_wait(60, every, 0, 3) <= every * 6);
+        let healthy = alarms_wait(0, every, 2, 3);
+        assert!(healthy >= every.mul_f64(0.9) && healthy <= every.mul_f64(1.1));
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
