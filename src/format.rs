@@ -258,6 +258,34 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// `lops status`'s CONC cell: "peak/limit", where the limit is the reserved concurrency (marked r) or the account's; a
+/// reservation never read is `?r` (it may be there: the account's limit would mislead).
+pub fn concurrency(
+    peak: Option<f64>,
+    reserved: Option<i32>,
+    reserved_unread: bool,
+    account: Option<i64>,
+) -> String {
+    let peak = peak.map(count).unwrap_or_else(|| "0".to_string());
+    match (reserved, account) {
+        _ if reserved_unread => format!("{peak}/?r"),
+        (Some(r), _) => format!("{peak}/{r}r"),
+        (None, Some(a)) => format!("{peak}/{a}"),
+        (None, None) => peak,
+    }
+}
+
+/// `s` in at most `max` characters, the cut marked with `…`.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

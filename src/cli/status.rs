@@ -472,22 +472,22 @@ fn write_table(
                     .unwrap_or_default(),
             };
             let name = if f.detail_error.is_some() {
-                format!("{}!", truncate(&f.name, 31))
+                format!("{}!", format::truncate(&f.name, 31))
             } else {
-                truncate(&f.name, 32)
+                format::truncate(&f.name, 32)
             };
             writeln!(
                 out,
                 "{:<14} {:<32} {:<8} {:>9} {:>6} {:>5} {:>7} {:>7} {:>10}  {}",
                 report.scope.to_string(),
                 name,
-                truncate(&f.state, 8),
+                format::truncate(&f.state, 8),
                 num(stats.as_ref().map(|s| format::count(s.invocations))),
                 num(stats.as_ref().map(|s| format::percent(s.error_rate))),
                 num(stats.as_ref().map(|s| format::count(s.throttles))),
                 num(stats.as_ref().map(|s| format::millis(s.duration_avg_ms))),
                 num(stats.as_ref().map(|s| format::millis(s.duration_p99_ms))),
-                num(stats.as_ref().map(|s| concurrency(
+                num(stats.as_ref().map(|s| format::concurrency(
                     s.concurrency_max,
                     f.reserved_concurrency,
                     f.not_read.details,
@@ -571,31 +571,4 @@ fn write_table(
         )?;
     }
     Ok(())
-}
-
-/// "peak/limit", where the limit is the reserved concurrency (marked r) or the account's; a
-/// reservation never read is `?r` (it may be there: the account's limit would mislead).
-fn concurrency(
-    peak: Option<f64>,
-    reserved: Option<i32>,
-    reserved_unread: bool,
-    account: Option<i64>,
-) -> String {
-    let peak = peak.map(format::count).unwrap_or_else(|| "0".to_string());
-    match (reserved, account) {
-        _ if reserved_unread => format!("{peak}/?r"),
-        (Some(r), _) => format!("{peak}/{r}r"),
-        (None, Some(a)) => format!("{peak}/{a}"),
-        (None, None) => peak,
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max - 1).collect();
-        t.push('…');
-        t
-    }
 }

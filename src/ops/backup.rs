@@ -46,45 +46,6 @@ pub struct BackupRequest {
     pub with_layers: bool,
 }
 
-impl BackupRequest {
-    /// What can be checked without asking AWS: the names, and data sources apart from the store.
-    pub fn validate(&self) -> Result<(), BackupError> {
-        if let Selection::Named(names) = &self.selection {
-            if names.is_empty() {
-                return Err(BackupError::Invalid(
-                    "no function named: pass --fn NAME (repeatable) or --all".into(),
-                ));
-            }
-            for name in names {
-                super::request::check_function(name)
-                    .map_err(|e| BackupError::Invalid(e.to_string()))?;
-            }
-        }
-        // A source that holds the backup location (or lies inside it) would copy the store into
-        // itself, and each run the copies of the last.
-        let within = |outer: &S3Uri, inner: &S3Uri| {
-            outer.bucket == inner.bucket
-                && (outer.key.is_empty()
-                    || inner.key == outer.key
-                    || inner
-                        .key
-                        .starts_with(&format!("{}/", outer.key.trim_end_matches('/'))))
-        };
-        if let Some(source) = self
-            .data
-            .iter()
-            .find(|d| within(d, &self.to) || within(&self.to, d))
-        {
-            return Err(BackupError::Invalid(format!(
-                "--data {source} overlaps the backup location {}: a backup would copy its own \
-                 store; give a data prefix beside it, or back up to another prefix or bucket",
-                self.to
-            )));
-        }
-        Ok(())
-    }
-}
-
 /// Progress, for a bar or the TUI's gauge.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
@@ -549,61 +510,7 @@ impl BackupRegion for crate::provider::sim::SimRegion {
     }
 }
 
-/// What a backup asks, in both faces: it only adds objects, so a yes — the typed target when
-/// any of its scopes is a production one, like every change there: the function's name, or
-/// `backup` for several (or every function, with `--all`).
-pub fn backup_confirmation<'a>(
-    functions: &[String],
-    all: bool,
-    scopes: impl IntoIterator<Item = &'a crate::provider::Scope>,
-) -> super::Confirmation {
-    let mut names: Vec<&str> = functions.iter().map(String::as_str).collect();
-    names.sort_unstable();
-    names.dedup();
-    let target = match names.as_slice() {
-        [one] if !all => one,
-        _ => "backup",
-    };
-    super::Confirmation::all(
-        scopes
-            .into_iter()
-            .map(|scope| super::confirmation(target, scope, false, false)),
-    )
-}
-
-/// One scope's line of a backup's preview.
-pub fn backup_line(
-    what: &str,
-    scope: &crate::provider::Scope,
-    to: &S3Uri,
-    storage_class: &str,
-) -> String {
-    format!("back up {what} @ {scope} to {to} ({storage_class})")
-}
-
-/// The preview of a backup run, one line per scope (and one per data source): what is backed
-/// up where, to which store.
-pub fn backup_preview<'a>(
-    request: &BackupRequest,
-    scopes: impl IntoIterator<Item = &'a crate::provider::Scope>,
-) -> Vec<String> {
-    let what = match &request.selection {
-        Selection::Named(names) => names.join(", "),
-        Selection::All { filter: None } => "every function".into(),
-        Selection::All { filter: Some(f) } => format!("every function matching {f:?}"),
-    };
-    let mut lines: Vec<String> = scopes
-        .into_iter()
-        .map(|scope| backup_line(&what, scope, &request.to, &request.storage_class))
-        .collect();
-    lines.extend(
-        request
-            .data
-            .iter()
-            .map(|d| format!("copy data {d} to {}", request.to)),
-    );
-    lines
-}
+pub use super::backup_request::{backup_confirmation, backup_line, backup_preview};
 
 /// Opens the store a snapshot lives in.
 pub async fn open_snapshot(region: &impl Buckets, snapshot: &S3Uri) -> Result<Store, BackupError> {

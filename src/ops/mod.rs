@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod backup;
+mod backup_request;
 pub mod batch;
 pub(crate) mod describe;
 pub mod drill;
@@ -16,6 +17,7 @@ pub mod prune;
 pub mod request;
 pub mod restore;
 pub mod rollout;
+mod same_function;
 pub mod service;
 pub mod undo;
 

@@ -1,0 +1,146 @@
+//! One function reached through two profiles of one account: acted on once, through the
+//! strictest of them (see [`once_per_function`]).
+
+use super::OpsError;
+use super::batch::Item;
+use crate::provider::{RegionActions, Scope};
+
+pub(super) const SAME_FUNCTION: &str = "the same function as in";
+
+/// Two profiles of one account name the same function in a region: it is acted on once, the
+/// others skipped and said — never changed twice after one confirmation. Which profile acts is
+/// never a matter of the order they were given in: the strictest (a production one first, then
+/// the lower tier), so widening a production row to the other profiles keeps its typed
+/// confirmation; and where one of them refused it (its tier), the function is refused in all.
+/// The account is STS's (asked once per scope) and only when the batch spans several profiles.
+pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &mut [Item]) {
+    let profiles: std::collections::BTreeSet<&str> = items
+        .iter()
+        .map(|i| match i {
+            Item::Ready { plan, .. } => plan.scope.profile.as_str(),
+            Item::Skipped { scope, .. } => scope.profile.as_str(),
+        })
+        .collect();
+    if profiles.len() < 2 {
+        return;
+    }
+    // Each item's function: (account as STS says, or None when it did not answer; region,
+    // target).
+    let mut keys: Vec<(Option<String>, String, String)> = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        let (scope, target) = match item {
+            Item::Ready { plan, .. } => (&plan.scope, &plan.target),
+            Item::Skipped { scope, target, .. } => (scope, target),
+        };
+        let account = match sources.get(item.source()) {
+            Some(region) => region
+                .caller()
+                .await
+                .ok()
+                .and_then(|arn| arn.split(':').nth(4).map(str::to_string))
+                .filter(|a| !a.is_empty()),
+            None => None,
+        };
+        keys.push((account, scope.region.clone(), target.clone()));
+    }
+    // The same function: the same region and target, in one account — or in a profile whose
+    // account is not known (STS did not answer), taken as the same rather than acted on twice.
+    let same = |i: usize, j: usize| {
+        let (a, b) = (&keys[i], &keys[j]);
+        a.1 == b.1 && a.2 == b.2 && (a.0.is_none() || b.0.is_none() || a.0 == b.0)
+    };
+    let strictness = |scope: &Scope| (!scope.access.production, scope.access.tier);
+    let scope_of = |item: &Item| match item {
+        Item::Ready { plan, .. } => plan.scope.clone(),
+        Item::Skipped { scope, .. } => scope.clone(),
+    };
+    let mut grouped = vec![false; items.len()];
+    for i in 0..items.len() {
+        if grouped[i] {
+            continue;
+        }
+        let group: Vec<usize> = (i..items.len())
+            .filter(|j| !grouped[*j] && same(i, *j))
+            .collect();
+        for j in &group {
+            grouped[*j] = true;
+        }
+        let scopes: Vec<Scope> = group.iter().map(|j| scope_of(&items[*j])).collect();
+        let profiles: std::collections::BTreeSet<&str> =
+            scopes.iter().map(|s| s.profile.as_str()).collect();
+        if profiles.len() < 2 {
+            continue;
+        }
+        let account = group
+            .iter()
+            .find_map(|j| keys[*j].0.clone())
+            .map_or("not known: STS did not answer".to_string(), |a| a);
+        let unknown: Vec<&str> = group
+            .iter()
+            .filter(|j| keys[**j].0.is_none())
+            .map(|j| {
+                scopes[group.iter().position(|g| g == j).unwrap_or(0)]
+                    .profile
+                    .as_str()
+            })
+            .collect();
+        let refused = group.iter().find_map(|j| match &items[*j] {
+            Item::Skipped {
+                scope,
+                error: OpsError::Refused(why),
+                ..
+            } => Some(format!("{scope}: {why}")),
+            _ => None,
+        });
+        // The strictest protection of any of them holds for the one that acts: a production
+        // profile's typed confirmation even when it cannot act itself (no kill recorded there).
+        let production = scopes.iter().any(|s| s.access.production);
+        let keeper = group
+            .iter()
+            .filter_map(|j| match &items[*j] {
+                Item::Ready { plan, .. } => Some((*j, strictness(&plan.scope))),
+                Item::Skipped { .. } => None,
+            })
+            .min_by_key(|(_, strict)| *strict)
+            .map(|(j, _)| j);
+        let Some(keeper) = keeper else {
+            continue;
+        };
+        let there = items[keeper]
+            .plan()
+            .map(|p| p.scope.to_string())
+            .unwrap_or_default();
+        let taken = if unknown.is_empty() {
+            format!("account {account}")
+        } else {
+            format!(
+                "account of {} not known (STS did not answer): taken as the same",
+                unknown.join(", ")
+            )
+        };
+        for j in group {
+            let Item::Ready { source, plan } = &mut items[j] else {
+                continue;
+            };
+            let error = match &refused {
+                Some(why) => OpsError::Refused(format!(
+                    "the same function is refused under another profile ({taken}; {why}): not \
+                     changed through this one"
+                )),
+                None if j == keeper => {
+                    plan.scope.access.production |= production;
+                    continue;
+                }
+                None => {
+                    OpsError::Invalid(format!("{SAME_FUNCTION} {there} ({taken}): acted on once"))
+                }
+            };
+            items[j] = Item::Skipped {
+                source: *source,
+                scope: plan.scope.clone(),
+                target: plan.target.clone(),
+                error,
+            };
+        }
+    }
+}
