@@ -57,6 +57,18 @@ async fn sources(proxy: &FaultProxy, access: &[Access]) -> Vec<Arc<AwsRegion>> {
     out
 }
 
+/// A function's reserved concurrency, as Lambda has it (read apart from lops).
+async fn reserved_of(seeder: &Seeder, function: &str) -> Option<i32> {
+    seeder
+        .lambda
+        .get_function_concurrency()
+        .function_name(function)
+        .send()
+        .await
+        .expect("concurrency")
+        .reserved_concurrent_executions
+}
+
 fn update_alias_calls(proxy: &FaultProxy, region: &str) -> u64 {
     proxy.calls(region, "lambda", "UpdateAlias")
 }
@@ -354,14 +366,7 @@ async fn read_tier_targets_are_listed_as_skipped_and_nothing_is_sent_there() {
     );
     for (s, region) in seeders.iter().zip(REGIONS) {
         for n in &names {
-            let reserved = s
-                .lambda
-                .get_function_concurrency()
-                .function_name(n)
-                .send()
-                .await
-                .expect("concurrency")
-                .reserved_concurrent_executions;
+            let reserved = reserved_of(s, n).await;
             let want = if region == read_only { None } else { Some(0) };
             assert_eq!(reserved, want, "{region} {n}");
         }
@@ -571,14 +576,7 @@ async fn two_profiles_of_one_account_change_a_function_once() {
         .filter(|r| r["action"] == "concurrency.set")
         .collect();
     assert_eq!(sets.len(), 1, "{sets:?}");
-    let reserved = seeders[0]
-        .lambda
-        .get_function_concurrency()
-        .function_name(&names[0])
-        .send()
-        .await
-        .expect("concurrency")
-        .reserved_concurrent_executions;
+    let reserved = reserved_of(&seeders[0], &names[0]).await;
     assert_eq!(reserved, Some(7));
 
     // Which profile acts does not depend on their order: a production one keeps its typed
@@ -634,14 +632,7 @@ async fn two_profiles_of_one_account_change_a_function_once() {
         );
     }
 
-    let reserved = seeders[0]
-        .lambda
-        .get_function_concurrency()
-        .function_name(&names[0])
-        .send()
-        .await
-        .expect("concurrency")
-        .reserved_concurrent_executions;
+    let reserved = reserved_of(&seeders[0], &names[0]).await;
     assert_eq!(reserved, Some(7), "the refused change changed nothing");
 
     // STS not answering for one of the profiles: its account is not known, so the two are

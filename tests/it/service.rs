@@ -172,6 +172,38 @@ impl Service {
     }
 }
 
+impl Service {
+    /// This service as a `[[service]]` entry named checkout, read with `profile` (else the
+    /// session's first).
+    fn settings(&self, profile: Option<&str>) -> lops::config::ServiceSettings {
+        lops::config::ServiceSettings {
+            name: "checkout".into(),
+            zone: self.zone.clone(),
+            record: self.record.clone(),
+            kind: "CNAME".into(),
+            profile: profile.map(str::to_string),
+            regions: Default::default(),
+            functions: Default::default(),
+        }
+    }
+}
+
+/// A us-east-1 scope of `profile` with `tier`, reaching moto through `endpoint`.
+async fn scope_source(
+    endpoint: &str,
+    profile: &str,
+    tier: lops::ops::Tier,
+) -> std::sync::Arc<lops::provider::aws::AwsRegion> {
+    use lops::provider::aws::{AwsRegion, CallCounter, Clients};
+    let config = sdk_config(endpoint, "us-east-1").await;
+    std::sync::Arc::new(AwsRegion::new(Clients::from_sdk_config(
+        lops::provider::Scope::new(profile, "us-east-1", lops::config::Access::new(tier, false)),
+        &config,
+        &lops::config::Settings::default(),
+        &CallCounter::default(),
+    )))
+}
+
 /// `lops service ARGS --config CONFIG` (ARGS split at spaces).
 fn service(lops: &Lops, config: &str, args: &str) -> crate::support::cli::Run {
     let mut all = vec!["service"];
@@ -698,31 +730,13 @@ async fn read_and_invoke_tiers_refuse_and_bad_input_is_explained() {
 async fn the_dashboard_drains_a_region_through_the_same_ops_path() {
     use crate::support::tui::{self, Screen};
     use crossterm::event::KeyCode;
-    use lops::config::{Access, ServiceSettings, Settings};
     use lops::ops::Tier;
-    use lops::provider::aws::{AwsRegion, CallCounter, Clients};
     use lops::provider::{RegionSource, Scope};
-    use std::sync::Arc;
     let svc = Service::seed("tui").await;
-    let settings = ServiceSettings {
-        name: "checkout".into(),
-        zone: svc.zone.clone(),
-        record: svc.record.clone(),
-        kind: "CNAME".into(),
-        profile: None,
-        regions: Default::default(),
-        functions: Default::default(),
-    };
+    let settings = svc.settings(None);
     for (tier, drained) in [(Tier::Read, false), (Tier::Change, true)] {
         let proxy = FaultProxy::start(moto::url());
-        let scope = Scope::new("default", "us-east-1", Access::new(tier, false));
-        let config = sdk_config(&proxy.url, "us-east-1").await;
-        let sources = vec![Arc::new(AwsRegion::new(Clients::from_sdk_config(
-            scope,
-            &config,
-            &Settings::default(),
-            &CallCounter::default(),
-        )))];
+        let sources = vec![scope_source(&proxy.url, "default", tier).await];
         let scopes: Vec<Scope> = sources.iter().map(|s| s.scope().clone()).collect();
         let mut state = tui::state(&sources);
         state.services = lops::state::services::ServicePane::new(vec![settings.clone()], &scopes);
@@ -773,32 +787,15 @@ async fn the_dashboard_drains_a_region_through_the_same_ops_path() {
 async fn the_dashboard_reaches_a_service_through_its_own_profile() {
     use crate::support::tui::{self, Screen};
     use crossterm::event::KeyCode;
-    use lops::config::{Access, ServiceSettings, Settings};
     use lops::ops::Tier;
-    use lops::provider::aws::{AwsRegion, CallCounter, Clients};
     use lops::provider::{RegionSource, Scope};
-    use std::sync::Arc;
     let svc = Service::seed("ownprof").await;
-    let settings = ServiceSettings {
-        name: "checkout".into(),
-        zone: svc.zone.clone(),
-        record: svc.record.clone(),
-        kind: "CNAME".into(),
-        profile: Some("svc".into()),
-        regions: Default::default(),
-        functions: Default::default(),
-    };
+    let settings = svc.settings(Some("svc"));
     let proxy = FaultProxy::start(moto::url());
-    let config = sdk_config(&proxy.url, "us-east-1").await;
-    let source = |profile: &str, tier| {
-        Arc::new(AwsRegion::new(Clients::from_sdk_config(
-            Scope::new(profile, "us-east-1", Access::new(tier, false)),
-            &config,
-            &Settings::default(),
-            &CallCounter::default(),
-        )))
-    };
-    let sources = vec![source("default", Tier::Read), source("svc", Tier::Change)];
+    let sources = vec![
+        scope_source(&proxy.url, "default", Tier::Read).await,
+        scope_source(&proxy.url, "svc", Tier::Change).await,
+    ];
     let scopes: Vec<Scope> = sources.iter().map(|s| s.scope().clone()).collect();
     // The fleet is the first scope only; the second is the service's.
     let mut state = tui::state(&sources[..1]);
