@@ -59,9 +59,14 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
         if grouped[i] {
             continue;
         }
-        let group: Vec<usize> = (i..items.len())
-            .filter(|j| !grouped[*j] && same(i, *j))
-            .collect();
+        // Each member the same as every other: two profiles STS placed in different accounts
+        // are never merged through a third whose account is not known.
+        let mut group: Vec<usize> = vec![i];
+        for (j, done) in grouped.iter().enumerate().skip(i + 1) {
+            if !done && group.iter().all(|k| same(*k, j)) {
+                group.push(j);
+            }
+        }
         for j in &group {
             grouped[*j] = true;
         }
@@ -114,33 +119,52 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
             format!("account {account}")
         } else {
             format!(
-                "account of {} not known (STS did not answer): taken as the same",
+                "account of {} not known: STS did not answer",
                 unknown.join(", ")
             )
         };
+        // Known to be the same: said as such (not a skip). Not known: left out and said, a
+        // skip (exit 3), for it may be another account's function.
+        let other = || {
+            if unknown.is_empty() {
+                OpsError::Invalid(format!("{SAME_FUNCTION} {there} ({taken}): acted on once"))
+            } else {
+                OpsError::Invalid(format!(
+                    "may be the same function as in {there} ({taken}): left out — act on it \
+                     through this profile alone if it is another account's"
+                ))
+            }
+        };
         for j in group {
-            let Item::Ready { source, plan } = &mut items[j] else {
-                continue;
-            };
-            let error = match &refused {
-                Some(why) => OpsError::Refused(format!(
-                    "the same function is refused under another profile ({taken}; {why}): not \
-                     changed through this one"
-                )),
-                None if j == keeper => {
-                    plan.scope.access.production |= production;
-                    continue;
+            match &mut items[j] {
+                Item::Ready { source, plan } => {
+                    let error = match &refused {
+                        Some(why) => OpsError::Refused(format!(
+                            "the same function is refused under another profile ({taken}; \
+                             {why}): not changed through this one"
+                        )),
+                        None if j == keeper => {
+                            plan.scope.access.production |= production;
+                            continue;
+                        }
+                        None => other(),
+                    };
+                    items[j] = Item::Skipped {
+                        source: *source,
+                        scope: plan.scope.clone(),
+                        target: plan.target.clone(),
+                        error,
+                    };
                 }
-                None => {
-                    OpsError::Invalid(format!("{SAME_FUNCTION} {there} ({taken}): acted on once"))
+                // Left out for a reason of its own (no kill recorded under it, say) while the
+                // same function is acted on through another: said as that.
+                Item::Skipped { error, .. }
+                    if refused.is_none() && !matches!(error, OpsError::Refused(_)) =>
+                {
+                    *error = other();
                 }
-            };
-            items[j] = Item::Skipped {
-                source: *source,
-                scope: plan.scope.clone(),
-                target: plan.target.clone(),
-                error,
-            };
+                Item::Skipped { .. } => {}
+            }
         }
     }
 }

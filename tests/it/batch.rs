@@ -636,7 +636,7 @@ async fn two_profiles_of_one_account_change_a_function_once() {
     assert_eq!(reserved, Some(7), "the refused change changed nothing");
 
     // STS not answering for one of the profiles: its account is not known, so the two are
-    // taken as the same function (acted on once), never as two.
+    // taken as the same function (acted on once), never as two; the one left out is said.
     let proxy = crate::support::proxy::FaultProxy::start(moto::url());
     proxy.add(crate::support::proxy::Rule {
         region: REGIONS[0].into(),
@@ -662,10 +662,10 @@ async fn two_profiles_of_one_account_change_a_function_once() {
         REGIONS[0],
         "--yes",
     ]);
-    run.assert_exit(0);
+    // Left out and said (exit 3): it may be another account's function.
+    run.assert_exit(3);
     assert!(
-        run.stderr
-            .contains("not known (STS did not answer): taken as the same"),
+        run.stderr.contains("not known: STS did not answer") && run.stderr.contains("left out"),
         "{}",
         run.stderr
     );
@@ -706,4 +706,11 @@ async fn two_profiles_of_one_account_change_a_function_once() {
         "{}",
         run.stderr
     );
+    // The profile that cannot act is listed as the same function, not as a skip of its own.
+    assert!(
+        run.stderr.contains("skip") && run.stderr.contains("the same function as in"),
+        "{}",
+        run.stderr
+    );
+    run.assert_exit(0);
 }

@@ -99,6 +99,8 @@ pub struct SimRegion {
     /// Whether this region plays the outage scenario.
     flaky: bool,
     calls: Arc<std::sync::atomic::AtomicU64>,
+    /// Metrics the simulated GetMetricData was asked for (as CloudWatch would bill them).
+    metrics_requested: Arc<std::sync::atomic::AtomicU64>,
     /// Route 53 (global): one for every region's handle.
     dns: Arc<RwLock<dns::SimZones>>,
     /// The demo's buckets (backups go there): one store for every region's handle.
@@ -118,6 +120,7 @@ pub fn demo_regions(seed: u64, clock: &SimClock, access: crate::config::Access) 
             clock: clock.clone(),
             functions: Arc::new(RwLock::new(functions)),
             calls: Arc::default(),
+            metrics_requested: Arc::default(),
             dns: zones.clone(),
             buckets: buckets.clone(),
         })
@@ -338,8 +341,17 @@ impl RegionSource for SimRegion {
         })
     }
 
+    fn metrics_requested(&self) -> u64 {
+        self.metrics_requested
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     async fn metrics(&self, request: &MetricsRequest) -> Result<MetricsSnapshot, ProviderError> {
         self.answer(2).await?;
+        // As CloudWatch would count them: six per function, six more for the region's totals.
+        let asked = 6 * (request.functions.len() + usize::from(request.region_totals));
+        self.metrics_requested
+            .fetch_add(asked as u64, std::sync::atomic::Ordering::Relaxed);
         let now = self.clock.now();
         let functions = {
             let all = self.read();
