@@ -307,10 +307,14 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
     let ctx = Session::connect(&global.flags()).await?;
     // The preview and the confirmation the ops layer decides, as the dashboard's `b` shows them.
     let scopes = || ctx.regions.iter().map(|r| r.scope());
-    for line in crate::ops::backup::backup_preview(&request, scopes()) {
+    let preview = crate::ops::backup::backup_preview(&request, scopes());
+    for line in &preview {
         err!("{line}");
     }
     if args.flags.dry_run {
+        if args.flags.json {
+            out!("{}", json!({"dry_run": true, "preview": preview}));
+        }
         err!("dry run: nothing backed up");
         return Ok(Exit::Done);
     }

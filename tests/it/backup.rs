@@ -490,6 +490,7 @@ async fn backup_run_previews_and_asks_like_every_change() {
     let run = run_with(&["--dry-run", "--json"]);
     run.assert_exit(0);
     assert!(run.stderr.contains(&preview), "{}", run.stderr);
+    assert_eq!(run.json()["dry_run"], true, "{}", run.stdout);
     assert_eq!(stored(&lops), 0);
     let audit = lops.run(&["audit", "--json"]);
     assert!(!audit.stdout.contains("backup"), "{}", audit.stdout);
