@@ -144,8 +144,9 @@ pub(super) async fn undo_plan<S: RegionActions>(
     let not_there = matches!(result, Err(OpsError::Conflict(_)))
         && super::audit::outcome_unknown(&record.result)
         && as_before(source, record).await;
+    // A guard, not a failure (exit 4): nothing is wrong, it is too soon to tell.
     if not_there && age < IN_FLIGHT_SECS {
-        return Err(OpsError::Conflict(format!(
+        return Err(OpsError::Refused(format!(
             "the {} of {} got no answer {age} s ago and may still land: look again in a minute \
              (undo then knows whether it did)",
             record.action, record.target
