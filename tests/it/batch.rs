@@ -596,10 +596,9 @@ async fn two_profiles_of_one_account_change_a_function_once() {
     // Which profile acts does not depend on their order: a production one keeps its typed
     // confirmation (refused without a terminal, not asked as a plain yes), and one whose tier
     // refuses the change refuses it through the other profile too.
-    let config = lops.config("[profile.ops]\nproduction = true\n");
-    let config = config.display().to_string();
-    for profiles in ["default,ops", "ops,default"] {
-        let args = [
+    // Reservation 9 under `profiles` with `config`, and `flag` (--dry-run or --yes).
+    let set_nine = |profiles: &str, config: &str, flag: &str| {
+        lops.run(&[
             "concurrency",
             "set",
             &names[0],
@@ -609,9 +608,14 @@ async fn two_profiles_of_one_account_change_a_function_once() {
             "--regions",
             REGIONS[0],
             "--config",
-            &config,
-        ];
-        let run = lops.run(&[&args[..], &["--dry-run"]].concat());
+            config,
+            flag,
+        ])
+    };
+    let config = lops.config("[profile.ops]\nproduction = true\n");
+    let config = config.display().to_string();
+    for profiles in ["default,ops", "ops,default"] {
+        let run = set_nine(profiles, &config, "--dry-run");
         run.assert_exit(0);
         assert!(
             run.stderr.contains(&format!("ops/{}", REGIONS[0]))
@@ -625,19 +629,7 @@ async fn two_profiles_of_one_account_change_a_function_once() {
     let config = lops.config("[profile.ops]\nmode = \"read\"\n");
     let config = config.display().to_string();
     for profiles in ["default,ops", "ops,default"] {
-        let run = lops.run(&[
-            "concurrency",
-            "set",
-            &names[0],
-            "9",
-            "--profile",
-            profiles,
-            "--regions",
-            REGIONS[0],
-            "--config",
-            &config,
-            "--yes",
-        ]);
+        let run = set_nine(profiles, &config, "--yes");
         run.assert_exit(4);
         assert!(
             run.stderr.contains("refused under another profile"),

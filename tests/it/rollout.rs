@@ -493,7 +493,7 @@ async fn a_signal_stops_a_rollout_where_it_is_and_leaves_it_interrupted() {
 /// half-way back: lops says it finishes the rollback first, then exits (4, the guard tripped).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_ctrl_c_waits_for_the_rollback() {
-    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    use crate::support::proxy::FaultProxy;
     let region = "il-central-1";
     let (seeder, f) = canary(region, "sigrollback").await;
     let alarm = format!("{f}-errors");
@@ -506,23 +506,9 @@ async fn a_second_ctrl_c_waits_for_the_rollback() {
     args.extend(["--guard-alarm", &alarm]);
     let child = lops.spawn(&args);
     seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
-    let writes = proxy.calls(region, "lambda", "UpdateAlias");
-    proxy.add(Rule {
-        region: region.into(),
-        service: Some("lambda".into()),
-        operation: Some("UpdateAlias".into()),
-        fault: Fault::Delay(Duration::from_secs(3)),
-        remaining: None,
-    });
+    let writes = hold_alias_writes(&proxy, region);
     trip(&seeder, &alarm).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while proxy.calls(region, "lambda", "UpdateAlias") == writes {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no rollback was written"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_a_write(&proxy, region, writes);
     let pid = child.id().to_string();
     for _ in 0..2 {
         std::process::Command::new("kill")
@@ -542,7 +528,7 @@ async fn a_second_ctrl_c_waits_for_the_rollback() {
 /// the audit at `started` and the plan `interrupted` with the alias already back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_during_an_aborts_rollback_waits_for_it() {
-    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    use crate::support::proxy::FaultProxy;
     let region = "il-central-1";
     let (seeder, f) = canary(region, "sigabort").await;
     let proxy = FaultProxy::start(moto::url());
@@ -551,14 +537,7 @@ async fn a_signal_during_an_aborts_rollback_waits_for_it() {
     seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
     let _ = owner.kill();
     let _ = owner.wait();
-    let writes = proxy.calls(region, "lambda", "UpdateAlias");
-    proxy.add(Rule {
-        region: region.into(),
-        service: Some("lambda".into()),
-        operation: Some("UpdateAlias".into()),
-        fault: Fault::Delay(Duration::from_secs(3)),
-        remaining: None,
-    });
+    let writes = hold_alias_writes(&proxy, region);
     let child = lops.spawn(&[
         "traffic",
         "abort",
@@ -569,14 +548,7 @@ async fn a_signal_during_an_aborts_rollback_waits_for_it() {
         region,
         "--yes",
     ]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while proxy.calls(region, "lambda", "UpdateAlias") == writes {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no rollback was written"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_a_write(&proxy, region, writes);
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -683,4 +655,31 @@ async fn a_rollout_whose_guard_is_already_tripped_does_not_start() {
     run.assert_exit(4);
     assert!(run.stderr.contains("is in ALARM now"), "{}", run.stderr);
     assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+}
+
+/// Every UpdateAlias in `region` from now on is held 3 s; the writes sent so far.
+fn hold_alias_writes(proxy: &crate::support::proxy::FaultProxy, region: &str) -> u64 {
+    use crate::support::proxy::{Fault, Rule};
+    let writes = proxy.calls(region, "lambda", "UpdateAlias");
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("lambda".into()),
+        operation: Some("UpdateAlias".into()),
+        fault: Fault::Delay(Duration::from_secs(3)),
+        remaining: None,
+    });
+    writes
+}
+
+/// Waits (up to 20 s) for an UpdateAlias in `region` past the `writes` sent before: a rollback
+/// being written.
+fn wait_for_a_write(proxy: &crate::support::proxy::FaultProxy, region: &str, writes: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while proxy.calls(region, "lambda", "UpdateAlias") == writes {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rollback was written"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
