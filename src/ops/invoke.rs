@@ -60,16 +60,26 @@ pub(super) async fn invoke_plan<S: RegionActions>(
         Change::Invoke(request),
         false,
     );
+    // Who invokes (asked once per region handle; the audit record needs it anyway): another
+    // profile of the same account reaches the same function.
+    let caller = match audit {
+        Some(_) => source.caller().await.ok(),
+        None => None,
+    };
     p.warning = audit.and_then(|log| {
-        super::payload::recent_duplicate(log, scope, &target, &hash, log.duplicate_window_secs())
-            .map(|d| {
+        let window = log.duplicate_window_secs();
+        super::payload::recent_duplicate(log, scope, caller.as_deref(), &target, &hash, window).map(
+            |d| {
+                let through = match d.profile == scope.profile {
+                    true => String::new(),
+                    false => format!(" through profile {}", d.profile),
+                };
                 format!(
-                    "the same payload went to {target} in {} at {} (within {}s)",
-                    d.region,
-                    d.time,
-                    log.duplicate_window_secs()
+                    "the same payload went to {target} in {}{through} at {} (within {window}s)",
+                    d.region, d.time,
                 )
-            })
+            },
+        )
     });
     Ok(p)
 }

@@ -148,12 +148,20 @@ pub fn payload_sha256(payload: &[u8]) -> String {
     }
 }
 
+/// The account in a caller ARN (`arn:aws:sts::123456789012:assumed-role/…`), if it names one.
+pub(crate) fn account_of(arn: &str) -> Option<&str> {
+    let account = arn.split(':').nth(4)?;
+    (!account.is_empty() && account.chars().all(|c| c.is_ascii_digit())).then_some(account)
+}
+
 /// The last invoke of `target` in `scope` with the same payload within
 /// `window_secs`, if any (the same function name in another region or account is another
-/// function).
+/// function). `caller` is who invokes now (STS): an invoke made through another profile of the
+/// same account reached the same function, and counts too.
 pub fn recent_duplicate(
     log: &super::audit::AuditLog,
     scope: &crate::provider::Scope,
+    caller: Option<&str>,
     target: &str,
     payload_sha256: &str,
     window_secs: u64,
@@ -167,7 +175,10 @@ pub fn recent_duplicate(
             && !r.result.starts_with(super::audit::CONFLICT)
             && r.target == target
             && r.region == scope.region
-            && r.profile == scope.profile
+            && (r.profile == scope.profile
+                || caller
+                    .and_then(account_of)
+                    .is_some_and(|a| account_of(&r.who) == Some(a)))
             && r.payload_sha256.as_deref() == Some(payload_sha256)
             && chrono::DateTime::parse_from_rfc3339(&r.time).is_ok_and(|t| {
                 (now - t.with_timezone(&chrono::Utc)).num_seconds() <= window_secs as i64

@@ -749,6 +749,64 @@ async fn invoke_shows_the_response_and_guards_against_duplicates() {
     );
 }
 
+/// Two profiles of one account reach one function: the same payload sent through the other
+/// profile a moment later is a repeat, asked about like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_through_another_profile_of_the_account_is_a_duplicate() {
+    let region = "ap-southeast-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-echo", moto::unique("dup2"));
+    seeder.create_function(&f).await;
+    let lops = Lops::new(moto::url());
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile ops]\nregion = {region}\n"),
+    )
+    .expect("aws config");
+    let payload = r#"{"order": 7}"#;
+    act(
+        &lops,
+        region,
+        &["invoke", &f, "--payload", payload, "--yes"],
+    )
+    .assert_exit(0);
+    let again = act(
+        &lops,
+        region,
+        &[
+            "invoke",
+            &f,
+            "--payload",
+            payload,
+            "--yes",
+            "--profile",
+            "ops",
+        ],
+    );
+    again.assert_exit(4);
+    assert!(
+        again.stderr.contains("--allow-duplicate")
+            && again.stderr.contains("through profile default"),
+        "{}",
+        again.stderr
+    );
+    act(
+        &lops,
+        region,
+        &[
+            "invoke",
+            &f,
+            "--payload",
+            payload,
+            "--yes",
+            "--profile",
+            "ops",
+            "--allow-duplicate",
+        ],
+    )
+    .assert_exit(0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_changes_nothing() {
     let region = "ap-northeast-2";
