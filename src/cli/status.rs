@@ -221,8 +221,9 @@ struct AliasDoc<'a> {
     function_version: &'a str,
     /// Configured share per version, main version first.
     weights: Vec<VersionShare>,
-    /// Observed share of invocations per version over 15 minutes (ExecutedVersion); `null`
-    /// when the function's numbers could not be read.
+    /// Observed share of invocations per version over 15 minutes (ExecutedVersion), the
+    /// configured versions first, then any other that still ran through the alias; `null` when
+    /// the function's numbers could not be read.
     observed_15m: Option<Vec<VersionShare>>,
 }
 
@@ -408,11 +409,12 @@ fn alias_doc<'a>(a: &'a AliasInfo, metrics: Option<&FunctionMetrics>) -> AliasDo
     AliasDoc {
         name: &a.name,
         function_version: &a.function_version,
-        weights: split
-            .iter()
-            .map(|v| VersionShare {
-                version: v.version.clone(),
-                share: Some(v.configured),
+        weights: a
+            .configured_weights()
+            .into_iter()
+            .map(|(version, share)| VersionShare {
+                version,
+                share: Some(share),
                 invocations: None,
             })
             .collect(),

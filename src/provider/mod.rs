@@ -124,7 +124,8 @@ pub struct MetricsRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionRef {
     pub name: String,
-    /// (alias, versions it routes to) for load distribution per version.
+    /// (alias, versions watched through it) for load distribution per version: those it
+    /// routes to and those it likely routed to a moment ago ([`AliasInfo::watched_versions`]).
     pub aliases: Vec<(String, Vec<String>)>,
     /// Ask its duration percentiles too (a batch of their own, asked less often).
     pub percentiles: bool,
@@ -137,7 +138,7 @@ impl FunctionRef {
             aliases: f
                 .aliases
                 .iter()
-                .map(|a| (a.name.clone(), a.versions().map(str::to_string).collect()))
+                .map(|a| (a.name.clone(), a.watched_versions(&f.versions)))
                 .collect(),
             percentiles: true,
         }

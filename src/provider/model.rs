@@ -164,6 +164,31 @@ impl AliasInfo {
             .chain(self.additional_weights.iter().map(|(v, _)| v.as_str()))
     }
 
+    /// The versions whose invocations through this alias are asked for: those it routes to,
+    /// and those it most likely routed to a moment ago — the published versions just below and
+    /// just above its main one (a promote, a rollback) and the newest (a pin back from it).
+    /// Traffic that still ran another version over the window is then seen, not hidden.
+    pub fn watched_versions(&self, published: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = self.versions().map(str::to_string).collect();
+        let number = |v: &str| v.parse::<u64>().ok();
+        let mut numbered: Vec<u64> = published.iter().filter_map(|v| number(v)).collect();
+        numbered.sort_unstable();
+        let near = match number(&self.function_version) {
+            Some(main) => [
+                numbered.iter().rev().find(|v| **v < main).copied(),
+                numbered.iter().find(|v| **v > main).copied(),
+                numbered.last().copied(),
+            ],
+            None => [None, None, None],
+        };
+        for v in near.into_iter().flatten().map(|v| v.to_string()) {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        out
+    }
+
     /// Configured share of traffic per version, main version first; sums to 1.
     pub fn configured_weights(&self) -> Vec<(String, f64)> {
         let extra: f64 = self.additional_weights.iter().map(|(_, w)| w).sum();
@@ -171,6 +196,15 @@ impl AliasInfo {
             .chain(self.additional_weights.iter().cloned())
             .collect()
     }
+}
+
+/// Observed share further than this from the configured share is drift (5 points).
+pub const DRIFT: f64 = 0.05;
+
+/// More than [`DRIFT`] apart, by a margin float arithmetic cannot fake: exactly 5 points is
+/// drift on neither side of a split (85/15 against 90/10 computes as 5.000…04 and 4.999…96).
+pub fn drifts(configured: f64, observed: f64) -> bool {
+    (observed - configured).abs() > DRIFT + 1e-9
 }
 
 /// One version of an alias: its configured share against the share of invocations it took.
@@ -187,23 +221,39 @@ pub struct VersionSplit {
 
 impl AliasInfo {
     /// Configured weights against the split observed over the last `minutes`, main version
-    /// first: the load view and `lops status` both show this.
+    /// first, then any version it is not configured to route to that still ran invocations
+    /// through it over the window (configured 0): the load view and `lops status` both show
+    /// this.
     pub fn split(&self, metrics: Option<&FunctionMetrics>, minutes: usize) -> Vec<VersionSplit> {
-        let counts: Vec<(String, f64, f64)> = self
+        let seen = |version: &str| {
+            metrics
+                .and_then(|m| {
+                    m.alias_versions
+                        .iter()
+                        .find(|x| x.alias == self.name && x.version == version)
+                })
+                .map(|x| sum_last(&x.invocations, minutes))
+                .unwrap_or(0.0)
+        };
+        let mut counts: Vec<(String, f64, f64)> = self
             .configured_weights()
             .into_iter()
             .map(|(version, configured)| {
-                let n = metrics
-                    .and_then(|m| {
-                        m.alias_versions
-                            .iter()
-                            .find(|x| x.alias == self.name && x.version == version)
-                    })
-                    .map(|x| sum_last(&x.invocations, minutes))
-                    .unwrap_or(0.0);
+                let n = seen(&version);
                 (version, configured, n)
             })
             .collect();
+        let others = metrics
+            .into_iter()
+            .flat_map(|m| &m.alias_versions)
+            .filter(|x| x.alias == self.name)
+            .filter(|x| !self.versions().any(|v| v == x.version));
+        for x in others {
+            let n = sum_last(&x.invocations, minutes);
+            if n > 0.0 && !counts.iter().any(|(v, _, _)| *v == x.version) {
+                counts.push((x.version.clone(), 0.0, n));
+            }
+        }
         let total: f64 = counts.iter().map(|(_, _, n)| n).sum();
         counts
             .into_iter()
@@ -464,60 +514,5 @@ pub struct MetricsSnapshot {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn series(values: &[(usize, f64)]) -> Series {
-        let mut s = empty_series();
-        for (i, v) in values {
-            s.set(*i, *v);
-        }
-        s
-    }
-
-    #[test]
-    fn window_sums_only_the_last_minutes() {
-        let m = FunctionMetrics {
-            invocations: series(&[(0, 100.0), (57, 10.0), (59, 30.0)]),
-            errors: series(&[(59, 3.0)]),
-            ..Default::default()
-        };
-        let w5 = m.window(MetricWindow::M5);
-        assert_eq!(w5.invocations, 40.0);
-        assert_eq!(w5.error_rate, Some(3.0 / 40.0));
-        assert_eq!(m.window(MetricWindow::M60).invocations, 140.0);
-    }
-
-    #[test]
-    fn empty_window_is_positive_zero_and_no_rate() {
-        let w = FunctionMetrics::default().window(MetricWindow::M15);
-        assert!(w.invocations.is_sign_positive());
-        assert_eq!(format!("{}", w.invocations), "0");
-        assert_eq!(w.error_rate, None);
-        assert_eq!(w.duration_avg_ms, None);
-    }
-
-    #[test]
-    fn duration_average_is_weighted_by_invocations() {
-        let m = FunctionMetrics {
-            invocations: series(&[(58, 1.0), (59, 3.0)]),
-            duration_avg: series(&[(58, 100.0), (59, 20.0)]),
-            ..Default::default()
-        };
-        assert_eq!(m.window(MetricWindow::M5).duration_avg_ms, Some(40.0));
-    }
-
-    #[test]
-    fn configured_weights_give_the_main_version_the_rest() {
-        let a = AliasInfo {
-            name: "live".into(),
-            function_version: "1".into(),
-            additional_weights: vec![("2".into(), 0.25)],
-            revision_id: None,
-        };
-        assert_eq!(
-            a.configured_weights(),
-            vec![("1".to_string(), 0.75), ("2".to_string(), 0.25)]
-        );
-    }
-}
+#[path = "model_tests.rs"]
+mod tests;

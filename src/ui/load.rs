@@ -12,9 +12,6 @@ use super::widgets::bar;
 use crate::format;
 use crate::state::State;
 
-/// Observed share further than this from the configured weight is drift.
-const DRIFT: f64 = 0.05;
-
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let regions_height = (state.regions.len() as u16 + 2).min(area.height / 2);
     let [top, bottom] =
@@ -27,18 +24,16 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     };
 
     // Regions whose metrics never answered are `–`, not 0 % of the load.
-    let totals: Vec<Option<f64>> = state
+    let totals: Vec<(String, Option<f64>)> = state
         .regions
         .iter()
-        .map(|r| r.known_totals(state.window).map(|t| t.invocations))
+        .map(|r| {
+            let n = r.known_totals(state.window).map(|t| t.invocations);
+            (r.scope.to_string(), n)
+        })
         .collect();
-    let sum: f64 = totals.iter().flatten().sum();
-    let lines: Vec<Line> = state
-        .regions
-        .iter()
-        .zip(&totals)
-        .map(|(r, n)| share_line(&r.scope.to_string(), *n, sum, bar_width, theme))
-        .collect();
+    let rows = usize::from(top.height.saturating_sub(2));
+    let lines = share_lines(totals, rows, bar_width, theme);
     frame.render_widget(
         Paragraph::new(lines).block(block(format!(
             " invocations by region {} {} ",
@@ -88,20 +83,19 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             ))
         })
         .collect();
-    let fsum: f64 = per_region.iter().filter_map(|(_, n)| *n).sum();
-    for (label, n) in &per_region {
-        lines.push(share_line(label, *n, fsum, bar_width, theme));
-    }
+    // At most half the pane, so that its aliases show below.
+    let rows = usize::from(bottom.height.saturating_sub(2) / 2).max(2);
+    lines.extend(share_lines(per_region, rows, bar_width, theme));
     let region = &state.regions[focus_region];
     // Two bars side by side with their labels and a drift note: 20 + 14 + 14 columns of text.
     let alias_bar = usize::from(area.width).saturating_sub(2 + 20 + 14 + 14) / 2;
     // Aliases whose traffic drifts from their weights first: they are what a short screen
     // must show.
     let drifts = |alias: &crate::provider::AliasInfo| {
-        alias
-            .split(focus.metrics.as_ref(), 15)
-            .iter()
-            .any(|s| s.observed.is_some_and(|o| (o - s.configured).abs() > DRIFT))
+        alias.split(focus.metrics.as_ref(), 15).iter().any(|s| {
+            s.observed
+                .is_some_and(|o| crate::provider::drifts(s.configured, o))
+        })
     };
     let mut aliases: Vec<&crate::provider::AliasInfo> = focus.info.aliases.iter().collect();
     aliases.sort_by_key(|a| !drifts(a));
@@ -127,10 +121,11 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         ));
         for split in alias.split(focus.metrics.as_ref(), 15) {
             let (version, weight, seen) = (&split.version, &split.configured, split.observed);
-            let drift = seen.is_some_and(|s| (s - weight).abs() > DRIFT);
+            let drift = seen.is_some_and(|s| crate::provider::drifts(*weight, s));
             let style = if drift { theme.bad() } else { Style::new() };
             let mut spans = vec![
-                Span::raw(format!("  v{version:<6}")),
+                // `v7`, `$LATEST`: never run into the next column.
+                Span::raw(format!("  {:<8}", format::version(version))),
                 Span::raw(format!("set {:>6} ", format::weight(*weight))),
                 Span::styled(bar(*weight, alias_bar, theme), theme.dim()),
                 Span::raw(format!(
@@ -182,7 +177,49 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// A row's share of `sum`; never read (`None`) is `–`, not a share of 0.
+/// Each labelled count's share of their sum, the largest first, within `rows` lines: what does
+/// not fit is counted on the last line with its share, never cut away in silence.
+fn share_lines(
+    mut counts: Vec<(String, Option<f64>)>,
+    rows: usize,
+    width: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let sum: f64 = counts.iter().filter_map(|(_, n)| *n).sum();
+    // Unread (`–`) last; the same load in label order.
+    counts.sort_by(|(a, x), (b, y)| {
+        let (x, y) = (x.unwrap_or(-1.0), y.unwrap_or(-1.0));
+        y.total_cmp(&x).then_with(|| a.cmp(b))
+    });
+    let room = match counts.len() > rows {
+        true => rows.saturating_sub(1).max(1),
+        false => counts.len(),
+    };
+    let mut lines: Vec<Line> = counts
+        .iter()
+        .take(room)
+        .map(|(label, n)| share_line(label, *n, sum, width, theme))
+        .collect();
+    let rest = &counts[room.min(counts.len())..];
+    if !rest.is_empty() {
+        let n: f64 = rest.iter().filter_map(|(_, n)| *n).sum();
+        let share = match sum > 0.0 {
+            true => format!(", {} of the load", format::weight(n / sum)),
+            false => String::new(),
+        };
+        lines.push(Line::styled(
+            format!(
+                "… {} more regions{share} (the largest are shown; a taller terminal shows the rest)",
+                rest.len()
+            ),
+            theme.dim(),
+        ));
+    }
+    lines
+}
+
+/// A row's share of `sum`; never read (`None`) is `–`, not a share of 0, and with no
+/// invocations anywhere there is no share to show either (`–`, the count 0).
 fn share_line(label: &str, n: Option<f64>, sum: f64, width: usize, theme: &Theme) -> Line<'static> {
     let Some(n) = n else {
         return Line::from(vec![
@@ -198,13 +235,13 @@ fn share_line(label: &str, n: Option<f64>, sum: f64, width: usize, theme: &Theme
             ),
         ]);
     };
-    let share = if sum > 0.0 { n / sum } else { 0.0 };
+    let share = (sum > 0.0).then(|| n / sum);
     Line::from(vec![
         Span::raw(format!("{label:<16}")),
-        Span::styled(bar(share, width, theme), theme.ok()),
+        Span::styled(bar(share.unwrap_or(0.0), width, theme), theme.ok()),
         Span::raw(format!(
             " {:>6} {:>7}",
-            format::weight(share),
+            share.map_or_else(|| format::MISSING.to_string(), format::weight),
             format::count(n)
         )),
     ])

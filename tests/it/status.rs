@@ -643,3 +643,47 @@ fn first_two_metrics_reads_late(region: &str, secs: u64) -> FaultProxy {
     });
     proxy
 }
+
+/// Right after a promote the alias routes all traffic to the new version, yet over 15 minutes
+/// most of it still ran the old one: the observed split says so instead of "100 % as set".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alias_just_promoted_shows_what_its_old_version_still_ran() {
+    use aws_sdk_cloudwatch::types::StandardUnit;
+    let region_name = "eu-west-3";
+    let seeder = Seeder::new(moto::url(), region_name).await;
+    let name = format!("{}-api", moto::unique("moved"));
+    seeder.create_function(&name).await;
+    let v1 = seeder.publish_version(&name, "one").await;
+    let v2 = seeder.publish_version(&name, "two").await;
+    seeder.create_alias(&name, "live", &v2, None).await;
+    let resource = format!("{name}:live");
+    for (v, n, minutes) in [(&v1, 40.0, 7..=11), (&v2, 10.0, 3..=7)] {
+        let dims = [
+            ("FunctionName", name.as_str()),
+            ("Resource", resource.as_str()),
+            ("ExecutedVersion", v.as_str()),
+        ];
+        seeder
+            .put_metric(&dims, "Invocations", n, StandardUnit::Count, minutes)
+            .await;
+    }
+    let lops = Lops::new(moto::url());
+    let run = lops.run(&["status", "--json", "--regions", region_name]);
+    run.assert_exit(0);
+    let doc = run.json();
+    let f = function(region(&doc, region_name), &name);
+    let alias = &f["aliases"][0];
+    // Configured: all on v2, as set.
+    assert_eq!(
+        alias["weights"],
+        serde_json::json!([{"version": v2, "share": 1.0}])
+    );
+    // Observed: 50 on v2, 200 on v1 through the alias over 15 minutes.
+    let observed = &alias["observed_15m"];
+    assert_eq!(observed[0]["version"], v2.as_str(), "{alias}");
+    assert_eq!(observed[0]["invocations"], 50.0, "{alias}");
+    assert_eq!(observed[0]["share"], 0.2, "{alias}");
+    assert_eq!(observed[1]["version"], v1.as_str(), "{alias}");
+    assert_eq!(observed[1]["invocations"], 200.0, "{alias}");
+    assert_eq!(observed[1]["share"], 0.8, "{alias}");
+}

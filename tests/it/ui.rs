@@ -1398,3 +1398,111 @@ async fn a_missing_log_group_is_waited_for_not_a_failed_read() {
     assert!(out.contains("no log group yet"), "{out}");
     assert!(!out.contains("read failed"), "{out}");
 }
+
+/// Ten regions at 80x24: the load view lists the largest shares first and counts the rest with
+/// their share, never cuts them away in silence; a function with no invocations anywhere has
+/// no share to show (`–`), not 0 % in every region.
+#[tokio::test]
+async fn the_load_view_ranks_regions_counts_what_does_not_fit_and_shows_no_traffic_as_no_share() {
+    let names = [
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-central-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-northeast-1",
+    ];
+    let scopes = names
+        .iter()
+        .map(|r| lops::provider::Scope::new("default", *r, Access::default()))
+        .collect();
+    let mut state = State::new(
+        scopes,
+        Keymap::default(),
+        ScreenOptions {
+            demo: false,
+            metrics_secs: 60,
+        },
+        start(),
+    );
+    let functions: Vec<lops::provider::FunctionInfo> = ["api", "quiet"]
+        .iter()
+        .map(|n| lops::provider::FunctionInfo {
+            name: n.to_string(),
+            state: "Active".into(),
+            ..Default::default()
+        })
+        .collect();
+    for (i, _) in names.iter().enumerate() {
+        update(
+            &mut state,
+            Msg::Inventory {
+                region: i,
+                seq: 1,
+                at: start(),
+                result: Ok(lops::provider::Inventory {
+                    functions: functions.clone(),
+                    ..Default::default()
+                }),
+            },
+        );
+        // Region i takes (i + 1) × 10 a minute of `api`; `quiet` took nothing.
+        let per_minute = |n: f64| {
+            lops::provider::Series::from_values(
+                (0..lops::provider::MINUTES).map(|m| Some(if m >= 55 { n } else { 0.0 })),
+            )
+        };
+        let mut snapshot = lops::provider::MetricsSnapshot {
+            window_end: Some(start()),
+            ..Default::default()
+        };
+        for (name, n) in [("api", (i + 1) as f64 * 10.0), ("quiet", 0.0)] {
+            let m = lops::provider::FunctionMetrics {
+                invocations: per_minute(n),
+                ..Default::default()
+            };
+            snapshot.functions.insert(name.to_string(), m);
+        }
+        update(
+            &mut state,
+            Msg::Metrics {
+                region: i,
+                seq: 1,
+                at: start(),
+                result: Ok(snapshot),
+            },
+        );
+    }
+    key(&mut state, '3');
+    let out = screen(&mut state, &MONO, 80, 24);
+    // The two largest (ap-northeast-1 18 %, ap-southeast-2 16 %) first; the rest counted.
+    let first = out.find("ap-northeast-1").expect("largest shown");
+    let second = out.find("ap-southeast-2").expect("second shown");
+    assert!(first < second, "{out}");
+    assert!(out.contains("more regions,"), "{out}");
+    assert!(out.contains("of the load"), "{out}");
+    assert!(
+        !out.contains("us-east-1  "),
+        "the smallest is counted, not listed: {out}"
+    );
+
+    // `quiet`: no share anywhere, its count 0.
+    key(&mut state, '1');
+    key(&mut state, '/');
+    for c in "quiet".chars() {
+        key(&mut state, c);
+    }
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    key(&mut state, '3');
+    let out = screen(&mut state, &MONO, 80, 40);
+    let after = &out[out.find("quiet across regions").expect("focus on quiet")..];
+    assert!(!after.contains(" 0% "), "{out}");
+    assert!(after.contains("–       0"), "{out}");
+}

@@ -366,13 +366,12 @@ pub fn same_members(a: &Value, b: &Value) -> bool {
 /// it is configured to take (the same rule in both faces).
 pub fn drift(configured: Option<f64>, observed: Option<f64>) -> Option<&'static str> {
     match (configured, observed) {
-        (Some(c), Some(o)) if (o - c).abs() > DRIFT => Some(if o > c { "over" } else { "under" }),
+        (Some(c), Some(o)) if crate::provider::drifts(c, o) => {
+            Some(if o > c { "over" } else { "under" })
+        }
         _ => None,
     }
 }
-
-/// Observed share further than this from the configured share is drift.
-pub const DRIFT: f64 = 0.05;
 
 /// The service the config names `name`.
 pub fn find<'a>(
