@@ -127,7 +127,11 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
     // Every scope the batch touched, and each record to the region that holds it.
     let mut global = global.clone();
     let mut regions: Vec<String> = records.iter().map(|r| r.region.clone()).collect();
+    // The profiles named keep theirs too: one of the same account as the record's names the
+    // same function, and its rules (a read tier, production) hold for the undo as for any
+    // change through `--profile a,b`.
     let mut profiles: Vec<String> = records.iter().map(|r| r.profile.clone()).collect();
+    profiles.extend(global.profiles.iter().cloned());
     regions.sort();
     regions.dedup();
     profiles.sort();

@@ -296,6 +296,17 @@ pub async fn prepare<S: RegionActions>(
     targets: Vec<Target>,
     audit: Option<&AuditLog>,
 ) -> Batch {
+    prepare_in(sources, sources.len(), targets, audit).await
+}
+
+/// [`prepare`] where only the first `fleet` sources are profiles the session shows functions
+/// of (the dashboard's others only reach services' zones under a service's own profile).
+pub async fn prepare_in<S: RegionActions>(
+    sources: &[&S],
+    fleet: usize,
+    targets: Vec<Target>,
+    audit: Option<&AuditLog>,
+) -> Batch {
     let id = new_id();
     let several = targets.len() > 1;
     let action = targets
@@ -351,7 +362,33 @@ pub async fn prepare<S: RegionActions>(
         .flatten()
         .collect();
     super::same_function::once_per_function(sources, &mut items).await;
+    super::same_function::other_profiles(sources, fleet, &mut items).await;
     Batch { id, action, items }
+}
+
+/// One change of one target in `sources[index]`, previewed as [`prepare`] does a batch's:
+/// the same rules, the session's other profiles naming the same function included.
+pub async fn prepare_one_in<S: RegionActions>(
+    sources: &[&S],
+    fleet: usize,
+    index: usize,
+    request: Request,
+    audit: Option<&AuditLog>,
+) -> Result<Plan, OpsError> {
+    let region = sources
+        .get(index)
+        .ok_or_else(|| OpsError::Invalid("no such region".into()))?;
+    let plan = prepare_one(*region, request, audit).await?;
+    let mut items = [Item::Ready {
+        source: index,
+        plan: Box::new(plan),
+    }];
+    super::same_function::other_profiles(sources, fleet, &mut items).await;
+    let [item] = items;
+    match item {
+        Item::Ready { plan, .. } => Ok(*plan),
+        Item::Skipped { error, .. } => Err(error),
+    }
 }
 
 /// The rules and mappings of these functions as targets of one pause (or resume): read where

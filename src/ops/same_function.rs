@@ -168,3 +168,83 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
         }
     }
 }
+
+/// The account in a scope's caller ARN, as STS says it (asked once per scope); `None` when STS
+/// did not answer.
+async fn account<S: RegionActions>(region: &S) -> Option<String> {
+    let arn = region.caller().await.ok()?;
+    super::payload::account_of(&arn).map(str::to_string)
+}
+
+/// The session's other profiles reach a target too: one function of one account, whichever
+/// row (or command) names it. For each change the batch makes, every other profile the session
+/// has in that region whose account STS names as the same is one more view of that function,
+/// although the batch does not act through it: its tier refusing the change refuses it here
+/// (as `--profile a,b` refuses it through both), and a production one makes the change ask for
+/// the typed name. Only `fleet` (the first sources: the profiles the session shows functions
+/// of) count, and a profile whose account is not known is not taken for the same (nothing is
+/// acted on through it, so there is nothing to leave out). A service's change is not a
+/// function's: its own profile rule holds there.
+pub(super) async fn other_profiles<S: RegionActions>(
+    sources: &[&S],
+    fleet: usize,
+    items: &mut [Item],
+) {
+    let fleet = &sources[..fleet.min(sources.len())];
+    let named: Vec<(usize, String)> = items
+        .iter()
+        .map(|i| match i {
+            Item::Ready { source, plan } => (*source, plan.target.clone()),
+            Item::Skipped { source, target, .. } => (*source, target.clone()),
+        })
+        .collect();
+    for item in items.iter_mut() {
+        let Item::Ready { source, plan } = item else {
+            continue;
+        };
+        if plan.action.starts_with("service.") || plan.change == super::Change::Nothing {
+            continue;
+        }
+        let others: Vec<usize> = fleet
+            .iter()
+            .enumerate()
+            .filter(|(c, s)| {
+                s.scope().region == plan.scope.region
+                    && s.scope().profile != plan.scope.profile
+                    && !named.iter().any(|(n, t)| n == c && *t == plan.target)
+            })
+            .map(|(c, _)| c)
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let Some(here) = sources.get(*source) else {
+            continue;
+        };
+        let Some(mine) = account(*here).await else {
+            continue;
+        };
+        for c in others {
+            if account(fleet[c]).await.as_deref() != Some(mine.as_str()) {
+                continue;
+            }
+            let other = fleet[c].scope();
+            let what = format!("{} in {other}", plan.action.replace('.', " "));
+            if let Err(OpsError::Refused(why)) =
+                super::authorize(other.access.tier, plan.needs, &what)
+            {
+                *item = Item::Skipped {
+                    source: *source,
+                    scope: plan.scope.clone(),
+                    target: plan.target.clone(),
+                    error: OpsError::Refused(format!(
+                        "the same function is refused under another profile (account {mine}; \
+                         {other}: {why}): not changed through this one"
+                    )),
+                };
+                break;
+            }
+            plan.scope.access.production |= other.access.production;
+        }
+    }
+}

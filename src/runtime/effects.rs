@@ -34,6 +34,8 @@ impl<
 pub struct Executor<S> {
     pollers: Pollers,
     sources: Vec<Arc<S>>,
+    /// The first `fleet` sources are the profiles whose functions the dashboard shows.
+    fleet: usize,
     tx: mpsc::Sender<Msg>,
     audit: Option<AuditLog>,
     store: Option<RolloutStore>,
@@ -85,6 +87,7 @@ impl<S: Source> Executor<S> {
         Executor {
             pollers,
             sources,
+            fleet,
             tx,
             audit,
             store,
@@ -304,29 +307,36 @@ impl<S: Source> Executor<S> {
             Effect::RefreshAll => self.pollers.refresh(true),
             Effect::Want { region, functions } => self.pollers.want(region, functions),
             Effect::Prepare { region, request } => {
-                let audit = self.audit.clone();
-                self.answer(region, move |source| async move {
+                let (sources, tx, audit) =
+                    (self.sources.clone(), self.tx.clone(), self.audit.clone());
+                let fleet = self.fleet;
+                tokio::spawn(async move {
+                    let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
+                    let one = (*request).clone();
                     let result =
-                        crate::ops::prepare(&*source, (*request).clone(), audit.as_ref()).await;
-                    Msg::Planned {
+                        batch::prepare_one_in(&refs, fleet, region, one, audit.as_ref()).await;
+                    let msg = Msg::Planned {
                         region,
                         request,
                         result,
-                    }
-                })
+                    };
+                    let _ = tx.send(msg).await;
+                });
             }
             Effect::PrepareBatch { targets } => {
                 let (sources, tx, audit) =
                     (self.sources.clone(), self.tx.clone(), self.audit.clone());
+                let fleet = self.fleet;
                 tokio::spawn(async move {
                     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
-                    let batch = batch::prepare(&refs, targets, audit.as_ref()).await;
+                    let batch = batch::prepare_in(&refs, fleet, targets, audit.as_ref()).await;
                     let _ = tx.send(Msg::BatchPrepared(Ok(batch))).await;
                 });
             }
             Effect::PrepareTriggerBatch { functions } => {
                 let (sources, tx, audit) =
                     (self.sources.clone(), self.tx.clone(), self.audit.clone());
+                let fleet = self.fleet;
                 tokio::spawn(async move {
                     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
                     let targets = batch::trigger_targets(&refs, &functions, None).await;
@@ -337,7 +347,7 @@ impl<S: Source> Executor<S> {
                     let result = if targets.is_empty() || nothing {
                         Err("the marked functions have no rule or mapping to pause".to_string())
                     } else {
-                        Ok(batch::prepare(&refs, targets, audit.as_ref()).await)
+                        Ok(batch::prepare_in(&refs, fleet, targets, audit.as_ref()).await)
                     };
                     let _ = tx.send(Msg::BatchPrepared(result)).await;
                 });
@@ -362,8 +372,9 @@ impl<S: Source> Executor<S> {
             Effect::Undo => {
                 let (sources, tx, audit) =
                     (self.sources.clone(), self.tx.clone(), self.audit.clone());
+                let fleet = self.fleet;
                 tokio::spawn(async move {
-                    let result = super::runs::undo_batch(&sources, audit).await;
+                    let result = super::runs::undo_batch(&sources, fleet, audit).await;
                     let _ = tx.send(Msg::BatchPrepared(result)).await;
                 });
             }

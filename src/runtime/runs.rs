@@ -84,6 +84,7 @@ pub(super) async fn backup_run<S: Source>(
 /// each record goes to the region of this dashboard that holds its scope.
 pub(super) async fn undo_batch<S: Source>(
     sources: &[Arc<S>],
+    fleet: usize,
     audit: Option<AuditLog>,
 ) -> Result<batch::Batch, String> {
     let log = audit.ok_or("undo needs the audit log, which is not available")?;
@@ -150,5 +151,5 @@ pub(super) async fn undo_batch<S: Source>(
         })
         .collect();
     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
-    Ok(batch::prepare(&refs, targets, Some(&log)).await)
+    Ok(batch::prepare_in(&refs, fleet, targets, Some(&log)).await)
 }

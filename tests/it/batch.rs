@@ -719,4 +719,35 @@ async fn two_profiles_of_one_account_change_a_function_once() {
         run.stderr
     );
     run.assert_exit(0);
+
+    // The undo of that kill, made under `default`, is a change of the same function: the
+    // other profile's rules hold for it too, whichever profile recorded it.
+    let undo = |config: &str, flag: &str| {
+        lops.run(&[
+            "undo",
+            "--profile",
+            "default,ops",
+            "--regions",
+            REGIONS[0],
+            "--config",
+            config,
+            flag,
+        ])
+    };
+    let run = undo(&config, "--dry-run");
+    run.assert_exit(0);
+    assert!(
+        run.stderr.contains("a real run asks for the typed name"),
+        "{}",
+        run.stderr
+    );
+    let read = lops.config("[profile.ops]\nmode = \"read\"\n");
+    let run = undo(&read.display().to_string(), "--yes");
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("refused under another profile"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(reserved_of(&seeders[0], &names[0]).await, Some(0));
 }

@@ -501,3 +501,78 @@ async fn an_endpoint_that_needs_small_batches_gets_the_screen_in_groups_that_all
         state.regions[0].metrics_seq
     );
 }
+
+/// Two profiles of one account (moto has one) show the same function on two rows. A change
+/// through one row keeps the other profile's rules, as `--profile a,b` does in the CLI: a
+/// read-only profile refuses it, a production one asks for the typed name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_of_one_profile_keeps_the_other_profiles_rules_for_the_same_function() {
+    use lops::ops::Tier;
+    let region = "ap-northeast-3";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-api", moto::unique("tworows"));
+    seeder.create_function(&f).await;
+    let cases = [
+        (
+            Access::new(Tier::Read, false),
+            "refused under another profile",
+        ),
+        (Access::new(Tier::Change, true), "and press enter"),
+    ];
+    for (other, expected) in cases {
+        let settings = Settings::default();
+        let counter = CallCounter::default();
+        let config = sdk_config(moto::url(), region).await;
+        let sources: Vec<Arc<AwsRegion>> = [("default", Access::default()), ("ops", other)]
+            .into_iter()
+            .map(|(profile, access)| {
+                let scope = Scope::new(profile, region, access);
+                let clients = Clients::from_sdk_config(scope, &config, &settings, &counter);
+                Arc::new(AwsRegion::new(clients))
+            })
+            .collect();
+        let (keys, events) = unbounded();
+        let state = new_state(&sources);
+        let run = tokio::spawn(async move {
+            let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
+            event_loop(&mut terminal, events, sources, state, &MONO, timing(), None).await
+        });
+        press(&keys, KeyCode::Char('/'));
+        for c in f.chars() {
+            press(&keys, KeyCode::Char(c));
+        }
+        press(&keys, KeyCode::Enter);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        press(&keys, KeyCode::Char('N'));
+        press(&keys, KeyCode::Char('3'));
+        press(&keys, KeyCode::Enter);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // The keys end (as a closed terminal's do): the loop stops with the popup as it was.
+        drop(keys);
+        let mut state = run.await.expect("join").expect("loop");
+        // The row acted on is the default profile's, whose own tier allows the change.
+        let profile = state.selected_row().map(|(r, _)| r.scope.profile.clone());
+        assert_eq!(profile.as_deref(), Some("default"));
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
+        state.size = (120, 30);
+        terminal.draw(|f| render(&state, &MONO, f)).expect("draw");
+        let screen: String = terminal
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect::<String>();
+        let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(expected), "{expected}: {flat}");
+    }
+    let reserved = seeder
+        .lambda
+        .get_function_concurrency()
+        .function_name(&f)
+        .send()
+        .await
+        .expect("concurrency")
+        .reserved_concurrent_executions;
+    assert_eq!(reserved, None, "nothing was changed");
+}
