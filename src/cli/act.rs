@@ -547,23 +547,21 @@ fn print_outcome(plan: &Plan, outcome: &Outcome, several: bool) {
         let _ = writeln!(out, "── {} in {}", plan.target, plan.scope);
     }
     let Some((inv, report)) = &outcome.invoke else {
-        if plan.change == crate::ops::Change::Nothing {
-            let _ = writeln!(
-                out,
-                "{} {} in {}: already {}, nothing changed",
-                plan.action,
-                plan.target,
-                plan.scope,
-                crate::ops::plan::describe_state(&outcome.after)
-            );
-            return;
-        }
+        // A Route 53 change is the service's, not the home region its call went through.
+        let place = if plan.action.starts_with("service.") {
+            format!("(Route 53, profile {})", plan.scope.profile)
+        } else {
+            format!("in {}", plan.scope)
+        };
+        let (what, now) = match plan.change == crate::ops::Change::Nothing {
+            true => ("already", ", nothing changed"),
+            false => ("done, now", ""),
+        };
         let _ = writeln!(
             out,
-            "{} {} in {}: done, now {}",
+            "{} {} {place}: {what} {}{now}",
             plan.action,
             plan.target,
-            plan.scope,
             crate::ops::plan::describe_state(&outcome.after)
         );
         return;

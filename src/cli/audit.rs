@@ -48,13 +48,25 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
         let _ = writeln!(out, "no actions recorded in {}", log.path().display());
     } else {
         for r in &records {
+            // A service change happened in Route 53 and moved the regions it names, not in
+            // the home region its call went through.
+            let (place, target) = if r.action.starts_with("service.") {
+                let moved = crate::ops::service::regions_changed(&r.before, &r.after);
+                let target = match moved.is_empty() {
+                    true => r.target.clone(),
+                    false => format!("{} ({})", r.target, moved.join(",")),
+                };
+                (format!("{}/route53", r.profile), target)
+            } else {
+                (format!("{}/{}", r.profile, r.region), r.target.clone())
+            };
             let _ = writeln!(
                 out,
                 "{}  {:<16} {:<24} {:<28} {}{}  {}",
                 r.time,
                 r.action,
-                format!("{}/{}", r.profile, r.region),
-                r.target,
+                place,
+                target,
                 match r.result.as_str() {
                     "ok" => "ok",
                     crate::ops::audit::STARTED => "started",

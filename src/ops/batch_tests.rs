@@ -175,6 +175,7 @@ fn a_dns_change_in_a_batch_shows_its_shares_and_ttl() {
         after: json!({"service": "checkout", "weights": {"eu-west-1": 100, "us-east-1": 0},
             "ttl": 60}),
         change: Change::Dns {
+            gives_back: false,
             service: Box::new(crate::config::ServiceSettings {
                 name: "checkout".into(),
                 zone: "Z1".into(),

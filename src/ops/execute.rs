@@ -194,6 +194,7 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             service,
             expected,
             records,
+            gives_back,
         } => {
             let after = super::service::write(
                 source,
@@ -202,7 +203,7 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
                 &plan.after,
                 expected,
                 records,
-                plan.destructive,
+                plan.destructive || *gives_back,
                 std::time::Duration::from_secs(60),
             )
             .await?;

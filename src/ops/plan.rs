@@ -36,6 +36,8 @@ pub enum Change {
         service: Box<crate::config::ServiceSettings>,
         expected: Vec<crate::provider::dns::DnsRecord>,
         records: Vec<crate::provider::dns::DnsRecord>,
+        /// A restore or the undo of a drain: the guard never refuses it.
+        gives_back: bool,
     },
     /// Already as asked: nothing to write.
     Nothing,
@@ -288,6 +290,7 @@ pub async fn prepare<S: RegionActions>(
                     service: service.clone(),
                     expected: planned.expected,
                     records: planned.records,
+                    gives_back: planned.gives_back,
                 }
             };
             Ok(plan(

@@ -286,7 +286,8 @@ async fn reverse<S: RegionActions>(
                     super::describe::describe(&current.state())
                 )));
             }
-            let change = super::service::ServiceChange::Members(members);
+            let gives_back = record.action == super::Kind::ServiceDrain.name();
+            let change = super::service::ServiceChange::Members(members, gives_back);
             let planned = super::service::plan(source, &settings, &change, false, None).await?;
             let change = if planned.records.is_empty() {
                 Change::Nothing
@@ -295,6 +296,7 @@ async fn reverse<S: RegionActions>(
                     service: settings,
                     expected: planned.expected,
                     records: planned.records,
+                    gives_back: planned.gives_back,
                 }
             };
             plan(planned.target, planned.before, planned.after, change, false)

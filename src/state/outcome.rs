@@ -217,6 +217,9 @@ pub fn executed(
         .unwrap_or_default();
     let scope = if dns { String::new() } else { scope };
     let text = match result {
+        // A service's home under its own profile is no fleet region: the error names the
+        // service.
+        Err(e) if scope.is_empty() => format!("failed: {e}"),
         Err(e) => format!("failed in {scope}: {e}"),
         Ok(outcome) => match &outcome.invoke {
             Some((inv, report)) => {

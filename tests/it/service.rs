@@ -363,6 +363,25 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
     run.assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 100, "{}", run.stderr);
     assert_eq!(batches(), 4);
+
+    // A drain of another region than the home its Route 53 call goes through names the service
+    // and that region, never the home: in its result and in the audit.
+    let run = service(&lops, &config, "drain checkout --region eu-west-1 --yes");
+    run.assert_exit(0);
+    assert!(
+        run.stdout
+            .contains("service.drain checkout (Route 53, profile default): done")
+            && !run.stdout.contains("in us-east-1"),
+        "{}",
+        run.stdout
+    );
+    let audit = lops.run(&["audit"]);
+    let last = audit.stdout.lines().last().unwrap_or_default().to_string();
+    assert!(
+        last.contains("default/route53") && last.contains("checkout (eu-west-1)"),
+        "{}",
+        audit.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -964,6 +983,32 @@ async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
     let run = service(&lops, &config, "weights checkout us-east-1=10 --yes");
     run.assert_exit(2);
     assert!(run.stderr.contains("routes by failover"), "{}", run.stderr);
+
+    // Drained, and then its check fails (inverted: moto's checkers always succeed). Giving it
+    // back is never refused — Route 53 answers with the secondary while the primary's check
+    // fails — by restore, or by undoing the drain.
+    lops.run(&drain).assert_exit(0);
+    svc.client
+        .update_health_check()
+        .health_check_id(&svc.checks[0])
+        .inverted(true)
+        .send()
+        .await
+        .expect("fail the check");
+    let run = service(&lops, &config, "restore checkout --region us-east-1 --yes");
+    run.assert_exit(0);
+    assert_eq!(roles().await, seeded, "{}", run.stderr);
+    lops.run(&["undo", "--config", &config, "--yes"])
+        .assert_exit(0);
+    assert_eq!(roles().await, swapped);
+    let run = lops.run(&["undo", "--config", &config, "--yes"]);
+    run.assert_exit(0);
+    assert_eq!(
+        roles().await,
+        seeded,
+        "the undo of the drain gives it back: {}",
+        run.stderr
+    );
 }
 
 /// One region's CloudWatch failing does not hide the service: every member is shown, that

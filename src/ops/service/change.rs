@@ -92,6 +92,10 @@ pub struct Planned {
     pub expected: Vec<DnsRecord>,
     pub records: Vec<DnsRecord>,
     pub forced: bool,
+    /// A restore, or the undo of a drain: it gives a region back, and the guard never refuses
+    /// that (a failover primary given back while its check fails leaves Route 53 answering
+    /// with the secondary, as it does now).
+    pub gives_back: bool,
 }
 
 /// Validates and previews a change of the service's weights.
@@ -217,7 +221,7 @@ pub async fn plan<S: RegionActions>(
                 by_region(region, *weight, &mut new);
             }
         }
-        ServiceChange::Members(list) => {
+        ServiceChange::Members(list, _) => {
             for (id, routing) in list {
                 if let Routing::Weight(w) = routing {
                     check_weight(*w)?;
@@ -251,7 +255,11 @@ pub async fn plan<S: RegionActions>(
         }
         records.push(member.record.clone());
     }
-    let forced = guard(&after_view, &expected, &records, force)?;
+    let gives_back = matches!(
+        change,
+        ServiceChange::Restore(_) | ServiceChange::Members(_, true)
+    );
+    let forced = guard(&after_view, &expected, &records, force || gives_back)? && !gives_back;
     Ok(Planned {
         target: name.clone(),
         before: view.state(),
@@ -259,6 +267,7 @@ pub async fn plan<S: RegionActions>(
         expected,
         records,
         forced,
+        gives_back,
     })
 }
 

@@ -28,8 +28,9 @@ pub enum ServiceChange {
     Restore(String),
     /// These regions to these weights; the others stay.
     Weights(Vec<(String, i64)>),
-    /// Members by set identifier to this routing (what undo puts back).
-    Members(Vec<(String, Routing)>),
+    /// Members by set identifier to this routing (what undo puts back), and whether that gives
+    /// a drained region back (the undo of a drain: never refused by the guard).
+    Members(Vec<(String, Routing)>, bool),
 }
 
 /// What lops writes of a member: its weight, or its failover role.
@@ -299,6 +300,26 @@ pub fn describe_change(before: &Value, after: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The regions a service change moved (weight or failover role), as its record's before and
+/// after say: the region it drained, not the home its Route 53 call went through.
+pub fn regions_changed(before: &Value, after: &Value) -> Vec<String> {
+    let map = |v: &Value, key: &str| -> BTreeMap<String, Value> {
+        v.get(key)
+            .and_then(|w| serde_json::from_value(w.clone()).ok())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for key in ["weights", "roles"] {
+        let (b, a) = (map(before, key), map(after, key));
+        for (region, was) in &b {
+            if a.get(region).is_some_and(|now| now != was) && !out.contains(region) {
+                out.push(region.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The service settings an audit record names (for undo: the zone, record and type it wrote).
