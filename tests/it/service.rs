@@ -1146,3 +1146,62 @@ async fn the_services_profile_decides_however_the_session_profile_is_chosen() {
         }
     }
 }
+
+/// Two lops on one machine drain two regions of one service at once. Each alone is allowed;
+/// both would be written on what each read before the other wrote. The second waits for the
+/// first's change, reads it, and its compare refuses it: one write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_lops_draining_one_service_at_once_never_both_write_on_one_read() {
+    use std::time::{Duration, Instant};
+    let svc = Service::seed("twodrains").await;
+    let proxy = FaultProxy::start(moto::url());
+    let writes = || proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets");
+    // The first write reaches Route 53 three seconds after it is sent.
+    proxy.add(Rule {
+        region: "us-east-1".into(),
+        service: Some("route53".into()),
+        operation: Some("ChangeResourceRecordSets".into()),
+        fault: Fault::Delay(Duration::from_secs(3)),
+        remaining: Some(1),
+    });
+    let lops = Lops::new(&proxy.url);
+    let config = svc.config(&lops, "");
+    let drain = |region: &'static str| {
+        [
+            "service", "drain", "checkout", "--region", region, "--config", &config, "--yes",
+        ]
+        .map(str::to_string)
+    };
+    let args = drain("us-east-1");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = lops.spawn(&args);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while writes() == 0 {
+        assert!(Instant::now() < deadline, "the first drain never wrote");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = service(&lops, &config, "drain checkout --region eu-west-1 --yes");
+    let first = first.wait_with_output().expect("first lops");
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_ne!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("changed since the preview"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(writes(), 1);
+    let after = svc.weights().await;
+    assert_eq!(
+        (
+            weight(&after, "blue"),
+            weight(&after, "green"),
+            weight(&after, "red")
+        ),
+        (0, 100, 50)
+    );
+}

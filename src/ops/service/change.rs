@@ -405,6 +405,9 @@ pub async fn write<S: RegionActions>(
     forced: bool,
     wait: std::time::Duration,
 ) -> Result<Value, OpsError> {
+    // One change of this record set at a time on this machine, from the read below until
+    // Route 53 has taken the change: a second lops then reads what this one wrote.
+    let lock = super::lock::hold(settings).await?;
     // A read here that stalls sent nothing: never an unknown outcome.
     let now = read(source, settings).await.map_err(|e| match e {
         OpsError::Provider(p) => crate::ops::execute::unsent(p),
@@ -436,6 +439,7 @@ pub async fn write<S: RegionActions>(
     // preview stops a drain that was safe then.
     guard(&with_records(&now, records), expected, records, forced)?;
     let change = source.change_dns(settings.zone_id(), records).await?;
+    drop(lock);
     let started = std::time::Instant::now();
     let mut synced = false;
     while !change.is_empty() {

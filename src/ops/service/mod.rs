@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 mod change;
+mod lock;
 
 pub use change::{Planned, parse_weight, parse_weights, plan, write};
 
