@@ -114,6 +114,12 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
                 }
                 let mut doc = serde_json::to_value(&t).unwrap_or_default();
                 doc["region"] = serde_json::Value::String(name.clone());
+                // A mapping being created or updated is neither enabled nor disabled yet.
+                for (i, tr) in t.triggers.iter().enumerate() {
+                    if tr.known_enabled().is_none() {
+                        doc["triggers"][i]["enabled"] = serde_json::Value::Null;
+                    }
+                }
                 docs.push(doc);
             }
             Err(e) => {

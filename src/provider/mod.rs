@@ -249,6 +249,17 @@ pub struct Trigger {
     pub detail: String,
 }
 
+impl Trigger {
+    /// Whether it is enabled, where that is known: a mapping being created or updated is
+    /// neither yet (it may not be paused until it settles).
+    pub fn known_enabled(&self) -> Option<bool> {
+        match self.state.as_str() {
+            "Creating" | "Updating" => None,
+            _ => Some(self.enabled),
+        }
+    }
+}
+
 /// Everything that can invoke a function.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Triggers {

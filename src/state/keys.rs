@@ -109,6 +109,10 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         Action::Open if !matches!(state.view, View::Regions | View::Services) => open_detail(state),
         Action::Refresh => {
             effects.push(Effect::RefreshAll);
+            // In the detail view `r` reads its triggers again too.
+            if let Some(pane) = state.trigger_pane.as_mut() {
+                pane.reload = true;
+            }
             if state.view == View::Services {
                 super::services::read(state, effects);
             }

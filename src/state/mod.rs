@@ -474,7 +474,21 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             region,
             request,
             result,
-        } => actions::planned(state, region, request, result),
+        } => {
+            // A trigger found already as asked (or not readable) was changed by someone
+            // else: the detail view reads them again rather than keep showing what it was.
+            let settled = match &result {
+                Ok(plan) => plan.change == crate::ops::Change::Nothing,
+                Err(_) => true,
+            };
+            if settled
+                && matches!(*request, crate::ops::Request::SetTrigger { .. })
+                && let Some(pane) = state.trigger_pane.as_mut()
+            {
+                pane.reload = true;
+            }
+            actions::planned(state, region, request, result)
+        }
         Msg::BatchPrepared(result) => batch::prepared(state, result),
         Msg::BatchLanded { batch, landed } => batch::landed(state, &batch, landed, &mut effects),
         Msg::RolloutPrepared { region, result } => actions::rollout_prepared(state, region, result),

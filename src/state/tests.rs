@@ -1493,6 +1493,32 @@ fn detail_reads_triggers_selects_with_arrows_and_p_pauses_the_selected_one() {
         effects.iter().any(|e| matches!(e, Effect::Triggers { .. })),
         "{effects:?}"
     );
+    update(&mut s, code(KeyCode::Enter));
+    // A pause that finds the trigger already as asked (someone else changed it), or cannot
+    // read it, reads them again: the view never keeps showing what it was.
+    let effects = update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            request: Box::new(Request::SetTrigger {
+                kind: TriggerKind::Mapping,
+                id: "uuid-1".into(),
+                enabled: false,
+            }),
+            result: Err(crate::ops::OpsError::Invalid("x".into())),
+        },
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Triggers { .. })),
+        "{effects:?}"
+    );
+    update(&mut s, code(KeyCode::Enter));
+    // `r` in the detail view reads them again too.
+    let effects = update(&mut s, key('r'));
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Triggers { .. })),
+        "{effects:?}"
+    );
     // Leaving the detail view forgets them.
     update(&mut s, code(KeyCode::Esc));
     update(&mut s, code(KeyCode::Esc));

@@ -291,12 +291,15 @@ fn side_lines(
                         tr.source.rsplit(':').next().unwrap_or(&tr.id).to_string()
                     }
                 };
+                // A mapping being created or updated says so: neither on nor off yet.
+                let (word, style) = match tr.known_enabled() {
+                    Some(true) => ("on ".to_string(), theme.ok()),
+                    Some(false) => ("OFF".to_string(), theme.warn()),
+                    None => (tr.state.clone(), theme.dim()),
+                };
                 side.push(Line::from(vec![
                     Span::raw(format!("{cursor}{} ", tr.kind.as_str())),
-                    Span::styled(
-                        if tr.enabled { "on " } else { "OFF" },
-                        if tr.enabled { theme.ok() } else { theme.warn() },
-                    ),
+                    Span::styled(word, style),
                     Span::raw(format!(
                         " {name} {}",
                         if tr.kind == crate::provider::TriggerKind::Rule {

@@ -281,5 +281,18 @@ mod tests {
         );
         assert!(principals("not json").is_empty());
         assert!(mapping_enabled("Enabling") && !mapping_enabled("Disabling"));
+        // Being created or updated: neither on nor off yet, as the faces say it.
+        let with = |state: &str| Trigger {
+            kind: crate::provider::TriggerKind::Mapping,
+            id: "u".into(),
+            source: String::new(),
+            enabled: mapping_enabled(state),
+            state: state.into(),
+            detail: String::new(),
+        };
+        assert_eq!(with("Updating").known_enabled(), None);
+        assert_eq!(with("Creating").known_enabled(), None);
+        assert_eq!(with("Enabled").known_enabled(), Some(true));
+        assert_eq!(with("Disabling").known_enabled(), Some(false));
     }
 }
