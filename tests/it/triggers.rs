@@ -478,3 +478,56 @@ async fn a_region_without_the_function_is_an_entry_in_the_json_and_nowhere_is_ba
     run.assert_exit(2);
     assert_eq!(run.json()["exit"], 2, "{}", run.stdout);
 }
+
+/// A mapping bound to one of the function's aliases is listed only under the alias's ARN: it
+/// is the function's trigger too, listed once and saying which alias it goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_bound_to_an_alias_is_listed_with_the_function() {
+    let seeder = Seeder::new(moto::url(), REGION).await;
+    let function = moto::unique("trigalias");
+    created(&seeder, &function).await;
+    let v1 = seeder.publish_version(&function, "one").await;
+    seeder.create_alias(&function, "live", &v1, None).await;
+    let alias_arn = seeder
+        .lambda
+        .get_alias()
+        .function_name(&function)
+        .name("live")
+        .send()
+        .await
+        .expect("alias")
+        .alias_arn()
+        .expect("alias arn")
+        .to_string();
+    let queue_arn = create_queue(&format!("{function}-live-jobs"));
+    let uuid = seeder
+        .lambda
+        .create_event_source_mapping()
+        .function_name(&alias_arn)
+        .event_source_arn(&queue_arn)
+        .batch_size(5)
+        .send()
+        .await
+        .expect("mapping")
+        .uuid()
+        .unwrap_or_default()
+        .to_string();
+    let lops = Lops::new(moto::url());
+    let listed = lops.run(&["triggers", &function, "--region", REGION, "--json"]);
+    listed.assert_exit(0);
+    let doc = listed.json();
+    let mappings: Vec<&serde_json::Value> = doc[0]["triggers"]
+        .as_array()
+        .expect("triggers")
+        .iter()
+        .filter(|t| t["kind"] == "mapping")
+        .collect();
+    assert_eq!(mappings.len(), 1, "{doc}");
+    assert_eq!(mappings[0]["id"], uuid.as_str());
+    assert!(
+        mappings[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("through live")),
+        "{doc}"
+    );
+}

@@ -85,18 +85,32 @@ impl Clients {
             }
         }
 
-        let pages = lambda
-            .list_event_source_mappings()
-            .function_name(function)
-            .into_paginator();
-        let more =
-            |p: &ListEventSourceMappingsOutput| p.next_marker().is_some_and(|m| !m.is_empty());
-        let read = every_page(&self.lambda_limit, self.t(), pages.send(), more, |page| {
-            let all = page.event_source_mappings().iter();
-            out.triggers.extend(all.map(mapping));
-        });
-        if let Err(e) = read.await {
-            out.notes.push(format!("event source mappings: {e}"));
+        // Mappings bound to the function, and those bound to one of its aliases (listed only
+        // under the alias's ARN): each once.
+        let bound = std::iter::once(function.to_string()).chain(targets.iter().skip(1).cloned());
+        for name in bound {
+            let pages = lambda
+                .list_event_source_mappings()
+                .function_name(&name)
+                .into_paginator();
+            let more =
+                |p: &ListEventSourceMappingsOutput| p.next_marker().is_some_and(|m| !m.is_empty());
+            let read = every_page(&self.lambda_limit, self.t(), pages.send(), more, |page| {
+                for m in page.event_source_mappings() {
+                    let via = (name != function).then(|| name.rsplit(':').next().unwrap_or(""));
+                    let found = mapping(m, via);
+                    if !out.triggers.iter().any(|t| t.id == found.id) {
+                        out.triggers.push(found);
+                    }
+                }
+            });
+            if let Err(e) = read.await {
+                let whose = match name == function {
+                    true => String::new(),
+                    false => format!(" of {}", name.rsplit(':').next().unwrap_or(&name)),
+                };
+                out.notes.push(format!("event source mappings{whose}: {e}"));
+            }
         }
 
         let request = lambda.get_function_url_config().function_name(function);
@@ -200,7 +214,11 @@ impl Clients {
 }
 
 /// An event source mapping as the trigger list shows it.
-fn mapping(m: &aws_sdk_lambda::types::EventSourceMappingConfiguration) -> Trigger {
+/// A mapping as a trigger; `via`: the alias it was listed under (bound to it).
+fn mapping(
+    m: &aws_sdk_lambda::types::EventSourceMappingConfiguration,
+    via: Option<&str>,
+) -> Trigger {
     let state = m.state().unwrap_or_default().to_string();
     Trigger {
         kind: TriggerKind::Mapping,
@@ -209,8 +227,13 @@ fn mapping(m: &aws_sdk_lambda::types::EventSourceMappingConfiguration) -> Trigge
         enabled: mapping_enabled(&state),
         state,
         detail: format!(
-            "batch {}{}",
+            "batch {}{}{}",
             m.batch_size().map_or("–".to_string(), |b| b.to_string()),
+            // Bound to an alias (or a version): the alias it was listed under, else the ARN's
+            // eighth part says which.
+            via.or_else(|| m.function_arn().and_then(|a| a.split(':').nth(7)))
+                .map(|q| format!(", through {q}"))
+                .unwrap_or_default(),
             m.last_processing_result()
                 .map(|r| format!(", last result {r}"))
                 .unwrap_or_default()
