@@ -375,11 +375,23 @@ async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Fai
                 }
             )))
         }
-        Ok(Err(e)) => Err(Failure::usage(format!(
-            "cannot load AWS credentials for profile '{}' ({}): {how}",
-            scope.profile,
-            crate::provider::aws::error_chain(&e)
-        ))),
+        Ok(Err(e)) => {
+            let chain = crate::provider::aws::error_chain(&e);
+            // The profile's own way of getting credentials failed: that is what to mend.
+            let fix = if chain.contains("external process") || chain.contains("credential_process")
+            {
+                "its credential_process failed: run that command by hand to see why, mend it \
+                 (or what it needs: a login, a token) in the profile's section of \
+                 ~/.aws/config, or choose another profile"
+                    .to_string()
+            } else {
+                how.to_string()
+            };
+            Err(Failure::usage(format!(
+                "cannot load AWS credentials for profile '{}' ({chain}): {fix}",
+                scope.profile,
+            )))
+        }
         Err(_) => Err(Failure::usage(format!(
             "no AWS credentials for profile '{}' after {}s: {how}",
             scope.profile,

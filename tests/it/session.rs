@@ -510,3 +510,25 @@ async fn a_profile_named_on_purpose_signs_with_its_own_keys_not_the_environments
     assert!(stderr.contains("AWS_PROFILE names 'ops'"), "{stderr}");
     assert_eq!(proxy.all_calls().values().sum::<u64>(), before);
 }
+
+/// A profile whose credential_process fails is told to mend that command, not to name a
+/// profile (it was named): bad input, exit 2, nothing sent.
+#[test]
+fn a_failing_credential_process_says_to_mend_it() {
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile broken]\nregion = {REGION}\ncredential_process = /bin/false\n"),
+    )
+    .expect("aws config");
+    let run = lops.run(&["status", "--profile", "broken", "--regions", REGION]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("credential_process failed")
+            && run.stderr.contains("run that command by hand"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(proxy.all_calls().values().sum::<u64>(), 0);
+}
