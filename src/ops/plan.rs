@@ -478,10 +478,15 @@ pub(super) async fn trigger_plan<S: RegionActions>(
             kind.as_str()
         )));
     }
+    // A trigger lops may not touch now (a mapping still settling, a rule state it could not
+    // put back) is a refusal, as a guard's: exit 4, not a failure.
     let current = source
         .trigger_enabled(kind, id)
         .await
-        .map_err(|e| not_found(e, format!("{} {id}", kind.as_str())))?;
+        .map_err(|e| match e {
+            ProviderError::Invalid(why) => OpsError::Refused(why),
+            other => not_found(other, format!("{} {id}", kind.as_str())),
+        })?;
     let change = if current == enabled {
         Change::Nothing
     } else {

@@ -435,7 +435,8 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
         .await
         .expect("put rule");
     let run = disable(&lops, "--rule", &ct, "--yes");
-    assert_ne!(run.code, 0, "{}", run.stderr);
+    // Refused, as a guard refuses (exit 4): nothing failed.
+    run.assert_exit(4);
     assert!(run.stderr.contains("cannot put back"), "{}", run.stderr);
     assert_eq!(proxy.calls(REGION, "events", "DisableRule"), disables);
     // A mapping between states (AWS says Updating while an edit settles) is not guessed at.
@@ -446,7 +447,7 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
             .replace("\"State\":\"Enabled\"", "\"State\":\"Updating\"")
     });
     let run = disable(&lops, "--mapping", &s.mapping, "--yes");
-    assert_ne!(run.code, 0, "{}", run.stderr);
+    run.assert_exit(4);
     assert!(run.stderr.contains("Updating"), "{}", run.stderr);
     assert_eq!(mapping_state(&s).await, "Enabled");
     assert_eq!(proxy.calls(REGION, "lambda", "UpdateEventSourceMapping"), 0);
