@@ -382,6 +382,13 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
         "{}",
         audit.stdout
     );
+    // Set to take traffic again since the drain: a restore would take traffic from it, and
+    // is refused as nothing to restore.
+    service(&lops, &config, "weights checkout eu-west-1=70 --yes").assert_exit(0);
+    let run = service(&lops, &config, "restore checkout --region eu-west-1 --yes");
+    run.assert_exit(2);
+    assert!(run.stderr.contains("is not drained"), "{}", run.stderr);
+    assert_eq!(weight(&svc.weights().await, "green"), 70);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

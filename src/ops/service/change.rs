@@ -200,7 +200,31 @@ pub async fn plan<S: RegionActions>(
         }
         ServiceChange::Restore(region) => {
             known(region)?;
-            for (id, routing) in recorded(audit, settings, region)? {
+            let back = recorded(audit, settings, region)?;
+            // A region that takes traffic again at another weight (someone set it since the
+            // drain) is not drained: putting back what the drain found would take traffic
+            // from it. Already as the drain found it: nothing to do, said as such.
+            let now: i64 = view
+                .members
+                .iter()
+                .filter(|m| m.region.as_deref() == Some(region.as_str()))
+                .filter_map(|m| m.record.weight)
+                .sum();
+            let wanted: i64 = back
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    Routing::Weight(w) => Some(*w),
+                    Routing::Failover(_) => None,
+                })
+                .sum();
+            if !failover && now > 0 && now != wanted {
+                return Err(OpsError::Invalid(format!(
+                    "{region} of service {name} is not drained (weight {now} now; its last \
+                     drain found {wanted}): nothing to restore; set its weight with `lops \
+                     service weights {name} {region}=N`"
+                )));
+            }
+            for (id, routing) in back {
                 new.insert(by_id(&id)?, routing);
             }
         }
