@@ -498,6 +498,20 @@ async fn backup_run_previews_and_asks_like_every_change() {
     let run = run_with(&["--config", &config, "--yes", "--json"]);
     snapshot_of(&run);
     assert_eq!(stored(&lops), 1);
+
+    // Named twice (once with a space after the comma): one function, one snapshot more; a
+    // stray comma is a slip, said, and nothing is stored.
+    let twice = format!("{name}, {name}");
+    let run = run_with(&["--fn", &twice, "--yes", "--json"]);
+    run.assert_exit(0);
+    assert_eq!(stored(&lops), 2, "{}", run.stderr);
+    let stray = format!("{name},");
+    let run = lops.run(&[
+        "backup", "run", "--fn", &stray, "--region", HOME, "--to", &to, "--yes",
+    ]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("stray comma"), "{}", run.stderr);
+    assert_eq!(stored(&lops), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
