@@ -325,10 +325,13 @@ impl State {
         if let Some((r, _)) = self.focus().filter(|_| self.view != View::Regions) {
             return self.regions[r].scope.access;
         }
+        // Production where any scope is: the strictest protection on screen shows too.
+        let production = self.regions.iter().any(|r| r.scope.access.production);
         self.regions
             .iter()
             .map(|r| r.scope.access)
             .min_by_key(|a| a.tier)
+            .map(|a| Access { production, ..a })
             .unwrap_or_default()
     }
 

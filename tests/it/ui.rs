@@ -1506,3 +1506,21 @@ async fn the_load_view_ranks_regions_counts_what_does_not_fit_and_shows_no_traff
     assert!(!after.contains(" 0% "), "{out}");
     assert!(after.contains("–       0"), "{out}");
 }
+
+/// The regions view selects no function: its header shows the least any scope may do and,
+/// where any scope is production, PRODUCTION too — the strictest protection on screen.
+#[tokio::test]
+async fn the_regions_view_header_keeps_production_beside_the_narrowest_tier() {
+    let scopes = vec![
+        lops::provider::Scope::new("prod", "us-east-1", Access::new(Tier::Change, true)),
+        lops::provider::Scope::new("ro", "us-east-1", Access::new(Tier::Read, false)),
+    ];
+    let mut state = State::new(scopes, Keymap::default(), ScreenOptions::default(), start());
+    key(&mut state, '2');
+    let out = screen(&mut state, &MONO, 100, 24);
+    let header = out.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("READ-ONLY") && header.contains("PRODUCTION"),
+        "{header}"
+    );
+}
