@@ -275,7 +275,10 @@ fn row<'a>(
     // A reservation its failed GetFunction left unread may be there: the account's limit would
     // mislead (`?r`, as `lops status` says it).
     let reserved_unknown = f.info.not_read.details && f.info.detail_error.is_some();
-    let conc_text = match (s.concurrency_max, limit) {
+    // Numbers read, no ConcurrentExecutions point: nothing ran, a peak of 0 (as `lops status`
+    // says it); never read: `–`.
+    let peak = s.concurrency_max.or(f.metrics.as_ref().map(|_| 0.0));
+    let conc_text = match (peak, limit) {
         (Some(c), _) if reserved_unknown => format!("{}/?r", format::count(c)),
         (None, _) if reserved_unknown => "?r".to_string(),
         (Some(c), Some(l)) => format!("{}/{}", format::count(c), format::count(l as f64)),

@@ -1505,6 +1505,17 @@ async fn the_load_view_ranks_regions_counts_what_does_not_fit_and_shows_no_traff
     let after = &out[out.find("quiet across regions").expect("focus on quiet")..];
     assert!(!after.contains(" 0% "), "{out}");
     assert!(after.contains("–       0"), "{out}");
+    // In the fleet, its numbers were read: no concurrency point is a peak of 0 (as `lops
+    // status` says it), not `–` (never read).
+    key(&mut state, '1');
+    let out = screen(&mut state, &MONO, 80, 24);
+    // REGION FUNCTION INV ERR% THR P99 CONC ALARM, after the mark.
+    let row = out
+        .lines()
+        .find(|l| l.contains("quiet") && l.contains("ap-northeast-1"))
+        .expect("quiet row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells.get(7).copied(), Some("0"), "{out}");
 }
 
 /// The regions view selects no function: its header shows the least any scope may do and,
