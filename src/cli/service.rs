@@ -234,7 +234,22 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
             "{:<16} {:<14} {:<18} {:>6} {:>9}  {:<10} TARGET",
             "REGION", "RECORD", "ROUTING", "SHARE", "OBSERVED", "HEALTH"
         );
+        // What a region took is the region's: Lambda cannot tell which of its records a
+        // caller resolved. Said once per region (its other members say `"`).
+        let mut said: Vec<&str> = Vec::new();
+        let mut shared = false;
         for (m, row) in view.members.iter().zip(&rows) {
+            let observed = match m.region.as_deref() {
+                Some(r) if said.contains(&r) => {
+                    shared = true;
+                    "\"".to_string()
+                }
+                Some(r) => {
+                    said.push(r);
+                    pct(row["observed_share"].as_f64())
+                }
+                None => pct(row["observed_share"].as_f64()),
+            };
             let _ = writeln!(
                 out,
                 "{:<16} {:<14} {:<18} {:>6} {:>9}  {:<10} {}",
@@ -242,13 +257,19 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
                 m.record.set_id.as_deref().unwrap_or("-"),
                 m.record.routing(),
                 pct(row["share"].as_f64()),
-                pct(row["observed_share"].as_f64()),
+                observed,
                 if m.record.health_check.is_none() {
                     "no check"
                 } else {
                     m.health.word()
                 },
                 m.record.target()
+            );
+        }
+        if shared {
+            let _ = writeln!(
+                out,
+                "OBSERVED is the share of invocations the region took, all its records together"
             );
         }
         for (region, r) in &observed {

@@ -713,6 +713,20 @@ async fn read_and_invoke_tiers_refuse_and_bad_input_is_explained() {
         "{}",
         run.stderr
     );
+    // What the region took is the region's, said once (its second record says `"`).
+    let show = service(&lops, &config, "show checkout --regions us-east-1");
+    let rows: Vec<&str> = show
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("us-east-1"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", show.stdout);
+    assert!(rows[1].contains(" \" "), "{}", show.stdout);
+    assert!(
+        show.stdout.contains("all its records together"),
+        "{}",
+        show.stdout
+    );
     // A record whose target names no region, and no mapping in the config.
     svc.apply(member(
         ChangeAction::Create,
