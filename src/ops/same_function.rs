@@ -100,10 +100,14 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
         // The strictest protection of any of them holds for the one that acts: a production
         // profile's typed confirmation even when it cannot act itself (no kill recorded there).
         let production = scopes.iter().any(|s| s.access.production);
+        // A profile whose account STS did not say is the one left out (it may be another
+        // account's function): one whose account is known acts, the strictest of them.
         let keeper = group
             .iter()
             .filter_map(|j| match &items[*j] {
-                Item::Ready { plan, .. } => Some((*j, strictness(&plan.scope))),
+                Item::Ready { plan, .. } => {
+                    Some((*j, (keys[*j].0.is_none(), strictness(&plan.scope))))
+                }
                 Item::Skipped { .. } => None,
             })
             .min_by_key(|(_, strict)| *strict)
@@ -125,9 +129,18 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
         };
         // Known to be the same: said as such (not a skip). Not known: left out and said, a
         // skip (exit 3), for it may be another account's function.
-        let other = || {
+        // Known to be the keeper's account: the same function, said as such; not known (this
+        // profile's or the keeper's): it may be, left out.
+        let keeper_known = keys[keeper].0.clone();
+        let other = |j: usize| {
             if unknown.is_empty() {
                 OpsError::Invalid(format!("{SAME_FUNCTION} {there} ({taken}): acted on once"))
+            } else if let (Some(mine), Some(theirs)) = (&keys[j].0, &keeper_known)
+                && mine == theirs
+            {
+                OpsError::Invalid(format!(
+                    "{SAME_FUNCTION} {there} (account {mine}): acted on once"
+                ))
             } else {
                 OpsError::Invalid(format!(
                     "may be the same function as in {there} ({taken}): left out — act on it \
@@ -147,7 +160,7 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
                             plan.scope.access.production |= production;
                             continue;
                         }
-                        None => other(),
+                        None => other(j),
                     };
                     items[j] = Item::Skipped {
                         source: *source,
@@ -161,7 +174,7 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
                 Item::Skipped { error, .. }
                     if refused.is_none() && !matches!(error, OpsError::Refused(_)) =>
                 {
-                    *error = other();
+                    *error = other(j);
                 }
                 Item::Skipped { .. } => {}
             }

@@ -681,6 +681,45 @@ async fn two_profiles_of_one_account_change_a_function_once() {
         "{}",
         run.stderr
     );
+    // The profile whose account is not known is the one left out, even when it is the
+    // strictest (production): the change goes through the known one, asking what the
+    // production profile asks. STS is asked in the order the profiles are given.
+    proxy.add(crate::support::proxy::Rule {
+        region: REGIONS[0].into(),
+        service: Some("sts".into()),
+        operation: None,
+        fault: crate::support::proxy::Fault::Status(403),
+        remaining: Some(1),
+    });
+    let production = through.config("[profile.ops]\nproduction = true\n");
+    let run = through.run(&[
+        "concurrency",
+        "set",
+        &names[0],
+        "6",
+        "--profile",
+        "ops,default",
+        "--regions",
+        REGIONS[0],
+        "--config",
+        &production.display().to_string(),
+        "--yes",
+    ]);
+    run.assert_exit(3);
+    let last = through
+        .run(&["audit", "--json"])
+        .json()
+        .as_array()
+        .and_then(|r| r.last().cloned())
+        .unwrap_or_default();
+    assert_eq!(last["profile"], "default", "{}", run.stderr);
+    assert_eq!(last["typed"], true, "{last}");
+    assert!(
+        run.stderr.contains(&format!("skip {} in ops/", names[0]))
+            && run.stderr.contains("left out"),
+        "{}",
+        run.stderr
+    );
 
     // A production profile that cannot act itself (no kill of it recorded there) still has its
     // typed confirmation asked of the profile that acts for the same function.
