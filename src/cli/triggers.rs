@@ -77,6 +77,7 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
     let mut docs = Vec::new();
     let mut failed = 0;
     let mut first_error: Option<OpsError> = None;
+    let mut said: Vec<String> = Vec::new();
     let mut out = super::stdout();
     for region in &ctx.regions {
         let name = &region.scope().region;
@@ -130,7 +131,9 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
                     )),
                     other => OpsError::Provider(other),
                 };
-                err!("lops: {e}");
+                // Said after the others: when no region answers, the first is the command's
+                // own error (said once, by it).
+                said.push(e.to_string());
                 // In the JSON too: a region that failed is an entry, not a gap.
                 docs.push(serde_json::json!({"region": name, "error": e.to_string()}));
                 first_error.get_or_insert(e);
@@ -139,9 +142,11 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
     }
     // Every region failed: the command failed as the first did (2 for a function that is
     // nowhere), with --json its error document.
-    if docs.len() == failed
-        && let Some(e) = first_error
-    {
+    let nowhere = docs.len() == failed;
+    for line in said.iter().skip(usize::from(nowhere)) {
+        err!("lops: {line}");
+    }
+    if nowhere && let Some(e) = first_error {
         return Err(e.into());
     }
     if json {
