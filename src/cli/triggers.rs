@@ -31,9 +31,10 @@ pub enum TriggerAction {
 }
 
 #[derive(Debug, Args)]
+#[group(id = "which", required = true, multiple = false, args = ["rule", "mapping"])]
 pub struct Which {
     /// An EventBridge rule (default event bus).
-    #[arg(long, conflicts_with = "mapping", required_unless_present = "mapping")]
+    #[arg(long)]
     pub rule: Option<String>,
     /// An event source mapping's UUID.
     #[arg(long)]
