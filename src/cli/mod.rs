@@ -60,7 +60,7 @@ pub struct GlobalArgs {
     /// Regions to read, comma separated (default: the config file's `regions`, then the profile's own `regions` there, then AWS_REGION, then the profile's region).
     #[arg(
         long = "regions",
-        alias = "region",
+        visible_alias = "region",
         value_delimiter = ',',
         global = true
     )]

@@ -44,6 +44,7 @@ pub enum ServiceCommand {
     Weights {
         name: String,
         weights: String,
+        /// Past the guard that keeps one healthy region with weight (typed confirmation).
         #[arg(long)]
         force: bool,
         #[command(flatten)]
