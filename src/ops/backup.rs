@@ -220,6 +220,42 @@ pub(super) async fn caller(region: &impl RegionActions) -> (String, String) {
     }
 }
 
+/// For each (region handle, function), whether it names the same function as an earlier one:
+/// another profile of the same account (as STS says it) in the same region. The same function
+/// is backed up once, whichever profiles name it; a profile whose account STS does not say is
+/// not taken for the same (backing up twice loses nothing). With the note to say for each.
+pub async fn same_function_twice<R: RegionActions>(pairs: &[(&R, &str)]) -> Vec<Option<String>> {
+    let mut accounts = Vec::with_capacity(pairs.len());
+    for (region, _) in pairs {
+        accounts.push(
+            region
+                .caller()
+                .await
+                .ok()
+                .and_then(|arn| super::payload::account_of(&arn).map(str::to_string)),
+        );
+    }
+    let mut out = Vec::with_capacity(pairs.len());
+    for (i, (region, function)) in pairs.iter().enumerate() {
+        let scope = region.scope();
+        let earlier = pairs[..i].iter().zip(&accounts).find(|((r, f), a)| {
+            r.scope().region == scope.region
+                && r.scope().profile != scope.profile
+                && f == function
+                && a.is_some()
+                && **a == accounts[i]
+        });
+        out.push(earlier.map(|((r, _), a)| {
+            format!(
+                "{function} in {scope} is the same function as in {} (account {}): backed up once",
+                r.scope(),
+                a.as_deref().unwrap_or_default()
+            )
+        }));
+    }
+    out
+}
+
 /// Takes snapshots of the selected functions in every region, and copies the data prefixes.
 pub async fn run_backup<R: BackupRegion>(
     regions: &[R],
@@ -279,6 +315,27 @@ async fn backup_into<R: BackupRegion>(
             }
         }
         per_region.push(work);
+    }
+    // Two profiles of one account naming one function: backed up once, the other said.
+    if regions.len() > 1 {
+        let flat: Vec<(&R, &str)> = per_region
+            .iter()
+            .flatten()
+            .map(|(r, n)| (*r, n.as_str()))
+            .collect();
+        let twice = same_function_twice(&flat).await;
+        let mut at = 0;
+        for list in per_region.iter_mut() {
+            let mut keep = Vec::with_capacity(list.len());
+            for item in list.drain(..) {
+                match &twice[at] {
+                    Some(note) => progress(Progress::Note(note.clone())),
+                    None => keep.push(item),
+                }
+                at += 1;
+            }
+            *list = keep;
+        }
     }
     let longest = per_region.iter().map(Vec::len).max().unwrap_or(0);
     let mut work: Vec<(&R, String)> = Vec::new();

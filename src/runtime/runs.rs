@@ -23,6 +23,47 @@ pub(super) async fn backup_run<S: Source>(
     tx: mpsc::Sender<Msg>,
 ) -> Result<Vec<String>, String> {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    // Two profiles of one account naming one function (marked on both rows): backed up once,
+    // as the CLI does it.
+    let pairs: Vec<(&S, &str)> = targets
+        .iter()
+        .filter_map(|(i, fs)| Some((sources.get(*i)?, fs)))
+        .flat_map(|(s, fs)| fs.iter().map(move |f| (&**s, f.as_str())))
+        .collect();
+    let twice = crate::ops::backup::same_function_twice(&pairs).await;
+    let mut notes = Vec::new();
+    let mut at = 0;
+    let targets: Vec<(usize, Vec<String>)> = targets
+        .into_iter()
+        .map(|(i, fs)| {
+            if sources.get(i).is_none() {
+                return (i, fs);
+            }
+            let kept = fs
+                .into_iter()
+                .filter(|_| {
+                    let same = twice.get(at).cloned().flatten();
+                    at += 1;
+                    match same {
+                        Some(note) => {
+                            notes.push(note);
+                            false
+                        }
+                        None => true,
+                    }
+                })
+                .collect();
+            (i, kept)
+        })
+        .filter(|(_, fs): &(usize, Vec<String>)| !fs.is_empty())
+        .collect();
+    for note in notes {
+        let _ = tx.try_send(Msg::Backup(BackupEvent::Progress {
+            done: 0,
+            total: 1,
+            label: note,
+        }));
+    }
     let done = Arc::new(AtomicU64::new(0));
     let total = Arc::new(AtomicU64::new(
         targets.iter().map(|(_, f)| f.len() as u64).sum(),

@@ -505,13 +505,24 @@ async fn backup_run_previews_and_asks_like_every_change() {
     let run = run_with(&["--fn", &twice, "--yes", "--json"]);
     run.assert_exit(0);
     assert_eq!(stored(&lops), 2, "{}", run.stderr);
+    // Named through two profiles of one account (moto has one): one function, one snapshot,
+    // the other said.
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile ops]\nregion = {HOME}\n"),
+    )
+    .expect("aws config");
+    let run = run_with(&["--profile", "default,ops", "--yes", "--json"]);
+    run.assert_exit(0);
+    assert_eq!(stored(&lops), 3, "{}", run.stderr);
+    assert!(run.stderr.contains("backed up once"), "{}", run.stderr);
     let stray = format!("{name},");
     let run = lops.run(&[
         "backup", "run", "--fn", &stray, "--region", HOME, "--to", &to, "--yes",
     ]);
     run.assert_exit(2);
     assert!(run.stderr.contains("stray comma"), "{}", run.stderr);
-    assert_eq!(stored(&lops), 2);
+    assert_eq!(stored(&lops), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
