@@ -287,8 +287,20 @@ pub fn quit(state: &mut State) {
 /// Keys while a confirmation is open: only an explicit yes (or the typed name) acts.
 pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: &mut Vec<Effect>) {
     let typed = matches!(pending.confirmation, Confirmation::Typed(_));
+    // Alt with a key is what a terminal sends for esc then that key typed fast: a cancel,
+    // never the key (a quick esc then y must not confirm).
+    if key.modifiers.contains(crossterm::event::KeyModifiers::ALT) {
+        state.popup = None;
+        return;
+    }
+    // The keys that answer a confirmation answer it whatever else they are bound to.
+    let answers = matches!(
+        key.code,
+        KeyCode::Char('y' | 'Y' | 'n' | 'N') | KeyCode::Esc | KeyCode::Enter
+    );
     // Tab (or the action key again, where no name is typed) widens a change to every region.
     let again = !typed
+        && !answers
         && pending.request.as_ref().is_some_and(|r| {
             state
                 .keymap

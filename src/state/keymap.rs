@@ -264,6 +264,26 @@ fn overridden(overrides: &BTreeMap<String, String>, action: Option<Action>) -> b
     action.is_some_and(|a| overrides.keys().any(|n| Action::by_name(n) == Some(a)))
 }
 
+/// Why a terminal never sends this key apart from another, if it does not: ctrl-m is enter,
+/// ctrl-i tab, ctrl-[ esc, ctrl-h backspace in many terminals; a control key is one letter
+/// whatever the shift.
+fn undeliverable(key: &Key) -> Option<&'static str> {
+    if !key.ctrl {
+        return None;
+    }
+    match key.code {
+        KeyCode::Char('m') => Some("terminals send ctrl-m as enter: choose another key"),
+        KeyCode::Char('i') => Some("terminals send ctrl-i as tab: choose another key"),
+        KeyCode::Char('[') => Some("terminals send ctrl-[ as esc: choose another key"),
+        KeyCode::Char('h') => Some("many terminals send ctrl-h as backspace: choose another key"),
+        KeyCode::Char(c) if c.is_ascii_uppercase() => {
+            Some("a control key is the same with or without shift: write it in lowercase")
+        }
+        KeyCode::Char(_) => None,
+        _ => Some("only letters and symbols take ctrl- (ctrl-r, not ctrl-f5)"),
+    }
+}
+
 /// Actions that may share a key because they never apply on the same screen.
 fn shares_key(a: Action, b: Action) -> bool {
     matches!(
@@ -371,9 +391,14 @@ impl Default for Keymap {
 
 impl Keymap {
     /// Defaults with the user's `[keymap]` on top: `action = "key"` or `action = ["k1", "k2"]`
-    /// (given as one string with spaces). A user binding replaces that action's defaults.
+    /// (given as one string with spaces). A user binding replaces that action's defaults; the
+    /// order of the lines never matters (every action bound is freed of its defaults first, so
+    /// two keys swap). A key another action keeps by default is refused, not taken from it in
+    /// silence (that action would lose it) — except the few added after people wrote their
+    /// keymaps, which give way. A key no terminal sends apart (ctrl-m is enter) is refused.
     pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<Keymap, String> {
         let mut map = Keymap::default();
+        let mut wanted: Vec<(Action, &str, Vec<Key>)> = Vec::new();
         for (name, keys) in overrides {
             let action = Action::by_name(name).ok_or_else(|| {
                 let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
@@ -385,19 +410,25 @@ impl Keymap {
             let parsed: Vec<Key> = keys
                 .split_whitespace()
                 .map(|k| {
-                    Key::parse(k).ok_or_else(|| {
+                    let key = Key::parse(k).ok_or_else(|| {
                         format!(
                             "keymap: '{k}' for '{name}' is not a key (try q, ctrl-r, enter, f5)"
                         )
-                    })
+                    })?;
+                    match undeliverable(&key) {
+                        Some(why) => Err(format!("keymap: '{k}' for '{name}': {why}")),
+                        None => Ok(key),
+                    }
                 })
                 .collect::<Result<_, _>>()?;
             if parsed.is_empty() {
                 return Err(format!("keymap: no key given for '{name}'"));
             }
             map.bindings.retain(|(_, a)| *a != action);
-            for key in parsed {
-                // Keys added to the defaults after people wrote their keymaps give way to them.
+            wanted.push((action, name, parsed));
+        }
+        for (action, name, keys) in wanted {
+            for key in keys {
                 if map.get(&key).is_some_and(yields) && !overridden(overrides, map.get(&key)) {
                     map.bindings.retain(|(k, _)| *k != key);
                 }
@@ -405,8 +436,14 @@ impl Keymap {
                     .get(&key)
                     .filter(|o| *o != action && !shares_key(*o, action))
                 {
+                    let whose = match overridden(overrides, Some(other)) {
+                        true => String::new(),
+                        false => {
+                            format!(" (its default: bind '{}' to another key too)", other.name())
+                        }
+                    };
                     return Err(format!(
-                        "keymap: '{}' is bound to both '{}' and '{name}'",
+                        "keymap: '{}' is bound to both '{}' and '{name}'{whose}",
                         key.label(),
                         other.name()
                     ));
@@ -512,6 +549,34 @@ mod tests {
         let clash = BTreeMap::from([("quit".to_string(), "j".to_string())]);
         let err = Keymap::with_overrides(&clash).err().unwrap_or_default();
         assert!(err.contains("bound to both"), "{err}");
+        for key in ["ctrl-m", "ctrl-i", "ctrl-[", "ctrl-Q"] {
+            let bad = BTreeMap::from([("quit".to_string(), key.to_string())]);
+            assert!(Keymap::with_overrides(&bad).is_err(), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_order_of_the_lines_never_matters_and_keys_swap() {
+        // kill (before refresh by name) takes r once refresh is moved.
+        let moved = BTreeMap::from([
+            ("kill".to_string(), "r".to_string()),
+            ("refresh".to_string(), "f5".to_string()),
+        ]);
+        let map = Keymap::with_overrides(&moved).expect("valid");
+        assert_eq!(map.action(&event(KeyCode::Char('r'))), Some(Action::Kill));
+        let swapped = BTreeMap::from([
+            ("refresh".to_string(), "s".to_string()),
+            ("sort".to_string(), "r".to_string()),
+        ]);
+        let map = Keymap::with_overrides(&swapped).expect("valid");
+        assert_eq!(
+            map.action(&event(KeyCode::Char('s'))),
+            Some(Action::Refresh)
+        );
+        assert_eq!(
+            map.action(&event(KeyCode::Char('r'))),
+            Some(Action::SortNext)
+        );
     }
 }
 

@@ -2450,3 +2450,44 @@ fn nothing_to_do_here_still_widens_to_every_region_with_tab() {
     );
     assert_eq!(batch_targets(&update(&mut s, code(KeyCode::Tab))).len(), 2);
 }
+
+/// The keys that answer a confirmation answer it whatever the keymap binds them to (`y`
+/// confirms, `n` and esc cancel; never "the action key again", which widens), and alt with a
+/// key — a fast esc then that key — cancels.
+#[test]
+fn y_n_and_esc_answer_a_confirmation_whatever_they_are_bound_to() {
+    let planned = |s: &mut State| {
+        update(
+            s,
+            Msg::Planned {
+                region: 0,
+                request: Box::new(Request::Kill {
+                    function: "cron".into(),
+                }),
+                result: Ok(plan("cron", false)),
+            },
+        );
+    };
+    for (bound, answer, runs) in [("y", 'y', true), ("n", 'n', false)] {
+        let mut s = loaded();
+        let overrides = std::collections::BTreeMap::from([("kill".to_string(), bound.to_string())]);
+        s.keymap = Keymap::with_overrides(&overrides).expect("keymap");
+        planned(&mut s);
+        let effects = update(&mut s, key(answer));
+        assert_eq!(executes(&effects), runs, "{bound}: {effects:?}");
+        assert!(
+            !effects
+                .iter()
+                .any(|e| matches!(e, Effect::PrepareBatch { .. })),
+            "{bound} widened: {effects:?}"
+        );
+        if !runs {
+            assert_eq!(s.popup, None);
+        }
+    }
+    let mut s = loaded();
+    planned(&mut s);
+    let alt_y = Msg::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::ALT));
+    assert!(!executes(&update(&mut s, alt_y)));
+    assert_eq!(s.popup, None, "alt-y (esc then y) cancels");
+}

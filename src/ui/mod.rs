@@ -177,14 +177,22 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     } else {
         &[View::Fleet, View::Regions, View::Load, View::Services]
     };
-    for (i, view) in tabs.iter().enumerate() {
+    for view in tabs.iter() {
         let active = std::mem::discriminant(&state.view) == std::mem::discriminant(view);
         let style = if active {
             theme.selected()
         } else {
             theme.dim()
         };
-        spans.push(Span::styled(format!("{}:{}", i + 1, view.title()), style));
+        // The key in force for the view (a keymap may move it).
+        let action = match view {
+            View::Regions => Action::Regions,
+            View::Load => Action::Load,
+            View::Services => Action::Services,
+            _ => Action::Fleet,
+        };
+        let key = state.keymap.first_key(action);
+        spans.push(Span::styled(format!("{key}:{}", view.title()), style));
         spans.push(Span::raw(" "));
     }
     if let View::Detail { function, .. } | View::Logs { function, .. } = &state.view {

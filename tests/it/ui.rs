@@ -1535,3 +1535,22 @@ async fn the_regions_view_header_keeps_production_beside_the_narrowest_tier() {
         "{header}"
     );
 }
+
+/// The header's tabs name the keys in force: a keymap that moves a view's key moves its label.
+#[tokio::test]
+async fn the_header_tabs_name_the_keys_in_force() {
+    let clock = SimClock::fixed(start());
+    let scopes = demo_regions(7, &clock, Access::default())
+        .iter()
+        .map(|r| r.scope().clone())
+        .collect();
+    let overrides = std::collections::BTreeMap::from([("fleet".to_string(), "0".to_string())]);
+    let keymap = Keymap::with_overrides(&overrides).expect("keymap");
+    let mut state = State::new(scopes, keymap, ScreenOptions::default(), start());
+    let out = screen(&mut state, &MONO, 100, 24);
+    let header = out.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("0:fleet") && header.contains("2:regions") && !header.contains("1:fleet"),
+        "{header}"
+    );
+}
