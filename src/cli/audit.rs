@@ -50,7 +50,9 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
         for r in &records {
             // A service change happened in Route 53 and moved the regions it names, not in
             // the home region its call went through.
-            let (place, target) = if r.action.starts_with("service.") {
+            let dns = r.action.starts_with("service.")
+                || (r.action == "undo" && r.before.get("service").is_some());
+            let (place, target) = if dns {
                 let moved = crate::ops::service::regions_changed(&r.before, &r.after);
                 let target = match moved.is_empty() {
                     true => r.target.clone(),
@@ -74,6 +76,8 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
                     r if r.starts_with(crate::ops::audit::NOT_LANDED) => "not landed",
                     r if r.starts_with(crate::ops::audit::CONFLICT) => "not sent (changed)",
                     r if r.starts_with(crate::ops::audit::FUNCTION_ERROR) => "function error",
+                    // Refused at the write (a lock another lops held, a guard): nothing sent.
+                    r if r.starts_with("refused") => "refused",
                     _ => "FAILED",
                 },
                 if r.destructive { " (destructive)" } else { "" },

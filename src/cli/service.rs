@@ -95,20 +95,17 @@ pub async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<Exit, F
     let found = service::find(&settings.services, &name)
         .map_err(Failure::from)?
         .clone();
-    // The drained region names what changes, not where Route 53 is reached: the session reads
-    // the service's own profile in the regions the config gives.
+    // A drain or a restore goes through the region it moves (Route 53 is reached from any):
+    // its result, audit record and undo name that region.
     let mut global = global.clone();
-    if matches!(change, ServiceChange::Drain(_) | ServiceChange::Restore(_)) {
-        global.regions = None;
-    }
     if let Some(p) = &found.profile {
         global.profiles = vec![p.clone()];
     }
     // The tier of the service's own profile decides (checked again in the ops layer).
     early_check(&global, kind)?;
     let ctx = Session::connect(&global.flags()).await?;
-    let home =
-        service::home(ctx.regions.iter().map(|r| r.scope()), &found).map_err(Failure::from)?;
+    let home = service::home_for(ctx.regions.iter().map(|r| r.scope()), &found, &change)
+        .map_err(Failure::from)?;
     let request = Request::Service {
         service: Box::new(found),
         change,

@@ -334,6 +334,10 @@ fn propose(state: &mut State, service: usize, change: ServiceChange, effects: &m
     let Some(Ok(home)) = pane.homes.get(service).cloned() else {
         return;
     };
+    // A drain or a restore goes through the home profile's scope in the region it moves,
+    // where the dashboard has one (the rule `lops service` follows).
+    let home = crate::ops::service::home_for(pane.scopes.iter(), &pane.services[service], &change)
+        .unwrap_or(home);
     let request = Request::Service {
         service: Box::new(pane.services[service].clone()),
         change,

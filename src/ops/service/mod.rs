@@ -437,6 +437,28 @@ pub fn home<'a>(
     }
 }
 
+/// The scope a change of `settings` goes through: for a drain or a restore, the home profile's
+/// scope in the region it moves, where the session has one — its result, audit record and
+/// undo then name that region, not the first one read (Route 53 is reached from any);
+/// otherwise the home.
+pub fn home_for<'a>(
+    scopes: impl IntoIterator<Item = &'a crate::provider::Scope>,
+    settings: &ServiceSettings,
+    change: &ServiceChange,
+) -> Result<usize, OpsError> {
+    let scopes: Vec<&crate::provider::Scope> = scopes.into_iter().collect();
+    let home = home(scopes.iter().copied(), settings)?;
+    let region = match change {
+        ServiceChange::Drain(r) | ServiceChange::Restore(r) => r,
+        _ => return Ok(home),
+    };
+    let profile = &scopes[home].profile;
+    Ok(scopes
+        .iter()
+        .position(|s| s.profile == *profile && s.region == *region)
+        .unwrap_or(home))
+}
+
 /// Invocations over the last `minutes` in one region: of the functions the service lists
 /// there, else of the whole region.
 pub async fn observed<S: crate::provider::RegionSource>(
