@@ -17,7 +17,7 @@ pub mod prune;
 pub mod request;
 pub mod restore;
 pub mod rollout;
-mod same_function;
+pub mod same_function;
 pub mod service;
 pub mod undo;
 

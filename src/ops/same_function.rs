@@ -190,20 +190,66 @@ async fn account<S: RegionActions>(region: &S) -> Option<String> {
 }
 
 /// The session's other profiles reach a target too: one function of one account, whichever
-/// row (or command) names it. For each change the batch makes, every other profile the session
-/// has in that region whose account STS names as the same is one more view of that function,
-/// although the batch does not act through it: its tier refusing the change refuses it here
-/// (as `--profile a,b` refuses it through both), and a production one makes the change ask for
-/// the typed name. Only `fleet` (the first sources: the profiles the session shows functions
-/// of) count, and a profile whose account is not known is not taken for the same (nothing is
-/// acted on through it, so there is nothing to leave out). A service's change is not a
-/// function's: its own profile rule holds there.
+/// row (or command) names it. For a change in `sources[index]`, every other profile the
+/// session has in that region whose account STS names as the same is one more view of that
+/// function, although the change does not act through it: its tier refusing the change
+/// refuses it here (as `--profile a,b` refuses it through both), and a production one makes
+/// the change ask for the typed name (`Ok(true)`). Only `fleet` (the first sources: the
+/// profiles the session shows functions of) count, and a profile whose account is not known is
+/// not taken for the same (nothing is acted on through it, so there is nothing to leave out).
+/// `skip`: sources that name the target themselves (a batch's own targets).
+pub async fn other_profiles_rule<S: RegionActions>(
+    sources: &[&S],
+    fleet: usize,
+    index: usize,
+    needs: crate::config::Tier,
+    action: &str,
+    skip: &(dyn Fn(usize) -> bool + Sync),
+) -> Result<bool, OpsError> {
+    let fleet = &sources[..fleet.min(sources.len())];
+    let Some(here) = sources.get(index) else {
+        return Ok(false);
+    };
+    let scope = here.scope();
+    let others: Vec<usize> = fleet
+        .iter()
+        .enumerate()
+        .filter(|(c, s)| {
+            s.scope().region == scope.region && s.scope().profile != scope.profile && !skip(*c)
+        })
+        .map(|(c, _)| c)
+        .collect();
+    if others.is_empty() {
+        return Ok(false);
+    }
+    let Some(mine) = account(*here).await else {
+        return Ok(false);
+    };
+    let mut production = false;
+    for c in others {
+        if account(fleet[c]).await.as_deref() != Some(mine.as_str()) {
+            continue;
+        }
+        let other = fleet[c].scope();
+        let what = format!("{} in {other}", action.replace('.', " "));
+        if let Err(OpsError::Refused(why)) = super::authorize(other.access.tier, needs, &what) {
+            return Err(OpsError::Refused(format!(
+                "the same function is refused under another profile (account {mine}; {other}: \
+                 {why}): not changed through this one"
+            )));
+        }
+        production |= other.access.production;
+    }
+    Ok(production)
+}
+
+/// [`other_profiles_rule`] for each change a batch makes (a service's change is not a
+/// function's: its own profile rule holds there).
 pub(super) async fn other_profiles<S: RegionActions>(
     sources: &[&S],
     fleet: usize,
     items: &mut [Item],
 ) {
-    let fleet = &sources[..fleet.min(sources.len())];
     let named: Vec<(usize, String)> = items
         .iter()
         .map(|i| match i {
@@ -218,46 +264,18 @@ pub(super) async fn other_profiles<S: RegionActions>(
         if plan.action.starts_with("service.") || plan.change == super::Change::Nothing {
             continue;
         }
-        let others: Vec<usize> = fleet
-            .iter()
-            .enumerate()
-            .filter(|(c, s)| {
-                s.scope().region == plan.scope.region
-                    && s.scope().profile != plan.scope.profile
-                    && !named.iter().any(|(n, t)| n == c && *t == plan.target)
-            })
-            .map(|(c, _)| c)
-            .collect();
-        if others.is_empty() {
-            continue;
-        }
-        let Some(here) = sources.get(*source) else {
-            continue;
-        };
-        let Some(mine) = account(*here).await else {
-            continue;
-        };
-        for c in others {
-            if account(fleet[c]).await.as_deref() != Some(mine.as_str()) {
-                continue;
-            }
-            let other = fleet[c].scope();
-            let what = format!("{} in {other}", plan.action.replace('.', " "));
-            if let Err(OpsError::Refused(why)) =
-                super::authorize(other.access.tier, plan.needs, &what)
-            {
+        let target = plan.target.clone();
+        let skip = |c: usize| named.iter().any(|(n, t)| *n == c && *t == target);
+        match other_profiles_rule(sources, fleet, *source, plan.needs, plan.action, &skip).await {
+            Ok(production) => plan.scope.access.production |= production,
+            Err(error) => {
                 *item = Item::Skipped {
                     source: *source,
                     scope: plan.scope.clone(),
-                    target: plan.target.clone(),
-                    error: OpsError::Refused(format!(
-                        "the same function is refused under another profile (account {mine}; \
-                         {other}: {why}): not changed through this one"
-                    )),
+                    target,
+                    error,
                 };
-                break;
             }
-            plan.scope.access.production |= other.access.production;
         }
     }
 }

@@ -392,10 +392,35 @@ impl<S: Source> Executor<S> {
                     });
                     return;
                 };
-                self.answer(region, move |source| async move {
-                    let result = rollout::start(&*source, *spec, &store).await;
-                    Msg::RolloutPrepared { region, result }
-                })
+                let (sources, tx, fleet) = (self.sources.clone(), self.tx.clone(), self.fleet);
+                tokio::spawn(async move {
+                    let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
+                    let Some(source) = refs.get(region).copied() else {
+                        return;
+                    };
+                    // The session's other profiles naming the same function keep their rules
+                    // here too (a rollout is a change of its alias).
+                    let needs = crate::ops::Kind::RolloutStart.needs();
+                    let rule = crate::ops::same_function::other_profiles_rule(
+                        &refs,
+                        fleet,
+                        region,
+                        needs,
+                        "rollout.start",
+                        &|_| false,
+                    )
+                    .await;
+                    let result = match rule {
+                        Err(e) => Err(e),
+                        Ok(elsewhere) => {
+                            rollout::start(source, *spec, &store).await.map(|mut r| {
+                                r.production_elsewhere = elsewhere;
+                                r
+                            })
+                        }
+                    };
+                    let _ = tx.send(Msg::RolloutPrepared { region, result }).await;
+                });
             }
             Effect::StartRollout { region, rollout } => self.start_rollout(region, *rollout),
             Effect::ResumeRollout {

@@ -1139,6 +1139,7 @@ fn rollout(function: &str) -> crate::ops::rollout::Rollout {
         heartbeat: None,
         abort_requested: false,
         last_written: None,
+        production_elsewhere: false,
     }
 }
 

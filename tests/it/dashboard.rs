@@ -576,3 +576,77 @@ async fn a_row_of_one_profile_keeps_the_other_profiles_rules_for_the_same_functi
         .reserved_concurrent_executions;
     assert_eq!(reserved, None, "nothing was changed");
 }
+
+/// A rollout started from one profile's row keeps the other profiles' rules for the same
+/// function too: refused where one may only look, the typed name where one is production.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_from_one_profiles_row_keeps_the_other_profiles_rules() {
+    use lops::ops::Tier;
+    let region = "ap-northeast-3";
+    let (seeder, f) = crate::support::seed::canary(region, "tworollout").await;
+    let cases = [
+        (
+            Access::new(Tier::Read, false),
+            "refused under another profile",
+        ),
+        (Access::new(Tier::Change, true), "and press enter"),
+    ];
+    for (other, expected) in cases {
+        let settings = Settings::default();
+        let counter = CallCounter::default();
+        let config = sdk_config(moto::url(), region).await;
+        let sources: Vec<Arc<AwsRegion>> = [("default", Access::default()), ("ops", other)]
+            .into_iter()
+            .map(|(profile, access)| {
+                let scope = Scope::new(profile, region, access);
+                let clients = Clients::from_sdk_config(scope, &config, &settings, &counter);
+                Arc::new(AwsRegion::new(clients))
+            })
+            .collect();
+        let dir = tempfile::tempdir().expect("dir");
+        let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+        let (keys, events) = unbounded();
+        let state = new_state(&sources);
+        let run = tokio::spawn(async move {
+            let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
+            event_loop(
+                &mut terminal,
+                events,
+                sources,
+                state,
+                &MONO,
+                timing(),
+                Some(audit),
+            )
+            .await
+        });
+        press(&keys, KeyCode::Char('/'));
+        for c in f.chars() {
+            press(&keys, KeyCode::Char(c));
+        }
+        press(&keys, KeyCode::Enter);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        press(&keys, KeyCode::Char('C'));
+        press(&keys, KeyCode::Enter);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        drop(keys);
+        let mut state = run.await.expect("join").expect("loop");
+        let profile = state.selected_row().map(|(r, _)| r.scope.profile.clone());
+        assert_eq!(profile.as_deref(), Some("default"));
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
+        state.size = (120, 30);
+        terminal.draw(|f| render(&state, &MONO, f)).expect("draw");
+        let screen: String = terminal
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect::<String>();
+        let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(expected), "{expected}: {flat}");
+    }
+    // Nothing was started: the alias is as seeded.
+    let routing = seeder.routing(&f).await;
+    assert_eq!(routing.0, "1", "{routing:?}");
+}

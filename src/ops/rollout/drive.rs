@@ -139,6 +139,7 @@ pub async fn start<S: RegionActions + GuardSignals>(
         heartbeat: None,
         abort_requested: false,
         last_written: None,
+        production_elsewhere: false,
     })
 }
 

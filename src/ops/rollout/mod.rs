@@ -306,6 +306,10 @@ pub struct Rollout {
     /// What the rollout last wrote to the alias: a step finds anything else and stops.
     #[serde(default)]
     pub last_written: Option<Routing>,
+    /// Another profile of the session names the same function and is production: starting
+    /// it asks for the typed name, as that profile would (never saved: decided per session).
+    #[serde(skip)]
+    pub production_elsewhere: bool,
 }
 
 impl Rollout {
@@ -408,7 +412,9 @@ impl Rollout {
 impl Rollout {
     /// Starting, resuming or aborting a rollout asks like any change to its alias.
     pub fn confirmation(&self, scope: &Scope) -> Confirmation {
-        confirmation(&self.target(), scope, false, false)
+        let mut scope = scope.clone();
+        scope.access.production |= self.production_elsewhere;
+        confirmation(&self.target(), &scope, false, false)
     }
 }
 
@@ -541,6 +547,7 @@ mod tests {
             heartbeat: None,
             abort_requested: false,
             last_written: None,
+            production_elsewhere: false,
             to: "2".into(),
             steps: parse_steps("10:1m").unwrap(),
             guard: Guard {
