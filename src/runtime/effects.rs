@@ -394,31 +394,8 @@ impl<S: Source> Executor<S> {
                 };
                 let (sources, tx, fleet) = (self.sources.clone(), self.tx.clone(), self.fleet);
                 tokio::spawn(async move {
-                    let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
-                    let Some(source) = refs.get(region).copied() else {
-                        return;
-                    };
-                    // The session's other profiles naming the same function keep their rules
-                    // here too (a rollout is a change of its alias).
-                    let needs = crate::ops::Kind::RolloutStart.needs();
-                    let rule = crate::ops::same_function::other_profiles_rule(
-                        &refs,
-                        fleet,
-                        region,
-                        needs,
-                        "rollout.start",
-                        &|_| false,
-                    )
-                    .await;
-                    let result = match rule {
-                        Err(e) => Err(e),
-                        Ok(elsewhere) => {
-                            rollout::start(source, *spec, &store).await.map(|mut r| {
-                                r.production_elsewhere = elsewhere;
-                                r
-                            })
-                        }
-                    };
+                    let result =
+                        super::runs::prepare_rollout(&sources, fleet, region, *spec, &store).await;
                     let _ = tx.send(Msg::RolloutPrepared { region, result }).await;
                 });
             }

@@ -194,3 +194,32 @@ pub(super) async fn undo_batch<S: Source>(
     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
     Ok(batch::prepare_in(&refs, fleet, targets, Some(&log)).await)
 }
+
+/// A rollout's preview in `sources[region]`: the session's other profiles naming the same
+/// function keep their rules here too (a rollout is a change of its alias).
+pub(super) async fn prepare_rollout<S: Source>(
+    sources: &[Arc<S>],
+    fleet: usize,
+    region: usize,
+    spec: crate::ops::rollout::RolloutSpec,
+    store: &crate::ops::rollout::RolloutStore,
+) -> Result<crate::ops::rollout::Rollout, crate::ops::OpsError> {
+    let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
+    let source = refs
+        .get(region)
+        .copied()
+        .ok_or_else(|| crate::ops::OpsError::Invalid("no such region".into()))?;
+    let needs = crate::ops::Kind::RolloutStart.needs();
+    let elsewhere = crate::ops::same_function::other_profiles_rule(
+        &refs,
+        fleet,
+        region,
+        needs,
+        "rollout.start",
+        &|_| false,
+    )
+    .await?;
+    let mut r = crate::ops::rollout::start(source, spec, store).await?;
+    r.production_elsewhere = elsewhere;
+    Ok(r)
+}
