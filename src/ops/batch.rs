@@ -91,7 +91,12 @@ impl Item {
 /// Why a target is left out, in a few words first.
 fn skip_reason(error: &OpsError) -> String {
     match error {
-        OpsError::Refused(why) => format!("other tier — {why}"),
+        // The scope's tier, or a refusal of another kind (a guard, a trigger still settling,
+        // the same function refused under another profile): named as what it is.
+        OpsError::Refused(why) if why.contains("this scope may only") => {
+            format!("other tier — {why}")
+        }
+        OpsError::Refused(why) => format!("refused — {why}"),
         OpsError::Provider(ProviderError::NotFound(what)) => format!("missing — {what}"),
         OpsError::Provider(other) => format!("not readable — {other}"),
         other => other.to_string(),
