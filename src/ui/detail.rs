@@ -305,7 +305,11 @@ fn side_lines(
                         if tr.kind == crate::provider::TriggerKind::Rule {
                             tr.source.as_str()
                         } else {
-                            ""
+                            // Bound to an alias: pausing it stops only that alias's traffic.
+                            tr.detail
+                                .split(", ")
+                                .find(|p| p.starts_with("through "))
+                                .unwrap_or("")
                         }
                     )),
                 ]));

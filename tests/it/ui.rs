@@ -1554,3 +1554,39 @@ async fn the_header_tabs_name_the_keys_in_force() {
         "{header}"
     );
 }
+
+/// A mapping bound to an alias says so in the detail view: pausing it stops only that
+/// alias's traffic.
+#[tokio::test]
+async fn the_detail_view_says_which_alias_a_mapping_goes_through() {
+    let mut state = incident().await;
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let lops::state::View::Detail { region, function } = state.view.clone() else {
+        panic!("no detail view");
+    };
+    let mapping = lops::provider::Trigger {
+        kind: lops::provider::TriggerKind::Mapping,
+        id: "6f1c2a10".into(),
+        source: "arn:aws:sqs:us-east-1:1:jobs".into(),
+        state: "Enabled".into(),
+        enabled: true,
+        detail: "batch 5, through live".into(),
+    };
+    update(
+        &mut state,
+        Msg::Triggers {
+            region,
+            function: function.clone(),
+            result: Ok(lops::provider::Triggers {
+                function,
+                triggers: vec![mapping],
+                ..Default::default()
+            }),
+        },
+    );
+    let out = screen(&mut state, &MONO, 120, 40);
+    assert!(out.contains("mapping on  jobs through live"), "{out}");
+}
