@@ -350,8 +350,8 @@ impl Key {
             // Words, not arrows: in ASCII an arrow would read as `^` or `v`, a key of its own.
             KeyCode::Up => "Up".to_string(),
             KeyCode::Down => "Down".to_string(),
-            KeyCode::Left => "←".to_string(),
-            KeyCode::Right => "→".to_string(),
+            KeyCode::Left => "Left".to_string(),
+            KeyCode::Right => "Right".to_string(),
             KeyCode::PageUp => "pgup".to_string(),
             KeyCode::PageDown => "pgdn".to_string(),
             KeyCode::Home => "home".to_string(),
