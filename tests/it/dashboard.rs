@@ -502,9 +502,75 @@ async fn an_endpoint_that_needs_small_batches_gets_the_screen_in_groups_that_all
     );
 }
 
-/// Two profiles of one account (moto has one) show the same function on two rows. A change
-/// through one row keeps the other profile's rules, as `--profile a,b` does in the CLI: a
-/// read-only profile refuses it, a production one asks for the typed name.
+/// The dashboard over two profiles of one account (moto has one) in `region`: `default`
+/// (change tier) and `ops` with `other`'s access. Filters to `function`, presses `keys` on the
+/// default profile's row, and answers the screen as it was left (flattened to one line).
+async fn two_profiles_pressing(
+    region: &str,
+    function: &str,
+    other: Access,
+    keys_pressed: &[KeyCode],
+) -> String {
+    let settings = Settings::default();
+    let counter = CallCounter::default();
+    let config = sdk_config(moto::url(), region).await;
+    let sources: Vec<Arc<AwsRegion>> = [("default", Access::default()), ("ops", other)]
+        .into_iter()
+        .map(|(profile, access)| {
+            let scope = Scope::new(profile, region, access);
+            let clients = Clients::from_sdk_config(scope, &config, &settings, &counter);
+            Arc::new(AwsRegion::new(clients))
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("dir");
+    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+    let (keys, events) = unbounded();
+    let state = new_state(&sources);
+    let run = tokio::spawn(async move {
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
+        event_loop(
+            &mut terminal,
+            events,
+            sources,
+            state,
+            &MONO,
+            timing(),
+            Some(audit),
+        )
+        .await
+    });
+    press(&keys, KeyCode::Char('/'));
+    for c in function.chars() {
+        press(&keys, KeyCode::Char(c));
+    }
+    press(&keys, KeyCode::Enter);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for key in keys_pressed {
+        press(&keys, *key);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The keys end (as a closed terminal's do): the loop stops with the popup as it was.
+    drop(keys);
+    let mut state = run.await.expect("join").expect("loop");
+    // The row acted on is the default profile's, whose own tier allows the change.
+    let profile = state.selected_row().map(|(r, _)| r.scope.profile.clone());
+    assert_eq!(profile.as_deref(), Some("default"));
+    let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
+    state.size = (120, 30);
+    terminal.draw(|f| render(&state, &MONO, f)).expect("draw");
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    screen.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Two profiles of one account show the same function on two rows. A change through one row
+/// keeps the other profile's rules, as `--profile a,b` does in the CLI: a read-only profile
+/// refuses it, a production one asks for the typed name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_of_one_profile_keeps_the_other_profiles_rules_for_the_same_function() {
     use lops::ops::Tier;
@@ -519,52 +585,10 @@ async fn a_row_of_one_profile_keeps_the_other_profiles_rules_for_the_same_functi
         ),
         (Access::new(Tier::Change, true), "and press enter"),
     ];
+    let keys = [KeyCode::Char('N'), KeyCode::Char('3'), KeyCode::Enter];
     for (other, expected) in cases {
-        let settings = Settings::default();
-        let counter = CallCounter::default();
-        let config = sdk_config(moto::url(), region).await;
-        let sources: Vec<Arc<AwsRegion>> = [("default", Access::default()), ("ops", other)]
-            .into_iter()
-            .map(|(profile, access)| {
-                let scope = Scope::new(profile, region, access);
-                let clients = Clients::from_sdk_config(scope, &config, &settings, &counter);
-                Arc::new(AwsRegion::new(clients))
-            })
-            .collect();
-        let (keys, events) = unbounded();
-        let state = new_state(&sources);
-        let run = tokio::spawn(async move {
-            let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-            event_loop(&mut terminal, events, sources, state, &MONO, timing(), None).await
-        });
-        press(&keys, KeyCode::Char('/'));
-        for c in f.chars() {
-            press(&keys, KeyCode::Char(c));
-        }
-        press(&keys, KeyCode::Enter);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        press(&keys, KeyCode::Char('N'));
-        press(&keys, KeyCode::Char('3'));
-        press(&keys, KeyCode::Enter);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        // The keys end (as a closed terminal's do): the loop stops with the popup as it was.
-        drop(keys);
-        let mut state = run.await.expect("join").expect("loop");
-        // The row acted on is the default profile's, whose own tier allows the change.
-        let profile = state.selected_row().map(|(r, _)| r.scope.profile.clone());
-        assert_eq!(profile.as_deref(), Some("default"));
-        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-        state.size = (120, 30);
-        terminal.draw(|f| render(&state, &MONO, f)).expect("draw");
-        let screen: String = terminal
-            .backend()
-            .buffer()
-            .content()
-            .iter()
-            .map(|c| c.symbol())
-            .collect::<String>();
-        let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(flat.contains(expected), "{expected}: {flat}");
+        let screen = two_profiles_pressing(region, &f, other, &keys).await;
+        assert!(screen.contains(expected), "{expected}: {screen}");
     }
     let reserved = seeder
         .lambda
@@ -591,60 +615,10 @@ async fn a_rollout_from_one_profiles_row_keeps_the_other_profiles_rules() {
         ),
         (Access::new(Tier::Change, true), "and press enter"),
     ];
+    let keys = [KeyCode::Char('C'), KeyCode::Enter];
     for (other, expected) in cases {
-        let settings = Settings::default();
-        let counter = CallCounter::default();
-        let config = sdk_config(moto::url(), region).await;
-        let sources: Vec<Arc<AwsRegion>> = [("default", Access::default()), ("ops", other)]
-            .into_iter()
-            .map(|(profile, access)| {
-                let scope = Scope::new(profile, region, access);
-                let clients = Clients::from_sdk_config(scope, &config, &settings, &counter);
-                Arc::new(AwsRegion::new(clients))
-            })
-            .collect();
-        let dir = tempfile::tempdir().expect("dir");
-        let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
-        let (keys, events) = unbounded();
-        let state = new_state(&sources);
-        let run = tokio::spawn(async move {
-            let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-            event_loop(
-                &mut terminal,
-                events,
-                sources,
-                state,
-                &MONO,
-                timing(),
-                Some(audit),
-            )
-            .await
-        });
-        press(&keys, KeyCode::Char('/'));
-        for c in f.chars() {
-            press(&keys, KeyCode::Char(c));
-        }
-        press(&keys, KeyCode::Enter);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        press(&keys, KeyCode::Char('C'));
-        press(&keys, KeyCode::Enter);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        drop(keys);
-        let mut state = run.await.expect("join").expect("loop");
-        let profile = state.selected_row().map(|(r, _)| r.scope.profile.clone());
-        assert_eq!(profile.as_deref(), Some("default"));
-        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-        state.size = (120, 30);
-        terminal.draw(|f| render(&state, &MONO, f)).expect("draw");
-        let screen: String = terminal
-            .backend()
-            .buffer()
-            .content()
-            .iter()
-            .map(|c| c.symbol())
-            .collect::<String>();
-        let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(flat.contains(expected), "{expected}: {flat}");
+        let screen = two_profiles_pressing(region, &f, other, &keys).await;
+        assert!(screen.contains(expected), "{expected}: {screen}");
     }
     // Nothing was started: the alias is as seeded.
     let routing = seeder.routing(&f).await;
