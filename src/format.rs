@@ -220,7 +220,8 @@ pub fn json_safe(json: String) -> String {
 
 /// A version as people read it: `v3`, and `$LATEST` as itself (never `v$LATEST`).
 pub fn version(v: &str) -> String {
-    if v.starts_with('$') {
+    // `$LATEST`, and the share no version asked accounts for (`other`).
+    if v.starts_with('$') || v == crate::provider::OTHER_VERSIONS {
         v.to_string()
     } else {
         format!("v{v}")

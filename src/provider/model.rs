@@ -198,6 +198,14 @@ impl AliasInfo {
     }
 }
 
+/// The invocations of an alias over every version it ran (FunctionName and Resource only), kept
+/// beside its versions' in [`FunctionMetrics::alias_versions`].
+pub const ALL_VERSIONS: &str = "*";
+
+/// The share of an alias's invocations no version asked for accounts for (a version it routed
+/// to before, farther away than those watched): a line of its own in the split.
+pub const OTHER_VERSIONS: &str = "other";
+
 /// Observed share further than this from the configured share is drift (5 points).
 pub const DRIFT: f64 = 0.05;
 
@@ -246,13 +254,25 @@ impl AliasInfo {
         let others = metrics
             .into_iter()
             .flat_map(|m| &m.alias_versions)
-            .filter(|x| x.alias == self.name)
+            .filter(|x| x.alias == self.name && x.version != ALL_VERSIONS)
             .filter(|x| !self.versions().any(|v| v == x.version));
         for x in others {
             let n = sum_last(&x.invocations, minutes);
             if n > 0.0 && !counts.iter().any(|(v, _, _)| *v == x.version) {
                 counts.push((x.version.clone(), 0.0, n));
             }
+        }
+        // What the alias ran in all that the versions asked do not account for.
+        let listed: f64 = counts.iter().map(|(_, _, n)| n).sum();
+        let whole = metrics
+            .into_iter()
+            .flat_map(|m| &m.alias_versions)
+            .find(|x| x.alias == self.name && x.version == ALL_VERSIONS)
+            .map(|x| sum_last(&x.invocations, minutes));
+        if let Some(whole) = whole
+            && whole - listed >= 0.5
+        {
+            counts.push((OTHER_VERSIONS.to_string(), 0.0, whole - listed));
         }
         let total: f64 = counts.iter().map(|(_, _, n)| n).sum();
         counts

@@ -131,3 +131,32 @@ fn exactly_five_points_is_drift_on_neither_side() {
     assert!(drifts(0.1, 0.16));
     assert!(!drifts(0.5, 0.5));
 }
+
+#[test]
+fn what_the_versions_asked_do_not_account_for_is_other_versions() {
+    // Promoted 5 → 7 over 6: 5 is not asked, yet the alias's total says 80 % ran elsewhere.
+    let metrics = FunctionMetrics {
+        alias_versions: vec![
+            VersionInvocations {
+                alias: "live".into(),
+                version: "7".into(),
+                invocations: series(&[(58, 200.0)]),
+            },
+            VersionInvocations {
+                alias: "live".into(),
+                version: ALL_VERSIONS.into(),
+                invocations: series(&[(50, 800.0), (58, 200.0)]),
+            },
+        ],
+        ..Default::default()
+    };
+    let split = alias("7", None).split(Some(&metrics), 15);
+    let seen: Vec<(&str, Option<f64>)> = split
+        .iter()
+        .map(|s| (s.version.as_str(), s.observed))
+        .collect();
+    assert_eq!(seen, [("7", Some(0.2)), (OTHER_VERSIONS, Some(0.8))]);
+    // Accounted for: no line of its own.
+    let split = alias("7", None).split(Some(&metrics), 5);
+    assert_eq!(split.len(), 1);
+}

@@ -112,7 +112,8 @@ async fn percentiles_are_read_over_the_minutes_each_window_needs() {
     let end = window.end.timestamp();
     assert_eq!(spans, vec![(15, end), (60, end)]);
     // Every metric requested once: 6 series and, per function, p50 and p99 for three windows.
-    let queries = 6 * fleet.len() + 2 * fleet.iter().filter(|f| f.alias_weight.is_some()).count();
+    // Per aliased function: its two versions and the alias's own total.
+    let queries = 6 * fleet.len() + 3 * fleet.iter().filter(|f| f.alias_weight.is_some()).count();
     assert_eq!(
         source.metrics_requested(),
         (queries + 6 * fleet.len()) as u64

@@ -114,7 +114,8 @@ async fn seeded_fleet_in_three_regions_is_reported_in_full() {
 
         // Design minimum: ceil(queries / 500) main calls plus one single-attempt percentile batch.
         let aliased = fleet.iter().filter(|f| f.alias_weight.is_some()).count();
-        let queries = 6 * fleet.len() + 2 * aliased;
+        // Per aliased function: its two versions and the alias's own total.
+        let queries = 6 * fleet.len() + 3 * aliased;
         let expected = queries.div_ceil(500) as u64 + 1;
         assert_eq!(
             proxy.calls(r, "monitoring", "GetMetricData"),
@@ -686,4 +687,64 @@ async fn an_alias_just_promoted_shows_what_its_old_version_still_ran() {
     assert_eq!(observed[1]["version"], v1.as_str(), "{alias}");
     assert_eq!(observed[1]["invocations"], 200.0, "{alias}");
     assert_eq!(observed[1]["share"], 0.8, "{alias}");
+}
+
+/// Promoted over versions never routed to (1 → 4, past 2 and 3): the old version is not among
+/// those asked, yet the alias's own total says what they do not account for — shown as other
+/// versions, never hidden.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_an_alias_ran_on_versions_not_asked_is_other_versions() {
+    use aws_sdk_cloudwatch::types::StandardUnit;
+    let region_name = "eu-west-3";
+    let seeder = Seeder::new(moto::url(), region_name).await;
+    let name = format!("{}-api", moto::unique("skipped"));
+    seeder.create_function(&name).await;
+    let mut versions = Vec::new();
+    for marker in ["one", "two", "three", "four"] {
+        versions.push(seeder.publish_version(&name, marker).await);
+    }
+    seeder.create_alias(&name, "live", &versions[3], None).await;
+    let resource = format!("{name}:live");
+    let by_version = |v: &str| {
+        [
+            ("FunctionName", name.clone()),
+            ("Resource", resource.clone()),
+            ("ExecutedVersion", v.to_string()),
+        ]
+    };
+    for (dims, n, minutes) in [
+        (by_version(&versions[0]), 40.0, 7..=11),
+        (by_version(&versions[3]), 10.0, 3..=7),
+    ] {
+        let dims: Vec<(&str, &str)> = dims.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        seeder
+            .put_metric(&dims, "Invocations", n, StandardUnit::Count, minutes)
+            .await;
+    }
+    // The alias's own total: 200 on v1 and 50 on v4.
+    let total = [
+        ("FunctionName", name.as_str()),
+        ("Resource", resource.as_str()),
+    ];
+    seeder
+        .put_metric(&total, "Invocations", 40.0, StandardUnit::Count, 8..=11)
+        .await;
+    seeder
+        .put_metric(&total, "Invocations", 50.0, StandardUnit::Count, 7..=7)
+        .await;
+    seeder
+        .put_metric(&total, "Invocations", 10.0, StandardUnit::Count, 3..=6)
+        .await;
+    let lops = Lops::new(moto::url());
+    let run = lops.run(&["status", "--json", "--regions", region_name]);
+    run.assert_exit(0);
+    let doc = run.json();
+    let f = function(region(&doc, region_name), &name);
+    let observed = &f["aliases"][0]["observed_15m"];
+    assert_eq!(observed[0]["version"], versions[3].as_str(), "{observed}");
+    assert_eq!(observed[0]["invocations"], 50.0, "{observed}");
+    assert_eq!(observed[0]["share"], 0.2, "{observed}");
+    assert_eq!(observed[1]["version"], "other", "{observed}");
+    assert_eq!(observed[1]["invocations"], 200.0, "{observed}");
+    assert_eq!(observed[1]["share"], 0.8, "{observed}");
 }

@@ -175,6 +175,21 @@ impl QueryBatches {
                 ));
             }
             for (alias, versions) in &f.aliases {
+                // The alias's own total (every version it ran): what the versions asked do not
+                // account for is said as other versions, never hidden.
+                let dims = vec![
+                    dim("FunctionName", &f.name),
+                    dim("Resource", &format!("{}:{}", f.name, alias)),
+                ];
+                let id = format!("q{}", main.len());
+                main.push((
+                    query(id, "Invocations", dims, "Sum", period),
+                    Slot::Version {
+                        function: i,
+                        alias: alias.clone(),
+                        version: crate::provider::ALL_VERSIONS.to_string(),
+                    },
+                ));
                 for version in versions {
                     let dims = vec![
                         dim("FunctionName", &f.name),
