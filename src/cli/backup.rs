@@ -283,28 +283,8 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
             filter: args.filter.clone(),
         }
     } else {
-        // Spaces around a comma are the list's, as `lops logs` takes it; an empty entry is a
-        // slip said as one; a name given twice is one function, backed up once.
-        let mut names: Vec<String> = Vec::new();
-        for f in args.functions.iter().map(|f| f.trim()) {
-            if f.is_empty() {
-                return Err(Failure::usage(
-                    if args.functions.iter().all(|f| f.trim().is_empty()) {
-                        "name what to back up: --fn NAME (repeatable) or --all [--filter PATTERN]"
-                    } else {
-                        "an empty function name in --fn (a stray comma?): --fn NAME[,NAME2]"
-                    },
-                ));
-            }
-            if !names.iter().any(|n| n == f) {
-                names.push(f.to_string());
-            }
-        }
-        if names.is_empty() {
-            return Err(Failure::usage(
-                "name what to back up: --fn NAME (repeatable) or --all [--filter PATTERN]",
-            ));
-        }
+        let names = crate::ops::backup::named(&args.functions)
+            .map_err(|e| Failure::usage(e.to_string()))?;
         Selection::Named(names)
     };
     let request = BackupRequest {

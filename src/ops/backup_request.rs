@@ -97,3 +97,25 @@ pub fn backup_preview<'a>(
     );
     lines
 }
+
+/// The functions `--fn` names, as a list: spaces around a comma are the list's (as `lops logs`
+/// takes it); an empty entry is a slip said as one; a name given twice is one function,
+/// backed up once.
+pub fn named(given: &[String]) -> Result<Vec<String>, BackupError> {
+    let nothing = "name what to back up: --fn NAME (repeatable) or --all [--filter PATTERN]";
+    if given.iter().all(|f| f.trim().is_empty()) {
+        return Err(BackupError::Invalid(nothing.into()));
+    }
+    let mut names: Vec<String> = Vec::new();
+    for f in given.iter().map(|f| f.trim()) {
+        if f.is_empty() {
+            return Err(BackupError::Invalid(
+                "an empty function name in --fn (a stray comma?): --fn NAME[,NAME2]".into(),
+            ));
+        }
+        if !names.iter().any(|n| n == f) {
+            names.push(f.to_string());
+        }
+    }
+    Ok(names)
+}
