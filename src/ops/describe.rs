@@ -58,6 +58,9 @@ pub(crate) fn describe(v: &Value) -> String {
                 names.join(", ")
             ));
         }
+        if let Some(ends) = v.get("connects").and_then(Value::as_str) {
+            text.push_str(&format!(" — {ends}"));
+        }
         if v.get("invokes_unread").is_some() {
             text.push_str(" — what else it invokes could not be read");
         }

@@ -500,6 +500,14 @@ pub(super) async fn trigger_plan<S: RegionActions>(
     // A rule invokes every target it has: pausing it for one function pauses the others too,
     // which the preview says (in the state after, so the audit record says it as well).
     let mut after = trigger_state(kind, id, enabled);
+    // A mapping's preview names what it connects, not only its UUID.
+    if kind == TriggerKind::Mapping
+        && change != Change::Nothing
+        && let Some((function, source_arn)) = source.mapping_ends(id).await
+    {
+        let from = source_arn.rsplit([':', '/']).next().unwrap_or_default();
+        after["connects"] = json!(format!("{from} → {function}"));
+    }
     if kind == TriggerKind::Rule && change != Change::Nothing {
         let read = source.rule_targets(id).await;
         if let Ok(targets) = &read {

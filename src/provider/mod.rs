@@ -337,6 +337,11 @@ pub trait RegionActions: RegionSource {
         id: &str,
         enabled: bool,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// What an event source mapping connects: (the function, or its alias, it invokes; its
+    /// source's ARN). For a preview that names more than a UUID; `None` where not read.
+    fn mapping_ends(&self, _id: &str) -> impl Future<Output = Option<(String, String)>> + Send {
+        async { None }
+    }
     /// What an EventBridge rule invokes (target ARNs): pausing it pauses them all.
     fn rule_targets(
         &self,

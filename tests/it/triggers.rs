@@ -213,8 +213,8 @@ async fn triggers_are_listed_and_a_rule_and_a_mapping_pause_and_resume_audited()
         "undo of the enable disables it again"
     );
 
-    // Mapping: disable and enable.
-    lops.run(&[
+    // Mapping: disable and enable; the preview names what it connects, not only its UUID.
+    let off = lops.run(&[
         "triggers",
         "disable",
         "--mapping",
@@ -222,8 +222,14 @@ async fn triggers_are_listed_and_a_rule_and_a_mapping_pause_and_resume_audited()
         "--region",
         REGION,
         "--yes",
-    ])
-    .assert_exit(0);
+    ]);
+    off.assert_exit(0);
+    assert!(
+        off.stderr
+            .contains(&format!("— {}-jobs → {}", s.function, s.function)),
+        "{}",
+        off.stderr
+    );
     assert_eq!(mapping_state(&s).await, "Disabled");
     lops.run(&[
         "triggers",

@@ -60,6 +60,25 @@ impl RegionActions for AwsRegion {
         self.clients.set_trigger_enabled(kind, id, enabled).await
     }
 
+    async fn mapping_ends(&self, id: &str) -> Option<(String, String)> {
+        let request = self
+            .clients
+            .lambda
+            .get_event_source_mapping()
+            .uuid(id)
+            .send();
+        let m = self.clients.lambda_call(request).await.ok()?;
+        // `orders-worker` or `orders-worker:live` (bound to an alias), from its ARN.
+        let function = m
+            .function_arn()?
+            .split_once(":function:")
+            .map(|(_, f)| f.to_string())?;
+        Some((
+            function,
+            m.event_source_arn().unwrap_or_default().to_string(),
+        ))
+    }
+
     async fn rule_targets(&self, name: &str) -> Result<Vec<String>, ProviderError> {
         self.clients.rule_targets(name).await
     }
