@@ -185,9 +185,10 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         Action::Revive => Request::Revive { function },
         Action::Trigger => {
             let Some(pane) = state.trigger_pane.as_ref() else {
-                state.popup = Some(Popup::Notice(
-                    "open a function (enter) to see and pause its triggers".into(),
-                ));
+                state.popup = Some(Popup::Notice(format!(
+                    "open a function ({}) to see and pause its triggers",
+                    state.keymap.first_key(Action::Open)
+                )));
                 return;
             };
             let Some(t) = pane.triggers().get(pane.selected).cloned() else {

@@ -250,15 +250,6 @@ impl Action {
     }
 }
 
-/// Default bindings that a user's own binding of the same key replaces (keys added after
-/// keymaps were written: a config that used them keeps working).
-fn yields(action: Action) -> bool {
-    matches!(
-        action,
-        Action::Services | Action::Drain | Action::RestoreRegion
-    )
-}
-
 /// Whether the user bound this action themselves (then a clash is theirs to resolve).
 fn overridden(overrides: &BTreeMap<String, String>, action: Option<Action>) -> bool {
     action.is_some_and(|a| overrides.keys().any(|n| Action::by_name(n) == Some(a)))
@@ -279,7 +270,11 @@ fn undeliverable(key: &Key) -> Option<&'static str> {
         KeyCode::Char(c) if c.is_ascii_uppercase() => {
             Some("a control key is the same with or without shift: write it in lowercase")
         }
-        KeyCode::Char(_) => None,
+        KeyCode::Char(c) if c.is_ascii_lowercase() => None,
+        // ctrl-\ arrives as ctrl-4, ctrl-] as ctrl-5 and so on: never as written.
+        KeyCode::Char(_) => Some(
+            "only letters take ctrl- (ctrl-r): a terminal sends ctrl with a digit or symbol as another key",
+        ),
         _ => Some("only letters and symbols take ctrl- (ctrl-r, not ctrl-f5)"),
     }
 }
@@ -429,9 +424,6 @@ impl Keymap {
         }
         for (action, name, keys) in wanted {
             for key in keys {
-                if map.get(&key).is_some_and(yields) && !overridden(overrides, map.get(&key)) {
-                    map.bindings.retain(|(k, _)| *k != key);
-                }
                 if let Some(other) = map
                     .get(&key)
                     .filter(|o| *o != action && !shares_key(*o, action))
@@ -529,11 +521,17 @@ mod tests {
 
     #[test]
     fn user_binding_replaces_the_default() {
-        let overrides = BTreeMap::from([("refresh".to_string(), "f5 R".to_string())]);
+        let overrides = BTreeMap::from([("refresh".to_string(), "f5 f6".to_string())]);
         let map = Keymap::with_overrides(&overrides).unwrap_or_default();
         assert_eq!(map.action(&event(KeyCode::F(5))), Some(Action::Refresh));
         assert_eq!(map.action(&event(KeyCode::Char('r'))), None);
-        assert_eq!(map.keys_of(Action::Refresh), "f5, R");
+        assert_eq!(map.keys_of(Action::Refresh), "f5, f6");
+        // A key another action keeps by default (R: restore a region) is refused, never taken
+        // from it in silence; so are control keys a terminal sends as another key.
+        for bad in ["f5 R", "4", "ctrl-\\", "ctrl-1", "ctrl-]"] {
+            let overrides = BTreeMap::from([("refresh".to_string(), bad.to_string())]);
+            assert!(Keymap::with_overrides(&overrides).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -144,9 +144,10 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
             super::services::act(state, action, effects)
         }
         Action::Drain | Action::RestoreRegion => {
-            state.popup = Some(Popup::Notice(
-                "drain and restore act on a service's region: open the services view (4)".into(),
-            ))
+            state.popup = Some(Popup::Notice(format!(
+                "drain and restore act on a service's region: open the services view ({})",
+                state.keymap.first_key(Action::Services)
+            )))
         }
         Action::Services => {
             switch_view(state, View::Services);

@@ -114,8 +114,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             "loading functions…".to_string()
         } else if !state.filter.is_empty() {
             format!(
-                "no function matches '{}' (esc clears the filter)",
-                state.filter
+                "no function matches '{}' ({} clears the filter)",
+                state.filter,
+                state.keymap.first_key(crate::state::Action::Back)
             )
         } else if state
             .regions

@@ -163,8 +163,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         // Not read is not none: the detail view (enter) reads them.
         let text = if focus.info.not_read.aliases || focus.info.not_read.details {
             format!(
-                "{name}'s aliases in {} are not read yet (enter reads them)",
-                region.scope
+                "{name}'s aliases in {} are not read yet ({} reads them)",
+                region.scope,
+                state.keymap.first_key(crate::state::Action::Open)
             )
         } else {
             format!("{name} has no aliases in {}", region.scope)
