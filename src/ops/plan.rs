@@ -282,6 +282,14 @@ pub async fn prepare<S: RegionActions>(
             change,
             force,
         } => {
+            // A drain or a restore is the region it moves: recorded there (and undone there),
+            // whichever scope reaches Route 53 — the same in both faces, also where the
+            // dashboard reads no functions in that region.
+            let moves = match change {
+                super::service::ServiceChange::Drain(r)
+                | super::service::ServiceChange::Restore(r) => Some(r.clone()),
+                _ => None,
+            };
             let planned = super::service::plan(source, service, change, *force, audit).await?;
             let change = if planned.records.is_empty() {
                 Change::Nothing
@@ -293,13 +301,17 @@ pub async fn prepare<S: RegionActions>(
                     gives_back: planned.gives_back,
                 }
             };
-            Ok(plan(
+            let mut p = plan(
                 planned.target,
                 planned.before,
                 planned.after,
                 change,
                 planned.forced,
-            ))
+            );
+            if let Some(region) = moves {
+                p.scope.region = region;
+            }
+            Ok(p)
         }
         Request::Undo { record } => super::undo::undo_plan(source, plan, record, audit).await,
     }

@@ -818,6 +818,9 @@ async fn the_dashboard_drains_a_region_through_the_same_ops_path() {
             let (records, _) = audit.read().expect("audit");
             assert_eq!(records.len(), 1);
             assert_eq!(records[0].action, "service.drain");
+            // Recorded in the region it drained, which this dashboard reads no functions of
+            // (its Route 53 call went through us-east-1): as `lops service drain` records it.
+            assert_eq!(records[0].region, "ap-southeast-2");
         } else {
             let refused = screen.wait_for(20, "--mode change").await;
             assert!(refused.contains("refused"), "{refused}");
