@@ -220,8 +220,9 @@ pub fn json_safe(json: String) -> String {
 
 /// A version as people read it: `v3`, and `$LATEST` as itself (never `v$LATEST`).
 pub fn version(v: &str) -> String {
-    // `$LATEST`, and the share no version asked accounts for (`other`).
-    if v.starts_with('$') || v == crate::provider::OTHER_VERSIONS {
+    // `$LATEST`, and the share no version asked accounts for (`other`: the provider's
+    // OTHER_VERSIONS, written out here since format is a leaf).
+    if v.starts_with('$') || v == "other" {
         v.to_string()
     } else {
         format!("v{v}")

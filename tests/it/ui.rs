@@ -1590,3 +1590,14 @@ async fn the_detail_view_says_which_alias_a_mapping_goes_through() {
     let out = screen(&mut state, &MONO, 120, 40);
     assert!(out.contains("mapping on  jobs through live"), "{out}");
 }
+
+/// What an alias ran on versions no one asked for is shown as `other`, never as a version
+/// named `vother`.
+#[test]
+fn the_other_versions_line_is_named_as_such() {
+    assert_eq!(
+        lops::format::version(lops::provider::OTHER_VERSIONS),
+        lops::provider::OTHER_VERSIONS
+    );
+    assert_eq!(lops::format::version("7"), "v7");
+}
