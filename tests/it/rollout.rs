@@ -535,6 +535,20 @@ async fn a_signal_during_an_aborts_rollback_waits_for_it() {
     let lops = Lops::new(&proxy.url);
     let mut owner = lops.spawn(&plan_args(&f, region, "20:60s"));
     seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    // The owner's step is recorded before it is killed: what is asserted below is the abort's
+    // records (a kill between a write and its record leaves that one `started`, by design).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while lops
+        .run(&["audit", "--json"])
+        .stdout
+        .contains("\"started\"")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step was never recorded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _ = owner.kill();
     let _ = owner.wait();
     let writes = hold_alias_writes(&proxy, region);
