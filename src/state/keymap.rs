@@ -385,8 +385,8 @@ impl Default for Keymap {
 }
 
 impl Keymap {
-    /// Defaults with the user's `[keymap]` on top: `action = "key"` or `action = ["k1", "k2"]`
-    /// (given as one string with spaces). A user binding replaces that action's defaults; the
+    /// Defaults with the user's `[keymap]` on top: `action = "key"`, several keys in one string
+    /// with spaces (`action = "k1 k2"`). A user binding replaces that action's defaults; the
     /// order of the lines never matters (every action bound is freed of its defaults first, so
     /// two keys swap). A key another action keeps by default is refused, not taken from it in
     /// silence (that action would lose it) — except the few added after people wrote their
