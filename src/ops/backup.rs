@@ -227,13 +227,7 @@ pub(super) async fn caller(region: &impl RegionActions) -> (String, String) {
 pub async fn same_function_twice<R: RegionActions>(pairs: &[(&R, &str)]) -> Vec<Option<String>> {
     let mut accounts = Vec::with_capacity(pairs.len());
     for (region, _) in pairs {
-        accounts.push(
-            region
-                .caller()
-                .await
-                .ok()
-                .and_then(|arn| super::payload::account_of(&arn).map(str::to_string)),
-        );
+        accounts.push(super::same_function::account(*region).await);
     }
     let mut out = Vec::with_capacity(pairs.len());
     for (i, (region, function)) in pairs.iter().enumerate() {

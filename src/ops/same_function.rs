@@ -33,12 +33,7 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
             Item::Skipped { scope, target, .. } => (scope, target),
         };
         let account = match sources.get(item.source()) {
-            Some(region) => region
-                .caller()
-                .await
-                .ok()
-                .and_then(|arn| arn.split(':').nth(4).map(str::to_string))
-                .filter(|a| !a.is_empty()),
+            Some(region) => account(*region).await,
             None => None,
         };
         keys.push((account, scope.region.clone(), target.clone()));
@@ -184,7 +179,7 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
 
 /// The account in a scope's caller ARN, as STS says it (asked once per scope); `None` when STS
 /// did not answer.
-async fn account<S: RegionActions>(region: &S) -> Option<String> {
+pub(crate) async fn account<S: RegionActions>(region: &S) -> Option<String> {
     let arn = region.caller().await.ok()?;
     super::payload::account_of(&arn).map(str::to_string)
 }

@@ -764,25 +764,14 @@ async fn a_repeat_through_another_profile_of_the_account_is_a_duplicate() {
     )
     .expect("aws config");
     let payload = r#"{"order": 7}"#;
-    act(
-        &lops,
-        region,
-        &["invoke", &f, "--payload", payload, "--yes"],
-    )
-    .assert_exit(0);
-    let again = act(
-        &lops,
-        region,
-        &[
-            "invoke",
-            &f,
-            "--payload",
-            payload,
-            "--yes",
-            "--profile",
-            "ops",
-        ],
-    );
+    // The same payload with `extra` flags.
+    let invoke = |extra: &[&str]| {
+        let mut args = vec!["invoke", f.as_str(), "--payload", payload, "--yes"];
+        args.extend(extra);
+        act(&lops, region, &args)
+    };
+    invoke(&[]).assert_exit(0);
+    let again = invoke(&["--profile", "ops"]);
     again.assert_exit(4);
     assert!(
         again.stderr.contains("--allow-duplicate")
@@ -790,21 +779,7 @@ async fn a_repeat_through_another_profile_of_the_account_is_a_duplicate() {
         "{}",
         again.stderr
     );
-    act(
-        &lops,
-        region,
-        &[
-            "invoke",
-            &f,
-            "--payload",
-            payload,
-            "--yes",
-            "--profile",
-            "ops",
-            "--allow-duplicate",
-        ],
-    )
-    .assert_exit(0);
+    invoke(&["--profile", "ops", "--allow-duplicate"]).assert_exit(0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
