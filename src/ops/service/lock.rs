@@ -15,13 +15,15 @@ use crate::ops::OpsError;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Held while it lives (an OS file lock: a killed lops lets go of it with its last breath).
-pub(super) struct RecordSetLock(#[allow(dead_code)] Option<File>);
+pub(super) struct RecordSetLock {
+    _held: Option<File>,
+}
 
 /// Takes the lock of `settings`'s record set, waiting while another lops holds it. Without a
 /// state directory (no HOME) there is no audit log either, and the change is refused there.
 pub(super) async fn hold(settings: &ServiceSettings) -> Result<RecordSetLock, OpsError> {
     let Some(dir) = crate::config::state_dir() else {
-        return Ok(RecordSetLock(None));
+        return Ok(RecordSetLock { _held: None });
     };
     let name: String = format!(
         "route53-{}-{}-{}",
@@ -76,5 +78,5 @@ pub(super) async fn hold(settings: &ServiceSettings) -> Result<RecordSetLock, Op
     })
     .await
     .map_err(|e| OpsError::Invalid(format!("the lock of a service change failed: {e}")))??;
-    Ok(RecordSetLock(Some(taken)))
+    Ok(RecordSetLock { _held: Some(taken) })
 }
