@@ -60,10 +60,12 @@ fn main() -> ExitCode {
             return Exit::Failure.into();
         }
     };
+    // Each face's future is boxed: its layout is then computed in the library, not again here
+    // through every await it nests (a fresh build ran out of rustc's query depth otherwise).
     let result = runtime.block_on(async {
         match cli.command {
-            Some(command) => cli::run(&cli.global, command).await,
-            None => lops::tui::run(&cli.global.flags(), cli.global.demo).await,
+            Some(command) => Box::pin(cli::run(&cli.global, command)).await,
+            None => Box::pin(lops::tui::run(&cli.global.flags(), cli.global.demo)).await,
         }
     });
     match result {
