@@ -68,15 +68,21 @@ pub(super) async fn invoke_plan<S: RegionActions>(
     };
     p.warning = audit.and_then(|log| {
         let window = log.duplicate_window_secs();
-        super::payload::recent_duplicate(log, scope, caller.as_deref(), &target, &hash, window).map(
+        let runs = super::payload::invoked_code(&target, &p.before);
+        super::payload::recent_duplicate(log, scope, caller.as_deref(), &runs, &hash, window).map(
             |d| {
                 let through = match d.profile == scope.profile {
                     true => String::new(),
                     false => format!(" through profile {}", d.profile),
                 };
+                // Named as it was then: `orders-api:live` then, `orders-api:3` (where it points) now.
+                let same = match d.target == target {
+                    true => String::new(),
+                    false => format!(" (the same code as {target})"),
+                };
                 format!(
-                    "the same payload went to {target} in {}{through} at {} (within {window}s)",
-                    d.region, d.time,
+                    "the same payload went to {}{same} in {}{through} at {} (within {window}s)",
+                    d.target, d.region, d.time,
                 )
             },
         )

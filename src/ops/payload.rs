@@ -154,7 +154,24 @@ pub(crate) fn account_of(arn: &str) -> Option<&str> {
     (!account.is_empty() && account.chars().all(|c| c.is_ascii_digit())).then_some(account)
 }
 
-/// The last invoke of `target` in `scope` with the same payload within
+/// What an invoke ran, to tell whether two invokes reached the same code: the function and the
+/// version that answered (`orders-api` and `orders-api:$LATEST` are one, so are an alias and
+/// the version it points at), or the alias itself while it splits its calls between two
+/// versions. `before` is the invoke's preview (its audit record's `before`).
+pub(crate) fn invoked_code(target: &str, before: &serde_json::Value) -> String {
+    let function = target.split(':').next().unwrap_or(target);
+    let routing = before.get("routing").and_then(serde_json::Value::as_str);
+    match (
+        routing,
+        before.get("version").and_then(serde_json::Value::as_str),
+    ) {
+        (None, Some(version)) => format!("{function} {version}"),
+        _ => target.to_string(),
+    }
+}
+
+/// The last invoke of the code `runs` names (`invoked_code`) in `scope` with the same payload
+/// within
 /// `window_secs`, if any (the same function name in another region or account is another
 /// function). `caller` is who invokes now (STS): an invoke made through another profile of the
 /// same account reached the same function, and counts too.
@@ -162,7 +179,7 @@ pub fn recent_duplicate(
     log: &super::audit::AuditLog,
     scope: &crate::provider::Scope,
     caller: Option<&str>,
-    target: &str,
+    runs: &str,
     payload_sha256: &str,
     window_secs: u64,
 ) -> Option<super::audit::Record> {
@@ -173,7 +190,7 @@ pub fn recent_duplicate(
     records.into_iter().rev().find(|r| {
         r.action == "invoke"
             && !r.result.starts_with(super::audit::CONFLICT)
-            && r.target == target
+            && invoked_code(&r.target, &r.before) == runs
             && r.region == scope.region
             && (r.profile == scope.profile
                 || caller

@@ -682,6 +682,65 @@ async fn invoke_shows_the_response_and_guards_against_duplicates() {
         &["invoke", &f, "--payload", r#"{ "order":42 }"#, "--yes"],
     )
     .assert_exit(4);
+    // The same code named another way is the same target: `$LATEST` is what the bare name
+    // runs, and an alias is the version it points at (unless it splits its calls).
+    let latest = format!("{f}:$LATEST");
+    let again = act(
+        &lops,
+        region,
+        &["invoke", &latest, "--payload", payload, "--yes"],
+    );
+    again.assert_exit(4);
+    assert!(
+        again.stderr.contains(&format!(
+            "the same payload went to {f} (the same code as {latest})"
+        )),
+        "{}",
+        again.stderr
+    );
+    let v1 = seeder.publish_version(&f, "one").await;
+    seeder.create_alias(&f, "live", &v1, None).await;
+    let other_payload = r#"{"order": 44}"#;
+    act(
+        &lops,
+        region,
+        &[
+            "invoke",
+            &format!("{f}:live"),
+            "--payload",
+            other_payload,
+            "--yes",
+        ],
+    )
+    .assert_exit(0);
+    act(
+        &lops,
+        region,
+        &[
+            "invoke",
+            &format!("{f}:{v1}"),
+            "--payload",
+            other_payload,
+            "--yes",
+        ],
+    )
+    .assert_exit(4);
+    // While the alias splits its calls, it runs other code than either version alone.
+    let v2 = seeder.publish_version(&f, "two").await;
+    seeder.set_extra_weight(&f, &v2, 0.5).await;
+    let split = r#"{"order": 45}"#;
+    act(
+        &lops,
+        region,
+        &["invoke", &format!("{f}:{v1}"), "--payload", split, "--yes"],
+    )
+    .assert_exit(0);
+    act(
+        &lops,
+        region,
+        &["invoke", &format!("{f}:live"), "--payload", split, "--yes"],
+    )
+    .assert_exit(0);
     // The same name in another region is another function: not a duplicate.
     let other = "ap-south-2";
     Seeder::new(moto::url(), other)
