@@ -218,6 +218,55 @@ pub fn json_safe(json: String) -> String {
     out
 }
 
+/// Whether the locale says the terminal takes UTF-8 (the first of `LC_ALL`, `LC_CTYPE` and
+/// `LANG` that is set); a terminal that does not is written ASCII only.
+pub fn utf8_locale() -> bool {
+    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_default()
+        .to_lowercase();
+    locale.contains("utf-8") || locale.contains("utf8")
+}
+
+/// The ASCII a glyph is drawn as when the terminal takes ASCII only (one cell each).
+pub fn ascii_for(c: char) -> char {
+    match c {
+        '→' | '⇒' | '≥' | '›' | '»' => '>',
+        '≈' => '~',
+        '←' | '≤' | '‹' | '«' => '<',
+        '↑' | '▲' | '△' => '^',
+        '↓' | '▼' | '▽' => 'v',
+        '·' | '…' | '⋯' => '.',
+        '–' | '—' | '─' | '━' | '═' => '-',
+        '│' | '┃' | '║' => '|',
+        '╭' | '╮' | '╰' | '╯' | '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' => {
+            '+'
+        }
+        '●' | '•' | '◆' | '■' => '*',
+        '○' | '◦' => 'o',
+        '✗' | '✘' | '×' => 'X',
+        '✓' | '✔' => 'v',
+        '█' | '▇' | '▆' | '▅' => '#',
+        '▄' | '▃' => '=',
+        '▂' | '▁' => '_',
+        '⏎' => '/',
+        _ => '?',
+    }
+}
+
+/// `text` for a terminal that takes ASCII only: each glyph lops draws as its ASCII
+/// (`ascii_for`), anything else (a name in another script, `�`) as `?`.
+pub fn ascii_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if c.is_ascii() { c } else { ascii_for(c) })
+        .collect::<String>()
+        .into()
+}
+
 /// A version as people read it: `v3`, and `$LATEST` as itself (never `v$LATEST`).
 pub fn version(v: &str) -> String {
     // `$LATEST`, and the share no version asked accounts for (`other`: the provider's
@@ -290,6 +339,18 @@ pub fn truncate(s: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ascii_text_says_each_glyph_in_ascii_and_anything_else_as_a_question_mark() {
+        assert_eq!(
+            super::ascii_text("v1 → v2 – ≈ 3 … ✗ é"),
+            "v1 > v2 - ~ 3 . X ?"
+        );
+        assert!(matches!(
+            super::ascii_text("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
+    }
+
     use super::*;
     use proptest::prelude::*;
 

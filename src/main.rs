@@ -71,7 +71,7 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(failure) => {
-            let _ = writeln!(std::io::stderr(), "lops: {}", failure.message);
+            let _ = writeln!(cli::stderr(), "lops: {}", failure.message);
             failure.exit.into()
         }
     }

@@ -378,7 +378,7 @@ pub(super) async fn run_batch(
             ),
         });
     }
-    let mut err = std::io::stderr().lock();
+    let mut err = super::stderr();
     let lines = if batch.items.len() == 1 {
         batch.items.iter().map(batch::Item::line).collect()
     } else {

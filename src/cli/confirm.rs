@@ -22,7 +22,7 @@ pub fn ask(confirmation: &Confirmation, yes: bool, note: Option<&str>) -> Result
         )
         .into());
     }
-    let mut err = std::io::stderr().lock();
+    let mut err = super::stderr();
     if let Some(note) = note {
         let _ = writeln!(err, "{note}");
     }

@@ -14,7 +14,7 @@ macro_rules! out {
 macro_rules! err {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+        let _ = writeln!($crate::cli::stderr(), $($arg)*);
     }};
 }
 
@@ -191,6 +191,43 @@ pub(crate) fn stdout() -> Out {
     Out(std::io::stdout().lock())
 }
 
+/// Stderr for the commands' messages, previews and questions: ASCII only where stdout's text
+/// is (`--ascii`, or a locale that is not UTF-8).
+pub fn stderr() -> ErrOut {
+    ErrOut(std::io::stderr().lock())
+}
+
+/// Whether the text lops prints is ASCII only: set once per command from `--ascii` and the
+/// locale; never for `--json`, whose reader takes UTF-8 whatever the terminal.
+static ASCII_TEXT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Writes `buf` to `out`, as ASCII where the terminal takes nothing else. Each piece a
+/// formatted line is written in is whole UTF-8; anything else goes as it is.
+fn write_shown(out: &mut impl std::io::Write, buf: &[u8]) -> std::io::Result<usize> {
+    if buf.is_ascii() || !ASCII_TEXT.get().copied().unwrap_or(false) {
+        return out.write(buf);
+    }
+    match std::str::from_utf8(buf) {
+        Ok(text) => {
+            out.write_all(crate::format::ascii_text(text).as_bytes())?;
+            Ok(buf.len())
+        }
+        Err(_) => out.write(buf),
+    }
+}
+
+pub struct ErrOut(std::io::StderrLock<'static>);
+
+impl std::io::Write for ErrOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        write_shown(&mut self.0, buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 pub(crate) struct Out(std::io::StdoutLock<'static>);
 
 impl Out {
@@ -207,7 +244,7 @@ impl Out {
 impl std::io::Write for Out {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         STDOUT_WRITTEN.store(true, std::sync::atomic::Ordering::Relaxed);
-        Out::noted(self.0.write(buf))
+        Out::noted(write_shown(&mut self.0, buf))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -243,6 +280,10 @@ pub(crate) fn print_json(doc: &impl serde::Serialize) {
 /// Runs a CLI command; the TUI is started by `main` when no command is given. A command whose
 /// output could not be written fails, whatever it did (what it changed is in the audit log).
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure> {
+    let json = std::env::args()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let _ = ASCII_TEXT.set(!json && (global.ascii || !crate::format::utf8_locale()));
     let result = dispatch(global, command).await;
     // With --json, stdout is one JSON document also when the command failed before it printed
     // its own (a cron job reads `error` and `exit` instead of an empty document).

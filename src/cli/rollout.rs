@@ -52,7 +52,7 @@ fn stop_on_signal() {
         }
         rollout::interrupt();
         let _ = writeln!(
-            std::io::stderr(),
+            super::stderr(),
             "{}",
             if rollout::rolling_back() {
                 "the rollout is rolling back: lops stops once that is written"
@@ -67,7 +67,7 @@ fn stop_on_signal() {
             }
             // Quitting now would leave the alias half-way back: said, and the next one quits.
             let _ = writeln!(
-                std::io::stderr(),
+                super::stderr(),
                 "the rollout is rolling back: lops quits when it is done (again to quit now, \
                  leaving the alias where the rollback got to)"
             );
@@ -88,14 +88,14 @@ fn finish_abort_on_signal() {
         }
         if !rollout::rolling_back() {
             let _ = writeln!(
-                std::io::stderr(),
+                super::stderr(),
                 "abort stopped before it wrote anything itself; if it had already asked the lops \
                  running the rollout to abort, that one still rolls back (see `lops traffic plans`)"
             );
             std::process::exit(Exit::Failure as i32);
         }
         let _ = writeln!(
-            std::io::stderr(),
+            super::stderr(),
             "the abort is rolling back: lops quits when it is done (again to quit now, leaving \
              the alias where the rollback got to)"
         );
@@ -117,7 +117,7 @@ fn dry_run(r: &Rollout, preview: &str, json: bool) -> Result<Exit, Failure> {
 
 fn reporter(json: bool) -> impl FnMut(&Rollout, &str) {
     move |r: &Rollout, event: &str| {
-        let mut err = std::io::stderr().lock();
+        let mut err = super::stderr();
         if json {
             // `step` is the step under way or just applied, counted from 1, of `steps`.
             let line = serde_json::json!({"time": r.updated, "target": r.target(), "region": r.region, "step": (r.step + 1).min(r.steps.len()), "steps": r.steps.len(), "status": r.status, "event": event});

@@ -27,7 +27,11 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame) {
     if theme.ascii {
         for cell in frame.buffer_mut().content.iter_mut() {
             if !cell.symbol().is_ascii() {
-                let c = cell.symbol().chars().next().map_or('?', theme::ascii_for);
+                let c = cell
+                    .symbol()
+                    .chars()
+                    .next()
+                    .map_or('?', crate::format::ascii_for);
                 cell.set_char(c);
             }
         }

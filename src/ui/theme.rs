@@ -46,15 +46,9 @@ impl Theme {
     /// locale that is not UTF-8 turns on ASCII.
     pub fn detect(no_color: bool, ascii: bool) -> Theme {
         let env_no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-            .unwrap_or_default()
-            .to_lowercase();
-        let utf8 = locale.contains("utf-8") || locale.contains("utf8");
         Theme {
             color: !(no_color || env_no_color),
-            ascii: ascii || !utf8,
+            ascii: ascii || !crate::format::utf8_locale(),
         }
     }
 
@@ -175,30 +169,5 @@ impl Theme {
         } else {
             ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
         }
-    }
-}
-
-/// The ASCII a glyph is drawn as when the terminal takes ASCII only (one cell each).
-pub fn ascii_for(c: char) -> char {
-    match c {
-        '→' | '⇒' | '≥' | '›' | '»' => '>',
-        '←' | '≤' | '‹' | '«' => '<',
-        '↑' | '▲' | '△' => '^',
-        '↓' | '▼' | '▽' => 'v',
-        '·' | '…' | '⋯' => '.',
-        '–' | '—' | '─' | '━' | '═' => '-',
-        '│' | '┃' | '║' => '|',
-        '╭' | '╮' | '╰' | '╯' | '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' => {
-            '+'
-        }
-        '●' | '•' | '◆' | '■' => '*',
-        '○' | '◦' => 'o',
-        '✗' | '✘' | '×' => 'X',
-        '✓' | '✔' => 'v',
-        '█' | '▇' | '▆' | '▅' => '#',
-        '▄' | '▃' => '=',
-        '▂' | '▁' => '_',
-        '⏎' => '/',
-        _ => '?',
     }
 }

@@ -186,6 +186,21 @@ async fn seeded_fleet_in_three_regions_is_reported_in_full() {
         "{}",
         table.stdout
     );
+    // A terminal that takes ASCII only (a locale that is not UTF-8, or --ascii) gets ASCII;
+    // JSON stays UTF-8 for its reader.
+    let args = ["status", "--stats", "--regions", regions[0]];
+    for run in [
+        lops.run_with_env(&args, &[("LC_ALL", "C")]),
+        lops.run(&[&args[..], &["--ascii"]].concat()),
+    ] {
+        run.assert_exit(0);
+        assert!(run.stdout.is_ascii(), "{}", run.stdout);
+        assert!(
+            run.stdout.contains("metrics requested, ~ $"),
+            "{}",
+            run.stdout
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,6 +77,8 @@ impl Lops {
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
+            // A UTF-8 terminal, as most are (a test of ASCII output sets LC_ALL=C).
+            .env("LANG", "C.UTF-8")
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("XDG_STATE_HOME", self.home.path().join("state"))
