@@ -160,8 +160,38 @@ async fn alias_of<S: RegionActions>(
 }
 
 /// Validates `request` against the region and builds its plan. Refuses first, reading nothing,
-/// what the source's scope may not do.
+/// what the source's scope may not do; refuses a change of an alias a rollout drives now,
+/// whichever face asks (the rollout would halt at its next step, its guard no longer able to
+/// roll back). One that stopped (interrupted, halted) guards nothing: its alias is anyone's.
 pub async fn prepare<S: RegionActions>(
+    source: &S,
+    request: Request,
+    audit: Option<&AuditLog>,
+) -> Result<Plan, OpsError> {
+    let plan = prepare_unchecked(source, request, audit).await?;
+    if let Change::Route {
+        function, alias, ..
+    } = &plan.change
+        && let Some(rollout) = audit
+            .and_then(super::rollout::RolloutStore::beside)
+            .and_then(|store| store.load(&plan.scope, function, alias))
+            .filter(|r| r.standing() == super::rollout::Standing::Running)
+    {
+        return Err(OpsError::Refused(format!(
+            "{}: a change of the alias under it would halt it at its next step, its guard no \
+             longer able to roll back. Aborting it (`A` in the dashboard, `lops traffic abort \
+             {alias} --fn {function} --profile {} --regions {}`) returns the weights it started \
+             from",
+            rollout.in_the_way(),
+            plan.scope.profile,
+            plan.scope.region
+        )));
+    }
+    Ok(plan)
+}
+
+/// [`prepare`] for a rollout's own steps and its rollback, which write the alias it drives.
+pub(crate) async fn prepare_unchecked<S: RegionActions>(
     source: &S,
     request: Request,
     audit: Option<&AuditLog>,

@@ -74,16 +74,8 @@ impl<S: Source> Executor<S> {
         audit: Option<AuditLog>,
     ) -> Self {
         let pollers = poller::spawn(&sources[..fleet.min(sources.len())], tx.clone(), timing);
-        // Rollouts are saved beside the audit log they write to (the demo's apart from real
-        // ones, as its audit log is).
-        let store = audit.as_ref().and_then(|a| {
-            let stem = a
-                .path()
-                .file_stem()?
-                .to_string_lossy()
-                .replace("audit", "plans");
-            a.path().parent().map(|d| RolloutStore::at(d.join(stem)))
-        });
+        // Rollouts are saved beside the audit log they write to.
+        let store = audit.as_ref().and_then(RolloutStore::beside);
         Executor {
             pollers,
             sources,

@@ -264,6 +264,77 @@ async fn plan_started_from_the_dashboard_moves_the_alias_and_is_audited() {
     );
 }
 
+/// A lever on an alias a rollout drives is refused in the dashboard too (one rule, in `ops`):
+/// the promote would leave the rollout's guard unable to roll back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lever_on_an_alias_the_dashboards_rollout_drives_is_refused() {
+    let region = "ap-southeast-4";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-api", moto::unique("tuilever"));
+    seeder.create_function(&f).await;
+    seeder.publish_version(&f, "one").await;
+    seeder.publish_version(&f, "two").await;
+    seeder.create_alias(&f, "live", "1", None).await;
+    let sources = regions(moto::url(), &[region]).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+    let (keys, events) = unbounded();
+    let state = new_state(&sources);
+    let run = tokio::spawn(async move {
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
+        event_loop(
+            &mut terminal,
+            events,
+            sources,
+            state,
+            &MONO,
+            timing(),
+            Some(audit),
+        )
+        .await
+    });
+    press(&keys, KeyCode::Char('/'));
+    for c in f.chars() {
+        press(&keys, KeyCode::Char(c));
+    }
+    press(&keys, KeyCode::Enter);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The default preset: 10 % for five minutes, longer than the test.
+    press(&keys, KeyCode::Char('C'));
+    press(&keys, KeyCode::Enter);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    press(&keys, KeyCode::Char('y'));
+    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
+    press(&keys, KeyCode::Char('P'));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    press(&keys, KeyCode::Char('y'));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.1)]),
+        "the promote was written under the rollout"
+    );
+    // What the screen said (the loop's end leaves the rollout interrupted, in the test's own
+    // directory).
+    drop(keys);
+    let mut state = run.await.expect("join").expect("loop");
+    let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
+    state.size = (120, 30);
+    terminal.draw(|fr| render(&state, &MONO, fr)).expect("draw");
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    let screen = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        screen.contains("would halt it at its next step"),
+        "{screen}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steady_state_refresh_costs_no_lambda_calls_and_one_metrics_call_per_tick() {
     let region = "me-central-1";

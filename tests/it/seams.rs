@@ -52,6 +52,24 @@ async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
         "{}",
         resume.stderr
     );
+    // So is any other lever on the alias it drives: it would halt the rollout and leave its
+    // guard unable to roll back.
+    for lever in ["promote", "rollback"] {
+        let run = traffic(&lops, lever, &f, region);
+        run.assert_exit(4);
+        assert!(
+            run.stderr.contains("would halt it at its next step")
+                && run
+                    .stderr
+                    .contains(&format!("lops traffic abort live --fn {f}")),
+            "{lever}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.1)])
+    );
     // Abort asks the owner, which rolls back and stops.
     let abort = traffic(&lops, "abort", &f, region);
     abort.assert_exit(0);

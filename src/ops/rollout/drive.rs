@@ -7,7 +7,8 @@ use super::abort::roll_back;
 use super::heartbeat::{Heartbeat, interrupted};
 use super::{Owner, Rollout, RolloutSpec, RolloutStore, Routing, Status};
 use crate::ops::audit::AuditLog;
-use crate::ops::{Kind, OpsError, Request, execute, prepare};
+use crate::ops::plan::prepare_unchecked as prepare;
+use crate::ops::{Kind, OpsError, Request, execute};
 use crate::provider::{AlarmState, GuardSignals, ProviderError, RegionActions, Scope};
 
 pub(super) fn now() -> String {

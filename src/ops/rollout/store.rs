@@ -166,6 +166,17 @@ impl RolloutStore {
         }
     }
 
+    /// The plans kept beside `audit`, the log their changes are written to (`audit.jsonl`:
+    /// `plans/`; the demo's apart from real ones, as its audit log is).
+    pub fn beside(audit: &crate::ops::audit::AuditLog) -> Option<Self> {
+        let path = audit.path();
+        let stem = path
+            .file_stem()?
+            .to_string_lossy()
+            .replace("audit", "plans");
+        path.parent().map(|d| RolloutStore::at(d.join(stem)))
+    }
+
     pub fn default_location() -> Option<Self> {
         crate::config::state_dir().map(|d| RolloutStore::at(d.join("plans")))
     }
