@@ -87,6 +87,15 @@ impl<S: Source> Executor<S> {
         }
     }
 
+    /// Asks the rollouts this dashboard drives to stop at their next safe point (saved as
+    /// interrupted).
+    pub fn interrupt_rollouts(&self) {
+        match &self.store {
+            Some(store) => crate::ops::rollout::interrupt_in(store),
+            None => crate::ops::rollout::interrupt(),
+        }
+    }
+
     /// Rollouts saved as running: driven by another lops, or left by a killed one (resume or
     /// abort them). Read off the loop thread; each arrives as a message.
     pub fn announce_saved_rollouts(&self) {

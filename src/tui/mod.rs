@@ -269,7 +269,7 @@ where
     // Rollouts this dashboard drives stop at their next safe point and are saved as interrupted
     // (not left looking alive until their heartbeat ages), before the runtime ends with lops.
     if state.rollouts.iter().any(|p| p.running) {
-        crate::ops::rollout::interrupt();
+        runner.interrupt_rollouts();
         tokio::time::sleep(Duration::from_millis(1_500)).await;
     }
     Ok(state)

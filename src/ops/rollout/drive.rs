@@ -260,7 +260,7 @@ enum Control {
 }
 
 fn control(store: &RolloutStore, r: &Rollout) -> Control {
-    if interrupted() {
+    if interrupted(store) {
         return Control::Interrupted;
     }
     let Some(saved) = store.reload(r) else {

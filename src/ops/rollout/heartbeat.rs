@@ -9,13 +9,28 @@ use super::{Owner, Rollout, RolloutStore};
 /// middle of a rollback) and is saved as interrupted, for a resume or an abort.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// The plans directories whose rollouts this process was asked to stop (a dashboard quitting
+/// stops its own: two dashboards in one process, as in tests, never stop each other's).
+static INTERRUPTED_IN: std::sync::Mutex<Vec<std::path::PathBuf>> =
+    std::sync::Mutex::new(Vec::new());
+
 /// Asks every rollout this process drives to stop where it is (see [`INTERRUPTED`]).
 pub fn interrupt() {
     INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
-pub(super) fn interrupted() -> bool {
+/// Asks the rollouts this process drives out of `store` to stop where they are.
+pub fn interrupt_in(store: &RolloutStore) {
+    if let Ok(mut dirs) = INTERRUPTED_IN.lock() {
+        dirs.push(store.dir().to_path_buf());
+    }
+}
+
+pub(super) fn interrupted(store: &RolloutStore) -> bool {
     INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+        || INTERRUPTED_IN
+            .lock()
+            .is_ok_and(|dirs| dirs.iter().any(|d| d == store.dir()))
 }
 
 /// Writes the heartbeat every second beside the driving loop, also while it waits on AWS, until

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use abort::{AbortOutcome, abort, roll_back, rolling_back};
 pub use drive::{run, start};
-pub use heartbeat::interrupt;
+pub use heartbeat::{interrupt, interrupt_in};
 pub use store::{Owner, RolloutStore, Standing};
 
 use super::{Confirmation, confirmation};
