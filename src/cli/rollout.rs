@@ -177,6 +177,7 @@ pub async fn plan(global: &GlobalArgs, args: RolloutArgs) -> Result<Exit, Failur
         args.flags.yes,
         super::confirm::why_typed(production, None).as_deref(),
     )?;
+    rollout::compare_again(source, &r).await?;
     store.create(&r).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => crate::ops::OpsError::Refused(e.to_string()).into(),
         _ => Failure::failed(format!("cannot save the rollout: {e}")),

@@ -189,6 +189,15 @@ impl<S: Source> Executor<S> {
         let (tx, audit) = (self.tx.clone(), self.audit.clone());
         // The rollout file is created off the loop thread, the drive only once it exists.
         tokio::spawn(async move {
+            if let Err(e) = crate::ops::rollout::compare_again(&*source, &r).await {
+                let _ = tx
+                    .send(Msg::Executed {
+                        region,
+                        result: Err(e),
+                    })
+                    .await;
+                return;
+            }
             let created = {
                 let (store, r) = (store.clone(), r.clone());
                 tokio::task::spawn_blocking(move || store.create(&r)).await

@@ -1115,6 +1115,40 @@ async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
     assert!(lops::ops::batch::undo_targets(&records).is_empty());
 }
 
+/// A rollout confirmed after someone changed its alias is refused before it is saved: it
+/// never becomes a halted rollout that wrote nothing (whose abort would write over them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_whose_alias_changed_since_its_preview_is_not_started() {
+    use lops::ops::rollout::{Guard, RolloutSpec, RolloutStore, compare_again, parse_steps, start};
+    let region = "af-south-1";
+    let (seeder, f) = canary(region, "rollrace").await;
+    let source = aws(region, &CallCounter::default()).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = RolloutStore::at(dir.path());
+    let spec = RolloutSpec {
+        function: f.clone(),
+        alias: "live".into(),
+        to: "2".into(),
+        steps: parse_steps("10:1m").expect("steps"),
+        guard: Guard::from_config(&Default::default(), vec![]),
+    };
+    let r = start(&source, spec, &store).await.expect("preview");
+    // As it was previewed: goes ahead.
+    compare_again(&source, &r).await.expect("unchanged");
+    seeder.set_extra_weight(&f, "2", 0.3).await;
+    match compare_again(&source, &r).await {
+        Err(OpsError::Conflict(message)) => assert!(
+            message.contains(
+                "changed since the preview: it is v1 70% / v2 30% where the \
+                 preview read v1 100%"
+            ),
+            "{message}"
+        ),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(store.all().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iam_policy_covers_every_call_each_tier_makes() {
     let region = "me-south-1";

@@ -6,6 +6,7 @@
 //! [`store`]); another asks it to stop rather than racing it.
 
 mod abort;
+mod begin;
 mod drive;
 mod heartbeat;
 pub mod store;
@@ -13,6 +14,7 @@ pub mod store;
 use serde::{Deserialize, Serialize};
 
 pub use abort::{AbortOutcome, abort, roll_back, rolling_back};
+pub use begin::compare_again;
 pub use drive::{run, start};
 pub use heartbeat::{interrupt, interrupt_in};
 pub use store::{Owner, RolloutStore, Standing};
