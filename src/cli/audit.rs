@@ -120,18 +120,8 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
         return Err(Failure::refused(why));
     }
     if targets.is_empty() {
-        let mut said = crate::ops::batch::nothing_to_undo(&records);
-        if let Some(there) = crate::ops::batch::elsewhere(&all, &records) {
-            said = format!(
-                "{said} under profile {}{}; {there}",
-                profiles.join(","),
-                global
-                    .regions
-                    .as_ref()
-                    .map(|r| format!(" in {}", r.join(",")))
-                    .unwrap_or_default()
-            );
-        }
+        let said =
+            crate::ops::batch::nothing_here(&all, &records, &profiles, global.regions.as_deref());
         // A rollout's step is refused (4), not bad input (2): there is something, not to undo.
         return Err(if crate::ops::batch::undo_refused(&records) {
             Failure::refused(said)

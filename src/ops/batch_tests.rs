@@ -202,3 +202,31 @@ fn a_dns_change_in_a_batch_shows_its_shares_and_ttl() {
     );
     assert!(!line.contains("in us-east-1"), "{line}");
 }
+
+#[test]
+fn nothing_done_under_the_profiles_chosen_names_the_last_change_elsewhere() {
+    let set = record("a", None, None);
+    let mut step = record("s", Some(&format!("{ROLLOUT_BATCH}orders-api:live")), None);
+    step.action = "traffic.set".into();
+    let all = vec![set, step];
+    let ro = ["ro".to_string()];
+    let chosen = in_scope(&all, &ro, None);
+    // The last change is a rollout's step: said, with what to do instead of undo.
+    let said = nothing_here(&all, &chosen, &ro, None);
+    assert!(
+        said.starts_with("nothing to undo: nothing was done under profile ro; elsewhere, the last change was made by the rollout of orders-api:live"),
+        "{said}"
+    );
+    // The last change is reversible: where it is and the command that undoes it there.
+    let all = vec![record("a", None, None)];
+    let said = nothing_here(&all, &chosen, &ro, Some(&["eu-west-1".to_string()]));
+    assert!(
+        said.contains("under profile ro in eu-west-1;")
+            && said.contains("`lops undo --profile default --regions us-east-1`"),
+        "{said}"
+    );
+    assert_eq!(
+        nothing_here(&[], &[], &ro, None),
+        "nothing to undo: no reversible action is recorded"
+    );
+}

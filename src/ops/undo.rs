@@ -353,6 +353,33 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
     text
 }
 
+/// What undo says when the profiles and regions chosen (`chosen`: their records) hold nothing
+/// to undo: why, and where the last change of the whole log is when it lies beyond them —
+/// with the command that undoes it there, or why undo does not (a rollout's step).
+pub fn nothing_here(
+    all: &[Record],
+    chosen: &[Record],
+    profiles: &[String],
+    regions: Option<&[String]>,
+) -> String {
+    let within = format!(
+        "profile {}{}",
+        profiles.join(","),
+        regions
+            .map(|r| format!(" in {}", r.join(",")))
+            .unwrap_or_default()
+    );
+    match elsewhere(all, chosen) {
+        Some(there) => format!("{} under {within}; {there}", nothing_to_undo(chosen)),
+        // Nothing was done under them at all: what the log's last change is.
+        None if chosen.is_empty() && !all.is_empty() => format!(
+            "nothing to undo: nothing was done under {within}; elsewhere, {}",
+            nothing_to_undo(all)
+        ),
+        None => nothing_to_undo(chosen),
+    }
+}
+
 /// The records an undo may take back: those made under the profiles the session reads (the
 /// core resolves them: `--profile`, the config's `profiles`, `AWS_PROFILE`, `default`), and in
 /// the regions named, when regions were named. An undo never acts in a scope nobody chose.

@@ -159,7 +159,12 @@ pub(super) async fn undo_batch<S: Source>(
         return Err(why);
     }
     if targets.is_empty() {
-        return Err(batch::nothing_to_undo(&records));
+        return Err(batch::nothing_here(
+            &all,
+            &records,
+            &profiles,
+            Some(&regions),
+        ));
     }
     let records = targets;
     let targets = records
