@@ -119,8 +119,10 @@ fn reporter(json: bool) -> impl FnMut(&Rollout, &str) {
     move |r: &Rollout, event: &str| {
         let mut err = super::stderr();
         if json {
-            // `step` is the step under way or just applied, counted from 1, of `steps`.
-            let line = serde_json::json!({"time": r.updated, "target": r.target(), "region": r.region, "step": (r.step + 1).min(r.steps.len()), "steps": r.steps.len(), "status": r.status, "event": event});
+            // `step` is the step under way or just applied, counted from 1, of `steps`;
+            // `standing` as `traffic plans` says it (`status` stays `running` for a rollout
+            // interrupted where it was, which `standing` says).
+            let line = serde_json::json!({"time": r.updated, "target": r.target(), "region": r.region, "step": (r.step + 1).min(r.steps.len()), "steps": r.steps.len(), "status": r.status, "standing": r.standing(), "event": event});
             let _ = writeln!(super::stdout(), "{line}");
         } else {
             let _ = writeln!(err, "{} {} in {}: {event}", r.updated, r.target(), r.region);

@@ -436,6 +436,44 @@ async fn a_dry_run_with_json_prints_its_preview_as_one_line() {
     assert!(standings(&lops.run(&["traffic", "plans", "--json"]).json()).is_empty());
 }
 
+/// A script reading `--json` learns from the last line that the rollout was interrupted:
+/// `standing` says it (`status` stays `running`, the step it was at).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_rollouts_last_json_line_says_interrupted() {
+    let region = "il-central-1";
+    let (seeder, f) = canary(region, "sigjson").await;
+    let lops = Lops::new(moto::url());
+    let mut args = plan_args(&f, region, "20:60s");
+    args.push("--json");
+    let child = lops.spawn(&args);
+    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("lops ends");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("ndjson"))
+        .collect();
+    assert_eq!(
+        lines.first().map(|l| l["standing"].clone()),
+        Some("running".into()),
+        "{stdout}"
+    );
+    let last = lines.last().expect("a line");
+    assert_eq!(last["standing"], "interrupted", "{stdout}");
+    assert!(
+        last["event"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("interrupted at step 1/2")),
+        "{stdout}"
+    );
+}
+
 /// ctrl-c, SIGTERM or a closed terminal stop a rollout where it is, at once and on the record:
 /// the alias keeps its step, the plan reads interrupted (resume or abort), lops exits 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
