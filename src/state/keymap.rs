@@ -260,7 +260,12 @@ fn overridden(overrides: &BTreeMap<String, String>, action: Option<Action>) -> b
 /// whatever the shift.
 fn undeliverable(key: &Key) -> Option<&'static str> {
     if !key.ctrl {
-        return None;
+        // y answers yes to every question: the action's own key pressed twice would confirm
+        // the change it asked about.
+        return matches!(key.code, KeyCode::Char('y' | 'Y')).then_some(
+            "y answers yes to every question lops asks (pressed twice, it would confirm what \
+             it opened): choose another key",
+        );
     }
     match key.code {
         KeyCode::Char('m') => Some("terminals send ctrl-m as enter: choose another key"),
@@ -547,7 +552,7 @@ mod tests {
         let clash = BTreeMap::from([("quit".to_string(), "j".to_string())]);
         let err = Keymap::with_overrides(&clash).err().unwrap_or_default();
         assert!(err.contains("bound to both"), "{err}");
-        for key in ["ctrl-m", "ctrl-i", "ctrl-[", "ctrl-Q"] {
+        for key in ["ctrl-m", "ctrl-i", "ctrl-[", "ctrl-Q", "y", "Y"] {
             let bad = BTreeMap::from([("quit".to_string(), key.to_string())]);
             assert!(Keymap::with_overrides(&bad).is_err(), "{key}");
         }
