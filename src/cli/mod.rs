@@ -29,6 +29,7 @@ mod rollout;
 mod service;
 mod show;
 mod status;
+mod status_table;
 mod triggers;
 
 use std::path::PathBuf;

@@ -7,12 +7,12 @@ use clap::Args;
 use serde::Serialize;
 
 use super::GlobalArgs;
+use super::status_table::write_table;
 use crate::exit::{Exit, Failure};
-use crate::format;
 use crate::provider::aws::CallCount;
 use crate::provider::{
-    Alarm, AlarmState, AliasInfo, FunctionInfo, FunctionMetrics, MetricWindow,
-    ProvisionedConcurrency, WindowStats,
+    Alarm, AliasInfo, FunctionInfo, FunctionMetrics, MetricWindow, ProvisionedConcurrency,
+    WindowStats,
 };
 use crate::provider::{Inventory, MetricsSnapshot};
 use crate::runtime::read::{ReadError, ReadOptions, RegionReport, read_all};
@@ -117,13 +117,13 @@ struct StatusDoc<'a> {
 }
 
 #[derive(Serialize)]
-struct CloudWatchCost {
-    metrics_requested: u64,
-    estimated_usd: f64,
+pub(super) struct CloudWatchCost {
+    pub(super) metrics_requested: u64,
+    pub(super) estimated_usd: f64,
 }
 
 impl CloudWatchCost {
-    fn of(reports: &[RegionReport]) -> Self {
+    pub(super) fn of(reports: &[RegionReport]) -> Self {
         let metrics_requested = reports.iter().map(|r| r.metrics_requested).sum();
         CloudWatchCost {
             metrics_requested,
@@ -255,15 +255,15 @@ impl<'a> StatusDoc<'a> {
 }
 
 /// What answered of a region: its functions, their numbers and the alarms.
-struct Data<'a> {
-    inventory: &'a Inventory,
+pub(super) struct Data<'a> {
+    pub(super) inventory: &'a Inventory,
     metrics: Option<&'a MetricsSnapshot>,
     /// `None` when the alarms could not be read.
     alarms: Option<&'a [Alarm]>,
 }
 
 impl<'a> Data<'a> {
-    fn of(report: &'a RegionReport) -> Option<Data<'a>> {
+    pub(super) fn of(report: &'a RegionReport) -> Option<Data<'a>> {
         Some(Data {
             inventory: report.inventory.as_ref().ok()?,
             metrics: report.metrics.as_ref().ok(),
@@ -271,12 +271,12 @@ impl<'a> Data<'a> {
         })
     }
 
-    fn metrics_of(&self, name: &str) -> Option<&'a FunctionMetrics> {
+    pub(super) fn metrics_of(&self, name: &str) -> Option<&'a FunctionMetrics> {
         self.metrics.and_then(|m| m.functions.get(name))
     }
 
     /// The function's alarms, `None` when the alarms could not be read.
-    fn alarms_of(&self, function: &'a str) -> Option<Vec<&'a Alarm>> {
+    pub(super) fn alarms_of(&self, function: &'a str) -> Option<Vec<&'a Alarm>> {
         self.alarms.map(|all| {
             all.iter()
                 .filter(|a| a.function.as_deref() == Some(function))
@@ -344,7 +344,7 @@ impl<'a> RegionDoc<'a> {
 /// A region's alarms that no listed function's row shows: region-wide ones, those of
 /// functions not listed, and all of them when the inventory failed (alarms answer apart from
 /// Lambda). `None`: the alarms could not be read.
-fn other_alarms(report: &RegionReport) -> Option<Vec<&Alarm>> {
+pub(super) fn other_alarms(report: &RegionReport) -> Option<Vec<&Alarm>> {
     let all = report.alarms.as_deref().ok()?;
     let listed = report.inventory.as_ref().ok();
     Some(
@@ -429,148 +429,4 @@ fn alias_doc<'a>(a: &'a AliasInfo, metrics: Option<&FunctionMetrics>) -> AliasDo
                 .collect()
         }),
     }
-}
-
-fn write_table(
-    out: &mut impl Write,
-    reports: &[RegionReport],
-    window: MetricWindow,
-    calls: Option<&Vec<CallCount>>,
-) -> std::io::Result<()> {
-    let w = window.label();
-    writeln!(
-        out,
-        "{:<14} {:<32} {:<8} {:>9} {:>6} {:>5} {:>7} {:>7} {:>10}  ALARM",
-        "REGION",
-        "FUNCTION",
-        "STATE",
-        format!("INV {w}"),
-        "ERR%",
-        "THR",
-        "AVG",
-        "P99",
-        "CONC"
-    )?;
-    for report in reports {
-        let Some(data) = Data::of(report) else {
-            continue;
-        };
-        for f in &data.inventory.functions {
-            // Numbers that could not be read show as –, never as 0.
-            let stats = data.metrics_of(&f.name).map(|m| m.window(window));
-            let missing = crate::format::MISSING.to_string();
-            let num = |v: Option<String>| v.unwrap_or_else(|| missing.clone());
-            let alarm = match data.alarms_of(&f.name) {
-                // Not read: unknown, not "no alarm".
-                None => missing.clone(),
-                Some(alarms) => alarms
-                    .into_iter()
-                    .min_by_key(|a| a.state)
-                    .map(|a| match a.state {
-                        AlarmState::Alarm => format!("ALARM {}", a.name),
-                        AlarmState::InsufficientData => "no data".to_string(),
-                        AlarmState::Ok => "ok".to_string(),
-                    })
-                    .unwrap_or_default(),
-            };
-            let name = if f.detail_error.is_some() {
-                format!("{}!", format::truncate(&f.name, 31))
-            } else {
-                format::truncate(&f.name, 32)
-            };
-            writeln!(
-                out,
-                "{:<14} {:<32} {:<8} {:>9} {:>6} {:>5} {:>7} {:>7} {:>10}  {}",
-                report.scope.to_string(),
-                name,
-                format::truncate(&f.state, 8),
-                num(stats.as_ref().map(|s| format::count(s.invocations))),
-                num(stats.as_ref().map(|s| format::percent(s.error_rate))),
-                num(stats.as_ref().map(|s| format::count(s.throttles))),
-                num(stats.as_ref().map(|s| format::millis(s.duration_avg_ms))),
-                num(stats.as_ref().map(|s| format::millis(s.duration_p99_ms))),
-                num(stats.as_ref().map(|s| format::concurrency(
-                    s.concurrency_max,
-                    f.reserved_concurrency,
-                    f.not_read.details,
-                    data.inventory.account_concurrency_limit
-                ))),
-                alarm
-            )?;
-        }
-    }
-    writeln!(out)?;
-    for report in reports {
-        let failures = report.failures();
-        match &report.inventory {
-            _ if report.unreachable() => writeln!(
-                out,
-                "{}: UNREACHABLE: {}",
-                report.scope,
-                failures.join("; ")
-            )?,
-            Ok(inventory) if failures.is_empty() => writeln!(
-                out,
-                "{}: ok, {} functions, read in {:.1}s",
-                report.scope,
-                inventory.functions.len(),
-                report.elapsed.as_secs_f64()
-            )?,
-            Ok(inventory) => writeln!(
-                out,
-                "{}: PARTIAL, {} functions, read in {:.1}s; {}",
-                report.scope,
-                inventory.functions.len(),
-                report.elapsed.as_secs_f64(),
-                failures.join("; ")
-            )?,
-            Err(_) => writeln!(out, "{}: PARTIAL: {}", report.scope, failures.join("; "))?,
-        }
-        // Firing alarms no row shows (region-wide, or the inventory failed) are still said.
-        for a in other_alarms(report).unwrap_or_default() {
-            if a.state == AlarmState::Alarm {
-                writeln!(
-                    out,
-                    "  ALARM {}{}",
-                    a.name,
-                    a.function
-                        .as_ref()
-                        .map(|f| format!(" (function {f})"))
-                        .unwrap_or_default()
-                )?;
-            }
-        }
-    }
-    if let Some(calls) = calls {
-        writeln!(out, "\nAPI calls:")?;
-        for c in calls {
-            writeln!(
-                out,
-                "  {:<14} {:<12} {:<36} {:>5}",
-                format!(
-                    "{}",
-                    crate::provider::Scope::new(
-                        c.key.profile.clone(),
-                        c.key.region.clone(),
-                        Default::default()
-                    )
-                ),
-                c.key.service,
-                c.key.operation,
-                c.calls
-            )?;
-        }
-        writeln!(
-            out,
-            "  total {}",
-            calls.iter().map(|c| c.calls).sum::<u64>()
-        )?;
-        let cost = CloudWatchCost::of(reports);
-        writeln!(
-            out,
-            "\nCloudWatch: {} metrics requested, ≈ ${:.4} (GetMetricData, $0.01 per 1,000)",
-            cost.metrics_requested, cost.estimated_usd
-        )?;
-    }
-    Ok(())
 }

@@ -174,6 +174,28 @@ async fn seeded_fleet_in_three_regions_is_reported_in_full() {
         .expect("row for the first function");
     assert!(row.contains("ALARM"), "{row}");
     assert!(row.contains("450"), "{row}");
+    // An alias splitting its calls gets a line under its function: set against seen.
+    let under = |name: &str| {
+        table
+            .stdout
+            .lines()
+            .skip_while(|l| !l.contains(name))
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        under(&fleets[0][0].name)
+            .trim_start()
+            .starts_with("alias live (seen over 15m): v1 set 80% seen 80%, v2 set 20% seen 20%"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        !under(&fleets[0][1].name).contains("alias"),
+        "{}",
+        table.stdout
+    );
     assert!(
         table.stdout.contains("ca-central-1: ok, 7 functions"),
         "{}",
