@@ -101,6 +101,18 @@ pub fn weight(w: f64) -> String {
     }
 }
 
+/// A drift between two shares (`observed - configured`, 0..1) with its sign: `+6%`, `-12%`.
+/// A drift flagged for passing `threshold` by less than the display rounds away is written
+/// finer (`+5.04%`, never a flagged `+5%` beside an unflagged exact 5).
+pub fn drift(d: f64, threshold: f64) -> String {
+    let sign = if d > 0.0 { "+" } else { "-" };
+    let pct = d.abs() * 100.0;
+    if pct > threshold * 100.0 && pct < threshold * 100.0 + 0.05 {
+        return format!("{sign}{pct:.2}%");
+    }
+    format!("{sign}{}", weight(d.abs()))
+}
+
 /// Text lops did not write (log lines, a function's answer, a server's message) made safe for
 /// a terminal: escape sequences (colours, cursor moves, titles) removed, and every other
 /// control character — a carriage return that would overwrite the line's start, C1 codes —
@@ -339,6 +351,13 @@ pub fn truncate(s: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_drift_just_past_its_threshold_is_written_finer() {
+        assert_eq!(super::drift(0.0504, 0.05), "+5.04%");
+        assert_eq!(super::drift(-0.06, 0.05), "-6%");
+        assert_eq!(super::drift(0.123, 0.05), "+12.3%");
+    }
+
     #[test]
     fn ascii_text_says_each_glyph_in_ascii_and_anything_else_as_a_question_mark() {
         assert_eq!(

@@ -185,9 +185,8 @@ fn alias_line(
                 .unwrap_or_else(|| format::MISSING.to_string());
             let drift = match (drifting(v), v.observed) {
                 (true, Some(o)) => format!(
-                    " (drift {}{})",
-                    if o > v.configured { "+" } else { "-" },
-                    format::weight((o - v.configured).abs())
+                    " (drift {})",
+                    format::drift(o - v.configured, crate::provider::DRIFT)
                 ),
                 _ => String::new(),
             };

@@ -138,11 +138,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             if drift {
                 let d = seen.unwrap_or(0.0) - weight;
                 spans.push(Span::styled(
-                    format!(
-                        " drift {}{}",
-                        if d > 0.0 { "+" } else { "-" },
-                        format::weight(d.abs())
-                    ),
+                    format!(" drift {}", format::drift(d, crate::provider::DRIFT)),
                     theme.bad(),
                 ));
             }
