@@ -24,29 +24,47 @@ pub async fn head(
         .map(|h| (h.size, h.etag)))
 }
 
-/// The keys of `objects` already at `to` as the snapshot holds them (same size, and the ETag
-/// of the original or of its copy): a restore run again copies only the others.
-pub async fn already_there(
+/// What the destination of a data restore holds of a snapshot's objects: a restore copies only
+/// those not there as the snapshot holds them, and says which of those it writes over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Destination {
+    /// Keys already there as the snapshot holds them (same size, and the ETag of the original
+    /// or of its copy): not copied again.
+    pub same: std::collections::BTreeSet<String>,
+    /// Keys there with other content, with the size and ETag seen: a copy writes over them,
+    /// and S3 keeps no copy of what it replaces unless the bucket keeps versions.
+    pub differ: std::collections::BTreeMap<String, (u64, String)>,
+}
+
+/// Reads (HEAD) where each of `objects` would be restored to under `to`.
+pub async fn destination(
     store: &Store,
     to: &S3Uri,
     objects: &[super::manifest::DataObject],
-) -> Result<std::collections::BTreeSet<String>, BackupError> {
+) -> Result<Destination, BackupError> {
     use futures::StreamExt;
     let heads: Vec<_> = futures::stream::iter(objects)
         .map(|o| async move {
             let found = head(store, &to.bucket, &to.exact_child(&o.key)).await?;
-            Ok::<_, BackupError>(found.and_then(|(size, etag)| {
-                (size == o.size && (etag == o.etag || etag == o.copy_etag)).then(|| o.key.clone())
-            }))
+            Ok::<_, BackupError>((o, found))
         })
         .buffer_unordered(16)
         .collect()
         .await;
-    let mut there = std::collections::BTreeSet::new();
+    let mut out = Destination::default();
     for h in heads {
-        there.extend(h?);
+        let (o, found) = h?;
+        match found {
+            Some((size, etag)) if size == o.size && (etag == o.etag || etag == o.copy_etag) => {
+                out.same.insert(o.key.clone());
+            }
+            Some(seen) => {
+                out.differ.insert(o.key.clone(), seen);
+            }
+            None => {}
+        }
     }
-    Ok(there)
+    Ok(out)
 }
 
 /// Copies every object under `source` (a store opened on the source bucket, for listing) to

@@ -512,11 +512,18 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
             "exists": preview.difference.exists,
             "steps": preview.difference.steps.iter().map(|s| s.describe()).collect::<Vec<_>>(),
             "notes": preview.difference.notes,
+            "data_overwrites": preview.overwrites(),
             "dry_run": args.flags.dry_run,
             "result": outcome,
         })
     };
     if args.flags.dry_run || !preview.changes_anything() {
+        if let crate::ops::Confirmation::Typed(name) = preview.confirmation(region.scope())
+            && args.flags.dry_run
+            && preview.changes_anything()
+        {
+            err!("a real run asks for the typed name: {name}");
+        }
         if args.flags.json {
             out!(
                 "{}",
@@ -566,19 +573,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
                 .unwrap_or_default()
         );
     } else {
-        err!(
-            "restored {} in {} ({} step(s); versions {})",
-            outcome.restored.function,
-            outcome.restored.region,
-            outcome.restored.steps,
-            outcome
-                .restored
-                .versions
-                .iter()
-                .map(|(a, b)| format!("v{a}→v{b}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        err!("{}", outcome.summary());
     }
     Ok(Exit::Done)
 }

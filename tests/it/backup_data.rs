@@ -2,11 +2,12 @@
 //! its copy (S3 answers the copy's if-match with 412), folder markers. Through the fault proxy
 //! in front of moto (moto ignores x-amz-copy-source-if-match: what S3 does with it is the rule's).
 //!
-//! Region: ap-southeast-5 (shared with backup.rs by unique bucket and function names).
+//! Regions: ap-southeast-5, and mx-central-1 for a restore over live data (shared with backup.rs
+//! by unique bucket and function names).
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::backup::{Fixture, PROXIED, create_bucket, snapshot_of};
+use crate::backup::{Fixture, HOME, PROXIED, create_bucket, snapshot_of};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy, Rule};
 
@@ -306,4 +307,95 @@ async fn data_is_not_copied_for_a_function_that_does_not_exist() {
         .key_count()
         .unwrap_or(0);
     assert_eq!(copied, 0, "orphan data copies");
+}
+
+/// Data restored over the live bucket it came from writes over objects changed since the
+/// backup, and S3 keeps nothing of them: the preview counts and names them and says it cannot
+/// be undone, the restore asks for the typed name (also for a function that no longer exists),
+/// the result says how many it overwrote, and the audit record carries the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_restored_over_changed_live_objects_is_announced_and_typed() {
+    let fx = Fixture::new(HOME, "overw").await;
+    let name = moto::unique("overw");
+    fx.plain_function(&name).await;
+    let source = moto::unique("src-overw-");
+    create_bucket(&fx.s3, &source, HOME).await;
+    put(&fx, &source, "exports/a.json", b"as backed up").await;
+    put(&fx, &source, "exports/b.json", b"b").await;
+    put(&fx, &source, "exports/c.json", b"c").await;
+    let lops = fx.lops(moto::url());
+    let run = lops.run(&[
+        "backup",
+        "run",
+        "--yes",
+        "--fn",
+        &name,
+        "--region",
+        HOME,
+        "--to",
+        &fx.to(),
+        "--data",
+        &format!("s3://{source}/exports"),
+        "--json",
+    ]);
+    let snapshot = snapshot_of(&run);
+    // Since the backup: one object edited, one deleted, the function lost.
+    put(&fx, &source, "exports/a.json", b"edited live").await;
+    fx.s3
+        .delete_object()
+        .bucket(&source)
+        .key("exports/b.json")
+        .send()
+        .await
+        .expect("delete");
+    fx.seeder
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("delete function");
+
+    let dry = lops.run(&["restore", &snapshot, "--dry-run"]);
+    dry.assert_exit(0);
+    let to = format!("s3://{source}/exports");
+    assert!(dry.stderr.contains("+ copy 2 objects"), "{}", dry.stderr);
+    assert!(
+        dry.stderr.contains(&format!(
+            "overwrites 1 existing object(s) at {to} that differ from the snapshot (a.json)"
+        )) && dry.stderr.contains("cannot be undone"),
+        "{}",
+        dry.stderr
+    );
+    assert!(
+        dry.stderr.contains(&format!("1 object(s) already at {to}")),
+        "{}",
+        dry.stderr
+    );
+    assert!(
+        dry.stderr
+            .contains(&format!("a real run asks for the typed name: {name}")),
+        "{}",
+        dry.stderr
+    );
+
+    let done = lops.run(&["restore", &snapshot, "--yes"]);
+    done.assert_exit(0);
+    assert!(
+        done.stderr
+            .contains("2 object(s) copied back, 1 of them over existing objects that differed"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(
+        fx.get(&source, "exports/a.json").await.as_deref(),
+        Some(&b"as backed up"[..])
+    );
+    let audit = lops.run(&["audit", "--json"]).json();
+    let begin = audit
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["action"] == "restore.begin"))
+        .cloned()
+        .expect("a restore.begin record");
+    assert_eq!(begin["after"]["data_overwrites"], 1, "{begin}");
 }

@@ -17,6 +17,9 @@ use crate::backup::restore::{
 };
 use crate::backup::{BackupError, S3Uri, Store, Verified, verify};
 
+mod data;
+pub use data::{DataCopied, DataRestore};
+
 #[derive(Debug, Clone)]
 pub struct RestoreRequest {
     pub snapshot: S3Uri,
@@ -42,24 +45,27 @@ pub struct RestorePreview {
     pub verified: Verified,
     pub current: Option<Current>,
     pub difference: Difference,
-    /// (copy root, destination root, objects, bytes) of S3 data to copy back: only those not
-    /// already there as the snapshot holds them.
-    pub data: Vec<(S3Uri, S3Uri, usize, u64)>,
-    /// Per data copy (as `data`), the keys already at the destination: not copied again.
-    pub data_present: Vec<std::collections::BTreeSet<String>>,
+    /// S3 data to copy back, one per prefix the snapshot holds, with what is there now.
+    pub data: Vec<DataRestore>,
     /// The account it restores into, as STS says (empty: STS did not answer).
     pub account: String,
 }
 
 impl RestorePreview {
-    /// Restoring over an existing function is destructive: its name is typed.
+    /// Restoring over an existing function, or over S3 objects that differ from the snapshot
+    /// (S3 keeps nothing of them), is destructive.
+    pub fn destructive(&self) -> bool {
+        self.difference.exists || self.overwrites() > 0
+    }
+
+    /// Existing S3 objects the data copy writes over.
+    pub fn overwrites(&self) -> usize {
+        self.data.iter().map(DataRestore::overwrites).sum()
+    }
+
+    /// A destructive restore asks for the function's name typed.
     pub fn confirmation(&self, scope: &crate::provider::Scope) -> super::Confirmation {
-        super::confirmation(
-            &self.difference.function,
-            scope,
-            self.difference.exists,
-            false,
-        )
+        super::confirmation(&self.difference.function, scope, self.destructive(), false)
     }
 
     pub fn lines(&self) -> Vec<String> {
@@ -99,25 +105,13 @@ impl RestorePreview {
                 .iter()
                 .map(|s| format!("  + {}", s.describe())),
         );
-        for ((from, to, n, bytes), there) in self.data.iter().zip(&self.data_present) {
-            if *n > 0 {
-                out.push(format!(
-                    "  + copy {n} objects ({bytes} bytes) from {from} to {to}"
-                ));
-            }
-            if !there.is_empty() {
-                out.push(format!(
-                    "  = {} object(s) already at {to} as in the snapshot: not copied again",
-                    there.len()
-                ));
-            }
-        }
+        out.extend(data::lines(&self.data));
         out.extend(self.difference.notes.iter().map(|n| format!("  note: {n}")));
         out
     }
 
     pub fn changes_anything(&self) -> bool {
-        !self.difference.steps.is_empty() || self.data.iter().any(|(_, _, n, _)| *n > 0)
+        !self.difference.steps.is_empty() || self.data.iter().any(|d| d.objects > 0)
     }
 }
 
@@ -259,19 +253,12 @@ pub async fn prepare_restore(
             refused.join("\n  ")
         )));
     }
-    let mut data_copies = Vec::new();
-    let mut data_present = Vec::new();
-    if !request.skip_data {
-        // A restore elsewhere (another region, name or account: a drill, a recovery) must not
-        // write the snapshot's data back over the live bucket it came from by default.
-        let elsewhere = region.scope().region != manifest.region
-            || function != manifest.function
-            || (!account.is_empty() && !manifest.account.is_empty() && account != manifest.account);
-        if elsewhere && request.data_to.is_none() && !manifest.data.is_empty() {
-            return Err(BackupError::Invalid(format!(
-                "this restore goes to {function} in {}{}, not where the snapshot was taken \
-                 ({} in {}), and by default its S3 data would be copied back over {}: give \
-                 --data-to s3://BUCKET/PREFIX for a copy of it, or --no-data",
+    let elsewhere = (region.scope().region != manifest.region
+        || function != manifest.function
+        || (!account.is_empty() && !manifest.account.is_empty() && account != manifest.account))
+        .then(|| {
+            format!(
+                "{function} in {}{}, not where the snapshot was taken ({} in {})",
                 region.scope(),
                 if account.is_empty() {
                     String::new()
@@ -280,46 +267,16 @@ pub async fn prepare_restore(
                 },
                 manifest.function,
                 manifest.region,
-                manifest
-                    .data
-                    .iter()
-                    .map(|d| d.source.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        if request.data_to.is_some() && manifest.data.len() > 1 {
-            return Err(BackupError::Invalid(format!(
-                "the snapshot holds {} data prefixes: --data-to takes one; restore without it \
-                 (to where they came from) or pass --no-data",
-                manifest.data.len()
-            )));
-        }
-        for copy in &manifest.data {
-            let from = S3Uri::parse(&copy.copy).map_err(BackupError::Corrupt)?;
-            let to = match &request.data_to {
-                Some(t) => t.clone(),
-                None => S3Uri::parse(&copy.source).map_err(BackupError::Corrupt)?,
-            };
-            let there = crate::backup::data::already_there(&store, &to, &copy.objects).await?;
-            let missing = copy.objects.iter().filter(|o| !there.contains(&o.key));
-            data_copies.push((
-                from,
-                to,
-                missing.clone().count(),
-                missing.map(|o| o.size).sum(),
-            ));
-            data_present.push(there);
-        }
-    }
+            )
+        });
+    let data = data::plan(&store, &manifest, request, elsewhere).await?;
     Ok(RestorePreview {
         store,
         manifest,
         verified,
         current,
         difference,
-        data: data_copies,
-        data_present,
+        data,
         account,
     })
 }
@@ -329,7 +286,34 @@ pub async fn prepare_restore(
 pub struct RestoreOutcome {
     pub restored: Restored,
     pub safety_snapshot: Option<String>,
+    /// S3 objects copied back, and how many of them replaced other content (no undo).
     pub data_objects: usize,
+    pub data_overwritten: usize,
+}
+
+impl RestoreOutcome {
+    /// The result line: what was restored, and the S3 data copied back over what.
+    pub fn summary(&self) -> String {
+        let versions = self
+            .restored
+            .versions
+            .iter()
+            .map(|(a, b)| format!("v{a}→v{b}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let data = match (self.data_objects, self.data_overwritten) {
+            (0, _) => String::new(),
+            (n, 0) => format!("; data: {n} object(s) copied back"),
+            (n, o) => format!(
+                "; data: {n} object(s) copied back, {o} of them over existing objects that \
+                 differed (not recoverable without bucket versioning)"
+            ),
+        };
+        format!(
+            "restored {} in {} ({} step(s); versions {versions}){data}",
+            self.restored.function, self.restored.region, self.restored.steps
+        )
+    }
 }
 
 /// Runs a confirmed restore: re-reads the target and refuses if it changed since the preview,
@@ -363,6 +347,16 @@ async fn restore_under_lease(
         return Err(BackupError::Conflict(format!(
             "{function} changed since the preview: nothing was restored; run the restore again \
              to see the new difference"
+        )));
+    }
+    // What the data copy writes over was confirmed as previewed: objects written there since
+    // would be lost unannounced.
+    if let Some(changed) =
+        data::changed_since_preview(&preview.store, &preview.manifest, &preview.data).await?
+    {
+        return Err(BackupError::Conflict(format!(
+            "the data at {changed} changed since the preview: nothing was restored; run the \
+             restore again to see what it would write over"
         )));
     }
     let (who, account) = caller(region).await;
@@ -406,7 +400,7 @@ async fn restore_under_lease(
         "restore.begin",
         function,
         json!({"existed": preview.difference.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
-        json!({"snapshot": preview.verified.snapshot, "steps": preview.difference.steps.len()}),
+        json!({"snapshot": preview.verified.snapshot, "steps": preview.difference.steps.len(), "data_objects": preview.data.iter().map(|d| d.objects).sum::<usize>(), "data_overwrites": preview.overwrites()}),
         &Err(super::audit::STARTED.to_string()),
     );
     if let Some(log) = audit.filter(|_| preview.changes_anything()) {
@@ -426,44 +420,13 @@ async fn restore_under_lease(
         on_step: &on_step,
     };
     let result = runner.run(&preview.difference).await;
-    let mut data_objects = 0;
+    let mut copied = DataCopied::default();
     let result = match result {
         Ok(restored) => {
-            let mut data_result = Ok(());
-            let copies = preview
-                .data
-                .iter()
-                .zip(&preview.data_present)
-                .zip(&preview.manifest.data);
-            'copies: for (((from, to, _, _), there), copy) in copies {
-                for o in copy.objects.iter().filter(|o| !there.contains(&o.key)) {
-                    progress(Progress::DataObject {
-                        key: o.key.clone(),
-                        size: o.size,
-                    });
-                    let r = preview
-                        .store
-                        .bucket()
-                        .copy(
-                            (&from.bucket, &from.exact_child(&o.key)),
-                            (&to.bucket, &to.exact_child(&o.key)),
-                            o.size,
-                            None,
-                            Some(&o.copy_etag),
-                        )
-                        .await;
-                    if let Err(e) = r {
-                        data_result = Err(BackupError::Provider(
-                            crate::provider::ProviderError::Service(format!(
-                                "the function was restored, but copying data back stopped after {data_objects} objects ({e}); rerun to finish"
-                            )),
-                        ));
-                        break 'copies;
-                    }
-                    data_objects += 1;
-                }
-            }
-            data_result.map(|()| restored)
+            let (done, r) =
+                data::copy_back(&preview.store, &preview.manifest, &preview.data, progress).await;
+            copied = done;
+            r.map(|()| restored)
         }
         Err(e) => Err(e),
     };
@@ -473,14 +436,15 @@ async fn restore_under_lease(
         "restore",
         function,
         json!({"existed": preview.difference.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
-        json!({"snapshot": preview.verified.snapshot, "steps": preview.difference.steps.len(), "data_objects": data_objects}),
+        json!({"snapshot": preview.verified.snapshot, "steps": preview.difference.steps.len(), "data_objects": copied.objects, "data_overwritten": copied.overwritten}),
         &result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
     );
     append(audit, &rec, progress);
     result.map(|restored| RestoreOutcome {
         restored,
         safety_snapshot: safety.map(|(_, u)| u),
-        data_objects,
+        data_objects: copied.objects,
+        data_overwritten: copied.overwritten,
     })
 }
 

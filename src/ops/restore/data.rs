@@ -1,0 +1,196 @@
+//! S3 data in a restore: where each prefix goes, what is there already, what a copy writes over
+//! (S3 keeps nothing of it: no undo), the comparison again before the restore begins, and the
+//! copy back.
+
+use super::RestoreRequest;
+use crate::backup::data::{Destination, destination};
+use crate::backup::manifest::Manifest;
+use crate::backup::{BackupError, S3Uri, Store};
+use crate::ops::backup::Progress;
+
+/// One data prefix of the snapshot, and where it goes back to.
+#[derive(Debug, Clone)]
+pub struct DataRestore {
+    /// The copy in the backup store.
+    pub from: S3Uri,
+    pub to: S3Uri,
+    /// Objects to copy (those not already there as the snapshot holds them), and their bytes.
+    pub objects: usize,
+    pub bytes: u64,
+    /// What `to` held in the preview.
+    pub destination: Destination,
+}
+
+impl DataRestore {
+    /// Objects the copy writes over: there, with other content than the snapshot's.
+    pub fn overwrites(&self) -> usize {
+        self.destination.differ.len()
+    }
+}
+
+/// How many objects a copy back wrote, and how many of them replaced other content.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct DataCopied {
+    pub objects: usize,
+    pub overwritten: usize,
+}
+
+/// Where the snapshot's data goes back to, and what is there now. Refuses writing it over the
+/// live bucket it came from when the restore goes elsewhere.
+pub(super) async fn plan(
+    store: &Store,
+    manifest: &Manifest,
+    request: &RestoreRequest,
+    elsewhere: Option<String>,
+) -> Result<Vec<DataRestore>, BackupError> {
+    let mut out = Vec::new();
+    if request.skip_data || manifest.data.is_empty() {
+        return Ok(out);
+    }
+    // A restore elsewhere (another region, name or account: a drill, a recovery) must not
+    // write the snapshot's data back over the live bucket it came from by default.
+    if let Some(place) = elsewhere.filter(|_| request.data_to.is_none()) {
+        return Err(BackupError::Invalid(format!(
+            "this restore goes to {place}, and by default its S3 data would be copied back over \
+             {}: give --data-to s3://BUCKET/PREFIX for a copy of it, or --no-data",
+            manifest
+                .data
+                .iter()
+                .map(|d| d.source.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if request.data_to.is_some() && manifest.data.len() > 1 {
+        return Err(BackupError::Invalid(format!(
+            "the snapshot holds {} data prefixes: --data-to takes one; restore without it \
+             (to where they came from) or pass --no-data",
+            manifest.data.len()
+        )));
+    }
+    for copy in &manifest.data {
+        let from = S3Uri::parse(&copy.copy).map_err(BackupError::Corrupt)?;
+        let to = match &request.data_to {
+            Some(t) => t.clone(),
+            None => S3Uri::parse(&copy.source).map_err(BackupError::Corrupt)?,
+        };
+        let destination = destination(store, &to, &copy.objects).await?;
+        let missing = copy
+            .objects
+            .iter()
+            .filter(|o| !destination.same.contains(&o.key));
+        out.push(DataRestore {
+            from,
+            to,
+            objects: missing.clone().count(),
+            bytes: missing.map(|o| o.size).sum(),
+            destination,
+        });
+    }
+    Ok(out)
+}
+
+/// The preview's lines for the data: what is copied, what it writes over, what is already
+/// there.
+pub(super) fn lines(data: &[DataRestore]) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in data {
+        let to = &d.to;
+        if d.objects > 0 {
+            out.push(format!(
+                "  + copy {} objects ({} bytes) from {} to {to}",
+                d.objects, d.bytes, d.from
+            ));
+        }
+        if d.overwrites() > 0 {
+            let keys: Vec<&str> = d.destination.differ.keys().map(String::as_str).collect();
+            let shown = keys.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+            out.push(format!(
+                "  ! overwrites {} existing object(s) at {to} that differ from the snapshot \
+                 ({shown}{}): this cannot be undone — S3 keeps no copy of what it replaces \
+                 unless the bucket has versioning enabled",
+                d.overwrites(),
+                if keys.len() > 5 { ", …" } else { "" }
+            ));
+        }
+        if !d.destination.same.is_empty() {
+            out.push(format!(
+                "  = {} object(s) already at {to} as in the snapshot: not copied again",
+                d.destination.same.len()
+            ));
+        }
+    }
+    out
+}
+
+/// Reads the destinations again: what changed there since the preview (its overwrites and
+/// skips would no longer be what was confirmed), or `None`.
+pub(super) async fn changed_since_preview(
+    store: &Store,
+    manifest: &Manifest,
+    data: &[DataRestore],
+) -> Result<Option<String>, BackupError> {
+    for (d, copy) in data.iter().zip(&manifest.data) {
+        let now = destination(store, &d.to, &copy.objects).await?;
+        if now != d.destination {
+            let changed: Vec<&str> = copy
+                .objects
+                .iter()
+                .map(|o| o.key.as_str())
+                .filter(|k| {
+                    now.same.contains(*k) != d.destination.same.contains(*k)
+                        || now.differ.get(*k) != d.destination.differ.get(*k)
+                })
+                .take(5)
+                .collect();
+            return Ok(Some(format!("{} ({})", d.to, changed.join(", "))));
+        }
+    }
+    Ok(None)
+}
+
+/// Copies the objects not already there back, server-side, each only as the version the
+/// snapshot holds. Stops at the first failure, saying how far it got.
+pub(super) async fn copy_back(
+    store: &Store,
+    manifest: &Manifest,
+    data: &[DataRestore],
+    progress: &(dyn Fn(Progress) + Sync),
+) -> (DataCopied, Result<(), BackupError>) {
+    let mut done = DataCopied::default();
+    for (d, copy) in data.iter().zip(&manifest.data) {
+        let objects = copy
+            .objects
+            .iter()
+            .filter(|o| !d.destination.same.contains(&o.key));
+        for o in objects {
+            progress(Progress::DataObject {
+                key: o.key.clone(),
+                size: o.size,
+            });
+            let r = store
+                .bucket()
+                .copy(
+                    (&d.from.bucket, &d.from.exact_child(&o.key)),
+                    (&d.to.bucket, &d.to.exact_child(&o.key)),
+                    o.size,
+                    None,
+                    Some(&o.copy_etag),
+                )
+                .await;
+            if let Err(e) = r {
+                let e = BackupError::Provider(crate::provider::ProviderError::Service(format!(
+                    "the function was restored, but copying data back stopped after {} objects \
+                     ({e}); rerun to finish",
+                    done.objects
+                )));
+                return (done, Err(e));
+            }
+            done.objects += 1;
+            if d.destination.differ.contains_key(&o.key) {
+                done.overwritten += 1;
+            }
+        }
+    }
+    (done, Ok(()))
+}
