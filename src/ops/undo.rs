@@ -337,6 +337,10 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
     let safety = records
         .iter()
         .rev()
+        // A restore refused before its first change (not sent) replaced nothing.
+        .filter(|r| {
+            !r.result.starts_with(super::audit::CONFLICT) && !r.result.starts_with("refused")
+        })
         .find(|r| r.action.starts_with("restore"))
         .and_then(|r| {
             r.before

@@ -4,8 +4,8 @@
 //! checked in the target's registry, the drill's invoke, and another account reached through
 //! `--assume-role` or a profile that assumes a role.
 //!
-//! Regions: the backup fixture's HOME and DR (unique names), and the account 222222222222 that
-//! moto keeps apart for credentials of a role assumed there.
+//! Regions: the backup fixture's HOME, DR and PROXIED (unique names), and the account
+//! 222222222222 that moto keeps apart for credentials of a role assumed there.
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
@@ -13,7 +13,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{LayerVersionContentInput, Runtime};
 use serde_json::Value;
 
-use crate::backup::{DR, Fixture, HOME, backup, snapshot_of, state};
+use crate::backup::{DR, Fixture, HOME, PROXIED, backup, snapshot_of, state};
 use crate::support::moto::{self, ROLE_ARN};
 use crate::support::proxy::{Fault, FaultProxy, Rule};
 use crate::support::seed::{Seeder, code_zip};
@@ -1276,4 +1276,86 @@ async fn a_permission_on_an_alias_comes_back_on_the_alias() {
     ]);
     again.assert_exit(0);
     assert!(!again.stderr.contains("live-sns"), "{}", again.stderr);
+}
+
+/// A restore whose target changes between its preview and the write restores nothing, and is
+/// in the audit log as not sent (changed), as every change refused that way is; `lops audit`
+/// says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_refused_because_its_target_changed_is_recorded_as_not_sent() {
+    let fx = Fixture::new(PROXIED, "rrace").await;
+    let name = moto::unique("rrace");
+    fx.function(&name).await;
+    let snapshot = snapshot_of(&backup(&fx.lops(moto::url()), PROXIED, &name, &fx.to()));
+    fx.seeder.reserve(&name, 3).await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = fx.lops(&proxy.url);
+    // One preview's reads of the function; the next one is the comparison before the write.
+    lops.run(&["restore", &snapshot, "--dry-run"])
+        .assert_exit(0);
+    let preview_reads = proxy.calls(PROXIED, "lambda", "GetFunction");
+    assert!(preview_reads > 0);
+    proxy.add_after(
+        preview_reads as u32,
+        Rule::lambda(
+            PROXIED,
+            "GetFunction",
+            Fault::Delay(std::time::Duration::from_secs(3)),
+            Some(1),
+        ),
+    );
+    let child = lops.spawn(&["restore", &snapshot, "--yes"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proxy.calls(PROXIED, "lambda", "GetFunction") <= 2 * preview_reads {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no read before the write"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Someone else changes it while the restore compares.
+    fx.seeder.reserve(&name, 5).await;
+    let (code, stderr) = crate::support::cli::finish(child, 60);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("changed since the preview"), "{stderr}");
+    let got = fx
+        .seeder
+        .lambda
+        .get_function_concurrency()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("concurrency")
+        .reserved_concurrent_executions();
+    assert_eq!(got, Some(5), "nothing restored");
+    let audit = lops.run(&["audit", "--json"]).json();
+    let restores: Vec<&Value> = audit
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|r| {
+                    r["action"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .starts_with("restore")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(restores.len(), 1, "{audit:#}");
+    assert_eq!(restores[0]["action"], "restore");
+    assert_eq!(restores[0]["target"], name.as_str());
+    assert!(
+        restores[0]["result"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("changed since the preview, nothing sent: "),
+        "{audit:#}"
+    );
+    let text = lops.run(&["audit"]);
+    assert!(
+        text.stdout.contains("not sent (changed)"),
+        "{}",
+        text.stdout
+    );
 }

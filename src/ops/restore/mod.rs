@@ -327,20 +327,72 @@ pub async fn execute_restore(
 ) -> Result<RestoreOutcome, BackupError> {
     allowed(region.scope(), Kind::Restore)?;
     audit_ready(audit)?;
+    let (who, account) = caller(region).await;
+    // Confirmed, then refused before its first change (the target changed since the preview,
+    // no lease, no safety snapshot): recorded as not sent, so the log holds every restore
+    // asked for.
+    let not_sent = |e: BackupError| {
+        let result = match &e {
+            BackupError::Conflict(m) => format!("{}{m}", super::audit::CONFLICT),
+            BackupError::Refused(m) => format!("refused: {m}"),
+            other => other.to_string(),
+        };
+        let rec = restore_record(
+            region,
+            preview,
+            &who,
+            "restore",
+            json!({"existed": preview.difference.exists}),
+            Err(result),
+        );
+        append(audit, &rec, progress);
+        e
+    };
     // The safety snapshot may reuse blobs, and the restore reads the snapshot's: a prune
     // running now must keep them.
-    let lease = Lease::take(&preview.store).await?;
-    let result = restore_under_lease(region, preview, audit, progress).await;
+    let lease = Lease::take(&preview.store).await.map_err(not_sent)?;
+    let result = match before_first_change(region, preview, &account, progress).await {
+        Ok(safety) => restore_under_lease(region, preview, audit, progress, &who, safety).await,
+        Err(e) => Err(not_sent(e)),
+    };
     lease.release(&preview.store).await;
     result
 }
 
-async fn restore_under_lease(
+/// A record of this restore, with what it was to do.
+fn restore_record(
     region: &impl BackupRegion,
     preview: &RestorePreview,
-    audit: Option<&AuditLog>,
+    who: &str,
+    action: &str,
+    before: serde_json::Value,
+    result: Result<(), String>,
+) -> super::audit::Record {
+    let after = json!({
+        "snapshot": preview.verified.snapshot,
+        "steps": preview.difference.steps.len(),
+        "data_objects": preview.data.iter().map(|d| d.objects).sum::<usize>(),
+        "data_overwrites": preview.overwrites(),
+    });
+    record(
+        region.scope(),
+        who,
+        action,
+        &preview.difference.function,
+        before,
+        after,
+        &result,
+    )
+}
+
+/// Compares the target (and the data destinations) with the preview again and takes the
+/// safety snapshot of an existing target: changes nothing.
+async fn before_first_change(
+    region: &impl BackupRegion,
+    preview: &RestorePreview,
+    account: &str,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<RestoreOutcome, BackupError> {
+) -> Result<Option<(Manifest, String)>, BackupError> {
     let function = &preview.difference.function;
     let now = read_current(region.reads(), function).await?;
     if now != preview.current {
@@ -359,49 +411,57 @@ async fn restore_under_lease(
              restore again to see what it would write over"
         )));
     }
-    let (who, account) = caller(region).await;
-    let mut safety: Option<(Manifest, String)> = None;
-    if preview.difference.exists && preview.changes_anything() {
-        let options = CaptureOptions {
-            storage_class: "STANDARD".into(),
-            with_layers: false,
-            safety: true,
-        };
-        let c = capture(
-            region.reads(),
-            &region.scope().region,
-            &preview.store,
-            function,
-            &options,
-            &account,
-            &[],
-        )
-        .await
-        .map_err(|e| {
-            BackupError::Refused(format!(
-                "could not take a safety snapshot of {function} before changing it ({e}): \
-                     nothing was restored"
-            ))
-        })?;
-        let uri = S3Uri::parse(&c.snapshot).map_err(BackupError::Invalid)?;
-        let m = crate::backup::load_manifest(&preview.store, &uri).await?;
-        progress(Progress::Note(format!(
-            "safety snapshot of {function}: {}",
-            c.snapshot
-        )));
-        safety = Some((m, c.snapshot));
+    if !(preview.difference.exists && preview.changes_anything()) {
+        return Ok(None);
     }
+    let options = CaptureOptions {
+        storage_class: "STANDARD".into(),
+        with_layers: false,
+        safety: true,
+    };
+    let c = capture(
+        region.reads(),
+        &region.scope().region,
+        &preview.store,
+        function,
+        &options,
+        account,
+        &[],
+    )
+    .await
+    .map_err(|e| {
+        BackupError::Refused(format!(
+            "could not take a safety snapshot of {function} before changing it ({e}): \
+             nothing was restored"
+        ))
+    })?;
+    let uri = S3Uri::parse(&c.snapshot).map_err(BackupError::Invalid)?;
+    let m = crate::backup::load_manifest(&preview.store, &uri).await?;
+    progress(Progress::Note(format!(
+        "safety snapshot of {function}: {}",
+        c.snapshot
+    )));
+    Ok(Some((m, c.snapshot)))
+}
+
+async fn restore_under_lease(
+    region: &impl BackupRegion,
+    preview: &RestorePreview,
+    audit: Option<&AuditLog>,
+    progress: &(dyn Fn(Progress) + Sync),
+    who: &str,
+    safety: Option<(Manifest, String)>,
+) -> Result<RestoreOutcome, BackupError> {
     // No audit, no change: a record that the restore begins, before its first write, so that
     // one stopped half-way (a killed process) still says what it touched. The record at the
     // end says how it ended; a `restore.begin` without one means: run the restore again.
-    let begin = record(
-        region.scope(),
-        &who,
+    let begin = restore_record(
+        region,
+        preview,
+        who,
         "restore.begin",
-        function,
         json!({"existed": preview.difference.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
-        json!({"snapshot": preview.verified.snapshot, "steps": preview.difference.steps.len(), "data_objects": preview.data.iter().map(|d| d.objects).sum::<usize>(), "data_overwrites": preview.overwrites()}),
-        &Err(super::audit::STARTED.to_string()),
+        Err(super::audit::STARTED.to_string()),
     );
     if let Some(log) = audit.filter(|_| preview.changes_anything()) {
         log.append(&begin).map_err(|e| {
@@ -430,15 +490,16 @@ async fn restore_under_lease(
         }
         Err(e) => Err(e),
     };
-    let rec = record(
-        region.scope(),
-        &who,
+    let mut rec = restore_record(
+        region,
+        preview,
+        who,
         "restore",
-        function,
         json!({"existed": preview.difference.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
-        json!({"snapshot": preview.verified.snapshot, "steps": preview.difference.steps.len(), "data_objects": copied.objects, "data_overwritten": copied.overwritten}),
-        &result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+        result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
     );
+    rec.after["data_objects"] = json!(copied.objects);
+    rec.after["data_overwritten"] = json!(copied.overwritten);
     append(audit, &rec, progress);
     result.map(|restored| RestoreOutcome {
         restored,
