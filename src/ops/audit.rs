@@ -53,7 +53,8 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
     /// Confirmed as destructive (by typed name): a kill, a reservation of 0, a restore over a
-    /// function, a service change forced past its guard (`--force`).
+    /// function or over S3 objects that differ from the snapshot, a service change forced past
+    /// its guard (`--force`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub destructive: bool,
     /// Confirmed by the typed target name (a destructive change, a production profile, a

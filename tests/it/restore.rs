@@ -1359,3 +1359,62 @@ async fn a_restore_refused_because_its_target_changed_is_recorded_as_not_sent() 
         text.stdout
     );
 }
+
+/// A restore over an existing function is confirmed by its typed name (`--yes` standing for
+/// it): both its records say so, `typed` and `destructive`, as README's audit section promises;
+/// one that makes a new function was a plain yes, and its records carry neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_over_a_function_is_recorded_as_typed_and_destructive() {
+    let fx = Fixture::new(HOME, "rtyped").await;
+    let name = moto::unique("rtyped");
+    fx.function(&name).await;
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    fx.seeder.reserve(&name, 3).await;
+    lops.run(&["restore", &snapshot, "--yes"]).assert_exit(0);
+    let copy = format!("{name}-copy");
+    lops.run(&["restore", &snapshot, "--name", &copy, "--yes"])
+        .assert_exit(0);
+    let audit = lops.run(&["audit", "--json"]).json();
+    let flags = |target: &str| -> Vec<(String, bool, bool)> {
+        audit
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["target"] == target)
+            .filter(|r| {
+                r["action"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("restore")
+            })
+            .map(|r| {
+                (
+                    r["action"].as_str().unwrap_or_default().to_string(),
+                    r["typed"] == true,
+                    r["destructive"] == true,
+                )
+            })
+            .collect()
+    };
+    let mut over = flags(&name);
+    over.sort();
+    assert_eq!(
+        over,
+        [
+            ("restore".to_string(), true, true),
+            ("restore.begin".to_string(), true, true)
+        ],
+        "{audit:#}"
+    );
+    let mut new = flags(&copy);
+    new.sort();
+    assert_eq!(
+        new,
+        [
+            ("restore".to_string(), false, false),
+            ("restore.begin".to_string(), false, false)
+        ],
+        "{audit:#}"
+    );
+}

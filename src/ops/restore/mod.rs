@@ -359,7 +359,7 @@ pub async fn execute_restore(
     result
 }
 
-/// A record of this restore, with what it was to do.
+/// A record of this restore, with what it was to do and how it was confirmed.
 fn restore_record(
     region: &impl BackupRegion,
     preview: &RestorePreview,
@@ -374,7 +374,7 @@ fn restore_record(
         "data_objects": preview.data.iter().map(|d| d.objects).sum::<usize>(),
         "data_overwrites": preview.overwrites(),
     });
-    record(
+    let mut rec = record(
         region.scope(),
         who,
         action,
@@ -382,7 +382,14 @@ fn restore_record(
         before,
         after,
         &result,
-    )
+    );
+    // How it was confirmed, from the same rule that asked.
+    rec.destructive = preview.destructive();
+    rec.typed = matches!(
+        preview.confirmation(region.scope()),
+        super::Confirmation::Typed(_)
+    );
+    rec
 }
 
 /// Compares the target (and the data destinations) with the preview again and takes the
