@@ -512,6 +512,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
             "exists": preview.difference.exists,
             "steps": preview.difference.steps.iter().map(|s| s.describe()).collect::<Vec<_>>(),
             "notes": preview.difference.notes,
+            "not_in_snapshot": preview.difference.outside,
             "data_overwrites": preview.overwrites(),
             "dry_run": args.flags.dry_run,
             "result": outcome,

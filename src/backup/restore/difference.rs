@@ -22,6 +22,9 @@ pub struct Difference {
     /// where it is usable there). A layer published by a `Layer` step is mapped when run.
     pub layers: BTreeMap<String, String>,
     pub notes: Vec<String>,
+    /// What the function depends on that no snapshot holds (the EventBridge rules its policy
+    /// lets in): named in the preview, not a gap a drill counts.
+    pub outside: Vec<String>,
     /// Why it cannot be restored at all (checked before anything changes).
     pub refused: Vec<String>,
     /// The target's published versions before the restore: a publish that answers with one

@@ -193,8 +193,21 @@ pub(super) fn steps_for_policy(
     if let Some(document) = &manifest.policy {
         let (permissions, notes) = super::policy::parse(document);
         out.notes.extend(notes);
+        let mut rules = std::collections::BTreeSet::new();
         for p in permissions {
             let p = p.rewritten((&manifest.region, &manifest.account), (&region, account));
+            // The permission lets a rule invoke the function; the rule is not the function's
+            // and not in a snapshot.
+            if p.principal == "events.amazonaws.com"
+                && let Some(rule) = p.source_arn.as_deref().filter(|a| a.contains(":rule/"))
+                && rules.insert(rule.to_string())
+            {
+                out.outside.push(format!(
+                    "the resource policy lets EventBridge rule {rule} invoke the function, but \
+                     EventBridge rules are not in a snapshot: the rule itself is not restored \
+                     (recreate it, with this function as its target, if it is not there)"
+                ));
+            }
             let have = current.and_then(|c| {
                 c.permissions
                     .iter()

@@ -106,7 +106,8 @@ impl RestorePreview {
                 .map(|s| format!("  + {}", s.describe())),
         );
         out.extend(data::lines(&self.data));
-        out.extend(self.difference.notes.iter().map(|n| format!("  note: {n}")));
+        let notes = self.difference.notes.iter().chain(&self.difference.outside);
+        out.extend(notes.map(|n| format!("  note: {n}")));
         out
     }
 
