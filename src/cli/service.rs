@@ -163,7 +163,19 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
         });
     let observed: Vec<(String, Result<f64, crate::provider::ProviderError>)> =
         futures::future::join_all(reads).await;
-    let total: f64 = observed.iter().filter_map(|(_, r)| r.as_ref().ok()).sum();
+    let taken: Vec<(String, Option<f64>)> = regions
+        .iter()
+        .map(|r| {
+            let n = observed.iter().find(|(o, _)| o == r);
+            (r.clone(), n.and_then(|(_, n)| n.as_ref().ok().copied()))
+        })
+        .collect();
+    let taken_shares = service::observed_shares(&taken);
+    let unread: Vec<&str> = taken
+        .iter()
+        .filter(|(_, n)| n.is_none())
+        .map(|(r, _)| r.as_str())
+        .collect();
     let shares = view.shares();
     let mut rows = Vec::new();
     let mut partial = false;
@@ -173,17 +185,23 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
             .as_ref()
             .and_then(|r| observed.iter().find(|(o, _)| o == r))
             .map(|(_, r)| r);
-        let (invocations, taken, note) = match seen {
-            Some(Ok(n)) => (Some(*n), (total > 0.0).then(|| n / total), None),
+        let taken = region
+            .as_ref()
+            .and_then(|r| taken_shares.get(r).copied())
+            .flatten();
+        let (invocations, note) = match seen {
+            Some(Ok(n)) => (Some(*n), None),
             Some(Err(e)) => {
                 partial = true;
-                (None, None, Some(e.to_string()))
+                (None, Some(e.to_string()))
             }
-            None => (
-                None,
-                None,
-                Some("not read (add the region with --regions)".to_string()),
-            ),
+            None => {
+                partial = true;
+                (
+                    None,
+                    Some("not read (add the region with --regions)".to_string()),
+                )
+            }
         };
         rows.push(json!({
             "region": region,
@@ -274,6 +292,13 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
             if let Err(e) = r {
                 err!("lops: {region}: invocations not read: {e}");
             }
+        }
+        if !unread.is_empty() {
+            let _ = writeln!(
+                out,
+                "OBSERVED needs every region's load: {} not read (read with --regions)",
+                unread.join(", ")
+            );
         }
     }
     Ok(if partial { Exit::Partial } else { Exit::Done })

@@ -3,8 +3,6 @@
 //! levers on the selected region (drain, restore, set its weight), each handed to the ops
 //! layer as a request in the scope that owns the service's zone.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
 use super::{Action, Effect, Input, Popup, State};
@@ -90,13 +88,20 @@ fn invocations(
     let r = scope_of(state, index, region)?;
     match service.functions.get(region) {
         Some(names) if !names.is_empty() => {
-            let found: Vec<f64> = names
-                .iter()
-                .filter_map(|n| r.function(n))
-                .filter(|f| f.metrics.is_some())
-                .map(|f| f.stats(state.window).invocations)
-                .collect();
-            (!found.is_empty()).then(|| found.iter().sum())
+            let found: Vec<_> = names.iter().filter_map(|n| r.function(n)).collect();
+            // Unread while a function it lists waits for its numbers, or the inventory itself;
+            // none of them there once the region is read: it took nothing (as `service show`).
+            if found.iter().any(|f| f.metrics.is_none())
+                || (found.is_empty() && !r.inventory_loaded)
+            {
+                return None;
+            }
+            Some(
+                found
+                    .iter()
+                    .map(|f| f.stats(state.window).invocations)
+                    .sum(),
+            )
         }
         _ => r
             .totals
@@ -116,11 +121,11 @@ pub fn rows(state: &State) -> Vec<ServiceRow> {
         let weights = view.weights();
         let configured = view.shares();
         let regions = view.regions();
-        let taken: BTreeMap<&String, Option<f64>> = regions
+        let taken: Vec<(String, Option<f64>)> = regions
             .iter()
-            .map(|r| (r, invocations(state, i, &pane.services[i], r)))
+            .map(|r| (r.clone(), invocations(state, i, &pane.services[i], r)))
             .collect();
-        let total: f64 = taken.values().flatten().sum();
+        let taken = crate::ops::service::observed_shares(&taken);
         for region in &regions {
             let members: Vec<_> = view
                 .members
@@ -145,12 +150,7 @@ pub fn rows(state: &State) -> Vec<ServiceRow> {
                     .collect(),
                 weight: weights.get(region).copied(),
                 share: configured.get(region).copied(),
-                observed: taken
-                    .get(region)
-                    .copied()
-                    .flatten()
-                    .filter(|_| total > 0.0)
-                    .map(|n| n / total),
+                observed: taken.get(region).copied().flatten(),
                 health,
                 routing: members
                     .first()
@@ -367,8 +367,8 @@ mod tests {
             record: "api.example.com".into(),
             kind: "CNAME".into(),
             profile: Some("prod".into()),
-            regions: BTreeMap::new(),
-            functions: BTreeMap::new(),
+            regions: std::collections::BTreeMap::new(),
+            functions: std::collections::BTreeMap::new(),
         }
     }
 

@@ -282,13 +282,42 @@ async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
     assert_eq!(doc["complete"], true);
     assert_eq!(doc["ttl"], 60);
     // The text face says the same.
-    let run = lops.run(&["service", "show", "checkout", "--config", &config]);
+    let run = lops.run(&[
+        "service",
+        "show",
+        "checkout",
+        "--config",
+        &config,
+        "--regions",
+        "us-east-1,eu-west-1,ap-southeast-2",
+    ]);
     run.assert_exit(0);
     assert!(
-        run.stdout.contains("eu-west-1") && run.stdout.contains("40%"),
+        run.stdout.contains("eu-west-1")
+            && run.stdout.contains("40%")
+            && run.stdout.contains("75%"),
         "{}",
         run.stdout
     );
+    // With two regions' load unread (the config reads us-east-1 only), no region gets a share
+    // of a part of the load, nor a drift: said, exit 3.
+    let run = lops.run(&["service", "show", "checkout", "--config", &config]);
+    run.assert_exit(3);
+    assert!(
+        run.stdout
+            .contains("OBSERVED needs every region's load: ap-southeast-2, eu-west-1 not read")
+            && !run.stdout.contains("75%"),
+        "{}",
+        run.stdout
+    );
+    let run = service(&lops, &config, "show checkout --json");
+    run.assert_exit(3);
+    let doc = run.json();
+    assert_eq!(doc["complete"], false);
+    for m in doc["members"].as_array().expect("members") {
+        assert_eq!(m["observed_share"], serde_json::Value::Null, "{m}");
+        assert_eq!(m["drift"], serde_json::Value::Null, "{m}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -384,6 +384,22 @@ pub fn same_members(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Each region's share of what the service's regions took (`taken`: each region's
+/// invocations, `None` where unread). While any region's load is unread there are no shares
+/// at all: a share of part of the load, set against shares of the whole record set, would
+/// flag drift that is not there (the same rule in both faces).
+pub fn observed_shares(taken: &[(String, Option<f64>)]) -> BTreeMap<String, Option<f64>> {
+    let complete = taken.iter().all(|(_, n)| n.is_some());
+    let total: f64 = taken.iter().filter_map(|(_, n)| *n).sum();
+    taken
+        .iter()
+        .map(|(region, n)| {
+            let share = n.filter(|_| complete && total > 0.0).map(|n| n / total);
+            (region.clone(), share)
+        })
+        .collect()
+}
+
 /// `over` / `under` when the share a region really took is more than 5 points from the share
 /// it is configured to take (the same rule in both faces).
 pub fn drift(configured: Option<f64>, observed: Option<f64>) -> Option<&'static str> {
@@ -503,6 +519,25 @@ pub async fn observed<S: crate::provider::RegionSource>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shares_need_every_regions_load() {
+        let read = |a: Option<f64>| {
+            vec![
+                ("us-east-1".to_string(), Some(15.0)),
+                ("eu-west-1".to_string(), Some(45.0)),
+                ("ap-southeast-2".to_string(), a),
+            ]
+        };
+        let all = observed_shares(&read(Some(40.0)));
+        assert_eq!(all["eu-west-1"], Some(0.45));
+        // One region unread: no share anywhere, so no drift flagged on a part of the load.
+        let part = observed_shares(&read(None));
+        assert!(part.values().all(Option::is_none), "{part:?}");
+        // Nothing taken anywhere: no share to compare.
+        let none = observed_shares(&[("us-east-1".to_string(), Some(0.0))]);
+        assert_eq!(none["us-east-1"], None);
+    }
 
     #[test]
     fn targets_name_their_region() {
