@@ -172,10 +172,8 @@ pub async fn prepare<S: RegionActions>(
     if let Change::Route {
         function, alias, ..
     } = &plan.change
-        && let Some(rollout) = audit
-            .and_then(super::rollout::RolloutStore::beside)
-            .and_then(|store| store.load(&plan.scope, function, alias))
-            .filter(|r| r.standing() == super::rollout::Standing::Running)
+        && let Some(store) = audit.and_then(super::rollout::RolloutStore::beside)
+        && let Some(rollout) = super::rollout::driving(source, &store, function, alias).await
     {
         return Err(OpsError::Refused(format!(
             "{}: a change of the alias under it would halt it at its next step, its guard no \
@@ -183,8 +181,8 @@ pub async fn prepare<S: RegionActions>(
              {alias} --fn {function} --profile {} --regions {}`) returns the weights it started \
              from",
             rollout.in_the_way(),
-            plan.scope.profile,
-            plan.scope.region
+            rollout.profile,
+            rollout.region
         )));
     }
     Ok(plan)

@@ -66,6 +66,33 @@ async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
             run.stderr
         );
     }
+    // Also through another profile name of the same account (moto: one account).
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile other]\nregion = {region}\n"),
+    )
+    .expect("aws config");
+    let run = lops.run(&[
+        "traffic",
+        "promote",
+        "live",
+        "--fn",
+        &f,
+        "--regions",
+        region,
+        "--profile",
+        "other",
+        "--yes",
+    ]);
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("would halt it at its next step")
+            && run.stderr.contains(&format!(
+                "lops traffic abort live --fn {f} --profile default"
+            )),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.1)])

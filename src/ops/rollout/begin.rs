@@ -1,7 +1,8 @@
-//! A confirmed rollout's start: the alias is read again right before the rollout is saved, as
-//! every change compares its target again before its write.
+//! Where a rollout meets other changes: a confirmed rollout's start reads its alias again right
+//! before it is saved (as every change compares its target again before its write), and a
+//! change of an alias a rollout drives is told so.
 
-use super::{Rollout, Routing};
+use super::{Rollout, RolloutStore, Routing, Standing};
 use crate::ops::OpsError;
 use crate::provider::RegionActions;
 
@@ -25,4 +26,31 @@ pub async fn compare_again<S: RegionActions>(source: &S, r: &Rollout) -> Result<
         found.describe(),
         start.describe()
     )))
+}
+
+/// The rollout a live lops drives now on `function:alias` in `source`'s region: under its
+/// profile, or under another profile name of the same account (or one whose account is not
+/// known: the same alias, possibly). STS is asked only when another profile's rollout is there.
+pub async fn driving<S: RegionActions>(
+    source: &S,
+    store: &RolloutStore,
+    function: &str,
+    alias: &str,
+) -> Option<Rollout> {
+    let scope = source.scope();
+    let live: Vec<Rollout> = store
+        .running()
+        .into_iter()
+        .filter(|r| r.region == scope.region && r.function == function && r.alias == alias)
+        .filter(|r| r.standing() == Standing::Running)
+        .collect();
+    if let Some(own) = live.iter().find(|r| r.profile == scope.profile) {
+        return Some(own.clone());
+    }
+    if live.is_empty() {
+        return None;
+    }
+    let account = crate::ops::same_function::account(source).await;
+    live.into_iter()
+        .find(|r| r.account.is_none() || account.is_none() || r.account == account)
 }

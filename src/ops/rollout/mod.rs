@@ -14,7 +14,7 @@ pub mod store;
 use serde::{Deserialize, Serialize};
 
 pub use abort::{AbortOutcome, abort, roll_back, rolling_back};
-pub use begin::compare_again;
+pub use begin::{compare_again, driving};
 pub use drive::{run, start};
 pub use heartbeat::{interrupt, interrupt_in};
 pub use store::{Owner, RolloutStore, Standing};
