@@ -230,3 +230,26 @@ fn nothing_done_under_the_profiles_chosen_names_the_last_change_elsewhere() {
         "nothing to undo: no reversible action is recorded"
     );
 }
+
+#[test]
+fn a_rollouts_step_before_an_undone_change_is_still_the_last_change() {
+    let mut step = record("s", Some(&format!("{ROLLOUT_BATCH}orders-api:live")), None);
+    step.action = "traffic.set".into();
+    let set = record("b", None, None);
+    let undo = record("u", None, Some("b"));
+    let all = vec![step, set, undo];
+    assert!(undo_targets(&all).is_empty());
+    assert!(undo_refused(&all));
+    let said = nothing_to_undo(&all);
+    assert!(
+        said.starts_with("the last change was made by the rollout of orders-api:live"),
+        "{said}"
+    );
+    // Nothing under `ro`, and nothing reversible anywhere: said once.
+    let ro = ["ro".to_string()];
+    let only = vec![record("b", None, None), record("u", None, Some("b"))];
+    assert_eq!(
+        nothing_here(&only, &[], &ro, None),
+        "nothing to undo: no reversible action is recorded"
+    );
+}

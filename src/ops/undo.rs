@@ -311,9 +311,7 @@ pub const ROLLOUT_BATCH: &str = "rollout:";
 
 /// The last change a rollout made, when the last undoable change is one (its target).
 fn rollout_step(records: &[Record]) -> Option<(&Record, &str)> {
-    let step = records.iter().rev().find(|r| {
-        r.result == "ok" && r.undoes.is_none() && UNDOABLE.contains(&r.action.as_str())
-    })?;
+    let step = last_reversible(records)?;
     let target = step.batch.as_deref()?.strip_prefix(ROLLOUT_BATCH)?;
     Some((step, target))
 }
@@ -376,10 +374,11 @@ pub fn nothing_here(
     match elsewhere(all, chosen) {
         Some(there) => format!("{} under {within}; {there}", nothing_to_undo(chosen)),
         // Nothing was done under them at all: what the log's last change is.
-        None if chosen.is_empty() && !all.is_empty() => format!(
+        None if chosen.is_empty() && rollout_step(all).is_some() => format!(
             "nothing to undo: nothing was done under {within}; elsewhere, {}",
             nothing_to_undo(all)
         ),
+        None if chosen.is_empty() => nothing_to_undo(all),
         None => nothing_to_undo(chosen),
     }
 }
@@ -480,21 +479,31 @@ pub fn partial_batch(all: &[Record], targets: &[Record]) -> Option<String> {
 /// What `undo` reverts: the last reversible action that worked (or whose outcome is unknown: it
 /// started and its lops stopped; undo finds whether it landed) and is not undone yet, and, when
 /// it was one target of a batch, every other such target of that batch.
-pub fn undo_targets(records: &[Record]) -> Vec<Record> {
-    // Undone: an undo of it worked, or may have (no answer came: taken as undone, as said
-    // then); a failed undo leaves it to undo again.
+/// Whether `r` is a change undo could take back: made (or maybe made: no answer came), not
+/// itself an undo, of a kind undo knows, and not undone already — an undo of it worked, or may
+/// have (taken as undone, as said then); a failed undo leaves it to undo again.
+fn reversible(records: &[Record]) -> impl Fn(&&Record) -> bool + '_ {
     let undone: Vec<&str> = records
         .iter()
         .filter(|r| r.result == "ok" || super::audit::outcome_unknown(&r.result))
         .filter_map(|r| r.undoes.as_deref())
         .collect();
-    let reversible = |r: &&Record| {
+    move |r: &&Record| {
         (r.result == "ok" || super::audit::outcome_unknown(&r.result))
             && r.undoes.is_none()
             && UNDOABLE.contains(&r.action.as_str())
             && !undone.contains(&r.id.as_str())
-    };
-    let Some(last) = records.iter().rev().find(reversible) else {
+    }
+}
+
+/// The last change undo could take back, if any (a rollout's step included).
+fn last_reversible(records: &[Record]) -> Option<&Record> {
+    records.iter().rev().find(reversible(records))
+}
+
+pub fn undo_targets(records: &[Record]) -> Vec<Record> {
+    let reversible = reversible(records);
+    let Some(last) = last_reversible(records) else {
         return Vec::new();
     };
     // A rollout's step: undone alone it would leave the alias half-way (see nothing_to_undo).
