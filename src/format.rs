@@ -273,10 +273,21 @@ pub fn ascii_text(text: &str) -> std::borrow::Cow<'_, str> {
     if text.is_ascii() {
         return text.into();
     }
-    text.chars()
-        .map(|c| if c.is_ascii() { c } else { ascii_for(c) })
-        .collect::<String>()
-        .into()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        // Where one character would change the meaning (`≤` is not `<`), several.
+        match c {
+            c if c.is_ascii() => out.push(c),
+            '→' => out.push_str("->"),
+            '←' => out.push_str("<-"),
+            '⇒' => out.push_str("=>"),
+            '≤' => out.push_str("<="),
+            '≥' => out.push_str(">="),
+            '…' | '⋯' => out.push_str("..."),
+            c => out.push(ascii_for(c)),
+        }
+    }
+    out.into()
 }
 
 /// A version as people read it: `v3`, and `$LATEST` as itself (never `v$LATEST`).
@@ -361,8 +372,8 @@ mod tests {
     #[test]
     fn ascii_text_says_each_glyph_in_ascii_and_anything_else_as_a_question_mark() {
         assert_eq!(
-            super::ascii_text("v1 → v2 – ≈ 3 … ✗ é"),
-            "v1 > v2 - ~ 3 . X ?"
+            super::ascii_text("v1 → v2 – ≈ 3 … ✗ é ≤ ≥"),
+            "v1 -> v2 - ~ 3 ... X ? <= >="
         );
         assert!(matches!(
             super::ascii_text("plain"),

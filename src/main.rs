@@ -9,8 +9,9 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // Help and version go to stdout, usage errors to stderr.
-            if let Err(w) = e.print()
+            // Help and version go to stdout, usage errors to stderr (in ASCII where the
+            // terminal takes nothing else).
+            if let Err(w) = print_clap(&e)
                 && w.kind() != std::io::ErrorKind::BrokenPipe
             {
                 let _ = writeln!(std::io::stderr(), "lops: cannot write output: {w}");
@@ -74,5 +75,22 @@ fn main() -> ExitCode {
             let _ = writeln!(cli::stderr(), "lops: {}", failure.message);
             failure.exit.into()
         }
+    }
+}
+
+/// clap's help, version or usage error, as clap prints it, or as plain ASCII text where the
+/// terminal takes nothing else (`--ascii`, a locale that is not UTF-8).
+fn print_clap(e: &clap::Error) -> std::io::Result<()> {
+    if !cli::ascii_terminal() {
+        return e.print();
+    }
+    let text = e.render().to_string();
+    let text = lops::format::ascii_text(&text);
+    if e.use_stderr() {
+        std::io::stderr().write_all(text.as_bytes())
+    } else {
+        let mut out = std::io::stdout();
+        out.write_all(text.as_bytes())?;
+        out.flush()
     }
 }

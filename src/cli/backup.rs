@@ -148,6 +148,11 @@ fn bar(json: bool) -> ProgressBar {
     if let Ok(style) =
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
     {
+        // indicatif draws its own glyphs: ASCII ones where the terminal takes nothing else.
+        let style = match super::ascii_terminal() {
+            true => style.progress_chars("#>-").tick_chars("|/-\\ "),
+            false => style,
+        };
         bar.set_style(style);
     }
     bar

@@ -198,14 +198,25 @@ pub fn stderr() -> ErrOut {
     ErrOut(std::io::stderr().lock())
 }
 
-/// Whether the text lops prints is ASCII only: set once per command from `--ascii` and the
-/// locale; never for `--json`, whose reader takes UTF-8 whatever the terminal.
-static ASCII_TEXT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+/// Whether the text lops prints is ASCII only, on stderr and on stdout: set once per command
+/// from `--ascii` and the locale. Stdout stays UTF-8 under `--json`, whose reader takes it
+/// whatever the terminal.
+static ASCII_TEXT: std::sync::OnceLock<(bool, bool)> = std::sync::OnceLock::new();
+
+/// Whether the terminal takes ASCII only: `--ascii` on the command line, or a locale that is
+/// not UTF-8.
+pub fn ascii_terminal() -> bool {
+    std::env::args()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--ascii")
+        || !crate::format::utf8_locale()
+}
 
 /// Writes `buf` to `out`, as ASCII where the terminal takes nothing else. Each piece a
 /// formatted line is written in is whole UTF-8; anything else goes as it is.
-fn write_shown(out: &mut impl std::io::Write, buf: &[u8]) -> std::io::Result<usize> {
-    if buf.is_ascii() || !ASCII_TEXT.get().copied().unwrap_or(false) {
+fn write_shown(out: &mut impl std::io::Write, buf: &[u8], stdout: bool) -> std::io::Result<usize> {
+    let (err, out_too) = ASCII_TEXT.get().copied().unwrap_or_default();
+    if buf.is_ascii() || !(if stdout { out_too } else { err }) {
         return out.write(buf);
     }
     match std::str::from_utf8(buf) {
@@ -221,7 +232,7 @@ pub struct ErrOut(std::io::StderrLock<'static>);
 
 impl std::io::Write for ErrOut {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        write_shown(&mut self.0, buf)
+        write_shown(&mut self.0, buf, false)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -245,7 +256,7 @@ impl Out {
 impl std::io::Write for Out {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         STDOUT_WRITTEN.store(true, std::sync::atomic::Ordering::Relaxed);
-        Out::noted(write_shown(&mut self.0, buf))
+        Out::noted(write_shown(&mut self.0, buf, true))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -284,7 +295,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
     let json = std::env::args()
         .take_while(|a| a != "--")
         .any(|a| a == "--json");
-    let _ = ASCII_TEXT.set(!json && (global.ascii || !crate::format::utf8_locale()));
+    let ascii = global.ascii || !crate::format::utf8_locale();
+    let _ = ASCII_TEXT.set((ascii, ascii && !json));
     let result = dispatch(global, command).await;
     // With --json, stdout is one JSON document also when the command failed before it printed
     // its own (a cron job reads `error` and `exit` instead of an empty document).

@@ -223,6 +223,27 @@ async fn seeded_fleet_in_three_regions_is_reported_in_full() {
             run.stdout
         );
     }
+    // A preview on stderr is text whatever stdout is: ASCII also with --json, whose document
+    // stays UTF-8; so is clap's help.
+    let f = &fleets[0][1].name;
+    let run = lops.run_with_env(
+        &["kill", f, "--regions", regions[0], "--dry-run", "--json"],
+        &[("LC_ALL", "C")],
+    );
+    run.assert_exit(0);
+    assert!(run.stderr.is_ascii(), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(" -> reserved concurrency 0"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["dry_run"], true);
+    let help = lops.run_with_env(&["traffic", "plan", "--help"], &[("LC_ALL", "C")]);
+    assert!(
+        help.stdout.is_ascii() && help.stdout.contains("..."),
+        "{}",
+        help.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
