@@ -41,7 +41,8 @@ pub(super) async fn invoke_plan<S: RegionActions>(
             .alias(&r.function, q)
             .await
             .ok()
-            .filter(|a| !a.additional_weights.is_empty())
+            // A second version at 0 % takes no calls: the alias runs its main version alone.
+            .filter(|a| a.additional_weights.iter().any(|(_, w)| *w > 0.0))
             .map(|a| {
                 super::describe::describe_routing(&a.function_version, a.additional_weights.first())
             }),
