@@ -78,7 +78,16 @@ pub(super) fn on_inventory(
                 r.inventory_loaded = true;
                 match inventory.incomplete {
                     Some(why) => r.partly_answered(at, Read::Inventory, why),
-                    None => r.answered(at, Read::Inventory),
+                    None => {
+                        r.answered(at, Read::Inventory);
+                        // A whole listing without a marked function: it is gone, and so is
+                        // its mark (a function made later under its name was never marked).
+                        let names: std::collections::HashSet<String> =
+                            r.functions.iter().map(|f| f.info.name.clone()).collect();
+                        state
+                            .marks
+                            .retain(|(i, name)| *i != region || names.contains(name));
+                    }
                 }
             }
         }

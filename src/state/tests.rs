@@ -2043,6 +2043,38 @@ fn space_marks_rows_that_follow_their_function_and_esc_clears_them() {
     assert!(s.marks.is_empty());
 }
 
+/// A marked function that a whole listing no longer has is gone, and so is its mark: one made
+/// later under its name was never marked.
+#[test]
+fn a_mark_goes_with_its_function() {
+    let mut s = with_aliases();
+    select(&mut s, 0, "cron");
+    update(&mut s, key(' '));
+    let listed = |s: &mut State, seq: u64, names: &[(&str, &str)]| {
+        update(
+            s,
+            Msg::Inventory {
+                region: 0,
+                seq,
+                at: t0(),
+                result: Ok(Inventory {
+                    functions: names.iter().map(|(n, t)| info(n, t)).collect(),
+                    account_concurrency_limit: Some(1000),
+                    ..Default::default()
+                }),
+            },
+        );
+    };
+    listed(&mut s, 2, &[("api", "web"), ("worker", "batch")]);
+    assert!(s.marks.is_empty(), "{:?}", s.marks);
+    listed(
+        &mut s,
+        3,
+        &[("api", "web"), ("worker", "batch"), ("cron", "batch")],
+    );
+    assert!(batch::marked(&s).is_empty());
+}
+
 /// A filter that hides the chosen function (matching nothing, or others) and is then cleared
 /// puts the highlight back on it: a key never acts on a row the user did not choose.
 #[test]
