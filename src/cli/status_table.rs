@@ -17,9 +17,16 @@ pub(super) fn write_table(
     calls: Option<&Vec<CallCount>>,
 ) -> std::io::Result<()> {
     let w = window.label();
+    // The scope column as wide as its longest (`prod-eu/ap-southeast-2`): never into the names.
+    let scope_w = reports
+        .iter()
+        .map(|r| r.scope.to_string().chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(14);
     writeln!(
         out,
-        "{:<14} {:<32} {:<8} {:>9} {:>6} {:>5} {:>7} {:>7} {:>10}  ALARM",
+        "{:<scope_w$} {:<32} {:<8} {:>9} {:>6} {:>5} {:>7} {:>7} {:>10}  ALARM",
         "REGION",
         "FUNCTION",
         "STATE",
@@ -59,7 +66,7 @@ pub(super) fn write_table(
             };
             writeln!(
                 out,
-                "{:<14} {:<32} {:<8} {:>9} {:>6} {:>5} {:>7} {:>7} {:>10}  {}",
+                "{:<scope_w$} {:<32} {:<8} {:>9} {:>6} {:>5} {:>7} {:>7} {:>10}  {}",
                 report.scope.to_string(),
                 name,
                 format::truncate(&f.state, 8),
@@ -78,7 +85,7 @@ pub(super) fn write_table(
             )?;
             for alias in &f.aliases {
                 if let Some(line) = alias_line(alias, data.metrics_of(&f.name)) {
-                    writeln!(out, "{:<14} {line}", "")?;
+                    writeln!(out, "{:<scope_w$} {line}", "")?;
                 }
             }
         }

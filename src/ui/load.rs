@@ -192,10 +192,22 @@ fn share_lines(
         true => rows.saturating_sub(1).max(1),
         false => counts.len(),
     };
+    // Labels as wide as the longest (`prod-eu/ap-southeast-2`), the bar giving up what they
+    // take beyond 16 columns: a label never runs into its bar.
+    let label = counts
+        .iter()
+        .map(|(l, _)| l.chars().count() + 1)
+        .max()
+        .unwrap_or(16)
+        .clamp(16, 32);
+    let width = width.saturating_sub(label - 16).max(4);
     let mut lines: Vec<Line> = counts
         .iter()
         .take(room)
-        .map(|(label, n)| share_line(label, *n, sum, width, theme))
+        .map(|(name, n)| {
+            let name = format!("{:<label$}", format::truncate(name, label - 1));
+            share_line(&name, *n, sum, width, theme)
+        })
         .collect();
     let rest = &counts[room.min(counts.len())..];
     if !rest.is_empty() {
@@ -215,12 +227,12 @@ fn share_lines(
     lines
 }
 
-/// A row's share of `sum`; never read (`None`) is `–`, not a share of 0, and with no
+/// A row's share of `sum` after its `label` (padded to its column); never read (`None`) is `–`, not a share of 0, and with no
 /// invocations anywhere there is no share to show either (`–`, the count 0).
 fn share_line(label: &str, n: Option<f64>, sum: f64, width: usize, theme: &Theme) -> Line<'static> {
     let Some(n) = n else {
         return Line::from(vec![
-            Span::raw(format!("{label:<16}")),
+            Span::raw(label.to_string()),
             Span::styled(
                 format!(
                     "{:width$} {:>6} {:>7}",
@@ -234,7 +246,7 @@ fn share_line(label: &str, n: Option<f64>, sum: f64, width: usize, theme: &Theme
     };
     let share = (sum > 0.0).then(|| n / sum);
     Line::from(vec![
-        Span::raw(format!("{label:<16}")),
+        Span::raw(label.to_string()),
         Span::styled(bar(share.unwrap_or(0.0), width, theme), theme.ok()),
         Span::raw(format!(
             " {:>6} {:>7}",

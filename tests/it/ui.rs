@@ -1601,3 +1601,71 @@ fn the_other_versions_line_is_named_as_such() {
     );
     assert_eq!(lops::format::version("7"), "v7");
 }
+
+/// A long scope label (`profile/region`) never runs into its bar: the label column is as wide
+/// as the longest, the shares stay in one column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_view_keeps_long_scope_labels_out_of_their_bars() {
+    let scopes = vec![
+        lops::provider::Scope::new("default", "us-east-1", Access::default()),
+        lops::provider::Scope::new("prod-europe", "ap-southeast-2", Access::default()),
+    ];
+    let mut state = State::new(
+        scopes,
+        Keymap::default(),
+        ScreenOptions {
+            demo: false,
+            metrics_secs: 60,
+        },
+        start(),
+    );
+    for (i, n) in [(0, 30.0), (1, 10.0)] {
+        update(
+            &mut state,
+            Msg::Inventory {
+                region: i,
+                seq: 1,
+                at: start(),
+                result: Ok(lops::provider::Inventory {
+                    functions: vec![lops::provider::FunctionInfo {
+                        name: "api".into(),
+                        state: "Active".into(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+        );
+        let mut snapshot = lops::provider::MetricsSnapshot {
+            window_end: Some(start()),
+            ..Default::default()
+        };
+        let m = lops::provider::FunctionMetrics {
+            invocations: lops::provider::Series::from_values(
+                (0..lops::provider::MINUTES).map(|m| Some(if m >= 55 { n } else { 0.0 })),
+            ),
+            ..Default::default()
+        };
+        snapshot.functions.insert("api".to_string(), m);
+        update(
+            &mut state,
+            Msg::Metrics {
+                region: i,
+                seq: 1,
+                at: start(),
+                result: Ok(snapshot),
+            },
+        );
+    }
+    key(&mut state, '3');
+    let out = screen(&mut state, &MONO, 80, 24);
+    let line = |label: &str| {
+        out.lines()
+            .find(|l| l.contains(label) && l.contains('%'))
+            .unwrap_or_else(|| panic!("{label}: {out}"))
+            .to_string()
+    };
+    let (short, long) = (line("│us-east-1 "), line("prod-europe/ap-southeast-2 "));
+    assert_eq!(short.find('%'), long.find('%'), "{out}");
+    assert!(long.contains("75%") || short.contains("75%"), "{out}");
+}
