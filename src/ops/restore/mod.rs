@@ -84,10 +84,10 @@ impl RestorePreview {
             self.manifest.taken_at,
             self.difference.function,
             self.difference.region,
-            if self.difference.exists {
-                " — it exists: a safety snapshot is taken first"
-            } else {
-                " — new function"
+            match (self.difference.exists, self.changes_anything()) {
+                (true, true) => " — it exists: a safety snapshot is taken first",
+                (true, false) => " — it exists",
+                (false, _) => " — new function",
             }
         )];
         out.push(format!(
@@ -299,7 +299,13 @@ impl RestoreOutcome {
             .restored
             .versions
             .iter()
-            .map(|(a, b)| format!("v{a}→v{b}"))
+            .map(|(a, b)| {
+                format!(
+                    "{}→{}",
+                    crate::format::version(a),
+                    crate::format::version(b)
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let data = match (self.data_objects, self.data_overwritten) {
