@@ -399,3 +399,72 @@ async fn data_restored_over_changed_live_objects_is_announced_and_typed() {
         .expect("a restore.begin record");
     assert_eq!(begin["after"]["data_overwrites"], 1, "{begin}");
 }
+
+/// An object written at the destination while the function is being restored (after the
+/// comparison before the first change) is never replaced unannounced: the destination is read
+/// again right before the data copy, and the change stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_written_while_the_function_is_restored_is_not_copied_over() {
+    let fx = Fixture::new(PROXIED, "midw").await;
+    let name = moto::unique("midw");
+    fx.plain_function(&name).await;
+    let source = moto::unique("src-midw-");
+    create_bucket(&fx.s3, &source, PROXIED).await;
+    put(&fx, &source, "exports/a.json", b"as backed up").await;
+    let lops = fx.lops(moto::url());
+    let run = lops.run(&[
+        "backup",
+        "run",
+        "--yes",
+        "--fn",
+        &name,
+        "--region",
+        PROXIED,
+        "--to",
+        &fx.to(),
+        "--data",
+        &format!("s3://{source}/exports"),
+        "--json",
+    ]);
+    let snapshot = snapshot_of(&run);
+    fx.s3
+        .delete_object()
+        .bucket(&source)
+        .key("exports/a.json")
+        .send()
+        .await
+        .expect("delete");
+    fx.seeder
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("delete function");
+    // The function's creation takes a while; meanwhile someone writes the object back.
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule::lambda(
+        PROXIED,
+        "CreateFunction",
+        Fault::Delay(std::time::Duration::from_secs(3)),
+        Some(1),
+    ));
+    let lops = fx.lops(&proxy.url);
+    let child = lops.spawn(&["restore", &snapshot, "--yes"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proxy.calls(PROXIED, "lambda", "CreateFunction") == 0 {
+        assert!(std::time::Instant::now() < deadline, "no CreateFunction");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    put(&fx, &source, "exports/a.json", b"written meanwhile").await;
+    let (code, stderr) = crate::support::cli::finish(child, 60);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("changed since the preview") && stderr.contains("none after"),
+        "{stderr}"
+    );
+    assert_eq!(
+        fx.get(&source, "exports/a.json").await.as_deref(),
+        Some(&b"written meanwhile"[..])
+    );
+}

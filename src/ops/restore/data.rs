@@ -131,22 +131,34 @@ pub(super) async fn changed_since_preview(
     data: &[DataRestore],
 ) -> Result<Option<String>, BackupError> {
     for (d, copy) in data.iter().zip(&manifest.data) {
-        let now = destination(store, &d.to, &copy.objects).await?;
-        if now != d.destination {
-            let changed: Vec<&str> = copy
-                .objects
-                .iter()
-                .map(|o| o.key.as_str())
-                .filter(|k| {
-                    now.same.contains(*k) != d.destination.same.contains(*k)
-                        || now.differ.get(*k) != d.destination.differ.get(*k)
-                })
-                .take(5)
-                .collect();
-            return Ok(Some(format!("{} ({})", d.to, changed.join(", "))));
+        if let Some(changed) = changed_one(store, d, copy).await? {
+            return Ok(Some(changed));
         }
     }
     Ok(None)
+}
+
+/// One prefix's destination read again: what changed there since the preview, or `None`.
+async fn changed_one(
+    store: &Store,
+    d: &DataRestore,
+    copy: &crate::backup::manifest::DataCopy,
+) -> Result<Option<String>, BackupError> {
+    let now = destination(store, &d.to, &copy.objects).await?;
+    if now == d.destination {
+        return Ok(None);
+    }
+    let changed: Vec<&str> = copy
+        .objects
+        .iter()
+        .map(|o| o.key.as_str())
+        .filter(|k| {
+            now.same.contains(*k) != d.destination.same.contains(*k)
+                || now.differ.get(*k) != d.destination.differ.get(*k)
+        })
+        .take(5)
+        .collect();
+    Ok(Some(format!("{} ({})", d.to, changed.join(", "))))
 }
 
 /// Copies the objects not already there back, server-side, each only as the version the
@@ -159,6 +171,21 @@ pub(super) async fn copy_back(
 ) -> (DataCopied, Result<(), BackupError>) {
     let mut done = DataCopied::default();
     for (d, copy) in data.iter().zip(&manifest.data) {
+        // Read again right before the copy (the function's restore may have taken minutes):
+        // an object written there since would be replaced unannounced.
+        match changed_one(store, d, copy).await {
+            Ok(None) => {}
+            Ok(Some(changed)) => {
+                let e = BackupError::Conflict(format!(
+                    "the function was restored, but the data at {changed} changed since the \
+                     preview: {} objects were copied back before it, none after; look at what \
+                     is there, then run the restore again to see what it would write over",
+                    done.objects
+                ));
+                return (done, Err(e));
+            }
+            Err(e) => return (done, Err(e)),
+        }
         let objects = copy
             .objects
             .iter()
