@@ -366,9 +366,10 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
                 format::bytes(d.bytes)
             );
         }
-        for f in &report.failed {
-            err!("lops: {} in {}: {}", f.function, f.region, f.error);
-        }
+    }
+    // Also with --json: a cron job's log of stderr says what failed, not only the document.
+    for f in &report.failed {
+        err!("lops: {} in {}: {}", f.function, f.region, f.error);
     }
     // A data source with nothing in it is most often a mistyped prefix: said, and not a
     // complete run for a script (`exit 3`), while the snapshots taken stand.

@@ -327,7 +327,8 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
         return format!(
             "the last change was made by the rollout of {target} ({} at {}): undo would take it \
              back one step only. `lops traffic abort` returns an unfinished rollout to where it \
-             started; a finished one is set back with `lops traffic rollback` or `traffic set`",
+             started; a finished one goes back with `lops pin` (to the alias's last known \
+             good version, `L` in the dashboard) or `lops traffic set`",
             step.action, step.time
         );
     }

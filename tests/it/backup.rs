@@ -2662,6 +2662,13 @@ async fn a_malformed_code_download_base_is_bad_input_and_stores_nothing() {
         error.contains("LOPS_CODE_DOWNLOAD_BASE='localhost:5000' is not a base URL"),
         "{doc}"
     );
+    // Said on stderr too, with --json: a cron log of stderr says what failed.
+    assert!(
+        run.stderr.contains(&format!("lops: {name} in {HOME}: "))
+            && run.stderr.contains("is not a base URL"),
+        "{}",
+        run.stderr
+    );
     let listed = fx.list(&fx.lops(moto::url()), HOME);
     listed.assert_exit(0);
     assert_eq!(

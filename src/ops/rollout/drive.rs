@@ -117,7 +117,8 @@ pub async fn start<S: RegionActions + GuardSignals>(
     {
         return Err(OpsError::Invalid(format!(
             "v{to} already takes {} of {function}:{alias}, more than the first step's {}: \
-             start the steps above it",
+             start above it (`lops traffic plan … --steps` with a higher first step, or the \
+             preset AllAtOnce)",
             crate::format::weight(*share),
             crate::format::weight(step.weight)
         )));
