@@ -10,6 +10,7 @@ pub(crate) mod describe;
 pub mod drill;
 pub mod execute;
 mod invoke;
+mod lock;
 pub mod payload;
 pub mod plan;
 pub mod policy;

@@ -1427,3 +1427,42 @@ async fn a_restore_over_a_function_is_recorded_as_typed_and_destructive() {
         "{audit:#}"
     );
 }
+
+/// Two lops restoring one function on one machine take turns: the second compares with what
+/// the first restored and is refused, not sent, rather than writing over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_restores_of_one_function_take_turns_and_the_second_is_refused() {
+    let fx = Fixture::new(PROXIED, "rtwice").await;
+    let name = moto::unique("rtwice");
+    fx.function(&name).await;
+    let snapshot = snapshot_of(&backup(&fx.lops(moto::url()), PROXIED, &name, &fx.to()));
+    fx.seeder
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("delete function");
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule::lambda(
+        PROXIED,
+        "CreateFunction",
+        Fault::Delay(std::time::Duration::from_secs(3)),
+        Some(1),
+    ));
+    let lops = fx.lops(&proxy.url);
+    let first = lops.spawn(&["restore", &snapshot, "--yes"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proxy.calls(PROXIED, "lambda", "CreateFunction") == 0 {
+        assert!(std::time::Instant::now() < deadline, "no CreateFunction");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The second previews the function missing, as the first did, and waits its turn.
+    let second = lops.spawn(&["restore", &snapshot, "--yes"]);
+    let (code, stderr) = crate::support::cli::finish(first, 60);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stderr) = crate::support::cli::finish(second, 60);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("changed since the preview"), "{stderr}");
+    assert_eq!(proxy.calls(PROXIED, "lambda", "CreateFunction"), 1);
+}

@@ -358,10 +358,38 @@ pub async fn execute_restore(
     // The safety snapshot may reuse blobs, and the restore reads the snapshot's: a prune
     // running now must keep them.
     let lease = Lease::take(&preview.store).await.map_err(not_sent)?;
+    // Two restores of one function on this machine take turns from the comparison to the end:
+    // the second compares with what the first restored, and is refused (not sent) rather than
+    // writing over it.
+    let function = &preview.difference.function;
+    let target = region.scope().region.clone();
+    let lock = match super::lock::hold(
+        &format!("restore-{account}-{target}-{function}"),
+        std::time::Duration::from_secs(120),
+    )
+    .await
+    {
+        Ok(lock) => lock,
+        Err(e) => {
+            lease.release(&preview.store).await;
+            return Err(not_sent(match e {
+                super::lock::LockError::Busy(wait) => BackupError::Refused(format!(
+                    "another lops on this machine has been restoring {function} in {target} \
+                     for {} s: nothing was restored; run again once it is done",
+                    wait.as_secs()
+                )),
+                super::lock::LockError::Io(path, e) => BackupError::Invalid(format!(
+                    "cannot take the lock {} that keeps two restores of {function} apart: {e}",
+                    path.display()
+                )),
+            }));
+        }
+    };
     let result = match before_first_change(region, preview, &account, progress).await {
         Ok(safety) => restore_under_lease(region, preview, audit, progress, &who, safety).await,
         Err(e) => Err(not_sent(e)),
     };
+    drop(lock);
     lease.release(&preview.store).await;
     result
 }
