@@ -253,3 +253,17 @@ fn a_rollouts_step_before_an_undone_change_is_still_the_last_change() {
         "nothing to undo: no reversible action is recorded"
     );
 }
+
+#[test]
+fn a_restores_safety_snapshot_is_said_to_hold_the_function_not_the_data_it_wrote_over() {
+    let mut restore = record("r1", None, None);
+    restore.action = "restore".into();
+    restore.before = json!({"existed": true, "safety_snapshot": "s3://b/lops/x-safety.json"});
+    restore.after = json!({"data_objects": 5, "data_overwritten": 3});
+    let said = nothing_to_undo(&[restore]);
+    assert!(
+        said.contains("`lops restore s3://b/lops/x-safety.json` puts back the function")
+            && said.contains("the 3 S3 object(s) it wrote over are not in it"),
+        "{said}"
+    );
+}

@@ -342,15 +342,22 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
         })
         .find(|r| r.action.starts_with("restore"))
         .and_then(|r| {
-            r.before
-                .get("safety_snapshot")?
-                .as_str()
-                .map(str::to_string)
+            let uri = r.before.get("safety_snapshot")?.as_str()?.to_string();
+            let overwritten = r.after.get("data_overwritten").and_then(|n| n.as_u64());
+            Some((uri, overwritten.unwrap_or(0)))
         });
-    if let Some(uri) = safety {
+    if let Some((uri, overwritten)) = safety {
+        // The safety snapshot holds the function, never the data a copy wrote over.
+        let data = match overwritten {
+            0 => String::new(),
+            n => format!(
+                "; the {n} S3 object(s) it wrote over are not in it: without bucket versioning \
+                 they cannot be put back"
+            ),
+        };
         text.push_str(&format!(
-            " (a restore is not undone by undo: `lops restore {uri}` puts back what the last \
-             restore replaced)"
+            " (a restore is not undone by undo: `lops restore {uri}` puts back the function \
+             the last restore replaced{data})"
         ));
     }
     text
