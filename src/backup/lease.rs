@@ -61,7 +61,7 @@ pub struct Lease {
 }
 
 impl Lease {
-    pub async fn take(store: &Store) -> Result<Lease, BackupError> {
+    pub async fn take(store: &Store, what: &str) -> Result<Lease, BackupError> {
         let id = format!(
             "{}-{}",
             layout::stamp(chrono::Utc::now()),
@@ -86,8 +86,8 @@ impl Lease {
             if tokio::time::Instant::now() >= deadline {
                 lease.release(store).await;
                 return Err(BackupError::Refused(format!(
-                    "a prune has been deleting blobs in {} for over a minute: nothing was backed \
-                     up; run the backup again when it is done",
+                    "a prune has been deleting blobs in {} for over a minute: the {what} was \
+                     not started; run it again when the prune is done",
                     store.root
                 )));
             }

@@ -269,7 +269,7 @@ pub async fn run_backup<R: BackupRegion>(
     request.validate()?;
     let store = Store::open(first, request.to.clone()).await?;
     // Held while blobs may be reused, so that a prune running now keeps them.
-    let lease = Lease::take(&store).await?;
+    let lease = Lease::take(&store, "backup").await?;
     let result = backup_into(first, regions, &store, request, audit, progress).await;
     lease.release(&store).await;
     result
