@@ -2382,8 +2382,8 @@ async fn url_policy_and_async_invoke_configuration_are_restored_and_a_rerun_chan
     // so rather than let the permission read as the schedule restored.
     assert!(
         dry.stderr.contains(&format!(
-            "note: the resource policy lets EventBridge rule {moved} invoke the function, but \
-             EventBridge rules are not in a snapshot: the rule itself is not restored"
+            "note: the resource policy lets EventBridge rule {moved} invoke {new_name}, but \
+             EventBridge rules are not in a snapshot: none is restored"
         )),
         "{}",
         dry.stderr

@@ -792,7 +792,7 @@ async fn a_whole_function_comes_back_in_another_account_and_each_new_step_undoes
     assert!(
         notes[0].contains(&format!(
             "EventBridge rule arn:aws:events:{DR}:{OTHER_ACCOUNT}:rule/nightly"
-        )) && notes[0].contains("not restored"),
+        )) && notes[0].contains("none is restored"),
         "{}",
         run.stderr
     );

@@ -783,3 +783,39 @@ fn a_mapping_changed_since_the_snapshot_is_named_with_what_differs() {
         p.notes
     );
 }
+
+#[test]
+fn each_eventbridge_grant_is_named_as_what_it_lets_in() {
+    let mut m = manifest();
+    let statement = |sid: &str, resource: &str, source: Option<&str>| {
+        let mut s = serde_json::json!({"Sid": sid, "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "lambda:InvokeFunction", "Resource": resource});
+        if let Some(arn) = source {
+            s["Condition"] = serde_json::json!({"ArnLike": {"AWS:SourceArn": arn}});
+        }
+        s
+    };
+    m.policy = Some(
+        serde_json::json!({"Statement": [
+            statement("any", "arn:aws:lambda:eu-west-1:1:function:orders", None),
+            statement("wild", "arn:aws:lambda:eu-west-1:1:function:orders",
+                Some("arn:aws:events:eu-west-1:1:rule/orders-*")),
+            statement("theirs", "arn:aws:lambda:eu-west-1:1:function:orders",
+                Some("arn:aws:events:eu-west-1:9:rule/theirs")),
+            statement("live", "arn:aws:lambda:eu-west-1:1:function:orders:live",
+                Some("arn:aws:events:eu-west-1:1:rule/nightly")),
+        ]})
+        .to_string(),
+    );
+    let p = difference(&m, None, "orders", "eu-west-1", None, false);
+    let said = p.outside.join("\n");
+    for want in [
+        "lets any EventBridge rule (the statement names none) invoke orders,",
+        "lets the EventBridge rules matching arn:aws:events:eu-west-1:1:rule/orders-* invoke",
+        "lets EventBridge rule arn:aws:events:eu-west-1:9:rule/theirs, of another account",
+        "lets EventBridge rule arn:aws:events:eu-west-1:1:rule/nightly invoke orders:live",
+    ] {
+        assert!(said.contains(want), "{want}: {said}");
+    }
+}

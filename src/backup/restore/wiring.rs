@@ -199,13 +199,28 @@ pub(super) fn steps_for_policy(
             // The permission lets a rule invoke the function; the rule is not the function's
             // and not in a snapshot.
             if p.principal == "events.amazonaws.com"
-                && let Some(rule) = p.source_arn.as_deref().filter(|a| a.contains(":rule/"))
-                && rules.insert(rule.to_string())
+                && rules.insert(p.source_arn.clone().unwrap_or_default())
             {
+                // What to recreate, and as whose target: the alias or version the statement
+                // is on, else the function.
+                let target = match &p.qualifier {
+                    Some(q) => format!("{}:{q}", out.function),
+                    None => out.function.clone(),
+                };
+                let which = match p.source_arn.as_deref() {
+                    None => "any EventBridge rule (the statement names none)".to_string(),
+                    Some(rule) if rule.contains('*') || rule.contains('?') => {
+                        format!("the EventBridge rules matching {rule}")
+                    }
+                    Some(rule) if !rule.contains(&format!(":{account}:")) => {
+                        format!("EventBridge rule {rule}, of another account")
+                    }
+                    Some(rule) => format!("EventBridge rule {rule}"),
+                };
                 out.outside.push(format!(
-                    "the resource policy lets EventBridge rule {rule} invoke the function, but \
-                     EventBridge rules are not in a snapshot: the rule itself is not restored \
-                     (recreate it, with this function as its target, if it is not there)"
+                    "the resource policy lets {which} invoke {target}, but EventBridge rules \
+                     are not in a snapshot: none is restored (where one is missing, recreate \
+                     it with {target} as its target)"
                 ));
             }
             let have = current.and_then(|c| {

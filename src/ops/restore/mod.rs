@@ -357,7 +357,9 @@ pub async fn execute_restore(
     };
     // The safety snapshot may reuse blobs, and the restore reads the snapshot's: a prune
     // running now must keep them.
-    let lease = Lease::take(&preview.store, "restore").await.map_err(not_sent)?;
+    let lease = Lease::take(&preview.store, "restore")
+        .await
+        .map_err(not_sent)?;
     // Two restores of one function on this machine take turns from the comparison to the end:
     // the second compares with what the first restored, and is refused (not sent) rather than
     // writing over it.
