@@ -451,11 +451,7 @@ async fn data_written_while_the_function_is_restored_is_not_copied_over() {
     ));
     let lops = fx.lops(&proxy.url);
     let child = lops.spawn(&["restore", &snapshot, "--yes"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while proxy.calls(PROXIED, "lambda", "CreateFunction") == 0 {
-        assert!(std::time::Instant::now() < deadline, "no CreateFunction");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    proxy.wait_for_call(PROXIED, "lambda", "CreateFunction", 60);
     put(&fx, &source, "exports/a.json", b"written meanwhile").await;
     let (code, stderr) = crate::support::cli::finish(child, 60);
     assert_eq!(code, 1, "{stderr}");

@@ -54,6 +54,41 @@ fn press(keys: &UnboundedSender<std::io::Result<Event>>, code: KeyCode) {
         .expect("send key");
 }
 
+/// A dashboard over `sources` (120x30) with an audit log of its own, filtered to `function`:
+/// the keys' sender, the loop (it ends with the popup as it was when the keys are dropped),
+/// and the directory the log is in (kept while the loop runs).
+type Dashboard = (
+    UnboundedSender<std::io::Result<Event>>,
+    tokio::task::JoinHandle<std::io::Result<State>>,
+    tempfile::TempDir,
+);
+
+fn dashboard_filtered(sources: Vec<Arc<AwsRegion>>, function: &str) -> Dashboard {
+    let dir = tempfile::tempdir().expect("dir");
+    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+    let (keys, events) = unbounded();
+    let state = new_state(&sources);
+    let run = tokio::spawn(async move {
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
+        event_loop(
+            &mut terminal,
+            events,
+            sources,
+            state,
+            &MONO,
+            timing(),
+            Some(audit),
+        )
+        .await
+    });
+    press(&keys, KeyCode::Char('/'));
+    for c in function.chars() {
+        press(&keys, KeyCode::Char(c));
+    }
+    press(&keys, KeyCode::Enter);
+    (keys, run, dir)
+}
+
 fn new_state(sources: &[Arc<AwsRegion>]) -> State {
     let scopes = sources.iter().map(|s| s.scope().clone()).collect();
     State::new(
@@ -276,28 +311,7 @@ async fn a_lever_on_an_alias_the_dashboards_rollout_drives_is_refused() {
     seeder.publish_version(&f, "two").await;
     seeder.create_alias(&f, "live", "1", None).await;
     let sources = regions(moto::url(), &[region]).await;
-    let dir = tempfile::tempdir().expect("dir");
-    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
-    let (keys, events) = unbounded();
-    let state = new_state(&sources);
-    let run = tokio::spawn(async move {
-        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-        event_loop(
-            &mut terminal,
-            events,
-            sources,
-            state,
-            &MONO,
-            timing(),
-            Some(audit),
-        )
-        .await
-    });
-    press(&keys, KeyCode::Char('/'));
-    for c in f.chars() {
-        press(&keys, KeyCode::Char(c));
-    }
-    press(&keys, KeyCode::Enter);
+    let (keys, run, _dir) = dashboard_filtered(sources, &f);
     tokio::time::sleep(Duration::from_secs(2)).await;
     // The default preset: 10 % for five minutes, longer than the test.
     press(&keys, KeyCode::Char('C'));
@@ -593,28 +607,7 @@ async fn two_profiles_pressing(
             Arc::new(AwsRegion::new(clients))
         })
         .collect();
-    let dir = tempfile::tempdir().expect("dir");
-    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
-    let (keys, events) = unbounded();
-    let state = new_state(&sources);
-    let run = tokio::spawn(async move {
-        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-        event_loop(
-            &mut terminal,
-            events,
-            sources,
-            state,
-            &MONO,
-            timing(),
-            Some(audit),
-        )
-        .await
-    });
-    press(&keys, KeyCode::Char('/'));
-    for c in function.chars() {
-        press(&keys, KeyCode::Char(c));
-    }
-    press(&keys, KeyCode::Enter);
+    let (keys, run, _dir) = dashboard_filtered(sources, function);
     tokio::time::sleep(Duration::from_secs(2)).await;
     for key in keys_pressed {
         press(&keys, *key);

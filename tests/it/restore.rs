@@ -1452,11 +1452,7 @@ async fn two_restores_of_one_function_take_turns_and_the_second_is_refused() {
     ));
     let lops = fx.lops(&proxy.url);
     let first = lops.spawn(&["restore", &snapshot, "--yes"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while proxy.calls(PROXIED, "lambda", "CreateFunction") == 0 {
-        assert!(std::time::Instant::now() < deadline, "no CreateFunction");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    proxy.wait_for_call(PROXIED, "lambda", "CreateFunction", 60);
     // The second previews the function missing, as the first did, and waits its turn.
     let second = lops.spawn(&["restore", &snapshot, "--yes"]);
     let (code, stderr) = crate::support::cli::finish(first, 60);

@@ -253,6 +253,18 @@ impl FaultProxy {
         self.lock().keys.iter().cloned().collect()
     }
 
+    /// Waits until `operation` has been sent to `service` in `region` (fails after `secs`).
+    pub fn wait_for_call(&self, region: &str, service: &str, operation: &str, secs: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while self.calls(region, service, operation) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {operation} in {region} within {secs} s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     pub fn calls(&self, region: &str, service: &str, operation: &str) -> u64 {
         let key = (
             region.to_string(),
