@@ -163,15 +163,25 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
         });
     let observed: Vec<(String, Result<f64, crate::provider::ProviderError>)> =
         futures::future::join_all(reads).await;
-    let taken: Vec<(String, Option<f64>)> = regions
+    let mut taken: Vec<(String, Option<f64>)> = regions
         .iter()
         .map(|r| {
             let n = observed.iter().find(|(o, _)| o == r);
             (r.clone(), n.and_then(|(_, n)| n.as_ref().ok().copied()))
         })
         .collect();
+    // A member no region is known for takes load no read can see: the shares are of a part.
+    let unmapped: Vec<&str> = view
+        .members
+        .iter()
+        .filter(|m| m.region.is_none())
+        .map(|m| m.record.set_id.as_deref().unwrap_or("-"))
+        .collect();
+    for id in &unmapped {
+        taken.push((format!("{id} (no region)"), None));
+    }
     let taken_shares = service::observed_shares(&taken);
-    let unread: Vec<&str> = taken
+    let unread: Vec<&str> = taken[..regions.len()]
         .iter()
         .filter(|(_, n)| n.is_none())
         .map(|(r, _)| r.as_str())
@@ -194,6 +204,17 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
             Some(Err(e)) => {
                 partial = true;
                 (None, Some(e.to_string()))
+            }
+            None if region.is_none() => {
+                partial = true;
+                (
+                    None,
+                    Some(
+                        "no region: map its set identifier in the service's `regions` in the \
+                         config"
+                            .to_string(),
+                    ),
+                )
             }
             None => {
                 partial = true;
@@ -298,6 +319,15 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
                 out,
                 "OBSERVED needs every region's load: {} not read (read with --regions)",
                 unread.join(", ")
+            );
+        }
+        if !unmapped.is_empty() {
+            let _ = writeln!(
+                out,
+                "OBSERVED needs every member's region: {} map(s) to none (set `regions = {{ \
+                 {} = \"REGION\" }}` in the service's config)",
+                unmapped.join(", "),
+                unmapped[0]
             );
         }
     }

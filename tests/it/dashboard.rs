@@ -219,29 +219,8 @@ async fn plan_started_from_the_dashboard_moves_the_alias_and_is_audited() {
     seeder.publish_version(&f, "two").await;
     seeder.create_alias(&f, "live", "1", None).await;
     let sources = regions(moto::url(), &[region]).await;
-    let dir = tempfile::tempdir().expect("dir");
+    let (keys, run, dir) = dashboard_filtered(sources, &f);
     let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
-    let (keys, events) = unbounded();
-    let state = new_state(&sources);
-    let log = audit.clone();
-    let run = tokio::spawn(async move {
-        let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-        event_loop(
-            &mut terminal,
-            events,
-            sources,
-            state,
-            &MONO,
-            timing(),
-            Some(log),
-        )
-        .await
-    });
-    press(&keys, KeyCode::Char('/'));
-    for c in f.chars() {
-        press(&keys, KeyCode::Char(c));
-    }
-    press(&keys, KeyCode::Enter);
     // Wait for the inventory so the row (and its alias) is there.
     tokio::time::sleep(Duration::from_secs(2)).await;
     press(&keys, KeyCode::Char('C'));

@@ -318,6 +318,30 @@ async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
         assert_eq!(m["observed_share"], serde_json::Value::Null, "{m}");
         assert_eq!(m["drift"], serde_json::Value::Null, "{m}");
     }
+    // A member whose target names no region (and the config maps none) takes load no read
+    // sees: every region read, still no share, and what to map is said.
+    svc.apply(member(
+        ChangeAction::Create,
+        &svc.record,
+        "onprem",
+        100,
+        "dc1.example.org",
+        None,
+    ))
+    .await;
+    let all = "show checkout --regions us-east-1,eu-west-1,ap-southeast-2";
+    let run = service(&lops, &config, all);
+    run.assert_exit(3);
+    assert!(
+        run.stdout.contains("onprem map(s) to none") && !run.stdout.contains("75%"),
+        "{}",
+        run.stdout
+    );
+    let run = service(&lops, &config, &format!("{all} --json"));
+    run.assert_exit(3);
+    for m in run.json()["members"].as_array().expect("members") {
+        assert_eq!(m["observed_share"], serde_json::Value::Null, "{m}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
