@@ -370,12 +370,15 @@ pub(super) async fn run_batch(
                 _ => 1,
             })
             .unwrap_or(Exit::Usage);
+        // Refused everywhere is a refusal, not "nothing to do".
+        let head = match exit {
+            Exit::Refused => "refused in every region",
+            Exit::Failure => "not done in any region",
+            _ => "nothing to do in any region",
+        };
         return Err(Failure {
             exit,
-            message: format!(
-                "nothing to do in any region:\n  {}",
-                batch.lines()[1..].join("\n  ")
-            ),
+            message: format!("{head}:\n  {}", batch.lines()[1..].join("\n  ")),
         });
     }
     let mut err = super::stderr();

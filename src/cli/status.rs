@@ -61,6 +61,23 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
         progress: args.progress.then_some(&tell as _),
     };
     let reports = read_all(&ctx.regions, ctx.settings.timeouts.region(), options).await;
+    // Each region's last word: its inventory read whole, or not.
+    if args.progress {
+        for r in &reports {
+            match &r.inventory {
+                Ok(inv) if inv.incomplete.is_none() => {
+                    let n = inv.functions.len();
+                    err!("lops: {}: {n}/{n} read, done", r.scope);
+                }
+                Ok(inv) => err!(
+                    "lops: {}: {} read, stopped short",
+                    r.scope,
+                    inv.functions.len()
+                ),
+                Err(e) => err!("lops: {}: not read: {e}", r.scope),
+            }
+        }
+    }
     let calls = ctx.counter.snapshot();
     let incomplete = reports.iter().filter(|r| !r.complete()).count();
     let mut out = super::stdout();

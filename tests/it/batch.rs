@@ -631,8 +631,10 @@ async fn two_profiles_of_one_account_change_a_function_once() {
     for profiles in ["default,ops", "ops,default"] {
         let run = set_nine(profiles, &config, "--yes");
         run.assert_exit(4);
+        // A refusal everywhere is said as one, not as "nothing to do".
         assert!(
-            run.stderr.contains("refused under another profile"),
+            run.stderr.contains("refused in every region:")
+                && run.stderr.contains("refused under another profile"),
             "{profiles}: {}",
             run.stderr
         );

@@ -116,7 +116,8 @@ async fn one_inventory_costs_the_formula_and_reads_every_page() {
     assert!(
         run.stderr.contains(&format!("{region}: 4 listed"))
             && run.stderr.contains(&format!("{region}: 29 listed"))
-            && run.stderr.contains(&format!("{region}: 0/30 read")),
+            && run.stderr.contains(&format!("{region}: 0/30 read"))
+            && run.stderr.contains(&format!("{region}: 30/30 read, done")),
         "{}",
         run.stderr
     );
