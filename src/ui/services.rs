@@ -163,6 +163,38 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 line
             });
         }
+        // Members whose region is not known have no row (nothing to drain there): said, with
+        // their weight, so that the shares above are not read as the whole.
+        if let Some(Ok(view)) = pane.views.get(i).and_then(Option::as_ref) {
+            let unmapped: Vec<String> = view
+                .members
+                .iter()
+                .filter(|m| m.region.is_none())
+                .map(|m| {
+                    format!(
+                        "{} (weight {})",
+                        m.record.set_id.as_deref().unwrap_or("-"),
+                        m.record
+                            .weight
+                            .map_or(format::MISSING.to_string(), |w| w.to_string())
+                    )
+                })
+                .collect();
+            if !unmapped.is_empty() {
+                lines.push(Line::styled(
+                    fit(
+                        &format!(
+                            "  no region for {}: map it with `regions` in the service's config \
+                             (TAKEN needs every member's load)",
+                            unmapped.join(", ")
+                        ),
+                        width,
+                        theme,
+                    ),
+                    theme.warn(),
+                ));
+            }
+        }
     }
     // Keep the selected row on screen.
     let visible = usize::from(area.height).saturating_sub(2).max(1);

@@ -1669,3 +1669,38 @@ async fn the_load_view_keeps_long_scope_labels_out_of_their_bars() {
     assert_eq!(short.find('%'), long.find('%'), "{out}");
     assert!(long.contains("75%") || short.contains("75%"), "{out}");
 }
+
+/// A member no region is known for has no row: said under its service with its weight, and no
+/// region's TAKEN or drift is shown (they would be shares of part of the load).
+#[tokio::test]
+async fn the_services_view_names_a_member_without_a_region_and_shows_no_partial_shares() {
+    let mut state = services_at_incident().await;
+    let first = state.services.services[0].name.clone();
+    // The first service's rows: the lines after its name that hold a share.
+    let block = |out: &str| -> String {
+        out.lines()
+            .skip_while(|l| !l.contains(&first))
+            .skip(1)
+            .take_while(|l| l.contains('%') || l.contains('\u{2013}'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let before = screen(&mut state, &MONO, 160, 40);
+    assert!(
+        block(&before).contains("under") || block(&before).contains("over"),
+        "{before}"
+    );
+    if let Some(Some(Ok(view))) = state.services.views.get_mut(0) {
+        let mut onprem = view.members[0].clone();
+        onprem.region = None;
+        onprem.record.set_id = Some("onprem".into());
+        view.members.push(onprem);
+    }
+    let out = screen(&mut state, &MONO, 160, 40);
+    assert!(out.contains("no region for onprem (weight"), "{out}");
+    let after = block(&out);
+    assert!(
+        !after.is_empty() && !after.contains("under") && !after.contains("over"),
+        "{out}"
+    );
+}
