@@ -72,13 +72,17 @@ impl Default for Sort {
     }
 }
 
-/// How unhealthy a function looks: 3 alarm firing, 2 not active or failed update,
-/// 1 errors over 5 % or throttling, 0 fine.
+/// How unhealthy a function looks: 3 alarm firing, 2 not active, killed (reserved
+/// concurrency 0: every call throttled) or failed update, 1 errors over 5 % or throttling,
+/// 0 fine.
 pub fn health_score(f: &FunctionEntry, window: MetricWindow) -> u8 {
     if f.alarm == Some(AlarmState::Alarm) {
         return 3;
     }
-    if f.info.state != "Active" || f.info.last_update_status.as_deref() == Some("Failed") {
+    if f.info.state != "Active"
+        || f.info.last_update_status.as_deref() == Some("Failed")
+        || f.info.reserved_concurrency == Some(0)
+    {
         return 2;
     }
     let stats = f.stats(window);

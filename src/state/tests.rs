@@ -158,6 +158,20 @@ fn names(s: &State) -> Vec<String> {
 }
 
 #[test]
+fn a_killed_function_reads_as_unhealthy() {
+    let mut f = super::FunctionEntry {
+        info: info("cron", "batch"),
+        metrics: None,
+        alarm: None,
+        history: Default::default(),
+    };
+    f.info.state = "Active".into();
+    assert_eq!(super::rows::health_score(&f, MetricWindow::M5), 0);
+    f.info.reserved_concurrency = Some(0);
+    assert_eq!(super::rows::health_score(&f, MetricWindow::M5), 2);
+}
+
+#[test]
 fn unhealthy_rows_come_first_by_default() {
     let s = loaded();
     assert_eq!(
