@@ -18,7 +18,7 @@ use ratatui::backend::TestBackend;
 
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy};
-use crate::support::seed::{Seeder, sdk_config};
+use crate::support::seed::{Seeder, canary, sdk_config};
 
 const MONO: Theme = Theme {
     color: false,
@@ -212,12 +212,7 @@ async fn hung_region_does_not_delay_the_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_started_from_the_dashboard_moves_the_alias_and_is_audited() {
     let region = "ap-southeast-4";
-    let seeder = Seeder::new(moto::url(), region).await;
-    let f = format!("{}-api", moto::unique("tuiplan"));
-    seeder.create_function(&f).await;
-    seeder.publish_version(&f, "one").await;
-    seeder.publish_version(&f, "two").await;
-    seeder.create_alias(&f, "live", "1", None).await;
+    let (seeder, f) = canary(region, "tuiplan").await;
     let sources = regions(moto::url(), &[region]).await;
     let (keys, run, dir) = dashboard_filtered(sources, &f);
     let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
@@ -283,12 +278,7 @@ async fn plan_started_from_the_dashboard_moves_the_alias_and_is_audited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lever_on_an_alias_the_dashboards_rollout_drives_is_refused() {
     let region = "ap-southeast-4";
-    let seeder = Seeder::new(moto::url(), region).await;
-    let f = format!("{}-api", moto::unique("tuilever"));
-    seeder.create_function(&f).await;
-    seeder.publish_version(&f, "one").await;
-    seeder.publish_version(&f, "two").await;
-    seeder.create_alias(&f, "live", "1", None).await;
+    let (seeder, f) = canary(region, "tuilever").await;
     let sources = regions(moto::url(), &[region]).await;
     let (keys, run, _dir) = dashboard_filtered(sources, &f);
     tokio::time::sleep(Duration::from_secs(2)).await;

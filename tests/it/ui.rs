@@ -1398,6 +1398,64 @@ async fn a_missing_log_group_is_waited_for_not_a_failed_read() {
     assert!(out.contains("no log group yet"), "{out}");
     assert!(!out.contains("read failed"), "{out}");
 }
+/// A fleet over `scopes` whose region i lists the functions of `takes[i]`, each taking its
+/// count of invocations a minute over the last five minutes (numbers read, no alarms).
+fn fleet_taking(scopes: Vec<lops::provider::Scope>, takes: &[Vec<(&str, f64)>]) -> State {
+    let mut state = State::new(
+        scopes,
+        Keymap::default(),
+        ScreenOptions {
+            demo: false,
+            metrics_secs: 60,
+        },
+        start(),
+    );
+    for (i, functions) in takes.iter().enumerate() {
+        let infos = functions
+            .iter()
+            .map(|(n, _)| lops::provider::FunctionInfo {
+                name: n.to_string(),
+                state: "Active".into(),
+                ..Default::default()
+            })
+            .collect();
+        update(
+            &mut state,
+            Msg::Inventory {
+                region: i,
+                seq: 1,
+                at: start(),
+                result: Ok(lops::provider::Inventory {
+                    functions: infos,
+                    ..Default::default()
+                }),
+            },
+        );
+        let mut snapshot = lops::provider::MetricsSnapshot {
+            window_end: Some(start()),
+            ..Default::default()
+        };
+        for (name, n) in functions {
+            let m = lops::provider::FunctionMetrics {
+                invocations: lops::provider::Series::from_values(
+                    (0..lops::provider::MINUTES).map(|m| Some(if m >= 55 { *n } else { 0.0 })),
+                ),
+                ..Default::default()
+            };
+            snapshot.functions.insert(name.to_string(), m);
+        }
+        update(
+            &mut state,
+            Msg::Metrics {
+                region: i,
+                seq: 1,
+                at: start(),
+                result: Ok(snapshot),
+            },
+        );
+    }
+    state
+}
 
 /// Ten regions at 80x24: the load view lists the largest shares first and counts the rest with
 /// their share, never cuts them away in silence; a function with no invocations anywhere has
@@ -1420,63 +1478,11 @@ async fn the_load_view_ranks_regions_counts_what_does_not_fit_and_shows_no_traff
         .iter()
         .map(|r| lops::provider::Scope::new("default", *r, Access::default()))
         .collect();
-    let mut state = State::new(
-        scopes,
-        Keymap::default(),
-        ScreenOptions {
-            demo: false,
-            metrics_secs: 60,
-        },
-        start(),
-    );
-    let functions: Vec<lops::provider::FunctionInfo> = ["api", "quiet"]
-        .iter()
-        .map(|n| lops::provider::FunctionInfo {
-            name: n.to_string(),
-            state: "Active".into(),
-            ..Default::default()
-        })
+    // Region i takes (i + 1) × 10 a minute of `api`; `quiet` took nothing.
+    let takes: Vec<Vec<(&str, f64)>> = (0..names.len())
+        .map(|i| vec![("api", (i + 1) as f64 * 10.0), ("quiet", 0.0)])
         .collect();
-    for (i, _) in names.iter().enumerate() {
-        update(
-            &mut state,
-            Msg::Inventory {
-                region: i,
-                seq: 1,
-                at: start(),
-                result: Ok(lops::provider::Inventory {
-                    functions: functions.clone(),
-                    ..Default::default()
-                }),
-            },
-        );
-        // Region i takes (i + 1) × 10 a minute of `api`; `quiet` took nothing.
-        let per_minute = |n: f64| {
-            lops::provider::Series::from_values(
-                (0..lops::provider::MINUTES).map(|m| Some(if m >= 55 { n } else { 0.0 })),
-            )
-        };
-        let mut snapshot = lops::provider::MetricsSnapshot {
-            window_end: Some(start()),
-            ..Default::default()
-        };
-        for (name, n) in [("api", (i + 1) as f64 * 10.0), ("quiet", 0.0)] {
-            let m = lops::provider::FunctionMetrics {
-                invocations: per_minute(n),
-                ..Default::default()
-            };
-            snapshot.functions.insert(name.to_string(), m);
-        }
-        update(
-            &mut state,
-            Msg::Metrics {
-                region: i,
-                seq: 1,
-                at: start(),
-                result: Ok(snapshot),
-            },
-        );
-    }
+    let mut state = fleet_taking(scopes, &takes);
     key(&mut state, '3');
     let out = screen(&mut state, &MONO, 80, 24);
     // The two largest (ap-northeast-1 18 %, ap-southeast-2 16 %) first; the rest counted.
@@ -1610,53 +1616,7 @@ async fn the_load_view_keeps_long_scope_labels_out_of_their_bars() {
         lops::provider::Scope::new("default", "us-east-1", Access::default()),
         lops::provider::Scope::new("prod-europe", "ap-southeast-2", Access::default()),
     ];
-    let mut state = State::new(
-        scopes,
-        Keymap::default(),
-        ScreenOptions {
-            demo: false,
-            metrics_secs: 60,
-        },
-        start(),
-    );
-    for (i, n) in [(0, 30.0), (1, 10.0)] {
-        update(
-            &mut state,
-            Msg::Inventory {
-                region: i,
-                seq: 1,
-                at: start(),
-                result: Ok(lops::provider::Inventory {
-                    functions: vec![lops::provider::FunctionInfo {
-                        name: "api".into(),
-                        state: "Active".into(),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-            },
-        );
-        let mut snapshot = lops::provider::MetricsSnapshot {
-            window_end: Some(start()),
-            ..Default::default()
-        };
-        let m = lops::provider::FunctionMetrics {
-            invocations: lops::provider::Series::from_values(
-                (0..lops::provider::MINUTES).map(|m| Some(if m >= 55 { n } else { 0.0 })),
-            ),
-            ..Default::default()
-        };
-        snapshot.functions.insert("api".to_string(), m);
-        update(
-            &mut state,
-            Msg::Metrics {
-                region: i,
-                seq: 1,
-                at: start(),
-                result: Ok(snapshot),
-            },
-        );
-    }
+    let mut state = fleet_taking(scopes, &[vec![("api", 30.0)], vec![("api", 10.0)]]);
     key(&mut state, '3');
     let out = screen(&mut state, &MONO, 80, 24);
     let line = |label: &str| {
