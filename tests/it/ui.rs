@@ -1398,6 +1398,7 @@ async fn a_missing_log_group_is_waited_for_not_a_failed_read() {
     assert!(out.contains("no log group yet"), "{out}");
     assert!(!out.contains("read failed"), "{out}");
 }
+
 /// A fleet over `scopes` whose region i lists the functions of `takes[i]`, each taking its
 /// count of invocations a minute over the last five minutes (numbers read, no alarms).
 fn fleet_taking(scopes: Vec<lops::provider::Scope>, takes: &[Vec<(&str, f64)>]) -> State {
