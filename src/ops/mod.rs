@@ -193,8 +193,8 @@ pub fn authorize(tier: Tier, needed: Tier, what: &str) -> Result<(), OpsError> {
         _ => "changes the fleet",
     };
     Err(OpsError::Refused(format!(
-        "{what} {why}, and this scope may only {} (mode {}). Run with --mode {} (or set the \
-         profile's mode in the config file) to allow it.",
+        "{what} {why}, and this scope may only {} (mode {}). To allow it, set the profile's \
+         mode in the config file, or run with --mode {} (for every profile of that run).",
         match tier {
             Tier::Read => "look",
             Tier::Invoke => "look and invoke",
