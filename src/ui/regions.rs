@@ -43,10 +43,11 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     // As wide as the longest scope within reason; a longer one is cut in the middle so
     // `staging/us-east-1` and `staging/us-east-2` still read apart.
     let scope_cells = super::widgets::scope_width(state, 14, 24);
-    // What the columns before it leave (each read's failure names the setting that helps).
+    // What the columns before it leave: the borders, 45 columns of numbers and 9 gaps (each
+    // read's failure names the setting that helps; a cut one is said whole under the table).
     let error_width = usize::from(area.width)
-        .saturating_sub(61 + scope_cells)
-        .max(10);
+        .saturating_sub(56 + scope_cells)
+        .max(4);
     // Errors the column cuts: said whole under the table (the failing call and the setting
     // that would help are at their end).
     let mut cut: Vec<Line> = Vec::new();
@@ -167,7 +168,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Length(5),
         Constraint::Length(5),
         Constraint::Length(7),
-        Constraint::Min(10),
+        // The error gives way first: the scope column never loses the end of its name.
+        Constraint::Min(0),
     ];
     let inner = block.inner(area);
     frame.render_widget(block, area);

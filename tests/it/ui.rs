@@ -1665,3 +1665,22 @@ async fn the_services_view_names_a_member_without_a_region_and_shows_no_partial_
         "{out}"
     );
 }
+
+/// At 80 columns the regions view keeps a `profile/region` scope whole: the error column gives
+/// way (its text is said whole under the table).
+#[tokio::test]
+async fn the_regions_view_keeps_scopes_whole_at_80_columns() {
+    let scopes = ["us-east-1", "us-east-2"]
+        .iter()
+        .map(|r| lops::provider::Scope::new("broken", *r, Access::default()))
+        .collect();
+    let mut state = fleet_taking(scopes, &[vec![("api", 3.0)], vec![("api", 1.0)]]);
+    key(&mut state, '2');
+    let out = screen(&mut state, &MONO, 80, 24);
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("│●")).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(
+        rows[0].contains("broken/us-east-1 ") && rows[1].contains("broken/us-east-2 "),
+        "{out}"
+    );
+}

@@ -39,7 +39,7 @@ where
                 return ProviderError::Timeout(timeout_secs);
             }
             return ProviderError::Service(format!(
-                "could not connect: {} — check the network, the region, and AWS_ENDPOINT_URL if set",
+                "could not connect: {} — check the network, the region, and the endpoint if one is set (AWS_ENDPOINT_URL, or the profile's endpoint_url)",
                 chain(&err)
             ));
         }
