@@ -237,7 +237,8 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let badge_width: usize = badges.iter().map(|s| s.width() + 1).sum();
     // The marks, the badges (PRODUCTION above all) and the clock always show: what is left of
     // the tabs, the window and the filter is cut, marked, to the room they leave.
-    let left = usize::from(area.width).saturating_sub(badge_width + clock.len() + 1);
+    // One cell apart from the badges and the clock, and the last cell of the line left free.
+    let left = usize::from(area.width).saturating_sub(badge_width + clock.len() + 2);
     let mut spans = cut_spans(spans, left, theme);
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let room = usize::from(area.width).saturating_sub(used + badge_width + clock.len() + 1);
