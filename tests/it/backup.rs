@@ -54,6 +54,26 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) 
 }
 
 impl Fixture {
+    /// Deletes `name` (a restore will create it again) and returns a proxy in front of moto
+    /// that holds that creation for three seconds: time for another actor to act meanwhile.
+    pub(crate) async fn lost_with_slow_recreate(&self, name: &str) -> FaultProxy {
+        self.seeder
+            .lambda
+            .delete_function()
+            .function_name(name)
+            .send()
+            .await
+            .expect("delete function");
+        let proxy = FaultProxy::start(moto::url());
+        proxy.add(Rule::lambda(
+            PROXIED,
+            "CreateFunction",
+            Fault::Delay(std::time::Duration::from_secs(3)),
+            Some(1),
+        ));
+        proxy
+    }
+
     pub(crate) async fn new(region: &str, tag: &str) -> Fixture {
         let seeder = Seeder::new(moto::url(), region).await;
         let s3 = s3_client(region).await;

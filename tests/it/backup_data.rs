@@ -434,21 +434,8 @@ async fn data_written_while_the_function_is_restored_is_not_copied_over() {
         .send()
         .await
         .expect("delete");
-    fx.seeder
-        .lambda
-        .delete_function()
-        .function_name(&name)
-        .send()
-        .await
-        .expect("delete function");
     // The function's creation takes a while; meanwhile someone writes the object back.
-    let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule::lambda(
-        PROXIED,
-        "CreateFunction",
-        Fault::Delay(std::time::Duration::from_secs(3)),
-        Some(1),
-    ));
+    let proxy = fx.lost_with_slow_recreate(&name).await;
     let lops = fx.lops(&proxy.url);
     let child = lops.spawn(&["restore", &snapshot, "--yes"]);
     proxy.wait_for_call(PROXIED, "lambda", "CreateFunction", 60);

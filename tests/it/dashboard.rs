@@ -89,6 +89,20 @@ fn dashboard_filtered(sources: Vec<Arc<AwsRegion>>, function: &str) -> Dashboard
     (keys, run, dir)
 }
 
+/// `state` drawn at `width` x `height`, its cells' text in order (no line breaks).
+fn drawn(state: &mut State, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    state.size = (width, height);
+    terminal.draw(|f| render(state, &MONO, f)).expect("draw");
+    terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect()
+}
+
 fn new_state(sources: &[Arc<AwsRegion>]) -> State {
     let scopes = sources.iter().map(|s| s.scope().clone()).collect();
     State::new(
@@ -132,16 +146,7 @@ async fn dashboard_on_aws_shows_the_seeded_functions_and_numbers() {
     let mut state = run.await.expect("join").expect("loop");
 
     assert_eq!(state.rows.len(), fleet.len());
-    let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
-    state.size = (200, 50);
-    terminal.draw(|f| render(&state, &MONO, f)).expect("draw");
-    let screen: String = terminal
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let screen = drawn(&mut state, 200, 50);
     for f in &fleet {
         assert!(screen.contains(&f.name), "{} missing", f.name);
     }
@@ -301,16 +306,7 @@ async fn a_lever_on_an_alias_the_dashboards_rollout_drives_is_refused() {
     // directory).
     drop(keys);
     let mut state = run.await.expect("join").expect("loop");
-    let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-    state.size = (120, 30);
-    terminal.draw(|fr| render(&state, &MONO, fr)).expect("draw");
-    let screen: String = terminal
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let screen = drawn(&mut state, 120, 30);
     let screen = screen.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
         screen.contains("would halt it at its next step"),
@@ -588,17 +584,10 @@ async fn two_profiles_pressing(
     // The row acted on is the default profile's, whose own tier allows the change.
     let profile = state.selected_row().map(|(r, _)| r.scope.profile.clone());
     assert_eq!(profile.as_deref(), Some("default"));
-    let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-    state.size = (120, 30);
-    terminal.draw(|f| render(&state, &MONO, f)).expect("draw");
-    let screen: String = terminal
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
-    screen.split_whitespace().collect::<Vec<_>>().join(" ")
+    drawn(&mut state, 120, 30)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Two profiles of one account show the same function on two rows. A change through one row

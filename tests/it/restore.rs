@@ -1436,20 +1436,7 @@ async fn two_restores_of_one_function_take_turns_and_the_second_is_refused() {
     let name = moto::unique("rtwice");
     fx.function(&name).await;
     let snapshot = snapshot_of(&backup(&fx.lops(moto::url()), PROXIED, &name, &fx.to()));
-    fx.seeder
-        .lambda
-        .delete_function()
-        .function_name(&name)
-        .send()
-        .await
-        .expect("delete function");
-    let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule::lambda(
-        PROXIED,
-        "CreateFunction",
-        Fault::Delay(std::time::Duration::from_secs(3)),
-        Some(1),
-    ));
+    let proxy = fx.lost_with_slow_recreate(&name).await;
     let lops = fx.lops(&proxy.url);
     let first = lops.spawn(&["restore", &snapshot, "--yes"]);
     proxy.wait_for_call(PROXIED, "lambda", "CreateFunction", 60);
