@@ -163,25 +163,21 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
         });
     let observed: Vec<(String, Result<f64, crate::provider::ProviderError>)> =
         futures::future::join_all(reads).await;
-    let mut taken: Vec<(String, Option<f64>)> = regions
+    let taken: Vec<(String, Option<f64>)> = regions
         .iter()
         .map(|r| {
             let n = observed.iter().find(|(o, _)| o == r);
             (r.clone(), n.and_then(|(_, n)| n.as_ref().ok().copied()))
         })
         .collect();
-    // A member no region is known for takes load no read can see: the shares are of a part.
+    let taken_shares = service::observed_shares(&view, &taken);
     let unmapped: Vec<&str> = view
         .members
         .iter()
         .filter(|m| m.region.is_none())
         .map(|m| m.record.set_id.as_deref().unwrap_or("-"))
         .collect();
-    for id in &unmapped {
-        taken.push((format!("{id} (no region)"), None));
-    }
-    let taken_shares = service::observed_shares(&taken);
-    let unread: Vec<&str> = taken[..regions.len()]
+    let unread: Vec<&str> = taken
         .iter()
         .filter(|(_, n)| n.is_none())
         .map(|(r, _)| r.as_str())

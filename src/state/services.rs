@@ -121,15 +121,11 @@ pub fn rows(state: &State) -> Vec<ServiceRow> {
         let weights = view.weights();
         let configured = view.shares();
         let regions = view.regions();
-        let mut taken: Vec<(String, Option<f64>)> = regions
+        let taken: Vec<(String, Option<f64>)> = regions
             .iter()
             .map(|r| (r.clone(), invocations(state, i, &pane.services[i], r)))
             .collect();
-        // A member no region is known for takes load no read sees: no share is of the whole.
-        for m in view.members.iter().filter(|m| m.region.is_none()) {
-            taken.push((m.record.set_id.clone().unwrap_or_default(), None));
-        }
-        let taken = crate::ops::service::observed_shares(&taken);
+        let taken = crate::ops::service::observed_shares(view, &taken);
         for region in &regions {
             let members: Vec<_> = view
                 .members

@@ -387,9 +387,14 @@ pub fn same_members(a: &Value, b: &Value) -> bool {
 /// Each region's share of what the service's regions took (`taken`: each region's
 /// invocations, `None` where unread). While any region's load is unread there are no shares
 /// at all: a share of part of the load, set against shares of the whole record set, would
-/// flag drift that is not there (the same rule in both faces).
-pub fn observed_shares(taken: &[(String, Option<f64>)]) -> BTreeMap<String, Option<f64>> {
-    let complete = taken.iter().all(|(_, n)| n.is_some());
+/// flag drift that is not there (the same rule in both faces). A member of `view` no region is
+/// known for takes load no read sees: it leaves the shares unread too.
+pub fn observed_shares(
+    view: &ServiceView,
+    taken: &[(String, Option<f64>)],
+) -> BTreeMap<String, Option<f64>> {
+    let complete =
+        taken.iter().all(|(_, n)| n.is_some()) && view.members.iter().all(|m| m.region.is_some());
     let total: f64 = taken.iter().filter_map(|(_, n)| *n).sum();
     taken
         .iter()
@@ -520,6 +525,22 @@ pub async fn observed<S: crate::provider::RegionSource>(
 mod tests {
     use super::*;
 
+    /// A service of members all mapped to regions (their load is what `taken` says).
+    fn view() -> ServiceView {
+        ServiceView {
+            settings: ServiceSettings {
+                name: "checkout".into(),
+                zone: "Z1".into(),
+                record: "api.example.com".into(),
+                kind: "CNAME".into(),
+                profile: None,
+                regions: BTreeMap::new(),
+                functions: BTreeMap::new(),
+            },
+            members: Vec::new(),
+        }
+    }
+
     #[test]
     fn shares_need_every_regions_load() {
         let read = |a: Option<f64>| {
@@ -529,13 +550,13 @@ mod tests {
                 ("ap-southeast-2".to_string(), a),
             ]
         };
-        let all = observed_shares(&read(Some(40.0)));
+        let all = observed_shares(&view(), &read(Some(40.0)));
         assert_eq!(all["eu-west-1"], Some(0.45));
         // One region unread: no share anywhere, so no drift flagged on a part of the load.
-        let part = observed_shares(&read(None));
+        let part = observed_shares(&view(), &read(None));
         assert!(part.values().all(Option::is_none), "{part:?}");
         // Nothing taken anywhere: no share to compare.
-        let none = observed_shares(&[("us-east-1".to_string(), Some(0.0))]);
+        let none = observed_shares(&view(), &[("us-east-1".to_string(), Some(0.0))]);
         assert_eq!(none["us-east-1"], None);
     }
 
