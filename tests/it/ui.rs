@@ -402,6 +402,19 @@ async fn loading_empty_and_unreachable_states_say_what_is_going_on() {
     let down = screen(&mut state, &MONO, 80, 24);
     insta::assert_snapshot!("unreachable_80x24", down);
     assert!(down.contains("no region answered"), "{down}");
+    // The footer says "unreachable" as the regions view does, for every region, in one entry;
+    // narrower, it keeps whole names and counts the ones it left out.
+    let footer = |s: &str| s.lines().rev().nth(1).unwrap_or_default().to_string();
+    assert!(
+        footer(&down).contains("unreachable (inv): ap-southeast-2 eu-west-1 us-east-1 us-west-2"),
+        "{down}"
+    );
+    let narrow = footer(&screen(&mut state, &MONO, 60, 15));
+    assert_eq!(
+        narrow.trim(),
+        "✗ unreachable (inv): ap-southeast-2 eu-west-1 us-east-1 +1",
+        "{narrow}"
+    );
 
     let mut empty = new_state(&clock);
     for region in 0..empty.regions.len() {
