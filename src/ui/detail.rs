@@ -268,8 +268,25 @@ fn side_lines(
             theme.dim(),
         ));
     }
-    if side.is_empty() && !i.not_read.details && !i.not_read.aliases {
-        side.push(Line::styled("no aliases, alarms or tags", theme.dim()));
+    // What was read and is not there, said (not left out, which reads like "not read").
+    let mut none = Vec::new();
+    if i.aliases.is_empty() && !i.not_read.aliases {
+        none.push("aliases");
+    }
+    let alarms = r.alarms.iter().any(|a| a.function.as_deref() == Some(name));
+    if !alarms && r.ever_read(crate::state::Read::Alarms) {
+        none.push("alarms");
+    }
+    if i.tags.is_empty() && !i.not_read.details {
+        none.push("tags");
+    }
+    if !none.is_empty() {
+        let list = match none.as_slice() {
+            [one] => one.to_string(),
+            [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+            [] => String::new(),
+        };
+        side.push(Line::styled(format!("no {list}"), theme.dim()));
     }
     match state.trigger_pane.as_ref().map(|p| (&p.result, p.selected)) {
         None | Some((None, _)) => side.push(Line::styled("triggers: reading…", theme.dim())),

@@ -255,6 +255,10 @@ async fn the_detail_view_never_shows_an_unread_number_as_zero() {
     assert!(out.contains("– inv  – errors  – throttled"), "{out}");
     assert!(out.contains("duration – p50 – p99 –"), "{out}");
     assert!(out.contains("alarms not read"), "{out}");
+    assert!(
+        !out.contains("no alarms") && !out.contains("alarms or"),
+        "{out}"
+    );
     assert!(!out.contains("0 inv"), "{out}");
 }
 
@@ -1200,6 +1204,38 @@ async fn regions_view_shows_unknown_numbers_as_dashes_not_zeros() {
 
 /// Many aliases leave the alarms, tags and triggers on screen; a tag's value never drives the
 /// terminal.
+/// What was read and is not there is said in the detail view ("no aliases"), so that it does
+/// not read like a line left out because it was not read ("alarms not read").
+#[tokio::test]
+async fn detail_says_none_where_nothing_is_there() {
+    let mut state = incident().await;
+    let (r, f) = state.rows[state.selected];
+    let name = state.regions[r].functions[f].info.name.clone();
+    {
+        let info = &mut state.regions[r].functions[f].info;
+        info.aliases.clear();
+        info.tags.clear();
+        info.not_read = Default::default();
+    }
+    state.regions[r]
+        .alarms
+        .retain(|a| a.function.as_deref() != Some(name.as_str()));
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("no aliases, alarms or tags"), "{out}");
+    // Tags there, the rest not: only the rest is said to be absent.
+    state.regions[r].functions[f]
+        .info
+        .tags
+        .insert("team".into(), "core".into());
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("no aliases or alarms"), "{out}");
+    assert!(out.contains("tags team=core"), "{out}");
+}
+
 #[tokio::test]
 async fn detail_keeps_room_for_triggers_and_shows_tags_as_text() {
     let mut state = incident().await;
