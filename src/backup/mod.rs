@@ -60,7 +60,8 @@ impl From<BackupError> for Failure {
     fn from(e: BackupError) -> Self {
         let exit = match &e {
             BackupError::Invalid(_) => Exit::Usage,
-            BackupError::Refused(_) => Exit::Refused,
+            // A target changed since its preview is a guard: nothing was sent.
+            BackupError::Refused(_) | BackupError::Conflict(_) => Exit::Refused,
             BackupError::Provider(ProviderError::NotFound(_)) => Exit::Usage,
             _ => Exit::Failure,
         };

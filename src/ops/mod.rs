@@ -168,13 +168,14 @@ pub enum OpsError {
 impl From<OpsError> for Failure {
     fn from(e: OpsError) -> Self {
         let exit = match &e {
-            OpsError::Refused(_) => Exit::Refused,
+            // A target changed since its preview is a guard: nothing was sent.
+            OpsError::Refused(_) | OpsError::Conflict(_) => Exit::Refused,
             // Refused credentials are missing ones for the README's exit codes: 2, fix and rerun.
             OpsError::Invalid(_)
             | OpsError::Provider(ProviderError::NotFound(_) | ProviderError::Credentials(_)) => {
                 Exit::Usage
             }
-            OpsError::Conflict(_) | OpsError::Provider(_) => Exit::Failure,
+            OpsError::Provider(_) => Exit::Failure,
         };
         Failure {
             exit,

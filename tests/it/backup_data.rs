@@ -441,7 +441,7 @@ async fn data_written_while_the_function_is_restored_is_not_copied_over() {
     proxy.wait_for_call(PROXIED, "lambda", "CreateFunction", 60);
     put(&fx, &source, "exports/a.json", b"written meanwhile").await;
     let (code, stderr) = crate::support::cli::finish(child, 60);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains("changed since the preview") && stderr.contains("none after"),
         "{stderr}"

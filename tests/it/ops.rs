@@ -236,13 +236,13 @@ async fn revive_never_overwrites_a_reservation_set_since_the_kill() {
         .await
         .expect("set by hand");
     let run = act(&lops, region, &["revive", &f, "--yes"]);
-    run.assert_exit(1);
+    run.assert_exit(4);
     assert!(run.stderr.contains("is not killed now"), "{}", run.stderr);
     assert_eq!(reserved(&seeder, &f).await, Some(20));
     // Back at 0 by a recorded change since the kill: still not the kill's to undo.
     act(&lops, region, &["concurrency", "set", &f, "0", "--yes"]).assert_exit(0);
     let run = act(&lops, region, &["revive", &f, "--yes"]);
-    run.assert_exit(1);
+    run.assert_exit(4);
     assert!(
         run.stderr
             .contains("was changed after its kill (concurrency.set"),

@@ -1325,7 +1325,7 @@ async fn a_restore_refused_because_its_target_changed_is_recorded_as_not_sent() 
     // Someone else changes it while the restore compares.
     fx.seeder.reserve(&name, 5).await;
     let (code, stderr) = crate::support::cli::finish(child, 60);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("changed since the preview"), "{stderr}");
     let got = fx
         .seeder
@@ -1445,7 +1445,7 @@ async fn two_restores_of_one_function_take_turns_and_the_second_is_refused() {
     let (code, stderr) = crate::support::cli::finish(first, 60);
     assert_eq!(code, 0, "{stderr}");
     let (code, stderr) = crate::support::cli::finish(second, 60);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("changed since the preview"), "{stderr}");
     assert_eq!(proxy.calls(PROXIED, "lambda", "CreateFunction"), 1);
 }

@@ -612,7 +612,7 @@ async fn an_edit_between_preview_and_write_is_refused_and_nothing_changes() {
         ),
     )
     .await;
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("changed since the preview"), "{stderr}");
     // A member the change does not write is edited: refused the same way (the preview's shares
     // and guard held only for the record set it saw).
@@ -633,7 +633,7 @@ async fn an_edit_between_preview_and_write_is_refused_and_nothing_changes() {
         ),
     )
     .await;
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert_eq!(weight(&svc.weights().await, "green"), 100);
     assert!(stderr.contains("changed since the preview"), "{stderr}");
     assert_eq!(weight(&svc.weights().await, "blue"), 70);
@@ -656,7 +656,7 @@ async fn an_edit_between_preview_and_write_is_refused_and_nothing_changes() {
         ),
     )
     .await;
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains("changed since the preview (now"),
         "{stderr}"

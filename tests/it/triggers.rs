@@ -413,7 +413,7 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
         .await
         .expect("third target");
     let (code, stderr) = crate::support::cli::finish(child, 30);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains("targets changed since the preview"),
         "{stderr}"
