@@ -391,7 +391,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
     );
     assert_eq!(
         crate::exit::Failure::from(conflict.expect_err("conflict")).exit,
-        crate::exit::Exit::Failure
+        crate::exit::Exit::Refused
     );
     let now = read_current(&east, &source.info.name)
         .await
