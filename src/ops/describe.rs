@@ -103,7 +103,19 @@ pub(crate) fn describe(v: &Value) -> String {
             .and_then(Value::as_str)
             .map(|e| format!(" (as written: not read back, {e}; `lops service show` to look)"))
             .unwrap_or_default();
-        return format!("{service} {what} {}{synced}{unverified}", parts.join(", "));
+        // No member takes traffic any more (another change at the same time): Route 53 then
+        // answers with all of them.
+        let serving = if v.get("serving").and_then(Value::as_bool) == Some(false) {
+            " — NO REGION TAKES TRAFFIC NOW: with every weight at 0 (or every weighted member \
+             unhealthy) Route 53 answers with every member, the drained ones too; another change landed at \
+             the same time? `lops service show` and set the weights"
+        } else {
+            ""
+        };
+        return format!(
+            "{service} {what} {}{synced}{unverified}{serving}",
+            parts.join(", ")
+        );
     }
     v.to_string()
 }

@@ -110,12 +110,22 @@ impl Reversible {
                     super::service::settings_of(&record.before)
                         .ok_or_else(|| invalid("service"))?,
                 ),
-                // Only what this change wrote: members it did not touch are not put back.
+                // Only what this change wrote: members it did not touch are not put back, nor
+                // those another change wrote at the same time (in its read-back). Records
+                // written before lops kept the list: the members that differ.
                 members: {
+                    let written: Option<Vec<&str>> = record
+                        .after
+                        .get("written")
+                        .and_then(Value::as_array)
+                        .map(|ids| ids.iter().filter_map(Value::as_str).collect());
                     let after = super::service::member_routing(&record.after);
                     super::service::member_routing(&record.before)
                         .into_iter()
-                        .filter(|m| !after.contains(m))
+                        .filter(|m| match &written {
+                            Some(ids) => ids.contains(&m.0.as_str()),
+                            None => !after.contains(m),
+                        })
                         .collect()
                 },
             }),

@@ -1295,3 +1295,82 @@ async fn two_lops_draining_one_service_at_once_never_both_write_on_one_read() {
         (0, 100, 50)
     );
 }
+
+/// Two machines (two state directories: two locks) drain two regions at once, each safe on
+/// its own read: the one whose write lands last reads back no region taking traffic and says
+/// so, and its undo puts back only the member it wrote — not the other machine's drain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_machines_draining_at_once_are_told_and_each_undo_is_its_own() {
+    use std::time::{Duration, Instant};
+    let svc = Service::seed("twomachines").await;
+    // Only blue (us-east-1) and green (eu-west-1) take traffic.
+    svc.apply(member(
+        ChangeAction::Upsert,
+        &svc.record,
+        "red",
+        0,
+        "abc.execute-api.ap-southeast-2.amazonaws.com",
+        Some(&svc.checks[2]),
+    ))
+    .await;
+    let proxy = FaultProxy::start(moto::url());
+    let writes = || proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets");
+    // The first machine's write reaches Route 53 three seconds after it is sent.
+    proxy.add(Rule {
+        region: "us-east-1".into(),
+        service: Some("route53".into()),
+        operation: Some("ChangeResourceRecordSets".into()),
+        fault: Fault::Delay(Duration::from_secs(3)),
+        remaining: Some(1),
+    });
+    let (one, other) = (Lops::new(&proxy.url), Lops::new(&proxy.url));
+    let (config_one, config_other) = (svc.config(&one, ""), svc.config(&other, ""));
+    let first = one.spawn(&[
+        "service",
+        "drain",
+        "checkout",
+        "--region",
+        "us-east-1",
+        "--config",
+        &config_one,
+        "--yes",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while writes() == 0 {
+        assert!(Instant::now() < deadline, "the first drain never wrote");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    service(
+        &other,
+        &config_other,
+        "drain checkout --region eu-west-1 --yes",
+    )
+    .assert_exit(0);
+    let first = first.wait_with_output().expect("first lops");
+    let said = String::from_utf8_lossy(&first.stdout);
+    assert_eq!(first.status.code(), Some(0), "{said}");
+    assert!(said.contains("NO REGION TAKES TRAFFIC NOW"), "{said}");
+    let all = svc.weights().await;
+    assert_eq!(
+        (
+            weight(&all, "blue"),
+            weight(&all, "green"),
+            weight(&all, "red")
+        ),
+        (0, 0, 0)
+    );
+    // The first machine's undo: blue back, green left as the other machine set it.
+    let run = one.run(&["undo", "--config", &config_one, "--yes"]);
+    run.assert_exit(0);
+    let after = svc.weights().await;
+    assert_eq!(
+        (
+            weight(&after, "blue"),
+            weight(&after, "green"),
+            weight(&after, "red")
+        ),
+        (100, 0, 0),
+        "{}",
+        run.stderr
+    );
+}

@@ -301,6 +301,16 @@ pub async fn plan<S: RegionActions>(
 /// unhealthy primary sends it all to the secondary, the drained region. Only a change that
 /// takes traffic from somewhere is refused — a restore or an undo that gives it back never is.
 /// Returns whether the change goes past it (`force`), which makes its confirmation typed.
+/// Whether some member takes traffic and is healthy (or has no health check).
+fn serves(view: &ServiceView) -> bool {
+    view.members
+        .iter()
+        .filter(|m| {
+            m.record.weight.unwrap_or(0) > 0 || m.record.failover.as_deref() == Some("PRIMARY")
+        })
+        .any(|m| m.record.health_check.is_none() || m.health == Health::Healthy)
+}
+
 fn guard(
     after: &ServiceView,
     expected: &[DnsRecord],
@@ -310,11 +320,7 @@ fn guard(
     let takes_traffic = |m: &&Member| {
         m.record.weight.unwrap_or(0) > 0 || m.record.failover.as_deref() == Some("PRIMARY")
     };
-    let serving = after
-        .members
-        .iter()
-        .filter(takes_traffic)
-        .any(|m| m.record.health_check.is_none() || m.health == Health::Healthy);
+    let serving = serves(after);
     let takes_away = expected.iter().zip(records).any(|(was, will)| {
         will.weight.unwrap_or(0) < was.weight.unwrap_or(0)
             || (was.failover.as_deref() == Some("PRIMARY")
@@ -464,6 +470,9 @@ pub async fn write<S: RegionActions>(
     guard(&with_records(&now, records), expected, records, forced)?;
     let change = source.change_dns(settings.zone_id(), records).await?;
     drop(lock);
+    // The members this change wrote: what its undo puts back, and nothing another change
+    // (another machine's, at the same time) wrote in the read-back below.
+    let written: Vec<&str> = records.iter().filter_map(|r| r.set_id.as_deref()).collect();
     let started = std::time::Instant::now();
     let mut synced = false;
     while !change.is_empty() {
@@ -486,6 +495,7 @@ pub async fn write<S: RegionActions>(
         // preview's after), and says it was not verified.
         Err(e) => {
             let mut after = planned_after.clone();
+            after["written"] = json!(written);
             after["change"] = json!(change);
             after["insync"] = json!(synced);
             after["not_verified"] = json!(e.to_string());
@@ -509,8 +519,15 @@ pub async fn write<S: RegionActions>(
         }
     }
     let mut after = back.state();
+    after["written"] = json!(written);
     after["change"] = json!(change);
     after["insync"] = json!(synced);
+    // Read back with no member taking traffic (two drains at once, each safe on its own
+    // read): Route 53 then answers with every member, the drained ones too. Said, not hidden.
+    let weighted = back.members.iter().all(|m| m.record.weight.is_some());
+    if weighted && !serves(&back) {
+        after["serving"] = json!(false);
+    }
     Ok(after)
 }
 
