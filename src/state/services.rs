@@ -224,14 +224,24 @@ pub fn read(state: &mut State, effects: &mut Vec<Effect>) {
 
 /// A service's read landed.
 pub fn landed(state: &mut State, index: usize, result: Result<ServiceView, String>) {
+    // The highlight stays on the service and region chosen, not on a row number: a service
+    // landing above it (read slower, or again) must not move a `D` onto another region.
+    let chosen = rows(state)
+        .get(state.services.selected)
+        .map(|r| (r.service, r.region.clone()));
     let pane = &mut state.services;
     pane.reading = pane.reading.saturating_sub(1);
     if let Some(slot) = pane.views.get_mut(index) {
         *slot = Some(result);
     }
     pane.read_at = Some(state.now);
-    let n = rows(state).len();
-    state.services.selected = state.services.selected.min(n.saturating_sub(1));
+    let now = rows(state);
+    let kept = chosen.and_then(|(service, region)| {
+        now.iter()
+            .position(|r| r.service == service && r.region == region)
+    });
+    state.services.selected =
+        kept.unwrap_or_else(|| state.services.selected.min(now.len().saturating_sub(1)));
 }
 
 pub fn move_by(state: &mut State, delta: i64) {
@@ -515,5 +525,56 @@ mod tests {
         let mut s = state(Tier::Change);
         press(&mut s, 'D');
         assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("services view")));
+    }
+
+    /// A service that lands above the highlighted row (read slower) leaves the highlight on
+    /// the service and region chosen: `D` then drains what was chosen, not the row number.
+    #[test]
+    fn the_highlight_stays_on_its_service_and_region_when_another_lands_above() {
+        let mut s = state(Tier::Change);
+        let pay = ServiceSettings {
+            name: "pay".into(),
+            ..settings()
+        };
+        let scopes = s.services.scopes.clone();
+        s.services = ServicePane::new(vec![settings(), pay], &scopes);
+        press(&mut s, '4');
+        let land = |s: &mut State, index: usize, members: Vec<Member>| {
+            let settings = s.services.services[index].clone();
+            super::super::update(
+                s,
+                super::super::Msg::Service {
+                    index,
+                    result: Ok(ServiceView { settings, members }),
+                },
+            );
+        };
+        land(
+            &mut s,
+            1,
+            vec![
+                member("p-east", "us-east-1", 50),
+                member("p-west", "us-west-2", 50),
+            ],
+        );
+        press(&mut s, 'j');
+        let chosen = |s: &State| {
+            let row = rows(s)[s.services.selected].clone();
+            (s.services.services[row.service].name.clone(), row.region)
+        };
+        assert_eq!(chosen(&s), ("pay".to_string(), "us-west-2".to_string()));
+        land(
+            &mut s,
+            0,
+            vec![
+                member("blue", "us-east-1", 100),
+                member("green", "eu-west-1", 100),
+            ],
+        );
+        assert_eq!(rows(&s).len(), 4);
+        assert_eq!(chosen(&s), ("pay".to_string(), "us-west-2".to_string()));
+        // Gone from the new read: the nearest row, never past the end.
+        land(&mut s, 1, vec![member("p-east", "us-east-1", 100)]);
+        assert!(s.services.selected < rows(&s).len());
     }
 }
