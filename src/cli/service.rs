@@ -310,11 +310,22 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
                 err!("lops: {region}: invocations not read: {e}");
             }
         }
-        if !unread.is_empty() {
+        // A region asked whose read failed (said above) is not one to add to --regions.
+        let (failed, absent): (Vec<&str>, Vec<&str>) = unread
+            .iter()
+            .partition(|r| observed.iter().any(|(o, _)| o == *r));
+        if !failed.is_empty() {
+            let _ = writeln!(
+                out,
+                "OBSERVED needs every region's load: {} could not be read (above); run again",
+                failed.join(", ")
+            );
+        }
+        if !absent.is_empty() {
             let _ = writeln!(
                 out,
                 "OBSERVED needs every region's load: {} not read (read with --regions)",
-                unread.join(", ")
+                absent.join(", ")
             );
         }
         if !unmapped.is_empty() {

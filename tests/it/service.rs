@@ -1137,6 +1137,24 @@ async fn show_names_a_region_whose_load_could_not_be_read_and_shows_the_rest() {
     assert!(of("blue")["invocations_15m"].is_number(), "{doc}");
     assert!(of("red")["invocations_15m"].is_number(), "{doc}");
     assert_eq!(of("green")["weight"], 100);
+    // In text, the region that failed is said as failed, not as one to add to --regions.
+    let run = service(
+        &lops,
+        &config,
+        "show checkout --regions us-east-1,eu-west-1,ap-southeast-2",
+    );
+    run.assert_exit(3);
+    assert!(
+        run.stdout
+            .contains("eu-west-1 could not be read (above); run again"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("read with --regions"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// An inverted health check means the opposite of what its checkers say: moto's checkers
