@@ -245,6 +245,13 @@ fn a_rollouts_step_before_an_undone_change_is_still_the_last_change() {
         said.starts_with("the last change was made by the rollout of orders-api:live"),
         "{said}"
     );
+    // The abort named whole: the alias, its function and where the rollout ran.
+    assert!(
+        said.contains(
+            "`lops traffic abort live --fn orders-api --profile default --regions us-east-1`"
+        ),
+        "{said}"
+    );
     // Nothing under `ro`, and nothing reversible anywhere: said once.
     let ro = ["ro".to_string()];
     let only = vec![record("b", None, None), record("u", None, Some("b"))];

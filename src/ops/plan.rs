@@ -172,20 +172,36 @@ pub async fn prepare<S: RegionActions>(
     if let Change::Route {
         function, alias, ..
     } = &plan.change
-        && let Some(store) = audit.and_then(super::rollout::RolloutStore::beside)
-        && let Some(rollout) = super::rollout::driving(source, &store, function, alias).await
     {
-        return Err(OpsError::Refused(format!(
-            "{}: a change of the alias under it would halt it at its next step, its guard no \
-             longer able to roll back. Aborting it (`A` in the dashboard, `lops traffic abort \
-             {alias} --fn {function} --profile {} --regions {}`) returns the weights it started \
-             from",
-            rollout.in_the_way(),
-            rollout.profile,
-            rollout.region
-        )));
+        held_by_rollout(source, audit, function, alias).await?;
     }
     Ok(plan)
+}
+
+/// Refuses a change of `function:alias` while a live rollout drives it (see [`prepare`]),
+/// naming the abort that gives it back. Undo asks this before it compares the alias with its
+/// record: the rollout's own steps are what changed it.
+pub(super) async fn held_by_rollout<S: RegionActions>(
+    source: &S,
+    audit: Option<&AuditLog>,
+    function: &str,
+    alias: &str,
+) -> Result<(), OpsError> {
+    let Some(store) = audit.and_then(super::rollout::RolloutStore::beside) else {
+        return Ok(());
+    };
+    let Some(rollout) = super::rollout::driving(source, &store, function, alias).await else {
+        return Ok(());
+    };
+    Err(OpsError::Refused(format!(
+        "{}: a change of the alias under it would halt it at its next step, its guard no \
+         longer able to roll back. Aborting it (`A` in the dashboard, `lops traffic abort \
+         {alias} --fn {function} --profile {} --regions {}`) returns the weights it started \
+         from",
+        rollout.in_the_way(),
+        rollout.profile,
+        rollout.region
+    )))
 }
 
 /// [`prepare`] for a rollout's own steps and its rollback, which write the alias it drives.

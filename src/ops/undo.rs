@@ -143,6 +143,14 @@ pub(super) async fn undo_plan<S: RegionActions>(
     record: &Record,
     audit: Option<&super::audit::AuditLog>,
 ) -> Result<Plan, OpsError> {
+    // A live rollout's alias is its own: refused as such (with its abort), before the alias is
+    // compared with the record — the rollout's steps are what changed it since.
+    if let Ok(Reversible::Alias {
+        function, alias, ..
+    }) = Reversible::of(record)
+    {
+        super::plan::held_by_rollout(source, audit, &function, &alias).await?;
+    }
     let result = reverse(source, plan, record).await;
     // An outcome unknown found as it was before: it never landed. Recorded so (under its id),
     // the next undo goes on to the action before it instead of stopping here for good — once
@@ -334,11 +342,19 @@ pub fn undo_refused(records: &[Record]) -> bool {
 pub fn nothing_to_undo(records: &[Record]) -> String {
     // The last change was a rollout's (a step, its rollback or its abort).
     if let Some((step, target)) = rollout_step(records) {
+        // `orders:live`: the abort names the alias, its function, and where the rollout runs.
+        let abort = match target.split_once(':') {
+            Some((function, alias)) => format!(
+                "`lops traffic abort {alias} --fn {function} --profile {} --regions {}`",
+                step.profile, step.region
+            ),
+            None => "`lops traffic abort`".to_string(),
+        };
         return format!(
             "the last change was made by the rollout of {target} ({} at {}): undo would take it \
-             back one step only. `lops traffic abort` returns an unfinished rollout to where it \
-             started; a finished one goes back with `lops pin` (to the alias's last known \
-             good version, `L` in the dashboard) or `lops traffic set`",
+             back one step only. {abort} returns an unfinished rollout to where it started; a \
+             finished one goes back with `lops pin` (to the alias's last known good version, \
+             `L` in the dashboard) or `lops traffic set`",
             step.action, step.time
         );
     }

@@ -437,3 +437,56 @@ async fn undo_takes_back_only_what_was_done_in_the_profiles_and_regions_chosen()
         ("1".to_string(), vec![("2".to_string(), 0.3)])
     );
 }
+
+/// An undo under another profile of an alias a rollout now drives is refused as the rollout's
+/// (exit 4, naming the abort with the rollout's own profile), not as "changed since" (exit 1):
+/// the rollout's steps are what changed it since the undone set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undo_of_an_alias_a_rollout_drives_names_the_rollout_not_a_change() {
+    let region = "ap-east-2";
+    let (seeder, f) = canary(region, "undolever").await;
+    let lops = Lops::new(moto::url());
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile other]\nregion = {region}\n"),
+    )
+    .expect("aws config");
+    let set = |profile: &str, weight: &str| {
+        lops.run(&[
+            "traffic",
+            "set",
+            "live",
+            "--fn",
+            &f,
+            "--version",
+            "2",
+            "--weight",
+            weight,
+            "--regions",
+            region,
+            "--profile",
+            profile,
+            "--yes",
+        ])
+    };
+    set("other", "0.05").assert_exit(0);
+    let first = lops.spawn(&plan_args(&f, region, "10:8s,50:8s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
+    let run = lops.run(&["undo", "--profile", "other", "--yes"]);
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("would halt it at its next step")
+            && run.stderr.contains(&format!(
+                "lops traffic abort live --fn {f} --profile default --regions {region}"
+            )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.1)])
+    );
+    traffic(&lops, "abort", &f, region).assert_exit(0);
+    let (code, stderr) = finish(first, 20);
+    assert_eq!(code, 4, "{stderr}");
+}
