@@ -210,14 +210,22 @@ fn print_lines(lines: &[crate::loglines::LogLine], json: bool) -> std::io::Resul
             // Each line of a message carries its event's label (a message cannot pass for
             // another function's line), and nothing in it reaches the terminal as a command.
             let message = crate::format::printable(&l.message, true);
-            for line in message.trim_end_matches('\n').split('\n') {
+            // Timeouts, runtime errors and cold starts marked in words (in a pipe, under
+            // NO_COLOR, in a grep): `[TIMEOUT]`, `[RUNTIME ERROR]`, `[cold start]`.
+            let mark = match (l.failure, &l.report) {
+                (Some("timeout"), _) => "[TIMEOUT] ",
+                (Some(_), _) => "[RUNTIME ERROR] ",
+                (None, Some(r)) if r.cold_start() => "[cold start] ",
+                _ => "",
+            };
+            for (n, line) in message.trim_end_matches('\n').split('\n').enumerate() {
                 writeln!(
                     out,
-                    "{} {:<14} {:<24} {}",
+                    "{} {:<14} {:<24} {}{line}",
                     l.time.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
                     l.region,
                     l.function,
-                    line
+                    if n == 0 { mark } else { "" },
                 )?;
             }
         }

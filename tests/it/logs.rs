@@ -243,6 +243,21 @@ async fn two_functions_in_two_regions_merge_and_report_lines_are_parsed() {
     let text = lops.run(&["logs", &f1, "--regions", r1, "--since", "1h"]);
     text.assert_exit(0);
     assert!(text.stdout.contains("cold starts 100%"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("[cold start] REPORT RequestId: 8f5"),
+        "{}",
+        text.stdout
+    );
+    // A timeout is marked in words in text too (a pipe, NO_COLOR, a grep).
+    let text = lops.run(&["logs", &f2, "--regions", r2, "--since", "1h"]);
+    text.assert_exit(0);
+    assert!(
+        text.stdout
+            .contains("[TIMEOUT] Task timed out after 3.00 seconds"),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains("] hello from two"), "{}", text.stdout);
 }
 
 #[test]
