@@ -74,6 +74,8 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         }
     }
     let mut failing = std::collections::HashSet::new();
+    // What was said already: following says it again only if it still fails minutes later.
+    let mut said_failures = Vec::new();
     for (scope, result) in futures::future::join_all(reads).await {
         match result {
             Ok(found) => lines.extend(found),
@@ -82,6 +84,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             Err(e) => {
                 err!("lops: {scope}: {e}");
                 failing.insert(scope.to_string());
+                said_failures.push(format!("{scope} {e}"));
                 failures.push(e);
             }
         }
@@ -135,7 +138,15 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     super::written(printed)?;
     if args.follow && !gone {
         let started = std::time::Instant::now();
-        let exit = follow(&ctx, &args, lines, now.timestamp_millis(), failing).await;
+        let exit = follow(
+            &ctx,
+            &args,
+            lines,
+            now.timestamp_millis(),
+            failing,
+            said_failures,
+        )
+        .await;
         if args.stats {
             print_calls(&ctx, started.elapsed());
         }
@@ -244,6 +255,8 @@ async fn follow(
     read_until_ms: i64,
     // Scopes whose last word was a failure: the follow ends partial (3) while any is.
     mut failing: std::collections::HashSet<String>,
+    // "scope error" of the failures the first read said.
+    said_failures: Vec<String>,
 ) -> Result<Exit, Failure> {
     use crate::loglines::Source;
     use crate::runtime::tail::{self, Update};
@@ -291,7 +304,10 @@ async fn follow(
     let mut fallen_back: Vec<(String, Vec<String>)> = Vec::new();
     // A failure is said once, and again only if it still happens minutes later: a session
     // that keeps failing is reopened every 30 s and must not fill the screen.
-    let mut failures: HashMap<String, std::time::Instant> = HashMap::new();
+    let mut failures: HashMap<String, std::time::Instant> = said_failures
+        .into_iter()
+        .map(|key| (key, std::time::Instant::now()))
+        .collect();
     const SAY_AGAIN: std::time::Duration = std::time::Duration::from_secs(300);
     let ended = |failing: &HashSet<String>| {
         Ok(if failing.is_empty() {

@@ -754,3 +754,51 @@ async fn following_with_a_region_that_never_answered_ends_partial() {
     let status = followed.child.wait().expect("wait");
     assert_eq!(status.code(), Some(3));
 }
+
+/// A region whose logs cannot be read at all while another follows: its failure is said once
+/// — by the first read — not again by the follow that keeps trying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_failing_from_the_start_is_said_once_while_following() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let (good, bad) = ("cn-north-1", "il-central-1");
+    let f = format!("{}-once", moto::unique("tail"));
+    put_logs(good, &f, "a", &[(1, "one".into())]).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: bad.into(),
+        service: Some("logs".into()),
+        operation: None,
+        fault: Fault::Status(503),
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let followed = Followed::start(
+        &lops,
+        &[
+            "logs",
+            &f,
+            "--regions",
+            &format!("{good},{bad}"),
+            "--since",
+            "30m",
+            "--follow",
+            "--json",
+        ],
+    );
+    assert!(followed.next("the good region's event").contains("\"one\""));
+    // The follow has tried the failing region again since the first read.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while proxy.calls(bad, "logs", "StartLiveTail") + proxy.calls(bad, "logs", "FilterLogEvents")
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:#?}",
+            proxy.all_calls()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let said = followed.said();
+    assert_eq!(said.matches(bad).count(), 1, "{said}");
+}
