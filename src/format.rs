@@ -341,6 +341,25 @@ pub fn concurrency(
     account: Option<i64>,
 ) -> String {
     let peak = peak.map(count).unwrap_or_else(|| "0".to_string());
+    with_limit(peak, reserved, reserved_unread, account)
+}
+
+/// [`concurrency`] where the metrics could not be read: the peak unknown (`–`), the limit
+/// Lambda said still shown (`–/25r`).
+pub fn concurrency_unread(
+    reserved: Option<i32>,
+    reserved_unread: bool,
+    account: Option<i64>,
+) -> String {
+    with_limit(MISSING.to_string(), reserved, reserved_unread, account)
+}
+
+fn with_limit(
+    peak: String,
+    reserved: Option<i32>,
+    reserved_unread: bool,
+    account: Option<i64>,
+) -> String {
     match (reserved, account) {
         _ if reserved_unread => format!("{peak}/?r"),
         (Some(r), _) => format!("{peak}/{r}r"),

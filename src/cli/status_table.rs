@@ -75,12 +75,20 @@ pub(super) fn write_table(
                 num(stats.as_ref().map(|s| format::count(s.throttles))),
                 num(stats.as_ref().map(|s| format::millis(s.duration_avg_ms))),
                 num(stats.as_ref().map(|s| format::millis(s.duration_p99_ms))),
-                num(stats.as_ref().map(|s| format::concurrency(
-                    s.concurrency_max,
-                    f.reserved_concurrency,
-                    f.not_read.details,
-                    data.inventory.account_concurrency_limit
-                ))),
+                // Metrics unread: the peak unknown, the limit Lambda said still shown.
+                match stats.as_ref() {
+                    Some(s) => format::concurrency(
+                        s.concurrency_max,
+                        f.reserved_concurrency,
+                        f.not_read.details,
+                        data.inventory.account_concurrency_limit,
+                    ),
+                    None => format::concurrency_unread(
+                        f.reserved_concurrency,
+                        f.not_read.details,
+                        data.inventory.account_concurrency_limit,
+                    ),
+                },
                 alarm
             )?;
             for alias in &f.aliases {

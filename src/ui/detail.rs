@@ -245,8 +245,14 @@ fn side_lines(
             AlarmState::Ok => theme.ok(),
             AlarmState::InsufficientData => theme.dim(),
         };
+        let word = match alarm.state {
+            AlarmState::Alarm => "ALARM ",
+            AlarmState::Ok => "OK ",
+            // CloudWatch's INSUFFICIENT_DATA, as `lops status` says it (one line with its name).
+            AlarmState::InsufficientData => "NO DATA ",
+        };
         side.push(Line::from(vec![
-            Span::styled(format!("{:?} ", alarm.state).to_uppercase(), style),
+            Span::styled(word, style),
             Span::raw(format::printable(&alarm.name, false).into_owned()),
         ]));
     }

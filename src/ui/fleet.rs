@@ -284,7 +284,9 @@ fn row<'a>(
         (None, _) if reserved_unknown => "?r".to_string(),
         (Some(c), Some(l)) => format!("{}/{}", format::count(c), format::count(l as f64)),
         (Some(c), None) => format::count(c),
-        (None, _) => format::MISSING.to_string(),
+        // The peak unread, the limit known: still said (`–/25`).
+        (None, Some(l)) => format!("{}/{}", format::MISSING, format::count(l as f64)),
+        (None, None) => format::MISSING.to_string(),
     };
     let near_limit = matches!((s.concurrency_max, f.info.reserved_concurrency), (Some(c), Some(l)) if c >= 0.9 * f64::from(l));
     let alarm = match f.alarm {
@@ -307,7 +309,10 @@ fn row<'a>(
             )
         }
         Some(AlarmState::Ok) => Span::styled("ok", theme.ok()),
-        Some(AlarmState::InsufficientData) => Span::styled("n/a", theme.dim()),
+        // CloudWatch's INSUFFICIENT_DATA, as `lops status` and the detail view say it.
+        Some(AlarmState::InsufficientData) => {
+            Span::styled(if wide { "no data" } else { "data?" }, theme.dim())
+        }
         // Alarms never read here: unknown, not "no alarm".
         None if !region.ever_read(crate::state::Read::Alarms) => {
             Span::styled(format::MISSING, theme.dim())

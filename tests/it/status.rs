@@ -453,6 +453,21 @@ async fn a_failing_cloudwatch_leaves_the_functions_listed_and_names_the_read() {
         "{}",
         table.stdout
     );
+    // The peak is unknown, the reservation Lambda said is not: `–/50r`.
+    let reserved = fleets[0]
+        .iter()
+        .find(|f| f.reserved.is_some())
+        .expect("a reserved function");
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.contains(&reserved.name))
+        .unwrap_or_default();
+    assert!(
+        row.contains(&format!("–/{}r", reserved.reserved.unwrap_or_default())),
+        "{}",
+        table.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

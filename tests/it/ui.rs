@@ -1236,6 +1236,55 @@ async fn detail_says_none_where_nothing_is_there() {
     assert!(out.contains("tags team=core"), "{out}");
 }
 
+/// An alarm with too little data reads the same in the fleet and the detail view as in
+/// `lops status` ("no data", on one line with its name), and a function whose numbers are not
+/// read still shows the reservation Lambda said (`–/25`).
+#[tokio::test]
+async fn insufficient_data_and_an_unread_peak_read_the_same_everywhere() {
+    let mut state = incident().await;
+    let (r, f) = state.rows[state.selected];
+    let name = state.regions[r].functions[f].info.name.clone();
+    {
+        let region = &mut state.regions[r];
+        region
+            .alarms
+            .retain(|a| a.function.as_deref() != Some(name.as_str()));
+        region.alarms.push(lops::provider::Alarm {
+            name: format!("{name}-errors"),
+            state: lops::provider::AlarmState::InsufficientData,
+            reason: None,
+            metric: Some("Errors".into()),
+            function: Some(name.clone()),
+        });
+        let entry = &mut region.functions[f];
+        entry.alarm = Some(lops::provider::AlarmState::InsufficientData);
+        entry.metrics = None;
+        entry.info.reserved_concurrency = Some(25);
+        entry.info.not_read = Default::default();
+        entry.info.detail_error = None;
+    }
+    let wide = screen(&mut state, &MONO, 200, 30);
+    let row = wide.lines().find(|l| l.contains(&name)).unwrap_or_default();
+    assert!(row.contains("no data"), "{wide}");
+    assert!(row.contains("–/25"), "{wide}");
+    let narrow = screen(&mut state, &MONO, 80, 24);
+    let row = narrow
+        .lines()
+        .find(|l| l.contains(&name[..10]))
+        .unwrap_or_default();
+    assert!(row.contains("data?") && !row.contains("n/a"), "{narrow}");
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let detail = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        detail.contains(&format!("NO DATA {name}-errors")[..20]),
+        "{detail}"
+    );
+    assert!(!detail.contains("INSUFFICIENT"), "{detail}");
+}
+
 #[tokio::test]
 async fn detail_keeps_room_for_triggers_and_shows_tags_as_text() {
     let mut state = incident().await;
