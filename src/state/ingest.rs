@@ -136,12 +136,18 @@ pub(super) fn on_extras(
             }
             None
         }
-        Err(e) => Some(format!("not read: {e}")),
+        Err(e) => Some(format!(
+            "aliases, tags, provisioned not read: {e} (read again in {} s)",
+            super::outcome::DETAIL_RETRY_SECS
+        )),
     };
     if let Some(pane) = state.trigger_pane.as_mut()
         && pane.region == region
         && pane.function == function
     {
+        if error.is_some() {
+            pane.failed_at = Some(state.now);
+        }
         pane.extras = Some(error.map_or(Ok(()), Err));
     }
     state.rebuild_rows();

@@ -23,6 +23,7 @@ pub use history::{HISTORY_MINUTES, History};
 pub use keymap::{Action, Keymap};
 pub use keys::{COMMANDS, help_entries, help_last_start, help_layout, help_widths};
 pub use msg::{Effect, Msg};
+pub use outcome::DETAIL_RETRY_SECS;
 pub use rows::{Column, RowRef, Sort};
 
 use crate::ops::Access;
@@ -271,10 +272,14 @@ impl State {
             self.trigger_pane = None;
             return Vec::new();
         };
-        let stale = self
-            .trigger_pane
-            .as_ref()
-            .is_none_or(|p| p.region != *region || p.function != *function || p.reload);
+        let now = self.now;
+        let stale = self.trigger_pane.as_ref().is_none_or(|p| {
+            p.region != *region
+                || p.function != *function
+                || p.reload
+                || p.failed_at
+                    .is_some_and(|at| (now - at).num_seconds() >= outcome::DETAIL_RETRY_SECS)
+        });
         if !stale {
             return Vec::new();
         }
@@ -289,6 +294,7 @@ impl State {
             selected: keep.map_or(0, |p| p.selected),
             reload: false,
             extras: keep.and_then(|p| p.extras.clone()),
+            failed_at: None,
         });
         // What the inventory leaves for on demand is read each time the view opens (aliases
         // too: they may have changed since the last inventory).
@@ -557,6 +563,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 && pane.function == function
             {
                 let keep = pane.selected;
+                if result.is_err() {
+                    pane.failed_at = Some(state.now);
+                }
                 pane.result = Some(result.map(|t| t.triggers).map_err(|e| e.to_string()));
                 let n = pane.triggers().len();
                 pane.selected = keep.min(n.saturating_sub(1));

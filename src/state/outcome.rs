@@ -96,7 +96,13 @@ pub struct TriggerPane {
     pub reload: bool,
     /// The on-demand read of aliases and provisioned concurrency: `None` while reading.
     pub extras: Option<Result<(), String>>,
+    /// When one of the two reads last failed: both are made again a while later (the view
+    /// does not keep saying "not read" once the region answers again).
+    pub failed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+
+/// How long a failed read of the detail view waits before it is made again.
+pub const DETAIL_RETRY_SECS: i64 = 30;
 
 impl TriggerPane {
     pub fn triggers(&self) -> &[crate::provider::Trigger] {

@@ -2537,3 +2537,47 @@ fn y_n_and_esc_answer_a_confirmation_whatever_they_are_bound_to() {
     assert!(!executes(&update(&mut s, alt_y)));
     assert_eq!(s.popup, None, "alt-y (esc then y) cancels");
 }
+
+/// A detail view whose on-demand reads failed reads them again a while later, by itself: it
+/// does not keep saying "not read" once the region answers again.
+#[test]
+fn a_failed_detail_read_is_made_again_after_a_while() {
+    let mut s = loaded();
+    s.now = t0();
+    let opened = update(&mut s, code(KeyCode::Enter));
+    let reads = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Extras { .. } | Effect::Triggers { .. }))
+            .count()
+    };
+    assert_eq!(reads(&opened), 2, "{opened:?}");
+    let (region, function) = match &s.view {
+        View::Detail { region, function } => (*region, function.clone()),
+        other => panic!("not in detail: {other:?}"),
+    };
+    let timed_out = || ProviderError::Timeout(10.0);
+    update(
+        &mut s,
+        Msg::Extras {
+            region,
+            function: function.clone(),
+            result: Err(timed_out()),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Triggers {
+            region,
+            function,
+            result: Err(timed_out()),
+        },
+    );
+    let early = update(&mut s, Msg::Tick(t0() + chrono::Duration::seconds(10)));
+    assert_eq!(reads(&early), 0, "{early:?}");
+    let later = update(&mut s, Msg::Tick(t0() + chrono::Duration::seconds(31)));
+    assert_eq!(reads(&later), 2, "{later:?}");
+    // Once, not at every tick while the reads are out.
+    let next = update(&mut s, Msg::Tick(t0() + chrono::Duration::seconds(32)));
+    assert_eq!(reads(&next), 0, "{next:?}");
+}

@@ -296,7 +296,13 @@ fn side_lines(
     }
     match state.trigger_pane.as_ref().map(|p| (&p.result, p.selected)) {
         None | Some((None, _)) => side.push(Line::styled("triggers: reading…", theme.dim())),
-        Some((Some(Err(e)), _)) => side.push(Line::styled(format!("triggers: {e}"), theme.warn())),
+        Some((Some(Err(e)), _)) => side.push(Line::styled(
+            format!(
+                "triggers: {e} (read again in {} s)",
+                crate::state::DETAIL_RETRY_SECS
+            ),
+            theme.warn(),
+        )),
         Some((Some(Ok(t)), _)) if t.is_empty() => side.push(Line::styled(
             "no rules or event source mappings",
             theme.dim(),
