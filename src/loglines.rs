@@ -156,11 +156,14 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
         "m" => TimeDelta::try_minutes(n),
         "h" => TimeDelta::try_hours(n),
         "d" => TimeDelta::try_days(n),
-        _ => None,
+        "" => return Err(format!("'{text}' has no unit: {n}s, {n}m, {n}h or {n}d")),
+        _ => return Err(format!("'{text}' is not a time: {hint}")),
+    };
+    // As far back as a time may be (1970), whichever way it is written.
+    match delta.and_then(|d| now.checked_sub_signed(d)) {
+        Some(t) if t.timestamp_millis() >= 0 => Ok(t),
+        _ => Err(format!("'{text}' reaches back before 1970: {hint}")),
     }
-    .filter(|d| *d <= TimeDelta::days(365))
-    .ok_or_else(|| format!("'{text}' is not a time: {hint} (at most a year back)"))?;
-    Ok(now - delta)
 }
 
 /// Classifies a message: REPORT fields, or a timeout / runtime error line.
@@ -331,6 +334,12 @@ mod tests {
             parse_since("2026-11-25T10:00:00Z", now()).unwrap(),
             now() - TimeDelta::hours(2)
         );
+        // As far back one way as the other: a duration of more than a year is a time too.
+        assert_eq!(
+            parse_since("400d", now()).unwrap(),
+            now() - TimeDelta::days(400)
+        );
+        assert!(parse_since("0", now()).unwrap_err().contains("0s"));
         for bad in [
             "2099-01-01T00:00:00Z",
             "0000-01-01T00:00:00Z",
@@ -340,7 +349,7 @@ mod tests {
             "",
             "-5m",
             "999999999999999999m",
-            "400d",
+            "30000d",
         ] {
             assert!(
                 parse_since(bad, now()).unwrap_err().contains("15m"),
