@@ -1392,3 +1392,37 @@ async fn two_machines_draining_at_once_are_told_and_each_undo_is_its_own() {
         run.stderr
     );
 }
+
+/// A drain is found by its record set, whatever name the service has: restored through
+/// another service entry over the same record (renamed, or a prod alias of it); a restore with
+/// no drain on record says the record is this machine's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_is_restored_through_any_service_name_of_its_record_set() {
+    let svc = Service::seed("renamed").await;
+    let lops = Lops::new(moto::url());
+    let also = format!(
+        "[[service]]\nname = \"checkout-prod\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\n",
+        svc.zone, svc.record
+    );
+    let config = svc.config(&lops, &also);
+    let run = service(
+        &lops,
+        &config,
+        "restore checkout-prod --region us-east-1 --yes",
+    );
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("this machine's audit log"),
+        "{}",
+        run.stderr
+    );
+    service(&lops, &config, "drain checkout --region us-east-1 --yes").assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "blue"), 0);
+    service(
+        &lops,
+        &config,
+        "restore checkout-prod --region us-east-1 --yes",
+    )
+    .assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "blue"), 100);
+}

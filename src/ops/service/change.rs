@@ -57,7 +57,8 @@ fn recorded(
     records
         .iter()
         .rev()
-        .filter(|r| r.action == "service.drain" && r.result == "ok" && r.target == service)
+        // By its record set, whatever name the service had in the config then.
+        .filter(|r| r.action == "service.drain" && r.result == "ok")
         .filter(|r| {
             r.before.get("zone").and_then(Value::as_str) == Some(zone)
                 && r.before.get("record").and_then(Value::as_str) == Some(record)
@@ -77,7 +78,8 @@ fn recorded(
         })
         .ok_or_else(|| {
             OpsError::Invalid(format!(
-                "no drain of {region} for service {service} is recorded: {hint}"
+                "no drain of {region} for service {service} is recorded in this machine's \
+                 audit log (a drain made from another machine is in its own): {hint}"
             ))
         })
 }
