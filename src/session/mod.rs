@@ -201,6 +201,10 @@ impl Session {
             check_profile_known(&profile, &settings).await?;
             check_signer(&profile, &settings).await?;
             let region_names = regions_for(&profile, &settings, &extra).await?;
+            // Before any client is built: the SDK panics on an empty endpoint URL.
+            crate::provider::aws::check_endpoints(&profile)
+                .await
+                .map_err(Failure::usage)?;
             let first = Scope::new(profile.clone(), region_names[0].clone(), access);
             check_credentials(&first, &settings).await?;
             for region in region_names {

@@ -12,6 +12,7 @@ mod support;
 mod backup;
 mod backup_data;
 mod bad_input;
+mod bad_setting;
 mod batch;
 mod dashboard;
 mod e2e;

@@ -6,6 +6,7 @@ mod clients;
 mod cloudwatch;
 mod dns;
 mod download;
+mod endpoint;
 mod error;
 mod function;
 mod function_config;
@@ -26,6 +27,7 @@ pub use clients::{
     env_keys, has_own_credentials, load_sdk_config,
 };
 pub use cloudwatch::{QUERIES_PER_CALL, QueryBatches};
+pub use endpoint::check_endpoints;
 pub use error::{chain as error_chain, classify};
 
 use super::{

@@ -1,0 +1,53 @@
+//! Settings lops is handed from outside (endpoint URLs, the config file's path) that it cannot
+//! use: a message naming the setting and what to do, exit 2, never a panic or a hang.
+
+use crate::support::cli::Lops;
+
+/// `status --json` refuses at once: exit 2, one JSON document, the message naming `setting`.
+fn assert_refused(lops: &Lops, setting: &str) {
+    let run = lops.run(&["status", "--regions", "us-east-1", "--json"]);
+    run.assert_exit(2);
+    let doc = run.json();
+    assert_eq!(doc["exit"], 2, "{doc}");
+    let error = doc["error"].as_str().unwrap_or_default();
+    assert!(error.contains(setting), "{error}");
+    assert!(!run.stderr.contains("Request {"), "{}", run.stderr);
+}
+
+#[test]
+fn an_empty_endpoint_url_is_refused_naming_the_variable() {
+    let lops = Lops::new("");
+    assert_refused(
+        &lops,
+        "AWS_ENDPOINT_URL is set but empty: unset AWS_ENDPOINT_URL",
+    );
+    // A service's own variable is what that service's client would take.
+    let lops = Lops::new("http://127.0.0.1:9").env("AWS_ENDPOINT_URL_LAMBDA", "");
+    assert_refused(&lops, "AWS_ENDPOINT_URL_LAMBDA is set but empty");
+}
+
+#[test]
+fn an_endpoint_url_that_is_no_url_is_refused_without_the_sdk_dump() {
+    let lops = Lops::new("not a url");
+    assert_refused(
+        &lops,
+        "AWS_ENDPOINT_URL = 'not a url' is not an endpoint URL",
+    );
+}
+
+#[test]
+fn a_profile_endpoint_url_that_is_empty_names_the_profile() {
+    let lops = Lops::without_credentials()
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    let aws_config = lops.home.path().join("aws-config");
+    std::fs::write(&aws_config, "[default]\nendpoint_url =\n").expect("aws config");
+    assert_refused(&lops, "`endpoint_url` of profile 'default'");
+    // In the profile's `services` section too.
+    std::fs::write(
+        &aws_config,
+        "[default]\nservices = local\n[services local]\ns3 =\n  endpoint_url = nope\n",
+    )
+    .expect("aws config");
+    assert_refused(&lops, "`endpoint_url` under `s3` in [services local]");
+}
