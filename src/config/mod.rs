@@ -1,6 +1,7 @@
 //! The config file (TOML at `$XDG_CONFIG_HOME/lops/config.toml` or `--config PATH`) and the
 //! settings resolved from it and the command line.
 
+mod read;
 mod regions;
 mod services;
 mod tier;
@@ -418,29 +419,40 @@ impl ConfigFile {
                 None => return Ok((ConfigFile::default(), None)),
             },
         };
-        match std::fs::read_to_string(&path) {
+        match read::read_text(&path) {
             Ok(text) => Ok((Self::parse(&text, &path)?, Some(path))),
-            // A link to nowhere is a config someone meant to have (its protections with it),
-            // not the absence of one.
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound
-                    && !explicit
-                    && std::fs::symlink_metadata(&path).is_err() =>
-            {
-                Ok((ConfigFile::default(), None))
-            }
-            Err(e) => Err(ConfigError::Unreadable {
+            Err(read::ReadError::Refused(message)) => Err(ConfigError::Unreadable {
                 path: path.display().to_string(),
-                message: match std::fs::read_link(&path) {
-                    Ok(target) if e.kind() == std::io::ErrorKind::NotFound => format!(
-                        "it is a link to {}, which is not there: restore that file or remove \
-                         the link",
-                        target.display()
-                    ),
-                    _ => e.to_string(),
-                },
+                message,
             }),
+            Err(read::ReadError::Io(e)) => Self::missing(e, &path, explicit),
         }
+    }
+
+    /// A default file that is not there is an empty config; anything else is said.
+    fn missing(
+        e: std::io::Error,
+        path: &Path,
+        explicit: bool,
+    ) -> Result<(Self, Option<PathBuf>), ConfigError> {
+        // A link to nowhere is a config someone meant to have (its protections with it), not
+        // the absence of one.
+        if e.kind() == std::io::ErrorKind::NotFound
+            && !explicit
+            && std::fs::symlink_metadata(path).is_err()
+        {
+            return Ok((ConfigFile::default(), None));
+        }
+        Err(ConfigError::Unreadable {
+            path: path.display().to_string(),
+            message: match std::fs::read_link(path) {
+                Ok(target) if e.kind() == std::io::ErrorKind::NotFound => format!(
+                    "it is a link to {}, which is not there: restore that file or remove the link",
+                    target.display()
+                ),
+                _ => e.to_string(),
+            },
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! Settings lops is handed from outside (endpoint URLs, the config file's path) that it cannot
 //! use: a message naming the setting and what to do, exit 2, never a panic or a hang.
 
-use crate::support::cli::Lops;
+use crate::support::cli::{Lops, finish};
 
 /// `status --json` refuses at once: exit 2, one JSON document, the message naming `setting`.
 fn assert_refused(lops: &Lops, setting: &str) {
@@ -50,4 +50,46 @@ fn a_profile_endpoint_url_that_is_empty_names_the_profile() {
     )
     .expect("aws config");
     assert_refused(&lops, "`endpoint_url` under `s3` in [services local]");
+}
+
+#[test]
+fn a_config_path_that_is_a_fifo_or_a_device_is_refused_at_once() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let fifo = lops.home.path().join("config.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    for (path, what) in [
+        (fifo.to_str().unwrap_or_default(), "a named pipe (FIFO)"),
+        ("/dev/zero", "a character device"),
+    ] {
+        let (code, stderr) = finish(lops.spawn(&["status", "--config", path]), 10);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains(&format!("it is {what}, not a file")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("--config the path of a TOML file"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_config_file_over_a_mebibyte_or_not_utf8_says_so() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let path = lops.home.path().join("big.toml");
+    std::fs::write(&path, "#".repeat(1024 * 1024 + 1)).expect("write");
+    let run = lops.run(&["status", "--config", path.to_str().unwrap_or_default()]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("larger than 1 MiB"), "{}", run.stderr);
+    let path = lops.home.path().join("latin1.toml");
+    std::fs::write(&path, b"regions = [\"us-east-1\"]\n# caf\xe9\n").expect("write");
+    let run = lops.run(&["status", "--config", path.to_str().unwrap_or_default()]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("line 2, column 6: not UTF-8 text"),
+        "{}",
+        run.stderr
+    );
 }
