@@ -12,7 +12,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::timed;
-use crate::provider::{FunctionRef, Inventory, MetricsRequest, RegionSource, TimeWindow};
+use crate::provider::{
+    FunctionRef, Inventory, MetricsRequest, ProviderError, RegionSource, TimeWindow,
+};
 use crate::state::Msg;
 
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +82,27 @@ impl Pollers {
             }
         }
     }
+}
+
+/// `read`, with a panic inside it (a bug, in lops or the SDK) turned into the read's error: the
+/// loop then goes on, backing off, and the region says what failed rather than loading forever.
+async fn caught<T>(
+    read: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(read)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(ProviderError::Service(format!(
+                "internal error (a bug: please report it, with the log): {what}"
+            )))
+        })
 }
 
 /// Exponential backoff after `failures` failures in a row, capped by `cap`.
@@ -168,7 +191,7 @@ async fn inventory_loop<S: RegionSource>(
                 result: Ok(inventory),
             });
         };
-        let result = source.inventory_with(&progress).await;
+        let result = caught(source.inventory_with(&progress)).await;
         failures = if result.is_ok() { 0 } else { failures + 1 };
         let msg = Msg::Inventory {
             region,
@@ -206,7 +229,7 @@ async fn alarms_loop<S: RegionSource>(
             tokio::time::sleep(alarms_wait(failures, timing.alarms, region, seq)).await;
         }
         seq += 1;
-        let result = timed(timing.deadline, source.alarms()).await;
+        let result = timed(timing.deadline, caught(source.alarms())).await;
         failures = if result.is_ok() { 0 } else { failures + 1 };
         if tx
             .send(Msg::Alarms {
@@ -353,7 +376,7 @@ async fn metrics_loop<S: RegionSource>(
                 // The charts show minutes.
                 period_minutes: 1,
             };
-            let result = timed(timing.deadline, source.metrics(&request)).await;
+            let result = timed(timing.deadline, caught(source.metrics(&request))).await;
             match &result {
                 Ok(snapshot) => {
                     if totals {
@@ -397,6 +420,83 @@ async fn metrics_loop<S: RegionSource>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A region whose every read panics, as the SDK did on an empty endpoint URL.
+    struct Panicking(crate::provider::Scope);
+
+    impl RegionSource for Panicking {
+        fn scope(&self) -> &crate::provider::Scope {
+            &self.0
+        }
+        async fn inventory_with(
+            &self,
+            _progress: &(dyn Fn(Inventory) + Send + Sync),
+        ) -> Result<Inventory, ProviderError> {
+            panic!("URL was unset")
+        }
+        async fn extras(
+            &self,
+            _function: &str,
+            _want: crate::provider::NotRead,
+        ) -> Result<crate::provider::FunctionExtras, ProviderError> {
+            panic!("URL was unset")
+        }
+        async fn metrics(
+            &self,
+            _request: &MetricsRequest,
+        ) -> Result<crate::provider::MetricsSnapshot, ProviderError> {
+            panic!("URL was unset")
+        }
+        async fn alarms(&self) -> Result<Vec<crate::provider::Alarm>, ProviderError> {
+            panic!("URL was unset")
+        }
+        fn calls(&self) -> u64 {
+            0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_that_panics_is_that_reads_error_and_the_poller_goes_on() {
+        let scope = crate::provider::Scope::new(
+            "default",
+            "us-east-1",
+            crate::config::Access::new(crate::config::Tier::Read, false),
+        );
+        let (tx, mut rx) = mpsc::channel(16);
+        let timing = Timing {
+            metrics: Duration::from_secs(60),
+            inventory: Duration::from_secs(300),
+            alarms: Duration::from_secs(30),
+            deadline: Duration::from_secs(5),
+            min_gap: Duration::from_secs(2),
+        };
+        let pollers = spawn(&[Arc::new(Panicking(scope))], tx, timing);
+        let mut said = (false, false);
+        while said != (true, true) {
+            let msg = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+            match msg {
+                Ok(Some(Msg::Inventory { result: Err(e), .. })) => {
+                    assert!(e.to_string().contains("internal error"), "{e}");
+                    assert!(e.to_string().contains("URL was unset"), "{e}");
+                    said.0 = true;
+                }
+                Ok(Some(Msg::Alarms { result: Err(_), .. })) => said.1 = true,
+                Ok(Some(_)) => {}
+                other => panic!("no error from the pollers: {}", other.is_ok()),
+            }
+        }
+        // The loops survived their panics: `r` reads again, and again it is said.
+        pollers.refresh(false);
+        let again = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let Some(Msg::Inventory { result: Err(_), .. }) = rx.recv().await {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(again.is_ok(), "the inventory loop ended with its panic");
+    }
 
     #[test]
     fn failing_alarm_reads_are_asked_no_more_often_and_then_less() {

@@ -113,6 +113,7 @@ async fn run_terminal<S: Source>(
     // Raw mode, alternate screen, and a panic hook that puts the terminal back.
     let display_demo = display.demo;
     let mut terminal = ratatui::init();
+    keep_terminal_on_task_panics();
     // A paste arrives as one event, never as keys: a pasted newline is not enter.
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
     // The fleet's scopes, then those only services use (their own profiles).
@@ -166,6 +167,13 @@ async fn run_terminal<S: Source>(
     .await;
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
     ratatui::restore();
+    if let Some(panic) = TASK_PANIC.lock().ok().and_then(|mut p| p.take()) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "lops: a background task stopped on an internal error (a bug: please report it, \
+             with the log): {panic}"
+        );
+    }
     let state = result.map_err(|e| Failure::failed(format!("terminal error: {e}")))?;
     // What quitting left unfinished, and how to go on with it (the demo's rollouts are
     // simulated: no command of lops's would reach them).
@@ -185,6 +193,28 @@ async fn run_terminal<S: Source>(
         );
     }
     Ok(Exit::Done)
+}
+
+/// The first panic of a task the dashboard spawned, said once the terminal is back.
+static TASK_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// ratatui's panic hook gives the terminal back and prints the panic: right for a panic of the
+/// dashboard's own thread, which ends lops. A panic inside a spawned task (a read, an action)
+/// is caught by tokio and the dashboard goes on — but it went on out of raw mode (`q` then
+/// waited for enter) under the printed message. Such a panic is logged and said after quitting;
+/// the reads turn it into their region's error (`runtime::poller`).
+fn keep_terminal_on_task_panics() {
+    let dashboard = std::thread::current().id();
+    let restore_and_print = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == dashboard {
+            return restore_and_print(info);
+        }
+        tracing::error!(panic = %info, "a background task panicked");
+        if let Ok(mut first) = TASK_PANIC.lock() {
+            first.get_or_insert_with(|| info.to_string());
+        }
+    }));
 }
 
 /// Runs until the user quits; returns the final state. Generic over the terminal backend and
