@@ -396,10 +396,40 @@ async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Fai
                 scope.profile,
             )))
         }
+        Err(_) if uses_credential_process(&scope.profile).await => Err(Failure::usage(format!(
+            "the credential_process of profile '{}' did not answer within {}s: run that command \
+             by hand to see what it waits for (a login, a prompt, the network), mend it in the \
+             profile's section of ~/.aws/config, or choose another profile",
+            scope.profile,
+            wait.as_secs()
+        ))),
         Err(_) => Err(Failure::usage(format!(
             "no AWS credentials for profile '{}' after {}s: {how}",
             scope.profile,
             wait.as_secs()
         ))),
     }
+}
+
+/// Whether `profile`'s credentials come from a `credential_process`, its own or that of a
+/// `source_profile` it assumes a role from.
+async fn uses_credential_process(profile: &str) -> bool {
+    let Ok(set) = crate::provider::aws::aws_profiles().await else {
+        return false;
+    };
+    let mut name = profile;
+    // A chain of source profiles is short; a loop in one must not hang this.
+    for _ in 0..8 {
+        let Some(p) = set.get_profile(name) else {
+            return false;
+        };
+        if p.get("credential_process").is_some() {
+            return true;
+        }
+        match p.get("source_profile") {
+            Some(next) if next != name => name = next,
+            _ => return false,
+        }
+    }
+    false
 }

@@ -93,3 +93,25 @@ fn a_config_file_over_a_mebibyte_or_not_utf8_says_so() {
         run.stderr
     );
 }
+
+#[test]
+fn a_credential_process_that_hangs_is_named() {
+    let lops = Lops::without_credentials();
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        // Short: the SDK leaves the process running when lops gives up on it.
+        "[profile hang]\nregion = us-east-1\ncredential_process = /bin/sleep 20\n",
+    )
+    .expect("aws config");
+    let config = lops.config("[timeouts]\noperation_secs = 1\n");
+    let args = ["status", "--profile", "hang", "--config"];
+    let run = lops.run(&[&args[..], &[config.to_str().unwrap_or_default()]].concat());
+    run.assert_exit(2);
+    assert!(
+        run.stderr
+            .contains("the credential_process of profile 'hang' did not answer within 5s")
+            && run.stderr.contains("run that command by hand"),
+        "{}",
+        run.stderr
+    );
+}
