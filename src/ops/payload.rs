@@ -71,21 +71,43 @@ pub fn load_payload(
     asynchronous: bool,
 ) -> Result<Vec<u8>, String> {
     let (limit, what) = payload_limit(asynchronous);
-    let (text, source) = match (inline, saved_name) {
+    // Where the text came from, and how to mend it when it is not JSON: only an inline
+    // payload has shell quoting to get wrong.
+    let (text, source, hint) = match (inline, saved_name) {
         (Some(_), Some(_)) => return Err("give --payload or --payload-name, not both".into()),
         (Some(p), None) => match p.strip_prefix('@') {
+            Some("") => {
+                return Err(
+                    "--payload @ names no file: write --payload @FILE (a JSON file), or @- to \
+                     read standard input"
+                        .into(),
+                );
+            }
             // `@-`: standard input, as curl reads it.
             Some("-") => (
                 read_limited(Path::new("/dev/stdin"), limit, what)
                     .map_err(|e| format!("cannot read the payload from standard input: {e}"))?,
                 "the payload on standard input".to_string(),
+                "Send one JSON document, e.g. `jq -c . event.json | lops invoke … --payload @-`"
+                    .to_string(),
             ),
             Some(path) => (
                 read_limited(Path::new(path), limit, what)
                     .map_err(|e| format!("cannot read payload file {path}: {e}"))?,
                 format!("payload file {path}"),
+                format!("Mend the JSON in {path} (`jq . {path}` shows where it breaks)"),
             ),
-            None => (p.to_string(), "--payload".to_string()),
+            // A lone `-` is how many tools say "standard input"; lops says it as curl does.
+            None if p.trim() == "-" => (
+                p.to_string(),
+                "--payload".to_string(),
+                "To read the payload from standard input, write --payload @-".to_string(),
+            ),
+            None => (
+                p.to_string(),
+                "--payload".to_string(),
+                "Quote it for the shell, e.g. --payload '{\"id\": 1}'".to_string(),
+            ),
         },
         (None, Some(name)) => {
             let path = saved_path(name)?;
@@ -93,9 +115,10 @@ pub fn load_payload(
                 read_limited(&path, limit, what)
                     .map_err(|e| format!("cannot read saved payload {}: {e}", path.display()))?,
                 format!("saved payload {}", path.display()),
+                format!("Mend the JSON in {}", path.display()),
             )
         }
-        (None, None) => ("{}".to_string(), String::new()),
+        (None, None) => ("{}".to_string(), String::new(), String::new()),
     };
     // A byte-order mark some editors write is not JSON: dropped, not sent.
     let text = match text.strip_prefix('\u{feff}') {
@@ -103,9 +126,8 @@ pub fn load_payload(
         None => text,
     };
     check_payload_size(text.len() as u64, asynchronous)?;
-    serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
-        format!("{source} is not valid JSON: {e}. Quote it for the shell, e.g. --payload '{{\"id\": 1}}'")
-    })?;
+    serde_json::from_str::<serde_json::Value>(&text)
+        .map_err(|e| format!("{source} is not valid JSON: {e}. {hint}"))?;
     Ok(text.into_bytes())
 }
 
@@ -244,6 +266,25 @@ mod tests {
             "{err}"
         );
         assert_eq!(load_payload(None, None, false).unwrap(), b"{}");
+        // Shell quoting is the hint for inline text only.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.json");
+        std::fs::write(&file, "{id: 1").unwrap();
+        let err = load_payload(Some(&format!("@{}", file.display())), None, false).unwrap_err();
+        assert!(
+            err.contains("Mend the JSON in") && !err.contains("Quote it"),
+            "{err}"
+        );
+        let err = load_payload(Some("-"), None, false).unwrap_err();
+        assert!(
+            err.contains("write --payload @-") && !err.contains("Quote it"),
+            "{err}"
+        );
+        let err = load_payload(Some("@"), None, false).unwrap_err();
+        assert!(
+            err.starts_with("--payload @ names no file: write --payload @FILE"),
+            "{err}"
+        );
         assert!(load_payload(Some("{}"), Some("x"), false).is_err());
         assert!(load_payload(None, Some("../etc"), false).is_err());
     }
