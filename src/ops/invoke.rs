@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::OpsError;
 use super::audit::AuditLog;
 use super::plan::{Change, Plan, not_found};
-use crate::provider::{InvokeRequest, RegionActions, Scope};
+use crate::provider::{InvokeRequest, ProviderError, RegionActions, Scope};
 
 /// An invoke names its target and the payload's hash, and warns when the same payload went to
 /// the same target a moment ago (a double submit during an incident).
@@ -30,10 +30,13 @@ pub(super) async fn invoke_plan<S: RegionActions>(
     };
     // What it would run, read now: an unknown function or qualifier is refused before anything
     // is asked, and the preview says which version answers.
-    let found = source
+    let found = match source
         .invoke_target(&r.function, r.qualifier.as_deref())
         .await
-        .map_err(|e| not_found(e, format!("function {target}")))?;
+    {
+        Ok(found) => found,
+        Err(e) => return Err(missing_target(source, scope, r, &target, e).await),
+    };
     // An alias with a second version sends some calls there: the preview says the split (its
     // main version alone would misname what one call in five runs).
     let routing = match r.qualifier.as_deref() {
@@ -89,6 +92,27 @@ pub(super) async fn invoke_plan<S: RegionActions>(
         )
     });
     Ok(p)
+}
+
+/// Why an invoke's target was not found: AWS says "Function not found" for a missing alias or
+/// version too, so with a qualifier the function alone is asked before saying which is missing.
+async fn missing_target<S: RegionActions>(
+    source: &S,
+    scope: &Scope,
+    r: &InvokeRequest,
+    target: &str,
+    e: ProviderError,
+) -> OpsError {
+    if let (ProviderError::NotFound(_), Some(q)) = (&e, r.qualifier.as_deref())
+        && source.invoke_target(&r.function, None).await.is_ok()
+    {
+        return OpsError::Invalid(format!(
+            "function {} exists in {}, but has no alias or version '{q}': `lops traffic show {} \
+             --region {}` lists its aliases",
+            r.function, scope.region, r.function, scope.region
+        ));
+    }
+    not_found(e, format!("function {target}"))
 }
 
 /// "v3, Active, timeout 30s" of an invoke's target as its preview read it.

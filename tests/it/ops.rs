@@ -448,11 +448,15 @@ async fn an_invoke_is_checked_first_and_a_failing_function_is_not_ok() {
     seeder.create_function(&f).await;
     let proxy = FaultProxy::start(moto::url());
     let lops = Lops::new(&proxy.url);
-    for target in ["no-such-function".to_string(), format!("{f}:nosuch")] {
-        let run = act(&lops, region, &["invoke", &target, "--yes"]);
-        run.assert_exit(2);
-        assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
-    }
+    let run = act(&lops, region, &["invoke", "no-such-function", "--yes"]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    // The function is there, its alias is not: that is what is said.
+    let run = act(&lops, region, &["invoke", &format!("{f}:nosuch"), "--yes"]);
+    run.assert_exit(2);
+    let said = format!("function {f} exists in {region}, but has no alias or version 'nosuch'");
+    assert!(run.stderr.contains(&said), "{}", run.stderr);
+    assert!(run.stderr.contains("lops traffic show"), "{}", run.stderr);
     let run = act(&lops, region, &["invoke", &format!("{f}:"), "--yes"]);
     run.assert_exit(2);
     assert_eq!(proxy.calls(region, "lambda", "Invoke"), 0);
