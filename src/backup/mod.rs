@@ -135,7 +135,12 @@ pub async fn load_manifest(store: &Store, uri: &S3Uri) -> Result<Manifest, Backu
         )),
         other => other,
     })?;
-    Manifest::from_json(&bytes).map_err(|e| BackupError::Corrupt(format!("{uri}: {e}")))
+    Manifest::from_json(&bytes).map_err(|e| {
+        let remedy = remedy_for(store, uri)
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        BackupError::Corrupt(format!("{uri}: {e}{remedy}"))
+    })
 }
 
 fn not_a_manifest(uri: &S3Uri) -> BackupError {
@@ -185,6 +190,27 @@ pub struct Verified {
     pub data_objects_checked: usize,
     /// Each missing or corrupt object, named.
     pub problems: Vec<String>,
+    /// With problems: what to do instead of restoring this snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
+}
+
+/// What to do about a snapshot of `function` in `region` that cannot be restored: take a new
+/// backup, or restore an older snapshot (`backup list` names them).
+pub fn remedy(store: &Store, region: &str, function: &str) -> String {
+    let root = &store.root;
+    format!(
+        "take a new backup (`lops backup run --fn {function} --region {region} --to {root}`), \
+         or restore an older snapshot (`lops backup list --to {root} --region {region} --fn \
+         {function}` lists them)"
+    )
+}
+
+/// [`remedy`] for the snapshot whose manifest is `uri` (its key names region and function).
+fn remedy_for(store: &Store, uri: &S3Uri) -> Option<String> {
+    let rel = relative(store, uri).ok()?;
+    let (region, function, _) = manifest::layout::parse_manifest(&rel)?;
+    Some(remedy(store, &region, &function))
 }
 
 /// Re-reads and re-hashes every blob, and checks every data copy's size and ETag.
@@ -223,6 +249,9 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
                 Some(_) => report.data_objects_checked += 1,
             }
         }
+    }
+    if !report.problems.is_empty() {
+        report.remedy = remedy_for(store, uri);
     }
     Ok((manifest, report))
 }

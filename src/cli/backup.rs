@@ -201,6 +201,25 @@ pub(super) fn region_of(snapshot: &S3Uri) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Names each snapshot whose manifest could not be read (it cannot be restored) and what to do:
+/// exit 3 when others were listed, 1 when none could be read.
+fn say_unreadable(store: &crate::backup::Store, all: &[crate::backup::Listed]) -> Exit {
+    let unreadable: Vec<_> = all.iter().filter(|s| s.problem.is_some()).collect();
+    for s in &unreadable {
+        err!(
+            "lops: snapshot {} could not be read ({}), so it cannot be restored: {}",
+            s.snapshot,
+            s.problem.as_deref().unwrap_or_default(),
+            crate::backup::remedy(store, &s.region, &s.function)
+        );
+    }
+    match (unreadable.len(), all.len()) {
+        (0, _) => Exit::Done,
+        (bad, listed) if bad < listed => Exit::Partial,
+        _ => Exit::Failure,
+    }
+}
+
 pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit, Failure> {
     match command {
         BackupCommand::Run(args) => run(global, args).await,
@@ -234,7 +253,7 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
                     );
                 }
             }
-            Ok(Exit::Done)
+            Ok(say_unreadable(&store, &all))
         }
         BackupCommand::Verify { snapshot, json } => {
             let snapshot = uri(&snapshot)?;
@@ -252,6 +271,9 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
             } else {
                 for p in &verified.problems {
                     err!("lops: {p}");
+                }
+                if let Some(remedy) = &verified.remedy {
+                    err!("lops: this snapshot cannot be restored: {remedy}");
                 }
                 // The result is the command's output; each problem is also said on stderr.
                 out!(

@@ -569,12 +569,24 @@ async fn a_corrupt_blob_fails_verify_by_name_and_restore_changes_nothing() {
     assert!(verify.stderr.contains(&sha), "{}", verify.stderr);
     assert!(verify.stderr.contains("corrupt"), "{}", verify.stderr);
     assert!(verify.stdout.contains("1 problem(s)"), "{}", verify.stdout);
+    // And what to do about it: another backup, or an older snapshot.
+    for says in [
+        "take a new backup (`lops backup run --fn",
+        "`lops backup list --to",
+    ] {
+        assert!(verify.stderr.contains(says), "{says}: {}", verify.stderr);
+    }
 
     // Restore into a new name refuses and creates nothing; into the original changes nothing.
     let other = format!("{name}-copy");
     let r = lops.run(&["restore", &snapshot, "--name", &other, "--yes"]);
     r.assert_exit(1);
     assert!(r.stderr.contains(&sha), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("What to do: take a new backup"),
+        "{}",
+        r.stderr
+    );
     assert!(state(&fx.seeder.lambda, &other).await.is_none());
     let before = state(&fx.seeder.lambda, &name).await.expect("state");
     lops.run(&["restore", &snapshot, "--yes"]).assert_exit(1);
@@ -1345,6 +1357,16 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
     lops.run(&["restore", &snapshot, "--yes"]).assert_exit(1);
     assert_eq!(state(&fx.seeder.lambda, &name).await, before);
     let listed = fx.list(&lops, HOME);
+    // Listed with the others, named on stderr with what to do, and the listing is partial.
+    listed.assert_exit(3);
+    assert!(
+        listed
+            .stderr
+            .contains(&format!("snapshot {snapshot} could not be read"))
+            && listed.stderr.contains("lops backup list --to"),
+        "{}",
+        listed.stderr
+    );
     let problems: Vec<Value> = listed
         .json()
         .as_array()

@@ -163,9 +163,14 @@ pub async fn prepare_restore(
     let (manifest, verified) = verify(&store, &request.snapshot).await?;
     if !verified.problems.is_empty() {
         return Err(BackupError::Corrupt(format!(
-            "{} failed verification, so nothing was restored:\n  {}",
+            "{} failed verification, so nothing was restored:\n  {}{}",
             request.snapshot,
-            verified.problems.join("\n  ")
+            verified.problems.join("\n  "),
+            verified
+                .remedy
+                .as_deref()
+                .map(|r| format!("\nWhat to do: {r}"))
+                .unwrap_or_default()
         )));
     }
     let function = request
