@@ -1,5 +1,5 @@
-//! `lops backup run|list|verify|prune` and `lops restore`: parse, show progress, print; the
-//! work is in `ops::backup` and `backup`.
+//! `lops backup run|list|verify|prune`: parse, show progress, print; the work is in
+//! `ops::backup` and `backup` (`lops restore` is in `cli::restore`).
 
 use std::io::{IsTerminal, Write};
 
@@ -10,15 +10,12 @@ use serde_json::json;
 use super::GlobalArgs;
 use super::common::{ActFlags, early_check};
 use crate::backup::store::parse_storage_class;
-use crate::backup::{BackupError, S3Uri, list};
+use crate::backup::{S3Uri, list};
 use crate::exit::{Exit, Failure};
 use crate::format;
 use crate::ops::Kind;
 use crate::ops::audit::AuditLog;
-use crate::ops::backup::{
-    BackupRequest, Progress, RestoreRequest, Selection, execute_restore, prepare_restore,
-    run_backup, verify_snapshot,
-};
+use crate::ops::backup::{BackupRequest, Progress, Selection, run_backup, verify_snapshot};
 use crate::ops::prune::{Retention, execute_prune, prepare_prune};
 use crate::provider::RegionSource;
 use crate::session::Session;
@@ -106,41 +103,11 @@ pub struct PruneArgs {
     pub flags: ActFlags,
 }
 
-#[derive(Debug, Args)]
-pub struct RestoreArgs {
-    /// The snapshot manifest's URI, as `lops backup list` prints it.
-    pub snapshot: String,
-    /// Restore under another name.
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Execution role for the restored function (needed in another account).
-    #[arg(long)]
-    pub role: Option<String>,
-    /// Copy the snapshot's S3 data here instead of back where it came from.
-    #[arg(long)]
-    pub data_to: Option<String>,
-    /// Do not copy S3 data back.
-    #[arg(long, conflicts_with = "data_to")]
-    pub no_data: bool,
-    /// Map event source mappings whose source is in the snapshot's region to the same source
-    /// in the target region (previewed).
-    #[arg(long)]
-    pub map_sources: bool,
-    /// Act in the target account as this role (STS AssumeRole from the profile's credentials).
-    #[arg(long, value_name = "ROLE_ARN")]
-    pub assume_role: Option<String>,
-    /// The external id the role's trust policy asks for.
-    #[arg(long, requires = "assume_role")]
-    pub external_id: Option<String>,
-    #[command(flatten)]
-    pub flags: ActFlags,
-}
-
 pub(super) fn uri(text: &str) -> Result<S3Uri, Failure> {
     S3Uri::parse(text).map_err(Failure::usage)
 }
 
-fn bar(json: bool) -> ProgressBar {
+pub(super) fn bar(json: bool) -> ProgressBar {
     if json || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -494,115 +461,6 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
         for n in &done.notes {
             err!("  note: {n}");
         }
-    }
-    Ok(Exit::Done)
-}
-
-pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Failure> {
-    early_check(global, Kind::Restore)?;
-    let snapshot = uri(&args.snapshot)?;
-    crate::backup::root_of(&snapshot)?;
-    let data_to = args.data_to.as_deref().map(uri).transpose()?;
-    if global.regions.as_ref().is_some_and(|r| r.len() != 1) {
-        return Err(Failure::usage(
-            "restore goes into one region: pass one --region",
-        ));
-    }
-    if let Some(role) = &args.assume_role {
-        crate::ops::restore::check_role_arn("--assume-role", role).map_err(Failure::from)?;
-    }
-    let ctx = Session::connect(&in_region(global, region_of(&snapshot)).flags()).await?;
-    let assumed = match &args.assume_role {
-        Some(role) => ctx.assumed(role, args.external_id.as_deref()).await,
-        None => None,
-    };
-    let Some(region) = assumed.as_ref().or(ctx.regions.first()) else {
-        return Err(Failure::usage("no region: pass --region"));
-    };
-    let request = RestoreRequest {
-        snapshot,
-        name: args.name.clone(),
-        role: args.role.clone(),
-        data_to,
-        skip_data: args.no_data,
-        map_sources: args.map_sources,
-        mappings_disabled: false,
-    };
-    let preview = prepare_restore(region, &request).await?;
-    for line in preview.lines() {
-        err!("{line}");
-    }
-    let doc = |outcome: Option<serde_json::Value>| {
-        json!({
-            "snapshot": preview.verified.snapshot,
-            "function": preview.difference.function,
-            "region": preview.difference.region,
-            "exists": preview.difference.exists,
-            "steps": preview.difference.steps.iter().map(|s| s.describe()).collect::<Vec<_>>(),
-            "notes": preview.difference.notes,
-            "not_in_snapshot": preview.difference.outside,
-            "data_overwrites": preview.overwrites(),
-            "dry_run": args.flags.dry_run,
-            "result": outcome,
-        })
-    };
-    if args.flags.dry_run || !preview.changes_anything() {
-        if let crate::ops::Confirmation::Typed(name) = preview.confirmation(region.scope())
-            && args.flags.dry_run
-            && preview.changes_anything()
-        {
-            err!("a real run asks for the typed name: {name}");
-        }
-        if args.flags.json {
-            out!(
-                "{}",
-                serde_json::to_string_pretty(&doc(None)).unwrap_or_default()
-            );
-        }
-        err!(
-            "{}",
-            if args.flags.dry_run {
-                "dry run: nothing changed"
-            } else {
-                "nothing to restore: the target already matches the snapshot"
-            }
-        );
-        return Ok(Exit::Done);
-    }
-    let production = region.scope().access.production;
-    super::confirm::ask(
-        &preview.confirmation(region.scope()),
-        args.flags.yes,
-        super::confirm::why_typed(production, None).as_deref(),
-    )?;
-    let bar = bar(args.flags.json);
-    bar.inc_length(preview.difference.steps.len() as u64);
-    let progress = |p: Progress| match p {
-        Progress::Step(s) => {
-            bar.inc(1);
-            bar.set_message(s);
-        }
-        Progress::Note(n) => bar.suspend(|| err!("lops: {n}")),
-        Progress::Warning(w) => bar.suspend(|| err!("lops: {w}")),
-        _ => {}
-    };
-    let result = execute_restore(
-        region,
-        &preview,
-        AuditLog::default_location().as_ref(),
-        &progress,
-    )
-    .await;
-    bar.finish_and_clear();
-    let outcome = result.map_err(|e: BackupError| Failure::from(e))?;
-    if args.flags.json {
-        out!(
-            "{}",
-            serde_json::to_string_pretty(&doc(serde_json::to_value(&outcome).ok()))
-                .unwrap_or_default()
-        );
-    } else {
-        err!("{}", outcome.summary());
     }
     Ok(Exit::Done)
 }

@@ -25,6 +25,7 @@ mod common;
 mod confirm;
 mod drill;
 mod logs;
+mod restore;
 mod rollout;
 mod service;
 mod show;
@@ -167,7 +168,7 @@ pub enum Command {
     #[command(subcommand)]
     Backup(backup::BackupCommand),
     /// Restore a function (and its S3 data) from a snapshot, here or in another region.
-    Restore(backup::RestoreArgs),
+    Restore(restore::RestoreArgs),
     /// The audit log of actions taken.
     Audit {
         /// One JSON document on stdout: the records, oldest first.
@@ -338,7 +339,7 @@ async fn dispatch(global: &GlobalArgs, command: Command) -> Result<Exit, Failure
         } => act::pin(global, alias, function, flags).await,
         Command::Triggers(args) => triggers::triggers(global, args).await,
         Command::Backup(c) => backup::backup(global, c).await,
-        Command::Restore(args) => backup::restore(global, args).await,
+        Command::Restore(args) => restore::restore(global, args).await,
         Command::Audit { json } => audit::audit(global, json).await,
         Command::Undo(flags) => audit::undo(global, flags).await,
         Command::IamPolicy => audit::iam_policy(global),

@@ -131,6 +131,8 @@ impl LogPane {
                 self.add(lines, source);
             }
             U::Live(_) => {
+                // A session open again: the failure that came before it is over.
+                self.error = None;
                 // Also after polling: Live Tail is asked for again, and came back.
                 if let Follow::On { live, polling, .. } = &mut self.follow {
                     *live = true;
@@ -350,5 +352,20 @@ mod tests {
         assert_eq!(p.scrolled, 4);
         p.scroll(100);
         assert_eq!(p.scrolled, 0, "down to the bottom follows again");
+    }
+
+    /// A session open again ends the failure shown before it (it stayed pinned above the
+    /// lines after an outage with nothing new written).
+    #[test]
+    fn a_session_open_again_ends_the_failure_shown() {
+        use crate::provider::FollowUpdate as U;
+        let now = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+        let mut p = LogPane::new(0, "f".into(), now);
+        let (_, end) = p.due(now).unwrap();
+        p.received(Ok(vec![line(1, "a", "one")]), end, now);
+        p.tailed(U::Reconnecting("timed out after 10.0s".into()), now);
+        assert!(p.error.is_some());
+        p.tailed(U::Live(vec!["f".into()]), now);
+        assert_eq!(p.error, None);
     }
 }

@@ -54,6 +54,11 @@ pub fn render(
             format!("{} connecting to Live Tail ", theme.sep()),
             theme.dim(),
         )),
+        // Nothing to tail until the function's log group is there.
+        _ if pane.waiting.is_some() => title.push(Span::styled(
+            format!("{} waiting for its log group ", theme.sep()),
+            theme.dim(),
+        )),
         crate::state::logpane::Follow::On {
             polling: None,
             sampled,
@@ -98,7 +103,11 @@ pub fn render(
         }
     }
     if let Some(w) = pane.waiting.as_ref().filter(|_| pane.error.is_none()) {
-        lines.push(Line::styled(w.clone(), theme.dim()));
+        // Whole: when it looks again is at its end.
+        let width = usize::from(area.width.saturating_sub(2)).max(1);
+        for row in wrap(w, width) {
+            lines.push(Line::styled(row, theme.dim()));
+        }
     }
     // Nothing to show because the read failed is not "no events".
     if visible.is_empty() && pane.error.is_none() && pane.waiting.is_none() {

@@ -823,6 +823,38 @@ async fn log_pane_shows_the_functions_lines_newest_at_the_bottom_and_pauses() {
     assert!(paused.contains("PAUSED"), "{paused}");
 }
 
+/// A function with no log group yet: the pane says so whole at 80 columns (when it looks
+/// again is at the end) and its title does not claim a live tail of nothing.
+#[tokio::test]
+async fn log_pane_waiting_for_a_log_group_says_it_whole() {
+    let mut state = incident().await;
+    key(&mut state, 'l');
+    let (region, function) = match &state.view {
+        lops::state::View::Logs { region, function } => (*region, function.clone()),
+        other => panic!("not in the log pane: {other:?}"),
+    };
+    update(
+        &mut state,
+        Msg::LogTail {
+            region,
+            function: function.clone(),
+            update: lops::provider::FollowUpdate::Live(vec![function.clone()]),
+        },
+    );
+    update(
+        &mut state,
+        Msg::LogTail {
+            region,
+            function: function.clone(),
+            update: lops::provider::FollowUpdate::NoLogGroup(vec![function.clone()]),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("every minute"), "{out}");
+    assert!(out.contains("waiting for its log group"), "{out}");
+    assert!(!out.contains("live tail"), "{out}");
+}
+
 /// The pane cleans what functions log as `lops logs` does: escape sequences removed (no
 /// leftovers of them), each line of a traceback on its own row, the newest at the bottom; a
 /// filter while scrolled back shows its matches, not an empty pane.

@@ -1,0 +1,195 @@
+//! The poller's schedule and its failure paths.
+
+use super::*;
+
+/// A region whose every read panics, as the SDK did on an empty endpoint URL.
+struct Panicking(crate::provider::Scope);
+
+impl RegionSource for Panicking {
+    fn scope(&self) -> &crate::provider::Scope {
+        &self.0
+    }
+    async fn inventory_with(
+        &self,
+        _progress: &(dyn Fn(Inventory) + Send + Sync),
+    ) -> Result<Inventory, ProviderError> {
+        panic!("URL was unset")
+    }
+    async fn extras(
+        &self,
+        _function: &str,
+        _want: crate::provider::NotRead,
+    ) -> Result<crate::provider::FunctionExtras, ProviderError> {
+        panic!("URL was unset")
+    }
+    async fn metrics(
+        &self,
+        _request: &MetricsRequest,
+    ) -> Result<crate::provider::MetricsSnapshot, ProviderError> {
+        panic!("URL was unset")
+    }
+    async fn alarms(&self) -> Result<Vec<crate::provider::Alarm>, ProviderError> {
+        panic!("URL was unset")
+    }
+    fn calls(&self) -> u64 {
+        0
+    }
+}
+
+#[tokio::test]
+async fn a_read_that_panics_is_that_reads_error_and_the_poller_goes_on() {
+    let scope = crate::provider::Scope::new(
+        "default",
+        "us-east-1",
+        crate::config::Access::new(crate::config::Tier::Read, false),
+    );
+    let (tx, mut rx) = mpsc::channel(16);
+    let timing = Timing {
+        metrics: Duration::from_secs(60),
+        inventory: Duration::from_secs(300),
+        alarms: Duration::from_secs(30),
+        deadline: Duration::from_secs(5),
+        min_gap: Duration::from_secs(2),
+    };
+    let pollers = spawn(&[Arc::new(Panicking(scope))], tx, timing);
+    let mut said = (false, false);
+    while said != (true, true) {
+        let msg = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        match msg {
+            Ok(Some(Msg::Inventory { result: Err(e), .. })) => {
+                assert!(e.to_string().contains("internal error"), "{e}");
+                assert!(e.to_string().contains("URL was unset"), "{e}");
+                said.0 = true;
+            }
+            Ok(Some(Msg::Alarms { result: Err(_), .. })) => said.1 = true,
+            Ok(Some(_)) => {}
+            other => panic!("no error from the pollers: {}", other.is_ok()),
+        }
+    }
+    // The loops survived their panics: `r` reads again, and again it is said.
+    pollers.refresh(false);
+    let again = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(Msg::Inventory { result: Err(_), .. }) = rx.recv().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(again.is_ok(), "the inventory loop ended with its panic");
+}
+
+#[test]
+fn failing_alarm_reads_are_asked_no_more_often_and_then_less() {
+    let every = Duration::from_secs(30);
+    assert_eq!(alarms_wait(1, every, 0, 3), every);
+    assert_eq!(alarms_wait(6, every, 0, 3), Duration::from_secs(64));
+    assert!(alarms_wait(60, every, 0, 3) <= every * 6);
+    let healthy = alarms_wait(0, every, 2, 3);
+    assert!(healthy >= every.mul_f64(0.9) && healthy <= every.mul_f64(1.1));
+}
+
+#[test]
+fn backoff_doubles_up_to_the_cap() {
+    let cap = Duration::from_secs(60);
+    assert_eq!(backoff(1, cap), Duration::from_secs(2));
+    assert_eq!(backoff(3, cap), Duration::from_secs(8));
+    assert_eq!(backoff(30, cap), Duration::from_secs(60));
+}
+
+fn wanted(names: &[&str]) -> Vec<FunctionRef> {
+    names
+        .iter()
+        .map(|n| FunctionRef {
+            name: n.to_string(),
+            aliases: Vec::new(),
+            percentiles: true,
+        })
+        .collect()
+}
+
+fn names(refs: &[FunctionRef]) -> Vec<(&str, bool)> {
+    refs.iter()
+        .map(|f| (f.name.as_str(), f.percentiles))
+        .collect()
+}
+
+#[test]
+fn a_function_is_fetched_once_per_period_and_its_percentiles_every_five_minutes() {
+    let mut fetched = Fetched::default();
+    let every = percentile_periods(Duration::from_secs(60));
+    assert_eq!(every, 5);
+    let screen = wanted(&["a", "b"]);
+    let due = fetched.due(&screen, 100, every);
+    assert_eq!(names(&due), [("a", true), ("b", true)]);
+    fetched.done(&due, 100);
+    // The same minute: nothing to ask, however often the loop looks.
+    assert!(fetched.due(&screen, 100, every).is_empty());
+    // A row scrolls into view: only it.
+    let more = wanted(&["a", "b", "c"]);
+    let due = fetched.due(&more, 100, every);
+    assert_eq!(names(&due), [("c", true)]);
+    fetched.done(&due, 100);
+    // The next minute: every row, without percentiles until five minutes have passed.
+    let due = fetched.due(&more, 101, every);
+    assert_eq!(names(&due), [("a", false), ("b", false), ("c", false)]);
+    fetched.done(&due, 101);
+    let due = fetched.due(&more, 105, every);
+    assert_eq!(names(&due), [("a", true), ("b", true), ("c", true)]);
+    fetched.done(&due, 105);
+    // An alias appears (the inventory filled in): asked again at once, for its versions.
+    let mut aliased = more.clone();
+    aliased[0].aliases = vec![("live".into(), vec!["1".into(), "2".into()])];
+    let due = fetched.due(&aliased, 105, every);
+    assert_eq!(names(&due), [("a", false)]);
+}
+
+#[test]
+fn an_hour_of_an_open_dashboard_asks_a_tenth_of_the_metrics_it_did() {
+    // 45 visible functions, the default period (60 s), against the old 10-second refresh
+    // that asked every series and every percentile each time.
+    let screen: Vec<String> = (0..45).map(|i| format!("fn{i}")).collect();
+    let refs = wanted(&screen.iter().map(String::as_str).collect::<Vec<_>>());
+    let (series, percentiles) = (6, 6);
+    let before = 360 * 45 * (series + percentiles);
+    let minute = Duration::from_secs(60);
+    let mut fetched = Fetched::default();
+    let mut after = 0;
+    for second in (0..3600).step_by(10) {
+        let at = chrono::DateTime::from_timestamp(second, 0).unwrap_or_default();
+        let period = period_of(at, minute);
+        let due = fetched.due(&refs, period, percentile_periods(minute));
+        after += due
+            .iter()
+            .map(|f| series + if f.percentiles { percentiles } else { 0 })
+            .sum::<usize>();
+        fetched.done(&due, period);
+    }
+    assert_eq!(after, 45 * (60 * series + 12 * percentiles));
+    assert!(before >= 10 * after, "{before} before, {after} after");
+}
+
+#[test]
+fn the_next_period_starts_on_the_clock_with_a_small_offset_per_region() {
+    let at = chrono::DateTime::from_timestamp(1_000_000_050, 0).unwrap_or_default();
+    let minute = Duration::from_secs(60);
+    // 30 s into a minute: the next one begins in 30 s, plus 2 s for region 0.
+    assert_eq!(next_period(at, minute, 0), Duration::from_secs(32));
+    assert_eq!(next_period(at, minute, 1), Duration::from_secs(35));
+    // A one-second period keeps its offset under a tenth of it.
+    assert_eq!(
+        next_period(at, Duration::from_secs(1), 0),
+        Duration::from_millis(1100)
+    );
+}
+
+#[test]
+fn jitter_stays_within_ten_percent() {
+    let d = Duration::from_secs(10);
+    for region in 0..5 {
+        for seq in 0..30 {
+            let j = jitter(d, region, seq).as_secs_f64();
+            assert!((9.0..=11.0).contains(&j), "{j}");
+        }
+    }
+}
