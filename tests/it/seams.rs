@@ -490,3 +490,29 @@ async fn an_undo_of_an_alias_a_rollout_drives_names_the_rollout_not_a_change() {
     let (code, stderr) = finish(first, 20);
     assert_eq!(code, 4, "{stderr}");
 }
+
+/// The kill switch pulled while a rollout runs: nothing runs, so the guard would read no
+/// errors as healthy and promote a version nothing checked. The rollout halts instead, the
+/// alias left where it was, and says how to go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_a_rollout_halts_it_where_it_is() {
+    let region = "ap-east-2";
+    let (seeder, f) = canary(region, "killmid").await;
+    let lops = Lops::new(moto::url());
+    let first = lops.spawn(&plan_args(&f, region, "10:4s,50:4s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
+    lops.run(&["kill", &f, "--regions", region, "--yes"])
+        .assert_exit(0);
+    let (code, stderr) = finish(first, 30);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("is killed (reserved concurrency 0)") && stderr.contains("lops revive"),
+        "{stderr}"
+    );
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.1)])
+    );
+    // Stopped, resumable: revived, it goes on from its step.
+    assert_eq!(standing(&lops, &f), "interrupted");
+}

@@ -1,10 +1,13 @@
-//! Where a rollout meets other changes: a confirmed rollout's start reads its alias again right
-//! before it is saved (as every change compares its target again before its write), and a
-//! change of an alias a rollout drives is told so.
+//! A rollout's beginning, and where it meets other changes: it is checked and previewed, a
+//! confirmed rollout's start reads its alias again right before it is saved (as every change
+//! compares its target again before its write), and a change of an alias a rollout drives is
+//! told so.
 
-use super::{Rollout, RolloutStore, Routing, Standing};
-use crate::ops::OpsError;
-use crate::provider::RegionActions;
+use super::drive::now;
+use super::{Rollout, RolloutSpec, RolloutStore, Routing, Standing, Status};
+use crate::ops::plan::prepare_unchecked as prepare;
+use crate::ops::{Kind, OpsError, Request};
+use crate::provider::{AlarmState, GuardSignals, RegionActions, Scope};
 
 /// Refuses a confirmed rollout whose alias changed since its preview read it: its first step
 /// would find another's weights and halt, leaving a rollout that never wrote anything (whose
@@ -53,4 +56,175 @@ pub async fn driving<S: RegionActions>(
     let account = crate::ops::same_function::account(source).await;
     live.into_iter()
         .find(|r| r.account.is_none() || account.is_none() || r.account == account)
+}
+
+/// Prepares a rollout: checks the alias, the versions and the guard's alarms through the ops
+/// layer's rules, refuses when one for the same alias is saved as running, and records the
+/// weights it starts from. Nothing is written or saved: show [`Rollout::preview`], ask
+/// [`Rollout::confirmation`], then save and [`run`] it.
+pub async fn start<S: RegionActions + GuardSignals>(
+    source: &S,
+    spec: RolloutSpec,
+    store: &RolloutStore,
+) -> Result<Rollout, OpsError> {
+    let RolloutSpec {
+        function,
+        alias,
+        to,
+        steps,
+        guard,
+    } = spec;
+    let (function, alias, to) = (function.as_str(), alias.as_str(), to.as_str());
+    let scope = source.scope().clone();
+    Kind::RolloutStart.allowed_in(&scope)?;
+    crate::ops::request::check_alias(alias)?;
+    if guard
+        .max_error_rate
+        .is_some_and(|r| !(0.0..=1.0).contains(&r) || r.is_nan())
+    {
+        return Err(OpsError::Invalid(
+            "--max-error-rate must be between 0 and 1 (0.05 is 5 %)".into(),
+        ));
+    }
+    if guard.interval_secs == 0 || guard.interval_secs > 3_600 {
+        return Err(OpsError::Invalid(format!(
+            "a guard interval of {} s is out of range: give 1 to 3600 seconds",
+            guard.interval_secs
+        )));
+    }
+    if let Some(s) = steps.iter().find(|s| s.hold_secs > 86_400) {
+        return Err(OpsError::Invalid(format!(
+            "a step holds for {} s: hold a step at most a day (86400 s, 24h)",
+            s.hold_secs
+        )));
+    }
+    if let Some(existing) = store.load(&scope, function, alias)
+        && existing.unfinished()
+    {
+        return Err(OpsError::Refused(existing.in_the_way()));
+    }
+    // The same alias under another profile name of the same account (or one whose account is
+    // not known) is the same alias: one rollout at a time there too.
+    let account = source
+        .caller()
+        .await
+        .ok()
+        .and_then(|arn| arn.split(':').nth(4).map(str::to_string))
+        .filter(|a| !a.is_empty());
+    if let Some(other) = store.running().into_iter().find(|r| {
+        r.profile != scope.profile
+            && r.region == scope.region
+            && r.function == function
+            && r.alias == alias
+            && (r.account.is_none() || account.is_none() || r.account == account)
+    }) {
+        return Err(OpsError::Refused(format!(
+            "a rollout of {function}:{alias} in {} is {} under profile {} ({}), on the same \
+             account: resume or abort it there first",
+            scope.region,
+            other.standing().as_str(),
+            other.profile,
+            other.progress()
+        )));
+    }
+    check_alarms(source, &scope, &guard.alarms).await?;
+    // Validates the version the way a single shift would; its preview already read the alias.
+    let first = steps.first().map(|s| s.weight.min(0.99)).unwrap_or(0.1);
+    let check = prepare(
+        source,
+        Request::SetWeight {
+            function: function.into(),
+            alias: alias.into(),
+            version: to.into(),
+            weight: first,
+        },
+        None,
+    )
+    .await?;
+    let from = check.before["function_version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let start_extra = check.before["weights"]
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .map(|(v, w)| (v.clone(), w.as_f64().unwrap_or(0.0)));
+    // A rollout moves traffic toward the new version: a first step below the share it has now
+    // would take traffic away from it first.
+    if let (Some((v, share)), Some(step)) = (&start_extra, steps.first())
+        && v == to
+        && step.weight < *share
+    {
+        return Err(OpsError::Invalid(format!(
+            "v{to} already takes {} of {function}:{alias}, more than the first step's {}: \
+             start above it (`lops traffic plan … --steps` with a higher first step, or the \
+             preset AllAtOnce)",
+            crate::format::weight(*share),
+            crate::format::weight(step.weight)
+        )));
+    }
+    Ok(Rollout {
+        profile: scope.profile,
+        account,
+        region: scope.region,
+        function: function.into(),
+        alias: alias.into(),
+        from,
+        start_extra,
+        to: to.into(),
+        steps,
+        guard,
+        step: 0,
+        status: Status::Running,
+        updated: now(),
+        owner: None,
+        heartbeat: None,
+        abort_requested: false,
+        last_written: None,
+        production_elsewhere: false,
+    })
+}
+
+/// A guard that names an alarm that does not exist would never trip: refused at the start.
+async fn check_alarms<S: GuardSignals>(
+    source: &S,
+    scope: &Scope,
+    alarms: &[String],
+) -> Result<(), OpsError> {
+    if alarms.is_empty() {
+        return Ok(());
+    }
+    let found = source.alarm_states(alarms).await.map_err(|e| {
+        OpsError::Refused(format!(
+            "cannot read the guard's alarms in {scope} ({e}): a rollout does not start without \
+             its guard"
+        ))
+    })?;
+    let missing: Vec<&str> = alarms
+        .iter()
+        .filter(|a| !found.iter().any(|(name, _)| name == *a))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(OpsError::Invalid(format!(
+            "guard alarm {} does not exist in {scope}: a guard that names a missing alarm never \
+             trips. Check the name (aws cloudwatch describe-alarms) or leave it out",
+            missing.join(", ")
+        )));
+    }
+    // A guard already tripped would roll the first step back at once, after sending traffic
+    // to the new version while the alarm fires.
+    let firing: Vec<&str> = found
+        .iter()
+        .filter(|(_, state)| *state == AlarmState::Alarm)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !firing.is_empty() {
+        return Err(OpsError::Refused(format!(
+            "guard alarm {} is in ALARM now in {scope}: the rollout would roll back at its first \
+             check. Start it once the alarm is OK (or leave that alarm out of the guard)",
+            firing.join(", ")
+        )));
+    }
+    Ok(())
 }

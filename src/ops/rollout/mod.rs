@@ -14,8 +14,9 @@ pub mod store;
 use serde::{Deserialize, Serialize};
 
 pub use abort::{AbortOutcome, abort, roll_back, rolling_back};
+pub use begin::start;
 pub use begin::{compare_again, driving};
-pub use drive::{run, start};
+pub use drive::run;
 pub use heartbeat::{interrupt, interrupt_in};
 pub use store::{Owner, RolloutStore, Standing};
 
