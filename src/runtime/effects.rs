@@ -538,6 +538,11 @@ fn drive<S: Source>(
             let _ = progress.try_send(msg);
         };
         if let Err(e) = rollout::run(&*source, &mut r, audit.as_ref(), &store, report).await {
+            // A failed rollback halts the rollout and says so whole (its report): not again,
+            // shorter, over it.
+            if matches!(r.status, Status::Halted { .. }) {
+                return;
+            }
             let event = format!("stopped: {e}");
             let _ = tx
                 .send(Msg::RolloutUpdate {

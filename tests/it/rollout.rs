@@ -735,3 +735,83 @@ fn wait_for_a_write(proxy: &crate::support::proxy::FaultProxy, region: &str, wri
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The guard trips and its rollback cannot be written (UpdateAlias failing): the rollout is
+/// saved halted, saying where the alias is left and the abort that returns it — not left
+/// "running" with no one driving it — and that abort works once AWS answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_that_cannot_be_written_halts_the_rollout_with_its_abort() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "eu-west-1";
+    let (seeder, f) = canary(region, "rbfail").await;
+    let alarm = format!("{f}-errors");
+    seeder
+        .put_error_alarm(&alarm, &f, Some(StateValue::Ok))
+        .await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let child = lops.spawn(&[
+        "traffic",
+        "plan",
+        "live",
+        "--fn",
+        &f,
+        "--to",
+        "2",
+        "--steps",
+        "20:60s",
+        "--guard-alarm",
+        &alarm,
+        "--guard-interval",
+        "1",
+        "--regions",
+        region,
+        "--yes",
+    ]);
+    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    proxy.add(Rule::lambda(
+        region,
+        "UpdateAlias",
+        Fault::Status(500),
+        None,
+    ));
+    trip(&seeder, &alarm).await;
+    let (code, stderr) = finish(child, 120);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("the rollback failed") && stderr.contains("lops traffic abort live"),
+        "{stderr}"
+    );
+    let plans = lops.run(&["traffic", "plans", "--json"]);
+    assert_eq!(
+        standings(&plans.json()),
+        ["interrupted"],
+        "{}",
+        plans.stdout
+    );
+    assert!(
+        plans.stdout.contains("the rollback failed"),
+        "{}",
+        plans.stdout
+    );
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.2)])
+    );
+    // AWS answers again (straight to moto): the abort returns the alias.
+    let abort = lops.run_with_env(
+        &[
+            "traffic",
+            "abort",
+            "live",
+            "--fn",
+            &f,
+            "--regions",
+            region,
+            "--yes",
+        ],
+        &[("AWS_ENDPOINT_URL", moto::url())],
+    );
+    abort.assert_exit(0);
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+}

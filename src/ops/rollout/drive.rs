@@ -412,19 +412,25 @@ async fn rolled_back<S: RegionActions>(
         reason: reason.clone(),
     };
     if let Err(e) = roll_back(source, r, audit, store, status).await {
-        r.updated = now();
-        report(
-            r,
-            &format!(
-                "{reason}; the rollback failed ({e}): {} is left at {left}. Return it with \
-                 `lops traffic abort {} --fn {} --region {} --profile {}` once that is fixed",
-                r.target(),
-                r.alias,
-                r.function,
-                r.region,
-                r.profile
-            ),
+        let said = format!(
+            "{reason}; the rollback failed ({e}): {} is left at {left}. Return it with \
+             `lops traffic abort {} --fn {} --region {} --profile {}` once that is fixed",
+            r.target(),
+            r.alias,
+            r.function,
+            r.region,
+            r.profile
         );
+        // Saved as halted, not left "running" with no one driving it: every face shows it
+        // (with its abort) until a person aborts or resumes it.
+        r.status = Status::Halted {
+            reason: said.clone(),
+        };
+        r.updated = now();
+        if let Err(saved) = save(store, r) {
+            tracing::warn!(error = %saved, target = %r.target(), "halted rollout not saved");
+        }
+        report(r, &format!("halted: {said}"));
         return Err(e);
     }
     match &r.status {
