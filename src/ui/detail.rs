@@ -54,7 +54,11 @@ pub fn render(
         Some(None) => "reading…".to_string(),
         _ => "not read yet".to_string(),
     };
-    let config = config_lines(state, r, i, (&s, f.metrics.is_some()), &unread, theme);
+    let inner = usize::from(left.width.saturating_sub(2));
+    let config: Vec<Line> = config_lines(state, r, i, (&s, f.metrics.is_some()), &unread, theme)
+        .into_iter()
+        .map(|l| Line::from(super::cut_at_words(l.spans, inner, theme)).style(l.style))
+        .collect();
     frame.render_widget(
         Paragraph::new(config).block(block(format!(" {name} "))),
         left,

@@ -251,6 +251,40 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// The spans cut to `max` cells at a space, the cut marked (`…`, `~` in ASCII): a number is
+/// never left showing only its first digits ("30 s" cut to "3").
+pub(crate) fn cut_at_words(
+    spans: Vec<Span<'static>>,
+    max: usize,
+    theme: &Theme,
+) -> Vec<Span<'static>> {
+    let width = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>();
+    if width(&spans) <= max {
+        return spans;
+    }
+    let original = spans.clone();
+    let mut spans = spans;
+    // Room for " …" after the last word kept.
+    while !spans.is_empty() && width(&spans) + 2 > max {
+        let Some(last) = spans.pop() else {
+            break;
+        };
+        let text = last.content.trim_end();
+        if let Some(at) = text.rfind(' ') {
+            let kept = text[..at].trim_end().to_string();
+            if !kept.is_empty() {
+                spans.push(Span::styled(kept, last.style));
+            }
+        }
+    }
+    if spans.is_empty() {
+        // Not one word fits: cut by cells, marked.
+        return cut_spans(original, max, theme);
+    }
+    spans.push(Span::raw(if theme.ascii { " ~" } else { " …" }));
+    spans
+}
+
 /// The spans cut to `max` cells, the cut marked.
 fn cut_spans(spans: Vec<Span<'static>>, max: usize, theme: &Theme) -> Vec<Span<'static>> {
     let total: usize = spans.iter().map(|s| s.width()).sum();

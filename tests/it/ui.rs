@@ -1317,6 +1317,36 @@ async fn insufficient_data_and_an_unread_peak_read_the_same_everywhere() {
     assert!(!detail.contains("INSUFFICIENT"), "{detail}");
 }
 
+/// A configuration line too long for its pane is cut between words and marked: a timeout of
+/// 30 s never reads as "3".
+#[tokio::test]
+async fn detail_cuts_a_long_line_between_words_and_marks_it() {
+    let mut state = incident().await;
+    let (r, f) = state.rows[state.selected];
+    {
+        let info = &mut state.regions[r].functions[f].info;
+        info.runtime = Some("provided.al2023".into());
+        info.memory_mb = Some(10240);
+        info.timeout_s = Some(30);
+    }
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    for (w, h) in [(80, 24), (60, 15)] {
+        let out = screen(&mut state, &MONO, w, h);
+        let line = out
+            .lines()
+            .find(|l| l.contains("runtime"))
+            .unwrap_or_default();
+        let left = line.split('│').nth(1).unwrap_or_default().trim_end();
+        assert!(
+            left.ends_with("30 s") || left.ends_with(" …"),
+            "{w}x{h}: {line}\n{out}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn detail_keeps_room_for_triggers_and_shows_tags_as_text() {
     let mut state = incident().await;
