@@ -286,6 +286,25 @@ fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, a
 }
 
 fn boxed(frame: &mut Frame, theme: &Theme, area: Rect, title: &str, lines: Vec<Line>) {
+    // In ASCII, what one character would misread (`≤` is not `<`) is spelled out before the
+    // box is measured (the screen's own mapping can only swap one cell for one).
+    let lines: Vec<Line> = if theme.ascii {
+        lines
+            .into_iter()
+            .map(|l| {
+                let spans: Vec<Span> = l
+                    .spans
+                    .iter()
+                    .map(|s| {
+                        Span::styled(crate::format::ascii_text(&s.content).into_owned(), s.style)
+                    })
+                    .collect();
+                Line::from(spans).style(l.style)
+            })
+            .collect()
+    } else {
+        lines
+    };
     let longest = lines.iter().map(Line::width).max().unwrap_or(20) as u16;
     let width = (longest + 4).clamp(24, area.width.saturating_sub(4).max(24));
     // Lines longer than the box wrap between words: count the rows they take that way (by

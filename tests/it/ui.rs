@@ -1528,8 +1528,9 @@ async fn ascii_only_draws_nothing_but_ascii() {
     };
     let out = screen(&mut state, &ascii, 80, 24);
     assert!(out.is_ascii(), "{out}");
+    // In a box, what one character would misread is spelled out: `≥` is `>=`, `→` `->`.
     assert!(
-        out.contains("v1 90% > v2 100% . reserved - . > 0 X * ?"),
+        out.contains("v1 90% -> v2 100% . reserved - ... >= 0 X * ?"),
         "{out}"
     );
 }
