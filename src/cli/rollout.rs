@@ -217,14 +217,25 @@ pub async fn resume(
     let ctx = Session::connect(&global.flags()).await?;
     let source = one_region(&ctx)?;
     let store = store()?;
+    let verb = if abort { "abort" } else { "resume" };
     let mut r = store
         .load(source.scope(), function, alias)
         .filter(Rollout::unfinished)
-        .ok_or_else(|| {
-            Failure::usage(format!(
-                "no running rollout for {function}:{alias} in {}: see `lops traffic plans`",
+        .ok_or_else(|| match store.elsewhere(source.scope(), function, alias) {
+            // Under another profile: acted on there, with that profile's tier and credentials.
+            Some(other) => Failure::usage(format!(
+                "the rollout of {function}:{alias} in {} is {} under profile {}: `lops traffic \
+                 {verb} {alias} --fn {function} --profile {} --regions {}`",
+                other.region,
+                other.standing().as_str(),
+                other.profile,
+                other.profile,
+                other.region
+            )),
+            None => Failure::usage(format!(
+                "no unfinished rollout for {function}:{alias} in {}: see `lops traffic plans`",
                 source.scope()
-            ))
+            )),
         })?;
     let audit = audit_log(&ctx);
     if !abort && r.owned_elsewhere() {

@@ -287,7 +287,9 @@ fn propose_rollout(state: &mut State, region: usize, function: &str, action: Act
         .cloned();
     let Some(view) = found else {
         state.popup = Some(Popup::Notice(format!(
-            "no rollout of {function} here: select the function whose rollout to act on"
+            "no rollout of {function} here: select the function whose rollout to act on (one \
+             run under a profile this dashboard does not read is acted on there: `lops traffic \
+             plans` lists them)"
         )));
         return;
     };

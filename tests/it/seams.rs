@@ -516,3 +516,46 @@ async fn a_kill_during_a_rollout_halts_it_where_it_is() {
     // Stopped, resumable: revived, it goes on from its step.
     assert_eq!(standing(&lops, &f), "interrupted");
 }
+
+/// An abort under one profile of a rollout run under another names where it runs and the
+/// command that reaches it (it said there was no rollout at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_under_another_profile_names_the_rollouts_own() {
+    let region = "ap-east-2";
+    let (seeder, f) = canary(region, "abortother").await;
+    let lops = Lops::new(moto::url());
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile other]\nregion = {region}\n"),
+    )
+    .expect("aws config");
+    let mut args = plan_args(&f, region, "10:8s,50:8s");
+    args.extend(["--profile", "other"]);
+    let first = lops.spawn(&args);
+    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
+    let run = traffic(&lops, "abort", &f, region);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("under profile other")
+            && run.stderr.contains(&format!(
+                "lops traffic abort live --fn {f} --profile other --regions {region}"
+            )),
+        "{}",
+        run.stderr
+    );
+    let run = lops.run(&[
+        "traffic",
+        "abort",
+        "live",
+        "--fn",
+        &f,
+        "--regions",
+        region,
+        "--profile",
+        "other",
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    let (code, stderr) = finish(first, 20);
+    assert_eq!(code, 4, "{stderr}");
+}

@@ -306,6 +306,17 @@ impl RolloutStore {
     }
 
     /// Every saved rollout not finished: running, interrupted or halted.
+    /// An unfinished rollout of `function:alias` in `scope`'s region under another profile:
+    /// what an abort or resume under this one is pointed to (it is acted on there).
+    pub fn elsewhere(&self, scope: &Scope, function: &str, alias: &str) -> Option<Rollout> {
+        self.running().into_iter().rev().find(|r| {
+            r.profile != scope.profile
+                && r.region == scope.region
+                && r.function == function
+                && r.alias == alias
+        })
+    }
+
     pub fn running(&self) -> Vec<Rollout> {
         self.all().into_iter().filter(Rollout::unfinished).collect()
     }
