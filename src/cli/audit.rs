@@ -83,6 +83,10 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
                 if r.destructive { " (destructive)" } else { "" },
                 r.who
             );
+            // Why a change no key asked for was made (a rollout's step, rollback or abort).
+            if let Some(reason) = &r.reason {
+                let _ = writeln!(out, "    {}", crate::format::printable(reason, false));
+            }
         }
     }
     if bad > 0 {

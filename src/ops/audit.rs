@@ -61,6 +61,10 @@ pub struct Record {
     /// repeated payload), at a terminal or by `--yes` standing for it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub typed: bool,
+    /// Why a change no key or command asked for was made: a rollout's guard rolling back, an
+    /// abort, a step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -224,6 +228,7 @@ mod tests {
             after: serde_json::json!({"reserved": 5}),
             result: "ok".into(),
             undoes: None,
+            reason: None,
             payload_sha256: None,
             batch: None,
             destructive: false,

@@ -150,6 +150,7 @@ pub(super) fn record(
             Err(e) => e.clone(),
         },
         undoes: None,
+        reason: None,
         payload_sha256: None,
         batch: None,
         destructive: false,

@@ -16,6 +16,7 @@ fn record(id: &str, batch: Option<&str>, undoes: Option<&str>) -> Record {
         after: json!({"function_version": "1", "weights": {}}),
         result: "ok".into(),
         undoes: undoes.map(str::to_string),
+        reason: None,
         payload_sha256: None,
         batch: batch.map(str::to_string),
         destructive: false,
@@ -189,6 +190,7 @@ fn a_dns_change_in_a_batch_shows_its_shares_and_ttl() {
             records: Vec::new(),
         },
         undoes: None,
+        reason: None,
         batch: None,
     };
     let line = Item::Ready {

@@ -71,6 +71,7 @@ pub async fn execute<S: RegionActions>(
         after: plan.after.clone(),
         result: super::audit::STARTED.to_string(),
         undoes: plan.undoes.clone(),
+        reason: plan.reason.clone(),
         payload_sha256: match &plan.change {
             Change::Invoke(r) => Some(super::payload::payload_sha256(&r.payload)),
             _ => None,

@@ -62,6 +62,9 @@ pub struct Plan {
     pub undoes: Option<String>,
     /// The batch this plan is one target of (its audit record carries it).
     pub batch: Option<String>,
+    /// Why it is made, when not a person's key or command: a rollout's step, its guard's
+    /// rollback, an abort (its audit record carries it).
+    pub reason: Option<String>,
 }
 
 impl Plan {
@@ -231,6 +234,7 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
             after,
             change,
             undoes: None,
+            reason: None,
             batch: None,
         };
     match &request {

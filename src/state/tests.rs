@@ -876,6 +876,7 @@ fn plan_in(scope: &Scope, target: &str, destructive: bool) -> Plan {
             expected: None,
         },
         undoes: None,
+        reason: None,
         batch: None,
     }
 }
@@ -2248,6 +2249,7 @@ fn rollback_plan(scope: &Scope, function: &str) -> Plan {
             expected: alias,
         },
         undoes: None,
+        reason: None,
         batch: Some("B1".into()),
     }
 }
@@ -2340,6 +2342,7 @@ fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
             after: serde_json::Value::Null,
             result: "ok".into(),
             undoes: None,
+            reason: None,
             payload_sha256: None,
             batch: Some("B1".into()),
             destructive: false,

@@ -113,7 +113,7 @@ async fn trip(seeder: &Seeder, alarm: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alarm_guard_rolls_back_within_one_interval() {
-    let (seeder, f, alarm, _lops, child) = alarm_guarded_plan("eu-west-1", "alarm").await;
+    let (seeder, f, alarm, lops, child) = alarm_guarded_plan("eu-west-1", "alarm").await;
     trip(&seeder, &alarm).await;
     let took = seeder.wait_for_routing(&f, ("1", None), 10).await;
     assert!(
@@ -125,6 +125,17 @@ async fn alarm_guard_rolls_back_within_one_interval() {
     assert!(
         stderr.contains(&format!("alarm {alarm} is in ALARM")),
         "{stderr}"
+    );
+    // The audit says why the traffic went back: the guard, and what it saw (a person's abort
+    // reads otherwise); each step says which it was.
+    let audit = lops.run(&["audit"]);
+    audit.assert_exit(0);
+    assert!(
+        audit.stdout.contains(&format!(
+            "rollout rolled back: guard tripped: alarm {alarm} is in ALARM"
+        )) && audit.stdout.contains("rollout step 1/2 (20% on v2)"),
+        "{}",
+        audit.stdout
     );
 }
 

@@ -163,7 +163,13 @@ pub async fn roll_back<S: RegionActions>(
     let mut tries = 0;
     loop {
         tries += 1;
-        match act_over(source, audit, request.clone(), ours.as_deref()).await {
+        // Said in the audit: a guard's rollback (and why it tripped) or a person's abort.
+        let why = match &status {
+            Status::RolledBack { reason } => format!("rollout rolled back: {reason}"),
+            Status::Aborted => "rollout aborted on request".to_string(),
+            other => format!("rollout {other:?}"),
+        };
+        match act_over(source, audit, request.clone(), ours.as_deref(), why).await {
             Ok(()) => break,
             Err(OpsError::Conflict(what)) if ours.is_some() => {
                 let reason = match &status {

@@ -51,8 +51,10 @@ pub(super) async fn act_over<S: RegionActions>(
     audit: Option<&AuditLog>,
     request: Request,
     ours: Option<&[Routing]>,
+    reason: String,
 ) -> Result<(), OpsError> {
     let mut plan = prepare(source, request, audit).await?;
+    plan.reason = Some(reason);
     // Its records say they are a rollout's: `undo` does not take a rollout back one step.
     plan.batch = Some(format!(
         "{}{}",
@@ -193,7 +195,8 @@ pub async fn run<S: RegionActions + GuardSignals>(
         };
         // A resumed rollout may find its step already applied: the ops layer has nothing to do.
         let ours = [target.clone(), r.expected_routing()];
-        if let Err(e) = act_over(source, audit, request, Some(&ours)).await {
+        let why = format!("rollout {}", r.progress());
+        if let Err(e) = act_over(source, audit, request, Some(&ours), why).await {
             // Someone else edited the alias right around the write: theirs is not overwritten
             // by a rollback either; the rollout halts as when it finds the alias changed.
             let read = source
