@@ -184,7 +184,18 @@ pub fn planned(
             .filter(|r| request.function().and_then(|f| r.function(f)).is_some())
             .count()
             > 1;
+    let scope = state
+        .regions
+        .get(region)
+        .map(|r| r.scope.to_string())
+        .unwrap_or_default();
     state.popup = Some(match result {
+        // An AWS error says nothing of what was being read: the action and its target first.
+        Err(e @ OpsError::Provider(_)) => Popup::Notice(format!(
+            "{} of {} in {scope}: cannot read it for the preview: {e}",
+            request.kind().title(),
+            request.function().unwrap_or("the target"),
+        )),
         Err(e) => Popup::Notice(e.to_string()),
         // Nothing to do here: said, and where the function is elsewhere, tab still widens it.
         Ok(plan) if plan.change == crate::ops::Change::Nothing && !widens => {
@@ -213,7 +224,16 @@ pub(super) fn danger(action: &str) -> Option<&'static str> {
 
 /// The ops layer checked a rollout (or refused): show its preview for confirmation.
 pub fn rollout_prepared(state: &mut State, region: usize, result: Result<Rollout, OpsError>) {
+    let scope = state
+        .regions
+        .get(region)
+        .map(|r| r.scope.to_string())
+        .unwrap_or_default();
     state.popup = Some(match result {
+        // An AWS error says nothing of what was being read: what was being started first.
+        Err(e @ OpsError::Provider(_)) => Popup::Notice(format!(
+            "rollout in {scope}: cannot read its alias for the preview: {e}"
+        )),
         Err(e) => Popup::Notice(e.to_string()),
         Ok(r) => {
             let mut lines: Vec<String> = r.preview().lines().map(str::to_string).collect();

@@ -2584,3 +2584,30 @@ fn a_failed_detail_read_is_made_again_after_a_while() {
     let next = update(&mut s, Msg::Tick(t0() + chrono::Duration::seconds(32)));
     assert_eq!(reads(&next), 0, "{next:?}");
 }
+
+/// A preview whose read fails on AWS's side names the action, its target and the scope: a
+/// notice saying only "timed out after 2.0s" did not say of what.
+#[test]
+fn a_failed_preview_read_names_what_it_was_for() {
+    let mut s = loaded();
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            request: Box::new(Request::Kill {
+                function: "cron".into(),
+            }),
+            result: Err(crate::ops::OpsError::Provider(ProviderError::Timeout(2.0))),
+        },
+    );
+    let Some(Popup::Notice(text)) = &s.popup else {
+        panic!("no notice: {:?}", s.popup);
+    };
+    let scope = s.regions[0].scope.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "kill of cron in {scope}: cannot read it for the preview"
+        )),
+        "{text}"
+    );
+}
