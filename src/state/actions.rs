@@ -117,9 +117,37 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         return;
     }
     if !state.marks.is_empty() && super::batch::batchable(kind) {
+        // The value they all have now, when they share one (as one row's input opens with
+        // its own); else the usual start.
+        let marked = super::batch::marked(state);
+        let shared = |value: &dyn Fn(&crate::provider::FunctionInfo) -> String| {
+            let values: Vec<String> = marked
+                .iter()
+                .filter_map(|(r, name)| state.regions.get(*r)?.function(name))
+                .map(|f| value(&f.info))
+                .collect();
+            values
+                .first()
+                .filter(|v| values.iter().all(|w| w == *v))
+                .cloned()
+        };
         match action {
-            Action::Shift => state.input = Some(Input::Weight("0.1".into())),
-            Action::Concurrency => state.input = Some(Input::Concurrency("none".into())),
+            Action::Shift => {
+                let weight = shared(&|i| {
+                    i.aliases
+                        .first()
+                        .and_then(|a| a.additional_weights.first())
+                        .map_or("0".to_string(), |(_, w)| format!("{w}"))
+                });
+                state.input = Some(Input::Weight(weight.unwrap_or_else(|| "0.1".into())));
+            }
+            Action::Concurrency => {
+                let current = shared(&|i| {
+                    i.reserved_concurrency
+                        .map_or("none".to_string(), |n| n.to_string())
+                });
+                state.input = Some(Input::Concurrency(current.unwrap_or_default()));
+            }
             Action::Backup => propose_backup(state, super::batch::marked(state)),
             _ => super::batch::start_marked(state, action, super::batch::Given::Nothing, effects),
         }

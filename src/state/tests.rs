@@ -2611,3 +2611,32 @@ fn a_failed_preview_read_names_what_it_was_for() {
         "{text}"
     );
 }
+
+/// A value input over marked rows opens with the value they all share now, as one row's does
+/// (it opened with "none" over four functions reserved at 200), and empty when they differ.
+#[test]
+fn a_value_input_over_marks_opens_with_the_value_they_share() {
+    let mut s = loaded();
+    for f in s.regions[0].functions.iter_mut().take(2) {
+        f.info.reserved_concurrency = Some(200);
+    }
+    s.rebuild_rows();
+    let names: Vec<String> = s.regions[0]
+        .functions
+        .iter()
+        .take(2)
+        .map(|f| f.info.name.clone())
+        .collect();
+    for name in &names {
+        s.marks.insert((0, name.clone()));
+    }
+    update(&mut s, key('N'));
+    assert_eq!(s.input, Some(Input::Concurrency("200".into())));
+    update(&mut s, code(KeyCode::Esc));
+    s.regions[0].functions[1].info.reserved_concurrency = Some(5);
+    for name in &names {
+        s.marks.insert((0, name.clone()));
+    }
+    update(&mut s, key('N'));
+    assert_eq!(s.input, Some(Input::Concurrency(String::new())));
+}
