@@ -37,6 +37,11 @@ pub struct InvokeArgs {
     pub flags: ActFlags,
 }
 
+/// `--weight`, read by the one parser both faces use (`0.1` or `10%`).
+fn weight_arg(text: &str) -> Result<f64, String> {
+    crate::ops::request::parse_weight(text).map_err(|e| e.to_string())
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TrafficCommand {
     /// An alias's configured weights.
@@ -53,7 +58,8 @@ pub enum TrafficCommand {
         function: String,
         #[arg(long)]
         version: String,
-        #[arg(long, allow_hyphen_values = true)]
+        /// The share: 0.1, or as a percent, 10%.
+        #[arg(long, allow_hyphen_values = true, value_parser = weight_arg)]
         weight: f64,
         #[command(flatten)]
         flags: ActFlags,

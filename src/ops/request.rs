@@ -240,9 +240,25 @@ pub fn parse_concurrency(text: &str) -> Result<Option<i32>, OpsError> {
 /// A weight as typed in either face, checked: 0 ≤ weight < 1.
 pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
     let text = text.trim();
-    let weight: f64 = text
-        .parse()
-        .map_err(|_| OpsError::Invalid(format!("'{text}' is not a number: give 0 ≤ weight < 1")))?;
+    // A share as the screens show it (`10%`) is that fraction.
+    let (number, percent) = match text.strip_suffix('%') {
+        Some(n) => (n.trim_end(), true),
+        None => (text, false),
+    };
+    let weight: f64 = number.parse().map_err(|_| {
+        OpsError::Invalid(format!(
+            "'{text}' is not a number: give 0 ≤ weight < 1, or a percent (0.1 or 10%)"
+        ))
+    })?;
+    let weight = if percent { weight / 100.0 } else { weight };
+    if !percent && (1.0..=100.0).contains(&weight) && weight.is_finite() {
+        // "25" is most likely 25 %: said, not guessed.
+        return Err(OpsError::Invalid(format!(
+            "weight {weight} is out of range: give 0 ≤ weight < 1 — for {weight} percent, \
+             {} or {weight}%",
+            weight / 100.0
+        )));
+    }
     check_weight(weight)?;
     Ok(weight)
 }
@@ -374,8 +390,16 @@ mod tests {
             assert!(e.contains(says), "{text:?}: {e}");
         }
         assert_eq!(parse_weight(" 0.25").unwrap(), 0.25);
-        for text in ["1", "1.7", "NaN", "inf", "-0.1", "", "x"] {
+        // A share as the screens show it.
+        assert_eq!(parse_weight("25%").unwrap(), 0.25);
+        assert_eq!(parse_weight("10 %").unwrap(), 0.1);
+        for text in [
+            "1", "1.7", "NaN", "inf", "-0.1", "", "x", "100%", "-5%", "%",
+        ] {
             assert!(parse_weight(text).is_err(), "{text:?}");
         }
+        // "25" is said as the percent it most likely is.
+        let e = parse_weight("25").unwrap_err().to_string();
+        assert!(e.contains("0.25 or 25%"), "{e}");
     }
 }

@@ -378,7 +378,7 @@ pub fn input_prompt(state: &State, input: &Input) -> String {
         match input {
             Input::Weight(_) => {
                 return format!(
-                    " {marked} marked · weight of each alias's second version (0 to <1): "
+                    " {marked} marked · weight of each alias's second version (0.1 or 10%): "
                 );
             }
             Input::Concurrency(_) => {
@@ -402,7 +402,7 @@ pub fn input_prompt(state: &State, input: &Input) -> String {
             let label = alias_label(state, region, &function, &alias);
             let next = second_version(&alias, &versions).unwrap_or_default();
             if matches!(input, Input::Weight(_)) {
-                format!(" {label} · weight of v{next} (0 to <1): ")
+                format!(" {label} · weight of v{next} (0.1 or 10%): ")
             } else {
                 format!(" {label} → v{next} · preset: ")
             }

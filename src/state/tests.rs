@@ -2198,7 +2198,8 @@ fn a_weight_typed_with_marks_goes_to_each_aliases_second_version() {
             .as_deref()
             .is_some_and(|e| e.contains("out of range"))
     );
-    s.input = Some(Input::Weight("0.25".into()));
+    // Typed as the screens show shares: the same weight.
+    s.input = Some(Input::Weight("25%".into()));
     let targets = batch_targets(&update(&mut s, code(KeyCode::Enter)));
     assert_eq!(
         targets,

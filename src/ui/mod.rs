@@ -473,7 +473,11 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .input
         .as_ref()
         .and(state.input_error.as_ref())
-        .map(|e| Line::styled(format!(" ! {e}"), theme.bad()));
+        .map(|e| {
+            // Cut between words and marked, never mid-number.
+            let spans = vec![Span::styled(format!(" ! {e}"), theme.bad())];
+            Line::from(cut_at_words(spans, usize::from(area.width), theme))
+        });
     frame.render_widget(
         Paragraph::new(refused.unwrap_or_else(|| Line::from(spans))),
         regions_line,
