@@ -247,11 +247,12 @@ pub async fn resume(
         ))
         .into());
     }
-    let now = source
+    let routing = source
         .alias(function, alias)
         .await
-        .map(|a| rollout::Routing::of(&a).describe())
+        .map(|a| rollout::Routing::of(&a))
         .map_err(crate::ops::OpsError::from)?;
+    let now = routing.describe();
     let what = if abort {
         format!(
             "abort the rollout of {} @ {} ({}, {}): now {now} → {} (the weights it started from)",
@@ -262,12 +263,7 @@ pub async fn resume(
             r.start_weights()
         )
     } else {
-        format!(
-            "resume the rollout of {} @ {} at {}: now {now}",
-            r.target(),
-            r.scope_label(),
-            r.progress()
-        )
+        r.resume_preview(&routing)
     };
     err!("{what}");
     if flags.dry_run {

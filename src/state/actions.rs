@@ -347,18 +347,11 @@ fn propose_rollout(state: &mut State, region: usize, function: &str, action: Act
         )));
         return;
     } else {
-        (
-            RolloutAct::Resume,
-            format!(
-                "resume rollout {} @ {} at {}: now {now}",
-                r.target(),
-                r.scope_label(),
-                r.progress()
-            ),
-        )
+        // As the rollout left it (the resume compares the alias again before its step).
+        (RolloutAct::Resume, r.resume_preview(&r.expected_routing()))
     };
     let proposal = Proposal::Rollout(Box::new(r), act);
-    let mut lines = vec![line];
+    let mut lines: Vec<String> = line.lines().map(str::to_string).collect();
     lines.extend(halted);
     state.popup = Some(Popup::Confirm(Pending::new(
         state,

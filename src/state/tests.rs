@@ -1179,7 +1179,7 @@ fn rollouts_saved_elsewhere_are_offered_and_a_halted_one_stays() {
     assert_eq!(s.rollouts.len(), 1);
     update(&mut s, key('U'));
     assert!(
-        matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].starts_with("resume rollout cron:live")),
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].starts_with("resume the rollout of cron:live")),
         "{:?}",
         s.popup
     );
@@ -1229,7 +1229,7 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
     assert_eq!(s.rollouts.len(), 1);
     update(&mut s, key('U'));
     assert!(
-        matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].starts_with("resume rollout cron:live")),
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].starts_with("resume the rollout of cron:live")),
         "{:?}",
         s.popup
     );

@@ -532,7 +532,26 @@ async fn a_signal_stops_a_rollout_where_it_is_and_leaves_it_interrupted() {
     ]);
     resume.assert_exit(0);
     assert!(
-        resume.stderr.contains("resume the rollout of"),
+        resume.stderr.contains("resume the rollout of")
+            && resume.stderr.contains("steps left: 20% for 1m, 100%")
+            && !resume.stderr.contains("halts at once"),
+        "{}",
+        resume.stderr
+    );
+    // Changed by hand since: the preview says the resume would halt at once.
+    seeder.set_extra_weight(&f, "2", 0.3).await;
+    let resume = lops.run(&[
+        "traffic",
+        "resume",
+        "live",
+        "--fn",
+        &f,
+        "--regions",
+        region,
+        "--dry-run",
+    ]);
+    assert!(
+        resume.stderr.contains("resuming halts at once"),
         "{}",
         resume.stderr
     );

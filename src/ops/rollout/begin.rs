@@ -228,3 +228,47 @@ async fn check_alarms<S: GuardSignals>(
     }
     Ok(())
 }
+
+impl Rollout {
+    /// What a resume does, as both faces preview it: where it goes on from, the steps left,
+    /// the guard, and — when the alias is not as the rollout left it (`now`) — that it would
+    /// halt at once.
+    pub fn resume_preview(&self, now: &Routing) -> String {
+        let left: Vec<String> = self
+            .steps
+            .iter()
+            .skip(self.step)
+            .map(|s| {
+                if s.hold_secs > 0 {
+                    format!(
+                        "{} for {}",
+                        crate::format::weight(s.weight),
+                        crate::format::span(s.hold_secs)
+                    )
+                } else {
+                    crate::format::weight(s.weight)
+                }
+            })
+            .collect();
+        let mut text = format!(
+            "resume the rollout of {} @ {} at {} (its hold starts again): now {}\nsteps left: \
+             {}; guard: {}; abort returns to {}",
+            self.target(),
+            self.scope_label(),
+            self.progress(),
+            now.describe(),
+            left.join(", "),
+            self.guard.describe(),
+            self.start_weights()
+        );
+        let expected = self.expected_routing();
+        if *now != expected {
+            text.push_str(&format!(
+                "\nthe alias is not as the rollout left it ({}): resuming halts at once, writing \
+                 nothing — abort, or set it back first",
+                expected.describe()
+            ));
+        }
+        text
+    }
+}
