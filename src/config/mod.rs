@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use regions::{KNOWN_REGIONS, check_region, names_close};
-pub use services::ServiceSettings;
+pub use services::{ServiceSettings, record_key};
 pub use tier::{Access, Tier};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]

@@ -39,6 +39,16 @@ impl ServiceSettings {
     pub fn zone_id(&self) -> &str {
         self.zone.trim_start_matches("/hostedzone/")
     }
+
+    /// The record's name as DNS compares it: any case, with or without its final dot.
+    pub fn record_key(&self) -> String {
+        record_key(&self.record)
+    }
+}
+
+/// A record name as DNS compares it (`API.example.com.` is `api.example.com`).
+pub fn record_key(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// Checks every service: names unique and set, zone and record set, a known type, known regions.

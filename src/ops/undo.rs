@@ -114,11 +114,7 @@ impl Reversible {
                 // those another change wrote at the same time (in its read-back). Records
                 // written before lops kept the list: the members that differ.
                 members: {
-                    let written: Option<Vec<&str>> = record
-                        .after
-                        .get("written")
-                        .and_then(Value::as_array)
-                        .map(|ids| ids.iter().filter_map(Value::as_str).collect());
+                    let written = super::service::written(&record.after);
                     let after = super::service::member_routing(&record.after);
                     super::service::member_routing(&record.before)
                         .into_iter()
@@ -296,7 +292,13 @@ async fn reverse<S: RegionActions>(
         }
         Reversible::Service { settings, members } => {
             let current = super::service::read(source, &settings).await?;
-            if !super::service::same_members(&current.state(), &record.after) {
+            // The members this change wrote, as it left them (another machine's change of
+            // other members since, or in its read-back, is theirs to undo).
+            let unchanged = match super::service::written(&record.after) {
+                Some(ids) => super::service::same_written(&current.state(), &record.after, &ids),
+                None => super::service::same_members(&current.state(), &record.after),
+            };
+            if !unchanged {
                 return Err(OpsError::Conflict(format!(
                     "service {} changed since {} (now {}): undo refused, nothing changed",
                     settings.name,

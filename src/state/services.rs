@@ -25,6 +25,9 @@ pub struct ServicePane {
     pub read_at: Option<DateTime<Utc>>,
     pub reading: usize,
     pub selected: usize,
+    /// A row was chosen (moved to): the highlight then stays on it as reads land; until
+    /// then it stays on the top row.
+    pub chosen: bool,
 }
 
 impl ServicePane {
@@ -228,6 +231,7 @@ pub fn landed(state: &mut State, index: usize, result: Result<ServiceView, Strin
     // landing above it (read slower, or again) must not move a `D` onto another region.
     let chosen = rows(state)
         .get(state.services.selected)
+        .filter(|_| state.services.chosen)
         .map(|r| (r.service, r.region.clone()));
     let pane = &mut state.services;
     pane.reading = pane.reading.saturating_sub(1);
@@ -248,6 +252,7 @@ pub fn move_by(state: &mut State, delta: i64) {
     let n = rows(state).len() as i64;
     let pane = &mut state.services;
     pane.selected = (pane.selected as i64 + delta).clamp(0, (n - 1).max(0)) as usize;
+    pane.chosen = true;
 }
 
 /// `D`, `R` and `t` on the selected region: a request for the ops layer, in the scope that
@@ -557,11 +562,23 @@ mod tests {
                 member("p-west", "us-west-2", 50),
             ],
         );
-        press(&mut s, 'j');
         let chosen = |s: &State| {
             let row = rows(s)[s.services.selected].clone();
             (s.services.services[row.service].name.clone(), row.region)
         };
+        // Nothing chosen yet: the top row, whatever lands above it.
+        let mut first = s.clone();
+        land(
+            &mut first,
+            0,
+            vec![
+                member("blue", "us-east-1", 100),
+                member("green", "eu-west-1", 100),
+            ],
+        );
+        assert_eq!(first.services.selected, 0);
+        assert_eq!(chosen(&first).0, "checkout");
+        press(&mut s, 'j');
         assert_eq!(chosen(&s), ("pay".to_string(), "us-west-2".to_string()));
         land(
             &mut s,

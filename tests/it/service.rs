@@ -1377,6 +1377,19 @@ async fn two_machines_draining_at_once_are_told_and_each_undo_is_its_own() {
         ),
         (0, 0, 0)
     );
+    // The first machine never drained eu-west-1: nothing of it to restore there (its drain's
+    // read-back holds the other machine's).
+    let run = service(
+        &one,
+        &config_one,
+        "restore checkout --region eu-west-1 --dry-run",
+    );
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("no drain of eu-west-1"),
+        "{}",
+        run.stderr
+    );
     // The first machine's undo: blue back, green left as the other machine set it.
     let run = one.run(&["undo", "--config", &config_one, "--yes"]);
     run.assert_exit(0);
@@ -1391,6 +1404,23 @@ async fn two_machines_draining_at_once_are_told_and_each_undo_is_its_own() {
         "{}",
         run.stderr
     );
+    // The other machine's undo is its own too: green back, though blue moved since its drain.
+    let run = other.run(&["undo", "--config", &config_other, "--yes"]);
+    run.assert_exit(0);
+    let after = svc.weights().await;
+    assert_eq!(
+        (weight(&after, "blue"), weight(&after, "green")),
+        (100, 100),
+        "{}",
+        run.stderr
+    );
+    // Each audit names the region its own drain moved.
+    let audit = other.run(&["audit"]);
+    assert!(
+        audit.stdout.contains("checkout (eu-west-1)") && !audit.stdout.contains("(eu-west-1,"),
+        "{}",
+        audit.stdout
+    );
 }
 
 /// A drain is found by its record set, whatever name the service has: restored through
@@ -1400,9 +1430,11 @@ async fn two_machines_draining_at_once_are_told_and_each_undo_is_its_own() {
 async fn a_drain_is_restored_through_any_service_name_of_its_record_set() {
     let svc = Service::seed("renamed").await;
     let lops = Lops::new(moto::url());
+    // Written another way: with the record's final dot, in capitals.
     let also = format!(
-        "[[service]]\nname = \"checkout-prod\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\n",
-        svc.zone, svc.record
+        "[[service]]\nname = \"checkout-prod\"\nzone = \"{}\"\nrecord = \"{}.\"\ntype = \"CNAME\"\n",
+        svc.zone,
+        svc.record.to_uppercase()
     );
     let config = svc.config(&lops, &also);
     let run = service(

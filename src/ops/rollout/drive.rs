@@ -383,13 +383,15 @@ async fn halt_if_killed<S: RegionActions>(
     }
     let reason = format!(
         "{} is killed (reserved concurrency 0): nothing runs, so the guard cannot judge v{}. \
-         Nothing more was written; {} stays at {}. Revive it (`lops revive {}`) and resume, \
-         or abort",
+         Nothing more was written; {} stays at {}. Revive it (`lops revive {} --region {} \
+         --profile {}`, or set its concurrency) and resume, or abort",
         r.function,
         r.to,
         r.target(),
         r.expected_routing().describe(),
-        r.function
+        r.function,
+        r.region,
+        r.profile
     );
     r.status = Status::Halted {
         reason: reason.clone(),

@@ -21,11 +21,7 @@ fn recorded(
     settings: &ServiceSettings,
     region: &str,
 ) -> Result<Vec<(String, Routing)>, OpsError> {
-    let (service, zone, record) = (
-        settings.name.as_str(),
-        settings.zone_id(),
-        settings.record.as_str(),
-    );
+    let (service, zone) = (settings.name.as_str(), settings.zone_id());
     let hint = format!("set its weight with `lops service weights {service} {region}=N`");
     let log = audit.ok_or_else(|| {
         OpsError::Invalid(format!(
@@ -60,15 +56,28 @@ fn recorded(
         // By its record set, whatever name the service had in the config then.
         .filter(|r| r.action == "service.drain" && r.result == "ok")
         .filter(|r| {
-            r.before.get("zone").and_then(Value::as_str) == Some(zone)
-                && r.before.get("record").and_then(Value::as_str) == Some(record)
+            // However the zone and record were written in either config (`/hostedzone/`, a
+            // final dot, capitals): the record set DNS knows.
+            r.before
+                .get("zone")
+                .and_then(Value::as_str)
+                .map(|z| z.trim_start_matches("/hostedzone/"))
+                == Some(zone)
+                && r.before
+                    .get("record")
+                    .and_then(Value::as_str)
+                    .map(crate::config::record_key)
+                    == Some(settings.record_key())
         })
         .find_map(|r| {
             let members = member_routing(&r.before);
+            // Only a drain that wrote this region's members (another machine's drain of it at
+            // the same time is in this record's read-back, not its doing).
+            let wrote = |id: &str| super::written(&r.after).is_none_or(|ids| ids.contains(&id));
             if weight_in(&r.before).is_some_and(|w| w > 0) && weight_in(&r.after) == Some(0) {
                 let mine: Vec<_> = members
                     .into_iter()
-                    .filter(|(id, _)| in_region(&r.before, id))
+                    .filter(|(id, _)| in_region(&r.before, id) && wrote(id))
                     .collect();
                 return (!mine.is_empty()).then_some(mine);
             }

@@ -22,8 +22,8 @@ pub(super) async fn hold(settings: &ServiceSettings) -> Result<RecordSetLock, Op
     let name = format!(
         "route53-{}-{}-{}",
         settings.zone_id(),
-        settings.record.trim_end_matches('.'),
-        settings.kind
+        settings.record_key(),
+        settings.kind.to_ascii_uppercase()
     );
     let service = &settings.name;
     crate::ops::lock::hold(&name, WAIT)

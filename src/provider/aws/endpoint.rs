@@ -100,8 +100,17 @@ fn check_url(name: &str, value: &str) -> Result<(), String> {
              http://localhost:4566"
         ));
     }
-    let url_ok = url::Url::parse(value.trim())
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+    // Whole, as the SDK takes it: a space or tab around it makes no URI there.
+    let url_ok = value.trim() == value
+        && url::Url::parse(value)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+    if !url_ok && value.trim() != value {
+        return Err(format!(
+            "{name} = '{value}' has a space or tab around it, which the SDK does not take: \
+             write it as '{}'",
+            value.trim()
+        ));
+    }
     if !url_ok {
         return Err(format!(
             "{name} = '{value}' is not an endpoint URL: write it as http(s)://host[:port][/path], \
@@ -125,6 +134,14 @@ mod tests {
         }
         let empty = check_url("AWS_ENDPOINT_URL", " ").unwrap_err();
         assert!(empty.contains("AWS_ENDPOINT_URL is set but empty: unset AWS_ENDPOINT_URL"));
+        for padded in [
+            " http://127.0.0.1:5148",
+            "http://127.0.0.1:5148 ",
+            "\thttp://h",
+        ] {
+            let e = check_url("AWS_ENDPOINT_URL", padded).unwrap_err();
+            assert!(e.contains("has a space or tab around it"), "{e}");
+        }
         for bad in ["not a url", "localhost:4566", "ftp://host", "http://"] {
             let e = check_url("`endpoint_url` of profile 'p'", bad).unwrap_err();
             assert!(

@@ -1,0 +1,183 @@
+//! What a service change's audit record says: the change in words, the regions it moved, the
+//! settings and members it names, and whether two recorded states hold the same members.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Routing, shares};
+use crate::config::ServiceSettings;
+
+/// `us-east-1 100 → 0 (50% → 0%), eu-west-1 100 (50% → 100%)`, or for failover
+/// `us-east-1 PRIMARY → SECONDARY, eu-west-1 SECONDARY → PRIMARY`.
+pub fn describe_change(before: &Value, after: &Value) -> String {
+    let map = |v: &Value, key: &str| -> BTreeMap<String, Value> {
+        v.get(key)
+            .and_then(|w| serde_json::from_value(w.clone()).ok())
+            .unwrap_or_default()
+    };
+    let (rb, ra) = (map(before, "roles"), map(after, "roles"));
+    if !rb.is_empty() {
+        return rb
+            .iter()
+            .map(|(r, b)| {
+                let b = b.as_str().unwrap_or_default();
+                match ra.get(r).and_then(Value::as_str) {
+                    Some(a) if a != b => format!("{r} {b} → {a}"),
+                    _ => format!("{r} {b}"),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    let weights = |v: &Value| -> BTreeMap<String, i64> {
+        map(v, "weights")
+            .into_iter()
+            .filter_map(|(k, w)| Some((k, w.as_i64()?)))
+            .collect()
+    };
+    let (b, a) = (weights(before), weights(after));
+    let (sb, sa) = (shares(&b), shares(&a));
+    let pct = |s: f64| format!("{:.0}%", s * 100.0);
+    b.keys()
+        .map(|r| {
+            let (wb, wa) = (b[r], a.get(r).copied().unwrap_or(b[r]));
+            let weight = if wb == wa {
+                format!("{wb}")
+            } else {
+                format!("{wb} → {wa}")
+            };
+            format!(
+                "{r} {weight} ({} → {})",
+                pct(sb.get(r).copied().unwrap_or(0.0)),
+                pct(sa.get(r).copied().unwrap_or(0.0))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The regions a service change moved (weight or failover role), as its record's before and
+/// after say: the region it drained, not the home its Route 53 call went through.
+pub fn regions_changed(before: &Value, after: &Value) -> Vec<String> {
+    // The regions of the members it wrote, where its record says which (another machine's
+    // change landing at the same time is in its read-back, not its doing).
+    if let Some(ids) = written(after) {
+        let mut out: Vec<String> = before
+            .get("members")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|m| {
+                m.get("set_id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| ids.contains(&id))
+            })
+            .filter_map(|m| m.get("region").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        out.dedup();
+        return out;
+    }
+    let map = |v: &Value, key: &str| -> BTreeMap<String, Value> {
+        v.get(key)
+            .and_then(|w| serde_json::from_value(w.clone()).ok())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for key in ["weights", "roles"] {
+        let (b, a) = (map(before, key), map(after, key));
+        for (region, was) in &b {
+            if a.get(region).is_some_and(|now| now != was) && !out.contains(region) {
+                out.push(region.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The service settings an audit record names (for undo: the zone, record and type it wrote).
+pub fn settings_of(before: &Value) -> Option<ServiceSettings> {
+    let text = |k: &str| before.get(k).and_then(Value::as_str).map(str::to_string);
+    let mut regions = BTreeMap::new();
+    for m in before.get("members")?.as_array()? {
+        if let (Some(id), Some(region)) = (
+            m.get("set_id").and_then(Value::as_str),
+            m.get("region").and_then(Value::as_str),
+        ) {
+            regions.insert(id.to_string(), region.to_string());
+        }
+    }
+    Some(ServiceSettings {
+        name: text("service")?,
+        zone: text("zone")?,
+        record: text("record")?,
+        kind: text("type")?,
+        profile: None,
+        regions,
+        functions: BTreeMap::new(),
+    })
+}
+
+/// Set identifier → routing of every member in a recorded state.
+pub fn member_routing(state: &Value) -> Vec<(String, Routing)> {
+    state
+        .get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let id = m.get("set_id")?.as_str()?.to_string();
+            let routing = match (
+                m.get("weight").and_then(Value::as_i64),
+                m.get("failover").and_then(Value::as_str),
+            ) {
+                (Some(w), _) => Routing::Weight(w),
+                (None, Some(role)) => Routing::Failover(role.to_string()),
+                (None, None) => return None,
+            };
+            Some((id, routing))
+        })
+        .collect()
+}
+
+/// Whether two states hold the same members: whole records where both carry them (states
+/// written by earlier lops carry only the routing, which is then compared).
+pub fn same_members(a: &Value, b: &Value) -> bool {
+    let records = |v: &Value| -> Option<Vec<Value>> {
+        v.get("members")?
+            .as_array()?
+            .iter()
+            .map(|m| m.get("record").cloned())
+            .collect()
+    };
+    match (records(a), records(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => member_routing(a) == member_routing(b),
+    }
+}
+
+/// The set identifiers a service change wrote, as its record's after says (`None`: a record
+/// written by an earlier lops, which did not keep them).
+pub fn written(after: &Value) -> Option<Vec<&str>> {
+    after
+        .get("written")
+        .and_then(Value::as_array)
+        .map(|ids| ids.iter().filter_map(Value::as_str).collect())
+}
+
+/// Whether the members `ids` names are the same in both states (what an undo compares: the
+/// members its change wrote, not those another change wrote since).
+pub fn same_written(a: &Value, b: &Value, ids: &[&str]) -> bool {
+    let only = |state: &Value| {
+        let mut out = state.clone();
+        if let Some(members) = out.get_mut("members").and_then(Value::as_array_mut) {
+            members.retain(|m| {
+                m.get("set_id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| ids.contains(&id))
+            });
+        }
+        out
+    };
+    same_members(&only(a), &only(b))
+}
