@@ -16,6 +16,7 @@ pub mod plan;
 pub mod policy;
 pub mod prune;
 pub mod request;
+mod reserve;
 pub mod restore;
 pub mod rollout;
 pub mod same_function;

@@ -521,6 +521,7 @@ fn reserved_before_kill(
         .map(|n| n as i32))
 }
 
+pub(super) use super::reserve::reserve_plan;
 pub(super) use super::trigger_plan::{trigger_plan, trigger_state};
 
 pub(super) fn route_plan(
@@ -549,34 +550,5 @@ pub(super) fn route_plan(
         alias_state(&target),
         change,
         false,
-    ))
-}
-
-pub(super) async fn reserve_plan<S: RegionActions>(
-    source: &S,
-    plan: impl Fn(String, Value, Value, Change, bool) -> Plan,
-    function: &str,
-    value: Option<i32>,
-    destructive: bool,
-) -> Result<Plan, OpsError> {
-    let current = source
-        .reserved_concurrency(function)
-        .await
-        .map_err(|e| not_found(e, format!("function {function}")))?;
-    let change = if current == value {
-        Change::Nothing
-    } else {
-        Change::Reserve {
-            function: function.into(),
-            value,
-            expected: current,
-        }
-    };
-    Ok(plan(
-        function.to_string(),
-        json!({"reserved": current}),
-        json!({"reserved": value}),
-        change,
-        destructive,
     ))
 }

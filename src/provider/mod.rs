@@ -304,6 +304,11 @@ pub trait RegionActions: RegionSource {
         &self,
         function: &str,
     ) -> impl Future<Output = Result<Option<i32>, ProviderError>> + Send;
+    /// What the account leaves unreserved for the functions without a reservation (`None`:
+    /// not known here — an emulator, a refused read).
+    fn unreserved_concurrency(&self) -> impl Future<Output = Option<i64>> + Send {
+        async { None }
+    }
     /// `None` removes the reservation (the function shares the account's pool again).
     fn set_reserved_concurrency(
         &self,

@@ -1245,3 +1245,39 @@ async fn iam_policy_covers_every_call_each_tier_makes() {
         assert!(seen.iter().any(|s| s == op), "{op} was never exercised");
     }
 }
+
+/// A reservation AWS would refuse (it would leave less than 100 unreserved in the account) is
+/// refused at the preview, saying the most this region allows — not after the confirmation by
+/// the write. A reservation that shrinks asks nothing of the account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_over_what_the_account_keeps_unreserved_is_refused_at_the_preview() {
+    use crate::support::proxy::FaultProxy;
+    let region = "us-west-2";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-worker", moto::unique("unreserved"));
+    seeder.create_function(&f).await;
+    seeder.reserve(&f, 50).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.reply(
+        region,
+        "GetAccountSettings",
+        200,
+        r#"{"AccountLimit":{"TotalCodeSize":80530636800,"CodeSizeUnzipped":262144000,"CodeSizeZipped":52428800,"ConcurrentExecutions":1000,"UnreservedConcurrentExecutions":850},"AccountUsage":{"TotalCodeSize":0,"FunctionCount":1}}"#,
+    );
+    let lops = Lops::new(&proxy.url);
+    let run = act(
+        &lops,
+        region,
+        &["concurrency", "set", &f, "900", "--dry-run"],
+    );
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("would leave 0 unreserved") && run.stderr.contains("at most 800 here"),
+        "{}",
+        run.stderr
+    );
+    act(&lops, region, &["concurrency", "set", &f, "800", "--yes"]).assert_exit(0);
+    let asked = proxy.calls(region, "lambda", "GetAccountSettings");
+    act(&lops, region, &["concurrency", "set", &f, "10", "--yes"]).assert_exit(0);
+    assert_eq!(proxy.calls(region, "lambda", "GetAccountSettings"), asked);
+}

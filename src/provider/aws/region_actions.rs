@@ -159,6 +159,20 @@ impl RegionActions for AwsRegion {
         Ok(out.reserved_concurrent_executions)
     }
 
+    async fn unreserved_concurrency(&self) -> Option<i64> {
+        let request = self.clients.lambda.get_account_settings().send();
+        match self.clients.lambda_call(request).await {
+            Ok(out) => out
+                .account_limit
+                .and_then(|l| l.unreserved_concurrent_executions)
+                .map(i64::from),
+            Err(e) => {
+                tracing::info!(error = %e, "account settings unavailable");
+                None
+            }
+        }
+    }
+
     async fn set_reserved_concurrency(
         &self,
         function: &str,

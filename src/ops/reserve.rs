@@ -1,0 +1,58 @@
+//! A reservation's plan: the function's concurrency now → the value asked, checked against what
+//! the account must keep unreserved (AWS refuses a reservation that leaves less than 100; the
+//! preview says so instead of the write failing after the confirmation).
+
+use serde_json::json;
+
+use super::OpsError;
+use super::plan::{Change, Plan, not_found};
+use crate::provider::RegionActions;
+
+/// What AWS keeps unreserved in every account and region.
+const KEPT_UNRESERVED: i64 = 100;
+
+pub(super) async fn reserve_plan<S: RegionActions>(
+    source: &S,
+    plan: impl Fn(String, serde_json::Value, serde_json::Value, Change, bool) -> Plan,
+    function: &str,
+    value: Option<i32>,
+    destructive: bool,
+) -> Result<Plan, OpsError> {
+    let current = source
+        .reserved_concurrency(function)
+        .await
+        .map_err(|e| not_found(e, format!("function {function}")))?;
+    // Only a reservation that grows takes from the unreserved pool (asked only then).
+    let more = i64::from(value.unwrap_or(0)) - i64::from(current.unwrap_or(0));
+    if value.is_some()
+        && more > 0
+        && let Some(unreserved) = source.unreserved_concurrency().await
+        && more > unreserved - KEPT_UNRESERVED
+    {
+        let most = i64::from(current.unwrap_or(0)) + (unreserved - KEPT_UNRESERVED).max(0);
+        return Err(OpsError::Invalid(format!(
+            "a reservation of {} for {function} in {} would leave {} unreserved, and AWS keeps \
+             at least {KEPT_UNRESERVED} for the functions without one: at most {most} here \
+             (raise the account's concurrency quota, or lower another reservation)",
+            value.unwrap_or(0),
+            source.scope(),
+            unreserved - more
+        )));
+    }
+    let change = if current == value {
+        Change::Nothing
+    } else {
+        Change::Reserve {
+            function: function.into(),
+            value,
+            expected: current,
+        }
+    };
+    Ok(plan(
+        function.to_string(),
+        json!({"reserved": current}),
+        json!({"reserved": value}),
+        change,
+        destructive,
+    ))
+}
