@@ -154,14 +154,19 @@ pub fn widest_tier(settings: &Settings) -> Tier {
 
 /// Refuses before connecting anywhere when no scope of the session may do `needed`.
 pub fn check_any(settings: &Settings, needed: Tier, what: &str) -> Result<(), Failure> {
-    let tiers: Vec<Tier> = profiles(settings)
-        .iter()
-        .map(|p| access(settings, p).tier)
-        .collect();
+    let names = profiles(settings);
+    let tiers: Vec<Tier> = names.iter().map(|p| access(settings, p).tier).collect();
     if tiers.iter().any(|t| t.allows(needed)) {
         return Ok(());
     }
     let tier = tiers.into_iter().max().unwrap_or(Tier::Read);
+    // Where it was refused, as the dashboard says it (`kill in ro/eu-west-1`).
+    let what = match (names.as_slice(), settings.regions.as_slice()) {
+        ([profile], [region]) => format!("{what} in {profile}/{region}"),
+        ([profile], _) => format!("{what} under profile {profile}"),
+        (many, _) => format!("{what} under profiles {}", many.join(", ")),
+    };
+    let what = what.as_str();
     Err(crate::ops::authorize(tier, needed, what)
         .err()
         .map(Failure::from)

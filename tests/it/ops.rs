@@ -1039,6 +1039,14 @@ async fn read_only_refuses_every_action_and_invoke_mode_allows_only_invoke() {
         &["--config", config.to_str().unwrap(), "kill", &f, "--yes"],
     );
     run.assert_exit(4);
+    // Where, as the dashboard says it.
+    assert!(
+        run.stderr.contains(&format!(
+            "refused: kill in default/{region} changes the fleet"
+        )),
+        "{}",
+        run.stderr
+    );
     // Every command but invoke needs the change tier.
     for command in &commands[1..] {
         let mut args = vec!["--mode", "invoke"];
