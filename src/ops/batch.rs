@@ -251,6 +251,10 @@ impl Batch {
                 Ok(_) => summary
                     .changed
                     .push(format!("{} in {}", plan.target, plan.scope)),
+                // Refused at the write (changed since the preview, a guard): nothing sent.
+                Err(e @ (OpsError::Conflict(_) | OpsError::Refused(_))) => summary
+                    .not_sent
+                    .push(format!("{} in {}: {e}", plan.target, plan.scope)),
                 Err(e) => summary
                     .failed
                     .push(format!("{} in {}: {e}", plan.target, plan.scope)),
@@ -272,19 +276,27 @@ pub struct Summary {
     pub asked: usize,
     pub changed: Vec<String>,
     pub failed: Vec<String>,
+    /// Refused at the write (changed since the preview, a guard): nothing was sent.
+    pub not_sent: Vec<String>,
     pub skipped: Vec<String>,
 }
 
 impl Summary {
     /// Everything asked for changed and nothing was skipped.
     pub fn complete(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty() && self.changed.len() == self.asked
+        self.failed.is_empty()
+            && self.not_sent.is_empty()
+            && self.skipped.is_empty()
+            && self.changed.len() == self.asked
     }
 
     pub fn line(&self) -> String {
         let mut line = format!("changed {} of {}", self.changed.len(), self.asked);
         if !self.failed.is_empty() {
             line.push_str(&format!("; failed: {}", self.failed.join("; ")));
+        }
+        if !self.not_sent.is_empty() {
+            line.push_str(&format!("; not sent: {}", self.not_sent.join("; ")));
         }
         if !self.skipped.is_empty() {
             line.push_str(&format!("; skipped {}", self.skipped.len()));

@@ -93,6 +93,7 @@ fn the_summary_says_exactly_what_changed() {
             "a in default/eu-west-1".into(),
         ],
         failed: vec!["a in default/ap-south-1: throttled".into()],
+        not_sent: vec![],
         skipped: vec![],
     };
     assert!(!summary.complete());
@@ -274,5 +275,23 @@ fn a_restores_safety_snapshot_is_said_to_hold_the_function_not_the_data_it_wrote
         said.contains("`lops restore s3://b/lops/x-safety.json` puts back the function")
             && said.contains("the 3 S3 object(s) it wrote over are not in it"),
         "{said}"
+    );
+}
+
+/// A target refused at its write (changed since the preview) is said as not sent, apart from
+/// the failures: nothing was sent there.
+#[test]
+fn a_target_refused_at_the_write_is_not_sent_not_failed() {
+    let summary = Summary {
+        asked: 2,
+        changed: vec!["a in default/us-east-1".into()],
+        failed: vec![],
+        not_sent: vec!["rule r in default/eu-west-1: changed since the preview".into()],
+        skipped: vec![],
+    };
+    assert!(!summary.complete());
+    assert_eq!(
+        summary.line(),
+        "changed 1 of 2; not sent: rule r in default/eu-west-1: changed since the preview"
     );
 }

@@ -225,6 +225,16 @@ pub fn executed(
     let text = match result {
         // A service's home under its own profile is no fleet region: the error names the
         // service.
+        // Refused (a guard, the target changed since the preview): nothing sent, not a
+        // failure — as the CLI's exit 4 and the audit's `not sent (changed)` say.
+        Err(e @ (crate::ops::OpsError::Conflict(_) | crate::ops::OpsError::Refused(_)))
+            if scope.is_empty() =>
+        {
+            format!("not done: {e}")
+        }
+        Err(e @ (crate::ops::OpsError::Conflict(_) | crate::ops::OpsError::Refused(_))) => {
+            format!("not done in {scope}: {e}")
+        }
         Err(e) if scope.is_empty() => format!("failed: {e}"),
         Err(e) => format!("failed in {scope}: {e}"),
         Ok(outcome) => match &outcome.invoke {

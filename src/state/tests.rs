@@ -958,7 +958,7 @@ fn kill_asks_for_the_typed_name_and_runs_only_then() {
         },
     );
     assert!(
-        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("failed in ") && t.contains(": changed"))
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("not done in ") && t.contains(": changed"))
     );
     assert!(effects.contains(&Effect::RefreshInventory));
 }

@@ -204,6 +204,12 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         if !summary.failed.is_empty() {
             line.push_str(&format!(", {} failed", summary.failed.len()));
         }
+        if !summary.not_sent.is_empty() {
+            line.push_str(&format!(
+                ", {} not sent (changed since the preview, or refused)",
+                summary.not_sent.len()
+            ));
+        }
         if !summary.skipped.is_empty() {
             line.push_str(&format!(", {} skipped", summary.skipped.len()));
         }
