@@ -71,12 +71,21 @@ async fn alarm_guarded_plan(
     region: &str,
     prefix: &str,
 ) -> (Seeder, String, String, Lops, std::process::Child) {
+    alarm_guarded_plan_through(region, prefix, moto::url()).await
+}
+
+/// [`alarm_guarded_plan`] with lops reaching AWS through `endpoint` (a fault proxy).
+async fn alarm_guarded_plan_through(
+    region: &str,
+    prefix: &str,
+    endpoint: &str,
+) -> (Seeder, String, String, Lops, std::process::Child) {
     let (seeder, f) = canary(region, prefix).await;
     let alarm = format!("{f}-errors");
     seeder
         .put_error_alarm(&alarm, &f, Some(StateValue::Ok))
         .await;
-    let lops = Lops::new(moto::url());
+    let lops = Lops::new(endpoint);
     let child = lops.spawn(&[
         "traffic",
         "plan",
@@ -773,32 +782,9 @@ fn wait_for_a_write(proxy: &crate::support::proxy::FaultProxy, region: &str, wri
 async fn a_rollback_that_cannot_be_written_halts_the_rollout_with_its_abort() {
     use crate::support::proxy::{Fault, FaultProxy, Rule};
     let region = "eu-west-1";
-    let (seeder, f) = canary(region, "rbfail").await;
-    let alarm = format!("{f}-errors");
-    seeder
-        .put_error_alarm(&alarm, &f, Some(StateValue::Ok))
-        .await;
     let proxy = FaultProxy::start(moto::url());
-    let lops = Lops::new(&proxy.url);
-    let child = lops.spawn(&[
-        "traffic",
-        "plan",
-        "live",
-        "--fn",
-        &f,
-        "--to",
-        "2",
-        "--steps",
-        "20:60s",
-        "--guard-alarm",
-        &alarm,
-        "--guard-interval",
-        "1",
-        "--regions",
-        region,
-        "--yes",
-    ]);
-    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    let (seeder, f, alarm, lops, child) =
+        alarm_guarded_plan_through(region, "rbfail", &proxy.url).await;
     proxy.add(Rule::lambda(
         region,
         "UpdateAlias",

@@ -36,6 +36,15 @@ fn standing(lops: &Lops, f: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Gives `lops` a second profile name, `other`, for the same account (moto: one account).
+fn with_other_profile(lops: &Lops, region: &str) {
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile other]\nregion = {region}\n"),
+    )
+    .expect("aws config");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
     let region = "ap-east-2";
@@ -67,11 +76,7 @@ async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
         );
     }
     // Also through another profile name of the same account (moto: one account).
-    std::fs::write(
-        lops.home.path().join("aws-config"),
-        format!("[profile other]\nregion = {region}\n"),
-    )
-    .expect("aws config");
+    with_other_profile(&lops, region);
     let run = lops.run(&[
         "traffic",
         "promote",
@@ -446,11 +451,7 @@ async fn an_undo_of_an_alias_a_rollout_drives_names_the_rollout_not_a_change() {
     let region = "ap-east-2";
     let (seeder, f) = canary(region, "undolever").await;
     let lops = Lops::new(moto::url());
-    std::fs::write(
-        lops.home.path().join("aws-config"),
-        format!("[profile other]\nregion = {region}\n"),
-    )
-    .expect("aws config");
+    with_other_profile(&lops, region);
     let set = |profile: &str, weight: &str| {
         lops.run(&[
             "traffic",
@@ -524,11 +525,7 @@ async fn an_abort_under_another_profile_names_the_rollouts_own() {
     let region = "ap-east-2";
     let (seeder, f) = canary(region, "abortother").await;
     let lops = Lops::new(moto::url());
-    std::fs::write(
-        lops.home.path().join("aws-config"),
-        format!("[profile other]\nregion = {region}\n"),
-    )
-    .expect("aws config");
+    with_other_profile(&lops, region);
     let mut args = plan_args(&f, region, "10:8s,50:8s");
     args.extend(["--profile", "other"]);
     let first = lops.spawn(&args);

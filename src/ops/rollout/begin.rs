@@ -238,17 +238,7 @@ impl Rollout {
             .steps
             .iter()
             .skip(self.step)
-            .map(|s| {
-                if s.hold_secs > 0 {
-                    format!(
-                        "{} for {}",
-                        crate::format::weight(s.weight),
-                        crate::format::span(s.hold_secs)
-                    )
-                } else {
-                    crate::format::weight(s.weight)
-                }
-            })
+            .map(super::Step::describe)
             .collect();
         let mut text = format!(
             "resume the rollout of {} @ {} at {} (its hold starts again): now {}\nsteps left: \

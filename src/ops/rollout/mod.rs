@@ -30,6 +30,17 @@ pub struct Step {
     pub hold_secs: u64,
 }
 
+impl Step {
+    /// `10% for 5m`, or `100%` without a hold.
+    pub fn describe(&self) -> String {
+        let weight = crate::format::weight(self.weight);
+        match self.hold_secs {
+            0 => weight,
+            secs => format!("{weight} for {}", crate::format::span(secs)),
+        }
+    }
+}
+
 /// CodeDeploy's Lambda presets, by name.
 pub fn preset(name: &str) -> Option<Vec<Step>> {
     let canary = |minutes: u64| {
@@ -362,21 +373,7 @@ impl Rollout {
     /// What starting it will do, on two lines: target, current weights, every step and the
     /// target version; then the guard and what an abort returns to.
     pub fn preview(&self) -> String {
-        let steps: Vec<String> = self
-            .steps
-            .iter()
-            .map(|s| {
-                if s.hold_secs > 0 {
-                    format!(
-                        "{} for {}",
-                        crate::format::weight(s.weight),
-                        crate::format::span(s.hold_secs)
-                    )
-                } else {
-                    crate::format::weight(s.weight)
-                }
-            })
-            .collect();
+        let steps: Vec<String> = self.steps.iter().map(Step::describe).collect();
         // A second version other than the target loses its share at the first step: said.
         let dropped = match &self.start_extra {
             Some((v, w)) if *v != self.to && *w > 0.0 => format!(
