@@ -529,16 +529,19 @@ async fn a_signal_stops_a_rollout_where_it_is_and_leaves_it_interrupted() {
     audit.assert_exit(0);
     assert!(!audit.stdout.contains("\"started\""), "{}", audit.stdout);
     // Resumable at once: no lops holds it.
-    let resume = lops.run(&[
-        "traffic",
-        "resume",
-        "live",
-        "--fn",
-        &f,
-        "--regions",
-        region,
-        "--dry-run",
-    ]);
+    let preview = || {
+        lops.run(&[
+            "traffic",
+            "resume",
+            "live",
+            "--fn",
+            &f,
+            "--regions",
+            region,
+            "--dry-run",
+        ])
+    };
+    let resume = preview();
     resume.assert_exit(0);
     assert!(
         resume.stderr.contains("resume the rollout of")
@@ -549,16 +552,7 @@ async fn a_signal_stops_a_rollout_where_it_is_and_leaves_it_interrupted() {
     );
     // Changed by hand since: the preview says the resume would halt at once.
     seeder.set_extra_weight(&f, "2", 0.3).await;
-    let resume = lops.run(&[
-        "traffic",
-        "resume",
-        "live",
-        "--fn",
-        &f,
-        "--regions",
-        region,
-        "--dry-run",
-    ]);
+    let resume = preview();
     assert!(
         resume.stderr.contains("resuming halts at once"),
         "{}",
