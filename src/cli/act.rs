@@ -495,10 +495,19 @@ pub(super) async fn run_batch(
     let failed = landed.iter().find_map(|(_, r)| r.as_ref().err());
     let errored = landed.iter().filter(|(_, r)| function_failed(r)).count();
     let skipped = batch.skipped().count();
+    // Every target refused at its write (changed since the preview, a guard): nothing was
+    // sent anywhere — refused, as one target's would be.
+    let all_refused = landed.iter().all(|(_, r)| {
+        matches!(
+            r,
+            Err(crate::ops::OpsError::Conflict(_) | crate::ops::OpsError::Refused(_))
+        )
+    });
     Ok(match (ok, failed, skipped) {
         (_, None, 0) if errored == 0 => Exit::Done,
         (0, None, 0) => Exit::Failure,
         (0, Some(e), 0) if landed.len() == 1 => Failure::from(e.clone()).exit,
+        (0, Some(_), 0) if all_refused => Exit::Refused,
         (0, Some(_), _) => Exit::Failure,
         _ => Exit::Partial,
     })

@@ -312,7 +312,7 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             enabled,
             expected,
         } => {
-            // Gone since the preview is a change by someone else too (1), not bad input.
+            // Gone since the preview is a change by someone else too (refused, 4), not bad input.
             let now = match source.trigger_enabled(*kind, id).await {
                 Err(ProviderError::NotFound(_)) => {
                     return Err(OpsError::Conflict(format!(

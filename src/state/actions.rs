@@ -347,8 +347,17 @@ fn propose_rollout(state: &mut State, region: usize, function: &str, action: Act
         )));
         return;
     } else {
-        // As the rollout left it (the resume compares the alias again before its step).
-        (RolloutAct::Resume, r.resume_preview(&r.expected_routing()))
+        // The alias as the fleet last read it (else as the rollout left it): a hand change
+        // since is said before the question, as the CLI says it from its own read (the resume
+        // compares the alias again before its step either way).
+        let read = state
+            .regions
+            .get(view.region)
+            .and_then(|reg| reg.function(&r.function))
+            .and_then(|f| f.info.aliases.iter().find(|a| a.name == r.alias))
+            .map(crate::ops::rollout::Routing::of)
+            .unwrap_or_else(|| r.expected_routing());
+        (RolloutAct::Resume, r.resume_preview(&read))
     };
     let proposal = Proposal::Rollout(Box::new(r), act);
     let mut lines: Vec<String> = line.lines().map(str::to_string).collect();

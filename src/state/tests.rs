@@ -2641,3 +2641,82 @@ fn a_value_input_over_marks_opens_with_the_value_they_share() {
     update(&mut s, key('N'));
     assert_eq!(s.input, Some(Input::Concurrency(String::new())));
 }
+
+/// The dashboard's resume preview reads the alias as the fleet last read it: changed by hand
+/// since the rollout left it, the preview says the resume would halt at once (as the CLI's).
+#[test]
+fn a_resume_preview_of_a_hand_changed_alias_says_it_would_halt() {
+    let mut s = loaded();
+    let cron = s.regions[0]
+        .functions
+        .iter_mut()
+        .find(|f| f.info.name == "cron")
+        .expect("cron");
+    cron.info.aliases = vec![crate::provider::AliasInfo {
+        name: "live".into(),
+        function_version: "1".into(),
+        additional_weights: vec![("2".into(), 0.3)],
+        revision_id: None,
+    }];
+    update(
+        &mut s,
+        Msg::RolloutUpdate {
+            region: 0,
+            rollout: Box::new(rollout("cron")),
+            event: "interrupted".into(),
+            running: false,
+        },
+    );
+    update(&mut s, key('U'));
+    let Some(Popup::Confirm(p)) = &s.popup else {
+        panic!("no confirmation: {:?}", s.popup);
+    };
+    assert!(
+        p.lines.iter().any(|l| l.contains("resuming halts at once")),
+        "{:?}",
+        p.lines
+    );
+}
+
+/// At 80 columns the rollout line keeps its keys and cuts its event between words, marked: a
+/// pid cut by a digit read as another process, and `A abort` fell off the line.
+#[test]
+fn the_rollout_line_keeps_its_keys_and_cuts_its_event_whole() {
+    let mut s = loaded();
+    update(&mut s, Msg::Resize(80, 24));
+    update(
+        &mut s,
+        Msg::RolloutUpdate {
+            region: 0,
+            rollout: Box::new(rollout("cron")),
+            event: "interrupted: resume or abort it with lops traffic resume live --fn cron \
+                    --region us-east-1 --profile default (lops pid 1465812 gone)"
+                .into(),
+            running: false,
+        },
+    );
+    let theme = crate::ui::theme::Theme {
+        color: false,
+        ascii: false,
+    };
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("terminal");
+    terminal
+        .draw(|frame| crate::ui::render(&s, &theme, frame))
+        .expect("draw");
+    let buffer = terminal.backend().buffer();
+    let line = (0..24u16)
+        .map(|y| {
+            (0..80u16)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .find(|l| l.contains("rollout cron:live"))
+        .expect("a rollout line");
+    assert!(line.trim_end().ends_with("U resume · A abort"), "{line}");
+    assert!(line.contains(" … "), "{line}");
+    assert!(
+        !line.contains("146581 ") && !line.contains("1465812"),
+        "{line}"
+    );
+}

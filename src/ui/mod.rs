@@ -104,21 +104,28 @@ fn render_plans(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     } else {
         String::new()
     };
-    let line = Line::from(vec![
+    let head = [
         Span::styled(format!(" rollout {} ", r.target()), theme.title()),
         Span::styled(
             widgets::bar(done, 10, theme),
             if p.running { theme.ok() } else { theme.warn() },
         ),
-        // The event often says the step already ("step 1/2 (10% on v2) applied").
-        Span::raw(if p.event.starts_with(&r.progress()) {
-            format!(" {}{more}  ", p.event)
-        } else {
-            format!(" {} · {}{more}  ", r.progress(), p.event)
-        }),
-        Span::styled(keys, theme.dim()),
-    ]);
-    frame.render_widget(Paragraph::new(line), area);
+    ];
+    let keys = Span::styled(format!("  {keys}"), theme.dim());
+    // The event often says the step already ("step 1/2 (10% on v2) applied").
+    let event = Span::raw(if p.event.starts_with(&r.progress()) {
+        format!(" {}{more}", p.event)
+    } else {
+        format!(" {} · {}{more}", r.progress(), p.event)
+    });
+    // The keys stay on the line; the event gives way, cut between words and marked (a pid
+    // cut by a digit read as another process).
+    let room = usize::from(area.width)
+        .saturating_sub(head.iter().map(Span::width).sum::<usize>() + keys.width());
+    let mut spans = head.to_vec();
+    spans.extend(cut_at_words(vec![event], room, theme));
+    spans.push(keys);
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn too_small(state: &State, area: Rect, theme: &Theme, frame: &mut Frame) {

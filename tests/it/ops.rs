@@ -1289,3 +1289,63 @@ async fn a_reservation_over_what_the_account_keeps_unreserved_is_refused_at_the_
     act(&lops, region, &["concurrency", "set", &f, "10", "--yes"]).assert_exit(0);
     assert_eq!(proxy.calls(region, "lambda", "GetAccountSettings"), asked);
 }
+
+/// A change refused at its write in every region (each target changed since the preview) sent
+/// nothing anywhere: refused (exit 4), as one target's would be — not a failure (1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_refused_at_the_write_everywhere_exits_as_refused() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let regions = ["us-west-2", "eu-west-1"];
+    let f = format!("{}-worker", moto::unique("allrefused"));
+    let mut seeders = Vec::new();
+    for region in regions {
+        let seeder = Seeder::new(moto::url(), region).await;
+        seeder.create_function(&f).await;
+        seeder.reserve(&f, 10).await;
+        seeders.push(seeder);
+    }
+    let proxy = FaultProxy::start(moto::url());
+    for region in regions {
+        // The preview's read passes; the read right before the write waits.
+        proxy.add_after(
+            1,
+            Rule::lambda(
+                region,
+                "GetFunctionConcurrency",
+                Fault::Delay(std::time::Duration::from_secs(3)),
+                Some(1),
+            ),
+        );
+    }
+    let lops = Lops::new(&proxy.url);
+    let child = lops.spawn(&[
+        "concurrency",
+        "set",
+        &f,
+        "20",
+        "--regions",
+        &regions.join(","),
+        "--yes",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while regions
+        .iter()
+        .any(|r| proxy.calls(r, "lambda", "GetFunctionConcurrency") < 2)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:#?}",
+            proxy.all_calls()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for seeder in &seeders {
+        seeder.reserve(&f, 30).await;
+    }
+    let (code, stderr) = crate::support::cli::finish(child, 30);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("not sent"), "{stderr}");
+    for seeder in &seeders {
+        assert_eq!(reserved(seeder, &f).await, Some(30));
+    }
+}

@@ -305,7 +305,6 @@ impl RolloutStore {
         result
     }
 
-    /// Every saved rollout not finished: running, interrupted or halted.
     /// An unfinished rollout of `function:alias` in `scope`'s region under another profile:
     /// what an abort or resume under this one is pointed to (it is acted on there).
     pub fn elsewhere(&self, scope: &Scope, function: &str, alias: &str) -> Option<Rollout> {
@@ -317,6 +316,7 @@ impl RolloutStore {
         })
     }
 
+    /// Every saved rollout not finished: running, interrupted or halted.
     pub fn running(&self) -> Vec<Rollout> {
         self.all().into_iter().filter(Rollout::unfinished).collect()
     }

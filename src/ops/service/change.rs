@@ -68,6 +68,11 @@ fn recorded(
                     .and_then(Value::as_str)
                     .map(crate::config::record_key)
                     == Some(settings.record_key())
+                // An A and an AAAA set may share a name: the type is the set's too.
+                && r.before
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case(&settings.kind))
         })
         .find_map(|r| {
             let members = member_routing(&r.before);

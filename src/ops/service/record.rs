@@ -63,7 +63,7 @@ pub fn regions_changed(before: &Value, after: &Value) -> Vec<String> {
     // The regions of the members it wrote, where its record says which (another machine's
     // change landing at the same time is in its read-back, not its doing).
     if let Some(ids) = written(after) {
-        let mut out: Vec<String> = before
+        let out: Vec<String> = before
             .get("members")
             .and_then(Value::as_array)
             .into_iter()
@@ -74,8 +74,12 @@ pub fn regions_changed(before: &Value, after: &Value) -> Vec<String> {
                     .is_some_and(|id| ids.contains(&id))
             })
             .filter_map(|m| m.get("region").and_then(Value::as_str).map(str::to_string))
-            .collect();
-        out.dedup();
+            .fold(Vec::new(), |mut seen, region| {
+                if !seen.contains(&region) {
+                    seen.push(region);
+                }
+                seen
+            });
         return out;
     }
     let map = |v: &Value, key: &str| -> BTreeMap<String, Value> {
