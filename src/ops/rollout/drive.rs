@@ -417,6 +417,17 @@ async fn rolled_back<S: RegionActions>(
         reason: reason.clone(),
     };
     if let Err(e) = roll_back(source, r, audit, store, status).await {
+        // Written back, only its record not saved: said as such, not as a failed rollback.
+        if matches!(r.status, Status::RolledBack { .. }) {
+            report(
+                r,
+                &format!(
+                    "{reason}; rolled back to {}, but the plan could not be saved ({e})",
+                    r.start_weights()
+                ),
+            );
+            return Err(e);
+        }
         let said = format!(
             "{reason}; the rollback failed ({e}): {} is left at {left}. Return it with \
              `lops traffic abort {} --fn {} --region {} --profile {}` once that is fixed",
