@@ -507,7 +507,7 @@ pub(super) async fn run_batch(
         (_, None, 0) if errored == 0 => Exit::Done,
         (0, None, 0) => Exit::Failure,
         (0, Some(e), 0) if landed.len() == 1 => Failure::from(e.clone()).exit,
-        (0, Some(_), 0) if all_refused => Exit::Refused,
+        (0, Some(_), _) if all_refused => Exit::Refused,
         (0, Some(_), _) => Exit::Failure,
         _ => Exit::Partial,
     })

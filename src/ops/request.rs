@@ -251,6 +251,13 @@ pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
         ))
     })?;
     let weight = if percent { weight / 100.0 } else { weight };
+    if !percent && weight == 1.0 {
+        return Err(OpsError::Invalid(
+            "weight 1 is out of range: give 0 ≤ weight < 1 — all traffic to the new version is \
+             `traffic promote`; for 1 percent, 0.01 or 1%"
+                .into(),
+        ));
+    }
     if !percent && (1.0..=100.0).contains(&weight) && weight.is_finite() {
         // "25" is most likely 25 %: said, not guessed.
         return Err(OpsError::Invalid(format!(
@@ -401,5 +408,8 @@ mod tests {
         // "25" is said as the percent it most likely is.
         let e = parse_weight("25").unwrap_err().to_string();
         assert!(e.contains("0.25 or 25%"), "{e}");
+        // "1" most likely means all traffic: promote is named first.
+        let e = parse_weight("1").unwrap_err().to_string();
+        assert!(e.contains("`traffic promote`"), "{e}");
     }
 }

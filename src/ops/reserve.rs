@@ -31,12 +31,12 @@ pub(super) async fn reserve_plan<S: RegionActions>(
     {
         let most = i64::from(current.unwrap_or(0)) + (unreserved - KEPT_UNRESERVED).max(0);
         return Err(OpsError::Invalid(format!(
-            "a reservation of {} for {function} in {} would leave {} unreserved, and AWS keeps \
-             at least {KEPT_UNRESERVED} for the functions without one: at most {most} here \
-             (raise the account's concurrency quota, or lower another reservation)",
+            "a reservation of {} for {function} in {} takes {more} of the {unreserved} the \
+             account leaves unreserved, and AWS keeps at least {KEPT_UNRESERVED} for the \
+             functions without one: at most {most} here (raise the account's concurrency \
+             quota, or lower another reservation)",
             value.unwrap_or(0),
             source.scope(),
-            unreserved - more
         )));
     }
     let change = if current == value {

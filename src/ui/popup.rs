@@ -126,6 +126,7 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     } else {
         ("✓", "✗")
     };
+    let not_sent = theme.marks()[1];
     let mut lines = vec![Line::styled(run.batch.headline(), theme.header())];
     let mut rows: Vec<Line> = Vec::new();
     for (index, item) in run.batch.items.iter().enumerate() {
@@ -163,6 +164,11 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 ),
                 theme.ok(),
             ),
+            // Refused at its write: nothing sent there, not a failed write.
+            Some((
+                _,
+                Err(e @ (crate::ops::OpsError::Conflict(_) | crate::ops::OpsError::Refused(_))),
+            )) => Line::styled(format!("{not_sent} {what}: not sent: {e}"), theme.warn()),
             Some((_, Err(e))) => Line::styled(format!("{failed} {what}: {e}"), theme.bad()),
         });
     }

@@ -1280,7 +1280,9 @@ async fn a_reservation_over_what_the_account_keeps_unreserved_is_refused_at_the_
     );
     run.assert_exit(2);
     assert!(
-        run.stderr.contains("would leave 0 unreserved") && run.stderr.contains("at most 800 here"),
+        run.stderr
+            .contains("takes 850 of the 850 the account leaves unreserved")
+            && run.stderr.contains("at most 800 here"),
         "{}",
         run.stderr
     );
