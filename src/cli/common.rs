@@ -44,8 +44,8 @@ pub struct RolloutArgs {
     /// `[guards] max_error_rate`, 0.05).
     #[arg(long)]
     pub max_error_rate: Option<f64>,
-    /// Seconds between guard checks (default `[guards] interval_secs`, 10).
-    #[arg(long)]
+    /// Time between guard checks: seconds, or 30s, 2m (default `[guards] interval_secs`, 10).
+    #[arg(long, value_parser = guard_interval)]
     pub guard_interval: Option<u64>,
     #[command(flatten)]
     pub flags: ActFlags,
@@ -61,4 +61,10 @@ pub fn early_check(global: &GlobalArgs, kind: Kind) -> Result<(), Failure> {
 pub fn audit_log(ctx: &Session) -> Option<AuditLog> {
     AuditLog::default_location()
         .map(|log| log.with_duplicate_window(ctx.settings.guards.duplicate_invoke_secs))
+}
+
+/// `--guard-interval`, read as a step's hold is (`10`, `30s`, `2m`).
+fn guard_interval(text: &str) -> Result<u64, String> {
+    crate::ops::rollout::parse_duration(text.trim())
+        .ok_or_else(|| format!("'{text}' is not a time: give seconds, or 30s, 2m"))
 }

@@ -99,7 +99,7 @@ async fn alarm_guarded_plan_through(
         "--guard-alarm",
         &alarm,
         "--guard-interval",
-        "1",
+        "1s",
         "--regions",
         region,
         "--yes",

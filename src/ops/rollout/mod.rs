@@ -97,7 +97,8 @@ pub const PRESETS: [&str; 9] = [
     "AllAtOnce",
 ];
 
-fn parse_duration(text: &str) -> Option<u64> {
+/// `90`, `90s`, `5m`, `1h`, `2d` in seconds (a step's hold, the guard's interval).
+pub fn parse_duration(text: &str) -> Option<u64> {
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len()),
