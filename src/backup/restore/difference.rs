@@ -24,12 +24,23 @@ pub struct Difference {
     pub notes: Vec<String>,
     /// What the function depends on that no snapshot holds (the EventBridge rules its policy
     /// lets in): named in the preview, not a gap a drill counts.
-    pub outside: Vec<String>,
+    pub outside: Vec<Outside>,
     /// Why it cannot be restored at all (checked before anything changes).
     pub refused: Vec<String>,
     /// The target's published versions before the restore: a publish that answers with one
     /// of them (nothing changed since it) made nothing to undo.
     pub existing_versions: BTreeSet<String>,
+}
+
+/// Something a restored function depends on that no snapshot holds: an EventBridge rule its
+/// resource policy lets invoke it. Said in words in the preview, and whole in `--json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Outside {
+    /// The rule's ARN, or the pattern the statement names (`None`: any rule).
+    pub rule: Option<String>,
+    /// Whose target it was: the function, or its alias or version (`orders:live`).
+    pub target: String,
+    pub note: String,
 }
 
 pub(super) const LATEST: &str = "$LATEST";

@@ -809,7 +809,26 @@ fn each_eventbridge_grant_is_named_as_what_it_lets_in() {
         .to_string(),
     );
     let p = difference(&m, None, "orders", "eu-west-1", None, false);
-    let said = p.outside.join("\n");
+    let said = p
+        .outside
+        .iter()
+        .map(|o| o.note.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Whole for a script too: the rule (none: any) and whose target it was.
+    assert!(
+        p.outside
+            .iter()
+            .any(|o| o.rule.is_none() && o.target == "orders"),
+        "{:?}",
+        p.outside
+    );
+    assert!(
+        p.outside.iter().any(|o| o.target == "orders:live"
+            && o.rule.as_deref() == Some("arn:aws:events:eu-west-1:1:rule/nightly")),
+        "{:?}",
+        p.outside
+    );
     for want in [
         "lets any EventBridge rule (the statement names none) invoke orders,",
         "lets the EventBridge rules matching arn:aws:events:eu-west-1:1:rule/orders-* invoke",

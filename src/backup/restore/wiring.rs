@@ -217,11 +217,16 @@ pub(super) fn steps_for_policy(
                     }
                     Some(rule) => format!("EventBridge rule {rule}"),
                 };
-                out.outside.push(format!(
+                let note = format!(
                     "the resource policy lets {which} invoke {target}, but EventBridge rules \
                      are not in a snapshot: none is restored (where one is missing, recreate \
                      it with {target} as its target)"
-                ));
+                );
+                out.outside.push(super::difference::Outside {
+                    rule: p.source_arn.clone(),
+                    target,
+                    note,
+                });
             }
             let have = current.and_then(|c| {
                 c.permissions

@@ -106,7 +106,8 @@ impl RestorePreview {
                 .map(|s| format!("  + {}", s.describe())),
         );
         out.extend(data::lines(&self.data));
-        let notes = self.difference.notes.iter().chain(&self.difference.outside);
+        let outside = self.difference.outside.iter().map(|o| &o.note);
+        let notes = self.difference.notes.iter().chain(outside);
         out.extend(notes.map(|n| format!("  note: {n}")));
         out
     }
