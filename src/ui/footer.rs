@@ -114,10 +114,13 @@ pub(super) fn regions(state: &State, theme: &Theme, width: usize) -> Vec<Span<'s
     let mut left_out = 0;
     loop {
         let spans = line_of(&grouped, " ", left_out, fresh);
-        if width_of(&spans) <= width || grouped.is_empty() {
+        if width_of(&spans) <= width {
             return spans;
         }
-        let last = grouped.last_mut().expect("not empty");
+        let Some(last) = grouped.last_mut() else {
+            // Not even the counts fit with the fresh ones: the regions left out alone.
+            return line_of(&[], " ", left_out, 0);
+        };
         if last.scopes.len() > 1 {
             last.scopes.pop();
         } else {
