@@ -213,6 +213,20 @@ pub fn ascii_terminal() -> bool {
         || !crate::format::utf8_locale()
 }
 
+/// `text` cut to a table column of `width` characters as it will be printed: in ASCII the cut
+/// mark is `...`, two more than `…`, so the cut is that much earlier (the columns after it
+/// stay in line).
+pub(crate) fn cell(text: &str, width: usize) -> String {
+    let ascii_stdout = ASCII_TEXT.get().is_some_and(|(_, out)| *out);
+    if ascii_stdout && text.chars().count() > width {
+        // Spelled out here, before the column pads it (padding counted `…` as one).
+        let cut = crate::format::truncate(text, width.saturating_sub(2).max(1));
+        crate::format::ascii_text(&cut).into_owned()
+    } else {
+        crate::format::truncate(text, width)
+    }
+}
+
 /// Writes `buf` to `out`, as ASCII where the terminal takes nothing else. Each piece a
 /// formatted line is written in is whole UTF-8; anything else goes as it is.
 fn write_shown(out: &mut impl std::io::Write, buf: &[u8], stdout: bool) -> std::io::Result<usize> {

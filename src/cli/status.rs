@@ -408,10 +408,16 @@ impl<'a> FunctionDoc<'a> {
             },
             // Details whose read failed are unknown (null, named in not_read), not "none".
             tags: (!f.not_read.details).then_some(&f.tags),
+            // Read with no ConcurrentExecutions point: nothing ran, a peak of 0 (as the
+            // table and the dashboard say it); null stays "not read".
             metrics: metrics.map(|m| {
                 MetricWindow::ALL
                     .into_iter()
-                    .map(|w| (w, m.window(w)))
+                    .map(|w| {
+                        let mut stats = m.window(w);
+                        stats.concurrency_max = stats.concurrency_max.or(Some(0.0));
+                        (w, stats)
+                    })
                     .collect()
             }),
             alarms: data.alarms_of(&f.name),

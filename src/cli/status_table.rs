@@ -60,16 +60,16 @@ pub(super) fn write_table(
                     .unwrap_or_default(),
             };
             let name = if f.detail_error.is_some() {
-                format!("{}!", format::truncate(&f.name, 31))
+                format!("{}!", super::cell(&f.name, 31))
             } else {
-                format::truncate(&f.name, 32)
+                super::cell(&f.name, 32)
             };
             writeln!(
                 out,
                 "{:<scope_w$} {:<32} {:<8} {:>9} {:>6} {:>5} {:>7} {:>7} {:>10}  {}",
                 report.scope.to_string(),
                 name,
-                format::truncate(&f.state, 8),
+                super::cell(&f.state, 8),
                 num(stats.as_ref().map(|s| format::count(s.invocations))),
                 num(stats.as_ref().map(|s| format::percent(s.error_rate))),
                 num(stats.as_ref().map(|s| format::count(s.throttles))),

@@ -821,3 +821,32 @@ async fn what_an_alias_ran_on_versions_not_asked_is_other_versions() {
     assert_eq!(observed[1]["invocations"], 200.0, "{observed}");
     assert_eq!(observed[1]["share"], 0.8, "{observed}");
 }
+
+/// In ASCII (a C locale) a name cut to its column ends in `...`, cut that much earlier: the
+/// columns after it stay in line with the other rows (they moved two to the right).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ascii_table_keeps_its_columns_in_line_past_a_cut_name() {
+    let region = "ca-central-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let prefix = moto::unique("cols");
+    let long = format!("{prefix}-billing-worker-with-a-rather-long-name");
+    let short = format!("{prefix}-img");
+    seeder.create_function(&long).await;
+    seeder.create_function(&short).await;
+    let lops = Lops::new(moto::url());
+    let run = lops.run_with_env(
+        &["status", "--regions", region],
+        &[("LANG", "C"), ("LC_ALL", "C")],
+    );
+    let state_at = |name: &str| {
+        let row = run
+            .stdout
+            .lines()
+            .find(|l| l.contains(&name[..name.len().min(20)]))
+            .unwrap_or_else(|| panic!("no row for {name}: {}", run.stdout));
+        assert!(row.is_ascii(), "{row}");
+        row.find("Active").unwrap_or_else(|| panic!("{row}"))
+    };
+    assert!(run.stdout.contains("..."), "{}", run.stdout);
+    assert_eq!(state_at(&long), state_at(&short), "{}", run.stdout);
+}
