@@ -159,8 +159,9 @@ struct RegionDoc<'a> {
     elapsed_ms: u128,
     /// CloudWatch metrics this read requested (GetMetricData bills each).
     metrics_requested: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    account_concurrency_limit: Option<Option<i64>>,
+    /// `null` when not read (the region unreachable, or the endpoint does not say it): every
+    /// region's document has the same keys.
+    account_concurrency_limit: Option<i64>,
     /// `null` when the region's metrics could not be read.
     percentiles_supported: Option<bool>,
     /// `null` when the region's metrics could not be read.
@@ -345,7 +346,7 @@ impl<'a> RegionDoc<'a> {
         let Some(data) = Data::of(report) else {
             return doc;
         };
-        doc.account_concurrency_limit = Some(data.inventory.account_concurrency_limit);
+        doc.account_concurrency_limit = data.inventory.account_concurrency_limit;
         doc.percentiles_supported = data.metrics.map(|m| m.percentiles_supported);
         doc.totals = data.metrics.map(region_totals);
         doc.functions = data
