@@ -45,6 +45,16 @@ fn with_other_profile(lops: &Lops, region: &str) {
     .expect("aws config");
 }
 
+/// Refused (exit 4) as a change of the alias a live rollout drives, naming `abort`.
+fn held_by_the_rollout(run: &Run, abort: &str) {
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("would halt it at its next step") && run.stderr.contains(abort),
+        "{}",
+        run.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
     let region = "ap-east-2";
@@ -89,14 +99,9 @@ async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
         "other",
         "--yes",
     ]);
-    run.assert_exit(4);
-    assert!(
-        run.stderr.contains("would halt it at its next step")
-            && run.stderr.contains(&format!(
-                "lops traffic abort live --fn {f} --profile default"
-            )),
-        "{}",
-        run.stderr
+    held_by_the_rollout(
+        &run,
+        &format!("lops traffic abort live --fn {f} --profile default"),
     );
     assert_eq!(
         seeder.routing(&f).await,
@@ -474,14 +479,9 @@ async fn an_undo_of_an_alias_a_rollout_drives_names_the_rollout_not_a_change() {
     let first = lops.spawn(&plan_args(&f, region, "10:8s,50:8s"));
     seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
     let run = lops.run(&["undo", "--profile", "other", "--yes"]);
-    run.assert_exit(4);
-    assert!(
-        run.stderr.contains("would halt it at its next step")
-            && run.stderr.contains(&format!(
-                "lops traffic abort live --fn {f} --profile default --regions {region}"
-            )),
-        "{}",
-        run.stderr
+    held_by_the_rollout(
+        &run,
+        &format!("lops traffic abort live --fn {f} --profile default --regions {region}"),
     );
     assert_eq!(
         seeder.routing(&f).await,
