@@ -851,3 +851,56 @@ async fn an_ascii_table_keeps_its_columns_in_line_past_a_cut_name() {
     assert!(run.stdout.contains("..."), "{}", run.stdout);
     assert_eq!(state_at(&long), state_at(&short), "{}", run.stdout);
 }
+
+/// On an 80-column terminal (`COLUMNS`) the table fits: columns are left out in the
+/// dashboard's order, a firing alarm goes on a line under its row; piped, every column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_80_columns_the_table_fits_and_a_firing_alarm_is_still_said() {
+    let region = "il-central-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = moto::unique("narrow-orders-api");
+    seeder.create_function(&f).await;
+    let alarm = moto::unique("narrow-errors");
+    seeder
+        .put_error_alarm(
+            &alarm,
+            &f,
+            Some(aws_sdk_cloudwatch::types::StateValue::Alarm),
+        )
+        .await;
+    let lops = Lops::new(moto::url());
+    let narrow = lops.run_with_env(&["status", "--regions", region], &[("COLUMNS", "80")]);
+    narrow.assert_exit(0);
+    let table: Vec<&str> = narrow
+        .stdout
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .collect();
+    for line in &table {
+        assert!(line.chars().count() <= 80, "{line:?}\n{}", narrow.stdout);
+    }
+    assert!(
+        table[0].contains("INV") && table[0].contains("CONC") && !table[0].contains("ALARM"),
+        "{}",
+        narrow.stdout
+    );
+    let row = table.iter().position(|l| l.contains(&f)).expect("its row");
+    assert_eq!(
+        table[row + 1].trim(),
+        format!("ALARM {alarm}"),
+        "{}",
+        narrow.stdout
+    );
+
+    let piped = lops.run(&["status", "--regions", region]);
+    let row = piped
+        .stdout
+        .lines()
+        .find(|l| l.contains(&f))
+        .expect("its row");
+    assert!(
+        row.contains("Active") && row.ends_with(&format!("ALARM {alarm}")),
+        "{}",
+        piped.stdout
+    );
+}
