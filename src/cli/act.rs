@@ -471,23 +471,18 @@ pub(super) async fn run_batch(
             doc["batch"] = json!(batch.id);
             doc["complete"] = json!(
                 summary.complete()
-                    && !landed.iter().any(|(_, r)| r.as_ref().is_ok_and(|o| o
-                        .invoke
-                        .as_ref()
-                        .is_some_and(|(i, _)| i.function_error.is_some())))
+                    && !landed
+                        .iter()
+                        .any(|(_, r)| r.as_ref().is_ok_and(Outcome::ended_badly))
             );
         }
         super::print_json(&doc);
     }
-    // An invoke whose function failed (Unhandled, Handled) ran: it is recorded as such, and
-    // a script sees it in the exit code as it would a failed call.
-    let function_failed = |r: &Result<Outcome, crate::ops::OpsError>| {
-        r.as_ref().is_ok_and(|o| {
-            o.invoke
-                .as_ref()
-                .is_some_and(|(i, _)| i.function_error.is_some())
-        })
-    };
+    // An invoke whose function failed (Unhandled, Handled) ran, a drain that left no region
+    // serving was written: recorded as such, and a script sees it in the exit code as it
+    // would a failed call.
+    let function_failed =
+        |r: &Result<Outcome, crate::ops::OpsError>| r.as_ref().is_ok_and(Outcome::ended_badly);
     let ok = landed
         .iter()
         .filter(|(_, r)| r.is_ok() && !function_failed(r))

@@ -21,6 +21,17 @@ pub struct Outcome {
     pub record: Option<Record>,
 }
 
+impl Outcome {
+    /// Done, and what came back is a failure a script must see: the function invoked failed
+    /// (Unhandled, Handled), or a service's read-back finds no region taking traffic.
+    pub fn ended_badly(&self) -> bool {
+        self.invoke
+            .as_ref()
+            .is_some_and(|(i, _)| i.function_error.is_some())
+            || self.after.get("serving").and_then(Value::as_bool) == Some(false)
+    }
+}
+
 /// A record id: the time, the process, and a counter, so that the targets of a batch written
 /// in the same millisecond never share one.
 pub(crate) fn new_id() -> String {

@@ -539,9 +539,10 @@ pub async fn write<S: RegionActions>(
     after["change"] = json!(change);
     after["insync"] = json!(synced);
     // Read back with no member taking traffic (two drains at once, each safe on its own
-    // read): Route 53 then answers with every member, the drained ones too. Said, not hidden.
+    // read): Route 53 then answers with every member, the drained ones too. Said, not hidden
+    // (and a failure to a script); forced past the guard, it is what was asked.
     let weighted = back.members.iter().all(|m| m.record.weight.is_some());
-    if weighted && !serves(&back) {
+    if weighted && !serves(&back) && !forced {
         after["serving"] = json!(false);
     }
     Ok(after)
