@@ -161,12 +161,21 @@ impl Batch {
         }
     }
 
-    /// Something to ask about again (a repeated payload), from any target.
+    /// Something to ask about again (a repeated payload), from every target that has one:
+    /// each named, so a refusal says every region it held back.
     pub fn warning(&self) -> Option<String> {
-        self.items
+        let mut warnings: Vec<String> = Vec::new();
+        for w in self
+            .items
             .iter()
             .filter_map(Item::plan)
-            .find_map(|p| p.warning.clone())
+            .filter_map(|p| p.warning.clone())
+        {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        (!warnings.is_empty()).then(|| warnings.join("; "))
     }
 
     /// Some target is in a production scope.

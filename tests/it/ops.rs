@@ -777,6 +777,23 @@ async fn invoke_shows_the_response_and_guards_against_duplicates() {
         .filter(|r| r["action"] == "invoke" && r["region"] == other)
         .count();
     assert_eq!(invoked_other, 2);
+    // Repeated in every region: refused, naming each region it held back.
+    let all = lops.run(&[
+        "invoke",
+        &f,
+        "--payload",
+        fresh,
+        "--yes",
+        "--regions",
+        &both,
+    ]);
+    all.assert_exit(4);
+    assert!(
+        all.stderr.contains(&format!("in {region} at"))
+            && all.stderr.contains(&format!("in {other} at")),
+        "{}",
+        all.stderr
+    );
     act(
         &lops,
         region,
