@@ -86,14 +86,14 @@ pub struct PruneArgs {
     #[arg(long)]
     pub to: String,
     /// Keep the newest N snapshots of each function.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = super::common::count_arg)]
     pub keep_last: usize,
     /// Also keep the newest snapshot of each of the last D days that have one.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = super::common::count_arg)]
     pub keep_daily: usize,
     /// Keep the newest N safety snapshots (taken by restores) of each function; they never
     /// count as backups.
-    #[arg(long, default_value_t = crate::backup::KEEP_SAFETY)]
+    #[arg(long, default_value_t = crate::backup::KEEP_SAFETY, allow_hyphen_values = true, value_parser = super::common::count_arg)]
     pub keep_safety: usize,
     /// Delete unreferenced blobs only once they are this old: a younger one may belong to a
     /// backup still running.

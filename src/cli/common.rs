@@ -42,10 +42,10 @@ pub struct RolloutArgs {
     pub guard_alarms: Vec<String>,
     /// Roll back when the new version's error rate goes over this (0.05 = 5 %; default
     /// `[guards] max_error_rate`, 0.05).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = error_rate)]
     pub max_error_rate: Option<f64>,
     /// Time between guard checks: seconds, or 30s, 2m (default `[guards] interval_secs`, 10).
-    #[arg(long, value_parser = guard_interval)]
+    #[arg(long, allow_hyphen_values = true, value_parser = guard_interval)]
     pub guard_interval: Option<u64>,
     #[command(flatten)]
     pub flags: ActFlags,
@@ -67,4 +67,35 @@ pub fn audit_log(ctx: &Session) -> Option<AuditLog> {
 fn guard_interval(text: &str) -> Result<u64, String> {
     crate::ops::rollout::parse_duration(text.trim())
         .ok_or_else(|| format!("'{text}' is not a time: give seconds, or 30s, 2m"))
+}
+
+/// `--max-error-rate`: a fraction from 0 to 1 (0.05 = 5%).
+fn error_rate(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (number, percent) = match t.strip_suffix('%') {
+        Some(n) => (n.trim(), true),
+        None => (t, false),
+    };
+    number
+        .parse::<f64>()
+        .ok()
+        .map(|v| if percent { v / 100.0 } else { v })
+        .filter(|v| (0.0..=1.0).contains(v))
+        .ok_or_else(|| format!("'{text}' is not an error rate: give 0 to 1, such as 0.05 or 5%"))
+}
+
+/// A count on the command line (`--keep-last 7`): a whole number from 0, named as such when
+/// it is not one (`-1`, `abc`, too many digits).
+pub(super) fn count_arg(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    match t.parse::<usize>() {
+        Ok(n) if n <= 1_000_000 => Ok(n),
+        _ if t.starts_with('-') => Err(format!("'{text}' is negative: give a whole number from 0")),
+        _ if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) => {
+            Err(format!("'{text}' is too large: give at most 1000000"))
+        }
+        _ => Err(format!(
+            "'{text}' is not a whole number: give one such as 7"
+        )),
+    }
 }

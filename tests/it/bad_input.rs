@@ -463,3 +463,83 @@ fn a_rollout_naming_no_alias_or_a_role_that_is_no_arn_is_bad_input() {
         "{doc}"
     );
 }
+
+/// A count or a rate given as a negative, a word or too many digits is named as what it is,
+/// with what to give (clap took `-1` for an unknown flag and said to write `-- -1`).
+#[test]
+fn negative_and_absurd_numbers_say_what_to_give() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &[
+                "backup",
+                "prune",
+                "--to",
+                "s3://lops-b/x",
+                "--keep-last",
+                "-1",
+            ],
+            "is negative",
+        ),
+        (
+            &[
+                "backup",
+                "prune",
+                "--to",
+                "s3://lops-b/x",
+                "--keep-last",
+                "abc",
+            ],
+            "not a whole number",
+        ),
+        (
+            &[
+                "backup",
+                "prune",
+                "--to",
+                "s3://lops-b/x",
+                "--keep-last",
+                "99999999999999999999",
+            ],
+            "too large",
+        ),
+        (
+            &["logs", "f", "--region", "us-east-1", "--since", "-5m"],
+            "is not a time",
+        ),
+        (
+            &[
+                "traffic",
+                "plan",
+                "f:live",
+                "--to",
+                "2",
+                "--region",
+                "us-east-1",
+                "--guard-interval",
+                "-1",
+            ],
+            "is not a time",
+        ),
+        (
+            &[
+                "traffic",
+                "plan",
+                "f:live",
+                "--to",
+                "2",
+                "--region",
+                "us-east-1",
+                "--max-error-rate",
+                "-0.1",
+            ],
+            "give 0 to 1",
+        ),
+    ];
+    for (args, said) in cases {
+        let run = lops.run(args);
+        run.assert_exit(2);
+        assert!(run.stderr.contains(said), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("-- -1"), "{args:?}: {}", run.stderr);
+    }
+}
