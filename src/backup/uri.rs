@@ -10,6 +10,20 @@ pub struct S3Uri {
 }
 
 impl S3Uri {
+    /// Whether one of the two holds the other (same bucket, one prefix inside the other, or
+    /// a whole bucket): writing under one writes under the other.
+    pub fn overlaps(&self, other: &S3Uri) -> bool {
+        let within = |outer: &S3Uri, inner: &S3Uri| {
+            outer.bucket == inner.bucket
+                && (outer.key.is_empty()
+                    || inner.key == outer.key
+                    || inner
+                        .key
+                        .starts_with(&format!("{}/", outer.key.trim_end_matches('/'))))
+        };
+        within(self, other) || within(other, self)
+    }
+
     /// Parses `s3://bucket[/key]`. Bucket names follow S3's rules: 3–63 characters of
     /// lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.
     pub fn parse(text: &str) -> Result<S3Uri, String> {

@@ -19,19 +19,7 @@ impl BackupRequest {
         }
         // A source that holds the backup location (or lies inside it) would copy the store into
         // itself, and each run the copies of the last.
-        let within = |outer: &S3Uri, inner: &S3Uri| {
-            outer.bucket == inner.bucket
-                && (outer.key.is_empty()
-                    || inner.key == outer.key
-                    || inner
-                        .key
-                        .starts_with(&format!("{}/", outer.key.trim_end_matches('/'))))
-        };
-        if let Some(source) = self
-            .data
-            .iter()
-            .find(|d| within(d, &self.to) || within(&self.to, d))
-        {
+        if let Some(source) = self.data.iter().find(|d| d.overlaps(&self.to)) {
             return Err(BackupError::Invalid(format!(
                 "--data {source} overlaps the backup location {}: a backup would copy its own \
                  store; give a data prefix beside it, or back up to another prefix or bucket",

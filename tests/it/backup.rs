@@ -878,6 +878,24 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
         Some(&b"newer"[..])
     );
 
+    // Never into the backup store: its listing and retention would read the copies as
+    // broken snapshots. Refused before anything is copied.
+    let into_store = lops.run(&[
+        "restore",
+        &snapshot,
+        "--data-to",
+        &format!("{}/snapshots/zz", fx.to()),
+        "--yes",
+    ]);
+    into_store.assert_exit(2);
+    assert!(
+        into_store.stderr.contains("inside the backup store"),
+        "{}",
+        into_store.stderr
+    );
+    lops.run(&["backup", "list", "--to", &fx.to(), "--region", HOME])
+        .assert_exit(0);
+
     // Or into another bucket.
     let other = moto::unique("other-");
     create_bucket(&fx.s3, &other, HOME).await;

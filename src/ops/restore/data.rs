@@ -74,6 +74,15 @@ pub(super) async fn plan(
             Some(t) => t.clone(),
             None => S3Uri::parse(&copy.source).map_err(BackupError::Corrupt)?,
         };
+        // Copied into the backup store, the data would sit among its snapshots and blobs:
+        // its listing and its retention would read them as broken snapshots.
+        if to.overlaps(&store.root) {
+            return Err(BackupError::Invalid(format!(
+                "the data would be copied to {to}, inside the backup store {}: give --data-to \
+                 a prefix outside it, or --no-data",
+                store.root
+            )));
+        }
         let destination = destination(store, &to, &copy.objects).await?;
         let missing = copy
             .objects
