@@ -462,6 +462,17 @@ async fn backup_into<R: BackupRegion>(
                     function: function.clone(),
                     ok: r.is_ok(),
                 });
+                // Layer content asked for and not stored: the snapshot stands, but a restore
+                // where the layer is not will be refused. Said now, not found out then.
+                for (what, why) in r.iter().flat_map(|c| c.absent.iter()) {
+                    if what.starts_with("layer ") {
+                        progress(Progress::Warning(format!(
+                            "{function} in {}: {what} not stored ({why}): a restore where \
+                             the layer is not will be refused",
+                            region.scope().region
+                        )));
+                    }
+                }
                 rec.after = match &r {
                     Ok(c) => json!({"snapshot": c.snapshot, "uploaded_blobs": c.uploaded_blobs, "uploaded_bytes": c.uploaded_bytes}),
                     Err(_) => serde_json::Value::Null,

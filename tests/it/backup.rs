@@ -1599,6 +1599,28 @@ async fn missing_pieces_are_recorded_as_absent_and_never_fail_the_snapshot() {
     assert_eq!(manifest["event_source_mappings"], serde_json::json!([]));
     assert_eq!(manifest["latest"]["config"]["layers"][0], layer.as_str());
     lops.run(&["backup", "verify", &snapshot]).assert_exit(0);
+    // Said at the backup, and the restore elsewhere says why it has no content: not to back
+    // up with `--with-layers` again, which was done.
+    assert!(
+        run.stderr.contains(&format!("{layer} not stored")),
+        "{}",
+        run.stderr
+    );
+    let elsewhere = lops.run(&[
+        "restore",
+        &snapshot,
+        "--region",
+        "us-west-2",
+        "--no-data",
+        "--dry-run",
+    ]);
+    elsewhere.assert_exit(4);
+    assert!(
+        elsewhere.stderr.contains("the backup could not store it")
+            && !elsewhere.stderr.contains("back the function up with"),
+        "{}",
+        elsewhere.stderr
+    );
 }
 
 /// Runs a backup through `proxy`, kills it (SIGKILL) once `seen` holds, and returns.

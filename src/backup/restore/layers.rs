@@ -79,11 +79,26 @@ pub(super) fn steps_for_layers(
                     }),
                 }
             }
-            _ => out.refused.push(format!(
-                "layer {arn} is not usable in {region} (account {account}) and its content is not \
-                 in the snapshot, so no copy here can be checked against it: back the function \
-                 up with `lops backup run --with-layers` and restore from that snapshot"
-            )),
+            _ => {
+                // Asked for at the backup and not stored: a new backup would miss it again.
+                let why_absent = [format!("layer content {arn}"), format!("layer {arn}")]
+                    .iter()
+                    .find_map(|k| manifest.absent.get(k).cloned());
+                let remedy = match why_absent {
+                    Some(why) => format!(
+                        "the backup could not store it ({why}): restore into {layer_region} \
+                         (account {layer_account}), where the layer is, or back up again once \
+                         its content can be read"
+                    ),
+                    None => "back the function up with `lops backup run --with-layers` and \
+                             restore from that snapshot"
+                        .to_string(),
+                };
+                out.refused.push(format!(
+                    "layer {arn} is not usable in {region} (account {account}) and its content \
+                     is not in the snapshot, so no copy here can be checked against it: {remedy}"
+                ))
+            }
         }
     }
     // Published before the function that names them.
