@@ -185,6 +185,7 @@ pub fn root_of(uri: &S3Uri) -> Result<S3Uri, BackupError> {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Verified {
     pub snapshot: String,
+    /// Blobs read and hashed, a corrupt one included (a missing one is not).
     pub blobs_checked: usize,
     pub bytes_checked: u64,
     pub data_objects_checked: usize,
@@ -228,7 +229,11 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
                 report.bytes_checked += b.size;
             }
             Err(BackupError::Missing(m)) => report.problems.push(format!("missing: {m}")),
-            Err(BackupError::Corrupt(m)) => report.problems.push(format!("corrupt: {m}")),
+            // Read and hashed: checked, and a problem.
+            Err(BackupError::Corrupt(m)) => {
+                report.blobs_checked += 1;
+                report.problems.push(format!("corrupt: {m}"));
+            }
             Err(e) => return Err(e),
         }
     }
@@ -241,6 +246,7 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
                     .problems
                     .push(format!("missing: s3://{}/{key}", root.bucket)),
                 Some((size, etag)) if size != o.size || etag != o.copy_etag => {
+                    report.data_objects_checked += 1;
                     report.problems.push(format!(
                         "corrupt: s3://{}/{key} (expected {} bytes ETag {}, found {size} bytes ETag {etag})",
                         root.bucket, o.size, o.copy_etag

@@ -568,7 +568,12 @@ async fn a_corrupt_blob_fails_verify_by_name_and_restore_changes_nothing() {
     verify.assert_exit(1);
     assert!(verify.stderr.contains(&sha), "{}", verify.stderr);
     assert!(verify.stderr.contains("corrupt"), "{}", verify.stderr);
-    assert!(verify.stdout.contains("1 problem(s)"), "{}", verify.stdout);
+    // Read and hashed: checked, and the one problem.
+    assert!(
+        verify.stdout.contains(": 1 blobs (") && verify.stdout.contains("1 problem(s)"),
+        "{}",
+        verify.stdout
+    );
     // And what to do about it: another backup, or an older snapshot.
     for says in [
         "take a new backup (`lops backup run --fn",
