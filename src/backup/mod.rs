@@ -191,6 +191,9 @@ pub struct Verified {
     pub data_objects_checked: usize,
     /// Each missing or corrupt object, named.
     pub problems: Vec<String>,
+    /// Which of `problems` are of the S3 data copies (a restore without the data can go on).
+    #[serde(skip)]
+    pub data_problems: Vec<String>,
     /// With problems: what to do instead of restoring this snapshot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remedy: Option<String>,
@@ -243,11 +246,11 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
             let key = root.exact_child(&o.key);
             match data::head(store, &root.bucket, &key).await? {
                 None => report
-                    .problems
+                    .data_problems
                     .push(format!("missing: s3://{}/{key}", root.bucket)),
                 Some((size, etag)) if size != o.size || etag != o.copy_etag => {
                     report.data_objects_checked += 1;
-                    report.problems.push(format!(
+                    report.data_problems.push(format!(
                         "corrupt: s3://{}/{key} (expected {} bytes ETag {}, found {size} bytes ETag {etag})",
                         root.bucket, o.size, o.copy_etag
                     ))
@@ -256,6 +259,7 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
             }
         }
     }
+    report.problems.extend(report.data_problems.iter().cloned());
     if !report.problems.is_empty() {
         report.remedy = remedy_for(store, uri);
     }

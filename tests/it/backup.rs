@@ -920,6 +920,43 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
         fx.get(&other, "copy/deep/big.bin").await.map(|b| b.len()),
         Some(big.len())
     );
+
+    // A data copy lost from the store: the snapshot fails verification, but a restore
+    // without the data (`--no-data`) does not need it, and says what it leaves out.
+    let copy = summary["copy"].as_str().expect("copy").to_string();
+    let prefix = copy
+        .strip_prefix(&format!("s3://{}/", fx.bucket))
+        .unwrap_or_else(|| panic!("{copy}"));
+    let listed = fx
+        .s3
+        .list_objects_v2()
+        .bucket(&fx.bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("list");
+    let lost = listed.contents()[0].key().expect("key").to_string();
+    fx.s3
+        .delete_object()
+        .bucket(&fx.bucket)
+        .key(&lost)
+        .send()
+        .await
+        .expect("delete");
+    let whole = lops.run(&["restore", &snapshot, "--dry-run"]);
+    whole.assert_exit(1);
+    assert!(
+        whole.stderr.contains("`--no-data` restores the function"),
+        "{}",
+        whole.stderr
+    );
+    let no_data = lops.run(&["restore", &snapshot, "--no-data", "--dry-run"]);
+    no_data.assert_exit(0);
+    assert!(
+        no_data.stderr.contains("data copy is damaged") && no_data.stderr.contains(&lost),
+        "{}",
+        no_data.stderr
+    );
 }
 
 /// A snapshot whose manifest cannot be read is not counted by the retention (it would push

@@ -96,6 +96,13 @@ impl RestorePreview {
             self.verified.bytes_checked,
             self.verified.data_objects_checked
         ));
+        // Only reached without the data (`--no-data`): said, not hidden.
+        if !self.verified.data_problems.is_empty() {
+            out.push(format!(
+                "the snapshot's S3 data copy is damaged ({}), and not restored (--no-data)",
+                self.verified.data_problems.join("; ")
+            ));
+        }
         if self.difference.steps.is_empty() {
             out.push("function: already as in the snapshot, nothing to change".into());
         }
@@ -162,11 +169,27 @@ pub async fn prepare_restore(
     }
     let store = open_snapshot(region, &request.snapshot).await?;
     let (manifest, verified) = verify(&store, &request.snapshot).await?;
-    if !verified.problems.is_empty() {
+    // Without its data (`--no-data`) a restore does not need the data copies whole.
+    let blocking: Vec<&String> = verified
+        .problems
+        .iter()
+        .filter(|p| !(request.skip_data && verified.data_problems.contains(p)))
+        .collect();
+    if !blocking.is_empty() {
+        let data_only = blocking.len() == verified.data_problems.len()
+            && blocking.iter().all(|p| verified.data_problems.contains(p));
         return Err(BackupError::Corrupt(format!(
-            "{} failed verification, so nothing was restored:\n  {}{}",
+            "{} failed verification, so nothing was restored:\n  {}{}{}",
             request.snapshot,
-            verified.problems.join("\n  "),
+            blocking
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join("\n  "),
+            match data_only {
+                true => "\nOnly its S3 data copy is damaged: `--no-data` restores the function.",
+                false => "",
+            },
             verified
                 .remedy
                 .as_deref()
