@@ -346,8 +346,14 @@ async fn metrics_loop<S: RegionSource>(
         let now = Utc::now();
         let period = period_of(now, timing.metrics);
         let due = fetched.due(&functions, period, percentile_periods(timing.metrics));
-        if due.is_empty() {
-            let wait = if functions.is_empty() {
+        // With nothing wanted (no function left, none on screen) a region read before keeps
+        // its totals and its metrics health current: an old failure is never left standing
+        // because no function asks again.
+        let totals_only = due.is_empty()
+            && fetched.totals.is_none_or(|p| p < period)
+            && (fetched.totals.is_some() || failures > 0);
+        if due.is_empty() && !totals_only {
+            let wait = if functions.is_empty() && fetched.totals.is_none() {
                 Duration::from_secs(3600)
             } else {
                 next_period(now, timing.metrics, region)
@@ -366,7 +372,11 @@ async fn metrics_loop<S: RegionSource>(
         // In groups the endpoint can answer in time: each lands on screen as it comes.
         let window = TimeWindow::ending_at(now);
         let mut failed = false;
-        for group in due.chunks(source.metrics_group().max(1)) {
+        let groups: Vec<&[FunctionRef]> = match totals_only {
+            true => vec![&[]],
+            false => due.chunks(source.metrics_group().max(1)).collect(),
+        };
+        for group in groups {
             seq += 1;
             let totals = fetched.totals.is_none_or(|p| p < period);
             let request = MetricsRequest {

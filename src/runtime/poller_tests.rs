@@ -193,3 +193,103 @@ fn jitter_stays_within_ten_percent() {
         }
     }
 }
+
+/// A region whose metrics read fails once, then answers; it records what each read asked.
+struct FailsOnce {
+    scope: crate::provider::Scope,
+    asked: std::sync::Mutex<Vec<(usize, bool)>>,
+}
+
+impl RegionSource for FailsOnce {
+    fn scope(&self) -> &crate::provider::Scope {
+        &self.scope
+    }
+    async fn inventory_with(
+        &self,
+        _progress: &(dyn Fn(Inventory) + Send + Sync),
+    ) -> Result<Inventory, ProviderError> {
+        Ok(Inventory::default())
+    }
+    async fn extras(
+        &self,
+        _function: &str,
+        _want: crate::provider::NotRead,
+    ) -> Result<crate::provider::FunctionExtras, ProviderError> {
+        Err(ProviderError::Service("not asked here".into()))
+    }
+    async fn metrics(
+        &self,
+        request: &MetricsRequest,
+    ) -> Result<crate::provider::MetricsSnapshot, ProviderError> {
+        let first = {
+            let mut asked = self.asked.lock().expect("lock");
+            asked.push((request.functions.len(), request.region_totals));
+            asked.len() == 1
+        };
+        if first {
+            return Err(ProviderError::Service("CloudWatch is down".into()));
+        }
+        Ok(crate::provider::MetricsSnapshot {
+            functions: request
+                .functions
+                .iter()
+                .map(|f| (f.name.clone(), Default::default()))
+                .collect(),
+            region_totals: request.region_totals.then(Default::default),
+            ..Default::default()
+        })
+    }
+    async fn alarms(&self) -> Result<Vec<crate::provider::Alarm>, ProviderError> {
+        Ok(Vec::new())
+    }
+    fn calls(&self) -> u64 {
+        0
+    }
+}
+
+/// A region whose last function went while its metrics read was failing: the failure is not
+/// left standing for want of a function to ask again — its totals are read, and answer.
+#[tokio::test(start_paused = true)]
+async fn a_failed_metrics_read_is_asked_again_when_no_function_is_left() {
+    let source = Arc::new(FailsOnce {
+        scope: crate::provider::Scope::new(
+            "default",
+            "us-east-1",
+            crate::config::Access::new(crate::config::Tier::Read, false),
+        ),
+        asked: Default::default(),
+    });
+    let (tx, mut rx) = mpsc::channel(64);
+    let timing = Timing {
+        metrics: Duration::from_secs(60),
+        inventory: Duration::from_secs(300),
+        alarms: Duration::from_secs(30),
+        deadline: Duration::from_secs(5),
+        min_gap: Duration::from_secs(2),
+    };
+    let pollers = spawn(std::slice::from_ref(&source), tx, timing);
+    pollers.want(0, wanted(&["orders"]));
+    let ok = tokio::time::timeout(Duration::from_secs(60), metrics_answer(&mut rx))
+        .await
+        .expect("a metrics read");
+    assert!(!ok, "the first read fails");
+    // The region's last function goes (its inventory came back empty).
+    pollers.want(0, Vec::new());
+    let ok = tokio::time::timeout(Duration::from_secs(600), metrics_answer(&mut rx))
+        .await
+        .expect("the metrics read asked again");
+    assert!(ok);
+    let asked = source.asked.lock().expect("lock").clone();
+    assert_eq!(asked, vec![(1, true), (0, true)]);
+}
+
+/// Whether the next metrics read the pollers send answered.
+async fn metrics_answer(rx: &mut mpsc::Receiver<Msg>) -> bool {
+    loop {
+        match rx.recv().await {
+            Some(Msg::Metrics { result, .. }) => return result.is_ok(),
+            Some(_) => {}
+            None => panic!("the pollers ended"),
+        }
+    }
+}
