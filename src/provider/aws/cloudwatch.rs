@@ -283,8 +283,6 @@ impl Clients {
             // Not the shared call path: its own budget, one attempt (a batch that times out is
             // split by the caller, not sent again whole).
             self.cloudwatch_limit.acquire().await;
-            self.metrics_requested
-                .fetch_add(queries.len() as u64, std::sync::atomic::Ordering::Relaxed);
             let out = self
                 .cloudwatch
                 .get_metric_data()
@@ -306,6 +304,10 @@ impl Clients {
                 .send()
                 .await
                 .map_err(|e| classify(e, budget.as_secs_f64()))?;
+            // What CloudWatch answered is what it bills: a request refused, throttled or never
+            // delivered (an outage) costs nothing, and the meter says so.
+            self.metrics_requested
+                .fetch_add(queries.len() as u64, std::sync::atomic::Ordering::Relaxed);
             for result in out.metric_data_results.unwrap_or_default() {
                 let Some(&i) = result.id.as_deref().and_then(|id| index.get(id)) else {
                     continue;

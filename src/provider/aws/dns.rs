@@ -288,9 +288,6 @@ impl AwsRegion {
             .return_data(true)
             .build();
         self.clients.cloudwatch_limit.acquire().await;
-        self.clients
-            .metrics_requested
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let out = self
             .clients
             .route53_metrics
@@ -301,6 +298,10 @@ impl AwsRegion {
             .send()
             .await
             .map_err(|e| classify(e, self.clients.operation_timeout.as_secs_f64()))?;
+        // Answered: billed (a failed request is not).
+        self.clients
+            .metrics_requested
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let newest = out
             .metric_data_results()
             .iter()

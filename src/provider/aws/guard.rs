@@ -31,9 +31,6 @@ impl GuardSignals for AwsRegion {
             ("Resource", format!("{function}:{alias}")),
             ("ExecutedVersion", version.to_string()),
         ];
-        self.clients
-            .metrics_requested
-            .fetch_add(2, std::sync::atomic::Ordering::Relaxed);
         let request = self
             .clients
             .cloudwatch
@@ -45,6 +42,10 @@ impl GuardSignals for AwsRegion {
             .send();
         let clients = &self.clients;
         let out = clients.call(&clients.cloudwatch_limit, request).await?;
+        // Answered: billed (a failed request is not).
+        clients
+            .metrics_requested
+            .fetch_add(2, std::sync::atomic::Ordering::Relaxed);
         let mut invocations = 0.0;
         let mut errors = 0.0;
         for r in out.metric_data_results.unwrap_or_default() {
