@@ -294,15 +294,22 @@ async fn reverse<S: RegionActions>(
             let current = super::service::read(source, &settings).await?;
             // The members this change wrote, as it left them (another machine's change of
             // other members since, or in its read-back, is theirs to undo).
-            let unchanged = match super::service::written(&record.after) {
-                Some(ids) => super::service::same_written(&current.state(), &record.after, &ids),
+            let written = super::service::written(&record.after);
+            let unchanged = match &written {
+                Some(ids) => super::service::same_written(&current.state(), &record.after, ids),
                 None => super::service::same_members(&current.state(), &record.after),
             };
             if !unchanged {
+                let differs = super::service::member_differences(
+                    &record.after,
+                    &current.state(),
+                    written.as_deref(),
+                );
                 return Err(OpsError::Conflict(format!(
-                    "service {} changed since {} (now {}): undo refused, nothing changed",
+                    "service {} changed since {} ({}; now {}): undo refused, nothing changed",
                     settings.name,
                     record.time,
+                    differs.join(", "),
                     super::describe::describe(&current.state())
                 )));
             }

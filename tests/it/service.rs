@@ -638,7 +638,8 @@ async fn an_edit_between_preview_and_write_is_refused_and_nothing_changes() {
     assert!(stderr.contains("changed since the preview"), "{stderr}");
     assert_eq!(weight(&svc.weights().await, "blue"), 70);
     // A member not written points elsewhere now, its weight the same: the shares the preview
-    // showed no longer mean what they said, so refused too (and said as the state now, once).
+    // showed no longer mean what they said, so refused too — naming what changed (the weights
+    // alone look as the preview showed them).
     let (code, stderr) = drain_with_an_edit_between(
         &svc,
         &proxy,
@@ -658,14 +659,12 @@ async fn an_edit_between_preview_and_write_is_refused_and_nothing_changes() {
     .await;
     assert_eq!(code, 4, "{stderr}");
     assert!(
-        stderr.contains("changed since the preview (now"),
+        stderr.contains(
+            "changed since the preview (red target abc.execute-api.ap-southeast-2.amazonaws.com \
+             → abc.execute-api.us-east-1.amazonaws.com; now"
+        ),
         "{stderr}"
     );
-    let refusal = stderr
-        .lines()
-        .find(|l| l.contains("changed since"))
-        .unwrap_or_default();
-    assert!(!refusal.contains("→"), "{refusal}");
     assert_eq!(weight(&svc.weights().await, "green"), 100);
     assert_eq!(
         proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
@@ -1470,4 +1469,32 @@ async fn a_drain_is_restored_through_any_service_name_of_its_record_set() {
     )
     .assert_exit(0);
     assert_eq!(weight(&svc.weights().await, "blue"), 100);
+}
+
+/// An undo refused because a member its change wrote was edited by hand names what changed
+/// in that member (the weights alone read as the drain left them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undo_refused_names_what_changed_in_the_member_it_wrote() {
+    let svc = Service::seed("undodiff").await;
+    let lops = Lops::new(moto::url());
+    let config = svc.config(&lops, "");
+    service(&lops, &config, "drain checkout --region eu-west-1 --yes").assert_exit(0);
+    // green (eu-west-1) now points elsewhere, its weight as the drain left it.
+    svc.apply(member(
+        ChangeAction::Upsert,
+        &svc.record,
+        "green",
+        0,
+        "elsewhere.example.com",
+        Some(&svc.checks[1]),
+    ))
+    .await;
+    let run = lops.run(&["undo", "--config", &config, "--yes"]);
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("green target ") && run.stderr.contains("→ elsewhere.example.com"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(weight(&svc.weights().await, "green"), 0);
 }

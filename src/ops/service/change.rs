@@ -463,8 +463,9 @@ pub async fn write<S: RegionActions>(
     // the preview showed hold only for that record set.
     let changed = || {
         OpsError::Conflict(format!(
-            "service {}: the record set changed since the preview (now {}): nothing changed; run again to see the new state",
+            "service {}: the record set changed since the preview ({}; now {}): nothing changed; run again to see the new state",
             settings.name,
+            super::member_differences(before, &now.state(), None).join(", "),
             crate::ops::describe::describe(&now.state())
         ))
     };

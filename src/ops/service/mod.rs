@@ -13,8 +13,8 @@ mod record;
 
 pub use change::{Planned, parse_weight, parse_weights, plan, write};
 pub use record::{
-    describe_change, member_routing, regions_changed, same_members, same_written, settings_of,
-    written,
+    describe_change, member_differences, member_routing, regions_changed, same_members,
+    same_written, settings_of, written,
 };
 
 use super::OpsError;

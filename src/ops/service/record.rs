@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{Routing, shares};
 use crate::config::ServiceSettings;
+use crate::provider::dns::DnsRecord;
 
 /// `us-east-1 100 → 0 (50% → 0%), eu-west-1 100 (50% → 100%)`, or for failover
 /// `us-east-1 PRIMARY → SECONDARY, eu-west-1 SECONDARY → PRIMARY`.
@@ -184,4 +185,71 @@ pub fn same_written(a: &Value, b: &Value, ids: &[&str]) -> bool {
         out
     };
     same_members(&only(a), &only(b))
+}
+
+/// What differs between two states of a record set, member by member (`ids`: only those),
+/// each named by its set identifier: `red TTL 60 → 120`, `blue target a → b`, `+ member x`.
+/// What a refusal shows, so the change that stopped it can be told from the weights.
+pub fn member_differences(was: &Value, now: &Value, ids: Option<&[&str]>) -> Vec<String> {
+    let members = |state: &Value| -> Vec<(String, DnsRecord)> {
+        state
+            .get("members")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let record: DnsRecord = serde_json::from_value(m.get("record")?.clone()).ok()?;
+                let id = record.set_id.clone().unwrap_or_else(|| record.name.clone());
+                Some((id, record))
+            })
+            .filter(|(id, _)| ids.is_none_or(|ids| ids.contains(&id.as_str())))
+            .collect()
+    };
+    let (was, now) = (members(was), members(now));
+    let shown = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+    let mut out = Vec::new();
+    for (id, before) in &was {
+        let Some((_, after)) = now.iter().find(|(i, _)| i == id) else {
+            out.push(format!("- member {id} (gone)"));
+            continue;
+        };
+        let target = |r: &DnsRecord| match &r.alias {
+            Some(a) => Some(a.dns_name.clone()),
+            None => Some(r.values.join(",")),
+        };
+        let fields: [(&str, Option<String>, Option<String>); 5] = [
+            (
+                "weight",
+                before.weight.map(|w| w.to_string()),
+                after.weight.map(|w| w.to_string()),
+            ),
+            ("role", before.failover.clone(), after.failover.clone()),
+            (
+                "TTL",
+                before.ttl.map(|t| t.to_string()),
+                after.ttl.map(|t| t.to_string()),
+            ),
+            ("target", target(before), target(after)),
+            (
+                "health check",
+                before.health_check.clone(),
+                after.health_check.clone(),
+            ),
+        ];
+        let said = out.len();
+        for (what, b, a) in fields {
+            if b != a {
+                out.push(format!("{id} {what} {} → {}", shown(b), shown(a)));
+            }
+        }
+        if out.len() == said && before != after {
+            out.push(format!("{id} changed"));
+        }
+    }
+    for (id, _) in &now {
+        if !was.iter().any(|(i, _)| i == id) {
+            out.push(format!("+ member {id} (new)"));
+        }
+    }
+    out
 }
