@@ -253,3 +253,37 @@ pub fn member_differences(was: &Value, now: &Value, ids: Option<&[&str]>) -> Vec
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn state(members: &[(&str, i64, i64)]) -> Value {
+        let members: Vec<Value> = members
+            .iter()
+            .map(|(id, weight, ttl)| {
+                json!({"set_id": id, "record": {"name": "api.example.com", "type": "CNAME",
+                    "set_id": id, "weight": weight, "ttl": ttl, "values": [format!("{id}.example.com")]}})
+            })
+            .collect();
+        json!({ "members": members })
+    }
+
+    #[test]
+    fn differences_name_the_member_and_what_changed_in_it() {
+        let was = state(&[("blue", 100, 60), ("red", 50, 60)]);
+        let now = state(&[("blue", 100, 60), ("red", 50, 120), ("green", 10, 60)]);
+        assert_eq!(
+            member_differences(&was, &now, None),
+            ["red TTL 60 → 120", "+ member green (new)"]
+        );
+        // Only the members named: what an undo compares.
+        assert!(member_differences(&was, &now, Some(&["blue"])).is_empty());
+        let gone = state(&[("blue", 0, 60)]);
+        assert_eq!(
+            member_differences(&was, &gone, None),
+            ["blue weight 100 → 0", "- member red (gone)"]
+        );
+    }
+}
