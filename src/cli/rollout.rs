@@ -306,6 +306,8 @@ pub fn list(json: bool) -> Result<Exit, Failure> {
             .map(|r| {
                 let mut doc = serde_json::to_value(r).unwrap_or_default();
                 doc["standing"] = serde_json::json!(r.standing());
+                // Counted as `traffic plan --json`'s events count it: the step it is on, from 1.
+                doc["step"] = serde_json::json!((r.step + 1).min(r.steps.len()));
                 doc
             })
             .collect();

@@ -277,6 +277,10 @@ async fn killed_plan_resumes_or_rolls_back() {
     );
     // Their lops was killed: both are interrupted, not running.
     assert_eq!(standings(&plans.json()), ["interrupted", "interrupted"]);
+    // The step they are on is counted from 1, as the plan's own events count it.
+    for p in plans.json().as_array().expect("plans") {
+        assert_eq!(p["step"], 1, "{p}");
+    }
     for mut child in children {
         let _ = child.wait();
     }
