@@ -329,8 +329,11 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
     let _ = std::io::Write::flush(&mut stdout());
     match (STDOUT_FAILED.get(), result) {
         (Some(e), Ok(_)) => Err(Failure::failed(format!(
-            "cannot write output: {e}: what this command printed is lost (an action it took is \
-             in `lops audit`)"
+            "cannot write output: {e}: what this command printed is lost{}",
+            match crate::ops::audit::AuditLog::recorded_any() {
+                true => " (what it did is in `lops audit`)",
+                false => "",
+            }
         ))),
         (_, result) => result,
     }

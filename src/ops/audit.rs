@@ -26,6 +26,8 @@ pub const NO_LOG: &str = "no audit log: there is no state directory to keep it i
      XDG_STATE_HOME or HOME): nothing was sent — no audit, no change";
 /// The start of an invoke's result when the function ran and failed (`Unhandled`, `Handled`).
 pub const FUNCTION_ERROR: &str = "function error: ";
+static RECORDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The start of a result that says the target changed since the preview (nothing was sent).
 pub const CONFLICT: &str = "changed since the preview, nothing sent: ";
 
@@ -159,7 +161,14 @@ impl AuditLog {
             let _ = file.set_len(len);
             return Err(e);
         }
+        RECORDED.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Whether this process has written a record (it acted): what a command that lost its
+    /// output says about where the action is.
+    pub fn recorded_any() -> bool {
+        RECORDED.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every record, oldest first; lines that do not parse are skipped (and counted).

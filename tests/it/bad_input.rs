@@ -252,6 +252,8 @@ fn output_that_cannot_be_written_fails_and_says_so() {
             stderr.contains("exit=1") && stderr.contains("cannot write output"),
             "{args}: {stderr}"
         );
+        // They acted on nothing: no audit to point at.
+        assert!(!stderr.contains("lops audit"), "{args}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args}: {stderr}");
     }
     // Usage errors still go to stderr with their own code.
