@@ -80,7 +80,8 @@ pub struct Listed {
     pub region: String,
     /// "backup", or "safety" for one a restore took of the target before changing it.
     pub kind: &'static str,
-    pub taken_at: String,
+    /// `None` when the manifest could not be read.
+    pub taken_at: Option<String>,
     pub size: Option<u64>,
     /// Set when the manifest could not be read.
     pub problem: Option<String>,
@@ -101,10 +102,10 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
         let uri = store.uri(&o.rel).to_string();
         let (taken_at, size, problem) = match store.get(&store.root.child(&o.rel)).await {
             Ok(bytes) => match Manifest::from_json(&bytes) {
-                Ok(m) => (m.taken_at.clone(), Some(m.total_size()), None),
-                Err(e) => (String::new(), None, Some(e)),
+                Ok(m) => (Some(m.taken_at.clone()), Some(m.total_size()), None),
+                Err(e) => (None, None, Some(e)),
             },
-            Err(e) => (String::new(), None, Some(e.to_string())),
+            Err(e) => (None, None, Some(e.to_string())),
         };
         out.push(Listed {
             snapshot: uri,

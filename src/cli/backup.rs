@@ -210,7 +210,7 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
                         "{:<24} {:<14} {:<24} {:<6} {:>9}  {}",
                         s.function,
                         s.region,
-                        s.taken_at,
+                        s.taken_at.as_deref().unwrap_or("?"),
                         s.kind,
                         s.size.map(format::bytes).unwrap_or_else(|| "?".into()),
                         match &s.problem {

@@ -1440,6 +1440,8 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
         1,
         "the corrupt manifest is listed with its problem"
     );
+    // Its time was not read: unknown, not an empty string.
+    assert_eq!(problems[0]["taken_at"], Value::Null, "{}", problems[0]);
 }
 
 fn hex(bytes: &[u8]) -> String {
