@@ -1,7 +1,7 @@
 //! The action commands: invoke, traffic, concurrency, kill, revive, audit, undo, iam-policy.
 //! Each builds a request and hands it to the ops layer; this file only parses, prompts and prints.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -141,6 +141,10 @@ pub async fn invoke(global: &GlobalArgs, args: InvokeArgs) -> Result<Exit, Failu
         crate::ops::request::check_alias(q)?;
     }
     early_check(global, Kind::Invoke)?;
+    // Typed at a terminal, `@-` waits for Ctrl-D: said, so it does not look hung.
+    if args.payload.as_deref().map(str::trim) == Some("@-") && std::io::stdin().is_terminal() {
+        err!("lops: reading the payload from standard input: end it with Ctrl-D");
+    }
     let payload = load_payload(
         args.payload.as_deref(),
         args.payload_name.as_deref(),

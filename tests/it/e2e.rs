@@ -192,3 +192,36 @@ fn sigterm_gives_the_terminal_back() {
     assert!(sent.success());
     assert_exited_cleanly(&tmux, &done, "SIGTERM");
 }
+
+/// `--payload @-` typed at a terminal waits for the payload: it says so, and how to end it,
+/// rather than looking hung.
+#[test]
+fn a_payload_read_from_a_terminal_says_how_to_end_it() {
+    let bin = lops_binary();
+    let home = tempfile::tempdir().expect("tempdir");
+    let script = format!(
+        "HOME={home} XDG_STATE_HOME={home}/state LANG=C.UTF-8 {bin} invoke orders --region \
+         us-east-1 --payload @-; sleep 30",
+        home = home.path().display(),
+        bin = bin.display(),
+    );
+    let tmux = Tmux {
+        session: format!("lops-e2e-stdin-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        &tmux.session,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    tmux.wait_for(15, "the stdin hint", |s| {
+        s.contains("reading the payload from standard input: end it with Ctrl-D")
+    });
+}
