@@ -134,7 +134,7 @@ impl Theme {
     /// Glyphs for fine / warning / failing.
     pub fn marks(&self) -> [&'static str; 3] {
         if self.ascii {
-            [".", "!", "X"]
+            [".", "^", "X"]
         } else {
             ["●", "▲", "✗"]
         }
