@@ -23,13 +23,18 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             .title(Span::styled(title, theme.title()))
     };
 
+    // A region whose metrics read is failing shows its last numbers, said to be old.
+    let label = |r: &crate::state::RegionState| match r.read_failing(crate::state::Read::Metrics) {
+        true => format!("{} (stale)", r.scope),
+        false => r.scope.to_string(),
+    };
     // Regions whose metrics never answered are `–`, not 0 % of the load.
     let totals: Vec<(String, Option<f64>)> = state
         .regions
         .iter()
         .map(|r| {
             let n = r.known_totals(state.window).map(|t| t.invocations);
-            (r.scope.to_string(), n)
+            (label(r), n)
         })
         .collect();
     let rows = usize::from(top.height.saturating_sub(2));
@@ -76,7 +81,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .filter_map(|r| {
             let f = r.function(&name)?;
             Some((
-                r.scope.to_string(),
+                label(r),
                 f.metrics
                     .as_ref()
                     .map(|_| f.stats(state.window).invocations),
@@ -114,7 +119,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             format!(
                 "alias {} in {} {} configured vs observed (15m)",
                 alias.name,
-                region.scope,
+                label(region),
                 theme.sep()
             ),
             theme.header(),

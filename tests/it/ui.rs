@@ -225,6 +225,8 @@ async fn load_view_compares_configured_weights_with_the_observed_split() {
     insta::assert_snapshot!("load_160x40", wide);
     assert!(out.contains("invocations by region"));
     assert!(out.contains("across regions"));
+    // The region whose reads fail shows its last numbers, said to be old.
+    assert!(out.contains("us-west-2 (stale)"), "{out}");
 }
 
 /// Numbers and alarms never read show as unknown in the detail view, as in the fleet: `–`,
