@@ -295,9 +295,9 @@ async fn follow(
     drop(tx);
     let all = futures::future::join_all(follows);
     tokio::pin!(all);
-    // One Ctrl-C listener for the whole follow: a new one per event would miss a signal that
-    // came while an event was printed.
-    let ctrl_c = tokio::signal::ctrl_c();
+    // One listener for the whole follow (Ctrl-C, SIGTERM, a dropped link): a new one per
+    // event would miss a signal that came while an event was printed.
+    let ctrl_c = crate::runtime::stop_requested(true);
     tokio::pin!(ctrl_c);
     let mut said: HashSet<String> = HashSet::new();
     // Functions polled because Live Tail was refused, per scope: said when it comes back.

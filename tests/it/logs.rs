@@ -747,10 +747,12 @@ async fn following_with_a_region_that_never_answered_ends_partial() {
             .contains("from the region that answers")
     );
     followed.quiet_for(2);
+    // SIGTERM (a supervisor, `timeout`) ends a follow as Ctrl-C does: with its own exit code,
+    // not killed by the signal (143).
     std::process::Command::new("kill")
-        .args(["-INT", &followed.child.id().to_string()])
+        .args(["-TERM", &followed.child.id().to_string()])
         .status()
-        .expect("kill -INT");
+        .expect("kill -TERM");
     let status = followed.child.wait().expect("wait");
     assert_eq!(status.code(), Some(3));
 }
