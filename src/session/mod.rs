@@ -401,18 +401,57 @@ async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Fai
                 scope.profile,
             )))
         }
-        Err(_) if uses_credential_process(&scope.profile).await => Err(Failure::usage(format!(
-            "the credential_process of profile '{}' did not answer within {}s: run that command \
+        Err(_) if uses_credential_process(&scope.profile).await => {
+            // The SDK started it and does not stop it: it would outlive lops.
+            end_started_processes();
+            Err(Failure::usage(format!(
+                "the credential_process of profile '{}' did not answer within {}s: run that command \
              by hand to see what it waits for (a login, a prompt, the network), mend it in the \
              profile's section of ~/.aws/config, or choose another profile",
-            scope.profile,
-            wait.as_secs()
-        ))),
+                scope.profile,
+                wait.as_secs()
+            )))
+        }
         Err(_) => Err(Failure::usage(format!(
             "no AWS credentials for profile '{}' after {}s: {how}",
             scope.profile,
             wait.as_secs()
         ))),
+    }
+}
+
+/// Ends (SIGTERM) every process lops started and theirs, as Linux lists them under
+/// `/proc/PID/task/TID/children`: what a credential_process that never answered left
+/// running. Elsewhere nothing is listed, and nothing is ended.
+fn end_started_processes() {
+    let mut pending = vec![std::process::id()];
+    let mut found: Vec<u32> = Vec::new();
+    while let Some(pid) = pending.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
+                continue;
+            };
+            for child in list
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                if !found.contains(&child) {
+                    found.push(child);
+                    pending.push(child);
+                }
+            }
+        }
+    }
+    for pid in found {
+        let Some(pid) = rustix::process::Pid::from_raw(pid as i32) else {
+            continue;
+        };
+        if let Err(e) = rustix::process::kill_process(pid, rustix::process::Signal::TERM) {
+            tracing::debug!(pid = pid.as_raw_nonzero().get(), error = %e, "cannot end a process lops started");
+        }
     }
 }
 

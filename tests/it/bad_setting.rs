@@ -99,8 +99,8 @@ fn a_credential_process_that_hangs_is_named() {
     let lops = Lops::without_credentials();
     std::fs::write(
         lops.home.path().join("aws-config"),
-        // Short: the SDK leaves the process running when lops gives up on it.
-        "[profile hang]\nregion = us-east-1\ncredential_process = /bin/sleep 20\n",
+        // A duration no other process sleeps: the test looks for it after.
+        "[profile hang]\nregion = us-east-1\ncredential_process = /bin/sleep 41.317\n",
     )
     .expect("aws config");
     let config = lops.config("[timeouts]\noperation_secs = 1\n");
@@ -114,4 +114,15 @@ fn a_credential_process_that_hangs_is_named() {
         "{}",
         run.stderr
     );
+    // The SDK started it and would leave it running: lops ended it when it gave up.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("41.317"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
