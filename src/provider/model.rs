@@ -460,15 +460,29 @@ pub struct WindowStats {
 }
 
 impl WindowStats {
-    /// The invocations, errors and throttles of many functions together (a region's total
-    /// when the account-level metrics are not read).
+    /// Many functions together (a region's total when the account-level metrics are not
+    /// read): invocations, errors and throttles added, the average duration weighted by
+    /// invocations and the longest duration — what adds up exactly. Percentiles and the peak
+    /// concurrency of a whole are not the sum of their parts: `None`.
     pub fn sum(all: impl IntoIterator<Item = WindowStats>) -> WindowStats {
         let mut total = WindowStats::default();
+        let (mut weighted, mut weight) = (0.0_f64, 0.0_f64);
         for s in all {
             total.invocations += s.invocations;
             total.errors += s.errors;
             total.throttles += s.throttles;
+            if let Some(avg) = s.duration_avg_ms.filter(|_| s.invocations > 0.0) {
+                weighted += avg * s.invocations;
+                weight += s.invocations;
+            }
+            total.duration_max_ms = match (total.duration_max_ms, s.duration_max_ms) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
         }
+        total.duration_avg_ms = (weight > 0.0)
+            .then(|| weighted / weight)
+            .filter(|v| v.is_finite());
         total.error_rate = (total.invocations > 0.0)
             .then(|| total.errors / total.invocations)
             .filter(|r| r.is_finite() && total.invocations.is_finite());

@@ -160,3 +160,36 @@ fn what_the_versions_asked_do_not_account_for_is_other_versions() {
     let split = alias("7", None).split(Some(&metrics), 5);
     assert_eq!(split.len(), 1);
 }
+
+/// A region's total from its functions: counts added, the average weighted by invocations,
+/// the longest duration kept; what does not add up (percentiles, the peak) stays unknown.
+#[test]
+fn a_sum_of_functions_keeps_what_adds_up_exactly() {
+    let busy = WindowStats {
+        invocations: 300.0,
+        errors: 3.0,
+        duration_avg_ms: Some(100.0),
+        duration_max_ms: Some(900.0),
+        duration_p99_ms: Some(800.0),
+        concurrency_max: Some(7.0),
+        ..Default::default()
+    };
+    let quiet = WindowStats {
+        invocations: 100.0,
+        duration_avg_ms: Some(500.0),
+        duration_max_ms: Some(2000.0),
+        ..Default::default()
+    };
+    let idle = WindowStats {
+        duration_avg_ms: Some(9999.0),
+        ..Default::default()
+    };
+    let total = WindowStats::sum([busy, quiet, idle]);
+    assert_eq!(total.invocations, 400.0);
+    assert_eq!(total.error_rate, Some(3.0 / 400.0));
+    assert_eq!(total.duration_avg_ms, Some(200.0));
+    assert_eq!(total.duration_max_ms, Some(2000.0));
+    assert_eq!(total.duration_p99_ms, None);
+    assert_eq!(total.concurrency_max, None);
+    assert_eq!(WindowStats::sum([]).duration_avg_ms, None);
+}
