@@ -69,9 +69,10 @@ fn closest(name: &str) -> Option<&'static str> {
         .map(|(_, r)| r)
 }
 
-/// Whether two names differ only by case or by two neighbours swapped (`Prod`, `prdo` for
-/// `prod`): slips, where a character more or another (`prod2`, `qa1`/`qa2`) is usually a
-/// profile of its own.
+/// Whether two names are one slip apart: case, two neighbours swapped (`Prod`, `prdo` for
+/// `prod`), or one character more, less or other (`prid`, `prodd`, `prod-`). Asked only of a
+/// lops section that names no AWS profile, where such a near miss leaves the profile it was
+/// meant for without its rules; a refusal then costs one empty section to say "not meant".
 pub fn names_close(a: &str, b: &str) -> bool {
     if a == b {
         return false;
@@ -81,7 +82,10 @@ pub fn names_close(a: &str, b: &str) -> bool {
         let diff: Vec<usize> = (0..x.len()).filter(|i| x[*i] != y[*i]).collect();
         matches!(diff[..], [i, j] if j == i + 1 && x[i] == y[j] && x[j] == y[i])
     };
-    a.eq_ignore_ascii_case(b) || swapped
+    // Two letters and one other are a different name, not a slip (`qa` and `qb`).
+    let one_edit =
+        x.len().min(y.len()) >= 3 && edit_distance(&a.to_lowercase(), &b.to_lowercase()) == 1;
+    a.eq_ignore_ascii_case(b) || swapped || one_edit
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -104,17 +108,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn close_names_differ_by_case_or_a_swap() {
-        for (a, b) in [("Prod", "prod"), ("prdo", "prod"), ("PROD", "prod")] {
+    fn close_names_are_one_slip_apart() {
+        for (a, b) in [
+            ("Prod", "prod"),
+            ("prdo", "prod"),
+            ("PROD", "prod"),
+            ("prid", "prod"),
+            ("prd", "prod"),
+            ("prodd", "prod"),
+            ("prod-", "prod"),
+            ("Prid", "prod"),
+        ] {
             assert!(names_close(a, b), "{a} {b}");
         }
         for (a, b) in [
             ("prod", "prod"),
             ("prod-eu", "prod-us"),
-            ("qa1", "qa2"),
-            ("prod", "prod2"),
-            ("proc", "prod"),
+            ("qa", "qb"),
             ("dev", "prod"),
+            ("staging", "prod"),
         ] {
             assert!(!names_close(a, b), "{a} {b}");
         }

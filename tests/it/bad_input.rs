@@ -172,6 +172,20 @@ fn a_profile_lops_cannot_vouch_for_is_refused() {
         "{}",
         run.stderr
     );
+    // One letter other, less or more is a slip too.
+    for near in ["prid", "prd", "prodd"] {
+        let config = lops.config(&format!("[profile.{near}]\nmode = \"read\"\n"));
+        let config = config.display().to_string();
+        let run = lops.run(&["status", "--profile", "prod", "--config", &config]);
+        run.assert_exit(2);
+        assert!(
+            run.stderr
+                .contains(&format!("[profile.{near}] names no AWS profile")),
+            "{near}: {}",
+            run.stderr
+        );
+    }
+    lops.config("[profile.Prod]\nmode = \"read\"\nproduction = true\n");
     // AWS files that cannot be parsed cannot say a profile exists: refused, not waved through.
     // Also for a profile lops's config has: the environment's keys would sign under its tier.
     std::fs::write(&aws, "[profile broken\n").expect("aws config");
