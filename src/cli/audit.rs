@@ -109,30 +109,14 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
     // Only what was done under the profiles this session reads, in the regions named if any.
     let (settings, _) = crate::session::settings(&global.flags())?;
     let profiles = crate::session::profiles(&settings);
-    let records = crate::ops::batch::in_scope(&all, &profiles, global.regions.as_deref());
     // Not narrowed on purpose (no --profile, no --regions): the last action anywhere is what
-    // `undo` means; one made under another profile (a service's own, say) is named, never
-    // passed over for an older one here.
+    // `undo` means (the core decides, as for the dashboard's `u`).
     let named = !global.profiles.is_empty() || global.regions.is_some();
-    if !named && let Some(there) = crate::ops::batch::elsewhere(&all, &records) {
-        return Err(Failure::refused(crate::ops::batch::not_here(
-            &profiles, None, &there,
-        )));
-    }
-    let targets = crate::ops::batch::undo_targets(&records);
-    if let Some(why) = crate::ops::batch::partial_batch(&all, &targets) {
-        return Err(Failure::refused(why));
-    }
-    if targets.is_empty() {
-        let said =
-            crate::ops::batch::nothing_here(&all, &records, &profiles, global.regions.as_deref());
-        // A rollout's step is refused (4), not bad input (2): there is something, not to undo.
-        return Err(if crate::ops::batch::undo_refused(&records) {
-            Failure::refused(said)
-        } else {
-            Failure::usage(said)
-        });
-    }
+    let targets = crate::ops::batch::choose(&all, &profiles, global.regions.as_deref(), !named)
+        .map_err(|n| match n.refused {
+            true => Failure::refused(n.message),
+            false => Failure::usage(n.message),
+        })?;
     let records = targets;
     // Every scope the batch touched, and each record to the region that holds it.
     let mut global = global.clone();

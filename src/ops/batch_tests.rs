@@ -122,7 +122,24 @@ fn undo_within_scopes_never_takes_half_a_batch() {
         why.contains("--profile ops,prod --regions eu-west-1,us-east-1"),
         "{why}"
     );
-    assert!(elsewhere(&all, &ops).is_some());
+    // Part of the batch is here: not "made elsewhere" but one batch, undone whole — the same
+    // answer whichever of its records the scopes hold (as the dashboard's `u` and the CLI).
+    assert!(elsewhere(&all, &ops).is_none());
+    let prod = in_scope(&all, &["prod".to_string()], None);
+    assert!(elsewhere(&all, &prod).is_none());
+    for (scopes, anywhere) in [(["ops"], true), (["ops"], false), (["prod"], true)] {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        let refused = choose(&all, &scopes, None, anywhere).expect_err("refused");
+        assert!(refused.refused, "{refused:?}");
+        assert!(
+            refused.message.contains("was one batch over ops,prod"),
+            "{refused:?}"
+        );
+    }
+    // Nothing in the scopes chosen, something elsewhere: refused (4), naming where.
+    let none = choose(&all, &["qa".to_string()], None, false).expect_err("nothing");
+    assert!(none.refused, "{none:?}");
+    assert!(elsewhere(&all, &[]).is_some());
     assert!(partial_batch(&all, &undo_targets(&all)).is_none());
 
     // An outcome unknown is a candidate; an undo of it with no answer counts as done.

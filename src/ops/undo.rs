@@ -426,6 +426,49 @@ pub fn nothing_here(
     }
 }
 
+/// Why an undo in the scopes chosen takes nothing back: what to say, and whether it is a
+/// refusal (there is something to undo, not here or not so: exit 4) or nothing at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotUndone {
+    pub message: String,
+    pub refused: bool,
+}
+
+/// What an undo takes back in `profiles` (and `regions`, when named): the one decision both
+/// faces show. `anywhere`: the scopes were not narrowed on purpose, so the last action of the
+/// whole log is what undo means — one made beyond them is named, never passed over for an
+/// older one here. A batch reaching beyond them is refused whole.
+pub fn choose(
+    all: &[Record],
+    profiles: &[String],
+    regions: Option<&[String]>,
+    anywhere: bool,
+) -> Result<Vec<Record>, NotUndone> {
+    let chosen = in_scope(all, profiles, regions);
+    let there = elsewhere(all, &chosen);
+    if anywhere && let Some(there) = &there {
+        return Err(NotUndone {
+            message: not_here(profiles, regions, there),
+            refused: true,
+        });
+    }
+    let targets = undo_targets(&chosen);
+    if let Some(why) = partial_batch(all, &targets) {
+        return Err(NotUndone {
+            message: why,
+            refused: true,
+        });
+    }
+    if targets.is_empty() {
+        return Err(NotUndone {
+            message: nothing_here(all, &chosen, profiles, regions),
+            // Something to undo elsewhere, or a rollout's step: refused, not bad input.
+            refused: undo_refused(&chosen) || there.is_some(),
+        });
+    }
+    Ok(targets)
+}
+
 /// The records an undo may take back: those made under the profiles the session reads (the
 /// core resolves them: `--profile`, the config's `profiles`, `AWS_PROFILE`, `default`), and in
 /// the regions named, when regions were named. An undo never acts in a scope nobody chose.
@@ -459,7 +502,8 @@ pub fn scopes_of(records: &[Record]) -> (String, String) {
 pub fn elsewhere(all: &[Record], chosen: &[Record]) -> Option<String> {
     let batch = undo_targets(all);
     let last = batch.last()?;
-    if chosen.iter().any(|r| r.id == last.id) {
+    // Part of its batch is here: [`partial_batch`] says why it is undone whole.
+    if batch.iter().any(|b| chosen.iter().any(|r| r.id == b.id)) {
         return None;
     }
     // Every scope of its batch: the command undoes all of it, as one.
@@ -474,11 +518,20 @@ pub fn elsewhere(all: &[Record], chosen: &[Record]) -> Option<String> {
 /// The refusal when the last reversible action lies (wholly or in part) outside the profiles
 /// and regions chosen: `there` is what [`elsewhere`] said.
 pub fn not_here(profiles: &[String], regions: Option<&[String]>, there: &str) -> String {
+    let plural = |n: usize, one: &'static str, many: &'static str| match n {
+        1 => one,
+        _ => many,
+    };
     format!(
-        "the last reversible action was not made within profile {}{}: {there}",
+        "the last reversible action was not made within {} {}{}: {there}",
+        plural(profiles.len(), "profile", "profiles"),
         profiles.join(","),
         regions
-            .map(|r| format!(" and region {}", r.join(",")))
+            .map(|r| format!(
+                " and {} {}",
+                plural(r.len(), "region", "regions"),
+                r.join(",")
+            ))
             .unwrap_or_default()
     )
 }

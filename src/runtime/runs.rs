@@ -147,25 +147,10 @@ pub(super) async fn undo_batch<S: Source>(
         names
     };
     let (profiles, regions) = (names(|s| &s.profile), names(|s| &s.region));
-    let all = records;
-    let records = batch::in_scope(&all, &profiles, Some(&regions));
-    // The last action anywhere is what `u` means: one made beyond what this dashboard shows
-    // is named, never passed over for an older one here.
-    if let Some(there) = batch::elsewhere(&all, &records) {
-        return Err(batch::not_here(&profiles, Some(&regions), &there));
-    }
-    let targets = batch::undo_targets(&records);
-    if let Some(why) = batch::partial_batch(&all, &targets) {
-        return Err(why);
-    }
-    if targets.is_empty() {
-        return Err(batch::nothing_here(
-            &all,
-            &records,
-            &profiles,
-            Some(&regions),
-        ));
-    }
+    // The last action anywhere is what `u` means (as a bare `lops undo`); the same decision
+    // as the CLI's, in the core.
+    let targets =
+        batch::choose(&records, &profiles, Some(&regions), true).map_err(|n| n.message)?;
     let records = targets;
     let targets = records
         .into_iter()
