@@ -74,6 +74,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         skip_data: args.no_data,
         map_sources: args.map_sources,
         mappings_disabled: false,
+        whole_snapshot: false,
     };
     let preview = prepare_restore(region, &request).await?;
     for line in preview.lines() {

@@ -256,6 +256,7 @@ fn restore_request(snapshot: &str, name: Option<&str>) -> RestoreRequest {
         skip_data: false,
         map_sources: false,
         mappings_disabled: false,
+        whole_snapshot: false,
     }
 }
 

@@ -129,6 +129,7 @@ pub async fn drill(
         map_sources,
         // The copy must not take the real queue's messages while it exists.
         mappings_disabled: true,
+        whole_snapshot: true,
     };
     let preview = prepare_restore(region, &request).await?;
     if preview.difference.exists {

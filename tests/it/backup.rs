@@ -957,6 +957,14 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
         "{}",
         no_data.stderr
     );
+    // A drill checks the snapshot whole (it copies no data, but the recovery would need it).
+    let drill = lops.run(&["backup", "drill", &snapshot, "--region", HOME, "--yes"]);
+    drill.assert_exit(1);
+    assert!(
+        drill.stderr.contains("failed verification") && drill.stderr.contains(&lost),
+        "{}",
+        drill.stderr
+    );
 }
 
 /// A snapshot whose manifest cannot be read is not counted by the retention (it would push

@@ -35,6 +35,9 @@ pub struct RestoreRequest {
     pub map_sources: bool,
     /// Create event source mappings disabled (a drill's copy must not take real messages).
     pub mappings_disabled: bool,
+    /// The snapshot must verify whole, its S3 data copy too, even when the data is not copied
+    /// back (a drill checks the snapshot; a `--no-data` restore does not need the data).
+    pub whole_snapshot: bool,
 }
 
 /// A checked restore: the snapshot verified, the target read, the steps worked out.
@@ -173,7 +176,9 @@ pub async fn prepare_restore(
     let blocking: Vec<&String> = verified
         .problems
         .iter()
-        .filter(|p| !(request.skip_data && verified.data_problems.contains(p)))
+        .filter(|p| {
+            !(request.skip_data && !request.whole_snapshot && verified.data_problems.contains(p))
+        })
         .collect();
     if !blocking.is_empty() {
         let data_only = blocking.len() == verified.data_problems.len()
@@ -186,7 +191,7 @@ pub async fn prepare_restore(
                 .map(|p| p.as_str())
                 .collect::<Vec<_>>()
                 .join("\n  "),
-            match data_only {
+            match data_only && !request.whole_snapshot {
                 true => "\nOnly its S3 data copy is damaged: `--no-data` restores the function.",
                 false => "",
             },
