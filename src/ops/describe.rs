@@ -105,12 +105,18 @@ pub(crate) fn describe(v: &Value) -> String {
             .unwrap_or_default();
         // No member takes traffic any more (another change at the same time): Route 53 then
         // answers with all of them.
-        let serving = if v.get("serving").and_then(Value::as_bool) == Some(false) {
-            " — NO REGION TAKES TRAFFIC NOW: with every weight at 0 (or every weighted member \
-             unhealthy) Route 53 answers with every member, the drained ones too; another change landed at \
-             the same time? `lops service show` and set the weights"
-        } else {
-            ""
+        let dark = v.get("serving").and_then(Value::as_bool) == Some(false);
+        let serving = match (dark, v.get("forced").and_then(Value::as_bool) == Some(true)) {
+            (false, _) => "",
+            (true, true) => {
+                " — NO REGION TAKES TRAFFIC NOW, as forced past the guard: Route 53 answers \
+                 with every member, the drained ones too; `lops undo` puts it back"
+            }
+            (true, false) => {
+                " — NO REGION TAKES TRAFFIC NOW: with every weight at 0 (or every weighted \
+                 member unhealthy) Route 53 answers with every member, the drained ones too; \
+                 another change landed at the same time? `lops service show` and set the weights"
+            }
         };
         return format!(
             "{service} {what} {}{synced}{unverified}{serving}",

@@ -23,12 +23,14 @@ pub struct Outcome {
 
 impl Outcome {
     /// Done, and what came back is a failure a script must see: the function invoked failed
-    /// (Unhandled, Handled), or a service's read-back finds no region taking traffic.
+    /// (Unhandled, Handled), or a service's read-back finds no region taking traffic (unless
+    /// forced past the guard to that end).
     pub fn ended_badly(&self) -> bool {
         self.invoke
             .as_ref()
             .is_some_and(|(i, _)| i.function_error.is_some())
-            || self.after.get("serving").and_then(Value::as_bool) == Some(false)
+            || (self.after.get("serving").and_then(Value::as_bool) == Some(false)
+                && self.after.get("forced").and_then(Value::as_bool) != Some(true))
     }
 }
 
@@ -208,7 +210,7 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             records,
             gives_back,
         } => {
-            let after = super::service::write(
+            let mut after = super::service::write(
                 source,
                 service,
                 &plan.before,
@@ -219,6 +221,11 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
                 std::time::Duration::from_secs(60),
             )
             .await?;
+            // Forced past the guard (the typed name): a dark service is what was asked, said as
+            // such — not a surprise a script must see (a restore that finds one still is).
+            if plan.destructive {
+                after["forced"] = serde_json::json!(true);
+            }
             Ok(Outcome {
                 after,
                 invoke: None,

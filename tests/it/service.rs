@@ -497,6 +497,8 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
         "drain checkout --region us-east-1 --yes --force",
     );
     run.assert_exit(0);
+    // eu-west-1 takes traffic, its health unread: not claimed to be an outage.
+    assert!(!run.stdout.contains("NO REGION"), "{}", run.stdout);
     assert_eq!(weight(&svc.weights().await, "blue"), 0);
     // The audit says it went past the guard; the changes before it did not.
     let audit = lops.run(&["audit", "--json"]).json();
@@ -1497,4 +1499,33 @@ async fn an_undo_refused_names_what_changed_in_the_member_it_wrote() {
         run.stderr
     );
     assert_eq!(weight(&svc.weights().await, "green"), 0);
+}
+
+/// Forced past the guard to drain the last region taking traffic: the result says no region
+/// takes traffic, as asked — not as a race with another change — and it is not a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_drain_of_the_last_region_says_so_as_asked() {
+    let svc = Service::seed("forcedark").await;
+    let lops = Lops::new(moto::url());
+    let config = svc.config(&lops, "");
+    service(
+        &lops,
+        &config,
+        "weights checkout eu-west-1=0,ap-southeast-2=0 --yes",
+    )
+    .assert_exit(0);
+    let run = service(
+        &lops,
+        &config,
+        "drain checkout --region us-east-1 --yes --force",
+    );
+    run.assert_exit(0);
+    assert!(
+        run.stdout
+            .contains("NO REGION TAKES TRAFFIC NOW, as forced past the guard")
+            && !run.stdout.contains("another change landed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(weight(&svc.weights().await, "blue"), 0);
 }

@@ -327,6 +327,19 @@ fn serves(view: &ServiceView) -> bool {
         .any(|m| m.record.health_check.is_none() || m.health == Health::Healthy)
 }
 
+/// Whether no member takes traffic: none weighted above 0 (or primary), or every such one
+/// known unhealthy. A health check that could not be read is not "dark" (the guard counts it
+/// as not healthy, to be safe; a read-back does not claim an outage it did not see).
+fn dark(view: &ServiceView) -> bool {
+    !view
+        .members
+        .iter()
+        .filter(|m| {
+            m.record.weight.unwrap_or(0) > 0 || m.record.failover.as_deref() == Some("PRIMARY")
+        })
+        .any(|m| m.record.health_check.is_none() || !matches!(m.health, Health::Unhealthy(_)))
+}
+
 fn guard(
     after: &ServiceView,
     expected: &[DnsRecord],
@@ -541,9 +554,9 @@ pub async fn write<S: RegionActions>(
     after["insync"] = json!(synced);
     // Read back with no member taking traffic (two drains at once, each safe on its own
     // read): Route 53 then answers with every member, the drained ones too. Said, not hidden
-    // (and a failure to a script); forced past the guard, it is what was asked.
+    // (and a failure to a script, unless forced past the guard: see `Outcome::ended_badly`).
     let weighted = back.members.iter().all(|m| m.record.weight.is_some());
-    if weighted && !serves(&back) && !forced {
+    if weighted && dark(&back) {
         after["serving"] = json!(false);
     }
     Ok(after)
