@@ -88,11 +88,9 @@ impl Layout {
             let mut kept = Vec::new();
             for col in Col::KEPT_FIRST {
                 let needs = col.width() + if col == Col::Alarm { 2 } else { 1 };
+                // The rest go too: what is left out stays in the documented order (a wider
+                // terminal never shows fewer columns). A left-out alarm has its line under the row.
                 if width.is_some_and(|w| used + needs > w) {
-                    // The alarm has its line under the row; the others go in their order.
-                    if col == Col::Alarm {
-                        continue;
-                    }
                     break;
                 }
                 used += needs;
@@ -109,7 +107,7 @@ impl Layout {
         // What the other columns leave of the line (the alarm's least counted in `used`).
         let alarm = width
             .filter(|_| cols.contains(&Col::Alarm))
-            .map(|w| (w + Col::Alarm.width()).saturating_sub(used));
+            .map(|w| w.saturating_add(Col::Alarm.width()).saturating_sub(used));
         cols.sort_by_key(|c| Col::DRAWN.iter().position(|d| d == c));
         Layout {
             scope,
@@ -153,7 +151,7 @@ fn table_width() -> Option<usize> {
         .and_then(|c| c.trim().parse::<usize>().ok())
         .filter(|c| *c > 0)
     {
-        return Some(columns);
+        return Some(columns.min(10_000));
     }
     if !std::io::stdout().is_terminal() {
         return None;

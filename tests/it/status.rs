@@ -881,8 +881,14 @@ async fn on_80_columns_the_table_fits_and_a_firing_alarm_is_still_said() {
     for line in &table {
         assert!(line.chars().count() <= 80, "{line:?}\n{}", narrow.stdout);
     }
+    // Left out in the dashboard's order, the rest with the first that does not fit: the
+    // alarm, then the state and the average after it.
     assert!(
-        table[0].contains("INV") && table[0].contains("CONC") && !table[0].contains("ALARM"),
+        table[0].contains("INV")
+            && table[0].contains("CONC")
+            && !table[0].contains("ALARM")
+            && !table[0].contains("STATE")
+            && !table[0].contains("AVG"),
         "{}",
         narrow.stdout
     );
