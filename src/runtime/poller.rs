@@ -341,6 +341,7 @@ async fn metrics_loop<S: RegionSource>(
     let mut failures = 0;
     let mut last_fetch: Option<Instant> = None;
     let mut fetched = Fetched::default();
+    let mut asked = false;
     loop {
         let functions = wanted.borrow_and_update().clone();
         let now = Utc::now();
@@ -349,11 +350,9 @@ async fn metrics_loop<S: RegionSource>(
         // With nothing wanted (no function left, none on screen) a region read before keeps
         // its totals and its metrics health current: an old failure is never left standing
         // because no function asks again.
-        let totals_only = due.is_empty()
-            && fetched.totals.is_none_or(|p| p < period)
-            && (fetched.totals.is_some() || failures > 0);
+        let totals_only = due.is_empty() && fetched.totals.is_none_or(|p| p < period) && asked;
         if due.is_empty() && !totals_only {
-            let wait = if functions.is_empty() && fetched.totals.is_none() {
+            let wait = if functions.is_empty() && !asked {
                 Duration::from_secs(3600)
             } else {
                 next_period(now, timing.metrics, region)
@@ -369,6 +368,8 @@ async fn metrics_loop<S: RegionSource>(
             tokio::time::sleep_until(last + timing.min_gap).await;
         }
         last_fetch = Some(Instant::now());
+        // Read once (`r` forgets what was fetched, not that): the totals keep being read.
+        asked = true;
         // In groups the endpoint can answer in time: each lands on screen as it comes.
         let window = TimeWindow::ending_at(now);
         let mut failed = false;
