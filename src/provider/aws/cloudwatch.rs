@@ -303,11 +303,15 @@ impl Clients {
                 )
                 .send()
                 .await
-                .map_err(|e| classify(e, budget.as_secs_f64()))?;
-            // What CloudWatch answered is what it bills: a request refused, throttled or never
-            // delivered (an outage) costs nothing, and the meter says so.
-            self.metrics_requested
-                .fetch_add(queries.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                .map_err(|e| classify(e, budget.as_secs_f64()));
+            // What CloudWatch answered is what it bills, and a request that timed out was
+            // delivered (likely worked on, billed); one refused, throttled or never delivered
+            // (an outage) costs nothing, and the meter says so.
+            if matches!(out, Ok(_) | Err(ProviderError::Timeout(_))) {
+                self.metrics_requested
+                    .fetch_add(queries.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            let out = out?;
             for result in out.metric_data_results.unwrap_or_default() {
                 let Some(&i) = result.id.as_deref().and_then(|id| index.get(id)) else {
                     continue;
