@@ -63,15 +63,31 @@ pub fn audit_log(ctx: &Session) -> Option<AuditLog> {
         .map(|log| log.with_duplicate_window(ctx.settings.guards.duplicate_invoke_secs))
 }
 
+/// A value that takes `-1` also takes the next flag when the value was left out
+/// (`--keep-last --dry-run`): said as such, not as a bad number.
+pub(super) fn not_a_flag(text: &str) -> Result<&str, String> {
+    match text.trim() {
+        t if t.starts_with("--") => Err(format!(
+            "'{text}' is the next flag, not a value: give the value first"
+        )),
+        t => Ok(t),
+    }
+}
+
+/// `--since`: any text but a flag (read as a time later, where its errors are said).
+pub(super) fn since_arg(text: &str) -> Result<String, String> {
+    not_a_flag(text).map(str::to_string)
+}
+
 /// `--guard-interval`, read as a step's hold is (`10`, `30s`, `2m`).
 fn guard_interval(text: &str) -> Result<u64, String> {
-    crate::ops::rollout::parse_duration(text.trim())
+    crate::ops::rollout::parse_duration(not_a_flag(text)?)
         .ok_or_else(|| format!("'{text}' is not a time: give seconds, or 30s, 2m"))
 }
 
 /// `--max-error-rate`: a fraction from 0 to 1 (0.05 = 5%).
 fn error_rate(text: &str) -> Result<f64, String> {
-    let t = text.trim();
+    let t = not_a_flag(text)?;
     let (number, percent) = match t.strip_suffix('%') {
         Some(n) => (n.trim(), true),
         None => (t, false),
@@ -87,7 +103,7 @@ fn error_rate(text: &str) -> Result<f64, String> {
 /// A count on the command line (`--keep-last 7`): a whole number from 0, named as such when
 /// it is not one (`-1`, `abc`, too many digits).
 pub(super) fn count_arg(text: &str) -> Result<usize, String> {
-    let t = text.trim();
+    let t = not_a_flag(text)?;
     match t.parse::<usize>() {
         Ok(n) if n <= 1_000_000 => Ok(n),
         _ if t.starts_with('-') => Err(format!("'{text}' is negative: give a whole number from 0")),

@@ -17,7 +17,7 @@ pub struct LogsArgs {
     #[arg(value_delimiter = ',', required = true)]
     pub functions: Vec<String>,
     /// How far back: 90s, 15m, 1h, 2d, or an RFC 3339 time.
-    #[arg(long, default_value = "15m", allow_hyphen_values = true)]
+    #[arg(long, default_value = "15m", allow_hyphen_values = true, value_parser = super::common::since_arg)]
     pub since: String,
     /// A CloudWatch Logs filter pattern.
     #[arg(long)]

@@ -894,7 +894,7 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
     ]);
     into_store.assert_exit(2);
     assert!(
-        into_store.stderr.contains("inside the backup store"),
+        into_store.stderr.contains("overlaps the backup store"),
         "{}",
         into_store.stderr
     );

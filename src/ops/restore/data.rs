@@ -78,8 +78,8 @@ pub(super) async fn plan(
         // its listing and its retention would read them as broken snapshots.
         if to.overlaps(&store.root) {
             return Err(BackupError::Invalid(format!(
-                "the data would be copied to {to}, inside the backup store {}: give --data-to \
-                 a prefix outside it, or --no-data",
+                "the data would be copied to {to}, which overlaps the backup store {}: give \
+                 --data-to a prefix apart from it, or --no-data",
                 store.root
             )));
         }
