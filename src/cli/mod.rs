@@ -77,7 +77,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub demo: bool,
     /// Look only: refuse every action that calls or changes anything (same as --mode read).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "mode")]
     pub read_only: bool,
     /// Permission tier: read, invoke or change.
     #[arg(long, global = true, value_enum)]

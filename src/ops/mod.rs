@@ -196,7 +196,8 @@ pub fn authorize(tier: Tier, needed: Tier, what: &str) -> Result<(), OpsError> {
     };
     Err(OpsError::Refused(format!(
         "{what} {why}, and this scope may only {} (mode {}). To allow it, set the profile's \
-         mode in the config file, or run with --mode {} (for every profile of that run).",
+         mode in the config file, or run with --mode {} (for every profile of that run, in \
+         place of --read-only or another --mode).",
         match tier {
             Tier::Read => "look",
             Tier::Invoke => "look and invoke",

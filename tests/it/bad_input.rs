@@ -576,3 +576,16 @@ fn negative_and_absurd_numbers_say_what_to_give() {
         assert!(!run.stderr.contains("-- -1"), "{args:?}: {}", run.stderr);
     }
 }
+
+/// `--read-only` and `--mode` together say two things: refused, not one silently taken.
+#[test]
+fn read_only_and_mode_together_are_refused() {
+    let run = Lops::new("http://127.0.0.1:9").run(&["--read-only", "--mode", "change", "status"]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr
+            .contains("'--read-only' cannot be used with '--mode"),
+        "{}",
+        run.stderr
+    );
+}
