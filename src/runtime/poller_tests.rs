@@ -44,13 +44,7 @@ async fn a_read_that_panics_is_that_reads_error_and_the_poller_goes_on() {
         crate::config::Access::new(crate::config::Tier::Read, false),
     );
     let (tx, mut rx) = mpsc::channel(16);
-    let timing = Timing {
-        metrics: Duration::from_secs(60),
-        inventory: Duration::from_secs(300),
-        alarms: Duration::from_secs(30),
-        deadline: Duration::from_secs(5),
-        min_gap: Duration::from_secs(2),
-    };
+    let timing = minute_timing();
     let pollers = spawn(&[Arc::new(Panicking(scope))], tx, timing);
     let mut said = (false, false);
     while said != (true, true) {
@@ -260,13 +254,7 @@ async fn a_failed_metrics_read_is_asked_again_when_no_function_is_left() {
         asked: Default::default(),
     });
     let (tx, mut rx) = mpsc::channel(64);
-    let timing = Timing {
-        metrics: Duration::from_secs(60),
-        inventory: Duration::from_secs(300),
-        alarms: Duration::from_secs(30),
-        deadline: Duration::from_secs(5),
-        min_gap: Duration::from_secs(2),
-    };
+    let timing = minute_timing();
     let pollers = spawn(std::slice::from_ref(&source), tx, timing);
     pollers.want(0, wanted(&["orders"]));
     let ok = tokio::time::timeout(Duration::from_secs(60), metrics_answer(&mut rx))
@@ -291,5 +279,16 @@ async fn metrics_answer(rx: &mut mpsc::Receiver<Msg>) -> bool {
             Some(_) => {}
             None => panic!("the pollers ended"),
         }
+    }
+}
+
+/// Metrics every minute, the inventory every five, alarms every thirty seconds.
+fn minute_timing() -> Timing {
+    Timing {
+        metrics: Duration::from_secs(60),
+        inventory: Duration::from_secs(300),
+        alarms: Duration::from_secs(30),
+        deadline: Duration::from_secs(5),
+        min_gap: Duration::from_secs(2),
     }
 }

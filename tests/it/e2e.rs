@@ -11,6 +11,27 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// A session of its own at 80x24 running `script` under `sh -c`.
+    fn start(name: &str, script: &str) -> Tmux {
+        let tmux = Tmux {
+            session: format!("lops-e2e-{name}-{}", std::process::id()),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            &tmux.session,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "sh",
+            "-c",
+            script,
+        ]);
+        tmux
+    }
+
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .args(args)
@@ -82,22 +103,7 @@ fn start_demo(name: &str) -> (Tmux, tempfile::TempDir, PathBuf, String) {
         config = config.display(),
         done = done.display(),
     );
-    let tmux = Tmux {
-        session: format!("lops-e2e-{name}-{}", std::process::id()),
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        &tmux.session,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let tmux = Tmux::start(name, &script);
 
     let first = tmux.wait_for(15, "the fleet with several regions", |s| {
         s.contains("functions 150/150")
@@ -205,22 +211,7 @@ fn a_payload_read_from_a_terminal_says_how_to_end_it() {
         home = home.path().display(),
         bin = bin.display(),
     );
-    let tmux = Tmux {
-        session: format!("lops-e2e-stdin-{}", std::process::id()),
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        &tmux.session,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let tmux = Tmux::start("stdin", &script);
     tmux.wait_for(15, "the stdin hint", |s| {
         s.contains("reading the payload from standard input: end it with Ctrl-D")
     });

@@ -123,13 +123,18 @@ pub fn settings_of(before: &Value) -> Option<ServiceSettings> {
     })
 }
 
-/// Set identifier → routing of every member in a recorded state.
-pub fn member_routing(state: &Value) -> Vec<(String, Routing)> {
+/// The members of a recorded state (none when it has no `members`).
+fn members_of(state: &Value) -> impl Iterator<Item = &Value> {
     state
         .get("members")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+}
+
+/// Set identifier → routing of every member in a recorded state.
+pub fn member_routing(state: &Value) -> Vec<(String, Routing)> {
+    members_of(state)
         .filter_map(|m| {
             let id = m.get("set_id")?.as_str()?.to_string();
             let routing = match (
@@ -192,11 +197,7 @@ pub fn same_written(a: &Value, b: &Value, ids: &[&str]) -> bool {
 /// What a refusal shows, so the change that stopped it can be told from the weights.
 pub fn member_differences(was: &Value, now: &Value, ids: Option<&[&str]>) -> Vec<String> {
     let members = |state: &Value| -> Vec<(String, DnsRecord)> {
-        state
-            .get("members")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        members_of(state)
             .filter_map(|m| {
                 let record: DnsRecord = serde_json::from_value(m.get("record")?.clone()).ok()?;
                 let id = record.set_id.clone().unwrap_or_else(|| record.name.clone());
