@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::Kind;
 use super::audit::{AuditLog, Record};
+pub use super::backup_request::matches;
 pub use crate::backup::S3Uri;
 use crate::backup::capture::{CaptureOptions, Captured, capture};
 use crate::backup::lease::Lease;
@@ -96,34 +97,6 @@ pub struct DataSummary {
     pub copy: String,
     pub objects: usize,
     pub bytes: u64,
-}
-
-/// Matches a function name against `--filter`.
-pub fn matches(name: &str, pattern: &str) -> bool {
-    if !pattern.contains('*') {
-        return name.contains(pattern);
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let mut rest = name;
-    for (i, part) in parts.iter().enumerate() {
-        if part.is_empty() {
-            continue;
-        }
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
 }
 
 pub(super) fn record(

@@ -1,0 +1,240 @@
+//! Which records an undo takes back in the scopes chosen, and what it says when it takes
+//! none: the one decision both faces show.
+
+use super::*;
+
+/// The last change a rollout made, when the last undoable change is one (its target).
+fn rollout_step(records: &[Record]) -> Option<(&Record, &str)> {
+    let step = last_reversible(records)?;
+    let target = step.batch.as_deref()?.strip_prefix(ROLLOUT_BATCH)?;
+    Some((step, target))
+}
+
+/// Whether undo finds something but refuses it (a rollout's step) rather than nothing.
+pub fn undo_refused(records: &[Record]) -> bool {
+    rollout_step(records).is_some()
+}
+
+pub fn nothing_to_undo(records: &[Record]) -> String {
+    // The last change was a rollout's (a step, its rollback or its abort).
+    if let Some((step, target)) = rollout_step(records) {
+        // `orders:live`: the abort names the alias, its function, and where the rollout runs.
+        let abort = match target.split_once(':') {
+            Some((function, alias)) => format!(
+                "`lops traffic abort {alias} --fn {function} --profile {} --regions {}`",
+                step.profile, step.region
+            ),
+            None => "`lops traffic abort`".to_string(),
+        };
+        return format!(
+            "the last change was made by the rollout of {target} ({} at {}): undo would take it \
+             back one step only. {abort} returns an unfinished rollout to where it started; a \
+             finished one goes back with `lops pin` (to the alias's last known good version, \
+             `L` in the dashboard) or `lops traffic set`",
+            step.action, step.time
+        );
+    }
+    let mut text = "nothing to undo: no reversible action is recorded".to_string();
+    let safety = records
+        .iter()
+        .rev()
+        // A restore refused before its first change (not sent) replaced nothing.
+        .filter(|r| {
+            !r.result.starts_with(crate::ops::audit::CONFLICT) && !r.result.starts_with("refused")
+        })
+        .find(|r| r.action.starts_with("restore"))
+        .and_then(|r| {
+            let uri = r.before.get("safety_snapshot")?.as_str()?.to_string();
+            let overwritten = r.after.get("data_overwritten").and_then(|n| n.as_u64());
+            Some((uri, overwritten.unwrap_or(0)))
+        });
+    if let Some((uri, overwritten)) = safety {
+        // The safety snapshot holds the function, never the data a copy wrote over.
+        let data = match overwritten {
+            0 => String::new(),
+            n => format!(
+                "; the {n} S3 object(s) it wrote over are not in it: without bucket versioning \
+                 they cannot be put back"
+            ),
+        };
+        text.push_str(&format!(
+            " (a restore is not undone by undo: `lops restore {uri}` puts back the function \
+             the last restore replaced{data})"
+        ));
+    }
+    text
+}
+
+/// What undo says when the profiles and regions chosen (`chosen`: their records) hold nothing
+/// to undo: why, and where the last change of the whole log is when it lies beyond them —
+/// with the command that undoes it there, or why undo does not (a rollout's step).
+pub fn nothing_here(
+    all: &[Record],
+    chosen: &[Record],
+    profiles: &[String],
+    regions: Option<&[String]>,
+) -> String {
+    let within = format!(
+        "profile {}{}",
+        profiles.join(","),
+        regions
+            .map(|r| format!(" in {}", r.join(",")))
+            .unwrap_or_default()
+    );
+    match elsewhere(all, chosen) {
+        Some(there) => format!("{} under {within}; {there}", nothing_to_undo(chosen)),
+        // Nothing was done under them at all: what the log's last change is.
+        None if chosen.is_empty() && rollout_step(all).is_some() => format!(
+            "nothing to undo: nothing was done under {within}; elsewhere, {}",
+            nothing_to_undo(all)
+        ),
+        None if chosen.is_empty() => nothing_to_undo(all),
+        None => nothing_to_undo(chosen),
+    }
+}
+
+/// Why an undo in the scopes chosen takes nothing back: what to say, and whether it is a
+/// refusal (there is something to undo, not here or not so: exit 4) or nothing at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotUndone {
+    pub message: String,
+    pub refused: bool,
+}
+
+/// What an undo takes back in `profiles` (and `regions`, when named): the one decision both
+/// faces show. `anywhere`: the scopes were not narrowed on purpose, so the last action of the
+/// whole log is what undo means — one made beyond them is named, never passed over for an
+/// older one here. A batch reaching beyond them is refused whole.
+pub fn choose(
+    all: &[Record],
+    profiles: &[String],
+    regions: Option<&[String]>,
+    anywhere: bool,
+) -> Result<Vec<Record>, NotUndone> {
+    let chosen = in_scope(all, profiles, regions);
+    let there = elsewhere(all, &chosen);
+    if anywhere && let Some(there) = &there {
+        return Err(NotUndone {
+            message: not_here(profiles, regions, there),
+            refused: true,
+        });
+    }
+    let targets = undo_targets(&chosen);
+    if let Some(why) = partial_batch(all, &targets) {
+        return Err(NotUndone {
+            message: why,
+            refused: true,
+        });
+    }
+    if targets.is_empty() {
+        return Err(NotUndone {
+            message: nothing_here(all, &chosen, profiles, regions),
+            // Something to undo elsewhere, or a rollout's step: refused, not bad input.
+            refused: undo_refused(&chosen) || there.is_some(),
+        });
+    }
+    Ok(targets)
+}
+
+/// The records an undo may take back: those made under the profiles the session reads (the
+/// core resolves them: `--profile`, the config's `profiles`, `AWS_PROFILE`, `default`), and in
+/// the regions named, when regions were named. An undo never acts in a scope nobody chose.
+pub fn in_scope(
+    records: &[Record],
+    profiles: &[String],
+    regions: Option<&[String]>,
+) -> Vec<Record> {
+    records
+        .iter()
+        .filter(|r| profiles.iter().any(|p| p.trim() == r.profile))
+        .filter(|r| regions.is_none_or(|g| g.iter().any(|g| g.trim() == r.region)))
+        .cloned()
+        .collect()
+}
+
+/// The profiles and the regions `records` were made in, each sorted, once, comma-joined (as
+/// `--profile` and `--regions` take them).
+pub fn scopes_of(records: &[Record]) -> (String, String) {
+    let names = |of: fn(&Record) -> &str| {
+        let mut names: Vec<&str> = records.iter().map(of).collect();
+        names.sort();
+        names.dedup();
+        names.join(",")
+    };
+    (names(|r| &r.profile), names(|r| &r.region))
+}
+
+/// Said when the last reversible action of the whole log is not among those of the scopes
+/// chosen: where it is, and how to undo it there.
+pub fn elsewhere(all: &[Record], chosen: &[Record]) -> Option<String> {
+    let batch = undo_targets(all);
+    let last = batch.last()?;
+    // Part of its batch is here: [`partial_batch`] says why it is undone whole.
+    if batch.iter().any(|b| chosen.iter().any(|r| r.id == b.id)) {
+        return None;
+    }
+    // Every scope of its batch: the command undoes all of it, as one.
+    let (profiles, regions) = scopes_of(&batch);
+    Some(format!(
+        "the last reversible action is {} {} in {profiles}/{regions} at {}: undo it with `lops \
+         undo --profile {profiles} --regions {regions}`",
+        last.action, last.target, last.time
+    ))
+}
+
+/// The refusal when the last reversible action lies (wholly or in part) outside the profiles
+/// and regions chosen: `there` is what [`elsewhere`] said.
+pub fn not_here(profiles: &[String], regions: Option<&[String]>, there: &str) -> String {
+    let plural = |n: usize, one: &'static str, many: &'static str| match n {
+        1 => one,
+        _ => many,
+    };
+    format!(
+        "the last reversible action was not made within {} {}{}: {there}",
+        plural(profiles.len(), "profile", "profiles"),
+        profiles.join(","),
+        regions
+            .map(|r| format!(
+                " and {} {}",
+                plural(r.len(), "region", "regions"),
+                r.join(",")
+            ))
+            .unwrap_or_default()
+    )
+}
+
+/// Said when `targets` (what the chosen scopes would undo) are only part of their batch: the
+/// rest was made under other profiles or regions, and a batch is undone whole or not at all.
+pub fn partial_batch(all: &[Record], targets: &[Record]) -> Option<String> {
+    let batch = targets.first()?.batch.clone()?;
+    // The batch's records, and the undos that may have taken some back.
+    let related: Vec<Record> = all
+        .iter()
+        .filter(|r| r.batch.as_deref() == Some(batch.as_str()) || r.undoes.is_some())
+        .cloned()
+        .collect();
+    let whole = undo_targets(&related);
+    if whole.len() <= targets.len() {
+        return None;
+    }
+    let (profiles, regions) = scopes_of(&whole);
+    // The command names the batch's scopes; if something was done there after it, that comes
+    // first (said, so the command is not taken for this batch's undo).
+    let split = |names: String| names.split(',').map(str::to_string).collect::<Vec<_>>();
+    let there = in_scope(all, &split(profiles.clone()), Some(&split(regions.clone())));
+    let first = undo_targets(&there);
+    let later = if first.iter().any(|r| r.id == whole[0].id) {
+        String::new()
+    } else {
+        format!(
+            " (after {} {}, done there since, which that command undoes first)",
+            first.first().map_or("", |r| r.action.as_str()),
+            first.first().map_or("", |r| r.target.as_str())
+        )
+    };
+    Some(format!(
+        "the last reversible action, {} {}, was one batch over {profiles}/{regions}: a batch is \
+         undone whole — `lops undo --profile {profiles} --regions {regions}`{later}",
+        whole[0].action, whole[0].target
+    ))
+}
