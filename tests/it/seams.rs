@@ -418,11 +418,10 @@ async fn undo_takes_back_only_what_was_done_in_the_profiles_and_regions_chosen()
     for (f, region) in [(&f_west, "us-west-1"), (&f_east, "us-east-2")] {
         set_live_weight(&lops, region, f, "0.3").assert_exit(0);
     }
-    // Under another profile: nothing of its own, and where the last one is. Named on purpose
-    // (--profile) it is nothing to undo there; chosen by AWS_PROFILE, the last action made
-    // elsewhere is refused by name rather than passed over.
+    // Under another profile: nothing of its own, and where the last one is — refused (4)
+    // however the profile was chosen (--profile, or AWS_PROFILE), naming the command.
     for (run, exit) in [
-        (lops.run(&["undo", "--profile", "ro", "--yes"]), 2),
+        (lops.run(&["undo", "--profile", "ro", "--yes"]), 4),
         (
             lops.run_with_env(&["undo", "--yes"], &[("AWS_PROFILE", "ro")]),
             4,
