@@ -236,6 +236,7 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
             // Read and hashed: checked, and a problem.
             Err(BackupError::Corrupt(m)) => {
                 report.blobs_checked += 1;
+                report.bytes_checked += b.size;
                 report.problems.push(format!("corrupt: {m}"));
             }
             Err(e) => return Err(e),

@@ -77,6 +77,8 @@ struct Layout {
     cols: Vec<Col>,
     /// The room left for the alarm column's text, when the line has an end.
     alarm: Option<usize>,
+    /// The line's width, when known (a terminal, `COLUMNS`).
+    width: Option<usize>,
 }
 
 impl Layout {
@@ -114,7 +116,37 @@ impl Layout {
             name,
             cols,
             alarm,
+            width,
         }
+    }
+
+    /// Lines under a row, after the scope column: `parts` joined by spaces, wrapped to the
+    /// width between parts (the next lines two further in), a part longer than a line cut.
+    /// Unwrapped when the width is not known (piped).
+    fn under_row(&self, parts: &[String]) -> Vec<String> {
+        let indent = " ".repeat(self.scope + 1);
+        let Some(width) = self.width else {
+            return vec![format!("{indent}{}", parts.join(" "))];
+        };
+        let mut lines: Vec<String> = Vec::new();
+        let mut line = indent.clone();
+        for part in parts {
+            let start = line.trim_end().is_empty();
+            let room = width.saturating_sub(line.chars().count() + usize::from(!start));
+            if !start && part.chars().count() > room {
+                lines.push(std::mem::replace(&mut line, format!("{indent}  ")));
+            }
+            let start = line.trim_end().is_empty();
+            let room = width
+                .saturating_sub(line.chars().count() + usize::from(!start))
+                .max(1);
+            if !start {
+                line.push(' ');
+            }
+            line.push_str(&super::cell(part, room));
+        }
+        lines.push(line);
+        lines
     }
 
     fn has(&self, col: Col) -> bool {
@@ -271,11 +303,15 @@ pub(super) fn write_table(
                 }
             }
             if !notes.is_empty() {
-                writeln!(out, "{:<w$} {}", "", notes.join(", "), w = layout.scope)?;
+                for line in layout.under_row(&listed(notes)) {
+                    writeln!(out, "{line}")?;
+                }
             }
             for alias in &f.aliases {
-                if let Some(line) = alias_line(alias, data.metrics_of(&f.name)) {
-                    writeln!(out, "{:<w$} {line}", "", w = layout.scope)?;
+                if let Some(parts) = alias_line(alias, data.metrics_of(&f.name)) {
+                    for line in layout.under_row(&parts) {
+                        writeln!(out, "{line}")?;
+                    }
                 }
             }
         }
@@ -356,14 +392,14 @@ pub(super) fn write_table(
     Ok(())
 }
 
-/// The line under a function for an alias that splits its calls, or ran versions it is not
+/// The line under a function (in pieces that wrap) for an alias that splits its calls, or ran versions it is not
 /// set to, or drifts: each version's configured share against the share it ran over the last
 /// 15 minutes (`–` where nothing was read). An alias wholly on one version that ran only it
 /// says nothing the row does not.
 fn alias_line(
     alias: &crate::provider::AliasInfo,
     metrics: Option<&crate::provider::FunctionMetrics>,
-) -> Option<String> {
+) -> Option<Vec<String>> {
     let split = alias.split(metrics, 15);
     let routed = split.iter().filter(|v| v.configured > 0.0).count();
     let drifting = |v: &crate::provider::VersionSplit| {
@@ -394,9 +430,52 @@ fn alias_line(
             )
         })
         .collect();
-    Some(format!(
-        "alias {} (seen over 15m): {}",
-        alias.name,
-        versions.join(", ")
-    ))
+    let mut parts = vec![format!("alias {} (seen over 15m):", alias.name)];
+    parts.extend(listed(versions));
+    Some(parts)
+}
+
+/// Each but the last with its comma: the pieces of a list as [`Layout::under_row`] wraps them.
+fn listed(items: Vec<String>) -> Vec<String> {
+    let last = items.len().saturating_sub(1);
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match i == last {
+            true => v,
+            false => format!("{v},"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An alias line under a row wraps between its versions to the terminal's width, the next
+    /// lines two further in; piped, it stays one line.
+    #[test]
+    fn lines_under_a_row_wrap_to_the_width() {
+        let parts = listed(vec![
+            "v1 set 80% seen 50% (drift -30%)".to_string(),
+            "v2 set 20% seen 50% (drift +30%)".to_string(),
+        ]);
+        let mut all = vec!["alias live (seen over 15m):".to_string()];
+        all.extend(parts);
+        let narrow = Layout::new(Some(60), 9, 10);
+        let lines = narrow.under_row(&all);
+        assert_eq!(
+            lines,
+            [
+                "          alias live (seen over 15m):",
+                "            v1 set 80% seen 50% (drift -30%),",
+                "            v2 set 20% seen 50% (drift +30%)",
+            ]
+        );
+        let piped = Layout::new(None, 9, 10);
+        assert_eq!(piped.under_row(&all).len(), 1);
+        // A part longer than a line is cut to it.
+        let long = narrow.under_row(&["ALARM ".repeat(20)]);
+        assert!(long.iter().all(|l| l.chars().count() <= 60), "{long:?}");
+    }
 }
