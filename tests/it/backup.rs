@@ -1450,6 +1450,33 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
     );
     // Its time was not read: unknown, not an empty string.
     assert_eq!(problems[0]["taken_at"], Value::Null, "{}", problems[0]);
+
+    // A manifest whose taken_at is no time: not passed on as one (a script sorts by it).
+    let other = snapshot_of(&ro);
+    let key = other
+        .trim_start_matches(&format!("s3://{}/", fx.bucket))
+        .to_string();
+    let mut manifest: Value =
+        serde_json::from_slice(&fx.get(&fx.bucket, &key).await.expect("manifest")).expect("json");
+    manifest["taken_at"] = Value::from("yesterday-ish");
+    fx.put(&key, serde_json::to_vec(&manifest).expect("json"))
+        .await;
+    let listed = fx.list(&lops, HOME);
+    let entry = listed
+        .json()
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|s| s["snapshot"] == other.as_str())
+        .cloned()
+        .expect("listed");
+    assert_eq!(entry["taken_at"], Value::Null, "{entry}");
+    assert!(
+        entry["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("is not a time")),
+        "{entry}"
+    );
 }
 
 fn hex(bytes: &[u8]) -> String {
