@@ -101,8 +101,19 @@ pub async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<Exit, F
     if let Some(p) = &found.profile {
         global.profiles = vec![p.clone()];
     }
-    // The tier of the service's own profile decides (checked again in the ops layer).
-    early_check(&global, kind)?;
+    // The tier of the service's own profile decides (checked again in the ops layer), named as
+    // the ops layer and the dashboard name it.
+    let (settings, _) = crate::session::settings(&global.flags())?;
+    match crate::session::profiles(&settings).as_slice() {
+        [profile] => crate::ops::authorize(
+            crate::session::access(&settings, profile).tier,
+            kind.needs(),
+            &crate::ops::service_subject(kind, &found.name, profile),
+        )
+        .map_err(Failure::from)?,
+        // Several: the one whose scope holds the zone is known once connected.
+        _ => early_check(&global, kind)?,
+    }
     let ctx = Session::connect(&global.flags()).await?;
     let home = service::home_for(ctx.regions.iter().map(|r| r.scope()), &found, &change)
         .map_err(Failure::from)?;

@@ -111,6 +111,14 @@ impl Kind {
     }
 }
 
+/// How a refusal names a service change: `service drain of checkout (Route 53, profile ro)`.
+pub fn service_subject(kind: Kind, service: &str, profile: &str) -> String {
+    format!(
+        "{} of {service} (Route 53, profile {profile})",
+        kind.title()
+    )
+}
+
 /// What the user must answer before a change runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirmation {

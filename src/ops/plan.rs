@@ -214,11 +214,15 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
     audit: Option<&AuditLog>,
 ) -> Result<Plan, OpsError> {
     let scope = source.scope();
-    authorize(
-        scope.access.tier,
-        request.needs(),
-        &format!("{} in {scope}", request.kind().title()),
-    )?;
+    // A Route 53 change is named by its service and profile (its record set is no region's),
+    // as the dashboard's services view names it.
+    let what = match &request {
+        Request::Service { service, .. } => {
+            super::service_subject(request.kind(), &service.name, &scope.profile)
+        }
+        _ => format!("{} in {scope}", request.kind().title()),
+    };
+    authorize(scope.access.tier, request.needs(), &what)?;
     request.validate()?;
     let scope = scope.clone();
     let action = request.name();

@@ -330,11 +330,7 @@ fn authorized(state: &mut State, service: usize, kind: crate::ops::Kind) -> bool
     match authorize(
         scope.access.tier,
         kind.needs(),
-        &format!(
-            "{} of {name} (Route 53, profile {})",
-            kind.title(),
-            scope.profile
-        ),
+        &crate::ops::service_subject(kind, name, &scope.profile),
     ) {
         Ok(()) => true,
         Err(e) => {

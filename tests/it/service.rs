@@ -699,6 +699,13 @@ async fn read_and_invoke_tiers_refuse_and_bad_input_is_explained() {
             "{mode}: {}",
             run.stderr
         );
+        // Named as the dashboard's services view names it.
+        assert!(
+            run.stderr
+                .contains("service drain of checkout (Route 53, profile default)"),
+            "{mode}: {}",
+            run.stderr
+        );
     }
     // A profile's mode in the config refuses the same way.
     let read_only = svc.config(&lops, "mode = \"read\"");
