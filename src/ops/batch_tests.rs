@@ -312,3 +312,25 @@ fn a_target_refused_at_the_write_is_not_sent_not_failed() {
         "changed 1 of 2; not sent: rule r in default/eu-west-1: changed since the preview"
     );
 }
+
+/// A rollout's step made under another profile is the last change: a bare undo here refuses
+/// (naming the rollout's abort), never reverting an older change of this profile instead.
+#[test]
+fn a_rollout_step_elsewhere_is_not_passed_over_for_an_older_change_here() {
+    let mut here = record("here", None, None);
+    here.profile = "dev".into();
+    let mut step = record("step", Some("rollout:orders-api:live"), None);
+    step.profile = "prod".into();
+    step.action = "traffic.set".into();
+    let all = vec![here, step];
+    let refused = choose(&all, &["dev".to_string()], None, true).expect_err("refused");
+    assert!(refused.refused, "{refused:?}");
+    assert!(refused.message.contains("traffic abort"), "{refused:?}");
+    // Named on purpose (--profile dev): its own last change is what undo means.
+    let ids: Vec<String> = choose(&all, &["dev".to_string()], None, false)
+        .expect("dev's own")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["here"]);
+}

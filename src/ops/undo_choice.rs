@@ -112,6 +112,17 @@ pub fn choose(
     anywhere: bool,
 ) -> Result<Vec<Record>, NotUndone> {
     let chosen = in_scope(all, profiles, regions);
+    // The last change anywhere a rollout's step made beyond the scopes: not passed over for an
+    // older one here either (undo refuses a step wherever it is; its abort is named).
+    if anywhere
+        && let Some((step, _)) = rollout_step(all)
+        && !chosen.iter().any(|r| r.id == step.id)
+    {
+        return Err(NotUndone {
+            message: not_here(profiles, regions, &nothing_to_undo(all)),
+            refused: true,
+        });
+    }
     let there = elsewhere(all, &chosen);
     if anywhere && let Some(there) = &there {
         return Err(NotUndone {
