@@ -87,6 +87,13 @@ pub fn settings(flags: &Flags) -> Result<(Settings, Vec<String>), Failure> {
         }
         settings.profiles = profiles;
     }
+    // Also split around the subcommand (`lops --read-only status --mode change`), where clap
+    // does not see the two together.
+    if flags.read_only && flags.mode.is_some() {
+        return Err(Failure::usage(
+            "--read-only and --mode say two things: give one of them",
+        ));
+    }
     if flags.read_only {
         settings.tier = Tier::Read;
         settings.tier_from_cli = true;

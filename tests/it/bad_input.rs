@@ -588,4 +588,8 @@ fn read_only_and_mode_together_are_refused() {
         "{}",
         run.stderr
     );
+    // Split around the subcommand, where clap does not see them together.
+    let run = Lops::new("http://127.0.0.1:9").run(&["--read-only", "status", "--mode", "change"]);
+    run.assert_exit(2);
+    assert!(run.stderr.contains("give one of them"), "{}", run.stderr);
 }

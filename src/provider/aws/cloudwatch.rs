@@ -302,16 +302,19 @@ impl Clients {
                         ),
                 )
                 .send()
-                .await
-                .map_err(|e| classify(e, budget.as_secs_f64()));
-            // What CloudWatch answered is what it bills, and a request that timed out was
-            // delivered (likely worked on, billed); one refused, throttled or never delivered
-            // (an outage) costs nothing, and the meter says so.
-            if matches!(out, Ok(_) | Err(ProviderError::Timeout(_))) {
+                .await;
+            // What CloudWatch answered is what it bills, and a request whose answer timed out
+            // was most likely delivered (a connection that failed or timed out is a dispatch
+            // failure: never sent); one refused, throttled or never delivered (an outage)
+            // costs nothing, and the meter says so.
+            if matches!(
+                out,
+                Ok(_) | Err(aws_sdk_cloudwatch::error::SdkError::TimeoutError(_))
+            ) {
                 self.metrics_requested
                     .fetch_add(queries.len() as u64, std::sync::atomic::Ordering::Relaxed);
             }
-            let out = out?;
+            let out = out.map_err(|e| classify(e, budget.as_secs_f64()))?;
             for result in out.metric_data_results.unwrap_or_default() {
                 let Some(&i) = result.id.as_deref().and_then(|id| index.get(id)) else {
                     continue;
