@@ -173,12 +173,10 @@ pub async fn prepare_restore(
     let store = open_snapshot(region, &request.snapshot).await?;
     let (manifest, verified) = verify(&store, &request.snapshot).await?;
     // Without its data (`--no-data`) a restore does not need the data copies whole.
-    let blocking: Vec<&String> = verified
-        .problems
-        .iter()
-        .filter(|p| {
-            !(request.skip_data && !request.whole_snapshot && verified.data_problems.contains(p))
-        })
+    let data_optional = request.skip_data && !request.whole_snapshot;
+    let blocking: Vec<String> = (verified.problems.iter())
+        .filter(|p| !(data_optional && verified.data_problems.contains(p)))
+        .cloned()
         .collect();
     if !blocking.is_empty() {
         let data_only = blocking.len() == verified.data_problems.len()
@@ -186,11 +184,7 @@ pub async fn prepare_restore(
         return Err(BackupError::Corrupt(format!(
             "{} failed verification, so nothing was restored:\n  {}{}{}",
             request.snapshot,
-            blocking
-                .iter()
-                .map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join("\n  "),
+            blocking.join("\n  "),
             match data_only && !request.whole_snapshot {
                 true => "\nOnly its S3 data copy is damaged: `--no-data` restores the function.",
                 false => "",
