@@ -377,7 +377,9 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
             region: REGION.into(),
             service: Some("events".into()),
             operation: Some("ListTargetsByRule".into()),
-            fault: crate::support::proxy::Fault::Delay(std::time::Duration::from_secs(3)),
+            // Room for the target added below to land first, also when moto is busy with the
+            // rest of the suite (3 s was not always), within lops's default 10 s per call.
+            fault: crate::support::proxy::Fault::Delay(std::time::Duration::from_secs(6)),
             remaining: Some(1),
         },
     );
