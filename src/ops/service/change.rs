@@ -311,19 +311,16 @@ pub async fn plan<S: RegionActions>(
     })
 }
 
-/// The guard, one rule for the preview and the write: some region must still take traffic
-/// with a health check that says healthy (or none: Route 53 then counts it healthy). All
-/// weights 0 would spread traffic evenly over every member, drained ones included; an
-/// unhealthy primary sends it all to the secondary, the drained region. Only a change that
-/// takes traffic from somewhere is refused — a restore or an undo that gives it back never is.
-/// Returns whether the change goes past it (`force`), which makes its confirmation typed.
+/// Whether a member is set to take traffic: weighted above 0, or the primary.
+fn takes_traffic(m: &Member) -> bool {
+    m.record.weight.unwrap_or(0) > 0 || m.record.failover.as_deref() == Some("PRIMARY")
+}
+
 /// Whether some member takes traffic and is healthy (or has no health check).
 fn serves(view: &ServiceView) -> bool {
     view.members
         .iter()
-        .filter(|m| {
-            m.record.weight.unwrap_or(0) > 0 || m.record.failover.as_deref() == Some("PRIMARY")
-        })
+        .filter(|m| takes_traffic(m))
         .any(|m| m.record.health_check.is_none() || m.health == Health::Healthy)
 }
 
@@ -334,21 +331,22 @@ fn dark(view: &ServiceView) -> bool {
     !view
         .members
         .iter()
-        .filter(|m| {
-            m.record.weight.unwrap_or(0) > 0 || m.record.failover.as_deref() == Some("PRIMARY")
-        })
+        .filter(|m| takes_traffic(m))
         .any(|m| m.record.health_check.is_none() || !matches!(m.health, Health::Unhealthy(_)))
 }
 
+/// The guard, one rule for the preview and the write: some region must still take traffic
+/// with a health check that says healthy (or none: Route 53 then counts it healthy). All
+/// weights 0 would spread traffic evenly over every member, drained ones included; an
+/// unhealthy primary sends it all to the secondary, the drained region. Only a change that
+/// takes traffic from somewhere is refused — a restore or an undo that gives it back never is.
+/// Returns whether the change goes past it (`force`), which makes its confirmation typed.
 fn guard(
     after: &ServiceView,
     expected: &[DnsRecord],
     records: &[DnsRecord],
     force: bool,
 ) -> Result<bool, OpsError> {
-    let takes_traffic = |m: &&Member| {
-        m.record.weight.unwrap_or(0) > 0 || m.record.failover.as_deref() == Some("PRIMARY")
-    };
     let serving = serves(after);
     let takes_away = expected.iter().zip(records).any(|(was, will)| {
         will.weight.unwrap_or(0) < was.weight.unwrap_or(0)
@@ -362,7 +360,7 @@ fn guard(
     let why = after
         .members
         .iter()
-        .filter(takes_traffic)
+        .filter(|m| takes_traffic(m))
         .map(|m| {
             format!(
                 "{} {}",
