@@ -757,15 +757,18 @@ async fn invoke_shows_the_response_and_guards_against_duplicates() {
     let fresh = r#"{"order": 43}"#;
     act(&lops, region, &["invoke", &f, "--payload", fresh, "--yes"]).assert_exit(0);
     let both = format!("{region},{other}");
-    let partly = lops.run(&[
-        "invoke",
-        &f,
-        "--payload",
-        fresh,
-        "--yes",
-        "--regions",
-        &both,
-    ]);
+    let in_both = || {
+        lops.run(&[
+            "invoke",
+            &f,
+            "--payload",
+            fresh,
+            "--yes",
+            "--regions",
+            &both,
+        ])
+    };
+    let partly = in_both();
     partly.assert_exit(3);
     assert!(
         partly.stderr.contains("left out (pass --allow-duplicate"),
@@ -778,15 +781,7 @@ async fn invoke_shows_the_response_and_guards_against_duplicates() {
         .count();
     assert_eq!(invoked_other, 2);
     // Repeated in every region: refused, naming each region it held back.
-    let all = lops.run(&[
-        "invoke",
-        &f,
-        "--payload",
-        fresh,
-        "--yes",
-        "--regions",
-        &both,
-    ]);
+    let all = in_both();
     all.assert_exit(4);
     assert!(
         all.stderr.contains(&format!("in {region} at"))
