@@ -365,7 +365,14 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
             }
             Ok(p)
         }
-        Request::Undo { record } => super::undo::undo_plan(source, plan, record, audit).await,
+        Request::Undo { record } => {
+            let mut p = super::undo::undo_plan(source, plan, record, audit).await?;
+            // A Route 53 change's undo moves the region its change moved: recorded there.
+            if super::undo::reached_anywhere(record) {
+                p.scope.region = record.region.clone();
+            }
+            Ok(p)
+        }
     }
 }
 

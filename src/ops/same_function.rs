@@ -256,7 +256,9 @@ pub(super) async fn other_profiles<S: RegionActions>(
         let Item::Ready { source, plan } = item else {
             continue;
         };
-        if plan.action.starts_with("service.") || plan.change == super::Change::Nothing {
+        // A Route 53 change, or its undo.
+        let dns = matches!(plan.change, super::Change::Dns { .. });
+        if dns || plan.change == super::Change::Nothing {
             continue;
         }
         let target = plan.target.clone();

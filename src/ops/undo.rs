@@ -340,7 +340,7 @@ pub const ROLLOUT_BATCH: &str = "rollout:";
 mod choice;
 pub use choice::{
     NotUndone, choose, elsewhere, in_scope, not_here, nothing_here, nothing_to_undo, partial_batch,
-    scopes_of, undo_refused,
+    reachable_from, reachable_regions, reached_anywhere, scopes_of, undo_refused,
 };
 
 /// Whether `r` is a change undo could take back: made (or maybe made: no answer came), not

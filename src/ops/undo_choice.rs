@@ -3,6 +3,33 @@
 
 use super::*;
 
+/// A change of a Route 53 record set: global, so reached (and taken back) through any scope of
+/// its profile; its record names the region it moved, not the one it was reached from.
+pub fn reached_anywhere(record: &Record) -> bool {
+    record.action.starts_with("service.")
+}
+
+/// Whether `scope` can take `record` back: where it was made, or, for a Route 53 change, from
+/// any region of its profile.
+pub fn reachable_from(record: &Record, scope: &crate::provider::Scope) -> bool {
+    record.profile == scope.profile && (record.region == scope.region || reached_anywhere(record))
+}
+
+/// The regions an undo over `scopes` reaches: theirs, and those Route 53 changes made under
+/// their profiles name (as `lops undo --regions` would name them).
+pub fn reachable_regions(records: &[Record], scopes: &[&crate::provider::Scope]) -> Vec<String> {
+    let mut regions: Vec<String> = scopes.iter().map(|s| s.region.clone()).collect();
+    regions.extend(
+        records
+            .iter()
+            .filter(|r| reached_anywhere(r) && scopes.iter().any(|s| reachable_from(r, s)))
+            .map(|r| r.region.clone()),
+    );
+    regions.sort();
+    regions.dedup();
+    regions
+}
+
 /// The last change a rollout made, when the last undoable change is one (its target).
 fn rollout_step(records: &[Record]) -> Option<(&Record, &str)> {
     let step = last_reversible(records)?;

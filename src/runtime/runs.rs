@@ -146,7 +146,10 @@ pub(super) async fn undo_batch<S: Source>(
         names.dedup();
         names
     };
-    let (profiles, regions) = (names(|s| &s.profile), names(|s| &s.region));
+    let profiles = names(|s| &s.profile);
+    let scopes: Vec<&crate::provider::Scope> = sources.iter().map(|s| s.scope()).collect();
+    // A Route 53 change is reached from any region of its profile.
+    let regions = crate::ops::undo::reachable_regions(&records, &scopes);
     // The last action anywhere is what `u` means (as a bare `lops undo`); the same decision
     // as the CLI's, in the core.
     let targets =
@@ -155,8 +158,14 @@ pub(super) async fn undo_batch<S: Source>(
     let targets = records
         .into_iter()
         .map(|record| {
-            let at = sources.iter().position(|s| {
-                s.scope().region == record.region && s.scope().profile == record.profile
+            // Where it was made, else (a Route 53 change) any scope of its profile.
+            let exact = scopes
+                .iter()
+                .position(|s| s.region == record.region && s.profile == record.profile);
+            let at = exact.or_else(|| {
+                scopes
+                    .iter()
+                    .position(|s| crate::ops::undo::reachable_from(&record, s))
             });
             match at {
                 Some(i) => batch::Target::Ask(

@@ -934,6 +934,26 @@ async fn the_dashboard_reaches_a_service_through_its_own_profile() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].profile, "svc");
     tui::press(&keys, KeyCode::Enter);
+    // `u` takes it back through the same scope, although the record names ap-southeast-2 (the
+    // region drained), which this dashboard reads nothing of: Route 53 is reached from any.
+    tui::press(&keys, KeyCode::Char('u'));
+    let preview = screen.wait_for(20, "y confirms · esc or n cancels").await;
+    assert!(
+        preview.contains("undo checkout (Route 53, profile svc)"),
+        "{preview}"
+    );
+    assert!(preview.contains("ap-southeast-2 0 → 50"), "{preview}");
+    tui::press(&keys, KeyCode::Char('y'));
+    screen.wait_for(30, "done: changed 1 of 1").await;
+    assert_eq!(weight(&svc.weights().await, "red"), 50);
+    let (records, _) = audit.read().expect("audit");
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[1].undoes.as_deref(), Some(records[0].id.as_str()));
+    assert_eq!(
+        (records[1].profile.as_str(), records[1].region.as_str()),
+        ("svc", "ap-southeast-2")
+    );
+    tui::press(&keys, KeyCode::Enter);
     tui::press(&keys, KeyCode::Char('1'));
     let fleet = screen.wait_for(10, "functions").await;
     assert!(
