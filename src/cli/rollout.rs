@@ -7,8 +7,8 @@ use super::common::{ActFlags, RolloutArgs, audit_log, early_check};
 use crate::exit::{Exit, Failure};
 use crate::ops::Kind;
 use crate::ops::rollout::{self, Guard, Rollout, RolloutStore, Status};
+use crate::provider::RegionSource;
 use crate::provider::aws::AwsRegion;
-use crate::provider::{RegionActions, RegionSource};
 use crate::session::Session;
 
 fn store() -> Result<RolloutStore, Failure> {
@@ -247,24 +247,7 @@ pub async fn resume(
         ))
         .into());
     }
-    let routing = source
-        .alias(function, alias)
-        .await
-        .map(|a| rollout::Routing::of(&a))
-        .map_err(crate::ops::OpsError::from)?;
-    let now = routing.describe();
-    let what = if abort {
-        format!(
-            "abort the rollout of {} @ {} ({}, {}): now {now} → {} (the weights it started from)",
-            r.target(),
-            r.scope_label(),
-            r.progress(),
-            r.standing().as_str(),
-            r.start_weights()
-        )
-    } else {
-        r.resume_preview(&routing)
-    };
+    let what = r.act_preview(source, abort).await?;
     err!("{what}");
     if flags.dry_run {
         return dry_run(&r, &what, flags.json);

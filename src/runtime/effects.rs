@@ -103,49 +103,7 @@ impl<S: Source> Executor<S> {
             return;
         };
         let scopes: Vec<_> = self.sources.iter().map(|s| s.scope().clone()).collect();
-        let tx = self.tx.clone();
-        // Read again every few seconds: a rollout another lops (or the CLI) starts, halts or
-        // finishes after this dashboard started is offered to `A` and `U` as the CLI offers it.
-        tokio::spawn(async move {
-            loop {
-                let store = store.clone();
-                let Ok(running) = tokio::task::spawn_blocking(move || store.running()).await else {
-                    return;
-                };
-                let mine = std::process::id();
-                let saved: Vec<(usize, rollout::Rollout, String)> = running
-                    .into_iter()
-                    // Those this dashboard drives are its own to show (a halted one of its
-                    // own, no longer driven, is offered like any other).
-                    .filter(|r| {
-                        r.status != rollout::Status::Running
-                            || r.owner.as_ref().is_none_or(|o| o.pid != mine)
-                    })
-                    .filter_map(|r| {
-                        let region = scopes
-                            .iter()
-                            .position(|s| s.region == r.region && s.profile == r.profile)?;
-                        let event = match (r.standing(), &r.owner, &r.status) {
-                            (_, _, rollout::Status::Halted { reason }) => {
-                                format!("halted: {reason} — resume or abort")
-                            }
-                            (rollout::Standing::Running, Some(o), _) => {
-                                format!(
-                                    "running in lops pid {} on {}: abort asks it",
-                                    o.pid, o.host
-                                )
-                            }
-                            _ => "interrupted: resume or abort".to_string(),
-                        };
-                        Some((region, r, event))
-                    })
-                    .collect();
-                if tx.send(Msg::SavedRollouts(saved)).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-            }
-        });
+        tokio::spawn(super::runs::announce_saved(store, scopes, self.tx.clone()));
     }
 
     /// Like `answer`, for a read that a newer request of the same `key` makes worthless: the
@@ -410,6 +368,19 @@ impl<S: Source> Executor<S> {
                 });
             }
             Effect::StartRollout { region, rollout } => self.start_rollout(region, *rollout),
+            Effect::PreviewRollout {
+                region,
+                rollout,
+                abort,
+            } => self.answer(region, move |source| async move {
+                let result = rollout.act_preview(&*source, abort).await;
+                Msg::RolloutPreviewed {
+                    region,
+                    rollout,
+                    abort,
+                    result,
+                }
+            }),
             Effect::ResumeRollout {
                 region,
                 function,

@@ -222,3 +222,49 @@ pub(super) async fn prepare_rollout<S: Source>(
     r.production_elsewhere = elsewhere;
     Ok(r)
 }
+
+/// Rollouts saved as unfinished, read again every few seconds: a rollout another lops (or the
+/// CLI) starts, halts or finishes after this dashboard started is offered to `A` and `U` as the
+/// CLI offers it. Ends when the dashboard does.
+pub(super) async fn announce_saved(
+    store: crate::ops::rollout::RolloutStore,
+    scopes: Vec<crate::provider::Scope>,
+    tx: mpsc::Sender<Msg>,
+) {
+    use crate::ops::rollout;
+    loop {
+        let store = store.clone();
+        let Ok(running) = tokio::task::spawn_blocking(move || store.running()).await else {
+            return;
+        };
+        let mine = std::process::id();
+        let saved: Vec<(usize, rollout::Rollout, String)> = running
+            .into_iter()
+            // Those this dashboard drives are its own to show (a halted one of its
+            // own, no longer driven, is offered like any other).
+            .filter(|r| {
+                r.status != rollout::Status::Running
+                    || r.owner.as_ref().is_none_or(|o| o.pid != mine)
+            })
+            .filter_map(|r| {
+                let region = scopes
+                    .iter()
+                    .position(|s| s.region == r.region && s.profile == r.profile)?;
+                let event = match (r.standing(), &r.owner, &r.status) {
+                    (_, _, rollout::Status::Halted { reason }) => {
+                        format!("halted: {reason} — resume or abort")
+                    }
+                    (rollout::Standing::Running, Some(o), _) => {
+                        format!("running in lops pid {} on {}: abort asks it", o.pid, o.host)
+                    }
+                    _ => "interrupted: resume or abort".to_string(),
+                };
+                Some((region, r, event))
+            })
+            .collect();
+        if tx.send(Msg::SavedRollouts(saved)).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
+}

@@ -248,7 +248,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
             return;
         }
         Action::AbortRollout | Action::ResumeRollout => {
-            propose_rollout(state, region, &function, action);
+            propose_rollout(state, region, &function, action, effects);
             return;
         }
         _ => return,
@@ -306,8 +306,15 @@ fn propose_backup(state: &mut State, functions: Vec<(usize, String)>) {
     state.popup = Some(Popup::Confirm(Pending::new(state, first, proposal, lines)));
 }
 
-/// Resume or abort asks first, like every change: the preview says what the alias goes to.
-fn propose_rollout(state: &mut State, region: usize, function: &str, action: Action) {
+/// Resume or abort asks first, like every change: the ops layer reads the alias and says what
+/// it goes to (`Msg::RolloutPreviewed`), as the CLI says it.
+fn propose_rollout(
+    state: &mut State,
+    region: usize,
+    function: &str,
+    action: Action,
+    effects: &mut Vec<Effect>,
+) {
     let found = state
         .rollouts
         .iter()
@@ -321,53 +328,19 @@ fn propose_rollout(state: &mut State, region: usize, function: &str, action: Act
         )));
         return;
     };
-    let r = view.rollout;
-    // What the rollout itself last wrote (the inventory's copy may be minutes old, and a
-    // rollout run elsewhere moves the alias between its reads); a halted one says what it
-    // found instead, on a line of its own.
-    let now = format!("{} as the rollout left it", r.expected_routing().describe());
-    let halted = match &r.status {
-        crate::ops::rollout::Status::Halted { reason } => Some(format!("halted: {reason}")),
-        _ => None,
-    };
-    let (act, line) = if action == Action::AbortRollout {
-        (
-            RolloutAct::Abort,
-            format!(
-                "abort rollout {} @ {}: now {now} → {} (the weights it started from)",
-                r.target(),
-                r.scope_label(),
-                r.start_weights()
-            ),
-        )
-    } else if view.running {
+    let abort = action == Action::AbortRollout;
+    if !abort && view.running {
         state.popup = Some(Popup::Notice(format!(
             "the rollout of {} is running",
-            r.target()
+            view.rollout.target()
         )));
         return;
-    } else {
-        // The alias as the fleet last read it (else as the rollout left it): a hand change
-        // since is said before the question, as the CLI says it from its own read (the resume
-        // compares the alias again before its step either way).
-        let read = state
-            .regions
-            .get(view.region)
-            .and_then(|reg| reg.function(&r.function))
-            .and_then(|f| f.info.aliases.iter().find(|a| a.name == r.alias))
-            .map(crate::ops::rollout::Routing::of)
-            .unwrap_or_else(|| r.expected_routing());
-        (RolloutAct::Resume, r.resume_preview(&read))
-    };
-    let proposal = Proposal::Rollout(Box::new(r), act);
-    let mut lines: Vec<String> = line.lines().map(str::to_string).collect();
-    lines.extend(halted);
-    state.popup = Some(Popup::Confirm(Pending::new(
-        state,
-        view.region,
-        proposal,
-        lines,
-    )));
+    }
+    effects.push(Effect::PreviewRollout {
+        region: view.region,
+        rollout: Box::new(view.rollout),
+        abort,
+    });
 }
 
 /// The prompt of an input, naming its target and what it holds now.

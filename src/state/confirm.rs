@@ -248,6 +248,33 @@ pub fn rollout_prepared(state: &mut State, region: usize, result: Result<Rollout
     });
 }
 
+/// Resume or abort, previewed from the alias as read now: asks first, like every change.
+pub fn rollout_previewed(
+    state: &mut State,
+    region: usize,
+    rollout: Rollout,
+    abort: bool,
+    result: Result<String, OpsError>,
+) {
+    state.popup = Some(match result {
+        Err(e) => Popup::Notice(format!(
+            "{} the rollout of {}: cannot read its alias for the preview: {e}",
+            if abort { "abort" } else { "resume" },
+            rollout.target()
+        )),
+        Ok(text) => {
+            let act = if abort {
+                RolloutAct::Abort
+            } else {
+                RolloutAct::Resume
+            };
+            let lines = text.lines().map(str::to_string).collect();
+            let proposal = Proposal::Rollout(Box::new(rollout), act);
+            Popup::Confirm(Pending::new(state, region, proposal, lines))
+        }
+    });
+}
+
 /// `q`: asks first while a rollout runs (it stops with lops).
 pub fn quit(state: &mut State) {
     if let Some(run) = state.batch_run.as_ref().filter(|r| !r.done()) {

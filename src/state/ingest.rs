@@ -228,3 +228,37 @@ pub(super) fn on_metrics(
     }
     state.rebuild_rows();
 }
+
+/// The detail view's triggers read landed (the selection stays where it was, within the list).
+pub(super) fn on_triggers(
+    state: &mut State,
+    region: usize,
+    function: &str,
+    result: Result<crate::provider::Triggers, ProviderError>,
+) {
+    if let Some(pane) = state.trigger_pane.as_mut()
+        && pane.region == region
+        && pane.function == function
+    {
+        let keep = pane.selected;
+        if result.is_err() {
+            pane.failed_at = Some(state.now);
+        }
+        pane.result = Some(result.map(|t| t.triggers).map_err(|e| e.to_string()));
+        let n = pane.triggers().len();
+        pane.selected = keep.min(n.saturating_sub(1));
+    }
+}
+
+/// A region's API calls so far (all, and CloudWatch metrics requested): the footer's rates.
+pub(super) fn on_calls(state: &mut State, region: usize, total: u64, metrics: u64) {
+    let now = state.now;
+    if let Some(r) = state.regions.get_mut(region) {
+        r.metric_samples.push((now, metrics));
+        r.metric_samples
+            .retain(|(t, _)| (now - *t).num_seconds() <= super::fleet::METRIC_SAMPLE_SECS);
+        r.call_samples.push((now, total));
+        r.call_samples
+            .retain(|(t, _)| (now - *t).num_seconds() <= 60);
+    }
+}

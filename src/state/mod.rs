@@ -440,6 +440,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                         | Effect::PrepareBatch { .. }
                         | Effect::PrepareTriggerBatch { .. }
                         | Effect::PrepareRollout { .. }
+                        | Effect::PreviewRollout { .. }
                         | Effect::Undo
                 )
             });
@@ -501,6 +502,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::BatchPrepared(result) => batch::prepared(state, result),
         Msg::BatchLanded { batch, landed } => batch::landed(state, &batch, landed, &mut effects),
         Msg::RolloutPrepared { region, result } => actions::rollout_prepared(state, region, result),
+        Msg::RolloutPreviewed {
+            region,
+            rollout,
+            abort,
+            result,
+        } => confirm::rollout_previewed(state, region, *rollout, abort, result),
         Msg::SavedRollouts(saved) => {
             outcome::saved_rollouts(state, saved);
             state.clamp();
@@ -557,36 +564,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             region,
             function,
             result,
-        } => {
-            if let Some(pane) = state.trigger_pane.as_mut()
-                && pane.region == region
-                && pane.function == function
-            {
-                let keep = pane.selected;
-                if result.is_err() {
-                    pane.failed_at = Some(state.now);
-                }
-                pane.result = Some(result.map(|t| t.triggers).map_err(|e| e.to_string()));
-                let n = pane.triggers().len();
-                pane.selected = keep.min(n.saturating_sub(1));
-            }
-        }
+        } => ingest::on_triggers(state, region, &function, result),
         Msg::Service { index, result } => services::landed(state, index, result),
         Msg::Calls {
             region,
             total,
             metrics,
-        } => {
-            let now = state.now;
-            if let Some(r) = state.regions.get_mut(region) {
-                r.metric_samples.push((now, metrics));
-                r.metric_samples
-                    .retain(|(t, _)| (now - *t).num_seconds() <= fleet::METRIC_SAMPLE_SECS);
-                r.call_samples.push((now, total));
-                r.call_samples
-                    .retain(|(t, _)| (now - *t).num_seconds() <= 60);
-            }
-        }
+        } => ingest::on_calls(state, region, total, metrics),
     }
     effects.extend(state.want_effects());
     effects.extend(state.trigger_effects());

@@ -56,6 +56,13 @@ pub enum Msg {
         region: usize,
         result: Result<crate::ops::rollout::Rollout, OpsError>,
     },
+    /// The ops layer previewed resuming or aborting a rollout from its alias read now.
+    RolloutPreviewed {
+        region: usize,
+        rollout: Box<crate::ops::rollout::Rollout>,
+        abort: bool,
+        result: Result<String, OpsError>,
+    },
     /// A backup moved on or finished.
     Backup(super::actions::BackupEvent),
     /// Log events for the log pane.
@@ -140,6 +147,12 @@ pub enum Effect {
     StartRollout {
         region: usize,
         rollout: Box<crate::ops::rollout::Rollout>,
+    },
+    /// Read the alias of a rollout to resume or abort, and preview that (nothing is written).
+    PreviewRollout {
+        region: usize,
+        rollout: Box<crate::ops::rollout::Rollout>,
+        abort: bool,
     },
     ResumeRollout {
         region: usize,

@@ -562,6 +562,33 @@ async fn a_signal_stops_a_rollout_where_it_is_and_leaves_it_interrupted() {
         "{}",
         resume.stderr
     );
+    // The dashboard previews from the same read: its abort said the alias was as the rollout
+    // left it (v2 20%), an abort that looked like no change.
+    use crate::support::tui::{self, Screen};
+    use crossterm::event::KeyCode;
+    let sources = vec![std::sync::Arc::new(lops::provider::aws::AwsRegion::new(
+        tui::clients(moto::url(), region).await,
+    ))];
+    let state = tui::state(&sources);
+    let audit = lops::ops::audit::AuditLog::at(lops.home.path().join("state/lops/audit.jsonl"));
+    let screen = Screen::new(160, 30);
+    let (keys, run) = tui::start_on(&screen, sources, state, Some(audit));
+    tui::filter(&keys, &f);
+    screen.wait_for(20, "resume or abort").await;
+    for (key, said) in [
+        ('U', "resuming halts at once"),
+        ('A', "now v1 70% / v2 30% → v1 100%"),
+    ] {
+        tui::press(&keys, KeyCode::Char(key));
+        let shown = screen.wait_for(20, "y confirms").await;
+        assert!(shown.contains(said), "{key}: {shown}");
+        tui::press(&keys, KeyCode::Esc);
+        screen
+            .wait_until(10, "the preview closed", |t| !t.contains("y confirms"))
+            .await;
+    }
+    tui::press(&keys, KeyCode::Char('q'));
+    run.await.expect("join").expect("loop");
 }
 
 /// A second ctrl-c while the guard's rollback is being written does not leave the alias
@@ -716,8 +743,10 @@ async fn a_second_profile_on_the_same_account_cannot_start_a_rollout_of_the_same
     let _ = child.kill();
     let _ = child.wait();
     run.assert_exit(4);
+    // Running: resuming it would be refused, so only its abort is offered.
     assert!(
-        run.stderr.contains("under profile default"),
+        run.stderr.contains("under profile default")
+            && run.stderr.contains("abort it there, or let it finish"),
         "{}",
         run.stderr
     );

@@ -118,9 +118,14 @@ pub async fn start<S: RegionActions + GuardSignals>(
             && r.alias == alias
             && (r.account.is_none() || account.is_none() || r.account == account)
     }) {
+        // A live one is not resumed: it runs (abort it, or let it finish).
+        let what = match other.standing() {
+            Standing::Running => "abort it there, or let it finish",
+            _ => "resume or abort it there first",
+        };
         return Err(OpsError::Refused(format!(
             "a rollout of {function}:{alias} in {} is {} under profile {} ({}), on the same \
-             account: resume or abort it there first",
+             account: {what}",
             scope.region,
             other.standing().as_str(),
             other.profile,
@@ -230,6 +235,43 @@ async fn check_alarms<S: GuardSignals>(
 }
 
 impl Rollout {
+    /// The preview of resuming (or aborting) this rollout, from its alias as `source` reads it
+    /// now — the same read and words in both faces (the rollout's own record of the alias may
+    /// be minutes old: someone may have moved it since).
+    pub async fn act_preview<S: RegionActions>(
+        &self,
+        source: &S,
+        abort: bool,
+    ) -> Result<String, OpsError> {
+        let now = source
+            .alias(&self.function, &self.alias)
+            .await
+            .map(|a| Routing::of(&a))
+            .map_err(OpsError::from)?;
+        let mut text = if abort {
+            self.abort_preview(&now)
+        } else {
+            self.resume_preview(&now)
+        };
+        if let Status::Halted { reason } = &self.status {
+            text.push_str(&format!("\nhalted: {reason}"));
+        }
+        Ok(text)
+    }
+
+    /// What an abort does: the alias as it is now → the weights the rollout started from.
+    pub fn abort_preview(&self, now: &Routing) -> String {
+        format!(
+            "abort the rollout of {} @ {} ({}, {}): now {} → {} (the weights it started from)",
+            self.target(),
+            self.scope_label(),
+            self.progress(),
+            self.standing().as_str(),
+            now.describe(),
+            self.start_weights()
+        )
+    }
+
     /// What a resume does, as both faces preview it: where it goes on from, the steps left,
     /// the guard, and — when the alias is not as the rollout left it (`now`) — that it would
     /// halt at once.
