@@ -197,17 +197,22 @@ fn needs_cleaning(text: &str, lines: bool) -> bool {
 }
 
 /// Characters that reorder or break the text around them on screen (bidirectional overrides
-/// and isolates, line and paragraph separators): a line could pass for another with them.
+/// and isolates, line and paragraph separators), and invisible ones that take no column but
+/// join or split what is around them (zero-width space and joiners, word joiner, invisible
+/// operators, byte order mark): a line could pass for another with them, and a terminal and
+/// the screen lops draws would disagree on where text ends (leaving pieces on other rows).
 fn reorders(c: char) -> bool {
     matches!(
         c,
         '\u{061c}'
-            | '\u{200e}'
-            | '\u{200f}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
             | '\u{2028}'
             | '\u{2029}'
             | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
     )
 }
 
@@ -448,6 +453,10 @@ mod tests {
         assert_eq!(
             printable("a\u{202e}b\u{2066}c", true),
             "a\u{fffd}b\u{fffd}c"
+        );
+        assert_eq!(
+            printable("a\u{200d}b\u{200b}c\u{feff}", true),
+            "a\u{fffd}b\u{fffd}c\u{fffd}"
         );
         let json = serde_json::to_string(&serde_json::json!({"m": "x\u{9b}31m\u{202e}y"}))
             .unwrap_or_default();

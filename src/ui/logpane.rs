@@ -167,11 +167,8 @@ fn entry_rows(l: &crate::loglines::LogLine, theme: &Theme, width: usize) -> Vec<
     let mut parts: Vec<String> = Vec::new();
     for line in message.trim_end_matches('\n').split('\n') {
         let line = line.replace('\t', "  ");
-        let chars: Vec<char> = line.chars().collect();
-        if chars.is_empty() {
-            parts.push(String::new());
-        }
-        parts.extend(chars.chunks(room).map(|c| c.iter().collect::<String>()));
+        // By columns: a row of wide characters (CJK, emoji) is twice as wide as its count.
+        parts.extend(super::widgets::split_columns(&line, room));
     }
     let cut = parts.len() > EVENT_ROWS;
     if cut {
@@ -239,25 +236,24 @@ fn compact(l: &crate::loglines::LogLine) -> String {
     m.to_string()
 }
 
-/// `text` in rows of at most `width` characters, broken between words where it can be.
+/// `text` in rows of at most `width` columns, broken between words where it can be.
 fn wrap(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
     let mut rows = Vec::new();
     let mut row = String::new();
     for word in text.split(' ') {
-        let mut word: Vec<char> = word.chars().collect();
-        let used = row.chars().count();
-        if used > 0 && used + 1 + word.len() <= width {
+        let used = row.width();
+        if used > 0 && used + 1 + word.width() <= width {
             row.push(' ');
-            row.extend(word.iter());
+            row.push_str(word);
             continue;
         }
         if used > 0 {
             rows.push(std::mem::take(&mut row));
         }
-        while word.len() > width {
-            rows.push(word.drain(..width).collect());
-        }
-        row = word.into_iter().collect();
+        let mut pieces = super::widgets::split_columns(word, width);
+        row = pieces.pop().unwrap_or_default();
+        rows.extend(pieces);
     }
     if !row.is_empty() {
         rows.push(row);

@@ -98,7 +98,11 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 /// The first lines that fit in `room` rows of `width` columns (long lines wrap), then
 /// "… and N more" when some do not.
 fn fitted(lines: &[String], room: usize, width: usize) -> Vec<String> {
-    let rows = |l: &String| l.chars().count().max(1).div_ceil(width.max(1));
+    let rows = |l: &String| {
+        unicode_width::UnicodeWidthStr::width(l.as_str())
+            .max(1)
+            .div_ceil(width.max(1))
+    };
     if lines.iter().map(rows).sum::<usize>() <= room {
         return lines.to_vec();
     }

@@ -42,6 +42,24 @@ pub fn scope_width(state: &crate::state::State, min: usize, max: usize) -> usize
         .clamp(min, max)
 }
 
+/// `text` in pieces of at most `room` terminal columns (a wide character takes two; one that
+/// takes none stays with the character before it), none empty unless `text` is.
+pub fn split_columns(text: &str, room: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthChar;
+    let mut pieces = vec![String::new()];
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > room.max(2) && used > 0 {
+            pieces.push(String::new());
+            used = 0;
+        }
+        pieces.last_mut().expect("one piece").push(c);
+        used += w;
+    }
+    pieces
+}
+
 /// Truncates to `max` characters, marking the cut.
 pub fn fit(text: &str, max: usize, theme: &Theme) -> String {
     if text.chars().count() <= max {

@@ -857,6 +857,59 @@ async fn log_pane_waiting_for_a_log_group_says_it_whole() {
     assert!(!out.contains("live tail"), "{out}");
 }
 
+/// Wide text (CJK, emoji) wraps by the columns it takes, every character shown; invisible
+/// joiners and zero-width spaces are shown as `�`, so the screen and the terminal agree on where
+/// each row ends (pieces of one event were left on the rows of others).
+#[tokio::test]
+async fn log_pane_wraps_wide_text_by_columns_and_shows_invisible_characters() {
+    let mut state = incident().await;
+    key(&mut state, 'l');
+    let (region, function) = match &state.view {
+        lops::state::View::Logs { region, function } => (*region, function.clone()),
+        other => panic!("not in the log pane: {other:?}"),
+    };
+    let at = start() + TimeDelta::seconds(190);
+    let line = |secs: i64, id: &str, message: &str| lops::loglines::LogLine {
+        time: at + TimeDelta::seconds(secs),
+        region: "us-east-1".into(),
+        function: function.clone(),
+        stream: "s".into(),
+        message: message.into(),
+        event_id: id.into(),
+        report: None,
+        failure: None,
+    };
+    let wide = format!("WIDE {}", "日本".repeat(50));
+    let lines = vec![
+        line(1, "wide", &wide),
+        line(2, "zwj", "ZWJ a\u{200d}b \u{200b}gap\u{feff} end"),
+    ];
+    update(
+        &mut state,
+        Msg::LogLines {
+            region,
+            function,
+            end_ms: at.timestamp_millis(),
+            result: Ok(lines),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    // 100 wide characters: 200 columns over the pane's rows, none cut at its border.
+    assert_eq!(out.matches('日').count(), 50, "{out}");
+    assert_eq!(out.matches('本').count(), 50, "{out}");
+    assert!(
+        out.contains("ZWJ a\u{fffd}b \u{fffd}gap\u{fffd} end"),
+        "{out}"
+    );
+    // The pane's border closes every row the wide line takes (the text spans the cell after
+    // each wide character: 80 cells a row, the last the border).
+    let rows: Vec<&str> = out.lines().filter(|r| r.contains('日')).collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    for row in rows {
+        assert!(row.ends_with('│'), "{row:?}");
+    }
+}
+
 /// The pane cleans what functions log as `lops logs` does: escape sequences removed (no
 /// leftovers of them), each line of a traceback on its own row, the newest at the bottom; a
 /// filter while scrolled back shows its matches, not an empty pane.
