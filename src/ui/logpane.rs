@@ -95,7 +95,7 @@ pub fn render(
         // Whole, over as many lines as it takes: the missing permission is at its end.
         let text = format!("read failed (retrying): {e}");
         let width = usize::from(area.width.saturating_sub(2)).max(1);
-        for row in wrap(&text, width)
+        for row in super::widgets::wrap_words(&text, width)
             .into_iter()
             .take(height.saturating_sub(1).max(1))
         {
@@ -105,7 +105,7 @@ pub fn render(
     if let Some(w) = pane.waiting.as_ref().filter(|_| pane.error.is_none()) {
         // Whole: when it looks again is at its end.
         let width = usize::from(area.width.saturating_sub(2)).max(1);
-        for row in wrap(w, width) {
+        for row in super::widgets::wrap_words(w, width) {
             lines.push(Line::styled(row, theme.dim()));
         }
     }
@@ -234,29 +234,4 @@ fn compact(l: &crate::loglines::LogLine) -> String {
         return format!("END {}", short_id(m));
     }
     m.to_string()
-}
-
-/// `text` in rows of at most `width` columns, broken between words where it can be.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    use unicode_width::UnicodeWidthStr;
-    let mut rows = Vec::new();
-    let mut row = String::new();
-    for word in text.split(' ') {
-        let used = row.width();
-        if used > 0 && used + 1 + word.width() <= width {
-            row.push(' ');
-            row.push_str(word);
-            continue;
-        }
-        if used > 0 {
-            rows.push(std::mem::take(&mut row));
-        }
-        let mut pieces = super::widgets::split_columns(word, width);
-        row = pieces.pop().unwrap_or_default();
-        rows.extend(pieces);
-    }
-    if !row.is_empty() {
-        rows.push(row);
-    }
-    rows
 }

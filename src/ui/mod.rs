@@ -356,20 +356,49 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let spans = footer::regions(state, theme, usize::from(area.width));
     // A typed value that was refused: why, on a line of its own above the prompt, where the
-    // prompt's length cannot push it off a narrow screen.
+    // prompt's length cannot push it off a narrow screen. Its remedy is at its end: a longer
+    // one takes the rows above too (up to four, over the table's last rows).
+    let width = usize::from(area.width).max(1);
     let refused = state
         .input
         .as_ref()
         .and(state.input_error.as_ref())
-        .map(|e| {
-            // Cut between words and marked, never mid-number.
-            let spans = vec![Span::styled(format!(" ! {e}"), theme.bad())];
-            Line::from(cut_at_words(spans, usize::from(area.width), theme))
-        });
-    frame.render_widget(
-        Paragraph::new(refused.unwrap_or_else(|| Line::from(spans))),
-        regions_line,
-    );
+        .map(|e| widgets::wrap_words(&format!(" ! {e}"), width));
+    let Some(mut rows) = refused else {
+        frame.render_widget(Paragraph::new(Line::from(spans)), regions_line);
+        return render_keys_line(state, theme, frame, keys_line);
+    };
+    let fits = usize::from(regions_line.y).min(3) + 1;
+    if rows.len() > fits {
+        // Cut between words and marked, never mid-number.
+        rows.truncate(fits);
+        let last = rows.pop().unwrap_or_default();
+        let mark = if theme.ascii { "~" } else { "…" };
+        let cut = cut_at_words(
+            vec![Span::raw(format!("{last} {mark}"))],
+            width.saturating_sub(1),
+            theme,
+        );
+        rows.push(Line::from(cut).to_string());
+    }
+    let above = u16::try_from(rows.len() - 1).unwrap_or(0);
+    let rect = Rect {
+        y: regions_line.y - above,
+        height: above + 1,
+        ..regions_line
+    };
+    let lines: Vec<Line> = rows
+        .into_iter()
+        .map(|r| Line::styled(r, theme.bad()))
+        .collect();
+    frame.render_widget(ratatui::widgets::Clear, rect);
+    frame.render_widget(Paragraph::new(lines), rect);
+    render_keys_line(state, theme, frame, keys_line);
+}
+
+/// The footer's last line: what is being typed, or the keys of this view and the API meter.
+fn render_keys_line(state: &State, theme: &Theme, frame: &mut Frame, keys_line: Rect) {
+    let area = keys_line;
 
     let line = match &state.input {
         Some(Input::Filter(text)) => Line::from(vec![

@@ -60,6 +60,31 @@ pub fn split_columns(text: &str, room: usize) -> Vec<String> {
     pieces
 }
 
+/// `text` in rows of at most `width` columns, broken between words where it can be.
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    for word in text.split(' ') {
+        let used = row.width();
+        if used > 0 && used + 1 + word.width() <= width {
+            row.push(' ');
+            row.push_str(word);
+            continue;
+        }
+        if used > 0 {
+            rows.push(std::mem::take(&mut row));
+        }
+        let mut pieces = split_columns(word, width);
+        row = pieces.pop().unwrap_or_default();
+        rows.extend(pieces);
+    }
+    if !row.is_empty() {
+        rows.push(row);
+    }
+    rows
+}
+
 /// Truncates to `max` characters, marking the cut.
 pub fn fit(text: &str, max: usize, theme: &Theme) -> String {
     if text.chars().count() <= max {

@@ -857,6 +857,44 @@ async fn log_pane_waiting_for_a_log_group_says_it_whole() {
     assert!(!out.contains("live tail"), "{out}");
 }
 
+/// A refused typed value says why whole at 80 columns: its remedy is at its end (it was cut
+/// there), over the rows above the prompt, the prompt kept.
+#[tokio::test]
+async fn a_long_input_refusal_keeps_its_remedy_at_80_columns() {
+    let mut state = incident().await;
+    // The first row with an alias whose second version a weight can go to.
+    for _ in 0..30 {
+        key(&mut state, 't');
+        if matches!(state.input, Some(lops::state::Input::Weight(_))) {
+            break;
+        }
+        update(
+            &mut state,
+            Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+        );
+        key(&mut state, 'j');
+    }
+    assert!(
+        matches!(state.input, Some(lops::state::Input::Weight(_))),
+        "{:?}",
+        state.popup
+    );
+    key(&mut state, '1');
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let error = state.input_error.clone().unwrap_or_default();
+    assert!(error.len() > 80, "{error}");
+    let out = screen(&mut state, &MONO, 80, 24);
+    let rows: Vec<&str> = out.lines().collect();
+    let joined = rows[rows.len() - 3..rows.len() - 1].join(" ");
+    let joined = joined.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(joined.contains("! weight 1 is out of range"), "{out}");
+    assert!(joined.ends_with("for 1 percent, 0.01 or 1%"), "{out}");
+    assert!(rows[rows.len() - 1].contains("weight of v"), "{out}");
+}
+
 /// Wide text (CJK, emoji) wraps by the columns it takes, every character shown; invisible
 /// joiners and zero-width spaces are shown as `�`, so the screen and the terminal agree on where
 /// each row ends (pieces of one event were left on the rows of others).
