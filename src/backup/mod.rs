@@ -102,13 +102,17 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
         let uri = store.uri(&o.rel).to_string();
         let (taken_at, size, problem) = match store.get(&store.root.child(&o.rel)).await {
             Ok(bytes) => match Manifest::from_json(&bytes) {
-                // A time that is none is not passed on as one (scripts sort by it).
-                Ok(m) if chrono::DateTime::parse_from_rfc3339(&m.taken_at).is_err() => (
-                    None,
-                    Some(m.total_size()),
-                    Some(format!("its taken_at '{}' is not a time", m.taken_at)),
-                ),
-                Ok(m) => (Some(m.taken_at.clone()), Some(m.total_size()), None),
+                Ok(m) => {
+                    // A time that is none is not passed on as one (scripts sort by it).
+                    let time = chrono::DateTime::parse_from_rfc3339(&m.taken_at).is_ok();
+                    // What restore and prune refuse it for is said here too (one list).
+                    let problems = m.problems(&o.rel);
+                    (
+                        time.then(|| m.taken_at.clone()),
+                        Some(m.total_size()),
+                        (!problems.is_empty()).then(|| problems.join("; ")),
+                    )
+                }
                 Err(e) => (None, None, Some(e)),
             },
             Err(e) => (None, None, Some(e.to_string())),

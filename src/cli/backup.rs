@@ -168,13 +168,13 @@ pub(super) fn region_of(snapshot: &S3Uri) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Names each snapshot whose manifest could not be read (it cannot be restored) and what to do:
-/// exit 3 when others were listed, 1 when none could be read.
+/// Names each snapshot whose manifest could not be read or is not valid (restore and prune
+/// refuse it) and what to do: exit 3 when others were listed, 1 when none could be.
 fn say_unreadable(store: &crate::backup::Store, all: &[crate::backup::Listed]) -> Exit {
     let unreadable: Vec<_> = all.iter().filter(|s| s.problem.is_some()).collect();
     for s in &unreadable {
         err!(
-            "lops: snapshot {} could not be read ({}), so it cannot be restored: {}",
+            "lops: snapshot {} cannot be restored ({}): {}",
             s.snapshot,
             s.problem.as_deref().unwrap_or_default(),
             crate::backup::remedy(store, &s.region, &s.function)

@@ -1430,7 +1430,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
     assert!(
         listed
             .stderr
-            .contains(&format!("snapshot {snapshot} could not be read"))
+            .contains(&format!("snapshot {snapshot} cannot be restored ("))
             && listed.stderr.contains("lops backup list --to"),
         "{}",
         listed.stderr
@@ -1476,6 +1476,38 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
             .as_str()
             .is_some_and(|p| p.contains("is not a time")),
         "{entry}"
+    );
+
+    // One naming another function than the one it lies under: restore and prune refuse it,
+    // and the list says so (it listed it clean).
+    manifest["taken_at"] = Value::from("2026-11-25T10:00:00Z");
+    manifest["function"] = Value::from("someone-else");
+    fx.put(&key, serde_json::to_vec(&manifest).expect("json"))
+        .await;
+    let listed = fx.list(&lops, HOME);
+    // Both listed cannot be restored: nothing usable is listed (exit 1).
+    listed.assert_exit(1);
+    let entry = listed
+        .json()
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|s| s["snapshot"] == other.as_str())
+        .cloned()
+        .expect("listed");
+    assert_eq!(entry["taken_at"], "2026-11-25T10:00:00Z", "{entry}");
+    assert!(
+        entry["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("it names function someone-else but lies under")),
+        "{entry}"
+    );
+    assert!(
+        listed
+            .stderr
+            .contains(&format!("snapshot {other} cannot be restored (")),
+        "{}",
+        listed.stderr
     );
 }
 
