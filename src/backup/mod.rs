@@ -203,7 +203,7 @@ pub struct Verified {
     /// Each missing or corrupt object, named.
     pub problems: Vec<String>,
     /// Which of `problems` are of the S3 data copies (a restore without the data can go on).
-    #[serde(skip)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub data_problems: Vec<String>,
     /// With problems: what to do instead of restoring this snapshot.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -256,7 +256,18 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
         let root = S3Uri::parse(&copy.copy).map_err(BackupError::Corrupt)?;
         for o in &copy.objects {
             let key = root.exact_child(&o.key);
-            match data::head(store, &root.bucket, &key).await? {
+            // A data copy that cannot be read (denied, throttled) is a problem of the data
+            // copy, named, not the end of the check: a restore without the data can go on.
+            let found = match data::head(store, &root.bucket, &key).await {
+                Ok(found) => found,
+                Err(e) => {
+                    report
+                        .data_problems
+                        .push(format!("not read: s3://{}/{key} ({e})", root.bucket));
+                    continue;
+                }
+            };
+            match found {
                 None => report
                     .data_problems
                     .push(format!("missing: s3://{}/{key}", root.bucket)),

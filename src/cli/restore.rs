@@ -90,6 +90,8 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
             "notes": preview.difference.notes,
             "not_in_snapshot": preview.difference.outside,
             "data_overwrites": preview.overwrites(),
+            // Only with --no-data: the damaged data copy it goes on without.
+            "data_problems": preview.verified.data_problems,
             "dry_run": args.flags.dry_run,
             "result": outcome,
         })

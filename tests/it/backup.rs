@@ -965,6 +965,37 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
         "{}",
         drill.stderr
     );
+    // The data copy not readable at all (denied): verify names each object it could not read
+    // and fails; a restore without the data goes on, its JSON naming what it goes on without
+    // (a denial ended the whole check, and the restore with it).
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: HOME.into(),
+        service: Some("s3".into()),
+        // The data copies' objects only (S3 is named by method and path here).
+        operation: Some(format!("HEAD /{}/lops/data/*", fx.bucket)),
+        fault: Fault::Status(403),
+        remaining: None,
+    });
+    let denied = fx.lops(&proxy.url);
+    let verify = denied.run(&["backup", "verify", &snapshot]);
+    verify.assert_exit(1);
+    assert!(
+        verify.stderr.contains("lops: not read: s3://"),
+        "{}",
+        verify.stderr
+    );
+    let no_data = denied.run(&["restore", &snapshot, "--no-data", "--dry-run", "--json"]);
+    no_data.assert_exit(0);
+    let doc = no_data.json();
+    let problems = doc["data_problems"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !problems.is_empty()
+            && problems
+                .iter()
+                .all(|p| p.as_str().is_some_and(|p| p.starts_with("not read: s3://"))),
+        "{doc}"
+    );
 }
 
 /// A snapshot whose manifest cannot be read is not counted by the retention (it would push
