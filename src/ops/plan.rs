@@ -251,11 +251,11 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
         } => weight_plan(source, plan, function, alias, version, *weight).await,
         Request::Promote { function, alias } => {
             let current = alias_of(source, function, alias).await?;
+            // Routing only to one version already: nothing to change (as a rollback with
+            // nothing to roll back), so a promote run again after a partial one is done.
             let Some((next, _)) = current.additional_weights.first().cloned() else {
-                return Err(OpsError::Invalid(format!(
-                    "{function}:{alias} routes only to {}: there is no second version to promote",
-                    crate::format::version(&current.function_version)
-                )));
+                let main = current.function_version.clone();
+                return route_plan(plan, function, alias, current, main, None);
             };
             check_routable(source, function, &current, &next, None).await?;
             route_plan(plan, function, alias, current, next, None)
