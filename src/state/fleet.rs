@@ -113,6 +113,14 @@ pub enum RegionHealth {
 }
 
 impl RegionState {
+    /// The account its functions' ARNs name (one account per scope); `None` before any is
+    /// listed.
+    pub fn account(&self) -> Option<&str> {
+        self.functions
+            .iter()
+            .find_map(|f| crate::ops::payload::account_of(&f.info.arn))
+    }
+
     pub fn new(scope: Scope) -> Self {
         RegionState {
             scope,

@@ -319,6 +319,22 @@ impl State {
 
     /// What the selected row's scope may do: it decides which keys are offered and which badge
     /// the header shows. With no row, the narrowest access of any scope.
+    /// What `regions[r]` may do, as the ops layer decides it: the session's other profiles in
+    /// that region on the same account (their functions' ARNs name it) reach the same
+    /// functions, so the strictest tier of them holds, and production if any is.
+    fn same_account_access(&self, r: usize) -> Access {
+        let here = &self.regions[r];
+        let account = here.account();
+        self.regions
+            .iter()
+            .filter(|o| o.scope.region == here.scope.region && account.is_some())
+            .filter(|o| o.account() == account)
+            .fold(here.scope.access, |a, o| Access {
+                tier: a.tier.min(o.scope.access.tier),
+                production: a.production || o.scope.access.production,
+            })
+    }
+
     pub fn access(&self) -> Access {
         // The services view acts in the selected service's home scope: its badges are those.
         if self.view == View::Services
@@ -329,7 +345,7 @@ impl State {
         // The regions view selects no function: the least any scope on screen may do (MIXED
         // says that others may do more).
         if let Some((r, _)) = self.focus().filter(|_| self.view != View::Regions) {
-            return self.regions[r].scope.access;
+            return self.same_account_access(r);
         }
         // Production where any scope is: the strictest protection on screen shows too.
         let production = self.regions.iter().any(|r| r.scope.access.production);

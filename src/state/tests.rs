@@ -1043,6 +1043,54 @@ fn read_only_refuses_action_keys_and_hides_them() {
     assert!(!actions::allowed(&s, Action::Shift));
 }
 
+/// Two profiles of one account in one region reach the same functions: the ops layer refuses
+/// a change through the one that may change when the other may only look, so the keys are not
+/// offered there either (and production shows). Another account's read profile changes nothing.
+#[test]
+fn a_read_profile_of_the_same_account_hides_the_change_keys_of_the_other() {
+    let scopes = vec![
+        Scope::new("dev", "us-east-1", Access::new(Tier::Change, false)),
+        Scope::new("prod", "us-east-1", Access::new(Tier::Read, true)),
+    ];
+    let mut s = State::new(scopes, Keymap::default(), ScreenOptions::default(), t0());
+    let listed = |account: &str| Inventory {
+        functions: vec![FunctionInfo {
+            arn: format!("arn:aws:lambda:us-east-1:{account}:function:api"),
+            ..info("api", "web")
+        }],
+        ..Default::default()
+    };
+    for (region, account) in [(0, "111111111111"), (1, "111111111111")] {
+        update(
+            &mut s,
+            Msg::Inventory {
+                region,
+                seq: 1,
+                at: t0(),
+                result: Ok(listed(account)),
+            },
+        );
+    }
+    s.selected = 0;
+    let focused = s.focus().map(|(r, _)| s.regions[r].scope.profile.clone());
+    assert_eq!(focused.as_deref(), Some("dev"));
+    assert!(!actions::allowed(&s, Action::Shift));
+    assert!(!actions::allowed(&s, Action::Invoke));
+    assert!(s.access().production);
+    // prod on another account: dev's own tier again.
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 1,
+            seq: 2,
+            at: t0(),
+            result: Ok(listed("222222222222")),
+        },
+    );
+    assert!(actions::allowed(&s, Action::Shift));
+    assert!(!s.access().production);
+}
+
 #[test]
 fn invoke_payload_must_be_json_before_anything_is_sent() {
     let mut s = loaded();
