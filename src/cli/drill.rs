@@ -217,6 +217,11 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
             "{}",
             if report.complete {
                 "complete: the snapshot restores whole".to_string()
+            } else if report.stopped {
+                format!(
+                    "STOPPED (Ctrl-C) before the drill was done: {} left behind",
+                    report.cleanup_failures.len()
+                )
             } else {
                 format!(
                     "INCOMPLETE: {} difference(s), {} left behind",

@@ -206,6 +206,10 @@ pub async fn drill(
                 Err(e) => differences.push(format!("the copy could not be read back: {e}")),
             }
         }
+        // Asked to stop while it ran (a restore is not cut off mid-step): both said.
+        Err(e) if stopped => differences.push(format!(
+            "stopped (Ctrl-C) while the restore ran, which then failed: {e}"
+        )),
         Err(e) => differences.push(format!("the restore failed: {e}")),
     }
     differences.extend(preview.difference.notes.iter().cloned());

@@ -1159,6 +1159,10 @@ async fn a_drill_stopped_or_killed_leaves_no_copy_behind() {
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("stopping the drill"), "{stderr}");
     assert!(stderr.contains("stopped (Ctrl-C)"), "{stderr}");
+    assert!(
+        stderr.contains("STOPPED (Ctrl-C) before the drill was done: 0 left behind"),
+        "{stderr}"
+    );
     assert!(drill_copies(DR, &name).await.is_empty());
     // Killed outright half-way: the copy stays, and the next drill deletes it first.
     crate::backup::kill_backup_when(&slow, &args, &proxy, |p| {
