@@ -313,6 +313,10 @@ pub fn landed(state: &mut State, batch: &str, landed: Landed, effects: &mut Vec<
         if state.view == super::View::Services {
             super::services::read(state, effects);
         }
+        // A trigger a batch (or an undo) paused or resumed: the detail view reads them again.
+        if let Some(pane) = state.trigger_pane.as_mut() {
+            pane.reload = true;
+        }
         // Hidden while it ran: what it did shows now, unless something else is open.
         if state.popup.is_none() && state.input.is_none() {
             state.popup = Some(Popup::Batch);

@@ -1607,6 +1607,30 @@ fn detail_reads_triggers_selects_with_arrows_and_p_pauses_the_selected_one() {
         "{effects:?}"
     );
     update(&mut s, code(KeyCode::Enter));
+    // An undo (a batch) landing reads them again: the pause it took back shows as undone.
+    s.batch_run = Some(super::batch::BatchRun {
+        batch: crate::ops::batch::Batch {
+            id: "U2".into(),
+            action: "undo".into(),
+            items: vec![crate::ops::batch::Item::Ready {
+                source: 0,
+                plan: Box::new(plan("mapping/uuid-1", false)),
+            }],
+        },
+        landed: Vec::new(),
+    });
+    let effects = update(
+        &mut s,
+        Msg::BatchLanded {
+            batch: "U2".into(),
+            landed: (0, Err(OpsError::Conflict("changed".into()))),
+        },
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Triggers { .. })),
+        "{effects:?}"
+    );
+    s.popup = None;
     // `r` in the detail view reads them again too.
     let effects = update(&mut s, key('r'));
     assert!(

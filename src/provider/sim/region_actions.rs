@@ -257,6 +257,16 @@ impl RegionActions for SimRegion {
         })
     }
 
+    async fn mapping_ends(&self, id: &str) -> Option<(String, String)> {
+        let all = self.write();
+        all.iter().find_map(|x| {
+            x.triggers
+                .iter()
+                .find(|t| t.kind == crate::provider::TriggerKind::Mapping && t.id == id)
+                .map(|t| (x.info.name.clone(), t.source.clone()))
+        })
+    }
+
     async fn rule_targets(&self, _name: &str) -> Result<Vec<String>, ProviderError> {
         // The demo's rules each invoke the one function that lists them.
         Ok(Vec::new())

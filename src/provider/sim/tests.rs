@@ -253,3 +253,34 @@ async fn restore_writes_on_the_demo_behave_as_lambda_does() {
     let made = listed.iter().find(|m| m.uuid == uuid).expect("listed");
     assert_eq!(made.qualifier, None);
 }
+
+/// A mapping's pause names what it connects (the queue and the function), not only its UUID:
+/// the demo's preview as AWS's.
+#[tokio::test]
+async fn a_mapping_pause_preview_names_its_queue_and_function() {
+    let clock = SimClock::fixed(start());
+    let r = region(&clock, "eu-west-1");
+    let found = r.write().iter().find_map(|x| {
+        x.triggers
+            .iter()
+            .find(|t| t.kind == crate::provider::TriggerKind::Mapping)
+            .map(|t| (x.info.name.clone(), t.id.clone()))
+    });
+    let Some((function, id)) = found else {
+        panic!("the demo region has no mapping");
+    };
+    let request = crate::ops::Request::SetTrigger {
+        kind: crate::provider::TriggerKind::Mapping,
+        id,
+        enabled: false,
+    };
+    let plan = crate::ops::prepare(&r, request, None).await.expect("plan");
+    let said = plan.preview();
+    let queue = function
+        .trim_end_matches("-consumer")
+        .trim_end_matches("-worker");
+    assert!(
+        said.contains(&format!("{queue}-queue → {function}")),
+        "{said}"
+    );
+}
