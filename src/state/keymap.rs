@@ -144,7 +144,7 @@ impl Action {
             Action::Quit => "quit",
             Action::Help => "this help",
             Action::Back => "back / close",
-            Action::Filter => "filter by name, region, tag=value or state",
+            Action::Filter => "filter by name, region, tag=value or state (alarm, killed too)",
             Action::Palette => {
                 "command palette (fleet, regions, load, services, detail, help, quit)"
             }

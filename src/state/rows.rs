@@ -93,7 +93,8 @@ pub fn health_score(f: &FunctionEntry, window: MetricWindow) -> u8 {
 }
 
 /// Whether a function matches every whitespace-separated term of the filter: `key=value`
-/// matches a tag; anything else a part of the name, region or state (case-insensitive).
+/// matches a tag; `alarm` a firing alarm, `killed` a reservation of 0; anything else a part of
+/// the name, region or state (case-insensitive).
 pub fn matches(filter: &str, region: &RegionState, f: &FunctionEntry) -> bool {
     filter.split_whitespace().all(|term| {
         let term = term.to_lowercase();
@@ -104,7 +105,14 @@ pub fn matches(filter: &str, region: &RegionState, f: &FunctionEntry) -> bool {
                 .iter()
                 .any(|(tk, tv)| tk.to_lowercase() == k && tv.to_lowercase().contains(v));
         }
-        f.info.name.to_lowercase().contains(&term)
+        // The states the health column marks, found by the word the screens use for them.
+        let marked = match term.as_str() {
+            "alarm" => f.alarm == Some(AlarmState::Alarm),
+            "killed" => f.info.reserved_concurrency == Some(0),
+            _ => false,
+        };
+        marked
+            || f.info.name.to_lowercase().contains(&term)
             || region.scope.region.contains(&term)
             || f.info.state.to_lowercase() == term
     })

@@ -229,6 +229,22 @@ fn filter_matches_name_region_and_tags_and_esc_clears_it() {
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(s.filter, "");
     assert_eq!(s.rows.len(), 4);
+    // The states the health column marks, by the words the screens use.
+    if let Some(f) = s.regions[0]
+        .functions
+        .iter_mut()
+        .find(|f| f.info.name == "worker")
+    {
+        f.info.reserved_concurrency = Some(0);
+    }
+    for (word, found) in [("alarm", "us-east-1/cron"), ("killed", "us-east-1/worker")] {
+        update(&mut s, key('/'));
+        for c in word.chars() {
+            update(&mut s, key(c));
+        }
+        assert_eq!(names(&s), [found], "{word}");
+        update(&mut s, code(KeyCode::Esc));
+    }
 }
 
 #[test]

@@ -279,13 +279,19 @@ fn row<'a>(
     // Numbers read, no ConcurrentExecutions point: nothing ran, a peak of 0 (as `lops status`
     // says it); never read: `–`.
     let peak = s.concurrency_max.or(f.metrics.as_ref().map(|_| 0.0));
+    // A reservation is told from the account's limit by its `r` (`1/25r`, as `lops status`).
+    let r = if f.info.reserved_concurrency.is_some() {
+        "r"
+    } else {
+        ""
+    };
     let conc_text = match (peak, limit) {
         (Some(c), _) if reserved_unknown => format!("{}/?r", format::count(c)),
         (None, _) if reserved_unknown => "?r".to_string(),
-        (Some(c), Some(l)) => format!("{}/{}", format::count(c), format::count(l as f64)),
+        (Some(c), Some(l)) => format!("{}/{}{r}", format::count(c), format::count(l as f64)),
         (Some(c), None) => format::count(c),
-        // The peak unread, the limit known: still said (`–/25`).
-        (None, Some(l)) => format!("{}/{}", format::MISSING, format::count(l as f64)),
+        // The peak unread, the limit known: still said (`–/25r`).
+        (None, Some(l)) => format!("{}/{}{r}", format::MISSING, format::count(l as f64)),
         (None, None) => format::MISSING.to_string(),
     };
     let near_limit = matches!((s.concurrency_max, f.info.reserved_concurrency), (Some(c), Some(l)) if c >= 0.9 * f64::from(l));
@@ -356,7 +362,12 @@ fn row<'a>(
             .as_ref()
             .map(|m| m.invocations.iter().map(|v| v.unwrap_or(0.0)).collect())
             .unwrap_or_default();
-        cells.push(Cell::from(Span::styled(f.info.state.clone(), state_style)));
+        // Killed (reserved concurrency 0: every call throttled) is said where the state is.
+        let (state, state_style) = match f.info.reserved_concurrency {
+            Some(0) if f.info.state == "Active" => ("Killed".to_string(), theme.bad()),
+            _ => (f.info.state.clone(), state_style),
+        };
+        cells.push(Cell::from(Span::styled(state, state_style)));
         cells.push(Cell::from(Span::styled(
             sparkline(&values, 16, theme),
             theme.ok(),

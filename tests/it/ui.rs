@@ -151,6 +151,25 @@ async fn fleet_wide_shows_sparklines_state_and_alarm_names() {
     insta::assert_snapshot!("fleet_200x50", out);
     assert!(out.contains("INVOCATIONS 60m"));
     assert!(out.contains("ALARM checkout-consumer-errors"), "{out}");
+    // A function killed (reserved concurrency 0) says so where the state is, and its
+    // concurrency is told from the account's limit by its `r`.
+    let f = state
+        .regions
+        .iter_mut()
+        .filter(|r| r.scope.region == "eu-west-1")
+        .flat_map(|r| r.functions.iter_mut())
+        .find(|f| f.info.name == "checkout-consumer")
+        .expect("checkout-consumer in eu-west-1");
+    f.info.reserved_concurrency = Some(0);
+    let out = screen(&mut state, &MONO, 200, 50);
+    let row = out
+        .lines()
+        .find(|l| l.contains(" checkout-consumer ") && l.contains("eu-west-1"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("Killed") && row.contains("/0r"),
+        "{row}\n{out}"
+    );
 }
 
 #[tokio::test]
