@@ -55,6 +55,8 @@ pub struct Pending {
     /// Which lines below the headline have been on screen: a confirmation acts only once every
     /// target was shown.
     pub seen: Vec<bool>,
+    /// Enter was pressed on a name that is not the one asked for (said until the next key).
+    pub mismatch: bool,
 }
 
 /// Rows and columns a confirmation's lines below its headline have on a screen of `size`
@@ -118,6 +120,7 @@ impl Pending {
             request: None,
             scroll: 0,
             seen: Vec::new(),
+            mismatch: false,
         }
         .shown_at(state.size)
     }
@@ -420,14 +423,18 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         // `y` only: enter (a pasted newline, a key pressed out of habit) never confirms.
         (false, KeyCode::Char('y' | 'Y')) => true,
         (true, KeyCode::Enter) => {
-            matches!(&pending.confirmation, Confirmation::Typed(name) if *name == pending.typed)
+            let same = matches!(&pending.confirmation, Confirmation::Typed(name) if *name == pending.typed);
+            pending.mismatch = !same;
+            same
         }
         (true, KeyCode::Backspace) => {
             pending.typed.pop();
+            pending.mismatch = false;
             false
         }
         (true, KeyCode::Char(c)) => {
             pending.typed.push(c);
+            pending.mismatch = false;
             false
         }
         _ => false,

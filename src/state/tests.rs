@@ -1043,6 +1043,11 @@ fn production_profile_asks_for_the_typed_name_on_every_change() {
         matches!(&s.popup, Some(Popup::Confirm(p)) if matches!(p.confirmation, crate::ops::Confirmation::Typed(_)) && p.production)
     );
     assert!(!executes(&update(&mut s, key('y'))));
+    // A name that is not the one asked for is said not to be (until the next key).
+    assert!(!executes(&update(&mut s, code(KeyCode::Enter))));
+    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.mismatch && p.typed == "y"));
+    update(&mut s, code(KeyCode::Backspace));
+    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if !p.mismatch));
 }
 
 #[test]

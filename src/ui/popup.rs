@@ -77,6 +77,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 Confirmation::Typed(name) => {
                     lines.push(Line::raw(format!("type {name} and press enter:")));
                     lines.push(Line::styled(format!("> {}_", pending.typed), theme.title()));
+                    if pending.mismatch {
+                        lines.push(Line::styled(
+                            format!("'{}' is not {name}: nothing done", pending.typed),
+                            theme.bad(),
+                        ));
+                    }
                     lines.push(Line::styled("esc cancels", theme.dim()));
                 }
                 Confirmation::None => lines.push(Line::styled("enter or esc closes", theme.dim())),
