@@ -455,7 +455,8 @@ fn input_line(label: &str, text: &str, width: usize, theme: &Theme) -> Line<'sta
     let typed = format!("{text}_");
     let (label_len, typed_len) = (label.chars().count(), typed.chars().count());
     let label_room = label_len.min(width.saturating_sub(typed_len).max(width / 3));
-    let label = widgets::fit(label, label_room, theme);
+    // Cut in the middle: its start names the target, its end what is being typed (`preset:`).
+    let label = widgets::fit_middle(label, label_room, theme);
     let typed = widgets::fit_end(&typed, width.saturating_sub(label.chars().count()), theme);
     // enter previews; only `y` in the confirmation that follows acts.
     let hint = "   enter previews · esc cancels";

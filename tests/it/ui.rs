@@ -914,6 +914,33 @@ async fn a_long_input_refusal_keeps_its_remedy_at_80_columns() {
     assert!(rows[rows.len() - 1].contains("weight of v"), "{out}");
 }
 
+/// The rollout prompt at 80 columns keeps what is typed (`preset:`) and its target's name: it
+/// was cut at its end (`pr…`).
+#[tokio::test]
+async fn the_rollout_prompt_keeps_its_label_end_at_80_columns() {
+    let mut state = incident().await;
+    for _ in 0..30 {
+        key(&mut state, 'C');
+        if matches!(state.input, Some(lops::state::Input::Preset(_))) {
+            break;
+        }
+        update(
+            &mut state,
+            Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+        );
+        key(&mut state, 'j');
+    }
+    assert!(
+        matches!(state.input, Some(lops::state::Input::Preset(_))),
+        "{:?}",
+        state.popup
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    let prompt = out.lines().last().unwrap_or_default();
+    assert!(prompt.contains("· preset: "), "{prompt}");
+    assert!(prompt.contains("Canary10Percent5Minutes_"), "{prompt}");
+}
+
 /// Wide text (CJK, emoji) wraps by the columns it takes, every character shown; invisible
 /// joiners and zero-width spaces are shown as `�`, so the screen and the terminal agree on where
 /// each row ends (pieces of one event were left on the rows of others).
