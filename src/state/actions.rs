@@ -56,6 +56,27 @@ pub fn allowed(state: &State, action: Action) -> bool {
     kind.is_none_or(|k| access.tier.allows(k.needs()))
 }
 
+/// A rollout running on this alias (here or in another lops) moves it: said when the key is
+/// pressed, with its way out, rather than after a value is typed (the ops layer refuses the
+/// change either way).
+fn rollout_holds(state: &mut State, region: usize, function: &str, alias: &str) -> bool {
+    let running = state.rollouts.iter().find(|v| {
+        v.region == region
+            && v.rollout.function == function
+            && v.rollout.alias == alias
+            && (v.running || v.rollout.standing() == crate::ops::rollout::Standing::Running)
+    });
+    let Some(v) = running else {
+        return false;
+    };
+    state.popup = Some(Popup::Notice(format!(
+        "{} is moved by its rollout ({}): it changes nothing else while that runs — A aborts it",
+        v.rollout.target(),
+        v.rollout.progress()
+    )));
+    true
+}
+
 /// The focused function's first alias, with the function's published versions.
 fn focus_alias(state: &State) -> Option<(usize, String, AliasInfo, Vec<String>)> {
     let (region, f) = state.focus()?;
@@ -181,6 +202,9 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
                 state.popup = Some(Popup::Notice(format!("{function}:{}: {e}", alias.name)));
                 return;
             }
+            if rollout_holds(state, region, &function, &alias.name) {
+                return;
+            }
             let current = alias
                 .additional_weights
                 .first()
@@ -194,6 +218,9 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
                 state.popup = Some(Popup::Notice(no_alias(state, "", effects)));
                 return;
             };
+            if rollout_holds(state, region, &function, &alias.name) {
+                return;
+            }
             let alias = alias.name;
             match action {
                 Action::Promote => Request::Promote { function, alias },

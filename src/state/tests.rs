@@ -2765,6 +2765,48 @@ fn a_value_input_over_marks_opens_with_the_value_they_share() {
     assert_eq!(s.input, Some(Input::Concurrency(String::new())));
 }
 
+/// `t`, `P`, `B` and `L` on an alias a rollout moves say so at once (with `A`), instead of
+/// after a weight is typed: the ops layer would refuse the change anyway.
+#[test]
+fn alias_keys_under_a_running_rollout_say_so_before_anything_is_typed() {
+    let mut s = loaded();
+    let cron = s.regions[0]
+        .functions
+        .iter_mut()
+        .find(|f| f.info.name == "cron")
+        .expect("cron");
+    cron.info.versions = vec!["1".into(), "2".into()];
+    cron.info.aliases = vec![crate::provider::AliasInfo {
+        name: "live".into(),
+        function_version: "1".into(),
+        additional_weights: vec![("2".into(), 0.1)],
+        revision_id: None,
+    }];
+    update(
+        &mut s,
+        Msg::RolloutUpdate {
+            region: 0,
+            rollout: Box::new(rollout("cron")),
+            event: "step 1/2 applied".into(),
+            running: true,
+        },
+    );
+    for k in ['t', 'P', 'B', 'L'] {
+        let effects = update(&mut s, key(k));
+        assert!(s.input.is_none(), "{k}: {:?}", s.input);
+        assert!(
+            !effects.iter().any(|e| matches!(e, Effect::Prepare { .. })),
+            "{k}: {effects:?}"
+        );
+        assert!(
+            matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("cron:live is moved by its rollout") && t.contains("A aborts it")),
+            "{k}: {:?}",
+            s.popup
+        );
+        s.popup = None;
+    }
+}
+
 /// `U` and `A` ask the ops layer to read the alias (the inventory's copy may be minutes old):
 /// a read that fails is said, naming what was asked, and nothing is offered to confirm.
 #[test]
