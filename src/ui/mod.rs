@@ -519,7 +519,13 @@ fn hints(state: &State, theme: &Theme) -> Line<'static> {
     let mut spans = vec![Span::raw(" ")];
     let width = usize::from(state.size.0);
     let quit = format!("{} quit  ", state.keymap.first_key(Action::Quit));
+    // A paused log pane's space resumes it.
+    let paused = state.log_pane.as_ref().is_some_and(|p| p.paused);
     for (action, label) in actions {
+        let label = match action {
+            Action::Pause if paused => &"resume",
+            _ => label,
+        };
         let key = state.keymap.first_key(*action);
         // Keys the tier does not allow are not offered.
         if key.is_empty() || !crate::state::actions::allowed(state, *action) {

@@ -842,6 +842,9 @@ async fn log_pane_shows_the_functions_lines_newest_at_the_bottom_and_pauses() {
     key(&mut state, ' ');
     let paused = screen(&mut state, &MONO, 80, 24);
     assert!(paused.contains("PAUSED"), "{paused}");
+    // Its space resumes it, and the footer says so.
+    let footer = paused.lines().last().unwrap_or_default();
+    assert!(footer.contains("space resume"), "{footer}");
 }
 
 /// A function with no log group yet: the pane says so whole at 80 columns (when it looks
