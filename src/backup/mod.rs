@@ -283,7 +283,16 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
         }
     }
     report.problems.extend(report.data_problems.iter().cloned());
-    if !report.problems.is_empty() {
+    // Only reads that failed (denied, throttled): nothing is known broken, so nothing to take
+    // again — try again (with the access to read them), or restore without the data.
+    let unread = |p: &String| p.starts_with("not read: ");
+    if !report.problems.is_empty() && report.problems.iter().all(unread) {
+        report.remedy = Some(
+            "some of its S3 data copy could not be read: verify again (with read access to \
+             it), or restore the function alone with `--no-data`"
+                .into(),
+        );
+    } else if !report.problems.is_empty() {
         report.remedy = remedy_for(store, uri);
     }
     Ok((manifest, report))
