@@ -326,30 +326,35 @@ fn the_services_view_shows_the_badges_of_the_selected_services_scope() {
     // A batch (an undo) finishing in the services view reads the services again.
     update(&mut s, key('4'));
     s.services.reading = 0;
-    s.batch_run = Some(super::batch::BatchRun {
-        batch: crate::ops::batch::Batch {
-            id: "U1".into(),
-            action: "undo".into(),
-            items: vec![crate::ops::batch::Item::Ready {
-                source: 0,
-                plan: Box::new(plan("checkout", false)),
-            }],
-        },
-        landed: Vec::new(),
-    });
-    let effects = update(
-        &mut s,
-        Msg::BatchLanded {
-            batch: "U1".into(),
-            landed: (0, Err(OpsError::Conflict("changed".into()))),
-        },
-    );
+    let effects = undo_landed(&mut s, "checkout");
     assert!(
         effects
             .iter()
             .any(|e| matches!(e, Effect::ReadService { .. })),
         "{effects:?}"
     );
+}
+
+/// An undo of `target` in region 0 running, then its one target answering (refused).
+fn undo_landed(s: &mut State, target: &str) -> Vec<Effect> {
+    s.batch_run = Some(super::batch::BatchRun {
+        batch: crate::ops::batch::Batch {
+            id: "U1".into(),
+            action: "undo".into(),
+            items: vec![crate::ops::batch::Item::Ready {
+                source: 0,
+                plan: Box::new(plan(target, false)),
+            }],
+        },
+        landed: Vec::new(),
+    });
+    update(
+        s,
+        Msg::BatchLanded {
+            batch: "U1".into(),
+            landed: (0, Err(OpsError::Conflict("changed".into()))),
+        },
+    )
 }
 
 #[test]
@@ -1629,24 +1634,7 @@ fn detail_reads_triggers_selects_with_arrows_and_p_pauses_the_selected_one() {
     );
     update(&mut s, code(KeyCode::Enter));
     // An undo (a batch) landing reads them again: the pause it took back shows as undone.
-    s.batch_run = Some(super::batch::BatchRun {
-        batch: crate::ops::batch::Batch {
-            id: "U2".into(),
-            action: "undo".into(),
-            items: vec![crate::ops::batch::Item::Ready {
-                source: 0,
-                plan: Box::new(plan("mapping/uuid-1", false)),
-            }],
-        },
-        landed: Vec::new(),
-    });
-    let effects = update(
-        &mut s,
-        Msg::BatchLanded {
-            batch: "U2".into(),
-            landed: (0, Err(OpsError::Conflict("changed".into()))),
-        },
-    );
+    let effects = undo_landed(&mut s, "mapping/uuid-1");
     assert!(
         effects.iter().any(|e| matches!(e, Effect::Triggers { .. })),
         "{effects:?}"

@@ -1499,14 +1499,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
     fx.put(&key, serde_json::to_vec(&manifest).expect("json"))
         .await;
     let listed = fx.list(&lops, HOME);
-    let entry = listed
-        .json()
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|s| s["snapshot"] == other.as_str())
-        .cloned()
-        .expect("listed");
+    let entry = listed_entry(&listed, &other);
     assert_eq!(entry["taken_at"], Value::Null, "{entry}");
     assert!(
         entry["problem"]
@@ -1524,14 +1517,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
     let listed = fx.list(&lops, HOME);
     // Both listed cannot be restored: nothing usable is listed (exit 1).
     listed.assert_exit(1);
-    let entry = listed
-        .json()
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|s| s["snapshot"] == other.as_str())
-        .cloned()
-        .expect("listed");
+    let entry = listed_entry(&listed, &other);
     assert_eq!(entry["taken_at"], "2026-11-25T10:00:00Z", "{entry}");
     assert!(
         entry["problem"]
@@ -1546,6 +1532,18 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
         "{}",
         listed.stderr
     );
+}
+
+/// The entry of `backup list --json` for `snapshot`.
+fn listed_entry(listed: &Run, snapshot: &str) -> Value {
+    listed
+        .json()
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|s| s["snapshot"] == snapshot)
+        .cloned()
+        .expect("listed")
 }
 
 fn hex(bytes: &[u8]) -> String {

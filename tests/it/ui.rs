@@ -879,28 +879,31 @@ async fn log_pane_waiting_for_a_log_group_says_it_whole() {
     assert!(!out.contains("live tail"), "{out}");
 }
 
+/// Moves down the fleet until `k` on the selected row opens the input `wanted` is true of.
+fn first_row_taking(state: &mut State, k: char, wanted: impl Fn(&lops::state::Input) -> bool) {
+    for _ in 0..30 {
+        key(state, k);
+        if state.input.as_ref().is_some_and(&wanted) {
+            return;
+        }
+        update(
+            state,
+            Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+        );
+        key(state, 'j');
+    }
+    panic!("no row takes {k}: {:?}", state.popup);
+}
+
 /// A refused typed value says why whole at 80 columns: its remedy is at its end (it was cut
 /// there), over the rows above the prompt, the prompt kept.
 #[tokio::test]
 async fn a_long_input_refusal_keeps_its_remedy_at_80_columns() {
     let mut state = incident().await;
     // The first row with an alias whose second version a weight can go to.
-    for _ in 0..30 {
-        key(&mut state, 't');
-        if matches!(state.input, Some(lops::state::Input::Weight(_))) {
-            break;
-        }
-        update(
-            &mut state,
-            Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
-        );
-        key(&mut state, 'j');
-    }
-    assert!(
-        matches!(state.input, Some(lops::state::Input::Weight(_))),
-        "{:?}",
-        state.popup
-    );
+    first_row_taking(&mut state, 't', |i| {
+        matches!(i, lops::state::Input::Weight(_))
+    });
     key(&mut state, '1');
     update(
         &mut state,
@@ -922,41 +925,35 @@ async fn a_long_input_refusal_keeps_its_remedy_at_80_columns() {
 #[tokio::test]
 async fn the_rollout_prompt_keeps_its_label_end_at_80_columns() {
     let mut state = incident().await;
-    for _ in 0..30 {
-        key(&mut state, 'C');
-        if matches!(state.input, Some(lops::state::Input::Preset(_))) {
-            break;
-        }
-        update(
-            &mut state,
-            Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
-        );
-        key(&mut state, 'j');
-    }
-    assert!(
-        matches!(state.input, Some(lops::state::Input::Preset(_))),
-        "{:?}",
-        state.popup
-    );
+    first_row_taking(&mut state, 'C', |i| {
+        matches!(i, lops::state::Input::Preset(_))
+    });
     let out = screen(&mut state, &MONO, 80, 24);
     let prompt = out.lines().last().unwrap_or_default();
     assert!(prompt.contains("· preset: "), "{prompt}");
     assert!(prompt.contains("Canary10Percent5Minutes_"), "{prompt}");
 }
 
-/// Wide text (CJK, emoji) wraps by the columns it takes, every character shown; invisible
-/// joiners and zero-width spaces are shown as `�`, so the screen and the terminal agree on where
-/// each row ends (pieces of one event were left on the rows of others).
-#[tokio::test]
-async fn log_pane_wraps_wide_text_by_columns_and_shows_invisible_characters() {
-    let mut state = incident().await;
-    key(&mut state, 'l');
-    let (region, function) = match &state.view {
+/// The region and function of the open log pane.
+fn log_pane_of(state: &State) -> (usize, String) {
+    match &state.view {
         lops::state::View::Logs { region, function } => (*region, function.clone()),
         other => panic!("not in the log pane: {other:?}"),
-    };
+    }
+}
+
+/// Opens the log pane of the selected function: its clock, and a maker of its log lines
+/// (seconds after the clock, event id, message).
+fn log_pane_line_maker(
+    state: &mut State,
+) -> (
+    chrono::DateTime<chrono::Utc>,
+    impl Fn(i64, &str, &str) -> lops::loglines::LogLine + use<>,
+) {
+    key(state, 'l');
+    let (_, function) = log_pane_of(state);
     let at = start() + TimeDelta::seconds(190);
-    let line = |secs: i64, id: &str, message: &str| lops::loglines::LogLine {
+    let line = move |secs: i64, id: &str, message: &str| lops::loglines::LogLine {
         time: at + TimeDelta::seconds(secs),
         region: "us-east-1".into(),
         function: function.clone(),
@@ -966,19 +963,38 @@ async fn log_pane_wraps_wide_text_by_columns_and_shows_invisible_characters() {
         report: None,
         failure: None,
     };
-    let wide = format!("WIDE {}", "日本".repeat(50));
-    let lines = vec![
-        line(1, "wide", &wide),
-        line(2, "zwj", "ZWJ a\u{200d}b \u{200b}gap\u{feff} end"),
-    ];
+    (at, line)
+}
+
+/// Opens the log pane of the selected function with these events read.
+fn log_lines_in_pane(state: &mut State, events: &[(i64, &str, &str)]) {
+    let (at, line) = log_pane_line_maker(state);
+    let lines = events.iter().map(|(s, id, m)| line(*s, id, m)).collect();
+    let (region, function) = log_pane_of(state);
     update(
-        &mut state,
+        state,
         Msg::LogLines {
             region,
             function,
             end_ms: at.timestamp_millis(),
             result: Ok(lines),
         },
+    );
+}
+
+/// Wide text (CJK, emoji) wraps by the columns it takes, every character shown; invisible
+/// joiners and zero-width spaces are shown as `�`, so the screen and the terminal agree on where
+/// each row ends (pieces of one event were left on the rows of others).
+#[tokio::test]
+async fn log_pane_wraps_wide_text_by_columns_and_shows_invisible_characters() {
+    let mut state = incident().await;
+    let wide = format!("WIDE {}", "日本".repeat(50));
+    log_lines_in_pane(
+        &mut state,
+        &[
+            (1, "wide", &wide),
+            (2, "zwj", "ZWJ a\u{200d}b \u{200b}gap\u{feff} end"),
+        ],
     );
     let out = screen(&mut state, &MONO, 80, 24);
     // 100 wide characters: 200 columns over the pane's rows, none cut at its border.
@@ -1003,22 +1019,7 @@ async fn log_pane_wraps_wide_text_by_columns_and_shows_invisible_characters() {
 #[tokio::test]
 async fn log_pane_cleans_messages_and_gives_each_line_of_one_a_row() {
     let mut state = incident().await;
-    key(&mut state, 'l');
-    let (region, function) = match &state.view {
-        lops::state::View::Logs { region, function } => (*region, function.clone()),
-        other => panic!("not in the log pane: {other:?}"),
-    };
-    let at = start() + TimeDelta::seconds(190);
-    let line = |secs: i64, id: &str, message: &str| lops::loglines::LogLine {
-        time: at + TimeDelta::seconds(secs),
-        region: "us-east-1".into(),
-        function: function.clone(),
-        stream: "s".into(),
-        message: message.into(),
-        event_id: id.into(),
-        report: None,
-        failure: None,
-    };
+    let (at, line) = log_pane_line_maker(&mut state);
     let mut lines: Vec<_> = (0..40)
         .map(|i| line(-100 + i, &format!("e{i}"), &format!("routine line {i}")))
         .collect();
@@ -1034,6 +1035,7 @@ async fn log_pane_cleans_messages_and_gives_each_line_of_one_a_row() {
     ));
     let long = format!("LONG {} TAIL", "x".repeat(2000));
     lines.push(line(3, "long", &long));
+    let (region, function) = log_pane_of(&state);
     update(
         &mut state,
         Msg::LogLines {
