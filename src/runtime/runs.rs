@@ -155,6 +155,19 @@ pub(super) async fn undo_batch<S: Source>(
     let targets =
         batch::choose(&records, &profiles, Some(&regions), true).map_err(|n| n.message)?;
     let records = targets;
+    // A batch is undone whole: a part this dashboard cannot reach refuses it all (never the
+    // rest alone), naming the command that reaches every part.
+    if records.iter().any(|r| {
+        !scopes
+            .iter()
+            .any(|s| crate::ops::undo::reachable_from(r, s))
+    }) {
+        let (profiles, regions) = crate::ops::undo::scopes_of(&records);
+        return Err(format!(
+            "part of the last action was made where this dashboard does not reach: one batch, \
+             undone whole — run `lops undo --profile {profiles} --regions {regions}`"
+        ));
+    }
     let targets = records
         .into_iter()
         .map(|record| {
