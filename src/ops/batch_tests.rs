@@ -334,3 +334,59 @@ fn a_rollout_step_elsewhere_is_not_passed_over_for_an_older_change_here() {
         .collect();
     assert_eq!(ids, ["here"]);
 }
+
+/// A dashboard's undo reaches its scopes (profile × region pairs, not every profile in every
+/// region shown) and a Route 53 change from any region of its profile: a Route 53 record named
+/// after another region never widens what else it takes, so a batch partly beyond the scopes is
+/// refused whole — the CLI's `--regions` keeps the same rule.
+#[test]
+fn a_dashboard_undo_reaches_its_scopes_and_a_route53_change_from_any_of_them() {
+    use crate::provider::Scope;
+    let at = |id: &str, batch: Option<&str>, profile: &str, region: &str, action: &str| {
+        let mut r = record(id, batch, None);
+        (r.profile, r.region, r.action) = (profile.into(), region.into(), action.into());
+        r
+    };
+    let drain = at("d", None, "ops", "eu-west-1", "service.drain");
+    let kill = |id: &str, region: &str| at(id, Some("K"), "ops", region, "kill");
+    let east = Scope::new("ops", "us-east-1", Default::default());
+    let shown = [&east];
+    let reach = Reach::Scopes(&shown);
+    // The drain, recorded in the region it moved, is reached from us-east-1.
+    let ids = |r: Result<Vec<Record>, NotUndone>| -> Vec<String> {
+        r.expect("chosen").into_iter().map(|r| r.id).collect()
+    };
+    assert_eq!(ids(choose_in(std::slice::from_ref(&drain), &reach, true)), ["d"]);
+    // A kill over us-east-1 and eu-west-1 after it: refused whole, never its us-east-1 part.
+    let all = vec![
+        drain.clone(),
+        kill("k1", "us-east-1"),
+        kill("k2", "eu-west-1"),
+    ];
+    let refused = choose_in(&all, &reach, true).expect_err("half a batch");
+    assert!(refused.refused, "{refused:?}");
+    assert!(
+        refused
+            .message
+            .contains("`lops undo --profile ops --regions eu-west-1,us-east-1`"),
+        "{refused:?}"
+    );
+    // The CLI naming us-east-1 decides the same, and takes the drain alone like the dashboard.
+    let ops = ["ops".to_string()];
+    let east_only = ["us-east-1".to_string()];
+    let named = choose(&all, &ops, Some(&east_only), false).expect_err("half a batch");
+    assert_eq!(named.message, refused.message);
+    assert_eq!(ids(choose(&[drain], &ops, Some(&east_only), false)), ["d"]);
+    // Pairs, not their product: ops in eu-west-1 is not reached by ops/us-east-1 and
+    // qa/eu-west-1 together.
+    let qa_west = Scope::new("qa", "eu-west-1", Default::default());
+    let both = [&east, &qa_west];
+    let lone = vec![at("w", None, "ops", "eu-west-1", "kill")];
+    let beyond = choose_in(&lone, &Reach::Scopes(&both), true).expect_err("beyond");
+    assert!(
+        beyond
+            .message
+            .contains("`lops undo --profile ops --regions eu-west-1`"),
+        "{beyond:?}"
+    );
+}

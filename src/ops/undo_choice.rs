@@ -15,19 +15,46 @@ pub fn reachable_from(record: &Record, scope: &crate::provider::Scope) -> bool {
     record.profile == scope.profile && (record.region == scope.region || reached_anywhere(record))
 }
 
-/// The regions an undo over `scopes` reaches: theirs, and those Route 53 changes made under
-/// their profiles name (as `lops undo --regions` would name them).
-pub fn reachable_regions(records: &[Record], scopes: &[&crate::provider::Scope]) -> Vec<String> {
-    let mut regions: Vec<String> = scopes.iter().map(|s| s.region.clone()).collect();
-    regions.extend(
-        records
-            .iter()
-            .filter(|r| reached_anywhere(r) && scopes.iter().any(|s| reachable_from(r, s)))
-            .map(|r| r.region.clone()),
-    );
-    regions.sort();
-    regions.dedup();
-    regions
+/// Where an undo reaches: the profiles chosen in the regions named (every region when none
+/// are: `lops undo`), or the exact profile × region scopes a dashboard reads. A Route 53 change
+/// is reached from any region of its profile, in both.
+#[derive(Debug, Clone)]
+pub enum Reach<'a> {
+    Named {
+        profiles: &'a [String],
+        regions: Option<&'a [String]>,
+    },
+    Scopes(&'a [&'a crate::provider::Scope]),
+}
+
+impl Reach<'_> {
+    /// Whether an undo here may take `record` back.
+    pub fn takes(&self, record: &Record) -> bool {
+        match self {
+            Reach::Named { profiles, regions } => {
+                profiles.iter().any(|p| p.trim() == record.profile)
+                    && (reached_anywhere(record)
+                        || regions.is_none_or(|g| g.iter().any(|g| g.trim() == record.region)))
+            }
+            Reach::Scopes(scopes) => scopes.iter().any(|s| reachable_from(record, s)),
+        }
+    }
+
+    /// The profiles and (when narrowed) the regions, sorted, as said in a refusal.
+    fn names(&self) -> (Vec<String>, Option<Vec<String>>) {
+        match self {
+            Reach::Named { profiles, regions } => (profiles.to_vec(), regions.map(<[_]>::to_vec)),
+            Reach::Scopes(scopes) => {
+                let names = |of: fn(&crate::provider::Scope) -> &String| {
+                    let mut names: Vec<String> = scopes.iter().map(|s| of(s).clone()).collect();
+                    names.sort();
+                    names.dedup();
+                    names
+                };
+                (names(|s| &s.profile), Some(names(|s| &s.region)))
+            }
+        }
+    }
 }
 
 /// The last change a rollout made, when the last undoable change is one (its target).
@@ -138,7 +165,15 @@ pub fn choose(
     regions: Option<&[String]>,
     anywhere: bool,
 ) -> Result<Vec<Record>, NotUndone> {
-    let chosen = in_scope(all, profiles, regions);
+    choose_in(all, &Reach::Named { profiles, regions }, anywhere)
+}
+
+/// [`choose`] over where an undo reaches (a dashboard's scopes, or the profiles and regions
+/// named).
+pub fn choose_in(all: &[Record], reach: &Reach, anywhere: bool) -> Result<Vec<Record>, NotUndone> {
+    let (profiles, regions) = reach.names();
+    let (profiles, regions) = (profiles.as_slice(), regions.as_deref());
+    let chosen: Vec<Record> = all.iter().filter(|r| reach.takes(r)).cloned().collect();
     // The last change anywhere a rollout's step made beyond the scopes: not passed over for an
     // older one here either (undo refuses a step wherever it is; its abort is named).
     if anywhere
@@ -176,18 +211,15 @@ pub fn choose(
 
 /// The records an undo may take back: those made under the profiles the session reads (the
 /// core resolves them: `--profile`, the config's `profiles`, `AWS_PROFILE`, `default`), and in
-/// the regions named, when regions were named. An undo never acts in a scope nobody chose.
+/// the regions named, when regions were named (a Route 53 change from any of them). An undo
+/// never acts in a scope nobody chose.
 pub fn in_scope(
     records: &[Record],
     profiles: &[String],
     regions: Option<&[String]>,
 ) -> Vec<Record> {
-    records
-        .iter()
-        .filter(|r| profiles.iter().any(|p| p.trim() == r.profile))
-        .filter(|r| regions.is_none_or(|g| g.iter().any(|g| g.trim() == r.region)))
-        .cloned()
-        .collect()
+    let reach = Reach::Named { profiles, regions };
+    records.iter().filter(|r| reach.takes(r)).cloned().collect()
 }
 
 /// The profiles and the regions `records` were made in, each sorted, once, comma-joined (as

@@ -138,36 +138,13 @@ pub(super) async fn undo_batch<S: Source>(
             .map_err(|e| format!("cannot read the audit log {path}: {e}"))?
             .0
     };
-    // Only what was done under the profiles and in the regions this dashboard shows (as
-    // `lops undo --profile … --regions …`): a batch reaching beyond them is refused whole.
-    let names = |of: fn(&crate::provider::Scope) -> &String| {
-        let mut names: Vec<String> = sources.iter().map(|s| of(s.scope()).clone()).collect();
-        names.sort();
-        names.dedup();
-        names
-    };
-    let profiles = names(|s| &s.profile);
+    // Only what was done in the scopes this dashboard reads (a Route 53 change from any
+    // region of its profile): a batch reaching beyond them is refused whole. The last action
+    // anywhere is what `u` means (as a bare `lops undo`); the same decision as the CLI's, in
+    // the core.
     let scopes: Vec<&crate::provider::Scope> = sources.iter().map(|s| s.scope()).collect();
-    // A Route 53 change is reached from any region of its profile.
-    let regions = crate::ops::undo::reachable_regions(&records, &scopes);
-    // The last action anywhere is what `u` means (as a bare `lops undo`); the same decision
-    // as the CLI's, in the core.
-    let targets =
-        batch::choose(&records, &profiles, Some(&regions), true).map_err(|n| n.message)?;
-    let records = targets;
-    // A batch is undone whole: a part this dashboard cannot reach refuses it all (never the
-    // rest alone), naming the command that reaches every part.
-    if records.iter().any(|r| {
-        !scopes
-            .iter()
-            .any(|s| crate::ops::undo::reachable_from(r, s))
-    }) {
-        let (profiles, regions) = crate::ops::undo::scopes_of(&records);
-        return Err(format!(
-            "part of the last action was made where this dashboard does not reach: one batch, \
-             undone whole — run `lops undo --profile {profiles} --regions {regions}`"
-        ));
-    }
+    let records =
+        batch::choose_in(&records, &batch::Reach::Scopes(&scopes), true).map_err(|n| n.message)?;
     let targets = records
         .into_iter()
         .map(|record| {

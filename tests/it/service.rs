@@ -447,6 +447,20 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
         run.stdout
     );
     service(&lops, &config, "drain checkout --region eu-west-1 --yes").assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "green"), 0);
+    // `--regions` other than the one drained reaches it too (Route 53 is global; the
+    // dashboard's `u` decides alike).
+    let run = lops.run(&[
+        "undo",
+        "--config",
+        &config,
+        "--regions",
+        "us-east-1",
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "green"), 100, "{}", run.stderr);
+    service(&lops, &config, "drain checkout --region eu-west-1 --yes").assert_exit(0);
     // Set to take traffic again since the drain: a restore would take traffic from it, and
     // is refused as nothing to restore.
     service(&lops, &config, "weights checkout eu-west-1=70 --yes").assert_exit(0);
