@@ -356,7 +356,10 @@ fn a_dashboard_undo_reaches_its_scopes_and_a_route53_change_from_any_of_them() {
     let ids = |r: Result<Vec<Record>, NotUndone>| -> Vec<String> {
         r.expect("chosen").into_iter().map(|r| r.id).collect()
     };
-    assert_eq!(ids(choose_in(std::slice::from_ref(&drain), &reach, true)), ["d"]);
+    assert_eq!(
+        ids(choose_in(std::slice::from_ref(&drain), &reach, true)),
+        ["d"]
+    );
     // A kill over us-east-1 and eu-west-1 after it: refused whole, never its us-east-1 part.
     let all = vec![
         drain.clone(),

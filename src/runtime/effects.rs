@@ -41,6 +41,8 @@ pub struct Executor<S> {
     store: Option<RolloutStore>,
     /// The read in flight per (kind, region, function): a newer request replaces it.
     latest: Mutex<HashMap<JobKey, tokio::task::AbortHandle>>,
+    /// Previews asked so far, counted as the model counts them (`Msg::Preview`).
+    previews: std::sync::atomic::AtomicU64,
 }
 
 /// A read that a newer one of the same kind and target makes worthless.
@@ -84,6 +86,7 @@ impl<S: Source> Executor<S> {
             audit,
             store,
             latest: Mutex::default(),
+            previews: Default::default(),
         }
     }
 
@@ -270,13 +273,21 @@ impl<S: Source> Executor<S> {
 
     /// Runs one effect.
     pub fn run(&self, effect: Effect) {
+        let tx = match effect.is_preview() {
+            true => {
+                let ticket = self
+                    .previews
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                super::runs::ticketed(self.tx.clone(), ticket + 1)
+            }
+            false => self.tx.clone(),
+        };
         match effect {
             Effect::RefreshInventory => self.pollers.refresh(false),
             Effect::RefreshAll => self.pollers.refresh(true),
             Effect::Want { region, functions } => self.pollers.want(region, functions),
             Effect::Prepare { region, request } => {
-                let (sources, tx, audit) =
-                    (self.sources.clone(), self.tx.clone(), self.audit.clone());
+                let (sources, tx, audit) = (self.sources.clone(), tx.clone(), self.audit.clone());
                 let fleet = self.fleet;
                 tokio::spawn(async move {
                     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
@@ -292,8 +303,7 @@ impl<S: Source> Executor<S> {
                 });
             }
             Effect::PrepareBatch { targets } => {
-                let (sources, tx, audit) =
-                    (self.sources.clone(), self.tx.clone(), self.audit.clone());
+                let (sources, tx, audit) = (self.sources.clone(), tx.clone(), self.audit.clone());
                 let fleet = self.fleet;
                 tokio::spawn(async move {
                     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
@@ -302,8 +312,7 @@ impl<S: Source> Executor<S> {
                 });
             }
             Effect::PrepareTriggerBatch { functions } => {
-                let (sources, tx, audit) =
-                    (self.sources.clone(), self.tx.clone(), self.audit.clone());
+                let (sources, tx, audit) = (self.sources.clone(), tx.clone(), self.audit.clone());
                 let fleet = self.fleet;
                 tokio::spawn(async move {
                     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
@@ -321,8 +330,7 @@ impl<S: Source> Executor<S> {
                 });
             }
             Effect::ExecuteBatch { batch } => {
-                let (sources, tx, audit) =
-                    (self.sources.clone(), self.tx.clone(), self.audit.clone());
+                let (sources, tx, audit) = (self.sources.clone(), tx.clone(), self.audit.clone());
                 tokio::spawn(async move {
                     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
                     let mut landed = std::pin::pin!(batch::execute(&refs, &batch, audit.as_ref()));
@@ -338,8 +346,7 @@ impl<S: Source> Executor<S> {
                 });
             }
             Effect::Undo => {
-                let (sources, tx, audit) =
-                    (self.sources.clone(), self.tx.clone(), self.audit.clone());
+                let (sources, tx, audit) = (self.sources.clone(), tx.clone(), self.audit.clone());
                 let fleet = self.fleet;
                 tokio::spawn(async move {
                     let result = super::runs::undo_batch(&sources, fleet, audit).await;
@@ -349,7 +356,6 @@ impl<S: Source> Executor<S> {
             Effect::PrepareRollout { region, spec } => {
                 let Some(store) = self.store.clone() else {
                     // Said, as the CLI says it: a rollout is saved to be resumed or aborted.
-                    let tx = self.tx.clone();
                     tokio::spawn(async move {
                         let result = Err(crate::ops::OpsError::Refused(
                             "no state directory to save the rollout in: set XDG_STATE_HOME or \
@@ -360,7 +366,7 @@ impl<S: Source> Executor<S> {
                     });
                     return;
                 };
-                let (sources, tx, fleet) = (self.sources.clone(), self.tx.clone(), self.fleet);
+                let (sources, tx, fleet) = (self.sources.clone(), tx.clone(), self.fleet);
                 tokio::spawn(async move {
                     let result =
                         super::runs::prepare_rollout(&sources, fleet, region, *spec, &store).await;
@@ -372,15 +378,21 @@ impl<S: Source> Executor<S> {
                 region,
                 rollout,
                 abort,
-            } => self.answer(region, move |source| async move {
-                let result = rollout.act_preview(&*source, abort).await;
-                Msg::RolloutPreviewed {
-                    region,
-                    rollout,
-                    abort,
-                    result,
-                }
-            }),
+            } => {
+                let Some(source) = self.sources.get(region).cloned() else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let result = rollout.act_preview(&*source, abort).await;
+                    let msg = Msg::RolloutPreviewed {
+                        region,
+                        rollout,
+                        abort,
+                        result,
+                    };
+                    let _ = tx.send(msg).await;
+                });
+            }
             Effect::ResumeRollout {
                 region,
                 function,

@@ -258,3 +258,21 @@ pub(super) async fn announce_saved(
         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
 }
+
+/// Where the answer to the `ticket`th preview goes: tagged on its way to the model, which shows
+/// only the last one asked.
+pub(super) fn ticketed(to: mpsc::Sender<Msg>, ticket: u64) -> mpsc::Sender<Msg> {
+    let (tx, mut rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            let msg = Msg::Preview {
+                ticket,
+                msg: Box::new(msg),
+            };
+            if to.send(msg).await.is_err() {
+                break;
+            }
+        }
+    });
+    tx
+}

@@ -158,6 +158,8 @@ pub struct State {
     pub services: services::ServicePane,
     /// What the metrics pollers were last asked for, per region, to send only changes.
     wanted: Vec<Vec<FunctionRef>>,
+    /// Previews asked so far: only the answer to the last is shown (`Msg::Preview`).
+    previews: u64,
 }
 
 impl State {
@@ -198,6 +200,7 @@ impl State {
             chosen: false,
             hidden_choice: None,
             marks: Default::default(),
+            previews: 0,
             batch_run: None,
             services: Default::default(),
             wanted: vec![Vec::new(); n],
@@ -449,18 +452,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             // While a preview is read, keys wait on a popup that takes none but esc: typed
             // ahead (a name meant for the confirmation, a `q` in it), they must not act on the
             // screen underneath.
-            let previewing = effects.iter().any(|e| {
-                matches!(
-                    e,
-                    Effect::Prepare { .. }
-                        | Effect::PrepareBatch { .. }
-                        | Effect::PrepareTriggerBatch { .. }
-                        | Effect::PrepareRollout { .. }
-                        | Effect::PreviewRollout { .. }
-                        | Effect::Undo
-                )
-            });
-            if previewing && state.popup.is_none() {
+            if effects.iter().any(Effect::is_preview) && state.popup.is_none() {
                 state.popup = Some(Popup::Working(
                     "reading the target for the preview… (esc hides this)".into(),
                 ));
@@ -587,7 +579,15 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             total,
             metrics,
         } => ingest::on_calls(state, region, total, metrics),
+        // A preview asked before another: its answer would stand in for the one awaited (a `y`
+        // meant for that one could confirm it). An open confirmation is never replaced.
+        Msg::Preview { ticket, msg } => {
+            if ticket == state.previews && !matches!(state.popup, Some(Popup::Confirm(_))) {
+                return update(state, *msg);
+            }
+        }
     }
+    state.previews += effects.iter().filter(|e| e.is_preview()).count() as u64;
     effects.extend(state.want_effects());
     effects.extend(state.trigger_effects());
     effects.extend(state.log_effects());

@@ -110,6 +110,27 @@ pub enum Msg {
         region: usize,
         result: Result<Outcome, OpsError>,
     },
+    /// The answer to the `ticket`th preview asked (counted alike by the model and the runtime,
+    /// which runs every effect in the order asked): one asked since makes it stale.
+    Preview {
+        ticket: u64,
+        msg: Box<Msg>,
+    },
+}
+
+impl Effect {
+    /// Whether this reads a target to preview a change (its answer is a `Msg::Preview`).
+    pub fn is_preview(&self) -> bool {
+        matches!(
+            self,
+            Effect::Prepare { .. }
+                | Effect::PrepareBatch { .. }
+                | Effect::PrepareTriggerBatch { .. }
+                | Effect::PrepareRollout { .. }
+                | Effect::PreviewRollout { .. }
+                | Effect::Undo
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

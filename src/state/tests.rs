@@ -2872,3 +2872,41 @@ fn the_rollout_line_keeps_its_keys_and_cuts_its_event_whole() {
         "{line}"
     );
 }
+
+/// A preview answered after another was asked is not shown (its confirmation would stand where
+/// the one awaited is expected: a `y` meant for that one could answer it); the last one asked
+/// is, and never over a confirmation already open.
+#[test]
+fn only_the_last_preview_asked_is_shown_and_never_over_an_open_confirmation() {
+    let mut s = loaded();
+    let kill = |function: &str| Msg::Planned {
+        region: 0,
+        request: Box::new(Request::Kill {
+            function: function.into(),
+        }),
+        result: Ok(plan(function, true)),
+    };
+    let answer = |ticket: u64, function: &str| Msg::Preview {
+        ticket,
+        msg: Box::new(kill(function)),
+    };
+    assert!(update(&mut s, key('K')).iter().any(Effect::is_preview));
+    // Hidden while it is read, then asked again (another preview: the second ticket).
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.popup.is_none());
+    assert!(update(&mut s, key('K')).iter().any(Effect::is_preview));
+    assert!(matches!(s.popup, Some(Popup::Working(_))), "{:?}", s.popup);
+    // The first answer lands late: dropped, the popup still waits for the second.
+    update(&mut s, answer(1, "first"));
+    assert!(matches!(s.popup, Some(Popup::Working(_))), "{:?}", s.popup);
+    update(&mut s, answer(2, "cron"));
+    let target = |s: &State| match &s.popup {
+        Some(Popup::Confirm(p)) => p.lines.join("\n"),
+        other => panic!("no confirmation: {other:?}"),
+    };
+    assert!(target(&s).contains("cron"), "{}", target(&s));
+    // An answer to a preview asked while this confirmation is open does not replace it.
+    s.previews += 1;
+    update(&mut s, answer(3, "first"));
+    assert!(!target(&s).contains("first"), "{}", target(&s));
+}
