@@ -210,6 +210,21 @@ pub struct Verified {
     pub remedy: Option<String>,
 }
 
+impl Verified {
+    /// What verify found of the data copies: damaged (missing, corrupt), or only not read
+    /// (denied).
+    pub fn data_state(&self) -> &'static str {
+        match self
+            .data_problems
+            .iter()
+            .all(|p| p.starts_with("not read: "))
+        {
+            true => "could not be read",
+            false => "is damaged",
+        }
+    }
+}
+
 /// What to do about a snapshot of `function` in `region` that cannot be restored: take a new
 /// backup, or restore an older snapshot (`backup list` names them).
 pub fn remedy(store: &Store, region: &str, function: &str) -> String {
@@ -256,16 +271,25 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
         let root = S3Uri::parse(&copy.copy).map_err(BackupError::Corrupt)?;
         for o in &copy.objects {
             let key = root.exact_child(&o.key);
-            // A data copy that cannot be read (denied, throttled) is a problem of the data
-            // copy, named, not the end of the check: a restore without the data can go on.
+            // A data copy this role may not read is a problem of the data copy, named, not the
+            // end of the check: a restore without the data can go on. Anything else (expired
+            // credentials, a timeout, throttling) would only repeat per object: it ends it.
             let found = match data::head(store, &root.bucket, &key).await {
                 Ok(found) => found,
-                Err(e) => {
+                Err(e @ BackupError::Provider(ProviderError::AccessDenied(_))) => {
                     report
                         .data_problems
                         .push(format!("not read: s3://{}/{key} ({e})", root.bucket));
                     continue;
                 }
+                Err(BackupError::Provider(e)) => {
+                    return Err(BackupError::Provider(ProviderError::Service(format!(
+                        "verify stopped reading the data copy at s3://{}/{key}: {e} — nothing \
+                         is known broken; verify again once S3 answers",
+                        root.bucket
+                    ))));
+                }
+                Err(e) => return Err(e),
             };
             match found {
                 None => report
@@ -283,7 +307,7 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
         }
     }
     report.problems.extend(report.data_problems.iter().cloned());
-    // Only reads that failed (denied, throttled): nothing is known broken, so nothing to take
+    // Only reads that were denied: nothing is known broken, so nothing to take
     // again — try again (with the access to read them), or restore without the data.
     let unread = |p: &String| p.starts_with("not read: ");
     if !report.problems.is_empty() && report.problems.iter().all(unread) {

@@ -991,6 +991,16 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
         "{}",
         verify.stderr
     );
+    let no_data = denied.run(&["restore", &snapshot, "--no-data", "--dry-run"]);
+    no_data.assert_exit(0);
+    assert!(
+        no_data
+            .stderr
+            .contains("data copy could not be read (not read: s3://")
+            && !no_data.stderr.contains("damaged"),
+        "{}",
+        no_data.stderr
+    );
     let no_data = denied.run(&["restore", &snapshot, "--no-data", "--dry-run", "--json"]);
     no_data.assert_exit(0);
     let doc = no_data.json();
@@ -1002,6 +1012,39 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
                 .all(|p| p.as_str().is_some_and(|p| p.starts_with("not read: s3://"))),
         "{doc}"
     );
+    // Slowed down past its retries (S3 answers a HEAD 503, no body): not a problem of one object but of every read to come, so
+    // the check ends at the first (not one failed read per object), and so does the restore.
+    let proxy = FaultProxy::start(moto::url());
+    let data_heads = format!("HEAD /{}/lops/data/", fx.bucket);
+    proxy.add(Rule {
+        region: HOME.into(),
+        service: Some("s3".into()),
+        operation: Some(format!("{data_heads}*")),
+        fault: Fault::Status(503),
+        remaining: None,
+    });
+    let throttled = fx.lops(&proxy.url);
+    let verify = throttled.run(&["backup", "verify", &snapshot]);
+    assert_ne!(verify.code, 0, "{}", verify.stderr);
+    assert!(
+        !verify.stderr.contains("not read: s3://"),
+        "{}",
+        verify.stderr
+    );
+    assert!(
+        verify
+            .stderr
+            .contains("verify stopped reading the data copy at s3://")
+            && verify.stderr.contains("verify again once S3 answers"),
+        "{}",
+        verify.stderr
+    );
+    let heads = || proxy.calls_where(HOME, "s3", |op| op.starts_with(&data_heads));
+    let one_object = heads();
+    assert!((1..=3).contains(&one_object), "{one_object}");
+    let no_data = throttled.run(&["restore", &snapshot, "--no-data", "--dry-run"]);
+    assert_ne!(no_data.code, 0, "{}", no_data.stderr);
+    assert_eq!(heads(), 2 * one_object, "{}", no_data.stderr);
 }
 
 /// A snapshot whose manifest cannot be read is not counted by the retention (it would push

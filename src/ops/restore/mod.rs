@@ -102,7 +102,8 @@ impl RestorePreview {
         // Only reached without the data (`--no-data`): said, not hidden.
         if !self.verified.data_problems.is_empty() {
             out.push(format!(
-                "the snapshot's S3 data copy is damaged ({}), and not restored (--no-data)",
+                "the snapshot's S3 data copy {} ({}), and not restored (--no-data)",
+                self.verified.data_state(),
                 self.verified.data_problems.join("; ")
             ));
         }
@@ -186,8 +187,11 @@ pub async fn prepare_restore(
             request.snapshot,
             blocking.join("\n  "),
             match data_only && !request.whole_snapshot {
-                true => "\nOnly its S3 data copy is damaged: `--no-data` restores the function.",
-                false => "",
+                true => format!(
+                    "\nOnly its S3 data copy {}: `--no-data` restores the function.",
+                    verified.data_state()
+                ),
+                false => String::new(),
             },
             verified
                 .remedy
