@@ -238,15 +238,6 @@ pub async fn resume(
             )),
         })?;
     let audit = audit_log(&ctx);
-    if !abort && r.owned_elsewhere() {
-        return Err(crate::ops::OpsError::Refused(format!(
-            "the rollout of {} is {} in lops pid {}: abort it, or let it finish",
-            r.target(),
-            r.standing().as_str(),
-            r.owner.as_ref().map_or(0, |o| o.pid)
-        ))
-        .into());
-    }
     let what = r.act_preview(source, abort).await?;
     err!("{what}");
     if flags.dry_run {

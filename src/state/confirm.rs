@@ -260,11 +260,12 @@ pub fn rollout_previewed(
     result: Result<String, OpsError>,
 ) {
     state.popup = Some(match result {
-        Err(e) => Popup::Notice(format!(
+        Err(e @ OpsError::Provider(_)) => Popup::Notice(format!(
             "{} the rollout of {}: cannot read its alias for the preview: {e}",
             if abort { "abort" } else { "resume" },
             rollout.target()
         )),
+        Err(e) => Popup::Notice(e.to_string()),
         Ok(text) => {
             let act = if abort {
                 RolloutAct::Abort

@@ -2820,11 +2820,13 @@ fn a_rollout_preview_whose_alias_cannot_be_read_asks_nothing() {
             region: 0,
             rollout,
             abort,
-            result: Err(crate::ops::OpsError::Invalid("throttled".into())),
+            result: Err(crate::ops::OpsError::Provider(
+                crate::provider::ProviderError::Throttled("slow down".into()),
+            )),
         },
     );
     assert!(
-        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("abort the rollout of cron:live: cannot read its alias for the preview: throttled")),
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("abort the rollout of cron:live: cannot read its alias for the preview: throttled by AWS: slow down")),
         "{:?}",
         s.popup
     );

@@ -90,7 +90,8 @@ fn render_plans(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     };
     let r = &p.rollout;
     let done = r.step as f64 / r.steps.len().max(1) as f64;
-    let keys = if p.running {
+    // Driven here or by another lops: only abort is offered (the core refuses a resume).
+    let keys = if p.running || r.owned_elsewhere() {
         format!("{} abort", state.keymap.first_key(Action::AbortRollout))
     } else {
         format!(

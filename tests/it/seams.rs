@@ -127,6 +127,44 @@ async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
     assert_eq!(standing(&lops, &f), "finished");
 }
 
+/// The dashboard sharing a state directory with the lops that runs a rollout refuses `U` as the
+/// CLI does (one core check), before any confirmation; `A` is what it offers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_another_lops_runs_is_not_resumed_from_the_dashboard() {
+    use crate::support::tui::{self, Screen};
+    use crossterm::event::KeyCode;
+    let region = "ap-east-2";
+    let (seeder, f) = canary(region, "dashu").await;
+    let lops = Lops::new(moto::url());
+    let first = lops.spawn(&plan_args(&f, region, "10:60s,50:8s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
+    let sources = vec![std::sync::Arc::new(lops::provider::aws::AwsRegion::new(
+        tui::clients(moto::url(), region).await,
+    ))];
+    let audit = lops::ops::audit::AuditLog::at(lops.home.path().join("state/lops/audit.jsonl"));
+    let screen = Screen::new(120, 30);
+    let (keys, run) = tui::start_on(&screen, sources.clone(), tui::state(&sources), Some(audit));
+    tui::filter(&keys, &f);
+    screen.wait_loaded(30, "Active").await;
+    // Its line offers the abort only.
+    let line = screen.wait_for(20, "running in lops pid").await;
+    assert!(
+        line.contains("  A abort") && !line.contains("U resume"),
+        "{line}"
+    );
+    tui::press(&keys, KeyCode::Char('U'));
+    let said = screen.wait_for(20, "refused: the rollout of").await;
+    assert!(said.contains("abort it, or let it finish"), "{said}");
+    assert!(!said.contains("y confirms"), "{said}");
+    tui::press(&keys, KeyCode::Enter);
+    tui::press(&keys, KeyCode::Char('q'));
+    run.await.expect("join").expect("loop");
+    // Aborted from the CLI, the first lops rolls back and ends.
+    traffic(&lops, "abort", &f, region).assert_exit(0);
+    let (code, stderr) = finish(first, 20);
+    assert_eq!(code, 4, "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manual_change_mid_rollout_halts_it_without_writing() {
     let region = "ap-east-2";

@@ -243,6 +243,15 @@ impl Rollout {
         source: &S,
         abort: bool,
     ) -> Result<String, OpsError> {
+        // Another lops drives it: one driver at a time (an abort takes over from it).
+        if !abort && self.owned_elsewhere() {
+            return Err(OpsError::Refused(format!(
+                "the rollout of {} is {} in lops pid {}: abort it, or let it finish",
+                self.target(),
+                self.standing().as_str(),
+                self.owner.as_ref().map_or(0, |o| o.pid)
+            )));
+        }
         let now = source
             .alias(&self.function, &self.alias)
             .await
