@@ -94,7 +94,7 @@ fn skip_reason(error: &OpsError) -> String {
         // The scope's tier, or a refusal of another kind (a guard, a trigger still settling,
         // the same function refused under another profile): named as what it is.
         OpsError::Refused(why) if why.contains("this scope may only") => {
-            format!("other tier — {why}")
+            format!("tier — {why}")
         }
         OpsError::Refused(why) => format!("refused — {why}"),
         OpsError::Provider(ProviderError::NotFound(what)) => format!("missing — {what}"),
@@ -144,6 +144,29 @@ impl Batch {
             }
             Item::Ready { .. } => false,
         })
+    }
+
+    /// An undo takes a batch back whole or not at all: a target it cannot take back (changed
+    /// since, not readable, refused) holds back every other, each saying which and why.
+    fn whole_or_none(&mut self) {
+        let Some(Item::Skipped { scope, target, .. }) = self.skipped().next() else {
+            return;
+        };
+        let why = format!(
+            "held back: a batch is undone whole, and {target} in {scope} cannot be (said below)"
+        );
+        for item in &mut self.items {
+            if let Item::Ready { source, plan } = item
+                && plan.change != Change::Nothing
+            {
+                *item = Item::Skipped {
+                    source: *source,
+                    scope: plan.scope.clone(),
+                    target: plan.target.clone(),
+                    error: OpsError::Refused(why.clone()),
+                };
+            }
+        }
     }
 
     /// One confirmation for every target: typed when any of them needs it, and then the one
@@ -389,7 +412,11 @@ pub async fn prepare_in<S: RegionActions>(
         .collect();
     super::same_function::once_per_function(sources, &mut items).await;
     super::same_function::other_profiles(sources, fleet, &mut items).await;
-    Batch { id, action, items }
+    let mut batch = Batch { id, action, items };
+    if batch.action == "undo" {
+        batch.whole_or_none();
+    }
+    batch
 }
 
 /// One change of one target in `sources[index]`, previewed as [`prepare`] does a batch's:
