@@ -99,6 +99,10 @@ pub async fn execute<S: RegionActions>(
     let Some(log) = audit else {
         return Err(OpsError::Refused(super::audit::NO_LOG.into()));
     };
+    // Held from the read just before the write until the write is read back: a second lops on
+    // this machine changing the same thing waits, then reads what this one wrote and its
+    // compare refuses it (Lambda's writes of a reservation or a trigger are not conditional).
+    let _held = hold(source.scope(), plan).await?;
     {
         log.ready()
             .and_then(|()| log.append(&record))
@@ -164,6 +168,41 @@ pub async fn execute<S: RegionActions>(
     let mut outcome = result?;
     outcome.record = Some(record);
     Ok(outcome)
+}
+
+/// The lock of what `plan` writes in `scope`'s region (none for an invoke: nothing is
+/// compared; a service change takes its record set's own).
+async fn hold(
+    scope: &crate::provider::Scope,
+    plan: &Plan,
+) -> Result<Option<super::lock::FileLock>, OpsError> {
+    let what = match &plan.change {
+        Change::Route {
+            function, alias, ..
+        } => format!("alias-{function}-{alias}"),
+        Change::Reserve { function, .. } => format!("concurrency-{function}"),
+        Change::Trigger { id, .. } => format!("trigger-{id}"),
+        Change::Invoke(_) | Change::Dns { .. } | Change::Nothing => return Ok(None),
+    };
+    let wait = std::time::Duration::from_secs(30);
+    let name = format!("lambda-{}-{what}", scope.region);
+    super::lock::hold(&name, wait)
+        .await
+        .map(Some)
+        .map_err(|e| match e {
+            super::lock::LockError::Busy(wait) => OpsError::Refused(format!(
+                "another lops on this machine has been changing {} in {scope} for {} s: nothing \
+                 was sent; run again once it is done",
+                plan.target,
+                wait.as_secs()
+            )),
+            super::lock::LockError::Io(path, e) => OpsError::Refused(format!(
+                "cannot take the lock {} that keeps two lops from changing {} at once ({e}): \
+                 nothing was sent",
+                path.display(),
+                plan.target
+            )),
+        })
 }
 
 const UNSENT: &str = "nothing was sent: ";

@@ -276,6 +276,53 @@ async fn revive_never_overwrites_a_reservation_set_since_the_kill() {
     assert_eq!(reserved(&seeder, &g).await, Some(4));
 }
 
+/// Two lops on one machine changing one reservation at once: the second waits for the first's
+/// write (held up here on its way to Lambda), reads what it wrote, and its compare refuses —
+/// never both "done" with the kill's record naming a reservation that was no longer there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_lops_changing_one_reservation_at_once_never_both_write() {
+    use crate::support::cli::finish;
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "eu-central-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-worker", moto::unique("twowrite"));
+    seeder.create_function(&f).await;
+    seeder
+        .lambda
+        .put_function_concurrency()
+        .function_name(&f)
+        .reserved_concurrent_executions(20)
+        .send()
+        .await
+        .expect("reserve");
+    let proxy = FaultProxy::start(moto::url());
+    // The first reservation written reaches Lambda three seconds after it is sent.
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("lambda".into()),
+        operation: Some("PutFunctionConcurrency".into()),
+        fault: Fault::Delay(std::time::Duration::from_secs(3)),
+        remaining: Some(1),
+    });
+    let lops = Lops::new(&proxy.url);
+    let set = lops.spawn(&["concurrency", "set", &f, "30", "--regions", region, "--yes"]);
+    let kill = lops.spawn(&["kill", &f, "--regions", region, "--yes"]);
+    let (set, kill) = (finish(set, 60), finish(kill, 60));
+    let codes = [set.0, kill.0];
+    assert!(
+        codes.contains(&0) && codes.iter().any(|c| *c != 0),
+        "set: {set:?}\nkill: {kill:?}"
+    );
+    let (loser, winner) = if set.0 == 0 { (&kill, 30) } else { (&set, 0) };
+    assert!(loser.1.contains("changed since"), "{loser:?}");
+    assert_eq!(reserved(&seeder, &f).await, Some(winner));
+    assert_eq!(
+        proxy.calls(region, "lambda", "PutFunctionConcurrency"),
+        1,
+        "one write"
+    );
+}
+
 /// No audit, no change: with no state directory to keep the log in (HOME unset, a relative
 /// XDG_STATE_HOME, which the XDG spec says to ignore), an action is refused with nothing sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
