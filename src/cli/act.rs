@@ -12,7 +12,7 @@ use super::common::{audit_log, early_check};
 use crate::exit::{Exit, Failure};
 use crate::ops::batch::{self, Target};
 use crate::ops::payload::load_payload;
-use crate::ops::{Kind, OpsError, Outcome, Plan, Request};
+use crate::ops::{Change, Kind, OpsError, Outcome, Plan, Request};
 use crate::provider::aws::AwsRegion;
 use crate::provider::{InvokeRequest, RegionSource};
 use crate::session::Session;
@@ -537,7 +537,8 @@ fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> serde_json::Value {
         "target": plan.target,
         "before": plan.before,
         "after": outcome.map(|o| o.after.clone()).unwrap_or_else(|| plan.after.clone()),
-        "changed": plan.change != crate::ops::Change::Nothing,
+        // An invoke whose function failed is no change that worked (as the summary counts).
+        "changed": plan.change != Change::Nothing && !outcome.is_some_and(Outcome::function_failed),
     });
     if let Some((inv, report)) = outcome.and_then(|o| o.invoke.as_ref()) {
         let body: serde_json::Value = serde_json::from_slice(&inv.payload)

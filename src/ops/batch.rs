@@ -265,21 +265,15 @@ impl Batch {
             match result {
                 Ok(_) if plan.change == Change::Nothing => {}
                 // Sent, and the function failed: not a change that worked.
-                Ok(o)
-                    if o.invoke
+                Ok(o) if o.function_failed() => summary.failed.push(format!(
+                    "{} in {}: the function failed ({})",
+                    plan.target,
+                    plan.scope,
+                    o.invoke
                         .as_ref()
-                        .is_some_and(|(i, _)| i.function_error.is_some()) =>
-                {
-                    summary.failed.push(format!(
-                        "{} in {}: the function failed ({})",
-                        plan.target,
-                        plan.scope,
-                        o.invoke
-                            .as_ref()
-                            .and_then(|(i, _)| i.function_error.as_deref())
-                            .unwrap_or_default()
-                    ))
-                }
+                        .and_then(|(i, _)| i.function_error.as_deref())
+                        .unwrap_or_default()
+                )),
                 Ok(_) => summary
                     .changed
                     .push(format!("{} in {}", plan.target, plan.scope)),
@@ -322,8 +316,13 @@ impl Summary {
             && self.changed.len() == self.asked
     }
 
+    /// Every target the batch named: those sent and those skipped (a skip is not done).
+    pub fn targets(&self) -> usize {
+        self.asked + self.skipped.len()
+    }
+
     pub fn line(&self) -> String {
-        let mut line = format!("changed {} of {}", self.changed.len(), self.asked);
+        let mut line = format!("changed {} of {}", self.changed.len(), self.targets());
         if !self.failed.is_empty() {
             line.push_str(&format!("; failed: {}", self.failed.join("; ")));
         }

@@ -26,11 +26,16 @@ impl Outcome {
     /// (Unhandled, Handled), or a service's read-back finds no region taking traffic (unless
     /// forced past the guard to that end).
     pub fn ended_badly(&self) -> bool {
+        self.function_failed()
+            || (self.after.get("serving").and_then(Value::as_bool) == Some(false)
+                && self.after.get("forced").and_then(Value::as_bool) != Some(true))
+    }
+
+    /// An invoke sent, whose function failed: no change that worked.
+    pub fn function_failed(&self) -> bool {
         self.invoke
             .as_ref()
             .is_some_and(|(i, _)| i.function_error.is_some())
-            || (self.after.get("serving").and_then(Value::as_bool) == Some(false)
-                && self.after.get("forced").and_then(Value::as_bool) != Some(true))
     }
 }
 

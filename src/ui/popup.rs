@@ -215,7 +215,7 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         let mut line = format!(
             "done: changed {} of {}",
             summary.changed.len(),
-            summary.asked
+            summary.targets()
         );
         if !summary.failed.is_empty() {
             line.push_str(&format!(", {} failed", summary.failed.len()));

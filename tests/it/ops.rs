@@ -535,6 +535,8 @@ async fn an_invoke_is_checked_first_and_a_failing_function_is_not_ok() {
         run.json()["results"][0]["invoke"]["function_error"],
         "Unhandled"
     );
+    // Not a change that worked, as the text's "changed 0 of 1" says.
+    assert_eq!(run.json()["results"][0]["changed"], false);
     let record = audit(&lops).last().cloned().expect("record");
     assert_eq!(record["result"], "function error: Unhandled");
     assert_eq!(record["before"]["version"], "$LATEST");
