@@ -775,6 +775,25 @@ fn a_mapping_changed_since_the_snapshot_is_named_with_what_differs() {
         "{:?}",
         p.notes
     );
+    // Restored into another region with --map-sources: the same queue there, mapped with
+    // other settings, is named too (it was passed over as "as in the snapshot").
+    let here = "arn:aws:sqs:us-west-2:1:jobs";
+    let mut there = current.clone();
+    there.mapping_sources = [here.to_string()].into();
+    there.mappings[0].source_arn = Some(here.into());
+    let mapped = Target {
+        region: "us-west-2",
+        map_sources: true,
+        ..target
+    };
+    let p = difference_among(&m, Some(&there), &BTreeMap::new(), &mapped);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains(&format!("from {here} is batch size 3 (snapshot 9)"))),
+        "{:?}",
+        p.notes
+    );
     current.mappings[0] = m.event_source_mappings.clone().unwrap_or_default()[0].clone();
     let p = difference_among(&m, Some(&current), &BTreeMap::new(), &target);
     assert!(

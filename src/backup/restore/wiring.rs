@@ -9,12 +9,17 @@ use crate::provider::function::EventSourceMapping;
 
 /// A mapping the target has from the same source, with other settings than the snapshot's:
 /// left as it is (never recreated, which would lose its position in the stream), and named
-/// with what differs.
-fn note_drift(out: &mut Difference, m: &EventSourceMapping, current: Option<&Current>) {
+/// with what differs. `source`: the snapshot's source, or the same source here it was mapped to.
+fn note_drift(
+    out: &mut Difference,
+    m: &EventSourceMapping,
+    current: Option<&Current>,
+    source: &str,
+) {
     let Some(now) = current
         .into_iter()
         .flat_map(|c| &c.mappings)
-        .find(|c| c.source_arn == m.source_arn)
+        .find(|c| c.source_arn.as_deref() == Some(source))
     else {
         return;
     };
@@ -47,9 +52,8 @@ fn note_drift(out: &mut Difference, m: &EventSourceMapping, current: Option<&Cur
     }
     if !differs.is_empty() {
         out.notes.push(format!(
-            "event source mapping from {} is {}: left as it is (`lops triggers` enables or \
-             disables it)",
-            m.source_arn.as_deref().unwrap_or_default(),
+            "event source mapping from {source} is {}: left as it is (`lops triggers` enables \
+             or disables it)",
             differs.join(", ")
         ));
     }
@@ -71,7 +75,7 @@ pub(super) fn steps_for_mappings(
             continue;
         };
         if current.is_some_and(|c| c.mapping_sources.contains(source)) {
-            note_drift(out, m, current);
+            note_drift(out, m, current, source);
             continue;
         }
         let (source_region, source_account) = region_account(source);
@@ -106,6 +110,7 @@ pub(super) fn steps_for_mappings(
             }
             let mapped = parts.join(":");
             if current.is_some_and(|c| c.mapping_sources.contains(&mapped)) {
+                note_drift(out, m, current, &mapped);
                 continue;
             }
             source = mapped;
