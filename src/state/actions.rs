@@ -288,7 +288,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
 
 /// `b`: one backup run over the functions given (the selected one, or the marked ones), asked
 /// once with every function and scope listed.
-fn propose_backup(state: &mut State, functions: Vec<(usize, String)>) {
+pub(super) fn propose_backup(state: &mut State, functions: Vec<(usize, String)>) {
     if state.backup.is_some() {
         state.popup = Some(Popup::Notice("a backup is running".into()));
         return;

@@ -363,6 +363,21 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         super::batch::everywhere(state, pending, effects);
         return;
     }
+    // A backup of one function widens alike: to every region this dashboard shows it in.
+    if let Proposal::Backup { targets, .. } = &pending.proposal
+        && let [(_, names)] = targets.as_slice()
+        && let [name] = names.as_slice()
+        && !answers
+        && (key.code == KeyCode::Tab
+            || state.keymap.action(&key) == Some(super::keymap::Action::Backup))
+    {
+        let all = (state.regions.iter().enumerate())
+            .filter(|(_, r)| r.function(name).is_some())
+            .map(|(i, _)| (i, name.clone()))
+            .collect();
+        super::actions::propose_backup(state, all);
+        return;
+    }
     // Every target is shown before any is acted on: ↑/↓ and PgUp/PgDn move through them (a
     // page: the lines shown now, so none is skipped).
     let (start, end) = pending.window(state.size);

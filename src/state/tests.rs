@@ -2912,3 +2912,29 @@ fn only_the_last_preview_asked_is_shown_and_never_over_an_open_confirmation() {
     update(&mut s, answer(3, "first"));
     assert!(!target(&s).contains("first"), "{}", target(&s));
 }
+
+/// `tab` (or `b` again) in a backup's confirmation widens it to every region with the function,
+/// as the help says of every confirmation.
+#[test]
+fn tab_widens_a_backup_to_every_region_with_the_function() {
+    let mut s = loaded();
+    let to = crate::backup::S3Uri::parse("s3://acme-backups/lops").unwrap();
+    s.backup_target = Some((to, "STANDARD".into()));
+    select(&mut s, 0, "api");
+    update(&mut s, key('b'));
+    update(&mut s, code(KeyCode::Tab));
+    let lines = match &s.popup {
+        Some(Popup::Confirm(p)) => p.lines.join("\n"),
+        other => panic!("no confirmation: {other:?}"),
+    };
+    assert!(
+        lines.contains("api @ us-east-1") && lines.contains("api @ eu-west-1"),
+        "{lines}"
+    );
+    let effects = update(&mut s, key('y'));
+    let asked = effects.iter().any(|e| {
+        matches!(e, Effect::Backup { targets, .. }
+            if targets == &vec![(0, vec!["api".to_string()]), (1, vec!["api".to_string()])])
+    });
+    assert!(asked, "{effects:?}");
+}
