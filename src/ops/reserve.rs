@@ -24,9 +24,12 @@ pub(super) async fn reserve_plan<S: RegionActions>(
         .map_err(|e| not_found(e, format!("function {function}")))?;
     // Only a reservation that grows takes from the unreserved pool (asked only then).
     let more = i64::from(value.unwrap_or(0)) - i64::from(current.unwrap_or(0));
-    if value.is_some()
-        && more > 0
-        && let Some(unreserved) = source.unreserved_concurrency().await
+    let grows = value.is_some() && more > 0;
+    let unreserved = match grows {
+        true => source.unreserved_concurrency().await,
+        false => None,
+    };
+    if let Some(unreserved) = unreserved
         && more > unreserved - KEPT_UNRESERVED
     {
         let most = i64::from(current.unwrap_or(0)) + (unreserved - KEPT_UNRESERVED).max(0);
@@ -48,10 +51,15 @@ pub(super) async fn reserve_plan<S: RegionActions>(
             expected: current,
         }
     };
+    let mut after = json!({"reserved": value});
+    // The account's settings could not be read (denied, say): the preview says it is unchecked.
+    if grows && unreserved.is_none() {
+        after["unreserved_unchecked"] = json!(true);
+    }
     Ok(plan(
         function.to_string(),
         json!({"reserved": current}),
-        json!({"reserved": value}),
+        after,
         change,
         destructive,
     ))

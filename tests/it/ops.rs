@@ -1361,6 +1361,30 @@ async fn a_reservation_over_what_the_account_keeps_unreserved_is_refused_at_the_
     let asked = proxy.calls(region, "lambda", "GetAccountSettings");
     act(&lops, region, &["concurrency", "set", &f, "10", "--yes"]).assert_exit(0);
     assert_eq!(proxy.calls(region, "lambda", "GetAccountSettings"), asked);
+    // The account's settings not readable (denied): a growing reservation is previewed,
+    // saying it was not checked, rather than passed as if it had been.
+    let denied = FaultProxy::start(moto::url());
+    denied.add(crate::support::proxy::Rule {
+        region: region.into(),
+        service: Some("lambda".into()),
+        operation: Some("GetAccountSettings".into()),
+        fault: crate::support::proxy::Fault::Code(403, "AccessDeniedException"),
+        remaining: None,
+    });
+    let lops = Lops::new(&denied.url);
+    let run = act(
+        &lops,
+        region,
+        &["concurrency", "set", &f, "20", "--dry-run"],
+    );
+    run.assert_exit(0);
+    assert!(
+        run.stderr.contains(
+            "reserved concurrency 20 (not checked against what the account leaves unreserved"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A change refused at its write in every region (each target changed since the preview) sent
