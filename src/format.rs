@@ -122,17 +122,28 @@ pub fn printable(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(text);
     }
     let stripped = strip_escapes(text).replace("\r\n", "\n");
+    let chars: Vec<char> = stripped.chars().collect();
     std::borrow::Cow::Owned(
-        stripped
-            .chars()
-            .map(|c| match c {
+        (0..chars.len())
+            .map(|i| match chars[i] {
                 '\n' if !lines => '⏎',
-                '\n' | '\t' => c,
+                '\n' | '\t' => chars[i],
+                // Joining what is written with them: an emoji family, a Persian or Indic word.
+                c @ ('\u{200c}' | '\u{200d}') if joins(&chars, i) => c,
                 c if c.is_control() || reorders(c) => '\u{fffd}',
                 c => c,
             })
             .collect(),
     )
+}
+
+/// Whether the joiner at `i` stands between two letters or symbols beyond ASCII (where scripts
+/// and emoji need it); between ASCII ones it would only make a name pass for another.
+fn joins(chars: &[char], i: usize) -> bool {
+    let shaped = |c: Option<&char>| {
+        c.is_some_and(|c| !c.is_ascii() && !c.is_whitespace() && !c.is_control() && !reorders(*c))
+    };
+    i > 0 && shaped(chars.get(i - 1)) && shaped(chars.get(i + 1))
 }
 
 /// Removes each complete escape sequence (CSI, OSC, DCS/SOS/PM/APC strings, two-byte escapes).
@@ -457,6 +468,15 @@ mod tests {
         assert_eq!(
             printable("a\u{200d}b\u{200b}c\u{feff}", true),
             "a\u{fffd}b\u{fffd}c\u{fffd}"
+        );
+        // Between letters or emoji beyond ASCII the joiners are kept: a family is one emoji,
+        // a Persian word keeps its shape; at an edge or beside a space they are not.
+        let family = "👩\u{200d}👩\u{200d}👧";
+        assert_eq!(printable(family, true), family);
+        assert_eq!(printable("می\u{200c}خواهم", true), "می\u{200c}خواهم");
+        assert_eq!(
+            printable("\u{200d}👩 \u{200c}x👩\u{200d}", true),
+            "\u{fffd}👩 \u{fffd}x👩\u{fffd}"
         );
         let json = serde_json::to_string(&serde_json::json!({"m": "x\u{9b}31m\u{202e}y"}))
             .unwrap_or_default();
