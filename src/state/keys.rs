@@ -198,11 +198,7 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
     }
 }
 
-/// Pasted text goes into the open input as typed text (newlines kept in a payload, spaces
-/// elsewhere); with no input open it does nothing — a paste never presses a key, and a
-/// confirmation's name is typed, not pasted.
-/// What the help lists: the keys of every action this scope allows, then keys that are not
-/// actions of the keymap.
+/// What the help lists: the keys of every action this scope allows, then the keymap's others.
 pub fn help_entries(state: &State) -> Vec<(String, String)> {
     let mut entries: Vec<(String, String)> = Action::ALL
         .iter()
@@ -220,6 +216,11 @@ pub fn help_entries(state: &State) -> Vec<(String, String)> {
             "in an input: clear it / take its last word away",
         ),
         ("y", "confirm (enter never does); n or esc cancels"),
+        (
+            "↑ ↓ PgUp PgDn",
+            "a long confirmation: each target shows before y",
+        ),
+        ("esc", "on the fleet: clear the marks, then the filter"),
     ] {
         entries.push((keys.to_string(), what.to_string()));
     }
@@ -274,6 +275,9 @@ pub fn help_last_start(state: &State) -> usize {
     start.min(entries.len().saturating_sub(1))
 }
 
+/// Pasted text goes into the open input as typed text (newlines kept in a payload, spaces
+/// elsewhere); with no input open it does nothing — a paste never presses a key, and a
+/// confirmation's name is typed, not pasted.
 pub(super) fn on_paste(state: &mut State, text: &str) {
     if state.too_small() {
         return;
