@@ -190,24 +190,35 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     } else {
         &[View::Fleet, View::Regions, View::Load, View::Services]
     };
-    for view in tabs.iter() {
-        let active = std::mem::discriminant(&state.view) == std::mem::discriminant(view);
-        let style = if active {
-            theme.selected()
-        } else {
-            theme.dim()
-        };
-        // The key in force for the view (a keymap may move it).
-        let action = match view {
-            View::Regions => Action::Regions,
-            View::Load => Action::Load,
-            View::Services => Action::Services,
-            _ => Action::Fleet,
-        };
-        let key = state.keymap.first_key(action);
-        spans.push(Span::styled(format!("{key}:{}", view.title()), style));
-        spans.push(Span::raw(" "));
-    }
+    // Each tab as its key and title; where they do not all fit, the others by their key alone.
+    let tab_spans = |compact: bool| {
+        let mut spans = Vec::new();
+        for view in tabs.iter() {
+            let active = std::mem::discriminant(&state.view) == std::mem::discriminant(view);
+            let style = if active {
+                theme.selected()
+            } else {
+                theme.dim()
+            };
+            // The key in force for the view (a keymap may move it).
+            let action = match view {
+                View::Regions => Action::Regions,
+                View::Load => Action::Load,
+                View::Services => Action::Services,
+                _ => Action::Fleet,
+            };
+            let key = state.keymap.first_key(action);
+            let text = match compact && !active {
+                true => key.to_string(),
+                false => format!("{key}:{}", view.title()),
+            };
+            spans.push(Span::styled(text, style));
+            spans.push(Span::raw(" "));
+        }
+        spans
+    };
+    let at_tabs = spans.len();
+    spans.extend(tab_spans(false));
     if let View::Detail { function, .. } | View::Logs { function, .. } = &state.view {
         spans.push(Span::styled(
             format!("{}:{function}", state.view.title()),
@@ -248,6 +259,10 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     // the tabs, the window and the filter is cut, marked, to the room they leave.
     // One cell apart from the badges and the clock, and the last cell of the line left free.
     let left = usize::from(area.width).saturating_sub(badge_width + clock.len() + 2);
+    if spans.iter().map(|s| s.width()).sum::<usize>() > left {
+        let full = tab_spans(false).len();
+        spans.splice(at_tabs..at_tabs + full, tab_spans(true));
+    }
     let mut spans = cut_spans(spans, left, theme);
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let room = usize::from(area.width).saturating_sub(used + badge_width + clock.len() + 1);
