@@ -287,14 +287,7 @@ async fn two_lops_changing_one_reservation_at_once_never_both_write() {
     let seeder = Seeder::new(moto::url(), region).await;
     let f = format!("{}-worker", moto::unique("twowrite"));
     seeder.create_function(&f).await;
-    seeder
-        .lambda
-        .put_function_concurrency()
-        .function_name(&f)
-        .reserved_concurrent_executions(20)
-        .send()
-        .await
-        .expect("reserve");
+    seeder.reserve(&f, 20).await;
     let proxy = FaultProxy::start(moto::url());
     // The first reservation written reaches Lambda three seconds after it is sent.
     proxy.add(Rule {
