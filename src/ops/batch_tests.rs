@@ -210,6 +210,7 @@ fn a_dns_change_in_a_batch_shows_its_shares_and_ttl() {
         undoes: None,
         reason: None,
         batch: None,
+        note: None,
     };
     let line = Item::Ready {
         source: 0,

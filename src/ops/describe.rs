@@ -67,15 +67,8 @@ pub(crate) fn describe(v: &Value) -> String {
         return text;
     }
     if let Some(r) = v.get("reserved") {
-        let unchecked = match v.get("unreserved_unchecked").is_some() {
-            true => {
-                " (not checked against what the account leaves unreserved: its settings \
-                     could not be read — AWS refuses the write if too little is left)"
-            }
-            false => "",
-        };
         return match r.as_i64() {
-            Some(n) => format!("reserved concurrency {n}{unchecked}"),
+            Some(n) => format!("reserved concurrency {n}"),
             None => "no reserved concurrency".into(),
         };
     }

@@ -65,6 +65,8 @@ pub struct Plan {
     /// Why it is made, when not a person's key or command: a rollout's step, its guard's
     /// rollback, an abort (its audit record carries it).
     pub reason: Option<String>,
+    /// Said with the preview: what could not be checked (never part of the state compared).
+    pub note: Option<String>,
 }
 
 impl Plan {
@@ -83,6 +85,14 @@ impl Plan {
 
     /// One line: what changes where, before → after.
     pub fn preview(&self) -> String {
+        let text = self.preview_change();
+        match &self.note {
+            Some(note) => format!("{text} ({note})"),
+            None => text,
+        }
+    }
+
+    fn preview_change(&self) -> String {
         match &self.change {
             Change::Nothing if self.action.starts_with("service.") => format!(
                 "service {}: already {}, nothing to do",
@@ -240,6 +250,7 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
             undoes: None,
             reason: None,
             batch: None,
+            note: None,
         };
     match &request {
         Request::Invoke(r) => super::invoke::invoke_plan(source, plan, &scope, r, audit).await,

@@ -51,16 +51,20 @@ pub(super) async fn reserve_plan<S: RegionActions>(
             expected: current,
         }
     };
-    let mut after = json!({"reserved": value});
-    // The account's settings could not be read (denied, say): the preview says it is unchecked.
-    if grows && unreserved.is_none() {
-        after["unreserved_unchecked"] = json!(true);
-    }
-    Ok(plan(
+    let mut plan = plan(
         function.to_string(),
         json!({"reserved": current}),
-        after,
+        json!({"reserved": value}),
         change,
         destructive,
-    ))
+    );
+    // The account's settings could not be read (denied, say): the preview says it is unchecked.
+    if grows && unreserved.is_none() {
+        plan.note = Some(
+            "not checked against what the account leaves unreserved: its settings could not be \
+             read — AWS refuses the write if too little is left"
+                .into(),
+        );
+    }
+    Ok(plan)
 }

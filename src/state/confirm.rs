@@ -369,7 +369,7 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         && let [name] = names.as_slice()
         && !answers
         && (key.code == KeyCode::Tab
-            || state.keymap.action(&key) == Some(super::keymap::Action::Backup))
+            || (!typed && state.keymap.action(&key) == Some(super::keymap::Action::Backup)))
     {
         let all = (state.regions.iter().enumerate())
             .filter(|(_, r)| r.function(name).is_some())

@@ -899,6 +899,7 @@ fn plan_in(scope: &Scope, target: &str, destructive: bool) -> Plan {
         undoes: None,
         reason: None,
         batch: None,
+        note: None,
     }
 }
 
@@ -2363,6 +2364,7 @@ fn rollback_plan(scope: &Scope, function: &str) -> Plan {
         undoes: None,
         reason: None,
         batch: Some("B1".into()),
+        note: None,
     }
 }
 
@@ -2937,4 +2939,25 @@ fn tab_widens_a_backup_to_every_region_with_the_function() {
             if targets == &vec![(0, vec!["api".to_string()]), (1, vec!["api".to_string()])])
     });
     assert!(asked, "{effects:?}");
+}
+
+/// In a backup's typed confirmation (production), `b` is a letter of the name, not a widening.
+#[test]
+fn a_typed_backup_confirmation_takes_the_letter_b() {
+    let mut s = loaded();
+    set_access(&mut s, Access::new(Tier::Change, true));
+    let to = crate::backup::S3Uri::parse("s3://acme-backups/lops").unwrap();
+    s.backup_target = Some((to, "STANDARD".into()));
+    select(&mut s, 0, "api");
+    update(&mut s, key('b'));
+    let typed = |s: &State| match &s.popup {
+        Some(Popup::Confirm(p)) => (p.typed.clone(), p.lines.len()),
+        other => panic!("no confirmation: {other:?}"),
+    };
+    if !matches!(&s.popup, Some(Popup::Confirm(p)) if matches!(p.confirmation, crate::ops::Confirmation::Typed(_)))
+    {
+        panic!("a production backup asks for the name: {:?}", s.popup);
+    }
+    update(&mut s, key('b'));
+    assert_eq!(typed(&s), ("b".to_string(), 1));
 }

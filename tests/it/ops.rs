@@ -1378,6 +1378,11 @@ async fn a_reservation_over_what_the_account_keeps_unreserved_is_refused_at_the_
         "{}",
         run.stderr
     );
+    // Said, not recorded as state: what undo compares is the reservation alone.
+    let write = act(&lops, region, &["concurrency", "set", &f, "20", "--yes"]);
+    write.assert_exit(0);
+    let last = audit(&lops).last().cloned().expect("record");
+    assert_eq!(last["after"], serde_json::json!({"reserved": 20}), "{last}");
 }
 
 /// A change refused at its write in every region (each target changed since the preview) sent
