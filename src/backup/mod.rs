@@ -283,11 +283,19 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
                     continue;
                 }
                 Err(BackupError::Provider(e)) => {
-                    return Err(BackupError::Provider(ProviderError::Service(format!(
-                        "verify stopped reading the data copy at s3://{}/{key}: {e} — nothing \
-                         is known broken; verify again once S3 answers",
+                    let at = format!(
+                        "verify stopped reading the data copy at s3://{}/{key}",
                         root.bucket
-                    ))));
+                    );
+                    return Err(BackupError::Provider(match e {
+                        // New credentials are what helps: said as such, kind kept.
+                        ProviderError::Credentials(m) => {
+                            ProviderError::Credentials(format!("{at}: {m}"))
+                        }
+                        e => ProviderError::Service(format!(
+                            "{at}: {e} — nothing is known broken; verify again once S3 answers"
+                        )),
+                    }));
                 }
                 Err(e) => return Err(e),
             };

@@ -152,13 +152,10 @@ impl Batch {
         let Some(Item::Skipped { scope, target, .. }) = self.skipped().next() else {
             return;
         };
-        let why = format!(
-            "held back: a batch is undone whole, and {target} in {scope} cannot be (said below)"
-        );
+        let why = format!("held back: a batch is undone whole, and {target} in {scope} cannot be");
+        // Every other target, one already back included: nothing of it is sent or counted.
         for item in &mut self.items {
-            if let Item::Ready { source, plan } = item
-                && plan.change != Change::Nothing
-            {
+            if let Item::Ready { source, plan } = item {
                 *item = Item::Skipped {
                     source: *source,
                     scope: plan.scope.clone(),
@@ -287,6 +284,9 @@ impl Batch {
             }
         }
         summary.asked = self.changes().count();
+        summary.already = (self.items.iter().filter_map(Item::plan))
+            .filter(|p| p.change == Change::Nothing)
+            .count();
         summary.skipped = self.skipped().map(Item::line).collect();
         summary
     }
@@ -294,46 +294,6 @@ impl Batch {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// What a batch did.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Summary {
-    pub asked: usize,
-    pub changed: Vec<String>,
-    pub failed: Vec<String>,
-    /// Refused at the write (changed since the preview, a guard): nothing was sent.
-    pub not_sent: Vec<String>,
-    pub skipped: Vec<String>,
-}
-
-impl Summary {
-    /// Everything asked for changed and nothing was skipped.
-    pub fn complete(&self) -> bool {
-        self.failed.is_empty()
-            && self.not_sent.is_empty()
-            && self.skipped.is_empty()
-            && self.changed.len() == self.asked
-    }
-
-    /// Every target the batch named: those sent and those skipped (a skip is not done).
-    pub fn targets(&self) -> usize {
-        self.asked + self.skipped.len()
-    }
-
-    pub fn line(&self) -> String {
-        let mut line = format!("changed {} of {}", self.changed.len(), self.targets());
-        if !self.failed.is_empty() {
-            line.push_str(&format!("; failed: {}", self.failed.join("; ")));
-        }
-        if !self.not_sent.is_empty() {
-            line.push_str(&format!("; not sent: {}", self.not_sent.join("; ")));
-        }
-        if !self.skipped.is_empty() {
-            line.push_str(&format!("; skipped {}", self.skipped.len()));
-        }
-        line
-    }
 }
 
 /// Previews every target side by side. A target the scope's tier refuses is skipped before
@@ -531,17 +491,51 @@ pub fn execute<'a, S: RegionActions>(
     batch: &'a Batch,
     audit: Option<&'a AuditLog>,
 ) -> impl futures::Stream<Item = Landed> + 'a {
-    batch
-        .items
-        .iter()
-        .enumerate()
+    use futures::FutureExt;
+    let ready: Vec<(usize, &S, &Plan)> = (batch.items.iter().enumerate())
         .filter_map(|(index, item)| match item {
-            Item::Ready { source, plan } => Some((index, *source, plan)),
+            Item::Ready { source, plan } => Some((index, *source, &**plan)),
             Item::Skipped { .. } => None,
         })
         .filter_map(|(index, source, plan)| Some((index, *sources.get(source)?, plan)))
-        .map(|(index, source, plan)| async move {
-            (index, super::execute(source, plan, audit).await)
+        .collect();
+    // An undo is whole or nothing at its write too: every target is compared again first, and
+    // one changed since the preview holds back the rest (nothing sent anywhere).
+    let whole = batch.action == "undo" && ready.len() > 1;
+    let all = ready.clone();
+    let check = async move {
+        if !whole {
+            return None;
+        }
+        let compared = all.iter().map(|(index, source, plan)| async move {
+            (*index, super::execute::unchanged(*source, plan).await)
+        });
+        let changed = futures::future::join_all(compared).await.into_iter();
+        changed
+            .filter_map(|(index, r)| Some((index, r.err()?)))
+            .next()
+            .map(|(index, e)| (index, e.to_string()))
+    }
+    .boxed()
+    .shared();
+    ready
+        .into_iter()
+        .map(move |(index, source, plan)| {
+            let check = check.clone();
+            async move {
+                let held = match check.await {
+                    Some((at, why)) if at == index => OpsError::Conflict(why),
+                    Some((at, _)) => OpsError::Conflict(format!(
+                        "held back: a batch is undone whole, and {} changed since the preview: \
+                         nothing changed",
+                        batch.items[at]
+                            .plan()
+                            .map_or(String::new(), |p| format!("{} in {}", p.target, p.scope))
+                    )),
+                    None => return (index, super::execute(source, plan, audit).await),
+                };
+                (index, Err(held))
+            }
         })
         .collect::<FuturesUnordered<_>>()
 }
@@ -563,6 +557,10 @@ pub use super::undo::{
     NotUndone, ROLLOUT_BATCH, Reach, choose, choose_in, elsewhere, in_scope, not_here,
     nothing_here, nothing_to_undo, partial_batch, scopes_of, undo_refused, undo_targets,
 };
+
+#[path = "batch_summary.rs"]
+mod summary;
+pub use summary::Summary;
 
 #[cfg(test)]
 #[path = "batch_tests.rs"]

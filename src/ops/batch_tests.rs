@@ -95,12 +95,22 @@ fn the_summary_says_exactly_what_changed() {
         failed: vec!["a in default/ap-south-1: throttled".into()],
         not_sent: vec![],
         skipped: vec![],
+        already: 0,
     };
     assert!(!summary.complete());
     assert_eq!(
         summary.line(),
         "changed 2 of 3; failed: a in default/ap-south-1: throttled"
     );
+    // Targets already as asked count among those named, and are said.
+    let already = Summary {
+        asked: 1,
+        changed: vec!["a in default/us-east-1".into()],
+        already: 2,
+        ..Default::default()
+    };
+    assert!(already.complete());
+    assert_eq!(already.line(), "changed 1 of 3; 2 already so");
 }
 
 /// Undo chooses within the scopes named; a batch only partly there is refused whole, an
@@ -306,6 +316,7 @@ fn a_target_refused_at_the_write_is_not_sent_not_failed() {
         failed: vec![],
         not_sent: vec!["rule r in default/eu-west-1: changed since the preview".into()],
         skipped: vec![],
+        already: 0,
     };
     assert!(!summary.complete());
     assert_eq!(

@@ -191,23 +191,21 @@ async fn hold(
     };
     let wait = std::time::Duration::from_secs(30);
     let name = format!("lambda-{}-{what}", scope.region);
-    super::lock::hold(&name, wait)
-        .await
-        .map(Some)
-        .map_err(|e| match e {
-            super::lock::LockError::Busy(wait) => OpsError::Refused(format!(
-                "another lops on this machine has been changing {} in {scope} for {} s: nothing \
-                 was sent; run again once it is done",
-                plan.target,
-                wait.as_secs()
-            )),
-            super::lock::LockError::Io(path, e) => OpsError::Refused(format!(
-                "cannot take the lock {} that keeps two lops from changing {} at once ({e}): \
-                 nothing was sent",
-                path.display(),
-                plan.target
-            )),
-        })
+    match super::lock::hold(&name, wait).await {
+        Ok(held) => Ok(Some(held)),
+        Err(super::lock::LockError::Busy(wait)) => Err(OpsError::Refused(format!(
+            "another lops of yours on this machine has been changing {} in {scope} for {} s: \
+             nothing was sent; run again once it is done",
+            plan.target,
+            wait.as_secs()
+        ))),
+        // No lock to take (its directory not writable): the compare before the write still
+        // refuses what changed since the preview.
+        Err(super::lock::LockError::Io(path, e)) => {
+            tracing::warn!(path = %path.display(), error = %e, "no lock for this change");
+            Ok(None)
+        }
+    }
 }
 
 const UNSENT: &str = "nothing was sent: ";
@@ -243,6 +241,83 @@ fn sent_unanswered(e: &OpsError) -> bool {
         .iter()
         .any(|s| m.contains(s)),
         _ => false,
+    }
+}
+
+/// Whether `plan`'s target still looks as it did in the preview, read again now (the alias read,
+/// for a route: its revision goes with the write). Changed since: refused, nothing sent. A
+/// service's change compares its record set itself; an invoke compares nothing.
+pub(crate) async fn unchanged<S: RegionActions>(
+    source: &S,
+    plan: &Plan,
+) -> Result<Option<crate::provider::AliasInfo>, OpsError> {
+    match &plan.change {
+        Change::Route {
+            function,
+            alias,
+            expected,
+            ..
+        } => {
+            let now = source.alias(function, alias).await.map_err(unsent)?;
+            if !same_routing(&now, expected)
+                || (expected.revision_id.is_some() && now.revision_id != expected.revision_id)
+            {
+                return Err(OpsError::Conflict(format!(
+                    "{function}:{alias} changed since the preview (now {}): nothing changed; run again to see the new state",
+                    describe(&alias_state(&now))
+                )));
+            }
+            Ok(Some(now))
+        }
+        Change::Reserve {
+            function, expected, ..
+        } => {
+            let now = source
+                .reserved_concurrency(function)
+                .await
+                .map_err(unsent)?;
+            if now != *expected {
+                return Err(OpsError::Conflict(format!(
+                    "{function}'s reserved concurrency changed since the preview (now {}): nothing changed",
+                    describe(&json!({"reserved": now}))
+                )));
+            }
+            Ok(None)
+        }
+        Change::Trigger {
+            kind, id, expected, ..
+        } => {
+            // Gone since the preview is a change by someone else too (refused, 4), not bad input.
+            let now = match source.trigger_enabled(*kind, id).await {
+                Err(ProviderError::NotFound(_)) => {
+                    return Err(OpsError::Conflict(format!(
+                        "{} {id} no longer exists (deleted since the preview): nothing changed",
+                        kind.as_str()
+                    )));
+                }
+                other => other.map_err(unsent)?,
+            };
+            if now != *expected {
+                return Err(OpsError::Conflict(format!(
+                    "{} {id} changed since the preview (now {}): nothing changed",
+                    kind.as_str(),
+                    if now { "enabled" } else { "disabled" }
+                )));
+            }
+            // A rule pauses every target it has: one added since the preview was never shown.
+            if let Some(previewed) = plan.after.get("targets") {
+                let mut targets = source.rule_targets(id).await.map_err(unsent)?;
+                targets.sort();
+                if serde_json::json!(targets) != *previewed {
+                    return Err(OpsError::Conflict(format!(
+                        "rule {id}'s targets changed since the preview (now {}): nothing changed",
+                        targets.join(", ")
+                    )));
+                }
+            }
+            Ok(None)
+        }
+        Change::Invoke(_) | Change::Dns { .. } | Change::Nothing => Ok(None),
     }
 }
 
@@ -307,15 +382,9 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
         } => {
             // Compared again right before the write, and the revision passed along, so a
             // concurrent edit is refused instead of overwritten.
-            let now = source.alias(function, alias).await.map_err(unsent)?;
-            if !same_routing(&now, expected)
-                || (expected.revision_id.is_some() && now.revision_id != expected.revision_id)
-            {
-                return Err(OpsError::Conflict(format!(
-                    "{function}:{alias} changed since the preview (now {}): nothing changed; run again to see the new state",
-                    describe(&alias_state(&now))
-                )));
-            }
+            let now = unchanged(source, plan)
+                .await?
+                .unwrap_or_else(|| expected.clone());
             let written = source
                 .route_alias(
                     function,
@@ -340,20 +409,9 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             })
         }
         Change::Reserve {
-            function,
-            value,
-            expected,
+            function, value, ..
         } => {
-            let now = source
-                .reserved_concurrency(function)
-                .await
-                .map_err(unsent)?;
-            if now != *expected {
-                return Err(OpsError::Conflict(format!(
-                    "{function}'s reserved concurrency changed since the preview (now {}): nothing changed",
-                    describe(&json!({"reserved": now}))
-                )));
-            }
+            unchanged(source, plan).await?;
             source.set_reserved_concurrency(function, *value).await?;
             let read_back = source.reserved_concurrency(function).await?;
             if read_back != *value {
@@ -369,39 +427,9 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             })
         }
         Change::Trigger {
-            kind,
-            id,
-            enabled,
-            expected,
+            kind, id, enabled, ..
         } => {
-            // Gone since the preview is a change by someone else too (refused, 4), not bad input.
-            let now = match source.trigger_enabled(*kind, id).await {
-                Err(ProviderError::NotFound(_)) => {
-                    return Err(OpsError::Conflict(format!(
-                        "{} {id} no longer exists (deleted since the preview): nothing changed",
-                        kind.as_str()
-                    )));
-                }
-                other => other.map_err(unsent)?,
-            };
-            if now != *expected {
-                return Err(OpsError::Conflict(format!(
-                    "{} {id} changed since the preview (now {}): nothing changed",
-                    kind.as_str(),
-                    if now { "enabled" } else { "disabled" }
-                )));
-            }
-            // A rule pauses every target it has: one added since the preview was never shown.
-            if let Some(previewed) = plan.after.get("targets") {
-                let mut targets = source.rule_targets(id).await.map_err(unsent)?;
-                targets.sort();
-                if serde_json::json!(targets) != *previewed {
-                    return Err(OpsError::Conflict(format!(
-                        "rule {id}'s targets changed since the preview (now {}): nothing changed",
-                        targets.join(", ")
-                    )));
-                }
-            }
+            unchanged(source, plan).await?;
             source.set_trigger_enabled(*kind, id, *enabled).await?;
             let read_back = source.trigger_enabled(*kind, id).await?;
             if read_back != *enabled {

@@ -229,6 +229,9 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         if !summary.skipped.is_empty() {
             line.push_str(&format!(", {} skipped", summary.skipped.len()));
         }
+        if summary.already > 0 {
+            line.push_str(&format!(", {} already so", summary.already));
+        }
         lines.push(Line::styled(line, style));
         // An undo is not undone in turn, nor is a batch that changed nothing: only the close
         // keys then.

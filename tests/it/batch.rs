@@ -216,6 +216,19 @@ async fn marked_rows_in_three_regions_roll_back_in_one_confirmed_step_and_undo_a
     assert!(!held.contains("y confirms"), "{held}");
     tui::press(&keys, KeyCode::Enter);
     clear_routing(&seeders[2], &names[1]).await;
+    // Changed between the undo's preview and its `y`: held back whole at the write too.
+    tui::press(&keys, KeyCode::Char('u'));
+    screen.wait_for(20, "undo: 6 changes in 3 scopes").await;
+    seeders[0].set_extra_weight(&names[0], "2", 0.25).await;
+    tui::press(&keys, KeyCode::Char('y'));
+    let held = screen.wait_for(30, "done: changed 0 of 6").await;
+    assert!(held.contains("held back"), "{held}");
+    let mut expected = all("1", None, 6);
+    expected[0] = ("1".to_string(), vec![("2".to_string(), 0.25)]);
+    assert_eq!(routing_everywhere(&seeders, &names).await, expected);
+    assert_eq!(audit.read().expect("audit").0.len(), 6, "nothing sent");
+    tui::press(&keys, KeyCode::Enter);
+    clear_routing(&seeders[0], &names[0]).await;
     // `u` undoes the whole batch, previewed and confirmed once.
     tui::press(&keys, KeyCode::Char('u'));
     screen.wait_for(20, "undo: 6 changes in 3 scopes").await;
