@@ -205,7 +205,8 @@ pub fn planned(
             Popup::Notice(plan.preview())
         }
         Ok(plan) => {
-            let danger = danger(plan.action);
+            // Nothing to do here (offered for tab): no danger to warn of here.
+            let danger = danger(plan.action).filter(|_| plan.change != crate::ops::Change::Nothing);
             let lines = vec![plan.preview()];
             let mut pending = Pending::new(state, region, Proposal::Change(Box::new(plan)), lines);
             // Offered where there is somewhere else to do it.

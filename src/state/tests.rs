@@ -2961,3 +2961,28 @@ fn a_typed_backup_confirmation_takes_the_letter_b() {
     update(&mut s, key('b'));
     assert_eq!(typed(&s), ("b".to_string(), 1));
 }
+
+/// A kill with nothing to do here (offered for tab, the function being elsewhere too) does not
+/// warn that it stops the function.
+#[test]
+fn a_kill_with_nothing_to_do_here_warns_of_nothing() {
+    let mut s = loaded();
+    let mut nothing = plan("api", true);
+    nothing.action = "kill";
+    nothing.change = crate::ops::Change::Nothing;
+    update(
+        &mut s,
+        Msg::Planned {
+            region: 0,
+            request: Box::new(Request::Kill {
+                function: "api".into(),
+            }),
+            result: Ok(nothing),
+        },
+    );
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.warning.is_none()),
+        "{:?}",
+        s.popup
+    );
+}
