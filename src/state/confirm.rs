@@ -336,6 +336,31 @@ pub fn quit(state: &mut State) {
     )));
 }
 
+/// Whether `tab` widens this confirmation: a change the function has elsewhere too, or a backup
+/// of one function this dashboard shows in more than one region.
+pub fn widens(state: &State, pending: &Pending) -> bool {
+    pending.request.is_some() || backup_everywhere(state, pending).is_some_and(|a| a.len() > 1)
+}
+
+/// A backup of one function, as every region this dashboard shows it in.
+fn backup_everywhere(state: &State, pending: &Pending) -> Option<Vec<(usize, String)>> {
+    let Proposal::Backup { targets, .. } = &pending.proposal else {
+        return None;
+    };
+    let [(_, names)] = targets.as_slice() else {
+        return None;
+    };
+    let [name] = names.as_slice() else {
+        return None;
+    };
+    Some(
+        (state.regions.iter().enumerate())
+            .filter(|(_, r)| r.function(name).is_some())
+            .map(|(i, _)| (i, name.clone()))
+            .collect(),
+    )
+}
+
 /// Keys while a confirmation is open: only an explicit yes (or the typed name) acts.
 pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: &mut Vec<Effect>) {
     let typed = matches!(pending.confirmation, Confirmation::Typed(_));
@@ -365,17 +390,11 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         return;
     }
     // A backup of one function widens alike: to every region this dashboard shows it in.
-    if let Proposal::Backup { targets, .. } = &pending.proposal
-        && let [(_, names)] = targets.as_slice()
-        && let [name] = names.as_slice()
-        && !answers
+    if !answers
         && (key.code == KeyCode::Tab
             || (!typed && state.keymap.action(&key) == Some(super::keymap::Action::Backup)))
+        && let Some(all) = backup_everywhere(state, &pending).filter(|all| all.len() > 1)
     {
-        let all = (state.regions.iter().enumerate())
-            .filter(|(_, r)| r.function(name).is_some())
-            .map(|(i, _)| (i, name.clone()))
-            .collect();
         super::actions::propose_backup(state, all);
         return;
     }

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod batch;
 mod confirm;
+pub use confirm::widens;
 mod fleet;
 mod history;
 mod ingest;

@@ -2922,8 +2922,14 @@ fn tab_widens_a_backup_to_every_region_with_the_function() {
     let mut s = loaded();
     let to = crate::backup::S3Uri::parse("s3://acme-backups/lops").unwrap();
     s.backup_target = Some((to, "STANDARD".into()));
+    select(&mut s, 0, "cron");
+    update(&mut s, key('b'));
+    // Only in us-east-1: nothing to widen to, and no hint offers it.
+    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if !super::widens(&s, p)));
+    update(&mut s, code(KeyCode::Esc));
     select(&mut s, 0, "api");
     update(&mut s, key('b'));
+    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if super::widens(&s, p)));
     update(&mut s, code(KeyCode::Tab));
     let lines = match &s.popup {
         Some(Popup::Confirm(p)) => p.lines.join("\n"),

@@ -90,7 +90,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     lines.push(Line::styled("y confirms · esc or n cancels", theme.dim()))
                 }
             }
-            if pending.request.is_some() {
+            if crate::state::widens(state, pending) {
                 lines.push(Line::styled(
                     "tab: the same in every region with this function",
                     theme.dim(),
