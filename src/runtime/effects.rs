@@ -345,11 +345,11 @@ impl<S: Source> Executor<S> {
                     }
                 });
             }
-            Effect::Undo => {
+            Effect::Undo { anywhere } => {
                 let (sources, tx, audit) = (self.sources.clone(), tx.clone(), self.audit.clone());
                 let fleet = self.fleet;
                 tokio::spawn(async move {
-                    let result = super::runs::undo_batch(&sources, fleet, audit).await;
+                    let result = super::runs::undo_batch(&sources, fleet, audit, anywhere).await;
                     let _ = tx.send(Msg::BatchPrepared(result)).await;
                 });
             }

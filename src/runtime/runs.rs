@@ -127,6 +127,7 @@ pub(super) async fn undo_batch<S: Source>(
     sources: &[Arc<S>],
     fleet: usize,
     audit: Option<AuditLog>,
+    anywhere: bool,
 ) -> Result<batch::Batch, String> {
     let log = audit.ok_or("undo needs the audit log, which is not available")?;
     let path = log.path().display().to_string();
@@ -139,12 +140,12 @@ pub(super) async fn undo_batch<S: Source>(
             .0
     };
     // Only what was done in the scopes this dashboard reads (a Route 53 change from any
-    // region of its profile): a batch reaching beyond them is refused whole. The last action
-    // anywhere is what `u` means (as a bare `lops undo`); the same decision as the CLI's, in
-    // the core.
+    // region of its profile): a batch reaching beyond them is refused whole. Unless they were
+    // chosen (`--profile`, `--regions`), the last action anywhere is what `u` means (as a bare
+    // `lops undo`); the same decision as the CLI's, in the core.
     let scopes: Vec<&crate::provider::Scope> = sources.iter().map(|s| s.scope()).collect();
-    let records =
-        batch::choose_in(&records, &batch::Reach::Scopes(&scopes), true).map_err(|n| n.message)?;
+    let records = batch::choose_in(&records, &batch::Reach::Scopes(&scopes), anywhere)
+        .map_err(|n| n.message)?;
     let targets = records
         .into_iter()
         .map(|record| {

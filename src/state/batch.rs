@@ -333,5 +333,7 @@ pub fn undo(state: &mut State, effects: &mut Vec<Effect>) {
         return;
     }
     state.popup = Some(Popup::Notice("reading the audit log…".into()));
-    effects.push(Effect::Undo);
+    effects.push(Effect::Undo {
+        anywhere: !state.display.narrowed,
+    });
 }

@@ -104,6 +104,8 @@ pub enum Popup {
 pub struct ScreenOptions {
     pub demo: bool,
     pub metrics_secs: u64,
+    /// Started with `--profile` or `--regions`: chosen on purpose (undo stays within them).
+    pub narrowed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -580,8 +582,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             total,
             metrics,
         } => ingest::on_calls(state, region, total, metrics),
-        // A preview asked before another: its answer would stand in for the one awaited (a `y`
-        // meant for that one could confirm it). An open confirmation is never replaced.
+        // Only the last preview asked is shown (a `y` is meant for it), never over a confirmation.
         Msg::Preview { ticket, msg } => {
             if ticket == state.previews && !matches!(state.popup, Some(Popup::Confirm(_))) {
                 return update(state, *msg);

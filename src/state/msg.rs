@@ -128,7 +128,7 @@ impl Effect {
                 | Effect::PrepareTriggerBatch { .. }
                 | Effect::PrepareRollout { .. }
                 | Effect::PreviewRollout { .. }
-                | Effect::Undo
+                | Effect::Undo { .. }
         )
     }
 }
@@ -157,8 +157,9 @@ pub enum Effect {
     /// Read the triggers of these functions and preview pausing them (or resuming them, when
     /// none is enabled) as one batch.
     PrepareTriggerBatch { functions: Vec<(usize, String)> },
-    /// Preview undoing the last action recorded in the audit log (a batch as a whole).
-    Undo,
+    /// Preview undoing the last action recorded in the audit log (a batch as a whole);
+    /// `anywhere`: the scopes were not chosen on purpose (the last action anywhere is meant).
+    Undo { anywhere: bool },
     /// Check a rollout through the ops layer and preview it (nothing is written).
     PrepareRollout {
         region: usize,

@@ -2480,7 +2480,7 @@ fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
     );
     update(&mut s, code(KeyCode::Esc));
     // An undo waits for the batch.
-    assert!(!update(&mut s, key('u')).contains(&Effect::Undo));
+    assert!(!update(&mut s, key('u')).contains(&Effect::Undo { anywhere: true }));
     update(&mut s, code(KeyCode::Esc));
     let first = update(
         &mut s,
@@ -2572,7 +2572,10 @@ fn tab_widens_an_invoke_to_every_region_with_the_function() {
 fn u_asks_the_runtime_for_the_undo_of_the_last_action() {
     let mut s = with_aliases();
     let effects = update(&mut s, key('u'));
-    assert!(effects.contains(&Effect::Undo), "{effects:?}");
+    assert!(
+        effects.contains(&Effect::Undo { anywhere: true }),
+        "{effects:?}"
+    );
     update(
         &mut s,
         Msg::BatchPrepared(Err(

@@ -42,7 +42,7 @@ pub async fn run(flags: &Flags, demo: bool) -> Result<Exit, Failure> {
         let profile = session::profiles(&settings).swap_remove(0);
         let access = session::access(&settings, &profile);
         let regions = demo_regions(DEMO_SEED, &SimClock::live(), access);
-        let display = display(&settings, true);
+        let display = display(&settings, true, flags);
         // The demo's actions are audited apart, so they never mix with real ones.
         let audit = crate::config::state_dir()
             .map(|d| AuditLog::at(d.join("demo-audit.jsonl")).with_duplicate_window(window));
@@ -50,7 +50,7 @@ pub async fn run(flags: &Flags, demo: bool) -> Result<Exit, Failure> {
         run_terminal(regions, fleet, &settings, keymap, theme, display, audit).await
     } else {
         let ctx = Session::connect(flags).await?;
-        let display = display(&ctx.settings, false);
+        let display = display(&ctx.settings, false, flags);
         let audit = AuditLog::default_location().map(|a| a.with_duplicate_window(window));
         let mut sources = ctx.regions;
         let fleet = sources.len();
@@ -94,10 +94,13 @@ async fn service_homes(
     homes
 }
 
-fn display(settings: &Settings, demo: bool) -> ScreenOptions {
+fn display(settings: &Settings, demo: bool, flags: &Flags) -> ScreenOptions {
     ScreenOptions {
         demo,
         metrics_secs: settings.refresh.metrics_secs,
+        // `--profile` or `--regions` chose what it shows: `u` undoes within them, as `lops undo`
+        // with them does.
+        narrowed: !flags.profiles.is_empty() || flags.regions.is_some(),
     }
 }
 

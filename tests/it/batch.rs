@@ -845,3 +845,67 @@ async fn two_profiles_of_one_account_change_a_function_once() {
     );
     assert_eq!(reserved_of(&seeders[0], &names[0]).await, Some(0));
 }
+
+/// `--regions X` chosen on purpose means the same to both faces: `lops undo --regions X` and a
+/// dashboard started with it take the last change made in X, though a newer batch was made in
+/// other regions; a dashboard whose regions were not chosen refuses and names that batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regions_chosen_on_purpose_narrow_undo_alike_in_both_faces() {
+    let (_seeders, names) = seed("narrow").await;
+    let lops = Lops::new(moto::url());
+    let rollback = |function: &str, regions: &str| {
+        lops.run(&[
+            "traffic",
+            "rollback",
+            "live",
+            "--fn",
+            function,
+            "--regions",
+            regions,
+            "--yes",
+        ])
+        .assert_exit(0);
+    };
+    rollback(&names[0], REGIONS[0]);
+    rollback(&names[1], &format!("{},{}", REGIONS[1], REGIONS[2]));
+    let cli = lops.run(&["undo", "--regions", REGIONS[0], "--dry-run"]);
+    cli.assert_exit(0);
+    assert!(
+        cli.stderr
+            .contains(&format!("undo {}:live in {}", names[0], REGIONS[0])),
+        "{}",
+        cli.stderr
+    );
+    let proxy = FaultProxy::start(moto::url());
+    let audit = lops::ops::audit::AuditLog::at(lops.home.path().join("state/lops/audit.jsonl"));
+    for narrowed in [true, false] {
+        let one = sources(&proxy, &[CHANGE]).await;
+        let mut state = tui::state(&one);
+        state.display.narrowed = narrowed;
+        let screen = Screen::new(120, 30);
+        let (keys, run) = tui::start_on(&screen, one.clone(), state, Some(audit.clone()));
+        screen.wait_loaded(30, "Active").await;
+        tui::press(&keys, KeyCode::Char('u'));
+        if narrowed {
+            let preview = screen.wait_for(20, "y confirms").await;
+            assert!(
+                preview.contains("undo: 1 change in 1 scope")
+                    && preview.contains(&format!("{}:live in {}", names[0], REGIONS[0])),
+                "{preview}"
+            );
+        } else {
+            let refused = screen.wait_for(20, "not made within profile default").await;
+            assert!(refused.contains(&names[1]), "{refused}");
+        }
+        tui::press(&keys, KeyCode::Esc);
+        tui::press(&keys, KeyCode::Char('q'));
+        run.await.expect("join").expect("loop");
+    }
+    assert_eq!(
+        lops.run(&["audit", "--json"])
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+}

@@ -84,6 +84,7 @@ fn new_state(clock: &SimClock) -> State {
         ScreenOptions {
             demo: true,
             metrics_secs: 10,
+            narrowed: false,
         },
         start(),
     )
@@ -1713,6 +1714,7 @@ fn fleet_taking(scopes: Vec<lops::provider::Scope>, takes: &[Vec<(&str, f64)>]) 
         ScreenOptions {
             demo: false,
             metrics_secs: 60,
+            narrowed: false,
         },
         start(),
     );
