@@ -575,16 +575,7 @@ fn a_screen_too_small_takes_no_key_but_quit() {
     update(&mut s, Msg::Resize(40, 10));
     update(&mut s, key('j'));
     assert_eq!(s.selected, 0);
-    update(
-        &mut s,
-        Msg::Planned {
-            region: 0,
-            request: Box::new(Request::Kill {
-                function: "cron".into(),
-            }),
-            result: Ok(plan("cron", false)),
-        },
-    );
+    update(&mut s, planned_kill("cron", Ok(plan("cron", false))));
     assert!(update(&mut s, key('y')).is_empty());
     assert!(matches!(s.popup, Some(Popup::Confirm(_))));
     // Back to a size that shows it: now seen, and `y` (only `y`: enter never confirms) acts.
@@ -873,6 +864,17 @@ fn set_access(s: &mut State, access: Access) {
     }
 }
 
+/// The ops layer's answer to a kill of `function` in the first region.
+fn planned_kill(function: &str, result: Result<Plan, OpsError>) -> Msg {
+    Msg::Planned {
+        region: 0,
+        request: Box::new(Request::Kill {
+            function: function.into(),
+        }),
+        result,
+    }
+}
+
 fn plan(target: &str, destructive: bool) -> Plan {
     plan_in(&scopes()[0], target, destructive)
 }
@@ -912,16 +914,7 @@ fn control_keys_are_never_typed_into_a_typed_name() {
     let ctrl = |c: char| Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
     let mut s = loaded();
     update(&mut s, key('K'));
-    update(
-        &mut s,
-        Msg::Planned {
-            region: 0,
-            request: Box::new(Request::Kill {
-                function: "cron".into(),
-            }),
-            result: Ok(plan("cron", true)),
-        },
-    );
+    update(&mut s, planned_kill("cron", Ok(plan("cron", true))));
     for c in "abc def".chars() {
         update(&mut s, key(c));
     }
@@ -945,16 +938,7 @@ fn kill_asks_for_the_typed_name_and_runs_only_then() {
     let effects = update(&mut s, key('K'));
     let prepared = effects.iter().any(|e| matches!(e, Effect::Prepare { region: 0, request } if **request == Request::Kill { function: "cron".into() }));
     assert!(prepared, "{effects:?}");
-    update(
-        &mut s,
-        Msg::Planned {
-            region: 0,
-            request: Box::new(Request::Kill {
-                function: "cron".into(),
-            }),
-            result: Ok(plan("cron", true)),
-        },
-    );
+    update(&mut s, planned_kill("cron", Ok(plan("cron", true))));
     assert!(
         matches!(&s.popup, Some(Popup::Confirm(p)) if p.confirmation == crate::ops::Confirmation::Typed("cron".into()) && p.typed.is_empty())
     );
@@ -988,40 +972,13 @@ fn kill_asks_for_the_typed_name_and_runs_only_then() {
 #[test]
 fn cancel_runs_nothing_and_confirm_runs_the_plan() {
     let mut s = loaded();
-    update(
-        &mut s,
-        Msg::Planned {
-            region: 0,
-            request: Box::new(Request::Kill {
-                function: "cron".into(),
-            }),
-            result: Ok(plan("cron", false)),
-        },
-    );
+    update(&mut s, planned_kill("cron", Ok(plan("cron", false))));
     assert!(!executes(&update(&mut s, code(KeyCode::Esc))));
     assert_eq!(s.popup, None);
-    update(
-        &mut s,
-        Msg::Planned {
-            region: 0,
-            request: Box::new(Request::Kill {
-                function: "cron".into(),
-            }),
-            result: Ok(plan("cron", false)),
-        },
-    );
+    update(&mut s, planned_kill("cron", Ok(plan("cron", false))));
     assert!(!executes(&update(&mut s, key('n'))));
     assert_eq!(s.popup, None);
-    update(
-        &mut s,
-        Msg::Planned {
-            region: 0,
-            request: Box::new(Request::Kill {
-                function: "cron".into(),
-            }),
-            result: Ok(plan("cron", false)),
-        },
-    );
+    update(&mut s, planned_kill("cron", Ok(plan("cron", false))));
     assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
     let effects = update(&mut s, key('y'));
     assert!(
@@ -1037,13 +994,7 @@ fn production_profile_asks_for_the_typed_name_on_every_change() {
     let scope = s.regions[0].scope.clone();
     update(
         &mut s,
-        Msg::Planned {
-            region: 0,
-            request: Box::new(Request::Kill {
-                function: "cron".into(),
-            }),
-            result: Ok(plan_in(&scope, "cron", false)),
-        },
+        planned_kill("cron", Ok(plan_in(&scope, "cron", false))),
     );
     assert!(
         matches!(&s.popup, Some(Popup::Confirm(p)) if matches!(p.confirmation, crate::ops::Confirmation::Typed(_)) && p.production)
@@ -1189,16 +1140,7 @@ fn duplicate_invoke_is_asked_again_with_the_typed_name() {
     let mut s = loaded();
     let mut repeat = plan("cron", false);
     repeat.warning = Some("the same payload went to cron at 10:00".to_string());
-    update(
-        &mut s,
-        Msg::Planned {
-            region: 0,
-            request: Box::new(Request::Kill {
-                function: "cron".into(),
-            }),
-            result: Ok(repeat),
-        },
-    );
+    update(&mut s, planned_kill("cron", Ok(repeat)));
     assert!(
         matches!(&s.popup, Some(Popup::Confirm(p)) if matches!(p.confirmation, crate::ops::Confirmation::Typed(_)) && p.warning.is_some())
     );
@@ -1897,16 +1839,7 @@ fn every_change_in_a_production_scope_asks_for_the_typed_name() {
     ] {
         let mut p = plan_in(&scope, "cron", false);
         p.action = action;
-        update(
-            &mut s,
-            Msg::Planned {
-                region: 0,
-                request: Box::new(Request::Kill {
-                    function: "cron".into(),
-                }),
-                result: Ok(p),
-            },
-        );
+        update(&mut s, planned_kill("cron", Ok(p)));
         assert!(typed(&s), "{action}: {:?}", s.popup);
         assert!(!executes(&update(&mut s, key('y'))), "{action}: y ran it");
         s.popup = None;
@@ -2624,16 +2557,7 @@ fn nothing_to_do_here_still_widens_to_every_region_with_tab() {
 #[test]
 fn y_n_and_esc_answer_a_confirmation_whatever_they_are_bound_to() {
     let planned = |s: &mut State| {
-        update(
-            s,
-            Msg::Planned {
-                region: 0,
-                request: Box::new(Request::Kill {
-                    function: "cron".into(),
-                }),
-                result: Ok(plan("cron", false)),
-            },
-        );
+        update(s, planned_kill("cron", Ok(plan("cron", false))));
     };
     // y is never an action's (pressed twice it would confirm what it opened); n may be.
     let y = std::collections::BTreeMap::from([("kill".to_string(), "y".to_string())]);
@@ -2709,13 +2633,10 @@ fn a_failed_preview_read_names_what_it_was_for() {
     let mut s = loaded();
     update(
         &mut s,
-        Msg::Planned {
-            region: 0,
-            request: Box::new(Request::Kill {
-                function: "cron".into(),
-            }),
-            result: Err(crate::ops::OpsError::Provider(ProviderError::Timeout(2.0))),
-        },
+        planned_kill(
+            "cron",
+            Err(crate::ops::OpsError::Provider(ProviderError::Timeout(2.0))),
+        ),
     );
     let Some(Popup::Notice(text)) = &s.popup else {
         panic!("no notice: {:?}", s.popup);
@@ -2886,16 +2807,9 @@ fn the_rollout_line_keeps_its_keys_and_cuts_its_event_whole() {
 #[test]
 fn only_the_last_preview_asked_is_shown_and_never_over_an_open_confirmation() {
     let mut s = loaded();
-    let kill = |function: &str| Msg::Planned {
-        region: 0,
-        request: Box::new(Request::Kill {
-            function: function.into(),
-        }),
-        result: Ok(plan(function, true)),
-    };
     let answer = |ticket: u64, function: &str| Msg::Preview {
         ticket,
-        msg: Box::new(kill(function)),
+        msg: Box::new(planned_kill(function, Ok(plan(function, true)))),
     };
     assert!(update(&mut s, key('K')).iter().any(Effect::is_preview));
     // Hidden while it is read, then asked again (another preview: the second ticket).
@@ -2979,16 +2893,7 @@ fn a_kill_with_nothing_to_do_here_warns_of_nothing() {
     let mut nothing = plan("api", true);
     nothing.action = "kill";
     nothing.change = crate::ops::Change::Nothing;
-    update(
-        &mut s,
-        Msg::Planned {
-            region: 0,
-            request: Box::new(Request::Kill {
-                function: "api".into(),
-            }),
-            result: Ok(nothing),
-        },
-    );
+    update(&mut s, planned_kill("api", Ok(nothing)));
     assert!(
         matches!(&s.popup, Some(Popup::Confirm(p)) if p.warning.is_none()),
         "{:?}",
