@@ -3,11 +3,11 @@
 //! the copy is complete.
 
 use super::GlobalArgs;
-use super::common::early_check;
 use crate::exit::{Exit, Failure};
 use crate::ops::Kind;
 use crate::ops::audit::AuditLog;
 use crate::ops::backup::Progress;
+use crate::ops::drill::DRILL;
 use crate::provider::RegionSource;
 use crate::session::Session;
 
@@ -73,7 +73,9 @@ fn drill_payload(args: &DrillArgs, function: &str) -> Result<Option<(Vec<u8>, St
 }
 
 pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure> {
-    early_check(global, Kind::Restore)?;
+    // Named as what was asked: a drill's change is its restore into a copy.
+    let (settings, _) = crate::session::settings(&global.flags())?;
+    crate::session::check_any(&settings, Kind::Restore.needs(), DRILL)?;
     let (yes, json) = (args.yes, args.json);
     let role = args
         .assume_role

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::Kind;
 use super::audit::AuditLog;
 use super::backup::BackupRegion;
-use super::backup::{Progress, allowed, append, audit_ready, caller, record};
+use super::backup::{Progress, append, audit_ready, caller, record};
 use super::restore::{RestoreRequest, execute_restore, prepare_restore};
 use crate::backup::restore::{difference, read_current, remove_function};
 use crate::backup::{BackupError, S3Uri};
@@ -97,6 +97,9 @@ pub fn function_of(snapshot: &S3Uri) -> Result<String, BackupError> {
     }
 }
 
+/// How a refusal names a drill: its change is its restore into a copy.
+pub const DRILL: &str = "backup drill (a restore into a copy)";
+
 /// Runs a drill of `snapshot` in `region`.
 pub async fn drill(
     region: &impl BackupRegion,
@@ -104,7 +107,10 @@ pub async fn drill(
     audit: Option<&AuditLog>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<DrillReport, BackupError> {
-    allowed(region.scope(), Kind::Restore)?;
+    // Named as what was asked: a drill (its restore into a copy is the change it makes).
+    let scope = region.scope();
+    let what = format!("{DRILL} in {scope}");
+    crate::ops::authorize(scope.access.tier, Kind::Restore.needs(), &what)?;
     audit_ready(audit)?;
     let DrillRequest {
         snapshot,

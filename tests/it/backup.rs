@@ -1423,6 +1423,19 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
             vec![
                 "--read-only".into(),
                 "backup".into(),
+                "drill".into(),
+                snapshot.clone(),
+                "--region".into(),
+                HOME.into(),
+                "--yes".into(),
+            ],
+            4,
+            "refused: backup drill (a restore into a copy) in",
+        ),
+        (
+            vec![
+                "--read-only".into(),
+                "backup".into(),
                 "prune".into(),
                 "--to".into(),
                 fx.to(),
