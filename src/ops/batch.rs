@@ -146,6 +146,11 @@ impl Batch {
         })
     }
 
+    /// Whether it takes back an earlier action (whole or not at all).
+    pub fn is_undo(&self) -> bool {
+        self.action == super::Kind::Undo.name()
+    }
+
     /// An undo takes a batch back whole or not at all: a target it cannot take back (changed
     /// since, not readable, refused) holds back every other, each saying which and why.
     fn whole_or_none(&mut self) {
@@ -372,7 +377,7 @@ pub async fn prepare_in<S: RegionActions>(
     super::same_function::once_per_function(sources, &mut items).await;
     super::same_function::other_profiles(sources, fleet, &mut items).await;
     let mut batch = Batch { id, action, items };
-    if batch.action == "undo" {
+    if batch.is_undo() {
         batch.whole_or_none();
     }
     batch
@@ -501,7 +506,7 @@ pub fn execute<'a, S: RegionActions>(
         .collect();
     // An undo is whole or nothing at its write too: every target is compared again first, and
     // one changed since the preview holds back the rest (nothing sent anywhere).
-    let whole = batch.action == "undo" && ready.len() > 1;
+    let whole = batch.is_undo() && ready.len() > 1;
     let all = ready.clone();
     let check = async move {
         if !whole {
