@@ -538,6 +538,36 @@ async fn an_invoke_is_checked_first_and_a_failing_function_is_not_ok() {
     assert_eq!(proxy.calls(region, "lambda", "Invoke"), 1);
 }
 
+/// A closed stdout (`>&-`) would swallow every line lops prints, the outcome of a change
+/// included: refused before anything is read or sent (exit 2, said on stderr), while a
+/// stdout sent to /dev/null is what the caller asked for and works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_is_refused_before_anything_is_sent() {
+    use crate::support::proxy::FaultProxy;
+    let region = "ap-southeast-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-closed", moto::unique("inv"));
+    seeder.create_function(&f).await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    let invoke = format!("invoke {f} --yes --regions {region}");
+    for args in [invoke.as_str(), "status --json --regions ap-southeast-1"] {
+        let stderr = lops.run_with_stdout_to(args, "&-");
+        assert!(stderr.contains("exit=2"), "{args}: {stderr}");
+        assert!(
+            stderr.contains("standard output is closed") && stderr.contains(">/dev/null"),
+            "{args}: {stderr}"
+        );
+    }
+    for service in ["lambda", "sts", "cloudwatch"] {
+        assert_eq!(proxy.calls_where(region, service, |_| true), 0, "{service}");
+    }
+    assert!(audit(&lops).is_empty());
+    let stderr = lops.run_with_stdout_to(&invoke, "/dev/null");
+    assert!(stderr.contains("exit=0"), "{stderr}");
+    assert_eq!(proxy.calls(region, "lambda", "Invoke"), 1);
+}
+
 /// An invoke in several regions labels each answer with its region, and a function that
 /// failed in one is counted as failed there (exit 3), not as changed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
