@@ -107,7 +107,7 @@ pub async fn execute<S: RegionActions>(
     // Held from the read just before the write until the write is read back: a second lops on
     // this machine changing the same thing waits, then reads what this one wrote and its
     // compare refuses it (Lambda's writes of a reservation or a trigger are not conditional).
-    let _held = hold(source.scope(), plan).await?;
+    let _held = hold(source.scope(), &record.who, plan).await?;
     {
         log.ready()
             .and_then(|()| log.append(&record))
@@ -175,22 +175,17 @@ pub async fn execute<S: RegionActions>(
     Ok(outcome)
 }
 
-/// The lock of what `plan` writes in `scope`'s region (none for an invoke: nothing is
-/// compared; a service change takes its record set's own).
+/// The lock of what `plan` writes (none for an invoke: nothing is compared; a service change
+/// takes its record set's own).
 async fn hold(
     scope: &crate::provider::Scope,
+    who: &str,
     plan: &Plan,
 ) -> Result<Option<super::lock::FileLock>, OpsError> {
-    let what = match &plan.change {
-        Change::Route {
-            function, alias, ..
-        } => format!("alias-{function}-{alias}"),
-        Change::Reserve { function, .. } => format!("concurrency-{function}"),
-        Change::Trigger { id, .. } => format!("trigger-{id}"),
-        Change::Invoke(_) | Change::Dns { .. } | Change::Nothing => return Ok(None),
+    let Some(name) = lock_name(scope, who, &plan.change) else {
+        return Ok(None);
     };
     let wait = std::time::Duration::from_secs(30);
-    let name = format!("lambda-{}-{what}", scope.region);
     match super::lock::hold(&name, wait).await {
         Ok(held) => Ok(Some(held)),
         Err(super::lock::LockError::Busy(wait)) => Err(OpsError::Refused(format!(
@@ -206,6 +201,25 @@ async fn hold(
             Ok(None)
         }
     }
+}
+
+/// The name of the lock of `change` in `scope`'s region of the account `who` (the caller's
+/// ARN) is in: two profiles of one account share it, two accounts' functions of one name do
+/// not; a caller STS did not name keeps to its profile's.
+fn lock_name(scope: &crate::provider::Scope, who: &str, change: &Change) -> Option<String> {
+    let what = match change {
+        Change::Route {
+            function, alias, ..
+        } => format!("alias-{function}-{alias}"),
+        Change::Reserve { function, .. } => format!("concurrency-{function}"),
+        Change::Trigger { id, .. } => format!("trigger-{id}"),
+        Change::Invoke(_) | Change::Dns { .. } | Change::Nothing => return None,
+    };
+    let account = match super::payload::account_of(who) {
+        Some(account) => account.to_string(),
+        None => format!("profile-{}", scope.profile),
+    };
+    Some(format!("lambda-{account}-{}-{what}", scope.region))
 }
 
 const UNSENT: &str = "nothing was sent: ";
@@ -476,5 +490,33 @@ mod tests {
             "could not connect: dispatch failure: Connection refused (os error 111)"
         )));
         assert!(!sent_unanswered(&OpsError::Conflict("changed".into())));
+    }
+
+    #[test]
+    fn one_lock_per_function_of_one_account_whichever_profile_names_it() {
+        let scope = |profile: &str| {
+            crate::provider::Scope::new(profile, "eu-west-1", crate::config::Access::default())
+        };
+        let reserve = Change::Reserve {
+            function: "orders".into(),
+            value: Some(5),
+            expected: None,
+        };
+        let a = "arn:aws:sts::111111111111:assumed-role/oncall/me";
+        let b = "arn:aws:sts::222222222222:assumed-role/oncall/me";
+        let name = |profile: &str, who: &str| lock_name(&scope(profile), who, &reserve);
+        // Two profiles of one account: one function, one lock.
+        assert_eq!(name("prod", a), name("prod-admin", a));
+        assert_eq!(
+            name("prod", a).as_deref(),
+            Some("lambda-111111111111-eu-west-1-concurrency-orders")
+        );
+        // Two accounts with a function of one name: two functions, two locks.
+        assert_ne!(name("prod", a), name("staging", b));
+        // A caller STS did not name keeps to its profile.
+        let unknown = "unknown (timed out)";
+        assert_ne!(name("prod", unknown), name("staging", unknown));
+        assert_ne!(name("prod", unknown), name("prod", a));
+        assert_eq!(lock_name(&scope("prod"), a, &Change::Nothing), None);
     }
 }
