@@ -105,7 +105,9 @@ fn start_demo(name: &str) -> (Tmux, tempfile::TempDir, PathBuf, String) {
     );
     let tmux = Tmux::start(name, &script);
 
-    let first = tmux.wait_for(15, "the fleet with several regions", |s| {
+    // A harness wait, not a promise of the demo's start-up time (a few hundred ms alone): the
+    // whole suite shares two cores with it, and the first frame once took over 15 s there.
+    let first = tmux.wait_for(40, "the fleet with several regions", |s| {
         s.contains("functions 150/150")
             && ["us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"]
                 .iter()
