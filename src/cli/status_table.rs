@@ -67,7 +67,8 @@ const NAME_NARROW: usize = 24;
 const NAME_WIDE: usize = 32;
 
 /// How the table is laid out in `width` columns (all of them when `None`: piped, cron): the
-/// scope column as wide as its longest, the name as its longest up to 32, then the columns
+/// scope column as wide as its longest, the name as its longest (up to 32 where that leaves
+/// out a column), then the columns
 /// that fit, kept in [`Col::KEPT_FIRST`] order until one does not fit. A left-out alarm or
 /// state is not lost: a firing alarm and a state that is not `Active` go on a line under the
 /// row.
@@ -84,7 +85,14 @@ struct Layout {
 impl Layout {
     fn new(width: Option<usize>, scope: usize, longest_name: usize) -> Layout {
         let scope = scope.max("REGION".len());
-        let natural = longest_name.clamp("FUNCTION".len(), NAME_WIDE);
+        // Whole where the line has room for it and every column (always when piped); else up
+        // to 32, then 24 if a column would otherwise be left out.
+        let columns: usize = Col::KEPT_FIRST
+            .iter()
+            .map(|&c| c.width() + if c == Col::Alarm { 2 } else { 1 })
+            .sum();
+        let room = width.map_or(usize::MAX, |w| w.saturating_sub(scope + 1 + columns));
+        let natural = longest_name.max("FUNCTION".len()).min(room.max(NAME_WIDE));
         let fit = |name: usize| {
             let mut used = scope + 1 + name;
             let mut kept = Vec::new();
@@ -477,5 +485,22 @@ mod tests {
         // A part longer than a line is cut to it.
         let long = narrow.under_row(&["ALARM ".repeat(20)]);
         assert!(long.iter().all(|l| l.chars().count() <= 60), "{long:?}");
+    }
+
+    /// A name is cut only where the line has no room for it: piped (cron, a file) and on a
+    /// wide terminal it is whole, so two long names that differ at the end stay two.
+    #[test]
+    fn a_name_is_whole_where_the_line_has_room() {
+        let long = "payments-reconciliation-worker-production".len();
+        assert_eq!(Layout::new(None, 9, long).name, long);
+        let wide = Layout::new(Some(300), 9, long);
+        assert_eq!((wide.name, wide.cols.len()), (long, Col::KEPT_FIRST.len()));
+        // As much as the line leaves; where that is under 32, 32 if every column still fits,
+        // else 24.
+        assert_eq!(Layout::new(Some(125), 9, long).name, 36);
+        assert_eq!(Layout::new(Some(121), 9, long).name, NAME_WIDE);
+        assert_eq!(Layout::new(Some(120), 9, long).name, NAME_NARROW);
+        assert_eq!(Layout::new(Some(80), 9, long).name, NAME_NARROW);
+        assert_eq!(Layout::new(Some(80), 9, 5).name, "FUNCTION".len());
     }
 }

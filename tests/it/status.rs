@@ -823,7 +823,7 @@ async fn what_an_alias_ran_on_versions_not_asked_is_other_versions() {
     assert_eq!(observed[1]["share"], 0.8, "{observed}");
 }
 
-/// In ASCII (a C locale) a name cut to its column ends in `...`, cut that much earlier: the
+/// In ASCII (a C locale) on a 120-column terminal a name cut to its column ends in `...`, cut that much earlier: the
 /// columns after it stay in line with the other rows (they moved two to the right).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ascii_table_keeps_its_columns_in_line_past_a_cut_name() {
@@ -838,7 +838,8 @@ async fn an_ascii_table_keeps_its_columns_in_line_past_a_cut_name() {
     let lops = Lops::new(moto::url());
     let run = lops.run_with_env(
         &["status", "--regions", region],
-        &[("LANG", "C"), ("LC_ALL", "C")],
+        // A width where the long name is cut (piped with no width, it is whole).
+        &[("LANG", "C"), ("LC_ALL", "C"), ("COLUMNS", "120")],
     );
     let state_at = |name: &str| {
         let row = run
