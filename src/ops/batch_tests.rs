@@ -248,6 +248,11 @@ fn nothing_done_under_the_profiles_chosen_names_the_last_change_elsewhere() {
         said.starts_with("nothing to undo: nothing was done under profile ro; elsewhere, the last change was made by the rollout of orders-api:live"),
         "{said}"
     );
+    // As `lops --profile ro undo` says it: refused (exit 4), as the same step named without
+    // `--profile` is, not bad input.
+    let refused = choose(&all, &ro, None, false).expect_err("nothing to undo under ro");
+    assert_eq!(refused.message, said);
+    assert!(refused.refused);
     // The last change is reversible: where it is and the command that undoes it there.
     let all = vec![record("a", None, None)];
     let said = nothing_here(&all, &chosen, &ro, Some(&["eu-west-1".to_string()]));

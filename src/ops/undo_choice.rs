@@ -202,8 +202,11 @@ pub fn choose_in(all: &[Record], reach: &Reach, anywhere: bool) -> Result<Vec<Re
     if targets.is_empty() {
         return Err(NotUndone {
             message: nothing_here(all, &chosen, profiles, regions),
-            // Something to undo elsewhere, or a rollout's step: refused, not bad input.
-            refused: undo_refused(&chosen) || there.is_some(),
+            // Something to undo elsewhere, or a rollout's step (here, or the last change when
+            // nothing was done here): refused, not bad input.
+            refused: undo_refused(&chosen)
+                || there.is_some()
+                || (chosen.is_empty() && rollout_step(all).is_some()),
         });
     }
     Ok(targets)
