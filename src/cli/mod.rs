@@ -150,7 +150,7 @@ pub enum Command {
     /// Undo a kill: restore the reserved concurrency recorded before it.
     Revive(act::FunctionArgs),
     /// All of ALIAS's traffic to its last known good version (the one it served in full before
-    /// the latest recorded traffic change).
+    /// the latest recorded traffic change; refused when none is recorded).
     Pin {
         alias: String,
         #[arg(long = "fn")]

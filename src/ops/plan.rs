@@ -303,8 +303,18 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
         }
         Request::Pin { function, alias } => {
             let current = alias_of(source, function, alias).await?;
-            let good = last_good_version(&scope, audit, function, alias)
-                .unwrap_or_else(|| current.function_version.clone());
+            // Never guessed: with no version recorded serving it in full, "pin" to whatever is
+            // its main version now would say "nothing to do" right after a bad promote.
+            let good = last_good_version(&scope, audit, function, alias).ok_or_else(|| {
+                OpsError::Invalid(format!(
+                    "no version of {function}:{alias} is recorded serving all its traffic \
+                     before a traffic change lops made in {scope}, so pin has no known good \
+                     version; nothing was sent. `lops undo` takes back the last change, `lops \
+                     traffic rollback` sends all traffic to its main version ({}), `lops \
+                     traffic show` shows it now",
+                    current.function_version
+                ))
+            })?;
             check_routable(source, function, &current, &good, None).await?;
             route_plan(plan, function, alias, current, good, None)
         }

@@ -39,7 +39,7 @@ pub enum Request {
         extra: Option<(String, f64)>,
     },
     /// All traffic to the alias's last known good version: the version it served in full
-    /// before the most recent recorded traffic change (else its main version).
+    /// before the most recent recorded traffic change (none recorded: refused, never guessed).
     Pin {
         function: String,
         alias: String,

@@ -315,6 +315,29 @@ async fn a_lever_on_an_alias_the_dashboards_rollout_drives_is_refused() {
     );
 }
 
+/// `L` with no version recorded serving the alias in full refuses as `lops pin` does (one
+/// rule, in `ops`), rather than "pinning" to whatever its main version is now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_with_no_known_good_version_is_refused_in_the_dashboard_too() {
+    let region = "ap-southeast-4";
+    let (seeder, f) = canary(region, "tuipin").await;
+    seeder.set_extra_weight(&f, "2", 0.1).await;
+    let sources = regions(moto::url(), &[region]).await;
+    let (keys, run, _dir) = dashboard_filtered(sources, &f);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    press(&keys, KeyCode::Char('L'));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(keys);
+    let mut state = run.await.expect("join").expect("loop");
+    let screen = drawn(&mut state, 120, 30);
+    let screen = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(screen.contains("no known good version"), "{screen}");
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.1)])
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steady_state_refresh_costs_no_lambda_calls_and_one_metrics_call_per_tick() {
     let region = "me-central-1";

@@ -712,6 +712,39 @@ async fn routing_to_a_version_deleted_since_is_refused_at_the_preview() {
     assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
 }
 
+/// Pin goes back to a version recorded serving all the alias's traffic. With none recorded
+/// (the alias was split before lops's first change), it refuses, naming what would: never
+/// "already v2 100%, nothing changed" right after a promote to v2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_with_no_known_good_version_refuses_instead_of_guessing() {
+    let region = "ap-southeast-1";
+    let (seeder, f) = canary(region, "pinless").await;
+    seeder.set_extra_weight(&f, "2", 0.1).await;
+    let lops = Lops::new(moto::url());
+    let traffic = |args: &[&str]| {
+        let mut all = vec!["traffic"];
+        all.extend_from_slice(args);
+        all.extend(["live", "--fn", &f, "--yes"]);
+        act(&lops, region, &all)
+    };
+    traffic(&["set", "--version", "2", "--weight", "0.2"]).assert_exit(0);
+    traffic(&["promote"]).assert_exit(0);
+    let run = act(&lops, region, &["pin", "live", "--fn", &f, "--yes"]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr
+            .contains("so pin has no known good version; nothing was sent")
+            && run.stderr.contains("`lops undo`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
+    // Once a version served it all before a change lops made, pin goes back to it.
+    traffic(&["set", "--version", "1", "--weight", "0.5"]).assert_exit(0);
+    act(&lops, region, &["pin", "live", "--fn", &f, "--yes"]).assert_exit(0);
+    assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_shows_the_response_and_guards_against_duplicates() {
     let region = "ap-southeast-1";
