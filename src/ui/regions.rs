@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
 use super::theme::Theme;
 use super::widgets::{fit, fit_middle};
@@ -50,7 +50,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .max(4);
     // Errors the column cuts: said whole under the table (the failing call and the setting
     // that would help are at their end).
-    let mut cut: Vec<Line> = Vec::new();
+    let mut cut: Vec<Cut> = Vec::new();
     let rows: Vec<Row> = state
         .regions
         .iter()
@@ -74,10 +74,22 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 error.push_str(&details);
             }
             if error.chars().count() > error_width {
-                cut.push(Line::from(vec![
-                    Span::styled(format!("{}: ", r.scope), theme.header()),
-                    Span::styled(error.clone(), theme.bad()),
-                ]));
+                let rank = match h {
+                    RegionHealth::Unreachable { .. } => 0,
+                    RegionHealth::Stale { .. } => 1,
+                    _ => 2,
+                };
+                match cut.iter_mut().find(|c| c.error == error) {
+                    Some(same) => {
+                        same.scopes.push(r.scope.to_string());
+                        same.rank = same.rank.min(rank);
+                    }
+                    None => cut.push(Cut {
+                        rank,
+                        scopes: vec![r.scope.to_string()],
+                        error: error.clone(),
+                    }),
+                }
             }
             let alarms = r.known_firing_alarms();
             Row::new(vec![
@@ -183,6 +195,105 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if !cut.is_empty() && notes_area.height > 1 {
         let [_, notes] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(notes_area);
-        frame.render_widget(Paragraph::new(cut).wrap(Wrap { trim: false }), notes);
+        let lines = error_notes(
+            cut,
+            usize::from(notes.width),
+            usize::from(notes.height),
+            theme,
+        );
+        frame.render_widget(Paragraph::new(lines), notes);
     }
+}
+
+/// An error the table's column cuts, and the regions that have it word for word.
+struct Cut {
+    /// Unreachable first, then stale, then a function's read: what on-call needs first.
+    rank: u8,
+    scopes: Vec<String>,
+    error: String,
+}
+
+/// The errors the column cuts, whole where the room under the table holds them: one error
+/// shared by several regions is said once, an unreachable region's before a stale one's, and
+/// when they do not all fit each keeps its first lines (its cut marked) and a last line says
+/// how many are not shown and where every one is said whole.
+fn error_notes(
+    mut cut: Vec<Cut>,
+    width: usize,
+    height: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    cut.sort_by_key(|c| c.rank);
+    let wrapped: Vec<Vec<String>> = cut
+        .iter()
+        .map(|c| {
+            super::widgets::wrap_words(&format!("{}: {}", c.scopes.join(", "), c.error), width)
+        })
+        .collect();
+    let needed: usize = wrapped.iter().map(Vec::len).sum();
+    // Every line it needs, or one each (as many as fit, the last line kept for the count),
+    // then what is left to each in turn.
+    let mut room: Vec<usize> = vec![0; wrapped.len()];
+    let mut more = "";
+    if needed <= height {
+        room = wrapped.iter().map(Vec::len).collect();
+    } else {
+        let mut left = height.saturating_sub(1);
+        for r in room.iter_mut().take(left) {
+            *r = 1;
+        }
+        left = left.saturating_sub(wrapped.len());
+        for (r, lines) in room.iter_mut().zip(&wrapped) {
+            let extra = (lines.len() - 1).min(left);
+            if *r > 0 {
+                *r += extra;
+                left -= extra;
+            }
+        }
+        more = "`lops status` says every region's error whole";
+    }
+    let mark = if theme.ascii { "~" } else { "…" };
+    let mut out = Vec::new();
+    for ((lines, &r), c) in wrapped.iter().zip(&room).zip(&cut) {
+        let scopes = c.scopes.join(", ").chars().count() + 2;
+        for (i, line) in lines.iter().take(r).enumerate() {
+            let mut text = line.clone();
+            if i + 1 == r && r < lines.len() {
+                text = super::widgets::fit(&format!("{text}{mark}"), width, theme);
+            }
+            // The first line's regions in the header style, the error in the bad one.
+            let (head, rest) = match i {
+                0 => {
+                    let at = text
+                        .char_indices()
+                        .nth(scopes)
+                        .map_or(text.len(), |(b, _)| b);
+                    (text[..at].to_string(), text[at..].to_string())
+                }
+                _ => (String::new(), text),
+            };
+            out.push(Line::from(vec![
+                Span::styled(head, theme.header()),
+                Span::styled(rest, theme.bad()),
+            ]));
+        }
+    }
+    if !more.is_empty() {
+        let hidden = room.iter().filter(|&&r| r == 0).count();
+        let cut_short = room
+            .iter()
+            .zip(&wrapped)
+            .filter(|(r, l)| **r > 0 && **r < l.len())
+            .count();
+        let what = match (hidden, cut_short) {
+            (0, n) => format!("{n} cut short here"),
+            (h, 0) => format!("{h} more not shown"),
+            (h, n) => format!("{n} cut short, {h} more not shown"),
+        };
+        out.push(Line::from(Span::styled(
+            super::widgets::fit(&format!("{mark} {what}: {more}"), width, theme),
+            theme.header(),
+        )));
+    }
+    out
 }

@@ -1991,3 +1991,83 @@ async fn the_regions_view_keeps_scopes_whole_at_80_columns() {
         "{out}"
     );
 }
+
+/// The regions view says every error its column cuts under the table (an unreachable region's
+/// before a stale one's), one shared word for word by several regions once, and when they do not all fit,
+/// each keeps its first line, the cut marked, with a last line counting what is not shown
+/// and naming where it is said whole.
+#[tokio::test]
+async fn the_regions_view_says_the_errors_it_cuts_a_shared_one_once() {
+    let regions = [
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+    ];
+    let scopes = regions
+        .iter()
+        .map(|r| lops::provider::Scope::new("a", *r, Access::default()))
+        .collect();
+    let takes: Vec<Vec<(&str, f64)>> = regions.iter().map(|_| vec![("api", 1.0)]).collect();
+    let mut state = fleet_taking(scopes, &takes);
+    let fail = |state: &mut State, region: usize, error: String| {
+        update(
+            state,
+            Msg::Inventory {
+                region,
+                seq: 2,
+                at: start(),
+                result: Err(lops::provider::ProviderError::Service(error)),
+            },
+        );
+    };
+    let refused = "could not connect: dispatch failure: io error: Connection refused (os error \
+                   111); check the endpoint and the network, or raise [timeouts] connect_secs";
+    // Two regions with one error, five with one each naming their region.
+    fail(&mut state, 0, refused.to_string());
+    fail(&mut state, 1, refused.to_string());
+    for (r, region) in regions.iter().enumerate().take(7).skip(2) {
+        fail(
+            &mut state,
+            r,
+            format!(
+                "the endpoint in {region} answered HTTP 503 ServiceUnavailable five times over \
+                 a minute: the Lambda control plane of this region is failing"
+            ),
+        );
+    }
+    key(&mut state, '2');
+    let wide = screen(&mut state, &MONO, 200, 40);
+    assert!(
+        wide.contains("a/us-east-1, a/us-east-2: inventory: ListFunctions could not connect"),
+        "{wide}"
+    );
+    assert!(
+        !wide.contains("not shown") && !wide.contains("cut short"),
+        "{wide}"
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    let notes: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.contains("eu-central-1"))
+        .skip(1)
+        .filter(|l| l.starts_with('│') && l.trim_matches(|c: char| c == '│' || c == ' ').len() > 1)
+        .collect();
+    let said = notes.join("\n");
+    // Every failing region is named, the shared error once.
+    for (i, region) in regions[..7].iter().enumerate() {
+        let scope = format!("a/{region}");
+        assert!(said.contains(&scope), "{i} {scope}\n{out}");
+    }
+    assert_eq!(said.matches("a/us-east-1").count(), 1, "{out}");
+    let last = notes.last().expect("a last line");
+    assert!(
+        last.contains("cut short") && last.contains("`lops status`"),
+        "{out}"
+    );
+    assert!(said.contains('…'), "{out}");
+}
