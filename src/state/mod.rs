@@ -520,7 +520,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             result,
         } => confirm::rollout_previewed(state, region, *rollout, abort, result),
         Msg::SavedRollouts(saved) => {
-            outcome::saved_rollouts(state, saved);
+            outcome::saved_rollouts(state, saved, &mut effects);
             state.clamp();
         }
         Msg::RolloutUpdate {

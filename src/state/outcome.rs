@@ -156,8 +156,41 @@ pub enum BackupEvent {
 
 /// A traffic plan the dashboard shows: running here, or interrupted (found saved at start).
 /// The unfinished rollouts this dashboard does not run, as saved now: they replace the ones
-/// read before (one finished elsewhere leaves the list; one started elsewhere joins it).
-pub fn saved_rollouts(state: &mut State, saved: Vec<(usize, Rollout, String)>) {
+/// read before (one finished elsewhere leaves the list; one started elsewhere joins it). What
+/// another lops's rollout wrote is read again at once (a step it took, or its end: finished,
+/// rolled back by its guard, aborted — said, as its last weights are not saved where this
+/// dashboard reads them), not left to the next inventory read minutes later.
+pub fn saved_rollouts(
+    state: &mut State,
+    saved: Vec<(usize, Rollout, String)>,
+    effects: &mut Vec<Effect>,
+) {
+    let same = |a: &Rollout, region: usize, b: &Rollout, there: usize| {
+        region == there && a.function == b.function && a.alias == b.alias
+    };
+    let mut ended = Vec::new();
+    let mut moved = false;
+    for old in state.rollouts.iter().filter(|v| !v.running) {
+        match saved
+            .iter()
+            .find(|(region, r, _)| same(&old.rollout, old.region, r, *region))
+        {
+            None => ended.push(old.rollout.target()),
+            Some((_, now, _)) => {
+                moved |= now.step != old.rollout.step || now.status != old.rollout.status
+            }
+        }
+    }
+    if !ended.is_empty() || moved {
+        effects.push(Effect::RefreshInventory);
+    }
+    if !ended.is_empty() && state.popup.is_none() {
+        state.popup = Some(Popup::Notice(format!(
+            "rollout {} ended in another lops (finished, rolled back or aborted: `lops audit` \
+             says which); its alias is read again",
+            ended.join(", ")
+        )));
+    }
     state.rollouts.retain(|v| v.running);
     for (region, rollout, event) in saved {
         let ours = state.rollouts.iter().any(|v| {

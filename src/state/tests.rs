@@ -1214,6 +1214,32 @@ fn press_and_preview(s: &mut State, k: char) {
     );
 }
 
+/// Another lops's rollout stepping or ending is read again at once: the aliases are not left
+/// at weights it no longer has (`t` would offer them again), and an end is said.
+#[test]
+fn a_rollout_elsewhere_that_steps_or_ends_has_its_alias_read_again() {
+    let mut s = loaded();
+    let saved = |r: &crate::ops::rollout::Rollout| {
+        Msg::SavedRollouts(vec![(0, r.clone(), "running in lops pid 7 on h".into())])
+    };
+    let mut other = rollout("cron");
+    assert!(!update(&mut s, saved(&other)).contains(&Effect::RefreshInventory));
+    // Read again unchanged: nothing to read.
+    assert!(!update(&mut s, saved(&other)).contains(&Effect::RefreshInventory));
+    other.step += 1;
+    assert!(update(&mut s, saved(&other)).contains(&Effect::RefreshInventory));
+    assert!(s.popup.is_none());
+    // Its guard rolled it back there: no longer saved as unfinished.
+    let effects = update(&mut s, Msg::SavedRollouts(Vec::new()));
+    assert!(effects.contains(&Effect::RefreshInventory));
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.starts_with("rollout cron:live") && t.contains("ended in another lops")),
+        "{:?}",
+        s.popup
+    );
+    assert!(s.rollouts.is_empty());
+}
+
 #[test]
 fn rollouts_saved_elsewhere_are_offered_and_a_halted_one_stays() {
     let mut s = loaded();
