@@ -263,9 +263,70 @@ impl Rollout {
             self.resume_preview(&now)
         };
         if let Status::Halted { reason } = &self.status {
-            text.push_str(&format!("\nhalted: {reason}"));
+            // Put back as it left it since: why it halted then is not why it stands now.
+            match !abort && now == self.expected_routing() {
+                true => text.push_str(&format!(
+                    "\nhalted earlier: {reason} (the alias is as the rollout left it now)"
+                )),
+                false => text.push_str(&format!("\nhalted: {reason}")),
+            }
+        }
+        if !abort {
+            self.firing_alarms(source, &mut text).await?;
         }
         Ok(text)
+    }
+
+    /// A resume sends more traffic to the new version: refused while an alarm its guard
+    /// watches is in ALARM (as a start is), and the function's other alarms in ALARM, which
+    /// this rollout's guard does not watch (one started by the CLI without them), are said in
+    /// the preview. An alarm read that fails refuses it when the guard watches alarms.
+    async fn firing_alarms<S: RegionActions>(
+        &self,
+        source: &S,
+        text: &mut String,
+    ) -> Result<(), OpsError> {
+        let scope = source.scope();
+        let alarms = match source.alarms().await {
+            Ok(alarms) => alarms,
+            Err(e) if !self.guard.alarms.is_empty() => {
+                return Err(OpsError::Refused(format!(
+                    "cannot read the guard's alarms in {scope} ({e}): a rollout does not resume \
+                     without its guard"
+                )));
+            }
+            Err(e) => {
+                text.push_str(&format!("\nthe function's alarms could not be read ({e})"));
+                return Ok(());
+            }
+        };
+        let firing = |watched: bool| -> Vec<&str> {
+            alarms
+                .iter()
+                .filter(|a| a.state == AlarmState::Alarm)
+                .filter(|a| self.guard.alarms.contains(&a.name) == watched)
+                .filter(|a| watched || a.function.as_deref() == Some(self.function.as_str()))
+                .map(|a| a.name.as_str())
+                .collect()
+        };
+        let guarded = firing(true);
+        if !guarded.is_empty() {
+            return Err(OpsError::Refused(format!(
+                "guard alarm {} is in ALARM now in {scope}: the rollout would roll back at its \
+                 first check. Resume it once the alarm is OK, or abort it",
+                guarded.join(", ")
+            )));
+        }
+        let others = firing(false);
+        if !others.is_empty() {
+            text.push_str(&format!(
+                "\nwarning: alarm {} of {} is in ALARM now, and this rollout's guard does not \
+                 watch it",
+                others.join(", "),
+                self.function
+            ));
+        }
+        Ok(())
     }
 
     /// What an abort does: the alias as it is now → the weights the rollout started from.
