@@ -166,7 +166,8 @@ struct RegionDoc<'a> {
     percentiles_supported: Option<bool>,
     /// `null` when the region's metrics could not be read.
     totals: Option<BTreeMap<MetricWindow, WindowStats>>,
-    functions: Vec<FunctionDoc<'a>>,
+    /// `null` when the inventory could not be read (unknown, not none).
+    functions: Option<Vec<FunctionDoc<'a>>>,
     /// Alarms not tied to any function of this region (`null`: the alarms could not be read).
     other_alarms: Option<Vec<&'a Alarm>>,
 }
@@ -339,7 +340,7 @@ impl<'a> RegionDoc<'a> {
             account_concurrency_limit: None,
             percentiles_supported: None,
             totals: None,
-            functions: Vec::new(),
+            functions: None,
             other_alarms: None,
         };
         doc.other_alarms = other_alarms(report);
@@ -349,12 +350,13 @@ impl<'a> RegionDoc<'a> {
         doc.account_concurrency_limit = data.inventory.account_concurrency_limit;
         doc.percentiles_supported = data.metrics.map(|m| m.percentiles_supported);
         doc.totals = data.metrics.map(region_totals);
-        doc.functions = data
-            .inventory
-            .functions
-            .iter()
-            .map(|f| FunctionDoc::new(f, &data))
-            .collect();
+        doc.functions = Some(
+            data.inventory
+                .functions
+                .iter()
+                .map(|f| FunctionDoc::new(f, &data))
+                .collect(),
+        );
         doc
     }
 }
