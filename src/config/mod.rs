@@ -260,10 +260,49 @@ fn plain_types(message: &str) -> String {
     out.replace(" as i128,", ",")
 }
 
+/// A whole-number key's range where TOML's type error names the type's (`max_attempts = -1`:
+/// "from 0 to 4294967295", where 1 to 10 is allowed), found by the key on the error's line.
+fn with_range(message: &str) -> String {
+    const RANGES: [(&str, &str); 8] = [
+        ("max_attempts", "a whole number from 1 to 10"),
+        ("metrics_secs", "a whole number of seconds from 1 to 86400"),
+        (
+            "inventory_secs",
+            "a whole number of seconds from 1 to 86400",
+        ),
+        ("alarms_secs", "a whole number of seconds from 1 to 86400"),
+        (
+            "duplicate_invoke_secs",
+            "a whole number of seconds from 0 to 86400",
+        ),
+        ("interval_secs", "a whole number of seconds from 1 to 3600"),
+        ("burst", "a whole number from 1 to 10000"),
+        ("parallel_calls", "a whole number from 1 to 1000"),
+    ];
+    let key = message.lines().find_map(|l| {
+        let (_, text) = l.split_once(" | ")?;
+        let (key, _) = text.split_once('=')?;
+        Some(key.trim())
+    });
+    let Some((_, range)) = key.and_then(|k| RANGES.iter().find(|(name, _)| *name == k)) else {
+        return message.to_string();
+    };
+    let mut out = message.to_string();
+    for plain in [
+        "a whole number from 0 to 255",
+        "a whole number from 0 to 65535",
+        "a whole number from 0 to 4294967295",
+        "a whole number, 0 or more",
+    ] {
+        out = out.replace(&format!("expected {plain}"), &format!("expected {range}"));
+    }
+    out
+}
+
 impl ConfigFile {
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| {
-            let mut message = plain_types(e.to_string().trim_end());
+            let mut message = with_range(&plain_types(e.to_string().trim_end()));
             // `[profile.acme.prod]` is a table `prod` inside profile `acme` to TOML.
             if let Some(dotted) = text.lines().map(str::trim).find(|l| {
                 l.strip_prefix("[profile.")

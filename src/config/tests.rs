@@ -30,6 +30,34 @@ mode = "read"
     assert!(settings.profile_settings["prod"].production);
 }
 
+/// A whole number of the wrong type or sign says the key's own range, not its Rust type's.
+#[test]
+fn a_wrong_whole_number_says_the_keys_range() {
+    for (text, range) in [
+        (
+            "[timeouts]\nmax_attempts = -1\n",
+            "expected a whole number from 1 to 10",
+        ),
+        (
+            "[refresh]\nmetrics_secs = 1e12\n",
+            "expected a whole number of seconds from 1 to 86400",
+        ),
+        (
+            "[rate_limits]\nburst = -3\n",
+            "expected a whole number from 1 to 10000",
+        ),
+    ] {
+        let e = parse(text).expect_err(text).to_string();
+        assert!(e.contains(range), "{text}: {e}");
+        assert!(!e.contains("4294967295") && !e.contains("0 or more"), "{e}");
+    }
+    // A float key's type error is left as it is.
+    let e = parse("[timeouts]\nmetrics_secs = \"abc\"\n")
+        .expect_err("abc")
+        .to_string();
+    assert!(e.contains("expected a number"), "{e}");
+}
+
 #[test]
 fn unknown_key_names_file_line_and_key() {
     let err = parse("regions = [\"us-east-1\"]\nregoins = 3\n").err();
