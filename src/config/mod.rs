@@ -439,10 +439,24 @@ impl ConfigFile {
         let lists = self
             .regions
             .iter()
-            .chain(self.profile.values().filter_map(|p| p.regions.as_ref()));
-        for region in lists.flatten() {
-            check_region(region, &self.extra_regions)
-                .map_err(|e| invalid(format!("key `regions`: {e}")))?;
+            .map(|list| ("regions".to_string(), list))
+            .chain(self.profile.iter().filter_map(|(name, p)| {
+                let key = match name.contains('.') {
+                    true => format!("profile.\"{name}\".regions"),
+                    false => format!("profile.{name}.regions"),
+                };
+                p.regions.as_ref().map(|list| (key, list))
+            }));
+        for (key, list) in lists {
+            if list.is_empty() {
+                return Err(invalid(format!(
+                    "key `{key}` is empty: name at least one region, or leave the key out"
+                )));
+            }
+            for region in list {
+                check_region(region, &self.extra_regions)
+                    .map_err(|e| invalid(format!("key `{key}`: {e}")))?;
+            }
         }
         services::check_services(&self.services, &self.extra_regions).map_err(invalid)?;
         Ok(())

@@ -167,15 +167,15 @@ fn a_number_of_the_wrong_kind_is_said_in_plain_words() {
     for (text, said) in [
         (
             "[rate_limits]\nburst = 99999999999999999999\n",
-            "a whole number from 0 to 4294967295",
+            "a whole number from 1 to 10000",
         ),
         (
             "[guards]\nduplicate_invoke_secs = -1\n",
-            "a whole number, 0 or more",
+            "a whole number of seconds from 0 to 86400",
         ),
         (
             "[guards]\ninterval_secs = inf\n",
-            "a whole number, 0 or more",
+            "a whole number of seconds from 1 to 3600",
         ),
     ] {
         let e = ConfigFile::parse(text, std::path::Path::new("c.toml"))
@@ -186,5 +186,25 @@ fn a_number_of_the_wrong_kind_is_said_in_plain_words() {
             !e.contains("u32") && !e.contains("u64") && !e.contains("i128"),
             "{e}"
         );
+    }
+}
+
+/// A bad region list names its own key (a profile's, not the top-level one), and an empty one
+/// is said as empty rather than later as "no region".
+#[test]
+fn a_bad_region_list_names_its_key() {
+    let e = parse("[profile.a]\nregions = [\"us-east-9\"]\n")
+        .expect_err("unknown region")
+        .to_string();
+    assert!(
+        e.contains("key `profile.a.regions`: unknown region 'us-east-9'"),
+        "{e}"
+    );
+    for (text, key) in [
+        ("regions = []\n", "regions"),
+        ("[profile.a]\nregions = []\n", "profile.a.regions"),
+    ] {
+        let e = parse(text).expect_err(text).to_string();
+        assert!(e.contains(&format!("key `{key}` is empty")), "{e}");
     }
 }
