@@ -321,8 +321,9 @@ async fn check_profile_known(profile: &str, settings: &Settings) -> Result<(), F
         .collect();
     known.sort_unstable();
     known.dedup();
+    let (config_file, credentials_file) = aws_files();
     Err(Failure::usage(format!(
-        "unknown profile '{profile}': it is in neither ~/.aws/config, ~/.aws/credentials nor \
+        "unknown profile '{profile}': it is in neither {config_file}, {credentials_file} nor \
          lops's config file ({}); check the name, or add it with `aws configure --profile \
          {profile}`",
         if known.is_empty() {
@@ -356,11 +357,39 @@ async fn check_signer(profile: &str, settings: &Settings) -> Result<(), Failure>
     Ok(())
 }
 
+/// The AWS config and credentials files as the SDK reads them (`AWS_CONFIG_FILE`,
+/// `AWS_SHARED_CREDENTIALS_FILE`, else the usual paths): named as such in what to mend.
+fn aws_files() -> (String, String) {
+    let file = |var: &str, usual: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| usual.to_string())
+    };
+    (
+        file("AWS_CONFIG_FILE", "~/.aws/config"),
+        file("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+    )
+}
+
 async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Failure> {
     let config = load_sdk_config(scope, settings).await;
-    let how = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, name a profile from \
-               ~/.aws/config with --profile (for SSO, run `aws sso login --profile NAME` first), \
-               or run where an instance or task role is available";
+    let (config_file, credentials_file) = aws_files();
+    // A profile chosen on purpose is the one to give credentials; else name one that has some.
+    let how = if settings.profiles.is_empty() && std::env::var("AWS_PROFILE").is_err() {
+        format!(
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, name a profile from {config_file} \
+             with --profile (for SSO, run `aws sso login --profile NAME` first), or run where \
+             an instance or task role is available"
+        )
+    } else {
+        format!(
+            "give profile '{}' credentials in {config_file} or {credentials_file} (for SSO, \
+             run `aws sso login --profile {}` first), or choose another profile",
+            scope.profile, scope.profile
+        )
+    };
+    let how = how.as_str();
     let Some(provider) = config.credentials_provider() else {
         return Err(Failure::usage(format!(
             "no AWS credentials for profile '{}': {how}",
@@ -396,10 +425,11 @@ async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Fai
             // The profile's own way of getting credentials failed: that is what to mend.
             let fix = if chain.contains("external process") || chain.contains("credential_process")
             {
-                "its credential_process failed: run that command by hand to see why, mend it \
-                 (or what it needs: a login, a token) in the profile's section of \
-                 ~/.aws/config, or choose another profile"
-                    .to_string()
+                format!(
+                    "its credential_process failed: run that command by hand to see why, mend \
+                     it (or what it needs: a login, a token) in the profile's section of \
+                     {config_file}, or choose another profile"
+                )
             } else {
                 how.to_string()
             };
@@ -414,7 +444,7 @@ async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Fai
             Err(Failure::usage(format!(
                 "the credential_process of profile '{}' did not answer within {}s: run that command \
              by hand to see what it waits for (a login, a prompt, the network), mend it in the \
-             profile's section of ~/.aws/config, or choose another profile",
+             profile's section of {config_file}, or choose another profile",
                 scope.profile,
                 wait.as_secs()
             )))

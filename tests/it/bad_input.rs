@@ -118,6 +118,16 @@ fn missing_credentials_say_how_to_provide_them() {
         "{}",
         run.stderr
     );
+    // The profile named is the one to mend, in the file AWS_CONFIG_FILE names (not a
+    // `~/.aws/config` this run never read, nor "name a profile" to one who did).
+    let file = lops.home.path().join("aws-config").display().to_string();
+    assert!(
+        run.stderr
+            .contains(&format!("give profile 'dr' credentials in {file}")),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("~/.aws"), "{}", run.stderr);
 }
 
 #[test]
