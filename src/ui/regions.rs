@@ -42,12 +42,23 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let stale_after = state.stale_after_secs();
     // As wide as the longest scope within reason; a longer one is cut in the middle so
     // `staging/us-east-1` and `staging/us-east-2` still read apart.
-    let scope_cells = super::widgets::scope_width(state, 14, 24);
-    // What the columns before it leave: the borders, 45 columns of numbers and 9 gaps (each
-    // read's failure names the setting that helps; a cut one is said whole under the table).
-    let error_width = usize::from(area.width)
-        .saturating_sub(56 + scope_cells)
-        .max(4);
+    let longest = super::widgets::scope_width(state, 6, 24);
+    let (shown, scope_cells) = columns(usize::from(area.width.saturating_sub(2)), longest);
+    // What the columns before it leave (each read's failure names the setting that helps; a
+    // cut one is said whole under the table).
+    let used: usize = COLUMNS[..9]
+        .iter()
+        .zip(shown)
+        .filter(|(_, on)| *on)
+        .map(|(c, _)| c.width.unwrap_or(scope_cells) + 1)
+        .sum();
+    // No error column: each error is said under the table.
+    let error_width = match shown[9] {
+        true => usize::from(area.width.saturating_sub(2))
+            .saturating_sub(used)
+            .max(4),
+        false => 0,
+    };
     // Errors the column cuts: said whole under the table (the failing call and the setting
     // that would help are at their end).
     let mut cut: Vec<Cut> = Vec::new();
@@ -73,7 +84,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 }
                 error.push_str(&details);
             }
-            if error.chars().count() > error_width {
+            if !error.is_empty() && error.chars().count() > error_width {
                 let rank = match h {
                     RegionHealth::Unreachable { .. } => 0,
                     RegionHealth::Stale { .. } => 1,
@@ -92,97 +103,90 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 }
             }
             let alarms = r.known_firing_alarms();
-            Row::new(vec![
-                Cell::from(health_mark(&h, theme)),
-                Cell::from(fit_middle(&r.scope.to_string(), scope_cells, theme)),
-                // While its inventory fills in: "412/1000" read, or "250…" listed.
-                Cell::from(
-                    r.inventory_progress
-                        .map(|(p, listed)| {
-                            if p.listed {
-                                format!("{}/{listed}", p.read)
+            Row::new(masked(
+                shown,
+                vec![
+                    Cell::from(health_mark(&h, theme)),
+                    Cell::from(fit_middle(&r.scope.to_string(), scope_cells, theme)),
+                    // While its inventory fills in: "412/1000" read, or "250…" listed.
+                    Cell::from(
+                        r.inventory_progress
+                            .map(|(p, listed)| {
+                                if p.listed {
+                                    format!("{}/{listed}", p.read)
+                                } else {
+                                    format!("{listed}…")
+                                }
+                            })
+                            .unwrap_or_else(|| health_label(&h)),
+                    ),
+                    Cell::from(Line::from(r.functions.len().to_string()).right_aligned()),
+                    Cell::from(
+                        Line::from(
+                            t.as_ref()
+                                .map_or_else(missing, |t| format::count(t.invocations)),
+                        )
+                        .right_aligned(),
+                    ),
+                    Cell::from(
+                        Line::from(
+                            t.as_ref()
+                                .map_or_else(missing, |t| format::percent(t.error_rate)),
+                        )
+                        .right_aligned(),
+                    ),
+                    Cell::from(
+                        Line::styled(
+                            t.as_ref()
+                                .map_or_else(missing, |t| format::count(t.throttles)),
+                            if t.as_ref().is_some_and(|t| t.throttles > 0.0) {
+                                theme.bad()
                             } else {
-                                format!("{listed}…")
-                            }
-                        })
-                        .unwrap_or_else(|| health_label(&h)),
-                ),
-                Cell::from(Line::from(r.functions.len().to_string()).right_aligned()),
-                Cell::from(
-                    Line::from(
-                        t.as_ref()
-                            .map_or_else(missing, |t| format::count(t.invocations)),
-                    )
-                    .right_aligned(),
-                ),
-                Cell::from(
-                    Line::from(
-                        t.as_ref()
-                            .map_or_else(missing, |t| format::percent(t.error_rate)),
-                    )
-                    .right_aligned(),
-                ),
-                Cell::from(
-                    Line::styled(
-                        t.as_ref()
-                            .map_or_else(missing, |t| format::count(t.throttles)),
-                        if t.as_ref().is_some_and(|t| t.throttles > 0.0) {
-                            theme.bad()
-                        } else {
-                            Style::new()
-                        },
-                    )
-                    .right_aligned(),
-                ),
-                Cell::from(
-                    Line::styled(
-                        alarms.map_or_else(missing, |n| n.to_string()),
-                        if alarms.is_some_and(|n| n > 0) {
-                            theme.bad()
-                        } else {
-                            Style::new()
-                        },
-                    )
-                    .right_aligned(),
-                ),
-                Cell::from(
-                    Line::from(
-                        r.calls_per_minute()
-                            .map(format::count)
-                            .unwrap_or_else(|| format::MISSING.into()),
-                    )
-                    .right_aligned(),
-                ),
-                Cell::from(Span::styled(fit(&error, error_width, theme), theme.bad())),
-            ])
+                                Style::new()
+                            },
+                        )
+                        .right_aligned(),
+                    ),
+                    Cell::from(
+                        Line::styled(
+                            alarms.map_or_else(missing, |n| n.to_string()),
+                            if alarms.is_some_and(|n| n > 0) {
+                                theme.bad()
+                            } else {
+                                Style::new()
+                            },
+                        )
+                        .right_aligned(),
+                    ),
+                    Cell::from(
+                        Line::from(
+                            r.calls_per_minute()
+                                .map(format::count)
+                                .unwrap_or_else(|| format::MISSING.into()),
+                        )
+                        .right_aligned(),
+                    ),
+                    Cell::from(Span::styled(fit(&error, error_width, theme), theme.bad())),
+                ],
+            ))
         })
         .collect();
-    let header = Row::new(vec![
-        "",
-        "REGION",
-        "DATA",
-        "FNS",
-        "INV",
-        "ERR%",
-        "THR",
-        "ALARM",
-        "API/MIN",
-        "LAST ERROR",
-    ])
+    let header = Row::new(masked(
+        shown,
+        COLUMNS.iter().map(|c| Cell::from(c.title)).collect(),
+    ))
     .style(theme.header());
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Length(scope_cells as u16),
-        Constraint::Length(11),
-        Constraint::Length(4),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        // The error gives way first: the scope column never loses the end of its name.
-        Constraint::Min(0),
-    ];
+    // The error gives way first: the scope column never loses the end of its name.
+    let widths: Vec<Constraint> = COLUMNS
+        .iter()
+        .zip(shown)
+        .filter(|(_, on)| *on)
+        .map(|(c, _)| match (c.title, c.width) {
+            ("LAST ERROR", _) => Constraint::Min(0),
+            (_, Some(w)) => Constraint::Length(w as u16),
+            (_, None) => Constraint::Length(scope_cells as u16),
+        })
+        .collect();
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let table_rows = (state.regions.len() + 1) as u16;
@@ -203,6 +207,94 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         );
         frame.render_widget(Paragraph::new(lines), notes);
     }
+}
+
+/// A column of the table: its title and width (`None`: the scope's, as long as its longest).
+struct Column {
+    title: &'static str,
+    width: Option<usize>,
+}
+
+const COLUMNS: [Column; 10] = [
+    Column {
+        title: "",
+        width: Some(1),
+    },
+    Column {
+        title: "REGION",
+        width: None,
+    },
+    Column {
+        title: "DATA",
+        width: Some(11),
+    },
+    Column {
+        title: "FNS",
+        width: Some(4),
+    },
+    Column {
+        title: "INV",
+        width: Some(6),
+    },
+    Column {
+        title: "ERR%",
+        width: Some(6),
+    },
+    Column {
+        title: "THR",
+        width: Some(5),
+    },
+    Column {
+        title: "ALARM",
+        width: Some(5),
+    },
+    Column {
+        title: "API/MIN",
+        width: Some(7),
+    },
+    Column {
+        title: "LAST ERROR",
+        width: Some(4),
+    },
+];
+
+/// Left out first where `width` cannot hold every column with the scope whole: the calls a
+/// region costs, the error (then said whole under the table), its function count, the
+/// throttles.
+const DROPPED_FIRST: [usize; 4] = [8, 9, 3, 6];
+
+/// Which columns `width` holds, and the scope column's width: every column with the longest
+/// scope whole where they fit; else the columns in [`DROPPED_FIRST`] left out one by one, then
+/// the scope cut in the middle (to no fewer than 9), never cut by the table's edge.
+fn columns(width: usize, longest: usize) -> ([bool; 10], usize) {
+    let mut shown = [true; 10];
+    let need = |shown: &[bool; 10], scope: usize| -> usize {
+        COLUMNS
+            .iter()
+            .zip(shown)
+            .filter(|(_, on)| **on)
+            .map(|(c, _)| c.width.unwrap_or(scope) + 1)
+            .sum::<usize>()
+            - 1
+    };
+    for drop in DROPPED_FIRST {
+        if need(&shown, longest) <= width {
+            return (shown, longest);
+        }
+        shown[drop] = false;
+    }
+    let over = need(&shown, longest).saturating_sub(width);
+    (shown, longest.saturating_sub(over).max(9.min(longest)))
+}
+
+/// The cells of the columns shown.
+fn masked(shown: [bool; 10], cells: Vec<Cell<'_>>) -> Vec<Cell<'_>> {
+    cells
+        .into_iter()
+        .zip(shown)
+        .filter(|(_, on)| *on)
+        .map(|(c, _)| c)
+        .collect()
 }
 
 /// An error the table's column cuts, and the regions that have it word for word.

@@ -2071,3 +2071,49 @@ async fn the_regions_view_says_the_errors_it_cuts_a_shared_one_once() {
     );
     assert!(said.contains('…'), "{out}");
 }
+
+/// At the smallest screen (60x15) the regions view leaves whole columns out (the calls, the
+/// error — then said under the table —, the function count) rather than cut a scope at the
+/// table's edge: `staging/us-east-1` and `staging/us-east-2` still read apart.
+#[tokio::test]
+async fn the_regions_view_at_60_columns_leaves_columns_out_not_scopes_cut() {
+    let scopes = ["us-east-1", "us-east-2"]
+        .iter()
+        .map(|r| lops::provider::Scope::new("staging", *r, Access::default()))
+        .collect();
+    let mut state = fleet_taking(scopes, &[vec![("api", 3.0)], vec![("api", 1.0)]]);
+    update(
+        &mut state,
+        Msg::Inventory {
+            region: 1,
+            seq: 2,
+            at: start(),
+            result: Err(lops::provider::ProviderError::Service(
+                "HTTP 503 from AWS: ServiceUnavailable".into(),
+            )),
+        },
+    );
+    key(&mut state, '2');
+    let out = screen(&mut state, &MONO, 60, 15);
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("│●") || l.starts_with("│▲"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(
+        rows[0].contains("staging/us-east-1 ") && rows[1].contains("staging/us-east-2 "),
+        "{out}"
+    );
+    let header = out.lines().find(|l| l.contains("REGION")).expect("header");
+    for kept in ["DATA", "INV", "ERR%", "ALARM"] {
+        assert!(header.contains(kept), "{header}");
+    }
+    assert!(
+        !header.contains("API/MIN") && !header.contains("LAST ERROR"),
+        "{header}"
+    );
+    assert!(
+        out.contains("staging/us-east-2: inventory: ListFunctions HTTP 503"),
+        "{out}"
+    );
+}
