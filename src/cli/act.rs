@@ -7,12 +7,13 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::GlobalArgs;
+use super::act_output::{item_json, plan_json, print_outcome};
 pub use super::common::{ActFlags, RolloutArgs};
 use super::common::{audit_log, early_check};
 use crate::exit::{Exit, Failure};
 use crate::ops::batch::{self, Target};
 use crate::ops::payload::load_payload;
-use crate::ops::{Change, Kind, OpsError, Outcome, Plan, Request};
+use crate::ops::{Kind, OpsError, Outcome, Request};
 use crate::provider::aws::AwsRegion;
 use crate::provider::{InvokeRequest, RegionSource};
 use crate::session::Session;
@@ -510,91 +511,4 @@ pub(super) async fn run_batch(
         (0, Some(_), _) => Exit::Failure,
         _ => Exit::Partial,
     })
-}
-
-fn item_json(item: &batch::Item, outcome: Option<&Outcome>) -> serde_json::Value {
-    match item {
-        batch::Item::Ready { plan, .. } => plan_json(plan, outcome),
-        batch::Item::Skipped {
-            scope,
-            target,
-            error,
-            ..
-        } => json!({
-            "region": scope.region,
-            "profile": scope.profile,
-            "target": target,
-            "skipped": error.to_string(),
-        }),
-    }
-}
-
-fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> serde_json::Value {
-    let mut doc = json!({
-        "region": plan.scope.region,
-        "profile": plan.scope.profile,
-        "action": plan.action,
-        "target": plan.target,
-        "before": plan.before,
-        "after": outcome.map(|o| o.after.clone()).unwrap_or_else(|| plan.after.clone()),
-        // An invoke whose function failed is no change that worked (as the summary counts).
-        "changed": plan.change != Change::Nothing && !outcome.is_some_and(Outcome::function_failed),
-    });
-    if let Some((inv, report)) = outcome.and_then(|o| o.invoke.as_ref()) {
-        let body: serde_json::Value = serde_json::from_slice(&inv.payload)
-            .unwrap_or_else(|_| json!(String::from_utf8_lossy(&inv.payload)));
-        doc["invoke"] = json!({
-            "status": inv.status,
-            "function_error": inv.function_error,
-            "executed_version": inv.executed_version,
-            "response": body,
-            "log_tail": inv.log_tail,
-            "report": report,
-        });
-    }
-    if let Some(r) = outcome.and_then(|o| o.record.as_ref()) {
-        doc["audit_id"] = json!(r.id);
-    }
-    doc
-}
-
-fn print_outcome(plan: &Plan, outcome: &Outcome, several: bool) {
-    let mut out = super::stdout();
-    // Several regions' answers: each says whose it is.
-    if several && outcome.invoke.is_some() {
-        let _ = writeln!(out, "── {} in {}", plan.target, plan.scope);
-    }
-    let Some((inv, report)) = &outcome.invoke else {
-        // A Route 53 change is the service's, not the home region its call went through.
-        let place = if plan.action.starts_with("service.")
-            || matches!(plan.change, crate::ops::Change::Dns { .. })
-        {
-            format!("(Route 53, profile {})", plan.scope.profile)
-        } else {
-            format!("in {}", plan.scope)
-        };
-        let (what, now) = match plan.change == crate::ops::Change::Nothing {
-            true => ("already", ", nothing changed"),
-            false => ("done, now", ""),
-        };
-        let _ = writeln!(
-            out,
-            "{} {} {place}: {what} {}{now}",
-            plan.action,
-            plan.target,
-            crate::ops::plan::describe_state(&outcome.after)
-        );
-        return;
-    };
-    for (label, value) in crate::ops::invoke_summary(inv, report.as_ref()) {
-        let _ = writeln!(out, "{label:<11} {value}");
-    }
-    let body = serde_json::from_slice::<serde_json::Value>(&inv.payload)
-        .and_then(|v| serde_json::to_string_pretty(&v))
-        .unwrap_or_else(|_| String::from_utf8_lossy(&inv.payload).into_owned());
-    // What the function wrote reaches the terminal as text, never as a command.
-    let _ = writeln!(out, "response\n{}", crate::format::printable(&body, true));
-    if let Some(log) = &inv.log_tail {
-        let _ = writeln!(out, "log tail\n{}", crate::format::printable(log, true));
-    }
 }

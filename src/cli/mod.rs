@@ -19,6 +19,7 @@ macro_rules! err {
 }
 
 mod act;
+mod act_output;
 mod audit;
 mod backup;
 mod common;

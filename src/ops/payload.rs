@@ -138,6 +138,23 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Whether every number of `v` (read from `text`) is written in `text` as it would be written
+/// again: false when one was read as its nearest double (`123456789012345678901230`,
+/// `0.12345678901234567890`, or written another way, `1e2`), so that the text, not `v`, says
+/// what was sent or answered.
+pub fn numbers_kept(text: &[u8], v: &serde_json::Value) -> bool {
+    let text = String::from_utf8_lossy(text);
+    fn walk(v: &serde_json::Value, text: &str) -> bool {
+        match v {
+            serde_json::Value::Number(n) if n.is_f64() => text.contains(&n.to_string()),
+            serde_json::Value::Array(items) => items.iter().all(|i| walk(i, text)),
+            serde_json::Value::Object(map) => map.values().all(|i| walk(i, text)),
+            _ => true,
+        }
+    }
+    walk(v, &text)
+}
+
 /// A payload's hash for the audit and the repeated-invoke guard: of its JSON written one way
 /// (keys sorted, no spaces), so that `{"a": 1}` and `{"a":1}` are the same payload.
 pub fn payload_sha256(payload: &[u8]) -> String {
@@ -165,6 +182,9 @@ pub fn payload_sha256(payload: &[u8]) -> String {
         }
     }
     match serde_json::from_slice::<serde_json::Value>(payload) {
+        // A number read as its nearest double would make two payloads one (ids beyond 2^53):
+        // such a payload is hashed as it was written.
+        Ok(v) if !numbers_kept(payload, &v) => sha256_hex(payload),
         Ok(v) => sha256_hex(sorted(v).to_string().as_bytes()),
         Err(_) => sha256_hex(payload),
     }
@@ -228,6 +248,27 @@ pub fn recent_duplicate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two ids beyond what a double holds are two payloads, not one; a number written as a
+    /// double would write it is kept, so spacing and key order still make no difference.
+    #[test]
+    fn numbers_a_double_cannot_hold_keep_payloads_apart() {
+        let a = br#"{"id":123456789012345678901230}"#;
+        let b = br#"{"id":123456789012345678901231}"#;
+        assert_ne!(payload_sha256(a), payload_sha256(b));
+        assert_eq!(
+            payload_sha256(br#"{"a": 1.5, "b": 2}"#),
+            payload_sha256(br#"{"b":2,"a":1.5}"#)
+        );
+        let read = |t: &[u8]| serde_json::from_slice::<serde_json::Value>(t).unwrap();
+        assert!(!numbers_kept(a, &read(a)));
+        assert!(numbers_kept(
+            br#"{"a": [0.1, 2, -3.25]}"#,
+            &read(br#"{"a": [0.1, 2, -3.25]}"#)
+        ));
+        let long = br#"{"x": 0.12345678901234567890}"#;
+        assert!(!numbers_kept(long, &read(long)));
+    }
 
     #[test]
     fn a_byte_order_mark_is_dropped_not_sent() {

@@ -272,7 +272,10 @@ pub fn executed(
         Err(e) => format!("failed in {scope}: {e}"),
         Ok(outcome) => match &outcome.invoke {
             Some((inv, report)) => {
+                // What the function wrote reaches the screen as text, never as a command
+                // (as `lops invoke` prints it), on the notice's one line.
                 let body = String::from_utf8_lossy(&inv.payload);
+                let body = crate::format::printable(&body, false);
                 let mut lines: Vec<String> = crate::ops::invoke_summary(inv, report.as_ref())
                     .into_iter()
                     .map(|(label, value)| format!("{label} {value}"))

@@ -2926,3 +2926,37 @@ fn a_kill_with_nothing_to_do_here_warns_of_nothing() {
         s.popup
     );
 }
+
+/// What a function answered reaches the dashboard as text, as `lops invoke` prints it: its
+/// escape sequences removed whole (not their tails), a line break shown, not obeyed.
+#[test]
+fn an_invoke_response_is_shown_as_text_never_as_commands() {
+    let mut s = loaded();
+    let outcome = crate::ops::Outcome {
+        after: serde_json::Value::Null,
+        invoke: Some((
+            crate::provider::InvokeOutcome {
+                status: 200,
+                payload: b"\x1b]0;PWNED\x07\x1b[2Jplain \x1b[31mRED\x1b[0m\nnext \xff".to_vec(),
+                ..Default::default()
+            },
+            None,
+        )),
+        record: None,
+    };
+    update(
+        &mut s,
+        Msg::Executed {
+            region: 0,
+            result: Ok(outcome),
+        },
+    );
+    let Some(Popup::Notice(text)) = &s.popup else {
+        panic!("{:?}", s.popup);
+    };
+    let response = text
+        .lines()
+        .find(|l| l.starts_with("response "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(response, "response plain RED⏎next �");
+}

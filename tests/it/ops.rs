@@ -745,6 +745,40 @@ async fn pin_with_no_known_good_version_refuses_instead_of_guessing() {
     assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
 }
 
+/// An id beyond what a double holds is sent, shown and compared as written: the answer is
+/// printed as the function wrote it (text and `--json`), and a payload differing in its last
+/// digit is another payload, not a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_a_double_cannot_hold_is_shown_and_compared_as_written() {
+    let region = "ap-southeast-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-bigid", moto::unique("inv"));
+    seeder.create_function(&f).await;
+    let lops = Lops::new(moto::url());
+    let first = r#"{"id":123456789012345678901230}"#;
+    let run = act(&lops, region, &["invoke", &f, "--payload", first, "--yes"]);
+    run.assert_exit(0);
+    // moto without Docker echoes the payload back.
+    assert!(
+        run.stdout.contains("123456789012345678901230"),
+        "{}",
+        run.stdout
+    );
+    let second = r#"{"id":123456789012345678901231}"#;
+    let run = act(
+        &lops,
+        region,
+        &["invoke", &f, "--payload", second, "--yes", "--json"],
+    );
+    run.assert_exit(0);
+    assert_eq!(
+        run.json()["results"][0]["invoke"]["response"],
+        second,
+        "{}",
+        run.stdout
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_shows_the_response_and_guards_against_duplicates() {
     let region = "ap-southeast-1";
