@@ -36,10 +36,9 @@ pub fn ask(confirmation: &Confirmation, yes: bool, note: Option<&str>) -> Result
         .lock()
         .read_line(&mut answer)
         .map_err(|e| Failure::failed(format!("cannot read the answer: {e}")))?;
-    let answer = answer.trim();
     let confirmed = match typed {
-        Some(name) => answer == name,
-        None => matches!(answer, "y" | "Y" | "yes"),
+        Some(name) => crate::ops::Confirmation::Typed(name.to_string()).accepts_name(&answer),
+        None => matches!(answer.trim(), "y" | "Y" | "yes"),
     };
     if confirmed {
         Ok(())

@@ -131,6 +131,12 @@ pub enum Confirmation {
 }
 
 impl Confirmation {
+    /// Whether `typed` is the name a typed confirmation asks for: in both faces the name
+    /// itself, with the spaces around it (a paste, a terminal's) dropped.
+    pub fn accepts_name(&self, typed: &str) -> bool {
+        matches!(self, Confirmation::Typed(name) if name == typed.trim())
+    }
+
     /// One confirmation for several changes: typed when any of them needs it.
     pub fn all(each: impl IntoIterator<Item = Confirmation>) -> Confirmation {
         each.into_iter()

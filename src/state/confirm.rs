@@ -69,6 +69,13 @@ pub fn body_room((width, height): (u16, u16)) -> (usize, usize) {
 }
 
 impl Pending {
+    /// A paste into the typed name: its text, control characters left out; what the last
+    /// enter found wrong no longer stands.
+    pub(super) fn type_in(&mut self, text: &str) {
+        self.typed.extend(text.chars().filter(|c| !c.is_control()));
+        self.mismatch = false;
+    }
+
     pub(super) fn new(
         state: &State,
         region: usize,
@@ -429,10 +436,14 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
                 quit(state);
                 return;
             }
-            KeyCode::Char('u') => pending.typed.clear(),
+            KeyCode::Char('u') => {
+                pending.typed.clear();
+                pending.mismatch = false;
+            }
             KeyCode::Char('w') => {
                 let kept = pending.typed.trim_end().rfind(' ').map_or(0, |i| i + 1);
                 pending.typed.truncate(kept);
+                pending.mismatch = false;
             }
             _ => {}
         }
@@ -459,7 +470,7 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         // `y` only: enter (a pasted newline, a key pressed out of habit) never confirms.
         (false, KeyCode::Char('y' | 'Y')) => true,
         (true, KeyCode::Enter) => {
-            let same = matches!(&pending.confirmation, Confirmation::Typed(name) if *name == pending.typed);
+            let same = pending.confirmation.accepts_name(&pending.typed);
             pending.mismatch = !same;
             same
         }

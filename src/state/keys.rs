@@ -288,9 +288,7 @@ pub(super) fn on_paste(state: &mut State, text: &str) {
         && let Some(super::Popup::Confirm(pending)) = state.popup.as_mut()
         && matches!(pending.confirmation, crate::ops::Confirmation::Typed(_))
     {
-        pending
-            .typed
-            .extend(text.chars().filter(|c| !c.is_control()));
+        pending.type_in(text);
         return;
     }
     let Some(mut input) = state.input.take() else {

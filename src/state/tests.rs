@@ -1005,6 +1005,25 @@ fn production_profile_asks_for_the_typed_name_on_every_change() {
     assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.mismatch && p.typed == "y"));
     update(&mut s, code(KeyCode::Backspace));
     assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if !p.mismatch));
+    // Nor after ctrl-u or a paste: what is said wrong is the last answer given, as it stands.
+    for change in [ctrl_u_key(), Msg::Paste(" cron ".into())] {
+        update(&mut s, key('x'));
+        assert!(!executes(&update(&mut s, code(KeyCode::Enter))));
+        assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.mismatch));
+        update(&mut s, change);
+        assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if !p.mismatch));
+    }
+    // The name pasted with spaces around it is the name, as the CLI takes it.
+    update(&mut s, ctrl_u_key());
+    update(&mut s, Msg::Paste(" cron ".into()));
+    assert!(executes(&update(&mut s, code(KeyCode::Enter))));
+}
+
+fn ctrl_u_key() -> Msg {
+    Msg::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('u'),
+        crossterm::event::KeyModifiers::CONTROL,
+    ))
 }
 
 #[test]
