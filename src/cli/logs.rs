@@ -163,10 +163,11 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             } else {
                 writeln!(
                     out,
-                    "-- {} {}: {} invocations, cold starts {} (cold {} vs warm {}), memory {}/{} MB, {} timeouts",
+                    "-- {} {}: {} invocation{}, cold starts {} (cold {} vs warm {}), memory {}/{} MB, {} timeouts",
                     s.region,
                     s.function,
                     s.invocations,
+                    if s.invocations == 1 { "" } else { "s" },
                     format::percent(s.cold_start_rate),
                     format::millis(s.cold_duration_ms),
                     format::millis(s.warm_duration_ms),

@@ -222,7 +222,12 @@ impl Batch {
             format!("{kind}: nothing to change")
         } else {
             format!(
-                "{kind}: {changes} change{} in {} scope{}",
+                "{kind}: {changes} {}{} in {} scope{}",
+                if self.action == "invoke" {
+                    "invoke"
+                } else {
+                    "change"
+                },
                 plural(changes),
                 scopes.len(),
                 plural(scopes.len())
@@ -293,6 +298,7 @@ impl Batch {
             .filter(|p| p.change == Change::Nothing)
             .count();
         summary.skipped = self.skipped().map(Item::line).collect();
+        summary.invoked = self.action == "invoke";
         summary
     }
 }

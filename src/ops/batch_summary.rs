@@ -11,6 +11,8 @@ pub struct Summary {
     pub skipped: Vec<String>,
     /// Targets already as asked: nothing to send.
     pub already: usize,
+    /// The batch invoked its targets (nothing changed): said as invoked, not changed.
+    pub invoked: bool,
 }
 
 impl Summary {
@@ -28,7 +30,8 @@ impl Summary {
     }
 
     pub fn line(&self) -> String {
-        let mut line = format!("changed {} of {}", self.changed.len(), self.targets());
+        let verb = if self.invoked { "invoked" } else { "changed" };
+        let mut line = format!("{verb} {} of {}", self.changed.len(), self.targets());
         if !self.failed.is_empty() {
             line.push_str(&format!("; failed: {}", self.failed.join("; ")));
         }

@@ -96,6 +96,7 @@ fn the_summary_says_exactly_what_changed() {
         not_sent: vec![],
         skipped: vec![],
         already: 0,
+        invoked: false,
     };
     assert!(!summary.complete());
     assert_eq!(
@@ -111,6 +112,18 @@ fn the_summary_says_exactly_what_changed() {
     };
     assert!(already.complete());
     assert_eq!(already.line(), "changed 1 of 3; 2 already so");
+    // An invoke changes nothing: its targets are said invoked.
+    let invoked = Summary {
+        asked: 2,
+        changed: vec!["a in default/us-east-1".into()],
+        failed: vec!["a in default/eu-west-1: the function failed (Unhandled)".into()],
+        invoked: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        invoked.line(),
+        "invoked 1 of 2; failed: a in default/eu-west-1: the function failed (Unhandled)"
+    );
 }
 
 /// Undo chooses within the scopes named; a batch only partly there is refused whole, an
@@ -322,6 +335,7 @@ fn a_target_refused_at_the_write_is_not_sent_not_failed() {
         not_sent: vec!["rule r in default/eu-west-1: changed since the preview".into()],
         skipped: vec![],
         already: 0,
+        invoked: false,
     };
     assert!(!summary.complete());
     assert_eq!(

@@ -528,7 +528,7 @@ async fn an_invoke_is_checked_first_and_a_failing_function_is_not_ok() {
         run.json()["results"][0]["invoke"]["function_error"],
         "Unhandled"
     );
-    // Not a change that worked, as the text's "changed 0 of 1" says.
+    // Not an invoke that worked, as the text's "invoked 0 of 1" says.
     assert_eq!(run.json()["results"][0]["changed"], false);
     let record = audit(&lops).last().cloned().expect("record");
     assert_eq!(record["result"], "function error: Unhandled");
@@ -602,7 +602,7 @@ async fn a_multi_region_invoke_names_each_answer_and_counts_a_failed_function() 
         );
     }
     assert!(
-        run.stderr.contains("changed 1 of 2; failed: ")
+        run.stderr.contains("invoked 1 of 2; failed: ")
             && run.stderr.contains("the function failed (Unhandled)"),
         "{}",
         run.stderr
