@@ -412,15 +412,16 @@ async fn weight_plan<S: RegionActions>(
     if current.function_version == "$LATEST" {
         return Err(OpsError::Invalid(format!(
             "{function}:{alias} routes to $LATEST, which cannot share traffic with \
-             another version: point the alias at a published version first \
-             (lops traffic promote, or aws lambda update-alias --function-version N)"
+             another version: publish one (aws lambda publish-version --function-name \
+             {function}) and point the alias at it (aws lambda update-alias --function-name \
+             {function} --name {alias} --function-version N) first"
         )));
     }
     check_published(source, function, version).await?;
     if version == current.function_version {
         return Err(OpsError::Invalid(format!(
-            "v{version} is the main version of {alias}: give the other version a weight, or use \
-             `traffic promote` / `traffic rollback`"
+            "v{version} is the main version of {alias}: give the other version a weight, or \
+             promote (`P`, `lops traffic promote`) or roll back (`B`, `lops traffic rollback`)"
         )));
     }
     let extra = (weight > 0.0).then(|| (version.to_string(), weight));

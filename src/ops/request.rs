@@ -254,7 +254,7 @@ pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
     if !percent && weight == 1.0 {
         return Err(OpsError::Invalid(
             "weight 1 is out of range: give 0 ≤ weight < 1 — all traffic to the new version is \
-             `traffic promote`; for 1 percent, 0.01 or 1%"
+             a promote (`P`, `lops traffic promote`); for 1 percent, 0.01 or 1%"
                 .into(),
         ));
     }
@@ -274,7 +274,7 @@ pub fn check_weight(weight: f64) -> Result<(), OpsError> {
     if !weight.is_finite() || !(0.0..1.0).contains(&weight) {
         return Err(OpsError::Invalid(format!(
             "weight {weight} is out of range: give 0 ≤ weight < 1 (the share of the new version; \
-             use `traffic promote` for all traffic)"
+             all traffic is a promote: `P`, `lops traffic promote`)"
         )));
     }
     Ok(())
@@ -410,6 +410,6 @@ mod tests {
         assert!(e.contains("0.25 or 25%"), "{e}");
         // "1" most likely means all traffic: promote is named first.
         let e = parse_weight("1").unwrap_err().to_string();
-        assert!(e.contains("`traffic promote`"), "{e}");
+        assert!(e.contains("`lops traffic promote`"), "{e}");
     }
 }
