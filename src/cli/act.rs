@@ -54,7 +54,9 @@ pub enum TrafficCommand {
     },
     /// Give VERSION the share WEIGHT (0 ≤ W < 1) of ALIAS; its main version keeps the rest.
     Set {
+        /// The alias (`live`, `prod`, …).
         alias: String,
+        /// The function whose alias it is.
         #[arg(long = "fn")]
         function: String,
         #[arg(long)]
@@ -67,7 +69,9 @@ pub enum TrafficCommand {
     },
     /// All of ALIAS's traffic to its second version.
     Promote {
+        /// The alias (`live`, `prod`, …).
         alias: String,
+        /// The function whose alias it is.
         #[arg(long = "fn")]
         function: String,
         #[command(flatten)]
@@ -75,7 +79,9 @@ pub enum TrafficCommand {
     },
     /// All of ALIAS's traffic back to its main version.
     Rollback {
+        /// The alias (`live`, `prod`, …).
         alias: String,
+        /// The function whose alias it is.
         #[arg(long = "fn")]
         function: String,
         #[command(flatten)]
@@ -85,7 +91,9 @@ pub enum TrafficCommand {
     Plan(RolloutArgs),
     /// Continue a plan that was interrupted (lops killed, terminal closed).
     Resume {
+        /// The alias (`live`, `prod`, …).
         alias: String,
+        /// The function whose alias it is.
         #[arg(long = "fn")]
         function: String,
         #[command(flatten)]
@@ -93,14 +101,17 @@ pub enum TrafficCommand {
     },
     /// Stop a plan and put all traffic back on the version it started from.
     Abort {
+        /// The alias (`live`, `prod`, …).
         alias: String,
+        /// The function whose alias it is.
         #[arg(long = "fn")]
         function: String,
         #[command(flatten)]
         flags: ActFlags,
     },
-    /// Plans saved as running (interrupted ones included).
+    /// Rollouts saved: running, interrupted (resume or abort them) and finished.
     Plans {
+        /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
     },

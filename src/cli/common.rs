@@ -25,7 +25,9 @@ pub struct ActFlags {
 
 #[derive(Debug, Args)]
 pub struct RolloutArgs {
+    /// The alias (`live`, `prod`, …).
     pub alias: String,
+    /// The function whose alias it is.
     #[arg(long = "fn")]
     pub function: String,
     /// The version to move traffic to.

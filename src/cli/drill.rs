@@ -20,6 +20,7 @@ pub struct DrillArgs {
     /// Confirm without asking (for cron).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// One JSON document on stdout.
     #[arg(long)]
     pub json: bool,
     /// Rehearse in another account as this role (STS AssumeRole).

@@ -153,7 +153,9 @@ pub enum Command {
     /// All of ALIAS's traffic to its last known good version (the one it served in full before
     /// the latest recorded traffic change; refused when none is recorded).
     Pin {
+        /// The alias (`live`, `prod`, …).
         alias: String,
+        /// The function whose alias it is.
         #[arg(long = "fn")]
         function: String,
         #[command(flatten)]

@@ -16,6 +16,7 @@ use crate::session::Session;
 pub struct TriggersArgs {
     /// The function whose triggers to list.
     pub function: Option<String>,
+    /// One JSON document on stdout.
     #[arg(long)]
     pub json: bool,
     #[command(subcommand)]
