@@ -84,6 +84,16 @@ pub fn render(
     charts(frame, theme, m, charts_area);
 }
 
+/// The window's numbers in one line the pane holds at 80 columns (38): shorter words where
+/// the numbers are long, never a number cut off.
+fn numbers_line(window: &str, inv: &str, err: &str, thr: &str) -> String {
+    let full = format!("{window}: {inv} inv  {err} errors  {thr} throttled");
+    match full.chars().count() > 38 {
+        true => format!("{window}: {inv} inv  {err} errors  {thr} thr"),
+        false => full,
+    }
+}
+
 /// The function's configuration and its numbers in the chosen window.
 fn config_lines(
     state: &State,
@@ -158,13 +168,14 @@ fn config_lines(
                     .join(", ")
             }
         )),
-        Line::from(format!(
-            "{}: {} inv  {} errors  {} throttled",
-            state.window.label(),
-            number(format::count(s.invocations)),
-            number(format::percent(s.error_rate)),
-            number(format::count(s.throttles))
-        )),
+        {
+            let (inv, err, thr) = (
+                number(format::count(s.invocations)),
+                number(format::percent(s.error_rate)),
+                number(format::count(s.throttles)),
+            );
+            Line::from(numbers_line(state.window.label(), &inv, &err, &thr))
+        },
         Line::from(format!(
             "duration {} p50 {} p99 {}",
             number(format::millis(s.duration_avg_ms)),
@@ -413,4 +424,20 @@ fn bordered(theme: &Theme, title: String) -> Block<'static> {
     Block::bordered()
         .border_set(theme.border())
         .title(Span::styled(title, theme.title()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbers_line;
+
+    #[test]
+    fn the_numbers_line_fits_the_pane_at_80_columns() {
+        assert_eq!(
+            numbers_line("5m", "852", "0%", "0"),
+            "5m: 852 inv  0% errors  0 throttled"
+        );
+        let long = numbers_line("15m", "123k", "12.3%", "1.2k");
+        assert_eq!(long, "15m: 123k inv  12.3% errors  1.2k thr");
+        assert!(long.chars().count() <= 38);
+    }
 }
