@@ -65,9 +65,22 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         })
     };
     let width = usize::from(area.width).saturating_sub(2);
+    // The region column as wide as its longest name (indented one), the record's set ids
+    // giving way down to 4 so that the health ("unhealthy") always fits.
+    let region_w = all
+        .iter()
+        .map(|r| r.region.chars().count() + 1)
+        .max()
+        .unwrap_or(0)
+        .clamp("REGION".len(), 16);
+    let record_w = width
+        .saturating_sub(1 + region_w + 1 + 1 + 6 + 1 + 5 + 1 + 5 + 1 + 6 + "unhealthy".len())
+        .clamp(4, 10);
     let columns =
         |mark: &str, region: &str, record: &str, weight: &str, share: &str, taken: &str| {
-            format!("{mark}{region:<16} {record:<10} {weight:>6} {share:>5} {taken:>5} ")
+            format!(
+                "{mark}{region:<region_w$} {record:<record_w$} {weight:>6} {share:>5} {taken:>5} "
+            )
         };
     let mut lines: Vec<Line> = vec![Line::styled(
         fit(
@@ -132,7 +145,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             let text = columns(
                 if chosen { ">" } else { " " },
                 &format!(" {}", row.region),
-                &fit(&row.set_ids.join(","), 10, theme),
+                &fit(&row.set_ids.join(","), record_w, theme),
                 &weight,
                 &pct(row.share),
                 &pct(row.observed),

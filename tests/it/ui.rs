@@ -1216,6 +1216,13 @@ async fn services_view_puts_route53_weights_next_to_the_load_each_region_took() 
         .expect("us-west-2 row");
     assert!(outage.contains("unhealthy"), "{outage}");
     assert!(out.contains("under") || out.contains("over"), "{out}");
+    // At the smallest screen the set ids give way, the health is whole.
+    let small = screen(&mut state, &MONO, 60, 15);
+    let outage = small
+        .lines()
+        .find(|l| l.contains("us-west-2"))
+        .expect("us-west-2 row");
+    assert!(outage.contains(" unhealthy"), "{small}");
     // In colour, an unhealthy region is red.
     let colour = draw(
         &mut state,
