@@ -6,17 +6,6 @@ use lops::cli::{self, Cli};
 use lops::exit::Exit;
 
 fn main() -> ExitCode {
-    // A closed stdout (`>&-`) swallows every write without an error (the standard library
-    // treats it as a sink), and the first file opened would take its descriptor: refuse before
-    // anything is read, sent or opened.
-    if closed_stdout() {
-        let _ = writeln!(
-            std::io::stderr(),
-            "lops: standard output is closed, so nothing lops prints could be read; nothing was \
-             done. Send it to /dev/null (`>/dev/null`) or a file instead of closing it (`>&-`)."
-        );
-        return Exit::Usage.into();
-    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -87,31 +76,6 @@ fn main() -> ExitCode {
             failure.exit.into()
         }
     }
-}
-
-/// Whether stdout was closed when lops started (`>&-`). The standard library opens the null
-/// device read-write on a closed standard descriptor before `main`, so writes vanish without
-/// an error; a shell's `>/dev/null` opens it write-only. Linux only (read from `/proc`).
-fn closed_stdout() -> bool {
-    use std::os::fd::AsFd;
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() else {
-        return true;
-    };
-    let Ok(meta) = std::fs::File::from(fd).metadata() else {
-        return false;
-    };
-    // The null device is character device 1:3 on Linux.
-    if !meta.file_type().is_char_device() || meta.rdev() != 0x103 {
-        return false;
-    }
-    let Ok(info) = std::fs::read_to_string("/proc/self/fdinfo/1") else {
-        return false;
-    };
-    info.lines()
-        .find_map(|l| l.strip_prefix("flags:"))
-        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
-        .is_some_and(|flags| flags & 0o3 == 0o2)
 }
 
 /// clap's help, version or usage error, as clap prints it, or as plain ASCII text where the
