@@ -447,12 +447,8 @@ impl ConfigFile {
                 };
                 p.regions.as_ref().map(|list| (key, list))
             }));
+        // An empty list is as if the key were absent (the next place regions come from).
         for (key, list) in lists {
-            if list.is_empty() {
-                return Err(invalid(format!(
-                    "key `{key}` is empty: name at least one region, or leave the key out"
-                )));
-            }
             for region in list {
                 check_region(region, &self.extra_regions)
                     .map_err(|e| invalid(format!("key `{key}`: {e}")))?;
