@@ -2979,3 +2979,33 @@ fn an_invoke_response_is_shown_as_text_never_as_commands() {
         .unwrap_or_else(|| panic!("{text}"));
     assert_eq!(response, "response plain RED⏎next �");
 }
+
+/// A resume's confirmation names the function's firing alarms its guard does not watch (a plan
+/// the CLI started without them), from the alarms this dashboard reads; none for those watched.
+#[test]
+fn a_resume_names_firing_alarms_its_guard_does_not_watch() {
+    let mut s = loaded();
+    let saved = |r: &crate::ops::rollout::Rollout| {
+        Msg::SavedRollouts(vec![(0, r.clone(), "interrupted: resume or abort".into())])
+    };
+    let unwatched = rollout("cron");
+    update(&mut s, saved(&unwatched));
+    press_and_preview(&mut s, 'U');
+    let warning = "warning: alarm cron-errors of cron is in ALARM, and this rollout's guard does \
+                   not watch it";
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines.iter().any(|l| l == warning)),
+        "{:?}",
+        s.popup
+    );
+    update(&mut s, code(KeyCode::Esc));
+    let mut watched = rollout("cron");
+    watched.guard.alarms = vec!["cron-errors".into()];
+    update(&mut s, saved(&watched));
+    press_and_preview(&mut s, 'U');
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if !p.lines.iter().any(|l| l.starts_with("warning: alarm"))),
+        "{:?}",
+        s.popup
+    );
+}

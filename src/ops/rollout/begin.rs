@@ -132,7 +132,7 @@ pub async fn start<S: RegionActions + GuardSignals>(
             other.progress()
         )));
     }
-    check_alarms(source, &scope, &guard.alarms).await?;
+    check_alarms(source, &scope, &guard.alarms, "start").await?;
     // Validates the version the way a single shift would; its preview already read the alias.
     let first = steps.first().map(|s| s.weight.min(0.99)).unwrap_or(0.1);
     let check = prepare(
@@ -190,18 +190,20 @@ pub async fn start<S: RegionActions + GuardSignals>(
     })
 }
 
-/// A guard that names an alarm that does not exist would never trip: refused at the start.
+/// A guard that names an alarm that does not exist would never trip, and one already in ALARM
+/// would roll back at once: refused at the `verb` ("start", "resume").
 async fn check_alarms<S: GuardSignals>(
     source: &S,
     scope: &Scope,
     alarms: &[String],
+    verb: &str,
 ) -> Result<(), OpsError> {
     if alarms.is_empty() {
         return Ok(());
     }
     let found = source.alarm_states(alarms).await.map_err(|e| {
         OpsError::Refused(format!(
-            "cannot read the guard's alarms in {scope} ({e}): a rollout does not start without \
+            "cannot read the guard's alarms in {scope} ({e}): a rollout does not {verb} without \
              its guard"
         ))
     })?;
@@ -227,8 +229,14 @@ async fn check_alarms<S: GuardSignals>(
     if !firing.is_empty() {
         return Err(OpsError::Refused(format!(
             "guard alarm {} is in ALARM now in {scope}: the rollout would roll back at its first \
-             check. Start it once the alarm is OK (or leave that alarm out of the guard)",
-            firing.join(", ")
+             check. {} it once the alarm is OK ({})",
+            firing.join(", "),
+            if verb == "start" { "Start" } else { "Resume" },
+            if verb == "start" {
+                "or leave that alarm out of the guard"
+            } else {
+                "or abort it"
+            }
         )));
     }
     Ok(())
@@ -238,7 +246,7 @@ impl Rollout {
     /// The preview of resuming (or aborting) this rollout, from its alias as `source` reads it
     /// now — the same read and words in both faces (the rollout's own record of the alias may
     /// be minutes old: someone may have moved it since).
-    pub async fn act_preview<S: RegionActions>(
+    pub async fn act_preview<S: RegionActions + GuardSignals>(
         &self,
         source: &S,
         abort: bool,
@@ -272,61 +280,18 @@ impl Rollout {
             }
         }
         if !abort {
-            self.firing_alarms(source, &mut text).await?;
+            self.check_guard_alarms(source).await?;
         }
         Ok(text)
     }
 
-    /// A resume sends more traffic to the new version: refused while an alarm its guard
-    /// watches is in ALARM (as a start is), and the function's other alarms in ALARM, which
-    /// this rollout's guard does not watch (one started by the CLI without them), are said in
-    /// the preview. An alarm read that fails refuses it when the guard watches alarms.
-    async fn firing_alarms<S: RegionActions>(
+    /// A resume sends more traffic to the new version: refused, as a start is, while an alarm
+    /// its guard watches is in ALARM or no longer exists (read by name, as the guard reads them).
+    async fn check_guard_alarms<S: RegionActions + GuardSignals>(
         &self,
         source: &S,
-        text: &mut String,
     ) -> Result<(), OpsError> {
-        let scope = source.scope();
-        let alarms = match source.alarms().await {
-            Ok(alarms) => alarms,
-            Err(e) if !self.guard.alarms.is_empty() => {
-                return Err(OpsError::Refused(format!(
-                    "cannot read the guard's alarms in {scope} ({e}): a rollout does not resume \
-                     without its guard"
-                )));
-            }
-            Err(e) => {
-                text.push_str(&format!("\nthe function's alarms could not be read ({e})"));
-                return Ok(());
-            }
-        };
-        let firing = |watched: bool| -> Vec<&str> {
-            alarms
-                .iter()
-                .filter(|a| a.state == AlarmState::Alarm)
-                .filter(|a| self.guard.alarms.contains(&a.name) == watched)
-                .filter(|a| watched || a.function.as_deref() == Some(self.function.as_str()))
-                .map(|a| a.name.as_str())
-                .collect()
-        };
-        let guarded = firing(true);
-        if !guarded.is_empty() {
-            return Err(OpsError::Refused(format!(
-                "guard alarm {} is in ALARM now in {scope}: the rollout would roll back at its \
-                 first check. Resume it once the alarm is OK, or abort it",
-                guarded.join(", ")
-            )));
-        }
-        let others = firing(false);
-        if !others.is_empty() {
-            text.push_str(&format!(
-                "\nwarning: alarm {} of {} is in ALARM now, and this rollout's guard does not \
-                 watch it",
-                others.join(", "),
-                self.function
-            ));
-        }
-        Ok(())
+        check_alarms(source, source.scope(), &self.guard.alarms, "resume").await
     }
 
     /// What an abort does: the alias as it is now → the weights the rollout started from.
