@@ -534,16 +534,27 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         Proposal::Rollout(rollout, RolloutAct::Start) => {
             effects.push(Effect::StartRollout { region, rollout })
         }
-        Proposal::Rollout(r, RolloutAct::Resume) => effects.push(Effect::ResumeRollout {
-            region,
-            function: r.function.clone(),
-            alias: r.alias.clone(),
-        }),
-        Proposal::Rollout(r, RolloutAct::Abort) => effects.push(Effect::AbortRollout {
-            region,
-            function: r.function.clone(),
-            alias: r.alias.clone(),
-        }),
+        Proposal::Rollout(r, act @ (RolloutAct::Resume | RolloutAct::Abort)) => {
+            // Its end is this dashboard's to report now, not "ended in another lops".
+            for v in state.rollouts.iter_mut().filter(|v| {
+                v.region == region && v.rollout.function == r.function && v.rollout.alias == r.alias
+            }) {
+                v.acted_here = true;
+            }
+            let (function, alias) = (r.function.clone(), r.alias.clone());
+            effects.push(match act {
+                RolloutAct::Resume => Effect::ResumeRollout {
+                    region,
+                    function,
+                    alias,
+                },
+                _ => Effect::AbortRollout {
+                    region,
+                    function,
+                    alias,
+                },
+            });
+        }
         Proposal::Backup {
             targets,
             to,

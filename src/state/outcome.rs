@@ -58,6 +58,7 @@ pub fn rollout_update(
             rollout,
             event,
             running,
+            acted_here: false,
         });
     }
 }
@@ -169,20 +170,41 @@ pub fn saved_rollouts(
         region == there && a.function == b.function && a.alias == b.alias
     };
     let mut ended = Vec::new();
-    let mut moved = false;
-    for old in state.rollouts.iter().filter(|v| !v.running) {
+    // The functions whose aliases to read again (one ListAliases each, not the whole fleet).
+    let mut read: Vec<(usize, String)> = Vec::new();
+    // What this dashboard resumed or aborted it reports itself: not "ended elsewhere".
+    for old in state
+        .rollouts
+        .iter()
+        .filter(|v| !v.running && !v.acted_here)
+    {
         match saved
             .iter()
             .find(|(region, r, _)| same(&old.rollout, old.region, r, *region))
         {
-            None => ended.push(old.rollout.target()),
-            Some((_, now, _)) => {
-                moved |= now.step != old.rollout.step || now.status != old.rollout.status
+            None => {
+                ended.push(old.rollout.target());
+                read.push((old.region, old.rollout.function.clone()));
             }
+            Some((_, now, _))
+                if now.step != old.rollout.step || now.status != old.rollout.status =>
+            {
+                read.push((old.region, old.rollout.function.clone()));
+            }
+            Some(_) => {}
         }
     }
-    if !ended.is_empty() || moved {
-        effects.push(Effect::RefreshInventory);
+    read.sort();
+    read.dedup();
+    for (region, function) in read {
+        effects.push(Effect::Extras {
+            region,
+            function,
+            want: crate::provider::NotRead {
+                aliases: true,
+                ..Default::default()
+            },
+        });
     }
     if !ended.is_empty() && state.popup.is_none() {
         state.popup = Some(Popup::Notice(format!(
@@ -191,19 +213,34 @@ pub fn saved_rollouts(
             ended.join(", ")
         )));
     }
+    let acted: Vec<(usize, String, String)> = state
+        .rollouts
+        .iter()
+        .filter(|v| v.acted_here)
+        .map(|v| {
+            (
+                v.region,
+                v.rollout.function.clone(),
+                v.rollout.alias.clone(),
+            )
+        })
+        .collect();
     state.rollouts.retain(|v| v.running);
     for (region, rollout, event) in saved {
-        let ours = state.rollouts.iter().any(|v| {
-            v.region == region
-                && v.rollout.function == rollout.function
-                && v.rollout.alias == rollout.alias
-        });
+        let ours = state
+            .rollouts
+            .iter()
+            .any(|v| same(&v.rollout, v.region, &rollout, region));
         if !ours {
+            let acted_here = acted
+                .iter()
+                .any(|(r, f, a)| *r == region && *f == rollout.function && *a == rollout.alias);
             state.rollouts.push(RolloutView {
                 region,
                 rollout,
                 event,
                 running: false,
+                acted_here,
             });
         }
     }
@@ -215,6 +252,8 @@ pub struct RolloutView {
     pub rollout: crate::ops::rollout::Rollout,
     pub event: String,
     pub running: bool,
+    /// Resumed or aborted from this dashboard: its own run reports how it ends.
+    pub acted_here: bool,
 }
 
 /// The action ran (or failed): say what happened, show a written alias at once, and re-read

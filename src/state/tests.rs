@@ -1233,30 +1233,51 @@ fn press_and_preview(s: &mut State, k: char) {
     );
 }
 
-/// Another lops's rollout stepping or ending is read again at once: the aliases are not left
-/// at weights it no longer has (`t` would offer them again), and an end is said.
+/// Another lops's rollout stepping or ending has its alias read again at once (that alias
+/// only, not the fleet): the screen is not left at weights it no longer has (`t` would offer
+/// them again), and an end is said — unless this dashboard resumed or aborted it itself.
 #[test]
 fn a_rollout_elsewhere_that_steps_or_ends_has_its_alias_read_again() {
     let mut s = loaded();
     let saved = |r: &crate::ops::rollout::Rollout| {
         Msg::SavedRollouts(vec![(0, r.clone(), "running in lops pid 7 on h".into())])
     };
+    let reads = |effects: &[Effect]| -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Extras { function, want, .. } if want.aliases => Some(function.clone()),
+                _ => None,
+            })
+            .collect()
+    };
     let mut other = rollout("cron");
-    assert!(!update(&mut s, saved(&other)).contains(&Effect::RefreshInventory));
+    assert!(reads(&update(&mut s, saved(&other))).is_empty());
     // Read again unchanged: nothing to read.
-    assert!(!update(&mut s, saved(&other)).contains(&Effect::RefreshInventory));
+    assert!(reads(&update(&mut s, saved(&other))).is_empty());
     other.step += 1;
-    assert!(update(&mut s, saved(&other)).contains(&Effect::RefreshInventory));
+    let effects = update(&mut s, saved(&other));
+    assert_eq!(reads(&effects), ["cron"]);
+    assert!(!effects.contains(&Effect::RefreshInventory));
     assert!(s.popup.is_none());
     // Its guard rolled it back there: no longer saved as unfinished.
     let effects = update(&mut s, Msg::SavedRollouts(Vec::new()));
-    assert!(effects.contains(&Effect::RefreshInventory));
+    assert_eq!(reads(&effects), ["cron"]);
     assert!(
         matches!(&s.popup, Some(Popup::Notice(t)) if t.starts_with("rollout cron:live") && t.contains("ended in another lops")),
         "{:?}",
         s.popup
     );
     assert!(s.rollouts.is_empty());
+    // Resumed here: it leaves the saved list (this process owns it now), no notice.
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, saved(&other));
+    s.rollouts[0].acted_here = true;
+    update(&mut s, saved(&other));
+    assert!(s.rollouts[0].acted_here, "kept across reads of the list");
+    let effects = update(&mut s, Msg::SavedRollouts(Vec::new()));
+    assert!(reads(&effects).is_empty());
+    assert!(s.popup.is_none(), "{:?}", s.popup);
 }
 
 #[test]
@@ -2998,6 +3019,14 @@ fn a_resume_names_firing_alarms_its_guard_does_not_watch() {
         "{:?}",
         s.popup
     );
+    // Confirmed: this dashboard reports how it ends (not "ended in another lops").
+    let effects = update(&mut s, key('y'));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::ResumeRollout { .. }))
+    );
+    assert!(s.rollouts.iter().all(|v| v.acted_here));
     update(&mut s, code(KeyCode::Esc));
     let mut watched = rollout("cron");
     watched.guard.alarms = vec!["cron-errors".into()];
