@@ -305,13 +305,13 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
             let current = alias_of(source, function, alias).await?;
             // Never guessed: with no version recorded serving it in full, "pin" to whatever is
             // its main version now would say "nothing to do" right after a bad promote.
-            let good = last_good_version(&scope, audit, function, alias).ok_or_else(|| {
+            let good = last_good_version(&scope, audit, function, alias)?.ok_or_else(|| {
                 OpsError::Invalid(format!(
                     "no version of {function}:{alias} is recorded serving all its traffic \
                      before a traffic change lops made in {scope}, so pin has no known good \
-                     version; nothing was sent. `lops undo` takes back the last change, `lops \
-                     traffic rollback` sends all traffic to its main version ({}), `lops \
-                     traffic show` shows it now",
+                     version; nothing was sent. Undo (`u`, `lops undo`) takes back the last \
+                     change, a rollback (`B`, `lops traffic rollback`) sends all traffic to its \
+                     main version ({})",
                     current.function_version
                 ))
             })?;
@@ -479,10 +479,15 @@ fn last_good_version(
     audit: Option<&AuditLog>,
     function: &str,
     alias: &str,
-) -> Option<String> {
+) -> Result<Option<String>, OpsError> {
     let target = format!("{function}:{alias}");
-    let (records, _) = audit?.read().ok()?;
-    records
+    let log = audit.ok_or_else(|| {
+        OpsError::Invalid("pin needs the audit log, which is not available".into())
+    })?;
+    let (records, _) = log
+        .read()
+        .map_err(|e| OpsError::Invalid(format!("pin cannot read the audit log: {e}")))?;
+    Ok(records
         .iter()
         .rev()
         .filter(|r| {
@@ -494,7 +499,7 @@ fn last_good_version(
         .filter(|r| r.action.starts_with("traffic."))
         .filter_map(|r| super::describe::routing_of(&r.before))
         .find(|(_, extra)| extra.is_none())
-        .map(|(main, _)| main)
+        .map(|(main, _)| main))
 }
 
 /// The reserved concurrency `function` had before its last recorded kill in `scope`.
