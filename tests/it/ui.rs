@@ -2071,6 +2071,7 @@ async fn the_regions_view_says_the_errors_it_cuts_a_shared_one_once() {
         assert!(said.contains(&scope), "{i} {scope}\n{out}");
     }
     assert_eq!(said.matches("a/us-east-1").count(), 1, "{out}");
+    assert!(said.contains("a/us-east-1, a/us-east-2: "), "{out}");
     let last = notes.last().expect("a last line");
     assert!(
         last.contains("cut short") && last.contains("`lops status`"),
