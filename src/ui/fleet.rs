@@ -139,7 +139,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     // The region column as wide as the longest scope shown (profile/region), within reason.
     let region_width = super::widgets::scope_width(state, 6, 20) as u16;
     let fixed = |wide: bool| {
-        u16::from(marking) * 2 + 2 + region_width + 1 + if wide { 24 + 8 + 1 + 16 + 1 } else { 12 }
+        u16::from(marking) + 2 + region_width + 1 + if wide { 24 + 8 + 1 + 16 + 1 } else { 12 }
     };
     let inner = area.width.saturating_sub(2);
     // The wide layout (state, sparkline, a long name) only where every number still fits
@@ -152,9 +152,6 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         columns(inner, fixed(false), false)
     };
     let mut header = vec!["", "REGION", "FUNCTION"];
-    if marking {
-        header.insert(0, "");
-    }
     if wide {
         header.extend(["STATE", "INVOCATIONS 60m"]);
     }
@@ -168,14 +165,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     } else {
         Constraint::Min(12)
     };
+    // The mark shares the health cell (`*●`): two cells fewer taken from the name.
     let mut widths = vec![
-        Constraint::Length(1),
+        Constraint::Length(1 + u16::from(marking)),
         Constraint::Length(region_width),
         name_width,
     ];
-    if marking {
-        widths.insert(0, Constraint::Length(1));
-    }
     if wide {
         widths.extend([Constraint::Length(8), Constraint::Length(16)]);
     }
@@ -185,7 +180,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     }));
     // The cells the name gets, so a cut name says it is cut (two names cut alike would read
     // as one): wide, its length; else what the other columns and the spacing leave.
-    let name_at = usize::from(marking) + 2;
+    let name_at = 2;
     let name_cells = match widths[name_at] {
         Constraint::Length(n) => n,
         _ => {
@@ -327,13 +322,16 @@ fn row<'a>(
     };
     let region_style = if stale { theme.warn() } else { Style::new() };
     let mut cells = Vec::new();
-    if !state.marks.is_empty() {
-        let marked = crate::state::batch::is_marked(state, index, &f.info.name);
-        cells.push(Cell::from(Span::styled(
-            if marked { "*" } else { " " },
-            theme.title(),
-        )));
-    }
+    let mark = match state.marks.is_empty() {
+        true => Line::from(mark),
+        false => {
+            let marked = crate::state::batch::is_marked(state, index, &f.info.name);
+            Line::from(vec![
+                Span::styled(if marked { "*" } else { " " }, theme.title()),
+                mark,
+            ])
+        }
+    };
     cells.extend([
         Cell::from(mark),
         Cell::from(Span::styled(

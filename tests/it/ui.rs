@@ -1122,6 +1122,9 @@ async fn batch_preview_on_marks_fits_80x24() {
     key(&mut state, 'g');
     let fleet = screen(&mut state, &MONO, 80, 24);
     insta::assert_snapshot!("fleet_marked_80x24", fleet);
+    // The mark shares the health cell: a 16-letter name still reads whole beside it.
+    assert!(fleet.contains("*● us-east-1"), "{fleet}");
+    assert!(fleet.contains(" notify-processor "), "{fleet}");
     assert!(
         fleet
             .lines()
