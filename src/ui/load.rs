@@ -105,12 +105,29 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut aliases: Vec<&crate::provider::AliasInfo> = focus.info.aliases.iter().collect();
     aliases.sort_by_key(|a| !drifts(a));
     let room = usize::from(bottom.height.saturating_sub(2));
+    let inner = usize::from(bottom.width.saturating_sub(2));
     let mut shown = 0;
-    for alias in aliases.iter().copied() {
+    for (n, alias) in aliases.iter().copied().enumerate() {
+        // A line is kept to count those left out, unless this is the last.
+        let keep = usize::from(n + 1 < aliases.len());
         // Each alias takes a blank line, its title and a line per version; one row is kept to
         // say how many did not fit.
         let needs = 2 + alias.split(focus.metrics.as_ref(), 15).len();
-        if shown > 0 && lines.len() + needs >= room {
+        if lines.len() + needs >= room {
+            // No room for its bars: one line with its weights and what drifts, while a line
+            // is left (then counted below), never a block cut off by the pane's edge.
+            if lines.len() + keep < room {
+                shown += 1;
+                lines.push(Line::styled(
+                    super::widgets::fit(&alias_line(alias, focus.metrics.as_ref()), inner, theme),
+                    if drifts(alias) {
+                        theme.bad()
+                    } else {
+                        Style::new()
+                    },
+                ));
+                continue;
+            }
             break;
         }
         shown += 1;
@@ -153,8 +170,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if shown < aliases.len() {
         lines.push(Line::styled(
             format!(
-                "… {} more aliases (drifting ones come first; a taller terminal shows the rest)",
-                aliases.len() - shown
+                "… {} more alias{} (drifting ones first)",
+                aliases.len() - shown,
+                if aliases.len() - shown == 1 { "" } else { "es" }
             ),
             theme.dim(),
         ));
@@ -221,11 +239,9 @@ fn share_lines(
             true => format!(", {} of the load", format::weight(n / sum)),
             false => String::new(),
         };
+        // Short enough for the smallest screen (the largest are shown above).
         lines.push(Line::styled(
-            format!(
-                "… {} more regions{share} (the largest are shown; a taller terminal shows the rest)",
-                rest.len()
-            ),
+            format!("… {} more regions{share}", rest.len()),
             theme.dim(),
         ));
     }
@@ -259,4 +275,36 @@ fn share_line(label: &str, n: Option<f64>, sum: f64, width: usize, theme: &Theme
             format::count(n)
         )),
     ])
+}
+
+/// An alias in one line, where its bars do not fit: each version's weight against the share it
+/// ran (`alias live: v1 80%→50%, v2 20%→50% drift`).
+fn alias_line(
+    alias: &crate::provider::AliasInfo,
+    metrics: Option<&crate::provider::FunctionMetrics>,
+) -> String {
+    let splits = alias.split(metrics, 15);
+    let drift = splits.iter().any(|s| {
+        s.observed
+            .is_some_and(|o| crate::provider::drifts(s.configured, o))
+    });
+    let parts: Vec<String> = splits
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}→{}",
+                format::version(&s.version),
+                format::weight(s.configured),
+                s.observed
+                    .map(format::weight)
+                    .unwrap_or_else(|| format::MISSING.into())
+            )
+        })
+        .collect();
+    format!(
+        "alias {}: {}{}",
+        alias.name,
+        parts.join(", "),
+        if drift { " drift" } else { "" }
+    )
 }

@@ -1538,7 +1538,7 @@ async fn detail_keeps_room_for_triggers_and_shows_tags_as_text() {
     key(&mut state, '3');
     let load = screen(&mut state, &MONO, 80, 24);
     assert!(
-        load.contains("more aliases (drifting ones come first"),
+        load.contains("more aliases (drifting ones first)"),
         "{load}"
     );
 }
@@ -2127,4 +2127,26 @@ async fn the_regions_view_at_60_columns_leaves_columns_out_not_scopes_cut() {
         out.contains("staging/us-east-2: inventory: ListFunctions HTTP 503"),
         "{out}"
     );
+}
+
+/// At the smallest screen the load view has no room for an alias's bars: the alias is said in
+/// one line (its weights against what ran), never a block cut off by the pane's edge.
+#[tokio::test]
+async fn the_load_view_at_60x15_says_an_alias_in_one_line() {
+    let mut state = incident().await;
+    let (r, f) = state.rows[state.selected];
+    state.regions[r].functions[f].info.aliases = vec![lops::provider::AliasInfo {
+        name: "live".into(),
+        function_version: "1".into(),
+        additional_weights: vec![("2".into(), 0.1)],
+        ..Default::default()
+    }];
+    key(&mut state, '3');
+    let out = screen(&mut state, &MONO, 60, 15);
+    let line = out
+        .lines()
+        .find(|l| l.contains("alias live"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("alias live: v1 90%→"), "{out}");
+    assert!(!out.contains("configured vs observed"), "{out}");
 }
