@@ -440,12 +440,34 @@ fn render_keys_line(state: &State, theme: &Theme, frame: &mut Frame, keys_line: 
             | Input::Preset(text)
             | Input::Concurrency(text)
             | Input::ServiceWeight(text)),
-        ) => input_line(
-            &crate::state::actions::input_prompt(state, input),
-            text,
-            usize::from(area.width),
-            theme,
-        ),
+        ) => {
+            let label = crate::state::actions::input_prompt(state, input);
+            let width = usize::from(area.width);
+            // Too long for one line with what is typed: the prompt whole on the line above
+            // (the target and its weights now are what the value is judged by), unless an
+            // error of the input is said there.
+            let above = label.chars().count() + text.chars().count() + 2 > width
+                && area.y > 0
+                && state.input_error.is_none();
+            if above {
+                let rect = Rect {
+                    y: area.y - 1,
+                    height: 1,
+                    ..area
+                };
+                frame.render_widget(ratatui::widgets::Clear, rect);
+                frame.render_widget(
+                    Paragraph::new(Line::styled(
+                        widgets::fit_middle(label.trim_end(), width, theme),
+                        theme.title(),
+                    )),
+                    rect,
+                );
+                input_line(" > ", text, width, theme)
+            } else {
+                input_line(&label, text, width, theme)
+            }
+        }
         None => {
             let mut line = hints(state, theme);
             let calls: f64 = state

@@ -921,18 +921,21 @@ async fn a_long_input_refusal_keeps_its_remedy_at_80_columns() {
     assert!(rows[rows.len() - 1].contains("weight of v"), "{out}");
 }
 
-/// The rollout prompt at 80 columns keeps what is typed (`preset:`) and its target's name: it
-/// was cut at its end (`pr…`).
+/// The rollout prompt at 80 columns is too long for one line with its preset: the prompt goes
+/// whole on the line above (target, region, weights now, `preset:`; it was cut in its middle,
+/// `eu-west-…0%`), what is typed on the last line.
 #[tokio::test]
-async fn the_rollout_prompt_keeps_its_label_end_at_80_columns() {
+async fn the_rollout_prompt_keeps_its_label_whole_at_80_columns() {
     let mut state = incident().await;
     first_row_taking(&mut state, 'C', |i| {
         matches!(i, lops::state::Input::Preset(_))
     });
     let out = screen(&mut state, &MONO, 80, 24);
-    let prompt = out.lines().last().unwrap_or_default();
-    assert!(prompt.contains("· preset: "), "{prompt}");
-    assert!(prompt.contains("Canary10Percent5Minutes_"), "{prompt}");
+    let lines: Vec<&str> = out.lines().collect();
+    let (label, typed) = (lines[lines.len() - 2], lines[lines.len() - 1]);
+    assert!(label.trim_end().ends_with("· preset:"), "{out}");
+    assert!(label.contains(" @ ") && !label.contains('…'), "{out}");
+    assert!(typed.contains("> Canary10Percent5Minutes_"), "{out}");
 }
 
 /// The region and function of the open log pane.
