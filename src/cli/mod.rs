@@ -292,11 +292,20 @@ pub(crate) fn reader_gone<T>(result: &std::io::Result<T>) -> bool {
 /// saying its output was lost.
 pub(crate) fn written(result: std::io::Result<()>) -> Result<(), Failure> {
     match result {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Failure::failed(format!("cannot write output: {e}")))
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(lost(&e)),
         _ => Ok(()),
     }
+}
+
+/// Output that could not be written, said one way by every command.
+fn lost(e: &dyn std::fmt::Display) -> Failure {
+    Failure::failed(format!(
+        "cannot write output: {e}: what this command printed is lost{}",
+        match crate::ops::audit::AuditLog::recorded_any() {
+            true => " (what it did is in `lops audit`)",
+            false => "",
+        }
+    ))
 }
 
 /// One JSON document on stdout.
@@ -331,13 +340,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
     }
     let _ = std::io::Write::flush(&mut stdout());
     match (STDOUT_FAILED.get(), result) {
-        (Some(e), Ok(_)) => Err(Failure::failed(format!(
-            "cannot write output: {e}: what this command printed is lost{}",
-            match crate::ops::audit::AuditLog::recorded_any() {
-                true => " (what it did is in `lops audit`)",
-                false => "",
-            }
-        ))),
+        (Some(e), Ok(_)) => Err(lost(e)),
         (_, result) => result,
     }
 }

@@ -276,6 +276,13 @@ fn output_that_cannot_be_written_fails_and_says_so() {
             stderr.contains("exit=1") && stderr.contains("cannot write output"),
             "{args}: {stderr}"
         );
+        // Said one way by every command (`audit` writes as it goes, `iam-policy` at its end).
+        if !args.starts_with('-') {
+            assert!(
+                stderr.contains("what this command printed is lost"),
+                "{args}: {stderr}"
+            );
+        }
         // They acted on nothing: no audit to point at.
         assert!(!stderr.contains("lops audit"), "{args}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args}: {stderr}");
