@@ -38,6 +38,14 @@ fn act(lops: &Lops, region: &str, args: &[&str]) -> Run {
     lops.run(&all)
 }
 
+/// `lops traffic ARGS live --fn F --yes --regions R`.
+fn traffic_live(lops: &Lops, region: &str, f: &str, args: &[&str]) -> Run {
+    let mut all = vec!["traffic"];
+    all.extend_from_slice(args);
+    all.extend(["live", "--fn", f, "--yes"]);
+    act(lops, region, &all)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_set_promote_rollback_are_audited_and_undone() {
     let region = "us-west-2";
@@ -679,12 +687,7 @@ async fn routing_to_a_version_deleted_since_is_refused_at_the_preview() {
     let region = "ap-southeast-1";
     let (seeder, f) = canary(region, "gone").await;
     let lops = Lops::new(moto::url());
-    let traffic = |args: &[&str]| {
-        let mut all = vec!["traffic"];
-        all.extend_from_slice(args);
-        all.extend(["live", "--fn", &f, "--yes"]);
-        act(&lops, region, &all)
-    };
+    let traffic = |args: &[&str]| traffic_live(&lops, region, &f, args);
     traffic(&["set", "--version", "2", "--weight", "0.5"]).assert_exit(0);
     traffic(&["promote"]).assert_exit(0);
     assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
@@ -716,12 +719,7 @@ async fn pin_with_no_known_good_version_refuses_instead_of_guessing() {
     let (seeder, f) = canary(region, "pinless").await;
     seeder.set_extra_weight(&f, "2", 0.1).await;
     let lops = Lops::new(moto::url());
-    let traffic = |args: &[&str]| {
-        let mut all = vec!["traffic"];
-        all.extend_from_slice(args);
-        all.extend(["live", "--fn", &f, "--yes"]);
-        act(&lops, region, &all)
-    };
+    let traffic = |args: &[&str]| traffic_live(&lops, region, &f, args);
     traffic(&["set", "--version", "2", "--weight", "0.2"]).assert_exit(0);
     traffic(&["promote"]).assert_exit(0);
     let run = act(&lops, region, &["pin", "live", "--fn", &f, "--yes"]);

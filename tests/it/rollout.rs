@@ -870,24 +870,9 @@ async fn a_resume_is_refused_while_its_guard_alarm_fires_or_is_gone() {
         .put_error_alarm(&guard, &f, Some(StateValue::Ok))
         .await;
     let lops = Lops::new(moto::url());
-    let mut child = lops.spawn(&[
-        "traffic",
-        "plan",
-        "live",
-        "--fn",
-        &f,
-        "--to",
-        "2",
-        "--steps",
-        "20:3s",
-        "--guard-interval",
-        "1",
-        "--regions",
-        region,
-        "--yes",
-        "--guard-alarm",
-        &guard,
-    ]);
+    let mut args = plan_args(&f, region, "20:3s");
+    args.extend(["--guard-alarm", &guard]);
+    let mut child = lops.spawn(&args);
     seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
     child.kill().expect("kill -9");
     let _ = child.wait();
