@@ -908,10 +908,13 @@ async fn a_resume_is_refused_while_its_guard_alarm_fires_or_is_gone() {
         .await
         .expect("delete the alarm");
     let run = resume();
-    assert_ne!(run.code, 0, "{}", run.stderr);
+    run.assert_exit(4);
     assert!(
-        run.stderr
-            .contains(&format!("guard alarm {guard} does not exist")),
+        run.stderr.contains(&format!(
+            "guard alarm {guard} of this rollout no longer exists"
+        )) && run
+            .stderr
+            .contains("Create the alarm again, or abort the rollout"),
         "{}",
         run.stderr
     );

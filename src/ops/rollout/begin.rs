@@ -212,10 +212,18 @@ async fn check_alarms<S: GuardSignals>(
         .filter(|a| !found.iter().any(|(name, _)| name == *a))
         .map(String::as_str)
         .collect();
-    if !missing.is_empty() {
+    if !missing.is_empty() && verb == "start" {
         return Err(OpsError::Invalid(format!(
             "guard alarm {} does not exist in {scope}: a guard that names a missing alarm never \
              trips. Check the name (aws cloudwatch describe-alarms) or leave it out",
+            missing.join(", ")
+        )));
+    }
+    // A saved rollout's guard cannot leave it out: put it back, or abort.
+    if !missing.is_empty() {
+        return Err(OpsError::Refused(format!(
+            "guard alarm {} of this rollout no longer exists in {scope}: its guard could never \
+             trip on it. Create the alarm again, or abort the rollout",
             missing.join(", ")
         )));
     }
