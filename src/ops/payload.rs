@@ -140,19 +140,75 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Whether every number of `v` (read from `text`) is written in `text` as it would be written
 /// again: false when one was read as its nearest double (`123456789012345678901230`,
-/// `0.12345678901234567890`, or written another way, `1e2`), so that the text, not `v`, says
+/// `1.0000000000000000000001`, or written another way, `1e2`), so that the text, not `v`, says
 /// what was sent or answered.
 pub fn numbers_kept(text: &[u8], v: &serde_json::Value) -> bool {
-    let text = String::from_utf8_lossy(text);
-    fn walk(v: &serde_json::Value, text: &str) -> bool {
+    let tokens = number_tokens(&String::from_utf8_lossy(text));
+    fn walk(v: &serde_json::Value, tokens: &[String]) -> bool {
         match v {
-            serde_json::Value::Number(n) if n.is_f64() => text.contains(&n.to_string()),
-            serde_json::Value::Array(items) => items.iter().all(|i| walk(i, text)),
-            serde_json::Value::Object(map) => map.values().all(|i| walk(i, text)),
+            serde_json::Value::Number(n) if n.is_f64() => tokens.contains(&n.to_string()),
+            serde_json::Value::Array(items) => items.iter().all(|i| walk(i, tokens)),
+            serde_json::Value::Object(map) => map.values().all(|i| walk(i, tokens)),
             _ => true,
         }
     }
-    walk(v, &text)
+    walk(v, &tokens)
+}
+
+/// The number tokens of JSON `text`, as written (strings skipped).
+fn number_tokens(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '-' | '0'..='9' => {
+                let mut token = c.to_string();
+                while let Some(&d) = chars.peek() {
+                    if !matches!(d, '0'..='9' | '.' | 'e' | 'E' | '+' | '-') {
+                        break;
+                    }
+                    token.push(d);
+                    chars.next();
+                }
+                tokens.push(token);
+            }
+            _ => {}
+        }
+    }
+    tokens
+}
+
+/// JSON `text` without the spaces between its tokens (strings kept whole): a payload hashed as
+/// written is the same payload however it is spaced.
+fn without_spaces(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in text {
+        if in_string {
+            out.push(b);
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if !b.is_ascii_whitespace() {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    out
 }
 
 /// A payload's hash for the audit and the repeated-invoke guard: of its JSON written one way
@@ -184,7 +240,7 @@ pub fn payload_sha256(payload: &[u8]) -> String {
     match serde_json::from_slice::<serde_json::Value>(payload) {
         // A number read as its nearest double would make two payloads one (ids beyond 2^53):
         // such a payload is hashed as it was written.
-        Ok(v) if !numbers_kept(payload, &v) => sha256_hex(payload),
+        Ok(v) if !numbers_kept(payload, &v) => sha256_hex(&without_spaces(payload)),
         Ok(v) => sha256_hex(sorted(v).to_string().as_bytes()),
         Err(_) => sha256_hex(payload),
     }
@@ -268,6 +324,20 @@ mod tests {
         ));
         let long = br#"{"x": 0.12345678901234567890}"#;
         assert!(!numbers_kept(long, &read(long)));
+        // A decimal whose double prints as a prefix of it is not taken for it.
+        let (c, d) = (
+            br#"{"id":1.0000000000000000000001}"#,
+            br#"{"id":1.0000000000000000000002}"#,
+        );
+        assert!(!numbers_kept(c, &read(c)));
+        assert_ne!(payload_sha256(c), payload_sha256(d));
+        // Spacing still makes no difference, numbers in strings are not numbers.
+        assert_eq!(
+            payload_sha256(br#"{"id":123456789012345678901230}"#),
+            payload_sha256(br#"{ "id" : 123456789012345678901230 }"#)
+        );
+        let s = br#"{"n": "1.5", "m": 1.5}"#;
+        assert!(numbers_kept(s, &read(s)));
     }
 
     #[test]
