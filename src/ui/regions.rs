@@ -189,13 +189,36 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .collect();
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let table_rows = (state.regions.len() + 1) as u16;
+    // More regions than lines: as many as fit (the header and a count line kept), the rest
+    // counted, never dropped without a word.
+    let room = usize::from(inner.height).saturating_sub(2);
+    let mut rows = rows;
+    let hidden = rows.len().saturating_sub(room.max(1));
+    if hidden > 0 && rows.len() + 1 > usize::from(inner.height) {
+        rows.truncate(rows.len() - hidden);
+    }
+    let hidden = state.regions.len() - rows.len();
+    let table_rows = (rows.len() + 1) as u16;
     let [table_area, notes_area] =
         Layout::vertical([Constraint::Length(table_rows), Constraint::Min(0)]).areas(inner);
     frame.render_widget(
         Table::new(rows, widths).header(header).column_spacing(1),
         table_area,
     );
+    if hidden > 0 {
+        let text = format!(
+            "… {hidden} more region{}: a taller screen shows them, `lops status` says each",
+            if hidden == 1 { "" } else { "s" }
+        );
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                fit(&text, usize::from(notes_area.width), theme),
+                theme.header(),
+            )),
+            notes_area,
+        );
+        return;
+    }
     if !cut.is_empty() && notes_area.height > 1 {
         let [_, notes] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(notes_area);

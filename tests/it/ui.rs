@@ -2153,3 +2153,29 @@ async fn the_load_view_at_60x15_says_an_alias_in_one_line() {
     assert!(line.contains("alias live: v1 90%→"), "{out}");
     assert!(!out.contains("configured vs observed"), "{out}");
 }
+
+/// More regions than the regions view has lines for: as many as fit, and the rest counted
+/// with where each is said, never dropped without a word.
+#[tokio::test]
+async fn the_regions_view_counts_the_regions_it_has_no_room_for() {
+    let names: Vec<String> = (1..=12).map(|i| format!("p{i:02}")).collect();
+    let scopes = names
+        .iter()
+        .map(|p| lops::provider::Scope::new(p.as_str(), "us-east-1", Access::default()))
+        .collect();
+    let takes: Vec<Vec<(&str, f64)>> = names.iter().map(|_| vec![("api", 1.0)]).collect();
+    let mut state = fleet_taking(scopes, &takes);
+    key(&mut state, '2');
+    let out = screen(&mut state, &MONO, 60, 15);
+    let shown = out.lines().filter(|l| l.starts_with("│●")).count();
+    assert!(shown >= 6, "{out}");
+    let hidden = 12 - shown;
+    assert!(
+        out.contains(&format!(
+            "… {hidden} more regions: a taller screen shows them"
+        )),
+        "{out}"
+    );
+    let tall = screen(&mut state, &MONO, 60, 30);
+    assert!(!tall.contains("more region"), "{tall}");
+}
