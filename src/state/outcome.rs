@@ -314,7 +314,8 @@ pub fn executed(
                 // What the function wrote reaches the screen as text, never as a command
                 // (as `lops invoke` prints it), on the notice's one line.
                 let body = String::from_utf8_lossy(&inv.payload);
-                let body = crate::format::printable(&body, false);
+                // A tab would be dropped by the terminal widget: a space says it.
+                let body = crate::format::printable(&body, false).replace('\t', " ");
                 let mut lines: Vec<String> = crate::ops::invoke_summary(inv, report.as_ref())
                     .into_iter()
                     .map(|(label, value)| format!("{label} {value}"))

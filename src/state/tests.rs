@@ -2977,7 +2977,7 @@ fn an_invoke_response_is_shown_as_text_never_as_commands() {
         invoke: Some((
             crate::provider::InvokeOutcome {
                 status: 200,
-                payload: b"\x1b]0;PWNED\x07\x1b[2Jplain \x1b[31mRED\x1b[0m\nnext \xff".to_vec(),
+                payload: b"\x1b]0;PWNED\x07\x1b[2Jplain \x1b[31mRED\x1b[0m\nnext\t\xff".to_vec(),
                 ..Default::default()
             },
             None,
