@@ -306,13 +306,20 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
             // Never guessed: with no version recorded serving it in full, "pin" to whatever is
             // its main version now would say "nothing to do" right after a bad promote.
             let good = last_good_version(&scope, audit, function, alias)?.ok_or_else(|| {
+                // A rollback helps only while the alias splits its traffic.
+                let rollback = match current.additional_weights.is_empty() {
+                    true => String::new(),
+                    false => format!(
+                        ", a rollback (`B`, `lops traffic rollback`) sends all traffic to its \
+                         main version ({})",
+                        current.function_version
+                    ),
+                };
                 OpsError::Invalid(format!(
                     "no version of {function}:{alias} is recorded serving all its traffic \
                      before a traffic change lops made in {scope}, so pin has no known good \
                      version; nothing was sent. Undo (`u`, `lops undo`) takes back the last \
-                     change, a rollback (`B`, `lops traffic rollback`) sends all traffic to its \
-                     main version ({})",
-                    current.function_version
+                     change{rollback}"
                 ))
             })?;
             check_routable(source, function, &current, &good, None).await?;

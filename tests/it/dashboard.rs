@@ -332,6 +332,8 @@ async fn pin_with_no_known_good_version_is_refused_in_the_dashboard_too() {
     let screen = drawn(&mut state, 120, 30);
     let screen = screen.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(screen.contains("no known good version"), "{screen}");
+    // Split 90/10: a rollback to v1 is offered, in the dashboard's key too.
+    assert!(screen.contains("a rollback (`B`,"), "{screen}");
     assert_eq!(
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.1)])
