@@ -2027,27 +2027,16 @@ async fn the_regions_view_says_the_errors_it_cuts_a_shared_one_once() {
         .collect();
     let takes: Vec<Vec<(&str, f64)>> = regions.iter().map(|_| vec![("api", 1.0)]).collect();
     let mut state = fleet_taking(scopes, &takes);
-    let fail = |state: &mut State, region: usize, error: String| {
-        update(
-            state,
-            Msg::Inventory {
-                region,
-                seq: 2,
-                at: start(),
-                result: Err(lops::provider::ProviderError::Service(error)),
-            },
-        );
-    };
     let refused = "could not connect: dispatch failure: io error: Connection refused (os error \
                    111); check the endpoint and the network, or raise [timeouts] connect_secs";
     // Two regions with one error, five with one each naming their region.
-    fail(&mut state, 0, refused.to_string());
-    fail(&mut state, 1, refused.to_string());
+    fail_inventory(&mut state, 0, refused);
+    fail_inventory(&mut state, 1, refused);
     for (r, region) in regions.iter().enumerate().take(7).skip(2) {
-        fail(
+        fail_inventory(
             &mut state,
             r,
-            format!(
+            &format!(
                 "the endpoint in {region} answered HTTP 503 ServiceUnavailable five times over \
                  a minute: the Lambda control plane of this region is failing"
             ),
@@ -2096,17 +2085,7 @@ async fn the_regions_view_at_60_columns_leaves_columns_out_not_scopes_cut() {
         .map(|r| lops::provider::Scope::new("staging", *r, Access::default()))
         .collect();
     let mut state = fleet_taking(scopes, &[vec![("api", 3.0)], vec![("api", 1.0)]]);
-    update(
-        &mut state,
-        Msg::Inventory {
-            region: 1,
-            seq: 2,
-            at: start(),
-            result: Err(lops::provider::ProviderError::Service(
-                "HTTP 503 from AWS: ServiceUnavailable".into(),
-            )),
-        },
-    );
+    fail_inventory(&mut state, 1, "HTTP 503 from AWS: ServiceUnavailable");
     key(&mut state, '2');
     let out = screen(&mut state, &MONO, 60, 15);
     let rows: Vec<&str> = out
@@ -2178,4 +2157,17 @@ async fn the_regions_view_counts_the_regions_it_has_no_room_for() {
     );
     let tall = screen(&mut state, &MONO, 60, 30);
     assert!(!tall.contains("more region"), "{tall}");
+}
+
+/// Region `region`'s inventory read failing with `error`, after the one `fleet_taking` made.
+fn fail_inventory(state: &mut State, region: usize, error: &str) {
+    update(
+        state,
+        Msg::Inventory {
+            region,
+            seq: 2,
+            at: start(),
+            result: Err(lops::provider::ProviderError::Service(error.into())),
+        },
+    );
 }
