@@ -118,6 +118,16 @@ fn is_all_read(n: &NotRead) -> bool {
 impl FunctionInfo {
     /// What an on-demand read should ask for this function: its aliases when asked (or not
     /// read), provisioned concurrency only where it can exist (on a published version).
+    /// Why no traffic action can act on this function when it has no published version: its
+    /// aliases could only point at `$LATEST`, which takes no weights (known from the listing,
+    /// without reading them).
+    pub fn unpublished(&self) -> Option<&'static str> {
+        self.versions.is_empty().then_some(
+            "no published version: traffic moves between published versions (publish one \
+             first: aws lambda publish-version)",
+        )
+    }
+
     pub fn extras_wanted(&self, aliases: bool) -> NotRead {
         NotRead {
             details: false,

@@ -91,7 +91,9 @@ fn no_alias(state: &State, what: &str, effects: &mut Vec<Effect>) -> String {
         return String::new();
     };
     let name = f.info.name.clone();
-    if f.info.not_read.aliases || f.info.not_read.details {
+    if let Some(why) = f.info.unpublished() {
+        format!("{name} has {why}")
+    } else if f.info.not_read.aliases || f.info.not_read.details {
         effects.push(Effect::Extras {
             region,
             function: name.clone(),

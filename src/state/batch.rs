@@ -125,6 +125,9 @@ fn first_alias(
         .get(region)
         .and_then(|r| r.function(name))
         .ok_or_else(|| format!("{name} is gone from this region"))?;
+    if let Some(why) = f.info.unpublished() {
+        return Err(format!("it has {why}"));
+    }
     match f.info.aliases.first() {
         Some(a) => Ok((a.clone(), f.info.versions.clone())),
         None if f.info.not_read.aliases || f.info.not_read.details => {

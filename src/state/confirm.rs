@@ -70,8 +70,12 @@ pub fn body_room((width, height): (u16, u16)) -> (usize, usize) {
 
 impl Pending {
     /// A paste into the typed name: its text, control characters left out; what the last
-    /// enter found wrong no longer stands.
+    /// enter found wrong no longer stands, and is replaced (a name pasted after a refused one
+    /// is the answer, not more of it).
     pub(super) fn type_in(&mut self, text: &str) {
+        if self.mismatch {
+            self.typed.clear();
+        }
         self.typed.extend(text.chars().filter(|c| !c.is_control()));
         self.mismatch = false;
     }

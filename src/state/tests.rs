@@ -1019,6 +1019,27 @@ fn production_profile_asks_for_the_typed_name_on_every_change() {
     assert!(executes(&update(&mut s, code(KeyCode::Enter))));
 }
 
+#[test]
+fn a_name_pasted_after_a_refused_one_takes_its_place() {
+    let mut s = loaded();
+    set_access(&mut s, Access::new(Tier::Change, true));
+    let scope = s.regions[0].scope.clone();
+    update(
+        &mut s,
+        planned_kill("cron", Ok(plan_in(&scope, "cron", false))),
+    );
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if matches!(p.confirmation, crate::ops::Confirmation::Typed(_)))
+    );
+    for c in "crn".chars() {
+        update(&mut s, key(c));
+    }
+    assert!(!executes(&update(&mut s, code(KeyCode::Enter))));
+    update(&mut s, Msg::Paste("cron".into()));
+    assert!(matches!(&s.popup, Some(Popup::Confirm(p)) if p.typed == "cron"));
+    assert!(executes(&update(&mut s, code(KeyCode::Enter))));
+}
+
 fn ctrl_u_key() -> Msg {
     Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('u'),
@@ -1482,10 +1503,12 @@ fn concurrency_and_pin_keys_prepare_their_requests() {
     assert!(matches!(&s.popup, Some(Popup::Working(_))));
     assert!(update(&mut s, key('q')).is_empty() && !s.quit);
     update(&mut s, code(KeyCode::Esc));
-    // cron has no alias: pin says so instead of sending anything.
+    // cron has no published version (so no alias to act on): pin says so, sending nothing.
     let effects = update(&mut s, key('L'));
     assert!(effects.iter().all(|e| !matches!(e, Effect::Prepare { .. })));
-    assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("no alias")));
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("cron has no published version"))
+    );
 }
 
 #[test]
@@ -2284,11 +2307,58 @@ fn an_action_key_with_marks_asks_for_one_batch_over_every_marked_function() {
     assert_eq!(targets.len(), 3, "{targets:?}");
     assert!(targets.contains(&Target::Ask(0, rollback("api"))));
     assert!(targets.contains(&Target::Ask(1, rollback("api"))));
-    // cron has no alias: listed as skipped, with why, and nothing is asked of it.
+    // cron has no published version: listed as skipped, with why, and nothing is asked of it.
     assert!(
-        targets.iter().any(|t| matches!(t, Target::Skip(0, name, e) if name == "cron" && e.to_string().contains("no alias"))),
+        targets.iter().any(|t| matches!(t, Target::Skip(0, name, e) if name == "cron" && e.to_string().contains("no published version"))),
         "{targets:?}"
     );
+}
+
+#[test]
+fn a_function_without_an_alias_is_said_the_same_on_its_row_and_on_the_marks() {
+    let mut s = with_aliases();
+    // worker has versions but no alias; cron has no published version, its aliases unread
+    // (they could only point at $LATEST).
+    for f in &mut s.regions[0].functions {
+        match f.info.name.as_str() {
+            "worker" => f.info.aliases.clear(),
+            "cron" => f.info.not_read.aliases = true,
+            _ => {}
+        }
+    }
+    let mut on_rows = Vec::new();
+    for name in ["worker", "cron"] {
+        select(&mut s, 0, name);
+        let effects = update(&mut s, key('L'));
+        assert!(effects.iter().all(|e| !matches!(e, Effect::Prepare { .. })));
+        let Some(Popup::Notice(said)) = s.popup.take() else {
+            panic!("{:?}", s.popup)
+        };
+        on_rows.push(said);
+    }
+    for name in ["worker", "cron"] {
+        select(&mut s, 0, name);
+        update(&mut s, key(' '));
+    }
+    assert_eq!(on_rows[0], "worker has no alias");
+    assert!(
+        on_rows[1].starts_with("cron has no published version"),
+        "{}",
+        on_rows[1]
+    );
+    use crate::ops::batch::Target;
+    let targets = batch_targets(&update(&mut s, key('L')));
+    for (name, row) in ["worker", "cron"].iter().zip(&on_rows) {
+        let why = targets
+            .iter()
+            .find_map(|t| match t {
+                Target::Skip(0, n, e) if n == name => Some(e.to_string()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{name} not skipped: {targets:?}"));
+        let row_why = row.strip_prefix(&format!("{name} ")).unwrap();
+        assert!(why.ends_with(row_why), "{why} / {row}");
+    }
 }
 
 #[test]
