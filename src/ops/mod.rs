@@ -9,6 +9,7 @@ pub mod batch;
 pub(crate) mod describe;
 pub mod drill;
 pub mod execute;
+mod history;
 mod invoke;
 mod lock;
 pub mod payload;

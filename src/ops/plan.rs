@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::audit::AuditLog;
+use super::history::History;
 pub use super::request::Request;
 use super::request::{check_version, check_weight};
 use super::{Confirmation, OpsError, Tier, authorize, confirmation};
@@ -305,23 +306,27 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
             let current = alias_of(source, function, alias).await?;
             // Never guessed: with no version recorded serving it in full, "pin" to whatever is
             // its main version now would say "nothing to do" right after a bad promote.
-            let good = last_good_version(&scope, audit, function, alias)?.ok_or_else(|| {
-                // A rollback helps only while the alias splits its traffic.
-                let rollback = match current.additional_weights.is_empty() {
-                    true => String::new(),
-                    false => format!(
-                        ", a rollback (`B`, `lops traffic rollback`) sends all traffic to its \
+            let who = source.caller().await.ok();
+            let mine = History::new(&scope, who.as_deref());
+            let good = mine
+                .last_good_version(audit, function, alias)?
+                .ok_or_else(|| {
+                    // A rollback helps only while the alias splits its traffic.
+                    let rollback = match current.additional_weights.is_empty() {
+                        true => String::new(),
+                        false => format!(
+                            ", a rollback (`B`, `lops traffic rollback`) sends all traffic to its \
                          main version ({})",
-                        current.function_version
-                    ),
-                };
-                OpsError::Invalid(format!(
-                    "no version of {function}:{alias} is recorded serving all its traffic \
+                            current.function_version
+                        ),
+                    };
+                    OpsError::Invalid(format!(
+                        "no version of {function}:{alias} is recorded serving all its traffic \
                      before a traffic change lops made in {scope}, so pin has no known good \
                      version; nothing was sent. Undo (`u`, `lops undo`) takes back the last \
                      change{rollback}"
-                ))
-            })?;
+                    ))
+                })?;
             check_routable(source, function, &current, &good, None).await?;
             route_plan(plan, function, alias, current, good, None)
         }
@@ -337,7 +342,9 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
         }
         Request::Kill { function } => reserve_plan(source, plan, function, Some(0), true).await,
         Request::Revive { function } => {
-            let value = reserved_before_kill(&scope, audit, function)?;
+            let who = source.caller().await.ok();
+            let value =
+                History::new(&scope, who.as_deref()).reserved_before_kill(audit, function)?;
             // A revive puts back what the kill took: over a reservation someone set since, it
             // would undo their change instead.
             let now = source
@@ -477,93 +484,6 @@ async fn check_published<S: RegionActions>(
             versions.join(", ")
         }
     )))
-}
-
-/// The main version of the alias's last recorded routing that sent everything to one version:
-/// where a pin puts it back.
-fn last_good_version(
-    scope: &Scope,
-    audit: Option<&AuditLog>,
-    function: &str,
-    alias: &str,
-) -> Result<Option<String>, OpsError> {
-    let target = format!("{function}:{alias}");
-    let log = audit.ok_or_else(|| {
-        OpsError::Invalid("pin needs the audit log, which is not available".into())
-    })?;
-    let (records, _) = log
-        .read()
-        .map_err(|e| OpsError::Invalid(format!("pin cannot read the audit log: {e}")))?;
-    Ok(records
-        .iter()
-        .rev()
-        .filter(|r| {
-            r.target == target
-                && r.region == scope.region
-                && r.profile == scope.profile
-                && r.result == "ok"
-        })
-        .filter(|r| r.action.starts_with("traffic."))
-        .filter_map(|r| super::describe::routing_of(&r.before))
-        .find(|(_, extra)| extra.is_none())
-        .map(|(main, _)| main))
-}
-
-/// The reserved concurrency `function` had before its last recorded kill in `scope`.
-fn reserved_before_kill(
-    scope: &Scope,
-    audit: Option<&AuditLog>,
-    function: &str,
-) -> Result<Option<i32>, OpsError> {
-    let log = audit.ok_or_else(|| {
-        OpsError::Invalid("revive needs the audit log, which is not available".into())
-    })?;
-    let (records, _) = log
-        .read()
-        .map_err(|e| OpsError::Invalid(format!("cannot read the audit log: {e}")))?;
-    // What an undo reverted since is as if it had not been done (kill, revive, undo, revive).
-    // Only undos known to have worked: revive reads the reservation and compares anyway, so a
-    // kill an unanswered undo may have taken back is still found (and refused if it did).
-    let undone: Vec<&str> = records
-        .iter()
-        .filter(|r| r.result == "ok")
-        .filter_map(|r| r.undoes.as_deref())
-        .collect();
-    // A kill whose outcome is unknown (no answer came) may have landed: revive reads and
-    // compares anyway.
-    let here = |r: &&super::audit::Record| {
-        (r.result == "ok" || super::audit::outcome_unknown(&r.result))
-            && r.target == function
-            && r.region == scope.region
-            && r.profile == scope.profile
-            && !undone.contains(&r.id.as_str())
-    };
-    let at = records
-        .iter()
-        .rposition(|r| r.action == "kill" && here(&r))
-        .ok_or_else(|| {
-            OpsError::Invalid(format!(
-                "no kill of {function} in {scope} is recorded: set a value with `lops concurrency set {function} N`"
-            ))
-        })?;
-    let kill = &records[at];
-    // A reservation set (or revived, or undone) since the kill is newer than what the kill
-    // recorded: reviving would put a week-old value over it.
-    if let Some(later) = records[at + 1..].iter().find(|r| {
-        here(r) && r.undoes.is_none() && matches!(r.action.as_str(), "concurrency.set" | "revive")
-    }) {
-        return Err(OpsError::Conflict(format!(
-            "{function}'s reservation was changed after its kill ({} at {}): revive would put \
-             the value from before the kill over that; nothing changed (set it with `lops \
-             concurrency set`)",
-            later.action, later.time
-        )));
-    }
-    Ok(kill
-        .before
-        .get("reserved")
-        .and_then(Value::as_i64)
-        .map(|n| n as i32))
 }
 
 pub(super) use super::reserve::reserve_plan;

@@ -740,6 +740,38 @@ async fn pin_with_no_known_good_version_refuses_instead_of_guessing() {
     assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
 }
 
+/// Pin and revive read what lops recorded in the region of the same account, through any of
+/// its profiles (moto has one account): a change made as `default` is found through `ops`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_and_revive_find_a_change_made_through_another_profile_of_the_account() {
+    let region = "ap-southeast-1";
+    let (seeder, f) = canary(region, "twoprofpin").await;
+    let lops = Lops::new(moto::url());
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile ops]\nregion = {region}\n"),
+    )
+    .expect("aws config");
+    traffic_live(
+        &lops,
+        region,
+        &f,
+        &["set", "--version", "2", "--weight", "0.3"],
+    )
+    .assert_exit(0);
+    act(&lops, region, &["concurrency", "set", &f, "5", "--yes"]).assert_exit(0);
+    act(&lops, region, &["kill", &f, "--yes"]).assert_exit(0);
+    let run = act(
+        &lops,
+        region,
+        &["--profile", "ops", "pin", "live", "--fn", &f, "--yes"],
+    );
+    run.assert_exit(0);
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+    act(&lops, region, &["--profile", "ops", "revive", &f, "--yes"]).assert_exit(0);
+    assert_eq!(reserved(&seeder, &f).await, Some(5));
+}
+
 /// An id beyond what a double holds is sent, shown and compared as written: the answer is
 /// printed as the function wrote it (text and `--json`), and a payload differing in its last
 /// digit is another payload, not a duplicate.
