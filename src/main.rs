@@ -41,7 +41,14 @@ fn main() -> ExitCode {
                     .join(" ");
                 let error = error.trim_start_matches("error: ");
                 let doc = serde_json::json!({ "error": error, "exit": code });
-                let _ = writeln!(std::io::stdout(), "{doc}");
+                if let Err(w) = writeln!(std::io::stdout(), "{doc}")
+                    && w.kind() != std::io::ErrorKind::BrokenPipe
+                {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "(cannot write output: {w}: the JSON document on stdout is lost)"
+                    );
+                }
             }
             return ExitCode::from(code);
         }

@@ -341,7 +341,17 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
     let _ = std::io::Write::flush(&mut stdout());
     match (STDOUT_FAILED.get(), result) {
         (Some(e), Ok(_)) => Err(lost(e)),
-        (_, result) => result,
+        // The failure stands (its exit code too); that its document never reached stdout is
+        // said with it, so a cron job's log explains the empty output.
+        (Some(e), Err(mut failure)) => {
+            failure.message = format!(
+                "{}\n(cannot write output: {e}: the {} on stdout is lost)",
+                failure.message,
+                if json { "JSON document" } else { "output" }
+            );
+            Err(failure)
+        }
+        (None, result) => result,
     }
 }
 

@@ -290,6 +290,17 @@ fn output_that_cannot_be_written_fails_and_says_so() {
     // Usage errors still go to stderr with their own code.
     let stderr = lops.run_with_stdout_to("status --window 7m", "/dev/full");
     assert!(stderr.contains("exit=2"), "{stderr}");
+    // With --json the error is a document on stdout too: that it was lost is said beside it,
+    // and the failure keeps its own code.
+    for args in ["status --json --window 7m", "invoke f --payload { --json"] {
+        let stderr = lops.run_with_stdout_to(args, "/dev/full");
+        assert!(
+            stderr.contains("exit=2")
+                && stderr.contains("--")
+                && stderr.contains("the JSON document on stdout is lost"),
+            "{args}: {stderr}"
+        );
+    }
 }
 
 #[test]
