@@ -284,25 +284,9 @@ pub fn rollout_previewed(
             } else {
                 RolloutAct::Resume
             };
-            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-            // What this dashboard's alarm read shows of the function and the guard does not
-            // watch (a plan started by the CLI without it): said before a resume goes on.
-            let unwatched: Vec<&str> = state.regions[region]
-                .alarms
-                .iter()
-                .filter(|a| a.state == crate::provider::AlarmState::Alarm)
-                .filter(|a| a.function.as_deref() == Some(rollout.function.as_str()))
-                .filter(|a| !rollout.guard.alarms.contains(&a.name))
-                .map(|a| a.name.as_str())
-                .collect();
-            if !abort && !unwatched.is_empty() {
-                lines.push(format!(
-                    "warning: alarm {} of {} is in ALARM, and this rollout's guard does not \
-                     watch it",
-                    unwatched.join(", "),
-                    rollout.function
-                ));
-            }
+            // The preview says the function's firing alarms the guard does not watch, as read
+            // right then (ops), as the CLI shows it.
+            let lines: Vec<String> = text.lines().map(str::to_string).collect();
             let proposal = Proposal::Rollout(Box::new(rollout), act);
             Popup::Confirm(Pending::new(state, region, proposal, lines))
         }

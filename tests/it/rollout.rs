@@ -532,6 +532,14 @@ async fn a_signal_stops_a_rollout_where_it_is_and_leaves_it_interrupted() {
     let audit = lops.run(&["audit", "--json"]);
     audit.assert_exit(0);
     assert!(!audit.stdout.contains("\"started\""), "{}", audit.stdout);
+    // An alarm of the function the guard does not watch fires: both faces' previews say so,
+    // read as the preview is made.
+    let other = format!("{f}-firing");
+    seeder
+        .put_error_alarm(&other, &f, Some(StateValue::Alarm))
+        .await;
+    let unwatched =
+        format!("warning: alarm {other} of {f} is in ALARM, and this rollout's guard does not");
     // Resumable at once: no lops holds it.
     let preview = || {
         lops.run(&[
@@ -550,7 +558,8 @@ async fn a_signal_stops_a_rollout_where_it_is_and_leaves_it_interrupted() {
     assert!(
         resume.stderr.contains("resume the rollout of")
             && resume.stderr.contains("steps left: 20% for 1m, 100%")
-            && !resume.stderr.contains("halts at once"),
+            && !resume.stderr.contains("halts at once")
+            && resume.stderr.contains(&unwatched),
         "{}",
         resume.stderr
     );
@@ -582,6 +591,8 @@ async fn a_signal_stops_a_rollout_where_it_is_and_leaves_it_interrupted() {
         tui::press(&keys, KeyCode::Char(key));
         let shown = screen.wait_for(20, "y confirms").await;
         assert!(shown.contains(said), "{key}: {shown}");
+        // Said before a resume, not an abort (which sends traffic back).
+        assert_eq!(shown.contains(&unwatched), key == 'U', "{key}: {shown}");
         tui::press(&keys, KeyCode::Esc);
         screen
             .wait_until(10, "the preview closed", |t| !t.contains("y confirms"))

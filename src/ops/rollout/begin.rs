@@ -7,7 +7,7 @@ use super::drive::now;
 use super::{Rollout, RolloutSpec, RolloutStore, Routing, Standing, Status};
 use crate::ops::plan::prepare_unchecked as prepare;
 use crate::ops::{Kind, OpsError, Request};
-use crate::provider::{AlarmState, GuardSignals, RegionActions, Scope};
+use crate::provider::{AlarmState, GuardSignals, RegionActions, RegionSource, Scope};
 
 /// Refuses a confirmed rollout whose alias changed since its preview read it: its first step
 /// would find another's weights and halt, leaving a rollout that never wrote anything (whose
@@ -289,8 +289,39 @@ impl Rollout {
         }
         if !abort {
             self.check_guard_alarms(source).await?;
+            text.push_str(&self.unwatched_firing(source).await);
         }
         Ok(text)
+    }
+
+    /// The function's alarms in ALARM that the guard does not watch (a plan started without
+    /// them), read now: said before a resume sends more traffic, never a refusal (the guard
+    /// decides what halts it). An unreadable list is said as such.
+    async fn unwatched_firing<S: RegionSource>(&self, source: &S) -> String {
+        let alarms = match source.alarms().await {
+            Ok(alarms) => alarms,
+            Err(e) => {
+                return format!(
+                    "\nnote: the alarms of {} could not be read ({e})",
+                    self.function
+                );
+            }
+        };
+        let unwatched: Vec<&str> = alarms
+            .iter()
+            .filter(|a| a.state == AlarmState::Alarm)
+            .filter(|a| a.function.as_deref() == Some(self.function.as_str()))
+            .filter(|a| !self.guard.alarms.contains(&a.name))
+            .map(|a| a.name.as_str())
+            .collect();
+        match unwatched.is_empty() {
+            true => String::new(),
+            false => format!(
+                "\nwarning: alarm {} of {} is in ALARM, and this rollout's guard does not watch it",
+                unwatched.join(", "),
+                self.function
+            ),
+        }
     }
 
     /// A resume sends more traffic to the new version: refused, as a start is, while an alarm
