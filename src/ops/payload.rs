@@ -189,26 +189,40 @@ fn number_tokens(text: &str) -> Vec<String> {
     tokens
 }
 
-/// JSON `text` without the spaces between its tokens (strings kept whole): a payload hashed as
-/// written is the same payload however it is spaced.
-fn without_spaces(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in text {
-        if in_string {
-            out.push(b);
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
+/// JSON `text` written one way with its numbers as written: keys sorted, no spaces between
+/// tokens, strings as JSON writes them again, each number token kept (a payload whose numbers a
+/// double cannot hold is the same payload however it is spaced or its keys ordered, and never
+/// the same as one differing in a digit). `None` for text that is not JSON.
+fn sorted_as_written(text: &str) -> Option<String> {
+    use serde_json::value::RawValue;
+    let text = text.trim();
+    match text.as_bytes().first()? {
+        b'{' => {
+            let map: std::collections::BTreeMap<String, &RawValue> =
+                serde_json::from_str(text).ok()?;
+            let mut out = String::from("{");
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(k).ok()?);
+                out.push(':');
+                out.push_str(&sorted_as_written(v.get())?);
             }
-        } else if !b.is_ascii_whitespace() {
-            in_string = b == b'"';
-            out.push(b);
+            out.push('}');
+            Some(out)
         }
+        b'[' => {
+            let items: Vec<&RawValue> = serde_json::from_str(text).ok()?;
+            let items: Option<Vec<String>> =
+                items.iter().map(|v| sorted_as_written(v.get())).collect();
+            Some(format!("[{}]", items?.join(",")))
+        }
+        b'-' | b'0'..=b'9' => Some(text.to_string()),
+        _ => serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .map(|v| v.to_string()),
     }
-    out
 }
 
 /// A payload's hash for the audit and the repeated-invoke guard: of its JSON written one way
@@ -240,7 +254,12 @@ pub fn payload_sha256(payload: &[u8]) -> String {
     match serde_json::from_slice::<serde_json::Value>(payload) {
         // A number read as its nearest double would make two payloads one (ids beyond 2^53):
         // such a payload is hashed as it was written.
-        Ok(v) if !numbers_kept(payload, &v) => sha256_hex(&without_spaces(payload)),
+        Ok(v) if !numbers_kept(payload, &v) => {
+            match sorted_as_written(&String::from_utf8_lossy(payload)) {
+                Some(text) => sha256_hex(text.as_bytes()),
+                None => sha256_hex(payload),
+            }
+        }
         Ok(v) => sha256_hex(sorted(v).to_string().as_bytes()),
         Err(_) => sha256_hex(payload),
     }
@@ -338,6 +357,17 @@ mod tests {
         );
         let s = br#"{"n": "1.5", "m": 1.5}"#;
         assert!(numbers_kept(s, &read(s)));
+        // Nor does key order, at any depth, nor how a string is escaped.
+        assert_eq!(
+            payload_sha256(br#"{"id":123456789012345678901230,"k":{"b":[1,"\u0041"],"a":null}}"#),
+            payload_sha256(
+                br#"{ "k" : { "a" : null, "b" : [ 1, "A" ] }, "id" : 123456789012345678901230 }"#
+            )
+        );
+        assert_ne!(
+            payload_sha256(br#"{"id":123456789012345678901230,"k":[1,2]}"#),
+            payload_sha256(br#"{"k":[2,1],"id":123456789012345678901230}"#)
+        );
     }
 
     #[test]
