@@ -194,6 +194,17 @@ pub fn saved_rollouts(
             Some(_) => {}
         }
     }
+    // One started by another lops since (running there) has written its first step: its
+    // alias is read now, not at the next inventory read.
+    for (region, r, _) in &saved {
+        let known = state
+            .rollouts
+            .iter()
+            .any(|v| same(&v.rollout, v.region, r, *region));
+        if !known && r.owned_elsewhere() {
+            read.push((*region, r.function.clone()));
+        }
+    }
     read.sort();
     read.dedup();
     for (region, function) in read {

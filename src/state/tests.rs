@@ -1299,6 +1299,16 @@ fn a_rollout_elsewhere_that_steps_or_ends_has_its_alias_read_again() {
     let effects = update(&mut s, Msg::SavedRollouts(Vec::new()));
     assert!(reads(&effects).is_empty());
     assert!(s.popup.is_none(), "{:?}", s.popup);
+    // One started since by another lops, alive (here: process 1 of this host, beating now),
+    // has written its first step: read as it joins the list, once.
+    let mut started = rollout("api");
+    started.owner = Some(crate::ops::rollout::Owner {
+        pid: 1,
+        ..crate::ops::rollout::Owner::me()
+    });
+    started.heartbeat = Some(chrono::Utc::now().to_rfc3339());
+    assert_eq!(reads(&update(&mut s, saved(&started))), ["api"]);
+    assert!(reads(&update(&mut s, saved(&started))).is_empty());
 }
 
 #[test]
