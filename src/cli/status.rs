@@ -59,6 +59,8 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
     let options = ReadOptions {
         extras: args.full,
         progress: args.progress.then_some(&tell as _),
+        // The table shows one window; the JSON document every window.
+        only: (!args.json).then_some(args.window),
     };
     let reports = read_all(&ctx.regions, ctx.settings.timeouts.region(), options).await;
     // Each region's last word: its inventory read whole, or not.

@@ -118,6 +118,14 @@ pub struct MetricsRequest {
     /// Minutes per data point: 1 for charts, 5 when only the 5/15/60-minute figures are wanted
     /// (five times fewer points for CloudWatch to read; the bill counts metrics, not points).
     pub period_minutes: u32,
+    /// The one summary window wanted, when only one is shown (`lops status`'s table): each
+    /// number it shows is asked as one point over that window (the longest duration, not a
+    /// column, is not asked), an alias's versions as one point over the 15 minutes its split
+    /// is judged on, only the p99 of that window, and the request
+    /// spans that window (at least 15 minutes) instead of the hour — the same metrics or
+    /// fewer, and far fewer points for CloudWatch to read. Only that window's figures (and the
+    /// 15-minute split) are then right.
+    pub only: Option<MetricWindow>,
 }
 
 /// A function (and its weighted aliases) whose metrics are wanted.

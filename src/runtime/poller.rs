@@ -386,6 +386,7 @@ async fn metrics_loop<S: RegionSource>(
                 region_totals: totals,
                 // The charts show minutes.
                 period_minutes: 1,
+                only: None,
             };
             let result = timed(timing.deadline, caught(source.metrics(&request))).await;
             match &result {

@@ -37,6 +37,8 @@ pub struct ReadOptions<'a> {
     /// concurrency): one or two more calls per function.
     pub extras: bool,
     pub progress: Option<OnProgress<'a>>,
+    /// Only this window's figures are shown: read just them ([`MetricsRequest::only`]).
+    pub only: Option<crate::provider::MetricWindow>,
 }
 
 /// Why a read has no answer.
@@ -124,6 +126,7 @@ pub async fn read_region<S: RegionSource>(
                     // Status reads every function, so totals are their sum: no extra queries.
                     region_totals: false,
                     period_minutes: 5,
+                    only: options.only,
                 };
                 within(deadline, source.metrics(&request))
                     .await

@@ -1372,6 +1372,7 @@ async fn iam_policy_covers_every_call_each_tier_makes() {
                 window: TimeWindow::ending_at(chrono::Utc::now()),
                 region_totals: true,
                 period_minutes: 1,
+                only: None,
             })
             .await
             .expect("metrics");

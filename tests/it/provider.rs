@@ -120,6 +120,119 @@ async fn percentiles_are_read_over_the_minutes_each_window_needs() {
     );
 }
 
+/// `lops status`'s table shows one window: each number is asked as one point over it (an
+/// alias's versions over the 15 minutes its split is judged on), only that window's p99, in a
+/// request spanning that window (at least 15 minutes) — and every figure shown is the one
+/// the full read over the hour gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_window_is_read_as_one_point_over_it_with_the_same_figures() {
+    let region = "us-west-1";
+    let proxy = FaultProxy::start(moto::url());
+    proxy.answer(region, "GetMetricData", answer_percentiles);
+    proxy.watch(region, "GetMetricData");
+    let prefix = moto::unique("onewin");
+    let fleet = Seeder::new(moto::url(), region)
+        .await
+        .fleet(&prefix, 4)
+        .await;
+    let aliased = fleet.iter().filter(|f| f.alias_weight.is_some()).count();
+    assert!(aliased > 0);
+    let source = aws_region(&proxy.url, region).await;
+    let full_request = request_for(&source, &prefix, 5).await;
+    let full = source.metrics(&full_request).await.expect("metrics");
+    let end = full_request.window.end.timestamp();
+    for window in MetricWindow::ALL {
+        let before = (
+            proxy.requests(region, "GetMetricData").len(),
+            source.metrics_requested(),
+        );
+        let request = MetricsRequest {
+            only: Some(window),
+            ..full_request.clone()
+        };
+        let one = source.metrics(&request).await.expect("metrics");
+        for seeded in &fleet {
+            let (a, b) = (&full.functions[&seeded.name], &one.functions[&seeded.name]);
+            let (wa, wb) = (a.window(window), b.window(window));
+            assert_eq!(wa.invocations, wb.invocations, "{window:?}");
+            assert!(wb.invocations > 0.0, "{window:?}");
+            assert_eq!(wa.errors, wb.errors, "{window:?}");
+            assert_eq!(wa.throttles, wb.throttles, "{window:?}");
+            assert_eq!(wa.duration_avg_ms, wb.duration_avg_ms, "{window:?}");
+            assert!(wa.duration_max_ms.is_some(), "{window:?}");
+            assert_eq!(wb.duration_max_ms, None, "{window:?}: not shown, not asked");
+            assert_eq!(wa.concurrency_max, wb.concurrency_max, "{window:?}");
+            assert_eq!(
+                wb.duration_p99_ms,
+                Some(percentile_value(window.minutes(), true, 0)),
+                "{window:?}"
+            );
+            assert_eq!(wb.duration_p50_ms, None, "{window:?}: not shown, not asked");
+            // The split an alias ran over 15 minutes, version by version.
+            let split = |m: &lops::provider::FunctionMetrics| -> Vec<(String, f64)> {
+                m.alias_versions
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.version.clone(),
+                            lops::provider::sum_last(&v.invocations, 15),
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(split(a), split(b), "{window:?}");
+        }
+        // The main request over the window (15 minutes at least), then the p99's over the
+        // window alone; each number asked once, the p99 once per function.
+        // (An answered request is recorded as watched and as answered: once each here.)
+        let mut bodies: Vec<String> = proxy.requests(region, "GetMetricData")[before.0..]
+            .iter()
+            .map(|(_, body)| body.clone())
+            .collect();
+        bodies.dedup();
+        let mut spans: Vec<(i64, i64, Vec<i64>)> = bodies
+            .iter()
+            .map(|body| {
+                let form = form_of(body);
+                let time = |key: &str| {
+                    chrono::DateTime::parse_from_rfc3339(&form[key])
+                        .map(|t| t.timestamp())
+                        .unwrap_or_else(|e| panic!("{key}: {e}"))
+                };
+                let mut periods: Vec<i64> = form
+                    .iter()
+                    .filter(|(k, _)| k.ends_with(".MetricStat.Period"))
+                    .filter_map(|(_, v)| v.parse().ok())
+                    .collect();
+                periods.sort();
+                periods.dedup();
+                (
+                    (time("EndTime") - time("StartTime")) / 60,
+                    time("EndTime"),
+                    periods,
+                )
+            })
+            .collect();
+        spans.sort();
+        let w = window.minutes() as i64;
+        // The numbers at one period over the window, an alias's versions at 15 minutes.
+        let mut main_periods = vec![w * 60, 900];
+        main_periods.sort();
+        main_periods.dedup();
+        let mut expected = vec![(w.max(15), end, main_periods), (w, end, vec![w * 60])];
+        expected.sort();
+        assert_eq!(spans, expected, "{window:?}");
+        // Five numbers per function (not the longest duration), an aliased function's two
+        // versions and its alias's total, one p99.
+        let queries = 5 * fleet.len() + 3 * aliased;
+        assert_eq!(
+            source.metrics_requested() - before.1,
+            (queries + fleet.len()) as u64,
+            "{window:?}"
+        );
+    }
+}
+
 /// What the proxy answers for the `index`th period (from StartTime) of a `period`-minute
 /// percentile: distinct for every window, statistic and period.
 fn percentile_value(period_minutes: usize, p99: bool, index: usize) -> f64 {
@@ -204,6 +317,7 @@ async fn request_for(source: &AwsRegion, prefix: &str, period_minutes: u32) -> M
         window: TimeWindow::ending_at(chrono::Utc::now()),
         region_totals: false,
         period_minutes,
+        only: None,
     }
 }
 

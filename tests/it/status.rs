@@ -163,6 +163,9 @@ async fn seeded_fleet_in_three_regions_is_reported_in_full() {
         "60m",
     ]);
     table.assert_exit(0);
+    // The table shows one window: the longest duration, not one of its columns, is not asked
+    // (one metric per function fewer than the JSON document's every window).
+    let table_saves: u64 = fleets.iter().map(|f| f.len() as u64).sum();
     // Shown with --nocapture: the numbers docs/PERFORMANCE.md records.
     println!("{}", table.stdout);
     let row = table
@@ -200,9 +203,10 @@ async fn seeded_fleet_in_three_regions_is_reported_in_full() {
         table.stdout
     );
     assert!(
-        table
-            .stdout
-            .contains(&format!("CloudWatch: {requested} metrics requested, ≈ $")),
+        table.stdout.contains(&format!(
+            "CloudWatch: {} metrics requested, ≈ $",
+            requested - table_saves
+        )),
         "{}",
         table.stdout
     );

@@ -59,6 +59,7 @@ async fn load(state: &mut State, clock: &SimClock, secs: i64, seq: u64) {
             window: TimeWindow::ending_at(at),
             region_totals: true,
             period_minutes: 1,
+            only: None,
         };
         let metrics = region.metrics(&request).await;
         update(

@@ -382,6 +382,7 @@ pub async fn observed<S: crate::provider::RegionSource>(
             window: TimeWindow::ending_at(chrono::Utc::now()),
             region_totals: whole,
             period_minutes: 1,
+            only: None,
         })
         .await?;
     if whole {

@@ -92,6 +92,11 @@ impl SeriesKind {
 /// The queries for one refresh: the main batch over the hour, and the percentile batches kept
 /// apart because some endpoints reject the whole request when it holds a percentile statistic.
 pub struct QueryBatches {
+    /// Minutes the main request spans, ending at the window's end.
+    span_minutes: usize,
+    /// Minutes per point of a function's (or the region's) series, and of an alias's versions.
+    series_minutes: usize,
+    version_minutes: usize,
     main: Vec<(MetricDataQuery, Slot)>,
     /// Percentile batches, shortest span first: (minutes the request spans, its queries).
     percentiles: Vec<(usize, Vec<(MetricDataQuery, Slot)>)>,
@@ -109,8 +114,8 @@ fn percentile_span(window: MetricWindow) -> usize {
     }
 }
 
-/// Every span [`percentile_span`] gives, shortest first.
-const PERCENTILE_SPANS: [usize; 2] = [15, 60];
+/// The minutes an alias's observed split is judged on (the versions' invocations).
+const SPLIT_MINUTES: usize = 15;
 
 /// The start and end of one GetMetricData request.
 type Span = (DateTime<Utc>, DateTime<Utc>);
@@ -147,12 +152,32 @@ pub(super) fn query(
 
 impl QueryBatches {
     pub fn new(request: &MetricsRequest, with_percentiles: bool) -> Self {
-        let period = (request.period_minutes.max(1) * 60) as i32;
+        let every = request.period_minutes.max(1) as usize;
+        // One window shown: one point for it, 15 minutes for an alias's split, its p99 only.
+        let (span_minutes, series_minutes, version_minutes) = match request.only {
+            Some(w) => (w.minutes().max(SPLIT_MINUTES), w.minutes(), SPLIT_MINUTES),
+            None => (crate::provider::MINUTES, every, every),
+        };
+        let period = (series_minutes * 60) as i32;
+        let version_period = (version_minutes * 60) as i32;
+        let windows = match request.only {
+            Some(w) => vec![w],
+            None => MetricWindow::ALL.to_vec(),
+        };
+        let span_of = |w: MetricWindow| match request.only {
+            Some(_) => w.minutes(),
+            None => percentile_span(w),
+        };
+        let stats: &[bool] = match request.only {
+            Some(_) => &[true],
+            None => &[false, true],
+        };
         let mut main = Vec::new();
-        let mut percentiles: Vec<(usize, Vec<(MetricDataQuery, Slot)>)> = PERCENTILE_SPANS
-            .iter()
-            .map(|span| (*span, Vec::new()))
-            .collect();
+        let mut spans: Vec<usize> = windows.iter().map(|w| span_of(*w)).collect();
+        spans.sort_unstable();
+        spans.dedup();
+        let mut percentiles: Vec<(usize, Vec<(MetricDataQuery, Slot)>)> =
+            spans.iter().map(|span| (*span, Vec::new())).collect();
         let mut percentile_ids = 0;
         if request.region_totals {
             for kind in SeriesKind::REGION {
@@ -166,7 +191,11 @@ impl QueryBatches {
         }
         for (i, f) in request.functions.iter().enumerate() {
             let by_name = || vec![dim("FunctionName", &f.name)];
-            for kind in SeriesKind::ALL {
+            // One window shown (a table): its longest duration is not one of its columns.
+            let shown = |kind: &SeriesKind| {
+                request.only.is_none() || !matches!(kind, SeriesKind::DurationMax)
+            };
+            for kind in SeriesKind::ALL.iter().copied().filter(shown) {
                 let (metric, stat) = kind.metric_and_stat();
                 let id = format!("q{}", main.len());
                 main.push((
@@ -183,7 +212,7 @@ impl QueryBatches {
                 ];
                 let id = format!("q{}", main.len());
                 main.push((
-                    query(id, "Invocations", dims, "Sum", period),
+                    query(id, "Invocations", dims, "Sum", version_period),
                     Slot::Version {
                         function: i,
                         alias: alias.clone(),
@@ -198,7 +227,7 @@ impl QueryBatches {
                     ];
                     let id = format!("q{}", main.len());
                     main.push((
-                        query(id, "Invocations", dims, "Sum", period),
+                        query(id, "Invocations", dims, "Sum", version_period),
                         Slot::Version {
                             function: i,
                             alias: alias.clone(),
@@ -208,13 +237,10 @@ impl QueryBatches {
                 }
             }
             if with_percentiles && f.percentiles {
-                for window in MetricWindow::ALL {
-                    let span = percentile_span(window);
-                    let at = PERCENTILE_SPANS
-                        .iter()
-                        .position(|m| *m == span)
-                        .unwrap_or(0);
-                    for p99 in [false, true] {
+                for window in windows.iter().copied() {
+                    let span = span_of(window);
+                    let at = spans.iter().position(|m| *m == span).unwrap_or(0);
+                    for p99 in stats.iter().copied() {
                         let id = format!("p{percentile_ids}");
                         percentile_ids += 1;
                         let stat = if p99 { "p99" } else { "p50" };
@@ -232,7 +258,13 @@ impl QueryBatches {
             }
         }
         percentiles.retain(|(_, batch)| !batch.is_empty());
-        QueryBatches { main, percentiles }
+        QueryBatches {
+            span_minutes,
+            series_minutes,
+            version_minutes,
+            main,
+            percentiles,
+        }
     }
 
     pub fn main_queries(&self) -> usize {
@@ -402,7 +434,8 @@ impl Clients {
         plan: &QueryBatches,
     ) -> Result<FetchedMetrics, ProviderError> {
         let window = request.window;
-        let main = self.run_batch(&plan.main, (window.start(), window.end), true);
+        let main_start = window.end - TimeDelta::minutes(plan.span_minutes as i64);
+        let main = self.run_batch(&plan.main, (main_start, window.end), true);
         let pct = async {
             let mut answered = Vec::new();
             for (minutes, batch) in &plan.percentiles {
@@ -431,7 +464,7 @@ impl Clients {
         {
             return Err(e.clone());
         }
-        let period = request.period_minutes.max(1) as usize;
+        let (period, version_period) = (plan.series_minutes, plan.version_minutes);
         let mut metrics: Vec<FunctionMetrics> =
             vec![FunctionMetrics::default(); request.functions.len()];
         let mut missing = vec![false; request.functions.len()];
@@ -454,7 +487,7 @@ impl Clients {
                 } => {
                     missing[*function] |= failed;
                     let mut invocations = empty_series();
-                    fill(&mut invocations, window, &points, period);
+                    fill(&mut invocations, window, &points, version_period);
                     metrics[*function].alias_versions.push(VersionInvocations {
                         alias: alias.clone(),
                         version: version.clone(),

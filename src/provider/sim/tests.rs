@@ -27,6 +27,7 @@ async fn stats(r: &SimRegion, function: &str) -> crate::provider::WindowStats {
         window: TimeWindow::ending_at(r.clock.now()),
         region_totals: false,
         period_minutes: 1,
+        only: None,
     };
     let snap = r.metrics(&req).await.unwrap_or_default();
     snap.functions
