@@ -136,13 +136,39 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         Progress::Warning(w) => bar.suspend(|| err!("lops: {w}")),
         _ => {}
     };
-    let result = execute_restore(
-        region,
-        &preview,
-        AuditLog::default_location().as_ref(),
-        &progress,
-    )
-    .await;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let audit = AuditLog::default_location();
+    let restoring = execute_restore(region, &preview, audit.as_ref(), &progress, Some(&stop));
+    tokio::pin!(restoring);
+    // Ctrl-C stops the restore the safe way: the step under way ends, then every change is
+    // undone (as after a failed step). A second one leaves the function as it is then.
+    let result = loop {
+        tokio::select! {
+            result = &mut restoring => break result,
+            _ = tokio::signal::ctrl_c() => {
+                if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    bar.finish_and_clear();
+                    return Err(Failure {
+                        exit: Exit::Failure,
+                        message: format!(
+                            "restore interrupted: {} in {} may be half-restored; {}",
+                            preview.difference.function,
+                            region.scope(),
+                            if preview.difference.exists {
+                                "the safety snapshot named above puts it back (`lops restore` it)"
+                            } else {
+                                "it did not exist before: delete it"
+                            }
+                        ),
+                    });
+                }
+                bar.suspend(|| err!(
+                    "lops: stopping the restore: the step under way ends, then every change is \
+                     undone (Ctrl-C again leaves it as it is)"
+                ));
+            }
+        }
+    };
     bar.finish_and_clear();
     let outcome = result.map_err(|e: BackupError| Failure::from(e))?;
     if args.flags.json {

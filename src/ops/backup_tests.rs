@@ -206,6 +206,7 @@ fn into_west<'a>(
         store,
         before: None,
         on_step: &|_| {},
+        stop: None,
     }
 }
 
@@ -285,7 +286,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
     let preview = prepare_restore(&west, &request).await.expect("preview");
     assert!(!preview.difference.exists);
     assert!(!preview.difference.steps.is_empty());
-    let done = execute_restore(&west, &preview, Some(&audit), &|_| {})
+    let done = execute_restore(&west, &preview, Some(&audit), &|_| {}, None)
         .await
         .expect("restore");
     assert_eq!(done.restored.steps, preview.difference.steps.len());
@@ -346,7 +347,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
         .await
         .expect("preview over itself");
     assert!(preview.difference.exists);
-    let done = execute_restore(&east, &preview, Some(&audit), &|_| {})
+    let done = execute_restore(&east, &preview, Some(&audit), &|_| {}, None)
         .await
         .expect("restore over itself");
     assert!(done.safety_snapshot.is_some());
@@ -385,7 +386,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
     east.set_reserved(&source.info.name, Some(3))
         .await
         .expect("someone else changes it");
-    let conflict = execute_restore(&east, &preview, Some(&audit), &|_| {}).await;
+    let conflict = execute_restore(&east, &preview, Some(&audit), &|_| {}, None).await;
     assert!(
         matches!(&conflict, Err(BackupError::Conflict(m)) if m.contains("changed since the preview")),
         "{conflict:?}"

@@ -174,7 +174,8 @@ pub async fn drill(
         "restoring the copy as {copy} in {}",
         region.scope()
     )));
-    let restored = execute_restore(region, &preview, audit, progress).await;
+    // Ctrl-C lets the copy's restore run to its end: the copy is deleted after it either way.
+    let restored = execute_restore(region, &preview, audit, progress, None).await;
     let recovery_secs = started.elapsed().as_secs_f64();
     let mut differences: Vec<String> = Vec::new();
     let mut invoked = None;

@@ -1376,6 +1376,110 @@ async fn a_restore_refused_because_its_target_changed_is_recorded_as_not_sent() 
 /// A restore over an existing function is confirmed by its typed name (`--yes` standing for
 /// it): both its records say so, `typed` and `destructive`, as README's audit section promises;
 /// one that makes a new function was a plain yes, and its records carry neither.
+/// Ctrl-C during a restore stops it the safe way: the step under way ends, then every change
+/// is undone (as after a failed step), and lops says so: the function is as it was, never a
+/// mix of the snapshot's settings and its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_restore_undoes_what_it_changed() {
+    let fx = Fixture::new(HOME, "rstop").await;
+    let name = moto::unique("rstop");
+    fx.function(&name).await;
+    let direct = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&direct, HOME, &name, &fx.to()));
+    // Changed since the snapshot in two ways: two steps to restore.
+    fx.seeder.reserve(&name, 3).await;
+    fx.seeder
+        .lambda
+        .update_function_configuration()
+        .function_name(&name)
+        .memory_size(512)
+        .send()
+        .await
+        .expect("memory");
+    let proxy = FaultProxy::start(moto::url());
+    for operation in [
+        "UpdateFunctionConfiguration",
+        "PutFunctionConcurrency",
+        "DeleteFunctionConcurrency",
+    ] {
+        proxy.add(Rule {
+            region: HOME.to_string(),
+            service: Some("lambda".into()),
+            operation: Some(operation.into()),
+            fault: Fault::Delay(std::time::Duration::from_secs(2)),
+            remaining: None,
+        });
+    }
+    let slow = fx.lops(&proxy.url);
+    let child = slow
+        .command(&["restore", &snapshot, "--no-data", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let writes = || {
+        [
+            "UpdateFunctionConfiguration",
+            "PutFunctionConcurrency",
+            "DeleteFunctionConcurrency",
+        ]
+        .iter()
+        .map(|op| proxy.calls(HOME, "lambda", op))
+        .sum::<u64>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while writes() < 1 {
+        assert!(std::time::Instant::now() < deadline, "no restore began");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    let (code, stderr) = crate::support::cli::finish(child, 60);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("stopping the restore"), "{stderr}");
+    assert!(
+        stderr.contains("stopped by Ctrl-C before")
+            && stderr.contains("every change was undone: the target is as it was"),
+        "{stderr}"
+    );
+    // As it was before the restore: its own memory and reservation.
+    let config = fx
+        .seeder
+        .lambda
+        .get_function_configuration()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("config");
+    assert_eq!(config.memory_size, Some(512));
+    let reserved = fx
+        .seeder
+        .lambda
+        .get_function_concurrency()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("concurrency")
+        .reserved_concurrent_executions;
+    assert_eq!(reserved, Some(3));
+    // And recorded as a restore that did not complete.
+    let audit = slow.run(&["audit", "--json"]).json();
+    let ended = audit
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["target"] == name.as_str() && r["action"] == "restore")
+        .unwrap_or_else(|| panic!("{audit:#}"));
+    assert!(
+        ended["result"]
+            .as_str()
+            .is_some_and(|r| r.contains("stopped by Ctrl-C")),
+        "{ended:#}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_over_a_function_is_recorded_as_typed_and_destructive() {
     let fx = Fixture::new(HOME, "rtyped").await;

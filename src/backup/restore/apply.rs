@@ -19,6 +19,9 @@ pub struct Runner<'a, W> {
     /// The safety snapshot of the target as it was, with the store holding its blobs.
     pub before: Option<(&'a Manifest, &'a Store)>,
     pub on_step: &'a (dyn Fn(&Step) + Sync),
+    /// Set (by Ctrl-C) to stop: the step under way ends, then every change is undone, as
+    /// after a failed step.
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// What the steps run so far stand for in the target: snapshot versions → its version numbers,
@@ -60,7 +63,16 @@ impl<W: FunctionWrites> Runner<'_, W> {
             layers: difference.layers.clone(),
         };
         let mut result = Ok(());
+        let mut stopped = None;
         for step in &difference.steps {
+            if self
+                .stop
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+            {
+                stopped = Some(step.describe());
+                result = Err(BackupError::Refused("stopped".into()));
+                break;
+            }
             (self.on_step)(step);
             if let Err(e) = self
                 .apply(difference, step, &mut mapped, &mut journal)
@@ -84,6 +96,10 @@ impl<W: FunctionWrites> Runner<'_, W> {
             }),
             Err(e) => {
                 let undone = self.undo(&difference.function, journal).await;
+                let e = match stopped {
+                    Some(next) => format!("stopped by Ctrl-C before: {next}"),
+                    None => e.to_string(),
+                };
                 Err(BackupError::Provider(ProviderError::Service(
                     match undone {
                         Ok(()) => format!(

@@ -1,0 +1,145 @@
+//! A restore's run once confirmed: the comparison and the safety snapshot before its first
+//! change, then the steps (stopped by Ctrl-C the safe way) and the data, recorded.
+
+use serde_json::json;
+
+use super::super::audit::AuditLog;
+use super::super::backup::{BackupRegion, Progress, append};
+use super::data;
+use super::{DataCopied, RestoreOutcome, RestorePreview, restore_record};
+use crate::backup::capture::{CaptureOptions, capture};
+use crate::backup::manifest::Manifest;
+use crate::backup::restore::{Runner, Step, read_current};
+use crate::backup::{BackupError, S3Uri};
+
+/// Compares the target (and the data destinations) with the preview again and takes the
+/// safety snapshot of an existing target: changes nothing.
+pub(super) async fn before_first_change(
+    region: &impl BackupRegion,
+    preview: &RestorePreview,
+    account: &str,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Option<(Manifest, String)>, BackupError> {
+    let function = &preview.difference.function;
+    let now = read_current(region.reads(), function).await?;
+    if now != preview.current {
+        return Err(BackupError::Conflict(format!(
+            "{function} changed since the preview: nothing was restored; run the restore again \
+             to see the new difference"
+        )));
+    }
+    // What the data copy writes over was confirmed as previewed: objects written there since
+    // would be lost unannounced.
+    if let Some(changed) =
+        data::changed_since_preview(&preview.store, &preview.manifest, &preview.data).await?
+    {
+        return Err(BackupError::Conflict(format!(
+            "the data at {changed} changed since the preview: nothing was restored; run the \
+             restore again to see what it would write over"
+        )));
+    }
+    if !(preview.difference.exists && preview.changes_anything()) {
+        return Ok(None);
+    }
+    let options = CaptureOptions {
+        storage_class: "STANDARD".into(),
+        with_layers: false,
+        safety: true,
+    };
+    let c = capture(
+        region.reads(),
+        &region.scope().region,
+        &preview.store,
+        function,
+        &options,
+        account,
+        &[],
+    )
+    .await
+    .map_err(|e| {
+        BackupError::Refused(format!(
+            "could not take a safety snapshot of {function} before changing it ({e}): \
+             nothing was restored"
+        ))
+    })?;
+    let uri = S3Uri::parse(&c.snapshot).map_err(BackupError::Invalid)?;
+    let m = crate::backup::load_manifest(&preview.store, &uri).await?;
+    progress(Progress::Note(format!(
+        "safety snapshot of {function}: {}",
+        c.snapshot
+    )));
+    Ok(Some((m, c.snapshot)))
+}
+
+pub(super) async fn restore_under_lease(
+    region: &impl BackupRegion,
+    preview: &RestorePreview,
+    audit: Option<&AuditLog>,
+    progress: &(dyn Fn(Progress) + Sync),
+    who: &str,
+    safety: Option<(Manifest, String)>,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<RestoreOutcome, BackupError> {
+    // No audit, no change: a record that the restore begins, before its first write, so that
+    // one stopped half-way (a killed process) still says what it touched. The record at the
+    // end says how it ended; a `restore.begin` without one means: run the restore again.
+    let begin = restore_record(
+        region,
+        preview,
+        who,
+        "restore.begin",
+        json!({"existed": preview.difference.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
+        Err(crate::ops::audit::STARTED.to_string()),
+    );
+    if let Some(log) = audit.filter(|_| preview.changes_anything()) {
+        log.append(&begin).map_err(|e| {
+            BackupError::Refused(format!(
+                "the audit log {} cannot be written ({e}): nothing was restored",
+                log.path().display()
+            ))
+        })?;
+    }
+    let on_step = |s: &Step| progress(Progress::Step(s.describe()));
+    let runner = Runner {
+        target: region.reads(),
+        region: &region.scope().region,
+        store: &preview.store,
+        before: safety.as_ref().map(|(m, _)| (m, &preview.store)),
+        on_step: &on_step,
+        stop,
+    };
+    let result = runner.run(&preview.difference).await;
+    let mut copied = DataCopied::default();
+    let stopped = || stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst));
+    let result = match result {
+        Ok(_) if stopped() && !preview.data.is_empty() => Err(BackupError::Refused(format!(
+            "stopped by Ctrl-C after {} was restored, before its data was copied back: run \
+             the restore again to copy the data",
+            preview.difference.function
+        ))),
+        Ok(restored) => {
+            let (done, r) =
+                data::copy_back(&preview.store, &preview.manifest, &preview.data, progress).await;
+            copied = done;
+            r.map(|()| restored)
+        }
+        Err(e) => Err(e),
+    };
+    let mut rec = restore_record(
+        region,
+        preview,
+        who,
+        "restore",
+        json!({"existed": preview.difference.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
+        result.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+    );
+    rec.after["data_objects"] = json!(copied.objects);
+    rec.after["data_overwritten"] = json!(copied.overwritten);
+    append(audit, &rec, progress);
+    result.map(|restored| RestoreOutcome {
+        restored,
+        safety_snapshot: safety.map(|(_, u)| u),
+        data_objects: copied.objects,
+        data_overwritten: copied.overwritten,
+    })
+}
