@@ -901,6 +901,39 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
     lops.run(&["backup", "list", "--to", &fx.to(), "--region", HOME])
         .assert_exit(0);
 
+    // Into a bucket that is not there: refused at the preview, before the function is made
+    // (it used to create it, then fail copying and say "rerun to finish").
+    let gone = moto::unique("gone-");
+    let nowhere = lops.run(&[
+        "restore",
+        &snapshot,
+        "--name",
+        &format!("{name}-nb"),
+        "--data-to",
+        &format!("s3://{gone}/copy"),
+        "--yes",
+    ]);
+    nowhere.assert_exit(2);
+    assert!(
+        nowhere
+            .stderr
+            .contains(&format!("bucket '{gone}' does not exist"))
+            && nowhere.stderr.contains("nothing was restored")
+            && !nowhere.stderr.contains("to back up into"),
+        "{}",
+        nowhere.stderr
+    );
+    assert!(
+        fx.seeder
+            .lambda
+            .get_function()
+            .function_name(format!("{name}-nb"))
+            .send()
+            .await
+            .is_err(),
+        "the function was made"
+    );
+
     // Or into another bucket.
     let other = moto::unique("other-");
     create_bucket(&fx.s3, &other, HOME).await;

@@ -38,6 +38,7 @@ pub struct DataCopied {
 /// Where the snapshot's data goes back to, and what is there now. Refuses writing it over the
 /// live bucket it came from when the restore goes elsewhere.
 pub(super) async fn plan(
+    region: &(impl crate::provider::blob::Buckets + ?Sized),
     store: &Store,
     manifest: &Manifest,
     request: &RestoreRequest,
@@ -82,6 +83,18 @@ pub(super) async fn plan(
                  --data-to a prefix apart from it, or --no-data",
                 store.root
             )));
+        }
+        // A bucket that is not there would be found only after the function's steps ran.
+        if let Err(e) = region.bucket(&to.bucket).await {
+            return Err(match e {
+                crate::provider::blob::BlobError::NoBucket(_) => BackupError::Invalid(format!(
+                    "the data would be copied to {to}, but bucket '{}' does not exist (or this \
+                     profile cannot see it): nothing was restored; make it first (`aws s3 mb \
+                     s3://{}`), give --data-to another place, or pass --no-data",
+                    to.bucket, to.bucket
+                )),
+                other => other.into(),
+            });
         }
         let destination = destination(store, &to, &copy.objects).await?;
         let missing = copy

@@ -303,7 +303,7 @@ pub async fn prepare_restore(
                 manifest.region,
             )
         });
-    let data = data::plan(&store, &manifest, request, elsewhere).await?;
+    let data = data::plan(region, &store, &manifest, request, elsewhere).await?;
     Ok(RestorePreview {
         store,
         manifest,
