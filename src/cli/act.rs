@@ -15,7 +15,7 @@ use crate::ops::batch::{self, Target};
 use crate::ops::payload::load_payload;
 use crate::ops::{Kind, OpsError, Outcome, Request};
 use crate::provider::aws::AwsRegion;
-use crate::provider::{InvokeRequest, RegionSource};
+use crate::provider::{InvokeRequest, ProviderError, RegionSource};
 use crate::session::Session;
 
 #[derive(Debug, Args)]
@@ -379,6 +379,19 @@ pub(super) async fn run_batch(
             super::print_json(&json!({"results": docs, "complete": false}));
         }
         if batch.items.len() == 1 {
+            // A read that failed says what it was for and what would help, as the dashboard.
+            if let (OpsError::Provider(e), batch::Item::Skipped { scope, target, .. }) =
+                (&first, &batch.items[0])
+                && !matches!(
+                    e,
+                    ProviderError::NotFound(_) | ProviderError::Credentials(_)
+                )
+            {
+                return Err(Failure {
+                    message: batch::unreadable(&batch.action.replace('.', " "), target, scope, e),
+                    ..Failure::from(first)
+                });
+            }
             return Err(Failure::from(first));
         }
         // The same exit whatever the order of the regions: a failed read over a refusal over

@@ -88,6 +88,20 @@ impl Item {
     }
 }
 
+/// A preview whose read failed, as both faces say it: the action, its target and scope first
+/// (an AWS error names none of them), then the setting or step that would help.
+pub fn unreadable(
+    action: &str,
+    target: &str,
+    scope: &impl std::fmt::Display,
+    e: &ProviderError,
+) -> String {
+    format!(
+        "{action} of {target} in {scope}: cannot read it for the preview: {e}{}",
+        crate::provider::hint(e)
+    )
+}
+
 /// Why a target is left out, in a few words first.
 fn skip_reason(error: &OpsError) -> String {
     match error {
@@ -98,7 +112,9 @@ fn skip_reason(error: &OpsError) -> String {
         }
         OpsError::Refused(why) => format!("refused — {why}"),
         OpsError::Provider(ProviderError::NotFound(what)) => format!("missing — {what}"),
-        OpsError::Provider(other) => format!("not readable — {other}"),
+        OpsError::Provider(other) => {
+            format!("not readable — {other}{}", crate::provider::hint(other))
+        }
         other => other.to_string(),
     }
 }

@@ -88,15 +88,24 @@ pub fn explain(read: &str, call: &str, e: &ProviderError) -> String {
         ("metrics", ProviderError::Timeout(_)) => " — raise [timeouts] metrics_secs",
         ("inventory", ProviderError::Timeout(_)) => " — raise [timeouts] operation_secs",
         (_, ProviderError::Timeout(_)) => " — raise [timeouts] operation_secs or region_secs",
-        (_, ProviderError::Throttled(_)) => " — lower [rate_limits] or try again shortly",
-        (_, ProviderError::AccessDenied(_)) => " — check the role's permissions (lops iam-policy)",
-        _ => "",
+        _ => hint(e),
     };
     let what = match e {
         ProviderError::Timeout(secs) => format!("timed out after {secs:.0} s"),
         other => other.to_string(),
     };
     format!("{read}: {call} {what}{hint}")
+}
+
+/// The setting or step that would help a call that failed with `e` (empty when none would):
+/// said after the error by both faces.
+pub fn hint(e: &ProviderError) -> &'static str {
+    match e {
+        ProviderError::Timeout(_) => " — raise [timeouts] operation_secs",
+        ProviderError::Throttled(_) => " — lower [rate_limits] or try again shortly",
+        ProviderError::AccessDenied(_) => " — check the role's permissions (lops iam-policy)",
+        _ => "",
+    }
 }
 
 /// What CloudWatch charges per metric requested with GetMetricData (USD; $0.01 per 1,000 in

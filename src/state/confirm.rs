@@ -205,10 +205,11 @@ pub fn planned(
         .unwrap_or_default();
     state.popup = Some(match result {
         // An AWS error says nothing of what was being read: the action and its target first.
-        Err(e @ OpsError::Provider(_)) => Popup::Notice(format!(
-            "{} of {} in {scope}: cannot read it for the preview: {e}",
-            request.kind().title(),
+        Err(OpsError::Provider(e)) => Popup::Notice(crate::ops::batch::unreadable(
+            &request.kind().title(),
             request.function().unwrap_or("the target"),
+            &scope,
+            &e,
         )),
         Err(e) => Popup::Notice(e.to_string()),
         // Nothing to do here: said, and where the function is elsewhere, tab still widens it.

@@ -2791,7 +2791,7 @@ fn a_failed_preview_read_names_what_it_was_for() {
     assert!(
         text.starts_with(&format!(
             "kill of cron in {scope}: cannot read it for the preview"
-        )),
+        )) && text.ends_with("timed out after 2.0s — raise [timeouts] operation_secs"),
         "{text}"
     );
 }

@@ -680,6 +680,38 @@ async fn an_invoke_waits_for_its_function_and_says_when_no_answer_came() {
     );
 }
 
+/// A preview whose read times out says of what, where and what would help, as the dashboard
+/// says it (the CLI said only "timed out after 1.0s"); in a batch, each scope's line says it.
+/// `operation_secs = 1` keeps the hang short: the test is about the message, not the budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_read_that_times_out_names_its_target_and_the_setting() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "eu-central-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = format!("{}-slowread", moto::unique("tmo"));
+    seeder.create_function(&f).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule::lambda(
+        region,
+        "GetFunctionConcurrency",
+        Fault::Hang,
+        None,
+    ));
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config("[timeouts]\noperation_secs = 1\n");
+    let config = config.to_str().unwrap_or_default();
+    let run = act(&lops, region, &["--config", config, "kill", &f, "--yes"]);
+    run.assert_exit(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "kill of {f} in {region}: cannot read it for the preview: timed out after"
+        )) && run.stderr.contains("— raise [timeouts] operation_secs"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(reserved(&seeder, &f).await, None);
+}
+
 /// A version deleted since (nothing routed to it any more) is refused when pin, promote or undo
 /// would route to it — at the preview, exit 2, not by a failing write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
