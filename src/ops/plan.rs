@@ -233,7 +233,16 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
         }
         _ => format!("{} in {scope}", request.kind().title()),
     };
-    authorize(scope.access.tier, request.needs(), &what)?;
+    if let Err(refused) = authorize(scope.access.tier, request.needs(), &what) {
+        // Not there is said as not there, whatever the tier (a read any tier may make): a
+        // read-only profile of another account is not "refused" a function it does not have.
+        if let Some(function) = request.function()
+            && let Err(e @ ProviderError::NotFound(_)) = source.reserved_concurrency(function).await
+        {
+            return Err(not_found(e, format!("function {function}")));
+        }
+        return Err(refused);
+    }
     request.validate()?;
     let scope = scope.clone();
     let action = request.name();

@@ -693,6 +693,31 @@ async fn two_profiles_of_one_account_change_a_function_once() {
         );
     }
 
+    // A function neither profile has is said not to be there through both (bad input, 2),
+    // not refused for the read profile's tier: it does not have it either.
+    let missing = format!("{}-nosuch", names[0]);
+    let run = lops.run(&[
+        "kill",
+        &missing,
+        "--profile",
+        "default,ops",
+        "--regions",
+        REGIONS[0],
+        "--config",
+        &config,
+        "--yes",
+    ]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr
+            .matches(&format!("function {missing} does not exist"))
+            .count()
+            == 2
+            && !run.stderr.contains("may only look"),
+        "{}",
+        run.stderr
+    );
+
     let reserved = reserved_of(&seeders[0], &names[0]).await;
     assert_eq!(reserved, Some(7), "the refused change changed nothing");
 
