@@ -112,6 +112,9 @@ pub fn settings(flags: &Flags) -> Result<(Settings, Vec<String>), Failure> {
             dedup(regions);
         }
     }
+    if flags.profiles.is_empty() {
+        env_profile_heard(&settings, std::env::var("AWS_PROFILE").ok().as_deref())?;
+    }
     Ok((settings, extra))
 }
 
@@ -135,6 +138,30 @@ fn profiles_with_env(settings: &Settings, aws_profile: Option<&str>) -> Vec<Stri
         Some(p) => vec![p.to_string()],
         None => vec!["default".to_string()],
     }
+}
+
+/// A profile `AWS_PROFILE` names that the config file's `profiles` leave out would be ignored
+/// without a word: someone who exported a read-only or production profile for safety would act
+/// through another with more rights. Refused, saying how to choose (`--profile` settles it).
+fn env_profile_heard(settings: &Settings, aws_profile: Option<&str>) -> Result<(), Failure> {
+    let Some(named) = aws_profile.map(str::trim).filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    if settings.profiles.is_empty() || settings.profiles.iter().any(|p| p == named) {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "AWS_PROFILE names '{named}', but the config file's `profiles = [{}]` choose the \
+         profiles lops uses, so '{named}' would be ignored: pass --profile {named} (or --profile \
+         {}) to say which, or unset AWS_PROFILE",
+        settings
+            .profiles
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
+        settings.profiles.join(",")
+    )))
 }
 
 /// The one rule for what a profile may do: `--read-only`/`--mode` when given, else the

@@ -475,6 +475,41 @@ async fn undo_takes_back_only_what_was_done_in_the_profiles_and_regions_chosen()
             run.stderr
         );
     }
+    // AWS_PROFILE naming a profile the config file's `profiles` leave out would be ignored,
+    // acting through `default` with more rights: refused (2) before anything is read, naming
+    // how to choose, in both faces (the dashboard connects the same way); --profile settles it.
+    let config = lops.config("profiles = [\"default\"]\n");
+    let config = config.to_str().unwrap_or_default();
+    for args in [
+        vec!["--config", config, "undo", "--yes"],
+        vec!["--config", config, "status", "--regions", "us-east-2"],
+    ] {
+        let run = lops.run_with_env(&args, &[("AWS_PROFILE", "ro")]);
+        run.assert_exit(2);
+        assert!(
+            run.stderr.contains("AWS_PROFILE names 'ro'")
+                && run.stderr.contains("pass --profile ro"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        east.routing(&f_east).await,
+        ("1".to_string(), vec![("2".to_string(), 0.3)])
+    );
+    lops.run_with_env(
+        &[
+            "--config",
+            config,
+            "--profile",
+            "ro",
+            "status",
+            "--regions",
+            "us-east-2",
+        ],
+        &[("AWS_PROFILE", "ro")],
+    )
+    .assert_exit(0);
     // The region named, not the last one written.
     lops.run(&["undo", "--regions", "us-west-1", "--yes"])
         .assert_exit(0);
