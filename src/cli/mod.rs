@@ -343,7 +343,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
         (Some(e), Ok(_)) => Err(lost(e)),
         // The failure stands (its exit code too); that its document never reached stdout is
         // said with it, so a cron job's log explains the empty output.
-        (Some(e), Err(mut failure)) => {
+        (Some(e), Err(mut failure)) if !failure.message.starts_with("cannot write output") => {
             failure.message = format!(
                 "{}\n(cannot write output: {e}: the {} on stdout is lost)",
                 failure.message,
@@ -351,7 +351,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
             );
             Err(failure)
         }
-        (None, result) => result,
+        (_, result) => result,
     }
 }
 

@@ -151,11 +151,13 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
                     return Err(Failure {
                         exit: Exit::Failure,
                         message: format!(
-                            "restore interrupted: {} in {} may be half-restored; {}",
+                            "restore interrupted: {} in {} may be half-restored if its steps \
+                             had begun (`lops audit` shows restore.begin then); {}",
                             preview.difference.function,
                             region.scope(),
                             if preview.difference.exists {
-                                "the safety snapshot named above puts it back (`lops restore` it)"
+                                "the safety snapshot named above, if one was, puts it back \
+                                 (`lops restore` it)"
                             } else {
                                 "it did not exist before: delete it"
                             }
@@ -163,8 +165,9 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
                     });
                 }
                 bar.suspend(|| err!(
-                    "lops: stopping the restore: the step under way ends, then every change is \
-                     undone (Ctrl-C again leaves it as it is)"
+                    "lops: stopping the restore: the step under way ends, then every change to \
+                     the function is undone; a copy of its data under way runs to its end \
+                     (Ctrl-C again leaves it as it is)"
                 ));
             }
         }

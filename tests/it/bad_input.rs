@@ -292,11 +292,17 @@ fn output_that_cannot_be_written_fails_and_says_so() {
     assert!(stderr.contains("exit=2"), "{stderr}");
     // With --json the error is a document on stdout too: that it was lost is said beside it,
     // and the failure keeps its own code.
-    for args in ["status --json --window 7m", "invoke f --payload { --json"] {
+    // A command whose own write failed says it once.
+    let stderr = lops.run_with_stdout_to("status --json --regions us-east-1", "/dev/full");
+    assert_eq!(stderr.matches("cannot write output").count(), 1, "{stderr}");
+    for (args, flag) in [
+        ("status --json --window 7m", "--window"),
+        ("invoke f --payload { --json", "--payload"),
+    ] {
         let stderr = lops.run_with_stdout_to(args, "/dev/full");
         assert!(
             stderr.contains("exit=2")
-                && stderr.contains("--")
+                && stderr.contains(flag)
                 && stderr.contains("the JSON document on stdout is lost"),
             "{args}: {stderr}"
         );

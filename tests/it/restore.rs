@@ -1373,9 +1373,6 @@ async fn a_restore_refused_because_its_target_changed_is_recorded_as_not_sent() 
     );
 }
 
-/// A restore over an existing function is confirmed by its typed name (`--yes` standing for
-/// it): both its records say so, `typed` and `destructive`, as README's audit section promises;
-/// one that makes a new function was a plain yes, and its records carry neither.
 /// Ctrl-C during a restore stops it the safe way: the step under way ends, then every change
 /// is undone (as after a failed step), and lops says so: the function is as it was, never a
 /// mix of the snapshot's settings and its own.
@@ -1480,6 +1477,9 @@ async fn ctrl_c_during_a_restore_undoes_what_it_changed() {
     );
 }
 
+/// A restore over an existing function is confirmed by its typed name (`--yes` standing for
+/// it): both its records say so, `typed` and `destructive`, as README's audit section promises;
+/// one that makes a new function was a plain yes, and its records carry neither.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_over_a_function_is_recorded_as_typed_and_destructive() {
     let fx = Fixture::new(HOME, "rtyped").await;

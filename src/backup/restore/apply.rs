@@ -82,6 +82,15 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 break;
             }
         }
+        // Stopped while the last step ran: undone as well, as the stop said.
+        if result.is_ok()
+            && self
+                .stop
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            stopped = Some("the end of the restore".into());
+            result = Err(BackupError::Refused("stopped".into()));
+        }
         match result {
             Ok(()) => Ok(Restored {
                 function: difference.function.clone(),

@@ -85,7 +85,16 @@ pub(super) async fn plan(
             )));
         }
         // A bucket that is not there would be found only after the function's steps ran.
-        if let Err(e) = region.bucket(&to.bucket).await {
+        // (A role that may write objects there but not list the bucket gets a 403: the copy
+        // needs no more than it did, so that is taken as there.)
+        if let Err(e) = region.bucket(&to.bucket).await
+            && !matches!(
+                e,
+                crate::provider::blob::BlobError::Provider(
+                    crate::provider::ProviderError::AccessDenied(_)
+                )
+            )
+        {
             return Err(match e {
                 crate::provider::blob::BlobError::NoBucket(_) => BackupError::Invalid(format!(
                     "the data would be copied to {to}, but bucket '{}' does not exist (or this \
