@@ -162,7 +162,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
                         .and_then(|a| a.additional_weights.first())
                         .map_or("0".to_string(), |(_, w)| format!("{w}"))
                 });
-                state.input = Some(Input::Weight(weight.unwrap_or_else(|| "0.1".into())));
+                state.input = Some(Input::Weight(weight.unwrap_or_default()));
             }
             Action::Concurrency => {
                 let current = shared(&|i| {

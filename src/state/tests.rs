@@ -2825,6 +2825,30 @@ fn a_value_input_over_marks_opens_with_the_value_they_share() {
     assert_eq!(s.input, Some(Input::Concurrency(String::new())));
 }
 
+/// The weight input over marks follows the same rule: what they all share, else empty (it
+/// opened at 0.1 over aliases at 20% and 10%, a value none of them had).
+#[test]
+fn a_weight_input_over_marks_with_different_weights_opens_empty() {
+    let mut s = with_aliases();
+    for (region, name) in [(0, "api"), (0, "worker")] {
+        select(&mut s, region, name);
+        update(&mut s, key(' '));
+    }
+    update(&mut s, key('t'));
+    assert_eq!(s.input, Some(Input::Weight("0.1".into())), "both at 10%");
+    update(&mut s, code(KeyCode::Esc));
+    for f in &mut s.regions[0].functions {
+        if f.info.name == "worker" {
+            f.info.aliases[0].additional_weights = vec![("2".into(), 0.2)];
+        }
+    }
+    for name in ["api", "worker"] {
+        s.marks.insert((0, name.into()));
+    }
+    update(&mut s, key('t'));
+    assert_eq!(s.input, Some(Input::Weight(String::new())));
+}
+
 /// `t`, `P`, `B` and `L` on an alias a rollout moves say so at once (with `A`), instead of
 /// after a weight is typed: the ops layer would refuse the change anyway.
 #[test]

@@ -120,7 +120,14 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                             })
                             .unwrap_or_else(|| health_label(&h)),
                     ),
-                    Cell::from(Line::from(r.functions.len().to_string()).right_aligned()),
+                    // An inventory that never answered counts nothing: unknown, not 0.
+                    Cell::from(
+                        Line::from(match r.inventory_loaded {
+                            true => r.functions.len().to_string(),
+                            false => missing(),
+                        })
+                        .right_aligned(),
+                    ),
                     Cell::from(
                         Line::from(
                             t.as_ref()

@@ -2112,6 +2112,46 @@ async fn the_regions_view_at_60_columns_leaves_columns_out_not_scopes_cut() {
     );
 }
 
+/// A region whose inventory never answered (its alarms did) counts its functions as unknown
+/// (`–`), not 0, as `lops status --json` gives `functions: null`.
+#[tokio::test]
+async fn the_regions_view_counts_no_functions_where_the_inventory_never_answered() {
+    let scopes = ["us-east-1", "us-east-2"]
+        .iter()
+        .map(|r| lops::provider::Scope::new("default", *r, Access::default()))
+        .collect();
+    let mut state = fleet_taking(scopes, &[vec![("api", 3.0)]]);
+    fail_inventory(&mut state, 1, "HTTP 503 from AWS: ServiceUnavailable");
+    update(
+        &mut state,
+        Msg::Alarms {
+            region: 1,
+            seq: 1,
+            at: start(),
+            result: Ok(Vec::new()),
+        },
+    );
+    key(&mut state, '2');
+    let out = screen(&mut state, &MONO, 120, 30);
+    let row = |scope: &str| {
+        out.lines()
+            .find(|l| l.contains(scope) && (l.contains('▲') || l.contains('●')))
+            .unwrap_or_else(|| panic!("{scope}: {out}"))
+            .to_string()
+    };
+    // The count follows the DATA column's age (`0s`, `stale 0s`).
+    let fns = |line: &str| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let age = words
+            .iter()
+            .position(|w| w.ends_with('s') && w.starts_with(|c: char| c.is_ascii_digit()))
+            .unwrap_or_else(|| panic!("{line}"));
+        words[age + 1].to_string()
+    };
+    assert_eq!(fns(&row("us-east-2")), "–", "{out}");
+    assert_eq!(fns(&row("us-east-1")), "1", "{out}");
+}
+
 /// At the smallest screen the load view has no room for an alias's bars: the alias is said in
 /// one line (its weights against what ran), never a block cut off by the pane's edge.
 #[tokio::test]
