@@ -29,7 +29,7 @@ impl FooterEntry {
 /// The footer's line of regions: each region's mark, scope and freshness (with the reads that
 /// fail). A line too narrow for all of them keeps those in trouble first, worst first, groups
 /// regions that say the same thing, counts the fresh ones, and ends in `+N` for the regions it
-/// could not show: it never cuts a region's name or a count in half.
+/// could not show (`+4 stale`, or `+4` continuing the list before it): it never cuts a region's name or a count in half.
 pub(super) fn regions(state: &State, theme: &Theme, width: usize) -> Vec<Span<'static>> {
     let stale_after = state.stale_after_secs();
     let mut entries: Vec<FooterEntry> = Vec::new();
@@ -62,13 +62,25 @@ pub(super) fn regions(state: &State, theme: &Theme, width: usize) -> Vec<Span<'s
     let width_of = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>();
     let [ok, _, _] = theme.marks();
     // The line of these entries, then "+N" regions left out and the fresh ones counted.
-    let line_of = |entries: &[FooterEntry], gap: &str, left_out: usize, fresh: usize| {
+    // Those left out say what they are when they are alike (`+4 stale`), else only how many.
+    let line_of = |entries: &[FooterEntry], gap: &str, left_out: &[u8], fresh: usize| {
         let mut out = vec![Span::raw(" ")];
         for entry in entries {
             out.extend(entry.spans(gap));
         }
-        if left_out > 0 {
-            out.push(Span::raw(format!("+{left_out} ")));
+        if let Some(first) = left_out.first() {
+            // Alike and of the last entry's kind, they continue its list: `+N` says it.
+            let alike = left_out.iter().all(|s| s == first);
+            if alike && entries.last().is_some_and(|e| e.severity == *first) {
+                out.push(Span::raw(format!("+{} ", left_out.len())));
+            } else {
+                for (severity, kind) in [(3, "unreachable"), (2, "stale"), (1, "loading")] {
+                    let n = left_out.iter().filter(|s| **s == severity).count();
+                    if n > 0 {
+                        out.push(Span::raw(format!("+{n} {kind} ")));
+                    }
+                }
+            }
         }
         if fresh > 0 {
             out.push(Span::styled(ok, theme.ok()));
@@ -76,7 +88,7 @@ pub(super) fn regions(state: &State, theme: &Theme, width: usize) -> Vec<Span<'s
         }
         out
     };
-    let spans = line_of(&entries, "  ", 0, 0);
+    let spans = line_of(&entries, "  ", &[], 0);
     if width_of(&spans) <= width {
         return spans;
     }
@@ -87,7 +99,7 @@ pub(super) fn regions(state: &State, theme: &Theme, width: usize) -> Vec<Span<'s
             .replace("all reads", "all")
             .replace("inventory", "inv");
     }
-    let spans = line_of(&entries, " ", 0, 0);
+    let spans = line_of(&entries, " ", &[], 0);
     if width_of(&spans) <= width {
         return spans;
     }
@@ -95,7 +107,7 @@ pub(super) fn regions(state: &State, theme: &Theme, width: usize) -> Vec<Span<'s
     let fresh = entries.iter().filter(|e| e.severity == 0).count();
     entries.retain(|e| e.severity > 0);
     entries.sort_by_key(|e| std::cmp::Reverse(e.severity));
-    let spans = line_of(&entries, " ", 0, fresh);
+    let spans = line_of(&entries, " ", &[], fresh);
     if width_of(&spans) <= width {
         return spans;
     }
@@ -111,21 +123,21 @@ pub(super) fn regions(state: &State, theme: &Theme, width: usize) -> Vec<Span<'s
         }
     }
     // Still too wide: as many whole entries as fit, then how many regions were left out.
-    let mut left_out = 0;
+    let mut left_out: Vec<u8> = Vec::new();
     loop {
-        let spans = line_of(&grouped, " ", left_out, fresh);
+        let spans = line_of(&grouped, " ", &left_out, fresh);
         if width_of(&spans) <= width {
             return spans;
         }
         let Some(last) = grouped.last_mut() else {
             // Not even the counts fit with the fresh ones: the regions left out alone.
-            return line_of(&[], " ", left_out, 0);
+            return line_of(&[], " ", &left_out, 0);
         };
+        left_out.push(last.severity);
         if last.scopes.len() > 1 {
             last.scopes.pop();
         } else {
             grouped.pop();
         }
-        left_out += 1;
     }
 }

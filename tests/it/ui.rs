@@ -549,6 +549,56 @@ async fn a_narrow_footer_keeps_the_failing_region_and_counts_the_rest() {
     assert!(footer.contains("3 fresh"), "{footer}");
 }
 
+/// Regions left out of a footer too narrow for them say what they are when that is not what
+/// the entry before them says: `+4 stale` after the unreachable ones, never a bare `+4`.
+#[tokio::test]
+async fn a_footer_says_what_the_regions_it_left_out_are() {
+    let scopes = [
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "eu-west-1",
+        "eu-west-2",
+    ]
+    .iter()
+    .map(|r| lops::provider::Scope::new("production-account", *r, Access::default()))
+    .collect();
+    let mut state = fleet_taking(
+        scopes,
+        &[
+            vec![("api", 1.0)],
+            vec![("api", 1.0)],
+            vec![("api", 1.0)],
+            vec![("api", 1.0)],
+        ],
+    );
+    for region in 0..4 {
+        update(
+            &mut state,
+            Msg::Alarms {
+                region,
+                seq: 1,
+                at: start(),
+                result: Err(lops::provider::ProviderError::Service("HTTP 503".into())),
+            },
+        );
+    }
+    for region in 4..6 {
+        fail_inventory(&mut state, region, "HTTP 503 from AWS: ServiceUnavailable");
+    }
+    let out = screen(&mut state, &MONO, 80, 24);
+    let footer = out.lines().rev().nth(1).unwrap_or_default().to_string();
+    assert!(
+        footer.contains("unreachable") && footer.contains(" stale"),
+        "{footer}"
+    );
+    assert!(
+        !footer.trim_end().ends_with(|c: char| c.is_ascii_digit()),
+        "{footer}"
+    );
+}
+
 #[tokio::test]
 async fn tiny_terminal_gets_a_clear_message() {
     let mut state = incident().await;
