@@ -29,7 +29,13 @@ fn nothing_to_undo_after_a_restore_names_its_safety_snapshot() {
     let mut restore = record("r1", None, None);
     restore.action = "restore.begin".into();
     restore.before = json!({"existed": true, "safety_snapshot": "s3://b/lops/snapshots/x.json"});
-    let records = vec![restore];
+    // A drill after it restores into a copy it makes (nothing replaced, no safety snapshot):
+    // the hint still names the snapshot of the function the restore replaced.
+    let mut drill_copy = record("d1", None, None);
+    drill_copy.action = "restore".into();
+    drill_copy.target = "x-drill-101010000".into();
+    drill_copy.before = json!({"existed": false, "safety_snapshot": null});
+    let records = vec![restore, drill_copy];
     assert!(undo_targets(&records).is_empty());
     let said = nothing_to_undo(&records);
     assert!(

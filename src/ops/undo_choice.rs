@@ -96,8 +96,10 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
         .filter(|r| {
             !r.result.starts_with(crate::ops::audit::CONFLICT) && !r.result.starts_with("refused")
         })
-        .find(|r| r.action.starts_with("restore"))
-        .and_then(|r| {
+        // The last restore that replaced a function (one that made a new function, a drill's
+        // copy say, replaced nothing and has no safety snapshot to name).
+        .filter(|r| r.action.starts_with("restore"))
+        .find_map(|r| {
             let uri = r.before.get("safety_snapshot")?.as_str()?.to_string();
             let overwritten = r.after.get("data_overwritten").and_then(|n| n.as_u64());
             Some((uri, overwritten.unwrap_or(0)))
