@@ -138,58 +138,80 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     };
     let not_sent = theme.marks()[1];
     let mut lines = vec![Line::styled(run.batch.headline(), theme.header())];
-    let mut rows: Vec<Line> = Vec::new();
+    // Each row with its rank: what went wrong first when not every row has room.
+    let mut rows: Vec<(u8, Line)> = Vec::new();
     for (index, item) in run.batch.items.iter().enumerate() {
         let Some(plan) = item.plan() else { continue };
         let what = format!("{} in {}", plan.target, plan.scope);
-        rows.push(match run.landed.iter().find(|(i, _)| *i == index) {
-            None => Line::styled(format!("… {what}"), theme.dim()),
-            // An invoke changed nothing: what it answered.
+        let landed = run.landed.iter().find(|(i, _)| *i == index);
+        let rank = match landed {
             Some((
                 _,
-                Ok(crate::ops::Outcome {
-                    invoke: Some((inv, report)),
-                    ..
-                }),
-            )) => {
-                let fields: Vec<String> = crate::ops::invoke_summary(inv, report.as_ref())
-                    .into_iter()
-                    .map(|(label, value)| format!("{label} {value}"))
-                    .collect();
-                let style = if inv.function_error.is_some() {
-                    theme.bad()
-                } else {
-                    theme.ok()
-                };
-                Line::styled(format!("{ok} {what}: {}", fields.join(", ")), style)
-            }
-            Some((_, Ok(o))) if plan.change == crate::ops::Change::Nothing => Line::raw(format!(
-                "{ok} {what}: already {}",
-                crate::ops::plan::describe_state(&o.after)
-            )),
-            Some((_, Ok(o))) => Line::styled(
-                format!(
-                    "{ok} {what}: now {}",
-                    crate::ops::plan::describe_state(&o.after)
+                Err(crate::ops::OpsError::Conflict(_) | crate::ops::OpsError::Refused(_)),
+            )) => 1,
+            Some((_, Err(_))) => 0,
+            None => 2,
+            Some((_, Ok(_))) => 3,
+        };
+        rows.push((
+            rank,
+            match landed {
+                None => Line::styled(format!("… {what}"), theme.dim()),
+                // An invoke changed nothing: what it answered.
+                Some((
+                    _,
+                    Ok(crate::ops::Outcome {
+                        invoke: Some((inv, report)),
+                        ..
+                    }),
+                )) => {
+                    let fields: Vec<String> = crate::ops::invoke_summary(inv, report.as_ref())
+                        .into_iter()
+                        .map(|(label, value)| format!("{label} {value}"))
+                        .collect();
+                    let style = if inv.function_error.is_some() {
+                        theme.bad()
+                    } else {
+                        theme.ok()
+                    };
+                    Line::styled(format!("{ok} {what}: {}", fields.join(", ")), style)
+                }
+                Some((_, Ok(o))) if plan.change == crate::ops::Change::Nothing => {
+                    Line::raw(format!(
+                        "{ok} {what}: already {}",
+                        crate::ops::plan::describe_state(&o.after)
+                    ))
+                }
+                Some((_, Ok(o))) => Line::styled(
+                    format!(
+                        "{ok} {what}: now {}",
+                        crate::ops::plan::describe_state(&o.after)
+                    ),
+                    theme.ok(),
                 ),
-                theme.ok(),
-            ),
-            // Refused at its write: nothing sent there, not a failed write.
-            Some((
-                _,
-                Err(e @ (crate::ops::OpsError::Conflict(_) | crate::ops::OpsError::Refused(_))),
-            )) => Line::styled(format!("{not_sent} {what}: not sent: {e}"), theme.warn()),
-            Some((_, Err(e))) => Line::styled(format!("{failed} {what}: {e}"), theme.bad()),
-        });
+                // Refused at its write: nothing sent there, not a failed write.
+                Some((
+                    _,
+                    Err(e @ (crate::ops::OpsError::Conflict(_) | crate::ops::OpsError::Refused(_))),
+                )) => Line::styled(format!("{not_sent} {what}: not sent: {e}"), theme.warn()),
+                Some((_, Err(e))) => Line::styled(format!("{failed} {what}: {e}"), theme.bad()),
+            },
+        ));
     }
     rows.extend(
         run.batch
             .skipped()
-            .map(|i| Line::styled(i.short(), theme.dim())),
+            .map(|i| (4, Line::styled(i.short(), theme.dim()))),
     );
     let room = usize::from(area.height.saturating_sub(8)).max(2);
     let inner = usize::from(area.width.saturating_sub(6)).max(1);
     let cost = |l: &Line| l.width().max(1).div_ceil(inner);
+    if rows.iter().map(|(_, l)| cost(l)).sum::<usize>() > room {
+        // Failed, then not sent, then waiting, then done, then skipped: a failure at the end
+        // of a long batch is never only a count under the popup's edge.
+        rows.sort_by_key(|(rank, _)| *rank);
+    }
+    let mut rows: Vec<Line> = rows.into_iter().map(|(_, l)| l).collect();
     if rows.iter().map(cost).sum::<usize>() > room {
         let mut used = 1;
         let keep = rows

@@ -1401,27 +1401,47 @@ async fn a_batch_larger_than_the_screen_is_confirmed_only_after_every_target_is_
             _ => None,
         })
         .expect("the batch runs");
-    // Every target fails: the summary says so and offers no undo (there is nothing to undo).
-    for (i, item) in batch.items.iter().enumerate() {
-        if item.plan().is_none() {
-            continue;
-        }
+    // Nothing changes: every target but the last is not sent (changed since), the last fails.
+    // The summary offers no undo (there is nothing to undo), and the failure, last in the
+    // batch, is on screen at 80x24 (it was only counted under the popup's edge).
+    let sent: Vec<usize> = batch
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| item.plan().is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let last = *sent.last().expect("targets");
+    for &i in &sent {
+        let result = match i == last {
+            true => Err(lops::ops::OpsError::Provider(
+                lops::provider::ProviderError::Timeout(10.0),
+            )),
+            false => Err(lops::ops::OpsError::Conflict(
+                "changed since the preview".into(),
+            )),
+        };
         update(
             &mut state,
             Msg::BatchLanded {
                 batch: batch.id.clone(),
-                landed: (
-                    i,
-                    Err(lops::ops::OpsError::Provider(
-                        lops::provider::ProviderError::Timeout(10.0),
-                    )),
-                ),
+                landed: (i, result),
             },
         );
     }
     let out = screen(&mut state, &MONO, 80, 24);
     assert!(out.contains("done: changed 0 of"), "{out}");
     assert!(!out.contains("undoes it"), "{out}");
+    let failed = batch.items[last].plan().expect("plan").target.clone();
+    assert!(
+        out.contains("and") && out.contains("more"),
+        "not cut: {out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains('✗') && l.contains(&failed) && l.contains("timed out")),
+        "{out}"
+    );
 }
 
 /// A region whose metrics and alarms have not answered yet shows – for its numbers and alarms,
