@@ -237,6 +237,12 @@ async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
             )
             .await;
     }
+    // In ap-southeast-2 it exists and took nothing (a function that took nothing is asked
+    // whether it exists: one that does not is no load of 0).
+    crate::support::seed::Seeder::new(moto::url(), "ap-southeast-2")
+        .await
+        .create_function(&fname)
+        .await;
     let config = lops
         .config(&format!(
             "regions = [\"us-east-1\"]\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\nfunctions = {{ \"us-east-1\" = [\"{fname}\"], \"eu-west-1\" = [\"{fname}\"], \"ap-southeast-2\" = [\"{fname}\"] }}\n",
@@ -281,6 +287,41 @@ async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
     );
     assert_eq!(doc["complete"], true);
     assert_eq!(doc["ttl"], 60);
+    // A name in `functions` that is no function there: that region's load is unknown, said
+    // with the name, exit 3 — not a region under its share.
+    let typo = lops
+        .config(&format!(
+            "[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\nfunctions = {{ \"us-east-1\" = [\"{fname}\"], \"eu-west-1\" = [\"{fname}\"], \"ap-southeast-2\" = [\"{fname}-typo\"] }}\n",
+            svc.zone, svc.record
+        ))
+        .display()
+        .to_string();
+    let run = service(
+        &lops,
+        &typo,
+        "show checkout --regions us-east-1,eu-west-1,ap-southeast-2 --json",
+    );
+    run.assert_exit(3);
+    let doc = run.json();
+    let red = doc["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["set_id"] == "red")
+        .cloned()
+        .expect("red");
+    assert_eq!(red["invocations_15m"], serde_json::Value::Null, "{red}");
+    assert!(
+        red.to_string().contains(&format!("function {fname}-typo")),
+        "{red}"
+    );
+    let config = lops
+        .config(&format!(
+            "regions = [\"us-east-1\"]\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\nfunctions = {{ \"us-east-1\" = [\"{fname}\"], \"eu-west-1\" = [\"{fname}\"], \"ap-southeast-2\" = [\"{fname}\"] }}\n",
+            svc.zone, svc.record
+        ))
+        .display()
+        .to_string();
     // The text face says the same.
     let run = lops.run(&[
         "service",

@@ -357,7 +357,7 @@ pub fn home_for<'a>(
 
 /// Invocations over the last `minutes` in one region: of the functions the service lists
 /// there, else of the whole region.
-pub async fn observed<S: crate::provider::RegionSource>(
+pub async fn observed<S: crate::provider::RegionActions>(
     source: &S,
     settings: &ServiceSettings,
     minutes: usize,
@@ -390,11 +390,26 @@ pub async fn observed<S: crate::provider::RegionSource>(
             .region_totals
             .map_or(0.0, |t| sum_last(&t.invocations, minutes)));
     }
-    Ok(snapshot
-        .functions
-        .values()
-        .map(|m| sum_last(&m.invocations, minutes))
-        .sum())
+    // A function that took nothing may not exist there (a typo in `functions`): its load would
+    // read as 0, a region under its share that is not. Asked only of those that took nothing.
+    let mut total = 0.0;
+    for name in settings.functions.get(region).into_iter().flatten() {
+        let took = snapshot
+            .functions
+            .get(name)
+            .map_or(0.0, |m| sum_last(&m.invocations, minutes));
+        if took == 0.0
+            && let Err(ProviderError::NotFound(_)) = source.reserved_concurrency(name).await
+        {
+            return Err(ProviderError::NotFound(format!(
+                "function {name}, listed for {region} in the `functions` of [[service]] {}, \
+                 does not exist there: its load is unknown; fix the name in the config file",
+                settings.name
+            )));
+        }
+        total += took;
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
