@@ -95,18 +95,31 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         theme.header(),
     )];
     let mut selected_line = 0;
-    for (i, service) in pane.services.iter().enumerate() {
+    // Services whose read failed first, their errors whole (wrapped): they have no rows to
+    // scroll to, so below the others they were out of reach on a small screen.
+    let failed = |i: &usize| matches!(pane.views.get(*i), Some(Some(Err(_))));
+    let order: Vec<usize> = (0..pane.services.len())
+        .filter(|i| failed(i))
+        .chain((0..pane.services.len()).filter(|i| !failed(i)))
+        .collect();
+    for i in order {
+        let service = &pane.services[i];
         let mut head = vec![Span::styled(format!(" {} ", service.name), theme.header())];
         match pane.views.get(i).and_then(Option::as_ref) {
             None => head.push(Span::styled("reading…", theme.dim())),
-            Some(Err(e)) => head.push(Span::styled(
-                fit(
-                    &format!("✗ {e}"),
-                    width.saturating_sub(service.name.len() + 2),
-                    theme,
-                ),
-                theme.bad(),
-            )),
+            Some(Err(e)) => {
+                let room = width.saturating_sub(service.name.len() + 2).max(10);
+                let text: Vec<char> = format!("✗ {e}").chars().collect();
+                let mut parts = text.chunks(room).map(|c| c.iter().collect::<String>());
+                head.push(Span::styled(parts.next().unwrap_or_default(), theme.bad()));
+                lines.push(Line::from(std::mem::take(&mut head)));
+                for part in parts {
+                    lines.push(Line::styled(
+                        format!("{}{part}", " ".repeat(service.name.len() + 2)),
+                        theme.bad(),
+                    ));
+                }
+            }
             Some(Ok(view)) => head.push(Span::styled(
                 fit(
                     &format!(
@@ -123,7 +136,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.dim(),
             )),
         }
-        lines.push(Line::from(head));
+        if !head.is_empty() {
+            lines.push(Line::from(head));
+        }
         for (n, row) in all.iter().enumerate().filter(|(_, r)| r.service == i) {
             let chosen = n == pane.selected;
             if chosen {

@@ -2024,6 +2024,43 @@ async fn the_load_view_keeps_long_scope_labels_out_of_their_bars() {
 
 /// A member no region is known for has no row: said under its service with its weight, and no
 /// region's TAKEN or drift is shown (they would be shares of part of the load).
+/// A service whose read failed has no rows to scroll to: it comes first, its error whole
+/// (wrapped), so that at 80x24 it is not below the screen or cut before the advice.
+#[tokio::test]
+async fn a_service_whose_read_failed_is_shown_first_with_its_whole_error() {
+    let mut state = services_at_incident().await;
+    let failed = state.services.services[1].name.clone();
+    let error = "hosted zone Z0NOSUCHZONE is not found (or this profile cannot see it): check \
+                 `zone` in its [[service]] entry";
+    state.services.views[1] = Some(Err(error.to_string()));
+    let out = screen(&mut state, &MONO, 80, 24);
+    let first_service = out
+        .lines()
+        .position(|l| l.contains(&failed))
+        .unwrap_or_else(|| panic!("{out}"));
+    let other = out
+        .lines()
+        .position(|l| l.contains(&state.services.services[0].name))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(first_service < other, "{out}");
+    let joined: String = out
+        .lines()
+        .skip(first_service)
+        .take(4)
+        .map(|l| l.trim_matches(|c: char| c == '│' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        joined.contains("in its [[service]] entry"),
+        "{joined}\n{out}"
+    );
+    // `D` with nothing to act on says why.
+    state.services.views[0] = Some(Err("record api not found".into()));
+    key(&mut state, 'D');
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("record api not found"), "{out}");
+}
+
 #[tokio::test]
 async fn the_services_view_names_a_member_without_a_region_and_shows_no_partial_shares() {
     let mut state = services_at_incident().await;
