@@ -423,7 +423,12 @@ pub fn input_prompt(state: &State, input: &Input) -> String {
                 Some(q) => format!("{name}:{q}"),
                 None => name,
             };
-            format!(" invoke {target} @ {scope} · payload (JSON): ")
+            // Invoke acts on one function: marks are not invoked, and said so.
+            let marks = match marked {
+                0 => String::new(),
+                n => format!(" (this row only, not the {n} marked)"),
+            };
+            format!(" invoke {target} @ {scope}{marks} · payload (JSON): ")
         }
         Input::Filter(_) | Input::Palette(_) | Input::ServiceWeight(_) => String::new(),
     }

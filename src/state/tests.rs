@@ -3125,3 +3125,25 @@ fn a_resume_confirmed_here_is_reported_here() {
     );
     assert!(s.rollouts.iter().all(|v| v.acted_here));
 }
+
+/// `i` invokes the selected row only: with marks, its prompt says the marks are not invoked
+/// (it said nothing, and an engineer could think the marked functions were called too).
+#[test]
+fn the_invoke_prompt_says_marks_are_not_invoked() {
+    let mut s = with_aliases();
+    select(&mut s, 0, "api");
+    update(&mut s, key('i'));
+    let alone = super::actions::input_prompt(&s, s.input.as_ref().expect("payload input"));
+    assert!(!alone.contains("marked"), "{alone}");
+    update(&mut s, code(KeyCode::Esc));
+    for name in ["api", "worker"] {
+        select(&mut s, 0, name);
+        update(&mut s, key(' '));
+    }
+    update(&mut s, key('i'));
+    let prompt = super::actions::input_prompt(&s, s.input.as_ref().expect("payload input"));
+    assert!(
+        prompt.starts_with(" invoke ") && prompt.contains("this row only, not the 2 marked"),
+        "{prompt}"
+    );
+}
