@@ -235,6 +235,7 @@ impl Session {
         let (settings, extra) = settings(flags)?;
         let counter = CallCounter::default();
         let mut regions = Vec::new();
+        let several = profiles(&settings).len() > 1;
         for profile in profiles(&settings) {
             let access = access(&settings, &profile);
             check_profile_known(&profile, &settings).await?;
@@ -245,12 +246,30 @@ impl Session {
                 .await
                 .map_err(Failure::usage)?;
             let first = Scope::new(profile.clone(), region_names[0].clone(), access);
-            check_credentials(&first, &settings).await?;
+            // One profile of several without credentials fails on its own: its scopes are
+            // there, every read and change through them failing with why (the others go on).
+            let missing = match check_credentials(&first, &settings).await {
+                Err(failure) if several => Some(failure.message),
+                other => other.map(|()| None)?,
+            };
             for region in region_names {
                 let scope = Scope::new(profile.clone(), region, access);
-                regions.push(AwsRegion::new(
-                    Clients::new(scope, &settings, &counter).await,
-                ));
+                let clients = match &missing {
+                    None => Clients::new(scope, &settings, &counter).await,
+                    Some(why) => {
+                        let config = load_sdk_config(&scope, &settings)
+                            .await
+                            .into_builder()
+                            .credentials_provider(
+                                aws_credential_types::provider::SharedCredentialsProvider::new(
+                                    NoCredentials(why.clone()),
+                                ),
+                            )
+                            .build();
+                        Clients::from_sdk_config(scope, &config, &settings, &counter)
+                    }
+                };
+                regions.push(AwsRegion::new(clients));
             }
         }
         Ok(Session {
@@ -258,6 +277,23 @@ impl Session {
             regions,
             counter,
         })
+    }
+}
+
+/// The credentials of a profile that has none: every call through it fails, saying why.
+#[derive(Debug)]
+struct NoCredentials(String);
+
+impl ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+            CredentialsError::not_loaded(self.0.clone()),
+        ))
     }
 }
 

@@ -628,3 +628,64 @@ async fn an_abort_under_another_profile_names_the_rollouts_own() {
     let (code, stderr) = finish(first, 20);
     assert_eq!(code, 4, "{stderr}");
 }
+
+/// One profile of several without credentials fails on its own: the others are read and
+/// printed, its scopes are unreachable saying how to give it credentials, exit 3 (it used to
+/// stop the whole run, exit 2, nothing printed). Alone, it is still refused at once (exit 2).
+#[test]
+fn a_profile_without_credentials_fails_alone_among_several() {
+    let lops = Lops::without_credentials().env("AWS_ENDPOINT_URL", moto::url());
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        "[default]\nregion = us-east-1\n[profile nocreds]\nregion = us-east-1\n",
+    )
+    .expect("aws config");
+    std::fs::write(
+        lops.home.path().join("aws-credentials"),
+        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .expect("aws credentials");
+    let run = lops.run(&[
+        "status",
+        "--profile",
+        "default,nocreds",
+        "--regions",
+        "ca-central-1",
+        "--json",
+    ]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let regions = doc["regions"].as_array().expect("regions");
+    let of = |profile: &str| {
+        regions
+            .iter()
+            .find(|r| r["profile"] == profile)
+            .cloned()
+            .unwrap_or_else(|| panic!("{doc:#}"))
+    };
+    assert_eq!(of("default")["health"]["status"], "ok", "{doc:#}");
+    let broken = of("nocreds");
+    assert_eq!(broken["health"]["status"], "unreachable", "{broken:#}");
+    assert!(
+        broken["health"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no AWS credentials for profile 'nocreds'")
+                && !e.contains("could not connect")),
+        "{broken:#}"
+    );
+    let alone = lops.run(&[
+        "status",
+        "--profile",
+        "nocreds",
+        "--regions",
+        "ca-central-1",
+    ]);
+    alone.assert_exit(2);
+    assert!(
+        alone
+            .stderr
+            .contains("no AWS credentials for profile 'nocreds'"),
+        "{}",
+        alone.stderr
+    );
+}

@@ -38,6 +38,12 @@ where
             if failure.is_timeout() {
                 return ProviderError::Timeout(timeout_secs);
             }
+            // A profile without credentials (the session let its scopes fail on their own):
+            // why, as the session said it, not a network failure.
+            let text = chain(&err);
+            if let Some(at) = NO_CREDENTIALS.iter().find_map(|m| text.find(m)) {
+                return ProviderError::Invalid(text[at..].to_string());
+            }
             return ProviderError::Service(format!(
                 "could not connect: {} — check the network, the region, and the endpoint if one is set (AWS_ENDPOINT_URL, or the profile's endpoint_url)",
                 chain(&err)
@@ -98,3 +104,10 @@ pub fn chain(err: &dyn std::error::Error) -> String {
     }
     parts.join(": ")
 }
+
+/// How the session's refusal of a profile without credentials begins, found again in a
+/// call's error.
+pub const NO_CREDENTIALS: [&str; 2] = [
+    "no AWS credentials for profile",
+    "cannot load AWS credentials for profile",
+];
