@@ -139,7 +139,12 @@ pub fn rows(state: &State) -> Vec<ServiceRow> {
                 "no check"
             } else if members.iter().any(|m| m.health.word() == "unhealthy") {
                 "unhealthy"
-            } else if members.iter().all(|m| m.health.word() == "healthy") {
+            } else if members
+                .iter()
+                .all(|m| m.record.health_check.is_none() || m.health.word() == "healthy")
+            {
+                // A member without a check counts as healthy, as the guard counts it; only a
+                // check that could not be read is unknown.
                 "healthy"
             } else {
                 "unknown"

@@ -223,3 +223,42 @@ fn the_highlight_stays_on_its_service_and_region_when_another_lands_above() {
     land(&mut s, 1, vec![member("p-east", "us-east-1", 100)]);
     assert!(s.services.selected < rows(&s).len());
 }
+
+/// A region whose members mix a healthy check and none reads healthy, as the guard counts it
+/// (it said `unknown`, which means a check that could not be read); only that is unknown.
+#[test]
+fn a_member_without_a_check_counts_as_healthy_beside_a_healthy_one() {
+    let mut s = state(Tier::Change);
+    press(&mut s, '4');
+    let mut onprem = member("onprem", "us-east-1", 50);
+    onprem.record.health_check = None;
+    let mut unread = member("grey", "eu-west-1", 50);
+    unread.health = Health::Unknown("GetHealthCheckStatus failed".into());
+    let view = ServiceView {
+        settings: settings(),
+        members: vec![
+            member("blue", "us-east-1", 100),
+            onprem,
+            member("green", "eu-west-1", 100),
+            unread,
+        ],
+    };
+    super::super::update(
+        &mut s,
+        super::super::Msg::Service {
+            index: 0,
+            result: Ok(view),
+        },
+    );
+    let health: Vec<(String, &str)> = rows(&s)
+        .iter()
+        .map(|r| (r.region.clone(), r.health))
+        .collect();
+    assert_eq!(
+        health,
+        [
+            ("eu-west-1".to_string(), "unknown"),
+            ("us-east-1".to_string(), "healthy")
+        ]
+    );
+}
