@@ -1140,22 +1140,9 @@ async fn a_drill_stopped_or_killed_leaves_no_copy_behind() {
         "--no-invoke",
     ];
     // Ctrl-C half-way: the restore ends, the copy is deleted, the drill says it stopped (3).
-    let child = slow
-        .command(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while proxy.calls(DR, "lambda", "PublishVersion") < 1 {
-        assert!(std::time::Instant::now() < deadline, "no restore began");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    let (code, stderr) = crate::support::cli::finish(child, 60);
+    let (code, stderr) = interrupted(&slow, &args, || {
+        proxy.calls(DR, "lambda", "PublishVersion") >= 1
+    });
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("stopping the drill"), "{stderr}");
     assert!(stderr.contains("stopped (Ctrl-C)"), "{stderr}");
@@ -1408,12 +1395,6 @@ async fn ctrl_c_during_a_restore_undoes_what_it_changed() {
         });
     }
     let slow = fx.lops(&proxy.url);
-    let child = slow
-        .command(&["restore", &snapshot, "--no-data", "--yes"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
     let writes = || {
         [
             "UpdateFunctionConfiguration",
@@ -1424,16 +1405,9 @@ async fn ctrl_c_during_a_restore_undoes_what_it_changed() {
         .map(|op| proxy.calls(HOME, "lambda", op))
         .sum::<u64>()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while writes() < 1 {
-        assert!(std::time::Instant::now() < deadline, "no restore began");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    let (code, stderr) = crate::support::cli::finish(child, 60);
+    let (code, stderr) = interrupted(&slow, &["restore", &snapshot, "--no-data", "--yes"], || {
+        writes() >= 1
+    });
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("stopping the restore"), "{stderr}");
     assert!(
@@ -1556,4 +1530,29 @@ async fn two_restores_of_one_function_take_turns_and_the_second_is_refused() {
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("changed since the preview"), "{stderr}");
     assert_eq!(proxy.calls(PROXIED, "lambda", "CreateFunction"), 1);
+}
+
+/// Runs lops with `args`, sends it SIGINT once `began()` holds (within 60 s), and returns its
+/// exit code and stderr.
+fn interrupted(
+    lops: &crate::support::cli::Lops,
+    args: &[&str],
+    began: impl Fn() -> bool,
+) -> (i32, String) {
+    let child = lops
+        .command(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !began() {
+        assert!(std::time::Instant::now() < deadline, "no restore began");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    crate::support::cli::finish(child, 60)
 }

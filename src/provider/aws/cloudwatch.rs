@@ -160,17 +160,15 @@ impl QueryBatches {
         };
         let period = (series_minutes * 60) as i32;
         let version_period = (version_minutes * 60) as i32;
-        let windows = match request.only {
-            Some(w) => vec![w],
-            None => MetricWindow::ALL.to_vec(),
-        };
+        let windows = request.only.map_or(MetricWindow::ALL.to_vec(), |w| vec![w]);
         let span_of = |w: MetricWindow| match request.only {
             Some(_) => w.minutes(),
             None => percentile_span(w),
         };
-        let stats: &[bool] = match request.only {
-            Some(_) => &[true],
-            None => &[false, true],
+        let stats: &[bool] = if request.only.is_some() {
+            &[true]
+        } else {
+            &[false, true]
         };
         let mut main = Vec::new();
         let mut spans: Vec<usize> = windows.iter().map(|w| span_of(*w)).collect();
