@@ -987,8 +987,8 @@ fn cancel_runs_nothing_and_confirm_runs_the_plan() {
     );
 }
 
-#[test]
-fn production_profile_asks_for_the_typed_name_on_every_change() {
+/// A production profile's kill of cron, its preview open (it asks for the typed name).
+fn production_kill_of_cron() -> State {
     let mut s = loaded();
     set_access(&mut s, Access::new(Tier::Change, true));
     let scope = s.regions[0].scope.clone();
@@ -996,6 +996,12 @@ fn production_profile_asks_for_the_typed_name_on_every_change() {
         &mut s,
         planned_kill("cron", Ok(plan_in(&scope, "cron", false))),
     );
+    s
+}
+
+#[test]
+fn production_profile_asks_for_the_typed_name_on_every_change() {
+    let mut s = production_kill_of_cron();
     assert!(
         matches!(&s.popup, Some(Popup::Confirm(p)) if matches!(p.confirmation, crate::ops::Confirmation::Typed(_)) && p.production)
     );
@@ -1021,13 +1027,7 @@ fn production_profile_asks_for_the_typed_name_on_every_change() {
 
 #[test]
 fn a_name_pasted_after_a_refused_one_takes_its_place() {
-    let mut s = loaded();
-    set_access(&mut s, Access::new(Tier::Change, true));
-    let scope = s.regions[0].scope.clone();
-    update(
-        &mut s,
-        planned_kill("cron", Ok(plan_in(&scope, "cron", false))),
-    );
+    let mut s = production_kill_of_cron();
     assert!(
         matches!(&s.popup, Some(Popup::Confirm(p)) if matches!(p.confirmation, crate::ops::Confirmation::Typed(_)))
     );

@@ -243,13 +243,16 @@ async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
         .await
         .create_function(&fname)
         .await;
-    let config = lops
-        .config(&format!(
-            "regions = [\"us-east-1\"]\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\nfunctions = {{ \"us-east-1\" = [\"{fname}\"], \"eu-west-1\" = [\"{fname}\"], \"ap-southeast-2\" = [\"{fname}\"] }}\n",
+    // The service, with the function named for ap-southeast-2 (the others are `fname`).
+    let config_with = |in_sydney: &str| {
+        lops.config(&format!(
+            "regions = [\"us-east-1\"]\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\nfunctions = {{ \"us-east-1\" = [\"{fname}\"], \"eu-west-1\" = [\"{fname}\"], \"ap-southeast-2\" = [\"{in_sydney}\"] }}\n",
             svc.zone, svc.record
         ))
         .display()
-        .to_string();
+        .to_string()
+    };
+    let config = config_with(&fname);
     let run = service(
         &lops,
         &config,
@@ -289,13 +292,7 @@ async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
     assert_eq!(doc["ttl"], 60);
     // A name in `functions` that is no function there: that region's load is unknown, said
     // with the name, exit 3 — not a region under its share.
-    let typo = lops
-        .config(&format!(
-            "[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\nfunctions = {{ \"us-east-1\" = [\"{fname}\"], \"eu-west-1\" = [\"{fname}\"], \"ap-southeast-2\" = [\"{fname}-typo\"] }}\n",
-            svc.zone, svc.record
-        ))
-        .display()
-        .to_string();
+    let typo = config_with(&format!("{fname}-typo"));
     let run = service(
         &lops,
         &typo,
@@ -315,13 +312,7 @@ async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
         red.to_string().contains(&format!("function {fname}-typo")),
         "{red}"
     );
-    let config = lops
-        .config(&format!(
-            "regions = [\"us-east-1\"]\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\nfunctions = {{ \"us-east-1\" = [\"{fname}\"], \"eu-west-1\" = [\"{fname}\"], \"ap-southeast-2\" = [\"{fname}\"] }}\n",
-            svc.zone, svc.record
-        ))
-        .display()
-        .to_string();
+    let config = config_with(&fname);
     // The text face says the same.
     let run = lops.run(&[
         "service",
