@@ -274,7 +274,30 @@ pub fn prepared(state: &mut State, result: Result<Batch, String>) {
             return;
         }
     };
-    let lines = batch.lines();
+    let mut lines = batch.lines();
+    // Marks a filter hides are acted on too: said, so that none is a surprise.
+    let hidden = marked(state)
+        .iter()
+        .filter(|(r, name)| {
+            !state.rows.iter().any(|(rr, f)| {
+                rr == r
+                    && state.regions[*rr]
+                        .functions
+                        .get(*f)
+                        .is_some_and(|f| f.info.name == *name)
+            })
+        })
+        .count();
+    if hidden > 0 && !state.filter.is_empty() {
+        lines.insert(
+            1.min(lines.len()),
+            format!(
+                "{hidden} of the marked functions are hidden by the filter '{}', and are \
+                 targets too",
+                state.filter
+            ),
+        );
+    }
     if batch.changes().next().is_none() {
         state.popup = Some(Popup::Notice(lines.join("\n")));
         return;

@@ -3147,3 +3147,36 @@ fn the_invoke_prompt_says_marks_are_not_invoked() {
         "{prompt}"
     );
 }
+
+/// Marks a filter hides are acted on with the others: the confirmation says how many are
+/// hidden (it counted them in its headline only).
+#[test]
+fn a_batch_confirmation_says_which_marks_the_filter_hides() {
+    let mut s = with_aliases();
+    for name in ["api", "worker"] {
+        select(&mut s, 0, name);
+        update(&mut s, key(' '));
+    }
+    s.filter = "api".into();
+    s.rebuild_rows();
+    let batch = crate::ops::batch::Batch {
+        id: "B9".into(),
+        action: "traffic.rollback".into(),
+        items: ["api", "worker"]
+            .iter()
+            .map(|f| crate::ops::batch::Item::Ready {
+                source: 0,
+                plan: Box::new(rollback_plan(&scopes()[0], f)),
+            })
+            .collect(),
+    };
+    update(&mut s, Msg::BatchPrepared(Ok(batch)));
+    let Some(Popup::Confirm(p)) = &s.popup else {
+        panic!("no confirmation: {:?}", s.popup);
+    };
+    assert_eq!(
+        p.lines[1], "1 of the marked functions are hidden by the filter 'api', and are targets too",
+        "{:?}",
+        p.lines
+    );
+}
