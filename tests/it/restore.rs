@@ -1288,6 +1288,20 @@ async fn a_restore_refused_because_its_target_changed_is_recorded_as_not_sent() 
     fx.function(&name).await;
     let snapshot = snapshot_of(&backup(&fx.lops(moto::url()), PROXIED, &name, &fx.to()));
     fx.seeder.reserve(&name, 3).await;
+    // Data asked of a snapshot that holds none is refused, not ignored, before anything.
+    let data = fx.lops(moto::url()).run(&[
+        "restore",
+        &snapshot,
+        "--data-to",
+        "s3://anywhere/x",
+        "--yes",
+    ]);
+    data.assert_exit(2);
+    assert!(
+        data.stderr.contains("holds no S3 data") && data.stderr.contains("without --data-to"),
+        "{}",
+        data.stderr
+    );
     let proxy = FaultProxy::start(moto::url());
     let lops = fx.lops(&proxy.url);
     // One preview's reads of the function; the next one is the comparison before the write.

@@ -45,6 +45,14 @@ pub(super) async fn plan(
     elsewhere: Option<String>,
 ) -> Result<Vec<DataRestore>, BackupError> {
     let mut out = Vec::new();
+    // Asked for data the snapshot does not hold: said, not ignored (whoever typed it expects
+    // objects there after the restore).
+    if let (Some(to), true) = (&request.data_to, manifest.data.is_empty()) {
+        return Err(BackupError::Invalid(format!(
+            "this snapshot holds no S3 data (it was taken without --data), so --data-to {to} \
+             has nothing to copy: run the restore again without --data-to"
+        )));
+    }
     if request.skip_data || manifest.data.is_empty() {
         return Ok(out);
     }

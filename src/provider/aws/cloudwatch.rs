@@ -3,276 +3,21 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::clients::Clients;
 use super::error::classify;
+use super::metric_queries::{Query, QueryBatches, Slot};
 use crate::provider::{
-    Alarm, AlarmState, FunctionMetrics, MetricWindow, MetricsRequest, Percentiles, ProviderError,
-    Series, TimeWindow, VersionInvocations, empty_series,
+    Alarm, AlarmState, FunctionMetrics, MetricsRequest, Percentiles, ProviderError, Series,
+    TimeWindow, VersionInvocations, empty_series,
 };
 
 /// GetMetricData's limit of queries per request.
 pub const QUERIES_PER_CALL: usize = 500;
 
-/// One query's meaning, so results can be put back where they belong.
-#[derive(Debug, Clone)]
-enum Slot {
-    Region {
-        kind: SeriesKind,
-    },
-    Series {
-        function: usize,
-        kind: SeriesKind,
-    },
-    Version {
-        function: usize,
-        alias: String,
-        version: String,
-    },
-    Percentile {
-        function: usize,
-        window: MetricWindow,
-        p99: bool,
-    },
-}
-
-#[derive(Debug, Clone, Copy)]
-enum SeriesKind {
-    Invocations,
-    Errors,
-    Throttles,
-    DurationAvg,
-    DurationMax,
-    Concurrency,
-}
-
-impl SeriesKind {
-    const ALL: [SeriesKind; 6] = [
-        SeriesKind::Invocations,
-        SeriesKind::Errors,
-        SeriesKind::Throttles,
-        SeriesKind::DurationAvg,
-        SeriesKind::DurationMax,
-        SeriesKind::Concurrency,
-    ];
-
-    /// Account-level metrics AWS publishes without a FunctionName dimension.
-    const REGION: [SeriesKind; 4] = [
-        SeriesKind::Invocations,
-        SeriesKind::Errors,
-        SeriesKind::Throttles,
-        SeriesKind::Concurrency,
-    ];
-
-    fn metric_and_stat(self) -> (&'static str, &'static str) {
-        match self {
-            SeriesKind::Invocations => ("Invocations", "Sum"),
-            SeriesKind::Errors => ("Errors", "Sum"),
-            SeriesKind::Throttles => ("Throttles", "Sum"),
-            SeriesKind::DurationAvg => ("Duration", "Average"),
-            SeriesKind::DurationMax => ("Duration", "Maximum"),
-            SeriesKind::Concurrency => ("ConcurrentExecutions", "Maximum"),
-        }
-    }
-
-    fn series(self, m: &mut FunctionMetrics) -> &mut Series {
-        match self {
-            SeriesKind::Invocations => &mut m.invocations,
-            SeriesKind::Errors => &mut m.errors,
-            SeriesKind::Throttles => &mut m.throttles,
-            SeriesKind::DurationAvg => &mut m.duration_avg,
-            SeriesKind::DurationMax => &mut m.duration_max,
-            SeriesKind::Concurrency => &mut m.concurrency_max,
-        }
-    }
-}
-
-/// The queries for one refresh: the main batch over the hour, and the percentile batches kept
-/// apart because some endpoints reject the whole request when it holds a percentile statistic.
-pub struct QueryBatches {
-    /// Minutes the main request spans, ending at the window's end.
-    span_minutes: usize,
-    /// Minutes per point of a function's (or the region's) series, and of an alias's versions.
-    series_minutes: usize,
-    version_minutes: usize,
-    main: Vec<(MetricDataQuery, Slot)>,
-    /// Percentile batches, shortest span first: (minutes the request spans, its queries).
-    percentiles: Vec<(usize, Vec<(MetricDataQuery, Slot)>)>,
-}
-
-/// The minutes a percentile request for `window` spans. A percentile is one number per window,
-/// not a sum of smaller ones, so its request need not cover the hour: the 5- and 15-minute
-/// figures share a request over the last 15 minutes (3 points at 5-minute periods, the last
-/// being the 5-minute figure, and 1 at 15), the hour's is 1 point over the hour — 5 points a
-/// statistic where one request over the hour returned 17, for the same metrics requested.
-fn percentile_span(window: MetricWindow) -> usize {
-    match window {
-        MetricWindow::M5 | MetricWindow::M15 => 15,
-        MetricWindow::M60 => 60,
-    }
-}
-
-/// The minutes an alias's observed split is judged on (the versions' invocations).
-const SPLIT_MINUTES: usize = 15;
-
 /// The start and end of one GetMetricData request.
 type Span = (DateTime<Utc>, DateTime<Utc>);
-
-fn dim(name: &str, value: &str) -> Dimension {
-    Dimension::builder().name(name).value(value).build()
-}
-
-pub(super) fn query(
-    id: String,
-    metric: &str,
-    dims: Vec<Dimension>,
-    stat: &str,
-    period: i32,
-) -> MetricDataQuery {
-    MetricDataQuery::builder()
-        .id(id)
-        .metric_stat(
-            MetricStat::builder()
-                .metric(
-                    Metric::builder()
-                        .namespace("AWS/Lambda")
-                        .metric_name(metric)
-                        .set_dimensions(Some(dims))
-                        .build(),
-                )
-                .period(period)
-                .stat(stat)
-                .build(),
-        )
-        .return_data(true)
-        .build()
-}
-
-impl QueryBatches {
-    pub fn new(request: &MetricsRequest, with_percentiles: bool) -> Self {
-        let every = request.period_minutes.max(1) as usize;
-        // One window shown: one point for it, 15 minutes for an alias's split, its p99 only.
-        let (span_minutes, series_minutes, version_minutes) = match request.only {
-            Some(w) => (w.minutes().max(SPLIT_MINUTES), w.minutes(), SPLIT_MINUTES),
-            None => (crate::provider::MINUTES, every, every),
-        };
-        let period = (series_minutes * 60) as i32;
-        let version_period = (version_minutes * 60) as i32;
-        let windows = request.only.map_or(MetricWindow::ALL.to_vec(), |w| vec![w]);
-        let span_of = |w: MetricWindow| match request.only {
-            Some(_) => w.minutes(),
-            None => percentile_span(w),
-        };
-        let stats: &[bool] = if request.only.is_some() {
-            &[true]
-        } else {
-            &[false, true]
-        };
-        let mut main = Vec::new();
-        let mut spans: Vec<usize> = windows.iter().map(|w| span_of(*w)).collect();
-        spans.sort_unstable();
-        spans.dedup();
-        let mut percentiles: Vec<(usize, Vec<(MetricDataQuery, Slot)>)> =
-            spans.iter().map(|span| (*span, Vec::new())).collect();
-        let mut percentile_ids = 0;
-        if request.region_totals {
-            for kind in SeriesKind::REGION {
-                let (metric, stat) = kind.metric_and_stat();
-                let id = format!("q{}", main.len());
-                main.push((
-                    query(id, metric, Vec::new(), stat, period),
-                    Slot::Region { kind },
-                ));
-            }
-        }
-        for (i, f) in request.functions.iter().enumerate() {
-            let by_name = || vec![dim("FunctionName", &f.name)];
-            // One window shown (a table): its longest duration is not one of its columns.
-            let shown = |kind: &SeriesKind| {
-                request.only.is_none() || !matches!(kind, SeriesKind::DurationMax)
-            };
-            for kind in SeriesKind::ALL.iter().copied().filter(shown) {
-                let (metric, stat) = kind.metric_and_stat();
-                let id = format!("q{}", main.len());
-                main.push((
-                    query(id, metric, by_name(), stat, period),
-                    Slot::Series { function: i, kind },
-                ));
-            }
-            for (alias, versions) in &f.aliases {
-                // The alias's own total (every version it ran): what the versions asked do not
-                // account for is said as other versions, never hidden.
-                let dims = vec![
-                    dim("FunctionName", &f.name),
-                    dim("Resource", &format!("{}:{}", f.name, alias)),
-                ];
-                let id = format!("q{}", main.len());
-                main.push((
-                    query(id, "Invocations", dims, "Sum", version_period),
-                    Slot::Version {
-                        function: i,
-                        alias: alias.clone(),
-                        version: crate::provider::ALL_VERSIONS.to_string(),
-                    },
-                ));
-                for version in versions {
-                    let dims = vec![
-                        dim("FunctionName", &f.name),
-                        dim("Resource", &format!("{}:{}", f.name, alias)),
-                        dim("ExecutedVersion", version),
-                    ];
-                    let id = format!("q{}", main.len());
-                    main.push((
-                        query(id, "Invocations", dims, "Sum", version_period),
-                        Slot::Version {
-                            function: i,
-                            alias: alias.clone(),
-                            version: version.clone(),
-                        },
-                    ));
-                }
-            }
-            if with_percentiles && f.percentiles {
-                for window in windows.iter().copied() {
-                    let span = span_of(window);
-                    let at = spans.iter().position(|m| *m == span).unwrap_or(0);
-                    for p99 in stats.iter().copied() {
-                        let id = format!("p{percentile_ids}");
-                        percentile_ids += 1;
-                        let stat = if p99 { "p99" } else { "p50" };
-                        let period = (window.minutes() * 60) as i32;
-                        percentiles[at].1.push((
-                            query(id, "Duration", by_name(), stat, period),
-                            Slot::Percentile {
-                                function: i,
-                                window,
-                                p99,
-                            },
-                        ));
-                    }
-                }
-            }
-        }
-        percentiles.retain(|(_, batch)| !batch.is_empty());
-        QueryBatches {
-            span_minutes,
-            series_minutes,
-            version_minutes,
-            main,
-            percentiles,
-        }
-    }
-
-    pub fn main_queries(&self) -> usize {
-        self.main.len()
-    }
-
-    pub fn percentile_queries(&self) -> usize {
-        self.percentiles.iter().map(|(_, batch)| batch.len()).sum()
-    }
-}
 
 fn aws_time(t: DateTime<Utc>) -> AwsTime {
     AwsTime::from_secs(t.timestamp())
@@ -298,7 +43,7 @@ impl Clients {
     /// and with one attempt: a slow or throttled batch is split by the caller, not repeated whole.
     async fn get_metric_data(
         &self,
-        queries: &[(MetricDataQuery, Slot)],
+        queries: &[Query],
         (start, end): Span,
     ) -> Result<Vec<Vec<(DateTime<Utc>, f64)>>, ProviderError> {
         let mut points: Vec<Vec<(DateTime<Utc>, f64)>> = vec![Vec::new(); queries.len()];
@@ -368,12 +113,7 @@ impl Clients {
     /// Runs a batch in requests of the size that last worked; with `split`, a request that
     /// times out or is throttled is split in halves and the halves asked, down to
     /// [`MIN_SPLIT`] queries. Every part that answered is kept.
-    async fn run_batch(
-        &self,
-        batch: &[(MetricDataQuery, Slot)],
-        span: Span,
-        split: bool,
-    ) -> BatchResult {
+    async fn run_batch(&self, batch: &[Query], span: Span, split: bool) -> BatchResult {
         use std::sync::atomic::Ordering::Relaxed;
         let mut result = BatchResult {
             points: vec![Vec::new(); batch.len()],
@@ -432,16 +172,19 @@ impl Clients {
         plan: &QueryBatches,
     ) -> Result<FetchedMetrics, ProviderError> {
         let window = request.window;
-        let main_start = window.end - TimeDelta::minutes(plan.span_minutes as i64);
-        let main = self.run_batch(&plan.main, (main_start, window.end), true);
+        let span = |minutes: usize| (window.end - TimeDelta::minutes(minutes as i64), window.end);
+        let main = futures::future::join_all(
+            plan.main
+                .iter()
+                .map(|(minutes, batch)| self.run_batch(batch, span(*minutes), true)),
+        );
         let pct = async {
             let mut answered = Vec::new();
             for (minutes, batch) in &plan.percentiles {
                 // Optional numbers: one try, never split (not worth the calls); one after the
                 // other, so that an endpoint that refuses percentiles is asked once, not once
                 // per span.
-                let start = window.end - TimeDelta::minutes(*minutes as i64);
-                let r = self.run_batch(batch, (start, window.end), false).await;
+                let r = self.run_batch(batch, span(*minutes), false).await;
                 match r.error {
                     // The first refused: the endpoint may not serve percentiles at all.
                     Some(e) if answered.is_empty() => return Err(e),
@@ -457,8 +200,16 @@ impl Clients {
             Ok(answered)
         };
         let (main, pct) = tokio::join!(main, pct);
-        if let Some(e) = &main.error
-            && main.failed.iter().all(|f| *f)
+        // The requests' answers in the plan's order, as one.
+        let mut error = None;
+        let (mut points, mut failed) = (Vec::new(), Vec::new());
+        for part in main {
+            points.extend(part.points);
+            failed.extend(part.failed);
+            error = error.or(part.error);
+        }
+        if let Some(e) = &error
+            && failed.iter().all(|f| *f)
         {
             return Err(e.clone());
         }
@@ -467,7 +218,8 @@ impl Clients {
             vec![FunctionMetrics::default(); request.functions.len()];
         let mut missing = vec![false; request.functions.len()];
         let mut region = request.region_totals.then(FunctionMetrics::default);
-        for (((_, slot), points), failed) in plan.main.iter().zip(main.points).zip(main.failed) {
+        let queries = plan.main.iter().flat_map(|(_, batch)| batch);
+        for (((_, slot), points), failed) in queries.zip(points).zip(failed) {
             match slot {
                 Slot::Series { function, kind } => {
                     missing[*function] |= failed;
@@ -537,7 +289,7 @@ impl Clients {
             functions: by_name,
             region,
             percentiles: pct_result,
-            incomplete: main.error.map(|e| {
+            incomplete: error.map(|e| {
                 format!(
                     "{left_out} of {} functions' numbers missing: GetMetricData {e}",
                     request.functions.len()

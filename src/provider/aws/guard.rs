@@ -12,7 +12,7 @@ fn query(id: &str, metric: &str, dims: &[(&str, String)]) -> MetricDataQuery {
         .iter()
         .map(|(n, v)| Dimension::builder().name(*n).value(v).build())
         .collect();
-    super::cloudwatch::query(id.to_string(), metric, dimensions, "Sum", 60)
+    super::metric_queries::query(id.to_string(), metric, dimensions, "Sum", 60)
 }
 
 impl GuardSignals for AwsRegion {

@@ -15,6 +15,7 @@ mod guard;
 mod lambda;
 mod live_tail;
 mod log_events;
+mod metric_queries;
 mod region_actions;
 mod triggers;
 
@@ -26,9 +27,10 @@ pub use clients::{
     CODE_DOWNLOAD_BASE_ENV, CallCount, CallCounter, CallKey, Clients, assume_role, aws_profiles,
     env_keys, has_own_credentials, load_sdk_config,
 };
-pub use cloudwatch::{QUERIES_PER_CALL, QueryBatches};
+pub use cloudwatch::QUERIES_PER_CALL;
 pub use endpoint::check_endpoints;
 pub use error::{chain as error_chain, classify};
+pub use metric_queries::QueryBatches;
 
 use super::{
     Alarm, FunctionExtras, Inventory, MetricsRequest, MetricsSnapshot, NotRead, ProviderError,
