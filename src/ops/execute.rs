@@ -122,8 +122,8 @@ pub async fn execute<S: RegionActions>(
     let result = write(source, plan).await;
     // A change sent with no answer may have landed: recorded with what it was to make, so undo
     // can look and take it back, and said as such (not as a failure that changed nothing).
-    let unknown = !matches!(plan.change, Change::Invoke(_))
-        && result.as_ref().err().is_some_and(sent_unanswered);
+    let unknown = result.as_ref().err().is_some_and(sent_unanswered);
+    let invoke = matches!(plan.change, Change::Invoke(_));
     record.after = match &result {
         Ok(o) => o.after.clone(),
         Err(_) if unknown => plan.after.clone(),
@@ -158,7 +158,8 @@ pub async fn execute<S: RegionActions>(
         }
     }
     let result = match result {
-        Err(e) if unknown => Err(OpsError::Provider(ProviderError::Service(format!(
+        // An invoke says so itself (the function may still be running: read its logs).
+        Err(e) if unknown && !invoke => Err(OpsError::Provider(ProviderError::Service(format!(
             "{} may have changed: the change was sent and no clear answer came ({e}). Look \
              before acting again{}",
             plan.target,
@@ -251,6 +252,7 @@ fn sent_unanswered(e: &OpsError) -> bool {
             "broken pipe",
             "IncompleteMessage",
             "PreconditionFailed",
+            crate::provider::INVOKE_UNANSWERED,
         ]
         .iter()
         .any(|s| m.contains(s)),
@@ -331,7 +333,23 @@ pub(crate) async fn unchanged<S: RegionActions>(
             }
             Ok(None)
         }
-        Change::Invoke(_) | Change::Dns { .. } | Change::Nothing => Ok(None),
+        Change::Invoke(request) => {
+            // What it runs now: another version behind the alias, a new timeout (which the
+            // wait is made of), a function no longer Active — not what the preview showed.
+            let (now, _) = super::invoke::what_runs(source, request)
+                .await
+                .map_err(unsent)?;
+            if now != plan.before {
+                return Err(OpsError::Conflict(format!(
+                    "{} changed since the preview (now {}): nothing was invoked; run again to \
+                     see what it runs now",
+                    plan.target,
+                    super::invoke::invoke_target_text(&now)
+                )));
+            }
+            Ok(None)
+        }
+        Change::Dns { .. } | Change::Nothing => Ok(None),
     }
 }
 
@@ -371,6 +389,7 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             record: None,
         }),
         Change::Invoke(request) => {
+            unchanged(source, plan).await?;
             let out = source
                 .invoke(request)
                 .await

@@ -30,36 +30,18 @@ pub(super) async fn invoke_plan<S: RegionActions>(
     };
     // What it would run, read now: an unknown function or qualifier is refused before anything
     // is asked, and the preview says which version answers.
-    let found = match source
-        .invoke_target(&r.function, r.qualifier.as_deref())
-        .await
-    {
+    let (before, timeout_secs) = match what_runs(source, r).await {
         Ok(found) => found,
         Err(e) => return Err(missing_target(source, scope, r, &target, e).await),
     };
-    // An alias with a second version sends some calls there: the preview says the split (its
-    // main version alone would misname what one call in five runs).
-    let routing = match r.qualifier.as_deref() {
-        Some(q) if q != "$LATEST" && !q.chars().all(|c| c.is_ascii_digit()) => source
-            .alias(&r.function, q)
-            .await
-            .ok()
-            // A second version at 0 % takes no calls: the alias runs its main version alone.
-            .filter(|a| a.additional_weights.iter().any(|(_, w)| *w > 0.0))
-            .map(|a| {
-                super::describe::describe_routing(&a.function_version, a.additional_weights.first())
-            }),
-        _ => None,
-    };
     let hash = super::payload::payload_sha256(&r.payload);
     let mut request = r.clone();
-    request.wait_secs = found
-        .timeout_secs
+    request.wait_secs = timeout_secs
         .and_then(|t| u32::try_from(t).ok())
         .filter(|t| *t > 0);
     let mut p = plan(
         target.clone(),
-        json!({"version": found.version, "routing": routing, "state": found.state, "timeout_secs": found.timeout_secs}),
+        before,
         json!({"payload_sha256": hash}),
         Change::Invoke(request),
         false,
@@ -92,6 +74,37 @@ pub(super) async fn invoke_plan<S: RegionActions>(
         )
     });
     Ok(p)
+}
+
+/// What an invoke of `r` runs, read now — its version (an alias's split where it sends calls to
+/// two), state and timeout — as the preview shows it and the write compares it again; and the
+/// timeout, which the invoke waits for.
+pub(super) async fn what_runs<S: RegionActions>(
+    source: &S,
+    r: &InvokeRequest,
+) -> Result<(Value, Option<i32>), ProviderError> {
+    let found = source
+        .invoke_target(&r.function, r.qualifier.as_deref())
+        .await?;
+    // An alias with a second version sends some calls there: the preview says the split (its
+    // main version alone would misname what one call in five runs).
+    let routing = match r.qualifier.as_deref() {
+        Some(q) if q != "$LATEST" && !q.chars().all(|c| c.is_ascii_digit()) => {
+            let alias = source.alias(&r.function, q).await?;
+            // A second version at 0 % takes no calls: the alias runs its main version alone.
+            (alias.additional_weights.iter().any(|(_, w)| *w > 0.0)).then(|| {
+                super::describe::describe_routing(
+                    &alias.function_version,
+                    alias.additional_weights.first(),
+                )
+            })
+        }
+        _ => None,
+    };
+    Ok((
+        json!({"version": found.version, "routing": routing, "state": found.state, "timeout_secs": found.timeout_secs}),
+        found.timeout_secs,
+    ))
 }
 
 /// Why an invoke's target was not found: AWS says "Function not found" for a missing alias or

@@ -108,6 +108,10 @@ pub fn hint(e: &ProviderError) -> &'static str {
     }
 }
 
+/// Said of an invoke that was sent and got no answer in time (the function may still run):
+/// its outcome is unknown, not failed.
+pub const INVOKE_UNANSWERED: &str = "the invoke was sent and";
+
 /// What CloudWatch charges per metric requested with GetMetricData (USD; $0.01 per 1,000 in
 /// most regions).
 pub const METRIC_PRICE_USD: f64 = 0.01 / 1000.0;

@@ -678,6 +678,77 @@ async fn an_invoke_waits_for_its_function_and_says_when_no_answer_came() {
         "{}",
         run.stderr
     );
+    // Its record says the outcome is unknown (it may have run), not that it failed.
+    let audit = lops.run(&["audit"]);
+    audit.assert_exit(0);
+    let last = audit.stdout.lines().rev().find(|l| l.contains(" invoke "));
+    assert!(
+        last.is_some_and(|l| l.contains("outcome unknown") && !l.contains("FAILED")),
+        "{}",
+        audit.stdout
+    );
+}
+
+/// An invoke is compared again right before it is sent: the alias moved to another version (or
+/// the timeout the wait is made of changed) since the preview is refused, nothing invoked, and
+/// recorded as not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoke_whose_target_changed_since_the_preview_is_not_sent() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "ap-southeast-1";
+    let (seeder, f) = canary(region, "irace").await;
+    let proxy = FaultProxy::start(moto::url());
+    let lops = Lops::new(&proxy.url);
+    // The preview's read answers at once; the one before the send waits a moment, in which
+    // someone points the alias at version 2.
+    proxy.add_after(
+        1,
+        Rule::lambda(
+            region,
+            "GetFunctionConfiguration",
+            Fault::Delay(std::time::Duration::from_secs(3)),
+            Some(1),
+        ),
+    );
+    let child = lops.spawn(&[
+        "invoke",
+        &format!("{f}:live"),
+        "--payload",
+        "{\"race\": 1}",
+        "--yes",
+        "--regions",
+        region,
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proxy.calls(region, "lambda", "GetFunctionConfiguration") < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no read before the send"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    seeder
+        .lambda
+        .update_alias()
+        .function_name(&f)
+        .name("live")
+        .function_version("2")
+        .send()
+        .await
+        .expect("point live at 2");
+    let (code, stderr) = crate::support::cli::finish(child, 60);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("changed since the preview") && stderr.contains("nothing was invoked"),
+        "{stderr}"
+    );
+    assert_eq!(proxy.calls(region, "lambda", "Invoke"), 0);
+    let audit = lops.run(&["audit"]);
+    assert!(
+        audit.stdout.contains("not sent (changed)"),
+        "{}",
+        audit.stdout
+    );
 }
 
 /// A preview whose read times out says of what, where and what would help, as the dashboard

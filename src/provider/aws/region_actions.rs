@@ -240,9 +240,11 @@ impl RegionActions for AwsRegion {
             match super::classify(e, seconds) {
                 // Sent, and no answer in time: the function may well be running still.
                 ProviderError::Timeout(_) => ProviderError::Service(format!(
-                    "no answer within {seconds:.0}s: the invoke was sent and {} may still be \
-                     running — read its logs (`lops logs {}`) before invoking again",
-                    request.function, request.function
+                    "no answer within {seconds:.0}s: {} {} may still be running — read its \
+                     logs (`lops logs {}`) before invoking again",
+                    crate::provider::INVOKE_UNANSWERED,
+                    request.function,
+                    request.function
                 )),
                 e => e,
             }
