@@ -166,16 +166,35 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
     }
 }
 
-/// Classifies a message: REPORT fields, or a timeout / runtime error line.
+/// Classifies a message: a REPORT (text, or the JSON log format's `platform.report`) with its
+/// fields and status, or a timeout / runtime error line (either format).
 pub fn annotate(line: &mut LogLine) {
     let m = line.message.trim_start();
-    if m.starts_with("REPORT ") {
-        line.report = parse_report(m);
+    if let Some(report) = report_of(m) {
+        line.failure = match report.status.as_deref() {
+            Some("timeout") => Some("timeout"),
+            Some("error" | "failure") => Some("runtime_error"),
+            _ => None,
+        };
+        line.report = Some(report);
     } else if m.contains("Task timed out after") {
         line.failure = Some("timeout");
-    } else if m.contains("Runtime.") || m.starts_with("[ERROR]") || m.contains("\tERROR\t") {
+    } else if m.contains("Runtime.")
+        || m.starts_with("[ERROR]")
+        || m.contains("\tERROR\t")
+        || (m.starts_with('{') && json_level(m).as_deref() == Some("ERROR"))
+    {
         line.failure = Some("runtime_error");
     }
+}
+
+/// The `level` of a JSON-format application log line.
+fn json_level(m: &str) -> Option<String> {
+    if !m.contains("\"level\"") {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(m).ok()?;
+    Some(v.get("level")?.as_str()?.to_ascii_uppercase())
 }
 
 /// Sorts by time (then stream, then id) and drops an event two reads both brought (same id).
@@ -250,15 +269,30 @@ pub fn stats(lines: &[LogLine]) -> Vec<FunctionLogStats> {
                     .iter()
                     .filter_map(|r| r.memory_size_mb)
                     .reduce(f64::max),
-                timeouts: lines
-                    .iter()
-                    .filter(|l| l.failure == Some("timeout"))
-                    .count(),
+                timeouts: timed_out(&lines),
                 region,
                 function,
             }
         })
         .collect()
+}
+
+/// The requests that timed out: a runtime says it in a line of its own and in its REPORT's
+/// status, both for one request (counted once).
+fn timed_out(lines: &[&LogLine]) -> usize {
+    lines
+        .iter()
+        .filter(|l| l.failure == Some("timeout"))
+        .map(|l| match &l.report {
+            Some(r) => r.request_id.clone().unwrap_or_else(|| l.key().to_string()),
+            // "2026-11-25T12:00:03.120Z 8f5… Task timed out after 3.00 seconds".
+            None => match l.message.split_whitespace().collect::<Vec<_>>()[..] {
+                [_, id, "Task", ..] => id.to_string(),
+                _ => l.key().to_string(),
+            },
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
 }
 
 /// The fields of a Lambda `REPORT RequestId: …` platform line.
@@ -271,6 +305,9 @@ pub struct Report {
     pub max_memory_used_mb: Option<f64>,
     /// Present on a cold start.
     pub init_duration_ms: Option<f64>,
+    /// How the invocation ended where the line says it: "success", "timeout", "error".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 impl Report {
@@ -279,11 +316,43 @@ impl Report {
     }
 }
 
-/// Parses the REPORT line in a log tail, if there is one.
+/// Parses the REPORT line in a log tail, if there is one (text or JSON log format).
 pub fn parse_report(log: &str) -> Option<Report> {
-    let line = log
-        .lines()
-        .find(|l| l.trim_start().starts_with("REPORT "))?;
+    log.lines().find_map(|l| report_of(l.trim_start()))
+}
+
+/// The report a line is: a text `REPORT RequestId: …`, or the JSON log format's
+/// `{"type":"platform.report","record":{…}}`.
+fn report_of(line: &str) -> Option<Report> {
+    if line.starts_with("REPORT ") {
+        Some(text_report(line))
+    } else if line.starts_with('{') && line.contains("platform.report") {
+        json_report(line)
+    } else {
+        None
+    }
+}
+
+fn json_report(line: &str) -> Option<Report> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v.get("type")?.as_str()? != "platform.report" {
+        return None;
+    }
+    let record = v.get("record")?;
+    let text = |key: &str| record.get(key)?.as_str().map(str::to_string);
+    let number = |key: &str| record.get("metrics")?.get(key)?.as_f64();
+    Some(Report {
+        request_id: text("requestId"),
+        duration_ms: number("durationMs"),
+        billed_ms: number("billedDurationMs"),
+        memory_size_mb: number("memorySizeMB"),
+        max_memory_used_mb: number("maxMemoryUsedMB"),
+        init_duration_ms: number("initDurationMs"),
+        status: text("status"),
+    })
+}
+
+fn text_report(line: &str) -> Report {
     let mut report = Report::default();
     for field in line.trim_start().trim_start_matches("REPORT ").split('\t') {
         let Some((key, value)) = field.split_once(':') else {
@@ -303,269 +372,13 @@ pub fn parse_report(log: &str) -> Option<Report> {
             "Memory Size" => report.memory_size_mb = number(),
             "Max Memory Used" => report.max_memory_used_mb = number(),
             "Init Duration" => report.init_duration_ms = number(),
+            "Status" => report.status = Some(value.to_string()),
             _ => {}
         }
     }
-    Some(report)
+    report
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0)
-            .single()
-            .unwrap()
-    }
-
-    #[test]
-    fn since_takes_durations_and_times() {
-        assert_eq!(
-            parse_since("15m", now()).unwrap(),
-            now() - TimeDelta::minutes(15)
-        );
-        assert_eq!(
-            parse_since("2d", now()).unwrap(),
-            now() - TimeDelta::days(2)
-        );
-        assert_eq!(
-            parse_since("2026-11-25T10:00:00Z", now()).unwrap(),
-            now() - TimeDelta::hours(2)
-        );
-        // As far back one way as the other: a duration of more than a year is a time too.
-        assert_eq!(
-            parse_since("400d", now()).unwrap(),
-            now() - TimeDelta::days(400)
-        );
-        assert!(parse_since("0", now()).unwrap_err().contains("0s"));
-        for bad in [
-            "2099-01-01T00:00:00Z",
-            "0000-01-01T00:00:00Z",
-            "yesterday",
-            "15",
-            "15w",
-            "",
-            "-5m",
-            "999999999999999999m",
-            "30000d",
-        ] {
-            assert!(
-                parse_since(bad, now()).unwrap_err().contains("15m"),
-                "{bad}"
-            );
-        }
-    }
-
-    fn line(secs: i64, id: &str, message: &str) -> LogLine {
-        LogLine {
-            time: now() + TimeDelta::seconds(secs),
-            region: "us-east-1".into(),
-            function: "f".into(),
-            stream: "s".into(),
-            message: message.into(),
-            event_id: id.into(),
-            report: None,
-            failure: None,
-        }
-    }
-
-    #[test]
-    fn merge_orders_and_drops_duplicates() {
-        let merged = merge(vec![
-            line(2, "b", "two"),
-            line(1, "a", "one"),
-            line(2, "b", "two"),
-        ]);
-        assert_eq!(
-            merged
-                .iter()
-                .map(|l| l.message.as_str())
-                .collect::<Vec<_>>(),
-            ["one", "two"]
-        );
-    }
-
-    #[test]
-    fn merge_keeps_two_real_events_that_look_alike() {
-        let merged = merge(vec![line(1, "a", "retry"), line(1, "b", "retry")]);
-        assert_eq!(merged.len(), 2);
-    }
-
-    #[test]
-    fn seen_shows_each_event_once_and_twins_twice() {
-        let messages =
-            |lines: Vec<LogLine>| -> Vec<String> { lines.into_iter().map(|l| l.message).collect() };
-        let mut seen = Seen::new(100);
-        // A session streams "twin" once, then a read of that range brings it twice: it was
-        // written twice, so one more shows.
-        assert_eq!(
-            messages(seen.admit(vec![line(1, "", "twin")], Source::Streamed(1))),
-            ["twin"]
-        );
-        assert_eq!(
-            messages(seen.admit(
-                vec![
-                    line(0, "x", "old"),
-                    line(1, "a", "twin"),
-                    line(1, "b", "twin")
-                ],
-                Source::Read
-            )),
-            ["old", "twin"]
-        );
-        // The second twin arrives from the session too, and an overlap read brings all again:
-        // nothing new.
-        assert!(
-            seen.admit(vec![line(1, "", "twin")], Source::Streamed(1))
-                .is_empty()
-        );
-        assert!(
-            seen.admit(
-                vec![
-                    line(0, "x", "old"),
-                    line(1, "a", "twin"),
-                    line(1, "b", "twin")
-                ],
-                Source::Read
-            )
-            .is_empty()
-        );
-        // A third one written later in the same millisecond is new.
-        assert_eq!(
-            messages(seen.admit(vec![line(1, "", "twin")], Source::Streamed(1))),
-            ["twin"]
-        );
-        // A later session that sends what the first one did brings nothing new.
-        assert!(
-            seen.admit(
-                vec![line(0, "", "old"), line(1, "", "twin")],
-                Source::Streamed(2)
-            )
-            .is_empty()
-        );
-        // The oldest keys go beyond the cap.
-        let mut small = Seen::new(1);
-        small.admit(vec![line(1, "a", "one")], Source::Read);
-        small.admit(vec![line(2, "b", "two")], Source::Read);
-        assert_eq!(
-            small.admit(vec![line(1, "a", "one")], Source::Read).len(),
-            1
-        );
-    }
-
-    #[test]
-    fn platform_lines_feed_the_stats() {
-        let mut lines = vec![
-            line(
-                1,
-                "1",
-                "REPORT RequestId: a\tDuration: 100.0 ms\tBilled Duration: 100 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\tInit Duration: 200.0 ms\t",
-            ),
-            line(
-                2,
-                "2",
-                "REPORT RequestId: b\tDuration: 20.0 ms\tBilled Duration: 20 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\t",
-            ),
-            line(
-                3,
-                "3",
-                "2026-11-25T12:00:03Z b Task timed out after 3.00 seconds",
-            ),
-        ];
-        lines.iter_mut().for_each(annotate);
-        let s = &stats(&lines)[0];
-        assert_eq!((s.invocations, s.cold_starts, s.timeouts), (2, 1, 1));
-        assert_eq!(s.cold_start_rate, Some(0.5));
-        assert_eq!(
-            (s.cold_duration_ms, s.warm_duration_ms),
-            (Some(100.0), Some(20.0))
-        );
-        assert_eq!(
-            (s.max_memory_used_mb, s.memory_size_mb),
-            (Some(70.0), Some(128.0))
-        );
-    }
-}
-
-#[cfg(test)]
-mod properties {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn since_never_panics(text in "\\PC{0,40}") {
-            let now = Utc::now();
-            if let Ok(t) = parse_since(&text, now) {
-                // A duration never points into the future.
-                if !text.contains('T') {
-                    prop_assert!(t <= now);
-                }
-            }
-        }
-
-        #[test]
-        fn durations_go_back_exactly(n in 0i64..300, unit in prop::sample::select(vec!["s", "m", "h", "d"])) {
-            let now = Utc::now();
-            let t = parse_since(&format!("{n}{unit}"), now).unwrap();
-            let secs = match unit { "s" => n, "m" => n * 60, "h" => n * 3600, _ => n * 86_400 };
-            prop_assert_eq!((now - t).num_seconds(), secs);
-        }
-    }
-}
-
-#[cfg(test)]
-mod report_tests {
-    use super::*;
-
-    #[test]
-    fn report_line_fields_are_parsed() {
-        let log = "START RequestId: 8f5 Version: $LATEST\nhello\nEND RequestId: 8f5\nREPORT RequestId: 8f5\tDuration: 102.25 ms\tBilled Duration: 103 ms\tMemory Size: 128 MB\tMax Memory Used: 71 MB\tInit Duration: 245.87 ms\t\n";
-        let r = parse_report(log).unwrap();
-        assert_eq!(r.request_id.as_deref(), Some("8f5"));
-        assert_eq!(r.duration_ms, Some(102.25));
-        assert_eq!(r.billed_ms, Some(103.0));
-        assert_eq!(r.memory_size_mb, Some(128.0));
-        assert_eq!(r.max_memory_used_mb, Some(71.0));
-        assert_eq!(r.init_duration_ms, Some(245.87));
-        assert!(r.cold_start());
-        assert_eq!(parse_report("no report here"), None);
-    }
-}
-
-#[cfg(test)]
-mod report_properties {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Whatever a log tail holds, parsing it never panics.
-        #[test]
-        fn report_parsing_never_panics(text in "\\PC{0,300}") {
-            let _ = parse_report(&text);
-            let _ = parse_report(&format!("REPORT {text}"));
-        }
-
-        /// A REPORT line as Lambda writes it comes back with its numbers.
-        #[test]
-        fn report_fields_round_trip(
-            duration in 0.0f64..900_000.0,
-            memory in 128u32..10_240,
-            used in 1u32..10_240,
-            init in proptest::option::of(0.0f64..10_000.0),
-        ) {
-            let line = format!(
-                "REPORT RequestId: 6f1c\tDuration: {duration:.2} ms\tBilled Duration: {} ms\tMemory Size: {memory} MB\tMax Memory Used: {used} MB{}",
-                duration.ceil(),
-                init.map(|i| format!("\tInit Duration: {i:.2} ms")).unwrap_or_default()
-            );
-            let r = parse_report(&format!("START x\n{line}\n")).unwrap();
-            prop_assert!((r.duration_ms.unwrap() - duration).abs() < 0.01);
-            prop_assert_eq!(r.memory_size_mb, Some(f64::from(memory)));
-            prop_assert_eq!(r.max_memory_used_mb, Some(f64::from(used)));
-            prop_assert_eq!(r.cold_start(), init.is_some());
-        }
-    }
-}
+#[path = "loglines_tests.rs"]
+mod tests;

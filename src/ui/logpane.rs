@@ -215,9 +215,13 @@ fn compact(l: &crate::loglines::LogLine) -> String {
     let m = l.message.as_str();
     if let Some(r) = &l.report {
         let num = |v: Option<f64>| v.map_or("?".to_string(), |x| format!("{x:.0}"));
+        // The JSON log format's report carries its id as a field, not in its text.
+        let id = match &r.request_id {
+            Some(id) => id.split(['-', ' ', '\t']).next().unwrap_or("").to_string(),
+            None => short_id(m),
+        };
         let mut text = format!(
-            "REPORT {} {} ms, {}/{} MB",
-            short_id(m),
+            "REPORT {id} {} ms, {}/{} MB",
             num(r.duration_ms),
             num(r.max_memory_used_mb),
             num(r.memory_size_mb)

@@ -260,6 +260,58 @@ async fn two_functions_in_two_regions_merge_and_report_lines_are_parsed() {
     assert!(!text.stdout.contains("] hello from two"), "{}", text.stdout);
 }
 
+/// A function logging in Lambda's JSON format: its `platform.report` lines are read as the text
+/// REPORT lines are (cold start, numbers, a timeout's status), its ERROR lines as failures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_log_format_is_read_as_the_text_one() {
+    let region = "me-south-1";
+    let f = format!("{}-jsonfmt", moto::unique("logs"));
+    let report = |id: &str, extra: &str, status: &str| {
+        format!(
+            "{{\"time\":\"2026-11-25T12:00:01.000Z\",\"type\":\"platform.report\",\"record\":{{\"requestId\":\"{id}\",\"metrics\":{{\"durationMs\":5.0,\"billedDurationMs\":5,\"memorySizeMB\":128,\"maxMemoryUsedMB\":70{extra}}},\"status\":\"{status}\"}}}}"
+        )
+    };
+    put_logs(
+        region,
+        &f,
+        "s",
+        &[
+            (1, report("r1", ",\"initDurationMs\":200.0", "success")),
+            (
+                2,
+                "{\"timestamp\":\"2026-11-25T12:00:02Z\",\"level\":\"ERROR\",\"message\":\"boom\"}"
+                    .into(),
+            ),
+            (3, report("r2", "", "timeout")),
+        ],
+    )
+    .await;
+    let lops = Lops::new(moto::url());
+    let run = lops.run(&["logs", &f, "--regions", region, "--since", "1h", "--json"]);
+    run.assert_exit(0);
+    let evs = events(&run);
+    assert_eq!(evs.len(), 3, "{}", run.stdout);
+    assert_eq!(evs[0]["report"]["init_duration_ms"], 200.0);
+    assert_eq!(evs[0]["report"]["request_id"], "r1");
+    assert_eq!(evs[1]["failure"], "runtime_error");
+    assert_eq!(evs[2]["failure"], "timeout");
+    assert_eq!(evs[2]["report"]["status"], "timeout");
+    let stats: Vec<Value> = run
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v.get("stats").cloned())
+        .collect();
+    assert_eq!(stats.len(), 1, "{}", run.stdout);
+    assert_eq!(stats[0]["cold_start_rate"], 0.5);
+    assert_eq!(stats[0]["timeouts"], 1);
+    let text = lops.run(&["logs", &f, "--regions", region, "--since", "1h"]);
+    text.assert_exit(0);
+    for mark in ["[cold start] {", "[RUNTIME ERROR] {", "[TIMEOUT] {"] {
+        assert!(text.stdout.contains(mark), "{mark}: {}", text.stdout);
+    }
+}
+
 #[test]
 fn bad_since_and_missing_log_group_are_explained() {
     let lops = Lops::new(moto::url());

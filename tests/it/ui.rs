@@ -861,6 +861,44 @@ async fn a_running_backup_shows_a_gauge_above_the_footer() {
     insta::assert_snapshot!("backup_gauge_80x24", out);
 }
 
+/// A function logging in Lambda's JSON format: its report line is shortened as a text REPORT
+/// is (its id, duration, memory, init), the cold start marked.
+#[tokio::test]
+async fn log_pane_shortens_the_json_formats_report_as_the_text_one() {
+    let mut state = incident().await;
+    key(&mut state, 'l');
+    let (region, function) = match &state.view {
+        lops::state::View::Logs { region, function } => (*region, function.clone()),
+        other => panic!("not in the log pane: {other:?}"),
+    };
+    let at = start() + TimeDelta::seconds(190);
+    let mut line = lops::loglines::LogLine {
+        time: at,
+        region: "us-east-1".into(),
+        function: function.clone(),
+        stream: "s".into(),
+        message: "{\"time\":\"2026-11-25T12:00:01.000Z\",\"type\":\"platform.report\",\"record\":{\"requestId\":\"5a1b2c3d-0000\",\"metrics\":{\"durationMs\":12.0,\"billedDurationMs\":12,\"memorySizeMB\":256,\"maxMemoryUsedMB\":90,\"initDurationMs\":310.0},\"status\":\"success\"}}".into(),
+        event_id: "e1".into(),
+        report: None,
+        failure: None,
+    };
+    lops::loglines::annotate(&mut line);
+    update(
+        &mut state,
+        Msg::LogLines {
+            region,
+            function,
+            end_ms: at.timestamp_millis(),
+            result: Ok(vec![line]),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        out.contains("cold REPORT 5a1b2c3d 12 ms, 90/256 MB, init 310 ms"),
+        "{out}"
+    );
+}
+
 #[tokio::test]
 async fn log_pane_shows_the_functions_lines_newest_at_the_bottom_and_pauses() {
     use lops::provider::LogSource;
