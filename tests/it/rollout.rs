@@ -148,6 +148,27 @@ async fn alarm_guard_rolls_back_within_one_interval() {
     );
 }
 
+/// A guard alarm deleted while the rollout runs would read as never firing: the guard trips
+/// and rolls back, saying why, instead of promoting blind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_alarm_deleted_while_the_rollout_runs_trips_it() {
+    let (seeder, f, alarm, _lops, child) = alarm_guarded_plan("eu-west-1", "gone").await;
+    seeder
+        .cloudwatch
+        .delete_alarms()
+        .alarm_names(&alarm)
+        .send()
+        .await
+        .expect("delete the alarm");
+    seeder.wait_for_routing(&f, ("1", None), 10).await;
+    let (code, stderr) = finish(child, 120);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains(&format!("guard alarm {alarm} no longer exists")),
+        "{stderr}"
+    );
+}
+
 /// Someone else sets the alias while a step holds; then the guard trips. The rollback would
 /// overwrite their weights: the rollout halts instead, writes nothing and says so (exit 4).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

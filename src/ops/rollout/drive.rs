@@ -27,6 +27,19 @@ async fn signals<S: GuardSignals>(
     if let Some((name, _)) = alarms.iter().find(|(_, s)| *s == AlarmState::Alarm) {
         return Ok(Some(format!("alarm {name} is in ALARM")));
     }
+    // An alarm deleted while the rollout runs would read as never firing: the guard would go
+    // on blind to it and promote. It trips instead (the start and a resume refuse it too).
+    let missing: Vec<&str> = (r.guard.alarms.iter())
+        .filter(|a| !alarms.iter().any(|(name, _)| name == *a))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Ok(Some(format!(
+            "guard alarm {} no longer exists (deleted while the rollout ran): the guard \
+             cannot watch it",
+            missing.join(", ")
+        )));
+    }
     if let Some(max) = r.guard.max_error_rate {
         let (invocations, errors) = source
             .version_errors(&r.function, &r.alias, &r.to, 5)
