@@ -218,6 +218,9 @@ pub async fn resume(
     let source = one_region(&ctx)?;
     let store = store()?;
     let verb = if abort { "abort" } else { "resume" };
+    if let Some(why) = store.damaged(source.scope(), function, alias) {
+        return Err(Failure::refused(why));
+    }
     let mut r = store
         .load(source.scope(), function, alias)
         .filter(Rollout::unfinished)
@@ -274,8 +277,10 @@ const ABORT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 pub fn list(json: bool) -> Result<Exit, Failure> {
     let store = store()?;
     let all = store.all();
+    // A file that does not read may be a rollout still running: named, never left out unsaid.
+    let unreadable = store.unreadable();
     if json {
-        let docs: Vec<serde_json::Value> = all
+        let mut docs: Vec<serde_json::Value> = all
             .iter()
             .map(|r| {
                 let mut doc = serde_json::to_value(r).unwrap_or_default();
@@ -285,8 +290,11 @@ pub fn list(json: bool) -> Result<Exit, Failure> {
                 doc
             })
             .collect();
+        docs.extend(unreadable.iter().map(|(file, why)| {
+            serde_json::json!({"standing": "unreadable", "file": file.display().to_string(), "error": why})
+        }));
         super::print_json(&docs);
-    } else if all.is_empty() {
+    } else if all.is_empty() && unreadable.is_empty() {
         out!("no rollouts in {}", store.dir().display());
     } else {
         for r in &all {
@@ -314,6 +322,18 @@ pub fn list(json: bool) -> Result<Exit, Failure> {
                 r.updated
             );
         }
+        for (file, why) in &unreadable {
+            out!(
+                "{:<12} {}: {why} (it may be a rollout still running: check its alias, then move \
+                 the file away)",
+                "unreadable",
+                file.display()
+            );
+        }
     }
-    Ok(Exit::Done)
+    Ok(if unreadable.is_empty() {
+        Exit::Done
+    } else {
+        Exit::Partial
+    })
 }

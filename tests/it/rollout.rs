@@ -254,6 +254,67 @@ async fn error_rate_guard_rolls_back() {
     );
 }
 
+/// A saved rollout whose file no longer reads (cut short, edited) may be one still running:
+/// it is named in the list (exit 3), and nothing changes its alias — a set, a new rollout, a
+/// resume, an abort are refused saying which file and what to do — until someone looks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_whose_file_does_not_read_holds_its_alias() {
+    let region = "il-central-1";
+    let (seeder, f) = canary(region, "damaged").await;
+    let lops = Lops::new(moto::url());
+    let mut child = lops.spawn(&plan_args(&f, region, "20:30s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let dir = lops.home.path().join("state/lops/plans");
+    let file = std::fs::read_dir(&dir)
+        .expect("plans")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("the rollout's file");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(&file, &text[..text.len() / 2]).expect("cut it short");
+    let plans = lops.run(&["traffic", "plans"]);
+    plans.assert_exit(3);
+    assert!(
+        plans.stdout.contains("unreadable") && plans.stdout.contains(&*file.to_string_lossy()),
+        "{}",
+        plans.stdout
+    );
+    let listed = lops.run(&["traffic", "plans", "--json"]);
+    listed.assert_exit(3);
+    assert_eq!(standings(&listed.json()), ["unreadable"]);
+    let refused = |run: crate::support::cli::Run| {
+        run.assert_exit(4);
+        assert!(
+            run.stderr.contains("cannot be read") && run.stderr.contains("move the file away"),
+            "{}",
+            run.stderr
+        );
+    };
+    refused(crate::support::cli::set_live_weight(
+        &lops, region, &f, "0.5",
+    ));
+    refused(lops.run(&plan_args(&f, region, "50:30s")));
+    for verb in ["resume", "abort"] {
+        refused(lops.run(&[
+            "traffic",
+            verb,
+            "live",
+            "--fn",
+            &f,
+            "--regions",
+            region,
+            "--yes",
+        ]));
+    }
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.2)])
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_plan_resumes_or_rolls_back() {
     let region = "il-central-1";

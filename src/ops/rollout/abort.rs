@@ -52,6 +52,9 @@ pub async fn abort<S: RegionActions>(
 ) -> Result<AbortOutcome, OpsError> {
     let scope = source.scope().clone();
     Kind::RolloutAbort.allowed_in(&scope)?;
+    if let Some(why) = store.damaged(&scope, function, alias) {
+        return Err(OpsError::Refused(why));
+    }
     let mut r = store
         .load(&scope, function, alias)
         .filter(Rollout::unfinished)

@@ -98,6 +98,9 @@ pub async fn start<S: RegionActions + GuardSignals>(
             s.hold_secs
         )));
     }
+    if let Some(why) = store.damaged(&scope, function, alias) {
+        return Err(OpsError::Refused(why));
+    }
     if let Some(existing) = store.load(&scope, function, alias)
         && existing.unfinished()
     {

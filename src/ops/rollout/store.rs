@@ -271,6 +271,49 @@ impl RolloutStore {
             .or_else(|| self.all().into_iter().rev().find(matches))
     }
 
+    /// Why the saved rollout of this alias cannot be read, when its file is there and does not
+    /// read (cut short, edited, written by another version of lops). Never taken as "no
+    /// rollout": it may be one still running or unfinished, so nothing changes the alias until
+    /// someone looks.
+    pub fn damaged(&self, scope: &Scope, function: &str, alias: &str) -> Option<String> {
+        let path = self.path(&scope.profile, &scope.region, function, alias);
+        let why = match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => e.to_string(),
+            Ok(text) => serde_json::from_slice::<Rollout>(&text).err()?.to_string(),
+        };
+        Some(format!(
+            "the saved rollout of {function}:{alias} in {scope} cannot be read ({}: {why}): it \
+             may be one still running or unfinished, so nothing changes this alias until it is \
+             looked at. Check the alias (`lops traffic show {alias} --fn {function} --profile {} \
+             --regions {}`), then move the file away",
+            path.display(),
+            scope.profile,
+            scope.region
+        ))
+    }
+
+    /// The saved rollouts that cannot be read: (file, why).
+    pub fn unreadable(&self) -> Vec<(PathBuf, String)> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut bad: Vec<(PathBuf, String)> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter_map(|p| {
+                let why = match std::fs::read(&p) {
+                    Err(e) => e.to_string(),
+                    Ok(text) => serde_json::from_slice::<Rollout>(&text).err()?.to_string(),
+                };
+                Some((p, why))
+            })
+            .collect();
+        bad.sort();
+        bad
+    }
+
     /// Saves a rollout about to start, refusing when one for the same alias is unfinished.
     /// A lock file taken with create-new makes two lops starting at once see each other.
     pub fn create(&self, r: &Rollout) -> std::io::Result<()> {
@@ -294,7 +337,12 @@ impl RolloutStore {
             }
         }
         let scope = Scope::new(r.profile.clone(), r.region.clone(), Default::default());
+        let damaged = self.damaged(&scope, &r.function, &r.alias);
         let result = match self.load(&scope, &r.function, &r.alias) {
+            _ if damaged.is_some() => Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                damaged.unwrap_or_default(),
+            )),
             Some(existing) if existing.unfinished() => Err(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
                 existing.in_the_way(),
