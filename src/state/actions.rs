@@ -3,6 +3,7 @@
 //! layer decided, and only a confirmation turns it into an effect. Which keys are offered
 //! mirrors the selected scope's tier; the ops layer enforces it.
 
+use super::alias_choice::{alias_label, focus_alias, no_alias};
 use super::{Action, Effect, Input, Popup, State};
 
 pub use super::confirm::{
@@ -77,57 +78,10 @@ fn rollout_holds(state: &mut State, region: usize, function: &str, alias: &str) 
     true
 }
 
-/// The focused function's first alias, with the function's published versions.
-fn focus_alias(state: &State) -> Option<(usize, String, AliasInfo, Vec<String>)> {
-    let (region, f) = state.focus()?;
-    let alias = f.info.aliases.first()?.clone();
-    Some((region, f.info.name.clone(), alias, f.info.versions.clone()))
-}
-
-/// Why the focused function offers no alias: it has none, or its aliases are not read yet (then
-/// they are read now, so the same key works a moment later).
-fn no_alias(state: &State, what: &str, effects: &mut Vec<Effect>) -> String {
-    let Some((region, f)) = state.focus() else {
-        return String::new();
-    };
-    let name = f.info.name.clone();
-    if let Some(why) = f.info.unpublished() {
-        format!("{name} has {why}")
-    } else if f.info.not_read.aliases || f.info.not_read.details {
-        effects.push(Effect::Extras {
-            region,
-            function: name.clone(),
-            want: f.info.extras_wanted(true),
-        });
-        format!(
-            "{name}'s aliases are not read yet: reading them now, press the key again in a moment"
-        )
-    } else {
-        format!("{name} has no alias{what}")
-    }
-}
-
 /// The version a shift moves traffic to: the alias's extra version if it has one, else the
 /// newest published version above its main one (the rollout rule).
 fn second_version(alias: &AliasInfo, versions: &[String]) -> Result<String, String> {
     crate::ops::rollout::next_version(alias, versions)
-}
-
-/// "orders-api:live @ us-east-1 v1 90% / v2 10%": the target and its weights now, for prompts.
-pub fn alias_label(state: &State, region: usize, function: &str, alias: &AliasInfo) -> String {
-    let scope = state
-        .regions
-        .get(region)
-        .map(|r| r.scope.to_string())
-        .unwrap_or_default();
-    format!(
-        "{function}:{} @ {scope} {}",
-        alias.name,
-        crate::ops::plan::describe_routing(
-            &alias.function_version,
-            alias.additional_weights.first()
-        )
-    )
 }
 
 /// Starts an action on the focused function.

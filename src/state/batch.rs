@@ -114,7 +114,7 @@ pub enum Given {
     Concurrency(Option<i32>),
 }
 
-/// The first alias of a function, as the dashboard's traffic keys use it, or why there is none.
+/// The alias a function's traffic keys act on (`a` chooses it), or why there is none.
 fn first_alias(
     state: &State,
     region: usize,
@@ -128,7 +128,9 @@ fn first_alias(
     if let Some(why) = f.info.unpublished() {
         return Err(format!("it has {why}"));
     }
-    match f.info.aliases.first() {
+    match super::alias_choice::chosen(state, &f.info.aliases, name)
+        .map_err(|e| format!("it {e}"))?
+    {
         Some(a) => Ok((a.clone(), f.info.versions.clone())),
         None if f.info.not_read.aliases || f.info.not_read.details => {
             Err("its aliases are not read yet (open it, or wait a moment)".into())

@@ -163,6 +163,7 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         | Action::AbortRollout
         | Action::ResumeRollout
         | Action::Pin
+        | Action::Alias
         | Action::Concurrency
         | Action::Trigger
         | Action::Backup
@@ -174,6 +175,7 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         {
             no_function_here(state);
         }
+        Action::Alias => super::alias_choice::next(state, effects),
         Action::Mark => super::batch::toggle(state),
         Action::MarkAll => super::batch::mark_all(state),
         Action::Logs => {

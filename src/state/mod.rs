@@ -2,6 +2,7 @@
 //! awaits; the runtime executes the effects and feeds results back as messages.
 
 pub mod actions;
+pub mod alias_choice;
 pub mod batch;
 mod confirm;
 pub use confirm::widens;
@@ -13,6 +14,7 @@ mod keys;
 pub mod logpane;
 mod msg;
 mod outcome;
+mod pane_reads;
 pub mod rows;
 pub mod services;
 
@@ -153,6 +155,8 @@ pub struct State {
     pub hidden_choice: Option<(crate::provider::Scope, String)>,
     /// The qualifier the payload editor invokes (tab cycles through aliases and versions).
     pub invoke_qualifier: Option<String>,
+    /// The alias `a` chose per function name: the one its traffic keys act on.
+    pub alias_choice: std::collections::BTreeMap<String, String>,
     /// Marked functions, by region and name: an action key acts on all of them as one batch.
     pub marks: std::collections::BTreeSet<(usize, String)>,
     /// The batch running or last run, for its popup.
@@ -202,6 +206,7 @@ impl State {
             invoke_qualifier: None,
             chosen: false,
             hidden_choice: None,
+            alias_choice: Default::default(),
             marks: Default::default(),
             previews: 0,
             batch_run: None,
@@ -223,104 +228,6 @@ impl State {
 
     pub fn stale_after_secs(&self) -> u64 {
         (self.display.metrics_secs * 3).max(30)
-    }
-
-    /// A log read when the log pane is open, following, and due.
-    fn log_effects(&mut self) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        let open = match &self.view {
-            View::Logs { region, function } => Some((*region, function.clone())),
-            _ => None,
-        };
-        // A pane that closed, or shows another function now, stops following.
-        if let Some(p) = self.log_pane.as_ref()
-            && open.as_ref() != Some(&(p.region, p.function.clone()))
-        {
-            if p.following() {
-                effects.push(Effect::StopTail {
-                    region: p.region,
-                    function: p.function.clone(),
-                });
-            }
-            self.log_pane = None;
-        }
-        let Some((region, function)) = open else {
-            return effects;
-        };
-        let now = self.now;
-        let pane = self
-            .log_pane
-            .get_or_insert_with(|| logpane::LogPane::new(region, function.clone(), now));
-        match pane.follow_change() {
-            Some(true) => effects.push(Effect::TailLogs {
-                region,
-                function: function.clone(),
-                since_ms: pane.until_ms,
-            }),
-            Some(false) => effects.push(Effect::StopTail {
-                region,
-                function: function.clone(),
-            }),
-            None => {}
-        }
-        effects.extend(pane.due(now).map(|(start_ms, end_ms)| Effect::ReadLogs {
-            region,
-            function,
-            start_ms,
-            end_ms,
-        }));
-        effects
-    }
-
-    /// A triggers read when the detail view shows a function whose triggers are not loaded.
-    fn trigger_effects(&mut self) -> Vec<Effect> {
-        let View::Detail { region, function } = &self.view else {
-            self.trigger_pane = None;
-            return Vec::new();
-        };
-        let now = self.now;
-        let stale = self.trigger_pane.as_ref().is_none_or(|p| {
-            p.region != *region
-                || p.function != *function
-                || p.reload
-                || p.failed_at
-                    .is_some_and(|at| (now - at).num_seconds() >= outcome::DETAIL_RETRY_SECS)
-        });
-        if !stale {
-            return Vec::new();
-        }
-        let keep = self
-            .trigger_pane
-            .as_ref()
-            .filter(|p| p.region == *region && p.function == *function);
-        self.trigger_pane = Some(actions::TriggerPane {
-            region: *region,
-            function: function.clone(),
-            result: keep.and_then(|p| p.result.clone()),
-            selected: keep.map_or(0, |p| p.selected),
-            reload: false,
-            extras: keep.and_then(|p| p.extras.clone()),
-            failed_at: None,
-        });
-        // What the inventory leaves for on demand is read each time the view opens (aliases
-        // too: they may have changed since the last inventory).
-        let want = self
-            .regions
-            .get(*region)
-            .and_then(|r| r.function(function))
-            .map(|f| f.info.extras_wanted(true))
-            .unwrap_or_default();
-        vec![
-            Effect::Triggers {
-                region: *region,
-                function: function.clone(),
-            },
-            Effect::Extras {
-                region: *region,
-                function: function.clone(),
-                want,
-            },
-        ]
     }
 
     /// What the selected row's scope may do: it decides which keys are offered and which badge

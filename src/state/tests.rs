@@ -3180,3 +3180,77 @@ fn a_batch_confirmation_says_which_marks_the_filter_hides() {
         p.lines
     );
 }
+
+/// A function with several aliases: its traffic keys act on the first on a published version
+/// (an alias on $LATEST has nothing to shift), `a` picks the next and says which, the detail
+/// marks it, and marks act on the same choice — a copy without the chosen alias is skipped,
+/// never acted on through another alias.
+#[test]
+fn a_chooses_the_alias_the_traffic_keys_act_on() {
+    let alias = |name: &str, version: &str| crate::provider::AliasInfo {
+        name: name.into(),
+        function_version: version.into(),
+        additional_weights: Vec::new(),
+        revision_id: None,
+    };
+    let mut s = with_aliases();
+    for f in &mut s.regions[0].functions {
+        if f.info.name == "api" {
+            f.info.aliases.insert(0, alias("latest", "$LATEST"));
+            f.info.aliases.push(alias("beta", "1"));
+        }
+    }
+    let promoted = |effects: &[Effect]| {
+        effects.iter().find_map(|e| match e {
+            Effect::Prepare { request, .. } => match &**request {
+                Request::Promote { alias, .. } => Some(alias.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+    };
+    select(&mut s, 0, "api");
+    assert_eq!(promoted(&update(&mut s, key('P'))), Some("live".into()));
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, key('a'));
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("now act on api:beta (3 of 3: latest, live, beta)")),
+        "{:?}",
+        s.popup
+    );
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(promoted(&update(&mut s, key('P'))), Some("beta".into()));
+    update(&mut s, code(KeyCode::Esc));
+    // In the other region api has no beta: said, nothing asked there.
+    select(&mut s, 1, "api");
+    let effects = update(&mut s, key('P'));
+    assert_eq!(promoted(&effects), None);
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("api has no alias 'beta' here")),
+        "{:?}",
+        s.popup
+    );
+    update(&mut s, code(KeyCode::Esc));
+    // Marks: the same choice; the copy without it skipped.
+    update(&mut s, key(' '));
+    select(&mut s, 0, "api");
+    update(&mut s, key(' '));
+    let targets = batch_targets(&update(&mut s, key('P')));
+    assert!(
+        targets.iter().any(|t| matches!(t, crate::ops::batch::Target::Ask(0, Request::Promote { alias, .. }) if alias == "beta")),
+        "{targets:?}"
+    );
+    assert!(
+        targets.iter().any(|t| matches!(t, crate::ops::batch::Target::Skip(1, _, e) if e.to_string().contains("no alias 'beta'"))),
+        "{targets:?}"
+    );
+    // Once round, back to the first.
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, code(KeyCode::Esc));
+    select(&mut s, 0, "api");
+    update(&mut s, key('a'));
+    assert_eq!(
+        s.alias_choice.get("api").map(String::as_str),
+        Some("latest")
+    );
+}

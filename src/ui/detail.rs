@@ -225,14 +225,24 @@ fn side_lines(
     // A few aliases, so that the alarms, tags and triggers below (which `p` acts on) stay on
     // screen; the load view (3) shows every alias's split.
     const ALIASES_SHOWN: usize = 4;
+    // With several, the one the traffic keys act on is marked (`a` picks another).
+    let acted_on = crate::state::alias_choice::chosen(state, &i.aliases, &i.name)
+        .ok()
+        .flatten()
+        .filter(|_| i.aliases.len() > 1)
+        .map(|a| a.name.clone());
     for a in i.aliases.iter().take(ALIASES_SHOWN) {
         let weights: Vec<String> = a
             .configured_weights()
             .iter()
             .map(|(v, w)| format!("{} {}", format::version(v), format::weight(*w)))
             .collect();
+        let mark = match acted_on.as_deref() == Some(a.name.as_str()) {
+            true => "▸",
+            false => "",
+        };
         side.push(Line::from(format!(
-            "alias {}: {}",
+            "{mark}alias {}: {}",
             a.name,
             weights.join(" / ")
         )));

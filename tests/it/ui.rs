@@ -285,6 +285,50 @@ async fn the_detail_view_never_shows_an_unread_number_as_zero() {
     assert!(!out.contains("0 inv"), "{out}");
 }
 
+/// With several aliases, the detail marks the one the traffic keys act on; `a` moves the mark.
+#[tokio::test]
+async fn the_detail_marks_the_alias_the_traffic_keys_act_on() {
+    let mut state = incident().await;
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let (region, function) = match &state.view {
+        lops::state::View::Detail { region, function } => (*region, function.clone()),
+        other => panic!("not in detail: {other:?}"),
+    };
+    let f = state.regions[region]
+        .functions
+        .iter_mut()
+        .find(|f| f.info.name == function)
+        .expect("the function");
+    f.info.versions = vec!["1".into(), "2".into()];
+    f.info.aliases = ["live", "beta"]
+        .iter()
+        .map(|name| lops::provider::AliasInfo {
+            name: name.to_string(),
+            function_version: "1".into(),
+            additional_weights: Vec::new(),
+            revision_id: None,
+        })
+        .collect();
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        out.contains("│▸alias live: v1 100%") && out.contains("│alias beta: v1 100%"),
+        "{out}"
+    );
+    key(&mut state, 'a');
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        out.contains("│alias live: v1 100%") && out.contains("│▸alias beta: v1 100%"),
+        "{out}"
+    );
+}
+
 #[tokio::test]
 async fn detail_view_shows_configuration_alarms_and_charts() {
     let mut state = incident().await;
