@@ -216,7 +216,8 @@ pub(super) async fn prepare_rollout<S: Source>(
 
 /// Rollouts saved as unfinished, read again every few seconds: a rollout another lops (or the
 /// CLI) starts, halts or finishes after this dashboard started is offered to `A` and `U` as the
-/// CLI offers it. Ends when the dashboard does.
+/// CLI offers it; one that ended in the last minutes comes too, so that its end is said as it
+/// was (done, rolled back and why, aborted). Ends when the dashboard does.
 pub(super) async fn announce_saved(
     store: crate::ops::rollout::RolloutStore,
     scopes: Vec<crate::provider::Scope>,
@@ -225,12 +226,18 @@ pub(super) async fn announce_saved(
     use crate::ops::rollout;
     loop {
         let store = store.clone();
-        let Ok(running) = tokio::task::spawn_blocking(move || store.running()).await else {
+        let Ok(all) = tokio::task::spawn_blocking(move || store.all()).await else {
             return;
         };
         let mine = std::process::id();
-        let saved: Vec<(usize, rollout::Rollout, String)> = running
+        let recent = |r: &rollout::Rollout| {
+            chrono::DateTime::parse_from_rfc3339(&r.updated).is_ok_and(|t| {
+                chrono::Utc::now() - t.with_timezone(&chrono::Utc) < chrono::TimeDelta::minutes(10)
+            })
+        };
+        let saved: Vec<(usize, rollout::Rollout, String)> = all
             .into_iter()
+            .filter(|r| r.unfinished() || recent(r))
             // Those this dashboard drives are its own to show (a halted one of its
             // own, no longer driven, is offered like any other).
             .filter(|r| {
@@ -242,6 +249,11 @@ pub(super) async fn announce_saved(
                     .iter()
                     .position(|s| s.region == r.region && s.profile == r.profile)?;
                 let event = match (r.standing(), &r.owner, &r.status) {
+                    (_, _, rollout::Status::Done) => "finished".to_string(),
+                    (_, _, rollout::Status::Aborted) => "aborted".to_string(),
+                    (_, _, rollout::Status::RolledBack { reason }) => {
+                        format!("rolled back: {reason}")
+                    }
                     (_, _, rollout::Status::Halted { reason }) => {
                         format!("halted: {reason} — resume or abort")
                     }

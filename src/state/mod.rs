@@ -155,6 +155,8 @@ pub struct State {
     pub hidden_choice: Option<(crate::provider::Scope, String)>,
     /// The qualifier the payload editor invokes (tab cycles through aliases and versions).
     pub invoke_qualifier: Option<String>,
+    /// What happened elsewhere while a popup was open: said once it closes, never dropped.
+    pub notices: Vec<String>,
     /// The alias `a` chose per function name: the one its traffic keys act on.
     pub alias_choice: std::collections::BTreeMap<String, String>,
     /// Marked functions, by region and name: an action key acts on all of them as one batch.
@@ -206,6 +208,7 @@ impl State {
             invoke_qualifier: None,
             chosen: false,
             hidden_choice: None,
+            notices: Vec::new(),
             alias_choice: Default::default(),
             marks: Default::default(),
             previews: 0,
@@ -495,6 +498,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 return update(state, *msg);
             }
         }
+    }
+    if state.popup.is_none() && !state.notices.is_empty() {
+        state.popup = Some(Popup::Notice(
+            state.notices.drain(..).collect::<Vec<_>>().join("\n"),
+        ));
     }
     state.previews += effects.iter().filter(|e| e.is_preview()).count() as u64;
     effects.extend(state.want_effects());

@@ -169,6 +169,9 @@ pub fn saved_rollouts(
     let same = |a: &Rollout, region: usize, b: &Rollout, there: usize| {
         region == there && a.function == b.function && a.alias == b.alias
     };
+    // Those that ended (lately) say how; only the unfinished are offered.
+    let (saved, finished): (Vec<_>, Vec<_>) =
+        saved.into_iter().partition(|(_, r, _)| r.unfinished());
     let mut ended = Vec::new();
     // The functions whose aliases to read again (one ListAliases each, not the whole fleet).
     let mut read: Vec<(usize, String)> = Vec::new();
@@ -183,7 +186,11 @@ pub fn saved_rollouts(
             .find(|(region, r, _)| same(&old.rollout, old.region, r, *region))
         {
             None => {
-                ended.push(old.rollout.target());
+                let how = finished
+                    .iter()
+                    .find(|(region, r, _)| same(&old.rollout, old.region, r, *region))
+                    .map(|(_, _, event)| event.clone());
+                ended.push((old.rollout.target(), how));
                 read.push((old.region, old.rollout.function.clone()));
             }
             Some((_, now, _))
@@ -217,12 +224,17 @@ pub fn saved_rollouts(
             },
         });
     }
-    if !ended.is_empty() && state.popup.is_none() {
-        state.popup = Some(Popup::Notice(format!(
-            "rollout {} ended in another lops (finished, rolled back or aborted: `lops audit` \
-             says which); its alias is read again",
-            ended.join(", ")
-        )));
+    // Said when nothing else is open (never dropped): how each ended, where its file says.
+    for (target, how) in ended {
+        state.notices.push(match how {
+            Some(how) => {
+                format!("rollout {target} in another lops: {how}; its alias is read again")
+            }
+            None => format!(
+                "rollout {target} ended in another lops (finished, rolled back or aborted: `lops \
+                 audit` says which); its alias is read again"
+            ),
+        });
     }
     let acted: Vec<(usize, String, String)> = state
         .rollouts

@@ -1281,9 +1281,34 @@ fn a_rollout_elsewhere_that_steps_or_ends_has_its_alias_read_again() {
     assert_eq!(reads(&effects), ["cron"]);
     assert!(!effects.contains(&Effect::RefreshInventory));
     assert!(s.popup.is_none());
-    // Its guard rolled it back there: no longer saved as unfinished.
-    let effects = update(&mut s, Msg::SavedRollouts(Vec::new()));
+    // Its guard rolled it back there, while another popup was open here: said once that
+    // closes, as its file says it ended.
+    s.popup = Some(Popup::Notice("something else".into()));
+    let mut rolled_back = other.clone();
+    rolled_back.status = crate::ops::rollout::Status::RolledBack {
+        reason: "guard tripped: alarm cron-errors is in ALARM".into(),
+    };
+    let effects = update(
+        &mut s,
+        Msg::SavedRollouts(vec![(
+            0,
+            rolled_back,
+            "rolled back: guard tripped: alarm cron-errors is in ALARM".into(),
+        )]),
+    );
     assert_eq!(reads(&effects), ["cron"]);
+    assert!(s.rollouts.is_empty(), "an ended rollout is not offered");
+    assert!(matches!(&s.popup, Some(Popup::Notice(t)) if t == "something else"));
+    update(&mut s, code(KeyCode::Esc));
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.starts_with("rollout cron:live in another lops: rolled back: guard tripped: alarm cron-errors is in ALARM")),
+        "{:?}",
+        s.popup
+    );
+    // One no longer saved at all: its end is said without a how.
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, saved(&other));
+    update(&mut s, Msg::SavedRollouts(Vec::new()));
     assert!(
         matches!(&s.popup, Some(Popup::Notice(t)) if t.starts_with("rollout cron:live") && t.contains("ended in another lops")),
         "{:?}",

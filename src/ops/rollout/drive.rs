@@ -442,8 +442,9 @@ async fn rolled_back<S: RegionActions>(
             return Err(e);
         }
         let said = format!(
-            "{reason}; the rollback failed ({e}): {} is left at {left}. Return it with \
-             `lops traffic abort {} --fn {} --region {} --profile {}` once that is fixed",
+            "{reason}; the rollback failed ({e}): {} was left at {left} by the rollout's last \
+             write. Return it with `lops traffic abort {} --fn {} --region {} --profile {}` \
+             once that is fixed",
             r.target(),
             r.alias,
             r.function,
@@ -460,7 +461,8 @@ async fn rolled_back<S: RegionActions>(
             tracing::warn!(error = %saved, target = %r.target(), "halted rollout not saved");
         }
         report(r, &format!("halted: {said}"));
-        return Err(e);
+        // Halted, as every face shows it (exit 4 in the CLI): the failure is in its reason.
+        return Ok(r.status.clone());
     }
     match &r.status {
         Status::Halted { reason } => report(r, &format!("halted: {reason}")),
