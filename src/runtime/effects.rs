@@ -526,7 +526,7 @@ fn drive<S: Source>(
             if matches!(r.status, Status::Halted { .. }) {
                 return;
             }
-            let event = format!("stopped: {e}");
+            let event = format!("{}{e}", crate::state::NOT_DRIVEN);
             let _ = tx
                 .send(Msg::RolloutUpdate {
                     region,

@@ -26,7 +26,7 @@ pub use history::{HISTORY_MINUTES, History};
 pub use keymap::{Action, Keymap};
 pub use keys::{COMMANDS, help_entries, help_last_start, help_layout, help_widths};
 pub use msg::{Effect, Msg};
-pub use outcome::DETAIL_RETRY_SECS;
+pub use outcome::{DETAIL_RETRY_SECS, NOT_DRIVEN};
 pub use rows::{Column, RowRef, Sort};
 
 use crate::ops::Access;

@@ -5,6 +5,9 @@ use super::{Effect, Popup, State};
 use crate::ops::rollout::Rollout;
 use crate::ops::{OpsError, Outcome};
 
+/// How the runtime says a rollout it was asked to drive (a start, a resume) did not run here.
+pub const NOT_DRIVEN: &str = "not driven here: ";
+
 /// A rollout moved on (or stopped): keep the latest of each, drop finished ones after showing
 /// them, and show the weights it wrote on the alias at once.
 pub fn rollout_update(
@@ -45,6 +48,14 @@ pub fn rollout_update(
         state.popup = None;
     }
     let halted = matches!(rollout.status, crate::ops::rollout::Status::Halted { .. });
+    // This dashboard could not drive it (refused: another lops runs it; its file not saved):
+    // said whole, not only on its line above the footer, cut at 80 columns.
+    if !running && !finished && !halted && event.starts_with(NOT_DRIVEN) {
+        state.popup = Some(Popup::Notice(format!(
+            "rollout {}: {event}",
+            rollout.target()
+        )));
+    }
     if finished || halted {
         state.popup = Some(Popup::Notice(format!(
             "rollout {}: {event}{}",

@@ -3279,3 +3279,29 @@ fn a_chooses_the_alias_the_traffic_keys_act_on() {
         Some("latest")
     );
 }
+
+/// A rollout this dashboard was asked to resume but could not drive (another lops runs it) is
+/// said whole in a notice, not only on its line above the footer (cut at 80 columns).
+#[test]
+fn a_rollout_not_driven_here_is_said_in_a_notice() {
+    let mut s = loaded();
+    let r = rollout("cron");
+    update(
+        &mut s,
+        Msg::RolloutUpdate {
+            region: 0,
+            rollout: Box::new(r),
+            event: format!(
+                "{}refused: the rollout of cron:live is running in lops pid 4388 on h",
+                crate::state::NOT_DRIVEN
+            ),
+            running: false,
+        },
+    );
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(t)) if t == "rollout cron:live: not driven here: refused: the rollout of cron:live is running in lops pid 4388 on h"),
+        "{:?}",
+        s.popup
+    );
+    assert_eq!(s.rollouts.len(), 1, "still offered to A and U");
+}
