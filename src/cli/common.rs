@@ -97,7 +97,10 @@ fn error_rate(text: &str) -> Result<f64, String> {
     number
         .parse::<f64>()
         .ok()
-        .map(|v| if percent { v / 100.0 } else { v })
+        .map(|v| match percent {
+            true => crate::ops::request::hundredth(number, v),
+            false => v,
+        })
         .filter(|v| (0.0..=1.0).contains(v))
         .ok_or_else(|| format!("'{text}' is not an error rate: give 0 to 1, such as 0.05 or 5%"))
 }

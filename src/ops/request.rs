@@ -250,7 +250,7 @@ pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
             "'{text}' is not a number: give 0 ≤ weight < 1, or a percent (0.1 or 10%)"
         ))
     })?;
-    let weight = if percent { weight / 100.0 } else { weight };
+    let weight = if percent { hundredth(number, weight) } else { weight };
     if !percent && weight == 1.0 {
         return Err(OpsError::Invalid(
             "weight 1 is out of range: give 0 ≤ weight < 1 — all traffic to the new version is \
@@ -268,6 +268,14 @@ pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
     }
     check_weight(weight)?;
     Ok(weight)
+}
+
+/// `number` percent as the fraction its decimal digits say: 14.3 % is 0.143, not
+/// 14.3 / 100 = 0.14300000000000002 (which would be written to the alias as typed).
+pub fn hundredth(number: &str, value: f64) -> f64 {
+    format!("{}e-2", number.trim())
+        .parse()
+        .unwrap_or(value / 100.0)
 }
 
 pub fn check_weight(weight: f64) -> Result<(), OpsError> {
@@ -400,6 +408,9 @@ mod tests {
         // A share as the screens show it.
         assert_eq!(parse_weight("25%").unwrap(), 0.25);
         assert_eq!(parse_weight("10 %").unwrap(), 0.1);
+        // The decimal typed, not a division's rounding (0.14300000000000002 written as typed).
+        assert_eq!(parse_weight("14.3%").unwrap(), 0.143);
+        assert_eq!(parse_weight("0.07%").unwrap(), 0.0007);
         for text in [
             "1", "1.7", "NaN", "inf", "-0.1", "", "x", "100%", "-5%", "%",
         ] {
