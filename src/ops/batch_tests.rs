@@ -286,6 +286,23 @@ fn nothing_done_under_the_profiles_chosen_names_the_last_change_elsewhere() {
     );
 }
 
+/// The last change was a rollout's abort (or its guard's rollback): over, nothing to abort —
+/// undo says so and how to set the alias, not to abort it.
+#[test]
+fn after_a_rollouts_abort_undo_says_it_is_over() {
+    let mut abort = record("a", Some(&format!("{ROLLOUT_BATCH}orders-api:live")), None);
+    abort.action = "traffic.set".into();
+    abort.reason = Some("rollout aborted on request".into());
+    let said = nothing_to_undo(&[abort]);
+    assert!(
+        said.starts_with(
+            "the last change ended the rollout of orders-api:live (rollout aborted on request"
+        ) && said.contains("`lops traffic set`")
+            && !said.contains("traffic abort"),
+        "{said}"
+    );
+}
+
 #[test]
 fn a_rollouts_step_before_an_undone_change_is_still_the_last_change() {
     let mut step = record("s", Some(&format!("{ROLLOUT_BATCH}orders-api:live")), None);

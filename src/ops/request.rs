@@ -250,7 +250,11 @@ pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
             "'{text}' is not a number: give 0 ≤ weight < 1, or a percent (0.1 or 10%)"
         ))
     })?;
-    let weight = if percent { hundredth(number, weight) } else { weight };
+    let weight = if percent {
+        hundredth(number, weight)
+    } else {
+        weight
+    };
     if !percent && weight == 1.0 {
         return Err(OpsError::Invalid(
             "weight 1 is out of range: give 0 ≤ weight < 1 — all traffic to the new version is \

@@ -80,6 +80,20 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
             ),
             None => "`lops traffic abort`".to_string(),
         };
+        // Its abort or rollback was the last change: the rollout is over, nothing to abort.
+        let ended = step.reason.as_deref().is_some_and(|r| {
+            r.starts_with("rollout aborted") || r.starts_with("rollout rolled back")
+        });
+        if ended {
+            return format!(
+                "the last change ended the rollout of {target} ({}, {} at {}): the alias is \
+                 back where the rollout started. Set it as you want it with `lops traffic set` \
+                 (`t` in the dashboard), or `lops pin` (`L`)",
+                step.reason.as_deref().unwrap_or_default(),
+                step.action,
+                step.time
+            );
+        }
         return format!(
             "the last change was made by the rollout of {target} ({} at {}): undo would take it \
              back one step only. {abort} returns an unfinished rollout to where it started; a \
