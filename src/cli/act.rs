@@ -495,15 +495,16 @@ pub(super) async fn run_batch(
         let _ = writeln!(err, "{}", summary.line());
     }
     if flags.json {
-        let mut doc = json!({"results": docs});
+        // `complete` always (a script reads one shape); `batch` where there were several.
+        let mut doc = json!({
+            "results": docs,
+            "complete": summary.complete()
+                && !landed
+                    .iter()
+                    .any(|(_, r)| r.as_ref().is_ok_and(Outcome::ended_badly)),
+        });
         if batch.items.len() > 1 {
             doc["batch"] = json!(batch.id);
-            doc["complete"] = json!(
-                summary.complete()
-                    && !landed
-                        .iter()
-                        .any(|(_, r)| r.as_ref().is_ok_and(Outcome::ended_badly))
-            );
         }
         super::print_json(&doc);
     }

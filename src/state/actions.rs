@@ -449,13 +449,20 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
                 state.input = Some(Input::Payload(text));
                 return;
             }
-            Request::Invoke(InvokeRequest {
+            let request = Request::Invoke(InvokeRequest {
                 function,
                 qualifier: state.invoke_qualifier.clone(),
-                payload: text.into_bytes(),
+                payload: text.clone().into_bytes(),
                 asynchronous: false,
                 wait_secs: None,
-            })
+            });
+            // Refused as the ops layer refuses it (too large): the payload stays to be mended.
+            if let Err(e) = request.validate() {
+                state.input_error = Some(e.to_string());
+                state.input = Some(Input::Payload(text));
+                return;
+            }
+            request
         }
         Input::Weight(text) => {
             let Some((_, _, alias, versions)) = focus_alias(state) else {

@@ -328,7 +328,7 @@ pub(super) fn on_paste(state: &mut State, text: &str) {
             t.push_str(clean.trim());
         }
     }
-    state.input_touched = true;
+    (state.input_touched, state.input_error) = (true, None);
     if let Input::Filter(t) = &input {
         set_filter(state, t.clone());
     }

@@ -1123,12 +1123,31 @@ fn invoke_payload_must_be_json_before_anything_is_sent() {
             .unwrap_or_default()
             .contains("not valid JSON")
     );
+    // A paste that mends it: what was said of the old text goes.
+    update(&mut s, Msg::Paste("}".into()));
+    assert_eq!(s.input_error, None);
+    update(&mut s, code(KeyCode::Backspace));
     update(&mut s, key('}'));
     let effects = update(&mut s, code(KeyCode::Enter));
     assert!(effects.iter().any(
         |e| matches!(e, Effect::Prepare { request, .. } if matches!(**request, Request::Invoke(_)))
     ));
     assert_eq!(s.input, None);
+    // Valid JSON over Lambda's 6 MB: refused as the ops layer refuses it, the payload kept.
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, key('i'));
+    let big = format!("{{\"blob\": \"{}\"}}", "x".repeat(7 * 1024 * 1024));
+    update(&mut s, Msg::Paste(big.clone()));
+    let effects = update(&mut s, code(KeyCode::Enter));
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Prepare { .. })));
+    assert_eq!(s.input, Some(Input::Payload(big)));
+    assert!(
+        s.input_error
+            .as_deref()
+            .is_some_and(|e| e.contains("6 MB for a synchronous invoke")),
+        "{:?}",
+        s.input_error
+    );
 }
 
 /// A paste is text, never keys: its newlines neither submit the payload nor confirm, and with

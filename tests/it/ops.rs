@@ -924,6 +924,8 @@ async fn invoke_shows_the_response_and_guards_against_duplicates() {
         &["invoke", &f, "--payload", payload, "--yes", "--json"],
     );
     run.assert_exit(0);
+    // One shape for scripts: `complete` also for a single region.
+    assert_eq!(run.json()["complete"], true, "{}", run.stdout);
     let result = &run.json()["results"][0]["invoke"];
     assert_eq!(result["status"], 200);
     // moto without Docker echoes the payload back.
