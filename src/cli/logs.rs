@@ -81,6 +81,8 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             Ok(found) => lines.extend(found),
             // Following names a missing group itself, once, and looks for it every minute.
             Err(ProviderError::NotFound(_)) if args.follow => {}
+            // A refused filter is said once below, not once per function and region.
+            Err(e @ ProviderError::Invalid(_)) => failures.push(e),
             Err(e) => {
                 err!("lops: {scope}: {e}");
                 failing.insert(scope.to_string());

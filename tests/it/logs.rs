@@ -426,6 +426,9 @@ async fn a_filter_pattern_aws_refuses_is_bad_input_and_never_followed() {
     let region = "ap-east-1";
     let f = format!("{}-fn", moto::unique("filter"));
     put_logs(region, &f, "2026/11/25/[$LATEST]x", &[(1, "hello".into())]).await;
+    let g = format!("{f}-two");
+    put_logs(region, &g, "2026/11/25/[$LATEST]x", &[(1, "hello".into())]).await;
+    let both = format!("{f},{g}");
     let proxy = crate::support::proxy::FaultProxy::start(moto::url());
     proxy.add(crate::support::proxy::Rule {
         region: region.into(),
@@ -436,7 +439,7 @@ async fn a_filter_pattern_aws_refuses_is_bad_input_and_never_followed() {
     });
     let lops = Lops::new(&proxy.url);
     for follow in [false, true] {
-        let mut args = vec!["logs", &f, "--regions", region, "--filter", "{bad"];
+        let mut args = vec!["logs", &both, "--regions", region, "--filter", "{bad"];
         if follow {
             args.push("--follow");
         }
@@ -447,6 +450,12 @@ async fn a_filter_pattern_aws_refuses_is_bad_input_and_never_followed() {
             stderr.contains("--filter") && stderr.contains("{bad"),
             "{stderr}"
         );
+        // Said once, not once per function and region.
+        let said = stderr
+            .lines()
+            .filter(|l| l.contains("InvalidParameter"))
+            .count();
+        assert_eq!(said, 1, "{stderr}");
     }
 }
 
