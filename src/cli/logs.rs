@@ -144,7 +144,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             &ctx,
             &args,
             lines,
-            now.timestamp_millis(),
+            (since.timestamp_millis(), now.timestamp_millis()),
             failing,
             said_failures,
         )
@@ -255,7 +255,8 @@ async fn follow(
     ctx: &Session,
     args: &LogsArgs,
     first: Vec<crate::loglines::LogLine>,
-    read_until_ms: i64,
+    // What --since asked for, and where the first read ended.
+    (asked_ms, read_until_ms): (i64, i64),
     // Scopes whose last word was a failure: the follow ends partial (3) while any is.
     mut failing: std::collections::HashSet<String>,
     // "scope error" of the failures the first read said.
@@ -338,7 +339,10 @@ async fn follow(
             _ => {}
         }
         match update {
-            Update::Lines(lines, source) => {
+            Update::Lines(mut lines, source) => {
+                // A session may hand over older events (some endpoints replay the group):
+                // nothing from before what --since asked.
+                lines.retain(|l| l.time.timestamp_millis() >= asked_ms);
                 let fresh = seen.admit(merge(lines), source);
                 let printed = print_lines(&fresh, args.json);
                 if super::reader_gone(&printed) {

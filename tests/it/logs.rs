@@ -616,6 +616,8 @@ async fn follow_uses_live_tail_through_a_custom_endpoint_and_shows_each_event_on
     let region = "cn-northwest-1";
     let f = format!("{}-live", moto::unique("tail"));
     put_logs(region, &f, "a", &[(1, "one".into()), (2, "two".into())]).await;
+    // Older than --since: moto's sessions replay the whole group; it is never printed.
+    put_logs(region, &f, "old", &[(-3600, "ancient".into())]).await;
     let proxy = FaultProxy::start(moto::url());
     // The initial read and the first catch-up read answer; every later one fails.
     proxy.add_after(
