@@ -354,7 +354,14 @@ pub fn executed(
                     .into_iter()
                     .map(|(label, value)| format!("{label} {value}"))
                     .collect();
-                lines.insert(0, format!("invoked {target}{scope}"));
+                // A function that failed says so first (it ran: not a lops failure).
+                lines.insert(
+                    0,
+                    match &inv.function_error {
+                        Some(e) => format!("invoked {target}{scope}: the function failed ({e})"),
+                        None => format!("invoked {target}{scope}"),
+                    },
+                );
                 // A long answer is cut, and says so (`lops invoke` prints it whole).
                 const SHOWN: usize = 600;
                 let cut = body.chars().count() > SHOWN;
@@ -370,6 +377,16 @@ pub fn executed(
                         String::new()
                     }
                 ));
+                // Why it failed is in its log tail, as `lops invoke` prints it.
+                if let (Some(_), Some(tail)) = (&inv.function_error, &inv.log_tail) {
+                    let tail: Vec<&str> = tail.lines().filter(|l| !l.trim().is_empty()).collect();
+                    lines.push("log tail:".into());
+                    lines.extend(
+                        tail[tail.len().saturating_sub(8)..]
+                            .iter()
+                            .map(|l| crate::format::printable(l, false).replace('\t', " ")),
+                    );
+                }
                 lines.join("\n")
             }
             // A service's state names the service itself.

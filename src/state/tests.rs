@@ -3324,3 +3324,45 @@ fn a_rollout_not_driven_here_is_said_in_a_notice() {
     );
     assert_eq!(s.rollouts.len(), 1, "still offered to A and U");
 }
+
+/// A function that failed is said first as such (it ran: not lops failing), with the end of
+/// its log tail, as `lops invoke` prints it.
+#[test]
+fn an_invoke_whose_function_failed_says_so_with_its_log_tail() {
+    let mut s = loaded();
+    let tail = "START RequestId: r1\n[ERROR] KeyError: 'order'\nTraceback ...\nEND RequestId: r1\n";
+    let outcome = crate::ops::Outcome {
+        after: serde_json::Value::Null,
+        invoke: Some((
+            crate::provider::InvokeOutcome {
+                status: 200,
+                function_error: Some("Unhandled".into()),
+                payload: b"{\"errorMessage\": \"'order'\"}".to_vec(),
+                log_tail: Some(tail.into()),
+                ..Default::default()
+            },
+            None,
+        )),
+        record: None,
+    };
+    update(
+        &mut s,
+        Msg::Executed {
+            region: 0,
+            result: Ok(outcome),
+        },
+    );
+    let Some(Popup::Notice(text)) = &s.popup else {
+        panic!("{:?}", s.popup);
+    };
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.ends_with("the function failed (Unhandled)")),
+        "{text}"
+    );
+    assert!(
+        text.contains("log tail:\n") && text.contains("[ERROR] KeyError: 'order'"),
+        "{text}"
+    );
+}
