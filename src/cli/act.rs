@@ -528,6 +528,15 @@ pub(super) async fn run_batch(
             Err(crate::ops::OpsError::Conflict(_) | crate::ops::OpsError::Refused(_))
         )
     });
+    // A function that ran and failed exits 1 as a failed call does: said on stderr too, so
+    // that a log of the run tells the two apart (`--json`: `function_error`).
+    if errored > 0 && !flags.json {
+        let _ = writeln!(
+            err,
+            "lops: the function failed in {errored} of {} (it ran: see its error and log tail)",
+            landed.len()
+        );
+    }
     Ok(match (ok, failed, skipped) {
         (_, None, 0) if errored == 0 => Exit::Done,
         (0, None, 0) => Exit::Failure,

@@ -544,6 +544,18 @@ async fn an_invoke_is_checked_first_and_a_failing_function_is_not_ok() {
     // It ran: the same payload again is a duplicate to confirm by name.
     act(&lops, region, &["invoke", &f, "--yes"]).assert_exit(4);
     assert_eq!(proxy.calls(region, "lambda", "Invoke"), 1);
+    // In text the failed function is said on stderr too (exit 1 alike for a failed call).
+    let run = act(
+        &lops,
+        region,
+        &["invoke", &f, "--payload", "{\"n\": 2}", "--yes"],
+    );
+    run.assert_exit(1);
+    assert!(
+        run.stderr.contains("the function failed in 1 of 1 (it ran"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A stdout closed before lops starts (`>&-`) is the null device to it (the runtime opens it
