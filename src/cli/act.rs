@@ -519,6 +519,9 @@ pub(super) async fn run_batch(
         .count();
     let failed = landed.iter().find_map(|(_, r)| r.as_ref().err());
     let errored = landed.iter().filter(|(_, r)| function_failed(r)).count();
+    let functions_failed = (landed.iter())
+        .filter(|(_, r)| r.as_ref().is_ok_and(Outcome::function_failed))
+        .count();
     let skipped = batch.skipped().count();
     // Every target refused at its write (changed since the preview, a guard): nothing was
     // sent anywhere — refused, as one target's would be.
@@ -530,10 +533,11 @@ pub(super) async fn run_batch(
     });
     // A function that ran and failed exits 1 as a failed call does: said on stderr too, so
     // that a log of the run tells the two apart (`--json`: `function_error`).
-    if errored > 0 && !flags.json {
+    if functions_failed > 0 && !flags.json {
         let _ = writeln!(
             err,
-            "lops: the function failed in {errored} of {} (it ran: see its error and log tail)",
+            "lops: the function failed in {functions_failed} of {} (it ran: see its error and \
+             log tail)",
             landed.len()
         );
     }

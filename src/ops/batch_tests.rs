@@ -301,6 +301,12 @@ fn after_a_rollouts_abort_undo_says_it_is_over() {
             && !said.contains("traffic abort"),
         "{said}"
     );
+    // An abort whose outcome is unknown may not have landed: the abort is still offered.
+    let mut unknown = record("a", Some(&format!("{ROLLOUT_BATCH}orders-api:live")), None);
+    unknown.reason = Some("rollout aborted on request".into());
+    unknown.result = format!("{}timed out", crate::ops::audit::UNKNOWN);
+    let said = nothing_to_undo(&[unknown]);
+    assert!(said.contains("traffic abort live"), "{said}");
 }
 
 #[test]

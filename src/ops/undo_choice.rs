@@ -81,9 +81,11 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
             None => "`lops traffic abort`".to_string(),
         };
         // Its abort or rollback was the last change: the rollout is over, nothing to abort.
-        let ended = step.reason.as_deref().is_some_and(|r| {
-            r.starts_with("rollout aborted") || r.starts_with("rollout rolled back")
-        });
+        // (One whose outcome is unknown may not have landed: the rollout may be mid-way.)
+        let ended = step.result == "ok"
+            && step.reason.as_deref().is_some_and(|r| {
+                r.starts_with("rollout aborted") || r.starts_with("rollout rolled back")
+            });
         if ended {
             return format!(
                 "the last change ended the rollout of {target} ({}, {} at {}): the alias is \

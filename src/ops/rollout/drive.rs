@@ -442,9 +442,9 @@ async fn rolled_back<S: RegionActions>(
             return Err(e);
         }
         let said = format!(
-            "{reason}; the rollback failed ({e}): {} was left at {left} by the rollout's last \
-             write. Return it with `lops traffic abort {} --fn {} --region {} --profile {}` \
-             once that is fixed",
+            "{reason}; the rollback failed ({e}): the rollout's last write that was answered \
+             left {} at {left} (look before acting). Return it with `lops traffic abort {} --fn \
+             {} --region {} --profile {}` once that is fixed",
             r.target(),
             r.alias,
             r.function,

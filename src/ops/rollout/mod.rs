@@ -119,6 +119,7 @@ pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
     for part in text.split(',').map(str::trim) {
         let (pct, hold) = part.split_once(':').unwrap_or((part, "0"));
         let pct = pct.trim_end_matches('%');
+        let pct_text = pct;
         // Digits and one point only: `1e1` or `inf` is a typo, not a percentage.
         let plain = !pct.is_empty()
             && pct.chars().all(|c| c.is_ascii_digit() || c == '.')
@@ -150,7 +151,7 @@ pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
             ));
         }
         steps.push(Step {
-            weight: pct / 100.0,
+            weight: crate::ops::request::hundredth(pct_text, pct),
             hold_secs,
         });
     }
@@ -484,6 +485,8 @@ mod tests {
             ]
         );
         assert!(parse_steps("50:1m,10:1m").unwrap_err().contains("rise"));
+        // The decimal typed, not a division's rounding.
+        assert_eq!(parse_steps("14.3:1m").unwrap()[0].weight, 0.143);
         assert!(parse_steps("170").is_err());
         assert!(parse_steps("10").unwrap_err().contains("how long to hold"));
         assert!(

@@ -66,19 +66,31 @@ impl GuardSignals for AwsRegion {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let request = self.clients.cloudwatch.describe_alarms();
-        let request = request.set_alarm_names(Some(names.to_vec())).send();
+        // Every page, in requests of at most 100 names (DescribeAlarms's limit): an alarm
+        // past the first 50 answered is not taken as deleted.
         let clients = &self.clients;
-        let out = clients.call(&clients.cloudwatch_limit, request).await?;
-        Ok(out
-            .metric_alarms
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| {
-                let state =
-                    AlarmState::parse(a.state_value.as_ref().map(|s| s.as_str()).unwrap_or(""));
-                (a.alarm_name.unwrap_or_default(), state)
-            })
-            .collect())
+        let mut found = Vec::new();
+        for chunk in names.chunks(100) {
+            let mut next_token = None;
+            loop {
+                let request = clients
+                    .cloudwatch
+                    .describe_alarms()
+                    .set_alarm_names(Some(chunk.to_vec()))
+                    .set_next_token(next_token)
+                    .send();
+                let out = clients.call(&clients.cloudwatch_limit, request).await?;
+                found.extend(out.metric_alarms.unwrap_or_default().into_iter().map(|a| {
+                    let state =
+                        AlarmState::parse(a.state_value.as_ref().map(|s| s.as_str()).unwrap_or(""));
+                    (a.alarm_name.unwrap_or_default(), state)
+                }));
+                next_token = out.next_token.filter(|t| !t.is_empty());
+                if next_token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(found)
     }
 }
