@@ -223,7 +223,7 @@ fn lock_name(scope: &crate::provider::Scope, who: &str, change: &Change) -> Opti
     Some(format!("lambda-{account}-{}-{what}", scope.region))
 }
 
-const UNSENT: &str = "nothing was sent: ";
+pub(super) const UNSENT: &str = "nothing was sent: ";
 
 /// A read right before the write failed: nothing was sent, so never an unknown outcome.
 pub(crate) fn unsent(e: ProviderError) -> OpsError {
@@ -336,7 +336,7 @@ pub(crate) async fn unchanged<S: RegionActions>(
         Change::Invoke(request) => {
             // What it runs now: another version behind the alias, a new timeout (which the
             // wait is made of), a function no longer Active — not what the preview showed.
-            let (now, _) = super::invoke::what_runs(source, request)
+            let (now, _) = super::invoke::what_runs(source, request, Some(&plan.before))
                 .await
                 .map_err(unsent)?;
             if now != plan.before {
@@ -389,7 +389,17 @@ async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, Ops
             record: None,
         }),
         Change::Invoke(request) => {
-            unchanged(source, plan).await?;
+            // The read before the send failing sent nothing: said so (and recorded so, for the
+            // duplicate guard: a retry is not a second invoke).
+            unchanged(source, plan).await.map_err(|e| match e {
+                OpsError::Provider(ProviderError::Service(m)) if m.starts_with(UNSENT) => {
+                    OpsError::Provider(ProviderError::Service(m))
+                }
+                OpsError::Provider(p) => {
+                    OpsError::Provider(ProviderError::Service(format!("{UNSENT}{p}")))
+                }
+                other => other,
+            })?;
             let out = source
                 .invoke(request)
                 .await

@@ -30,7 +30,7 @@ pub(super) async fn invoke_plan<S: RegionActions>(
     };
     // What it would run, read now: an unknown function or qualifier is refused before anything
     // is asked, and the preview says which version answers.
-    let (before, timeout_secs) = match what_runs(source, r).await {
+    let (before, timeout_secs) = match what_runs(source, r, None).await {
         Ok(found) => found,
         Err(e) => return Err(missing_target(source, scope, r, &target, e).await),
     };
@@ -79,32 +79,49 @@ pub(super) async fn invoke_plan<S: RegionActions>(
 /// What an invoke of `r` runs, read now — its version (an alias's split where it sends calls to
 /// two), state and timeout — as the preview shows it and the write compares it again; and the
 /// timeout, which the invoke waits for.
+///
+/// An alias's split is told where it can be read: `routing` is left out when the preview could
+/// not read it (a role without lambda:GetAlias still invokes), and `compared` (the read before
+/// the send, against `before`) then leaves it out too.
 pub(super) async fn what_runs<S: RegionActions>(
     source: &S,
     r: &InvokeRequest,
+    compared: Option<&Value>,
 ) -> Result<(Value, Option<i32>), ProviderError> {
     let found = source
         .invoke_target(&r.function, r.qualifier.as_deref())
         .await?;
     // An alias with a second version sends some calls there: the preview says the split (its
     // main version alone would misname what one call in five runs).
+    let wanted = compared.is_none_or(|before| before.get("routing").is_some());
     let routing = match r.qualifier.as_deref() {
-        Some(q) if q != "$LATEST" && !q.chars().all(|c| c.is_ascii_digit()) => {
-            let alias = source.alias(&r.function, q).await?;
-            // A second version at 0 % takes no calls: the alias runs its main version alone.
-            (alias.additional_weights.iter().any(|(_, w)| *w > 0.0)).then(|| {
-                super::describe::describe_routing(
-                    &alias.function_version,
-                    alias.additional_weights.first(),
-                )
-            })
+        Some(q) if wanted && q != "$LATEST" && !q.chars().all(|c| c.is_ascii_digit()) => {
+            match source.alias(&r.function, q).await {
+                // A second version at 0 % takes no calls: the alias runs its main version alone.
+                Ok(alias) => Some(
+                    (alias.additional_weights.iter().any(|(_, w)| *w > 0.0)).then(|| {
+                        super::describe::describe_routing(
+                            &alias.function_version,
+                            alias.additional_weights.first(),
+                        )
+                    }),
+                ),
+                Err(e) if compared.is_some() => return Err(e),
+                Err(e) => {
+                    tracing::info!(function = %r.function, error = %e, "alias split not read for the invoke preview");
+                    None
+                }
+            }
         }
+        _ if wanted => Some(None),
         _ => None,
     };
-    Ok((
-        json!({"version": found.version, "routing": routing, "state": found.state, "timeout_secs": found.timeout_secs}),
-        found.timeout_secs,
-    ))
+    let mut what =
+        json!({"version": found.version, "state": found.state, "timeout_secs": found.timeout_secs});
+    if let Some(routing) = routing {
+        what["routing"] = json!(routing);
+    }
+    Ok((what, found.timeout_secs))
 }
 
 /// Why an invoke's target was not found: AWS says "Function not found" for a missing alias or

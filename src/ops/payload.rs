@@ -307,6 +307,7 @@ pub fn recent_duplicate(
     records.into_iter().rev().find(|r| {
         r.action == "invoke"
             && !r.result.starts_with(super::audit::CONFLICT)
+            && !r.result.contains(super::execute::UNSENT)
             && invoked_code(&r.target, &r.before) == runs
             && r.region == scope.region
             && (r.profile == scope.profile

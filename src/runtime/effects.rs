@@ -206,12 +206,24 @@ impl<S: Source> Executor<S> {
             let scope = source.scope().clone();
             let loaded = {
                 let store = store.clone();
-                tokio::task::spawn_blocking(move || store.load(&scope, &function, &alias)).await
+                tokio::task::spawn_blocking(move || {
+                    // A file that does not read holds its alias (as the CLI's resume says).
+                    match store.damaged(&scope, &function, &alias) {
+                        Some(why) => Err(why),
+                        None => Ok(store.load(&scope, &function, &alias)),
+                    }
+                })
+                .await
             };
-            if let Ok(Some(r)) = loaded
-                && r.unfinished()
-            {
-                drive(tx, audit, Some(store), region, source, r);
+            match loaded {
+                Ok(Ok(Some(r))) if r.unfinished() => {
+                    drive(tx, audit, Some(store), region, source, r);
+                }
+                Ok(Err(why)) => {
+                    let result = Err(crate::ops::OpsError::Refused(why));
+                    let _ = tx.send(Msg::Executed { region, result }).await;
+                }
+                _ => {}
             }
         });
     }
@@ -523,10 +535,17 @@ fn drive<S: Source>(
         if let Err(e) = rollout::run(&*source, &mut r, audit.as_ref(), &store, report).await {
             // A failed rollback halts the rollout and says so whole (its report): not again,
             // shorter, over it.
-            if matches!(r.status, Status::Halted { .. }) {
+            if matches!(r.status, Status::Halted { .. } | Status::RolledBack { .. }) {
                 return;
             }
-            let event = format!("{}{e}", crate::state::NOT_DRIVEN);
+            // Refused before it ran here (another lops drives it): not driven here. Anything
+            // else stopped it on the way.
+            let event = match e {
+                crate::ops::OpsError::Refused(_) if r.status == Status::Running => {
+                    format!("{}{e}", crate::state::NOT_DRIVEN)
+                }
+                e => format!("stopped: {e}"),
+            };
             let _ = tx
                 .send(Msg::RolloutUpdate {
                     region,

@@ -298,11 +298,29 @@ fn propose_rollout(
     action: Action,
     effects: &mut Vec<Effect>,
 ) {
-    let found = state
-        .rollouts
-        .iter()
-        .find(|p| p.region == region && p.rollout.function == function)
-        .cloned();
+    let of_function: Vec<&RolloutView> = (state.rollouts.iter())
+        .filter(|p| p.region == region && p.rollout.function == function)
+        .collect();
+    // Several aliases of it under rollouts: the one its traffic keys act on (`a` picks it).
+    let chosen = focus_alias(state).map(|(_, _, alias, _)| alias.name);
+    let found = match of_function[..] {
+        [one] => Some(one.clone()),
+        _ => (of_function.iter())
+            .find(|p| Some(&p.rollout.alias) == chosen.as_ref())
+            .map(|p| (*p).clone()),
+    };
+    if found.is_none() && of_function.len() > 1 {
+        let aliases: Vec<&str> = of_function
+            .iter()
+            .map(|p| p.rollout.alias.as_str())
+            .collect();
+        state.popup = Some(Popup::Notice(format!(
+            "{function} has rollouts on {}: {} picks the alias to act on",
+            aliases.join(", "),
+            state.keymap.first_key(Action::Alias)
+        )));
+        return;
+    }
     let Some(view) = found else {
         state.popup = Some(Popup::Notice(format!(
             "no rollout of {function} here: select the function whose rollout to act on (one \

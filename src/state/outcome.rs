@@ -50,11 +50,11 @@ pub fn rollout_update(
     let halted = matches!(rollout.status, crate::ops::rollout::Status::Halted { .. });
     // This dashboard could not drive it (refused: another lops runs it; its file not saved):
     // said whole, not only on its line above the footer, cut at 80 columns.
+    // (Queued: never over an open confirmation.)
     if !running && !finished && !halted && event.starts_with(NOT_DRIVEN) {
-        state.popup = Some(Popup::Notice(format!(
-            "rollout {}: {event}",
-            rollout.target()
-        )));
+        state
+            .notices
+            .push(format!("rollout {}: {event}", rollout.target()));
     }
     if finished || halted {
         state.popup = Some(Popup::Notice(format!(

@@ -3366,3 +3366,69 @@ fn an_invoke_whose_function_failed_says_so_with_its_log_tail() {
         "{text}"
     );
 }
+
+/// Rollouts on two aliases of one function: `A` and `U` act on the one its traffic keys act on
+/// (`a` picks it), never on whichever comes first.
+#[test]
+fn abort_and_resume_act_on_the_chosen_aliases_rollout() {
+    let mut s = with_aliases();
+    for f in &mut s.regions[0].functions {
+        if f.info.name == "api" {
+            let mut beta = f.info.aliases[0].clone();
+            beta.name = "beta".into();
+            f.info.aliases.push(beta);
+        }
+    }
+    let live = rollout("api");
+    let mut beta = rollout("api");
+    beta.alias = "beta".into();
+    update(
+        &mut s,
+        Msg::SavedRollouts(vec![
+            (0, beta, "interrupted: resume or abort".into()),
+            (0, live, "interrupted: resume or abort".into()),
+        ]),
+    );
+    select(&mut s, 0, "api");
+    let previewed = |s: &mut State| {
+        let effects = update(s, key('A'));
+        let target = effects.iter().find_map(|e| match e {
+            Effect::PreviewRollout { rollout, .. } => Some(rollout.target()),
+            _ => None,
+        });
+        update(s, code(KeyCode::Esc));
+        target
+    };
+    assert_eq!(previewed(&mut s), Some("api:live".into()));
+    update(&mut s, key('a'));
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(previewed(&mut s), Some("api:beta".into()));
+}
+
+/// A notice on screen when a preview's answer comes (its wait hidden with esc) is said again
+/// once the confirmation closes, not lost under it.
+#[test]
+fn a_notice_is_not_lost_under_a_preview_that_comes_after_it() {
+    let mut s = loaded();
+    select(&mut s, 0, "api");
+    let effects = update(&mut s, key('K'));
+    assert!(effects.iter().any(Effect::is_preview), "{effects:?}");
+    update(&mut s, code(KeyCode::Esc));
+    s.popup = Some(Popup::Notice(
+        "rollout cron:live in another lops: rolled back".into(),
+    ));
+    update(
+        &mut s,
+        Msg::Preview {
+            ticket: 1,
+            msg: Box::new(planned_kill("api", Ok(plan("api", true)))),
+        },
+    );
+    assert!(matches!(&s.popup, Some(Popup::Confirm(_))), "{:?}", s.popup);
+    update(&mut s, code(KeyCode::Esc));
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("rolled back")),
+        "{:?}",
+        s.popup
+    );
+}

@@ -761,6 +761,57 @@ async fn an_invoke_whose_target_changed_since_the_preview_is_not_sent() {
         "{}",
         audit.stdout
     );
+    // The read before the send fails: nothing sent, said so; the retry is no duplicate.
+    let invoke = || {
+        lops.run(&[
+            "invoke",
+            &format!("{f}:live"),
+            "--payload",
+            "{\"race\": 2}",
+            "--yes",
+            "--regions",
+            region,
+        ])
+    };
+    // The preview's read answers; the one before the send is refused.
+    proxy.add_after(
+        1,
+        Rule::lambda(
+            region,
+            "GetFunctionConfiguration",
+            Fault::Code(403, "AccessDeniedException"),
+            Some(1),
+        ),
+    );
+    let failed = invoke();
+    assert_ne!(failed.code, 0, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("nothing was sent"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(proxy.calls(region, "lambda", "Invoke"), 0);
+    invoke().assert_exit(0);
+    assert_eq!(proxy.calls(region, "lambda", "Invoke"), 1);
+    // A role that may not read the alias (lambda:GetAlias) still invokes it: the split is
+    // not told, and not compared.
+    proxy.add(Rule::lambda(
+        region,
+        "GetAlias",
+        Fault::Code(403, "AccessDeniedException"),
+        None,
+    ));
+    let run = lops.run(&[
+        "invoke",
+        &format!("{f}:live"),
+        "--payload",
+        "{\"race\": 3}",
+        "--yes",
+        "--regions",
+        region,
+    ]);
+    run.assert_exit(0);
+    assert_eq!(proxy.calls(region, "lambda", "Invoke"), 2);
 }
 
 /// A preview whose read times out says of what, where and what would help, as the dashboard
