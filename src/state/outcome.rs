@@ -26,10 +26,12 @@ pub fn rollout_update(
         crate::ops::rollout::Status::RolledBack { .. } | crate::ops::rollout::Status::Aborted => {
             Some((rollout.from.clone(), rollout.start_extra.clone()))
         }
-        // Interrupted plans found at start have written nothing this run.
+        // Interrupted plans found at start have written nothing this run; a halted one may
+        // not have written its step (the alias is read again as it is).
         crate::ops::rollout::Status::Running if !running && event.starts_with("interrupted") => {
             None
         }
+        crate::ops::rollout::Status::Halted { .. } => None,
         _ => Some(rollout.step_routing()),
     };
     if let Some((main, extra)) = written {

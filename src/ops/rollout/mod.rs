@@ -401,8 +401,15 @@ impl Rollout {
 
     pub fn progress(&self) -> String {
         let weight = self.steps.get(self.step).map(|s| s.weight).unwrap_or(1.0);
+        // Halted before it wrote the step it is on (someone changed the alias first): said,
+        // not shown as if that step were on the alias.
+        let (main, extra) = self.step_routing();
+        let written =
+            (self.last_written.as_ref()).is_some_and(|w| w.main == main && w.extra == extra);
+        let before = matches!(self.status, Status::Halted { .. }) && !written;
         format!(
-            "step {}/{} ({} on v{})",
+            "{}step {}/{} ({} on v{})",
+            if before { "before " } else { "" },
             (self.step + 1).min(self.steps.len()),
             self.steps.len(),
             crate::format::weight(weight),
@@ -566,6 +573,22 @@ mod tests {
         };
         store.save(&r).unwrap();
         assert_eq!(store.running(), vec![r.clone()]);
+        // Halted before it wrote its step (the last write was the one before): said so.
+        let mut halted = r.clone();
+        halted.steps = parse_steps("10:1m,50:1m").unwrap();
+        halted.last_written = Some(Routing {
+            main: "1".into(),
+            extra: Some(("2".into(), 0.1)),
+        });
+        halted.status = Status::Halted {
+            reason: "someone else changed it".into(),
+        };
+        assert_eq!(halted.progress(), "before step 2/3 (50% on v2)");
+        halted.last_written = Some(Routing {
+            main: "1".into(),
+            extra: Some(("2".into(), 0.5)),
+        });
+        assert_eq!(halted.progress(), "step 2/3 (50% on v2)");
         r.status = Status::Done;
         store.save(&r).unwrap();
         assert!(store.running().is_empty());
