@@ -3115,21 +3115,12 @@ fn a_kill_with_nothing_to_do_here_warns_of_nothing() {
     );
 }
 
-/// What a function answered reaches the dashboard as text, as `lops invoke` prints it: its
-/// escape sequences removed whole (not their tails), a line break shown, not obeyed.
-#[test]
-fn an_invoke_response_is_shown_as_text_never_as_commands() {
+/// The notice the dashboard shows for an invoke that came back as `out`.
+fn invoked(out: crate::provider::InvokeOutcome) -> String {
     let mut s = loaded();
     let outcome = crate::ops::Outcome {
         after: serde_json::Value::Null,
-        invoke: Some((
-            crate::provider::InvokeOutcome {
-                status: 200,
-                payload: b"\x1b]0;PWNED\x07\x1b[2Jplain \x1b[31mRED\x1b[0m\nnext\t\xff".to_vec(),
-                ..Default::default()
-            },
-            None,
-        )),
+        invoke: Some((out, None)),
         record: None,
     };
     update(
@@ -3139,9 +3130,21 @@ fn an_invoke_response_is_shown_as_text_never_as_commands() {
             result: Ok(outcome),
         },
     );
-    let Some(Popup::Notice(text)) = &s.popup else {
-        panic!("{:?}", s.popup);
-    };
+    match s.popup {
+        Some(Popup::Notice(text)) => text,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// What a function answered reaches the dashboard as text, as `lops invoke` prints it: its
+/// escape sequences removed whole (not their tails), a line break shown, not obeyed.
+#[test]
+fn an_invoke_response_is_shown_as_text_never_as_commands() {
+    let text = invoked(crate::provider::InvokeOutcome {
+        status: 200,
+        payload: b"\x1b]0;PWNED\x07\x1b[2Jplain \x1b[31mRED\x1b[0m\nnext\t\xff".to_vec(),
+        ..Default::default()
+    });
     let response = text
         .lines()
         .find(|l| l.starts_with("response "))
@@ -3329,32 +3332,14 @@ fn a_rollout_not_driven_here_is_said_in_a_notice() {
 /// its log tail, as `lops invoke` prints it.
 #[test]
 fn an_invoke_whose_function_failed_says_so_with_its_log_tail() {
-    let mut s = loaded();
     let tail = "START RequestId: r1\n[ERROR] KeyError: 'order'\nTraceback ...\nEND RequestId: r1\n";
-    let outcome = crate::ops::Outcome {
-        after: serde_json::Value::Null,
-        invoke: Some((
-            crate::provider::InvokeOutcome {
-                status: 200,
-                function_error: Some("Unhandled".into()),
-                payload: b"{\"errorMessage\": \"'order'\"}".to_vec(),
-                log_tail: Some(tail.into()),
-                ..Default::default()
-            },
-            None,
-        )),
-        record: None,
-    };
-    update(
-        &mut s,
-        Msg::Executed {
-            region: 0,
-            result: Ok(outcome),
-        },
-    );
-    let Some(Popup::Notice(text)) = &s.popup else {
-        panic!("{:?}", s.popup);
-    };
+    let text = invoked(crate::provider::InvokeOutcome {
+        status: 200,
+        function_error: Some("Unhandled".into()),
+        payload: b"{\"errorMessage\": \"'order'\"}".to_vec(),
+        log_tail: Some(tail.into()),
+        ..Default::default()
+    });
     assert!(
         text.lines()
             .next()

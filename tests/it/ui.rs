@@ -136,6 +136,15 @@ fn key(state: &mut State, c: char) {
     );
 }
 
+/// `l` on the highlighted row: the log pane's (region, function).
+fn open_log_pane(state: &mut State) -> (usize, String) {
+    key(state, 'l');
+    match &state.view {
+        lops::state::View::Logs { region, function } => (*region, function.clone()),
+        other => panic!("not in the log pane: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn fleet_at_80x24_puts_the_incident_first() {
     let mut state = incident().await;
@@ -910,11 +919,7 @@ async fn a_running_backup_shows_a_gauge_above_the_footer() {
 #[tokio::test]
 async fn log_pane_shortens_the_json_formats_report_as_the_text_one() {
     let mut state = incident().await;
-    key(&mut state, 'l');
-    let (region, function) = match &state.view {
-        lops::state::View::Logs { region, function } => (*region, function.clone()),
-        other => panic!("not in the log pane: {other:?}"),
-    };
+    let (region, function) = open_log_pane(&mut state);
     let at = start() + TimeDelta::seconds(190);
     let mut line = lops::loglines::LogLine {
         time: at,
@@ -947,11 +952,7 @@ async fn log_pane_shortens_the_json_formats_report_as_the_text_one() {
 async fn log_pane_shows_the_functions_lines_newest_at_the_bottom_and_pauses() {
     use lops::provider::LogSource;
     let mut state = incident().await;
-    key(&mut state, 'l');
-    let (region, function) = match &state.view {
-        lops::state::View::Logs { region, function } => (*region, function.clone()),
-        other => panic!("not in the log pane: {other:?}"),
-    };
+    let (region, function) = open_log_pane(&mut state);
     let at = start() + TimeDelta::seconds(190);
     let clock = SimClock::fixed(at);
     let end_ms = at.timestamp_millis();
@@ -986,11 +987,7 @@ async fn log_pane_shows_the_functions_lines_newest_at_the_bottom_and_pauses() {
 #[tokio::test]
 async fn log_pane_waiting_for_a_log_group_says_it_whole() {
     let mut state = incident().await;
-    key(&mut state, 'l');
-    let (region, function) = match &state.view {
-        lops::state::View::Logs { region, function } => (*region, function.clone()),
-        other => panic!("not in the log pane: {other:?}"),
-    };
+    let (region, function) = open_log_pane(&mut state);
     update(
         &mut state,
         Msg::LogTail {
@@ -1222,11 +1219,7 @@ async fn log_pane_cleans_messages_and_gives_each_line_of_one_a_row() {
 #[tokio::test]
 async fn a_log_read_that_failed_is_said_whole_and_not_as_no_events() {
     let mut state = incident().await;
-    key(&mut state, 'l');
-    let (region, function) = match &state.view {
-        lops::state::View::Logs { region, function } => (*region, function.clone()),
-        other => panic!("not in the log pane: {other:?}"),
-    };
+    let (region, function) = open_log_pane(&mut state);
     let denied = "AccessDeniedException: User arn:aws:sts::123456789012:assumed-role/oncall/me \
                   is not authorized to perform: logs:FilterLogEvents";
     update(
@@ -1850,11 +1843,7 @@ async fn ascii_only_draws_nothing_but_ascii() {
 #[tokio::test]
 async fn a_missing_log_group_is_waited_for_not_a_failed_read() {
     let mut state = incident().await;
-    key(&mut state, 'l');
-    let (region, function) = match &state.view {
-        lops::state::View::Logs { region, function } => (*region, function.clone()),
-        other => panic!("not in the log pane: {other:?}"),
-    };
+    let (region, function) = open_log_pane(&mut state);
     update(
         &mut state,
         Msg::LogLines {
