@@ -1,0 +1,170 @@
+use super::*;
+
+#[test]
+fn presets_follow_codedeploy() {
+    let c = preset("Canary10Percent5Minutes").unwrap();
+    assert_eq!(
+        c,
+        vec![
+            Step {
+                weight: 0.1,
+                hold_secs: 300
+            },
+            Step {
+                weight: 1.0,
+                hold_secs: 0
+            }
+        ]
+    );
+    let l = preset("Linear10PercentEvery1Minute").unwrap();
+    assert_eq!(l.len(), 10);
+    assert_eq!(
+        l[0],
+        Step {
+            weight: 0.1,
+            hold_secs: 60
+        }
+    );
+    assert_eq!(preset("AllAtOnce").unwrap().len(), 1);
+    assert!(preset("Canary99").is_none());
+    assert!(PRESETS.iter().all(|p| preset(p).is_some()));
+}
+
+#[test]
+fn custom_steps_parse_and_end_at_full_traffic() {
+    let s = parse_steps("10:30s,50:2m").unwrap();
+    assert_eq!(
+        s,
+        vec![
+            Step {
+                weight: 0.1,
+                hold_secs: 30
+            },
+            Step {
+                weight: 0.5,
+                hold_secs: 120
+            },
+            Step {
+                weight: 1.0,
+                hold_secs: 0
+            }
+        ]
+    );
+    assert!(parse_steps("50:1m,10:1m").unwrap_err().contains("rise"));
+    // The decimal typed, not a division's rounding.
+    assert_eq!(parse_steps("14.3:1m").unwrap()[0].weight, 0.143);
+    assert!(parse_steps("170").is_err());
+    assert!(parse_steps("10").unwrap_err().contains("how long to hold"));
+    assert!(
+        parse_steps("10:0s")
+            .unwrap_err()
+            .contains("how long to hold")
+    );
+    assert_eq!(parse_steps("10:1d,100:30m").unwrap()[0].hold_secs, 86_400);
+    assert_eq!(parse_steps("10:1m,100:30m").unwrap()[1].hold_secs, 1_800);
+    assert!(
+        parse_steps("10:soon")
+            .unwrap_err()
+            .contains("not a duration")
+    );
+    for typo in ["1e1:5m", "inf:5m", "1.2.3:5m", ":5m"] {
+        assert!(parse_steps(typo).is_err(), "{typo}");
+    }
+    assert!(parse_steps("0.01:1s").unwrap_err().contains("0.1"));
+    assert_eq!(parse_steps("12.5%:90s").unwrap()[0].weight, 0.125);
+    // Holds are previewed as they will run, not rounded.
+    for (secs, shown) in [
+        (90, "1m30s"),
+        (3_599, "59m59s"),
+        (3_660, "1h1m"),
+        (60, "1m"),
+    ] {
+        assert_eq!(crate::format::span(secs), shown);
+    }
+}
+
+#[test]
+fn the_next_version_is_never_older_than_the_main_one() {
+    let alias = |main: &str, extra: Option<(&str, f64)>| AliasInfo {
+        name: "live".into(),
+        function_version: main.into(),
+        additional_weights: extra.map(|(v, w)| (v.to_string(), w)).into_iter().collect(),
+        revision_id: None,
+    };
+    let published = ["1".to_string(), "2".into(), "10".into()];
+    assert_eq!(next_version(&alias("2", None), &published), Ok("10".into()));
+    assert_eq!(
+        next_version(&alias("1", Some(("2", 0.3))), &published),
+        Ok("2".into())
+    );
+    let e = next_version(&alias("10", None), &published).unwrap_err();
+    assert!(e.contains("no version newer than v10"), "{e}");
+}
+
+#[test]
+fn plans_are_saved_whole_and_listed_while_running() {
+    let dir = std::env::temp_dir().join(format!("lops-plans-{}", std::process::id()));
+    let store = RolloutStore::at(&dir);
+    let mut r = Rollout {
+        profile: "default".into(),
+        account: None,
+        region: "us-east-1".into(),
+        function: "f".into(),
+        alias: "live".into(),
+        from: "1".into(),
+        start_extra: None,
+        owner: None,
+        heartbeat: None,
+        abort_requested: false,
+        last_written: None,
+        production_elsewhere: false,
+        to: "2".into(),
+        steps: parse_steps("10:1m").unwrap(),
+        guard: Guard {
+            max_error_rate: Some(0.05),
+            alarms: vec![],
+            interval_secs: 10,
+            trip_on_read_error: true,
+        },
+        step: 1,
+        status: Status::Running,
+        updated: drive::now(),
+    };
+    store.save(&r).unwrap();
+    assert_eq!(store.running(), vec![r.clone()]);
+    // Halted before it wrote its step (the last write was the one before): said so.
+    let mut halted = r.clone();
+    halted.steps = parse_steps("10:1m,50:1m").unwrap();
+    halted.last_written = Some(Routing {
+        main: "1".into(),
+        extra: Some(("2".into(), 0.1)),
+    });
+    halted.status = Status::Halted {
+        reason: "someone else changed it".into(),
+    };
+    assert_eq!(halted.progress(), "before step 2/3 (50% on v2)");
+    halted.last_written = Some(Routing {
+        main: "1".into(),
+        extra: Some(("2".into(), 0.5)),
+    });
+    assert_eq!(halted.progress(), "step 2/3 (50% on v2)");
+    r.status = Status::Done;
+    store.save(&r).unwrap();
+    assert!(store.running().is_empty());
+    let scope = Scope::new("default", "us-east-1", crate::config::Access::default());
+    assert_eq!(
+        store.load(&scope, "f", "live").map(|x| x.status),
+        Some(Status::Done)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    // A second version that is not the target loses its share: the preview says so.
+    r.start_extra = Some(("3".into(), 0.2));
+    assert!(
+        r.preview()
+            .contains("; v3's 20% goes back to v1 at the first step"),
+        "{}",
+        r.preview()
+    );
+    r.start_extra = Some(("2".into(), 0.05));
+    assert!(!r.preview().contains("goes back"), "{}", r.preview());
+}
