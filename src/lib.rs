@@ -30,6 +30,7 @@ pub mod format;
 pub mod logging;
 pub mod loglines;
 pub mod ops;
+pub mod process;
 pub mod provider;
 pub mod runtime;
 pub mod session;

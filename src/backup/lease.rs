@@ -31,6 +31,7 @@ fn fresh(o: &Listed) -> bool {
 
 fn note() -> Vec<u8> {
     serde_json::json!({
+        "host": crate::process::host_name(),
         "pid": std::process::id(),
         "time": chrono::Utc::now().to_rfc3339(),
     })
@@ -71,6 +72,7 @@ impl Lease {
             rel: layout::lease(&id),
         };
         store.put_small(&lease.rel, note()).await?;
+        clear_gone(store, &lease.rel).await;
         let deadline = tokio::time::Instant::now() + PRUNE_WAIT;
         loop {
             let prune = match held(store).await {
@@ -99,6 +101,33 @@ impl Lease {
     pub async fn release(self, store: &Store) {
         if let Err(e) = store.delete(std::slice::from_ref(&self.rel)).await {
             tracing::warn!(error = %e, lease = %self.rel, "cannot remove a backup lease");
+        }
+    }
+}
+
+/// Removes the leases a killed lops of this machine left (its process is gone): they would
+/// hold prune back for hours. Another machine's, or one that does not say whose, stay until
+/// they are stale.
+async fn clear_gone(store: &Store, own: &str) {
+    let Ok((leases, _)) = held(store).await else {
+        return;
+    };
+    for lease in leases.into_iter().filter(|l| l.rel != own) {
+        let Ok(bytes) = store.get(&store.root.child(&lease.rel)).await else {
+            continue;
+        };
+        let note: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let (Some(host), Some(pid)) = (
+            note.get("host").and_then(|h| h.as_str()),
+            note.get("pid").and_then(|p| p.as_u64()),
+        ) else {
+            continue;
+        };
+        if crate::process::gone_here(host, pid as u32) {
+            tracing::info!(lease = %lease.rel, pid, "removing the lease a killed lops left");
+            if let Err(e) = store.delete(std::slice::from_ref(&lease.rel)).await {
+                tracing::warn!(error = %e, lease = %lease.rel, "cannot remove a stale lease");
+            }
         }
     }
 }

@@ -1172,6 +1172,41 @@ async fn prune_never_counts_a_snapshot_it_cannot_read() {
     let plan = &dry.json()["plan"];
     assert_eq!(plan["blobs"], serde_json::json!([]), "{plan}");
     assert!(plan.to_string().contains("hold a lease"), "{plan}");
+    // A lease a killed lops of this machine left (its process gone) is removed by the next
+    // backup, not left to hold prune back for hours; one of another machine, or one that does
+    // not say whose, stays until it is stale.
+    let mut gone = std::process::Command::new("true").spawn().expect("spawn");
+    let pid = gone.id();
+    gone.wait().expect("wait");
+    let host = lops::process::host_name();
+    let note = |host: &str| serde_json::json!({"host": host, "pid": pid}).to_string();
+    fx.put("lops/leases/killed-here.json", note(&host).into_bytes())
+        .await;
+    fx.put(
+        "lops/leases/elsewhere.json",
+        note("another-machine").into_bytes(),
+    )
+    .await;
+    lops.run(&[
+        "backup",
+        "run",
+        "--yes",
+        "--fn",
+        &name,
+        "--region",
+        HOME,
+        "--to",
+        &fx.to(),
+    ])
+    .assert_exit(0);
+    assert!(
+        fx.get(&fx.bucket, "lops/leases/killed-here.json")
+            .await
+            .is_none()
+    );
+    for kept in ["lops/leases/elsewhere.json", "lops/leases/other-run.json"] {
+        assert!(fx.get(&fx.bucket, kept).await.is_some(), "{kept}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

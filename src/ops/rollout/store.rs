@@ -26,7 +26,7 @@ impl Owner {
         use std::sync::OnceLock;
         static STARTED: OnceLock<String> = OnceLock::new();
         Owner {
-            host: host_name(),
+            host: crate::process::host_name(),
             pid: std::process::id(),
             started: STARTED.get_or_init(super::drive::now).clone(),
         }
@@ -35,16 +35,6 @@ impl Owner {
     pub fn is_me(&self) -> bool {
         *self == Owner::me()
     }
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// A heartbeat older than this means the owner is gone (it writes one every second).
@@ -92,9 +82,9 @@ impl Rollout {
                     <= HEARTBEAT_STALE_SECS
             });
         let proc_dir = Path::new("/proc");
-        let process = owner.host != host_name()
+        let process = owner.host != crate::process::host_name()
             || !proc_dir.exists()
-            || process_lives(&proc_dir.join(owner.pid.to_string()));
+            || crate::process::lives(&proc_dir.join(owner.pid.to_string()));
         fresh && process
     }
 
@@ -133,19 +123,6 @@ impl Rollout {
             Status::Running | Status::Halted { .. } => Standing::Interrupted,
             _ => Standing::Finished,
         }
-    }
-}
-
-/// Whether the process at `/proc/PID` runs: a killed one its parent has not yet reaped (a
-/// zombie, state `Z`, or `X` while it goes) still has its directory but drives nothing.
-fn process_lives(dir: &Path) -> bool {
-    match std::fs::read_to_string(dir.join("stat")) {
-        // `PID (COMMAND) STATE …`: the command may hold spaces and parentheses.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_none_or(|state| !matches!(state, "Z" | "X" | "x")),
-        Err(_) => dir.exists(),
     }
 }
 
