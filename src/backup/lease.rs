@@ -72,11 +72,17 @@ impl Lease {
             rel: layout::lease(&id),
         };
         store.put_small(&lease.rel, note()).await?;
-        clear_gone(store, &lease.rel).await;
         let deadline = tokio::time::Instant::now() + PRUNE_WAIT;
+        let mut first = true;
         loop {
             let prune = match held(store).await {
-                Ok((_, prune)) => prune,
+                Ok((leases, prune)) => {
+                    // The first look also clears what killed lops of this machine left.
+                    if std::mem::take(&mut first) {
+                        clear_gone(store, &lease.rel, leases).await;
+                    }
+                    prune
+                }
                 Err(e) => {
                     lease.release(store).await;
                     return Err(e);
@@ -108,10 +114,7 @@ impl Lease {
 /// Removes the leases a killed lops of this machine left (its process is gone): they would
 /// hold prune back for hours. Another machine's, or one that does not say whose, stay until
 /// they are stale.
-async fn clear_gone(store: &Store, own: &str) {
-    let Ok((leases, _)) = held(store).await else {
-        return;
-    };
+async fn clear_gone(store: &Store, own: &str, leases: Vec<Listed>) {
     for lease in leases.into_iter().filter(|l| l.rel != own) {
         let Ok(bytes) = store.get(&store.root.child(&lease.rel)).await else {
             continue;

@@ -495,10 +495,6 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         // Only the last preview asked is shown (a `y` is meant for it), never over a confirmation.
         Msg::Preview { ticket, msg } => {
             if ticket == state.previews && !matches!(state.popup, Some(Popup::Confirm(_))) {
-                // A notice on screen is not lost under the preview: said again after it.
-                if let Some(Popup::Notice(text)) = state.popup.take() {
-                    state.notices.insert(0, text);
-                }
                 return update(state, *msg);
             }
         }

@@ -3389,31 +3389,3 @@ fn abort_and_resume_act_on_the_chosen_aliases_rollout() {
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(previewed(&mut s), Some("api:beta".into()));
 }
-
-/// A notice on screen when a preview's answer comes (its wait hidden with esc) is said again
-/// once the confirmation closes, not lost under it.
-#[test]
-fn a_notice_is_not_lost_under_a_preview_that_comes_after_it() {
-    let mut s = loaded();
-    select(&mut s, 0, "api");
-    let effects = update(&mut s, key('K'));
-    assert!(effects.iter().any(Effect::is_preview), "{effects:?}");
-    update(&mut s, code(KeyCode::Esc));
-    s.popup = Some(Popup::Notice(
-        "rollout cron:live in another lops: rolled back".into(),
-    ));
-    update(
-        &mut s,
-        Msg::Preview {
-            ticket: 1,
-            msg: Box::new(planned_kill("api", Ok(plan("api", true)))),
-        },
-    );
-    assert!(matches!(&s.popup, Some(Popup::Confirm(_))), "{:?}", s.popup);
-    update(&mut s, code(KeyCode::Esc));
-    assert!(
-        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("rolled back")),
-        "{:?}",
-        s.popup
-    );
-}
