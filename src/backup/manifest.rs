@@ -114,6 +114,43 @@ pub struct DataCopy {
     pub objects: Vec<DataObject>,
 }
 
+impl DataCopy {
+    /// Where the copy is read from a store at `root`: the manifest records the address it was
+    /// written to (`OLD_ROOT/data/STAMP/BUCKET[/PREFIX]`), and a store copied elsewhere — a
+    /// replica bucket in another region, a prefix moved — holds it at the same place under its
+    /// own root, as it holds the blobs. Read there, never from the store it was copied from
+    /// (which may be the one that is down). A copy not in that layout is read where it says.
+    pub fn copy_in(
+        &self,
+        root: &crate::backup::uri::S3Uri,
+    ) -> Result<crate::backup::uri::S3Uri, String> {
+        use crate::backup::uri::S3Uri;
+        let copy = S3Uri::parse(&self.copy)?;
+        let moved = || -> Option<String> {
+            let source = S3Uri::parse(&self.source).ok()?;
+            let tail = if source.key.is_empty() {
+                source.bucket.clone()
+            } else {
+                format!("{}/{}", source.bucket, source.key)
+            };
+            let before = copy.key.strip_suffix(&tail)?.strip_suffix('/')?;
+            let (data, stamp) = before.rsplit_once('/')?;
+            chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%.3fZ").ok()?;
+            let old_root = if data == "data" {
+                ""
+            } else {
+                data.strip_suffix("/data")?
+            };
+            let rel = copy.key[old_root.len()..].trim_start_matches('/');
+            Some(root.exact_child(rel))
+        };
+        Ok(match moved() {
+            Some(key) => root.with_key(key),
+            None => copy,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataObject {
@@ -362,6 +399,46 @@ pub mod layout {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_data_copy_is_read_under_the_root_its_manifest_was_read_from() {
+        use crate::backup::uri::S3Uri;
+        let copy = |source: &str, copy: &str| DataCopy {
+            source: source.into(),
+            copy: copy.into(),
+            objects: vec![],
+        };
+        let replica = S3Uri::parse("s3://bkp-replica/lops/prod").unwrap();
+        let c = copy(
+            "s3://orders-data/exports",
+            "s3://bkp/lops/prod/data/20261125T100000.000Z/orders-data/exports",
+        );
+        assert_eq!(
+            c.copy_in(&replica).unwrap().to_string(),
+            "s3://bkp-replica/lops/prod/data/20261125T100000.000Z/orders-data/exports"
+        );
+        // A store at a bucket's root, moved under a prefix; a whole source bucket.
+        let c = copy(
+            "s3://orders-data",
+            "s3://bkp/data/20261125T100000.000Z/orders-data",
+        );
+        let moved = S3Uri::parse("s3://other/dr").unwrap();
+        assert_eq!(
+            c.copy_in(&moved).unwrap().to_string(),
+            "s3://other/dr/data/20261125T100000.000Z/orders-data"
+        );
+        // Read where it was written: the same store.
+        let same = S3Uri::parse("s3://bkp").unwrap();
+        assert_eq!(c.copy_in(&same).unwrap().to_string(), c.copy);
+        // Not the layout lops writes: read where it says.
+        let odd = copy("s3://orders-data/exports", "s3://bkp/elsewhere/exports");
+        assert_eq!(odd.copy_in(&replica).unwrap().to_string(), odd.copy);
+        assert!(
+            copy("s3://orders-data", "not an address")
+                .copy_in(&replica)
+                .is_err()
+        );
+    }
 
     pub fn sample() -> Manifest {
         let sha = "a".repeat(64);

@@ -268,7 +268,7 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
         }
     }
     for copy in &manifest.data {
-        let root = S3Uri::parse(&copy.copy).map_err(BackupError::Corrupt)?;
+        let root = copy.copy_in(&store.root).map_err(BackupError::Corrupt)?;
         for o in &copy.objects {
             let key = root.exact_child(&o.key);
             // A data copy this role may not read is a problem of the data copy, named, not the

@@ -7,7 +7,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::backup::{Fixture, HOME, PROXIED, create_bucket, snapshot_of};
+use crate::backup::{DR, Fixture, HOME, PROXIED, create_bucket, s3_client, snapshot_of};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy, Rule};
 
@@ -449,5 +449,109 @@ async fn data_written_while_the_function_is_restored_is_not_copied_over() {
     assert_eq!(
         fx.get(&source, "exports/a.json").await.as_deref(),
         Some(&b"written meanwhile"[..])
+    );
+}
+
+/// A backup store replicated to a bucket in another region (S3 replication) is read whole from
+/// the replica — its data copies as well as its blobs — never from the primary its manifests
+/// were written to (the one that may be down): verify checks the replica's copies and a restore
+/// copies from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replicated_store_reads_its_data_from_the_replica_not_the_primary() {
+    let fx = Fixture::new(HOME, "repl").await;
+    let name = moto::unique("repl");
+    fx.plain_function(&name).await;
+    let source = moto::unique("src-repl-");
+    create_bucket(&fx.s3, &source, HOME).await;
+    put(&fx, &source, "exports/a.json", b"a as backed up").await;
+    put(&fx, &source, "exports/b.json", b"b").await;
+    let lops = fx.lops(moto::url());
+    let run = lops.run(&[
+        "backup",
+        "run",
+        "--yes",
+        "--fn",
+        &name,
+        "--region",
+        HOME,
+        "--to",
+        &fx.to(),
+        "--data",
+        &format!("s3://{source}/exports"),
+        "--json",
+    ]);
+    let snapshot = snapshot_of(&run);
+
+    // The store replicated object by object to the DR region; then the primary's data lost.
+    let replica = moto::unique("bk-replica-");
+    let dr = s3_client(DR).await;
+    create_bucket(&dr, &replica, DR).await;
+    let listed = fx
+        .s3
+        .list_objects_v2()
+        .bucket(&fx.bucket)
+        .prefix("lops/")
+        .send()
+        .await
+        .expect("list the store");
+    let mut data_keys = Vec::new();
+    for o in listed.contents() {
+        let key = o.key().expect("a key");
+        dr.copy_object()
+            .bucket(&replica)
+            .key(key)
+            .copy_source(format!("{}/{key}", fx.bucket))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("replicate {key}: {e:?}"));
+        if key.starts_with("lops/data/") {
+            data_keys.push(key.to_string());
+        }
+    }
+    assert_eq!(data_keys.len(), 2, "{data_keys:?}");
+    for key in &data_keys {
+        fx.s3
+            .delete_object()
+            .bucket(&fx.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("delete from the primary");
+    }
+    let at_replica = snapshot.replacen(
+        &format!("s3://{}/", fx.bucket),
+        &format!("s3://{replica}/"),
+        1,
+    );
+    assert_ne!(at_replica, snapshot);
+
+    let verified = lops.run(&["backup", "verify", &at_replica, "--json"]);
+    verified.assert_exit(0);
+    let report = verified.json();
+    assert_eq!(report["data_objects_checked"], 2, "{report}");
+    assert_eq!(report["problems"], serde_json::json!([]), "{report}");
+
+    // The live object lost too: the restore copies it back from the replica.
+    fx.s3
+        .delete_object()
+        .bucket(&source)
+        .key("exports/a.json")
+        .send()
+        .await
+        .expect("delete");
+    let dry = lops.run(&["restore", &at_replica, "--dry-run"]);
+    dry.assert_exit(0);
+    assert!(
+        dry.stderr.contains(&format!(
+            "+ copy 1 objects (14 bytes) from s3://{replica}/lops/data/"
+        )),
+        "{}",
+        dry.stderr
+    );
+    let done = lops.run(&["restore", &at_replica, "--yes"]);
+    done.assert_exit(0);
+    assert_eq!(
+        fx.get(&source, "exports/a.json").await.as_deref(),
+        Some(&b"a as backed up"[..])
     );
 }

@@ -78,7 +78,7 @@ pub(super) async fn plan(
         )));
     }
     for copy in &manifest.data {
-        let from = S3Uri::parse(&copy.copy).map_err(BackupError::Corrupt)?;
+        let from = copy.copy_in(&store.root).map_err(BackupError::Corrupt)?;
         let to = match &request.data_to {
             Some(t) => t.clone(),
             None => S3Uri::parse(&copy.source).map_err(BackupError::Corrupt)?,
