@@ -149,8 +149,8 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
                         exit: Exit::Failure,
                         message: format!(
                             "drill interrupted: its copy of {function} (named above) may be left \
-                             in {}: delete it by hand, or a drill of {function} there 30 minutes \
-                             from now deletes it",
+                             in {}: the next drill of {function} there from this machine \
+                             deletes it (from another, 30 minutes from now), or delete it by hand",
                             region.scope()
                         ),
                     });
@@ -212,8 +212,9 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         }
         for c in &report.leftovers_waiting {
             err!(
-                "  {c} is still there: a drill that began less than 30 minutes ago left it (or \
-                 runs still); a drill after that deletes it, or delete it by hand"
+                "  {c} is still there: a drill another machine began less than 30 minutes ago, \
+                 or one still running here, left it (or runs still); a drill after that \
+                 deletes it, or delete it by hand"
             );
         }
         err!(

@@ -37,8 +37,8 @@ pub struct DrillReport {
     /// Copies earlier drills of this function left (interrupted, killed), deleted now.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leftovers_removed: Vec<String>,
-    /// Copies of drills that began less than 30 minutes ago and never ended: interrupted, or
-    /// still running elsewhere — left alone, and named.
+    /// Copies of drills that never ended, began less than 30 minutes ago and whose process is
+    /// not known gone (another machine's, or one still running here) — left alone, and named.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leftovers_waiting: Vec<String>,
     /// Stopped on request (Ctrl-C) before the comparison: the copy was deleted all the same.
@@ -273,8 +273,9 @@ pub async fn drill(
 const LEFTOVER_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
 /// The copies of `function`'s drills in this scope whose restore began and whose drill never
-/// ended (its process was interrupted or killed), from the audit log; each with whether it
-/// began long enough ago to be taken for left behind (a younger one may be running still).
+/// ended (its process was interrupted or killed), from the audit log; each with whether it is
+/// taken for left behind: its process is known gone (killed on this machine), or it began long
+/// enough ago (a younger one of another machine may be running still).
 fn leftover_copies(
     audit: Option<&AuditLog>,
     scope: &crate::provider::Scope,
@@ -301,6 +302,20 @@ fn leftover_copies(
         chrono::DateTime::parse_from_rfc3339(&r.time)
             .is_ok_and(|t| chrono::Utc::now() - t.with_timezone(&chrono::Utc) >= LEFTOVER_AFTER)
     };
+    // Its process known gone: killed on this machine (its record names host and pid).
+    let gone = |r: &&super::audit::Record| {
+        let process = r.after.get("process");
+        let host = process
+            .and_then(|p| p.get("host"))
+            .and_then(serde_json::Value::as_str);
+        let pid = process
+            .and_then(|p| p.get("pid"))
+            .and_then(serde_json::Value::as_u64);
+        match (host, pid.and_then(|p| u32::try_from(p).ok())) {
+            (Some(host), Some(pid)) => crate::process::gone_here(host, pid),
+            _ => false,
+        }
+    };
     let of_function = |r: &&super::audit::Record| {
         r.after
             .get("snapshot")
@@ -320,7 +335,7 @@ fn leftover_copies(
         .filter(here)
         .filter(|r| r.action == "restore.begin" && !ended.contains(r.target.as_str()))
         .filter(of_function)
-        .map(|r| (r.target.clone(), old(&r)))
+        .map(|r| (r.target.clone(), old(&r) || gone(&r)))
         .collect();
     left.dedup();
     left
@@ -412,11 +427,46 @@ mod tests {
             long_ago,
             snap("orders2"),
         );
+        // Begun just now by a process of this machine that is gone (killed): a leftover at
+        // once; by one that runs (this one), or another machine's, not yet.
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let dead = child.id();
+        child.wait().expect("wait");
+        let by = |host: &str, pid: u32| {
+            let mut after = snap("orders");
+            after["process"] = json!({"host": host, "pid": pid});
+            after
+        };
+        let here = crate::process::host_name();
+        at(
+            "restore.begin",
+            "orders-drill-707070123",
+            "us-east-1",
+            &now,
+            by(&here, dead),
+        );
+        at(
+            "restore.begin",
+            "orders-drill-808080123",
+            "us-east-1",
+            &now,
+            by(&here, std::process::id()),
+        );
+        at(
+            "restore.begin",
+            "orders-drill-909090123",
+            "us-east-1",
+            &now,
+            by("another-machine", dead),
+        );
         assert_eq!(
             leftover_copies(Some(&log), &scope, "orders"),
             [
                 ("orders-drill-101010123".to_string(), true),
-                ("orders-drill-505050123".to_string(), false)
+                ("orders-drill-505050123".to_string(), false),
+                ("orders-drill-707070123".to_string(), true),
+                ("orders-drill-808080123".to_string(), false),
+                ("orders-drill-909090123".to_string(), false),
             ]
         );
     }

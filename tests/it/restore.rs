@@ -1157,36 +1157,25 @@ async fn a_drill_stopped_or_killed_leaves_no_copy_behind() {
     });
     let left = drill_copies(DR, &name).await;
     assert_eq!(left.len(), 1, "{left:?}");
-    // Just killed, it could be a drill still running elsewhere: left alone.
-    let run = slow.run(&[
-        "backup",
-        "drill",
-        &snapshot,
-        "--region",
-        DR,
-        "--yes",
-        "--no-invoke",
-        "--json",
-    ]);
-    run.assert_exit(0);
-    assert_eq!(drill_copies(DR, &name).await, left);
-    // Its restore began long ago (the audit record aged): the next drill deletes it.
+    // Killed on another machine a moment ago, it could be a drill still running there: left
+    // alone, and named.
     let path = slow.home.path().join("state/lops/audit.jsonl");
     let audit = std::fs::read_to_string(&path).expect("audit");
-    let aged: Vec<String> = audit
+    let elsewhere: Vec<String> = audit
         .lines()
         .map(|l| {
             if l.contains(&left[0]) && l.contains(r#""action":"restore.begin""#) {
                 let mut r: Value = serde_json::from_str(l).expect("record");
-                r["time"] = Value::from("2020-01-01T00:00:00Z");
+                assert!(r["after"]["process"]["pid"].is_u64(), "{r}");
+                r["after"]["process"]["host"] = Value::from("another-bastion");
                 r.to_string()
             } else {
                 l.to_string()
             }
         })
         .collect();
-    std::fs::write(&path, aged.join("\n") + "\n").expect("age the record");
-    let run = slow.run(&[
+    std::fs::write(&path, elsewhere.join("\n") + "\n").expect("move the record");
+    let drill = [
         "backup",
         "drill",
         &snapshot,
@@ -1195,7 +1184,26 @@ async fn a_drill_stopped_or_killed_leaves_no_copy_behind() {
         "--yes",
         "--no-invoke",
         "--json",
-    ]);
+    ];
+    let run = slow.run(&drill);
+    run.assert_exit(0);
+    assert_eq!(drill_copies(DR, &name).await, left);
+    assert_eq!(
+        run.json()["leftovers_waiting"][0],
+        left[0].as_str(),
+        "{}",
+        run.stdout
+    );
+    // Killed on this machine (the record as it was written): its process is known gone, so the
+    // next drill deletes the copy at once — no half hour of a copy holding concurrency.
+    let now = std::fs::read_to_string(&path).expect("audit");
+    let here: String = now
+        .lines()
+        .filter(|l| !elsewhere.contains(&l.to_string()))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, audit + &here).expect("put the record back");
+    let run = slow.run(&drill);
     run.assert_exit(0);
     assert_eq!(
         run.json()["leftovers_removed"][0],

@@ -83,7 +83,7 @@ pub(super) async fn restore_under_lease(
     // No audit, no change: a record that the restore begins, before its first write, so that
     // one stopped half-way (a killed process) still says what it touched. The record at the
     // end says how it ended; a `restore.begin` without one means: run the restore again.
-    let begin = restore_record(
+    let mut begin = restore_record(
         region,
         preview,
         who,
@@ -91,6 +91,10 @@ pub(super) async fn restore_under_lease(
         json!({"existed": preview.difference.exists, "safety_snapshot": safety.as_ref().map(|(_, u)| u)}),
         Err(crate::ops::audit::STARTED.to_string()),
     );
+    // The process making it: one killed on this machine is known gone (a drill deletes its
+    // copy at once instead of waiting to be sure it is not still running).
+    begin.after["process"] =
+        json!({"host": crate::process::host_name(), "pid": std::process::id()});
     if let Some(log) = audit.filter(|_| preview.changes_anything()) {
         log.append(&begin).map_err(|e| {
             BackupError::Refused(format!(
