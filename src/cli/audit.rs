@@ -64,7 +64,7 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
             };
             let _ = writeln!(
                 out,
-                "{}  {:<16} {:<24} {:<28} {}{}  {}",
+                "{}  {:<16} {:<24} {:<28} {}{}  {}{}",
                 r.time,
                 r.action,
                 place,
@@ -81,7 +81,12 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
                     _ => "FAILED",
                 },
                 if r.destructive { " (destructive)" } else { "" },
-                r.who
+                r.who,
+                // One target of a batch: confirmed, listed and undone with the others.
+                r.batch
+                    .as_ref()
+                    .map(|b| format!("  batch {b}"))
+                    .unwrap_or_default()
             );
             // Why a change no key asked for was made (a rollout's step, rollback or abort).
             if let Some(reason) = &r.reason {

@@ -67,6 +67,10 @@ pub struct Record {
     /// abort, a step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What a change that did not land was to make (refused at the write, changed since the
+    /// preview, failed): its `after` is the state it left, as `before`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -238,6 +242,7 @@ mod tests {
             result: "ok".into(),
             undoes: None,
             reason: None,
+            asked: None,
             payload_sha256: None,
             batch: None,
             destructive: false,

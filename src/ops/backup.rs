@@ -124,6 +124,7 @@ pub(super) fn record(
         },
         undoes: None,
         reason: None,
+        asked: None,
         payload_sha256: None,
         batch: None,
         destructive: false,

@@ -17,6 +17,7 @@ fn record(id: &str, batch: Option<&str>, undoes: Option<&str>) -> Record {
         result: "ok".into(),
         undoes: undoes.map(str::to_string),
         reason: None,
+        asked: None,
         payload_sha256: None,
         batch: batch.map(str::to_string),
         destructive: false,

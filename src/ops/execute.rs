@@ -90,6 +90,7 @@ pub async fn execute<S: RegionActions>(
         result: super::audit::STARTED.to_string(),
         undoes: plan.undoes.clone(),
         reason: plan.reason.clone(),
+        asked: None,
         payload_sha256: match &plan.change {
             Change::Invoke(r) => Some(super::payload::payload_sha256(&r.payload)),
             _ => None,
@@ -129,6 +130,10 @@ pub async fn execute<S: RegionActions>(
         Err(_) if unknown => plan.after.clone(),
         Err(_) => plan.before.clone(),
     };
+    // Not landed: the record keeps what it was to make beside the state it left.
+    if result.is_err() && !unknown && !invoke && plan.after != plan.before {
+        record.asked = Some(plan.after.clone());
+    }
     record.result = match &result {
         // The function ran and failed: the invoke was made, its result is the function's.
         Ok(Outcome {

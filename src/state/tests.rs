@@ -2580,6 +2580,7 @@ fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
             result: "ok".into(),
             undoes: None,
             reason: None,
+            asked: None,
             payload_sha256: None,
             batch: Some("B1".into()),
             destructive: false,

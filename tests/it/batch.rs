@@ -580,6 +580,18 @@ async fn lops_undo_reverts_a_multi_region_command_in_every_region() {
         routing.push(s.routing(&names[0]).await);
     }
     assert_eq!(routing, all("1", None, 3));
+    // `lops audit` names the batch on each of its three lines, one id for all.
+    let text = lops.run(&["audit"]);
+    let ids: Vec<&str> = text
+        .stdout
+        .lines()
+        .filter(|l| l.contains("traffic.rollback"))
+        .filter_map(|l| l.split("  batch ").nth(1))
+        .collect();
+    assert_eq!(ids.len(), 3, "{}", text.stdout);
+    assert!(ids.iter().all(|id| *id == ids[0]), "{}", text.stdout);
+    let json = lops.run(&["audit", "--json"]).json();
+    assert_eq!(json[0]["batch"], ids[0], "{json}");
     // Changed by hand in one region since: the undo takes back none of it (a batch is undone
     // whole), saying which part cannot be and why; the dashboard's `u` decides alike (core).
     seeders[1].set_extra_weight(&names[0], "2", 0.25).await;

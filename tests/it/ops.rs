@@ -1480,6 +1480,10 @@ async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
         records[0].result.starts_with(lops::ops::audit::CONFLICT),
         "{records:?}"
     );
+    // The state it left (as before) and what it was to make, both in the record.
+    assert_eq!(records[0].after, plan.before, "{records:?}");
+    assert_eq!(records[0].asked.as_ref(), Some(&plan.after), "{records:?}");
+    assert_ne!(plan.after, plan.before);
     assert!(lops::ops::batch::undo_targets(&records).is_empty());
 }
 
