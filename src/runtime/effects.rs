@@ -14,7 +14,6 @@ use crate::ops::audit::AuditLog;
 use crate::ops::batch;
 use crate::ops::rollout::{self, Rollout, RolloutStore, Status};
 use crate::provider::{GuardSignals, RegionActions};
-use crate::state::actions::BackupEvent;
 use crate::state::{Effect, Msg};
 use futures::StreamExt;
 
@@ -492,10 +491,10 @@ impl<S: Source> Executor<S> {
                 let (sources, tx, audit) =
                     (self.sources.clone(), self.tx.clone(), self.audit.clone());
                 tokio::spawn(async move {
-                    let result =
+                    let done =
                         super::runs::backup_run(&sources, targets, to, class, audit, tx.clone())
                             .await;
-                    let _ = tx.send(Msg::Backup(BackupEvent::Done(result))).await;
+                    let _ = tx.send(Msg::Backup(done)).await;
                 });
             }
             Effect::Execute { region, plan } => {

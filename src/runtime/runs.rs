@@ -21,7 +21,7 @@ pub(super) async fn backup_run<S: Source>(
     class: String,
     audit: Option<AuditLog>,
     tx: mpsc::Sender<Msg>,
-) -> Result<Vec<String>, String> {
+) -> BackupEvent {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     // Two profiles of one account naming one function (marked on both rows): backed up once,
     // as the CLI does it.
@@ -70,7 +70,9 @@ pub(super) async fn backup_run<S: Source>(
     ));
     let mut snapshots = Vec::new();
     let mut failed = Vec::new();
+    let mut remark: Vec<(usize, String)> = Vec::new();
     for (region, functions) in targets {
+        let asked = functions.clone();
         let Some(source) = sources.get(region).cloned() else {
             continue;
         };
@@ -110,14 +112,21 @@ pub(super) async fn backup_run<S: Source>(
                         .iter()
                         .map(|f| format!("{} in {scope}: {}", f.function, f.error)),
                 );
+                remark.extend(r.failed.iter().map(|f| (region, f.function.clone())));
             }
-            Err(e) => failed.push(format!("{scope}: {e}")),
+            Err(e) => {
+                failed.push(format!("{scope}: {e}"));
+                remark.extend(asked.iter().map(|f| (region, f.clone())));
+            }
         }
     }
-    if failed.is_empty() {
-        Ok(snapshots)
-    } else {
-        Err(failed.join("; "))
+    BackupEvent::Done {
+        result: if failed.is_empty() {
+            Ok(snapshots)
+        } else {
+            Err(failed.join("; "))
+        },
+        remark,
     }
 }
 

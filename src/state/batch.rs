@@ -18,6 +18,20 @@ pub struct BatchRun {
 }
 
 impl BatchRun {
+    /// The (region, function) of each target whose change failed or was not sent.
+    pub fn not_landed(&self) -> std::collections::BTreeSet<(usize, String)> {
+        self.landed
+            .iter()
+            .filter(|(_, result)| result.is_err())
+            .filter_map(|(i, _)| {
+                let item = self.batch.items.get(*i)?;
+                let target = &item.plan()?.target;
+                let function = target.split_once(':').map_or(target.as_str(), |(f, _)| f);
+                Some((item.source(), function.to_string()))
+            })
+            .collect()
+    }
+
     /// Every target that was sent has answered.
     pub fn done(&self) -> bool {
         self.landed.len()
@@ -334,8 +348,11 @@ pub fn landed(state: &mut State, batch: &str, landed: Landed, effects: &mut Vec<
     } else {
         run.landed.push(landed);
     }
-    if state.batch_run.as_ref().is_some_and(BatchRun::done) {
-        state.marks.clear();
+    if let Some(run) = state.batch_run.as_ref().filter(|r| r.done()) {
+        // Marks acted on are done with; those whose change did not land stay marked, so the
+        // same key retries them (previewed again, as the state is now).
+        let again = run.not_landed();
+        state.marks.retain(|m| again.contains(m));
         effects.push(Effect::RefreshInventory);
         // A batch or an undo in the services view: the weights it wrote show at once.
         if state.view == super::View::Services {

@@ -141,8 +141,16 @@ pub fn backup_update(state: &mut State, event: BackupEvent) {
         BackupEvent::Progress { done, total, label } => {
             state.backup = Some(BackupView { label, done, total });
         }
-        BackupEvent::Done(result) => {
+        BackupEvent::Done { result, remark } => {
             state.backup = None;
+            let kept = match remark.len() {
+                0 => String::new(),
+                n => format!(
+                    "\nthe {n} not backed up are marked again: {} retries them",
+                    state.keymap.first_key(super::keymap::Action::Backup)
+                ),
+            };
+            state.marks.extend(remark);
             state.popup = Some(Popup::Notice(match result {
                 // The demo's buckets are in memory: its URIs must not read as real S3 objects.
                 Ok(lines) if state.display.demo => format!(
@@ -150,7 +158,7 @@ pub fn backup_update(state: &mut State, event: BackupEvent) {
                     lines.join("\n")
                 ),
                 Ok(lines) => format!("backup done\n{}", lines.join("\n")),
-                Err(e) => format!("backup failed: {e}"),
+                Err(e) => format!("backup failed: {e}{kept}"),
             }));
         }
     }
@@ -164,8 +172,12 @@ pub enum BackupEvent {
         total: u64,
         label: String,
     },
-    /// The snapshot URIs (or what went wrong).
-    Done(Result<Vec<String>, String>),
+    /// The snapshot URIs (or what went wrong), and the functions that were not backed up (by
+    /// region): marked again, so that the same key retries them.
+    Done {
+        result: Result<Vec<String>, String>,
+        remark: Vec<(usize, String)>,
+    },
 }
 
 /// A traffic plan the dashboard shows: running here, or interrupted (found saved at start).

@@ -1606,20 +1606,47 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
     assert_eq!(s.backup.as_ref().map(|b| (b.done, b.total)), Some((1, 2)));
     update(
         &mut s,
-        Msg::Backup(actions::BackupEvent::Done(Ok(vec![
-            "s3://acme-backups/lops/snapshots/us-east-1/cron/x.json".into(),
-        ]))),
+        Msg::Backup(actions::BackupEvent::Done {
+            remark: vec![],
+            result: Ok(vec![
+                "s3://acme-backups/lops/snapshots/us-east-1/cron/x.json".into(),
+            ]),
+        }),
     );
     assert!(s.backup.is_none());
     assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("snapshots/us-east-1/cron")));
     assert!(matches!(&s.popup, Some(Popup::Notice(n)) if !n.contains("in memory")));
+    // Failed in part: the functions not backed up are marked again, and the notice says the
+    // same key retries them.
+    s.marks.clear();
+    update(
+        &mut s,
+        Msg::Backup(actions::BackupEvent::Done {
+            remark: vec![(0, "cron".into())],
+            result: Err("cron in default/us-east-1: AccessDenied".into()),
+        }),
+    );
+    assert_eq!(
+        s.marks.iter().cloned().collect::<Vec<_>>(),
+        [(0, "cron".to_string())]
+    );
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("backup failed")
+            && n.contains("the 1 not backed up are marked again: b retries them")),
+        "{:?}",
+        s.popup
+    );
+    s.marks.clear();
     // The demo's snapshots are in memory, and it says so.
     s.display.demo = true;
     update(
         &mut s,
-        Msg::Backup(actions::BackupEvent::Done(Ok(vec![
-            "s3://demo-backups/lops/snapshots/us-east-1/cron/x.json".into(),
-        ]))),
+        Msg::Backup(actions::BackupEvent::Done {
+            remark: vec![],
+            result: Ok(vec![
+                "s3://demo-backups/lops/snapshots/us-east-1/cron/x.json".into(),
+            ]),
+        }),
     );
     assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("in memory")));
 }

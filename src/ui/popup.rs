@@ -255,6 +255,17 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             line.push_str(&format!(", {} already so", summary.already));
         }
         lines.push(Line::styled(line, style));
+        let kept = run
+            .not_landed()
+            .iter()
+            .filter(|m| state.marks.contains(*m))
+            .count();
+        if kept > 0 {
+            lines.push(Line::styled(
+                format!("the {kept} that did not land stay marked: the same key retries them"),
+                theme.warn(),
+            ));
+        }
         // An undo is not undone in turn, nor is a batch that changed nothing: only the close
         // keys then.
         lines.push(Line::styled(

@@ -146,6 +146,13 @@ impl FaultProxy {
         self.lock().rules.push(rule);
     }
 
+    /// Every fault rule ends: requests pass untouched from now on (the outage is over).
+    pub fn heal(&self) {
+        let mut shared = self.lock();
+        shared.rules.clear();
+        shared.after.clear();
+    }
+
     /// The rule applies once `pass` matching requests have gone through untouched.
     pub fn add_after(&self, pass: u32, rule: Rule) {
         self.lock().after.push((pass, rule));
