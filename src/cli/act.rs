@@ -56,7 +56,7 @@ pub enum TrafficCommand {
     Set {
         /// The alias (`live`, `prod`, …).
         alias: String,
-        /// The function whose alias it is.
+        /// The function whose alias it is; several separated by commas (a,b): one batch.
         #[arg(long = "fn")]
         function: String,
         #[arg(long)]
@@ -71,7 +71,7 @@ pub enum TrafficCommand {
     Promote {
         /// The alias (`live`, `prod`, …).
         alias: String,
-        /// The function whose alias it is.
+        /// The function whose alias it is; several separated by commas (a,b): one batch.
         #[arg(long = "fn")]
         function: String,
         #[command(flatten)]
@@ -81,7 +81,7 @@ pub enum TrafficCommand {
     Rollback {
         /// The alias (`live`, `prod`, …).
         alias: String,
-        /// The function whose alias it is.
+        /// The function whose alias it is; several separated by commas (a,b): one batch.
         #[arg(long = "fn")]
         function: String,
         #[command(flatten)]
@@ -121,6 +121,7 @@ pub enum TrafficCommand {
 pub enum ConcurrencyCommand {
     /// Reserve N concurrent executions for FUNCTION ("none" removes the reservation).
     Set {
+        /// The function; several separated by commas (a,b): one batch.
         function: String,
         #[arg(allow_hyphen_values = true)]
         value: String,
@@ -131,6 +132,7 @@ pub enum ConcurrencyCommand {
 
 #[derive(Debug, Args)]
 pub struct FunctionArgs {
+    /// The function; several separated by commas (a,b): one batch.
     pub function: String,
     #[command(flatten)]
     pub flags: ActFlags,
@@ -176,7 +178,7 @@ pub async fn invoke(global: &GlobalArgs, args: InvokeArgs) -> Result<Exit, Failu
         Repeat::Refused
     };
     run_with(global, &args.flags, repeat, |_| {
-        Request::Invoke(request.clone())
+        vec![Request::Invoke(request.clone())]
     })
     .await
 }
@@ -191,8 +193,8 @@ pub async fn traffic(global: &GlobalArgs, command: TrafficCommand) -> Result<Exi
             weight,
             flags,
         } => {
-            run(global, &flags, |_| Request::SetWeight {
-                function: function.clone(),
+            run(global, &flags, &function, |function| Request::SetWeight {
+                function,
                 alias: alias.clone(),
                 version: version.clone(),
                 weight,
@@ -204,8 +206,8 @@ pub async fn traffic(global: &GlobalArgs, command: TrafficCommand) -> Result<Exi
             function,
             flags,
         } => {
-            run(global, &flags, |_| Request::Promote {
-                function: function.clone(),
+            run(global, &flags, &function, |function| Request::Promote {
+                function,
                 alias: alias.clone(),
             })
             .await
@@ -215,8 +217,8 @@ pub async fn traffic(global: &GlobalArgs, command: TrafficCommand) -> Result<Exi
             function,
             flags,
         } => {
-            run(global, &flags, |_| Request::Rollback {
-                function: function.clone(),
+            run(global, &flags, &function, |function| Request::Rollback {
+                function,
                 alias: alias.clone(),
             })
             .await
@@ -247,23 +249,22 @@ pub async fn concurrency(
     } = command;
     let value = crate::ops::request::parse_concurrency(&value)
         .map_err(|e| Failure::usage(e.to_string()))?;
-    run(global, &flags, |_| Request::SetConcurrency {
-        function: function.clone(),
-        value,
+    run(global, &flags, &function, |function| {
+        Request::SetConcurrency { function, value }
     })
     .await
 }
 
 pub async fn kill(global: &GlobalArgs, args: FunctionArgs) -> Result<Exit, Failure> {
-    run(global, &args.flags, |_| Request::Kill {
-        function: args.function.clone(),
+    run(global, &args.flags, &args.function, |function| {
+        Request::Kill { function }
     })
     .await
 }
 
 pub async fn revive(global: &GlobalArgs, args: FunctionArgs) -> Result<Exit, Failure> {
-    run(global, &args.flags, |_| Request::Revive {
-        function: args.function.clone(),
+    run(global, &args.flags, &args.function, |function| {
+        Request::Revive { function }
     })
     .await
 }
@@ -274,8 +275,8 @@ pub async fn pin(
     function: String,
     flags: ActFlags,
 ) -> Result<Exit, Failure> {
-    run(global, &flags, |_| Request::Pin {
-        function: function.clone(),
+    run(global, &flags, &function, |function| Request::Pin {
+        function,
         alias: alias.clone(),
     })
     .await
@@ -290,30 +291,81 @@ pub(super) enum Repeat {
     Refused,
 }
 
-/// The shared flow: prepare per region → preview → confirm → execute → report.
+/// The functions a command names: one, or several separated by commas (`orders,payments`),
+/// acted on in one batch as marked rows are in the dashboard. Each name is checked; one named
+/// twice counts once.
+fn functions(arg: &str) -> Result<Vec<String>, Failure> {
+    let mut out: Vec<String> = Vec::new();
+    for name in arg.split(',').map(str::trim) {
+        if name.is_empty() && arg.contains(',') {
+            return Err(Failure::usage(format!(
+                "'{arg}' has an empty function name: separate names with single commas \
+                 (orders,payments)"
+            )));
+        }
+        crate::ops::request::check_function(name).map_err(Failure::from)?;
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The shared flow: prepare per function and region → one preview → confirm → execute →
+/// report. `function` is one name or several separated by commas: one batch either way.
 pub(super) async fn run(
+    global: &GlobalArgs,
+    flags: &ActFlags,
+    function: &str,
+    request: impl Fn(String) -> Request,
+) -> Result<Exit, Failure> {
+    let names = functions(function)?;
+    run_with(global, flags, Repeat::Refused, |_| {
+        names.iter().map(|f| request(f.clone())).collect()
+    })
+    .await
+}
+
+/// The shared flow for one request that names no function (a trigger): in every region.
+pub(super) async fn run_one(
     global: &GlobalArgs,
     flags: &ActFlags,
     request: impl Fn(&str) -> Request,
 ) -> Result<Exit, Failure> {
-    run_with(global, flags, Repeat::Refused, request).await
+    run_with(global, flags, Repeat::Refused, |region| {
+        vec![request(region)]
+    })
+    .await
 }
 
 async fn run_with(
     global: &GlobalArgs,
     flags: &ActFlags,
     repeat: Repeat,
-    request: impl Fn(&str) -> Request,
+    requests: impl Fn(&str) -> Vec<Request>,
 ) -> Result<Exit, Failure> {
-    let first = request("");
-    early_check(global, first.kind())?;
-    first.validate().map_err(Failure::from)?;
+    let first = requests("");
+    let Some(one) = first.first() else {
+        return Err(Failure::usage("no function named"));
+    };
+    early_check(global, one.kind())?;
+    for r in &first {
+        r.validate().map_err(Failure::from)?;
+    }
     let ctx = Session::connect(&global.flags()).await?;
-    let targets = ctx
+    // Function by function, each in every region of the session.
+    let per_region: Vec<Vec<Request>> = ctx
         .regions
         .iter()
-        .enumerate()
-        .map(|(i, r)| Target::Ask(i, request(&r.scope().region)))
+        .map(|r| requests(&r.scope().region))
+        .collect();
+    let targets = (0..first.len())
+        .flat_map(|k| {
+            per_region
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, rs)| Some(Target::Ask(i, rs.get(k)?.clone())))
+        })
         .collect();
     run_batch(&ctx, flags, repeat, targets).await
 }

@@ -155,7 +155,7 @@ pub enum Command {
     Pin {
         /// The alias (`live`, `prod`, …).
         alias: String,
-        /// The function whose alias it is.
+        /// The function whose alias it is; several separated by commas (a,b): one batch.
         #[arg(long = "fn")]
         function: String,
         #[command(flatten)]

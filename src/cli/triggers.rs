@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::{Args, Subcommand};
 
 use super::GlobalArgs;
-use super::act::{ActFlags, run};
+use super::act::{ActFlags, run_one};
 use crate::exit::{Exit, Failure};
 use crate::ops::{OpsError, Request};
 use crate::provider::{RegionActions, RegionSource, TriggerKind};
@@ -65,7 +65,7 @@ async fn set(global: &GlobalArgs, which: Which, enabled: bool) -> Result<Exit, F
         (None, Some(uuid)) => (TriggerKind::Mapping, uuid),
         (None, None) => return Err(Failure::usage("give --rule NAME or --mapping UUID")),
     };
-    run(global, &which.flags, |_| Request::SetTrigger {
+    run_one(global, &which.flags, |_| Request::SetTrigger {
         kind,
         id: id.clone(),
         enabled,

@@ -660,6 +660,92 @@ async fn lops_undo_reverts_a_multi_region_command_in_every_region() {
     assert!(run.stderr.contains("nothing to undo"), "{}", run.stderr);
 }
 
+/// Several functions on the command line are one batch, as marked rows are in the dashboard:
+/// each function in each region previewed, one confirmation (the count typed, for a kill of
+/// several names), a function missing in a region skipped with why, one undo for all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_functions_on_the_command_line_are_one_batch_undone_as_one() {
+    let (seeders, names) = seed("clifns").await;
+    // Not there in the last region: skipped there, the others go ahead.
+    let missing = moto::unique("clifns-gone");
+    for s in &seeders[..2] {
+        s.create_function(&missing).await;
+    }
+    let lops = Lops::new(moto::url());
+    let regions = REGIONS.join(",");
+    let list = format!("{},{},{missing}", names[0], names[1]);
+    let dry = lops.run(&["kill", &list, "--regions", &regions, "--dry-run"]);
+    assert_eq!(dry.code, 3, "{}", dry.stderr);
+    assert!(
+        dry.stderr.contains("kill: 8 changes in 3 scopes")
+            && dry
+                .stderr
+                .contains(&format!("skip {missing} in {}: function", REGIONS[2])),
+        "{}",
+        dry.stderr
+    );
+    for s in &seeders {
+        for n in &names {
+            assert_eq!(reserved_of(s, n).await, None, "a dry run changes nothing");
+        }
+    }
+    // A kill of several names asks the count typed; --yes stands for it.
+    let run = lops.run(&["kill", &list, "--regions", &regions, "--yes", "--json"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("changed 8 of 9"), "{}", run.stderr);
+    for s in &seeders {
+        for n in &names {
+            assert_eq!(reserved_of(s, n).await, Some(0));
+        }
+    }
+    assert_eq!(reserved_of(&seeders[0], &missing).await, Some(0));
+    let records = lops.run(&["audit", "--json"]).json();
+    let kills: Vec<&serde_json::Value> = records
+        .as_array()
+        .map(|a| a.iter().filter(|r| r["action"] == "kill").collect())
+        .unwrap_or_default();
+    assert_eq!(kills.len(), 8, "{records}");
+    assert!(
+        kills
+            .iter()
+            .all(|r| r["batch"] == kills[0]["batch"] && r["typed"] == true),
+        "{records}"
+    );
+    // One undo takes all eight back.
+    let undo = lops.run(&["undo", "--yes"]);
+    undo.assert_exit(0);
+    assert!(
+        undo.stderr.contains("undo: 8 changes in 3 scopes"),
+        "{}",
+        undo.stderr
+    );
+    for s in &seeders {
+        for n in &names {
+            assert_eq!(reserved_of(s, n).await, None);
+        }
+    }
+    // A list with an empty name is refused before anything is read.
+    let bad = lops.run(&["kill", &format!("{},,{}", names[0], names[1]), "--yes"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("empty function name"), "{}", bad.stderr);
+    // Traffic over several functions: --fn a,b.
+    let run = lops.run(&[
+        "traffic",
+        "rollback",
+        "live",
+        "--fn",
+        &format!("{},{}", names[0], names[1]),
+        "--regions",
+        REGIONS[0],
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert!(run.stderr.contains("changed 2 of 2"), "{}", run.stderr);
+    for n in &names {
+        assert_eq!(seeders[0].routing(n).await, all("1", None, 1)[0]);
+    }
+}
+
 /// Two profile names of one account (moto has one) name the same function: one confirmation
 /// changes it once, the other is said as the same function, and the run is complete (exit 0).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
