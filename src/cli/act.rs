@@ -9,7 +9,7 @@ use serde_json::json;
 use super::GlobalArgs;
 use super::act_output::{item_json, plan_json, print_outcome};
 pub use super::common::{ActFlags, RolloutArgs};
-use super::common::{audit_log, early_check};
+use super::common::{audit_log, early_check, functions};
 use crate::exit::{Exit, Failure};
 use crate::ops::batch::{self, Target};
 use crate::ops::payload::load_payload;
@@ -289,26 +289,6 @@ pub(super) enum Repeat {
     Allowed,
     /// Ask for the typed name; with --yes (a script), refuse.
     Refused,
-}
-
-/// The functions a command names: one, or several separated by commas (`orders,payments`),
-/// acted on in one batch as marked rows are in the dashboard. Each name is checked; one named
-/// twice counts once.
-fn functions(arg: &str) -> Result<Vec<String>, Failure> {
-    let mut out: Vec<String> = Vec::new();
-    for name in arg.split(',').map(str::trim) {
-        if name.is_empty() && arg.contains(',') {
-            return Err(Failure::usage(format!(
-                "'{arg}' has an empty function name: separate names with single commas \
-                 (orders,payments)"
-            )));
-        }
-        crate::ops::request::check_function(name).map_err(Failure::from)?;
-        if !out.iter().any(|n| n == name) {
-            out.push(name.to_string());
-        }
-    }
-    Ok(out)
 }
 
 /// The shared flow: prepare per function and region → one preview → confirm → execute →

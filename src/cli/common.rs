@@ -120,3 +120,23 @@ pub(super) fn count_arg(text: &str) -> Result<usize, String> {
         )),
     }
 }
+
+/// The functions a command names: one, or several separated by commas (`orders,payments`),
+/// acted on in one batch as marked rows are in the dashboard. Each name is checked; one named
+/// twice counts once.
+pub(super) fn functions(arg: &str) -> Result<Vec<String>, Failure> {
+    let mut out: Vec<String> = Vec::new();
+    for name in arg.split(',').map(str::trim) {
+        if name.is_empty() && arg.contains(',') {
+            return Err(Failure::usage(format!(
+                "'{arg}' has an empty function name: separate names with single commas \
+                 (orders,payments)"
+            )));
+        }
+        crate::ops::request::check_function(name).map_err(Failure::from)?;
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
+}
