@@ -218,7 +218,7 @@ pub fn start_marked(state: &mut State, action: Action, given: Given, effects: &m
         return;
     }
     if action == Action::Trigger {
-        state.popup = Some(Popup::Notice(format!(
+        state.popup = Some(Popup::Working(format!(
             "reading the triggers of {} marked function(s)…",
             marked.len()
         )));
@@ -229,7 +229,7 @@ pub fn start_marked(state: &mut State, action: Action, given: Given, effects: &m
         .iter()
         .map(|(r, name)| target_of(state, action, given, *r, name))
         .collect();
-    state.popup = Some(Popup::Notice(format!(
+    state.popup = Some(Popup::Working(format!(
         "previewing {} on {} marked function(s)…",
         action.name(),
         marked.len()
@@ -274,7 +274,7 @@ pub fn everywhere(state: &mut State, pending: Pending, effects: &mut Vec<Effect>
             None => Target::Ask(i, (*request).clone()),
         });
     }
-    state.popup = Some(Popup::Notice(format!(
+    state.popup = Some(Popup::Working(format!(
         "previewing {} in every region where {function} exists…",
         request.kind().title()
     )));
@@ -377,7 +377,7 @@ pub fn undo(state: &mut State, effects: &mut Vec<Effect>) {
         ));
         return;
     }
-    state.popup = Some(Popup::Notice("reading the audit log…".into()));
+    state.popup = Some(Popup::Working("reading the audit log…".into()));
     effects.push(Effect::Undo {
         anywhere: !state.display.narrowed,
     });

@@ -493,8 +493,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             metrics,
         } => ingest::on_calls(state, region, total, metrics),
         // Only the last preview asked is shown (a `y` is meant for it), never over a confirmation.
+        // A notice open then (something another lops did, a result) is not lost under it: it
+        // waits in the queue and shows once the confirmation closes. (Waits are `Working`.)
         Msg::Preview { ticket, msg } => {
             if ticket == state.previews && !matches!(state.popup, Some(Popup::Confirm(_))) {
+                if let Some(Popup::Notice(text)) = state.popup.take() {
+                    state.notices.insert(0, text);
+                }
                 return update(state, *msg);
             }
         }

@@ -3072,6 +3072,55 @@ fn only_the_last_preview_asked_is_shown_and_never_over_an_open_confirmation() {
     s.previews += 1;
     update(&mut s, answer(3, "first"));
     assert!(!target(&s).contains("first"), "{}", target(&s));
+    // A notice that opened while the preview was read (its wait hidden) is not lost under the
+    // confirmation: it shows once the confirmation closes.
+    update(&mut s, code(KeyCode::Esc));
+    assert!(update(&mut s, key('K')).iter().any(Effect::is_preview));
+    update(&mut s, code(KeyCode::Esc));
+    s.popup = Some(Popup::Notice(
+        "rollout api:live in us-east-1 rolled back".into(),
+    ));
+    update(&mut s, answer(4, "cron"));
+    assert!(target(&s).contains("cron"), "{}", target(&s));
+    update(&mut s, code(KeyCode::Esc));
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("rolled back")),
+        "{:?}",
+        s.popup
+    );
+}
+
+/// A batch's wait ("previewing … on N marked functions…") is a wait, not a notice: its
+/// answer replaces it, and it is never shown again after the confirmation.
+#[test]
+fn a_batch_wait_is_replaced_by_its_answer_and_not_queued() {
+    let mut s = loaded();
+    select(&mut s, 0, "cron");
+    update(&mut s, key(' '));
+    select(&mut s, 0, "api");
+    update(&mut s, key(' '));
+    let effects = update(&mut s, key('K'));
+    assert!(effects.iter().any(Effect::is_preview), "{effects:?}");
+    assert!(
+        matches!(&s.popup, Some(Popup::Working(w)) if w.contains("marked")),
+        "{:?}",
+        s.popup
+    );
+    let ticket = s.previews;
+    update(
+        &mut s,
+        Msg::Preview {
+            ticket,
+            msg: Box::new(Msg::BatchPrepared(Err("nothing to kill".into()))),
+        },
+    );
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(n)) if n == "nothing to kill"),
+        "{:?}",
+        s.popup
+    );
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.popup.is_none() && s.notices.is_empty(), "{:?}", s.popup);
 }
 
 /// `tab` (or `b` again) in a backup's confirmation widens it to every region with the function,
