@@ -84,9 +84,33 @@ pub fn span(secs: u64) -> String {
     out
 }
 
-/// A 0..1 weight as a whole or tenth percentage: 90%, 12.5%. A share that is there but rounds
-/// to none or to all says so (`<0.1%`, `>99.9%`), so a preview never shows a split as whole.
+/// A 0..1 weight as a percentage to the hundredth it is written with (a percent typed is kept to
+/// hundredths): 90%, 12.5%, 0.07%. A share that is there but rounds to none or to all says so
+/// (`<0.01%`, `>99.99%`), so a preview never shows a split as whole.
 pub fn weight(w: f64) -> String {
+    let pct = w * 100.0;
+    if pct > 0.0 && pct < 0.005 {
+        return "<0.01%".into();
+    }
+    if pct < 100.0 && pct > 99.995 {
+        return ">99.99%".into();
+    }
+    let near = |places: i32| {
+        let scale = 10f64.powi(places);
+        ((pct * scale).round() / scale - pct).abs() < 0.005
+    };
+    if near(0) {
+        format!("{pct:.0}%")
+    } else if near(1) {
+        format!("{pct:.1}%")
+    } else {
+        format!("{pct:.2}%")
+    }
+}
+
+/// An observed 0..1 share (of invocations, of load) as a whole or tenth percentage: 75%,
+/// 40.8%; one there that rounds to none or to all says so (`<0.1%`, `>99.9%`).
+pub fn share(w: f64) -> String {
     let pct = w * 100.0;
     if pct > 0.0 && pct < 0.05 {
         return "<0.1%".into();
@@ -95,7 +119,7 @@ pub fn weight(w: f64) -> String {
         return ">99.9%".into();
     }
     if (pct - pct.round()).abs() < 0.05 {
-        format!("{:.0}%", pct)
+        format!("{pct:.0}%")
     } else {
         format!("{pct:.1}%")
     }
@@ -110,7 +134,7 @@ pub fn drift(d: f64, threshold: f64) -> String {
     if pct > threshold * 100.0 && pct < threshold * 100.0 + 0.05 {
         return format!("{sign}{pct:.2}%");
     }
-    format!("{sign}{}", weight(d.abs()))
+    format!("{sign}{}", share(d.abs()))
 }
 
 /// Text lops did not write (log lines, a function's answer, a server's message) made safe for
@@ -533,8 +557,16 @@ mod tests {
         assert_eq!(age(61), "1m");
         assert_eq!(weight(0.9), "90%");
         assert_eq!(weight(0.125), "12.5%");
-        assert_eq!(weight(1e-9), "<0.1%");
-        assert_eq!(weight(0.99999), ">99.9%");
+        assert_eq!(weight(1e-9), "<0.01%");
+        assert_eq!(weight(0.99999), ">99.99%");
+        // A percent typed to the hundredth is shown as typed, and so is the rest.
+        assert_eq!(weight(0.0007), "0.07%");
+        assert_eq!(weight(1.0 - 0.0007), "99.93%");
+        assert_eq!(weight(0.143), "14.3%");
+        assert_eq!(weight(0.1), "10%");
+        assert_eq!(share(0.7498), "75%");
+        assert_eq!(share(0.4084), "40.8%");
+        assert_eq!(share(1e-9), "<0.1%");
         assert_eq!(weight(0.0), "0%");
         assert_eq!(weight(1.0), "100%");
     }

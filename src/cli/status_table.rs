@@ -422,7 +422,7 @@ fn alias_line(
         .map(|v| {
             let seen = v
                 .observed
-                .map(format::weight)
+                .map(format::share)
                 .unwrap_or_else(|| format::MISSING.to_string());
             let drift = match (drifting(v), v.observed) {
                 (true, Some(o)) => format!(

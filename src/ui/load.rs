@@ -152,7 +152,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 Span::styled(bar(*weight, alias_bar, theme), theme.dim()),
                 Span::raw(format!(
                     "  seen {:>6} ",
-                    seen.map(format::weight)
+                    seen.map(format::share)
                         .unwrap_or_else(|| format::MISSING.into())
                 )),
                 Span::styled(bar(seen.unwrap_or(0.0), alias_bar, theme), style),
@@ -236,7 +236,7 @@ fn share_lines(
     if !rest.is_empty() {
         let n: f64 = rest.iter().filter_map(|(_, n)| *n).sum();
         let share = match sum > 0.0 {
-            true => format!(", {} of the load", format::weight(n / sum)),
+            true => format!(", {} of the load", format::share(n / sum)),
             false => String::new(),
         };
         // Short enough for the smallest screen (the largest are shown above).
@@ -271,7 +271,7 @@ fn share_line(label: &str, n: Option<f64>, sum: f64, width: usize, theme: &Theme
         Span::styled(bar(share.unwrap_or(0.0), width, theme), theme.ok()),
         Span::raw(format!(
             " {:>6} {:>7}",
-            share.map_or_else(|| format::MISSING.to_string(), format::weight),
+            share.map_or_else(|| format::MISSING.to_string(), format::share),
             format::count(n)
         )),
     ])
@@ -296,7 +296,7 @@ fn alias_line(
                 format::version(&s.version),
                 format::weight(s.configured),
                 s.observed
-                    .map(format::weight)
+                    .map(format::share)
                     .unwrap_or_else(|| format::MISSING.into())
             )
         })
