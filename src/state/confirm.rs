@@ -550,7 +550,9 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
             storage_class,
         } => {
             state.popup = None;
-            // Marks acted on are done with, as after any batch.
+            // Marks acted on are done with, as after any batch (those not backed up come back
+            // when it ends).
+            let of_marks = !state.marks.is_empty();
             state.marks.clear();
             let names: Vec<&str> = targets
                 .iter()
@@ -560,6 +562,7 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
                 label: format!("{} starting", names.join(", ")),
                 done: 0,
                 total: names.len().max(1) as u64,
+                of_marks,
             });
             effects.push(Effect::Backup {
                 targets,

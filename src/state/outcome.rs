@@ -133,16 +133,28 @@ pub struct BackupView {
     pub label: String,
     pub done: u64,
     pub total: u64,
+    /// Of marked functions: those not backed up are marked again when it ends.
+    pub of_marks: bool,
 }
 
 /// A backup moved on or finished.
 pub fn backup_update(state: &mut State, event: BackupEvent) {
     match event {
         BackupEvent::Progress { done, total, label } => {
-            state.backup = Some(BackupView { label, done, total });
+            let of_marks = state.backup.as_ref().is_some_and(|b| b.of_marks);
+            state.backup = Some(BackupView {
+                label,
+                done,
+                total,
+                of_marks,
+            });
         }
-        BackupEvent::Done { result, remark } => {
-            state.backup = None;
+        BackupEvent::Done { result, mut remark } => {
+            // One function's backup (no marks) leaves no mark behind: its retry is the same key
+            // on the same row.
+            if !state.backup.take().is_some_and(|b| b.of_marks) {
+                remark.clear();
+            }
             let kept = match remark.len() {
                 0 => String::new(),
                 n => format!(

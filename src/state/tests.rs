@@ -1616,9 +1616,23 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
     assert!(s.backup.is_none());
     assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("snapshots/us-east-1/cron")));
     assert!(matches!(&s.popup, Some(Popup::Notice(n)) if !n.contains("in memory")));
-    // Failed in part: the functions not backed up are marked again, and the notice says the
-    // same key retries them.
+    // Failed in part: the functions not backed up are marked again (a backup of marks), and
+    // the notice says the same key retries them.
     s.marks.clear();
+    s.backup = Some(actions::BackupView {
+        label: "cron starting".into(),
+        done: 0,
+        total: 1,
+        of_marks: true,
+    });
+    update(
+        &mut s,
+        Msg::Backup(actions::BackupEvent::Progress {
+            done: 0,
+            total: 1,
+            label: "cron".into(),
+        }),
+    );
     update(
         &mut s,
         Msg::Backup(actions::BackupEvent::Done {
@@ -1637,6 +1651,15 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
         s.popup
     );
     s.marks.clear();
+    // One function's backup (no marks) that fails leaves no mark behind.
+    update(
+        &mut s,
+        Msg::Backup(actions::BackupEvent::Done {
+            remark: vec![(0, "cron".into())],
+            result: Err("cron in default/us-east-1: AccessDenied".into()),
+        }),
+    );
+    assert!(s.marks.is_empty());
     // The demo's snapshots are in memory, and it says so.
     s.display.demo = true;
     update(

@@ -907,6 +907,7 @@ async fn a_running_backup_shows_a_gauge_above_the_footer() {
         label: "checkout-api done".into(),
         done: 1,
         total: 3,
+        of_marks: false,
     });
     let out = screen(&mut state, &MONO, 80, 24);
     assert!(out.contains("backup"), "{out}");
