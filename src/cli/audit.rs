@@ -25,7 +25,17 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
     let (profiles_seen, regions_seen) = crate::ops::batch::scopes_of(&records);
     let before = records.len();
     if let Some(regions) = &global.regions {
-        records.retain(|r| regions.iter().any(|g| g.trim() == r.region));
+        // A service change (Route 53) is found under the regions it moved too, not only the
+        // region its call went through (`service weights` over several is recorded in one).
+        records.retain(|r| {
+            let moved = match r.action.starts_with("service.") {
+                true => crate::ops::service::regions_changed(&r.before, &r.after),
+                false => Vec::new(),
+            };
+            regions
+                .iter()
+                .any(|g| g.trim() == r.region || moved.iter().any(|m| m == g.trim()))
+        });
     }
     if !global.profiles.is_empty() {
         records.retain(|r| global.profiles.iter().any(|p| p.trim() == r.profile));

@@ -496,6 +496,17 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
     // Set to take traffic again since the drain: a restore would take traffic from it, and
     // is refused as nothing to restore.
     service(&lops, &config, "weights checkout eu-west-1=70 --yes").assert_exit(0);
+    // A weights change goes through the home region, and is found under the region it moved
+    // too.
+    let audit = lops
+        .run(&["audit", "--regions", "eu-west-1", "--json"])
+        .json();
+    assert!(
+        audit.as_array().is_some_and(|a| a
+            .iter()
+            .any(|r| r["action"] == "service.weights" && r["region"] != "eu-west-1")),
+        "{audit}"
+    );
     let run = service(&lops, &config, "restore checkout --region eu-west-1 --yes");
     run.assert_exit(2);
     assert!(run.stderr.contains("is not drained"), "{}", run.stderr);
