@@ -1184,6 +1184,25 @@ async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
         "the undo of the drain gives it back: {}",
         run.stderr
     );
+    // The secondary's check fails too: draining the primary would make an unhealthy region
+    // the primary. Refused, naming the one way past the guard a failover pair has (it has no
+    // weights to set).
+    svc.client
+        .update_health_check()
+        .health_check_id(&svc.checks[1])
+        .inverted(true)
+        .send()
+        .await
+        .expect("fail the standby's check");
+    let run = lops.run(&drain);
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("`lops service drain` with --force")
+            && !run.stderr.contains("service weights"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(roles().await, seeded);
 }
 
 /// One region's CloudWatch failing does not hide the service: every member is shown, that

@@ -374,8 +374,14 @@ fn guard(
         })
         .collect::<Vec<_>>();
     let name = &after.settings.name;
+    // A failover pair has no weights to set: only its drain goes past the guard.
+    let command = if after.members.iter().any(|m| m.record.failover.is_some()) {
+        "`lops service drain` with --force"
+    } else {
+        "`lops service drain` or `lops service weights` with --force"
+    };
     Err(OpsError::Refused(format!(
-        "this would leave service {name} no healthy region taking traffic ({}): to do it anyway, run `lops service drain` or `lops service weights` with --force (typed confirmation)",
+        "this would leave service {name} no healthy region taking traffic ({}): to do it anyway, run {command} (typed confirmation)",
         if why.is_empty() {
             "every weight would be 0, and Route 53 then spreads traffic over every member"
                 .to_string()
