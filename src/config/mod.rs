@@ -499,6 +499,10 @@ impl ConfigFile {
                     "it is a link to {}, which is not there: restore that file or remove the link",
                     target.display()
                 ),
+                // Named on purpose (--config): a typo, most likely.
+                _ if e.kind() == std::io::ErrorKind::NotFound => format!(
+                    "{e}: check the path given, or leave --config out to use the default file"
+                ),
                 _ => e.to_string(),
             },
         })

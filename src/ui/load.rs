@@ -179,20 +179,23 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     if focus.info.aliases.is_empty() {
         lines.push(Line::raw(""));
-        // Not read is not none: the detail view (enter) reads them.
+        // Not read is not none: the detail view (enter) reads them. The function is the
+        // box's title: the line says the rest, so that it is not cut to "are no" at 80 columns.
         let text = if focus.info.not_read.aliases || focus.info.not_read.details {
             format!(
-                "{name}'s aliases in {} are not read yet ({} reads them)",
+                "aliases in {} not read yet ({} reads them)",
                 region.scope,
                 state.keymap.first_key(crate::state::Action::Open)
             )
         } else {
-            format!("{name} has no aliases in {}", region.scope)
+            format!("no aliases in {}", region.scope)
         };
         lines.push(Line::styled(text, theme.dim()));
     }
     frame.render_widget(
-        Paragraph::new(lines).block(block(format!(" {name} "))),
+        Paragraph::new(lines)
+            .block(block(format!(" {name} ")))
+            .wrap(ratatui::widgets::Wrap { trim: false }),
         bottom,
     );
 }

@@ -76,6 +76,22 @@ fn a_config_path_that_is_a_fifo_or_a_device_is_refused_at_once() {
 }
 
 #[test]
+fn a_config_path_that_is_not_there_says_what_to_do() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let path = lops.home.path().join("nope.toml");
+    let run = lops.run(&["status", "--config", &path.display().to_string()]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("nope.toml cannot be read")
+            && run
+                .stderr
+                .contains("check the path given, or leave --config out"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_config_file_over_a_mebibyte_or_not_utf8_says_so() {
     let lops = Lops::new("http://127.0.0.1:9");
     let path = lops.home.path().join("big.toml");

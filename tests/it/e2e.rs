@@ -218,3 +218,23 @@ fn a_payload_read_from_a_terminal_says_how_to_end_it() {
         s.contains("reading the payload from standard input: end it with Ctrl-D")
     });
 }
+
+/// A terminal that says it cannot move its cursor (`TERM=dumb`) gets a message saying what to
+/// do, not a screen of escape codes; exit 2.
+#[test]
+fn a_dumb_terminal_is_told_what_to_do() {
+    let bin = lops_binary();
+    let home = tempfile::tempdir().expect("tempdir");
+    let script = format!(
+        "HOME={home} XDG_STATE_HOME={home}/state LANG=C.UTF-8 TERM=dumb {bin} --demo; \
+         echo \"exit=$?\"; sleep 30",
+        home = home.path().display(),
+        bin = bin.display(),
+    );
+    let tmux = Tmux::start("dumb", &script);
+    let screen = tmux.wait_for(15, "the refusal", |s| s.contains("exit="));
+    assert!(
+        screen.contains("TERM=dumb") && screen.contains("exit=2"),
+        "{screen}"
+    );
+}

@@ -224,6 +224,32 @@ async fn regions_view_shows_what_the_open_dashboard_costs_in_cloudwatch_metrics(
     assert!(out.contains("CloudWatch 45k metrics/h ≈ $0.45/h"), "{out}");
 }
 
+/// A function whose aliases are not read yet says so whole at 80 columns (the line was cut to
+/// "… are no", which reads as "none"): the function is the box's title, the line the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_view_says_aliases_not_read_whole_at_80_columns() {
+    let mut state = incident().await;
+    let long = "a-very-long-function-name-for-testing-widths-xyz";
+    let f = &mut state.regions[0].functions[0];
+    f.info.name = long.to_string();
+    f.info.aliases.clear();
+    f.info.not_read.aliases = true;
+    key(&mut state, '/');
+    for c in long.chars() {
+        key(&mut state, c);
+    }
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    key(&mut state, '3');
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        out.contains("not read yet (enter reads them)") && !out.contains("are no"),
+        "{out}"
+    );
+}
+
 #[tokio::test]
 async fn load_view_compares_configured_weights_with_the_observed_split() {
     let mut state = incident().await;
