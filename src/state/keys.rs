@@ -206,6 +206,12 @@ pub fn help_entries(state: &State) -> Vec<(String, String)> {
         .iter()
         .copied()
         .filter(|a| actions::allowed(state, *a))
+        // The services view and its levers only where a service is configured (the header
+        // leaves its tab out alike).
+        .filter(|a| {
+            !state.services.services.is_empty()
+                || !matches!(a, Action::Services | Action::Drain | Action::RestoreRegion)
+        })
         .map(|a| (state.keymap.keys_of(a), a.describe().to_string()))
         .collect();
     for (keys, what) in [

@@ -3489,3 +3489,27 @@ fn abort_and_resume_act_on_the_chosen_aliases_rollout() {
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(previewed(&mut s), Some("api:beta".into()));
 }
+
+/// The help lists the services view and its levers only where a service is configured (the
+/// header leaves its tab out alike).
+#[test]
+fn help_lists_the_services_keys_only_with_a_service() {
+    let mut s = loaded();
+    let has = |s: &State, what: &str| {
+        super::keys::help_entries(s)
+            .iter()
+            .any(|(_, d)| d.contains(what))
+    };
+    assert!(!has(&s, "Route 53 weights") && !has(&s, "drain the selected region"));
+    assert!(has(&s, "invoke"));
+    s.services.services.push(crate::config::ServiceSettings {
+        name: "checkout".into(),
+        zone: "Z1".into(),
+        record: "api.example.com".into(),
+        kind: "CNAME".into(),
+        profile: None,
+        regions: Default::default(),
+        functions: Default::default(),
+    });
+    assert!(has(&s, "Route 53 weights") && has(&s, "drain the selected region"));
+}
