@@ -218,7 +218,13 @@ async fn marked_rows_in_three_regions_roll_back_in_one_confirmed_step_and_undo_a
     clear_routing(&seeders[2], &names[1]).await;
     // Changed between the undo's preview and its `y`: held back whole at the write too.
     tui::press(&keys, KeyCode::Char('u'));
-    screen.wait_for(20, "undo: 6 changes in 3 scopes").await;
+    // The confirmation itself (the batch popup just closed has the same headline: a screen
+    // not yet drawn again would match it, and the `y` would land on the wait).
+    screen
+        .wait_until(20, "the undo's confirmation", |t| {
+            t.contains("undo: 6 changes in 3 scopes") && t.contains("y confirms")
+        })
+        .await;
     seeders[0].set_extra_weight(&names[0], "2", 0.25).await;
     tui::press(&keys, KeyCode::Char('y'));
     let held = screen.wait_for(30, "done: changed 0 of 6").await;
@@ -231,7 +237,13 @@ async fn marked_rows_in_three_regions_roll_back_in_one_confirmed_step_and_undo_a
     clear_routing(&seeders[0], &names[0]).await;
     // `u` undoes the whole batch, previewed and confirmed once.
     tui::press(&keys, KeyCode::Char('u'));
-    screen.wait_for(20, "undo: 6 changes in 3 scopes").await;
+    // The confirmation itself (the batch popup just closed has the same headline: a screen
+    // not yet drawn again would match it, and the `y` would land on the wait).
+    screen
+        .wait_until(20, "the undo's confirmation", |t| {
+            t.contains("undo: 6 changes in 3 scopes") && t.contains("y confirms")
+        })
+        .await;
     tui::press(&keys, KeyCode::Char('y'));
     screen.wait_for(30, "done: changed 6 of 6").await;
     assert_eq!(
