@@ -64,13 +64,7 @@ pub(super) fn print_outcome(plan: &Plan, outcome: &Outcome, several: bool) {
     }
     let Some((inv, report)) = &outcome.invoke else {
         // A Route 53 change is the service's, not the home region its call went through.
-        let place = if plan.action.starts_with("service.")
-            || matches!(plan.change, crate::ops::Change::Dns { .. })
-        {
-            format!("(Route 53, profile {})", plan.scope.profile)
-        } else {
-            format!("in {}", plan.scope)
-        };
+        let place = plan.place();
         let (what, now) = match plan.change == crate::ops::Change::Nothing {
             true => ("already", ", nothing changed"),
             false => ("done, now", ""),

@@ -299,14 +299,14 @@ impl Batch {
                 )),
                 Ok(_) => summary
                     .changed
-                    .push(format!("{} in {}", plan.target, plan.scope)),
+                    .push(format!("{} {}", plan.target, plan.place())),
                 // Refused at the write (changed since the preview, a guard): nothing sent.
                 Err(e @ (OpsError::Conflict(_) | OpsError::Refused(_))) => summary
                     .not_sent
-                    .push(format!("{} in {}: {e}", plan.target, plan.scope)),
+                    .push(format!("{} {}: {e}", plan.target, plan.place())),
                 Err(e) => summary
                     .failed
-                    .push(format!("{} in {}: {e}", plan.target, plan.scope)),
+                    .push(format!("{} {}: {e}", plan.target, plan.place())),
             }
         }
         summary.asked = self.changes().count();

@@ -71,6 +71,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Where the change happens, as both faces say it after its target: `in default/eu-west-1`,
+    /// or `(Route 53, profile default)` for a service's record set (not the home region its
+    /// call goes through).
+    pub fn place(&self) -> String {
+        if self.action.starts_with("service.") || matches!(self.change, Change::Dns { .. }) {
+            format!("(Route 53, profile {})", self.scope.profile)
+        } else {
+            format!("in {}", self.scope)
+        }
+    }
+
     /// What the user must answer before this plan runs (the one rule, in `ops`).
     pub fn confirmation(&self) -> Confirmation {
         if self.change == Change::Nothing {

@@ -142,7 +142,7 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut rows: Vec<(u8, Line)> = Vec::new();
     for (index, item) in run.batch.items.iter().enumerate() {
         let Some(plan) = item.plan() else { continue };
-        let what = format!("{} in {}", plan.target, plan.scope);
+        let what = format!("{} {}", plan.target, plan.place());
         let landed = run.landed.iter().find(|(i, _)| *i == index);
         let rank = match landed {
             Some((

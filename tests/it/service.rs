@@ -1001,7 +1001,12 @@ async fn the_dashboard_reaches_a_service_through_its_own_profile() {
     );
     assert!(preview.contains("ap-southeast-2 0 → 50"), "{preview}");
     tui::press(&keys, KeyCode::Char('y'));
-    screen.wait_for(30, "done: changed 1 of 1").await;
+    let done = screen.wait_for(30, "done: changed 1 of 1").await;
+    // The result names Route 53, as the preview did, not the home scope its call went through.
+    assert!(
+        done.contains("checkout (Route 53, profile svc)") && !done.contains("checkout in "),
+        "{done}"
+    );
     assert_eq!(weight(&svc.weights().await, "red"), 50);
     let (records, _) = audit.read().expect("audit");
     assert_eq!(records.len(), 2, "{records:?}");
