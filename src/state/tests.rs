@@ -3496,7 +3496,7 @@ fn abort_and_resume_act_on_the_chosen_aliases_rollout() {
 fn help_lists_the_services_keys_only_with_a_service() {
     let mut s = loaded();
     let has = |s: &State, what: &str| {
-        super::keys::help_entries(s)
+        super::help::help_entries(s)
             .iter()
             .any(|(_, d)| d.contains(what))
     };
