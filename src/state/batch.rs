@@ -128,12 +128,16 @@ pub enum Given {
     Concurrency(Option<i32>),
 }
 
-/// The alias a function's traffic keys act on (`a` chooses it), or why there is none.
+/// The alias a function's traffic keys act on (`a` chooses it), with its state and the
+/// function's versions when this copy's last read has it, or why there is none. An alias the
+/// last read here lacks is still named — the one `a` chose, else the one the function's other
+/// copies offer — and the ops layer reads it fresh: one created since is found, one missing is
+/// skipped in the core's words (as the CLI says it), never decided from a read minutes old.
 fn first_alias(
     state: &State,
     region: usize,
     name: &str,
-) -> Result<(AliasInfo, Vec<String>), String> {
+) -> Result<(String, Option<(AliasInfo, Vec<String>)>), String> {
     let f = state
         .regions
         .get(region)
@@ -142,10 +146,23 @@ fn first_alias(
     if let Some(why) = f.info.unpublished() {
         return Err(format!("it has {why}"));
     }
-    match super::alias_choice::chosen(state, &f.info.aliases, name)
-        .map_err(|e| format!("it {e}"))?
-    {
-        Some(a) => Ok((a.clone(), f.info.versions.clone())),
+    if let Ok(Some(a)) = super::alias_choice::chosen(state, &f.info.aliases, name) {
+        return Ok((a.name.clone(), Some((a.clone(), f.info.versions.clone()))));
+    }
+    let named = state.alias_choice.get(name).cloned().or_else(|| {
+        state
+            .regions
+            .iter()
+            .filter_map(|r| r.function(name))
+            .find_map(|g| {
+                super::alias_choice::chosen(state, &g.info.aliases, name)
+                    .ok()
+                    .flatten()
+                    .map(|a| a.name.clone())
+            })
+    });
+    match named {
+        Some(alias) => Ok((alias, None)),
         None if f.info.not_read.aliases || f.info.not_read.details => {
             Err("its aliases are not read yet (open it, or wait a moment)".into())
         }
@@ -164,11 +181,10 @@ fn target_of(state: &State, action: Action, given: Given, region: usize, name: &
             Request::SetConcurrency { function, value }
         }
         (Action::Promote | Action::Rollback | Action::Pin | Action::Shift, _) => {
-            let (alias, versions) = match first_alias(state, region, name) {
+            let (alias_name, read) = match first_alias(state, region, name) {
                 Ok(found) => found,
                 Err(why) => return skip(why),
             };
-            let alias_name = alias.name.clone();
             match (action, given) {
                 (Action::Promote, _) => Request::Promote {
                     function,
@@ -182,7 +198,23 @@ fn target_of(state: &State, action: Action, given: Given, region: usize, name: &
                     function,
                     alias: alias_name,
                 },
+                // The version to shift to is the next of what this copy's alias runs: not
+                // known without it in the last read (another region's may differ).
+                (_, Given::Weight(_)) if read.is_none() => {
+                    return Target::Skip(
+                        region,
+                        format!("{name}:{alias_name}"),
+                        OpsError::Invalid(format!(
+                            "alias {alias_name} was not there at the last read of this region: \
+                             {} reads it again",
+                            state.keymap.first_key(Action::Refresh)
+                        )),
+                    );
+                }
                 (_, Given::Weight(weight)) => {
+                    let Some((alias, versions)) = read else {
+                        return skip("nothing given".into());
+                    };
                     match crate::ops::rollout::next_version(&alias, &versions) {
                         Ok(version) => Request::SetWeight {
                             function,
@@ -238,7 +270,7 @@ pub fn start_marked(state: &mut State, action: Action, given: Given, effects: &m
 }
 
 /// `tab` in an action's confirmation: the same request in every region where the function
-/// exists (its alias too, when the aliases there are read).
+/// exists.
 pub fn everywhere(state: &mut State, pending: Pending, effects: &mut Vec<Effect>) {
     let Some(request) = pending.request.clone() else {
         state.popup = Some(Popup::Confirm(pending));
@@ -248,32 +280,13 @@ pub fn everywhere(state: &mut State, pending: Pending, effects: &mut Vec<Effect>
         state.popup = Some(Popup::Confirm(pending));
         return;
     };
-    let alias = match &*request {
-        Request::SetWeight { alias, .. }
-        | Request::Promote { alias, .. }
-        | Request::Rollback { alias, .. }
-        | Request::Pin { alias, .. } => Some(alias.clone()),
-        _ => None,
-    };
-    let mut targets = Vec::new();
-    for (i, region) in state.regions.iter().enumerate() {
-        let Some(f) = region.function(&function) else {
-            continue;
-        };
-        let missing = alias.as_ref().filter(|a| {
-            !f.info.not_read.aliases
-                && !f.info.not_read.details
-                && !f.info.aliases.iter().any(|x| x.name == **a)
-        });
-        targets.push(match missing {
-            Some(a) => Target::Skip(
-                i,
-                format!("{function}:{a}"),
-                OpsError::Invalid(format!("alias missing — {function} has no alias {a} here")),
-            ),
-            None => Target::Ask(i, (*request).clone()),
-        });
-    }
+    // Asked of the core in every region with the function, even where the last read had no
+    // such alias: it reads the alias fresh (one created since is found; one missing is skipped
+    // in its words, as the CLI says it).
+    let targets: Vec<Target> = (state.regions.iter().enumerate())
+        .filter(|(_, region)| region.function(&function).is_some())
+        .map(|(i, _)| Target::Ask(i, (*request).clone()))
+        .collect();
     state.popup = Some(Popup::Working(format!(
         "previewing {} in every region where {function} exists…",
         request.kind().title()
