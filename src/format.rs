@@ -84,28 +84,25 @@ pub fn span(secs: u64) -> String {
     out
 }
 
-/// A 0..1 weight as a percentage to the hundredth it is written with (a percent typed is kept to
-/// hundredths): 90%, 12.5%, 0.07%. A share that is there but rounds to none or to all says so
-/// (`<0.01%`, `>99.99%`), so a preview never shows a split as whole.
+/// A configured 0..1 weight as a percentage with the digits it holds (a percent typed is kept as
+/// typed): 90%, 12.5%, 0.07%, 0.125%. One finer than that is shown to the hundredth, and one
+/// there that rounds to none or to all says so (`<0.01%`, `>99.99%`), so a preview never shows
+/// a split as whole.
 pub fn weight(w: f64) -> String {
     let pct = w * 100.0;
+    for places in 0..=4 {
+        let scale = 10f64.powi(places);
+        if ((pct * scale).round() / scale - pct).abs() < 1e-9 {
+            return format!("{pct:.*}%", places as usize);
+        }
+    }
     if pct > 0.0 && pct < 0.005 {
         return "<0.01%".into();
     }
     if pct < 100.0 && pct > 99.995 {
         return ">99.99%".into();
     }
-    let near = |places: i32| {
-        let scale = 10f64.powi(places);
-        ((pct * scale).round() / scale - pct).abs() < 0.005
-    };
-    if near(0) {
-        format!("{pct:.0}%")
-    } else if near(1) {
-        format!("{pct:.1}%")
-    } else {
-        format!("{pct:.2}%")
-    }
+    format!("{pct:.2}%")
 }
 
 /// An observed 0..1 share (of invocations, of load) as a whole or tenth percentage: 75%,
@@ -558,7 +555,9 @@ mod tests {
         assert_eq!(weight(0.9), "90%");
         assert_eq!(weight(0.125), "12.5%");
         assert_eq!(weight(1e-9), "<0.01%");
-        assert_eq!(weight(0.99999), ">99.99%");
+        assert_eq!(weight(0.9999999), ">99.99%");
+        assert_eq!(weight(0.00125), "0.125%");
+        assert_eq!(weight(1.0 / 3.0), "33.33%");
         // A percent typed to the hundredth is shown as typed, and so is the rest.
         assert_eq!(weight(0.0007), "0.07%");
         assert_eq!(weight(1.0 - 0.0007), "99.93%");

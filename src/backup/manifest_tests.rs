@@ -30,6 +30,20 @@ fn a_data_copy_is_read_under_the_root_its_manifest_was_read_from() {
         c.copy_in(&moved).unwrap().to_string(),
         "s3://other/dr/data/20261125T100000.000Z/orders-data"
     );
+    // A store whose own prefix ends in `data`.
+    let c = copy(
+        "s3://orders-data/exports",
+        "s3://bkp/x/data/data/20261125T100000.000Z/orders-data/exports",
+    );
+    let replica = S3Uri::parse("s3://bkp-replica/x/data").unwrap();
+    assert_eq!(
+        c.copy_in(&replica).unwrap().to_string(),
+        "s3://bkp-replica/x/data/data/20261125T100000.000Z/orders-data/exports"
+    );
+    let c = copy(
+        "s3://orders-data",
+        "s3://bkp/data/20261125T100000.000Z/orders-data",
+    );
     // Read where it was written: the same store.
     let same = S3Uri::parse("s3://bkp").unwrap();
     assert_eq!(c.copy_in(&same).unwrap().to_string(), c.copy);

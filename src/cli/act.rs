@@ -516,7 +516,7 @@ pub(super) async fn run_batch(
             Ok(outcome) if flags.json => docs.push(plan_json(plan, Some(outcome))),
             Ok(outcome) => print_outcome(plan, outcome, batch.items.len() > 1),
             Err(e) => {
-                let _ = writeln!(err, "lops: {} in {}: {e}", plan.target, plan.scope);
+                let _ = writeln!(err, "lops: {} {}: {e}", plan.target, plan.place());
                 docs.push(json!({"region": plan.scope.region, "target": plan.target, "action": plan.action, "error": e.to_string()}));
             }
         }

@@ -60,7 +60,7 @@ pub(super) fn print_outcome(plan: &Plan, outcome: &Outcome, several: bool) {
     let mut out = super::stdout();
     // Several regions' answers: each says whose it is.
     if several && outcome.invoke.is_some() {
-        let _ = writeln!(out, "── {} in {}", plan.target, plan.scope);
+        let _ = writeln!(out, "── {} {}", plan.target, plan.place());
     }
     let Some((inv, report)) = &outcome.invoke else {
         // A Route 53 change is the service's, not the home region its call went through.

@@ -28,8 +28,12 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
         // A service change (Route 53) is found under the regions it moved too, not only the
         // region its call went through (`service weights` over several is recorded in one).
         records.retain(|r| {
-            let moved = match r.action.starts_with("service.") {
-                true => crate::ops::service::regions_changed(&r.before, &r.after),
+            let moved = match is_dns(r) {
+                // What it moved, or was to move when it did not land.
+                true => crate::ops::service::regions_changed(
+                    &r.before,
+                    r.asked.as_ref().unwrap_or(&r.after),
+                ),
                 false => Vec::new(),
             };
             regions
@@ -60,8 +64,7 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
         for r in &records {
             // A service change happened in Route 53 and moved the regions it names, not in
             // the home region its call went through.
-            let dns = r.action.starts_with("service.")
-                || (r.action == "undo" && r.before.get("service").is_some());
+            let dns = is_dns(r);
             let (place, target) = if dns {
                 let moved = crate::ops::service::regions_changed(&r.before, &r.after);
                 let target = match moved.is_empty() {
@@ -111,6 +114,11 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
         );
     }
     Ok(Exit::Done)
+}
+
+/// A service change (or its undo): it happened in Route 53, and moved the regions it names.
+fn is_dns(r: &crate::ops::audit::Record) -> bool {
+    r.action.starts_with("service.") || (r.action == "undo" && r.before.get("service").is_some())
 }
 
 pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure> {

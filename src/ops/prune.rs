@@ -64,7 +64,12 @@ async fn referenced(
             Ok(Ok(m)) if !m.problems(rel).is_empty() => return Ok(None),
             Ok(Ok(m)) => {
                 blobs.extend(m.blobs.iter().map(|b| b.sha256.clone()));
-                data.extend(m.data.iter().map(|d| d.copy.clone()));
+                // Where the copy is in this store (a replica holds it under its own root, as
+                // verify and restore read it), never the address first written.
+                data.extend(m.data.iter().map(|d| {
+                    d.copy_in(&store.root)
+                        .map_or_else(|_| d.copy.clone(), |u| u.to_string())
+                }));
             }
             _ => return Ok(None),
         }

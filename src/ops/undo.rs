@@ -174,6 +174,8 @@ pub(super) async fn undo_plan<S: RegionActions>(
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
             after: record.before.clone(),
+            // What it was to make, beside the state it left (as every change that did not land).
+            asked: Some(record.after.clone()),
             ..record.clone()
         };
         if log.append(&settled).is_ok() {

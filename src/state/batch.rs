@@ -128,6 +128,9 @@ pub enum Given {
     Concurrency(Option<i32>),
 }
 
+/// An alias as this copy's last read has it, with the function's published versions.
+type AliasRead = (AliasInfo, Vec<String>);
+
 /// The alias a function's traffic keys act on (`a` chooses it), with its state and the
 /// function's versions when this copy's last read has it, or why there is none. An alias the
 /// last read here lacks is still named — the one `a` chose, else the one the function's other
@@ -137,7 +140,7 @@ fn first_alias(
     state: &State,
     region: usize,
     name: &str,
-) -> Result<(String, Option<(AliasInfo, Vec<String>)>), String> {
+) -> Result<(String, Option<AliasRead>), String> {
     let f = state
         .regions
         .get(region)

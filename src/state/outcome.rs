@@ -46,7 +46,9 @@ pub fn rollout_update(
     }
     // Halted is not finished: it waits for a person to resume or abort it, here as in the CLI.
     let finished = !rollout.unfinished();
-    if matches!(state.popup, Some(Popup::Working(_))) {
+    // Its own wait (the rollout confirmed here) closes; another wait (a batch's preview, an
+    // action under way) stays: keys typed ahead must not act on the screen underneath.
+    if matches!(&state.popup, Some(Popup::Working(t)) if t.contains(&rollout.target())) {
         state.popup = None;
     }
     let halted = matches!(rollout.status, crate::ops::rollout::Status::Halted { .. });

@@ -3523,3 +3523,35 @@ fn help_lists_the_services_keys_only_with_a_service() {
     });
     assert!(has(&s, "Route 53 weights") && has(&s, "drain the selected region"));
 }
+
+/// A rollout's event closes its own wait, never another (a batch's preview being read): keys
+/// typed ahead must not act on the screen underneath.
+#[test]
+fn a_rollout_event_closes_only_its_own_wait() {
+    let mut s = loaded();
+    let event = |s: &mut State| {
+        update(
+            s,
+            Msg::RolloutUpdate {
+                region: 0,
+                rollout: Box::new(rollout("cron")),
+                event: "step 1/2 applied".into(),
+                running: true,
+            },
+        );
+    };
+    s.popup = Some(Popup::Working(
+        "previewing kill on 3 marked function(s)…".into(),
+    ));
+    event(&mut s);
+    assert!(
+        matches!(&s.popup, Some(Popup::Working(t)) if t.contains("previewing kill")),
+        "{:?}",
+        s.popup
+    );
+    s.popup = Some(Popup::Working(
+        "rollout cron:live @ default/us-east-1: now v1 100%".into(),
+    ));
+    event(&mut s);
+    assert!(s.popup.is_none(), "{:?}", s.popup);
+}

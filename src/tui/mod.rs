@@ -39,7 +39,9 @@ pub async fn run(flags: &Flags, demo: bool) -> Result<Exit, Failure> {
     // consoles) would show the screen's codes as text.
     if std::env::var("TERM").is_ok_and(|t| t.trim() == "dumb") {
         return Err(Failure::usage(
-            "the dashboard needs a terminal that can move its cursor, and TERM=dumb says this              one cannot: run it in a full terminal (or set TERM, e.g. TERM=xterm, if this one              can), or use `lops status` here",
+            "the dashboard needs a terminal that can move its cursor, and TERM=dumb says this \
+             one cannot: run it in a full terminal (or set TERM, e.g. TERM=xterm, if this one \
+             can), or use `lops status` here",
         ));
     }
     let window = settings.guards.duplicate_invoke_secs;

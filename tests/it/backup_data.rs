@@ -530,6 +530,31 @@ async fn a_replicated_store_reads_its_data_from_the_replica_not_the_primary() {
     let report = verified.json();
     assert_eq!(report["data_objects_checked"], 2, "{report}");
     assert_eq!(report["problems"], serde_json::json!([]), "{report}");
+    // A prune of the replica keeps the data copies of the snapshot it keeps (they are under
+    // the replica's root, not at the address the manifest recorded).
+    let prune = lops.run(&[
+        "backup",
+        "prune",
+        "--to",
+        &format!("s3://{replica}/lops"),
+        "--region",
+        HOME,
+        "--keep-last",
+        "1",
+        "--grace",
+        "0s",
+        "--yes",
+        "--json",
+    ]);
+    prune.assert_exit(0);
+    let verified = lops.run(&["backup", "verify", &at_replica, "--json"]);
+    verified.assert_exit(0);
+    assert_eq!(
+        verified.json()["data_objects_checked"],
+        2,
+        "{}",
+        prune.stdout
+    );
 
     // The live object lost too: the restore copies it back from the replica.
     fx.s3

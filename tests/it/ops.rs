@@ -407,6 +407,9 @@ async fn an_action_is_recorded_before_it_is_sent() {
             .is_some_and(|r| r.starts_with("not landed")),
         "{records:?}"
     );
+    // The state it left, and what it was to make (a reservation of 5).
+    assert_eq!(records[0]["after"], records[0]["before"], "{records:?}");
+    assert_eq!(records[0]["asked"]["reserved"], 5, "{records:?}");
     let again = act(&lops, region, &["undo", "--yes"]);
     again.assert_exit(2);
     assert!(again.stderr.contains("nothing to undo"), "{}", again.stderr);
