@@ -17,11 +17,17 @@ pub async fn head(
     bucket: &str,
     key: &str,
 ) -> Result<Option<(u64, String)>, BackupError> {
-    Ok(store
-        .bucket()
-        .head(bucket, key)
-        .await?
-        .map(|h| (h.size, h.etag)))
+    head_in(store.bucket(), bucket, key).await
+}
+
+/// Size and ETag of an object through `client` (a bucket's client, made for its region), or
+/// `None` if it is not there.
+pub async fn head_in(
+    client: &dyn crate::provider::blob::Bucket,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(u64, String)>, BackupError> {
+    Ok(client.head(bucket, key).await?.map(|h| (h.size, h.etag)))
 }
 
 /// What the destination of a data restore holds of a snapshot's objects: a restore copies only
@@ -36,16 +42,17 @@ pub struct Destination {
     pub differ: std::collections::BTreeMap<String, (u64, String)>,
 }
 
-/// Reads (HEAD) where each of `objects` would be restored to under `to`.
+/// Reads (HEAD) where each of `objects` would be restored to under `to`, through `client`
+/// (the destination bucket's, made for its region).
 pub async fn destination(
-    store: &Store,
+    client: &dyn crate::provider::blob::Bucket,
     to: &S3Uri,
     objects: &[super::manifest::DataObject],
 ) -> Result<Destination, BackupError> {
     use futures::StreamExt;
     let heads: Vec<_> = futures::stream::iter(objects)
         .map(|o| async move {
-            let found = head(store, &to.bucket, &to.exact_child(&o.key)).await?;
+            let found = head_in(client, &to.bucket, &to.exact_child(&o.key)).await?;
             Ok::<_, BackupError>((o, found))
         })
         .buffer_unordered(16)

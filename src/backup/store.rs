@@ -91,6 +91,11 @@ impl Store {
         self.bucket.as_ref()
     }
 
+    /// The store's bucket client, shared.
+    pub fn bucket_arc(&self) -> Arc<dyn Bucket> {
+        self.bucket.clone()
+    }
+
     /// Held while a blob is checked and uploaded.
     pub async fn blob_lock(&self, sha256: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = self

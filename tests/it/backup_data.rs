@@ -573,10 +573,27 @@ async fn a_replicated_store_reads_its_data_from_the_replica_not_the_primary() {
         "{}",
         dry.stderr
     );
-    let done = lops.run(&["restore", &at_replica, "--yes"]);
+    // Through the proxy, which reads each request's region from its signature: the copy and
+    // the destination's reads go to the destination bucket's region (HOME), not the
+    // replica's (DR), where S3 would answer with a redirect.
+    let proxy = FaultProxy::start(moto::url());
+    let done = fx.lops(&proxy.url).run(&["restore", &at_replica, "--yes"]);
     done.assert_exit(0);
     assert_eq!(
         fx.get(&source, "exports/a.json").await.as_deref(),
         Some(&b"a as backed up"[..])
     );
+    let to_source = |region: &str, method: &str| {
+        proxy.calls_where(region, "s3", |op| {
+            op.starts_with(&format!("{method} /{source}/exports/"))
+        })
+    };
+    assert_eq!(to_source(HOME, "PUT"), 1, "{:?}", proxy.all_calls());
+    assert_eq!(
+        to_source(DR, "PUT") + to_source(DR, "HEAD"),
+        0,
+        "{:?}",
+        proxy.all_calls()
+    );
+    assert!(to_source(HOME, "HEAD") >= 2, "{:?}", proxy.all_calls());
 }

@@ -19,6 +19,9 @@ pub struct DataRestore {
     pub bytes: u64,
     /// What `to` held in the preview.
     pub destination: Destination,
+    /// The destination bucket's client, made for its region: the copy is sent there and its
+    /// objects read there (S3 answers a request for another region's bucket with a redirect).
+    pub target: std::sync::Arc<dyn crate::provider::blob::Bucket>,
 }
 
 impl DataRestore {
@@ -95,25 +98,26 @@ pub(super) async fn plan(
         // A bucket that is not there would be found only after the function's steps ran.
         // (A role that may write objects there but not list the bucket gets a 403: the copy
         // needs no more than it did, so that is taken as there.)
-        if let Err(e) = region.bucket(&to.bucket).await
-            && !matches!(
-                e,
-                crate::provider::blob::BlobError::Provider(
-                    crate::provider::ProviderError::AccessDenied(_)
-                )
-            )
-        {
-            return Err(match e {
-                crate::provider::blob::BlobError::NoBucket(_) => BackupError::Invalid(format!(
-                    "the data would be copied to {to}, but bucket '{}' does not exist (or this \
+        let target = match region.bucket(&to.bucket).await {
+            Ok(target) => target,
+            // May write objects there but not list the bucket: its region is not known, the
+            // store's client is asked (as before this read).
+            Err(crate::provider::blob::BlobError::Provider(
+                crate::provider::ProviderError::AccessDenied(_),
+            )) => store.bucket_arc(),
+            Err(e) => {
+                return Err(match e {
+                    crate::provider::blob::BlobError::NoBucket(_) => BackupError::Invalid(format!(
+                        "the data would be copied to {to}, but bucket '{}' does not exist (or this \
                      profile cannot see it): nothing was restored; make it first (`aws s3 mb \
                      s3://{}`), give --data-to another place, or pass --no-data",
-                    to.bucket, to.bucket
-                )),
-                other => other.into(),
-            });
-        }
-        let destination = destination(store, &to, &copy.objects).await?;
+                        to.bucket, to.bucket
+                    )),
+                    other => other.into(),
+                });
+            }
+        };
+        let destination = destination(target.as_ref(), &to, &copy.objects).await?;
         let missing = copy
             .objects
             .iter()
@@ -124,6 +128,7 @@ pub(super) async fn plan(
             objects: missing.clone().count(),
             bytes: missing.map(|o| o.size).sum(),
             destination,
+            target,
         });
     }
     Ok(out)
@@ -165,12 +170,11 @@ pub(super) fn lines(data: &[DataRestore]) -> Vec<String> {
 /// Reads the destinations again: what changed there since the preview (its overwrites and
 /// skips would no longer be what was confirmed), or `None`.
 pub(super) async fn changed_since_preview(
-    store: &Store,
     manifest: &Manifest,
     data: &[DataRestore],
 ) -> Result<Option<String>, BackupError> {
     for (d, copy) in data.iter().zip(&manifest.data) {
-        if let Some(changed) = changed_one(store, d, copy).await? {
+        if let Some(changed) = changed_one(d, copy).await? {
             return Ok(Some(changed));
         }
     }
@@ -179,11 +183,10 @@ pub(super) async fn changed_since_preview(
 
 /// One prefix's destination read again: what changed there since the preview, or `None`.
 async fn changed_one(
-    store: &Store,
     d: &DataRestore,
     copy: &crate::backup::manifest::DataCopy,
 ) -> Result<Option<String>, BackupError> {
-    let now = destination(store, &d.to, &copy.objects).await?;
+    let now = destination(d.target.as_ref(), &d.to, &copy.objects).await?;
     if now == d.destination {
         return Ok(None);
     }
@@ -203,7 +206,6 @@ async fn changed_one(
 /// Copies the objects not already there back, server-side, each only as the version the
 /// snapshot holds. Stops at the first failure, saying how far it got.
 pub(super) async fn copy_back(
-    store: &Store,
     manifest: &Manifest,
     data: &[DataRestore],
     progress: &(dyn Fn(Progress) + Sync),
@@ -212,7 +214,7 @@ pub(super) async fn copy_back(
     for (d, copy) in data.iter().zip(&manifest.data) {
         // Read again right before the copy (the function's restore may have taken minutes):
         // an object written there since would be replaced unannounced.
-        match changed_one(store, d, copy).await {
+        match changed_one(d, copy).await {
             Ok(None) => {}
             Ok(Some(changed)) => {
                 let e = BackupError::Conflict(format!(
@@ -234,8 +236,10 @@ pub(super) async fn copy_back(
                 key: o.key.clone(),
                 size: o.size,
             });
-            let r = store
-                .bucket()
+            // Sent to the destination bucket's region (S3 copies into the bucket it is asked
+            // of, reading the source from wherever it is).
+            let r = d
+                .target
                 .copy(
                     (&d.from.bucket, &d.from.exact_child(&o.key)),
                     (&d.to.bucket, &d.to.exact_child(&o.key)),

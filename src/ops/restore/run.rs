@@ -30,9 +30,7 @@ pub(super) async fn before_first_change(
     }
     // What the data copy writes over was confirmed as previewed: objects written there since
     // would be lost unannounced.
-    if let Some(changed) =
-        data::changed_since_preview(&preview.store, &preview.manifest, &preview.data).await?
-    {
+    if let Some(changed) = data::changed_since_preview(&preview.manifest, &preview.data).await? {
         return Err(BackupError::Conflict(format!(
             "the data at {changed} changed since the preview: nothing was restored; run the \
              restore again to see what it would write over"
@@ -122,8 +120,7 @@ pub(super) async fn restore_under_lease(
             preview.difference.function
         ))),
         Ok(restored) => {
-            let (done, r) =
-                data::copy_back(&preview.store, &preview.manifest, &preview.data, progress).await;
+            let (done, r) = data::copy_back(&preview.manifest, &preview.data, progress).await;
             copied = done;
             r.map(|()| restored)
         }
