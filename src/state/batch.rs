@@ -18,18 +18,27 @@ pub struct BatchRun {
 }
 
 impl BatchRun {
-    /// The (region, function) of each target whose change failed or was not sent.
-    pub fn not_landed(&self) -> std::collections::BTreeSet<(usize, String)> {
+    /// Whether a mark stays after this batch: its function's change failed or was not sent.
+    /// A trigger's change names its rule, not the function marked: a failed one keeps the
+    /// marks of its region (their retry previews again; what is paused already is skipped).
+    pub fn keeps(&self, mark: &(usize, String)) -> bool {
         self.landed
             .iter()
             .filter(|(_, result)| result.is_err())
             .filter_map(|(i, _)| {
                 let item = self.batch.items.get(*i)?;
-                let target = &item.plan()?.target;
-                let function = target.split_once(':').map_or(target.as_str(), |(f, _)| f);
-                Some((item.source(), function.to_string()))
+                Some((item.source(), item.plan()?))
             })
-            .collect()
+            .any(|(region, plan)| {
+                if region != mark.0 {
+                    return false;
+                }
+                if matches!(plan.change, crate::ops::Change::Trigger { .. }) {
+                    return true;
+                }
+                let target = plan.target.as_str();
+                target.split_once(':').map_or(target, |(f, _)| f) == mark.1
+            })
     }
 
     /// Every target that was sent has answered.
@@ -367,8 +376,8 @@ pub fn landed(state: &mut State, batch: &str, landed: Landed, effects: &mut Vec<
     if let Some(run) = state.batch_run.as_ref().filter(|r| r.done()) {
         // Marks acted on are done with; those whose change did not land stay marked, so the
         // same key retries them (previewed again, as the state is now).
-        let again = run.not_landed();
-        state.marks.retain(|m| again.contains(m));
+        let run = run.clone();
+        state.marks.retain(|m| run.keeps(m));
         effects.push(Effect::RefreshInventory);
         // A batch or an undo in the services view: the weights it wrote show at once.
         if state.view == super::View::Services {

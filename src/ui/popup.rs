@@ -255,11 +255,7 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             line.push_str(&format!(", {} already so", summary.already));
         }
         lines.push(Line::styled(line, style));
-        let kept = run
-            .not_landed()
-            .iter()
-            .filter(|m| state.marks.contains(*m))
-            .count();
+        let kept = state.marks.iter().filter(|m| run.keeps(m)).count();
         if kept > 0 {
             lines.push(Line::styled(
                 format!("the {kept} that did not land stay marked: the same key retries them"),

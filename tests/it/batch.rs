@@ -592,6 +592,42 @@ async fn p_on_marks_pauses_every_trigger_of_the_marked_functions_and_u_resumes_t
         assert_eq!(rule_state(events, rule).await, "ENABLED");
     }
     tui::press(&keys, KeyCode::Enter);
+    // One region's EventBridge failing: its marked function stays marked (its rule names no
+    // function: the region's marks stay), and the same key, once it answers, does the rest.
+    proxy.add(Rule {
+        region: REGIONS[1].into(),
+        service: Some("events".into()),
+        operation: Some("DisableRule".into()),
+        fault: Fault::Status(503),
+        remaining: None,
+    });
+    tui::press(&keys, KeyCode::Char('*'));
+    tui::press(&keys, KeyCode::Char('p'));
+    screen
+        .wait_until(20, "the pause's confirmation", |t| {
+            t.contains("trigger disable: 3 changes in 3 scopes") && t.contains("y confirms")
+        })
+        .await;
+    tui::press(&keys, KeyCode::Char('y'));
+    let done = screen.wait_for(60, "done: changed 2 of 4, 1 failed").await;
+    assert!(
+        done.contains("the 1 that did not land stay marked"),
+        "{done}"
+    );
+    tui::press(&keys, KeyCode::Enter);
+    proxy.heal();
+    tui::press(&keys, KeyCode::Char('p'));
+    screen
+        .wait_until(20, "the retry's confirmation", |t| {
+            t.contains("trigger disable: 1 change in 1 scope") && t.contains("y confirms")
+        })
+        .await;
+    tui::press(&keys, KeyCode::Char('y'));
+    screen.wait_for(30, "done: changed 1 of 1").await;
+    for (events, rule) in &rules {
+        assert_eq!(rule_state(events, rule).await, "DISABLED");
+    }
+    tui::press(&keys, KeyCode::Enter);
     tui::press(&keys, KeyCode::Char('q'));
     run.await.expect("join").expect("loop");
 }
