@@ -32,6 +32,8 @@ pub(super) async fn backup_run<S: Source>(
         .collect();
     let twice = crate::ops::backup::same_function_twice(&pairs).await;
     let mut notes = Vec::new();
+    // Left out as the same function as another row: marked again with it if it fails.
+    let mut same_as: Vec<(usize, String)> = Vec::new();
     let mut at = 0;
     let targets: Vec<(usize, Vec<String>)> = targets
         .into_iter()
@@ -41,12 +43,13 @@ pub(super) async fn backup_run<S: Source>(
             }
             let kept = fs
                 .into_iter()
-                .filter(|_| {
+                .filter(|f| {
                     let same = twice.get(at).cloned().flatten();
                     at += 1;
                     match same {
                         Some(note) => {
                             notes.push(note);
+                            same_as.push((i, f.clone()));
                             false
                         }
                         None => true,
@@ -74,6 +77,11 @@ pub(super) async fn backup_run<S: Source>(
     for (region, functions) in targets {
         let asked = functions.clone();
         let Some(source) = sources.get(region).cloned() else {
+            failed.push(format!(
+                "{}: not backed up (its region is not read by this session)",
+                asked.join(", ")
+            ));
+            remark.extend(asked.into_iter().map(|f| (region, f)));
             continue;
         };
         let (done, total, progress_tx) = (done.clone(), total.clone(), tx.clone());
@@ -120,6 +128,11 @@ pub(super) async fn backup_run<S: Source>(
             }
         }
     }
+    let again: Vec<(usize, String)> = same_as
+        .into_iter()
+        .filter(|(_, f)| remark.iter().any(|(_, r)| r == f))
+        .collect();
+    remark.extend(again);
     BackupEvent::Done {
         result: if failed.is_empty() {
             Ok(snapshots)

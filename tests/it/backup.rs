@@ -1799,9 +1799,41 @@ async fn the_backup_key_on_marks_backs_up_every_marked_function_in_one_run() {
         assert_eq!(manifests, 1, "{region}");
     }
     tui::press(&keys, KeyCode::Esc);
+    // Marked again, and the function gone from one region before the run: the other is
+    // backed up, the one not backed up is marked again and the notice says b retries it.
+    screen
+        .wait_until(10, "marks cleared", |t| !t.contains("marked"))
+        .await;
+    tui::press(&keys, KeyCode::Char('*'));
+    screen.wait_for(10, "2 marked").await;
+    fixtures[1]
+        .seeder
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("delete");
+    tui::press(&keys, KeyCode::Char('b'));
+    screen.wait_for(10, "y confirms · esc or n cancels").await;
+    tui::press(&keys, KeyCode::Char('y'));
+    let failed = screen.wait_for(60, "backup failed").await;
+    let joined = failed.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        joined.contains("the 1 not backed up are marked again: b retries them"),
+        "{failed}"
+    );
+    tui::press(&keys, KeyCode::Esc);
+    screen.wait_for(10, "1 marked").await;
     tui::press(&keys, KeyCode::Char('q'));
     let state = run.await.expect("join").expect("loop");
     assert!(state.backup.is_none());
+    assert_eq!(
+        state.marks.iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+        [1],
+        "{:?}",
+        state.marks
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
