@@ -476,7 +476,7 @@ pub(super) async fn run_batch(
             });
         }
         if let crate::ops::Confirmation::Typed(name) = batch.confirmation() {
-            let _ = writeln!(err, "a real run asks for the typed name: {name}");
+            let _ = writeln!(err, "a real run asks for the typed name: \"{name}\"");
         }
         if flags.json {
             let docs: Vec<_> = batch.items.iter().map(|i| item_json(i, None)).collect();

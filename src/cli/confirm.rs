@@ -27,7 +27,8 @@ pub fn ask(confirmation: &Confirmation, yes: bool, note: Option<&str>) -> Result
         let _ = writeln!(err, "{note}");
     }
     let _ = match typed {
-        Some(name) => write!(err, "type {name} to confirm: "),
+        // Quoted: a batch's name is its count (`3 targets`), typed whole.
+        Some(name) => write!(err, "type \"{name}\" to confirm: "),
         None => write!(err, "apply? [y/N] "),
     };
     let _ = err.flush();
@@ -40,10 +41,14 @@ pub fn ask(confirmation: &Confirmation, yes: bool, note: Option<&str>) -> Result
         Some(name) => crate::ops::Confirmation::Typed(name.to_string()).accepts_name(&answer),
         None => matches!(answer.trim(), "y" | "Y" | "yes"),
     };
-    if confirmed {
-        Ok(())
-    } else {
-        Err(OpsError::Refused("not confirmed: nothing changed".into()).into())
+    match (confirmed, typed) {
+        (true, _) => Ok(()),
+        (false, Some(name)) if !answer.trim().is_empty() => Err(OpsError::Refused(format!(
+            "not confirmed: \"{}\" is not \"{name}\"; nothing changed",
+            answer.trim()
+        ))
+        .into()),
+        _ => Err(OpsError::Refused("not confirmed: nothing changed".into()).into()),
     }
 }
 

@@ -101,7 +101,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
             && args.flags.dry_run
             && preview.changes_anything()
         {
-            err!("a real run asks for the typed name: {name}");
+            err!("a real run asks for the typed name: \"{name}\"");
         }
         if args.flags.json {
             out!(

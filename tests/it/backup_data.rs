@@ -374,7 +374,7 @@ async fn data_restored_over_changed_live_objects_is_announced_and_typed() {
     );
     assert!(
         dry.stderr
-            .contains(&format!("a real run asks for the typed name: {name}")),
+            .contains(&format!("a real run asks for the typed name: \"{name}\"")),
         "{}",
         dry.stderr
     );

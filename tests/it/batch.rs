@@ -728,7 +728,10 @@ async fn several_functions_on_the_command_line_are_one_batch_undone_as_one() {
         dry.stderr.contains("kill: 8 changes in 3 scopes")
             && dry
                 .stderr
-                .contains(&format!("skip {missing} in {}: function", REGIONS[2])),
+                .contains(&format!("skip {missing} in {}: function", REGIONS[2]))
+            && dry
+                .stderr
+                .contains("a real run asks for the typed name: \"8 targets\""),
         "{}",
         dry.stderr
     );
