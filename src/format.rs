@@ -557,6 +557,10 @@ mod tests {
         assert_eq!(weight(1e-9), "<0.01%");
         assert_eq!(weight(0.9999999), ">99.99%");
         assert_eq!(weight(0.00125), "0.125%");
+        // A split never reads as whole, nor as more than 100% together.
+        assert_eq!(weight(0.00005), "0.005%");
+        assert_eq!(weight(1.0 - 0.00005), "99.995%");
+        assert_eq!(weight(1.0 - 0.00075), "99.925%");
         assert_eq!(weight(1.0 / 3.0), "33.33%");
         // A percent typed to the hundredth is shown as typed, and so is the rest.
         assert_eq!(weight(0.0007), "0.07%");
