@@ -101,6 +101,11 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
                     .map(|b| format!("  batch {b}"))
                     .unwrap_or_default()
             );
+            // What it changed, or was to change, in words (an alias's routing, a trigger, a
+            // reservation, a service's weights).
+            if let Some(change) = change_line(r) {
+                let _ = writeln!(out, "    {}", crate::format::printable(&change, false));
+            }
             // Why a change no key asked for was made (a rollout's step, rollback or abort).
             if let Some(reason) = &r.reason {
                 let _ = writeln!(out, "    {}", crate::format::printable(reason, false));
@@ -114,6 +119,47 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
         );
     }
     Ok(Exit::Done)
+}
+
+/// A record's change in words: `before → after` when it landed (or may have: started, outcome
+/// unknown); the state it left and what it was to make when it did not; the state found when
+/// its target had changed since the preview. `None` for what has no such state (an invoke, a
+/// backup, a restore: their JSON is in `--json`).
+fn change_line(r: &crate::ops::audit::Record) -> Option<String> {
+    use crate::ops::audit::{CONFLICT, FUNCTION_ERROR, STARTED, UNKNOWN};
+    use crate::ops::plan::describe_known as known;
+    let landed = r.result == "ok"
+        || r.result == STARTED
+        || r.result.starts_with(UNKNOWN)
+        || r.result.starts_with(FUNCTION_ERROR);
+    // A service's weights: each region's weight and share, as its preview said them.
+    if is_dns(r) && r.before.get("weights").is_some() {
+        let change = |to| crate::ops::service::describe_change(&r.before, to);
+        return match (landed, &r.asked) {
+            (true, _) => Some(change(&r.after)),
+            (false, Some(asked)) => Some(format!("not made: {}", change(asked))),
+            (false, None) => None,
+        };
+    }
+    let before = known(&r.before)?;
+    let after = known(&r.after);
+    let asked = r.asked.as_ref().and_then(known);
+    Some(match (landed, after, asked) {
+        (true, Some(after), _) if after == before => format!("{before} (unchanged)"),
+        (true, Some(after), _) => format!("{before} → {after}"),
+        (true, None, _) => before,
+        // Someone else's change since the preview: found so, left so.
+        (false, Some(found), asked) if r.result.starts_with(CONFLICT) && found != before => {
+            format!(
+                "previewed {before}, found {found}{}",
+                asked
+                    .map(|a| format!(" (asked {a}: not sent)"))
+                    .unwrap_or_default()
+            )
+        }
+        (false, _, Some(asked)) => format!("{before}, left as it was (asked {asked})"),
+        (false, _, None) => format!("{before}, left as it was"),
+    })
 }
 
 /// A service change (or its undo): it happened in Route 53, and moved the regions it names.
@@ -197,4 +243,76 @@ pub fn iam_policy(global: &GlobalArgs) -> Result<Exit, Failure> {
         serde_json::to_string_pretty(&policy).unwrap_or_default()
     );
     Ok(Exit::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::change_line;
+    use crate::ops::audit::{CONFLICT, Record};
+    use serde_json::json;
+
+    fn set(result: &str) -> Record {
+        Record {
+            id: "a1".into(),
+            time: "2026-11-28T10:00:00Z".into(),
+            who: "arn:aws:iam::123456789012:user/oncall".into(),
+            profile: "prod".into(),
+            region: "us-east-1".into(),
+            action: "traffic.set".into(),
+            target: "orders:live".into(),
+            before: json!({"function_version": "1", "weights": {}}),
+            after: json!({"function_version": "1", "weights": {"2": 0.1}}),
+            result: result.into(),
+            undoes: None,
+            reason: None,
+            asked: None,
+            payload_sha256: None,
+            batch: None,
+            destructive: false,
+            typed: false,
+        }
+    }
+
+    #[test]
+    fn a_landed_change_reads_before_and_after() {
+        assert_eq!(
+            change_line(&set("ok")).as_deref(),
+            Some("v1 100% → v1 90% / v2 10%")
+        );
+        let mut kill = set("ok");
+        kill.before = json!({"reserved": null});
+        kill.after = json!({"reserved": 0});
+        assert_eq!(
+            change_line(&kill).as_deref(),
+            Some("no reserved concurrency → reserved concurrency 0")
+        );
+    }
+
+    #[test]
+    fn a_change_that_did_not_land_says_what_it_left_and_what_was_asked() {
+        let mut failed = set("AccessDenied: not allowed");
+        failed.asked = Some(failed.after.clone());
+        failed.after = failed.before.clone();
+        assert_eq!(
+            change_line(&failed).as_deref(),
+            Some("v1 100%, left as it was (asked v1 90% / v2 10%)")
+        );
+        // Changed since the preview: the state found (someone else's) beside the preview's.
+        let mut changed = set(&format!("{CONFLICT}orders:live changed since the preview"));
+        changed.asked = Some(changed.after.clone());
+        changed.after = json!({"function_version": "1", "weights": {"2": 0.4}});
+        assert_eq!(
+            change_line(&changed).as_deref(),
+            Some("previewed v1 100%, found v1 60% / v2 40% (asked v1 90% / v2 10%: not sent)")
+        );
+    }
+
+    #[test]
+    fn what_has_no_state_in_words_has_no_line() {
+        let mut invoke = set("ok");
+        invoke.action = "invoke".into();
+        invoke.before = json!({"runs": "orders:live", "version": "2"});
+        invoke.after = json!({"status": 200});
+        assert_eq!(change_line(&invoke), None);
+    }
 }

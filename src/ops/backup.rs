@@ -569,7 +569,7 @@ impl From<super::OpsError> for crate::backup::BackupError {
         match e {
             super::OpsError::Refused(m) => crate::backup::BackupError::Refused(m),
             super::OpsError::Invalid(m) => crate::backup::BackupError::Invalid(m),
-            super::OpsError::Conflict(m) => crate::backup::BackupError::Conflict(m),
+            super::OpsError::Conflict(m) => crate::backup::BackupError::Conflict(m.why),
             super::OpsError::Provider(p) => crate::backup::BackupError::Provider(p),
         }
     }

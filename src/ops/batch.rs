@@ -551,14 +551,17 @@ pub fn execute<'a, S: RegionActions>(
             let check = check.clone();
             async move {
                 let held = match check.await {
-                    Some((at, why)) if at == index => OpsError::Conflict(why),
-                    Some((at, _)) => OpsError::Conflict(format!(
-                        "held back: a batch is undone whole, and {} changed since the preview: \
+                    Some((at, why)) if at == index => OpsError::Conflict(why.into()),
+                    Some((at, _)) => OpsError::Conflict(
+                        format!(
+                            "held back: a batch is undone whole, and {} changed since the preview: \
                          nothing changed",
-                        batch.items[at]
-                            .plan()
-                            .map_or(String::new(), |p| format!("{} in {}", p.target, p.scope))
-                    )),
+                            batch.items[at]
+                                .plan()
+                                .map_or(String::new(), |p| format!("{} in {}", p.target, p.scope))
+                        )
+                        .into(),
+                    ),
                     None => return (index, super::execute(source, plan, audit).await),
                 };
                 (index, Err(held))

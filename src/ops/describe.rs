@@ -26,6 +26,12 @@ pub fn describe_state(v: &Value) -> String {
 }
 
 pub(crate) fn describe(v: &Value) -> String {
+    describe_known(v).unwrap_or_else(|| v.to_string())
+}
+
+/// A state in words when it is one of the kinds a change is made to (an alias's routing, a
+/// trigger, a reservation, a service's weights); `None` for any other.
+pub fn describe_known(v: &Value) -> Option<String> {
     if let Some(main) = v.get("function_version").and_then(Value::as_str) {
         // Every recorded weight, a zero one included (a preview shows what will be written).
         let extra = v.get("weights").and_then(Value::as_object);
@@ -44,7 +50,7 @@ pub(crate) fn describe(v: &Value) -> String {
                 format::weight(w.as_f64().unwrap_or(0.0))
             ));
         }
-        return parts.join(" / ");
+        return Some(parts.join(" / "));
     }
     if let (Some(kind), Some(enabled)) = (
         v.get("kind").and_then(Value::as_str),
@@ -64,13 +70,13 @@ pub(crate) fn describe(v: &Value) -> String {
         if v.get("invokes_unread").is_some() {
             text.push_str(" — what else it invokes could not be read");
         }
-        return text;
+        return Some(text);
     }
     if let Some(r) = v.get("reserved") {
-        return match r.as_i64() {
+        return Some(match r.as_i64() {
             Some(n) => format!("reserved concurrency {n}"),
             None => "no reserved concurrency".into(),
-        };
+        });
     }
     if let (Some(service), Some(weights)) = (
         v.get("service").and_then(Value::as_str),
@@ -118,12 +124,12 @@ pub(crate) fn describe(v: &Value) -> String {
                  another change landed at the same time? `lops service show` and set the weights"
             }
         };
-        return format!(
+        return Some(format!(
             "{service} {what} {}{synced}{unverified}{serving}",
             parts.join(", ")
-        );
+        ));
     }
-    v.to_string()
+    None
 }
 
 pub(crate) fn alias_state(a: &AliasInfo) -> Value {

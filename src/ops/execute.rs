@@ -8,7 +8,7 @@ use super::audit::{AuditLog, Record};
 use super::plan::{
     Change, Plan, alias_state, describe, not_found, routed, same_routing, trigger_state,
 };
-use super::{OpsError, authorize};
+use super::{Changed, OpsError, authorize};
 use crate::loglines::{Report, parse_report};
 use crate::provider::{InvokeOutcome, ProviderError, RegionActions};
 
@@ -128,6 +128,10 @@ pub async fn execute<S: RegionActions>(
     record.after = match &result {
         Ok(o) => o.after.clone(),
         Err(_) if unknown => plan.after.clone(),
+        // Changed since the preview by someone else: left as found.
+        Err(OpsError::Conflict(Changed {
+            found: Some(found), ..
+        })) => found.clone(),
         Err(_) => plan.before.clone(),
     };
     // Not landed: the record keeps what it was to make beside the state it left.
@@ -283,9 +287,14 @@ pub(crate) async fn unchanged<S: RegionActions>(
             if !same_routing(&now, expected)
                 || (expected.revision_id.is_some() && now.revision_id != expected.revision_id)
             {
-                return Err(OpsError::Conflict(format!(
-                    "{function}:{alias} changed since the preview (now {}): nothing changed; run again to see the new state",
-                    describe(&alias_state(&now))
+                let found = found_as(plan, alias_state(&now));
+                return Err(OpsError::Conflict(Changed::found(
+                    format!(
+                        "{function}:{alias} changed since the preview (now {}): nothing changed; \
+                         run again to see the new state",
+                        describe(&found)
+                    ),
+                    found,
                 )));
             }
             Ok(Some(now))
@@ -298,9 +307,14 @@ pub(crate) async fn unchanged<S: RegionActions>(
                 .await
                 .map_err(unsent)?;
             if now != *expected {
-                return Err(OpsError::Conflict(format!(
-                    "{function}'s reserved concurrency changed since the preview (now {}): nothing changed",
-                    describe(&json!({"reserved": now}))
+                let found = found_as(plan, json!({ "reserved": now }));
+                return Err(OpsError::Conflict(Changed::found(
+                    format!(
+                        "{function}'s reserved concurrency changed since the preview (now {}): \
+                         nothing changed",
+                        describe(&found)
+                    ),
+                    found,
                 )));
             }
             Ok(None)
@@ -309,20 +323,24 @@ pub(crate) async fn unchanged<S: RegionActions>(
             kind, id, expected, ..
         } => {
             // Gone since the preview is a change by someone else too (refused, 4), not bad input.
-            let now = match source.trigger_enabled(*kind, id).await {
-                Err(ProviderError::NotFound(_)) => {
-                    return Err(OpsError::Conflict(format!(
+            let now =
+                match source.trigger_enabled(*kind, id).await {
+                    Err(ProviderError::NotFound(_)) => {
+                        return Err(OpsError::Conflict(format!(
                         "{} {id} no longer exists (deleted since the preview): nothing changed",
                         kind.as_str()
-                    )));
-                }
-                other => other.map_err(unsent)?,
-            };
+                    ).into()));
+                    }
+                    other => other.map_err(unsent)?,
+                };
             if now != *expected {
-                return Err(OpsError::Conflict(format!(
-                    "{} {id} changed since the preview (now {}): nothing changed",
-                    kind.as_str(),
-                    if now { "enabled" } else { "disabled" }
+                return Err(OpsError::Conflict(Changed::found(
+                    format!(
+                        "{} {id} changed since the preview (now {}): nothing changed",
+                        kind.as_str(),
+                        if now { "enabled" } else { "disabled" }
+                    ),
+                    found_as(plan, json!({ "enabled": now })),
                 )));
             }
             // A rule pauses every target it has: one added since the preview was never shown.
@@ -330,9 +348,13 @@ pub(crate) async fn unchanged<S: RegionActions>(
                 let mut targets = source.rule_targets(id).await.map_err(unsent)?;
                 targets.sort();
                 if serde_json::json!(targets) != *previewed {
-                    return Err(OpsError::Conflict(format!(
-                        "rule {id}'s targets changed since the preview (now {}): nothing changed",
-                        targets.join(", ")
+                    return Err(OpsError::Conflict(Changed::found(
+                        format!(
+                            "rule {id}'s targets changed since the preview (now {}): nothing \
+                             changed",
+                            targets.join(", ")
+                        ),
+                        found_as(plan, json!({ "targets": targets })),
                     )));
                 }
             }
@@ -345,17 +367,31 @@ pub(crate) async fn unchanged<S: RegionActions>(
                 .await
                 .map_err(unsent)?;
             if now != plan.before {
-                return Err(OpsError::Conflict(format!(
-                    "{} changed since the preview (now {}): nothing was invoked; run again to \
+                return Err(OpsError::Conflict(
+                    format!(
+                        "{} changed since the preview (now {}): nothing was invoked; run again to \
                      see what it runs now",
-                    plan.target,
-                    super::invoke::invoke_target_text(&now)
-                )));
+                        plan.target,
+                        super::invoke::invoke_target_text(&now)
+                    )
+                    .into(),
+                ));
             }
             Ok(None)
         }
         Change::Dns { .. } | Change::Nothing => Ok(None),
     }
+}
+
+/// The state found right before the write, in the shape of the plan's `before`: its fields
+/// with those read again in their place.
+fn found_as(plan: &Plan, read: serde_json::Value) -> serde_json::Value {
+    let mut found = plan.before.clone();
+    match (found.as_object_mut(), read) {
+        (Some(found), serde_json::Value::Object(read)) => found.extend(read),
+        (_, read) => return read,
+    }
+    found
 }
 
 async fn write<S: RegionActions>(source: &S, plan: &Plan) -> Result<Outcome, OpsError> {

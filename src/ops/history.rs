@@ -106,7 +106,7 @@ impl<'a> History<'a> {
              the value from before the kill over that; nothing changed (set it with `lops \
              concurrency set`)",
                 later.action, later.time
-            )));
+            ).into()));
         }
         Ok(kill
             .before

@@ -176,9 +176,45 @@ pub enum OpsError {
     Invalid(String),
     /// The target changed between preview and write: nothing was changed.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Changed),
     #[error("{0}")]
     Provider(#[from] ProviderError),
+}
+
+/// Why a change was not sent: its target changed since the preview (or, for an undo, since
+/// the change it reverts), with the state found right before the write when it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    pub why: String,
+    /// What the target was found as (the same shape as a plan's `before`).
+    pub found: Option<serde_json::Value>,
+}
+
+impl Changed {
+    pub fn found(why: String, found: serde_json::Value) -> Self {
+        Changed {
+            why,
+            found: Some(found),
+        }
+    }
+}
+
+impl std::fmt::Display for Changed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+impl From<String> for Changed {
+    fn from(why: String) -> Self {
+        Changed { why, found: None }
+    }
+}
+
+impl From<&str> for Changed {
+    fn from(why: &str) -> Self {
+        why.to_string().into()
+    }
 }
 
 impl From<OpsError> for Failure {

@@ -156,7 +156,7 @@ impl Plan {
 }
 
 pub(super) use super::describe::{alias_state, describe, routed, same_routing};
-pub use super::describe::{describe_routing, describe_state};
+pub use super::describe::{describe_known, describe_routing, describe_state};
 
 pub(super) fn not_found(e: ProviderError, what: String) -> OpsError {
     match e {
@@ -375,12 +375,15 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
                 .await
                 .map_err(|e| not_found(e, format!("function {function}")))?;
             if now != Some(0) {
-                return Err(OpsError::Conflict(format!(
-                    "{function} is not killed now ({}): its reservation was changed since the \
+                return Err(OpsError::Conflict(
+                    format!(
+                        "{function} is not killed now ({}): its reservation was changed since the \
                      kill, so revive would overwrite that; nothing changed (set it with `lops \
                      concurrency set`)",
-                    describe(&json!({"reserved": now}))
-                )));
+                        describe(&json!({"reserved": now}))
+                    )
+                    .into(),
+                ));
             }
             reserve_plan(source, plan, function, value, false).await
         }

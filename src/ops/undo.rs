@@ -179,22 +179,28 @@ pub(super) async fn undo_plan<S: RegionActions>(
             ..record.clone()
         };
         if log.append(&settled).is_ok() {
-            return Err(OpsError::Conflict(format!(
-                "the {} of {} at {} never landed ({} is as it was before it): recorded so; run \
+            return Err(OpsError::Conflict(
+                format!(
+                    "the {} of {} at {} never landed ({} is as it was before it): recorded so; run \
                  undo again for the action before it",
-                record.action, record.target, record.time, record.target
-            )));
+                    record.action, record.target, record.time, record.target
+                )
+                .into(),
+            ));
         }
     }
     match result {
         // An action with no result on record: its change is not there to take back.
         Err(OpsError::Conflict(e)) if super::audit::outcome_unknown(&record.result) => {
-            Err(OpsError::Conflict(format!(
-                "{e}. The {} of {} at {} has no result on record (its lops stopped while it \
+            Err(OpsError::Conflict(
+                format!(
+                    "{e}. The {} of {} at {} has no result on record (its lops stopped while it \
                  ran, or no answer came): if it never landed, there is nothing of it to undo — \
                  set {} as you want it by hand",
-                record.action, record.target, record.time, record.target
-            )))
+                    record.action, record.target, record.time, record.target
+                )
+                .into(),
+            ))
         }
         other => other,
     }
@@ -248,13 +254,16 @@ async fn reverse<S: RegionActions>(
                 .await
                 .map_err(|e| not_found(e, format!("alias {}", record.target)))?;
             if alias_state(&current) != record.after {
-                return Err(OpsError::Conflict(format!(
-                    "{} changed since {} (now {}, recorded {}): undo refused, nothing changed",
-                    record.target,
-                    record.time,
-                    describe(&alias_state(&current)),
-                    describe(&record.after)
-                )));
+                return Err(OpsError::Conflict(
+                    format!(
+                        "{} changed since {} (now {}, recorded {}): undo refused, nothing changed",
+                        record.target,
+                        record.time,
+                        describe(&alias_state(&current)),
+                        describe(&record.after)
+                    )
+                    .into(),
+                ));
             }
             super::plan::check_routable(source, &function, &current, &main, extra.as_ref()).await?;
             route_plan(plan, &function, &alias, current, main, extra)?
@@ -270,7 +279,7 @@ async fn reverse<S: RegionActions>(
                     record.time,
                     describe(&json!({"reserved": current})),
                     describe(&record.after)
-                )));
+                ).into()));
             }
             // Putting back a reservation of 0 stops the function: as destructive as a kill.
             reserve_plan(source, plan, &function, value, value == Some(0)).await?
@@ -283,12 +292,15 @@ async fn reverse<S: RegionActions>(
             // Its enabled state is what undo compares (the record also names the rule's targets).
             let recorded = record.after.get("enabled").and_then(Value::as_bool);
             if recorded != Some(now) {
-                return Err(OpsError::Conflict(format!(
-                    "{} changed since {} (now {}): undo refused, nothing changed",
-                    record.target,
-                    record.time,
-                    if now { "enabled" } else { "disabled" }
-                )));
+                return Err(OpsError::Conflict(
+                    format!(
+                        "{} changed since {} (now {}): undo refused, nothing changed",
+                        record.target,
+                        record.time,
+                        if now { "enabled" } else { "disabled" }
+                    )
+                    .into(),
+                ));
             }
             trigger_plan(source, plan, kind, &id, enabled).await?
         }
@@ -307,13 +319,16 @@ async fn reverse<S: RegionActions>(
                     &current.state(),
                     written.as_deref(),
                 );
-                return Err(OpsError::Conflict(format!(
-                    "service {} changed since {} ({}; now {}): undo refused, nothing changed",
-                    settings.name,
-                    record.time,
-                    differs.join(", "),
-                    super::describe::describe(&current.state())
-                )));
+                return Err(OpsError::Conflict(
+                    format!(
+                        "service {} changed since {} ({}; now {}): undo refused, nothing changed",
+                        settings.name,
+                        record.time,
+                        differs.join(", "),
+                        super::describe::describe(&current.state())
+                    )
+                    .into(),
+                ));
             }
             let gives_back = record.action == super::Kind::ServiceDrain.name();
             let change = super::service::ServiceChange::Members(members, gives_back);

@@ -105,6 +105,15 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
     );
     // Nothing left to undo: the undo is not undone again, the set is already undone.
     lops.run(&["undo", "--yes"]).assert_exit(2);
+    // The log in words says what each changed, not only that it did.
+    let text = lops.run(&["audit"]);
+    text.assert_exit(0);
+    assert!(
+        text.stdout.contains("\n    v1 100% → v1 90% / v2 10%\n")
+            && text.stdout.contains("\n    v1 90% / v2 10% → v1 100%\n"),
+        "{}",
+        text.stdout
+    );
 
     set_live_weight(&lops, region, &f, "0.5").assert_exit(0);
     act(
@@ -1467,8 +1476,15 @@ async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
     let log = AuditLog::at(dir.path().join("audit.jsonl"));
     match execute(&source, &plan, Some(&log)).await {
-        Err(OpsError::Conflict(message)) => {
-            assert!(message.contains("changed since the preview"), "{message}")
+        Err(OpsError::Conflict(changed)) => {
+            assert!(
+                changed.why.contains("changed since the preview"),
+                "{changed}"
+            );
+            // What was found right before the write, in the shape of the preview's before.
+            let found = changed.found.expect("the state found");
+            assert_eq!(found["function_version"], "1", "{found}");
+            assert_eq!(found["weights"]["2"], 0.4, "{found}");
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -1483,8 +1499,10 @@ async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
         records[0].result.starts_with(lops::ops::audit::CONFLICT),
         "{records:?}"
     );
-    // The state it left (as before) and what it was to make, both in the record.
-    assert_eq!(records[0].after, plan.before, "{records:?}");
+    // The state it left (as found: someone else's 40%) and what it was to make, both in the
+    // record.
+    assert_eq!(records[0].after["function_version"], "1", "{records:?}");
+    assert_eq!(records[0].after["weights"]["2"], 0.4, "{records:?}");
     assert_eq!(records[0].asked.as_ref(), Some(&plan.after), "{records:?}");
     assert_ne!(plan.after, plan.before);
     assert!(lops::ops::batch::undo_targets(&records).is_empty());
@@ -1513,7 +1531,7 @@ async fn a_rollout_whose_alias_changed_since_its_preview_is_not_started() {
     seeder.set_extra_weight(&f, "2", 0.3).await;
     match compare_again(&source, &r).await {
         Err(OpsError::Conflict(message)) => assert!(
-            message.contains(
+            message.why.contains(
                 "changed since the preview: it is v1 70% / v2 30% where the \
                  preview read v1 100%"
             ),

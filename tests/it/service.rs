@@ -461,9 +461,19 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
         run.stdout
     );
     let audit = lops.run(&["audit"]);
-    let last = audit.stdout.lines().last().unwrap_or_default().to_string();
+    let mut lines = audit.stdout.lines().rev();
+    let (change, last) = (
+        lines.next().unwrap_or_default(),
+        lines.next().unwrap_or_default(),
+    );
     assert!(
         last.contains("default/route53") && last.contains("checkout (eu-west-1)"),
+        "{}",
+        audit.stdout
+    );
+    // Below it, what it moved in words.
+    assert!(
+        change.starts_with("    ") && change.contains("eu-west-1 100 → 0 ("),
         "{}",
         audit.stdout
     );

@@ -22,13 +22,16 @@ pub async fn compare_again<S: RegionActions>(source: &S, r: &Rollout) -> Result<
     if found == start {
         return Ok(());
     }
-    Err(OpsError::Conflict(format!(
-        "{} changed since the preview: it is {} where the preview read {}; nothing was started \
+    Err(OpsError::Conflict(
+        format!(
+            "{} changed since the preview: it is {} where the preview read {}; nothing was started \
          or written (preview it again)",
-        r.target(),
-        found.describe(),
-        start.describe()
-    )))
+            r.target(),
+            found.describe(),
+            start.describe()
+        )
+        .into(),
+    ))
 }
 
 /// The rollout a live lops drives now on `function:alias` in `source`'s region: under its

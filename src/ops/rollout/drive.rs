@@ -77,11 +77,14 @@ pub(super) async fn act_over<S: RegionActions>(
     if let (Some(ours), crate::ops::Change::Route { expected, .. }) = (ours, &plan.change) {
         let found = Routing::of(expected);
         if !ours.contains(&found) {
-            return Err(OpsError::Conflict(format!(
-                "{} changed to {} just before the write",
-                plan.target,
-                found.describe()
-            )));
+            return Err(OpsError::Conflict(
+                format!(
+                    "{} changed to {} just before the write",
+                    plan.target,
+                    found.describe()
+                )
+                .into(),
+            ));
         }
     }
     execute(source, &plan, audit).await.map(|_| ())
@@ -140,10 +143,13 @@ pub async fn run<S: RegionActions + GuardSignals>(
         // Finished (aborted by another lops, say) since it was read: nothing to drive.
         if !saved.unfinished() {
             *r = saved;
-            return Err(OpsError::Conflict(format!(
-                "the rollout of {} is no longer running: see `lops traffic plans`",
-                r.target()
-            )));
+            return Err(OpsError::Conflict(
+                format!(
+                    "the rollout of {} is no longer running: see `lops traffic plans`",
+                    r.target()
+                )
+                .into(),
+            ));
         }
     }
     // A halted rollout resumes from its step once the alias is back as it left it.
@@ -322,7 +328,7 @@ async fn obey<S: RegionActions>(
             Err(OpsError::Conflict(format!(
                 "the rollout of {} was taken over by {owner}: this lops stopped without writing",
                 r.target()
-            )))
+            ).into()))
         }
     }
 }

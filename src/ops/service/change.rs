@@ -200,9 +200,9 @@ pub async fn plan<S: RegionActions>(
             .iter()
             .position(|m| m.record.set_id.as_deref() == Some(id))
             .ok_or_else(|| {
-                OpsError::Conflict(format!(
-                    "record {id} of service {name} is gone: nothing changed"
-                ))
+                OpsError::Conflict(
+                    format!("record {id} of service {name} is gone: nothing changed").into(),
+                )
             })
     };
     match change {
@@ -484,7 +484,7 @@ pub async fn write<S: RegionActions>(
             settings.name,
             super::member_differences(before, &now.state(), None).join(", "),
             crate::ops::describe::describe(&now.state())
-        ))
+        ).into())
     };
     if !super::same_members(&now.state(), before) {
         return Err(changed());
