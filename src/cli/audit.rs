@@ -11,7 +11,36 @@ use crate::ops::audit::AuditLog;
 use crate::ops::batch::Target;
 use crate::ops::{Kind, Request};
 
-pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure> {
+/// The audit log of actions taken, oldest first; `--regions` and `--profile` narrow it as
+/// they narrow every command.
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    /// One JSON document on stdout: the records, oldest first.
+    #[arg(long)]
+    pub json: bool,
+    /// Only what was done to these functions (a,b): their aliases, reservations, invokes and
+    /// restores, and the triggers that invoke them.
+    #[arg(long = "fn", value_parser = super::common::since_arg)]
+    pub function: Option<String>,
+    /// Only what was done since then: 30m, 2h, 1d, or a time such as 2026-11-25T10:00:00Z.
+    #[arg(long, allow_hyphen_values = true, value_parser = super::common::since_arg)]
+    pub since: Option<String>,
+}
+
+pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure> {
+    let json_out = args.json;
+    // Checked before the log is read: a typo says so whatever the log holds.
+    let functions = match &args.function {
+        Some(list) => super::common::functions(list)?,
+        None => Vec::new(),
+    };
+    let since = match &args.since {
+        Some(text) => Some(
+            crate::loglines::parse_since(text, chrono::Utc::now())
+                .map_err(|e| Failure::usage(format!("--since: {e}")))?,
+        ),
+        None => None,
+    };
     let log = AuditLog::default_location()
         .ok_or_else(|| Failure::usage("no state directory: set XDG_STATE_HOME or HOME"))?;
     let (mut records, bad) = log
@@ -44,10 +73,29 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
     if !global.profiles.is_empty() {
         records.retain(|r| global.profiles.iter().any(|p| p.trim() == r.profile));
     }
+    if !functions.is_empty() {
+        records.retain(|r| functions.iter().any(|f| names_function(r, f)));
+    }
+    if let Some(since) = since {
+        // A record whose time cannot be read is kept: a filter never hides what it cannot tell.
+        records
+            .retain(|r| chrono::DateTime::parse_from_rfc3339(&r.time).map_or(true, |t| t >= since));
+    }
     if records.is_empty() && before > 0 {
         // A filter that matches nothing is said as such, not as an empty log.
+        let mut named = Vec::new();
+        if let Some(f) = &args.function {
+            named.push(format!("--fn {f}"));
+        }
+        if let Some(s) = &args.since {
+            named.push(format!("--since {s}"));
+        }
+        let also = match named.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", named.join(", ")),
+        };
         err!(
-            "lops: none of the {before} record(s) matches the filter; the log has regions \
+            "lops: none of the {before} record(s) matches the filter{also}; the log has regions \
              {regions_seen} and profiles {profiles_seen}"
         );
     }
@@ -128,15 +176,19 @@ pub async fn audit(global: &GlobalArgs, json_out: bool) -> Result<Exit, Failure>
 fn change_line(r: &crate::ops::audit::Record) -> Option<String> {
     use crate::ops::audit::{CONFLICT, FUNCTION_ERROR, STARTED, UNKNOWN};
     use crate::ops::plan::describe_known as known;
-    let landed = r.result == "ok"
-        || r.result == STARTED
-        || r.result.starts_with(UNKNOWN)
-        || r.result.starts_with(FUNCTION_ERROR);
+    // Started with no result, or sent with no answer: its `after` is what was asked, never
+    // read back.
+    let maybe = r.result == STARTED || r.result.starts_with(UNKNOWN);
+    let landed = maybe || r.result == "ok" || r.result.starts_with(FUNCTION_ERROR);
+    let tail = match maybe {
+        true => " (may not have landed)",
+        false => "",
+    };
     // A service's weights: each region's weight and share, as its preview said them.
     if is_dns(r) && r.before.get("weights").is_some() {
         let change = |to| crate::ops::service::describe_change(&r.before, to);
         return match (landed, &r.asked) {
-            (true, _) => Some(change(&r.after)),
+            (true, _) => Some(format!("{}{tail}", change(&r.after))),
             (false, Some(asked)) => Some(format!("not made: {}", change(asked))),
             (false, None) => None,
         };
@@ -146,7 +198,7 @@ fn change_line(r: &crate::ops::audit::Record) -> Option<String> {
     let asked = r.asked.as_ref().and_then(known);
     Some(match (landed, after, asked) {
         (true, Some(after), _) if after == before => format!("{before} (unchanged)"),
-        (true, Some(after), _) => format!("{before} → {after}"),
+        (true, Some(after), _) => format!("{before} → {after}{tail}"),
         (true, None, _) => before,
         // Someone else's change since the preview: found so, left so.
         (false, Some(found), asked) if r.result.starts_with(CONFLICT) && found != before => {
@@ -159,6 +211,33 @@ fn change_line(r: &crate::ops::audit::Record) -> Option<String> {
         }
         (false, _, Some(asked)) => format!("{before}, left as it was (asked {asked})"),
         (false, _, None) => format!("{before}, left as it was"),
+    })
+}
+
+/// Whether `r` was done to function `f`: its alias, reservation, invoke or restore (the target
+/// is the function, or `function:alias`), or a trigger that invokes it (a rule's targets, a
+/// mapping's ends).
+fn names_function(r: &crate::ops::audit::Record, f: &str) -> bool {
+    if r.target == f || r.target.starts_with(&format!("{f}:")) {
+        return true;
+    }
+    let states = [Some(&r.before), Some(&r.after), r.asked.as_ref()];
+    states.into_iter().flatten().any(|v| {
+        let texts = |key| {
+            v.get(key)
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(serde_json::Value::as_str)
+        };
+        let arn = |t: &str| {
+            t.ends_with(&format!(":function:{f}")) || t.contains(&format!(":function:{f}:"))
+        };
+        texts("targets").any(arn)
+            || texts("invokes").any(|t| t == f)
+            || v.get("connects")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|c| c.ends_with(&format!("→ {f}")))
     })
 }
 
@@ -279,6 +358,12 @@ mod tests {
             change_line(&set("ok")).as_deref(),
             Some("v1 100% → v1 90% / v2 10%")
         );
+        // No answer came: what was asked, not what was read.
+        let unknown = set(&format!("{}timed out", crate::ops::audit::UNKNOWN));
+        assert_eq!(
+            change_line(&unknown).as_deref(),
+            Some("v1 100% → v1 90% / v2 10% (may not have landed)")
+        );
         let mut kill = set("ok");
         kill.before = json!({"reserved": null});
         kill.after = json!({"reserved": 0});
@@ -305,6 +390,26 @@ mod tests {
             change_line(&changed).as_deref(),
             Some("previewed v1 100%, found v1 60% / v2 40% (asked v1 90% / v2 10%: not sent)")
         );
+    }
+
+    #[test]
+    fn a_function_is_found_by_its_target_and_by_the_triggers_that_invoke_it() {
+        use super::names_function;
+        let alias = set("ok");
+        assert!(names_function(&alias, "orders"));
+        // A prefix of another name is not that name.
+        assert!(!names_function(&alias, "order"));
+        let mut rule = set("ok");
+        rule.target = "rule/nightly".into();
+        rule.after = json!({"kind": "rule", "enabled": false,
+            "targets": ["arn:aws:lambda:us-east-1:123456789012:function:orders:live"]});
+        assert!(names_function(&rule, "orders"));
+        assert!(!names_function(&rule, "nightly"));
+        let mut mapping = set("ok");
+        mapping.target = "mapping/4f1c".into();
+        mapping.after = json!({"kind": "mapping", "enabled": false, "connects": "jobs → billing"});
+        assert!(names_function(&mapping, "billing"));
+        assert!(!names_function(&mapping, "jobs"));
     }
 
     #[test]

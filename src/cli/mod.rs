@@ -173,11 +173,7 @@ pub enum Command {
     /// Restore a function (and its S3 data) from a snapshot, here or in another region.
     Restore(restore::RestoreArgs),
     /// The audit log of actions taken.
-    Audit {
-        /// One JSON document on stdout: the records, oldest first.
-        #[arg(long)]
-        json: bool,
-    },
+    Audit(audit::AuditArgs),
     /// Revert the last reversible action from its recorded "before".
     Undo(act::ActFlags),
     /// Print the least-privilege IAM policy for the tier given with --mode (default change).
@@ -373,7 +369,7 @@ async fn dispatch(global: &GlobalArgs, command: Command) -> Result<Exit, Failure
         Command::Triggers(args) => triggers::triggers(global, args).await,
         Command::Backup(c) => backup::backup(global, c).await,
         Command::Restore(args) => restore::restore(global, args).await,
-        Command::Audit { json } => audit::audit(global, json).await,
+        Command::Audit(args) => audit::audit(global, args).await,
         Command::Undo(flags) => audit::undo(global, flags).await,
         Command::IamPolicy => audit::iam_policy(global),
     }

@@ -114,6 +114,26 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
         "{}",
         text.stdout
     );
+    // Narrowed to the function and the last hour: the same two; another function: none,
+    // said as such (exit 0), and a time that is not one refused (2).
+    let mine = lops.run(&["audit", "--fn", &f, "--since", "1h", "--json"]);
+    mine.assert_exit(0);
+    assert_eq!(
+        mine.json().as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        mine.stdout
+    );
+    let other = lops.run(&["audit", "--fn", "nothing-here"]);
+    other.assert_exit(0);
+    assert!(
+        other
+            .stderr
+            .contains("none of the 2 record(s) matches the filter (--fn nothing-here)"),
+        "{}",
+        other.stderr
+    );
+    lops.run(&["audit", "--since", "yesterday"]).assert_exit(2);
 
     set_live_weight(&lops, region, &f, "0.5").assert_exit(0);
     act(
