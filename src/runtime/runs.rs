@@ -128,9 +128,12 @@ pub(super) async fn backup_run<S: Source>(
             }
         }
     }
+    // The same function is the same name in the same region (of one account, another
+    // profile): a failure of that name elsewhere is not its.
+    let region_of = |i: usize| sources.get(i).map(|s| s.scope().region.clone());
     let again: Vec<(usize, String)> = same_as
         .into_iter()
-        .filter(|(_, f)| remark.iter().any(|(_, r)| r == f))
+        .filter(|(i, f)| (remark.iter()).any(|(j, r)| r == f && region_of(*j) == region_of(*i)))
         .collect();
     remark.extend(again);
     BackupEvent::Done {

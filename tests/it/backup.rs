@@ -1836,6 +1836,87 @@ async fn the_backup_key_on_marks_backs_up_every_marked_function_in_one_run() {
     );
 }
 
+/// A function marked under two profiles of one account is backed up once; the row left out is
+/// marked again only when its own region's backup fails, not when the same name fails in
+/// another region.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_left_out_as_the_same_function_is_marked_again_only_with_its_own_region() {
+    use crate::support::tui::{self, Screen};
+    use crossterm::event::KeyCode;
+    use lops::config::Access;
+    use lops::provider::Scope;
+    use lops::provider::aws::{CallCounter, Clients};
+
+    let fixtures = [Fixture::new(DR, "rm").await, Fixture::new(HOME, "rm").await];
+    let name = moto::unique("remark");
+    let mut sources = Vec::new();
+    // default in both regions, then ops in HOME: the same account (moto's), so ops's row is
+    // the same function as default's there.
+    for (fx, profile) in [
+        (&fixtures[0], "default"),
+        (&fixtures[1], "default"),
+        (&fixtures[1], "ops"),
+    ] {
+        if profile == "default" {
+            fx.plain_function(&name).await;
+        }
+        let region = fx.seeder.lambda.config().region().map(|r| r.to_string());
+        let region = region.unwrap_or_default();
+        let config = sdk_config(moto::url(), &region).await;
+        let mut clients = Clients::from_sdk_config(
+            Scope::new(profile, &region, Access::default()),
+            &config,
+            &Default::default(),
+            &CallCounter::default(),
+        );
+        clients.code_download_base = Some(format!("{}/{}", fx.code_host.url, fx.bucket));
+        sources.push(std::sync::Arc::new(lops::provider::aws::AwsRegion::new(
+            clients,
+        )));
+    }
+    let mut state = tui::state(&sources);
+    state.backup_target = Some((
+        lops::backup::S3Uri::parse(&fixtures[0].to()).expect("uri"),
+        "STANDARD".into(),
+    ));
+    let screen = Screen::new(120, 30);
+    let (keys, run) = tui::start_on(&screen, sources, state, Some(tui::temp_audit()));
+    tui::filter(&keys, &name);
+    screen
+        .wait_until(30, "three rows", |t| t.matches("Active").count() == 3)
+        .await;
+    tui::press(&keys, KeyCode::Char('*'));
+    screen.wait_for(10, "3 marked").await;
+    // Gone from DR before the run: DR fails, HOME is backed up (once, for both profiles).
+    fixtures[0]
+        .seeder
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("delete");
+    tui::press(&keys, KeyCode::Char('b'));
+    screen.wait_for(10, "y confirms · esc or n cancels").await;
+    tui::press(&keys, KeyCode::Char('y'));
+    let failed = screen.wait_for(60, "backup failed").await;
+    let joined = failed.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        joined.contains("the 1 not backed up are marked again: b retries them"),
+        "{failed}"
+    );
+    tui::press(&keys, KeyCode::Esc);
+    screen.wait_for(10, "1 marked").await;
+    tui::press(&keys, KeyCode::Char('q'));
+    let state = run.await.expect("join").expect("loop");
+    assert_eq!(
+        state.marks.iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+        [0],
+        "{:?}",
+        state.marks
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_pieces_are_recorded_as_absent_and_never_fail_the_snapshot() {
     let fx = Fixture::new(HOME, "abs").await;
