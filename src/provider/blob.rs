@@ -101,4 +101,13 @@ pub trait Buckets: Send + Sync {
         &'a self,
         bucket: &'a str,
     ) -> BoxFuture<'a, Result<std::sync::Arc<dyn Bucket>, BlobError>>;
+
+    /// Opens `bucket` to write objects in: as `bucket`, and a bucket this profile may not
+    /// list (403) is opened in the region S3 names for it, where it names one.
+    fn bucket_to_write<'a>(
+        &'a self,
+        bucket: &'a str,
+    ) -> BoxFuture<'a, Result<std::sync::Arc<dyn Bucket>, BlobError>> {
+        self.bucket(bucket)
+    }
 }

@@ -596,4 +596,39 @@ async fn a_replicated_store_reads_its_data_from_the_replica_not_the_primary() {
         proxy.all_calls()
     );
     assert!(to_source(HOME, "HEAD") >= 2, "{:?}", proxy.all_calls());
+
+    // A profile that may write objects there but not list the bucket: HeadBucket answers 403
+    // naming its region, and the copy still goes there (not through the replica's client).
+    fx.s3
+        .delete_object()
+        .bucket(&source)
+        .key("exports/a.json")
+        .send()
+        .await
+        .expect("delete");
+    proxy.add(Rule {
+        region: HOME.into(),
+        service: Some("s3".into()),
+        operation: Some(format!("HEAD /{source}/")),
+        fault: Fault::BucketDenied(HOME),
+        remaining: None,
+    });
+    let done = fx.lops(&proxy.url).run(&["restore", &at_replica, "--yes"]);
+    done.assert_exit(0);
+    assert_eq!(
+        fx.get(&source, "exports/a.json").await.as_deref(),
+        Some(&b"a as backed up"[..])
+    );
+    assert!(
+        proxy.calls_where(HOME, "s3", |op| op == format!("HEAD /{source}/")) >= 1,
+        "{:?}",
+        proxy.all_calls()
+    );
+    assert_eq!(to_source(HOME, "PUT"), 2, "{:?}", proxy.all_calls());
+    assert_eq!(
+        to_source(DR, "PUT") + to_source(DR, "HEAD"),
+        0,
+        "{:?}",
+        proxy.all_calls()
+    );
 }

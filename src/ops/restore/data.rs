@@ -98,10 +98,10 @@ pub(super) async fn plan(
         // A bucket that is not there would be found only after the function's steps ran.
         // (A role that may write objects there but not list the bucket gets a 403: the copy
         // needs no more than it did, so that is taken as there.)
-        let target = match region.bucket(&to.bucket).await {
+        let target = match region.bucket_to_write(&to.bucket).await {
             Ok(target) => target,
-            // May write objects there but not list the bucket: its region is not known, the
-            // store's client is asked (as before this read).
+            // May write objects there but not list the bucket, and S3 did not name its region:
+            // the store's client is asked (as before this read).
             Err(crate::provider::blob::BlobError::Provider(
                 crate::provider::ProviderError::AccessDenied(_),
             )) => store.bucket_arc(),

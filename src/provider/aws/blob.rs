@@ -387,8 +387,14 @@ impl Bucket for S3Bucket {
 
 impl AwsRegion {
     /// HeadBucket answers with the bucket's region, also (as a 301) when asked from another
-    /// region, so the bucket's client can be made for the right one.
-    async fn open_bucket(&self, bucket: &str) -> Result<Arc<dyn Bucket>, BlobError> {
+    /// region, so the bucket's client can be made for the right one. `unlisted`: a 403 that
+    /// names the bucket's region (a caller that may write objects but not list the bucket)
+    /// opens it there.
+    async fn open_bucket(
+        &self,
+        bucket: &str,
+        unlisted: bool,
+    ) -> Result<Arc<dyn Bucket>, BlobError> {
         let clients = &self.clients;
         let timeout = clients.operation_timeout.as_secs_f64();
         clients.s3_limit.acquire_first().await;
@@ -406,6 +412,7 @@ impl AwsRegion {
                 let profile = &clients.scope.profile;
                 match (named, status) {
                     (Some(region), Some(301)) => region,
+                    (Some(region), Some(403)) if unlisted => region,
                     (_, Some(404)) => {
                         return Err(BlobError::NoBucket(format!(
                             "bucket '{bucket}' does not exist (or is not visible to profile \
@@ -435,7 +442,14 @@ impl AwsRegion {
 
 impl Buckets for AwsRegion {
     fn bucket<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Result<Arc<dyn Bucket>, BlobError>> {
-        self.open_bucket(bucket).boxed()
+        self.open_bucket(bucket, false).boxed()
+    }
+
+    fn bucket_to_write<'a>(
+        &'a self,
+        bucket: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<dyn Bucket>, BlobError>> {
+        self.open_bucket(bucket, true).boxed()
     }
 }
 

@@ -34,6 +34,9 @@ pub enum Fault {
     /// Forward at once, hold the answer this long: the request is made even when the caller
     /// gave up waiting for it.
     LateAnswer(Duration),
+    /// Answer 403 as S3 does to a HeadBucket from a caller that may not list the bucket: the
+    /// bucket's region named in `x-amz-bucket-region`.
+    BucketDenied(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -524,6 +527,7 @@ fn error_response(service: &str, fault: Fault) -> Response<Full<Bytes>> {
             (500, "InternalFailure", "unreachable")
         }
         Fault::Code(status, code) => (status, code, "injected failure"),
+        Fault::BucketDenied(_) => (403, "AccessDenied", "Access Denied"),
     };
     let body = if service == "route53" {
         format!(
@@ -538,7 +542,11 @@ fn error_response(service: &str, fault: Fault) -> Response<Full<Bytes>> {
     } else {
         format!(r#"{{"__type":"{code}","message":"{message}"}}"#)
     };
-    Response::builder()
+    let mut response = Response::builder();
+    if let Fault::BucketDenied(region) = fault {
+        response = response.header("x-amz-bucket-region", region);
+    }
+    response
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header("x-amzn-errortype", code)
         .header(
