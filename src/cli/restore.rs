@@ -127,7 +127,11 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
     )?;
     let bar = bar(args.flags.json);
     bar.inc_length(preview.difference.steps.len() as u64);
+    // Once the data copy has begun the function's steps are done: Ctrl-C then stops the copy
+    // and leaves the function restored.
+    let copying = std::sync::atomic::AtomicBool::new(false);
     let progress = |p: Progress| match p {
+        Progress::DataObject { .. } => copying.store(true, std::sync::atomic::Ordering::SeqCst),
         Progress::Step(s) => {
             bar.inc(1);
             bar.set_message(s);
@@ -146,8 +150,18 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         tokio::select! {
             result = &mut restoring => break result,
             _ = tokio::signal::ctrl_c() => {
+                let copying = copying.load(std::sync::atomic::Ordering::SeqCst);
                 if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
                     bar.finish_and_clear();
+                    if copying {
+                        return Err(Failure::failed(format!(
+                            "restore interrupted while copying data back: {} in {} is \
+                             restored, part of its data copied back; run the restore again to \
+                             copy the rest",
+                            preview.difference.function,
+                            region.scope(),
+                        )));
+                    }
                     return Err(Failure {
                         exit: Exit::Failure,
                         message: format!(
@@ -164,11 +178,17 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
                         ),
                     });
                 }
-                bar.suspend(|| err!(
-                    "lops: stopping the restore: the step under way ends, then every change to \
-                     the function is undone; a copy of its data under way runs to its end \
-                     (Ctrl-C again leaves it as it is)"
-                ));
+                match copying {
+                    true => bar.suspend(|| err!(
+                        "lops: stopping the data copy: the object under way ends, the function \
+                         stays restored (run the restore again to copy the rest; Ctrl-C again \
+                         quits at once)"
+                    )),
+                    false => bar.suspend(|| err!(
+                        "lops: stopping the restore: the step under way ends, then every change \
+                         to the function is undone (Ctrl-C again leaves it as it is)"
+                    )),
+                }
             }
         }
     };

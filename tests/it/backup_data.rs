@@ -632,3 +632,104 @@ async fn a_replicated_store_reads_its_data_from_the_replica_not_the_primary() {
         proxy.all_calls()
     );
 }
+
+/// Ctrl-C while a restore copies its data back: the copy under way ends whole, the rest is not
+/// sent, the function stays restored (its data copy is not undone), and both the message at
+/// the key press and the result say so (exit 1); running again copies the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_the_data_copy_stops_it_and_says_the_function_stays_restored() {
+    let fx = Fixture::new(PROXIED, "cpstop").await;
+    let name = moto::unique("cpstop");
+    fx.plain_function(&name).await;
+    let source = moto::unique("src-cpstop-");
+    create_bucket(&fx.s3, &source, PROXIED).await;
+    for key in ["a", "b", "c"] {
+        put(&fx, &source, &format!("exports/{key}.json"), key.as_bytes()).await;
+    }
+    let lops = fx.lops(moto::url());
+    let run = lops.run(&[
+        "backup",
+        "run",
+        "--yes",
+        "--fn",
+        &name,
+        "--region",
+        PROXIED,
+        "--to",
+        &fx.to(),
+        "--data",
+        &format!("s3://{source}/exports"),
+        "--json",
+    ]);
+    let snapshot = snapshot_of(&run);
+    // The function lost, and its data: the restore makes it, then copies three objects back,
+    // each taking a while.
+    for key in ["a", "b", "c"] {
+        fx.s3
+            .delete_object()
+            .bucket(&source)
+            .key(format!("exports/{key}.json"))
+            .send()
+            .await
+            .expect("delete");
+    }
+    fx.seeder
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("delete function");
+    let proxy = FaultProxy::start(moto::url());
+    let copy = format!("PUT /{source}/exports/");
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("s3".into()),
+        operation: Some(format!("{copy}*")),
+        fault: Fault::Delay(std::time::Duration::from_secs(2)),
+        remaining: None,
+    });
+    let slow = fx.lops(&proxy.url);
+    let copies = || proxy.calls_where(PROXIED, "s3", |op| op.starts_with(&copy));
+    let (code, stderr) =
+        crate::restore::interrupted(&slow, &["restore", &snapshot, "--yes"], || copies() >= 1);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "stopping the data copy: the object under way ends, the function stays restored"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stopped by Ctrl-C while copying data back: the function was restored and 1 of 3 objects copied back"),
+        "{stderr}"
+    );
+    assert_eq!(copies(), 1);
+    let mut present = 0;
+    for key in ["a", "b", "c"] {
+        present += usize::from(
+            fx.get(&source, &format!("exports/{key}.json"))
+                .await
+                .is_some(),
+        );
+    }
+    assert_eq!(present, 1);
+    fx.seeder
+        .lambda
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("the function stays restored");
+    // Run again: the rest is copied.
+    proxy.heal();
+    slow.run(&["restore", &snapshot, "--yes"]).assert_exit(0);
+    for key in ["a", "b", "c"] {
+        assert_eq!(
+            fx.get(&source, &format!("exports/{key}.json"))
+                .await
+                .as_deref(),
+            Some(key.as_bytes())
+        );
+    }
+}

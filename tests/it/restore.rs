@@ -1556,7 +1556,7 @@ async fn two_restores_of_one_function_take_turns_and_the_second_is_refused() {
 
 /// Runs lops with `args`, sends it SIGINT once `began()` holds (within 60 s), and returns its
 /// exit code and stderr.
-fn interrupted(
+pub(crate) fn interrupted(
     lops: &crate::support::cli::Lops,
     args: &[&str],
     began: impl Fn() -> bool,

@@ -209,8 +209,16 @@ pub(super) async fn copy_back(
     manifest: &Manifest,
     data: &[DataRestore],
     progress: &(dyn Fn(Progress) + Sync),
+    stopped: &(dyn Fn() -> bool + Sync),
 ) -> (DataCopied, Result<(), BackupError>) {
     let mut done = DataCopied::default();
+    let total: usize = (data.iter().zip(&manifest.data))
+        .map(|(d, copy)| {
+            let same =
+                |o: &&crate::backup::manifest::DataObject| d.destination.same.contains(&o.key);
+            copy.objects.iter().filter(|o| !same(o)).count()
+        })
+        .sum();
     for (d, copy) in data.iter().zip(&manifest.data) {
         // Read again right before the copy (the function's restore may have taken minutes):
         // an object written there since would be replaced unannounced.
@@ -232,6 +240,16 @@ pub(super) async fn copy_back(
             .iter()
             .filter(|o| !d.destination.same.contains(&o.key));
         for o in objects {
+            // Ctrl-C: the copy under way ended whole; the function stays restored (its data
+            // is not undone), the rest is copied by running again.
+            if stopped() {
+                let e = BackupError::Provider(crate::provider::ProviderError::Service(format!(
+                    "stopped by Ctrl-C while copying data back: the function was restored and \
+                     {} of {total} objects copied back; run the restore again to copy the rest",
+                    done.objects
+                )));
+                return (done, Err(e));
+            }
             progress(Progress::DataObject {
                 key: o.key.clone(),
                 size: o.size,

@@ -120,7 +120,8 @@ pub(super) async fn restore_under_lease(
             preview.difference.function
         ))),
         Ok(restored) => {
-            let (done, r) = data::copy_back(&preview.manifest, &preview.data, progress).await;
+            let (done, r) =
+                data::copy_back(&preview.manifest, &preview.data, progress, &stopped).await;
             copied = done;
             r.map(|()| restored)
         }
