@@ -339,6 +339,11 @@ pub fn version(v: &str) -> String {
 }
 
 /// A byte count for people: 1.50 MiB.
+/// `n` and its noun, singular for one: `1 blob`, `3 blobs`.
+pub fn items(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn bytes(n: u64) -> String {
     indicatif::HumanBytes(n).to_string()
 }

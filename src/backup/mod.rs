@@ -226,21 +226,26 @@ impl Verified {
 }
 
 /// What to do about a snapshot of `function` in `region` that cannot be restored: take a new
-/// backup, or restore an older snapshot (`backup list` names them).
-pub fn remedy(store: &Store, region: &str, function: &str) -> String {
+/// backup, or restore an older snapshot (`backup list` names them) when `others` may exist.
+pub fn remedy(store: &Store, region: &str, function: &str, others: bool) -> String {
     let root = &store.root;
-    format!(
-        "take a new backup (`lops backup run --fn {function} --region {region} --to {root}`), \
-         or restore an older snapshot (`lops backup list --to {root} --region {region} --fn \
-         {function}` lists them)"
-    )
+    let backup = format!(
+        "take a new backup (`lops backup run --fn {function} --region {region} --to {root}`)"
+    );
+    match others {
+        true => format!(
+            "{backup}, or restore an older snapshot (`lops backup list --to {root} --region \
+             {region} --fn {function}` lists them)"
+        ),
+        false => format!("{backup}: no other snapshot of it can be restored"),
+    }
 }
 
 /// [`remedy`] for the snapshot whose manifest is `uri` (its key names region and function).
 fn remedy_for(store: &Store, uri: &S3Uri) -> Option<String> {
     let rel = relative(store, uri).ok()?;
     let (region, function, _) = manifest::layout::parse_manifest(&rel)?;
-    Some(remedy(store, &region, &function))
+    Some(remedy(store, &region, &function, true))
 }
 
 /// Re-reads and re-hashes every blob, and checks every data copy's size and ETag.

@@ -139,6 +139,8 @@ pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure
                     r if r.starts_with(crate::ops::audit::FUNCTION_ERROR) => "function error",
                     // Refused at the write (a lock another lops held, a guard): nothing sent.
                     r if r.starts_with("refused") => "refused",
+                    // Stopped on purpose, every change undone (or said otherwise in --json).
+                    r if r.contains("stopped by Ctrl-C") => "stopped (Ctrl-C)",
                     _ => "FAILED",
                 },
                 if r.destructive { " (destructive)" } else { "" },

@@ -172,12 +172,17 @@ pub(super) fn region_of(snapshot: &S3Uri) -> Option<String> {
 /// refuse it) and what to do: exit 3 when others were listed, 1 when none could be.
 fn say_unreadable(store: &crate::backup::Store, all: &[crate::backup::Listed]) -> Exit {
     let unreadable: Vec<_> = all.iter().filter(|s| s.problem.is_some()).collect();
+    // Another snapshot of the same function and region that can be restored (listed here).
+    let restorable = |bad: &crate::backup::Listed| {
+        all.iter()
+            .any(|s| s.problem.is_none() && s.region == bad.region && s.function == bad.function)
+    };
     for s in &unreadable {
         err!(
             "lops: snapshot {} cannot be restored ({}): {}",
             s.snapshot,
             s.problem.as_deref().unwrap_or_default(),
-            crate::backup::remedy(store, &s.region, &s.function)
+            crate::backup::remedy(store, &s.region, &s.function, restorable(s))
         );
     }
     match (unreadable.len(), all.len()) {
@@ -244,11 +249,15 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
                 }
                 // The result is the command's output; each problem is also said on stderr.
                 out!(
-                    "{}: {} blobs ({}) and {} data objects checked, {} problem(s)",
+                    "{}: {} ({}) and {} checked, {} problem(s)",
                     verified.snapshot,
-                    verified.blobs_checked,
+                    format::items(verified.blobs_checked as u64, "blob", "blobs"),
                     format::bytes(verified.bytes_checked),
-                    verified.data_objects_checked,
+                    format::items(
+                        verified.data_objects_checked as u64,
+                        "data object",
+                        "data objects"
+                    ),
                     verified.problems.len()
                 );
             }

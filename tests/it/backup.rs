@@ -322,7 +322,7 @@ async fn round_trip_after_delete_restores_everything_and_a_rerun_converges() {
 
     let verify = lops.run(&["backup", "verify", &snapshot]);
     verify.assert_exit(0);
-    assert!(verify.stdout.contains("1 blobs"), "{}", verify.stdout);
+    assert!(verify.stdout.contains("1 blob ("), "{}", verify.stdout);
 
     fx.seeder
         .lambda
@@ -570,7 +570,7 @@ async fn a_corrupt_blob_fails_verify_by_name_and_restore_changes_nothing() {
     assert!(verify.stderr.contains("corrupt"), "{}", verify.stderr);
     // Read and hashed: checked, and the one problem.
     assert!(
-        verify.stdout.contains(": 1 blobs (") && verify.stdout.contains("1 problem(s)"),
+        verify.stdout.contains(": 1 blob (") && verify.stdout.contains("1 problem(s)"),
         "{}",
         verify.stdout
     );
@@ -1653,6 +1653,15 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
         listed
             .stderr
             .contains(&format!("snapshot {other} cannot be restored (")),
+        "{}",
+        listed.stderr
+    );
+    // Nothing of it left to restore: only a new backup is offered, not the listing just read.
+    assert!(
+        listed
+            .stderr
+            .contains("no other snapshot of it can be restored")
+            && !listed.stderr.contains("lists them)"),
         "{}",
         listed.stderr
     );

@@ -568,7 +568,7 @@ async fn a_replicated_store_reads_its_data_from_the_replica_not_the_primary() {
     dry.assert_exit(0);
     assert!(
         dry.stderr.contains(&format!(
-            "+ copy 1 objects (14 bytes) from s3://{replica}/lops/data/"
+            "+ copy 1 object (14 bytes) from s3://{replica}/lops/data/"
         )),
         "{}",
         dry.stderr
@@ -721,6 +721,16 @@ async fn ctrl_c_during_the_data_copy_stops_it_and_says_the_function_stays_restor
         .send()
         .await
         .expect("the function stays restored");
+    // The log says it was stopped, not that it failed.
+    let audit = slow.run(&["audit"]);
+    assert!(
+        audit
+            .stdout
+            .lines()
+            .any(|l| l.contains(" restore ") && l.contains("stopped (Ctrl-C)")),
+        "{}",
+        audit.stdout
+    );
     // Run again: the rest is copied.
     proxy.heal();
     slow.run(&["restore", &snapshot, "--yes"]).assert_exit(0);

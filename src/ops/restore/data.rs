@@ -142,8 +142,10 @@ pub(super) fn lines(data: &[DataRestore]) -> Vec<String> {
         let to = &d.to;
         if d.objects > 0 {
             out.push(format!(
-                "  + copy {} objects ({} bytes) from {} to {to}",
-                d.objects, d.bytes, d.from
+                "  + copy {} ({}) from {} to {to}",
+                crate::format::items(d.objects as u64, "object", "objects"),
+                crate::format::items(d.bytes, "byte", "bytes"),
+                d.from
             ));
         }
         if d.overwrites() > 0 {

@@ -95,10 +95,14 @@ impl RestorePreview {
             }
         )];
         out.push(format!(
-            "verified: {} blobs, {} bytes, {} data objects",
-            self.verified.blobs_checked,
-            self.verified.bytes_checked,
-            self.verified.data_objects_checked
+            "verified: {}, {}, {}",
+            crate::format::items(self.verified.blobs_checked as u64, "blob", "blobs"),
+            crate::format::items(self.verified.bytes_checked, "byte", "bytes"),
+            crate::format::items(
+                self.verified.data_objects_checked as u64,
+                "data object",
+                "data objects"
+            )
         ));
         // Only reached without the data (`--no-data`): said, not hidden.
         if !self.verified.data_problems.is_empty() {
