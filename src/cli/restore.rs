@@ -76,7 +76,8 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         mappings_disabled: false,
         whole_snapshot: false,
     };
-    let preview = prepare_restore(region, &request).await?;
+    let mut preview = prepare_restore(region, &request).await?;
+    preview.note_unfinished(AuditLog::default_location().as_ref(), region.scope());
     for line in preview.lines() {
         err!("{line}");
     }

@@ -1114,6 +1114,49 @@ async fn drill_copies(region: &str, name: &str) -> Vec<String> {
     }
 }
 
+/// A restore killed half-way (no end recorded) is named by the next restore of the same target
+/// in its preview: what it left is what the next one compares against and completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_killed_half_way_is_named_by_the_next_one() {
+    let fx = Fixture::new(HOME, "rkill").await;
+    let name = moto::unique("rkill");
+    fx.function(&name).await;
+    let direct = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&direct, HOME, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: DR.to_string(),
+        service: Some("lambda".into()),
+        operation: Some("PublishVersion".into()),
+        fault: Fault::Delay(std::time::Duration::from_secs(2)),
+        remaining: None,
+    });
+    let slow = fx.lops(&proxy.url);
+    let args = ["restore", &snapshot, "--region", DR, "--yes"];
+    crate::backup::kill_backup_when(&slow, &args, &proxy, |p| {
+        p.calls(DR, "lambda", "PublishVersion") >= 1
+    });
+    proxy.heal();
+    let dry = slow.run(&["restore", &snapshot, "--region", DR, "--dry-run"]);
+    dry.assert_exit(0);
+    assert!(
+        dry.stderr
+            .contains(&format!("note: a restore of {name} here began at "))
+            && dry.stderr.contains("never recorded its end"),
+        "{}",
+        dry.stderr
+    );
+    slow.run(&args).assert_exit(0);
+    // Done since: the next preview has nothing of it to say.
+    let again = slow.run(&["restore", &snapshot, "--region", DR, "--dry-run"]);
+    again.assert_exit(0);
+    assert!(
+        !again.stderr.contains("never recorded its end"),
+        "{}",
+        again.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drill_stopped_or_killed_leaves_no_copy_behind() {
     let fx = Fixture::new(HOME, "dstop").await;

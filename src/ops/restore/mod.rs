@@ -128,6 +128,21 @@ impl RestorePreview {
         out
     }
 
+    /// Notes an earlier restore of the same target here that began and never ended (read
+    /// from the audit log), so the preview says what it may have left.
+    pub fn note_unfinished(&mut self, audit: Option<&AuditLog>, scope: &crate::provider::Scope) {
+        // Already as in the snapshot: whatever it left is complete.
+        if !self.changes_anything() {
+            return;
+        }
+        let Some(Ok((records, _))) = audit.map(AuditLog::read) else {
+            return;
+        };
+        if let Some(note) = run::unfinished(&records, scope, &self.difference.function) {
+            self.difference.notes.insert(0, note);
+        }
+    }
+
     pub fn changes_anything(&self) -> bool {
         !self.difference.steps.is_empty() || self.data.iter().any(|d| d.objects > 0)
     }
@@ -480,5 +495,40 @@ mod tests {
         assert!(check_function_name(&"a".repeat(65)).is_err());
         assert!(check_role("arn:aws:iam::123456789012:role/lambda-dr").is_ok());
         assert!(check_role("lambda-dr").is_err());
+    }
+
+    #[test]
+    fn a_begin_with_no_end_after_it_is_an_unfinished_restore() {
+        use crate::provider::Scope;
+        let scope = Scope::new("prod", "us-east-1", Default::default());
+        let rec = |action: &str, target: &str, region: &str, result: &str| {
+            let mut r = record(
+                &Scope::new("prod", region, Default::default()),
+                "arn:aws:iam::123456789012:user/oncall",
+                action,
+                target,
+                json!({"existed": true, "safety_snapshot": "s3://b/lops/snapshots/x-safety.json"}),
+                json!({}),
+                &Ok(()),
+            );
+            r.result = result.into();
+            r
+        };
+        let started = crate::ops::audit::STARTED;
+        let killed = vec![rec("restore.begin", "orders", "us-east-1", started)];
+        let note = run::unfinished(&killed, &scope, "orders").expect("unfinished");
+        assert!(note.contains("never recorded its end"), "{note}");
+        assert!(
+            note.contains("s3://b/lops/snapshots/x-safety.json"),
+            "{note}"
+        );
+        // Ended since (a later restore of it), or another function or region: nothing to say.
+        let mut ended = killed.clone();
+        ended.push(rec("restore.begin", "orders", "us-east-1", started));
+        ended.push(rec("restore", "orders", "us-east-1", "ok"));
+        assert_eq!(run::unfinished(&ended, &scope, "orders"), None);
+        assert_eq!(run::unfinished(&killed, &scope, "billing"), None);
+        let elsewhere = vec![rec("restore.begin", "orders", "eu-west-1", started)];
+        assert_eq!(run::unfinished(&elsewhere, &scope, "orders"), None);
     }
 }

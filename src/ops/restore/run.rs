@@ -145,3 +145,38 @@ pub(super) async fn restore_under_lease(
         data_overwritten: copied.overwritten,
     })
 }
+
+/// An earlier restore of `function` in `scope` that began and never recorded its end (its
+/// process killed or its machine gone): what it may have left half-made is what this restore
+/// compares against, said in its preview. The newest such, from the audit log.
+pub(super) fn unfinished(
+    records: &[crate::ops::audit::Record],
+    scope: &crate::provider::Scope,
+    function: &str,
+) -> Option<String> {
+    let here = |r: &&crate::ops::audit::Record| {
+        r.region == scope.region && r.profile == scope.profile && r.target == function
+    };
+    // The last record of a restore of it: a begin with nothing after it did not finish.
+    let last = records
+        .iter()
+        .filter(here)
+        .rfind(|r| r.action == "restore.begin" || r.action == "restore")?;
+    if last.action != "restore.begin" || last.result != crate::ops::audit::STARTED {
+        return None;
+    }
+    let safety = last
+        .before
+        .get("safety_snapshot")
+        .and_then(serde_json::Value::as_str)
+        .map(|u| {
+            format!("; the safety snapshot it took first, {u}, holds the function as it was then")
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "a restore of {function} here began at {} and never recorded its end (its lops was \
+         stopped or killed): it may have left it half-made, which is what this restore compares \
+         against and completes{safety}",
+        last.time
+    ))
+}
