@@ -627,3 +627,19 @@ fn read_only_and_mode_together_are_refused() {
     run.assert_exit(2);
     assert!(run.stderr.contains("give one of them"), "{}", run.stderr);
 }
+
+/// One service's endpoint that cannot be reached (Lambda's here, S3 and CloudWatch answering):
+/// the failure names the service, not only "could not connect".
+#[test]
+fn an_endpoint_that_refuses_names_its_service() {
+    let lops =
+        Lops::new(crate::support::moto::url()).env("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9");
+    let run = lops.run(&["status", "--regions", "us-east-1"]);
+    run.assert_exit(3);
+    assert!(
+        run.stdout
+            .contains("us-east-1: PARTIAL: inventory: ListFunctions could not connect to Lambda: "),
+        "{}",
+        run.stdout
+    );
+}

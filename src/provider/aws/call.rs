@@ -8,6 +8,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::classify;
+use super::error::NO_CONNECTION;
 use crate::provider::ProviderError;
 use crate::provider::limiter::RateLimiter;
 
@@ -50,7 +51,7 @@ impl super::Clients {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         bucket.acquire_first().await;
-        self.classified(request.await)
+        self.classified(bucket, request.await)
     }
 
     /// [`Clients::call`] for a background read: its token waits behind every user action's.
@@ -63,17 +64,46 @@ impl super::Clients {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         bucket.acquire().await;
-        self.classified(request.await)
+        self.classified(bucket, request.await)
     }
 
     fn classified<T, E>(
         &self,
+        bucket: &RateLimiter,
         answer: Result<T, SdkError<E, HttpResponse>>,
     ) -> Result<T, ProviderError>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        answer.map_err(|e| classify(e, self.operation_timeout.as_secs_f64()))
+        answer.map_err(
+            |e| match classify(e, self.operation_timeout.as_secs_f64()) {
+                // Which service could not be reached: one among several a command uses (a restore
+                // reads S3 and writes Lambda) may be the only one down. (The region is the scope's,
+                // named by whoever shows it; left out so regions failing alike are said once.)
+                ProviderError::Service(m) if m.starts_with(NO_CONNECTION) => {
+                    ProviderError::Service(format!(
+                        "could not connect to {}: {}",
+                        self.service_of(bucket),
+                        &m[NO_CONNECTION.len()..]
+                    ))
+                }
+                other => other,
+            },
+        )
+    }
+
+    /// The service whose rate `bucket` keeps.
+    fn service_of(&self, bucket: &RateLimiter) -> &'static str {
+        let is = |b: &std::sync::Arc<RateLimiter>| std::ptr::eq(std::sync::Arc::as_ptr(b), bucket);
+        match () {
+            _ if is(&self.lambda_limit) || is(&self.get_function_limit) => "Lambda",
+            _ if is(&self.s3_limit) => "S3",
+            _ if is(&self.events_limit) => "EventBridge",
+            _ if is(&self.cloudwatch_limit) => "CloudWatch",
+            _ if is(&self.logs_limit) => "CloudWatch Logs",
+            _ if is(&self.dns_limit) => "Route 53",
+            _ => "AWS",
+        }
     }
 
     /// [`Clients::call`] in Lambda's shared control-plane bucket.

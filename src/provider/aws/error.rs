@@ -27,6 +27,9 @@ const CREDENTIAL_CODES: &[&str] = &[
     "InvalidToken",
 ];
 
+/// How a request that never reached its service starts its message.
+pub const NO_CONNECTION: &str = "could not connect: ";
+
 pub fn classify<E>(err: SdkError<E, HttpResponse>, timeout_secs: f64) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -45,7 +48,7 @@ where
                 return ProviderError::Invalid(text[at..].to_string());
             }
             return ProviderError::Service(format!(
-                "could not connect: {} — check the network, the region, and the endpoint if one is set (AWS_ENDPOINT_URL, or the profile's endpoint_url)",
+                "{NO_CONNECTION}{} — check the network, the region, and the endpoint if one is set (AWS_ENDPOINT_URL, or the profile's endpoint_url)",
                 chain(&err)
             ));
         }
