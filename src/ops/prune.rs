@@ -146,6 +146,31 @@ pub async fn prepare_prune(
     };
     plan.notes
         .push("deleted snapshots, blobs and data are gone for good: prune cannot be undone".into());
+    // A function's last snapshot with a copy of its S3 data going while snapshots without one
+    // stay (a backup from the dashboard, or without --data, copies none): said, not found out
+    // at restore time.
+    let with_data = |rel: &String| uses.get(rel).is_some_and(|(_, d)| !d.is_empty());
+    for (rel, region, function, _) in all.iter().filter(|(rel, ..)| prune.contains(rel)) {
+        let same = |(r, g, f, _): &&(String, String, String, String)| {
+            g == region && f == function && r != rel
+        };
+        let kept_data = all
+            .iter()
+            .filter(same)
+            .any(|(r, ..)| !prune.contains(r) && with_data(r));
+        let newer_pruned = all
+            .iter()
+            .filter(same)
+            .any(|(r, ..)| prune.contains(r) && with_data(r) && r > rel);
+        if with_data(rel) && !kept_data && !newer_pruned {
+            plan.notes.push(format!(
+                "the last snapshot of {function} in {region} with a copy of its S3 data goes ({}): \
+                 the snapshots kept have none (a backup from the dashboard or without --data \
+                 copies none); keep more (--keep-last) or back it up with --data first",
+                store.uri(rel)
+            ));
+        }
+    }
     for rel in &unreadable {
         plan.notes.push(format!(
             "{} cannot be read or is invalid: it is kept and not counted, so the retention \

@@ -743,3 +743,56 @@ async fn ctrl_c_during_the_data_copy_stops_it_and_says_the_function_stays_restor
         );
     }
 }
+
+/// A prune that would delete a function's last snapshot with a copy of its S3 data, while
+/// newer snapshots without one are kept, says so in its preview; one that keeps a copy does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prune_names_the_last_snapshot_with_data_it_deletes() {
+    let fx = Fixture::new(HOME, "prdata").await;
+    let name = moto::unique("prdata");
+    fx.plain_function(&name).await;
+    let source = moto::unique("src-prdata-");
+    create_bucket(&fx.s3, &source, HOME).await;
+    put(&fx, &source, "exports/a.json", b"a").await;
+    let lops = fx.lops(moto::url());
+    let data = format!("s3://{source}/exports");
+    let to = fx.to();
+    let backup = |with_data: bool| {
+        let mut args = vec![
+            "backup", "run", "--yes", "--fn", &name, "--region", HOME, "--to", &to, "--json",
+        ];
+        if with_data {
+            args.extend(["--data", &data]);
+        }
+        snapshot_of(&lops.run(&args));
+        // Snapshots are named by the millisecond: one after the other.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let prune = || {
+        let run = lops.run(&[
+            "backup",
+            "prune",
+            "--to",
+            &to,
+            "--region",
+            HOME,
+            "--keep-last",
+            "1",
+            "--dry-run",
+        ]);
+        run.assert_exit(0);
+        run.stderr
+    };
+    let said = format!("the last snapshot of {name} in {HOME} with a copy of its S3 data goes");
+    backup(true);
+    backup(false);
+    let preview = prune();
+    assert!(preview.contains(&said), "{preview}");
+    // A newer one with data kept: nothing to say.
+    backup(true);
+    let preview = prune();
+    assert!(
+        !preview.contains("with a copy of its S3 data goes"),
+        "{preview}"
+    );
+}
