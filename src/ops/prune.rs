@@ -182,7 +182,7 @@ pub async fn prepare_prune(
     let running = crate::backup::lease::running(&store).await?;
     if running > 0 {
         plan.notes.push(format!(
-            "{running} backup(s) hold a lease on this store (running, or killed within {} hours): \
+            "{running} backup(s), restore(s) or drill(s) hold a lease on this store (running, or killed within {} hours): \
              blobs and data are not deleted while they do; snapshots are",
             crate::backup::lease::STALE.num_hours()
         ));
