@@ -76,12 +76,18 @@ impl Item {
                 plan.scope,
                 super::plan::describe_state(&plan.after)
             ),
+            // What the preview could not check (the account's unreserved pool unread) stays
+            // with its target, as on its own.
             Item::Ready { plan, .. } => format!(
-                "{} in {}: {} → {}",
+                "{} in {}: {} → {}{}",
                 plan.target,
                 plan.scope,
                 super::plan::describe_state(&plan.before),
-                super::plan::describe_state(&plan.after)
+                super::plan::describe_state(&plan.after),
+                plan.note
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
             ),
             Item::Skipped { .. } => self.line(),
         }
@@ -398,6 +404,7 @@ pub async fn prepare_in<S: RegionActions>(
         .collect();
     super::same_function::once_per_function(sources, &mut items).await;
     super::same_function::other_profiles(sources, fleet, &mut items).await;
+    super::reserve::pooled(sources, &mut items).await;
     let mut batch = Batch { id, action, items };
     if batch.is_undo() {
         batch.whole_or_none();
@@ -430,86 +437,7 @@ pub async fn prepare_one_in<S: RegionActions>(
     }
 }
 
-/// The rules and mappings of these functions as targets of one pause (or resume): read where
-/// each function is, every trigger not yet as asked becomes a target. `enabled: None` pauses
-/// when any of them is enabled and resumes them all when none is. A scope whose tier does not
-/// allow it is skipped without reading anything there; a function whose triggers cannot be read
-/// is skipped with why.
-pub async fn trigger_targets<S: RegionActions>(
-    sources: &[&S],
-    functions: &[(usize, String)],
-    enabled: Option<bool>,
-) -> Vec<Target> {
-    let reads = functions.iter().map(|(i, function)| async move {
-        let Some(source) = sources.get(*i) else {
-            return Err(Target::Skip(
-                *i,
-                function.clone(),
-                OpsError::Invalid("no such region".into()),
-            ));
-        };
-        let scope = source.scope();
-        if let Err(e) = super::authorize(
-            scope.access.tier,
-            super::Kind::Trigger.needs(),
-            &format!("trigger in {scope}"),
-        ) {
-            return Err(Target::Skip(*i, function.clone(), e));
-        }
-        match source.triggers(function).await {
-            Ok(t) => Ok((*i, function.clone(), t.triggers)),
-            Err(e) => Err(Target::Skip(*i, function.clone(), OpsError::Provider(e))),
-        }
-    });
-    let read = futures::future::join_all(reads).await;
-    let enabled = enabled.unwrap_or_else(|| {
-        !read
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .any(|(_, _, ts)| ts.iter().any(|t| t.enabled))
-    });
-    let mut targets = Vec::new();
-    let mut taken = std::collections::HashSet::new();
-    for r in read {
-        match r {
-            Ok((i, function, triggers)) => {
-                let to_change = triggers.iter().any(|t| t.enabled != enabled);
-                if !to_change {
-                    // Marked and left out: said, as every skipped target is.
-                    targets.push(Target::Skip(
-                        i,
-                        function,
-                        OpsError::Invalid(format!(
-                            "nothing to {} — no {} rule or mapping",
-                            if enabled { "resume" } else { "pause" },
-                            if enabled { "paused" } else { "enabled" }
-                        )),
-                    ));
-                    continue;
-                }
-                targets.extend(
-                    triggers
-                        .into_iter()
-                        .filter(|t| t.enabled != enabled)
-                        // A rule shared by two marked functions is one target.
-                        .filter(|t| taken.insert((i, t.kind.as_str(), t.id.clone())))
-                        .map(|t| {
-                            Target::Ask(
-                                i,
-                                Request::SetTrigger {
-                                    kind: t.kind,
-                                    id: t.id,
-                                    enabled,
-                                },
-                            )
-                        }),
-                );
-            }
-            Err(skip) => targets.push(skip),
-        }
-    }
-    targets
-}
+pub use super::trigger_plan::trigger_targets;
 
 /// Executes every ready target side by side (each compared again, written, read back and
 /// audited by `ops::execute`) and yields each result as it lands, with its item's index.

@@ -68,3 +68,57 @@ pub(super) async fn reserve_plan<S: RegionActions>(
     }
     Ok(plan)
 }
+
+/// A batch's reservations that grow in one region take from one unreserved pool: together
+/// they must leave AWS its 100, as each alone was checked to. When they would not, each is
+/// skipped with the sum (none of them sent, so the batch never lands half of them); the rest of
+/// the batch goes on.
+pub(super) async fn pooled<S: RegionActions>(sources: &[&S], items: &mut [super::batch::Item]) {
+    use super::batch::Item;
+    let mut grows: std::collections::BTreeMap<usize, Vec<(usize, i64)>> = Default::default();
+    for (i, item) in items.iter().enumerate() {
+        if let Item::Ready { source, plan } = item
+            && let Change::Reserve {
+                value: Some(value),
+                expected,
+                ..
+            } = &plan.change
+        {
+            let more = i64::from(*value) - i64::from(expected.unwrap_or(0));
+            if more > 0 {
+                grows.entry(*source).or_default().push((i, more));
+            }
+        }
+    }
+    for (source, list) in grows.into_iter().filter(|(_, l)| l.len() > 1) {
+        let Some(region) = sources.get(source) else {
+            continue;
+        };
+        let Some(unreserved) = region.unreserved_concurrency().await else {
+            continue;
+        };
+        let total: i64 = list.iter().map(|(_, more)| more).sum();
+        let room = (unreserved - KEPT_UNRESERVED).max(0);
+        if total <= room {
+            continue;
+        }
+        for (i, _) in &list {
+            let Some(plan) = items[*i].plan() else {
+                continue;
+            };
+            let error = OpsError::Invalid(format!(
+                "together the {} reservations growing in {} take {total} of the {unreserved} \
+                 the account leaves unreserved, and AWS keeps at least {KEPT_UNRESERVED}: at \
+                 most {room} more in all here (lower some, or set them apart)",
+                list.len(),
+                plan.scope,
+            ));
+            items[*i] = Item::Skipped {
+                source,
+                scope: plan.scope.clone(),
+                target: plan.target.clone(),
+                error,
+            };
+        }
+    }
+}

@@ -4,6 +4,8 @@
 use serde_json::{Value, json};
 
 use super::OpsError;
+use super::Request;
+use super::batch::Target;
 use super::plan::{Change, Plan, not_found};
 use crate::provider::{ProviderError, RegionActions, TriggerKind};
 
@@ -84,4 +86,85 @@ pub(crate) async fn trigger_plan<S: RegionActions>(
         change,
         false,
     ))
+}
+
+/// The rules and mappings of these functions as targets of one pause (or resume): read where
+/// each function is, every trigger not yet as asked becomes a target. `enabled: None` pauses
+/// when any of them is enabled and resumes them all when none is. A scope whose tier does not
+/// allow it is skipped without reading anything there; a function whose triggers cannot be read
+/// is skipped with why.
+pub async fn trigger_targets<S: RegionActions>(
+    sources: &[&S],
+    functions: &[(usize, String)],
+    enabled: Option<bool>,
+) -> Vec<Target> {
+    let reads = functions.iter().map(|(i, function)| async move {
+        let Some(source) = sources.get(*i) else {
+            return Err(Target::Skip(
+                *i,
+                function.clone(),
+                OpsError::Invalid("no such region".into()),
+            ));
+        };
+        let scope = source.scope();
+        if let Err(e) = super::authorize(
+            scope.access.tier,
+            super::Kind::Trigger.needs(),
+            &format!("trigger in {scope}"),
+        ) {
+            return Err(Target::Skip(*i, function.clone(), e));
+        }
+        match source.triggers(function).await {
+            Ok(t) => Ok((*i, function.clone(), t.triggers)),
+            Err(e) => Err(Target::Skip(*i, function.clone(), OpsError::Provider(e))),
+        }
+    });
+    let read = futures::future::join_all(reads).await;
+    let enabled = enabled.unwrap_or_else(|| {
+        !read
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .any(|(_, _, ts)| ts.iter().any(|t| t.enabled))
+    });
+    let mut targets = Vec::new();
+    let mut taken = std::collections::HashSet::new();
+    for r in read {
+        match r {
+            Ok((i, function, triggers)) => {
+                let to_change = triggers.iter().any(|t| t.enabled != enabled);
+                if !to_change {
+                    // Marked and left out: said, as every skipped target is.
+                    targets.push(Target::Skip(
+                        i,
+                        function,
+                        OpsError::Invalid(format!(
+                            "nothing to {} — no {} rule or mapping",
+                            if enabled { "resume" } else { "pause" },
+                            if enabled { "paused" } else { "enabled" }
+                        )),
+                    ));
+                    continue;
+                }
+                targets.extend(
+                    triggers
+                        .into_iter()
+                        .filter(|t| t.enabled != enabled)
+                        // A rule shared by two marked functions is one target.
+                        .filter(|t| taken.insert((i, t.kind.as_str(), t.id.clone())))
+                        .map(|t| {
+                            Target::Ask(
+                                i,
+                                Request::SetTrigger {
+                                    kind: t.kind,
+                                    id: t.id,
+                                    enabled,
+                                },
+                            )
+                        }),
+                );
+            }
+            Err(skip) => targets.push(skip),
+        }
+    }
+    targets
 }

@@ -1656,6 +1656,78 @@ async fn iam_policy_covers_every_call_each_tier_makes() {
     }
 }
 
+/// Reservations growing together in one region (one batch) are checked against the account's
+/// unreserved pool as a sum: over it, each is skipped with the sum and nothing is sent (AWS
+/// would refuse the last writes after the confirmation); within it, all go. The note that the
+/// pool could not be read stays with each target of a batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reservations_growing_together_are_checked_as_a_sum() {
+    use crate::support::proxy::FaultProxy;
+    let region = "us-west-2";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let base = moto::unique("pool");
+    let (a, b) = (format!("{base}-a"), format!("{base}-b"));
+    for f in [&a, &b] {
+        seeder.create_function(f).await;
+    }
+    let proxy = FaultProxy::start(moto::url());
+    proxy.reply(
+        region,
+        "GetAccountSettings",
+        200,
+        r#"{"AccountLimit":{"TotalCodeSize":80530636800,"CodeSizeUnzipped":262144000,"CodeSizeZipped":52428800,"ConcurrentExecutions":1000,"UnreservedConcurrentExecutions":850},"AccountUsage":{"TotalCodeSize":0,"FunctionCount":2}}"#,
+    );
+    let lops = Lops::new(&proxy.url);
+    let both = format!("{a},{b}");
+    // 500 each passes alone (500 <= 750), not together (1000 > 750).
+    let run = act(
+        &lops,
+        region,
+        &["concurrency", "set", &both, "500", "--yes"],
+    );
+    // Every target skipped: nothing to do (exit 2, as for any input refused).
+    run.assert_exit(2);
+    assert_eq!(
+        run.stderr
+            .matches("together the 2 reservations growing in us-west-2 take 1000 of the 850")
+            .count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(proxy.calls(region, "lambda", "PutFunctionConcurrency"), 0);
+    let run = act(
+        &lops,
+        region,
+        &["concurrency", "set", &both, "300", "--yes"],
+    );
+    run.assert_exit(0);
+    assert_eq!(proxy.calls(region, "lambda", "PutFunctionConcurrency"), 2);
+    // Not readable (denied): each target of the batch says it was not checked.
+    let denied = FaultProxy::start(moto::url());
+    denied.add(crate::support::proxy::Rule {
+        region: region.into(),
+        service: Some("lambda".into()),
+        operation: Some("GetAccountSettings".into()),
+        fault: crate::support::proxy::Fault::Code(403, "AccessDeniedException"),
+        remaining: None,
+    });
+    let run = act(
+        &Lops::new(&denied.url),
+        region,
+        &["concurrency", "set", &both, "400", "--dry-run"],
+    );
+    run.assert_exit(0);
+    assert_eq!(
+        run.stderr
+            .matches("(not checked against what the account leaves unreserved")
+            .count(),
+        2,
+        "{}",
+        run.stderr
+    );
+}
+
 /// A reservation AWS would refuse (it would leave less than 100 unreserved in the account) is
 /// refused at the preview, saying the most this region allows — not after the confirmation by
 /// the write. A reservation that shrinks asks nothing of the account.
