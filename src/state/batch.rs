@@ -41,6 +41,29 @@ impl BatchRun {
             })
     }
 
+    /// Whether a mark goes after this batch: the batch had a target on it (its function in its
+    /// region; for a trigger batch, which names rules, any target in its region) and did not
+    /// keep it. Marks the batch never touched (an undo of something else) stay.
+    pub fn clears(&self, mark: &(usize, String)) -> bool {
+        if self.keeps(mark) {
+            return false;
+        }
+        let triggers = (self.batch.items.iter()).any(|i| {
+            matches!(
+                i.plan().map(|p| &p.change),
+                Some(crate::ops::Change::Trigger { .. })
+            )
+        });
+        self.batch.items.iter().any(|item| {
+            let target = match item {
+                crate::ops::batch::Item::Ready { plan, .. } => plan.target.as_str(),
+                crate::ops::batch::Item::Skipped { target, .. } => target.as_str(),
+            };
+            item.source() == mark.0
+                && (triggers || target.split_once(':').map_or(target, |(f, _)| f) == mark.1)
+        })
+    }
+
     /// Every target that was sent has answered.
     pub fn done(&self) -> bool {
         self.landed.len()
@@ -377,7 +400,7 @@ pub fn landed(state: &mut State, batch: &str, landed: Landed, effects: &mut Vec<
         // Marks acted on are done with; those whose change did not land stay marked, so the
         // same key retries them (previewed again, as the state is now).
         let run = run.clone();
-        state.marks.retain(|m| run.keeps(m));
+        state.marks.retain(|m| !run.clears(m));
         effects.push(Effect::RefreshInventory);
         // A batch or an undo in the services view: the weights it wrote show at once.
         if state.view == super::View::Services {

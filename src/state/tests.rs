@@ -357,6 +357,44 @@ fn undo_landed(s: &mut State, target: &str) -> Vec<Effect> {
     )
 }
 
+/// A batch clears only the marks it acted on: an undo of another function leaves a mark it
+/// never touched (kept from an earlier partial failure, or just made) where it is.
+#[test]
+fn a_batch_clears_only_the_marks_it_acted_on() {
+    let mut s = loaded();
+    s.marks.insert((0, "orders".into()));
+    s.marks.insert((0, "users".into()));
+    s.batch_run = Some(super::batch::BatchRun {
+        batch: crate::ops::batch::Batch {
+            id: "U2".into(),
+            action: "undo".into(),
+            items: vec![crate::ops::batch::Item::Ready {
+                source: 0,
+                plan: Box::new(plan("orders:live", false)),
+            }],
+        },
+        landed: Vec::new(),
+    });
+    update(
+        &mut s,
+        Msg::BatchLanded {
+            batch: "U2".into(),
+            landed: (
+                0,
+                Ok(crate::ops::Outcome {
+                    after: serde_json::json!({}),
+                    invoke: None,
+                    record: None,
+                }),
+            ),
+        },
+    );
+    assert_eq!(
+        s.marks.iter().cloned().collect::<Vec<_>>(),
+        [(0, "users".to_string())]
+    );
+}
+
 #[test]
 fn a_function_action_in_the_regions_view_acts_on_nothing_unseen() {
     let mut s = loaded();

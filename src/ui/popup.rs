@@ -258,7 +258,11 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         let kept = state.marks.iter().filter(|m| run.keeps(m)).count();
         if kept > 0 {
             lines.push(Line::styled(
-                format!("the {kept} that did not land stay marked: the same key retries them"),
+                format!(
+                    "the {kept} that did not land {} marked: the same key retries {}",
+                    if kept == 1 { "stays" } else { "stay" },
+                    if kept == 1 { "it" } else { "them" }
+                ),
                 theme.warn(),
             ));
         }

@@ -611,7 +611,7 @@ async fn p_on_marks_pauses_every_trigger_of_the_marked_functions_and_u_resumes_t
     tui::press(&keys, KeyCode::Char('y'));
     let done = screen.wait_for(60, "done: changed 2 of 4, 1 failed").await;
     assert!(
-        done.contains("the 1 that did not land stay marked"),
+        done.contains("the 1 that did not land stays marked"),
         "{done}"
     );
     tui::press(&keys, KeyCode::Enter);
