@@ -346,8 +346,8 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
                     OpsError::Invalid(format!(
                         "no version of {function}:{alias} is recorded serving all its traffic \
                      before a traffic change lops made in {scope}, so pin has no known good \
-                     version; nothing was sent. Undo (`u`, `lops undo`) takes back the last \
-                     change{rollback}"
+                     version; nothing was sent. Set the version it should serve (`t`, `lops \
+                     traffic set`){rollback}"
                     ))
                 })?;
             check_routable(source, function, &current, &good, None).await?;
@@ -365,15 +365,16 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
         }
         Request::Kill { function } => reserve_plan(source, plan, function, Some(0), true).await,
         Request::Revive { function } => {
+            // Read first: a function that is not there says so, not that no kill is recorded.
+            let now = source
+                .reserved_concurrency(function)
+                .await
+                .map_err(|e| not_found(e, format!("function {function}")))?;
             let who = source.caller().await.ok();
             let value =
                 History::new(&scope, who.as_deref()).reserved_before_kill(audit, function)?;
             // A revive puts back what the kill took: over a reservation someone set since, it
             // would undo their change instead.
-            let now = source
-                .reserved_concurrency(function)
-                .await
-                .map_err(|e| not_found(e, format!("function {function}")))?;
             if now != Some(0) {
                 return Err(OpsError::Conflict(
                     format!(

@@ -212,6 +212,14 @@ async fn concurrency_kill_and_revive_round_trip() {
     assert_eq!(reserved(&seeder, &f).await, Some(0));
     act(&lops, region, &["revive", &f, "--yes"]).assert_exit(0);
     assert_eq!(reserved(&seeder, &f).await, Some(7));
+    // A function that is not there says so (not that no kill of it is recorded).
+    let gone = act(&lops, region, &["revive", &format!("{f}-gone"), "--yes"]);
+    gone.assert_exit(2);
+    assert!(
+        gone.stderr.contains("does not exist") && !gone.stderr.contains("no kill of"),
+        "{}",
+        gone.stderr
+    );
     act(&lops, region, &["concurrency", "set", &f, "none", "--yes"]).assert_exit(0);
     assert_eq!(reserved(&seeder, &f).await, None);
     lops.run(&["undo", "--yes"]).assert_exit(0);
