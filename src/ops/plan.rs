@@ -347,7 +347,8 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
                         "no version of {function}:{alias} is recorded serving all its traffic \
                      before a traffic change lops made in {scope}, so pin has no known good \
                      version; nothing was sent. Set the version it should serve (`t`, `lops \
-                     traffic set`){rollback}"
+                     traffic set`), or undo (`u`, `lops undo`: its preview names the change it \
+                     takes back){rollback}"
                     ))
                 })?;
             check_routable(source, function, &current, &good, None).await?;
