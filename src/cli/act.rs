@@ -480,7 +480,11 @@ pub(super) async fn run_batch(
         }
         if flags.json {
             let docs: Vec<_> = batch.items.iter().map(|i| item_json(i, None)).collect();
-            super::print_json(&json!({"dry_run": true, "plans": docs, "warning": warning}));
+            // `complete` as a real run's: no target would be skipped (exit 0, else 3).
+            let complete = batch.skipped().next().is_none();
+            super::print_json(
+                &json!({"dry_run": true, "complete": complete, "plans": docs, "warning": warning}),
+            );
         }
         let _ = writeln!(err, "dry run: nothing changed");
         return Ok(if batch.skipped().next().is_some() {

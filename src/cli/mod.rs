@@ -58,6 +58,18 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// One name of a comma list: an empty one (`a,,b`, `a,`) is a typo, refused as the function
+/// lists refuse it.
+fn listed(text: &str) -> Result<String, String> {
+    match text.trim() {
+        "" => Err(
+            "an empty name: name at least one, separated by single commas (us-east-1,eu-west-1)"
+                .into(),
+        ),
+        _ => Ok(text.to_string()),
+    }
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
     /// Regions to read, comma separated (default: the config file's `regions`, then the profile's own `regions` there, then AWS_REGION, then the profile's region).
@@ -65,11 +77,12 @@ pub struct GlobalArgs {
         long = "regions",
         visible_alias = "region",
         value_delimiter = ',',
+        value_parser = listed,
         global = true
     )]
     pub regions: Option<Vec<String>>,
     /// AWS profiles to read, repeatable or comma separated (default: the default chain).
-    #[arg(long = "profile", value_delimiter = ',', global = true)]
+    #[arg(long = "profile", value_delimiter = ',', value_parser = listed, global = true)]
     pub profiles: Vec<String>,
     /// Config file (default: $XDG_CONFIG_HOME/lops/config.toml).
     #[arg(long, global = true, value_name = "PATH")]

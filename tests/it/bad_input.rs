@@ -52,7 +52,11 @@ fn unknown_region_name_is_refused_with_a_suggestion() {
 fn empty_regions_flag_is_refused() {
     let run = Lops::new("http://127.0.0.1:9").run(&["status", "--regions", ""]);
     run.assert_exit(2);
-    assert!(run.stderr.contains("--regions is empty"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("an empty name: name at least one"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -642,4 +646,25 @@ fn an_endpoint_that_refuses_names_its_service() {
         "{}",
         run.stdout
     );
+}
+
+/// An empty name in a region or profile list (a trailing comma, two in a row) is a typo: refused
+/// as an empty function name is, not read as the regions around it.
+#[test]
+fn an_empty_name_in_a_region_or_profile_list_is_refused() {
+    let lops = Lops::new(crate::support::moto::url());
+    for args in [
+        ["status", "--regions", "us-east-1,"],
+        ["status", "--regions", "us-east-1,,eu-west-1"],
+        ["status", "--profile", "default,"],
+    ] {
+        let run = lops.run(&args);
+        run.assert_exit(2);
+        assert!(
+            run.stderr
+                .contains("an empty name: name at least one, separated by single commas"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
 }

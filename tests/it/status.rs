@@ -240,6 +240,8 @@ async fn seeded_fleet_in_three_regions_is_reported_in_full() {
         run.stderr
     );
     assert_eq!(run.json()["dry_run"], true);
+    // As a real run's document: whether every target would be sent.
+    assert_eq!(run.json()["complete"], true);
     let help = lops.run_with_env(&["traffic", "plan", "--help"], &[("LC_ALL", "C")]);
     assert!(
         help.stdout.is_ascii() && help.stdout.contains("..."),
