@@ -81,7 +81,7 @@ pub struct GlobalArgs {
         global = true
     )]
     pub regions: Option<Vec<String>>,
-    /// AWS profiles to read, repeatable or comma separated (default: the default chain).
+    /// AWS profiles to read, repeatable or comma separated (default: the config file's `profiles`, then AWS_PROFILE, then `default`).
     #[arg(long = "profile", value_delimiter = ',', value_parser = listed, global = true)]
     pub profiles: Vec<String>,
     /// Config file (default: $XDG_CONFIG_HOME/lops/config.toml).

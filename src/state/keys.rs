@@ -85,6 +85,11 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         return;
     };
     let page = state.table_rows();
+    // Acting on the highlighted row chooses it, as moving to it does: the next key acts on
+    // the same function, not on whatever a re-sort moved under the highlight meanwhile.
+    if matches!(state.view, View::Fleet | View::Load) && acts_on_the_row(action) {
+        state.chosen = true;
+    }
     match action {
         Action::Quit => actions::quit(state),
         Action::Help => {
@@ -494,6 +499,30 @@ pub(super) fn open_detail(state: &mut State) {
         };
         switch_view(state, view);
     }
+}
+
+/// The keys that act on (or open) the highlighted function.
+fn acts_on_the_row(action: Action) -> bool {
+    matches!(
+        action,
+        Action::Invoke
+            | Action::Shift
+            | Action::Promote
+            | Action::Rollback
+            | Action::Kill
+            | Action::Revive
+            | Action::Rollout
+            | Action::AbortRollout
+            | Action::ResumeRollout
+            | Action::Pin
+            | Action::Alias
+            | Action::Concurrency
+            | Action::Trigger
+            | Action::Backup
+            | Action::Mark
+            | Action::Open
+            | Action::Logs
+    )
 }
 
 pub(super) fn move_by(state: &mut State, delta: i64) {

@@ -519,6 +519,40 @@ fn a_chosen_row_is_followed_also_from_the_top_when_rows_reorder() {
     );
 }
 
+/// A key that acts on the highlighted row (here `b`, then esc) chooses it as a move does: a
+/// reorder after it leaves the highlight on that function, so the next key acts on it too.
+#[test]
+fn acting_on_the_top_row_chooses_it() {
+    let mut s = loaded();
+    assert_eq!(names(&s)[0], "us-east-1/cron");
+    assert!(!s.chosen);
+    update(&mut s, key('b'));
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.chosen);
+    let alarm = Alarm {
+        name: "x".into(),
+        state: AlarmState::Alarm,
+        reason: None,
+        metric: None,
+        function: Some("api".into()),
+    };
+    update(
+        &mut s,
+        Msg::Alarms {
+            region: 1,
+            seq: 2,
+            at: t0(),
+            result: Ok(vec![alarm]),
+        },
+    );
+    assert_eq!(names(&s)[..2], ["eu-west-1/api", "us-east-1/cron"]);
+    assert_eq!(
+        s.selected_row()
+            .map(|(r, f)| (r.scope.region.clone(), f.info.name.clone())),
+        Some(("us-east-1".into(), "cron".into()))
+    );
+}
+
 #[test]
 fn a_resort_keeps_the_highlight_on_the_function() {
     let mut s = loaded();
