@@ -87,9 +87,11 @@ pub enum TrafficCommand {
         #[command(flatten)]
         flags: ActFlags,
     },
-    /// Move ALIAS to version --to in steps, rolling back at once when the guard trips.
+    /// Move ALIAS to version --to in steps, rolling back at once when the guard trips
+    /// (--json: one JSON line per event).
     Plan(RolloutArgs),
-    /// Continue a plan that was interrupted (lops killed, terminal closed).
+    /// Continue a plan that was interrupted (lops killed, terminal closed; --json: one JSON
+    /// line per event).
     Resume {
         /// The alias (`live`, `prod`, …).
         alias: String,

@@ -18,7 +18,7 @@ pub struct ActFlags {
     /// Confirm without asking (for scripts).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// One JSON document on stdout (`traffic plan` and `resume`: one JSON line per event).
+    /// One JSON document on stdout.
     #[arg(long)]
     pub json: bool,
 }
