@@ -158,25 +158,8 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
             switch_view(state, View::Services);
             super::services::read(state, effects);
         }
-        Action::Invoke
-        | Action::Shift
-        | Action::Promote
-        | Action::Rollback
-        | Action::Kill
-        | Action::Revive
-        | Action::Rollout
-        | Action::AbortRollout
-        | Action::ResumeRollout
-        | Action::Pin
-        | Action::Alias
-        | Action::Concurrency
-        | Action::Trigger
-        | Action::Backup
-        | Action::Mark
-        | Action::MarkAll
-        | Action::Open
-        | Action::Logs
-            if matches!(state.view, View::Regions | View::Services) =>
+        action
+            if acts_on_the_row(action) && matches!(state.view, View::Regions | View::Services) =>
         {
             no_function_here(state);
         }
@@ -501,7 +484,7 @@ pub(super) fn open_detail(state: &mut State) {
     }
 }
 
-/// The keys that act on (or open) the highlighted function.
+/// The keys that act on (or open) the highlighted function (`*`: the rows the filter shows).
 fn acts_on_the_row(action: Action) -> bool {
     matches!(
         action,
@@ -520,6 +503,7 @@ fn acts_on_the_row(action: Action) -> bool {
             | Action::Trigger
             | Action::Backup
             | Action::Mark
+            | Action::MarkAll
             | Action::Open
             | Action::Logs
     )
