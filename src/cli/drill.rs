@@ -102,6 +102,8 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
     };
     let function = crate::ops::drill::function_of(&snapshot).map_err(Failure::from)?;
     let payload = drill_payload(args, &function)?;
+    // A snapshot that is not there says so before the plan and the question.
+    crate::ops::backup::snapshot_there(region, &snapshot).await?;
     err!(
         "drill of {snapshot} in {}: restore it under a temporary name, compare, {}then delete the copy",
         region.scope(),

@@ -555,6 +555,15 @@ pub async fn open_snapshot(region: &impl Buckets, snapshot: &S3Uri) -> Result<St
     Store::open(region, root).await
 }
 
+/// The snapshot's manifest is there and reads as one: what a drill checks before it says its
+/// plan and asks (a typo'd address is bad input, said before anything else).
+pub async fn snapshot_there(region: &impl Buckets, snapshot: &S3Uri) -> Result<(), BackupError> {
+    let store = open_snapshot(region, snapshot).await?;
+    crate::backup::load_manifest(&store, snapshot)
+        .await
+        .map(|_| ())
+}
+
 pub async fn verify_snapshot(
     region: &impl Buckets,
     snapshot: &S3Uri,

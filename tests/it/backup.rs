@@ -1343,6 +1343,21 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
     let lops = fx.lops(moto::url());
     let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
 
+    // A drill of a snapshot address with no manifest says so first: no plan, no question.
+    let dir = snapshot
+        .rsplit_once('/')
+        .map(|(d, _)| d)
+        .unwrap_or_default();
+    let missing = format!("{dir}/20200101T000000.000Z.json");
+    let drill = lops.run(&["backup", "drill", &missing, "--region", HOME]);
+    drill.assert_exit(2);
+    assert!(
+        drill.stderr.contains("does not exist: list snapshots with")
+            && !drill.stderr.contains("restore it under a temporary name"),
+        "{}",
+        drill.stderr
+    );
+
     let cases: Vec<(Vec<String>, i32, &str)> = vec![
         (
             vec![
