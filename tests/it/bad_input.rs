@@ -646,6 +646,12 @@ fn an_endpoint_that_refuses_names_its_service() {
         "{}",
         run.stdout
     );
+    // The setting that may be the cause is among those named.
+    assert!(
+        run.stdout.contains("AWS_ENDPOINT_URL_LAMBDA"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// An empty name in a region or profile list (a trailing comma, two in a row) is a typo: refused

@@ -48,7 +48,7 @@ where
                 return ProviderError::Invalid(text[at..].to_string());
             }
             return ProviderError::Service(format!(
-                "{NO_CONNECTION}{} — check the network, the region, and the endpoint if one is set (AWS_ENDPOINT_URL, or the profile's endpoint_url)",
+                "{NO_CONNECTION}{} — check the network, the region, and the endpoint if one is set (AWS_ENDPOINT_URL, a service's own such as AWS_ENDPOINT_URL_LAMBDA, or the profile's endpoint_url)",
                 chain(&err)
             ));
         }
