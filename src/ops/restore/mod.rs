@@ -518,6 +518,15 @@ mod tests {
         let killed = vec![rec("restore.begin", "orders", "us-east-1", started)];
         let note = run::unfinished(&killed, &scope, "orders").expect("unfinished");
         assert!(note.contains("never recorded its end"), "{note}");
+        // Its process still running here (this test's own): said as maybe running.
+        let mut running = killed.clone();
+        running[0].after["process"] =
+            json!({"host": crate::process::host_name(), "pid": std::process::id()});
+        let note = run::unfinished(&running, &scope, "orders").expect("unfinished");
+        assert!(
+            note.contains("or is still running: look before going on"),
+            "{note}"
+        );
         assert!(
             note.contains("s3://b/lops/snapshots/x-safety.json"),
             "{note}"

@@ -173,10 +173,28 @@ pub(super) fn unfinished(
             format!("; the safety snapshot it took first, {u}, holds the function as it was then")
         })
         .unwrap_or_default();
+    // Its process, recorded with the begin: known gone on this machine, or maybe running.
+    let process = last.after.get("process");
+    let host = process
+        .and_then(|p| p.get("host"))
+        .and_then(serde_json::Value::as_str);
+    let pid = (process.and_then(|p| p.get("pid")))
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|p| u32::try_from(p).ok());
+    let how = match (host, pid) {
+        (Some(host), Some(pid)) if crate::process::gone_here(host, pid) => {
+            "its lops was stopped or killed".to_string()
+        }
+        (Some(host), Some(pid)) => format!(
+            "its lops, pid {pid} on {host}, was stopped or killed, or is still running: look \
+             before going on"
+        ),
+        _ => "its lops was stopped or killed".to_string(),
+    };
     Some(format!(
-        "a restore of {function} here began at {} and never recorded its end (its lops was \
-         stopped or killed): it may have left it half-made, which is what this restore compares \
-         against and completes{safety}",
+        "a restore of {function} here began at {} and never recorded its end ({how}): it may \
+         have left it half-made, which is what this restore compares against and \
+         completes{safety}",
         last.time
     ))
 }
