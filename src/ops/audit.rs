@@ -80,6 +80,17 @@ pub struct AuditLog {
     duplicate_window_secs: u64,
 }
 
+impl Record {
+    /// The process that made a change of many steps (a restore's `restore.begin` names its host
+    /// and pid): whether it is known gone, or may still run, is asked of it.
+    pub fn process(&self) -> Option<(&str, u32)> {
+        let process = self.after.get("process")?;
+        let host = process.get("host")?.as_str()?;
+        let pid = u32::try_from(process.get("pid")?.as_u64()?).ok()?;
+        Some((host, pid))
+    }
+}
+
 impl AuditLog {
     pub fn at(path: impl Into<PathBuf>) -> Self {
         AuditLog {

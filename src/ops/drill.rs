@@ -304,17 +304,8 @@ fn leftover_copies(
     };
     // Its process known gone: killed on this machine (its record names host and pid).
     let gone = |r: &&super::audit::Record| {
-        let process = r.after.get("process");
-        let host = process
-            .and_then(|p| p.get("host"))
-            .and_then(serde_json::Value::as_str);
-        let pid = process
-            .and_then(|p| p.get("pid"))
-            .and_then(serde_json::Value::as_u64);
-        match (host, pid.and_then(|p| u32::try_from(p).ok())) {
-            (Some(host), Some(pid)) => crate::process::gone_here(host, pid),
-            _ => false,
-        }
+        r.process()
+            .is_some_and(|(host, pid)| crate::process::gone_here(host, pid))
     };
     let of_function = |r: &&super::audit::Record| {
         r.after

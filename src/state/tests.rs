@@ -485,14 +485,8 @@ fn navigation_moves_and_clamps_and_the_cursor_follows_its_function() {
     );
 }
 
-#[test]
-fn a_chosen_row_is_followed_also_from_the_top_when_rows_reorder() {
-    let mut s = loaded();
-    assert_eq!(s.selected, 0);
-    assert_eq!(names(&s)[0], "us-east-1/cron");
-    // The user picks the top row (down, then up again).
-    update(&mut s, code(KeyCode::Down));
-    update(&mut s, code(KeyCode::Up));
+/// eu-west-1's `api` goes into alarm: it sorts to the top, above us-east-1's `cron`.
+fn alarm_on_eu_api(s: &mut State) {
     let alarm = Alarm {
         name: "x".into(),
         state: AlarmState::Alarm,
@@ -501,7 +495,7 @@ fn a_chosen_row_is_followed_also_from_the_top_when_rows_reorder() {
         function: Some("api".into()),
     };
     update(
-        &mut s,
+        s,
         Msg::Alarms {
             region: 1,
             seq: 2,
@@ -509,6 +503,17 @@ fn a_chosen_row_is_followed_also_from_the_top_when_rows_reorder() {
             result: Ok(vec![alarm]),
         },
     );
+}
+
+#[test]
+fn a_chosen_row_is_followed_also_from_the_top_when_rows_reorder() {
+    let mut s = loaded();
+    assert_eq!(s.selected, 0);
+    assert_eq!(names(&s)[0], "us-east-1/cron");
+    // The user picks the top row (down, then up again).
+    update(&mut s, code(KeyCode::Down));
+    update(&mut s, code(KeyCode::Up));
+    alarm_on_eu_api(&mut s);
     assert_eq!(names(&s)[..2], ["eu-west-1/api", "us-east-1/cron"]);
     // A key now acts on the function the user chose, not on whatever moved under the cursor.
     assert_eq!(s.selected, 1);
@@ -529,22 +534,7 @@ fn acting_on_the_top_row_chooses_it() {
     update(&mut s, key('b'));
     update(&mut s, code(KeyCode::Esc));
     assert!(s.chosen);
-    let alarm = Alarm {
-        name: "x".into(),
-        state: AlarmState::Alarm,
-        reason: None,
-        metric: None,
-        function: Some("api".into()),
-    };
-    update(
-        &mut s,
-        Msg::Alarms {
-            region: 1,
-            seq: 2,
-            at: t0(),
-            result: Ok(vec![alarm]),
-        },
-    );
+    alarm_on_eu_api(&mut s);
     assert_eq!(names(&s)[..2], ["eu-west-1/api", "us-east-1/cron"]);
     assert_eq!(
         s.selected_row()

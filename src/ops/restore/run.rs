@@ -174,18 +174,8 @@ pub(super) fn unfinished(
         })
         .unwrap_or_default();
     // Its process, recorded with the begin: known gone on this machine, or maybe running.
-    let process = last.after.get("process");
-    let host = process
-        .and_then(|p| p.get("host"))
-        .and_then(serde_json::Value::as_str);
-    let pid = (process.and_then(|p| p.get("pid")))
-        .and_then(serde_json::Value::as_u64)
-        .and_then(|p| u32::try_from(p).ok());
-    let how = match (host, pid) {
-        (Some(host), Some(pid)) if crate::process::gone_here(host, pid) => {
-            "its lops was stopped or killed".to_string()
-        }
-        (Some(host), Some(pid)) => format!(
+    let how = match last.process() {
+        Some((host, pid)) if !crate::process::gone_here(host, pid) => format!(
             "its lops, pid {pid} on {host}, was stopped or killed, or is still running: look \
              before going on"
         ),
