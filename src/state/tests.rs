@@ -1123,6 +1123,37 @@ fn read_only_refuses_action_keys_and_hides_them() {
     assert!(!actions::allowed(&s, Action::Shift));
 }
 
+/// Marked rows no scope may change: the kill is refused once, before anything is asked or
+/// read (the CLI's refusal), not once per target in a batch of skips.
+#[test]
+fn a_batch_no_marked_scope_may_take_is_refused_once() {
+    let mut s = loaded();
+    set_access(&mut s, Access::new(Tier::Read, false));
+    s.marks.insert((0, "api".into()));
+    s.marks.insert((0, "worker".into()));
+    s.marks.insert((1, "api".into()));
+    let effects = update(&mut s, key('K'));
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Prepare { .. })));
+    assert!(s.input.is_none());
+    let Some(Popup::Notice(t)) = &s.popup else {
+        panic!("expected one refusal, got {:?}", s.popup)
+    };
+    assert!(
+        t.starts_with("refused: kill of 3 marked functions in us-east-1, eu-west-1 changes"),
+        "{t}"
+    );
+    assert_eq!(t.matches("this scope may only look").count(), 1, "{t}");
+    // One scope that may: the batch goes on (the other's targets are skipped there, each named).
+    update(&mut s, code(KeyCode::Esc));
+    s.regions[1].scope.access = Access::new(Tier::Change, false);
+    update(&mut s, key('K'));
+    assert!(
+        !matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("marked functions in")),
+        "{:?}",
+        s.popup
+    );
+}
+
 /// Two profiles of one account in one region reach the same functions: the ops layer refuses
 /// a change through the one that may change when the other may only look, so the keys are not
 /// offered there either (and production shows). Another account's read profile changes nothing.
