@@ -35,9 +35,10 @@ pub struct StatusArgs {
     /// `us-east-1: 120/1000 read`): a large region takes what its size needs.
     #[arg(long)]
     pub progress: bool,
-    /// Window of the table's numbers: 5m, 15m or 60m.
-    #[arg(long, default_value = "5m", value_parser = parse_window)]
-    pub window: MetricWindow,
+    /// Window of the numbers: 5m, 15m or 60m (the table's default: 5m). With --json, the
+    /// document gives only this window, read as one point over it (without it, every window).
+    #[arg(long, value_parser = parse_window)]
+    pub window: Option<MetricWindow>,
 }
 
 fn parse_window(s: &str) -> Result<MetricWindow, String> {
@@ -59,8 +60,12 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
     let options = ReadOptions {
         extras: args.full,
         progress: args.progress.then_some(&tell as _),
-        // The table shows one window; the JSON document every window.
-        only: (!args.json).then_some(args.window),
+        // The table shows one window; the JSON document every window, or the one asked.
+        only: match (args.json, args.window) {
+            (false, w) => Some(w.unwrap_or(MetricWindow::M5)),
+            (true, w) => w,
+        },
+        every_figure: args.json,
     };
     let reports = read_all(&ctx.regions, ctx.settings.timeouts.region(), options).await;
     // Each region's last word: its inventory read whole, or not.
@@ -84,7 +89,8 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
     let incomplete = reports.iter().filter(|r| !r.complete()).count();
     let mut out = super::stdout();
     let written = if args.json {
-        let doc = StatusDoc::new(&reports, args.stats.then_some(calls));
+        let windows = args.window.map_or(MetricWindow::ALL.to_vec(), |w| vec![w]);
+        let doc = StatusDoc::new(&reports, &windows, args.stats.then_some(calls));
         serde_json::to_string_pretty(&doc)
             .map_err(std::io::Error::from)
             .and_then(|text| writeln!(out, "{}", crate::format::json_safe(text)))
@@ -92,7 +98,7 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<Exit, Failure>
         write_table(
             &mut out,
             &reports,
-            args.window,
+            args.window.unwrap_or(MetricWindow::M5),
             args.stats.then_some(&calls),
         )
     };
@@ -264,11 +270,16 @@ struct ConcurrencyDoc<'a> {
 }
 
 impl<'a> StatusDoc<'a> {
-    fn new(reports: &'a [RegionReport], api_calls: Option<Vec<CallCount>>) -> Self {
+    /// `windows`: those the document gives (every one, or the one `--window` asked).
+    fn new(
+        reports: &'a [RegionReport],
+        windows: &[MetricWindow],
+        api_calls: Option<Vec<CallCount>>,
+    ) -> Self {
         StatusDoc {
             generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             complete: reports.iter().all(RegionReport::complete),
-            regions: reports.iter().map(RegionDoc::new).collect(),
+            regions: reports.iter().map(|r| RegionDoc::new(r, windows)).collect(),
             cloudwatch: api_calls.is_some().then(|| CloudWatchCost::of(reports)),
             api_calls,
         }
@@ -307,7 +318,7 @@ impl<'a> Data<'a> {
 }
 
 impl<'a> RegionDoc<'a> {
-    fn new(report: &'a RegionReport) -> Self {
+    fn new(report: &'a RegionReport, windows: &[MetricWindow]) -> Self {
         let failures = report.failures();
         let mut doc = RegionDoc {
             profile: &report.scope.profile,
@@ -351,12 +362,12 @@ impl<'a> RegionDoc<'a> {
         };
         doc.account_concurrency_limit = data.inventory.account_concurrency_limit;
         doc.percentiles_supported = data.metrics.map(|m| m.percentiles_supported);
-        doc.totals = data.metrics.map(region_totals);
+        doc.totals = data.metrics.map(|m| region_totals(m, windows));
         doc.functions = Some(
             data.inventory
                 .functions
                 .iter()
-                .map(|f| FunctionDoc::new(f, &data))
+                .map(|f| FunctionDoc::new(f, &data, windows))
                 .collect(),
         );
         doc
@@ -380,9 +391,13 @@ pub(super) fn other_alarms(report: &RegionReport) -> Option<Vec<&Alarm>> {
     )
 }
 
-fn region_totals(metrics: &MetricsSnapshot) -> BTreeMap<MetricWindow, WindowStats> {
-    MetricWindow::ALL
-        .into_iter()
+fn region_totals(
+    metrics: &MetricsSnapshot,
+    windows: &[MetricWindow],
+) -> BTreeMap<MetricWindow, WindowStats> {
+    windows
+        .iter()
+        .copied()
         .map(|w| {
             (
                 w,
@@ -393,7 +408,7 @@ fn region_totals(metrics: &MetricsSnapshot) -> BTreeMap<MetricWindow, WindowStat
 }
 
 impl<'a> FunctionDoc<'a> {
-    fn new(f: &'a FunctionInfo, data: &Data<'a>) -> Self {
+    fn new(f: &'a FunctionInfo, data: &Data<'a>, windows: &[MetricWindow]) -> Self {
         let metrics = data.metrics_of(&f.name);
         FunctionDoc {
             name: &f.name,
@@ -416,8 +431,9 @@ impl<'a> FunctionDoc<'a> {
             // Read with no ConcurrentExecutions point: nothing ran, a peak of 0 (as the
             // table and the dashboard say it); null stays "not read".
             metrics: metrics.map(|m| {
-                MetricWindow::ALL
-                    .into_iter()
+                windows
+                    .iter()
+                    .copied()
                     .map(|w| {
                         let mut stats = m.window(w);
                         stats.concurrency_max = stats.concurrency_max.or(Some(0.0));

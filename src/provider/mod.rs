@@ -139,6 +139,9 @@ pub struct MetricsRequest {
     /// fewer, and far fewer points for CloudWatch to read. Only that window's figures (and the
     /// 15-minute split) are then right.
     pub only: Option<MetricWindow>,
+    /// With `only`: every figure of that window (its p50 and longest duration too), as a
+    /// JSON document of that one window gives them; the table's read leaves both out.
+    pub every_figure: bool,
 }
 
 /// A function (and its weighted aliases) whose metrics are wanted.

@@ -387,6 +387,7 @@ async fn metrics_loop<S: RegionSource>(
                 // The charts show minutes.
                 period_minutes: 1,
                 only: None,
+                every_figure: false,
             };
             let result = timed(timing.deadline, caught(source.metrics(&request))).await;
             match &result {

@@ -39,6 +39,8 @@ pub struct ReadOptions<'a> {
     pub progress: Option<OnProgress<'a>>,
     /// Only this window's figures are shown: read just them ([`MetricsRequest::only`]).
     pub only: Option<crate::provider::MetricWindow>,
+    /// With `only`: its every figure ([`MetricsRequest::every_figure`]).
+    pub every_figure: bool,
 }
 
 /// Why a read has no answer.
@@ -127,6 +129,7 @@ pub async fn read_region<S: RegionSource>(
                     region_totals: false,
                     period_minutes: 5,
                     only: options.only,
+                    every_figure: options.every_figure,
                 };
                 within(deadline, source.metrics(&request))
                     .await

@@ -1594,6 +1594,7 @@ async fn iam_policy_covers_every_call_each_tier_makes() {
                 region_totals: true,
                 period_minutes: 1,
                 only: None,
+                every_figure: false,
             })
             .await
             .expect("metrics");

@@ -123,7 +123,8 @@ async fn percentiles_are_read_over_the_minutes_each_window_needs() {
 /// `lops status`'s table shows one window: each number is asked as one point over it, in a
 /// request spanning that window; an alias's versions over the 15 minutes its split is judged
 /// on, in a request spanning those; only that window's p99 — and every figure shown is the one
-/// the full read over the hour gives.
+/// the full read over the hour gives. A JSON document of one window (`every_figure`) also
+/// asks that window's p50 and longest duration, read the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_window_is_read_as_one_point_over_it_with_the_same_figures() {
     let region = "us-west-1";
@@ -141,13 +142,17 @@ async fn one_window_is_read_as_one_point_over_it_with_the_same_figures() {
     let full_request = request_for(&source, &prefix, 5).await;
     let full = source.metrics(&full_request).await.expect("metrics");
     let end = full_request.window.end.timestamp();
-    for window in MetricWindow::ALL {
+    let every = MetricWindow::ALL
+        .into_iter()
+        .flat_map(|w| [(w, false), (w, true)]);
+    for (window, every_figure) in every {
         let before = (
             proxy.requests(region, "GetMetricData").len(),
             source.metrics_requested(),
         );
         let request = MetricsRequest {
             only: Some(window),
+            every_figure,
             ..full_request.clone()
         };
         let one = source.metrics(&request).await.expect("metrics");
@@ -160,14 +165,27 @@ async fn one_window_is_read_as_one_point_over_it_with_the_same_figures() {
             assert_eq!(wa.throttles, wb.throttles, "{window:?}");
             assert_eq!(wa.duration_avg_ms, wb.duration_avg_ms, "{window:?}");
             assert!(wa.duration_max_ms.is_some(), "{window:?}");
-            assert_eq!(wb.duration_max_ms, None, "{window:?}: not shown, not asked");
+            if every_figure {
+                // A JSON document of this one window: the longest duration is one of its figures.
+                assert_eq!(wa.duration_max_ms, wb.duration_max_ms, "{window:?}");
+            } else {
+                assert_eq!(wb.duration_max_ms, None, "{window:?}: not shown, not asked");
+            }
             assert_eq!(wa.concurrency_max, wb.concurrency_max, "{window:?}");
             assert_eq!(
                 wb.duration_p99_ms,
                 Some(percentile_value(window.minutes(), true, 0)),
                 "{window:?}"
             );
-            assert_eq!(wb.duration_p50_ms, None, "{window:?}: not shown, not asked");
+            if every_figure {
+                assert_eq!(
+                    wb.duration_p50_ms,
+                    Some(percentile_value(window.minutes(), false, 0)),
+                    "{window:?}"
+                );
+            } else {
+                assert_eq!(wb.duration_p50_ms, None, "{window:?}: not shown, not asked");
+            }
             // The split an alias ran over 15 minutes, version by version.
             let split = |m: &lops::provider::FunctionMetrics| -> Vec<(String, f64)> {
                 m.alias_versions
@@ -226,12 +244,14 @@ async fn one_window_is_read_as_one_point_over_it_with_the_same_figures() {
         expected.sort();
         assert_eq!(spans, expected, "{window:?}");
         // Five numbers per function (not the longest duration), an aliased function's two
-        // versions and its alias's total, one p99.
-        let queries = 5 * fleet.len() + 3 * aliased;
+        // versions and its alias's total, one p99; every figure: the longest duration and the
+        // p50 too.
+        let (numbers, percentiles) = if every_figure { (6, 2) } else { (5, 1) };
+        let queries = numbers * fleet.len() + 3 * aliased;
         assert_eq!(
             source.metrics_requested() - before.1,
-            (queries + fleet.len()) as u64,
-            "{window:?}"
+            (queries + percentiles * fleet.len()) as u64,
+            "{window:?} {every_figure}"
         );
     }
 }
@@ -321,6 +341,7 @@ async fn request_for(source: &AwsRegion, prefix: &str, period_minutes: u32) -> M
         region_totals: false,
         period_minutes,
         only: None,
+        every_figure: false,
     }
 }
 

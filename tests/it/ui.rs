@@ -60,6 +60,7 @@ async fn load(state: &mut State, clock: &SimClock, secs: i64, seq: u64) {
             region_totals: true,
             period_minutes: 1,
             only: None,
+            every_figure: false,
         };
         let metrics = region.metrics(&request).await;
         update(

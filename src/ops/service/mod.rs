@@ -383,6 +383,7 @@ pub async fn observed<S: crate::provider::RegionActions>(
             region_totals: whole,
             period_minutes: 1,
             only: None,
+            every_figure: false,
         })
         .await?;
     if whole {

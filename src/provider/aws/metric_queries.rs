@@ -145,7 +145,8 @@ pub(super) fn query(
 impl QueryBatches {
     pub fn new(request: &MetricsRequest, with_percentiles: bool) -> Self {
         let every = request.period_minutes.max(1) as usize;
-        // One window shown: one point for it, 15 minutes for an alias's split, its p99 only.
+        // One window shown: one point for it, 15 minutes for an alias's split, its p99 only (its
+        // p50 too for every figure).
         let (series_minutes, version_minutes) = match request.only {
             Some(w) => (w.minutes(), SPLIT_MINUTES),
             None => (every, every),
@@ -162,7 +163,7 @@ impl QueryBatches {
             Some(_) => w.minutes(),
             None => percentile_span(w),
         };
-        let stats: &[bool] = if request.only.is_some() {
+        let stats: &[bool] = if request.only.is_some() && !request.every_figure {
             &[true]
         } else {
             &[false, true]
@@ -192,7 +193,9 @@ impl QueryBatches {
             let by_name = || vec![dim("FunctionName", &f.name)];
             // One window shown (a table): its longest duration is not one of its columns.
             let shown = |kind: &SeriesKind| {
-                request.only.is_none() || !matches!(kind, SeriesKind::DurationMax)
+                request.only.is_none()
+                    || request.every_figure
+                    || !matches!(kind, SeriesKind::DurationMax)
             };
             for kind in SeriesKind::ALL.iter().copied().filter(shown) {
                 let (metric, stat) = kind.metric_and_stat();

@@ -28,6 +28,7 @@ async fn stats(r: &SimRegion, function: &str) -> crate::provider::WindowStats {
         region_totals: false,
         period_minutes: 1,
         only: None,
+        every_figure: false,
     };
     let snap = r.metrics(&req).await.unwrap_or_default();
     snap.functions
