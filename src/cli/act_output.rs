@@ -72,7 +72,8 @@ pub(super) fn print_outcome(plan: &Plan, outcome: &Outcome, several: bool) {
         let _ = writeln!(
             out,
             "{} {} {place}: {what} {}{now}",
-            plan.action,
+            // As the command is typed (`traffic set`); the audit's column keeps the dotted name.
+            plan.action.replace('.', " "),
             plan.target,
             crate::ops::plan::describe_state(&outcome.after)
         );

@@ -130,19 +130,7 @@ pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure
                 r.action,
                 place,
                 target,
-                match r.result.as_str() {
-                    "ok" => "ok",
-                    crate::ops::audit::STARTED => "started",
-                    r if r.starts_with(crate::ops::audit::UNKNOWN) => "outcome unknown",
-                    r if r.starts_with(crate::ops::audit::NOT_LANDED) => "not landed",
-                    r if r.starts_with(crate::ops::audit::CONFLICT) => "not sent (changed)",
-                    r if r.starts_with(crate::ops::audit::FUNCTION_ERROR) => "function error",
-                    // Refused at the write (a lock another lops held, a guard): nothing sent.
-                    r if r.starts_with("refused") => "refused",
-                    // Stopped on purpose, every change undone (or said otherwise in --json).
-                    r if r.contains("stopped by Ctrl-C") => "stopped (Ctrl-C)",
-                    _ => "FAILED",
-                },
+                result_label(&r.result),
                 if r.destructive { " (destructive)" } else { "" },
                 r.who,
                 // One target of a batch: confirmed, listed and undone with the others.
@@ -175,6 +163,28 @@ pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure
 /// unknown); the state it left and what it was to make when it did not; the state found when
 /// its target had changed since the preview. `None` for what has no such state (an invoke, a
 /// backup, a restore: their JSON is in `--json`).
+/// A record's outcome in a word or two.
+fn result_label(result: &str) -> &'static str {
+    use crate::ops::audit::{CONFLICT, FUNCTION_ERROR, NOT_LANDED, STARTED, UNKNOWN};
+    let stopped = result.contains("stopped by Ctrl-C");
+    match result {
+        "ok" => "ok",
+        STARTED => "started",
+        r if r.starts_with(UNKNOWN) => "outcome unknown",
+        r if r.starts_with(NOT_LANDED) => "not landed",
+        r if r.starts_with(CONFLICT) => "not sent (changed)",
+        r if r.starts_with(FUNCTION_ERROR) => "function error",
+        // Stopped on purpose, then putting it back failed: half-restored, a failure.
+        r if stopped && r.contains("putting it back failed") => "FAILED",
+        // Stopped once the function was restored: its data not all copied back (run again).
+        r if stopped && r.contains("was restored") => "stopped (Ctrl-C), data not all copied",
+        _ if stopped => "stopped (Ctrl-C), undone",
+        // Refused at the write (a lock another lops held, a guard): nothing sent.
+        r if r.starts_with("refused") => "refused",
+        _ => "FAILED",
+    }
+}
+
 fn change_line(r: &crate::ops::audit::Record) -> Option<String> {
     use crate::ops::audit::{CONFLICT, FUNCTION_ERROR, STARTED, UNKNOWN};
     use crate::ops::plan::describe_known as known;
@@ -211,6 +221,24 @@ fn change_line(r: &crate::ops::audit::Record) -> Option<String> {
                     .unwrap_or_default()
             )
         }
+        // Changed in what the words do not say (a rule's targets): named by what differs.
+        (false, _, asked) if r.result.starts_with(CONFLICT) && r.after != r.before => {
+            let differs: Vec<&str> = ["targets", "connects", "function_version", "weights"]
+                .into_iter()
+                .filter(|k| r.before.get(*k) != r.after.get(*k))
+                .collect();
+            format!(
+                "previewed {before}, found its {} changed{}",
+                if differs.is_empty() {
+                    "state".to_string()
+                } else {
+                    differs.join(", ")
+                },
+                asked
+                    .map(|a| format!(" (asked {a}: not sent)"))
+                    .unwrap_or_default()
+            )
+        }
         (false, _, Some(asked)) => format!("{before}, left as it was (asked {asked})"),
         (false, _, None) => format!("{before}, left as it was"),
     })
@@ -224,6 +252,17 @@ fn names_function(r: &crate::ops::audit::Record, f: &str) -> bool {
         return true;
     }
     let states = [Some(&r.before), Some(&r.after), r.asked.as_ref()];
+    // A trigger whose ends were not read (its targets unread, a mapping's ends unknown) may
+    // invoke it: kept, as a filter never hides what it cannot tell.
+    let trigger = r.target.starts_with("rule/") || r.target.starts_with("mapping/");
+    let ends_known = states.iter().flatten().any(|v| {
+        ["targets", "invokes", "connects"]
+            .iter()
+            .any(|k| v.get(*k).is_some())
+    });
+    if trigger && !ends_known {
+        return true;
+    }
     states.into_iter().flatten().any(|v| {
         let texts = |key| {
             v.get(key)
@@ -239,7 +278,8 @@ fn names_function(r: &crate::ops::audit::Record, f: &str) -> bool {
             || texts("invokes").any(|t| t == f)
             || v.get("connects")
                 .and_then(serde_json::Value::as_str)
-                .is_some_and(|c| c.ends_with(&format!("→ {f}")))
+                // `queue → f`, or `queue → f:live` for a mapping to an alias.
+                .is_some_and(|c| c.ends_with(&format!("→ {f}")) || c.contains(&format!("→ {f}:")))
     })
 }
 
@@ -328,7 +368,7 @@ pub fn iam_policy(global: &GlobalArgs) -> Result<Exit, Failure> {
 
 #[cfg(test)]
 mod tests {
-    use super::change_line;
+    use super::{change_line, result_label};
     use crate::ops::audit::{CONFLICT, Record};
     use serde_json::json;
 
@@ -412,6 +452,30 @@ mod tests {
         mapping.after = json!({"kind": "mapping", "enabled": false, "connects": "jobs → billing"});
         assert!(names_function(&mapping, "billing"));
         assert!(!names_function(&mapping, "jobs"));
+        // A mapping to an alias.
+        mapping.after["connects"] = json!("jobs → billing:live");
+        assert!(names_function(&mapping, "billing"));
+        assert!(!names_function(&mapping, "bill"));
+        // Ends not read (a rule's targets unread): it may invoke it, so it stays.
+        let mut unread = set("ok");
+        unread.target = "rule/nightly".into();
+        unread.before = json!({"kind": "rule", "enabled": true});
+        unread.after = json!({"kind": "rule", "enabled": false, "invokes_unread": "denied"});
+        assert!(names_function(&unread, "orders"));
+    }
+
+    /// A rule whose targets changed since the preview: the words for a rule are the same, so
+    /// what changed is named (not "left as it was").
+    #[test]
+    fn a_conflict_in_what_the_words_do_not_say_names_it() {
+        let mut rule = set(&format!("{CONFLICT}rule/nightly changed since the preview"));
+        rule.target = "rule/nightly".into();
+        rule.before = json!({"kind": "rule", "enabled": true, "targets": ["arn:a"]});
+        rule.asked = Some(json!({"kind": "rule", "enabled": false, "targets": ["arn:a"]}));
+        rule.after = json!({"kind": "rule", "enabled": true, "targets": ["arn:a", "arn:b"]});
+        let line = change_line(&rule).unwrap_or_default();
+        assert!(line.contains("found its targets changed"), "{line}");
+        assert!(line.ends_with(": not sent)"), "{line}");
     }
 
     #[test]
@@ -421,5 +485,28 @@ mod tests {
         invoke.before = json!({"runs": "orders:live", "version": "2"});
         invoke.after = json!({"status": 200});
         assert_eq!(change_line(&invoke), None);
+    }
+
+    /// A restore stopped by Ctrl-C ends one of three ways, each said as what it left: put back,
+    /// restored with its data not all copied, or half-restored (the undo failed too: FAILED).
+    #[test]
+    fn a_stopped_restore_is_labelled_by_what_it_left() {
+        let undone = "restore of f failed (stopped by Ctrl-C before: update code); every change \
+                      was undone: the target is as it was";
+        let half = "restore of f failed (stopped by Ctrl-C before: update code), and putting it \
+                    back failed too (throttled): restore the safety snapshot printed above";
+        let data = "stopped by Ctrl-C while copying data back: the function was restored and 1 \
+                    of 3 objects copied back; run the restore again to copy the rest";
+        let before_data = "stopped by Ctrl-C after f was restored, before its data was copied \
+                           back: run the restore again to copy the data";
+        assert_eq!(result_label(undone), "stopped (Ctrl-C), undone");
+        assert_eq!(result_label(half), "FAILED");
+        assert_eq!(result_label(data), "stopped (Ctrl-C), data not all copied");
+        assert_eq!(
+            result_label(before_data),
+            "stopped (Ctrl-C), data not all copied"
+        );
+        assert_eq!(result_label("ok"), "ok");
+        assert_eq!(result_label("refused: held by another lops"), "refused");
     }
 }

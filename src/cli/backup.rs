@@ -143,6 +143,7 @@ fn report(bar: &ProgressBar) -> impl Fn(Progress) + Sync + '_ {
             bar.set_message(format!("data {key} ({})", format::bytes(size)));
         }
         Progress::Step(s) => bar.set_message(s),
+        Progress::DataBegins => bar.set_message("copying data back"),
         Progress::Note(w) | Progress::Warning(w) => bar.suspend(|| err!("lops: {w}")),
     }
 }

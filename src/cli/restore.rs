@@ -128,11 +128,11 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
     )?;
     let bar = bar(args.flags.json);
     bar.inc_length(preview.difference.steps.len() as u64);
-    // Once the data copy has begun the function's steps are done: Ctrl-C then stops the copy
-    // and leaves the function restored.
+    // Once the function's steps are done (the core says when the data copy begins), Ctrl-C
+    // stops the copy and leaves the function restored.
     let copying = std::sync::atomic::AtomicBool::new(false);
     let progress = |p: Progress| match p {
-        Progress::DataObject { .. } => copying.store(true, std::sync::atomic::Ordering::SeqCst),
+        Progress::DataBegins => copying.store(true, std::sync::atomic::Ordering::SeqCst),
         Progress::Step(s) => {
             bar.inc(1);
             bar.set_message(s);
@@ -157,7 +157,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
                     if copying {
                         return Err(Failure::failed(format!(
                             "restore interrupted while copying data back: {} in {} is \
-                             restored, part of its data copied back; run the restore again to \
+                             restored, its data not all copied back; run the restore again to \
                              copy the rest",
                             preview.difference.function,
                             region.scope(),

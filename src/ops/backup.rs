@@ -62,6 +62,9 @@ pub enum Progress {
     DataObject { key: String, size: u64 },
     /// One restore step about to run.
     Step(String),
+    /// A restore's function steps are done and its data copy begins: a stop from here on
+    /// leaves the function restored.
+    DataBegins,
     /// A line the user should keep (a safety snapshot's location).
     Note(String),
     /// Something the user should know that did not stop the work (the face shows it).

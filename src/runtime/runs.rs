@@ -88,7 +88,7 @@ pub(super) async fn backup_run<S: Source>(
         let progress = Arc::new(move |p: Progress| {
             let label = match p {
                 // The gauge counts the functions asked for; a run's own total is not added.
-                Progress::Total(_) => "reading".to_string(),
+                Progress::Total(_) | Progress::DataBegins => "reading".to_string(),
                 Progress::Function { function, ok, .. } => {
                     done.fetch_add(1, Relaxed);
                     format!("{function} {}", if ok { "done" } else { "failed" })

@@ -86,7 +86,11 @@ fn refused_everywhere(state: &State, marked: &[(usize, String)], kind: Kind) -> 
         .filter_map(|(r, _)| state.regions.get(*r).map(|reg| &reg.scope))
         .collect();
     scopes.dedup();
-    let widest = scopes.iter().map(|s| s.access.tier).max()?;
+    // One mode for all (scopes of different modes are each named in the batch's list).
+    let tier = scopes.first()?.access.tier;
+    if scopes.iter().any(|s| s.access.tier != tier) {
+        return None;
+    }
     let places = match scopes.as_slice() {
         [one] => one.to_string(),
         many => many
@@ -100,7 +104,7 @@ fn refused_everywhere(state: &State, marked: &[(usize, String)], kind: Kind) -> 
         kind.title(),
         crate::format::items(marked.len() as u64, "marked function", "marked functions")
     );
-    authorize(widest, kind.needs(), &what)
+    authorize(tier, kind.needs(), &what)
         .err()
         .map(|e| e.to_string())
 }

@@ -15,6 +15,9 @@ use crate::provider::AliasInfo;
 pub struct BatchRun {
     pub batch: Batch,
     pub landed: Vec<Landed>,
+    /// The marks it was asked for (none for an undo): a trigger's change names its rule, not
+    /// the function, so these say which marks a trigger batch acted on.
+    pub marked: Vec<(usize, String)>,
 }
 
 impl BatchRun {
@@ -42,25 +45,24 @@ impl BatchRun {
     }
 
     /// Whether a mark goes after this batch: the batch had a target on it (its function in its
-    /// region; for a trigger batch, which names rules, any target in its region) and did not
-    /// keep it. Marks the batch never touched (an undo of something else) stay.
+    /// region; for a trigger, which names its rule, a mark the batch was asked for in its
+    /// region) and did not keep it. Marks the batch never touched (an undo of something else,
+    /// a rule's included) stay.
     pub fn clears(&self, mark: &(usize, String)) -> bool {
         if self.keeps(mark) {
             return false;
         }
-        let triggers = (self.batch.items.iter()).any(|i| {
-            matches!(
-                i.plan().map(|p| &p.change),
-                Some(crate::ops::Change::Trigger { .. })
-            )
-        });
         self.batch.items.iter().any(|item| {
             let target = match item {
                 crate::ops::batch::Item::Ready { plan, .. } => plan.target.as_str(),
                 crate::ops::batch::Item::Skipped { target, .. } => target.as_str(),
             };
+            let trigger = target.starts_with("rule/") || target.starts_with("mapping/");
             item.source() == mark.0
-                && (triggers || target.split_once(':').map_or(target, |(f, _)| f) == mark.1)
+                && match trigger {
+                    true => self.marked.contains(mark),
+                    false => target.split_once(':').map_or(target, |(f, _)| f) == mark.1,
+                }
         })
     }
 

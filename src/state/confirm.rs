@@ -514,9 +514,15 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         }
         Proposal::Batch(batch) => {
             state.popup = Some(Popup::Batch);
+            // What it was asked for: the marks (an undo acts on its records, not on them).
+            let marked = match batch.action.as_str() {
+                "undo" => Vec::new(),
+                _ => state.marks.iter().cloned().collect(),
+            };
             state.batch_run = Some(super::batch::BatchRun {
                 batch: (*batch).clone(),
                 landed: Vec::new(),
+                marked,
             });
             effects.push(Effect::ExecuteBatch { batch });
         }

@@ -347,6 +347,7 @@ fn undo_landed(s: &mut State, target: &str) -> Vec<Effect> {
             }],
         },
         landed: Vec::new(),
+        marked: Vec::new(),
     });
     update(
         s,
@@ -374,6 +375,7 @@ fn a_batch_clears_only_the_marks_it_acted_on() {
             }],
         },
         landed: Vec::new(),
+        marked: Vec::new(),
     });
     update(
         &mut s,
@@ -393,6 +395,45 @@ fn a_batch_clears_only_the_marks_it_acted_on() {
         s.marks.iter().cloned().collect::<Vec<_>>(),
         [(0, "users".to_string())]
     );
+    // A trigger names its rule: an undo of one leaves the region's marks; a trigger batch
+    // asked for the marks clears those it was asked for.
+    let landed_ok = |s: &mut State, id: &str, marked: Vec<(usize, String)>| {
+        s.batch_run = Some(super::batch::BatchRun {
+            batch: crate::ops::batch::Batch {
+                id: id.into(),
+                action: if marked.is_empty() {
+                    "undo"
+                } else {
+                    "trigger.disable"
+                }
+                .into(),
+                items: vec![crate::ops::batch::Item::Ready {
+                    source: 0,
+                    plan: Box::new(plan("rule/nightly", false)),
+                }],
+            },
+            landed: Vec::new(),
+            marked,
+        });
+        update(
+            s,
+            Msg::BatchLanded {
+                batch: id.into(),
+                landed: (
+                    0,
+                    Ok(crate::ops::Outcome {
+                        after: serde_json::json!({}),
+                        invoke: None,
+                        record: None,
+                    }),
+                ),
+            },
+        );
+    };
+    landed_ok(&mut s, "U3", Vec::new());
+    assert_eq!(s.marks.len(), 1, "{:?}", s.marks);
+    landed_ok(&mut s, "T1", vec![(0, "users".to_string())]);
+    assert!(s.marks.is_empty(), "{:?}", s.marks);
 }
 
 #[test]
@@ -1143,15 +1184,18 @@ fn a_batch_no_marked_scope_may_take_is_refused_once() {
         "{t}"
     );
     assert_eq!(t.matches("this scope may only look").count(), 1, "{t}");
-    // One scope that may: the batch goes on (the other's targets are skipped there, each named).
-    update(&mut s, code(KeyCode::Esc));
-    s.regions[1].scope.access = Access::new(Tier::Change, false);
-    update(&mut s, key('K'));
-    assert!(
-        !matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("marked functions in")),
-        "{:?}",
-        s.popup
-    );
+    // One scope that may, or scopes of different modes (each refusal named as its own mode):
+    // the batch goes on, its list naming each target's reason.
+    for other in [Tier::Change, Tier::Invoke] {
+        update(&mut s, code(KeyCode::Esc));
+        s.regions[1].scope.access = Access::new(other, false);
+        update(&mut s, key('K'));
+        assert!(
+            !matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("marked functions in")),
+            "{other:?}: {:?}",
+            s.popup
+        );
+    }
 }
 
 /// Two profiles of one account in one region reach the same functions: the ops layer refuses

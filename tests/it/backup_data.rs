@@ -727,7 +727,8 @@ async fn ctrl_c_during_the_data_copy_stops_it_and_says_the_function_stays_restor
         audit
             .stdout
             .lines()
-            .any(|l| l.contains(" restore ") && l.contains("stopped (Ctrl-C)")),
+            .any(|l| l.contains(" restore ")
+                && l.contains("stopped (Ctrl-C), data not all copied")),
         "{}",
         audit.stdout
     );
@@ -742,6 +743,66 @@ async fn ctrl_c_during_the_data_copy_stops_it_and_says_the_function_stays_restor
             Some(key.as_bytes())
         );
     }
+    // Lost again, and stopped once the function's steps are done but before the first object
+    // (while the destination is read again): the data copy's stop, said as such — the
+    // function stays restored, none of the objects copied.
+    for key in ["a", "b", "c"] {
+        fx.s3
+            .delete_object()
+            .bucket(&source)
+            .key(format!("exports/{key}.json"))
+            .send()
+            .await
+            .expect("delete");
+    }
+    fx.seeder
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("delete function");
+    // The destination's objects are read again (HEAD) before the copy: after the preview's.
+    let head = format!("HEAD /{source}/exports/");
+    let lists = || proxy.calls_where(PROXIED, "s3", |op| op.starts_with(&head));
+    let start = lists();
+    slow.run(&["restore", &snapshot, "--dry-run"])
+        .assert_exit(0);
+    assert!(lists() > start, "{:#?}", proxy.all_calls());
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("s3".into()),
+        operation: Some(format!("{head}*")),
+        fault: Fault::Delay(std::time::Duration::from_secs(2)),
+        remaining: None,
+    });
+    // Once the function is made, the next read of the destination is the copy's own.
+    let copied = copies();
+    let creates = proxy.calls(PROXIED, "lambda", "CreateFunction");
+    let at_create = std::sync::Mutex::new(None);
+    let (code, stderr) =
+        crate::restore::interrupted(&slow, &["restore", &snapshot, "--yes"], || {
+            let mut at = at_create.lock().unwrap_or_else(|p| p.into_inner());
+            if at.is_none() && proxy.calls(PROXIED, "lambda", "CreateFunction") > creates {
+                *at = Some(lists());
+            }
+            at.is_some_and(|n| lists() > n)
+        });
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "stopping the data copy: the object under way ends, the function stays restored"
+        ) && stderr.contains("the function was restored and 0 of 3 objects copied back"),
+        "{stderr}"
+    );
+    assert_eq!(copies(), copied);
+    fx.seeder
+        .lambda
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("the function stays restored");
 }
 
 /// A prune that would delete a function's last snapshot with a copy of its S3 data, while

@@ -136,12 +136,20 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
     lops.run(&["audit", "--since", "yesterday"]).assert_exit(2);
 
     set_live_weight(&lops, region, &f, "0.5").assert_exit(0);
-    act(
+    let back = act(
         &lops,
         region,
         &["traffic", "rollback", "live", "--fn", &f, "--yes"],
-    )
-    .assert_exit(0);
+    );
+    back.assert_exit(0);
+    // The result line names the action as it is typed.
+    assert!(
+        back.stdout.starts_with(&format!(
+            "traffic rollback {f}:live in {region}: done, now "
+        )),
+        "{}",
+        back.stdout
+    );
     assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
     set_live_weight(&lops, region, &f, "0.5").assert_exit(0);
     act(

@@ -1514,6 +1514,15 @@ async fn ctrl_c_during_a_restore_undoes_what_it_changed() {
             .is_some_and(|r| r.contains("stopped by Ctrl-C")),
         "{ended:#}"
     );
+    // In words: stopped, and put back.
+    let text = slow.run(&["audit"]);
+    assert!(
+        text.stdout
+            .lines()
+            .any(|l| l.contains(" restore ") && l.contains("stopped (Ctrl-C), undone")),
+        "{}",
+        text.stdout
+    );
 }
 
 /// A restore over an existing function is confirmed by its typed name (`--yes` standing for

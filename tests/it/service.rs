@@ -455,7 +455,7 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
     run.assert_exit(0);
     assert!(
         run.stdout
-            .contains("service.drain checkout (Route 53, profile default): done")
+            .contains("service drain checkout (Route 53, profile default): done")
             && !run.stdout.contains("in us-east-1"),
         "{}",
         run.stdout

@@ -113,6 +113,10 @@ pub(super) async fn restore_under_lease(
     let result = runner.run(&preview.difference).await;
     let mut copied = DataCopied::default();
     let stopped = || stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst));
+    // From here a stop leaves the function restored: said before anything else is read.
+    if result.is_ok() && !preview.data.is_empty() {
+        progress(Progress::DataBegins);
+    }
     let result = match result {
         Ok(_) if stopped() && !preview.data.is_empty() => Err(BackupError::Refused(format!(
             "stopped by Ctrl-C after {} was restored, before its data was copied back: run \
