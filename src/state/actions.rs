@@ -580,13 +580,8 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
                     return;
                 }
             };
-            let alarms = state.regions[region]
-                .alarms
-                .iter()
-                .filter(|a| a.function.as_deref() == Some(function.as_str()))
-                .map(|a| a.name.clone())
-                .collect();
-            let guard = crate::ops::rollout::Guard::from_config(&state.guards, alarms);
+            // The ops layer adds the function's own alarms, read as it starts (as for the CLI).
+            let guard = crate::ops::rollout::Guard::from_config(&state.guards, Vec::new());
             let spec = crate::ops::rollout::RolloutSpec {
                 function,
                 alias: alias.name,

@@ -293,9 +293,15 @@ async fn a_rollout_whose_file_does_not_read_holds_its_alias() {
             run.stderr
         );
     };
-    refused(crate::support::cli::set_live_weight(
-        &lops, region, &f, "0.5",
-    ));
+    let run = crate::support::cli::set_live_weight(&lops, region, &f, "0.5");
+    // The command it offers to look with works as written.
+    let named = (run.stderr.split('`'))
+        .find(|s| s.starts_with("lops traffic show"))
+        .unwrap_or_else(|| panic!("{}", run.stderr))
+        .to_string();
+    let args: Vec<&str> = named.split_whitespace().skip(1).collect();
+    lops.run(&args).assert_exit(0);
+    refused(run);
     refused(lops.run(&plan_args(&f, region, "50:30s")));
     for verb in ["resume", "abort"] {
         refused(lops.run(&[
@@ -865,6 +871,16 @@ async fn a_rollout_whose_guard_is_already_tripped_does_not_start() {
     let run = lops.run(&args);
     run.assert_exit(4);
     assert!(run.stderr.contains("is in ALARM now"), "{}", run.stderr);
+    // Not named: the guard watches the function's own alarms anyway (the dashboard's `C`
+    // starts the same way), so the start is refused alike.
+    let run = lops.run(&plan_args(&f, region, "20:60s"));
+    run.assert_exit(4);
+    assert!(
+        run.stderr
+            .contains(&format!("guard alarm {alarm} is in ALARM now")),
+        "{}",
+        run.stderr
+    );
     assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
 }
 

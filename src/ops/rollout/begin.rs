@@ -138,6 +138,19 @@ pub async fn start<S: RegionActions + GuardSignals>(
             other.progress()
         )));
     }
+    // The guard watches the function's own alarms too, whichever face starts it: read now.
+    let mut guard = guard;
+    let own = source.alarms().await.map_err(|e| {
+        OpsError::Refused(format!(
+            "cannot read the alarms of {function} in {scope} ({e}): a rollout does not start \
+             without its guard"
+        ))
+    })?;
+    for alarm in own {
+        if alarm.function.as_deref() == Some(function) && !guard.alarms.contains(&alarm.name) {
+            guard.alarms.push(alarm.name);
+        }
+    }
     check_alarms(source, &scope, &guard.alarms, "start").await?;
     // Validates the version the way a single shift would; its preview already read the alias.
     let first = steps.first().map(|s| s.weight.min(0.99)).unwrap_or(0.1);
@@ -247,7 +260,8 @@ async fn check_alarms<S: GuardSignals>(
             firing.join(", "),
             if verb == "start" { "Start" } else { "Resume" },
             if verb == "start" {
-                "or leave that alarm out of the guard"
+                "the guard watches the function's own alarms and those of [guards] or \
+                 --guard-alarm"
             } else {
                 "or abort it"
             }

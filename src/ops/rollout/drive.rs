@@ -97,7 +97,8 @@ pub(super) fn save(store: &RolloutStore, r: &Rollout) -> Result<(), OpsError> {
 }
 
 /// What the saved copy asks of the running owner.
-enum Control {
+#[derive(Debug)]
+pub(super) enum Control {
     Go,
     /// Another lops asked for an abort.
     Abort,
@@ -107,16 +108,22 @@ enum Control {
     Interrupted,
 }
 
-fn control(store: &RolloutStore, r: &Rollout) -> Control {
+pub(super) fn control(store: &RolloutStore, r: &Rollout) -> Control {
+    // Taken over (or finished) first: a lops woken after another took it over (a stopped
+    // process continued, a laptop's lid opened) writes nothing, its stop included — its copy
+    // would put "interrupted" and stale weights over the other's.
+    let saved = store.reload(r);
+    if let Some(saved) = &saved
+        && (saved.owner != r.owner || saved.status != Status::Running)
+    {
+        return Control::Gone(Box::new(saved.clone()));
+    }
     if interrupted(store) {
         return Control::Interrupted;
     }
-    let Some(saved) = store.reload(r) else {
+    let Some(saved) = saved else {
         return Control::Go;
     };
-    if saved.owner != r.owner || saved.status != Status::Running {
-        return Control::Gone(Box::new(saved));
-    }
     if saved.abort_requested {
         return Control::Abort;
     }

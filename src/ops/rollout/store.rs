@@ -262,8 +262,8 @@ impl RolloutStore {
         Some(format!(
             "the saved rollout of {function}:{alias} in {scope} cannot be read ({}: {why}): it \
              may be one still running or unfinished, so nothing changes this alias until it is \
-             looked at. Check the alias (`lops traffic show {alias} --fn {function} --profile {} \
-             --regions {}`), then move the file away",
+             looked at. Check the alias (`lops traffic show {function} --profile {} --regions {}`), \
+             then move the file away",
             path.display(),
             scope.profile,
             scope.region

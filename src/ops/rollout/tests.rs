@@ -168,3 +168,56 @@ fn plans_are_saved_whole_and_listed_while_running() {
     r.start_extra = Some(("2".into(), 0.05));
     assert!(!r.preview().contains("goes back"), "{}", r.preview());
 }
+
+/// A lops stopped (SIGSTOP) while another aborted its rollout, then continued and told to stop
+/// (SIGHUP): it sees the other's abort first and writes nothing, not "interrupted".
+#[test]
+fn a_woken_owner_asked_to_stop_leaves_a_rollout_another_took_over() {
+    let dir = std::env::temp_dir().join(format!("lops-woken-{}", std::process::id()));
+    let store = RolloutStore::at(&dir);
+    let mine = Rollout {
+        profile: "default".into(),
+        account: None,
+        region: "us-east-1".into(),
+        function: "f".into(),
+        alias: "live".into(),
+        from: "1".into(),
+        start_extra: None,
+        owner: Some(super::store::Owner::me()),
+        heartbeat: Some(drive::now()),
+        abort_requested: false,
+        last_written: None,
+        production_elsewhere: false,
+        to: "2".into(),
+        steps: parse_steps("10:1m").unwrap(),
+        guard: Guard {
+            max_error_rate: Some(0.05),
+            alarms: vec![],
+            interval_secs: 10,
+            trip_on_read_error: true,
+        },
+        step: 0,
+        status: Status::Running,
+        updated: drive::now(),
+    };
+    let mut theirs = mine.clone();
+    theirs.owner = Some(super::store::Owner {
+        pid: 1,
+        host: "elsewhere".into(),
+        ..super::store::Owner::me()
+    });
+    theirs.status = Status::Aborted;
+    store.save(&theirs).unwrap();
+    super::interrupt_in(&store);
+    assert!(
+        matches!(drive::control(&store, &mine), drive::Control::Gone(r) if r.status == Status::Aborted),
+        "taken over, whatever this process was asked"
+    );
+    // Still its own: the stop is obeyed.
+    store.save(&mine).unwrap();
+    assert!(matches!(
+        drive::control(&store, &mine),
+        drive::Control::Interrupted
+    ));
+    let _ = std::fs::remove_dir_all(dir);
+}
