@@ -7,7 +7,6 @@ use serde_json::json;
 
 use super::GlobalArgs;
 use crate::exit::{Exit, Failure};
-use crate::ops::OpsError;
 use crate::provider::{RegionActions, RegionSource};
 use crate::session::Session;
 
@@ -27,8 +26,9 @@ pub(super) async fn show(
         let inventory = match region.aliases(function).await {
             Ok(inventory) => inventory,
             Err(e) => {
-                let failure = Failure::from(OpsError::from(e));
-                err!("lops: {}: {}", region.scope(), failure.message);
+                // Said as every action says a missing function.
+                let what = format!("function {function}");
+                let failure = Failure::from(crate::ops::plan::not_found(e, what));
                 failed.push((region.scope().to_string(), failure));
                 continue;
             }
@@ -69,8 +69,19 @@ pub(super) async fn show(
             );
         }
     }
-    if failed.len() == ctx.regions.len() && !failed.is_empty() {
+    // One region that cannot answer is the error itself; several are each named.
+    if failed.len() == 1 && ctx.regions.len() == 1 {
         return Err(failed.swap_remove(0).1);
+    }
+    for (scope, failure) in &failed {
+        err!("lops: {scope}: {}", failure.message);
+    }
+    if failed.len() == ctx.regions.len() && !failed.is_empty() {
+        let first = failed.swap_remove(0).1;
+        return Err(Failure {
+            message: format!("{function}: shown in no region (each named above)"),
+            ..first
+        });
     }
     if as_json {
         let errors: Vec<_> = failed

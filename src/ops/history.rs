@@ -88,12 +88,42 @@ impl<'a> History<'a> {
         .iter()
         .rposition(|r| r.action == "kill" && here(&r))
         .ok_or_else(|| {
-            OpsError::Invalid(format!(
-                "no kill of {function} in {} is recorded: set a value with `lops concurrency set {function} N`",
-                self.scope
-            ))
+            // A kill there is, but undone: said so, not "none recorded".
+            let undone_kill = records.iter().rev().find(|r| {
+                r.action == "kill"
+                    && r.target == function
+                    && self.made_here(r)
+                    && undone.contains(&r.id.as_str())
+            });
+            match undone_kill {
+                Some(k) => OpsError::Invalid(format!(
+                    "the last kill of {function} in {} ({}) was undone: nothing to revive (set a \
+                     value with `lops concurrency set {function} N`)",
+                    self.scope, k.time
+                )),
+                None => OpsError::Invalid(format!(
+                    "no kill of {function} in {} is recorded: set a value with `lops concurrency set {function} N`",
+                    self.scope
+                )),
+            }
         })?;
         let kill = &records[at];
+        // Revived since (by lops): already done, not someone else's change.
+        if let Some(revived) = records[at + 1..]
+            .iter()
+            .rev()
+            .find(|r| here(r) && r.undoes.is_none() && r.action == "revive")
+            .filter(|_| {
+                !records[at + 1..]
+                    .iter()
+                    .any(|r| here(&r) && r.undoes.is_none() && r.action == "concurrency.set")
+            })
+        {
+            return Err(OpsError::Invalid(format!(
+                "{function} in {} was already revived ({}): nothing to revive",
+                self.scope, revived.time
+            )));
+        }
         // A reservation set (or revived, or undone) since the kill is newer than what the kill
         // recorded: reviving would put a week-old value over it.
         if let Some(later) = records[at + 1..].iter().find(|r| {

@@ -158,7 +158,7 @@ impl Plan {
 pub(super) use super::describe::{alias_state, describe, routed, same_routing};
 pub use super::describe::{describe_known, describe_routing, describe_state};
 
-pub(super) fn not_found(e: ProviderError, what: String) -> OpsError {
+pub fn not_found(e: ProviderError, what: String) -> OpsError {
     match e {
         ProviderError::NotFound(_) => OpsError::Invalid(format!(
             "{what} does not exist (check the name and --region)"
@@ -308,7 +308,16 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
         Request::Rollback { function, alias } => {
             let current = alias_of(source, function, alias).await?;
             let main = current.function_version.clone();
-            route_plan(plan, function, alias, current, main, None)
+            let mut p = route_plan(plan, function, alias, current, main, None)?;
+            // Nothing split to take back (a promote done, say): the way to an earlier version.
+            if p.change == Change::Nothing {
+                p.note = Some(
+                    "a rollback takes back a split only; to serve an earlier version: pin \
+                     (`L`, `lops traffic pin`), or undo the promote (`u`, `lops undo`)"
+                        .into(),
+                );
+            }
+            Ok(p)
         }
         Request::RouteTo {
             function,

@@ -348,8 +348,14 @@ pub(super) fn check_version(version: &str) -> Result<(), OpsError> {
         ));
     }
     if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit()) {
+        // `v2` is how lops writes a version; the number alone is what Lambda takes.
+        let number = version.trim().trim_start_matches(['v', 'V']);
+        let hint = match !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()) {
+            true => format!(": give the number alone ({number})"),
+            false => ": give its number, e.g. 2 (`lops traffic show FUNCTION` lists them)".into(),
+        };
         return Err(OpsError::Invalid(format!(
-            "'{version}' is not a published version number"
+            "'{version}' is not a published version number{hint}"
         )));
     }
     Ok(())
@@ -387,7 +393,8 @@ mod tests {
                 .to_string()
                 .contains("publish a version")
         );
-        assert!(check_version("v2").is_err());
+        let e = check_version("v2").unwrap_err().to_string();
+        assert!(e.ends_with("give the number alone (2)"), "{e}");
         assert!(check_version("12").is_ok());
     }
 

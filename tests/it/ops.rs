@@ -173,6 +173,20 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
         again.stderr
     );
     assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
+    // A rollback after a promote has nothing split to take back: it says how to go back.
+    let back = act(
+        &lops,
+        region,
+        &["traffic", "rollback", "live", "--fn", &f, "--yes"],
+    );
+    back.assert_exit(0);
+    assert!(
+        back.stderr.contains("nothing to do")
+            && back.stderr.contains("`lops traffic pin`")
+            && back.stderr.contains("`lops undo`"),
+        "{}",
+        back.stderr
+    );
     let show = act(&lops, region, &["traffic", "show", &f, "--json"]);
     show.assert_exit(0);
     assert_eq!(show.json()["aliases"][0]["function_version"], "2");
@@ -191,6 +205,13 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
     assert_eq!(doc["aliases"][0]["function_version"], "2", "{doc}");
     assert_eq!(doc["complete"], false);
     assert!(doc["errors"].to_string().contains("ca-west-1"), "{doc}");
+    // Missing everywhere read: said once, as the actions say it (exit 2).
+    let nope = act(&lops, region, &["traffic", "show", &format!("{f}-nope")]);
+    nope.assert_exit(2);
+    assert_eq!(
+        nope.stderr.trim(),
+        format!("lops: function {f}-nope does not exist (check the name and --region)"),
+    );
     // Undo of the promote puts the 50/50 split back.
     lops.run(&["undo", "--yes"]).assert_exit(0);
     assert_eq!(
@@ -327,6 +348,27 @@ async fn revive_never_overwrites_a_reservation_set_since_the_kill() {
     assert_eq!(reserved(&seeder, &g).await, Some(0));
     act(&lops, region, &["revive", &g, "--yes"]).assert_exit(0);
     assert_eq!(reserved(&seeder, &g).await, Some(4));
+    // Revived already: said so (not "changed after its kill", as if someone else had).
+    let again = act(&lops, region, &["revive", &g, "--yes"]);
+    again.assert_exit(2);
+    assert!(
+        again.stderr.contains("was already revived") && !again.stderr.contains("changed after"),
+        "{}",
+        again.stderr
+    );
+    // A kill undone: said so (not "no kill recorded").
+    let h = format!("{}-undone", moto::unique("revive"));
+    seeder.create_function(&h).await;
+    act(&lops, region, &["kill", &h, "--yes"]).assert_exit(0);
+    lops.run(&["undo", "--yes"]).assert_exit(0);
+    let undone = act(&lops, region, &["revive", &h, "--yes"]);
+    undone.assert_exit(2);
+    assert!(
+        undone.stderr.contains(&format!("the last kill of {h}"))
+            && undone.stderr.contains("was undone: nothing to revive"),
+        "{}",
+        undone.stderr
+    );
 }
 
 /// Two lops on one machine changing one reservation at once: the second waits for the first's
