@@ -20,8 +20,11 @@ pub struct ServicePane {
     pub homes: Vec<Result<usize, String>>,
     /// Every scope a home may name (the fleet's, then those only services use).
     pub scopes: Vec<Scope>,
-    /// The last read of each service (`None`: not read yet).
+    /// The last read of each service (`None`: not read yet). A read that fails after one
+    /// that answered keeps the rows it gave, with why in `stale`.
     pub views: Vec<Option<Result<ServiceView, String>>>,
+    /// Why each service's rows are from an earlier read (its last read failed), and since when.
+    pub stale: Vec<Option<(String, DateTime<Utc>)>>,
     pub read_at: Option<DateTime<Utc>>,
     pub reading: usize,
     pub selected: usize,
@@ -38,6 +41,7 @@ impl ServicePane {
             .collect();
         ServicePane {
             views: vec![None; services.len()],
+            stale: vec![None; services.len()],
             services,
             homes,
             scopes: scopes.to_vec(),
@@ -240,8 +244,22 @@ pub fn landed(state: &mut State, index: usize, result: Result<ServiceView, Strin
         .map(|r| (r.service, r.region.clone()));
     let pane = &mut state.services;
     pane.reading = pane.reading.saturating_sub(1);
+    if pane.stale.len() < pane.views.len() {
+        pane.stale.resize(pane.views.len(), None);
+    }
     if let Some(slot) = pane.views.get_mut(index) {
-        *slot = Some(result);
+        match (result, &slot) {
+            // During an outage the weights last read are what the operator needs most: kept,
+            // marked stale with why (the levers read again before any change).
+            (Err(e), Some(Ok(_))) => {
+                let since = pane.stale[index].as_ref().map_or(state.now, |(_, t)| *t);
+                pane.stale[index] = Some((e, since));
+            }
+            (result, _) => {
+                *slot = Some(result);
+                pane.stale[index] = None;
+            }
+        }
     }
     pane.read_at = Some(state.now);
     let now = rows(state);

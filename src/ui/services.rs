@@ -109,8 +109,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             None => head.push(Span::styled("reading…", theme.dim())),
             Some(Err(e)) => {
                 let room = width.saturating_sub(service.name.len() + 2).max(10);
-                let text: Vec<char> = format!("✗ {e}").chars().collect();
-                let mut parts = text.chunks(room).map(|c| c.iter().collect::<String>());
+                // Broken at spaces, not inside a word.
+                let mut parts = format::wrap(&format!("✗ {e}"), room).into_iter();
                 head.push(Span::styled(parts.next().unwrap_or_default(), theme.bad()));
                 lines.push(Line::from(std::mem::take(&mut head)));
                 for part in parts {
@@ -138,6 +138,14 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
         if !head.is_empty() {
             lines.push(Line::from(head));
+        }
+        // Rows from an earlier read: said above them, with why (also without colour).
+        if let Some(Some((why, since))) = pane.stale.get(i) {
+            let age = format::age((state.now - *since).num_seconds().max(0) as u64);
+            let text = format!("▲ stale {age}: not read again: {why}");
+            for part in format::wrap(&text, width.saturating_sub(2).max(10)) {
+                lines.push(Line::styled(format!("  {part}"), theme.warn()));
+            }
         }
         for (n, row) in all.iter().enumerate().filter(|(_, r)| r.service == i) {
             let chosen = n == pane.selected;

@@ -648,7 +648,21 @@ fn an_endpoint_that_refuses_names_its_service() {
     );
     // The setting that may be the cause is among those named.
     assert!(
-        run.stdout.contains("AWS_ENDPOINT_URL_LAMBDA"),
+        run.stdout.contains("Lambda's own, AWS_ENDPOINT_URL_LAMBDA"),
+        "{}",
+        run.stdout
+    );
+    // CloudWatch's: its own setting, not Lambda's.
+    let lops = Lops::new(crate::support::moto::url())
+        .env("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:9");
+    let run = lops.run(&["status", "--regions", "us-east-1"]);
+    run.assert_exit(3);
+    assert!(
+        run.stdout.contains("could not connect to CloudWatch: ")
+            && run
+                .stdout
+                .contains("CloudWatch's own, AWS_ENDPOINT_URL_CLOUDWATCH")
+            && !run.stdout.contains("AWS_ENDPOINT_URL_LAMBDA"),
         "{}",
         run.stdout
     );

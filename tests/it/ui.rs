@@ -2160,6 +2160,58 @@ async fn a_service_whose_read_failed_is_shown_first_with_its_whole_error() {
     assert!(out.contains("record api not found"), "{out}");
 }
 
+/// A read that fails after one that answered keeps the weights it showed (an outage is when
+/// they are needed), marked stale with why — also without colour — until a read answers again.
+#[tokio::test]
+async fn a_failed_service_read_keeps_the_last_weights_marked_stale() {
+    let mut state = services_at_incident().await;
+    let before = lops::state::services::rows(&state);
+    let name = state.services.services[1].name.clone();
+    let mine = |rows: &[lops::state::services::ServiceRow]| -> Vec<(String, Option<i64>)> {
+        rows.iter()
+            .filter(|r| r.service == 1)
+            .map(|r| (r.region.clone(), r.weight))
+            .collect()
+    };
+    assert!(!mine(&before).is_empty());
+    update(
+        &mut state,
+        Msg::Service {
+            index: 1,
+            result: Err("timed out after 10.0s".into()),
+        },
+    );
+    let after = lops::state::services::rows(&state);
+    assert_eq!(mine(&after), mine(&before));
+    let out = screen(&mut state, &MONO, 80, 24);
+    let at = out
+        .lines()
+        .position(|l| l.contains(&name))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        out.lines()
+            .nth(at + 1)
+            .is_some_and(|l| l.contains("▲ stale") && l.contains("timed out after 10.0s")),
+        "{out}"
+    );
+    // Read again and answered: no longer stale.
+    let view = lops::ops::service::ServiceView {
+        settings: state.services.services[1].clone(),
+        members: match &state.services.views[1] {
+            Some(Ok(v)) => v.members.clone(),
+            _ => panic!("kept"),
+        },
+    };
+    update(
+        &mut state,
+        Msg::Service {
+            index: 1,
+            result: Ok(view),
+        },
+    );
+    assert!(!screen(&mut state, &MONO, 80, 24).contains("▲ stale"));
+}
+
 #[tokio::test]
 async fn the_services_view_names_a_member_without_a_region_and_shows_no_partial_shares() {
     let mut state = services_at_incident().await;

@@ -8,7 +8,6 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::classify;
-use super::error::NO_CONNECTION;
 use crate::provider::ProviderError;
 use crate::provider::limiter::RateLimiter;
 
@@ -75,21 +74,16 @@ impl super::Clients {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        answer.map_err(
-            |e| match classify(e, self.operation_timeout.as_secs_f64()) {
-                // Which service could not be reached: one among several a command uses (a restore
-                // reads S3 and writes Lambda) may be the only one down. (The region is the scope's,
-                // named by whoever shows it; left out so regions failing alike are said once.)
-                ProviderError::Service(m) if m.starts_with(NO_CONNECTION) => {
-                    ProviderError::Service(format!(
-                        "could not connect to {}: {}",
-                        self.service_of(bucket),
-                        &m[NO_CONNECTION.len()..]
-                    ))
-                }
-                other => other,
-            },
-        )
+        // Which service could not be reached: one among several a command uses (a restore
+        // reads S3 and writes Lambda) may be the only one down. (The region is the scope's,
+        // named by whoever shows it; left out so regions failing alike are said once.)
+        answer.map_err(|e| {
+            super::error::classify_for(
+                e,
+                self.operation_timeout.as_secs_f64(),
+                self.service_of(bucket),
+            )
+        })
     }
 
     /// The service whose rate `bucket` keeps.

@@ -6,7 +6,7 @@ use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::clients::Clients;
-use super::error::classify;
+use super::error::classify_for;
 use super::metric_queries::{Query, QueryBatches, Slot};
 use crate::provider::{
     Alarm, AlarmState, FunctionMetrics, MetricsRequest, Percentiles, ProviderError, Series,
@@ -89,7 +89,7 @@ impl Clients {
                 self.metrics_requested
                     .fetch_add(queries.len() as u64, std::sync::atomic::Ordering::Relaxed);
             }
-            let out = out.map_err(|e| classify(e, budget.as_secs_f64()))?;
+            let out = out.map_err(|e| classify_for(e, budget.as_secs_f64(), "CloudWatch"))?;
             for result in out.metric_data_results.unwrap_or_default() {
                 let Some(&i) = result.id.as_deref().and_then(|id| index.get(id)) else {
                     continue;

@@ -7,7 +7,7 @@ use aws_sdk_route53::types::{
 };
 
 use super::AwsRegion;
-use super::error::classify;
+use super::error::classify_for;
 use crate::provider::ProviderError;
 use crate::provider::dns::{AliasTarget, DnsRecord, Health};
 
@@ -297,7 +297,13 @@ impl AwsRegion {
             .end_time(AwsTime::from_secs(end.timestamp()))
             .send()
             .await
-            .map_err(|e| classify(e, self.clients.operation_timeout.as_secs_f64()))?;
+            .map_err(|e| {
+                classify_for(
+                    e,
+                    self.clients.operation_timeout.as_secs_f64(),
+                    "CloudWatch",
+                )
+            })?;
         // Answered: billed (a failed request is not).
         self.clients
             .metrics_requested

@@ -29,6 +29,43 @@ const CREDENTIAL_CODES: &[&str] = &[
 
 /// How a request that never reached its service starts its message.
 pub const NO_CONNECTION: &str = "could not connect: ";
+/// Where a connection failure's hint names a service's own endpoint setting: the caller that
+/// knows the service names its own (`AWS_ENDPOINT_URL_ROUTE_53`).
+pub const SERVICE_ENDPOINT: &str = "a service's own such as AWS_ENDPOINT_URL_LAMBDA";
+
+/// A connection failure said with the service it could not reach ("could not connect to
+/// CloudWatch: …") and that service's own endpoint setting named in its hint.
+pub fn of_service(e: ProviderError, service: &str) -> ProviderError {
+    match e {
+        ProviderError::Service(m) if m.starts_with(NO_CONNECTION) => {
+            // The setting that points this service elsewhere, by its own name.
+            let own = match service {
+                "AWS" => SERVICE_ENDPOINT.to_string(),
+                s => format!(
+                    "{s}'s own, AWS_ENDPOINT_URL_{}",
+                    s.to_uppercase().replace(' ', "_")
+                ),
+            };
+            ProviderError::Service(format!(
+                "could not connect to {service}: {}",
+                m[NO_CONNECTION.len()..].replace(SERVICE_ENDPOINT, &own)
+            ))
+        }
+        other => other,
+    }
+}
+
+/// [`classify`], then [`of_service`].
+pub fn classify_for<E>(
+    err: SdkError<E, HttpResponse>,
+    timeout_secs: f64,
+    service: &str,
+) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    of_service(classify(err, timeout_secs), service)
+}
 
 pub fn classify<E>(err: SdkError<E, HttpResponse>, timeout_secs: f64) -> ProviderError
 where
@@ -48,7 +85,7 @@ where
                 return ProviderError::Invalid(text[at..].to_string());
             }
             return ProviderError::Service(format!(
-                "{NO_CONNECTION}{} — check the network, the region, and the endpoint if one is set (AWS_ENDPOINT_URL, a service's own such as AWS_ENDPOINT_URL_LAMBDA, or the profile's endpoint_url)",
+                "{NO_CONNECTION}{} — check the network, the region, and the endpoint if one is set (AWS_ENDPOINT_URL, {SERVICE_ENDPOINT}, or the profile's endpoint_url)",
                 chain(&err)
             ));
         }

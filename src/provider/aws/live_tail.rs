@@ -5,7 +5,7 @@ use chrono::{TimeZone, Utc};
 use tokio::sync::mpsc;
 
 use super::AwsRegion;
-use super::error::classify;
+use super::error::classify_for;
 use crate::loglines::LogLine;
 use crate::provider::{ProviderError, TailEvent};
 
@@ -87,7 +87,7 @@ impl AwsRegion {
                 let code = aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata::code(&e)
                     .unwrap_or_default()
                     .to_string();
-                match classify(e, secs) {
+                match classify_for(e, secs, "CloudWatch Logs") {
                     // The account's 15 sessions are taken: polling still works.
                     _ if code == "LimitExceededException" => ProviderError::Throttled(
                         "LimitExceededException: the account's Live Tail sessions are all in use"

@@ -7,7 +7,7 @@ use aws_sdk_lambda::types::{AliasRoutingConfiguration, InvocationType, LogType};
 use base64::Engine;
 
 use super::AwsRegion;
-use super::error::classify;
+use super::error::classify_for;
 use crate::provider::function::FunctionWrites;
 use crate::provider::{
     AliasInfo, InvokeOutcome, InvokeRequest, InvokeTarget, ProviderError, RegionActions,
@@ -93,7 +93,9 @@ impl RegionActions for AwsRegion {
                 .get_caller_identity()
                 .send()
                 .await
-                .map_err(|e| classify(e, self.clients.operation_timeout.as_secs_f64()))?;
+                .map_err(|e| {
+                    classify_for(e, self.clients.operation_timeout.as_secs_f64(), "STS")
+                })?;
             Ok(out.arn.unwrap_or_else(|| "unknown".into()))
         };
         self.caller.get_or_try_init(ask).await.cloned()
@@ -237,7 +239,7 @@ impl RegionActions for AwsRegion {
             .send();
         self.clients.lambda_limit.acquire_first().await;
         let out = call.await.map_err(|e| {
-            match super::classify(e, seconds) {
+            match classify_for(e, seconds, "Lambda") {
                 // Sent, and no answer in time: the function may well be running still.
                 ProviderError::Timeout(_) => ProviderError::Service(format!(
                     "no answer within {seconds:.0}s: {} {} may still be running — read its \
