@@ -275,33 +275,37 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
         );
         let _ = writeln!(
             out,
-            "{:<16} {:<14} {:<18} {:>6} {:>9}  {:<10} TARGET",
-            "REGION", "RECORD", "ROUTING", "SHARE", "OBSERVED", "HEALTH"
+            "{:<16} {:<14} {:<18} {:>6} {:>9} {:<5}  {:<10} TARGET",
+            "REGION", "RECORD", "ROUTING", "SHARE", "OBSERVED", "DRIFT", "HEALTH"
         );
         // What a region took is the region's: Lambda cannot tell which of its records a
         // caller resolved. Said once per region (its other members say `"`).
         let mut said: Vec<&str> = Vec::new();
         let mut shared = false;
         for (m, row) in view.members.iter().zip(&rows) {
-            let observed = match m.region.as_deref() {
+            // Over or under what its weights give it (more than 5 points), as the dashboard's
+            // DRIFT column says it.
+            let drift = row["drift"].as_str().unwrap_or_default();
+            let (observed, drift) = match m.region.as_deref() {
                 Some(r) if said.contains(&r) => {
                     shared = true;
-                    "\"".to_string()
+                    ("\"".to_string(), "")
                 }
                 Some(r) => {
                     said.push(r);
-                    pct(row["observed_share"].as_f64())
+                    (pct(row["observed_share"].as_f64()), drift)
                 }
-                None => pct(row["observed_share"].as_f64()),
+                None => (pct(row["observed_share"].as_f64()), drift),
             };
             let _ = writeln!(
                 out,
-                "{:<16} {:<14} {:<18} {:>6} {:>9}  {:<10} {}",
+                "{:<16} {:<14} {:<18} {:>6} {:>9} {:<5}  {:<10} {}",
                 m.region.as_deref().unwrap_or("? (unmapped)"),
                 m.record.set_id.as_deref().unwrap_or("-"),
                 m.record.routing(),
                 pct(row["share"].as_f64()),
                 observed,
+                drift,
                 if m.record.health_check.is_none() {
                     "no check"
                 } else {

@@ -331,6 +331,18 @@ async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
         "{}",
         run.stdout
     );
+    // Drift in words, as the JSON and the dashboard say it: blue took 75% of 40%, green 25%
+    // of 40%, red 0% of 20%.
+    let line = |id: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("blue").contains(" over "), "{}", run.stdout);
+    assert!(line("red").contains(" under "), "{}", run.stdout);
+    assert!(line("green").contains(" under "), "{}", run.stdout);
     // With two regions' load unread (the config reads us-east-1 only), no region gets a share
     // of a part of the load, nor a drift: said, exit 3.
     let run = lops.run(&["service", "show", "checkout", "--config", &config]);
