@@ -305,6 +305,15 @@ pub fn act(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         Action::Drain => ServiceChange::Drain(row.region.clone()),
         Action::RestoreRegion => ServiceChange::Restore(row.region.clone()),
         Action::Shift => {
+            // A failover pair has no weights: said before a value is typed.
+            if let Some(Some(Ok(view))) = state.services.views.get(row.service)
+                && view.failover()
+            {
+                let name = &state.services.services[row.service].name;
+                let why = crate::ops::service::no_weights(name);
+                state.popup = Some(Popup::Notice(why.to_string()));
+                return;
+            }
             // Refused before anything is asked, as the other levers are.
             if authorized(state, row.service, crate::ops::Kind::ServiceWeights) {
                 state.input = Some(Input::ServiceWeight(

@@ -263,3 +263,38 @@ fn a_member_without_a_check_counts_as_healthy_beside_a_healthy_one() {
         ]
     );
 }
+
+/// `t` on a failover pair's member: refused at the key, before a weight is typed, in the core's
+/// words (the CLI's `service weights` refusal).
+#[test]
+fn a_weight_on_a_failover_pair_is_refused_at_the_key() {
+    let mut s = state(Tier::Change);
+    press(&mut s, '4');
+    let failover = |id: &str, region: &str, role: &str| {
+        let mut m = member(id, region, 0);
+        m.record.weight = None;
+        m.record.failover = Some(role.into());
+        m
+    };
+    let settings = s.services.services[0].clone();
+    super::super::update(
+        &mut s,
+        super::super::Msg::Service {
+            index: 0,
+            result: Ok(ServiceView {
+                settings,
+                members: vec![
+                    failover("p", "us-east-1", "PRIMARY"),
+                    failover("s", "eu-west-1", "SECONDARY"),
+                ],
+            }),
+        },
+    );
+    press(&mut s, 't');
+    assert!(s.input.is_none(), "{:?}", s.input);
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("routes by failover: it has no weights")),
+        "{:?}",
+        s.popup
+    );
+}

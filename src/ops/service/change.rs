@@ -244,11 +244,7 @@ pub async fn plan<S: RegionActions>(
                 new.insert(by_id(&id)?, routing);
             }
         }
-        ServiceChange::Weights(_) if failover => {
-            return Err(OpsError::Invalid(format!(
-                "service {name} routes by failover: it has no weights; drain or restore a region (its primary and secondary swap)"
-            )));
-        }
+        ServiceChange::Weights(_) if failover => return Err(no_weights(name)),
         ServiceChange::Weights(list) => {
             if list.is_empty() {
                 return Err(OpsError::Invalid(format!(
@@ -596,4 +592,13 @@ mod tests {
             .to_string();
         assert!(e.contains("us-east-1 is given twice"), "{e}");
     }
+}
+
+/// A weight asked of a failover pair: refused, with what it takes instead (both faces say it
+/// before a value is typed).
+pub fn no_weights(name: &str) -> OpsError {
+    OpsError::Invalid(format!(
+        "service {name} routes by failover: it has no weights; drain or restore a region (its \
+         primary and secondary swap)"
+    ))
 }

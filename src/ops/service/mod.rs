@@ -11,7 +11,7 @@ mod change;
 mod lock;
 mod record;
 
-pub use change::{Planned, parse_weight, parse_weights, plan, write};
+pub use change::{Planned, no_weights, parse_weight, parse_weights, plan, write};
 pub use record::{
     describe_change, member_differences, member_routing, regions_changed, same_members,
     same_written, settings_of, written,
