@@ -114,7 +114,12 @@ pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure
             // the home region its call went through.
             let dns = is_dns(r);
             let (place, target) = if dns {
-                let moved = crate::ops::service::regions_changed(&r.before, &r.after);
+                // What it moved, or — not sent, or failed — what it was to move (its `after`
+                // then is the state found, someone else's change).
+                let moved = crate::ops::service::regions_changed(
+                    &r.before,
+                    r.asked.as_ref().unwrap_or(&r.after),
+                );
                 let target = match moved.is_empty() {
                     true => r.target.clone(),
                     false => format!("{} ({})", r.target, moved.join(",")),

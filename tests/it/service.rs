@@ -718,6 +718,18 @@ async fn an_edit_between_preview_and_write_is_refused_and_nothing_changes() {
     assert_eq!(weight(&svc.weights().await, "green"), 100);
     assert!(stderr.contains("changed since the preview"), "{stderr}");
     assert_eq!(weight(&svc.weights().await, "blue"), 70);
+    // The log names the region it was to drain, not the one someone else changed.
+    let audit = lops.run(&["audit"]);
+    let last = audit
+        .stdout
+        .lines()
+        .rfind(|l| l.contains("service.drain"))
+        .unwrap_or_default();
+    assert!(
+        last.contains("checkout (eu-west-1)") && last.contains("not sent (changed)"),
+        "{}",
+        audit.stdout
+    );
     // A member not written points elsewhere now, its weight the same: the shares the preview
     // showed no longer mean what they said, so refused too — naming what changed (the weights
     // alone look as the preview showed them).
