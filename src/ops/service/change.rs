@@ -562,6 +562,15 @@ pub async fn write<S: RegionActions>(
     Ok(after)
 }
 
+/// A weight asked of a failover pair: refused, with what it takes instead (both faces say it
+/// before a value is typed).
+pub fn no_weights(name: &str) -> OpsError {
+    OpsError::Invalid(format!(
+        "service {name} routes by failover: it has no weights; drain or restore a region (its \
+         primary and secondary swap)"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,13 +601,4 @@ mod tests {
             .to_string();
         assert!(e.contains("us-east-1 is given twice"), "{e}");
     }
-}
-
-/// A weight asked of a failover pair: refused, with what it takes instead (both faces say it
-/// before a value is typed).
-pub fn no_weights(name: &str) -> OpsError {
-    OpsError::Invalid(format!(
-        "service {name} routes by failover: it has no weights; drain or restore a region (its \
-         primary and secondary swap)"
-    ))
 }
