@@ -114,7 +114,7 @@ pub async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<Exit, F
         // Several: the one whose scope holds the zone is known once connected.
         _ => early_check(&global, kind)?,
     }
-    let ctx = Session::connect(&global.flags()).await?;
+    let ctx = connect_for(&global, &found).await?;
     let home = service::home_for(ctx.regions.iter().map(|r| r.scope()), &found, &change)
         .map_err(Failure::from)?;
     let request = Request::Service {
@@ -129,6 +129,27 @@ pub async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<Exit, F
         vec![Target::Ask(home, request)],
     )
     .await
+}
+
+/// The session a service is read and changed in: one whose own profile cannot be used says
+/// which service names it, and where to mend it.
+async fn connect_for(
+    global: &GlobalArgs,
+    found: &crate::config::ServiceSettings,
+) -> Result<Session, Failure> {
+    Session::connect(&global.flags())
+        .await
+        .map_err(|f| match &found.profile {
+            Some(p) => Failure {
+                message: format!(
+                    "service {} is read with profile {p} (the `profile` of its [[service]] in the \
+                 config file): {}",
+                    found.name, f.message
+                ),
+                ..f
+            },
+            None => f,
+        })
 }
 
 /// The one region `--region` names, for drain and restore.
@@ -154,7 +175,7 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
     if let Some(p) = &found.profile {
         global.profiles = vec![p.clone()];
     }
-    let ctx = Session::connect(&global.flags()).await?;
+    let ctx = connect_for(&global, &found).await?;
     let home =
         service::home(ctx.regions.iter().map(|r| r.scope()), &found).map_err(Failure::from)?;
     let view = service::read(&ctx.regions[home], &found)

@@ -854,6 +854,32 @@ async fn read_and_invoke_tiers_refuse_and_bad_input_is_explained() {
         run.assert_exit(2);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
     }
+    // A service read with a profile no one knows: which service names it, and where to mend it.
+    let ghost = lops
+        .config(&format!(
+            "regions = [\"us-east-1\"]\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\n\
+             record = \"{}\"\ntype = \"CNAME\"\nprofile = \"ghost\"\n",
+            svc.zone, svc.record
+        ))
+        .display()
+        .to_string();
+    for verb in ["show checkout", "drain checkout --region us-east-1 --yes"] {
+        let mut args = vec!["service"];
+        args.extend(verb.split(' '));
+        args.extend(["--config", ghost.as_str()]);
+        let run = lops.run(&args);
+        run.assert_exit(2);
+        assert!(
+            run.stderr.contains(
+                "service checkout is read with profile ghost (the `profile` of its [[service]] \
+                 in the config file): unknown profile 'ghost'"
+            ),
+            "{verb}: {}",
+            run.stderr
+        );
+    }
+    // (One config file per home: written back as it was.)
+    let config = svc.config(&lops, "");
     assert_eq!(
         proxy.calls("us-east-1", "route53", "ChangeResourceRecordSets"),
         0

@@ -326,7 +326,9 @@ pub fn home<'a>(
         None => Err(OpsError::Invalid("no scope in this session".into())),
         Some(p) => scopes.position(|s| s.profile == *p).ok_or_else(|| {
             OpsError::Invalid(format!(
-                "service {} is read with profile {p}: run with --profile {p}",
+                "service {} is read with profile {p}, which this session could not use \
+                 (`lops --profile {p} status` says why: an unknown name, or no credentials); \
+                 if the name is wrong, mend the `profile` of its [[service]] in the config file",
                 settings.name
             ))
         }),
