@@ -107,6 +107,20 @@ pub(super) fn uri(text: &str) -> Result<S3Uri, Failure> {
     S3Uri::parse(text).map_err(Failure::usage)
 }
 
+/// A snapshot's address (verify, restore, drill): its manifest's, as `backup list` prints it.
+pub(super) fn snapshot_uri(text: &str) -> Result<S3Uri, Failure> {
+    S3Uri::parse(text).map_err(|e| {
+        let example = "s3://BUCKET/PREFIX/lops/snapshots/REGION/FUNCTION/TIME.json, as `lops \
+                       backup list --to s3://BUCKET/PREFIX` prints it";
+        Failure::usage(match text.trim().starts_with("s3://") {
+            true => format!("{e}; a snapshot is named by its manifest's address ({example})"),
+            false => {
+                format!("'{text}' is not a snapshot's address: give its manifest's, {example}")
+            }
+        })
+    })
+}
+
 pub(super) fn bar(json: bool) -> ProgressBar {
     if json || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -229,7 +243,7 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
             Ok(say_unreadable(&store, &all))
         }
         BackupCommand::Verify { snapshot, json } => {
-            let snapshot = uri(&snapshot)?;
+            let snapshot = snapshot_uri(&snapshot)?;
             crate::backup::root_of(&snapshot)?;
             let ctx = Session::connect(&in_region(global, region_of(&snapshot)).flags()).await?;
             let Some(region) = ctx.regions.first() else {

@@ -11,7 +11,7 @@ use crate::ops::drill::DRILL;
 use crate::provider::RegionSource;
 use crate::session::Session;
 
-use super::backup::{in_region, region_of, uri};
+use super::backup::{in_region, region_of, snapshot_uri};
 
 #[derive(Debug, clap::Args)]
 pub struct DrillArgs {
@@ -82,7 +82,7 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         .assume_role
         .as_deref()
         .map(|r| (r, args.external_id.as_deref()));
-    let snapshot = uri(&args.snapshot)?;
+    let snapshot = snapshot_uri(&args.snapshot)?;
     crate::backup::root_of(&snapshot)?;
     if global.regions.as_ref().is_some_and(|r| r.len() != 1) {
         return Err(Failure::usage(

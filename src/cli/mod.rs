@@ -62,8 +62,10 @@ pub struct Cli {
 /// lists refuse it.
 fn listed(text: &str) -> Result<String, String> {
     match text.trim() {
+        // (clap names the flag before it: `--regions` or `--profile`.)
         "" => Err(
-            "an empty name: name at least one, separated by single commas (us-east-1,eu-west-1)"
+            "an empty name: name at least one, separated by single commas (a,b), without a \
+             trailing comma"
                 .into(),
         ),
         _ => Ok(text.to_string()),

@@ -47,7 +47,7 @@ pub struct RestoreArgs {
 
 pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Failure> {
     early_check(global, Kind::Restore)?;
-    let snapshot = uri(&args.snapshot)?;
+    let snapshot = super::backup::snapshot_uri(&args.snapshot)?;
     crate::backup::root_of(&snapshot)?;
     let data_to = args.data_to.as_deref().map(uri).transpose()?;
     if global.regions.as_ref().is_some_and(|r| r.len() != 1) {

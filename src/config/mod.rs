@@ -327,6 +327,15 @@ impl ConfigFile {
             path: path.display().to_string(),
             message,
         };
+        // Two keys saying what the session may do, and not the same: which was meant is not
+        // for lops to guess (the command line refuses --read-only with --mode alike).
+        if self.read_only == Some(true) && self.mode.is_some_and(|m| m != Tier::Read) {
+            return Err(invalid(
+                "keys `read_only = true` and `mode` say different things: give one of them \
+                 (`mode = \"read\"` is the same as read_only)"
+                    .into(),
+            ));
+        }
         let t = &self.timeouts;
         // Upper bounds keep every number a Duration and a clock can hold, and catch typos;
         // lower ones catch a timeout no call could meet (every read would fail at once).
@@ -502,6 +511,11 @@ impl ConfigFile {
                 // Named on purpose (--config): a typo, most likely.
                 _ if e.kind() == std::io::ErrorKind::NotFound => format!(
                     "{e}: check the path given, or leave --config out to use the default file"
+                ),
+                // Its protections (modes, production flags) are in it: never read around.
+                _ if e.kind() == std::io::ErrorKind::PermissionDenied => format!(
+                    "{e}: give the user running lops read access to it (`ls -l` shows its \
+                     owner and mode), or point --config at a copy it can read"
                 ),
                 _ => e.to_string(),
             },

@@ -133,9 +133,17 @@ fn absurd_numbers_are_refused_with_the_key_named() {
     assert_eq!(ok.guards.alarms, ["a"]);
 }
 
+/// `read_only = true` beside a `mode` that says otherwise: refused (which was meant is not
+/// lops's to guess), as `--read-only --mode change` is; beside `mode = "read"`, the same thing.
 #[test]
-fn read_only_wins_over_mode() {
-    let file = parse("read_only = true\nmode = \"change\"\n").unwrap_or_default();
+fn read_only_and_a_wider_mode_are_refused_together() {
+    for mode in ["change", "invoke"] {
+        let e = parse(&format!("read_only = true\nmode = \"{mode}\"\n")).unwrap_err();
+        assert!(e.to_string().contains("give one of them"), "{e}");
+    }
+    let file = parse("read_only = true\nmode = \"read\"\n").expect("the same thing");
+    assert_eq!(Settings::from_file(file, None).tier, Tier::Read);
+    let file = parse("read_only = true\n").expect("alone");
     assert_eq!(Settings::from_file(file, None).tier, Tier::Read);
 }
 

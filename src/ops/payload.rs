@@ -63,6 +63,30 @@ pub fn saved_path(name: &str) -> Result<std::path::PathBuf, String> {
     Ok(dir.join("payloads").join(format!("{name}.json")))
 }
 
+/// No payload saved as `name`: the file it would be, and the names saved beside it.
+fn no_saved_payload(name: &str, path: &Path) -> String {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            file.strip_suffix(".json").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    format!(
+        "no saved payload '{name}': a saved payload is a JSON file {} ({}); write one there, \
+         or give --payload JSON|@FILE",
+        path.display(),
+        match names.is_empty() {
+            true => format!("none is saved in {}", dir.display()),
+            false => format!("saved: {}", names.join(", ")),
+        }
+    )
+}
+
 /// Reads a payload: inline JSON, `@path` to a file, or a saved payload's name; checks it is
 /// JSON and no larger than Lambda takes for this kind of invoke.
 pub fn load_payload(
@@ -92,8 +116,18 @@ pub fn load_payload(
                     .to_string(),
             ),
             Some(path) => (
-                read_limited(Path::new(path), limit, what)
-                    .map_err(|e| format!("cannot read payload file {path}: {e}"))?,
+                read_limited(Path::new(path), limit, what).map_err(|e| {
+                    format!(
+                        "cannot read payload file {path}: {e}{}",
+                        match Path::new(path).exists() {
+                            true => "",
+                            // Read from where lops runs, as a shell reads it.
+                            false =>
+                                ": check the path (a relative one is read from the \
+                                      current directory)",
+                        }
+                    )
+                })?,
                 format!("payload file {path}"),
                 format!("Mend the JSON in {path} (`jq . {path}` shows where it breaks)"),
             ),
@@ -112,8 +146,11 @@ pub fn load_payload(
         (None, Some(name)) => {
             let path = saved_path(name)?;
             (
-                read_limited(&path, limit, what)
-                    .map_err(|e| format!("cannot read saved payload {}: {e}", path.display()))?,
+                read_limited(&path, limit, what).map_err(|e| match path.exists() {
+                    true => format!("cannot read saved payload {}: {e}", path.display()),
+                    // Where saved payloads live, and which there are.
+                    false => no_saved_payload(name, &path),
+                })?,
                 format!("saved payload {}", path.display()),
                 format!("Mend the JSON in {}", path.display()),
             )
@@ -448,6 +485,27 @@ mod tests {
         assert!(err.contains("1 MB for an asynchronous invoke"), "{err}");
         assert!(check_payload_size(SYNC_PAYLOAD_LIMIT, false).is_ok());
         assert!(check_payload_size(SYNC_PAYLOAD_LIMIT + 1, false).is_err());
+    }
+
+    /// A payload file or saved name that is not there says where to look, not only the OS's
+    /// "No such file".
+    #[test]
+    fn a_missing_payload_says_where_payloads_are() {
+        let e = load_payload(Some("@/nonexistent-lops/event.json"), None, false).unwrap_err();
+        assert!(e.contains("check the path"), "{e}");
+        let dir = std::env::temp_dir().join(format!("lops-payloads-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = no_saved_payload("refund", &dir.join("refund.json"));
+        assert!(e.contains("none is saved in"), "{e}");
+        std::fs::write(dir.join("b.json"), "{}").unwrap();
+        std::fs::write(dir.join("a.json"), "{}").unwrap();
+        let e = no_saved_payload("refund", &dir.join("refund.json"));
+        assert!(
+            e.starts_with("no saved payload 'refund': a saved payload is a JSON file")
+                && e.contains("(saved: a, b)"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

@@ -334,7 +334,8 @@ async fn regions_for(
         }
         None => Err(Failure::usage(format!(
             "no region for profile '{profile}': pass --regions us-east-1,eu-west-1, set \
-             `regions` in the config file, or set AWS_REGION"
+             `regions = [\"us-east-1\"]` in the config file (an empty list counts as none), or \
+             set AWS_REGION"
         ))),
     }
 }

@@ -141,10 +141,13 @@ fn too_small(state: &State, area: Rect, theme: &Theme, frame: &mut Frame) {
                 "{}x{} — lops needs at least {MIN_WIDTH}x{MIN_HEIGHT}",
                 area.width, area.height
             )),
-            Line::from(if waiting {
-                "a question is open: enlarge the window to answer it"
-            } else {
-                "enlarge the window, or press q to quit"
+            Line::from(match &state.popup {
+                Some(crate::state::Popup::Confirm(_)) => {
+                    "a question is open: enlarge the window to answer it"
+                }
+                Some(crate::state::Popup::Help) => "help is open: enlarge the window to read it",
+                Some(_) => "a message is open: enlarge the window to read it",
+                None => "enlarge the window, or press q to quit",
             }),
         ]
     } else {
@@ -155,7 +158,7 @@ fn too_small(state: &State, area: Rect, theme: &Theme, frame: &mut Frame) {
             ),
             Line::from(format!("needs {MIN_WIDTH}x{MIN_HEIGHT}")),
             Line::from(if waiting {
-                "enlarge: a question"
+                "enlarge to read it"
             } else {
                 "q quits"
             }),

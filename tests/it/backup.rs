@@ -1389,6 +1389,17 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
             2,
             "not an S3 URI",
         ),
+        // A snapshot's address is its manifest's (not a destination's example).
+        (
+            vec!["restore".into(), "notauri".into(), "--dry-run".into()],
+            2,
+            "'notauri' is not a snapshot's address: give its manifest's, s3://BUCKET/PREFIX/lops/snapshots/",
+        ),
+        (
+            vec!["backup".into(), "verify".into(), "snapshot.json".into()],
+            2,
+            "as `lops backup list --to s3://BUCKET/PREFIX` prints it",
+        ),
         (
             vec![
                 "backup".into(),

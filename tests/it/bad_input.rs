@@ -682,7 +682,9 @@ fn an_empty_name_in_a_region_or_profile_list_is_refused() {
         run.assert_exit(2);
         assert!(
             run.stderr
-                .contains("an empty name: name at least one, separated by single commas"),
+                .contains("an empty name: name at least one, separated by single commas")
+                && run.stderr.contains(args[1])
+                && (args[1] == "--regions" || !run.stderr.contains("us-east-1,eu-west-1")),
             "{args:?}: {}",
             run.stderr
         );

@@ -691,12 +691,15 @@ async fn tiny_terminal_gets_a_clear_message() {
         out.contains("20x5") && out.contains("60x15") && out.contains("q quits"),
         "{out}"
     );
-    // A question open (a quit that asks first, say) is said: a `q` here answers nothing.
+    // Something open is said as what it is: a `q` here answers nothing.
     state.popup = Some(lops::state::Popup::Notice(
-        "quit while 1 rollout(s) run?".into(),
+        "rollout of orders-api:live halted".into(),
     ));
     let out = screen(&mut state, &MONO, 59, 14);
-    assert!(out.contains("a question is open: enlarge"), "{out}");
+    assert!(out.contains("a message is open: enlarge"), "{out}");
+    state.popup = Some(lops::state::Popup::Help);
+    let out = screen(&mut state, &MONO, 59, 14);
+    assert!(out.contains("help is open: enlarge"), "{out}");
 }
 
 /// Between the smallest screen and 80 columns the number columns that do not fit are left
