@@ -355,9 +355,10 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
                     OpsError::Invalid(format!(
                         "no version of {function}:{alias} is recorded serving all its traffic \
                      before a traffic change lops made in {scope}, so pin has no known good \
-                     version; nothing was sent. Set the version it should serve (`t`, `lops \
-                     traffic set`), or undo (`u`, `lops undo`: its preview names the change it \
-                     takes back){rollback}"
+                     version; nothing was sent. Send traffic to the version it should serve \
+                     (`t`, `lops traffic set --version N --weight W`), then promote it (`P`, \
+                     `lops traffic promote`), or undo (`u`, `lops undo`: its preview names the \
+                     change it takes back){rollback}"
                     ))
                 })?;
             check_routable(source, function, &current, &good, None).await?;

@@ -983,7 +983,9 @@ async fn pin_with_no_known_good_version_refuses_instead_of_guessing() {
     assert!(
         run.stderr
             .contains("so pin has no known good version; nothing was sent")
-            && run.stderr.contains("`lops undo`"),
+            && run.stderr.contains("`lops undo`")
+            // A way that works: a set weighs a version below 1, a promote moves it all.
+            && run.stderr.contains("`lops traffic set --version N --weight W`), then promote"),
         "{}",
         run.stderr
     );
