@@ -65,8 +65,17 @@ impl RegionReport {
     /// What failed, one line each, naming the call and the setting that would help.
     pub fn failures(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if let Err(e) = &self.inventory {
-            out.push(explain("inventory", "ListFunctions", e));
+        // The inventory and the alarms failing alike (no credentials, no connection): said
+        // once, not the same long message twice.
+        let alike = matches!((&self.inventory, &self.alarms), (Err(a), Err(b)) if a == b);
+        match &self.inventory {
+            Err(e) if alike => out.push(explain(
+                "inventory and alarms",
+                "ListFunctions and DescribeAlarms",
+                e,
+            )),
+            Err(e) => out.push(explain("inventory", "ListFunctions", e)),
+            Ok(_) => {}
         }
         if let Ok(Inventory {
             incomplete: Some(why),
@@ -79,7 +88,9 @@ impl RegionReport {
             // Named with why (the first few): the one to look at, and the permission missing.
             out.extend(crate::provider::details_failure(&inventory.functions));
         }
-        if let Err(e) = &self.alarms {
+        if let Err(e) = &self.alarms
+            && !alike
+        {
             out.push(explain("alarms", "DescribeAlarms", e));
         }
         match &self.metrics {
@@ -199,4 +210,35 @@ pub async fn read_all<S: RegionSource>(
     options: ReadOptions<'_>,
 ) -> Vec<RegionReport> {
     join_all(sources.iter().map(|s| read_region(s, deadline, options))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inventory and the alarms failing alike (no credentials, no connection) are said
+    /// once; apart, each is said.
+    #[test]
+    fn reads_failing_alike_are_said_once() {
+        let scope = Scope::new("a", "us-east-1", crate::config::Access::default());
+        let e = ProviderError::Invalid("cannot load AWS credentials for profile 'a'".into());
+        let mut report = RegionReport {
+            scope,
+            inventory: Err(e.clone()),
+            alarms: Err(e),
+            metrics: Err(ReadError::NotRead),
+            elapsed: Duration::ZERO,
+            metrics_requested: 0,
+        };
+        let failures = report.failures();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(
+            failures[0].starts_with("inventory and alarms: ListFunctions and DescribeAlarms"),
+            "{failures:?}"
+        );
+        report.alarms = Err(ProviderError::Timeout(10.0));
+        let failures = report.failures();
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(failures[1].starts_with("alarms: DescribeAlarms timed out"));
+    }
 }

@@ -485,7 +485,11 @@ async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Fai
             )))
         }
         Ok(Err(e)) => {
-            let chain = crate::provider::aws::error_chain(&e);
+            // One line: a credential_process's stderr ends with a newline of its own.
+            let chain = crate::provider::aws::error_chain(&e)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             // The profile's own way of getting credentials failed: that is what to mend.
             let fix = if chain.contains("external process") || chain.contains("credential_process")
             {
