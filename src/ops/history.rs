@@ -57,10 +57,13 @@ impl<'a> History<'a> {
     }
 
     /// The reserved concurrency `function` had before its last recorded kill in `scope`.
+    /// `killed_now`: the function's reservation is 0 as read now (a revive since then cannot
+    /// be "already done").
     pub(super) fn reserved_before_kill(
         &self,
         audit: Option<&AuditLog>,
         function: &str,
+        killed_now: bool,
     ) -> Result<Option<i32>, OpsError> {
         let log = audit.ok_or_else(|| {
             OpsError::Invalid("revive needs the audit log, which is not available".into())
@@ -108,11 +111,15 @@ impl<'a> History<'a> {
             }
         })?;
         let kill = &records[at];
-        // Revived since (by lops): already done, not someone else's change.
+        // Revived since (by lops, and known to have landed) and not at 0 now: already done,
+        // not someone else's change.
         if let Some(revived) = records[at + 1..]
             .iter()
             .rev()
-            .find(|r| here(r) && r.undoes.is_none() && r.action == "revive")
+            .filter(|_| !killed_now)
+            .find(|r| {
+                here(r) && r.undoes.is_none() && r.action == "revive" && r.result == "ok"
+            })
             .filter(|_| {
                 !records[at + 1..]
                     .iter()

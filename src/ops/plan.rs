@@ -383,7 +383,11 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
                 .map_err(|e| not_found(e, format!("function {function}")))?;
             let who = source.caller().await.ok();
             let value =
-                History::new(&scope, who.as_deref()).reserved_before_kill(audit, function)?;
+                History::new(&scope, who.as_deref()).reserved_before_kill(
+                audit,
+                function,
+                now == Some(0),
+            )?;
             // A revive puts back what the kill took: over a reservation someone set since, it
             // would undo their change instead.
             if now != Some(0) {

@@ -356,6 +356,24 @@ async fn revive_never_overwrites_a_reservation_set_since_the_kill() {
         "{}",
         again.stderr
     );
+    // Back at 0 by hand since that revive: not "already revived" (it is killed now); the
+    // revive after the kill is newer than what the kill recorded, so refused as before.
+    seeder
+        .lambda
+        .put_function_concurrency()
+        .function_name(&g)
+        .reserved_concurrent_executions(0)
+        .send()
+        .await
+        .expect("0 by hand");
+    let zero = act(&lops, region, &["revive", &g, "--yes"]);
+    zero.assert_exit(4);
+    assert!(
+        zero.stderr.contains("was changed after its kill (revive at")
+            && !zero.stderr.contains("already revived"),
+        "{}",
+        zero.stderr
+    );
     // A kill undone: said so (not "no kill recorded").
     let h = format!("{}-undone", moto::unique("revive"));
     seeder.create_function(&h).await;
