@@ -42,6 +42,10 @@ pub struct RolloutArgs {
     /// Roll back when this alarm goes to ALARM (repeatable; added to `[guards] alarms`).
     #[arg(long = "guard-alarm")]
     pub guard_alarms: Vec<String>,
+    /// Do not add the function's own alarms (those with its FunctionName) to the guard
+    /// (default: `[guards] function_alarms`, true).
+    #[arg(long)]
+    pub no_function_alarms: bool,
     /// Roll back when the new version's error rate goes over this (0.05 = 5 %; default
     /// `[guards] max_error_rate`, 0.05).
     #[arg(long, allow_hyphen_values = true, value_parser = error_rate)]

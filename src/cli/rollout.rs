@@ -166,6 +166,7 @@ pub async fn plan(global: &GlobalArgs, args: RolloutArgs) -> Result<Exit, Failur
         to: args.to.clone(),
         steps,
         guard,
+        function_alarms: ctx.settings.guards.function_alarms && !args.no_function_alarms,
     };
     let mut r = rollout::start(source, spec, &store).await?;
     let preview = r.preview();

@@ -77,8 +77,10 @@ pub struct Guards {
     pub max_error_rate: Option<f64>,
     /// Seconds between a rollout's guard checks.
     pub interval_secs: u64,
-    /// Alarms every rollout watches (the dashboard adds the function's own alarms).
+    /// Alarms every rollout watches.
     pub alarms: Vec<String>,
+    /// A rollout also watches the function's own alarms (those with its FunctionName).
+    pub function_alarms: bool,
     /// A rollout whose guard cannot read its signals rolls back (true) or waits (false).
     pub trip_on_read_error: bool,
 }
@@ -90,6 +92,7 @@ impl Default for Guards {
             max_error_rate: Some(0.05),
             interval_secs: 10,
             alarms: Vec::new(),
+            function_alarms: true,
             trip_on_read_error: true,
         }
     }

@@ -117,9 +117,7 @@ impl<'a> History<'a> {
             .iter()
             .rev()
             .filter(|_| !killed_now)
-            .find(|r| {
-                here(r) && r.undoes.is_none() && r.action == "revive" && r.result == "ok"
-            })
+            .find(|r| here(r) && r.undoes.is_none() && r.action == "revive" && r.result == "ok")
             .filter(|_| {
                 !records[at + 1..]
                     .iter()

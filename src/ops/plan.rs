@@ -382,8 +382,7 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
                 .await
                 .map_err(|e| not_found(e, format!("function {function}")))?;
             let who = source.caller().await.ok();
-            let value =
-                History::new(&scope, who.as_deref()).reserved_before_kill(
+            let value = History::new(&scope, who.as_deref()).reserved_before_kill(
                 audit,
                 function,
                 now == Some(0),

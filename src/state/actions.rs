@@ -588,6 +588,7 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
                 to,
                 steps,
                 guard,
+                function_alarms: state.guards.function_alarms,
             };
             state.input_error = None;
             effects.push(Effect::PrepareRollout {

@@ -369,7 +369,8 @@ async fn revive_never_overwrites_a_reservation_set_since_the_kill() {
     let zero = act(&lops, region, &["revive", &g, "--yes"]);
     zero.assert_exit(4);
     assert!(
-        zero.stderr.contains("was changed after its kill (revive at")
+        zero.stderr
+            .contains("was changed after its kill (revive at")
             && !zero.stderr.contains("already revived"),
         "{}",
         zero.stderr
@@ -1622,6 +1623,7 @@ async fn a_rollout_whose_alias_changed_since_its_preview_is_not_started() {
         to: "2".into(),
         steps: parse_steps("10:1m").expect("steps"),
         guard: Guard::from_config(&Default::default(), vec![]),
+        function_alarms: true,
     };
     let r = start(&source, spec, &store).await.expect("preview");
     // As it was previewed: goes ahead.

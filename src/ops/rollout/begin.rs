@@ -76,6 +76,7 @@ pub async fn start<S: RegionActions + GuardSignals>(
         to,
         steps,
         guard,
+        function_alarms,
     } = spec;
     let (function, alias, to) = (function.as_str(), alias.as_str(), to.as_str());
     let scope = source.scope().clone();
@@ -138,20 +139,6 @@ pub async fn start<S: RegionActions + GuardSignals>(
             other.progress()
         )));
     }
-    // The guard watches the function's own alarms too, whichever face starts it: read now.
-    let mut guard = guard;
-    let own = source.alarms().await.map_err(|e| {
-        OpsError::Refused(format!(
-            "cannot read the alarms of {function} in {scope} ({e}): a rollout does not start \
-             without its guard"
-        ))
-    })?;
-    for alarm in own {
-        if alarm.function.as_deref() == Some(function) && !guard.alarms.contains(&alarm.name) {
-            guard.alarms.push(alarm.name);
-        }
-    }
-    check_alarms(source, &scope, &guard.alarms, "start").await?;
     // Validates the version the way a single shift would; its preview already read the alias.
     let first = steps.first().map(|s| s.weight.min(0.99)).unwrap_or(0.1);
     let check = prepare(
@@ -165,6 +152,24 @@ pub async fn start<S: RegionActions + GuardSignals>(
         None,
     )
     .await?;
+    // The guard watches the function's own alarms too, whichever face starts it (unless told
+    // not to): read now, once the function and version are known good.
+    let mut guard = guard;
+    if function_alarms {
+        let own = source.alarms().await.map_err(|e| {
+            OpsError::Refused(format!(
+                "cannot read the alarms of {function} in {scope} ({e}): a rollout does not \
+                 start without its guard (or start it without the function's own alarms: \
+                 --no-function-alarms, [guards] function_alarms = false)"
+            ))
+        })?;
+        for alarm in own {
+            if alarm.function.as_deref() == Some(function) && !guard.alarms.contains(&alarm.name) {
+                guard.alarms.push(alarm.name);
+            }
+        }
+    }
+    check_alarms(source, &scope, &guard.alarms, "start").await?;
     let from = check.before["function_version"]
         .as_str()
         .unwrap_or_default()
@@ -260,8 +265,8 @@ async fn check_alarms<S: GuardSignals>(
             firing.join(", "),
             if verb == "start" { "Start" } else { "Resume" },
             if verb == "start" {
-                "the guard watches the function's own alarms and those of [guards] or \
-                 --guard-alarm"
+                "or leave it out: of --guard-alarm and [guards] alarms, or, for the \
+                 function's own, --no-function-alarms or [guards] function_alarms = false"
             } else {
                 "or abort it"
             }

@@ -435,6 +435,9 @@ pub struct RolloutSpec {
     pub to: String,
     pub steps: Vec<Step>,
     pub guard: Guard,
+    /// The guard also watches the function's own alarms, read as it starts (`[guards]
+    /// function_alarms`, `--no-function-alarms`).
+    pub function_alarms: bool,
 }
 
 #[cfg(test)]
