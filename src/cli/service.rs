@@ -140,7 +140,8 @@ async fn connect_for(
     Session::connect(&global.flags())
         .await
         .map_err(|f| match &found.profile {
-            Some(p) => Failure {
+            // Only a failure of that profile (a bad --regions is the command line's).
+            Some(p) if f.message.contains(&format!("'{p}'")) => Failure {
                 message: format!(
                     "service {} is read with profile {p} (the `profile` of its [[service]] in the \
                  config file): {}",
@@ -148,7 +149,7 @@ async fn connect_for(
                 ),
                 ..f
             },
-            None => f,
+            _ => f,
         })
 }
 
