@@ -311,11 +311,11 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
             let mut p = route_plan(plan, function, alias, current, main, None)?;
             // Nothing split to take back (a promote done, say): the way to an earlier version.
             if p.change == Change::Nothing {
-                p.note = Some(
+                p.note = Some(format!(
                     "a rollback takes back a split only; to serve an earlier version: pin \
-                     (`L`, `lops traffic pin`), or undo the promote (`u`, `lops undo`)"
-                        .into(),
-                );
+                     (`L`, `lops pin {alias} --fn {function}`), or undo the promote (`u`, `lops \
+                     undo`)"
+                ));
             }
             Ok(p)
         }

@@ -78,37 +78,6 @@ fn rollout_holds(state: &mut State, region: usize, function: &str, alias: &str) 
     true
 }
 
-/// A batch no marked row's scope may take: refused once, before any value is asked or any
-/// target read (as the CLI refuses before connecting), instead of once per target.
-fn refused_everywhere(state: &State, marked: &[(usize, String)], kind: Kind) -> Option<String> {
-    let mut scopes: Vec<&crate::provider::Scope> = marked
-        .iter()
-        .filter_map(|(r, _)| state.regions.get(*r).map(|reg| &reg.scope))
-        .collect();
-    scopes.dedup();
-    // One mode for all (scopes of different modes are each named in the batch's list).
-    let tier = scopes.first()?.access.tier;
-    if scopes.iter().any(|s| s.access.tier != tier) {
-        return None;
-    }
-    let places = match scopes.as_slice() {
-        [one] => one.to_string(),
-        many => many
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-    };
-    let what = format!(
-        "{} of {} in {places}",
-        kind.title(),
-        crate::format::items(marked.len() as u64, "marked function", "marked functions")
-    );
-    authorize(tier, kind.needs(), &what)
-        .err()
-        .map(|e| e.to_string())
-}
-
 /// The version a shift moves traffic to: the alias's extra version if it has one, else the
 /// newest published version above its main one (the rollout rule).
 fn second_version(alias: &AliasInfo, versions: &[String]) -> Result<String, String> {
@@ -128,7 +97,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         // The value they all have now, when they share one (as one row's input opens with
         // its own); else the usual start.
         let marked = super::batch::marked(state);
-        if let Some(refusal) = refused_everywhere(state, &marked, kind) {
+        if let Some(refusal) = super::batch::refused_everywhere(state, &marked, kind) {
             state.popup = Some(Popup::Notice(refusal));
             return;
         }

@@ -78,6 +78,41 @@ impl BatchRun {
     }
 }
 
+/// A batch no marked row's scope may take: refused once, before any value is asked or any
+/// target read (as the CLI refuses before connecting), instead of once per target.
+pub(super) fn refused_everywhere(
+    state: &State,
+    marked: &[(usize, String)],
+    kind: Kind,
+) -> Option<String> {
+    let mut scopes: Vec<&crate::provider::Scope> = marked
+        .iter()
+        .filter_map(|(r, _)| state.regions.get(*r).map(|reg| &reg.scope))
+        .collect();
+    scopes.dedup();
+    // One mode for all (scopes of different modes are each named in the batch's list).
+    let tier = scopes.first()?.access.tier;
+    if scopes.iter().any(|s| s.access.tier != tier) {
+        return None;
+    }
+    let places = match scopes.as_slice() {
+        [one] => one.to_string(),
+        many => many
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let what = format!(
+        "{} of {} in {places}",
+        kind.title(),
+        crate::format::items(marked.len() as u64, "marked function", "marked functions")
+    );
+    crate::ops::authorize(tier, kind.needs(), &what)
+        .err()
+        .map(|e| e.to_string())
+}
+
 /// The kinds of change a batch can carry (marks or "everywhere").
 pub fn batchable(kind: Kind) -> bool {
     matches!(

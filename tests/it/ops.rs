@@ -182,7 +182,7 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
     back.assert_exit(0);
     assert!(
         back.stderr.contains("nothing to do")
-            && back.stderr.contains("`lops traffic pin`")
+            && back.stderr.contains(&format!("`lops pin live --fn {f}`"))
             && back.stderr.contains("`lops undo`"),
         "{}",
         back.stderr
@@ -1638,6 +1638,40 @@ async fn a_rollout_whose_alias_changed_since_its_preview_is_not_started() {
             "{message}"
         ),
         other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(store.all().is_empty());
+    // The function's own alarm, OK at the preview, in ALARM by the confirmation: refused at
+    // the compare right before the first write, nothing started.
+    seeder.set_extra_weight(&f, "2", 0.0).await;
+    let alarm = format!("{f}-errors");
+    seeder
+        .put_error_alarm(&alarm, &f, Some(aws_sdk_cloudwatch::types::StateValue::Ok))
+        .await;
+    let spec = RolloutSpec {
+        function: f.clone(),
+        alias: "live".into(),
+        to: "2".into(),
+        steps: parse_steps("10:1m").expect("steps"),
+        guard: Guard::from_config(&Default::default(), vec![]),
+        function_alarms: true,
+    };
+    let r = start(&source, spec, &store).await.expect("preview");
+    assert!(r.guard.alarms.contains(&alarm), "{:?}", r.guard.alarms);
+    seeder
+        .put_error_alarm(
+            &alarm,
+            &f,
+            Some(aws_sdk_cloudwatch::types::StateValue::Alarm),
+        )
+        .await;
+    match compare_again(&source, &r).await {
+        Err(OpsError::Refused(why)) => {
+            assert!(
+                why.contains(&format!("guard alarm {alarm} is in ALARM now")),
+                "{why}"
+            )
+        }
+        other => panic!("expected a refusal, got {other:?}"),
     }
     assert!(store.all().is_empty());
 }

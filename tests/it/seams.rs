@@ -257,7 +257,20 @@ async fn a_guard_that_cannot_read_rolls_back_and_a_missing_alarm_is_refused() {
         fault: Fault::Status(503),
         remaining: None,
     });
+    // The function's own alarms cannot be read for the guard: not started.
     let run = lops.run(&plan_args(&f, region, "10:5s"));
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("cannot read the alarms of")
+            && run.stderr.contains("--no-function-alarms"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(proxy.calls(region, "lambda", "UpdateAlias"), 0);
+    // Started without them (its guard the error rate alone): the first check trips.
+    let mut args = plan_args(&f, region, "10:5s");
+    args.push("--no-function-alarms");
+    let run = lops.run(&args);
     run.assert_exit(4);
     assert!(
         run.stderr.contains("could not read its signals"),

@@ -265,6 +265,21 @@ async fn triggers_are_listed_and_a_rule_and_a_mapping_pause_and_resume_audited()
     ] {
         assert!(seen.contains(&want), "{want} missing from {seen:?}");
     }
+    // Narrowed to a function: the mapping's records are its function's (what it connects is
+    // kept on the result too), not every function's.
+    let mappings = |f: &str| -> usize {
+        let run = lops.run(&["audit", "--fn", f, "--json"]);
+        run.json()
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|r| r["target"] == format!("mapping/{}", s.mapping))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(mappings(&s.function), 2);
+    assert_eq!(mappings(&format!("{}-other", s.function)), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,10 @@ use crate::provider::{AlarmState, GuardSignals, RegionActions, RegionSource, Sco
 /// Refuses a confirmed rollout whose alias changed since its preview read it: its first step
 /// would find another's weights and halt, leaving a rollout that never wrote anything (whose
 /// abort would then write over their change). Nothing is saved or written.
-pub async fn compare_again<S: RegionActions>(source: &S, r: &Rollout) -> Result<(), OpsError> {
+pub async fn compare_again<S: RegionActions + GuardSignals>(
+    source: &S,
+    r: &Rollout,
+) -> Result<(), OpsError> {
     let found = source
         .alias(&r.function, &r.alias)
         .await
@@ -20,7 +23,9 @@ pub async fn compare_again<S: RegionActions>(source: &S, r: &Rollout) -> Result<
     let mut start = r.start_routing();
     start.extra = start.extra.filter(|(_, w)| *w > 0.0);
     if found == start {
-        return Ok(());
+        // A guard alarm that went to ALARM while the question was open: the first step would
+        // send traffic to the new version while it fires.
+        return check_alarms(source, source.scope(), &r.guard.alarms, "start").await;
     }
     Err(OpsError::Conflict(
         format!(
@@ -402,4 +407,12 @@ impl Rollout {
         }
         text
     }
+}
+
+/// A resume's guard alarms, read again right before it writes (after its question).
+pub(super) async fn check_guard_alarms_of<S: GuardSignals + RegionSource>(
+    source: &S,
+    r: &Rollout,
+) -> Result<(), OpsError> {
+    check_alarms(source, source.scope(), &r.guard.alarms, "resume").await
 }

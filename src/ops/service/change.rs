@@ -244,7 +244,7 @@ pub async fn plan<S: RegionActions>(
                 new.insert(by_id(&id)?, routing);
             }
         }
-        ServiceChange::Weights(_) if failover => return Err(no_weights(name)),
+        ServiceChange::Weights(_) if failover => return Err(super::no_weights(name)),
         ServiceChange::Weights(list) => {
             if list.is_empty() {
                 return Err(OpsError::Invalid(format!(
@@ -560,15 +560,6 @@ pub async fn write<S: RegionActions>(
         after["serving"] = json!(false);
     }
     Ok(after)
-}
-
-/// A weight asked of a failover pair: refused, with what it takes instead (both faces say it
-/// before a value is typed).
-pub fn no_weights(name: &str) -> OpsError {
-    OpsError::Invalid(format!(
-        "service {name} routes by failover: it has no weights; drain or restore a region (its \
-         primary and secondary swap)"
-    ))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ mod change;
 mod lock;
 mod record;
 
-pub use change::{Planned, no_weights, parse_weight, parse_weights, plan, write};
+pub use change::{Planned, parse_weight, parse_weights, plan, write};
 pub use record::{
     describe_change, member_differences, member_routing, regions_changed, same_members,
     same_written, settings_of, written,
@@ -413,6 +413,15 @@ pub async fn observed<S: crate::provider::RegionActions>(
         total += took;
     }
     Ok(total)
+}
+
+/// A weight asked of a failover pair: refused, with what it takes instead (both faces say it
+/// before a value is typed).
+pub fn no_weights(name: &str) -> OpsError {
+    OpsError::Invalid(format!(
+        "service {name} routes by failover: it has no weights; drain or restore a region (its \
+         primary and secondary swap)"
+    ))
 }
 
 #[cfg(test)]
