@@ -256,36 +256,14 @@ fn names_function(r: &crate::ops::audit::Record, f: &str) -> bool {
     if r.target == f || r.target.starts_with(&format!("{f}:")) {
         return true;
     }
-    let states = [Some(&r.before), Some(&r.after), r.asked.as_ref()];
     // A trigger whose ends were not read (its targets unread, a mapping's ends unknown) may
     // invoke it: kept, as a filter never hides what it cannot tell.
     let trigger = r.target.starts_with("rule/") || r.target.starts_with("mapping/");
-    let ends_known = states.iter().flatten().any(|v| {
-        ["targets", "invokes", "connects"]
-            .iter()
-            .any(|k| v.get(*k).is_some())
-    });
-    if trigger && !ends_known {
-        return true;
+    let states = [Some(&r.before), Some(&r.after), r.asked.as_ref()];
+    match crate::ops::trigger_plan::invokes(states.into_iter().flatten(), f) {
+        Some(yes) => yes,
+        None => trigger,
     }
-    states.into_iter().flatten().any(|v| {
-        let texts = |key| {
-            v.get(key)
-                .and_then(serde_json::Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(serde_json::Value::as_str)
-        };
-        let arn = |t: &str| {
-            t.ends_with(&format!(":function:{f}")) || t.contains(&format!(":function:{f}:"))
-        };
-        texts("targets").any(arn)
-            || texts("invokes").any(|t| t == f)
-            || v.get("connects")
-                .and_then(serde_json::Value::as_str)
-                // `queue → f`, or `queue → f:live` for a mapping to an alias.
-                .is_some_and(|c| c.ends_with(&format!("→ {f}")) || c.contains(&format!("→ {f}:")))
-    })
 }
 
 /// A service change (or its undo): it happened in Route 53, and moved the regions it names.

@@ -22,7 +22,7 @@ pub mod restore;
 pub mod rollout;
 pub mod same_function;
 pub mod service;
-mod trigger_plan;
+pub mod trigger_plan;
 pub mod undo;
 
 pub use crate::config::{Access, Tier};

@@ -168,3 +168,35 @@ pub async fn trigger_targets<S: RegionActions>(
     }
     targets
 }
+
+/// Whether a trigger whose states (a preview's, a record's) are `states` invokes function `f`:
+/// a rule's targets, what a mapping connects, or the functions it was found invoking. `None`
+/// when none of them says (its ends were not read).
+pub fn invokes<'a>(states: impl IntoIterator<Item = &'a Value>, f: &str) -> Option<bool> {
+    let mut known = false;
+    for v in states {
+        let texts = |key| {
+            v.get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+        };
+        known |= ["targets", "invokes", "connects"]
+            .iter()
+            .any(|k| v.get(*k).is_some());
+        let arn = |t: &str| {
+            t.ends_with(&format!(":function:{f}")) || t.contains(&format!(":function:{f}:"))
+        };
+        if texts("targets").any(arn)
+            || texts("invokes").any(|t| t == f)
+            || v.get("connects")
+                .and_then(Value::as_str)
+                // `queue → f`, or `queue → f:live` for a mapping to an alias.
+                .is_some_and(|c| c.ends_with(&format!("→ {f}")) || c.contains(&format!("→ {f}:")))
+        {
+            return Some(true);
+        }
+    }
+    known.then_some(false)
+}

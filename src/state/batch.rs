@@ -22,8 +22,9 @@ pub struct BatchRun {
 
 impl BatchRun {
     /// Whether a mark stays after this batch: its function's change failed or was not sent.
-    /// A trigger's change names its rule, not the function marked: a failed one keeps the
-    /// marks of its region (their retry previews again; what is paused already is skipped).
+    /// A trigger's change names its rule: a failed one keeps the marks of the functions it
+    /// invokes (its targets, what it connects), or every mark of its region when those were
+    /// not read (their retry previews again; what is done already is skipped).
     pub fn keeps(&self, mark: &(usize, String)) -> bool {
         self.landed
             .iter()
@@ -37,7 +38,8 @@ impl BatchRun {
                     return false;
                 }
                 if matches!(plan.change, crate::ops::Change::Trigger { .. }) {
-                    return true;
+                    let states = [&plan.before, &plan.after];
+                    return crate::ops::trigger_plan::invokes(states, &mark.1).unwrap_or(true);
                 }
                 let target = plan.target.as_str();
                 target.split_once(':').map_or(target, |(f, _)| f) == mark.1

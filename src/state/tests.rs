@@ -434,6 +434,31 @@ fn a_batch_clears_only_the_marks_it_acted_on() {
     assert_eq!(s.marks.len(), 1, "{:?}", s.marks);
     landed_ok(&mut s, "T1", vec![(0, "users".to_string())]);
     assert!(s.marks.is_empty(), "{:?}", s.marks);
+    // A trigger that failed keeps the marks of the functions it invokes, not every mark of
+    // its region (the other function's trigger landed).
+    let mut rule = plan("rule/nightly", false);
+    rule.change = crate::ops::Change::Trigger {
+        kind: crate::provider::TriggerKind::Rule,
+        id: "nightly".into(),
+        enabled: false,
+        expected: true,
+    };
+    rule.after = serde_json::json!({"kind": "rule", "enabled": false,
+        "targets": ["arn:aws:lambda:us-east-1:123456789012:function:users"]});
+    let run = super::batch::BatchRun {
+        batch: crate::ops::batch::Batch {
+            id: "T2".into(),
+            action: "trigger.disable".into(),
+            items: vec![crate::ops::batch::Item::Ready {
+                source: 0,
+                plan: Box::new(rule),
+            }],
+        },
+        landed: vec![(0, Err(OpsError::Conflict("changed".into())))],
+        marked: vec![(0, "users".to_string()), (0, "orders".to_string())],
+    };
+    assert!(run.keeps(&(0, "users".to_string())));
+    assert!(!run.keeps(&(0, "orders".to_string())));
 }
 
 #[test]

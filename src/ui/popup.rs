@@ -255,8 +255,10 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             line.push_str(&format!(", {} already so", summary.already));
         }
         lines.push(Line::styled(line, style));
+        // Only a batch asked of the marks retries them with its key (an undo's targets are
+        // its records, whatever is marked).
         let kept = state.marks.iter().filter(|m| run.keeps(m)).count();
-        if kept > 0 {
+        if kept > 0 && !run.marked.is_empty() {
             lines.push(Line::styled(
                 format!(
                     "the {kept} that did not land {} marked: the same key retries {}",
