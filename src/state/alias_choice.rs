@@ -61,6 +61,8 @@ pub fn next(state: &mut State, effects: &mut Vec<Effect>) {
         super::Action::Rollback,
         super::Action::Pin,
         super::Action::Rollout,
+        super::Action::AbortRollout,
+        super::Action::ResumeRollout,
     ]
     .iter()
     .map(|a| state.keymap.first_key(*a))

@@ -3523,7 +3523,8 @@ fn a_chooses_the_alias_the_traffic_keys_act_on() {
     update(&mut s, code(KeyCode::Esc));
     update(&mut s, key('a'));
     assert!(
-        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("now act on api:beta (3 of 3: latest, live, beta)")),
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("now act on api:beta (3 of 3: latest, live, beta)")
+            && t.starts_with("t P B L C A U now act on")),
         "{:?}",
         s.popup
     );

@@ -291,10 +291,18 @@ impl Rollout {
     ) -> Result<String, OpsError> {
         // Another lops drives it: one driver at a time (an abort takes over from it).
         if !abort && self.owned_elsewhere() {
+            // A halted one does not finish by itself: the lops holding it resumes it (`U`).
+            let way = match self.status {
+                Status::Halted { .. } => "abort it, or resume it in that lops (`U`)",
+                _ => "abort it, or let it finish",
+            };
             return Err(OpsError::Refused(format!(
-                "the rollout of {} is {} in lops pid {}: abort it, or let it finish",
+                "the rollout of {} is {} in lops pid {}: {way}",
                 self.target(),
-                self.standing().as_str(),
+                match self.status {
+                    Status::Halted { .. } => "halted",
+                    _ => self.standing().as_str(),
+                },
                 self.owner.as_ref().map_or(0, |o| o.pid)
             )));
         }
