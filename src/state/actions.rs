@@ -384,7 +384,12 @@ pub fn input_prompt(state: &State, input: &Input) -> String {
             if matches!(input, Input::Weight(_)) {
                 format!(" {label} · weight of v{next} (0.1 or 10%): ")
             } else {
-                format!(" {label} → v{next} · preset: ")
+                // A rollout acts on one alias: marks are not rolled out, and said so.
+                let marks = match marked {
+                    0 => String::new(),
+                    n => format!(" (this row only, not the {n} marked)"),
+                };
+                format!(" {label} → v{next}{marks} · preset: ")
             }
         }
         Input::Concurrency(_) => {

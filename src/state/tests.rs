@@ -3455,6 +3455,22 @@ fn the_invoke_prompt_says_marks_are_not_invoked() {
         prompt.starts_with(" invoke ") && prompt.contains("this row only, not the 2 marked"),
         "{prompt}"
     );
+    // A rollout (`C`) too acts on one alias: its prompt says so.
+    update(&mut s, code(KeyCode::Esc));
+    select(&mut s, 0, "api");
+    update(&mut s, key('C'));
+    if let Some(input @ Input::Preset(_)) = s.input.as_ref() {
+        let prompt = super::actions::input_prompt(&s, input);
+        assert!(
+            prompt.contains("this row only, not the 2 marked"),
+            "{prompt}"
+        );
+    } else {
+        panic!(
+            "expected the preset input, got {:?} / {:?}",
+            s.input, s.popup
+        );
+    }
 }
 
 /// Marks a filter hides are acted on with the others: the confirmation says how many are
