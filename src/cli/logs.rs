@@ -76,7 +76,23 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     let mut failing = std::collections::HashSet::new();
     // What was said already: following says it again only if it still fails minutes later.
     let mut said_failures = Vec::new();
-    for (scope, result) in futures::future::join_all(reads).await {
+    // Ctrl-C (SIGTERM, a dropped link) while the first reads wait on a slow Logs: stop now,
+    // not when the slowest call times out.
+    let stop = crate::runtime::stop_requested(true);
+    tokio::pin!(stop);
+    let results = tokio::select! {
+        results = futures::future::join_all(reads) => results,
+        _ = &mut stop => {
+            if args.follow {
+                err!("lops: stopped before the first read answered");
+                return Ok(Exit::Done);
+            }
+            return Err(Failure::failed(
+                "stopped before the logs were read (Ctrl-C): nothing printed",
+            ));
+        }
+    };
+    for (scope, result) in results {
         match result {
             Ok(found) => lines.extend(found),
             // Following names a missing group itself, once, and looks for it every minute.
@@ -115,13 +131,19 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             Exit::Failure
         };
         let first = failures.iter().find(|e| !usage(e)).unwrap_or(&failures[0]);
-        if args.stats {
-            print_calls(&ctx, std::time::Duration::ZERO);
+        // Following reads again while it runs: a Logs outage at the start (not bad input) is
+        // waited out, as the dashboard's pane does, each failure said above.
+        if args.follow && exit == Exit::Failure {
+            err!("lops: no logs read yet; following goes on and reads again (Ctrl-C stops)");
+        } else {
+            if args.stats {
+                print_calls(&ctx, std::time::Duration::ZERO);
+            }
+            return Err(Failure {
+                exit,
+                message: format!("no logs read: {first}"),
+            });
         }
-        return Err(Failure {
-            exit,
-            message: format!("no logs read: {first}"),
-        });
     }
     let lines = merge(lines);
     if lines.is_empty() && !args.json {

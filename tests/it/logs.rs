@@ -867,3 +867,81 @@ async fn a_region_failing_from_the_start_is_said_once_while_following() {
     let said = followed.said();
     assert_eq!(said.matches(bad).count(), 1, "{said}");
 }
+
+/// Logs failing from the very start (503) in the only region: `--follow` does not give up at
+/// its first read (as the dashboard's pane does not): it says so and, once Logs answers,
+/// prints what was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_whose_first_read_fails_goes_on_and_reads_again() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "ap-southeast-3";
+    let f = format!("{}-late", moto::unique("tail"));
+    put_logs(region, &f, "a", &[(1, "written before".into())]).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("logs".into()),
+        operation: None,
+        fault: Fault::Status(503),
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let followed = Followed::start(
+        &lops,
+        &[
+            "logs",
+            &f,
+            "--regions",
+            region,
+            "--since",
+            "30m",
+            "--follow",
+            "--json",
+        ],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !followed.said().contains("following goes on") {
+        assert!(std::time::Instant::now() < deadline, "{}", followed.said());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    proxy.heal();
+    assert!(
+        followed
+            .next("the event once Logs answers")
+            .contains("written before")
+    );
+}
+
+/// Ctrl-C while the first read waits on a Logs that does not answer: lops stops at once, not
+/// when the call times out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_a_read_hangs_stops_at_once() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "ap-southeast-3";
+    let f = format!("{}-hung", moto::unique("tail"));
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("logs".into()),
+        operation: None,
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let started = std::time::Instant::now();
+    let (code, stderr) =
+        crate::restore::interrupted(&lops, &["logs", &f, "--regions", region], || {
+            proxy.calls(region, "logs", "FilterLogEvents") >= 1
+        });
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("stopped before the logs were read"),
+        "{stderr}"
+    );
+    // The default operation timeout is 10 s: well before it.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}
