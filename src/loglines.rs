@@ -4,9 +4,16 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+fn millis<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 /// One log event, labelled with where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogLine {
+    /// Always with milliseconds (`…20.000Z`): the lines sort as strings, and fixed-width
+    /// readers read every one alike.
+    #[serde(serialize_with = "millis")]
     pub time: DateTime<Utc>,
     pub region: String,
     pub function: String,

@@ -328,3 +328,17 @@ mod report_properties {
         }
     }
 }
+
+/// A line on a whole second keeps its milliseconds in JSON (`….000Z`), so a stream of them
+/// sorts as text and reads at fixed width.
+#[test]
+fn json_times_always_carry_milliseconds() {
+    let whole = line(0, "a", "x");
+    let json = serde_json::to_value(&whole).unwrap_or_default();
+    let time = json["time"].as_str().unwrap_or_default().to_string();
+    assert!(time.ends_with(".000Z"), "{time}");
+    let mut later = line(0, "b", "y");
+    later.time += TimeDelta::milliseconds(1);
+    let next = serde_json::to_value(&later).unwrap_or_default();
+    assert!(next["time"].as_str().unwrap_or_default() > time.as_str());
+}
