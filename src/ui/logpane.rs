@@ -195,6 +195,14 @@ fn entry_rows(l: &crate::loglines::LogLine, theme: &Theme, width: usize) -> Vec<
         {
             spans.push(Span::styled("cold ", theme.warn()));
         }
+        // A failure in words, as `lops logs` marks it: colour alone is lost under NO_COLOR.
+        if n == 0 {
+            match l.failure.as_deref() {
+                Some("timeout") => spans.push(Span::styled("TIMEOUT ", theme.bad())),
+                Some(_) => spans.push(Span::styled("ERROR ", theme.bad())),
+                None => {}
+            }
+        }
         let said = cut && n == last;
         spans.push(Span::styled(part, if said { theme.dim() } else { style }));
         out.push(Line::from(spans));

@@ -967,7 +967,7 @@ async fn log_pane_shortens_the_json_formats_report_as_the_text_one() {
         &mut state,
         Msg::LogLines {
             region,
-            function,
+            function: function.clone(),
             end_ms: at.timestamp_millis(),
             result: Ok(vec![line]),
         },
@@ -977,6 +977,42 @@ async fn log_pane_shortens_the_json_formats_report_as_the_text_one() {
         out.contains("cold REPORT 5a1b2c3d 12 ms, 90/256 MB, init 310 ms"),
         "{out}"
     );
+    // A timed-out request and a runtime error are said in words, as `lops logs` says them
+    // (colour alone is lost under NO_COLOR).
+    let failed = |id: &str, message: &str| {
+        let mut l = lops::loglines::LogLine {
+            time: at + TimeDelta::seconds(1),
+            region: "us-east-1".into(),
+            function: function.clone(),
+            stream: "s".into(),
+            message: message.into(),
+            event_id: id.into(),
+            report: None,
+            failure: None,
+        };
+        lops::loglines::annotate(&mut l);
+        l
+    };
+    let lines = vec![
+        failed(
+            "e2",
+            "2026-11-25T12:00:02.000Z 5a1b2c3d-0001 Task timed out after 3.00 seconds",
+        ),
+        failed("e3", "{\"level\":\"ERROR\",\"message\":\"boom\"}"),
+    ];
+    assert!(lines.iter().all(|l| l.failure.is_some()), "{lines:?}");
+    update(
+        &mut state,
+        Msg::LogLines {
+            region,
+            function: function.clone(),
+            end_ms: (at + TimeDelta::seconds(2)).timestamp_millis(),
+            result: Ok(lines),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("TIMEOUT "), "{out}");
+    assert!(out.contains("ERROR {"), "{out}");
 }
 
 #[tokio::test]
