@@ -197,7 +197,7 @@ fn entry_rows(l: &crate::loglines::LogLine, theme: &Theme, width: usize) -> Vec<
         }
         // A failure in words, as `lops logs` marks it: colour alone is lost under NO_COLOR.
         if n == 0 {
-            match l.failure.as_deref() {
+            match l.failure {
                 Some("timeout") => spans.push(Span::styled("TIMEOUT ", theme.bad())),
                 Some(_) => spans.push(Span::styled("ERROR ", theme.bad())),
                 None => {}
