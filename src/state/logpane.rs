@@ -36,6 +36,8 @@ pub struct LogPane {
     read_ok: bool,
     /// How the pane follows once its first read answered.
     pub follow: Follow,
+    /// Older lines let go to keep the last [`KEEP`] (said on screen: `lops logs` has them).
+    pub dropped: usize,
 }
 
 /// Following the pane's function after its first read.
@@ -71,6 +73,7 @@ impl LogPane {
             last_read: None,
             read_ok: false,
             follow: Follow::Off,
+            dropped: 0,
         }
     }
 
@@ -214,6 +217,7 @@ impl LogPane {
         // not bring them back.
         while self.lines.len() > KEEP {
             self.lines.pop_front();
+            self.dropped += 1;
         }
         // Scrolled up: stay on the same lines while new ones arrive below.
         if self.scrolled > 0 {
@@ -328,6 +332,7 @@ mod tests {
         assert!(p.error.is_none());
         assert_eq!(p.lines.len(), KEEP);
         assert_eq!(p.lines.front().map(|l| l.event_id.as_str()), Some("e10"));
+        assert_eq!(p.dropped, 10, "said on screen");
     }
 
     #[test]

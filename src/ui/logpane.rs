@@ -77,6 +77,17 @@ pub fn render(
         )),
         crate::state::logpane::Follow::Off => {}
     }
+    // Older lines let go (the pane keeps the last ones): said, never in silence.
+    if pane.dropped > 0 {
+        title.push(Span::styled(
+            format!(
+                "{} {} older left out (lops logs has them) ",
+                theme.sep(),
+                pane.dropped
+            ),
+            theme.warn(),
+        ));
+    }
     if !pane.filter.is_empty() {
         // A text match on the lines read, not a CloudWatch Logs pattern (`lops logs --filter`).
         title.push(Span::raw(format!(

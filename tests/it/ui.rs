@@ -2509,3 +2509,39 @@ fn fail_inventory(state: &mut State, region: usize, error: &str) {
         },
     );
 }
+
+/// The pane keeps its last lines: the older ones it let go are said in its title, never cut
+/// in silence.
+#[tokio::test]
+async fn the_log_pane_says_when_older_lines_were_left_out() {
+    let mut state = incident().await;
+    let (region, function) = open_log_pane(&mut state);
+    let at = start() + TimeDelta::seconds(190);
+    let keep = lops::state::logpane::KEEP;
+    let lines: Vec<_> = (0..keep + 5)
+        .map(|i| lops::loglines::LogLine {
+            time: at + TimeDelta::milliseconds(i as i64),
+            region: "us-east-1".into(),
+            function: function.clone(),
+            stream: "s".into(),
+            message: format!("line {i}"),
+            event_id: format!("e{i}"),
+            report: None,
+            failure: None,
+        })
+        .collect();
+    update(
+        &mut state,
+        Msg::LogLines {
+            region,
+            function,
+            end_ms: at.timestamp_millis() + 10_000,
+            result: Ok(lines),
+        },
+    );
+    let out = screen(&mut state, &MONO, 120, 30);
+    assert!(
+        out.contains("5 older left out (lops logs has them)"),
+        "{out}"
+    );
+}
