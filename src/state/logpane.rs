@@ -230,7 +230,11 @@ impl LogPane {
         let needle = self.filter.to_lowercase();
         self.lines
             .iter()
-            .filter(|l| needle.is_empty() || l.message.to_lowercase().contains(&needle))
+            .filter(|l| {
+                // What is shown is matched: an escape sequence's payload (a title) is not.
+                let shown = crate::format::printable(&l.message, true);
+                needle.is_empty() || shown.to_lowercase().contains(&needle)
+            })
             .collect()
     }
 
@@ -333,6 +337,20 @@ mod tests {
         assert_eq!(p.lines.len(), KEEP);
         assert_eq!(p.lines.front().map(|l| l.event_id.as_str()), Some("e10"));
         assert_eq!(p.dropped, 10, "said on screen");
+        // The filter matches what is shown, not an escape sequence's hidden payload.
+        p.received(
+            Ok(vec![line(
+                KEEP as i64 + 20,
+                "t",
+                "C1 \u{1b}]0;PWNTITLE\u{7}RED end",
+            )]),
+            now.timestamp_millis(),
+            now,
+        );
+        p.filter = "pwntitle".into();
+        assert!(p.visible().is_empty());
+        p.filter = "red end".into();
+        assert_eq!(p.visible().len(), 1);
     }
 
     #[test]
