@@ -100,7 +100,8 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             // A refused filter is said once below, not once per function and region.
             Err(e @ ProviderError::Invalid(_)) => failures.push(e),
             Err(e) => {
-                err!("lops: {scope}: {e}");
+                // With the setting that would help (a timeout, a throttle).
+                err!("lops: {scope}: {e}{}", crate::provider::hint(&e));
                 failing.insert(scope.to_string());
                 said_failures.push(format!("{scope} {e}"));
                 failures.push(e);
@@ -141,7 +142,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             }
             return Err(Failure {
                 exit,
-                message: format!("no logs read: {first}"),
+                message: format!("no logs read: {first}{}", crate::provider::hint(first)),
             });
         }
     }

@@ -945,3 +945,36 @@ async fn ctrl_c_while_a_read_hangs_stops_at_once() {
         started.elapsed()
     );
 }
+
+/// A read that times out says which setting would help, as the status reads do. (A short
+/// timeout on purpose: the test is about the message, not the default.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logs_read_that_times_out_names_the_setting() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let region = "ap-southeast-3";
+    let f = format!("{}-slow", moto::unique("tail"));
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("logs".into()),
+        operation: None,
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config("[timeouts]\noperation_secs = 1\nmax_attempts = 1\n");
+    let run = lops.run(&[
+        "logs",
+        &f,
+        "--regions",
+        region,
+        "--config",
+        &config.display().to_string(),
+    ]);
+    run.assert_exit(1);
+    assert!(
+        run.stderr.contains("timed out") && run.stderr.contains("raise [timeouts] operation_secs"),
+        "{}",
+        run.stderr
+    );
+}
