@@ -134,16 +134,8 @@ pub async fn execute<S: RegionActions>(
         })) => found.clone(),
         Err(_) => plan.before.clone(),
     };
-    // What a trigger connects (a mapping's ends, a rule's targets) is not in the state read
-    // back: kept from the preview, so the record still says which functions it invokes.
-    if matches!(plan.change, Change::Trigger { .. })
-        && let Some(after) = record.after.as_object_mut()
-    {
-        for key in ["connects", "targets"] {
-            if let Some(v) = plan.after.get(key).filter(|_| !after.contains_key(key)) {
-                after.insert(key.to_string(), v.clone());
-            }
-        }
+    if matches!(plan.change, Change::Trigger { .. }) {
+        super::trigger_plan::keep_ends(&mut record.after, &plan.after);
     }
     // Not landed: the record keeps what it was to make beside the state it left.
     if result.is_err() && !unknown && !invoke && plan.after != plan.before {

@@ -200,3 +200,16 @@ pub fn invokes<'a>(states: impl IntoIterator<Item = &'a Value>, f: &str) -> Opti
     }
     known.then_some(false)
 }
+
+/// What a trigger connects (a mapping's ends, a rule's targets) is not in the state read back
+/// after its write: kept from the preview in `after`, so its record still says which functions
+/// it invokes.
+pub(super) fn keep_ends(after: &mut Value, planned: &Value) {
+    if let Some(after) = after.as_object_mut() {
+        for key in ["connects", "targets"] {
+            if let Some(v) = planned.get(key).filter(|_| !after.contains_key(key)) {
+                after.insert(key.to_string(), v.clone());
+            }
+        }
+    }
+}

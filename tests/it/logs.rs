@@ -824,18 +824,11 @@ async fn following_with_a_region_that_never_answered_ends_partial() {
 /// — by the first read — not again by the follow that keeps trying.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_region_failing_from_the_start_is_said_once_while_following() {
-    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    use crate::support::proxy::Fault;
     let (good, bad) = ("cn-north-1", "il-central-1");
     let f = format!("{}-once", moto::unique("tail"));
     put_logs(good, &f, "a", &[(1, "one".into())]).await;
-    let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: bad.into(),
-        service: Some("logs".into()),
-        operation: None,
-        fault: Fault::Status(503),
-        remaining: None,
-    });
+    let proxy = logs_failing(bad, Fault::Status(503));
     let lops = Lops::new(&proxy.url);
     let followed = Followed::start(
         &lops,
@@ -873,18 +866,11 @@ async fn a_region_failing_from_the_start_is_said_once_while_following() {
 /// prints what was written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follow_whose_first_read_fails_goes_on_and_reads_again() {
-    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    use crate::support::proxy::Fault;
     let region = "ap-southeast-3";
     let f = format!("{}-late", moto::unique("tail"));
     put_logs(region, &f, "a", &[(1, "written before".into())]).await;
-    let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: region.into(),
-        service: Some("logs".into()),
-        operation: None,
-        fault: Fault::Status(503),
-        remaining: None,
-    });
+    let proxy = logs_failing(region, Fault::Status(503));
     let lops = Lops::new(&proxy.url);
     let followed = Followed::start(
         &lops,
@@ -916,17 +902,10 @@ async fn a_follow_whose_first_read_fails_goes_on_and_reads_again() {
 /// when the call times out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_while_a_read_hangs_stops_at_once() {
-    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    use crate::support::proxy::Fault;
     let region = "ap-southeast-3";
     let f = format!("{}-hung", moto::unique("tail"));
-    let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: region.into(),
-        service: Some("logs".into()),
-        operation: None,
-        fault: Fault::Hang,
-        remaining: None,
-    });
+    let proxy = logs_failing(region, Fault::Hang);
     let lops = Lops::new(&proxy.url);
     let started = std::time::Instant::now();
     let (code, stderr) =
@@ -950,17 +929,10 @@ async fn ctrl_c_while_a_read_hangs_stops_at_once() {
 /// timeout on purpose: the test is about the message, not the default.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logs_read_that_times_out_names_the_setting() {
-    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    use crate::support::proxy::Fault;
     let region = "ap-southeast-3";
     let f = format!("{}-slow", moto::unique("tail"));
-    let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: region.into(),
-        service: Some("logs".into()),
-        operation: None,
-        fault: Fault::Hang,
-        remaining: None,
-    });
+    let proxy = logs_failing(region, Fault::Hang);
     let lops = Lops::new(&proxy.url);
     let config = lops.config("[timeouts]\noperation_secs = 1\nmax_attempts = 1\n");
     let run = lops.run(&[
@@ -977,4 +949,20 @@ async fn a_logs_read_that_times_out_names_the_setting() {
         "{}",
         run.stderr
     );
+}
+
+/// A proxy to moto whose CloudWatch Logs in `region` answers with `fault` until healed.
+fn logs_failing(
+    region: &str,
+    fault: crate::support::proxy::Fault,
+) -> crate::support::proxy::FaultProxy {
+    let proxy = crate::support::proxy::FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: region.into(),
+        service: Some("logs".into()),
+        operation: None,
+        fault,
+        remaining: None,
+    });
+    proxy
 }

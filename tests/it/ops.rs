@@ -1617,7 +1617,8 @@ async fn a_rollout_whose_alias_changed_since_its_preview_is_not_started() {
     let source = aws(region, &CallCounter::default()).await;
     let dir = tempfile::tempdir().expect("dir");
     let store = RolloutStore::at(dir.path());
-    let spec = RolloutSpec {
+    // A canary of live to v2, guarded as configured by default.
+    let spec = || RolloutSpec {
         function: f.clone(),
         alias: "live".into(),
         to: "2".into(),
@@ -1625,7 +1626,7 @@ async fn a_rollout_whose_alias_changed_since_its_preview_is_not_started() {
         guard: Guard::from_config(&Default::default(), vec![]),
         function_alarms: true,
     };
-    let r = start(&source, spec, &store).await.expect("preview");
+    let r = start(&source, spec(), &store).await.expect("preview");
     // As it was previewed: goes ahead.
     compare_again(&source, &r).await.expect("unchanged");
     seeder.set_extra_weight(&f, "2", 0.3).await;
@@ -1647,15 +1648,7 @@ async fn a_rollout_whose_alias_changed_since_its_preview_is_not_started() {
     seeder
         .put_error_alarm(&alarm, &f, Some(aws_sdk_cloudwatch::types::StateValue::Ok))
         .await;
-    let spec = RolloutSpec {
-        function: f.clone(),
-        alias: "live".into(),
-        to: "2".into(),
-        steps: parse_steps("10:1m").expect("steps"),
-        guard: Guard::from_config(&Default::default(), vec![]),
-        function_alarms: true,
-    };
-    let r = start(&source, spec, &store).await.expect("preview");
+    let r = start(&source, spec(), &store).await.expect("preview");
     assert!(r.guard.alarms.contains(&alarm), "{:?}", r.guard.alarms);
     seeder
         .put_error_alarm(

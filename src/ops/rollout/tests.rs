@@ -101,11 +101,9 @@ fn the_next_version_is_never_older_than_the_main_one() {
     assert!(e.contains("no version newer than v10"), "{e}");
 }
 
-#[test]
-fn plans_are_saved_whole_and_listed_while_running() {
-    let dir = std::env::temp_dir().join(format!("lops-plans-{}", std::process::id()));
-    let store = RolloutStore::at(&dir);
-    let mut r = Rollout {
+/// A running rollout of f:live in default/us-east-1, at its second step of one.
+fn sample() -> Rollout {
+    Rollout {
         profile: "default".into(),
         account: None,
         region: "us-east-1".into(),
@@ -129,7 +127,14 @@ fn plans_are_saved_whole_and_listed_while_running() {
         step: 1,
         status: Status::Running,
         updated: drive::now(),
-    };
+    }
+}
+
+#[test]
+fn plans_are_saved_whole_and_listed_while_running() {
+    let dir = std::env::temp_dir().join(format!("lops-plans-{}", std::process::id()));
+    let store = RolloutStore::at(&dir);
+    let mut r = sample();
     store.save(&r).unwrap();
     assert_eq!(store.running(), vec![r.clone()]);
     // Halted before it wrote its step (the last write was the one before): said so.
@@ -176,29 +181,10 @@ fn a_woken_owner_asked_to_stop_leaves_a_rollout_another_took_over() {
     let dir = std::env::temp_dir().join(format!("lops-woken-{}", std::process::id()));
     let store = RolloutStore::at(&dir);
     let mine = Rollout {
-        profile: "default".into(),
-        account: None,
-        region: "us-east-1".into(),
-        function: "f".into(),
-        alias: "live".into(),
-        from: "1".into(),
-        start_extra: None,
         owner: Some(super::store::Owner::me()),
         heartbeat: Some(drive::now()),
-        abort_requested: false,
-        last_written: None,
-        production_elsewhere: false,
-        to: "2".into(),
-        steps: parse_steps("10:1m").unwrap(),
-        guard: Guard {
-            max_error_rate: Some(0.05),
-            alarms: vec![],
-            interval_secs: 10,
-            trip_on_read_error: true,
-        },
         step: 0,
-        status: Status::Running,
-        updated: drive::now(),
+        ..sample()
     };
     let mut theirs = mine.clone();
     theirs.owner = Some(super::store::Owner {
