@@ -392,9 +392,9 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
             region: REGION.into(),
             service: Some("events".into()),
             operation: Some("ListTargetsByRule".into()),
-            // Room for the target added below to land first, also when moto is busy with the
-            // rest of the suite (3 s was not always), within lops's default 10 s per call.
-            fault: crate::support::proxy::Fault::Delay(std::time::Duration::from_secs(6)),
+            // Held until the target added below has landed (a delay was outlasted by moto busy
+            // with the rest of the suite).
+            fault: crate::support::proxy::Fault::HoldUntil("third"),
             remaining: Some(1),
         },
     );
@@ -429,6 +429,7 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
         .send()
         .await
         .expect("third target");
+    proxy.release("third");
     let (code, stderr) = crate::support::cli::finish(child, 30);
     assert_eq!(code, 4, "{stderr}");
     assert!(

@@ -37,6 +37,9 @@ pub enum Fault {
     /// Answer 403 as S3 does to a HeadBucket from a caller that may not list the bucket: the
     /// bucket's region named in `x-amz-bucket-region`.
     BucketDenied(&'static str),
+    /// Hold the request until the test releases this gate ([`FaultProxy::release`]), then
+    /// forward it: an order made exact, not a delay that a busy emulator may outlast.
+    HoldUntil(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +113,8 @@ struct Shared {
     copy_conditions: Vec<(String, String, String)>,
     /// (region, operation, header, value) added to moto's successful answers.
     headers: Vec<(String, String, String, String)>,
+    /// Gates released for [`Fault::HoldUntil`].
+    released: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -150,6 +155,11 @@ impl FaultProxy {
     }
 
     /// Every fault rule ends: requests pass untouched from now on (the outage is over).
+    /// Lets every request held by [`Fault::HoldUntil`]`(gate)` go on, and the next ones through.
+    pub fn release(&self, gate: &str) {
+        self.lock().released.push(gate.to_string());
+    }
+
     pub fn heal(&self) {
         let mut shared = self.lock();
         shared.rules.clear();
@@ -523,7 +533,7 @@ fn error_response(service: &str, fault: Fault) -> Response<Full<Bytes>> {
             "ExpiredTokenException",
             "The security token included in the request is expired",
         ),
-        Fault::Delay(_) | Fault::Hang | Fault::LateAnswer(_) => {
+        Fault::Delay(_) | Fault::Hang | Fault::LateAnswer(_) | Fault::HoldUntil(_) => {
             (500, "InternalFailure", "unreachable")
         }
         Fault::Code(status, code) => (status, code, "injected failure"),
@@ -689,6 +699,17 @@ async fn handle(
             return Ok(error_response(&service, Fault::Hang));
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Fault::HoldUntil(gate)) => {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while !(shared.lock().unwrap_or_else(|p| p.into_inner()))
+                .released
+                .iter()
+                .any(|g| g == gate)
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         Some(Fault::LateAnswer(_)) => {}
         Some(f) => return Ok(error_response(&service, f)),
         None => {}
