@@ -643,14 +643,16 @@ async fn drain_with_an_edit_between(
     nth: u64,
     edit: Change,
 ) -> (i32, String) {
-    // A drain goes through the region it drains: its Route 53 calls are that scope's.
+    // A drain goes through the region it drains: its Route 53 calls are that scope's. Its
+    // read right before the write is held until the edit has landed (one gate per edit).
+    let gate: &'static str = Box::leak(format!("edit-{region}-{nth}").into_boxed_str());
     proxy.add_after(
         1,
         Rule {
             region: region.into(),
             service: Some("route53".into()),
             operation: Some("ListResourceRecordSets".into()),
-            fault: Fault::Delay(std::time::Duration::from_secs(3)),
+            fault: Fault::HoldUntil(gate),
             remaining: Some(1),
         },
     );
@@ -666,6 +668,7 @@ async fn drain_with_an_edit_between(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     svc.apply(edit).await;
+    proxy.release(gate);
     crate::support::cli::finish(child, 30)
 }
 
