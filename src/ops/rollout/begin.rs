@@ -364,7 +364,7 @@ impl Rollout {
 
     /// A resume sends more traffic to the new version: refused, as a start is, while an alarm
     /// its guard watches is in ALARM or no longer exists (read by name, as the guard reads them).
-    async fn check_guard_alarms<S: RegionActions + GuardSignals>(
+    pub(super) async fn check_guard_alarms<S: RegionActions + GuardSignals>(
         &self,
         source: &S,
     ) -> Result<(), OpsError> {
@@ -415,12 +415,4 @@ impl Rollout {
         }
         text
     }
-}
-
-/// A resume's guard alarms, read again right before it writes (after its question).
-pub(super) async fn check_guard_alarms_of<S: GuardSignals + RegionSource>(
-    source: &S,
-    r: &Rollout,
-) -> Result<(), OpsError> {
-    check_alarms(source, source.scope(), &r.guard.alarms, "resume").await
 }
