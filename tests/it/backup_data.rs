@@ -324,21 +324,7 @@ async fn data_restored_over_changed_live_objects_is_announced_and_typed() {
     put(&fx, &source, "exports/b.json", b"b").await;
     put(&fx, &source, "exports/c.json", b"c").await;
     let lops = fx.lops(moto::url());
-    let run = lops.run(&[
-        "backup",
-        "run",
-        "--yes",
-        "--fn",
-        &name,
-        "--region",
-        HOME,
-        "--to",
-        &fx.to(),
-        "--data",
-        &format!("s3://{source}/exports"),
-        "--json",
-    ]);
-    let snapshot = snapshot_of(&run);
+    let snapshot = backed_up_with_data(&lops, &fx, &name, HOME, &source);
     // Since the backup: one object edited, one deleted, the function lost.
     put(&fx, &source, "exports/a.json", b"edited live").await;
     fx.s3
@@ -412,21 +398,7 @@ async fn data_written_while_the_function_is_restored_is_not_copied_over() {
     create_bucket(&fx.s3, &source, PROXIED).await;
     put(&fx, &source, "exports/a.json", b"as backed up").await;
     let lops = fx.lops(moto::url());
-    let run = lops.run(&[
-        "backup",
-        "run",
-        "--yes",
-        "--fn",
-        &name,
-        "--region",
-        PROXIED,
-        "--to",
-        &fx.to(),
-        "--data",
-        &format!("s3://{source}/exports"),
-        "--json",
-    ]);
-    let snapshot = snapshot_of(&run);
+    let snapshot = backed_up_with_data(&lops, &fx, &name, PROXIED, &source);
     fx.s3
         .delete_object()
         .bucket(&source)
@@ -466,21 +438,7 @@ async fn a_replicated_store_reads_its_data_from_the_replica_not_the_primary() {
     put(&fx, &source, "exports/a.json", b"a as backed up").await;
     put(&fx, &source, "exports/b.json", b"b").await;
     let lops = fx.lops(moto::url());
-    let run = lops.run(&[
-        "backup",
-        "run",
-        "--yes",
-        "--fn",
-        &name,
-        "--region",
-        HOME,
-        "--to",
-        &fx.to(),
-        "--data",
-        &format!("s3://{source}/exports"),
-        "--json",
-    ]);
-    let snapshot = snapshot_of(&run);
+    let snapshot = backed_up_with_data(&lops, &fx, &name, HOME, &source);
 
     // The store replicated object by object to the DR region; then the primary's data lost.
     let replica = moto::unique("bk-replica-");
@@ -647,21 +605,7 @@ async fn ctrl_c_during_the_data_copy_stops_it_and_says_the_function_stays_restor
         put(&fx, &source, &format!("exports/{key}.json"), key.as_bytes()).await;
     }
     let lops = fx.lops(moto::url());
-    let run = lops.run(&[
-        "backup",
-        "run",
-        "--yes",
-        "--fn",
-        &name,
-        "--region",
-        PROXIED,
-        "--to",
-        &fx.to(),
-        "--data",
-        &format!("s3://{source}/exports"),
-        "--json",
-    ]);
-    let snapshot = snapshot_of(&run);
+    let snapshot = backed_up_with_data(&lops, &fx, &name, PROXIED, &source);
     // The function lost, and its data: the restore makes it, then copies three objects back,
     // each taking a while.
     for key in ["a", "b", "c"] {
@@ -856,4 +800,30 @@ async fn a_prune_names_the_last_snapshot_with_data_it_deletes() {
         !preview.contains("with a copy of its S3 data goes"),
         "{preview}"
     );
+}
+
+/// `name` in `region` backed up with its data under `s3://{source}/exports`: the snapshot's
+/// address.
+fn backed_up_with_data(
+    lops: &crate::support::cli::Lops,
+    fx: &Fixture,
+    name: &str,
+    region: &str,
+    source: &str,
+) -> String {
+    let run = lops.run(&[
+        "backup",
+        "run",
+        "--yes",
+        "--fn",
+        name,
+        "--region",
+        region,
+        "--to",
+        &fx.to(),
+        "--data",
+        &format!("s3://{source}/exports"),
+        "--json",
+    ]);
+    snapshot_of(&run)
 }

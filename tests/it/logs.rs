@@ -50,6 +50,23 @@ struct Followed {
 }
 
 impl Followed {
+    /// `lops logs F --regions R --since 30m --follow --json`, started.
+    fn json(lops: &Lops, f: &str, regions: &str) -> Self {
+        Self::start(
+            lops,
+            &[
+                "logs",
+                f,
+                "--regions",
+                regions,
+                "--since",
+                "30m",
+                "--follow",
+                "--json",
+            ],
+        )
+    }
+
     fn start(lops: &Lops, args: &[&str]) -> Self {
         use std::io::{BufRead, BufReader};
         let mut child = lops
@@ -501,19 +518,7 @@ async fn follow_prints_new_events_once_and_stops_on_ctrl_c() {
     let f = format!("{}-tail", moto::unique("follow"));
     put_logs(region, &f, "first", &[(1, "before follow".into())]).await;
     let lops = Lops::new(moto::url());
-    let mut followed = Followed::start(
-        &lops,
-        &[
-            "logs",
-            &f,
-            "--regions",
-            region,
-            "--since",
-            "30m",
-            "--follow",
-            "--json",
-        ],
-    );
+    let mut followed = Followed::json(&lops, &f, region);
     assert!(followed.next("first event").contains("before follow"));
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config(moto::url(), region).await);
     let group = format!("/aws/lambda/{f}");
@@ -631,19 +636,7 @@ async fn follow_uses_live_tail_through_a_custom_endpoint_and_shows_each_event_on
         },
     );
     let lops = Lops::new(&proxy.url);
-    let followed = Followed::start(
-        &lops,
-        &[
-            "logs",
-            &f,
-            "--regions",
-            region,
-            "--since",
-            "30m",
-            "--follow",
-            "--json",
-        ],
-    );
+    let followed = Followed::json(&lops, &f, region);
     assert!(followed.next("first").contains("\"one\""));
     assert!(followed.next("second").contains("\"two\""));
     // Wait for a session to have opened (and ended: moto ends it after one update).
@@ -791,19 +784,7 @@ async fn following_with_a_region_that_never_answered_ends_partial() {
     });
     let lops = Lops::new(&proxy.url);
     let regions = format!("{ok},{denied}");
-    let mut followed = Followed::start(
-        &lops,
-        &[
-            "logs",
-            &f,
-            "--regions",
-            &regions,
-            "--since",
-            "30m",
-            "--follow",
-            "--json",
-        ],
-    );
+    let mut followed = Followed::json(&lops, &f, &regions);
     assert!(
         followed
             .next("first event")
@@ -872,19 +853,7 @@ async fn a_follow_whose_first_read_fails_goes_on_and_reads_again() {
     put_logs(region, &f, "a", &[(1, "written before".into())]).await;
     let proxy = logs_failing(region, Fault::Status(503));
     let lops = Lops::new(&proxy.url);
-    let followed = Followed::start(
-        &lops,
-        &[
-            "logs",
-            &f,
-            "--regions",
-            region,
-            "--since",
-            "30m",
-            "--follow",
-            "--json",
-        ],
-    );
+    let followed = Followed::json(&lops, &f, region);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !followed.said().contains("following goes on") {
         assert!(std::time::Instant::now() < deadline, "{}", followed.said());

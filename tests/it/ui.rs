@@ -2515,30 +2515,14 @@ fn fail_inventory(state: &mut State, region: usize, error: &str) {
 #[tokio::test]
 async fn the_log_pane_says_when_older_lines_were_left_out() {
     let mut state = incident().await;
-    let (region, function) = open_log_pane(&mut state);
-    let at = start() + TimeDelta::seconds(190);
-    let keep = lops::state::logpane::KEEP;
-    let lines: Vec<_> = (0..keep + 5)
-        .map(|i| lops::loglines::LogLine {
-            time: at + TimeDelta::milliseconds(i as i64),
-            region: "us-east-1".into(),
-            function: function.clone(),
-            stream: "s".into(),
-            message: format!("line {i}"),
-            event_id: format!("e{i}"),
-            report: None,
-            failure: None,
-        })
+    let keep = lops::state::logpane::KEEP as i64;
+    let events: Vec<(i64, String, String)> = (0..keep + 5)
+        .map(|i| (i - keep - 5, format!("e{i}"), format!("line {i}")))
         .collect();
-    update(
-        &mut state,
-        Msg::LogLines {
-            region,
-            function,
-            end_ms: at.timestamp_millis() + 10_000,
-            result: Ok(lines),
-        },
-    );
+    let events: Vec<(i64, &str, &str)> = (events.iter())
+        .map(|(s, id, m)| (*s, id.as_str(), m.as_str()))
+        .collect();
+    log_lines_in_pane(&mut state, &events);
     let out = screen(&mut state, &MONO, 120, 30);
     assert!(
         out.contains("5 older left out (lops logs has them)"),
