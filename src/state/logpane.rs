@@ -230,10 +230,13 @@ impl LogPane {
         let needle = self.filter.to_lowercase();
         self.lines
             .iter()
+            // What is shown is matched: an escape sequence's payload (a title) is not. Cleaned
+            // only while a filter is typed (this runs on every draw).
             .filter(|l| {
-                // What is shown is matched: an escape sequence's payload (a title) is not.
-                let shown = crate::format::printable(&l.message, true);
-                needle.is_empty() || shown.to_lowercase().contains(&needle)
+                needle.is_empty()
+                    || crate::format::printable(&l.message, true)
+                        .to_lowercase()
+                        .contains(&needle)
             })
             .collect()
     }
