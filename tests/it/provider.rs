@@ -5,7 +5,7 @@ use lops::provider::aws::{AwsRegion, CallCounter, Clients};
 use lops::provider::{FunctionRef, MetricWindow, MetricsRequest, RegionSource, Scope, TimeWindow};
 
 use crate::support::moto;
-use crate::support::proxy::FaultProxy;
+use crate::support::proxy::{Fault, FaultProxy, Rule};
 use crate::support::seed::Seeder;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,12 +15,13 @@ async fn percentile_batch_is_not_retried_once_the_endpoint_rejected_it() {
     let prefix = moto::unique("pct");
     let fleet = Seeder::new(moto::url(), region)
         .await
-        .fleet(&prefix, 2)
+        .fleet(&prefix, 3)
         .await;
     let source = aws_region(&proxy.url, region).await;
     let request = request_for(&source, &prefix, 1).await;
     assert_eq!(request.functions.len(), fleet.len());
 
+    proxy.watch(region, "GetMetricData");
     let first = source.metrics(&request).await.expect("metrics");
     assert!(!first.percentiles_supported);
     assert_eq!(
@@ -28,6 +29,15 @@ async fn percentile_batch_is_not_retried_once_the_endpoint_rejected_it() {
         2,
         "one main batch, one percentile attempt"
     );
+    // Until the endpoint has answered percentiles, a few are asked before the rest: the
+    // refusal came for 8 of the 12 (p50 and p99 of two windows, three functions), not for all.
+    let asked: Vec<usize> = proxy
+        .requests(region, "GetMetricData")
+        .iter()
+        .map(|(_, body)| queries_in(body))
+        .collect();
+    let aliased = fleet.iter().filter(|f| f.alias_weight.is_some()).count();
+    assert_eq!(asked, vec![6 * fleet.len() + 3 * aliased, 8]);
     let second = source.metrics(&request).await.expect("metrics");
     assert_eq!(
         proxy.calls(region, "monitoring", "GetMetricData"),
@@ -43,6 +53,58 @@ async fn percentile_batch_is_not_retried_once_the_endpoint_rejected_it() {
         lops::provider::sum_last(&second.functions[name].invocations, 60),
         450.0
     );
+}
+
+/// Regions behind one configured endpoint are one server: their GetMetricData requests go one
+/// at a time (a heavy request computed beside another only slows both), and one stuck in
+/// flight holds the others back 15 s at most — their numbers come, whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regions_sharing_an_endpoint_ask_metrics_in_turn_and_a_stuck_request_holds_back_15_s_at_most()
+ {
+    let (a, b) = ("us-west-1", "us-west-2");
+    let proxy = FaultProxy::start(moto::url());
+    let prefix = moto::unique("turn");
+    Seeder::new(moto::url(), a).await.fleet(&prefix, 1).await;
+    let seeded_b = Seeder::new(moto::url(), b).await.fleet(&prefix, 1).await;
+    let (source_a, source_b) = (
+        aws_region(&proxy.url, a).await,
+        aws_region(&proxy.url, b).await,
+    );
+    let request_a = request_for(&source_a, &prefix, 5).await;
+    let request_b = request_for(&source_b, &prefix, 5).await;
+    proxy.add(Rule {
+        region: a.into(),
+        service: Some("monitoring".into()),
+        operation: Some("GetMetricData".into()),
+        fault: Fault::HoldUntil("turn-a"),
+        remaining: Some(1),
+    });
+    let started = std::time::Instant::now();
+    let read_a = tokio::spawn(async move { source_a.metrics(&request_a).await });
+    proxy.wait_for_call(a, "monitoring", "GetMetricData", 10);
+    let read_b = source_b.metrics(&request_b);
+    tokio::pin!(read_b);
+    // b waits its turn while a's request is in flight.
+    let early = tokio::time::timeout(std::time::Duration::from_secs(3), &mut read_b).await;
+    assert!(early.is_err(), "b went beside a's request");
+    assert_eq!(proxy.calls(b, "monitoring", "GetMetricData"), 0);
+    // a's is stuck: b goes 15 s into it, and its numbers are whole.
+    let snapshot_b = read_b.await.expect("b's metrics");
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(15) && waited < std::time::Duration::from_secs(40),
+        "{waited:?}"
+    );
+    assert_eq!(snapshot_b.incomplete, None);
+    let name = &seeded_b[0].name;
+    assert_eq!(
+        lops::provider::sum_last(&snapshot_b.functions[name].invocations, 60),
+        seeded_b[0].invocations_per_minute * seeded_b[0].seeded_minutes as f64
+    );
+    proxy.release("turn-a");
+    let snapshot_a = read_a.await.expect("a's read").expect("a's metrics");
+    assert_eq!(snapshot_a.incomplete, None);
+    assert_eq!(snapshot_a.functions.len(), 1);
 }
 
 /// moto cannot answer percentiles; the proxy answers for it as CloudWatch does, one point per
@@ -92,9 +154,10 @@ async fn percentiles_are_read_over_the_minutes_each_window_needs() {
             seeded.invocations_per_minute * seeded.seeded_minutes as f64
         );
     }
-    // One main batch (moto) and two percentile requests (the proxy), spanning 15 and 60
-    // minutes and ending where the window ends.
-    assert_eq!(proxy.calls(region, "monitoring", "GetMetricData"), 3);
+    // One main batch (moto) and the percentile requests (the proxy), spanning 15 and 60
+    // minutes and ending where the window ends; the endpoint not yet known to serve
+    // percentiles, the first 8 of the 15 minutes' 12 are asked alone, then the rest.
+    assert_eq!(proxy.calls(region, "monitoring", "GetMetricData"), 4);
     let spans: Vec<(i64, i64)> = proxy
         .requests(region, "GetMetricData")
         .iter()
@@ -110,13 +173,26 @@ async fn percentiles_are_read_over_the_minutes_each_window_needs() {
         })
         .collect();
     let end = window.end.timestamp();
-    assert_eq!(spans, vec![(15, end), (60, end)]);
+    assert_eq!(spans, vec![(15, end), (15, end), (60, end)]);
+    let sizes: Vec<usize> = proxy
+        .requests(region, "GetMetricData")
+        .iter()
+        .map(|(_, body)| queries_in(body))
+        .collect();
+    assert_eq!(sizes, vec![8, 4, 6]);
     // Every metric requested once: 6 series and, per function, p50 and p99 for three windows.
     // Per aliased function: its two versions and the alias's own total.
     let queries = 6 * fleet.len() + 3 * fleet.iter().filter(|f| f.alias_weight.is_some()).count();
     assert_eq!(
         source.metrics_requested(),
         (queries + 6 * fleet.len()) as u64
+    );
+    // Known to serve them now: the next read asks each span whole.
+    let before = proxy.calls(region, "monitoring", "GetMetricData");
+    source.metrics(&request).await.expect("metrics");
+    assert_eq!(
+        proxy.calls(region, "monitoring", "GetMetricData") - before,
+        3
     );
 }
 
@@ -263,6 +339,14 @@ fn percentile_value(period_minutes: usize, p99: bool, index: usize) -> f64 {
 }
 
 /// A GetMetricData request's form fields, decoded.
+/// The queries one GetMetricData request carries.
+fn queries_in(body: &str) -> usize {
+    form_of(body)
+        .keys()
+        .filter(|k| k.starts_with("MetricDataQueries.member.") && k.ends_with(".Id"))
+        .count()
+}
+
 fn form_of(body: &str) -> std::collections::BTreeMap<String, String> {
     fn decode(s: &str) -> String {
         let bytes = s.as_bytes();

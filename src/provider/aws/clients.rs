@@ -148,6 +148,21 @@ impl Intercept for KeepCustomHost {
     }
 }
 
+/// The CloudWatch endpoint configured for these clients (the service's own setting first, as
+/// the SDK takes it), if any.
+fn cloudwatch_endpoint(sdk_config: &SdkConfig) -> Option<String> {
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id("CloudWatch")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    sdk_config
+        .service_config()
+        .and_then(|c| c.load_config(key))
+        .or_else(|| sdk_config.endpoint_url().map(str::to_string))
+}
+
 /// The SDK clients and limits for one scope.
 #[derive(Debug, Clone)]
 pub struct Clients {
@@ -188,6 +203,12 @@ pub struct Clients {
     /// The most queries one GetMetricData request carried that answered in time: a batch that
     /// timed out was split, and the next refresh starts from the size that worked.
     pub metric_batch: Arc<std::sync::atomic::AtomicUsize>,
+    /// A configured CloudWatch endpoint's turn ([`super::gate`]): one GetMetricData at a time
+    /// to a server every region shares. None for AWS's own regional endpoints.
+    pub metrics_gate: Option<super::gate::Gate>,
+    /// Set once this endpoint answered a request for percentiles: the first one is asked with
+    /// a few queries before the rest (an endpoint that refuses them is not asked for all).
+    pub percentiles_served: Arc<std::sync::atomic::AtomicBool>,
     /// Set once the endpoint answered that it does not serve provisioned-concurrency configs
     /// (emulators), so the per-function call is not repeated.
     pub provisioned_unsupported: Arc<std::sync::atomic::AtomicBool>,
@@ -372,6 +393,8 @@ impl Clients {
                 .build(),
         );
         let limits = &settings.rate_limits;
+        let metrics_gate =
+            cloudwatch_endpoint(&sdk_config).map(|url| super::gate::for_endpoint(&url));
         Clients {
             scope,
             lambda,
@@ -401,6 +424,8 @@ impl Clients {
             metric_batch: Arc::new(std::sync::atomic::AtomicUsize::new(
                 super::cloudwatch::QUERIES_PER_CALL,
             )),
+            metrics_gate,
+            percentiles_served: Arc::default(),
             provisioned_unsupported: Arc::default(),
             counter: counter.clone(),
             metrics_requested: Arc::default(),

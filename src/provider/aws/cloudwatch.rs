@@ -58,7 +58,7 @@ impl Clients {
             // Not the shared call path: its own budget, one attempt (a batch that times out is
             // split by the caller, not sent again whole).
             self.cloudwatch_limit.acquire().await;
-            let out = self
+            let send = self
                 .cloudwatch
                 .get_metric_data()
                 .set_metric_data_queries(Some(queries.iter().map(|(q, _)| q.clone()).collect()))
@@ -76,8 +76,11 @@ impl Clients {
                                 .build(),
                         ),
                 )
-                .send()
-                .await;
+                .send();
+            let out = match &self.metrics_gate {
+                Some(gate) => gate.run(send).await,
+                None => send.await,
+            };
             // What CloudWatch answered is what it bills, and a request whose answer timed out
             // was most likely delivered (a connection that failed or timed out is a dispatch
             // failure: never sent); one refused, throttled or never delivered (an outage)
@@ -163,6 +166,34 @@ impl Clients {
         result
     }
 
+    /// A percentile batch, one try. Until this endpoint has answered one, its first
+    /// [`MIN_SPLIT`] queries are asked alone: an endpoint that refuses percentiles (an
+    /// emulator) is then not asked, and made to work, for all of them. The answered part is
+    /// kept either way.
+    async fn percentile_batch(&self, batch: &[Query], span: Span) -> BatchResult {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.percentiles_served.load(Relaxed) || batch.len() <= MIN_SPLIT {
+            let r = self.run_batch(batch, span, false).await;
+            if r.error.is_none() {
+                self.percentiles_served.store(true, Relaxed);
+            }
+            return r;
+        }
+        let (first, rest) = batch.split_at(MIN_SPLIT);
+        let mut r = self.run_batch(first, span, false).await;
+        if r.error.is_some() {
+            r.points.resize(batch.len(), Vec::new());
+            r.failed.resize(batch.len(), true);
+            return r;
+        }
+        self.percentiles_served.store(true, Relaxed);
+        let more = self.run_batch(rest, span, false).await;
+        r.points.extend(more.points);
+        r.failed.extend(more.failed);
+        r.error = more.error;
+        r
+    }
+
     /// Fetches the plan; the percentile batch's failure is reported separately (`Err` in
     /// `percentiles`) and never costs the other numbers, and a part of the main batch that did
     /// not answer leaves out only the functions it held.
@@ -184,7 +215,7 @@ impl Clients {
                 // Optional numbers: one try, never split (not worth the calls); one after the
                 // other, so that an endpoint that refuses percentiles is asked once, not once
                 // per span.
-                let r = self.run_batch(batch, span(*minutes), false).await;
+                let r = self.percentile_batch(batch, span(*minutes)).await;
                 match r.error {
                     // The first refused: the endpoint may not serve percentiles at all.
                     Some(e) if answered.is_empty() => return Err(e),

@@ -11,6 +11,7 @@ mod error;
 mod function;
 mod function_config;
 mod function_writes;
+mod gate;
 mod guard;
 mod lambda;
 mod live_tail;
