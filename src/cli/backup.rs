@@ -411,9 +411,7 @@ async fn prune(global: &GlobalArgs, args: PruneArgs) -> Result<Exit, Failure> {
     early_check(global, Kind::Prune)?;
     let to = uri(&args.to)?;
     let ctx = Session::connect(&global.flags()).await?;
-    let Some(region) = ctx.regions.first() else {
-        return Err(Failure::usage("no region: pass --region"));
-    };
+    let region = ctx.acting("a prune").await?;
     let cutoff = crate::loglines::parse_since(&args.grace, chrono::Utc::now())
         .map_err(|e| Failure::usage(format!("--grace: {e}")))?;
     let retention = Retention {

@@ -93,13 +93,12 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         crate::ops::restore::check_role_arn("--assume-role", role).map_err(Failure::from)?;
     }
     let ctx = Session::connect(&in_region(global, region_of(&snapshot)).flags()).await?;
+    let acting = ctx.acting("a drill").await?;
     let assumed = match role {
-        Some((role, external_id)) => ctx.assumed(role, external_id).await,
+        Some((role, external_id)) => Some(ctx.assumed(acting, role, external_id).await),
         None => None,
     };
-    let Some(region) = assumed.as_ref().or(ctx.regions.first()) else {
-        return Err(Failure::usage("no region: pass --region"));
-    };
+    let region = assumed.as_ref().unwrap_or(acting);
     let function = crate::ops::drill::function_of(&snapshot).map_err(Failure::from)?;
     let payload = drill_payload(args, &function)?;
     // A snapshot that is not there says so before the plan and the question.

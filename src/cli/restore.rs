@@ -59,13 +59,12 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         crate::ops::restore::check_role_arn("--assume-role", role).map_err(Failure::from)?;
     }
     let ctx = Session::connect(&in_region(global, region_of(&snapshot)).flags()).await?;
+    let acting = ctx.acting("a restore").await?;
     let assumed = match &args.assume_role {
-        Some(role) => ctx.assumed(role, args.external_id.as_deref()).await,
+        Some(role) => Some(ctx.assumed(acting, role, args.external_id.as_deref()).await),
         None => None,
     };
-    let Some(region) = assumed.as_ref().or(ctx.regions.first()) else {
-        return Err(Failure::usage("no region: pass --region"));
-    };
+    let region = assumed.as_ref().unwrap_or(acting);
     let request = RestoreRequest {
         snapshot,
         name: args.name.clone(),

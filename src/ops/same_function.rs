@@ -177,6 +177,45 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
     }
 }
 
+/// A command that acts through one scope of its region (a restore, a drill, a prune) while
+/// the session has several profiles there: it acts once, through the strictest of them (a
+/// production one first, then the lower tier), whatever the order they were given in — so a
+/// read-only or production profile among them holds. Profiles that reach different accounts,
+/// or one whose account STS did not say, are refused: which account was meant is not lops's
+/// guess. The index in `sources` of the one that acts.
+pub async fn one_acting<S: RegionActions>(sources: &[&S], what: &str) -> Result<usize, OpsError> {
+    if sources.len() < 2 {
+        return Ok(0);
+    }
+    let mut accounts = Vec::with_capacity(sources.len());
+    for s in sources {
+        accounts.push(account(*s).await);
+    }
+    let known: std::collections::BTreeSet<&String> = accounts.iter().flatten().collect();
+    if known.len() != 1 || accounts.iter().any(Option::is_none) {
+        let each: Vec<String> = sources
+            .iter()
+            .zip(&accounts)
+            .map(|(s, a)| match a {
+                Some(a) => format!("{} in account {a}", s.scope().profile),
+                None => format!(
+                    "{} in an account not known (STS did not answer)",
+                    s.scope().profile
+                ),
+            })
+            .collect();
+        return Err(OpsError::Invalid(format!(
+            "{what} acts through one profile, and these may reach different accounts ({}): \
+             pass the one meant with --profile",
+            each.join(", ")
+        )));
+    }
+    let strictness = |s: &Scope| (!s.access.production, s.access.tier);
+    Ok((0..sources.len())
+        .min_by_key(|i| strictness(sources[*i].scope()))
+        .unwrap_or(0))
+}
+
 /// The account in a scope's caller ARN, as STS says it (asked once per scope); `None` when STS
 /// did not answer.
 pub(crate) async fn account<S: RegionActions>(region: &S) -> Option<String> {

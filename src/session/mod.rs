@@ -215,19 +215,39 @@ pub struct Session {
 }
 
 impl Session {
-    /// The first scope acting as `role` (STS AssumeRole from its credentials, with the external
-    /// id when given): a restore or a drill into another account. The scope's tier and production
+    /// The scope a one-target command (a restore, a drill, a prune) acts through, of those in
+    /// the first region: with several profiles, the strictest of one account
+    /// ([`crate::ops::same_function::one_acting`]).
+    pub async fn acting(&self, what: &str) -> Result<&AwsRegion, Failure> {
+        let Some(first) = self.regions.first() else {
+            return Err(Failure::usage("no region: pass --region"));
+        };
+        let here: Vec<&AwsRegion> = self
+            .regions
+            .iter()
+            .filter(|r| r.clients.scope.region == first.clients.scope.region)
+            .collect();
+        let i = crate::ops::same_function::one_acting(&here, what).await?;
+        Ok(here[i])
+    }
+
+    /// `region` acting as `role` (STS AssumeRole from its credentials, with the external id
+    /// when given): a restore or a drill into another account. The scope's tier and production
     /// flag stay its own; the audit log names the role lops acted as.
-    pub async fn assumed(&self, role: &str, external_id: Option<&str>) -> Option<AwsRegion> {
-        let region = self.regions.first()?;
+    pub async fn assumed(
+        &self,
+        region: &AwsRegion,
+        role: &str,
+        external_id: Option<&str>,
+    ) -> AwsRegion {
         let config =
             crate::provider::aws::assume_role(&region.clients.sdk_config, role, external_id).await;
-        Some(AwsRegion::new(Clients::from_sdk_config(
+        AwsRegion::new(Clients::from_sdk_config(
             region.clients.scope.clone(),
             &config,
             &self.settings,
             &self.counter,
-        )))
+        ))
     }
 
     /// Resolves scopes, checks that every profile has credentials, and builds clients.

@@ -586,6 +586,100 @@ async fn a_drill_invokes_its_copy_once_and_counts_a_failed_invoke() {
     assert!(run.stderr.contains("not valid JSON"), "{}", run.stderr);
 }
 
+/// A restore, a drill and a prune act through one profile: given several of one account, the
+/// strictest acts whatever their order (a read-only one among them refuses, exit 4, nothing
+/// changed); given profiles of different accounts, lops does not guess which was meant (exit
+/// 2, naming both accounts). Before, the first profile given acted and the others were
+/// ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_profiles_restore_drill_and_prune_through_the_strictest_of_one_account() {
+    let fx = Fixture::new(HOME, "strict").await;
+    let name = moto::unique("strictest");
+    fx.plain_function(&name).await;
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    // Changed since the backup: a restore would have something to do.
+    fx.seeder
+        .lambda
+        .update_function_configuration()
+        .function_name(&name)
+        .memory_size(512)
+        .send()
+        .await
+        .expect("change");
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!(
+            "[profile ro]\nregion = {HOME}\n[profile dr]\nrole_arn = arn:aws:iam::{OTHER_ACCOUNT}:role/dr-restore\nsource_profile = default\nregion = {HOME}\n"
+        ),
+    )
+    .expect("aws config");
+    std::fs::write(
+        lops.home.path().join("aws-credentials"),
+        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .expect("credentials");
+    let config = lops.config("[profile.ro]\nmode = \"read\"\n");
+    let config = config.to_str().unwrap_or_default();
+    let to = fx.to();
+    for profiles in ["default,ro", "ro,default"] {
+        let common = ["--config", config, "--profile", profiles, "--region", HOME];
+        let restore = [&common[..], &["restore", &snapshot, "--no-data", "--yes"]].concat();
+        let drill = [
+            &common[..],
+            &["backup", "drill", &snapshot, "--no-invoke", "--yes"],
+        ]
+        .concat();
+        let prune = [
+            &common[..],
+            &["backup", "prune", "--to", &to, "--keep-last", "1", "--yes"],
+        ]
+        .concat();
+        for args in [restore, drill, prune] {
+            let run = lops.run(&args);
+            run.assert_exit(4);
+            assert!(
+                run.stderr.contains("profile ro") || run.stderr.contains("ro/"),
+                "{profiles} {args:?}: {}",
+                run.stderr
+            );
+        }
+    }
+    let memory = fx
+        .seeder
+        .lambda
+        .get_function_configuration()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("read")
+        .memory_size();
+    assert_eq!(memory, Some(512), "nothing restored");
+    // Two accounts: refused before any change, both named.
+    let run = lops.run(&[
+        "--config",
+        config,
+        "--profile",
+        "default,dr",
+        "--region",
+        HOME,
+        "restore",
+        &snapshot,
+        "--no-data",
+        "--yes",
+    ]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("default in account 123456789012")
+            && run
+                .stderr
+                .contains(&format!("dr in account {OTHER_ACCOUNT}"))
+            && run.stderr.contains("--profile"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// `--profile` names a profile that assumes a role in the target account: the restore lands
 /// there, signed with the role's keys, and the account the snapshot came from is untouched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
