@@ -314,16 +314,21 @@ pub fn find<'a>(
 }
 
 /// The scope that reads and changes a service's zone (Route 53 is global): the first of the
-/// session's scopes with the service's profile, or the first scope. Its tier and production
-/// flag govern every change of the service.
+/// session's scopes with the service's profile; without one, the first scope of the strictest
+/// profile (a production one first, then the lower tier), whatever the order profiles were
+/// given in — `--profile default,ro` and `--profile ro,default` change a service alike. Its
+/// tier and production flag govern every change of the service.
 pub fn home<'a>(
     scopes: impl IntoIterator<Item = &'a crate::provider::Scope>,
     settings: &ServiceSettings,
 ) -> Result<usize, OpsError> {
     let mut scopes = scopes.into_iter().peekable();
     match &settings.profile {
-        None if scopes.peek().is_some() => Ok(0),
-        None => Err(OpsError::Invalid("no scope in this session".into())),
+        None => scopes
+            .enumerate()
+            .min_by_key(|(i, s)| (!s.access.production, s.access.tier, *i))
+            .map(|(i, _)| i)
+            .ok_or_else(|| OpsError::Invalid("no scope in this session".into())),
         Some(p) => scopes.position(|s| s.profile == *p).ok_or_else(|| {
             OpsError::Invalid(format!(
                 "service {} is read with profile {p}, which this session could not use \
@@ -442,6 +447,31 @@ mod tests {
             },
             members: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_service_without_a_profile_is_changed_through_the_strictest_whatever_the_order() {
+        use crate::config::{Access, Tier};
+        use crate::provider::Scope;
+        let scope =
+            |p: &str, tier, production| Scope::new(p, "us-east-1", Access::new(tier, production));
+        let default = scope("default", Tier::Change, false);
+        let ro = scope("ro", Tier::Read, false);
+        let prod = scope("prod", Tier::Change, true);
+        let settings = view().settings;
+        let home_of = |scopes: &[&Scope]| {
+            let i = home(scopes.iter().copied(), &settings).expect("home");
+            scopes[i].profile.clone()
+        };
+        assert_eq!(home_of(&[&default, &ro]), "ro");
+        assert_eq!(home_of(&[&ro, &default]), "ro");
+        assert_eq!(home_of(&[&default, &prod, &ro]), "prod");
+        assert_eq!(home_of(&[&default]), "default");
+        // Its own profile, when it names one.
+        let mut named = settings.clone();
+        named.profile = Some("default".into());
+        let scopes = [&ro, &default];
+        assert_eq!(home(scopes.iter().copied(), &named).expect("home"), 1);
     }
 
     #[test]
