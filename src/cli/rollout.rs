@@ -267,6 +267,7 @@ pub async fn resume(
             Exit::Failure
         });
     }
+    rollout::resume_again(source, &r).await?;
     stop_on_signal();
     let status = rollout::run(source, &mut r, audit.as_ref(), &store, reporter(flags.json)).await?;
     Ok(exit_for(&status))

@@ -216,6 +216,17 @@ impl<S: Source> Executor<S> {
             };
             match loaded {
                 Ok(Ok(Some(r))) if r.unfinished() => {
+                    // Refused once confirmed (a guard alarm fired meanwhile): said as a start's
+                    // refusal is, nothing driven.
+                    if let Err(e) = crate::ops::rollout::resume_again(&*source, &r).await {
+                        let _ = tx
+                            .send(Msg::Executed {
+                                region,
+                                result: Err(e),
+                            })
+                            .await;
+                        return;
+                    }
                     drive(tx, audit, Some(store), region, source, r);
                 }
                 Ok(Err(why)) => {
@@ -558,41 +569,5 @@ fn drive<S: Source>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::provider::sim::{SimClock, demo_regions};
-
-    #[tokio::test]
-    async fn a_read_asked_again_replaces_the_one_in_flight() {
-        let sources: Vec<_> = demo_regions(7, &SimClock::live(), Default::default())
-            .into_iter()
-            .map(Arc::new)
-            .collect();
-        let function = sources[0].functions()[0].info.name.clone();
-        let (tx, mut rx) = mpsc::channel(1024);
-        let timing = Timing {
-            metrics: Duration::from_secs(3600),
-            inventory: Duration::from_secs(3600),
-            alarms: Duration::from_secs(3600),
-            deadline: Duration::from_secs(10),
-            min_gap: Duration::from_secs(1),
-        };
-        let executor = Executor::start(sources.clone(), sources.len(), tx, timing, None);
-        // The simulated region answers after 40–200 ms: the second ask lands while the first
-        // is in flight.
-        for _ in 0..2 {
-            executor.run(Effect::Triggers {
-                region: 0,
-                function: function.clone(),
-            });
-        }
-        let mut answers = 0;
-        let until = tokio::time::Instant::now() + Duration::from_millis(800);
-        while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
-            if matches!(msg, Msg::Triggers { .. }) {
-                answers += 1;
-            }
-        }
-        assert_eq!(answers, 1, "the first read was replaced by the second");
-    }
-}
+#[path = "effects_tests.rs"]
+mod tests;

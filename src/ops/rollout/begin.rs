@@ -39,6 +39,16 @@ pub async fn compare_again<S: RegionActions + GuardSignals>(
     ))
 }
 
+/// A confirmed resume, right before it is driven: its guard's alarms read again (as a start's
+/// are by [`compare_again`]) — one that went to ALARM while the question was open refuses it,
+/// nothing written. Both faces call it, whatever step the rollout stopped at.
+pub async fn resume_again<S: RegionActions + GuardSignals>(
+    source: &S,
+    r: &Rollout,
+) -> Result<(), OpsError> {
+    r.check_guard_alarms(source).await
+}
+
 /// The rollout a live lops drives now on `function:alias` in `source`'s region: under its
 /// profile, or under another profile name of the same account (or one whose account is not
 /// known: the same alias, possibly). STS is asked only when another profile's rollout is there.

@@ -159,11 +159,6 @@ pub async fn run<S: RegionActions + GuardSignals>(
             ));
         }
     }
-    // A resume (it wrote before): its guard's alarms read again once confirmed, as a start's
-    // are — one that went to ALARM while the question was open refuses it, nothing written.
-    if r.step > 0 || r.last_written.is_some() {
-        r.check_guard_alarms(source).await?;
-    }
     // A halted rollout resumes from its step once the alias is back as it left it.
     r.status = Status::Running;
     r.owner = Some(Owner::me());

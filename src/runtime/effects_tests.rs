@@ -1,0 +1,111 @@
+//! The dashboard's effects executor, driven as the dashboard drives it.
+
+use super::*;
+use crate::provider::sim::{SimClock, demo_regions};
+
+#[tokio::test]
+async fn a_read_asked_again_replaces_the_one_in_flight() {
+    let sources: Vec<_> = demo_regions(7, &SimClock::live(), Default::default())
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let function = sources[0].functions()[0].info.name.clone();
+    let (tx, mut rx) = mpsc::channel(1024);
+    let timing = Timing {
+        metrics: Duration::from_secs(3600),
+        inventory: Duration::from_secs(3600),
+        alarms: Duration::from_secs(3600),
+        deadline: Duration::from_secs(10),
+        min_gap: Duration::from_secs(1),
+    };
+    let executor = Executor::start(sources.clone(), sources.len(), tx, timing, None);
+    // The simulated region answers after 40–200 ms: the second ask lands while the first
+    // is in flight.
+    for _ in 0..2 {
+        executor.run(Effect::Triggers {
+            region: 0,
+            function: function.clone(),
+        });
+    }
+    let mut answers = 0;
+    let until = tokio::time::Instant::now() + Duration::from_millis(800);
+    while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
+        if matches!(msg, Msg::Triggers { .. }) {
+            answers += 1;
+        }
+    }
+    assert_eq!(answers, 1, "the first read was replaced by the second");
+}
+
+/// A halted rollout resumed from the dashboard while an alarm its guard watches is gone (or in
+/// ALARM): refused once confirmed, and said — as a start's refusal is — where before the
+/// dashboard's "working" stayed up and nothing was said; the rollout is left as it was.
+#[tokio::test]
+async fn a_resume_refused_once_confirmed_is_said_and_leaves_the_rollout_halted() {
+    use crate::ops::rollout::{Guard, Rollout, RolloutStore, Status, parse_steps};
+    use crate::provider::RegionSource;
+    let sources: Vec<_> = demo_regions(7, &SimClock::live(), Default::default())
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let scope = sources[0].scope().clone();
+    let function = sources[0].functions()[0].info.name.clone();
+    let dir = std::env::temp_dir().join(format!("lops-resume-{}", std::process::id()));
+    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
+    let store = RolloutStore::beside(&audit).expect("store");
+    let halted = Rollout {
+        profile: scope.profile.clone(),
+        account: None,
+        region: scope.region.clone(),
+        function: function.clone(),
+        alias: "live".into(),
+        from: "1".into(),
+        start_extra: None,
+        to: "2".into(),
+        steps: parse_steps("10:1m").expect("steps"),
+        guard: Guard {
+            max_error_rate: Some(0.05),
+            alarms: vec!["no-such-alarm".into()],
+            interval_secs: 10,
+            trip_on_read_error: true,
+        },
+        step: 0,
+        status: Status::Halted {
+            reason: "interrupted".into(),
+        },
+        updated: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        owner: None,
+        heartbeat: None,
+        abort_requested: false,
+        last_written: None,
+        production_elsewhere: false,
+    };
+    store.save(&halted).expect("save");
+    let (tx, mut rx) = mpsc::channel(1024);
+    let timing = Timing {
+        metrics: Duration::from_secs(3600),
+        inventory: Duration::from_secs(3600),
+        alarms: Duration::from_secs(3600),
+        deadline: Duration::from_secs(10),
+        min_gap: Duration::from_secs(1),
+    };
+    let executor = Executor::start(sources.clone(), sources.len(), tx, timing, Some(audit));
+    executor.run(Effect::ResumeRollout {
+        region: 0,
+        function: function.clone(),
+        alias: "live".into(),
+    });
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut said = None;
+    while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
+        if let Msg::Executed { result: Err(e), .. } = msg {
+            said = Some(e.to_string());
+            break;
+        }
+    }
+    let said = said.expect("the refusal is said");
+    assert!(said.contains("no-such-alarm"), "{said}");
+    let kept = store.load(&scope, &function, "live").expect("kept");
+    assert_eq!(kept.status, halted.status);
+    let _ = std::fs::remove_dir_all(dir);
+}
