@@ -135,7 +135,9 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         // Following reads again while it runs: a Logs outage at the start (not bad input) is
         // waited out, as the dashboard's pane does, each failure said above.
         if args.follow && exit == Exit::Failure {
-            err!("lops: no logs read yet; following goes on and reads again (Ctrl-C stops)");
+            err!(
+                "lops: no logs read yet; following goes on and reads the window again once Logs answers (Ctrl-C stops)"
+            );
         } else {
             if args.stats {
                 print_calls(&ctx, std::time::Duration::ZERO);
@@ -147,7 +149,9 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         }
     }
     let lines = merge(lines);
-    if lines.is_empty() && !args.json {
+    // Nothing read is not "no events" (each failure was said above).
+    let none_read = !failures.is_empty() && failures.len() == total;
+    if lines.is_empty() && !args.json && !none_read {
         err!(
             "lops: no log events since {}{}",
             since.format("%Y-%m-%dT%H:%M:%SZ"),
@@ -289,8 +293,9 @@ async fn follow(
     use crate::runtime::tail::{self, Update};
     use std::collections::{HashMap, HashSet};
     // From where the first read ended (it may have taken a while): nothing written meanwhile
-    // is skipped.
-    let since_ms = read_until_ms;
+    // is skipped. A scope whose first read failed reads the whole window --since asked, once
+    // it answers: its history is not lost to an outage at the start.
+    let first_failed = &failing.clone();
     let mut seen = crate::loglines::Seen::new(50_000);
     seen.admit(first, Source::Read);
     let functions: Vec<String> = args
@@ -306,6 +311,11 @@ async fn follow(
             let (functions, filter, tx) = (functions.clone(), args.filter.clone(), tx.clone());
             async move {
                 let scope = region.scope().to_string();
+                let since_ms = if first_failed.contains(&scope) {
+                    asked_ms
+                } else {
+                    read_until_ms
+                };
                 let (utx, mut urx) = tokio::sync::mpsc::channel::<Update>(64);
                 let run = tail::follow(region, functions, filter, since_ms, utx);
                 let relay = async {

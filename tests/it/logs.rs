@@ -843,15 +843,18 @@ async fn a_region_failing_from_the_start_is_said_once_while_following() {
 }
 
 /// Logs failing from the very start (503) in the only region: `--follow` does not give up at
-/// its first read (as the dashboard's pane does not): it says so and, once Logs answers,
-/// prints what was written.
+/// its first read (as the dashboard's pane does not): it says so and, once Logs answers, reads
+/// the whole window `--since` asked (not only from the failed read on: its history is not lost
+/// to the outage) and prints what was written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follow_whose_first_read_fails_goes_on_and_reads_again() {
+async fn a_follow_whose_first_read_fails_goes_on_and_reads_the_window_again() {
     use crate::support::proxy::Fault;
     let region = "ap-southeast-3";
     let f = format!("{}-late", moto::unique("tail"));
     put_logs(region, &f, "a", &[(1, "written before".into())]).await;
+    let written = (Utc::now() - TimeDelta::minutes(9)).timestamp_millis();
     let proxy = logs_failing(region, Fault::Status(503));
+    proxy.watch(region, "FilterLogEvents");
     let lops = Lops::new(&proxy.url);
     let followed = Followed::json(&lops, &f, region);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -859,11 +862,36 @@ async fn a_follow_whose_first_read_fails_goes_on_and_reads_again() {
         assert!(std::time::Instant::now() < deadline, "{}", followed.said());
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    assert!(
+        !followed.said().contains("no log events"),
+        "{}",
+        followed.said()
+    );
+    let failed = proxy.requests(region, "FilterLogEvents").len();
     proxy.heal();
     assert!(
         followed
             .next("the event once Logs answers")
             .contains("written before")
+    );
+    // Read from where --since (15 minutes) began, not from the failed read's end (moto's Live
+    // Tail replays the group, so the line alone does not tell): the read of what the session
+    // does not stream comes once it opened.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while proxy.requests(region, "FilterLogEvents").len() == failed
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let starts: Vec<i64> = proxy.requests(region, "FilterLogEvents")[failed..]
+        .iter()
+        .filter_map(|(_, body)| {
+            serde_json::from_str::<serde_json::Value>(body).ok()?["startTime"].as_i64()
+        })
+        .collect();
+    assert!(
+        starts.iter().any(|t| *t < written),
+        "{starts:?} against {written}"
     );
 }
 
