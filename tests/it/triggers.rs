@@ -398,6 +398,9 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
             remaining: Some(1),
         },
     );
+    // Reads so far (the dry run's above): the child's preview read comes next, then its held
+    // read right before the write.
+    let before = proxy.calls(REGION, "events", "ListTargetsByRule");
     let child = lops.spawn(&[
         "triggers",
         "disable",
@@ -408,7 +411,7 @@ async fn a_rule_shared_with_another_function_says_so_and_states_lops_cannot_rest
         "--yes",
     ]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while proxy.calls(REGION, "events", "ListTargetsByRule") < 2 {
+    while proxy.calls(REGION, "events", "ListTargetsByRule") < before + 2 {
         assert!(
             std::time::Instant::now() < deadline,
             "no read before the write"
