@@ -7,9 +7,8 @@ use super::GlobalArgs;
 use super::act::{Repeat, run_batch};
 use super::common::{ActFlags, early_check};
 use crate::exit::{Exit, Failure};
+use crate::ops::Kind;
 use crate::ops::audit::AuditLog;
-use crate::ops::batch::Target;
-use crate::ops::{Kind, Request};
 
 /// The audit log of actions taken, oldest first; `--regions` and `--profile` narrow it as
 /// they narrow every command.
@@ -307,34 +306,14 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
     global.profiles = profiles;
     early_check(&global, Kind::Undo)?;
     let ctx = crate::session::Session::connect(&global.flags()).await?;
-    let targets = records
-        .into_iter()
-        .map(|record| {
-            let at = ctx.regions.iter().position(|r| {
-                let scope = crate::provider::RegionSource::scope(r);
-                scope.region == record.region && scope.profile == record.profile
-            });
-            match at {
-                Some(i) => Target::Ask(
-                    i,
-                    Request::Undo {
-                        record: Box::new(record),
-                    },
-                ),
-                None => Target::Elsewhere(
-                    crate::provider::Scope::new(
-                        record.profile.clone(),
-                        record.region.clone(),
-                        crate::config::Access::default(),
-                    ),
-                    record.target.clone(),
-                    crate::ops::OpsError::Invalid(
-                        "that profile and region could not be reached in this session".into(),
-                    ),
-                ),
-            }
-        })
+    let scopes: Vec<&crate::provider::Scope> = ctx
+        .regions
+        .iter()
+        .map(crate::provider::RegionSource::scope)
         .collect();
+    let targets = crate::ops::batch::targets_for(records, &scopes, &ctx.settings.services, &|_| {
+        "that profile and region could not be reached in this session".into()
+    });
     run_batch(&ctx, &flags, Repeat::Refused, targets).await
 }
 

@@ -454,3 +454,56 @@ fn a_dashboard_undo_reaches_its_scopes_and_a_route53_change_from_any_of_them() {
         "{beyond:?}"
     );
 }
+
+/// A service change's undo goes through the profile that changes the service now, in both
+/// faces (they build their undo from `targets_for`): through the record's profile while that is
+/// it; refused, nothing asked, once the service names another profile or a stricter one is in
+/// the session.
+#[test]
+fn a_service_change_is_undone_only_through_the_profile_that_changes_it_now() {
+    use crate::config::{Access, ServiceSettings, Tier};
+    let mut drain = record("s1", None, None);
+    drain.action = "service.drain".into();
+    drain.target = "checkout".into();
+    drain.before = json!({"service": "checkout", "zone": "Z1", "record": "api.example.com",
+        "type": "CNAME", "members": [{"set_id": "blue", "region": "us-east-1", "weight": 100}]});
+    let default = Scope::new("default", "us-east-1", Access::default());
+    let ro = Scope::new("ro", "us-east-1", Access::new(Tier::Read, false));
+    let service = |profile: Option<&str>| ServiceSettings {
+        name: "checkout".into(),
+        zone: "Z1".into(),
+        record: "api.example.com".into(),
+        kind: "CNAME".into(),
+        profile: profile.map(str::to_string),
+        regions: Default::default(),
+        functions: Default::default(),
+    };
+    let none = |_: &Record| String::from("elsewhere");
+    let asked = |targets: &[Target]| matches!(targets, [Target::Ask(0, _)]);
+    // As made: its own profile, or none named and the session's only one.
+    for services in [vec![service(Some("default"))], vec![service(None)], vec![]] {
+        let targets = targets_for(vec![drain.clone()], &[&default], &services, &none);
+        assert!(asked(&targets), "{services:?}: {targets:?}");
+    }
+    // Another profile named since, or a stricter one given beside: refused, naming it.
+    for (scopes, services, says) in [
+        (
+            vec![&default],
+            vec![service(Some("ro"))],
+            "profile ro now (its [[service]] profile)",
+        ),
+        (
+            vec![&default, &ro],
+            vec![service(None)],
+            "profile ro now (the strictest of this session's)",
+        ),
+    ] {
+        let targets = targets_for(vec![drain.clone()], &scopes, &services, &none);
+        match &targets[..] {
+            [Target::Elsewhere(_, _, OpsError::Refused(why))] => {
+                assert!(why.contains(says), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -329,3 +329,93 @@ pub fn partial_batch(all: &[Record], targets: &[Record]) -> Option<String> {
         whole[0].action, whole[0].target
     ))
 }
+
+/// Each record of an undo, to the scope of `scopes` that takes it back: where it was made,
+/// else (a Route 53 change) any scope of its profile; a record no scope holds is left, with
+/// `elsewhere`'s words. A service's change is taken back as a change of that service now:
+/// through the profile that changes it today (its `[[service]]` `profile`, or the session's
+/// strictest: [`crate::ops::service::home`]) — one made through another profile is refused,
+/// nothing changed, so that a service made read-only (or production) since keeps that rule for
+/// its undo too. Both faces build their undo from it.
+pub fn targets_for(
+    records: Vec<Record>,
+    scopes: &[&crate::provider::Scope],
+    services: &[crate::config::ServiceSettings],
+    elsewhere: &dyn Fn(&Record) -> String,
+) -> Vec<super::super::batch::Target> {
+    use super::super::batch::Target;
+    records
+        .into_iter()
+        .map(|record| {
+            let scope_of = |r: &Record| {
+                crate::provider::Scope::new(
+                    r.profile.clone(),
+                    r.region.clone(),
+                    crate::config::Access::default(),
+                )
+            };
+            if let Some(why) = service_moved(&record, scopes, services) {
+                return Target::Elsewhere(
+                    scope_of(&record),
+                    record.target.clone(),
+                    OpsError::Refused(why),
+                );
+            }
+            let exact = scopes
+                .iter()
+                .position(|s| s.region == record.region && s.profile == record.profile);
+            match exact.or_else(|| scopes.iter().position(|s| reachable_from(&record, s))) {
+                Some(i) => Target::Ask(
+                    i,
+                    super::super::Request::Undo {
+                        record: Box::new(record),
+                    },
+                ),
+                None => {
+                    let why = elsewhere(&record);
+                    Target::Elsewhere(
+                        scope_of(&record),
+                        record.target.clone(),
+                        OpsError::Invalid(why),
+                    )
+                }
+            }
+        })
+        .collect()
+}
+
+/// Why a service change's undo is refused: the service is changed through another profile now
+/// than the one its change went through (or through none this session can use).
+fn service_moved(
+    record: &Record,
+    scopes: &[&crate::provider::Scope],
+    services: &[crate::config::ServiceSettings],
+) -> Option<String> {
+    if !reached_anywhere(record) {
+        return None;
+    }
+    let name = crate::ops::service::settings_of(&record.before)?.name;
+    // No longer configured: taken back as it was recorded.
+    let now = services.iter().find(|s| s.name == name)?;
+    let (profile, how) = match &now.profile {
+        Some(p) => (p.clone(), "its [[service]] profile"),
+        None => {
+            let i = crate::ops::service::home(scopes.iter().copied(), now).ok()?;
+            (scopes[i].profile.clone(), "the strictest of this session's")
+        }
+    };
+    if profile == record.profile {
+        return None;
+    }
+    let why = format!(
+        "service {name} is changed through profile {profile} now ({how}), not {} its change \
+         went through",
+        record.profile
+    );
+    Some(format!(
+        "{why}: its undo keeps that profile's rules, so it is not taken back through {}, nothing \
+         changed; set its weights through that profile (`lops service weights {name} …`), or \
+         name {} in its [[service]] again",
+        record.profile, record.profile
+    ))
+}

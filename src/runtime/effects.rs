@@ -367,11 +367,12 @@ impl<S: Source> Executor<S> {
                     }
                 });
             }
-            Effect::Undo { anywhere } => {
+            Effect::Undo { anywhere, services } => {
                 let (sources, tx, audit) = (self.sources.clone(), tx.clone(), self.audit.clone());
                 let fleet = self.fleet;
                 tokio::spawn(async move {
-                    let result = super::runs::undo_batch(&sources, fleet, audit, anywhere).await;
+                    let result =
+                        super::runs::undo_batch(&sources, fleet, audit, anywhere, &services).await;
                     let _ = tx.send(Msg::BatchPrepared(result)).await;
                 });
             }

@@ -153,6 +153,7 @@ pub(super) async fn undo_batch<S: Source>(
     fleet: usize,
     audit: Option<AuditLog>,
     anywhere: bool,
+    services: &[crate::config::ServiceSettings],
 ) -> Result<batch::Batch, String> {
     let log = audit.ok_or("undo needs the audit log, which is not available")?;
     let path = log.path().display().to_string();
@@ -171,41 +172,12 @@ pub(super) async fn undo_batch<S: Source>(
     let scopes: Vec<&crate::provider::Scope> = sources.iter().map(|s| s.scope()).collect();
     let records = batch::choose_in(&records, &batch::Reach::Scopes(&scopes), anywhere)
         .map_err(|n| n.message)?;
-    let targets = records
-        .into_iter()
-        .map(|record| {
-            // Where it was made, else (a Route 53 change) any scope of its profile.
-            let exact = scopes
-                .iter()
-                .position(|s| s.region == record.region && s.profile == record.profile);
-            let at = exact.or_else(|| {
-                scopes
-                    .iter()
-                    .position(|s| crate::ops::undo::reachable_from(&record, s))
-            });
-            match at {
-                Some(i) => batch::Target::Ask(
-                    i,
-                    crate::ops::Request::Undo {
-                        record: Box::new(record),
-                    },
-                ),
-                None => batch::Target::Elsewhere(
-                    crate::provider::Scope::new(
-                        record.profile.clone(),
-                        record.region.clone(),
-                        crate::config::Access::default(),
-                    ),
-                    record.target.clone(),
-                    crate::ops::OpsError::Invalid(format!(
-                        "this dashboard does not show that region: run `lops undo --profile \
-                             {} --regions {}`",
-                        record.profile, record.region
-                    )),
-                ),
-            }
-        })
-        .collect();
+    let targets = batch::targets_for(records, &scopes, services, &|record| {
+        format!(
+            "this dashboard does not show that region: run `lops undo --profile {} --regions {}`",
+            record.profile, record.region
+        )
+    });
     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
     Ok(batch::prepare_in(&refs, fleet, targets, Some(&log)).await)
 }

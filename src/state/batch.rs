@@ -467,5 +467,6 @@ pub fn undo(state: &mut State, effects: &mut Vec<Effect>) {
     state.popup = Some(Popup::Working("reading the audit log…".into()));
     effects.push(Effect::Undo {
         anywhere: !state.display.narrowed,
+        services: state.services.services.clone(),
     });
 }

@@ -159,7 +159,12 @@ pub enum Effect {
     PrepareTriggerBatch { functions: Vec<(usize, String)> },
     /// Preview undoing the last action recorded in the audit log (a batch as a whole);
     /// `anywhere`: the scopes were not chosen on purpose (the last action anywhere is meant).
-    Undo { anywhere: bool },
+    /// `services`: the configured services, whose profile now governs a service change's
+    /// undo.
+    Undo {
+        anywhere: bool,
+        services: Vec<crate::config::ServiceSettings>,
+    },
     /// Check a rollout through the ops layer and preview it (nothing is written).
     PrepareRollout {
         region: usize,

@@ -535,6 +535,59 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
     assert_eq!(weight(&svc.weights().await, "green"), 70);
 }
 
+/// A service change's undo is a change of that service now: made read-only since (its
+/// `[[service]]` profile), the undo is refused through the profile the drain went through,
+/// nothing changed, naming the profile that changes it. And a service without a profile of its
+/// own is changed through the strictest profile given, whatever the order: `--profile
+/// default,ro` and `ro,default` both refuse a drain (it was the first's to decide).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_change_is_undone_and_made_under_the_profile_that_changes_it_now() {
+    let svc = Service::seed("undoprof").await;
+    let lops = Lops::new(moto::url());
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        "[profile ro]\nregion = us-east-1\n",
+    )
+    .expect("aws config");
+    let config = svc.config(&lops, "[profile.ro]\nmode = \"read\"\n");
+    for profiles in ["default,ro", "ro,default"] {
+        let run = lops.run(&[
+            "--profile",
+            profiles,
+            "service",
+            "drain",
+            "checkout",
+            "--region",
+            "us-east-1",
+            "--config",
+            &config,
+            "--yes",
+        ]);
+        run.assert_exit(4);
+        assert!(
+            run.stderr.contains("profile ro"),
+            "{profiles}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(weight(&svc.weights().await, "blue"), 100);
+    service(&lops, &config, "drain checkout --region us-east-1 --yes").assert_exit(0);
+    assert_eq!(weight(&svc.weights().await, "blue"), 0);
+    // The service is read-only from now on.
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, format!("{text}profile = \"ro\"\n")).expect("config");
+    let run = lops.run(&["undo", "--config", &config, "--yes"]);
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains(
+            "service checkout is changed through profile ro now (its [[service]] profile)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(weight(&svc.weights().await, "blue"), 0, "nothing changed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_healthy_region_is_not_drained_without_force() {
     let svc = Service::seed("guard").await;
