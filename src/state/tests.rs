@@ -3740,3 +3740,71 @@ fn a_rollout_event_closes_only_its_own_wait() {
     event(&mut s);
     assert!(s.popup.is_none(), "{:?}", s.popup);
 }
+
+/// An invoke in a batch whose function failed is marked failed on its row (✗, as the summary
+/// counts it and the CLI says it), not ✓ with the error after it — also without colour.
+#[test]
+fn a_failed_invoke_in_a_batch_is_marked_failed() {
+    let mut s = loaded();
+    let batch = crate::ops::batch::Batch {
+        id: "B1".into(),
+        action: "invoke".into(),
+        items: scopes()
+            .iter()
+            .enumerate()
+            .map(|(i, sc)| crate::ops::batch::Item::Ready {
+                source: i,
+                plan: Box::new(rollback_plan(sc, "api")),
+            })
+            .collect(),
+    };
+    update(&mut s, Msg::BatchPrepared(Ok(batch)));
+    update(&mut s, key('y'));
+    for (i, error) in [(0, None), (1, Some("Handled"))] {
+        let outcome = crate::ops::Outcome {
+            after: serde_json::Value::Null,
+            invoke: Some((
+                crate::provider::InvokeOutcome {
+                    status: 200,
+                    function_error: error.map(str::to_string),
+                    ..Default::default()
+                },
+                None,
+            )),
+            record: None,
+        };
+        update(
+            &mut s,
+            Msg::BatchLanded {
+                batch: "B1".into(),
+                landed: (i, Ok(outcome)),
+            },
+        );
+    }
+    let theme = crate::ui::theme::Theme {
+        color: false,
+        ascii: false,
+    };
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).expect("terminal");
+    terminal
+        .draw(|frame| crate::ui::render(&s, &theme, frame))
+        .expect("draw");
+    let buffer = terminal.backend().buffer();
+    let rows: Vec<String> = (0..30u16)
+        .map(|y| {
+            (0..100u16)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect();
+    let row = |region: &str| {
+        rows.iter()
+            .find(|l| l.contains(&format!("in {region}:")))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {region} row: {rows:#?}"))
+    };
+    let (good, bad) = (row(&scopes()[0].region), row(&scopes()[1].region));
+    assert!(good.contains("✓ ") && !good.contains('✗'), "{good}");
+    assert!(bad.contains("✗ ") && !bad.contains('✓'), "{bad}");
+}

@@ -169,12 +169,14 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                         .into_iter()
                         .map(|(label, value)| format!("{label} {value}"))
                         .collect();
-                    let style = if inv.function_error.is_some() {
-                        theme.bad()
+                    // The function's own error is a failed invoke (as the summary counts it
+                    // and the CLI says it), also without colour.
+                    let (mark, style) = if inv.function_error.is_some() {
+                        (failed, theme.bad())
                     } else {
-                        theme.ok()
+                        (ok, theme.ok())
                     };
-                    Line::styled(format!("{ok} {what}: {}", fields.join(", ")), style)
+                    Line::styled(format!("{mark} {what}: {}", fields.join(", ")), style)
                 }
                 Some((_, Ok(o))) if plan.change == crate::ops::Change::Nothing => {
                     Line::raw(format!(
