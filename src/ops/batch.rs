@@ -513,8 +513,8 @@ pub async fn execute_all<S: RegionActions>(
 /// function that existed — the safety snapshot that puts back what it replaced.
 pub use super::undo::{
     NotUndone, ROLLOUT_BATCH, Reach, choose, choose_in, elsewhere, in_scope, not_here,
-    nothing_here, nothing_to_undo, partial_batch, scopes_of, targets_for, undo_refused,
-    undo_targets,
+    not_that_batch, nothing_here, nothing_to_undo, partial_batch, scopes_of, targets_for,
+    undo_refused, undo_targets,
 };
 
 #[path = "batch_summary.rs"]

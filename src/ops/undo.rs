@@ -356,9 +356,9 @@ pub const ROLLOUT_BATCH: &str = "rollout:";
 #[path = "undo_choice.rs"]
 mod choice;
 pub use choice::{
-    NotUndone, Reach, choose, choose_in, elsewhere, in_scope, not_here, nothing_here,
-    nothing_to_undo, partial_batch, reachable_from, reached_anywhere, scopes_of, targets_for,
-    undo_refused,
+    NotUndone, Reach, choose, choose_in, elsewhere, in_scope, not_here, not_that_batch,
+    nothing_here, nothing_to_undo, partial_batch, reachable_from, reached_anywhere, scopes_of,
+    targets_for, undo_refused,
 };
 
 /// Whether `r` is a change undo could take back: made (or maybe made: no answer came), not

@@ -419,3 +419,11 @@ fn service_moved(
         record.profile, record.profile
     ))
 }
+
+/// Said when the batch a finished batch's popup offered to undo is no longer the last change
+/// (undone meanwhile, by another lops say, or followed by another): nothing is undone.
+pub fn not_that_batch() -> String {
+    "that batch is no longer the last change (undone already, or another change came after \
+     it): nothing undone — `u` outside this popup previews what undo would take back now"
+        .into()
+}

@@ -367,12 +367,20 @@ impl<S: Source> Executor<S> {
                     }
                 });
             }
-            Effect::Undo { anywhere, services } => {
+            Effect::Undo {
+                anywhere,
+                services,
+                only,
+            } => {
                 let (sources, tx, audit) = (self.sources.clone(), tx.clone(), self.audit.clone());
                 let fleet = self.fleet;
                 tokio::spawn(async move {
-                    let result =
-                        super::runs::undo_batch(&sources, fleet, audit, anywhere, &services).await;
+                    let how = super::runs::UndoOf {
+                        anywhere,
+                        services: &services,
+                        only: only.as_deref(),
+                    };
+                    let result = super::runs::undo_batch(&sources, fleet, audit, how).await;
                     let _ = tx.send(Msg::BatchPrepared(result)).await;
                 });
             }

@@ -109,3 +109,71 @@ async fn a_resume_refused_once_confirmed_is_said_and_leaves_the_rollout_halted()
     assert_eq!(kept.status, halted.status);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `u` in a finished batch's popup names that batch's records: when the last change is another
+/// by then (that batch undone meanwhile by another lops, say), nothing is undone and that is
+/// said — where before the popup's `u` previewed whatever was last.
+#[tokio::test]
+async fn an_undo_of_a_batch_no_longer_last_is_refused() {
+    use crate::provider::RegionSource;
+    let sources: Vec<_> = demo_regions(7, &SimClock::live(), Default::default())
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let scope = sources[0].scope().clone();
+    let function = sources[0].functions()[0].info.name.clone();
+    let dir = std::env::temp_dir().join(format!("lops-undo-only-{}", std::process::id()));
+    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
+    let later = crate::ops::audit::Record {
+        id: "later".into(),
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        who: "arn:aws:iam::123456789012:user/oncall".into(),
+        profile: scope.profile.clone(),
+        region: scope.region.clone(),
+        action: "traffic.set".into(),
+        target: format!("{function}:live"),
+        before: serde_json::json!({"function_version": "1", "weights": {}}),
+        after: serde_json::json!({"function_version": "1", "weights": {"2": 0.1}}),
+        result: "ok".into(),
+        undoes: None,
+        reason: None,
+        asked: None,
+        payload_sha256: None,
+        batch: None,
+        destructive: false,
+        typed: false,
+    };
+    audit.append(&later).expect("append");
+    let (tx, mut rx) = mpsc::channel(1024);
+    let timing = Timing {
+        metrics: Duration::from_secs(3600),
+        inventory: Duration::from_secs(3600),
+        alarms: Duration::from_secs(3600),
+        deadline: Duration::from_secs(10),
+        min_gap: Duration::from_secs(1),
+    };
+    let executor = Executor::start(sources.clone(), sources.len(), tx, timing, Some(audit));
+    executor.run(Effect::Undo {
+        anywhere: true,
+        services: Vec::new(),
+        only: Some(vec!["r1".into(), "r2".into()]),
+    });
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut said = None;
+    while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
+        // A preview's answer comes with its ticket (a newer one replaces it).
+        let msg = match msg {
+            Msg::Preview { msg, .. } => *msg,
+            other => other,
+        };
+        if let Msg::BatchPrepared(result) = msg {
+            said = Some(result);
+            break;
+        }
+    }
+    match said.expect("an answer") {
+        Err(why) => assert!(why.contains("no longer the last change"), "{why}"),
+        Ok(batch) => panic!("previewed another change: {batch:?}"),
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

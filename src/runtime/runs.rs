@@ -146,15 +146,29 @@ pub(super) async fn backup_run<S: Source>(
     }
 }
 
+/// Which undo the dashboard asked for.
+pub(super) struct UndoOf<'a> {
+    /// The last action anywhere, not only in the scopes shown.
+    pub anywhere: bool,
+    /// The configured services (their profile now governs a service change's undo).
+    pub services: &'a [crate::config::ServiceSettings],
+    /// Only these records (a finished batch's, whose popup offered to undo it).
+    pub only: Option<&'a [String]>,
+}
+
 /// The undo of the last action recorded (a batch as a whole), previewed through the ops layer:
 /// each record goes to the region of this dashboard that holds its scope.
 pub(super) async fn undo_batch<S: Source>(
     sources: &[Arc<S>],
     fleet: usize,
     audit: Option<AuditLog>,
-    anywhere: bool,
-    services: &[crate::config::ServiceSettings],
+    how: UndoOf<'_>,
 ) -> Result<batch::Batch, String> {
+    let UndoOf {
+        anywhere,
+        services,
+        only,
+    } = how;
     let log = audit.ok_or("undo needs the audit log, which is not available")?;
     let path = log.path().display().to_string();
     let records = {
@@ -172,6 +186,11 @@ pub(super) async fn undo_batch<S: Source>(
     let scopes: Vec<&crate::provider::Scope> = sources.iter().map(|s| s.scope()).collect();
     let records = batch::choose_in(&records, &batch::Reach::Scopes(&scopes), anywhere)
         .map_err(|n| n.message)?;
+    if let Some(ids) = only
+        && records.iter().any(|r| !ids.contains(&r.id))
+    {
+        return Err(batch::not_that_batch());
+    }
     let targets = batch::targets_for(records, &scopes, services, &|record| {
         format!(
             "this dashboard does not show that region: run `lops undo --profile {} --regions {}`",

@@ -90,7 +90,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         return;
     };
     if action == Action::Undo {
-        super::batch::undo(state, effects);
+        super::batch::undo(state, None, effects);
         return;
     }
     if !state.marks.is_empty() && super::batch::batchable(kind) {

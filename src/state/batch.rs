@@ -457,7 +457,9 @@ pub fn landed(state: &mut State, batch: &str, landed: Landed, effects: &mut Vec<
 }
 
 /// `u`: undo the last action (a batch as a whole), previewed and confirmed like any batch.
-pub fn undo(state: &mut State, effects: &mut Vec<Effect>) {
+/// `only`: the records of the batch a finished batch's popup offers to undo — those, or
+/// nothing.
+pub fn undo(state: &mut State, only: Option<Vec<String>>, effects: &mut Vec<Effect>) {
     if state.batch_run.as_ref().is_some_and(|r| !r.done()) {
         state.popup = Some(Popup::Notice(
             "a batch is still running: undo it once every target answered".into(),
@@ -468,5 +470,6 @@ pub fn undo(state: &mut State, effects: &mut Vec<Effect>) {
     effects.push(Effect::Undo {
         anywhere: !state.display.narrowed,
         services: state.services.services.clone(),
+        only,
     });
 }

@@ -47,9 +47,16 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
                     .as_ref()
                     .is_some_and(|r| r.batch.action != "undo")
             {
-                // What the finished batch offers: undo it at once.
+                // What the finished batch offers: undo it at once — that batch, not whatever
+                // is last by then (another lops may have undone it meanwhile).
+                let only = state.batch_run.as_ref().map(|r| {
+                    r.landed
+                        .iter()
+                        .filter_map(|(_, l)| Some(l.as_ref().ok()?.record.as_ref()?.id.clone()))
+                        .collect()
+                });
                 state.popup = None;
-                actions::start(state, Action::Undo, effects);
+                super::batch::undo(state, only, effects);
             }
             return;
         }

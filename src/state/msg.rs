@@ -164,6 +164,8 @@ pub enum Effect {
     Undo {
         anywhere: bool,
         services: Vec<crate::config::ServiceSettings>,
+        /// Only these records (a finished batch's, whose popup offered to undo it).
+        only: Option<Vec<String>>,
     },
     /// Check a rollout through the ops layer and preview it (nothing is written).
     PrepareRollout {

@@ -2852,6 +2852,17 @@ fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
         summary.failed,
         vec!["api:live in us-east-1: HTTP 503".to_string()]
     );
+    // `u` in the finished batch's popup undoes that batch (its records), or nothing: not
+    // whatever is last by then (another lops may have undone it meanwhile).
+    let mut undone = s.clone();
+    let asked = update(&mut undone, key('u'));
+    assert!(
+        asked.iter().any(|e| matches!(
+            e,
+            Effect::Undo { only: Some(ids), .. } if ids == &vec!["r1".to_string()]
+        )),
+        "{asked:?}"
+    );
     update(&mut s, code(KeyCode::Esc));
     assert!(s.popup.is_none());
 }
