@@ -227,12 +227,13 @@ pub(super) async fn copy_back(
         match changed_one(d, copy).await {
             Ok(None) => {}
             Ok(Some(changed)) => {
-                let e = BackupError::Conflict(format!(
+                // Not a conflict (nothing sent, exit 4): the function was restored.
+                let e = BackupError::Provider(crate::provider::ProviderError::Service(format!(
                     "the function was restored, but the data at {changed} changed since the \
                      preview: {} objects were copied back before it, none after; look at what \
                      is there, then run the restore again to see what it would write over",
                     done.objects
-                ));
+                )));
                 return (done, Err(e));
             }
             Err(e) => return (done, Err(e)),

@@ -11,6 +11,7 @@ use crate::backup::capture::{CaptureOptions, capture};
 use crate::backup::manifest::Manifest;
 use crate::backup::restore::{Runner, Step, read_current};
 use crate::backup::{BackupError, S3Uri};
+use crate::provider::ProviderError;
 
 /// Compares the target (and the data destinations) with the preview again and takes the
 /// safety snapshot of an existing target: changes nothing.
@@ -127,7 +128,15 @@ pub(super) async fn restore_under_lease(
             let (done, r) =
                 data::copy_back(&preview.manifest, &preview.data, progress, &stopped).await;
             copied = done;
-            r.map(|()| restored)
+            // The function stays restored: where what it replaced is kept, said with it.
+            r.map(|()| restored).map_err(|e| match (e, &safety) {
+                (BackupError::Provider(ProviderError::Service(why)), Some((_, uri))) => {
+                    BackupError::Provider(ProviderError::Service(format!(
+                        "{why} (the function as it was before is in the safety snapshot {uri})"
+                    )))
+                }
+                (e, _) => e,
+            })
         }
         Err(e) => Err(e),
     };
