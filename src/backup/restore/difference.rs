@@ -505,6 +505,24 @@ fn note_what_is_left(out: &mut Difference, manifest: &Manifest, current: Option<
                 });
             }
         }
+        // A mapping the snapshot has not keeps reading its source into the restored function.
+        let snapshot_sources: Vec<&str> = manifest
+            .event_source_mappings
+            .iter()
+            .flatten()
+            .filter_map(|m| m.source_arn.as_deref())
+            .collect();
+        for m in &c.mappings {
+            let Some(source) = m.source_arn.as_deref() else {
+                continue;
+            };
+            if !snapshot_sources.iter().any(|s| same_source(s, source)) {
+                let state = m.state.as_deref().unwrap_or("state not known");
+                extra.push(format!(
+                    "event source mapping from {source} ({state}: it goes on delivering to it)"
+                ));
+            }
+        }
         let provisioned = manifest.provisioned_concurrency.iter().flatten();
         let provisioned: Vec<&str> = provisioned.map(|p| p.qualifier.as_str()).collect();
         for q in c.provisioned.keys() {
@@ -519,6 +537,19 @@ fn note_what_is_left(out: &mut Difference, manifest: &Manifest, current: Option<
             ));
         }
     }
+}
+
+/// One source, wherever it is: the same service and name (a queue or stream of that name in
+/// another region or account is what `--map-sources` maps it to).
+fn same_source(a: &str, b: &str) -> bool {
+    let parts = |arn: &str| -> Vec<String> {
+        arn.split(':')
+            .enumerate()
+            .filter(|(i, _)| *i != 3 && *i != 4)
+            .map(|(_, p)| p.to_string())
+            .collect()
+    };
+    parts(a) == parts(b)
 }
 
 /// Snapshot versions the difference publishes anew.

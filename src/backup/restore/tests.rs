@@ -493,9 +493,12 @@ fn a_third_accounts_source_and_an_alias_statement_of_a_known_id_come_back_as_the
 #[test]
 fn what_the_target_has_beyond_the_snapshot_is_named() {
     let m = manifest();
+    let extra = "arn:aws:sqs:eu-west-1:1:extra";
     let current = Current {
         url: Some(serde_json::json!({"auth_type": "NONE"})),
         provisioned: [("live".to_string(), 3)].into(),
+        mapping_sources: [extra.to_string()].into(),
+        mappings: vec![enabled_mapping(extra)],
         ..matching(&m)
     };
     let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
@@ -507,6 +510,11 @@ fn what_the_target_has_beyond_the_snapshot_is_named() {
         .expect("a note");
     assert!(
         note.contains("function URL") && note.contains("provisioned concurrency on live"),
+        "{note}"
+    );
+    // A mapping the snapshot has not goes on delivering its source's messages: named.
+    assert!(
+        note.contains(&format!("event source mapping from {extra} (Enabled")),
         "{note}"
     );
 }
