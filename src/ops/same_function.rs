@@ -178,9 +178,10 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
 }
 
 /// A command that acts through one scope of its region (a restore, a drill, a prune) while
-/// the session has several profiles there: it acts once, through the strictest of them (a
-/// production one first, then the lower tier), whatever the order they were given in — so a
-/// read-only or production profile among them holds. Profiles that reach different accounts,
+/// the session has several profiles there: it acts once, through the strictest of them (the
+/// lowest tier, then a production one), whatever the order they were given in — so a
+/// read-only profile among them refuses, and a production one of the same tier asks its typed
+/// name. Profiles that reach different accounts,
 /// or one whose account STS did not say, are refused: which account was meant is not lops's
 /// guess. The index in `sources` of the one that acts.
 pub async fn one_acting<S: RegionActions>(sources: &[&S], what: &str) -> Result<usize, OpsError> {
@@ -210,7 +211,9 @@ pub async fn one_acting<S: RegionActions>(sources: &[&S], what: &str) -> Result<
             each.join(", ")
         )));
     }
-    let strictness = |s: &Scope| (!s.access.production, s.access.tier);
+    // The lowest tier first (one that may not make the change refuses it through all of
+    // them), then a production one among those of that tier (its typed name holds).
+    let strictness = |s: &Scope| (s.access.tier, !s.access.production);
     Ok((0..sources.len())
         .min_by_key(|i| strictness(sources[*i].scope()))
         .unwrap_or(0))

@@ -413,8 +413,22 @@ impl<S: Source> Executor<S> {
                 let Some(source) = self.sources.get(region).cloned() else {
                     return;
                 };
+                let (sources, fleet) = (self.sources.clone(), self.fleet);
                 tokio::spawn(async move {
-                    let result = rollout.act_preview(&*source, abort).await;
+                    // The session's other profiles of its account keep their rules, as for a
+                    // start: refused where one may only look, typed where one is production.
+                    let mut rollout = rollout;
+                    let result = match super::runs::rollout_elsewhere(
+                        &sources, fleet, region, abort,
+                    )
+                    .await
+                    {
+                        Ok(production) => {
+                            rollout.production_elsewhere |= production;
+                            rollout.act_preview(&*source, abort).await
+                        }
+                        Err(e) => Err(e),
+                    };
                     let msg = Msg::RolloutPreviewed {
                         region,
                         rollout,

@@ -177,3 +177,81 @@ async fn an_undo_of_a_batch_no_longer_last_is_refused() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `U` on a rollout's row while the session has a read-only profile of the same account: the
+/// resume's preview is refused, as a start's is (it asked `y` and resumed through the other).
+#[tokio::test]
+async fn a_resume_keeps_the_rules_of_the_sessions_other_profiles() {
+    use crate::config::{Access, Tier};
+    use crate::ops::rollout::{Guard, Rollout, Status, parse_steps};
+    use crate::provider::RegionSource;
+    let first = demo_regions(7, &SimClock::live(), Access::default())
+        .into_iter()
+        .next()
+        .expect("a region");
+    let ro = first.under_profile("ro", Access::new(Tier::Read, false));
+    let sources = vec![Arc::new(first), Arc::new(ro)];
+    let scope = sources[0].scope().clone();
+    let function = sources[0].functions()[0].info.name.clone();
+    let halted = Rollout {
+        profile: scope.profile.clone(),
+        account: None,
+        region: scope.region.clone(),
+        function,
+        alias: "live".into(),
+        from: "1".into(),
+        start_extra: None,
+        to: "2".into(),
+        steps: parse_steps("10:1m").expect("steps"),
+        guard: Guard {
+            max_error_rate: Some(0.05),
+            alarms: Vec::new(),
+            interval_secs: 10,
+            trip_on_read_error: true,
+        },
+        step: 0,
+        status: Status::Halted {
+            reason: "interrupted".into(),
+        },
+        updated: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        owner: None,
+        heartbeat: None,
+        abort_requested: false,
+        last_written: None,
+        production_elsewhere: false,
+    };
+    let (tx, mut rx) = mpsc::channel(1024);
+    let timing = Timing {
+        metrics: Duration::from_secs(3600),
+        inventory: Duration::from_secs(3600),
+        alarms: Duration::from_secs(3600),
+        deadline: Duration::from_secs(10),
+        min_gap: Duration::from_secs(1),
+    };
+    let executor = Executor::start(sources.clone(), sources.len(), tx, timing, None);
+    for abort in [false, true] {
+        executor.run(Effect::PreviewRollout {
+            region: 0,
+            rollout: Box::new(halted.clone()),
+            abort,
+        });
+        let until = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut said = None;
+        while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
+            let msg = match msg {
+                Msg::Preview { msg, .. } => *msg,
+                other => other,
+            };
+            if let Msg::RolloutPreviewed { result, .. } = msg {
+                said = Some(result);
+                break;
+            }
+        }
+        match said.expect("a preview") {
+            Err(crate::ops::OpsError::Refused(why)) => {
+                assert!(why.contains("ro/"), "{abort}: {why}")
+            }
+            other => panic!("{abort}: {other:?}"),
+        }
+    }
+}

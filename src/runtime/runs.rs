@@ -230,6 +230,32 @@ pub(super) async fn prepare_rollout<S: Source>(
     Ok(r)
 }
 
+/// A resume or an abort of the rollout in `sources[region]`: the session's other profiles of
+/// its account keep their rules (as [`prepare_rollout`] keeps them for a start) — refused where
+/// one may not change it, `Ok(true)` where one is production (the typed name is asked).
+pub(super) async fn rollout_elsewhere<S: Source>(
+    sources: &[Arc<S>],
+    fleet: usize,
+    region: usize,
+    abort: bool,
+) -> Result<bool, crate::ops::OpsError> {
+    let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
+    let kind = if abort {
+        crate::ops::Kind::RolloutAbort
+    } else {
+        crate::ops::Kind::RolloutResume
+    };
+    crate::ops::same_function::other_profiles_rule(
+        &refs,
+        fleet,
+        region,
+        kind.needs(),
+        kind.name(),
+        &|_| false,
+    )
+    .await
+}
+
 /// Rollouts saved as unfinished, read again every few seconds: a rollout another lops (or the
 /// CLI) starts, halts or finishes after this dashboard started is offered to `A` and `U` as the
 /// CLI offers it; one that ended in the last minutes comes too, so that its end is said as it

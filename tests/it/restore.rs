@@ -610,7 +610,7 @@ async fn several_profiles_restore_drill_and_prune_through_the_strictest_of_one_a
     std::fs::write(
         lops.home.path().join("aws-config"),
         format!(
-            "[profile ro]\nregion = {HOME}\n[profile dr]\nrole_arn = arn:aws:iam::{OTHER_ACCOUNT}:role/dr-restore\nsource_profile = default\nregion = {HOME}\n"
+            "[profile ro]\nregion = {HOME}\n[profile prod]\nregion = {HOME}\n[profile dr]\nrole_arn = arn:aws:iam::{OTHER_ACCOUNT}:role/dr-restore\nsource_profile = default\nregion = {HOME}\n"
         ),
     )
     .expect("aws config");
@@ -619,10 +619,11 @@ async fn several_profiles_restore_drill_and_prune_through_the_strictest_of_one_a
         "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
     )
     .expect("credentials");
-    let config = lops.config("[profile.ro]\nmode = \"read\"\n");
+    let config = lops.config("[profile.ro]\nmode = \"read\"\n[profile.prod]\nproduction = true\n");
     let config = config.to_str().unwrap_or_default();
     let to = fx.to();
-    for profiles in ["default,ro", "ro,default"] {
+    // A production profile beside the read-only one does not lift its refusal.
+    for profiles in ["default,ro", "ro,default", "prod,ro", "ro,prod"] {
         let common = ["--config", config, "--profile", profiles, "--region", HOME];
         let restore = [&common[..], &["restore", &snapshot, "--no-data", "--yes"]].concat();
         let drill = [

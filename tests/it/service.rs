@@ -546,11 +546,15 @@ async fn a_service_change_is_undone_and_made_under_the_profile_that_changes_it_n
     let lops = Lops::new(moto::url());
     std::fs::write(
         lops.home.path().join("aws-config"),
-        "[profile ro]\nregion = us-east-1\n",
+        "[profile ro]\nregion = us-east-1\n[profile prod]\nregion = us-east-1\n",
     )
     .expect("aws config");
-    let config = svc.config(&lops, "[profile.ro]\nmode = \"read\"\n");
-    for profiles in ["default,ro", "ro,default"] {
+    let config = svc.config(
+        &lops,
+        "[profile.ro]\nmode = \"read\"\n[profile.prod]\nproduction = true\n",
+    );
+    // A production profile beside the read-only one does not lift its refusal.
+    for profiles in ["default,ro", "ro,default", "prod,ro", "ro,prod"] {
         let run = lops.run(&[
             "--profile",
             profiles,

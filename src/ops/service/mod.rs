@@ -315,7 +315,7 @@ pub fn find<'a>(
 
 /// The scope that reads and changes a service's zone (Route 53 is global): the first of the
 /// session's scopes with the service's profile; without one, the first scope of the strictest
-/// profile (a production one first, then the lower tier), whatever the order profiles were
+/// profile (the lowest tier, then a production one), whatever the order profiles were
 /// given in — `--profile default,ro` and `--profile ro,default` change a service alike. Its
 /// tier and production flag govern every change of the service.
 pub fn home<'a>(
@@ -326,7 +326,7 @@ pub fn home<'a>(
     match &settings.profile {
         None => scopes
             .enumerate()
-            .min_by_key(|(i, s)| (!s.access.production, s.access.tier, *i))
+            .min_by_key(|(i, s)| (s.access.tier, !s.access.production, *i))
             .map(|(i, _)| i)
             .ok_or_else(|| OpsError::Invalid("no scope in this session".into())),
         Some(p) => scopes.position(|s| s.profile == *p).ok_or_else(|| {
@@ -465,7 +465,11 @@ mod tests {
         };
         assert_eq!(home_of(&[&default, &ro]), "ro");
         assert_eq!(home_of(&[&ro, &default]), "ro");
-        assert_eq!(home_of(&[&default, &prod, &ro]), "prod");
+        // A read-only one refuses even beside a production one; among those that may change
+        // it, the production one (its typed name).
+        assert_eq!(home_of(&[&default, &prod, &ro]), "ro");
+        assert_eq!(home_of(&[&prod, &ro]), "ro");
+        assert_eq!(home_of(&[&default, &prod]), "prod");
         assert_eq!(home_of(&[&default]), "default");
         // Its own profile, when it names one.
         let mut named = settings.clone();

@@ -134,6 +134,16 @@ fn daily_shape(t: DateTime<Utc>, peak_hour: f64) -> f64 {
 }
 
 impl SimRegion {
+    /// The same region of the same account seen through another profile (its functions shared):
+    /// for tests of what a session's other profiles decide.
+    #[cfg(test)]
+    pub(crate) fn under_profile(&self, profile: &str, access: crate::config::Access) -> SimRegion {
+        SimRegion {
+            scope: Scope::new(profile, self.scope.region.clone(), access),
+            ..self.clone()
+        }
+    }
+
     /// A copy of the functions as they are now.
     pub fn functions(&self) -> Vec<SimFunction> {
         self.read().clone()
