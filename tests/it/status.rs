@@ -656,6 +656,79 @@ async fn firing_alarms_are_said_when_the_inventory_fails_or_no_row_carries_them(
     assert!(others.contains(&ghost), "{others}");
 }
 
+/// Three regions behind one endpoint (as on an emulator), CloudWatch's GetMetricData hanging in
+/// two of them: the healthy one's numbers are whole, with the default configuration — each of
+/// its requests waits its turn behind the hung ones 10 s at most (before, each hung request held
+/// the endpoint 15 s in turn: six of them kept the healthy region's requests past the 90 s
+/// region deadline, and its numbers were thrown away, blamed on its own GetMetricData). Its
+/// listing is held back a little so that its requests queue behind the hung ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_hanging_in_two_regions_of_one_endpoint_leave_the_third_whole() {
+    let (ok, hung) = ("eu-south-1", ["eu-south-2", "il-central-1"]);
+    let prefix = moto::unique("turns");
+    let fleet = Seeder::new(moto::url(), ok).await.fleet(&prefix, 3).await;
+    for region in hung {
+        Seeder::new(moto::url(), region)
+            .await
+            .fleet(&prefix, 3)
+            .await;
+    }
+    let proxy = FaultProxy::start(moto::url());
+    for region in hung {
+        proxy.add(crate::support::proxy::Rule {
+            region: region.into(),
+            service: Some("monitoring".into()),
+            operation: Some("GetMetricData".into()),
+            fault: Fault::Hang,
+            remaining: None,
+        });
+    }
+    proxy.add(crate::support::proxy::Rule::lambda(
+        ok,
+        "ListFunctions",
+        Fault::Delay(Duration::from_secs(3)),
+        None,
+    ));
+    let lops = Lops::new(&proxy.url);
+    // One window, as the table reads it: the series, an alias's versions and the percentiles
+    // each a request of their own (three per hung region).
+    let run = lops.run(&[
+        "status",
+        "--json",
+        "--window",
+        "5m",
+        "--regions",
+        &[ok, hung[0], hung[1]].join(","),
+    ]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let healthy = region(&doc, ok);
+    assert_eq!(healthy["health"]["status"], "ok", "{healthy:#}");
+    // Its requests waited 10 s at most behind the hung ones (about 25 s here, with its
+    // listing held 3 s); before, 90 s — at the region deadline's edge.
+    let elapsed = healthy["elapsed_ms"].as_u64().unwrap_or(u64::MAX);
+    assert!(elapsed < 50_000, "{elapsed} ms");
+    for seeded in &fleet {
+        let f = function(healthy, &seeded.name);
+        assert!(
+            f["metrics"]["5m"]["invocations"].is_number(),
+            "{}: {f:#}",
+            seeded.name
+        );
+    }
+    for r in hung {
+        let failed = region(&doc, r);
+        assert_eq!(failed["reads"]["metrics"]["status"], "failed", "{failed:#}");
+        // Listed all the same (the region may hold other tests' functions too).
+        let listed = failed["functions"].as_array().cloned().unwrap_or_default();
+        let ours = listed
+            .iter()
+            .filter(|f| f["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+            .count();
+        assert_eq!(ours, 3, "{failed:#}");
+    }
+}
+
 /// A hanging DescribeAlarms does not hold the metrics back: they are asked for as soon as the
 /// functions are listed, not once the alarms gave up (10 s by default).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,25 +1,27 @@
-//! One GetMetricData at a time to an endpoint that several regions share.
+//! One GetMetricData at a time to an endpoint that several regions share, never waited on
+//! for long.
 //!
 //! AWS's regions are each their own CloudWatch endpoint, and lops asks them side by side. A
 //! configured endpoint (`AWS_ENDPOINT_URL`: an emulator, a proxy) is one server behind every
 //! region lops reads, and a heavy metrics request takes the same work however many are in
 //! flight: sent together they only slow each other (on moto, three 500-query requests at once
 //! answered in 6.2 s where one after the other took 4.6 s, and a whole `lops status` of 3 x 120
-//! functions went from 24 s to 15 s). So requests to a configured endpoint wait their turn.
+//! functions went from 24 s to 15 s). So requests to a configured endpoint take turns.
 //!
-//! A request in flight longer than [`STUCK_AFTER`] no longer holds the others back: a region
-//! whose reads hang (or one very large request) delays another region's numbers by that much
-//! at most, never hides them.
+//! No request waits for its turn longer than [`MOST_WAIT`]: then it goes beside whatever is in
+//! flight. A region whose reads hang, or an endpoint slow for everyone, delays another region's
+//! request by that much at most, however many requests are queued ahead — never hides its
+//! numbers behind a deadline.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
-/// How long a request may hold its endpoint's turn before the next one goes anyway.
-pub const STUCK_AFTER: Duration = Duration::from_secs(15);
+/// The longest a request waits for its endpoint's turn before it goes anyway.
+pub const MOST_WAIT: Duration = Duration::from_secs(10);
 
 /// The turn of one endpoint; clones share it.
 #[derive(Debug, Clone)]
@@ -40,40 +42,20 @@ pub fn for_endpoint(url: &str) -> Gate {
         .clone()
 }
 
-/// A turn held past [`STUCK_AFTER`]: another was let go in its place, so this one is not
-/// given back when it ends (the endpoint keeps one turn), also when the request is dropped.
-struct Overdue(Option<OwnedSemaphorePermit>);
-
-impl Drop for Overdue {
-    fn drop(&mut self) {
-        if let Some(permit) = self.0.take() {
-            permit.forget();
-        }
-    }
-}
-
 impl Gate {
-    /// Runs `work` in its turn (after the requests before it, or [`STUCK_AFTER`] into the one
-    /// in flight).
+    /// Runs `work` in its turn: after the requests before it, or [`MOST_WAIT`] into waiting.
     pub async fn run<T>(&self, work: impl Future<Output = T>) -> T {
-        self.run_with(STUCK_AFTER, work).await
+        self.run_with(MOST_WAIT, work).await
     }
 
-    async fn run_with<T>(&self, stuck_after: Duration, work: impl Future<Output = T>) -> T {
-        // The semaphore is never closed; without a permit the work goes anyway.
-        let permit = self.turn.clone().acquire_owned().await.ok();
-        tokio::pin!(work);
-        tokio::select! {
-            out = &mut work => return out,
-            () = tokio::time::sleep(stuck_after) => {}
-        }
-        let overdue = Overdue(permit);
-        if overdue.0.is_some() {
-            self.turn.add_permits(1);
-        }
-        let out = work.await;
-        drop(overdue);
-        out
+    async fn run_with<T>(&self, most_wait: Duration, work: impl Future<Output = T>) -> T {
+        // Held while the work runs (given back when it ends or is dropped); none after the
+        // longest wait: it goes beside the one in flight.
+        let _turn = tokio::time::timeout(most_wait, self.turn.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok);
+        work.await
     }
 }
 
@@ -112,44 +94,42 @@ mod tests {
         futures::future::join_all([one(), one(), one()]).await;
         assert_eq!(flight.most.load(Ordering::SeqCst), 1);
         assert_eq!(started.elapsed(), Duration::from_secs(6));
+        assert_eq!(gate.turn.available_permits(), 1);
     }
 
+    /// Three requests that hang ahead of a healthy one (a region whose CloudWatch does not
+    /// answer): it waits the longest wait once, not once per request ahead.
     #[tokio::test(start_paused = true)]
-    async fn a_request_in_flight_too_long_lets_the_next_go_and_the_endpoint_keeps_one_turn() {
+    async fn requests_hanging_ahead_delay_the_next_by_the_longest_wait_once() {
         let (gate, flight) = (gate(), Flight::default());
         let started = tokio::time::Instant::now();
-        let hung = gate.run_with(Duration::from_secs(5), async {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-        });
-        let next = async {
+        let hung = || {
+            gate.run(async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            })
+        };
+        let healthy = async {
             tokio::time::sleep(Duration::from_millis(1)).await;
             gate.run(flight.request(Duration::from_secs(1))).await;
             started.elapsed()
         };
-        let ((), answered_at) = tokio::join!(hung, next);
-        assert_eq!(answered_at, Duration::from_secs(6), "waited 5 s, not 60");
-        // Both ended: one turn again, not two.
-        let after = futures::future::join_all([
-            gate.run(flight.request(Duration::from_secs(1))),
-            gate.run(flight.request(Duration::from_secs(1))),
-        ]);
-        after.await;
-        assert_eq!(flight.most.load(Ordering::SeqCst), 1);
-        assert_eq!(gate.turn.available_permits(), 1);
+        let answered = tokio::select! {
+            _ = futures::future::join_all([hung(), hung(), hung()]) => unreachable!(),
+            at = healthy => at,
+        };
+        assert_eq!(answered, MOST_WAIT + Duration::from_millis(1001));
     }
 
+    /// Every request slow (20 s each): after the first, the others stop waiting and go side by
+    /// side — four take about 30 s, not 80.
     #[tokio::test(start_paused = true)]
-    async fn an_overdue_request_dropped_half_way_gives_back_no_extra_turn() {
-        let gate = gate();
-        let hung = gate.run_with(Duration::from_secs(5), async {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-        });
-        // Dropped after it was taken as stuck (a region's deadline ends the read).
-        assert!(
-            tokio::time::timeout(Duration::from_secs(10), hung)
-                .await
-                .is_err()
-        );
+    async fn a_slow_endpoint_is_asked_side_by_side_after_the_longest_wait() {
+        let (gate, flight) = (gate(), Flight::default());
+        let started = tokio::time::Instant::now();
+        let one = || gate.run(flight.request(Duration::from_secs(20)));
+        futures::future::join_all([one(), one(), one(), one()]).await;
+        assert_eq!(started.elapsed(), MOST_WAIT + Duration::from_secs(20));
+        assert_eq!(flight.most.load(Ordering::SeqCst), 4);
         assert_eq!(gate.turn.available_permits(), 1);
     }
 
