@@ -229,12 +229,16 @@ impl RegionState {
             };
         }
         // While reads fail, the age is that of the oldest data they left (a read that still
-        // answers does not make failing numbers look young).
+        // answers does not make failing numbers look young); one that never answered is as old
+        // as its failing.
         let failing_since = self
             .reads
             .iter()
-            .filter(|r| r.error.is_some())
-            .filter_map(|r| r.last_ok)
+            .filter_map(|r| {
+                r.error
+                    .as_ref()
+                    .map(|(_, since)| r.last_ok.unwrap_or(*since))
+            })
             .min();
         let age = failing_since
             .or_else(|| self.last_ok())

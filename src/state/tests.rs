@@ -3819,3 +3819,46 @@ fn a_failed_invoke_in_a_batch_is_marked_failed() {
     assert!(good.contains("✓ ") && !good.contains('✗'), "{good}");
     assert!(bad.contains("✗ ") && !bad.contains('✓'), "{bad}");
 }
+
+/// A read that never answered (metrics timing out from the start) keeps its region's age
+/// growing while other reads answer: it was shown as a few seconds old, starting again at each
+/// answer of the alarms.
+#[test]
+fn a_read_that_never_answered_is_as_old_as_its_failing() {
+    let mut s = State::new(scopes(), Keymap::default(), ScreenOptions::default(), t0());
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok(Inventory {
+                functions: vec![info("api", "web")],
+                ..Default::default()
+            }),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 0,
+            seq: 1,
+            at: t0() + TimeDelta::seconds(10),
+            result: Err(ProviderError::Timeout(60.0)),
+        },
+    );
+    let later = t0() + TimeDelta::seconds(200);
+    update(
+        &mut s,
+        Msg::Alarms {
+            region: 0,
+            seq: 7,
+            at: later,
+            result: Ok(Vec::new()),
+        },
+    );
+    match s.regions[0].health(later, s.stale_after_secs()) {
+        RegionHealth::Stale { age_secs, .. } => assert!(age_secs >= 190, "{age_secs}"),
+        other => panic!("{other:?}"),
+    }
+}
