@@ -78,6 +78,9 @@ pub struct Listed {
     pub snapshot: String,
     pub function: String,
     pub region: String,
+    /// The account it was taken in (`None` when the manifest could not be read): two
+    /// accounts' functions of one name share a key path.
+    pub account: Option<String>,
     /// "backup", or "safety" for one a restore took of the target before changing it.
     pub kind: &'static str,
     /// `None` when the manifest could not be read.
@@ -100,9 +103,11 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
             continue;
         }
         let uri = store.uri(&o.rel).to_string();
+        let mut account = None;
         let (taken_at, size, problem) = match store.get(&store.root.child(&o.rel)).await {
             Ok(bytes) => match Manifest::from_json(&bytes) {
                 Ok(m) => {
+                    account = Some(m.account.clone()).filter(|a| !a.is_empty());
                     // A time that is none is not passed on as one (scripts sort by it).
                     let time = chrono::DateTime::parse_from_rfc3339(&m.taken_at).is_ok();
                     // What restore and prune refuse it for is said here too (one list).
@@ -121,6 +126,7 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
             snapshot: uri,
             function: name,
             region,
+            account,
             kind: if manifest::layout::is_safety(&stamp) {
                 "safety"
             } else {

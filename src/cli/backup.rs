@@ -227,9 +227,10 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
                 for s in &all {
                     let _ = writeln!(
                         out,
-                        "{:<24} {:<14} {:<24} {:<6} {:>9}  {}",
+                        "{:<24} {:<14} {:<12} {:<24} {:<6} {:>9}  {}",
                         s.function,
                         s.region,
+                        s.account.as_deref().unwrap_or("?"),
                         s.taken_at.as_deref().unwrap_or("?"),
                         s.kind,
                         s.size.map(format::bytes).unwrap_or_else(|| "?".into()),

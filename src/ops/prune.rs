@@ -50,9 +50,11 @@ pub struct Retention {
 async fn referenced(
     store: &Store,
     rels: impl Iterator<Item = &String>,
-) -> Result<Option<(BTreeSet<String>, Vec<String>)>, BackupError> {
+) -> Result<Option<(BTreeSet<String>, Vec<String>, String)>, BackupError> {
     let mut blobs = BTreeSet::new();
     let mut data = Vec::new();
+    // The account the (last) manifest was taken in.
+    let mut account = String::new();
     for rel in rels {
         match store
             .get(&store.root.child(rel))
@@ -63,6 +65,7 @@ async fn referenced(
             // restored either: it counts as unreadable, never in the place of a good one.
             Ok(Ok(m)) if !m.problems(rel).is_empty() => return Ok(None),
             Ok(Ok(m)) => {
+                account.clone_from(&m.account);
                 blobs.extend(m.blobs.iter().map(|b| b.sha256.clone()));
                 // Where the copy is in this store (a replica holds it under its own root, as
                 // verify and restore read it), never the address first written.
@@ -74,7 +77,7 @@ async fn referenced(
             _ => return Ok(None),
         }
     }
-    Ok(Some((blobs, data)))
+    Ok(Some((blobs, data, account)))
 }
 
 fn manifests(listed: &[crate::backup::store::Listed]) -> Vec<(String, String, String, String)> {
@@ -108,20 +111,28 @@ pub async fn prepare_prune(
     let mut blobs: BTreeSet<String> = BTreeSet::new();
     let mut data_roots: Vec<String> = Vec::new();
     let mut uses: BTreeMap<String, (BTreeSet<String>, Vec<String>)> = BTreeMap::new();
+    let mut accounts: BTreeMap<String, String> = BTreeMap::new();
     for (rel, ..) in &all {
         match referenced(&store, std::iter::once(rel)).await? {
-            Some(used) => {
-                uses.insert(rel.clone(), used);
+            Some((blobs, data, account)) => {
+                uses.insert(rel.clone(), (blobs, data));
+                accounts.insert(rel.clone(), account);
             }
             None => {
                 unreadable.insert(rel.clone());
             }
         }
     }
+    // Kept per account too: two accounts' functions of one name back up under one key path,
+    // and one's newest must never count as the other's.
+    let account_of = |rel: &String| accounts.get(rel).cloned().unwrap_or_default();
     let readable: Vec<_> = all
         .iter()
         .filter(|(rel, ..)| !unreadable.contains(rel))
-        .cloned()
+        .map(|(rel, region, function, stamp)| {
+            let function = format!("{function}\u{0}{}", account_of(rel));
+            (rel.clone(), region.clone(), function, stamp.clone())
+        })
         .collect();
     let prune: BTreeSet<String> = select_to_prune(
         &readable,
@@ -152,7 +163,7 @@ pub async fn prepare_prune(
     let with_data = |rel: &String| uses.get(rel).is_some_and(|(_, d)| !d.is_empty());
     for (rel, region, function, _) in all.iter().filter(|(rel, ..)| prune.contains(rel)) {
         let same = |(r, g, f, _): &&(String, String, String, String)| {
-            g == region && f == function && r != rel
+            g == region && f == function && r != rel && account_of(r) == account_of(rel)
         };
         let kept_data = all
             .iter()
@@ -309,7 +320,7 @@ async fn delete_unneeded(
         .map(|(rel, ..)| rel)
         .filter(|rel| !plan.seen.contains(rel))
         .collect();
-    let Some((blobs, data_roots)) = referenced(store, new.iter()).await? else {
+    let Some((blobs, data_roots, _)) = referenced(store, new.iter()).await? else {
         done.notes.push(
             "a manifest written since the preview could not be read: no blob or data was \
              deleted"

@@ -3178,3 +3178,65 @@ async fn a_malformed_code_download_base_is_bad_input_and_stores_nothing() {
         listed.stdout
     );
 }
+
+/// Two accounts' functions of one name back up under one key path (`snapshots/REGION/NAME/`):
+/// the retention counts each account's snapshots apart — the newest of one is never the other's
+/// last — and `backup list` names each one's account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prune_keeps_each_accounts_snapshots_of_a_shared_name_apart() {
+    let fx = Fixture::new(HOME, "accts").await;
+    let name = moto::unique("accts");
+    fx.plain_function(&name).await;
+    let lops = fx.lops(moto::url());
+    let ours = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    // The other account's backup of its own function of that name, a moment later (its
+    // manifest as that account's backup writes it: the same but for the account).
+    let key = ours
+        .strip_prefix(&format!("s3://{}/", fx.bucket))
+        .expect("in the fixture's bucket")
+        .to_string();
+    let bytes = fx.get(&fx.bucket, &key).await.expect("manifest");
+    let mut theirs: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    theirs["account"] = serde_json::json!("222222222222");
+    let (dir, _) = key.rsplit_once('/').expect("a key");
+    let later = format!("{dir}/29991231T235959.999Z.json");
+    fx.put(&later, serde_json::to_vec(&theirs).expect("json"))
+        .await;
+    let run = lops.run(&[
+        "backup",
+        "prune",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--keep-last",
+        "1",
+        "--dry-run",
+    ]);
+    run.assert_exit(0);
+    assert!(!run.stderr.contains(&ours), "ours would go: {}", run.stderr);
+    let listed = lops.run(&[
+        "backup",
+        "list",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--fn",
+        &name,
+        "--json",
+    ]);
+    let accounts: Vec<String> = listed
+        .json()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| s["account"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        accounts,
+        ["222222222222", "123456789012"],
+        "{}",
+        listed.stdout
+    );
+}
