@@ -311,9 +311,11 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
         .iter()
         .map(crate::provider::RegionSource::scope)
         .collect();
-    let targets = crate::ops::batch::targets_for(records, &scopes, &ctx.settings.services, &|_| {
-        "that profile and region could not be reached in this session".into()
-    });
+    let fleet = scopes.len();
+    let targets =
+        crate::ops::batch::targets_for(records, &scopes, fleet, &ctx.settings.services, &|_| {
+            "that profile and region could not be reached in this session".into()
+        });
     run_batch(&ctx, &flags, Repeat::Refused, targets).await
 }
 

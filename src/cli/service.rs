@@ -115,8 +115,13 @@ pub async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<Exit, F
         _ => early_check(&global, kind)?,
     }
     let ctx = connect_for(&global, &found).await?;
-    let home = service::home_for(ctx.regions.iter().map(|r| r.scope()), &found, &change)
-        .map_err(Failure::from)?;
+    let home = service::home_for(
+        ctx.regions.iter().map(|r| r.scope()),
+        ctx.regions.len(),
+        &found,
+        &change,
+    )
+    .map_err(Failure::from)?;
     let request = Request::Service {
         service: Box::new(found),
         change,
@@ -177,8 +182,12 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
         global.profiles = vec![p.clone()];
     }
     let ctx = connect_for(&global, &found).await?;
-    let home =
-        service::home(ctx.regions.iter().map(|r| r.scope()), &found).map_err(Failure::from)?;
+    let home = service::home(
+        ctx.regions.iter().map(|r| r.scope()),
+        ctx.regions.len(),
+        &found,
+    )
+    .map_err(Failure::from)?;
     let view = service::read(&ctx.regions[home], &found)
         .await
         .map_err(Failure::from)?;

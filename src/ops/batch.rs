@@ -512,7 +512,7 @@ pub async fn execute_all<S: RegionActions>(
 /// Why `undo` has nothing to revert, and — when the newest change was a restore over a
 /// function that existed — the safety snapshot that puts back what it replaced.
 pub use super::undo::{
-    NotUndone, ROLLOUT_BATCH, Reach, choose, choose_in, elsewhere, in_scope, not_here,
+    BATCH_MARK, NotUndone, ROLLOUT_BATCH, Reach, choose, choose_in, elsewhere, in_scope, not_here,
     not_that_batch, nothing_here, nothing_to_undo, partial_batch, scopes_of, targets_for,
     undo_refused, undo_targets,
 };

@@ -482,9 +482,19 @@ fn a_service_change_is_undone_only_through_the_profile_that_changes_it_now() {
     let asked = |targets: &[Target]| matches!(targets, [Target::Ask(0, _)]);
     // As made: its own profile, or none named and the session's only one.
     for services in [vec![service(Some("default"))], vec![service(None)], vec![]] {
-        let targets = targets_for(vec![drain.clone()], &[&default], &services, &none);
+        let targets = targets_for(vec![drain.clone()], &[&default], 1, &services, &none);
         assert!(asked(&targets), "{services:?}: {targets:?}");
     }
+    // Another profile as strict given first (the CLI sorts them): its equal, taken back.
+    let equal = Scope::new("another", "us-east-1", Access::default());
+    let targets = targets_for(
+        vec![drain.clone()],
+        &[&equal, &default],
+        2,
+        &[service(None)],
+        &none,
+    );
+    assert!(matches!(&targets[..], [Target::Ask(1, _)]), "{targets:?}");
     // Another profile named since, or a stricter one given beside: refused, naming it.
     for (scopes, services, says) in [
         (
@@ -498,7 +508,7 @@ fn a_service_change_is_undone_only_through_the_profile_that_changes_it_now() {
             "profile ro now (the strictest of this session's)",
         ),
     ] {
-        let targets = targets_for(vec![drain.clone()], &scopes, &services, &none);
+        let targets = targets_for(vec![drain.clone()], &scopes, scopes.len(), &services, &none);
         match &targets[..] {
             [Target::Elsewhere(_, _, OpsError::Refused(why))] => {
                 assert!(why.contains(says), "{why}")

@@ -356,7 +356,7 @@ pub const ROLLOUT_BATCH: &str = "rollout:";
 #[path = "undo_choice.rs"]
 mod choice;
 pub use choice::{
-    NotUndone, Reach, choose, choose_in, elsewhere, in_scope, not_here, not_that_batch,
+    BATCH_MARK, NotUndone, Reach, choose, choose_in, elsewhere, in_scope, not_here, not_that_batch,
     nothing_here, nothing_to_undo, partial_batch, reachable_from, reached_anywhere, scopes_of,
     targets_for, undo_refused,
 };

@@ -340,6 +340,7 @@ pub fn partial_batch(all: &[Record], targets: &[Record]) -> Option<String> {
 pub fn targets_for(
     records: Vec<Record>,
     scopes: &[&crate::provider::Scope],
+    fleet: usize,
     services: &[crate::config::ServiceSettings],
     elsewhere: &dyn Fn(&Record) -> String,
 ) -> Vec<super::super::batch::Target> {
@@ -354,7 +355,7 @@ pub fn targets_for(
                     crate::config::Access::default(),
                 )
             };
-            if let Some(why) = service_moved(&record, scopes, services) {
+            if let Some(why) = service_moved(&record, scopes, fleet, services) {
                 return Target::Elsewhere(
                     scope_of(&record),
                     record.target.clone(),
@@ -389,6 +390,7 @@ pub fn targets_for(
 fn service_moved(
     record: &Record,
     scopes: &[&crate::provider::Scope],
+    fleet: usize,
     services: &[crate::config::ServiceSettings],
 ) -> Option<String> {
     if !reached_anywhere(record) {
@@ -400,7 +402,17 @@ fn service_moved(
     let (profile, how) = match &now.profile {
         Some(p) => (p.clone(), "its [[service]] profile"),
         None => {
-            let i = crate::ops::service::home(scopes.iter().copied(), now).ok()?;
+            let i = crate::ops::service::home(scopes.iter().copied(), fleet, now).ok()?;
+            // One as strict as the home (the same tier and production flag) is the home's
+            // equal, whichever came first: the change may have gone through it.
+            let rules = |s: &crate::provider::Scope| (s.access.tier, s.access.production);
+            let as_strict = scopes
+                .iter()
+                .take(fleet)
+                .any(|s| s.profile == record.profile && rules(s) == rules(scopes[i]));
+            if as_strict {
+                return None;
+            }
             (scopes[i].profile.clone(), "the strictest of this session's")
         }
     };
@@ -419,6 +431,9 @@ fn service_moved(
         record.profile, record.profile
     ))
 }
+
+/// Marks a batch id among the record ids a finished batch's undo names.
+pub const BATCH_MARK: &str = "batch:";
 
 /// Said when the batch a finished batch's popup offered to undo is no longer the last change
 /// (undone meanwhile, by another lops say, or followed by another): nothing is undone.

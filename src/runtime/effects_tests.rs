@@ -152,7 +152,13 @@ async fn an_undo_of_a_batch_no_longer_last_is_refused() {
         deadline: Duration::from_secs(10),
         min_gap: Duration::from_secs(1),
     };
-    let executor = Executor::start(sources.clone(), sources.len(), tx, timing, Some(audit));
+    let executor = Executor::start(
+        sources.clone(),
+        sources.len(),
+        tx,
+        timing,
+        Some(audit.clone()),
+    );
     executor.run(Effect::Undo {
         anywhere: true,
         services: Vec::new(),
@@ -175,6 +181,33 @@ async fn an_undo_of_a_batch_no_longer_last_is_refused() {
         Err(why) => assert!(why.contains("no longer the last change"), "{why}"),
         Ok(batch) => panic!("previewed another change: {batch:?}"),
     }
+    // The batch's own record whose outcome is not known (no record landed in the popup for
+    // it): found by the batch id it carries, and previewed.
+    let unknown = crate::ops::audit::Record {
+        id: "late".into(),
+        result: "outcome unknown: no answer came".into(),
+        batch: Some("B7".into()),
+        ..later
+    };
+    audit.append(&unknown).expect("append");
+    executor.run(Effect::Undo {
+        anywhere: true,
+        services: Vec::new(),
+        only: Some(vec!["r1".into(), "batch:B7".into()]),
+    });
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut said = None;
+    while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
+        let msg = match msg {
+            Msg::Preview { msg, .. } => *msg,
+            other => other,
+        };
+        if let Msg::BatchPrepared(result) = msg {
+            said = Some(result);
+            break;
+        }
+    }
+    assert!(said.expect("an answer").is_ok());
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -186,12 +186,19 @@ pub(super) async fn undo_batch<S: Source>(
     let scopes: Vec<&crate::provider::Scope> = sources.iter().map(|s| s.scope()).collect();
     let records = batch::choose_in(&records, &batch::Reach::Scopes(&scopes), anywhere)
         .map_err(|n| n.message)?;
+    // Its records, by id or (a batch of several) by the batch id they carry.
+    let of_it = |r: &crate::ops::audit::Record, ids: &[String]| {
+        ids.contains(&r.id)
+            || r.batch
+                .as_ref()
+                .is_some_and(|b| ids.contains(&format!("{}{b}", batch::BATCH_MARK)))
+    };
     if let Some(ids) = only
-        && records.iter().any(|r| !ids.contains(&r.id))
+        && records.iter().any(|r| !of_it(r, ids))
     {
         return Err(batch::not_that_batch());
     }
-    let targets = batch::targets_for(records, &scopes, services, &|record| {
+    let targets = batch::targets_for(records, &scopes, fleet, services, &|record| {
         format!(
             "this dashboard does not show that region: run `lops undo --profile {} --regions {}`",
             record.profile, record.region

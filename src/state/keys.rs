@@ -49,11 +49,16 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
             {
                 // What the finished batch offers: undo it at once — that batch, not whatever
                 // is last by then (another lops may have undone it meanwhile).
+                // Its records: those it landed, and (several targets) every one of its batch
+                // id, an outcome not known included.
                 let only = state.batch_run.as_ref().map(|r| {
-                    r.landed
+                    let mut ids: Vec<String> = r
+                        .landed
                         .iter()
                         .filter_map(|(_, l)| Some(l.as_ref().ok()?.record.as_ref()?.id.clone()))
-                        .collect()
+                        .collect();
+                    ids.push(format!("{}{}", crate::ops::batch::BATCH_MARK, r.batch.id));
+                    ids
                 });
                 state.popup = None;
                 super::batch::undo(state, only, effects);

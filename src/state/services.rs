@@ -20,6 +20,8 @@ pub struct ServicePane {
     pub homes: Vec<Result<usize, String>>,
     /// Every scope a home may name (the fleet's, then those only services use).
     pub scopes: Vec<Scope>,
+    /// How many of `scopes` are the fleet's.
+    pub fleet: usize,
     /// The last read of each service (`None`: not read yet). A read that fails after one
     /// that answered keeps the rows it gave, with why in `stale`.
     pub views: Vec<Option<Result<ServiceView, String>>>,
@@ -34,10 +36,12 @@ pub struct ServicePane {
 }
 
 impl ServicePane {
-    pub fn new(services: Vec<ServiceSettings>, scopes: &[Scope]) -> Self {
+    /// `fleet`: how many of `scopes` (the first) the dashboard reads functions through; the
+    /// rest are there only for services' own profiles.
+    pub fn new(services: Vec<ServiceSettings>, scopes: &[Scope], fleet: usize) -> Self {
         let homes = services
             .iter()
-            .map(|s| crate::ops::service::home(scopes, s).map_err(|e| e.to_string()))
+            .map(|s| crate::ops::service::home(scopes, fleet, s).map_err(|e| e.to_string()))
             .collect();
         ServicePane {
             views: vec![None; services.len()],
@@ -45,6 +49,7 @@ impl ServicePane {
             services,
             homes,
             scopes: scopes.to_vec(),
+            fleet,
             ..Default::default()
         }
     }
@@ -392,8 +397,13 @@ fn propose(state: &mut State, service: usize, change: ServiceChange, effects: &m
     };
     // A drain or a restore goes through the home profile's scope in the region it moves,
     // where the dashboard has one (the rule `lops service` follows).
-    let home = crate::ops::service::home_for(pane.scopes.iter(), &pane.services[service], &change)
-        .unwrap_or(home);
+    let home = crate::ops::service::home_for(
+        pane.scopes.iter(),
+        pane.fleet,
+        &pane.services[service],
+        &change,
+    )
+    .unwrap_or(home);
     let request = Request::Service {
         service: Box::new(pane.services[service].clone()),
         change,

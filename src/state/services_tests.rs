@@ -48,7 +48,7 @@ fn state(prod: Tier) -> State {
         Default::default(),
         Utc::now(),
     );
-    s.services = ServicePane::new(vec![settings()], &scopes);
+    s.services = ServicePane::new(vec![settings()], &scopes, scopes.len());
     s
 }
 
@@ -171,7 +171,7 @@ fn the_highlight_stays_on_its_service_and_region_when_another_lands_above() {
         ..settings()
     };
     let scopes = s.services.scopes.clone();
-    s.services = ServicePane::new(vec![settings(), pay], &scopes);
+    s.services = ServicePane::new(vec![settings(), pay], &scopes, scopes.len());
     press(&mut s, '4');
     let land = |s: &mut State, index: usize, members: Vec<Member>| {
         let settings = s.services.services[index].clone();

@@ -313,7 +313,7 @@ fn the_services_view_shows_the_badges_of_the_selected_services_scope() {
         regions: Default::default(),
         functions: Default::default(),
     };
-    s.services = super::services::ServicePane::new(vec![service], &scopes);
+    s.services = super::services::ServicePane::new(vec![service], &scopes, scopes.len());
     // The fleet's selected row is in the change-tier scope.
     assert_eq!(s.access().tier, Tier::Change);
     update(&mut s, key('4'));
@@ -2859,7 +2859,8 @@ fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
     assert!(
         asked.iter().any(|e| matches!(
             e,
-            Effect::Undo { only: Some(ids), .. } if ids == &vec!["r1".to_string()]
+            Effect::Undo { only: Some(ids), .. }
+                if ids == &vec!["r1".to_string(), "batch:B1".to_string()]
         )),
         "{asked:?}"
     );

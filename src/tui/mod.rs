@@ -135,7 +135,7 @@ async fn run_terminal<S: Source>(
     } else {
         settings.services.clone()
     };
-    let pane = crate::state::services::ServicePane::new(services, &scopes);
+    let pane = crate::state::services::ServicePane::new(services, &scopes, fleet);
     let fleet_scopes = scopes[..fleet.min(scopes.len())].to_vec();
     let mut state = State::new(fleet_scopes, keymap, display, Utc::now());
     state.services = pane;

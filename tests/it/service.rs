@@ -1030,7 +1030,8 @@ async fn the_dashboard_drains_a_region_through_the_same_ops_path() {
         let sources = vec![scope_source(&proxy.url, "default", tier).await];
         let scopes: Vec<Scope> = sources.iter().map(|s| s.scope().clone()).collect();
         let mut state = tui::state(&sources);
-        state.services = lops::state::services::ServicePane::new(vec![settings.clone()], &scopes);
+        state.services =
+            lops::state::services::ServicePane::new(vec![settings.clone()], &scopes, scopes.len());
         let screen = Screen::new(100, 30);
         let dir = tempfile::tempdir().expect("dir");
         let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
@@ -1093,7 +1094,7 @@ async fn the_dashboard_reaches_a_service_through_its_own_profile() {
     let scopes: Vec<Scope> = sources.iter().map(|s| s.scope().clone()).collect();
     // The fleet is the first scope only; the second is the service's.
     let mut state = tui::state(&sources[..1]);
-    state.services = lops::state::services::ServicePane::new(vec![settings], &scopes);
+    state.services = lops::state::services::ServicePane::new(vec![settings], &scopes, scopes.len());
     let screen = Screen::new(100, 30);
     let dir = tempfile::tempdir().expect("dir");
     let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));

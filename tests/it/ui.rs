@@ -1376,8 +1376,11 @@ async fn services_at_incident() -> State {
     clock.set(start() + TimeDelta::seconds(190));
     let regions = demo_regions(7, &clock, Access::default());
     let scopes: Vec<_> = regions.iter().map(|r| r.scope().clone()).collect();
-    state.services =
-        lops::state::services::ServicePane::new(lops::provider::sim::demo_services(), &scopes);
+    state.services = lops::state::services::ServicePane::new(
+        lops::provider::sim::demo_services(),
+        &scopes,
+        scopes.len(),
+    );
     let effects = update(
         &mut state,
         Msg::Key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::NONE)),

@@ -320,11 +320,15 @@ pub fn find<'a>(
 /// tier and production flag govern every change of the service.
 pub fn home<'a>(
     scopes: impl IntoIterator<Item = &'a crate::provider::Scope>,
+    fleet: usize,
     settings: &ServiceSettings,
 ) -> Result<usize, OpsError> {
     let mut scopes = scopes.into_iter().peekable();
     match &settings.profile {
+        // Among the profiles the session reads functions through (the first `fleet` scopes),
+        // never those only another service's own profile brought in.
         None => scopes
+            .take(fleet)
             .enumerate()
             .min_by_key(|(i, s)| (s.access.tier, !s.access.production, *i))
             .map(|(i, _)| i)
@@ -346,11 +350,12 @@ pub fn home<'a>(
 /// otherwise the home.
 pub fn home_for<'a>(
     scopes: impl IntoIterator<Item = &'a crate::provider::Scope>,
+    fleet: usize,
     settings: &ServiceSettings,
     change: &ServiceChange,
 ) -> Result<usize, OpsError> {
     let scopes: Vec<&crate::provider::Scope> = scopes.into_iter().collect();
-    let home = home(scopes.iter().copied(), settings)?;
+    let home = home(scopes.iter().copied(), fleet, settings)?;
     let region = match change {
         ServiceChange::Drain(r) | ServiceChange::Restore(r) => r,
         _ => return Ok(home),
@@ -459,8 +464,12 @@ mod tests {
         let ro = scope("ro", Tier::Read, false);
         let prod = scope("prod", Tier::Change, true);
         let settings = view().settings;
+        let home_of_fleet = |scopes: &[&Scope], fleet: usize| {
+            let i = home(scopes.iter().copied(), fleet, &settings).expect("home");
+            scopes[i].profile.clone()
+        };
         let home_of = |scopes: &[&Scope]| {
-            let i = home(scopes.iter().copied(), &settings).expect("home");
+            let i = home(scopes.iter().copied(), scopes.len(), &settings).expect("home");
             scopes[i].profile.clone()
         };
         assert_eq!(home_of(&[&default, &ro]), "ro");
@@ -475,7 +484,9 @@ mod tests {
         let mut named = settings.clone();
         named.profile = Some("default".into());
         let scopes = [&ro, &default];
-        assert_eq!(home(scopes.iter().copied(), &named).expect("home"), 1);
+        assert_eq!(home(scopes.iter().copied(), 2, &named).expect("home"), 1);
+        // Another service's own profile, past the fleet's scopes: never this one's home.
+        assert_eq!(home_of_fleet(&[&default, &prod], 1), "default");
     }
 
     #[test]
