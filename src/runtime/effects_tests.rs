@@ -1,7 +1,66 @@
 //! The dashboard's effects executor, driven as the dashboard drives it.
 
 use super::*;
+use crate::ops::rollout::{Guard, Rollout, Status, parse_steps};
 use crate::provider::sim::{SimClock, demo_regions};
+
+/// Reads that do not come again during a test (once an hour).
+fn quiet() -> Timing {
+    Timing {
+        metrics: Duration::from_secs(3600),
+        inventory: Duration::from_secs(3600),
+        alarms: Duration::from_secs(3600),
+        deadline: Duration::from_secs(10),
+        min_gap: Duration::from_secs(1),
+    }
+}
+
+/// The first message `pick` takes within 5 s (a preview's answer unwrapped from its ticket).
+async fn answer<T>(rx: &mut mpsc::Receiver<Msg>, pick: impl Fn(Msg) -> Option<T>) -> Option<T> {
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
+        let msg = match msg {
+            Msg::Preview { msg, .. } => *msg,
+            other => other,
+        };
+        if let Some(found) = pick(msg) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// A rollout of `function:live` in `scope`, halted before its first step, its guard watching
+/// `alarms`.
+fn halted(scope: &crate::provider::Scope, function: &str, alarms: &[&str]) -> Rollout {
+    Rollout {
+        profile: scope.profile.clone(),
+        account: None,
+        region: scope.region.clone(),
+        function: function.into(),
+        alias: "live".into(),
+        from: "1".into(),
+        start_extra: None,
+        to: "2".into(),
+        steps: parse_steps("10:1m").expect("steps"),
+        guard: Guard {
+            max_error_rate: Some(0.05),
+            alarms: alarms.iter().map(|a| a.to_string()).collect(),
+            interval_secs: 10,
+            trip_on_read_error: true,
+        },
+        step: 0,
+        status: Status::Halted {
+            reason: "interrupted".into(),
+        },
+        updated: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        owner: None,
+        heartbeat: None,
+        abort_requested: false,
+        last_written: None,
+        production_elsewhere: false,
+    }
+}
 
 #[tokio::test]
 async fn a_read_asked_again_replaces_the_one_in_flight() {
@@ -11,13 +70,7 @@ async fn a_read_asked_again_replaces_the_one_in_flight() {
         .collect();
     let function = sources[0].functions()[0].info.name.clone();
     let (tx, mut rx) = mpsc::channel(1024);
-    let timing = Timing {
-        metrics: Duration::from_secs(3600),
-        inventory: Duration::from_secs(3600),
-        alarms: Duration::from_secs(3600),
-        deadline: Duration::from_secs(10),
-        min_gap: Duration::from_secs(1),
-    };
+    let timing = quiet();
     let executor = Executor::start(sources.clone(), sources.len(), tx, timing, None);
     // The simulated region answers after 40–200 ms: the second ask lands while the first
     // is in flight.
@@ -42,7 +95,7 @@ async fn a_read_asked_again_replaces_the_one_in_flight() {
 /// dashboard's "working" stayed up and nothing was said; the rollout is left as it was.
 #[tokio::test]
 async fn a_resume_refused_once_confirmed_is_said_and_leaves_the_rollout_halted() {
-    use crate::ops::rollout::{Guard, Rollout, RolloutStore, Status, parse_steps};
+    use crate::ops::rollout::RolloutStore;
     use crate::provider::RegionSource;
     let sources: Vec<_> = demo_regions(7, &SimClock::live(), Default::default())
         .into_iter()
@@ -53,57 +106,22 @@ async fn a_resume_refused_once_confirmed_is_said_and_leaves_the_rollout_halted()
     let dir = std::env::temp_dir().join(format!("lops-resume-{}", std::process::id()));
     let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
     let store = RolloutStore::beside(&audit).expect("store");
-    let halted = Rollout {
-        profile: scope.profile.clone(),
-        account: None,
-        region: scope.region.clone(),
-        function: function.clone(),
-        alias: "live".into(),
-        from: "1".into(),
-        start_extra: None,
-        to: "2".into(),
-        steps: parse_steps("10:1m").expect("steps"),
-        guard: Guard {
-            max_error_rate: Some(0.05),
-            alarms: vec!["no-such-alarm".into()],
-            interval_secs: 10,
-            trip_on_read_error: true,
-        },
-        step: 0,
-        status: Status::Halted {
-            reason: "interrupted".into(),
-        },
-        updated: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        owner: None,
-        heartbeat: None,
-        abort_requested: false,
-        last_written: None,
-        production_elsewhere: false,
-    };
+    let halted = halted(&scope, &function, &["no-such-alarm"]);
     store.save(&halted).expect("save");
     let (tx, mut rx) = mpsc::channel(1024);
-    let timing = Timing {
-        metrics: Duration::from_secs(3600),
-        inventory: Duration::from_secs(3600),
-        alarms: Duration::from_secs(3600),
-        deadline: Duration::from_secs(10),
-        min_gap: Duration::from_secs(1),
-    };
+    let timing = quiet();
     let executor = Executor::start(sources.clone(), sources.len(), tx, timing, Some(audit));
     executor.run(Effect::ResumeRollout {
         region: 0,
         function: function.clone(),
         alias: "live".into(),
     });
-    let until = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut said = None;
-    while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
-        if let Msg::Executed { result: Err(e), .. } = msg {
-            said = Some(e.to_string());
-            break;
-        }
-    }
-    let said = said.expect("the refusal is said");
+    let said = answer(&mut rx, |m| match m {
+        Msg::Executed { result: Err(e), .. } => Some(e.to_string()),
+        _ => None,
+    })
+    .await
+    .expect("the refusal is said");
     assert!(said.contains("no-such-alarm"), "{said}");
     let kept = store.load(&scope, &function, "live").expect("kept");
     assert_eq!(kept.status, halted.status);
@@ -145,13 +163,7 @@ async fn an_undo_of_a_batch_no_longer_last_is_refused() {
     };
     audit.append(&later).expect("append");
     let (tx, mut rx) = mpsc::channel(1024);
-    let timing = Timing {
-        metrics: Duration::from_secs(3600),
-        inventory: Duration::from_secs(3600),
-        alarms: Duration::from_secs(3600),
-        deadline: Duration::from_secs(10),
-        min_gap: Duration::from_secs(1),
-    };
+    let timing = quiet();
     let executor = Executor::start(
         sources.clone(),
         sources.len(),
@@ -164,19 +176,11 @@ async fn an_undo_of_a_batch_no_longer_last_is_refused() {
         services: Vec::new(),
         only: Some(vec!["r1".into(), "r2".into()]),
     });
-    let until = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut said = None;
-    while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
-        // A preview's answer comes with its ticket (a newer one replaces it).
-        let msg = match msg {
-            Msg::Preview { msg, .. } => *msg,
-            other => other,
-        };
-        if let Msg::BatchPrepared(result) = msg {
-            said = Some(result);
-            break;
-        }
-    }
+    let said = answer(&mut rx, |m| match m {
+        Msg::BatchPrepared(result) => Some(result),
+        _ => None,
+    })
+    .await;
     match said.expect("an answer") {
         Err(why) => assert!(why.contains("no longer the last change"), "{why}"),
         Ok(batch) => panic!("previewed another change: {batch:?}"),
@@ -195,18 +199,11 @@ async fn an_undo_of_a_batch_no_longer_last_is_refused() {
         services: Vec::new(),
         only: Some(vec!["r1".into(), "batch:B7".into()]),
     });
-    let until = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut said = None;
-    while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
-        let msg = match msg {
-            Msg::Preview { msg, .. } => *msg,
-            other => other,
-        };
-        if let Msg::BatchPrepared(result) = msg {
-            said = Some(result);
-            break;
-        }
-    }
+    let said = answer(&mut rx, |m| match m {
+        Msg::BatchPrepared(result) => Some(result),
+        _ => None,
+    })
+    .await;
     assert!(said.expect("an answer").is_ok());
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -216,7 +213,6 @@ async fn an_undo_of_a_batch_no_longer_last_is_refused() {
 #[tokio::test]
 async fn a_resume_keeps_the_rules_of_the_sessions_other_profiles() {
     use crate::config::{Access, Tier};
-    use crate::ops::rollout::{Guard, Rollout, Status, parse_steps};
     use crate::provider::RegionSource;
     let first = demo_regions(7, &SimClock::live(), Access::default())
         .into_iter()
@@ -226,41 +222,9 @@ async fn a_resume_keeps_the_rules_of_the_sessions_other_profiles() {
     let sources = vec![Arc::new(first), Arc::new(ro)];
     let scope = sources[0].scope().clone();
     let function = sources[0].functions()[0].info.name.clone();
-    let halted = Rollout {
-        profile: scope.profile.clone(),
-        account: None,
-        region: scope.region.clone(),
-        function,
-        alias: "live".into(),
-        from: "1".into(),
-        start_extra: None,
-        to: "2".into(),
-        steps: parse_steps("10:1m").expect("steps"),
-        guard: Guard {
-            max_error_rate: Some(0.05),
-            alarms: Vec::new(),
-            interval_secs: 10,
-            trip_on_read_error: true,
-        },
-        step: 0,
-        status: Status::Halted {
-            reason: "interrupted".into(),
-        },
-        updated: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        owner: None,
-        heartbeat: None,
-        abort_requested: false,
-        last_written: None,
-        production_elsewhere: false,
-    };
+    let halted = halted(&scope, &function, &[]);
     let (tx, mut rx) = mpsc::channel(1024);
-    let timing = Timing {
-        metrics: Duration::from_secs(3600),
-        inventory: Duration::from_secs(3600),
-        alarms: Duration::from_secs(3600),
-        deadline: Duration::from_secs(10),
-        min_gap: Duration::from_secs(1),
-    };
+    let timing = quiet();
     let executor = Executor::start(sources.clone(), sources.len(), tx, timing, None);
     for abort in [false, true] {
         executor.run(Effect::PreviewRollout {
@@ -268,18 +232,11 @@ async fn a_resume_keeps_the_rules_of_the_sessions_other_profiles() {
             rollout: Box::new(halted.clone()),
             abort,
         });
-        let until = tokio::time::Instant::now() + Duration::from_secs(5);
-        let mut said = None;
-        while let Ok(Some(msg)) = tokio::time::timeout_at(until, rx.recv()).await {
-            let msg = match msg {
-                Msg::Preview { msg, .. } => *msg,
-                other => other,
-            };
-            if let Msg::RolloutPreviewed { result, .. } = msg {
-                said = Some(result);
-                break;
-            }
-        }
+        let said = answer(&mut rx, |m| match m {
+            Msg::RolloutPreviewed { result, .. } => Some(result),
+            _ => None,
+        })
+        .await;
         match said.expect("a preview") {
             Err(crate::ops::OpsError::Refused(why)) => {
                 assert!(why.contains("ro/"), "{abort}: {why}")

@@ -215,33 +215,22 @@ pub struct Session {
 }
 
 impl Session {
-    /// The scope a one-target command (a restore, a drill, a prune) acts through, of those in
-    /// the first region: with several profiles, the strictest of one account
-    /// ([`crate::ops::same_function::one_acting`]).
+    /// The scope a restore, a drill or a prune acts through in the first region: of several
+    /// profiles, the strictest of one account ([`crate::ops::same_function::one_acting`]).
     pub async fn acting(&self, what: &str) -> Result<&AwsRegion, Failure> {
-        let Some(first) = self.regions.first() else {
-            return Err(Failure::usage("no region: pass --region"));
-        };
-        let here: Vec<&AwsRegion> = self
-            .regions
-            .iter()
-            .filter(|r| r.clients.scope.region == first.clients.scope.region)
+        let first = self.regions.first().map(|r| &r.clients.scope.region);
+        let here: Vec<&AwsRegion> = (self.regions.iter())
+            .filter(|r| Some(&r.clients.scope.region) == first)
             .collect();
+        let none = || Failure::usage("no region: pass --region");
         let i = crate::ops::same_function::one_acting(&here, what).await?;
-        Ok(here[i])
+        here.get(i).copied().ok_or_else(none)
     }
 
-    /// `region` acting as `role` (STS AssumeRole from its credentials, with the external id
-    /// when given): a restore or a drill into another account. The scope's tier and production
-    /// flag stay its own; the audit log names the role lops acted as.
-    pub async fn assumed(
-        &self,
-        region: &AwsRegion,
-        role: &str,
-        external_id: Option<&str>,
-    ) -> AwsRegion {
-        let config =
-            crate::provider::aws::assume_role(&region.clients.sdk_config, role, external_id).await;
+    /// `region` acting as `role` (AssumeRole, with the external id when given) in another
+    /// account: its tier and production flag stay its own; the audit names the role.
+    pub async fn assumed(&self, region: &AwsRegion, role: &str, ext: Option<&str>) -> AwsRegion {
+        let config = crate::provider::aws::assume_role(&region.clients.sdk_config, role, ext).await;
         AwsRegion::new(Clients::from_sdk_config(
             region.clients.scope.clone(),
             &config,
