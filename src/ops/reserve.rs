@@ -33,7 +33,8 @@ pub(super) async fn reserve_plan<S: RegionActions>(
         && more > unreserved - KEPT_UNRESERVED
     {
         let most = i64::from(current.unwrap_or(0)) + (unreserved - KEPT_UNRESERVED).max(0);
-        return Err(OpsError::Invalid(format!(
+        // A guard on the account's state (the value itself is valid): refused, exit 4.
+        return Err(OpsError::Refused(format!(
             "a reservation of {} for {function} in {} takes {more} of the {unreserved} the \
              account leaves unreserved, and AWS keeps at least {KEPT_UNRESERVED} for the \
              functions without one: at most {most} here (raise the account's concurrency \
@@ -106,7 +107,7 @@ pub(super) async fn pooled<S: RegionActions>(sources: &[&S], items: &mut [super:
             let Some(plan) = items[*i].plan() else {
                 continue;
             };
-            let error = OpsError::Invalid(format!(
+            let error = OpsError::Refused(format!(
                 "together the {} reservations growing in {} take {total} of the {unreserved} \
                  the account leaves unreserved, and AWS keeps at least {KEPT_UNRESERVED}: at \
                  most {room} more in all here (lower some, or set them apart)",

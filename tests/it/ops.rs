@@ -1793,8 +1793,8 @@ async fn reservations_growing_together_are_checked_as_a_sum() {
         region,
         &["concurrency", "set", &both, "500", "--yes"],
     );
-    // Every target skipped: nothing to do (exit 2, as for any input refused).
-    run.assert_exit(2);
+    // Every target refused by the account's pool (a guard): nothing sent, exit 4.
+    run.assert_exit(4);
     assert_eq!(
         run.stderr
             .matches("together the 2 reservations growing in us-west-2 take 1000 of the 850")
@@ -1860,7 +1860,8 @@ async fn a_reservation_over_what_the_account_keeps_unreserved_is_refused_at_the_
         region,
         &["concurrency", "set", &f, "900", "--dry-run"],
     );
-    run.assert_exit(2);
+    // A guard (the account's pool), not bad input: refused, 4.
+    run.assert_exit(4);
     assert!(
         run.stderr
             .contains("takes 850 of the 850 the account leaves unreserved")
