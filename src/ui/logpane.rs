@@ -175,9 +175,25 @@ fn entry_rows(l: &crate::loglines::LogLine, theme: &Theme, width: usize) -> Vec<
     let text = compact(l);
     let message = crate::format::printable(&text, true);
     let room = width.saturating_sub(indent.chars().count()).max(10);
+    // What the first row says before the message: a cold start, a failure in words (as `lops
+    // logs` marks it: colour alone is lost under NO_COLOR). Wrapped with the message, so that
+    // the first row is not longer than the others (its end was clipped).
+    let cold = l
+        .report
+        .as_ref()
+        .is_some_and(|r| r.init_duration_ms.is_some());
+    let failure = match l.failure {
+        Some("timeout") => "TIMEOUT ",
+        Some(_) => "ERROR ",
+        None => "",
+    };
+    let marks = format!("{}{failure}", if cold { "cold " } else { "" });
     let mut parts: Vec<String> = Vec::new();
-    for line in message.trim_end_matches('\n').split('\n') {
-        let line = line.replace('\t', "  ");
+    for (i, line) in message.trim_end_matches('\n').split('\n').enumerate() {
+        let mut line = line.replace('\t', "  ");
+        if i == 0 {
+            line.insert_str(0, &marks);
+        }
         // By columns: a row of wide characters (CJK, emoji) is twice as wide as its count.
         parts.extend(super::widgets::split_columns(&line, room));
     }
@@ -199,19 +215,14 @@ fn entry_rows(l: &crate::loglines::LogLine, theme: &Theme, width: usize) -> Vec<
             if n == 0 { time.clone() } else { indent.clone() },
             theme.dim(),
         )];
-        if n == 0
-            && l.report
-                .as_ref()
-                .is_some_and(|r| r.init_duration_ms.is_some())
-        {
-            spans.push(Span::styled("cold ", theme.warn()));
-        }
-        // A failure in words, as `lops logs` marks it: colour alone is lost under NO_COLOR.
-        if n == 0 {
-            match l.failure {
-                Some("timeout") => spans.push(Span::styled("TIMEOUT ", theme.bad())),
-                Some(_) => spans.push(Span::styled("ERROR ", theme.bad())),
-                None => {}
+        let mut part = part;
+        if n == 0 && !marks.is_empty() && part.starts_with(&marks) {
+            part.drain(..marks.len());
+            if cold {
+                spans.push(Span::styled("cold ", theme.warn()));
+            }
+            if !failure.is_empty() {
+                spans.push(Span::styled(failure, theme.bad()));
             }
         }
         let said = cut && n == last;

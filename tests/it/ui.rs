@@ -999,6 +999,18 @@ async fn log_pane_shortens_the_json_formats_report_as_the_text_one() {
             "2026-11-25T12:00:02.000Z 5a1b2c3d-0001 Task timed out after 3.00 seconds",
         ),
         failed("e3", "{\"level\":\"ERROR\",\"message\":\"boom\"}"),
+        // Long: its word goes before it on a first row no longer than the others (the end of
+        // that row was clipped).
+        failed(
+            "e4",
+            &format!(
+                "{{\"level\":\"ERROR\",\"message\":\"{}\"}}",
+                (0..40)
+                    .map(|i| format!("w{i:02}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        ),
     ];
     assert!(lines.iter().all(|l| l.failure.is_some()), "{lines:?}");
     update(
@@ -1013,6 +1025,12 @@ async fn log_pane_shortens_the_json_formats_report_as_the_text_one() {
     let out = screen(&mut state, &MONO, 80, 24);
     assert!(out.contains("TIMEOUT "), "{out}");
     assert!(out.contains("ERROR {"), "{out}");
+    // Every word of the long one is on screen, none cut at the pane's edge.
+    let cut: Vec<String> = (0..40)
+        .map(|i| format!("w{i:02}"))
+        .filter(|w| !out.contains(w.as_str()))
+        .collect();
+    assert!(cut.is_empty(), "cut: {cut:?}\n{out}");
 }
 
 #[tokio::test]
