@@ -150,13 +150,7 @@ impl<S: Source> Executor<S> {
         // The rollout file is created off the loop thread, the drive only once it exists.
         tokio::spawn(async move {
             if let Err(e) = crate::ops::rollout::compare_again(&*source, &r).await {
-                let _ = tx
-                    .send(Msg::Executed {
-                        region,
-                        result: Err(e),
-                    })
-                    .await;
-                return;
+                return refused(&tx, region, e).await;
             }
             let created = {
                 let (store, r) = (store.clone(), r.clone());
@@ -219,13 +213,7 @@ impl<S: Source> Executor<S> {
                     // Refused once confirmed (a guard alarm fired meanwhile): said as a start's
                     // refusal is, nothing driven.
                     if let Err(e) = crate::ops::rollout::resume_again(&*source, &r).await {
-                        let _ = tx
-                            .send(Msg::Executed {
-                                region,
-                                result: Err(e),
-                            })
-                            .await;
-                        return;
+                        return refused(&tx, region, e).await;
                     }
                     drive(tx, audit, Some(store), region, source, r);
                 }
@@ -540,6 +528,17 @@ impl<S: Source> Executor<S> {
             }
         }
     }
+}
+
+/// A rollout refused once confirmed (changed since its preview, a guard alarm firing): said
+/// as any change's refusal is, nothing driven.
+async fn refused(tx: &mpsc::Sender<Msg>, region: usize, e: crate::ops::OpsError) {
+    let _ = tx
+        .send(Msg::Executed {
+            region,
+            result: Err(e),
+        })
+        .await;
 }
 
 /// Runs a plan in the background, reporting each step as a message.

@@ -30,6 +30,29 @@ async fn answer<T>(rx: &mut mpsc::Receiver<Msg>, pick: impl Fn(Msg) -> Option<T>
     None
 }
 
+/// The demo's regions, the first one's scope and first function, and an audit log in a
+/// directory of its own (`name` and this process).
+fn demo_with_audit(
+    name: &str,
+) -> (
+    Vec<Arc<crate::provider::sim::SimRegion>>,
+    crate::provider::Scope,
+    String,
+    std::path::PathBuf,
+    crate::ops::audit::AuditLog,
+) {
+    use crate::provider::RegionSource;
+    let sources: Vec<_> = demo_regions(7, &SimClock::live(), Default::default())
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let scope = sources[0].scope().clone();
+    let function = sources[0].functions()[0].info.name.clone();
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
+    (sources, scope, function, dir, audit)
+}
+
 /// A rollout of `function:live` in `scope`, halted before its first step, its guard watching
 /// `alarms`.
 fn halted(scope: &crate::provider::Scope, function: &str, alarms: &[&str]) -> Rollout {
@@ -96,15 +119,7 @@ async fn a_read_asked_again_replaces_the_one_in_flight() {
 #[tokio::test]
 async fn a_resume_refused_once_confirmed_is_said_and_leaves_the_rollout_halted() {
     use crate::ops::rollout::RolloutStore;
-    use crate::provider::RegionSource;
-    let sources: Vec<_> = demo_regions(7, &SimClock::live(), Default::default())
-        .into_iter()
-        .map(Arc::new)
-        .collect();
-    let scope = sources[0].scope().clone();
-    let function = sources[0].functions()[0].info.name.clone();
-    let dir = std::env::temp_dir().join(format!("lops-resume-{}", std::process::id()));
-    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
+    let (sources, scope, function, dir, audit) = demo_with_audit("lops-resume");
     let store = RolloutStore::beside(&audit).expect("store");
     let halted = halted(&scope, &function, &["no-such-alarm"]);
     store.save(&halted).expect("save");
@@ -133,15 +148,7 @@ async fn a_resume_refused_once_confirmed_is_said_and_leaves_the_rollout_halted()
 /// said — where before the popup's `u` previewed whatever was last.
 #[tokio::test]
 async fn an_undo_of_a_batch_no_longer_last_is_refused() {
-    use crate::provider::RegionSource;
-    let sources: Vec<_> = demo_regions(7, &SimClock::live(), Default::default())
-        .into_iter()
-        .map(Arc::new)
-        .collect();
-    let scope = sources[0].scope().clone();
-    let function = sources[0].functions()[0].info.name.clone();
-    let dir = std::env::temp_dir().join(format!("lops-undo-only-{}", std::process::id()));
-    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
+    let (sources, scope, function, dir, audit) = demo_with_audit("lops-undo-only");
     let later = crate::ops::audit::Record {
         id: "later".into(),
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -3220,22 +3220,8 @@ fn the_rollout_line_keeps_its_keys_and_cuts_its_event_whole() {
             running: false,
         },
     );
-    let theme = crate::ui::theme::Theme {
-        color: false,
-        ascii: false,
-    };
-    let mut terminal =
-        ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("terminal");
-    terminal
-        .draw(|frame| crate::ui::render(&s, &theme, frame))
-        .expect("draw");
-    let buffer = terminal.backend().buffer();
-    let line = (0..24u16)
-        .map(|y| {
-            (0..80u16)
-                .map(|x| buffer[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
+    let line = screen_rows(&s, 80, 24)
+        .into_iter()
         .find(|l| l.contains("rollout cron:live"))
         .expect("a rollout line");
     assert!(line.trim_end().ends_with("U resume · A abort"), "{line}");
@@ -3793,23 +3779,7 @@ fn a_failed_invoke_in_a_batch_is_marked_failed() {
             },
         );
     }
-    let theme = crate::ui::theme::Theme {
-        color: false,
-        ascii: false,
-    };
-    let mut terminal =
-        ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).expect("terminal");
-    terminal
-        .draw(|frame| crate::ui::render(&s, &theme, frame))
-        .expect("draw");
-    let buffer = terminal.backend().buffer();
-    let rows: Vec<String> = (0..30u16)
-        .map(|y| {
-            (0..100u16)
-                .map(|x| buffer[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
-        .collect();
+    let rows = screen_rows(&s, 100, 30);
     let row = |region: &str| {
         rows.iter()
             .find(|l| l.contains(&format!("in {region}:")))
@@ -3862,4 +3832,25 @@ fn a_read_that_never_answered_is_as_old_as_its_failing() {
         RegionHealth::Stale { age_secs, .. } => assert!(age_secs >= 190, "{age_secs}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// The dashboard drawn at `width` x `height` without colour, row by row.
+fn screen_rows(s: &State, width: u16, height: u16) -> Vec<String> {
+    let theme = crate::ui::theme::Theme {
+        color: false,
+        ascii: false,
+    };
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
+        .expect("terminal");
+    terminal
+        .draw(|frame| crate::ui::render(s, &theme, frame))
+        .expect("draw");
+    let buffer = terminal.backend().buffer();
+    (0..height)
+        .map(|y| {
+            (0..width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect()
 }
