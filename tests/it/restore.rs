@@ -607,18 +607,12 @@ async fn several_profiles_restore_drill_and_prune_through_the_strictest_of_one_a
         .send()
         .await
         .expect("change");
-    std::fs::write(
-        lops.home.path().join("aws-config"),
-        format!(
+    lops.aws_files(
+        &format!(
             "[profile ro]\nregion = {HOME}\n[profile prod]\nregion = {HOME}\n[profile dr]\nrole_arn = arn:aws:iam::{OTHER_ACCOUNT}:role/dr-restore\nsource_profile = default\nregion = {HOME}\n"
         ),
-    )
-    .expect("aws config");
-    std::fs::write(
-        lops.home.path().join("aws-credentials"),
-        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
-    )
-    .expect("credentials");
+        Some("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n"),
+    );
     let config = lops.config("[profile.ro]\nmode = \"read\"\n[profile.prod]\nproduction = true\n");
     let config = config.to_str().unwrap_or_default();
     let to = fx.to();
@@ -693,18 +687,12 @@ async fn a_profile_that_assumes_a_role_restores_into_its_own_account() {
     let (lambda, role) = other_account(DR).await;
     let proxy = FaultProxy::start(moto::url());
     let through = fx.lops(&proxy.url);
-    std::fs::write(
-        through.home.path().join("aws-config"),
-        format!(
+    through.aws_files(
+        &format!(
             "[profile dr]\nrole_arn = arn:aws:iam::{OTHER_ACCOUNT}:role/dr-restore\nsource_profile = base\nregion = {DR}\n"
         ),
-    )
-    .expect("aws config");
-    std::fs::write(
-        through.home.path().join("aws-credentials"),
-        "[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
-    )
-    .expect("credentials");
+        Some("[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n"),
+    );
     let mut cmd = through.command(&[
         "restore",
         &snapshot,

@@ -544,11 +544,10 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
 async fn a_service_change_is_undone_and_made_under_the_profile_that_changes_it_now() {
     let svc = Service::seed("undoprof").await;
     let lops = Lops::new(moto::url());
-    std::fs::write(
-        lops.home.path().join("aws-config"),
+    lops.aws_files(
         "[profile ro]\nregion = us-east-1\n[profile prod]\nregion = us-east-1\n",
-    )
-    .expect("aws config");
+        None,
+    );
     let config = svc.config(
         &lops,
         "[profile.ro]\nmode = \"read\"\n[profile.prod]\nproduction = true\n",

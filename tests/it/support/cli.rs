@@ -72,6 +72,16 @@ impl Lops {
         path
     }
 
+    /// Writes AWS's own files in this home: `config` as its config file, `credentials` (when
+    /// given) as its shared credentials file.
+    pub fn aws_files(&self, config: &str, credentials: Option<&str>) {
+        std::fs::write(self.home.path().join("aws-config"), config).expect("aws config");
+        if let Some(credentials) = credentials {
+            std::fs::write(self.home.path().join("aws-credentials"), credentials)
+                .expect("aws credentials");
+        }
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lops"));
         cmd.args(args)
