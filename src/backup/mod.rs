@@ -37,6 +37,9 @@ pub enum BackupError {
     /// An object is there but its bytes are not what the manifest says.
     #[error("corrupt: {0}")]
     Corrupt(String),
+    /// An object is there but in an archive storage class: it must be thawed before it is read.
+    #[error("archived: {0}")]
+    Archived(String),
     #[error("{0}")]
     Refused(String),
     /// The target changed between the preview and the write: nothing was done.
@@ -268,7 +271,9 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
                 report.blobs_checked += 1;
                 report.bytes_checked += b.size;
             }
-            Err(BackupError::Missing(m)) => report.problems.push(format!("missing: {m}")),
+            Err(e @ (BackupError::Missing(_) | BackupError::Archived(_))) => {
+                report.problems.push(e.to_string())
+            }
             // Read and hashed: checked, and a problem.
             Err(BackupError::Corrupt(m)) => {
                 report.blobs_checked += 1;

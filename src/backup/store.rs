@@ -63,7 +63,7 @@ impl From<BlobError> for BackupError {
         match e {
             BlobError::NoBucket(m) => BackupError::Invalid(m),
             BlobError::Missing(m) => BackupError::Missing(m),
-            BlobError::Archived(m) => BackupError::Invalid(format!(
+            BlobError::Archived(m) => BackupError::Archived(format!(
                 "{m} is in an archive storage class: restore it first \
                  (aws s3api restore-object), wait until it is available, then retry"
             )),

@@ -637,6 +637,54 @@ async fn a_corrupt_blob_fails_verify_by_name_and_restore_changes_nothing() {
     );
 }
 
+/// A blob moved to an archive storage class (a lifecycle rule, by hand) cannot be read until it is
+/// thawed: verify names it among its problems and exits 1 like a missing one, and a restore
+/// fails (1), naming it and what to do, changing nothing — neither is bad input (2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_blob_is_named_by_verify_and_restore_as_a_failure_not_bad_input() {
+    let fx = Fixture::new(HOME, "ar").await;
+    let name = moto::unique("archived");
+    fx.function(&name).await;
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
+    let sha = hex(&Sha256::digest(code_zip(&name)));
+    let blob_key = format!("lops/blobs/sha256/{sha}");
+    fx.s3
+        .copy_object()
+        .bucket(&fx.bucket)
+        .key(&blob_key)
+        .copy_source(format!("{}/{blob_key}", fx.bucket))
+        .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+        .send()
+        .await
+        .expect("archive the blob");
+
+    let verify = lops.run(&["backup", "verify", &snapshot, "--json"]);
+    verify.assert_exit(1);
+    let problems = verify.json()["problems"].to_string();
+    assert!(
+        problems.contains("archived") && problems.contains(&sha),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("aws s3api restore-object"),
+        "says what to do: {problems}"
+    );
+
+    let before = state(&fx.seeder.lambda, &name).await.expect("state");
+    let r = lops.run(&["restore", &snapshot, "--yes"]);
+    r.assert_exit(1);
+    assert!(
+        r.stderr.contains(&sha) && r.stderr.contains("restore it first"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        state(&fx.seeder.lambda, &name).await.expect("state"),
+        before
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_killed_before_its_manifest_is_not_listed_and_a_rerun_completes() {
     let fx = Fixture::new(PROXIED, "kill").await;
