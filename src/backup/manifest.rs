@@ -162,6 +162,49 @@ pub struct DataObject {
     pub copy_etag: String,
 }
 
+/// Why a manifest could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Unreadable {
+    /// Written by a newer lops, in a format this one does not know.
+    #[error("{0}")]
+    Newer(String),
+    /// Not a manifest, or one with values no manifest can hold.
+    #[error("{0}")]
+    Broken(String),
+}
+
+impl From<String> for Unreadable {
+    fn from(m: String) -> Self {
+        Unreadable::Broken(m)
+    }
+}
+
+/// Says so when `bytes` name a format of a later number than this lops writes.
+fn newer_format(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Head {
+        format: String,
+        #[serde(default)]
+        lops_version: String,
+    }
+    let head: Head = serde_json::from_slice(bytes).ok()?;
+    let number = |f: &str| f.strip_prefix("lops-snapshot/")?.parse::<u64>().ok();
+    let ours = number(FORMAT)?;
+    (number(&head.format)? > ours).then(|| {
+        let by = if head.lops_version.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", head.lops_version)
+        };
+        format!(
+            "written by a newer lops{by} (format '{}'; this lops {} reads up to '{FORMAT}'): \
+             upgrade lops to read it",
+            head.format,
+            env!("CARGO_PKG_VERSION")
+        )
+    })
+}
+
 impl Manifest {
     /// Whether its configurations record logging, EFS mounts, image overrides and SnapStart
     /// (a snapshot taken before they were says nothing of them).
@@ -169,8 +212,16 @@ impl Manifest {
         self.format != FORMAT_1
     }
 
-    /// Parses and checks a manifest; the message says what is wrong.
-    pub fn from_json(bytes: &[u8]) -> Result<Manifest, String> {
+    /// Parses and checks a manifest; the message says what is wrong. One a newer lops wrote is
+    /// told apart from a broken one (it may hold fields this one does not know): upgrade.
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, Unreadable> {
+        if let Some(newer) = newer_format(bytes) {
+            return Err(Unreadable::Newer(newer));
+        }
+        Ok(Self::parse(bytes)?)
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Manifest, String> {
         let m: Manifest = serde_json::from_slice(bytes)
             .map_err(|e| format!("not a lops snapshot manifest ({e})"))?;
         if m.format != FORMAT && m.format != FORMAT_1 {

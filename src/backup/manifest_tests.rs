@@ -107,15 +107,25 @@ fn round_trips_and_checks_blobs() {
     assert!(
         Manifest::from_json(&missing.to_json())
             .unwrap_err()
+            .to_string()
             .contains("does not list")
     );
     assert!(Manifest::from_json(b"{\"format\": 1}").is_err());
     let mut other = sample();
-    other.format = "lops-snapshot/9".into();
+    other.format = "lops-snapshot/x".into();
+    let broken = Manifest::from_json(&other.to_json()).unwrap_err();
     assert!(
-        Manifest::from_json(&other.to_json())
-            .unwrap_err()
-            .contains("lops-snapshot/9")
+        matches!(&broken, Unreadable::Broken(m) if m.contains("lops-snapshot/x")),
+        "{broken:?}"
+    );
+    // A later format, with a field this lops does not know: newer, not broken.
+    let mut json: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+    json["format"] = "lops-snapshot/9".into();
+    json["later"] = 1.into();
+    let newer = Manifest::from_json(&serde_json::to_vec(&json).unwrap()).unwrap_err();
+    assert!(
+        matches!(&newer, Unreadable::Newer(m) if m.contains("'lops-snapshot/9'") && m.contains("upgrade lops")),
+        "{newer:?}"
     );
 }
 

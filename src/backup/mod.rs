@@ -37,6 +37,9 @@ pub enum BackupError {
     /// An object is there but its bytes are not what the manifest says.
     #[error("corrupt: {0}")]
     Corrupt(String),
+    /// A manifest a newer lops wrote: this one cannot read it (not broken: upgrade).
+    #[error("{0}")]
+    Newer(String),
     /// An object is there but in an archive storage class: it must be thawed before it is read.
     #[error("archived: {0}")]
     Archived(String),
@@ -121,7 +124,7 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
                         (!problems.is_empty()).then(|| problems.join("; ")),
                     )
                 }
-                Err(e) => (None, None, Some(e)),
+                Err(e) => (None, None, Some(e.to_string())),
             },
             Err(e) => (None, None, Some(e.to_string())),
         };
@@ -156,6 +159,9 @@ pub async fn load_manifest(store: &Store, uri: &S3Uri) -> Result<Manifest, Backu
         other => other,
     })?;
     Manifest::from_json(&bytes).map_err(|e| {
+        if let manifest::Unreadable::Newer(m) = e {
+            return BackupError::Newer(format!("{uri}: {m}"));
+        }
         let remedy = remedy_for(store, uri)
             .map(|r| format!(": {r}"))
             .unwrap_or_default();

@@ -1739,6 +1739,38 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
         "{}",
         listed.stderr
     );
+
+    // One a newer lops wrote (a later format, a field this lops does not know): not called
+    // corrupt nor answered with "take a new backup" — upgrade; verify and restore exit 1.
+    manifest["function"] = Value::from(name.as_str());
+    manifest["format"] = Value::from("lops-snapshot/3");
+    manifest["lops_version"] = Value::from("9.1.0");
+    manifest["added_later"] = Value::from(true);
+    fx.put(&key, serde_json::to_vec(&manifest).expect("json"))
+        .await;
+    for args in [
+        vec!["backup", "verify", other.as_str()],
+        vec!["restore", other.as_str(), "--yes"],
+    ] {
+        let r = lops.run(&args);
+        r.assert_exit(1);
+        assert!(
+            r.stderr.contains("written by a newer lops 9.1.0")
+                && r.stderr.contains("upgrade lops")
+                && !r.stderr.contains("corrupt")
+                && !r.stderr.contains("take a new backup"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(state(&fx.seeder.lambda, &name).await, before);
+    let entry = listed_entry(&fx.list(&lops, HOME), &other);
+    assert!(
+        entry["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("upgrade lops")),
+        "{entry}"
+    );
 }
 
 /// The entry of `backup list --json` for `snapshot`.
