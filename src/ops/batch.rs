@@ -162,7 +162,7 @@ impl Batch {
     pub fn skipped(&self) -> impl Iterator<Item = &Item> {
         self.items.iter().filter(|i| match i {
             Item::Skipped { error, .. } => {
-                !matches!(error, OpsError::Invalid(m) if m.starts_with(super::same_function::SAME_FUNCTION))
+                !matches!(error, OpsError::Invalid(m) if super::same_function::acted_on_elsewhere(m))
             }
             Item::Ready { .. } => false,
         })

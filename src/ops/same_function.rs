@@ -5,7 +5,22 @@ use super::OpsError;
 use super::batch::Item;
 use crate::provider::{RegionActions, Scope};
 
-pub(super) const SAME_FUNCTION: &str = "the same function as in";
+/// What a target is called in these messages: a trigger (`rule/NAME`, `mapping/UUID`; a
+/// function's name has no `/`) is not a function.
+fn noun(target: &str) -> &'static str {
+    if target.contains('/') {
+        "trigger"
+    } else {
+        "function"
+    }
+}
+
+/// Whether `message` says a target was left out as one another profile acts on (not a skip).
+pub(super) fn acted_on_elsewhere(message: &str) -> bool {
+    ["function", "trigger"]
+        .iter()
+        .any(|n| message.starts_with(&format!("the same {n} as in")))
+}
 
 /// Two profiles of one account name the same function in a region: it is acted on once, the
 /// others skipped and said — never changed twice after one confirmation. Which profile acts is
@@ -127,18 +142,21 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
         // Known to be the keeper's account: the same function, said as such; not known (this
         // profile's or the keeper's): it may be, left out.
         let keeper_known = keys[keeper].0.clone();
+        let noun = noun(&keys[keeper].2);
         let other = |j: usize| {
             if unknown.is_empty() {
-                OpsError::Invalid(format!("{SAME_FUNCTION} {there} ({taken}): acted on once"))
+                OpsError::Invalid(format!(
+                    "the same {noun} as in {there} ({taken}): acted on once"
+                ))
             } else if let (Some(mine), Some(theirs)) = (&keys[j].0, &keeper_known)
                 && mine == theirs
             {
                 OpsError::Invalid(format!(
-                    "{SAME_FUNCTION} {there} (account {mine}): acted on once"
+                    "the same {noun} as in {there} (account {mine}): acted on once"
                 ))
             } else {
                 OpsError::Invalid(format!(
-                    "may be the same function as in {there} ({taken}): left out — act on it \
+                    "may be the same {noun} as in {there} ({taken}): left out — act on it \
                      through this profile alone if it is another account's"
                 ))
             }
@@ -148,7 +166,7 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
                 Item::Ready { source, plan } => {
                     let error = match &refused {
                         Some(why) => OpsError::Refused(format!(
-                            "the same function is refused under another profile ({taken}; \
+                            "the same {noun} is refused under another profile ({taken}; \
                              {why}): not changed through this one"
                         )),
                         None if j == keeper => {
@@ -270,8 +288,13 @@ pub async fn other_profiles_rule<S: RegionActions>(
         let other = fleet[c].scope();
         let what = format!("{} in {other}", action.replace('.', " "));
         if let Err(OpsError::Refused(why)) = super::authorize(other.access.tier, needs, &what) {
+            let noun = if action.starts_with("trigger") {
+                "trigger"
+            } else {
+                "function"
+            };
             return Err(OpsError::Refused(format!(
-                "the same function is refused under another profile (account {mine}; {other}: \
+                "the same {noun} is refused under another profile (account {mine}; {other}: \
                  {why}): not changed through this one"
             )));
         }

@@ -310,6 +310,35 @@ async fn read_only_refuses_and_bad_input_is_named() {
         "--yes",
     ]);
     ro.assert_exit(4);
+    // A read-only profile of the same account beside one that may: the rule is refused
+    // through both, said as the same trigger (not "the same function").
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile ro]\nregion = {REGION}\n"),
+    )
+    .expect("aws config");
+    let config = lops.config("[profile.ro]\nmode = \"read\"\n");
+    let both = lops.run(&[
+        "triggers",
+        "disable",
+        "--rule",
+        &s.rule,
+        "--region",
+        REGION,
+        "--profile",
+        "default,ro",
+        "--config",
+        &config.display().to_string(),
+        "--yes",
+    ]);
+    both.assert_exit(4);
+    assert!(
+        both.stderr
+            .contains("the same trigger is refused under another profile")
+            && !both.stderr.contains("same function"),
+        "{}",
+        both.stderr
+    );
     assert_eq!(rule_state(&s).await, "ENABLED");
     assert_eq!(mapping_state(&s).await, "Enabled");
     // Listing is reading: allowed.
