@@ -21,7 +21,8 @@ pub(crate) async fn timed<T>(
         .unwrap_or_else(|_| {
             // The whole read's deadline, not one call's timeout: the setting to raise is its own.
             Err(ProviderError::Service(format!(
-                "not finished within {:.0} s — raise [timeouts] region_secs",
+                "not finished within {:.0} s ([timeouts] region_secs) — raise it if the \
+                 endpoint is slow; it does not help one that does not answer",
                 deadline.as_secs_f64()
             )))
         })
@@ -55,5 +56,26 @@ pub async fn stop_requested(ctrl_c: bool) -> std::io::Result<()> {
         } else {
             std::future::pending().await
         }
+    }
+}
+
+#[cfg(test)]
+mod timed_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_past_its_deadline_names_the_setting_and_when_it_helps() {
+        let hung = timed(
+            Duration::from_secs(90),
+            std::future::pending::<Result<(), _>>(),
+        );
+        let said = hung.await.expect_err("past the deadline").to_string();
+        assert!(
+            said.starts_with("not finished within 90 s ([timeouts] region_secs)")
+                && said.contains("does not help one that does not answer"),
+            "{said}"
+        );
+        let done = timed(Duration::from_secs(1), async { Ok::<_, ProviderError>(7) });
+        assert_eq!(done.await.expect("in time"), 7);
     }
 }

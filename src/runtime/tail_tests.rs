@@ -115,7 +115,7 @@ impl LogSource for Scripted {
             return Err(ProviderError::Unsupported("StartLiveTail".into()));
         }
         if self.failing_tail {
-            return Err(ProviderError::Service("HTTP 500 from AWS".into()));
+            return Err(ProviderError::Service("HTTP 500 from the server".into()));
         }
         if functions
             .iter()

@@ -2065,7 +2065,7 @@ fn alarms_answering_do_not_hide_failing_metrics() {
             region: 0,
             seq: 2,
             at: later,
-            result: Err(ProviderError::Service("HTTP 503 from AWS".into())),
+            result: Err(ProviderError::Service("HTTP 503 from the server".into())),
         },
     );
     update(

@@ -640,8 +640,9 @@ async fn firing_alarms_are_said_when_the_inventory_fails_or_no_row_carries_them(
     let run = lops.run(&["status", "--regions", place]);
     run.assert_exit(3);
     assert!(
-        run.stdout.contains("HTTP 500 from AWS, with no error code")
-            && !run.stdout.contains("HTTP 500 from AWS: HTTP 500"),
+        run.stdout
+            .contains("HTTP 500 from the server, with no error code")
+            && !run.stdout.contains("HTTP 500 from the server: HTTP 500"),
         "{}",
         run.stdout
     );

@@ -494,7 +494,7 @@ async fn loading_empty_and_unreachable_states_say_what_is_going_on() {
 
     for region in 0..state.regions.len() {
         let result = Err(lops::provider::ProviderError::Service(
-            "HTTP 503 from AWS: ServiceUnavailable".into(),
+            "HTTP 503 from the server: ServiceUnavailable".into(),
         ));
         update(
             &mut state,
@@ -665,7 +665,11 @@ async fn a_footer_says_what_the_regions_it_left_out_are() {
         );
     }
     for region in 4..6 {
-        fail_inventory(&mut state, region, "HTTP 503 from AWS: ServiceUnavailable");
+        fail_inventory(
+            &mut state,
+            region,
+            "HTTP 503 from the server: ServiceUnavailable",
+        );
     }
     let out = screen(&mut state, &MONO, 80, 24);
     let footer = out.lines().rev().nth(1).unwrap_or_default().to_string();
@@ -2404,7 +2408,11 @@ async fn the_regions_view_at_60_columns_leaves_columns_out_not_scopes_cut() {
         .map(|r| lops::provider::Scope::new("staging", *r, Access::default()))
         .collect();
     let mut state = fleet_taking(scopes, &[vec![("api", 3.0)], vec![("api", 1.0)]]);
-    fail_inventory(&mut state, 1, "HTTP 503 from AWS: ServiceUnavailable");
+    fail_inventory(
+        &mut state,
+        1,
+        "HTTP 503 from the server: ServiceUnavailable",
+    );
     key(&mut state, '2');
     let out = screen(&mut state, &MONO, 60, 15);
     let rows: Vec<&str> = out
@@ -2439,7 +2447,11 @@ async fn the_regions_view_counts_no_functions_where_the_inventory_never_answered
         .map(|r| lops::provider::Scope::new("default", *r, Access::default()))
         .collect();
     let mut state = fleet_taking(scopes, &[vec![("api", 3.0)]]);
-    fail_inventory(&mut state, 1, "HTTP 503 from AWS: ServiceUnavailable");
+    fail_inventory(
+        &mut state,
+        1,
+        "HTTP 503 from the server: ServiceUnavailable",
+    );
     update(
         &mut state,
         Msg::Alarms {

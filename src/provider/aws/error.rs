@@ -121,9 +121,9 @@ where
         ProviderError::Unsupported(brief)
     } else if let Some(s) = status.filter(|s| *s >= 500) {
         if code.is_empty() && message.is_empty() {
-            ProviderError::Service(format!("HTTP {s} from AWS, with no error code"))
+            ProviderError::Service(format!("HTTP {s} from the server, with no error code"))
         } else {
-            ProviderError::Service(format!("HTTP {s} from AWS: {brief}"))
+            ProviderError::Service(format!("HTTP {s} from the server: {brief}"))
         }
     } else {
         ProviderError::Service(brief)
