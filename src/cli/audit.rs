@@ -280,6 +280,8 @@ pub async fn undo(global: &GlobalArgs, flags: ActFlags) -> Result<Exit, Failure>
         .map_err(|e| Failure::failed(format!("cannot read {}: {e}", log.path().display())))?;
     // Only what was done under the profiles this session reads, in the regions named if any.
     let (settings, _) = crate::session::settings(&global.flags())?;
+    // A mistyped profile is said as one (exit 2), not as nothing done under it.
+    crate::session::check_profiles_known(&settings).await?;
     let profiles = crate::session::profiles(&settings);
     // Not narrowed on purpose (no --profile, no --regions): the last action anywhere is what
     // `undo` means (the core decides, as for the dashboard's `u`).

@@ -276,9 +276,26 @@ pub async fn resume(
 /// How long `abort` waits for the lops running a rollout to roll it back before taking over.
 const ABORT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub fn list(json: bool) -> Result<Exit, Failure> {
+pub fn list(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
     let store = store()?;
-    let all = store.all();
+    let mut all = store.all();
+    // --profile and --regions narrow the list, as they narrow `audit` (a profile since removed
+    // from the AWS files still names its rollouts); a region that cannot be is refused.
+    if global.regions.is_some() {
+        crate::session::settings(&global.flags())?;
+    }
+    let before = all.len();
+    all.retain(|r| {
+        let named = |list: &[String], value: &str| list.iter().any(|v| v.trim() == value);
+        (global.profiles.is_empty() || named(&global.profiles, &r.profile))
+            && global
+                .regions
+                .as_deref()
+                .is_none_or(|regions| named(regions, &r.region))
+    });
+    if all.is_empty() && before > 0 {
+        err!("lops: none of the {before} rollout(s) saved is under the profiles and regions named");
+    }
     // A file that does not read may be a rollout still running: named, never left out unsaid.
     let unreadable = store.unreadable();
     if json {

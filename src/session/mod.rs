@@ -9,8 +9,7 @@ mod tests;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aws_credential_types::provider::ProvideCredentials;
-use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, error::CredentialsError};
 
 use crate::config::{Access, ConfigFile, Settings, Tier, check_region};
 use crate::exit::Failure;
@@ -347,6 +346,14 @@ async fn regions_for(
              set AWS_REGION"
         ))),
     }
+}
+
+/// [`check_profile_known`] for every profile, for a command that chooses before it connects.
+pub async fn check_profiles_known(settings: &Settings) -> Result<(), Failure> {
+    for profile in profiles(settings) {
+        check_profile_known(&profile, settings).await?;
+    }
+    Ok(())
 }
 
 /// A profile chosen by `--profile`, `AWS_PROFILE` or `profiles = [...]` must be one AWS or

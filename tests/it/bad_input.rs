@@ -150,8 +150,15 @@ fn unknown_profile_is_refused() {
     let lops = Lops::new("http://127.0.0.1:9");
     let config = lops.config("[profile.prod]\nproduction = true\n");
     let config = config.display().to_string();
-    for (flag, env) in [(Some("prdo"), None), (None, Some("prdo"))] {
-        let mut args = vec!["status", "--regions", "us-east-1", "--config", &config];
+    // `undo` too, which picks what to take back from the log before it connects: a typo is
+    // not "nothing to undo under prdo".
+    for (flag, env, command) in [
+        (Some("prdo"), None, "status"),
+        (None, Some("prdo"), "status"),
+        (Some("prdo"), None, "undo"),
+        (None, Some("prdo"), "undo"),
+    ] {
+        let mut args = vec![command, "--regions", "us-east-1", "--config", &config];
         let mut lops = Lops::new("http://127.0.0.1:9");
         if let Some(p) = flag {
             args.extend(["--profile", p]);
@@ -163,7 +170,7 @@ fn unknown_profile_is_refused() {
         run.assert_exit(2);
         assert!(
             run.stderr.contains("unknown profile 'prdo'") && run.stderr.contains("known: prod"),
-            "{}",
+            "{command}: {}",
             run.stderr
         );
     }

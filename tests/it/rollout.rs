@@ -63,6 +63,27 @@ async fn plan_steps_to_the_new_version() {
         ["finished"],
         "a finished plan is not running"
     );
+    // --profile and --regions narrow the list, as they narrow `audit`.
+    let here = lops.run(&["traffic", "plans", "--json", "--regions", region]);
+    assert_eq!(standings(&here.json()), ["finished"]);
+    for narrowed in [
+        vec!["traffic", "plans", "--regions", "eu-west-3"],
+        vec!["traffic", "plans", "--profile", "other"],
+    ] {
+        let run = lops.run(&narrowed);
+        run.assert_exit(0);
+        assert!(
+            !run.stdout.contains(&f)
+                && run
+                    .stderr
+                    .contains("none of the 1 rollout(s) saved is under the profiles and regions"),
+            "{narrowed:?}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    lops.run(&["traffic", "plans", "--regions", "nowhere-1"])
+        .assert_exit(2);
 }
 
 /// A canary alias in `region` under a plan (20% held a minute) guarded by an alarm checked
