@@ -9,11 +9,7 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
     // Nothing is on screen but "too small": only quitting works (a key must never act on
     // what cannot be seen — a confirmation least of all).
     if state.too_small() {
-        let ctrl_c = key.code == KeyCode::Char('c')
-            && key
-                .modifiers
-                .contains(crossterm::event::KeyModifiers::CONTROL);
-        if ctrl_c || (key.code == KeyCode::Char('q') && state.input.is_none()) {
+        if is_ctrl_c(&key) || (key.code == KeyCode::Char('q') && state.input.is_none()) {
             state.popup = None;
             super::confirm::quit(state);
         }
@@ -25,6 +21,13 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
     }
     // A value input this key opens shows the value now; the first key typed replaces it.
     state.input_touched = false;
+    if is_ctrl_c(&key) && quits_from_popup(state) {
+        // Closed as esc closes it (a confirmation declined: nothing was sent); quitting still
+        // asks first while a rollout or a batch runs.
+        state.popup = None;
+        actions::quit(state);
+        return;
+    }
     if matches!(state.popup, Some(Popup::Confirm(_)))
         && let Some(Popup::Confirm(pending)) = state.popup.take()
     {
@@ -256,6 +259,24 @@ pub(super) fn on_paste(state: &mut State, text: &str) {
         set_filter(state, t.clone());
     }
     state.input = Some(input);
+}
+
+fn is_ctrl_c(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Char('c')
+        && key
+            .modifiers
+            .contains(crossterm::event::KeyModifiers::CONTROL)
+}
+
+/// Whether ctrl-c quits from the popup open, as it does from an input and a confirmation
+/// (which answers it itself; none open: the keymap's quit): from a notice, help or a finished
+/// batch. Not while an action is under way: its write and audit record must land first.
+fn quits_from_popup(state: &State) -> bool {
+    match &state.popup {
+        None | Some(Popup::Working(_) | Popup::Confirm(_)) => false,
+        Some(Popup::Notice(_) | Popup::Help) => true,
+        Some(Popup::Batch) => state.batch_run.as_ref().is_none_or(|r| r.done()),
+    }
 }
 
 pub(super) fn on_input_key(

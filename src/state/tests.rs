@@ -1060,6 +1060,52 @@ fn control_keys_are_never_typed_into_a_typed_name() {
     assert!(s.quit);
 }
 
+/// ctrl-c quits from a notice, help and a change's confirmation (declined, nothing sent) as
+/// from an input; not while an action is under way, and while a rollout runs it asks first.
+#[test]
+fn ctrl_c_quits_from_a_popup_unless_a_write_is_in_flight() {
+    let ctrl_c = || Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    for popup in [Popup::Notice("done".into()), Popup::Help] {
+        let mut s = loaded();
+        s.popup = Some(popup.clone());
+        update(&mut s, ctrl_c());
+        assert!(s.quit, "{popup:?}");
+    }
+    // A yes/no confirmation: declined, nothing executed, quit.
+    let mut s = loaded();
+    update(&mut s, key('K'));
+    update(&mut s, planned_kill("cron", Ok(plan("cron", false))));
+    assert!(matches!(s.popup, Some(Popup::Confirm(_))), "{:?}", s.popup);
+    assert!(!executes(&update(&mut s, ctrl_c())));
+    assert!(s.quit);
+    // An action under way: its write and record must land first.
+    let mut s = loaded();
+    s.popup = Some(Popup::Working("setting cron".into()));
+    update(&mut s, ctrl_c());
+    assert!(!s.quit);
+    assert!(matches!(s.popup, Some(Popup::Working(_))));
+    // A rollout runs: a notice closes and the quit question opens; ctrl-c there is "no".
+    let mut s = loaded();
+    update(
+        &mut s,
+        Msg::RolloutUpdate {
+            region: 0,
+            rollout: Box::new(rollout("cron")),
+            event: "step 1/2 applied".into(),
+            running: true,
+        },
+    );
+    s.popup = Some(Popup::Notice("done".into()));
+    update(&mut s, ctrl_c());
+    assert!(!s.quit);
+    let asks = |s: &State| matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines.iter().any(|l| l.contains("quit while 1 rollout(s) run")));
+    assert!(asks(&s), "{:?}", s.popup);
+    update(&mut s, ctrl_c());
+    assert!(!s.quit && asks(&s), "{:?}", s.popup);
+    update(&mut s, key('y'));
+    assert!(s.quit);
+}
+
 #[test]
 fn kill_asks_for_the_typed_name_and_runs_only_then() {
     let mut s = loaded();
