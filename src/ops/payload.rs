@@ -163,8 +163,18 @@ pub fn load_payload(
         None => text,
     };
     check_payload_size(text.len() as u64, asynchronous)?;
-    serde_json::from_str::<serde_json::Value>(&text)
-        .map_err(|e| format!("{source} is not valid JSON: {e}. {hint}"))?;
+    serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+        // Grammatical JSON whose number no double holds (1e309): not a quoting problem, and
+        // most runtimes would read it as infinity.
+        if e.to_string().starts_with("number out of range") {
+            format!(
+                "{source} holds a number too large for a double ({e}): a function would read \
+                 it as infinity; send it as a string (\"1e309\") or a smaller number"
+            )
+        } else {
+            format!("{source} is not valid JSON: {e}. {hint}")
+        }
+    })?;
     Ok(text.into_bytes())
 }
 
@@ -454,6 +464,12 @@ mod tests {
             err.contains("Mend the JSON in") && !err.contains("Quote it"),
             "{err}"
         );
+        // Grammatical but beyond a double: said as such, not as a quoting problem.
+        let err = load_payload(Some("{\"n\": 1e309}"), None, false).unwrap_err();
+        assert!(
+            err.contains("number too large for a double") && !err.contains("Quote it"),
+            "{err}"
+        );
         let err = load_payload(Some("-"), None, false).unwrap_err();
         assert!(
             err.contains("write --payload @-") && !err.contains("Quote it"),
@@ -523,7 +539,9 @@ mod properties {
             prop_assume!(!text.starts_with('@'));
             match load_payload(Some(&text), None, false) {
                 Ok(bytes) => prop_assert!(is_json && bytes == text.as_bytes()),
-                Err(e) => prop_assert!(!is_json && e.contains("not valid JSON")),
+                Err(e) => prop_assert!(
+                    !is_json && (e.contains("not valid JSON") || e.contains("too large for a double"))
+                ),
             }
         }
 

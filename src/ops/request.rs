@@ -255,6 +255,12 @@ pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
     } else {
         weight
     };
+    if !weight.is_finite() {
+        // Said as typed: `1e309` reads as infinity, which the user never wrote.
+        return Err(OpsError::Invalid(format!(
+            "weight '{text}' is out of range: give 0 ≤ weight < 1, or a percent (0.1 or 10%)"
+        )));
+    }
     if !percent && weight == 1.0 {
         return Err(OpsError::Invalid(
             "weight 1 is out of range: give 0 ≤ weight < 1 — all traffic to the new version is \
@@ -433,5 +439,13 @@ mod tests {
         // "1" most likely means all traffic: promote is named first.
         let e = parse_weight("1").unwrap_err().to_string();
         assert!(e.contains("`lops traffic promote`"), "{e}");
+        // Beyond a double: said as typed, not as the infinity it reads as.
+        for text in ["1e309", "1e309%"] {
+            let e = parse_weight(text).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("'{text}'")) && !e.contains("inf"),
+                "{e}"
+            );
+        }
     }
 }
