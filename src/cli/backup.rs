@@ -110,7 +110,7 @@ pub(super) fn uri(text: &str) -> Result<S3Uri, Failure> {
 /// A snapshot's address (verify, restore, drill): its manifest's, as `backup list` prints it.
 pub(super) fn snapshot_uri(text: &str) -> Result<S3Uri, Failure> {
     S3Uri::parse(text).map_err(|e| {
-        let example = "s3://BUCKET/PREFIX/lops/snapshots/REGION/FUNCTION/TIME.json, as `lops \
+        let example = "s3://BUCKET/PREFIX/snapshots/REGION/FUNCTION/TIME.json, as `lops \
                        backup list --to s3://BUCKET/PREFIX` prints it";
         Failure::usage(match text.trim().starts_with("s3://") {
             true => format!("{e}; a snapshot is named by its manifest's address ({example})"),

@@ -1441,7 +1441,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
         (
             vec!["restore".into(), "notauri".into(), "--dry-run".into()],
             2,
-            "'notauri' is not a snapshot's address: give its manifest's, s3://BUCKET/PREFIX/lops/snapshots/",
+            "'notauri' is not a snapshot's address: give its manifest's, s3://BUCKET/PREFIX/snapshots/",
         ),
         (
             vec!["backup".into(), "verify".into(), "snapshot.json".into()],
