@@ -38,10 +38,11 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let rows = usize::from(top.height.saturating_sub(2));
+    let unread = partial_note(&totals, theme);
     let lines = share_lines(totals, rows, bar_width, theme);
     frame.render_widget(
         Paragraph::new(lines).block(block(format!(
-            " invocations by region {} {} ",
+            " invocations by region {} {}{unread} ",
             theme.sep(),
             state.window.label()
         ))),
@@ -90,6 +91,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .collect();
     // At most half the pane, so that its aliases show below.
     let rows = usize::from(bottom.height.saturating_sub(2) / 2).max(2);
+    if let Some(first) = lines.first_mut() {
+        first.push_span(Span::styled(partial_note(&per_region, theme), theme.warn()));
+    }
     lines.extend(share_lines(per_region, rows, bar_width, theme));
     let region = &state.regions[focus_region];
     // Two bars side by side with their labels and a drift note: 20 + 14 + 14 columns of text.
@@ -200,8 +204,22 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// Said after a title when some counts were not read: the shares are of the counts read, so
+/// each is at most what it shows (`≤`) — a region alone answering is not all the load.
+fn partial_note(counts: &[(String, Option<f64>)], theme: &Theme) -> String {
+    match counts.iter().filter(|(_, n)| n.is_none()).count() {
+        0 => String::new(),
+        n => format!(" {} {n} not read: shares {}", theme.sep(), at_most(theme)),
+    }
+}
+
+fn at_most(theme: &Theme) -> &'static str {
+    if theme.ascii { "<=" } else { "≤" }
+}
+
 /// Each labelled count's share of their sum, the largest first, within `rows` lines: what does
-/// not fit is counted on the last line with its share, never cut away in silence.
+/// not fit is counted on the last line with its share, never cut away in silence. When some
+/// were not read, the shares are of those read: each said as at most (`≤`).
 fn share_lines(
     mut counts: Vec<(String, Option<f64>)>,
     rows: usize,
@@ -209,6 +227,10 @@ fn share_lines(
     theme: &Theme,
 ) -> Vec<Line<'static>> {
     let sum: f64 = counts.iter().filter_map(|(_, n)| *n).sum();
+    let at_most = match counts.iter().any(|(_, n)| n.is_none()) {
+        true => at_most(theme),
+        false => "",
+    };
     // Unread (`–`) last; the same load in label order.
     counts.sort_by(|(a, x), (b, y)| {
         let (x, y) = (x.unwrap_or(-1.0), y.unwrap_or(-1.0));
@@ -232,14 +254,14 @@ fn share_lines(
         .take(room)
         .map(|(name, n)| {
             let name = format!("{:<label$}", format::truncate(name, label - 1));
-            share_line(&name, *n, sum, width, theme)
+            share_line(&name, *n, (sum, at_most), width, theme)
         })
         .collect();
     let rest = &counts[room.min(counts.len())..];
     if !rest.is_empty() {
         let n: f64 = rest.iter().filter_map(|(_, n)| *n).sum();
         let share = match sum > 0.0 {
-            true => format!(", {} of the load", format::share(n / sum)),
+            true => format!(", {at_most}{} of the load", format::share(n / sum)),
             false => String::new(),
         };
         // Short enough for the smallest screen (the largest are shown above).
@@ -253,7 +275,13 @@ fn share_lines(
 
 /// A row's share of `sum` after its `label` (padded to its column); never read (`None`) is `–`, not a share of 0, and with no
 /// invocations anywhere there is no share to show either (`–`, the count 0).
-fn share_line(label: &str, n: Option<f64>, sum: f64, width: usize, theme: &Theme) -> Line<'static> {
+fn share_line(
+    label: &str,
+    n: Option<f64>,
+    (sum, at_most): (f64, &str),
+    width: usize,
+    theme: &Theme,
+) -> Line<'static> {
     let Some(n) = n else {
         return Line::from(vec![
             Span::raw(label.to_string()),
@@ -274,7 +302,10 @@ fn share_line(label: &str, n: Option<f64>, sum: f64, width: usize, theme: &Theme
         Span::styled(bar(share.unwrap_or(0.0), width, theme), theme.ok()),
         Span::raw(format!(
             " {:>6} {:>7}",
-            share.map_or_else(|| format::MISSING.to_string(), format::share),
+            share.map_or_else(
+                || format::MISSING.to_string(),
+                |w| format!("{at_most}{}", format::share(w))
+            ),
             format::count(n)
         )),
     ])

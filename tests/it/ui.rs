@@ -619,6 +619,56 @@ async fn the_load_view_shows_unread_numbers_as_unknown() {
     assert!(unknown >= 2 * state.regions.len(), "{out}");
 }
 
+/// One region's metrics read while another's never answered: the one read is not all the load.
+/// Its share is of the regions read, said as at most (`≤100%`), and the title says how many
+/// were not read — in the regions' totals and in the function's split.
+#[tokio::test]
+async fn the_load_view_says_shares_are_at_most_while_a_region_is_not_read() {
+    let scopes: Vec<lops::provider::Scope> = ["us-east-1", "eu-west-1"]
+        .iter()
+        .map(|r| lops::provider::Scope::new("default", *r, Access::default()))
+        .collect();
+    let mut state = fleet_taking(scopes, &[vec![("api", 50.0)]]);
+    update(
+        &mut state,
+        Msg::Inventory {
+            region: 1,
+            seq: 1,
+            at: start(),
+            result: Ok(lops::provider::Inventory {
+                functions: vec![lops::provider::FunctionInfo {
+                    name: "api".into(),
+                    state: "Active".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        },
+    );
+    key(&mut state, '3');
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        out.contains("invocations by region │ 5m │ 1 not read: shares ≤"),
+        "{out}"
+    );
+    assert!(
+        out.contains("api across regions │ 1 not read: shares ≤"),
+        "{out}"
+    );
+    let shown = |region: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.contains(&format!("│{region}")))
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(
+        shown("us-east-1").iter().all(|l| l.contains("≤100%")) && shown("us-east-1").len() == 2,
+        "{out}"
+    );
+    assert!(!out.contains(" 100% "), "{out}");
+    assert!(shown("eu-west-1").iter().all(|l| l.contains("–")), "{out}");
+}
+
 /// On a narrow screen the footer keeps the regions in trouble whole and counts the fresh ones.
 #[tokio::test]
 async fn a_narrow_footer_keeps_the_failing_region_and_counts_the_rest() {
