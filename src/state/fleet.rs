@@ -286,13 +286,21 @@ impl RegionState {
         WindowStats::sum(self.functions.iter().map(|f| f.stats(window)))
     }
 
-    /// Whether `read` has ever answered here: before it has, its numbers are unknown (`–`),
-    /// never 0.
     /// Whether `read`'s last attempt failed.
     pub fn read_failing(&self, read: Read) -> bool {
         self.reads[read.index()].error.is_some()
     }
 
+    /// Why `read`'s last attempt failed (its call and the setting that would help), if it did.
+    pub fn read_error(&self, read: Read) -> Option<&str> {
+        self.reads[read.index()]
+            .error
+            .as_ref()
+            .map(|(e, _)| e.as_str())
+    }
+
+    /// Whether `read` has ever answered here: before it has, its numbers are unknown (`–`),
+    /// never 0.
     pub fn ever_read(&self, read: Read) -> bool {
         self.reads[read.index()].last_ok.is_some()
     }

@@ -74,8 +74,16 @@ pub fn render(
     );
 
     let Some(m) = &f.metrics else {
+        // A metrics read that fails is said with why (its call, the setting that would help),
+        // not as a wait that never ends.
+        let line = match r.read_error(crate::state::Read::Metrics) {
+            // Said as the regions view says it: `metrics: GetMetricData timed out … — raise …`.
+            Some(why) => Line::styled(why.to_string(), theme.warn()),
+            None => Line::styled("waiting for metrics…", theme.dim()),
+        };
         frame.render_widget(
-            Paragraph::new(Line::styled("waiting for metrics…", theme.dim()))
+            Paragraph::new(line)
+                .wrap(ratatui::widgets::Wrap { trim: false })
                 .block(block(" last 60 minutes ".into())),
             charts_area,
         );

@@ -669,6 +669,52 @@ async fn the_load_view_says_shares_are_at_most_while_a_region_is_not_read() {
     assert!(shown("eu-west-1").iter().all(|l| l.contains("–")), "{out}");
 }
 
+/// The detail view of a function whose region's metrics read fails says so, with the call and
+/// the setting, not "waiting for metrics…" for ever.
+#[tokio::test]
+async fn the_detail_view_says_why_metrics_are_missing() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    update(
+        &mut state,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: start(),
+            result: Ok(lops::provider::Inventory {
+                functions: vec![lops::provider::FunctionInfo {
+                    name: "orders-api".into(),
+                    state: "Active".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        },
+    );
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("waiting for metrics…"), "{out}");
+    update(
+        &mut state,
+        Msg::Metrics {
+            region: 0,
+            seq: 1,
+            at: start(),
+            result: Err(lops::provider::ProviderError::Timeout(60.0)),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(!out.contains("waiting for metrics"), "{out}");
+    assert!(
+        out.contains("metrics: GetMetricData timed out after 60 s"),
+        "{out}"
+    );
+    assert!(out.contains("metrics_secs"), "{out}");
+}
+
 /// On a narrow screen the footer keeps the regions in trouble whole and counts the fresh ones.
 #[tokio::test]
 async fn a_narrow_footer_keeps_the_failing_region_and_counts_the_rest() {
