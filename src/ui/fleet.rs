@@ -251,11 +251,14 @@ fn row<'a>(
     let stale = region.rows_in_doubt(health);
     // The region's state first: without colour a ✗ must mean unreachable there, not an alarm
     // (the alarm and error columns say those).
+    // Its numbers not read yet (CloudWatch has not answered): not known to be well.
+    let unknown = f.metrics.is_none();
     let mark = match (health, score) {
         (RegionHealth::Unreachable { .. }, _) => Span::styled(bad, theme.bad()),
         _ if stale => Span::styled(warn, theme.warn()),
         (_, 3 | 2) => Span::styled(bad, theme.bad()),
         (_, 1) => Span::styled(warn, theme.warn()),
+        _ if unknown => Span::styled(theme.unknown_mark(), theme.dim()),
         _ => Span::styled(ok, theme.ok()),
     };
     let err_style = match s.error_rate {
@@ -314,10 +317,9 @@ fn row<'a>(
         Some(AlarmState::InsufficientData) => {
             Span::styled(if wide { "no data" } else { "data?" }, theme.dim())
         }
-        // Alarms never read here: unknown, not "no alarm".
-        None if !region.ever_read(crate::state::Read::Alarms) => {
-            Span::styled(format::MISSING, theme.dim())
-        }
+        // Alarms never read here: unknown (`?`, as a reservation not read is `?r`), not "no
+        // alarm" (`-`, which `–` would look like, and be in ASCII).
+        None if !region.ever_read(crate::state::Read::Alarms) => Span::styled("?", theme.dim()),
         None => Span::styled("-", theme.dim()),
     };
     let region_style = if stale { theme.warn() } else { Style::new() };

@@ -140,6 +140,12 @@ impl Theme {
         }
     }
 
+    /// A row not known yet (its numbers not given by CloudWatch): told apart from `●` well,
+    /// also in ASCII (where `.` is well).
+    pub fn unknown_mark(&self) -> &'static str {
+        if self.ascii { "?" } else { "○" }
+    }
+
     pub fn sep(&self) -> &'static str {
         if self.ascii { "|" } else { "│" }
     }

@@ -715,6 +715,82 @@ async fn the_detail_view_says_why_metrics_are_missing() {
     assert!(out.contains("metrics_secs"), "{out}");
 }
 
+/// Before CloudWatch answers, a row is not said to be well: its mark is `○` (`?` in ASCII), its
+/// alarm `?` (no alarm is `-`, which `–` would look like); once read, `●` and `-`.
+#[tokio::test]
+async fn rows_whose_numbers_and_alarms_are_not_read_yet_are_not_marked_well() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    update(
+        &mut state,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: start(),
+            result: Ok(lops::provider::Inventory {
+                functions: vec![lops::provider::FunctionInfo {
+                    name: "orders-api".into(),
+                    state: "Active".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        },
+    );
+    let row = |state: &mut State, theme: &Theme| {
+        screen(state, theme, 80, 24)
+            .lines()
+            .find(|l| l.contains("orders-api"))
+            .expect("row")
+            .to_string()
+    };
+    let ascii = Theme {
+        color: false,
+        ascii: true,
+    };
+    let unread = row(&mut state, &MONO);
+    assert!(unread.starts_with("│○ "), "{unread}");
+    assert!(
+        unread.trim_end_matches(['│', ' ']).ends_with('?'),
+        "{unread}"
+    );
+    let unread = row(&mut state, &ascii);
+    assert!(unread.starts_with("|? "), "{unread}");
+    assert!(
+        unread.trim_end_matches(['|', ' ']).ends_with('?'),
+        "{unread}"
+    );
+    let mut snapshot = lops::provider::MetricsSnapshot {
+        window_end: Some(start()),
+        ..Default::default()
+    };
+    snapshot.functions.insert(
+        "orders-api".into(),
+        lops::provider::FunctionMetrics::default(),
+    );
+    update(
+        &mut state,
+        Msg::Metrics {
+            region: 0,
+            seq: 1,
+            at: start(),
+            result: Ok(snapshot),
+        },
+    );
+    update(
+        &mut state,
+        Msg::Alarms {
+            region: 0,
+            seq: 1,
+            at: start(),
+            result: Ok(Vec::new()),
+        },
+    );
+    let read = row(&mut state, &MONO);
+    assert!(read.starts_with("│● "), "{read}");
+    assert!(read.trim_end_matches(['│', ' ']).ends_with('-'), "{read}");
+}
+
 /// On a narrow screen the footer keeps the regions in trouble whole and counts the fresh ones.
 #[tokio::test]
 async fn a_narrow_footer_keeps_the_failing_region_and_counts_the_rest() {
