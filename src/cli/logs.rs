@@ -58,17 +58,21 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     let filter = args.filter.as_deref();
     for region in &ctx.regions {
         for f in &args.functions {
+            let index = reads.len();
             reads.push(async move {
                 (
-                    region.scope().clone(),
-                    region
-                        .read_log_events(
-                            f.trim(),
-                            since.timestamp_millis(),
-                            now.timestamp_millis(),
-                            filter,
-                        )
-                        .await,
+                    index,
+                    (
+                        region.scope().clone(),
+                        region
+                            .read_log_events(
+                                f.trim(),
+                                since.timestamp_millis(),
+                                now.timestamp_millis(),
+                                filter,
+                            )
+                            .await,
+                    ),
                 )
             });
         }
@@ -76,22 +80,30 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     let mut failing = std::collections::HashSet::new();
     // What was said already: following says it again only if it still fails minutes later.
     let mut said_failures = Vec::new();
-    // Ctrl-C (SIGTERM, a dropped link) while the first reads wait on a slow Logs: stop now,
-    // not when the slowest call times out.
-    let stop = crate::runtime::stop_requested(true);
-    tokio::pin!(stop);
-    let results = tokio::select! {
-        results = futures::future::join_all(reads) => results,
-        _ = &mut stop => {
-            if args.follow {
-                err!("lops: stopped before the first read answered");
-                return Ok(Exit::Done);
-            }
-            return Err(Failure::failed(
-                "stopped before the logs were read (Ctrl-C): nothing printed",
-            ));
+    let scopes: Vec<String> = reads_scopes(&ctx, args.functions.len());
+    let (results, waiting, stopped) = first_reads(reads, args.follow).await;
+    if stopped && (!args.follow || results.is_empty()) {
+        if args.follow {
+            err!("lops: stopped before the first read answered");
+            return Ok(Exit::Done);
         }
-    };
+        return Err(Failure::failed(
+            "stopped before the logs were read: nothing printed",
+        ));
+    }
+    // Following, a region still waiting is not what holds the others back: it is followed
+    // from --since once it answers (its history not lost), said now.
+    let waiting: std::collections::BTreeSet<&String> =
+        waiting.iter().map(|i| &scopes[*i]).collect();
+    for scope in &waiting {
+        if !stopped {
+            err!(
+                "lops: {scope}: no answer yet; its logs since {} are shown once it answers",
+                since.format("%Y-%m-%dT%H:%M:%SZ")
+            );
+        }
+        failing.insert(scope.to_string());
+    }
     for (scope, result) in results {
         match result {
             Ok(found) => lines.extend(found),
@@ -165,6 +177,15 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     // A reader that went away (`| head -1`) is not followed further.
     let gone = super::reader_gone(&printed);
     super::written(printed)?;
+    if stopped {
+        // Stopped while some regions had not answered: what the others gave is printed above.
+        let names: Vec<&str> = waiting.iter().map(|s| s.as_str()).collect();
+        err!("lops: stopped before {} answered", names.join(", "));
+        if args.stats {
+            print_calls(&ctx, std::time::Duration::ZERO);
+        }
+        return Ok(Exit::Partial);
+    }
     if args.follow && !gone {
         let started = std::time::Instant::now();
         let exit = follow(
@@ -278,6 +299,59 @@ fn print_lines(lines: &[crate::loglines::LogLine], json: bool) -> std::io::Resul
 /// served, polling where it is not (`runtime::tail`, shared with the dashboard's log pane).
 /// Each event is printed once, in time order per batch; what a region says about its sessions
 /// (sampling, falling back to polling, a failure streak) is said once on stderr.
+/// Each read's scope, in the order `run` builds them (per region, per function).
+fn reads_scopes(ctx: &Session, functions: usize) -> Vec<String> {
+    ctx.regions
+        .iter()
+        .flat_map(|r| std::iter::repeat_n(r.scope().to_string(), functions))
+        .collect()
+}
+
+/// How long, following, the first read waits for the other regions once one has answered.
+const FOLLOW_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The first reads as they answer: (their results, the indexes of those still waiting,
+/// whether it was stopped). Not following, every one is waited for (the output is one merged
+/// time order). Following, those still waiting [`FOLLOW_GRACE`] after the first answered are
+/// left to the follow: one region that hangs does not hold back the others' logs. Ctrl-C
+/// (SIGTERM, a dropped link) stops at once, with what answered.
+async fn first_reads<F, T>(reads: Vec<F>, follow: bool) -> (Vec<T>, Vec<usize>, bool)
+where
+    F: Future<Output = (usize, T)>,
+{
+    use futures::StreamExt;
+    let count = reads.len();
+    let mut pending: futures::stream::FuturesUnordered<F> = reads.into_iter().collect();
+    let mut results = Vec::with_capacity(count);
+    let mut answered = vec![false; count];
+    let stop = crate::runtime::stop_requested(true);
+    tokio::pin!(stop);
+    let mut grace: Option<tokio::time::Instant> = None;
+    let mut stopped = false;
+    loop {
+        let until = grace.unwrap_or_else(|| tokio::time::Instant::now() + FOLLOW_GRACE);
+        tokio::select! {
+            next = pending.next() => match next {
+                Some((index, result)) => {
+                    answered[index] = true;
+                    results.push(result);
+                    if follow && grace.is_none() {
+                        grace = Some(tokio::time::Instant::now() + FOLLOW_GRACE);
+                    }
+                }
+                None => break,
+            },
+            _ = tokio::time::sleep_until(until), if grace.is_some() => break,
+            _ = &mut stop => {
+                stopped = true;
+                break;
+            }
+        }
+    }
+    let waiting = (0..count).filter(|i| !answered[*i]).collect();
+    (results, waiting, stopped)
+}
+
 async fn follow(
     ctx: &Session,
     args: &LogsArgs,

@@ -801,6 +801,72 @@ async fn following_with_a_region_that_never_answered_ends_partial() {
     assert_eq!(status.code(), Some(3));
 }
 
+/// Following two regions, one whose Logs hangs: the other's logs are printed at once (not when
+/// the hung call times out, 10 s and its retry later), the hung one said to come once it
+/// answers; Ctrl-C before then prints what answered and names the region that did not (3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_whose_logs_hang_does_not_hold_back_another_while_following() {
+    use crate::support::proxy::Fault;
+    let (good, hung) = ("me-south-1", "ap-southeast-3");
+    let f = format!("{}-held", moto::unique("tail"));
+    put_logs(good, &f, "a", &[(1, "from the region that answers".into())]).await;
+    let proxy = logs_failing(hung, Fault::Hang);
+    let lops = Lops::new(&proxy.url);
+    let regions = format!("{good},{hung}");
+    let started = std::time::Instant::now();
+    let followed = Followed::json(&lops, &f, &regions);
+    assert!(
+        followed
+            .next("the answering region's event")
+            .contains("from the region that answers")
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !followed
+        .said()
+        .contains(&format!("{hung}: no answer yet; its logs since"))
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", followed.said());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(followed);
+
+    // Stopped while waiting on the hung region: what answered is printed, and which did not.
+    let mut followed = Followed::json(&lops, &f, &regions);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while proxy.calls(hung, "logs", "FilterLogEvents") == 0
+        || proxy.calls(good, "logs", "FilterLogEvents") == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", followed.said());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    std::process::Command::new("kill")
+        .args(["-INT", &followed.child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    let status = followed.child.wait().expect("wait");
+    assert!(
+        followed
+            .next("what answered before Ctrl-C")
+            .contains("from the region that answers")
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !followed.said().contains("stopped before") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let said = followed.said();
+    assert_eq!(status.code(), Some(3), "{said}");
+    assert!(
+        said.contains(&format!("stopped before {hung} answered")),
+        "{said}"
+    );
+}
+
 /// A region whose logs cannot be read at all while another follows: its failure is said once
 /// — by the first read — not again by the follow that keeps trying.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
