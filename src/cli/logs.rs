@@ -64,6 +64,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
                     index,
                     (
                         region.scope().clone(),
+                        f.trim(),
                         region
                             .read_log_events(
                                 f.trim(),
@@ -104,7 +105,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         }
         failing.insert(scope.to_string());
     }
-    for (scope, result) in results {
+    for (scope, function, result) in results {
         match result {
             Ok(found) => lines.extend(found),
             // Following names a missing group itself, once, and looks for it every minute.
@@ -112,10 +113,14 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             // A refused filter is said once below, not once per function and region.
             Err(e @ ProviderError::Invalid(_)) => failures.push(e),
             Err(e) => {
-                // With the setting that would help (a timeout, a throttle).
-                err!("lops: {scope}: {e}{}", crate::provider::hint(&e));
+                // Which function's read, and the setting that would help (a timeout, a
+                // throttle).
+                err!(
+                    "lops: {scope}: {function}'s logs not read: {e}{}",
+                    crate::provider::hint(&e)
+                );
                 failing.insert(scope.to_string());
-                said_failures.push(format!("{scope} {e}"));
+                said_failures.push(format!("{scope} {}", crate::provider::with_hint(&e)));
                 failures.push(e);
             }
         }

@@ -63,8 +63,9 @@ pub enum ProviderError {
     /// The credentials themselves were refused (expired, unknown, wrongly signed): no
     /// permission would help; new credentials do.
     #[error(
-        "credentials refused: {0} — refresh them (`aws sso login`, assume the role again, or \
-         new keys in AWS_ACCESS_KEY_ID) and run again"
+        "credentials refused: {0} — refresh those of the profile it ran under (`aws sso login \
+         --profile NAME`, assume the role again, or new keys where that profile takes them: \
+         its credentials file, or the environment) and run again"
     )]
     Credentials(String),
     #[error("{0}")]
@@ -95,6 +96,11 @@ pub fn explain(read: &str, call: &str, e: &ProviderError) -> String {
         other => other.to_string(),
     };
     format!("{read}: {call} {what}{hint}")
+}
+
+/// `e` with the setting or step that would help ([`hint`]), as a failing read says it.
+pub fn with_hint(e: &ProviderError) -> String {
+    format!("{e}{}", hint(e))
 }
 
 /// The setting or step that would help a call that failed with `e` (empty when none would):

@@ -66,23 +66,44 @@ impl NotRead {
     }
 }
 
-/// The functions of an inventory whose own reads failed, as both faces say it: the first few
-/// by name, with why (the call that failed and the setting or permission that would help).
+/// The functions of an inventory whose own reads failed, as both faces say it: by reason
+/// (the call that failed and the setting or permission that would help), each with the first
+/// function it names and how many more — a second reason (one 503, another access denied) is
+/// never hidden behind the first.
 pub fn details_failure<'a>(
     functions: impl IntoIterator<Item = &'a FunctionInfo>,
 ) -> Option<String> {
-    let marked: Vec<_> = functions
-        .into_iter()
-        .filter_map(|f| Some((&f.name, f.detail_error.as_ref()?)))
-        .collect();
-    let (name, why) = marked.first()?;
-    let others = match marked.len() {
+    // (why, first name, how many), in the order first met.
+    let mut reasons: Vec<(&String, &String, usize)> = Vec::new();
+    for f in functions {
+        let Some(why) = f.detail_error.as_ref() else {
+            continue;
+        };
+        match reasons.iter_mut().find(|(w, _, _)| *w == why) {
+            Some((_, _, n)) => *n += 1,
+            None => reasons.push((why, &f.name, 1)),
+        }
+    }
+    let named = |(why, name, n): &(&String, &String, usize)| match n {
+        1 => format!("{name}: {why}"),
+        n => format!("{name} and {} more: {why}", n - 1),
+    };
+    let (why, name, n) = reasons.first()?;
+    let others = match n {
         1 => String::new(),
         n => format!(" and {} more", n - 1),
     };
-    Some(format!(
-        "inventory: {name}{others} listed without details (marked): {why}"
-    ))
+    let mut text = format!("inventory: {name}{others} listed without details (marked): {why}");
+    for reason in reasons.iter().skip(1).take(2) {
+        text.push_str(&format!("; also {}", named(reason)));
+    }
+    if reasons.len() > 3 {
+        text.push_str(&format!(
+            "; and {} other reasons (`lops status --json` names each function's)",
+            reasons.len() - 3
+        ));
+    }
+    Some(text)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]

@@ -193,3 +193,35 @@ fn a_sum_of_functions_keeps_what_adds_up_exactly() {
     assert_eq!(total.concurrency_max, None);
     assert_eq!(WindowStats::sum([]).duration_avg_ms, None);
 }
+
+/// Functions whose own reads failed for different reasons: each reason is said with the first
+/// function it names (one access denied is not hidden behind a 503); the rest counted.
+#[test]
+fn details_failures_are_said_by_reason() {
+    let f = |name: &str, why: Option<&str>| FunctionInfo {
+        name: name.into(),
+        detail_error: why.map(str::to_string),
+        ..Default::default()
+    };
+    assert_eq!(details_failure(&[f("a", None)]), None);
+    let said = details_failure(&[
+        f("a", Some("details: ListAliases HTTP 503")),
+        f("b", None),
+        f("c", Some("details: ListAliases HTTP 503")),
+        f("d", Some("details: GetFunction access denied")),
+    ])
+    .expect("said");
+    assert_eq!(
+        said,
+        "inventory: a and 1 more listed without details (marked): details: ListAliases HTTP 503; \
+         also d: details: GetFunction access denied"
+    );
+    let many: Vec<FunctionInfo> = (0..5)
+        .map(|i| f(&format!("f{i}"), Some(&format!("reason {i}"))))
+        .collect();
+    let said = details_failure(&many).expect("said");
+    assert!(
+        said.contains("also f1: reason 1; also f2: reason 2; and 2 other reasons"),
+        "{said}"
+    );
+}

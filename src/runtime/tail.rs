@@ -288,14 +288,17 @@ impl<'a, S: LogSource> Follower<'a, S> {
                     let before = self.missing.len();
                     let round = self.read(&present, &[]).await;
                     if self.missing.len() == before {
-                        let why = round.failed.map_or(e, |f| f.to_string());
+                        let why = round.failed.map_or(e, |f| crate::provider::with_hint(&f));
                         let _ = self.tx.send(Update::Failed(why)).await;
                     } else {
                         continue;
                     }
                 }
                 Err(e) => {
-                    let _ = self.tx.send(Update::Reconnecting(e.to_string())).await;
+                    let _ = self
+                        .tx
+                        .send(Update::Reconnecting(crate::provider::with_hint(&e)))
+                        .await;
                     if !started {
                         // Live Tail keeps failing: read between attempts, so events still
                         // arrive (at the pace of the retries) while it does.
@@ -418,7 +421,7 @@ impl<'a, S: LogSource> Follower<'a, S> {
                         let round = self.read(&which, &covered).await;
                         match round.failed {
                             Some(e) => {
-                                let _ = tx.send(Update::Failed(e.to_string())).await;
+                                let _ = tx.send(Update::Failed(crate::provider::with_hint(&e))).await;
                                 owed_read = Some(Instant::now() + wait);
                                 wait = (wait * 2).min(Duration::from_secs(30));
                             }
@@ -439,7 +442,9 @@ impl<'a, S: LogSource> Follower<'a, S> {
                     .cloned()
                     .collect();
                 if let Some(e) = self.read(&owed_here, &owed_here).await.failed {
-                    let _ = tx.send(Update::Failed(e.to_string())).await;
+                    let _ = tx
+                        .send(Update::Failed(crate::provider::with_hint(&e)))
+                        .await;
                 }
             }
             started
@@ -474,7 +479,10 @@ impl<'a, S: LogSource> Follower<'a, S> {
             let round = self.read(&which, &[]).await;
             match round.failed {
                 Some(e) => {
-                    let _ = self.tx.send(Update::Failed(e.to_string())).await;
+                    let _ = self
+                        .tx
+                        .send(Update::Failed(crate::provider::with_hint(&e)))
+                        .await;
                     wait = (wait * 2).min(Duration::from_secs(30));
                 }
                 None => wait = POLL_EVERY,

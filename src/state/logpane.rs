@@ -188,7 +188,7 @@ impl LogPane {
                         .into(),
                 );
             }
-            Err(e) => self.error = Some(e.to_string()),
+            Err(e) => self.error = Some(crate::provider::with_hint(&e)),
             Ok(lines) => {
                 self.error = None;
                 self.waiting = None;

@@ -1012,6 +1012,13 @@ async fn a_logs_read_that_times_out_names_the_setting() {
         "{}",
         run.stderr
     );
+    // Which function's read it was (several may be read at once).
+    assert!(
+        run.stderr
+            .contains(&format!("lops: {region}: {f}'s logs not read: timed out")),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A proxy to moto whose CloudWatch Logs in `region` answers with `fault` until healed.

@@ -1496,6 +1496,27 @@ async fn a_log_read_that_failed_is_said_whole_and_not_as_no_events() {
     assert!(out.contains("read failed (retrying)"), "{out}");
     assert!(out.contains("logs:FilterLogEvents"), "{out}");
     assert!(!out.contains("no log events"), "{out}");
+    // With what would help, as the CLI says it: the permission, the timeout's setting.
+    assert!(out.contains("lops iam-policy"), "{out}");
+    let function_again = state
+        .log_pane
+        .as_ref()
+        .map(|p| p.function.clone())
+        .expect("pane");
+    update(
+        &mut state,
+        Msg::LogLines {
+            region,
+            function: function_again,
+            end_ms: (start() + TimeDelta::seconds(200)).timestamp_millis(),
+            result: Err(lops::provider::ProviderError::Timeout(10.0)),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        out.contains("timed out after 10.0s — raise [timeouts]"),
+        "{out}"
+    );
 }
 
 /// Marks in the fleet (a `*` column, the count in the header), then the kill switch on them: the
