@@ -16,8 +16,8 @@ pub async fn head(
     store: &Store,
     bucket: &str,
     key: &str,
-) -> Result<Option<(u64, String)>, BackupError> {
-    head_in(store.bucket(), bucket, key).await
+) -> Result<Option<crate::provider::blob::Head>, BackupError> {
+    Ok(store.bucket().head(bucket, key).await?)
 }
 
 /// Size and ETag of an object through `client` (a bucket's client, made for its region), or
@@ -98,7 +98,9 @@ pub async fn copy_prefix(
         let mut attempt = 0;
         let (size, etag, copy_etag) = loop {
             attempt += 1;
-            let Some((size, etag)) = head(source, &source.root.bucket, &source_key).await? else {
+            let Some(crate::provider::blob::Head { size, etag, .. }) =
+                head(source, &source.root.bucket, &source_key).await?
+            else {
                 break (0, String::new(), None);
             };
             match dest

@@ -41,7 +41,7 @@ pub enum BackupError {
     #[error("{0}")]
     Newer(String),
     /// An object is there but in an archive storage class: it must be thawed before it is read.
-    #[error("archived: {0}")]
+    #[error("{0}")]
     Archived(String),
     #[error("{0}")]
     Refused(String),
@@ -94,6 +94,9 @@ pub struct Listed {
     pub size: Option<u64>,
     /// Set when the manifest could not be read.
     pub problem: Option<String>,
+    /// Written by a newer lops: not broken, and not for this one to judge (upgrade).
+    #[serde(skip)]
+    pub newer: bool,
 }
 
 /// Every complete snapshot under the prefix (a manifest exists), newest first; `function`
@@ -110,6 +113,7 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
         }
         let uri = store.uri(&o.rel).to_string();
         let mut account = None;
+        let mut newer = false;
         let (taken_at, size, problem) = match store.get(&store.root.child(&o.rel)).await {
             Ok(bytes) => match Manifest::from_json(&bytes) {
                 Ok(m) => {
@@ -124,7 +128,10 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
                         (!problems.is_empty()).then(|| problems.join("; ")),
                     )
                 }
-                Err(e) => (None, None, Some(e.to_string())),
+                Err(e) => {
+                    newer = matches!(e, manifest::Unreadable::Newer(_));
+                    (None, None, Some(e.to_string()))
+                }
             },
             Err(e) => (None, None, Some(e.to_string())),
         };
@@ -141,6 +148,7 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
             taken_at,
             size,
             problem,
+            newer,
         });
     }
     out.sort_by(|a, b| b.snapshot.cmp(&a.snapshot));
@@ -229,13 +237,14 @@ impl Verified {
     /// What verify found of the data copies: damaged (missing, corrupt), or only not read
     /// (denied).
     pub fn data_state(&self) -> &'static str {
-        match self
-            .data_problems
-            .iter()
-            .all(|p| p.starts_with("not read: "))
-        {
-            true => "could not be read",
-            false => "is damaged",
+        let unread = |p: &String| p.starts_with("not read: ");
+        let archived = |p: &String| p.starts_with("archived: ");
+        if self.data_problems.iter().all(archived) {
+            "is archived"
+        } else if self.data_problems.iter().all(|p| unread(p) || archived(p)) {
+            "could not be read"
+        } else {
+            "is damaged"
         }
     }
 }
@@ -277,9 +286,8 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
                 report.blobs_checked += 1;
                 report.bytes_checked += b.size;
             }
-            Err(e @ (BackupError::Missing(_) | BackupError::Archived(_))) => {
-                report.problems.push(e.to_string())
-            }
+            Err(e @ BackupError::Missing(_)) => report.problems.push(e.to_string()),
+            Err(BackupError::Archived(m)) => report.problems.push(format!("archived: {m}")),
             // Read and hashed: checked, and a problem.
             Err(BackupError::Corrupt(m)) => {
                 report.blobs_checked += 1;
@@ -321,11 +329,20 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
                 }
                 Err(e) => return Err(e),
             };
-            match found {
+            match found.map(|h| (h.size, h.etag, h.archived)) {
                 None => report
                     .data_problems
                     .push(format!("missing: s3://{}/{key}", root.bucket)),
-                Some((size, etag)) if size != o.size || etag != o.copy_etag => {
+                // There, but a restore could not copy it back until it is thawed.
+                Some((_, _, true)) => {
+                    report.data_objects_checked += 1;
+                    report.data_problems.push(format!(
+                        "archived: s3://{}/{key} is in an archive storage class: restore it \
+                         first (aws s3api restore-object), wait until it is available, then retry",
+                        root.bucket
+                    ));
+                }
+                Some((size, etag, _)) if size != o.size || etag != o.copy_etag => {
                     report.data_objects_checked += 1;
                     report.data_problems.push(format!(
                         "corrupt: s3://{}/{key} (expected {} bytes ETag {}, found {size} bytes ETag {etag})",
@@ -337,10 +354,21 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
         }
     }
     report.problems.extend(report.data_problems.iter().cloned());
-    // Only reads that were denied: nothing is known broken, so nothing to take
-    // again — try again (with the access to read them), or restore without the data.
+    // Only reads that were denied, or objects archived: nothing is known broken, so nothing
+    // to take again — thaw them, try again (with the access to read them), or restore
+    // without the data.
     let unread = |p: &String| p.starts_with("not read: ");
-    if !report.problems.is_empty() && report.problems.iter().all(unread) {
+    let archived = |p: &String| p.starts_with("archived: ");
+    if !report.problems.is_empty()
+        && report.problems.iter().all(|p| unread(p) || archived(p))
+        && report.problems.iter().any(archived)
+    {
+        report.remedy = Some(
+            "nothing is known broken: restore the archived objects from the archive (`aws s3api \
+             restore-object`, hours for GLACIER and DEEP_ARCHIVE), then verify again"
+                .into(),
+        );
+    } else if !report.problems.is_empty() && report.problems.iter().all(unread) {
         report.remedy = Some(
             "some of its S3 data copy could not be read: verify again (with read access to \
              it), or restore the function alone with `--no-data`"

@@ -193,10 +193,18 @@ fn say_unreadable(store: &crate::backup::Store, all: &[crate::backup::Listed]) -
             .any(|s| s.problem.is_none() && s.region == bad.region && s.function == bad.function)
     };
     for s in &unreadable {
+        let problem = s.problem.as_deref().unwrap_or_default();
+        if s.newer {
+            // Not broken: nothing to take again.
+            err!(
+                "lops: snapshot {} cannot be read here: {problem}",
+                s.snapshot
+            );
+            continue;
+        }
         err!(
-            "lops: snapshot {} cannot be restored ({}): {}",
+            "lops: snapshot {} cannot be restored ({problem}): {}",
             s.snapshot,
-            s.problem.as_deref().unwrap_or_default(),
             crate::backup::remedy(store, &s.region, &s.function, restorable(s))
         );
     }

@@ -21,6 +21,9 @@ pub struct Head {
     pub etag: String,
     /// The SHA-256 the object was stored with (base64), when it was stored with one.
     pub checksum_sha256: Option<String>,
+    /// In an archive storage class (GLACIER, DEEP_ARCHIVE) and not thawed: it cannot be read
+    /// or copied until restored from the archive.
+    pub archived: bool,
 }
 
 /// How an object is written.

@@ -670,12 +670,24 @@ async fn an_archived_blob_is_named_by_verify_and_restore_as_a_failure_not_bad_in
         problems.contains("aws s3api restore-object"),
         "says what to do: {problems}"
     );
+    // Nothing is broken: thaw it, not "take a new backup".
+    assert!(
+        !verify.stderr.contains("take a new backup")
+            && !verify.json()["remedy"]
+                .to_string()
+                .contains("take a new backup"),
+        "{}",
+        verify.stderr
+    );
 
     let before = state(&fx.seeder.lambda, &name).await.expect("state");
     let r = lops.run(&["restore", &snapshot, "--yes"]);
     r.assert_exit(1);
     assert!(
-        r.stderr.contains(&sha) && r.stderr.contains("restore it first"),
+        r.stderr.contains(&sha)
+            && r.stderr.contains("restore it first")
+            && !r.stderr.contains("corrupt")
+            && !r.stderr.contains("take a new backup"),
         "{}",
         r.stderr
     );
@@ -1764,12 +1776,23 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
         );
     }
     assert_eq!(state(&fx.seeder.lambda, &name).await, before);
-    let entry = listed_entry(&fx.list(&lops, HOME), &other);
+    let listed = fx.list(&lops, HOME);
+    let entry = listed_entry(&listed, &other);
     assert!(
         entry["problem"]
             .as_str()
             .is_some_and(|p| p.contains("upgrade lops")),
         "{entry}"
+    );
+    let said = listed
+        .stderr
+        .lines()
+        .find(|l| l.contains(&other))
+        .unwrap_or_default();
+    assert!(
+        said.contains("cannot be read here") && !said.contains("take a new backup"),
+        "{}",
+        listed.stderr
     );
 }
 

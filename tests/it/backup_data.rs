@@ -830,3 +830,72 @@ fn backed_up_with_data(
     ]);
     snapshot_of(&run)
 }
+
+/// A data copy moved to an archive storage class (a lifecycle rule) cannot be copied back until
+/// it is thawed: verify names it as archived (exit 1) and says nothing is known broken — thaw,
+/// not "take a new backup" — and a restore with the data is refused as unreadable, not corrupt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
+    let fx = Fixture::new(HOME, "arch").await;
+    let name = moto::unique("archdata");
+    fx.plain_function(&name).await;
+    let source = moto::unique("src-arch-");
+    create_bucket(&fx.s3, &source, HOME).await;
+    put(&fx, &source, "exports/a.json", b"kept").await;
+    let lops = fx.lops(moto::url());
+    let snapshot = backed_up_with_data(&lops, &fx, &name, HOME, &source);
+    let copies = fx
+        .s3
+        .list_objects_v2()
+        .bucket(&fx.bucket)
+        .prefix("lops/data/")
+        .send()
+        .await
+        .expect("list");
+    let copy = copies
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .find(|k| k.ends_with("a.json"))
+        .expect("the data copy")
+        .to_string();
+    fx.s3
+        .copy_object()
+        .bucket(&fx.bucket)
+        .key(&copy)
+        .copy_source(format!("{}/{copy}", fx.bucket))
+        .storage_class(aws_sdk_s3::types::StorageClass::DeepArchive)
+        .send()
+        .await
+        .expect("archive the copy");
+
+    let verify = lops.run(&["backup", "verify", &snapshot, "--json"]);
+    verify.assert_exit(1);
+    let doc = verify.json();
+    let problems = doc["problems"].to_string();
+    assert!(
+        problems.contains("archived: ") && problems.contains("a.json"),
+        "{doc}"
+    );
+    let remedy = doc["remedy"].as_str().unwrap_or_default();
+    assert!(
+        remedy.contains("nothing is known broken") && !remedy.contains("take a new backup"),
+        "{doc}"
+    );
+    assert!(
+        !verify.stderr.contains("take a new backup"),
+        "{}",
+        verify.stderr
+    );
+
+    let r = lops.run(&["restore", &snapshot, "--yes"]);
+    r.assert_exit(1);
+    assert!(
+        r.stderr.contains("cannot be read whole yet")
+            && r.stderr.contains("Only its S3 data copy is archived")
+            && !r.stderr.contains("corrupt")
+            && !r.stderr.contains("take a new backup"),
+        "{}",
+        r.stderr
+    );
+}

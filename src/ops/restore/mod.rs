@@ -202,9 +202,21 @@ pub async fn prepare_restore(
     if !blocking.is_empty() {
         let data_only = blocking.len() == verified.data_problems.len()
             && blocking.iter().all(|p| verified.data_problems.contains(p));
-        return Err(BackupError::Corrupt(format!(
-            "{} failed verification, so nothing was restored:\n  {}{}{}",
+        // Archived (or not readable by this role), nothing known broken: not called corrupt.
+        let unreadable = blocking
+            .iter()
+            .all(|p| p.starts_with("archived: ") || p.starts_with("not read: "));
+        let error = match unreadable {
+            true => BackupError::Archived,
+            false => BackupError::Corrupt,
+        };
+        return Err(error(format!(
+            "{} {}, so nothing was restored:\n  {}{}{}",
             request.snapshot,
+            match unreadable {
+                true => "cannot be read whole yet",
+                false => "failed verification",
+            },
             blocking.join("\n  "),
             match data_only && !request.whole_snapshot {
                 true => format!(

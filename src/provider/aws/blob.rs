@@ -71,6 +71,13 @@ impl S3Bucket {
                 size: out.content_length().unwrap_or_default().max(0) as u64,
                 etag: out.e_tag().unwrap_or_default().to_string(),
                 checksum_sha256: out.checksum_sha256().map(str::to_string),
+                // A thawed copy is said by `x-amz-restore: ongoing-request="false", …`.
+                archived: out
+                    .storage_class()
+                    .is_some_and(|c| crate::backup::store::needs_thaw(c.as_str()))
+                    && !out
+                        .restore()
+                        .is_some_and(|r| r.contains("ongoing-request=\"false\"")),
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),

@@ -89,6 +89,7 @@ impl Bucket for SimBucket {
                         base64::engine::general_purpose::STANDARD
                             .encode(<sha2::Sha256 as sha2::Digest>::digest(o.bytes.as_slice())),
                     ),
+                    archived: false,
                 })
         });
         ready(Ok(found))
