@@ -163,19 +163,29 @@ pub fn load_payload(
         None => text,
     };
     check_payload_size(text.len() as u64, asynchronous)?;
-    serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
-        // Grammatical JSON whose number no double holds (1e309): not a quoting problem, and
-        // most runtimes would read it as infinity.
-        if e.to_string().starts_with("number out of range") {
-            format!(
-                "{source} holds a number too large for a double ({e}): a function would read \
-                 it as infinity; send it as a string (\"1e309\") or a smaller number"
-            )
-        } else {
-            format!("{source} is not valid JSON: {e}. {hint}")
-        }
-    })?;
+    check_json(&text, &source, &hint)?;
     Ok(text.into_bytes())
+}
+
+/// Whether `text` is a JSON payload, for both faces: what is wrong, named by `source` (`--payload`,
+/// a file, the dashboard's input), with `hint` (how to mend it there) when it is not JSON.
+pub fn check_json(text: &str, source: &str, hint: &str) -> Result<(), String> {
+    serde_json::from_str::<serde_json::Value>(text)
+        .map(|_| ())
+        .map_err(|e| {
+            // Grammatical JSON whose number no double holds (1e309): not a quoting problem, and
+            // most runtimes would read it as infinity.
+            if e.to_string().starts_with("number out of range") {
+                format!(
+                    "{source} holds a number too large for a double ({e}): a function would \
+                     read it as infinity; send it as a string (\"1e309\") or a smaller number"
+                )
+            } else if hint.is_empty() {
+                format!("{source} is not valid JSON: {e}")
+            } else {
+                format!("{source} is not valid JSON: {e}. {hint}")
+            }
+        })
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -471,8 +471,8 @@ pub fn submit(state: &mut State, input: Input, effects: &mut Vec<Effect>) {
     };
     let request = match input {
         Input::Payload(text) => {
-            if let Err(e) = serde_json::from_str::<serde_json::Value>(&text) {
-                state.input_error = Some(format!("not valid JSON: {e}"));
+            if let Err(e) = crate::ops::payload::check_json(&text, "the payload", "") {
+                state.input_error = Some(e);
                 state.input = Some(Input::Payload(text));
                 return;
             }

@@ -1334,6 +1334,23 @@ fn invoke_payload_must_be_json_before_anything_is_sent() {
     // A paste that mends it: what was said of the old text goes.
     update(&mut s, Msg::Paste("}".into()));
     assert_eq!(s.input_error, None);
+    // A number beyond a double is said as the CLI says it, not as invalid JSON.
+    update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    for c in ['{', '"', 'n', '"', ':', '1', 'e', '3', '0', '9', '}'] {
+        update(&mut s, key(c));
+    }
+    update(&mut s, code(KeyCode::Enter));
+    let said = s.input_error.clone().unwrap_or_default();
+    assert!(said.contains("too large for a double"), "{said}");
+    update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    update(&mut s, Msg::Paste("{}".into()));
+    assert_eq!(s.input_error, None);
     update(&mut s, code(KeyCode::Backspace));
     update(&mut s, key('}'));
     let effects = update(&mut s, code(KeyCode::Enter));

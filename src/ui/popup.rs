@@ -337,12 +337,21 @@ fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, a
         last.spans.push(Span::styled("_", theme.title()));
     }
     lines.push(Line::raw(""));
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(_) => lines.push(Line::styled(
+    // Checked as enter will check it (one rule in the core): a number no double holds is said
+    // as such, not as JSON still being typed.
+    match crate::ops::payload::check_json(text, "the payload", "") {
+        Ok(()) => lines.push(Line::styled(
             "valid JSON · enter previews · tab: alias/version · esc cancels",
             theme.ok(),
         )),
-        Err(e) => lines.push(Line::styled(format!("not JSON yet: {e}"), theme.warn())),
+        Err(e) if e.contains("too large for a double") => lines.push(Line::styled(e, theme.warn())),
+        Err(e) => lines.push(Line::styled(
+            format!(
+                "not JSON yet: {}",
+                e.trim_start_matches("the payload is not valid JSON: ")
+            ),
+            theme.warn(),
+        )),
     }
     boxed(frame, theme, area, " payload ", lines);
 }
