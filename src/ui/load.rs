@@ -75,11 +75,15 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         format!("{name} across regions{marked}"),
         theme.header(),
     )];
-    // A region whose numbers for it were never read (off screen in the fleet, say) is `–`.
+    // A region whose numbers for it were never read (off screen in the fleet, say) is `–`; so
+    // is one whose functions were never listed (it may run there too).
     let per_region: Vec<(String, Option<f64>)> = state
         .regions
         .iter()
         .filter_map(|r| {
+            if !r.ever_read(crate::state::Read::Inventory) {
+                return Some((label(r), None));
+            }
             let f = r.function(&name)?;
             Some((
                 label(r),
@@ -207,10 +211,16 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 /// Said after a title when some counts were not read: the shares are of the counts read, so
 /// each is at most what it shows (`≤`) — a region alone answering is not all the load.
 fn partial_note(counts: &[(String, Option<f64>)], theme: &Theme) -> String {
-    match counts.iter().filter(|(_, n)| n.is_none()).count() {
-        0 => String::new(),
-        n => format!(" {} {n} not read: shares {}", theme.sep(), at_most(theme)),
+    let unread = counts.iter().filter(|(_, n)| n.is_none()).count();
+    // None read: there are no shares to qualify.
+    if unread == 0 || unread == counts.len() {
+        return String::new();
     }
+    format!(
+        " {} {unread} not read: shares {}",
+        theme.sep(),
+        at_most(theme)
+    )
 }
 
 fn at_most(theme: &Theme) -> &'static str {
@@ -260,9 +270,12 @@ fn share_lines(
     let rest = &counts[room.min(counts.len())..];
     if !rest.is_empty() {
         let n: f64 = rest.iter().filter_map(|(_, n)| *n).sum();
-        let share = match sum > 0.0 {
-            true => format!(", {at_most}{} of the load", format::share(n / sum)),
-            false => String::new(),
+        let unread = rest.iter().filter(|(_, n)| n.is_none()).count();
+        // Their share only when all of them were read (an unread one's load is unknown).
+        let share = match (sum > 0.0, unread) {
+            (true, 0) => format!(", {}{} of the load", at_most, format::share(n / sum)),
+            (_, 0) => String::new(),
+            (_, u) => format!(" ({u} not read)"),
         };
         // Short enough for the smallest screen (the largest are shown above).
         lines.push(Line::styled(
@@ -275,6 +288,11 @@ fn share_lines(
 
 /// A row's share of `sum` after its `label` (padded to its column); never read (`None`) is `–`, not a share of 0, and with no
 /// invocations anywhere there is no share to show either (`–`, the count 0).
+/// The share column: 6 characters (`99.5%`, `<0.1%`), and the `≤` (`<=`) before them.
+fn share_width(at_most: &str) -> usize {
+    6 + at_most.chars().count()
+}
+
 fn share_line(
     label: &str,
     n: Option<f64>,
@@ -287,26 +305,35 @@ fn share_line(
             Span::raw(label.to_string()),
             Span::styled(
                 format!(
-                    "{:width$} {:>6} {:>7}",
+                    "{:width$} {:>w$} {:>7}",
                     "",
                     format::MISSING,
-                    format::MISSING
+                    format::MISSING,
+                    w = share_width(at_most)
                 ),
                 theme.dim(),
             ),
         ]);
     };
     let share = (sum > 0.0).then(|| n / sum);
+    let shown = share.map_or_else(
+        || format::MISSING.to_string(),
+        |w| match (at_most.is_empty(), format::share(w)) {
+            (true, s) => s,
+            // Already a bound (`<0.1%`); near all of what was read is at most all of it.
+            (false, s) if s.starts_with('<') => s,
+            (false, s) if s.starts_with('>') => format!("{at_most}100%"),
+            (false, s) => format!("{at_most}{s}"),
+        },
+    );
     Line::from(vec![
         Span::raw(label.to_string()),
         Span::styled(bar(share.unwrap_or(0.0), width, theme), theme.ok()),
         Span::raw(format!(
-            " {:>6} {:>7}",
-            share.map_or_else(
-                || format::MISSING.to_string(),
-                |w| format!("{at_most}{}", format::share(w))
-            ),
-            format::count(n)
+            " {:>w$} {:>7}",
+            shown,
+            format::count(n),
+            w = share_width(at_most)
         )),
     ])
 }

@@ -624,7 +624,8 @@ async fn the_load_view_shows_unread_numbers_as_unknown() {
 /// were not read — in the regions' totals and in the function's split.
 #[tokio::test]
 async fn the_load_view_says_shares_are_at_most_while_a_region_is_not_read() {
-    let scopes: Vec<lops::provider::Scope> = ["us-east-1", "eu-west-1"]
+    // ap-south-1's functions were never listed: `api` may run there too.
+    let scopes: Vec<lops::provider::Scope> = ["us-east-1", "eu-west-1", "ap-south-1"]
         .iter()
         .map(|r| lops::provider::Scope::new("default", *r, Access::default()))
         .collect();
@@ -648,11 +649,11 @@ async fn the_load_view_says_shares_are_at_most_while_a_region_is_not_read() {
     key(&mut state, '3');
     let out = screen(&mut state, &MONO, 80, 24);
     assert!(
-        out.contains("invocations by region │ 5m │ 1 not read: shares ≤"),
+        out.contains("invocations by region │ 5m │ 2 not read: shares ≤"),
         "{out}"
     );
     assert!(
-        out.contains("api across regions │ 1 not read: shares ≤"),
+        out.contains("api across regions │ 2 not read: shares ≤"),
         "{out}"
     );
     let shown = |region: &str| -> Vec<String> {
@@ -666,7 +667,12 @@ async fn the_load_view_says_shares_are_at_most_while_a_region_is_not_read() {
         "{out}"
     );
     assert!(!out.contains(" 100% "), "{out}");
-    assert!(shown("eu-west-1").iter().all(|l| l.contains("–")), "{out}");
+    for unread in ["eu-west-1", "ap-south-1"] {
+        assert!(
+            shown(unread).len() == 2 && shown(unread).iter().all(|l| l.contains("–")),
+            "{unread}: {out}"
+        );
+    }
 }
 
 /// The detail view of a function whose region's metrics read fails says so, with the call and
@@ -2242,6 +2248,22 @@ async fn the_load_view_ranks_regions_counts_what_does_not_fit_and_shows_no_traff
     assert!(
         !out.contains("us-east-1  "),
         "the smallest is counted, not listed: {out}"
+    );
+    // Regions not read fall into that line: counted as not read, never a share of 0 %.
+    let scopes = names
+        .iter()
+        .map(|r| lops::provider::Scope::new("default", *r, Access::default()))
+        .collect();
+    let mut partial = fleet_taking(scopes, &takes[..5]);
+    key(&mut partial, '3');
+    let out = screen(&mut partial, &MONO, 80, 24);
+    let more = out
+        .lines()
+        .find(|l| l.contains("more regions"))
+        .unwrap_or_default();
+    assert!(
+        more.contains("not read)") && !more.contains("of the load"),
+        "{out}"
     );
 
     // `quiet`: no share anywhere, its count 0.
