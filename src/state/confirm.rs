@@ -296,6 +296,31 @@ pub fn rollout_previewed(
 
 /// `q`: asks first while a rollout runs (it stops with lops).
 pub fn quit(state: &mut State) {
+    // A change sent, its result not back: its write and audit record may not land.
+    if state.writing > 0 || state.backup.is_some() {
+        let mut lines = Vec::new();
+        if state.writing > 0 {
+            lines.push(format!(
+                "quit while {} change(s) are being written: their result (and its audit record) \
+                 would not be seen here — wait for it unless you must",
+                state.writing
+            ));
+        }
+        if let Some(b) = &state.backup {
+            lines.push(format!(
+                "quit while a backup runs ({}, {} of {}): it stops where it is — a snapshot \
+                 without its manifest is never listed, and a rerun completes it",
+                b.label, b.done, b.total
+            ));
+        }
+        state.popup = Some(Popup::Confirm(Pending::new(
+            state,
+            0,
+            Proposal::Quit,
+            lines,
+        )));
+        return;
+    }
     if let Some(run) = state.batch_run.as_ref().filter(|r| !r.done()) {
         let lines = vec![
             format!(
@@ -506,7 +531,10 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
     let text = pending.lines.first().cloned().unwrap_or_default();
     state.popup = Some(Popup::Working(text));
     match pending.proposal {
-        Proposal::Change(plan) => effects.push(Effect::Execute { region, plan }),
+        Proposal::Change(plan) => {
+            state.writing += 1;
+            effects.push(Effect::Execute { region, plan })
+        }
         Proposal::Batch(_) if state.batch_run.as_ref().is_some_and(|r| !r.done()) => {
             state.popup = Some(Popup::Notice(
                 "a batch is still running: wait for it to finish, then act again".into(),

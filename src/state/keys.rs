@@ -10,8 +10,13 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
     // what cannot be seen — a confirmation least of all).
     if state.too_small() {
         if is_ctrl_c(&key) || (key.code == KeyCode::Char('q') && state.input.is_none()) {
+            // Its question (something runs) cannot be seen here: asked again, it is a yes.
+            let asked = matches!(&state.popup, Some(Popup::Confirm(p)) if matches!(p.proposal, super::confirm::Proposal::Quit));
             state.popup = None;
-            super::confirm::quit(state);
+            match asked {
+                true => state.quit = true,
+                false => super::confirm::quit(state),
+            }
         }
         return;
     }
@@ -21,7 +26,7 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
     }
     // A value input this key opens shows the value now; the first key typed replaces it.
     state.input_touched = false;
-    if is_ctrl_c(&key) && quits_from_popup(state) {
+    if quits_from_popup(state, &key) {
         // Closed as esc closes it (a confirmation declined: nothing was sent); quitting still
         // asks first while a rollout or a batch runs.
         state.popup = None;
@@ -268,15 +273,17 @@ fn is_ctrl_c(key: &KeyEvent) -> bool {
             .contains(crossterm::event::KeyModifiers::CONTROL)
 }
 
-/// Whether ctrl-c quits from the popup open, as it does from an input and a confirmation
-/// (which answers it itself; none open: the keymap's quit): from a notice, help or a finished
-/// batch. Not while an action is under way: its write and audit record must land first.
-fn quits_from_popup(state: &State) -> bool {
-    match &state.popup {
-        None | Some(Popup::Working(_) | Popup::Confirm(_)) => false,
-        Some(Popup::Notice(_) | Popup::Help) => true,
-        Some(Popup::Batch) => state.batch_run.as_ref().is_none_or(|r| r.done()),
-    }
+/// Whether `key` quits from the popup open, as ctrl-c does from an input and a confirmation
+/// (which answers it itself; none open: the keymap's quit does): ctrl-c, or a quit key bound
+/// with ctrl. Quitting asks first while anything is being written or runs
+/// ([`super::confirm::quit`]).
+fn quits_from_popup(state: &State, key: &KeyEvent) -> bool {
+    let quit_key = is_ctrl_c(key)
+        || (key
+            .modifiers
+            .contains(crossterm::event::KeyModifiers::CONTROL)
+            && state.keymap.action(key) == Some(Action::Quit));
+    quit_key && !matches!(state.popup, None | Some(Popup::Confirm(_)))
 }
 
 pub(super) fn on_input_key(

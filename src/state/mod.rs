@@ -165,6 +165,8 @@ pub struct State {
     pub marks: std::collections::BTreeSet<(usize, String)>,
     /// The batch running or last run, for its popup.
     pub batch_run: Option<batch::BatchRun>,
+    /// Changes confirmed and sent, their result not back yet: quitting asks first.
+    pub writing: usize,
     /// The services view: `[[service]]` entries and their last reads.
     pub services: services::ServicePane,
     /// What the metrics pollers were last asked for, per region, to send only changes.
@@ -215,6 +217,7 @@ impl State {
             marks: Default::default(),
             previews: 0,
             batch_run: None,
+            writing: 0,
             services: Default::default(),
             wanted: vec![Vec::new(); n],
         }
@@ -446,6 +449,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.clamp();
         }
         Msg::Executed { region, result } => {
+            state.writing = state.writing.saturating_sub(1);
             actions::executed(state, region, result, &mut effects);
             // What a lever changed there shows at once.
             if state.view == View::Services {

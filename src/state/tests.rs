@@ -715,6 +715,9 @@ fn a_screen_too_small_takes_no_key_but_quit() {
             .any(|e| matches!(e, Effect::Execute { .. }))
     );
     update(&mut s, Msg::Resize(40, 10));
+    // The change sent has not answered: the first q asks (unseen here), the second quits.
+    update(&mut s, key('q'));
+    assert!(!s.quit);
     update(&mut s, key('q'));
     assert!(s.quit);
 }
@@ -1060,8 +1063,9 @@ fn control_keys_are_never_typed_into_a_typed_name() {
     assert!(s.quit);
 }
 
-/// ctrl-c quits from a notice, help and a change's confirmation (declined, nothing sent) as
-/// from an input; not while an action is under way, and while a rollout runs it asks first.
+/// ctrl-c quits from a notice, help, a preview being read and a change's confirmation
+/// (declined, nothing sent) as from an input; while a change is being written (its popup hidden
+/// or not), a backup or a rollout runs, quitting (`q` too) asks first.
 #[test]
 fn ctrl_c_quits_from_a_popup_unless_a_write_is_in_flight() {
     let ctrl_c = || Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
@@ -1078,12 +1082,56 @@ fn ctrl_c_quits_from_a_popup_unless_a_write_is_in_flight() {
     assert!(matches!(s.popup, Some(Popup::Confirm(_))), "{:?}", s.popup);
     assert!(!executes(&update(&mut s, ctrl_c())));
     assert!(s.quit);
-    // An action under way: its write and record must land first.
+    // A preview being read: nothing is written, quit.
     let mut s = loaded();
-    s.popup = Some(Popup::Working("setting cron".into()));
+    s.popup = Some(Popup::Working("reading the target for the preview…".into()));
     update(&mut s, ctrl_c());
-    assert!(!s.quit);
-    assert!(matches!(s.popup, Some(Popup::Working(_))));
+    assert!(s.quit);
+    // A change confirmed, its result not back: asked first, also once its popup was hidden
+    // (esc) and another opened, and with `q`; once it answered, quit.
+    let mut s = loaded();
+    update(&mut s, key('K'));
+    update(&mut s, planned_kill("cron", Ok(plan("cron", false))));
+    update(&mut s, Msg::Resize(80, 24));
+    assert!(executes(&update(&mut s, key('y'))));
+    let writing = |s: &State| matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines.iter().any(|l| l.contains("quit while 1 change(s) are being written")));
+    update(&mut s, ctrl_c());
+    assert!(!s.quit && writing(&s), "{:?}", s.popup);
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, key('?'));
+    update(&mut s, ctrl_c());
+    assert!(!s.quit && writing(&s), "{:?}", s.popup);
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, key('q'));
+    assert!(!s.quit && writing(&s), "{:?}", s.popup);
+    update(&mut s, code(KeyCode::Esc));
+    update(
+        &mut s,
+        Msg::Executed {
+            region: 0,
+            result: Err(OpsError::Invalid("gone".into())),
+        },
+    );
+    assert_eq!(s.writing, 0);
+    s.popup = None;
+    // A backup running: asked too.
+    s.backup = Some(actions::BackupView {
+        label: "cron".into(),
+        done: 1,
+        total: 3,
+        of_marks: false,
+    });
+    update(&mut s, key('q'));
+    assert!(
+        !s.quit
+            && matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines.iter().any(|l| l.contains("quit while a backup runs (cron, 1 of 3)"))),
+        "{:?}",
+        s.popup
+    );
+    update(&mut s, code(KeyCode::Esc));
+    s.backup = None;
+    update(&mut s, key('q'));
+    assert!(s.quit);
     // A rollout runs: a notice closes and the quit question opens; ctrl-c there is "no".
     let mut s = loaded();
     update(
