@@ -300,10 +300,6 @@ fn print_lines(lines: &[crate::loglines::LogLine], json: bool) -> std::io::Resul
     out.flush()
 }
 
-/// Follows every function in every region until Ctrl-C: CloudWatch Logs Live Tail where it is
-/// served, polling where it is not (`runtime::tail`, shared with the dashboard's log pane).
-/// Each event is printed once, in time order per batch; what a region says about its sessions
-/// (sampling, falling back to polling, a failure streak) is said once on stderr.
 /// Each read's scope, in the order `run` builds them (per region, per function).
 fn reads_scopes(ctx: &Session, functions: usize) -> Vec<String> {
     ctx.regions
@@ -357,6 +353,10 @@ where
     (results, waiting, stopped)
 }
 
+/// Follows every function in every region until Ctrl-C: CloudWatch Logs Live Tail where it is
+/// served, polling where it is not (`runtime::tail`, shared with the dashboard's log pane).
+/// Each event is printed once, in time order per batch; what a region says about its sessions
+/// (sampling, falling back to polling, a failure streak) is said once on stderr.
 async fn follow(
     ctx: &Session,
     args: &LogsArgs,

@@ -285,6 +285,12 @@ pub fn list(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
         crate::session::settings(&global.flags())?;
     }
     let before = all.len();
+    let mut seen: Vec<String> = all
+        .iter()
+        .map(|r| format!("{}/{}", r.profile, r.region))
+        .collect();
+    seen.sort();
+    seen.dedup();
     all.retain(|r| {
         let named = |list: &[String], value: &str| list.iter().any(|v| v.trim() == value);
         (global.profiles.is_empty() || named(&global.profiles, &r.profile))
@@ -294,7 +300,11 @@ pub fn list(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
                 .is_none_or(|regions| named(regions, &r.region))
     });
     if all.is_empty() && before > 0 {
-        err!("lops: none of the {before} rollout(s) saved is under the profiles and regions named");
+        err!(
+            "lops: none of the {before} rollout(s) saved is under the profiles and regions named; \
+             they are under {}",
+            seen.join(", ")
+        );
     }
     // A file that does not read may be a rollout still running: named, never left out unsaid.
     let unreadable = store.unreadable();

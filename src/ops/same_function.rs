@@ -5,13 +5,12 @@ use super::OpsError;
 use super::batch::Item;
 use crate::provider::{RegionActions, Scope};
 
-/// What a target is called in these messages: a trigger (`rule/NAME`, `mapping/UUID`; a
-/// function's name has no `/`) is not a function.
-fn noun(target: &str) -> &'static str {
-    if target.contains('/') {
-        "trigger"
-    } else {
-        "function"
+/// What a change's target is called in these messages: a trigger (a rule, a mapping — also
+/// when an undo sets it back) is not a function.
+fn noun(change: &super::plan::Change) -> &'static str {
+    match change {
+        super::plan::Change::Trigger { .. } => "trigger",
+        _ => "function",
     }
 }
 
@@ -142,7 +141,7 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
         // Known to be the keeper's account: the same function, said as such; not known (this
         // profile's or the keeper's): it may be, left out.
         let keeper_known = keys[keeper].0.clone();
-        let noun = noun(&keys[keeper].2);
+        let noun = items[keeper].plan().map_or("function", |p| noun(&p.change));
         let other = |j: usize| {
             if unknown.is_empty() {
                 OpsError::Invalid(format!(
@@ -258,7 +257,7 @@ pub async fn other_profiles_rule<S: RegionActions>(
     fleet: usize,
     index: usize,
     needs: crate::config::Tier,
-    action: &str,
+    (action, noun): (&str, &str),
     skip: &(dyn Fn(usize) -> bool + Sync),
 ) -> Result<bool, OpsError> {
     let fleet = &sources[..fleet.min(sources.len())];
@@ -288,11 +287,6 @@ pub async fn other_profiles_rule<S: RegionActions>(
         let other = fleet[c].scope();
         let what = format!("{} in {other}", action.replace('.', " "));
         if let Err(OpsError::Refused(why)) = super::authorize(other.access.tier, needs, &what) {
-            let noun = if action.starts_with("trigger") {
-                "trigger"
-            } else {
-                "function"
-            };
             return Err(OpsError::Refused(format!(
                 "the same {noun} is refused under another profile (account {mine}; {other}: \
                  {why}): not changed through this one"
@@ -328,7 +322,8 @@ pub(super) async fn other_profiles<S: RegionActions>(
         }
         let target = plan.target.clone();
         let skip = |c: usize| named.iter().any(|(n, t)| *n == c && *t == target);
-        match other_profiles_rule(sources, fleet, *source, plan.needs, plan.action, &skip).await {
+        let named_as = (plan.action, noun(&plan.change));
+        match other_profiles_rule(sources, fleet, *source, plan.needs, named_as, &skip).await {
             Ok(production) => plan.scope.access.production |= production,
             Err(error) => {
                 *item = Item::Skipped {

@@ -228,7 +228,7 @@ pub(super) async fn prepare_rollout<S: Source>(
         fleet,
         region,
         needs,
-        "rollout.start",
+        ("rollout.start", "function"),
         &|_| false,
     )
     .await?;
@@ -257,7 +257,7 @@ pub(super) async fn rollout_elsewhere<S: Source>(
         fleet,
         region,
         kind.needs(),
-        kind.name(),
+        (kind.name(), "function"),
         &|_| false,
     )
     .await

@@ -76,7 +76,10 @@ async fn plan_steps_to_the_new_version() {
             !run.stdout.contains(&f)
                 && run
                     .stderr
-                    .contains("none of the 1 rollout(s) saved is under the profiles and regions"),
+                    .contains("none of the 1 rollout(s) saved is under the profiles and regions")
+                && run
+                    .stderr
+                    .contains(&format!("they are under default/{region}")),
             "{narrowed:?}: {}{}",
             run.stdout,
             run.stderr

@@ -588,3 +588,40 @@ async fn a_mapping_bound_to_an_alias_is_listed_with_the_function() {
         "{doc}"
     );
 }
+
+/// The undo of a trigger change, asked through a read-only profile of the same account beside
+/// the one that changed it: refused through both, said as the same trigger (an undo's action
+/// is "undo", its target still a rule), the rule left as the change set it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undo_of_a_trigger_refused_through_another_profile_names_the_trigger() {
+    let s = seed().await;
+    let lops = Lops::new(moto::url());
+    lops.run(&[
+        "triggers", "disable", "--rule", &s.rule, "--region", REGION, "--yes",
+    ])
+    .assert_exit(0);
+    assert_eq!(rule_state(&s).await, "DISABLED");
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile ro]\nregion = {REGION}\n"),
+    )
+    .expect("aws config");
+    let config = lops.config("[profile.ro]\nmode = \"read\"\n");
+    let undo = lops.run(&[
+        "undo",
+        "--profile",
+        "default,ro",
+        "--config",
+        &config.display().to_string(),
+        "--yes",
+    ]);
+    undo.assert_exit(4);
+    assert!(
+        undo.stderr
+            .contains("the same trigger is refused under another profile")
+            && !undo.stderr.contains("same function"),
+        "{}",
+        undo.stderr
+    );
+    assert_eq!(rule_state(&s).await, "DISABLED");
+}
