@@ -313,8 +313,9 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
             if p.change == Change::Nothing {
                 p.note = Some(format!(
                     "a rollback takes back a split only; to serve an earlier version: pin \
-                     (`L`, `lops pin {alias} --fn {function}`), or undo the promote (`u`, `lops \
-                     undo`)"
+                     (`L`, `lops pin {alias} --fn {function} --region {}`), or undo the promote \
+                     (`u`, `lops undo`)",
+                    p.scope.region
                 ));
             }
             Ok(p)

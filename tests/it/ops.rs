@@ -182,7 +182,9 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
     back.assert_exit(0);
     assert!(
         back.stderr.contains("nothing to do")
-            && back.stderr.contains(&format!("`lops pin live --fn {f}`"))
+            && back
+                .stderr
+                .contains(&format!("`lops pin live --fn {f} --region {region}`"))
             && back.stderr.contains("`lops undo`"),
         "{}",
         back.stderr
