@@ -21,10 +21,7 @@ pub const STORAGE_CLASSES: &[&str] = &[
     "DEEP_ARCHIVE",
 ];
 
-/// Classes whose objects must be restored (thawed) before they can be read.
-pub fn needs_thaw(class: &str) -> bool {
-    matches!(class, "GLACIER" | "DEEP_ARCHIVE")
-}
+pub use crate::provider::blob::needs_thaw;
 
 pub fn parse_storage_class(text: &str) -> Result<String, BackupError> {
     let upper = text.trim().to_ascii_uppercase();

@@ -26,6 +26,11 @@ pub struct Head {
     pub archived: bool,
 }
 
+/// Classes whose objects must be restored (thawed) before they can be read.
+pub fn needs_thaw(class: &str) -> bool {
+    matches!(class, "GLACIER" | "DEEP_ARCHIVE")
+}
+
 /// How an object is written.
 #[derive(Debug, Clone, Default)]
 pub struct Put {

@@ -414,7 +414,7 @@ async fn expired_credentials_say_to_refresh_them_and_a_slow_region_still_answers
     assert!(
         error.contains("credentials refused")
             && error.contains("xpired")
-            && error.contains("refresh them")
+            && error.contains("refresh those of the profile it ran under")
             && !error.contains("iam-policy"),
         "{error}"
     );

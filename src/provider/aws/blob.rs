@@ -74,7 +74,7 @@ impl S3Bucket {
                 // A thawed copy is said by `x-amz-restore: ongoing-request="false", …`.
                 archived: out
                     .storage_class()
-                    .is_some_and(|c| crate::backup::store::needs_thaw(c.as_str()))
+                    .is_some_and(|c| crate::provider::blob::needs_thaw(c.as_str()))
                     && !out
                         .restore()
                         .is_some_and(|r| r.contains("ongoing-request=\"false\"")),
