@@ -73,7 +73,7 @@ impl<R: FunctionReads> Blobs<'_, R> {
                 Some(known_size)
             } else {
                 // Its SHA-256 proves the content; the size is the stored object's.
-                self.store.blob_intact(sha).await?
+                self.store.blob_intact(sha, &self.storage_class).await?
             };
             if let Some(size) = stored {
                 self.store.mark_known(sha);

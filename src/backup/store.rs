@@ -130,7 +130,11 @@ impl Store {
     /// with its own) is not, so that the next backup puts it back instead of pointing at it
     /// again. (Blobs stored before lops named SHA-256 as their checksum carry a CRC32 only:
     /// each is uploaded once more.)
-    pub async fn blob_intact(&self, sha256: &str) -> Result<Option<u64>, BackupError> {
+    pub async fn blob_intact(
+        &self,
+        sha256: &str,
+        storage_class: &str,
+    ) -> Result<Option<u64>, BackupError> {
         let head = self
             .bucket
             .head_with_checksum(&self.root.bucket, &self.root.child(&layout::blob(sha256)))
@@ -138,6 +142,15 @@ impl Store {
         let Some(head) = head else {
             return Ok(None);
         };
+        // Archived by an earlier backup (or a lifecycle rule) while this one asks for a class
+        // read at once: reused, the new snapshot could not be restored before a thaw.
+        if head.archived && !needs_thaw(storage_class) {
+            tracing::info!(
+                blob = sha256,
+                "stored blob is archived: uploading it again in {storage_class}"
+            );
+            return Ok(None);
+        }
         if head.checksum_sha256.is_some() && head.checksum_sha256 == hex_to_base64(sha256) {
             return Ok(Some(head.size));
         }
@@ -156,7 +169,7 @@ impl Store {
         bytes: Vec<u8>,
         storage_class: &str,
     ) -> Result<bool, BackupError> {
-        if self.blob_intact(sha256).await?.is_some() {
+        if self.blob_intact(sha256, storage_class).await?.is_some() {
             return Ok(false);
         }
         self.upload_blob(sha256, bytes, storage_class).await?;

@@ -695,6 +695,12 @@ async fn an_archived_blob_is_named_by_verify_and_restore_as_a_failure_not_bad_in
         state(&fx.seeder.lambda, &name).await.expect("state"),
         before
     );
+    // A new backup in STANDARD does not reuse the archived package (its snapshot could not be
+    // restored before a thaw): it uploads it again, and its snapshot verifies.
+    let again = backup(&lops, HOME, &name, &fx.to());
+    assert_eq!(again.json()["uploaded_blobs"], 1, "{}", again.stdout);
+    lops.run(&["backup", "verify", &snapshot_of(&again)])
+        .assert_exit(0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
