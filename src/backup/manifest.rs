@@ -191,7 +191,8 @@ fn newer_format(bytes: &[u8]) -> Option<String> {
     let number = |f: &str| f.strip_prefix("lops-snapshot/")?.parse::<u64>().ok();
     let ours = number(FORMAT)?;
     (number(&head.format)? > ours).then(|| {
-        let by = if head.lops_version.is_empty() {
+        // Its version only when it says more than "this one" (a hand-edited format).
+        let by = if head.lops_version.is_empty() || head.lops_version == env!("CARGO_PKG_VERSION") {
             String::new()
         } else {
             format!(" {}", head.lops_version)

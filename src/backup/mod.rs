@@ -94,9 +94,10 @@ pub struct Listed {
     pub size: Option<u64>,
     /// Set when the manifest could not be read.
     pub problem: Option<String>,
-    /// Written by a newer lops: not broken, and not for this one to judge (upgrade).
+    /// Written by a newer lops, or archived: not broken, only not readable here or now
+    /// (upgrade lops, or thaw it).
     #[serde(skip)]
-    pub newer: bool,
+    pub not_broken: bool,
 }
 
 /// Every complete snapshot under the prefix (a manifest exists), newest first; `function`
@@ -113,7 +114,7 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
         }
         let uri = store.uri(&o.rel).to_string();
         let mut account = None;
-        let mut newer = false;
+        let mut not_broken = false;
         let (taken_at, size, problem) = match store.get(&store.root.child(&o.rel)).await {
             Ok(bytes) => match Manifest::from_json(&bytes) {
                 Ok(m) => {
@@ -129,11 +130,14 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
                     )
                 }
                 Err(e) => {
-                    newer = matches!(e, manifest::Unreadable::Newer(_));
+                    not_broken = matches!(e, manifest::Unreadable::Newer(_));
                     (None, None, Some(e.to_string()))
                 }
             },
-            Err(e) => (None, None, Some(e.to_string())),
+            Err(e) => {
+                not_broken = matches!(e, BackupError::Archived(_));
+                (None, None, Some(e.to_string()))
+            }
         };
         out.push(Listed {
             snapshot: uri,
@@ -148,7 +152,7 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
             taken_at,
             size,
             problem,
-            newer,
+            not_broken,
         });
     }
     out.sort_by(|a, b| b.snapshot.cmp(&a.snapshot));
@@ -334,8 +338,8 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
                     .data_problems
                     .push(format!("missing: s3://{}/{key}", root.bucket)),
                 // There, but a restore could not copy it back until it is thawed.
+                // Not read (as an archived blob is not): not counted as checked.
                 Some((_, _, true)) => {
-                    report.data_objects_checked += 1;
                     report.data_problems.push(format!(
                         "archived: s3://{}/{key} is in an archive storage class: restore it \
                          first (aws s3api restore-object), wait until it is available, then retry",
@@ -354,30 +358,34 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
         }
     }
     report.problems.extend(report.data_problems.iter().cloned());
-    // Only reads that were denied, or objects archived: nothing is known broken, so nothing
-    // to take again — thaw them, try again (with the access to read them), or restore
-    // without the data.
+    report.remedy = remedy_of(store, uri, &report.problems);
+    Ok((manifest, report))
+}
+
+/// What to do about `problems` of the snapshot `uri` (all verify found, or those a restore is
+/// blocked by). Only reads that were denied, or objects archived: nothing is known broken, so
+/// nothing to take again — thaw them, try again (with the access to read them), or restore
+/// without the data. Anything broken: a new backup, or an older snapshot.
+pub fn remedy_of(store: &Store, uri: &S3Uri, problems: &[String]) -> Option<String> {
     let unread = |p: &String| p.starts_with("not read: ");
     let archived = |p: &String| p.starts_with("archived: ");
-    if !report.problems.is_empty()
-        && report.problems.iter().all(|p| unread(p) || archived(p))
-        && report.problems.iter().any(archived)
-    {
-        report.remedy = Some(
+    if problems.is_empty() {
+        None
+    } else if problems.iter().all(|p| unread(p) || archived(p)) && problems.iter().any(archived) {
+        Some(
             "nothing is known broken: restore the archived objects from the archive (`aws s3api \
              restore-object`, hours for GLACIER and DEEP_ARCHIVE), then verify again"
                 .into(),
-        );
-    } else if !report.problems.is_empty() && report.problems.iter().all(unread) {
-        report.remedy = Some(
+        )
+    } else if problems.iter().all(unread) {
+        Some(
             "some of its S3 data copy could not be read: verify again (with read access to \
              it), or restore the function alone with `--no-data`"
                 .into(),
-        );
-    } else if !report.problems.is_empty() {
-        report.remedy = remedy_for(store, uri);
+        )
+    } else {
+        remedy_for(store, uri)
     }
-    Ok((manifest, report))
 }
 
 /// How many safety snapshots (taken by restores) prune keeps per function by default.

@@ -194,10 +194,10 @@ fn say_unreadable(store: &crate::backup::Store, all: &[crate::backup::Listed]) -
     };
     for s in &unreadable {
         let problem = s.problem.as_deref().unwrap_or_default();
-        if s.newer {
-            // Not broken: nothing to take again.
+        if s.not_broken {
+            // A newer lops's, or archived: nothing to take again.
             err!(
-                "lops: snapshot {} cannot be read here: {problem}",
+                "lops: snapshot {} cannot be read here now: {problem}",
                 s.snapshot
             );
             continue;

@@ -185,8 +185,9 @@ pub async fn prepare_prune(
     for rel in &unreadable {
         plan.notes.push(format!(
             "{} cannot be read or is invalid: it is kept and not counted, so the retention \
-             keeps good snapshots in its place (`lops backup verify` says why: one a newer lops \
-             wrote is whole — prune with that lops; a broken one can be deleted once looked at)",
+             keeps good snapshots in its place (`lops backup verify` says why: one archived is \
+             whole — thaw it; one a newer lops wrote is whole — prune with that lops; only a \
+             broken one can be deleted once looked at)",
             store.uri(rel)
         ));
     }

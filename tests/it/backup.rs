@@ -100,7 +100,7 @@ impl Fixture {
     }
 
     /// `lops backup list --json` of this fixture's location.
-    fn list(&self, lops: &Lops, region: &str) -> Run {
+    pub(crate) fn list(&self, lops: &Lops, region: &str) -> Run {
         lops.run(&[
             "backup",
             "list",

@@ -898,4 +898,66 @@ async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
         "{}",
         r.stderr
     );
+
+    // The data copy gone and the package archived: without its data, what blocks a restore is
+    // the package alone, and what to do is said for it (thaw), not for the data copy.
+    fx.s3
+        .delete_object()
+        .bucket(&fx.bucket)
+        .key(&copy)
+        .send()
+        .await
+        .expect("delete the copy");
+    let blobs = fx
+        .s3
+        .list_objects_v2()
+        .bucket(&fx.bucket)
+        .prefix("lops/blobs/")
+        .send()
+        .await
+        .expect("list");
+    for key in blobs.contents().iter().filter_map(|o| o.key()) {
+        fx.s3
+            .copy_object()
+            .bucket(&fx.bucket)
+            .key(key)
+            .copy_source(format!("{}/{key}", fx.bucket))
+            .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+            .send()
+            .await
+            .expect("archive the package");
+    }
+    let r = lops.run(&["restore", &snapshot, "--no-data", "--dry-run"]);
+    r.assert_exit(1);
+    assert!(
+        r.stderr.contains("What to do: nothing is known broken")
+            && !r.stderr.contains("take a new backup"),
+        "{}",
+        r.stderr
+    );
+
+    // The manifest itself archived: listed as not readable now, not as broken.
+    let manifest = snapshot.trim_start_matches(&format!("s3://{}/", fx.bucket));
+    fx.s3
+        .copy_object()
+        .bucket(&fx.bucket)
+        .key(manifest)
+        .copy_source(format!("{}/{manifest}", fx.bucket))
+        .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+        .send()
+        .await
+        .expect("archive the manifest");
+    let listed = fx.list(&lops, HOME);
+    let said = listed
+        .stderr
+        .lines()
+        .find(|l| l.contains(&snapshot))
+        .unwrap_or_default();
+    assert!(
+        said.contains("cannot be read here now")
+            && said.contains("restore it first")
+            && !said.contains("take a new backup"),
+        "{}",
+        listed.stderr
+    );
 }

@@ -225,9 +225,8 @@ pub async fn prepare_restore(
                 ),
                 false => String::new(),
             },
-            verified
-                .remedy
-                .as_deref()
+            // For what blocks it (without its data, the data copy's problems do not).
+            crate::backup::remedy_of(&store, &request.snapshot, &blocking)
                 .map(|r| format!("\nWhat to do: {r}"))
                 .unwrap_or_default()
         )));
