@@ -961,3 +961,45 @@ async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
         listed.stderr
     );
 }
+
+/// A source object in an archive class cannot be copied until it is thawed: the backup fails
+/// naming it and what to do (thaw it, or leave it out), not as a permission missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_source_object_is_named_as_archived_not_as_access_denied() {
+    let fx = Fixture::new(HOME, "archsrc").await;
+    let name = moto::unique("archsrc");
+    fx.plain_function(&name).await;
+    let source = moto::unique("src-archsrc-");
+    create_bucket(&fx.s3, &source, HOME).await;
+    put(&fx, &source, "exports/a.json", b"cold").await;
+    fx.s3
+        .copy_object()
+        .bucket(&source)
+        .key("exports/a.json")
+        .copy_source(format!("{source}/exports/a.json"))
+        .storage_class(aws_sdk_s3::types::StorageClass::DeepArchive)
+        .send()
+        .await
+        .expect("archive the source");
+    let run = fx.lops(moto::url()).run(&[
+        "backup",
+        "run",
+        "--yes",
+        "--fn",
+        &name,
+        "--region",
+        HOME,
+        "--to",
+        &fx.to(),
+        "--data",
+        &format!("s3://{source}/exports"),
+    ]);
+    run.assert_exit(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "s3://{source}/exports/a.json is in an archive storage class: restore it first"
+        )) && !run.stderr.contains("access denied"),
+        "{}",
+        run.stderr
+    );
+}

@@ -244,6 +244,18 @@ impl S3Bucket {
                 call = call.storage_class(StorageClass::from(class));
             }
             let out = call.send().await.map_err(|e| {
+                // S3 refuses to copy an object not thawed (403 InvalidObjectState; moto says
+                // ObjectNotInActiveTierError): not a permission to add.
+                if matches!(
+                    e.code(),
+                    Some("InvalidObjectState" | "ObjectNotInActiveTierError")
+                ) {
+                    return ProviderError::Service(format!(
+                        "s3://{}/{} is in an archive storage class: restore it first (aws s3api \
+                         restore-object) and wait until it is available, or leave it out",
+                        from.0, from.1
+                    ));
+                }
                 changed(e.raw_response().map(|r| r.status().as_u16()))
                     .unwrap_or_else(|| fail("copying", classify(e, 60.0)))
             })?;
