@@ -87,10 +87,44 @@ impl FunctionConfig {
         keys.into_iter()
             .filter_map(|k| {
                 let (mine, theirs) = (a.get(k).unwrap_or(&null), b.get(k).unwrap_or(&null));
-                (mine != theirs).then(|| format!("{k}: {} → {}", short(theirs), short(mine)))
+                (mine != theirs).then(|| match k.as_str() {
+                    // Variables often hold secrets: which changed, never their values (a
+                    // preview goes to cron logs and terminals shared in an incident).
+                    "environment" => format!("{k}: {}", variables_changed(theirs, mine)),
+                    _ => format!("{k}: {} → {}", short(theirs), short(mine)),
+                })
             })
             .collect()
     }
+}
+
+/// The variables `after` adds, changes and removes against `before`, by name only.
+fn variables_changed(before: &serde_json::Value, after: &serde_json::Value) -> String {
+    let empty = serde_json::Map::new();
+    let (b, a) = (
+        before.as_object().unwrap_or(&empty),
+        after.as_object().unwrap_or(&empty),
+    );
+    let names = |keys: Vec<&String>| {
+        keys.iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    let added: Vec<&String> = a.keys().filter(|k| !b.contains_key(*k)).collect();
+    let changed: Vec<&String> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k).is_some_and(|old| old != *v))
+        .map(|(k, _)| k)
+        .collect();
+    let removed: Vec<&String> = b.keys().filter(|k| !a.contains_key(*k)).collect();
+    for (what, keys) in [("set", added), ("changed", changed), ("removed", removed)] {
+        if !keys.is_empty() {
+            parts.push(format!("{what} {}", names(keys)));
+        }
+    }
+    format!("{} (values not shown)", parts.join("; "))
 }
 
 /// The field a line of [`FunctionConfig::differences`] is about ("field: before → after").

@@ -865,3 +865,21 @@ fn each_eventbridge_grant_is_named_as_what_it_lets_in() {
         assert!(said.contains(want), "{want}: {said}");
     }
 }
+
+/// Environment variables often hold secrets: a configuration change names the variables it
+/// sets, changes and removes, never their values (the preview lands in logs).
+#[test]
+fn an_environment_change_names_variables_never_their_values() {
+    let mut now = version("1", "old-secret", "x").config;
+    now.environment.insert("GONE".into(), "g-value".into());
+    let mut then = version("1", "new-secret", "x").config;
+    then.environment.insert("TOKEN".into(), "t-value".into());
+    let said = then.differences(&now).join("; ");
+    assert_eq!(
+        said,
+        "environment: set TOKEN; changed RELEASE; removed GONE (values not shown)"
+    );
+    for secret in ["old-secret", "new-secret", "g-value", "t-value"] {
+        assert!(!said.contains(secret), "{said}");
+    }
+}
