@@ -85,8 +85,19 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     let (results, waiting, stopped) = first_reads(reads, args.follow).await;
     if stopped && (!args.follow || results.is_empty()) {
         if args.follow {
-            err!("lops: stopped before the first read answered");
-            return Ok(Exit::Done);
+            // Nothing answered: every region's last word is its silence (3, as a follow
+            // stopped while a region fails), each named.
+            let mut names: Vec<&String> = waiting.iter().map(|i| &scopes[*i]).collect();
+            names.dedup();
+            err!(
+                "lops: stopped before the first read answered ({} had not answered)",
+                names
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Ok(Exit::Partial);
         }
         return Err(Failure::failed(
             "stopped before the logs were read: nothing printed",

@@ -986,6 +986,20 @@ async fn ctrl_c_while_a_read_hangs_stops_at_once() {
         "{:?}",
         started.elapsed()
     );
+    // Following, nothing having answered: not "all well" (0) — partial, the region named.
+    let before = proxy.calls(region, "logs", "FilterLogEvents");
+    let (code, stderr) = crate::restore::interrupted(
+        &lops,
+        &["logs", &f, "--regions", region, "--follow"],
+        || proxy.calls(region, "logs", "FilterLogEvents") > before,
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "stopped before the first read answered ({region} had not answered)"
+        )),
+        "{stderr}"
+    );
 }
 
 /// A read that times out says which setting would help, as the status reads do. (A short
