@@ -89,6 +89,23 @@ pub fn render(
         );
         return;
     };
+    // Numbers kept from an earlier read while the read fails: said, with why, above them.
+    let charts_area = match r.read_error(crate::state::Read::Metrics) {
+        Some(why) => {
+            let [note, rest] =
+                Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(charts_area);
+            frame.render_widget(
+                Paragraph::new(Line::styled(
+                    format!("as last read (stale): {why}"),
+                    theme.warn(),
+                ))
+                .wrap(ratatui::widgets::Wrap { trim: false }),
+                note,
+            );
+            rest
+        }
+        None => charts_area,
+    };
     charts(frame, theme, m, charts_area);
 }
 
@@ -264,9 +281,16 @@ fn side_lines(
             theme.dim(),
         ));
     }
-    if !r.ever_read(crate::state::Read::Alarms) {
-        // Unknown, not "no alarm".
-        side.push(Line::styled("alarms not read".to_string(), theme.dim()));
+    // Unknown, not "no alarm"; failing, said with why; old, said as old.
+    let alarms_failing = r.read_error(crate::state::Read::Alarms);
+    match (r.ever_read(crate::state::Read::Alarms), alarms_failing) {
+        (false, None) => side.push(Line::styled("reading alarms…", theme.dim())),
+        (false, Some(why)) => side.push(Line::styled(format!("not read: {why}"), theme.warn())),
+        (true, Some(why)) => side.push(Line::styled(
+            format!("as last read (stale): {why}"),
+            theme.warn(),
+        )),
+        (true, None) => {}
     }
     for alarm in r
         .alarms

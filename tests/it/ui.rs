@@ -287,7 +287,7 @@ async fn load_view_compares_configured_weights_with_the_observed_split() {
 }
 
 /// Numbers and alarms never read show as unknown in the detail view, as in the fleet: `–`,
-/// never 0, and "alarms not read" rather than no alarm.
+/// never 0, and "reading alarms…" rather than no alarm.
 #[tokio::test]
 async fn the_detail_view_never_shows_an_unread_number_as_zero() {
     let clock = SimClock::fixed(start());
@@ -313,7 +313,7 @@ async fn the_detail_view_never_shows_an_unread_number_as_zero() {
     let out = screen(&mut state, &MONO, 100, 30);
     assert!(out.contains("– inv  – errors  – throttled"), "{out}");
     assert!(out.contains("duration – p50 – p99 –"), "{out}");
-    assert!(out.contains("alarms not read"), "{out}");
+    assert!(out.contains("reading alarms…"), "{out}");
     assert!(
         !out.contains("no alarms") && !out.contains("alarms or"),
         "{out}"
@@ -719,6 +719,56 @@ async fn the_detail_view_says_why_metrics_are_missing() {
         "{out}"
     );
     assert!(out.contains("metrics_secs"), "{out}");
+
+    // Read once, then failing: the numbers kept are said to be as last read, with why; the
+    // alarms that never answered say why too.
+    let mut snapshot = lops::provider::MetricsSnapshot {
+        window_end: Some(start()),
+        ..Default::default()
+    };
+    snapshot.functions.insert(
+        "orders-api".into(),
+        lops::provider::FunctionMetrics::default(),
+    );
+    update(
+        &mut state,
+        Msg::Metrics {
+            region: 0,
+            seq: 2,
+            at: start(),
+            result: Ok(snapshot),
+        },
+    );
+    let out = screen(&mut state, &MONO, 120, 30);
+    assert!(!out.contains("stale"), "{out}");
+    let (seq, result) = (3, "HTTP 503 from the server: ServiceUnavailable");
+    update(
+        &mut state,
+        Msg::Metrics {
+            region: 0,
+            seq,
+            at: start(),
+            result: Err(lops::provider::ProviderError::Service(result.into())),
+        },
+    );
+    update(
+        &mut state,
+        Msg::Alarms {
+            region: 0,
+            seq,
+            at: start(),
+            result: Err(lops::provider::ProviderError::Service(result.into())),
+        },
+    );
+    let out = screen(&mut state, &MONO, 120, 30);
+    assert!(
+        out.contains("as last read (stale): metrics: GetMetricData HTTP 503"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not read: alarms: DescribeAlarms HTTP 503"),
+        "{out}"
+    );
 }
 
 /// Before CloudWatch answers, a row is not said to be well: its mark is `○` (`?` in ASCII), its
