@@ -187,24 +187,53 @@ async fn run_terminal<S: Source>(
         );
     }
     let state = result.map_err(|e| Failure::failed(format!("terminal error: {e}")))?;
-    // What quitting left unfinished, and how to go on with it (the demo's rollouts are
-    // simulated: no command of lops's would reach them).
-    for p in state.rollouts.iter().filter(|p| p.running && !display_demo) {
-        let r = &p.rollout;
-        let _ = writeln!(
-            std::io::stderr(),
-            "lops: the rollout of {} in {} stopped at {}: `lops traffic resume {} --fn {} --region \
-             {} --profile {}` goes on, `lops traffic abort …` (same arguments) returns it",
-            r.target(),
-            r.scope_label(),
-            r.progress(),
-            r.alias,
-            r.function,
-            r.region,
-            r.profile
-        );
+    for line in unfinished(&state, display_demo) {
+        let _ = writeln!(std::io::stderr(), "{line}");
     }
     Ok(Exit::Done)
+}
+
+/// What quitting left unfinished, and how to go on with it, said once the terminal is back (the
+/// demo's are simulated: no command of lops's would reach them).
+pub fn unfinished(state: &crate::state::State, demo: bool) -> Vec<String> {
+    if demo {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = state
+        .rollouts
+        .iter()
+        .filter(|p| p.running)
+        .map(|p| {
+            let r = &p.rollout;
+            format!(
+                "lops: the rollout of {} in {} stopped at {}: `lops traffic resume {} --fn {} \
+                 --region {} --profile {}` goes on, `lops traffic abort …` (same arguments) \
+                 returns it",
+                r.target(),
+                r.scope_label(),
+                r.progress(),
+                r.alias,
+                r.function,
+                r.region,
+                r.profile
+            )
+        })
+        .collect();
+    if state.writing > 0 {
+        out.push(format!(
+            "lops: quit while {} change(s) were being written: whether each landed is in `lops \
+             audit` (its record says so, or that it may not have landed)",
+            state.writing
+        ));
+    }
+    if let Some(b) = &state.backup {
+        out.push(format!(
+            "lops: the backup ({}) stopped at {} of {}: its snapshot has no manifest, so it is \
+             not listed; `lops backup run` again completes it",
+            b.label, b.done, b.total
+        ));
+    }
+    out
 }
 
 /// The first panic of a task the dashboard spawned, said once the terminal is back.

@@ -2827,3 +2827,29 @@ async fn the_log_pane_says_when_older_lines_were_left_out() {
         "{out}"
     );
 }
+
+/// Quitting while a change is being written or a backup runs (asked first) leaves a line each
+/// once the terminal is back: where to see whether the change landed, how to finish the backup.
+/// The demo's are simulated: nothing is said of them.
+#[tokio::test]
+async fn quitting_mid_change_or_backup_says_what_was_left_and_where_to_look() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    assert!(lops::tui::unfinished(&state, false).is_empty());
+    state.writing = 1;
+    state.backup = Some(lops::state::actions::BackupView {
+        label: "orders-api".into(),
+        done: 1,
+        total: 3,
+        of_marks: false,
+    });
+    let said = lops::tui::unfinished(&state, false).join("\n");
+    assert!(
+        said.contains("quit while 1 change(s) were being written")
+            && said.contains("`lops audit`")
+            && said.contains("the backup (orders-api) stopped at 1 of 3")
+            && said.contains("`lops backup run` again completes it"),
+        "{said}"
+    );
+    assert!(lops::tui::unfinished(&state, true).is_empty());
+}
