@@ -252,9 +252,10 @@ pub(super) fn write_table(
             let missing = crate::format::MISSING.to_string();
             let num = |v: Option<String>| v.unwrap_or_else(|| missing.clone());
             let alarms = data.alarms_of(&f.name);
+            // As the dashboard's column says it: `?` not read (unknown, not "no alarm"), `-`
+            // none.
             let alarm = match &alarms {
-                // Not read: unknown, not "no alarm".
-                None => missing.clone(),
+                None => "?".to_string(),
                 Some(alarms) => alarms
                     .iter()
                     .min_by_key(|a| a.state)
@@ -263,7 +264,7 @@ pub(super) fn write_table(
                         AlarmState::InsufficientData => "no data".to_string(),
                         AlarmState::Ok => "ok".to_string(),
                     })
-                    .unwrap_or_default(),
+                    .unwrap_or_else(|| "-".to_string()),
             };
             let name = if f.detail_error.is_some() {
                 format!("{}!", super::cell(&f.name, layout.name - 1))

@@ -494,10 +494,26 @@ async fn a_failing_cloudwatch_leaves_the_functions_listed_and_names_the_read() {
         .find(|l| l.contains(&fleets[0][0].name))
         .unwrap_or_default();
     assert!(
-        row.contains("Active") && row.trim_end().ends_with('–'),
-        "the ALARM column is – too: {}",
+        row.contains("Active") && row.trim_end().ends_with('?'),
+        "the ALARM column is ? (not read), as in the dashboard: {}",
         table.stdout
     );
+    // Where the alarms were read, a function with none says `-`, never a blank cell.
+    let read = lops.run(&["status", "--regions", SHARED[1]]);
+    for seeded in &fleets[1] {
+        let row = read
+            .stdout
+            .lines()
+            .find(|l| l.contains(&seeded.name))
+            .unwrap_or_default()
+            .trim_end()
+            .to_string();
+        assert!(
+            row.ends_with(" -") || row.ends_with(" ok") || row.contains("ALARM"),
+            "{row:?} in {}",
+            read.stdout
+        );
+    }
     assert!(
         table.stdout.contains(&format!("{}: PARTIAL", SHARED[0])),
         "{}",
