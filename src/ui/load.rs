@@ -23,10 +23,15 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             .title(Span::styled(title, theme.title()))
     };
 
-    // A region whose metrics read is failing shows its last numbers, said to be old.
-    let label = |r: &crate::state::RegionState| match r.read_failing(crate::state::Read::Metrics) {
-        true => format!("{} (stale)", r.scope),
-        false => r.scope.to_string(),
+    // A region whose metrics read is failing shows its last numbers, said to be old; one
+    // whose read never answered has none to show, and says it fails.
+    let label = |r: &crate::state::RegionState| {
+        use crate::state::Read::Metrics;
+        match (r.read_failing(Metrics), r.ever_read(Metrics)) {
+            (true, true) => format!("{} (stale)", r.scope),
+            (true, false) => format!("{} (failing)", r.scope),
+            (false, _) => r.scope.to_string(),
+        }
     };
     // Regions whose metrics never answered are `–`, not 0 % of the load.
     let totals: Vec<(String, Option<f64>)> = state
@@ -212,15 +217,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 /// each is at most what it shows (`≤`) — a region alone answering is not all the load.
 fn partial_note(counts: &[(String, Option<f64>)], theme: &Theme) -> String {
     let unread = counts.iter().filter(|(_, n)| n.is_none()).count();
-    // None read: there are no shares to qualify.
-    if unread == 0 || unread == counts.len() {
-        return String::new();
+    match unread {
+        0 => String::new(),
+        // None read: no shares to qualify.
+        n if n == counts.len() => format!(" {} none read yet", theme.sep()),
+        n => format!(" {} {n} not read: shares {}", theme.sep(), at_most(theme)),
     }
-    format!(
-        " {} {unread} not read: shares {}",
-        theme.sep(),
-        at_most(theme)
-    )
 }
 
 fn at_most(theme: &Theme) -> &'static str {

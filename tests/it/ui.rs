@@ -612,6 +612,10 @@ async fn the_load_view_shows_unread_numbers_as_unknown() {
     key(&mut state, '3');
     let out = screen(&mut state, &MONO, 80, 24);
     assert!(!out.contains(" 0% "), "{out}");
+    assert!(
+        out.contains("invocations by region │ 5m │ none read yet"),
+        "{out}"
+    );
     let unknown = out
         .lines()
         .filter(|l| l.trim_end_matches(['│', ' ']).ends_with("–       –"))
@@ -673,6 +677,21 @@ async fn the_load_view_says_shares_are_at_most_while_a_region_is_not_read() {
             "{unread}: {out}"
         );
     }
+    // Its read failing, never answered: it has no numbers to call stale — it says it fails.
+    update(
+        &mut state,
+        Msg::Metrics {
+            region: 1,
+            seq: 1,
+            at: start(),
+            result: Err(lops::provider::ProviderError::Timeout(60.0)),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        out.contains("│eu-west-1 (failing)") && !out.contains("eu-west-1 (stale)"),
+        "{out}"
+    );
 }
 
 /// The detail view of a function whose region's metrics read fails says so, with the call and
