@@ -167,6 +167,8 @@ pub struct State {
     pub batch_run: Option<batch::BatchRun>,
     /// Changes confirmed and sent, their result not back yet: quitting asks first.
     pub writing: usize,
+    /// What to say once the terminal is back (a backup that ended while quitting was asked).
+    pub exit_notes: Vec<String>,
     /// The services view: `[[service]]` entries and their last reads.
     pub services: services::ServicePane,
     /// What the metrics pollers were last asked for, per region, to send only changes.
@@ -218,6 +220,7 @@ impl State {
             previews: 0,
             batch_run: None,
             writing: 0,
+            exit_notes: Vec::new(),
             services: Default::default(),
             wanted: vec![Vec::new(); n],
         }

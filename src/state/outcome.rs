@@ -165,7 +165,7 @@ pub fn backup_update(state: &mut State, event: BackupEvent) {
                 ),
             };
             state.marks.extend(remark);
-            state.popup = Some(Popup::Notice(match result {
+            let said = match result {
                 // The demo's buckets are in memory: its URIs must not read as real S3 objects.
                 Ok(lines) if state.display.demo => format!(
                     "backup done (the demo keeps its snapshots in memory, until it quits)\n{}",
@@ -173,7 +173,19 @@ pub fn backup_update(state: &mut State, event: BackupEvent) {
                 ),
                 Ok(lines) => format!("backup done\n{}", lines.join("\n")),
                 Err(e) => format!("backup failed: {e}{kept}"),
-            }));
+            };
+            // Quitting was asked while it ran: the question is asked again for what still runs
+            // (or lops quits), and the backup's end is said once the terminal is back.
+            let quitting = matches!(&state.popup, Some(Popup::Confirm(p)) if matches!(p.proposal, super::confirm::Proposal::Quit));
+            if quitting {
+                state.popup = None;
+                state
+                    .exit_notes
+                    .push(format!("lops: {}", said.replace('\n', "; ")));
+                super::confirm::quit(state);
+            } else {
+                state.popup = Some(Popup::Notice(said));
+            }
         }
     }
 }

@@ -1128,10 +1128,23 @@ fn ctrl_c_quits_from_a_popup_unless_a_write_is_in_flight() {
         "{:?}",
         s.popup
     );
-    update(&mut s, code(KeyCode::Esc));
-    s.backup = None;
-    update(&mut s, key('q'));
-    assert!(s.quit);
+    // The backup ends under the question: nothing else runs, so lops quits, and says how the
+    // backup ended once the terminal is back.
+    update(
+        &mut s,
+        Msg::Backup(super::outcome::BackupEvent::Done {
+            result: Err("timed out".into()),
+            remark: Vec::new(),
+        }),
+    );
+    assert!(s.quit, "{:?}", s.popup);
+    assert!(
+        s.exit_notes
+            .iter()
+            .any(|n| n.contains("backup failed: timed out")),
+        "{:?}",
+        s.exit_notes
+    );
     // A rollout runs: a notice closes and the quit question opens; ctrl-c there is "no".
     let mut s = loaded();
     update(

@@ -199,26 +199,22 @@ pub fn unfinished(state: &crate::state::State, demo: bool) -> Vec<String> {
     if demo {
         return Vec::new();
     }
-    let mut out: Vec<String> = state
-        .rollouts
-        .iter()
-        .filter(|p| p.running)
-        .map(|p| {
-            let r = &p.rollout;
-            format!(
-                "lops: the rollout of {} in {} stopped at {}: `lops traffic resume {} --fn {} \
+    let mut out: Vec<String> = state.exit_notes.clone();
+    out.extend(state.rollouts.iter().filter(|p| p.running).map(|p| {
+        let r = &p.rollout;
+        format!(
+            "lops: the rollout of {} in {} stopped at {}: `lops traffic resume {} --fn {} \
                  --region {} --profile {}` goes on, `lops traffic abort …` (same arguments) \
                  returns it",
-                r.target(),
-                r.scope_label(),
-                r.progress(),
-                r.alias,
-                r.function,
-                r.region,
-                r.profile
-            )
-        })
-        .collect();
+            r.target(),
+            r.scope_label(),
+            r.progress(),
+            r.alias,
+            r.function,
+            r.region,
+            r.profile
+        )
+    }));
     if state.writing > 0 {
         out.push(format!(
             "lops: quit while {} change(s) were being written: whether each landed is in `lops \
