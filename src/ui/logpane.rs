@@ -25,10 +25,15 @@ pub fn render(
     let Some(pane) = state.log_pane.as_ref() else {
         return;
     };
+    // While its reads fail it is not following anything: said as retrying (the line under
+    // the title says why).
+    let failing = pane.error.is_some();
     let mode = if pane.paused {
         "PAUSED"
     } else if pane.scrolled > 0 {
         "scrolled"
+    } else if failing {
+        "retrying"
     } else {
         "following"
     };
@@ -37,7 +42,7 @@ pub fn render(
         Span::raw(format!("{} {scope} {} ", theme.sep(), theme.sep())),
         Span::styled(
             format!("{mode} "),
-            if pane.paused {
+            if pane.paused || failing {
                 theme.warn()
             } else {
                 theme.ok()

@@ -1562,7 +1562,7 @@ async fn a_log_read_that_failed_is_said_whole_and_not_as_no_events() {
         &mut state,
         Msg::LogLines {
             region,
-            function,
+            function: function.clone(),
             end_ms: (start() + TimeDelta::seconds(190)).timestamp_millis(),
             result: Err(lops::provider::ProviderError::AccessDenied(denied.into())),
         },
@@ -1571,6 +1571,15 @@ async fn a_log_read_that_failed_is_said_whole_and_not_as_no_events() {
     assert!(out.contains("read failed (retrying)"), "{out}");
     assert!(out.contains("logs:FilterLogEvents"), "{out}");
     assert!(!out.contains("no log events"), "{out}");
+    // Not "following" while nothing is read: its title says it retries.
+    let title = out
+        .lines()
+        .find(|l| l.contains(&format!(" logs {function} ")))
+        .unwrap_or_default();
+    assert!(
+        title.contains("retrying") && !title.contains("following"),
+        "{out}"
+    );
     // With what would help, as the CLI says it: the permission, the timeout's setting.
     assert!(out.contains("lops iam-policy"), "{out}");
     let function_again = state
