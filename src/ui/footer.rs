@@ -13,6 +13,8 @@ struct FooterEntry {
     mark: Span<'static>,
     scopes: Vec<String>,
     says: String,
+    /// What it says without its age: regions alike but for how old their data is group on it.
+    alike: String,
 }
 
 impl FooterEntry {
@@ -52,11 +54,16 @@ pub(super) fn regions(state: &State, theme: &Theme, width: usize) -> Vec<Span<'s
             .progress_label()
             .map(|p| format!(" {p}"))
             .unwrap_or_default();
+        let kind = match &h {
+            RegionHealth::Stale { .. } => "stale".to_string(),
+            other => health_label(other),
+        };
         entries.push(FooterEntry {
             severity,
             mark: health_mark(&h, theme),
             scopes: vec![r.scope.to_string()],
             says: format!("{}{progress}{why}", health_label(&h)),
+            alike: format!("{kind}{progress}{why}"),
         });
     }
     let width_of = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>();
@@ -94,10 +101,9 @@ pub(super) fn regions(state: &State, theme: &Theme, width: usize) -> Vec<Span<'s
     }
     // Squeezed: one space between regions, the reads' names shortened.
     for entry in entries.iter_mut() {
-        entry.says = entry
-            .says
-            .replace("all reads", "all")
-            .replace("inventory", "inv");
+        for text in [&mut entry.says, &mut entry.alike] {
+            *text = text.replace("all reads", "all").replace("inventory", "inv");
+        }
     }
     let spans = line_of(&entries, " ", &[], 0);
     if width_of(&spans) <= width {
@@ -111,14 +117,18 @@ pub(super) fn regions(state: &State, theme: &Theme, width: usize) -> Vec<Span<'s
     if width_of(&spans) <= width {
         return spans;
     }
-    // Regions that say the same thing on one entry.
+    // Regions that say the same thing on one entry — the same but for their age too (the
+    // regions view says each one's): `▲ stale (metrics,alarms): eu-west-1 us-west-2`.
     let mut grouped: Vec<FooterEntry> = Vec::new();
     for entry in entries {
         match grouped
             .iter_mut()
-            .find(|g| g.severity == entry.severity && g.says == entry.says)
+            .find(|g| g.severity == entry.severity && g.alike == entry.alike)
         {
-            Some(g) => g.scopes.extend(entry.scopes),
+            Some(g) => {
+                g.scopes.extend(entry.scopes);
+                g.says = g.alike.clone();
+            }
             None => grouped.push(entry),
         }
     }

@@ -2881,3 +2881,76 @@ async fn quitting_mid_change_or_backup_says_what_was_left_and_where_to_look() {
     );
     assert!(lops::tui::unfinished(&state, true).is_empty());
 }
+
+/// Two regions failing the same reads since different moments say the same thing but for
+/// their age: a footer too narrow for each whole groups them on one entry, never leaving one
+/// out as `+1` while the grouped form fits.
+#[tokio::test]
+async fn regions_failing_alike_group_in_the_footer_whatever_their_ages() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    load(&mut state, &clock, 0, 1).await;
+    let failing = [1usize, 2];
+    // The second read its metrics and alarms once more at 40 s: its data is younger.
+    let at = start() + TimeDelta::seconds(40);
+    update(&mut state, Msg::Tick(at));
+    update(
+        &mut state,
+        Msg::Metrics {
+            region: failing[1],
+            seq: 2,
+            at,
+            result: Ok(lops::provider::MetricsSnapshot {
+                window_end: Some(at),
+                ..Default::default()
+            }),
+        },
+    );
+    update(
+        &mut state,
+        Msg::Alarms {
+            region: failing[1],
+            seq: 2,
+            at,
+            result: Ok(Vec::new()),
+        },
+    );
+    for (n, region) in failing.iter().enumerate() {
+        let at = start() + TimeDelta::seconds(20 + 30 * n as i64);
+        update(&mut state, Msg::Tick(at));
+        let down = lops::provider::ProviderError::Service("HTTP 503".into());
+        update(
+            &mut state,
+            Msg::Metrics {
+                region: *region,
+                seq: 3,
+                at,
+                result: Err(down.clone()),
+            },
+        );
+        update(
+            &mut state,
+            Msg::Alarms {
+                region: *region,
+                seq: 3,
+                at,
+                result: Err(down),
+            },
+        );
+    }
+    update(&mut state, Msg::Tick(start() + TimeDelta::seconds(70)));
+    let names: Vec<String> = failing
+        .iter()
+        .map(|i| state.regions[*i].scope.to_string())
+        .collect();
+    let out = screen(&mut state, &MONO, 100, 24);
+    let footer = out.lines().rev().nth(1).unwrap_or_default().to_string();
+    assert!(
+        footer.contains(&format!(
+            "stale (metrics,alarms): {} {}",
+            names[0], names[1]
+        )),
+        "{footer}"
+    );
+    assert!(!footer.contains("+1"), "{footer}");
+}
