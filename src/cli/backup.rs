@@ -347,11 +347,10 @@ async fn run(global: &GlobalArgs, args: RunArgs) -> Result<Exit, Failure> {
         super::confirm::why_typed(production, None).as_deref(),
     )?;
     let storage_class = &request.storage_class;
-    if crate::backup::store::needs_thaw(storage_class) && !args.flags.json {
-        err!(
-            "note: {storage_class} objects must be restored from the archive (hours) before \
-             `lops restore` or `lops backup verify` can read them; manifests stay in STANDARD"
-        );
+    if let Some(note) = crate::ops::backup::thaw_note(storage_class)
+        && !args.flags.json
+    {
+        err!("{note}");
     }
     let audit = AuditLog::default_location();
     let bar = bar(args.flags.json);

@@ -550,7 +550,9 @@ impl BackupRegion for crate::provider::sim::SimRegion {
     }
 }
 
-pub use super::backup_request::{backup_confirmation, backup_line, backup_preview, named};
+pub use super::backup_request::{
+    backup_confirmation, backup_line, backup_preview, named, thaw_note,
+};
 
 /// Opens the store a snapshot lives in.
 pub async fn open_snapshot(region: &impl Buckets, snapshot: &S3Uri) -> Result<Store, BackupError> {

@@ -52,6 +52,17 @@ pub fn backup_confirmation<'a>(
     )
 }
 
+/// What a backup in `storage_class` must say before it runs (both faces): objects in an
+/// archive class cannot be read until thawed.
+pub fn thaw_note(storage_class: &str) -> Option<String> {
+    crate::backup::store::needs_thaw(storage_class).then(|| {
+        format!(
+            "note: {storage_class} objects must be restored from the archive (hours) before a \
+             restore or a verify can read them; manifests stay in STANDARD"
+        )
+    })
+}
+
 /// One scope's line of a backup's preview.
 pub fn backup_line(
     what: &str,

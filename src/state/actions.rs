@@ -282,6 +282,7 @@ pub(super) fn propose_backup(state: &mut State, functions: Vec<(usize, String)>)
             ))
         })
         .collect();
+    lines.extend(crate::ops::backup::thaw_note(&storage_class));
     if state.display.demo {
         lines.push("demo: nothing is written".into());
     }

@@ -1902,6 +1902,17 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
     assert!(s.backup.is_none());
     assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("snapshots/us-east-1/cron")));
     assert!(matches!(&s.popup, Some(Popup::Notice(n)) if !n.contains("in memory")));
+    // An archive class is said before it runs, as the CLI says it.
+    s.popup = None;
+    s.backup_target = Some((to.clone(), "DEEP_ARCHIVE".into()));
+    update(&mut s, key('b'));
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines.iter().any(|l| l.starts_with("note: DEEP_ARCHIVE objects must be restored from the archive (hours)"))),
+        "{:?}",
+        s.popup
+    );
+    update(&mut s, code(KeyCode::Esc));
+    s.popup = Some(Popup::Notice("backup done".into()));
     // Failed in part: the functions not backed up are marked again (a backup of marks), and
     // the notice says the same key retries them.
     s.marks.clear();

@@ -435,8 +435,8 @@ impl AwsRegion {
                     (_, Some(404)) => {
                         return Err(BlobError::NoBucket(format!(
                             "bucket '{bucket}' does not exist (or is not visible to profile \
-                             '{profile}'): check its name (`aws s3 ls`); to back up into a \
-                             new one, make it first (`aws s3 mb s3://{bucket}`)"
+                             '{profile}'): check its name (`aws s3 ls`) — a backup into a new \
+                             bucket needs it made first (`aws s3 mb s3://{bucket}`)"
                         )));
                     }
                     (_, Some(403)) => {
