@@ -16,6 +16,7 @@ pub mod logpane;
 mod msg;
 mod outcome;
 mod pane_reads;
+mod quit;
 pub mod rows;
 pub mod services;
 
