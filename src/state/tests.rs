@@ -279,6 +279,19 @@ fn a_value_input_opened_with_the_value_now_is_replaced_by_what_is_typed() {
     assert_eq!(s.input, Some(Input::Concurrency(expected)));
 }
 
+/// A rollout of cron's alias in region 0, running, at its first step.
+fn rollout_running(s: &mut State) {
+    update(
+        s,
+        Msg::RolloutUpdate {
+            region: 0,
+            rollout: Box::new(rollout("cron")),
+            event: "step 1/2 applied".into(),
+            running: true,
+        },
+    );
+}
+
 #[test]
 fn control_keys_in_an_input_are_never_typed() {
     let ctrl = |c: char| Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
@@ -676,15 +689,7 @@ fn the_selection_stays_in_view_when_a_rollout_line_shows() {
     }
     let selected = s.selected;
     assert_eq!((selected, s.offset), (rows - 1, 0));
-    update(
-        &mut s,
-        Msg::RolloutUpdate {
-            region: 0,
-            rollout: Box::new(rollout("cron")),
-            event: "step 1/2 applied".into(),
-            running: true,
-        },
-    );
+    rollout_running(&mut s);
     assert_eq!(s.table_rows(), rows - 1);
     assert_eq!(s.selected, selected);
     assert!(
@@ -1147,15 +1152,7 @@ fn ctrl_c_quits_from_a_popup_unless_a_write_is_in_flight() {
     );
     // A rollout runs: a notice closes and the quit question opens; ctrl-c there is "no".
     let mut s = loaded();
-    update(
-        &mut s,
-        Msg::RolloutUpdate {
-            region: 0,
-            rollout: Box::new(rollout("cron")),
-            event: "step 1/2 applied".into(),
-            running: true,
-        },
-    );
+    rollout_running(&mut s);
     s.popup = Some(Popup::Notice("done".into()));
     update(&mut s, ctrl_c());
     assert!(!s.quit);
@@ -1722,15 +1719,7 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
         }),
         "{effects:?}"
     );
-    update(
-        &mut s,
-        Msg::RolloutUpdate {
-            region: 0,
-            rollout: Box::new(rollout("cron")),
-            event: "step 1/2 applied".into(),
-            running: true,
-        },
-    );
+    rollout_running(&mut s);
     assert_eq!(s.rollouts.len(), 1, "one entry per plan");
     assert!(s.popup.is_none());
     let effects = update(&mut s, key('U'));
@@ -3276,15 +3265,7 @@ fn alias_keys_under_a_running_rollout_say_so_before_anything_is_typed() {
         additional_weights: vec![("2".into(), 0.1)],
         revision_id: None,
     }];
-    update(
-        &mut s,
-        Msg::RolloutUpdate {
-            region: 0,
-            rollout: Box::new(rollout("cron")),
-            event: "step 1/2 applied".into(),
-            running: true,
-        },
-    );
+    rollout_running(&mut s);
     for k in ['t', 'P', 'B', 'L'] {
         let effects = update(&mut s, key(k));
         assert!(s.input.is_none(), "{k}: {:?}", s.input);

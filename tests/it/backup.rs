@@ -123,6 +123,19 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
     }
 
+    /// Moves `key` of `bucket` to an archive storage class in place (as a lifecycle rule would).
+    pub(crate) async fn archive(&self, bucket: &str, key: &str, class: &str) {
+        self.s3
+            .copy_object()
+            .bucket(bucket)
+            .key(key)
+            .copy_source(format!("{bucket}/{key}"))
+            .storage_class(aws_sdk_s3::types::StorageClass::from(class))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("archive {key}: {e:?}"));
+    }
+
     pub(crate) async fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
         let out = self
             .s3
@@ -649,15 +662,7 @@ async fn an_archived_blob_is_named_by_verify_and_restore_as_a_failure_not_bad_in
     let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
     let sha = hex(&Sha256::digest(code_zip(&name)));
     let blob_key = format!("lops/blobs/sha256/{sha}");
-    fx.s3
-        .copy_object()
-        .bucket(&fx.bucket)
-        .key(&blob_key)
-        .copy_source(format!("{}/{blob_key}", fx.bucket))
-        .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
-        .send()
-        .await
-        .expect("archive the blob");
+    fx.archive(&fx.bucket, &blob_key, "GLACIER").await;
 
     let verify = lops.run(&["backup", "verify", &snapshot, "--json"]);
     verify.assert_exit(1);

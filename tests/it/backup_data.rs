@@ -859,15 +859,7 @@ async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
         .find(|k| k.ends_with("a.json"))
         .expect("the data copy")
         .to_string();
-    fx.s3
-        .copy_object()
-        .bucket(&fx.bucket)
-        .key(&copy)
-        .copy_source(format!("{}/{copy}", fx.bucket))
-        .storage_class(aws_sdk_s3::types::StorageClass::DeepArchive)
-        .send()
-        .await
-        .expect("archive the copy");
+    fx.archive(&fx.bucket, &copy, "DEEP_ARCHIVE").await;
 
     let verify = lops.run(&["backup", "verify", &snapshot, "--json"]);
     verify.assert_exit(1);
@@ -917,15 +909,7 @@ async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
         .await
         .expect("list");
     for key in blobs.contents().iter().filter_map(|o| o.key()) {
-        fx.s3
-            .copy_object()
-            .bucket(&fx.bucket)
-            .key(key)
-            .copy_source(format!("{}/{key}", fx.bucket))
-            .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
-            .send()
-            .await
-            .expect("archive the package");
+        fx.archive(&fx.bucket, key, "GLACIER").await;
     }
     let r = lops.run(&["restore", &snapshot, "--no-data", "--dry-run"]);
     r.assert_exit(1);
@@ -938,15 +922,7 @@ async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
 
     // The manifest itself archived: listed as not readable now, not as broken.
     let manifest = snapshot.trim_start_matches(&format!("s3://{}/", fx.bucket));
-    fx.s3
-        .copy_object()
-        .bucket(&fx.bucket)
-        .key(manifest)
-        .copy_source(format!("{}/{manifest}", fx.bucket))
-        .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
-        .send()
-        .await
-        .expect("archive the manifest");
+    fx.archive(&fx.bucket, manifest, "GLACIER").await;
     let listed = fx.list(&lops, HOME);
     let said = listed
         .stderr
@@ -972,15 +948,7 @@ async fn an_archived_source_object_is_named_as_archived_not_as_access_denied() {
     let source = moto::unique("src-archsrc-");
     create_bucket(&fx.s3, &source, HOME).await;
     put(&fx, &source, "exports/a.json", b"cold").await;
-    fx.s3
-        .copy_object()
-        .bucket(&source)
-        .key("exports/a.json")
-        .copy_source(format!("{source}/exports/a.json"))
-        .storage_class(aws_sdk_s3::types::StorageClass::DeepArchive)
-        .send()
-        .await
-        .expect("archive the source");
+    fx.archive(&source, "exports/a.json", "DEEP_ARCHIVE").await;
     let run = fx.lops(moto::url()).run(&[
         "backup",
         "run",

@@ -30,6 +30,17 @@ fn disable(lops: &Lops, kind: &str, id: &str, flag: &str) -> crate::support::cli
     lops.run(&["triggers", "disable", kind, id, "--regions", REGION, flag])
 }
 
+/// A profile `ro` of the same account (moto has one), read-only in lops's config: the config
+/// file's path.
+fn read_only_profile(lops: &Lops) -> std::path::PathBuf {
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile ro]\nregion = {REGION}\n"),
+    )
+    .expect("aws config");
+    lops.config("[profile.ro]\nmode = \"read\"\n")
+}
+
 /// Creates a function and answers its ARN.
 async fn created(seeder: &Seeder, name: &str) -> String {
     seeder.create_function(name).await;
@@ -312,12 +323,7 @@ async fn read_only_refuses_and_bad_input_is_named() {
     ro.assert_exit(4);
     // A read-only profile of the same account beside one that may: the rule is refused
     // through both, said as the same trigger (not "the same function").
-    std::fs::write(
-        lops.home.path().join("aws-config"),
-        format!("[profile ro]\nregion = {REGION}\n"),
-    )
-    .expect("aws config");
-    let config = lops.config("[profile.ro]\nmode = \"read\"\n");
+    let config = read_only_profile(&lops);
     let both = lops.run(&[
         "triggers",
         "disable",
@@ -601,12 +607,7 @@ async fn an_undo_of_a_trigger_refused_through_another_profile_names_the_trigger(
     ])
     .assert_exit(0);
     assert_eq!(rule_state(&s).await, "DISABLED");
-    std::fs::write(
-        lops.home.path().join("aws-config"),
-        format!("[profile ro]\nregion = {REGION}\n"),
-    )
-    .expect("aws config");
-    let config = lops.config("[profile.ro]\nmode = \"read\"\n");
+    let config = read_only_profile(&lops);
     let undo = lops.run(&[
         "undo",
         "--profile",

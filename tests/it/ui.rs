@@ -75,6 +75,26 @@ async fn load(state: &mut State, clock: &SimClock, secs: i64, seq: u64) {
     }
 }
 
+/// `region`'s inventory answered with one Active function, `name`.
+fn listed(state: &mut State, region: usize, name: &str) {
+    update(
+        state,
+        Msg::Inventory {
+            region,
+            seq: 1,
+            at: start(),
+            result: Ok(lops::provider::Inventory {
+                functions: vec![lops::provider::FunctionInfo {
+                    name: name.into(),
+                    state: "Active".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        },
+    );
+}
+
 fn new_state(clock: &SimClock) -> State {
     let scopes = demo_regions(7, clock, Access::default())
         .iter()
@@ -634,22 +654,7 @@ async fn the_load_view_says_shares_are_at_most_while_a_region_is_not_read() {
         .map(|r| lops::provider::Scope::new("default", *r, Access::default()))
         .collect();
     let mut state = fleet_taking(scopes, &[vec![("api", 50.0)]]);
-    update(
-        &mut state,
-        Msg::Inventory {
-            region: 1,
-            seq: 1,
-            at: start(),
-            result: Ok(lops::provider::Inventory {
-                functions: vec![lops::provider::FunctionInfo {
-                    name: "api".into(),
-                    state: "Active".into(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        },
-    );
+    listed(&mut state, 1, "api");
     key(&mut state, '3');
     let out = screen(&mut state, &MONO, 80, 24);
     assert!(
@@ -700,22 +705,7 @@ async fn the_load_view_says_shares_are_at_most_while_a_region_is_not_read() {
 async fn the_detail_view_says_why_metrics_are_missing() {
     let clock = SimClock::fixed(start());
     let mut state = new_state(&clock);
-    update(
-        &mut state,
-        Msg::Inventory {
-            region: 0,
-            seq: 1,
-            at: start(),
-            result: Ok(lops::provider::Inventory {
-                functions: vec![lops::provider::FunctionInfo {
-                    name: "orders-api".into(),
-                    state: "Active".into(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        },
-    );
+    listed(&mut state, 0, "orders-api");
     update(
         &mut state,
         Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
@@ -796,22 +786,7 @@ async fn the_detail_view_says_why_metrics_are_missing() {
 async fn rows_whose_numbers_and_alarms_are_not_read_yet_are_not_marked_well() {
     let clock = SimClock::fixed(start());
     let mut state = new_state(&clock);
-    update(
-        &mut state,
-        Msg::Inventory {
-            region: 0,
-            seq: 1,
-            at: start(),
-            result: Ok(lops::provider::Inventory {
-                functions: vec![lops::provider::FunctionInfo {
-                    name: "orders-api".into(),
-                    state: "Active".into(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        },
-    );
+    listed(&mut state, 0, "orders-api");
     let row = |state: &mut State, theme: &Theme| {
         screen(state, theme, 80, 24)
             .lines()
