@@ -523,7 +523,7 @@ impl<S: Source> Executor<S> {
                 let audit = self.audit.clone();
                 self.answer(region, move |source| async move {
                     let result = crate::ops::execute(&*source, &plan, audit.as_ref()).await;
-                    Msg::Executed { region, result }
+                    Msg::Written { region, result }
                 })
             }
         }

@@ -283,7 +283,13 @@ fn quits_from_popup(state: &State, key: &KeyEvent) -> bool {
             .modifiers
             .contains(crossterm::event::KeyModifiers::CONTROL)
             && state.keymap.action(key) == Some(Action::Quit));
-    quit_key && !matches!(state.popup, None | Some(Popup::Confirm(_)))
+    // Not from an action under way (a rollout's start or abort included): its write and audit
+    // record land first; esc hides it, then quitting asks.
+    quit_key
+        && !matches!(
+            state.popup,
+            None | Some(Popup::Confirm(_) | Popup::Working(_))
+        )
 }
 
 pub(super) fn on_input_key(

@@ -452,8 +452,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             // Its line above the footer takes a table row: the selection stays in view.
             state.clamp();
         }
-        Msg::Executed { region, result } => {
+        Msg::Written { region, result } => {
             state.writing = state.writing.saturating_sub(1);
+            return update(state, Msg::Executed { region, result });
+        }
+        Msg::Executed { region, result } => {
             actions::executed(state, region, result, &mut effects);
             // What a lever changed there shows at once.
             if state.view == View::Services {

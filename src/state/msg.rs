@@ -105,8 +105,13 @@ pub enum Msg {
         index: usize,
         result: Result<crate::ops::service::ServiceView, String>,
     },
-    /// A confirmed action ran.
+    /// A confirmed action ran (or a rollout's start, resume or abort was refused).
     Executed {
+        region: usize,
+        result: Result<Outcome, OpsError>,
+    },
+    /// A confirmed change ([`Effect::Execute`]) ran: one fewer being written.
+    Written {
         region: usize,
         result: Result<Outcome, OpsError>,
     },

@@ -174,18 +174,9 @@ pub fn backup_update(state: &mut State, event: BackupEvent) {
                 Ok(lines) => format!("backup done\n{}", lines.join("\n")),
                 Err(e) => format!("backup failed: {e}{kept}"),
             };
-            // Quitting was asked while it ran: the question is asked again for what still runs
-            // (or lops quits), and the backup's end is said once the terminal is back.
-            let quitting = matches!(&state.popup, Some(Popup::Confirm(p)) if matches!(p.proposal, super::confirm::Proposal::Quit));
-            if quitting {
-                state.popup = None;
-                state
-                    .exit_notes
-                    .push(format!("lops: {}", said.replace('\n', "; ")));
-                super::confirm::quit(state);
-            } else {
-                state.popup = Some(Popup::Notice(said));
-            }
+            // Quitting asked while it ran: lops quits if nothing else runs (saying it after),
+            // else shows it.
+            super::quit::show_result(state, said);
         }
     }
 }
@@ -437,7 +428,8 @@ pub fn executed(
             ),
         },
     };
-    state.popup = Some(Popup::Notice(text));
+    // Quitting asked while it was written: lops quits if nothing else runs, else shows it.
+    super::quit::show_result(state, text);
     effects.push(Effect::RefreshInventory);
     // A trigger may have changed: the detail view reads them again.
     if let Some(pane) = state.trigger_pane.as_mut() {

@@ -1087,11 +1087,12 @@ fn ctrl_c_quits_from_a_popup_unless_a_write_is_in_flight() {
     assert!(matches!(s.popup, Some(Popup::Confirm(_))), "{:?}", s.popup);
     assert!(!executes(&update(&mut s, ctrl_c())));
     assert!(s.quit);
-    // A preview being read: nothing is written, quit.
+    // An action under way (a rollout's start, say): its write and record land first; esc
+    // hides it, then quitting asks if it still runs.
     let mut s = loaded();
-    s.popup = Some(Popup::Working("reading the target for the preview…".into()));
+    s.popup = Some(Popup::Working("starting the rollout of cron:live…".into()));
     update(&mut s, ctrl_c());
-    assert!(s.quit);
+    assert!(!s.quit && matches!(s.popup, Some(Popup::Working(_))));
     // A change confirmed, its result not back: asked first, also once its popup was hidden
     // (esc) and another opened, and with `q`; once it answered, quit.
     let mut s = loaded();
@@ -1100,6 +1101,9 @@ fn ctrl_c_quits_from_a_popup_unless_a_write_is_in_flight() {
     update(&mut s, Msg::Resize(80, 24));
     assert!(executes(&update(&mut s, key('y'))));
     let writing = |s: &State| matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines.iter().any(|l| l.contains("quit while 1 change(s) are being written")));
+    update(&mut s, ctrl_c());
+    assert!(!s.quit && matches!(s.popup, Some(Popup::Working(_))));
+    update(&mut s, code(KeyCode::Esc));
     update(&mut s, ctrl_c());
     assert!(!s.quit && writing(&s), "{:?}", s.popup);
     update(&mut s, code(KeyCode::Esc));
@@ -1110,9 +1114,18 @@ fn ctrl_c_quits_from_a_popup_unless_a_write_is_in_flight() {
     update(&mut s, key('q'));
     assert!(!s.quit && writing(&s), "{:?}", s.popup);
     update(&mut s, code(KeyCode::Esc));
+    // A rollout refused meanwhile answers too: it was not one being written.
     update(
         &mut s,
         Msg::Executed {
+            region: 0,
+            result: Err(OpsError::Refused("alarm firing".into())),
+        },
+    );
+    assert_eq!(s.writing, 1);
+    update(
+        &mut s,
+        Msg::Written {
             region: 0,
             result: Err(OpsError::Invalid("gone".into())),
         },
@@ -1162,6 +1175,55 @@ fn ctrl_c_quits_from_a_popup_unless_a_write_is_in_flight() {
     assert!(!s.quit && asks(&s), "{:?}", s.popup);
     update(&mut s, key('y'));
     assert!(s.quit);
+}
+
+/// One question names everything quitting would stop (a change being written and a rollout);
+/// a change's result landing under it is shown while the rollout still runs (the question is
+/// asked again by the next `q`), and once nothing runs lops quits, saying the result after.
+#[test]
+fn the_quit_question_names_all_that_runs_and_a_result_under_it_is_not_lost() {
+    let mut s = loaded();
+    rollout_running(&mut s);
+    s.writing = 1;
+    update(&mut s, key('q'));
+    let lines = match &s.popup {
+        Some(Popup::Confirm(p)) => p.lines.join("\n"),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        lines.contains("1 change(s) are being written") && lines.contains("1 rollout(s) run"),
+        "{lines}"
+    );
+    update(
+        &mut s,
+        Msg::Written {
+            region: 0,
+            result: Err(OpsError::Invalid("gone".into())),
+        },
+    );
+    assert!(!s.quit);
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("gone")),
+        "{:?}",
+        s.popup
+    );
+    // Nothing else running: the result under the question quits, and is said after.
+    let mut s = loaded();
+    s.writing = 1;
+    update(&mut s, key('q'));
+    update(
+        &mut s,
+        Msg::Written {
+            region: 0,
+            result: Err(OpsError::Invalid("gone".into())),
+        },
+    );
+    assert!(s.quit);
+    assert!(
+        s.exit_notes.iter().any(|n| n.contains("gone")),
+        "{:?}",
+        s.exit_notes
+    );
 }
 
 #[test]
