@@ -98,11 +98,23 @@ pub async fn copy_prefix(
         let mut attempt = 0;
         let (size, etag, copy_etag) = loop {
             attempt += 1;
-            let Some(crate::provider::blob::Head { size, etag, .. }) =
-                head(source, &source.root.bucket, &source_key).await?
+            let Some(crate::provider::blob::Head {
+                size,
+                etag,
+                archived,
+                ..
+            }) = head(source, &source.root.bucket, &source_key).await?
             else {
                 break (0, String::new(), None);
             };
+            // S3 copies no object that is not thawed (whatever its size): said before asking.
+            if archived {
+                return Err(BackupError::Provider(ProviderError::Service(format!(
+                    "s3://{}/{source_key} is in an archive storage class: restore it first (aws \
+                     s3api restore-object) and wait until it is available, or leave it out",
+                    source.root.bucket
+                ))));
+            }
             match dest
                 .bucket()
                 .copy(

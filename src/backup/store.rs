@@ -142,9 +142,10 @@ impl Store {
         let Some(head) = head else {
             return Ok(None);
         };
-        // Archived by an earlier backup (or a lifecycle rule) while this one asks for a class
-        // read at once: reused, the new snapshot could not be restored before a thaw.
-        if head.archived && !needs_thaw(storage_class) {
+        // In an archive class (an earlier backup's, a lifecycle rule's) while this one asks for
+        // a class read at once: reused, the new snapshot could not be restored without a thaw
+        // (a thawed copy expires).
+        if head.archive_class && !needs_thaw(storage_class) {
             tracing::info!(
                 blob = sha256,
                 "stored blob is archived: uploading it again in {storage_class}"

@@ -24,6 +24,8 @@ pub struct Head {
     /// In an archive storage class (GLACIER, DEEP_ARCHIVE) and not thawed: it cannot be read
     /// or copied until restored from the archive.
     pub archived: bool,
+    /// In an archive storage class, thawed for now or not (a thawed copy expires).
+    pub archive_class: bool,
 }
 
 /// Classes whose objects must be restored (thawed) before they can be read.

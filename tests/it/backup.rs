@@ -700,8 +700,18 @@ async fn an_archived_blob_is_named_by_verify_and_restore_as_a_failure_not_bad_in
         state(&fx.seeder.lambda, &name).await.expect("state"),
         before
     );
-    // A new backup in STANDARD does not reuse the archived package (its snapshot could not be
-    // restored before a thaw): it uploads it again, and its snapshot verifies.
+    // Thawed for now (a thawed copy expires): verify reads it; a new backup in STANDARD still
+    // does not reuse the archived package (its snapshot could not be restored once the thaw
+    // expires): it uploads it again, and its snapshot verifies.
+    fx.s3
+        .restore_object()
+        .bucket(&fx.bucket)
+        .key(&blob_key)
+        .restore_request(aws_sdk_s3::types::RestoreRequest::builder().days(1).build())
+        .send()
+        .await
+        .expect("thaw");
+    lops.run(&["backup", "verify", &snapshot]).assert_exit(0);
     let again = backup(&lops, HOME, &name, &fx.to());
     assert_eq!(again.json()["uploaded_blobs"], 1, "{}", again.stdout);
     lops.run(&["backup", "verify", &snapshot_of(&again)])

@@ -78,6 +78,9 @@ impl S3Bucket {
                     && !out
                         .restore()
                         .is_some_and(|r| r.contains("ongoing-request=\"false\"")),
+                archive_class: out
+                    .storage_class()
+                    .is_some_and(|c| crate::provider::blob::needs_thaw(c.as_str())),
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),

@@ -90,6 +90,7 @@ impl Bucket for SimBucket {
                             .encode(<sha2::Sha256 as sha2::Digest>::digest(o.bytes.as_slice())),
                     ),
                     archived: false,
+                    archive_class: false,
                 })
         });
         ready(Ok(found))
