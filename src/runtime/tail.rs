@@ -181,9 +181,11 @@ impl<'a, S: LogSource> Follower<'a, S> {
         let mut round = Round::default();
         let mut lines = Vec::new();
         let mut newly_missing = Vec::new();
+        let mut answered = false;
         for ((f, from), result) in wanted.into_iter().zip(results) {
             match result {
                 Ok(found) => {
+                    answered = true;
                     if self.missing.remove(&f) {
                         round.appeared = true;
                     }
@@ -207,7 +209,9 @@ impl<'a, S: LogSource> Follower<'a, S> {
                 }
             }
         }
-        if !lines.is_empty() {
+        // Read whole, even with nothing new: said (an empty batch), so that a region that was
+        // failing or late is known to answer again.
+        if !lines.is_empty() || (answered && round.failed.is_none()) {
             let _ = self.tx.send(Update::Lines(lines, Source::Read)).await;
         }
         if !newly_missing.is_empty() {

@@ -1050,3 +1050,56 @@ fn logs_failing(
     });
     proxy
 }
+
+/// A region that answers only after the others were printed, and then has nothing new (polled:
+/// Live Tail refused there): once it answers it is no longer counted as failing — a follow
+/// stopped then ends 0, not 3 for a region that merely answered late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_that_answers_late_and_has_nothing_new_ends_the_follow_well() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let (good, late) = ("me-south-1", "ap-southeast-3");
+    let f = format!("{}-quiet", moto::unique("tail"));
+    put_logs(good, &f, "a", &[(1, "from the region that answers".into())]).await;
+    put_logs(late, &f, "a", &[(-3600, "long before the window".into())]).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: late.into(),
+        service: Some("logs".into()),
+        operation: Some("FilterLogEvents".into()),
+        fault: Fault::HoldUntil("late"),
+        remaining: Some(1),
+    });
+    proxy.add(Rule {
+        region: late.into(),
+        service: Some("logs".into()),
+        operation: Some("StartLiveTail".into()),
+        fault: Fault::Code(403, "AccessDeniedException"),
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let mut followed = Followed::json(&lops, &f, &format!("{good},{late}"));
+    assert!(
+        followed
+            .next("the answering region's event")
+            .contains("from the region that answers")
+    );
+    proxy.release("late");
+    // Polled again since (answered, nothing in the window).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while proxy.calls(late, "logs", "FilterLogEvents") < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:#?}\n{}",
+            proxy.all_calls(),
+            followed.said()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::process::Command::new("kill")
+        .args(["-INT", &followed.child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    let status = followed.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{}", followed.said());
+}
