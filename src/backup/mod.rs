@@ -358,7 +358,7 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
         }
     }
     report.problems.extend(report.data_problems.iter().cloned());
-    report.remedy = remedy_of(store, uri, &report.problems);
+    report.remedy = remedy_of(store, uri, &report.problems, &report.data_problems);
     Ok((manifest, report))
 }
 
@@ -366,17 +366,29 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
 /// blocked by). Only reads that were denied, or objects archived: nothing is known broken, so
 /// nothing to take again — thaw them, try again (with the access to read them), or restore
 /// without the data. Anything broken: a new backup, or an older snapshot.
-pub fn remedy_of(store: &Store, uri: &S3Uri, problems: &[String]) -> Option<String> {
+pub fn remedy_of(
+    store: &Store,
+    uri: &S3Uri,
+    problems: &[String],
+    data_problems: &[String],
+) -> Option<String> {
     let unread = |p: &String| p.starts_with("not read: ");
     let archived = |p: &String| p.starts_with("archived: ");
     if problems.is_empty() {
         None
     } else if problems.iter().all(|p| unread(p) || archived(p)) && problems.iter().any(archived) {
-        Some(
-            "nothing is known broken: restore the archived objects from the archive (`aws s3api \
-             restore-object`, hours for GLACIER and DEEP_ARCHIVE), then verify again"
-                .into(),
-        )
+        let mut text = "nothing is known broken: restore the archived objects from the archive \
+                        (`aws s3api restore-object`, hours for GLACIER and DEEP_ARCHIVE), then \
+                        verify again"
+            .to_string();
+        if problems.iter().any(unread) {
+            text.push_str(" (with read access to what could not be read)");
+        }
+        // Only the data copy: the function can be restored without it now.
+        if problems.iter().all(|p| data_problems.contains(p)) {
+            text.push_str("; or restore the function alone now with `--no-data`");
+        }
+        Some(text)
     } else if problems.iter().all(unread) {
         Some(
             "some of its S3 data copy could not be read: verify again (with read access to \

@@ -269,7 +269,7 @@ pub async fn backup(global: &GlobalArgs, command: BackupCommand) -> Result<Exit,
                     err!("lops: {p}");
                 }
                 if let Some(remedy) = &verified.remedy {
-                    err!("lops: this snapshot cannot be restored: {remedy}");
+                    err!("lops: this snapshot cannot be restored now: {remedy}");
                 }
                 // The result is the command's output; each problem is also said on stderr.
                 out!(

@@ -85,19 +85,15 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     let (results, waiting, stopped) = first_reads(reads, args.follow).await;
     if stopped && (!args.follow || results.is_empty()) {
         if args.follow {
-            // Nothing answered: every region's last word is its silence (3, as a follow
-            // stopped while a region fails), each named.
+            // Nothing answered anywhere: a failure (1, as without --follow, and as `status`
+            // when no region answered), each region named.
             let mut names: Vec<&String> = waiting.iter().map(|i| &scopes[*i]).collect();
             names.dedup();
-            err!(
-                "lops: stopped before the first read answered ({} had not answered)",
-                names
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            return Ok(Exit::Partial);
+            let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+            return Err(Failure::failed(format!(
+                "stopped before the first read answered ({} had not answered): nothing printed",
+                names.join(", ")
+            )));
         }
         return Err(Failure::failed(
             "stopped before the logs were read: nothing printed",

@@ -288,13 +288,13 @@ fn share_lines(
     lines
 }
 
-/// A row's share of `sum` after its `label` (padded to its column); never read (`None`) is `–`, not a share of 0, and with no
-/// invocations anywhere there is no share to show either (`–`, the count 0).
 /// The share column: 6 characters (`99.5%`, `<0.1%`), and the `≤` (`<=`) before them.
 fn share_width(at_most: &str) -> usize {
     6 + at_most.chars().count()
 }
 
+/// A row's share of `sum` after its `label` (padded to its column); never read (`None`) is `–`, not a share of 0, and with no
+/// invocations anywhere there is no share to show either (`–`, the count 0).
 fn share_line(
     label: &str,
     n: Option<f64>,

@@ -871,7 +871,9 @@ async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
     );
     let remedy = doc["remedy"].as_str().unwrap_or_default();
     assert!(
-        remedy.contains("nothing is known broken") && !remedy.contains("take a new backup"),
+        remedy.contains("nothing is known broken")
+            && remedy.contains("or restore the function alone now with `--no-data`")
+            && !remedy.contains("take a new backup"),
         "{doc}"
     );
     assert!(
@@ -915,7 +917,8 @@ async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
     r.assert_exit(1);
     assert!(
         r.stderr.contains("What to do: nothing is known broken")
-            && !r.stderr.contains("take a new backup"),
+            && !r.stderr.contains("take a new backup")
+            && !r.stderr.contains("`--no-data`"),
         "{}",
         r.stderr
     );

@@ -226,9 +226,14 @@ pub async fn prepare_restore(
                 false => String::new(),
             },
             // For what blocks it (without its data, the data copy's problems do not).
-            crate::backup::remedy_of(&store, &request.snapshot, &blocking)
-                .map(|r| format!("\nWhat to do: {r}"))
-                .unwrap_or_default()
+            crate::backup::remedy_of(
+                &store,
+                &request.snapshot,
+                &blocking,
+                &verified.data_problems,
+            )
+            .map(|r| format!("\nWhat to do: {r}"))
+            .unwrap_or_default()
         )));
     }
     let function = request
