@@ -814,7 +814,18 @@ fn backed_up_with_data(
     region: &str,
     source: &str,
 ) -> String {
-    let run = lops.run(&[
+    snapshot_of(&backup_with_data(lops, fx, name, region, source))
+}
+
+/// `lops backup run --fn NAME --region REGION --to … --data s3://{source}/exports --json`.
+fn backup_with_data(
+    lops: &crate::support::cli::Lops,
+    fx: &Fixture,
+    name: &str,
+    region: &str,
+    source: &str,
+) -> crate::support::cli::Run {
+    lops.run(&[
         "backup",
         "run",
         "--yes",
@@ -827,8 +838,7 @@ fn backed_up_with_data(
         "--data",
         &format!("s3://{source}/exports"),
         "--json",
-    ]);
-    snapshot_of(&run)
+    ])
 }
 
 /// A data copy moved to an archive storage class (a lifecycle rule) cannot be copied back until
@@ -952,19 +962,7 @@ async fn an_archived_source_object_is_named_as_archived_not_as_access_denied() {
     create_bucket(&fx.s3, &source, HOME).await;
     put(&fx, &source, "exports/a.json", b"cold").await;
     fx.archive(&source, "exports/a.json", "DEEP_ARCHIVE").await;
-    let run = fx.lops(moto::url()).run(&[
-        "backup",
-        "run",
-        "--yes",
-        "--fn",
-        &name,
-        "--region",
-        HOME,
-        "--to",
-        &fx.to(),
-        "--data",
-        &format!("s3://{source}/exports"),
-    ]);
+    let run = backup_with_data(&fx.lops(moto::url()), &fx, &name, HOME, &source);
     run.assert_exit(1);
     assert!(
         run.stderr.contains(&format!(

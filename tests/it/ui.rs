@@ -75,6 +75,26 @@ async fn load(state: &mut State, clock: &SimClock, secs: i64, seq: u64) {
     }
 }
 
+/// `region`'s metrics answered (the `seq`th read) for one function, `name`, with nothing in them.
+fn numbers_read(state: &mut State, region: usize, name: &str, seq: u64) {
+    let mut snapshot = lops::provider::MetricsSnapshot {
+        window_end: Some(start()),
+        ..Default::default()
+    };
+    snapshot
+        .functions
+        .insert(name.into(), lops::provider::FunctionMetrics::default());
+    update(
+        state,
+        Msg::Metrics {
+            region,
+            seq,
+            at: start(),
+            result: Ok(snapshot),
+        },
+    );
+}
+
 /// `region`'s inventory answered with one Active function, `name`.
 fn listed(state: &mut State, region: usize, name: &str) {
     update(
@@ -731,23 +751,7 @@ async fn the_detail_view_says_why_metrics_are_missing() {
 
     // Read once, then failing: the numbers kept are said to be as last read, with why; the
     // alarms that never answered say why too.
-    let mut snapshot = lops::provider::MetricsSnapshot {
-        window_end: Some(start()),
-        ..Default::default()
-    };
-    snapshot.functions.insert(
-        "orders-api".into(),
-        lops::provider::FunctionMetrics::default(),
-    );
-    update(
-        &mut state,
-        Msg::Metrics {
-            region: 0,
-            seq: 2,
-            at: start(),
-            result: Ok(snapshot),
-        },
-    );
+    numbers_read(&mut state, 0, "orders-api", 2);
     let out = screen(&mut state, &MONO, 120, 30);
     assert!(!out.contains("stale"), "{out}");
     let (seq, result) = (3, "HTTP 503 from the server: ServiceUnavailable");
@@ -810,23 +814,7 @@ async fn rows_whose_numbers_and_alarms_are_not_read_yet_are_not_marked_well() {
         unread.trim_end_matches(['|', ' ']).ends_with('?'),
         "{unread}"
     );
-    let mut snapshot = lops::provider::MetricsSnapshot {
-        window_end: Some(start()),
-        ..Default::default()
-    };
-    snapshot.functions.insert(
-        "orders-api".into(),
-        lops::provider::FunctionMetrics::default(),
-    );
-    update(
-        &mut state,
-        Msg::Metrics {
-            region: 0,
-            seq: 1,
-            at: start(),
-            result: Ok(snapshot),
-        },
-    );
+    numbers_read(&mut state, 0, "orders-api", 1);
     update(
         &mut state,
         Msg::Alarms {
