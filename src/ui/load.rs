@@ -281,7 +281,12 @@ fn share_lines(
         };
         // Short enough for the smallest screen (the largest are shown above).
         lines.push(Line::styled(
-            format!("… {} more regions{share}", rest.len()),
+            // In ASCII `…` would be one `.`, which reads as the fresh mark: three dots.
+            format!(
+                "{} {} more regions{share}",
+                if theme.ascii { "..." } else { "…" },
+                rest.len()
+            ),
             theme.dim(),
         ));
     }

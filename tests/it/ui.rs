@@ -2306,6 +2306,13 @@ async fn the_load_view_ranks_regions_counts_what_does_not_fit_and_shows_no_traff
         more.contains("not read)") && !more.contains("of the load"),
         "{out}"
     );
+    // In ASCII not a lone `.` (the fresh region's mark there): three dots.
+    let ascii = Theme {
+        color: false,
+        ascii: true,
+    };
+    let out = screen(&mut partial, &ascii, 80, 24);
+    assert!(out.contains("|... 3 more regions"), "{out}");
 
     // `quiet`: no share anywhere, its count 0.
     key(&mut state, '1');
