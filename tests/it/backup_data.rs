@@ -25,6 +25,17 @@ async fn put(fx: &Fixture, bucket: &str, key: &str, body: &[u8]) -> String {
         .to_string()
 }
 
+/// A fixture in `region` (named by `tag`), a plain function (its name from `name`) and an
+/// empty source bucket for its data (`src-{tag}-…`): (fixture, function, bucket).
+async fn function_and_source(region: &str, tag: &str, name: &str) -> (Fixture, String, String) {
+    let fx = Fixture::new(region, tag).await;
+    let name = moto::unique(name);
+    fx.plain_function(&name).await;
+    let source = moto::unique(&format!("src-{tag}-"));
+    create_bucket(&fx.s3, &source, region).await;
+    (fx, name, source)
+}
+
 fn backup(
     fx: &Fixture,
     proxy: &FaultProxy,
@@ -315,11 +326,7 @@ async fn data_is_not_copied_for_a_function_that_does_not_exist() {
 /// the result says how many it overwrote, and the audit record carries the count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_restored_over_changed_live_objects_is_announced_and_typed() {
-    let fx = Fixture::new(HOME, "overw").await;
-    let name = moto::unique("overw");
-    fx.plain_function(&name).await;
-    let source = moto::unique("src-overw-");
-    create_bucket(&fx.s3, &source, HOME).await;
+    let (fx, name, source) = function_and_source(HOME, "overw", "overw").await;
     put(&fx, &source, "exports/a.json", b"as backed up").await;
     put(&fx, &source, "exports/b.json", b"b").await;
     put(&fx, &source, "exports/c.json", b"c").await;
@@ -392,11 +399,7 @@ async fn data_restored_over_changed_live_objects_is_announced_and_typed() {
 /// then: a failure (1), not "refused, nothing sent" (4).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_written_while_the_function_is_restored_is_not_copied_over() {
-    let fx = Fixture::new(PROXIED, "midw").await;
-    let name = moto::unique("midw");
-    fx.plain_function(&name).await;
-    let source = moto::unique("src-midw-");
-    create_bucket(&fx.s3, &source, PROXIED).await;
+    let (fx, name, source) = function_and_source(PROXIED, "midw", "midw").await;
     put(&fx, &source, "exports/a.json", b"as backed up").await;
     let lops = fx.lops(moto::url());
     let snapshot = backed_up_with_data(&lops, &fx, &name, PROXIED, &source);
@@ -433,11 +436,7 @@ async fn data_written_while_the_function_is_restored_is_not_copied_over() {
 /// copies from there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replicated_store_reads_its_data_from_the_replica_not_the_primary() {
-    let fx = Fixture::new(HOME, "repl").await;
-    let name = moto::unique("repl");
-    fx.plain_function(&name).await;
-    let source = moto::unique("src-repl-");
-    create_bucket(&fx.s3, &source, HOME).await;
+    let (fx, name, source) = function_and_source(HOME, "repl", "repl").await;
     put(&fx, &source, "exports/a.json", b"a as backed up").await;
     put(&fx, &source, "exports/b.json", b"b").await;
     let lops = fx.lops(moto::url());
@@ -599,11 +598,7 @@ async fn a_replicated_store_reads_its_data_from_the_replica_not_the_primary() {
 /// the key press and the result say so (exit 1); running again copies the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_during_the_data_copy_stops_it_and_says_the_function_stays_restored() {
-    let fx = Fixture::new(PROXIED, "cpstop").await;
-    let name = moto::unique("cpstop");
-    fx.plain_function(&name).await;
-    let source = moto::unique("src-cpstop-");
-    create_bucket(&fx.s3, &source, PROXIED).await;
+    let (fx, name, source) = function_and_source(PROXIED, "cpstop", "cpstop").await;
     for key in ["a", "b", "c"] {
         put(&fx, &source, &format!("exports/{key}.json"), key.as_bytes()).await;
     }
@@ -756,11 +751,7 @@ async fn ctrl_c_during_the_data_copy_stops_it_and_says_the_function_stays_restor
 /// newer snapshots without one are kept, says so in its preview; one that keeps a copy does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prune_names_the_last_snapshot_with_data_it_deletes() {
-    let fx = Fixture::new(HOME, "prdata").await;
-    let name = moto::unique("prdata");
-    fx.plain_function(&name).await;
-    let source = moto::unique("src-prdata-");
-    create_bucket(&fx.s3, &source, HOME).await;
+    let (fx, name, source) = function_and_source(HOME, "prdata", "prdata").await;
     put(&fx, &source, "exports/a.json", b"a").await;
     let lops = fx.lops(moto::url());
     let data = format!("s3://{source}/exports");
@@ -846,11 +837,7 @@ fn backup_with_data(
 /// not "take a new backup" — and a restore with the data is refused as unreadable, not corrupt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
-    let fx = Fixture::new(HOME, "arch").await;
-    let name = moto::unique("archdata");
-    fx.plain_function(&name).await;
-    let source = moto::unique("src-arch-");
-    create_bucket(&fx.s3, &source, HOME).await;
+    let (fx, name, source) = function_and_source(HOME, "arch", "archdata").await;
     put(&fx, &source, "exports/a.json", b"kept").await;
     let lops = fx.lops(moto::url());
     let snapshot = backed_up_with_data(&lops, &fx, &name, HOME, &source);
@@ -955,11 +942,7 @@ async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
 /// naming it and what to do (thaw it, or leave it out), not as a permission missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archived_source_object_is_named_as_archived_not_as_access_denied() {
-    let fx = Fixture::new(HOME, "archsrc").await;
-    let name = moto::unique("archsrc");
-    fx.plain_function(&name).await;
-    let source = moto::unique("src-archsrc-");
-    create_bucket(&fx.s3, &source, HOME).await;
+    let (fx, name, source) = function_and_source(HOME, "archsrc", "archsrc").await;
     put(&fx, &source, "exports/a.json", b"cold").await;
     fx.archive(&source, "exports/a.json", "DEEP_ARCHIVE").await;
     let run = backup_with_data(&fx.lops(moto::url()), &fx, &name, HOME, &source);

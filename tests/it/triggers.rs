@@ -41,6 +41,19 @@ fn read_only_profile(lops: &Lops) -> std::path::PathBuf {
     lops.config("[profile.ro]\nmode = \"read\"\n")
 }
 
+/// Refused (4) through a profile of the same account, said as the same trigger (a rule is not a
+/// function).
+fn refused_as_the_same_trigger(run: &crate::support::cli::Run) {
+    run.assert_exit(4);
+    assert!(
+        run.stderr
+            .contains("the same trigger is refused under another profile")
+            && !run.stderr.contains("same function"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// Creates a function and answers its ARN.
 async fn created(seeder: &Seeder, name: &str) -> String {
     seeder.create_function(name).await;
@@ -337,14 +350,7 @@ async fn read_only_refuses_and_bad_input_is_named() {
         &config.display().to_string(),
         "--yes",
     ]);
-    both.assert_exit(4);
-    assert!(
-        both.stderr
-            .contains("the same trigger is refused under another profile")
-            && !both.stderr.contains("same function"),
-        "{}",
-        both.stderr
-    );
+    refused_as_the_same_trigger(&both);
     assert_eq!(rule_state(&s).await, "ENABLED");
     assert_eq!(mapping_state(&s).await, "Enabled");
     // Listing is reading: allowed.
@@ -616,13 +622,6 @@ async fn an_undo_of_a_trigger_refused_through_another_profile_names_the_trigger(
         &config.display().to_string(),
         "--yes",
     ]);
-    undo.assert_exit(4);
-    assert!(
-        undo.stderr
-            .contains("the same trigger is refused under another profile")
-            && !undo.stderr.contains("same function"),
-        "{}",
-        undo.stderr
-    );
+    refused_as_the_same_trigger(&undo);
     assert_eq!(rule_state(&s).await, "DISABLED");
 }
