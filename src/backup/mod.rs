@@ -94,10 +94,10 @@ pub struct Listed {
     pub size: Option<u64>,
     /// Set when the manifest could not be read.
     pub problem: Option<String>,
-    /// Written by a newer lops, or archived: not broken, only not readable here or now
-    /// (upgrade lops, or thaw it).
-    #[serde(skip)]
-    pub not_broken: bool,
+    /// A problem that takes a new backup (or an older snapshot) to get past: false for one
+    /// written by a newer lops, or archived — whole, only not readable here or now (upgrade
+    /// lops, or thaw it) — and for one without a problem.
+    pub broken: bool,
 }
 
 /// Every complete snapshot under the prefix (a manifest exists), newest first; `function`
@@ -151,8 +151,8 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
             },
             taken_at,
             size,
+            broken: problem.is_some() && !not_broken,
             problem,
-            not_broken,
         });
     }
     out.sort_by(|a, b| b.snapshot.cmp(&a.snapshot));

@@ -194,7 +194,7 @@ fn say_unreadable(store: &crate::backup::Store, all: &[crate::backup::Listed]) -
     };
     for s in &unreadable {
         let problem = s.problem.as_deref().unwrap_or_default();
-        if s.not_broken {
+        if !s.broken {
             // A newer lops's, or archived: nothing to take again.
             err!(
                 "lops: snapshot {} cannot be read here now: {problem}",

@@ -1756,6 +1756,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
             .is_some_and(|p| p.contains("it names function someone-else but lies under")),
         "{entry}"
     );
+    assert_eq!(entry["broken"], true, "{entry}");
     assert!(
         listed
             .stderr
@@ -1805,6 +1806,8 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
             .is_some_and(|p| p.contains("upgrade lops")),
         "{entry}"
     );
+    // A script tells it from a broken one: whole, only not readable by this lops.
+    assert_eq!(entry["broken"], false, "{entry}");
     let said = listed
         .stderr
         .lines()
@@ -1818,7 +1821,7 @@ async fn bad_input_is_refused_with_a_clear_message_and_changes_nothing() {
 }
 
 /// The entry of `backup list --json` for `snapshot`.
-fn listed_entry(listed: &Run, snapshot: &str) -> Value {
+pub(crate) fn listed_entry(listed: &Run, snapshot: &str) -> Value {
     listed
         .json()
         .as_array()

@@ -7,7 +7,9 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use crate::backup::{DR, Fixture, HOME, PROXIED, create_bucket, s3_client, snapshot_of};
+use crate::backup::{
+    DR, Fixture, HOME, PROXIED, create_bucket, listed_entry, s3_client, snapshot_of,
+};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy, Rule};
 
@@ -935,7 +937,10 @@ async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
             && !said.contains("take a new backup"),
         "{}",
         listed.stderr
-    );
+    ); // And in JSON: whole, not broken (a script would otherwise take a new backup for it).
+    let entry = listed_entry(&listed, &snapshot);
+    assert!(!entry["problem"].is_null(), "{entry}");
+    assert_eq!(entry["broken"], false, "{entry}");
 }
 
 /// A source object in an archive class cannot be copied until it is thawed: the backup fails
