@@ -364,7 +364,8 @@ pub fn health_mark(h: &RegionHealth, theme: &Theme) -> Span<'static> {
     let [ok, warn, bad] = theme.marks();
     match h {
         RegionHealth::Fresh { .. } => Span::styled(ok, theme.ok()),
-        RegionHealth::Loading => Span::styled(warn, theme.dim()),
+        // Not known yet: the mark of a row not read (`▲` is stale; without colour they were one).
+        RegionHealth::Loading => Span::styled(theme.unknown_mark(), theme.dim()),
         RegionHealth::Stale { .. } => Span::styled(warn, theme.warn()),
         RegionHealth::Unreachable { .. } => Span::styled(bad, theme.bad()),
     }
@@ -473,14 +474,24 @@ fn render_keys_line(state: &State, theme: &Theme, frame: &mut Frame, keys_line: 
         }
         None => {
             let mut line = hints(state, theme);
-            let calls: f64 = state
-                .regions
-                .iter()
-                .filter_map(|r| r.calls_per_minute())
-                .sum();
-            let meter = format!("api {}/min ", format::count(calls));
-            let room = usize::from(area.width).saturating_sub(line.width() + meter.len());
-            if room > 0 {
+            // Measured after a few seconds of a region's calls: until then none is shown (it
+            // said `0/min` while the first reads were sent), and a sum without some regions'
+            // is at least that.
+            let rates: Vec<Option<f64>> =
+                state.regions.iter().map(|r| r.calls_per_minute()).collect();
+            let calls: f64 = rates.iter().flatten().sum();
+            let meter = match (rates.iter().flatten().count(), rates.len()) {
+                (0, _) => String::new(),
+                (known, all) if known < all => format!("api ≥{}/min ", format::count(calls)),
+                _ => format!("api {}/min ", format::count(calls)),
+            };
+            let meter = if theme.ascii {
+                meter.replace('≥', ">=")
+            } else {
+                meter
+            };
+            let room = usize::from(area.width).saturating_sub(line.width() + meter.chars().count());
+            if room > 0 && !meter.is_empty() {
                 line.spans.push(Span::raw(" ".repeat(room)));
                 line.spans.push(Span::styled(meter, theme.dim()));
             }

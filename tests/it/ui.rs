@@ -265,6 +265,60 @@ async fn regions_view_shows_what_the_open_dashboard_costs_in_cloudwatch_metrics(
     assert!(out.contains("CloudWatch 45k metrics/h ≈ $0.45/h"), "{out}");
 }
 
+/// The footer's API meter says nothing until a rate is measured (it said `api 0/min` while
+/// the first reads went out), and a sum missing some regions' rates is said as at least.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_meter_is_not_zero_before_it_is_measured() {
+    let mut state = incident().await;
+    let t0 = state.now;
+    let calls = |state: &mut State, region: usize, total: u64| {
+        update(
+            state,
+            Msg::Calls {
+                region,
+                total,
+                metrics: 0,
+            },
+        );
+    };
+    let meter = |out: &str| {
+        out.lines()
+            .last()
+            .and_then(|l| l.split("api ").nth(1))
+            .map(|m| m.trim().to_string())
+    };
+    let out = screen(&mut state, &MONO, 130, 24);
+    assert_eq!(meter(&out), None, "{out}");
+    // One region measured over 30 s (60 calls: 120/min), the others not yet.
+    calls(&mut state, 0, 0);
+    update(&mut state, Msg::Tick(t0 + chrono::TimeDelta::seconds(30)));
+    calls(&mut state, 0, 60);
+    let out = screen(&mut state, &MONO, 130, 24);
+    assert_eq!(meter(&out).as_deref(), Some("≥120/min"), "{out}");
+    let ascii = screen(
+        &mut state,
+        &Theme {
+            ascii: true,
+            ..MONO
+        },
+        130,
+        24,
+    );
+    assert_eq!(meter(&ascii).as_deref(), Some(">=120/min"), "{ascii}");
+    // Every region measured: the sum as it is.
+    for region in 1..state.regions.len() {
+        calls(&mut state, region, 0);
+    }
+    update(&mut state, Msg::Tick(t0 + chrono::TimeDelta::seconds(40)));
+    for region in 1..state.regions.len() {
+        calls(&mut state, region, 10);
+    }
+    let out = screen(&mut state, &MONO, 130, 24);
+    let n = state.regions.len() - 1;
+    // Region 0: 60 calls in 30 s, no new sample (still 120/min); the others 10 in 10 s.
+    assert_eq!(meter(&out), Some(format!("{}/min", 120 + 60 * n)), "{out}");
+}
+
 /// A function whose aliases are not read yet says so whole at 80 columns (the line was cut to
 /// "… are no", which reads as "none"): the function is the box's title, the line the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -531,6 +585,11 @@ async fn loading_empty_and_unreachable_states_say_what_is_going_on() {
     let loading = screen(&mut state, &MONO, 80, 24);
     insta::assert_snapshot!("loading_80x24", loading);
     assert!(loading.contains("loading functions"));
+    // Not known yet is not stale: without colour, the footer's mark tells them apart.
+    assert!(
+        loading.contains("○ loading: ") && !loading.contains("▲"),
+        "{loading}"
+    );
 
     for region in 0..state.regions.len() {
         let result = Err(lops::provider::ProviderError::Service(
