@@ -75,8 +75,9 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         mappings_disabled: false,
         whole_snapshot: false,
     };
-    let mut preview = prepare_restore(region, &request).await?;
-    preview.note_unfinished(AuditLog::default_location().as_ref(), region.scope());
+    let audit = AuditLog::default_location();
+    let mut preview = prepare_restore(region, &request, audit.as_ref()).await?;
+    preview.note_unfinished(audit.as_ref(), region.scope());
     for line in preview.lines() {
         err!("{line}");
     }
@@ -141,7 +142,6 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         _ => {}
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let audit = AuditLog::default_location();
     let restoring = execute_restore(region, &preview, audit.as_ref(), &progress, Some(&stop));
     tokio::pin!(restoring);
     // Ctrl-C stops the restore the safe way: the step under way ends, then every change is

@@ -283,7 +283,9 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
 
     // Into another region, under another name: a new function.
     let request = restore_request(&snapshot, Some("restored-copy"));
-    let preview = prepare_restore(&west, &request).await.expect("preview");
+    let preview = prepare_restore(&west, &request, None)
+        .await
+        .expect("preview");
     assert!(!preview.difference.exists);
     assert!(!preview.difference.steps.is_empty());
     let done = execute_restore(&west, &preview, Some(&audit), &|_| {}, None)
@@ -327,7 +329,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
             .iter()
             .any(|f| f.info.name == "restored-copy")
     );
-    let again = prepare_restore(&west, &request)
+    let again = prepare_restore(&west, &request, None)
         .await
         .expect("second preview");
     assert!(
@@ -343,7 +345,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
     east.set_reserved(&source.info.name, changed)
         .await
         .expect("change it");
-    let preview = prepare_restore(&east, &restore_request(&snapshot, None))
+    let preview = prepare_restore(&east, &restore_request(&snapshot, None), None)
         .await
         .expect("preview over itself");
     assert!(preview.difference.exists);
@@ -380,7 +382,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
     east.set_reserved(&source.info.name, changed)
         .await
         .expect("change it");
-    let preview = prepare_restore(&east, &restore_request(&snapshot, None))
+    let preview = prepare_restore(&east, &restore_request(&snapshot, None), None)
         .await
         .expect("preview");
     east.set_reserved(&source.info.name, Some(3))
@@ -407,7 +409,7 @@ async fn a_demo_snapshot_restores_through_the_ops_layer_into_another_region_and_
         &SimClock::fixed(start()),
         Access::new(crate::config::Tier::Read, false),
     );
-    let refused = prepare_restore(&region(&read_only, "eu-west-1"), &request).await;
+    let refused = prepare_restore(&region(&read_only, "eu-west-1"), &request, None).await;
     assert!(
         matches!(refused, Err(BackupError::Refused(_))),
         "{refused:?}"

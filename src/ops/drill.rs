@@ -137,7 +137,7 @@ pub async fn drill(
         mappings_disabled: true,
         whole_snapshot: true,
     };
-    let preview = prepare_restore(region, &request).await?;
+    let preview = prepare_restore(region, &request, audit).await?;
     if preview.difference.exists {
         return Err(BackupError::Refused(format!(
             "a function named {copy} already exists in {}: nothing was changed; run the drill again in a second",

@@ -702,3 +702,40 @@ fn a_profile_without_credentials_fails_alone_among_several() {
         alone.stderr
     );
 }
+
+/// A restore that would set an alias a live rollout drives is refused as a traffic change of
+/// it is (the rollout would halt at its next step, its guard unable to roll back), and
+/// changes nothing of the function.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_of_an_alias_a_rollout_drives_is_refused_and_changes_nothing() {
+    use crate::backup::{Fixture, HOME, backup, snapshot_of};
+    let fx = Fixture::new(HOME, "heldrestore").await;
+    let f = moto::unique("heldrestore");
+    fx.function(&f).await;
+    let lops = fx.lops(moto::url());
+    // Taken with live at v1 and v2 30 %.
+    let snapshot = snapshot_of(&backup(&lops, HOME, &f, &fx.to()));
+    let first = lops.spawn(&plan_args(&f, HOME, "50:8s,80:8s"));
+    fx.seeder.wait_for_routing(&f, ("1", Some(0.5)), 20).await;
+    let before = fx.seeder.routing(&f).await;
+    let restore = lops.run(&["restore", &snapshot, "--yes"]);
+    held_by_the_rollout(
+        &restore,
+        &format!("lops traffic abort live --fn {f} --profile default --regions {HOME}"),
+    );
+    assert!(
+        restore.stderr.contains("nothing was restored"),
+        "{}",
+        restore.stderr
+    );
+    assert_eq!(fx.seeder.routing(&f).await, before);
+    traffic(&lops, "abort", &f, HOME).assert_exit(0);
+    let (code, stderr) = finish(first, 20);
+    assert_eq!(code, 4, "{stderr}");
+    // The rollout gone, the same restore goes through: live as the snapshot has it.
+    lops.run(&["restore", &snapshot, "--yes"]).assert_exit(0);
+    assert_eq!(
+        fx.seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.3)])
+    );
+}

@@ -183,6 +183,7 @@ pub fn check_role_arn(flag: &str, role: &str) -> Result<(), BackupError> {
 pub async fn prepare_restore(
     region: &impl BackupRegion,
     request: &RestoreRequest,
+    audit: Option<&AuditLog>,
 ) -> Result<RestorePreview, BackupError> {
     allowed(region.scope(), Kind::Restore)?;
     if let Some(name) = &request.name {
@@ -273,6 +274,7 @@ pub async fn prepare_restore(
             }
         }
     }
+    held_aliases(region, audit, &difference).await?;
     let mut refused = difference.refused.clone();
     // The image is needed only by a step that puts code in place.
     let needs_code = difference
@@ -348,6 +350,34 @@ pub async fn prepare_restore(
         data,
         account,
     })
+}
+
+/// Refuses a restore that would change an alias a rollout drives now, as a traffic change of
+/// it is refused: the rollout would halt at its next step, its guard no longer able to roll
+/// back. Asked at the preview and again right before the first change.
+pub(super) async fn held_aliases(
+    region: &impl BackupRegion,
+    audit: Option<&AuditLog>,
+    difference: &crate::backup::restore::Difference,
+) -> Result<(), BackupError> {
+    for step in &difference.steps {
+        if let Step::Alias {
+            alias,
+            now: Some(_),
+            ..
+        } = step
+        {
+            super::plan::held_by_rollout(region, audit, &difference.function, &alias.name)
+                .await
+                .map_err(|e| match e {
+                    super::OpsError::Refused(why) => {
+                        BackupError::Refused(format!("{why}; nothing was restored"))
+                    }
+                    other => other.into(),
+                })?;
+        }
+    }
+    Ok(())
 }
 
 /// What a restore did.
@@ -456,7 +486,7 @@ pub async fn execute_restore(
             }));
         }
     };
-    let result = match before_first_change(region, preview, &account, progress).await {
+    let result = match before_first_change(region, preview, audit, &account, progress).await {
         Ok(safety) => {
             restore_under_lease(region, preview, audit, progress, &who, safety, stop).await
         }

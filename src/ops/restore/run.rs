@@ -18,17 +18,14 @@ use crate::provider::ProviderError;
 pub(super) async fn before_first_change(
     region: &impl BackupRegion,
     preview: &RestorePreview,
+    audit: Option<&AuditLog>,
     account: &str,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Option<(Manifest, String)>, BackupError> {
     let function = &preview.difference.function;
-    let now = read_current(region.reads(), function).await?;
-    if now != preview.current {
-        return Err(BackupError::Conflict(format!(
-            "{function} changed since the preview: nothing was restored; run the restore again \
-             to see the new difference"
-        )));
-    }
+    // A rollout started since the preview drives an alias it would change: refused as then.
+    super::held_aliases(region, audit, &preview.difference).await?;
+    same_as_previewed(region, preview).await?;
     // What the data copy writes over was confirmed as previewed: objects written there since
     // would be lost unannounced.
     if let Some(changed) = data::changed_since_preview(&preview.manifest, &preview.data).await? {
@@ -63,11 +60,37 @@ pub(super) async fn before_first_change(
     })?;
     let uri = S3Uri::parse(&c.snapshot).map_err(BackupError::Invalid)?;
     let m = crate::backup::load_manifest(&preview.store, &uri).await?;
+    // The snapshot of a large package takes a while: a change made meanwhile (an alias
+    // shifted, a deploy) is found right before the first write, not written over.
+    same_as_previewed(region, preview)
+        .await
+        .map_err(|e| match e {
+            BackupError::Conflict(why) => {
+                BackupError::Conflict(format!("{why} (while its safety snapshot {uri} was taken)"))
+            }
+            other => other,
+        })?;
     progress(Progress::Note(format!(
         "safety snapshot of {function}: {}",
         c.snapshot
     )));
     Ok(Some((m, c.snapshot)))
+}
+
+/// The target as the preview read it, else refused: nothing was restored.
+async fn same_as_previewed(
+    region: &impl BackupRegion,
+    preview: &RestorePreview,
+) -> Result<(), BackupError> {
+    let function = &preview.difference.function;
+    let now = read_current(region.reads(), function).await?;
+    if now != preview.current {
+        return Err(BackupError::Conflict(format!(
+            "{function} changed since the preview: nothing was restored; run the restore again \
+             to see the new difference"
+        )));
+    }
+    Ok(())
 }
 
 pub(super) async fn restore_under_lease(
