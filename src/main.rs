@@ -20,11 +20,7 @@ fn main() -> ExitCode {
             let code = u8::try_from(e.exit_code()).unwrap_or(2);
             // With --json, a command line lops could not read is a JSON document too (as any
             // failure before a command's own output).
-            if code != 0
-                && std::env::args()
-                    .take_while(|a| a != "--")
-                    .any(|a| a == "--json")
-            {
+            if code != 0 && lops::cli::given("--json") {
                 // The message up to the usage line (a missing argument is named on the lines
                 // after the first).
                 let text = e.to_string();

@@ -221,10 +221,15 @@ static ASCII_TEXT: std::sync::OnceLock<(bool, bool)> = std::sync::OnceLock::new(
 /// Whether the terminal takes ASCII only: `--ascii` on the command line, or a locale that is
 /// not UTF-8.
 pub fn ascii_terminal() -> bool {
-    std::env::args()
+    given("--ascii") || !crate::format::utf8_locale()
+}
+
+/// Whether `flag` is on the command line before any `--`. Read from the arguments as the OS
+/// gives them: one that is not UTF-8 is clap's to refuse, not a reason to stop here.
+pub fn given(flag: &str) -> bool {
+    std::env::args_os()
         .take_while(|a| a != "--")
-        .any(|a| a == "--ascii")
-        || !crate::format::utf8_locale()
+        .any(|a| a == flag)
 }
 
 /// `text` cut to a table column of `width` characters as it will be printed: in ASCII the cut
@@ -245,15 +250,24 @@ pub(crate) fn cell(text: &str, width: usize) -> String {
 /// formatted line is written in is whole UTF-8; anything else goes as it is.
 fn write_shown(out: &mut impl std::io::Write, buf: &[u8], stdout: bool) -> std::io::Result<usize> {
     let (err, out_too) = ASCII_TEXT.get().copied().unwrap_or_default();
-    if buf.is_ascii() || !(if stdout { out_too } else { err }) {
+    let Ok(text) = std::str::from_utf8(buf) else {
         return out.write(buf);
-    }
-    match std::str::from_utf8(buf) {
-        Ok(text) => {
-            out.write_all(crate::format::ascii_text(text).as_bytes())?;
+    };
+    // What AWS names (an alarm, a tag, an error's message) reaches the terminal as text: an
+    // escape sequence, a C1 code or a bidirectional override in it is not the terminal's to
+    // obey (the dashboard draws them as `�` too). Newlines and tabs are lops's own.
+    let clean = crate::format::printable(text, true);
+    let ascii = if stdout { out_too } else { err };
+    match clean {
+        std::borrow::Cow::Borrowed(_) if !ascii || text.is_ascii() => out.write(buf),
+        clean => {
+            let shown = match ascii {
+                true => std::borrow::Cow::Owned(crate::format::ascii_text(&clean).into_owned()),
+                false => clean,
+            };
+            out.write_all(shown.as_bytes())?;
             Ok(buf.len())
         }
-        Err(_) => out.write(buf),
     }
 }
 
@@ -330,18 +344,14 @@ pub(crate) fn print_json(doc: &impl serde::Serialize) {
 /// Runs a CLI command; the TUI is started by `main` when no command is given. A command whose
 /// output could not be written fails, whatever it did (what it changed is in the audit log).
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure> {
-    let json = std::env::args()
-        .take_while(|a| a != "--")
-        .any(|a| a == "--json");
+    let json = given("--json");
     let ascii = global.ascii || !crate::format::utf8_locale();
     let _ = ASCII_TEXT.set((ascii, ascii && !json));
     let result = dispatch(global, command).await;
     // With --json, stdout is one JSON document also when the command failed before it printed
     // its own (a cron job reads `error` and `exit` instead of an empty document).
     if let Err(failure) = &result
-        && std::env::args()
-            .take_while(|a| a != "--")
-            .any(|a| a == "--json")
+        && json
         && !STDOUT_WRITTEN.load(std::sync::atomic::Ordering::Relaxed)
     {
         // On one line: a whole document for a reader of JSON, and a record for a reader of

@@ -51,7 +51,27 @@ pub fn check_file(
     Ok(())
 }
 
+/// A variable lops or the AWS SDK reads whose value is not UTF-8: refused, named. The SDK and
+/// the standard library read such a value as unset, so a profile, endpoint or directory given
+/// this way would be passed over without a word (acting under `default`, on AWS itself).
+fn unreadable_env() -> Option<String> {
+    std::env::vars_os()
+        .filter(|(_, v)| v.to_str().is_none())
+        .filter_map(|(k, _)| k.into_string().ok())
+        .find(|k| {
+            k.starts_with("AWS_")
+                || k.starts_with("LOPS_")
+                || matches!(k.as_str(), "HOME" | "XDG_CONFIG_HOME" | "XDG_STATE_HOME")
+        })
+}
+
 pub fn settings(flags: &Flags) -> Result<(Settings, Vec<String>), Failure> {
+    if let Some(key) = unreadable_env() {
+        return Err(Failure::usage(format!(
+            "{key} is not valid UTF-8, so it cannot be read: set it to a UTF-8 value (or unset \
+             it)"
+        )));
+    }
     let (file, path) = ConfigFile::load(flags.config.as_deref())?;
     check_file(&file, path.as_deref())?;
     let extra = file.extra_regions.clone();

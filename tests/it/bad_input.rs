@@ -697,3 +697,46 @@ fn an_empty_name_in_a_region_or_profile_list_is_refused() {
         );
     }
 }
+
+/// An argument or a variable that is not UTF-8 is bad input said as such (exit 2, the JSON
+/// error document with `--json`): an argument panicked (101), and `AWS_PROFILE` or
+/// `AWS_ENDPOINT_URL` were read as unset — acting under `default`, or on AWS itself.
+#[cfg(unix)]
+#[test]
+fn text_that_is_not_utf8_is_refused_not_passed_over() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let lops = Lops::new("http://127.0.0.1:9");
+    let bad = OsStr::from_bytes(b"us-east-1\xff");
+    for json in [false, true] {
+        let mut cmd = lops.command(&[]);
+        cmd.arg("status").arg("--regions").arg(bad);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().expect("run lops");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("invalid UTF-8") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+        if json {
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            assert_eq!(doc["exit"], 2, "{doc}");
+        }
+    }
+    for key in ["AWS_PROFILE", "AWS_ENDPOINT_URL"] {
+        let out = lops
+            .command(&["kill", "orders-api", "--region", "us-east-1", "--dry-run"])
+            .env(key, OsStr::from_bytes(b"r\xffo"))
+            .output()
+            .expect("run lops");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{key} is not valid UTF-8")),
+            "{key}: {stderr}"
+        );
+    }
+}

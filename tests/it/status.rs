@@ -1057,3 +1057,38 @@ async fn on_80_columns_the_table_fits_and_a_firing_alarm_is_still_said() {
         piped.stdout
     );
 }
+
+/// An alarm's name is AWS's text, not lops's: an escape sequence, a C1 code or a
+/// bidirectional override in it reaches the terminal as `�` (the dashboard draws it so), in
+/// the table and in the lines on stderr alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_name_cannot_drive_the_terminal() {
+    let region = "af-south-1";
+    let seeder = Seeder::new(moto::url(), region).await;
+    let f = moto::unique("hostile");
+    seeder.create_function(&f).await;
+    // (No ESC: CloudWatch's XML cannot carry it; the C1 CSI is the same command to a terminal.)
+    let alarm = format!("{}\u{9b}31m\u{202e}evil\u{200b}", moto::unique("err"));
+    seeder
+        .put_error_alarm(
+            &alarm,
+            &f,
+            Some(aws_sdk_cloudwatch::types::StateValue::Alarm),
+        )
+        .await;
+    let lops = Lops::new(moto::url());
+    let run = lops.run_with_env(&["status", "--regions", region], &[("COLUMNS", "200")]);
+    run.assert_exit(0);
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(&f))
+        .expect("its row");
+    assert!(row.contains("\u{fffd}31m\u{fffd}evil\u{fffd}"), "{row:?}");
+    for (what, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        assert!(
+            !text.contains(['\u{9b}', '\u{202e}', '\u{200b}']),
+            "{what}: {text:?}"
+        );
+    }
+}
