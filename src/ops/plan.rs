@@ -215,7 +215,7 @@ pub(super) async fn held_by_rollout<S: RegionActions>(
     let Some(store) = audit.and_then(super::rollout::RolloutStore::beside) else {
         return Ok(());
     };
-    if let Some(why) = store.damaged(source.scope(), function, alias) {
+    if let Some(why) = store.damaged_under_any_profile(source.scope(), function, alias) {
         return Err(OpsError::Refused(why));
     }
     let Some(rollout) = super::rollout::driving(source, &store, function, alias).await else {

@@ -339,6 +339,33 @@ async fn a_rollout_whose_file_does_not_read_holds_its_alias() {
             "--yes",
         ]));
     }
+    // Through another profile too (of the same account, or one the file cannot say): a
+    // change of the alias there would halt the rollout as surely (it went through).
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile other]\nregion = {region}\n"),
+    )
+    .expect("aws config");
+    let other = |mut args: Vec<&str>| {
+        let yes = args.iter().position(|a| *a == "--yes").expect("--yes");
+        args.splice(yes..yes, ["--profile", "other"]);
+        lops.run(&args)
+    };
+    refused(other(vec![
+        "traffic",
+        "set",
+        "live",
+        "--fn",
+        &f,
+        "--version",
+        "2",
+        "--weight",
+        "0.5",
+        "--regions",
+        region,
+        "--yes",
+    ]));
+    refused(other(plan_args(&f, region, "50:30s")));
     assert_eq!(
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.2)])

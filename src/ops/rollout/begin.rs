@@ -117,7 +117,7 @@ pub async fn start<S: RegionActions + GuardSignals>(
             s.hold_secs
         )));
     }
-    if let Some(why) = store.damaged(&scope, function, alias) {
+    if let Some(why) = store.damaged_under_any_profile(&scope, function, alias) {
         return Err(OpsError::Refused(why));
     }
     if let Some(existing) = store.load(&scope, function, alias)

@@ -159,28 +159,22 @@ impl RolloutStore {
     }
 
     fn path(&self, profile: &str, region: &str, function: &str, alias: &str) -> PathBuf {
-        // Names come from the command line and AWS; keep them to one plain file name.
-        let clean = |s: &str| -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "-.".contains(c) {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect::<String>()
-                .trim_start_matches('.')
-                .to_string()
-        };
         // '@' never comes out of `clean`, so two rollouts never share a file.
         self.dir.join(format!(
-            "{}@{}@{}@{}.json",
+            "{}{}",
             clean(profile),
+            Self::suffix(region, function, alias)
+        ))
+    }
+
+    /// The end of the file name of every profile's rollout of this alias in `region`.
+    fn suffix(region: &str, function: &str, alias: &str) -> String {
+        format!(
+            "@{}@{}@{}.json",
             clean(region),
             clean(function),
             clean(alias)
-        ))
+        )
     }
 
     /// Written whole to a temporary file and renamed, so a kill never leaves half a plan (and a
@@ -268,6 +262,33 @@ impl RolloutStore {
             scope.profile,
             scope.region
         ))
+    }
+
+    /// [`Self::damaged`] for the rollouts of this alias saved under any profile: a change of
+    /// the alias through another profile (of the same account, or one lops cannot tell
+    /// apart: the file does not say) would halt it as surely.
+    pub fn damaged_under_any_profile(
+        &self,
+        scope: &Scope,
+        function: &str,
+        alias: &str,
+    ) -> Option<String> {
+        if let Some(why) = self.damaged(scope, function, alias) {
+            return Some(why);
+        }
+        let suffix = Self::suffix(&scope.region, function, alias);
+        let mut others: Vec<String> = std::fs::read_dir(&self.dir)
+            .ok()?
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter_map(|name| name.strip_suffix(&suffix).map(str::to_string))
+            .filter(|profile| !profile.is_empty() && !profile.contains('@'))
+            .collect();
+        others.sort();
+        others.into_iter().find_map(|profile| {
+            let theirs = Scope::new(profile, scope.region.clone(), Default::default());
+            self.damaged(&theirs, function, alias)
+        })
     }
 
     /// The saved rollouts that cannot be read: (file, why).
@@ -369,4 +390,19 @@ impl RolloutStore {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// A name from the command line or AWS kept to one plain file name's part.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_string()
 }
