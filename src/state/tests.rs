@@ -2716,6 +2716,18 @@ fn the_highlight_comes_back_to_the_chosen_function_after_a_filter_hid_it() {
     s.filter.clear();
     s.rebuild_rows();
     assert_eq!(s.selected_row().map(|(_, f)| f.info.name.clone()), moved);
+    // Acted on under a filter that hid the choice (without moving): the row acted on is the
+    // choice now — the next key acts on it, not on the one chosen before the filter.
+    select(&mut s, 0, "worker");
+    s.filter = "cron".into();
+    s.rebuild_rows();
+    let acted = s.selected_row().map(|(_, f)| f.info.name.clone());
+    assert_ne!(acted.as_deref(), Some("worker"));
+    update(&mut s, key('b'));
+    update(&mut s, code(KeyCode::Esc));
+    s.filter.clear();
+    s.rebuild_rows();
+    assert_eq!(s.selected_row().map(|(_, f)| f.info.name.clone()), acted);
 }
 
 #[test]
