@@ -356,16 +356,27 @@ pub fn everywhere(state: &mut State, pending: Pending, effects: &mut Vec<Effect>
     };
     // Asked of the core in every region with the function, even where the last read had no
     // such alias: it reads the alias fresh (one created since is found; one missing is skipped
-    // in its words, as the CLI says it).
-    let targets: Vec<Target> = (state.regions.iter().enumerate())
-        .filter(|(_, region)| region.function(&function).is_some())
-        .map(|(i, _)| Target::Ask(i, (*request).clone()))
+    // in its words, as the CLI says it). A region whose functions were not read whole (never
+    // answered, failing, still loading) is asked too: left out, "every region" would be a
+    // claim the preview could not make.
+    let targets: Vec<Target> = everywhere_scopes(state, &function)
+        .into_iter()
+        .map(|i| Target::Ask(i, (*request).clone()))
         .collect();
     state.popup = Some(Popup::Working(format!(
         "previewing {} in every region where {function} exists…",
         request.kind().title()
     )));
     effects.push(Effect::PrepareBatch { targets });
+}
+
+/// The regions `tab` asks for `function`: those with it, and those whose functions were not
+/// read whole (see [`everywhere`]).
+pub fn everywhere_scopes(state: &State, function: &str) -> Vec<usize> {
+    (state.regions.iter().enumerate())
+        .filter(|(_, region)| region.function(function).is_some() || !region.functions_known())
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// The ops layer previewed a batch: ask once for all of it (or say why there is nothing to do).

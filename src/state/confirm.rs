@@ -193,12 +193,9 @@ pub fn planned(
     result: Result<Plan, OpsError>,
 ) {
     let widens = super::batch::widenable(request.kind())
-        && state
-            .regions
-            .iter()
-            .filter(|r| request.function().and_then(|f| r.function(f)).is_some())
-            .count()
-            > 1;
+        && request
+            .function()
+            .is_some_and(|f| super::batch::everywhere_scopes(state, f).len() > 1);
     let scope = state
         .regions
         .get(region)

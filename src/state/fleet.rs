@@ -323,6 +323,15 @@ impl RegionState {
             .count()
     }
 
+    /// Whether its functions were read whole: the inventory answered, is not failing now and
+    /// is not filling in. Until then a function missing here may well be there.
+    pub fn functions_known(&self) -> bool {
+        let inventory = &self.reads[Read::Inventory.index()];
+        inventory.last_ok.is_some()
+            && inventory.error.is_none()
+            && self.inventory_progress.is_none()
+    }
+
     pub fn function(&self, name: &str) -> Option<&FunctionEntry> {
         self.functions.iter().find(|f| f.info.name == name)
     }

@@ -3118,6 +3118,48 @@ fn tab_widens_an_invoke_to_every_region_with_the_function() {
     assert_eq!(targets.len(), 2, "{targets:?}");
 }
 
+/// `tab` asks every region whose functions were not read whole too (the core reads it fresh
+/// and skips it in its words when the function is not there): it left out a region whose
+/// inventory failed, and the preview read as "everywhere".
+#[test]
+fn tab_asks_a_region_whose_functions_were_not_read_too() {
+    let mut s = with_aliases();
+    s.regions[1].functions.clear();
+    s.rebuild_rows();
+    select(&mut s, 0, "api");
+    let request = Box::new(Request::Invoke(crate::provider::InvokeRequest {
+        function: "api".into(),
+        qualifier: None,
+        payload: b"{}".to_vec(),
+        asynchronous: false,
+        wait_secs: None,
+    }));
+    let planned = |s: &mut State| {
+        let mut one = plan_in(&s.regions[0].scope, "api", false);
+        one.batch = None;
+        update(
+            s,
+            Msg::Planned {
+                region: 0,
+                request: request.clone(),
+                result: Ok(one),
+            },
+        );
+    };
+    // Read whole without it: nowhere else to ask (tab does not widen).
+    assert!(s.regions[1].functions_known());
+    planned(&mut s);
+    assert!(batch_targets(&update(&mut s, code(KeyCode::Tab))).is_empty());
+    // Its inventory failing: asked.
+    let now = s.now;
+    s.regions[1].reads[0].error = Some(("timed out".into(), now));
+    assert!(!s.regions[1].functions_known());
+    s.popup = None;
+    planned(&mut s);
+    let targets = batch_targets(&update(&mut s, code(KeyCode::Tab)));
+    assert_eq!(targets.len(), 2, "{targets:?}");
+}
+
 #[test]
 fn u_asks_the_runtime_for_the_undo_of_the_last_action() {
     let mut s = with_aliases();
