@@ -112,13 +112,8 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         }
     );
     let production = region.scope().access.production;
-    let ask = if production {
-        crate::ops::Confirmation::Typed("drill".into())
-    } else {
-        crate::ops::Confirmation::Yes
-    };
     super::confirm::ask(
-        &ask,
+        &crate::ops::drill::confirmation(region.scope()),
         yes,
         super::confirm::why_typed(production, None).as_deref(),
     )?;

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::Kind;
 use super::audit::AuditLog;
 use super::backup::BackupRegion;
-use super::backup::{Progress, append, audit_ready, caller, record};
+use super::backup::{Progress, audit_ready, caller, record};
 use super::restore::{RestoreRequest, execute_restore, prepare_restore};
 use crate::backup::restore::{difference, read_current, remove_function};
 use crate::backup::{BackupError, S3Uri};
@@ -155,6 +155,7 @@ pub async fn drill(
     let mut leftovers_removed = Vec::new();
     let mut leftovers_waiting = Vec::new();
     let mut cleanup_failures = Vec::new();
+    let mut to_remove = Vec::new();
     for (left, old) in leftover_copies(audit, region.scope(), &function) {
         if !matches!(read_current(region.reads(), &left).await, Ok(Some(_))) {
             continue;
@@ -163,6 +164,30 @@ pub async fn drill(
             leftovers_waiting.push(left);
             continue;
         }
+        to_remove.push(left);
+    }
+    // No audit, no change: what the drill is about to do (the copies it deletes, the copy it
+    // makes and invokes) is recorded before its first change, else nothing is done.
+    let (who, _) = caller(region).await;
+    let begin = record(
+        region.scope(),
+        &who,
+        "drill.begin",
+        &copy,
+        json!({"snapshot": snapshot.to_string()}),
+        json!({"removes": to_remove, "invokes": payload.is_some(),
+            "process": {"host": crate::process::host_name(), "pid": std::process::id()}}),
+        &Err(super::audit::STARTED.to_string()),
+    );
+    if let Some(log) = audit {
+        log.append(&begin).map_err(|e| {
+            BackupError::Refused(format!(
+                "the audit log {} cannot be written ({e}): nothing was changed",
+                log.path().display()
+            ))
+        })?;
+    }
+    for left in to_remove {
         let failures = remove_function(region.reads(), &left, &[]).await;
         if failures.is_empty() {
             leftovers_removed.push(left);
@@ -251,7 +276,6 @@ pub async fn drill(
         stopped,
         complete,
     };
-    let (who, _) = caller(region).await;
     let rec = record(
         region.scope(),
         &who,
@@ -265,8 +289,24 @@ pub async fn drill(
             Err("incomplete".to_string())
         },
     );
-    append(audit, &rec, progress);
+    // Its end not recorded: said, and not complete (what it did is in `drill.begin` only).
+    let mut report = report;
+    if let Some(log) = audit
+        && let Err(e) = log.append(&rec)
+    {
+        report.differences.push(format!(
+            "the audit log {} could not take the drill's result ({e}): its start is recorded, \
+             its end is not",
+            log.path().display()
+        ));
+        report.complete = false;
+    }
     Ok(report)
+}
+
+/// How a drill is confirmed: typed (the word `drill`) in a production scope, else y/N.
+pub fn confirmation(scope: &crate::provider::Scope) -> super::Confirmation {
+    super::confirmation("drill", scope, false, false)
 }
 
 /// How long after its restore began a drill's copy that never ended counts as left behind.

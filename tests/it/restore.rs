@@ -1338,6 +1338,25 @@ async fn a_drill_stopped_or_killed_leaves_no_copy_behind() {
         run.stdout
     );
     assert!(drill_copies(DR, &name).await.is_empty());
+    // No audit, no change: the drill recorded what it was about to delete, make and invoke
+    // before its first change (the copy's restore records only its own start).
+    let records: Vec<Value> = std::fs::read_to_string(&path)
+        .expect("audit")
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let copy = run.json()["copy"].as_str().expect("copy").to_string();
+    let at = |action: &str| {
+        records
+            .iter()
+            .position(|r| r["action"] == action && r["target"] == copy.as_str())
+            .unwrap_or_else(|| panic!("no {action} of {copy}"))
+    };
+    let begin = &records[at("drill.begin")];
+    assert_eq!(begin["result"], "started", "{begin}");
+    assert_eq!(begin["after"]["removes"][0], left[0].as_str(), "{begin}");
+    assert_eq!(begin["after"]["invokes"], false, "{begin}");
+    assert!(at("drill.begin") < at("restore.begin") && at("restore.begin") < at("drill"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
