@@ -74,6 +74,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         map_sources: args.map_sources,
         mappings_disabled: false,
         whole_snapshot: false,
+        assume_role: args.assume_role.clone(),
     };
     let audit = AuditLog::default_location();
     let mut preview = prepare_restore(region, &request, audit.as_ref()).await?;

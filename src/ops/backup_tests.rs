@@ -258,6 +258,7 @@ fn restore_request(snapshot: &str, name: Option<&str>) -> RestoreRequest {
         map_sources: false,
         mappings_disabled: false,
         whole_snapshot: false,
+        assume_role: None,
     }
 }
 

@@ -348,8 +348,26 @@ fn a_restores_safety_snapshot_is_said_to_hold_the_function_not_the_data_it_wrote
     restore.after = json!({"data_objects": 5, "data_overwritten": 3});
     let said = nothing_to_undo(&[restore]);
     assert!(
-        said.contains("`lops restore s3://b/lops/x-safety.json` puts back the function")
-            && said.contains("the 3 S3 object(s) it wrote over are not in it"),
+        said.contains(
+            "`lops restore s3://b/lops/x-safety.json --profile default` puts back the function"
+        ) && said.contains("the 3 S3 object(s) it wrote over are not in it"),
+        "{said}"
+    );
+    // Restored into another account through an assumed role: the command acts there too
+    // (without the role it would put the DR account's function over the profile's own).
+    let mut restore = record("r2", None, None);
+    restore.action = "restore".into();
+    restore.before = json!({"existed": true, "safety_snapshot": "s3://b/lops/x-safety.json"});
+    restore.after = json!({
+        "account": "222222222222",
+        "assume_role": "arn:aws:iam::222222222222:role/dr-restore",
+    });
+    let said = nothing_to_undo(&[restore]);
+    assert!(
+        said.contains(
+            "`lops restore s3://b/lops/x-safety.json --profile default --assume-role \
+             arn:aws:iam::222222222222:role/dr-restore` (in account 222222222222) puts back"
+        ),
         "{said}"
     );
 }

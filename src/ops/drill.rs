@@ -136,6 +136,7 @@ pub async fn drill(
         // The copy must not take the real queue's messages while it exists.
         mappings_disabled: true,
         whole_snapshot: true,
+        assume_role: None,
     };
     let preview = prepare_restore(region, &request, audit).await?;
     if preview.difference.exists {

@@ -118,9 +118,21 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
         .find_map(|r| {
             let uri = r.before.get("safety_snapshot")?.as_str()?.to_string();
             let overwritten = r.after.get("data_overwritten").and_then(|n| n.as_u64());
-            Some((uri, overwritten.unwrap_or(0)))
+            // Where it was restored: the profile, and the role assumed into another account
+            // (without it the command would act in the profile's own account).
+            let text = |key: &str| r.after.get(key).and_then(|v| v.as_str());
+            let mut command = format!("lops restore {uri} --profile {}", r.profile);
+            if let Some(role) = text("assume_role") {
+                command.push_str(&format!(" --assume-role {role}"));
+            }
+            if let Some(account) = text("account") {
+                command.push_str(&format!("` (in account {account})"));
+            } else {
+                command.push('`');
+            }
+            Some((command, overwritten.unwrap_or(0)))
         });
-    if let Some((uri, overwritten)) = safety {
+    if let Some((command, overwritten)) = safety {
         // The safety snapshot holds the function, never the data a copy wrote over.
         let data = match overwritten {
             0 => String::new(),
@@ -130,8 +142,8 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
             ),
         };
         text.push_str(&format!(
-            " (a restore is not undone by undo: `lops restore {uri}` puts back the function \
-             the last restore replaced{data})"
+            " (a restore is not undone by undo: `{command} puts back the function the last \
+             restore replaced{data})"
         ));
     }
     text

@@ -869,6 +869,22 @@ async fn a_whole_function_comes_back_in_another_account_and_each_new_step_undoes
     let put_before = proxy.requests(DR, "PutProvisionedConcurrencyConfig").len();
     let run = restore(&name);
     run.assert_exit(0);
+    // Its record says where it acted: the account and the role assumed to get there (what
+    // puts back what a restore replaced names them).
+    let audit = lops.run(&["audit", "--json"]);
+    audit.assert_exit(0);
+    let doc = audit.json();
+    let last = doc
+        .as_array()
+        .and_then(|all| all.iter().rev().find(|r| r["action"] == "restore"))
+        .expect("the restore's record");
+    assert_eq!(last["action"], "restore", "{last}");
+    assert_eq!(last["after"]["account"], OTHER_ACCOUNT, "{last}");
+    assert_eq!(
+        last["after"]["assume_role"],
+        format!("arn:aws:iam::{OTHER_ACCOUNT}:role/dr-restore"),
+        "{last}"
+    );
     // Nothing left out but the rule its permission names (rules are not in a snapshot).
     let notes: Vec<&str> = run.stderr.lines().filter(|l| l.contains("note:")).collect();
     assert_eq!(notes.len(), 1, "{}", run.stderr);

@@ -39,6 +39,9 @@ pub struct RestoreRequest {
     /// The snapshot must verify whole, its S3 data copy too, even when the data is not copied
     /// back (a drill checks the snapshot; a `--no-data` restore does not need the data).
     pub whole_snapshot: bool,
+    /// The role assumed to reach the target (`--assume-role`), recorded: what puts back what
+    /// the restore replaced must act there too, not in the profile's own account.
+    pub assume_role: Option<String>,
 }
 
 /// A checked restore: the snapshot verified, the target read, the steps worked out.
@@ -53,6 +56,8 @@ pub struct RestorePreview {
     pub data: Vec<DataRestore>,
     /// The account it restores into, as STS says (empty: STS did not answer).
     pub account: String,
+    /// See [`RestoreRequest::assume_role`].
+    pub assume_role: Option<String>,
 }
 
 impl RestorePreview {
@@ -349,6 +354,7 @@ pub async fn prepare_restore(
         difference,
         data,
         account,
+        assume_role: request.assume_role.clone(),
     })
 }
 
@@ -511,6 +517,8 @@ fn restore_record(
         "steps": preview.difference.steps.len(),
         "data_objects": preview.data.iter().map(|d| d.objects).sum::<usize>(),
         "data_overwrites": preview.overwrites(),
+        "account": Some(preview.account.as_str()).filter(|a| !a.is_empty()),
+        "assume_role": preview.assume_role,
     });
     let mut rec = record(
         region.scope(),
