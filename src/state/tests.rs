@@ -3464,6 +3464,42 @@ fn the_rollout_line_keeps_its_keys_and_cuts_its_event_whole() {
     );
 }
 
+/// A halted rollout says so before its step and its reason, which give way at 80 columns: the
+/// word was cut off with them, and the line read as a rollout still running.
+#[test]
+fn the_rollout_line_says_halted_before_what_is_cut() {
+    let mut s = loaded();
+    update(&mut s, Msg::Resize(80, 24));
+    let mut halted = rollout("payments-api");
+    halted.status = crate::ops::rollout::Status::Halted {
+        reason: "guard tripped".into(),
+    };
+    update(
+        &mut s,
+        Msg::RolloutUpdate {
+            region: 0,
+            rollout: Box::new(halted),
+            event: "halted: guard tripped: the guard could not read its signals (GetMetricData \
+                    timed out after 10 s) and the rollback could not be written either"
+                .into(),
+            running: false,
+        },
+    );
+    // Its notice read and closed: the line under the table stays.
+    s.popup = None;
+    let line = screen_rows(&s, 80, 24)
+        .into_iter()
+        .find(|l| l.starts_with(" rollout payments-api:live"))
+        .expect("a rollout line");
+    let after_bar = line
+        .split("rollout payments-api:live")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(after_bar.starts_with(" ░░░░░░░░░░ halted "), "{line}");
+    assert_eq!(line.matches("halted").count(), 1, "{line}");
+    assert!(line.trim_end().ends_with("U resume · A abort"), "{line}");
+}
+
 /// A preview answered after another was asked is not shown (its confirmation would stand where
 /// the one awaited is expected: a `y` meant for that one could answer it); the last one asked
 /// is, and never over a confirmation already open.

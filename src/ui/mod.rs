@@ -105,25 +105,42 @@ fn render_plans(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     } else {
         String::new()
     };
-    let head = [
+    // Where it stands, before anything that may be cut: a halted or interrupted rollout whose
+    // word was cut off at 80 columns read as one still running.
+    use crate::ops::rollout::{Standing, Status};
+    let word = match (&r.status, r.standing()) {
+        (Status::Halted { .. }, _) => Some("halted"),
+        (Status::RolledBack { .. }, _) => Some("rolled back"),
+        (Status::Aborted, _) => Some("aborted"),
+        (_, Standing::Interrupted) if !p.running => Some("interrupted"),
+        _ => None,
+    };
+    let mut head = vec![
         Span::styled(format!(" rollout {} ", r.target()), theme.title()),
         Span::styled(
             widgets::bar(done, 10, theme),
             if p.running { theme.ok() } else { theme.warn() },
         ),
     ];
+    if let Some(word) = word {
+        head.push(Span::styled(format!(" {word}"), theme.warn()));
+    }
     let keys = Span::styled(format!("  {keys}"), theme.dim());
+    // Said once: the event's own "halted: " gives way to the word before it.
+    let said = word
+        .and_then(|w| p.event.strip_prefix(&format!("{w}: ")))
+        .unwrap_or(&p.event);
     // The event often says the step already ("step 1/2 (10% on v2) applied").
-    let event = Span::raw(if p.event.starts_with(&r.progress()) {
-        format!(" {}{more}", p.event)
+    let event = Span::raw(if said.starts_with(&r.progress()) {
+        format!(" {said}{more}")
     } else {
-        format!(" {} · {}{more}", r.progress(), p.event)
+        format!(" {} · {said}{more}", r.progress())
     });
     // The keys stay on the line; the event gives way, cut between words and marked (a pid
     // cut by a digit read as another process).
     let room = usize::from(area.width)
         .saturating_sub(head.iter().map(Span::width).sum::<usize>() + keys.width());
-    let mut spans = head.to_vec();
+    let mut spans = head;
     spans.extend(cut_at_words(vec![event], room, theme));
     spans.push(keys);
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
