@@ -64,7 +64,14 @@ pub fn render(
         left,
     );
 
-    let side = side_lines(state, r, i, name, &extras, &unread, theme);
+    let (side, failures) = side_lines(state, r, i, name, &extras, &unread, theme);
+    let side = fit_side(
+        side,
+        &failures,
+        usize::from(right.width.saturating_sub(2)),
+        usize::from(right.height.saturating_sub(2)),
+        theme,
+    );
     frame.render_widget(
         // Wrapped: a failed read's reason (the permission missing) is at the end of its line.
         Paragraph::new(side)
@@ -227,10 +234,14 @@ fn side_lines(
     extras: &Option<Option<Result<(), String>>>,
     unread: &str,
     theme: &Theme,
-) -> Vec<Line<'static>> {
+) -> (Vec<Line<'static>>, Vec<usize>) {
     let mut side = Vec::new();
+    // Failures say their call, their reason and what to do: long, they give way first (see
+    // `fit_side`).
+    let mut failures = Vec::new();
     // Its own reads failed in the last inventory: which call, and why.
     if let Some(why) = &i.detail_error {
+        failures.push(side.len());
         side.push(Line::styled(format!("not read: {why}"), theme.warn()));
     }
     if i.not_read.aliases {
@@ -245,6 +256,7 @@ fn side_lines(
         side.push(Line::styled(format!("tags {unread}"), theme.dim()));
     }
     if let Some(Some(Err(e))) = &extras {
+        failures.push(side.len());
         side.push(Line::styled(e.clone(), theme.warn()));
     }
     // A few aliases, so that the alarms, tags and triggers below (which `p` acts on) stay on
@@ -283,6 +295,9 @@ fn side_lines(
     }
     // Unknown, not "no alarm"; failing, said with why; old, said as old.
     let alarms_failing = r.read_error(crate::state::Read::Alarms);
+    if alarms_failing.is_some() {
+        failures.push(side.len());
+    }
     match (r.ever_read(crate::state::Read::Alarms), alarms_failing) {
         (false, None) => side.push(Line::styled("reading alarms…", theme.dim())),
         (false, Some(why)) => side.push(Line::styled(format!("not read: {why}"), theme.warn())),
@@ -353,13 +368,16 @@ fn side_lines(
     }
     match state.trigger_pane.as_ref().map(|p| (&p.result, p.selected)) {
         None | Some((None, _)) => side.push(Line::styled("triggers: reading…", theme.dim())),
-        Some((Some(Err(e)), _)) => side.push(Line::styled(
-            format!(
-                "triggers: {e} (read again in {} s)",
-                crate::state::DETAIL_RETRY_SECS
-            ),
-            theme.warn(),
-        )),
+        Some((Some(Err(e)), _)) => {
+            failures.push(side.len());
+            side.push(Line::styled(
+                format!(
+                    "triggers: {e} (read again in {} s)",
+                    crate::state::DETAIL_RETRY_SECS
+                ),
+                theme.warn(),
+            ))
+        }
         Some((Some(Ok(t)), _)) if t.is_empty() => side.push(Line::styled(
             "no rules or event source mappings",
             theme.dim(),
@@ -402,7 +420,57 @@ fn side_lines(
             }
         }
     }
-    side
+    (side, failures)
+}
+
+/// The side pane's lines in `width` x `height` rows: when they do not fit, the failures (at
+/// `failures`) give way first — to two rows, then one, cut and marked — so that what was read
+/// below them (tags, triggers) stays on screen; the regions view (2) says each whole.
+fn fit_side(
+    lines: Vec<Line<'static>>,
+    failures: &[usize],
+    width: usize,
+    height: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let width = width.max(1);
+    let rows = |l: &Line| {
+        super::widgets::wrap_words(&l.to_string(), width)
+            .len()
+            .max(1)
+    };
+    if lines.iter().map(rows).sum::<usize>() <= height {
+        return lines;
+    }
+    let cut = |lines: &[Line<'static>], most: usize| -> Vec<Line<'static>> {
+        let mut out = Vec::new();
+        for (n, l) in lines.iter().enumerate() {
+            if !failures.contains(&n) || rows(l) <= most {
+                out.push(l.clone());
+                continue;
+            }
+            let style = l
+                .style
+                .patch(l.spans.first().map(|s| s.style).unwrap_or_default());
+            let mut kept: Vec<String> = super::widgets::wrap_words(&l.to_string(), width)
+                .into_iter()
+                .take(most)
+                .collect();
+            if let Some(last) = kept.last_mut() {
+                let mark = if theme.ascii { "~" } else { "…" };
+                let mut shown: String = last.chars().take(width.saturating_sub(1)).collect();
+                shown.push_str(mark);
+                *last = shown;
+            }
+            out.extend(kept.into_iter().map(|row| Line::styled(row, style)));
+        }
+        out
+    };
+    let two = cut(&lines, 2);
+    if two.iter().map(rows).sum::<usize>() <= height {
+        return two;
+    }
+    cut(&lines, 1)
 }
 
 /// The last hour's invocations, errors, duration and concurrency, each from its minimum up.

@@ -843,6 +843,47 @@ async fn the_detail_view_says_why_metrics_are_missing() {
     );
 }
 
+/// A failing read's long message (its call, its reason, what to do) gives way in the detail
+/// view's side pane at 80x24: the tags and triggers read below it stay on screen (the
+/// message filled every row), cut and marked; the regions view says it whole.
+#[tokio::test]
+async fn a_long_failure_in_the_detail_view_leaves_room_for_what_was_read() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    listed(&mut state, 0, "orders-api");
+    if let Some(f) = state.regions[0]
+        .functions
+        .iter_mut()
+        .find(|f| f.info.name == "orders-api")
+    {
+        f.info.tags.insert("team".into(), "core".into());
+    }
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let why = "dispatch failure: io error: error trying to connect: tcp connect error: \
+               Connection refused (os error 111) — check the endpoint and the network, then \
+               raise [timeouts] operation_secs if it is only slow";
+    update(
+        &mut state,
+        Msg::Alarms {
+            region: 0,
+            seq: 1,
+            at: start(),
+            result: Err(lops::provider::ProviderError::Service(why.into())),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("not read: alarms: DescribeAlarms"), "{out}");
+    assert!(out.contains("tags team=core"), "{out}");
+    assert!(out.contains("triggers: reading…"), "{out}");
+    assert!(out.contains('…'), "{out}");
+    // Wide enough, it is said whole.
+    let wide = screen(&mut state, &MONO, 200, 40);
+    assert!(wide.contains("operation_secs if it is only slow"), "{wide}");
+}
+
 /// Before CloudWatch answers, a row is not said to be well: its mark is `○` (`?` in ASCII), its
 /// alarm `?` (no alarm is `-`, which `–` would look like); once read, `●` and `-`.
 #[tokio::test]
