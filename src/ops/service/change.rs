@@ -164,18 +164,8 @@ pub async fn plan<S: RegionActions>(
             .filter(|(_, m)| m.region.as_deref() == Some(region))
             .map(|(i, m)| (i, m.record.weight.unwrap_or(0)))
             .collect();
-        let total: i64 = members.iter().map(|(_, w)| w).sum();
-        let n = members.len() as i64;
-        let mut given = 0;
-        for (k, (i, w)) in members.iter().enumerate() {
-            let share = if k as i64 == n - 1 {
-                weight - given
-            } else if total > 0 {
-                weight * w / total
-            } else {
-                weight / n
-            };
-            given += share;
+        let now: Vec<i64> = members.iter().map(|(_, w)| *w).collect();
+        for ((i, _), share) in members.iter().zip(super::record::spread(weight, &now)) {
             new.insert(*i, Routing::Weight(share));
         }
     };

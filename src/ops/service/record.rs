@@ -255,6 +255,36 @@ pub fn member_differences(was: &Value, now: &Value, ids: Option<&[&str]>) -> Vec
     out
 }
 
+/// `weight` spread over a region's members as they share it now (`current`), evenly when
+/// they all weigh 0; whole numbers summing to `weight` exactly, each the nearest its share
+/// allows (largest remainders first, earlier members on a tie). A member at 0 stays at 0 while
+/// another weighs something: a drained member never takes the rounding.
+pub fn spread(weight: i64, current: &[i64]) -> Vec<i64> {
+    let n = current.len() as i64;
+    if n == 0 {
+        return Vec::new();
+    }
+    let total: i64 = current.iter().sum();
+    let parts: Vec<i64> = match total > 0 {
+        true => current.to_vec(),
+        false => vec![1; current.len()],
+    };
+    let whole: i64 = parts.iter().sum();
+    let mut out: Vec<i64> = parts.iter().map(|w| weight * w / whole).collect();
+    let mut left = weight - out.iter().sum::<i64>();
+    let mut order: Vec<usize> = (0..parts.len()).filter(|&i| parts[i] > 0).collect();
+    // By the part each lost to rounding down, largest first (stable: earlier first on a tie).
+    order.sort_by_key(|&i| std::cmp::Reverse(weight * parts[i] % whole));
+    for i in order.into_iter().cycle() {
+        if left <= 0 {
+            break;
+        }
+        out[i] += 1;
+        left -= 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,5 +316,22 @@ mod tests {
             member_differences(&was, &gone, None),
             ["blue weight 100 → 0", "- member red (gone)"]
         );
+    }
+
+    #[test]
+    fn a_regions_weight_is_spread_as_its_members_share_it_now() {
+        // One member carrying 9 % of the region: the rounding goes to the one carrying most
+        // (it all went to the last member listed).
+        for (weight, want) in [(1, [1, 0]), (2, [2, 0]), (12, [11, 1]), (255, [232, 23])] {
+            assert_eq!(spread(weight, &[100, 10]), want, "{weight}");
+        }
+        // A drained member listed last stays drained.
+        assert_eq!(spread(51, &[100, 0]), [51, 0]);
+        // All at 0: evenly, the rest to the first.
+        assert_eq!(spread(10, &[0, 0, 0]), [4, 3, 3]);
+        assert_eq!(spread(0, &[5, 5]), [0, 0]);
+        for (weight, current) in [(255, vec![1, 1, 1]), (7, vec![3, 5, 0, 9])] {
+            assert_eq!(spread(weight, &current).iter().sum::<i64>(), weight);
+        }
     }
 }
