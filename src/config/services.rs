@@ -79,6 +79,33 @@ pub fn check_services(services: &[ServiceSettings], extra: &[String]) -> Result<
             check_region(region, extra).map_err(|e| format!("service '{name}': {e}"))?;
         }
     }
+    // One record set under two names with two profiles: a read-only or production profile
+    // would guard it under one name and not the other (the same records changed either way).
+    for (i, a) in services.iter().enumerate() {
+        let same = |b: &&ServiceSettings| {
+            b.zone_id() == a.zone_id() && b.record_key() == a.record_key() && b.kind == a.kind
+        };
+        if let Some(b) = services[i + 1..]
+            .iter()
+            .find(|b| same(b) && b.profile != a.profile)
+        {
+            let profile = |s: &ServiceSettings| match &s.profile {
+                Some(p) => format!("profile {p}"),
+                None => "the session's profile".to_string(),
+            };
+            return Err(format!(
+                "services '{}' ({}) and '{}' ({}) name the same record set {} in zone {}: its \
+                 changes would be guarded by one profile's tier under one name and not the other \
+                 — give them the same profile (or keep one of them)",
+                a.name,
+                profile(a),
+                b.name,
+                profile(b),
+                a.record_key(),
+                a.zone_id()
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -104,6 +131,17 @@ mod tests {
         assert_eq!(service("x").zone_id(), "Z1");
         let twice = check_services(&[service("a"), service("a")], &[]).unwrap_err();
         assert!(twice.contains("two [[service]]"), "{twice}");
+        // One record set under two names: with one profile, fine; with two, refused.
+        let mut ro = service("checkout-ro");
+        ro.record = "API.example.com.".into();
+        assert!(check_services(&[service("checkout"), ro.clone()], &[]).is_ok());
+        ro.profile = Some("ro".into());
+        let shared = check_services(&[service("checkout"), ro], &[]).unwrap_err();
+        assert!(
+            shared.contains("'checkout' (the session's profile) and 'checkout-ro' (profile ro)")
+                && shared.contains("same record set api.example.com in zone Z1"),
+            "{shared}"
+        );
         let mut bad = service("a");
         bad.kind = "MX".into();
         assert!(check_services(&[bad], &[]).unwrap_err().contains("MX"));

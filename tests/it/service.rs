@@ -1757,3 +1757,27 @@ async fn a_forced_drain_of_the_last_region_says_so_as_asked() {
     );
     assert_eq!(weight(&svc.weights().await, "blue"), 0);
 }
+
+/// One record set under two service names with two profiles is a config error (exit 2): a
+/// read-only or production profile would guard its changes under one name and not the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_record_set_under_two_names_with_two_profiles_is_refused() {
+    let svc = Service::seed("twoprofiles").await;
+    let lops = Lops::new(moto::url());
+    let also = format!(
+        "[[service]]\nname = \"checkout-ro\"\nzone = \"{}\"\nrecord = \"{}\"\ntype = \"CNAME\"\nprofile = \"ro\"\n",
+        svc.zone, svc.record
+    );
+    let config = svc.config(&lops, &also);
+    let run = service(&lops, &config, "drain checkout --region us-east-1 --yes");
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("'checkout-ro' (profile ro)")
+            && run.stderr.contains("'checkout' (the session's profile)")
+            && run.stderr.contains("name the same record set")
+            && run.stderr.contains("give them the same profile"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(weight(&svc.weights().await, "blue"), 100);
+}
