@@ -198,7 +198,13 @@ enum Health {
 #[serde(tag = "status", rename_all = "snake_case")]
 enum ReadDoc {
     Ok,
-    Failed { error: String },
+    /// It answered in part: what it gave is in the document, `error` names what it did not.
+    Partial {
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
     NotRead,
 }
 
@@ -333,7 +339,24 @@ impl<'a> RegionDoc<'a> {
                 Health::Partial { failures }
             },
             reads: [
-                ("inventory", ReadDoc::of(&report.inventory)),
+                (
+                    "inventory",
+                    // Cut short, or functions listed without their details: not whole.
+                    match &report.inventory {
+                        Ok(inv) => {
+                            let short = inv.incomplete.iter().cloned();
+                            let details = crate::provider::details_failure(&inv.functions);
+                            let missing: Vec<String> = short.chain(details).collect();
+                            match missing.is_empty() {
+                                true => ReadDoc::Ok,
+                                false => ReadDoc::Partial {
+                                    error: missing.join("; "),
+                                },
+                            }
+                        }
+                        Err(_) => ReadDoc::of(&report.inventory),
+                    },
+                ),
                 ("alarms", ReadDoc::of(&report.alarms)),
                 (
                     "metrics",

@@ -205,15 +205,15 @@ fn details_failures_are_said_by_reason() {
     };
     assert_eq!(details_failure(&[f("a", None)]), None);
     let said = details_failure(&[
-        f("a", Some("details: ListAliases HTTP 503")),
+        f("a", Some("aliases: ListAliases HTTP 503")),
         f("b", None),
-        f("c", Some("details: ListAliases HTTP 503")),
+        f("c", Some("aliases: ListAliases HTTP 503")),
         f("d", Some("details: GetFunction access denied")),
     ])
     .expect("said");
     assert_eq!(
         said,
-        "inventory: a and 1 more listed without details (marked): details: ListAliases HTTP 503; \
+        "inventory: a and 1 more listed without details (marked): aliases: ListAliases HTTP 503; \
          also d: details: GetFunction access denied"
     );
     let many: Vec<FunctionInfo> = (0..5)

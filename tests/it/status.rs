@@ -557,6 +557,14 @@ async fn one_functions_failed_read_marks_only_that_function() {
     let doc = run.json();
     let r = region(&doc, SHARED[0]);
     assert_eq!(r["health"]["status"], "partial", "{r:#}");
+    // The inventory read is not said whole: a function's details are missing.
+    assert_eq!(r["reads"]["inventory"]["status"], "partial", "{r:#}");
+    assert!(
+        r["reads"]["inventory"]["error"]
+            .to_string()
+            .contains("listed without details"),
+        "{r:#}"
+    );
     // The region line names the function and why.
     let failures = r["health"]["failures"].to_string();
     assert!(
@@ -618,7 +626,7 @@ async fn one_functions_failed_read_marks_only_that_function() {
     assert!(
         marked[0]["detail_error"]
             .to_string()
-            .contains("details: ListAliases access denied"),
+            .contains("aliases: ListAliases access denied"),
         "{:#}",
         marked[0]
     );

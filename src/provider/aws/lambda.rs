@@ -72,7 +72,7 @@ impl Clients {
                     f.aliases = aliases;
                     f.not_read.aliases = false;
                 }
-                Some(Err(e)) => failed.push(explain("details", "ListAliases", &e)),
+                Some(Err(e)) => failed.push(explain("aliases", "ListAliases", &e)),
                 None => {}
             }
             if !failed.is_empty() {
