@@ -82,7 +82,8 @@ impl RegionReport {
             ..
         }) = &self.inventory
         {
-            out.push(why.clone());
+            // What the CLI shows of it: those listed, and no others.
+            out.push(format!("{why} (those are shown)"));
         }
         if let Ok(inventory) = &self.inventory {
             // Named with why (the first few): the one to look at, and the permission missing.

@@ -64,9 +64,11 @@ pub(super) fn on_inventory(
                 .collect();
             // A listing that stopped short (or is still going) says nothing of the functions
             // it did not reach: their rows stay as they were.
+            let mut kept = 0;
             if inventory.incomplete.is_some() || partial.is_some() {
                 let mut left: Vec<FunctionEntry> = old.into_values().collect();
                 left.sort_by(|a, b| a.info.name.cmp(&b.info.name));
+                kept = left.len();
                 r.functions.extend(left);
             }
             r.account_limit = match partial {
@@ -77,7 +79,14 @@ pub(super) fn on_inventory(
             if partial.is_none() {
                 r.inventory_loaded = true;
                 match inventory.incomplete {
-                    Some(why) => r.partly_answered(at, Read::Inventory, why),
+                    // Said as shown here: those listed, and the others as last read.
+                    Some(why) => {
+                        let shown = match kept {
+                            0 => format!("{why} (those are shown)"),
+                            n => format!("{why} (those are shown, and {n} others as last read)"),
+                        };
+                        r.partly_answered(at, Read::Inventory, shown)
+                    }
                     None => {
                         r.answered(at, Read::Inventory);
                         // A whole listing without a marked function: it is gone, and so is

@@ -2573,11 +2573,15 @@ fn a_listing_that_stops_short_keeps_the_rows_it_did_not_reach() {
         .map(|f| f.info.name.clone())
         .collect();
     assert_eq!(after, before);
+    // Said as it is shown: the rows kept are said to be as last read.
     assert!(
         s.regions[1]
             .failing()
             .iter()
-            .any(|e| e.contains("ListFunctions throttled"))
+            .any(|e| e.contains("ListFunctions throttled")
+                && e.contains(&format!("and {} others as last read", before.len()))),
+        "{:?}",
+        s.regions[1].failing()
     );
 }
 

@@ -165,7 +165,8 @@ async fn a_page_that_fails_keeps_the_pages_before_and_says_so() {
     );
     let failures = r["health"]["failures"].to_string();
     assert!(
-        failures.contains("ListFunctions") && failures.contains("listed before are shown"),
+        failures.contains("ListFunctions")
+            && failures.contains("were listed before it stopped (those are shown)"),
         "{failures}"
     );
     assert!(run.stderr.contains("ListFunctions"), "{}", run.stderr);

@@ -118,7 +118,7 @@ impl Clients {
                     }
                     tracing::info!(scope = %self.scope, error = %e, "listing stopped");
                     inventory.incomplete = Some(format!(
-                        "{} — the {} functions listed before are shown",
+                        "{} — {} functions were listed before it stopped",
                         explain("inventory", "ListFunctions", &e),
                         inventory.functions.len()
                     ));
