@@ -137,11 +137,8 @@ pub(super) async fn backup_run<S: Source>(
         .collect();
     remark.extend(again);
     BackupEvent::Done {
-        result: if failed.is_empty() {
-            Ok(snapshots)
-        } else {
-            Err(failed.join("; "))
-        },
+        snapshots,
+        failed,
         remark,
     }
 }

@@ -151,7 +151,11 @@ pub fn backup_update(state: &mut State, event: BackupEvent) {
                 of_marks,
             });
         }
-        BackupEvent::Done { result, mut remark } => {
+        BackupEvent::Done {
+            snapshots,
+            failed,
+            mut remark,
+        } => {
             // One function's backup (no marks) leaves no mark behind: its retry is the same key
             // on the same row.
             if !state.backup.take().is_some_and(|b| b.of_marks) {
@@ -165,14 +169,21 @@ pub fn backup_update(state: &mut State, event: BackupEvent) {
                 ),
             };
             state.marks.extend(remark);
-            let said = match result {
-                // The demo's buckets are in memory: its URIs must not read as real S3 objects.
-                Ok(lines) if state.display.demo => format!(
-                    "backup done (the demo keeps its snapshots in memory, until it quits)\n{}",
-                    lines.join("\n")
+            // The demo's buckets are in memory: its URIs must not read as real S3 objects.
+            let demo = match state.display.demo {
+                true => " (the demo keeps its snapshots in memory, until it quits)",
+                false => "",
+            };
+            let said = match (snapshots.is_empty(), failed.is_empty()) {
+                (_, true) => format!("backup done{demo}\n{}", snapshots.join("\n")),
+                (true, false) => format!("backup failed: {}{kept}", failed.join("\n")),
+                // Some done, some not: both said (those done were left out).
+                (false, false) => format!(
+                    "backup done for {} of them{demo}, not for the rest\n{}\nnot backed up:\n{}{kept}",
+                    snapshots.len(),
+                    snapshots.join("\n"),
+                    failed.join("\n")
                 ),
-                Ok(lines) => format!("backup done\n{}", lines.join("\n")),
-                Err(e) => format!("backup failed: {e}{kept}"),
             };
             // Quitting asked while it ran: lops quits if nothing else runs (saying it after),
             // else shows it.
@@ -192,7 +203,10 @@ pub enum BackupEvent {
     /// The snapshot URIs (or what went wrong), and the functions that were not backed up (by
     /// region): marked again, so that the same key retries them.
     Done {
-        result: Result<Vec<String>, String>,
+        /// The snapshots taken.
+        snapshots: Vec<String>,
+        /// What was not backed up, and why: one line each.
+        failed: Vec<String>,
         remark: Vec<(usize, String)>,
     },
 }

@@ -1151,7 +1151,8 @@ fn ctrl_c_quits_from_a_popup_unless_a_write_is_in_flight() {
     update(
         &mut s,
         Msg::Backup(super::outcome::BackupEvent::Done {
-            result: Err("timed out".into()),
+            snapshots: vec![],
+            failed: vec!["timed out".into()],
             remark: Vec::new(),
         }),
     );
@@ -1945,9 +1946,8 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
         &mut s,
         Msg::Backup(actions::BackupEvent::Done {
             remark: vec![],
-            result: Ok(vec![
-                "s3://acme-backups/lops/snapshots/us-east-1/cron/x.json".into(),
-            ]),
+            snapshots: vec!["s3://acme-backups/lops/snapshots/us-east-1/cron/x.json".into()],
+            failed: vec![],
         }),
     );
     assert!(s.backup.is_none());
@@ -1985,7 +1985,8 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
         &mut s,
         Msg::Backup(actions::BackupEvent::Done {
             remark: vec![(0, "cron".into())],
-            result: Err("cron in default/us-east-1: AccessDenied".into()),
+            snapshots: vec![],
+            failed: vec!["cron in default/us-east-1: AccessDenied".into()],
         }),
     );
     assert_eq!(
@@ -1998,13 +1999,38 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
         "{:?}",
         s.popup
     );
+    // Some backed up, some not: those done are said with their snapshots, not left out.
+    s.marks.clear();
+    s.backup = Some(actions::BackupView {
+        label: "starting".into(),
+        done: 0,
+        total: 2,
+        of_marks: true,
+    });
+    update(
+        &mut s,
+        Msg::Backup(actions::BackupEvent::Done {
+            remark: vec![(0, "cron".into())],
+            snapshots: vec!["s3://acme-backups/lops/snapshots/us-east-1/api/x.json".into()],
+            failed: vec!["cron in default/us-east-1: AccessDenied".into()],
+        }),
+    );
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(n)) if n.starts_with("backup done for 1 of them, not for the rest")
+            && n.contains("snapshots/us-east-1/api/x.json")
+            && n.contains("not backed up:\ncron in default/us-east-1: AccessDenied")
+            && n.contains("the 1 not backed up are marked again")),
+        "{:?}",
+        s.popup
+    );
     s.marks.clear();
     // One function's backup (no marks) that fails leaves no mark behind.
     update(
         &mut s,
         Msg::Backup(actions::BackupEvent::Done {
             remark: vec![(0, "cron".into())],
-            result: Err("cron in default/us-east-1: AccessDenied".into()),
+            snapshots: vec![],
+            failed: vec!["cron in default/us-east-1: AccessDenied".into()],
         }),
     );
     assert!(s.marks.is_empty());
@@ -2014,9 +2040,8 @@ fn backup_key_needs_a_location_then_runs_with_a_gauge_and_reports() {
         &mut s,
         Msg::Backup(actions::BackupEvent::Done {
             remark: vec![],
-            result: Ok(vec![
-                "s3://demo-backups/lops/snapshots/us-east-1/cron/x.json".into(),
-            ]),
+            snapshots: vec!["s3://demo-backups/lops/snapshots/us-east-1/cron/x.json".into()],
+            failed: vec![],
         }),
     );
     assert!(matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("in memory")));
