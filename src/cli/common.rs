@@ -115,7 +115,9 @@ pub(super) fn count_arg(text: &str) -> Result<usize, String> {
     let t = not_a_flag(text)?;
     match t.parse::<usize>() {
         Ok(n) if n <= 1_000_000 => Ok(n),
-        _ if t.starts_with('-') => Err(format!("'{text}' is negative: give a whole number from 0")),
+        _ if t.starts_with('-') => Err(format!(
+            "'{text}' is negative: give a whole number, such as 7"
+        )),
         _ if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) => {
             Err(format!("'{text}' is too large: give at most 1000000"))
         }

@@ -520,6 +520,16 @@ impl ConfigFile {
                     "{e}: give the user running lops read access to it (`ls -l` shows its \
                      owner and mode), or point --config at a copy it can read"
                 ),
+                // A file where a directory of its path should be (`~/.config/lops`).
+                _ if e.kind() == std::io::ErrorKind::NotADirectory => format!(
+                    "{e}: {} is a file, not a directory — move it away (the config file goes \
+                     inside it), or point --config at the file to use",
+                    path.ancestors()
+                        .skip(1)
+                        .find(|a| a.is_file())
+                        .unwrap_or(path)
+                        .display()
+                ),
                 _ => e.to_string(),
             },
         })

@@ -110,6 +110,10 @@ pub fn hint(e: &ProviderError) -> &'static str {
         ProviderError::Timeout(_) => " — raise [timeouts] operation_secs",
         ProviderError::Throttled(_) => " — lower [rate_limits] or try again shortly",
         ProviderError::AccessDenied(_) => " — check the role's permissions (lops iam-policy)",
+        // The service's own failure (5xx): nothing to set; it is read again.
+        ProviderError::Service(m) if m.starts_with("HTTP 5") => {
+            " — a failure on the service's side: try again shortly"
+        }
         _ => "",
     }
 }
@@ -124,7 +128,9 @@ pub const METRIC_PRICE_USD: f64 = 0.01 / 1000.0;
 
 /// The estimated bill of `metrics` metrics requested, in USD.
 pub fn metrics_cost_usd(metrics: u64) -> f64 {
-    metrics as f64 * METRIC_PRICE_USD
+    // Divided by the metrics a dollar buys (a whole number): the nearest double to the price
+    // itself, not `0.0006000000000000001` in a JSON document.
+    metrics as f64 / (1.0 / METRIC_PRICE_USD).round()
 }
 
 /// What the metrics poller asks for: the functions to fetch numbers for, and the window end.
@@ -514,4 +520,31 @@ pub trait GuardSignals: RegionSource {
         &self,
         names: &[String],
     ) -> impl Future<Output = Result<Vec<(String, AlarmState)>, ProviderError>> + Send;
+}
+
+#[cfg(test)]
+mod cost_tests {
+    #[test]
+    fn the_cost_of_metrics_prints_as_written() {
+        assert_eq!(super::metrics_cost_usd(60).to_string(), "0.0006");
+        assert_eq!(super::metrics_cost_usd(846).to_string(), "0.00846");
+        assert_eq!(super::metrics_cost_usd(0), 0.0);
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::*;
+
+    #[test]
+    fn a_server_failure_says_what_to_do_too() {
+        let e = ProviderError::Service("HTTP 503 from the server: ServiceUnavailable".into());
+        assert_eq!(
+            explain("metrics", "GetMetricData", &e),
+            "metrics: GetMetricData HTTP 503 from the server: ServiceUnavailable — a failure on \
+             the service's side: try again shortly"
+        );
+        // Not every service error is the server's.
+        assert_eq!(hint(&ProviderError::Service("bad request".into())), "");
+    }
 }

@@ -871,7 +871,9 @@ fn region_that_never_answered_is_unreachable_and_old_data_is_stale() {
     assert_eq!(
         s.regions[0].health(t0(), 30),
         RegionHealth::Unreachable {
-            error: "inventory: ListFunctions HTTP 503".into()
+            error: "inventory: ListFunctions HTTP 503 — a failure on the service's side: try \
+                    again shortly"
+                .into()
         }
     );
     // Its alarms answer while the inventory still fails: partly there, not unreachable.

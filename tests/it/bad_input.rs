@@ -233,6 +233,26 @@ fn a_config_link_to_nowhere_is_not_an_empty_config() {
     assert!(run.stderr.contains("which is not there"), "{}", run.stderr);
 }
 
+/// A file where the config directory should be: named, with what to do (it said only "Not a
+/// directory").
+#[test]
+fn a_file_where_the_config_directory_goes_is_named() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let config = lops.home.path().join("config");
+    std::fs::create_dir_all(&config).expect("dir");
+    std::fs::write(config.join("lops"), "x").expect("a file");
+    let run = lops.run(&["status", "--regions", "us-east-1"]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "{} is a file, not a directory — move it away",
+            config.join("lops").display()
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn no_region_anywhere_says_where_to_set_one() {
     let run = Lops::new("http://127.0.0.1:9").run(&["status"]);
