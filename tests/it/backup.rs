@@ -3375,3 +3375,23 @@ async fn a_prune_keeps_each_accounts_snapshots_of_a_shared_name_apart() {
         listed.stdout
     );
 }
+
+/// A package that cannot be downloaded says from where, and — with no download base set —
+/// that an emulator's code URLs need one (a connection refused said only the path).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_that_cannot_be_downloaded_says_from_where_and_what_to_set() {
+    let fx = Fixture::new(HOME, "nobase").await;
+    let name = moto::unique("nobase");
+    fx.function(&name).await;
+    let lops = Lops::new(moto::url());
+    let run = backup(&lops, HOME, &name, &fx.to());
+    run.assert_exit(1);
+    assert!(
+        run.stderr.contains("downloading code ")
+            && run
+                .stderr
+                .contains("behind an emulator, set LOPS_CODE_DOWNLOAD_BASE"),
+        "{}",
+        run.stderr
+    );
+}

@@ -64,21 +64,22 @@ pub async fn fetch(
         .enable_http1()
         .build();
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let shown = uri.path().to_string();
+    // Host and path, never the query (a presigned URL's signature).
+    let shown = format!("{}{}", uri.host().unwrap_or_default(), uri.path());
+    // Behind an emulator, its code URLs name a host lops may not reach.
+    let emulated = match base {
+        None => format!(" (behind an emulator, set {BASE_ENV})"),
+        Some(_) => String::new(),
+    };
     let work = async {
         let resp = client
             .get(uri)
             .await
-            .map_err(|e| service(format!("downloading code {shown}: {e}")))?;
+            .map_err(|e| service(format!("downloading code {shown}: {e}{emulated}")))?;
         let status = resp.status();
         if !status.is_success() {
             return Err(service(format!(
-                "downloading code {shown}: HTTP {status}{}",
-                if base.is_none() {
-                    format!(" (behind an emulator, set {BASE_ENV})")
-                } else {
-                    String::new()
-                }
+                "downloading code {shown}: HTTP {status}{emulated}"
             )));
         }
         let body = Limited::new(resp.into_body(), MAX_PACKAGE)
