@@ -114,10 +114,19 @@ pub fn parse_duration(text: &str) -> Option<u64> {
 }
 
 /// A custom step list: `10:5m,50:10m,100` (percent, then how long to hold it).
+/// `:HOLD` as a step wrote it (nothing when it gave none).
+fn hold_suffix(hold: &str) -> String {
+    match hold {
+        "0" => String::new(),
+        h => format!(":{h}"),
+    }
+}
+
 pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
     let mut steps = Vec::new();
     for part in text.split(',').map(str::trim) {
         let (pct, hold) = part.split_once(':').unwrap_or((part, "0"));
+        let marked = pct.ends_with('%');
         let pct = pct.trim_end_matches('%');
         let pct_text = pct;
         // Digits and one point only: `1e1` or `inf` is a typo, not a percentage.
@@ -129,6 +138,18 @@ pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
             .ok()
             .filter(|_| plain)
             .ok_or_else(|| format!("'{part}': the weight must be a percentage, e.g. 10:5m"))?;
+        // Steps are percentages, weights (`--weight 0.1`) fractions: a step under 1 is one
+        // of them mistaken for the other unless its % says it is meant.
+        if pct > 0.0 && pct < 1.0 && !marked {
+            // As a fraction (what `--weight` takes), it would have been this percentage.
+            let meant = crate::format::weight(pct);
+            let meant = meant.trim_end_matches('%');
+            let hold = hold_suffix(hold);
+            return Err(format!(
+                "'{part}': steps are percentages, so {pct_text} is {pct_text}% of the traffic — \
+                 write {pct_text}%{hold} to mean it, or {meant}{hold} for {meant}%"
+            ));
+        }
         if pct > 0.0 && pct < 0.1 {
             return Err(format!(
                 "'{part}': a step below 0.1% sends almost nothing: give at least 0.1"

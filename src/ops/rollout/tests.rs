@@ -70,7 +70,14 @@ fn custom_steps_parse_and_end_at_full_traffic() {
     for typo in ["1e1:5m", "inf:5m", "1.2.3:5m", ":5m"] {
         assert!(parse_steps(typo).is_err(), "{typo}");
     }
-    assert!(parse_steps("0.01:1s").unwrap_err().contains("0.1"));
+    assert!(parse_steps("0.01%:1s").unwrap_err().contains("0.1"));
+    // A step under 1 without its % is a fraction mistaken for a percentage (or not): asked.
+    let e = parse_steps("0.1:5m,0.5:10m").unwrap_err();
+    assert!(
+        e.contains("write 0.1%:5m to mean it, or 10:5m for 10%"),
+        "{e}"
+    );
+    assert_eq!(parse_steps("0.5%:5m").unwrap()[0].weight, 0.005);
     assert_eq!(parse_steps("12.5%:90s").unwrap()[0].weight, 0.125);
     // Holds are previewed as they will run, not rounded.
     for (secs, shown) in [
