@@ -466,7 +466,17 @@ impl<'a> FunctionDoc<'a> {
             }),
             alarms: data.alarms_of(&f.name),
             detail_error: f.detail_error.as_deref(),
-            not_read: f.not_read.names(),
+            // Every `null` above is named here: the region's reads too (`reads` says why).
+            not_read: {
+                let mut names = f.not_read.names();
+                if metrics.is_none() {
+                    names.push("metrics");
+                }
+                if data.alarms.is_none() {
+                    names.push("alarms");
+                }
+                names
+            },
         }
     }
 }

@@ -466,6 +466,12 @@ async fn a_failing_cloudwatch_leaves_the_functions_listed_and_names_the_read() {
         assert_eq!(f["state"], "Active");
         assert_eq!(f["metrics"], Value::Null, "numbers not read are not zeros");
         assert_eq!(f["alarms"], Value::Null, "alarms not read are not 'none'");
+        // Each null named, as the inventory's are.
+        let unread = f["not_read"].to_string();
+        assert!(
+            unread.contains("\"metrics\"") && unread.contains("\"alarms\""),
+            "{f:#}"
+        );
         for alias in f["aliases"].as_array().into_iter().flatten() {
             assert_eq!(alias["observed_15m"], Value::Null, "{alias}");
         }
