@@ -500,19 +500,25 @@ fn charts(frame: &mut Frame, theme: &Theme, m: &FunctionMetrics, area: Rect) {
         ),
     ];
     for (title, series, fmt, area) in charts {
-        // Drawn from the series' minimum up, so movement shows; the title gives the range.
-        let low = series.iter().flatten().reduce(f64::min);
-        let peak = series.iter().flatten().reduce(f64::max);
+        // As many of the last minutes as the chart is wide: its title says how many it shows
+        // (a narrow one said 60m over its last 36) and their range, not the hour's.
+        let width = usize::from(area.width.saturating_sub(2));
+        let series: Vec<Option<f64>> = series.tail(width).collect();
+        let span = match series.len() {
+            n if n >= 60 || n == 0 => "60m".to_string(),
+            n => format!("last {n}m"),
+        };
+        // Drawn from the minimum up, so movement shows; the title gives the range.
+        let low = series.iter().flatten().copied().reduce(f64::min);
+        let peak = series.iter().flatten().copied().reduce(f64::max);
         let floor = low.unwrap_or(0.0) * 0.9;
-        let data: Vec<u64> = series
+        let shown: Vec<u64> = series
             .iter()
             .map(|v| ((v.unwrap_or(floor) - floor).max(0.0) * 100.0).round() as u64)
             .collect();
-        let width = usize::from(area.width.saturating_sub(2));
-        let shown = &data[data.len().saturating_sub(width)..];
         frame.render_widget(
             Sparkline::default()
-                .data(shown)
+                .data(&shown)
                 .bar_set(theme.bars())
                 .style(if title == "errors" {
                     theme.bad()
@@ -520,7 +526,7 @@ fn charts(frame: &mut Frame, theme: &Theme, m: &FunctionMetrics, area: Rect) {
                     theme.ok()
                 })
                 .block(block(format!(
-                    " {title} 60m {} {}..{} ",
+                    " {title} {span} {} {}..{} ",
                     theme.sep(),
                     fmt(low),
                     fmt(peak)
