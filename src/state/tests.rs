@@ -371,6 +371,41 @@ fn undo_landed(s: &mut State, target: &str) -> Vec<Effect> {
     )
 }
 
+/// A batch of invokes that ran says so as invoked, not changed (as the CLI's summary does).
+#[test]
+fn a_batch_of_invokes_is_said_as_invoked() {
+    let mut s = loaded();
+    s.batch_run = Some(super::batch::BatchRun {
+        batch: crate::ops::batch::Batch {
+            id: "I1".into(),
+            action: "invoke".into(),
+            items: vec![crate::ops::batch::Item::Ready {
+                source: 0,
+                plan: Box::new(plan("orders", false)),
+            }],
+        },
+        landed: Vec::new(),
+        marked: Vec::new(),
+    });
+    s.popup = Some(Popup::Batch);
+    update(
+        &mut s,
+        Msg::BatchLanded {
+            batch: "I1".into(),
+            landed: (
+                0,
+                Ok(crate::ops::Outcome {
+                    after: serde_json::json!({}),
+                    invoke: None,
+                    record: None,
+                }),
+            ),
+        },
+    );
+    let out = screen_rows(&s, 100, 30).join("\n");
+    assert!(out.contains("done: invoked 1 of 1"), "{out}");
+}
+
 /// A batch clears only the marks it acted on: an undo of another function leaves a mark it
 /// never touched (kept from an earlier partial failure, or just made) where it is.
 #[test]

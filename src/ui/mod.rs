@@ -600,6 +600,14 @@ fn hints(state: &State, theme: &Theme) -> Line<'static> {
         if key.is_empty() || !crate::state::actions::allowed(state, *action) {
             continue;
         }
+        // Nothing to act on: no service is configured.
+        let acts_on_a_service = matches!(
+            action,
+            Action::Drain | Action::RestoreRegion | Action::Shift | Action::Refresh
+        );
+        if state.view == View::Services && state.services.services.is_empty() && acts_on_a_service {
+            continue;
+        }
         let used: usize = spans.iter().map(|s| s.width()).sum();
         let item = key.chars().count() + label.len() + 3;
         // What does not fit is in the help; quit always shows.

@@ -236,8 +236,14 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         } else {
             theme.warn()
         };
+        // An invoke changes nothing: said as invoked, as the CLI's summary says it.
+        let verb = if summary.invoked {
+            "invoked"
+        } else {
+            "changed"
+        };
         let mut line = format!(
-            "done: changed {} of {}",
+            "done: {verb} {} of {}",
             summary.changed.len(),
             summary.targets()
         );

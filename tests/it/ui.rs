@@ -2160,6 +2160,12 @@ async fn the_services_view_without_services_says_how_to_add_one() {
     assert!(out.contains("none configured"), "{out}");
     assert!(!out.contains("reading…"), "{out}");
     assert!(out.contains("Services"), "{out}");
+    // Nothing to act on: the keys that act on a service are not offered.
+    let hints = out.lines().last().unwrap_or_default();
+    assert!(
+        hints.contains("help") && !hints.contains("drain") && !hints.contains("weight"),
+        "{hints}"
+    );
 }
 
 /// A popup whose lines wrap between words still shows its last line, the keys to answer with
