@@ -219,7 +219,7 @@ pub async fn resume(
     let source = one_region(&ctx)?;
     let store = store()?;
     let verb = if abort { "abort" } else { "resume" };
-    if let Some(why) = store.damaged(source.scope(), function, alias) {
+    if let Some(why) = store.damaged_under_any_profile(source.scope(), function, alias) {
         return Err(Failure::refused(why));
     }
     let mut r = store

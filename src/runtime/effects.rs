@@ -201,7 +201,7 @@ impl<S: Source> Executor<S> {
                 let store = store.clone();
                 tokio::task::spawn_blocking(move || {
                     // A file that does not read holds its alias (as the CLI's resume says).
-                    match store.damaged(&scope, &function, &alias) {
+                    match store.damaged_under_any_profile(&scope, &function, &alias) {
                         Some(why) => Err(why),
                         None => Ok(store.load(&scope, &function, &alias)),
                     }

@@ -366,6 +366,18 @@ async fn a_rollout_whose_file_does_not_read_holds_its_alias() {
         "--yes",
     ]));
     refused(other(plan_args(&f, region, "50:30s")));
+    for verb in ["resume", "abort"] {
+        refused(other(vec![
+            "traffic",
+            verb,
+            "live",
+            "--fn",
+            &f,
+            "--regions",
+            region,
+            "--yes",
+        ]));
+    }
     assert_eq!(
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.2)])

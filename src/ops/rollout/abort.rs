@@ -52,7 +52,7 @@ pub async fn abort<S: RegionActions>(
 ) -> Result<AbortOutcome, OpsError> {
     let scope = source.scope().clone();
     Kind::RolloutAbort.allowed_in(&scope)?;
-    if let Some(why) = store.damaged(&scope, function, alias) {
+    if let Some(why) = store.damaged_under_any_profile(&scope, function, alias) {
         return Err(OpsError::Refused(why));
     }
     let mut r = store
