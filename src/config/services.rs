@@ -91,7 +91,7 @@ pub fn check_services(services: &[ServiceSettings], extra: &[String]) -> Result<
         {
             let profile = |s: &ServiceSettings| match &s.profile {
                 Some(p) => format!("profile {p}"),
-                None => "the session's profile".to_string(),
+                None => "the session's strictest profile".to_string(),
             };
             return Err(format!(
                 "services '{}' ({}) and '{}' ({}) name the same record set {} in zone {}: its \
@@ -138,8 +138,9 @@ mod tests {
         ro.profile = Some("ro".into());
         let shared = check_services(&[service("checkout"), ro], &[]).unwrap_err();
         assert!(
-            shared.contains("'checkout' (the session's profile) and 'checkout-ro' (profile ro)")
-                && shared.contains("same record set api.example.com in zone Z1"),
+            shared.contains(
+                "'checkout' (the session's strictest profile) and 'checkout-ro' (profile ro)"
+            ) && shared.contains("same record set api.example.com in zone Z1"),
             "{shared}"
         );
         let mut bad = service("a");

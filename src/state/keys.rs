@@ -109,8 +109,9 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
     // the same function, not on whatever a re-sort moved under the highlight meanwhile.
     if matches!(state.view, View::Fleet | View::Load) && acts_on_the_row(action) {
         state.chosen = true;
-        // Over one a filter hid: the row acted on is the choice now.
-        if !state.rows.is_empty() {
+        // Over one a filter hid: the row acted on is the choice now (`*` acts on every row
+        // shown, on none in particular).
+        if !state.rows.is_empty() && action != Action::MarkAll {
             state.hidden_choice = None;
         }
     }

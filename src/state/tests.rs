@@ -2794,6 +2794,17 @@ fn the_highlight_comes_back_to_the_chosen_function_after_a_filter_hid_it() {
     s.filter.clear();
     s.rebuild_rows();
     assert_eq!(s.selected_row().map(|(_, f)| f.info.name.clone()), acted);
+    // `*` marks every row shown, none in particular: the choice the filter hid stands.
+    select(&mut s, 0, "worker");
+    s.filter = "cron".into();
+    s.rebuild_rows();
+    update(&mut s, key('*'));
+    s.filter.clear();
+    s.rebuild_rows();
+    assert_eq!(
+        s.selected_row().map(|(_, f)| f.info.name.clone()),
+        Some("worker".to_string())
+    );
 }
 
 #[test]

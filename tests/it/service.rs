@@ -1773,7 +1773,9 @@ async fn one_record_set_under_two_names_with_two_profiles_is_refused() {
     run.assert_exit(2);
     assert!(
         run.stderr.contains("'checkout-ro' (profile ro)")
-            && run.stderr.contains("'checkout' (the session's profile)")
+            && run
+                .stderr
+                .contains("'checkout' (the session's strictest profile)")
             && run.stderr.contains("name the same record set")
             && run.stderr.contains("give them the same profile"),
         "{}",

@@ -113,7 +113,6 @@ pub fn parse_duration(text: &str) -> Option<u64> {
     }
 }
 
-/// A custom step list: `10:5m,50:10m,100` (percent, then how long to hold it).
 /// `:HOLD` as a step wrote it (nothing when it gave none).
 fn hold_suffix(hold: &str) -> String {
     match hold {
@@ -122,6 +121,7 @@ fn hold_suffix(hold: &str) -> String {
     }
 }
 
+/// A custom step list: `10:5m,50:10m,100` (percent, then how long to hold it).
 pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
     let mut steps = Vec::new();
     for part in text.split(',').map(str::trim) {
@@ -145,9 +145,14 @@ pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
             let meant = crate::format::weight(pct);
             let meant = meant.trim_end_matches('%');
             let hold = hold_suffix(hold);
+            // Below 0.1% a step is refused anyway: only the other reading is offered.
+            let as_written = match pct >= 0.1 {
+                true => format!("write {pct_text}%{hold} to mean it, or "),
+                false => String::new(),
+            };
             return Err(format!(
                 "'{part}': steps are percentages, so {pct_text} is {pct_text}% of the traffic — \
-                 write {pct_text}%{hold} to mean it, or {meant}{hold} for {meant}%"
+                 {as_written}{meant}{hold} for {meant}%"
             ));
         }
         if pct > 0.0 && pct < 0.1 {

@@ -78,6 +78,9 @@ fn custom_steps_parse_and_end_at_full_traffic() {
         "{e}"
     );
     assert_eq!(parse_steps("0.5%:5m").unwrap()[0].weight, 0.005);
+    // Below 0.1 % as written, only the reading that can run is offered.
+    let e = parse_steps("0.05:5m").unwrap_err();
+    assert!(e.ends_with("— 5:5m for 5%"), "{e}");
     assert_eq!(parse_steps("12.5%:90s").unwrap()[0].weight, 0.125);
     // Holds are previewed as they will run, not rounded.
     for (secs, shown) in [
