@@ -3,8 +3,12 @@
 //! Resolved once, here, below both faces: the dashboard and the CLI only show what it decided,
 //! and the ops layer enforces the tier each scope carries.
 
+mod checks;
 #[cfg(test)]
 mod tests;
+
+pub use checks::check_file;
+use checks::unreadable_env;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,42 +33,6 @@ pub struct Flags {
 }
 
 /// Settings from the config file with the command line on top.
-/// What the config file names that only the layers above it can check (the config module is a
-/// leaf): key bindings, the backup location and its storage class. Reported like the file's
-/// other errors, with the file and the key.
-pub fn check_file(
-    file: &ConfigFile,
-    path: Option<&std::path::Path>,
-) -> Result<(), crate::config::ConfigError> {
-    let invalid = |message: String| crate::config::ConfigError::Invalid {
-        path: path.map(|p| p.display().to_string()).unwrap_or_default(),
-        message,
-    };
-    crate::state::Keymap::with_overrides(&file.keymap).map_err(invalid)?;
-    if let Some(to) = &file.backup.to {
-        crate::backup::S3Uri::parse(to).map_err(|e| invalid(format!("key `backup.to`: {e}")))?;
-    }
-    if let Some(class) = &file.backup.storage_class {
-        crate::backup::store::parse_storage_class(class)
-            .map_err(|e| invalid(format!("key `backup.storage_class`: {e}")))?;
-    }
-    Ok(())
-}
-
-/// A variable lops or the AWS SDK reads whose value is not UTF-8: refused, named. The SDK and
-/// the standard library read such a value as unset, so a profile, endpoint or directory given
-/// this way would be passed over without a word (acting under `default`, on AWS itself).
-fn unreadable_env() -> Option<String> {
-    std::env::vars_os()
-        .filter(|(_, v)| v.to_str().is_none())
-        .filter_map(|(k, _)| k.into_string().ok())
-        .find(|k| {
-            k.starts_with("AWS_")
-                || k.starts_with("LOPS_")
-                || matches!(k.as_str(), "HOME" | "XDG_CONFIG_HOME" | "XDG_STATE_HOME")
-        })
-}
-
 pub fn settings(flags: &Flags) -> Result<(Settings, Vec<String>), Failure> {
     if let Some(key) = unreadable_env() {
         return Err(Failure::usage(format!(
