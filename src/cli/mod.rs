@@ -218,6 +218,9 @@ pub fn stderr() -> ErrOut {
 /// whatever the terminal.
 static ASCII_TEXT: std::sync::OnceLock<(bool, bool)> = std::sync::OnceLock::new();
 
+/// Whether stdout carries a JSON document (`--json`): set once per command.
+static JSON_OUT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 /// Whether the terminal takes ASCII only: `--ascii` on the command line, or a locale that is
 /// not UTF-8.
 pub fn ascii_terminal() -> bool {
@@ -253,6 +256,14 @@ fn write_shown(out: &mut impl std::io::Write, buf: &[u8], stdout: bool) -> std::
     let Ok(text) = std::str::from_utf8(buf) else {
         return out.write(buf);
     };
+    // A JSON document keeps AWS's text as AWS holds it: what a terminal would obey is escaped
+    // (`\u009b`, which a JSON reader reads back as it was), never replaced. Such characters
+    // can only stand inside its strings, so escaping a piece of it is escaping the whole.
+    if stdout && JSON_OUT.get().copied().unwrap_or(false) {
+        let safe = crate::format::json_safe(text.to_string());
+        out.write_all(safe.as_bytes())?;
+        return Ok(buf.len());
+    }
     // What AWS names (an alarm, a tag, an error's message) reaches the terminal as text: an
     // escape sequence, a C1 code or a bidirectional override in it is not the terminal's to
     // obey (the dashboard draws them as `�` too). Newlines and tabs are lops's own.
@@ -347,6 +358,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
     let json = given("--json");
     let ascii = global.ascii || !crate::format::utf8_locale();
     let _ = ASCII_TEXT.set((ascii, ascii && !json));
+    let _ = JSON_OUT.set(json);
     let result = dispatch(global, command).await;
     // With --json, stdout is one JSON document also when the command failed before it printed
     // its own (a cron job reads `error` and `exit` instead of an empty document).

@@ -1105,4 +1105,21 @@ async fn an_alarm_name_cannot_drive_the_terminal() {
             "{what}: {text:?}"
         );
     }
+    // In JSON it is escaped, not replaced: a reader gets the name CloudWatch holds.
+    let json = lops.run(&["status", "--json", "--regions", region]);
+    json.assert_exit(0);
+    assert!(
+        !json.stdout.contains(['\u{9b}', '\u{202e}', '\u{200b}']),
+        "{:?}",
+        json.stdout
+    );
+    let doc = json.json();
+    let names: Vec<String> = doc["regions"][0]["functions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["alarms"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(names.contains(&alarm), "{names:?}");
 }

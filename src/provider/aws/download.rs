@@ -66,16 +66,24 @@ pub async fn fetch(
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
     // Host and path, never the query (a presigned URL's signature).
     let shown = format!("{}{}", uri.host().unwrap_or_default(), uri.path());
-    // Behind an emulator, its code URLs name a host lops may not reach.
-    let emulated = match base {
-        None => format!(" (behind an emulator, set {BASE_ENV})"),
-        Some(_) => String::new(),
+    // Behind an emulator (an endpoint configured), its code URLs name a host lops may not
+    // reach; on AWS itself the way to S3 is what to check.
+    let emulator = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA"]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some());
+    let emulated = match (base, emulator) {
+        (None, true) => format!(" (behind an emulator, set {BASE_ENV})"),
+        _ => String::new(),
+    };
+    let unreached = match (base, emulator) {
+        (None, false) => " (check the way to S3 from here: a proxy, DNS, a VPC endpoint)".into(),
+        _ => emulated.clone(),
     };
     let work = async {
         let resp = client
             .get(uri)
             .await
-            .map_err(|e| service(format!("downloading code {shown}: {e}{emulated}")))?;
+            .map_err(|e| service(format!("downloading code {shown}: {e}{unreached}")))?;
         let status = resp.status();
         if !status.is_success() {
             return Err(service(format!(
