@@ -95,8 +95,9 @@ pub struct Listed {
     /// Set when the manifest could not be read.
     pub problem: Option<String>,
     /// A problem that takes a new backup (or an older snapshot) to get past: false for one
-    /// written by a newer lops, or archived — whole, only not readable here or now (upgrade
-    /// lops, or thaw it) — and for one without a problem.
+    /// written by a newer lops, or whose manifest could not be read now (archived, throttled,
+    /// denied) — nothing known broken, only not readable here or now (upgrade lops, thaw it,
+    /// try again) — and for one without a problem.
     pub broken: bool,
 }
 
@@ -134,8 +135,10 @@ pub async fn list(store: &Store, function: Option<&str>) -> Result<Vec<Listed>, 
                     (None, None, Some(e.to_string()))
                 }
             },
+            // Not read (archived, throttled, denied, gone since it was listed): nothing is
+            // known broken in it.
             Err(e) => {
-                not_broken = matches!(e, BackupError::Archived(_));
+                not_broken = true;
                 (None, None, Some(e.to_string()))
             }
         };

@@ -203,6 +203,9 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         for f in &report.cleanup_failures {
             err!("  not deleted (delete it by hand): {f}");
         }
+        if let Some(why) = &report.unrecorded {
+            err!("  not recorded: {why}");
+        }
         for c in &report.leftovers_removed {
             err!("  deleted {c}, the copy an interrupted drill left");
         }
@@ -217,6 +220,12 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
             "{}",
             if report.complete {
                 "complete: the snapshot restores whole".to_string()
+            } else if let Some(why) = report
+                .unrecorded
+                .as_ref()
+                .filter(|_| report.differences.is_empty() && report.cleanup_failures.is_empty())
+            {
+                format!("INCOMPLETE: the snapshot restored whole, but {why}")
             } else if report.stopped {
                 format!(
                     "STOPPED (Ctrl-C) before the drill was done: {} left behind",

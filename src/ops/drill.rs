@@ -44,6 +44,10 @@ pub struct DrillReport {
     /// Stopped on request (Ctrl-C) before the comparison: the copy was deleted all the same.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stopped: bool,
+    /// The audit log could not take the drill's result (its start is recorded): the drill is
+    /// not complete, though the snapshot may restore whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unrecorded: Option<String>,
     /// Complete: no difference, everything cleaned up.
     pub complete: bool,
 }
@@ -276,6 +280,7 @@ pub async fn drill(
         leftovers_waiting,
         stopped,
         complete,
+        unrecorded: None,
     };
     let rec = record(
         region.scope(),
@@ -295,7 +300,7 @@ pub async fn drill(
     if let Some(log) = audit
         && let Err(e) = log.append(&rec)
     {
-        report.differences.push(format!(
+        report.unrecorded = Some(format!(
             "the audit log {} could not take the drill's result ({e}): its start is recorded, \
              its end is not",
             log.path().display()

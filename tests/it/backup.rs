@@ -3395,3 +3395,42 @@ async fn a_package_that_cannot_be_downloaded_says_from_where_and_what_to_set() {
         run.stderr
     );
 }
+
+/// A manifest whose read is refused (denied, throttled) is listed as not readable now, not as
+/// broken: nothing is known wrong with it, and a script must not take a new backup for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_that_cannot_be_read_now_is_not_called_broken() {
+    let fx = Fixture::new(PROXIED, "deniedlist").await;
+    let name = moto::unique("denied");
+    fx.plain_function(&name).await;
+    let direct = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&direct, PROXIED, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("s3".into()),
+        operation: Some(format!("GET /{}/lops/snapshots/*", fx.bucket)),
+        fault: Fault::Code(403, "AccessDenied".into()),
+        remaining: None,
+    });
+    let lops = fx.lops(&proxy.url);
+    let listed = lops.run(&[
+        "backup",
+        "list",
+        "--to",
+        &fx.to(),
+        "--region",
+        PROXIED,
+        "--json",
+    ]);
+    listed.assert_exit(1);
+    let entry = listed_entry(&listed, &snapshot);
+    assert!(!entry["problem"].is_null(), "{entry}");
+    assert_eq!(entry["broken"], false, "{entry}");
+    assert!(
+        listed.stderr.contains("cannot be read here now")
+            && !listed.stderr.contains("take a new backup"),
+        "{}",
+        listed.stderr
+    );
+}
