@@ -3410,7 +3410,7 @@ async fn a_manifest_that_cannot_be_read_now_is_not_called_broken() {
         region: PROXIED.into(),
         service: Some("s3".into()),
         operation: Some(format!("GET /{}/lops/snapshots/*", fx.bucket)),
-        fault: Fault::Code(403, "AccessDenied".into()),
+        fault: Fault::Code(403, "AccessDenied"),
         remaining: None,
     });
     let lops = fx.lops(&proxy.url);
