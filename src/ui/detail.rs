@@ -424,8 +424,9 @@ fn side_lines(
 }
 
 /// The side pane's lines in `width` x `height` rows: when they do not fit, the failures (at
-/// `failures`) give way first — to two rows, then one, cut and marked — so that what was read
-/// below them (tags, triggers) stays on screen; the regions view (2) says each whole.
+/// `failures`) give way first — to two rows, then one, cut in the middle and marked, keeping
+/// the read they name and what to do at their end — so that what was read below them (tags,
+/// triggers) stays on screen. A wider terminal shows them whole.
 fn fit_side(
     lines: Vec<Line<'static>>,
     failures: &[usize],
@@ -452,17 +453,13 @@ fn fit_side(
             let style = l
                 .style
                 .patch(l.spans.first().map(|s| s.style).unwrap_or_default());
-            let mut kept: Vec<String> = super::widgets::wrap_words(&l.to_string(), width)
-                .into_iter()
-                .take(most)
-                .collect();
-            if let Some(last) = kept.last_mut() {
-                let mark = if theme.ascii { "~" } else { "…" };
-                let mut shown: String = last.chars().take(width.saturating_sub(1)).collect();
-                shown.push_str(mark);
-                *last = shown;
-            }
-            out.extend(kept.into_iter().map(|row| Line::styled(row, style)));
+            // Cut in the middle: its start names the read, its end what to do.
+            let kept = super::widgets::fit_middle(&l.to_string(), most * width, theme);
+            out.extend(
+                super::widgets::split_columns(&kept, width)
+                    .into_iter()
+                    .map(|row| Line::styled(row, style)),
+            );
         }
         out
     };
