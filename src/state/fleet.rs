@@ -189,6 +189,13 @@ impl RegionState {
             .collect()
     }
 
+    /// Whether the reads failing now have all never answered: their numbers are not old,
+    /// they were never there (said as "not read", not as stale data of some age).
+    pub fn failing_never_read(&self) -> bool {
+        let failing: Vec<&ReadHealth> = self.reads.iter().filter(|r| r.error.is_some()).collect();
+        !failing.is_empty() && failing.iter().all(|r| r.last_ok.is_none())
+    }
+
     /// Whether this region's rows are marked as not to be trusted whole (`▲`): its data is
     /// old or partly failing — a read that failed counts while the inventory is still being
     /// read too.

@@ -54,15 +54,19 @@ pub(super) fn regions(state: &State, theme: &Theme, width: usize) -> Vec<Span<'s
             .progress_label()
             .map(|p| format!(" {p}"))
             .unwrap_or_default();
-        let kind = match &h {
-            RegionHealth::Stale { .. } => "stale".to_string(),
-            other => health_label(other),
+        // Reads that never answered have no age to give: "not read", not "stale 6s" (which
+        // reads as numbers six seconds old).
+        let never = matches!(h, RegionHealth::Stale { .. }) && r.failing_never_read();
+        let (label, kind) = match &h {
+            _ if never => ("not read".to_string(), "not read".to_string()),
+            RegionHealth::Stale { .. } => (health_label(&h), "stale".to_string()),
+            other => (health_label(other), health_label(other)),
         };
         entries.push(FooterEntry {
             severity,
             mark: health_mark(&h, theme),
             scopes: vec![r.scope.to_string()],
-            says: format!("{}{progress}{why}", health_label(&h)),
+            says: format!("{label}{progress}{why}"),
             alike: format!("{kind}{progress}{why}"),
         });
     }

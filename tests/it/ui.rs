@@ -886,6 +886,51 @@ async fn a_long_failure_in_the_detail_view_leaves_room_for_what_was_read() {
     assert!(wide.contains("operation_secs if it is only slow"), "{wide}");
 }
 
+/// A region whose failing reads never answered says "not read" in the footer, not "stale 6s"
+/// (which reads as numbers six seconds old); once they answered and fail again, stale with age.
+#[tokio::test]
+async fn the_footer_says_not_read_for_reads_that_never_answered() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    listed(&mut state, 0, "orders-api");
+    let fail = |state: &mut State, seq: u64| {
+        let e = || lops::provider::ProviderError::Service("HTTP 503 from the server".into());
+        update(
+            state,
+            Msg::Metrics {
+                region: 0,
+                seq,
+                at: start(),
+                result: Err(e()),
+            },
+        );
+        update(
+            state,
+            Msg::Alarms {
+                region: 0,
+                seq,
+                at: start(),
+                result: Err(e()),
+            },
+        );
+    };
+    fail(&mut state, 1);
+    update(
+        &mut state,
+        Msg::Tick(start() + chrono::TimeDelta::seconds(6)),
+    );
+    let out = screen(&mut state, &MONO, 200, 30);
+    let footer = out.lines().rev().nth(1).unwrap_or_default();
+    assert!(footer.contains("not read (metrics,alarms)"), "{footer}");
+    assert!(!footer.contains("stale"), "{footer}");
+    // Read once, failing since: stale, with its age.
+    numbers_read(&mut state, 0, "orders-api", 2);
+    fail(&mut state, 3);
+    let out = screen(&mut state, &MONO, 200, 30);
+    let footer = out.lines().rev().nth(1).unwrap_or_default();
+    assert!(footer.contains("stale"), "{footer}");
+}
+
 /// Before CloudWatch answers, a row is not said to be well: its mark is `○` (`?` in ASCII), its
 /// alarm `?` (no alarm is `-`, which `–` would look like); once read, `●` and `-`.
 #[tokio::test]
