@@ -242,6 +242,7 @@ fn a_dns_change_in_a_batch_shows_its_shares_and_ttl() {
         batch: None,
         note: None,
     };
+    let mut no_ttl = plan.clone();
     let line = Item::Ready {
         source: 0,
         plan: Box::new(plan),
@@ -252,6 +253,13 @@ fn a_dns_change_in_a_batch_shows_its_shares_and_ttl() {
         "{line}"
     );
     assert!(!line.contains("in us-east-1"), "{line}");
+    // A TTL of 0: no resolver keeps the old answer (not "up to 0 s").
+    no_ttl.after["ttl"] = json!(0);
+    let line = no_ttl.preview();
+    assert!(
+        line.contains("resolvers keep no old answer (TTL 0)") && !line.contains("up to 0 s"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -120,7 +120,10 @@ impl Plan {
                 self.after
                     .get("ttl")
                     .and_then(Value::as_i64)
-                    .map(|t| format!("; resolvers may keep the old answer up to {t} s (TTL)"))
+                    .map(|t| match t {
+                        0 => "; resolvers keep no old answer (TTL 0)".to_string(),
+                        t => format!("; resolvers may keep the old answer up to {t} s (TTL)"),
+                    })
                     .unwrap_or_default()
             ),
             // Named by its action: a rollback and a pin that find the same state read apart.

@@ -529,8 +529,9 @@ async fn drain_and_restore_round_trip_in_one_batch_each_audited_and_undone() {
             .any(|r| r["action"] == "service.weights" && r["region"] != "eu-west-1")),
         "{audit}"
     );
+    // Refused (4), the weight set since kept, as any refusal that keeps someone's change.
     let run = service(&lops, &config, "restore checkout --region eu-west-1 --yes");
-    run.assert_exit(2);
+    run.assert_exit(4);
     assert!(run.stderr.contains("is not drained"), "{}", run.stderr);
     assert_eq!(weight(&svc.weights().await, "green"), 70);
 }

@@ -223,8 +223,9 @@ pub async fn plan<S: RegionActions>(
                     Routing::Failover(_) => None,
                 })
                 .sum();
+            // A refusal, not bad input: the weight someone set since is kept (exit 4).
             if !failover && now > 0 && now != wanted {
-                return Err(OpsError::Invalid(format!(
+                return Err(OpsError::Refused(format!(
                     "{region} of service {name} is not drained (weight {now} now; its last \
                      drain found {wanted}): nothing to restore; set its weight with `lops \
                      service weights {name} {region}=N`"
