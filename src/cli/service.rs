@@ -262,6 +262,10 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
                 )
             }
         };
+        // A check attached whose read failed: the member's health is not known (exit 3).
+        if matches!(m.health, crate::provider::dns::Health::Unread(_)) {
+            partial = true;
+        }
         rows.push(json!({
             "region": region,
             "set_id": m.record.set_id,
@@ -354,6 +358,16 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
         for (region, r) in &observed {
             if let Err(e) = r {
                 err!("lops: {region}: invocations not read: {e}");
+            }
+        }
+        for m in &view.members {
+            if let crate::provider::dns::Health::Unread(why) = &m.health {
+                err!(
+                    "lops: {} ({}): health check {} not read: {why}",
+                    m.record.set_id.as_deref().unwrap_or("-"),
+                    m.region.as_deref().unwrap_or("no region"),
+                    m.record.health_check.as_deref().unwrap_or("-"),
+                );
             }
         }
         // A region asked whose read failed (said above) is not one to add to --regions.

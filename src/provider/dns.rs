@@ -71,8 +71,12 @@ impl DnsRecord {
 pub enum Health {
     Healthy,
     Unhealthy(String),
-    /// Not read (failed, or no check attached).
+    /// Read, and not known yet (no checker has reported).
     Unknown(String),
+    /// Its read failed: why. The guard counts it as not healthy; `service show` says it.
+    Unread(String),
+    /// No health check is attached to the record.
+    None,
 }
 
 impl Health {
@@ -81,6 +85,8 @@ impl Health {
             Health::Healthy => "healthy",
             Health::Unhealthy(_) => "unhealthy",
             Health::Unknown(_) => "unknown",
+            Health::Unread(_) => "unread",
+            Health::None => "no check",
         }
     }
 }

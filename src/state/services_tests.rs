@@ -232,9 +232,9 @@ fn a_member_without_a_check_counts_as_healthy_beside_a_healthy_one() {
     press(&mut s, '4');
     let mut onprem = member("onprem", "us-east-1", 50);
     onprem.record.health_check = None;
-    onprem.health = Health::Unknown("no health check".into());
+    onprem.health = Health::None;
     let mut unread = member("grey", "eu-west-1", 50);
-    unread.health = Health::Unknown("GetHealthCheckStatus failed".into());
+    unread.health = Health::Unread("GetHealthCheckStatus failed".into());
     let view = ServiceView {
         settings: settings(),
         members: vec![

@@ -625,7 +625,30 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
     });
     let run = service(&lops, &config, "drain checkout --region us-east-1 --yes");
     run.assert_exit(4);
-    assert!(run.stderr.contains("eu-west-1 unknown"), "{}", run.stderr);
+    assert!(run.stderr.contains("eu-west-1 unread"), "{}", run.stderr);
+    // `show` says which checks it could not read, apart from those none is attached to
+    // (both said "unknown"): partial, exit 3.
+    let shown = service(&lops, &config, "show checkout --json");
+    shown.assert_exit(3);
+    let statuses: Vec<String> = shown.json()["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            m["health"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert!(statuses.iter().all(|s| s == "unread"), "{statuses:?}");
+    let table = service(&lops, &config, "show checkout");
+    table.assert_exit(3);
+    assert!(
+        table.stderr.contains("health check ") && table.stderr.contains(" not read: "),
+        "{}",
+        table.stderr
+    );
     // --force goes past it, asking for the typed name: --yes is that answer in a script.
     let run = service(
         &lops,

@@ -353,9 +353,9 @@ fn guard(
                 "{} {}",
                 m.region.as_deref().unwrap_or("?"),
                 match &m.health {
-                    Health::Unhealthy(d) | Health::Unknown(d) =>
+                    Health::Unhealthy(d) | Health::Unknown(d) | Health::Unread(d) =>
                         format!("{} ({d})", m.health.word()),
-                    Health::Healthy => "healthy".into(),
+                    Health::Healthy | Health::None => m.health.word().into(),
                 }
             )
         })

@@ -220,11 +220,11 @@ pub async fn read<S: RegionActions>(
     }
     let checks = records.iter().map(|r| async move {
         match &r.health_check {
-            None => Health::Unknown("no health check".into()),
+            None => Health::None,
             Some(id) => source
                 .health_check(id)
                 .await
-                .unwrap_or_else(|e| Health::Unknown(e.to_string())),
+                .unwrap_or_else(|e| Health::Unread(e.to_string())),
         }
     });
     let health = futures::future::join_all(checks).await;
