@@ -139,11 +139,22 @@ pub fn render(
         ));
     }
     let room = height.saturating_sub(lines.len());
-    // Scrolled past what the filter leaves: the oldest page, never an empty pane.
+    let width = usize::from(area.width.saturating_sub(2));
+    // Scrolled past what the filter leaves: the oldest page, never an empty pane. That page
+    // ends at the first event whose rows (a traceback takes several) fill the pane from the
+    // oldest: counting one row per event stopped the scroll short of the oldest events.
+    let mut filled = 0;
+    let oldest_page = visible
+        .iter()
+        .position(|l| {
+            filled += entry_rows(l, theme, width).len();
+            filled >= room
+        })
+        .map_or(visible.len(), |i| i + 1);
     let end = visible
         .len()
         .saturating_sub(pane.scrolled)
-        .max(room.min(visible.len()));
+        .max(oldest_page.min(visible.len()));
     // Rows from the newest up: a message of several lines (a traceback) takes a row for
     // each, so the newest line is never pushed off the bottom.
     let mut rows: Vec<Line> = Vec::new();
@@ -151,7 +162,7 @@ pub fn render(
         if rows.len() >= room {
             break;
         }
-        let mut entry = entry_rows(l, theme, usize::from(area.width.saturating_sub(2)));
+        let mut entry = entry_rows(l, theme, width);
         entry.truncate(room - rows.len());
         rows.extend(entry.into_iter().rev());
     }

@@ -1593,6 +1593,38 @@ async fn log_pane_wraps_wide_text_by_columns_and_shows_invisible_characters() {
     }
 }
 
+/// Scrolled all the way up, the pane shows the oldest event, also when each event takes several
+/// rows (a traceback): the scroll stopped short of the oldest dozen, counting a row an event.
+#[tokio::test]
+async fn log_pane_scrolls_back_to_the_oldest_event_of_several_rows() {
+    let mut state = incident().await;
+    let events: Vec<(i64, String, String)> = (0..40)
+        .map(|i| {
+            (
+                -100 + i,
+                format!("e{i}"),
+                format!("EVENT-{i:02} Traceback\n  File \"x.py\", line {i}\nValueError: boom"),
+            )
+        })
+        .collect();
+    let refs: Vec<(i64, &str, &str)> = events
+        .iter()
+        .map(|(s, id, m)| (*s, id.as_str(), m.as_str()))
+        .collect();
+    log_lines_in_pane(&mut state, &refs);
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("EVENT-39"), "{out}");
+    for _ in 0..60 {
+        update(
+            &mut state,
+            Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)),
+        );
+    }
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("EVENT-00"), "{out}");
+    assert!(!out.contains("EVENT-39"), "{out}");
+}
+
 /// The pane cleans what functions log as `lops logs` does: escape sequences removed (no
 /// leftovers of them), each line of a traceback on its own row, the newest at the bottom; a
 /// filter while scrolled back shows its matches, not an empty pane.
