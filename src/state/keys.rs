@@ -244,7 +244,10 @@ pub(super) fn on_paste(state: &mut State, text: &str) {
                     c
                 }
             }
-            c if c.is_control() => ' ',
+            // Kept in a payload as pasted: its check refuses one inside a string, as the
+            // CLI's does (a space would send another payload than the one pasted); the editor
+            // shows it as `�`.
+            c if c.is_control() && !payload => ' ',
             c => c,
         })
         .collect();

@@ -333,10 +333,14 @@ fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, a
         &payload[..]
     };
     for (n, l) in shown.iter().enumerate() {
+        // As pasted, never run by the terminal: a control character is `�`, a tab `→`
+        // (drawn, so the column a refusal names can be found).
+        let tab = if theme.ascii { ">" } else { "→" };
+        let l = crate::format::printable(&l.replace('\t', tab), false).into_owned();
         lines.push(Line::raw(if n + 1 == shown.len() {
-            super::widgets::fit_end(l, width.saturating_sub(1), theme)
+            super::widgets::fit_end(&l, width.saturating_sub(1), theme)
         } else {
-            super::widgets::fit(l, width, theme)
+            super::widgets::fit(&l, width, theme)
         }));
     }
     if let Some(last) = lines.last_mut() {

@@ -1289,6 +1289,24 @@ async fn payload_editor_checks_json_as_it_is_typed() {
     assert!(out.contains("\"last\": 1"), "{out}");
     let footer = out.lines().last().unwrap_or_default();
     assert!(footer.contains("editing the payload above"), "{out}");
+
+    // Control characters pasted into a string are kept and refused, as the CLI refuses them
+    // (they were turned into spaces: another payload, said valid); shown as `�`, a tab as `→`.
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    update(
+        &mut state,
+        Msg::Paste("{\"ctl\":\"x\u{1b}y\u{7}z\",\t\"t\": 1}".into()),
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        out.contains("not JSON yet") && out.contains("control character"),
+        "{out}"
+    );
+    assert!(out.contains("\"x\u{fffd}") && out.contains("→"), "{out}");
+    assert!(!out.contains('\u{1b}'), "{out}");
 }
 
 #[tokio::test]
