@@ -396,7 +396,16 @@ fn a_batch_of_invokes_is_said_as_invoked() {
                 0,
                 Ok(crate::ops::Outcome {
                     after: serde_json::json!({}),
-                    invoke: None,
+                    invoke: Some((
+                        crate::provider::InvokeOutcome {
+                            status: 200,
+                            function_error: None,
+                            executed_version: Some("3".into()),
+                            payload: br#"{"ok":true}"#.to_vec(),
+                            log_tail: None,
+                        },
+                        None,
+                    )),
                     record: None,
                 }),
             ),
@@ -404,6 +413,8 @@ fn a_batch_of_invokes_is_said_as_invoked() {
     );
     let out = screen_rows(&s, 100, 30).join("\n");
     assert!(out.contains("done: invoked 1 of 1"), "{out}");
+    // What each answered is shown, as one invoke's notice shows it.
+    assert!(out.contains(r#"response {"ok":true}"#), "{out}");
 }
 
 /// A batch clears only the marks it acted on: an undo of another function leaves a mark it

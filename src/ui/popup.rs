@@ -165,10 +165,18 @@ fn batch(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                         ..
                     }),
                 )) => {
-                    let fields: Vec<String> = crate::ops::invoke_summary(inv, report.as_ref())
+                    let mut fields: Vec<String> = crate::ops::invoke_summary(inv, report.as_ref())
                         .into_iter()
                         .map(|(label, value)| format!("{label} {value}"))
                         .collect();
+                    // What it answered, as one invoke's notice says it (cut shorter here: one
+                    // line of a list; `lops invoke` prints it whole).
+                    let body = String::from_utf8_lossy(&inv.payload);
+                    let body = crate::format::printable(&body, false).replace('\t', " ");
+                    fields.push(format!(
+                        "response {}",
+                        super::widgets::fit(&body, 120, theme)
+                    ));
                     // The function's own error is a failed invoke (as the summary counts it
                     // and the CLI says it), also without colour.
                     let (mark, style) = if inv.function_error.is_some() {
