@@ -242,7 +242,7 @@ pub async fn resume(
             )),
         })?;
     let audit = audit_log(&ctx);
-    let what = r.act_preview(source, abort).await?;
+    let (what, previewed) = r.act_preview_now(source, abort).await?;
     err!("{what}");
     if flags.dry_run {
         return dry_run(&r, &what, flags.json);
@@ -255,8 +255,16 @@ pub async fn resume(
     )?;
     if abort {
         finish_abort_on_signal();
-        let outcome =
-            rollout::abort(source, &store, function, alias, audit.as_ref(), ABORT_WAIT).await?;
+        let outcome = rollout::abort(
+            source,
+            &store,
+            function,
+            alias,
+            audit.as_ref(),
+            ABORT_WAIT,
+            Some(&previewed),
+        )
+        .await?;
         reporter(flags.json)(
             &outcome.rollout,
             &format!("aborted: {}", outcome.describe()),

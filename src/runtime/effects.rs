@@ -227,7 +227,13 @@ impl<S: Source> Executor<S> {
     }
 
     /// Asks a running rollout to stop.
-    fn abort_rollout(&self, region: usize, function: String, alias: String) {
+    fn abort_rollout(
+        &self,
+        region: usize,
+        function: String,
+        alias: String,
+        previewed: Option<crate::ops::rollout::Routing>,
+    ) {
         let Some((source, store)) = self.rollout_target(region) else {
             return;
         };
@@ -236,8 +242,16 @@ impl<S: Source> Executor<S> {
         let (tx, audit) = (self.tx.clone(), self.audit.clone());
         tokio::spawn(async move {
             let wait = Duration::from_secs(30);
-            let aborted =
-                rollout::abort(&*source, &store, &function, &alias, audit.as_ref(), wait).await;
+            let aborted = rollout::abort(
+                &*source,
+                &store,
+                &function,
+                &alias,
+                audit.as_ref(),
+                wait,
+                previewed.as_ref(),
+            )
+            .await;
             let msg = match aborted {
                 Ok(outcome) => Msg::RolloutUpdate {
                     region,
@@ -413,7 +427,7 @@ impl<S: Source> Executor<S> {
                     {
                         Ok(production) => {
                             rollout.production_elsewhere |= production;
-                            rollout.act_preview(&*source, abort).await
+                            rollout.act_preview_now(&*source, abort).await
                         }
                         Err(e) => Err(e),
                     };
@@ -435,7 +449,8 @@ impl<S: Source> Executor<S> {
                 region,
                 function,
                 alias,
-            } => self.abort_rollout(region, function, alias),
+                previewed,
+            } => self.abort_rollout(region, function, alias, previewed),
             Effect::ReadLogs {
                 region,
                 function,

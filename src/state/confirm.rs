@@ -29,11 +29,12 @@ pub enum Proposal {
     Quit,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RolloutAct {
     Start,
     Resume,
-    Abort,
+    /// With the alias as its preview showed it.
+    Abort(Option<crate::ops::rollout::Routing>),
 }
 
 /// A confirmation waiting for the user: what it will do (lines, target first), how it must be
@@ -268,7 +269,7 @@ pub fn rollout_previewed(
     region: usize,
     rollout: Rollout,
     abort: bool,
-    result: Result<String, OpsError>,
+    result: Result<(String, crate::ops::rollout::Routing), OpsError>,
 ) {
     state.popup = Some(match result {
         Err(e @ OpsError::Provider(_)) => Popup::Notice(format!(
@@ -277,9 +278,9 @@ pub fn rollout_previewed(
             rollout.target()
         )),
         Err(e) => Popup::Notice(e.to_string()),
-        Ok(text) => {
+        Ok((text, now)) => {
             let act = if abort {
-                RolloutAct::Abort
+                RolloutAct::Abort(Some(now))
             } else {
                 RolloutAct::Resume
             };
@@ -474,7 +475,7 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         Proposal::Rollout(rollout, RolloutAct::Start) => {
             effects.push(Effect::StartRollout { region, rollout })
         }
-        Proposal::Rollout(r, act @ (RolloutAct::Resume | RolloutAct::Abort)) => {
+        Proposal::Rollout(r, act @ (RolloutAct::Resume | RolloutAct::Abort(_))) => {
             // Its end is this dashboard's to report now, not "ended in another lops".
             for v in state.rollouts.iter_mut().filter(|v| {
                 v.region == region && v.rollout.function == r.function && v.rollout.alias == r.alias
@@ -488,11 +489,13 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
                     function,
                     alias,
                 },
-                _ => Effect::AbortRollout {
+                RolloutAct::Abort(previewed) => Effect::AbortRollout {
                     region,
                     function,
                     alias,
+                    previewed,
                 },
+                RolloutAct::Start => return,
             });
         }
         Proposal::Backup {

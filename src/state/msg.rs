@@ -61,7 +61,8 @@ pub enum Msg {
         region: usize,
         rollout: Box<crate::ops::rollout::Rollout>,
         abort: bool,
-        result: Result<String, OpsError>,
+        /// The preview, and the alias as it read it (an abort writes only over that).
+        result: Result<(String, crate::ops::rollout::Routing), OpsError>,
     },
     /// A backup moved on or finished.
     Backup(super::actions::BackupEvent),
@@ -197,6 +198,8 @@ pub enum Effect {
         region: usize,
         function: String,
         alias: String,
+        /// The alias as the confirmed preview showed it.
+        previewed: Option<crate::ops::rollout::Routing>,
     },
     /// Read log events of the log pane's function.
     ReadLogs {

@@ -1662,7 +1662,7 @@ fn press_and_preview(s: &mut State, k: char) {
             region,
             rollout,
             abort,
-            result: Ok(text),
+            result: Ok((text, now)),
         },
     );
 }
@@ -1850,10 +1850,12 @@ fn interrupted_plan_offers_resume_and_abort_and_finished_plans_leave() {
         s.popup
     );
     let effects = update(&mut s, key('y'));
+    // With the alias as its preview showed it: the abort writes only over that.
     assert!(effects.contains(&Effect::AbortRollout {
         region: 0,
         function: "cron".into(),
-        alias: "live".into()
+        alias: "live".into(),
+        previewed: Some(rollout("cron").expected_routing()),
     }));
     let mut done = rollout("cron");
     done.status = crate::ops::rollout::Status::RolledBack {

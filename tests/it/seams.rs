@@ -739,3 +739,42 @@ async fn a_restore_of_an_alias_a_rollout_drives_is_refused_and_changes_nothing()
         ("1".to_string(), vec![("2".to_string(), 0.3)])
     );
 }
+
+/// An abort confirmed on its preview writes only over what that preview showed (or what the
+/// rollout itself writes): an alias someone set between the preview and the `y` is left as
+/// they set it, nothing written, and said — it went back to the start weights over their change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_confirmed_on_a_preview_does_not_write_over_a_change_made_since() {
+    use crate::support::tui::{self, Screen};
+    use crossterm::event::KeyCode;
+    let region = "ap-east-2";
+    let (seeder, f) = canary(region, "abortcmp").await;
+    let lops = Lops::new(moto::url());
+    let mut first = lops.spawn(&plan_args(&f, region, "10:60s,50:8s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
+    first.kill().expect("kill -9");
+    let _ = first.wait();
+    let sources = vec![std::sync::Arc::new(lops::provider::aws::AwsRegion::new(
+        tui::clients(moto::url(), region).await,
+    ))];
+    let audit = lops::ops::audit::AuditLog::at(lops.home.path().join("state/lops/audit.jsonl"));
+    let screen = Screen::new(120, 30);
+    let (keys, run) = tui::start_on(&screen, sources.clone(), tui::state(&sources), Some(audit));
+    tui::filter(&keys, &f);
+    screen.wait_loaded(30, "Active").await;
+    screen.wait_for(20, "interrupted").await;
+    tui::press(&keys, KeyCode::Char('A'));
+    screen.wait_for(20, "(the weights it started from)").await;
+    // Someone moves the alias while the question is open.
+    seeder.set_extra_weight(&f, "2", 0.3).await;
+    tui::press(&keys, KeyCode::Char('y'));
+    let said = screen.wait_for(30, "someone else changed it").await;
+    assert!(said.contains("Nothing was written"), "{said}");
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.3)])
+    );
+    tui::press(&keys, KeyCode::Enter);
+    tui::press(&keys, KeyCode::Char('q'));
+    run.await.expect("join").expect("loop");
+}

@@ -49,6 +49,7 @@ pub async fn abort<S: RegionActions>(
     alias: &str,
     audit: Option<&AuditLog>,
     wait: Duration,
+    previewed: Option<&Routing>,
 ) -> Result<AbortOutcome, OpsError> {
     let scope = source.scope().clone();
     Kind::RolloutAbort.allowed_in(&scope)?;
@@ -90,7 +91,12 @@ pub async fn abort<S: RegionActions>(
         r.owner = Some(Owner::me());
         r.heartbeat = Some(now());
         save(store, &r)?;
-        roll_back(source, &mut r, audit, store, Status::Aborted).await?;
+        roll_back(source, &mut r, audit, store, Status::Aborted, previewed).await?;
+        // Changed by someone since the preview it was confirmed on: nothing written, said as
+        // any change refused at its last compare is (exit 4), the rollout halted.
+        if let (Some(_), Status::Halted { reason }) = (previewed, &r.status) {
+            return Err(OpsError::Conflict(reason.clone().into()));
+        }
     }
     let now = source
         .alias(function, alias)
@@ -108,14 +114,17 @@ pub async fn abort<S: RegionActions>(
 ///
 /// A rollback the rollout decides on itself (its guard tripped, a step failed) writes only over
 /// a routing the rollout left: one someone else set since is theirs, and the rollout halts
-/// without writing (`status` becomes `Halted`). An abort a person asked for goes back to the
-/// starting weights whatever it finds.
+/// without writing (`status` becomes `Halted`). An abort a person confirmed on a preview
+/// (`previewed`) writes over what that preview showed or what the rollout itself writes, and
+/// halts likewise on anything else; one without a preview (its owner asked to stop) goes back
+/// to the starting weights whatever it finds.
 pub async fn roll_back<S: RegionActions>(
     source: &S,
     r: &mut Rollout,
     audit: Option<&AuditLog>,
     store: &RolloutStore,
     status: Status,
+    previewed: Option<&Routing>,
 ) -> Result<(), OpsError> {
     let _rolling_back = RollingBack::start();
     let start = r.start_routing();
@@ -151,16 +160,12 @@ pub async fn roll_back<S: RegionActions>(
         extra: start.extra.clone(),
     };
     // The guard's own rollback writes only over what it found just now (the check above);
-    // a person's abort over anything.
-    let ours: Option<Vec<Routing>> = match &status {
-        Status::RolledBack { .. } => {
-            let (main, extra) = r.step_routing();
-            Some(vec![
-                r.expected_routing(),
-                start.clone(),
-                Routing { main, extra },
-            ])
-        }
+    // a person's abort over what its preview showed, or what the rollout writes itself.
+    let (main, extra) = r.step_routing();
+    let own = vec![r.expected_routing(), start.clone(), Routing { main, extra }];
+    let ours: Option<Vec<Routing>> = match (&status, previewed) {
+        (Status::RolledBack { .. }, _) => Some(own),
+        (_, Some(seen)) => Some([vec![seen.clone()], own].concat()),
         _ => None,
     };
     let mut tries = 0;
@@ -177,7 +182,7 @@ pub async fn roll_back<S: RegionActions>(
             Err(OpsError::Conflict(what)) if ours.is_some() => {
                 let reason = match &status {
                     Status::RolledBack { reason } => reason.clone(),
-                    _ => String::new(),
+                    _ => "aborted on request".to_string(),
                 };
                 r.status = Status::Halted {
                     reason: format!(

@@ -299,6 +299,18 @@ impl Rollout {
         source: &S,
         abort: bool,
     ) -> Result<String, OpsError> {
+        self.act_preview_now(source, abort)
+            .await
+            .map(|(text, _)| text)
+    }
+
+    /// [`Self::act_preview`] with the alias as it read it: an abort confirmed on it passes it
+    /// to [`super::abort`], which writes only over that (or what the rollout itself writes).
+    pub async fn act_preview_now<S: RegionActions + GuardSignals>(
+        &self,
+        source: &S,
+        abort: bool,
+    ) -> Result<(String, Routing), OpsError> {
         // Another lops drives it: one driver at a time (an abort takes over from it).
         if !abort && self.owned_elsewhere() {
             // A halted one does not finish by itself: the lops holding it resumes it (`U`).
@@ -339,7 +351,7 @@ impl Rollout {
             self.check_guard_alarms(source).await?;
             text.push_str(&self.unwatched_firing(source).await);
         }
-        Ok(text)
+        Ok((text, now))
     }
 
     /// The function's alarms in ALARM that the guard does not watch (a plan started without

@@ -294,7 +294,7 @@ async fn obey<S: RegionActions>(
             Ok(None)
         }
         Control::Abort => {
-            roll_back(source, r, audit, store, Status::Aborted).await?;
+            roll_back(source, r, audit, store, Status::Aborted, None).await?;
             report(
                 r,
                 &format!("aborted on request: traffic back to {}", r.start_weights()),
@@ -442,7 +442,7 @@ async fn rolled_back<S: RegionActions>(
     let status = Status::RolledBack {
         reason: reason.clone(),
     };
-    if let Err(e) = roll_back(source, r, audit, store, status).await {
+    if let Err(e) = roll_back(source, r, audit, store, status, None).await {
         // Written back, only its record not saved: said as such, not as a failed rollback.
         if matches!(r.status, Status::RolledBack { .. }) {
             report(
