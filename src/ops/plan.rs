@@ -224,11 +224,15 @@ pub(super) async fn held_by_rollout<S: RegionActions>(
     let Some(rollout) = super::rollout::driving(source, &store, function, alias).await else {
         return Ok(());
     };
+    // `A` acts on the rollout of the row's own profile: under another, its row is named.
+    let key = match rollout.profile == source.scope().profile {
+        true => "`A` in the dashboard".to_string(),
+        false => format!("`A` on its {} row in the dashboard", rollout.profile),
+    };
     Err(OpsError::Refused(format!(
         "{}: a change of the alias under it would halt it at its next step, its guard no \
-         longer able to roll back. Aborting it (`A` in the dashboard, `lops traffic abort \
-         {alias} --fn {function} --profile {} --regions {}`) returns the weights it started \
-         from",
+         longer able to roll back. Aborting it ({key}, `lops traffic abort {alias} --fn \
+         {function} --profile {} --regions {}`) returns the weights it started from",
         rollout.in_the_way(),
         rollout.profile,
         rollout.region

@@ -103,6 +103,13 @@ async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
         &run,
         &format!("lops traffic abort live --fn {f} --profile default"),
     );
+    // The dashboard's `A` acts on the row of the rollout's own profile: that row is named.
+    assert!(
+        run.stderr
+            .contains("`A` on its default row in the dashboard"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.1)])
