@@ -289,6 +289,13 @@ pub fn hundredth(number: &str, value: f64) -> f64 {
 }
 
 pub fn check_weight(weight: f64) -> Result<(), OpsError> {
+    // Below 0: no share is negative (a promote is the advice for 1 and above).
+    if weight < 0.0 {
+        return Err(OpsError::Invalid(format!(
+            "weight {weight} is negative: give 0 ≤ weight < 1 (the share of the new version; \
+             0 sends it nothing)"
+        )));
+    }
     if !weight.is_finite() || !(0.0..1.0).contains(&weight) {
         return Err(OpsError::Invalid(format!(
             "weight {weight} is out of range: give 0 ≤ weight < 1 (the share of the new version; \
@@ -383,10 +390,13 @@ mod tests {
 
     #[test]
     fn weights_outside_zero_to_one_are_refused() {
-        for w in [1.7, -0.1, 1.0, f64::NAN, f64::INFINITY] {
+        for w in [1.7, 1.0, f64::NAN, f64::INFINITY] {
             let e = check_weight(w).unwrap_err();
             assert!(e.to_string().contains("out of range"), "{e}");
         }
+        // Negative: said as such, not answered with a promote (advice for 1 and above).
+        let e = check_weight(-0.1).unwrap_err().to_string();
+        assert!(e.contains("is negative") && !e.contains("promote"), "{e}");
         assert!(check_weight(0.0).is_ok());
         assert!(check_weight(0.25).is_ok());
     }

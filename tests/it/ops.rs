@@ -1353,7 +1353,7 @@ async fn bad_input_changes_nothing() {
                 "-0.1",
                 "--yes",
             ],
-            "out of range",
+            "is negative",
         ),
         (
             vec![

@@ -417,11 +417,15 @@ impl Rollout {
             .map(super::Step::describe)
             .collect();
         let mut text = format!(
-            "resume the rollout of {} @ {} at {} (its hold starts again): now {}\nsteps left: \
+            "resume the rollout of {} @ {} {} (its hold starts again): now {}\nsteps left: \
              {}; guard: {}; abort returns to {}",
             self.target(),
             self.scope_label(),
-            self.progress(),
+            // "at step 2/3 …", or "before step 2/3 …" for one halted before writing it.
+            match self.progress() {
+                p if p.starts_with("before ") => p,
+                p => format!("at {p}"),
+            },
             now.describe(),
             left.join(", "),
             self.guard.describe(),

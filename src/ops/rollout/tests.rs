@@ -217,3 +217,25 @@ fn a_woken_owner_asked_to_stop_leaves_a_rollout_another_took_over() {
     ));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A resume says where it goes on from: "at step …", or "before step …" (not "at before step")
+/// for one halted before it wrote the step it is on.
+#[test]
+fn a_resume_preview_says_at_or_before_its_step() {
+    let mut r = sample();
+    r.step = 0;
+    let now = r.expected_routing();
+    assert!(
+        r.resume_preview(&now).contains(" at step 1/2 (10% on v2)"),
+        "{}",
+        r.resume_preview(&now)
+    );
+    r.status = Status::Halted {
+        reason: "someone else changed it".into(),
+    };
+    let text = r.resume_preview(&now);
+    assert!(
+        text.contains(" before step 1/2 (10% on v2)") && !text.contains("at before"),
+        "{text}"
+    );
+}
