@@ -960,3 +960,38 @@ async fn an_archived_source_object_is_named_as_archived_not_as_access_denied() {
         run.stderr
     );
 }
+
+/// A restore whose function is already as the snapshot has it and whose data goes where
+/// nothing is written over changes no function: no safety snapshot is taken of it, and it is
+/// neither typed nor destructive (it took one, and asked for the typed name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_of_the_data_alone_takes_no_safety_snapshot_and_is_not_destructive() {
+    let (fx, name, source) = function_and_source(HOME, "dataonly", "dataonly").await;
+    put(&fx, &source, "exports/a.json", b"{}").await;
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup_with_data(&lops, &fx, &name, HOME, &source));
+    let elsewhere = moto::unique("dataonly-to-");
+    create_bucket(&fx.s3, &elsewhere, HOME).await;
+    let run = lops.run(&[
+        "restore",
+        &snapshot,
+        "--data-to",
+        &format!("s3://{elsewhere}/copy"),
+        "--yes",
+    ]);
+    run.assert_exit(0);
+    assert!(!run.stderr.contains("safety snapshot"), "{}", run.stderr);
+    let audit = lops.run(&["audit", "--json"]).json();
+    let restore = audit
+        .as_array()
+        .into_iter()
+        .flatten()
+        .rev()
+        .find(|r| r["target"] == name.as_str() && r["action"] == "restore")
+        .cloned()
+        .expect("its record");
+    assert!(
+        restore["typed"] != true && restore["destructive"] != true,
+        "{restore}"
+    );
+}

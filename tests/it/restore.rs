@@ -1700,6 +1700,27 @@ async fn a_restore_over_a_function_is_recorded_as_typed_and_destructive() {
         ],
         "{audit:#}"
     );
+    // Again, over a function already as the snapshot has it: nothing changes, so it is
+    // neither typed nor destructive, and no safety snapshot is taken of it.
+    let again = lops.run(&["restore", &snapshot, "--yes"]);
+    again.assert_exit(0);
+    assert!(
+        !again.stderr.contains("safety snapshot"),
+        "{}",
+        again.stderr
+    );
+    let audit = lops.run(&["audit", "--json"]).json();
+    let records: Vec<&serde_json::Value> = audit
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["target"] == name.as_str() && r["action"] == "restore")
+        .collect();
+    // The first restore's record, then any the second wrote: none typed or destructive.
+    assert!(records[0]["destructive"] == true, "{audit:#}");
+    for r in &records[1..] {
+        assert!(r["typed"] != true && r["destructive"] != true, "{r}");
+    }
 }
 
 /// Two lops restoring one function on one machine take turns: the second compares with what

@@ -61,10 +61,11 @@ pub struct RestorePreview {
 }
 
 impl RestorePreview {
-    /// Restoring over an existing function, or over S3 objects that differ from the snapshot
-    /// (S3 keeps nothing of them), is destructive.
+    /// Changing an existing function, or writing over S3 objects that differ from the
+    /// snapshot (S3 keeps nothing of them), is destructive; a function already as the snapshot
+    /// has it is not changed.
     pub fn destructive(&self) -> bool {
-        self.difference.exists || self.overwrites() > 0
+        (self.difference.exists && !self.difference.steps.is_empty()) || self.overwrites() > 0
     }
 
     /// Existing S3 objects the data copy writes over.
@@ -93,7 +94,7 @@ impl RestorePreview {
             self.manifest.taken_at,
             self.difference.function,
             self.difference.region,
-            match (self.difference.exists, self.changes_anything()) {
+            match (self.difference.exists, !self.difference.steps.is_empty()) {
                 (true, true) => " — it exists: a safety snapshot is taken first",
                 (true, false) => " — it exists",
                 (false, _) => " — new function",

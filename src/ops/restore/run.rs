@@ -34,7 +34,9 @@ pub(super) async fn before_first_change(
              restore again to see what it would write over"
         )));
     }
-    if !(preview.difference.exists && preview.changes_anything()) {
+    // The safety snapshot keeps the function it changes: none when no step changes it (the
+    // data copy alone leaves it as it is).
+    if !preview.difference.exists || preview.difference.steps.is_empty() {
         return Ok(None);
     }
     let options = CaptureOptions {
