@@ -328,6 +328,33 @@ impl Manifest {
                     c.timeout.unwrap_or_default()
                 ));
             }
+            if c.ephemeral_storage
+                .is_some_and(|e| !(512..=10_240).contains(&e))
+            {
+                bad(format!(
+                    "version {}: ephemeral storage {} MB (Lambda takes 512 to 10240)",
+                    v.version,
+                    c.ephemeral_storage.unwrap_or_default()
+                ));
+            }
+            // Names Lambda keeps for itself: a function can have none of them set.
+            const RESERVED: [&str; 5] = [
+                "AWS_REGION",
+                "AWS_DEFAULT_REGION",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
+            ];
+            if let Some(key) = c
+                .environment
+                .keys()
+                .find(|k| RESERVED.contains(&k.as_str()))
+            {
+                bad(format!(
+                    "version {}: environment variable {key} (Lambda sets it itself)",
+                    v.version
+                ));
+            }
             // The package's address is Lambda's own hash of it: the two say the same, or the
             // manifest was edited (or pieced together from another's), and a restore would
             // upload other code than its preview names.

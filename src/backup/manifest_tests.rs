@@ -155,6 +155,11 @@ fn impossible_values_and_a_misplaced_manifest_are_problems() {
     m.taken_at = "not a time".into();
     m.latest.config.memory_size = Some(-1);
     m.latest.config.timeout = Some(0);
+    m.latest.config.ephemeral_storage = Some(999_999);
+    m.latest
+        .config
+        .environment
+        .insert("AWS_REGION".into(), "us-east-1".into());
     m.aliases = vec![
         AliasSnapshot {
             name: "live".into(),
@@ -172,6 +177,8 @@ fn impossible_values_and_a_misplaced_manifest_are_problems() {
         "not a time",
         "memory -1 MB",
         "timeout 0 s",
+        "ephemeral storage 999999 MB",
+        "environment variable AWS_REGION (Lambda sets it itself)",
         "alias live is listed twice",
         "weight of 7.5",
         "names function orders but lies under billing",

@@ -463,17 +463,32 @@ fn steps_for_concurrency(out: &mut Difference, manifest: &Manifest, current: Opt
 fn steps_for_tags(out: &mut Difference, manifest: &Manifest, current: Option<&Current>) {
     let empty = BTreeMap::new();
     let have = current.map(|c| &c.tags).unwrap_or(&empty);
+    // AWS's own tags (`aws:cloudformation:…` on a stack's function) are its to set: no one
+    // else may set or remove them (TagResource refuses the prefix), so a restore leaves them.
+    let aws = |k: &str| k.to_ascii_lowercase().starts_with("aws:");
     let set: BTreeMap<String, String> = manifest
         .tags
         .iter()
-        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .filter(|(k, v)| !aws(k) && have.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let remove: Vec<String> = have
         .keys()
-        .filter(|k| !manifest.tags.contains_key(*k))
+        .filter(|k| !aws(k) && !manifest.tags.contains_key(*k))
         .cloned()
         .collect();
+    let theirs: Vec<&String> = manifest.tags.keys().filter(|k| aws(k)).collect();
+    if !theirs.is_empty() && current.is_none_or(|c| theirs.iter().any(|k| !c.tags.contains_key(*k)))
+    {
+        out.notes.push(format!(
+            "tag {} is AWS's own (set by the service that made the function): not restored",
+            theirs
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if !set.is_empty() || !remove.is_empty() {
         out.steps.push(Step::Tags { set, remove });
     }

@@ -184,6 +184,36 @@ fn a_target_that_matches_needs_nothing() {
     assert!(p.steps.iter().any(|s| matches!(s, Step::Publish { .. })));
 }
 
+/// AWS's own tags (a stack's) are neither set nor removed by a restore — TagResource refuses
+/// the prefix, and the restore failed at that step — and are named in a note when missing.
+#[test]
+fn aws_own_tags_are_left_to_aws() {
+    let mut m = manifest();
+    m.tags
+        .insert("aws:cloudformation:stack-name".into(), "orders".into());
+    let mut current = Current {
+        arn: "arn".into(),
+        ..matching(&m)
+    };
+    current.tags.remove("aws:cloudformation:stack-name");
+    current
+        .tags
+        .insert("aws:cloudformation:logical-id".into(), "Fn".into());
+    let p = difference(&m, Some(&current), "orders", "eu-west-1", None, false);
+    assert!(
+        !p.steps.iter().any(|s| matches!(s, Step::Tags { .. })),
+        "{:?}",
+        p.steps
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("aws:cloudformation:stack-name is AWS's own")),
+        "{:?}",
+        p.notes
+    );
+}
+
 /// The manifest with one layer (stored or not) on every configuration.
 fn layered(stored: bool) -> (Manifest, String) {
     let mut m = manifest();
