@@ -310,12 +310,11 @@ pub fn act(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         Action::Drain => ServiceChange::Drain(row.region.clone()),
         Action::RestoreRegion => ServiceChange::Restore(row.region.clone()),
         Action::Shift => {
-            // A failover pair has no weights: said before a value is typed.
+            // A failover pair, or a record routed otherwise (latency, simple), has no
+            // weights: said before a value is typed, in the core's words.
             if let Some(Some(Ok(view))) = state.services.views.get(row.service)
-                && view.failover()
+                && let Some(why) = crate::ops::service::weights_refused(view)
             {
-                let name = &state.services.services[row.service].name;
-                let why = crate::ops::service::no_weights(name);
                 state.popup = Some(Popup::Notice(why.to_string()));
                 return;
             }

@@ -297,4 +297,30 @@ fn a_weight_on_a_failover_pair_is_refused_at_the_key() {
         "{:?}",
         s.popup
     );
+    // A latency record: refused at the key too (it asked for a weight, then refused it).
+    s.popup = None;
+    let latency = |id: &str, region: &str| {
+        let mut m = member(id, region, 0);
+        m.record.weight = None;
+        m.record.region = Some(region.into());
+        m
+    };
+    let settings = s.services.services[0].clone();
+    super::super::update(
+        &mut s,
+        super::super::Msg::Service {
+            index: 0,
+            result: Ok(ServiceView {
+                settings,
+                members: vec![latency("a", "us-east-1"), latency("b", "eu-west-1")],
+            }),
+        },
+    );
+    press(&mut s, 't');
+    assert!(s.input.is_none(), "{:?}", s.input);
+    assert!(
+        matches!(&s.popup, Some(Popup::Notice(t)) if t.contains("lops changes weighted and failover records only")),
+        "{:?}",
+        s.popup
+    );
 }

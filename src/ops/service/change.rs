@@ -145,11 +145,7 @@ pub async fn plan<S: RegionActions>(
             )));
         }
         if m.record.weight.is_none() && m.record.failover.is_none() {
-            return Err(OpsError::Invalid(format!(
-                "service {name}: record {id} routes by {}: lops changes weighted and failover records only (change {} routing in Route 53)",
-                m.record.routing(),
-                m.record.routing()
-            )));
+            return Err(super::routes_otherwise(name, m));
         }
     }
     let failover = view.failover();

@@ -434,6 +434,29 @@ pub fn no_weights(name: &str) -> OpsError {
     ))
 }
 
+/// A member lops cannot change: it routes neither by weight nor by failover.
+pub(super) fn routes_otherwise(name: &str, m: &Member) -> OpsError {
+    let id = m.record.set_id.as_deref().unwrap_or("(no set identifier)");
+    OpsError::Invalid(format!(
+        "service {name}: record {id} routes by {}: lops changes weighted and failover records \
+         only (change {} routing in Route 53)",
+        m.record.routing(),
+        m.record.routing()
+    ))
+}
+
+/// Why no weight can be set on this service, if none can (a failover pair, or a member routed
+/// otherwise): said by both faces before a value is typed, as the change refuses it.
+pub fn weights_refused(view: &ServiceView) -> Option<OpsError> {
+    if view.failover() {
+        return Some(no_weights(&view.settings.name));
+    }
+    view.members
+        .iter()
+        .find(|m| m.record.weight.is_none() && m.record.failover.is_none())
+        .map(|m| routes_otherwise(&view.settings.name, m))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
