@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::poller::{self, Pollers, Timing};
 use crate::ops::audit::AuditLog;
 use crate::ops::batch;
-use crate::ops::rollout::{self, Rollout, RolloutStore, Status};
+use crate::ops::rollout::{self, RolloutStore};
 use crate::provider::{GuardSignals, RegionActions};
 use crate::state::{Effect, Msg};
 use futures::StreamExt;
@@ -165,7 +165,7 @@ impl<S: Source> Executor<S> {
                         running: true,
                     };
                     let _ = tx.send(msg).await;
-                    drive(tx, audit, Some(store), region, source, r);
+                    super::runs::drive(tx, audit, Some(store), region, source, r);
                 }
                 Ok(Err(e)) => {
                     let result = Err(match e.kind() {
@@ -215,7 +215,7 @@ impl<S: Source> Executor<S> {
                     if let Err(e) = crate::ops::rollout::resume_again(&*source, &r).await {
                         return refused(&tx, region, e).await;
                     }
-                    drive(tx, audit, Some(store), region, source, r);
+                    super::runs::drive(tx, audit, Some(store), region, source, r);
                 }
                 Ok(Err(why)) => {
                     let result = Err(crate::ops::OpsError::Refused(why));
@@ -554,55 +554,6 @@ async fn refused(tx: &mpsc::Sender<Msg>, region: usize, e: crate::ops::OpsError)
             result: Err(e),
         })
         .await;
-}
-
-/// Runs a plan in the background, reporting each step as a message.
-fn drive<S: Source>(
-    tx: mpsc::Sender<Msg>,
-    audit: Option<AuditLog>,
-    store: Option<RolloutStore>,
-    region: usize,
-    source: Arc<S>,
-    mut r: Rollout,
-) {
-    // Not kept to be cancelled: an abort asks the rollout itself (see ops::rollout::abort).
-    tokio::spawn(async move {
-        let Some(store) = store else { return };
-        let progress = tx.clone();
-        let report = move |r: &Rollout, event: &str| {
-            let running = r.status == Status::Running;
-            let msg = Msg::RolloutUpdate {
-                region,
-                rollout: Box::new(r.clone()),
-                event: event.to_string(),
-                running,
-            };
-            let _ = progress.try_send(msg);
-        };
-        if let Err(e) = rollout::run(&*source, &mut r, audit.as_ref(), &store, report).await {
-            // A failed rollback halts the rollout and says so whole (its report): not again,
-            // shorter, over it.
-            if matches!(r.status, Status::Halted { .. } | Status::RolledBack { .. }) {
-                return;
-            }
-            // Refused before it ran here (another lops drives it): not driven here. Anything
-            // else stopped it on the way.
-            let event = match e {
-                crate::ops::OpsError::Refused(_) if r.status == Status::Running => {
-                    format!("{}{e}", crate::state::NOT_DRIVEN)
-                }
-                e => format!("stopped: {e}"),
-            };
-            let _ = tx
-                .send(Msg::RolloutUpdate {
-                    region,
-                    rollout: Box::new(r),
-                    event,
-                    running: false,
-                })
-                .await;
-        }
-    });
 }
 
 #[cfg(test)]

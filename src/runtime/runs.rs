@@ -1,5 +1,5 @@
 //! The longer jobs the dashboard's effects start: one backup run over functions in several
-//! regions, and the preview of undoing the last action.
+//! regions, the preview of undoing the last action, and a rollout driven in the background.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use super::effects::Source;
 use crate::ops::audit::AuditLog;
 use crate::ops::backup::Progress;
 use crate::ops::batch;
+use crate::ops::rollout::{self, Rollout, RolloutStore, Status};
 use crate::state::Msg;
 use crate::state::actions::BackupEvent;
 
@@ -334,4 +335,53 @@ pub(super) fn ticketed(to: mpsc::Sender<Msg>, ticket: u64) -> mpsc::Sender<Msg> 
         }
     });
     tx
+}
+
+/// Runs a plan in the background, reporting each step as a message.
+pub(super) fn drive<S: Source>(
+    tx: mpsc::Sender<Msg>,
+    audit: Option<AuditLog>,
+    store: Option<RolloutStore>,
+    region: usize,
+    source: Arc<S>,
+    mut r: Rollout,
+) {
+    // Not kept to be cancelled: an abort asks the rollout itself (see ops::rollout::abort).
+    tokio::spawn(async move {
+        let Some(store) = store else { return };
+        let progress = tx.clone();
+        let report = move |r: &Rollout, event: &str| {
+            let running = r.status == Status::Running;
+            let msg = Msg::RolloutUpdate {
+                region,
+                rollout: Box::new(r.clone()),
+                event: event.to_string(),
+                running,
+            };
+            let _ = progress.try_send(msg);
+        };
+        if let Err(e) = rollout::run(&*source, &mut r, audit.as_ref(), &store, report).await {
+            // A failed rollback halts the rollout and says so whole (its report): not again,
+            // shorter, over it.
+            if matches!(r.status, Status::Halted { .. } | Status::RolledBack { .. }) {
+                return;
+            }
+            // Refused before it ran here (another lops drives it): not driven here. Anything
+            // else stopped it on the way.
+            let event = match e {
+                crate::ops::OpsError::Refused(_) if r.status == Status::Running => {
+                    format!("{}{e}", crate::state::NOT_DRIVEN)
+                }
+                e => format!("stopped: {e}"),
+            };
+            let _ = tx
+                .send(Msg::RolloutUpdate {
+                    region,
+                    rollout: Box::new(r),
+                    event,
+                    running: false,
+                })
+                .await;
+        }
+    });
 }
