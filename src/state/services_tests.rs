@@ -264,6 +264,18 @@ fn a_member_without_a_check_counts_as_healthy_beside_a_healthy_one() {
     );
 }
 
+/// The first service read with these members.
+fn read_as(s: &mut State, members: Vec<Member>) {
+    let settings = s.services.services[0].clone();
+    super::super::update(
+        s,
+        super::super::Msg::Service {
+            index: 0,
+            result: Ok(ServiceView { settings, members }),
+        },
+    );
+}
+
 /// `t` on a failover pair's member: refused at the key, before a weight is typed, in the core's
 /// words (the CLI's `service weights` refusal).
 #[test]
@@ -276,19 +288,12 @@ fn a_weight_on_a_failover_pair_is_refused_at_the_key() {
         m.record.failover = Some(role.into());
         m
     };
-    let settings = s.services.services[0].clone();
-    super::super::update(
+    read_as(
         &mut s,
-        super::super::Msg::Service {
-            index: 0,
-            result: Ok(ServiceView {
-                settings,
-                members: vec![
-                    failover("p", "us-east-1", "PRIMARY"),
-                    failover("s", "eu-west-1", "SECONDARY"),
-                ],
-            }),
-        },
+        vec![
+            failover("p", "us-east-1", "PRIMARY"),
+            failover("s", "eu-west-1", "SECONDARY"),
+        ],
     );
     press(&mut s, 't');
     assert!(s.input.is_none(), "{:?}", s.input);
@@ -305,16 +310,9 @@ fn a_weight_on_a_failover_pair_is_refused_at_the_key() {
         m.record.region = Some(region.into());
         m
     };
-    let settings = s.services.services[0].clone();
-    super::super::update(
+    read_as(
         &mut s,
-        super::super::Msg::Service {
-            index: 0,
-            result: Ok(ServiceView {
-                settings,
-                members: vec![latency("a", "us-east-1"), latency("b", "eu-west-1")],
-            }),
-        },
+        vec![latency("a", "us-east-1"), latency("b", "eu-west-1")],
     );
     press(&mut s, 't');
     assert!(s.input.is_none(), "{:?}", s.input);

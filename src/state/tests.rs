@@ -348,12 +348,12 @@ fn the_services_view_shows_the_badges_of_the_selected_services_scope() {
     );
 }
 
-/// An undo of `target` in region 0 running, then its one target answering (refused).
-fn undo_landed(s: &mut State, target: &str) -> Vec<Effect> {
+/// A batch `id` of `action` on `target` in region 0 running, nothing landed yet.
+fn one_item_batch(s: &mut State, id: &str, action: &str, target: &str) {
     s.batch_run = Some(super::batch::BatchRun {
         batch: crate::ops::batch::Batch {
-            id: "U1".into(),
-            action: "undo".into(),
+            id: id.into(),
+            action: action.into(),
             items: vec![crate::ops::batch::Item::Ready {
                 source: 0,
                 plan: Box::new(plan(target, false)),
@@ -362,6 +362,11 @@ fn undo_landed(s: &mut State, target: &str) -> Vec<Effect> {
         landed: Vec::new(),
         marked: Vec::new(),
     });
+}
+
+/// An undo of `target` in region 0 running, then its one target answering (refused).
+fn undo_landed(s: &mut State, target: &str) -> Vec<Effect> {
+    one_item_batch(s, "U1", "undo", target);
     update(
         s,
         Msg::BatchLanded {
@@ -375,18 +380,7 @@ fn undo_landed(s: &mut State, target: &str) -> Vec<Effect> {
 #[test]
 fn a_batch_of_invokes_is_said_as_invoked() {
     let mut s = loaded();
-    s.batch_run = Some(super::batch::BatchRun {
-        batch: crate::ops::batch::Batch {
-            id: "I1".into(),
-            action: "invoke".into(),
-            items: vec![crate::ops::batch::Item::Ready {
-                source: 0,
-                plan: Box::new(plan("orders", false)),
-            }],
-        },
-        landed: Vec::new(),
-        marked: Vec::new(),
-    });
+    one_item_batch(&mut s, "I1", "invoke", "orders");
     s.popup = Some(Popup::Batch);
     update(
         &mut s,
@@ -424,18 +418,7 @@ fn a_batch_clears_only_the_marks_it_acted_on() {
     let mut s = loaded();
     s.marks.insert((0, "orders".into()));
     s.marks.insert((0, "users".into()));
-    s.batch_run = Some(super::batch::BatchRun {
-        batch: crate::ops::batch::Batch {
-            id: "U2".into(),
-            action: "undo".into(),
-            items: vec![crate::ops::batch::Item::Ready {
-                source: 0,
-                plan: Box::new(plan("orders:live", false)),
-            }],
-        },
-        landed: Vec::new(),
-        marked: Vec::new(),
-    });
+    one_item_batch(&mut s, "U2", "undo", "orders:live");
     update(
         &mut s,
         Msg::BatchLanded {

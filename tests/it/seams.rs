@@ -55,6 +55,29 @@ fn held_by_the_rollout(run: &Run, abort: &str) {
     );
 }
 
+/// The dashboard on `region` sharing `lops`'s state directory and audit log, filtered to
+/// `function` and loaded: its screen, keys and loop.
+async fn dashboard_of(
+    lops: &Lops,
+    region: &str,
+    function: &str,
+) -> (
+    crate::support::tui::Screen,
+    crate::support::tui::Keys,
+    tokio::task::JoinHandle<std::io::Result<lops::state::State>>,
+) {
+    use crate::support::tui::{self, Screen};
+    let sources = vec![std::sync::Arc::new(lops::provider::aws::AwsRegion::new(
+        tui::clients(moto::url(), region).await,
+    ))];
+    let audit = lops::ops::audit::AuditLog::at(lops.home.path().join("state/lops/audit.jsonl"));
+    let screen = Screen::new(120, 30);
+    let (keys, run) = tui::start_on(&screen, sources.clone(), tui::state(&sources), Some(audit));
+    tui::filter(&keys, function);
+    screen.wait_loaded(30, "Active").await;
+    (screen, keys, run)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
     let region = "ap-east-2";
@@ -138,21 +161,14 @@ async fn abort_from_a_second_lops_stops_the_first_and_nothing_is_promoted() {
 /// CLI does (one core check), before any confirmation; `A` is what it offers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollout_another_lops_runs_is_not_resumed_from_the_dashboard() {
-    use crate::support::tui::{self, Screen};
+    use crate::support::tui;
     use crossterm::event::KeyCode;
     let region = "ap-east-2";
     let (seeder, f) = canary(region, "dashu").await;
     let lops = Lops::new(moto::url());
     let first = lops.spawn(&plan_args(&f, region, "10:60s,50:8s"));
     seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
-    let sources = vec![std::sync::Arc::new(lops::provider::aws::AwsRegion::new(
-        tui::clients(moto::url(), region).await,
-    ))];
-    let audit = lops::ops::audit::AuditLog::at(lops.home.path().join("state/lops/audit.jsonl"));
-    let screen = Screen::new(120, 30);
-    let (keys, run) = tui::start_on(&screen, sources.clone(), tui::state(&sources), Some(audit));
-    tui::filter(&keys, &f);
-    screen.wait_loaded(30, "Active").await;
+    let (screen, keys, run) = dashboard_of(&lops, region, &f).await;
     // Its line offers the abort only.
     let line = screen.wait_for(20, "running in lops pid").await;
     assert!(
@@ -752,7 +768,7 @@ async fn a_restore_of_an_alias_a_rollout_drives_is_refused_and_changes_nothing()
 /// they set it, nothing written, and said — it went back to the start weights over their change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abort_confirmed_on_a_preview_does_not_write_over_a_change_made_since() {
-    use crate::support::tui::{self, Screen};
+    use crate::support::tui;
     use crossterm::event::KeyCode;
     let region = "ap-east-2";
     let (seeder, f) = canary(region, "abortcmp").await;
@@ -761,14 +777,7 @@ async fn an_abort_confirmed_on_a_preview_does_not_write_over_a_change_made_since
     seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
     first.kill().expect("kill -9");
     let _ = first.wait();
-    let sources = vec![std::sync::Arc::new(lops::provider::aws::AwsRegion::new(
-        tui::clients(moto::url(), region).await,
-    ))];
-    let audit = lops::ops::audit::AuditLog::at(lops.home.path().join("state/lops/audit.jsonl"));
-    let screen = Screen::new(120, 30);
-    let (keys, run) = tui::start_on(&screen, sources.clone(), tui::state(&sources), Some(audit));
-    tui::filter(&keys, &f);
-    screen.wait_loaded(30, "Active").await;
+    let (screen, keys, run) = dashboard_of(&lops, region, &f).await;
     screen.wait_for(20, "interrupted").await;
     tui::press(&keys, KeyCode::Char('A'));
     screen.wait_for(20, "(the weights it started from)").await;
