@@ -80,6 +80,7 @@ fn halted(scope: &crate::provider::Scope, function: &str, alarms: &[&str]) -> Ro
         owner: None,
         heartbeat: None,
         abort_requested: false,
+        abort_previewed: None,
         last_written: None,
         production_elsewhere: false,
     }

@@ -1606,6 +1606,7 @@ fn rollout(function: &str) -> crate::ops::rollout::Rollout {
         owner: None,
         heartbeat: None,
         abort_requested: false,
+        abort_previewed: None,
         last_written: None,
         production_elsewhere: false,
     }

@@ -794,3 +794,38 @@ async fn an_abort_confirmed_on_a_preview_does_not_write_over_a_change_made_since
     tui::press(&keys, KeyCode::Char('q'));
     run.await.expect("join").expect("loop");
 }
+
+/// The same through the lops that runs the rollout: asked to abort, it writes only over what the
+/// asker's preview showed; an alias set since is left, and the asker says it was refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_asked_of_a_running_rollout_does_not_write_over_a_change_made_since() {
+    use crate::support::tui;
+    use crossterm::event::KeyCode;
+    let region = "ap-east-2";
+    let (seeder, f) = canary(region, "abortown").await;
+    let lops = Lops::new(moto::url());
+    let first = lops.spawn(&plan_args(&f, region, "10:60s,50:8s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
+    let (screen, keys, run) = dashboard_of(&lops, region, &f).await;
+    screen.wait_for(20, "running in lops pid").await;
+    tui::press(&keys, KeyCode::Char('A'));
+    screen.wait_for(20, "(the weights it started from)").await;
+    seeder.set_extra_weight(&f, "2", 0.3).await;
+    tui::press(&keys, KeyCode::Char('y'));
+    let said = screen.wait_for(40, "someone else changed it").await;
+    assert!(said.contains("Nothing was written"), "{said}");
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.3)])
+    );
+    tui::press(&keys, KeyCode::Enter);
+    tui::press(&keys, KeyCode::Char('q'));
+    run.await.expect("join").expect("loop");
+    // The lops that ran it halted without writing, and says so.
+    let (code, stderr) = finish(first, 20);
+    assert_eq!(code, 4, "{stderr}");
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.3)])
+    );
+}

@@ -81,10 +81,15 @@ pub async fn abort<S: RegionActions>(
             }
             if !saved.abort_requested {
                 saved.abort_requested = true;
+                saved.abort_previewed = previewed.cloned();
                 save(store, &saved)?;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+    // Its owner found the alias changed since this abort's preview: left, said as refused.
+    if let (true, Some(_), Status::Halted { reason }) = (by_owner, previewed, &r.status) {
+        return Err(OpsError::Conflict(reason.clone().into()));
     }
     if r.unfinished() {
         r.status = Status::Running;

@@ -224,6 +224,7 @@ pub async fn start<S: RegionActions + GuardSignals>(
         owner: None,
         heartbeat: None,
         abort_requested: false,
+        abort_previewed: None,
         last_written: None,
         production_elsewhere: false,
     })

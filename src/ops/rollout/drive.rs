@@ -100,8 +100,8 @@ pub(super) fn save(store: &RolloutStore, r: &Rollout) -> Result<(), OpsError> {
 #[derive(Debug)]
 pub(super) enum Control {
     Go,
-    /// Another lops asked for an abort.
-    Abort,
+    /// Another lops asked for an abort (with the alias as its preview showed it).
+    Abort(Option<super::Routing>),
     /// Another lops took it over (or finished it): stop without writing.
     Gone(Box<Rollout>),
     /// This process was asked to stop: leave the alias as it is.
@@ -125,7 +125,7 @@ pub(super) fn control(store: &RolloutStore, r: &Rollout) -> Control {
         return Control::Go;
     };
     if saved.abort_requested {
-        return Control::Abort;
+        return Control::Abort(saved.abort_previewed.clone());
     }
     Control::Go
 }
@@ -164,6 +164,7 @@ pub async fn run<S: RegionActions + GuardSignals>(
     r.owner = Some(Owner::me());
     r.heartbeat = Some(now());
     r.abort_requested = false;
+    r.abort_previewed = None;
     save(store, r)?;
     let _heartbeat = Heartbeat::start(store, r);
     while r.status == Status::Running && r.step < r.steps.len() {
@@ -293,8 +294,13 @@ async fn obey<S: RegionActions>(
             save(store, r)?;
             Ok(None)
         }
-        Control::Abort => {
-            roll_back(source, r, audit, store, Status::Aborted, None).await?;
+        Control::Abort(previewed) => {
+            roll_back(source, r, audit, store, Status::Aborted, previewed.as_ref()).await?;
+            // Someone changed the alias since the asker's preview: left as they set it.
+            if let Status::Halted { reason } = &r.status {
+                report(r, &format!("halted: {reason}"));
+                return Ok(Some(r.status.clone()));
+            }
             report(
                 r,
                 &format!("aborted on request: traffic back to {}", r.start_weights()),

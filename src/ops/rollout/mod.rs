@@ -345,6 +345,10 @@ pub struct Rollout {
     /// Another lops asked the owner to abort.
     #[serde(default)]
     pub abort_requested: bool,
+    /// The alias as the asking lops's confirmed preview showed it: the owner's rollback writes
+    /// only over that (or its own weights), as one taken over does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_previewed: Option<Routing>,
     /// What the rollout last wrote to the alias: a step finds anything else and stops.
     #[serde(default)]
     pub last_written: Option<Routing>,

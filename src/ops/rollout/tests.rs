@@ -124,6 +124,7 @@ fn sample() -> Rollout {
         owner: None,
         heartbeat: None,
         abort_requested: false,
+        abort_previewed: None,
         last_written: None,
         production_elsewhere: false,
         to: "2".into(),
