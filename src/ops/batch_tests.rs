@@ -171,6 +171,19 @@ fn undo_within_scopes_never_takes_half_a_batch() {
     assert!(none.refused, "{none:?}");
     assert!(elsewhere(&all, &[]).is_some());
     assert!(partial_batch(&all, &undo_targets(&all)).is_none());
+    // A batch over two functions names both, not only its last.
+    let mut k1 = record("k1", Some("K"), None);
+    k1.action = "kill".into();
+    k1.target = "ingest-cron".into();
+    let mut k2 = record("k2", Some("K"), None);
+    k2.action = "kill".into();
+    k2.target = "notify-sender".into();
+    k2.region = "eu-west-1".into();
+    let there = elsewhere(&[k1, k2], &[]).expect("elsewhere");
+    assert!(
+        there.contains("kill ingest-cron, notify-sender in default/eu-west-1,us-east-1"),
+        "{there}"
+    );
 
     // An outcome unknown is a candidate; an undo of it with no answer counts as done.
     let mut late = record("late", None, None);

@@ -278,10 +278,16 @@ pub fn elsewhere(all: &[Record], chosen: &[Record]) -> Option<String> {
     }
     // Every scope of its batch: the command undoes all of it, as one.
     let (profiles, regions) = scopes_of(&batch);
+    // A batch names its targets, not only the last one (`kill a, b`).
+    let mut targets: Vec<&str> = batch.iter().map(|r| r.target.as_str()).collect();
+    targets.sort();
+    targets.dedup();
     Some(format!(
         "the last reversible action is {} {} in {profiles}/{regions} at {}: undo it with `lops \
          undo --profile {profiles} --regions {regions}`",
-        last.action, last.target, last.time
+        last.action,
+        targets.join(", "),
+        last.time
     ))
 }
 
