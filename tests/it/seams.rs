@@ -768,8 +768,6 @@ async fn a_restore_of_an_alias_a_rollout_drives_is_refused_and_changes_nothing()
 /// they set it, nothing written, and said — it went back to the start weights over their change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abort_confirmed_on_a_preview_does_not_write_over_a_change_made_since() {
-    use crate::support::tui;
-    use crossterm::event::KeyCode;
     let region = "ap-east-2";
     let (seeder, f) = canary(region, "abortcmp").await;
     let lops = Lops::new(moto::url());
@@ -777,17 +775,31 @@ async fn an_abort_confirmed_on_a_preview_does_not_write_over_a_change_made_since
     seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
     first.kill().expect("kill -9");
     let _ = first.wait();
-    let (screen, keys, run) = dashboard_of(&lops, region, &f).await;
-    screen.wait_for(20, "interrupted").await;
+    abort_over_a_change(&lops, &seeder, region, &f, "interrupted").await;
+}
+
+/// From the dashboard: `A` on `f`'s rollout (its line saying `standing`), the alias moved to
+/// v2 30 % while the question is open, `y`: refused as changed, nothing written.
+async fn abort_over_a_change(
+    lops: &Lops,
+    seeder: &crate::support::seed::Seeder,
+    region: &str,
+    f: &str,
+    standing: &str,
+) {
+    use crate::support::tui;
+    use crossterm::event::KeyCode;
+    let (screen, keys, run) = dashboard_of(lops, region, f).await;
+    screen.wait_for(20, standing).await;
     tui::press(&keys, KeyCode::Char('A'));
     screen.wait_for(20, "(the weights it started from)").await;
     // Someone moves the alias while the question is open.
-    seeder.set_extra_weight(&f, "2", 0.3).await;
+    seeder.set_extra_weight(f, "2", 0.3).await;
     tui::press(&keys, KeyCode::Char('y'));
-    let said = screen.wait_for(30, "someone else changed it").await;
+    let said = screen.wait_for(40, "someone else changed it").await;
     assert!(said.contains("Nothing was written"), "{said}");
     assert_eq!(
-        seeder.routing(&f).await,
+        seeder.routing(f).await,
         ("1".to_string(), vec![("2".to_string(), 0.3)])
     );
     tui::press(&keys, KeyCode::Enter);
@@ -799,28 +811,12 @@ async fn an_abort_confirmed_on_a_preview_does_not_write_over_a_change_made_since
 /// asker's preview showed; an alias set since is left, and the asker says it was refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abort_asked_of_a_running_rollout_does_not_write_over_a_change_made_since() {
-    use crate::support::tui;
-    use crossterm::event::KeyCode;
     let region = "ap-east-2";
     let (seeder, f) = canary(region, "abortown").await;
     let lops = Lops::new(moto::url());
     let first = lops.spawn(&plan_args(&f, region, "10:60s,50:8s"));
     seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
-    let (screen, keys, run) = dashboard_of(&lops, region, &f).await;
-    screen.wait_for(20, "running in lops pid").await;
-    tui::press(&keys, KeyCode::Char('A'));
-    screen.wait_for(20, "(the weights it started from)").await;
-    seeder.set_extra_weight(&f, "2", 0.3).await;
-    tui::press(&keys, KeyCode::Char('y'));
-    let said = screen.wait_for(40, "someone else changed it").await;
-    assert!(said.contains("Nothing was written"), "{said}");
-    assert_eq!(
-        seeder.routing(&f).await,
-        ("1".to_string(), vec![("2".to_string(), 0.3)])
-    );
-    tui::press(&keys, KeyCode::Enter);
-    tui::press(&keys, KeyCode::Char('q'));
-    run.await.expect("join").expect("loop");
+    abort_over_a_change(&lops, &seeder, region, &f, "running in lops pid").await;
     // The lops that ran it halted without writing, and says so.
     let (code, stderr) = finish(first, 20);
     assert_eq!(code, 4, "{stderr}");
