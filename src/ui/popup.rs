@@ -96,7 +96,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     theme.dim(),
                 ));
             }
-            boxed(frame, theme, area, " confirm ", lines);
+            // Already as asked: nothing to confirm, said so in the title too.
+            let title = match pending.confirmation {
+                Confirmation::None => " nothing to do ",
+                _ => " confirm ",
+            };
+            boxed(frame, theme, area, title, lines);
         }
     }
 }

@@ -1250,6 +1250,45 @@ async fn kill_confirmation_asks_for_the_typed_name() {
     );
 }
 
+/// A change already as asked has nothing to confirm: its box says so in the title too (it was
+/// titled "confirm" over "enter or esc closes").
+#[tokio::test]
+async fn a_change_already_made_is_titled_as_nothing_to_do() {
+    use lops::provider::RegionActions;
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    load(&mut state, &clock, 0, 1).await;
+    let regions = demo_regions(7, &clock, Access::default());
+    let (region, function) = state
+        .focus()
+        .map(|(r, f)| (r, f.info.name.clone()))
+        .expect("a row");
+    regions[region]
+        .set_reserved_concurrency(&function, Some(0))
+        .await
+        .expect("killed");
+    let request = lops::ops::Request::Kill {
+        function: function.clone(),
+    };
+    let plan = lops::ops::prepare(&regions[region], request.clone(), None)
+        .await
+        .expect("plan");
+    update(
+        &mut state,
+        Msg::Planned {
+            region,
+            request: Box::new(request),
+            result: Ok(plan),
+        },
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        out.contains(" nothing to do ") && out.contains("enter or esc closes"),
+        "{out}"
+    );
+    assert!(!out.contains(" confirm "), "{out}");
+}
+
 #[tokio::test]
 async fn payload_editor_checks_json_as_it_is_typed() {
     let mut state = incident().await;
