@@ -315,15 +315,32 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
         Request::Rollback { function, alias } => {
             let current = alias_of(source, function, alias).await?;
             let main = current.function_version.clone();
+            let current_main = main.clone();
             let mut p = route_plan(plan, function, alias, current, main, None)?;
             // Nothing split to take back (a promote done, say): the way to an earlier version.
             if p.change == Change::Nothing {
-                p.note = Some(format!(
-                    "a rollback takes back a split only; to serve an earlier version: pin \
-                     (`L`, `lops pin {alias} --fn {function} --region {}`), or undo the promote \
-                     (`u`, `lops undo`)",
-                    p.scope.region
-                ));
+                // Pin named only when it has a version to go to (else it would refuse).
+                let who = source.caller().await.ok();
+                let good = History::new(&scope, who.as_deref())
+                    .last_good_version(audit, function, alias)
+                    .ok()
+                    .flatten()
+                    .filter(|v| *v != current_main);
+                p.note = Some(match good {
+                    Some(v) => format!(
+                        "a rollback takes back a split only; to serve an earlier version: pin \
+                         to {v} (`L`, `lops pin {alias} --fn {function} --region {}`), or undo \
+                         the promote (`u`, `lops undo`)",
+                        p.scope.region
+                    ),
+                    None => format!(
+                        "a rollback takes back a split only; to serve an earlier version: undo \
+                         the promote (`u`, `lops undo`), or send traffic to it (`t`, `lops \
+                         traffic set {alias} --fn {function} --version N --weight W --region {}`) \
+                         then promote it (`P`)",
+                        p.scope.region
+                    ),
+                });
             }
             Ok(p)
         }

@@ -182,9 +182,9 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
     back.assert_exit(0);
     assert!(
         back.stderr.contains("nothing to do")
-            && back
-                .stderr
-                .contains(&format!("`lops pin live --fn {f} --region {region}`"))
+            && back.stderr.contains(&format!(
+                "pin to 1 (`L`, `lops pin live --fn {f} --region {region}`)"
+            ))
             && back.stderr.contains("`lops undo`"),
         "{}",
         back.stderr
@@ -1013,6 +1013,21 @@ async fn pin_with_no_known_good_version_refuses_instead_of_guessing() {
     // All on v2 already: a rollback would change nothing, so it is not offered.
     assert!(!run.stderr.contains("rollback"), "{}", run.stderr);
     assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
+    // Nor does a rollback's "nothing to do" send the user to that pin.
+    let back = act(
+        &lops,
+        region,
+        &["traffic", "rollback", "live", "--fn", &f, "--yes"],
+    );
+    back.assert_exit(0);
+    assert!(
+        back.stderr.contains("nothing to do")
+            && !back.stderr.contains("lops pin")
+            && back.stderr.contains("`lops undo`")
+            && back.stderr.contains("then promote it"),
+        "{}",
+        back.stderr
+    );
     // Once a version served it all before a change lops made, pin goes back to it.
     traffic(&["set", "--version", "1", "--weight", "0.5"]).assert_exit(0);
     act(&lops, region, &["pin", "live", "--fn", &f, "--yes"]).assert_exit(0);
