@@ -27,7 +27,6 @@ impl AbortOutcome {
                 format!(" (its guard had rolled it back: {reason})")
             }
             (Status::Done, true) => " (the rollout had finished: nothing was rolled back)".into(),
-            (Status::Halted { .. }, true) => " (it had halted: nothing was rolled back)".into(),
             _ => String::new(),
         };
         format!(
@@ -38,6 +37,9 @@ impl AbortOutcome {
         )
     }
 }
+
+/// How a rollout halted by an abort whose preview no longer held begins its reason.
+const ABORT_HALTED: &str = "aborted on request, but";
 
 /// Aborts a running rollout: asks its owner to stop and waits up to `wait` for it, or takes over
 /// one whose owner is gone (or does not answer) and returns the alias to its starting weights.
@@ -83,15 +85,36 @@ pub async fn abort<S: RegionActions>(
                 saved.abort_requested = true;
                 saved.abort_previewed = previewed.cloned();
                 save(store, &saved)?;
+            } else if let (Some(mine), Some(theirs)) = (previewed, &saved.abort_previewed)
+                && mine != theirs
+            {
+                // Another abort is asked on a preview that differs from this one's: the alias
+                // changed between them. Its owner compares with the first; this one was
+                // confirmed on something else, so it is refused, nothing written by it.
+                return Err(OpsError::Conflict(
+                    format!(
+                        "another abort of {} was asked on a preview of {}, and this one's showed \
+                         {}: the alias changed between them. Nothing was written by this abort; \
+                         look again (`lops traffic plans`)",
+                        saved.target(),
+                        theirs.describe(),
+                        mine.describe()
+                    )
+                    .into(),
+                ));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
     // Its owner found the alias changed since this abort's preview: left, said as refused.
-    if let (true, Some(_), Status::Halted { reason }) = (by_owner, previewed, &r.status) {
+    // Halted for anything else (killed, its guard's rollback failed): taken over below.
+    if let (true, Some(_), Status::Halted { reason }) = (by_owner, previewed, &r.status)
+        && reason.starts_with(ABORT_HALTED)
+    {
         return Err(OpsError::Conflict(reason.clone().into()));
     }
     if r.unfinished() {
+        by_owner = false;
         r.status = Status::Running;
         r.owner = Some(Owner::me());
         r.heartbeat = Some(now());
@@ -186,13 +209,13 @@ pub async fn roll_back<S: RegionActions>(
             Ok(()) => break,
             Err(OpsError::Conflict(what)) if ours.is_some() => {
                 let reason = match &status {
-                    Status::RolledBack { reason } => reason.clone(),
-                    _ => "aborted on request".to_string(),
+                    Status::RolledBack { reason } => format!("{reason}, but"),
+                    _ => ABORT_HALTED.to_string(),
                 };
                 r.status = Status::Halted {
                     reason: format!(
-                        "{reason}, but {what}: someone else changed it, and it is left as they \
-                         set it. Nothing was written; look, then resume or abort"
+                        "{reason} {what}: someone else changed it, and it is left as they set \
+                         it. Nothing was written; look, then resume or abort"
                     ),
                 };
                 r.updated = now();

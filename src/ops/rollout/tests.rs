@@ -240,3 +240,141 @@ fn a_resume_preview_says_at_or_before_its_step() {
         "{text}"
     );
 }
+
+/// A demo function whose `live` alias splits its traffic, with its region and that routing.
+async fn split_alias() -> (crate::provider::sim::SimRegion, String, Routing) {
+    use crate::provider::RegionActions;
+    use crate::provider::function::FunctionReads;
+    let clock = crate::provider::sim::SimClock::fixed(chrono::Utc::now());
+    for region in crate::provider::sim::demo_regions(7, &clock, crate::config::Access::default()) {
+        for f in region.function_names().await.unwrap_or_default() {
+            if let Ok(a) = region.alias(&f, "live").await
+                && !a.additional_weights.is_empty()
+            {
+                return (region, f, Routing::of(&a));
+            }
+        }
+    }
+    panic!("the demo fleet has a split alias");
+}
+
+/// The lops running a rollout halts for a reason of its own (its function killed, its guard's
+/// rollback failed) while an abort confirmed on a preview waits for it: the abort takes the
+/// rollout over and returns the alias — it was refused as "changed since the preview" (exit 4)
+/// although the alias was as previewed, leaving traffic on the new version.
+#[tokio::test]
+async fn an_abort_takes_over_a_rollout_its_owner_halted_for_another_reason() {
+    use crate::provider::{RegionActions, RegionSource};
+    let dir = std::env::temp_dir().join(format!("lops-halted-{}", std::process::id()));
+    let store = RolloutStore::at(&dir);
+    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
+    let (region, f, split) = split_alias().await;
+    let (to, _) = split.extra.clone().expect("split");
+    let r = Rollout {
+        region: region.scope().region.clone(),
+        function: f.clone(),
+        from: split.main.clone(),
+        to,
+        owner: Some(super::store::Owner::me()),
+        heartbeat: Some(drive::now()),
+        last_written: Some(split.clone()),
+        ..sample()
+    };
+    store.save(&r).unwrap();
+    // The owner: once asked, it halts for its own reason instead of rolling back.
+    let owner = {
+        let (store, r) = (store.clone(), r.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Some(mut saved) = store.reload(&r)
+                    && saved.abort_requested
+                {
+                    saved.status = Status::Halted {
+                        reason: format!("{} was killed (reserved concurrency 0)", r.function),
+                    };
+                    store.save(&saved).unwrap();
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let done = abort(
+        &region,
+        &store,
+        &f,
+        "live",
+        Some(&audit),
+        std::time::Duration::from_secs(10),
+        Some(&split),
+    )
+    .await;
+    owner.await.unwrap();
+    let done = done.expect("taken over and rolled back");
+    assert_eq!(done.rollout.status, Status::Aborted);
+    assert!(!done.by_owner, "{}", done.describe());
+    let now = Routing::of(&region.alias(&f, "live").await.unwrap());
+    assert_eq!(
+        now,
+        Routing {
+            main: split.main.clone(),
+            extra: None
+        }
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Two aborts asked of one running rollout on previews that differ (the alias changed between
+/// them): its owner compares with the first, so the second is refused at once, nothing written
+/// by it — it was carried out (or refused) on a preview it was never confirmed on.
+#[tokio::test]
+async fn a_second_abort_asked_on_another_preview_is_refused() {
+    use crate::provider::{RegionActions, RegionSource};
+    let dir = std::env::temp_dir().join(format!("lops-twoasks-{}", std::process::id()));
+    let store = RolloutStore::at(&dir);
+    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
+    let (region, f, split) = split_alias().await;
+    let (to, _) = split.extra.clone().expect("split");
+    let first = Routing {
+        main: split.main.clone(),
+        extra: Some((to.clone(), 0.3)),
+    };
+    let r = Rollout {
+        region: region.scope().region.clone(),
+        function: f.clone(),
+        from: split.main.clone(),
+        to,
+        owner: Some(super::store::Owner::me()),
+        heartbeat: Some(drive::now()),
+        last_written: Some(split.clone()),
+        abort_requested: true,
+        abort_previewed: Some(first.clone()),
+        ..sample()
+    };
+    store.save(&r).unwrap();
+    let refused = abort(
+        &region,
+        &store,
+        &f,
+        "live",
+        Some(&audit),
+        std::time::Duration::from_secs(10),
+        Some(&split),
+    )
+    .await
+    .expect_err("refused");
+    let text = refused.to_string();
+    assert!(
+        matches!(refused, crate::ops::OpsError::Conflict(_))
+            && text.contains(&first.describe())
+            && text.contains("Nothing was written by this abort"),
+        "{text}"
+    );
+    // Still the owner's to carry out on the first preview; the alias untouched.
+    assert_eq!(
+        store.reload(&r).and_then(|s| s.abort_previewed),
+        Some(first)
+    );
+    assert_eq!(Routing::of(&region.alias(&f, "live").await.unwrap()), split);
+    let _ = std::fs::remove_dir_all(dir);
+}
