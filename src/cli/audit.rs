@@ -46,10 +46,9 @@ pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure
         .read()
         .map_err(|e| Failure::failed(format!("cannot read {}: {e}", log.path().display())))?;
     // --regions and --profile narrow the log to those scopes (as they narrow every command);
-    // a region name that cannot be is refused as everywhere else.
-    if global.regions.is_some() {
-        crate::session::settings(&global.flags())?;
-    }
+    // a region name that cannot be, or a config that does not read, is refused as everywhere
+    // else (a bad config said by `audit` too, not first by the next command that acts).
+    crate::session::settings(&global.flags())?;
     let (profiles_seen, regions_seen) = crate::ops::batch::scopes_of(&records);
     let before = records.len();
     if let Some(regions) = &global.regions {

@@ -288,10 +288,9 @@ pub fn list(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
     let store = store()?;
     let mut all = store.all();
     // --profile and --regions narrow the list, as they narrow `audit` (a profile since removed
-    // from the AWS files still names its rollouts); a region that cannot be is refused.
-    if global.regions.is_some() {
-        crate::session::settings(&global.flags())?;
-    }
+    // from the AWS files still names its rollouts); a region that cannot be, or a config that
+    // does not read, is refused.
+    crate::session::settings(&global.flags())?;
     let before = all.len();
     let mut seen: Vec<String> = all
         .iter()

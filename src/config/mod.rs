@@ -480,7 +480,7 @@ impl ConfigFile {
                 None => return Ok((ConfigFile::default(), None)),
             },
         };
-        match read::read_text(&path) {
+        match read::read_text(&path, explicit) {
             Ok(text) => Ok((Self::parse(&text, &path)?, Some(path))),
             Err(read::ReadError::Refused(message)) => Err(ConfigError::Unreadable {
                 path: path.display().to_string(),

@@ -15,12 +15,20 @@ pub enum ReadError {
 
 /// The text of the config file at `path`. A FIFO would block the read forever and a device
 /// (`/dev/zero`) never end it, so only a regular file is opened, and only its first
-/// [`MAX_CONFIG`] bytes are read.
-pub fn read_text(path: &Path) -> Result<String, ReadError> {
+/// [`MAX_CONFIG`] bytes are read. `explicit`: the path was given (`--config`), else it is the
+/// default file's, which the remedy names instead.
+pub fn read_text(path: &Path, explicit: bool) -> Result<String, ReadError> {
     let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
     if !meta.is_file() {
+        let remedy = match explicit {
+            true => "give --config the path of a TOML file",
+            false => {
+                "this is where lops reads its config by default: move it away and put the TOML \
+                 file there, or give --config the path of one"
+            }
+        };
         return Err(ReadError::Refused(format!(
-            "it is {}, not a file: give --config the path of a TOML file",
+            "it is {}, not a file: {remedy}",
             kind_of(&meta)
         )));
     }
@@ -75,7 +83,7 @@ mod tests {
     use super::*;
 
     fn refused(path: &Path) -> String {
-        match read_text(path) {
+        match read_text(path, true) {
             Err(ReadError::Refused(m)) => m,
             Err(ReadError::Io(e)) => format!("io: {e}"),
             Ok(text) => format!("read {} bytes", text.len()),

@@ -142,3 +142,36 @@ fn a_credential_process_that_hangs_is_named() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A config that does not read is refused by every command, `audit` and `traffic plans`
+/// included (they printed as if nothing were wrong, and the first command that acted said it);
+/// the default file's path being a directory names that path, not `--config`.
+#[test]
+fn a_bad_config_is_refused_by_the_commands_that_only_read_records_too() {
+    let lops = Lops::new("http://127.0.0.1:9");
+    let dir = lops.home.path().join("config").join("lops");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    std::fs::write(dir.join("config.toml"), "bogus = 1\n").expect("config");
+    for args in [
+        &["audit"][..],
+        &["traffic", "plans"],
+        &["traffic", "plans", "--json"],
+    ] {
+        let run = lops.run(args);
+        run.assert_exit(2);
+        assert!(run.stderr.contains("bogus"), "{args:?}: {}", run.stderr);
+    }
+    std::fs::remove_file(dir.join("config.toml")).expect("rm");
+    std::fs::create_dir(dir.join("config.toml")).expect("a directory there");
+    let run = lops.run(&["audit"]);
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("it is a directory, not a file")
+            && run
+                .stderr
+                .contains("where lops reads its config by default")
+            && !run.stderr.contains("give --config the path of a TOML file"),
+        "{}",
+        run.stderr
+    );
+}
