@@ -83,21 +83,16 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     let mut said_failures = Vec::new();
     let scopes: Vec<String> = reads_scopes(&ctx, args.functions.len());
     let (results, waiting, stopped) = first_reads(reads, args.follow).await;
-    if stopped && (!args.follow || results.is_empty()) {
-        if args.follow {
-            // Nothing answered anywhere: a failure (1, as without --follow, and as `status`
-            // when no region answered), each region named.
-            let mut names: Vec<&String> = waiting.iter().map(|i| &scopes[*i]).collect();
-            names.dedup();
-            let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-            return Err(Failure::failed(format!(
-                "stopped before the first read answered ({} had not answered): nothing printed",
-                names.join(", ")
-            )));
-        }
-        return Err(Failure::failed(
-            "stopped before the logs were read: nothing printed",
-        ));
+    // Stopped before anything answered: a failure (1, as `status` when no region answered),
+    // each region named. With some answered, what they gave is printed below (3).
+    if stopped && results.is_empty() {
+        let mut names: Vec<&String> = waiting.iter().map(|i| &scopes[*i]).collect();
+        names.dedup();
+        let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        return Err(Failure::failed(format!(
+            "stopped before the first read answered ({} had not answered): nothing printed",
+            names.join(", ")
+        )));
     }
     // Following, a region still waiting is not what holds the others back: it is followed
     // from --since once it answers (its history not lost), said now.

@@ -977,7 +977,9 @@ async fn ctrl_c_while_a_read_hangs_stops_at_once() {
         });
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("stopped before the logs were read"),
+        stderr.contains(&format!(
+            "stopped before the first read answered ({region} had not answered): nothing printed"
+        )),
         "{stderr}"
     );
     // The default operation timeout is 10 s: well before it.
@@ -998,6 +1000,58 @@ async fn ctrl_c_while_a_read_hangs_stops_at_once() {
         stderr.contains(&format!(
             "stopped before the first read answered ({region} had not answered)"
         )),
+        "{stderr}"
+    );
+}
+
+/// Ctrl-C while one region's read hangs and another's answered: what answered is printed, the
+/// region that did not is named, exit 3 (it said "nothing printed", exit 1, and named none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_prints_what_answered_and_names_the_region_that_did_not() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let (good, hung) = ("me-south-1", "ap-southeast-3");
+    let f = format!("{}-half", moto::unique("tail"));
+    put_logs(good, &f, "a", &[(1, "from the region that answers".into())]).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: hung.into(),
+        service: Some("logs".into()),
+        operation: None,
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let child = lops
+        .command(&["logs", &f, "--regions", &format!("{good},{hung}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while proxy.calls(good, "logs", "FilterLogEvents") < 1
+        || proxy.calls(hung, "logs", "FilterLogEvents") < 1
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:#?}",
+            proxy.all_calls()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    let out = child.wait_with_output().expect("wait");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("from the region that answers"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("stopped before {hung}")),
         "{stderr}"
     );
 }
