@@ -3987,6 +3987,45 @@ fn an_invoke_whose_function_failed_says_so_with_its_log_tail() {
     );
 }
 
+/// At 80x24 a failed invoke with a long answer and a long log tail keeps the tail's last line
+/// (its error) and the headline: the middle gives way (the end was cut, the error with it).
+#[test]
+fn a_failed_invokes_notice_keeps_the_end_of_its_log_tail_at_80x24() {
+    let mut tail: String = (0..30)
+        .map(|i| format!("line {i} {}\n", "x".repeat(60)))
+        .collect();
+    tail.push_str("FINAL: KeyError boom\nEND RequestId: r1\n");
+    let mut s = loaded();
+    update(
+        &mut s,
+        Msg::Executed {
+            region: 0,
+            result: Ok(crate::ops::Outcome {
+                after: serde_json::Value::Null,
+                invoke: Some((
+                    crate::provider::InvokeOutcome {
+                        status: 200,
+                        function_error: Some("Unhandled".into()),
+                        payload: "y".repeat(590).into_bytes(),
+                        log_tail: Some(tail),
+                        ..Default::default()
+                    },
+                    None,
+                )),
+                record: None,
+            }),
+        },
+    );
+    let screen = screen_rows(&s, 80, 24).join("\n");
+    assert!(
+        screen.contains("the function failed (Unhandled)"),
+        "{screen}"
+    );
+    assert!(screen.contains("FINAL: KeyError boom"), "{screen}");
+    assert!(screen.contains("more line here"), "{screen}");
+    assert!(screen.contains("enter"), "{screen}");
+}
+
 /// Rollouts on two aliases of one function: `A` and `U` act on the one its traffic keys act on
 /// (`a` picks it), never on whichever comes first.
 #[test]

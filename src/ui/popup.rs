@@ -106,8 +106,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
 }
 
-/// The first lines that fit in `room` rows of `width` columns (long lines wrap), then
-/// "… and N more" when some do not.
+/// What of `lines` fits in `room` rows of `width` columns (long lines wrap): all of them, or
+/// the first and the last with "… N more here" between (see [`ends`]).
 fn fitted(lines: &[String], room: usize, width: usize) -> Vec<String> {
     let rows = |l: &String| {
         unicode_width::UnicodeWidthStr::width(l.as_str())
@@ -117,18 +117,36 @@ fn fitted(lines: &[String], room: usize, width: usize) -> Vec<String> {
     if lines.iter().map(rows).sum::<usize>() <= room {
         return lines.to_vec();
     }
-    let mut shown = Vec::new();
-    let mut used = 1; // the "… and N more" line
-    for line in lines {
-        if used + rows(line) > room {
-            break;
-        }
-        used += rows(line);
-        shown.push(line.clone());
-    }
-    let more = lines.len() - shown.len();
-    shown.push(format!("… and {more} more"));
+    // One row for the line that says what is left out.
+    let (start, end) = ends(lines, rows, room.saturating_sub(1));
+    let mut shown = lines[..start].to_vec();
+    shown.push(left_out(end - start));
+    shown.extend(lines[end..].iter().cloned());
     shown
+}
+
+/// Which lines stay when they take more than `budget` rows: the first `start` and those from
+/// `end` on. The middle gives way: the first lines say what happened, the last ones how it
+/// ended (a failed invoke's log tail ends with its error). The last get two thirds of the
+/// rows, the first line always stays.
+fn ends<T>(lines: &[T], rows: impl Fn(&T) -> usize, budget: usize) -> (usize, usize) {
+    let mut end = lines.len();
+    let mut used = 0;
+    while end > 1 && used + rows(&lines[end - 1]) <= budget * 2 / 3 {
+        used += rows(&lines[end - 1]);
+        end -= 1;
+    }
+    let mut start = 0;
+    while start < end && used + rows(&lines[start]) <= budget {
+        used += rows(&lines[start]);
+        start += 1;
+    }
+    (start, end)
+}
+
+/// The line said where `n` lines are left out.
+fn left_out(n: usize) -> String {
+    format!("… {n} more line{} here", if n == 1 { "" } else { "s" })
 }
 
 /// A batch running: each target as it answers, then what the whole batch did.
@@ -412,23 +430,16 @@ fn boxed(frame: &mut Frame, theme: &Theme, area: Rect, title: &str, lines: Vec<L
     let mut lines = lines;
     let mut rows: usize = lines.iter().map(rows_of).sum();
     // More than the screen holds: the last line (the keys to answer with) stays, and what is
-    // left out is said, never cut in silence.
+    // left out is said, never cut in silence. The middle gives way: the first lines say what
+    // happened, the last ones how it ended (a failed invoke's log tail ends with its error).
     let room = usize::from(area.height.saturating_sub(2));
     if rows > room && lines.len() > 2 {
         let last = lines.pop().unwrap_or_default();
         let budget = room.saturating_sub(rows_of(&last) + 1);
-        let mut kept = Vec::new();
-        let mut used = 0;
-        for l in lines.iter() {
-            let r = rows_of(l);
-            if used + r > budget {
-                break;
-            }
-            used += r;
-            kept.push(l.clone());
-        }
-        let left = lines.len() - kept.len();
-        kept.push(Line::styled(format!("… {left} more lines"), theme.dim()));
+        let (start, end) = ends(&lines, rows_of, budget);
+        let mut kept: Vec<Line> = lines[..start].to_vec();
+        kept.push(Line::styled(left_out(end - start), theme.dim()));
+        kept.extend(lines[end..].iter().cloned());
         kept.push(last);
         lines = kept;
         rows = lines.iter().map(rows_of).sum();
@@ -542,7 +553,7 @@ mod tests {
     use super::fitted;
 
     #[test]
-    fn a_long_batch_keeps_its_first_targets_and_says_how_many_more() {
+    fn a_long_notice_keeps_its_first_and_last_lines_and_says_how_many_between() {
         let lines: Vec<String> = (0..30)
             .map(|i| format!("target {i} {}", "x".repeat(i % 3 * 40)))
             .collect();
@@ -553,8 +564,16 @@ mod tests {
             .sum();
         assert!(rows <= 10, "{shown:?}");
         assert_eq!(shown[0], lines[0]);
-        let last = shown.last().cloned().unwrap_or_default();
-        assert_eq!(last, format!("… and {} more", 30 - (shown.len() - 1)));
+        assert_eq!(shown.last(), lines.last());
+        let said = shown
+            .iter()
+            .find(|l| l.starts_with('…'))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            said,
+            format!("… {} more lines here", 30 - (shown.len() - 1))
+        );
         assert_eq!(fitted(&lines[..2], 10, 50), lines[..2].to_vec());
     }
 
@@ -583,7 +602,9 @@ mod tests {
             .collect();
         assert!(screen.contains("row 0"), "{screen}");
         assert!(screen.contains("y confirms · esc cancels"), "{screen}");
-        assert!(screen.contains("more lines"), "{screen}");
-        assert!(!screen.contains("row 29"), "{screen}");
+        assert!(screen.contains("more lines here"), "{screen}");
+        // The middle gives way: the last lines stay (how it ended).
+        assert!(screen.contains("row 29"), "{screen}");
+        assert!(!screen.contains("row 15"), "{screen}");
     }
 }
