@@ -18,6 +18,8 @@ pub struct BatchRun {
     /// The marks it was asked for (none for an undo): a trigger's change names its rule, not
     /// the function, so these say which marks a trigger batch acted on.
     pub marked: Vec<(usize, String)>,
+    /// The first row shown of a list longer than the screen (↑ ↓ PgUp PgDn move it).
+    pub scroll: usize,
 }
 
 impl BatchRun {
@@ -483,4 +485,23 @@ pub fn undo(state: &mut State, only: Option<Vec<String>>, effects: &mut Vec<Effe
         services: state.services.services.clone(),
         only,
     });
+}
+
+/// A batch's list pages with ↑ ↓ PgUp PgDn, running or done (the drawing stops at its last
+/// page). Whether `key` moved it.
+pub(super) fn scrolled(state: &mut State, key: &crossterm::event::KeyEvent) -> bool {
+    use crossterm::event::KeyCode;
+    let page = usize::from(state.size.1.saturating_sub(10)).max(1);
+    let (Some(Popup::Batch), Some(run)) = (&state.popup, state.batch_run.as_mut()) else {
+        return false;
+    };
+    let most = run.batch.items.len();
+    run.scroll = match key.code {
+        KeyCode::Down => (run.scroll + 1).min(most),
+        KeyCode::PageDown => (run.scroll + page).min(most),
+        KeyCode::Up => run.scroll.saturating_sub(1),
+        KeyCode::PageUp => run.scroll.saturating_sub(page),
+        _ => return false,
+    };
+    true
 }

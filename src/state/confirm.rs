@@ -469,6 +469,7 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
                 batch: (*batch).clone(),
                 landed: Vec::new(),
                 marked,
+                scroll: 0,
             });
             effects.push(Effect::ExecuteBatch { batch });
         }

@@ -45,6 +45,9 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         Some(Popup::Working(_) | Popup::Batch) => {
             let running = matches!(state.popup, Some(Popup::Working(_)))
                 || state.batch_run.as_ref().is_some_and(|r| !r.done());
+            if super::batch::scrolled(state, &key) {
+                return;
+            }
             if key.code == KeyCode::Esc || (!running && key.code == KeyCode::Enter) {
                 state.popup = None;
             } else if !running

@@ -361,6 +361,7 @@ fn one_item_batch(s: &mut State, id: &str, action: &str, target: &str) {
         },
         landed: Vec::new(),
         marked: Vec::new(),
+        scroll: 0,
     });
 }
 
@@ -374,6 +375,65 @@ fn undo_landed(s: &mut State, target: &str) -> Vec<Effect> {
             landed: (0, Err(OpsError::Conflict("changed".into()))),
         },
     )
+}
+
+/// A finished batch longer than the screen pages with ↑ ↓ PgUp PgDn: its last target's reason
+/// is reached (it ended at "… and N more" with no key to show them).
+#[test]
+fn a_finished_batch_longer_than_the_screen_pages() {
+    let mut s = loaded();
+    let items: Vec<crate::ops::batch::Item> = (0..30)
+        .map(|i| crate::ops::batch::Item::Ready {
+            source: 0,
+            plan: Box::new(plan(&format!("fn-{i:02}"), false)),
+        })
+        .collect();
+    s.batch_run = Some(super::batch::BatchRun {
+        batch: crate::ops::batch::Batch {
+            id: "K1".into(),
+            action: "kill".into(),
+            items,
+        },
+        landed: Vec::new(),
+        marked: Vec::new(),
+        scroll: 0,
+    });
+    s.popup = Some(Popup::Batch);
+    for i in 0..30 {
+        update(
+            &mut s,
+            Msg::BatchLanded {
+                batch: "K1".into(),
+                landed: (i, Err(OpsError::Conflict(format!("reason {i:02}").into()))),
+            },
+        );
+    }
+    let first = screen_rows(&s, 80, 24).join("\n");
+    assert!(first.contains("more below (Down or PgDn)"), "{first}");
+    assert!(!first.contains("reason 29"), "{first}");
+    for _ in 0..10 {
+        update(
+            &mut s,
+            Msg::Key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE)),
+        );
+    }
+    let last = screen_rows(&s, 80, 24).join("\n");
+    assert!(last.contains("reason 29"), "{last}");
+    assert!(last.contains("more above (Up or PgUp)"), "{last}");
+    assert!(!last.contains("more below"), "{last}");
+    assert!(matches!(s.popup, Some(Popup::Batch)), "still open");
+    // Back up to the top.
+    for _ in 0..40 {
+        update(
+            &mut s,
+            Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)),
+        );
+    }
+    let top = screen_rows(&s, 80, 24).join("\n");
+    assert!(
+        top.contains("reason 00") && !top.contains("more above"),
+        "{top}"
+    );
 }
 
 /// A batch of invokes that ran says so as invoked, not changed (as the CLI's summary does).
@@ -456,6 +516,7 @@ fn a_batch_clears_only_the_marks_it_acted_on() {
             },
             landed: Vec::new(),
             marked,
+            scroll: 0,
         });
         update(
             s,
@@ -498,6 +559,7 @@ fn a_batch_clears_only_the_marks_it_acted_on() {
         },
         landed: vec![(0, Err(OpsError::Conflict("changed".into())))],
         marked: vec![(0, "users".to_string()), (0, "orders".to_string())],
+        scroll: 0,
     };
     assert!(run.keeps(&(0, "users".to_string())));
     assert!(!run.keeps(&(0, "orders".to_string())));

@@ -1,6 +1,7 @@
 //! Render functions of `&State` into a ratatui frame. No I/O, no awaits; large tables build
 //! only the visible rows.
 
+mod batch;
 mod detail;
 mod fleet;
 mod footer;
