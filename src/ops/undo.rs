@@ -347,8 +347,19 @@ async fn reverse<S: RegionActions>(
         }
     };
     p.undoes = Some(record.id.clone());
+    // A finished rollout undone whole says so (its target alone reads as one step).
+    if let Some(whole) = record
+        .reason
+        .as_deref()
+        .filter(|r| r.starts_with(WHOLE_ROLLOUT))
+    {
+        p.note = Some(format!("{whole}: back to where it started"));
+    }
     Ok(p)
 }
+
+/// How the record undo makes of a finished rollout's run begins its reason.
+const WHOLE_ROLLOUT: &str = "the rollout of ";
 
 /// The start of the batch id on every record a rollout writes.
 pub const ROLLOUT_BATCH: &str = "rollout:";
@@ -365,17 +376,71 @@ pub use choice::{
 /// itself an undo, of a kind undo knows, and not undone already — an undo of it worked, or may
 /// have (taken as undone, as said then); a failed undo leaves it to undo again.
 fn reversible(records: &[Record]) -> impl Fn(&&Record) -> bool + '_ {
-    let undone: Vec<&str> = records
+    let mut undone: Vec<&str> = records
         .iter()
         .filter(|r| r.result == "ok" || super::audit::outcome_unknown(&r.result))
         .filter_map(|r| r.undoes.as_deref())
         .collect();
+    // A finished rollout is undone whole (see `rollout_run`): the steps of its run with it.
+    let runs: Vec<&str> = undone
+        .iter()
+        .filter_map(|id| records.iter().position(|r| r.id == *id))
+        .flat_map(|at| rollout_run(records, at).unwrap_or_default())
+        .map(|i| records[i].id.as_str())
+        .collect();
+    undone.extend(runs);
     move |r: &&Record| {
         (r.result == "ok" || super::audit::outcome_unknown(&r.result))
             && r.undoes.is_none()
             && UNDOABLE.contains(&r.action.as_str())
             && !undone.contains(&r.id.as_str())
     }
+}
+
+/// Whether a rollout's record wrote its plan's last step (`rollout step 3/3 (…)`): the rollout
+/// finished there.
+fn finished_step(r: &Record) -> bool {
+    r.reason
+        .as_deref()
+        .and_then(|why| why.strip_prefix("rollout step "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.split_once('/'))
+        .is_some_and(|(at, of)| at == of)
+}
+
+/// The records of the rollout run that wrote `records[at]`, from it back to its first step
+/// (`rollout step 1/…`), as indices, newest first: records of the same rollout batch in the same
+/// scope. `None` when `records[at]` is no rollout step or its first step is not on record.
+fn rollout_run(records: &[Record], at: usize) -> Option<Vec<usize>> {
+    let last = records.get(at)?;
+    let batch = last
+        .batch
+        .as_deref()
+        .filter(|b| b.starts_with(ROLLOUT_BATCH))?;
+    let mut run = Vec::new();
+    for i in (0..=at).rev() {
+        let r = &records[i];
+        if r.batch.as_deref() != Some(batch) || r.profile != last.profile || r.region != last.region
+        {
+            continue;
+        }
+        if !r
+            .reason
+            .as_deref()
+            .is_some_and(|w| w.starts_with("rollout step "))
+        {
+            // An abort or a rollback ends a run: what comes before it is another.
+            return None;
+        }
+        run.push(i);
+        if r.reason
+            .as_deref()
+            .is_some_and(|w| w.starts_with("rollout step 1/"))
+        {
+            return Some(run);
+        }
+    }
+    None
 }
 
 /// The last change undo could take back, if any (a rollout's step included).
@@ -392,12 +457,30 @@ pub fn undo_targets(records: &[Record]) -> Vec<Record> {
         return Vec::new();
     };
     // A rollout's step: undone alone it would leave the alias half-way (see nothing_to_undo).
+    // The last step of a finished rollout takes the whole run back: the alias returns to where
+    // the rollout started, compared with where it ended.
     if last
         .batch
         .as_deref()
         .is_some_and(|b| b.starts_with(ROLLOUT_BATCH))
     {
-        return Vec::new();
+        let at = records.iter().rposition(|r| r.id == last.id);
+        let first = at
+            .filter(|_| finished_step(last))
+            .and_then(|at| rollout_run(records, at))
+            .and_then(|run| run.last().map(|i| &records[*i]));
+        return match first {
+            Some(first) => vec![Record {
+                before: first.before.clone(),
+                batch: None,
+                reason: Some(format!(
+                    "{WHOLE_ROLLOUT}{} started at {}, whole",
+                    last.target, first.time
+                )),
+                ..last.clone()
+            }],
+            None => Vec::new(),
+        };
     }
     match &last.batch {
         None => vec![last.clone()],

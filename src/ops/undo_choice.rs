@@ -97,10 +97,9 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
             );
         }
         return format!(
-            "the last change was made by the rollout of {target} ({} at {}): undo would take it \
-             back one step only. {abort} returns an unfinished rollout to where it started; a \
-             finished one goes back with `lops pin` (to the alias's last known good version, \
-             `L` in the dashboard) or `lops traffic set`",
+            "the last change was made by the rollout of {target} ({} at {}), which has not \
+             finished: undo would take it back one step only. {abort} returns it to where it \
+             started (`A` in the dashboard); a finished rollout is undone whole",
             step.action, step.time
         );
     }

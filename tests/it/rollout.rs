@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::types::{StandardUnit, StateValue};
 use serde_json::Value;
 
-use crate::support::cli::{Lops, finish, plan_args};
+use crate::support::cli::{Lops, finish, plan_args, set_live_weight};
 use crate::support::moto;
 use crate::support::seed::{Seeder, canary};
 
@@ -48,12 +48,16 @@ async fn plan_steps_to_the_new_version() {
         .map(|r| r["action"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(actions, ["traffic.set", "traffic.set", "traffic.promote"]);
-    // Undo would take it back one step, half-way: it says what to do instead.
+    // A finished rollout is undone whole: back to where it started (not one step, half-way).
     let undo = lops.run(&["undo", "--dry-run"]);
-    undo.assert_exit(4);
+    undo.assert_exit(0);
     assert!(
         undo.stderr
-            .contains(&format!("made by the rollout of {f}:live")),
+            .contains(&format!("undo {f}:live in {region}: v2 100% → v1 100%"))
+            && undo
+                .stderr
+                .contains(&format!("the rollout of {f}:live started at"))
+            && undo.stderr.contains("whole: back to where it started"),
         "{}",
         undo.stderr
     );
@@ -1036,6 +1040,32 @@ async fn a_rollback_that_cannot_be_written_halts_the_rollout_with_its_abort() {
         &[("AWS_ENDPOINT_URL", moto::url())],
     );
     abort.assert_exit(0);
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+}
+
+/// A finished rollout that started from a split is undone whole, back to that split — neither
+/// one step (half-way) nor refused with a pin that has no version to go to. The next undo goes
+/// on to the change before the rollout, not to its earlier steps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_rollout_is_undone_whole_back_to_where_it_started() {
+    let region = "ca-west-1";
+    let (seeder, f) = canary(region, "undorun").await;
+    let lops = Lops::new(moto::url());
+    set_live_weight(&lops, region, &f, "0.25").assert_exit(0);
+    lops.run(&plan_args(&f, region, "50:1s")).assert_exit(0);
+    assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
+    let undo = lops.run(&["undo", "--regions", region, "--yes"]);
+    undo.assert_exit(0);
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.25)]),
+        "{}\n{}",
+        undo.stdout,
+        undo.stderr
+    );
+    // Next: the set before the rollout (back to v1 100%), not a step of the rollout.
+    let next = lops.run(&["undo", "--regions", region, "--yes"]);
+    next.assert_exit(0);
     assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
 }
 
