@@ -58,14 +58,27 @@ pub async fn abort<S: RegionActions>(
     if let Some(why) = store.damaged_under_any_profile(&scope, function, alias) {
         return Err(OpsError::Refused(why));
     }
-    let mut r = store
-        .load(&scope, function, alias)
-        .filter(Rollout::unfinished)
-        .ok_or_else(|| {
-            OpsError::Invalid(format!(
-                "no running rollout of {function}:{alias} in {scope}: see `lops traffic plans`"
-            ))
-        })?;
+    let saved = store.load(&scope, function, alias);
+    // Ended on its own since the preview (its guard rolled it back, someone aborted it): what
+    // was asked is done — said with the alias as it is now, not as "no rollout" (bad input).
+    if let Some(ended) = saved.as_ref().filter(|r| {
+        previewed.is_some() && matches!(r.status, Status::RolledBack { .. } | Status::Aborted)
+    }) {
+        let now = source
+            .alias(function, alias)
+            .await
+            .map(|a| Routing::of(&a))?;
+        return Ok(AbortOutcome {
+            rollout: ended.clone(),
+            now,
+            by_owner: true,
+        });
+    }
+    let mut r = saved.filter(Rollout::unfinished).ok_or_else(|| {
+        OpsError::Invalid(format!(
+            "no running rollout of {function}:{alias} in {scope}: see `lops traffic plans`"
+        ))
+    })?;
     let mut by_owner = false;
     // A live owner (this process included: the dashboard drives its rollouts in tasks) is asked,
     // so that it never writes a step after the rollback; only a gone one is taken over.

@@ -378,3 +378,45 @@ async fn a_second_abort_asked_on_another_preview_is_refused() {
     assert_eq!(Routing::of(&region.alias(&f, "live").await.unwrap()), split);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// An abort confirmed while the rollout ran, whose guard rolled it back before the `y`: what
+/// was asked is done, said as such with the alias now (it was "no running rollout", exit 2).
+#[tokio::test]
+async fn an_abort_after_the_guard_rolled_back_says_so() {
+    use crate::provider::RegionSource;
+    let dir = std::env::temp_dir().join(format!("lops-guardfirst-{}", std::process::id()));
+    let store = RolloutStore::at(&dir);
+    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
+    let (region, f, split) = split_alias().await;
+    let (to, _) = split.extra.clone().expect("split");
+    let r = Rollout {
+        region: region.scope().region.clone(),
+        function: f.clone(),
+        from: split.main.clone(),
+        to,
+        status: Status::RolledBack {
+            reason: "guard tripped: error rate 9%".into(),
+        },
+        ..sample()
+    };
+    store.save(&r).unwrap();
+    let done = abort(
+        &region,
+        &store,
+        &f,
+        "live",
+        Some(&audit),
+        std::time::Duration::from_secs(1),
+        Some(&split),
+    )
+    .await
+    .expect("said as done");
+    assert!(
+        done.describe()
+            .contains("its guard had rolled it back: guard tripped"),
+        "{}",
+        done.describe()
+    );
+    assert_eq!(done.now, split);
+    let _ = std::fs::remove_dir_all(dir);
+}
