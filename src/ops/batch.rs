@@ -413,18 +413,25 @@ pub async fn prepare_in<S: RegionActions>(
 }
 
 /// One change of one target in `sources[index]`, previewed as [`prepare`] does a batch's:
-/// the same rules, the session's other profiles naming the same function included.
+/// the same rules, the session's other profiles naming the same function included. Acted on
+/// through the strictest profile of the account that has it in that region, as a batch or a
+/// command is (whichever row named it): the index of the source that acts, and its plan.
 pub async fn prepare_one_in<S: RegionActions>(
     sources: &[&S],
     fleet: usize,
     index: usize,
     request: Request,
     audit: Option<&AuditLog>,
-) -> Result<Plan, OpsError> {
+) -> Result<(usize, Plan), OpsError> {
     let region = sources
         .get(index)
         .ok_or_else(|| OpsError::Invalid("no such region".into()))?;
-    let plan = prepare_one(*region, request, audit).await?;
+    let plan = prepare_one(*region, request.clone(), audit).await?;
+    let (index, plan) =
+        super::same_function::strictest_of_account(sources, fleet, index, plan, |s| {
+            prepare_one(s, request.clone(), audit)
+        })
+        .await;
     let mut items = [Item::Ready {
         source: index,
         plan: Box::new(plan),
@@ -432,7 +439,7 @@ pub async fn prepare_one_in<S: RegionActions>(
     super::same_function::other_profiles(sources, fleet, &mut items).await;
     let [item] = items;
     match item {
-        Item::Ready { plan, .. } => Ok(*plan),
+        Item::Ready { plan, .. } => Ok((index, *plan)),
         Item::Skipped { error, .. } => Err(error),
     }
 }

@@ -236,6 +236,51 @@ pub async fn one_acting<S: RegionActions>(sources: &[&S], what: &str) -> Result<
         .unwrap_or(0))
 }
 
+/// The source that acts on a change previewed through `sources[index]` (`plan`): the
+/// strictest (a production profile, then the lower tier) of the fleet's profiles of the same
+/// account in that region that has the same target, previewed there with `prepare`. The row's
+/// own when no other is stricter, or the accounts are not known (STS did not answer).
+pub(super) async fn strictest_of_account<'a, S, F, Fut>(
+    sources: &[&'a S],
+    fleet: usize,
+    index: usize,
+    plan: super::Plan,
+    prepare: F,
+) -> (usize, super::Plan)
+where
+    S: RegionActions,
+    F: Fn(&'a S) -> Fut,
+    Fut: std::future::Future<Output = Result<super::Plan, OpsError>>,
+{
+    let strictness = |scope: &Scope| (!scope.access.production, scope.access.tier);
+    let fleet = &sources[..fleet.min(sources.len())];
+    let Some(mine) = (match fleet.get(index) {
+        Some(s) => account(*s).await,
+        None => None,
+    }) else {
+        return (index, plan);
+    };
+    let mut best = (index, plan);
+    for (i, s) in fleet.iter().enumerate() {
+        let scope = s.scope();
+        if i == index
+            || scope.region != best.1.scope.region
+            || scope.profile == best.1.scope.profile
+            || strictness(scope) >= strictness(&best.1.scope)
+            || account(*s).await.as_deref() != Some(mine.as_str())
+        {
+            continue;
+        }
+        // The same target there (a function another profile cannot see is not its to act on).
+        if let Ok(there) = prepare(*s).await
+            && there.target == best.1.target
+        {
+            best = (i, there);
+        }
+    }
+    best
+}
+
 /// The account in a scope's caller ARN, as STS says it (asked once per scope); `None` when STS
 /// did not answer.
 pub(crate) async fn account<S: RegionActions>(region: &S) -> Option<String> {

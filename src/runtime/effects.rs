@@ -316,8 +316,19 @@ impl<S: Source> Executor<S> {
                 tokio::spawn(async move {
                     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
                     let one = (*request).clone();
-                    let result =
-                        batch::prepare_one_in(&refs, fleet, region, one, audit.as_ref()).await;
+                    // Acted on through the strictest profile of its account there (its index).
+                    let (region, result) = match batch::prepare_one_in(
+                        &refs,
+                        fleet,
+                        region,
+                        one,
+                        audit.as_ref(),
+                    )
+                    .await
+                    {
+                        Ok((acts, plan)) => (acts, Ok(plan)),
+                        Err(e) => (region, Err(e)),
+                    };
                     let msg = Msg::Planned {
                         region,
                         request,

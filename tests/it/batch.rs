@@ -1126,3 +1126,44 @@ async fn regions_chosen_on_purpose_narrow_undo_alike_in_both_faces() {
         Some(3)
     );
 }
+
+/// A change asked on one profile's row acts through the strictest profile of the account that
+/// has the function there — a production one — as `lops` with both profiles does: the same
+/// credentials and the same audited profile whichever face (or row) named it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rows_change_acts_through_the_strictest_profile_of_its_account() {
+    let (_, names) = seed("strictrow").await;
+    let region = REGIONS[0];
+    let counter = CallCounter::default();
+    let config = sdk_config(moto::url(), region).await;
+    let source = |profile: &str, access: Access| {
+        AwsRegion::new(Clients::from_sdk_config(
+            Scope::new(profile, region, access),
+            &config,
+            &Settings::default(),
+            &counter,
+        ))
+    };
+    let staging = source("staging", Access::new(Tier::Change, false));
+    let prod = source("prod", Access::new(Tier::Change, true));
+    let refs = [&staging, &prod];
+    let request = lops::ops::Request::SetConcurrency {
+        function: names[0].clone(),
+        value: Some(7),
+    };
+    // Asked on staging's row (index 0): prod acts, its typed confirmation with it.
+    let (acts, plan) = lops::ops::batch::prepare_one_in(&refs, 2, 0, request.clone(), None)
+        .await
+        .expect("plan");
+    assert_eq!((acts, plan.scope.profile.as_str()), (1, "prod"));
+    assert!(
+        matches!(plan.confirmation(), lops::ops::Confirmation::Typed(_)),
+        "{:?}",
+        plan.confirmation()
+    );
+    // Asked on prod's row: prod still.
+    let (acts, plan) = lops::ops::batch::prepare_one_in(&refs, 2, 1, request, None)
+        .await
+        .expect("plan");
+    assert_eq!((acts, plan.scope.profile.as_str()), (1, "prod"));
+}
