@@ -56,14 +56,17 @@ pub fn rollout_update(
     // said whole, not only on its line above the footer, cut at 80 columns.
     // (Queued: never over an open confirmation.)
     if !running && !finished && !halted && event.starts_with(NOT_DRIVEN) {
-        state
-            .notices
-            .push(format!("rollout {}: {event}", rollout.target()));
+        state.notices.push(format!(
+            "rollout {} @ {}: {event}",
+            rollout.target(),
+            rollout.scope_label()
+        ));
     }
     if finished || halted {
         state.popup = Some(Popup::Notice(format!(
-            "rollout {}: {event}{}",
+            "rollout {} @ {}: {event}{}",
             rollout.target(),
+            rollout.scope_label(),
             if halted { " (U resumes, A aborts)" } else { "" }
         )));
     }

@@ -3628,12 +3628,42 @@ fn the_rollout_line_says_halted_before_what_is_cut() {
         .find(|l| l.starts_with(" rollout payments-api:live"))
         .expect("a rollout line");
     let after_bar = line
-        .split("rollout payments-api:live")
+        .split("rollout payments-api:live @ us-east-1")
         .nth(1)
         .unwrap_or_default();
     assert!(after_bar.starts_with(" ░░░░░░░░░░ halted "), "{line}");
     assert_eq!(line.matches("halted").count(), 1, "{line}");
     assert!(line.trim_end().ends_with("U resume · A abort"), "{line}");
+}
+
+/// Two rollouts: the line shows the selected row's (the one `A` and `U` act on), names its
+/// region, and counts the other where it is never cut (it showed the first, the count cut off).
+#[test]
+fn the_rollout_line_shows_the_selected_rows_rollout_and_its_region() {
+    let mut s = loaded();
+    update(&mut s, Msg::Resize(80, 24));
+    for f in ["api", "worker"] {
+        update(
+            &mut s,
+            Msg::RolloutUpdate {
+                region: 0,
+                rollout: Box::new(rollout(f)),
+                event: "step 1/2 (10% on v2) applied · running in lops pid 4388 on a-long-host"
+                    .into(),
+                running: true,
+            },
+        );
+    }
+    select(&mut s, 0, "worker");
+    let line = screen_rows(&s, 80, 24)
+        .into_iter()
+        .find(|l| l.starts_with(" rollout "))
+        .expect("a rollout line");
+    assert!(
+        line.starts_with(" rollout worker:live @ us-east-1 (+1 more) "),
+        "{line}"
+    );
+    assert!(line.trim_end().ends_with("A abort"), "{line}");
 }
 
 /// A preview answered after another was asked is not shown (its confirmation would stand where
@@ -4018,7 +4048,7 @@ fn a_rollout_not_driven_here_is_said_in_a_notice() {
         },
     );
     assert!(
-        matches!(&s.popup, Some(Popup::Notice(t)) if t == "rollout cron:live: not driven here: refused: the rollout of cron:live is running in lops pid 4388 on h"),
+        matches!(&s.popup, Some(Popup::Notice(t)) if t == "rollout cron:live @ us-east-1: not driven here: refused: the rollout of cron:live is running in lops pid 4388 on h"),
         "{:?}",
         s.popup
     );

@@ -23,7 +23,19 @@ pub(super) fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect
         frame.render_widget(Paragraph::new(line), area);
         return;
     }
-    let Some(p) = state.rollouts.first() else {
+    // The selected row's rollout when it has one (the one `A` and `U` act on), else the first.
+    let focus = state.focus().map(|(r, f)| (r, f.info.name.clone()));
+    let of_focus = |p: &&crate::state::actions::RolloutView| {
+        focus
+            .as_ref()
+            .is_some_and(|(r, f)| p.region == *r && p.rollout.function == *f)
+    };
+    let Some(p) = state
+        .rollouts
+        .iter()
+        .find(of_focus)
+        .or(state.rollouts.first())
+    else {
         return;
     };
     let r = &p.rollout;
@@ -38,8 +50,9 @@ pub(super) fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect
             state.keymap.first_key(Action::AbortRollout)
         )
     };
+    // Said in the head, which is never cut (at the event's end it was, at 80 columns).
     let more = if state.rollouts.len() > 1 {
-        format!(" (+{} more)", state.rollouts.len() - 1)
+        format!("(+{} more) ", state.rollouts.len() - 1)
     } else {
         String::new()
     };
@@ -54,7 +67,11 @@ pub(super) fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect
         _ => None,
     };
     let mut head = vec![
-        Span::styled(format!(" rollout {} ", r.target()), theme.title()),
+        // Where it runs: a function in several regions has a rollout in one.
+        Span::styled(
+            format!(" rollout {} @ {} {more}", r.target(), r.scope_label()),
+            theme.title(),
+        ),
         Span::styled(
             widgets::bar(done, 10, theme),
             if p.running { theme.ok() } else { theme.warn() },
@@ -70,9 +87,9 @@ pub(super) fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect
         .unwrap_or(&p.event);
     // The event often says the step already ("step 1/2 (10% on v2) applied").
     let event = Span::raw(if said.starts_with(&r.progress()) {
-        format!(" {said}{more}")
+        format!(" {said}")
     } else {
-        format!(" {} · {said}{more}", r.progress())
+        format!(" {} · {said}", r.progress())
     });
     // The keys stay on the line; the event gives way, cut between words and marked (a pid
     // cut by a digit read as another process).
