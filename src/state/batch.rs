@@ -53,7 +53,9 @@ impl BatchRun {
     /// region) and did not keep it. Marks the batch never touched (an undo of something else,
     /// a rule's included) stay.
     pub fn clears(&self, mark: &(usize, String)) -> bool {
-        if self.keeps(mark) {
+        // One row's action widened with `tab` was not asked of the marks: it leaves them, also
+        // on the function it acted on (an undo clears those it took back).
+        if self.keeps(mark) || (self.batch.action != "undo" && !self.marked.contains(mark)) {
             return false;
         }
         self.batch.items.iter().any(|item| {
@@ -318,6 +320,7 @@ fn target_of(state: &State, action: Action, given: Given, region: usize, name: &
 /// An action key with marks: every marked function becomes a target of one batch.
 pub fn start_marked(state: &mut State, action: Action, given: Given, effects: &mut Vec<Effect>) {
     let marked = marked(state);
+    state.batch_of_marks = true;
     if marked.is_empty() {
         state.marks.clear();
         state.popup = Some(Popup::Notice(
@@ -348,6 +351,8 @@ pub fn start_marked(state: &mut State, action: Action, given: Given, effects: &m
 /// `tab` in an action's confirmation: the same request in every region where the function
 /// exists.
 pub fn everywhere(state: &mut State, pending: Pending, effects: &mut Vec<Effect>) {
+    // One row's action widened: the marks are not what it acts on, and stay.
+    state.batch_of_marks = false;
     let Some(request) = pending.request.clone() else {
         state.popup = Some(Popup::Confirm(pending));
         return;

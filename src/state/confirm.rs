@@ -460,9 +460,11 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         }
         Proposal::Batch(batch) => {
             state.popup = Some(Popup::Batch);
-            // What it was asked for: the marks (an undo acts on its records, not on them).
+            // What it was asked for: the marks (an undo acts on its records, and one row's
+            // action widened with `tab` on that function, not on them).
             let marked = match batch.action.as_str() {
                 "undo" => Vec::new(),
+                _ if !state.batch_of_marks => Vec::new(),
                 _ => state.marks.iter().cloned().collect(),
             };
             state.batch_run = Some(super::batch::BatchRun {

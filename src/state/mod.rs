@@ -164,6 +164,9 @@ pub struct State {
     pub alias_choice: std::collections::BTreeMap<String, String>,
     /// Marked functions, by region and name: an action key acts on all of them as one batch.
     pub marks: std::collections::BTreeSet<(usize, String)>,
+    /// Whether the batch being previewed was asked of the marks (not widened from one row with
+    /// `tab`): only such a batch clears the marks it acted on.
+    pub batch_of_marks: bool,
     /// The batch running or last run, for its popup.
     pub batch_run: Option<batch::BatchRun>,
     /// Changes confirmed and sent, their result not back yet: quitting asks first.
@@ -218,6 +221,7 @@ impl State {
             notices: Vec::new(),
             alias_choice: Default::default(),
             marks: Default::default(),
+            batch_of_marks: false,
             previews: 0,
             batch_run: None,
             writing: 0,

@@ -3250,8 +3250,46 @@ fn tab_widens_an_invoke_to_every_region_with_the_function() {
             result: Ok(one),
         },
     );
+    // Marks made before (and a batch of them previewed earlier) are not what it acts on.
+    s.marks.insert((0, "api".into()));
+    s.marks.insert((1, "api".into()));
+    s.batch_of_marks = true;
     let targets = batch_targets(&update(&mut s, code(KeyCode::Tab)));
     assert_eq!(targets.len(), 2, "{targets:?}");
+    // Confirmed and run: the marks stay, also on the function it invoked (they were cleared).
+    let items: Vec<crate::ops::batch::Item> = (0..2)
+        .map(|r| crate::ops::batch::Item::Ready {
+            source: r,
+            plan: Box::new(plan_in(&s.regions[r].scope, "api", false)),
+        })
+        .collect();
+    update(
+        &mut s,
+        Msg::BatchPrepared(Ok(crate::ops::batch::Batch {
+            id: "W1".into(),
+            action: "invoke".into(),
+            items,
+        })),
+    );
+    update(&mut s, key('y'));
+    assert!(matches!(s.popup, Some(Popup::Batch)), "{:?}", s.popup);
+    for r in 0..2 {
+        update(
+            &mut s,
+            Msg::BatchLanded {
+                batch: "W1".into(),
+                landed: (
+                    r,
+                    Ok(crate::ops::Outcome {
+                        after: serde_json::json!({}),
+                        invoke: None,
+                        record: None,
+                    }),
+                ),
+            },
+        );
+    }
+    assert_eq!(s.marks.len(), 2, "{:?}", s.marks);
 }
 
 /// `tab` asks every region whose functions were not read whole too (the core reads it fresh
