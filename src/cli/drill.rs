@@ -103,14 +103,30 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
     let payload = drill_payload(args, &function)?;
     // A snapshot that is not there says so before the plan and the question.
     crate::ops::backup::snapshot_there(region, &snapshot).await?;
+    // What it deletes first is named before the question: copies interrupted drills left.
+    let audit = AuditLog::default_location();
+    let (removes, waiting) = crate::ops::drill::leftovers(region, audit.as_ref(), &function).await;
     err!(
-        "drill of {snapshot} in {}: restore it under a temporary name, compare, {}then delete the copy",
+        "drill of {snapshot} in {}: {}restore it under a temporary name, compare, {}then delete the copy",
         region.scope(),
+        match removes.is_empty() {
+            true => String::new(),
+            false => format!(
+                "delete {} (left by an interrupted drill, with its triggers), ",
+                removes.join(", ")
+            ),
+        },
         match &payload {
             Some((_, source)) => format!("invoke it once with {source}, "),
             None => String::new(),
         }
     );
+    if !waiting.is_empty() {
+        err!(
+            "lops: {} began recently and may be another drill still running: left as it is",
+            waiting.join(", ")
+        );
+    }
     let production = region.scope().access.production;
     super::confirm::ask(
         &crate::ops::drill::confirmation(region.scope()),
@@ -130,7 +146,6 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         stop: Some(stop.clone()),
         map_sources: args.map_sources,
     };
-    let audit = AuditLog::default_location();
     let drilled = crate::ops::drill::drill(region, request, audit.as_ref(), &progress);
     tokio::pin!(drilled);
     // Ctrl-C stops the drill the safe way: the copy is still deleted. A second one leaves it

@@ -160,17 +160,8 @@ pub async fn drill(
     let mut leftovers_removed = Vec::new();
     let mut leftovers_waiting = Vec::new();
     let mut cleanup_failures = Vec::new();
-    let mut to_remove = Vec::new();
-    for (left, old) in leftover_copies(audit, region.scope(), &function) {
-        if !matches!(read_current(region.reads(), &left).await, Ok(Some(_))) {
-            continue;
-        }
-        if !old {
-            leftovers_waiting.push(left);
-            continue;
-        }
-        to_remove.push(left);
-    }
+    let (to_remove, waiting) = leftovers(region, audit, &function).await;
+    leftovers_waiting.extend(waiting);
     // No audit, no change: what the drill is about to do (the copies it deletes, the copy it
     // makes and invokes) is recorded before its first change, else nothing is done.
     let (who, _) = caller(region).await;
@@ -311,6 +302,27 @@ pub async fn drill(
 }
 
 /// How a drill is confirmed: typed (the word `drill`) in a production scope, else y/N.
+/// The copies interrupted drills of `function` left in this scope that are still there: those a
+/// drill deletes before its restore, and those it leaves (their drill may be running still).
+/// Said in the preview, and again looked for when the drill goes ahead.
+pub async fn leftovers(
+    region: &impl BackupRegion,
+    audit: Option<&AuditLog>,
+    function: &str,
+) -> (Vec<String>, Vec<String>) {
+    let (mut removes, mut waiting) = (Vec::new(), Vec::new());
+    for (left, old) in leftover_copies(audit, region.scope(), function) {
+        if !matches!(read_current(region.reads(), &left).await, Ok(Some(_))) {
+            continue;
+        }
+        match old {
+            true => removes.push(left),
+            false => waiting.push(left),
+        }
+    }
+    (removes, waiting)
+}
+
 pub fn confirmation(scope: &crate::provider::Scope) -> super::Confirmation {
     super::confirmation("drill", scope, false, false)
 }

@@ -1336,6 +1336,15 @@ async fn a_drill_stopped_or_killed_leaves_no_copy_behind() {
         "{}",
         run.stdout
     );
+    // Said before the question too, as left alone.
+    assert!(
+        run.stderr.contains(&format!(
+            "{} began recently and may be another drill still running: left as it is",
+            left[0]
+        )),
+        "{}",
+        run.stderr
+    );
     // Killed on this machine (the record as it was written): its process is known gone, so the
     // next drill deletes the copy at once — no half hour of a copy holding concurrency.
     let now = std::fs::read_to_string(&path).expect("audit");
@@ -1352,6 +1361,15 @@ async fn a_drill_stopped_or_killed_leaves_no_copy_behind() {
         left[0].as_str(),
         "{}",
         run.stdout
+    );
+    // The preview named it before the question (it said only "restore, compare, delete").
+    assert!(
+        run.stderr.contains(&format!(
+            "delete {} (left by an interrupted drill, with its triggers), restore it",
+            left[0]
+        )),
+        "{}",
+        run.stderr
     );
     assert!(drill_copies(DR, &name).await.is_empty());
     // No audit, no change: the drill recorded what it was about to delete, make and invoke
