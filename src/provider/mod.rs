@@ -87,8 +87,11 @@ pub enum ProviderError {
 pub fn explain(read: &str, call: &str, e: &ProviderError) -> String {
     let hint = match (read, e) {
         ("metrics", ProviderError::Timeout(_)) => " — raise [timeouts] metrics_secs",
-        ("inventory", ProviderError::Timeout(_)) => " — raise [timeouts] operation_secs",
-        (_, ProviderError::Timeout(_)) => " — raise [timeouts] operation_secs or region_secs",
+        ("inventory", ProviderError::Timeout(_)) => TIMEOUT_HINT,
+        (_, ProviderError::Timeout(_)) => {
+            " — raise [timeouts] operation_secs (a try gets operation_secs / max_attempts) or \
+             region_secs"
+        }
         _ => hint(e),
     };
     let what = match e {
@@ -97,6 +100,11 @@ pub fn explain(read: &str, call: &str, e: &ProviderError) -> String {
     };
     format!("{read}: {call} {what}{hint}")
 }
+
+/// What helps a call that timed out: its time is shared among its tries (a call that takes
+/// 5 s never answers in the 3.3 s a try gets of the default 10 s over 3 tries).
+const TIMEOUT_HINT: &str =
+    " — raise [timeouts] operation_secs (a try gets operation_secs / max_attempts)";
 
 /// `e` with the setting or step that would help ([`hint`]), as a failing read says it.
 pub fn with_hint(e: &ProviderError) -> String {
@@ -107,7 +115,7 @@ pub fn with_hint(e: &ProviderError) -> String {
 /// said after the error by both faces.
 pub fn hint(e: &ProviderError) -> &'static str {
     match e {
-        ProviderError::Timeout(_) => " — raise [timeouts] operation_secs",
+        ProviderError::Timeout(_) => TIMEOUT_HINT,
         ProviderError::Throttled(_) => " — lower [rate_limits] or try again shortly",
         ProviderError::AccessDenied(_) => " — check the role's permissions (lops iam-policy)",
         // The service's own failure (5xx): nothing to set; it is read again.

@@ -3480,7 +3480,10 @@ fn a_failed_preview_read_names_what_it_was_for() {
     assert!(
         text.starts_with(&format!(
             "kill of cron in {scope}: cannot read it for the preview"
-        )) && text.ends_with("timed out after 2.0s — raise [timeouts] operation_secs"),
+        )) && text.ends_with(
+            "timed out after 2.0s — raise [timeouts] operation_secs (a try gets operation_secs \
+             / max_attempts)"
+        ),
         "{text}"
     );
 }
