@@ -118,7 +118,16 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                                     format!("{listed}…")
                                 }
                             })
-                            .unwrap_or_else(|| health_label(&h)),
+                            // Reads that never answered have no age: "not read", as the
+                            // footer says it (not "stale 8s", the time it has been failing).
+                            .unwrap_or_else(|| {
+                                match matches!(h, RegionHealth::Stale { .. })
+                                    && r.failing_never_read()
+                                {
+                                    true => "not read".to_string(),
+                                    false => health_label(&h),
+                                }
+                            }),
                     ),
                     // An inventory that never answered counts nothing: unknown, not 0.
                     Cell::from(

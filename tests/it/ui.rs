@@ -923,12 +923,31 @@ async fn the_footer_says_not_read_for_reads_that_never_answered() {
     let footer = out.lines().rev().nth(1).unwrap_or_default();
     assert!(footer.contains("not read (metrics,alarms)"), "{footer}");
     assert!(!footer.contains("stale"), "{footer}");
+    // The regions view says it alike (it said "stale 6s": the time it has been failing).
+    key(&mut state, '2');
+    let regions = screen(&mut state, &MONO, 200, 30);
+    let row = regions
+        .lines()
+        .find(|l| l.contains(" ap-southeast-2 "))
+        .unwrap_or_default();
+    assert!(
+        row.contains("not read") && !row.contains("stale"),
+        "{regions}"
+    );
+    key(&mut state, '1');
     // Read once, failing since: stale, with its age.
     numbers_read(&mut state, 0, "orders-api", 2);
     fail(&mut state, 3);
     let out = screen(&mut state, &MONO, 200, 30);
     let footer = out.lines().rev().nth(1).unwrap_or_default();
     assert!(footer.contains("stale"), "{footer}");
+    key(&mut state, '2');
+    let regions = screen(&mut state, &MONO, 200, 30);
+    let row = regions
+        .lines()
+        .find(|l| l.contains(" ap-southeast-2 "))
+        .unwrap_or_default();
+    assert!(row.contains("stale"), "{regions}");
 }
 
 /// Before CloudWatch answers, a row is not said to be well: its mark is `○` (`?` in ASCII), its
