@@ -2995,12 +2995,14 @@ async fn the_regions_view_counts_no_functions_where_the_inventory_never_answered
             .unwrap_or_else(|| panic!("{scope}: {out}"))
             .to_string()
     };
-    // The count follows the DATA column's age (`0s`, `stale 0s`).
+    // The count follows the DATA column (`0s`, `stale 0s`, `not read`).
     let fns = |line: &str| {
         let words: Vec<&str> = line.split_whitespace().collect();
         let age = words
             .iter()
-            .position(|w| w.ends_with('s') && w.starts_with(|c: char| c.is_ascii_digit()))
+            .position(|w| {
+                *w == "read" || (w.ends_with('s') && w.starts_with(|c: char| c.is_ascii_digit()))
+            })
             .unwrap_or_else(|| panic!("{line}"));
         words[age + 1].to_string()
     };
