@@ -281,6 +281,23 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
             "target": m.record.target(),
         }));
     }
+    // What was not read is named on stderr, with --json too (its document says it as null
+    // or `unread`; the why is here).
+    for (region, r) in &observed {
+        if let Err(e) = r {
+            err!("lops: {region}: invocations not read: {e}");
+        }
+    }
+    for m in &view.members {
+        if let crate::provider::dns::Health::Unread(why) = &m.health {
+            err!(
+                "lops: {} ({}): health check {} not read: {why}",
+                m.record.set_id.as_deref().unwrap_or("-"),
+                m.region.as_deref().unwrap_or("no region"),
+                m.record.health_check.as_deref().unwrap_or("-"),
+            );
+        }
+    }
     if as_json {
         super::print_json(&json!({
             "service": found.name,
@@ -354,21 +371,6 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
                 out,
                 "OBSERVED is the share of invocations the region took, all its records together"
             );
-        }
-        for (region, r) in &observed {
-            if let Err(e) = r {
-                err!("lops: {region}: invocations not read: {e}");
-            }
-        }
-        for m in &view.members {
-            if let crate::provider::dns::Health::Unread(why) = &m.health {
-                err!(
-                    "lops: {} ({}): health check {} not read: {why}",
-                    m.record.set_id.as_deref().unwrap_or("-"),
-                    m.region.as_deref().unwrap_or("no region"),
-                    m.record.health_check.as_deref().unwrap_or("-"),
-                );
-            }
         }
         // A region asked whose read failed (said above) is not one to add to --regions.
         let (failed, absent): (Vec<&str>, Vec<&str>) = unread

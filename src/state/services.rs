@@ -155,6 +155,9 @@ pub fn rows(state: &State) -> Vec<ServiceRow> {
                 // A member without a check counts as healthy, as the guard counts it; only a
                 // check that could not be read is unknown.
                 "healthy"
+            } else if members.iter().any(|m| m.health.word() == "unread") {
+                // Its read failed: said as `service show` says it, not as a checker's unknown.
+                "unread"
             } else {
                 "unknown"
             };

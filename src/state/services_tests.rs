@@ -258,7 +258,8 @@ fn a_member_without_a_check_counts_as_healthy_beside_a_healthy_one() {
     assert_eq!(
         health,
         [
-            ("eu-west-1".to_string(), "unknown"),
+            // A check whose read failed is said as `service show` says it.
+            ("eu-west-1".to_string(), "unread"),
             ("us-east-1".to_string(), "healthy")
         ]
     );

@@ -642,6 +642,12 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
         })
         .collect();
     assert!(statuses.iter().all(|s| s == "unread"), "{statuses:?}");
+    // Why, on stderr with --json too (as the README says; only the table said it).
+    assert!(
+        shown.stderr.contains("health check ") && shown.stderr.contains(" not read: "),
+        "{}",
+        shown.stderr
+    );
     let table = service(&lops, &config, "show checkout");
     table.assert_exit(3);
     assert!(
