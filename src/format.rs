@@ -158,6 +158,19 @@ pub fn printable(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// Every character kept in its place, what a terminal would obey (a control character, each
+/// one of an escape sequence's introducer, a bidi override) drawn as `�`: text being typed, where
+/// a column a refusal names must be the column on screen ([`printable`] removes a whole
+/// sequence).
+pub fn one_for_one(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            c if c.is_control() || reorders(c) => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
 /// Whether the joiner at `i` stands between two letters or symbols beyond ASCII (where scripts
 /// and emoji need it); between ASCII ones it would only make a name pass for another.
 fn joins(chars: &[char], i: usize) -> bool {

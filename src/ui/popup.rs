@@ -177,7 +177,7 @@ fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, a
         // As pasted, never run by the terminal: a control character is `�`, a tab `→`
         // (drawn, so the column a refusal names can be found).
         let tab = if theme.ascii { ">" } else { "→" };
-        let l = crate::format::printable(&l.replace('\t', tab), false).into_owned();
+        let l = crate::format::one_for_one(&l.replace('\t', tab));
         lines.push(Line::raw(if n + 1 == shown.len() {
             super::widgets::fit_end(&l, width.saturating_sub(1), theme)
         } else {

@@ -1365,6 +1365,17 @@ async fn payload_editor_checks_json_as_it_is_typed() {
     );
     assert!(out.contains("\"x\u{fffd}") && out.contains("→"), "{out}");
     assert!(!out.contains('\u{1b}'), "{out}");
+
+    // A complete escape sequence is shown one for one (it was removed whole: `"red"` on screen
+    // while the refusal named the column of its ESC).
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    update(&mut state, Msg::Paste("\"\u{1b}[31mred\"".into()));
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(out.contains("\"\u{fffd}[31mred\""), "{out}");
+    assert!(!out.contains('\u{1b}'), "{out}");
 }
 
 #[tokio::test]
