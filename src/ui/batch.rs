@@ -54,7 +54,9 @@ pub(super) fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect
                         .collect();
                     // What it answered, as one invoke's notice says it (cut shorter here: one
                     // line of a list; `lops invoke` prints it whole).
-                    let body = String::from_utf8_lossy(&inv.payload);
+                    // Only its start is shown: cut before it is cleaned, not every frame over
+                    // the whole answer (up to 6 MB a region).
+                    let body = String::from_utf8_lossy(&inv.payload[..inv.payload.len().min(1024)]);
                     let body = crate::format::printable(&body, false).replace('\t', " ");
                     fields.push(format!(
                         "response {}",
