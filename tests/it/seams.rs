@@ -624,6 +624,17 @@ async fn a_kill_during_a_rollout_halts_it_where_it_is() {
     );
     // Stopped, resumable: revived, it goes on from its step.
     assert_eq!(standing(&lops, &f), "interrupted");
+    // Resumed still killed: its preview says it halts at once (it said only "as the rollout
+    // left it", and halted after the confirmation).
+    let resume = traffic(&lops, "resume", &f, region);
+    resume.assert_exit(4);
+    assert!(
+        resume
+            .stderr
+            .contains("is killed (reserved concurrency 0): resuming halts at once"),
+        "{}",
+        resume.stderr
+    );
 }
 
 /// An abort under one profile of a rollout run under another names where it runs and the

@@ -351,6 +351,15 @@ impl Rollout {
         if !abort {
             self.check_guard_alarms(source).await?;
             text.push_str(&self.unwatched_firing(source).await);
+            // Killed: the resume halts at its first look, writing nothing (said now, not
+            // after a confirmation for nothing).
+            if let Ok(Some(0)) = source.reserved_concurrency(&self.function).await {
+                text.push_str(&format!(
+                    "\n{} is killed (reserved concurrency 0): resuming halts at once, writing \
+                     nothing — revive it first (`lops revive {} --region {}`, or `V`)",
+                    self.function, self.function, self.region
+                ));
+            }
         }
         Ok((text, now))
     }
