@@ -637,6 +637,39 @@ async fn a_kill_during_a_rollout_halts_it_where_it_is() {
     );
 }
 
+/// A rollout whose alias was deleted since: abort and resume say so and what to do (they said
+/// AWS's "Cannot find alias arn"), writing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_whose_alias_was_deleted_says_so() {
+    let region = "ap-east-2";
+    let (seeder, f) = canary(region, "aliasgone").await;
+    let lops = Lops::new(moto::url());
+    let mut first = lops.spawn(&plan_args(&f, region, "10:60s,50:8s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
+    first.kill().expect("kill -9");
+    let _ = first.wait();
+    seeder
+        .lambda
+        .delete_alias()
+        .function_name(&f)
+        .name("live")
+        .send()
+        .await
+        .expect("delete the alias");
+    for verb in ["abort", "resume"] {
+        let run = traffic(&lops, verb, &f, region);
+        run.assert_exit(2);
+        assert!(
+            run.stderr
+                .contains(&format!("{f}:live no longer exists in {region}"))
+                && run.stderr.contains("nothing was written")
+                && !run.stderr.contains("Cannot find alias"),
+            "{verb}: {}",
+            run.stderr
+        );
+    }
+}
+
 /// An abort under one profile of a rollout run under another names where it runs and the
 /// command that reaches it (it said there was no rollout at all).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -333,7 +333,19 @@ impl Rollout {
             .alias(&self.function, &self.alias)
             .await
             .map(|a| Routing::of(&a))
-            .map_err(OpsError::from)?;
+            .map_err(|e| match e {
+                // Deleted since it started: nothing to return or go on with (it said AWS's
+                // "Cannot find alias arn", and the rollout stayed listed with no way out).
+                crate::provider::ProviderError::NotFound(_) => OpsError::Invalid(format!(
+                    "{} no longer exists in {}: the rollout has no alias to {} — nothing was \
+                     written. It stays listed until its file is removed (`lops traffic plans` \
+                     says where the saved ones are)",
+                    self.target(),
+                    self.scope_label(),
+                    if abort { "return" } else { "go on with" }
+                )),
+                e => OpsError::from(e),
+            })?;
         let mut text = if abort {
             self.abort_preview(&now)
         } else {
