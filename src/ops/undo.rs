@@ -146,6 +146,9 @@ pub(super) async fn undo_plan<S: RegionActions>(
     }) = Reversible::of(record)
     {
         super::plan::held_by_rollout(source, audit, &function, &alias).await?;
+        if is_whole_rollout(record) {
+            unfinished_rollout(source, audit, &function, &alias)?;
+        }
     }
     let result = reverse(source, plan, record).await;
     // An outcome unknown found as it was before: it never landed. Recorded so (under its id),
@@ -155,7 +158,9 @@ pub(super) async fn undo_plan<S: RegionActions>(
         .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
         .unwrap_or(i64::MAX);
     // Read once: as it was before the change (only asked of an unknown outcome in conflict).
+    // (A finished rollout taken back whole is not one record: its steps are not settled so.)
     let not_there = matches!(result, Err(OpsError::Conflict(_)))
+        && !is_whole_rollout(record)
         && super::audit::outcome_unknown(&record.result)
         && as_before(source, record).await;
     // A guard, not a failure (exit 4): nothing is wrong, it is too soon to tell.
@@ -351,7 +356,7 @@ async fn reverse<S: RegionActions>(
     if let Some(whole) = record
         .reason
         .as_deref()
-        .filter(|r| r.starts_with(WHOLE_ROLLOUT))
+        .filter(|_| is_whole_rollout(record))
     {
         p.note = Some(format!("{whole}: back to where it started"));
     }
@@ -360,6 +365,41 @@ async fn reverse<S: RegionActions>(
 
 /// How the record undo makes of a finished rollout's run begins its reason.
 const WHOLE_ROLLOUT: &str = "the rollout of ";
+
+/// Whether `record` is the one undo makes of a finished rollout's run (see `undo_targets`).
+fn is_whole_rollout(record: &Record) -> bool {
+    record.batch.is_none()
+        && record
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(WHOLE_ROLLOUT))
+}
+
+/// Refuses to take a rollout back whole unless it finished: its last step written, it may
+/// still have halted in its last hold (its guard's rollback failed, its function killed) —
+/// then it is its abort's (`A`), which knows where it started and says so.
+fn unfinished_rollout<S: RegionActions>(
+    source: &S,
+    audit: Option<&super::audit::AuditLog>,
+    function: &str,
+    alias: &str,
+) -> Result<(), OpsError> {
+    let Some(store) = audit.and_then(super::rollout::RolloutStore::beside) else {
+        return Ok(());
+    };
+    match store.load(source.scope(), function, alias) {
+        Some(r) if r.unfinished() => Err(OpsError::Refused(format!(
+            "the rollout of {function}:{alias} wrote its last step but has not finished ({}): \
+             undo would take a halted rollout back under it. Aborting it (`A` in the dashboard, \
+             `lops traffic abort {alias} --fn {function} --profile {} --regions {}`) returns the \
+             weights it started from",
+            r.standing().as_str(),
+            r.profile,
+            r.region
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// The start of the batch id on every record a rollout writes.
 pub const ROLLOUT_BATCH: &str = "rollout:";
@@ -408,39 +448,52 @@ fn finished_step(r: &Record) -> bool {
         .is_some_and(|(at, of)| at == of)
 }
 
-/// The records of the rollout run that wrote `records[at]`, from it back to its first step
-/// (`rollout step 1/…`), as indices, newest first: records of the same rollout batch in the same
-/// scope. `None` when `records[at]` is no rollout step or its first step is not on record.
+/// The records of the rollout run that wrote `records[at]`, from it back to its first step on
+/// record, as indices, newest first: records of the same rollout batch in the same scope whose
+/// step numbers fall (`3/3`, `2/3`, … — a step that found the alias as it asked writes no
+/// record). The run begins after what came before it: its `step 1/…`, a change of the alias
+/// made otherwise (a `traffic set`), an abort or a rollback, a step of another run (a number
+/// that does not fall, another count). `None` when `records[at]` is no rollout step.
 fn rollout_run(records: &[Record], at: usize) -> Option<Vec<usize>> {
     let last = records.get(at)?;
     let batch = last
         .batch
         .as_deref()
         .filter(|b| b.starts_with(ROLLOUT_BATCH))?;
-    let mut run = Vec::new();
-    for i in (0..=at).rev() {
+    let step_of = |r: &Record| -> Option<(u32, u32)> {
+        let (k, n) = r
+            .reason
+            .as_deref()?
+            .strip_prefix("rollout step ")?
+            .split_whitespace()
+            .next()?
+            .split_once('/')?;
+        Some((k.parse().ok()?, n.parse().ok()?))
+    };
+    let (mut k, n) = step_of(last)?;
+    let mut run = vec![at];
+    for i in (0..at).rev() {
         let r = &records[i];
-        if r.batch.as_deref() != Some(batch) || r.profile != last.profile || r.region != last.region
-        {
+        if r.profile != last.profile || r.region != last.region || r.target != last.target {
             continue;
         }
-        if !r
-            .reason
-            .as_deref()
-            .is_some_and(|w| w.starts_with("rollout step "))
-        {
-            // An abort or a rollback ends a run: what comes before it is another.
-            return None;
+        // Only the alias's changes that worked (or may have) bound it: a refused one changed
+        // nothing.
+        if !(r.result == "ok" || super::audit::outcome_unknown(&r.result)) {
+            continue;
         }
-        run.push(i);
-        if r.reason
-            .as_deref()
-            .is_some_and(|w| w.starts_with("rollout step 1/"))
-        {
-            return Some(run);
+        match (r.batch.as_deref() == Some(batch), step_of(r)) {
+            (true, Some((before, of))) if of == n && before < k => {
+                run.push(i);
+                k = before;
+            }
+            _ => break,
+        }
+        if k == 1 {
+            break;
         }
     }
-    None
+    Some(run)
 }
 
 /// The last change undo could take back, if any (a rollout's step included).
@@ -469,6 +522,8 @@ pub fn undo_targets(records: &[Record]) -> Vec<Record> {
             .filter(|_| finished_step(last))
             .and_then(|at| rollout_run(records, at))
             .and_then(|run| run.last().map(|i| &records[*i]));
+        // Its state before the run: the first step's `before` (a step 1 that wrote nothing
+        // found the alias as the next one's `before` says).
         return match first {
             Some(first) => vec![Record {
                 before: first.before.clone(),
@@ -492,3 +547,7 @@ pub fn undo_targets(records: &[Record]) -> Vec<Record> {
             .collect(),
     }
 }
+
+#[cfg(test)]
+#[path = "undo_tests.rs"]
+mod tests;

@@ -1,0 +1,134 @@
+//! Tests of `undo.rs`: a finished rollout taken back whole.
+use super::*;
+use crate::ops::audit::Record;
+use serde_json::json;
+
+fn record(id: &str, batch: Option<&str>, undoes: Option<&str>) -> Record {
+    Record {
+        id: id.into(),
+        time: "2026-11-26T10:00:00Z".into(),
+        who: "arn:aws:iam::123456789012:user/oncall".into(),
+        profile: "default".into(),
+        region: "us-east-1".into(),
+        action: "traffic.set".into(),
+        target: "orders-api:live".into(),
+        before: json!({"function_version": "1", "weights": {}}),
+        after: json!({"function_version": "2", "weights": {}}),
+        result: "ok".into(),
+        undoes: undoes.map(str::to_string),
+        reason: None,
+        asked: None,
+        payload_sha256: None,
+        batch: batch.map(str::to_string),
+        destructive: false,
+        typed: false,
+    }
+}
+
+/// A step of a rollout's run at `k/n` to `main` + `extra` (from the record's `before`).
+fn step(id: &str, k: u32, n: u32, before: serde_json::Value) -> Record {
+    let mut r = record(id, Some("rollout:orders-api:live"), None);
+    r.action = "traffic.set".into();
+    r.reason = Some(format!("rollout step {k}/{n} (x% on v2)"));
+    r.before = before;
+    r
+}
+
+/// A finished rollout is taken back whole to where its run began — which ends at a change of
+/// the alias made otherwise, or another run, even when its step 1 wrote nothing (the alias
+/// already had that split): never two rollouts back. Once undone, its steps are undone with it
+/// and the next undo is the change before the run.
+#[test]
+fn a_finished_rollout_is_undone_back_to_its_own_start_only() {
+    let v = |main: &str, w: Option<f64>| match w {
+        Some(w) => json!({"function_version": main, "weights": {"2": w}}),
+        None => json!({"function_version": main, "weights": {}}),
+    };
+    // Rollout A (v0 → v1, three steps), a `traffic set` of v2 at 10 %, rollout B (v1 → v2)
+    // whose step 1 (10 %) found the alias as asked.
+    let mut set = record("set", None, None);
+    set.action = "traffic.set".into();
+    set.before = v("1", None);
+    let mut records = vec![
+        step("a1", 1, 3, v("0", None)),
+        step("a2", 2, 3, v("0", Some(0.1))),
+        step("a3", 3, 3, v("0", Some(0.5))),
+        set,
+        step("b2", 2, 3, v("1", Some(0.1))),
+        step("b3", 3, 3, v("1", Some(0.5))),
+    ];
+    let targets = undo_targets(&records);
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert_eq!(targets[0].id, "b3");
+    assert_eq!(targets[0].before, v("1", Some(0.1)), "B's start, not A's");
+    assert!(targets[0].batch.is_none());
+    // Undone: B's steps with it; next is the `traffic set`, not a step of A or B.
+    let mut undo = record("u1", None, Some("b3"));
+    undo.action = "traffic.set".into();
+    records.push(undo);
+    let next: Vec<String> = undo_targets(&records).into_iter().map(|r| r.id).collect();
+    assert_eq!(next, ["set"]);
+    // A run whose last record is not its last step is not finished: not taken back whole.
+    let unfinished = vec![
+        step("c1", 1, 3, v("1", None)),
+        step("c2", 2, 3, v("1", Some(0.1))),
+    ];
+    assert!(undo_targets(&unfinished).is_empty());
+}
+
+/// The last step written, then halted in its hold (its function killed, its guard's rollback
+/// failing): not finished, so not taken back whole under it — refused, naming its abort.
+#[test]
+fn a_rollout_halted_after_its_last_step_is_its_aborts_not_undos() {
+    use crate::ops::rollout::{Guard, Rollout, RolloutStore, Status, parse_steps};
+    let dir = std::env::temp_dir().join(format!("lops-halted-undo-{}", std::process::id()));
+    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
+    let store = RolloutStore::beside(&audit).expect("store");
+    let clock = crate::provider::sim::SimClock::fixed(chrono::Utc::now());
+    let regions = crate::provider::sim::demo_regions(7, &clock, crate::config::Access::default());
+    let region = &regions[0];
+    let scope = crate::provider::RegionSource::scope(region).clone();
+    let halted = Rollout {
+        profile: scope.profile.clone(),
+        account: None,
+        region: scope.region.clone(),
+        function: "orders-api".into(),
+        alias: "live".into(),
+        from: "1".into(),
+        start_extra: None,
+        owner: None,
+        heartbeat: None,
+        abort_requested: false,
+        abort_previewed: None,
+        last_written: None,
+        production_elsewhere: false,
+        to: "2".into(),
+        steps: parse_steps("10:1m").expect("steps"),
+        guard: Guard {
+            max_error_rate: Some(0.05),
+            alarms: vec![],
+            interval_secs: 10,
+            trip_on_read_error: true,
+        },
+        step: 1,
+        status: Status::Halted {
+            reason: "orders-api is killed".into(),
+        },
+        updated: chrono::Utc::now().to_rfc3339(),
+    };
+    store.save(&halted).expect("saved");
+    let refused =
+        unfinished_rollout(region, Some(&audit), "orders-api", "live").expect_err("refused");
+    assert!(
+        refused.to_string().contains("has not finished")
+            && refused
+                .to_string()
+                .contains("lops traffic abort live --fn orders-api"),
+        "{refused}"
+    );
+    let mut done = halted;
+    done.status = Status::Done;
+    store.save(&done).expect("saved");
+    assert!(unfinished_rollout(region, Some(&audit), "orders-api", "live").is_ok());
+    let _ = std::fs::remove_dir_all(dir);
+}
