@@ -496,11 +496,15 @@ pub fn undo(state: &mut State, only: Option<Vec<String>>, effects: &mut Vec<Effe
 /// page). Whether `key` moved it.
 pub(super) fn scrolled(state: &mut State, key: &crossterm::event::KeyEvent) -> bool {
     use crossterm::event::KeyCode;
-    let page = usize::from(state.size.1.saturating_sub(10)).max(1);
+    // Half the rows the list has (an entry may wrap to two): a page never skips one unseen.
+    let rows = usize::from(state.size.1.saturating_sub(10)).max(1);
+    let page = (rows / 2).max(1);
     let (Some(Popup::Batch), Some(run)) = (&state.popup, state.batch_run.as_mut()) else {
         return false;
     };
-    let most = run.batch.items.len();
+    // No further than where the last page starts at one row an entry (the drawing stops
+    // there): Up then moves at once.
+    let most = run.batch.items.len().saturating_sub(rows);
     run.scroll = match key.code {
         KeyCode::Down => (run.scroll + 1).min(most),
         KeyCode::PageDown => (run.scroll + page).min(most),

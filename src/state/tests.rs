@@ -422,6 +422,13 @@ fn a_finished_batch_longer_than_the_screen_pages() {
     assert!(last.contains("more above (Up or PgUp)"), "{last}");
     assert!(!last.contains("more below"), "{last}");
     assert!(matches!(s.popup, Some(Popup::Batch)), "still open");
+    // Paged past the end, one Up moves at once (it took as many presses as overshot).
+    update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)),
+    );
+    let up = screen_rows(&s, 80, 24).join("\n");
+    assert!(up.contains("1 more below"), "{up}");
     // Back up to the top.
     for _ in 0..40 {
         update(
