@@ -132,8 +132,19 @@ fn fitted(lines: &[String], room: usize, width: usize) -> Vec<String> {
 fn ends<T>(lines: &[T], rows: impl Fn(&T) -> usize, budget: usize) -> (usize, usize) {
     let mut end = lines.len();
     let mut used = 0;
-    while end > 1 && used + rows(&lines[end - 1]) <= budget * 2 / 3 {
-        used += rows(&lines[end - 1]);
+    // The last line stays whenever it fits beside the first (a long last line — a one-line
+    // stack trace — is how it ended), the others within two thirds of the rows.
+    let first = lines.first().map_or(0, &rows);
+    while end > 1 {
+        let r = rows(&lines[end - 1]);
+        let room = match end == lines.len() {
+            true => budget.saturating_sub(first),
+            false => budget * 2 / 3,
+        };
+        if used + r > room {
+            break;
+        }
+        used += r;
         end -= 1;
     }
     let mut start = 0;
@@ -385,6 +396,22 @@ mod tests {
             format!("… {} more lines here", 30 - (shown.len() - 1))
         );
         assert_eq!(fitted(&lines[..2], 10, 50), lines[..2].to_vec());
+    }
+
+    /// A last line taller than two thirds of the rows (a one-line stack trace) still stays,
+    /// with the first: how it ended and what happened.
+    #[test]
+    fn a_long_last_line_stays_with_the_first() {
+        let mut lines: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
+        lines.push(format!("Traceback {}", "x".repeat(300)));
+        let shown = fitted(&lines, 10, 50);
+        assert_eq!(shown.first(), lines.first(), "{shown:?}");
+        assert_eq!(shown.last(), lines.last(), "{shown:?}");
+        let rows: usize = shown
+            .iter()
+            .map(|l| l.chars().count().max(1).div_ceil(50))
+            .sum();
+        assert!(rows <= 10, "{shown:?}");
     }
 
     /// Any popup taller than the screen keeps its last line (the keys to answer with) and says
