@@ -145,6 +145,8 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         role: args.role.clone(),
         stop: Some(stop.clone()),
         map_sources: args.map_sources,
+        // Only what the preview named is deleted (the question may stay open a while).
+        removes: Some(removes),
     };
     let drilled = crate::ops::drill::drill(region, request, audit.as_ref(), &progress);
     tokio::pin!(drilled);

@@ -67,6 +67,10 @@ pub struct DrillRequest {
     /// Event sources in another region or account are mapped to the same source here (the
     /// copy's mappings are created disabled all the same).
     pub map_sources: bool,
+    /// The leftover copies its preview named as deleted ([`leftovers`]): only those are (one
+    /// that became old enough while the question was open is left, and said). `None`: those
+    /// it finds.
+    pub removes: Option<Vec<String>>,
 }
 
 /// How the copy answered its invoke.
@@ -122,6 +126,7 @@ pub async fn drill(
         role,
         stop,
         map_sources,
+        removes,
     } = request;
     let stop_now = || {
         stop.as_ref()
@@ -160,8 +165,14 @@ pub async fn drill(
     let mut leftovers_removed = Vec::new();
     let mut leftovers_waiting = Vec::new();
     let mut cleanup_failures = Vec::new();
-    let (to_remove, waiting) = leftovers(region, audit, &function).await;
+    let (mut to_remove, waiting) = leftovers(region, audit, &function).await;
     leftovers_waiting.extend(waiting);
+    if let Some(named) = &removes {
+        let (named_ones, unnamed): (Vec<String>, Vec<String>) =
+            to_remove.into_iter().partition(|c| named.contains(c));
+        to_remove = named_ones;
+        leftovers_waiting.extend(unnamed);
+    }
     // No audit, no change: what the drill is about to do (the copies it deletes, the copy it
     // makes and invokes) is recorded before its first change, else nothing is done.
     let (who, _) = caller(region).await;
@@ -301,7 +312,6 @@ pub async fn drill(
     Ok(report)
 }
 
-/// How a drill is confirmed: typed (the word `drill`) in a production scope, else y/N.
 /// The copies interrupted drills of `function` left in this scope that are still there: those a
 /// drill deletes before its restore, and those it leaves (their drill may be running still).
 /// Said in the preview, and again looked for when the drill goes ahead.
@@ -323,6 +333,7 @@ pub async fn leftovers(
     (removes, waiting)
 }
 
+/// How a drill is confirmed: typed (the word `drill`) in a production scope, else y/N.
 pub fn confirmation(scope: &crate::provider::Scope) -> super::Confirmation {
     super::confirmation("drill", scope, false, false)
 }
