@@ -349,6 +349,20 @@ fn propose_rollout(
     });
 }
 
+/// The rollout `A` and `U` act on from the selected row: its function's, the chosen alias's
+/// when it has several (shown on the rollout line, so the line and the key agree).
+pub fn rollout_of_focus(state: &State) -> Option<&RolloutView> {
+    let (region, function) = state.focus().map(|(r, f)| (r, f.info.name.clone()))?;
+    let of_function: Vec<&RolloutView> = (state.rollouts.iter())
+        .filter(|p| p.region == region && p.rollout.function == function)
+        .collect();
+    let chosen = focus_alias(state).map(|(_, _, alias, _)| alias.name);
+    match of_function[..] {
+        [one] => Some(one),
+        _ => (of_function.into_iter()).find(|p| Some(&p.rollout.alias) == chosen.as_ref()),
+    }
+}
+
 /// The prompt of an input, naming its target and what it holds now.
 pub fn input_prompt(state: &State, input: &Input) -> String {
     if matches!(input, Input::ServiceWeight(_)) {

@@ -4198,10 +4198,19 @@ fn abort_and_resume_act_on_the_chosen_aliases_rollout() {
         update(s, code(KeyCode::Esc));
         target
     };
+    // The rollout line shows the one the keys act on.
+    let line = |s: &State| {
+        screen_rows(s, 100, 30)
+            .into_iter()
+            .find(|l| l.starts_with(" rollout "))
+            .unwrap_or_default()
+    };
     assert_eq!(previewed(&mut s), Some("api:live".into()));
+    assert!(line(&s).starts_with(" rollout api:live "), "{}", line(&s));
     update(&mut s, key('a'));
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(previewed(&mut s), Some("api:beta".into()));
+    assert!(line(&s).starts_with(" rollout api:beta "), "{}", line(&s));
 }
 
 /// The help lists the services view and its levers only where a service is configured (the

@@ -24,18 +24,7 @@ pub(super) fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect
         return;
     }
     // The selected row's rollout when it has one (the one `A` and `U` act on), else the first.
-    let focus = state.focus().map(|(r, f)| (r, f.info.name.clone()));
-    let of_focus = |p: &&crate::state::actions::RolloutView| {
-        focus
-            .as_ref()
-            .is_some_and(|(r, f)| p.region == *r && p.rollout.function == *f)
-    };
-    let Some(p) = state
-        .rollouts
-        .iter()
-        .find(of_focus)
-        .or(state.rollouts.first())
-    else {
+    let Some(p) = crate::state::actions::rollout_of_focus(state).or(state.rollouts.first()) else {
         return;
     };
     let r = &p.rollout;
