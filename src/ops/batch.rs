@@ -266,21 +266,47 @@ impl Batch {
         line
     }
 
-    /// Every line of the preview, the headline first, then each target (ready, then skipped).
+    /// Every line of the preview, the headline first, then each target: the changes, then
+    /// those already as asked, then those skipped — a few changes among many already so are
+    /// not looked for page by page. Targets skipped in one scope for one reason (a read-only
+    /// profile's marks) are one line naming them all, the reason said once.
     pub fn lines(&self) -> Vec<String> {
         let mut lines = vec![self.headline()];
-        lines.extend(
+        let ready = |nothing: bool| {
             self.items
                 .iter()
-                .filter(|i| i.plan().is_some())
-                // Every target left out is listed, one another profile names too included.
-                .chain(
-                    self.items
-                        .iter()
-                        .filter(|i| matches!(i, Item::Skipped { .. })),
-                )
-                .map(Item::short),
-        );
+                .filter(move |i| {
+                    i.plan()
+                        .is_some_and(|p| (p.change == Change::Nothing) == nothing)
+                })
+                .map(Item::short)
+        };
+        lines.extend(ready(false));
+        lines.extend(ready(true));
+        // Every target left out is listed, one another profile names too included.
+        let mut skipped: Vec<(String, String, Vec<&str>)> = Vec::new();
+        for item in &self.items {
+            let Item::Skipped {
+                scope,
+                target,
+                error,
+                ..
+            } = item
+            else {
+                continue;
+            };
+            let (scope, reason) = (scope.to_string(), skip_reason(error));
+            match skipped
+                .iter_mut()
+                .find(|(s, r, _)| *s == scope && *r == reason)
+            {
+                Some((_, _, targets)) => targets.push(target),
+                None => skipped.push((scope, reason, vec![target])),
+            }
+        }
+        lines.extend(skipped.into_iter().map(|(scope, reason, targets)| {
+            format!("skip {} in {scope}: {reason}", targets.join(", "))
+        }));
         lines
     }
 
@@ -531,3 +557,7 @@ pub use summary::Summary;
 #[cfg(test)]
 #[path = "batch_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "batch_preview_tests.rs"]
+mod preview_tests;

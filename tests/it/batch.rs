@@ -438,7 +438,10 @@ async fn read_tier_targets_are_listed_as_skipped_and_nothing_is_sent_there() {
         .wait_for(20, "kill: 4 changes in 2 scopes, 2 skipped")
         .await;
     assert!(
-        preview.contains(&format!("skip {} in {read_only}: tier", names[0])),
+        preview.contains(&format!(
+            "skip {}, {} in {read_only}: tier",
+            names[0], names[1]
+        )),
         "{preview}"
     );
     // Kills ask for the typed confirmation: several targets, so their count.
