@@ -164,7 +164,7 @@ pub use super::describe::{describe_known, describe_routing, describe_state};
 pub fn not_found(e: ProviderError, what: String) -> OpsError {
     match e {
         ProviderError::NotFound(_) => OpsError::Invalid(format!(
-            "{what} does not exist (check the name and --region)"
+            "{what} does not exist (check the name and the region)"
         )),
         other => OpsError::Provider(other),
     }

@@ -212,7 +212,7 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
     nope.assert_exit(2);
     assert_eq!(
         nope.stderr.trim(),
-        format!("lops: function {f}-nope does not exist (check the name and --region)"),
+        format!("lops: function {f}-nope does not exist (check the name and the region)"),
     );
     // Undo of the promote puts the 50/50 split back.
     lops.run(&["undo", "--yes"]).assert_exit(0);
