@@ -130,15 +130,12 @@ async fn run_terminal<S: Source>(
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
     // The fleet's scopes, then those only services use (their own profiles).
     let scopes: Vec<_> = sources.iter().map(|s| s.scope().clone()).collect();
-    let services = if settings.services.is_empty() && display_demo {
-        crate::provider::sim::demo_services()
-    } else {
-        settings.services.clone()
-    };
+    let (services, said) = services_shown(&settings.services, display_demo);
     let pane = crate::state::services::ServicePane::new(services, &scopes, fleet);
     let fleet_scopes = scopes[..fleet.min(scopes.len())].to_vec();
     let mut state = State::new(fleet_scopes, keymap, display, Utc::now());
     state.services = pane;
+    state.notices.extend(said);
     state.guards = settings.guards.clone();
     state.backup_target = settings
         .backup
@@ -345,5 +342,60 @@ where
 fn apply<S: Source>(state: &mut State, executor: &Executor<S>, msg: Msg) {
     for effect in update(state, msg) {
         executor.run(effect);
+    }
+}
+
+/// The services the dashboard shows: the config's, or in the demo its own — the simulated fleet
+/// has none of the config's hosted zones (read there, a real zone was said not to exist). Said
+/// when the config's are left out.
+fn services_shown(
+    configured: &[crate::config::ServiceSettings],
+    demo: bool,
+) -> (Vec<crate::config::ServiceSettings>, Option<String>) {
+    match (demo, configured.is_empty()) {
+        (false, _) => (configured.to_vec(), None),
+        (true, empty) => (
+            crate::provider::sim::demo_services(),
+            (!empty).then(|| {
+                format!(
+                    "the demo shows its own services: the config's ({}) are read on AWS, without \
+                     --demo",
+                    configured
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod services_tests {
+    /// The demo never reads the config's hosted zones in its simulated Route 53 (a real zone
+    /// was said not to exist): its own services, the config's named as left out.
+    #[test]
+    fn the_demo_shows_its_own_services_and_says_the_configs_are_left_out() {
+        let mine = crate::config::ServiceSettings {
+            name: "checkout".into(),
+            zone: "Z1".into(),
+            record: "api.example.com".into(),
+            kind: "CNAME".into(),
+            profile: None,
+            regions: Default::default(),
+            functions: Default::default(),
+        };
+        let (shown, said) = super::services_shown(std::slice::from_ref(&mine), true);
+        assert_eq!(shown, crate::provider::sim::demo_services());
+        assert!(
+            said.as_deref()
+                .is_some_and(|s| s.contains("the config's (checkout) are read on AWS")),
+            "{said:?}"
+        );
+        let (shown, said) = super::services_shown(std::slice::from_ref(&mine), false);
+        assert_eq!((shown, said), (vec![mine], None));
+        let (_, said) = super::services_shown(&[], true);
+        assert!(said.is_none());
     }
 }
