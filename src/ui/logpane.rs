@@ -163,7 +163,34 @@ pub fn render(
             break;
         }
         let mut entry = entry_rows(l, theme, width);
-        entry.truncate(room - rows.len());
+        let avail = room - rows.len();
+        // The oldest event shown does not fit whole: its first rows and a row saying how many
+        // are left out (it was cut with no mark, read as the whole event).
+        if entry.len() > avail {
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            if avail == 1 {
+                // One row: the event's first, saying the rest is left out.
+                let left = entry.len() - 1;
+                entry.truncate(1);
+                if let Some(first) = entry.first_mut() {
+                    first.spans.push(Span::styled(
+                        format!(" … +{left} row{}", plural(left)),
+                        theme.dim(),
+                    ));
+                }
+            } else {
+                let left = entry.len() - (avail - 1);
+                entry.truncate(avail - 1);
+                entry.push(Line::styled(
+                    format!(
+                        "{}… {left} more row{} of this event",
+                        " ".repeat(13),
+                        plural(left)
+                    ),
+                    theme.dim(),
+                ));
+            }
+        }
         rows.extend(entry.into_iter().rev());
     }
     lines.extend(rows.into_iter().rev());

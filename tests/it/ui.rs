@@ -1701,6 +1701,12 @@ async fn log_pane_scrolls_back_to_the_oldest_event_of_several_rows() {
     log_lines_in_pane(&mut state, &refs);
     let out = screen(&mut state, &MONO, 80, 24);
     assert!(out.contains("EVENT-39"), "{out}");
+    // The oldest event shown, when it does not fit whole, says what it leaves out: every
+    // traceback begun on screen ends there or is marked (it was cut with no mark).
+    let begun = out.matches("Traceback").count();
+    let ended = out.matches("ValueError: boom").count();
+    let marked = out.matches(" of this event").count() + out.matches(" … +").count();
+    assert!(marked <= 1 && begun == ended + marked, "{out}");
     for _ in 0..60 {
         update(
             &mut state,
