@@ -383,6 +383,11 @@ pub async fn prepare_in<S: RegionActions>(
             Target::Skip(..) | Target::Elsewhere(..) => None,
         })
         .unwrap_or_else(|| "batch".into());
+    let accounts = &super::same_function::accounts(sources).await;
+    // Each (source, target) that acts, once: two rows of one function through the profile
+    // that acts for both.
+    let taken: std::sync::Mutex<std::collections::HashSet<(usize, String)>> = Default::default();
+    let taken = &taken;
     let previews = targets.into_iter().map(|target| {
         let id = id.clone();
         async move {
@@ -401,11 +406,42 @@ pub async fn prepare_in<S: RegionActions>(
             let region = sources.get(source)?;
             let scope = region.scope().clone();
             let prepared = match request {
-                Ok(r) => prepare_one(*region, r, audit).await,
+                // Through the strictest profile of the account that has it there, as one
+                // row's change is (a marked row of a lesser profile acted, and was audited,
+                // through that one).
+                Ok(r) => match prepare_one(*region, r.clone(), audit).await {
+                    Ok(plan) => Ok(super::same_function::strictest_of_account(
+                        sources,
+                        accounts,
+                        fleet,
+                        source,
+                        plan,
+                        |s| prepare_one(s, r.clone(), audit),
+                    )
+                    .await),
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             Some(match prepared {
-                Ok(mut plan) => {
+                // Another marked row of the same function already acts through that profile:
+                // acted on once, said under this row's own scope.
+                Ok((acts, plan))
+                    if taken
+                        .lock()
+                        .is_ok_and(|mut t| !t.insert((acts, plan.target.clone()))) =>
+                {
+                    Item::Skipped {
+                        source,
+                        scope,
+                        target,
+                        error: OpsError::Invalid(format!(
+                            "the same function as in {}: acted on once",
+                            plan.scope
+                        )),
+                    }
+                }
+                Ok((source, mut plan)) => {
                     if several {
                         plan.batch = Some(id);
                     }
@@ -428,7 +464,7 @@ pub async fn prepare_in<S: RegionActions>(
         .into_iter()
         .flatten()
         .collect();
-    super::same_function::once_per_function(sources, &mut items).await;
+    super::same_function::once_per_function(accounts, &mut items).await;
     super::same_function::other_profiles(sources, fleet, &mut items).await;
     super::reserve::pooled(sources, &mut items).await;
     let mut batch = Batch { id, action, items };
@@ -453,8 +489,9 @@ pub async fn prepare_one_in<S: RegionActions>(
         .get(index)
         .ok_or_else(|| OpsError::Invalid("no such region".into()))?;
     let plan = prepare_one(*region, request.clone(), audit).await?;
+    let accounts = super::same_function::accounts(&sources[..fleet.min(sources.len())]).await;
     let (index, plan) =
-        super::same_function::strictest_of_account(sources, fleet, index, plan, |s| {
+        super::same_function::strictest_of_account(sources, &accounts, fleet, index, plan, |s| {
             prepare_one(s, request.clone(), audit)
         })
         .await;

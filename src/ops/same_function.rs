@@ -27,7 +27,7 @@ pub(super) fn acted_on_elsewhere(message: &str) -> bool {
 /// the lower tier), so widening a production row to the other profiles keeps its typed
 /// confirmation; and where one of them refused it (its tier), the function is refused in all.
 /// The account is STS's (asked once per scope) and only when the batch spans several profiles.
-pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &mut [Item]) {
+pub(super) async fn once_per_function(accounts: &[Option<String>], items: &mut [Item]) {
     let profiles: std::collections::BTreeSet<&str> = items
         .iter()
         .map(|i| match i {
@@ -46,10 +46,7 @@ pub(super) async fn once_per_function<S: RegionActions>(sources: &[&S], items: &
             Item::Ready { plan, .. } => (&plan.scope, &plan.target),
             Item::Skipped { scope, target, .. } => (scope, target),
         };
-        let account = match sources.get(item.source()) {
-            Some(region) => account(*region).await,
-            None => None,
-        };
+        let account = accounts.get(item.source()).cloned().flatten();
         keys.push((account, scope.region.clone(), target.clone()));
     }
     // The same function: the same region and target, in one account — or in a profile whose
@@ -242,6 +239,7 @@ pub async fn one_acting<S: RegionActions>(sources: &[&S], what: &str) -> Result<
 /// own when no other is stricter, or the accounts are not known (STS did not answer).
 pub(super) async fn strictest_of_account<'a, S, F, Fut>(
     sources: &[&'a S],
+    accounts: &[Option<String>],
     fleet: usize,
     index: usize,
     plan: super::Plan,
@@ -253,11 +251,13 @@ where
     Fut: std::future::Future<Output = Result<super::Plan, OpsError>>,
 {
     let strictness = |scope: &Scope| (!scope.access.production, scope.access.tier);
+    // A service's record set is changed through the service's own profile (its config says
+    // which), an undo where its record was made: neither moves.
+    if matches!(plan.change, super::plan::Change::Dns { .. }) || plan.undoes.is_some() {
+        return (index, plan);
+    }
     let fleet = &sources[..fleet.min(sources.len())];
-    let Some(mine) = (match fleet.get(index) {
-        Some(s) => account(*s).await,
-        None => None,
-    }) else {
+    let Some(mine) = accounts.get(index).cloned().flatten() else {
         return (index, plan);
     };
     let mut best = (index, plan);
@@ -267,7 +267,7 @@ where
             || scope.region != best.1.scope.region
             || scope.profile == best.1.scope.profile
             || strictness(scope) >= strictness(&best.1.scope)
-            || account(*s).await.as_deref() != Some(mine.as_str())
+            || accounts.get(i).cloned().flatten().as_deref() != Some(mine.as_str())
         {
             continue;
         }
@@ -279,6 +279,22 @@ where
         }
     }
     best
+}
+
+/// Each source's account as STS says it, asked once each in the order the profiles were given
+/// (the previews ask side by side: which answer was missing then depended on timing); all
+/// `None` (nothing asked) with one profile, where no function is reached twice.
+pub(super) async fn accounts<S: RegionActions>(sources: &[&S]) -> Vec<Option<String>> {
+    let profiles: std::collections::BTreeSet<&str> =
+        sources.iter().map(|s| s.scope().profile.as_str()).collect();
+    let mut out = Vec::with_capacity(sources.len());
+    for s in sources {
+        out.push(match profiles.len() > 1 {
+            true => account(*s).await,
+            false => None,
+        });
+    }
+    out
 }
 
 /// The account in a scope's caller ARN, as STS says it (asked once per scope); `None` when STS

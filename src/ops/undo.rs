@@ -141,6 +141,7 @@ pub(super) async fn undo_plan<S: RegionActions>(
 ) -> Result<Plan, OpsError> {
     // A live rollout's alias is its own: refused as such (with its abort), before the alias is
     // compared with the record — the rollout's steps are what changed it since.
+    let mut whole = None;
     if let Ok(Reversible::Alias {
         function, alias, ..
     }) = Reversible::of(record)
@@ -148,8 +149,12 @@ pub(super) async fn undo_plan<S: RegionActions>(
         super::plan::held_by_rollout(source, audit, &function, &alias).await?;
         if is_whole_rollout(record) {
             unfinished_rollout(source, audit, &function, &alias)?;
+            whole = saved_start(source, audit, &function, &alias, record);
         }
     }
+    // A finished rollout goes back to where its saved file says it started (the records alone
+    // cannot tell one run from an earlier one changed outside lops, or resumed).
+    let record = whole.as_ref().unwrap_or(record);
     let result = reverse(source, plan, record).await;
     // An outcome unknown found as it was before: it never landed. Recorded so (under its id),
     // the next undo goes on to the action before it instead of stopping here for good — once
@@ -375,6 +380,36 @@ fn is_whole_rollout(record: &Record) -> bool {
             .is_some_and(|r| r.starts_with(WHOLE_ROLLOUT))
 }
 
+/// `record` (a finished rollout taken back whole) going back to the weights its saved rollout
+/// started from: that rollout finished, at the routing `record` left. `None` when no such file
+/// is here (another machine ran it): the records' own start then.
+fn saved_start<S: RegionActions>(
+    source: &S,
+    audit: Option<&super::audit::AuditLog>,
+    function: &str,
+    alias: &str,
+    record: &Record,
+) -> Option<Record> {
+    let store = audit.and_then(super::rollout::RolloutStore::beside)?;
+    let r = store
+        .load(source.scope(), function, alias)
+        .filter(|r| r.status == super::rollout::Status::Done)?;
+    let (main, extra) = super::describe::routing_of(&record.after)?;
+    if main != r.to || extra.is_some() {
+        return None;
+    }
+    let start = r.start_routing();
+    let weights: serde_json::Map<String, Value> = start
+        .extra
+        .iter()
+        .map(|(v, w)| (v.clone(), json!(w)))
+        .collect();
+    Some(Record {
+        before: json!({"function_version": start.main, "weights": weights}),
+        ..record.clone()
+    })
+}
+
 /// Refuses to take a rollout back whole unless it finished: its last step written, it may
 /// still have halted in its last hold (its guard's rollback failed, its function killed) —
 /// then it is its abort's (`A`), which knows where it started and says so.
@@ -528,10 +563,7 @@ pub fn undo_targets(records: &[Record]) -> Vec<Record> {
             Some(first) => vec![Record {
                 before: first.before.clone(),
                 batch: None,
-                reason: Some(format!(
-                    "{WHOLE_ROLLOUT}{} started at {}, whole",
-                    last.target, first.time
-                )),
+                reason: Some(format!("{WHOLE_ROLLOUT}{}, whole", last.target)),
                 ..last.clone()
             }],
             None => Vec::new(),

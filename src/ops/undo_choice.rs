@@ -80,6 +80,15 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
             ),
             None => "`lops traffic abort`".to_string(),
         };
+        // A finished rollout reached from here is undone whole: found here, it was made where
+        // this undo does not reach (another profile, another region) — undone there.
+        if super::finished_step(step) {
+            return format!(
+                "the last change was the rollout of {target} under profile {} in {} ({} at {}), \
+                 finished: undo takes it back whole there: `lops undo --profile {} --regions {}`",
+                step.profile, step.region, step.action, step.time, step.profile, step.region
+            );
+        }
         // Its abort or rollback was the last change: the rollout is over, nothing to abort.
         // (One whose outcome is unknown may not have landed: the rollout may be mid-way.)
         let ended = step.result == "ok"

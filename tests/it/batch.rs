@@ -1165,8 +1165,49 @@ async fn a_rows_change_acts_through_the_strictest_profile_of_its_account() {
         plan.confirmation()
     );
     // Asked on prod's row: prod still.
-    let (acts, plan) = lops::ops::batch::prepare_one_in(&refs, 2, 1, request, None)
+    let (acts, plan) = lops::ops::batch::prepare_one_in(&refs, 2, 1, request.clone(), None)
         .await
         .expect("plan");
     assert_eq!((acts, plan.scope.profile.as_str()), (1, "prod"));
+    // Marked rows alike: staging's two act through prod; the same function marked under both
+    // profiles acts once.
+    use lops::ops::batch::{Item, Target};
+    let other = lops::ops::Request::SetConcurrency {
+        function: names[1].clone(),
+        value: Some(7),
+    };
+    let batch = lops::ops::batch::prepare_in(
+        &refs,
+        2,
+        vec![
+            Target::Ask(0, request.clone()),
+            Target::Ask(0, other),
+            Target::Ask(1, request),
+        ],
+        None,
+    )
+    .await;
+    let ready: Vec<(usize, String)> = batch
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Ready { source, plan } => Some((*source, plan.target.clone())),
+            Item::Skipped { .. } => None,
+        })
+        .collect();
+    let mut ready = ready;
+    ready.sort();
+    assert_eq!(
+        ready,
+        [(1, names[0].clone()), (1, names[1].clone())],
+        "{batch:#?}"
+    );
+    assert!(
+        batch
+            .items
+            .iter()
+            .any(|i| matches!(i, Item::Skipped { error, .. }
+            if error.to_string().starts_with("the same function as in prod/"))),
+        "{batch:#?}"
+    );
 }
