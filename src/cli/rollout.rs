@@ -366,6 +366,8 @@ pub fn list(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
                 file.display()
             );
         }
+        // Where they are kept: one whose alias is gone is cleared by removing its file.
+        err!("lops: saved in {}", store.dir().display());
     }
     Ok(if unreadable.is_empty() {
         Exit::Done

@@ -670,6 +670,43 @@ async fn a_rollout_whose_alias_was_deleted_says_so() {
     }
 }
 
+/// The alias deleted while its rollout runs: the running lops halts at its next step, saying
+/// so and where the file is (it ended with AWS's "Cannot find alias arn", exit 2, its step
+/// listed as written), and `traffic plans` says where the saved ones are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_rollout_whose_alias_is_deleted_halts_and_says_so() {
+    let region = "ap-east-2";
+    let (seeder, f) = canary(region, "aliasgone2").await;
+    let lops = Lops::new(moto::url());
+    let first = lops.spawn(&plan_args(&f, region, "10:2s,50:2s"));
+    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
+    seeder
+        .lambda
+        .delete_alias()
+        .function_name(&f)
+        .name("live")
+        .send()
+        .await
+        .expect("delete the alias");
+    let (code, stderr) = finish(first, 30);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{f}:live no longer exists: nothing more was written"
+        )) && !stderr.contains("Cannot find alias"),
+        "{stderr}"
+    );
+    let plans = lops.run(&["traffic", "plans"]);
+    assert!(
+        plans.stdout.contains("halted: ")
+            && plans.stdout.contains("no longer exists")
+            && plans.stderr.contains("lops: saved in "),
+        "{}\n{}",
+        plans.stdout,
+        plans.stderr
+    );
+}
+
 /// An abort under one profile of a rollout run under another names where it runs and the
 /// command that reaches it (it said there was no rollout at all).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -186,10 +186,13 @@ pub async fn run<S: RegionActions + GuardSignals>(
                 extra: Some((r.to.clone(), step.weight)),
             }
         };
-        let found = source
-            .alias(&r.function, &r.alias)
-            .await
-            .map(|a| Routing::of(&a))?;
+        let found = match source.alias(&r.function, &r.alias).await {
+            Ok(a) => Routing::of(&a),
+            Err(crate::provider::ProviderError::NotFound(_)) => {
+                return alias_gone(r, store, &mut report);
+            }
+            Err(e) => return Err(e.into()),
+        };
         if found != target && found != r.expected_routing() {
             let reason = format!(
                 "{} is {} but the rollout last left it at {}: someone else changed it. Nothing \
@@ -230,6 +233,11 @@ pub async fn run<S: RegionActions + GuardSignals>(
                 .alias(&r.function, &r.alias)
                 .await
                 .map(|a| Routing::of(&a));
+            // Deleted while it ran: nothing to write or roll back; halted, said (it ended with
+            // AWS's "Cannot find alias arn", its step counted as written).
+            if let Err(crate::provider::ProviderError::NotFound(_)) = &read {
+                return alias_gone(r, store, &mut report);
+            }
             if let Ok(found) = read
                 && found != target
                 && found != r.expected_routing()
@@ -505,4 +513,26 @@ fn owned_message(r: &Rollout) -> String {
         r.target(),
         r.scope_label()
     )
+}
+
+/// The alias deleted while its rollout ran: nothing to write or roll back. Halted and said,
+/// where its file is (it ended with AWS's "Cannot find alias arn", its step counted written).
+fn alias_gone(
+    r: &mut Rollout,
+    store: &RolloutStore,
+    report: &mut impl FnMut(&Rollout, &str),
+) -> Result<Status, OpsError> {
+    let reason = format!(
+        "{} no longer exists: nothing more was written. It stays listed until its file in {} is \
+         removed",
+        r.target(),
+        store.dir().display()
+    );
+    r.status = Status::Halted {
+        reason: reason.clone(),
+    };
+    r.updated = now();
+    save(store, r)?;
+    report(r, &format!("halted: {reason}"));
+    Ok(r.status.clone())
 }
