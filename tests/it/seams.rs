@@ -883,6 +883,17 @@ async fn abort_over_a_change(
         seeder.routing(f).await,
         ("1".to_string(), vec![("2".to_string(), 0.3)])
     );
+    // Recorded as not sent, as any change refused at its last compare is (it left no record).
+    let audit = lops.run(&["audit", "--json"]).json();
+    assert!(
+        audit.as_array().into_iter().flatten().any(|r| {
+            r["target"] == format!("{f}:live").as_str()
+                && r["result"]
+                    .as_str()
+                    .is_some_and(|x| x.starts_with("changed since the preview, nothing sent"))
+        }),
+        "{audit:#}"
+    );
     tui::press(&keys, KeyCode::Enter);
     tui::press(&keys, KeyCode::Char('q'));
     run.await.expect("join").expect("loop");
