@@ -232,6 +232,9 @@ impl Session {
         let counter = CallCounter::default();
         let mut regions = Vec::new();
         let several = profiles(&settings).len() > 1;
+        // Profiles without credentials, the first one's failure kept: when none has any, the
+        // session fails as one profile without them does (exit 2), not as a dark fleet (1).
+        let (mut without, mut first_failure) = (0, None);
         for profile in profiles(&settings) {
             let access = access(&settings, &profile);
             check_profile_known(&profile, &settings).await?;
@@ -245,7 +248,12 @@ impl Session {
             // One profile of several without credentials fails on its own: its scopes are
             // there, every read and change through them failing with why (the others go on).
             let missing = match check_credentials(&first, &settings).await {
-                Err(failure) if several => Some(failure.message),
+                Err(failure) if several => {
+                    without += 1;
+                    let message = failure.message.clone();
+                    first_failure.get_or_insert(failure);
+                    Some(message)
+                }
                 other => other.map(|()| None)?,
             };
             for region in region_names {
@@ -267,6 +275,9 @@ impl Session {
                 };
                 regions.push(AwsRegion::new(clients));
             }
+        }
+        if let Some(failure) = first_failure.filter(|_| without == profiles(&settings).len()) {
+            return Err(failure);
         }
         Ok(Session {
             settings,

@@ -805,6 +805,32 @@ fn a_profile_without_credentials_fails_alone_among_several() {
         "{}",
         alone.stderr
     );
+    // Every one of several without credentials: refused as one alone is (exit 2, the error
+    // document), not read as a dark fleet (1, a document of unreachable regions).
+    let mut config = std::fs::read_to_string(lops.home.path().join("aws-config")).expect("cfg");
+    config.push_str(
+        "[profile nocreds2]
+region = us-east-1
+",
+    );
+    std::fs::write(lops.home.path().join("aws-config"), config).expect("aws config");
+    let none = lops.run(&[
+        "status",
+        "--profile",
+        "nocreds,nocreds2",
+        "--regions",
+        "ca-central-1",
+        "--json",
+    ]);
+    none.assert_exit(2);
+    assert_eq!(none.json()["exit"], 2, "{}", none.stdout);
+    assert!(
+        none.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no AWS credentials for profile 'nocreds'")),
+        "{}",
+        none.stdout
+    );
 }
 
 /// A restore that would set an alias a live rollout drives is refused as a traffic change of
