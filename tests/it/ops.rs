@@ -797,7 +797,10 @@ async fn an_invoke_waits_for_its_function_and_says_when_no_answer_came() {
     );
     run.assert_exit(1);
     assert!(
-        run.stderr.contains("no answer within 16s") && run.stderr.contains("may still be running"),
+        run.stderr.contains("no answer within 16s")
+            && run.stderr.contains("may still be running")
+            // Its logs where it ran (the hint read the default region).
+            && run.stderr.contains(&format!("`lops logs {f} --region ")),
         "{}",
         run.stderr
     );
