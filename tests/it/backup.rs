@@ -3150,7 +3150,12 @@ async fn map_sources_maps_a_queue_to_the_same_queue_in_the_target_region() {
     assert_eq!(elsewhere.code, 1, "{}", elsewhere.stderr);
     assert!(
         elsewhere.stderr.contains(&format!("{queue} is not there"))
-            && elsewhere.stderr.contains("create it in ap-east-1 first"),
+            && elsewhere.stderr.contains("create it in ap-east-1 first")
+            // Moved here by --map-sources: the advice says so (it named the flag whether or
+            // not it was given).
+            && elsewhere
+                .stderr
+                .contains("a mapping --map-sources moved here: restore without it"),
         "{}",
         elsewhere.stderr
     );

@@ -326,12 +326,23 @@ impl FunctionWrites for Clients {
             ProviderError::NotFound(m2) | ProviderError::Service(m2)
                 if m2.contains("EventSourceArn") =>
             {
-                ProviderError::NotFound(format!(
-                    "the event source {} is not there ({m2}): create it in {} first, or restore \
-                     without --map-sources (mappings to another region's source are then left \
-                     out, and named)",
-                    m.source_arn, self.scope.region
-                ))
+                // A source of this region is the snapshot's own (or one --map-sources moved
+                // here): recreated, or restored elsewhere; --map-sources only moves others.
+                let here = m.source_arn.split(':').nth(3) == Some(self.scope.region.as_str());
+                ProviderError::NotFound(match here {
+                    true => format!(
+                        "the event source {} is not there ({m2}): create it in {} first, or \
+                         restore into a region where it is (a mapping --map-sources moved here: \
+                         restore without it, the mapping then left out and named)",
+                        m.source_arn, self.scope.region
+                    ),
+                    false => format!(
+                        "the event source {} is not there ({m2}): create it in {} first, or \
+                         restore without --map-sources (mappings to another region's source \
+                         are then left out, and named)",
+                        m.source_arn, self.scope.region
+                    ),
+                })
             }
             other => other,
         })?;
