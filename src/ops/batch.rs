@@ -593,7 +593,7 @@ pub use summary::Summary;
 
 #[cfg(test)]
 #[path = "batch_tests.rs"]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 #[path = "batch_preview_tests.rs"]

@@ -3,7 +3,7 @@ use super::*;
 use crate::ops::audit::Record;
 use serde_json::json;
 
-fn record(id: &str, batch: Option<&str>, undoes: Option<&str>) -> Record {
+pub(crate) fn record(id: &str, batch: Option<&str>, undoes: Option<&str>) -> Record {
     Record {
         id: id.into(),
         time: "2026-11-26T10:00:00Z".into(),

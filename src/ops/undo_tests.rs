@@ -1,29 +1,8 @@
 //! Tests of `undo.rs`: a finished rollout taken back whole.
 use super::*;
 use crate::ops::audit::Record;
+use crate::ops::batch::tests::record;
 use serde_json::json;
-
-fn record(id: &str, batch: Option<&str>, undoes: Option<&str>) -> Record {
-    Record {
-        id: id.into(),
-        time: "2026-11-26T10:00:00Z".into(),
-        who: "arn:aws:iam::123456789012:user/oncall".into(),
-        profile: "default".into(),
-        region: "us-east-1".into(),
-        action: "traffic.set".into(),
-        target: "orders-api:live".into(),
-        before: json!({"function_version": "1", "weights": {}}),
-        after: json!({"function_version": "2", "weights": {}}),
-        result: "ok".into(),
-        undoes: undoes.map(str::to_string),
-        reason: None,
-        asked: None,
-        payload_sha256: None,
-        batch: batch.map(str::to_string),
-        destructive: false,
-        typed: false,
-    }
-}
 
 /// A step of a rollout's run at `k/n` to `main` + `extra` (from the record's `before`).
 fn step(id: &str, k: u32, n: u32, before: serde_json::Value) -> Record {
@@ -80,7 +59,7 @@ fn a_finished_rollout_is_undone_back_to_its_own_start_only() {
 /// failing): not finished, so not taken back whole under it — refused, naming its abort.
 #[test]
 fn a_rollout_halted_after_its_last_step_is_its_aborts_not_undos() {
-    use crate::ops::rollout::{Guard, Rollout, RolloutStore, Status, parse_steps};
+    use crate::ops::rollout::{Rollout, RolloutStore, Status};
     let dir = std::env::temp_dir().join(format!("lops-halted-undo-{}", std::process::id()));
     let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
     let store = RolloutStore::beside(&audit).expect("store");
@@ -90,31 +69,13 @@ fn a_rollout_halted_after_its_last_step_is_its_aborts_not_undos() {
     let scope = crate::provider::RegionSource::scope(region).clone();
     let halted = Rollout {
         profile: scope.profile.clone(),
-        account: None,
         region: scope.region.clone(),
         function: "orders-api".into(),
-        alias: "live".into(),
-        from: "1".into(),
-        start_extra: None,
-        owner: None,
-        heartbeat: None,
-        abort_requested: false,
-        abort_previewed: None,
-        last_written: None,
-        production_elsewhere: false,
-        to: "2".into(),
-        steps: parse_steps("10:1m").expect("steps"),
-        guard: Guard {
-            max_error_rate: Some(0.05),
-            alarms: vec![],
-            interval_secs: 10,
-            trip_on_read_error: true,
-        },
         step: 1,
         status: Status::Halted {
             reason: "orders-api is killed".into(),
         },
-        updated: chrono::Utc::now().to_rfc3339(),
+        ..crate::ops::rollout::tests::sample()
     };
     store.save(&halted).expect("saved");
     let refused =

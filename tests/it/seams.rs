@@ -637,6 +637,18 @@ async fn a_kill_during_a_rollout_halts_it_where_it_is() {
     );
 }
 
+/// Deletes `f`'s `live` alias behind lops's back.
+async fn delete_live(seeder: &crate::support::seed::Seeder, f: &str) {
+    seeder
+        .lambda
+        .delete_alias()
+        .function_name(f)
+        .name("live")
+        .send()
+        .await
+        .expect("delete the alias");
+}
+
 /// A rollout whose alias was deleted since: abort and resume say so and what to do (they said
 /// AWS's "Cannot find alias arn"), writing nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -648,14 +660,7 @@ async fn a_rollout_whose_alias_was_deleted_says_so() {
     seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
     first.kill().expect("kill -9");
     let _ = first.wait();
-    seeder
-        .lambda
-        .delete_alias()
-        .function_name(&f)
-        .name("live")
-        .send()
-        .await
-        .expect("delete the alias");
+    delete_live(&seeder, &f).await;
     for verb in ["abort", "resume"] {
         let run = traffic(&lops, verb, &f, region);
         run.assert_exit(2);
@@ -680,14 +685,7 @@ async fn a_running_rollout_whose_alias_is_deleted_halts_and_says_so() {
     let lops = Lops::new(moto::url());
     let first = lops.spawn(&plan_args(&f, region, "10:2s,50:2s"));
     seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
-    seeder
-        .lambda
-        .delete_alias()
-        .function_name(&f)
-        .name("live")
-        .send()
-        .await
-        .expect("delete the alias");
+    delete_live(&seeder, &f).await;
     let (code, stderr) = finish(first, 30);
     assert_eq!(code, 4, "{stderr}");
     assert!(

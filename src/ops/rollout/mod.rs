@@ -471,4 +471,4 @@ pub struct RolloutSpec {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

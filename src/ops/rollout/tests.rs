@@ -112,7 +112,7 @@ fn the_next_version_is_never_older_than_the_main_one() {
 }
 
 /// A running rollout of f:live in default/us-east-1, at its second step of one.
-fn sample() -> Rollout {
+pub(crate) fn sample() -> Rollout {
     Rollout {
         profile: "default".into(),
         account: None,
@@ -258,29 +258,67 @@ async fn split_alias() -> (crate::provider::sim::SimRegion, String, Routing) {
     panic!("the demo fleet has a split alias");
 }
 
+/// A store and audit log in a fresh directory, a demo function whose `live` alias splits its
+/// traffic, and a rollout of it (`sample`'s) from its main version to its second, last written
+/// as the alias is, as `edit` leaves it, saved.
+struct Split {
+    dir: std::path::PathBuf,
+    store: RolloutStore,
+    audit: crate::ops::audit::AuditLog,
+    region: crate::provider::sim::SimRegion,
+    f: String,
+    split: Routing,
+    rollout: Rollout,
+}
+
+async fn saved_split(name: &str, edit: impl FnOnce(&mut Rollout)) -> Split {
+    use crate::provider::RegionSource;
+    let dir = std::env::temp_dir().join(format!("lops-{name}-{}", std::process::id()));
+    let store = RolloutStore::at(&dir);
+    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
+    let (region, f, split) = split_alias().await;
+    let (to, _) = split.extra.clone().expect("split");
+    let mut rollout = Rollout {
+        region: region.scope().region.clone(),
+        function: f.clone(),
+        from: split.main.clone(),
+        to,
+        last_written: Some(split.clone()),
+        ..sample()
+    };
+    edit(&mut rollout);
+    store.save(&rollout).unwrap();
+    Split {
+        dir,
+        store,
+        audit,
+        region,
+        f,
+        split,
+        rollout,
+    }
+}
+
 /// The lops running a rollout halts for a reason of its own (its function killed, its guard's
 /// rollback failed) while an abort confirmed on a preview waits for it: the abort takes the
 /// rollout over and returns the alias — it was refused as "changed since the preview" (exit 4)
 /// although the alias was as previewed, leaving traffic on the new version.
 #[tokio::test]
 async fn an_abort_takes_over_a_rollout_its_owner_halted_for_another_reason() {
-    use crate::provider::{RegionActions, RegionSource};
-    let dir = std::env::temp_dir().join(format!("lops-halted-{}", std::process::id()));
-    let store = RolloutStore::at(&dir);
-    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
-    let (region, f, split) = split_alias().await;
-    let (to, _) = split.extra.clone().expect("split");
-    let r = Rollout {
-        region: region.scope().region.clone(),
-        function: f.clone(),
-        from: split.main.clone(),
-        to,
-        owner: Some(super::store::Owner::me()),
-        heartbeat: Some(drive::now()),
-        last_written: Some(split.clone()),
-        ..sample()
-    };
-    store.save(&r).unwrap();
+    use crate::provider::RegionActions;
+    let Split {
+        dir,
+        store,
+        audit,
+        region,
+        f,
+        split,
+        rollout: r,
+    } = saved_split("halted", |r| {
+        r.owner = Some(super::store::Owner::me());
+        r.heartbeat = Some(drive::now());
+    })
+    .await;
     // The owner: once asked, it halts for its own reason instead of rolling back.
     let owner = {
         let (store, r) = (store.clone(), r.clone());
@@ -329,29 +367,29 @@ async fn an_abort_takes_over_a_rollout_its_owner_halted_for_another_reason() {
 /// by it — it was carried out (or refused) on a preview it was never confirmed on.
 #[tokio::test]
 async fn a_second_abort_asked_on_another_preview_is_refused() {
-    use crate::provider::{RegionActions, RegionSource};
-    let dir = std::env::temp_dir().join(format!("lops-twoasks-{}", std::process::id()));
-    let store = RolloutStore::at(&dir);
-    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
-    let (region, f, split) = split_alias().await;
-    let (to, _) = split.extra.clone().expect("split");
-    let first = Routing {
-        main: split.main.clone(),
-        extra: Some((to.clone(), 0.3)),
-    };
-    let r = Rollout {
-        region: region.scope().region.clone(),
-        function: f.clone(),
-        from: split.main.clone(),
-        to,
-        owner: Some(super::store::Owner::me()),
-        heartbeat: Some(drive::now()),
-        last_written: Some(split.clone()),
-        abort_requested: true,
-        abort_previewed: Some(first.clone()),
-        ..sample()
-    };
-    store.save(&r).unwrap();
+    use crate::provider::RegionActions;
+    let mut first = None;
+    let Split {
+        dir,
+        store,
+        audit,
+        region,
+        f,
+        split,
+        rollout: r,
+    } = saved_split("twoasks", |r| {
+        let asked = Routing {
+            main: r.from.clone(),
+            extra: Some((r.to.clone(), 0.3)),
+        };
+        r.owner = Some(super::store::Owner::me());
+        r.heartbeat = Some(drive::now());
+        r.abort_requested = true;
+        r.abort_previewed = Some(asked.clone());
+        first = Some(asked);
+    })
+    .await;
+    let first = first.expect("asked");
     let refused = abort(
         &region,
         &store,
@@ -383,23 +421,20 @@ async fn a_second_abort_asked_on_another_preview_is_refused() {
 /// was asked is done, said as such with the alias now (it was "no running rollout", exit 2).
 #[tokio::test]
 async fn an_abort_after_the_guard_rolled_back_says_so() {
-    use crate::provider::RegionSource;
-    let dir = std::env::temp_dir().join(format!("lops-guardfirst-{}", std::process::id()));
-    let store = RolloutStore::at(&dir);
-    let audit = crate::ops::audit::AuditLog::at(dir.join("audit.jsonl"));
-    let (region, f, split) = split_alias().await;
-    let (to, _) = split.extra.clone().expect("split");
-    let r = Rollout {
-        region: region.scope().region.clone(),
-        function: f.clone(),
-        from: split.main.clone(),
-        to,
-        status: Status::RolledBack {
+    let Split {
+        dir,
+        store,
+        audit,
+        region,
+        f,
+        split,
+        ..
+    } = saved_split("guardfirst", |r| {
+        r.status = Status::RolledBack {
             reason: "guard tripped: error rate 9%".into(),
-        },
-        ..sample()
-    };
-    store.save(&r).unwrap();
+        };
+    })
+    .await;
     let done = abort(
         &region,
         &store,
