@@ -90,7 +90,8 @@ pub(super) fn print_outcome(plan: &Plan, outcome: &Outcome, several: bool) {
         .unwrap_or_else(|| String::from_utf8_lossy(&inv.payload).into_owned());
     // What the function wrote reaches the terminal as text, never as a command.
     let _ = writeln!(out, "response\n{}", crate::format::printable(&body, true));
-    if let Some(log) = &inv.log_tail {
+    // A tail of blank lines is not announced with nothing under it (as the dashboard).
+    if let Some(log) = inv.log_tail.as_ref().filter(|l| !l.trim().is_empty()) {
         let _ = writeln!(out, "log tail\n{}", crate::format::printable(log, true));
     }
 }

@@ -428,7 +428,10 @@ pub fn executed(
                 // Why it failed is in its log tail, as `lops invoke` prints it.
                 if let (Some(_), Some(tail)) = (&inv.function_error, &inv.log_tail) {
                     let tail: Vec<&str> = tail.lines().filter(|l| !l.trim().is_empty()).collect();
-                    lines.push("log tail:".into());
+                    // A tail with nothing in it is not announced (an empty "log tail:" line).
+                    if !tail.is_empty() {
+                        lines.push("log tail:".into());
+                    }
                     lines.extend(
                         tail[tail.len().saturating_sub(8)..]
                             .iter()

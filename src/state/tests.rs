@@ -4125,6 +4125,15 @@ fn an_invoke_whose_function_failed_says_so_with_its_log_tail() {
         text.contains("log tail:\n") && text.contains("[ERROR] KeyError: 'order'"),
         "{text}"
     );
+    // A tail of blank lines is not announced with nothing under it.
+    let text = invoked(crate::provider::InvokeOutcome {
+        status: 200,
+        function_error: Some("Unhandled".into()),
+        payload: b"{}".to_vec(),
+        log_tail: Some("\n  \n".into()),
+        ..Default::default()
+    });
+    assert!(!text.contains("log tail"), "{text}");
 }
 
 /// At 80x24 a failed invoke with a long answer and a long log tail keeps the tail's last line
