@@ -53,6 +53,11 @@ pub(super) fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> serde_json::V
     if let Some(r) = outcome.and_then(|o| o.record.as_ref()) {
         doc["audit_id"] = json!(r.id);
     }
+    // What the preview said beside before → after (a finished rollout undone whole, what could
+    // not be checked): on stderr only, a script missed it.
+    if let Some(note) = &plan.note {
+        doc["note"] = json!(note);
+    }
     doc
 }
 

@@ -1053,6 +1053,14 @@ async fn a_finished_rollout_is_undone_whole_back_to_where_it_started() {
     set_live_weight(&lops, region, &f, "0.25").assert_exit(0);
     lops.run(&plan_args(&f, region, "50:1s")).assert_exit(0);
     assert_eq!(seeder.routing(&f).await, ("2".to_string(), vec![]));
+    // Said in --json too (only stderr said it was the rollout whole).
+    let preview = lops.run(&["undo", "--regions", region, "--dry-run", "--json"]);
+    assert_eq!(
+        preview.json()["plans"][0]["note"],
+        format!("the rollout of {f}:live, whole: back to where it started").as_str(),
+        "{}",
+        preview.stdout
+    );
     let undo = lops.run(&["undo", "--regions", region, "--yes"]);
     undo.assert_exit(0);
     assert_eq!(
