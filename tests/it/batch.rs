@@ -89,19 +89,6 @@ async fn routing_everywhere(
     out
 }
 
-/// `live` back on its main version alone, as a rollback leaves it (by hand).
-async fn clear_routing(seeder: &Seeder, function: &str) {
-    seeder
-        .lambda
-        .update_alias()
-        .function_name(function)
-        .name("live")
-        .routing_config(aws_sdk_lambda::types::AliasRoutingConfiguration::builder().build())
-        .send()
-        .await
-        .expect("update alias");
-}
-
 fn all(main: &str, extra: Option<(&str, f64)>, n: usize) -> Vec<(String, Vec<(String, f64)>)> {
     vec![
         (
@@ -215,7 +202,7 @@ async fn marked_rows_in_three_regions_roll_back_in_one_confirmed_step_and_undo_a
         .await;
     assert!(!held.contains("y confirms"), "{held}");
     tui::press(&keys, KeyCode::Enter);
-    clear_routing(&seeders[2], &names[1]).await;
+    seeders[2].clear_routing(&names[1]).await;
     // Changed between the undo's preview and its `y`: held back whole at the write too.
     tui::press(&keys, KeyCode::Char('u'));
     // The confirmation itself (the batch popup just closed has the same headline: a screen
@@ -234,7 +221,7 @@ async fn marked_rows_in_three_regions_roll_back_in_one_confirmed_step_and_undo_a
     assert_eq!(routing_everywhere(&seeders, &names).await, expected);
     assert_eq!(audit.read().expect("audit").0.len(), 6, "nothing sent");
     tui::press(&keys, KeyCode::Enter);
-    clear_routing(&seeders[0], &names[0]).await;
+    seeders[0].clear_routing(&names[0]).await;
     // `u` undoes the whole batch, previewed and confirmed once.
     tui::press(&keys, KeyCode::Char('u'));
     // The confirmation itself (the batch popup just closed has the same headline: a screen
@@ -692,7 +679,7 @@ async fn lops_undo_reverts_a_multi_region_command_in_every_region() {
     assert_eq!(seeders[0].routing(&names[0]).await, all("1", None, 1)[0]);
     assert_eq!(seeders[2].routing(&names[0]).await, all("1", None, 1)[0]);
     // Set back as the batch left it: the undo goes through whole.
-    clear_routing(&seeders[1], &names[0]).await;
+    seeders[1].clear_routing(&names[0]).await;
     let run = lops.run(&["undo", "--yes"]);
     run.assert_exit(0);
     assert!(

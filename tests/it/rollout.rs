@@ -1090,15 +1090,7 @@ async fn undo_of_a_rollout_goes_back_to_its_own_start_not_an_earlier_ones() {
     first.kill().expect("kill -9");
     let _ = first.wait();
     // Set back by hand, the abort then finds nothing to write.
-    seeder
-        .lambda
-        .update_alias()
-        .function_name(&f)
-        .name("live")
-        .routing_config(aws_sdk_lambda::types::AliasRoutingConfiguration::builder().build())
-        .send()
-        .await
-        .expect("update alias");
+    seeder.clear_routing(&f).await;
     let abort = [
         "traffic",
         "abort",

@@ -1228,8 +1228,10 @@ async fn read_only_and_production_badges_show_in_the_header() {
     }
 }
 
-#[tokio::test]
-async fn kill_confirmation_asks_for_the_typed_name() {
+/// The demo's first row's kill previewed by the core and its confirmation open (the function
+/// killed first when `killed`): the state and the function's name.
+async fn kill_planned(killed: bool) -> (State, String) {
+    use lops::provider::RegionActions;
     let clock = SimClock::fixed(start());
     let mut state = new_state(&clock);
     load(&mut state, &clock, 0, 1).await;
@@ -1238,25 +1240,32 @@ async fn kill_confirmation_asks_for_the_typed_name() {
         .focus()
         .map(|(r, f)| (r, f.info.name.clone()))
         .expect("a row");
-    let plan = lops::ops::prepare(
-        &regions[region],
-        lops::ops::Request::Kill {
-            function: function.clone(),
-        },
-        None,
-    )
-    .await
-    .expect("plan");
+    if killed {
+        regions[region]
+            .set_reserved_concurrency(&function, Some(0))
+            .await
+            .expect("killed");
+    }
+    let request = lops::ops::Request::Kill {
+        function: function.clone(),
+    };
+    let plan = lops::ops::prepare(&regions[region], request.clone(), None)
+        .await
+        .expect("plan");
     update(
         &mut state,
         Msg::Planned {
             region,
-            request: Box::new(lops::ops::Request::Kill {
-                function: function.clone(),
-            }),
+            request: Box::new(request),
             result: Ok(plan),
         },
     );
+    (state, function)
+}
+
+#[tokio::test]
+async fn kill_confirmation_asks_for_the_typed_name() {
+    let (mut state, function) = kill_planned(false).await;
     let out = screen(&mut state, &MONO, 80, 24);
     insta::assert_snapshot!("confirm_kill_80x24", out);
     assert!(
@@ -1273,33 +1282,7 @@ async fn kill_confirmation_asks_for_the_typed_name() {
 /// titled "confirm" over "enter or esc closes").
 #[tokio::test]
 async fn a_change_already_made_is_titled_as_nothing_to_do() {
-    use lops::provider::RegionActions;
-    let clock = SimClock::fixed(start());
-    let mut state = new_state(&clock);
-    load(&mut state, &clock, 0, 1).await;
-    let regions = demo_regions(7, &clock, Access::default());
-    let (region, function) = state
-        .focus()
-        .map(|(r, f)| (r, f.info.name.clone()))
-        .expect("a row");
-    regions[region]
-        .set_reserved_concurrency(&function, Some(0))
-        .await
-        .expect("killed");
-    let request = lops::ops::Request::Kill {
-        function: function.clone(),
-    };
-    let plan = lops::ops::prepare(&regions[region], request.clone(), None)
-        .await
-        .expect("plan");
-    update(
-        &mut state,
-        Msg::Planned {
-            region,
-            request: Box::new(request),
-            result: Ok(plan),
-        },
-    );
+    let (mut state, _) = kill_planned(true).await;
     let out = screen(&mut state, &MONO, 80, 24);
     assert!(
         out.contains(" nothing to do ") && out.contains("enter or esc closes"),

@@ -350,6 +350,18 @@ impl Seeder {
     }
 
     /// Gives `version` the share `weight` of the `live` alias, as someone editing it by hand.
+    /// The `live` alias on its main version alone (no second version), behind lops's back.
+    pub async fn clear_routing(&self, function: &str) {
+        self.lambda
+            .update_alias()
+            .function_name(function)
+            .name("live")
+            .routing_config(AliasRoutingConfiguration::builder().build())
+            .send()
+            .await
+            .expect("update alias");
+    }
+
     pub async fn set_extra_weight(&self, function: &str, version: &str, weight: f64) {
         self.lambda
             .update_alias()
