@@ -250,35 +250,79 @@ where
     F: Fn(&'a S) -> Fut,
     Fut: std::future::Future<Output = Result<super::Plan, OpsError>>,
 {
-    let strictness = |scope: &Scope| (!scope.access.production, scope.access.tier);
     // A service's record set is changed through the service's own profile (its config says
     // which), an undo where its record was made: neither moves.
     if matches!(plan.change, super::plan::Change::Dns { .. }) || plan.undoes.is_some() {
         return (index, plan);
     }
-    let fleet = &sources[..fleet.min(sources.len())];
-    let Some(mine) = accounts.get(index).cloned().flatten() else {
-        return (index, plan);
-    };
-    let mut best = (index, plan);
-    for (i, s) in fleet.iter().enumerate() {
-        let scope = s.scope();
-        if i == index
-            || scope.region != best.1.scope.region
-            || scope.profile == best.1.scope.profile
-            || strictness(scope) >= strictness(&best.1.scope)
-            || accounts.get(i).cloned().flatten().as_deref() != Some(mine.as_str())
-        {
-            continue;
-        }
+    for i in stricter(sources, accounts, fleet, index) {
         // The same target there (a function another profile cannot see is not its to act on).
-        if let Ok(there) = prepare(*s).await
-            && there.target == best.1.target
+        if let Ok(there) = prepare(sources[i]).await
+            && there.target == plan.target
         {
-            best = (i, there);
+            return (i, there);
         }
     }
-    best
+    (index, plan)
+}
+
+/// The fleet's other profiles of `sources[index]`'s account in its region that are stricter
+/// than its own (a production one, then the lower tier), strictest first: those that act on a
+/// change named through it, where they have the same target. Empty where the account is not
+/// known (STS did not answer, or the session has one profile).
+fn stricter<S: RegionActions>(
+    sources: &[&S],
+    accounts: &[Option<String>],
+    fleet: usize,
+    index: usize,
+) -> Vec<usize> {
+    let strictness = |scope: &Scope| (!scope.access.production, scope.access.tier);
+    let fleet = &sources[..fleet.min(sources.len())];
+    let (Some(here), Some(mine)) = (sources.get(index), accounts.get(index).cloned().flatten())
+    else {
+        return Vec::new();
+    };
+    let here = here.scope();
+    let mut out: Vec<usize> = (0..fleet.len())
+        .filter(|i| {
+            let scope = fleet[*i].scope();
+            scope.region == here.region
+                && scope.profile != here.profile
+                && strictness(scope) < strictness(here)
+                && accounts.get(*i).cloned().flatten().as_deref() == Some(mine.as_str())
+        })
+        .collect();
+    out.sort_by_key(|i| (strictness(fleet[*i].scope()), *i));
+    out
+}
+
+/// The source that starts a rollout named through `sources[index]`, and its preview: as
+/// [`strictest_of_account`] chooses for a change (a rollout is a change of its alias), the
+/// strictest profile of the account in that region that has the same alias, else the row's
+/// own. `start` previews it through a source.
+pub async fn rollout_acting<'a, S, F, Fut, T>(
+    sources: &[&'a S],
+    fleet: usize,
+    index: usize,
+    start: F,
+) -> Result<(usize, T), OpsError>
+where
+    S: RegionActions,
+    F: Fn(&'a S) -> Fut,
+    Fut: std::future::Future<Output = Result<T, OpsError>>,
+{
+    let source = sources
+        .get(index)
+        .copied()
+        .ok_or_else(|| OpsError::Invalid("no such region".into()))?;
+    let own = start(source).await?;
+    let accounts = accounts(&sources[..fleet.min(sources.len())]).await;
+    for i in stricter(sources, &accounts, fleet, index) {
+        if let Ok(there) = start(sources[i]).await {
+            return Ok((i, there));
+        }
+    }
+    Ok((index, own))
 }
 
 /// Each source's account as STS says it, asked once each in the order the profiles were given

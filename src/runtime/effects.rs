@@ -412,7 +412,8 @@ impl<S: Source> Executor<S> {
                 };
                 let (sources, tx, fleet) = (self.sources.clone(), tx.clone(), self.fleet);
                 tokio::spawn(async move {
-                    let result =
+                    // The region that starts it: the strictest profile of the account there.
+                    let (region, result) =
                         super::runs::prepare_rollout(&sources, fleet, region, *spec, &store).await;
                     let _ = tx.send(Msg::RolloutPrepared { region, result }).await;
                 });

@@ -206,20 +206,29 @@ pub(super) async fn undo_batch<S: Source>(
     Ok(batch::prepare_in(&refs, fleet, targets, Some(&log)).await)
 }
 
-/// A rollout's preview in `sources[region]`: the session's other profiles naming the same
-/// function keep their rules here too (a rollout is a change of its alias).
+/// A rollout's preview named through `sources[region]`, and the index of the source that
+/// starts it: the strictest profile of the account there that has the alias (as a row's change
+/// acts, `ops::same_function`); the session's other profiles naming the same function keep
+/// their rules here too (a rollout is a change of its alias).
 pub(super) async fn prepare_rollout<S: Source>(
     sources: &[Arc<S>],
     fleet: usize,
     region: usize,
     spec: crate::ops::rollout::RolloutSpec,
     store: &crate::ops::rollout::RolloutStore,
-) -> Result<crate::ops::rollout::Rollout, crate::ops::OpsError> {
+) -> (
+    usize,
+    Result<crate::ops::rollout::Rollout, crate::ops::OpsError>,
+) {
     let refs: Vec<&S> = sources.iter().map(|s| &**s).collect();
-    let source = refs
-        .get(region)
-        .copied()
-        .ok_or_else(|| crate::ops::OpsError::Invalid("no such region".into()))?;
+    let acting = crate::ops::same_function::rollout_acting(&refs, fleet, region, |s| {
+        crate::ops::rollout::start(s, spec.clone(), store)
+    })
+    .await;
+    let (region, mut r) = match acting {
+        Ok(found) => found,
+        Err(e) => return (region, Err(e)),
+    };
     let needs = crate::ops::Kind::RolloutStart.needs();
     let elsewhere = crate::ops::same_function::other_profiles_rule(
         &refs,
@@ -229,10 +238,14 @@ pub(super) async fn prepare_rollout<S: Source>(
         ("rollout.start", "function"),
         &|_| false,
     )
-    .await?;
-    let mut r = crate::ops::rollout::start(source, spec, store).await?;
-    r.production_elsewhere = elsewhere;
-    Ok(r)
+    .await;
+    match elsewhere {
+        Ok(elsewhere) => {
+            r.production_elsewhere = elsewhere;
+            (region, Ok(r))
+        }
+        Err(e) => (region, Err(e)),
+    }
 }
 
 /// A resume or an abort of the rollout in `sources[region]`: the session's other profiles of

@@ -235,7 +235,7 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
             return;
         }
         Action::AbortRollout | Action::ResumeRollout => {
-            propose_rollout(state, region, &function, action, effects);
+            super::rollouts::propose(state, region, &function, action, effects);
             return;
         }
         _ => return,
@@ -292,75 +292,6 @@ pub(super) fn propose_backup(state: &mut State, functions: Vec<(usize, String)>)
         storage_class,
     };
     state.popup = Some(Popup::Confirm(Pending::new(state, first, proposal, lines)));
-}
-
-/// Resume or abort asks first, like every change: the ops layer reads the alias and says what
-/// it goes to (`Msg::RolloutPreviewed`), as the CLI says it.
-fn propose_rollout(
-    state: &mut State,
-    region: usize,
-    function: &str,
-    action: Action,
-    effects: &mut Vec<Effect>,
-) {
-    let of_function: Vec<&RolloutView> = (state.rollouts.iter())
-        .filter(|p| p.region == region && p.rollout.function == function)
-        .collect();
-    // Several aliases of it under rollouts: the one its traffic keys act on (`a` picks it).
-    let chosen = focus_alias(state).map(|(_, _, alias, _)| alias.name);
-    let found = match of_function[..] {
-        [one] => Some(one.clone()),
-        _ => (of_function.iter())
-            .find(|p| Some(&p.rollout.alias) == chosen.as_ref())
-            .map(|p| (*p).clone()),
-    };
-    if found.is_none() && of_function.len() > 1 {
-        let aliases: Vec<&str> = of_function
-            .iter()
-            .map(|p| p.rollout.alias.as_str())
-            .collect();
-        state.popup = Some(Popup::Notice(format!(
-            "{function} has rollouts on {}: {} picks the alias to act on",
-            aliases.join(", "),
-            state.keymap.first_key(Action::Alias)
-        )));
-        return;
-    }
-    let Some(view) = found else {
-        state.popup = Some(Popup::Notice(format!(
-            "no rollout of {function} here: select the function whose rollout to act on (one \
-             run under a profile this dashboard does not read is acted on there: `lops traffic \
-             plans` lists them)"
-        )));
-        return;
-    };
-    let abort = action == Action::AbortRollout;
-    if !abort && view.running {
-        state.popup = Some(Popup::Notice(format!(
-            "the rollout of {} is running",
-            view.rollout.target()
-        )));
-        return;
-    }
-    effects.push(Effect::PreviewRollout {
-        region: view.region,
-        rollout: Box::new(view.rollout),
-        abort,
-    });
-}
-
-/// The rollout `A` and `U` act on from the selected row: its function's, the chosen alias's
-/// when it has several (shown on the rollout line, so the line and the key agree).
-pub fn rollout_of_focus(state: &State) -> Option<&RolloutView> {
-    let (region, function) = state.focus().map(|(r, f)| (r, f.info.name.clone()))?;
-    let of_function: Vec<&RolloutView> = (state.rollouts.iter())
-        .filter(|p| p.region == region && p.rollout.function == function)
-        .collect();
-    let chosen = focus_alias(state).map(|(_, _, alias, _)| alias.name);
-    match of_function[..] {
-        [one] => Some(one),
-        _ => (of_function.into_iter()).find(|p| Some(&p.rollout.alias) == chosen.as_ref()),
-    }
 }
 
 /// The prompt of an input, naming its target and what it holds now.

@@ -17,6 +17,7 @@ mod msg;
 mod outcome;
 mod pane_reads;
 mod quit;
+pub mod rollouts;
 pub mod rows;
 pub mod services;
 
@@ -253,15 +254,24 @@ impl State {
     /// functions, so the strictest tier of them holds, and production if any is.
     fn same_account_access(&self, r: usize) -> Access {
         let here = &self.regions[r];
-        let account = here.account();
-        self.regions
-            .iter()
-            .filter(|o| o.scope.region == here.scope.region && account.is_some())
-            .filter(|o| o.account() == account)
+        (0..self.regions.len())
+            .filter(|o| self.same_account(r, *o))
+            .map(|o| &self.regions[o])
             .fold(here.scope.access, |a, o| Access {
                 tier: a.tier.min(o.scope.access.tier),
                 production: a.production || o.scope.access.production,
             })
+    }
+
+    /// Whether `regions[a]` and `regions[b]` reach the same functions: one scope, or two
+    /// profiles in one region of one account (their functions' ARNs name it).
+    pub fn same_account(&self, a: usize, b: usize) -> bool {
+        let (Some(x), Some(y)) = (self.regions.get(a), self.regions.get(b)) else {
+            return false;
+        };
+        a == b
+            || (x.scope.region == y.scope.region
+                && x.account().is_some_and(|n| y.account() == Some(n)))
     }
 
     pub fn access(&self) -> Access {

@@ -1538,6 +1538,69 @@ fn a_read_profile_of_the_same_account_hides_the_change_keys_of_the_other() {
     assert!(!s.access().production);
 }
 
+/// A rollout started from one profile's row runs through the strictest profile of its account
+/// there: the row it was started from still reaches it with `A` (acted on where it runs), a
+/// row of another account does not.
+#[test]
+fn a_rollout_run_through_another_profile_of_the_account_is_the_rows_too() {
+    let scopes = vec![
+        Scope::new("dev", "us-east-1", Access::new(Tier::Change, false)),
+        Scope::new("prod", "us-east-1", Access::new(Tier::Change, true)),
+    ];
+    let mut s = State::new(scopes, Keymap::default(), ScreenOptions::default(), t0());
+    let listed = |account: &str| Inventory {
+        functions: vec![FunctionInfo {
+            arn: format!("arn:aws:lambda:us-east-1:{account}:function:api"),
+            ..info("api", "web")
+        }],
+        ..Default::default()
+    };
+    let inventory = |region: usize, seq: u64, account: &str| Msg::Inventory {
+        region,
+        seq,
+        at: t0(),
+        result: Ok(listed(account)),
+    };
+    update(&mut s, inventory(0, 1, "111111111111"));
+    update(&mut s, inventory(1, 1, "111111111111"));
+    let mut r = rollout("api");
+    r.profile = "prod".into();
+    update(
+        &mut s,
+        Msg::RolloutUpdate {
+            region: 1,
+            rollout: Box::new(r),
+            event: "step 1/2 applied".into(),
+            running: true,
+        },
+    );
+    s.selected = 0;
+    assert_eq!(s.focus().map(|(r, _)| r), Some(0));
+    let shown = actions_of_focus(&s);
+    assert_eq!(shown, Some((1, "prod".to_string())));
+    let effects = update(&mut s, key('A'));
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::PreviewRollout {
+                region: 1,
+                abort: true,
+                ..
+            }
+        )),
+        "{effects:?} {:?}",
+        s.popup
+    );
+    // prod on another account: not dev's row's rollout.
+    update(&mut s, inventory(1, 2, "222222222222"));
+    s.popup = None;
+    assert_eq!(actions_of_focus(&s), None);
+}
+
+fn actions_of_focus(s: &State) -> Option<(usize, String)> {
+    crate::state::rollouts::rollout_of_focus(s).map(|v| (v.region, v.rollout.profile.clone()))
+}
+
 #[test]
 fn invoke_payload_must_be_json_before_anything_is_sent() {
     let mut s = loaded();

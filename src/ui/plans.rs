@@ -24,7 +24,7 @@ pub(super) fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect
         return;
     }
     // The selected row's rollout when it has one (the one `A` and `U` act on), else the first.
-    let Some(p) = crate::state::actions::rollout_of_focus(state).or(state.rollouts.first()) else {
+    let Some(p) = crate::state::rollouts::rollout_of_focus(state).or(state.rollouts.first()) else {
         return;
     };
     let r = &p.rollout;

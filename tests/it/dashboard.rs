@@ -650,23 +650,30 @@ async fn a_row_of_one_profile_keeps_the_other_profiles_rules_for_the_same_functi
 }
 
 /// A rollout started from one profile's row keeps the other profiles' rules for the same
-/// function too: refused where one may only look, the typed name where one is production.
+/// function too: refused where one may only look, the typed name where one is production —
+/// and starts through the production one (its credentials, its audit), as a row's change does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollout_from_one_profiles_row_keeps_the_other_profiles_rules() {
     use lops::ops::Tier;
     let region = "ap-northeast-3";
     let (seeder, f) = crate::support::seed::canary(region, "tworollout").await;
+    let through = format!("@ ops/{region}");
     let cases = [
         (
             Access::new(Tier::Read, false),
-            "refused under another profile",
+            vec!["refused under another profile"],
         ),
-        (Access::new(Tier::Change, true), "and press enter"),
+        (
+            Access::new(Tier::Change, true),
+            vec!["and press enter", through.as_str()],
+        ),
     ];
     let keys = [KeyCode::Char('C'), KeyCode::Enter];
     for (other, expected) in cases {
         let screen = two_profiles_pressing(region, &f, other, &keys).await;
-        assert!(screen.contains(expected), "{expected}: {screen}");
+        for expected in expected {
+            assert!(screen.contains(expected), "{expected}: {screen}");
+        }
     }
     // Nothing was started: the alias is as seeded.
     let routing = seeder.routing(&f).await;
