@@ -354,8 +354,9 @@ pub(crate) async fn account<S: RegionActions>(region: &S) -> Option<String> {
 /// function, although the change does not act through it: its tier refusing the change
 /// refuses it here (as `--profile a,b` refuses it through both), and a production one makes
 /// the change ask for the typed name (`Ok(true)`). Only `fleet` (the first sources: the
-/// profiles the session shows functions of) count, and a profile whose account is not known is
-/// not taken for the same (nothing is acted on through it, so there is nothing to leave out).
+/// profiles the session shows functions of) count. A profile whose account is not known (STS
+/// did not answer, for it or for this one) may be the same account: its rules hold too, as
+/// `--profile a,b` keeps them (the strictest of them all).
 /// `skip`: sources that name the target themselves (a batch's own targets).
 pub async fn other_profiles_rule<S: RegionActions>(
     sources: &[&S],
@@ -381,20 +382,40 @@ pub async fn other_profiles_rule<S: RegionActions>(
     if others.is_empty() {
         return Ok(false);
     }
-    let Some(mine) = account(*here).await else {
-        return Ok(false);
-    };
+    // Asked in the order the profiles were given (which answer is missing does not depend on
+    // timing).
+    let mine = account(*here).await;
     let mut production = false;
     for c in others {
-        if account(fleet[c]).await.as_deref() != Some(mine.as_str()) {
-            continue;
-        }
+        let account = account(fleet[c]).await;
+        // Another account: its own function. Not known (either side): it may be this one.
         let other = fleet[c].scope();
+        let (taken, otherwise) = match (&mine, &account) {
+            (Some(mine), Some(theirs)) if mine != theirs => continue,
+            (Some(mine), Some(_)) => (
+                format!("the same {noun} is refused under another profile (account {mine}"),
+                String::new(),
+            ),
+            // The one whose STS did not answer.
+            (_, None) | (None, Some(_)) => (
+                format!(
+                    "the {noun} may be the same under another profile (account of {} not \
+                     known: STS did not answer",
+                    match account {
+                        None => &other.profile,
+                        Some(_) => &scope.profile,
+                    }
+                ),
+                format!(
+                    " — if it is another account's, act on it in a session without profile {}",
+                    other.profile
+                ),
+            ),
+        };
         let what = format!("{} in {other}", action.replace('.', " "));
         if let Err(OpsError::Refused(why)) = super::authorize(other.access.tier, needs, &what) {
             return Err(OpsError::Refused(format!(
-                "the same {noun} is refused under another profile (account {mine}; {other}: \
-                 {why}): not changed through this one"
+                "{taken}; {other}: {why}): not changed through this one{otherwise}"
             )));
         }
         production |= other.access.production;

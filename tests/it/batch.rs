@@ -1198,3 +1198,81 @@ async fn a_rows_change_acts_through_the_strictest_profile_of_its_account() {
         "{batch:#?}"
     );
 }
+
+/// Another profile of the session in the same region whose account STS does not say may be
+/// the same account: its rules hold for a row's change as they hold for `--profile a,b` —
+/// a read-only one refuses it, a production one asks the typed name — and not only when STS
+/// answers for both (a dashboard row changed what the CLI refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_whose_account_sts_does_not_say_keeps_its_rules_over_a_rows_change() {
+    let (_, names) = seed("unknownacct").await;
+    let region = REGIONS[0];
+    let counter = CallCounter::default();
+    // The other profile is read through a proxy where STS refuses every call.
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: region.into(),
+        service: Some("sts".into()),
+        operation: None,
+        fault: Fault::Status(403),
+        remaining: None,
+    });
+    let (direct, dark) = (
+        sdk_config(moto::url(), region).await,
+        sdk_config(&proxy.url, region).await,
+    );
+    let source = |profile: &str, access: Access, config: &aws_config::SdkConfig| {
+        AwsRegion::new(Clients::from_sdk_config(
+            Scope::new(profile, region, access),
+            config,
+            &Settings::default(),
+            &counter,
+        ))
+    };
+    let request = lops::ops::Request::SetConcurrency {
+        function: names[0].clone(),
+        value: Some(9),
+    };
+    let ops = source("ops", Access::new(Tier::Change, false), &direct);
+    let ro = source("ro", Access::new(Tier::Read, false), &dark);
+    let refs = [&ops, &ro];
+    let refused = lops::ops::batch::prepare_one_in(&refs, 2, 0, request.clone(), None).await;
+    match refused {
+        Err(lops::ops::OpsError::Refused(why)) => assert!(
+            why.contains("account of ro not known: STS did not answer")
+                && why.contains("not changed through this one"),
+            "{why}"
+        ),
+        other => panic!("refused expected: {other:?}"),
+    }
+    // A batch of that one row (what an undo of one record or a marked row previews) alike.
+    let batch = lops::ops::batch::prepare_in(
+        &refs,
+        2,
+        vec![lops::ops::batch::Target::Ask(0, request.clone())],
+        None,
+    )
+    .await;
+    assert!(
+        batch.items.iter().all(|i| matches!(
+            i,
+            lops::ops::batch::Item::Skipped {
+                error: lops::ops::OpsError::Refused(_),
+                ..
+            }
+        )),
+        "{batch:#?}"
+    );
+    // A production one whose account is not known: the typed name is asked.
+    let prod = source("prod", Access::new(Tier::Change, true), &dark);
+    let refs = [&ops, &prod];
+    let (acts, plan) = lops::ops::batch::prepare_one_in(&refs, 2, 0, request, None)
+        .await
+        .expect("plan");
+    assert_eq!(acts, 0, "the known profile acts");
+    assert!(
+        matches!(plan.confirmation(), lops::ops::Confirmation::Typed(_)),
+        "{:?}",
+        plan.confirmation()
+    );
+}
