@@ -254,20 +254,8 @@ pub(crate) fn unsent(e: ProviderError) -> OpsError {
 /// closed once the request was on its way. Either way it may have landed.
 fn sent_unanswered(e: &OpsError) -> bool {
     match e {
-        OpsError::Provider(ProviderError::Timeout(_)) => true,
         OpsError::Provider(ProviderError::Service(m)) if m.starts_with(UNSENT) => false,
-        // PreconditionFailed: the SDK's retry of a revision-checked write whose first try got
-        // no answer finds the revision moved — by that first try, it may well be.
-        OpsError::Provider(ProviderError::Service(m)) => [
-            "connection closed before message completed",
-            "connection reset",
-            "broken pipe",
-            "IncompleteMessage",
-            "PreconditionFailed",
-            crate::provider::INVOKE_UNANSWERED,
-        ]
-        .iter()
-        .any(|s| m.contains(s)),
+        OpsError::Provider(e) => crate::provider::may_have_landed(e),
         _ => false,
     }
 }

@@ -130,6 +130,33 @@ pub fn hint(e: &ProviderError) -> &'static str {
 /// its outcome is unknown, not failed.
 pub const INVOKE_UNANSWERED: &str = "the invoke was sent and";
 
+/// Whether `e` says its profile has no credentials: that profile's reads fail on their own
+/// (not bad input of the command, as a refused filter pattern is).
+pub fn no_credentials(e: &ProviderError) -> bool {
+    matches!(e, ProviderError::Invalid(m) if aws::NO_CREDENTIALS.iter().any(|p| m.starts_with(p)))
+}
+
+/// Whether a write that failed with `e` may have reached AWS and landed: it got no answer in
+/// time, or the connection closed once the request was on its way.
+pub fn may_have_landed(e: &ProviderError) -> bool {
+    match e {
+        ProviderError::Timeout(_) => true,
+        // PreconditionFailed: the SDK's retry of a revision-checked write whose first try got
+        // no answer finds the revision moved — by that first try, it may well be.
+        ProviderError::Service(m) => [
+            "connection closed before message completed",
+            "connection reset",
+            "broken pipe",
+            "IncompleteMessage",
+            "PreconditionFailed",
+            INVOKE_UNANSWERED,
+        ]
+        .iter()
+        .any(|s| m.contains(s)),
+        _ => false,
+    }
+}
+
 /// What CloudWatch charges per metric requested with GetMetricData (USD; $0.01 per 1,000 in
 /// most regions).
 pub const METRIC_PRICE_USD: f64 = 0.01 / 1000.0;

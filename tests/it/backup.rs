@@ -860,6 +860,89 @@ async fn a_restore_failing_half_way_puts_the_target_back() {
     );
 }
 
+/// A restore's write that got no answer may have landed: a failure there puts it back with the
+/// rest (an alias left as the snapshot had it was said "as it was"), a function created whose
+/// answer was lost is deleted again, and a step that cannot be taken back unseen (an event
+/// source mapping made) is said as not known — never "as it was".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_write_whose_answer_is_lost_is_put_back_or_said_not_known() {
+    let fx = Fixture::new(PROXIED, "lost").await;
+    let name = moto::unique("lost");
+    fx.function(&name).await;
+    let queue = moto::create_queue(PROXIED, &format!("{name}-jobs"));
+    fx.seeder
+        .lambda
+        .create_event_source_mapping()
+        .function_name(&name)
+        .event_source_arn(&queue)
+        .batch_size(5)
+        .send()
+        .await
+        .expect("mapping");
+    let direct = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&direct, PROXIED, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    let lops = fx.lops(&proxy.url);
+    // One try of 2 s per call (the test is about an answer lost, not the budget): each write
+    // below lands and its answer comes after lops stopped waiting.
+    let config = lops.config("[timeouts]\noperation_secs = 2\nmax_attempts = 1\n");
+    let config = config.display().to_string();
+    let late = |operation: &str| Rule {
+        region: PROXIED.into(),
+        service: Some("lambda".into()),
+        operation: Some(operation.into()),
+        fault: Fault::LateAnswer(Duration::from_secs(4)),
+        remaining: Some(1),
+    };
+    let restore = |extra: &[&str]| {
+        let mut args = vec!["--config", &config, "restore", &snapshot, "--yes"];
+        args.extend_from_slice(extra);
+        lops.run(&args)
+    };
+
+    // 1. The alias moved back to the snapshot's routing, its answer lost, then the next step
+    // fails: the alias goes back with the rest.
+    fx.seeder.reserve(&name, 3).await;
+    fx.seeder.clear_routing(&name).await;
+    let before = state(&fx.seeder.lambda, &name).await.expect("state");
+    proxy.add(late("UpdateAlias"));
+    let r = restore(&[]);
+    r.assert_exit(1);
+    assert!(
+        r.stderr
+            .contains("every change was undone: the target is as it was"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        state(&fx.seeder.lambda, &name).await.expect("state"),
+        before
+    );
+
+    // 2. A new function whose create answered late: deleted again.
+    let fresh = format!("{name}-new");
+    proxy.add(late("CreateFunction"));
+    let r = restore(&["--name", &fresh]);
+    r.assert_exit(1);
+    assert!(r.stderr.contains("every change was undone"), "{}", r.stderr);
+    assert!(
+        state(&fx.seeder.lambda, &fresh).await.is_none(),
+        "the function whose create answered late is still there"
+    );
+
+    // 3. A mapping made with its answer lost: lops cannot know it to delete it, and says so.
+    let other = format!("{name}-map");
+    proxy.add(late("CreateEventSourceMapping"));
+    let r = restore(&["--name", &other]);
+    r.assert_exit(1);
+    assert!(
+        r.stderr.contains("whether this step landed is not known")
+            && !r.stderr.contains("as it was"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() {
     let fx = Fixture::new(HOME, "data").await;

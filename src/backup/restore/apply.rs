@@ -64,6 +64,9 @@ impl<W: FunctionWrites> Runner<'_, W> {
         };
         let mut result = Ok(());
         let mut stopped = None;
+        // A step that got no answer, whose write may have landed with nothing in the journal
+        // to take it back (a version published, a mapping made): said, never "as it was".
+        let mut unsure = None;
         for step in &difference.steps {
             if self
                 .stop
@@ -74,10 +77,15 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 break;
             }
             (self.on_step)(step);
+            let journaled = journal.len();
             if let Err(e) = self
                 .apply(difference, step, &mut mapped, &mut journal)
                 .await
             {
+                let covered = journal.len() > journaled || covered(step, &journal);
+                if may_have_landed(&e) && !covered {
+                    unsure = Some(step.describe());
+                }
                 result = Err(e);
                 break;
             }
@@ -111,6 +119,15 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 };
                 Err(BackupError::Provider(ProviderError::Service(
                     match undone {
+                        Ok(()) if unsure.is_some() => format!(
+                            "restore of {} failed ({e}); every change it knows of was undone, but \
+                             whether this step landed is not known (no answer came): {} — look at \
+                             {} in {} and run the restore again to compare with it",
+                            difference.function,
+                            unsure.unwrap_or_default(),
+                            difference.function,
+                            self.region
+                        ),
                         Ok(()) => format!(
                             "restore of {} failed ({e}); every change was undone: the target is as it was",
                             difference.function
@@ -232,17 +249,35 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     .get(qualifier)
                     .cloned()
                     .unwrap_or(qualifier.clone());
-                target.set_provisioned(f, &on, Some(*requested)).await?;
-                journal.push(Undo::Provisioned {
-                    qualifier: on,
+                let undo = Undo::Provisioned {
+                    qualifier: on.clone(),
                     put_back: *replaces,
-                });
-                Ok(())
+                };
+                journaled(
+                    journal,
+                    Some(undo),
+                    target.set_provisioned(f, &on, Some(*requested)),
+                )
+                .await
             }
             Step::Create { config, code } => {
                 let config = &mapped.with_layers(config);
                 let input = self.code_input(self.store, code).await?;
-                if !target.create_function(f, config, input).await? {
+                let made = match target.create_function(f, config, input).await {
+                    Ok(made) => made,
+                    // No answer: it may be there, ours — deleted with the rest when it is.
+                    Err(e) if crate::provider::may_have_landed(&e) => {
+                        if let Ok(t) = target.function(f, None).await
+                            && t.code_sha256 == code.lambda_sha256()
+                            && t.config.differences(config).is_empty()
+                        {
+                            journal.push(Undo::DeleteFunction);
+                        }
+                        return Err(e.into());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if !made {
                     // A retry after an attempt that timed out but was made finds the function
                     // there: it is ours when it holds exactly this code and configuration.
                     let there = target.function(f, None).await;
@@ -265,21 +300,25 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 code,
                 architectures,
             } => {
-                let before = self.latest_undo(journal);
+                // Journaled first: a write with no answer may have landed.
                 let input = self.code_input(self.store, code).await?;
-                target.update_code(f, input, architectures).await?;
-                journal.extend(before);
+                let undo = self.latest_undo(journal);
+                journaled(journal, undo, target.update_code(f, input, architectures)).await?;
                 self.settle(f).await
             }
             Step::UpdateConfig { config, changes } => {
                 let config = &mapped.with_layers(config);
-                let before = self.latest_undo(journal);
                 let fields: Vec<String> = changes
                     .iter()
                     .map(|c| crate::provider::function::changed_field(c).to_string())
                     .collect();
-                target.update_config(f, config, Some(&fields)).await?;
-                journal.extend(before);
+                let undo = self.latest_undo(journal);
+                journaled(
+                    journal,
+                    undo,
+                    target.update_config(f, config, Some(&fields)),
+                )
+                .await?;
                 self.settle(f).await
             }
             Step::Publish { of } => {
@@ -311,16 +350,27 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 for (v, w) in &alias.weights {
                     wanted.weights.insert(map(v)?, *w);
                 }
+                // Routing exactly as asked: a create this restore made (its answer lost).
+                let ours = |there: Result<AliasSnapshot, ProviderError>| {
+                    there.is_ok_and(|a| {
+                        a.function_version == wanted.function_version && a.weights == wanted.weights
+                    })
+                };
                 if *create {
-                    if !target.create_alias(f, &wanted).await? {
+                    let made = match target.create_alias(f, &wanted).await {
+                        Ok(made) => made,
+                        Err(e) if crate::provider::may_have_landed(&e) => {
+                            if ours(target.alias_route(f, &alias.name).await) {
+                                journal.push(Undo::DeleteAlias(alias.name.clone()));
+                            }
+                            return Err(e.into());
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    if !made {
                         // A retry after an attempt that timed out but was made finds the alias
                         // there: it is ours when it routes exactly as asked.
-                        let there = target.alias_route(f, &alias.name).await;
-                        let ours = there.is_ok_and(|a| {
-                            a.function_version == wanted.function_version
-                                && a.weights == wanted.weights
-                        });
-                        if !ours {
+                        if !ours(target.alias_route(f, &alias.name).await) {
                             return Err(BackupError::Provider(ProviderError::Service(format!(
                                 "alias {f}:{} appeared while restoring: run the restore again \
                                  to compare with it",
@@ -331,11 +381,11 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     journal.push(Undo::DeleteAlias(alias.name.clone()));
                 } else {
                     let before = target.alias_route(f, &alias.name).await?;
-                    target.update_alias(f, &wanted).await?;
-                    journal.push(Undo::Alias(AliasSnapshot {
+                    let undo = Undo::Alias(AliasSnapshot {
                         description: None,
                         ..before
-                    }));
+                    });
+                    journaled(journal, Some(undo), target.update_alias(f, &wanted)).await?;
                 }
                 Ok(())
             }
@@ -346,13 +396,12 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 } else {
                     None
                 };
-                target.set_reserved(f, *value).await?;
-                journal.push(Undo::Reserve(before));
+                let undo = Some(Undo::Reserve(before));
+                journaled(journal, undo, target.set_reserved(f, *value)).await?;
                 Ok(())
             }
             Step::Tags { set, remove } => {
                 let current = target.function(f, None).await?;
-                target.tag(&current.arn, set, remove).await?;
                 let undo_set: BTreeMap<String, String> = set
                     .keys()
                     .chain(remove.iter())
@@ -363,11 +412,11 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     .filter(|k| !current.tags.contains_key(*k))
                     .cloned()
                     .collect();
-                journal.push(Undo::Tags {
+                let undo = Undo::Tags {
                     set: undo_set,
                     remove: undo_remove,
-                });
-                Ok(())
+                };
+                journaled(journal, Some(undo), target.tag(&current.arn, set, remove)).await
             }
             Step::Mapping {
                 source_arn,
@@ -401,9 +450,8 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     Err(e) => return Err(e.into()),
                 };
                 let create = *create && before.is_none();
-                target.set_url(f, Some(config), create).await?;
-                journal.push(Undo::Url(before));
-                Ok(())
+                let undo = Some(Undo::Url(before));
+                journaled(journal, undo, target.set_url(f, Some(config), create)).await
             }
             Step::Permission {
                 permission,
@@ -422,10 +470,15 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     journal.push(undo);
                     return Ok(target.add_permission(f, permission).await?);
                 }
-                // Added only: nothing to undo when the add itself fails (say, an id taken).
-                target.add_permission(f, permission).await?;
-                journal.push(undo);
-                Ok(())
+                // Added only: nothing to undo when the add itself fails (say, an id taken),
+                // unless it got no answer (it may be there).
+                match target.add_permission(f, permission).await {
+                    Err(e) if !crate::provider::may_have_landed(&e) => return Err(e.into()),
+                    result => {
+                        journal.push(undo);
+                        Ok(result?)
+                    }
+                }
             }
             Step::AsyncInvoke { config } => {
                 let before = match target.async_config(f).await {
@@ -433,9 +486,8 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     Err(ProviderError::NotFound(_)) => None,
                     Err(e) => return Err(e.into()),
                 };
-                target.set_async_invoke(f, Some(config)).await?;
-                journal.push(Undo::AsyncInvoke(before));
-                Ok(())
+                let undo = Some(Undo::AsyncInvoke(before));
+                journaled(journal, undo, target.set_async_invoke(f, Some(config))).await
             }
         }
     }
@@ -453,5 +505,45 @@ impl<W: FunctionWrites> Runner<'_, W> {
             config: Box::new(m.latest.config.clone()),
             code: m.latest.code.clone(),
         })
+    }
+}
+
+/// `write`, its undo journaled first: a write that got no answer may have landed, and is put
+/// back with the rest. One refused outright changed nothing: its undo goes again (putting back
+/// what was never changed could fail for the same reason, and say so).
+async fn journaled<T>(
+    journal: &mut Vec<Undo>,
+    undo: Option<Undo>,
+    write: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<(), BackupError> {
+    let added = undo.is_some();
+    journal.extend(undo);
+    match write.await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            if added && !crate::provider::may_have_landed(&e) {
+                journal.pop();
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Whether a restore's failure may have left its step's write landed (no answer came).
+fn may_have_landed(e: &BackupError) -> bool {
+    matches!(e, BackupError::Provider(p) if crate::provider::may_have_landed(p))
+}
+
+/// Whether what `step` may have written is taken back by the journal already: a change of
+/// `$LATEST` by putting it back (an earlier change of it journaled), and all but a layer or a
+/// mapping by deleting the function this restore created.
+fn covered(step: &Step, journal: &[Undo]) -> bool {
+    let created = journal.iter().any(|u| matches!(u, Undo::DeleteFunction));
+    match step {
+        Step::Layer { .. } | Step::Mapping { .. } => false,
+        Step::UpdateCode { .. } | Step::UpdateConfig { .. } => {
+            created || journal.iter().any(|u| matches!(u, Undo::Latest { .. }))
+        }
+        _ => created,
     }
 }

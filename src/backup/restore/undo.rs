@@ -74,7 +74,11 @@ impl<W: FunctionWrites> Runner<'_, W> {
             let what = undo.describe();
             let r: Result<(), BackupError> = async {
                 match undo {
-                    Undo::DeleteFunction => target.delete_function(function, None).await?,
+                    // Gone already (a create or an alias whose answer was lost and that never
+                    // landed, journaled first): nothing to delete.
+                    Undo::DeleteFunction => {
+                        gone_is_done(target.delete_function(function, None).await)?
+                    }
                     Undo::DeleteVersion(n) => target.delete_function(function, Some(&n)).await?,
                     Undo::Latest { config, code } => {
                         let store = self.before.map(|(_, s)| s).unwrap_or(self.store);
@@ -98,7 +102,9 @@ impl<W: FunctionWrites> Runner<'_, W> {
                             .await?;
                         self.settle(function).await?;
                     }
-                    Undo::DeleteAlias(name) => target.delete_alias(function, &name).await?,
+                    Undo::DeleteAlias(name) => {
+                        gone_is_done(target.delete_alias(function, &name).await)?
+                    }
                     Undo::Alias(a) => target.update_alias(function, &a).await?,
                     Undo::Reserve(value) => target.set_reserved(function, value).await?,
                     Undo::Tags { set, remove } => {
@@ -154,5 +160,13 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 failures.join("; ")
             ))))
         }
+    }
+}
+
+/// A delete of what is not there: done.
+fn gone_is_done(result: Result<(), ProviderError>) -> Result<(), ProviderError> {
+    match result {
+        Err(ProviderError::NotFound(_)) => Ok(()),
+        other => other,
     }
 }
