@@ -113,7 +113,9 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             // Following names a missing group itself, once, and looks for it every minute.
             Err(ProviderError::NotFound(_)) if args.follow => {}
             // A refused filter is said once below, not once per function and region.
-            Err(e @ ProviderError::Invalid(_)) => failures.push(e),
+            Err(e @ ProviderError::Invalid(_)) if !crate::provider::no_credentials(&e) => {
+                failures.push(e)
+            }
             Err(e) => {
                 // Which function's read, and the setting that would help (a timeout, a
                 // throttle).
@@ -131,7 +133,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     // A refused filter is the same everywhere: said once, exit 2, never followed.
     if let Some(ProviderError::Invalid(why)) = failures
         .iter()
-        .find(|e| matches!(e, ProviderError::Invalid(_)))
+        .find(|e| matches!(e, ProviderError::Invalid(_)) && !crate::provider::no_credentials(e))
     {
         return Err(Failure::usage(format!("--filter: {why}")));
     }
@@ -143,7 +145,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             matches!(
                 e,
                 ProviderError::NotFound(_) | ProviderError::Credentials(_)
-            )
+            ) || crate::provider::no_credentials(e)
         };
         let exit = if failures.iter().all(usage) {
             Exit::Usage

@@ -1157,3 +1157,54 @@ async fn a_region_that_answers_late_and_has_nothing_new_ends_the_follow_well() {
     let status = followed.child.wait().expect("wait");
     assert_eq!(status.code(), Some(0), "{}", followed.said());
 }
+
+/// One profile of several without credentials fails on its own in `logs` too: the others'
+/// events are printed, its read named with how to give it credentials, exit 3 (every read was
+/// refused as a bad `--filter`, exit 2, nothing printed, no filter given).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_without_credentials_fails_alone_in_logs() {
+    let region = "me-south-1";
+    let f = format!("{}-keys", moto::unique("tail"));
+    put_logs(
+        region,
+        &f,
+        "a",
+        &[(1, "read through the profile with keys".into())],
+    )
+    .await;
+    let lops = Lops::without_credentials().env("AWS_ENDPOINT_URL", moto::url());
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        "[default]\nregion = us-east-1\n[profile nocreds]\nregion = us-east-1\n",
+    )
+    .expect("aws config");
+    std::fs::write(
+        lops.home.path().join("aws-credentials"),
+        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .expect("aws credentials");
+    let run = lops.run(&[
+        "logs",
+        &f,
+        "--profile",
+        "default,nocreds",
+        "--regions",
+        region,
+        "--since",
+        "30m",
+    ]);
+    run.assert_exit(3);
+    assert!(
+        run.stdout.contains("read through the profile with keys"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("no AWS credentials for profile 'nocreds'")
+            && !run.stderr.contains("--filter"),
+        "{}",
+        run.stderr
+    );
+}

@@ -30,7 +30,7 @@ pub use clients::{
 };
 pub use cloudwatch::QUERIES_PER_CALL;
 pub use endpoint::check_endpoints;
-pub use error::{chain as error_chain, classify};
+pub use error::{NO_CREDENTIALS, chain as error_chain, classify};
 pub use metric_queries::QueryBatches;
 
 use super::{
