@@ -473,7 +473,7 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 // Added only: nothing to undo when the add itself fails (say, an id taken),
                 // unless it got no answer (it may be there).
                 match target.add_permission(f, permission).await {
-                    Err(e) if !crate::provider::may_have_landed(&e) => return Err(e.into()),
+                    Err(e) if !crate::provider::may_have_landed(&e) => Err(e.into()),
                     result => {
                         journal.push(undo);
                         Ok(result?)
