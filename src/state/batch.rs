@@ -26,8 +26,10 @@ impl BatchRun {
     /// Whether a mark stays after this batch: its function's change failed or was not sent.
     /// A trigger's change names its rule: a failed one keeps the marks of the functions it
     /// invokes (its targets, what it connects), or every mark of its region when those were
-    /// not read (their retry previews again; what is done already is skipped).
-    pub fn keeps(&self, mark: &(usize, String)) -> bool {
+    /// not read (their retry previews again; what is done already is skipped). `same`: whether
+    /// two regions reach the same functions (a marked row of one profile acted on through the
+    /// strictest of its account there, `State::same_account`).
+    pub fn keeps(&self, mark: &(usize, String), same: &dyn Fn(usize, usize) -> bool) -> bool {
         self.landed
             .iter()
             .filter(|(_, result)| result.is_err())
@@ -36,7 +38,7 @@ impl BatchRun {
                 Some((item.source(), item.plan()?))
             })
             .any(|(region, plan)| {
-                if region != mark.0 {
+                if !same(region, mark.0) {
                     return false;
                 }
                 if matches!(plan.change, crate::ops::Change::Trigger { .. }) {
@@ -52,10 +54,10 @@ impl BatchRun {
     /// region; for a trigger, which names its rule, a mark the batch was asked for in its
     /// region) and did not keep it. Marks the batch never touched (an undo of something else,
     /// a rule's included) stay.
-    pub fn clears(&self, mark: &(usize, String)) -> bool {
+    pub fn clears(&self, mark: &(usize, String), same: &dyn Fn(usize, usize) -> bool) -> bool {
         // One row's action widened with `tab` was not asked of the marks: it leaves them, also
         // on the function it acted on (an undo clears those it took back).
-        if self.keeps(mark) || (self.batch.action != "undo" && !self.marked.contains(mark)) {
+        if self.keeps(mark, same) || (self.batch.action != "undo" && !self.marked.contains(mark)) {
             return false;
         }
         self.batch.items.iter().any(|item| {
@@ -64,7 +66,7 @@ impl BatchRun {
                 crate::ops::batch::Item::Skipped { target, .. } => target.as_str(),
             };
             let trigger = target.starts_with("rule/") || target.starts_with("mapping/");
-            item.source() == mark.0
+            same(item.source(), mark.0)
                 && match trigger {
                     true => self.marked.contains(mark),
                     false => target.split_once(':').map_or(target, |(f, _)| f) == mark.1,
@@ -456,8 +458,12 @@ pub fn landed(state: &mut State, batch: &str, landed: Landed, effects: &mut Vec<
     if let Some(run) = state.batch_run.as_ref().filter(|r| r.done()) {
         // Marks acted on are done with; those whose change did not land stay marked, so the
         // same key retries them (previewed again, as the state is now).
-        let run = run.clone();
-        state.marks.retain(|m| !run.clears(m));
+        let same = |a: usize, b: usize| state.same_account(a, b);
+        let cleared: Vec<(usize, String)> = (state.marks.iter())
+            .filter(|m| run.clears(m, &same))
+            .cloned()
+            .collect();
+        state.marks.retain(|m| !cleared.contains(m));
         effects.push(Effect::RefreshInventory);
         // A batch or an undo in the services view: the weights it wrote show at once.
         if state.view == super::View::Services {

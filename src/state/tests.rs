@@ -568,8 +568,9 @@ fn a_batch_clears_only_the_marks_it_acted_on() {
         marked: vec![(0, "users".to_string()), (0, "orders".to_string())],
         scroll: 0,
     };
-    assert!(run.keeps(&(0, "users".to_string())));
-    assert!(!run.keeps(&(0, "orders".to_string())));
+    let same = |a: usize, b: usize| a == b;
+    assert!(run.keeps(&(0, "users".to_string()), &same));
+    assert!(!run.keeps(&(0, "orders".to_string()), &same));
 }
 
 #[test]
@@ -1540,7 +1541,7 @@ fn a_read_profile_of_the_same_account_hides_the_change_keys_of_the_other() {
 
 /// A rollout started from one profile's row runs through the strictest profile of its account
 /// there: the row it was started from still reaches it with `A` (acted on where it runs), a
-/// row of another account does not.
+/// row of another account does not. A marked row acted on through it alike: its mark goes.
 #[test]
 fn a_rollout_run_through_another_profile_of_the_account_is_the_rows_too() {
     let scopes = vec![
@@ -1591,10 +1592,55 @@ fn a_rollout_run_through_another_profile_of_the_account_is_the_rows_too() {
         "{effects:?} {:?}",
         s.popup
     );
+    // A marked dev row whose change acted (and landed) through prod: its mark is done with.
+    s.popup = None;
+    s.marks.insert((0, "api".to_string()));
+    s.batch_run = Some(super::batch::BatchRun {
+        batch: crate::ops::batch::Batch {
+            id: "B1".into(),
+            action: "kill".into(),
+            items: vec![crate::ops::batch::Item::Ready {
+                source: 1,
+                plan: Box::new(plan_in(&s.regions[1].scope.clone(), "api", true)),
+            }],
+        },
+        landed: Vec::new(),
+        marked: vec![(0, "api".to_string())],
+        scroll: 0,
+    });
+    let outcome = crate::ops::Outcome {
+        after: serde_json::json!({}),
+        invoke: None,
+        record: None,
+    };
+    let landed = |s: &mut State, result: Result<crate::ops::Outcome, OpsError>| {
+        update(
+            s,
+            Msg::BatchLanded {
+                batch: "B1".into(),
+                landed: (0, result),
+            },
+        )
+    };
+    landed(&mut s, Ok(outcome));
+    assert!(s.marks.is_empty(), "{:?}", s.marks);
     // prod on another account: not dev's row's rollout.
     update(&mut s, inventory(1, 2, "222222222222"));
-    s.popup = None;
     assert_eq!(actions_of_focus(&s), None);
+    // ...nor its batch's: dev's mark stays (its function was not acted on).
+    s.marks.insert((0, "api".to_string()));
+    if let Some(run) = s.batch_run.as_mut() {
+        run.landed.clear();
+    }
+    landed(
+        &mut s,
+        Ok(crate::ops::Outcome {
+            after: serde_json::json!({}),
+            invoke: None,
+            record: None,
+        }),
+    );
+    assert_eq!(s.marks.len(), 1, "{:?}", s.marks);
 }
 
 fn actions_of_focus(s: &State) -> Option<(usize, String)> {

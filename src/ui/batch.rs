@@ -145,7 +145,8 @@ pub(super) fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect
         lines.push(Line::styled(line, style));
         // Only a batch asked of the marks retries them with its key (an undo's targets are
         // its records, whatever is marked).
-        let kept = state.marks.iter().filter(|m| run.keeps(m)).count();
+        let same = |a: usize, b: usize| state.same_account(a, b);
+        let kept = state.marks.iter().filter(|m| run.keeps(m, &same)).count();
         if kept > 0 && !run.marked.is_empty() {
             lines.push(Line::styled(
                 format!(
