@@ -427,11 +427,26 @@ impl<S: Source> Executor<S> {
                 let Some(source) = self.sources.get(region).cloned() else {
                     return;
                 };
-                let (sources, fleet) = (self.sources.clone(), self.fleet);
+                let (sources, fleet, store) =
+                    (self.sources.clone(), self.fleet, self.store.clone());
                 tokio::spawn(async move {
+                    // As saved now (its heartbeat, its step): the copy this dashboard holds is
+                    // the one of its last event (a rollout it drives read as interrupted once
+                    // its start's heartbeat was old).
+                    let mut rollout = rollout;
+                    if let Some(store) = store {
+                        let (scope, f, a) = (
+                            source.scope().clone(),
+                            rollout.function.clone(),
+                            rollout.alias.clone(),
+                        );
+                        let saved = tokio::task::spawn_blocking(move || store.load(&scope, &f, &a));
+                        if let Ok(Some(saved)) = saved.await {
+                            *rollout = saved;
+                        }
+                    }
                     // The session's other profiles of its account keep their rules, as for a
                     // start: refused where one may only look, typed where one is production.
-                    let mut rollout = rollout;
                     let result = match super::runs::rollout_elsewhere(
                         &sources, fleet, region, abort,
                     )

@@ -253,3 +253,43 @@ async fn a_resume_keeps_the_rules_of_the_sessions_other_profiles() {
         }
     }
 }
+
+/// `A` on a rollout this dashboard drives previews it as saved now: its copy from the start
+/// (the heartbeat of then) said "interrupted" once 15 s had passed, while it ran.
+#[tokio::test]
+async fn an_abort_previews_the_rollout_as_saved_not_as_first_seen() {
+    use crate::ops::rollout::{Owner, RolloutStore};
+    let (sources, scope, function, dir, audit) = demo_with_audit("lops-abortnow");
+    let store = RolloutStore::beside(&audit).expect("store");
+    let stamp = |ago: i64| {
+        (chrono::Utc::now() - chrono::TimeDelta::seconds(ago))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let mut running = halted(&scope, &function, &[]);
+    running.status = Status::Running;
+    running.owner = Some(Owner::me());
+    running.heartbeat = Some(stamp(0));
+    store.save(&running).expect("save");
+    let mut seen = running.clone();
+    seen.heartbeat = Some(stamp(60));
+    let (tx, mut rx) = mpsc::channel(1024);
+    let executor = Executor::start(sources.clone(), sources.len(), tx, quiet(), Some(audit));
+    executor.run(Effect::PreviewRollout {
+        region: 0,
+        rollout: Box::new(seen),
+        abort: true,
+    });
+    let said = answer(&mut rx, |m| match m {
+        Msg::RolloutPreviewed { result, .. } => Some(result),
+        _ => None,
+    })
+    .await;
+    match said.expect("a preview") {
+        Ok((text, _)) => assert!(
+            text.contains("running") && !text.contains("interrupted"),
+            "{text}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
