@@ -79,6 +79,9 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         }
     }
     let mut failing = std::collections::HashSet::new();
+    // Each read that failed, for `--json`'s stdout once it is known that some answered (when
+    // none did, the error document says so).
+    let mut unread: Vec<(String, &str, String)> = Vec::new();
     // What was said already: following says it again only if it still fails minutes later.
     let mut said_failures = Vec::new();
     let scopes: Vec<String> = reads_scopes(&ctx, args.functions.len());
@@ -123,6 +126,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
                     "lops: {scope}: {function}'s logs not read: {e}{}",
                     crate::provider::hint(&e)
                 );
+                unread.push((scope.to_string(), function, crate::provider::with_hint(&e)));
                 failing.insert(scope.to_string());
                 said_failures.push(format!("{scope} {}", crate::provider::with_hint(&e)));
                 failures.push(e);
@@ -169,6 +173,9 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             });
         }
     }
+    for (scope, function, error) in &unread {
+        not_read(args.json, scope, Some(function), error);
+    }
     let lines = merge(lines);
     // Nothing read is not "no events" (each failure was said above).
     let none_read = !failures.is_empty() && failures.len() == total;
@@ -190,6 +197,9 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
         // Stopped while some regions had not answered: what the others gave is printed above.
         let names: Vec<&str> = waiting.iter().map(|s| s.as_str()).collect();
         err!("lops: stopped before {} answered", names.join(", "));
+        for scope in &names {
+            not_read(args.json, scope, None, "stopped before it answered");
+        }
         if args.stats {
             print_calls(&ctx, std::time::Duration::ZERO);
         }
@@ -266,6 +276,22 @@ fn print_calls(ctx: &Session, took: std::time::Duration) {
         format!(" over {:.0} s", took.as_secs_f64())
     };
     err!("lops: calls{over}: {}", calls.join(", "));
+}
+
+/// With `--json`, a read that failed as one more ndjson record on stdout (`{"not_read": {scope,
+/// function, error}}`), beside what stderr says: a script reading stdout sees exit 3 and which
+/// region or function is missing. A reader gone is noticed at the next events' write.
+fn not_read(json: bool, scope: &str, function: Option<&str>, error: &str) {
+    if !json {
+        return;
+    }
+    let record =
+        serde_json::json!({"not_read": {"scope": scope, "function": function, "error": error}});
+    let _ = writeln!(
+        super::stdout(),
+        "{}",
+        crate::format::json_safe(record.to_string())
+    );
 }
 
 fn print_lines(lines: &[crate::loglines::LogLine], json: bool) -> std::io::Result<()> {
@@ -528,6 +554,10 @@ async fn follow(
                         new.join(", ")
                     );
                 }
+                for f in &new {
+                    let why = "no log group yet (not invoked yet, or deleted): looking again every minute";
+                    not_read(args.json, &scope, Some(f), why);
+                }
             }
             Update::Failed(e) | Update::Reconnecting(e) => {
                 let key = format!("{scope} {e}");
@@ -537,6 +567,7 @@ async fn follow(
                 if due {
                     failures.insert(key, std::time::Instant::now());
                     err!("lops: {scope}: {e} (still trying)");
+                    not_read(args.json, &scope, None, &format!("{e} (still trying)"));
                 }
             }
         }

@@ -47,6 +47,8 @@ struct Followed {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<String>,
     said: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The `{"not_read": …}` records of stdout, kept apart from the events.
+    not_read: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Followed {
@@ -88,12 +90,25 @@ impl Followed {
             }
         });
         let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let not_read = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let unread = not_read.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("{\"not_read\"") {
+                    if let Ok(mut u) = unread.lock() {
+                        u.push(line);
+                    }
+                    continue;
+                }
                 let _ = tx.send(line);
             }
         });
-        Followed { child, lines, said }
+        Followed {
+            child,
+            lines,
+            said,
+            not_read,
+        }
     }
 
     /// The next line on stdout (20 s at most).
@@ -113,6 +128,10 @@ impl Followed {
 
     fn said(&self) -> String {
         self.said.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn not_read(&self) -> Vec<String> {
+        self.not_read.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
 
@@ -906,6 +925,13 @@ async fn a_region_failing_from_the_start_is_said_once_while_following() {
     std::thread::sleep(std::time::Duration::from_secs(1));
     let said = followed.said();
     assert_eq!(said.matches(bad).count(), 1, "{said}");
+    // And once on stdout, as a record of its own (`--json`).
+    let unread = followed.not_read();
+    assert_eq!(
+        unread.iter().filter(|l| l.contains(bad)).count(),
+        1,
+        "{unread:?}"
+    );
 }
 
 /// Logs failing from the very start (503) in the only region: `--follow` does not give up at
@@ -1206,5 +1232,49 @@ async fn a_profile_without_credentials_fails_alone_in_logs() {
             && !run.stderr.contains("--filter"),
         "{}",
         run.stderr
+    );
+}
+
+/// With `--json`, what was not read is on stdout too, one ndjson record each beside the
+/// events (it was only on stderr: a script saw exit 3 and could not tell what was missing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_failed_is_a_record_of_the_json_output() {
+    let region = "me-south-1";
+    let f = format!("{}-there", moto::unique("tail"));
+    let missing = format!("{}-nogroup", moto::unique("tail"));
+    put_logs(region, &f, "a", &[(1, "an event that was read".into())]).await;
+    let lops = Lops::new(moto::url());
+    let run = lops.run(&[
+        "logs",
+        &format!("{f},{missing}"),
+        "--regions",
+        region,
+        "--since",
+        "30m",
+        "--json",
+    ]);
+    run.assert_exit(3);
+    let records: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("ndjson"))
+        .collect();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["message"] == "an event that was read"),
+        "{}",
+        run.stdout
+    );
+    let failed: Vec<&Value> = records.iter().filter_map(|r| r.get("not_read")).collect();
+    assert_eq!(failed.len(), 1, "{}", run.stdout);
+    assert_eq!(failed[0]["function"], missing.as_str());
+    assert_eq!(failed[0]["scope"], region);
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not found")),
+        "{}",
+        run.stdout
     );
 }
