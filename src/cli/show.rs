@@ -77,9 +77,17 @@ pub(super) async fn show(
         err!("lops: {scope}: {}", failure.message);
     }
     if failed.len() == ctx.regions.len() && !failed.is_empty() {
+        // The error document is all a script reads: each region's reason in it too.
+        let each = match as_json {
+            true => (failed.iter())
+                .map(|(scope, f)| format!("{scope}: {}", f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            false => "each named above".to_string(),
+        };
         let first = failed.swap_remove(0).1;
         return Err(Failure {
-            message: format!("{function}: shown in no region (each named above)"),
+            message: format!("{function}: shown in no region ({each})"),
             ..first
         });
     }

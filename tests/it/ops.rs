@@ -207,6 +207,24 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
     assert_eq!(doc["aliases"][0]["function_version"], "2", "{doc}");
     assert_eq!(doc["complete"], false);
     assert!(doc["errors"].to_string().contains("ca-west-1"), "{doc}");
+    // Missing in every region read, with --json: the error document names each region's
+    // reason (it said "each named above", on stderr only).
+    let nowhere = lops.run(&[
+        "traffic",
+        "show",
+        &format!("{f}-nope"),
+        "--json",
+        "--regions",
+        &format!("{region},ca-west-1"),
+    ]);
+    nowhere.assert_exit(2);
+    let error = nowhere.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        error.contains(&format!("{region}: function {f}-nope does not exist"))
+            && error.contains("ca-west-1: function")
+            && !error.contains("named above"),
+        "{error}"
+    );
     // Missing everywhere read: said once, as the actions say it (exit 2).
     let nope = act(&lops, region, &["traffic", "show", &format!("{f}-nope")]);
     nope.assert_exit(2);
