@@ -236,7 +236,7 @@ pub async fn traffic(global: &GlobalArgs, command: TrafficCommand) -> Result<Exi
             function,
             flags,
         } => super::rollout::resume(global, &function, &alias, &flags, true).await,
-        TrafficCommand::Plans { json } => super::rollout::list(global, json),
+        TrafficCommand::Plans { json } => super::rollout::list(global, json).await,
     }
 }
 

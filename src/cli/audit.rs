@@ -48,7 +48,9 @@ pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure
     // --regions and --profile narrow the log to those scopes (as they narrow every command);
     // a region name that cannot be, or a config that does not read, is refused as everywhere
     // else (a bad config said by `audit` too, not first by the next command that acts).
-    crate::session::settings(&global.flags())?;
+    let (settings, _) = crate::session::settings(&global.flags())?;
+    let kept: Vec<&str> = records.iter().map(|r| r.profile.as_str()).collect();
+    crate::session::check_named_profiles(&global.profiles, &kept, &settings).await?;
     let (profiles_seen, regions_seen) = crate::ops::batch::scopes_of(&records);
     let before = records.len();
     if let Some(regions) = &global.regions {

@@ -284,13 +284,15 @@ pub async fn resume(
 /// How long `abort` waits for the lops running a rollout to roll it back before taking over.
 const ABORT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub fn list(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
+pub async fn list(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
     let store = store()?;
     let mut all = store.all();
     // --profile and --regions narrow the list, as they narrow `audit` (a profile since removed
-    // from the AWS files still names its rollouts); a region that cannot be, or a config that
-    // does not read, is refused.
-    crate::session::settings(&global.flags())?;
+    // from the AWS files still names its rollouts); a region that cannot be, a profile nothing
+    // was saved under and no one knows, or a config that does not read, is refused.
+    let (settings, _) = crate::session::settings(&global.flags())?;
+    let kept: Vec<&str> = all.iter().map(|r| r.profile.as_str()).collect();
+    crate::session::check_named_profiles(&global.profiles, &kept, &settings).await?;
     let before = all.len();
     let mut seen: Vec<String> = all
         .iter()

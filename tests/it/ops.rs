@@ -218,7 +218,10 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
         &format!("{region},ca-west-1"),
     ]);
     nowhere.assert_exit(2);
-    let error = nowhere.json()["error"].as_str().unwrap_or_default().to_string();
+    let error = nowhere.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(
         error.contains(&format!("{region}: function {f}-nope does not exist"))
             && error.contains("ca-west-1: function")
@@ -296,8 +299,17 @@ async fn concurrency_kill_and_revive_round_trip() {
     assert_eq!(count(&["--regions", region]), Some(5));
     assert_eq!(count(&["--regions", "us-east-1"]), Some(0));
     assert_eq!(count(&["--profile", "default"]), Some(5));
+    // A profile no one knows and nothing was recorded under is a typo: refused as every
+    // command refuses it (it read as "nothing done under it", exit 0).
+    let typo = lops.run(&["audit", "--profile", "prdo"]);
+    typo.assert_exit(2);
+    assert!(typo.stderr.contains("'prdo'"), "{}", typo.stderr);
     // A filter matching nothing says what the log holds; a region that cannot be is refused.
-    let none = lops.run(&["audit", "--profile", "prdo"]);
+    lops.aws_files(
+        "[default]\nregion = us-east-1\n[profile ops]\nregion = us-east-1\n",
+        None,
+    );
+    let none = lops.run(&["audit", "--profile", "ops"]);
     none.assert_exit(0);
     assert!(
         none.stderr.contains("none of the 5 record(s) matches")

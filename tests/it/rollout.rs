@@ -69,6 +69,14 @@ async fn plan_steps_to_the_new_version() {
     // --profile and --regions narrow the list, as they narrow `audit`.
     let here = lops.run(&["traffic", "plans", "--json", "--regions", region]);
     assert_eq!(standings(&here.json()), ["finished"]);
+    // A profile no one knows and nothing was saved under is a typo (exit 2, as everywhere).
+    let typo = lops.run(&["traffic", "plans", "--profile", "other"]);
+    typo.assert_exit(2);
+    assert!(typo.stderr.contains("'other'"), "{}", typo.stderr);
+    lops.aws_files(
+        "[default]\nregion = us-east-1\n[profile other]\nregion = us-east-1\n",
+        None,
+    );
     for narrowed in [
         vec!["traffic", "plans", "--regions", "eu-west-3"],
         vec!["traffic", "plans", "--profile", "other"],
