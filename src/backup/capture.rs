@@ -125,8 +125,30 @@ impl<R: FunctionReads> Blobs<'_, R> {
     }
 }
 
-/// Takes a snapshot of `function` in `region` (where `reads` reads) into `store`.
+/// Takes a snapshot of `function` in `region` (where `reads` reads) into `store`. A function
+/// that changed while it was read (a version published and an alias moved onto it between the
+/// reads) is read again, up to three times: a snapshot is stored only when it holds every
+/// version its aliases route to (verify and restore refuse one that does not).
 pub async fn capture(
+    reads: &impl FunctionReads,
+    region: &str,
+    store: &Store,
+    function: &str,
+    options: &CaptureOptions,
+    account: &str,
+    data: &[super::manifest::DataCopy],
+) -> Result<Captured, BackupError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match capture_once(reads, region, store, function, options, account, data).await {
+            Err(BackupError::Conflict(_)) if tries < 3 => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn capture_once(
     reads: &impl FunctionReads,
     region: &str,
     store: &Store,
@@ -251,6 +273,18 @@ pub async fn capture(
         stamp.push_str(layout::SAFETY);
     }
     let rel = layout::manifest(region, function, &stamp);
+    // Read while it changed: an alias onto a version published after the versions were read.
+    let moved: Vec<String> = (manifest.problems(&rel).into_iter())
+        .filter(|p| p.starts_with("incomplete: alias"))
+        .map(|p| p.trim_start_matches("incomplete: ").to_string())
+        .collect();
+    if !moved.is_empty() {
+        return Err(BackupError::Conflict(format!(
+            "{function} in {region} changed while it was backed up ({}): nothing was stored — \
+             run the backup again once it is not being published to",
+            moved.join("; ")
+        )));
+    }
     // Last: only now is the snapshot complete, and only now can it be listed.
     store.put_small(&rel, manifest.to_json()).await?;
     Ok(Captured {

@@ -943,6 +943,58 @@ async fn a_restore_write_whose_answer_is_lost_is_put_back_or_said_not_known() {
     );
 }
 
+/// A function published to while it is backed up (a version published and its alias moved
+/// onto it between the reads of its versions and of its aliases) is read again: the snapshot
+/// holds the version the alias routes to and verifies (one was stored and audited ok that
+/// verify and restore then refused as incomplete).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_changed_while_backed_up_is_read_again_into_a_whole_snapshot() {
+    let fx = Fixture::new(PROXIED, "moving").await;
+    let name = moto::unique("moving");
+    fx.function(&name).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("lambda".into()),
+        operation: Some("ListAliases".into()),
+        fault: Fault::Delay(Duration::from_secs(2)),
+        remaining: Some(1),
+    });
+    let lops = fx.lops(&proxy.url);
+    let to = fx.to();
+    let child = lops.spawn(&[
+        "backup", "run", "--yes", "--fn", &name, "--region", PROXIED, "--to", &to, "--json",
+    ]);
+    // While its aliases' read waits: a version published and the alias moved onto it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while proxy.calls(PROXIED, "lambda", "ListAliases") == 0 {
+        assert!(Instant::now() < deadline, "{:?}", proxy.all_calls());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let three = fx.seeder.publish_version(&name, "three").await;
+    fx.seeder
+        .lambda
+        .update_alias()
+        .function_name(&name)
+        .name("live")
+        .function_version(&three)
+        .routing_config(aws_sdk_lambda::types::AliasRoutingConfiguration::builder().build())
+        .send()
+        .await
+        .expect("alias");
+    let (code, stderr) = crate::support::cli::finish(child, 60);
+    assert_eq!(code, 0, "{stderr}");
+    let listed = fx.list(&lops, PROXIED);
+    let snapshot = (listed.json().as_array().cloned().unwrap_or_default())
+        .iter()
+        .filter_map(|s| s["snapshot"].as_str().map(str::to_string))
+        .find(|s| s.contains(&name))
+        .unwrap_or_else(|| panic!("no snapshot listed: {}", listed.stdout));
+    let verify = lops.run(&["backup", "verify", &snapshot]);
+    verify.assert_exit(0);
+    assert!(proxy.calls(PROXIED, "lambda", "ListAliases") >= 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() {
     let fx = Fixture::new(HOME, "data").await;
