@@ -312,12 +312,17 @@ impl RolloutStore {
         bad
     }
 
-    /// Saves a rollout about to start, refusing when one for the same alias is unfinished.
-    /// A lock file taken with create-new makes two lops starting at once see each other.
+    /// Saves a rollout about to start, refusing when one for the same alias is unfinished —
+    /// under this profile, or another of the same account (or one whose account is not known).
+    /// A lock file taken with create-new makes two lops starting at once see each other, also
+    /// under two profile names (its name has no profile: both ran, the loser's rollback
+    /// writing over the winner's end).
     pub fn create(&self, r: &Rollout) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let path = self.path(&r.profile, &r.region, &r.function, &r.alias);
-        let lock = path.with_extension("json.lock");
+        let lock = (self.dir).join(format!(
+            "start{}.lock",
+            Self::suffix(&r.region, &r.function, &r.alias)
+        ));
         let taken = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -345,10 +350,36 @@ impl RolloutStore {
                 std::io::ErrorKind::AlreadyExists,
                 existing.in_the_way(),
             )),
-            _ => self.save(r),
+            _ => match self.same_alias_elsewhere(r) {
+                Some(other) => Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!(
+                        "a rollout of {} in {} is {} under profile {} ({}), on the same \
+                         account: nothing was started",
+                        r.target(),
+                        r.region,
+                        other.standing().as_str(),
+                        other.profile,
+                        other.progress()
+                    ),
+                )),
+                None => self.save(r),
+            },
         };
         let _ = std::fs::remove_file(&lock);
         result
+    }
+
+    /// An unfinished rollout of `r`'s alias under another profile of its account (or one whose
+    /// account is not known): the same alias.
+    fn same_alias_elsewhere(&self, r: &Rollout) -> Option<Rollout> {
+        self.running().into_iter().find(|o| {
+            o.profile != r.profile
+                && o.region == r.region
+                && o.function == r.function
+                && o.alias == r.alias
+                && (o.account.is_none() || r.account.is_none() || o.account == r.account)
+        })
     }
 
     /// An unfinished rollout of `function:alias` in `scope`'s region under another profile:

@@ -455,3 +455,29 @@ async fn an_abort_after_the_guard_rolled_back_says_so() {
     assert_eq!(done.now, split);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Two starts of one alias under two profile names of one account: the second is refused as
+/// it is saved (both started when they began at once, each having looked before the other
+/// saved); another account's alias of the same name is its own.
+#[test]
+fn a_start_under_another_profile_of_the_account_is_refused_as_it_is_saved() {
+    let dir = std::env::temp_dir().join(format!("lops-twostarts-{}", std::process::id()));
+    let store = RolloutStore::at(&dir);
+    let mut first = sample();
+    first.account = Some("111111111111".into());
+    store.create(&first).expect("the first starts");
+    let mut second = sample();
+    second.profile = "ops".into();
+    second.account = first.account.clone();
+    let refused = store.create(&second).expect_err("the same alias");
+    assert_eq!(refused.kind(), std::io::ErrorKind::AlreadyExists);
+    assert!(
+        refused.to_string().contains("under profile default"),
+        "{refused}"
+    );
+    let mut elsewhere = second.clone();
+    elsewhere.profile = "other".into();
+    elsewhere.account = Some("222222222222".into());
+    store.create(&elsewhere).expect("another account's alias");
+    let _ = std::fs::remove_dir_all(dir);
+}
