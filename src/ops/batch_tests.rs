@@ -323,12 +323,27 @@ fn after_a_rollouts_abort_undo_says_it_is_over() {
             && !said.contains("traffic abort"),
         "{said}"
     );
-    // An abort whose outcome is unknown may not have landed: the abort is still offered.
-    let mut unknown = record("a", Some(&format!("{ROLLOUT_BATCH}orders-api:live")), None);
-    unknown.reason = Some("rollout aborted on request".into());
-    unknown.result = format!("{}timed out", crate::ops::audit::UNKNOWN);
-    let said = nothing_to_undo(&[unknown]);
-    assert!(said.contains("traffic abort live"), "{said}");
+    // An abort (or a guard's rollback) whose outcome is unknown may not have landed: the
+    // alias is to be read first — back, nothing to undo; not, the abort if it still runs, or
+    // a set (only the abort was named, which found nothing to abort once the rollout ended).
+    for reason in [
+        "rollout aborted on request",
+        "rollout rolled back: error rate 9 %",
+    ] {
+        let mut unknown = record("a", Some(&format!("{ROLLOUT_BATCH}orders-api:live")), None);
+        unknown.reason = Some(reason.into());
+        unknown.result = format!("{}timed out", crate::ops::audit::UNKNOWN);
+        let said = nothing_to_undo(&[unknown]);
+        assert!(
+            said.contains("whose answer did not come")
+                && said.contains(
+                    "`lops traffic show orders-api --profile default --regions us-east-1`"
+                )
+                && said.contains("traffic abort live")
+                && said.contains("`lops traffic set live --fn orders-api`"),
+            "{said}"
+        );
+    }
 }
 
 #[test]

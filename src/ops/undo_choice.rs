@@ -91,11 +91,27 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
         }
         // Its abort or rollback was the last change: the rollout is over, nothing to abort.
         // (One whose outcome is unknown may not have landed: the rollout may be mid-way.)
-        let ended = step.result == "ok"
-            && step.reason.as_deref().is_some_and(|r| {
-                r.starts_with("rollout aborted") || r.starts_with("rollout rolled back")
-            });
-        if ended {
+        let ending = step.reason.as_deref().is_some_and(|r| {
+            r.starts_with("rollout aborted") || r.starts_with("rollout rolled back")
+        });
+        // Its rollback or abort got no answer: whether the alias is back is for a read to say
+        // (the rollout's file says it ended; an abort of it finds nothing to abort).
+        if ending && crate::ops::audit::outcome_unknown(&step.result) {
+            let (function, alias) = target.split_once(':').unwrap_or((target, ""));
+            return format!(
+                "the last change was the end of the rollout of {target} ({}, {} at {}), whose \
+                 answer did not come: read the alias (`lops traffic show {function} --profile {} \
+                 --regions {}`). Back where the rollout started: nothing is left to undo; if \
+                 not, and the rollout still runs, {abort} returns it, or set it as you want it \
+                 with `lops traffic set {alias} --fn {function}` (`t` in the dashboard)",
+                step.reason.as_deref().unwrap_or_default(),
+                step.action,
+                step.time,
+                step.profile,
+                step.region
+            );
+        }
+        if ending && step.result == "ok" {
             return format!(
                 "the last change ended the rollout of {target} ({}, {} at {}): the alias is \
                  back where the rollout started. Set it as you want it with `lops traffic set` \
