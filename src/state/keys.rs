@@ -119,6 +119,20 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
         }
     }
     match action {
+        // The log pane shows no rows: marks, the sort and the window are the fleet's (`*`
+        // marked the whole fleet behind the pane, unseen, for the next action key).
+        Action::Mark
+        | Action::MarkAll
+        | Action::SortNext
+        | Action::SortReverse
+        | Action::Window
+            if logs =>
+        {
+            state.popup = Some(Popup::Notice(format!(
+                "marks, the sort and the window are the fleet's rows': {} back to the fleet",
+                state.keymap.first_key(Action::Back)
+            )));
+        }
         Action::Quit => actions::quit(state),
         Action::Help => {
             state.help_scroll = 0;

@@ -3005,6 +3005,20 @@ fn space_in_the_log_pane_pauses_and_does_not_mark() {
     update(&mut s, key(' '));
     assert!(s.marks.is_empty());
     assert!(s.log_pane.as_ref().is_some_and(|p| p.paused));
+    // `*` there marks nothing (it marked the whole fleet behind the pane, for the next
+    // action key); `s` and `w` leave the fleet's sort and window: each said.
+    let (sort, window) = (s.sort, s.window);
+    for k in ['*', 's', 'w'] {
+        s.popup = None;
+        update(&mut s, key(k));
+        assert!(
+            matches!(&s.popup, Some(Popup::Notice(n)) if n.contains("the fleet's")),
+            "{k}: {:?}",
+            s.popup
+        );
+    }
+    assert!(s.marks.is_empty());
+    assert_eq!((s.sort, s.window), (sort, window));
 }
 
 #[test]
