@@ -9,7 +9,8 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
     // Nothing is on screen but "too small": only quitting works (a key must never act on
     // what cannot be seen — a confirmation least of all).
     if state.too_small() {
-        if is_ctrl_c(&key) || (key.code == KeyCode::Char('q') && state.input.is_none()) {
+        let quit = state.keymap.action_in(&key, false) == Some(Action::Quit);
+        if is_ctrl_c(&key) || (quit && state.input.is_none()) {
             // Its question (something runs) cannot be seen here: asked again, it is a yes.
             let asked = matches!(&state.popup, Some(Popup::Confirm(p)) if matches!(p.proposal, super::confirm::Proposal::Quit));
             state.popup = None;

@@ -824,6 +824,18 @@ fn a_screen_too_small_takes_no_key_but_quit() {
     assert!(!s.quit);
     update(&mut s, key('q'));
     assert!(s.quit);
+    // The quit key as bound: another key quits, q does not.
+    let keymap = Keymap::with_overrides(&[("quit".to_string(), "ctrl-q".to_string())].into())
+        .expect("keymap");
+    let mut s = State::new(scopes(), keymap, ScreenOptions::default(), t0());
+    update(&mut s, Msg::Resize(40, 10));
+    update(&mut s, key('q'));
+    assert!(!s.quit);
+    update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL)),
+    );
+    assert!(s.quit);
 }
 
 #[test]

@@ -76,7 +76,13 @@ fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
 fn too_small(state: &State, area: Rect, theme: &Theme, frame: &mut Frame) {
     // An open question (a quit that asks first, a confirmation) cannot be read here: said, so
     // that a `q` that seems to do nothing is understood.
-    let waiting = state.popup.is_some();
+    let waiting = state.popup.is_some() || state.input.is_some();
+    // The quit key as bound (`[keymap] quit`); with an input open it is typed text there, so
+    // ctrl-c is what quits.
+    let quit = match state.input.is_some() {
+        true => "ctrl-c".to_string(),
+        false => state.keymap.first_key(crate::state::Action::Quit),
+    };
     // Short lines on a very small screen, so that what to do still shows.
     let text = if area.width >= 40 {
         vec![
@@ -87,11 +93,16 @@ fn too_small(state: &State, area: Rect, theme: &Theme, frame: &mut Frame) {
             )),
             Line::from(match &state.popup {
                 Some(crate::state::Popup::Confirm(_)) => {
-                    "a question is open: enlarge the window to answer it"
+                    "a question is open: enlarge the window to answer it".to_string()
                 }
-                Some(crate::state::Popup::Help) => "help is open: enlarge the window to read it",
-                Some(_) => "a message is open: enlarge the window to read it",
-                None => "enlarge the window, or press q to quit",
+                Some(crate::state::Popup::Help) => {
+                    "help is open: enlarge the window to read it".to_string()
+                }
+                Some(_) => "a message is open: enlarge the window to read it".to_string(),
+                None if state.input.is_some() => {
+                    format!("an input is open: enlarge the window to finish it, or {quit} to quit")
+                }
+                None => format!("enlarge the window, or press {quit} to quit"),
             }),
         ]
     } else {
@@ -102,9 +113,9 @@ fn too_small(state: &State, area: Rect, theme: &Theme, frame: &mut Frame) {
             ),
             Line::from(format!("needs {MIN_WIDTH}x{MIN_HEIGHT}")),
             Line::from(if waiting {
-                "enlarge to read it"
+                "enlarge to read it".to_string()
             } else {
-                "q quits"
+                format!("{quit} quits")
             }),
         ]
     };

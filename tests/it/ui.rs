@@ -1080,6 +1080,15 @@ async fn tiny_terminal_gets_a_clear_message() {
     state.popup = Some(lops::state::Popup::Help);
     let out = screen(&mut state, &MONO, 59, 14);
     assert!(out.contains("help is open: enlarge"), "{out}");
+    // An input open: `q` would be text there; ctrl-c is what quits, and it says so (it said
+    // "press q to quit", and q did nothing).
+    state.popup = None;
+    state.input = Some(lops::state::Input::Filter(String::new()));
+    let out = screen(&mut state, &MONO, 59, 14);
+    assert!(
+        out.contains("an input is open") && out.contains("ctrl-c to quit"),
+        "{out}"
+    );
 }
 
 /// Between the smallest screen and 80 columns the number columns that do not fit are left
