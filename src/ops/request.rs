@@ -268,7 +268,15 @@ pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
                 .into(),
         ));
     }
-    if !percent && (1.0..=100.0).contains(&weight) && weight.is_finite() {
+    if !percent && weight == 100.0 {
+        // 100 percent is no weight either (its advice offered 1 and 100%, both refused).
+        return Err(OpsError::Invalid(
+            "weight 100 is out of range: give 0 ≤ weight < 1 — all traffic to the new version \
+             is a promote (`P`, `lops traffic promote`)"
+                .into(),
+        ));
+    }
+    if !percent && (1.0..100.0).contains(&weight) && weight.is_finite() {
         // "25" is most likely 25 %: said, not guessed.
         return Err(OpsError::Invalid(format!(
             "weight {weight} is out of range: give 0 ≤ weight < 1 — for {weight} percent, \
@@ -446,9 +454,15 @@ mod tests {
         // "25" is said as the percent it most likely is.
         let e = parse_weight("25").unwrap_err().to_string();
         assert!(e.contains("0.25 or 25%"), "{e}");
-        // "1" most likely means all traffic: promote is named first.
-        let e = parse_weight("1").unwrap_err().to_string();
-        assert!(e.contains("`lops traffic promote`"), "{e}");
+        // "1" most likely means all traffic: promote is named first; "100" (and "1e2") too,
+        // never "1 or 100%", which are refused.
+        for text in ["1", "100", "1e2"] {
+            let e = parse_weight(text).unwrap_err().to_string();
+            assert!(
+                e.contains("`lops traffic promote`") && !e.contains("100%"),
+                "{e}"
+            );
+        }
         // Beyond a double: said as typed, not as the infinity it reads as.
         for text in ["1e309", "1e309%"] {
             let e = parse_weight(text).unwrap_err().to_string();
