@@ -52,8 +52,11 @@ async fn held(store: &Store) -> Result<(Vec<Listed>, bool), BackupError> {
 }
 
 /// How many backups hold a lease on the store now (a preview's note: blobs wait for them).
+/// A lease whose lops of this machine is gone (killed, or a dashboard quit mid-backup) is not
+/// counted (it held prune back until another backup cleared it).
 pub async fn running(store: &Store) -> Result<usize, BackupError> {
-    Ok(held(store).await?.0.len())
+    let leases = held(store).await?.0;
+    Ok(leases.len() - gone(store, &leases).await.len())
 }
 
 /// A backup run's lease: taken before any blob is checked, released when the run ends.
@@ -111,11 +114,11 @@ impl Lease {
     }
 }
 
-/// Removes the leases a killed lops of this machine left (its process is gone): they would
-/// hold prune back for hours. Another machine's, or one that does not say whose, stay until
-/// they are stale.
-async fn clear_gone(store: &Store, own: &str, leases: Vec<Listed>) {
-    for lease in leases.into_iter().filter(|l| l.rel != own) {
+/// The leases among `leases` a killed (or quit) lops of this machine left: its process is
+/// gone. Another machine's, or one that does not say whose, are not (they stay until stale).
+async fn gone(store: &Store, leases: &[Listed]) -> Vec<String> {
+    let mut out = Vec::new();
+    for lease in leases {
         let Ok(bytes) = store.get(&store.root.child(&lease.rel)).await else {
             continue;
         };
@@ -127,10 +130,20 @@ async fn clear_gone(store: &Store, own: &str, leases: Vec<Listed>) {
             continue;
         };
         if crate::process::gone_here(host, pid as u32) {
-            tracing::info!(lease = %lease.rel, pid, "removing the lease a killed lops left");
-            if let Err(e) = store.delete(std::slice::from_ref(&lease.rel)).await {
-                tracing::warn!(error = %e, lease = %lease.rel, "cannot remove a stale lease");
-            }
+            out.push(lease.rel.clone());
+        }
+    }
+    out
+}
+
+/// Removes the leases a killed lops of this machine left (its process is gone): they would
+/// hold prune back for hours.
+async fn clear_gone(store: &Store, own: &str, leases: Vec<Listed>) {
+    let others: Vec<Listed> = leases.into_iter().filter(|l| l.rel != own).collect();
+    for rel in gone(store, &others).await {
+        tracing::info!(lease = %rel, "removing the lease a killed lops left");
+        if let Err(e) = store.delete(std::slice::from_ref(&rel)).await {
+            tracing::warn!(error = %e, lease = %rel, "cannot remove a stale lease");
         }
     }
 }
@@ -154,7 +167,12 @@ impl PruneLock {
         };
         store.put_small(&lock.rel, note()).await?;
         match held(store).await {
-            Ok((leases, _)) => Ok((lock, leases.len())),
+            // What a gone lops of this machine left holds nothing back: cleared.
+            Ok((leases, _)) => {
+                let count = leases.len();
+                clear_gone(store, &lock.rel, leases).await;
+                Ok((lock, running(store).await.unwrap_or(count)))
+            }
             Err(e) => {
                 lock.release(store).await;
                 Err(e)

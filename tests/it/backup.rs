@@ -1423,6 +1423,29 @@ async fn prune_never_counts_a_snapshot_it_cannot_read() {
     for kept in ["lops/leases/elsewhere.json", "lops/leases/other-run.json"] {
         assert!(fx.get(&fx.bucket, kept).await.is_some(), "{kept}");
     }
+    // A prune does not wait on it either (a dashboard quit mid-backup left one that held
+    // prune back until another backup ran on this machine): not counted.
+    for left in ["lops/leases/elsewhere.json", "lops/leases/other-run.json"] {
+        fx.s3
+            .delete_object()
+            .bucket(&fx.bucket)
+            .key(left)
+            .send()
+            .await
+            .expect("delete");
+    }
+    fx.put("lops/leases/quit-here.json", note(&host).into_bytes())
+        .await;
+    let dry = prune(&["--dry-run"]);
+    dry.assert_exit(0);
+    let plan = &dry.json()["plan"];
+    assert!(!plan.to_string().contains("hold a lease"), "{plan}");
+    assert!(
+        fx.get(&fx.bucket, "lops/leases/quit-here.json")
+            .await
+            .is_some()
+    );
+    prune(&["--yes"]).assert_exit(0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

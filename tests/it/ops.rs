@@ -829,8 +829,9 @@ async fn an_invoke_waits_for_its_function_and_says_when_no_answer_came() {
     assert!(
         run.stderr.contains("no answer within 16s")
             && run.stderr.contains("may still be running")
-            // Its logs where it ran (the hint read the default region).
-            && run.stderr.contains(&format!("`lops logs {f} --region ")),
+            // Its logs where it ran (the hint read the default region), under the profile
+            // it ran under (the hint read the default profile's account).
+            && run.stderr.contains(&format!("`lops logs {f} --profile default --region ")),
         "{}",
         run.stderr
     );

@@ -438,8 +438,10 @@ impl AwsRegion {
                     (_, Some(404)) => {
                         return Err(BlobError::NoBucket(format!(
                             "bucket '{bucket}' does not exist (or is not visible to profile \
-                             '{profile}'): check its name (`aws s3 ls`) — a backup into a new \
-                             bucket needs it made first (`aws s3 mb s3://{bucket}`)"
+                             '{profile}'): check its name and the profile (`aws s3 ls \
+                             --profile {profile}`); a bucket lops is to write into (a backup's, \
+                             a restore's data) is made first (`aws s3 mb s3://{bucket}`), one it \
+                             reads from cannot be new"
                         )));
                     }
                     (_, Some(403)) => {

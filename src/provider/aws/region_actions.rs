@@ -243,11 +243,12 @@ impl RegionActions for AwsRegion {
                 // Sent, and no answer in time: the function may well be running still.
                 ProviderError::Timeout(_) => ProviderError::Service(format!(
                     "no answer within {seconds:.0}s: {} {} may still be running — read its \
-                     logs (`lops logs {} --region {}`, `l` in the dashboard) before invoking \
-                     again",
+                     logs (`lops logs {} --profile {} --region {}`, `l` in the dashboard) \
+                     before invoking again",
                     crate::provider::INVOKE_UNANSWERED,
                     request.function,
                     request.function,
+                    self.clients.scope.profile,
                     self.clients.scope.region
                 )),
                 e => e,
