@@ -301,6 +301,11 @@ pub async fn verify(store: &Store, uri: &S3Uri) -> Result<(Manifest, Verified), 
                 report.bytes_checked += b.size;
                 report.problems.push(format!("corrupt: {m}"));
             }
+            // One the profile may not read is a problem named with it (as a data copy's is),
+            // not the end of the check with a bare "HTTP 403".
+            Err(e @ BackupError::Provider(ProviderError::AccessDenied(_))) => {
+                report.problems.push(format!("not read: {e}"))
+            }
             Err(e) => return Err(e),
         }
     }

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use super::BackupError;
 use super::manifest::layout;
 use super::uri::S3Uri;
+use crate::provider::ProviderError;
 use crate::provider::blob::{BlobError, Bucket, Buckets, Put};
 
 /// Storage classes a backup may be written in.
@@ -213,7 +214,19 @@ impl Store {
     /// Reads a blob and checks its SHA-256 and size.
     pub async fn get_blob(&self, sha256: &str, size: u64) -> Result<Vec<u8>, BackupError> {
         let rel = layout::blob(sha256);
-        let bytes = self.get(&self.root.child(&rel)).await?;
+        // Which object, and what would let it be read (a bare "HTTP 403" named neither).
+        let bytes = (self.get(&self.root.child(&rel)).await).map_err(|e| match e {
+            BackupError::Provider(ProviderError::AccessDenied(m)) => {
+                BackupError::Provider(ProviderError::AccessDenied(format!(
+                    "{}: {m} — the profile reading the snapshot needs s3:GetObject on it",
+                    self.uri(&rel)
+                )))
+            }
+            BackupError::Provider(ProviderError::Service(m)) => {
+                BackupError::Provider(ProviderError::Service(format!("{}: {m}", self.uri(&rel))))
+            }
+            other => other,
+        })?;
         let actual = hex(&Sha256::digest(&bytes));
         if actual != sha256 || bytes.len() as u64 != size {
             return Err(BackupError::Corrupt(format!(

@@ -650,6 +650,48 @@ async fn a_corrupt_blob_fails_verify_by_name_and_restore_changes_nothing() {
     );
 }
 
+/// A blob the profile may not read: verify names it among its problems (which object, and
+/// what would let it be read) and a restore's failure names it — both said only "access
+/// denied: HTTP 403 with no error code".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_that_may_not_be_read_is_named_by_verify_and_restore() {
+    let fx = Fixture::new(PROXIED, "denied").await;
+    let name = moto::unique("denied");
+    fx.function(&name).await;
+    let snapshot = snapshot_of(&backup(&fx.lops(moto::url()), PROXIED, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("s3".into()),
+        operation: Some(format!("GET /{}/lops/blobs/*", fx.bucket)),
+        fault: Fault::Status(403),
+        remaining: None,
+    });
+    let lops = fx.lops(&proxy.url);
+    let verify = lops.run(&["backup", "verify", &snapshot, "--json"]);
+    verify.assert_exit(1);
+    let problems = verify.json()["problems"].to_string();
+    assert!(
+        problems.contains("not read")
+            && problems.contains("lops/blobs/sha256/")
+            && problems.contains("s3:GetObject"),
+        "{problems}"
+    );
+    let restore = lops.run(&[
+        "restore",
+        &snapshot,
+        "--name",
+        &format!("{name}-x"),
+        "--yes",
+    ]);
+    assert_ne!(restore.code, 0);
+    assert!(
+        restore.stderr.contains("lops/blobs/sha256/") && restore.stderr.contains("s3:GetObject"),
+        "{}",
+        restore.stderr
+    );
+}
+
 /// A blob moved to an archive storage class (a lifecycle rule, by hand) cannot be read until it is
 /// thawed: verify names it among its problems and exits 1 like a missing one, and a restore
 /// fails (1), naming it and what to do, changing nothing — neither is bad input (2).
