@@ -410,15 +410,17 @@ pub async fn prepare_in<S: RegionActions>(
                 // row's change is (a marked row of a lesser profile acted, and was audited,
                 // through that one).
                 Ok(r) => match prepare_one(*region, r.clone(), audit).await {
-                    Ok(plan) => Ok(super::same_function::strictest_of_account(
-                        sources,
-                        accounts,
-                        fleet,
-                        source,
-                        plan,
-                        |s| prepare_one(s, r.clone(), audit),
-                    )
-                    .await),
+                    Ok(plan) => {
+                        super::same_function::strictest_of_account(
+                            sources,
+                            accounts,
+                            fleet,
+                            source,
+                            plan,
+                            |s| prepare_one(s, r.clone(), audit),
+                        )
+                        .await
+                    }
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(e),
@@ -494,7 +496,7 @@ pub async fn prepare_one_in<S: RegionActions>(
         super::same_function::strictest_of_account(sources, &accounts, fleet, index, plan, |s| {
             prepare_one(s, request.clone(), audit)
         })
-        .await;
+        .await?;
     let mut items = [Item::Ready {
         source: index,
         plan: Box::new(plan),

@@ -244,7 +244,7 @@ pub(super) async fn strictest_of_account<'a, S, F, Fut>(
     index: usize,
     plan: super::Plan,
     prepare: F,
-) -> (usize, super::Plan)
+) -> Result<(usize, super::Plan), OpsError>
 where
     S: RegionActions,
     F: Fn(&'a S) -> Fut,
@@ -253,17 +253,32 @@ where
     // A service's record set is changed through the service's own profile (its config says
     // which), an undo where its record was made: neither moves.
     if matches!(plan.change, super::plan::Change::Dns { .. }) || plan.undoes.is_some() {
-        return (index, plan);
+        return Ok((index, plan));
     }
     for i in stricter(sources, accounts, fleet, index) {
-        // The same target there (a function another profile cannot see is not its to act on).
-        if let Ok(there) = prepare(sources[i]).await
-            && there.target == plan.target
-        {
-            return (i, there);
+        // The same target there (a function another profile cannot see is not its to act on);
+        // any other failure there is this change's (it acted through the lesser profile when
+        // the stricter one's read was throttled).
+        match prepare(sources[i]).await {
+            Ok(there) if there.target == plan.target => return Ok((i, there)),
+            Ok(_) => {}
+            Err(e) if not_there(&e) => {}
+            Err(e) => return Err(e),
         }
     }
-    (index, plan)
+    Ok((index, plan))
+}
+
+/// Whether a preview through a stricter profile failed for a reason the row's own preview
+/// then says in full: its target is not there (that profile cannot see it), or that profile
+/// refuses the change (`other_profiles_rule` refuses it through the row's, naming it).
+fn not_there(e: &OpsError) -> bool {
+    match e {
+        OpsError::Refused(_) => true,
+        OpsError::Provider(crate::provider::ProviderError::NotFound(_)) => true,
+        OpsError::Invalid(m) => m.contains("does not exist"),
+        _ => false,
+    }
 }
 
 /// The fleet's other profiles of `sources[index]`'s account in its region that are stricter
@@ -318,8 +333,10 @@ where
     let own = start(source).await?;
     let accounts = accounts(&sources[..fleet.min(sources.len())]).await;
     for i in stricter(sources, &accounts, fleet, index) {
-        if let Ok(there) = start(sources[i]).await {
-            return Ok((i, there));
+        match start(sources[i]).await {
+            Ok(there) => return Ok((i, there)),
+            Err(e) if not_there(&e) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok((index, own))

@@ -961,6 +961,34 @@ async fn a_restore_write_whose_answer_is_lost_is_put_back_or_said_not_known() {
         before
     );
 
+    // 1b. Tags: the tag call lands, the untag after it is refused outright — the tags set
+    // are put back with the rest (the undo went with the refusal: "as it was", tags changed).
+    let arn = format!("arn:aws:lambda:{PROXIED}:123456789012:function:{name}");
+    fx.seeder
+        .lambda
+        .tag_resource()
+        .resource(&arn)
+        .tags("team", "other")
+        .tags("extra", "x")
+        .send()
+        .await
+        .expect("tags");
+    let before = state(&fx.seeder.lambda, &name).await.expect("state");
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("lambda".into()),
+        operation: Some("UntagResource".into()),
+        fault: Fault::Code(403, "AccessDeniedException"),
+        remaining: Some(1),
+    });
+    let r = restore(&[]);
+    r.assert_exit(1);
+    assert!(r.stderr.contains("every change was undone"), "{}", r.stderr);
+    assert_eq!(
+        state(&fx.seeder.lambda, &name).await.expect("state"),
+        before
+    );
+
     // 2. A new function whose create answered late: deleted again.
     let fresh = format!("{name}-new");
     proxy.add(late("CreateFunction"));

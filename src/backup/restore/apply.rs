@@ -83,7 +83,7 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 .await
             {
                 let covered = journal.len() > journaled || covered(step, &journal);
-                if may_have_landed(&e) && !covered {
+                if may_have_landed(&e) && !covered && writes_unseen(step) {
                     unsure = Some(step.describe());
                 }
                 result = Err(e);
@@ -412,11 +412,13 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     .filter(|k| !current.tags.contains_key(*k))
                     .cloned()
                     .collect();
-                let undo = Undo::Tags {
+                // Kept whatever the write says: a tag write is two calls (tag, then untag), the
+                // first of which may have landed when the second is refused.
+                journal.push(Undo::Tags {
                     set: undo_set,
                     remove: undo_remove,
-                };
-                journaled(journal, Some(undo), target.tag(&current.arn, set, remove)).await
+                });
+                Ok(target.tag(&current.arn, set, remove).await?)
             }
             Step::Mapping {
                 source_arn,
@@ -532,6 +534,20 @@ async fn journaled<T>(
 /// Whether a restore's failure may have left its step's write landed (no answer came).
 fn may_have_landed(e: &BackupError) -> bool {
     matches!(e, BackupError::Provider(p) if crate::provider::may_have_landed(p))
+}
+
+/// Whether `step` writes something the journal can only name once it is answered (a version's
+/// number, a mapping's id, a function or alias created): the other steps journal their undo
+/// before their write, so a failure that left the journal as it was came before the write (a
+/// read that timed out), and nothing was sent.
+fn writes_unseen(step: &Step) -> bool {
+    match step {
+        Step::Layer { .. } | Step::Mapping { .. } | Step::Publish { .. } | Step::Create { .. } => {
+            true
+        }
+        Step::Alias { create, .. } => *create,
+        _ => false,
+    }
 }
 
 /// Whether what `step` may have written is taken back by the journal already: a change of

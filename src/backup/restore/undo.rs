@@ -112,9 +112,13 @@ impl<W: FunctionWrites> Runner<'_, W> {
                         target.tag(&arn, &set, &remove).await?;
                     }
                     Undo::DeleteMapping(uuid) => target.delete_mapping(&uuid).await?,
-                    Undo::Url(before) => target.set_url(function, before.as_ref(), false).await?,
+                    // A delete of one never made (its create journaled first, unanswered and
+                    // not landed) finds nothing: done.
+                    Undo::Url(before) => {
+                        gone_is_done(target.set_url(function, before.as_ref(), false).await)?
+                    }
                     Undo::AsyncInvoke(before) => {
-                        target.set_async_invoke(function, before.as_ref()).await?;
+                        gone_is_done(target.set_async_invoke(function, before.as_ref()).await)?;
                     }
                     Undo::DeleteLayerVersion(arn) => target.delete_layer_version(&arn).await?,
                     Undo::Provisioned {
