@@ -58,6 +58,28 @@ fn a_wrong_whole_number_says_the_keys_range() {
     assert!(e.contains("expected a number"), "{e}");
 }
 
+/// A mode or a table given a value of the wrong kind is said in the file's words: a mode's
+/// words (it offered "string or table"), a table (it named an internal type, `struct Refresh`).
+#[test]
+fn a_wrong_kind_of_value_is_said_in_the_files_words() {
+    for (text, says, never) in [
+        (
+            "mode = 3\n",
+            "expected one of \"read\", \"invoke\", \"change\"",
+            "table",
+        ),
+        (
+            "[profile.prod]\nmode = true\n",
+            "expected one of \"read\", \"invoke\", \"change\"",
+            "table",
+        ),
+        ("refresh = 5\n", "expected a table of keys", "struct"),
+    ] {
+        let e = parse(text).expect_err(text).to_string();
+        assert!(e.contains(says) && !e.contains(never), "{text}: {e}");
+    }
+}
+
 #[test]
 fn unknown_key_names_file_line_and_key() {
     let err = parse("regions = [\"us-east-1\"]\nregoins = 3\n").err();
