@@ -100,7 +100,11 @@ impl Pending {
                 production = batch.production();
                 (batch.confirmation(), batch.warning())
             }
-            (Proposal::Rollout(r, _), Some(scope)) => (r.confirmation(scope), None),
+            // Production through another profile of its account too: said as a change's is.
+            (Proposal::Rollout(r, _), Some(scope)) => {
+                production |= r.production_elsewhere;
+                (r.confirmation(scope), None)
+            }
             (Proposal::Backup { targets, .. }, _) => {
                 let scopes: Vec<_> = targets
                     .iter()

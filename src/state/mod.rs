@@ -254,8 +254,14 @@ impl State {
     /// functions, so the strictest tier of them holds, and production if any is.
     fn same_account_access(&self, r: usize) -> Access {
         let here = &self.regions[r];
+        // One whose functions were never listed (its inventory fails) may be of this account:
+        // its rules hold here too, as the ops layer keeps them for an account STS did not say
+        // (the hints offered keys the ops layer then refused).
+        let unknown = |o: &RegionState| {
+            o.scope.region == here.scope.region && !o.inventory_loaded && o.account().is_none()
+        };
         (0..self.regions.len())
-            .filter(|o| self.same_account(r, *o))
+            .filter(|o| self.same_account(r, *o) || unknown(&self.regions[*o]))
             .map(|o| &self.regions[o])
             .fold(here.scope.access, |a, o| Access {
                 tier: a.tier.min(o.scope.access.tier),

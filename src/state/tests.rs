@@ -1549,6 +1549,30 @@ fn a_read_profile_of_the_same_account_hides_the_change_keys_of_the_other() {
     );
     assert!(actions::allowed(&s, Action::Shift));
     assert!(!s.access().production);
+    // prod's functions never listed (its inventory fails): it may be this account, as the ops
+    // layer takes an account STS did not say — its rules show on dev's row (the hints offered
+    // kill and invoke, which the ops layer then refused).
+    let mut s = State::new(
+        vec![
+            Scope::new("dev", "us-east-1", Access::new(Tier::Change, false)),
+            Scope::new("prod", "us-east-1", Access::new(Tier::Read, true)),
+        ],
+        Keymap::default(),
+        ScreenOptions::default(),
+        t0(),
+    );
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: t0(),
+            result: Ok(listed("111111111111")),
+        },
+    );
+    s.selected = 0;
+    assert!(!actions::allowed(&s, Action::Kill));
+    assert!(s.access().production);
 }
 
 /// A rollout started from one profile's row runs through the strictest profile of its account
@@ -2077,9 +2101,26 @@ fn a_rollout_is_previewed_and_confirmed_before_it_starts() {
     assert!(
         effects.contains(&Effect::StartRollout {
             region: 0,
-            rollout: Box::new(r)
+            rollout: Box::new(r.clone())
         }),
         "{effects:?}"
+    );
+    // Production through another profile of its account: typed, and said as production
+    // (the popup's "production profile" line was missing).
+    let mut elsewhere = r;
+    elsewhere.production_elsewhere = true;
+    update(
+        &mut s,
+        Msg::RolloutPrepared {
+            region: 0,
+            result: Ok(elsewhere),
+        },
+    );
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm(p)) if p.production
+            && matches!(p.confirmation, crate::ops::Confirmation::Typed(_))),
+        "{:?}",
+        s.popup
     );
 }
 
