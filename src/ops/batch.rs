@@ -42,56 +42,6 @@ impl Item {
             Item::Skipped { .. } => None,
         }
     }
-
-    /// A line of the preview: "traffic.rollback orders-api:live in us-east-1: v1 90% / v2 10% →
-    /// v1 100%", or "skip orders-api:live in eu-west-1: alias … does not exist".
-    pub fn line(&self) -> String {
-        match self {
-            Item::Ready { plan, .. } => plan.preview(),
-            Item::Skipped {
-                scope,
-                target,
-                error,
-                ..
-            } => format!("skip {target} in {scope}: {}", skip_reason(error)),
-        }
-    }
-}
-
-impl Item {
-    /// A line of a batch's list, where the headline names the action: "orders-api:live in
-    /// us-east-1: v1 90% / v2 10% → v1 100%".
-    pub fn short(&self) -> String {
-        match self {
-            // An invoke and a Route 53 change say it their own way (a DNS change: every
-            // region's share before → after and the TTL; its record set is not a region's).
-            Item::Ready { plan, .. }
-                if matches!(plan.change, Change::Invoke(_) | Change::Dns { .. }) =>
-            {
-                plan.preview()
-            }
-            Item::Ready { plan, .. } if plan.change == Change::Nothing => format!(
-                "{} in {}: already {}",
-                plan.target,
-                plan.scope,
-                super::plan::describe_state(&plan.after)
-            ),
-            // What the preview could not check (the account's unreserved pool unread) stays
-            // with its target, as on its own.
-            Item::Ready { plan, .. } => format!(
-                "{} in {}: {} → {}{}",
-                plan.target,
-                plan.scope,
-                super::plan::describe_state(&plan.before),
-                super::plan::describe_state(&plan.after),
-                plan.note
-                    .as_ref()
-                    .map(|n| format!(" ({n})"))
-                    .unwrap_or_default()
-            ),
-            Item::Skipped { .. } => self.line(),
-        }
-    }
 }
 
 /// A preview whose read failed, as both faces say it: the action, its target and scope first
@@ -106,23 +56,6 @@ pub fn unreadable(
         "{action} of {target} in {scope}: cannot read it for the preview: {e}{}",
         crate::provider::hint(e)
     )
-}
-
-/// Why a target is left out, in a few words first.
-fn skip_reason(error: &OpsError) -> String {
-    match error {
-        // The scope's tier, or a refusal of another kind (a guard, a trigger still settling,
-        // the same function refused under another profile): named as what it is.
-        OpsError::Refused(why) if why.contains("this scope may only") => {
-            format!("tier — {why}")
-        }
-        OpsError::Refused(why) => format!("refused — {why}"),
-        OpsError::Provider(ProviderError::NotFound(what)) => format!("missing — {what}"),
-        OpsError::Provider(other) => {
-            format!("not readable — {other}{}", crate::provider::hint(other))
-        }
-        other => other.to_string(),
-    }
 }
 
 /// What a batch asks of one region (by index): a request, or a target the face already knows
@@ -510,6 +443,10 @@ pub async fn prepare_one_in<S: RegionActions>(
 }
 
 pub use super::trigger_plan::trigger_targets;
+
+#[path = "batch_text.rs"]
+mod text;
+use text::skip_reason;
 
 /// Executes every ready target side by side (each compared again, written, read back and
 /// audited by `ops::execute`) and yields each result as it lands, with its item's index.

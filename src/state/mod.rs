@@ -20,6 +20,7 @@ mod quit;
 pub mod rollouts;
 pub mod rows;
 pub mod services;
+mod views;
 
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEventKind;
