@@ -1503,34 +1503,39 @@ fn a_batch_no_marked_scope_may_take_is_refused_once() {
     }
 }
 
+/// `dev` (may change) and `prod` (`prod`) in us-east-1.
+fn dev_and_prod(prod: Access) -> State {
+    let scopes = vec![
+        Scope::new("dev", "us-east-1", Access::new(Tier::Change, false)),
+        Scope::new("prod", "us-east-1", prod),
+    ];
+    State::new(scopes, Keymap::default(), ScreenOptions::default(), t0())
+}
+
+/// `regions[region]`'s inventory: one function, `api`, of `account`.
+fn api_listed(region: usize, seq: u64, account: &str) -> Msg {
+    Msg::Inventory {
+        region,
+        seq,
+        at: t0(),
+        result: Ok(Inventory {
+            functions: vec![FunctionInfo {
+                arn: format!("arn:aws:lambda:us-east-1:{account}:function:api"),
+                ..info("api", "web")
+            }],
+            ..Default::default()
+        }),
+    }
+}
+
 /// Two profiles of one account in one region reach the same functions: the ops layer refuses
 /// a change through the one that may change when the other may only look, so the keys are not
 /// offered there either (and production shows). Another account's read profile changes nothing.
 #[test]
 fn a_read_profile_of_the_same_account_hides_the_change_keys_of_the_other() {
-    let scopes = vec![
-        Scope::new("dev", "us-east-1", Access::new(Tier::Change, false)),
-        Scope::new("prod", "us-east-1", Access::new(Tier::Read, true)),
-    ];
-    let mut s = State::new(scopes, Keymap::default(), ScreenOptions::default(), t0());
-    let listed = |account: &str| Inventory {
-        functions: vec![FunctionInfo {
-            arn: format!("arn:aws:lambda:us-east-1:{account}:function:api"),
-            ..info("api", "web")
-        }],
-        ..Default::default()
-    };
-    for (region, account) in [(0, "111111111111"), (1, "111111111111")] {
-        update(
-            &mut s,
-            Msg::Inventory {
-                region,
-                seq: 1,
-                at: t0(),
-                result: Ok(listed(account)),
-            },
-        );
-    }
+    let mut s = dev_and_prod(Access::new(Tier::Read, true));
+    update(&mut s, api_listed(0, 1, "111111111111"));
+    update(&mut s, api_listed(1, 1, "111111111111"));
     s.selected = 0;
     let focused = s.focus().map(|(r, _)| s.regions[r].scope.profile.clone());
     assert_eq!(focused.as_deref(), Some("dev"));
@@ -1538,38 +1543,14 @@ fn a_read_profile_of_the_same_account_hides_the_change_keys_of_the_other() {
     assert!(!actions::allowed(&s, Action::Invoke));
     assert!(s.access().production);
     // prod on another account: dev's own tier again.
-    update(
-        &mut s,
-        Msg::Inventory {
-            region: 1,
-            seq: 2,
-            at: t0(),
-            result: Ok(listed("222222222222")),
-        },
-    );
+    update(&mut s, api_listed(1, 2, "222222222222"));
     assert!(actions::allowed(&s, Action::Shift));
     assert!(!s.access().production);
     // prod's functions never listed (its inventory fails): it may be this account, as the ops
     // layer takes an account STS did not say — its rules show on dev's row (the hints offered
     // kill and invoke, which the ops layer then refused).
-    let mut s = State::new(
-        vec![
-            Scope::new("dev", "us-east-1", Access::new(Tier::Change, false)),
-            Scope::new("prod", "us-east-1", Access::new(Tier::Read, true)),
-        ],
-        Keymap::default(),
-        ScreenOptions::default(),
-        t0(),
-    );
-    update(
-        &mut s,
-        Msg::Inventory {
-            region: 0,
-            seq: 1,
-            at: t0(),
-            result: Ok(listed("111111111111")),
-        },
-    );
+    let mut s = dev_and_prod(Access::new(Tier::Read, true));
+    update(&mut s, api_listed(0, 1, "111111111111"));
     s.selected = 0;
     assert!(!actions::allowed(&s, Action::Kill));
     assert!(s.access().production);
@@ -1580,26 +1561,9 @@ fn a_read_profile_of_the_same_account_hides_the_change_keys_of_the_other() {
 /// row of another account does not. A marked row acted on through it alike: its mark goes.
 #[test]
 fn a_rollout_run_through_another_profile_of_the_account_is_the_rows_too() {
-    let scopes = vec![
-        Scope::new("dev", "us-east-1", Access::new(Tier::Change, false)),
-        Scope::new("prod", "us-east-1", Access::new(Tier::Change, true)),
-    ];
-    let mut s = State::new(scopes, Keymap::default(), ScreenOptions::default(), t0());
-    let listed = |account: &str| Inventory {
-        functions: vec![FunctionInfo {
-            arn: format!("arn:aws:lambda:us-east-1:{account}:function:api"),
-            ..info("api", "web")
-        }],
-        ..Default::default()
-    };
-    let inventory = |region: usize, seq: u64, account: &str| Msg::Inventory {
-        region,
-        seq,
-        at: t0(),
-        result: Ok(listed(account)),
-    };
-    update(&mut s, inventory(0, 1, "111111111111"));
-    update(&mut s, inventory(1, 1, "111111111111"));
+    let mut s = dev_and_prod(Access::new(Tier::Change, true));
+    update(&mut s, api_listed(0, 1, "111111111111"));
+    update(&mut s, api_listed(1, 1, "111111111111"));
     let mut r = rollout("api");
     r.profile = "prod".into();
     update(
@@ -1661,7 +1625,7 @@ fn a_rollout_run_through_another_profile_of_the_account_is_the_rows_too() {
     landed(&mut s, Ok(outcome));
     assert!(s.marks.is_empty(), "{:?}", s.marks);
     // prod on another account: not dev's row's rollout.
-    update(&mut s, inventory(1, 2, "222222222222"));
+    update(&mut s, api_listed(1, 2, "222222222222"));
     assert_eq!(actions_of_focus(&s), None);
     // ...nor its batch's: dev's mark stays (its function was not acted on).
     s.marks.insert((0, "api".to_string()));

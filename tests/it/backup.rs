@@ -161,6 +161,21 @@ impl Fixture {
     }
 
     /// Only `$LATEST`, code from the bucket, tags.
+    /// A queue `NAME-jobs` in the fixture's region mapped to `name` (batches of 5): its ARN.
+    pub(crate) async fn queue_mapping(&self, name: &str) -> String {
+        let queue = moto::create_queue(self.seeder.region(), &format!("{name}-jobs"));
+        self.seeder
+            .lambda
+            .create_event_source_mapping()
+            .function_name(name)
+            .event_source_arn(&queue)
+            .batch_size(5)
+            .send()
+            .await
+            .expect("mapping");
+        queue
+    }
+
     pub(crate) async fn plain_function(&self, name: &str) {
         let key = format!("seed/{name}.zip");
         self.put(&key, code_zip(name)).await;
@@ -911,16 +926,7 @@ async fn a_restore_write_whose_answer_is_lost_is_put_back_or_said_not_known() {
     let fx = Fixture::new(PROXIED, "lost").await;
     let name = moto::unique("lost");
     fx.function(&name).await;
-    let queue = moto::create_queue(PROXIED, &format!("{name}-jobs"));
-    fx.seeder
-        .lambda
-        .create_event_source_mapping()
-        .function_name(&name)
-        .event_source_arn(&queue)
-        .batch_size(5)
-        .send()
-        .await
-        .expect("mapping");
+    fx.queue_mapping(&name).await;
     let direct = fx.lops(moto::url());
     let snapshot = snapshot_of(&backup(&direct, PROXIED, &name, &fx.to()));
     let proxy = FaultProxy::start(moto::url());
@@ -3300,17 +3306,8 @@ async fn map_sources_maps_a_queue_to_the_same_queue_in_the_target_region() {
     let name = moto::unique("worker");
     fx.plain_function(&name).await;
     let queue = format!("{name}-jobs");
-    let home_queue = moto::create_queue(HOME, &queue);
     let dr_queue = moto::create_queue(DR, &queue);
-    fx.seeder
-        .lambda
-        .create_event_source_mapping()
-        .function_name(&name)
-        .event_source_arn(&home_queue)
-        .batch_size(5)
-        .send()
-        .await
-        .expect("mapping");
+    fx.queue_mapping(&name).await;
     let lops = fx.lops(moto::url());
     let snapshot = snapshot_of(&backup(&lops, HOME, &name, &fx.to()));
     let new_name = format!("{name}-dr");

@@ -1198,17 +1198,7 @@ async fn a_profile_without_credentials_fails_alone_in_logs() {
         &[(1, "read through the profile with keys".into())],
     )
     .await;
-    let lops = Lops::without_credentials().env("AWS_ENDPOINT_URL", moto::url());
-    std::fs::write(
-        lops.home.path().join("aws-config"),
-        "[default]\nregion = us-east-1\n[profile nocreds]\nregion = us-east-1\n",
-    )
-    .expect("aws config");
-    std::fs::write(
-        lops.home.path().join("aws-credentials"),
-        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
-    )
-    .expect("aws credentials");
+    let lops = Lops::with_a_profile_without_credentials(moto::url());
     let run = lops.run(&[
         "logs",
         &f,

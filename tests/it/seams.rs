@@ -749,17 +749,7 @@ async fn an_abort_under_another_profile_names_the_rollouts_own() {
 /// stop the whole run, exit 2, nothing printed). Alone, it is still refused at once (exit 2).
 #[test]
 fn a_profile_without_credentials_fails_alone_among_several() {
-    let lops = Lops::without_credentials().env("AWS_ENDPOINT_URL", moto::url());
-    std::fs::write(
-        lops.home.path().join("aws-config"),
-        "[default]\nregion = us-east-1\n[profile nocreds]\nregion = us-east-1\n",
-    )
-    .expect("aws config");
-    std::fs::write(
-        lops.home.path().join("aws-credentials"),
-        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
-    )
-    .expect("aws credentials");
+    let lops = Lops::with_a_profile_without_credentials(moto::url());
     let run = lops.run(&[
         "status",
         "--profile",

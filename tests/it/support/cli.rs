@@ -59,6 +59,17 @@ impl Lops {
         }
     }
 
+    /// lops pointed at `endpoint` with two profiles: `default` with the test keys and
+    /// `nocreds` with none anywhere.
+    pub fn with_a_profile_without_credentials(endpoint: &str) -> Lops {
+        let lops = Lops::without_credentials().env("AWS_ENDPOINT_URL", endpoint);
+        lops.aws_files(
+            "[default]\nregion = us-east-1\n[profile nocreds]\nregion = us-east-1\n",
+            Some("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n"),
+        );
+        lops
+    }
+
     /// Sets an environment variable for every run.
     pub fn env(mut self, key: &str, value: &str) -> Lops {
         self.env.push((key.to_string(), value.to_string()));

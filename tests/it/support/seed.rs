@@ -66,6 +66,10 @@ pub struct SeededFunction {
 }
 
 impl Seeder {
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     pub async fn new(endpoint: &str, region: &str) -> Seeder {
         let config = sdk_config(endpoint, region).await;
         Seeder {
