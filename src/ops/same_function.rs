@@ -50,7 +50,7 @@ pub(super) async fn once_per_function(accounts: &[Option<String>], items: &mut [
         keys.push((account, scope.region.clone(), target.clone()));
     }
     // The same function: the same region and target, in one account — or in a profile whose
-    // account is not known (STS did not answer), taken as the same rather than acted on twice.
+    // account is not known (STS did not say), taken as the same rather than acted on twice.
     let same = |i: usize, j: usize| {
         let (a, b) = (&keys[i], &keys[j]);
         a.1 == b.1 && a.2 == b.2 && (a.0.is_none() || b.0.is_none() || a.0 == b.0)
@@ -85,7 +85,7 @@ pub(super) async fn once_per_function(accounts: &[Option<String>], items: &mut [
         let account = group
             .iter()
             .find_map(|j| keys[*j].0.clone())
-            .map_or("not known: STS did not answer".to_string(), |a| a);
+            .map_or("not known: STS did not say".to_string(), |a| a);
         let unknown: Vec<&str> = group
             .iter()
             .filter(|j| keys[**j].0.is_none())
@@ -129,7 +129,7 @@ pub(super) async fn once_per_function(accounts: &[Option<String>], items: &mut [
             format!("account {account}")
         } else {
             format!(
-                "account of {} not known: STS did not answer",
+                "account of {} not known: STS did not say",
                 unknown.join(", ")
             )
         };
@@ -214,7 +214,7 @@ pub async fn one_acting<S: RegionActions>(sources: &[&S], what: &str) -> Result<
             .map(|(s, a)| match a {
                 Some(a) => format!("{} in account {a}", s.scope().profile),
                 None => format!(
-                    "{} in an account not known (STS did not answer)",
+                    "{} in an account not known (STS did not say)",
                     s.scope().profile
                 ),
             })
@@ -236,7 +236,7 @@ pub async fn one_acting<S: RegionActions>(sources: &[&S], what: &str) -> Result<
 /// The source that acts on a change previewed through `sources[index]` (`plan`): the
 /// strictest (a production profile, then the lower tier) of the fleet's profiles of the same
 /// account in that region that has the same target, previewed there with `prepare`. The row's
-/// own when no other is stricter, or the accounts are not known (STS did not answer).
+/// own when no other is stricter, or the accounts are not known (STS did not say).
 pub(super) async fn strictest_of_account<'a, S, F, Fut>(
     sources: &[&'a S],
     accounts: &[Option<String>],
@@ -284,7 +284,7 @@ fn not_there(e: &OpsError) -> bool {
 /// The fleet's other profiles of `sources[index]`'s account in its region that are stricter
 /// than its own (a production one, then the lower tier), strictest first: those that act on a
 /// change named through it, where they have the same target. Empty where the account is not
-/// known (STS did not answer, or the session has one profile).
+/// known (STS did not say, or the session has one profile).
 fn stricter<S: RegionActions>(
     sources: &[&S],
     accounts: &[Option<String>],
@@ -413,11 +413,11 @@ pub async fn other_profiles_rule<S: RegionActions>(
                 format!("the same {noun} is refused under another profile (account {mine}"),
                 String::new(),
             ),
-            // The one whose STS did not answer.
+            // The one whose STS did not say.
             (_, None) | (None, Some(_)) => (
                 format!(
                     "the {noun} may be the same under another profile (account of {} not \
-                     known: STS did not answer",
+                     known: STS did not say",
                     match account {
                         None => &other.profile,
                         Some(_) => &scope.profile,

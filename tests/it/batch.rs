@@ -933,7 +933,7 @@ async fn two_profiles_of_one_account_change_a_function_once() {
     // Left out and said (exit 3): it may be another account's function.
     run.assert_exit(3);
     assert!(
-        run.stderr.contains("not known: STS did not answer") && run.stderr.contains("left out"),
+        run.stderr.contains("not known: STS did not say") && run.stderr.contains("left out"),
         "{}",
         run.stderr
     );
@@ -1239,7 +1239,7 @@ async fn a_profile_whose_account_sts_does_not_say_keeps_its_rules_over_a_rows_ch
     let refused = lops::ops::batch::prepare_one_in(&refs, 2, 0, request.clone(), None).await;
     match refused {
         Err(lops::ops::OpsError::Refused(why)) => assert!(
-            why.contains("account of ro not known: STS did not answer")
+            why.contains("account of ro not known: STS did not say")
                 && why.contains("not changed through this one"),
             "{why}"
         ),

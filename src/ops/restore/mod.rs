@@ -54,7 +54,7 @@ pub struct RestorePreview {
     pub difference: Difference,
     /// S3 data to copy back, one per prefix the snapshot holds, with what is there now.
     pub data: Vec<DataRestore>,
-    /// The account it restores into, as STS says (empty: STS did not answer).
+    /// The account it restores into, as STS says (empty: STS did not say).
     pub account: String,
     /// See [`RestoreRequest::assume_role`].
     pub assume_role: Option<String>,
@@ -82,7 +82,7 @@ impl RestorePreview {
         // Both accounts named: a restore into another account reads like one into this one
         // otherwise.
         let into = if self.account.is_empty() {
-            "account not known: STS did not answer".to_string()
+            "account not known: STS did not say".to_string()
         } else {
             format!("account {}", self.account)
         };
