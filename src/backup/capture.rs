@@ -138,10 +138,22 @@ pub async fn capture(
     account: &str,
     data: &[super::manifest::DataCopy],
 ) -> Result<Captured, BackupError> {
+    // What every try uploaded (a try read again keeps what it sent, and the summary says it).
+    let mut sent = (0, 0);
     let mut tries = 0;
     loop {
         tries += 1;
-        match capture_once(reads, region, store, function, options, account, data).await {
+        match capture_once(
+            reads,
+            region,
+            store,
+            function,
+            options,
+            (account, data),
+            &mut sent,
+        )
+        .await
+        {
             Err(BackupError::Conflict(_)) if tries < 3 => continue,
             other => return other,
         }
@@ -154,8 +166,8 @@ async fn capture_once(
     store: &Store,
     function: &str,
     options: &CaptureOptions,
-    account: &str,
-    data: &[super::manifest::DataCopy],
+    (account, data): (&str, &[super::manifest::DataCopy]),
+    sent: &mut (usize, u64),
 ) -> Result<Captured, BackupError> {
     let fail = |e: ProviderError| match e {
         ProviderError::NotFound(_) => BackupError::Invalid(format!(
@@ -273,6 +285,8 @@ async fn capture_once(
         stamp.push_str(layout::SAFETY);
     }
     let rel = layout::manifest(region, function, &stamp);
+    sent.0 += blobs.uploaded;
+    sent.1 += blobs.uploaded_bytes;
     // Read while it changed: an alias onto a version published after the versions were read.
     let moved: Vec<String> = (manifest.problems(&rel).into_iter())
         .filter(|p| p.starts_with("incomplete: alias"))
@@ -292,8 +306,8 @@ async fn capture_once(
         region: region.to_string(),
         snapshot: store.uri(&rel).to_string(),
         blobs: manifest.blobs.len(),
-        uploaded_blobs: blobs.uploaded,
-        uploaded_bytes: blobs.uploaded_bytes,
+        uploaded_blobs: sent.0,
+        uploaded_bytes: sent.1,
         size: manifest.total_size(),
         absent,
     })
