@@ -231,11 +231,16 @@ pub fn parse_concurrency(text: &str) -> Result<Option<i32>, OpsError> {
             "reserved concurrency {text} is too large: no account allows that many concurrent \
              executions"
         ))),
+        // What was typed, cut: a pasted page pushed what to do off the screen.
         Err(_) => Err(OpsError::Invalid(format!(
-            "'{text}' is not a concurrency: give a whole number ≥ 0, or none"
+            "'{}' is not a concurrency: give a whole number ≥ 0, or none",
+            crate::format::truncate(text, TYPED_SHOWN)
         ))),
     }
 }
+
+/// How much of a value typed is quoted back in its refusal (the rest is cut, marked `…`).
+const TYPED_SHOWN: usize = 40;
 
 /// A weight as typed in either face, checked: 0 ≤ weight < 1.
 pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
@@ -247,7 +252,8 @@ pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
     };
     let weight: f64 = number.parse().map_err(|_| {
         OpsError::Invalid(format!(
-            "'{text}' is not a number: give 0 ≤ weight < 1, or a percent (0.1 or 10%)"
+            "'{}' is not a number: give 0 ≤ weight < 1, or a percent (0.1 or 10%)",
+            crate::format::truncate(text, TYPED_SHOWN)
         ))
     })?;
     let weight = if percent {
@@ -451,6 +457,18 @@ mod tests {
         ] {
             assert!(parse_weight(text).is_err(), "{text:?}");
         }
+        // A page pasted in: quoted cut, what to do still said.
+        let long = "x".repeat(400);
+        let e = parse_weight(&long).unwrap_err().to_string();
+        assert!(
+            e.len() < 200 && e.contains("…") && e.contains("give 0 ≤ weight"),
+            "{e}"
+        );
+        let e = parse_concurrency(&long).unwrap_err().to_string();
+        assert!(
+            e.len() < 200 && e.contains("…") && e.contains("whole number"),
+            "{e}"
+        );
         // "25" is said as the percent it most likely is.
         let e = parse_weight("25").unwrap_err().to_string();
         assert!(e.contains("0.25 or 25%"), "{e}");
