@@ -69,7 +69,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             let unseen = pending.unseen();
             if unseen > 0 && pending.confirmation != Confirmation::None {
                 lines.push(Line::styled(
-                    format!("see the {unseen} more below before confirming (Down or PgDn)"),
+                    // Not "more below": lines seen on a taller screen are below now too.
+                    format!("{unseen} not yet shown: see them before confirming (Down or PgDn)"),
                     theme.warn(),
                 ));
             }

@@ -2027,6 +2027,22 @@ async fn a_batch_larger_than_the_screen_is_confirmed_only_after_every_target_is_
         "{effects:?}"
     );
     assert!(matches!(state.popup, Some(lops::state::Popup::Confirm(_))));
+    // Shrunk after a first page was seen: what is below counts lines already seen, what is
+    // left to see does not — two numbers, each said as what it is (both said "more below").
+    let small = screen(&mut state, &MONO, 60, 15);
+    let number_before = |text: &str, words: &str| -> Option<usize> {
+        let line = text.lines().find(|l| l.contains(words))?;
+        let at = line.find(words)?;
+        let before = &line[..at];
+        let digits = before.len() - before.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        before[before.len() - digits..].parse().ok()
+    };
+    let below = number_before(&small, " more below (Down");
+    let unseen = number_before(&small, " not yet shown");
+    assert!(
+        matches!((below, unseen), (Some(b), Some(u)) if u <= b),
+        "{below:?} {unseen:?}: {small}"
+    );
     // A screen tall enough for every target: they count as seen, and the popup stops asking
     // to page (it said "see the N more below" after the resize).
     let tall = screen(&mut state, &MONO, 100, 200);
