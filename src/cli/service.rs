@@ -190,7 +190,20 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
     .map_err(Failure::from)?;
     let view = service::read(&ctx.regions[home], &found)
         .await
-        .map_err(Failure::from)?;
+        .map_err(|e| {
+            // Which read failed and what would help (a bare "HTTP 503 from the server" named
+            // neither the service nor Route 53).
+            let hint = match &e {
+                crate::ops::OpsError::Provider(p) => crate::provider::hint(p),
+                _ => "",
+            };
+            let mut failure = Failure::from(e);
+            failure.message = format!(
+                "service {}: its Route 53 record set not read: {}{hint}",
+                found.name, failure.message
+            );
+            failure
+        })?;
     // The load each region really took, read where this session reaches (each on its own).
     let regions = view.regions();
     let reads = ctx

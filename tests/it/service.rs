@@ -655,6 +655,27 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
         "{}",
         table.stderr
     );
+    // Its record set not read: the service, Route 53 and what to do are named (a bare "HTTP
+    // 503 from the server, with no error code" named none of them). Every try of the one read
+    // (3 by default) fails.
+    proxy.add(Rule {
+        region: "us-east-1".into(),
+        service: Some("route53".into()),
+        operation: Some("ListResourceRecordSets".into()),
+        fault: Fault::Status(503),
+        remaining: Some(3),
+    });
+    let unread = service(&lops, &config, "show checkout --json");
+    assert_ne!(unread.code, 0);
+    let error = unread.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("service checkout: its Route 53 record set not read: HTTP 503")
+            && error.contains("try again"),
+        "{error}"
+    );
     // --force goes past it, asking for the typed name: --yes is that answer in a script.
     let run = service(
         &lops,
