@@ -157,14 +157,17 @@ pub(super) async fn once_per_function(accounts: &[Option<String>], items: &mut [
                 ))
             }
         };
+        let refusal = |why: &str| {
+            OpsError::Refused(format!(
+                "the same {noun} is refused under another profile ({taken}; {why}): not \
+                 changed through this one"
+            ))
+        };
         for j in group {
             match &mut items[j] {
                 Item::Ready { source, plan } => {
                     let error = match &refused {
-                        Some(why) => OpsError::Refused(format!(
-                            "the same {noun} is refused under another profile ({taken}; \
-                             {why}): not changed through this one"
-                        )),
+                        Some(why) => refusal(why),
                         None if j == keeper => {
                             plan.scope.access.production |= production;
                             continue;
@@ -184,6 +187,13 @@ pub(super) async fn once_per_function(accounts: &[Option<String>], items: &mut [
                     if refused.is_none() && !matches!(error, OpsError::Refused(_)) =>
                 {
                     *error = other(j);
+                }
+                // A row left out as acted on through another that is refused now: refused
+                // too (it said "acted on once" beside the refusal, nothing acted).
+                Item::Skipped { error, .. } if acted_on_elsewhere(&error.to_string()) => {
+                    if let Some(why) = &refused {
+                        *error = refusal(why);
+                    }
                 }
                 Item::Skipped { .. } => {}
             }

@@ -875,6 +875,36 @@ async fn two_profiles_of_one_account_change_a_function_once() {
         );
     }
 
+    // Three of one account, a production one and a read-only one among them: nothing acts,
+    // and no row is said as "acted on once" beside the refusal (one was, by which preview
+    // answered first).
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!(
+            "[profile ops]\nregion = {0}\n[profile prod]\nregion = {0}\n",
+            REGIONS[0]
+        ),
+    )
+    .expect("aws config");
+    let three = lops.config("[profile.ops]\nmode = \"read\"\n[profile.prod]\nproduction = true\n");
+    let run = set_nine(
+        "default,prod,ops",
+        &three.display().to_string(),
+        "--dry-run",
+    );
+    run.assert_exit(4);
+    assert!(
+        !run.stderr.contains("acted on once")
+            && run.stderr.contains("refused under another profile"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        format!("[profile ops]\nregion = {}\n", REGIONS[0]),
+    )
+    .expect("aws config");
+
     // A function neither profile has is said not to be there through both (bad input, 2),
     // not refused for the read profile's tier: it does not have it either.
     let missing = format!("{}-nosuch", names[0]);
