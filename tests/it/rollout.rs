@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::cli::{Lops, finish, plan_args, set_live_weight};
 use crate::support::moto;
-use crate::support::seed::{Seeder, canary};
+use crate::support::seed::{Seeder, canary, killed_after_first_step};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_steps_to_the_new_version() {
@@ -297,10 +297,7 @@ async fn a_rollout_whose_file_does_not_read_holds_its_alias() {
     let region = "il-central-1";
     let (seeder, f) = canary(region, "damaged").await;
     let lops = Lops::new(moto::url());
-    let mut child = lops.spawn(&plan_args(&f, region, "20:30s"));
-    seeder.wait_for_routing(&f, ("1", Some(0.2)), 20).await;
-    child.kill().expect("kill -9");
-    let _ = child.wait();
+    killed_after_first_step(&lops, &seeder, &f, region, "20:30s", 0.2).await;
     let dir = lops.home.path().join("state/lops/plans");
     let file = std::fs::read_dir(&dir)
         .expect("plans")
@@ -1093,10 +1090,7 @@ async fn undo_of_a_rollout_goes_back_to_its_own_start_not_an_earlier_ones() {
     let region = "ca-west-1";
     let (seeder, f) = canary(region, "undotwo").await;
     let lops = Lops::new(moto::url());
-    let mut first = lops.spawn(&plan_args(&f, region, "10:60s"));
-    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
-    first.kill().expect("kill -9");
-    let _ = first.wait();
+    killed_after_first_step(&lops, &seeder, &f, region, "10:60s", 0.1).await;
     // Set back by hand, the abort then finds nothing to write.
     seeder.clear_routing(&f).await;
     let abort = [

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::support::cli::{Lops, Run, finish, plan_args, set_live_weight};
 use crate::support::moto;
 use crate::support::proxy::{Fault, FaultProxy, Rule};
-use crate::support::seed::canary;
+use crate::support::seed::{canary, killed_after_first_step};
 
 /// `lops traffic VERB live --fn F --regions R --yes` (abort, resume).
 fn traffic(lops: &Lops, verb: &str, f: &str, region: &str) -> Run {
@@ -656,10 +656,7 @@ async fn a_rollout_whose_alias_was_deleted_says_so() {
     let region = "ap-east-2";
     let (seeder, f) = canary(region, "aliasgone").await;
     let lops = Lops::new(moto::url());
-    let mut first = lops.spawn(&plan_args(&f, region, "10:60s,50:8s"));
-    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
-    first.kill().expect("kill -9");
-    let _ = first.wait();
+    killed_after_first_step(&lops, &seeder, &f, region, "10:60s,50:8s", 0.1).await;
     delete_live(&seeder, &f).await;
     for verb in ["abort", "resume"] {
         let run = traffic(&lops, verb, &f, region);
@@ -866,10 +863,7 @@ async fn an_abort_confirmed_on_a_preview_does_not_write_over_a_change_made_since
     let region = "ap-east-2";
     let (seeder, f) = canary(region, "abortcmp").await;
     let lops = Lops::new(moto::url());
-    let mut first = lops.spawn(&plan_args(&f, region, "10:60s,50:8s"));
-    seeder.wait_for_routing(&f, ("1", Some(0.1)), 20).await;
-    first.kill().expect("kill -9");
-    let _ = first.wait();
+    killed_after_first_step(&lops, &seeder, &f, region, "10:60s,50:8s", 0.1).await;
     abort_over_a_change(&lops, &seeder, region, &f, "interrupted").await;
 }
 

@@ -401,3 +401,20 @@ impl Seeder {
         (a.function_version.unwrap_or_default(), weights)
     }
 }
+
+/// A rollout of `f` in `region` (`plan_args` with `steps`, its first step `first` on v2), run
+/// by `lops` and killed with -9 once that share is on the alias: saved as running, owned by
+/// no one alive.
+pub async fn killed_after_first_step(
+    lops: &crate::support::cli::Lops,
+    seeder: &Seeder,
+    f: &str,
+    region: &str,
+    steps: &str,
+    first: f64,
+) {
+    let mut child = lops.spawn(&crate::support::cli::plan_args(f, region, steps));
+    seeder.wait_for_routing(f, ("1", Some(first)), 20).await;
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+}
