@@ -218,7 +218,17 @@ pub async fn roll_back<S: RegionActions>(
             Status::Aborted => "rollout aborted on request".to_string(),
             other => format!("rollout {other:?}"),
         };
-        match act_over(source, audit, request.clone(), ours.as_deref(), why).await {
+        let elsewhere = r.production_elsewhere;
+        match act_over(
+            source,
+            audit,
+            request.clone(),
+            ours.as_deref(),
+            why,
+            elsewhere,
+        )
+        .await
+        {
             Ok(()) => break,
             Err(OpsError::Conflict(what)) if ours.is_some() => {
                 let reason = match &status {

@@ -65,9 +65,13 @@ pub(super) async fn act_over<S: RegionActions>(
     request: Request,
     ours: Option<&[Routing]>,
     reason: String,
+    production_elsewhere: bool,
 ) -> Result<(), OpsError> {
     let mut plan = prepare(source, request, audit).await?;
     plan.reason = Some(reason);
+    // Started with the typed name another profile of its account asked (production): its
+    // records say so, as a rollout under that profile's own says it.
+    plan.scope.access.production |= production_elsewhere;
     // Its records say they are a rollout's: `undo` does not take a rollout back one step.
     plan.batch = Some(format!(
         "{}{}",
@@ -224,7 +228,8 @@ pub async fn run<S: RegionActions + GuardSignals>(
         // A resumed rollout may find its step already applied: the ops layer has nothing to do.
         let ours = [target.clone(), r.expected_routing()];
         let why = format!("rollout {}", r.progress());
-        if let Err(e) = act_over(source, audit, request, Some(&ours), why).await {
+        let elsewhere = r.production_elsewhere;
+        if let Err(e) = act_over(source, audit, request, Some(&ours), why, elsewhere).await {
             // Someone else edited the alias right around the write: theirs is not overwritten
             // by a rollback either; the rollout halts as when it finds the alias changed.
             let read = source

@@ -481,3 +481,41 @@ fn a_start_under_another_profile_of_the_account_is_refused_as_it_is_saved() {
     store.create(&elsewhere).expect("another account's alias");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A rollout started with the typed name another profile of its account asked (production)
+/// writes its steps' records as typed, as one under that profile's own does (they said typed
+/// false: the audit read as if no one had typed anything).
+#[tokio::test]
+async fn a_rollouts_write_asked_typed_through_another_profile_is_recorded_typed() {
+    let Split {
+        dir,
+        audit,
+        region,
+        f,
+        split,
+        ..
+    } = saved_split("typedstep", |_| {}).await;
+    let (to, _) = split.extra.clone().expect("split");
+    for (elsewhere, weight) in [(false, 0.3), (true, 0.4)] {
+        let request = crate::ops::Request::SetWeight {
+            function: f.clone(),
+            alias: "live".into(),
+            version: to.clone(),
+            weight,
+        };
+        drive::act_over(
+            &region,
+            Some(&audit),
+            request,
+            None,
+            "rollout".into(),
+            elsewhere,
+        )
+        .await
+        .expect("written");
+        let (records, _) = audit.read().expect("audit");
+        let last = records.last().expect("a record");
+        assert_eq!(last.typed, elsewhere, "{last:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
