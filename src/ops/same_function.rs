@@ -272,7 +272,7 @@ where
         match prepare(sources[i]).await {
             Ok(there) if there.target == plan.target => return Ok((i, there)),
             Ok(_) => {}
-            Err(e) if not_there(&e) => {}
+            Err(e) if left_to_the_row(&e) => {}
             Err(e) => return Err(e),
         }
     }
@@ -282,7 +282,7 @@ where
 /// Whether a preview through a stricter profile failed for a reason the row's own preview
 /// then says in full: its target is not there (that profile cannot see it), or that profile
 /// refuses the change (`other_profiles_rule` refuses it through the row's, naming it).
-fn not_there(e: &OpsError) -> bool {
+fn left_to_the_row(e: &OpsError) -> bool {
     match e {
         OpsError::Refused(_) => true,
         OpsError::Provider(crate::provider::ProviderError::NotFound(_)) => true,
@@ -345,7 +345,7 @@ where
     for i in stricter(sources, &accounts, fleet, index) {
         match start(sources[i]).await {
             Ok(there) => return Ok((i, there)),
-            Err(e) if not_there(&e) => {}
+            Err(e) if left_to_the_row(&e) => {}
             Err(e) => return Err(e),
         }
     }
