@@ -115,7 +115,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         } else if !state.filter.is_empty() {
             format!(
                 "no function matches '{}' ({} clears the filter)",
-                state.filter,
+                // Cut so that what clears it stays on the line.
+                super::widgets::fit_middle(&state.filter, 32, theme),
                 state.keymap.first_key(crate::state::Action::Back)
             )
         } else if state

@@ -371,24 +371,29 @@ fn render_footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     render_keys_line(state, theme, frame, keys_line);
 }
 
+/// enter previews; only `y` in the confirmation that follows acts.
+const PREVIEW_HINT: &str = "   enter previews · esc cancels";
+
 /// The footer's last line: what is being typed, or the keys of this view and the API meter.
 fn render_keys_line(state: &State, theme: &Theme, frame: &mut Frame, keys_line: Rect) {
     let area = keys_line;
 
     let line = match &state.input {
-        Some(Input::Filter(text)) => Line::from(vec![
-            Span::styled(" filter: ", theme.title()),
-            Span::raw(format!("{text}_")),
-            Span::styled("   enter keep · esc clear", theme.dim()),
-        ]),
-        Some(Input::Palette(text)) => Line::from(vec![
-            Span::styled(" :", theme.title()),
-            Span::raw(format!("{text}_")),
-            Span::styled(
-                format!("   {}", crate::state::COMMANDS.join(" ")),
-                theme.dim(),
-            ),
-        ]),
+        // A long filter or command keeps its end (where the cursor is) in view.
+        Some(Input::Filter(text)) => input_line(
+            " filter: ",
+            text,
+            usize::from(area.width),
+            "   enter keep · esc clear",
+            theme,
+        ),
+        Some(Input::Palette(text)) => input_line(
+            " :",
+            text,
+            usize::from(area.width),
+            &format!("   {}", crate::state::COMMANDS.join(" ")),
+            theme,
+        ),
         // The payload is edited in its popup (several lines, with its keys): not again here.
         Some(Input::Payload(_)) => Line::styled(
             " editing the payload above · enter previews · esc cancels",
@@ -422,9 +427,9 @@ fn render_keys_line(state: &State, theme: &Theme, frame: &mut Frame, keys_line: 
                     )),
                     rect,
                 );
-                input_line(" > ", text, width, theme)
+                input_line(" > ", text, width, PREVIEW_HINT, theme)
             } else {
-                input_line(&label, text, width, theme)
+                input_line(&label, text, width, PREVIEW_HINT, theme)
             }
         }
         None => {
@@ -458,19 +463,17 @@ fn render_keys_line(state: &State, theme: &Theme, frame: &mut Frame, keys_line: 
 
 /// A prompt, what is typed and a cursor; when they do not fit in `width`, the end of what is
 /// typed stays in view (its start gives way, marked), and the label keeps a third of the line.
-fn input_line(label: &str, text: &str, width: usize, theme: &Theme) -> Line<'static> {
+fn input_line(label: &str, text: &str, width: usize, hint: &str, theme: &Theme) -> Line<'static> {
     let typed = format!("{text}_");
     let (label_len, typed_len) = (label.chars().count(), typed.chars().count());
     let label_room = label_len.min(width.saturating_sub(typed_len).max(width / 3));
     // Cut in the middle: its start names the target, its end what is being typed (`preset:`).
     let label = widgets::fit_middle(label, label_room, theme);
     let typed = widgets::fit_end(&typed, width.saturating_sub(label.chars().count()), theme);
-    // enter previews; only `y` in the confirmation that follows acts.
-    let hint = "   enter previews · esc cancels";
     let room = width.saturating_sub(label.chars().count() + typed.chars().count());
     let mut spans = vec![Span::styled(label, theme.title()), Span::raw(typed)];
     if hint.chars().count() <= room {
-        spans.push(Span::styled(hint, theme.dim()));
+        spans.push(Span::styled(hint.to_string(), theme.dim()));
     }
     Line::from(spans)
 }

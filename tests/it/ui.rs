@@ -1166,6 +1166,36 @@ async fn a_refused_typed_value_says_why_at_80_columns() {
 }
 
 #[tokio::test]
+async fn a_filter_longer_than_the_line_keeps_what_is_typed_last_in_view() {
+    let mut state = incident().await;
+    key(&mut state, '/');
+    let typed = format!("{}checkout-tail", "x".repeat(90));
+    for c in typed.chars() {
+        key(&mut state, c);
+    }
+    let out = screen(&mut state, &MONO, 80, 24);
+    let last = out.lines().last().unwrap_or_default();
+    // The end of what is typed and the cursor, its start marked as cut.
+    assert!(last.contains("filter:"), "{out}");
+    assert!(last.contains("…xxxx"), "{out}");
+    // The empty table still says what clears the filter.
+    assert!(out.contains("clears the filter"), "{out}");
+    assert!(last.contains("checkout-tail_"), "{out}");
+    // The same for the command line.
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+    );
+    key(&mut state, ':');
+    for c in typed.chars() {
+        key(&mut state, c);
+    }
+    let out = screen(&mut state, &MONO, 80, 24);
+    let last = out.lines().last().unwrap_or_default();
+    assert!(last.contains("checkout-tail_"), "{out}");
+}
+
+#[tokio::test]
 async fn ascii_mode_draws_no_box_drawing_characters() {
     let mut state = incident().await;
     let ascii = Theme {
