@@ -38,7 +38,8 @@ pub fn render(
         "following"
     };
     let mut title = vec![
-        Span::styled(format!(" logs {function} "), theme.title()),
+        // Its name, fitted below to the room the rest leaves.
+        Span::styled(String::new(), theme.title()),
         Span::raw(format!("{} {scope} {} ", theme.sep(), theme.sep())),
         Span::styled(
             format!("{mode} "),
@@ -98,9 +99,19 @@ pub fn render(
         title.push(Span::raw(format!(
             "{} text filter: {} ",
             theme.sep(),
-            pane.filter
+            super::widgets::fit_middle(&pane.filter, 24, theme)
         )));
     }
+    // A long name gives way (cut in its middle, marked) before the state and the region do.
+    let rest: usize = title.iter().map(Span::width).sum();
+    let room = usize::from(area.width.saturating_sub(2))
+        .saturating_sub(rest + " logs  ".len())
+        .max(12);
+    title[0].content = format!(
+        " logs {} ",
+        super::widgets::fit_middle(function, room, theme)
+    )
+    .into();
     let block = Block::bordered()
         .border_set(theme.border())
         .title(Line::from(title));

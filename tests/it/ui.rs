@@ -684,6 +684,26 @@ async fn long_names_are_cut_in_the_middle_and_still_read_apart() {
     }
 }
 
+/// A long function name gives way in the log pane's title: its region and its state
+/// (following, PAUSED) stay in view at 80 columns.
+#[tokio::test]
+async fn a_long_name_leaves_the_log_panes_state_and_region_in_its_title() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    let name = "payments-settlement-reconciler-primary-with-a-very-long-suffix-canary";
+    listed(&mut state, 0, name);
+    key(&mut state, 'l');
+    key(&mut state, ' ');
+    let out = screen(&mut state, &MONO, 80, 24);
+    let title = out.lines().find(|l| l.contains("╭")).unwrap_or_default();
+    assert!(title.contains("PAUSED"), "{out}");
+    assert!(title.contains(&state.regions[0].scope.to_string()), "{out}");
+    // Cut in its middle, marked: its start and its end still read.
+    assert!(title.contains("logs payments-"), "{out}");
+    assert!(title.contains("…"), "{out}");
+    assert!(title.contains("canary"), "{out}");
+}
+
 /// Numbers never read are `–` in the load view too, never a share of 0.
 #[tokio::test]
 async fn the_load_view_shows_unread_numbers_as_unknown() {
