@@ -3824,6 +3824,37 @@ fn the_rollout_line_says_halted_before_what_is_cut() {
     assert!(line.trim_end().ends_with("U resume · A abort"), "{line}");
 }
 
+/// A long function name gives way on the rollout line (cut in its middle): its state and keys
+/// stay at 80 columns (`halted` and the keys went off the line).
+#[test]
+fn the_rollout_line_cuts_a_long_name_before_its_state() {
+    let mut s = loaded();
+    update(&mut s, Msg::Resize(80, 24));
+    let name = "payments-settlement-reconciler-primary-with-a-long-suffix";
+    let mut halted = rollout(name);
+    halted.status = crate::ops::rollout::Status::Halted {
+        reason: "guard tripped".into(),
+    };
+    update(
+        &mut s,
+        Msg::RolloutUpdate {
+            region: 0,
+            rollout: Box::new(halted),
+            event: "halted: guard tripped".into(),
+            running: false,
+        },
+    );
+    s.popup = None;
+    let line = screen_rows(&s, 80, 24)
+        .into_iter()
+        .find(|l| l.starts_with(" rollout payments-"))
+        .expect("a rollout line");
+    assert!(line.contains("…"), "{line}");
+    assert!(line.contains("fix:live @ us-east-1"), "{line}");
+    assert!(line.contains(" halted"), "{line}");
+    assert!(line.trim_end().ends_with("U resume · A abort"), "{line}");
+}
+
 /// Two rollouts: the line shows the selected row's (the one `A` and `U` act on), names its
 /// region, and counts the other where it is never cut (it showed the first, the count cut off).
 #[test]

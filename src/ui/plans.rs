@@ -55,10 +55,24 @@ pub(super) fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect
         (_, Standing::Interrupted) if !p.running => Some("interrupted"),
         _ => None,
     };
+    // A long target gives way (cut in its middle, marked) before its state and keys do.
+    let keys = Span::styled(format!("  {keys}"), theme.dim());
+    let target = r.target();
+    let fixed = format!(" rollout  @ {} {more}", r.scope_label())
+        .chars()
+        .count()
+        + 10
+        + word.map_or(0, |w| w.len() + 1)
+        + keys.width();
+    let target = widgets::fit_middle(
+        &target,
+        usize::from(area.width).saturating_sub(fixed).max(12),
+        theme,
+    );
     let mut head = vec![
         // Where it runs: a function in several regions has a rollout in one.
         Span::styled(
-            format!(" rollout {} @ {} {more}", r.target(), r.scope_label()),
+            format!(" rollout {target} @ {} {more}", r.scope_label()),
             theme.title(),
         ),
         Span::styled(
@@ -69,7 +83,6 @@ pub(super) fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect
     if let Some(word) = word {
         head.push(Span::styled(format!(" {word}"), theme.warn()));
     }
-    let keys = Span::styled(format!("  {keys}"), theme.dim());
     // Said once: the event's own "halted: " gives way to the word before it.
     let said = word
         .and_then(|w| p.event.strip_prefix(&format!("{w}: ")))
