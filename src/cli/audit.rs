@@ -170,7 +170,7 @@ pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure
 /// backup, a restore: their JSON is in `--json`).
 /// A record's outcome in a word or two.
 fn result_label(result: &str) -> &'static str {
-    use crate::ops::audit::{CONFLICT, FUNCTION_ERROR, NOT_LANDED, STARTED, UNKNOWN};
+    use crate::ops::audit::{CONFLICT, FUNCTION_ERROR, NOT_LANDED, NOT_RUN, STARTED, UNKNOWN};
     let stopped = result.contains("stopped by Ctrl-C");
     match result {
         "ok" => "ok",
@@ -179,6 +179,7 @@ fn result_label(result: &str) -> &'static str {
         r if r.starts_with(NOT_LANDED) => "not landed",
         r if r.starts_with(CONFLICT) => "not sent (changed)",
         r if r.starts_with(FUNCTION_ERROR) => "function error",
+        r if r.starts_with(NOT_RUN) => "refused by Lambda",
         // Stopped on purpose, then putting it back failed: half-restored, a failure.
         r if stopped && r.contains("putting it back failed") => "FAILED",
         // Stopped once the function was restored: its data not all copied back (run again).

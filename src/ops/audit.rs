@@ -26,6 +26,9 @@ pub const NO_LOG: &str = "no audit log: there is no state directory to keep it i
      XDG_STATE_HOME or HOME): nothing was sent — no audit, no change";
 /// The start of an invoke's result when the function ran and failed (`Unhandled`, `Handled`).
 pub const FUNCTION_ERROR: &str = "function error: ";
+/// The start of an invoke's result when Lambda refused it before the function ran (throttled,
+/// denied, not found): no event reached the function, so a retry is no duplicate.
+pub const NOT_RUN: &str = "refused by Lambda, not run: ";
 static RECORDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The start of a result that says the target changed since the preview (nothing was sent).

@@ -155,6 +155,12 @@ pub async fn execute<S: RegionActions>(
         // Nothing was changed: recorded so that the start above is closed, never undone.
         Err(OpsError::Conflict(e)) => format!("{}{e}", super::audit::CONFLICT),
         Err(e) if unknown => format!("{}{e}", super::audit::UNKNOWN),
+        Err(OpsError::Provider(
+            e @ (ProviderError::Throttled(_)
+            | ProviderError::AccessDenied(_)
+            | ProviderError::Credentials(_)
+            | ProviderError::NotFound(_)),
+        )) if invoke => format!("{}{e}", super::audit::NOT_RUN),
         Err(e) => e.to_string(),
     };
     if let Some(log) = audit

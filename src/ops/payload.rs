@@ -360,10 +360,12 @@ pub fn recent_duplicate(
     let (records, _) = log.read().ok()?;
     let now = chrono::Utc::now();
     // Every invoke that may have run counts: answered, failed in the function, or sent with
-    // no answer (timed out, or the process stopped while it waited).
+    // no answer (timed out, or the process stopped while it waited). One Lambda refused
+    // (throttled, denied) never ran.
     records.into_iter().rev().find(|r| {
         r.action == "invoke"
             && !r.result.starts_with(super::audit::CONFLICT)
+            && !r.result.starts_with(super::audit::NOT_RUN)
             && !r.result.contains(super::execute::UNSENT)
             && invoked_code(&r.target, &r.before) == runs
             && r.region == scope.region

@@ -697,6 +697,35 @@ async fn an_invoke_is_checked_first_and_a_failing_function_is_not_ok() {
         "{}",
         run.stderr
     );
+    // Throttled by Lambda: the function never ran, so the same payload again is no duplicate
+    // (it was refused as "the same payload went to" the function).
+    proxy.heal();
+    proxy.add(crate::support::proxy::Rule::lambda(
+        region,
+        "Invoke",
+        crate::support::proxy::Fault::Throttle,
+        Some(1),
+    ));
+    let retried = ["invoke", &f, "--payload", "{\"n\": 3}", "--yes"];
+    let run = act(&lops, region, &retried);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("throttled"), "{}", run.stderr);
+    let record = audit(&lops).last().cloned().expect("record");
+    assert!(
+        record["result"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("refused by Lambda, not run: throttled")),
+        "{record}"
+    );
+    act(&lops, region, &retried).assert_exit(0);
+    assert_eq!(proxy.calls(region, "lambda", "Invoke"), 4);
+    // `lops audit` says what it was.
+    let listed = act(&lops, region, &["audit"]);
+    assert!(
+        listed.stdout.contains("refused by Lambda"),
+        "{}",
+        listed.stdout
+    );
 }
 
 /// A stdout closed before lops starts (`>&-`) is the null device to it (the runtime opens it

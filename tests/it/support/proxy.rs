@@ -154,16 +154,18 @@ impl FaultProxy {
         self.lock().rules.push(rule);
     }
 
-    /// Every fault rule ends: requests pass untouched from now on (the outage is over).
     /// Lets every request held by [`Fault::HoldUntil`]`(gate)` go on, and the next ones through.
     pub fn release(&self, gate: &str) {
         self.lock().released.push(gate.to_string());
     }
 
+    /// Every fault rule and added header ends: requests pass untouched from now on (the outage
+    /// is over).
     pub fn heal(&self) {
         let mut shared = self.lock();
         shared.rules.clear();
         shared.after.clear();
+        shared.headers.clear();
     }
 
     /// The rule applies once `pass` matching requests have gone through untouched.
