@@ -26,6 +26,9 @@ use super::{
     Percentiles, ProviderError, RegionActions, RegionSource, Scope, Series, VersionInvocations,
 };
 
+/// The concurrency limit of the simulated account in every region (as a new AWS account has).
+const ACCOUNT_LIMIT: i64 = 1_000;
+
 /// Seconds in one round of the demo's scenarios.
 pub const CYCLE_SECS: i64 = 360;
 /// Phases of the cycle (seconds) during which each scenario is active.
@@ -142,6 +145,17 @@ impl SimRegion {
             scope: Scope::new(profile, self.scope.region.clone(), access),
             ..self.clone()
         }
+    }
+
+    /// What the account leaves unreserved here: its limit less every reservation.
+    pub(super) fn unreserved(&self) -> i64 {
+        let reserved: i64 = self
+            .read()
+            .iter()
+            .filter_map(|f| f.info.reserved_concurrency)
+            .map(i64::from)
+            .sum();
+        ACCOUNT_LIMIT - reserved
     }
 
     /// A copy of the functions as they are now.
@@ -332,7 +346,7 @@ impl RegionSource for SimRegion {
                     info
                 })
                 .collect(),
-            account_concurrency_limit: Some(1_000),
+            account_concurrency_limit: Some(ACCOUNT_LIMIT),
             ..Default::default()
         })
     }

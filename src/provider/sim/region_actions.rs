@@ -326,10 +326,26 @@ impl RegionActions for SimRegion {
         value: Option<i32>,
     ) -> Result<(), ProviderError> {
         self.answer(9).await?;
+        let unreserved = self.unreserved();
         self.with_function(function, |f| {
+            // As AWS: a reservation that leaves the account fewer than 100 unreserved is refused.
+            let more =
+                i64::from(value.unwrap_or(0)) - i64::from(f.info.reserved_concurrency.unwrap_or(0));
+            if more > 0 && unreserved - more < 100 {
+                return Err(ProviderError::Service(format!(
+                    "InvalidParameterValueException: Specified ReservedConcurrentExecutions for \
+                     function decreases account's UnreservedConcurrentExecution below its \
+                     minimum value of [100]. ({unreserved} unreserved)"
+                )));
+            }
             f.info.reserved_concurrency = value;
             Ok(())
         })
+    }
+
+    async fn unreserved_concurrency(&self) -> Option<i64> {
+        self.answer(8).await.ok()?;
+        Some(self.unreserved())
     }
 
     async fn invoke_target(

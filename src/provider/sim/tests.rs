@@ -286,3 +286,44 @@ async fn a_mapping_pause_preview_names_its_queue_and_function() {
         "{said}"
     );
 }
+
+/// The demo's account has its limit (1,000) and keeps 100 unreserved as AWS does: a preview
+/// checks a reservation against what is left, and the write refuses one too large.
+#[tokio::test]
+async fn the_demo_account_keeps_its_unreserved_concurrency_as_aws_does() {
+    use crate::ops::{OpsError, Request, prepare};
+    let clock = SimClock::fixed(start());
+    let r = region(&clock, "us-west-2");
+    let f = r.functions()[0].info.name.clone();
+    let left = r
+        .unreserved_concurrency()
+        .await
+        .expect("the demo's settings");
+    let reserved: i64 = r
+        .functions()
+        .iter()
+        .filter_map(|f| f.info.reserved_concurrency)
+        .map(i64::from)
+        .sum();
+    assert_eq!(left, 1_000 - reserved);
+    let asked = Request::SetConcurrency {
+        function: f.clone(),
+        value: Some(999_999),
+    };
+    match prepare(&r, asked, None).await {
+        Err(OpsError::Refused(m)) => assert!(m.contains("at most"), "{m}"),
+        other => panic!("not refused: {other:?}"),
+    }
+    // The write itself, past the preview, is refused as Lambda refuses it.
+    let written = r.set_reserved_concurrency(&f, Some(999_999)).await;
+    assert!(
+        matches!(&written, Err(ProviderError::Service(m)) if m.contains("minimum value of [100]")),
+        "{written:?}"
+    );
+    // Within what is left it lands, and what is left shrinks by it.
+    let before = r.reserved_concurrency(&f).await.unwrap().unwrap_or(0);
+    r.set_reserved_concurrency(&f, Some(before + 5))
+        .await
+        .unwrap();
+    assert_eq!(r.unreserved_concurrency().await, Some(left - 5));
+}
