@@ -44,6 +44,8 @@ impl Timing {
 struct RegionPoller {
     wanted: watch::Sender<Vec<FunctionRef>>,
     refresh: Arc<Notify>,
+    /// Reads the alarms again now (a loop of its own: one notify wakes one waiter).
+    refresh_alarms: Arc<Notify>,
     /// Fetches every wanted function's metrics again now.
     refresh_metrics: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
@@ -77,6 +79,7 @@ impl Pollers {
     pub fn refresh(&self, metrics: bool) {
         for r in &self.regions {
             r.refresh.notify_one();
+            r.refresh_alarms.notify_one();
             if metrics {
                 r.refresh_metrics.notify_one();
             }
@@ -138,6 +141,7 @@ pub fn spawn<S: RegionSource>(
         .map(|(i, source)| {
             let (wanted, wanted_rx) = watch::channel(Vec::new());
             let refresh = Arc::new(Notify::new());
+            let refresh_alarms = Arc::new(Notify::new());
             let refresh_metrics = Arc::new(Notify::new());
             let tasks = vec![
                 tokio::spawn(inventory_loop(
@@ -147,7 +151,13 @@ pub fn spawn<S: RegionSource>(
                     timing,
                     refresh.clone(),
                 )),
-                tokio::spawn(alarms_loop(i, source.clone(), tx.clone(), timing)),
+                tokio::spawn(alarms_loop(
+                    i,
+                    source.clone(),
+                    tx.clone(),
+                    timing,
+                    refresh_alarms.clone(),
+                )),
                 tokio::spawn(metrics_loop(
                     i,
                     source.clone(),
@@ -160,6 +170,7 @@ pub fn spawn<S: RegionSource>(
             RegionPoller {
                 wanted,
                 refresh,
+                refresh_alarms,
                 refresh_metrics,
                 tasks,
             }
@@ -219,14 +230,18 @@ async fn alarms_loop<S: RegionSource>(
     source: Arc<S>,
     tx: mpsc::Sender<Msg>,
     timing: Timing,
+    refresh: Arc<Notify>,
 ) {
     let mut seq = 0;
     let mut failures = 0;
     loop {
         // At once, then every interval; after failures in a row, further apart (a failing
-        // region is not asked as often as a healthy one).
+        // region is not asked as often as a healthy one). `r` asks now.
         if seq > 0 {
-            tokio::time::sleep(alarms_wait(failures, timing.alarms, region, seq)).await;
+            tokio::select! {
+                _ = tokio::time::sleep(alarms_wait(failures, timing.alarms, region, seq)) => {}
+                _ = refresh.notified() => {}
+            }
         }
         seq += 1;
         let result = timed(timing.deadline, caught(source.alarms())).await;

@@ -60,17 +60,24 @@ async fn a_read_that_panics_is_that_reads_error_and_the_poller_goes_on() {
             other => panic!("no error from the pollers: {}", other.is_ok()),
         }
     }
-    // The loops survived their panics: `r` reads again, and again it is said.
+    // The loops survived their panics: `r` reads the inventory and the alarms again at once
+    // (long before the alarms' own interval), and again it is said.
     pollers.refresh(false);
     let again = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let Some(Msg::Inventory { result: Err(_), .. }) = rx.recv().await {
-                return;
+        let mut said = (false, false);
+        while said != (true, true) {
+            match rx.recv().await {
+                Some(Msg::Inventory { result: Err(_), .. }) => said.0 = true,
+                Some(Msg::Alarms { result: Err(_), .. }) => said.1 = true,
+                _ => {}
             }
         }
     })
     .await;
-    assert!(again.is_ok(), "the inventory loop ended with its panic");
+    assert!(
+        again.is_ok(),
+        "a loop ended with its panic, or `r` left the alarms to their time"
+    );
 }
 
 #[test]
