@@ -361,7 +361,11 @@ impl<'a> RegionDoc<'a> {
                 (
                     "metrics",
                     match &report.metrics {
-                        Ok(_) => ReadDoc::Ok,
+                        // Part of it did not answer: what did is in the document.
+                        Ok(m) => match &m.incomplete {
+                            Some(why) => ReadDoc::Partial { error: why.clone() },
+                            None => ReadDoc::Ok,
+                        },
                         Err(ReadError::Failed(e)) => ReadDoc::Failed {
                             error: e.to_string(),
                         },
@@ -471,6 +475,8 @@ impl<'a> FunctionDoc<'a> {
                 let mut names = f.not_read.names();
                 if metrics.is_none() {
                     names.push("metrics");
+                } else if metrics.is_some_and(|m| m.split_unread) {
+                    names.push("alias_split");
                 }
                 if data.alarms.is_none() {
                     names.push("alarms");
@@ -495,7 +501,7 @@ fn alias_doc<'a>(a: &'a AliasInfo, metrics: Option<&FunctionMetrics>) -> AliasDo
                 invocations: None,
             })
             .collect(),
-        observed_15m: metrics.is_some().then(|| {
+        observed_15m: metrics.is_some_and(|m| !m.split_unread).then(|| {
             split
                 .into_iter()
                 .map(|v| VersionShare {

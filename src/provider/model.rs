@@ -264,6 +264,8 @@ impl AliasInfo {
     /// through it over the window (configured 0): the load view and `lops status` both show
     /// this.
     pub fn split(&self, metrics: Option<&FunctionMetrics>, minutes: usize) -> Vec<VersionSplit> {
+        // A split that could not be read is unknown: the configured shares alone.
+        let metrics = metrics.filter(|m| !m.split_unread);
         let seen = |version: &str| {
             metrics
                 .and_then(|m| {
@@ -445,6 +447,9 @@ pub struct FunctionMetrics {
     pub percentiles: BTreeMap<MetricWindow, Percentiles>,
     /// Invocations per (alias, executed version).
     pub alias_versions: Vec<VersionInvocations>,
+    /// The request for `alias_versions` failed while the rest answered: the split is unknown
+    /// (never "no traffic"), the other numbers stand.
+    pub split_unread: bool,
 }
 
 impl Default for FunctionMetrics {
@@ -458,6 +463,7 @@ impl Default for FunctionMetrics {
             concurrency_max: empty_series(),
             percentiles: BTreeMap::new(),
             alias_versions: Vec::new(),
+            split_unread: false,
         }
     }
 }

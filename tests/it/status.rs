@@ -914,6 +914,56 @@ async fn an_alias_just_promoted_shows_what_its_old_version_still_ran() {
     assert_eq!(observed[1]["version"], v1.as_str(), "{alias}");
     assert_eq!(observed[1]["invocations"], 200.0, "{alias}");
     assert_eq!(observed[1]["share"], 0.8, "{alias}");
+
+    // Only the request for the split fails (one window reads it apart, over the minutes the
+    // split is judged on): the function's other numbers stand (they were all `–`), the split
+    // is unknown (never "no traffic") and said, exit 3.
+    let proxy = crate::support::proxy::FaultProxy::start(moto::url());
+    proxy.fail_when(
+        region_name,
+        "GetMetricData",
+        "ExecutedVersion",
+        crate::support::proxy::Fault::Status(503),
+    );
+    let lops = Lops::new(&proxy.url);
+    let run = lops.run(&[
+        "status",
+        "--json",
+        "--window",
+        "5m",
+        "--regions",
+        region_name,
+    ]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let r = region(&doc, region_name);
+    let f = function(r, &name);
+    assert!(f["metrics"].is_object(), "{f}");
+    assert_eq!(f["aliases"][0]["observed_15m"], Value::Null, "{f}");
+    assert_eq!(
+        f["not_read"],
+        serde_json::json!(["provisioned", "alias_split"]),
+        "{f}"
+    );
+    let said = r["reads"]["metrics"].to_string();
+    assert!(said.contains("the alias split of"), "{said}");
+    assert!(said.contains("\"partial\""), "{said}");
+    assert!(!said.contains("numbers missing"), "{said}");
+    let table = lops.run(&["status", "--regions", region_name]);
+    table.assert_exit(3);
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.contains(&name))
+        .unwrap_or_default();
+    // Its invocations are read (0), not `–`.
+    assert_eq!(row.split_whitespace().nth(3), Some("0"), "{}", table.stdout);
+    assert!(
+        table.stderr.contains("alias split"),
+        "{}{}",
+        table.stdout,
+        table.stderr
+    );
 }
 
 /// Promoted over versions never routed to (1 → 4, past 2 and 3): the old version is not among

@@ -270,7 +270,8 @@ impl Clients {
                     alias,
                     version,
                 } => {
-                    missing[*function] |= failed;
+                    // Only the split is unknown: the function's other numbers stand.
+                    metrics[*function].split_unread |= failed;
                     let mut invocations = empty_series();
                     fill(&mut invocations, window, &points, version_period);
                     metrics[*function].alias_versions.push(VersionInvocations {
@@ -311,6 +312,14 @@ impl Clients {
             }
         });
         let left_out = missing.iter().filter(|m| **m).count();
+        // Half a split is no split: a function's is all read, or none of it kept.
+        let mut split_unread = 0;
+        for (m, missing) in metrics.iter_mut().zip(&missing) {
+            if m.split_unread {
+                m.alias_versions.clear();
+                split_unread += usize::from(!missing);
+            }
+        }
         let by_name = request
             .functions
             .iter()
@@ -325,10 +334,21 @@ impl Clients {
             region,
             percentiles: pct_result,
             incomplete: error.map(|e| {
-                format!(
-                    "{left_out} of {} functions' numbers missing: GetMetricData {e}",
-                    request.functions.len()
-                )
+                let all = request.functions.len();
+                let mut what = Vec::new();
+                if left_out > 0 {
+                    what.push(format!("{left_out} of {all} functions' numbers missing"));
+                }
+                if split_unread > 0 {
+                    what.push(format!(
+                        "the alias split of {split_unread} of {all} functions not read (their \
+                         other numbers are)"
+                    ));
+                }
+                if what.is_empty() {
+                    what.push("the region's totals missing".into());
+                }
+                format!("{}: GetMetricData {e}", what.join("; "))
             }),
         })
     }

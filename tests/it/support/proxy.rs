@@ -115,6 +115,8 @@ struct Shared {
     headers: Vec<(String, String, String, String)>,
     /// Gates released for [`Fault::HoldUntil`].
     released: Vec<String>,
+    /// (region, operation, text) whose requests with that text in their body get the fault.
+    body_faults: Vec<(String, String, String, Fault)>,
 }
 
 #[derive(Clone)]
@@ -166,6 +168,7 @@ impl FaultProxy {
         shared.rules.clear();
         shared.after.clear();
         shared.headers.clear();
+        shared.body_faults.clear();
     }
 
     /// The rule applies once `pass` matching requests have gone through untouched.
@@ -206,6 +209,17 @@ impl FaultProxy {
         self.lock()
             .answers
             .push((region.to_string(), operation.to_string(), Arc::new(answer)));
+    }
+
+    /// Every request of `operation` in `region` whose body holds `text` gets `fault` (one
+    /// request of several alike: GetMetricData's asking for the aliases' versions, say).
+    pub fn fail_when(&self, region: &str, operation: &str, text: &str, fault: Fault) {
+        self.lock().body_faults.push((
+            region.to_string(),
+            operation.to_string(),
+            text.to_string(),
+            fault,
+        ));
     }
 
     /// Records each request of `operation` in `region` (moto still answers it).
@@ -659,6 +673,14 @@ async fn handle(
                 }
                 r.fault
             });
+        }
+        if fault.is_none() {
+            let text = String::from_utf8_lossy(&body);
+            fault = s
+                .body_faults
+                .iter()
+                .find(|(r, o, t, _)| *r == region && *o == operation && text.contains(t.as_str()))
+                .map(|(_, _, _, f)| *f);
         }
         fault
     };
