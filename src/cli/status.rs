@@ -346,7 +346,9 @@ impl<'a> RegionDoc<'a> {
                         Ok(inv) => {
                             let short = inv.incomplete.iter().cloned();
                             let details = crate::provider::details_failure(&inv.functions);
-                            let missing: Vec<String> = short.chain(details).collect();
+                            let settings = inv.account_settings_error.iter().cloned();
+                            let missing: Vec<String> =
+                                short.chain(details).chain(settings).collect();
                             match missing.is_empty() {
                                 true => ReadDoc::Ok,
                                 false => ReadDoc::Partial {

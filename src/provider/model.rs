@@ -10,6 +10,10 @@ pub struct Inventory {
     /// The account's concurrent-execution limit in this region; `None` when the endpoint
     /// does not say (shown as "unknown").
     pub account_concurrency_limit: Option<i64>,
+    /// GetAccountSettings failed (denied, throttled, timed out): why, as a person needs it. An
+    /// endpoint that does not serve it (an emulator) is no failure: the limit is unknown.
+    #[serde(skip)]
+    pub account_settings_error: Option<String>,
     /// Set on the snapshots sent while the read is still going; `None` once it is whole.
     #[serde(skip)]
     pub progress: Option<InventoryProgress>,

@@ -88,6 +88,7 @@ impl RegionReport {
         if let Ok(inventory) = &self.inventory {
             // Named with why (the first few): the one to look at, and the permission missing.
             out.extend(crate::provider::details_failure(&inventory.functions));
+            out.extend(inventory.account_settings_error.clone());
         }
         if let Err(e) = &self.alarms
             && !alike

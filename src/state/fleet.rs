@@ -35,6 +35,8 @@ pub struct RegionState {
     pub functions: Vec<FunctionEntry>,
     pub alarms: Vec<Alarm>,
     pub account_limit: Option<i64>,
+    /// The last GetAccountSettings failed: why (the limit is then not read, never "unknown").
+    pub account_limit_error: Option<String>,
     pub totals: Option<FunctionMetrics>,
     pub inventory_loaded: bool,
     /// While an inventory read is filling in: how far it has come, and the functions listed.
@@ -127,6 +129,7 @@ impl RegionState {
             functions: Vec::new(),
             alarms: Vec::new(),
             account_limit: None,
+            account_limit_error: None,
             totals: None,
             inventory_loaded: false,
             inventory_progress: None,

@@ -77,6 +77,9 @@ pub(super) fn on_inventory(
                 None => inventory.account_concurrency_limit,
             };
             if partial.is_none() {
+                r.account_limit_error = inventory.account_settings_error.clone();
+            }
+            if partial.is_none() {
                 r.inventory_loaded = true;
                 match inventory.incomplete {
                     // Said as shown here: those listed, and the others as last read.

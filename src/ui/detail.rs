@@ -175,9 +175,12 @@ fn config_lines(
             } else {
                 opt(i.reserved_concurrency.map(|c| c.to_string()))
             },
-            r.account_limit
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "unknown".into())
+            match (&r.account_limit, &r.account_limit_error) {
+                (Some(l), _) => l.to_string(),
+                // Its read failed (the regions view says why): not "unknown".
+                (None, Some(_)) => "not read".into(),
+                (None, None) => "unknown".into(),
+            }
         )),
         Line::from(format!(
             "provisioned {}",

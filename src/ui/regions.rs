@@ -76,13 +76,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 _ => String::new(),
             };
             // Functions whose own reads failed, as `lops status` says them.
-            if let Some(details) =
-                crate::provider::details_failure(r.functions.iter().map(|f| &f.info))
-            {
+            let details = crate::provider::details_failure(r.functions.iter().map(|f| &f.info));
+            for said in details.iter().chain(&r.account_limit_error) {
                 if !error.is_empty() {
                     error.push_str("; ");
                 }
-                error.push_str(&details);
+                error.push_str(said);
             }
             if !error.is_empty() && error.chars().count() > error_width {
                 let rank = match h {

@@ -542,6 +542,69 @@ async fn a_failing_cloudwatch_leaves_the_functions_listed_and_names_the_read() {
     );
 }
 
+/// GetAccountSettings refused in one region: its functions are all there, the limit is not
+/// read and said so with why (exit 3); the region where it answered shows its limit. An
+/// endpoint that does not serve it (moto) is no failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_account_settings_read_is_said_not_hidden() {
+    let prefix = moto::unique("settings");
+    for region_name in [SHARED[0], SHARED[1]] {
+        Seeder::new(moto::url(), region_name)
+            .await
+            .fleet(&prefix, 1)
+            .await;
+    }
+    let proxy = FaultProxy::start(moto::url());
+    proxy.reply(
+        SHARED[1],
+        "GetAccountSettings",
+        200,
+        r#"{"AccountLimit":{"ConcurrentExecutions":1000,"UnreservedConcurrentExecutions":900},"AccountUsage":{"FunctionCount":1}}"#,
+    );
+    proxy.add(crate::support::proxy::Rule::lambda(
+        SHARED[0],
+        "GetAccountSettings",
+        Fault::Code(403, "AccessDeniedException"),
+        None,
+    ));
+    let lops = Lops::new(&proxy.url);
+    let regions = format!("{},{}", SHARED[0], SHARED[1]);
+    let run = lops.run(&["status", "--json", "--regions", &regions]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let denied = region(&doc, SHARED[0]);
+    assert_eq!(
+        denied["account_concurrency_limit"],
+        Value::Null,
+        "{denied:#}"
+    );
+    assert_eq!(
+        denied["reads"]["inventory"]["status"], "partial",
+        "{denied:#}"
+    );
+    let said = denied["health"]["failures"].to_string();
+    assert!(
+        said.contains("account settings: GetAccountSettings access denied"),
+        "{said}"
+    );
+    assert!(
+        !denied["functions"].as_array().is_none_or(Vec::is_empty),
+        "{denied:#}"
+    );
+    let answered = region(&doc, SHARED[1]);
+    assert_eq!(answered["account_concurrency_limit"], 1000, "{answered:#}");
+    assert_eq!(answered["health"]["status"], "ok", "{answered:#}");
+    // The table says it on the region's line too.
+    let table = lops.run(&["status", "--regions", &regions]);
+    table.assert_exit(3);
+    assert!(
+        table.stderr.contains("GetAccountSettings access denied"),
+        "{}{}",
+        table.stdout,
+        table.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_functions_failed_read_marks_only_that_function() {
     let prefix = moto::unique("denied");

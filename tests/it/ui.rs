@@ -704,6 +704,46 @@ async fn a_long_name_leaves_the_log_panes_state_and_region_in_its_title() {
     assert!(title.contains("canary"), "{out}");
 }
 
+/// GetAccountSettings refused: the detail view says the account limit is not read (not
+/// "unknown", as an emulator's), and the regions view says why.
+#[tokio::test]
+async fn a_refused_account_settings_read_is_said_in_the_detail_and_regions_views() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    update(
+        &mut state,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at: start(),
+            result: Ok(lops::provider::Inventory {
+                functions: vec![lops::provider::FunctionInfo {
+                    name: "orders-api".into(),
+                    state: "Active".into(),
+                    ..Default::default()
+                }],
+                account_settings_error: Some(
+                    "account settings: GetAccountSettings access denied: not allowed".into(),
+                ),
+                ..Default::default()
+            }),
+        },
+    );
+    key(&mut state, '2');
+    let regions = screen(&mut state, &MONO, 120, 30);
+    assert!(
+        regions.contains("GetAccountSettings access denied"),
+        "{regions}"
+    );
+    key(&mut state, '1');
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let detail = screen(&mut state, &MONO, 120, 30);
+    assert!(detail.contains("account limit not read"), "{detail}");
+}
+
 /// Numbers never read are `–` in the load view too, never a share of 0.
 #[tokio::test]
 async fn the_load_view_shows_unread_numbers_as_unknown() {

@@ -42,7 +42,16 @@ impl Clients {
     ) -> Result<Inventory, ProviderError> {
         let (listed, limit) = tokio::join!(self.list_all(progress), self.account_limit());
         let mut inventory = listed?;
-        inventory.account_concurrency_limit = limit;
+        match limit {
+            Ok(limit) => inventory.account_concurrency_limit = limit,
+            Err(e) => {
+                inventory.account_settings_error = Some(crate::provider::explain(
+                    "account settings",
+                    "GetAccountSettings",
+                    &e,
+                ))
+            }
+        }
         let todo: Vec<(usize, String, bool)> = inventory
             .functions
             .iter()
@@ -196,16 +205,21 @@ impl Clients {
         Ok(names)
     }
 
-    /// The account limit, or `None` where the endpoint does not answer (emulators).
-    async fn account_limit(&self) -> Option<i64> {
+    /// The account limit, or `None` where the endpoint does not serve it (emulators); any
+    /// other failure is the read's own, said beside the functions.
+    async fn account_limit(&self) -> Result<Option<i64>, ProviderError> {
         let request = self.lambda.get_account_settings().send();
         match self.background(&self.lambda_limit, request).await {
-            Ok(out) => out
+            Ok(out) => Ok(out
                 .account_limit
-                .map(|l| i64::from(l.concurrent_executions)),
+                .map(|l| i64::from(l.concurrent_executions))),
+            Err(ProviderError::Unsupported(e)) => {
+                tracing::info!(scope = %self.scope, error = %e, "account settings not served here");
+                Ok(None)
+            }
             Err(e) => {
-                tracing::info!(scope = %self.scope, error = %e, "account settings unavailable");
-                None
+                tracing::info!(scope = %self.scope, error = %e, "account settings not read");
+                Err(e)
             }
         }
     }
