@@ -38,6 +38,9 @@ pub fn init(level: &str) -> bool {
         .with_env_filter(filter)
         .with_writer(Mutex::new(file))
         .with_ansi(false)
+        // A log that cannot be written (a full disk) is never said on the terminal: it would
+        // be drawn over the dashboard, and mixed into what a script reads on stderr.
+        .log_internal_errors(false)
         .try_init()
         .is_ok()
 }
