@@ -361,7 +361,11 @@ pub(super) async fn run_batch(
     repeat: Repeat,
     targets: Vec<Target>,
 ) -> Result<Exit, Failure> {
-    let audit = audit_log(ctx);
+    // A dry run reads the log as any (guards, rollouts) and writes nothing to it.
+    let audit = audit_log(ctx).map(|log| match flags.dry_run {
+        true => log.dry_run(),
+        false => log,
+    });
     let sources: Vec<&AwsRegion> = ctx.regions.iter().collect();
     let mut batch = batch::prepare(&sources, targets, audit.as_ref()).await;
     if repeat == Repeat::Allowed {

@@ -81,6 +81,8 @@ pub struct AuditLog {
     path: PathBuf,
     /// The same payload to the same target within this many seconds is a repeat to ask about.
     duplicate_window_secs: u64,
+    /// A dry run's: read as any, never written to (a dry run records nothing).
+    dry: bool,
 }
 
 impl Record {
@@ -99,7 +101,18 @@ impl AuditLog {
         AuditLog {
             path: path.into(),
             duplicate_window_secs: crate::config::Guards::default().duplicate_invoke_secs,
+            dry: false,
         }
+    }
+
+    /// The log as a dry run sees it: read as any, and every append refused.
+    pub fn dry_run(self) -> Self {
+        AuditLog { dry: true, ..self }
+    }
+
+    /// A dry run's log (nothing is written to it).
+    pub fn is_dry(&self) -> bool {
+        self.dry
     }
 
     /// `[guards] duplicate_invoke_secs` from the config file.
@@ -159,6 +172,9 @@ impl AuditLog {
 
     pub fn append(&self, record: &Record) -> std::io::Result<()> {
         use std::io::{Read, Seek, SeekFrom};
+        if self.dry {
+            return Err(std::io::Error::other("a dry run records nothing"));
+        }
         let mut file = self.open()?;
         let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
         line.push('\n');

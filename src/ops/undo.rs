@@ -176,6 +176,17 @@ pub(super) async fn undo_plan<S: RegionActions>(
             record.action, record.target
         )));
     }
+    // A dry run records nothing: it says what a real undo would find and do.
+    if not_there && audit.is_some_and(super::audit::AuditLog::is_dry) {
+        return Err(OpsError::Conflict(
+            format!(
+                "the {} of {} at {} never landed ({} is as it was before it): a real undo \
+                 records so, and the next one goes on to the action before it",
+                record.action, record.target, record.time, record.target
+            )
+            .into(),
+        ));
+    }
     if not_there && let Some(log) = audit {
         let settled = Record {
             result: format!(

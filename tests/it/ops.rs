@@ -533,6 +533,16 @@ async fn an_action_is_recorded_before_it_is_sent() {
         })
         .collect();
     std::fs::write(&log, older.join("\n") + "\n").expect("audit log");
+    // A dry run says what it finds and records nothing (it wrote the record a real undo does).
+    let dry = act(&lops, region, &["undo", "--dry-run"]);
+    assert_ne!(dry.code, 0, "{}", dry.stderr);
+    assert!(dry.stderr.contains("never landed"), "{}", dry.stderr);
+    assert!(
+        dry.stderr.contains("a real undo records so"),
+        "{}",
+        dry.stderr
+    );
+    assert_eq!(audit(&lops)[0]["result"], "started");
     let undo = act(&lops, region, &["undo", "--yes"]);
     assert_ne!(undo.code, 0, "{}", undo.stderr);
     assert!(undo.stderr.contains("never landed"), "{}", undo.stderr);
