@@ -34,6 +34,9 @@ pub struct LogPane {
     pub last_read: Option<DateTime<Utc>>,
     /// A first read answered: from then on the runtime follows (`Effect::TailLogs`).
     read_ok: bool,
+    /// The first read failed: the runtime follows all the same (its session opens first, then
+    /// its own read reaches back over what this one was to read), as `lops logs --follow`.
+    read_failed: bool,
     /// How the pane follows once its first read answered.
     pub follow: Follow,
     /// Older lines let go to keep the last [`KEEP`] (said on screen: `lops logs` has them).
@@ -72,6 +75,7 @@ impl LogPane {
             in_flight: false,
             last_read: None,
             read_ok: false,
+            read_failed: false,
             follow: Follow::Off,
             dropped: 0,
         }
@@ -80,8 +84,10 @@ impl LogPane {
     /// The range to read now, if a read is due: not paused, none under way, and the last one
     /// `EVERY` ago.
     pub fn due(&mut self, now: DateTime<Utc>) -> Option<(i64, i64)> {
-        // After the first read the runtime follows; until one answers, it is tried every 3 s.
+        // After the first read the runtime follows (also once it failed: following reads back
+        // itself, and says its failures); until then it is tried every 3 s.
         if self.read_ok
+            || self.following()
             || self.paused
             || self.in_flight
             || self.last_read.is_some_and(|t| now - t < EVERY)
@@ -95,10 +101,11 @@ impl LogPane {
     }
 
     /// The pane follows (Live Tail, or polling where it is not served) once its first read
-    /// answered and while it is not paused: `Some(true)` to start, `Some(false)` to stop.
+    /// answered or failed (a failing FilterLogEvents must not keep the live events away), and
+    /// while it is not paused: `Some(true)` to start, `Some(false)` to stop.
     pub fn follow_change(&mut self) -> Option<bool> {
         match (&self.follow, self.paused) {
-            (Follow::Off, false) if self.read_ok => {
+            (Follow::Off, false) if self.read_ok || self.read_failed => {
                 self.follow = Follow::On {
                     polling: None,
                     sampled: false,
@@ -188,7 +195,10 @@ impl LogPane {
                         .into(),
                 );
             }
-            Err(e) => self.error = Some(crate::provider::with_hint(&e)),
+            Err(e) => {
+                self.error = Some(crate::provider::with_hint(&e));
+                self.read_failed = true;
+            }
             Ok(lines) => {
                 self.error = None;
                 self.waiting = None;
@@ -321,6 +331,28 @@ mod tests {
         assert_eq!(p.follow_change(), Some(true));
         p.filter = "LATE".into();
         assert_eq!(p.visible().len(), 1);
+    }
+
+    /// The first read failing (FilterLogEvents throttled or denied, as in an incident) does not
+    /// keep Live Tail away: following starts, from the start of what that read was to read
+    /// (following reads it back itself), and the pane stops reading on its own.
+    #[test]
+    fn a_failed_first_read_still_follows_from_what_it_was_to_read() {
+        let now = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+        let mut p = LogPane::new(0, "f".into(), now);
+        let (start, _) = p.due(now).unwrap();
+        p.received(
+            Err(ProviderError::Throttled("Rate exceeded".into())),
+            now.timestamp_millis(),
+            now,
+        );
+        assert!(p.error.is_some());
+        assert_eq!(p.follow_change(), Some(true));
+        assert_eq!(
+            p.until_ms, start,
+            "following reaches back over the failed read"
+        );
+        assert!(p.due(now + TimeDelta::seconds(10)).is_none());
     }
 
     #[test]

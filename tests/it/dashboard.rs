@@ -679,3 +679,66 @@ async fn a_rollout_from_one_profiles_row_keeps_the_other_profiles_rules() {
     let routing = seeder.routing(&f).await;
     assert_eq!(routing.0, "1", "{routing:?}");
 }
+
+/// FilterLogEvents throttled (as in an incident) while Live Tail answers: the log pane opens
+/// its Live Tail session all the same, as `lops logs --follow` does. It waited for a read that
+/// never answered, and showed nothing live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_log_read_does_not_keep_the_log_pane_from_live_tail() {
+    let region = "sa-east-1";
+    let prefix = moto::unique("paneread");
+    let fleet = Seeder::new(moto::url(), region)
+        .await
+        .fleet(&prefix, 1)
+        .await;
+    let name = fleet[0].name.clone();
+    crate::logs::put_logs(
+        region,
+        &name,
+        "2026/11/29/[$LATEST]a",
+        &[(0, "START".into())],
+    )
+    .await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: region.into(),
+        service: Some("logs".into()),
+        operation: Some("FilterLogEvents".into()),
+        fault: Fault::Throttle,
+        remaining: None,
+    });
+    let sources = regions(&proxy.url, &[region]).await;
+    let (keys, events) = unbounded();
+    let state = new_state(&sources);
+    let run = tokio::spawn(async move {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+        event_loop(&mut terminal, events, sources, state, &MONO, timing(), None).await
+    });
+    press(&keys, KeyCode::Char('/'));
+    for c in name.chars() {
+        press(&keys, KeyCode::Char(c));
+    }
+    press(&keys, KeyCode::Enter);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !run.is_finished() && Instant::now() < deadline {
+        // The row is there once the inventory answered: its log pane, then Live Tail.
+        press(&keys, KeyCode::Char('l'));
+        if proxy.calls(region, "logs", "StartLiveTail") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let tailed = proxy.calls(region, "logs", "StartLiveTail");
+    let read = proxy.calls(region, "logs", "FilterLogEvents");
+    press(&keys, KeyCode::Char('q'));
+    let mut state = run.await.expect("join").expect("loop");
+    assert!(
+        tailed > 0,
+        "no Live Tail while the read fails: {:#?}",
+        proxy.all_calls()
+    );
+    assert!(read > 0, "{:#?}", proxy.all_calls());
+    // The failing read is still said.
+    let screen = drawn(&mut state, 80, 24);
+    assert!(screen.contains("throttled"), "{screen}");
+}

@@ -11,7 +11,12 @@ use crate::support::seed::sdk_config;
 
 /// Puts `messages` (offset in seconds from 10 minutes ago, text) into one stream of the
 /// function's log group, creating both as needed.
-async fn put_logs(region: &str, function: &str, stream: &str, messages: &[(i64, String)]) {
+pub(crate) async fn put_logs(
+    region: &str,
+    function: &str,
+    stream: &str,
+    messages: &[(i64, String)],
+) {
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config(moto::url(), region).await);
     let group = format!("/aws/lambda/{function}");
     let _ = logs.create_log_group().log_group_name(&group).send().await;
