@@ -455,28 +455,62 @@ async fn follow(
         .map(|key| (key, std::time::Instant::now()))
         .collect();
     const SAY_AGAIN: std::time::Duration = std::time::Duration::from_secs(300);
-    let ended = |failing: &HashSet<String>| {
-        Ok(if failing.is_empty() {
-            Exit::Done
-        } else {
-            Exit::Partial
-        })
-    };
+    // Scopes whose window --since asked was never read (a session streaming since is not it),
+    // and functions with no log group yet: the follow ends partial (3) while any is, as a
+    // `not_read` record said.
+    let mut owed: HashSet<String> = first_failed.clone();
+    let mut missing: HashSet<(String, String)> = HashSet::new();
+    let since = chrono::DateTime::from_timestamp_millis(asked_ms).unwrap_or_default();
+    let ended =
+        |failing: &HashSet<String>, owed: &HashSet<String>, missing: &HashSet<(String, String)>| {
+            let mut owed: Vec<&String> = owed.iter().collect();
+            owed.sort();
+            for scope in owed {
+                err!(
+                    "lops: {scope}: its logs since {} were never read",
+                    since.format("%Y-%m-%dT%H:%M:%SZ")
+                );
+            }
+            Ok(if failing.is_empty() && missing.is_empty() {
+                Exit::Done
+            } else {
+                Exit::Partial
+            })
+        };
     loop {
         let (scope, update) = tokio::select! {
-            _ = &mut ctrl_c => return ended(&failing),
-            _ = &mut all => return ended(&failing),
+            _ = &mut ctrl_c => return ended(&failing, &owed, &missing),
+            _ = &mut all => return ended(&failing, &owed, &missing),
             next = rx.recv() => match next {
                 Some(u) => u,
-                None => return ended(&failing),
+                None => return ended(&failing, &owed, &missing),
             },
         };
         match &update {
             Update::Failed(_) | Update::Reconnecting(_) => {
                 failing.insert(scope.clone());
             }
-            Update::Lines(..) | Update::Live(_) => {
-                failing.remove(&scope);
+            // Read (what was owed answered), or streaming again: no longer failing — save a
+            // window never read, which only a read settles.
+            Update::Lines(lines, source) => {
+                if *source == Source::Read {
+                    owed.remove(&scope);
+                }
+                if !owed.contains(&scope) {
+                    failing.remove(&scope);
+                }
+                for l in lines {
+                    missing.remove(&(scope.clone(), l.function.clone()));
+                }
+            }
+            Update::Live(live) => {
+                if !owed.contains(&scope) {
+                    failing.remove(&scope);
+                }
+                missing.retain(|(s, f)| *s != scope || !live.contains(f));
+            }
+            Update::NoLogGroup(functions) => {
+                missing.extend(functions.iter().map(|f| (scope.clone(), f.clone())));
             }
             _ => {}
         }
@@ -488,7 +522,7 @@ async fn follow(
                 let fresh = seen.admit(merge(lines), source);
                 let printed = print_lines(&fresh, args.json);
                 if super::reader_gone(&printed) {
-                    return ended(&failing);
+                    return ended(&failing, &owed, &missing);
                 }
                 super::written(printed)?;
             }

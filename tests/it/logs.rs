@@ -1273,3 +1273,60 @@ async fn a_read_that_failed_is_a_record_of_the_json_output() {
         run.stdout
     );
 }
+
+/// A region whose window `--since` asked never answers (FilterLogEvents hangs) while its Live
+/// Tail session opens: the follow stopped then ends 3 and names it (the session streaming
+/// cleared it: exit 0, the hour of history missing). A function with no log group, said by a
+/// `not_read` record, ends it 3 too (it ended 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_whose_window_was_never_read_ends_partial_and_says_so() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let (good, hung) = ("me-south-1", "af-south-1");
+    let f = format!("{}-owed", moto::unique("tail"));
+    put_logs(good, &f, "a", &[(1, "from the region that answers".into())]).await;
+    put_logs(hung, &f, "a", &[(1, "never read".into())]).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: hung.into(),
+        service: Some("logs".into()),
+        operation: Some("FilterLogEvents".into()),
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let mut followed = Followed::json(&lops, &f, &format!("{good},{hung}"));
+    assert!(
+        followed
+            .next("the answering region's event")
+            .contains("from the region that answers")
+    );
+    await_live_tail(&proxy, hung);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    std::process::Command::new("kill")
+        .args(["-INT", &followed.child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    let status = followed.child.wait().expect("wait");
+    let said = followed.said();
+    assert_eq!(status.code(), Some(3), "{said}");
+    assert!(
+        said.contains(&format!("{hung}: its logs since")) && said.contains("were never read"),
+        "{said}"
+    );
+
+    let nosuch = format!("{}-typo", moto::unique("tail"));
+    let lops = Lops::new(moto::url());
+    let mut followed = Followed::json(&lops, &format!("{f},{nosuch}"), good);
+    followed.next("the event of the function that has logs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while followed.not_read().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{}", followed.said());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &followed.child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    let status = followed.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(3), "{}", followed.said());
+}
