@@ -93,10 +93,15 @@ pub fn describe_known(v: &Value) -> Option<String> {
                 .map(|(region, w)| format!("{region} {}", w.as_i64().unwrap_or_default()))
                 .collect(),
         };
-        let synced = match v.get("insync").and_then(Value::as_bool) {
-            Some(true) => ", in sync on every Route 53 server",
-            Some(false) => ", still propagating (Route 53 has not reported INSYNC yet)",
-            None => "",
+        let unread = v.get("insync_unread").and_then(Value::as_str);
+        let synced = match (v.get("insync").and_then(Value::as_bool), unread) {
+            (Some(true), _) => ", in sync on every Route 53 server".to_string(),
+            // Its status could not be read: not said as propagating.
+            (_, Some(why)) => format!(", whether every Route 53 server has it is not known: {why}"),
+            (Some(false), None) => {
+                ", still propagating (Route 53 has not reported INSYNC yet)".to_string()
+            }
+            (None, None) => String::new(),
         };
         let what = if roles.is_some_and(|r| !r.is_empty()) {
             "failover"

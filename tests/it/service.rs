@@ -1809,6 +1809,36 @@ async fn a_forced_drain_of_the_last_region_says_so_as_asked() {
     assert_eq!(weight(&svc.weights().await, "blue"), 0);
 }
 
+/// GetChange denied: the drain lands and says whether it is in sync is not known, naming the
+/// call, at once (it waited a minute and said "still propagating").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_sync_cannot_be_read_says_so() {
+    let svc = Service::seed("syncdenied").await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: "us-east-1".into(),
+        service: Some("route53".into()),
+        operation: Some("GetChange".into()),
+        fault: crate::support::proxy::Fault::Code(403, "AccessDenied"),
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let config = svc.config(&lops, "");
+    let started = std::time::Instant::now();
+    let run = service(&lops, &config, "drain checkout --region us-east-1 --yes");
+    run.assert_exit(0);
+    assert!(
+        run.stdout
+            .contains("whether every Route 53 server has it is not known: GetChange")
+            && !run.stdout.contains("still propagating"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(proxy.calls("us-east-1", "route53", "GetChange"), 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(weight(&svc.weights().await, "blue"), 0);
+}
+
 /// One record set under two service names with two profiles is a config error (exit 2): a
 /// read-only or production profile would guard its changes under one name and not the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

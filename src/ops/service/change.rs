@@ -492,14 +492,28 @@ pub async fn write<S: RegionActions>(
     let written: Vec<&str> = records.iter().filter_map(|r| r.set_id.as_deref()).collect();
     let started = std::time::Instant::now();
     let mut synced = false;
+    // GetChange failing (denied, throttled): said with the change, never as slow propagation.
+    let mut sync_unread: Option<String> = None;
     while !change.is_empty() {
         match source.dns_change_synced(&change).await {
             Ok(true) => {
                 synced = true;
+                sync_unread = None;
                 break;
             }
-            Ok(false) => {}
-            Err(e) => tracing::debug!(error = %e, "GetChange"),
+            Ok(false) => sync_unread = None,
+            Err(e) => {
+                tracing::debug!(error = %e, "GetChange");
+                let denied = matches!(
+                    e,
+                    ProviderError::AccessDenied(_) | ProviderError::Credentials(_)
+                );
+                sync_unread = Some(format!("GetChange {}", crate::provider::with_hint(&e)));
+                // Asking again will not be allowed either: not a minute's wait for nothing.
+                if denied {
+                    break;
+                }
+            }
         }
         if started.elapsed() >= wait {
             break;
@@ -515,6 +529,9 @@ pub async fn write<S: RegionActions>(
             after["written"] = json!(written);
             after["change"] = json!(change);
             after["insync"] = json!(synced);
+            if let Some(why) = &sync_unread {
+                after["insync_unread"] = json!(why);
+            }
             after["not_verified"] = json!(e.to_string());
             return Ok(after);
         }
@@ -539,6 +556,9 @@ pub async fn write<S: RegionActions>(
     after["written"] = json!(written);
     after["change"] = json!(change);
     after["insync"] = json!(synced);
+    if let Some(why) = &sync_unread {
+        after["insync_unread"] = json!(why);
+    }
     // Read back with no member taking traffic (two drains at once, each safe on its own
     // read): Route 53 then answers with every member, the drained ones too. Said, not hidden
     // (and a failure to a script, unless forced past the guard: see `Outcome::ended_badly`).
