@@ -455,28 +455,37 @@ async fn follow(
         .map(|key| (key, std::time::Instant::now()))
         .collect();
     const SAY_AGAIN: std::time::Duration = std::time::Duration::from_secs(300);
-    // Scopes whose window --since asked was never read (a session streaming since is not it),
-    // and functions with no log group yet: the follow ends partial (3) while any is, as a
-    // `not_read` record said.
-    let mut owed: HashSet<String> = first_failed.clone();
+    // (scope, function) whose window --since asked was never read (a session streaming since
+    // is not it), and those with no log group yet: the follow ends partial (3) while any is,
+    // each named (and a `not_read` record with --json).
+    let mut owed: HashSet<(String, String)> = first_failed
+        .iter()
+        .flat_map(|scope| functions.iter().map(|f| (scope.clone(), f.clone())))
+        .collect();
     let mut missing: HashSet<(String, String)> = HashSet::new();
     let since = chrono::DateTime::from_timestamp_millis(asked_ms).unwrap_or_default();
-    let ended =
-        |failing: &HashSet<String>, owed: &HashSet<String>, missing: &HashSet<(String, String)>| {
-            let mut owed: Vec<&String> = owed.iter().collect();
-            owed.sort();
-            for scope in owed {
-                err!(
-                    "lops: {scope}: its logs since {} were never read",
-                    since.format("%Y-%m-%dT%H:%M:%SZ")
-                );
-            }
-            Ok(if failing.is_empty() && missing.is_empty() {
+    let json = args.json;
+    let ended = |failing: &HashSet<String>,
+                 owed: &HashSet<(String, String)>,
+                 missing: &HashSet<(String, String)>| {
+        let mut owed: Vec<&(String, String)> = owed.iter().collect();
+        owed.sort();
+        for (scope, function) in &owed {
+            let why = format!(
+                "its logs since {} were never read",
+                since.format("%Y-%m-%dT%H:%M:%SZ")
+            );
+            err!("lops: {scope}: {function}: {why}");
+            not_read(json, scope, Some(function), &why);
+        }
+        Ok(
+            if failing.is_empty() && missing.is_empty() && owed.is_empty() {
                 Exit::Done
             } else {
                 Exit::Partial
-            })
-        };
+            },
+        )
+    };
     loop {
         let (scope, update) = tokio::select! {
             _ = &mut ctrl_c => return ended(&failing, &owed, &missing),
@@ -486,17 +495,15 @@ async fn follow(
                 None => return ended(&failing, &owed, &missing),
             },
         };
+        let settled = |owed: &HashSet<(String, String)>| !owed.iter().any(|(s, _)| *s == scope);
         match &update {
             Update::Failed(_) | Update::Reconnecting(_) => {
                 failing.insert(scope.clone());
             }
-            // Read (what was owed answered), or streaming again: no longer failing — save a
-            // window never read, which only a read settles.
-            Update::Lines(lines, source) => {
-                if *source == Source::Read {
-                    owed.remove(&scope);
-                }
-                if !owed.contains(&scope) {
+            // Streaming again: no longer failing — save a window never read, which only a
+            // read settles.
+            Update::Lines(lines, _) => {
+                if settled(&owed) {
                     failing.remove(&scope);
                 }
                 for l in lines {
@@ -504,10 +511,18 @@ async fn follow(
                 }
             }
             Update::Live(live) => {
-                if !owed.contains(&scope) {
+                if settled(&owed) {
                     failing.remove(&scope);
                 }
                 missing.retain(|(s, f)| *s != scope || !live.contains(f));
+            }
+            // Read whole for these: what was owed them is read, and their group is there.
+            Update::Read(read) => {
+                owed.retain(|(s, f)| *s != scope || !read.contains(f));
+                missing.retain(|(s, f)| *s != scope || !read.contains(f));
+                if settled(&owed) {
+                    failing.remove(&scope);
+                }
             }
             Update::NoLogGroup(functions) => {
                 missing.extend(functions.iter().map(|f| (scope.clone(), f.clone())));
@@ -577,6 +592,7 @@ async fn follow(
                     );
                 }
             }
+            Update::Read(_) => {}
             Update::NoLogGroup(functions) => {
                 let new: Vec<String> = functions
                     .into_iter()

@@ -509,6 +509,8 @@ pub enum FollowUpdate {
     /// These functions have no log group here (not invoked yet, or deleted): they are looked
     /// for again every minute and followed once their group appears.
     NoLogGroup(Vec<String>),
+    /// These functions' reads answered: what was owed them is read (their group is there).
+    Read(Vec<String>),
 }
 
 pub trait LogSource: Send + Sync + 'static {

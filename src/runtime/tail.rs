@@ -182,10 +182,12 @@ impl<'a, S: LogSource> Follower<'a, S> {
         let mut lines = Vec::new();
         let mut newly_missing = Vec::new();
         let mut answered = false;
+        let mut read = Vec::new();
         for ((f, from), result) in wanted.into_iter().zip(results) {
             match result {
                 Ok(found) => {
                     answered = true;
+                    read.push(f.clone());
                     if self.missing.remove(&f) {
                         round.appeared = true;
                     }
@@ -216,6 +218,10 @@ impl<'a, S: LogSource> Follower<'a, S> {
         }
         if !newly_missing.is_empty() {
             let _ = self.tx.send(Update::NoLogGroup(newly_missing)).await;
+        }
+        // Which functions are read up to now, apart: one answering says nothing of another.
+        if !read.is_empty() {
+            let _ = self.tx.send(Update::Read(read)).await;
         }
         round
     }

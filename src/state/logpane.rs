@@ -135,14 +135,24 @@ impl LogPane {
                     .map(|l| l.time.timestamp_millis())
                     .max()
                     .unwrap_or(self.until_ms);
-                self.error = None;
+                if self.read_ok {
+                    self.error = None;
+                }
                 self.waiting = None;
                 self.until_ms = self.until_ms.max(end);
                 self.add(lines, source);
             }
-            U::Live(_) => {
-                // A session open again: the failure that came before it is over.
+            // Read whole: what the failed first read was to read is shown now.
+            U::Read(_) => {
+                self.read_ok = true;
                 self.error = None;
+            }
+            U::Live(_) => {
+                // A session open again: the failure that came before it is over — save the
+                // first read's, whose window only a read brings (said until then).
+                if self.read_ok {
+                    self.error = None;
+                }
                 // Also after polling: Live Tail is asked for again, and came back.
                 if let Follow::On { live, polling, .. } = &mut self.follow {
                     *live = true;
@@ -353,6 +363,19 @@ mod tests {
             "following reaches back over the failed read"
         );
         assert!(p.due(now + TimeDelta::seconds(10)).is_none());
+        // A session opens and streams: the window before it is still not read, and said.
+        p.tailed(crate::provider::FollowUpdate::Live(vec!["f".into()]), now);
+        p.tailed(
+            crate::provider::FollowUpdate::Lines(
+                vec![line(200, "", "live")],
+                crate::loglines::Source::Streamed(1),
+            ),
+            now,
+        );
+        assert!(p.error.is_some(), "the unread window is still said");
+        // Following's own read answers: said no more.
+        p.tailed(crate::provider::FollowUpdate::Read(vec!["f".into()]), now);
+        assert!(p.error.is_none());
     }
 
     #[test]

@@ -1310,7 +1310,7 @@ async fn a_follow_whose_window_was_never_read_ends_partial_and_says_so() {
     let said = followed.said();
     assert_eq!(status.code(), Some(3), "{said}");
     assert!(
-        said.contains(&format!("{hung}: its logs since")) && said.contains("were never read"),
+        said.contains(&format!("{hung}: {f}: its logs since")) && said.contains("were never read"),
         "{said}"
     );
 
@@ -1329,4 +1329,36 @@ async fn a_follow_whose_window_was_never_read_ends_partial_and_says_so() {
         .expect("kill -INT");
     let status = followed.child.wait().expect("wait");
     assert_eq!(status.code(), Some(3), "{}", followed.said());
+
+    // Two functions of one region, one's window never read while the other's is: the other
+    // answering settles only its own (it settled the region's).
+    let slow = format!("{}-slow", moto::unique("tail"));
+    put_logs(good, &slow, "a", &[(1, "slow one".into())]).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.fail_when(good, "FilterLogEvents", &slow, Fault::Hang);
+    let lops = Lops::new(&proxy.url);
+    let mut followed = Followed::json(&lops, &format!("{f},{slow}"), good);
+    followed.next("the answering function's event");
+    // Following's read of both has ended (the slow one timed out, said as still trying).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while !followed.said().contains("still trying") {
+        assert!(std::time::Instant::now() < deadline, "{}", followed.said());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &followed.child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    let status = followed.child.wait().expect("wait");
+    let said = followed.said();
+    assert_eq!(status.code(), Some(3), "{said}");
+    assert!(said.contains(&format!("{slow}: its logs since")), "{said}");
+    assert!(!said.contains(&format!("{f}: its logs since")), "{said}");
+    let unread = followed.not_read();
+    assert!(
+        unread
+            .iter()
+            .any(|l| l.contains(&slow) && l.contains("never read")),
+        "{unread:?}"
+    );
 }
