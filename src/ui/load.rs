@@ -145,12 +145,16 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
         shown += 1;
         lines.push(Line::raw(""));
+        // The request for the split failed while the other numbers answered: said, not shown
+        // as no traffic.
+        let unread = focus.metrics.as_ref().is_some_and(|m| m.split_unread);
         lines.push(Line::styled(
             format!(
-                "alias {} in {} {} configured vs observed (15m)",
+                "alias {} in {} {} configured vs observed (15m){}",
                 alias.name,
                 label(region),
-                theme.sep()
+                theme.sep(),
+                if unread { ": split not read" } else { "" }
             ),
             theme.header(),
         ));

@@ -264,10 +264,7 @@ impl FunctionWrites for SimRegion {
 
     async fn set_reserved(&self, name: &str, value: Option<i32>) -> Result<(), ProviderError> {
         self.answer(31).await?;
-        self.with_function(name, |f| {
-            f.info.reserved_concurrency = value;
-            Ok(())
-        })
+        self.reserve(name, value)
     }
 
     async fn tag(

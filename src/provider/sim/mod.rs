@@ -108,6 +108,9 @@ pub struct SimRegion {
     dns: Arc<RwLock<dns::SimZones>>,
     /// The demo's buckets (backups go there): one store for every region's handle.
     buckets: Arc<Mutex<blob::SimBuckets>>,
+    /// The account's concurrency limit here: AWS's default, raised (as a quota request would)
+    /// where the seeded reservations leave less than half of it unreserved.
+    account_limit: i64,
 }
 
 /// The demo fleet's regions, seeded.
@@ -117,6 +120,7 @@ pub fn demo_regions(seed: u64, clock: &SimClock, access: crate::config::Access) 
     demo_fleet(seed)
         .into_iter()
         .map(|(region, functions)| SimRegion {
+            account_limit: account_limit(&functions),
             flaky: region == OUTAGE_REGION,
             scope: Scope::new("default", region, access),
             seed,
@@ -128,6 +132,16 @@ pub fn demo_regions(seed: u64, clock: &SimClock, access: crate::config::Access) 
             buckets: buckets.clone(),
         })
         .collect()
+}
+
+/// [`ACCOUNT_LIMIT`], or the next thousand that leaves at least 500 unreserved.
+fn account_limit(functions: &[SimFunction]) -> i64 {
+    let reserved: i64 = functions
+        .iter()
+        .filter_map(|f| f.info.reserved_concurrency)
+        .map(i64::from)
+        .sum();
+    ACCOUNT_LIMIT.max((reserved + 500 + 999) / 1_000 * 1_000)
 }
 
 /// Share of the daily peak at `t`, for a region whose busiest hour is `peak_hour` UTC.
@@ -155,7 +169,7 @@ impl SimRegion {
             .filter_map(|f| f.info.reserved_concurrency)
             .map(i64::from)
             .sum();
-        ACCOUNT_LIMIT - reserved
+        self.account_limit - reserved
     }
 
     /// A copy of the functions as they are now.
@@ -346,7 +360,7 @@ impl RegionSource for SimRegion {
                     info
                 })
                 .collect(),
-            account_concurrency_limit: Some(ACCOUNT_LIMIT),
+            account_concurrency_limit: Some(self.account_limit),
             ..Default::default()
         })
     }

@@ -24,6 +24,27 @@ impl SimRegion {
     }
 }
 
+impl SimRegion {
+    /// A reservation, refused as AWS refuses one that leaves the account fewer than 100
+    /// unreserved (every write of it: a change's, a restore's).
+    pub(super) fn reserve(&self, function: &str, value: Option<i32>) -> Result<(), ProviderError> {
+        let unreserved = self.unreserved();
+        self.with_function(function, |f| {
+            let more =
+                i64::from(value.unwrap_or(0)) - i64::from(f.info.reserved_concurrency.unwrap_or(0));
+            if more > 0 && unreserved - more < 100 {
+                return Err(ProviderError::Service(format!(
+                    "InvalidParameterValueException: Specified ReservedConcurrentExecutions for \
+                     function decreases account's UnreservedConcurrentExecution below its \
+                     minimum value of [100]. ({unreserved} unreserved)"
+                )));
+            }
+            f.info.reserved_concurrency = value;
+            Ok(())
+        })
+    }
+}
+
 fn find_alias<'a>(f: &'a mut SimFunction, alias: &str) -> Result<&'a mut AliasInfo, ProviderError> {
     let name = f.info.name.clone();
     f.info
@@ -326,21 +347,7 @@ impl RegionActions for SimRegion {
         value: Option<i32>,
     ) -> Result<(), ProviderError> {
         self.answer(9).await?;
-        let unreserved = self.unreserved();
-        self.with_function(function, |f| {
-            // As AWS: a reservation that leaves the account fewer than 100 unreserved is refused.
-            let more =
-                i64::from(value.unwrap_or(0)) - i64::from(f.info.reserved_concurrency.unwrap_or(0));
-            if more > 0 && unreserved - more < 100 {
-                return Err(ProviderError::Service(format!(
-                    "InvalidParameterValueException: Specified ReservedConcurrentExecutions for \
-                     function decreases account's UnreservedConcurrentExecution below its \
-                     minimum value of [100]. ({unreserved} unreserved)"
-                )));
-            }
-            f.info.reserved_concurrency = value;
-            Ok(())
-        })
+        self.reserve(function, value)
     }
 
     async fn unreserved_concurrency(&self) -> Option<i64> {
