@@ -113,13 +113,23 @@ fn keep_on_demand_reads(
     info: &mut crate::provider::FunctionInfo,
     previous: &crate::provider::FunctionInfo,
 ) {
-    if info.not_read.aliases && !previous.not_read.aliases {
+    // A read that failed this time is not read (`?r`, `not read`), as `lops status` says it:
+    // what it returned last time is not shown as what is there now.
+    let failed = |read: &str| {
+        info.detail_error
+            .as_deref()
+            .is_some_and(|e| e.contains(read))
+    };
+    let (aliases_failed, details_failed) = (
+        failed("aliases: ListAliases"),
+        failed("details: GetFunction"),
+    );
+    if info.not_read.aliases && !previous.not_read.aliases && !aliases_failed {
         info.aliases = previous.aliases.clone();
         info.not_read.aliases = false;
     }
-    // Its GetFunction failed this time: what it returned last time is still the best known
-    // (the failure stays named in `detail_error`).
-    if info.not_read.details && !previous.not_read.details {
+    // Not read yet (a listing still filling in): what it returned last time stays.
+    if info.not_read.details && !previous.not_read.details && !details_failed {
         info.reserved_concurrency = previous.reserved_concurrency;
         info.tags = previous.tags.clone();
         info.not_read.details = false;

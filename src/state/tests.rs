@@ -4564,3 +4564,51 @@ fn screen_rows(s: &State, width: u16, height: u16) -> Vec<String> {
         })
         .collect()
 }
+
+/// GetFunction (and ListAliases) failing in a later read: what the earlier one returned is not
+/// shown as what is there now — not read, as `lops status` says it (the row kept the old
+/// reservation with no `?r`, the detail view said "no tags").
+#[test]
+fn a_details_read_that_fails_later_leaves_them_not_read() {
+    let mut s = loaded();
+    let listed = |seq: u64, info: FunctionInfo| Msg::Inventory {
+        region: 0,
+        seq,
+        at: t0(),
+        result: Ok(Inventory {
+            functions: vec![info],
+            ..Default::default()
+        }),
+    };
+    let mut read = info("api", "web");
+    read.reserved_concurrency = Some(25);
+    update(&mut s, listed(2, read));
+    let mut failed = FunctionInfo {
+        name: "api".into(),
+        state: "Active".into(),
+        detail_error: Some(
+            "details: GetFunction access denied; aliases: ListAliases HTTP 503".into(),
+        ),
+        ..Default::default()
+    };
+    failed.not_read.details = true;
+    failed.not_read.aliases = true;
+    update(&mut s, listed(3, failed));
+    let f = &s.regions[0].functions[0].info;
+    assert!(f.not_read.details && f.not_read.aliases, "{f:?}");
+    assert_eq!(f.reserved_concurrency, None);
+    assert!(f.tags.is_empty());
+    // A listing still filling in (no failure) keeps what was read before.
+    let mut again = info("api", "web");
+    again.reserved_concurrency = Some(25);
+    update(&mut s, listed(4, again));
+    let mut filling = FunctionInfo {
+        name: "api".into(),
+        state: "Active".into(),
+        ..Default::default()
+    };
+    filling.not_read.details = true;
+    update(&mut s, listed(5, filling));
+    let f = &s.regions[0].functions[0].info;
+    assert_eq!(f.reserved_concurrency, Some(25));
+}
