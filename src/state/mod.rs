@@ -545,6 +545,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     }
     state.previews += effects.iter().filter(|e| e.is_preview()).count() as u64;
     effects.extend(state.want_effects());
+    services::due(state, &mut effects);
     effects.extend(state.trigger_effects());
     effects.extend(state.log_effects());
     effects

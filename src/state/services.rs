@@ -27,7 +27,11 @@ pub struct ServicePane {
     pub views: Vec<Option<Result<ServiceView, String>>>,
     /// Why each service's rows are from an earlier read (its last read failed), and since when.
     pub stale: Vec<Option<(String, DateTime<Utc>)>>,
+    /// When a read last answered (a failed one does not make the rows newer).
     pub read_at: Option<DateTime<Utc>>,
+    /// When the services were last asked for: read again every [`READ_EVERY`] while the view
+    /// is open.
+    pub asked_at: Option<DateTime<Utc>>,
     pub reading: usize,
     pub selected: usize,
     /// A row was chosen (moved to): the highlight then stays on it as reads land; until
@@ -221,12 +225,31 @@ fn scope_of<'a>(state: &'a State, service: usize, region: &str) -> Option<&'a su
         .find(|r| r.scope.region == region && Some(&r.scope.profile) == profile.as_ref())
 }
 
+/// How often an open services view reads its record sets again: weights another engineer
+/// or lops changed show, and a refusal is never judged against rows minutes old on screen.
+pub const READ_EVERY_SECS: i64 = 30;
+
+/// The view is open and its last read was asked for [`READ_EVERY_SECS`] ago: read again.
+pub fn due(state: &mut State, effects: &mut Vec<Effect>) {
+    let open = matches!(state.view, super::View::Services);
+    let now = state.now;
+    let stale = state
+        .services
+        .asked_at
+        .is_none_or(|t| (now - t).num_seconds() >= READ_EVERY_SECS);
+    if open && stale && state.services.asked_at.is_some() {
+        read(state, effects);
+    }
+}
+
 /// Opens the view (or reads again): one read per service, in its home scope.
 pub fn read(state: &mut State, effects: &mut Vec<Effect>) {
+    let now = state.now;
     let pane = &mut state.services;
     if pane.services.is_empty() || pane.reading > 0 {
         return;
     }
+    pane.asked_at = Some(now);
     for (index, home) in pane.homes.iter().enumerate() {
         match home {
             Ok(region) => {
@@ -269,7 +292,14 @@ pub fn landed(state: &mut State, index: usize, result: Result<ServiceView, Strin
             }
         }
     }
-    pane.read_at = Some(state.now);
+    if pane
+        .views
+        .get(index)
+        .is_some_and(|v| matches!(v, Some(Ok(_))))
+        && pane.stale.get(index).is_none_or(Option::is_none)
+    {
+        pane.read_at = Some(state.now);
+    }
     let now = rows(state);
     let kept = chosen.and_then(|(service, region)| {
         now.iter()

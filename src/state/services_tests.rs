@@ -323,3 +323,38 @@ fn a_weight_on_a_failover_pair_is_refused_at_the_key() {
         s.popup
     );
 }
+
+/// An open services view reads its record sets again every 30 s (a change made elsewhere
+/// shows, and a refusal is not judged against rows minutes old on screen); a failed read does
+/// not make the rows newer.
+#[test]
+fn an_open_services_view_reads_again_and_a_failure_does_not_make_it_newer() {
+    let mut s = state(Tier::Change);
+    press(&mut s, '4');
+    read_in(&mut s);
+    let first = s.services.read_at.expect("read");
+    let tick = |s: &mut State, secs: i64| {
+        let at = first + chrono::TimeDelta::seconds(secs);
+        super::super::update(s, super::super::Msg::Tick(at))
+    };
+    let reads = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::ReadService { .. }))
+            .count()
+    };
+    assert_eq!(reads(&tick(&mut s, 10)), 0);
+    assert_eq!(reads(&tick(&mut s, 31)), 1);
+    assert_eq!(reads(&tick(&mut s, 33)), 0, "one read at a time");
+    super::super::update(
+        &mut s,
+        super::super::Msg::Service {
+            index: 0,
+            result: Err("timed out".into()),
+        },
+    );
+    assert_eq!(s.services.read_at, Some(first));
+    // Closed: not read.
+    press(&mut s, '1');
+    assert_eq!(reads(&tick(&mut s, 120)), 0);
+}

@@ -27,6 +27,9 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             // Nothing to read: not "reading…" forever.
             if pane.services.is_empty() {
                 "none configured".into()
+            } else if pane.reading == 0 && pane.views.iter().any(Option::is_some) {
+                // Every read failed (each row says why): not "reading", not "read 4s ago".
+                "not read".into()
             } else {
                 "reading…".into()
             }
