@@ -76,11 +76,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             }
             match &pending.confirmation {
                 Confirmation::Typed(name) => {
-                    lines.push(Line::raw(format!("type {name} and press enter:")));
+                    // Quoted, as the CLI asks: "type 2 targets" read as "type 2".
+                    lines.push(Line::raw(format!("type \"{name}\" and press enter:")));
                     lines.push(Line::styled(format!("> {}_", pending.typed), theme.title()));
                     if pending.mismatch {
                         lines.push(Line::styled(
-                            format!("'{}' is not {name}: nothing done", pending.typed),
+                            format!("'{}' is not \"{name}\": nothing done", pending.typed),
                             theme.bad(),
                         ));
                     }

@@ -1368,7 +1368,7 @@ async fn kill_confirmation_asks_for_the_typed_name() {
     let out = screen(&mut state, &MONO, 80, 24);
     insta::assert_snapshot!("confirm_kill_80x24", out);
     assert!(
-        out.contains(&format!("type {function} and press enter")),
+        out.contains(&format!("type \"{function}\" and press enter")),
         "{out}"
     );
     assert!(
@@ -1981,7 +1981,7 @@ async fn batch_preview_on_marks_fits_80x24() {
     let out = screen(&mut state, &MONO, 80, 24);
     insta::assert_snapshot!("batch_preview_80x24", out);
     assert!(out.contains("kill: 3 changes in 2 scopes"), "{out}");
-    assert!(out.contains("type 3 targets and press enter"), "{out}");
+    assert!(out.contains("type \"3 targets\" and press enter"), "{out}");
 }
 
 /// The services view over the demo's Route 53 at 190 s (us-west-2's outage under way): each
