@@ -140,7 +140,13 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
         // copy say, replaced nothing and has no safety snapshot to name).
         .filter(|r| r.action.starts_with("restore"))
         .find_map(|r| {
-            let uri = r.before.get("safety_snapshot")?.as_str()?.to_string();
+            let mut uri = r.before.get("safety_snapshot")?.as_str()?.to_string();
+            // Restores of it that began before this one and never ended: the first one's
+            // snapshot holds the function as it was before any of them (this one's, as one
+            // of them left it, half-made).
+            if let Some(first) = before_unfinished(records, r) {
+                uri = first;
+            }
             let overwritten = r.after.get("data_overwritten").and_then(|n| n.as_u64());
             // Where it was restored: the profile, and the role assumed into another account
             // (without it the command would act in the profile's own account).
@@ -171,6 +177,37 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
         ));
     }
     text
+}
+
+/// The safety snapshot of the first of the restores of `end`'s target that began before it
+/// (in its scope) and never ended, if any: a run again completes what a killed one left.
+fn before_unfinished(records: &[Record], end: &Record) -> Option<String> {
+    let same = |x: &&Record| {
+        x.target == end.target
+            && x.profile == end.profile
+            && x.region == end.region
+            && (x.action == "restore.begin" || x.action == "restore")
+    };
+    let at = records.iter().position(|x| std::ptr::eq(x, end))?;
+    let mut earlier = records[..at].iter().rev().filter(same);
+    // Its own begin (when `end` is the end of a run), then each one before it that never
+    // ended: the records of its run are a begin, then an end.
+    if end.action == "restore" {
+        earlier.next();
+    }
+    let mut first = None;
+    for x in earlier {
+        if x.action != "restore.begin" || x.result != crate::ops::audit::STARTED {
+            break;
+        }
+        first = x
+            .before
+            .get("safety_snapshot")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .or(first);
+    }
+    first
 }
 
 /// What undo says when the profiles and regions chosen (`chosen`: their records) hold nothing
