@@ -47,12 +47,18 @@ pub struct Retention {
 }
 
 /// Blobs and data copies the manifests at `rels` reference; `None` when one cannot be read.
+/// What a snapshot uses: its blobs, the roots of its data copies, the account it was taken in,
+/// and every object it needs with its size (blobs by sha, data copies by address) — to tell
+/// one whose pieces are gone from the store.
+type Uses = (BTreeSet<String>, Vec<String>, String, Vec<(String, u64)>);
+
 async fn referenced(
     store: &Store,
     rels: impl Iterator<Item = &String>,
-) -> Result<Option<(BTreeSet<String>, Vec<String>, String)>, BackupError> {
+) -> Result<Option<Uses>, BackupError> {
     let mut blobs = BTreeSet::new();
     let mut data = Vec::new();
+    let mut needs = Vec::new();
     // The account the (last) manifest was taken in.
     let mut account = String::new();
     for rel in rels {
@@ -67,17 +73,25 @@ async fn referenced(
             Ok(Ok(m)) => {
                 account.clone_from(&m.account);
                 blobs.extend(m.blobs.iter().map(|b| b.sha256.clone()));
+                needs.extend(m.blobs.iter().map(|b| (b.sha256.clone(), b.size)));
                 // Where the copy is in this store (a replica holds it under its own root, as
                 // verify and restore read it), never the address first written.
-                data.extend(m.data.iter().map(|d| {
-                    d.copy_in(&store.root)
-                        .map_or_else(|_| d.copy.clone(), |u| u.to_string())
-                }));
+                for d in &m.data {
+                    let root = d
+                        .copy_in(&store.root)
+                        .map_or_else(|_| d.copy.clone(), |u| u.to_string());
+                    needs.extend(
+                        d.objects
+                            .iter()
+                            .map(|o| (format!("{root}/{}", o.key), o.size)),
+                    );
+                    data.push(root);
+                }
             }
             _ => return Ok(None),
         }
     }
-    Ok(Some((blobs, data, account)))
+    Ok(Some((blobs, data, account, needs)))
 }
 
 fn manifests(listed: &[crate::backup::store::Listed]) -> Vec<(String, String, String, String)> {
@@ -112,9 +126,41 @@ pub async fn prepare_prune(
     let mut data_roots: Vec<String> = Vec::new();
     let mut uses: BTreeMap<String, (BTreeSet<String>, Vec<String>)> = BTreeMap::new();
     let mut accounts: BTreeMap<String, String> = BTreeMap::new();
+    // What the store holds (listed once, as the deletion below needs it): a snapshot whose
+    // blob or data copy is gone or cut short cannot be restored, so it counts as unreadable —
+    // never kept in the place of a whole one that would go.
+    let stored_blobs = store.list("blobs/sha256/").await?;
+    let stored_data = store.list("data/").await?;
+    let held: BTreeMap<String, u64> = stored_blobs
+        .iter()
+        .map(|o| {
+            (
+                o.rel.rsplit('/').next().unwrap_or_default().to_string(),
+                o.size,
+            )
+        })
+        .chain(
+            stored_data
+                .iter()
+                .map(|o| (store.uri(&o.rel).to_string(), o.size)),
+        )
+        .collect();
+    let data_root = store.uri("data/").to_string();
+    let mut broken: BTreeMap<String, usize> = BTreeMap::new();
     for (rel, ..) in &all {
         match referenced(&store, std::iter::once(rel)).await? {
-            Some((blobs, data, account)) => {
+            Some((blobs, data, account, needs)) => {
+                // Only what lives in this store is checked here (a copy elsewhere is verify's).
+                let gone = needs
+                    .iter()
+                    .filter(|(key, _)| !key.contains("://") || key.starts_with(&data_root))
+                    .filter(|(key, size)| held.get(key) != Some(size))
+                    .count();
+                if gone > 0 {
+                    broken.insert(rel.clone(), gone);
+                    unreadable.insert(rel.clone());
+                    continue;
+                }
                 uses.insert(rel.clone(), (blobs, data));
                 accounts.insert(rel.clone(), account);
             }
@@ -182,7 +228,15 @@ pub async fn prepare_prune(
             ));
         }
     }
-    for rel in &unreadable {
+    for (rel, gone) in &broken {
+        plan.notes.push(format!(
+            "{} is missing {gone} of its pieces (a blob or a data object gone or cut short): it \
+             is kept and not counted, so the retention keeps whole snapshots in its place \
+             (`lops backup verify` names them)",
+            store.uri(rel)
+        ));
+    }
+    for rel in unreadable.iter().filter(|rel| !broken.contains_key(*rel)) {
         plan.notes.push(format!(
             "{} cannot be read or is invalid: it is kept and not counted, so the retention \
              keeps good snapshots in its place (`lops backup verify` says why: one archived is \
@@ -202,22 +256,22 @@ pub async fn prepare_prune(
     }
     if !unreadable.is_empty() {
         plan.notes.push(
-            "no blobs or data are deleted while a snapshot cannot be read (what it uses is not \
-             known)"
+            "no blobs or data are deleted while a snapshot cannot be read or misses pieces \
+             (what it uses is left as it is until a person has looked)"
                 .into(),
         );
         return Ok((store, plan));
     }
     let old =
         |o: &crate::backup::store::Listed| o.last_modified.is_none_or(|t| t <= unreferenced_before);
-    for o in store.list("blobs/sha256/").await? {
+    for o in stored_blobs {
         let sha = o.rel.rsplit('/').next().unwrap_or_default();
         if !blobs.contains(sha) && old(&o) {
             plan.bytes += o.size;
             plan.blobs.push(o.rel.clone());
         }
     }
-    for o in store.list("data/").await? {
+    for o in stored_data {
         if !in_copies(&store, &o.rel, &data_roots) && old(&o) {
             plan.bytes += o.size;
             plan.data_objects.push(o.rel.clone());
@@ -321,7 +375,7 @@ async fn delete_unneeded(
         .map(|(rel, ..)| rel)
         .filter(|rel| !plan.seen.contains(rel))
         .collect();
-    let Some((blobs, data_roots, _)) = referenced(store, new.iter()).await? else {
+    let Some((blobs, data_roots, _, _)) = referenced(store, new.iter()).await? else {
         done.notes.push(
             "a manifest written since the preview could not be read: no blob or data was \
              deleted"

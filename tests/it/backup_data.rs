@@ -798,6 +798,67 @@ async fn a_prune_names_the_last_snapshot_with_data_it_deletes() {
     );
 }
 
+/// A newer snapshot whose data copy lost an object (verify fails it) is not counted by prune's
+/// retention: the older whole one is kept in its place, not deleted (the only one a restore
+/// could use), and the broken one is said and kept for a person to look at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prune_never_keeps_a_broken_snapshot_in_the_place_of_a_whole_one() {
+    let (fx, name, source) = function_and_source(HOME, "prbroken", "prbroken").await;
+    put(&fx, &source, "exports/a.json", b"a").await;
+    let lops = fx.lops(moto::url());
+    let older = backed_up_with_data(&lops, &fx, &name, HOME, &source);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let newer = backed_up_with_data(&lops, &fx, &name, HOME, &source);
+    // The newer snapshot's copy of a.json is gone (copies are under their snapshot's time:
+    // the newer sorts last).
+    let copies = fx
+        .s3
+        .list_objects_v2()
+        .bucket(&fx.bucket)
+        .prefix("lops/data/")
+        .send()
+        .await
+        .expect("list");
+    let copy = copies
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .filter(|k| k.contains(&source) && k.ends_with("a.json"))
+        .max()
+        .expect("the newer copy")
+        .to_string();
+    fx.s3
+        .delete_object()
+        .bucket(&fx.bucket)
+        .key(&copy)
+        .send()
+        .await
+        .expect("delete");
+    let run = lops.run(&[
+        "backup",
+        "prune",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--keep-last",
+        "1",
+        "--dry-run",
+        "--json",
+    ]);
+    run.assert_exit(0);
+    let doc = run.json();
+    // Neither goes: the older is the one whole snapshot, the newer is broken.
+    assert_eq!(doc["plan"]["manifests"], serde_json::json!([]), "{doc:#}");
+    assert_eq!(doc["plan"]["kept"], 2, "{doc:#}");
+    let notes = doc["plan"]["notes"].to_string();
+    assert!(
+        notes.contains(&format!("{newer} is missing 1 of its pieces")),
+        "{notes}"
+    );
+    assert!(!notes.contains(&older), "{notes}");
+}
+
 /// `name` in `region` backed up with its data under `s3://{source}/exports`: the snapshot's
 /// address.
 fn backed_up_with_data(
