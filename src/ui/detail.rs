@@ -36,8 +36,14 @@ pub fn render(
         );
         return;
     };
-    let [info_area, charts_area] =
-        Layout::vertical([Constraint::Length(10), Constraint::Min(4)]).areas(area);
+    // Too short for the charts (each needs a row inside its frame): the configuration and
+    // its side get the room, and one line says where the charts went.
+    let charts_fit = area.height >= 10 + CHARTS_MIN_ROWS;
+    let [info_area, charts_area] = if charts_fit {
+        Layout::vertical([Constraint::Length(10), Constraint::Min(4)]).areas(area)
+    } else {
+        Layout::vertical([Constraint::Min(4), Constraint::Length(1)]).areas(area)
+    };
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
             .areas(info_area);
@@ -80,6 +86,19 @@ pub fn render(
         right,
     );
 
+    if !charts_fit {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!(
+                    "charts left out: {} more rows show them",
+                    10 + CHARTS_MIN_ROWS - area.height
+                ),
+                theme.dim(),
+            )),
+            charts_area,
+        );
+        return;
+    }
     let Some(m) = &f.metrics else {
         // A metrics read that fails is said with why (its call, the setting that would help),
         // not as a wait that never ends.
@@ -472,6 +491,9 @@ fn fit_side(
     }
     cut(&lines, 1)
 }
+
+/// Rows the four charts need at least: two rows of two, each a frame around one line.
+const CHARTS_MIN_ROWS: u16 = 6;
 
 /// The last hour's invocations, errors, duration and concurrency, each from its minimum up.
 fn charts(frame: &mut Frame, theme: &Theme, m: &FunctionMetrics, area: Rect) {

@@ -507,6 +507,11 @@ async fn detail_view_shows_configuration_alarms_and_charts() {
     assert!(!out.contains("reading…"), "{out}");
     assert!(out.contains("ALARM checkout-consumer-errors"), "{out}");
     assert!(out.contains("mapping on  checkout-queue"), "{out}");
+    // At the smallest screen the charts, which have no room, are said left out; the
+    // configuration gets the rows.
+    let small = screen(&mut state, &MONO, 60, 15);
+    assert!(small.contains("charts left out"), "{small}");
+    assert!(small.contains("provisioned none"), "{small}");
     let wide = screen(&mut state, &MONO, 200, 50);
     insta::assert_snapshot!("detail_200x50", wide);
     assert!(wide.contains("invocations 60m"));
