@@ -49,38 +49,6 @@ fn nothing_to_undo_after_a_restore_names_its_safety_snapshot() {
     );
 }
 
-/// A restore killed half-way, then run again to its end: undo names the first run's safety
-/// snapshot (the function before either), not the second's (the function half-restored).
-#[test]
-fn nothing_to_undo_after_a_restore_run_again_names_the_first_runs_snapshot() {
-    let run = |id: &str, action: &str, result: &str, safety: &str| {
-        let mut r = record(id, None, None);
-        r.action = action.into();
-        r.target = "orders".into();
-        r.result = result.into();
-        r.before = json!({"existed": true, "safety_snapshot": safety});
-        r
-    };
-    let records = vec![
-        run("a", "restore.begin", "started", "s3://b/old-safety.json"),
-        run("b", "restore", "ok", "s3://b/old-safety.json"),
-        run("c", "restore.begin", "started", "s3://b/first-safety.json"),
-        run("d", "restore.begin", "started", "s3://b/second-safety.json"),
-        run("e", "restore", "ok", "s3://b/second-safety.json"),
-    ];
-    let said = nothing_to_undo(&records);
-    assert!(
-        said.contains("lops restore s3://b/first-safety.json"),
-        "{said}"
-    );
-    // A run that began and ended, with nothing left half-made before it: its own.
-    let said = nothing_to_undo(&records[..2]);
-    assert!(
-        said.contains("lops restore s3://b/old-safety.json"),
-        "{said}"
-    );
-}
-
 #[test]
 fn undo_takes_the_whole_last_batch_and_nothing_already_undone() {
     let records = vec![

@@ -490,36 +490,7 @@ pub async fn write<S: RegionActions>(
     // The members this change wrote: what its undo puts back, and nothing another change
     // (another machine's, at the same time) wrote in the read-back below.
     let written: Vec<&str> = records.iter().filter_map(|r| r.set_id.as_deref()).collect();
-    let started = std::time::Instant::now();
-    let mut synced = false;
-    // GetChange failing (denied, throttled): said with the change, never as slow propagation.
-    let mut sync_unread: Option<String> = None;
-    while !change.is_empty() {
-        match source.dns_change_synced(&change).await {
-            Ok(true) => {
-                synced = true;
-                sync_unread = None;
-                break;
-            }
-            Ok(false) => sync_unread = None,
-            Err(e) => {
-                tracing::debug!(error = %e, "GetChange");
-                let denied = matches!(
-                    e,
-                    ProviderError::AccessDenied(_) | ProviderError::Credentials(_)
-                );
-                sync_unread = Some(format!("GetChange {}", crate::provider::with_hint(&e)));
-                // Asking again will not be allowed either: not a minute's wait for nothing.
-                if denied {
-                    break;
-                }
-            }
-        }
-        if started.elapsed() >= wait {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    }
+    let (synced, sync_unread) = super::sync::wait(source, &change, wait).await;
     let back = match read(source, settings).await {
         Ok(back) => back,
         // Written, but not read back: the change stands (and is audited as made, as the

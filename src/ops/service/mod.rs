@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 mod change;
 mod lock;
 mod record;
+mod sync;
 
 pub use change::{Planned, parse_weight, parse_weights, plan, write};
 pub use record::{
