@@ -378,6 +378,20 @@ async fn load_view_compares_configured_weights_with_the_observed_split() {
     assert!(out.contains("across regions"));
     // The region whose reads fail shows its last numbers, said to be old.
     assert!(out.contains("us-west-2 (stale)"), "{out}");
+    // Only the request for the split failed: said on the alias, not shown as no traffic.
+    for r in &mut state.regions {
+        for f in r.functions.iter_mut().filter(|f| f.info.name == canary) {
+            if let Some(m) = f.metrics.as_mut() {
+                m.split_unread = true;
+                m.alias_versions.clear();
+            }
+        }
+    }
+    let unread = screen(&mut state, &MONO, 160, 40);
+    assert!(
+        unread.contains("configured vs observed (15m): split not read"),
+        "{unread}"
+    );
 }
 
 /// Numbers and alarms never read show as unknown in the detail view, as in the fleet: `–`,
