@@ -57,6 +57,15 @@ struct Followed {
 }
 
 impl Followed {
+    /// Ctrl-C (SIGINT), then its exit status.
+    fn interrupt(&mut self) -> std::process::ExitStatus {
+        std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill -INT");
+        self.child.wait().expect("wait")
+    }
+
     /// `lops logs F --regions R --since 30m --follow --json`, started.
     fn json(lops: &Lops, f: &str, regions: &str) -> Self {
         Self::start(
@@ -567,11 +576,7 @@ async fn follow_prints_new_events_once_and_stops_on_ctrl_c() {
     assert!(followed.next("followed event").contains("while following"));
     // Several more polls pass: nothing is printed twice.
     followed.quiet_for(5);
-    std::process::Command::new("kill")
-        .args(["-INT", &followed.child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    let status = followed.child.wait().expect("wait");
+    let status = followed.interrupt();
     assert_eq!(status.code(), Some(0));
 }
 
@@ -869,11 +874,7 @@ async fn a_region_whose_logs_hang_does_not_hold_back_another_while_following() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_millis(700));
-    std::process::Command::new("kill")
-        .args(["-INT", &followed.child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    let status = followed.child.wait().expect("wait");
+    let status = followed.interrupt();
     assert!(
         followed
             .next("what answered before Ctrl-C")
@@ -1181,11 +1182,7 @@ async fn a_region_that_answers_late_and_has_nothing_new_ends_the_follow_well() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
-    std::process::Command::new("kill")
-        .args(["-INT", &followed.child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    let status = followed.child.wait().expect("wait");
+    let status = followed.interrupt();
     assert_eq!(status.code(), Some(0), "{}", followed.said());
 }
 
@@ -1302,11 +1299,7 @@ async fn a_follow_whose_window_was_never_read_ends_partial_and_says_so() {
     );
     await_live_tail(&proxy, hung);
     std::thread::sleep(std::time::Duration::from_secs(1));
-    std::process::Command::new("kill")
-        .args(["-INT", &followed.child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    let status = followed.child.wait().expect("wait");
+    let status = followed.interrupt();
     let said = followed.said();
     assert_eq!(status.code(), Some(3), "{said}");
     assert!(
@@ -1323,11 +1316,7 @@ async fn a_follow_whose_window_was_never_read_ends_partial_and_says_so() {
         assert!(std::time::Instant::now() < deadline, "{}", followed.said());
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    std::process::Command::new("kill")
-        .args(["-INT", &followed.child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    let status = followed.child.wait().expect("wait");
+    let status = followed.interrupt();
     assert_eq!(status.code(), Some(3), "{}", followed.said());
 
     // Two functions of one region, one's window never read while the other's is: the other
@@ -1345,11 +1334,7 @@ async fn a_follow_whose_window_was_never_read_ends_partial_and_says_so() {
         assert!(std::time::Instant::now() < deadline, "{}", followed.said());
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    std::process::Command::new("kill")
-        .args(["-INT", &followed.child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    let status = followed.child.wait().expect("wait");
+    let status = followed.interrupt();
     let said = followed.said();
     assert_eq!(status.code(), Some(3), "{said}");
     assert!(said.contains(&format!("{slow}: its logs since")), "{said}");
