@@ -103,6 +103,12 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
     }
     // Following, a region still waiting is not what holds the others back: it is followed
     // from --since once it answers (its history not lost), said now.
+    // (scope, function) whose window the first read did not bring: following owes them it.
+    let functions_of = |i: usize| args.functions[i % args.functions.len().max(1)].trim();
+    let mut owed: std::collections::HashSet<(String, String)> = waiting
+        .iter()
+        .map(|i| (scopes[*i].clone(), functions_of(*i).to_string()))
+        .collect();
     let waiting: std::collections::BTreeSet<&String> =
         waiting.iter().map(|i| &scopes[*i]).collect();
     for scope in &waiting {
@@ -131,6 +137,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
                     crate::provider::hint(&e)
                 );
                 unread.push((scope.to_string(), function, crate::provider::with_hint(&e)));
+                owed.insert((scope.to_string(), function.to_string()));
                 failing.insert(scope.to_string());
                 said_failures.push(format!("{scope} {}", crate::provider::with_hint(&e)));
                 failures.push(e);
@@ -217,6 +224,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             lines,
             (since.timestamp_millis(), now.timestamp_millis()),
             failing,
+            owed,
             said_failures,
         )
         .await;

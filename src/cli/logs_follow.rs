@@ -18,6 +18,9 @@ pub(super) async fn follow(
     (asked_ms, read_until_ms): (i64, i64),
     // Scopes whose last word was a failure: the follow ends partial (3) while any is.
     mut failing: std::collections::HashSet<String>,
+    // (scope, function) whose window the first read did not bring (it failed, or had not
+    // answered): the follow ends partial (3) until a read brings it, and names it.
+    mut owed: std::collections::HashSet<(String, String)>,
     // "scope error" of the failures the first read said.
     said_failures: Vec<String>,
 ) -> Result<Exit, Failure> {
@@ -78,13 +81,9 @@ pub(super) async fn follow(
         .map(|key| (key, std::time::Instant::now()))
         .collect();
     const SAY_AGAIN: std::time::Duration = std::time::Duration::from_secs(300);
-    // (scope, function) whose window --since asked was never read (a session streaming since
-    // is not it), and those with no log group yet: the follow ends partial (3) while any is,
-    // each named (and a `not_read` record with --json).
-    let mut owed: HashSet<(String, String)> = first_failed
-        .iter()
-        .flat_map(|scope| functions.iter().map(|f| (scope.clone(), f.clone())))
-        .collect();
+    // `owed` is settled only by a read (a session streaming since is not it); functions with
+    // no log group yet: the follow ends partial (3) while any is, each named (and a
+    // `not_read` record with --json).
     let mut missing: HashSet<(String, String)> = HashSet::new();
     let since = chrono::DateTime::from_timestamp_millis(asked_ms).unwrap_or_default();
     let json = args.json;

@@ -432,7 +432,7 @@ async fn read_tier_targets_are_listed_as_skipped_and_nothing_is_sent_there() {
         "{preview}"
     );
     // Kills ask for the typed confirmation: several targets, so their count.
-    assert!(preview.contains("type 4 targets"), "{preview}");
+    assert!(preview.contains("type \"4 targets\""), "{preview}");
     tui::type_text(&keys, "4 targets");
     tui::press(&keys, KeyCode::Enter);
     screen.wait_for(30, "done: changed 4 of 6, 2 skipped").await;

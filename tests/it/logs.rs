@@ -1328,12 +1328,9 @@ async fn a_follow_whose_window_was_never_read_ends_partial_and_says_so() {
     let lops = Lops::new(&proxy.url);
     let mut followed = Followed::json(&lops, &format!("{f},{slow}"), good);
     followed.next("the answering function's event");
-    // Following's read of both has ended (the slow one timed out, said as still trying).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
-    while !followed.said().contains("still trying") {
-        assert!(std::time::Instant::now() < deadline, "{}", followed.said());
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    // Stopped before the slow read times out: only the slow one is owed (the other's first
+    // read brought its window; it was named too).
+    std::thread::sleep(std::time::Duration::from_secs(1));
     let status = followed.interrupt();
     let said = followed.said();
     assert_eq!(status.code(), Some(3), "{said}");
