@@ -87,7 +87,10 @@ pub enum ProviderError {
 pub fn explain(read: &str, call: &str, e: &ProviderError) -> String {
     let hint = match (read, e) {
         ("metrics", ProviderError::Timeout(_)) => " — raise [timeouts] metrics_secs",
-        ("inventory", ProviderError::Timeout(_)) => TIMEOUT_HINT,
+        // The inventory and its own reads have no deadline of the region: the call's own.
+        ("inventory" | "details" | "aliases" | "account settings", ProviderError::Timeout(_)) => {
+            TIMEOUT_HINT
+        }
         (_, ProviderError::Timeout(_)) => {
             " — raise [timeouts] operation_secs (a try gets operation_secs / max_attempts) or \
              region_secs"
@@ -583,5 +586,16 @@ mod hint_tests {
         );
         // Not every service error is the server's.
         assert_eq!(hint(&ProviderError::Service("bad request".into())), "");
+    }
+
+    /// A function's own read that timed out names the setting that bounds it: the region's
+    /// deadline does not bound the inventory.
+    #[test]
+    fn a_functions_read_that_timed_out_names_only_its_own_timeout() {
+        let said = explain("details", "GetFunction", &ProviderError::Timeout(6.0));
+        assert!(said.contains("raise [timeouts] operation_secs"), "{said}");
+        assert!(!said.contains("region_secs"), "{said}");
+        let alarms = explain("alarms", "DescribeAlarms", &ProviderError::Timeout(6.0));
+        assert!(alarms.contains("region_secs"), "{alarms}");
     }
 }
