@@ -588,8 +588,7 @@ mod hint_tests {
         assert_eq!(hint(&ProviderError::Service("bad request".into())), "");
     }
 
-    /// A function's own read that timed out names the setting that bounds it: the region's
-    /// deadline does not bound the inventory.
+    /// A function's own read that timed out names its own timeout, not the region's deadline.
     #[test]
     fn a_functions_read_that_timed_out_names_only_its_own_timeout() {
         let said = explain("details", "GetFunction", &ProviderError::Timeout(6.0));
