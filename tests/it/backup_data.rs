@@ -811,22 +811,12 @@ async fn a_prune_never_keeps_a_broken_snapshot_in_the_place_of_a_whole_one() {
     let newer = backed_up_with_data(&lops, &fx, &name, HOME, &source);
     // The newer snapshot's copy of a.json is gone (copies are under their snapshot's time:
     // the newer sorts last).
-    let copies = fx
-        .s3
-        .list_objects_v2()
-        .bucket(&fx.bucket)
-        .prefix("lops/data/")
-        .send()
+    let copy = data_copies(&fx, "a.json")
         .await
-        .expect("list");
-    let copy = copies
-        .contents()
-        .iter()
-        .filter_map(|o| o.key())
-        .filter(|k| k.contains(&source) && k.ends_with("a.json"))
+        .into_iter()
+        .filter(|k| k.contains(&source))
         .max()
-        .expect("the newer copy")
-        .to_string();
+        .expect("the newer copy");
     fx.s3
         .delete_object()
         .bucket(&fx.bucket)
@@ -857,6 +847,25 @@ async fn a_prune_never_keeps_a_broken_snapshot_in_the_place_of_a_whole_one() {
         "{notes}"
     );
     assert!(!notes.contains(&older), "{notes}");
+}
+
+/// The keys of the store's data copies whose name ends in `file`, in key order.
+async fn data_copies(fx: &Fixture, file: &str) -> Vec<String> {
+    let listed = fx
+        .s3
+        .list_objects_v2()
+        .bucket(&fx.bucket)
+        .prefix("lops/data/")
+        .send()
+        .await
+        .expect("list");
+    listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .filter(|k| k.ends_with(file))
+        .map(str::to_string)
+        .collect()
 }
 
 /// `name` in `region` backed up with its data under `s3://{source}/exports`: the snapshot's
@@ -904,21 +913,11 @@ async fn an_archived_data_copy_is_named_by_verify_and_is_not_called_broken() {
     put(&fx, &source, "exports/a.json", b"kept").await;
     let lops = fx.lops(moto::url());
     let snapshot = backed_up_with_data(&lops, &fx, &name, HOME, &source);
-    let copies = fx
-        .s3
-        .list_objects_v2()
-        .bucket(&fx.bucket)
-        .prefix("lops/data/")
-        .send()
+    let copy = data_copies(&fx, "a.json")
         .await
-        .expect("list");
-    let copy = copies
-        .contents()
-        .iter()
-        .filter_map(|o| o.key())
-        .find(|k| k.ends_with("a.json"))
-        .expect("the data copy")
-        .to_string();
+        .into_iter()
+        .next()
+        .expect("the data copy");
     fx.archive(&fx.bucket, &copy, "DEEP_ARCHIVE").await;
 
     let verify = lops.run(&["backup", "verify", &snapshot, "--json"]);
