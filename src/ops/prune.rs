@@ -333,11 +333,35 @@ pub async fn execute_prune(
         deleted
     }
     .await;
-    rec.after = json!({"deleted_manifests": plan.manifests, "deleted_blobs": done.blobs, "deleted_data_objects": done.data_objects, "notes": done.notes});
+    // The manifests' delete that got no clear answer may have deleted some or all of them:
+    // recorded as such, never as deleted.
+    let (deleted, maybe): (&[String], &[String]) = match done.manifests == plan.manifests.len() {
+        true => (&plan.manifests, &[]),
+        false => (&[], &plan.manifests),
+    };
+    rec.after = json!({"deleted_manifests": deleted, "manifests_maybe_deleted": maybe, "deleted_blobs": done.blobs, "deleted_data_objects": done.data_objects, "notes": done.notes});
     rec.result = match &result {
         Ok(()) => "ok".into(),
         Err(e) => e.to_string(),
     };
+    // Stopped part-way: what went, and that the same prune again finishes it.
+    let result = result.map_err(|e| {
+        if !matches!(e, BackupError::Provider(_)) {
+            return e;
+        }
+        let manifests = match done.manifests == plan.manifests.len() {
+            true => format!("{} snapshot(s) deleted", done.manifests),
+            false => format!(
+                "{} snapshot(s) may or may not be deleted",
+                plan.manifests.len()
+            ),
+        };
+        BackupError::Provider(crate::provider::ProviderError::Service(format!(
+            "prune of {} stopped: {e}. So far {manifests}, {} blob(s) and {} data object(s); \
+             the same prune again finishes it (what is left is found again)",
+            plan.to, done.blobs, done.data_objects
+        )))
+    });
     // Done, and its result not written: said, and not a clean exit (the start is recorded).
     if let Some(log) = audit
         && let Err(e) = log.append(&rec)

@@ -3672,3 +3672,74 @@ async fn a_manifest_that_cannot_be_read_now_is_not_called_broken() {
         listed.stderr
     );
 }
+
+/// A prune whose delete of the manifests gets no answer says what stopped it, what may be gone
+/// and that the same prune again finishes it (it said only "timed out after 2.0s"); its audit
+/// record never says as deleted what it does not know was. The timeout is lowered (2 s, one
+/// try): the test is about the answer that does not come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prune_stopped_part_way_says_what_is_known_and_how_to_finish() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let fx = Fixture::new(HOME, "prstop").await;
+    let name = moto::unique("prs");
+    fx.plain_function(&name).await;
+    let lops = fx.lops(moto::url());
+    backup(&lops, HOME, &name, &fx.to()).assert_exit(0);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    backup(&lops, HOME, &name, &fx.to()).assert_exit(0);
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: HOME.into(),
+        service: Some("s3".into()),
+        // The store's DeleteObjects, as the proxy names an S3 request.
+        operation: Some(format!("POST /{}/?delete", fx.bucket)),
+        fault: Fault::Hang,
+        remaining: None,
+    });
+    let lops = fx.lops(&proxy.url);
+    let config = lops.config("[timeouts]\noperation_secs = 2\nmax_attempts = 1\n");
+    let run = lops.run(&[
+        "backup",
+        "prune",
+        "--to",
+        &fx.to(),
+        "--region",
+        HOME,
+        "--keep-last",
+        "1",
+        "--yes",
+        "--config",
+        config.to_str().unwrap_or_default(),
+    ]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("stopped") && run.stderr.contains("the same prune again finishes it"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("1 snapshot(s) may or may not be deleted"),
+        "{}",
+        run.stderr
+    );
+    let log = lops.home.path().join("state/lops/audit.jsonl");
+    let text = std::fs::read_to_string(&log).expect("audit log");
+    let prune = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|r| r["action"] == "backup.prune")
+        .expect("the prune's record");
+    assert_eq!(
+        prune["after"]["deleted_manifests"],
+        serde_json::json!([]),
+        "{prune}"
+    );
+    assert_eq!(
+        prune["after"]["manifests_maybe_deleted"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{prune}"
+    );
+}
