@@ -675,13 +675,11 @@ async fn a_blob_that_may_not_be_read_is_named_by_verify_and_restore() {
     fx.function(&name).await;
     let snapshot = snapshot_of(&backup(&fx.lops(moto::url()), PROXIED, &name, &fx.to()));
     let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: PROXIED.into(),
-        service: Some("s3".into()),
-        operation: Some(format!("GET /{}/lops/blobs/*", fx.bucket)),
-        fault: Fault::Status(403),
-        remaining: None,
-    });
+    proxy.add(Rule::s3(
+        PROXIED,
+        format!("GET /{}/lops/blobs/*", fx.bucket),
+        Fault::Status(403),
+    ));
     let lops = fx.lops(&proxy.url);
     let verify = lops.run(&["backup", "verify", &snapshot, "--json"]);
     verify.assert_exit(1);
@@ -782,13 +780,11 @@ async fn a_backup_killed_before_its_manifest_is_not_listed_and_a_rerun_completes
     fx.function(&name).await;
     let proxy = FaultProxy::start(moto::url());
     // The manifest write never answers: the backup is stuck after its blobs.
-    proxy.add(Rule {
-        region: PROXIED.into(),
-        service: Some("s3".into()),
-        operation: Some(format!("PUT /{}/lops/snapshots/*", fx.bucket)),
-        fault: Fault::Hang,
-        remaining: None,
-    });
+    proxy.add(Rule::s3(
+        PROXIED,
+        format!("PUT /{}/lops/snapshots/*", fx.bucket),
+        Fault::Hang,
+    ));
     let lops = fx.lops(&proxy.url);
     let mut child = lops
         .command(&[
@@ -1302,14 +1298,12 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
     // and fails; a restore without the data goes on, its JSON naming what it goes on without
     // (a denial ended the whole check, and the restore with it).
     let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: HOME.into(),
-        service: Some("s3".into()),
+    proxy.add(Rule::s3(
+        HOME,
         // The data copies' objects only (S3 is named by method and path here).
-        operation: Some(format!("HEAD /{}/lops/data/*", fx.bucket)),
-        fault: Fault::Status(403),
-        remaining: None,
-    });
+        format!("HEAD /{}/lops/data/*", fx.bucket),
+        Fault::Status(403),
+    ));
     let denied = fx.lops(&proxy.url);
     let verify = denied.run(&["backup", "verify", &snapshot]);
     verify.assert_exit(1);
@@ -1349,13 +1343,7 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
     // the check ends at the first (not one failed read per object), and so does the restore.
     let proxy = FaultProxy::start(moto::url());
     let data_heads = format!("HEAD /{}/lops/data/", fx.bucket);
-    proxy.add(Rule {
-        region: HOME.into(),
-        service: Some("s3".into()),
-        operation: Some(format!("{data_heads}*")),
-        fault: Fault::Status(503),
-        remaining: None,
-    });
+    proxy.add(Rule::s3(HOME, format!("{data_heads}*"), Fault::Status(503)));
     let throttled = fx.lops(&proxy.url);
     let verify = throttled.run(&["backup", "verify", &snapshot]);
     assert_ne!(verify.code, 0, "{}", verify.stderr);
@@ -2496,13 +2484,11 @@ async fn a_backup_killed_before_or_between_its_blobs_is_never_listed_and_a_rerun
 
     // 1. Before any blob: every blob upload hangs.
     let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: PROXIED.into(),
-        service: Some("s3".into()),
-        operation: Some(format!("PUT /{}/lops/blobs/*", fx.bucket)),
-        fault: Fault::Hang,
-        remaining: None,
-    });
+    proxy.add(Rule::s3(
+        PROXIED,
+        format!("PUT /{}/lops/blobs/*", fx.bucket),
+        Fault::Hang,
+    ));
     kill_backup_when(&fx.lops(&proxy.url), &args, &proxy, |p| blob_puts(p) >= 1);
     assert_eq!(blob_count(&fx).await, 0);
     assert!(listed(&direct).is_empty());
@@ -2510,13 +2496,11 @@ async fn a_backup_killed_before_or_between_its_blobs_is_never_listed_and_a_rerun
     // 2. Between blobs: b's blob hangs, a's lands.
     let b_sha = hex(&Sha256::digest(code_zip(&b)));
     let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: PROXIED.into(),
-        service: Some("s3".into()),
-        operation: Some(format!("PUT /{}/lops/blobs/sha256/{b_sha}*", fx.bucket)),
-        fault: Fault::Hang,
-        remaining: None,
-    });
+    proxy.add(Rule::s3(
+        PROXIED,
+        format!("PUT /{}/lops/blobs/sha256/{b_sha}*", fx.bucket),
+        Fault::Hang,
+    ));
     let a_sha = hex(&Sha256::digest(code_zip(&a)));
     let landed = |p: &FaultProxy| {
         p.calls_where(PROXIED, "s3", |op| op.contains(&b_sha)) >= 1
@@ -3644,13 +3628,11 @@ async fn a_manifest_that_cannot_be_read_now_is_not_called_broken() {
     let direct = fx.lops(moto::url());
     let snapshot = snapshot_of(&backup(&direct, PROXIED, &name, &fx.to()));
     let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: PROXIED.into(),
-        service: Some("s3".into()),
-        operation: Some(format!("GET /{}/lops/snapshots/*", fx.bucket)),
-        fault: Fault::Code(403, "AccessDenied"),
-        remaining: None,
-    });
+    proxy.add(Rule::s3(
+        PROXIED,
+        format!("GET /{}/lops/snapshots/*", fx.bucket),
+        Fault::Code(403, "AccessDenied"),
+    ));
     let lops = fx.lops(&proxy.url);
     let listed = lops.run(&[
         "backup",
@@ -3688,14 +3670,12 @@ async fn a_prune_stopped_part_way_says_what_is_known_and_how_to_finish() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     backup(&lops, HOME, &name, &fx.to()).assert_exit(0);
     let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule {
-        region: HOME.into(),
-        service: Some("s3".into()),
+    proxy.add(Rule::s3(
+        HOME,
         // The store's DeleteObjects, as the proxy names an S3 request.
-        operation: Some(format!("POST /{}/?delete", fx.bucket)),
-        fault: Fault::Hang,
-        remaining: None,
-    });
+        format!("POST /{}/?delete", fx.bucket),
+        Fault::Hang,
+    ));
     let lops = fx.lops(&proxy.url);
     let config = lops.config("[timeouts]\noperation_secs = 2\nmax_attempts = 1\n");
     let run = lops.run(&[

@@ -113,13 +113,11 @@ async fn an_object_rewritten_during_the_copy_is_read_again_and_never_recorded_ha
     assert_eq!(verify.json()["data_objects_checked"], 2);
 
     // Changing at every attempt: the function's backup fails, naming the object.
-    proxy.add(Rule {
-        region: PROXIED.into(),
-        service: Some("s3".into()),
-        operation: Some(copy_to_store),
-        fault: Fault::Code(412, "PreconditionFailed"),
-        remaining: None,
-    });
+    proxy.add(Rule::s3(
+        PROXIED,
+        copy_to_store.to_string(),
+        Fault::Code(412, "PreconditionFailed"),
+    ));
     let run = backup(&fx, &proxy, &name, &data);
     assert_ne!(run.code, 0, "{}", run.stdout);
     let text = format!("{}{}", run.stdout, run.stderr);
@@ -249,13 +247,11 @@ async fn a_prune_is_recorded_before_it_deletes() {
         snapshot_of(&run);
     }
     // The delete never comes back.
-    proxy.add(Rule {
-        region: PROXIED.into(),
-        service: Some("s3".into()),
-        operation: Some(format!("POST /{}*", fx.bucket)),
-        fault: Fault::Hang,
-        remaining: None,
-    });
+    proxy.add(Rule::s3(
+        PROXIED,
+        format!("POST /{}*", fx.bucket),
+        Fault::Hang,
+    ));
     let posts = || proxy.calls_where(PROXIED, "s3", |op| op.starts_with("POST "));
     let before = posts();
     let mut child = lops.spawn(&[
@@ -568,13 +564,11 @@ async fn a_replicated_store_reads_its_data_from_the_replica_not_the_primary() {
         .send()
         .await
         .expect("delete");
-    proxy.add(Rule {
-        region: HOME.into(),
-        service: Some("s3".into()),
-        operation: Some(format!("HEAD /{source}/")),
-        fault: Fault::BucketDenied(HOME),
-        remaining: None,
-    });
+    proxy.add(Rule::s3(
+        HOME,
+        format!("HEAD /{source}/"),
+        Fault::BucketDenied(HOME),
+    ));
     let done = fx.lops(&proxy.url).run(&["restore", &at_replica, "--yes"]);
     done.assert_exit(0);
     assert_eq!(
@@ -626,13 +620,11 @@ async fn ctrl_c_during_the_data_copy_stops_it_and_says_the_function_stays_restor
         .expect("delete function");
     let proxy = FaultProxy::start(moto::url());
     let copy = format!("PUT /{source}/exports/");
-    proxy.add(Rule {
-        region: PROXIED.into(),
-        service: Some("s3".into()),
-        operation: Some(format!("{copy}*")),
-        fault: Fault::Delay(std::time::Duration::from_secs(2)),
-        remaining: None,
-    });
+    proxy.add(Rule::s3(
+        PROXIED,
+        format!("{copy}*"),
+        Fault::Delay(std::time::Duration::from_secs(2)),
+    ));
     let slow = fx.lops(&proxy.url);
     let copies = || proxy.calls_where(PROXIED, "s3", |op| op.starts_with(&copy));
     let (code, stderr) =
@@ -713,13 +705,11 @@ async fn ctrl_c_during_the_data_copy_stops_it_and_says_the_function_stays_restor
     slow.run(&["restore", &snapshot, "--dry-run"])
         .assert_exit(0);
     assert!(lists() > start, "{:#?}", proxy.all_calls());
-    proxy.add(Rule {
-        region: PROXIED.into(),
-        service: Some("s3".into()),
-        operation: Some(format!("{head}*")),
-        fault: Fault::Delay(std::time::Duration::from_secs(2)),
-        remaining: None,
-    });
+    proxy.add(Rule::s3(
+        PROXIED,
+        format!("{head}*"),
+        Fault::Delay(std::time::Duration::from_secs(2)),
+    ));
     // Once the function is made, the next read of the destination is the copy's own.
     let copied = copies();
     let creates = proxy.calls(PROXIED, "lambda", "CreateFunction");

@@ -54,6 +54,18 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// A fault on every S3 request in `region` the proxy names `operation` (its method and
+    /// path, as `POST /BUCKET/?delete`; a `*` at its end matches by prefix), for good.
+    pub fn s3(region: &str, operation: String, fault: Fault) -> Rule {
+        Rule {
+            region: region.into(),
+            service: Some("s3".into()),
+            operation: Some(operation),
+            fault,
+            remaining: None,
+        }
+    }
+
     /// A fault on one Lambda operation in `region` (`remaining` times, or for good).
     pub fn lambda(region: &str, operation: &str, fault: Fault, remaining: Option<u32>) -> Rule {
         Rule {
