@@ -83,6 +83,18 @@ pub enum ProviderError {
     Invalid(String),
 }
 
+impl ProviderError {
+    /// A whole read (a region's metrics, its alarms) not finished by its deadline: the
+    /// setting to raise is the deadline's, not a call's timeout.
+    pub fn past_deadline(deadline: std::time::Duration) -> Self {
+        ProviderError::Service(format!(
+            "not finished within {:.0} s ([timeouts] region_secs) — raise it if the endpoint is \
+             slow; it does not help one that does not answer",
+            deadline.as_secs_f64()
+        ))
+    }
+}
+
 /// A read's failure as a person needs it: what failed and which setting would help.
 pub fn explain(read: &str, call: &str, e: &ProviderError) -> String {
     let hint = match (read, e) {
@@ -563,38 +575,4 @@ pub trait GuardSignals: RegionSource {
 }
 
 #[cfg(test)]
-mod cost_tests {
-    #[test]
-    fn the_cost_of_metrics_prints_as_written() {
-        assert_eq!(super::metrics_cost_usd(60).to_string(), "0.0006");
-        assert_eq!(super::metrics_cost_usd(846).to_string(), "0.00846");
-        assert_eq!(super::metrics_cost_usd(0), 0.0);
-    }
-}
-
-#[cfg(test)]
-mod hint_tests {
-    use super::*;
-
-    #[test]
-    fn a_server_failure_says_what_to_do_too() {
-        let e = ProviderError::Service("HTTP 503 from the server: ServiceUnavailable".into());
-        assert_eq!(
-            explain("metrics", "GetMetricData", &e),
-            "metrics: GetMetricData HTTP 503 from the server: ServiceUnavailable — a failure on \
-             the service's side: try again shortly"
-        );
-        // Not every service error is the server's.
-        assert_eq!(hint(&ProviderError::Service("bad request".into())), "");
-    }
-
-    /// A function's own read that timed out names its own timeout, not the region's deadline.
-    #[test]
-    fn a_functions_read_that_timed_out_names_only_its_own_timeout() {
-        let said = explain("details", "GetFunction", &ProviderError::Timeout(6.0));
-        assert!(said.contains("raise [timeouts] operation_secs"), "{said}");
-        assert!(!said.contains("region_secs"), "{said}");
-        let alarms = explain("alarms", "DescribeAlarms", &ProviderError::Timeout(6.0));
-        assert!(alarms.contains("region_secs"), "{alarms}");
-    }
-}
+mod tests;

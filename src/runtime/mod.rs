@@ -18,14 +18,7 @@ pub(crate) async fn timed<T>(
 ) -> Result<T, ProviderError> {
     tokio::time::timeout(deadline, work)
         .await
-        .unwrap_or_else(|_| {
-            // The whole read's deadline, not one call's timeout: the setting to raise is its own.
-            Err(ProviderError::Service(format!(
-                "not finished within {:.0} s ([timeouts] region_secs) — raise it if the \
-                 endpoint is slow; it does not help one that does not answer",
-                deadline.as_secs_f64()
-            )))
-        })
+        .unwrap_or_else(|_| Err(ProviderError::past_deadline(deadline)))
 }
 
 /// The next request to stop this process: SIGTERM, SIGHUP (a closed terminal, a dropped SSH

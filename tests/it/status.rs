@@ -112,11 +112,14 @@ async fn seeded_fleet_in_three_regions_is_reported_in_full() {
         assert_eq!(first["metrics"]["5m"]["duration_p99_ms"], Value::Null);
         assert_eq!(first["metrics"]["60m"]["duration_max_ms"], 100.0);
 
-        // Design minimum: ceil(queries / 500) main calls plus one single-attempt percentile batch.
+        // Design minimum: ceil(queries / 500) calls for the numbers and as many for the
+        // aliases' split (a request of its own, so that its failure costs only the split), plus
+        // one single-attempt percentile batch.
         let aliased = fleet.iter().filter(|f| f.alias_weight.is_some()).count();
         // Per aliased function: its two versions and the alias's own total.
-        let queries = 6 * fleet.len() + 3 * aliased;
-        let expected = queries.div_ceil(500) as u64 + 1;
+        let (numbers, split) = (6 * fleet.len(), 3 * aliased);
+        let queries = numbers + split;
+        let expected = (numbers.div_ceil(500) + split.div_ceil(500)) as u64 + 1;
         assert_eq!(
             proxy.calls(r, "monitoring", "GetMetricData"),
             expected,
@@ -863,10 +866,10 @@ async fn a_metrics_batch_that_times_out_is_split_and_the_numbers_are_complete() 
         .await
         .fleet(&prefix, 4)
         .await;
-    // The first two GetMetricData requests (the main batch and the percentile batch, sent
-    // together) answer after the budget; a small budget keeps the test short (it is about the
-    // split, not the default).
-    let proxy = first_two_metrics_reads_late(SPLIT, 3);
+    // The first three GetMetricData requests (the numbers', the split's and the
+    // percentiles', sent together) answer after the budget; a small budget keeps the test
+    // short (it is about the split, not the default).
+    let proxy = first_three_metrics_reads_late(SPLIT, 3);
     let lops = Lops::new(&proxy.url);
     let config = lops.config("[timeouts]\nmetrics_secs = 2\n");
     let run = lops.run(&[
@@ -883,11 +886,11 @@ async fn a_metrics_batch_that_times_out_is_split_and_the_numbers_are_complete() 
     for seeded in &fleet {
         assert_function(r, seeded);
     }
-    // Two slow requests, then the main batch in two halves; the optional percentiles are not
-    // asked again.
+    // Three slow requests; then the numbers in two halves and the split (too small to halve)
+    // once more; the optional percentiles are not asked again.
     assert_eq!(
         proxy.calls(SPLIT, "monitoring", "GetMetricData"),
-        4,
+        6,
         "{:#?}",
         proxy.all_calls()
     );
@@ -900,9 +903,10 @@ async fn with_the_default_configuration_a_batch_over_the_budget_is_split_and_com
         .await
         .fleet(&prefix, 3)
         .await;
-    // The first two GetMetricData requests (main and percentile batches, sent together) answer
-    // only after the default 60 s budget: the main batch is split and completes.
-    let proxy = first_two_metrics_reads_late(SHARED[0], 62);
+    // The first three GetMetricData requests (the numbers', the split's and the percentiles',
+    // sent together) answer only after the default 60 s budget: the numbers are asked in
+    // halves, the split once more, and the read completes.
+    let proxy = first_three_metrics_reads_late(SHARED[0], 62);
     let lops = Lops::new(&proxy.url);
     let started = Instant::now();
     let run = lops.run(&["status", "--json", "--regions", SHARED[0]]);
@@ -912,7 +916,7 @@ async fn with_the_default_configuration_a_batch_over_the_budget_is_split_and_com
     for seeded in &fleet {
         assert_function(r, seeded);
     }
-    assert_eq!(proxy.calls(SHARED[0], "monitoring", "GetMetricData"), 4);
+    assert_eq!(proxy.calls(SHARED[0], "monitoring", "GetMetricData"), 6);
     // Bounded by the budget (and one split), not by the region deadline.
     assert!(
         started.elapsed() < Duration::from_secs(85),
@@ -921,16 +925,16 @@ async fn with_the_default_configuration_a_batch_over_the_budget_is_split_and_com
     );
 }
 
-/// A proxy whose first two GetMetricData requests in `region` (the main and the percentile
-/// batches, sent together) answer only after `secs`.
-fn first_two_metrics_reads_late(region: &str, secs: u64) -> FaultProxy {
+/// A proxy whose first three GetMetricData requests in `region` (the numbers', the aliases'
+/// split's and the percentiles', sent together) answer only after `secs`.
+fn first_three_metrics_reads_late(region: &str, secs: u64) -> FaultProxy {
     let proxy = FaultProxy::start(moto::url());
     proxy.add(crate::support::proxy::Rule {
         region: region.into(),
         service: Some("monitoring".into()),
         operation: Some("GetMetricData".into()),
         fault: Fault::Delay(Duration::from_secs(secs)),
-        remaining: Some(2),
+        remaining: Some(3),
     });
     proxy
 }
@@ -1026,6 +1030,82 @@ async fn an_alias_just_promoted_shows_what_its_old_version_still_ran() {
         "{}{}",
         table.stdout,
         table.stderr
+    );
+    // Over 15 minutes the numbers span the split's minutes: its request is still its own (they
+    // rode together, and every number of the function was `–`).
+    let table = lops.run(&["status", "--window", "15m", "--regions", region_name]);
+    table.assert_exit(3);
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.contains(&name))
+        .unwrap_or_default();
+    assert_eq!(row.split_whitespace().nth(3), Some("0"), "{}", table.stdout);
+    assert!(table.stderr.contains("alias split"), "{}", table.stderr);
+}
+
+/// The request for an alias's split hangs: it is asked once more (too small to halve), and
+/// the read ends at its deadline with the numbers that answered, the split said unread. The
+/// read ran into the deadline, and the numbers already read went with it. A short deadline
+/// keeps the test short: it is about the deadline (two budgets pass it, as 60 s twice pass
+/// the default 90 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_split_request_ends_at_the_deadline_keeping_the_numbers() {
+    use aws_sdk_cloudwatch::types::StandardUnit;
+    // A region of its own: the split's request holds this test's function only (too small to
+    // halve), and the count of requests is exact.
+    let region_name = "us-gov-east-1";
+    let (seeder, name) = crate::support::seed::canary(region_name, "splithung").await;
+    seeder
+        .put_metric(
+            &[("FunctionName", name.as_str())],
+            "Invocations",
+            10.0,
+            StandardUnit::Count,
+            1..=4,
+        )
+        .await;
+    let proxy = crate::support::proxy::FaultProxy::start(moto::url());
+    proxy.fail_when(
+        region_name,
+        "GetMetricData",
+        "ExecutedVersion",
+        crate::support::proxy::Fault::Hang,
+    );
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config("[timeouts]\nmetrics_secs = 12\nregion_secs = 20\n");
+    let started = Instant::now();
+    let run = lops.run(&[
+        "status",
+        "--json",
+        "--window",
+        "5m",
+        "--regions",
+        region_name,
+        "--config",
+        &config.display().to_string(),
+    ]);
+    run.assert_exit(3);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let doc = run.json();
+    let r = region(&doc, region_name);
+    let f = function(r, &name);
+    assert_eq!(f["metrics"]["5m"]["invocations"], 40.0, "{f}");
+    assert!(f["not_read"].to_string().contains("alias_split"), "{f}");
+    let said = r["reads"]["metrics"].to_string();
+    assert!(said.contains("\"partial\""), "{said}");
+    assert!(said.contains("the alias split of 1 of 1 "), "{said}");
+    assert!(said.contains("region_secs"), "{said}");
+    // The numbers, the split twice (the second cut at the deadline), the p99 once.
+    assert_eq!(
+        proxy.calls(region_name, "monitoring", "GetMetricData"),
+        4,
+        "{:#?}",
+        proxy.all_calls()
     );
 }
 

@@ -200,6 +200,9 @@ pub struct Clients {
     pub operation_timeout: Duration,
     /// GetMetricData's own budget per request (`[timeouts] metrics_secs`).
     pub metrics_timeout: Duration,
+    /// A whole metrics read's deadline (`[timeouts] region_secs`): its requests end by then,
+    /// so that what answered is kept rather than lost with the read.
+    pub metrics_deadline: Duration,
     /// The most queries one GetMetricData request carried that answered in time: a batch that
     /// timed out was split, and the next refresh starts from the size that worked.
     pub metric_batch: Arc<std::sync::atomic::AtomicUsize>,
@@ -421,6 +424,7 @@ impl Clients {
             parallelism: limits.parallel_calls.max(1),
             operation_timeout: settings.timeouts.operation(),
             metrics_timeout: settings.timeouts.metrics(),
+            metrics_deadline: settings.timeouts.region(),
             metric_batch: Arc::new(std::sync::atomic::AtomicUsize::new(
                 super::cloudwatch::QUERIES_PER_CALL,
             )),

@@ -19,6 +19,10 @@ pub const QUERIES_PER_CALL: usize = 500;
 /// The start and end of one GetMetricData request.
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
+/// When a metrics read's requests must have ended: a little before the read's own deadline, so
+/// that what answered is handed back rather than lost with the read.
+type Until = tokio::time::Instant;
+
 fn aws_time(t: DateTime<Utc>) -> AwsTime {
     AwsTime::from_secs(t.timestamp())
 }
@@ -28,7 +32,8 @@ fn chrono_time(t: &AwsTime) -> Option<DateTime<Utc>> {
 }
 
 /// The smallest batch a slow GetMetricData is split down to; one this small that still fails
-/// is given up (its functions' numbers are missing, the rest are kept).
+/// is given up (its functions' numbers are missing, the rest are kept). A batch this small
+/// from the start is asked a second time when it timed out, as the halves of a larger one are.
 const MIN_SPLIT: usize = 8;
 
 /// Points per query index of a batch, and which queries got none because their request failed.
@@ -40,11 +45,13 @@ struct BatchResult {
 
 impl Clients {
     /// One GetMetricData request for `queries` (following NextToken), within the metrics budget
-    /// and with one attempt: a slow or throttled batch is split by the caller, not repeated whole.
+    /// and the read's deadline, with one attempt: a slow or throttled batch is split by the
+    /// caller, not repeated whole.
     async fn get_metric_data(
         &self,
         queries: &[Query],
         (start, end): Span,
+        until: Until,
     ) -> Result<Vec<Vec<(DateTime<Utc>, f64)>>, ProviderError> {
         let mut points: Vec<Vec<(DateTime<Utc>, f64)>> = vec![Vec::new(); queries.len()];
         let index: BTreeMap<&str, usize> = queries
@@ -54,7 +61,11 @@ impl Clients {
             .collect();
         let budget = self.metrics_timeout;
         let mut next_token = None;
+        let past_deadline = || ProviderError::past_deadline(self.metrics_deadline);
         loop {
+            if tokio::time::Instant::now() >= until {
+                return Err(past_deadline());
+            }
             // Not the shared call path: its own budget, one attempt (a batch that times out is
             // split by the caller, not sent again whole).
             self.cloudwatch_limit.acquire().await;
@@ -77,9 +88,23 @@ impl Clients {
                         ),
                 )
                 .send();
+            // Whether it went out (not still waiting for its turn at the gate).
+            let sent = std::sync::atomic::AtomicBool::new(false);
+            let send = async {
+                sent.store(true, std::sync::atomic::Ordering::Relaxed);
+                send.await
+            };
             let out = match &self.metrics_gate {
-                Some(gate) => gate.run(send).await,
-                None => send.await,
+                Some(gate) => tokio::time::timeout_at(until, gate.run(send)).await,
+                None => tokio::time::timeout_at(until, send).await,
+            };
+            let Ok(out) = out else {
+                // Cut at the read's deadline: billed if it went out, as a timeout is.
+                if sent.load(std::sync::atomic::Ordering::Relaxed) {
+                    self.metrics_requested
+                        .fetch_add(queries.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+                return Err(past_deadline());
             };
             // What CloudWatch answered is what it bills, and a request whose answer timed out
             // was most likely delivered (a connection that failed or timed out is a dispatch
@@ -115,8 +140,15 @@ impl Clients {
 
     /// Runs a batch in requests of the size that last worked; with `split`, a request that
     /// times out or is throttled is split in halves and the halves asked, down to
-    /// [`MIN_SPLIT`] queries. Every part that answered is kept.
-    async fn run_batch(&self, batch: &[Query], span: Span, split: bool) -> BatchResult {
+    /// [`MIN_SPLIT`] queries (one that small timed out is asked once more). Every part that
+    /// answered is kept.
+    async fn run_batch(
+        &self,
+        batch: &[Query],
+        span: Span,
+        until: Until,
+        split: bool,
+    ) -> BatchResult {
         use std::sync::atomic::Ordering::Relaxed;
         let mut result = BatchResult {
             points: vec![Vec::new(); batch.len()],
@@ -127,19 +159,20 @@ impl Clients {
             .metric_batch
             .load(Relaxed)
             .clamp(MIN_SPLIT, QUERIES_PER_CALL);
-        // (start, end, halved after a throttle): a throttled request is halved once, a slow
-        // one down to MIN_SPLIT — halving again under throttling would only add requests.
-        let mut todo: std::collections::VecDeque<(usize, usize, bool)> = (0..batch.len())
+        // (start, end, halved after a throttle, a second try): a throttled request is halved
+        // once, a slow one down to MIN_SPLIT — halving again under throttling would only add
+        // requests.
+        let mut todo: std::collections::VecDeque<(usize, usize, bool, bool)> = (0..batch.len())
             .step_by(size)
-            .map(|start| (start, (start + size).min(batch.len()), false))
+            .map(|start| (start, (start + size).min(batch.len()), false, false))
             .collect();
-        while let Some((start, end, throttled)) = todo.pop_front() {
+        while let Some((start, end, throttled, again)) = todo.pop_front() {
             let splittable = |e: &ProviderError| match e {
                 ProviderError::Timeout(_) => true,
                 ProviderError::Throttled(_) => !throttled,
                 _ => false,
             };
-            match self.get_metric_data(&batch[start..end], span).await {
+            match self.get_metric_data(&batch[start..end], span, until).await {
                 Ok(points) => {
                     for (i, p) in points.into_iter().enumerate() {
                         result.points[start + i] = p;
@@ -152,8 +185,12 @@ impl Clients {
                     if matches!(e, ProviderError::Timeout(_)) {
                         self.metric_batch.fetch_min(mid - start, Relaxed);
                     }
-                    todo.push_front((mid, end, halved));
-                    todo.push_front((start, mid, halved));
+                    todo.push_front((mid, end, halved, true));
+                    todo.push_front((start, mid, halved, true));
+                }
+                Err(ProviderError::Timeout(_)) if split && !again => {
+                    tracing::info!(scope = %self.scope, queries = end - start, "GetMetricData too slow: asking once more");
+                    todo.push_front((start, end, throttled, true));
                 }
                 Err(e) => {
                     for f in &mut result.failed[start..end] {
@@ -170,24 +207,24 @@ impl Clients {
     /// [`MIN_SPLIT`] queries are asked alone: an endpoint that refuses percentiles (an
     /// emulator) is then not asked, and made to work, for all of them. The answered part is
     /// kept either way.
-    async fn percentile_batch(&self, batch: &[Query], span: Span) -> BatchResult {
+    async fn percentile_batch(&self, batch: &[Query], span: Span, until: Until) -> BatchResult {
         use std::sync::atomic::Ordering::Relaxed;
         if self.percentiles_served.load(Relaxed) || batch.len() <= MIN_SPLIT {
-            let r = self.run_batch(batch, span, false).await;
+            let r = self.run_batch(batch, span, until, false).await;
             if r.error.is_none() {
                 self.percentiles_served.store(true, Relaxed);
             }
             return r;
         }
         let (first, rest) = batch.split_at(MIN_SPLIT);
-        let mut r = self.run_batch(first, span, false).await;
+        let mut r = self.run_batch(first, span, until, false).await;
         if r.error.is_some() {
             r.points.resize(batch.len(), Vec::new());
             r.failed.resize(batch.len(), true);
             return r;
         }
         self.percentiles_served.store(true, Relaxed);
-        let more = self.run_batch(rest, span, false).await;
+        let more = self.run_batch(rest, span, until, false).await;
         r.points.extend(more.points);
         r.failed.extend(more.failed);
         // The endpoint serves percentiles: those the first part read are kept, the rest are
@@ -208,10 +245,14 @@ impl Clients {
     ) -> Result<FetchedMetrics, ProviderError> {
         let window = request.window;
         let span = |minutes: usize| (window.end - TimeDelta::minutes(minutes as i64), window.end);
+        // The read's deadline starts about now (the caller's clock started just before).
+        let deadline = self.metrics_deadline;
+        let until = tokio::time::Instant::now() + deadline
+            - (deadline / 10).min(std::time::Duration::from_millis(500));
         let main = futures::future::join_all(
             plan.main
                 .iter()
-                .map(|(minutes, batch)| self.run_batch(batch, span(*minutes), true)),
+                .map(|(minutes, batch)| self.run_batch(batch, span(*minutes), until, true)),
         );
         let pct = async {
             let mut answered = Vec::new();
@@ -219,7 +260,7 @@ impl Clients {
                 // Optional numbers: one try, never split (not worth the calls); one after the
                 // other, so that an endpoint that refuses percentiles is asked once, not once
                 // per span.
-                let r = self.percentile_batch(batch, span(*minutes)).await;
+                let r = self.percentile_batch(batch, span(*minutes), until).await;
                 match r.error {
                     // The first refused: the endpoint may not serve percentiles at all.
                     Some(e) if answered.is_empty() => return Err(e),
@@ -243,8 +284,16 @@ impl Clients {
             failed.extend(part.failed);
             error = error.or(part.error);
         }
+        // Every number failed: the read failed, whatever the split's request answered.
+        let numbers_failed = plan
+            .main
+            .iter()
+            .flat_map(|(_, batch)| batch)
+            .zip(&failed)
+            .filter(|((_, slot), _)| !matches!(slot, Slot::Version { .. }))
+            .all(|(_, failed)| *failed);
         if let Some(e) = &error
-            && failed.iter().all(|f| *f)
+            && numbers_failed
         {
             return Err(e.clone());
         }

@@ -85,10 +85,10 @@ pub struct QueryBatches {
     /// Minutes per point of a function's (or the region's) series, and of an alias's versions.
     pub(super) series_minutes: usize,
     pub(super) version_minutes: usize,
-    /// Series and versions: (minutes the request spans, its queries). Every window: one
-    /// request over the hour. One window: its series over that window and the versions over
-    /// the minutes the split is judged on, apart (one request where both span the same) —
-    /// CloudWatch's work grows with the points a request spans, and the bill does not change.
+    /// Series and versions: (minutes the request spans, its queries), always apart. Every
+    /// window: both over the hour. One window: its series over that window and the versions
+    /// over the minutes the split is judged on — CloudWatch's work grows with the points a
+    /// request spans, and the bill does not change.
     pub(super) main: Vec<(usize, Vec<Query>)>,
     /// Percentile batches, shortest span first: (minutes the request spans, its queries).
     pub(super) percentiles: Vec<(usize, Vec<Query>)>,
@@ -260,12 +260,9 @@ impl QueryBatches {
             }
         }
         percentiles.retain(|(_, batch)| !batch.is_empty());
-        let mut main = if series_span == version_span {
-            series.extend(splits);
-            vec![(series_span, series)]
-        } else {
-            vec![(series_span, series), (version_span, splits)]
-        };
+        // The split always in a request of its own, even over the same minutes: a request that
+        // fails costs only what it held, and the split is worth less than the numbers.
+        let mut main = vec![(series_span, series), (version_span, splits)];
         main.retain(|(_, batch)| !batch.is_empty());
         QueryBatches {
             series_minutes,
