@@ -268,26 +268,11 @@ async fn backup_into<R: BackupRegion>(
     };
 
     // Which functions, per region; then interleaved, so that every region's rate limit is used
-    // at once rather than one region after another.
-    let mut per_region: Vec<Vec<(&R, String)>> = Vec::new();
-    for r in regions {
-        let mut work = Vec::new();
-        match &request.selection {
-            Selection::Named(names) => {
-                work.extend(names.iter().map(|n| (r, n.clone())));
-            }
-            Selection::All { filter } => {
-                let inventory = r.reads().function_names().await?;
-                work.extend(
-                    inventory
-                        .into_iter()
-                        .filter(|n| filter.as_deref().is_none_or(|p| matches(n, p)))
-                        .map(|n| (r, n)),
-                );
-            }
-        }
-        per_region.push(work);
-    }
+    // at once rather than one region after another. A region whose functions could not be
+    // listed is a failure of the run, not its end: the others are backed up.
+    let (mut per_region, unlisted) =
+        super::backup_request::selected(regions, &request.selection).await;
+    report.failed.extend(unlisted);
     // Two profiles of one account naming one function: backed up once, the other said.
     if regions.len() > 1 {
         let flat: Vec<(&R, &str)> = per_region
@@ -317,6 +302,9 @@ async fn backup_into<R: BackupRegion>(
                 work.push(item.clone());
             }
         }
+    }
+    if work.is_empty() && !report.failed.is_empty() {
+        return Ok(report);
     }
     if work.is_empty() {
         return Err(BackupError::Invalid(

@@ -30,6 +30,45 @@ impl BackupRequest {
     }
 }
 
+/// The functions a run backs up, per region (`--fn`'s names, or every one listed that
+/// `--filter` matches), and the regions whose functions could not be listed, as failures: one
+/// region's listing failing costs that region's backup, not the others'.
+pub(super) async fn selected<'r, R: super::backup::BackupRegion>(
+    regions: &'r [R],
+    selection: &Selection,
+) -> (Vec<Vec<(&'r R, String)>>, Vec<super::backup::Failed>) {
+    use crate::provider::function::FunctionReads;
+    let mut per_region = Vec::new();
+    let mut unlisted = Vec::new();
+    for r in regions {
+        let work = match selection {
+            Selection::Named(names) => names.iter().map(|n| (r, n.clone())).collect(),
+            Selection::All { filter } => match r.reads().function_names().await {
+                Ok(listed) => listed
+                    .into_iter()
+                    .filter(|n| filter.as_deref().is_none_or(|p| matches(n, p)))
+                    .map(|n| (r, n))
+                    .collect(),
+                Err(e) => {
+                    unlisted.push(super::backup::Failed {
+                        region: r.scope().region.clone(),
+                        function: "every function".into(),
+                        error: format!(
+                            "not listed, so none backed up (run again once ListFunctions \
+                             answers): {e}"
+                        ),
+                        invalid: false,
+                        refused: false,
+                    });
+                    Vec::new()
+                }
+            },
+        };
+        per_region.push(work);
+    }
+    (per_region, unlisted)
+}
+
 /// What a backup asks, in both faces: it only adds objects, so a yes — the typed target when
 /// any of its scopes is a production one, like every change there: the function's name, or
 /// `backup` for several (or every function, with `--all`).

@@ -3723,3 +3723,86 @@ async fn a_prune_stopped_part_way_says_what_is_known_and_how_to_finish() {
         "{prune}"
     );
 }
+
+/// `backup run --all` over two regions while one region's ListFunctions fails (500): the other
+/// region is backed up, the failing one named as not listed, exit 3. The whole run ended with
+/// exit 1 and no snapshot anywhere, its message naming no region — the nightly backup lost to
+/// the outage it is for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_whose_functions_cannot_be_listed_costs_only_its_own_backup() {
+    let fx = Fixture::new(HOME, "unlisted").await;
+    let prefix = moto::unique("unl");
+    let name = format!("{prefix}-a");
+    fx.function(&name).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule::lambda(
+        PROXIED,
+        "ListFunctions",
+        Fault::Status(500),
+        None,
+    ));
+    let lops = fx.lops(&proxy.url);
+    let run = lops.run(&[
+        "backup",
+        "run",
+        "--yes",
+        "--all",
+        "--filter",
+        &format!("{prefix}-*"),
+        "--region",
+        &format!("{HOME},{PROXIED}"),
+        "--to",
+        &fx.to(),
+        "--json",
+    ]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let snapshots = doc["snapshots"].as_array().cloned().unwrap_or_default();
+    assert_eq!(snapshots.len(), 1, "{doc:#}");
+    assert!(snapshots[0].to_string().contains(&name), "{doc:#}");
+    let failed = &doc["failed"];
+    assert_eq!(failed[0]["region"], PROXIED, "{doc:#}");
+    assert_eq!(failed[0]["function"], "every function", "{doc:#}");
+    assert!(
+        run.stderr
+            .contains(&format!("every function in {PROXIED}: not listed")),
+        "{}",
+        run.stderr
+    );
+    // The region that answered has its snapshot in the store.
+    assert_eq!(
+        fx.list(&lops, HOME).json().as_array().map(Vec::len),
+        Some(1)
+    );
+
+    // Both regions unlisted: nothing backed up, said per region, exit 1 (not "no function
+    // matches").
+    proxy.add(Rule::lambda(
+        HOME,
+        "ListFunctions",
+        Fault::Status(500),
+        None,
+    ));
+    let none = lops.run(&[
+        "backup",
+        "run",
+        "--yes",
+        "--all",
+        "--region",
+        &format!("{HOME},{PROXIED}"),
+        "--to",
+        &fx.to(),
+    ]);
+    none.assert_exit(1);
+    assert!(
+        !none.stderr.contains("no function matches"),
+        "{}",
+        none.stderr
+    );
+    assert!(
+        none.stderr
+            .contains(&format!("every function in {HOME}: not listed")),
+        "{}",
+        none.stderr
+    );
+}
