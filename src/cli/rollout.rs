@@ -105,8 +105,17 @@ fn finish_abort_on_signal() {
     });
 }
 
-/// A preview only: said on stderr, and with `--json` one line on stdout (as every event).
-fn dry_run(r: &Rollout, preview: &str, json: bool) -> Result<Exit, Failure> {
+/// A preview only: said on stderr, and with `--json` one line on stdout (as every event); on a
+/// production scope, that a real run asks for the typed name, as every dry run says.
+fn dry_run(
+    r: &Rollout,
+    scope: &crate::provider::Scope,
+    preview: &str,
+    json: bool,
+) -> Result<Exit, Failure> {
+    if let crate::ops::Confirmation::Typed(name) = r.confirmation(scope) {
+        err!("a real run asks for the typed name: \"{name}\"");
+    }
     if json {
         let line = serde_json::json!({"dry_run": true, "target": r.target(), "profile": r.profile, "region": r.region, "from": r.from, "to": r.to, "steps": r.steps, "preview": preview});
         out!("{line}");
@@ -172,7 +181,7 @@ pub async fn plan(global: &GlobalArgs, args: RolloutArgs) -> Result<Exit, Failur
     let preview = r.preview();
     err!("{preview}");
     if args.flags.dry_run {
-        return dry_run(&r, &preview, args.flags.json);
+        return dry_run(&r, source.scope(), &preview, args.flags.json);
     }
     let production = source.scope().access.production;
     super::confirm::ask(
@@ -245,7 +254,7 @@ pub async fn resume(
     let (what, previewed) = r.act_preview_now(source, abort).await?;
     err!("{what}");
     if flags.dry_run {
-        return dry_run(&r, &what, flags.json);
+        return dry_run(&r, source.scope(), &what, flags.json);
     }
     let production = source.scope().access.production;
     super::confirm::ask(

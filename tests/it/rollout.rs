@@ -617,6 +617,17 @@ async fn a_dry_run_with_json_prints_its_preview_as_one_line() {
     );
     assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
     assert!(standings(&lops.run(&["traffic", "plans", "--json"]).json()).is_empty());
+    // On a production profile the dry run says what a real run asks, as every dry run does.
+    let config = lops.config("[profile.default]\nproduction = true\n");
+    args.extend(["--config", config.to_str().expect("utf-8 path")]);
+    let prod = lops.run(&args);
+    prod.assert_exit(0);
+    assert!(
+        prod.stderr
+            .contains(&format!("a real run asks for the typed name: \"{f}:live\"")),
+        "{}",
+        prod.stderr
+    );
 }
 
 /// A script reading `--json` learns from the last line that the rollout was interrupted:
