@@ -189,12 +189,12 @@ pub async fn plan(global: &GlobalArgs, args: RolloutArgs) -> Result<Exit, Failur
         args.flags.yes,
         super::confirm::why_typed(production, None).as_deref(),
     )?;
-    rollout::compare_again(source, &r).await?;
+    let audit = audit_log(&ctx);
+    rollout::ready_to_start(source, &r, audit.as_ref()).await?;
     store.create(&r).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => crate::ops::OpsError::Refused(e.to_string()).into(),
         _ => Failure::failed(format!("cannot save the rollout: {e}")),
     })?;
-    let audit = audit_log(&ctx);
     stop_on_signal();
     let status = rollout::run(
         source,

@@ -125,6 +125,23 @@ impl AuditLog {
         self.duplicate_window_secs
     }
 
+    /// No audit, no change: the log a change is to be recorded in, ready to take a record, or
+    /// why the change is refused (no log at all, or one that cannot be written).
+    pub fn for_change(audit: Option<&AuditLog>) -> Result<&AuditLog, String> {
+        let log = audit.ok_or_else(|| NO_LOG.to_string())?;
+        log.ready().map_err(|e| log.unwritable(&e))?;
+        Ok(log)
+    }
+
+    /// Why nothing is sent when this log cannot take a record, and what to do.
+    pub fn unwritable(&self, e: &std::io::Error) -> String {
+        format!(
+            "the audit log {} cannot be written ({e}): nothing was sent. Fix its permissions, \
+             free space, or set XDG_STATE_HOME to a writable directory.",
+            self.path().display()
+        )
+    }
+
     /// Makes sure a record can be appended (directory, file, owner-only permissions, also on a
     /// file that existed with wider ones) before anything is changed.
     pub fn ready(&self) -> std::io::Result<()> {

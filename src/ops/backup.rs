@@ -168,19 +168,9 @@ pub(super) fn append(
 
 /// No audit, no change: the log must take a record before anything is sent.
 pub(super) fn audit_ready(audit: Option<&AuditLog>) -> Result<(), BackupError> {
-    let Some(log) = audit else {
-        return Err(BackupError::Refused(super::audit::NO_LOG.into()));
-    };
-    {
-        log.ready().map_err(|e| {
-            BackupError::Refused(format!(
-                "the audit log {} cannot be written ({e}): nothing was sent. Fix its permissions \
-                 or set XDG_STATE_HOME to a writable directory.",
-                log.path().display()
-            ))
-        })?;
-    }
-    Ok(())
+    AuditLog::for_change(audit)
+        .map(|_| ())
+        .map_err(BackupError::Refused)
 }
 
 /// The one tier check for a scope, from the access the session gave it.

@@ -109,17 +109,9 @@ pub async fn execute<S: RegionActions>(
     // this machine changing the same thing waits, then reads what this one wrote and its
     // compare refuses it (Lambda's writes of a reservation or a trigger are not conditional).
     let _held = hold(source.scope(), &record.who, plan).await?;
-    {
-        log.ready()
-            .and_then(|()| log.append(&record))
-            .map_err(|e| {
-                OpsError::Refused(format!(
-                    "the audit log {} cannot be written ({e}): nothing was sent. Fix its \
-                 permissions, free space, or set XDG_STATE_HOME to a writable directory.",
-                    log.path().display()
-                ))
-            })?;
-    }
+    log.ready()
+        .and_then(|()| log.append(&record))
+        .map_err(|e| OpsError::Refused(log.unwritable(&e)))?;
     let result = write(source, plan).await;
     // A change sent with no answer may have landed: recorded with what it was to make, so undo
     // can look and take it back, and said as such (not as a failure that changed nothing).

@@ -149,7 +149,8 @@ impl<S: Source> Executor<S> {
         let (tx, audit) = (self.tx.clone(), self.audit.clone());
         // The rollout file is created off the loop thread, the drive only once it exists.
         tokio::spawn(async move {
-            if let Err(e) = crate::ops::rollout::compare_again(&*source, &r).await {
+            let ready = crate::ops::rollout::ready_to_start(&*source, &r, audit.as_ref());
+            if let Err(e) = ready.await {
                 return refused(&tx, region, e).await;
             }
             let created = {

@@ -790,3 +790,28 @@ async fn a_failing_split_request_leaves_the_functions_numbers_on_screen() {
     let screen = drawn(&mut state, 120, 30);
     assert!(screen.contains("split not read"), "{screen}");
 }
+
+/// The dashboard's audit log cannot take a record: a confirmed plan is refused before it is
+/// saved or sent, said as the audit log (it was said as a step that failed and rolled back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_no_audit_log_is_refused_in_the_dashboard_before_it_starts() {
+    let region = "ap-southeast-4";
+    let (seeder, f) = canary(region, "tuinoaudit").await;
+    let sources = regions(moto::url(), &[region]).await;
+    let (keys, run, dir) = dashboard_filtered(sources, &f);
+    std::fs::create_dir_all(dir.path().join("audit.jsonl"))
+        .expect("a directory where the log goes");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    press(&keys, KeyCode::Char('C'));
+    press(&keys, KeyCode::Enter);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    press(&keys, KeyCode::Char('y'));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(keys);
+    let mut state = run.await.expect("join").expect("loop");
+    assert!(state.rollouts.is_empty(), "no rollout started");
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+    let screen = drawn(&mut state, 120, 30);
+    assert!(screen.contains("audit log"), "{screen}");
+    assert!(!screen.contains("rolled back"), "{screen}");
+}

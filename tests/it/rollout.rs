@@ -1192,3 +1192,25 @@ async fn a_resume_is_refused_while_its_guard_alarm_fires_or_is_gone() {
         ("1".to_string(), vec![("2".to_string(), 0.2)])
     );
 }
+
+/// An audit log that cannot take a record refuses a rollout before anything is saved or sent:
+/// exit 4, said as the audit log, no plan left behind. It was said as a first step that failed
+/// and "rolled back", and listed as rolled back, with nothing ever sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_with_no_audit_log_is_refused_before_it_starts() {
+    let region = "il-central-1";
+    let (seeder, f) = canary(region, "noaudit").await;
+    let lops = Lops::new(moto::url());
+    let state = lops.home.path().join("state/lops");
+    std::fs::create_dir_all(state.join("audit.jsonl")).expect("a directory where the log goes");
+    let run = lops.run(&plan_args(&f, region, "20:60s"));
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("audit log") && run.stderr.contains("nothing was sent"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("rolled back"), "{}", run.stderr);
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+    assert!(standings(&lops.run(&["traffic", "plans", "--json"]).json()).is_empty());
+}

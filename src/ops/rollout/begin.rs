@@ -9,6 +9,18 @@ use crate::ops::plan::prepare_unchecked as prepare;
 use crate::ops::{Kind, OpsError, Request};
 use crate::provider::{AlarmState, GuardSignals, RegionActions, RegionSource, Scope};
 
+/// What a confirmed rollout must pass before it is saved, in both faces: an audit log that
+/// takes records (no audit, no change: refused before the first step, not said as a step that
+/// failed and rolled back with nothing sent), and its alias as the preview read it.
+pub async fn ready_to_start<S: RegionActions + GuardSignals>(
+    source: &S,
+    r: &Rollout,
+    audit: Option<&crate::ops::audit::AuditLog>,
+) -> Result<(), OpsError> {
+    crate::ops::audit::AuditLog::for_change(audit).map_err(OpsError::Refused)?;
+    compare_again(source, r).await
+}
+
 /// Refuses a confirmed rollout whose alias changed since its preview read it: its first step
 /// would find another's weights and halt, leaving a rollout that never wrote anything (whose
 /// abort would then write over their change). Nothing is saved or written.

@@ -145,6 +145,9 @@ pub async fn run<S: RegionActions + GuardSignals>(
 ) -> Result<Status, OpsError> {
     let scope = source.scope().clone();
     Kind::RolloutResume.allowed_in(&scope)?;
+    // No audit, no change: a log that cannot take a record refuses the rollout before its
+    // first step, not as a step that failed (said as rolled back, with nothing sent).
+    AuditLog::for_change(audit).map_err(OpsError::Refused)?;
     if let Some(saved) = store.reload(r) {
         if saved.owned_elsewhere() {
             return Err(OpsError::Refused(owned_message(&saved)));

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use abort::{AbortOutcome, abort, roll_back, rolling_back};
 pub use begin::start;
-pub use begin::{compare_again, driving, resume_again};
+pub use begin::{compare_again, driving, ready_to_start, resume_again};
 pub use drive::run;
 pub use heartbeat::{interrupt, interrupt_in};
 pub use store::{Owner, RolloutStore, Standing};
