@@ -456,8 +456,8 @@ pub fn landed(state: &mut State, batch: &str, landed: Landed, effects: &mut Vec<
         run.landed.push(landed);
     }
     if let Some(run) = state.batch_run.as_ref().filter(|r| r.done()) {
-        // Marks acted on are done with; those whose change did not land stay marked, so the
-        // same key retries them (previewed again, as the state is now).
+        // Marks acted on are done with; those whose change is not known to have landed stay
+        // marked, so the same key retries them (previewed again, as the state is now).
         let same = |a: usize, b: usize| state.same_account(a, b);
         let cleared: Vec<(usize, String)> = (state.marks.iter())
             .filter(|m| run.clears(m, &same))

@@ -37,8 +37,9 @@ fn what_runs(state: &State) -> (Vec<String>, usize) {
                 .count()
         ));
         lines.push(
-            "a target written but not yet recorded would be missing from the audit log: wait \
-             for the batch (esc shows it again with the batch popup) unless you must"
+            "a target still waiting for its answer stays recorded as started, its outcome not \
+             known (undo reads it to find out): wait for the batch (esc shows it again with the \
+             batch popup) unless you must"
                 .into(),
         );
     }

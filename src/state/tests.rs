@@ -3293,7 +3293,8 @@ fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
     update(&mut s, key('q'));
     assert!(
         !s.quit
-            && matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].contains("quit while a batch runs"))
+            && matches!(&s.popup, Some(Popup::Confirm(p)) if p.lines[0].contains("quit while a batch runs")
+                && p.lines[1].contains("stays recorded as started, its outcome not known"))
     );
     update(&mut s, code(KeyCode::Esc));
     // An undo waits for the batch.

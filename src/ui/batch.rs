@@ -150,9 +150,11 @@ pub(super) fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect
         if kept > 0 && !run.marked.is_empty() {
             lines.push(Line::styled(
                 format!(
-                    "the {kept} that did not land {} marked: the same key retries {}",
+                    "the {kept} not known to have landed {} marked: the same key previews {} \
+                     again, as {} now, and retries",
                     if kept == 1 { "stays" } else { "stay" },
-                    if kept == 1 { "it" } else { "them" }
+                    if kept == 1 { "it" } else { "them" },
+                    if kept == 1 { "it is" } else { "they are" }
                 ),
                 theme.warn(),
             ));

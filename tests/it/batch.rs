@@ -334,7 +334,7 @@ async fn a_region_failing_the_write_leaves_the_other_targets_changed_and_is_name
     // The two that failed stay marked (the four that landed do not): once the region answers,
     // the same key retries them alone.
     assert!(
-        done.contains("the 2 that did not land stay marked"),
+        done.contains("the 2 not known to have landed stay marked"),
         "{done}"
     );
     tui::press(&keys, KeyCode::Enter);
@@ -601,7 +601,7 @@ async fn p_on_marks_pauses_every_trigger_of_the_marked_functions_and_u_resumes_t
     tui::press(&keys, KeyCode::Char('y'));
     let done = screen.wait_for(60, "done: changed 2 of 4, 1 failed").await;
     assert!(
-        done.contains("the 1 that did not land stays marked"),
+        done.contains("the 1 not known to have landed stays marked"),
         "{done}"
     );
     tui::press(&keys, KeyCode::Enter);
