@@ -182,12 +182,16 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
     } else {
         if report.restored {
             err!(
-                "{} in {}: copy {} restored in {:.1} s ({} step(s)), then deleted",
+                "{} in {}: copy {} restored in {:.1} s ({} step(s)), then {}",
                 report.function,
                 report.region,
                 report.copy,
                 report.recovery_secs,
-                report.steps
+                report.steps,
+                match report.cleanup_failures.is_empty() {
+                    true => "deleted",
+                    false => "not all deleted (below; the next drill deletes what is left)",
+                }
             );
         } else {
             err!(
@@ -218,13 +222,15 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
             err!("  differs: {d}");
         }
         for f in &report.cleanup_failures {
-            err!("  not deleted (delete it by hand): {f}");
+            err!(
+                "  not deleted (the next drill of this function deletes it, or delete it by hand): {f}"
+            );
         }
         if let Some(why) = &report.unrecorded {
             err!("  not recorded: {why}");
         }
         for c in &report.leftovers_removed {
-            err!("  deleted {c}, the copy an interrupted drill left");
+            err!("  deleted {c}, the copy an earlier drill left");
         }
         for c in &report.leftovers_waiting {
             err!(

@@ -342,9 +342,10 @@ pub fn confirmation(scope: &crate::provider::Scope) -> super::Confirmation {
 const LEFTOVER_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
 /// The copies of `function`'s drills in this scope whose restore began and whose drill never
-/// ended (its process was interrupted or killed), from the audit log; each with whether it is
-/// taken for left behind: its process is known gone (killed on this machine), or it began long
-/// enough ago (a younger one of another machine may be running still).
+/// ended (its process was interrupted or killed) or ended without deleting it, from the audit
+/// log; each with whether it is taken for left behind: its drill ended, its process is known
+/// gone (killed on this machine), or it began long enough ago (a younger one of another
+/// machine may be running still).
 fn leftover_copies(
     audit: Option<&AuditLog>,
     scope: &crate::provider::Scope,
@@ -384,18 +385,32 @@ fn leftover_copies(
             .and_then(|u| function_of(&u).ok())
             .is_some_and(|f| f == function)
     };
-    let ended: std::collections::BTreeSet<&str> = records
-        .iter()
-        .filter(here)
-        .filter(|r| r.action == "drill")
-        .map(|r| r.target.as_str())
-        .collect();
+    // A drill that ended, its copy's deletion failed: left behind too, and its drill is done.
+    let undeleted = |r: &super::audit::Record| {
+        r.after
+            .get("cleanup_failures")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|f| !f.is_empty())
+    };
+    let (mut ended, mut done) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    );
+    for r in records.iter().filter(here).filter(|r| r.action == "drill") {
+        match undeleted(r) {
+            true => done.insert(r.target.as_str()),
+            false => ended.insert(r.target.as_str()),
+        };
+    }
     let mut left: Vec<(String, bool)> = records
         .iter()
         .filter(here)
         .filter(|r| r.action == "restore.begin" && !ended.contains(r.target.as_str()))
         .filter(of_function)
-        .map(|r| (r.target.clone(), old(&r) || gone(&r)))
+        .map(|r| {
+            let gone = done.contains(r.target.as_str()) || old(&r) || gone(&r);
+            (r.target.clone(), gone)
+        })
         .collect();
     left.dedup();
     left

@@ -1785,3 +1785,51 @@ pub(crate) fn interrupted(
         .expect("kill -INT");
     crate::support::cli::finish(child, 60)
 }
+
+/// A drill whose copy could not be deleted says so (not "then deleted"), and the next drill
+/// deletes that copy first: it stayed, unmentioned, and was backed up as a function of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_copy_that_could_not_be_deleted_is_deleted_by_the_next_drill() {
+    let fx = Fixture::new(HOME, "dundel").await;
+    let name = moto::unique("dundel");
+    fx.function(&name).await;
+    let direct = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&direct, HOME, &name, &fx.to()));
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule::lambda(DR, "DeleteFunction", Fault::Status(500), None));
+    let lops = fx.lops(&proxy.url);
+    let args = [
+        "backup",
+        "drill",
+        &snapshot,
+        "--region",
+        DR,
+        "--yes",
+        "--no-invoke",
+    ];
+    let first = lops.run(&args);
+    first.assert_exit(3);
+    assert!(!first.stderr.contains("then deleted"), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("then not all deleted")
+            && first
+                .stderr
+                .contains("the next drill of this function deletes it"),
+        "{}",
+        first.stderr
+    );
+    let left = drill_copies(DR, &name).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    proxy.heal();
+    let second = lops.run(&args);
+    second.assert_exit(0);
+    assert!(
+        second.stderr.contains(&format!(
+            "deleted {}, the copy an earlier drill left",
+            left[0]
+        )),
+        "{}",
+        second.stderr
+    );
+    assert!(drill_copies(DR, &name).await.is_empty());
+}
