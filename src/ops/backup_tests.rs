@@ -205,6 +205,7 @@ fn into_west<'a>(
         region: "eu-west-1",
         store,
         before: None,
+        safety_uri: None,
         on_step: &|_| {},
         stop: None,
     }

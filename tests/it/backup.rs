@@ -911,6 +911,29 @@ async fn a_restore_failing_half_way_puts_the_target_back() {
         state(&fx.seeder.lambda, &name).await.expect("state"),
         before
     );
+
+    // 3. ... and putting it back fails too: the error names the safety snapshot to restore by
+    // hand, also in the --json document a cron job keeps (it said "printed above", and only
+    // stderr had it).
+    proxy.add_after(
+        1,
+        Rule {
+            region: PROXIED.into(),
+            service: Some("lambda".into()),
+            operation: Some("UpdateFunctionConfiguration".into()),
+            fault: Fault::Status(500),
+            remaining: None,
+        },
+    );
+    let r = lops.run(&["restore", &snapshot, "--yes", "--json"]);
+    r.assert_exit(1);
+    let doc = r.json();
+    let error = doc["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("putting it back failed too")
+            && error.contains("restore the safety snapshot s3://"),
+        "{doc}"
+    );
 }
 
 /// A restore's write that got no answer may have landed: a failure there puts it back with the

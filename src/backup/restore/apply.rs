@@ -18,6 +18,8 @@ pub struct Runner<'a, W> {
     pub store: &'a Store,
     /// The safety snapshot of the target as it was, with the store holding its blobs.
     pub before: Option<(&'a Manifest, &'a Store)>,
+    /// Where that safety snapshot is, for a failure that leaves the target to put back by hand.
+    pub safety_uri: Option<&'a str>,
     pub on_step: &'a (dyn Fn(&Step) + Sync),
     /// Set (by Ctrl-C) to stop: the step under way ends, then every change is undone, as
     /// after a failed step.
@@ -135,10 +137,17 @@ impl<W: FunctionWrites> Runner<'_, W> {
                         Err(u) => format!(
                             "restore of {} failed ({e}), and putting it back failed too ({u}): {}",
                             difference.function,
-                            if self.before.is_some() {
-                                "restore the safety snapshot printed above to put it back by hand"
-                            } else {
-                                "it did not exist before: delete what was created by hand"
+                            match (self.before.is_some(), self.safety_uri) {
+                                (true, Some(uri)) => format!(
+                                    "restore the safety snapshot {uri} to put it back by hand"
+                                ),
+                                (true, None) => "restore the safety snapshot printed above to put \
+                                                 it back by hand"
+                                    .into(),
+                                (false, _) => {
+                                    "it did not exist before: delete what was created by hand"
+                                        .into()
+                                }
                             }
                         ),
                     },

@@ -133,6 +133,7 @@ pub(super) async fn restore_under_lease(
         region: &region.scope().region,
         store: &preview.store,
         before: safety.as_ref().map(|(m, _)| (m, &preview.store)),
+        safety_uri: safety.as_ref().map(|(_, u)| u.as_str()),
         on_step: &on_step,
         stop,
     };
