@@ -239,13 +239,24 @@ pub(super) fn on_metrics(
                     {
                         m.percentiles = previous.percentiles.clone();
                     }
+                    // The split's request failed: the split last read stays, said as such.
+                    if m.split_unread
+                        && let Some(previous) = &f.metrics
+                    {
+                        m.alias_versions = previous.alias_versions.clone();
+                    }
                     f.metrics = Some(m);
                 }
             }
             if snapshot.region_totals.is_some() {
                 r.totals = snapshot.region_totals;
             }
-            r.answered(at, Read::Metrics);
+            // A read that answered in part names what it left out (the footer, the regions
+            // view), as `lops status` does.
+            match snapshot.incomplete {
+                Some(why) => r.partly_answered(at, Read::Metrics, why),
+                None => r.answered(at, Read::Metrics),
+            }
         }
     }
     state.rebuild_rows();

@@ -148,13 +148,21 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         // The request for the split failed while the other numbers answered: said, not shown
         // as no traffic.
         let unread = focus.metrics.as_ref().is_some_and(|m| m.split_unread);
+        let last = focus
+            .metrics
+            .as_ref()
+            .is_some_and(|m| m.alias_versions.iter().any(|v| v.alias == alias.name));
         lines.push(Line::styled(
             format!(
                 "alias {} in {} {} configured vs observed (15m){}",
                 alias.name,
                 label(region),
                 theme.sep(),
-                if unread { ": split not read" } else { "" }
+                match (unread, last) {
+                    (true, true) => ": split not read, shown as last read",
+                    (true, false) => ": split not read",
+                    _ => "",
+                }
             ),
             theme.header(),
         ));

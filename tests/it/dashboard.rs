@@ -763,16 +763,24 @@ async fn a_failing_split_request_leaves_the_functions_numbers_on_screen() {
         )
         .await;
     let proxy = FaultProxy::start(moto::url());
+    let sources = regions(&proxy.url, &[region]).await;
+    let (keys, run, _dir) = dashboard_filtered(sources, &name);
+    let calls = || proxy.calls(region, "monitoring", "GetMetricData");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // A whole read first (the numbers, the split, the percentiles), then the split's request
+    // fails in the reads after it.
+    while calls() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     proxy.fail_when(
         region,
         "GetMetricData",
         "ExecutedVersion",
         Fault::Status(503),
     );
-    let sources = regions(&proxy.url, &[region]).await;
-    let (keys, run, _dir) = dashboard_filtered(sources, &name);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while proxy.calls(region, "monitoring", "GetMetricData") < 4 && Instant::now() < deadline {
+    let failing = calls();
+    while calls() < failing + 4 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     press(&keys, KeyCode::Char('3'));
@@ -786,9 +794,19 @@ async fn a_failing_split_request_leaves_the_functions_numbers_on_screen() {
         .expect("the function is listed");
     let m = f.metrics.as_ref().expect("its numbers were read");
     assert!(m.split_unread, "the split is said unread");
+    // The split last read stays, said as such.
+    assert!(!m.alias_versions.is_empty(), "the last split is kept");
     assert_eq!(lops::provider::sum_last(&m.invocations, 15), 50.0);
     let screen = drawn(&mut state, 120, 30);
-    assert!(screen.contains("split not read"), "{screen}");
+    assert!(
+        screen.contains("split not read, shown as last read"),
+        "{screen}"
+    );
+    // The region's metrics read names what it left out, as `lops status` does.
+    let said = state.regions[0]
+        .read_error(lops::state::Read::Metrics)
+        .unwrap_or_default();
+    assert!(said.contains("the alias split of 1 of 1"), "{said}");
 }
 
 /// The dashboard's audit log cannot take a record: a confirmed plan is refused before it is

@@ -1316,3 +1316,72 @@ async fn an_alarm_name_cannot_drive_the_terminal() {
         .collect();
     assert!(names.contains(&alarm), "{names:?}");
 }
+
+/// The percentile request throttled (an outage, not an endpoint that does not serve them):
+/// the p99 is unknown and the read names it, exit 3. It was taken for an endpoint without
+/// percentiles: `ok`, exit 0, the p99 silently `–`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_percentile_request_is_named_not_taken_for_no_percentiles() {
+    let region_name = "us-gov-west-1";
+    let prefix = moto::unique("pctgone");
+    let fleet = Seeder::new(moto::url(), region_name)
+        .await
+        .fleet(&prefix, 1)
+        .await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.fail_when(region_name, "GetMetricData", "p99", Fault::Throttle);
+    let lops = Lops::new(&proxy.url);
+    let run = lops.run(&["status", "--json", "--regions", region_name]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let r = region(&doc, region_name);
+    let said = r["reads"]["metrics"].to_string();
+    assert!(said.contains("\"partial\""), "{said}");
+    assert!(
+        said.contains("duration percentiles not read: GetMetricData throttled"),
+        "{said}"
+    );
+    // The other numbers stand.
+    assert_function(r, &fleet[0]);
+    let f = function(r, &fleet[0].name);
+    assert_eq!(f["metrics"]["5m"]["duration_p99_ms"], Value::Null, "{f}");
+}
+
+/// Every request for the numbers answers after the budget, halves and second tries too: the
+/// read ends at its deadline, and names the setting that helps (the budget: each request timed
+/// out), not the deadline, which only bounds the read. A short budget and deadline keep the
+/// test short: it is about what is said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_that_time_out_until_the_deadline_name_the_budget() {
+    let region_name = "us-gov-west-1";
+    let prefix = moto::unique("slowall");
+    Seeder::new(moto::url(), region_name)
+        .await
+        .fleet(&prefix, 1)
+        .await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.fail_when(
+        region_name,
+        "GetMetricData",
+        "Errors",
+        Fault::Delay(Duration::from_secs(5)),
+    );
+    let lops = Lops::new(&proxy.url);
+    let config = lops.config("[timeouts]\nmetrics_secs = 2\nregion_secs = 5\n");
+    let run = lops.run(&[
+        "status",
+        "--json",
+        "--regions",
+        region_name,
+        "--config",
+        &config.display().to_string(),
+    ]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let said = region(&doc, region_name)["health"]["failures"].to_string();
+    assert!(
+        said.contains("timed out after 2 s") && said.contains("raise [timeouts] metrics_secs"),
+        "{said}"
+    );
+    assert!(!said.contains("region_secs"), "{said}");
+}

@@ -166,6 +166,9 @@ impl Clients {
             .step_by(size)
             .map(|start| (start, (start + size).min(batch.len()), false, false))
             .collect();
+        // The timeout that split a batch: what to say when its parts then ran out of time at the
+        // read's deadline (raising the budget helps; the deadline only bounds the read).
+        let mut timed_out = None;
         while let Some((start, end, throttled, again)) = todo.pop_front() {
             let splittable = |e: &ProviderError| match e {
                 ProviderError::Timeout(_) => true,
@@ -184,12 +187,14 @@ impl Clients {
                     tracing::info!(scope = %self.scope, queries = end - start, error = %e, "GetMetricData too slow: splitting the batch");
                     if matches!(e, ProviderError::Timeout(_)) {
                         self.metric_batch.fetch_min(mid - start, Relaxed);
+                        timed_out.get_or_insert(e.clone());
                     }
                     todo.push_front((mid, end, halved, true));
                     todo.push_front((start, mid, halved, true));
                 }
-                Err(ProviderError::Timeout(_)) if split && !again => {
+                Err(e @ ProviderError::Timeout(_)) if split && !again => {
                     tracing::info!(scope = %self.scope, queries = end - start, "GetMetricData too slow: asking once more");
+                    timed_out.get_or_insert(e);
                     todo.push_front((start, end, throttled, true));
                 }
                 Err(e) => {
@@ -199,6 +204,9 @@ impl Clients {
                     result.error.get_or_insert(e);
                 }
             }
+        }
+        if result.error.is_some() && timed_out.is_some() {
+            result.error = timed_out;
         }
         result
     }
@@ -228,10 +236,8 @@ impl Clients {
         r.points.extend(more.points);
         r.failed.extend(more.failed);
         // The endpoint serves percentiles: those the first part read are kept, the rest are
-        // missing this time.
-        if let Some(e) = more.error {
-            tracing::info!(scope = %self.scope, error = %e, "percentiles after the first few not read");
-        }
+        // missing this time, and said.
+        r.error = more.error;
         r
     }
 
@@ -254,28 +260,49 @@ impl Clients {
                 .iter()
                 .map(|(minutes, batch)| self.run_batch(batch, span(*minutes), until, true)),
         );
+        let served_before = self
+            .percentiles_served
+            .load(std::sync::atomic::Ordering::Relaxed);
         let pct = async {
-            let mut answered = Vec::new();
+            let (mut answered, mut later) = (Vec::new(), None);
             for (minutes, batch) in &plan.percentiles {
                 // Optional numbers: one try, never split (not worth the calls); one after the
                 // other, so that an endpoint that refuses percentiles is asked once, not once
                 // per span.
                 let r = self.percentile_batch(batch, span(*minutes), until).await;
+                let none_read = r.failed.iter().all(|f| *f);
                 match r.error {
-                    // The first refused: the endpoint may not serve percentiles at all.
-                    Some(e) if answered.is_empty() => return Err(e),
-                    // A later one failed: the figures already read are kept, the rest are
-                    // missing this time (the endpoint serves percentiles).
+                    // The first refused whole: the endpoint may not serve percentiles at all.
+                    Some(e) if answered.is_empty() && none_read => return Err(e),
+                    // Some read: the figures read are kept, the rest are missing this time and
+                    // said (the endpoint serves percentiles).
                     Some(e) => {
-                        tracing::info!(scope = %self.scope, minutes, error = %e, "percentiles over this span not read");
+                        if !none_read {
+                            answered.push(r.points);
+                        }
+                        later = Some(e);
                         break;
                     }
                     None => answered.push(r.points),
                 }
             }
-            Ok(answered)
+            Ok((answered, later))
         };
         let (main, pct) = tokio::join!(main, pct);
+        // A refusal of percentiles is an endpoint that does not serve them (an emulator), said
+        // nowhere; an outage (throttled, timed out, unavailable) or any failure of an endpoint
+        // that served them is a read that failed, named with the others.
+        let outage = |e: &ProviderError| {
+            served_before
+                || matches!(e, ProviderError::Timeout(_) | ProviderError::Throttled(_))
+                || matches!(e, ProviderError::Service(m)
+                    if m.starts_with("HTTP 503") || m.starts_with("not finished within"))
+        };
+        let (pct, pct_missing) = match pct {
+            Ok((answered, later)) => (Ok(answered), later),
+            Err(e) if outage(&e) => (Ok(Vec::new()), Some(e)),
+            Err(e) => (Err(e), None),
+        };
         // The requests' answers in the plan's order, as one.
         let mut error = None;
         let (mut points, mut failed) = (Vec::new(), Vec::new());
@@ -382,23 +409,26 @@ impl Clients {
             functions: by_name,
             region,
             percentiles: pct_result,
-            incomplete: error.map(|e| {
-                let all = request.functions.len();
-                let mut what = Vec::new();
-                if left_out > 0 {
-                    what.push(format!("{left_out} of {all} functions' numbers missing"));
-                }
-                if split_unread > 0 {
-                    what.push(format!(
-                        "the alias split of {split_unread} of {all} functions not read (their \
-                         other numbers are)"
-                    ));
-                }
-                if what.is_empty() {
-                    what.push("the region's totals missing".into());
-                }
-                format!("{}: GetMetricData {e}", what.join("; "))
-            }),
+            incomplete: incomplete(
+                error.map(|e| {
+                    let all = request.functions.len();
+                    let mut what = Vec::new();
+                    if left_out > 0 {
+                        what.push(format!("{left_out} of {all} functions' numbers missing"));
+                    }
+                    if split_unread > 0 {
+                        what.push(format!(
+                            "the alias split of {split_unread} of {all} functions not read \
+                             (their other numbers are)"
+                        ));
+                    }
+                    if what.is_empty() {
+                        what.push("the region's totals missing".into());
+                    }
+                    (what.join("; "), e)
+                }),
+                pct_missing.map(|e| ("duration percentiles not read".to_string(), e)),
+            ),
         })
     }
 
@@ -443,6 +473,26 @@ pub struct FetchedMetrics {
     pub percentiles: Result<(), ProviderError>,
     /// Part of the main batch did not answer: which, and why.
     pub incomplete: Option<String>,
+}
+
+/// What a metrics read that answered in part left out, each part with its call, its error and
+/// the setting that would help.
+fn incomplete(
+    numbers: Option<(String, ProviderError)>,
+    percentiles: Option<(String, ProviderError)>,
+) -> Option<String> {
+    let said: Vec<String> = [numbers, percentiles]
+        .into_iter()
+        .flatten()
+        .map(|(what, e)| {
+            let hint = match &e {
+                ProviderError::Timeout(_) => " — raise [timeouts] metrics_secs",
+                e => crate::provider::hint(e),
+            };
+            format!("{what}: GetMetricData {e}{hint}")
+        })
+        .collect();
+    (!said.is_empty()).then(|| said.join("; "))
 }
 
 /// Puts points into a per-minute series. A point of a `period`-minute bucket lands on the
