@@ -238,6 +238,7 @@ impl Session {
         // Profiles without credentials, the first one's failure kept: when none has any, the
         // session fails as one profile without them does (exit 2), not as a dark fleet (1).
         let (mut without, mut first_failure) = (0, None);
+        let mut checked = Vec::new();
         for profile in profiles(&settings) {
             let access = access(&settings, &profile);
             check_profile_known(&profile, &settings).await?;
@@ -247,10 +248,20 @@ impl Session {
             crate::provider::aws::check_endpoints(&profile)
                 .await
                 .map_err(Failure::usage)?;
-            let first = Scope::new(profile.clone(), region_names[0].clone(), access);
+            checked.push((profile, access, region_names));
+        }
+        // Every profile's credentials asked at once: one that hangs (a credential_process,
+        // STS) costs its timeout once, not once per profile after it.
+        let credentials = futures::future::join_all(checked.iter().map(|(profile, access, r)| {
+            let first = Scope::new(profile.clone(), r[0].clone(), *access);
+            let settings = &settings;
+            async move { check_credentials(&first, settings).await }
+        }))
+        .await;
+        for ((profile, access, region_names), credentials) in checked.into_iter().zip(credentials) {
             // One profile of several without credentials fails on its own: its scopes are
             // there, every read and change through them failing with why (the others go on).
-            let missing = match check_credentials(&first, &settings).await {
+            let missing = match credentials {
                 Err(failure) if several => {
                     without += 1;
                     let message = failure.message.clone();

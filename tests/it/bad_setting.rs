@@ -143,6 +143,31 @@ fn a_credential_process_that_hangs_is_named() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// Two profiles whose credential_process hangs are asked at once: the session waits for the
+/// timeout once (5 s), not once per profile (10 s) — a hung command held every profile after it.
+#[test]
+fn hung_credential_processes_of_two_profiles_are_waited_for_once() {
+    let lops = Lops::without_credentials();
+    std::fs::write(
+        lops.home.path().join("aws-config"),
+        "[profile one]\nregion = us-east-1\ncredential_process = /bin/sleep 41.318\n\
+         [profile two]\nregion = us-east-1\ncredential_process = /bin/sleep 41.319\n",
+    )
+    .expect("aws config");
+    let config = lops.config("[timeouts]\noperation_secs = 1\n");
+    let args = ["status", "--profile", "one,two", "--config"];
+    let started = std::time::Instant::now();
+    let run = lops.run(&[&args[..], &[config.to_str().unwrap_or_default()]].concat());
+    let took = started.elapsed();
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("did not answer within 5s"),
+        "{}",
+        run.stderr
+    );
+    assert!(took < std::time::Duration::from_millis(9500), "{took:?}");
+}
+
 /// A config that does not read is refused by every command, `audit` and `traffic plans`
 /// included (they printed as if nothing were wrong, and the first command that acted said it);
 /// the default file's path being a directory names that path, not `--config`.
