@@ -190,7 +190,7 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
                 report.steps,
                 match report.cleanup_failures.is_empty() {
                     true => "deleted",
-                    false => "not all deleted (below; the next drill deletes what is left)",
+                    false => "not all deleted (below)",
                 }
             );
         } else {
@@ -223,7 +223,8 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
         }
         for f in &report.cleanup_failures {
             err!(
-                "  not deleted (the next drill of this function deletes it, or delete it by hand): {f}"
+                "  not deleted (delete it by hand; a copy left is deleted by the next drill of \
+                 this function): {f}"
             );
         }
         if let Some(why) = &report.unrecorded {

@@ -84,6 +84,11 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// Whether this is [`ProviderError::past_deadline`]'s.
+    pub fn is_past_deadline(&self) -> bool {
+        matches!(self, ProviderError::Service(m) if m.starts_with("not finished within"))
+    }
+
     /// A whole read (a region's metrics, its alarms) not finished by its deadline: the
     /// setting to raise is the deadline's, not a call's timeout.
     pub fn past_deadline(deadline: std::time::Duration) -> Self {

@@ -268,8 +268,9 @@ impl AliasInfo {
     /// through it over the window (configured 0): the load view and `lops status` both show
     /// this.
     pub fn split(&self, metrics: Option<&FunctionMetrics>, minutes: usize) -> Vec<VersionSplit> {
-        // A split that could not be read is unknown: the configured shares alone.
-        let metrics = metrics.filter(|m| !m.split_unread);
+        // A split that could not be read is unknown: the configured shares alone, or the split
+        // last read where one is kept (the dashboard says it is).
+        let metrics = metrics.filter(|m| !m.split_unread || !m.alias_versions.is_empty());
         let seen = |version: &str| {
             metrics
                 .and_then(|m| {

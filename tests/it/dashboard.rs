@@ -762,6 +762,23 @@ async fn a_failing_split_request_leaves_the_functions_numbers_on_screen() {
             3..=7,
         )
         .await;
+    // What ran through the alias: all on v1 (its own total the same).
+    let resource = format!("{name}:live");
+    for dims in [
+        vec![
+            ("FunctionName", name.as_str()),
+            ("Resource", resource.as_str()),
+        ],
+        vec![
+            ("FunctionName", name.as_str()),
+            ("Resource", resource.as_str()),
+            ("ExecutedVersion", "1"),
+        ],
+    ] {
+        seeder
+            .put_metric(&dims, "Invocations", 10.0, StandardUnit::Count, 3..=7)
+            .await;
+    }
     let proxy = FaultProxy::start(moto::url());
     let sources = regions(&proxy.url, &[region]).await;
     let (keys, run, _dir) = dashboard_filtered(sources, &name);
@@ -802,6 +819,8 @@ async fn a_failing_split_request_leaves_the_functions_numbers_on_screen() {
         screen.contains("split not read, shown as last read"),
         "{screen}"
     );
+    // Shown: what v1 ran, not `–`.
+    assert!(screen.contains("seen   100%"), "{screen}");
     // The region's metrics read names what it left out, as `lops status` does.
     let said = state.regions[0]
         .read_error(lops::state::Read::Metrics)

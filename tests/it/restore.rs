@@ -1814,7 +1814,7 @@ async fn a_drill_copy_that_could_not_be_deleted_is_deleted_by_the_next_drill() {
         first.stderr.contains("then not all deleted")
             && first
                 .stderr
-                .contains("the next drill of this function deletes it"),
+                .contains("a copy left is deleted by the next drill of this function"),
         "{}",
         first.stderr
     );

@@ -1347,9 +1347,9 @@ async fn a_throttled_percentile_request_is_named_not_taken_for_no_percentiles() 
     assert_eq!(f["metrics"]["5m"]["duration_p99_ms"], Value::Null, "{f}");
 }
 
-/// Every request for the numbers answers after the budget, halves and second tries too: the
-/// read ends at its deadline, and names the setting that helps (the budget: each request timed
-/// out), not the deadline, which only bounds the read. A short budget and deadline keep the
+/// Every request for the numbers answers after the budget, second tries too: the read ends at
+/// its deadline, and names the setting that helps a slow endpoint (the budget: the request
+/// timed out), not only the deadline, which bounds the read. A short budget and deadline keep the
 /// test short: it is about what is said.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn numbers_that_time_out_until_the_deadline_name_the_budget() {
@@ -1367,7 +1367,7 @@ async fn numbers_that_time_out_until_the_deadline_name_the_budget() {
         Fault::Delay(Duration::from_secs(5)),
     );
     let lops = Lops::new(&proxy.url);
-    let config = lops.config("[timeouts]\nmetrics_secs = 2\nregion_secs = 5\n");
+    let config = lops.config("[timeouts]\nmetrics_secs = 3\nregion_secs = 5\n");
     let run = lops.run(&[
         "status",
         "--json",
@@ -1379,9 +1379,11 @@ async fn numbers_that_time_out_until_the_deadline_name_the_budget() {
     run.assert_exit(3);
     let doc = run.json();
     let said = region(&doc, region_name)["health"]["failures"].to_string();
+    // Timed out at 3 s, its second try cut at the deadline (4.5 s): both said, the budget as
+    // what helps a slow endpoint (the deadline alone was named).
     assert!(
-        said.contains("timed out after 2 s") && said.contains("raise [timeouts] metrics_secs"),
+        said.contains("timed out after 3 s")
+            && said.contains("raise [timeouts] metrics_secs if the endpoint is slow"),
         "{said}"
     );
-    assert!(!said.contains("region_secs"), "{said}");
 }

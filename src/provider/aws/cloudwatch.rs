@@ -69,6 +69,9 @@ impl Clients {
             // Not the shared call path: its own budget, one attempt (a batch that times out is
             // split by the caller, not sent again whole).
             self.cloudwatch_limit.acquire().await;
+            if tokio::time::Instant::now() >= until {
+                return Err(past_deadline());
+            }
             let send = self
                 .cloudwatch
                 .get_metric_data()
@@ -205,8 +208,17 @@ impl Clients {
                 }
             }
         }
-        if result.error.is_some() && timed_out.is_some() {
-            result.error = timed_out;
+        // Timed out, then cut at the deadline: a larger budget helps a slow endpoint, nothing
+        // helps one that does not answer; both said (the deadline alone named the wrong one).
+        if let (Some(ProviderError::Timeout(secs)), Some(e)) = (&timed_out, &result.error)
+            && e.is_past_deadline()
+        {
+            result.error = Some(ProviderError::Service(format!(
+                "timed out after {secs:.0} s, and what was asked again was still unanswered at \
+                 the read's deadline ({:.0} s, [timeouts] region_secs) — raise [timeouts] \
+                 metrics_secs if the endpoint is slow; it does not help one that does not answer",
+                self.metrics_deadline.as_secs_f64()
+            )));
         }
         result
     }
@@ -295,8 +307,9 @@ impl Clients {
         let outage = |e: &ProviderError| {
             served_before
                 || matches!(e, ProviderError::Timeout(_) | ProviderError::Throttled(_))
+                || e.is_past_deadline()
                 || matches!(e, ProviderError::Service(m)
-                    if m.starts_with("HTTP 503") || m.starts_with("not finished within"))
+                    if ["HTTP 502", "HTTP 503", "HTTP 504"].iter().any(|s| m.starts_with(s)))
         };
         let (pct, pct_missing) = match pct {
             Ok((answered, later)) => (Ok(answered), later),
