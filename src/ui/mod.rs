@@ -405,8 +405,13 @@ fn render_keys_line(state: &State, theme: &Theme, frame: &mut Frame, keys_line: 
             | Input::Concurrency(text)
             | Input::ServiceWeight(text)),
         ) => {
-            let label = crate::state::actions::input_prompt(state, input);
             let width = usize::from(area.width);
+            let label = name_gives_way(
+                state,
+                crate::state::actions::input_prompt(state, input),
+                width,
+                theme,
+            );
             // Too long for one line with what is typed: the prompt whole on the line above
             // (the target and its weights now are what the value is judged by), unless an
             // error of the input is said there.
@@ -459,6 +464,21 @@ fn render_keys_line(state: &State, theme: &Theme, frame: &mut Frame, keys_line: 
         }
     };
     frame.render_widget(Paragraph::new(line), keys_line);
+}
+
+/// A prompt too long for the line takes its room from the selected function's name (cut in its
+/// middle, down to 12 characters): the alias, its scope and its weights now stay whole.
+fn name_gives_way(state: &State, label: String, width: usize, theme: &Theme) -> String {
+    let over = label.trim_end().chars().count().saturating_sub(width);
+    let Some((_, f)) = state.focus() else {
+        return label;
+    };
+    let name = f.info.name.as_str();
+    if over == 0 || !label.contains(name) {
+        return label;
+    }
+    let keep = name.chars().count().saturating_sub(over).max(12);
+    label.replacen(name, &widgets::fit_middle(name, keep, theme), 1)
 }
 
 /// A prompt, what is typed and a cursor; when they do not fit in `width`, the end of what is

@@ -3323,3 +3323,56 @@ async fn regions_failing_alike_group_in_the_footer_whatever_their_ages() {
     );
     assert!(!footer.contains("+1"), "{footer}");
 }
+
+/// At 80 columns a function's long name gives way in the weight prompt: the alias, its scope
+/// and its weights now stay whole (the middle of the whole prompt was cut, and with it the
+/// alias and the scope the value is judged by).
+#[tokio::test]
+async fn the_weight_prompt_at_80_columns_keeps_the_alias_and_scope_of_a_long_name() {
+    let clock = SimClock::fixed(start());
+    let mut state = new_state(&clock);
+    let at = start();
+    update(&mut state, Msg::Tick(at));
+    let mut result = demo_regions(7, &clock, Access::default())[0]
+        .inventory()
+        .await;
+    let long = "payments-reconciliation-nightly-batch-processor-eu-central";
+    let alias = {
+        let inventory = result.as_mut().expect("the demo inventory");
+        let f = inventory
+            .functions
+            .iter_mut()
+            .find(|f| f.aliases.iter().any(|a| !a.additional_weights.is_empty()))
+            .expect("the demo has a canary");
+        f.name = long.to_string();
+        f.aliases[0].name.clone()
+    };
+    update(
+        &mut state,
+        Msg::Inventory {
+            region: 0,
+            seq: 1,
+            at,
+            result,
+        },
+    );
+    key(&mut state, '/');
+    for c in long.chars() {
+        key(&mut state, c);
+    }
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    key(&mut state, 't');
+    let out = screen(&mut state, &MONO, 80, 24);
+    let prompt = out
+        .lines()
+        .find(|l| l.contains("weight of v"))
+        .unwrap_or_default();
+    let scope = state.regions[0].scope.to_string();
+    assert!(
+        prompt.contains(&format!(":{alias} @ {scope} v")) && prompt.starts_with(" paymen"),
+        "{out}"
+    );
+}
