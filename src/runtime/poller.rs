@@ -388,6 +388,9 @@ async fn metrics_loop<S: RegionSource>(
         // In groups the endpoint can answer in time: each lands on screen as it comes.
         let window = TimeWindow::ending_at(now);
         let mut failed = false;
+        // What this round's groups left out so far: each group's answer carries it, so that a
+        // later group answering whole does not make an earlier one's gap unsaid.
+        let mut left_out: Vec<String> = Vec::new();
         let groups: Vec<&[FunctionRef]> = match totals_only {
             true => vec![&[]],
             false => due.chunks(source.metrics_group().max(1)).collect(),
@@ -404,7 +407,18 @@ async fn metrics_loop<S: RegionSource>(
                 only: None,
                 every_figure: false,
             };
-            let result = timed(timing.deadline, caught(source.metrics(&request))).await;
+            let mut result = timed(timing.deadline, caught(source.metrics(&request))).await;
+            match result.as_mut() {
+                Ok(snapshot) => {
+                    left_out.extend(snapshot.incomplete.take());
+                    snapshot.incomplete = (!left_out.is_empty()).then(|| left_out.join("; "));
+                }
+                Err(e) => left_out.push(format!(
+                    "the numbers of {} function{} not read: GetMetricData {e}",
+                    group.len(),
+                    if group.len() == 1 { "" } else { "s" }
+                )),
+            }
             match &result {
                 Ok(snapshot) => {
                     if totals {

@@ -299,3 +299,80 @@ fn minute_timing() -> Timing {
         min_gap: Duration::from_secs(2),
     }
 }
+
+/// A region whose reads are asked a function at a time; the first function's split is not
+/// read (a read that answers in part), the others' answer whole.
+struct GapInFirstGroup(crate::provider::Scope);
+
+impl RegionSource for GapInFirstGroup {
+    fn scope(&self) -> &crate::provider::Scope {
+        &self.0
+    }
+    async fn inventory_with(
+        &self,
+        _progress: &(dyn Fn(Inventory) + Send + Sync),
+    ) -> Result<Inventory, ProviderError> {
+        Ok(Inventory::default())
+    }
+    async fn extras(
+        &self,
+        _function: &str,
+        _want: crate::provider::NotRead,
+    ) -> Result<crate::provider::FunctionExtras, ProviderError> {
+        Err(ProviderError::Service("not asked here".into()))
+    }
+    async fn metrics(
+        &self,
+        request: &MetricsRequest,
+    ) -> Result<crate::provider::MetricsSnapshot, ProviderError> {
+        let first = request.functions.iter().any(|f| f.name == "a");
+        Ok(crate::provider::MetricsSnapshot {
+            functions: request
+                .functions
+                .iter()
+                .map(|f| (f.name.clone(), Default::default()))
+                .collect(),
+            incomplete: first.then(|| "the alias split of 1 of 1 functions not read".into()),
+            ..Default::default()
+        })
+    }
+    async fn alarms(&self) -> Result<Vec<crate::provider::Alarm>, ProviderError> {
+        Ok(Vec::new())
+    }
+    fn calls(&self) -> u64 {
+        0
+    }
+    fn metrics_group(&self) -> usize {
+        1
+    }
+}
+
+/// A round asked in groups: what an earlier group left out is carried by the later groups'
+/// answers, so the region's metrics read is said to have answered in part until the next
+/// round (a later group answering whole made it look whole).
+#[tokio::test(start_paused = true)]
+async fn what_a_group_left_out_is_said_until_the_round_ends() {
+    let source = Arc::new(GapInFirstGroup(crate::provider::Scope::new(
+        "default",
+        "us-east-1",
+        crate::config::Access::new(crate::config::Tier::Read, false),
+    )));
+    let (tx, mut rx) = mpsc::channel(64);
+    let pollers = spawn(std::slice::from_ref(&source), tx, minute_timing());
+    pollers.want(0, wanted(&["a", "b"]));
+    let mut said = Vec::new();
+    while said.len() < 2 {
+        let msg = tokio::time::timeout(Duration::from_secs(120), rx.recv())
+            .await
+            .expect("a message");
+        if let Some(Msg::Metrics { result: Ok(s), .. }) = msg
+            && !s.functions.is_empty()
+        {
+            said.push(s.incomplete);
+        }
+    }
+    assert_eq!(
+        said,
+        vec![Some("the alias split of 1 of 1 functions not read".to_string()); 2]
+    );
+}
