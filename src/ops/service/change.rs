@@ -20,9 +20,17 @@ fn recorded(
     audit: Option<&AuditLog>,
     settings: &ServiceSettings,
     region: &str,
+    failover: bool,
 ) -> Result<Vec<(String, Routing)>, OpsError> {
     let (service, zone) = (settings.name.as_str(), settings.zone_id());
-    let hint = format!("set its weight with `lops service weights {service} {region}=N`");
+    // A failover pair has no weights: its regions swap back by draining the other one.
+    let hint = match failover {
+        true => format!(
+            "a failover pair has no weights: make {region} the primary again by draining the \
+             region that is (`lops service drain {service} --region OTHER`)"
+        ),
+        false => format!("set its weight with `lops service weights {service} {region}=N`"),
+    };
     let log = audit.ok_or_else(|| {
         OpsError::Invalid(format!(
             "restore needs the audit log, which is not available: {hint}"
@@ -202,7 +210,7 @@ pub async fn plan<S: RegionActions>(
         }
         ServiceChange::Restore(region) => {
             known(region)?;
-            let back = recorded(audit, settings, region)?;
+            let back = recorded(audit, settings, region, failover)?;
             // A region that takes traffic again at another weight (someone set it since the
             // drain) is not drained: putting back what the drain found would take traffic
             // from it. Already as the drain found it: nothing to do, said as such.
