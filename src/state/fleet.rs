@@ -37,6 +37,9 @@ pub struct RegionState {
     pub account_limit: Option<i64>,
     /// The last GetAccountSettings failed: why (the limit is then not read, never "unknown").
     pub account_limit_error: Option<String>,
+    /// The last metrics read answered in part: what it left out (an alias's split, the
+    /// percentiles), said in the regions view; its rows are not in doubt for it.
+    pub metrics_partial: Option<String>,
     pub totals: Option<FunctionMetrics>,
     pub inventory_loaded: bool,
     /// While an inventory read is filling in: how far it has come, and the functions listed.
@@ -130,6 +133,7 @@ impl RegionState {
             alarms: Vec::new(),
             account_limit: None,
             account_limit_error: None,
+            metrics_partial: None,
             totals: None,
             inventory_loaded: false,
             inventory_progress: None,

@@ -225,7 +225,10 @@ pub(super) fn on_metrics(
     }
     r.metrics_seq = seq;
     match result {
-        Err(e) => r.failed(&e, at, Read::Metrics),
+        Err(e) => {
+            r.metrics_partial = None;
+            r.failed(&e, at, Read::Metrics)
+        }
         Ok(snapshot) => {
             for f in &mut r.functions {
                 if let Some(m) = snapshot.functions.get(&f.info.name) {
@@ -251,12 +254,10 @@ pub(super) fn on_metrics(
             if snapshot.region_totals.is_some() {
                 r.totals = snapshot.region_totals;
             }
-            // A read that answered in part names what it left out (the footer, the regions
-            // view), as `lops status` does.
-            match snapshot.incomplete {
-                Some(why) => r.partly_answered(at, Read::Metrics, why),
-                None => r.answered(at, Read::Metrics),
-            }
+            // A read that answered in part names what it left out (the regions view), as
+            // `lops status` does; what it read is fresh, its rows not in doubt.
+            r.metrics_partial = snapshot.incomplete.map(|why| format!("metrics: {why}"));
+            r.answered(at, Read::Metrics);
         }
     }
     state.rebuild_rows();

@@ -77,7 +77,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             };
             // Functions whose own reads failed, as `lops status` says them.
             let details = crate::provider::details_failure(r.functions.iter().map(|f| &f.info));
-            for said in details.iter().chain(&r.account_limit_error) {
+            let notes = details.iter().chain(&r.account_limit_error);
+            for said in notes.chain(&r.metrics_partial) {
                 if !error.is_empty() {
                     error.push_str("; ");
                 }

@@ -821,11 +821,18 @@ async fn a_failing_split_request_leaves_the_functions_numbers_on_screen() {
     );
     // Shown: what v1 ran, not `–`.
     assert!(screen.contains("seen   100%"), "{screen}");
-    // The region's metrics read names what it left out, as `lops status` does.
-    let said = state.regions[0]
-        .read_error(lops::state::Read::Metrics)
-        .unwrap_or_default();
+    // The region's metrics read names what it left out, as `lops status` does; its rows are
+    // not in doubt for it (the numbers were just read).
+    let said = state.regions[0].metrics_partial.clone().unwrap_or_default();
     assert!(said.contains("the alias split of 1 of 1"), "{said}");
+    let health = state.regions[0].health(state.now, 30);
+    assert!(!state.regions[0].rows_in_doubt(&health), "{health:?}");
+    state.view = lops::state::View::Regions;
+    let regions_view = drawn(&mut state, 120, 30);
+    assert!(
+        regions_view.contains("alias split of 1 of 1"),
+        "{regions_view}"
+    );
 }
 
 /// The dashboard's audit log cannot take a record: a confirmed plan is refused before it is
