@@ -587,6 +587,9 @@ pub struct MetricsSnapshot {
     pub region_totals: Option<FunctionMetrics>,
     /// Part of the batch did not answer (the functions it held are left out), and why.
     pub incomplete: Option<String>,
+    /// Some numbers asked were not read (functions left out, the region's totals): the read
+    /// failed in part, not only an alias's split or the percentiles.
+    pub numbers_missing: bool,
 }
 
 #[cfg(test)]

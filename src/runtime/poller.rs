@@ -390,7 +390,7 @@ async fn metrics_loop<S: RegionSource>(
         let mut failed = false;
         // What this round's groups left out so far: each group's answer carries it, so that a
         // later group answering whole does not make an earlier one's gap unsaid.
-        let mut left_out: Vec<String> = Vec::new();
+        let (mut left_out, mut numbers_missing) = (Vec::<String>::new(), false);
         let groups: Vec<&[FunctionRef]> = match totals_only {
             true => vec![&[]],
             false => due.chunks(source.metrics_group().max(1)).collect(),
@@ -410,14 +410,23 @@ async fn metrics_loop<S: RegionSource>(
             let mut result = timed(timing.deadline, caught(source.metrics(&request))).await;
             match result.as_mut() {
                 Ok(snapshot) => {
-                    left_out.extend(snapshot.incomplete.take());
+                    if let Some(why) = snapshot.incomplete.take()
+                        && !left_out.contains(&why)
+                    {
+                        left_out.push(why);
+                    }
+                    numbers_missing |= snapshot.numbers_missing;
+                    snapshot.numbers_missing = numbers_missing;
                     snapshot.incomplete = (!left_out.is_empty()).then(|| left_out.join("; "));
                 }
-                Err(e) => left_out.push(format!(
-                    "the numbers of {} function{} not read: GetMetricData {e}",
-                    group.len(),
-                    if group.len() == 1 { "" } else { "s" }
-                )),
+                Err(e) => {
+                    numbers_missing = true;
+                    left_out.push(format!(
+                        "the numbers of {} function{} not read: GetMetricData {e}",
+                        group.len(),
+                        if group.len() == 1 { "" } else { "s" }
+                    ))
+                }
             }
             match &result {
                 Ok(snapshot) => {

@@ -254,10 +254,20 @@ pub(super) fn on_metrics(
             if snapshot.region_totals.is_some() {
                 r.totals = snapshot.region_totals;
             }
-            // A read that answered in part names what it left out (the regions view), as
-            // `lops status` does; what it read is fresh, its rows not in doubt.
-            r.metrics_partial = snapshot.incomplete.map(|why| format!("metrics: {why}"));
-            r.answered(at, Read::Metrics);
+            // A read that answered in part names what it left out, as `lops status` does: some
+            // numbers not read, and the region's rows are in doubt (their last numbers shown,
+            // stale); only an alias's split or the percentiles, and what it read is fresh, the
+            // gap said in the regions view.
+            match (snapshot.incomplete, snapshot.numbers_missing) {
+                (Some(why), true) => {
+                    r.metrics_partial = None;
+                    r.partly_answered(at, Read::Metrics, why);
+                }
+                (why, _) => {
+                    r.metrics_partial = why.map(|why| format!("metrics: {why}"));
+                    r.answered(at, Read::Metrics);
+                }
+            }
         }
     }
     state.rebuild_rows();

@@ -119,6 +119,7 @@ fn loaded() -> State {
         percentiles_supported: false,
         region_totals: None,
         incomplete: None,
+        numbers_missing: false,
     };
     update(
         &mut s,
@@ -4612,4 +4613,31 @@ fn a_details_read_that_fails_later_leaves_them_not_read() {
     update(&mut s, listed(5, filling));
     let f = &s.regions[0].functions[0].info;
     assert_eq!(f.reserved_concurrency, Some(25));
+}
+
+/// A metrics read that answered in part: some numbers not read leaves the region's rows in
+/// doubt (their last numbers, stale), as `lops status` calls it partial; only an alias's split
+/// or the percentiles not read is said in the regions view, the numbers read fresh.
+#[test]
+fn a_partial_metrics_read_is_stale_only_when_numbers_are_missing() {
+    for (numbers_missing, in_doubt) in [(true, true), (false, false)] {
+        let mut s = loaded();
+        update(
+            &mut s,
+            Msg::Metrics {
+                region: 0,
+                seq: 2,
+                at: t0(),
+                result: Ok(MetricsSnapshot {
+                    functions: [("api".to_string(), metrics(1.0, 0.0))].into(),
+                    incomplete: Some("some of it not read".into()),
+                    numbers_missing,
+                    ..Default::default()
+                }),
+            },
+        );
+        let r = &s.regions[0];
+        assert_eq!(r.read_failing(Read::Metrics), in_doubt, "{numbers_missing}");
+        assert_eq!(r.metrics_partial.is_some(), !in_doubt, "{numbers_missing}");
+    }
 }

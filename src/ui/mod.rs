@@ -406,12 +406,12 @@ fn render_keys_line(state: &State, theme: &Theme, frame: &mut Frame, keys_line: 
             | Input::ServiceWeight(text)),
         ) => {
             let width = usize::from(area.width);
-            let label = name_gives_way(
-                state,
-                crate::state::actions::input_prompt(state, input),
-                width,
-                theme,
-            );
+            let label = crate::state::actions::input_prompt(state, input);
+            // An alias's prompts name the selected function first (a service's names its own).
+            let label = match input {
+                Input::Weight(_) | Input::Preset(_) => name_gives_way(state, label, width, theme),
+                _ => label,
+            };
             // Too long for one line with what is typed: the prompt whole on the line above
             // (the target and its weights now are what the value is judged by), unless an
             // error of the input is said there.

@@ -214,9 +214,9 @@ impl Clients {
             && e.is_past_deadline()
         {
             result.error = Some(ProviderError::Service(format!(
-                "timed out after {secs:.0} s, and what was asked again was still unanswered at \
-                 the read's deadline ({:.0} s, [timeouts] region_secs) — raise [timeouts] \
-                 metrics_secs if the endpoint is slow; it does not help one that does not answer",
+                "timed out after {secs:.0} s, and the read's deadline ({:.0} s, [timeouts] \
+                 region_secs) came before the rest answered — raise [timeouts] metrics_secs if \
+                 the endpoint is slow; it does not help one that does not answer",
                 self.metrics_deadline.as_secs_f64()
             )));
         }
@@ -418,7 +418,9 @@ impl Clients {
             .filter(|(_, missing)| !missing)
             .map(|(pair, _)| pair)
             .collect();
+        let numbers_missing = left_out > 0 || (request.region_totals && region.is_none());
         Ok(FetchedMetrics {
+            numbers_missing,
             functions: by_name,
             region,
             percentiles: pct_result,
@@ -480,6 +482,8 @@ impl Clients {
 }
 
 pub struct FetchedMetrics {
+    /// Some numbers asked were not read (functions left out, the region's totals).
+    pub numbers_missing: bool,
     pub functions: BTreeMap<String, FunctionMetrics>,
     pub region: Option<FunctionMetrics>,
     /// The percentile batch's own outcome; its failure never costs the other numbers.

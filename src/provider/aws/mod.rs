@@ -112,6 +112,7 @@ impl RegionSource for AwsRegion {
             percentiles_supported,
             region_totals: fetched.region,
             incomplete: fetched.incomplete,
+            numbers_missing: fetched.numbers_missing,
         })
     }
 

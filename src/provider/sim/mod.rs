@@ -409,6 +409,7 @@ impl RegionSource for SimRegion {
             percentiles_supported: true,
             region_totals,
             incomplete: None,
+            numbers_missing: false,
         })
     }
 
