@@ -195,13 +195,47 @@ fn jitter_stays_within_ten_percent() {
     }
 }
 
-/// A region whose metrics read fails once, then answers; it records what each read asked.
-struct FailsOnce {
+/// How a scripted region answers its `n`th metrics read (from 1).
+type Answer = fn(&MetricsRequest, usize) -> Result<crate::provider::MetricsSnapshot, ProviderError>;
+
+/// A region whose metrics reads answer as `answer` says, asked in groups of `group`
+/// functions; it records what each read asked.
+struct Scripted {
     scope: crate::provider::Scope,
     asked: std::sync::Mutex<Vec<(usize, bool)>>,
+    answer: Answer,
+    group: usize,
 }
 
-impl RegionSource for FailsOnce {
+impl Scripted {
+    fn new(answer: Answer, group: usize) -> Arc<Self> {
+        Arc::new(Scripted {
+            scope: crate::provider::Scope::new(
+                "default",
+                "us-east-1",
+                crate::config::Access::new(crate::config::Tier::Read, false),
+            ),
+            asked: Default::default(),
+            answer,
+            group,
+        })
+    }
+}
+
+/// Every function asked, read (empty numbers), and the totals when asked.
+fn whole(request: &MetricsRequest) -> crate::provider::MetricsSnapshot {
+    crate::provider::MetricsSnapshot {
+        functions: request
+            .functions
+            .iter()
+            .map(|f| (f.name.clone(), Default::default()))
+            .collect(),
+        region_totals: request.region_totals.then(Default::default),
+        ..Default::default()
+    }
+}
+
+impl RegionSource for Scripted {
     fn scope(&self) -> &crate::provider::Scope {
         &self.scope
     }
@@ -222,23 +256,12 @@ impl RegionSource for FailsOnce {
         &self,
         request: &MetricsRequest,
     ) -> Result<crate::provider::MetricsSnapshot, ProviderError> {
-        let first = {
+        let n = {
             let mut asked = self.asked.lock().expect("lock");
             asked.push((request.functions.len(), request.region_totals));
-            asked.len() == 1
+            asked.len()
         };
-        if first {
-            return Err(ProviderError::Service("CloudWatch is down".into()));
-        }
-        Ok(crate::provider::MetricsSnapshot {
-            functions: request
-                .functions
-                .iter()
-                .map(|f| (f.name.clone(), Default::default()))
-                .collect(),
-            region_totals: request.region_totals.then(Default::default),
-            ..Default::default()
-        })
+        (self.answer)(request, n)
     }
     async fn alarms(&self) -> Result<Vec<crate::provider::Alarm>, ProviderError> {
         Ok(Vec::new())
@@ -246,20 +269,23 @@ impl RegionSource for FailsOnce {
     fn calls(&self) -> u64 {
         0
     }
+    fn metrics_group(&self) -> usize {
+        self.group
+    }
 }
 
 /// A region whose last function went while its metrics read was failing: the failure is not
 /// left standing for want of a function to ask again — its totals are read, and answer.
 #[tokio::test(start_paused = true)]
 async fn a_failed_metrics_read_is_asked_again_when_no_function_is_left() {
-    let source = Arc::new(FailsOnce {
-        scope: crate::provider::Scope::new(
-            "default",
-            "us-east-1",
-            crate::config::Access::new(crate::config::Tier::Read, false),
-        ),
-        asked: Default::default(),
-    });
+    // Its first read fails, the others answer.
+    let source = Scripted::new(
+        |request, n| match n {
+            1 => Err(ProviderError::Service("CloudWatch is down".into())),
+            _ => Ok(whole(request)),
+        },
+        usize::MAX,
+    );
     let (tx, mut rx) = mpsc::channel(64);
     let timing = minute_timing();
     let pollers = spawn(std::slice::from_ref(&source), tx, timing);
@@ -300,63 +326,23 @@ fn minute_timing() -> Timing {
     }
 }
 
-/// A region whose reads are asked a function at a time; the first function's split is not
-/// read (a read that answers in part), the others' answer whole.
-struct GapInFirstGroup(crate::provider::Scope);
-
-impl RegionSource for GapInFirstGroup {
-    fn scope(&self) -> &crate::provider::Scope {
-        &self.0
-    }
-    async fn inventory_with(
-        &self,
-        _progress: &(dyn Fn(Inventory) + Send + Sync),
-    ) -> Result<Inventory, ProviderError> {
-        Ok(Inventory::default())
-    }
-    async fn extras(
-        &self,
-        _function: &str,
-        _want: crate::provider::NotRead,
-    ) -> Result<crate::provider::FunctionExtras, ProviderError> {
-        Err(ProviderError::Service("not asked here".into()))
-    }
-    async fn metrics(
-        &self,
-        request: &MetricsRequest,
-    ) -> Result<crate::provider::MetricsSnapshot, ProviderError> {
-        let first = request.functions.iter().any(|f| f.name == "a");
-        Ok(crate::provider::MetricsSnapshot {
-            functions: request
-                .functions
-                .iter()
-                .map(|f| (f.name.clone(), Default::default()))
-                .collect(),
-            incomplete: first.then(|| "the alias split of 1 of 1 functions not read".into()),
-            ..Default::default()
-        })
-    }
-    async fn alarms(&self) -> Result<Vec<crate::provider::Alarm>, ProviderError> {
-        Ok(Vec::new())
-    }
-    fn calls(&self) -> u64 {
-        0
-    }
-    fn metrics_group(&self) -> usize {
-        1
-    }
-}
-
 /// A round asked in groups: what an earlier group left out is carried by the later groups'
 /// answers, so the region's metrics read is said to have answered in part until the next
 /// round (a later group answering whole made it look whole).
 #[tokio::test(start_paused = true)]
 async fn what_a_group_left_out_is_said_until_the_round_ends() {
-    let source = Arc::new(GapInFirstGroup(crate::provider::Scope::new(
-        "default",
-        "us-east-1",
-        crate::config::Access::new(crate::config::Tier::Read, false),
-    )));
+    // Asked a function at a time: the first function's split is not read, the others' answer
+    // whole.
+    let source = Scripted::new(
+        |request, _| {
+            let first = request.functions.iter().any(|f| f.name == "a");
+            Ok(crate::provider::MetricsSnapshot {
+                incomplete: first.then(|| "the alias split of 1 of 1 functions not read".into()),
+                ..whole(request)
+            })
+        },
+        1,
+    );
     let (tx, mut rx) = mpsc::channel(64);
     let pollers = spawn(std::slice::from_ref(&source), tx, minute_timing());
     pollers.want(0, wanted(&["a", "b"]));
