@@ -1334,6 +1334,19 @@ async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
     let run = service(&lops, &config, "weights checkout us-east-1=10 --yes");
     run.assert_exit(2);
     assert!(run.stderr.contains("routes by failover"), "{}", run.stderr);
+    // A restore with no drain of that region recorded points to what a failover pair takes
+    // (draining the other region), not to the weights command refused just above.
+    let run = service(&lops, &config, "restore checkout --region eu-west-1 --yes");
+    run.assert_exit(2);
+    assert!(
+        run.stderr.contains("a failover pair has no weights")
+            && run
+                .stderr
+                .contains("lops service drain checkout --region OTHER")
+            && !run.stderr.contains("service weights"),
+        "{}",
+        run.stderr
+    );
 
     // Drained, and then its check fails (inverted: moto's checkers always succeed). Giving it
     // back is never refused — Route 53 answers with the secondary while the primary's check
