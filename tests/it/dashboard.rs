@@ -859,3 +859,36 @@ async fn a_plan_with_no_audit_log_is_refused_in_the_dashboard_before_it_starts()
     assert!(screen.contains("audit log"), "{screen}");
     assert!(!screen.contains("rolled back"), "{screen}");
 }
+
+/// The new version already failing above the guard's rate through the alias: the dashboard's
+/// plan is refused at its preview, as the CLI's is (one rule, in `ops`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_whose_guard_would_trip_at_once_is_refused_in_the_dashboard() {
+    use aws_sdk_cloudwatch::types::StandardUnit;
+    let region = "ap-southeast-4";
+    let (seeder, f) = canary(region, "tuitripped").await;
+    let resource = format!("{f}:live");
+    let dims = [
+        ("FunctionName", f.as_str()),
+        ("Resource", resource.as_str()),
+        ("ExecutedVersion", "2"),
+    ];
+    seeder
+        .put_metric(&dims, "Invocations", 100.0, StandardUnit::Count, 1..=1)
+        .await;
+    seeder
+        .put_metric(&dims, "Errors", 20.0, StandardUnit::Count, 1..=1)
+        .await;
+    let sources = regions(moto::url(), &[region]).await;
+    let (keys, run, _dir) = dashboard_filtered(sources, &f);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    press(&keys, KeyCode::Char('C'));
+    press(&keys, KeyCode::Enter);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(keys);
+    let mut state = run.await.expect("join").expect("loop");
+    assert!(state.rollouts.is_empty(), "no rollout started");
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+    let screen = drawn(&mut state, 120, 30);
+    assert!(screen.contains("already failed 20%"), "{screen}");
+}

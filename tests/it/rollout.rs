@@ -1214,3 +1214,38 @@ async fn a_rollout_with_no_audit_log_is_refused_before_it_starts() {
     assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
     assert!(standings(&lops.run(&["traffic", "plans", "--json"]).json()).is_empty());
 }
+
+/// The new version already failing above the guard's rate through the alias (an earlier
+/// rollout's errors, within the last 5 minutes): the start is refused, as for a firing alarm —
+/// its first step rolled back at once, after sending it traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_whose_guard_would_trip_at_once_is_refused_at_its_start() {
+    use aws_sdk_cloudwatch::types::StandardUnit;
+    let region = "il-central-1";
+    let (seeder, f) = canary(region, "tripped").await;
+    let resource = format!("{f}:live");
+    let dims = [
+        ("FunctionName", f.as_str()),
+        ("Resource", resource.as_str()),
+        ("ExecutedVersion", "2"),
+    ];
+    seeder
+        .put_metric(&dims, "Invocations", 100.0, StandardUnit::Count, 1..=1)
+        .await;
+    seeder
+        .put_metric(&dims, "Errors", 20.0, StandardUnit::Count, 1..=1)
+        .await;
+    let lops = Lops::new(moto::url());
+    let run = lops.run(&plan_args(&f, region, "20:60s"));
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("v2 already failed 20% of its calls")
+            && run
+                .stderr
+                .contains("its first step would roll back at once"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(seeder.routing(&f).await, ("1".to_string(), vec![]));
+    assert!(standings(&lops.run(&["traffic", "plans", "--json"]).json()).is_empty());
+}

@@ -197,6 +197,30 @@ pub async fn start<S: RegionActions + GuardSignals>(
         }
     }
     check_alarms(source, &scope, &guard.alarms, "start").await?;
+    // An error rate already over the guard's (the new version's errors through this alias in
+    // the last 5 minutes: an earlier rollout's, say) would roll the first step back at once,
+    // after sending it traffic: refused, as a firing alarm is.
+    if let Some(max) = guard.max_error_rate {
+        let (invocations, errors) = source
+            .version_errors(function, alias, to, 5)
+            .await
+            .map_err(|e| {
+                OpsError::Refused(format!(
+                    "cannot read v{to}'s errors through {function}:{alias} in {scope} ({e}): a \
+                     rollout does not start without its guard"
+                ))
+            })?;
+        if invocations > 0.0 && errors / invocations > max {
+            return Err(OpsError::Refused(format!(
+                "v{to} already failed {} of its calls through {function}:{alias} over the last \
+                 5 minutes, above the guard's {}: its first step would roll back at once. Start \
+                 once those minutes hold fewer errors, or with a higher --max-error-rate \
+                 ([guards] max_error_rate)",
+                crate::format::percent(Some(errors / invocations)),
+                crate::format::percent(Some(max))
+            )));
+        }
+    }
     let from = check.before["function_version"]
         .as_str()
         .unwrap_or_default()
