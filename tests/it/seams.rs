@@ -290,9 +290,31 @@ async fn a_guard_that_cannot_read_rolls_back_and_a_missing_alarm_is_refused() {
         run.stderr
     );
     assert_eq!(proxy.calls(region, "lambda", "UpdateAlias"), 0);
-    // Started without them (its guard the error rate alone): the first check trips.
+    // Started without them (its guard the error rate alone), CloudWatch still failing: the
+    // start cannot read the error rate either, and does not start.
     let mut args = plan_args(&f, region, "10:5s");
     args.push("--no-function-alarms");
+    let run = lops.run(&args);
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("cannot read v2's errors")
+            && run.stderr.contains("does not start without its guard"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(proxy.calls(region, "lambda", "UpdateAlias"), 0);
+    // CloudWatch answers the start's read, then fails: the first check trips.
+    proxy.heal();
+    proxy.add_after(
+        1,
+        Rule {
+            region: region.into(),
+            service: Some("monitoring".into()),
+            operation: None,
+            fault: Fault::Status(503),
+            remaining: None,
+        },
+    );
     let run = lops.run(&args);
     run.assert_exit(4);
     assert!(

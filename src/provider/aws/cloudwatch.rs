@@ -272,9 +272,6 @@ impl Clients {
                 .iter()
                 .map(|(minutes, batch)| self.run_batch(batch, span(*minutes), until, true)),
         );
-        let served_before = self
-            .percentiles_served
-            .load(std::sync::atomic::Ordering::Relaxed);
         let pct = async {
             let (mut answered, mut later) = (Vec::new(), None);
             for (minutes, batch) in &plan.percentiles {
@@ -301,18 +298,27 @@ impl Clients {
             Ok((answered, later))
         };
         let (main, pct) = tokio::join!(main, pct);
-        // A refusal of percentiles is an endpoint that does not serve them (an emulator), said
-        // nowhere; an outage (throttled, timed out, unavailable) or any failure of an endpoint
-        // that served them is a read that failed, named with the others.
+        // A refusal of percentiles (a 500, a 400) is an endpoint that does not serve them, or
+        // not for every metric (moto answers those without data and refuses the rest), said
+        // nowhere; an outage (throttled, timed out, unavailable) is a read that failed, named
+        // with the others.
         let outage = |e: &ProviderError| {
-            served_before
-                || matches!(e, ProviderError::Timeout(_) | ProviderError::Throttled(_))
+            matches!(e, ProviderError::Timeout(_) | ProviderError::Throttled(_))
                 || e.is_past_deadline()
                 || matches!(e, ProviderError::Service(m)
                     if ["HTTP 502", "HTTP 503", "HTTP 504"].iter().any(|s| m.starts_with(s)))
         };
         let (pct, pct_missing) = match pct {
-            Ok((answered, later)) => (Ok(answered), later),
+            Ok((answered, later)) => {
+                let later = later.filter(|e| {
+                    let said = outage(e);
+                    if !said {
+                        tracing::info!(scope = %self.scope, error = %e, "percentiles after the first not read");
+                    }
+                    said
+                });
+                (Ok(answered), later)
+            }
             Err(e) if outage(&e) => (Ok(Vec::new()), Some(e)),
             Err(e) => (Err(e), None),
         };
