@@ -864,21 +864,9 @@ async fn a_plan_with_no_audit_log_is_refused_in_the_dashboard_before_it_starts()
 /// plan is refused at its preview, as the CLI's is (one rule, in `ops`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_whose_guard_would_trip_at_once_is_refused_in_the_dashboard() {
-    use aws_sdk_cloudwatch::types::StandardUnit;
     let region = "ap-southeast-4";
     let (seeder, f) = canary(region, "tuitripped").await;
-    let resource = format!("{f}:live");
-    let dims = [
-        ("FunctionName", f.as_str()),
-        ("Resource", resource.as_str()),
-        ("ExecutedVersion", "2"),
-    ];
-    seeder
-        .put_metric(&dims, "Invocations", 100.0, StandardUnit::Count, 1..=1)
-        .await;
-    seeder
-        .put_metric(&dims, "Errors", 20.0, StandardUnit::Count, 1..=1)
-        .await;
+    seeder.version_ran(&f, "2", 100.0, 20.0).await;
     let sources = regions(moto::url(), &[region]).await;
     let (keys, run, _dir) = dashboard_filtered(sources, &f);
     tokio::time::sleep(Duration::from_secs(2)).await;

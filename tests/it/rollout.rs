@@ -1220,21 +1220,9 @@ async fn a_rollout_with_no_audit_log_is_refused_before_it_starts() {
 /// its first step rolled back at once, after sending it traffic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollout_whose_guard_would_trip_at_once_is_refused_at_its_start() {
-    use aws_sdk_cloudwatch::types::StandardUnit;
     let region = "il-central-1";
     let (seeder, f) = canary(region, "tripped").await;
-    let resource = format!("{f}:live");
-    let dims = [
-        ("FunctionName", f.as_str()),
-        ("Resource", resource.as_str()),
-        ("ExecutedVersion", "2"),
-    ];
-    seeder
-        .put_metric(&dims, "Invocations", 100.0, StandardUnit::Count, 1..=1)
-        .await;
-    seeder
-        .put_metric(&dims, "Errors", 20.0, StandardUnit::Count, 1..=1)
-        .await;
+    seeder.version_ran(&f, "2", 100.0, 20.0).await;
     let lops = Lops::new(moto::url());
     let run = lops.run(&plan_args(&f, region, "20:60s"));
     run.assert_exit(4);

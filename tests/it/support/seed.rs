@@ -330,6 +330,21 @@ pub async fn canary(region: &str, prefix: &str) -> (Seeder, String) {
 }
 
 impl Seeder {
+    /// `invocations` and `errors` of `version` through `function`'s `live` alias a minute ago,
+    /// as CloudWatch counts them (`ExecutedVersion`).
+    pub async fn version_ran(&self, function: &str, version: &str, invocations: f64, errors: f64) {
+        let resource = format!("{function}:live");
+        let dims = [
+            ("FunctionName", function),
+            ("Resource", resource.as_str()),
+            ("ExecutedVersion", version),
+        ];
+        for (metric, n) in [("Invocations", invocations), ("Errors", errors)] {
+            self.put_metric(&dims, metric, n, StandardUnit::Count, 1..=1)
+                .await;
+        }
+    }
+
     /// Polls until the `live` alias routes as `want` (main, extra weight) or `secs` pass;
     /// returns how long it took.
     pub async fn wait_for_routing(
