@@ -9,9 +9,11 @@ pub mod function;
 pub mod limiter;
 pub mod sim;
 
+mod metrics;
 mod model;
 mod window;
 
+pub use metrics::*;
 pub use model::*;
 pub use window::{MINUTES, MetricWindow, TimeWindow};
 

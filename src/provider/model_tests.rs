@@ -1,4 +1,5 @@
 use super::*;
+use crate::provider::{MetricWindow, Series, VersionInvocations, WindowStats, empty_series};
 
 fn series(values: &[(usize, f64)]) -> Series {
     let mut s = empty_series();
