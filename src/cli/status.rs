@@ -172,7 +172,8 @@ struct RegionDoc<'a> {
     account_concurrency_limit: Option<i64>,
     /// `null` when the region's metrics could not be read.
     percentiles_supported: Option<bool>,
-    /// `null` when the region's metrics could not be read.
+    /// `null` when the region's metrics could not be read, or some functions' numbers were not:
+    /// the sum of those read is not the region's.
     totals: Option<BTreeMap<MetricWindow, WindowStats>>,
     /// `null` when the inventory could not be read (unknown, not none).
     functions: Option<Vec<FunctionDoc<'a>>>,
@@ -238,6 +239,10 @@ struct FunctionDoc<'a> {
     tags: Option<&'a BTreeMap<String, String>>,
     /// `null` when its numbers could not be read.
     metrics: Option<BTreeMap<MetricWindow, WindowStats>>,
+    /// Only when its numbers could not be read (`metrics` null) but its duration percentiles
+    /// were: each window's p50 and p99, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    percentiles: Option<BTreeMap<MetricWindow, crate::provider::Percentiles>>,
     /// `null` when the region's alarms could not be read (not "none").
     alarms: Option<Vec<&'a Alarm>>,
     /// Its own reads failed: listed with what ListFunctions said.
@@ -309,8 +314,15 @@ impl<'a> Data<'a> {
         })
     }
 
+    /// The function's numbers, `None` when they could not be read.
     pub(super) fn metrics_of(&self, name: &str) -> Option<&'a FunctionMetrics> {
         self.metrics.and_then(|m| m.functions.get(name))
+    }
+
+    /// What was read of the function's aliases' split and its percentiles, also when its
+    /// numbers were not: never for its numbers.
+    pub(super) fn split_and_percentiles_of(&self, name: &str) -> Option<&'a FunctionMetrics> {
+        self.metrics.and_then(|m| m.split_and_percentiles_of(name))
     }
 
     /// The function's alarms, `None` when the alarms could not be read.
@@ -391,7 +403,11 @@ impl<'a> RegionDoc<'a> {
         };
         doc.account_concurrency_limit = data.inventory.account_concurrency_limit;
         doc.percentiles_supported = data.metrics.map(|m| m.percentiles_supported);
-        doc.totals = data.metrics.map(|m| region_totals(m, windows));
+        // Totals of the functions read are not the region's when some were not: unknown.
+        doc.totals = data
+            .metrics
+            .filter(|m| !m.numbers_missing)
+            .map(|m| region_totals(m, windows));
         doc.functions = Some(
             data.inventory
                 .functions
@@ -439,6 +455,7 @@ fn region_totals(
 impl<'a> FunctionDoc<'a> {
     fn new(f: &'a FunctionInfo, data: &Data<'a>, windows: &[MetricWindow]) -> Self {
         let metrics = data.metrics_of(&f.name);
+        let split = data.split_and_percentiles_of(&f.name);
         FunctionDoc {
             name: &f.name,
             arn: &f.arn,
@@ -450,7 +467,7 @@ impl<'a> FunctionDoc<'a> {
             timeout_s: f.timeout_s,
             versions: &f.versions,
             aliases: (!f.not_read.aliases)
-                .then(|| f.aliases.iter().map(|a| alias_doc(a, metrics)).collect()),
+                .then(|| f.aliases.iter().map(|a| alias_doc(a, split)).collect()),
             concurrency: ConcurrencyDoc {
                 reserved: f.reserved_concurrency,
                 provisioned: (!f.not_read.provisioned).then_some(f.provisioned.as_slice()),
@@ -470,6 +487,10 @@ impl<'a> FunctionDoc<'a> {
                     })
                     .collect()
             }),
+            percentiles: split
+                .filter(|_| metrics.is_none())
+                .filter(|m| !m.percentiles.is_empty())
+                .map(|m| m.percentiles.clone()),
             alarms: data.alarms_of(&f.name),
             detail_error: f.detail_error.as_deref(),
             // Every `null` above is named here: the region's reads too (`reads` says why).
@@ -477,7 +498,8 @@ impl<'a> FunctionDoc<'a> {
                 let mut names = f.not_read.names();
                 if metrics.is_none() {
                     names.push("metrics");
-                } else if metrics.is_some_and(|m| m.split_unread) {
+                }
+                if split.is_some_and(|m| m.split_unread) {
                     names.push("alias_split");
                 }
                 if data.alarms.is_none() {

@@ -249,6 +249,10 @@ pub(super) fn write_table(
         for f in &data.inventory.functions {
             // Numbers that could not be read show as –, never as 0.
             let stats = data.metrics_of(&f.name).map(|m| m.window(window));
+            // The p99 is read apart: shown also when the other numbers were not.
+            let p99 = data
+                .split_and_percentiles_of(&f.name)
+                .and_then(|m| m.window(window).duration_p99_ms);
             let missing = crate::format::MISSING.to_string();
             let num = |v: Option<String>| v.unwrap_or_else(|| missing.clone());
             let alarms = data.alarms_of(&f.name);
@@ -277,7 +281,10 @@ pub(super) fn write_table(
                 Col::Err => num(stats.as_ref().map(|s| format::percent(s.error_rate))),
                 Col::Thr => num(stats.as_ref().map(|s| format::count(s.throttles))),
                 Col::Avg => num(stats.as_ref().map(|s| format::millis(s.duration_avg_ms))),
-                Col::P99 => num(stats.as_ref().map(|s| format::millis(s.duration_p99_ms))),
+                Col::P99 => match (&stats, p99) {
+                    (None, None) => missing.clone(),
+                    _ => format::millis(p99),
+                },
                 // Metrics unread: the peak unknown, the limit Lambda said still shown.
                 Col::Conc => match stats.as_ref() {
                     Some(s) => format::concurrency(
@@ -317,7 +324,7 @@ pub(super) fn write_table(
                 }
             }
             for alias in &f.aliases {
-                if let Some(parts) = alias_line(alias, data.metrics_of(&f.name)) {
+                if let Some(parts) = alias_line(alias, data.split_and_percentiles_of(&f.name)) {
                     for line in layout.under_row(&parts) {
                         writeln!(out, "{line}")?;
                     }

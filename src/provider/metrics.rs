@@ -234,4 +234,18 @@ pub struct MetricsSnapshot {
     /// Some numbers asked were not read (functions left out, the region's totals): the read
     /// failed in part, not only an alias's split or the percentiles.
     pub numbers_missing: bool,
+    /// Functions whose numbers were not read (none of them is in `functions`), with what was
+    /// read of them: their aliases' split (unless `split_unread`) and their duration
+    /// percentiles. Their series are empty: never a number to show or add up.
+    pub partly_read: BTreeMap<String, FunctionMetrics>,
+}
+
+impl MetricsSnapshot {
+    /// What was read of a function's aliases' split and its percentiles: from its whole read,
+    /// or from a read that missed its numbers. Not for its numbers: those are `functions`'.
+    pub fn split_and_percentiles_of(&self, name: &str) -> Option<&FunctionMetrics> {
+        self.functions
+            .get(name)
+            .or_else(|| self.partly_read.get(name))
+    }
 }

@@ -249,6 +249,18 @@ pub(super) fn on_metrics(
                         m.alias_versions = previous.alias_versions.clone();
                     }
                     f.metrics = Some(m);
+                } else if let Some(read) = snapshot.partly_read.get(&f.info.name)
+                    && let Some(m) = f.metrics.as_mut()
+                {
+                    // Its numbers not read (the last ones stay, in doubt with the region's
+                    // rows): what was read of it is fresh.
+                    if !read.split_unread && !read.alias_versions.is_empty() {
+                        m.alias_versions = read.alias_versions.clone();
+                        m.split_unread = false;
+                    }
+                    if !read.percentiles.is_empty() {
+                        m.percentiles = read.percentiles.clone();
+                    }
                 }
             }
             if snapshot.region_totals.is_some() {

@@ -120,6 +120,7 @@ fn loaded() -> State {
         region_totals: None,
         incomplete: None,
         numbers_missing: false,
+        partly_read: Default::default(),
     };
     update(
         &mut s,

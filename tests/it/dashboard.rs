@@ -835,6 +835,54 @@ async fn a_failing_split_request_leaves_the_functions_numbers_on_screen() {
     );
 }
 
+/// Only the request for the numbers fails after a whole read: the rows keep their last
+/// numbers, in doubt, and the split its own request read is fresh in the load view (not said
+/// unread; what v2 ran since is seen). The split was lost with the numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_numbers_request_still_shows_the_split_that_answered() {
+    let region = "ap-southeast-4";
+    let (seeder, name) = canary(region, "numbersgone").await;
+    seeder.version_ran(&name, "1", 30.0, 0.0).await;
+    let proxy = FaultProxy::start(moto::url());
+    let sources = regions(&proxy.url, &[region]).await;
+    let (keys, run, _dir) = dashboard_filtered(sources, &name);
+    let calls = || proxy.calls(region, "monitoring", "GetMetricData");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // A whole read first, then the numbers' request fails and v2 runs through the alias.
+    while calls() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.fail_when(region, "GetMetricData", "Throttles", Fault::Status(503));
+    seeder.version_ran(&name, "2", 10.0, 0.0).await;
+    let failing = calls();
+    while calls() < failing + 6 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    press(&keys, KeyCode::Char('3'));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(keys);
+    let mut state = run.await.expect("join").expect("loop");
+    let f = state.regions[0]
+        .functions
+        .iter()
+        .find(|f| f.info.name == name)
+        .expect("the function is listed");
+    let m = f.metrics.as_ref().expect("its numbers were read once");
+    assert!(!m.split_unread, "the split was read");
+    let v2 = m
+        .alias_versions
+        .iter()
+        .find(|x| x.version == "2")
+        .map(|x| lops::provider::sum_last(&x.invocations, 15));
+    assert_eq!(v2, Some(10.0), "the split read after the numbers failed");
+    let health = state.regions[0].health(state.now, 30);
+    assert!(state.regions[0].rows_in_doubt(&health), "{health:?}");
+    let screen = drawn(&mut state, 120, 30);
+    assert!(!screen.contains("split not read"), "{screen}");
+    assert!(screen.contains("seen    25%"), "{screen}");
+}
+
 /// The dashboard's audit log cannot take a record: a confirmed plan is refused before it is
 /// saved or sent, said as the audit log (it was said as a step that failed and rolled back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1135,6 +1135,73 @@ async fn a_hung_split_request_ends_at_the_deadline_keeping_the_numbers() {
     );
 }
 
+/// Only the request for the numbers fails (503): the function is listed with its numbers
+/// unknown (`metrics` null, `–`), and the split its own request read is still given, in the
+/// document and in the table's alias line, as the percentiles would be. The function was left
+/// out whole, its split with its numbers; and the region's totals, a sum over the functions
+/// read, said 0 where they are unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_numbers_request_keeps_the_split_that_answered() {
+    let region_name = "us-west-1";
+    let (seeder, name) = crate::support::seed::canary(region_name, "numbersgone").await;
+    // Routed all to v1; v1 ran 30 and v2 10 through the alias.
+    seeder.version_ran(&name, "1", 30.0, 0.0).await;
+    seeder.version_ran(&name, "2", 10.0, 0.0).await;
+    let proxy = FaultProxy::start(moto::url());
+    // Throttles are asked with the numbers only (not with the split, nor the percentiles).
+    proxy.fail_when(
+        region_name,
+        "GetMetricData",
+        "Throttles",
+        Fault::Status(503),
+    );
+    let lops = Lops::new(&proxy.url);
+    for window in [None, Some("15m")] {
+        let mut args = vec!["status", "--json", "--regions", region_name];
+        args.extend(window.iter().flat_map(|w| ["--window", *w]));
+        let run = lops.run(&args);
+        run.assert_exit(3);
+        let doc = run.json();
+        let r = region(&doc, region_name);
+        let f = function(r, &name);
+        assert_eq!(f["metrics"], Value::Null, "{window:?} {f}");
+        let not_read = f["not_read"].to_string();
+        assert!(not_read.contains("\"metrics\""), "{not_read}");
+        assert!(!not_read.contains("alias_split"), "{not_read}");
+        let observed = &f["aliases"][0]["observed_15m"];
+        assert_eq!(observed[0]["version"], "1", "{window:?} {f}");
+        assert_eq!(observed[0]["invocations"], 30.0, "{f}");
+        assert_eq!(observed[0]["share"], 0.75, "{f}");
+        assert_eq!(observed[1]["version"], "2", "{f}");
+        assert_eq!(observed[1]["invocations"], 10.0, "{f}");
+        assert_eq!(r["totals"], Value::Null, "{window:?} {}", r["totals"]);
+        let said = r["reads"]["metrics"].to_string();
+        assert!(said.contains("\"partial\""), "{said}");
+        assert!(
+            said.contains("functions' numbers missing (the alias split of"),
+            "{said}"
+        );
+    }
+    let table = lops.run(&["status", "--regions", region_name]);
+    table.assert_exit(3);
+    let out = &table.stdout;
+    let row = out.lines().find(|l| l.contains(&name)).unwrap_or_default();
+    assert_eq!(row.split_whitespace().nth(3), Some("–"), "{out}");
+    let alias = out
+        .lines()
+        .skip_while(|l| !l.contains(&name))
+        .find(|l| l.contains("alias live"))
+        .unwrap_or_default();
+    assert!(alias.contains("seen 75%"), "{out}");
+    // Nothing to keep: the read failed, as before.
+    proxy.fail_when(region_name, "GetMetricData", "", Fault::Status(503));
+    let run = lops.run(&["status", "--json", "--regions", region_name]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let said = region(&doc, region_name)["reads"]["metrics"].to_string();
+    assert!(said.contains("\"failed\""), "{said}");
+}
+
 /// Promoted over versions never routed to (1 → 4, past 2 and 3): the old version is not among
 /// those asked, yet the alias's own total says what they do not account for — shown as other
 /// versions, never hidden.

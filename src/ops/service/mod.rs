@@ -399,6 +399,13 @@ pub async fn observed<S: crate::provider::RegionActions>(
             every_figure: false,
         })
         .await?;
+    // A load summed over part of what was asked is not the region's: unknown, said so.
+    if snapshot.numbers_missing {
+        return Err(ProviderError::Service(format!(
+            "its load is unknown: GetMetricData answered in part ({})",
+            snapshot.incomplete.as_deref().unwrap_or("numbers missing")
+        )));
+    }
     if whole {
         return Ok(snapshot
             .region_totals

@@ -330,7 +330,8 @@ impl Clients {
             failed.extend(part.failed);
             error = error.or(part.error);
         }
-        // Every number failed: the read failed, whatever the split's request answered.
+        // Every number failed: the read failed, unless the split's request or the
+        // percentiles' answered (what they read is kept, below).
         let numbers_failed = plan
             .main
             .iter()
@@ -338,11 +339,6 @@ impl Clients {
             .zip(&failed)
             .filter(|((_, slot), _)| !matches!(slot, Slot::Version { .. }))
             .all(|(_, failed)| *failed);
-        if let Some(e) = &error
-            && numbers_failed
-        {
-            return Err(e.clone());
-        }
         let (period, version_period) = (plan.series_minutes, plan.version_minutes);
         let mut metrics: Vec<FunctionMetrics> =
             vec![FunctionMetrics::default(); request.functions.len()];
@@ -415,19 +411,40 @@ impl Clients {
                 split_unread += usize::from(!missing);
             }
         }
-        let by_name = request
-            .functions
-            .iter()
-            .map(|f| f.name.clone())
-            .zip(metrics)
-            .zip(missing)
-            .filter(|(_, missing)| !missing)
-            .map(|(pair, _)| pair)
-            .collect();
+        // A function whose numbers did not answer is left out of them; what was read of it
+        // (its split, its percentiles) is kept apart, never taken for numbers.
+        let (mut by_name, mut partly_read) = (BTreeMap::new(), BTreeMap::new());
+        for ((f, m), missing) in request.functions.iter().zip(metrics).zip(missing) {
+            let split = !m.split_unread && !m.alias_versions.is_empty();
+            let pct = m
+                .percentiles
+                .values()
+                .any(|p| p.p50.is_some() || p.p99.is_some());
+            match missing {
+                false => {
+                    by_name.insert(f.name.clone(), m);
+                }
+                true if split || pct => {
+                    partly_read.insert(f.name.clone(), m);
+                }
+                true => {}
+            }
+        }
+        if let Some(e) = &error
+            && numbers_failed
+            && partly_read.is_empty()
+        {
+            return Err(e.clone());
+        }
+        let split_kept = partly_read
+            .values()
+            .filter(|m| !m.split_unread && !m.alias_versions.is_empty())
+            .count();
         let numbers_missing = left_out > 0 || (request.region_totals && region.is_none());
         Ok(FetchedMetrics {
             numbers_missing,
             functions: by_name,
+            partly_read,
             region,
             percentiles: pct_result,
             incomplete: incomplete(
@@ -435,7 +452,13 @@ impl Clients {
                     let all = request.functions.len();
                     let mut what = Vec::new();
                     if left_out > 0 {
-                        what.push(format!("{left_out} of {all} functions' numbers missing"));
+                        let kept = match split_kept {
+                            0 => String::new(),
+                            n => format!(" (the alias split of {n} of them read)"),
+                        };
+                        what.push(format!(
+                            "{left_out} of {all} functions' numbers missing{kept}"
+                        ));
                     }
                     if split_unread > 0 {
                         what.push(format!(
@@ -491,6 +514,8 @@ pub struct FetchedMetrics {
     /// Some numbers asked were not read (functions left out, the region's totals).
     pub numbers_missing: bool,
     pub functions: BTreeMap<String, FunctionMetrics>,
+    /// Functions whose numbers did not answer, with what was read of them (split, percentiles).
+    pub partly_read: BTreeMap<String, FunctionMetrics>,
     pub region: Option<FunctionMetrics>,
     /// The percentile batch's own outcome; its failure never costs the other numbers.
     pub percentiles: Result<(), ProviderError>,

@@ -113,6 +113,7 @@ impl RegionSource for AwsRegion {
             region_totals: fetched.region,
             incomplete: fetched.incomplete,
             numbers_missing: fetched.numbers_missing,
+            partly_read: fetched.partly_read,
         })
     }
 

@@ -410,6 +410,7 @@ impl RegionSource for SimRegion {
             region_totals,
             incomplete: None,
             numbers_missing: false,
+            partly_read: BTreeMap::new(),
         })
     }
 
