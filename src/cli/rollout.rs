@@ -231,10 +231,9 @@ pub async fn resume(
     if let Some(why) = store.damaged_under_any_profile(source.scope(), function, alias) {
         return Err(Failure::refused(why));
     }
-    let mut r = store
-        .load(source.scope(), function, alias)
-        .filter(Rollout::unfinished)
-        .ok_or_else(|| match store.elsewhere(source.scope(), function, alias) {
+    let loaded = store.load(source.scope(), function, alias);
+    let mut r = loaded.clone().filter(Rollout::unfinished).ok_or_else(|| {
+        match store.elsewhere(source.scope(), function, alias) {
             // Under another profile: acted on there, with that profile's tier and credentials.
             Some(other) => Failure::usage(format!(
                 "the rollout of {function}:{alias} in {} is {} under profile {}: `lops traffic \
@@ -246,10 +245,11 @@ pub async fn resume(
                 other.region
             )),
             None => Failure::usage(format!(
-                "no unfinished rollout for {function}:{alias} in {}: see `lops traffic plans`",
-                source.scope()
+                "{}: see `lops traffic plans`",
+                rollout::none_unfinished(source.scope(), function, alias, loaded.as_ref())
             )),
-        })?;
+        }
+    })?;
     let audit = audit_log(&ctx);
     let (what, previewed) = r.act_preview_now(source, abort).await?;
     err!("{what}");

@@ -199,7 +199,7 @@ impl<S: Source> Executor<S> {
         tokio::spawn(async move {
             let scope = source.scope().clone();
             let loaded = {
-                let store = store.clone();
+                let (store, function, alias) = (store.clone(), function.clone(), alias.clone());
                 tokio::task::spawn_blocking(move || {
                     // A file that does not read holds its alias (as the CLI's resume says).
                     match store.damaged_under_any_profile(&scope, &function, &alias) {
@@ -218,11 +218,15 @@ impl<S: Source> Executor<S> {
                     }
                     super::runs::drive(tx, audit, Some(store), region, source, r);
                 }
-                Ok(Err(why)) => {
-                    let result = Err(crate::ops::OpsError::Refused(why));
-                    let _ = tx.send(Msg::Executed { region, result }).await;
+                // Ended since it was shown (another lops finished it), or gone: said, never a
+                // popup left waiting.
+                Ok(Ok(found)) => {
+                    let why =
+                        rollout::none_unfinished(source.scope(), &function, &alias, found.as_ref());
+                    refused(&tx, region, crate::ops::OpsError::Refused(why)).await;
                 }
-                _ => {}
+                Ok(Err(why)) => refused(&tx, region, crate::ops::OpsError::Refused(why)).await,
+                Err(e) => refused(&tx, region, crate::ops::OpsError::Refused(e.to_string())).await,
             }
         });
     }

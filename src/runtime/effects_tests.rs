@@ -144,6 +144,41 @@ async fn a_resume_refused_once_confirmed_is_said_and_leaves_the_rollout_halted()
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `U` confirmed on a rollout that another lops finished since it was shown (the dashboard
+/// saw it interrupted for a poll): refused and said, where the popup stayed at "working…" for
+/// good; and as plainly when no plan is saved at all.
+#[tokio::test]
+async fn a_resume_of_a_rollout_finished_meanwhile_is_said() {
+    use crate::ops::rollout::RolloutStore;
+    let (sources, scope, function, dir, audit) = demo_with_audit("lops-resume-done");
+    let store = RolloutStore::beside(&audit).expect("store");
+    let (tx, mut rx) = mpsc::channel(1024);
+    let executor = Executor::start(sources.clone(), sources.len(), tx, quiet(), Some(audit));
+    let mut done = halted(&scope, &function, &[]);
+    done.status = Status::Done;
+    for saved in [None, Some(&done)] {
+        if let Some(r) = saved {
+            store.save(r).expect("save");
+        }
+        executor.run(Effect::ResumeRollout {
+            region: 0,
+            function: function.clone(),
+            alias: "live".into(),
+        });
+        let said = answer(&mut rx, |m| match m {
+            Msg::Executed { result: Err(e), .. } => Some(e.to_string()),
+            _ => None,
+        })
+        .await
+        .expect("the refusal is said");
+        assert!(said.contains("no unfinished rollout"), "{said}");
+        assert_eq!(said.contains("it ended"), saved.is_some(), "{said}");
+    }
+    let kept = store.load(&scope, &function, "live").expect("kept");
+    assert_eq!(kept.status, Status::Done);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// `u` in a finished batch's popup names that batch's records: when the last change is another
 /// by then (that batch undone meanwhile by another lops, say), nothing is undone and that is
 /// said — where before the popup's `u` previewed whatever was last.

@@ -18,7 +18,7 @@ pub use begin::start;
 pub use begin::{compare_again, driving, ready_to_start, resume_again};
 pub use drive::run;
 pub use heartbeat::{interrupt, interrupt_in};
-pub use store::{Owner, RolloutStore, Standing};
+pub use store::{Owner, RolloutStore, Standing, none_unfinished};
 
 use super::{Confirmation, confirmation};
 use crate::provider::{AliasInfo, Scope};

@@ -126,6 +126,18 @@ impl Rollout {
     }
 }
 
+/// Why there is nothing to resume or abort: no plan saved for the alias in this scope, or
+/// one that ended since it was shown (a rollout another lops finished). Both faces say it.
+pub fn none_unfinished(
+    scope: &Scope,
+    function: &str,
+    alias: &str,
+    found: Option<&Rollout>,
+) -> String {
+    let ended = found.map_or(String::new(), |r| format!(" (it ended: {})", r.progress()));
+    format!("no unfinished rollout for {function}:{alias} in {scope}{ended}")
+}
+
 /// Where plans are saved: `$XDG_STATE_HOME/lops/plans/`.
 #[derive(Debug, Clone)]
 pub struct RolloutStore {
