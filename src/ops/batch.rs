@@ -478,7 +478,6 @@ pub fn execute<'a, S: RegionActions>(
         changed
             .filter_map(|(index, r)| Some((index, r.err()?)))
             .next()
-            .map(|(index, e)| (index, e.to_string()))
     }
     .boxed()
     .shared();
@@ -488,7 +487,7 @@ pub fn execute<'a, S: RegionActions>(
             let check = check.clone();
             async move {
                 let held = match check.await {
-                    Some((at, why)) if at == index => OpsError::Conflict(why.into()),
+                    Some((at, e)) if at == index => e,
                     Some((at, _)) => OpsError::Conflict(
                         format!(
                             "held back: a batch is undone whole, and {} changed since the preview: \
@@ -501,10 +500,39 @@ pub fn execute<'a, S: RegionActions>(
                     ),
                     None => return (index, super::execute(source, plan, audit).await),
                 };
-                (index, Err(held))
+                (index, Err(held_back(source, plan, audit, held).await))
             }
         })
         .collect::<FuturesUnordered<_>>()
+}
+
+/// A target of an undo held back (it, or another, changed since the preview): nothing sent,
+/// recorded as not sent, as `ops::execute` records its own compare's refusal.
+async fn held_back<S: RegionActions>(
+    source: &S,
+    plan: &Plan,
+    audit: Option<&AuditLog>,
+    held: OpsError,
+) -> OpsError {
+    let who = (source.caller().await).unwrap_or_else(|e| format!("unknown ({e})"));
+    let mut record = super::execute::started(plan, who);
+    record.result = match &held {
+        OpsError::Conflict(e) => format!("{}{e}", super::audit::CONFLICT),
+        e => e.to_string(),
+    };
+    record.after = match &held {
+        OpsError::Conflict(super::Changed {
+            found: Some(found), ..
+        }) => found.clone(),
+        _ => plan.before.clone(),
+    };
+    record.asked = Some(plan.after.clone()).filter(|after| *after != plan.before);
+    if let Some(log) = audit
+        && let Err(e) = log.append(&record)
+    {
+        tracing::error!(error = %e, path = %log.path().display(), "cannot write the audit log");
+    }
+    held
 }
 
 /// Executes a batch to the end and returns every result.

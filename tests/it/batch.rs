@@ -219,7 +219,15 @@ async fn marked_rows_in_three_regions_roll_back_in_one_confirmed_step_and_undo_a
     let mut expected = all("1", None, 6);
     expected[0] = ("1".to_string(), vec![("2".to_string(), 0.25)]);
     assert_eq!(routing_everywhere(&seeders, &names).await, expected);
-    assert_eq!(audit.read().expect("audit").0.len(), 6, "nothing sent");
+    // Nothing sent, and each target recorded as not sent (it was not recorded at all).
+    let (records, _) = audit.read().expect("audit");
+    assert_eq!(records.len(), 12, "{records:#?}");
+    assert!(
+        records[6..]
+            .iter()
+            .all(|r| r.undoes.is_some() && r.result.starts_with(lops::ops::audit::CONFLICT)),
+        "{records:#?}"
+    );
     tui::press(&keys, KeyCode::Enter);
     seeders[0].clear_routing(&names[0]).await;
     // `u` undoes the whole batch, previewed and confirmed once.
@@ -238,10 +246,10 @@ async fn marked_rows_in_three_regions_roll_back_in_one_confirmed_step_and_undo_a
         all("1", Some(SEEDED), 6)
     );
     let (records, _) = audit.read().expect("audit");
-    assert_eq!(records.len(), 12);
-    let undo_batch = records[6].batch.clone().expect("the undo is a batch too");
+    assert_eq!(records.len(), 18);
+    let undo_batch = records[12].batch.clone().expect("the undo is a batch too");
     assert!(
-        records[6..]
+        records[12..]
             .iter()
             .all(|r| r.undoes.is_some() && r.batch.as_deref() == Some(undo_batch.as_str()))
     );
