@@ -86,6 +86,32 @@ pub struct AuditLog {
 }
 
 impl Record {
+    /// The record of `plan` made by `who`, as started: its result is written under the same id.
+    pub fn started(plan: &super::plan::Plan, who: String) -> Record {
+        Record {
+            id: super::execute::new_id(),
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            who,
+            profile: plan.scope.profile.clone(),
+            region: plan.scope.region.clone(),
+            action: plan.action.to_string(),
+            target: plan.target.clone(),
+            before: plan.before.clone(),
+            after: plan.after.clone(),
+            result: STARTED.to_string(),
+            undoes: plan.undoes.clone(),
+            reason: plan.reason.clone(),
+            asked: None,
+            payload_sha256: match &plan.change {
+                super::plan::Change::Invoke(r) => Some(super::payload::payload_sha256(&r.payload)),
+                _ => None,
+            },
+            batch: plan.batch.clone(),
+            destructive: plan.destructive,
+            typed: matches!(plan.confirmation(), super::Confirmation::Typed(_)),
+        }
+    }
+
     /// The process that made a change of many steps (a restore's `restore.begin` names its host
     /// and pid): whether it is known gone, or may still run, is asked of it.
     pub fn process(&self) -> Option<(&str, u32)> {
@@ -269,6 +295,36 @@ impl AuditLog {
             .collect();
         Ok((records, bad))
     }
+}
+
+/// A change held back before its write (it, or another target of its batch, changed since the
+/// preview): nothing sent, recorded as not sent, as `ops::execute` records its own compare's
+/// refusal. Returns `held`.
+pub async fn not_sent<S: crate::provider::RegionActions>(
+    source: &S,
+    plan: &super::plan::Plan,
+    audit: Option<&AuditLog>,
+    held: super::OpsError,
+) -> super::OpsError {
+    let who = (source.caller().await).unwrap_or_else(|e| format!("unknown ({e})"));
+    let mut record = Record::started(plan, who);
+    record.result = match &held {
+        super::OpsError::Conflict(e) => format!("{}{e}", CONFLICT),
+        e => e.to_string(),
+    };
+    record.after = match &held {
+        super::OpsError::Conflict(super::Changed {
+            found: Some(found), ..
+        }) => found.clone(),
+        _ => plan.before.clone(),
+    };
+    record.asked = Some(plan.after.clone()).filter(|after| *after != plan.before);
+    if let Some(log) = audit
+        && let Err(e) = log.append(&record)
+    {
+        tracing::error!(error = %e, path = %log.path().display(), "cannot write the audit log");
+    }
+    held
 }
 
 #[cfg(test)]

@@ -500,39 +500,13 @@ pub fn execute<'a, S: RegionActions>(
                     ),
                     None => return (index, super::execute(source, plan, audit).await),
                 };
-                (index, Err(held_back(source, plan, audit, held).await))
+                (
+                    index,
+                    Err(super::audit::not_sent(source, plan, audit, held).await),
+                )
             }
         })
         .collect::<FuturesUnordered<_>>()
-}
-
-/// A target of an undo held back (it, or another, changed since the preview): nothing sent,
-/// recorded as not sent, as `ops::execute` records its own compare's refusal.
-async fn held_back<S: RegionActions>(
-    source: &S,
-    plan: &Plan,
-    audit: Option<&AuditLog>,
-    held: OpsError,
-) -> OpsError {
-    let who = (source.caller().await).unwrap_or_else(|e| format!("unknown ({e})"));
-    let mut record = super::execute::started(plan, who);
-    record.result = match &held {
-        OpsError::Conflict(e) => format!("{}{e}", super::audit::CONFLICT),
-        e => e.to_string(),
-    };
-    record.after = match &held {
-        OpsError::Conflict(super::Changed {
-            found: Some(found), ..
-        }) => found.clone(),
-        _ => plan.before.clone(),
-    };
-    record.asked = Some(plan.after.clone()).filter(|after| *after != plan.before);
-    if let Some(log) = audit
-        && let Err(e) = log.append(&record)
-    {
-        tracing::error!(error = %e, path = %log.path().display(), "cannot write the audit log");
-    }
-    held
 }
 
 /// Executes a batch to the end and returns every result.

@@ -77,7 +77,7 @@ pub async fn execute<S: RegionActions>(
         .caller()
         .await
         .unwrap_or_else(|e| format!("unknown ({e})"));
-    let mut record = started(plan, who);
+    let mut record = Record::started(plan, who);
     // No audit, no change: the action is recorded as started before anything is sent (a full
     // disk or a read-only file refuses it here), and its result under the same id after. No
     // log at all (no state directory) refuses it too.
@@ -163,32 +163,6 @@ pub async fn execute<S: RegionActions>(
     let mut outcome = result?;
     outcome.record = Some(record);
     Ok(outcome)
-}
-
-/// The record of `plan` made by `who`, as started: its result is written under the same id.
-pub(super) fn started(plan: &Plan, who: String) -> Record {
-    Record {
-        id: new_id(),
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        who,
-        profile: plan.scope.profile.clone(),
-        region: plan.scope.region.clone(),
-        action: plan.action.to_string(),
-        target: plan.target.clone(),
-        before: plan.before.clone(),
-        after: plan.after.clone(),
-        result: super::audit::STARTED.to_string(),
-        undoes: plan.undoes.clone(),
-        reason: plan.reason.clone(),
-        asked: None,
-        payload_sha256: match &plan.change {
-            Change::Invoke(r) => Some(super::payload::payload_sha256(&r.payload)),
-            _ => None,
-        },
-        batch: plan.batch.clone(),
-        destructive: plan.destructive,
-        typed: matches!(plan.confirmation(), super::Confirmation::Typed(_)),
-    }
 }
 
 /// The lock of what `plan` writes (none for an invoke: nothing is compared; a service change

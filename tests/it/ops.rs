@@ -1701,7 +1701,9 @@ async fn concurrent_alias_edit_between_preview_and_write_is_refused() {
 /// never becomes a halted rollout that wrote nothing (whose abort would write over them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollout_whose_alias_changed_since_its_preview_is_not_started() {
-    use lops::ops::rollout::{Guard, RolloutSpec, RolloutStore, compare_again, parse_steps, start};
+    use lops::ops::rollout::{
+        Guard, RolloutSpec, RolloutStore, compare_again, parse_steps, ready_to_start, start,
+    };
     let region = "af-south-1";
     let (seeder, f) = canary(region, "rollrace").await;
     let source = aws(region, &CallCounter::default()).await;
@@ -1720,7 +1722,8 @@ async fn a_rollout_whose_alias_changed_since_its_preview_is_not_started() {
     // As it was previewed: goes ahead.
     compare_again(&source, &r).await.expect("unchanged");
     seeder.set_extra_weight(&f, "2", 0.3).await;
-    match compare_again(&source, &r).await {
+    let audit = lops::ops::audit::AuditLog::at(dir.path().join("audit.jsonl"));
+    match ready_to_start(&source, &r, Some(&audit)).await {
         Err(OpsError::Conflict(message)) => assert!(
             message.why.contains(
                 "changed since the preview: it is v1 70% / v2 30% where the \
@@ -1731,6 +1734,25 @@ async fn a_rollout_whose_alias_changed_since_its_preview_is_not_started() {
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert!(store.all().is_empty());
+    // Recorded as not sent, as a rollout's step refused by its compare is (it was not
+    // recorded); nothing written.
+    let (records, _) = audit.read().expect("audit");
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert!(
+        records[0].result.starts_with(lops::ops::audit::CONFLICT),
+        "{records:#?}"
+    );
+    assert!(
+        records[0]
+            .batch
+            .as_deref()
+            .is_some_and(|b| b.starts_with(lops::ops::batch::ROLLOUT_BATCH)),
+        "{records:#?}"
+    );
+    assert_eq!(
+        seeder.routing(&f).await,
+        ("1".to_string(), vec![("2".to_string(), 0.3)])
+    );
     // The function's own alarm, OK at the preview, in ALARM by the confirmation: refused at
     // the compare right before the first write, nothing started.
     seeder.set_extra_weight(&f, "2", 0.0).await;

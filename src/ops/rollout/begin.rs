@@ -18,7 +18,21 @@ pub async fn ready_to_start<S: RegionActions + GuardSignals>(
     audit: Option<&crate::ops::audit::AuditLog>,
 ) -> Result<(), OpsError> {
     crate::ops::audit::AuditLog::for_change(audit).map_err(OpsError::Refused)?;
-    compare_again(source, r).await
+    let compared = compare_again(source, r).await;
+    if let (Err(e @ OpsError::Conflict(_)), Some(step)) = (&compared, r.steps.first())
+        && let Ok(mut plan) = prepare(source, r.step_request(step.weight), audit).await
+    {
+        // Recorded as not sent, as a step the compare refuses is (it was not recorded).
+        plan.reason = Some(format!("rollout {} (its start)", r.progress()));
+        plan.batch = Some(format!(
+            "{}{}",
+            crate::ops::batch::ROLLOUT_BATCH,
+            plan.target
+        ));
+        plan.scope.access.production |= r.production_elsewhere;
+        crate::ops::audit::not_sent(source, &plan, audit, e.clone()).await;
+    }
+    compared
 }
 
 /// Refuses a confirmed rollout whose alias changed since its preview read it: its first step

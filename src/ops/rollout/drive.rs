@@ -92,6 +92,27 @@ pub(super) async fn act_over<S: RegionActions>(
     execute(source, &plan, audit).await.map(|_| ())
 }
 
+impl Rollout {
+    /// The change a step of `weight` on the new version asks of the ops layer.
+    pub(super) fn step_request(&self, weight: f64) -> Request {
+        let (function, alias, version) =
+            (self.function.clone(), self.alias.clone(), self.to.clone());
+        match weight >= 1.0 {
+            true => Request::PromoteTo {
+                function,
+                alias,
+                version,
+            },
+            false => Request::SetWeight {
+                function,
+                alias,
+                version,
+                weight,
+            },
+        }
+    }
+}
+
 pub(super) fn save(store: &RolloutStore, r: &Rollout) -> Result<(), OpsError> {
     store
         .save(r)
@@ -214,20 +235,7 @@ pub async fn run<S: RegionActions + GuardSignals>(
             report(r, &format!("halted: {reason}"));
             return Ok(r.status.clone());
         }
-        let request = if step.weight >= 1.0 {
-            Request::PromoteTo {
-                function: r.function.clone(),
-                alias: r.alias.clone(),
-                version: r.to.clone(),
-            }
-        } else {
-            Request::SetWeight {
-                function: r.function.clone(),
-                alias: r.alias.clone(),
-                version: r.to.clone(),
-                weight: step.weight,
-            }
-        };
+        let request = r.step_request(step.weight);
         // A resumed rollout may find its step already applied: the ops layer has nothing to do.
         let ours = [target.clone(), r.expected_routing()];
         let why = format!("rollout {}", r.progress());
