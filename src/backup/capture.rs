@@ -213,39 +213,40 @@ async fn capture_once(
     }
     let aliases = reads.alias_routes(function).await.map_err(fail)?;
 
-    // The optional pieces: what is missing is recorded with the reason, never fatal.
+    // The optional pieces: what is missing is recorded with the reason, never fatal (but the
+    // function found gone midway).
     // Provisioned concurrency needs a version or alias: a function with neither has none.
     let provisioned = if versions.is_empty() && aliases.is_empty() {
         Some(Vec::new())
     } else {
         optional(
             reads.provisioned(function).await,
-            "provisioned_concurrency",
+            (function, "provisioned_concurrency"),
             &mut absent,
-        )
+        )?
     };
     let mappings = optional(
         reads.mappings(function).await,
-        "event_source_mappings",
+        (function, "event_source_mappings"),
         &mut absent,
-    );
+    )?;
     let function_url = optional(
         reads.url_config(function).await,
-        "function_url",
+        (function, "function_url"),
         &mut absent,
-    );
+    )?;
     let alias_names: Vec<String> = aliases.iter().map(|a| a.name.clone()).collect();
     let policy = optional(
         crate::provider::function::whole_policy(reads, function, &alias_names).await,
-        "policy",
+        (function, "policy"),
         &mut absent,
-    )
+    )?
     .flatten();
     let async_invoke = optional(
         reads.async_config(function).await,
-        "async_invoke",
+        (function, "async_invoke"),
         &mut absent,
-    );
+    )?;
 
     let layers = capture_layers(
         &mut blobs,
@@ -313,14 +314,27 @@ async fn capture_once(
     })
 }
 
-/// An optional piece: what could not be read goes in `absent`, named with why.
+/// An optional piece: what could not be read goes in `absent`, named with why. Lambda saying
+/// the function itself is not found (deleted while it was read) fails the backup: its pieces
+/// are not "not configured", and a snapshot would bring back a function without them.
 fn optional<T>(
     read: Result<T, ProviderError>,
-    piece: &str,
+    (function, piece): (&str, &str),
     absent: &mut BTreeMap<String, String>,
-) -> Option<T> {
-    read.map_err(|e| absent.insert(piece.to_string(), why(e)))
-        .ok()
+) -> Result<Option<T>, BackupError> {
+    match read {
+        Ok(t) => Ok(Some(t)),
+        Err(ProviderError::NotFound(m)) if m.contains("Function not found") => {
+            Err(BackupError::Provider(ProviderError::NotFound(format!(
+                "{function} was deleted while it was backed up (its {piece}: {m}): nothing was \
+                 stored"
+            ))))
+        }
+        Err(e) => {
+            absent.insert(piece.to_string(), why(e));
+            Ok(None)
+        }
+    }
 }
 
 async fn code_of(

@@ -3829,3 +3829,65 @@ async fn a_region_whose_functions_cannot_be_listed_costs_only_its_own_backup() {
         none.stderr
     );
 }
+
+/// The function is deleted while it is backed up (after its versions and aliases are read,
+/// before its policy is): nothing is stored and the run fails naming it. Lambda's "Function
+/// not found" for the pieces read after was taken for "not configured", and a snapshot without
+/// them was stored and verified as good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_deleted_while_it_is_backed_up_is_not_stored() {
+    let fx = Fixture::new(PROXIED, "midway").await;
+    let name = moto::unique("midway");
+    fx.plain_function(&name).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule {
+        region: PROXIED.into(),
+        service: Some("lambda".into()),
+        operation: Some("GetPolicy".into()),
+        fault: Fault::HoldUntil("deleted"),
+        remaining: Some(1),
+    });
+    let running = fx
+        .lops(&proxy.url)
+        .command(&[
+            "backup",
+            "run",
+            "--yes",
+            "--fn",
+            &name,
+            "--region",
+            PROXIED,
+            "--to",
+            &fx.to(),
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn backup");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while proxy.calls(PROXIED, "lambda", "GetPolicy") == 0 {
+        assert!(Instant::now() < deadline, "{:?}", proxy.all_calls());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    fx.seeder
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("delete");
+    proxy.release("deleted");
+    let out = running.wait_with_output().expect("backup");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_ne!(out.status.code(), Some(0), "{stderr}{stdout}");
+    assert!(
+        format!("{stdout}{stderr}").contains("deleted while it was backed up"),
+        "{stderr}{stdout}"
+    );
+    let listed = fx.list(&fx.lops(moto::url()), PROXIED);
+    assert!(!listed.stdout.contains(&name), "{}", listed.stdout);
+}
