@@ -35,6 +35,12 @@ pub struct RestoreArgs {
     /// in the target region (previewed).
     #[arg(long)]
     pub map_sources: bool,
+    /// Also remove what the target has and the snapshot has not (aliases, function URL,
+    /// permissions, event source mappings, asynchronous invoke configuration, provisioned
+    /// concurrency; published versions stay), each removal previewed and undone on a failure:
+    /// restoring a safety snapshot this way puts the function back as it was.
+    #[arg(long)]
+    pub exact: bool,
     /// Act in the target account as this role (STS AssumeRole from the profile's credentials).
     #[arg(long, value_name = "ROLE_ARN")]
     pub assume_role: Option<String>,
@@ -72,6 +78,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         data_to,
         skip_data: args.no_data,
         map_sources: args.map_sources,
+        exact: args.exact,
         mappings_disabled: false,
         whole_snapshot: false,
         assume_role: args.assume_role.clone(),
@@ -172,7 +179,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
                             region.scope(),
                             if preview.difference.exists {
                                 "the safety snapshot named above, if one was, puts it back \
-                                 (`lops restore` it)"
+                                 (`lops restore --exact` it)"
                             } else {
                                 "it did not exist before: delete it"
                             }

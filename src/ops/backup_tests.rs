@@ -257,6 +257,7 @@ fn restore_request(snapshot: &str, name: Option<&str>) -> RestoreRequest {
         data_to: None,
         skip_data: false,
         map_sources: false,
+        exact: false,
         mappings_disabled: false,
         whole_snapshot: false,
         assume_role: None,

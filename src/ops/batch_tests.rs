@@ -385,7 +385,7 @@ fn a_restores_safety_snapshot_is_said_to_hold_the_function_not_the_data_it_wrote
     let said = nothing_to_undo(&[restore]);
     assert!(
         said.contains(
-            "`lops restore s3://b/lops/x-safety.json --profile default` puts back the function"
+            "`lops restore s3://b/lops/x-safety.json --exact --profile default` puts back the function"
         ) && said.contains("the 3 S3 object(s) it wrote over are not in it"),
         "{said}"
     );
@@ -401,7 +401,7 @@ fn a_restores_safety_snapshot_is_said_to_hold_the_function_not_the_data_it_wrote
     let said = nothing_to_undo(&[restore]);
     assert!(
         said.contains(
-            "`lops restore s3://b/lops/x-safety.json --profile default --assume-role \
+            "`lops restore s3://b/lops/x-safety.json --exact --profile default --assume-role \
              arn:aws:iam::222222222222:role/dr-restore` (in account 222222222222) puts back"
         ),
         "{said}"

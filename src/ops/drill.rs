@@ -142,6 +142,7 @@ pub async fn drill(
         data_to: None,
         skip_data: true,
         map_sources,
+        exact: false,
         // The copy must not take the real queue's messages while it exists.
         mappings_disabled: true,
         whole_snapshot: true,

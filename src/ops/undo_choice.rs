@@ -151,7 +151,8 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
             // Where it was restored: the profile, and the role assumed into another account
             // (without it the command would act in the profile's own account).
             let text = |key: &str| r.after.get(key).and_then(|v| v.as_str());
-            let mut command = format!("lops restore {uri} --profile {}", r.profile);
+            // Exact: what the restore added (an alias, a URL, a mapping) goes too.
+            let mut command = format!("lops restore {uri} --exact --profile {}", r.profile);
             if let Some(role) = text("assume_role") {
                 command.push_str(&format!(" --assume-role {role}"));
             }

@@ -220,6 +220,12 @@ pub(crate) struct State {
     tags: BTreeMap<String, String>,
 }
 
+impl State {
+    pub(crate) fn code_sha256(&self) -> &str {
+        &self.code_sha256
+    }
+}
+
 pub(crate) async fn state(lambda: &aws_sdk_lambda::Client, name: &str) -> Option<State> {
     let got = lambda
         .get_function()

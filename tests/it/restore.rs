@@ -1833,3 +1833,133 @@ async fn a_drill_copy_that_could_not_be_deleted_is_deleted_by_the_next_drill() {
     );
     assert!(drill_copies(DR, &name).await.is_empty());
 }
+
+/// A restore over a function that had less (no alias, URL, asynchronous invoke configuration,
+/// permission or mapping), then its safety snapshot restored with `--exact`, as `undo` says to:
+/// each removal is previewed, what the restore added goes, and the function is as it was; its
+/// published versions stay, said. Without `--exact` all of it was left, and the queue went on
+/// delivering to the code the restore brought.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_safety_snapshot_restored_exactly_removes_what_the_restore_added() {
+    use aws_sdk_lambda::types::FunctionUrlAuthType;
+    let fx = Fixture::new(HOME, "exact").await;
+    let (rich, bare) = (moto::unique("rich"), moto::unique("bare"));
+    fx.function(&rich).await;
+    fx.queue_mapping(&rich).await;
+    let lambda = &fx.seeder.lambda;
+    lambda
+        .create_function_url_config()
+        .function_name(&rich)
+        .auth_type(FunctionUrlAuthType::AwsIam)
+        .send()
+        .await
+        .expect("url");
+    lambda
+        .put_function_event_invoke_config()
+        .function_name(&rich)
+        .maximum_retry_attempts(0)
+        .send()
+        .await
+        .expect("async config");
+    lambda
+        .add_permission()
+        .function_name(&rich)
+        .statement_id("s3invoke")
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .send()
+        .await
+        .expect("permission");
+    fx.plain_function(&bare).await;
+    let before = state(lambda, &bare).await.expect("bare");
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, HOME, &rich, &fx.to()));
+    lops.run(&["restore", &snapshot, "--name", &bare, "--no-data", "--yes"])
+        .assert_exit(0);
+    assert_eq!(mappings_of(lambda, &bare).await, 1);
+    // Undo names the safety snapshot and `--exact`.
+    let undo = lops.run(&["undo", "--yes"]);
+    let said = undo.stderr.clone();
+    let safety = said
+        .split_whitespace()
+        .find(|w| w.contains("-safety.json"))
+        .map(|w| w.trim_matches('`').to_string())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(said.contains(&format!("{safety} --exact")), "{said}");
+    // Without --exact: left, said, pointing to --exact.
+    let plain = lops.run(&["restore", &safety, "--dry-run"]);
+    plain.assert_exit(0);
+    assert!(
+        plain.stderr.contains("left as it is (--exact removes it)"),
+        "{}",
+        plain.stderr
+    );
+    let preview = lops.run(&["restore", &safety, "--exact", "--dry-run"]);
+    preview.assert_exit(0);
+    for removal in [
+        "remove alias live",
+        "remove the function URL",
+        "remove the asynchronous invoke configuration",
+        "remove permission",
+        "remove event source mapping",
+        "published version(s) 1, 2",
+    ] {
+        assert!(
+            preview.stderr.contains(removal),
+            "{removal}: {}",
+            preview.stderr
+        );
+    }
+    lops.run(&["restore", &safety, "--exact", "--yes"])
+        .assert_exit(0);
+    assert_eq!(mappings_of(lambda, &bare).await, 0);
+    let aliases = lambda
+        .list_aliases()
+        .function_name(&bare)
+        .send()
+        .await
+        .expect("aliases");
+    assert!(aliases.aliases().is_empty(), "{aliases:?}");
+    assert!(
+        lambda
+            .get_function_url_config()
+            .function_name(&bare)
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        lambda
+            .get_function_event_invoke_config()
+            .function_name(&bare)
+            .send()
+            .await
+            .is_err()
+    );
+    let policy = lambda.get_policy().function_name(&bare).send().await;
+    assert!(
+        policy.as_ref().map_or(true, |p| !p
+            .policy()
+            .unwrap_or_default()
+            .contains("s3invoke")),
+        "{policy:?}"
+    );
+    // Its code and configuration as before (the versions the restore published stay).
+    let after = state(lambda, &bare).await.expect("bare");
+    assert_eq!(after.code_sha256(), before.code_sha256());
+    // Run again: nothing to do.
+    let again = lops.run(&["restore", &safety, "--exact", "--dry-run"]);
+    again.assert_exit(0);
+    assert!(!again.stderr.contains("remove "), "{}", again.stderr);
+}
+
+async fn mappings_of(lambda: &aws_sdk_lambda::Client, function: &str) -> usize {
+    lambda
+        .list_event_source_mappings()
+        .function_name(function)
+        .send()
+        .await
+        .expect("mappings")
+        .event_source_mappings()
+        .len()
+}

@@ -491,6 +491,7 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     }
                 }
             }
+            Step::Remove(r) => self.remove(f, r, journal).await,
             Step::AsyncInvoke { config } => {
                 let before = match target.async_config(f).await {
                     Ok(v) => Some(v),
@@ -522,7 +523,7 @@ impl<W: FunctionWrites> Runner<'_, W> {
 /// `write`, its undo journaled first: a write that got no answer may have landed, and is put
 /// back with the rest. One refused outright changed nothing: its undo goes again (putting back
 /// what was never changed could fail for the same reason, and say so).
-async fn journaled<T>(
+pub(super) async fn journaled<T>(
     journal: &mut Vec<Undo>,
     undo: Option<Undo>,
     write: impl std::future::Future<Output = Result<T, ProviderError>>,

@@ -105,6 +105,7 @@ pub fn difference(
             account: None,
             role,
             map_sources,
+            exact: false,
         },
     )
 }
@@ -120,6 +121,8 @@ pub struct Target<'a> {
     pub role: Option<&'a str>,
     /// Event sources in another region or account are mapped to the same source here.
     pub map_sources: bool,
+    /// What the target has and the snapshot has not is removed (`--exact`), not left.
+    pub exact: bool,
 }
 
 /// [`difference`], where `copies` are layer versions the target account holds in `region` (ARN →
@@ -192,7 +195,21 @@ pub fn difference_among(
     steps_for_mappings(&mut out, manifest, current, map_sources, &account);
     steps_for_url_and_async(&mut out, manifest, current, &account);
     steps_for_policy(&mut out, manifest, current, &account);
-    note_what_is_left(&mut out, manifest, current);
+    match current.filter(|_| target.exact) {
+        Some(c) => {
+            let (removals, stays) = super::removal::removals(manifest, c);
+            out.steps.extend(removals);
+            out.notes
+                .retain(|n| !n.contains("is not in the snapshot: left as it is"));
+            if !stays.is_empty() {
+                out.notes.push(format!(
+                    "the target has what the snapshot has not, left as it is: {}",
+                    stays.join(", ")
+                ));
+            }
+        }
+        None => note_what_is_left(&mut out, manifest, current),
+    }
     let configs = std::iter::once(&manifest.latest).chain(&manifest.versions);
     let attached_here = !here.0.is_empty() || !here.1.is_empty();
     if foreign_vpc
@@ -417,7 +434,7 @@ fn steps_for_aliases(out: &mut Difference, manifest: &Manifest, current: Option<
         for a in &c.aliases {
             if !manifest.aliases.iter().any(|x| x.name == a.name) {
                 out.notes.push(format!(
-                    "alias {} is not in the snapshot: left as it is",
+                    "alias {} is not in the snapshot: left as it is (--exact removes it)",
                     a.name
                 ));
             }
@@ -547,7 +564,8 @@ fn note_what_is_left(out: &mut Difference, manifest: &Manifest, current: Option<
         }
         if !extra.is_empty() {
             out.notes.push(format!(
-                "the target has what the snapshot has not, left as it is: {}",
+                "the target has what the snapshot has not, left as it is (--exact removes it): \
+                 {}",
                 extra.join(", ")
             ));
         }
@@ -556,7 +574,7 @@ fn note_what_is_left(out: &mut Difference, manifest: &Manifest, current: Option<
 
 /// One source, wherever it is: the same service and name (a queue or stream of that name in
 /// another region or account is what `--map-sources` maps it to).
-fn same_source(a: &str, b: &str) -> bool {
+pub(super) fn same_source(a: &str, b: &str) -> bool {
     let parts = |arn: &str| -> Vec<String> {
         arn.split(':')
             .enumerate()

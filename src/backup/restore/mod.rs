@@ -7,6 +7,7 @@ mod difference;
 pub mod image;
 mod layers;
 pub mod policy;
+mod removal;
 mod step;
 mod undo;
 mod wiring;
@@ -24,6 +25,7 @@ use crate::provider::function::{
 
 pub use apply::{Restored, Runner};
 pub use difference::{Difference, Target, difference, difference_among};
+pub use removal::Removal;
 pub use step::Step;
 
 /// Lambda takes packages up to this size inline; larger ones go by S3 reference.

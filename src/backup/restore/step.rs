@@ -86,11 +86,14 @@ pub enum Step {
         /// What the target has there now (`None`: nothing).
         replaces: Option<i32>,
     },
+    /// What the target has and the snapshot has not (`--exact`).
+    Remove(super::removal::Removal),
 }
 
 impl Step {
     pub fn describe(&self) -> String {
         match self {
+            Step::Remove(r) => r.describe(),
             Step::Layer { arn, size, .. } => format!(
                 "publish layer {} from the backup ({}), for {arn}",
                 layer_name(arn),

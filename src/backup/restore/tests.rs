@@ -420,6 +420,7 @@ fn another_account_reads_no_source_of_the_snapshots_and_needs_its_own_role() {
         account: Some("2"),
         role,
         map_sources,
+        exact: false,
     };
     // Same region, account 2: the mapping would read account 1's queue, enabled.
     let p = difference_among(&m, None, &BTreeMap::new(), &target(None, false));
@@ -489,6 +490,7 @@ fn a_third_accounts_source_and_an_alias_statement_of_a_known_id_come_back_as_the
             account: Some(account),
             role: Some("arn:aws:iam::2:role/r"),
             map_sources: false,
+            exact: false,
         };
         let p = difference_among(&m, None, &BTreeMap::new(), &target);
         assert!(
@@ -735,6 +737,7 @@ fn a_vpc_from_another_region_or_account_is_left_out_and_said() {
             account: Some(account),
             role: Some("arn:aws:iam::2:role/r"),
             map_sources: false,
+            exact: false,
         };
         let p = difference_among(&m, None, &BTreeMap::new(), &target);
         let created = p.steps.iter().find_map(|s| match s {
@@ -763,6 +766,7 @@ fn a_vpc_from_another_region_or_account_is_left_out_and_said() {
         account: Some("1"),
         role: Some("arn:aws:iam::2:role/r"),
         map_sources: false,
+        exact: false,
     };
     let mut current = matching(&m);
     for config in std::iter::once(current.latest.as_mut().map(|(c, _)| c))
@@ -796,6 +800,7 @@ fn a_mapping_changed_since_the_snapshot_is_named_with_what_differs() {
         account: Some("1"),
         role: None,
         map_sources: false,
+        exact: false,
     };
     let mut current = matching(&m);
     current.mapping_sources = [source.to_string()].into();

@@ -14,6 +14,10 @@ pub(super) enum Undo {
     },
     DeleteAlias(String),
     Alias(AliasSnapshot),
+    /// Make again an alias `--exact` removed.
+    CreateAlias(AliasSnapshot),
+    /// Make again a mapping `--exact` removed (it starts from its source's position then).
+    CreateMapping(NewMapping),
     Reserve(Option<i32>),
     Tags {
         set: BTreeMap<String, String>,
@@ -47,6 +51,13 @@ impl Undo {
             Undo::Latest { .. } => "put back $LATEST's code and configuration".into(),
             Undo::DeleteAlias(a) => format!("delete created alias {a}"),
             Undo::Alias(a) => format!("put back alias {}", a.name),
+            Undo::CreateAlias(a) => format!("make removed alias {} again", a.name),
+            Undo::CreateMapping(m) => {
+                format!(
+                    "make the removed event source mapping from {} again",
+                    m.source_arn
+                )
+            }
             Undo::Reserve(_) => "put back reserved concurrency".into(),
             Undo::Tags { .. } => "put back tags".into(),
             Undo::DeleteMapping(u) => format!("delete created event source mapping {u}"),
@@ -106,6 +117,12 @@ impl<W: FunctionWrites> Runner<'_, W> {
                         gone_is_done(target.delete_alias(function, &name).await)?
                     }
                     Undo::Alias(a) => target.update_alias(function, &a).await?,
+                    Undo::CreateAlias(a) => {
+                        target.create_alias(function, &a).await?;
+                    }
+                    Undo::CreateMapping(m) => {
+                        target.create_mapping(&m).await?;
+                    }
                     Undo::Reserve(value) => target.set_reserved(function, value).await?,
                     Undo::Tags { set, remove } => {
                         let arn = target.function(function, None).await?.arn;

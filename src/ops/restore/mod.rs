@@ -16,8 +16,11 @@ use crate::backup::restore::{
 };
 use crate::backup::{BackupError, S3Uri, Store, Verified, verify};
 
+mod checks;
 mod data;
 mod run;
+pub use checks::check_role_arn;
+use checks::{check_function_name, check_role};
 pub use data::{DataCopied, DataRestore};
 use run::{before_first_change, restore_under_lease};
 
@@ -34,6 +37,8 @@ pub struct RestoreRequest {
     /// Map event source mappings whose source is in another region to the same source in the
     /// target region.
     pub map_sources: bool,
+    /// Remove what the target has and the snapshot has not (`--exact`).
+    pub exact: bool,
     /// Create event source mappings disabled (a drill's copy must not take real messages).
     pub mappings_disabled: bool,
     /// The snapshot must verify whole, its S3 data copy too, even when the data is not copied
@@ -154,36 +159,6 @@ impl RestorePreview {
     }
 }
 
-fn check_function_name(name: &str) -> Result<(), BackupError> {
-    super::request::check_function(name).map_err(|e| BackupError::Invalid(e.to_string()))
-}
-
-fn check_role(role: &str) -> Result<(), BackupError> {
-    check_role_arn("--role", role)
-}
-
-/// `flag`'s value is an IAM role's ARN (`arn:aws:iam::ACCOUNT:role/NAME`), checked before
-/// anything is asked.
-pub fn check_role_arn(flag: &str, role: &str) -> Result<(), BackupError> {
-    let parts: Vec<&str> = role.split(':').collect();
-    let account_ok = parts
-        .get(4)
-        .is_some_and(|a| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()));
-    if parts.len() == 6
-        && parts[0] == "arn"
-        && parts[2] == "iam"
-        && account_ok
-        && parts[5].len() > "role/".len()
-        && parts[5].starts_with("role/")
-    {
-        Ok(())
-    } else {
-        Err(BackupError::Invalid(format!(
-            "{flag} '{role}' is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
-        )))
-    }
-}
-
 /// Checks the tier, verifies the snapshot, reads the target and works out the steps. Changes
 /// nothing.
 pub async fn prepare_restore(
@@ -261,6 +236,7 @@ pub async fn prepare_restore(
             account: Some(account.as_str()).filter(|a| !a.is_empty()),
             role: request.role.as_deref(),
             map_sources: request.map_sources,
+            exact: request.exact,
         },
     );
     let unroutable = difference.unroutable(&manifest);
