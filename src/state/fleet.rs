@@ -155,6 +155,15 @@ impl RegionState {
         r.failures += 1;
     }
 
+    /// A read that failed as a whole, though a part of it answered (an alias's split without
+    /// any numbers): said as failing, its age not made young by that part.
+    pub(super) fn failed_because(&mut self, at: DateTime<Utc>, read: Read, why: String) {
+        let r = &mut self.reads[read.index()];
+        let since = r.error.as_ref().map_or(at, |(_, s)| *s);
+        r.error = Some((why, since));
+        r.failures += 1;
+    }
+
     /// A read answered in part: what it returned is shown, and `why` the rest is missing.
     pub(super) fn partly_answered(&mut self, at: DateTime<Utc>, read: Read, why: String) {
         let r = &mut self.reads[read.index()];

@@ -230,6 +230,9 @@ pub(super) fn on_metrics(
             r.failed(&e, at, Read::Metrics)
         }
         Ok(snapshot) => {
+            // Not one number read (only a split or percentiles): the read failed; the numbers
+            // shown are as old as they were.
+            let no_numbers = snapshot.functions.is_empty() && snapshot.region_totals.is_none();
             for f in &mut r.functions {
                 if let Some(m) = snapshot.functions.get(&f.info.name) {
                     if let Some(end) = snapshot.window_end {
@@ -271,6 +274,10 @@ pub(super) fn on_metrics(
             // stale); only an alias's split or the percentiles, and what it read is fresh, the
             // gap said in the regions view.
             match (snapshot.incomplete, snapshot.numbers_missing) {
+                (Some(why), true) if no_numbers => {
+                    r.metrics_partial = None;
+                    r.failed_because(at, Read::Metrics, why);
+                }
                 (Some(why), true) => {
                     r.metrics_partial = None;
                     r.partly_answered(at, Read::Metrics, why);

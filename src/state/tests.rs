@@ -4616,6 +4616,48 @@ fn a_details_read_that_fails_later_leaves_them_not_read() {
     assert_eq!(f.reserved_concurrency, Some(25));
 }
 
+/// A metrics read that read no number, only an alias's split: the read failed, and the age
+/// said is that of the numbers shown (read 5 minutes before), not of the split just read
+/// (it said "stale 2s" over numbers minutes old).
+#[test]
+fn a_metrics_read_of_only_the_split_does_not_make_old_numbers_look_young() {
+    let mut s = loaded();
+    let whole = |seq, at| Msg::Metrics {
+        region: 0,
+        seq,
+        at,
+        result: Ok(MetricsSnapshot {
+            functions: [("api".to_string(), metrics(1.0, 0.0))].into(),
+            ..Default::default()
+        }),
+    };
+    update(&mut s, whole(2, t0()));
+    let later = t0() + chrono::TimeDelta::minutes(5);
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 0,
+            seq: 3,
+            at: later,
+            result: Ok(MetricsSnapshot {
+                partly_read: [("api".to_string(), metrics(0.0, 0.0))].into(),
+                incomplete: Some(
+                    "1 of 1 functions' numbers missing: GetMetricData HTTP 503".into(),
+                ),
+                numbers_missing: true,
+                ..Default::default()
+            }),
+        },
+    );
+    let r = &s.regions[0];
+    assert!(r.read_failing(Read::Metrics));
+    assert_eq!(r.reads[1].last_ok, Some(t0()), "{:?}", r.reads);
+    match r.health(later, 30) {
+        crate::state::RegionHealth::Stale { age_secs, .. } => assert_eq!(age_secs, 300),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A metrics read that answered in part: some numbers not read leaves the region's rows in
 /// doubt (their last numbers, stale), as `lops status` calls it partial; only an alias's split
 /// or the percentiles not read is said in the regions view, the numbers read fresh.
