@@ -423,7 +423,7 @@ async fn check_credentials(scope: &Scope, settings: &Settings) -> Result<(), Fai
             scope.profile
         )));
     };
-    let wait = settings.timeouts.operation().max(Duration::from_secs(5));
+    let wait = credentials_wait(settings);
     match tokio::time::timeout(wait, provider.provide_credentials()).await {
         Ok(Ok(_)) => Ok(()),
         // What the SDK found missing (a `source_profile` that names no profile, say) is said.
@@ -544,4 +544,9 @@ async fn uses_credential_process(profile: &str) -> bool {
         }
     }
     false
+}
+
+/// How long a profile's credentials may take to come (a `credential_process`, SSO, STS).
+pub fn credentials_wait(settings: &Settings) -> Duration {
+    settings.timeouts.operation().max(Duration::from_secs(5))
 }

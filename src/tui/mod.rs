@@ -58,13 +58,32 @@ pub async fn run(flags: &Flags, demo: bool) -> Result<Exit, Failure> {
         let fleet = regions.len();
         run_terminal(regions, fleet, &settings, keymap, theme, display, audit).await
     } else {
-        let ctx = Session::connect(flags).await?;
+        let ctx = connect_saying_so(flags, &settings).await?;
         let display = display(&ctx.settings, false, flags);
         let audit = AuditLog::default_location().map(|a| a.with_duplicate_window(window));
         let mut sources = ctx.regions;
         let fleet = sources.len();
         sources.extend(service_homes(flags, &settings, &sources).await);
         run_terminal(sources, fleet, &settings, keymap, theme, display, audit).await
+    }
+}
+
+/// The session, its profiles' credentials checked before the screen is taken: a check that
+/// takes long (a hung `credential_process`, SSO, STS) is said on the terminal while it waits,
+/// with how long it may take, rather than a blank wait.
+async fn connect_saying_so(flags: &Flags, settings: &Settings) -> Result<Session, Failure> {
+    let connecting = Session::connect(flags);
+    tokio::pin!(connecting);
+    tokio::select! {
+        ctx = &mut connecting => ctx,
+        () = tokio::time::sleep(std::time::Duration::from_millis(700)) => {
+            let wait = session::credentials_wait(settings);
+            eprintln!(
+                "lops: checking credentials (up to {} s, [timeouts] operation_secs)…",
+                wait.as_secs()
+            );
+            connecting.await
+        }
     }
 }
 
