@@ -136,6 +136,9 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
         .filter(|r| {
             !r.result.starts_with(crate::ops::audit::CONFLICT) && !r.result.starts_with("refused")
         })
+        // Nor one that failed and was undone whole: the restore before it is the last that
+        // replaced the function (its safety snapshot holds what that one replaced).
+        .filter(|r| !r.result.contains(crate::backup::restore::UNDONE_WHOLE))
         // The last restore that replaced a function (one that made a new function, a drill's
         // copy say, replaced nothing and has no safety snapshot to name).
         .filter(|r| r.action.starts_with("restore"))

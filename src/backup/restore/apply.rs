@@ -131,7 +131,7 @@ impl<W: FunctionWrites> Runner<'_, W> {
                             self.region
                         ),
                         Ok(()) => format!(
-                            "restore of {} failed ({e}); every change was undone: the target is as it was",
+                            "restore of {} failed ({e}); {UNDONE_WHOLE}",
                             difference.function
                         ),
                         Err(u) => format!(

@@ -28,6 +28,10 @@ pub use difference::{Difference, Target, difference, difference_among};
 pub use removal::Removal;
 pub use step::Step;
 
+/// How a restore that failed and was undone whole ends its message (and its audit record):
+/// it replaced nothing.
+pub const UNDONE_WHOLE: &str = "every change was undone: the target is as it was";
+
 /// Lambda takes packages up to this size inline; larger ones go by S3 reference.
 pub const INLINE_LIMIT: u64 = 50 * 1024 * 1024;
 
