@@ -359,13 +359,7 @@ pub async fn list(global: &GlobalArgs, json: bool) -> Result<Exit, Failure> {
                 r.target(),
                 r.from,
                 r.to,
-                match &r.status {
-                    Status::Running => r.progress(),
-                    Status::Done => "done".into(),
-                    Status::Aborted => "aborted".into(),
-                    Status::RolledBack { reason } => format!("rolled back: {reason}"),
-                    Status::Halted { reason } => format!("halted: {reason}"),
-                },
+                r.status_said(),
                 r.updated
             );
         }

@@ -172,7 +172,7 @@ async fn a_resume_of_a_rollout_finished_meanwhile_is_said() {
         .await
         .expect("the refusal is said");
         assert!(said.contains("no unfinished rollout"), "{said}");
-        assert_eq!(said.contains("it ended"), saved.is_some(), "{said}");
+        assert_eq!(said.contains("it ended: done"), saved.is_some(), "{said}");
     }
     let kept = store.load(&scope, &function, "live").expect("kept");
     assert_eq!(kept.status, Status::Done);

@@ -112,6 +112,17 @@ impl Rollout {
         }
     }
 
+    /// Where it stands, in words: its step while running, else how it ended.
+    pub fn status_said(&self) -> String {
+        match &self.status {
+            Status::Running => self.progress(),
+            Status::Done => "done".into(),
+            Status::Aborted => "aborted".into(),
+            Status::RolledBack { reason } => format!("rolled back: {reason}"),
+            Status::Halted { reason } => format!("halted: {reason}"),
+        }
+    }
+
     /// Running (owned or interrupted) or halted: resume or abort applies.
     pub fn unfinished(&self) -> bool {
         matches!(self.status, Status::Running | Status::Halted { .. })
@@ -134,7 +145,9 @@ pub fn none_unfinished(
     alias: &str,
     found: Option<&Rollout>,
 ) -> String {
-    let ended = found.map_or(String::new(), |r| format!(" (it ended: {})", r.progress()));
+    let ended = found.map_or(String::new(), |r| {
+        format!(" (it ended: {})", r.status_said())
+    });
     format!("no unfinished rollout for {function}:{alias} in {scope}{ended}")
 }
 
