@@ -176,6 +176,13 @@ async fn capture_once(
         other => other.into(),
     };
     let got = reads.function(function, None).await.map_err(fail)?;
+    // Found, then not: deleted while it is read.
+    let fail = |e: ProviderError| match e {
+        ProviderError::NotFound(m) => BackupError::Provider(ProviderError::NotFound(format!(
+            "{function} was deleted while it was backed up ({m}): nothing was stored"
+        ))),
+        other => other.into(),
+    };
     let mut blobs = Blobs {
         reads,
         store,
@@ -225,8 +232,9 @@ async fn capture_once(
             &mut absent,
         )?
     };
+    let alias_names: Vec<String> = aliases.iter().map(|a| a.name.clone()).collect();
     let mappings = optional(
-        reads.mappings(function).await,
+        crate::provider::function::whole_mappings(reads, function, &alias_names).await,
         (function, "event_source_mappings"),
         &mut absent,
     )?;
@@ -235,7 +243,6 @@ async fn capture_once(
         (function, "function_url"),
         &mut absent,
     )?;
-    let alias_names: Vec<String> = aliases.iter().map(|a| a.name.clone()).collect();
     let policy = optional(
         crate::provider::function::whole_policy(reads, function, &alias_names).await,
         (function, "policy"),

@@ -488,16 +488,25 @@ pub fn execute<'a, S: RegionActions>(
             async move {
                 let held = match check.await {
                     Some((at, e)) if at == index => e,
-                    Some((at, _)) => OpsError::Conflict(
-                        format!(
-                            "held back: a batch is undone whole, and {} changed since the preview: \
-                         nothing changed",
-                            batch.items[at]
-                                .plan()
-                                .map_or(String::new(), |p| format!("{} in {}", p.target, p.scope))
-                        )
-                        .into(),
-                    ),
+                    Some((at, e)) => {
+                        let other = batch.items[at]
+                            .plan()
+                            .map_or(String::new(), |p| format!("{} in {}", p.target, p.scope));
+                        match e {
+                            OpsError::Conflict(_) => OpsError::Conflict(
+                                format!(
+                                    "held back: a batch is undone whole, and {other} changed \
+                                     since the preview: nothing changed"
+                                )
+                                .into(),
+                            ),
+                            // Its read failed: not known to have changed, and not compared.
+                            e => OpsError::Refused(format!(
+                                "held back: a batch is undone whole, and {other} could not be \
+                                 compared again ({e}): nothing changed"
+                            )),
+                        }
+                    }
                     None => return (index, super::execute(source, plan, audit).await),
                 };
                 (

@@ -322,6 +322,29 @@ pub struct NewLayerVersion {
     pub compatible_runtimes: Vec<String>,
 }
 
+/// The function's event source mappings with its aliases' (Lambda lists a mapping on an alias
+/// only under the alias's name), each once.
+pub async fn whole_mappings<R: FunctionReads + Sync>(
+    reads: &R,
+    function: &str,
+    aliases: &[String],
+) -> Result<Vec<EventSourceMapping>, ProviderError> {
+    let mut all = reads.mappings(function).await?;
+    for alias in aliases {
+        let theirs = match reads.mappings(&format!("{function}:{alias}")).await {
+            Ok(m) => m,
+            Err(ProviderError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        for m in theirs {
+            if !all.iter().any(|x| x.uuid == m.uuid) {
+                all.push(m);
+            }
+        }
+    }
+    Ok(all)
+}
+
 /// The function's resource policy with its aliases' own: one document holding every statement
 /// once (an alias's policy is apart from the function's on AWS; an emulator may answer both
 /// with one). With none anywhere, the function's own answer (NotFound).

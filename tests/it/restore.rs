@@ -1963,3 +1963,89 @@ async fn mappings_of(lambda: &aws_sdk_lambda::Client, function: &str) -> usize {
         .event_source_mappings()
         .len()
 }
+
+/// `--exact` fails at its last removal (DeleteAlias answers 500): every removal before it is
+/// made again — the function URL created again (an update of the URL it removed found none,
+/// and was taken as done), the mapping on the alias made on `function:alias` (it was asked of
+/// a function named as the alias) — and the function is as it was before, said so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exact_restore_that_fails_makes_again_what_it_removed() {
+    use aws_sdk_lambda::types::FunctionUrlAuthType;
+    let fx = Fixture::new(PROXIED, "exactfail").await;
+    let (rich, bare) = (moto::unique("rich"), moto::unique("bare"));
+    fx.function(&rich).await;
+    let lambda = &fx.seeder.lambda;
+    let queue = moto::create_queue(PROXIED, &format!("{rich}-jobs"));
+    lambda
+        .create_event_source_mapping()
+        .function_name(format!("{rich}:live"))
+        .event_source_arn(&queue)
+        .batch_size(5)
+        .send()
+        .await
+        .expect("mapping on the alias");
+    lambda
+        .create_function_url_config()
+        .function_name(&rich)
+        .auth_type(FunctionUrlAuthType::AwsIam)
+        .send()
+        .await
+        .expect("url");
+    fx.plain_function(&bare).await;
+    let lops = fx.lops(moto::url());
+    let snapshot = snapshot_of(&backup(&lops, PROXIED, &rich, &fx.to()));
+    let restored = lops.run(&["restore", &snapshot, "--name", &bare, "--no-data", "--yes"]);
+    restored.assert_exit(0);
+    // A qualified mapping (moto names the alias's version in its ARN, AWS the alias).
+    let from_queue = || async {
+        let all = lambda
+            .list_event_source_mappings()
+            .event_source_arn(&queue)
+            .send()
+            .await
+            .expect("mappings");
+        all.event_source_mappings()
+            .iter()
+            .filter_map(|m| m.function_arn())
+            .filter(|arn| arn.contains(&format!(":{bare}:")))
+            .count()
+    };
+    assert_eq!(from_queue().await, 1, "{}", restored.stderr);
+    let undo = lops.run(&["undo", "--yes"]);
+    let safety = undo
+        .stderr
+        .split_whitespace()
+        .find(|w| w.contains("-safety.json"))
+        .map(|w| w.trim_matches('`').to_string())
+        .unwrap_or_else(|| panic!("{}", undo.stderr));
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule::lambda(
+        PROXIED,
+        "DeleteAlias",
+        Fault::Status(500),
+        None,
+    ));
+    let failed = fx
+        .lops(&proxy.url)
+        .run(&["restore", &safety, "--exact", "--yes"]);
+    failed.assert_exit(1);
+    assert!(
+        failed.stderr.contains("every change was undone"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        lambda
+            .get_function_url_config()
+            .function_name(&bare)
+            .send()
+            .await
+            .is_ok(),
+        "the URL is made again"
+    );
+    assert_eq!(
+        from_queue().await,
+        1,
+        "the mapping on the alias is made again"
+    );
+}

@@ -197,16 +197,11 @@ pub fn difference_among(
     steps_for_policy(&mut out, manifest, current, &account);
     match current.filter(|_| target.exact) {
         Some(c) => {
-            let (removals, stays) = super::removal::removals(manifest, c);
+            let (removals, notes) = super::removal::removals(manifest, c, &out.matched);
             out.steps.extend(removals);
             out.notes
                 .retain(|n| !n.contains("is not in the snapshot: left as it is"));
-            if !stays.is_empty() {
-                out.notes.push(format!(
-                    "the target has what the snapshot has not, left as it is: {}",
-                    stays.join(", ")
-                ));
-            }
+            out.notes.extend(notes);
         }
         None => note_what_is_left(&mut out, manifest, current),
     }

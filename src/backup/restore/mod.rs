@@ -21,6 +21,7 @@ use super::store::Store;
 use crate::provider::ProviderError;
 use crate::provider::function::{
     CodeInput, FunctionReads, FunctionWrites, NewLayerVersion, NewMapping, UpdateState,
+    whole_mappings,
 };
 
 pub use apply::{Restored, Runner};
@@ -88,7 +89,8 @@ pub async fn read_current(
         .collect();
     current.aliases = reads.alias_routes(function).await?;
     // Every page: a mapping missed here would be created twice.
-    current.mappings = match reads.mappings(function).await {
+    let alias_names: Vec<String> = current.aliases.iter().map(|a| a.name.clone()).collect();
+    current.mappings = match whole_mappings(reads, function, &alias_names).await {
         Ok(all) => all,
         Err(ProviderError::NotFound(_) | ProviderError::Unsupported(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
@@ -181,7 +183,12 @@ pub async fn remove_function(
     layers: &[String],
 ) -> Vec<String> {
     let mut failures = Vec::new();
-    match target.mappings(function).await {
+    // Its aliases' too: Lambda lists a mapping on an alias only under the alias's name.
+    let aliases: Vec<String> = match target.alias_routes(function).await {
+        Ok(a) => a.into_iter().map(|a| a.name).collect(),
+        Err(_) => Vec::new(),
+    };
+    match whole_mappings(target, function, &aliases).await {
         Ok(all) => {
             for m in all {
                 if let Err(e) = target.delete_mapping(&m.uuid).await {

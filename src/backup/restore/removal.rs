@@ -23,6 +23,20 @@ pub enum Removal {
 }
 
 impl Removal {
+    /// The alias it removes, or one its piece is on (a rollout driving it holds the restore).
+    pub fn alias(&self) -> Option<&str> {
+        fn on(q: Option<&str>) -> Option<&str> {
+            q.filter(|q| !q.chars().all(|c| c.is_ascii_digit()))
+        }
+        match self {
+            Removal::Alias(a) => Some(&a.name),
+            Removal::Mapping(m) => on(m.qualifier.as_deref()),
+            Removal::Permission(p) => on(p.qualifier.as_deref()),
+            Removal::Provisioned { qualifier, .. } => on(Some(qualifier)),
+            Removal::Url(_) | Removal::AsyncInvoke(_) => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Removal::Mapping(m) => format!(
@@ -55,20 +69,38 @@ impl Removal {
 }
 
 /// The removals that make the target hold no more than the snapshot, in an order Lambda takes
-/// (what is on an alias before the alias), and what stays although the snapshot has it not.
-pub(super) fn removals(manifest: &Manifest, current: &Current) -> (Vec<Step>, Vec<String>) {
-    let mut steps = Vec::new();
-    let mut stays = Vec::new();
+/// (what is on an alias before the alias), and notes: what stays although the snapshot has it
+/// not, and what a run again completes.
+pub(super) fn removals(
+    manifest: &Manifest,
+    current: &Current,
+    matched: &BTreeMap<String, String>,
+) -> (Vec<Step>, Vec<String>) {
+    let (mut steps, mut stays, mut again) = (Vec::new(), Vec::new(), Vec::new());
     let snapshot_sources: Vec<&str> = (manifest.event_source_mappings.iter().flatten())
         .filter_map(|m| m.source_arn.as_deref())
         .collect();
+    // The aliases that go: what is on them goes first.
+    let removed: Vec<&str> = (current.aliases.iter())
+        .filter(|a| !manifest.aliases.iter().any(|x| x.name == a.name))
+        .map(|a| a.name.as_str())
+        .collect();
     for m in &current.mappings {
-        let source = m.source_arn.as_deref().unwrap_or_default();
-        if !snapshot_sources
-            .iter()
-            .any(|s| super::difference::same_source(s, source))
-        {
+        let Some(source) = m.source_arn.as_deref() else {
+            // No source ARN (a self-managed Kafka cluster, say): not compared, and not one
+            // that could be made again.
+            stays.push(format!("event source mapping {}", m.uuid));
+            continue;
+        };
+        let on_removed = m.qualifier.as_deref().is_some_and(|q| removed.contains(&q));
+        let in_snapshot =
+            (snapshot_sources.iter()).any(|s| super::difference::same_source(s, source));
+        if on_removed || !in_snapshot {
             steps.push(Removal::Mapping(m.clone()));
+        }
+        if on_removed && in_snapshot {
+            // Its source mapped, the snapshot's mapping from it was not planned.
+            again.push(source.to_string());
         }
     }
     let (kept, _) = (manifest.policy.as_deref())
@@ -96,8 +128,9 @@ pub(super) fn removals(manifest: &Manifest, current: &Current) -> (Vec<Step>, Ve
     if let (Some(config), None) = (&current.async_invoke, &manifest.async_invoke) {
         steps.push(Removal::AsyncInvoke(config.clone()));
     }
+    // The snapshot's, on an alias or on the target's number of a snapshot version.
     let provisioned: Vec<&str> = (manifest.provisioned_concurrency.iter().flatten())
-        .map(|p| p.qualifier.as_str())
+        .map(|p| matched.get(&p.qualifier).unwrap_or(&p.qualifier).as_str())
         .collect();
     for (qualifier, value) in &current.provisioned {
         if !provisioned.contains(&qualifier.as_str()) {
@@ -112,9 +145,10 @@ pub(super) fn removals(manifest: &Manifest, current: &Current) -> (Vec<Step>, Ve
             steps.push(Removal::Alias(a.clone()));
         }
     }
+    // Those the snapshot's versions are not matched to (its aliases route to those).
     let published: Vec<&str> = (current.versions.iter())
         .map(|(n, _, _)| n.as_str())
-        .filter(|n| !manifest.versions.iter().any(|v| v.version == *n))
+        .filter(|n| !matched.values().any(|m| m == n))
         .collect();
     if !published.is_empty() {
         stays.push(format!(
@@ -123,7 +157,21 @@ pub(super) fn removals(manifest: &Manifest, current: &Current) -> (Vec<Step>, Ve
             published.join(", ")
         ));
     }
-    (steps.into_iter().map(Step::Remove).collect(), stays)
+    let mut notes = Vec::new();
+    if !stays.is_empty() {
+        notes.push(format!(
+            "the target has what the snapshot has not, left as it is: {}",
+            stays.join(", ")
+        ));
+    }
+    if !again.is_empty() {
+        notes.push(format!(
+            "the snapshot's event source mapping from {} is made by running the restore again, \
+             once the target's mapping from it on a removed alias is gone",
+            again.join(", ")
+        ));
+    }
+    (steps.into_iter().map(Step::Remove).collect(), notes)
 }
 
 impl<W: FunctionWrites> Runner<'_, W> {
@@ -138,14 +186,18 @@ impl<W: FunctionWrites> Runner<'_, W> {
         match removal {
             Removal::Mapping(m) => {
                 let undo = Undo::CreateMapping(NewMapping {
-                    target: m.qualifier.clone().unwrap_or_else(|| f.to_string()),
+                    target: match &m.qualifier {
+                        Some(q) => format!("{f}:{q}"),
+                        None => f.to_string(),
+                    },
                     source_arn: m.source_arn.clone().unwrap_or_default(),
                     batch_size: m.batch_size,
                     starting_position: m.starting_position.clone(),
                     batching_window: m.maximum_batching_window,
                     enabled: m.state.as_deref() != Some("Disabled"),
                 });
-                super::apply::journaled(journal, Some(undo), target.delete_mapping(&m.uuid)).await
+                let write = target.delete_mapping(&m.uuid);
+                super::apply::journaled(journal, Some(undo), gone(write)).await
             }
             Removal::Permission(p) => {
                 let undo = Undo::Permission {
@@ -154,17 +206,17 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     put_back: Some(p.clone()),
                 };
                 let write = target.remove_permission(f, &p.sid, p.qualifier.as_deref());
-                super::apply::journaled(journal, Some(undo), write).await
+                super::apply::journaled(journal, Some(undo), gone(write)).await
             }
             Removal::Url(config) => {
-                let undo = Undo::Url(Some(config.clone()));
+                let undo = Undo::CreateUrl(config.clone());
                 let write = target.set_url(f, None, false);
-                super::apply::journaled(journal, Some(undo), write).await
+                super::apply::journaled(journal, Some(undo), gone(write)).await
             }
             Removal::AsyncInvoke(config) => {
                 let undo = Undo::AsyncInvoke(Some(config.clone()));
                 let write = target.set_async_invoke(f, None);
-                super::apply::journaled(journal, Some(undo), write).await
+                super::apply::journaled(journal, Some(undo), gone(write)).await
             }
             Removal::Provisioned { qualifier, value } => {
                 let undo = Undo::Provisioned {
@@ -172,13 +224,24 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     put_back: Some(*value),
                 };
                 let write = target.set_provisioned(f, qualifier, None);
-                super::apply::journaled(journal, Some(undo), write).await
+                super::apply::journaled(journal, Some(undo), gone(write)).await
             }
             Removal::Alias(a) => {
                 let undo = Undo::CreateAlias(a.clone());
                 let write = target.delete_alias(f, &a.name);
-                super::apply::journaled(journal, Some(undo), write).await
+                super::apply::journaled(journal, Some(undo), gone(write)).await
             }
         }
+    }
+}
+
+/// A removal that finds nothing to remove is done: an earlier try whose answer was lost
+/// landed (the SDK's retry then finds it gone). Its undo stays journaled.
+async fn gone(
+    write: impl std::future::Future<Output = Result<(), ProviderError>>,
+) -> Result<(), ProviderError> {
+    match write.await {
+        Err(ProviderError::NotFound(_)) => Ok(()),
+        other => other,
     }
 }

@@ -26,6 +26,8 @@ pub(super) enum Undo {
     DeleteMapping(String),
     /// The function URL back to this configuration (`None`: there was none).
     Url(Option<serde_json::Value>),
+    /// Make again a function URL `--exact` removed, with this configuration.
+    CreateUrl(serde_json::Value),
     /// The asynchronous invoke configuration back to this (`None`: there was none).
     AsyncInvoke(Option<serde_json::Value>),
     /// Delete a layer version the restore published (by its ARN).
@@ -63,6 +65,7 @@ impl Undo {
             Undo::DeleteMapping(u) => format!("delete created event source mapping {u}"),
             Undo::Url(None) => "delete the created function URL".into(),
             Undo::Url(Some(_)) => "put back the function URL".into(),
+            Undo::CreateUrl(_) => "make the removed function URL again".into(),
             Undo::AsyncInvoke(None) => "delete the asynchronous invoke configuration".into(),
             Undo::AsyncInvoke(Some(_)) => "put back the asynchronous invoke configuration".into(),
             Undo::DeleteLayerVersion(arn) => format!("delete published layer version {arn}"),
@@ -133,6 +136,9 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     // not landed) finds nothing: done.
                     Undo::Url(before) => {
                         gone_is_done(target.set_url(function, before.as_ref(), false).await)?
+                    }
+                    Undo::CreateUrl(config) => {
+                        target.set_url(function, Some(&config), true).await?;
                     }
                     Undo::AsyncInvoke(before) => {
                         gone_is_done(target.set_async_invoke(function, before.as_ref()).await)?;

@@ -344,13 +344,18 @@ pub(super) async fn held_aliases(
     difference: &crate::backup::restore::Difference,
 ) -> Result<(), BackupError> {
     for step in &difference.steps {
-        if let Step::Alias {
-            alias,
-            now: Some(_),
-            ..
-        } = step
-        {
-            super::plan::held_by_rollout(region, audit, &difference.function, &alias.name)
+        // An alias changed, removed (`--exact`), or losing what is on it.
+        let alias = match step {
+            Step::Alias {
+                alias,
+                now: Some(_),
+                ..
+            } => Some(alias.name.as_str()),
+            Step::Remove(r) => r.alias(),
+            _ => None,
+        };
+        if let Some(alias) = alias {
+            super::plan::held_by_rollout(region, audit, &difference.function, alias)
                 .await
                 .map_err(|e| match e {
                     super::OpsError::Refused(why) => {
