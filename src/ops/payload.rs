@@ -178,7 +178,7 @@ pub fn check_json(text: &str, source: &str, hint: &str) -> Result<(), String> {
             if e.to_string().starts_with("number out of range") {
                 format!(
                     "{source} holds a number too large for a double ({e}): a function would \
-                     read it as infinity; send it as a string (\"1e309\") or a smaller number"
+                     read it as infinity; send it as a string (in quotes) or a smaller number"
                 )
             } else if hint.is_empty() {
                 format!("{source} is not valid JSON: {e}")

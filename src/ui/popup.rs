@@ -203,12 +203,16 @@ fn payload_editor(state: &State, text: &str, theme: &Theme, frame: &mut Frame, a
     lines.push(Line::raw(""));
     // Checked as enter will check it (one rule in the core): a number no double holds is said
     // as such, not as JSON still being typed.
-    match crate::ops::payload::check_json(text, "the payload", "") {
+    // Too large for Lambda (the dashboard invokes synchronously) is said before enter too.
+    let size = crate::ops::payload::check_payload_size(text.len() as u64, false);
+    match size.and_then(|()| crate::ops::payload::check_json(text, "the payload", "")) {
         Ok(()) => lines.push(Line::styled(
             "valid JSON · enter previews · tab: alias/version · esc cancels",
             theme.ok(),
         )),
-        Err(e) if e.contains("too large for a double") => lines.push(Line::styled(e, theme.warn())),
+        Err(e) if !e.starts_with("the payload is not valid JSON") => {
+            lines.push(Line::styled(e, theme.warn()))
+        }
         Err(e) => lines.push(Line::styled(
             format!(
                 "not JSON yet: {}",

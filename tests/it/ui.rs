@@ -1449,6 +1449,20 @@ async fn payload_editor_checks_json_as_it_is_typed() {
     let footer = out.lines().last().unwrap_or_default();
     assert!(footer.contains("editing the payload above"), "{out}");
 
+    // A pasted payload larger than Lambda takes is said so while it is edited, as enter says
+    // it (it read "valid JSON" until enter refused it).
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    update(
+        &mut state,
+        Msg::Paste(format!("{{\"blob\": \"{}\"}}", "x".repeat(7 * 1024 * 1024))),
+    );
+    let out = screen(&mut state, &MONO, 80, 24);
+    assert!(!out.contains("valid JSON · enter previews"), "{out}");
+    assert!(out.contains("Lambda takes at most"), "{out}");
+
     // Control characters pasted into a string are kept and refused, as the CLI refuses them
     // (they were turned into spaces: another payload, said valid); shown as `�`, a tab as `→`.
     update(
