@@ -397,7 +397,14 @@ fn a_restore_undone_whole_is_not_the_one_whose_snapshot_is_named() {
             crate::backup::restore::UNDONE_WHOLE
         ),
     );
-    let said = nothing_to_undo(&[first, failed]);
+    // Each with its begin record (the same safety snapshot, result `started`).
+    let began = |r: &Record| {
+        let mut b = r.clone();
+        b.action = "restore.begin".into();
+        b.result = crate::ops::audit::STARTED.into();
+        b
+    };
+    let said = nothing_to_undo(&[began(&first), first, began(&failed), failed]);
     assert!(said.contains("first-safety.json"), "{said}");
     assert!(!said.contains("second-safety.json"), "{said}");
 }

@@ -129,6 +129,18 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
         );
     }
     let mut text = "nothing to undo: no reversible action is recorded".to_string();
+    let safety_of = |r: &Record| {
+        r.before
+            .get("safety_snapshot")?
+            .as_str()
+            .map(str::to_string)
+    };
+    // Restores that failed and were undone whole replaced nothing: their records (the begin
+    // and the end, one safety snapshot) are passed over.
+    let undone_whole: Vec<String> = (records.iter())
+        .filter(|r| r.result.contains(crate::backup::restore::UNDONE_WHOLE))
+        .filter_map(safety_of)
+        .collect();
     let safety = records
         .iter()
         .rev()
@@ -138,7 +150,7 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
         })
         // Nor one that failed and was undone whole: the restore before it is the last that
         // replaced the function (its safety snapshot holds what that one replaced).
-        .filter(|r| !r.result.contains(crate::backup::restore::UNDONE_WHOLE))
+        .filter(|r| safety_of(r).is_none_or(|u| !undone_whole.contains(&u)))
         // The last restore that replaced a function (one that made a new function, a drill's
         // copy say, replaced nothing and has no safety snapshot to name).
         .filter(|r| r.action.starts_with("restore"))
