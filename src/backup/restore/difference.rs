@@ -190,14 +190,29 @@ pub fn difference_among(
     };
     steps_for_versions(&mut out, manifest, current, &adapt);
     steps_for_aliases(&mut out, manifest, current);
-    steps_for_concurrency(&mut out, manifest, current);
-    steps_for_tags(&mut out, manifest, current);
-    steps_for_mappings(&mut out, manifest, current, map_sources, &account);
-    steps_for_url_and_async(&mut out, manifest, current, &account);
-    steps_for_policy(&mut out, manifest, current, &account);
+    // Removals (`--exact`) before the concurrency steps: provisioned concurrency the target
+    // has beyond the snapshot's must be gone before the snapshot's fits under its reservation.
+    // The target as the mappings' steps find it: a mapping removed first no longer holds its
+    // source (the snapshot's own from it is made after).
+    let mut after_removals = current.cloned();
     match current.filter(|_| target.exact) {
         Some(c) => {
             let (removals, notes) = super::removal::removals(manifest, c, &out.matched);
+            for step in &removals {
+                if let (Step::Remove(super::Removal::Mapping(m)), Some(a)) =
+                    (step, after_removals.as_mut())
+                {
+                    a.mappings.retain(|x| x.uuid != m.uuid);
+                    if let Some(source) = &m.source_arn
+                        && !a
+                            .mappings
+                            .iter()
+                            .any(|x| x.source_arn.as_ref() == Some(source))
+                    {
+                        a.mapping_sources.remove(source);
+                    }
+                }
+            }
             out.steps.extend(removals);
             out.notes
                 .retain(|n| !n.contains("is not in the snapshot: left as it is"));
@@ -205,6 +220,17 @@ pub fn difference_among(
         }
         None => note_what_is_left(&mut out, manifest, current),
     }
+    steps_for_concurrency(&mut out, manifest, current);
+    steps_for_tags(&mut out, manifest, current);
+    steps_for_mappings(
+        &mut out,
+        manifest,
+        after_removals.as_ref(),
+        map_sources,
+        &account,
+    );
+    steps_for_url_and_async(&mut out, manifest, current, &account);
+    steps_for_policy(&mut out, manifest, current, &account);
     let configs = std::iter::once(&manifest.latest).chain(&manifest.versions);
     let attached_here = !here.0.is_empty() || !here.1.is_empty();
     if foreign_vpc

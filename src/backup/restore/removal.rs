@@ -69,14 +69,15 @@ impl Removal {
 }
 
 /// The removals that make the target hold no more than the snapshot, in an order Lambda takes
-/// (what is on an alias before the alias), and notes: what stays although the snapshot has it
-/// not, and what a run again completes.
+/// (what is on an alias before the alias), and a note of what stays although the snapshot has
+/// it not. A mapping removed from a source the snapshot maps is made as the snapshot has it
+/// by the mappings' steps, after.
 pub(super) fn removals(
     manifest: &Manifest,
     current: &Current,
     matched: &BTreeMap<String, String>,
 ) -> (Vec<Step>, Vec<String>) {
-    let (mut steps, mut stays, mut again) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut steps, mut stays) = (Vec::new(), Vec::new());
     let snapshot_sources: Vec<&str> = (manifest.event_source_mappings.iter().flatten())
         .filter_map(|m| m.source_arn.as_deref())
         .collect();
@@ -97,10 +98,6 @@ pub(super) fn removals(
             (snapshot_sources.iter()).any(|s| super::difference::same_source(s, source));
         if on_removed || !in_snapshot {
             steps.push(Removal::Mapping(m.clone()));
-        }
-        if on_removed && in_snapshot {
-            // Its source mapped, the snapshot's mapping from it was not planned.
-            again.push(source.to_string());
         }
     }
     let (kept, _) = (manifest.policy.as_deref())
@@ -162,13 +159,6 @@ pub(super) fn removals(
         notes.push(format!(
             "the target has what the snapshot has not, left as it is: {}",
             stays.join(", ")
-        ));
-    }
-    if !again.is_empty() {
-        notes.push(format!(
-            "the snapshot's event source mapping from {} is made by running the restore again, \
-             once the target's mapping from it on a removed alias is gone",
-            again.join(", ")
         ));
     }
     (steps.into_iter().map(Step::Remove).collect(), notes)

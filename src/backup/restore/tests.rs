@@ -918,3 +918,79 @@ fn an_environment_change_names_variables_never_their_values() {
         assert!(!said.contains(secret), "{said}");
     }
 }
+
+/// `--exact`: what the target has beyond the snapshot is removed before the concurrency steps
+/// (provisioned concurrency on an alias that goes must be gone before the snapshot's fits
+/// under its reservation), what is on an alias before the alias, and a mapping on an alias
+/// that goes, from a source the snapshot maps, is made again as the snapshot has it, after.
+/// Without `--exact`, all of it is left and said.
+#[test]
+fn an_exact_restore_removes_first_what_the_snapshot_has_not() {
+    let queue = "arn:aws:sqs:eu-west-1:1:jobs";
+    let mut m = manifest();
+    m.reserved_concurrency = Some(50);
+    m.provisioned_concurrency = Some(vec![crate::backup::manifest::Provisioned {
+        qualifier: "live".into(),
+        requested: 30,
+    }]);
+    m.event_source_mappings = Some(vec![enabled_mapping(queue)]);
+    let mut current = matching(&m);
+    current.reserved = Some(100);
+    current.aliases.push(AliasSnapshot {
+        name: "canary".into(),
+        function_version: "2".into(),
+        description: None,
+        weights: BTreeMap::new(),
+    });
+    current.provisioned = [("canary".to_string(), 40)].into();
+    current.mappings = vec![crate::provider::function::EventSourceMapping {
+        uuid: "m-canary".into(),
+        qualifier: Some("canary".into()),
+        ..enabled_mapping(queue)
+    }];
+    current.mapping_sources = [queue.to_string()].into();
+    let exact = Target {
+        function: "orders",
+        region: "eu-west-1",
+        exact: true,
+        ..Default::default()
+    };
+    let p = difference_among(&m, Some(&current), &BTreeMap::new(), &exact);
+    let at = |f: &dyn Fn(&Step) -> bool| p.steps.iter().position(f);
+    let removed = |what: &dyn Fn(&Removal) -> bool| {
+        at(&|s| matches!(s, Step::Remove(r) if what(r))).unwrap_or_else(|| panic!("{:#?}", p.steps))
+    };
+    let provisioned =
+        removed(&|r| matches!(r, Removal::Provisioned { qualifier, .. } if qualifier == "canary"));
+    let mapping = removed(&|r| matches!(r, Removal::Mapping(m) if m.uuid == "m-canary"));
+    let alias = removed(&|r| matches!(r, Removal::Alias(a) if a.name == "canary"));
+    let reserve = at(&|s| matches!(s, Step::Reserve { .. })).expect("reserve");
+    let made = at(&|s| matches!(s, Step::Mapping { .. })).expect("the snapshot's mapping");
+    assert!(
+        provisioned < reserve && mapping < alias && provisioned < alias,
+        "{:#?}",
+        p.steps
+    );
+    assert!(mapping < made, "{:#?}", p.steps);
+    assert!(
+        p.notes.iter().all(|n| !n.contains("canary")),
+        "{:?}",
+        p.notes
+    );
+    // Without it: nothing removed, all said.
+    let kept = difference_among(
+        &m,
+        Some(&current),
+        &BTreeMap::new(),
+        &Target {
+            exact: false,
+            ..exact
+        },
+    );
+    assert!(!kept.steps.iter().any(|s| matches!(s, Step::Remove(_))));
+    assert!(
+        kept.notes.iter().any(|n| n.contains("--exact removes it")),
+        "{:?}",
+        kept.notes
+    );
+}
