@@ -158,8 +158,12 @@ pub(super) fn on_extras(
             }
             None
         }
+        // What the read asks (the tags are the inventory's, GetFunction's): said as not read,
+        // with the calls and the error's hint.
         Err(e) => Some(format!(
-            "aliases, tags, provisioned not read: {e} (read again in {} s)",
+            "aliases and provisioned concurrency not read (ListAliases, \
+             ListProvisionedConcurrencyConfigs): {e}{} (read again in {} s)",
+            crate::provider::hint(&e),
             super::outcome::DETAIL_RETRY_SECS
         )),
     };

@@ -2034,6 +2034,41 @@ async fn an_exact_restore_that_fails_makes_again_what_it_removed() {
         "{}",
         failed.stderr
     );
+    // The URL's removal lands but its answer is lost, and the retries are refused (500): it
+    // is gone all the same, and made again with the rest (its undo was dropped with the
+    // failed answer, and "as it was" said over a function without its URL).
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(Rule::lambda(
+        PROXIED,
+        "DeleteFunctionUrlConfig",
+        Fault::LateAnswer(std::time::Duration::from_secs(5)),
+        Some(1),
+    ));
+    proxy.add(Rule::lambda(
+        PROXIED,
+        "DeleteFunctionUrlConfig",
+        Fault::Status(500),
+        None,
+    ));
+    let lost = fx
+        .lops(&proxy.url)
+        .run(&["restore", &safety, "--exact", "--yes"]);
+    lost.assert_exit(1);
+    assert!(
+        lost.stderr.contains("every change was undone"),
+        "{}",
+        lost.stderr
+    );
+    assert!(
+        lambda
+            .get_function_url_config()
+            .function_name(&bare)
+            .send()
+            .await
+            .is_ok(),
+        "the URL removed unanswered is made again: {}",
+        lost.stderr
+    );
     assert!(
         lambda
             .get_function_url_config()

@@ -40,10 +40,14 @@ impl Removal {
     pub fn describe(&self) -> String {
         match self {
             Removal::Mapping(m) => format!(
-                "remove event source mapping {} from {} ({}; a mapping made again starts \
+                "remove event source mapping {} from {}{} ({}; a mapping made again starts \
                  from its source's position then)",
                 m.uuid,
                 m.source_arn.as_deref().unwrap_or("?"),
+                m.qualifier
+                    .as_ref()
+                    .map(|q| format!(" on {q}"))
+                    .unwrap_or_default(),
                 m.state.as_deref().unwrap_or("state not known")
             ),
             Removal::Permission(p) => format!("remove permission {}", p.describe()),
@@ -187,26 +191,22 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     enabled: m.state.as_deref() != Some("Disabled"),
                 });
                 let write = target.delete_mapping(&m.uuid);
-                super::apply::journaled(journal, Some(undo), gone(write)).await
+                kept(journal, undo, gone(write)).await
             }
             Removal::Permission(p) => {
-                let undo = Undo::Permission {
-                    sid: p.sid.clone(),
-                    qualifier: p.qualifier.clone(),
-                    put_back: Some(p.clone()),
-                };
+                let undo = Undo::PutBackPermission(p.clone());
                 let write = target.remove_permission(f, &p.sid, p.qualifier.as_deref());
-                super::apply::journaled(journal, Some(undo), gone(write)).await
+                kept(journal, undo, gone(write)).await
             }
             Removal::Url(config) => {
                 let undo = Undo::CreateUrl(config.clone());
                 let write = target.set_url(f, None, false);
-                super::apply::journaled(journal, Some(undo), gone(write)).await
+                kept(journal, undo, gone(write)).await
             }
             Removal::AsyncInvoke(config) => {
                 let undo = Undo::AsyncInvoke(Some(config.clone()));
                 let write = target.set_async_invoke(f, None);
-                super::apply::journaled(journal, Some(undo), gone(write)).await
+                kept(journal, undo, gone(write)).await
             }
             Removal::Provisioned { qualifier, value } => {
                 let undo = Undo::Provisioned {
@@ -214,15 +214,27 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     put_back: Some(*value),
                 };
                 let write = target.set_provisioned(f, qualifier, None);
-                super::apply::journaled(journal, Some(undo), gone(write)).await
+                kept(journal, undo, gone(write)).await
             }
             Removal::Alias(a) => {
                 let undo = Undo::CreateAlias(a.clone());
                 let write = target.delete_alias(f, &a.name);
-                super::apply::journaled(journal, Some(undo), gone(write)).await
+                kept(journal, undo, gone(write)).await
             }
         }
     }
+}
+
+/// A removal, its undo journaled first and kept whatever the answer: a removal whose first try
+/// landed unanswered and whose retry failed is gone all the same. Each undo of a removal makes
+/// the piece only where it is not there (see `undo.rs`), so one that never landed is left.
+async fn kept(
+    journal: &mut Vec<Undo>,
+    undo: Undo,
+    write: impl std::future::Future<Output = Result<(), ProviderError>>,
+) -> Result<(), BackupError> {
+    journal.push(undo);
+    write.await.map_err(Into::into)
 }
 
 /// A removal that finds nothing to remove is done: an earlier try whose answer was lost

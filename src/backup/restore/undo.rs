@@ -37,6 +37,8 @@ pub(super) enum Undo {
         qualifier: String,
         put_back: Option<i32>,
     },
+    /// Put back a statement `--exact` removed (removed again first, if there: as it was).
+    PutBackPermission(super::policy::Permission),
     /// Remove the statement the restore added, and put back the one it replaced.
     Permission {
         sid: String,
@@ -72,6 +74,7 @@ impl Undo {
             Undo::Provisioned { qualifier, .. } => {
                 format!("put back provisioned concurrency on {qualifier}")
             }
+            Undo::PutBackPermission(p) => format!("put back removed permission {}", p.sid),
             Undo::Permission { sid, .. } => {
                 format!("remove permission {sid} (and put back the one it replaced)")
             }
@@ -120,11 +123,39 @@ impl<W: FunctionWrites> Runner<'_, W> {
                         gone_is_done(target.delete_alias(function, &name).await)?
                     }
                     Undo::Alias(a) => target.update_alias(function, &a).await?,
+                    // What `--exact` removed is made only where it is not there: a removal
+                    // that never landed (or a making asked twice) leaves it as it is, once.
+                    // A making whose first try landed unanswered and whose retry was refused
+                    // as a conflict is there: read back, done.
                     Undo::CreateAlias(a) => {
-                        target.create_alias(function, &a).await?;
+                        let there = |all: &[AliasSnapshot]| all.iter().any(|x| x.name == a.name);
+                        if !there(&target.alias_routes(function).await?)
+                            && let Err(e) = target.create_alias(function, &a).await
+                            && !there(&target.alias_routes(function).await.unwrap_or_default())
+                        {
+                            return Err(e.into());
+                        }
                     }
                     Undo::CreateMapping(m) => {
-                        target.create_mapping(&m).await?;
+                        let there = |all: &[crate::provider::function::EventSourceMapping]| {
+                            (all.iter())
+                                .any(|x| x.source_arn.as_deref() == Some(m.source_arn.as_str()))
+                        };
+                        if !there(&target.mappings(&m.target).await?)
+                            && let Err(e) = target.create_mapping(&m).await
+                            && !there(&target.mappings(&m.target).await.unwrap_or_default())
+                        {
+                            return Err(e.into());
+                        }
+                    }
+                    Undo::PutBackPermission(p) => {
+                        match (target.remove_permission(function, &p.sid, p.qualifier.as_deref()))
+                            .await
+                        {
+                            Ok(()) | Err(ProviderError::NotFound(_)) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                        target.add_permission(function, &p).await?;
                     }
                     Undo::Reserve(value) => target.set_reserved(function, value).await?,
                     Undo::Tags { set, remove } => {
@@ -137,9 +168,18 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     Undo::Url(before) => {
                         gone_is_done(target.set_url(function, before.as_ref(), false).await)?
                     }
-                    Undo::CreateUrl(config) => {
-                        target.set_url(function, Some(&config), true).await?;
-                    }
+                    Undo::CreateUrl(config) => match target.url_config(function).await {
+                        Err(ProviderError::NotFound(_)) => {
+                            if let Err(e) = target.set_url(function, Some(&config), true).await
+                                && target.url_config(function).await.is_err()
+                            {
+                                return Err(e.into());
+                            }
+                        }
+                        // There (the removal never landed): as it was.
+                        Ok(_) => {}
+                        Err(e) => return Err(e.into()),
+                    },
                     Undo::AsyncInvoke(before) => {
                         gone_is_done(target.set_async_invoke(function, before.as_ref()).await)?;
                     }
