@@ -336,9 +336,13 @@ pub async fn whole_mappings<R: FunctionReads + Sync>(
             Err(ProviderError::NotFound(_)) => continue,
             Err(e) => return Err(e),
         };
-        for m in theirs {
-            if !all.iter().any(|x| x.uuid == m.uuid) {
-                all.push(m);
+        for mut m in theirs {
+            // On the alias it was listed under (an emulator may name the alias's version in
+            // the mapping's ARN).
+            m.qualifier = Some(alias.clone());
+            match all.iter_mut().find(|x| x.uuid == m.uuid) {
+                Some(x) => x.qualifier = m.qualifier,
+                None => all.push(m),
             }
         }
     }
