@@ -147,6 +147,10 @@ pub fn start(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         state.popup = Some(Popup::Notice(e.to_string()));
         return;
     }
+    if let Some(why) = state.refused_elsewhere(region, kind.needs(), &kind.title()) {
+        state.popup = Some(Popup::Notice(why));
+        return;
+    }
     let request = match action {
         Action::Invoke => {
             state.invoke_qualifier = None;

@@ -270,6 +270,31 @@ impl State {
             })
     }
 
+    /// The refusal that a stricter profile of the same account on screen gives an action
+    /// needing `needs` on `regions[r]`'s function (the ops layer refuses it at the preview; an
+    /// action that opens an input first is refused before it, as one without is).
+    pub(super) fn refused_elsewhere(
+        &self,
+        r: usize,
+        needs: crate::config::Tier,
+        title: &str,
+    ) -> Option<String> {
+        (0..self.regions.len())
+            .filter(|o| *o != r && self.same_account(r, *o))
+            .find_map(|o| {
+                let other = &self.regions[o].scope;
+                let what = format!("{title} in {other}");
+                crate::ops::authorize(other.access.tier, needs, &what)
+                    .err()
+                    .map(|e| {
+                        format!(
+                            "the same function is refused under another profile ({e}): not \
+                             changed through this one"
+                        )
+                    })
+            })
+    }
+
     /// Whether `regions[a]` and `regions[b]` reach the same functions: one scope, or two
     /// profiles in one region of one account (their functions' ARNs name it).
     pub fn same_account(&self, a: usize, b: usize) -> bool {

@@ -1558,6 +1558,28 @@ fn a_read_profile_of_the_same_account_hides_the_change_keys_of_the_other() {
     assert!(s.access().production);
 }
 
+/// The keys that open an input first (`i`, `t`) on a row whose function another profile of
+/// its account on screen may only look at are refused at once, as the ops layer refuses them
+/// (the input opened and the refusal came after enter; `K` was refused at once).
+#[test]
+fn an_input_is_not_opened_for_a_change_another_profile_of_the_account_refuses() {
+    for k in ['i', 't'] {
+        let mut s = dev_and_prod(Access::new(Tier::Read, false));
+        update(&mut s, api_listed(0, 1, "111111111111"));
+        update(&mut s, api_listed(1, 1, "111111111111"));
+        s.selected = 0;
+        update(&mut s, key(k));
+        assert!(s.input.is_none(), "{k}: {:?}", s.input);
+        match &s.popup {
+            Some(Popup::Notice(t)) => assert!(
+                t.contains("refused under another profile") && t.contains("prod"),
+                "{k}: {t}"
+            ),
+            other => panic!("{k}: {other:?}"),
+        }
+    }
+}
+
 /// A rollout started from one profile's row runs through the strictest profile of its account
 /// there: the row it was started from still reaches it with `A` (acted on where it runs), a
 /// row of another account does not. A marked row acted on through it alike: its mark goes.

@@ -637,7 +637,12 @@ async fn a_row_of_one_profile_keeps_the_other_profiles_rules_for_the_same_functi
     ];
     let keys = [KeyCode::Char('N'), KeyCode::Char('3'), KeyCode::Enter];
     for (other, expected) in cases {
-        let screen = two_profiles_pressing(region, &f, other, &keys).await;
+        // Refused at the key, before its input opens (as the ops layer refuses it after).
+        let pressed = match other.tier {
+            Tier::Read => &keys[..1],
+            _ => &keys[..],
+        };
+        let screen = two_profiles_pressing(region, &f, other, pressed).await;
         assert!(screen.contains(expected), "{expected}: {screen}");
     }
     let reserved = seeder
@@ -672,7 +677,11 @@ async fn a_rollout_from_one_profiles_row_keeps_the_other_profiles_rules() {
     ];
     let keys = [KeyCode::Char('C'), KeyCode::Enter];
     for (other, expected) in cases {
-        let screen = two_profiles_pressing(region, &f, other, &keys).await;
+        let pressed = match other.tier {
+            Tier::Read => &keys[..1],
+            _ => &keys[..],
+        };
+        let screen = two_profiles_pressing(region, &f, other, pressed).await;
         for expected in expected {
             assert!(screen.contains(expected), "{expected}: {screen}");
         }
