@@ -376,39 +376,6 @@ fn a_rollouts_step_before_an_undone_change_is_still_the_last_change() {
     );
 }
 
-/// A restore that failed and was undone whole replaced nothing: the safety snapshot named is
-/// that of the restore before it (it named the failed one's, which holds the function as the
-/// first restore left it: restoring it changed nothing).
-#[test]
-fn a_restore_undone_whole_is_not_the_one_whose_snapshot_is_named() {
-    let restore = |id: &str, safety: &str, result: String| {
-        let mut r = record(id, None, None);
-        r.action = "restore".into();
-        r.before = json!({"existed": true, "safety_snapshot": safety});
-        r.result = result;
-        r
-    };
-    let first = restore("r1", "s3://b/lops/first-safety.json", "ok".into());
-    let failed = restore(
-        "r2",
-        "s3://b/lops/second-safety.json",
-        format!(
-            "restore of orders failed (timed out); {}",
-            crate::backup::restore::UNDONE_WHOLE
-        ),
-    );
-    // Each with its begin record (the same safety snapshot, result `started`).
-    let began = |r: &Record| {
-        let mut b = r.clone();
-        b.action = "restore.begin".into();
-        b.result = crate::ops::audit::STARTED.into();
-        b
-    };
-    let said = nothing_to_undo(&[began(&first), first, began(&failed), failed]);
-    assert!(said.contains("first-safety.json"), "{said}");
-    assert!(!said.contains("second-safety.json"), "{said}");
-}
-
 #[test]
 fn a_restores_safety_snapshot_is_said_to_hold_the_function_not_the_data_it_wrote_over() {
     let mut restore = record("r1", None, None);

@@ -125,3 +125,36 @@ fn nothing_to_undo_after_a_restore_run_again_names_the_first_runs_snapshot() {
         "{said}"
     );
 }
+
+/// A restore that failed and was undone whole replaced nothing: the safety snapshot named is
+/// that of the restore before it (it named the failed one's, which holds the function as the
+/// first restore left it: restoring it changed nothing).
+#[test]
+fn a_restore_undone_whole_is_not_the_one_whose_snapshot_is_named() {
+    let restore = |id: &str, safety: &str, result: String| {
+        let mut r = record(id, None, None);
+        r.action = "restore".into();
+        r.before = json!({"existed": true, "safety_snapshot": safety});
+        r.result = result;
+        r
+    };
+    let first = restore("r1", "s3://b/lops/first-safety.json", "ok".into());
+    let failed = restore(
+        "r2",
+        "s3://b/lops/second-safety.json",
+        format!(
+            "restore of orders failed (timed out); {}",
+            crate::backup::restore::UNDONE_WHOLE
+        ),
+    );
+    // Each with its begin record (the same safety snapshot, result `started`).
+    let began = |r: &Record| {
+        let mut b = r.clone();
+        b.action = "restore.begin".into();
+        b.result = crate::ops::audit::STARTED.into();
+        b
+    };
+    let said = nothing_to_undo(&[began(&first), first, began(&failed), failed]);
+    assert!(said.contains("first-safety.json"), "{said}");
+    assert!(!said.contains("second-safety.json"), "{said}");
+}

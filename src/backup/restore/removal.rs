@@ -72,6 +72,74 @@ impl Removal {
     }
 }
 
+/// What the target has and the snapshot has not is left as it is, and said.
+pub(super) fn note_what_is_left(
+    out: &mut Difference,
+    manifest: &Manifest,
+    current: Option<&Current>,
+) {
+    if let Some(c) = current {
+        let mut extra = Vec::new();
+        if c.url.is_some() && manifest.function_url.is_none() {
+            extra.push("its function URL".to_string());
+        }
+        if c.async_invoke.is_some() && manifest.async_invoke.is_none() {
+            extra.push("its asynchronous invoke configuration".to_string());
+        }
+        let (kept, _) = manifest
+            .policy
+            .as_deref()
+            .map(policy::parse)
+            .unwrap_or_default();
+        for (sid, qualifier) in &c.statement_ids {
+            if !kept
+                .iter()
+                .any(|k| &k.sid == sid && &k.qualifier == qualifier)
+            {
+                extra.push(match qualifier {
+                    Some(q) => format!("permission {sid} on {q}"),
+                    None => format!("permission {sid}"),
+                });
+            }
+        }
+        // A mapping the snapshot has not keeps reading its source into the restored function.
+        let snapshot_sources: Vec<&str> = manifest
+            .event_source_mappings
+            .iter()
+            .flatten()
+            .filter_map(|m| m.source_arn.as_deref())
+            .collect();
+        for m in &c.mappings {
+            let Some(source) = m.source_arn.as_deref() else {
+                continue;
+            };
+            if !snapshot_sources
+                .iter()
+                .any(|s| super::difference::same_source(s, source))
+            {
+                let state = m.state.as_deref().unwrap_or("state not known");
+                extra.push(format!(
+                    "event source mapping from {source} ({state}: it goes on delivering to it)"
+                ));
+            }
+        }
+        let provisioned = manifest.provisioned_concurrency.iter().flatten();
+        let provisioned: Vec<&str> = provisioned.map(|p| p.qualifier.as_str()).collect();
+        for q in c.provisioned.keys() {
+            if !provisioned.contains(&q.as_str()) {
+                extra.push(format!("provisioned concurrency on {q}"));
+            }
+        }
+        if !extra.is_empty() {
+            out.notes.push(format!(
+                "the target has what the snapshot has not, left as it is (--exact removes it): \
+                 {}",
+                extra.join(", ")
+            ));
+        }
+    }
+}
+
 /// The removals that make the target hold no more than the snapshot, in an order Lambda takes
 /// (what is on an alias before the alias), and a note of what stays although the snapshot has
 /// it not. A mapping removed from a source the snapshot maps is made as the snapshot has it
