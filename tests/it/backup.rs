@@ -306,6 +306,22 @@ pub(crate) fn backup(lops: &Lops, region: &str, function: &str, to: &str) -> Run
     ])
 }
 
+/// [`backup`] started, not waited for: its output piped.
+pub(crate) fn spawn_backup(
+    lops: &Lops,
+    region: &str,
+    function: &str,
+    to: &str,
+) -> std::process::Child {
+    lops.command(&[
+        "backup", "run", "--yes", "--fn", function, "--region", region, "--to", to, "--json",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn backup")
+}
+
 pub(crate) fn snapshot_of(run: &Run) -> String {
     run.assert_exit(0);
     let doc = run.json();
@@ -3072,24 +3088,7 @@ async fn prune_keeps_a_blob_that_a_running_backup_reuses() {
         fault: Fault::Delay(Duration::from_secs(2)),
         remaining: Some(1),
     });
-    let slow = fx.lops(&proxy.url);
-    let running = slow
-        .command(&[
-            "backup",
-            "run",
-            "--yes",
-            "--fn",
-            &name,
-            "--region",
-            PROXIED,
-            "--to",
-            &fx.to(),
-            "--json",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn backup");
+    let running = spawn_backup(&fx.lops(&proxy.url), PROXIED, &name, &fx.to());
     // Its lease is written before it checks any blob.
     let deadline = Instant::now() + Duration::from_secs(10);
     while proxy.calls(PROXIED, "lambda", "GetFunction") == 0 {
@@ -3853,24 +3852,7 @@ async fn a_function_deleted_while_it_is_backed_up_is_not_stored() {
         fault: Fault::HoldUntil("deleted"),
         remaining: Some(1),
     });
-    let running = fx
-        .lops(&proxy.url)
-        .command(&[
-            "backup",
-            "run",
-            "--yes",
-            "--fn",
-            &name,
-            "--region",
-            PROXIED,
-            "--to",
-            &fx.to(),
-            "--json",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn backup");
+    let running = spawn_backup(&fx.lops(&proxy.url), PROXIED, &name, &fx.to());
     let deadline = Instant::now() + Duration::from_secs(30);
     while proxy.calls(PROXIED, "lambda", "GetPolicy") == 0 {
         assert!(Instant::now() < deadline, "{:?}", proxy.all_calls());

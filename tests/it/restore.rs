@@ -2018,69 +2018,54 @@ async fn an_exact_restore_that_fails_makes_again_what_it_removed() {
         .find(|w| w.contains("-safety.json"))
         .map(|w| w.trim_matches('`').to_string())
         .unwrap_or_else(|| panic!("{}", undo.stderr));
-    let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule::lambda(
+    // Each run fails and undoes every step it did, said so.
+    let exact_failing = |rules: Vec<Rule>| {
+        let proxy = FaultProxy::start(moto::url());
+        for rule in rules {
+            proxy.add(rule);
+        }
+        let run = fx
+            .lops(&proxy.url)
+            .run(&["restore", &safety, "--exact", "--yes"]);
+        run.assert_exit(1);
+        assert!(
+            run.stderr.contains("every change was undone"),
+            "{}",
+            run.stderr
+        );
+        run
+    };
+    let url_there = || async {
+        let url = lambda.get_function_url_config().function_name(&bare);
+        url.send().await.is_ok()
+    };
+    exact_failing(vec![Rule::lambda(
         PROXIED,
         "DeleteAlias",
         Fault::Status(500),
         None,
-    ));
-    let failed = fx
-        .lops(&proxy.url)
-        .run(&["restore", &safety, "--exact", "--yes"]);
-    failed.assert_exit(1);
-    assert!(
-        failed.stderr.contains("every change was undone"),
-        "{}",
-        failed.stderr
-    );
-    // The URL's removal lands but its answer is lost, and the retries are refused (500): it
-    // is gone all the same, and made again with the rest (its undo was dropped with the
-    // failed answer, and "as it was" said over a function without its URL).
-    let proxy = FaultProxy::start(moto::url());
-    proxy.add(Rule::lambda(
-        PROXIED,
-        "DeleteFunctionUrlConfig",
-        Fault::LateAnswer(std::time::Duration::from_secs(5)),
-        Some(1),
-    ));
-    proxy.add(Rule::lambda(
-        PROXIED,
-        "DeleteFunctionUrlConfig",
-        Fault::Status(500),
-        None,
-    ));
-    let lost = fx
-        .lops(&proxy.url)
-        .run(&["restore", &safety, "--exact", "--yes"]);
-    lost.assert_exit(1);
-    assert!(
-        lost.stderr.contains("every change was undone"),
-        "{}",
-        lost.stderr
-    );
-    assert!(
-        lambda
-            .get_function_url_config()
-            .function_name(&bare)
-            .send()
-            .await
-            .is_ok(),
-        "the URL removed unanswered is made again: {}",
-        lost.stderr
-    );
-    assert!(
-        lambda
-            .get_function_url_config()
-            .function_name(&bare)
-            .send()
-            .await
-            .is_ok(),
-        "the URL is made again"
-    );
+    )]);
+    assert!(url_there().await, "the URL is made again");
     assert_eq!(
         from_queue().await,
         1,
         "the mapping on the alias is made again"
+    );
+    // The URL's removal lands but its answer is lost, and the retries are refused (500): it
+    // is gone all the same, and made again with the rest (its undo was dropped with the
+    // failed answer, and "as it was" said over a function without its URL).
+    let lost = exact_failing(vec![
+        Rule::lambda(
+            PROXIED,
+            "DeleteFunctionUrlConfig",
+            Fault::LateAnswer(std::time::Duration::from_secs(5)),
+            Some(1),
+        ),
+        Rule::lambda(PROXIED, "DeleteFunctionUrlConfig", Fault::Status(500), None),
+    ]);
+    assert!(
+        url_there().await,
+        "the URL removed unanswered is made again: {}",
+        lost.stderr
     );
 }
