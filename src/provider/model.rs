@@ -97,7 +97,7 @@ pub fn details_failure<'a>(
         1 => String::new(),
         n => format!(" and {} more", n - 1),
     };
-    let mut text = format!("inventory: {name}{others} listed without details (marked): {why}");
+    let mut text = format!("inventory: {name}{others} not read whole (marked): {why}");
     for reason in reasons.iter().skip(1).take(2) {
         text.push_str(&format!("; also {}", named(reason)));
     }

@@ -214,7 +214,7 @@ fn details_failures_are_said_by_reason() {
     .expect("said");
     assert_eq!(
         said,
-        "inventory: a and 1 more listed without details (marked): aliases: ListAliases HTTP 503; \
+        "inventory: a and 1 more not read whole (marked): aliases: ListAliases HTTP 503; \
          also d: details: GetFunction access denied"
     );
     let many: Vec<FunctionInfo> = (0..5)

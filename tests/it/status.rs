@@ -634,13 +634,13 @@ async fn one_functions_failed_read_marks_only_that_function() {
     assert!(
         r["reads"]["inventory"]["error"]
             .to_string()
-            .contains("listed without details"),
+            .contains("not read whole"),
         "{r:#}"
     );
     // The region line names the function and why.
     let failures = r["health"]["failures"].to_string();
     assert!(
-        failures.contains("listed without details (marked): details: GetFunction access denied"),
+        failures.contains("not read whole (marked): details: GetFunction access denied"),
         "{failures}"
     );
     let functions = r["functions"].as_array().expect("functions");

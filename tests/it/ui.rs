@@ -2539,10 +2539,7 @@ async fn a_function_whose_own_reads_failed_is_marked_and_said() {
     );
     key(&mut state, '2');
     let regions = screen(&mut state, &MONO, 120, 30);
-    assert!(
-        regions.contains("listed without details (marked)"),
-        "{regions}"
-    );
+    assert!(regions.contains("not read whole (marked)"), "{regions}");
 }
 
 /// A notice longer than the screen (an invoke's answer, a long batch result) keeps the keys to
