@@ -152,6 +152,10 @@ pub fn hint(e: &ProviderError) -> &'static str {
 /// its outcome is unknown, not failed.
 pub const INVOKE_UNANSWERED: &str = "the invoke was sent and";
 
+/// A write answered with an error that read back as carried out: its outcome is said as not
+/// known (recorded with what it was to make, so undo can take it back), never as "not made".
+pub const WRITTEN_DESPITE: &str = "read back as written, although the answer was";
+
 /// Whether `e` says its profile has no credentials: that profile's reads fail on their own
 /// (not bad input of the command, as a refused filter pattern is).
 pub fn no_credentials(e: &ProviderError) -> bool {
@@ -172,6 +176,7 @@ pub fn may_have_landed(e: &ProviderError) -> bool {
             "IncompleteMessage",
             "PreconditionFailed",
             INVOKE_UNANSWERED,
+            WRITTEN_DESPITE,
         ]
         .iter()
         .any(|s| m.contains(s)),

@@ -1852,6 +1852,48 @@ async fn a_change_whose_sync_cannot_be_read_says_so() {
     assert_eq!(weight(&svc.weights().await, "blue"), 0);
 }
 
+/// Route 53 carries a drain out and answers 500: the drain, read back as written, is said and
+/// recorded as a change whose outcome is not known (with what it was to make), and `undo`
+/// takes it back. It was said failed, audited "not made", and undo offered an older change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_answered_with_an_error_after_it_was_made_is_not_said_not_made() {
+    let svc = Service::seed("lostanswer").await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: "us-east-1".into(),
+        service: Some("route53".into()),
+        operation: Some("ChangeResourceRecordSets".into()),
+        // Every try (the SDK tries a 500 again) carried out, each answered 500.
+        fault: crate::support::proxy::Fault::AnsweredWith(500),
+        remaining: None,
+    });
+    let lops = Lops::new(&proxy.url);
+    let config = svc.config(&lops, "");
+    let run = service(&lops, &config, "drain checkout --region us-east-1 --yes");
+    assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("may have changed") && run.stderr.contains("lops undo"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(weight(&svc.weights().await, "blue"), 0);
+    let audit = lops.run(&["audit", "--json"]).json();
+    let last = audit[0].clone();
+    assert_eq!(last["action"], "service.drain", "{audit}");
+    assert!(
+        last["result"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(lops::ops::audit::UNKNOWN),
+        "{last}"
+    );
+    // Undo takes it back (the drain is the last change, its outcome not known).
+    proxy.heal();
+    let undo = lops.run(&["undo", "--yes", "--config", &config]);
+    undo.assert_exit(0);
+    assert_ne!(weight(&svc.weights().await, "blue"), 0, "{}", undo.stderr);
+}
+
 /// One record set under two service names with two profiles is a config error (exit 2): a
 /// read-only or production profile would guard its changes under one name and not the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -493,7 +493,23 @@ pub async fn write<S: RegionActions>(
     // The guard again, on the health read just now: a region that turned unhealthy since the
     // preview stops a drain that was safe then.
     guard(&with_records(&now, records), expected, records, forced)?;
-    let change = source.change_dns(settings.zone_id(), records).await?;
+    let change = match source.change_dns(settings.zone_id(), records).await {
+        Ok(change) => change,
+        // A server error may come after Route 53 carried the change out: read back, and one
+        // found written is a change whose answer is not known (recorded with what it was to
+        // make, undo takes it back), never "not made".
+        Err(e @ ProviderError::Service(_)) if !crate::provider::may_have_landed(&e) => {
+            let back = read(source, settings).await;
+            let written = back.is_ok_and(|b| {
+                (records.iter()).all(|want| b.members.iter().any(|m| m.record == *want))
+            });
+            return Err(OpsError::Provider(match written {
+                true => ProviderError::Service(format!("{} {e}", crate::provider::WRITTEN_DESPITE)),
+                false => e,
+            }));
+        }
+        Err(e) => return Err(e.into()),
+    };
     drop(lock);
     // The members this change wrote: what its undo puts back, and nothing another change
     // (another machine's, at the same time) wrote in the read-back below.

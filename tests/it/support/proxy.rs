@@ -37,6 +37,9 @@ pub enum Fault {
     /// Answer 403 as S3 does to a HeadBucket from a caller that may not list the bucket: the
     /// bucket's region named in `x-amz-bucket-region`.
     BucketDenied(&'static str),
+    /// Forward it, then answer this HTTP status instead of what came: the request is carried
+    /// out, the caller is told it failed.
+    AnsweredWith(u16),
     /// Hold the request until the test releases this gate ([`FaultProxy::release`]), then
     /// forward it: an order made exact, not a delay that a busy emulator may outlast.
     HoldUntil(&'static str),
@@ -565,6 +568,7 @@ fn error_response(service: &str, fault: Fault) -> Response<Full<Bytes>> {
             (500, "InternalFailure", "unreachable")
         }
         Fault::Code(status, code) => (status, code, "injected failure"),
+        Fault::AnsweredWith(status) => (status, "InternalFailure", "injected after it was done"),
         Fault::BucketDenied(_) => (403, "AccessDenied", "Access Denied"),
     };
     let body = if service == "route53" {
@@ -746,7 +750,7 @@ async fn handle(
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        Some(Fault::LateAnswer(_)) => {}
+        Some(Fault::LateAnswer(_) | Fault::AnsweredWith(_)) => {}
         Some(f) => return Ok(error_response(&service, f)),
         None => {}
     }
@@ -830,6 +834,9 @@ async fn handle(
             };
             if let Some(Fault::LateAnswer(d)) = fault {
                 tokio::time::sleep(d).await;
+            }
+            if let Some(f @ Fault::AnsweredWith(_)) = fault {
+                return Ok(error_response(&service, f));
             }
             if parts.status.is_success() {
                 let s = shared.lock().unwrap_or_else(|p| p.into_inner());
