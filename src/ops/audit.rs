@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn appends_and_reads_back_with_owner_only_permissions() {
-        let dir = tempfile_dir();
+        let dir = tempfile_dir("appends");
         let log = AuditLog::at(dir.join("state/audit.jsonl"));
         log.append(&record("a")).unwrap();
         log.append(&record("b")).unwrap();
@@ -385,7 +385,7 @@ mod tests {
     /// that is not a regular file is refused (and left as it is).
     #[test]
     fn a_record_never_joins_a_fragment_and_a_device_is_no_log() {
-        let dir = tempfile_dir().join("fragment");
+        let dir = tempfile_dir("fragment");
         let log = AuditLog::at(dir.join("audit.jsonl"));
         log.append(&record("a")).unwrap();
         std::fs::OpenOptions::new()
@@ -415,7 +415,7 @@ mod tests {
 
     #[test]
     fn a_start_is_superseded_by_its_result_and_kept_when_alone() {
-        let dir = tempfile_dir().join("superseded");
+        let dir = tempfile_dir("superseded");
         let log = AuditLog::at(dir.join("audit.jsonl"));
         let started = |id: &str| Record {
             result: STARTED.into(),
@@ -433,9 +433,10 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
-    fn tempfile_dir() -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("lops-audit-{}-{}", std::process::id(), line!()));
+    /// A directory of its own per test: tests run at once, and one removing a shared parent
+    /// took another's log away mid-test.
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("lops-audit-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
