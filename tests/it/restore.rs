@@ -1841,19 +1841,12 @@ async fn a_drill_copy_that_could_not_be_deleted_is_deleted_by_the_next_drill() {
 /// delivering to the code the restore brought.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_safety_snapshot_restored_exactly_removes_what_the_restore_added() {
-    use aws_sdk_lambda::types::FunctionUrlAuthType;
     let fx = Fixture::new(HOME, "exact").await;
     let (rich, bare) = (moto::unique("rich"), moto::unique("bare"));
     fx.function(&rich).await;
     fx.queue_mapping(&rich).await;
     let lambda = &fx.seeder.lambda;
-    lambda
-        .create_function_url_config()
-        .function_name(&rich)
-        .auth_type(FunctionUrlAuthType::AwsIam)
-        .send()
-        .await
-        .expect("url");
+    iam_url(lambda, &rich).await;
     lambda
         .put_function_event_invoke_config()
         .function_name(&rich)
@@ -1880,11 +1873,7 @@ async fn the_safety_snapshot_restored_exactly_removes_what_the_restore_added() {
     // Undo names the safety snapshot and `--exact`.
     let undo = lops.run(&["undo", "--yes"]);
     let said = undo.stderr.clone();
-    let safety = said
-        .split_whitespace()
-        .find(|w| w.contains("-safety.json"))
-        .map(|w| w.trim_matches('`').to_string())
-        .unwrap_or_else(|| panic!("{said}"));
+    let safety = safety_named(&said);
     assert!(said.contains(&format!("{safety} --exact")), "{said}");
     // Without --exact: left, said, pointing to --exact.
     let plain = lops.run(&["restore", &safety, "--dry-run"]);
@@ -1970,7 +1959,6 @@ async fn mappings_of(lambda: &aws_sdk_lambda::Client, function: &str) -> usize {
 /// a function named as the alias) — and the function is as it was before, said so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exact_restore_that_fails_makes_again_what_it_removed() {
-    use aws_sdk_lambda::types::FunctionUrlAuthType;
     let fx = Fixture::new(PROXIED, "exactfail").await;
     let (rich, bare) = (moto::unique("rich"), moto::unique("bare"));
     fx.function(&rich).await;
@@ -1984,13 +1972,7 @@ async fn an_exact_restore_that_fails_makes_again_what_it_removed() {
         .send()
         .await
         .expect("mapping on the alias");
-    lambda
-        .create_function_url_config()
-        .function_name(&rich)
-        .auth_type(FunctionUrlAuthType::AwsIam)
-        .send()
-        .await
-        .expect("url");
+    iam_url(lambda, &rich).await;
     fx.plain_function(&bare).await;
     let lops = fx.lops(moto::url());
     let snapshot = snapshot_of(&backup(&lops, PROXIED, &rich, &fx.to()));
@@ -2012,12 +1994,7 @@ async fn an_exact_restore_that_fails_makes_again_what_it_removed() {
     };
     assert_eq!(from_queue().await, 1, "{}", restored.stderr);
     let undo = lops.run(&["undo", "--yes"]);
-    let safety = undo
-        .stderr
-        .split_whitespace()
-        .find(|w| w.contains("-safety.json"))
-        .map(|w| w.trim_matches('`').to_string())
-        .unwrap_or_else(|| panic!("{}", undo.stderr));
+    let safety = safety_named(&undo.stderr);
     // Each run fails and undoes every step it did, said so.
     let exact_failing = |rules: Vec<Rule>| {
         let proxy = FaultProxy::start(moto::url());
@@ -2068,4 +2045,23 @@ async fn an_exact_restore_that_fails_makes_again_what_it_removed() {
         "the URL removed unanswered is made again: {}",
         lost.stderr
     );
+}
+
+/// A function URL with IAM auth on `function`.
+async fn iam_url(lambda: &aws_sdk_lambda::Client, function: &str) {
+    lambda
+        .create_function_url_config()
+        .function_name(function)
+        .auth_type(aws_sdk_lambda::types::FunctionUrlAuthType::AwsIam)
+        .send()
+        .await
+        .expect("url");
+}
+
+/// The safety snapshot `lops undo` names in `said` (after a restore).
+fn safety_named(said: &str) -> String {
+    said.split_whitespace()
+        .find(|w| w.contains("-safety.json"))
+        .map(|w| w.trim_matches('`').to_string())
+        .unwrap_or_else(|| panic!("{said}"))
 }
