@@ -1348,6 +1348,43 @@ async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
         run.stderr
     );
 
+    lops.run(&drain).assert_exit(0);
+    // Draining the other region now would make us-east-1, drained and not restored, the
+    // primary again: refused, naming it and the two ways on; forced, it is done.
+    let run = service(&lops, &config, "drain checkout --region eu-west-1 --yes");
+    run.assert_exit(4);
+    assert!(
+        run.stderr
+            .contains("would make us-east-1 the primary of service checkout again")
+            && run
+                .stderr
+                .contains("lops service restore checkout --region us-east-1")
+            && run.stderr.contains("--force"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(roles().await, swapped);
+    service(
+        &lops,
+        &config,
+        "drain checkout --region eu-west-1 --yes --force",
+    )
+    .assert_exit(0);
+    assert_eq!(roles().await, seeded);
+    // Drained since by that forced drain: us-east-1 is not made secondary without a word either.
+    let run = lops.run(&drain);
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("would make eu-west-1 the primary"),
+        "{}",
+        run.stderr
+    );
+    lops.run(&["undo", "--config", &config, "--yes"])
+        .assert_exit(0);
+    assert_eq!(roles().await, swapped);
+    service(&lops, &config, "restore checkout --region us-east-1 --yes").assert_exit(0);
+    assert_eq!(roles().await, seeded);
+
     // Drained, and then its check fails (inverted: moto's checkers always succeed). Giving it
     // back is never refused — Route 53 answers with the secondary while the primary's check
     // fails — by restore, or by undoing the drain.

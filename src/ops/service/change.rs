@@ -5,106 +5,13 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{
-    Health, MAX_WEIGHT, Member, Routing, ServiceChange, ServiceView, member_routing, read,
-};
+use super::drains::{drained_still, recorded};
+use super::{Health, MAX_WEIGHT, Member, Routing, ServiceChange, ServiceView, read};
 use crate::config::ServiceSettings;
 use crate::ops::OpsError;
 use crate::ops::audit::AuditLog;
 use crate::provider::dns::DnsRecord;
 use crate::provider::{ProviderError, RegionActions};
-
-/// What the last recorded drain of `region` changed, back as it was before it: the region's
-/// members' weights, or every member's failover role (the drain swapped them).
-fn recorded(
-    audit: Option<&AuditLog>,
-    settings: &ServiceSettings,
-    region: &str,
-    failover: bool,
-) -> Result<Vec<(String, Routing)>, OpsError> {
-    let (service, zone) = (settings.name.as_str(), settings.zone_id());
-    // A failover pair has no weights: its regions swap back by draining the other one.
-    let hint = match failover {
-        true => format!(
-            "a failover pair has no weights: make {region} the primary again by draining the \
-             region that is (`lops service drain {service} --region OTHER`)"
-        ),
-        false => format!("set its weight with `lops service weights {service} {region}=N`"),
-    };
-    let log = audit.ok_or_else(|| {
-        OpsError::Invalid(format!(
-            "restore needs the audit log, which is not available: {hint}"
-        ))
-    })?;
-    let (records, _) = log
-        .read()
-        .map_err(|e| OpsError::Invalid(format!("cannot read the audit log: {e}")))?;
-    let weight_in = |state: &Value| state.get("weights")?.get(region)?.as_i64();
-    let role_in = |state: &Value| {
-        state
-            .get("roles")?
-            .get(region)?
-            .as_str()
-            .map(str::to_string)
-    };
-    let in_region = |state: &Value, set_id: &str| {
-        state
-            .get("members")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|m| {
-                m.get("set_id").and_then(Value::as_str) == Some(set_id)
-                    && m.get("region").and_then(Value::as_str) == Some(region)
-            })
-    };
-    records
-        .iter()
-        .rev()
-        // By its record set, whatever name the service had in the config then.
-        .filter(|r| r.action == "service.drain" && r.result == "ok")
-        .filter(|r| {
-            // However the zone and record were written in either config (`/hostedzone/`, a
-            // final dot, capitals): the record set DNS knows.
-            r.before
-                .get("zone")
-                .and_then(Value::as_str)
-                .map(|z| z.trim_start_matches("/hostedzone/"))
-                == Some(zone)
-                && r.before
-                    .get("record")
-                    .and_then(Value::as_str)
-                    .map(crate::config::record_key)
-                    == Some(settings.record_key())
-                // An A and an AAAA set may share a name: the type is the set's too.
-                && r.before
-                    .get("type")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| t.eq_ignore_ascii_case(&settings.kind))
-        })
-        .find_map(|r| {
-            let members = member_routing(&r.before);
-            // Only a drain that wrote this region's members (another machine's drain of it at
-            // the same time is in this record's read-back, not its doing).
-            let wrote = |id: &str| super::written(&r.after).is_none_or(|ids| ids.contains(&id));
-            if weight_in(&r.before).is_some_and(|w| w > 0) && weight_in(&r.after) == Some(0) {
-                let mine: Vec<_> = members
-                    .into_iter()
-                    .filter(|(id, _)| in_region(&r.before, id) && wrote(id))
-                    .collect();
-                return (!mine.is_empty()).then_some(mine);
-            }
-            let swapped = role_in(&r.before).as_deref() == Some("PRIMARY")
-                && role_in(&r.after).as_deref() == Some("SECONDARY");
-            swapped.then_some(members)
-        })
-        .ok_or_else(|| {
-            OpsError::Invalid(format!(
-                "no drain of {region} for service {service} is recorded in this machine's \
-                 audit log (a drain made from another machine is in its own): {hint}"
-            ))
-        })
-}
 
 /// What a change of a service's weights comes to: the records to write (members whose
 /// weight changes), the state before and after, whether it is forced past the guard.
@@ -158,6 +65,8 @@ pub async fn plan<S: RegionActions>(
     }
     let failover = view.failover();
     let mut new: BTreeMap<usize, Routing> = BTreeMap::new();
+    // A failover drain that puts back a region drained still, asked with --force.
+    let mut past_drain = false;
     // A region's weight is the sum of its members': spread over them as they share it now
     // (evenly when they all weigh 0), the total exactly as asked.
     let by_region = |region: &str, weight: i64, new: &mut BTreeMap<usize, Routing>| {
@@ -203,6 +112,23 @@ pub async fn plan<S: RegionActions>(
         ServiceChange::Drain(region) if failover => {
             known(region)?;
             swap_from(region, &mut new);
+            // Draining the primary makes the other region the primary: one this machine
+            // drained and never restored comes back by it. Said, and done only when asked.
+            if let Some((other, when)) = drained_still(audit, &view, region)
+                && !new.is_empty()
+            {
+                if !force {
+                    return Err(OpsError::Refused(format!(
+                        "draining {region} would make {other} the primary of service {name} \
+                         again, and {other} is drained (by this machine's change of {when}): a failover \
+                         pair always has one primary. To give {other} its traffic back, restore \
+                         it (`lops service restore {name} --region {other}`); to drain {region} \
+                         anyway, run `lops service drain {name} --region {region} --force` \
+                         (typed confirmation)"
+                    )));
+                }
+                past_drain = true;
+            }
         }
         ServiceChange::Drain(region) => {
             known(region)?;
@@ -290,7 +216,8 @@ pub async fn plan<S: RegionActions>(
         change,
         ServiceChange::Restore(_) | ServiceChange::Members(_, true)
     );
-    let forced = guard(&after_view, &expected, &records, force || gives_back)? && !gives_back;
+    let forced = (guard(&after_view, &expected, &records, force || gives_back)? || past_drain)
+        && !gives_back;
     Ok(Planned {
         target: name.clone(),
         before: view.state(),

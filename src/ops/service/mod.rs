@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 mod change;
+mod drains;
 mod lock;
 mod record;
 mod sync;
