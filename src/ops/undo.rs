@@ -155,20 +155,35 @@ pub(super) async fn undo_plan<S: RegionActions>(
     // A finished rollout goes back to where its saved file says it started (the records alone
     // cannot tell one run from an earlier one changed outside lops, or resumed).
     let record = whole.as_ref().unwrap_or(record);
+    let age = chrono::DateTime::parse_from_rfc3339(&record.time)
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
+        .unwrap_or(i64::MAX);
+    // A write that got no answer is judged once none of it can be on its way: not found, it
+    // may still land; found, a retry of it (the SDK sends a write again when no answer
+    // comes) may land again over the undo, putting back what the undo took back. One whose
+    // every try was answered (an error, read back as written) has nothing on its way.
+    // A guard, not a failure (exit 4): nothing is wrong, it is too soon to tell.
+    if super::audit::outcome_unknown(&record.result)
+        && !record.result.contains(crate::provider::WRITTEN_DESPITE)
+        && !is_whole_rollout(record)
+        && age < IN_FLIGHT_SECS
+    {
+        return Err(OpsError::Refused(format!(
+            "the {} of {} got no answer {age} s ago and may still land (a retry of it too, \
+             over an undo): look again in a minute (undo then knows whether it did)",
+            record.action, record.target
+        )));
+    }
     let result = reverse(source, plan, record).await;
     // An outcome unknown found as it was before: it never landed. Recorded so (under its id),
     // the next undo goes on to the action before it instead of stopping here for good — once
     // the request can no longer be on its way (a late answer may still land it).
-    let age = chrono::DateTime::parse_from_rfc3339(&record.time)
-        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
-        .unwrap_or(i64::MAX);
     // Read once: as it was before the change (only asked of an unknown outcome in conflict).
     // (A finished rollout taken back whole is not one record: its steps are not settled so.)
     let not_there = matches!(result, Err(OpsError::Conflict(_)))
         && !is_whole_rollout(record)
         && super::audit::outcome_unknown(&record.result)
         && as_before(source, record).await;
-    // A guard, not a failure (exit 4): nothing is wrong, it is too soon to tell.
     if not_there && age < IN_FLIGHT_SECS {
         return Err(OpsError::Refused(format!(
             "the {} of {} got no answer {age} s ago and may still land: look again in a minute \
@@ -379,73 +394,9 @@ async fn reverse<S: RegionActions>(
     Ok(p)
 }
 
-/// How the record undo makes of a finished rollout's run begins its reason.
-const WHOLE_ROLLOUT: &str = "the rollout of ";
-
-/// Whether `record` is the one undo makes of a finished rollout's run (see `undo_targets`).
-fn is_whole_rollout(record: &Record) -> bool {
-    record.batch.is_none()
-        && record
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.starts_with(WHOLE_ROLLOUT))
-}
-
-/// `record` (a finished rollout taken back whole) going back to the weights its saved rollout
-/// started from: that rollout finished, at the routing `record` left. `None` when no such file
-/// is here (another machine ran it): the records' own start then.
-fn saved_start<S: RegionActions>(
-    source: &S,
-    audit: Option<&super::audit::AuditLog>,
-    function: &str,
-    alias: &str,
-    record: &Record,
-) -> Option<Record> {
-    let store = audit.and_then(super::rollout::RolloutStore::beside)?;
-    let r = store
-        .load(source.scope(), function, alias)
-        .filter(|r| r.status == super::rollout::Status::Done)?;
-    let (main, extra) = super::describe::routing_of(&record.after)?;
-    if main != r.to || extra.is_some() {
-        return None;
-    }
-    let start = r.start_routing();
-    let weights: serde_json::Map<String, Value> = start
-        .extra
-        .iter()
-        .map(|(v, w)| (v.clone(), json!(w)))
-        .collect();
-    Some(Record {
-        before: json!({"function_version": start.main, "weights": weights}),
-        ..record.clone()
-    })
-}
-
-/// Refuses to take a rollout back whole unless it finished: its last step written, it may
-/// still have halted in its last hold (its guard's rollback failed, its function killed) —
-/// then it is its abort's (`A`), which knows where it started and says so.
-fn unfinished_rollout<S: RegionActions>(
-    source: &S,
-    audit: Option<&super::audit::AuditLog>,
-    function: &str,
-    alias: &str,
-) -> Result<(), OpsError> {
-    let Some(store) = audit.and_then(super::rollout::RolloutStore::beside) else {
-        return Ok(());
-    };
-    match store.load(source.scope(), function, alias) {
-        Some(r) if r.unfinished() => Err(OpsError::Refused(format!(
-            "the rollout of {function}:{alias} wrote its last step but has not finished ({}): \
-             undo would take a halted rollout back under it. Aborting it (`A` in the dashboard, \
-             `lops traffic abort {alias} --fn {function} --profile {} --regions {}`) returns the \
-             weights it started from",
-            r.standing().as_str(),
-            r.profile,
-            r.region
-        ))),
-        _ => Ok(()),
-    }
-}
+#[path = "undo_whole.rs"]
+mod whole;
+use whole::{WHOLE_ROLLOUT, is_whole_rollout, saved_start, unfinished_rollout};
 
 /// The start of the batch id on every record a rollout writes.
 pub const ROLLOUT_BATCH: &str = "rollout:";

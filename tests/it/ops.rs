@@ -520,19 +520,7 @@ async fn an_action_is_recorded_before_it_is_sent() {
     assert_eq!(early.code, 4, "a guard, not a failure: {}", early.stderr);
     assert!(early.stderr.contains("may still land"), "{}", early.stderr);
     // Recorded ten minutes ago: undo finds it never landed.
-    let log = lops.home.path().join("state/lops/audit.jsonl");
-    let ago = (chrono::Utc::now() - chrono::TimeDelta::minutes(10))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let text = std::fs::read_to_string(&log).expect("audit log");
-    let older: Vec<String> = text
-        .lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).expect("record");
-            v["time"] = Value::String(ago.clone());
-            v.to_string()
-        })
-        .collect();
-    std::fs::write(&log, older.join("\n") + "\n").expect("audit log");
+    recorded_minutes_ago(&lops, 10);
     // A dry run says what it finds and records nothing (it wrote the record a real undo does).
     let dry = act(&lops, region, &["undo", "--dry-run"]);
     assert_ne!(dry.code, 0, "{}", dry.stderr);
@@ -598,10 +586,38 @@ async fn a_write_with_no_answer_is_recorded_as_unknown_and_undone() {
         "{records:?}"
     );
     assert_eq!(records[0]["after"]["reserved"], 5, "{records:?}");
-    // It landed (moto answered late): undo finds it and takes it back.
+    // It landed (moto answered late). Moments after, a retry of it may still be on its way and
+    // land again over an undo: undo does not take it back yet (a guard, exit 4).
     assert_eq!(reserved(&seeder, &f).await, Some(5));
+    let early = act(&lops, region, &["undo", "--yes", "--config", config]);
+    assert_eq!(early.code, 4, "{}", early.stderr);
+    assert!(
+        early.stderr.contains("a retry of it too, over an undo"),
+        "{}",
+        early.stderr
+    );
+    assert_eq!(reserved(&seeder, &f).await, Some(5));
+    // A minute on, nothing of it can be on its way: undo finds it and takes it back.
+    recorded_minutes_ago(&lops, 2);
     act(&lops, region, &["undo", "--yes", "--config", config]).assert_exit(0);
     assert_eq!(reserved(&seeder, &f).await, None);
+}
+
+/// Every record of `lops`'s audit log written `minutes` ago (what undo judges by its age).
+fn recorded_minutes_ago(lops: &Lops, minutes: i64) {
+    let log = lops.home.path().join("state/lops/audit.jsonl");
+    let ago = (chrono::Utc::now() - chrono::TimeDelta::minutes(minutes))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let text = std::fs::read_to_string(&log).expect("audit log");
+    let older: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).expect("record");
+            v["time"] = Value::String(ago.clone());
+            v.to_string()
+        })
+        .collect();
+    std::fs::write(&log, older.join("\n") + "\n").expect("audit log");
 }
 
 /// A read right before the write that gets no answer means nothing was sent: said so, and not
