@@ -207,6 +207,16 @@ fn newer_format(bytes: &[u8]) -> Option<String> {
 }
 
 impl Manifest {
+    /// Why `piece` (`policy`, `function_url`, `event_source_mappings`, `async_invoke`,
+    /// `provisioned_concurrency`) is not in the snapshot when it is not known to have none:
+    /// its read failed, or the endpoint does not serve it. The function may have had it.
+    pub fn unread(&self, piece: &str) -> Option<&str> {
+        self.absent
+            .get(piece)
+            .map(String::as_str)
+            .filter(|why| *why != "not configured")
+    }
+
     /// Whether its configurations record logging, EFS mounts, image overrides and SnapStart
     /// (a snapshot taken before they were says nothing of them).
     pub fn records_logging_and_mounts(&self) -> bool {

@@ -2047,6 +2047,55 @@ async fn an_exact_restore_that_fails_makes_again_what_it_removed() {
     );
 }
 
+/// A snapshot whose mappings and policy could not be read (ListEventSourceMappings and
+/// GetPolicy denied while it was taken) is not one of a function without them: `--exact`
+/// removes neither the target's mapping nor its permission, and says the snapshot could not
+/// read them (the queue stopped delivering, and the permission went, as "not in the snapshot").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exact_restore_removes_nothing_the_snapshot_could_not_read() {
+    let fx = Fixture::new(PROXIED, "exactunread").await;
+    let rich = moto::unique("unread");
+    fx.function(&rich).await;
+    fx.queue_mapping(&rich).await;
+    let lambda = &fx.seeder.lambda;
+    lambda
+        .add_permission()
+        .function_name(&rich)
+        .statement_id("s3invoke")
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .send()
+        .await
+        .expect("permission");
+    let proxy = FaultProxy::start(moto::url());
+    for op in ["ListEventSourceMappings", "GetPolicy"] {
+        let denied = Fault::Code(403, "AccessDeniedException");
+        proxy.add(Rule::lambda(PROXIED, op, denied, None));
+    }
+    let snapshot = snapshot_of(&backup(&fx.lops(&proxy.url), PROXIED, &rich, &fx.to()));
+    let lops = fx.lops(moto::url());
+    let preview = lops.run(&["restore", &snapshot, "--exact", "--no-data", "--dry-run"]);
+    preview.assert_exit(0);
+    let said = &preview.stderr;
+    assert!(
+        !said.contains("remove event source mapping")
+            && !said.contains("remove permission")
+            && said.contains("could not read the function's event source mappings")
+            && said.contains("policy (could not be read"),
+        "{said}"
+    );
+    lops.run(&["restore", &snapshot, "--exact", "--no-data", "--yes"])
+        .assert_exit(0);
+    assert_eq!(mappings_of(lambda, &rich).await, 1);
+    let policy = lambda.get_policy().function_name(&rich).send().await;
+    assert!(
+        policy
+            .as_ref()
+            .is_ok_and(|p| p.policy().unwrap_or_default().contains("s3invoke")),
+        "{policy:?}"
+    );
+}
+
 /// A function URL with IAM auth on `function`.
 async fn iam_url(lambda: &aws_sdk_lambda::Client, function: &str) {
     lambda

@@ -80,10 +80,12 @@ pub(super) fn note_what_is_left(
 ) {
     if let Some(c) = current {
         let mut extra = Vec::new();
-        if c.url.is_some() && manifest.function_url.is_none() {
+        // A piece the snapshot could not read is not one it has not: not compared.
+        let read = |piece| manifest.unread(piece).is_none();
+        if c.url.is_some() && manifest.function_url.is_none() && read("function_url") {
             extra.push("its function URL".to_string());
         }
-        if c.async_invoke.is_some() && manifest.async_invoke.is_none() {
+        if c.async_invoke.is_some() && manifest.async_invoke.is_none() && read("async_invoke") {
             extra.push("its asynchronous invoke configuration".to_string());
         }
         let (kept, _) = manifest
@@ -91,7 +93,8 @@ pub(super) fn note_what_is_left(
             .as_deref()
             .map(policy::parse)
             .unwrap_or_default();
-        for (sid, qualifier) in &c.statement_ids {
+        let statements = c.statement_ids.iter().filter(|_| read("policy"));
+        for (sid, qualifier) in statements {
             if !kept
                 .iter()
                 .any(|k| &k.sid == sid && &k.qualifier == qualifier)
@@ -109,7 +112,7 @@ pub(super) fn note_what_is_left(
             .flatten()
             .filter_map(|m| m.source_arn.as_deref())
             .collect();
-        for m in &c.mappings {
+        for m in c.mappings.iter().filter(|_| read("event_source_mappings")) {
             let Some(source) = m.source_arn.as_deref() else {
                 continue;
             };
@@ -125,7 +128,7 @@ pub(super) fn note_what_is_left(
         }
         let provisioned = manifest.provisioned_concurrency.iter().flatten();
         let provisioned: Vec<&str> = provisioned.map(|p| p.qualifier.as_str()).collect();
-        for q in c.provisioned.keys() {
+        for q in c.provisioned.keys().filter(|_| read("provisioned_concurrency")) {
             if !provisioned.contains(&q.as_str()) {
                 extra.push(format!("provisioned concurrency on {q}"));
             }
@@ -150,6 +153,19 @@ pub(super) fn removals(
     matched: &BTreeMap<String, String>,
 ) -> (Vec<Step>, Vec<String>) {
     let (mut steps, mut stays) = (Vec::new(), Vec::new());
+    // A piece the snapshot could not read (its read failed, or the endpoint did not serve it)
+    // is not one it has not: the target's are left as they are, said — never removed.
+    let mut unread = Vec::new();
+    let mut read = |piece: &str| match manifest.unread(piece) {
+        Some(why) => {
+            unread.push(format!("{} ({why})", piece.replace('_', " ")));
+            false
+        }
+        None => true,
+    };
+    let (mappings_read, policy_read) = (read("event_source_mappings"), read("policy"));
+    let (url_read, async_read) = (read("function_url"), read("async_invoke"));
+    let provisioned_read = read("provisioned_concurrency");
     let snapshot_sources: Vec<&str> = (manifest.event_source_mappings.iter().flatten())
         .filter_map(|m| m.source_arn.as_deref())
         .collect();
@@ -168,14 +184,15 @@ pub(super) fn removals(
         let on_removed = m.qualifier.as_deref().is_some_and(|q| removed.contains(&q));
         let in_snapshot =
             (snapshot_sources.iter()).any(|s| super::difference::same_source(s, source));
-        if on_removed || !in_snapshot {
+        // One on an alias that goes cannot be the snapshot's: its alias is not.
+        if on_removed || (!in_snapshot && mappings_read) {
             steps.push(Removal::Mapping(m.clone()));
         }
     }
     let (kept, _) = (manifest.policy.as_deref())
         .map(policy::parse)
         .unwrap_or_default();
-    for (sid, qualifier) in &current.statement_ids {
+    for (sid, qualifier) in current.statement_ids.iter().filter(|_| policy_read) {
         if kept
             .iter()
             .any(|k| &k.sid == sid && &k.qualifier == qualifier)
@@ -191,17 +208,18 @@ pub(super) fn removals(
             )),
         }
     }
-    if let (Some(url), None) = (&current.url, &manifest.function_url) {
+    if let (Some(url), None, true) = (&current.url, &manifest.function_url, url_read) {
         steps.push(Removal::Url(url.clone()));
     }
-    if let (Some(config), None) = (&current.async_invoke, &manifest.async_invoke) {
+    if let (Some(config), None, true) = (&current.async_invoke, &manifest.async_invoke, async_read)
+    {
         steps.push(Removal::AsyncInvoke(config.clone()));
     }
     // The snapshot's, on an alias or on the target's number of a snapshot version.
     let provisioned: Vec<&str> = (manifest.provisioned_concurrency.iter().flatten())
         .map(|p| matched.get(&p.qualifier).unwrap_or(&p.qualifier).as_str())
         .collect();
-    for (qualifier, value) in &current.provisioned {
+    for (qualifier, value) in current.provisioned.iter().filter(|_| provisioned_read) {
         if !provisioned.contains(&qualifier.as_str()) {
             steps.push(Removal::Provisioned {
                 qualifier: qualifier.clone(),
@@ -227,6 +245,13 @@ pub(super) fn removals(
         ));
     }
     let mut notes = Vec::new();
+    if !unread.is_empty() {
+        notes.push(format!(
+            "the snapshot could not read the function's {}: the target's are left as they are \
+             (--exact removes only what the snapshot is known not to have)",
+            unread.join(", ")
+        ));
+    }
     if !stays.is_empty() {
         notes.push(format!(
             "the target has what the snapshot has not, left as it is: {}",
