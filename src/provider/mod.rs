@@ -86,6 +86,23 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// The same failure, its message begun with what was being read (a timeout, which has no
+    /// message, said as one with the setting that helps).
+    pub fn prefixed(self, what: &str) -> Self {
+        use ProviderError::*;
+        match self {
+            Timeout(secs) => Service(format!("{what}: timed out after {secs:.1}s{TIMEOUT_HINT}")),
+            Throttled(m) => Throttled(format!("{what}: {m}")),
+            AccessDenied(m) => AccessDenied(format!("{what}: {m}")),
+            Credentials(m) => Credentials(format!("{what}: {m}")),
+            Service(m) => Service(format!("{what}: {m}")),
+            Unsupported(m) => Unsupported(format!("{what}: {m}")),
+            NotFound(m) => NotFound(format!("{what}: {m}")),
+            Changed(m) => Changed(format!("{what}: {m}")),
+            Invalid(m) => Invalid(format!("{what}: {m}")),
+        }
+    }
+
     /// Whether this is [`ProviderError::past_deadline`]'s.
     pub fn is_past_deadline(&self) -> bool {
         matches!(self, ProviderError::Service(m) if m.starts_with("not finished within"))

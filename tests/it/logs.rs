@@ -310,6 +310,36 @@ async fn two_functions_in_two_regions_merge_and_report_lines_are_parsed() {
     assert!(!text.stdout.contains("] hello from two"), "{}", text.stdout);
 }
 
+/// Lambda failing to say a function's log group (GetFunctionConfiguration 500 in one region):
+/// that region's logs of it are not read, said, naming the call and why no group was read in
+/// its place (it may log to one of its own: the default group's lines would pass for its own);
+/// the other region's are printed, exit 3. It read the default group and said nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_group_lambda_cannot_name_is_not_guessed() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    let (r1, r2) = ("me-south-1", "ap-east-1");
+    let f = format!("{}-grp", moto::unique("group"));
+    put_logs(r1, &f, "s", &[(1, "default group in one".into())]).await;
+    put_logs(r2, &f, "s", &[(2, "default group in two".into())]).await;
+    let proxy = FaultProxy::start(moto::url());
+    let failing = Rule::lambda(r1, "GetFunctionConfiguration", Fault::Status(500), None);
+    proxy.add(failing);
+    let lops = Lops::new(&proxy.url);
+    let regions = format!("{r1},{r2}");
+    let run = lops.run(&["logs", &f, "--regions", &regions, "--since", "1h", "--json"]);
+    run.assert_exit(3);
+    let evs = events(&run);
+    let read: Vec<&str> = evs.iter().filter_map(|e| e["message"].as_str()).collect();
+    assert_eq!(read, ["default group in two"], "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains(&format!("the log group of {f} in"))
+            && said.contains("GetFunctionConfiguration")
+            && said.contains("no group was read in its place"),
+        "{said}"
+    );
+}
+
 /// A function logging in Lambda's JSON format: its `platform.report` lines are read as the text
 /// REPORT lines are (cold start, numbers, a timeout's status), its ERROR lines as failures.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,7 +52,7 @@ impl AwsRegion {
         // its events shown under each of them, as reading each function's group would.
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
         for f in functions {
-            let group = self.log_group(f).await;
+            let group = self.log_group(f).await?;
             match groups.iter_mut().find(|(g, _)| *g == group) {
                 Some((_, names)) => names.push(f.clone()),
                 None => groups.push((group, vec![f.clone()])),

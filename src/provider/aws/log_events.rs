@@ -38,16 +38,18 @@ impl crate::provider::LogSource for AwsRegion {
 
 impl AwsRegion {
     /// The function's log group, read once per function (GetFunctionConfiguration). A function
-    /// that no longer exists, or a caller without Lambda read access, gets the default group:
-    /// the logs of a deleted function are still worth reading.
-    pub async fn log_group(&self, function: &str) -> String {
+    /// that no longer exists gets the default group: the logs of a deleted function are still
+    /// worth reading. Any other failure of that read fails: the function may log to a group of
+    /// its own (LoggingConfig), and reading the default one would show another group's lines
+    /// (an older one's, say) as its own.
+    pub async fn log_group(&self, function: &str) -> Result<String, ProviderError> {
         if let Some(group) = self
             .log_groups
             .lock()
             .ok()
             .and_then(|g| g.get(function).cloned())
         {
-            return group;
+            return Ok(group);
         }
         let request = self.clients.lambda.get_function_configuration();
         let request = request.function_name(function).send();
@@ -56,16 +58,30 @@ impl AwsRegion {
                 .logging_config()
                 .and_then(|l| l.log_group())
                 .map(str::to_string),
-            Err(e) => {
-                tracing::debug!(function, error = %e, "no configuration; default log group");
+            Err(ProviderError::NotFound(e)) => {
+                tracing::debug!(function, error = %e, "no such function; default log group");
                 None
+            }
+            Err(e) => {
+                let grant = match e {
+                    ProviderError::AccessDenied(_) => {
+                        " (lops reads it with lambda:GetFunctionConfiguration)"
+                    }
+                    _ => "",
+                };
+                return Err(e.prefixed(&format!(
+                    "the log group of {function} in {} could not be read{grant}: it may log to \
+                     a group of its own (LoggingConfig), so no group was read in its place; \
+                     GetFunctionConfiguration",
+                    self.clients.scope
+                )));
             }
         };
         let group = log_group_of(function, configured.as_deref());
         if let Ok(mut groups) = self.log_groups.lock() {
             groups.insert(function.to_string(), group.clone());
         }
-        group
+        Ok(group)
     }
 
     /// Events of the function's log group between `start_ms` and `end_ms`, matching `filter`.
@@ -76,7 +92,7 @@ impl AwsRegion {
         end_ms: i64,
         filter: Option<&str>,
     ) -> Result<Vec<LogLine>, ProviderError> {
-        let group = self.log_group(function).await;
+        let group = self.log_group(function).await?;
         let mut lines = Vec::new();
         let mut token = None;
         loop {
