@@ -89,7 +89,7 @@ pub struct GlobalArgs {
     /// Config file (default: $XDG_CONFIG_HOME/lops/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Run the dashboard on the built-in simulated fleet (no AWS account needed).
+    /// Run the dashboard on the built-in simulated fleet (no AWS account needed; refused with a command, which acts on AWS).
     #[arg(long, global = true)]
     pub demo: bool,
     /// Look only: refuse every action that calls or changes anything (same as --mode read).
@@ -389,6 +389,14 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<Exit, Failure>
 }
 
 async fn dispatch(global: &GlobalArgs, command: Command) -> Result<Exit, Failure> {
+    // The simulated fleet is the dashboard's alone: a command given --demo would read and
+    // change the AWS account it finds, believing it acts on nothing.
+    if global.demo {
+        return Err(Failure::usage(
+            "--demo runs the dashboard on the simulated fleet (`lops --demo`, with no command); \
+             commands act on AWS: run this one without --demo (nothing was read or changed)",
+        ));
+    }
     match command {
         Command::Status(args) => status::run(global, args).await,
         Command::Invoke(args) => act::invoke(global, args).await,

@@ -351,6 +351,50 @@ fn dashboard_without_a_terminal_points_to_status() {
     );
 }
 
+/// `--demo` with a command, before or after it, is refused before anything is read or sent: a
+/// command acts on AWS, and `--demo` said "no AWS account needed" (a kill under it changed the
+/// account's function). The function and the audit log stay as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_with_a_command_is_refused_and_nothing_is_sent() {
+    let region = "eu-south-2";
+    let seeder = crate::support::seed::Seeder::new(crate::support::moto::url(), region).await;
+    let f = format!("{}-fn", crate::support::moto::unique("demo"));
+    seeder.create_function(&f).await;
+    let lops = Lops::new(crate::support::moto::url());
+    for args in [
+        vec![
+            "--demo",
+            "concurrency",
+            "set",
+            &f,
+            "3",
+            "--regions",
+            region,
+            "--yes",
+        ],
+        vec!["kill", &f, "--regions", region, "--yes", "--demo", "--json"],
+        vec!["status", "--demo", "--regions", region],
+    ] {
+        let run = lops.run(&args);
+        run.assert_exit(2);
+        let said = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            said.contains("--demo runs the dashboard on the simulated fleet")
+                && said.contains("nothing was read or changed"),
+            "{args:?}: {said}"
+        );
+    }
+    let reserved = seeder
+        .lambda
+        .get_function_concurrency()
+        .function_name(&f)
+        .send()
+        .await
+        .expect("concurrency");
+    assert_eq!(reserved.reserved_concurrent_executions(), None);
+    assert!(!lops.home.path().join("state/lops/audit.jsonl").exists());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_never_reach_the_log_or_the_audit_file() {
     let region = "eu-south-2";
