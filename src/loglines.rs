@@ -173,6 +173,27 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
     }
 }
 
+/// Whether an event of `stream` in `group` is `function`'s. In a group of its own (its default
+/// `/aws/lambda/NAME`) every event is. In a group several functions may share (a LoggingConfig
+/// group), Lambda names each stream `YYYY/MM/DD/NAME[VERSION]ID`: one naming another function is
+/// not this one's; a stream of another form (not Lambda's) is kept.
+pub fn of_function(function: &str, group: &str, stream: &str) -> bool {
+    if group.strip_prefix("/aws/lambda/") == Some(function) {
+        return true;
+    }
+    let (Some(date), Some(rest)) = (stream.get(..11), stream.get(11..)) else {
+        return true;
+    };
+    let dated = date.char_indices().all(|(i, c)| match i {
+        4 | 7 | 10 => c == '/',
+        _ => c.is_ascii_digit(),
+    });
+    match rest.split_once('[') {
+        Some((name, _)) if dated && !name.is_empty() => name == function,
+        _ => true,
+    }
+}
+
 /// Classifies a message: a REPORT (text, or the JSON log format's `platform.report`) with its
 /// fields and status, or a timeout / runtime error line (either format).
 pub fn annotate(line: &mut LogLine) {

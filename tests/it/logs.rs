@@ -17,11 +17,20 @@ pub(crate) async fn put_logs(
     stream: &str,
     messages: &[(i64, String)],
 ) {
+    put_group_logs(region, &format!("/aws/lambda/{function}"), stream, messages).await;
+}
+
+/// [`put_logs`] into any log group (a LoggingConfig group several functions share).
+pub(crate) async fn put_group_logs(
+    region: &str,
+    group: &str,
+    stream: &str,
+    messages: &[(i64, String)],
+) {
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config(moto::url(), region).await);
-    let group = format!("/aws/lambda/{function}");
-    let _ = logs.create_log_group().log_group_name(&group).send().await;
+    let _ = logs.create_log_group().log_group_name(group).send().await;
     logs.create_log_stream()
-        .log_group_name(&group)
+        .log_group_name(group)
         .log_stream_name(stream)
         .send()
         .await
@@ -38,7 +47,7 @@ pub(crate) async fn put_logs(
         })
         .collect();
     logs.put_log_events()
-        .log_group_name(&group)
+        .log_group_name(group)
         .log_stream_name(stream)
         .set_log_events(Some(events))
         .send()
@@ -340,6 +349,76 @@ async fn a_log_group_lambda_cannot_name_is_not_guessed() {
     );
 }
 
+/// Two functions logging to one LoggingConfig group (moto keeps no LoggingConfig: the proxy
+/// adds it to GetFunctionConfiguration's answer): each event is its stream's function's, once
+/// — Lambda names the function in each stream of such a group. Every event was printed under
+/// both, one function's errors counted as the other's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_log_groups_events_go_to_the_function_that_wrote_them() {
+    let region = "af-south-1";
+    let seeder = crate::support::seed::Seeder::new(moto::url(), region).await;
+    let (one, two) = (moto::unique("shareone"), moto::unique("sharetwo"));
+    seeder.create_function(&one).await;
+    seeder.create_function(&two).await;
+    let group = format!("/shared/{}", moto::unique("app"));
+    let day = (Utc::now() - TimeDelta::minutes(10)).format("%Y/%m/%d");
+    put_group_logs(
+        region,
+        &group,
+        &format!("{day}/{one}[$LATEST]a1"),
+        &[(1, "from one".into())],
+    )
+    .await;
+    let error = r#"{"level":"ERROR","message":"from two"}"#.to_string();
+    put_group_logs(
+        region,
+        &group,
+        &format!("{day}/{two}[$LATEST]b2"),
+        &[(2, error)],
+    )
+    .await;
+    let proxy = crate::support::proxy::FaultProxy::start(moto::url());
+    let configured = group.clone();
+    proxy.rewrite(region, "GetFunctionConfiguration", move |_, body| {
+        body.replacen(
+            '{',
+            &format!("{{\"LoggingConfig\":{{\"LogGroup\":\"{configured}\"}},"),
+            1,
+        )
+    });
+    let lops = Lops::new(&proxy.url);
+    let both = format!("{one},{two}");
+    let run = lops.run(&[
+        "logs",
+        &both,
+        "--regions",
+        region,
+        "--since",
+        "1h",
+        "--json",
+    ]);
+    run.assert_exit(0);
+    let got: Vec<(String, String)> = events(&run)
+        .iter()
+        .map(|e| {
+            let field = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (field("function"), field("message"))
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (one.clone(), "from one".to_string()),
+            (
+                two.clone(),
+                r#"{"level":"ERROR","message":"from two"}"#.to_string()
+            )
+        ],
+        "{}",
+        run.stdout
+    );
+}
+
 /// A function logging in Lambda's JSON format: its `platform.report` lines are read as the text
 /// REPORT lines are (cold start, numbers, a timeout's status), its ERROR lines as failures.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -597,7 +676,7 @@ async fn follow_prints_new_events_once_and_stops_on_ctrl_c() {
         .build()
         .expect("event");
     logs.put_log_events()
-        .log_group_name(&group)
+        .log_group_name(group)
         .log_stream_name("second")
         .log_events(event)
         .send()

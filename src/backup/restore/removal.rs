@@ -128,7 +128,11 @@ pub(super) fn note_what_is_left(
         }
         let provisioned = manifest.provisioned_concurrency.iter().flatten();
         let provisioned: Vec<&str> = provisioned.map(|p| p.qualifier.as_str()).collect();
-        for q in c.provisioned.keys().filter(|_| read("provisioned_concurrency")) {
+        for q in c
+            .provisioned
+            .keys()
+            .filter(|_| read("provisioned_concurrency"))
+        {
             if !provisioned.contains(&q.as_str()) {
                 extra.push(format!("provisioned concurrency on {q}"));
             }

@@ -48,8 +48,8 @@ impl AwsRegion {
     ) -> Result<(), ProviderError> {
         let caller = crate::provider::RegionActions::caller(self).await?;
         let region = self.clients.scope.region.clone();
-        // A group several functions write to (a shared LoggingConfig group) is tailed once and
-        // its events shown under each of them, as reading each function's group would.
+        // A group several functions write to (a shared LoggingConfig group) is tailed once, each
+        // event shown under the function its stream names, as reading each function's would.
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
         for f in functions {
             let group = self.log_group(f).await?;
@@ -161,12 +161,18 @@ impl AwsRegion {
                 let Some((_, names)) = groups.iter().find(|(g, _)| g == group) else {
                     continue;
                 };
+                let stream = e.log_stream_name().unwrap_or_default();
+                // A group several of them share: each event under the function whose stream
+                // it is (under each, when its stream names none).
+                let names = names
+                    .iter()
+                    .filter(|f| crate::loglines::of_function(f, group, stream));
                 for function in names {
                     let mut line = LogLine {
                         time,
                         region: region.clone(),
                         function: function.clone(),
-                        stream: e.log_stream_name().unwrap_or_default().to_string(),
+                        stream: stream.to_string(),
                         message: e.message().unwrap_or_default().trim_end().to_string(),
                         event_id: String::new(),
                         report: None,

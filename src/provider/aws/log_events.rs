@@ -142,11 +142,16 @@ impl AwsRegion {
                 else {
                     continue;
                 };
+                let stream = e.log_stream_name.unwrap_or_default();
+                // A group shared with other functions: theirs are not this one's.
+                if !crate::loglines::of_function(function, &group, &stream) {
+                    continue;
+                }
                 let mut line = LogLine {
                     time,
                     region: self.clients.scope.region.clone(),
                     function: function.to_string(),
-                    stream: e.log_stream_name.unwrap_or_default(),
+                    stream,
                     message: e.message.unwrap_or_default().trim_end().to_string(),
                     event_id: e.event_id.unwrap_or_default(),
                     report: None,
