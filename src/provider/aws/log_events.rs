@@ -62,6 +62,9 @@ impl AwsRegion {
                 tracing::debug!(function, error = %e, "no such function; default log group");
                 None
             }
+            // Nothing was asked (no credentials, a setting that cannot work), or the credentials
+            // were refused: the profile's failure, said as such by every read of it.
+            Err(e @ (ProviderError::Invalid(_) | ProviderError::Credentials(_))) => return Err(e),
             Err(e) => {
                 let grant = match e {
                     ProviderError::AccessDenied(_) => {
