@@ -24,6 +24,10 @@ pub const OVERLAP_MS: i64 = 10_000;
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
 /// A session that lasted less than this is reopened after a growing pause (up to 30 s).
 const SHORT_SESSION: Duration = Duration::from_secs(10);
+/// Sessions in a row that end as soon as they open (an endpoint that closes each one at once)
+/// before following polls instead: reopened after a growing pause, events would come that
+/// much later (half a minute) under a title that says Live Tail.
+const ENDS_AT_ONCE: u32 = 5;
 /// How long a shard that fell back to polling polls before it asks for Live Tail again (a
 /// refusal may pass: a session limit freed, a token renewed, a permission granted); each
 /// refusal in a row doubles it, up to [`LIVE_TAIL_RETRY_MAX`] (a refused call is logged in
@@ -235,6 +239,8 @@ impl<'a, S: LogSource> Follower<'a, S> {
         // Polling instead of Live Tail, and said so; when Live Tail is asked for next.
         let mut polling = false;
         let mut retry_in = LIVE_TAIL_RETRY;
+        // Sessions in a row that opened and ended at once.
+        let mut short_runs = 0;
         loop {
             if self.tx.is_closed() {
                 return;
@@ -269,10 +275,21 @@ impl<'a, S: LogSource> Follower<'a, S> {
                     self.owed.entry(f.clone()).or_insert(ended);
                 }
             }
+            if started {
+                let at_once = result.is_ok() && opened.elapsed() < SHORT_SESSION;
+                short_runs = if at_once { short_runs + 1 } else { 0 };
+            }
+            let ends_at_once = short_runs >= ENDS_AT_ONCE;
+            let result = match result {
+                Ok(()) if ends_at_once => Err(ProviderError::Service(format!(
+                    "each Live Tail session ended as soon as it opened ({short_runs} in a row)"
+                ))),
+                other => other,
+            };
             match result {
-                // Refused, or asked for again while polling and not there yet (a passing
-                // failure then does not end polling).
-                Err(e) if unavailable(&e) || (polling && !started) => {
+                // Refused, sessions that end at once, or asked for again while polling and not
+                // there yet (a passing failure then does not end polling).
+                Err(e) if unavailable(&e) || ends_at_once || (polling && !started) => {
                     if !polling {
                         polling = true;
                         let _ = self
@@ -287,7 +304,7 @@ impl<'a, S: LogSource> Follower<'a, S> {
                         ProviderError::Unsupported(_) => None,
                         _ => Some(Instant::now() + retry_in),
                     };
-                    if unavailable(&e) {
+                    if unavailable(&e) || ends_at_once {
                         retry_in = (retry_in * 2).min(LIVE_TAIL_RETRY_MAX);
                     }
                     self.poll(until).await;

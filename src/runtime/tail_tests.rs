@@ -463,3 +463,48 @@ async fn an_endpoint_without_live_tail_is_polled_for_good_and_asked_once() {
         .count();
     assert_eq!(tails, 1);
 }
+
+/// Sessions that each end as soon as they open (moto's do): after a few in a row following
+/// polls, said once with why, instead of reopening them after a pause that grows to half a
+/// minute (events came that much later under a title that said Live Tail).
+#[tokio::test(start_paused = true)]
+async fn sessions_that_keep_ending_at_once_give_way_to_polling_said_once() {
+    let source = std::sync::Arc::new(Scripted {
+        short_sessions: true,
+        ..Scripted::with_groups(&["a"])
+    });
+    let since = now_ms() - 60_000;
+    let mut polled_since = None;
+    let updates = follow_until(source.clone(), &["a"], since, |u, s| {
+        let reads = || {
+            s.calls()
+                .iter()
+                .filter(|c| matches!(c, Call::Read(..)))
+                .count()
+        };
+        if matches!(u, Update::Polling { .. }) {
+            polled_since = Some(reads());
+        }
+        // Five reads more once it polls: every 2 s, not after a 30 s pause.
+        polled_since.is_some_and(|n| reads() >= n + 5)
+    })
+    .await;
+    let why: Vec<&String> = updates
+        .iter()
+        .filter_map(|u| match u {
+            Update::Polling { why, .. } => Some(why),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(why.len(), 1, "{updates:?}");
+    assert!(
+        why[0].contains("ended as soon as it opened (5 in a row)"),
+        "{why:?}"
+    );
+    let tails = source
+        .calls()
+        .iter()
+        .filter(|c| matches!(c, Call::Tail(_)))
+        .count();
+    assert_eq!(tails, ENDS_AT_ONCE as usize, "{:?}", source.calls());
+}
