@@ -2016,12 +2016,22 @@ async fn an_exact_restore_that_fails_makes_again_what_it_removed() {
         let url = lambda.get_function_url_config().function_name(&bare);
         url.send().await.is_ok()
     };
-    exact_failing(vec![Rule::lambda(
+    let run = exact_failing(vec![Rule::lambda(
         PROXIED,
         "DeleteAlias",
         Fault::Status(500),
         None,
     )]);
+    // Made again as new, said so: never "as it was" over a mapping without its settings.
+    assert!(
+        run.stderr
+            .contains("what --exact removed was made again as new")
+            && run.stderr.contains("the event source mapping from")
+            && run.stderr.contains("the function URL (made anew")
+            && !run.stderr.contains("the target is as it was"),
+        "{}",
+        run.stderr
+    );
     assert!(url_there().await, "the URL is made again");
     assert_eq!(
         from_queue().await,

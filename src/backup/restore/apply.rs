@@ -121,7 +121,7 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 };
                 Err(BackupError::Provider(ProviderError::Service(
                     match undone {
-                        Ok(()) if unsure.is_some() => format!(
+                        Ok(_) if unsure.is_some() => format!(
                             "restore of {} failed ({e}); every change it knows of was undone, but \
                              whether this step landed is not known (no answer came): {} — look at \
                              {} in {} and run the restore again to compare with it",
@@ -130,9 +130,16 @@ impl<W: FunctionWrites> Runner<'_, W> {
                             difference.function,
                             self.region
                         ),
-                        Ok(()) => format!(
+                        Ok(anew) if anew.is_empty() => format!(
                             "restore of {} failed ({e}); {UNDONE_WHOLE}",
                             difference.function
+                        ),
+                        // Made again, not as it was: said, never "as it was".
+                        Ok(anew) => format!(
+                            "restore of {} failed ({e}); every change was undone, but what \
+                             --exact removed was made again as new: {}",
+                            difference.function,
+                            anew.join("; ")
                         ),
                         Err(u) => format!(
                             "restore of {} failed ({e}), and putting it back failed too ({u}): {}",

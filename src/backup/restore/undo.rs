@@ -83,10 +83,17 @@ impl Undo {
 }
 
 impl<W: FunctionWrites> Runner<'_, W> {
-    pub(super) async fn undo(&self, function: &str, journal: Vec<Undo>) -> Result<(), BackupError> {
+    /// Takes back every journaled step, newest first. Returns what was made again as new
+    /// rather than as it was (a removed mapping, alias or URL made anew: said, never "as it was").
+    pub(super) async fn undo(
+        &self,
+        function: &str,
+        journal: Vec<Undo>,
+    ) -> Result<Vec<String>, BackupError> {
         let target = self.target;
         // Every step is attempted, whatever failed before it; each failure is reported.
         let mut failures: Vec<String> = Vec::new();
+        let mut anew: Vec<String> = Vec::new();
         for undo in journal.into_iter().rev() {
             let what = undo.describe();
             let r: Result<(), BackupError> = async {
@@ -129,11 +136,18 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     // as a conflict is there: read back, done.
                     Undo::CreateAlias(a) => {
                         let there = |all: &[AliasSnapshot]| all.iter().any(|x| x.name == a.name);
-                        if !there(&target.alias_routes(function).await?)
-                            && let Err(e) = target.create_alias(function, &a).await
-                            && !there(&target.alias_routes(function).await.unwrap_or_default())
-                        {
-                            return Err(e.into());
+                        if !there(&target.alias_routes(function).await?) {
+                            if let Err(e) = target.create_alias(function, &a).await
+                                && !there(&target.alias_routes(function).await.unwrap_or_default())
+                            {
+                                return Err(e.into());
+                            }
+                            // What was on the alias alone went with it (lops reads none of it).
+                            anew.push(format!(
+                                "alias {} (a function URL, asynchronous invoke configuration or \
+                                 permissions of its own went with it and are not made again)",
+                                a.name
+                            ));
                         }
                     }
                     Undo::CreateMapping(m) => {
@@ -141,11 +155,18 @@ impl<W: FunctionWrites> Runner<'_, W> {
                             (all.iter())
                                 .any(|x| x.source_arn.as_deref() == Some(m.source_arn.as_str()))
                         };
-                        if !there(&target.mappings(&m.target).await?)
-                            && let Err(e) = target.create_mapping(&m).await
-                            && !there(&target.mappings(&m.target).await.unwrap_or_default())
-                        {
-                            return Err(e.into());
+                        if !there(&target.mappings(&m.target).await?) {
+                            if let Err(e) = target.create_mapping(&m).await
+                                && !there(&target.mappings(&m.target).await.unwrap_or_default())
+                            {
+                                return Err(e.into());
+                            }
+                            anew.push(format!(
+                                "the event source mapping from {} (a new one: it reads from the \
+                                 source's position now, without filters, destinations or retry \
+                                 settings it may have had)",
+                                m.source_arn
+                            ));
                         }
                     }
                     Undo::PutBackPermission(p) => {
@@ -175,6 +196,9 @@ impl<W: FunctionWrites> Runner<'_, W> {
                             {
                                 return Err(e.into());
                             }
+                            anew.push(
+                                "the function URL (made anew: its address may differ)".into(),
+                            );
                         }
                         // There (the removal never landed): as it was.
                         Ok(_) => {}
@@ -219,7 +243,7 @@ impl<W: FunctionWrites> Runner<'_, W> {
             }
         }
         if failures.is_empty() {
-            Ok(())
+            Ok(anew)
         } else {
             Err(BackupError::Provider(ProviderError::Service(format!(
                 "{} undo step(s) failed: {}",
