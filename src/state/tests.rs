@@ -4706,3 +4706,37 @@ fn a_partial_metrics_read_is_stale_only_when_numbers_are_missing() {
         assert_eq!(r.metrics_partial.is_some(), !in_doubt, "{numbers_missing}");
     }
 }
+
+/// Two long names that differ only at their end are told apart in the detail view at 80x24:
+/// its title bar and its box title cut them in the middle (both showed the same start only).
+#[test]
+fn the_detail_view_tells_apart_long_names_that_differ_at_their_end() {
+    let mut s = loaded();
+    let names = [
+        "customer-notifications-dispatcher-v2-primary",
+        "customer-notifications-dispatcher-v2-replica",
+    ];
+    update(
+        &mut s,
+        Msg::Inventory {
+            region: 0,
+            seq: 2,
+            at: t0(),
+            result: Ok(Inventory {
+                functions: names.iter().map(|n| info(n, "web")).collect(),
+                account_concurrency_limit: Some(1000),
+                ..Default::default()
+            }),
+        },
+    );
+    for (name, end) in names.iter().zip(["v2-primary", "v2-replica"]) {
+        s.view = View::Detail {
+            region: 0,
+            function: (*name).into(),
+        };
+        let rows = screen_rows(&s, 80, 24);
+        let bar = rows[0].matches(end).count();
+        let title = rows[1].matches(end).count();
+        assert_eq!((bar, title), (1, 1), "{}", rows.join("\n"));
+    }
+}

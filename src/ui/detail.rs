@@ -65,8 +65,11 @@ pub fn render(
         .into_iter()
         .map(|l| Line::from(super::cut_at_words(l.spans, inner, theme)).style(l.style))
         .collect();
+    // Cut in the middle, as the fleet's rows are: two long names that differ at their end
+    // (`…-v2-primary`, `…-v2-replica`) stay told apart.
+    let title = super::widgets::fit_middle(name, usize::from(left.width.saturating_sub(4)), theme);
     frame.render_widget(
-        Paragraph::new(config).block(block(format!(" {name} "))),
+        Paragraph::new(config).block(block(format!(" {title} "))),
         left,
     );
 

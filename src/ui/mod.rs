@@ -178,6 +178,8 @@ fn render_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let at_tabs = spans.len();
     spans.extend(tab_spans(false));
     if let View::Detail { function, .. } | View::Logs { function, .. } = &state.view {
+        // Its end kept too (the title bar cuts the rest from the end).
+        let function = widgets::fit_middle(function, 32, theme);
         spans.push(Span::styled(
             format!("{}:{function}", state.view.title()),
             theme.selected(),
