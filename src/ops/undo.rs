@@ -155,19 +155,8 @@ pub(super) async fn undo_plan<S: RegionActions>(
     // A finished rollout goes back to where its saved file says it started (the records alone
     // cannot tell one run from an earlier one changed outside lops, or resumed).
     let record = whole.as_ref().unwrap_or(record);
-    let age = chrono::DateTime::parse_from_rfc3339(&record.time)
-        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
-        .unwrap_or(i64::MAX);
-    // A write that got no answer is judged once none of it can be on its way: not found, it
-    // may still land; found, a retry of it (the SDK sends a write again when no answer
-    // comes) may land again over the undo, putting back what the undo took back. One whose
-    // every try was answered (an error, read back as written) has nothing on its way.
     // A guard, not a failure (exit 4): nothing is wrong, it is too soon to tell.
-    if super::audit::outcome_unknown(&record.result)
-        && !record.result.contains(crate::provider::WRITTEN_DESPITE)
-        && !is_whole_rollout(record)
-        && age < IN_FLIGHT_SECS
-    {
+    if let Some(age) = in_flight(record).filter(|_| !is_whole_rollout(record)) {
         return Err(OpsError::Refused(format!(
             "the {} of {} got no answer {age} s ago and may still land (a retry of it too, \
              over an undo): look again in a minute (undo then knows whether it did)",
@@ -176,21 +165,14 @@ pub(super) async fn undo_plan<S: RegionActions>(
     }
     let result = reverse(source, plan, record).await;
     // An outcome unknown found as it was before: it never landed. Recorded so (under its id),
-    // the next undo goes on to the action before it instead of stopping here for good — once
-    // the request can no longer be on its way (a late answer may still land it).
+    // the next undo goes on to the action before it instead of stopping here for good (it is
+    // judged only once the request can no longer be on its way: above).
     // Read once: as it was before the change (only asked of an unknown outcome in conflict).
     // (A finished rollout taken back whole is not one record: its steps are not settled so.)
     let not_there = matches!(result, Err(OpsError::Conflict(_)))
         && !is_whole_rollout(record)
         && super::audit::outcome_unknown(&record.result)
         && as_before(source, record).await;
-    if not_there && age < IN_FLIGHT_SECS {
-        return Err(OpsError::Refused(format!(
-            "the {} of {} got no answer {age} s ago and may still land: look again in a minute \
-             (undo then knows whether it did)",
-            record.action, record.target
-        )));
-    }
     // A dry run records nothing: it says what a real undo would find and do.
     if not_there && audit.is_some_and(super::audit::AuditLog::is_dry) {
         return Err(OpsError::Conflict(
@@ -245,6 +227,27 @@ pub(super) async fn undo_plan<S: RegionActions>(
 /// How long after a write that got no answer it may still land (a request on its way, a
 /// retry): undo judges it only after this.
 const IN_FLIGHT_SECS: i64 = 60;
+
+/// Seconds since the record's change began: a time that cannot be read, or one further in the
+/// future than a clock's drift (an edit, a clock set back), counts as long ago; a few seconds
+/// ahead, as now.
+fn record_age(record: &Record) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(&record.time)
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
+        .map_or(i64::MAX, |age| match age < -IN_FLIGHT_SECS {
+            true => i64::MAX,
+            false => age.max(0),
+        })
+}
+
+/// The record's age when its change got no answer within the last minute: it may still land,
+/// and a retry of one found landed may land again over what takes it back (the SDK sends a
+/// write again when no answer comes; an earlier try may be held on its way while the later
+/// ones are answered). `None` once nothing of it can be on its way, or for a change answered.
+pub(crate) fn in_flight(record: &Record) -> Option<i64> {
+    let age = record_age(record);
+    (super::audit::outcome_unknown(&record.result) && age < IN_FLIGHT_SECS).then_some(age)
+}
 
 /// Whether the record's target is now as the record found it before its change (read again;
 /// `false` when it cannot be read).

@@ -520,7 +520,7 @@ async fn an_action_is_recorded_before_it_is_sent() {
     assert_eq!(early.code, 4, "a guard, not a failure: {}", early.stderr);
     assert!(early.stderr.contains("may still land"), "{}", early.stderr);
     // Recorded ten minutes ago: undo finds it never landed.
-    recorded_minutes_ago(&lops, 10);
+    lops.audit_written_minutes_ago(10);
     // A dry run says what it finds and records nothing (it wrote the record a real undo does).
     let dry = act(&lops, region, &["undo", "--dry-run"]);
     assert_ne!(dry.code, 0, "{}", dry.stderr);
@@ -598,26 +598,9 @@ async fn a_write_with_no_answer_is_recorded_as_unknown_and_undone() {
     );
     assert_eq!(reserved(&seeder, &f).await, Some(5));
     // A minute on, nothing of it can be on its way: undo finds it and takes it back.
-    recorded_minutes_ago(&lops, 2);
+    lops.audit_written_minutes_ago(2);
     act(&lops, region, &["undo", "--yes", "--config", config]).assert_exit(0);
     assert_eq!(reserved(&seeder, &f).await, None);
-}
-
-/// Every record of `lops`'s audit log written `minutes` ago (what undo judges by its age).
-fn recorded_minutes_ago(lops: &Lops, minutes: i64) {
-    let log = lops.home.path().join("state/lops/audit.jsonl");
-    let ago = (chrono::Utc::now() - chrono::TimeDelta::minutes(minutes))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let text = std::fs::read_to_string(&log).expect("audit log");
-    let older: Vec<String> = text
-        .lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).expect("record");
-            v["time"] = Value::String(ago.clone());
-            v.to_string()
-        })
-        .collect();
-    std::fs::write(&log, older.join("\n") + "\n").expect("audit log");
 }
 
 /// A read right before the write that gets no answer means nothing was sent: said so, and not

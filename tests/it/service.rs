@@ -1198,12 +1198,10 @@ async fn the_dashboard_reaches_a_service_through_its_own_profile() {
     assert_eq!(state.regions.len(), 1);
 }
 
-/// A failover service: draining its primary region makes it the secondary (and the other the
-/// primary) in one batch; restore and undo swap them back; weights are refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
+/// A failover pair on `svc`'s zone: `main` in us-east-1 the primary, `standby` in eu-west-1
+/// the secondary, each with its health check. Returns its record name.
+async fn seed_failover(svc: &Service) -> String {
     use aws_sdk_route53::types::ResourceRecordSetFailover;
-    let svc = Service::seed("failover").await;
     let record = format!("fo.{}", svc.record.trim_start_matches("api."));
     let mut changes = Vec::new();
     for (id, region, role, check) in [
@@ -1256,28 +1254,40 @@ async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
         .send()
         .await
         .expect("failover records");
-    let roles = || async {
-        let out = svc
-            .client
-            .list_resource_record_sets()
-            .hosted_zone_id(&svc.zone)
-            .send()
-            .await
-            .expect("list");
-        let mut r: Vec<(String, String)> = out
-            .resource_record_sets()
-            .iter()
-            .filter(|r| r.name().trim_end_matches('.') == record)
-            .filter_map(|r| {
-                Some((
-                    r.set_identifier()?.to_string(),
-                    r.failover()?.as_str().to_string(),
-                ))
-            })
-            .collect();
-        r.sort();
-        r
-    };
+    record
+}
+
+/// (set identifier, failover role) of every member of `record`, sorted.
+async fn roles_of(svc: &Service, record: &str) -> Vec<(String, String)> {
+    let out = svc
+        .client
+        .list_resource_record_sets()
+        .hosted_zone_id(&svc.zone)
+        .send()
+        .await
+        .expect("list");
+    let mut r: Vec<(String, String)> = out
+        .resource_record_sets()
+        .iter()
+        .filter(|r| r.name().trim_end_matches('.') == record)
+        .filter_map(|r| {
+            Some((
+                r.set_identifier()?.to_string(),
+                r.failover()?.as_str().to_string(),
+            ))
+        })
+        .collect();
+    r.sort();
+    r
+}
+
+/// A failover service: draining its primary region makes it the secondary (and the other the
+/// primary) in one batch; restore and undo swap them back; weights are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
+    let svc = Service::seed("failover").await;
+    let record = seed_failover(&svc).await;
+    let roles = || roles_of(&svc, &record);
     let proxy = FaultProxy::start(moto::url());
     let lops = Lops::new(&proxy.url);
     let config = lops
@@ -1379,9 +1389,17 @@ async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
         "{}",
         run.stderr
     );
+    // Undoing that forced drain puts us-east-1's drain back in force: refused again.
     lops.run(&["undo", "--config", &config, "--yes"])
         .assert_exit(0);
     assert_eq!(roles().await, swapped);
+    let run = service(&lops, &config, "drain checkout --region eu-west-1 --yes");
+    run.assert_exit(4);
+    assert!(
+        run.stderr.contains("would make us-east-1 the primary"),
+        "{}",
+        run.stderr
+    );
     service(&lops, &config, "restore checkout --region us-east-1 --yes").assert_exit(0);
     assert_eq!(roles().await, seeded);
 
@@ -1429,6 +1447,65 @@ async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
         run.stderr
     );
     assert_eq!(roles().await, seeded);
+}
+
+/// A failover drain whose answer was lost (it landed): it counts as a drain all the same —
+/// draining the other region is refused as after a drain answered, and its restore waits the
+/// minute a retry of it may still land in, then puts it back. Only drains answered counted:
+/// the other region's drain made it the primary again, and restore found no drain.
+/// The timeout is lowered (2 s, one try): the test is about an answer that comes too late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_drain_whose_answer_was_lost_counts_as_a_drain() {
+    let svc = Service::seed("folost").await;
+    let record = seed_failover(&svc).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.add(crate::support::proxy::Rule {
+        region: "us-east-1".into(),
+        service: Some("route53".into()),
+        operation: Some("ChangeResourceRecordSets".into()),
+        fault: crate::support::proxy::Fault::LateAnswer(std::time::Duration::from_secs(4)),
+        remaining: Some(1),
+    });
+    let lops = Lops::new(&proxy.url);
+    let config = lops
+        .config(&format!(
+            "regions = [\"us-east-1\"]\n[timeouts]\noperation_secs = 2\nmax_attempts = 1\n[[service]]\nname = \"checkout\"\nzone = \"{}\"\nrecord = \"{record}\"\ntype = \"CNAME\"\n",
+            svc.zone
+        ))
+        .display()
+        .to_string();
+    let run = service(&lops, &config, "drain checkout --region us-east-1 --yes");
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    let swapped = vec![
+        ("main".to_string(), "SECONDARY".to_string()),
+        ("standby".to_string(), "PRIMARY".to_string()),
+    ];
+    // Landed, its answer lost.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while roles_of(&svc, &record).await != swapped {
+        assert!(std::time::Instant::now() < deadline, "{}", run.stderr);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let other = service(&lops, &config, "drain checkout --region eu-west-1 --yes");
+    other.assert_exit(4);
+    assert!(
+        other.stderr.contains("would make us-east-1 the primary"),
+        "{}",
+        other.stderr
+    );
+    let early = service(&lops, &config, "restore checkout --region us-east-1 --yes");
+    early.assert_exit(4);
+    assert!(early.stderr.contains("may still land"), "{}", early.stderr);
+    assert_eq!(roles_of(&svc, &record).await, swapped);
+    lops.audit_written_minutes_ago(2);
+    service(&lops, &config, "restore checkout --region us-east-1 --yes").assert_exit(0);
+    assert_eq!(
+        roles_of(&svc, &record).await,
+        [
+            ("main".to_string(), "PRIMARY".to_string()),
+            ("standby".to_string(), "SECONDARY".to_string())
+        ]
+    );
 }
 
 /// One region's CloudWatch failing does not hide the service: every member is shown, that
@@ -1924,8 +2001,13 @@ async fn a_drain_answered_with_an_error_after_it_was_made_is_not_said_not_made()
             .starts_with(lops::ops::audit::UNKNOWN),
         "{last}"
     );
-    // Undo takes it back (the drain is the last change, its outcome not known).
+    // Undo takes it back (the drain is the last change, its outcome not known) — a minute on:
+    // an earlier try of it may be held on its way while the later ones are answered.
     proxy.heal();
+    let early = lops.run(&["undo", "--yes", "--config", &config]);
+    early.assert_exit(4);
+    assert!(early.stderr.contains("may still land"), "{}", early.stderr);
+    lops.audit_written_minutes_ago(2);
     let undo = lops.run(&["undo", "--yes", "--config", &config]);
     undo.assert_exit(0);
     assert_ne!(weight(&svc.weights().await, "blue"), 0, "{}", undo.stderr);

@@ -9,7 +9,7 @@ use crate::config::ServiceSettings;
 use crate::ops::OpsError;
 use crate::ops::audit::{AuditLog, Record};
 
-/// The changes of this service's record set that landed, newest first — by its record set,
+/// The changes of this service's record set that landed or may have, newest first — by its record set,
 /// whatever name the service had in the config then: drains, restores, weights and undos.
 fn changes_of<'a>(
     records: &'a [Record],
@@ -19,7 +19,9 @@ fn changes_of<'a>(
     records
         .iter()
         .rev()
-        .filter(|r| r.result == "ok")
+        // Landed, or may have (no answer came, or its lops stopped while it ran): a drain whose
+        // answer was lost is a drain all the same when its change is there.
+        .filter(|r| r.result == "ok" || crate::ops::audit::outcome_unknown(&r.result))
         .filter(move |r| {
             // However the zone and record were written in either config (`/hostedzone/`, a
             // final dot, capitals): the record set DNS knows.
@@ -98,11 +100,11 @@ pub(super) fn recorded(
                     .into_iter()
                     .filter(|(id, _)| in_region(&r.before, id) && wrote(id))
                     .collect();
-                return (!mine.is_empty()).then_some(mine);
+                return (!mine.is_empty()).then_some((r, mine));
             }
             let swapped = role_in(&r.before, region).as_deref() == Some("PRIMARY")
                 && role_in(&r.after, region).as_deref() == Some("SECONDARY");
-            swapped.then_some(members)
+            swapped.then_some((r, members))
         })
         .ok_or_else(|| {
             OpsError::Invalid(format!(
@@ -110,31 +112,63 @@ pub(super) fn recorded(
                  audit log (a drain made from another machine is in its own): {hint}"
             ))
         })
+        .and_then(|(r, members)| {
+            // A drain that got no answer may still land (a retry of it too) over the restore.
+            match crate::ops::undo::in_flight(r) {
+                Some(age) => Err(OpsError::Refused(format!(
+                    "the drain of {region} got no answer {age} s ago and may still land (a \
+                     retry of it too, over a restore): look again in a minute"
+                ))),
+                None => Ok(members),
+            }
+        })
 }
 
 /// A region of a failover pair, other than `region`, drained by this machine and drained
 /// still: secondary now, and the last recorded change of its role was its own (a drain, or the
-/// undo of its restore) and took it from the primary. Draining `region` would make it the
-/// primary again. Its region and that change's time; none when the audit log cannot be read
-/// (the change's own record is what "no audit, no change" guards).
+/// undo of its restore) and took it from the primary — an undo counting as the state before the
+/// change it undid. Draining `region` would make it the primary again. Its region and that
+/// change's time; none when the audit log cannot be read (the change's own record is what
+/// "no audit, no change" guards).
 pub(super) fn drained_still(
     audit: Option<&AuditLog>,
     view: &ServiceView,
     region: &str,
 ) -> Option<(String, String)> {
     let (records, _) = audit?.read().ok()?;
+    let changes: Vec<&Record> = changes_of(&records, &view.settings).collect();
     view.roles()
         .into_iter()
         .filter(|(r, role)| r != region && role == "SECONDARY")
         .find_map(|(other, _)| {
-            let last = changes_of(&records, &view.settings)
-                .find(|c| role_in(&c.before, &other) != role_in(&c.after, &other))?;
-            // Taken from the primary by a change of that region (its drain, or the undo of its
-            // restore); one of the other region's (its restore, its drain undone) puts it back
-            // as it was.
-            (last.region == other
-                && role_in(&last.before, &other).as_deref() == Some("PRIMARY")
-                && role_in(&last.after, &other).as_deref() == Some("SECONDARY"))
-            .then(|| (other, last.time.clone()))
+            let drain = drain_in_force(&changes, &other)?;
+            Some((other, drain.time.clone()))
         })
+}
+
+/// The change (newest first in `changes`) that drained `region` and stands: the last change
+/// of its role was its own and took it from the primary. One of the other region's (its
+/// restore, its drain) puts it back as it was; an undo stands for the state before the change
+/// it undid (undoing a forced drain of the other region puts this one's drain back).
+fn drain_in_force<'a>(changes: &[&'a Record], region: &str) -> Option<&'a Record> {
+    let mut i = 0;
+    while let Some(c) = changes.get(i) {
+        i += 1;
+        if role_in(&c.before, region) == role_in(&c.after, region) {
+            continue;
+        }
+        let undone = (c.action == "undo")
+            .then_some(c.undoes.as_ref())
+            .flatten()
+            .and_then(|id| changes.iter().position(|r| &r.id == id));
+        if let Some(at) = undone.filter(|at| *at >= i) {
+            i = at + 1;
+            continue;
+        }
+        return (c.region == region
+            && role_in(&c.before, region).as_deref() == Some("PRIMARY")
+            && role_in(&c.after, region).as_deref() == Some("SECONDARY"))
+        .then_some(*c);
+    }
+    None
 }

@@ -39,6 +39,24 @@ impl Run {
 }
 
 impl Lops {
+    /// Every record of its audit log dated `minutes` ago (undo and restore judge a change that
+    /// got no answer by its age).
+    pub fn audit_written_minutes_ago(&self, minutes: i64) {
+        let log = self.home.path().join("state/lops/audit.jsonl");
+        let ago = (chrono::Utc::now() - chrono::TimeDelta::minutes(minutes))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let text = std::fs::read_to_string(&log).expect("audit log");
+        let older: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).expect("record");
+                v["time"] = serde_json::Value::String(ago.clone());
+                v.to_string()
+            })
+            .collect();
+        std::fs::write(&log, older.join("\n") + "\n").expect("audit log");
+    }
+
     /// lops pointed at `endpoint` (moto or a proxy) with test credentials.
     pub fn new(endpoint: &str) -> Lops {
         Lops {
