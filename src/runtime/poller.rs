@@ -3,10 +3,11 @@
 //! snapshots tagged with a sequence number, skip when busy (each loop awaits its own call),
 //! back off on failure, and never touch UI state.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -357,8 +358,14 @@ async fn metrics_loop<S: RegionSource>(
     let mut last_fetch: Option<Instant> = None;
     let mut fetched = Fetched::default();
     let mut asked = false;
+    // Functions whose numbers a read failed to bring, since when, and the last failure's
+    // words: said by every group's answer until they are read (a later round's groups that
+    // answer whole do not make them fresh), while they are still wanted.
+    let mut unread: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    let mut unread_why = String::new();
     loop {
         let functions = wanted.borrow_and_update().clone();
+        unread.retain(|name, _| functions.iter().any(|f| &f.name == name));
         let now = Utc::now();
         let period = period_of(now, timing.metrics);
         let due = fetched.due(&functions, period, percentile_periods(timing.metrics));
@@ -408,6 +415,18 @@ async fn metrics_loop<S: RegionSource>(
                 every_figure: false,
             };
             let mut result = timed(timing.deadline, caught(source.metrics(&request))).await;
+            let asked_at = Utc::now();
+            for f in group {
+                match &result {
+                    Ok(snapshot) if snapshot.functions.contains_key(&f.name) => {
+                        unread.remove(&f.name);
+                    }
+                    Ok(snapshot) if !snapshot.numbers_missing => {}
+                    _ => {
+                        unread.entry(f.name.clone()).or_insert(asked_at);
+                    }
+                }
+            }
             match result.as_mut() {
                 Ok(snapshot) => {
                     if let Some(why) = snapshot.incomplete.take()
@@ -427,6 +446,21 @@ async fn metrics_loop<S: RegionSource>(
                         if group.len() == 1 { "" } else { "s" }
                     ))
                 }
+            }
+            if let Some(why) = left_out.last() {
+                unread_why = why.clone();
+            }
+            // Left unread by an earlier round and not asked again yet in this one: still said.
+            if let (Ok(snapshot), Some(since)) = (result.as_mut(), unread.values().min())
+                && left_out.is_empty()
+            {
+                snapshot.numbers_missing = true;
+                snapshot.incomplete = Some(format!(
+                    "the numbers of {} function{} not read since {} ({unread_why})",
+                    unread.len(),
+                    if unread.len() == 1 { "" } else { "s" },
+                    since.format("%H:%M:%SZ")
+                ));
             }
             match &result {
                 Ok(snapshot) => {

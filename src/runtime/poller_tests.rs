@@ -362,3 +362,63 @@ async fn what_a_group_left_out_is_said_until_the_round_ends() {
         vec![Some("the alias split of 1 of 1 functions not read".to_string()); 2]
     );
 }
+
+/// A function whose numbers a read failed to bring is said unread by every later answer until
+/// it is read: the next round's groups that answer whole (another function's) do not make the
+/// region's numbers look whole again (the dashboard showed the region fresh over numbers
+/// minutes old, and its age from the last group that answered).
+#[tokio::test(start_paused = true)]
+async fn a_function_left_unread_is_said_by_later_rounds_until_it_is_read() {
+    // b's reads fail until a has been read in three rounds.
+    static A_READ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let source = Scripted::new(
+        |request, _| {
+            use std::sync::atomic::Ordering::SeqCst;
+            let has = |name: &str| request.functions.iter().any(|f| f.name == name);
+            if has("a") {
+                A_READ.fetch_add(1, SeqCst);
+            }
+            match has("b") && A_READ.load(SeqCst) < 3 {
+                true => Err(ProviderError::Timeout(5.0)),
+                false => Ok(whole(request)),
+            }
+        },
+        1,
+    );
+    let (tx, mut rx) = mpsc::channel(64);
+    let pollers = spawn(std::slice::from_ref(&source), tx, minute_timing());
+    pollers.want(0, wanted(&["a", "b"]));
+    let (mut b_failed, mut a_since) = (false, Vec::new());
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(3600), rx.recv())
+            .await
+            .expect("a message");
+        match msg {
+            Some(Msg::Metrics { result: Err(_), .. }) => {
+                b_failed = true;
+                // `r`: a round that asks both again (a first) without waiting for the minute.
+                pollers.refresh(true);
+            }
+            Some(Msg::Metrics { result: Ok(s), .. }) if s.functions.contains_key("b") => break,
+            Some(Msg::Metrics { result: Ok(s), .. })
+                if b_failed && s.functions.contains_key("a") =>
+            {
+                a_since.push((s.numbers_missing, s.incomplete))
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        !a_since.is_empty(),
+        "no later round read a before b answered"
+    );
+    for (missing, why) in a_since {
+        assert!(missing);
+        let why = why.unwrap_or_default();
+        assert!(
+            why.contains("the numbers of 1 function not read since")
+                && why.contains("GetMetricData timed out"),
+            "{why}"
+        );
+    }
+}

@@ -173,6 +173,18 @@ impl RegionState {
         r.failures = 0;
     }
 
+    /// A metrics read that left some functions' numbers unread: the rows stay in doubt and
+    /// the age stays that of the last read that had every number (numbers kept from then are
+    /// that old; the ones that answered do not make them look young). The first read counts
+    /// from itself.
+    pub(super) fn numbers_partly_read(&mut self, at: DateTime<Utc>, why: String) {
+        let r = &mut self.reads[Read::Metrics.index()];
+        let since = r.error.as_ref().map_or(at, |(_, s)| *s);
+        r.last_ok = r.last_ok.or(Some(at));
+        r.error = Some((why, since));
+        r.failures = 0;
+    }
+
     /// "412/1,000 read" or "250 listed" while an inventory read fills in.
     pub fn progress_label(&self) -> Option<String> {
         let (p, listed) = self.inventory_progress?;

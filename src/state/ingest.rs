@@ -284,7 +284,7 @@ pub(super) fn on_metrics(
                 }
                 (Some(why), true) => {
                     r.metrics_partial = None;
-                    r.partly_answered(at, Read::Metrics, why);
+                    r.numbers_partly_read(at, why);
                 }
                 (why, _) => {
                     r.metrics_partial = why.map(|why| format!("metrics: {why}"));

@@ -4740,3 +4740,51 @@ fn the_detail_view_tells_apart_long_names_that_differ_at_their_end() {
         assert_eq!((bar, title), (1, 1), "{}", rows.join("\n"));
     }
 }
+
+/// A metrics read that read some functions' numbers and not others' (a group that answered
+/// while another's failed): the numbers kept are as old as the last read that had them all,
+/// and the age says so — the functions that answered do not make them look young (it said
+/// "stale 3s" over numbers minutes old).
+#[test]
+fn a_metrics_read_missing_some_numbers_keeps_the_age_of_the_last_whole_one() {
+    let mut s = loaded();
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 0,
+            seq: 2,
+            at: t0(),
+            result: Ok(MetricsSnapshot {
+                functions: [
+                    ("api".to_string(), metrics(1.0, 0.0)),
+                    ("worker".to_string(), metrics(1.0, 0.0)),
+                ]
+                .into(),
+                ..Default::default()
+            }),
+        },
+    );
+    for (seq, minutes) in [(3, 2), (4, 3)] {
+        let later = t0() + chrono::TimeDelta::minutes(minutes);
+        update(
+            &mut s,
+            Msg::Metrics {
+                region: 0,
+                seq,
+                at: later,
+                result: Ok(MetricsSnapshot {
+                    functions: [("api".to_string(), metrics(2.0, 0.0))].into(),
+                    incomplete: Some("the numbers of 1 function not read since 12:00:30Z".into()),
+                    numbers_missing: true,
+                    ..Default::default()
+                }),
+            },
+        );
+        match s.regions[0].health(later, 30) {
+            crate::state::RegionHealth::Stale { age_secs, .. } => {
+                assert_eq!(age_secs, 60 * minutes as u64)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
