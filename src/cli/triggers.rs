@@ -78,6 +78,7 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
     let ctx = Session::connect(&global.flags()).await?;
     let mut docs = Vec::new();
     let mut failed = 0;
+    let mut partial = false;
     let mut first_error: Option<OpsError> = None;
     let mut said: Vec<String> = Vec::new();
     let mut out = super::stdout();
@@ -87,7 +88,8 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
             Ok(t) => {
                 if !json {
                     let _ = writeln!(out, "{function} in {name}");
-                    if t.triggers.is_empty() {
+                    // Nothing found while a part was not read: not "none".
+                    if t.triggers.is_empty() && t.notes.is_empty() {
                         let _ = writeln!(out, "  no rules or event source mappings");
                     }
                     for tr in &t.triggers {
@@ -112,9 +114,11 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
                         let _ = writeln!(out, "  may invoke: {p}");
                     }
                     for n in &t.notes {
-                        let _ = writeln!(out, "  note: {n}");
+                        let _ = writeln!(out, "  not read: {n}");
                     }
                 }
+                // A part not read: the list is short of it (exit 3, as a region failing).
+                partial |= !t.notes.is_empty();
                 let mut doc = serde_json::to_value(&t).unwrap_or_default();
                 doc["region"] = serde_json::Value::String(name.clone());
                 // A mapping being created or updated is neither enabled nor disabled yet.
@@ -127,17 +131,21 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
             }
             Err(e) => {
                 failed += 1;
+                let hint = crate::provider::hint(&e);
                 let e = match e {
                     crate::provider::ProviderError::NotFound(_) => OpsError::Invalid(format!(
                         "function {function} does not exist in {name}: check the name with `lops status`"
                     )),
-                    other => OpsError::Provider(other),
+                    // Which region and which call (and, said with it, what would help).
+                    other => OpsError::Provider(
+                        other.prefixed(&format!("{name}: GetFunctionConfiguration")),
+                    ),
                 };
                 // Said after the others: when no region answers, the first is the command's
                 // own error (said once, by it).
-                said.push(e.to_string());
+                said.push(format!("{e}{hint}"));
                 // In the JSON too: a region that failed is an entry, not a gap.
-                docs.push(serde_json::json!({"region": name, "error": e.to_string()}));
+                docs.push(serde_json::json!({"region": name, "error": format!("{e}{hint}")}));
                 first_error.get_or_insert(e);
             }
         }
@@ -158,7 +166,7 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
             crate::format::json_safe(serde_json::to_string_pretty(&docs).unwrap_or_default())
         );
     }
-    Ok(if failed == 0 {
+    Ok(if failed == 0 && !partial {
         Exit::Done
     } else {
         Exit::Partial

@@ -388,6 +388,16 @@ pub struct Triggers {
     pub notes: Vec<String>,
 }
 
+impl Triggers {
+    /// What could not be read, said once (a read failing for the function and each alias
+    /// alike says one thing).
+    pub fn note(&mut self, why: String) {
+        if !self.notes.contains(&why) {
+            self.notes.push(why);
+        }
+    }
+}
+
 /// The write side, used only through the ops layer. Both providers implement it.
 pub trait RegionActions: RegionSource {
     /// Who lops acts as here (the caller ARN), for the audit log.

@@ -308,8 +308,12 @@ pub(super) fn on_triggers(
         && pane.function == function
     {
         let keep = pane.selected;
-        if result.is_err() {
+        // A part not read is a failure too: read again a while later.
+        if result.as_ref().map_or(true, |t| !t.notes.is_empty()) {
             pane.failed_at = Some(state.now);
+        }
+        if let Ok(t) = &result {
+            pane.unread = t.notes.clone();
         }
         pane.result = Some(result.map(|t| t.triggers).map_err(|e| e.to_string()));
         let n = pane.triggers().len();

@@ -110,6 +110,8 @@ pub struct TriggerPane {
     pub function: String,
     /// `None` while loading.
     pub result: Option<Result<Vec<crate::provider::Trigger>, String>>,
+    /// What the last read could not read (its call and why): the list is short of it.
+    pub unread: Vec<String>,
     pub selected: usize,
     /// Read again (after a trigger action).
     pub reload: bool,

@@ -80,6 +80,7 @@ impl State {
             reload: false,
             extras: keep.and_then(|p| p.extras.clone()),
             failed_at: None,
+            unread: Vec::new(),
         });
         // What the inventory leaves for on demand is read each time the view opens (aliases
         // too: they may have changed since the last inventory).

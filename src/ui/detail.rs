@@ -391,6 +391,7 @@ fn side_lines(
         };
         side.push(Line::styled(format!("no {list}"), theme.dim()));
     }
+    let unread_triggers: &[String] = state.trigger_pane.as_ref().map_or(&[], |p| &p.unread);
     match state.trigger_pane.as_ref().map(|p| (&p.result, p.selected)) {
         None | Some((None, _)) => side.push(Line::styled("triggers: reading…", theme.dim())),
         Some((Some(Err(e)), _)) => {
@@ -403,6 +404,8 @@ fn side_lines(
                 theme.warn(),
             ))
         }
+        // Nothing listed while a part was not read: not "none".
+        Some((Some(Ok(t)), _)) if t.is_empty() && !unread_triggers.is_empty() => {}
         Some((Some(Ok(t)), _)) if t.is_empty() => side.push(Line::styled(
             "no rules or event source mappings",
             theme.dim(),
@@ -443,6 +446,16 @@ fn side_lines(
                     )),
                 ]));
             }
+        }
+    }
+    // What the read could not read, each with its call: the list above is short of it.
+    if matches!(
+        state.trigger_pane.as_ref().map(|p| &p.result),
+        Some(Some(Ok(_)))
+    ) {
+        for why in unread_triggers {
+            failures.push(side.len());
+            side.push(Line::styled(format!("not read: {why}"), theme.warn()));
         }
     }
     (side, failures)

@@ -625,3 +625,48 @@ async fn an_undo_of_a_trigger_refused_through_another_profile_names_the_trigger(
     refused_as_the_same_trigger(&undo);
     assert_eq!(rule_state(&s).await, "DISABLED");
 }
+
+/// ListEventSourceMappings failing: the rule that was read is listed, and the mappings are
+/// said not read with their call, in both faces — exit 3 from `lops triggers`, a line in the
+/// dashboard's detail view. The CLI exited 0 with a note naming no call; the dashboard showed
+/// the rule alone, and "no rules or event source mappings" for a function without rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mappings_that_cannot_be_read_are_said_not_read_in_both_faces() {
+    use crate::support::proxy::{Fault, FaultProxy, Rule};
+    use crate::support::tui;
+    use crossterm::event::KeyCode;
+    let s = seed().await;
+    let proxy = FaultProxy::start(moto::url());
+    let failing = Rule::lambda(REGION, "ListEventSourceMappings", Fault::Status(500), None);
+    proxy.add(failing);
+    let lops = Lops::new(&proxy.url);
+    let run = lops.run(&["triggers", &s.function, "--region", REGION]);
+    run.assert_exit(3);
+    assert!(
+        run.stdout.contains(&s.rule)
+            && run
+                .stdout
+                .contains("not read: event source mappings: ListEventSourceMappings")
+            && !run.stdout.contains(&s.mapping)
+            && !run.stdout.contains("no rules or event source mappings"),
+        "{}",
+        run.stdout
+    );
+    let json = lops.run(&["triggers", &s.function, "--region", REGION, "--json"]);
+    json.assert_exit(3);
+    let notes = json.json()[0]["notes"].to_string();
+    assert!(notes.contains("ListEventSourceMappings"), "{notes}");
+
+    let source = lops::provider::aws::AwsRegion::new(tui::clients(&proxy.url, REGION).await);
+    let sources = vec![std::sync::Arc::new(source)];
+    let state = tui::state(&sources);
+    let screen = tui::Screen::new(120, 30);
+    let (keys, run) = tui::start_on(&screen, sources, state, None);
+    tui::filter(&keys, &s.function);
+    screen.wait_for(10, &s.function).await;
+    tui::press(&keys, KeyCode::Enter);
+    let shown = screen.wait_for(15, "not read: event source mappings").await;
+    assert!(shown.contains(&s.rule), "{shown}");
+    tui::press(&keys, KeyCode::Char('q'));
+    run.await.expect("join").expect("loop");
+}

@@ -33,7 +33,7 @@ impl Clients {
             targets.extend(arns.map(str::to_string));
         });
         if let Err(e) = read.await {
-            out.notes.push(format!("aliases: {e}"));
+            out.note(crate::provider::explain("aliases", "ListAliases", &e));
         }
         let mut names = Vec::new();
         // The SDK has no paginator for this one: page by hand, a token each.
@@ -47,7 +47,11 @@ impl Clients {
                 {
                     Ok(p) => p,
                     Err(e) => {
-                        out.notes.push(format!("EventBridge rules: {e}"));
+                        out.note(crate::provider::explain(
+                            "EventBridge rules",
+                            "ListRuleNamesByTarget",
+                            &e,
+                        ));
                         break;
                     }
                 };
@@ -81,7 +85,11 @@ impl Clients {
                         detail: format!("bus {}", r.event_bus_name().unwrap_or("default")),
                     });
                 }
-                Err(e) => out.notes.push(format!("rule {name}: {e}")),
+                Err(e) => out.note(crate::provider::explain(
+                    &format!("rule {name}"),
+                    "DescribeRule",
+                    &e,
+                )),
             }
         }
 
@@ -109,7 +117,11 @@ impl Clients {
                     true => String::new(),
                     false => format!(" of {}", name.rsplit(':').next().unwrap_or(&name)),
                 };
-                out.notes.push(format!("event source mappings{whose}: {e}"));
+                out.note(crate::provider::explain(
+                    &format!("event source mappings{whose}"),
+                    "ListEventSourceMappings",
+                    &e,
+                ));
             }
         }
 
@@ -120,14 +132,18 @@ impl Clients {
                 out.url_auth = Some(u.auth_type().as_str().to_string());
             }
             Err(ProviderError::NotFound(_)) => {}
-            Err(e) => out.notes.push(format!("function URL: {e}")),
+            Err(e) => out.note(crate::provider::explain(
+                "function URL",
+                "GetFunctionUrlConfig",
+                &e,
+            )),
         }
 
         let request = lambda.get_policy().function_name(function);
         match self.lambda_call(request.send()).await {
             Ok(p) => out.principals = principals(p.policy().unwrap_or_default()),
             Err(ProviderError::NotFound(_)) => {}
-            Err(e) => out.notes.push(format!("resource policy: {e}")),
+            Err(e) => out.note(crate::provider::explain("resource policy", "GetPolicy", &e)),
         }
         Ok(out)
     }
