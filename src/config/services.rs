@@ -44,6 +44,14 @@ impl ServiceSettings {
     pub fn record_key(&self) -> String {
         record_key(&self.record)
     }
+
+    /// Whether `other` names the same record set (whatever its name in the config, and
+    /// however its zone and record are written).
+    pub fn same_record_set(&self, other: &ServiceSettings) -> bool {
+        self.zone_id() == other.zone_id()
+            && self.record_key() == other.record_key()
+            && self.kind.eq_ignore_ascii_case(&other.kind)
+    }
 }
 
 /// A record name as DNS compares it (`API.example.com.` is `api.example.com`).
@@ -82,9 +90,7 @@ pub fn check_services(services: &[ServiceSettings], extra: &[String]) -> Result<
     // One record set under two names with two profiles: a read-only or production profile
     // would guard it under one name and not the other (the same records changed either way).
     for (i, a) in services.iter().enumerate() {
-        let same = |b: &&ServiceSettings| {
-            b.zone_id() == a.zone_id() && b.record_key() == a.record_key() && b.kind == a.kind
-        };
+        let same = |b: &&ServiceSettings| b.same_record_set(a);
         if let Some(b) = services[i + 1..]
             .iter()
             .find(|b| same(b) && b.profile != a.profile)

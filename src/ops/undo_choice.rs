@@ -491,9 +491,12 @@ fn service_moved(
     if !reached_anywhere(record) {
         return None;
     }
-    let name = crate::ops::service::settings_of(&record.before)?.name;
-    // No longer configured: taken back as it was recorded.
-    let now = services.iter().find(|s| s.name == name)?;
+    let then = crate::ops::service::settings_of(&record.before)?;
+    // Its record set under whatever name the config gives it now (a service renamed is the
+    // same records, guarded by the profile its entry names now). No longer configured: taken
+    // back as it was recorded.
+    let now = services.iter().find(|s| s.same_record_set(&then))?;
+    let name = &now.name;
     let (profile, how) = match &now.profile {
         Some(p) => (p.clone(), "its [[service]] profile"),
         None => {

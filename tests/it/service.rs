@@ -590,6 +590,21 @@ async fn a_service_change_is_undone_and_made_under_the_profile_that_changes_it_n
         run.stderr
     );
     assert_eq!(weight(&svc.weights().await, "blue"), 0, "nothing changed");
+    // Renamed in the config, the record set is the same, guarded by the profile its entry
+    // names now (the undo went through the old profile under a new name).
+    let text = std::fs::read_to_string(&config).expect("config");
+    assert!(text.contains("name = \"checkout\""), "{text}");
+    let renamed = text.replace("name = \"checkout\"", "name = \"renamed\"");
+    std::fs::write(&config, renamed).expect("config");
+    let run = lops.run(&["undo", "--config", &config, "--yes"]);
+    run.assert_exit(4);
+    assert!(
+        run.stderr
+            .contains("service renamed is changed through profile ro now"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(weight(&svc.weights().await, "blue"), 0, "nothing changed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
