@@ -332,13 +332,35 @@ fn check_weight(weight: i64) -> Result<(), OpsError> {
 /// Parses one Route 53 weight typed on its own (the dashboard's input for one region).
 pub fn parse_weight(text: &str) -> Result<i64, OpsError> {
     let text = text.trim();
-    let weight: i64 = text.parse().map_err(|_| {
+    if let Some(e) = signed(text) {
+        return Err(e);
+    }
+    let weight = whole_weight(text).ok_or_else(|| {
         OpsError::Invalid(format!(
             "'{text}' is not a weight: give a whole number 0 to {MAX_WEIGHT}"
         ))
     })?;
     check_weight(weight)?;
     Ok(weight)
+}
+
+/// A weight as written: digits only. A sign is refused rather than read: `+5` may mean "5
+/// more" (it set 5, nearly draining a region at 100), and `-0` is no weight.
+fn whole_weight(text: &str) -> Option<i64> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// Said of a weight written with a sign.
+fn signed(text: &str) -> Option<OpsError> {
+    text.trim().starts_with(['+', '-']).then(|| {
+        OpsError::Invalid(format!(
+            "'{}' has a sign: a weight is what the region gets, not a change of it — give a \
+             whole number 0 to {MAX_WEIGHT}",
+            text.trim()
+        ))
+    })
 }
 
 /// Parses `us-east-1=0,eu-west-1=100`.
@@ -348,16 +370,29 @@ pub fn parse_weights(text: &str) -> Result<Vec<(String, i64)>, OpsError> {
             "'{part}' is not REGION=WEIGHT: give e.g. us-east-1=0,eu-west-1=100 (whole numbers 0 to {MAX_WEIGHT})"
         ))
     };
+    // Nothing given: the plan says how to give weights.
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
     let parsed: Vec<(String, i64)> = text
         .split(',')
         .map(str::trim)
-        .filter(|p| !p.is_empty())
         .map(|part| {
+            // `a=1,` or `a=1,,b=2`: a typo, refused as the region lists refuse it.
+            if part.is_empty() {
+                return Err(OpsError::Invalid(format!(
+                    "an empty pair in '{text}': separate REGION=WEIGHT pairs by single commas, \
+                     without a trailing comma"
+                )));
+            }
             let (region, weight) = part.split_once('=').ok_or_else(|| bad(part))?;
             if region.trim().is_empty() {
                 return Err(bad(part));
             }
-            let weight: i64 = weight.trim().parse().map_err(|_| bad(part))?;
+            if let Some(e) = signed(weight) {
+                return Err(e);
+            }
+            let weight = whole_weight(weight.trim()).ok_or_else(|| bad(part))?;
             check_weight(weight)?;
             Ok((region.trim().to_string(), weight))
         })
@@ -520,5 +555,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("us-east-1 is given twice"), "{e}");
+        // A sign is not read as a weight: `+5` may mean "5 more" (it set 5).
+        for signed in ["us-east-1=+5", "us-east-1=-0"] {
+            let e = parse_weights(signed).unwrap_err().to_string();
+            assert!(e.contains("has a sign"), "{signed}: {e}");
+        }
+        assert!(
+            parse_weight("+5")
+                .unwrap_err()
+                .to_string()
+                .contains("has a sign")
+        );
+        assert_eq!(parse_weight(" 007 ").unwrap(), 7);
+        // An empty pair is a typo, refused as the region lists refuse it.
+        for empty in ["us-east-1=1,", "a=5,,b=5", ","] {
+            let e = parse_weights(empty).unwrap_err().to_string();
+            assert!(e.contains("an empty pair"), "{empty}: {e}");
+        }
     }
 }
