@@ -355,6 +355,7 @@ mod tests {
             undoes: None,
             reason: None,
             asked: None,
+            ended: None,
             payload_sha256: None,
             batch: None,
             destructive: false,

@@ -74,6 +74,10 @@ pub struct Record {
     /// preview, failed): its `after` is the state it left, as `before`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asked: Option<serde_json::Value>,
+    /// When a write that got no answer was given up on (its `time` is when it began): what
+    /// may still land is counted from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +106,7 @@ impl Record {
             undoes: plan.undoes.clone(),
             reason: plan.reason.clone(),
             asked: None,
+            ended: None,
             payload_sha256: match &plan.change {
                 super::plan::Change::Invoke(r) => Some(super::payload::payload_sha256(&r.payload)),
                 _ => None,
@@ -346,6 +351,7 @@ mod tests {
             undoes: None,
             reason: None,
             asked: None,
+            ended: None,
             payload_sha256: None,
             batch: None,
             destructive: false,

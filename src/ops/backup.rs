@@ -128,6 +128,7 @@ pub(super) fn record(
         undoes: None,
         reason: None,
         asked: None,
+        ended: None,
         payload_sha256: None,
         batch: None,
         destructive: false,

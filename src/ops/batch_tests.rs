@@ -18,6 +18,7 @@ pub(crate) fn record(id: &str, batch: Option<&str>, undoes: Option<&str>) -> Rec
         undoes: undoes.map(str::to_string),
         reason: None,
         asked: None,
+        ended: None,
         payload_sha256: None,
         batch: batch.map(str::to_string),
         destructive: false,

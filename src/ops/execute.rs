@@ -112,6 +112,9 @@ pub async fn execute<S: RegionActions>(
     if result.is_err() && !unknown && !invoke && plan.after != plan.before {
         record.asked = Some(plan.after.clone());
     }
+    if result.is_err() && unknown {
+        record.ended = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
     record.result = match &result {
         // The function ran and failed: the invoke was made, its result is the function's.
         Ok(Outcome {

@@ -228,11 +228,13 @@ pub(super) async fn undo_plan<S: RegionActions>(
 /// retry): undo judges it only after this.
 const IN_FLIGHT_SECS: i64 = 60;
 
-/// Seconds since the record's change began: a time that cannot be read, or one further in the
+/// Seconds since the record's change began, or was given up on: a time that cannot be read, or one further in the
 /// future than a clock's drift (an edit, a clock set back), counts as long ago; a few seconds
 /// ahead, as now.
 fn record_age(record: &Record) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(&record.time)
+    // A write given up on with no answer: from then (it may have waited long for one).
+    let from = record.ended.as_deref().unwrap_or(&record.time);
+    chrono::DateTime::parse_from_rfc3339(from)
         .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
         .map_or(i64::MAX, |age| match age < -IN_FLIGHT_SECS {
             true => i64::MAX,

@@ -158,3 +158,32 @@ fn a_restore_undone_whole_is_not_the_one_whose_snapshot_is_named() {
     assert!(said.contains("first-safety.json"), "{said}");
     assert!(!said.contains("second-safety.json"), "{said}");
 }
+
+/// A write that waited long for its answer (a raised operation timeout) is held a minute from
+/// when it was given up on, not from when it began: its request may still be on its way then.
+/// A time far ahead (an edit, a clock set back) holds nothing for good.
+#[test]
+fn a_write_with_no_answer_is_held_a_minute_from_when_it_was_given_up() {
+    let at = |secs: i64| {
+        (chrono::Utc::now() + chrono::TimeDelta::seconds(secs))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let mut r = record("late", None, None);
+    r.result = format!("{}timed out after 120.0s", crate::ops::audit::UNKNOWN);
+    r.time = at(-130);
+    assert_eq!(
+        in_flight(&r),
+        None,
+        "no end recorded: counted from its start"
+    );
+    r.ended = Some(at(-10));
+    assert!(in_flight(&r).is_some_and(|age| (9..=11).contains(&age)));
+    r.ended = Some(at(-70));
+    assert_eq!(in_flight(&r), None);
+    r.ended = None;
+    r.time = at(30 * 24 * 3600);
+    assert_eq!(in_flight(&r), None, "a month ahead");
+    r.result = "ok".into();
+    r.time = at(-1);
+    assert_eq!(in_flight(&r), None, "answered");
+}

@@ -199,6 +199,7 @@ async fn an_undo_of_a_batch_no_longer_last_is_refused() {
         undoes: None,
         reason: None,
         asked: None,
+        ended: None,
         payload_sha256: None,
         batch: None,
         destructive: false,

@@ -3298,6 +3298,7 @@ fn rollback_in_every_region_is_three_keys_from_the_selected_function() {
             undoes: None,
             reason: None,
             asked: None,
+            ended: None,
             payload_sha256: None,
             batch: Some("B1".into()),
             destructive: false,

@@ -51,6 +51,9 @@ impl Lops {
             .map(|l| {
                 let mut v: serde_json::Value = serde_json::from_str(l).expect("record");
                 v["time"] = serde_json::Value::String(ago.clone());
+                if v.get("ended").is_some() {
+                    v["ended"] = serde_json::Value::String(ago.clone());
+                }
                 v.to_string()
             })
             .collect();
