@@ -361,11 +361,17 @@ async fn metrics_loop<S: RegionSource>(
     // Functions whose numbers a read failed to bring, since when, and the last failure's
     // words: said by every group's answer until they are read (a later round's groups that
     // answer whole do not make them fresh), while they are still wanted.
-    let mut unread: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    // Asked again until they answer, on screen or not (a view that no longer shows one does
+    // not make the region's numbers whole; one deleted since answers empty, and goes).
+    let mut unread: BTreeMap<String, (DateTime<Utc>, FunctionRef)> = BTreeMap::new();
     let mut unread_why = String::new();
     loop {
-        let functions = wanted.borrow_and_update().clone();
-        unread.retain(|name, _| functions.iter().any(|f| &f.name == name));
+        let mut functions = wanted.borrow_and_update().clone();
+        for (name, (_, f)) in &unread {
+            if !functions.iter().any(|w| &w.name == name) {
+                functions.push(f.clone());
+            }
+        }
         let now = Utc::now();
         let period = period_of(now, timing.metrics);
         let due = fetched.due(&functions, period, percentile_periods(timing.metrics));
@@ -423,7 +429,9 @@ async fn metrics_loop<S: RegionSource>(
                     }
                     Ok(snapshot) if !snapshot.numbers_missing => {}
                     _ => {
-                        unread.entry(f.name.clone()).or_insert(asked_at);
+                        unread
+                            .entry(f.name.clone())
+                            .or_insert((asked_at, f.clone()));
                     }
                 }
             }
@@ -447,20 +455,26 @@ async fn metrics_loop<S: RegionSource>(
                     ))
                 }
             }
-            if let Some(why) = left_out.last() {
+            if numbers_missing && let Some(why) = left_out.last() {
                 unread_why = why.clone();
             }
-            // Left unread by an earlier round and not asked again yet in this one: still said.
-            if let (Ok(snapshot), Some(since)) = (result.as_mut(), unread.values().min())
-                && left_out.is_empty()
+            // Left unread by an earlier round and not asked again yet in this one: still said
+            // (beside a split or percentiles this answer left out, which leave numbers whole).
+            let since = unread.values().map(|(t, _)| *t).min();
+            if let (Ok(snapshot), Some(since)) = (result.as_mut(), since)
+                && !numbers_missing
             {
                 snapshot.numbers_missing = true;
-                snapshot.incomplete = Some(format!(
+                let note = format!(
                     "the numbers of {} function{} not read since {} ({unread_why})",
                     unread.len(),
                     if unread.len() == 1 { "" } else { "s" },
                     since.format("%H:%M:%SZ")
-                ));
+                );
+                snapshot.incomplete = Some(match snapshot.incomplete.take() {
+                    Some(other) => format!("{note}; {other}"),
+                    None => note,
+                });
             }
             match &result {
                 Ok(snapshot) => {

@@ -300,8 +300,9 @@ async fn a_failed_metrics_read_is_asked_again_when_no_function_is_left() {
         .await
         .expect("the metrics read asked again");
     assert!(ok);
+    // The function left unread is asked again with the totals (gone, it answers empty).
     let asked = source.asked.lock().expect("lock").clone();
-    assert_eq!(asked, vec![(1, true), (0, true)]);
+    assert_eq!(asked, vec![(1, true), (1, true)]);
 }
 
 /// Whether the next metrics read the pollers send answered.
@@ -364,8 +365,8 @@ async fn what_a_group_left_out_is_said_until_the_round_ends() {
 }
 
 /// A function whose numbers a read failed to bring is said unread by every later answer until
-/// it is read: the next round's groups that answer whole (another function's) do not make the
-/// region's numbers look whole again (the dashboard showed the region fresh over numbers
+/// it is read — asked again even once off screen: the next round's groups that answer whole
+/// (another function's) do not make the region's numbers look whole again (the dashboard showed the region fresh over numbers
 /// minutes old, and its age from the last group that answered).
 #[tokio::test(start_paused = true)]
 async fn a_function_left_unread_is_said_by_later_rounds_until_it_is_read() {
@@ -396,6 +397,8 @@ async fn a_function_left_unread_is_said_by_later_rounds_until_it_is_read() {
         match msg {
             Some(Msg::Metrics { result: Err(_), .. }) => {
                 b_failed = true;
+                // b scrolls out of view: it is asked again all the same, and said until read.
+                pollers.want(0, wanted(&["a"]));
                 // `r`: a round that asks both again (a first) without waiting for the minute.
                 pollers.refresh(true);
             }
