@@ -361,13 +361,14 @@ fn a_shared_groups_events_are_told_apart_by_the_stream_lambda_names() {
         shared,
         "2026/11/30/custom-v2[3]ab12"
     ));
-    // Its own default group: every stream is its (the date-and-version form names none).
+    // Its own default group: its streams name no function; another function pointed at it
+    // names itself.
     assert!(of_function(
         "custom",
         "/aws/lambda/custom",
         "2026/11/30/[$LATEST]ab12"
     ));
-    assert!(of_function(
+    assert!(!of_function(
         "custom",
         "/aws/lambda/custom",
         "2026/11/30/other[1]x"

@@ -131,7 +131,11 @@ async fn list(global: &GlobalArgs, function: &str, json: bool) -> Result<Exit, F
             }
             Err(e) => {
                 failed += 1;
-                let hint = crate::provider::hint(&e);
+                // (A timeout's is said by `prefixed`, with it.)
+                let hint = match e {
+                    crate::provider::ProviderError::Timeout(_) => "",
+                    _ => crate::provider::hint(&e),
+                };
                 let e = match e {
                     crate::provider::ProviderError::NotFound(_) => OpsError::Invalid(format!(
                         "function {function} does not exist in {name}: check the name with `lops status`"

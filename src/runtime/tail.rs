@@ -266,20 +266,24 @@ impl<'a, S: LogSource> Follower<'a, S> {
             let (started, result) = self.session(&present).await;
             tracing::debug!(functions = ?present, lasted_ms = opened.elapsed().as_millis() as u64, result = ?result, "live tail session ended");
             if started {
-                // Live (again): a later refusal is said again, and retried from the start.
-                polling = false;
-                retry_in = LIVE_TAIL_RETRY;
+                // However it ended (an error at once counts: a connection reset as it opened).
+                let at_once = opened.elapsed() < SHORT_SESSION;
+                short_runs = if at_once { short_runs + 1 } else { 0 };
+            }
+            let ends_at_once = short_runs >= ENDS_AT_ONCE;
+            if started {
+                // Live (again): a later refusal is said again, and retried from the start —
+                // unless it ended at once again (still polling, said once, asked ever less).
+                if !ends_at_once {
+                    polling = false;
+                    retry_in = LIVE_TAIL_RETRY;
+                }
                 // Owed from now: what is written until the next session opens.
                 let ended = now_ms() - OVERLAP_MS;
                 for f in &present {
                     self.owed.entry(f.clone()).or_insert(ended);
                 }
             }
-            if started {
-                let at_once = result.is_ok() && opened.elapsed() < SHORT_SESSION;
-                short_runs = if at_once { short_runs + 1 } else { 0 };
-            }
-            let ends_at_once = short_runs >= ENDS_AT_ONCE;
             let result = match result {
                 Ok(()) if ends_at_once => Err(ProviderError::Service(format!(
                     "each Live Tail session ended as soon as it opened ({short_runs} in a row)"

@@ -482,11 +482,12 @@ async fn sessions_that_keep_ending_at_once_give_way_to_polling_said_once() {
                 .filter(|c| matches!(c, Call::Read(..)))
                 .count()
         };
-        if matches!(u, Update::Polling { .. }) {
+        if matches!(u, Update::Polling { .. }) && polled_since.is_none() {
             polled_since = Some(reads());
         }
-        // Five reads more once it polls: every 2 s, not after a 30 s pause.
-        polled_since.is_some_and(|n| reads() >= n + 5)
+        // Past the first retry of Live Tail (it ends at once again), polling still: said
+        // once, not again at each retry.
+        polled_since.is_some_and(|n| reads() >= n + 1000)
     })
     .await;
     let why: Vec<&String> = updates
@@ -506,5 +507,5 @@ async fn sessions_that_keep_ending_at_once_give_way_to_polling_said_once() {
         .iter()
         .filter(|c| matches!(c, Call::Tail(_)))
         .count();
-    assert_eq!(tails, ENDS_AT_ONCE as usize, "{:?}", source.calls());
+    assert!(tails > ENDS_AT_ONCE as usize, "asked for again: {tails}");
 }

@@ -121,11 +121,12 @@ impl<W: FunctionWrites> Runner<'_, W> {
                 };
                 Err(BackupError::Provider(ProviderError::Service(
                     match undone {
-                        Ok(_) if unsure.is_some() => format!(
-                            "restore of {} failed ({e}); every change it knows of was undone, but \
-                             whether this step landed is not known (no answer came): {} — look at \
-                             {} in {} and run the restore again to compare with it",
+                        Ok(anew) if unsure.is_some() => format!(
+                            "restore of {} failed ({e}); every change it knows of was undone{}, \
+                             but whether this step landed is not known (no answer came): {} — \
+                             look at {} in {} and run the restore again to compare with it",
                             difference.function,
+                            made_anew(&anew),
                             unsure.unwrap_or_default(),
                             difference.function,
                             self.region
@@ -136,10 +137,9 @@ impl<W: FunctionWrites> Runner<'_, W> {
                         ),
                         // Made again, not as it was: said, never "as it was".
                         Ok(anew) => format!(
-                            "restore of {} failed ({e}); every change was undone, but what \
-                             --exact removed was made again as new: {}",
+                            "restore of {} failed ({e}); every change was undone{}",
                             difference.function,
-                            anew.join("; ")
+                            made_anew(&anew)
                         ),
                         Err(u) => format!(
                             "restore of {} failed ({e}), and putting it back failed too ({u}): {}",
@@ -578,5 +578,16 @@ fn covered(step: &Step, journal: &[Undo]) -> bool {
             created || journal.iter().any(|u| matches!(u, Undo::Latest { .. }))
         }
         _ => created,
+    }
+}
+
+/// What a failed restore's undo made again as new, said after "every change was undone".
+fn made_anew(anew: &[String]) -> String {
+    match anew.is_empty() {
+        true => String::new(),
+        false => format!(
+            ", but what --exact removed was made again as new: {}",
+            anew.join("; ")
+        ),
     }
 }

@@ -50,13 +50,29 @@ impl AwsRegion {
         let region = self.clients.scope.region.clone();
         // A group several functions write to (a shared LoggingConfig group) is tailed once, each
         // event shown under the function its stream names, as reading each function's would.
+        // A function whose group Lambda cannot name is left out (its reads say why): the others
+        // are tailed all the same. None named: the session fails as a read does — not as Live
+        // Tail refused, which it was not.
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        let mut unnamed = None;
         for f in functions {
-            let group = self.log_group(f).await?;
+            let group = match self.log_group(f).await {
+                Ok(group) => group,
+                Err(e) => {
+                    tracing::debug!(function = %f, error = %e, "left out of the Live Tail session");
+                    unnamed.get_or_insert(e);
+                    continue;
+                }
+            };
             match groups.iter_mut().find(|(g, _)| *g == group) {
                 Some((_, names)) => names.push(f.clone()),
                 None => groups.push((group, vec![f.clone()])),
             }
+        }
+        if groups.is_empty()
+            && let Some(e) = unnamed
+        {
+            return Err(ProviderError::Service(e.to_string()));
         }
         let arns = groups
             .iter()
