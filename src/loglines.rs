@@ -386,11 +386,14 @@ fn text_report(line: &str) -> Report {
             continue;
         };
         let value = value.trim();
+        // A number as Lambda writes one: `NaN`, `inf` or a negative (a function can print any
+        // line) is no figure, and leaves the summary's others as they are.
         let number = || {
             value
                 .split_whitespace()
                 .next()
                 .and_then(|n| n.parse::<f64>().ok())
+                .filter(|n| n.is_finite() && *n >= 0.0)
         };
         match key.trim() {
             "RequestId" => report.request_id = Some(value.to_string()),

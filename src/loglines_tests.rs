@@ -379,3 +379,18 @@ fn a_shared_groups_events_are_told_apart_by_the_stream_lambda_names() {
     assert!(of_function("custom", shared, "2026/1é/30/other[1]x"));
     assert!(of_function("custom", shared, "é"));
 }
+
+#[test]
+fn a_report_line_with_no_figure_in_it_is_not_read_as_one() {
+    let r = parse_report("REPORT RequestId: a3\tDuration: NaN ms\tBilled Duration: -4 ms\tMax Memory Used: inf MB\tMemory Size: 128 MB\t")
+        .expect("a report");
+    assert_eq!(
+        (
+            r.duration_ms,
+            r.billed_ms,
+            r.max_memory_used_mb,
+            r.memory_size_mb
+        ),
+        (None, None, None, Some(128.0))
+    );
+}

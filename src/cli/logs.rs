@@ -244,7 +244,7 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
             } else {
                 writeln!(
                     out,
-                    "-- {} {}: {} invocation{}, cold starts {} (cold {} vs warm {}), memory {}/{} MB, {} timeouts",
+                    "-- {} {}: {} invocation{}, cold starts {} (cold {} vs warm {}), memory {}/{} MB, {} timeout{}",
                     s.region,
                     s.function,
                     s.invocations,
@@ -258,7 +258,8 @@ pub async fn run(global: &GlobalArgs, args: LogsArgs) -> Result<Exit, Failure> {
                     s.memory_size_mb
                         .map(|m| m.to_string())
                         .unwrap_or_else(|| format::MISSING.into()),
-                    s.timeouts
+                    s.timeouts,
+                    if s.timeouts == 1 { "" } else { "s" }
                 )?;
             }
         }

@@ -285,7 +285,9 @@ impl<W: FunctionWrites> Runner<'_, W> {
                     batch_size: m.batch_size,
                     starting_position: m.starting_position.clone(),
                     batching_window: m.maximum_batching_window,
-                    enabled: m.state.as_deref() != Some("Disabled"),
+                    // As a restore makes one: delivering only if it was (one being disabled
+                    // is not made delivering again).
+                    enabled: (m.state.as_deref()).is_none_or(|s| s == "Enabled" || s == "Enabling"),
                 });
                 let write = target.delete_mapping(&m.uuid);
                 kept(journal, undo, gone(write)).await
