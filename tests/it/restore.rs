@@ -1854,15 +1854,7 @@ async fn the_safety_snapshot_restored_exactly_removes_what_the_restore_added() {
         .send()
         .await
         .expect("async config");
-    lambda
-        .add_permission()
-        .function_name(&rich)
-        .statement_id("s3invoke")
-        .action("lambda:InvokeFunction")
-        .principal("s3.amazonaws.com")
-        .send()
-        .await
-        .expect("permission");
+    s3_may_invoke(lambda, &rich).await;
     fx.plain_function(&bare).await;
     let before = state(lambda, &bare).await.expect("bare");
     let lops = fx.lops(moto::url());
@@ -2068,15 +2060,7 @@ async fn an_exact_restore_removes_nothing_the_snapshot_could_not_read() {
     fx.function(&rich).await;
     fx.queue_mapping(&rich).await;
     let lambda = &fx.seeder.lambda;
-    lambda
-        .add_permission()
-        .function_name(&rich)
-        .statement_id("s3invoke")
-        .action("lambda:InvokeFunction")
-        .principal("s3.amazonaws.com")
-        .send()
-        .await
-        .expect("permission");
+    s3_may_invoke(lambda, &rich).await;
     let proxy = FaultProxy::start(moto::url());
     for op in ["ListEventSourceMappings", "GetPolicy"] {
         let denied = Fault::Code(403, "AccessDeniedException");
@@ -2104,6 +2088,19 @@ async fn an_exact_restore_removes_nothing_the_snapshot_could_not_read() {
             .is_ok_and(|p| p.policy().unwrap_or_default().contains("s3invoke")),
         "{policy:?}"
     );
+}
+
+/// A permission (`s3invoke`) for S3 to invoke `function`.
+async fn s3_may_invoke(lambda: &aws_sdk_lambda::Client, function: &str) {
+    lambda
+        .add_permission()
+        .function_name(function)
+        .statement_id("s3invoke")
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .send()
+        .await
+        .expect("permission");
 }
 
 /// A function URL with IAM auth on `function`.
