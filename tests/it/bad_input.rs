@@ -384,14 +384,7 @@ async fn demo_with_a_command_is_refused_and_nothing_is_sent() {
             "{args:?}: {said}"
         );
     }
-    let reserved = seeder
-        .lambda
-        .get_function_concurrency()
-        .function_name(&f)
-        .send()
-        .await
-        .expect("concurrency");
-    assert_eq!(reserved.reserved_concurrent_executions(), None);
+    assert_eq!(seeder.reserved(&f).await, None);
     assert!(!lops.home.path().join("state/lops/audit.jsonl").exists());
 }
 

@@ -59,14 +59,7 @@ async fn sources(proxy: &FaultProxy, access: &[Access]) -> Vec<Arc<AwsRegion>> {
 
 /// A function's reserved concurrency, as Lambda has it (read apart from lops).
 async fn reserved_of(seeder: &Seeder, function: &str) -> Option<i32> {
-    seeder
-        .lambda
-        .get_function_concurrency()
-        .function_name(function)
-        .send()
-        .await
-        .expect("concurrency")
-        .reserved_concurrent_executions
+    seeder.reserved(function).await
 }
 
 fn update_alias_calls(proxy: &FaultProxy, region: &str) -> u64 {

@@ -645,15 +645,7 @@ async fn a_row_of_one_profile_keeps_the_other_profiles_rules_for_the_same_functi
         let screen = two_profiles_pressing(region, &f, other, pressed).await;
         assert!(screen.contains(expected), "{expected}: {screen}");
     }
-    let reserved = seeder
-        .lambda
-        .get_function_concurrency()
-        .function_name(&f)
-        .send()
-        .await
-        .expect("concurrency")
-        .reserved_concurrent_executions;
-    assert_eq!(reserved, None, "nothing was changed");
+    assert_eq!(seeder.reserved(&f).await, None, "nothing was changed");
 }
 
 /// A rollout started from one profile's row keeps the other profiles' rules for the same

@@ -16,14 +16,7 @@ use crate::support::moto;
 use crate::support::seed::{Seeder, canary, sdk_config};
 
 async fn reserved(seeder: &Seeder, function: &str) -> Option<i32> {
-    seeder
-        .lambda
-        .get_function_concurrency()
-        .function_name(function)
-        .send()
-        .await
-        .expect("get concurrency")
-        .reserved_concurrent_executions
+    seeder.reserved(function).await
 }
 
 fn audit(lops: &Lops) -> Vec<Value> {

@@ -66,6 +66,17 @@ pub struct SeededFunction {
 }
 
 impl Seeder {
+    /// A function's reserved concurrency, as Lambda has it (read apart from lops).
+    pub async fn reserved(&self, function: &str) -> Option<i32> {
+        self.lambda
+            .get_function_concurrency()
+            .function_name(function)
+            .send()
+            .await
+            .expect("get concurrency")
+            .reserved_concurrent_executions
+    }
+
     pub fn region(&self) -> &str {
         &self.region
     }
