@@ -574,5 +574,18 @@ mod tests {
             describe_change(&before, &after),
             "eu-west-1 100 (50% → 100%), us-east-1 100 → 0 (50% → 0%)"
         );
+        // A region of two members: how they share it is said (its sum alone hid one going 0).
+        let member =
+            |id: &str, region: &str, w: i64| json!({"set_id": id, "region": region, "weight": w});
+        let before = json!({"weights": {"us-east-1": 150, "eu-west-1": 100}, "members": [
+            member("b1", "us-east-1", 100), member("b2", "us-east-1", 50), member("g", "eu-west-1", 100)]});
+        let after = json!({"weights": {"us-east-1": 1, "eu-west-1": 100}, "members": [
+            member("b1", "us-east-1", 1), member("b2", "us-east-1", 0), member("g", "eu-west-1", 100)]});
+        let said = describe_change(&before, &after);
+        assert!(
+            said.ends_with("us-east-1 150 → 1 (60% → 1%) [b1 100 → 1, b2 50 → 0]"),
+            "{said}"
+        );
+        assert!(said.starts_with("eu-west-1 100 (40% → 99%), "), "{said}");
     }
 }

@@ -49,13 +49,40 @@ pub fn describe_change(before: &Value, after: &Value) -> String {
                 format!("{wb} → {wa}")
             };
             format!(
-                "{r} {weight} ({} → {})",
+                "{r} {weight} ({} → {}){}",
                 pct(sb.get(r).copied().unwrap_or(0.0)),
-                pct(sa.get(r).copied().unwrap_or(0.0))
+                pct(sa.get(r).copied().unwrap_or(0.0)),
+                members_moved(before, after, r)
             )
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A region of several members whose weights change: how its members share it before → after
+/// (` [blue-1 100 → 1, blue-2 50 → 0]`), which the region's sum alone does not say.
+fn members_moved(before: &Value, after: &Value, region: &str) -> String {
+    let of = |state: &Value| -> Vec<(String, i64)> {
+        members_of(state)
+            .filter(|m| m.get("region").and_then(Value::as_str) == Some(region))
+            .filter_map(|m| {
+                let id = m.get("set_id")?.as_str()?.to_string();
+                Some((id, m.get("weight")?.as_i64()?))
+            })
+            .collect()
+    };
+    let (was, now) = (of(before), of(after));
+    if was.len() < 2 || was == now {
+        return String::new();
+    }
+    let each: Vec<String> = was
+        .iter()
+        .map(|(id, w)| match now.iter().find(|(n, _)| n == id) {
+            Some((_, n)) if n != w => format!("{id} {w} → {n}"),
+            _ => format!("{id} {w}"),
+        })
+        .collect();
+    format!(" [{}]", each.join(", "))
 }
 
 /// The regions a service change moved (weight or failover role), as its record's before and
