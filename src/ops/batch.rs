@@ -205,6 +205,20 @@ impl Batch {
     /// profile's marks) are one line naming them all, the reason said once.
     pub fn lines(&self) -> Vec<String> {
         let mut lines = vec![self.headline()];
+        // The same note on every change (the account's unreserved pool not read, say): said
+        // once, not on each target.
+        let notes: Vec<Option<&String>> = (self.items.iter())
+            .filter_map(Item::plan)
+            .filter(|p| p.change != Change::Nothing)
+            .map(|p| p.note.as_ref())
+            .collect();
+        let shared = match notes.first() {
+            Some(Some(first)) if notes.len() > 1 && notes.iter().all(|n| *n == Some(*first)) => {
+                lines.push(format!("for each of the {}: {first}", notes.len()));
+                true
+            }
+            _ => false,
+        };
         let ready = |nothing: bool| {
             self.items
                 .iter()
@@ -212,7 +226,7 @@ impl Batch {
                     i.plan()
                         .is_some_and(|p| (p.change == Change::Nothing) == nothing)
                 })
-                .map(Item::short)
+                .map(move |i| i.short_with(!shared))
         };
         lines.extend(ready(false));
         lines.extend(ready(true));

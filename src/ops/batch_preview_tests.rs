@@ -70,3 +70,54 @@ fn a_batch_lists_its_changes_first_and_one_reasons_skips_once() {
         "{lines:?}"
     );
 }
+
+/// The same note on every change of a batch (the account's unreserved pool not read) is said
+/// once under the headline, not on each target (four targets a page before `y`); notes that
+/// differ stay with their targets.
+#[test]
+fn a_note_every_change_shares_is_said_once() {
+    let reserve = |t: &str, note: &str| {
+        let mut p = plan(
+            t,
+            Change::Reserve {
+                function: t.into(),
+                value: Some(9),
+                expected: Some(5),
+            },
+        );
+        p.note = Some(note.into());
+        Item::Ready {
+            source: 0,
+            plan: Box::new(p),
+        }
+    };
+    let batch = |items| Batch {
+        id: "B2".into(),
+        action: "concurrency".into(),
+        items,
+    };
+    let shared = "not checked against what the account leaves unreserved";
+    let lines = batch(vec![reserve("a", shared), reserve("b", shared)]).lines();
+    assert_eq!(
+        lines[1],
+        format!("for each of the 2: {shared}"),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(shared)).count(),
+        1,
+        "{lines:#?}"
+    );
+    let lines = batch(vec![reserve("a", shared), reserve("b", "another")]).lines();
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(shared)).count(),
+        1,
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("b in") && l.contains("(another)")),
+        "{lines:#?}"
+    );
+}

@@ -21,6 +21,12 @@ impl Item {
     /// A line of a batch's list, where the headline names the action: "orders-api:live in
     /// us-east-1: v1 90% / v2 10% → v1 100%".
     pub fn short(&self) -> String {
+        self.short_with(true)
+    }
+
+    /// [`Item::short`], its preview's note left out when `note` is false (said once for the
+    /// batch when every target has the same).
+    pub(super) fn short_with(&self, note: bool) -> String {
         match self {
             // An invoke and a Route 53 change say it their own way (a DNS change: every
             // region's share before → after and the TTL; its record set is not a region's).
@@ -45,6 +51,7 @@ impl Item {
                 crate::ops::plan::describe_state(&plan.after),
                 plan.note
                     .as_ref()
+                    .filter(|_| note)
                     .map(|n| format!(" ({n})"))
                     .unwrap_or_default()
             ),
