@@ -173,11 +173,11 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
     }
 }
 
-/// Whether an event of `stream` in `group` is `function`'s. In a group several functions share
+/// Whether an event of `stream` is `function`'s, whatever its group. In a group several functions share
 /// (a LoggingConfig group, or one's default group another is pointed at), Lambda names each
 /// stream of a configured group `YYYY/MM/DD/NAME[VERSION]ID`: one naming another function is not
 /// this one's; a stream of another form (a default group's own, not Lambda's) is kept.
-pub fn of_function(function: &str, _group: &str, stream: &str) -> bool {
+pub fn of_function(function: &str, stream: &str) -> bool {
     // Its own streams there name no function (`YYYY/MM/DD/[VERSION]ID`): kept below; another
     // function pointed at this one's default group names itself.
     let (Some(date), Some(rest)) = (stream.get(..11), stream.get(11..)) else {

@@ -345,39 +345,18 @@ fn json_times_always_carry_milliseconds() {
 
 #[test]
 fn a_shared_groups_events_are_told_apart_by_the_stream_lambda_names() {
-    let shared = "/shared/app-logs";
-    assert!(of_function(
-        "custom",
-        shared,
-        "2026/11/30/custom[$LATEST]ab12"
-    ));
-    assert!(!of_function(
-        "custom",
-        shared,
-        "2026/11/30/other[$LATEST]ab12"
-    ));
-    assert!(!of_function(
-        "custom",
-        shared,
-        "2026/11/30/custom-v2[3]ab12"
-    ));
+    assert!(of_function("custom", "2026/11/30/custom[$LATEST]ab12"));
+    assert!(!of_function("custom", "2026/11/30/other[$LATEST]ab12"));
+    assert!(!of_function("custom", "2026/11/30/custom-v2[3]ab12"));
     // Its own default group: its streams name no function; another function pointed at it
     // names itself.
-    assert!(of_function(
-        "custom",
-        "/aws/lambda/custom",
-        "2026/11/30/[$LATEST]ab12"
-    ));
-    assert!(!of_function(
-        "custom",
-        "/aws/lambda/custom",
-        "2026/11/30/other[1]x"
-    ));
+    assert!(of_function("custom", "2026/11/30/[$LATEST]ab12"));
+    assert!(!of_function("custom", "2026/11/30/other[1]x"));
     // Not Lambda's form: kept, as nothing says whose it is.
-    assert!(of_function("custom", shared, "app/worker-1"));
-    assert!(of_function("custom", shared, "2026/11/30/[$LATEST]ab12"));
-    assert!(of_function("custom", shared, "2026/1é/30/other[1]x"));
-    assert!(of_function("custom", shared, "é"));
+    assert!(of_function("custom", "app/worker-1"));
+    assert!(of_function("custom", "2026/11/30/[$LATEST]ab12"));
+    assert!(of_function("custom", "2026/1é/30/other[1]x"));
+    assert!(of_function("custom", "é"));
 }
 
 #[test]

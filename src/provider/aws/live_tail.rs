@@ -182,7 +182,7 @@ impl AwsRegion {
                 // it is (under each, when its stream names none).
                 let names = names
                     .iter()
-                    .filter(|f| crate::loglines::of_function(f, group, stream));
+                    .filter(|f| crate::loglines::of_function(f, stream));
                 for function in names {
                     let mut line = LogLine {
                         time,

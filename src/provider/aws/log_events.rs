@@ -147,7 +147,7 @@ impl AwsRegion {
                 };
                 let stream = e.log_stream_name.unwrap_or_default();
                 // A group shared with other functions: theirs are not this one's.
-                if !crate::loglines::of_function(function, &group, &stream) {
+                if !crate::loglines::of_function(function, &stream) {
                     continue;
                 }
                 let mut line = LogLine {
