@@ -15,12 +15,21 @@ use crate::provider::InventoryProgress;
 pub struct FunctionEntry {
     pub info: FunctionInfo,
     pub metrics: Option<FunctionMetrics>,
+    /// What a read that missed its numbers brought of it while none were ever read (its
+    /// aliases' split): shown where a split is, never as numbers. Gone once numbers land.
+    pub partly: Option<FunctionMetrics>,
     /// The worst state of the alarms tied to this function.
     pub alarm: Option<AlarmState>,
     pub history: History,
 }
 
 impl FunctionEntry {
+    /// Where its aliases' split is read from: its numbers' read, or a read that brought only
+    /// the split.
+    pub fn split_read(&self) -> Option<&FunctionMetrics> {
+        self.metrics.as_ref().or(self.partly.as_ref())
+    }
+
     pub fn stats(&self, window: MetricWindow) -> WindowStats {
         self.metrics
             .as_ref()

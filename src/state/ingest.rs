@@ -56,6 +56,7 @@ pub(super) fn on_inventory(
                     let alarm = worst_alarm(&r.alarms, &info.name);
                     FunctionEntry {
                         metrics: previous.as_ref().and_then(|p| p.metrics.clone()),
+                        partly: previous.as_ref().and_then(|p| p.partly.clone()),
                         history: previous.map(|p| p.history).unwrap_or_default(),
                         info,
                         alarm,
@@ -256,6 +257,17 @@ pub(super) fn on_metrics(
                         m.alias_versions = previous.alias_versions.clone();
                     }
                     f.metrics = Some(m);
+                    f.partly = None;
+                } else if let Some(read) = snapshot.partly_read.get(&f.info.name)
+                    && f.metrics.is_none()
+                {
+                    // No number ever read: its split is shown alone (its numbers stay `–`).
+                    if !read.split_unread && !read.alias_versions.is_empty() {
+                        f.partly = Some(crate::provider::FunctionMetrics {
+                            alias_versions: read.alias_versions.clone(),
+                            ..Default::default()
+                        });
+                    }
                 } else if let Some(read) = snapshot.partly_read.get(&f.info.name)
                     && let Some(m) = f.metrics.as_mut()
                 {

@@ -164,6 +164,7 @@ fn a_killed_function_reads_as_unhealthy() {
     let mut f = super::FunctionEntry {
         info: info("cron", "batch"),
         metrics: None,
+        partly: None,
         alarm: None,
         history: Default::default(),
     };

@@ -110,7 +110,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     // Aliases whose traffic drifts from their weights first: they are what a short screen
     // must show.
     let drifts = |alias: &crate::provider::AliasInfo| {
-        alias.split(focus.metrics.as_ref(), 15).iter().any(|s| {
+        alias.split(focus.split_read(), 15).iter().any(|s| {
             s.observed
                 .is_some_and(|o| crate::provider::drifts(s.configured, o))
         })
@@ -125,14 +125,14 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         let keep = usize::from(n + 1 < aliases.len());
         // Each alias takes a blank line, its title and a line per version; one row is kept to
         // say how many did not fit.
-        let needs = 2 + alias.split(focus.metrics.as_ref(), 15).len();
+        let needs = 2 + alias.split(focus.split_read(), 15).len();
         if lines.len() + needs >= room {
             // No room for its bars: one line with its weights and what drifts, while a line
             // is left (then counted below), never a block cut off by the pane's edge.
             if lines.len() + keep < room {
                 shown += 1;
                 lines.push(Line::styled(
-                    super::widgets::fit(&alias_line(alias, focus.metrics.as_ref()), inner, theme),
+                    super::widgets::fit(&alias_line(alias, focus.split_read()), inner, theme),
                     if drifts(alias) {
                         theme.bad()
                     } else {
@@ -147,7 +147,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         lines.push(Line::raw(""));
         // The request for the split failed while the other numbers answered: said, not shown
         // as no traffic.
-        let unread = focus.metrics.as_ref().is_some_and(|m| m.split_unread);
+        let unread = focus.split_read().is_some_and(|m| m.split_unread);
         let last = focus
             .metrics
             .as_ref()
@@ -166,7 +166,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             ),
             theme.header(),
         ));
-        for split in alias.split(focus.metrics.as_ref(), 15) {
+        for split in alias.split(focus.split_read(), 15) {
             let (version, weight, seen) = (&split.version, &split.configured, split.observed);
             let drift = seen.is_some_and(|s| crate::provider::drifts(*weight, s));
             let style = if drift { theme.bad() } else { Style::new() };

@@ -884,6 +884,47 @@ async fn a_failing_numbers_request_still_shows_the_split_that_answered() {
     assert!(screen.contains("seen    25%"), "{screen}");
 }
 
+/// The request for the numbers fails from the first read while the split's answers: the load
+/// view shows the split read (the rows' numbers `–`), as `lops status` keeps it. It was
+/// dropped until a number had been read once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_read_before_any_number_is_shown_in_the_load_view() {
+    let region = "ap-southeast-4";
+    let (seeder, name) = canary(region, "splitfirst").await;
+    seeder.version_ran(&name, "1", 30.0, 0.0).await;
+    seeder.version_ran(&name, "2", 10.0, 0.0).await;
+    let proxy = FaultProxy::start(moto::url());
+    proxy.fail_when(region, "GetMetricData", "Throttles", Fault::Status(503));
+    let sources = regions(&proxy.url, &[region]).await;
+    let (keys, run, _dir) = dashboard_filtered(sources, &name);
+    let calls = || proxy.calls(region, "monitoring", "GetMetricData");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while calls() < 4 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    press(&keys, KeyCode::Char('3'));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(keys);
+    let mut state = run.await.expect("join").expect("loop");
+    let f = state.regions[0]
+        .functions
+        .iter()
+        .find(|f| f.info.name == name)
+        .expect("the function is listed");
+    assert!(f.metrics.is_none(), "no number was read");
+    let split = f.split_read().expect("the split that answered is kept");
+    let v2 = split
+        .alias_versions
+        .iter()
+        .find(|x| x.version == "2")
+        .map(|x| lops::provider::sum_last(&x.invocations, 15));
+    assert_eq!(v2, Some(10.0));
+    let screen = drawn(&mut state, 120, 30);
+    assert!(screen.contains("seen    25%"), "{screen}");
+    assert!(screen.contains("ap-southeast-4 (failing)"), "{screen}");
+}
+
 /// The dashboard's audit log cannot take a record: a confirmed plan is refused before it is
 /// saved or sent, said as the audit log (it was said as a step that failed and rolled back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
