@@ -22,7 +22,8 @@ use crate::session::Session;
 pub struct InvokeArgs {
     /// FUNCTION or FUNCTION:QUALIFIER (version or alias).
     pub target: String,
-    /// The event: inline JSON, or @path to a JSON file.
+    /// The event: inline JSON, @path to a JSON file, or @- to read it from stdin (without
+    /// --payload or --payload-name: `{}`, said in the preview).
     #[arg(long)]
     pub payload: Option<String>,
     /// A saved payload: $XDG_CONFIG_HOME/lops/payloads/NAME.json.
@@ -59,6 +60,7 @@ pub enum TrafficCommand {
         /// The function whose alias it is; several separated by commas (a,b): one batch.
         #[arg(long = "fn")]
         function: String,
+        /// The version to give WEIGHT: a published version (7), not the alias's main one.
         #[arg(long)]
         version: String,
         /// The share: 0.1, or as a percent, 10%.
@@ -125,6 +127,7 @@ pub enum ConcurrencyCommand {
     Set {
         /// The function; several separated by commas (a,b): one batch.
         function: String,
+        /// A whole number ≥ 0 (0 stops every invocation, as `kill` does), or none.
         #[arg(allow_hyphen_values = true)]
         value: String,
         #[command(flatten)]

@@ -10,8 +10,8 @@ use crate::exit::{Exit, Failure};
 use crate::ops::Kind;
 use crate::ops::audit::AuditLog;
 
-/// The audit log of actions taken, oldest first; `--regions` and `--profile` narrow it as
-/// they narrow every command.
+/// The audit log of actions taken, oldest first; `--regions` and `--profile` narrow it to
+/// those scopes (without them: every record, whatever the config's regions).
 #[derive(clap::Args, Debug)]
 pub struct AuditArgs {
     /// One JSON document on stdout: the records, oldest first.

@@ -18,7 +18,7 @@ pub struct ActFlags {
     /// Confirm without asking (for scripts).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// One JSON document on stdout.
+    /// JSON on stdout: one document (`traffic plan` and `traffic resume`: one line per event).
     #[arg(long)]
     pub json: bool,
 }

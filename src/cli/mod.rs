@@ -187,9 +187,10 @@ pub enum Command {
     Backup(backup::BackupCommand),
     /// Restore a function (and its S3 data) from a snapshot, here or in another region.
     Restore(restore::RestoreArgs),
-    /// The audit log of actions taken.
+    /// The audit log of actions taken (every region's, unless --regions or --profile narrow it).
     Audit(audit::AuditArgs),
-    /// Revert the last reversible action from its recorded "before".
+    /// Revert the last reversible action from its recorded "before" (the last anywhere, unless
+    /// --regions or --profile narrow it).
     Undo(act::ActFlags),
     /// Print the least-privilege IAM policy for the tier given with --mode (default change).
     IamPolicy,

@@ -380,6 +380,17 @@ pub fn recent_duplicate(
     })
 }
 
+/// An invoke's payload in its preview: a short one as it is (an empty `{}` sent because none
+/// was given is seen), a longer one by its size.
+pub fn said(payload: &[u8]) -> String {
+    match std::str::from_utf8(payload) {
+        Ok(text) if text.len() <= 40 && !text.chars().any(char::is_control) => {
+            format!("payload {text}")
+        }
+        _ => format!("{} bytes of payload", payload.len()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,6 +478,10 @@ mod tests {
             "{err}"
         );
         assert_eq!(load_payload(None, None, false).unwrap(), b"{}");
+        // The preview shows a short payload as it is (the `{}` of none given is seen).
+        assert_eq!(said(b"{}"), "payload {}");
+        assert_eq!(said(&[b'x'; 41]), "41 bytes of payload");
+        assert_eq!(said(b"{\"a\":\n1}"), "8 bytes of payload");
         // Shell quoting is the hint for inline text only.
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.json");

@@ -135,11 +135,11 @@ impl Plan {
                 describe(&self.after)
             ),
             Change::Invoke(r) => format!(
-                "invoke {} in {} ({}) with {} bytes of payload{}",
+                "invoke {} in {} ({}) with {}{}",
                 self.target,
                 self.scope,
                 super::invoke::invoke_target_text(&self.before),
-                r.payload.len(),
+                super::payload::said(&r.payload),
                 if r.asynchronous {
                     " (asynchronous)"
                 } else {

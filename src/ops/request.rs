@@ -267,6 +267,16 @@ pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
             "weight '{text}' is out of range: give 0 ≤ weight < 1, or a percent (0.1 or 10%)"
         )));
     }
+    // A share too small for a number to hold (`1e-400`) reads as 0, which would take the new
+    // version's traffic away: refused, as typed.
+    let mantissa = number.split(['e', 'E']).next().unwrap_or("");
+    if weight == 0.0 && mantissa.chars().any(|c| ('1'..='9').contains(&c)) {
+        return Err(OpsError::Invalid(format!(
+            "weight '{}' is too small to write: it would be 0 (no traffic to the new version); \
+             give 0 for none, or a share such as 0.001 or 0.1%",
+            crate::format::truncate(text, TYPED_SHOWN)
+        )));
+    }
     if !percent && weight == 1.0 {
         return Err(OpsError::Invalid(
             "weight 1 is out of range: give 0 ≤ weight < 1 — all traffic to the new version is \
@@ -456,6 +466,14 @@ mod tests {
             "1", "1.7", "NaN", "inf", "-0.1", "", "x", "100%", "-5%", "%",
         ] {
             assert!(parse_weight(text).is_err(), "{text:?}");
+        }
+        // Too small for a number: not taken for 0 (which removes the new version's traffic).
+        for text in ["1e-400", "5e-330%", "0.000001e-320"] {
+            let e = parse_weight(text).unwrap_err().to_string();
+            assert!(e.contains("too small"), "{text}: {e}");
+        }
+        for text in ["0", "0.0", "0e5", "0%", "-0"] {
+            assert_eq!(parse_weight(text).unwrap(), 0.0, "{text}");
         }
         // A page pasted in: quoted cut, what to do still said.
         let long = "x".repeat(400);
