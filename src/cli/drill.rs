@@ -106,7 +106,7 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
     // What it deletes first is named before the question: copies interrupted drills left.
     let audit = AuditLog::default_location();
     let (removes, waiting) = crate::ops::drill::leftovers(region, audit.as_ref(), &function).await;
-    err!(
+    let plan = format!(
         "drill of {snapshot} in {}: {}restore it under a temporary name, compare, {}then delete the copy",
         region.scope(),
         match removes.is_empty() {
@@ -121,6 +121,21 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
             None => String::new(),
         }
     );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let request = crate::ops::drill::DrillRequest {
+        snapshot,
+        payload: payload.map(|(bytes, _)| bytes),
+        role: args.role.clone(),
+        stop: Some(stop.clone()),
+        map_sources: args.map_sources,
+        // Only what the preview named is deleted (the question may stay open a while).
+        removes: Some(removes),
+    };
+    // A snapshot that fails verification says so before the question, as a restore's does.
+    let prepared = crate::ops::drill::prepare(region, request, audit.as_ref())
+        .await
+        .map_err(Failure::from)?;
+    err!("{plan}");
     if !waiting.is_empty() {
         err!(
             "lops: {} began recently and may be another drill still running: left as it is",
@@ -138,17 +153,7 @@ pub async fn run(global: &GlobalArgs, args: &DrillArgs) -> Result<Exit, Failure>
             err!("lops: {w}");
         }
     };
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let request = crate::ops::drill::DrillRequest {
-        snapshot,
-        payload: payload.map(|(bytes, _)| bytes),
-        role: args.role.clone(),
-        stop: Some(stop.clone()),
-        map_sources: args.map_sources,
-        // Only what the preview named is deleted (the question may stay open a while).
-        removes: Some(removes),
-    };
-    let drilled = crate::ops::drill::drill(region, request, audit.as_ref(), &progress);
+    let drilled = crate::ops::drill::drill(region, prepared, audit.as_ref(), &progress);
     tokio::pin!(drilled);
     // Ctrl-C stops the drill the safe way: the copy is still deleted. A second one leaves it
     // (the next drill of this function deletes it).

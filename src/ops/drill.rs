@@ -10,7 +10,7 @@ use super::Kind;
 use super::audit::AuditLog;
 use super::backup::BackupRegion;
 use super::backup::{Progress, audit_ready, caller, record};
-use super::restore::{RestoreRequest, execute_restore, prepare_restore};
+use super::restore::{RestorePreview, RestoreRequest, execute_restore, prepare_restore};
 use crate::backup::restore::{difference, read_current, remove_function};
 use crate::backup::{BackupError, S3Uri};
 
@@ -108,53 +108,95 @@ pub fn function_of(snapshot: &S3Uri) -> Result<String, BackupError> {
 /// How a refusal names a drill: its change is its restore into a copy.
 pub const DRILL: &str = "backup drill (a restore into a copy)";
 
-/// Runs a drill of `snapshot` in `region`.
-pub async fn drill(
+/// A drill checked before its question: the snapshot verified whole and the copy's restore
+/// planned, so that a snapshot that cannot be drilled says so before anyone is asked.
+pub struct Prepared {
+    request: DrillRequest,
+    function: String,
+    copy: String,
+    preview: RestorePreview,
+    /// How long the check took: part of the time a recovery takes (the question is not).
+    checked_in: std::time::Duration,
+}
+
+/// Checks a drill of `snapshot` in `region` (tier, audit log, the snapshot verified, no copy
+/// of that name): what [`drill`] then runs.
+pub async fn prepare(
     region: &impl BackupRegion,
     request: DrillRequest,
     audit: Option<&AuditLog>,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<DrillReport, BackupError> {
-    // Named as what was asked: a drill (its restore into a copy is the change it makes).
-    let scope = region.scope();
-    let what = format!("{DRILL} in {scope}");
-    crate::ops::authorize(scope.access.tier, Kind::Restore.needs(), &what)?;
+) -> Result<Prepared, BackupError> {
+    authorized(region)?;
     audit_ready(audit)?;
-    let DrillRequest {
-        snapshot,
-        payload,
-        role,
-        stop,
-        map_sources,
-        removes,
-    } = request;
-    let stop_now = || {
-        stop.as_ref()
-            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
-    };
-    let function = function_of(&snapshot)?;
+    let function = function_of(&request.snapshot)?;
     let copy = copy_name(&function, chrono::Utc::now());
     let started = std::time::Instant::now();
-    let request = RestoreRequest {
-        snapshot: snapshot.clone(),
+    let restore = RestoreRequest {
+        snapshot: request.snapshot.clone(),
         name: Some(copy.clone()),
-        role: role.clone(),
+        role: request.role.clone(),
         data_to: None,
         skip_data: true,
-        map_sources,
+        map_sources: request.map_sources,
         exact: false,
         // The copy must not take the real queue's messages while it exists.
         mappings_disabled: true,
         whole_snapshot: true,
         assume_role: None,
     };
-    let preview = prepare_restore(region, &request, audit).await?;
+    let preview = prepare_restore(region, &restore, audit).await?;
     if preview.difference.exists {
         return Err(BackupError::Refused(format!(
             "a function named {copy} already exists in {}: nothing was changed; run the drill again in a second",
             region.scope()
         )));
     }
+    Ok(Prepared {
+        request,
+        function,
+        copy,
+        preview,
+        checked_in: started.elapsed(),
+    })
+}
+
+/// Named as what was asked: a drill (its restore into a copy is the change it makes).
+fn authorized(region: &impl BackupRegion) -> Result<(), BackupError> {
+    let scope = region.scope();
+    let what = format!("{DRILL} in {scope}");
+    crate::ops::authorize(scope.access.tier, Kind::Restore.needs(), &what)?;
+    Ok(())
+}
+
+/// Runs a drill [`prepare`] checked.
+pub async fn drill(
+    region: &impl BackupRegion,
+    prepared: Prepared,
+    audit: Option<&AuditLog>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<DrillReport, BackupError> {
+    authorized(region)?;
+    audit_ready(audit)?;
+    let Prepared {
+        request:
+            DrillRequest {
+                snapshot,
+                payload,
+                role,
+                stop,
+                map_sources,
+                removes,
+            },
+        function,
+        copy,
+        preview,
+        checked_in,
+    } = prepared;
+    let stop_now = || {
+        stop.as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    let started = std::time::Instant::now();
     if stop_now() {
         return Err(BackupError::Refused(
             "the drill was stopped before it restored anything: nothing was changed".into(),
@@ -209,7 +251,7 @@ pub async fn drill(
     )));
     // Ctrl-C lets the copy's restore run to its end: the copy is deleted after it either way.
     let restored = execute_restore(region, &preview, audit, progress, None).await;
-    let recovery_secs = started.elapsed().as_secs_f64();
+    let recovery_secs = (checked_in + started.elapsed()).as_secs_f64();
     let mut differences: Vec<String> = Vec::new();
     let mut invoked = None;
     let stopped = stop_now();

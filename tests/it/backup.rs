@@ -1339,6 +1339,16 @@ async fn s3_data_is_copied_server_side_and_restored_multipart_object_included() 
         "{}",
         drill.stderr
     );
+    // Checked before the question, as a restore is: nobody is asked to confirm a drill that
+    // cannot run (without --yes and no terminal, it asked first: exit 4).
+    let unasked = lops.run(&["backup", "drill", &snapshot, "--region", HOME]);
+    unasked.assert_exit(1);
+    assert!(
+        unasked.stderr.contains("failed verification")
+            && !unasked.stderr.contains("confirmation needed"),
+        "{}",
+        unasked.stderr
+    );
     // The data copy not readable at all (denied): verify names each object it could not read
     // and fails; a restore without the data goes on, its JSON naming what it goes on without
     // (a denial ended the whole check, and the restore with it).
