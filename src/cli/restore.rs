@@ -135,7 +135,9 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         super::confirm::why_typed(production, None).as_deref(),
     )?;
     let bar = bar(args.flags.json);
-    bar.inc_length(preview.difference.steps.len() as u64);
+    // Its steps, then each data object to copy back.
+    let objects: usize = preview.data.iter().map(|d| d.objects).sum();
+    bar.inc_length((preview.difference.steps.len() + objects) as u64);
     // Once the function's steps are done (the core says when the data copy begins), Ctrl-C
     // stops the copy and leaves the function restored.
     let copying = std::sync::atomic::AtomicBool::new(false);
@@ -144,6 +146,10 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<Exit, Fai
         Progress::Step(s) => {
             bar.inc(1);
             bar.set_message(s);
+        }
+        Progress::DataObject { key, size } => {
+            bar.inc(1);
+            bar.set_message(format!("data {key} ({})", crate::format::bytes(size)));
         }
         Progress::Note(n) => bar.suspend(|| err!("lops: {n}")),
         Progress::Warning(w) => bar.suspend(|| err!("lops: {w}")),
