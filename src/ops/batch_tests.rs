@@ -145,12 +145,18 @@ fn undo_within_scopes_never_takes_half_a_batch() {
     let mut b2 = record("b2", Some("B"), None);
     b2.profile = "prod".into();
     b2.region = "eu-west-1".into();
+    b2.target = "billing:live".into();
     let all = vec![a, b1, b2];
     let ops = in_scope(&all, &["ops".to_string()], None);
     let targets = undo_targets(&ops);
     let why = partial_batch(&all, &targets).expect("refused");
     assert!(
         why.contains("--profile ops,prod --regions eu-west-1,us-east-1"),
+        "{why}"
+    );
+    // Every target of the batch is named, not one of them (as if it were a single change).
+    assert!(
+        why.contains("traffic.rollback billing:live, orders-api:live, was one batch"),
         "{why}"
     );
     // Part of the batch is here: not "made elsewhere" but one batch, undone whole — the same

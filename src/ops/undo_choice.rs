@@ -355,17 +355,21 @@ pub fn elsewhere(all: &[Record], chosen: &[Record]) -> Option<String> {
     }
     // Every scope of its batch: the command undoes all of it, as one.
     let (profiles, regions) = scopes_of(&batch);
-    // A batch names its targets, not only the last one (`kill a, b`).
-    let mut targets: Vec<&str> = batch.iter().map(|r| r.target.as_str()).collect();
-    targets.sort();
-    targets.dedup();
     Some(format!(
         "the last reversible action is {} {} in {profiles}/{regions} at {}: undo it with `lops \
          undo --profile {profiles} --regions {regions}`",
         last.action,
-        targets.join(", "),
+        targets_of(&batch),
         last.time
     ))
+}
+
+/// A batch names its targets, not only one of them (`kill a, b`).
+fn targets_of(batch: &[Record]) -> String {
+    let mut targets: Vec<&str> = batch.iter().map(|r| r.target.as_str()).collect();
+    targets.sort();
+    targets.dedup();
+    targets.join(", ")
 }
 
 /// The refusal when the last reversible action lies (wholly or in part) outside the profiles
@@ -421,7 +425,8 @@ pub fn partial_batch(all: &[Record], targets: &[Record]) -> Option<String> {
     Some(format!(
         "the last reversible action, {} {}, was one batch over {profiles}/{regions}: a batch is \
          undone whole — `lops undo --profile {profiles} --regions {regions}`{later}",
-        whole[0].action, whole[0].target
+        whole[0].action,
+        targets_of(&whole)
     ))
 }
 
