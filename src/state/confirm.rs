@@ -59,6 +59,8 @@ pub struct Pending {
     pub seen: Vec<bool>,
     /// Enter was pressed on a name that is not the one asked for (said until the next key).
     pub mismatch: bool,
+    /// Confirmed before every target was shown: held, and said (until the next key).
+    pub early: bool,
 }
 
 /// Rows and columns a confirmation's lines below its headline have on a screen of `size`
@@ -138,6 +140,7 @@ impl Pending {
             scroll: 0,
             seen: Vec::new(),
             mismatch: false,
+            early: false,
         }
         .shown_at(state.size)
     }
@@ -368,6 +371,9 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         KeyCode::Down => Some(1),
         KeyCode::PageUp => Some(-page),
         KeyCode::PageDown => Some(page),
+        // The first and the last lines (those between stay to be seen before confirming).
+        KeyCode::Home => Some(-(pending.lines.len() as i64)),
+        KeyCode::End => Some(pending.lines.len() as i64),
         _ => None,
     };
     let pending = match moved {
@@ -378,6 +384,7 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         None => pending.shown_at(state.size),
     };
     let mut pending = pending;
+    pending.early = false;
     // Control keys are never typed into the name: ctrl-c quits (asking first while something
     // runs), ctrl-u clears the name, ctrl-w drops its last word; the others do nothing.
     if key
@@ -445,7 +452,8 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         return;
     }
     if pending.unseen() > 0 {
-        // Not yet: the popup says how many more there are to see.
+        // Not yet: the popup says how many more there are to see, and that the key waits.
+        pending.early = true;
         state.popup = Some(Popup::Confirm(pending));
         return;
     }

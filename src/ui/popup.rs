@@ -68,11 +68,24 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             lines.push(Line::raw(""));
             let unseen = pending.unseen();
             if unseen > 0 && pending.confirmation != Confirmation::None {
-                lines.push(Line::styled(
-                    // Not "more below": lines seen on a taller screen are below now too.
-                    format!("{unseen} not yet shown: see them before confirming (Down or PgDn)"),
-                    theme.warn(),
-                ));
+                // Not "more below": lines seen on a taller screen are below now too. Confirmed
+                // too early: said that it waits for them (the key seemed to do nothing).
+                let (text, style) = match pending.early {
+                    true => (
+                        format!(
+                            "not confirmed: {unseen} not yet shown — see them (Down or PgDn), \
+                             then confirm"
+                        ),
+                        theme.bad(),
+                    ),
+                    false => (
+                        format!(
+                            "{unseen} not yet shown: see them before confirming (Down or PgDn)"
+                        ),
+                        theme.warn(),
+                    ),
+                };
+                lines.push(Line::styled(text, style));
             }
             match &pending.confirmation {
                 Confirmation::Typed(name) => {

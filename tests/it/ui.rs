@@ -2150,6 +2150,9 @@ async fn a_batch_larger_than_the_screen_is_confirmed_only_after_every_target_is_
         "{effects:?}"
     );
     assert!(matches!(state.popup, Some(lops::state::Popup::Confirm(_))));
+    // Said: the key is held until every target was shown (it seemed to do nothing).
+    let held = screen(&mut state, &MONO, 80, 24);
+    assert!(held.contains("not confirmed: "), "{held}");
     // Shrunk after a first page was seen: what is below counts lines already seen, what is
     // left to see does not — two numbers, each said as what it is (both said "more below").
     let small = screen(&mut state, &MONO, 60, 15);
@@ -2171,6 +2174,22 @@ async fn a_batch_larger_than_the_screen_is_confirmed_only_after_every_target_is_
     let tall = screen(&mut state, &MONO, 100, 200);
     assert!(!tall.contains("before confirming"), "{tall}");
     update(&mut state, Msg::Resize(80, 24));
+    // End shows the last lines, Home the first again.
+    let press = |state: &mut State, code: KeyCode| {
+        update(state, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    };
+    press(&mut state, KeyCode::End);
+    let end = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        end.contains("more above") && !end.contains("more below"),
+        "{end}"
+    );
+    press(&mut state, KeyCode::Home);
+    let home = screen(&mut state, &MONO, 80, 24);
+    assert!(
+        !home.contains("more above") && home.contains("more below"),
+        "{home}"
+    );
     // Page to the end: the first page's lines go above, the last target shows — and every
     // target was on screen on the way (a page never skips lines that wrap).
     let targets: Vec<String> = match &state.popup {
