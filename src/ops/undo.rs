@@ -431,6 +431,15 @@ fn reversible(records: &[Record]) -> impl Fn(&&Record) -> bool + '_ {
         .map(|i| records[i].id.as_str())
         .collect();
     undone.extend(runs);
+    // A rollout its abort or its guard's rollback ended (answered): the alias is back where it
+    // started, nothing of that run is left to undo — passed over with its steps, so that undo
+    // reaches the change before it (it refused, naming the rollout, for good).
+    let ended: Vec<&str> = (0..records.len())
+        .filter(|at| ends_rollout(&records[*at]) && records[*at].result == "ok")
+        .flat_map(|at| ended_run(records, at))
+        .map(|i| records[i].id.as_str())
+        .collect();
+    undone.extend(ended);
     move |r: &&Record| {
         (r.result == "ok" || super::audit::outcome_unknown(&r.result))
             && r.undoes.is_none()
@@ -462,16 +471,6 @@ fn rollout_run(records: &[Record], at: usize) -> Option<Vec<usize>> {
         .batch
         .as_deref()
         .filter(|b| b.starts_with(ROLLOUT_BATCH))?;
-    let step_of = |r: &Record| -> Option<(u32, u32)> {
-        let (k, n) = r
-            .reason
-            .as_deref()?
-            .strip_prefix("rollout step ")?
-            .split_whitespace()
-            .next()?
-            .split_once('/')?;
-        Some((k.parse().ok()?, n.parse().ok()?))
-    };
     let (mut k, n) = step_of(last)?;
     let mut run = vec![at];
     for i in (0..at).rev() {
@@ -496,6 +495,46 @@ fn rollout_run(records: &[Record], at: usize) -> Option<Vec<usize>> {
         }
     }
     Some(run)
+}
+
+/// A rollout's step record's number and its plan's count (`rollout step 2/3 (…)`).
+fn step_of(r: &Record) -> Option<(u32, u32)> {
+    let (k, n) = r
+        .reason
+        .as_deref()?
+        .strip_prefix("rollout step ")?
+        .split_whitespace()
+        .next()?
+        .split_once('/')?;
+    Some((k.parse().ok()?, n.parse().ok()?))
+}
+
+/// Whether `r` is a rollout's end by its abort or its guard's rollback.
+pub(super) fn ends_rollout(r: &Record) -> bool {
+    r.batch
+        .as_deref()
+        .is_some_and(|b| b.starts_with(ROLLOUT_BATCH))
+        && r.reason.as_deref().is_some_and(|why| {
+            why.starts_with("rollout aborted") || why.starts_with("rollout rolled back")
+        })
+}
+
+/// The records of the rollout run `records[at]` (its abort or rollback) ended: it, and the
+/// steps of the run whose last step was the alias's change before it, as indices.
+fn ended_run(records: &[Record], at: usize) -> Vec<usize> {
+    let end = &records[at];
+    let mut run = vec![at];
+    let before = (0..at).rev().find(|i| {
+        let r = &records[*i];
+        r.profile == end.profile
+            && r.region == end.region
+            && r.target == end.target
+            && (r.result == "ok" || super::audit::outcome_unknown(&r.result))
+    });
+    if let Some(i) = before.filter(|i| records[*i].batch == end.batch) {
+        run.extend(rollout_run(records, i).unwrap_or_default());
+    }
+    run
 }
 
 /// The last change undo could take back, if any (a rollout's step included).

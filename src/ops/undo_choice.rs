@@ -111,21 +111,30 @@ pub fn nothing_to_undo(records: &[Record]) -> String {
                 step.region
             );
         }
-        if ending && step.result == "ok" {
-            return format!(
-                "the last change ended the rollout of {target} ({}, {} at {}): the alias is \
-                 back where the rollout started. Set it as you want it with `lops traffic set` \
-                 (`t` in the dashboard), or `lops pin` (`L`)",
-                step.reason.as_deref().unwrap_or_default(),
-                step.action,
-                step.time
-            );
-        }
         return format!(
             "the last change was made by the rollout of {target} ({} at {}), which has not \
              finished: undo would take it back one step only. {abort} returns it to where it \
              started (`A` in the dashboard); a finished rollout is undone whole",
             step.action, step.time
+        );
+    }
+    // Nothing before it either: the rollout's end is said (the alias is back where it started).
+    if let Some(step) = records.iter().rev().find(|r| {
+        r.batch
+            .as_deref()
+            .is_some_and(|b| b.starts_with(ROLLOUT_BATCH))
+            && (r.result == "ok" || crate::ops::audit::outcome_unknown(&r.result))
+    }) && super::ends_rollout(step)
+        && step.result == "ok"
+    {
+        return format!(
+            "the last change ended the rollout of {} ({}, {} at {}): the alias is back where \
+             the rollout started, and nothing before it is left to undo. Set it as you want \
+             it with `lops traffic set` (`t` in the dashboard), or `lops pin` (`L`)",
+            step.target,
+            step.reason.as_deref().unwrap_or_default(),
+            step.action,
+            step.time
         );
     }
     let mut text = "nothing to undo: no reversible action is recorded".to_string();

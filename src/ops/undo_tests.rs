@@ -187,3 +187,41 @@ fn a_write_with_no_answer_is_held_a_minute_from_when_it_was_given_up() {
     r.time = at(-1);
     assert_eq!(in_flight(&r), None, "answered");
 }
+
+/// A rollout its abort or its guard's rollback ended (answered) left nothing to undo: undo
+/// passes over the run (its steps and its end) to the change before it, here another
+/// function's set. It refused, naming the ended rollout, for good.
+#[test]
+fn an_ended_rollout_is_passed_over_for_the_change_before_it() {
+    for why in [
+        "rollout aborted on request",
+        "rollout rolled back: guard tripped",
+    ] {
+        let mut other = record("fa", None, None);
+        other.action = "traffic.set".into();
+        other.target = "billing:live".into();
+        let first = step("s1", 1, 2, json!({"function_version": "1", "weights": {}}));
+        let mut end = record("end", Some("rollout:orders-api:live"), None);
+        end.action = "traffic.set".into();
+        end.reason = Some(why.into());
+        let all = vec![other, first, end.clone()];
+        let ids: Vec<String> = undo_targets(&all).into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["fa"], "{why}");
+        assert!(!undo_refused(&all), "{why}");
+        // An end whose answer did not come may not have landed: still said, not passed over.
+        let mut unknown = end.clone();
+        unknown.result = format!("{}timed out", crate::ops::audit::UNKNOWN);
+        let all = vec![all[0].clone(), all[1].clone(), unknown];
+        assert!(undo_targets(&all).is_empty(), "{why}");
+        assert!(undo_refused(&all), "{why}");
+        // Nothing before it: the end is said, with nothing left to undo.
+        let alone = vec![step("s1", 1, 2, json!({})), end];
+        assert!(undo_targets(&alone).is_empty());
+        let said = nothing_to_undo(&alone);
+        assert!(
+            said.starts_with("the last change ended the rollout of orders-api:live")
+                && said.contains("nothing before it is left to undo"),
+            "{said}"
+        );
+    }
+}

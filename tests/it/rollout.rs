@@ -1128,6 +1128,39 @@ async fn undo_of_a_rollout_goes_back_to_its_own_start_not_an_earlier_ones() {
     );
 }
 
+/// A rollout its abort ended is back where it started: undo passes over it to the change
+/// before it, another function's set here (it refused, naming the ended rollout, for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_aborted_rollout_undo_reaches_the_change_before_it() {
+    let region = "ca-west-1";
+    let (seeder, set) = canary(region, "undoprev").await;
+    let (_, rolled) = canary(region, "undoabort").await;
+    let lops = Lops::new(moto::url());
+    set_live_weight(&lops, region, &set, "0.25").assert_exit(0);
+    killed_after_first_step(&lops, &seeder, &rolled, region, "10:60s", 0.1).await;
+    let abort = [
+        "traffic",
+        "abort",
+        "live",
+        "--fn",
+        &rolled,
+        "--regions",
+        region,
+        "--yes",
+    ];
+    lops.run(&abort).assert_exit(0);
+    assert_eq!(seeder.routing(&rolled).await, ("1".to_string(), vec![]));
+    let undo = lops.run(&["undo", "--regions", region, "--yes"]);
+    undo.assert_exit(0);
+    assert_eq!(
+        seeder.routing(&set).await,
+        ("1".to_string(), vec![]),
+        "{}",
+        undo.stderr
+    );
+    assert_eq!(seeder.routing(&rolled).await, ("1".to_string(), vec![]));
+}
+
 /// A resume sends more traffic to the new version: refused, as a start is, while an alarm its
 /// guard watches is in ALARM or no longer exists (a guard that cannot trip), nothing written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
