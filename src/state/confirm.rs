@@ -213,7 +213,8 @@ pub fn planned(
         // An AWS error says nothing of what was being read: the action and its target first.
         Err(OpsError::Provider(e)) => Popup::Notice(crate::ops::batch::unreadable(
             &request.kind().title(),
-            request.function().unwrap_or("the target"),
+            // A service's change has no function: its name (it said "the target").
+            &request.target(),
             &scope,
             &e,
         )),

@@ -358,3 +358,31 @@ fn an_open_services_view_reads_again_and_a_failure_does_not_make_it_newer() {
     press(&mut s, '1');
     assert_eq!(reads(&tick(&mut s, 120)), 0);
 }
+
+/// Route 53 not read for a service change's preview: the notice names the service, as the
+/// CLI's does (it said "the target": a service's change has no function).
+#[test]
+fn a_service_change_not_read_for_its_preview_names_the_service() {
+    let mut s = state(Tier::Change);
+    super::super::update(
+        &mut s,
+        super::super::Msg::Planned {
+            region: 1,
+            request: Box::new(Request::Service {
+                service: Box::new(settings()),
+                change: ServiceChange::Drain("us-east-1".into()),
+                force: false,
+            }),
+            result: Err(crate::ops::OpsError::Provider(
+                crate::provider::ProviderError::Service("HTTP 503".into()),
+            )),
+        },
+    );
+    match &s.popup {
+        Some(Popup::Notice(text)) => assert!(
+            text.starts_with("service drain of checkout in prod/us-east-1: cannot read it"),
+            "{text}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
