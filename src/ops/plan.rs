@@ -464,6 +464,8 @@ pub(crate) async fn prepare_unchecked<S: RegionActions>(
             if let Some(region) = moves {
                 p.scope.region = region;
             }
+            // Forced past the guard: said in the preview, before its typed confirmation.
+            p.note = planned.warning;
             Ok(p)
         }
         Request::Undo { record } => {

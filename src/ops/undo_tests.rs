@@ -197,9 +197,7 @@ fn an_ended_rollout_is_passed_over_for_the_change_before_it() {
         "rollout aborted on request",
         "rollout rolled back: guard tripped",
     ] {
-        let mut other = record("fa", None, None);
-        other.action = "traffic.set".into();
-        other.target = "billing:live".into();
+        let other = other_set();
         let first = step("s1", 1, 2, json!({"function_version": "1", "weights": {}}));
         let mut end = record("end", Some("rollout:orders-api:live"), None);
         end.action = "traffic.set".into();
@@ -215,7 +213,8 @@ fn an_ended_rollout_is_passed_over_for_the_change_before_it() {
         assert!(undo_targets(&all).is_empty(), "{why}");
         assert!(undo_refused(&all), "{why}");
         // Nothing before it: the end is said, with nothing left to undo.
-        let alone = vec![step("s1", 1, 2, json!({})), end];
+        let start = json!({"function_version": "1", "weights": {}});
+        let alone = vec![step("s1", 1, 2, start.clone()), end.clone()];
         assert!(undo_targets(&alone).is_empty());
         let said = nothing_to_undo(&alone);
         assert!(
@@ -223,5 +222,42 @@ fn an_ended_rollout_is_passed_over_for_the_change_before_it() {
                 && said.contains("nothing before it is left to undo"),
             "{said}"
         );
+        // A rollback written again after its first try got no answer: both tries are the end.
+        let mut lost = end.clone();
+        lost.id = "lost".into();
+        lost.result = format!("{}timed out", crate::ops::audit::UNKNOWN);
+        let retried = vec![
+            other_set(),
+            step("s1", 1, 2, start.clone()),
+            lost,
+            end.clone(),
+        ];
+        let ids: Vec<String> = undo_targets(&retried).into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["fa"], "{why}");
+        // An earlier rollout of the alias that finished (v1 → v2), then one whose end put the
+        // alias back to v2 before any step of its own was written: the finished one is not
+        // this end's to pass over — undo takes it back whole, not the change before it.
+        let v2 = json!({"function_version": "2", "weights": {}});
+        let mut a2 = step(
+            "a2",
+            2,
+            2,
+            json!({"function_version": "1", "weights": {"2": 0.5}}),
+        );
+        a2.after = v2.clone();
+        let mut b_end = end.clone();
+        b_end.after = v2;
+        let earlier = vec![other_set(), step("a1", 1, 2, start.clone()), a2, b_end];
+        let back = undo_targets(&earlier);
+        assert_eq!(back.len(), 1, "{why}");
+        assert_eq!(back[0].id, "a2", "{why}");
+        assert_eq!(back[0].before, start, "{why}");
     }
+}
+
+fn other_set() -> Record {
+    let mut other = record("fa", None, None);
+    other.action = "traffic.set".into();
+    other.target = "billing:live".into();
+    other
 }

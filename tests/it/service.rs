@@ -698,6 +698,15 @@ async fn the_last_healthy_region_is_not_drained_without_force() {
         "drain checkout --region us-east-1 --yes --force",
     );
     run.assert_exit(0);
+    // Said in its preview, before the typed name is asked (only said after the write).
+    assert!(
+        run.stderr.contains(
+            "(forced past the guard: after this no healthy region of service checkout takes \
+             traffic (eu-west-1 unread"
+        ),
+        "{}",
+        run.stderr
+    );
     // eu-west-1 takes traffic, its health unread: not claimed to be an outage.
     assert!(!run.stdout.contains("NO REGION"), "{}", run.stdout);
     assert_eq!(weight(&svc.weights().await, "blue"), 0);

@@ -23,6 +23,9 @@ pub struct Planned {
     pub expected: Vec<DnsRecord>,
     pub records: Vec<DnsRecord>,
     pub forced: bool,
+    /// Said in the preview, before its confirmation: it leaves no healthy region taking
+    /// traffic (forced past the guard).
+    pub warning: Option<String>,
     /// A restore, or the undo of a drain: it gives a region back, and the guard never refuses
     /// that (a failover primary given back while its check fails leaves Route 53 answering
     /// with the secondary, as it does now).
@@ -218,7 +221,18 @@ pub async fn plan<S: RegionActions>(
     );
     let forced = (guard(&after_view, &expected, &records, force || gives_back)? || past_drain)
         && !gives_back;
+    // Past the guard (--force): said in the preview, before its typed confirmation, not only
+    // after the write.
+    let warning = leaves_none(&after_view, &expected, &records)
+        .filter(|_| !gives_back)
+        .map(|why| {
+            format!(
+                "forced past the guard: after this no healthy region of service {name} takes \
+                 traffic ({why})"
+            )
+        });
     Ok(Planned {
+        warning,
         target: name.clone(),
         before: view.state(),
         after: after_view.state(),
@@ -265,15 +279,39 @@ fn guard(
     records: &[DnsRecord],
     force: bool,
 ) -> Result<bool, OpsError> {
-    let serving = serves(after);
+    let Some(why) = leaves_none(after, expected, records) else {
+        return Ok(false);
+    };
+    if force {
+        return Ok(true);
+    }
+    let name = &after.settings.name;
+    // A failover pair has no weights to set: only its drain goes past the guard.
+    let command = if after.members.iter().any(|m| m.record.failover.is_some()) {
+        "`lops service drain` with --force"
+    } else {
+        "`lops service drain` or `lops service weights` with --force"
+    };
+    Err(OpsError::Refused(format!(
+        "this would leave service {name} no healthy region taking traffic ({why}): to do it anyway, run {command} (typed confirmation)"
+    )))
+}
+
+/// Why a change that takes traffic from somewhere leaves no healthy region taking it: each
+/// member still set to take traffic with its health (`None`: some healthy one does, or the
+/// change takes nothing away).
+fn leaves_none(
+    after: &ServiceView,
+    expected: &[DnsRecord],
+    records: &[DnsRecord],
+) -> Option<String> {
     let takes_away = expected.iter().zip(records).any(|(was, will)| {
         will.weight.unwrap_or(0) < was.weight.unwrap_or(0)
             || (was.failover.as_deref() == Some("PRIMARY")
                 && will.failover.as_deref() != Some("PRIMARY"))
     });
-    let forced = takes_away && !serving;
-    if !forced || force {
-        return Ok(forced);
+    if !takes_away || serves(after) {
+        return None;
     }
     let why = after
         .members
@@ -291,22 +329,11 @@ fn guard(
             )
         })
         .collect::<Vec<_>>();
-    let name = &after.settings.name;
-    // A failover pair has no weights to set: only its drain goes past the guard.
-    let command = if after.members.iter().any(|m| m.record.failover.is_some()) {
-        "`lops service drain` with --force"
-    } else {
-        "`lops service drain` or `lops service weights` with --force"
-    };
-    Err(OpsError::Refused(format!(
-        "this would leave service {name} no healthy region taking traffic ({}): to do it anyway, run {command} (typed confirmation)",
-        if why.is_empty() {
-            "every weight would be 0, and Route 53 then spreads traffic over every member"
-                .to_string()
-        } else {
-            why.join(", ")
-        }
-    )))
+    Some(match why.is_empty() {
+        true => "every weight would be 0, and Route 53 then spreads traffic over every member"
+            .to_string(),
+        false => why.join(", "),
+    })
 }
 
 /// The view with `records` written over its members (by set identifier).
