@@ -271,6 +271,13 @@ pub fn parse_weight(text: &str) -> Result<f64, OpsError> {
     // version's traffic away: refused, as typed.
     let mantissa = number.split(['e', 'E']).next().unwrap_or("");
     if weight == 0.0 && mantissa.chars().any(|c| ('1'..='9').contains(&c)) {
+        if mantissa.trim_start().starts_with('-') {
+            return Err(OpsError::Invalid(format!(
+                "weight '{}' is negative: give 0 ≤ weight < 1 (the share of the new version; 0 \
+                 sends it nothing)",
+                crate::format::truncate(text, TYPED_SHOWN)
+            )));
+        }
         return Err(OpsError::Invalid(format!(
             "weight '{}' is too small to write: it would be 0 (no traffic to the new version); \
              give 0 for none, or a share such as 0.001 or 0.1%",
@@ -472,6 +479,8 @@ mod tests {
             let e = parse_weight(text).unwrap_err().to_string();
             assert!(e.contains("too small"), "{text}: {e}");
         }
+        let e = parse_weight("-1e-400").unwrap_err().to_string();
+        assert!(e.contains("is negative"), "{e}");
         for text in ["0", "0.0", "0e5", "0%", "-0"] {
             assert_eq!(parse_weight(text).unwrap(), 0.0, "{text}");
         }

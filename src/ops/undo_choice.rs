@@ -428,7 +428,7 @@ pub fn partial_batch(all: &[Record], targets: &[Record]) -> Option<String> {
         format!(
             " (after {} {}, done there since, which that command undoes first)",
             first.first().map_or("", |r| r.action.as_str()),
-            first.first().map_or("", |r| r.target.as_str())
+            targets_of(&first)
         )
     };
     Some(format!(

@@ -185,6 +185,22 @@ impl Pending {
         body - self.seen.iter().filter(|s| **s).count().min(body)
     }
 
+    /// Shows the last lines: the first line from which they all fit (not the last line alone).
+    fn at_end(mut self, size: (u16, u16)) -> Self {
+        let body = self.lines.len().saturating_sub(1);
+        let last = body.saturating_sub(1);
+        let mut scroll = last;
+        while scroll > 0 {
+            self.scroll = scroll - 1;
+            if self.window(size).1 < body {
+                break;
+            }
+            scroll -= 1;
+        }
+        self.scroll = scroll;
+        self.shown_at(size)
+    }
+
     /// Moves the lines shown by `delta` lines.
     fn scrolled(mut self, delta: i64, size: (u16, u16)) -> Self {
         let last = self.lines.len().saturating_sub(2);
@@ -374,12 +390,19 @@ pub fn confirm_key(state: &mut State, pending: Pending, key: KeyEvent, effects: 
         KeyCode::PageDown => Some(page),
         // The first and the last lines (those between stay to be seen before confirming).
         KeyCode::Home => Some(-(pending.lines.len() as i64)),
-        KeyCode::End => Some(pending.lines.len() as i64),
         _ => None,
     };
     let pending = match moved {
         Some(delta) => {
-            state.popup = Some(Popup::Confirm(pending.scrolled(delta, state.size)));
+            let mut pending = pending.scrolled(delta, state.size);
+            pending.early = false;
+            state.popup = Some(Popup::Confirm(pending));
+            return;
+        }
+        None if key.code == KeyCode::End => {
+            let mut pending = pending.at_end(state.size);
+            pending.early = false;
+            state.popup = Some(Popup::Confirm(pending));
             return;
         }
         None => pending.shown_at(state.size),

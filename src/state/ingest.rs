@@ -250,9 +250,10 @@ pub(super) fn on_metrics(
                     {
                         m.percentiles = previous.percentiles.clone();
                     }
-                    // The split's request failed: the split last read stays, said as such.
+                    // The split's request failed: the split last read stays, said as such
+                    // (read with the numbers, or alone while they failed).
                     if m.split_unread
-                        && let Some(previous) = &f.metrics
+                        && let Some(previous) = f.split_read()
                     {
                         m.alias_versions = previous.alias_versions.clone();
                     }
@@ -261,12 +262,17 @@ pub(super) fn on_metrics(
                 } else if let Some(read) = snapshot.partly_read.get(&f.info.name)
                     && f.metrics.is_none()
                 {
-                    // No number ever read: its split is shown alone (its numbers stay `–`).
-                    if !read.split_unread && !read.alias_versions.is_empty() {
+                    // No number ever read: its split is shown alone (its numbers stay `–`);
+                    // its split not read this time, the one shown is said as last read.
+                    if !read.split_unread {
                         f.partly = Some(crate::provider::FunctionMetrics {
                             alias_versions: read.alias_versions.clone(),
                             ..Default::default()
                         });
+                    } else if read.split_unread
+                        && let Some(partly) = f.partly.as_mut()
+                    {
+                        partly.split_unread = true;
                     }
                 } else if let Some(read) = snapshot.partly_read.get(&f.info.name)
                     && let Some(m) = f.metrics.as_mut()

@@ -4790,3 +4790,80 @@ fn a_metrics_read_missing_some_numbers_keeps_the_age_of_the_last_whole_one() {
         }
     }
 }
+
+/// A split read while the numbers fail, before any number was read, is kept apart (`partly`):
+/// a later read whose split fails too says it as last read (not fresh), and the first read
+/// with numbers but no split keeps it as last read (it dropped it).
+#[test]
+fn a_split_read_alone_is_said_as_last_read_until_read_again() {
+    let mut s = loaded();
+    // No number of it read yet.
+    for f in &mut s.regions[0].functions {
+        f.metrics = None;
+    }
+    let split = |n: f64| {
+        let mut m = FunctionMetrics::default();
+        let mut v = crate::provider::VersionInvocations {
+            alias: "live".into(),
+            version: "2".into(),
+            invocations: crate::provider::empty_series(),
+        };
+        v.invocations.set(59, n);
+        m.alias_versions = vec![v];
+        m
+    };
+    let partial = |seq, m: FunctionMetrics| Msg::Metrics {
+        region: 0,
+        seq,
+        at: t0(),
+        result: Ok(MetricsSnapshot {
+            partly_read: [("api".to_string(), m)].into(),
+            incomplete: Some("1 of 1 functions' numbers missing: HTTP 503".into()),
+            numbers_missing: true,
+            ..Default::default()
+        }),
+    };
+    update(&mut s, partial(2, split(7.0)));
+    let api = |s: &State| s.regions[0].function("api").cloned().expect("api");
+    assert!(api(&s).metrics.is_none());
+    let kept = api(&s).split_read().cloned().expect("the split read");
+    assert!(!kept.split_unread);
+    assert_eq!(kept.alias_versions.len(), 1);
+    // Its split not read this time (only the percentiles answered): said as last read.
+    let mut unread = FunctionMetrics {
+        split_unread: true,
+        ..Default::default()
+    };
+    unread.percentiles.insert(
+        MetricWindow::M5,
+        crate::provider::Percentiles {
+            p50: Some(1.0),
+            p99: Some(2.0),
+        },
+    );
+    update(&mut s, partial(3, unread));
+    let said = api(&s).split_read().cloned().expect("still shown");
+    assert!(
+        said.split_unread && said.alias_versions.len() == 1,
+        "{said:?}"
+    );
+    // Numbers at last, the split's request failing: the split last read stays.
+    let mut numbers = metrics(5.0, 0.0);
+    numbers.split_unread = true;
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 0,
+            seq: 4,
+            at: t0(),
+            result: Ok(MetricsSnapshot {
+                functions: [("api".to_string(), numbers)].into(),
+                ..Default::default()
+            }),
+        },
+    );
+    let f = api(&s);
+    let m = f.metrics.as_ref().expect("numbers read");
+    assert!(m.split_unread && m.alias_versions.len() == 1, "{m:?}");
+    assert!(f.partly.is_none());
+}

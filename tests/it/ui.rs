@@ -2184,6 +2184,18 @@ async fn a_batch_larger_than_the_screen_is_confirmed_only_after_every_target_is_
         end.contains("more above") && !end.contains("more below"),
         "{end}"
     );
+    // A page of them, not the last one alone.
+    let last_two: Vec<String> = match &state.popup {
+        Some(lops::state::Popup::Confirm(p)) => p.lines[p.lines.len() - 2..]
+            .iter()
+            .map(|l| l.split(':').next().unwrap_or_default().to_string())
+            .collect(),
+        other => panic!("no confirmation: {other:?}"),
+    };
+    assert!(
+        last_two.iter().all(|t| end.contains(t.as_str())),
+        "{last_two:?}: {end}"
+    );
     press(&mut state, KeyCode::Home);
     let home = screen(&mut state, &MONO, 80, 24);
     assert!(
