@@ -17,6 +17,13 @@ pub fn describe_change(before: &Value, after: &Value) -> String {
             .and_then(|w| serde_json::from_value(w.clone()).ok())
             .unwrap_or_default()
     };
+    // Read back after the write, a region another change moved meanwhile is said as such: the
+    // record names the members this one wrote (an audit line read as this drain's doing).
+    let mine = written(after).map(|_| regions_changed(before, after));
+    let theirs = |r: &str| match &mine {
+        Some(mine) if !mine.iter().any(|m| m == r) => " by another change",
+        _ => "",
+    };
     let (rb, ra) = (map(before, "roles"), map(after, "roles"));
     if !rb.is_empty() {
         return rb
@@ -24,7 +31,7 @@ pub fn describe_change(before: &Value, after: &Value) -> String {
             .map(|(r, b)| {
                 let b = b.as_str().unwrap_or_default();
                 match ra.get(r).and_then(Value::as_str) {
-                    Some(a) if a != b => format!("{r} {b} → {a}"),
+                    Some(a) if a != b => format!("{r} {b} → {a}{}", theirs(r)),
                     _ => format!("{r} {b}"),
                 }
             })
@@ -46,7 +53,7 @@ pub fn describe_change(before: &Value, after: &Value) -> String {
             let weight = if wb == wa {
                 format!("{wb}")
             } else {
-                format!("{wb} → {wa}")
+                format!("{wb} → {wa}{}", theirs(r))
             };
             format!(
                 "{r} {weight} ({} → {}){}",
@@ -326,6 +333,26 @@ mod tests {
             })
             .collect();
         json!({ "members": members })
+    }
+
+    /// Read back after the write, a region another lops moved meanwhile is said as another
+    /// change's, not this one's (an audit line blamed a drain for it).
+    #[test]
+    fn a_region_another_change_moved_is_said_as_theirs() {
+        let member =
+            |id: &str, region: &str, w: i64| json!({"set_id": id, "region": region, "weight": w});
+        let before = json!({"weights": {"us-east-1": 100, "eu-west-1": 100}, "members": [
+            member("blue", "us-east-1", 100), member("green", "eu-west-1", 100)]});
+        let after = json!({"weights": {"us-east-1": 0, "eu-west-1": 0}, "written": ["blue"],
+            "members": [member("blue", "us-east-1", 0), member("green", "eu-west-1", 0)]});
+        assert_eq!(
+            describe_change(&before, &after),
+            "eu-west-1 100 → 0 by another change (50% → 50%), us-east-1 100 → 0 (50% → 50%)"
+        );
+        // A preview (nothing written yet) names no one.
+        let mut asked = after.clone();
+        asked.as_object_mut().map(|o| o.remove("written"));
+        assert!(!describe_change(&before, &asked).contains("another"));
     }
 
     #[test]
