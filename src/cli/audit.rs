@@ -109,6 +109,7 @@ pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure
     } else if records.is_empty() && before == 0 {
         let _ = writeln!(out, "no actions recorded in {}", log.path().display());
     } else {
+        let width = super::status_table::table_width();
         for r in &records {
             // A service change happened in Route 53 and moved the regions it names, not in
             // the home region its call went through.
@@ -128,13 +129,9 @@ pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure
             } else {
                 (format!("{}/{}", r.profile, r.region), r.target.clone())
             };
-            let _ = writeln!(
-                out,
-                "{}  {:<16} {:<24} {:<28} {}{}  {}{}",
-                r.time,
-                r.action,
-                place,
-                target,
+            let what = format!("{}  {:<16} {:<24} {:<28}", r.time, r.action, place, target);
+            let outcome = format!(
+                "{}{}  {}{}",
                 result_label(&r.result),
                 if r.destructive { " (destructive)" } else { "" },
                 r.who,
@@ -144,6 +141,18 @@ pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure
                     .map(|b| format!("  batch {b}"))
                     .unwrap_or_default()
             );
+            // Narrower than the line (80 columns): what and where, then how it ended and who,
+            // each on its own line, never wrapped mid-word by the terminal.
+            let fits =
+                width.is_none_or(|w| what.chars().count() + 1 + outcome.chars().count() <= w);
+            let _ = match fits {
+                true => writeln!(out, "{what} {outcome}"),
+                false => writeln!(
+                    out,
+                    "{}  {} {} {}\n    {outcome}",
+                    r.time, r.action, place, target
+                ),
+            };
             // What it changed, or was to change, in words (an alias's routing, a trigger, a
             // reservation, a service's weights).
             if let Some(change) = change_line(r) {

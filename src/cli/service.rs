@@ -328,25 +328,25 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
                 format!("{:.0}%", s * 100.0)
             })
         };
-        let _ = writeln!(
-            out,
-            "service {} — {} {} in zone {}, TTL {}",
-            found.name,
-            found.record,
-            found.kind,
-            found.zone_id(),
-            view.ttl()
-                .map_or(crate::format::MISSING.to_string(), |t| format!("{t} s"))
+        let width = super::status_table::table_width();
+        let (what, place) = (
+            format!("service {} — {} {}", found.name, found.record, found.kind),
+            format!(
+                "in zone {}, TTL {}",
+                found.zone_id(),
+                view.ttl()
+                    .map_or(crate::format::MISSING.to_string(), |t| format!("{t} s"))
+            ),
         );
-        let _ = writeln!(
-            out,
-            "{:<16} {:<14} {:<18} {:>6} {:>9} {:<5}  {:<10} TARGET",
-            "REGION", "RECORD", "ROUTING", "SHARE", "OBSERVED", "DRIFT", "HEALTH"
-        );
+        let _ = match width.is_some_and(|w| what.chars().count() + 1 + place.len() > w) {
+            true => writeln!(out, "{what}\n  {place}"),
+            false => writeln!(out, "{what} {place}"),
+        };
         // What a region took is the region's: Lambda cannot tell which of its records a
         // caller resolved. Said once per region (its other members say `"`).
         let mut said: Vec<&str> = Vec::new();
         let mut shared = false;
+        let mut table: Vec<[String; 8]> = Vec::new();
         for (m, row) in view.members.iter().zip(&rows) {
             // Over or under what its weights give it (more than 5 points), as the dashboard's
             // DRIFT column says it.
@@ -362,23 +362,21 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
                 }
                 None => (pct(row["observed_share"].as_f64()), drift),
             };
-            let _ = writeln!(
-                out,
-                "{:<16} {:<14} {:<18} {:>6} {:>9} {:<5}  {:<10} {}",
-                m.region.as_deref().unwrap_or("? (unmapped)"),
-                m.record.set_id.as_deref().unwrap_or("-"),
+            table.push([
+                m.region.as_deref().unwrap_or("? (unmapped)").to_string(),
+                m.record.set_id.as_deref().unwrap_or("-").to_string(),
                 m.record.routing(),
                 pct(row["share"].as_f64()),
                 observed,
-                drift,
-                if m.record.health_check.is_none() {
-                    "no check"
-                } else {
-                    m.health.word()
+                drift.to_string(),
+                match m.record.health_check {
+                    None => "no check".to_string(),
+                    Some(_) => m.health.word().to_string(),
                 },
-                m.record.target()
-            );
+                m.record.target(),
+            ]);
         }
+        write_members(&mut out, &table, width);
         if shared {
             let _ = writeln!(
                 out,
@@ -414,6 +412,56 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
         }
     }
     Ok(if partial { Exit::Partial } else { Exit::Done })
+}
+
+/// The members' table, each column as wide as its widest cell; the target (an address, often
+/// long) goes on a line of its own under its member where the line would not fit the width.
+fn write_members(out: &mut impl Write, rows: &[[String; 8]], width: Option<usize>) {
+    const HEAD: [&str; 8] = [
+        "REGION", "RECORD", "ROUTING", "SHARE", "OBSERVED", "DRIFT", "HEALTH", "TARGET",
+    ];
+    let len = |s: &str| s.chars().count();
+    let mut widths = HEAD.map(len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(len(cell));
+        }
+    }
+    // Numbers right-aligned; two spaces before HEALTH, as the dashboard's columns.
+    let cells = |row: [&str; 7]| {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            let pad = " ".repeat(w.saturating_sub(len(cell)));
+            line.push_str(match i {
+                0 => "",
+                6 => "  ",
+                _ => " ",
+            });
+            match i {
+                3 | 4 => line.push_str(&format!("{pad}{cell}")),
+                _ => line.push_str(&format!("{cell}{pad}")),
+            }
+        }
+        line
+    };
+    let head = cells([
+        HEAD[0], HEAD[1], HEAD[2], HEAD[3], HEAD[4], HEAD[5], HEAD[6],
+    ]);
+    let whole = len(&head) + 1 + widths[7];
+    let apart = width.is_some_and(|w| whole > w);
+    let _ = match apart {
+        true => writeln!(out, "{}", head.trim_end()),
+        false => writeln!(out, "{head} {}", HEAD[7]),
+    };
+    for row in rows {
+        let line = cells([
+            &row[0], &row[1], &row[2], &row[3], &row[4], &row[5], &row[6],
+        ]);
+        let _ = match apart {
+            true => writeln!(out, "{}\n    target {}", line.trim_end(), row[7]),
+            false => writeln!(out, "{line} {}", row[7]),
+        };
+    }
 }
 
 /// A weighted member's own share of the record set (every weighted member counted, mapped

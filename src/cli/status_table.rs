@@ -184,7 +184,7 @@ impl Layout {
 
 /// The width the table is laid out in: `COLUMNS` when set, else the terminal's when stdout is
 /// one; piped, every column.
-fn table_width() -> Option<usize> {
+pub(super) fn table_width() -> Option<usize> {
     use std::io::IsTerminal;
     if let Some(columns) = std::env::var("COLUMNS")
         .ok()

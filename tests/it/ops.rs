@@ -107,6 +107,17 @@ async fn traffic_set_promote_rollback_are_audited_and_undone() {
         "{}",
         text.stdout
     );
+    // On an 80-column terminal each record's lines fit: how it ended and who on a line of
+    // their own (the terminal wrapped them mid-word).
+    let narrow = lops.run_with_env(&["audit"], &[("COLUMNS", "80")]);
+    narrow.assert_exit(0);
+    let over = narrow.stdout.lines().find(|l| l.chars().count() > 80);
+    assert!(over.is_none(), "{over:?}\n{}", narrow.stdout);
+    assert!(
+        narrow.stdout.contains("\n    ok  arn:aws:"),
+        "{}",
+        narrow.stdout
+    );
     // Narrowed to the function and the last hour: the same two; another function: none,
     // said as such (exit 0), and a time that is not one refused (2).
     let mine = lops.run(&["audit", "--fn", &f, "--since", "1h", "--json"]);

@@ -290,6 +290,33 @@ async fn show_maps_each_record_to_its_region_with_weight_share_and_health() {
     );
     assert_eq!(doc["complete"], true);
     assert_eq!(doc["ttl"], 60);
+    // On an 80-column terminal every line fits (the targets under their members); wide, one
+    // line each.
+    let show = |columns: &str| {
+        let run = lops.run_with_env(
+            &[
+                "service",
+                "show",
+                "checkout",
+                "--regions",
+                "us-east-1,eu-west-1,ap-southeast-2",
+                "--config",
+                &config,
+            ],
+            &[("COLUMNS", columns)],
+        );
+        run.assert_exit(0);
+        run.stdout
+    };
+    let narrow = show("80");
+    let wide_line = narrow.lines().find(|l| l.chars().count() > 80);
+    assert!(wide_line.is_none(), "{wide_line:?}\n{narrow}");
+    assert!(narrow.contains("    target "), "{narrow}");
+    let wide = show("200");
+    assert!(
+        !wide.contains("    target ") && wide.contains(" TARGET"),
+        "{wide}"
+    );
     // A name in `functions` that is no function there: that region's load is unknown, said
     // with the name, exit 3 — not a region under its share.
     let typo = config_with(&format!("{fname}-typo"));
