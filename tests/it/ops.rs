@@ -1752,6 +1752,16 @@ async fn a_rollout_whose_alias_changed_since_its_preview_is_not_started() {
             .is_some_and(|b| b.starts_with(lops::ops::batch::ROLLOUT_BATCH)),
         "{records:#?}"
     );
+    // What the preview read, what was found, what it asked: the previewed state was lost
+    // (the state found was recorded as both).
+    assert_eq!(records[0].before["function_version"], "1");
+    assert_eq!(records[0].before["weights"], serde_json::json!({}));
+    assert_eq!(records[0].after["weights"]["2"], 0.3, "{records:#?}");
+    assert_eq!(
+        records[0].asked.as_ref().map(|a| a["weights"]["2"].clone()),
+        Some(serde_json::json!(0.1)),
+        "{records:#?}"
+    );
     assert_eq!(
         seeder.routing(&f).await,
         ("1".to_string(), vec![("2".to_string(), 0.3)])

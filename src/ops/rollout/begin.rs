@@ -30,7 +30,19 @@ pub async fn ready_to_start<S: RegionActions + GuardSignals>(
             plan.target
         ));
         plan.scope.access.production |= r.production_elsewhere;
-        crate::ops::audit::not_sent(source, &plan, audit, e.clone()).await;
+        // Said as every change the compare holds back: what the preview read, what was found,
+        // what it asked (it recorded the state found as both, the previewed one nowhere).
+        let start = r.start_routing();
+        let weights: serde_json::Map<String, serde_json::Value> = (start.extra.iter())
+            .filter(|(_, w)| *w > 0.0)
+            .map(|(v, w)| (v.clone(), serde_json::json!(w)))
+            .collect();
+        let found = std::mem::replace(
+            &mut plan.before,
+            serde_json::json!({"function_version": start.main, "weights": weights}),
+        );
+        let held = OpsError::Conflict(crate::ops::Changed::found(e.to_string(), found));
+        crate::ops::audit::not_sent(source, &plan, audit, held).await;
     }
     compared
 }
