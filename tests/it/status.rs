@@ -965,6 +965,49 @@ fn first_three_metrics_reads_late(region: &str, secs: u64) -> FaultProxy {
     proxy
 }
 
+/// One part of the numbers' request hangs (it holds one function): the halves of a split are
+/// asked side by side (a shared endpoint's gate makes the other wait its turn at most 10 s),
+/// so the half without it is kept before the read's deadline. One after the other, the hanging
+/// half went first and the deadline came before the other was sent: the whole region's numbers
+/// were lost to one function's part (as with the default 60 s budget in a 90 s read).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_part_of_the_numbers_does_not_cost_the_whole_region() {
+    let region_name = "me-south-1";
+    let prefix = moto::unique("halves");
+    let fleet = Seeder::new(moto::url(), region_name)
+        .await
+        .fleet(&prefix, 4)
+        .await;
+    let proxy = FaultProxy::start(moto::url());
+    let hung = format!("{prefix}-fn0");
+    proxy.fail_when(region_name, "GetMetricData", &hung, Fault::Hang);
+    let lops = Lops::new(&proxy.url);
+    // The default's proportions, shorter: a budget, then the gate's wait (10 s at most) and
+    // the other half's answer fit in the deadline; two budgets and a third do not.
+    let config = lops.config("[timeouts]\nmetrics_secs = 8\nregion_secs = 20\n");
+    let run = lops.run(&[
+        "status",
+        "--json",
+        "--regions",
+        region_name,
+        "--config",
+        &config.display().to_string(),
+    ]);
+    run.assert_exit(3);
+    let doc = run.json();
+    let r = region(&doc, region_name);
+    let functions = r["functions"].as_array().expect("functions");
+    let read = functions.iter().filter(|f| !f["metrics"].is_null()).count();
+    assert!(
+        read * 3 >= functions.len() && read < functions.len(),
+        "{read} of {} read: {}",
+        functions.len(),
+        r["reads"]
+    );
+    assert!(function(r, &hung)["metrics"].is_null(), "{r}");
+    assert_eq!(fleet.len(), 4);
+}
+
 /// Right after a promote the alias routes all traffic to the new version, yet over 15 minutes
 /// most of it still ran the old one: the observed split says so instead of "100 % as set".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,6 +36,22 @@ fn chrono_time(t: &AwsTime) -> Option<DateTime<Utc>> {
 /// from the start is asked a second time when it timed out, as the halves of a larger one are.
 const MIN_SPLIT: usize = 8;
 
+/// A part of a batch to ask: its query range, whether it was halved after a throttle, and
+/// whether it is a second try (or a half of a request that failed).
+#[derive(Clone, Copy)]
+struct Part {
+    range: (usize, usize),
+    throttled: bool,
+    again: bool,
+}
+
+/// A part's range, what it answered, and the timeout that split it (or asked it again).
+type PartAnswer = (
+    (usize, usize),
+    Result<Vec<Vec<(DateTime<Utc>, f64)>>, ProviderError>,
+    Option<ProviderError>,
+);
+
 /// Points per query index of a batch, and which queries got none because their request failed.
 struct BatchResult {
     points: Vec<Vec<(DateTime<Utc>, f64)>>,
@@ -142,7 +158,7 @@ impl Clients {
     }
 
     /// Runs a batch in requests of the size that last worked; with `split`, a request that
-    /// times out or is throttled is split in halves and the halves asked, down to
+    /// times out or is throttled is split in halves and the halves asked side by side, down to
     /// [`MIN_SPLIT`] queries (one that small timed out is asked once more). Every part that
     /// answered is kept.
     async fn run_batch(
@@ -162,49 +178,32 @@ impl Clients {
             .metric_batch
             .load(Relaxed)
             .clamp(MIN_SPLIT, QUERIES_PER_CALL);
-        // (start, end, halved after a throttle, a second try): a throttled request is halved
-        // once, a slow one down to MIN_SPLIT — halving again under throttling would only add
-        // requests.
-        let mut todo: std::collections::VecDeque<(usize, usize, bool, bool)> = (0..batch.len())
-            .step_by(size)
-            .map(|start| (start, (start + size).min(batch.len()), false, false))
-            .collect();
         // The timeout that split a batch: what to say when its parts then ran out of time at the
         // read's deadline (raising the budget helps; the deadline only bounds the read).
         let mut timed_out = None;
-        while let Some((start, end, throttled, again)) = todo.pop_front() {
-            let splittable = |e: &ProviderError| match e {
-                ProviderError::Timeout(_) => true,
-                ProviderError::Throttled(_) => !throttled,
-                _ => false,
+        for start in (0..batch.len()).step_by(size) {
+            let end = (start + size).min(batch.len());
+            let part = Part {
+                range: (start, end),
+                throttled: false,
+                again: false,
             };
-            match self.get_metric_data(&batch[start..end], span, until).await {
-                Ok(points) => {
-                    for (i, p) in points.into_iter().enumerate() {
-                        result.points[start + i] = p;
-                    }
+            for (range, answer, slow) in self.run_part(batch, part, span, until, split).await {
+                if let Some(slow) = slow {
+                    timed_out.get_or_insert(slow);
                 }
-                Err(e) if split && end - start > MIN_SPLIT && splittable(&e) => {
-                    let mid = start + (end - start) / 2;
-                    let halved = throttled || matches!(e, ProviderError::Throttled(_));
-                    tracing::info!(scope = %self.scope, queries = end - start, error = %e, "GetMetricData too slow: splitting the batch");
-                    if matches!(e, ProviderError::Timeout(_)) {
-                        self.metric_batch.fetch_min(mid - start, Relaxed);
-                        timed_out.get_or_insert(e.clone());
+                match answer {
+                    Ok(points) => {
+                        for (i, p) in points.into_iter().enumerate() {
+                            result.points[range.0 + i] = p;
+                        }
                     }
-                    todo.push_front((mid, end, halved, true));
-                    todo.push_front((start, mid, halved, true));
-                }
-                Err(e @ ProviderError::Timeout(_)) if split && !again => {
-                    tracing::info!(scope = %self.scope, queries = end - start, "GetMetricData too slow: asking once more");
-                    timed_out.get_or_insert(e);
-                    todo.push_front((start, end, throttled, true));
-                }
-                Err(e) => {
-                    for f in &mut result.failed[start..end] {
-                        *f = true;
+                    Err(e) => {
+                        for f in &mut result.failed[range.0..range.1] {
+                            *f = true;
+                        }
+                        result.error.get_or_insert(e);
                     }
-                    result.error.get_or_insert(e);
                 }
             }
         }
@@ -221,6 +220,76 @@ impl Clients {
             )));
         }
         result
+    }
+
+    /// One request of a batch; one that times out or is throttled is split (see
+    /// [`Self::run_batch`]) and its halves asked at once, so that a half that hangs never
+    /// keeps the other from being asked before the read's deadline (they were asked one after
+    /// the other, the hanging one first: nothing of the batch was kept). Each part's range,
+    /// what it answered, and the timeout that split it.
+    fn run_part<'a>(
+        &'a self,
+        batch: &'a [Query],
+        part: Part,
+        span: Span,
+        until: Until,
+        split: bool,
+    ) -> futures::future::BoxFuture<'a, Vec<PartAnswer>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        Box::pin(async move {
+            let Part {
+                range: (start, end),
+                throttled,
+                again,
+            } = part;
+            // A throttled request is halved once, a slow one down to MIN_SPLIT: halving again
+            // under throttling would only add requests.
+            let splittable = |e: &ProviderError| match e {
+                ProviderError::Timeout(_) => true,
+                ProviderError::Throttled(_) => !throttled,
+                _ => false,
+            };
+            match self.get_metric_data(&batch[start..end], span, until).await {
+                Ok(points) => vec![((start, end), Ok(points), None)],
+                Err(e) if split && end - start > MIN_SPLIT && splittable(&e) => {
+                    let mid = start + (end - start) / 2;
+                    let halved = throttled || matches!(e, ProviderError::Throttled(_));
+                    tracing::info!(scope = %self.scope, queries = end - start, error = %e, "GetMetricData too slow: splitting the batch");
+                    let slow = matches!(e, ProviderError::Timeout(_)).then(|| e.clone());
+                    if slow.is_some() {
+                        self.metric_batch.fetch_min(mid - start, Relaxed);
+                    }
+                    let half = |range| Part {
+                        range,
+                        throttled: halved,
+                        again: true,
+                    };
+                    let (mut first, second) = tokio::join!(
+                        self.run_part(batch, half((start, mid)), span, until, split),
+                        self.run_part(batch, half((mid, end)), span, until, split),
+                    );
+                    first.extend(second);
+                    if let (Some(slow), Some(answer)) = (slow, first.first_mut()) {
+                        answer.2.get_or_insert(slow);
+                    }
+                    first
+                }
+                Err(e @ ProviderError::Timeout(_)) if split && !again => {
+                    tracing::info!(scope = %self.scope, queries = end - start, "GetMetricData too slow: asking once more");
+                    let once_more = Part {
+                        range: (start, end),
+                        throttled,
+                        again: true,
+                    };
+                    let mut answers = self.run_part(batch, once_more, span, until, split).await;
+                    if let Some(answer) = answers.first_mut() {
+                        answer.2.get_or_insert(e);
+                    }
+                    answers
+                }
+                Err(e) => vec![((start, end), Err(e), None)],
+            }
+        })
     }
 
     /// A percentile batch, one try. Until this endpoint has answered one, its first
