@@ -448,10 +448,13 @@ async fn metrics_loop<S: RegionSource>(
                 }
                 Err(e) => {
                     numbers_missing = true;
+                    // With the call and the setting that would help, as a whole read's failure.
+                    let said = crate::provider::explain("metrics", "GetMetricData", e);
                     left_out.push(format!(
-                        "the numbers of {} function{} not read: GetMetricData {e}",
+                        "the numbers of {} function{} not read: {}",
                         group.len(),
-                        if group.len() == 1 { "" } else { "s" }
+                        if group.len() == 1 { "" } else { "s" },
+                        said.trim_start_matches("metrics: ")
                     ))
                 }
             }

@@ -18,6 +18,9 @@ pub struct FunctionEntry {
     /// What a read that missed its numbers brought of it while none were ever read (its
     /// aliases' split): shown where a split is, never as numbers. Gone once numbers land.
     pub partly: Option<FunctionMetrics>,
+    /// When its numbers last landed: read since its region's metrics began failing in part,
+    /// they are current (its row is not in doubt, the others' are).
+    pub numbers_at: Option<DateTime<Utc>>,
     /// The worst state of the alarms tied to this function.
     pub alarm: Option<AlarmState>,
     pub history: History,
@@ -239,6 +242,18 @@ impl RegionState {
     pub fn rows_in_doubt(&self, health: &RegionHealth) -> bool {
         !matches!(health, RegionHealth::Fresh { .. } | RegionHealth::Loading)
             || !self.failing_reads().is_empty()
+    }
+
+    /// Whether `f`'s numbers were read since the region's metrics read began failing (in part:
+    /// other functions' numbers not read) while every other read answers: they are current.
+    pub fn numbers_current(&self, f: &FunctionEntry) -> bool {
+        let others_answer = (Read::ALL.into_iter())
+            .filter(|r| r.index() != Read::Metrics.index())
+            .all(|r| self.reads[r.index()].error.is_none());
+        match (&self.reads[Read::Metrics.index()].error, f.numbers_at) {
+            (Some((_, since)), Some(at)) => others_answer && at >= *since,
+            _ => false,
+        }
     }
 
     /// The reads failing now, each naming its call and the setting that would help.

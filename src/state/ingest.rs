@@ -57,6 +57,7 @@ pub(super) fn on_inventory(
                     FunctionEntry {
                         metrics: previous.as_ref().and_then(|p| p.metrics.clone()),
                         partly: previous.as_ref().and_then(|p| p.partly.clone()),
+                        numbers_at: previous.as_ref().and_then(|p| p.numbers_at),
                         history: previous.map(|p| p.history).unwrap_or_default(),
                         info,
                         alarm,
@@ -259,6 +260,7 @@ pub(super) fn on_metrics(
                     }
                     f.metrics = Some(m);
                     f.partly = None;
+                    f.numbers_at = Some(at);
                 } else if let Some(read) = snapshot.partly_read.get(&f.info.name)
                     && f.metrics.is_none()
                 {

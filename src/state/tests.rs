@@ -165,6 +165,7 @@ fn a_killed_function_reads_as_unhealthy() {
         info: info("cron", "batch"),
         metrics: None,
         partly: None,
+        numbers_at: None,
         alarm: None,
         history: Default::default(),
     };
@@ -4866,4 +4867,37 @@ fn a_split_read_alone_is_said_as_last_read_until_read_again() {
     let m = f.metrics.as_ref().expect("numbers read");
     assert!(m.split_unread && m.alias_versions.len() == 1, "{m:?}");
     assert!(f.partly.is_none());
+}
+
+/// A metrics read that left some functions' numbers out: those it read are current (their
+/// rows and detail not in doubt), the others' are not — every row of the region was `▲` and
+/// every detail view said "as last read (stale)", the function read a moment ago included.
+#[test]
+fn a_function_read_while_others_were_not_is_current() {
+    let mut s = loaded();
+    let later = t0() + chrono::TimeDelta::minutes(1);
+    update(
+        &mut s,
+        Msg::Metrics {
+            region: 0,
+            seq: 5,
+            at: later,
+            result: Ok(MetricsSnapshot {
+                functions: [("api".to_string(), metrics(3.0, 0.0))].into(),
+                incomplete: Some("the numbers of 2 functions not read: GetMetricData".into()),
+                numbers_missing: true,
+                ..Default::default()
+            }),
+        },
+    );
+    let r = &s.regions[0];
+    assert!(r.read_failing(Read::Metrics));
+    let current = |name: &str| r.numbers_current(r.function(name).expect("listed"));
+    assert!(current("api"));
+    assert!(!current("worker") && !current("cron"));
+    // Another read failing too (the alarms): no row is vouched for.
+    let mut s2 = s.clone();
+    s2.regions[0].reads[Read::Alarms as usize].error = Some(("alarms: x".into(), later));
+    let r2 = &s2.regions[0];
+    assert!(!r2.numbers_current(r2.function("api").expect("listed")));
 }

@@ -119,7 +119,10 @@ pub fn render(
         return;
     };
     // Numbers kept from an earlier read while the read fails: said, with why, above them.
-    let charts_area = match r.read_error(crate::state::Read::Metrics) {
+    let stale = r
+        .read_error(crate::state::Read::Metrics)
+        .filter(|_| !r.numbers_current(f));
+    let charts_area = match stale {
         Some(why) => {
             let [note, rest] =
                 Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(charts_area);

@@ -249,7 +249,8 @@ fn row<'a>(
     // A row's mark says what is known of it: its region unreachable (✗) or its data old or
     // partly failing (▲) — in glyphs, so it reads without colour too — else its own health.
     let score = health_score(f, state.window);
-    let stale = region.rows_in_doubt(health);
+    // Its own numbers read since the region's began failing in part: not in doubt.
+    let stale = region.rows_in_doubt(health) && !region.numbers_current(f);
     // The region's state first: without colour a ✗ must mean unreachable there, not an alarm
     // (the alarm and error columns say those).
     // Its numbers not read yet (CloudWatch has not answered): not known to be well.
