@@ -446,7 +446,16 @@ fn alias_line(
             )
         })
         .collect();
-    let mut parts = vec![format!("alias {} (seen over 15m):", alias.name)];
+    // Its split's request failed: `–` is not read, not no traffic (both read `seen –`).
+    let unread = metrics.is_some_and(|m| m.split_unread);
+    let mut parts = vec![format!(
+        "alias {} ({}):",
+        alias.name,
+        match unread {
+            true => "split not read",
+            false => "seen over 15m",
+        }
+    )];
     parts.extend(listed(versions));
     Some(parts)
 }
@@ -493,6 +502,25 @@ mod tests {
         // A part longer than a line is cut to it.
         let long = narrow.under_row(&["ALARM ".repeat(20)]);
         assert!(long.iter().all(|l| l.chars().count() <= 60), "{long:?}");
+    }
+
+    /// A split whose request failed says so: its `–` is not read, not no traffic.
+    #[test]
+    fn an_alias_line_says_its_split_was_not_read() {
+        let alias = crate::provider::AliasInfo {
+            name: "live".into(),
+            function_version: "1".into(),
+            additional_weights: vec![("2".into(), 0.2)],
+            revision_id: None,
+        };
+        let unread = crate::provider::FunctionMetrics {
+            split_unread: true,
+            ..Default::default()
+        };
+        let parts = alias_line(&alias, Some(&unread)).expect("a split alias");
+        assert_eq!(parts[0], "alias live (split not read):");
+        let none = alias_line(&alias, Some(&Default::default())).expect("a split alias");
+        assert_eq!(none[0], "alias live (seen over 15m):");
     }
 
     /// A name is cut only where the line has no room for it: piped (cron, a file) and on a
