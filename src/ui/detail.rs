@@ -126,14 +126,11 @@ pub fn render(
         Some(why) => {
             let [note, rest] =
                 Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(charts_area);
-            frame.render_widget(
-                Paragraph::new(Line::styled(
-                    format!("as last read (stale): {why}"),
-                    theme.warn(),
-                ))
-                .wrap(ratatui::widgets::Wrap { trim: false }),
-                note,
-            );
+            // Two rows: a longer note is cut in its middle, marked (its end was cut off).
+            let text = format!("as last read (stale): {why}");
+            let rows = super::widgets::in_rows(&text, note.width.into(), 2, theme);
+            let lines = rows.into_iter().map(|l| Line::styled(l, theme.warn()));
+            frame.render_widget(Paragraph::new(lines.collect::<Vec<_>>()), note);
             rest
         }
         None => charts_area,

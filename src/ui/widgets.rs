@@ -60,6 +60,18 @@ pub fn split_columns(text: &str, room: usize) -> Vec<String> {
     pieces
 }
 
+/// `text` in at most `rows` rows of `width` columns: broken between words when it fits so,
+/// else cut in its middle, marked (its start names what, its end what to do).
+pub fn in_rows(text: &str, width: usize, rows: usize, theme: &Theme) -> Vec<String> {
+    let width = width.max(1);
+    match wrap_words(text, width) {
+        wrapped if wrapped.len() > rows => {
+            split_columns(&fit_middle(text, rows * width, theme), width)
+        }
+        wrapped => wrapped,
+    }
+}
+
 /// `text` in rows of at most `width` columns, broken between words where it can be.
 pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
     use unicode_width::UnicodeWidthStr;
@@ -155,5 +167,22 @@ mod tests {
         assert_eq!(fit("checkout-consumer", 8, &t), "checkou~");
         assert_eq!(fit_end("checkout-consumer", 8, &t), "~onsumer");
         assert_eq!(fit_end("short", 8, &t), "short");
+    }
+
+    /// A note kept to its rows: wrapped between words when it fits, else cut in its middle,
+    /// marked, its end (what to do) kept.
+    #[test]
+    fn a_note_fits_its_rows_with_its_end_kept() {
+        let t = Theme::default();
+        assert_eq!(in_rows("as last read", 20, 2, &t), ["as last read"]);
+        let long = format!(
+            "metrics: {} — raise [timeouts] metrics_secs",
+            "x ".repeat(40)
+        );
+        let rows = in_rows(&long, 30, 2, &t);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert!(rows.iter().all(|r| r.chars().count() <= 30), "{rows:?}");
+        assert!(rows[0].starts_with("metrics: ") && rows[1].ends_with("metrics_secs"));
+        assert!(rows.concat().contains('…'), "{rows:?}");
     }
 }
