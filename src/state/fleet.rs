@@ -21,6 +21,9 @@ pub struct FunctionEntry {
     /// When its numbers last landed: read since its region's metrics began failing in part,
     /// they are current (its row is not in doubt, the others' are).
     pub numbers_at: Option<DateTime<Utc>>,
+    /// When a metrics read last came back without its numbers (not in an answer that left
+    /// numbers out, or a read that failed): numbers read before it are not vouched for.
+    pub numbers_missed_at: Option<DateTime<Utc>>,
     /// The worst state of the alarms tied to this function.
     pub alarm: Option<AlarmState>,
     pub history: History,
@@ -251,7 +254,9 @@ impl RegionState {
             .filter(|r| r.index() != Read::Metrics.index())
             .all(|r| self.reads[r.index()].error.is_none());
         match (&self.reads[Read::Metrics.index()].error, f.numbers_at) {
-            (Some((_, since)), Some(at)) => others_answer && at >= *since,
+            (Some((_, since)), Some(at)) => {
+                others_answer && at >= *since && f.numbers_missed_at.is_none_or(|m| at > m)
+            }
             _ => false,
         }
     }

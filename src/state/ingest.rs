@@ -58,6 +58,7 @@ pub(super) fn on_inventory(
                         metrics: previous.as_ref().and_then(|p| p.metrics.clone()),
                         partly: previous.as_ref().and_then(|p| p.partly.clone()),
                         numbers_at: previous.as_ref().and_then(|p| p.numbers_at),
+                        numbers_missed_at: previous.as_ref().and_then(|p| p.numbers_missed_at),
                         history: previous.map(|p| p.history).unwrap_or_default(),
                         info,
                         alarm,
@@ -230,6 +231,24 @@ pub(super) fn on_metrics(
         return;
     }
     r.metrics_seq = seq;
+    // Which functions' numbers this read did not bring: a group's failure, or an answer that
+    // left numbers out, says nothing of which it asked — every one not read is not vouched for.
+    let missed = match &result {
+        Err(_) => true,
+        Ok(snapshot) => snapshot.numbers_missing,
+    };
+    let read = |name: &str| {
+        result
+            .as_ref()
+            .is_ok_and(|s| s.functions.contains_key(name))
+    };
+    for f in r
+        .functions
+        .iter_mut()
+        .filter(|f| missed && !read(&f.info.name))
+    {
+        f.numbers_missed_at = Some(at);
+    }
     match result {
         Err(e) => {
             r.metrics_partial = None;

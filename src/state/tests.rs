@@ -166,6 +166,7 @@ fn a_killed_function_reads_as_unhealthy() {
         metrics: None,
         partly: None,
         numbers_at: None,
+        numbers_missed_at: None,
         alarm: None,
         history: Default::default(),
     };
@@ -4900,4 +4901,29 @@ fn a_function_read_while_others_were_not_is_current() {
     s2.regions[0].reads[Read::Alarms as usize].error = Some(("alarms: x".into(), later));
     let r2 = &s2.regions[0];
     assert!(!r2.numbers_current(r2.function("api").expect("listed")));
+    // The next read fails whole (or leaves api out): api's numbers are not vouched for any
+    // more, though read after the failure began.
+    for result in [
+        Err(crate::provider::ProviderError::Timeout(8.0)),
+        Ok(MetricsSnapshot {
+            functions: [("worker".to_string(), metrics(3.0, 0.0))].into(),
+            incomplete: Some("the numbers of 2 functions not read".into()),
+            numbers_missing: true,
+            ..Default::default()
+        }),
+    ] {
+        let mut s3 = s.clone();
+        let seq = s3.regions[0].metrics_seq + 1;
+        update(
+            &mut s3,
+            Msg::Metrics {
+                region: 0,
+                seq,
+                at: later + chrono::TimeDelta::minutes(1),
+                result,
+            },
+        );
+        let r3 = &s3.regions[0];
+        assert!(!r3.numbers_current(r3.function("api").expect("listed")));
+    }
 }
