@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use unicode_width::UnicodeWidthStr;
+
 use super::GlobalArgs;
 use super::act::{Repeat, run_batch};
 use super::common::{ActFlags, early_check};
@@ -143,8 +145,7 @@ pub async fn audit(global: &GlobalArgs, args: AuditArgs) -> Result<Exit, Failure
             );
             // Narrower than the line (80 columns): what and where, then how it ended and who,
             // each on its own line, never wrapped mid-word by the terminal.
-            let fits =
-                width.is_none_or(|w| what.chars().count() + 1 + outcome.chars().count() <= w);
+            let fits = width.is_none_or(|w| what.width() + 1 + outcome.width() <= w);
             let _ = match fits {
                 true => writeln!(out, "{what} {outcome}"),
                 false => writeln!(

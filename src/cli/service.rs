@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use unicode_width::UnicodeWidthStr;
+
 use clap::Subcommand;
 use serde_json::json;
 
@@ -338,7 +340,7 @@ async fn show(global: &GlobalArgs, name: &str, as_json: bool) -> Result<Exit, Fa
                     .map_or(crate::format::MISSING.to_string(), |t| format!("{t} s"))
             ),
         );
-        let _ = match width.is_some_and(|w| what.chars().count() + 1 + place.len() > w) {
+        let _ = match width.is_some_and(|w| what.width() + 1 + place.width() > w) {
             true => writeln!(out, "{what}\n  {place}"),
             false => writeln!(out, "{what} {place}"),
         };
@@ -420,7 +422,8 @@ fn write_members(out: &mut impl Write, rows: &[[String; 8]], width: Option<usize
     const HEAD: [&str; 8] = [
         "REGION", "RECORD", "ROUTING", "SHARE", "OBSERVED", "DRIFT", "HEALTH", "TARGET",
     ];
-    let len = |s: &str| s.chars().count();
+    // Terminal columns (a wide character takes two).
+    let len = unicode_width::UnicodeWidthStr::width;
     let mut widths = HEAD.map(len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -1425,12 +1425,20 @@ async fn a_failover_service_is_drained_by_swapping_primary_and_secondary() {
         run.stderr
     );
     assert_eq!(roles().await, swapped);
-    service(
+    let forced = service(
         &lops,
         &config,
         "drain checkout --region eu-west-1 --yes --force",
-    )
-    .assert_exit(0);
+    );
+    forced.assert_exit(0);
+    // Why the name is typed is said in the preview.
+    assert!(
+        forced
+            .stderr
+            .contains("(forced past the guard: us-east-1, drained by this machine's change of"),
+        "{}",
+        forced.stderr
+    );
     assert_eq!(roles().await, seeded);
     // Drained since by that forced drain: us-east-1 is not made secondary without a word either.
     let run = lops.run(&drain);

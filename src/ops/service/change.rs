@@ -69,7 +69,7 @@ pub async fn plan<S: RegionActions>(
     let failover = view.failover();
     let mut new: BTreeMap<usize, Routing> = BTreeMap::new();
     // A failover drain that puts back a region drained still, asked with --force.
-    let mut past_drain = false;
+    let mut past_drain: Option<String> = None;
     // A region's weight is the sum of its members': spread over them as they share it now
     // (evenly when they all weigh 0), the total exactly as asked.
     let by_region = |region: &str, weight: i64, new: &mut BTreeMap<usize, Routing>| {
@@ -130,7 +130,10 @@ pub async fn plan<S: RegionActions>(
                          (typed confirmation)"
                     )));
                 }
-                past_drain = true;
+                past_drain = Some(format!(
+                    "forced past the guard: {other}, drained by this machine's change of {when}, \
+                     becomes the primary again"
+                ));
             }
         }
         ServiceChange::Drain(region) => {
@@ -219,7 +222,8 @@ pub async fn plan<S: RegionActions>(
         change,
         ServiceChange::Restore(_) | ServiceChange::Members(_, true)
     );
-    let forced = (guard(&after_view, &expected, &records, force || gives_back)? || past_drain)
+    let forced = (guard(&after_view, &expected, &records, force || gives_back)?
+        || past_drain.is_some())
         && !gives_back;
     // Past the guard (--force): said in the preview, before its typed confirmation, not only
     // after the write.
@@ -230,7 +234,8 @@ pub async fn plan<S: RegionActions>(
                 "forced past the guard: after this no healthy region of service {name} takes \
                  traffic ({why})"
             )
-        });
+        })
+        .or(past_drain);
     Ok(Planned {
         warning,
         target: name.clone(),
