@@ -401,7 +401,9 @@ async fn reverse<S: RegionActions>(
 
 #[path = "undo_whole.rs"]
 mod whole;
-use whole::{WHOLE_ROLLOUT, is_whole_rollout, saved_start, unfinished_rollout};
+use whole::{
+    WHOLE_ROLLOUT, ended_run, ends_rollout, is_whole_rollout, saved_start, unfinished_rollout,
+};
 
 /// The start of the batch id on every record a rollout writes.
 pub const ROLLOUT_BATCH: &str = "rollout:";
@@ -507,63 +509,6 @@ fn step_of(r: &Record) -> Option<(u32, u32)> {
         .next()?
         .split_once('/')?;
     Some((k.parse().ok()?, n.parse().ok()?))
-}
-
-/// Whether `r` is a rollout's end by its abort or its guard's rollback.
-pub(super) fn ends_rollout(r: &Record) -> bool {
-    r.batch
-        .as_deref()
-        .is_some_and(|b| b.starts_with(ROLLOUT_BATCH))
-        && r.reason.as_deref().is_some_and(|why| {
-            why.starts_with("rollout aborted") || why.starts_with("rollout rolled back")
-        })
-}
-
-/// The records of the rollout run `records[at]` (its abort or rollback) ended, as indices: it,
-/// earlier tries of it (a rollback written again after one got no answer), and the steps of the
-/// run it took back — the run whose last step was the alias's change before it, and only when
-/// that run began where the end put the alias back (the records of every rollout of one alias
-/// share a batch: an earlier, finished rollout is not this end's to pass over).
-fn ended_run(records: &[Record], at: usize) -> Vec<usize> {
-    let end = &records[at];
-    let mut run = vec![at];
-    let of_alias = |r: &Record| {
-        r.profile == end.profile
-            && r.region == end.region
-            && r.target == end.target
-            && (r.result == "ok" || super::audit::outcome_unknown(&r.result))
-    };
-    let mut from = at;
-    let before = loop {
-        let Some(i) = (0..from).rev().find(|i| of_alias(&records[*i])) else {
-            break None;
-        };
-        if records[i].batch == end.batch && ends_rollout(&records[i]) {
-            run.push(i);
-            from = i;
-            continue;
-        }
-        break Some(i);
-    };
-    if let Some(i) = before.filter(|i| records[*i].batch == end.batch) {
-        let steps = rollout_run(records, i).unwrap_or_default();
-        let began = steps.last().map(|first| &records[*first].before);
-        if began.is_some_and(|b| same_routing(b, &end.after)) {
-            run.extend(steps);
-        }
-    }
-    run
-}
-
-/// Whether two recorded alias states route alike (main version and weights; no weights is none).
-fn same_routing(a: &Value, b: &Value) -> bool {
-    let weights = |v: &Value| {
-        v.get("weights")
-            .cloned()
-            .filter(|w| !w.is_null())
-            .unwrap_or_else(|| Value::Object(Default::default()))
-    };
-    a.get("function_version") == b.get("function_version") && weights(a) == weights(b)
 }
 
 /// The last change undo could take back, if any (a rollout's step included).

@@ -1,5 +1,6 @@
 //! A finished rollout taken back whole by undo: the record that stands for its run, where
-//! its saved file says it started, and the refusal while it has not finished.
+//! its saved file says it started, and the refusal while it has not finished; and a rollout
+//! its abort or rollback ended, which undo passes over.
 
 use serde_json::{Value, json};
 
@@ -73,4 +74,61 @@ pub(super) fn unfinished_rollout<S: RegionActions>(
         ))),
         _ => Ok(()),
     }
+}
+
+/// Whether `r` is a rollout's end by its abort or its guard's rollback.
+pub(in crate::ops) fn ends_rollout(r: &Record) -> bool {
+    r.batch
+        .as_deref()
+        .is_some_and(|b| b.starts_with(super::ROLLOUT_BATCH))
+        && r.reason.as_deref().is_some_and(|why| {
+            why.starts_with("rollout aborted") || why.starts_with("rollout rolled back")
+        })
+}
+
+/// The records of the rollout run `records[at]` (its abort or rollback) ended, as indices: it,
+/// earlier tries of it (a rollback written again after one got no answer), and the steps of the
+/// run it took back — the run whose last step was the alias's change before it, and only when
+/// that run began where the end put the alias back (the records of every rollout of one alias
+/// share a batch: an earlier, finished rollout is not this end's to pass over).
+pub(super) fn ended_run(records: &[Record], at: usize) -> Vec<usize> {
+    let end = &records[at];
+    let mut run = vec![at];
+    let of_alias = |r: &Record| {
+        r.profile == end.profile
+            && r.region == end.region
+            && r.target == end.target
+            && (r.result == "ok" || crate::ops::audit::outcome_unknown(&r.result))
+    };
+    let mut from = at;
+    let before = loop {
+        let Some(i) = (0..from).rev().find(|i| of_alias(&records[*i])) else {
+            break None;
+        };
+        if records[i].batch == end.batch && ends_rollout(&records[i]) {
+            run.push(i);
+            from = i;
+            continue;
+        }
+        break Some(i);
+    };
+    if let Some(i) = before.filter(|i| records[*i].batch == end.batch) {
+        let steps = super::rollout_run(records, i).unwrap_or_default();
+        let began = steps.last().map(|first| &records[*first].before);
+        if began.is_some_and(|b| same_routing(b, &end.after)) {
+            run.extend(steps);
+        }
+    }
+    run
+}
+
+/// Whether two recorded alias states route alike (main version and weights; no weights is none).
+fn same_routing(a: &Value, b: &Value) -> bool {
+    let weights = |v: &Value| {
+        v.get("weights")
+            .cloned()
+            .filter(|w| !w.is_null())
+            .unwrap_or_else(|| Value::Object(Default::default()))
+    };
+    a.get("function_version") == b.get("function_version") && weights(a) == weights(b)
 }
