@@ -89,6 +89,26 @@ fn dashboard_filtered(sources: Vec<Arc<AwsRegion>>, function: &str) -> Dashboard
     (keys, run, dir)
 }
 
+/// Opens the load view, stops the dashboard and returns its state.
+async fn stopped_on_the_load_view(
+    keys: UnboundedSender<std::io::Result<Event>>,
+    run: tokio::task::JoinHandle<std::io::Result<State>>,
+) -> State {
+    press(&keys, KeyCode::Char('3'));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(keys);
+    run.await.expect("join").expect("loop")
+}
+
+/// The dashboard's entry of `name` in its first region.
+fn entry<'a>(state: &'a State, name: &str) -> &'a lops::state::FunctionEntry {
+    state.regions[0]
+        .functions
+        .iter()
+        .find(|f| f.info.name == name)
+        .expect("the function is listed")
+}
+
 /// `state` drawn at `width` x `height`, its cells' text in order (no line breaks).
 fn drawn(state: &mut State, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
@@ -801,15 +821,8 @@ async fn a_failing_split_request_leaves_the_functions_numbers_on_screen() {
     while calls() < failing + 4 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    press(&keys, KeyCode::Char('3'));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    drop(keys);
-    let mut state = run.await.expect("join").expect("loop");
-    let f = state.regions[0]
-        .functions
-        .iter()
-        .find(|f| f.info.name == name)
-        .expect("the function is listed");
+    let mut state = stopped_on_the_load_view(keys, run).await;
+    let f = entry(&state, &name);
     let m = f.metrics.as_ref().expect("its numbers were read");
     assert!(m.split_unread, "the split is said unread");
     // The split last read stays, said as such.
@@ -860,15 +873,8 @@ async fn a_failing_numbers_request_still_shows_the_split_that_answered() {
     while calls() < failing + 6 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    press(&keys, KeyCode::Char('3'));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    drop(keys);
-    let mut state = run.await.expect("join").expect("loop");
-    let f = state.regions[0]
-        .functions
-        .iter()
-        .find(|f| f.info.name == name)
-        .expect("the function is listed");
+    let mut state = stopped_on_the_load_view(keys, run).await;
+    let f = entry(&state, &name);
     let m = f.metrics.as_ref().expect("its numbers were read once");
     assert!(!m.split_unread, "the split was read");
     let v2 = m
@@ -903,15 +909,8 @@ async fn a_split_read_before_any_number_is_shown_in_the_load_view() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    press(&keys, KeyCode::Char('3'));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    drop(keys);
-    let mut state = run.await.expect("join").expect("loop");
-    let f = state.regions[0]
-        .functions
-        .iter()
-        .find(|f| f.info.name == name)
-        .expect("the function is listed");
+    let mut state = stopped_on_the_load_view(keys, run).await;
+    let f = entry(&state, &name);
     assert!(f.metrics.is_none(), "no number was read");
     let split = f.split_read().expect("the split that answered is kept");
     let v2 = split

@@ -33,14 +33,14 @@ pub async fn ready_to_start<S: RegionActions + GuardSignals>(
         // Said as every change the compare holds back: what the preview read, what was found,
         // what it asked (it recorded the state found as both, the previewed one nowhere).
         let start = r.start_routing();
-        let weights: serde_json::Map<String, serde_json::Value> = (start.extra.iter())
-            .filter(|(_, w)| *w > 0.0)
-            .map(|(v, w)| (v.clone(), serde_json::json!(w)))
-            .collect();
-        let found = std::mem::replace(
-            &mut plan.before,
-            serde_json::json!({"function_version": start.main, "weights": weights}),
-        );
+        let previewed = crate::provider::AliasInfo {
+            name: r.alias.clone(),
+            function_version: start.main,
+            additional_weights: start.extra.into_iter().filter(|(_, w)| *w > 0.0).collect(),
+            revision_id: None,
+        };
+        let previewed = crate::ops::describe::alias_state(&previewed);
+        let found = std::mem::replace(&mut plan.before, previewed);
         let held = OpsError::Conflict(crate::ops::Changed::found(e.to_string(), found));
         crate::ops::audit::not_sent(source, &plan, audit, held).await;
     }
